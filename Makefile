@@ -1,0 +1,42 @@
+# riskwarn: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+RISKWARN_HOME ?= $(CURDIR)/var
+export RISKWARN_HOME
+
+.PHONY: install demo test lint typecheck benchmarks up down clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Install exactly what uv.lock says (no resolution, no upgrades).
+$(VENV)/.installed: uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+demo: install
+	$(VENV)/bin/python -m riskwarn.demo
+
+benchmarks: install
+	$(VENV)/bin/python bench/run_all.py
+
+clean:
+	rm -rf var .pytest_cache

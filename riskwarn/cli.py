@@ -1,0 +1,81 @@
+"""The ``riskwarn`` command line: one entry point, one subcommand per job.
+
+Subcommands live in ``riskwarn.commands.<name>`` and are imported only when used, so
+``riskwarn --help`` stays fast and a broken optional part cannot break the others.
+User mistakes end with a one-line ``error: ...`` message and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+# command name -> (module, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "ingest": ("riskwarn.commands.ingest", "ingest", "Ingest extracts through a source mapping file."),
+    "simulate": ("riskwarn.commands.simulate", "simulate", "Write a simulated city's extracts."),
+    "db": ("riskwarn.commands.db", "db", "Serving-store schema: upgrade, current revision."),
+    "contracts": ("riskwarn.commands.contracts", "contracts", "Print the data contracts."),
+    "features": ("riskwarn.commands.features", "features", "Build feature tables from the lake."),
+    "backtest": ("riskwarn.commands.backtest", "backtest", "Rolling-origin backtest of models and baselines."),
+    "train": ("riskwarn.commands.train", "train", "Train and gate a challenger model for a domain."),
+    "promote": ("riskwarn.commands.registry", "promote", "Point a domain's champion alias at a model version."),
+    "rollback": ("riskwarn.commands.registry", "rollback", "Return a domain's champion alias to the previous version."),
+    "score": ("riskwarn.commands.score", "score", "Score a domain with its champion and raise warnings."),
+    "dashboard": ("riskwarn.commands.dashboard", "dashboard", "Serve the Streamlit dashboard."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(n for n, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attr, _ = COMMANDS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: Any) -> None:
+        rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="riskwarn")
+def cli() -> None:
+    """riskwarn: city-level risk scoring and early warning."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    try:
+        cli.main(args=argv, prog_name="riskwarn", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code if exc.exit_code else 2
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

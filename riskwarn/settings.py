@@ -1,0 +1,63 @@
+"""One frozen settings object, built at the entry point and passed down.
+
+Values come from (in order of precedence) explicit keyword arguments, environment
+variables prefixed ``RISKWARN_`` and the defaults below. Nothing here is read at
+import time by other modules: callers build ``Settings`` once and pass it on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Where riskwarn keeps its data and how it talks to its services."""
+
+    model_config = ConfigDict(frozen=True)
+
+    home: Path = Field(default=Path("var"), description="Working folder for the lake, stores and logs.")
+    store_url: str = Field(default="", description="SQLAlchemy URL of the serving store; default SQLite in home.")
+    mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI; default SQLite in home.")
+    display_tz: str = Field(default="Asia/Shanghai", description="Time zone used to display times.")
+    city_crs: str = Field(default="EPSG:32650", description="Projected CRS of the city grid (metres).")
+    cell_size_m: int = Field(default=250, description="Default grid cell size in metres.")
+    pseudonym_key: str = Field(
+        default="riskwarn-demo-key-change-me",
+        description="Secret key for HMAC pseudonymisation of dispute parties.",
+    )
+    airflow_api_url: str = Field(default="http://127.0.0.1:8080", description="Airflow REST API base URL.")
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.home / 'serving.db').resolve()}"
+
+    @property
+    def resolved_mlflow_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from ``RISKWARN_*`` environment variables plus explicit overrides."""
+    values: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        env = os.environ.get(f"RISKWARN_{name.upper()}")
+        if env is not None and env != "":
+            values[name] = env
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

@@ -1,0 +1,56 @@
+"""The wheel carries every subpackage and each module imports from it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _module_names(wheel: Path) -> list[str]:
+    with zipfile.ZipFile(wheel) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".py") and n.startswith("riskwarn/")]
+    return sorted(n[:-3].replace("/", ".").removesuffix(".__init__") for n in names)
+
+
+def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+    )
+    wheel = next(out.glob("riskwarn-*.whl"))
+    in_wheel = set(_module_names(wheel))
+    expected = set()
+    for top, ns in (("riskwarn", "riskwarn"), ("features", "riskwarn.features"), ("models", "riskwarn.models"), ("dashboard", "riskwarn.dashboard")):
+        for path in (ROOT / top).rglob("*.py"):
+            rel = path.relative_to(ROOT / top)
+            if top == "riskwarn" and rel.parts[0] in {"features", "models", "dashboard"}:
+                continue
+            name = ".".join((ns, *rel.with_suffix("").parts)).removesuffix(".__init__")
+            expected.add(name)
+    assert expected - in_wheel == set(), f"missing from wheel: {sorted(expected - in_wheel)}"
+    # import every module from the unpacked wheel, not from the source tree
+    target = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(target)
+    skip_import = {m for m in in_wheel if m.startswith("riskwarn.dashboard.pages") or m.endswith("dashboard.app")}
+    code = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(target)!r})\n"
+        f"mods = {sorted(in_wheel - skip_import)!r}\n"
+        "for m in mods:\n"
+        "    mod = importlib.import_module(m)\n"
+        f"    assert mod.__file__.startswith({str(target)!r}), (m, mod.__file__)\n"
+        "print(len(mods))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert int(res.stdout.strip()) == len(in_wheel - skip_import)
