@@ -9,6 +9,7 @@ traceback.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from typing import Any
 
@@ -16,16 +17,40 @@ import click
 
 # command name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "ingest": ("riskwarn.commands.ingest", "ingest", "Ingest extracts through a source mapping file."),
+    "ingest": (
+        "riskwarn.commands.ingest",
+        "ingest",
+        "Ingest extracts through a source mapping file.",
+    ),
     "simulate": ("riskwarn.commands.simulate", "simulate", "Write a simulated city's extracts."),
     "db": ("riskwarn.commands.db", "db", "Serving-store schema: upgrade, current revision."),
     "contracts": ("riskwarn.commands.contracts", "contracts", "Print the data contracts."),
     "features": ("riskwarn.commands.features", "features", "Build feature tables from the lake."),
-    "backtest": ("riskwarn.commands.backtest", "backtest", "Rolling-origin backtest of models and baselines."),
-    "train": ("riskwarn.commands.train", "train", "Train and gate a challenger model for a domain."),
-    "promote": ("riskwarn.commands.registry", "promote", "Point a domain's champion alias at a model version."),
-    "rollback": ("riskwarn.commands.registry", "rollback", "Return a domain's champion alias to the previous version."),
-    "score": ("riskwarn.commands.score", "score", "Score a domain with its champion and raise warnings."),
+    "backtest": (
+        "riskwarn.commands.backtest",
+        "backtest",
+        "Rolling-origin backtest of models and baselines.",
+    ),
+    "train": (
+        "riskwarn.commands.train",
+        "train",
+        "Train and gate a challenger model for a domain.",
+    ),
+    "promote": (
+        "riskwarn.commands.registry",
+        "promote",
+        "Point a domain's champion alias at a model version.",
+    ),
+    "rollback": (
+        "riskwarn.commands.registry",
+        "rollback",
+        "Return a domain's champion alias to the previous version.",
+    ),
+    "score": (
+        "riskwarn.commands.score",
+        "score",
+        "Score a domain with its champion and raise warnings.",
+    ),
     "dashboard": ("riskwarn.commands.dashboard", "dashboard", "Serve the Streamlit dashboard."),
 }
 
@@ -34,7 +59,9 @@ class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(n for n, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None)
+        return sorted(
+            n for n, (mod, _, _) in COMMANDS.items() if importlib.util.find_spec(mod) is not None
+        )
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:

@@ -68,7 +68,15 @@ DISPUTE_EVENT_TYPES = (
 ESCALATION_EVENT_TYPES = ("escalated_petition", "escalated_violence", "escalated_litigation")
 
 HAZARD_TYPES = ("landslide", "rockfall", "debris_flow", "collapse", "other")
-SENSOR_TYPES = ("rain_gauge", "gnss", "crack_meter", "tilt", "soil_moisture", "piezometer", "reservoir_gauge")
+SENSOR_TYPES = (
+    "rain_gauge",
+    "gnss",
+    "crack_meter",
+    "tilt",
+    "soil_moisture",
+    "piezometer",
+    "reservoir_gauge",
+)
 QUANTITIES = (
     "rain_mm",  # rainfall accumulated over the reading interval, mm
     "displacement_mm",  # cumulative displacement since installation, mm
@@ -123,8 +131,12 @@ _BASE = (
     Field("record_id", "str", "Record id, unique within the source (source id or content hash)."),
 )
 _LONLAT = (
-    Field("lon", "float", "Longitude, WGS84.", "degrees", nullable=True, min_value=-180, max_value=180),
-    Field("lat", "float", "Latitude, WGS84.", "degrees", nullable=True, min_value=-90, max_value=90),
+    Field(
+        "lon", "float", "Longitude, WGS84.", "degrees", nullable=True, min_value=-180, max_value=180
+    ),
+    Field(
+        "lat", "float", "Latitude, WGS84.", "degrees", nullable=True, min_value=-90, max_value=90
+    ),
 )
 
 INCIDENTS = Table(
@@ -133,13 +145,32 @@ INCIDENTS = Table(
     (
         *_BASE,
         Field("occurred_at", UTC_TS, "When the incident occurred (best estimate), UTC."),
-        Field("reported_at", UTC_TS, "When it was reported/recorded, UTC; null if unknown.", nullable=True),
-        Field("time_precision", "str", "Precision of occurred_at.", allowed=("minute", "hour", "day", "unknown")),
+        Field(
+            "reported_at",
+            UTC_TS,
+            "When it was reported/recorded, UTC; null if unknown.",
+            nullable=True,
+        ),
+        Field(
+            "time_precision",
+            "str",
+            "Precision of occurred_at.",
+            allowed=("minute", "hour", "day", "unknown"),
+        ),
         Field("category", "str", "Source category after mapping (lower_snake_case)."),
         Field("category_group", "str", "Canonical category group.", allowed=INCIDENT_GROUPS),
-        Field("severity", "int", "Severity 1 (minor) to 5 (most serious); null if unknown.", nullable=True, min_value=1, max_value=5),
+        Field(
+            "severity",
+            "int",
+            "Severity 1 (minor) to 5 (most serious); null if unknown.",
+            nullable=True,
+            min_value=1,
+            max_value=5,
+        ),
         *_LONLAT,
-        Field("admin_code", "str", "Admin unit / district code given by the source.", nullable=True),
+        Field(
+            "admin_code", "str", "Admin unit / district code given by the source.", nullable=True
+        ),
         Field("location_type", "str", "Location category (street, residence, ...).", nullable=True),
     ),
     time_column="occurred_at",
@@ -154,9 +185,21 @@ DISPUTES = Table(
         Field("category", "str", "Dispute category.", allowed=DISPUTE_CATEGORIES),
         *_LONLAT,
         Field("admin_code", "str", "Community / grid code of the case.", nullable=True),
-        Field("party_ids", "str", "';'-joined keyed pseudonyms (HMAC-SHA256) of the parties.", nullable=True),
+        Field(
+            "party_ids",
+            "str",
+            "';'-joined keyed pseudonyms (HMAC-SHA256) of the parties.",
+            nullable=True,
+        ),
         Field("n_parties", "int", "Number of parties.", nullable=True, min_value=1),
-        Field("amount_cny", "float", "Amount in dispute, CNY; null if not monetary.", "CNY", nullable=True, min_value=0),
+        Field(
+            "amount_cny",
+            "float",
+            "Amount in dispute, CNY; null if not monetary.",
+            "CNY",
+            nullable=True,
+            min_value=0,
+        ),
     ),
     time_column="opened_at",
 )
@@ -182,8 +225,22 @@ HAZARD_SITES = Table(
         Field("hazard_type", "str", "Hazard type.", allowed=HAZARD_TYPES),
         *_LONLAT,
         Field("admin_code", "str", "County / township code.", nullable=True),
-        Field("slope_class", "int", "Slope class 1 (gentle) to 5 (very steep).", nullable=True, min_value=1, max_value=5),
-        Field("people_threatened", "int", "People living in the threatened area.", "persons", nullable=True, min_value=0),
+        Field(
+            "slope_class",
+            "int",
+            "Slope class 1 (gentle) to 5 (very steep).",
+            nullable=True,
+            min_value=1,
+            max_value=5,
+        ),
+        Field(
+            "people_threatened",
+            "int",
+            "People living in the threatened area.",
+            "persons",
+            nullable=True,
+            min_value=0,
+        ),
         Field("volume_m3", "float", "Estimated unstable volume.", "m3", nullable=True, min_value=0),
     ),
     time_column=None,
@@ -194,7 +251,12 @@ SENSORS = Table(
     "Sensors: rain gauges, GNSS, crack meters, tilt, soil moisture, piezometers.",
     (
         *_BASE,
-        Field("site_id", "str", "record_id of the hazard site, null for area rain gauges.", nullable=True),
+        Field(
+            "site_id",
+            "str",
+            "record_id of the hazard site, null for area rain gauges.",
+            nullable=True,
+        ),
         Field("sensor_type", "str", "Sensor type.", allowed=SENSOR_TYPES),
         *_LONLAT,
         Field("installed_at", UTC_TS, "Installation time, UTC.", nullable=True),
@@ -209,10 +271,22 @@ SENSOR_READINGS = Table(
         *_BASE,
         Field("sensor_id", "str", "record_id of the sensor in the same source."),
         Field("observed_at", UTC_TS, "Start of the reading interval, UTC."),
-        Field("interval_s", "int", "Length of the interval the value covers (0 = instantaneous).", "s", min_value=0),
+        Field(
+            "interval_s",
+            "int",
+            "Length of the interval the value covers (0 = instantaneous).",
+            "s",
+            min_value=0,
+        ),
         Field("quantity", "str", "What is measured.", allowed=QUANTITIES),
         Field("value", "float", "Measured value in the quantity's unit.", nullable=True),
-        Field("quality", "str", "Quality flag from the source.", nullable=True, allowed=("good", "incomplete", "trace", "suspect", "missing")),
+        Field(
+            "quality",
+            "str",
+            "Quality flag from the source.",
+            nullable=True,
+            allowed=("good", "incomplete", "trace", "suspect", "missing"),
+        ),
     ),
     time_column="observed_at",
 )
@@ -224,11 +298,21 @@ HAZARD_EVENTS = Table(
         *_BASE,
         Field("occurred_at", UTC_TS, "When the failure occurred (best estimate), UTC."),
         Field("reported_at", UTC_TS, "When it was reported, UTC.", nullable=True),
-        Field("time_precision", "str", "Precision of occurred_at.", allowed=("minute", "hour", "day", "unknown")),
+        Field(
+            "time_precision",
+            "str",
+            "Precision of occurred_at.",
+            allowed=("minute", "hour", "day", "unknown"),
+        ),
         Field("event_type", "str", "Hazard type.", allowed=HAZARD_TYPES),
         *_LONLAT,
         Field("site_id", "str", "record_id of the monitored site, if any.", nullable=True),
-        Field("feature_type", "str", "Slope feature type (natural hillside, cut, fill, wall).", nullable=True),
+        Field(
+            "feature_type",
+            "str",
+            "Slope feature type (natural hillside, cut, fill, wall).",
+            nullable=True,
+        ),
         Field("volume_m3", "float", "Failure volume.", "m3", nullable=True, min_value=0),
         Field("deaths", "int", "Deaths.", "persons", nullable=True, min_value=0),
         Field("injuries", "int", "Injuries.", "persons", nullable=True, min_value=0),
@@ -245,7 +329,14 @@ ADMIN_UNITS = Table(
         Field("level", "str", "Level in the hierarchy.", allowed=ADMIN_LEVELS),
         Field("parent_id", "str", "record_id of the parent unit.", nullable=True),
         Field("geometry_wkt", "str", "Boundary polygon, WKT in WGS84.", nullable=True),
-        Field("population", "int", "Resident population where known.", "persons", nullable=True, min_value=0),
+        Field(
+            "population",
+            "int",
+            "Resident population where known.",
+            "persons",
+            nullable=True,
+            min_value=0,
+        ),
     ),
     time_column=None,
 )
@@ -257,7 +348,14 @@ GRID_CELLS = Table(
         *_BASE,
         Field("admin_id", "str", "record_id of the community the grid belongs to.", nullable=True),
         Field("geometry_wkt", "str", "Grid polygon, WKT in WGS84."),
-        Field("population", "int", "Resident population where known.", "persons", nullable=True, min_value=0),
+        Field(
+            "population",
+            "int",
+            "Resident population where known.",
+            "persons",
+            nullable=True,
+            min_value=0,
+        ),
     ),
     time_column=None,
 )
@@ -277,9 +375,22 @@ TABLES: dict[str, Table] = {
     )
 }
 
-PERSONAL_FIELD_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address_detail")
+PERSONAL_FIELD_HINTS = (
+    "name",
+    "phone",
+    "mobile",
+    "id_number",
+    "idcard",
+    "id_card",
+    "address_detail",
+)
 
-_PANDERA_DTYPES = {"str": str, "float": float, "int": "Int64", UTC_TS: pd.DatetimeTZDtype("ns", "UTC")}
+_PANDERA_DTYPES = {
+    "str": str,
+    "float": float,
+    "int": "Int64",
+    UTC_TS: pd.DatetimeTZDtype("ns", "UTC"),
+}
 
 
 def pandera_schema(table: Table) -> pa.DataFrameSchema:
@@ -293,7 +404,9 @@ def pandera_schema(table: Table) -> pa.DataFrameSchema:
             checks.append(pa.Check.ge(f.min_value))
         if f.max_value is not None:
             checks.append(pa.Check.le(f.max_value))
-        columns[f.name] = pa.Column(_PANDERA_DTYPES[f.dtype], checks=checks, nullable=f.nullable, coerce=True)
+        columns[f.name] = pa.Column(
+            _PANDERA_DTYPES[f.dtype], checks=checks, nullable=f.nullable, coerce=True
+        )
     return pa.DataFrameSchema(
         columns,
         strict=True,
@@ -305,7 +418,10 @@ def pandera_schema(table: Table) -> pa.DataFrameSchema:
 
 def empty_frame(table: Table) -> pd.DataFrame:
     """An empty frame with the table's columns and dtypes."""
-    data = {f.name: pd.Series([], dtype=_PANDERA_DTYPES[f.dtype] if f.dtype != "str" else "object") for f in table.fields}
+    data = {
+        f.name: pd.Series([], dtype=_PANDERA_DTYPES[f.dtype] if f.dtype != "str" else "object")
+        for f in table.fields
+    }
     return pd.DataFrame(data)
 
 
@@ -327,7 +443,10 @@ def contracts_markdown() -> str:
         lines += [f"## `{t.name}`", "", t.description, ""]
         if t.time_column:
             lines += [f"Event time (partitioning, leakage control): `{t.time_column}`.", ""]
-        lines += ["| column | type | unit | nullable | allowed / range | meaning |", "|---|---|---|---|---|---|"]
+        lines += [
+            "| column | type | unit | nullable | allowed / range | meaning |",
+            "|---|---|---|---|---|---|",
+        ]
         for f in t.fields:
             rng = ""
             if f.allowed:

@@ -20,22 +20,31 @@ def _transformer(src: str, dst: str) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def project(lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series, crs: str,
-            src_crs: str = "EPSG:4326") -> tuple[np.ndarray, np.ndarray]:
+def project(
+    lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series, crs: str, src_crs: str = "EPSG:4326"
+) -> tuple[np.ndarray, np.ndarray]:
     """Project lon/lat (or any ``src_crs`` coordinates) to ``crs``; NaN stays NaN."""
-    x, y = _transformer(src_crs, crs).transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    x, y = _transformer(src_crs, crs).transform(
+        np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    )
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
 
-def unproject(x: np.ndarray | pd.Series, y: np.ndarray | pd.Series, crs: str) -> tuple[np.ndarray, np.ndarray]:
+def unproject(
+    x: np.ndarray | pd.Series, y: np.ndarray | pd.Series, crs: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of :func:`project`: projected coordinates back to WGS84 lon/lat."""
     return project(x, y, "EPSG:4326", src_crs=crs)
 
 
-def cell_index(x: np.ndarray | pd.Series, y: np.ndarray | pd.Series, cell_size_m: float) -> tuple[np.ndarray, np.ndarray]:
+def cell_index(
+    x: np.ndarray | pd.Series, y: np.ndarray | pd.Series, cell_size_m: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Cell indices ``floor(x / s)``, ``floor(y / s)`` as float arrays (NaN where x/y is NaN)."""
-    return (np.floor(np.asarray(x, dtype=float) / cell_size_m),
-            np.floor(np.asarray(y, dtype=float) / cell_size_m))
+    return (
+        np.floor(np.asarray(x, dtype=float) / cell_size_m),
+        np.floor(np.asarray(y, dtype=float) / cell_size_m),
+    )
 
 
 def cell_id(cell_x: int, cell_y: int) -> str:
@@ -46,8 +55,12 @@ def cell_id(cell_x: int, cell_y: int) -> str:
 def cell_polygon_wkt(cell_x: int, cell_y: int, cell_size_m: float, crs: str) -> str:
     """WGS84 polygon (WKT) of a cell, for maps and exports."""
     s = cell_size_m
-    xs = np.array([cell_x * s, (cell_x + 1) * s, (cell_x + 1) * s, cell_x * s, cell_x * s], dtype=float)
-    ys = np.array([cell_y * s, cell_y * s, (cell_y + 1) * s, (cell_y + 1) * s, cell_y * s], dtype=float)
+    xs = np.array(
+        [cell_x * s, (cell_x + 1) * s, (cell_x + 1) * s, cell_x * s, cell_x * s], dtype=float
+    )
+    ys = np.array(
+        [cell_y * s, cell_y * s, (cell_y + 1) * s, (cell_y + 1) * s, cell_y * s], dtype=float
+    )
     lon, lat = unproject(xs, ys, crs)
     coords = ", ".join(f"{a:.6f} {b:.6f}" for a, b in zip(lon, lat, strict=True))
     return f"POLYGON (({coords}))"

@@ -19,17 +19,27 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    home: Path = Field(default=Path("var"), description="Working folder for the lake, stores and logs.")
-    store_url: str = Field(default="", description="SQLAlchemy URL of the serving store; default SQLite in home.")
-    mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI; default SQLite in home.")
+    home: Path = Field(
+        default=Path("var"), description="Working folder for the lake, stores and logs."
+    )
+    store_url: str = Field(
+        default="", description="SQLAlchemy URL of the serving store; default SQLite in home."
+    )
+    mlflow_tracking_uri: str = Field(
+        default="", description="MLflow tracking URI; default SQLite in home."
+    )
     display_tz: str = Field(default="Asia/Shanghai", description="Time zone used to display times.")
-    city_crs: str = Field(default="EPSG:32650", description="Projected CRS of the city grid (metres).")
+    city_crs: str = Field(
+        default="EPSG:32650", description="Projected CRS of the city grid (metres)."
+    )
     cell_size_m: int = Field(default=250, description="Default grid cell size in metres.")
     pseudonym_key: str = Field(
         default="riskwarn-demo-key-change-me",
         description="Secret key for HMAC pseudonymisation of dispute parties.",
     )
-    airflow_api_url: str = Field(default="http://127.0.0.1:8080", description="Airflow REST API base URL.")
+    airflow_api_url: str = Field(
+        default="http://127.0.0.1:8080", description="Airflow REST API base URL."
+    )
 
     @property
     def lake_dir(self) -> Path:

@@ -7,7 +7,9 @@ import sys
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "riskwarn.cli", *args], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "riskwarn.cli", *args], capture_output=True, text=True
+    )
 
 
 def test_help_lists_commands_and_each_has_help() -> None:

@@ -23,13 +23,29 @@ def _module_names(wheel: Path) -> list[str]:
 def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
     )
     wheel = next(out.glob("riskwarn-*.whl"))
     in_wheel = set(_module_names(wheel))
     expected = set()
-    for top, ns in (("riskwarn", "riskwarn"), ("features", "riskwarn.features"), ("models", "riskwarn.models"), ("dashboard", "riskwarn.dashboard")):
+    for top, ns in (
+        ("riskwarn", "riskwarn"),
+        ("features", "riskwarn.features"),
+        ("models", "riskwarn.models"),
+        ("dashboard", "riskwarn.dashboard"),
+    ):
         for path in (ROOT / top).rglob("*.py"):
             rel = path.relative_to(ROOT / top)
             if top == "riskwarn" and rel.parts[0] in {"features", "models", "dashboard"}:
@@ -41,7 +57,11 @@ def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
-    skip_import = {m for m in in_wheel if m.startswith("riskwarn.dashboard.pages") or m.endswith("dashboard.app")}
+    skip_import = {
+        m
+        for m in in_wheel
+        if m.startswith("riskwarn.dashboard.pages") or m.endswith("dashboard.app")
+    }
     code = (
         "import importlib, sys\n"
         f"sys.path.insert(0, {str(target)!r})\n"
