@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
-        return exc.exit_code if exc.exit_code else 2
+        return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
     return 0

@@ -1,0 +1,63 @@
+"""``riskwarn db``: create or upgrade the serving-store schema and show its revision."""
+
+from __future__ import annotations
+
+import click
+
+URL_HELP = "SQLAlchemy URL of the store (default: RISKWARN_STORE_URL or SQLite in RISKWARN_HOME)."
+
+
+def _store(url: str | None):  # type: ignore[no-untyped-def]
+    from riskwarn.settings import load_settings
+    from riskwarn.store import Store
+
+    settings = load_settings(store_url=url)
+    try:
+        return Store.from_settings(settings)
+    except Exception as exc:  # bad URL or missing driver: a user mistake, one line
+        raise click.ClickException(
+            f"cannot open store {settings.resolved_store_url!r}: {exc}"
+        ) from exc
+
+
+def _one_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@click.group()
+def db() -> None:
+    """Serving-store schema (Alembic migrations): upgrade, current revision."""
+
+
+@db.command()
+@click.option("--url", default=None, help=URL_HELP)
+def upgrade(url: str | None) -> None:
+    """Apply every pending migration (safe to run again)."""
+    import sqlalchemy as sa
+
+    store = _store(url)
+    try:
+        revision = store.upgrade()
+    except sa.exc.OperationalError as exc:
+        raise click.ClickException(f"cannot reach the store: {_one_line(exc.orig or exc)}") from exc
+    finally:
+        store.close()
+    click.echo(f"{store!r} at revision {revision}")
+
+
+@db.command()
+@click.option("--url", default=None, help=URL_HELP)
+def current(url: str | None) -> None:
+    """Print the store's schema revision and the newest one this version ships."""
+    import sqlalchemy as sa
+
+    store = _store(url)
+    try:
+        revision = store.current_revision()
+        head = store.head_revision()
+    except sa.exc.OperationalError as exc:
+        raise click.ClickException(f"cannot reach the store: {_one_line(exc.orig or exc)}") from exc
+    finally:
+        store.close()
+    state = "up to date" if revision == head else "needs `riskwarn db upgrade`"
+    click.echo(f"current: {revision or 'none (empty database)'}\nhead: {head}\n{state}")

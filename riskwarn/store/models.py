@@ -1,0 +1,307 @@
+"""SQLAlchemy 2 tables of the serving store (the schema documented in docs/serving-store.md).
+
+The schema itself is created only by the Alembic migrations in ``migrations/versions``;
+these declarations mirror them for queries (a test checks that both agree).
+
+Times are timezone-aware UTC everywhere (:class:`UTCDateTime`), JSON columns use the
+portable :class:`sqlalchemy.JSON` type so the same code runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+LEVELS: dict[str, int] = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
+"""Warning level -> level_rank (4 = red, the most severe)."""
+STATES = ("new", "accepted", "adjusted", "dismissed")
+RUN_STATUSES = ("staging", "published", "superseded")
+UNIT_TYPES = ("cell", "case", "site")
+REVIEW_ACTIONS = ("accept", "adjust", "dismiss")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Auto-incrementing surrogate keys: BIGINT on PostgreSQL, the rowid alias on SQLite.
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """``DateTime(timezone=True)`` that only accepts aware datetimes and returns UTC-aware ones.
+
+    SQLite has no time zone type: values are converted to UTC before they are stored
+    and marked UTC when read back. PostgreSQL (``timestamptz``) returns them in the
+    session zone; they are converted to UTC. Naive datetimes are rejected.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store only takes UTC-aware times")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # defensive: SQLite rows written by other tools
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class ForecastRun(Base):
+    """One scoring run of a domain for one forecast origin (``run_id = domain:origin``)."""
+
+    __tablename__ = "forecast_runs"
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),
+        sa.Index("ix_forecast_runs_domain_origin", "domain", "origin"),
+    )
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    domain: Mapped[str] = mapped_column(sa.String(32))
+    origin: Mapped[datetime] = mapped_column(UTCDateTime())
+    horizon_hours: Mapped[float] = mapped_column(sa.Float)
+    model_name: Mapped[str | None] = mapped_column(sa.String(256))
+    model_version: Mapped[str | None] = mapped_column(sa.String(64))
+    data_version: Mapped[str | None] = mapped_column(sa.String(256))
+    airflow_run_id: Mapped[str | None] = mapped_column(sa.String(256))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    n_rows: Mapped[int] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class StagedRun(Base):
+    """Metadata of a run being written; moved to ``forecast_runs`` when published."""
+
+    __tablename__ = "staged_runs"
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    domain: Mapped[str] = mapped_column(sa.String(32))
+    origin: Mapped[datetime] = mapped_column(UTCDateTime())
+    horizon_hours: Mapped[float] = mapped_column(sa.Float)
+    model_name: Mapped[str | None] = mapped_column(sa.String(256))
+    model_version: Mapped[str | None] = mapped_column(sa.String(64))
+    data_version: Mapped[str | None] = mapped_column(sa.String(256))
+    airflow_run_id: Mapped[str | None] = mapped_column(sa.String(256))
+    staged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class _ForecastColumns:
+    """Columns shared by ``forecasts`` and ``staged_forecasts``."""
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    unit_type: Mapped[str] = mapped_column(sa.String(8))
+    domain: Mapped[str] = mapped_column(sa.String(32))
+    origin: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime())
+    score: Mapped[float] = mapped_column(sa.Float)
+    probability: Mapped[float | None] = mapped_column(sa.Float)
+    rank: Mapped[int | None] = mapped_column(sa.Integer)
+    county_code: Mapped[str | None] = mapped_column(sa.String(32))
+    township_code: Mapped[str | None] = mapped_column(sa.String(32))
+    cell_x: Mapped[int | None] = mapped_column(sa.Integer)
+    cell_y: Mapped[int | None] = mapped_column(sa.Integer)
+    lon: Mapped[float | None] = mapped_column(sa.Float)
+    lat: Mapped[float | None] = mapped_column(sa.Float)
+    explanation: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+
+
+class Forecast(_ForecastColumns, Base):
+    """Published (or superseded) forecast rows: one per unit per run."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["run_id"], ["forecast_runs.run_id"]),
+        sa.CheckConstraint(_in("unit_type", UNIT_TYPES), name="unit_type"),
+        sa.Index("ix_forecasts_domain_unit_id", "domain", "unit_id"),
+    )
+
+
+class StagedForecast(_ForecastColumns, Base):
+    """Forecast rows of a run that is not yet published."""
+
+    __tablename__ = "staged_forecasts"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["run_id"], ["staged_runs.run_id"]),
+        sa.CheckConstraint(_in("unit_type", UNIT_TYPES), name="unit_type"),
+    )
+
+
+class _WarningColumns:
+    """Content columns shared by ``warnings`` and ``staged_warnings``."""
+
+    warning_id: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(128))
+    domain: Mapped[str] = mapped_column(sa.String(32))
+    unit_type: Mapped[str] = mapped_column(sa.String(8))
+    unit_id: Mapped[str] = mapped_column(sa.String(128))
+    origin: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime())
+    level: Mapped[str] = mapped_column(sa.String(8))
+    level_rank: Mapped[int] = mapped_column(sa.Integer)
+    probability: Mapped[float | None] = mapped_column(sa.Float)
+    score: Mapped[float | None] = mapped_column(sa.Float)
+    reasons: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    evidence: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    lead_time_hours: Mapped[float | None] = mapped_column(sa.Float)
+    county_code: Mapped[str | None] = mapped_column(sa.String(32))
+    township_code: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+WARNING_CONTENT = (
+    "warning_id",
+    "run_id",
+    "domain",
+    "unit_type",
+    "unit_id",
+    "origin",
+    "valid_from",
+    "valid_to",
+    "level",
+    "level_rank",
+    "probability",
+    "score",
+    "reasons",
+    "evidence",
+    "lead_time_hours",
+    "county_code",
+    "township_code",
+)
+"""Columns a scoring run writes; the rest of ``warnings`` is review state."""
+
+
+class RiskWarning(_WarningColumns, Base):
+    """Published warnings with their review state; upserted by ``warning_id``."""
+
+    __tablename__ = "warnings"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["run_id"], ["forecast_runs.run_id"]),
+        sa.CheckConstraint(_in("level", tuple(LEVELS)), name="level"),
+        sa.CheckConstraint("level_rank BETWEEN 1 AND 4", name="level_rank"),
+        sa.CheckConstraint(_in("state", STATES), name="state"),
+        sa.CheckConstraint(
+            f"reviewed_level IS NULL OR {_in('reviewed_level', tuple(LEVELS))}",
+            name="reviewed_level",
+        ),
+        sa.Index("ix_warnings_run_id", "run_id"),
+        sa.Index("ix_warnings_domain_county_code", "domain", "county_code"),
+    )
+
+    # review state after the content columns (sort_order), as in the migration
+    state: Mapped[str] = mapped_column(sa.String(16), sort_order=10)
+    reviewed_level: Mapped[str | None] = mapped_column(sa.String(8), sort_order=10)
+    version: Mapped[int] = mapped_column(sa.Integer, sort_order=10)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=10)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=10)
+
+
+class StagedWarning(_WarningColumns, Base):
+    """Warnings of a run that is not yet published."""
+
+    __tablename__ = "staged_warnings"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["run_id"], ["staged_runs.run_id"]),
+        sa.CheckConstraint(_in("level", tuple(LEVELS)), name="level"),
+    )
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    warning_id: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+
+
+class WarningReview(Base):
+    """Append-only trail of review decisions (UPDATE/DELETE rejected by a trigger)."""
+
+    __tablename__ = "warning_reviews"
+    __table_args__ = (
+        sa.CheckConstraint(_in("action", REVIEW_ACTIONS), name="action"),
+        sa.Index("ix_warning_reviews_warning_id", "warning_id"),
+    )
+
+    review_id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    warning_id: Mapped[str] = mapped_column(sa.String(256), sa.ForeignKey("warnings.warning_id"))
+    action: Mapped[str] = mapped_column(sa.String(16))
+    from_level: Mapped[str | None] = mapped_column(sa.String(8))
+    to_level: Mapped[str | None] = mapped_column(sa.String(8))
+    reason: Mapped[str] = mapped_column(sa.Text)
+    reviewer: Mapped[str] = mapped_column(sa.String(128))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    warning_version: Mapped[int] = mapped_column(sa.Integer)
+
+
+class AuditLog(Base):
+    """Append-only audit trail (UPDATE/DELETE rejected by a trigger)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(sa.String(128))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    object_type: Mapped[str] = mapped_column(sa.String(64))
+    object_id: Mapped[str] = mapped_column(sa.String(256))
+    details: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+
+
+class IngestBatch(Base):
+    """Counts of one ingested file (upserted by ``batch_id``)."""
+
+    __tablename__ = "ingest_batches"
+
+    batch_id: Mapped[str] = mapped_column(sa.String(256), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(128))
+    file_name: Mapped[str] = mapped_column(sa.String(1024))
+    table_name: Mapped[str] = mapped_column(sa.String(64))
+    read: Mapped[int] = mapped_column(sa.Integer)
+    accepted: Mapped[int] = mapped_column(sa.Integer)
+    new: Mapped[int] = mapped_column(sa.Integer)
+    updated: Mapped[int] = mapped_column(sa.Integer)
+    unchanged: Mapped[int] = mapped_column(sa.Integer)
+    quarantined: Mapped[int] = mapped_column(sa.Integer)
+    duplicates: Mapped[int] = mapped_column(sa.Integer)
+    reasons: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    ingested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Publication(Base):
+    """The run currently served for each domain."""
+
+    __tablename__ = "publications"
+
+    domain: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(128), sa.ForeignKey("forecast_runs.run_id"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+APPEND_ONLY_TABLES = ("warning_reviews", "audit_log")
