@@ -1,0 +1,92 @@
+"""``make benchmarks``: run every benchmark script and write docs/benchmarks.md.
+
+Each script prints its own figures; this runner records, for every script, the exact
+command, its wall time and its full output, so every number in docs/benchmarks.md
+comes from the run that wrote the file. Scripts that need ../shared/data report a
+skip when it is absent.
+
+Usage: python bench/run_all.py [--only NAME ...] [--out docs/benchmarks.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Order matters: cheap and foundational first.
+SCRIPTS = [
+    ("Ingestion of the public datasets", "bench_ingest_real.py"),
+    ("Ingestion at city scale", "bench_ingest_city.py"),
+    ("Features", "bench_features.py"),
+    ("Backtests on real data and the simulated city", "bench_backtest.py"),
+    ("Geohazard nowcast lead time", "bench_nowcast.py"),
+    ("Dashboard render times", "bench_dashboard.py"),
+]
+
+
+def run_script(path: Path) -> tuple[int, float, str]:
+    start = time.perf_counter()
+    res = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    wall = time.perf_counter() - start
+    out = res.stdout
+    if res.returncode != 0:
+        out += "\n[stderr]\n" + res.stderr[-4000:]
+    return res.returncode, wall, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="*", default=None, help="script names to run")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    args = parser.parse_args()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make benchmarks` (`python bench/run_all.py`) on {now}, on this machine:",
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}.",
+        "Every figure below is the printed output of the command above it, from that run.",
+        "",
+    ]
+    failed = 0
+    for title, name in SCRIPTS:
+        if args.only and name not in args.only and name.removesuffix(".py") not in args.only:
+            continue
+        path = ROOT / "bench" / name
+        lines += [f"## {title}", ""]
+        if not path.exists():
+            lines += [f"`bench/{name}` does not exist yet.", ""]
+            continue
+        print(f"running bench/{name} ...", flush=True)
+        rc, wall, out = run_script(path)
+        failed += rc != 0
+        status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        lines += [
+            f"Command: `python bench/{name}` — {status}, {wall:.1f} s wall.",
+            "",
+            "```text",
+            out.rstrip(),
+            "```",
+            "",
+        ]
+    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
