@@ -5,7 +5,7 @@
 2. run every DAG through Airflow (``airflow dags test``, in dependency order): ingest,
    features, training with the promotion gate, scoring and warnings, geohazard
    nowcast, publish;
-3. write the demo users file (the printed logins) and serve the dashboard on
+3. write the demo users file and serve the dashboard on
    http://localhost:8501 until interrupted.
 
 Set ``RISKWARN_DEMO_NO_SERVE=1`` to stop after step 2 (used by CI smoke runs).
@@ -32,17 +32,13 @@ def main() -> int:
 
     dag_ids = run_demo_pipeline(settings)
     log.info("pipeline ran through Airflow: %s", ", ".join(dag_ids))
-    from riskwarn.dashboard.auth import write_demo_users
-
-    users_file = write_demo_users(settings)
-    log.info("demo logins written to %s", users_file)
     if os.environ.get("RISKWARN_DEMO_NO_SERVE"):
         return 0
     port = os.environ.get("RISKWARN_DASHBOARD_PORT", "8501")
     log.info("serving the dashboard on http://localhost:%s (Ctrl-C to stop)", port)
     riskwarn_bin = str(Path(sys.executable).with_name("riskwarn"))
     try:
-        return subprocess.call([riskwarn_bin, "dashboard", "--port", port, "--host", "0.0.0.0"])
+        return subprocess.call([riskwarn_bin, "dashboard", "--demo-users", "--port", port, "--host", "0.0.0.0"])
     except KeyboardInterrupt:
         return 0
 

@@ -1,0 +1,127 @@
+"""Geohazard sites: rain, displacement, velocity and tangent angle with thresholds; health."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from riskwarn.dashboard import queries, sensors, views
+from riskwarn.dashboard.i18n import fmt_int, fmt_pct, t
+from riskwarn.dashboard.shell import page_context
+
+ctx = page_context("geohazard")
+lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
+names = queries.unit_names(ctx.lake_dir)
+sites = queries.hazard_sites(ctx.lake_dir)
+scores = queries.published_forecasts(url, "geohazard")
+if sites.empty and scores.empty:
+    st.info(t("no_data", lg))
+    st.stop()
+level_of = queries.warnings(url, domain="geohazard").set_index("unit_id")["effective_level"]
+prob_of = scores.set_index("unit_id")["probability"] if not scores.empty else pd.Series(dtype=float)
+if sites.empty:
+    sites = scores[["unit_id"]].rename(columns={"unit_id": "record_id"}).assign(name=None)
+sites = sites.assign(
+    rank=lambda f: (
+        f["record_id"].map(level_of).map({"red": 0, "orange": 1, "yellow": 2, "blue": 3}).fillna(9)
+    )
+).sort_values(["rank", "record_id"])
+site_id = st.selectbox(
+    t("site", lg),
+    sites["record_id"].tolist(),
+    format_func=lambda s: f"{sites.set_index('record_id').loc[s, 'name'] or s} ({s})",
+    key="gh_site",
+)
+site = sites.set_index("record_id").loc[site_id]
+sensor_list = queries.site_sensors(ctx.lake_dir, site_id)
+readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]))
+series = sensors.daily_site_series(readings)
+now = readings["observed_at"].max() if not readings.empty else pd.Timestamp.now(tz="UTC")
+health = sensors.sensor_health(readings, sensor_list, now=now)
+
+c1, c2, c3, c4 = st.columns(4)
+with c1:
+    st.markdown(
+        f"{t('current_level', lg)}<br/>" + views.badge(level_of.get(site_id), lg),
+        unsafe_allow_html=True,
+    )
+c2.metric(t("probability", lg), fmt_pct(prob_of.get(site_id), lg), border=True)
+c3.metric(
+    t("sensors_online", lg),
+    f"{int(health['online'].sum())}/{len(health)}" if len(health) else "—",
+    border=True,
+)
+c4.metric(
+    t("gaps", lg) + " / " + t("spikes", lg),
+    f"{fmt_int(health['gaps'].sum(), lg)} / {fmt_int(health['spikes'].sum(), lg)}",
+    border=True,
+)
+if "admin_code" in site and isinstance(site.get("admin_code"), str):
+    st.caption(views.place_words(None, site["admin_code"], names, lg))
+
+if series.empty:
+    st.info(t("no_sensor_data", lg))
+    st.stop()
+series["day_local"] = series["day"].dt.tz_convert(tz).dt.tz_localize(None)
+x = alt.X("day_local:T", title=None, axis=alt.Axis(format="%m-%d" if lg == "zh" else "%d %b"))
+left, right = st.columns(2)
+with left:
+    st.markdown(f"**{t('rain', lg)}**")
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_bar(color="#4c78a8")
+        .encode(x=x, y=alt.Y("rain_mm:Q", title="mm"))
+        .properties(height=200),
+        width="stretch",
+    )
+    st.markdown(f"**{t('velocity', lg)}**")
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_line(color="#e45756")
+        .encode(x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d"))
+        .properties(height=200),
+        width="stretch",
+    )
+with right:
+    st.markdown(f"**{t('displacement', lg)}**")
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_line(color="#54a24b")
+        .encode(x=x, y=alt.Y("displacement_mm:Q", title="mm"))
+        .properties(height=200),
+        width="stretch",
+    )
+    st.markdown(f"**{t('tangent', lg)}**")
+    rules = pd.DataFrame(
+        {
+            "deg": list(sensors.TANGENT_THRESHOLDS_DEG.values()),
+            "colour": ["#999999", "#ff7f0e", "#d62728"],
+        }
+    )
+    angle = (
+        alt.Chart(series)
+        .mark_line(color="#333")
+        .encode(
+            x=x,
+            y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
+        )
+    )
+    lines = (
+        alt.Chart(rules)
+        .mark_rule(strokeDash=[5, 3])
+        .encode(y="deg:Q", color=alt.Color("colour:N", scale=None))
+    )
+    st.altair_chart((angle + lines).properties(height=200), width="stretch")
+    st.caption(t("thresholds", lg))
+
+st.subheader(t("health", lg))
+st.dataframe(
+    health.assign(
+        online=[t("online" if o else "offline", lg) for o in health["online"]],
+        last_seen=[views.fmt_time(v, lg, tz) for v in health["last_seen"]],
+        sensor_type=[t(f"sensor_{v}", lg) for v in health["sensor_type"]],
+    ).rename(columns={c: t(f"col_{c}", lg) for c in health.columns}),
+    hide_index=True,
+    width="stretch",
+)

@@ -1,0 +1,343 @@
+"""Every read the dashboard makes, in one place, cached.
+
+The serving store is read through :class:`riskwarn.store.Store`, the lake through
+``riskwarn.lake.read_table`` (or DuckDB over the documented Parquet layout for large
+tables), MLflow through :class:`mlflow.MlflowClient`. Data is cached with
+``st.cache_data(ttl=...)`` keyed on the store URL / lake folder, clients with
+``st.cache_resource``. The one write, a review decision, goes through the store API and
+clears the cached warning reads.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from riskwarn.settings import Settings, load_settings
+
+LOG = logging.getLogger(__name__)
+TTL_S = 60
+DOMAINS_HOTSPOT = ("incidents", "disputes")
+DOMAINS_ALL = (
+    "incidents",
+    "incidents_daily",
+    "disputes",
+    "dispute_cases",
+    "geohazard",
+    "geohazard_hourly",
+)
+
+
+def settings() -> Settings:
+    """The dashboard's settings (``RISKWARN_*`` environment; cheap, read on every run)."""
+    return load_settings()
+
+
+@st.cache_resource
+def store(url: str) -> Any:
+    """One :class:`Store` per URL, shared by sessions (the engine pools connections)."""
+    from riskwarn.store import Store
+
+    s = Store(url)
+    s.upgrade()
+    return s
+
+
+@st.cache_resource
+def mlflow_client(tracking_uri: str) -> Any:
+    """One MLflow client per tracking URI."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+# ----------------------------------------------------------------------------- store
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def published_run(url: str, domain: str) -> dict[str, Any] | None:
+    """The published run of ``domain`` (dict) or None."""
+    return store(url).published_run(domain)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def published_forecasts(url: str, domain: str) -> pd.DataFrame:
+    """Published forecast rows of ``domain``."""
+    return store(url).published_forecasts(domain)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def top_forecasts(url: str, domain: str, max_rank: int = 1500) -> pd.DataFrame:
+    """The ``max_rank`` riskiest rows of the published run of ``domain`` (for the map).
+
+    Same rows as the head of ``Store.published_forecasts`` (ordered by rank), read with a
+    rank filter on the documented ``forecasts``/``publications`` tables.
+    """
+    import sqlalchemy as sa
+
+    from riskwarn.store.models import Forecast, Publication
+
+    f, pub = Forecast.__table__, Publication.__table__
+    stmt = (
+        sa.select(f)
+        .join(pub, sa.and_(pub.c.run_id == f.c.run_id, pub.c.domain == f.c.domain))
+        .where(pub.c.domain == domain, f.c.rank <= max_rank)
+        .order_by(f.c.rank, f.c.unit_id)
+    )
+    with store(url).engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in f.c])
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def forecast_history(url: str, domain: str, weeks: int = 6, max_rank: int = 200) -> pd.DataFrame:
+    """The ``max_rank`` riskiest places of each published/superseded run of the last ``weeks``.
+
+    Trends only look at the top of each week, so this reads the documented ``forecasts``
+    table with a rank filter (a few thousand rows) instead of every cell of every run
+    (``Store.forecast_history``, hundreds of thousands at city scale).
+    """
+    import sqlalchemy as sa
+
+    from riskwarn.store.models import Forecast, ForecastRun
+
+    f, r = Forecast.__table__, ForecastRun.__table__
+    run = store(url).published_run(domain)
+    stmt = (
+        sa.select(
+            f.c.unit_id,
+            f.c.origin,
+            f.c.score,
+            f.c.probability,
+            f.c.rank,
+            f.c.county_code,
+            f.c.township_code,
+        )
+        .join(r, r.c.run_id == f.c.run_id)
+        .where(
+            f.c.domain == domain, r.c.status.in_(("published", "superseded")), f.c.rank <= max_rank
+        )
+        .order_by(f.c.origin, f.c.rank)
+    )
+    if run is not None:
+        stmt = stmt.where(f.c.origin >= pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks))
+    with store(url).engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "unit_id",
+            "origin",
+            "score",
+            "probability",
+            "rank",
+            "county_code",
+            "township_code",
+        ],
+    )
+    frame["origin"] = pd.to_datetime(frame["origin"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
+    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``."""
+    frame = store(url).forecast_history(domain, unit_id=unit_id)
+    return frame.loc[:, ["origin", "probability", "score", "rank"]]
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def warnings(
+    url: str, domain: str | None = None, county: str | None = None, state: str | None = None
+) -> pd.DataFrame:
+    """Warnings of published runs, optionally filtered."""
+    return store(url).warnings(domain=domain, county=county, state=state)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def warning_reviews(url: str, warning_id: str | None = None) -> pd.DataFrame:
+    """The append-only review trail (of one warning, or all)."""
+    return store(url).warning_reviews(warning_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def ingest_batches(url: str) -> pd.DataFrame:
+    """Every ingest batch report."""
+    return store(url).ingest_batches()
+
+
+def get_warning(url: str, warning_id: str) -> dict[str, Any]:
+    """The current state of one warning (never cached: the review form needs its version)."""
+    return store(url).get_warning(warning_id)
+
+
+def review_warning(
+    url: str,
+    warning_id: str,
+    *,
+    action: str,
+    reason: str,
+    reviewer: str,
+    expected_version: int,
+    level: str | None = None,
+) -> dict[str, Any]:
+    """Record a decision (raises ``StaleWarningError`` / ``ValueError``); refreshes caches."""
+    try:
+        return store(url).review_warning(
+            warning_id,
+            action,
+            reason,
+            reviewer,
+            expected_version,
+            level=level,
+        )
+    finally:
+        warnings.clear()
+        warning_reviews.clear()
+
+
+# ----------------------------------------------------------------------------- lake
+
+
+def _lake_glob(lake_dir: Path, table: str) -> str:
+    return str(Path(lake_dir) / table / "**" / "*.parquet")
+
+
+def _lake_has(lake_dir: Path, table: str) -> bool:
+    return any((Path(lake_dir) / table).glob("**/*.parquet"))
+
+
+def _lake_sql(lake_dir: Path, table: str, sql_tail: str, params: list[Any]) -> pd.DataFrame:
+    """``SELECT * FROM <table> <sql_tail>`` over the lake with DuckDB."""
+    import duckdb
+
+    glob = _lake_glob(lake_dir, table)
+    query = "SELECT * FROM read_parquet(?, hive_partitioning=false, union_by_name=true) " + sql_tail
+    with duckdb.connect() as con:
+        return con.execute(query, [glob, *params]).df()
+
+
+def _read_lake_table(lake_dir: Path, table: str) -> pd.DataFrame:
+    if not _lake_has(lake_dir, table):
+        return pd.DataFrame()
+    from riskwarn.lake import read_table
+
+    return read_table(lake_dir, table)
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def admin_units(lake_dir: str) -> pd.DataFrame:
+    """County/township/community units with names and boundaries (empty without a lake)."""
+    frame = _read_lake_table(Path(lake_dir), "admin_units")
+    cols = ["record_id", "name", "level", "parent_id", "geometry_wkt"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    return frame.loc[:, cols].drop_duplicates("record_id").reset_index(drop=True)
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def unit_names(lake_dir: str) -> dict[str, str]:
+    """Admin code -> name for counties and townships."""
+    units = admin_units(lake_dir)
+    return dict(zip(units["record_id"].astype(str), units["name"].astype(str), strict=True))
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def boundary_paths(lake_dir: str) -> pd.DataFrame:
+    """County and township boundary lines for the map."""
+    from riskwarn.dashboard.maps import boundary_paths as build
+
+    return build(admin_units(lake_dir))
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def hazard_sites(lake_dir: str) -> pd.DataFrame:
+    """Monitored hazard sites (no personal data: names are place names)."""
+    frame = _read_lake_table(Path(lake_dir), "hazard_sites")
+    cols = ["record_id", "name", "hazard_type", "lon", "lat", "admin_code", "people_threatened"]
+    if frame.empty:
+        return pd.DataFrame(columns=cols)
+    return frame.loc[:, [c for c in cols if c in frame.columns]].drop_duplicates("record_id")
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
+    """Sensors of one site."""
+    frame = _read_lake_table(Path(lake_dir), "sensors")
+    if frame.empty:
+        return pd.DataFrame(columns=["record_id", "sensor_type", "site_id"])
+    return frame[frame["site_id"] == site_id].loc[:, ["record_id", "sensor_type", "site_id"]]
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def site_readings(lake_dir: str, sensor_ids: tuple[str, ...], days: int = 90) -> pd.DataFrame:
+    """Readings of ``sensor_ids`` over the last ``days`` days of data (DuckDB, filtered)."""
+    cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
+    if not sensor_ids or not _lake_has(Path(lake_dir), "sensor_readings"):
+        return pd.DataFrame(columns=cols)
+    marks = ", ".join("?" for _ in sensor_ids)
+    tail = (
+        f"WHERE sensor_id IN ({marks}) AND observed_at >= "
+        f"(SELECT max(observed_at) FROM read_parquet(?, hive_partitioning=false, "
+        f"union_by_name=true) WHERE sensor_id IN ({marks})) - INTERVAL {int(days)} DAY "
+        "ORDER BY sensor_id, observed_at"
+    )
+    glob = _lake_glob(Path(lake_dir), "sensor_readings")
+    frame = _lake_sql(Path(lake_dir), "sensor_readings", tail, [*sensor_ids, glob, *sensor_ids])
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+    return frame.loc[:, cols]
+
+
+# ----------------------------------------------------------------------------- MLflow
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def champion(tracking_uri: str, domain: str) -> dict[str, Any] | None:
+    """The champion of ``domain``: version, run id, metrics, params and artifact paths."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
+        return None  # no registry yet; reading must not create one
+    client = mlflow_client(tracking_uri)
+    name = f"riskwarn-{domain}"
+    try:
+        mv = client.get_model_version_by_alias(name, "champion")
+    except Exception as exc:  # no such model or alias: the registry says so with an error
+        LOG.info("no champion for %s: %s", name, exc)
+        return None
+    run = client.get_run(mv.run_id)
+    artifacts = _list_artifacts(client, mv.run_id)
+    return {
+        "name": name,
+        "version": mv.version,
+        "run_id": mv.run_id,
+        "experiment_id": run.info.experiment_id,
+        "registered_at": pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+        "artifacts": artifacts,
+    }
+
+
+def _list_artifacts(client: Any, run_id: str, path: str | None = None, depth: int = 2) -> list[str]:
+    out: list[str] = []
+    for item in client.list_artifacts(run_id, path):
+        if item.is_dir:
+            if depth > 0:
+                out.extend(_list_artifacts(client, run_id, item.path, depth - 1))
+        else:
+            out.append(item.path)
+    return out
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def artifact_bytes(tracking_uri: str, run_id: str, path: str) -> bytes:
+    """Content of one run artifact (plots, small tables)."""
+    import tempfile
+
+    client = mlflow_client(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(run_id, path, tmp)
+        return Path(local).read_bytes()

@@ -1,0 +1,91 @@
+"""How each hotspot changed over recent weeks: emerging, intensifying, persistent, diminishing.
+
+Pure functions: a forecast history frame in, one label per place out. A place is *hot*
+in a week when its forecast rank is within ``top_n`` (rank 1 = riskiest). Comparing the
+latest week with the ``weeks - 1`` weeks before it:
+
+* ``emerging``: hot now, hot in none of the earlier weeks;
+* ``intensifying``: hot now and before, and its score rose by more than ``change``
+  (relative to its mean score over the earlier weeks);
+* ``diminishing``: hot before, and now either not hot or its score fell by more than
+  ``change``;
+* ``persistent``: hot now and before, score within ``change`` of before.
+
+Places that were never hot in the window get no label.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+TREND_LABELS = ("emerging", "intensifying", "persistent", "diminishing")
+
+
+def classify_hotspots(
+    history: pd.DataFrame, *, top_n: int = 20, weeks: int = 4, change: float = 0.15
+) -> pd.DataFrame:
+    """Label each place that was hot in the last ``weeks`` forecast origins.
+
+    ``history`` needs ``unit_id``, ``origin``, ``score`` and ``rank`` (one row per place and
+    origin). Returns ``unit_id``, ``label``, ``hot_weeks`` (number of hot weeks in the
+    window), ``score_now``, ``score_before`` (mean over the earlier weeks, NaN if absent)
+    and ``change_ratio`` (``score_now / score_before - 1``), sorted by label then score.
+    """
+    columns = ["unit_id", "label", "hot_weeks", "score_now", "score_before", "change_ratio"]
+    if history.empty:
+        return pd.DataFrame(columns=columns)
+    origins = np.sort(history["origin"].unique())[-weeks:]
+    recent = history[history["origin"].isin(origins)]
+    latest = origins[-1]
+    wide_score = recent.pivot_table(index="unit_id", columns="origin", values="score")
+    wide_rank = recent.pivot_table(index="unit_id", columns="origin", values="rank")
+    hot = (wide_rank <= top_n).reindex(columns=origins, fill_value=False).fillna(False)
+    scores = wide_score.reindex(columns=origins)
+    hot_now = hot[latest].astype(bool)
+    earlier = [o for o in origins if o != latest]
+    hot_before = hot[earlier].any(axis=1) if earlier else pd.Series(False, index=hot.index)
+    score_now = scores[latest].fillna(0.0)
+    score_before = scores[earlier].mean(axis=1) if earlier else pd.Series(np.nan, index=hot.index)
+    ratio = score_now / score_before.replace(0.0, np.nan) - 1.0
+
+    label = pd.Series(pd.NA, index=hot.index, dtype="object")
+    label[hot_now & ~hot_before] = "emerging"
+    both = hot_now & hot_before
+    label[both & (ratio > change)] = "intensifying"
+    label[both & (ratio < -change)] = "diminishing"
+    label[both & ratio.between(-change, change)] = "persistent"
+    label[both & ratio.isna()] = "persistent"
+    label[~hot_now & hot_before] = "diminishing"
+
+    out = pd.DataFrame(
+        {
+            "label": label,
+            "hot_weeks": hot.sum(axis=1).astype(int),
+            "score_now": score_now,
+            "score_before": score_before,
+            "change_ratio": ratio,
+        }
+    ).dropna(subset=["label"])
+    out["label"] = pd.Categorical(out["label"], categories=TREND_LABELS, ordered=True)
+    out = out.rename_axis("unit_id").reset_index()
+    out = out.sort_values(["label", "score_now"], ascending=[True, False], kind="stable")
+    out["label"] = out["label"].astype(str)
+    return out.reset_index(drop=True)[columns]
+
+
+def weekly_summary(history: pd.DataFrame, *, top_n: int = 20) -> pd.DataFrame:
+    """Per origin: mean probability (or score) of the ``top_n`` riskiest places.
+
+    Returns ``origin`` and ``top_mean`` sorted by origin; the trend line leaders see.
+    """
+    if history.empty:
+        return pd.DataFrame(columns=["origin", "top_mean"])
+    value = (
+        "probability"
+        if "probability" in history and history["probability"].notna().any()
+        else "score"
+    )
+    top = history[history["rank"] <= top_n]
+    out = top.groupby("origin", as_index=False)[value].mean().rename(columns={value: "top_mean"})
+    return out.sort_values("origin").reset_index(drop=True)

@@ -1,0 +1,193 @@
+"""Shared display pieces: place names in plain words, level badges, charts.
+
+Pure helpers (frames in, frames/strings/chart specs out) used by the pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from riskwarn.dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
+
+PERSONAL_KEY_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address")
+
+
+def place_words(county_code: Any, township_code: Any, names: Mapping[str, str], lang: str) -> str:
+    """``'桐城市 文昌街道'`` / ``'Tongcheng City, Wenchang'`` from admin codes."""
+    parts = []
+    for code in (county_code, township_code):
+        if code is None or (not isinstance(code, str) and pd.isna(code)):
+            continue
+        parts.append(place_name(names.get(str(code), str(code)), lang))
+    if not parts:
+        return "—"
+    return (" " if lang == "zh" else ", ").join(parts)
+
+
+def badge(level: str | None, lang: str) -> str:
+    """HTML badge of a warning level in its colour."""
+    colour = LEVEL_HEX.get(level or "none", "#999")
+    text_colour = "#222" if level == "yellow" else "#fff"
+    return (
+        f'<span class="rw-badge" style="background:{colour};color:{text_colour}">'
+        f"{level_label(level, lang)}</span>"
+    )
+
+
+def warning_counts(warnings: pd.DataFrame, names: Mapping[str, str], lang: str) -> pd.DataFrame:
+    """Count of warnings per county and level (long form with display labels)."""
+    if warnings.empty:
+        return pd.DataFrame(columns=["county", "level", "level_label", "count"])
+    w = warnings.assign(level_now=warnings["effective_level"])
+    counts = w.groupby(["county_code", "level_now"], dropna=False).size().reset_index(name="count")
+    counts["county"] = [place_words(c, None, names, lang) for c in counts["county_code"]]
+    counts["level"] = counts["level_now"]
+    counts["level_label"] = [level_label(v, lang) for v in counts["level"]]
+    return counts[["county", "level", "level_label", "count"]]
+
+
+def effective_level(warnings: pd.DataFrame) -> pd.DataFrame:
+    """Adds ``effective_level``: the reviewed level where adjusted, else the model's level;
+    dismissed warnings are dropped (they are no longer in force)."""
+    if warnings.empty:
+        return warnings.assign(effective_level=pd.Series(dtype=object))
+    w = warnings[warnings["state"] != "dismissed"].copy()
+    reviewed = w["reviewed_level"] if "reviewed_level" in w else pd.Series(None, index=w.index)
+    w["effective_level"] = reviewed.where(reviewed.notna(), w["level"])
+    return w
+
+
+def counts_chart(counts: pd.DataFrame, lang: str) -> alt.Chart:
+    """Stacked horizontal bars: warnings per county coloured by level."""
+    order = [level_label(v, lang) for v in LEVELS]
+    return (
+        alt.Chart(counts)
+        .mark_bar()
+        .encode(
+            y=alt.Y("county:N", title=None, sort="-x"),
+            x=alt.X("sum(count):Q", title=t("count", lang)),
+            color=alt.Color(
+                "level_label:N",
+                title=t("level", lang),
+                scale=alt.Scale(domain=order, range=[LEVEL_HEX[v] for v in LEVELS]),
+                sort=order,
+            ),
+            order=alt.Order("level_rank:Q", sort="descending"),
+            tooltip=[
+                alt.Tooltip("county:N", title=t("county", lang)),
+                alt.Tooltip("level_label:N", title=t("level", lang)),
+                alt.Tooltip("count:Q", title=t("count", lang)),
+            ],
+        )
+        .transform_calculate(level_rank="indexof(" + str(order) + ", datum.level_label)")
+        .properties(height=alt.Step(22))
+    )
+
+
+def trend_chart(summary: pd.DataFrame, lang: str, y_title: str) -> alt.Chart:
+    """Line per domain of the weekly mean probability of the top places."""
+    return (
+        alt.Chart(summary)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("top_mean:Q", title=y_title, axis=alt.Axis(format="%")),
+            color=alt.Color("domain_label:N", title=t("domain", lang)),
+            tooltip=[
+                alt.Tooltip("domain_label:N", title=t("domain", lang)),
+                alt.Tooltip("week:N", title=t("origin", lang)),
+                alt.Tooltip("top_mean:Q", format=".1%", title=t("probability", lang)),
+            ],
+        )
+        .properties(height=260)
+    )
+
+
+def scrub_personal(value: Any) -> Any:
+    """Drop keys that look like personal data from JSON-like evidence (defence in depth)."""
+    if isinstance(value, dict):
+        return {
+            k: scrub_personal(v)
+            for k, v in value.items()
+            if not any(h in str(k).lower() for h in PERSONAL_KEY_HINTS)
+        }
+    if isinstance(value, list):
+        return [scrub_personal(v) for v in value]
+    return value
+
+
+def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Split warning evidence into scalar facts and tables (lists of records)."""
+    facts: dict[str, Any] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    ev = scrub_personal(evidence or {})
+    if not isinstance(ev, dict):
+        return {"evidence": ev}, {}
+    for key, value in ev.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            tables[key] = pd.DataFrame(value)
+        elif isinstance(value, dict):
+            facts.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            facts[key] = value
+    return facts, tables
+
+
+def reason_lines(reasons: Any) -> list[str]:
+    """Explanation sentences of a warning as a list of strings."""
+    if reasons is None:
+        return []
+    if isinstance(reasons, str):
+        return [reasons]
+    out = []
+    for r in reasons:
+        if isinstance(r, dict):
+            out.append(str(r.get("text") or r.get("sentence") or r))
+        else:
+            out.append(str(r))
+    return out
+
+
+def fmt_time(ts: Any, lang: str, tz: str) -> str:
+    """A time in the display zone (re-exported for pages)."""
+    from riskwarn.dashboard.i18n import fmt_datetime
+
+    return fmt_datetime(ts, lang, tz)
+
+
+TREND_PRIORITY = ("intensifying", "emerging", "persistent", "diminishing")
+
+
+def top_places(warnings: pd.DataFrame, labels: pd.DataFrame, n: int = 6) -> pd.DataFrame:
+    """Townships to watch: highest level, then number of warnings, then probability.
+
+    ``warnings`` needs ``unit_id``, ``county_code``, ``township_code``, ``effective_level``,
+    ``probability``; ``labels`` is :func:`riskwarn.dashboard.trends.classify_hotspots`.
+    Returns ``county_code``, ``township_code``, ``level``, ``n_warnings``, ``max_probability``
+    and ``trend`` (the most pressing label among the place's warned cells, or None).
+    """
+    cols = ["county_code", "township_code", "level", "n_warnings", "max_probability", "trend"]
+    if warnings.empty:
+        return pd.DataFrame(columns=cols)
+    rank = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
+    label_of = dict(zip(labels["unit_id"], labels["label"], strict=True))
+    w = warnings.assign(
+        _rank=warnings["effective_level"].map(rank),
+        _trend=warnings["unit_id"].map(
+            lambda u: TREND_PRIORITY.index(label_of[u]) if u in label_of else len(TREND_PRIORITY)
+        ),
+    )
+    g = w.groupby(["county_code", "township_code"], dropna=False).agg(
+        _rank=("_rank", "max"),
+        n_warnings=("unit_id", "size"),
+        max_probability=("probability", "max"),
+        _trend=("_trend", "min"),
+    )
+    g = g.sort_values(["_rank", "n_warnings", "max_probability"], ascending=False).head(n)
+    g["level"] = g["_rank"].map({v: k for k, v in rank.items()})
+    g["trend"] = [TREND_PRIORITY[i] if i < len(TREND_PRIORITY) else None for i in g["_trend"]]
+    return g.reset_index()[cols]

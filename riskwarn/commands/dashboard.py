@@ -1,0 +1,63 @@
+"""``riskwarn dashboard``: serve the Streamlit dashboard (headless, no usage statistics)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+DEMO_PASSWORD_ENV = "RISKWARN_DEMO_PASSWORD"
+DEFAULT_DEMO_PASSWORD = "riskwarn-demo"
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` command line for the dashboard."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.headless=true",
+        f"--server.address={host}",
+        f"--server.port={port}",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+        "--client.toolbarMode=minimal",
+        "--theme.base=light",
+    ]
+
+
+@click.command("dashboard")
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--demo-users",
+    is_flag=True,
+    help="Create the demo users file (leader, reviewer, reviewer2, scientist, admin) if absent; "
+    f"password from ${DEMO_PASSWORD_ENV} or '{DEFAULT_DEMO_PASSWORD}'.",
+)
+def dashboard(port: int, host: str, demo_users: bool) -> None:
+    """Serve the dashboard at http://HOST:PORT until interrupted."""
+    from riskwarn.dashboard import auth
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    users_file = auth.users_file_path(settings.home)
+    if demo_users and not users_file.exists():
+        password = os.environ.get(DEMO_PASSWORD_ENV, DEFAULT_DEMO_PASSWORD)
+        auth.write_demo_users(users_file, password)
+        click.echo(f"demo users written to {users_file} (password from ${DEMO_PASSWORD_ENV})")
+    if not users_file.exists():
+        click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
+    click.echo(f"riskwarn dashboard on http://{host}:{port}")
+    try:
+        code = subprocess.call(streamlit_command(host, port))
+    except KeyboardInterrupt:
+        code = 0
+    if code not in (0, -2, 130):
+        raise click.ClickException(f"streamlit exited with code {code}")

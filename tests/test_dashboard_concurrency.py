@@ -1,0 +1,77 @@
+"""Two reviewers decide the same warning at once, against PostgreSQL: no silent overwrite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from riskwarn.dashboard import auth
+from riskwarn.dashboard.demo_data import demo_home
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def _session(username: str) -> AppTest:
+    role, name = auth.DEMO_USERS[username]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = auth.User(username=username, name=name, role=role)
+    at.session_state["lang"] = "zh"
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _decide(at: AppTest, action: str, reason: str, level: str | None = None) -> None:
+    at.radio(key="rv_action").set_value(action)
+    if level:
+        at.selectbox(key="rv_level").set_value(level)
+    at.text_area(key="rv_reason").input(reason)
+    next(b for b in at.button if b.label == "提交").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_second_reviewer_is_told_and_shown_the_first_decision(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskwarn.store import Store
+
+    home = tmp_path / "home"
+    demo_home(home, store_url=pg_url, n_cells=150, weeks=2, n_cases=20)
+    monkeypatch.setenv("RISKWARN_HOME", str(home))
+    monkeypatch.setenv("RISKWARN_STORE_URL", pg_url)
+    monkeypatch.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+
+    first, second = _session("reviewer"), _session("reviewer2")
+    wid = first.selectbox(key="rv_pick").value
+    assert second.selectbox(key="rv_pick").value == wid  # both look at the same warning
+
+    _decide(first, "dismiss", "误报：当日为集市，人流量正常")
+    assert [s.value for s in first.success], "the first decision is saved"
+    _decide(second, "adjust", "应升级处置", level="red")
+
+    errors = " ".join(e.value for e in second.error)
+    assert "reviewer" in errors and "误报：当日为集市，人流量正常" in errors
+    assert "未保存" in errors
+    assert not second.success
+
+    store = Store(pg_url)
+    try:
+        now = store.get_warning(wid)
+        assert now["state"] == "dismissed" and now["version"] == 2
+        trail = store.warning_reviews(wid)
+        assert trail["reviewer"].tolist() == ["reviewer"]  # the second did not overwrite
+        rejected = store.audit_log()
+        assert (
+            (rejected["action"] == "review_rejected") & (rejected["actor"] == "reviewer2")
+        ).any()
+        # the second reviewer now sees the current version and may decide again, knowingly
+        _decide(second, "adjust", "复核后仍需升级", level="red")
+        assert second.success and store.get_warning(wid)["reviewed_level"] == "red"
+        assert store.warning_reviews(wid)["reviewer"].tolist() == ["reviewer", "reviewer2"]
+    finally:
+        store.close()
