@@ -1,0 +1,262 @@
+"""The source-mapping file: how one city extract maps onto one canonical table.
+
+A mapping is YAML (``configs/sources/<name>.yaml``) validated by :class:`SourceMapping`.
+``docs/ingestion.md`` ("Mapping file reference") documents every key. The model is pure
+data: reading files and applying the rules live in :mod:`riskwarn.ingest`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from riskwarn.contracts import PERSONAL_FIELD_HINTS, TABLES
+
+
+class MappingError(ValueError):
+    """A mapping file is unreadable or inconsistent (message is one line)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Condition(_Strict):
+    """``when`` rule: if source ``column`` equals (one of) ``equals``, the value is ``value``."""
+
+    column: str
+    equals: str | list[str]
+    value: Any = None
+
+    @property
+    def values(self) -> list[str]:
+        return [self.equals] if isinstance(self.equals, str) else list(self.equals)
+
+
+class ColumnRule(_Strict):
+    """How one canonical column is filled.
+
+    Order of application: ``when`` conditions (first match wins), else ``const``, else
+    the source value (``from`` / ``template``) -> ``null_values`` -> ``extract`` ->
+    ``map`` -> ``normalize`` -> typed parse (``format`` for times) -> ``scale`` ->
+    ``default`` when still null.
+    """
+
+    from_: str | list[str] | None = Field(default=None, alias="from")
+    template: str | None = None
+    const: Any = None
+    format: str | list[str] | None = None
+    map: dict[str, Any] | None = None
+    scale: float | None = None
+    null_values: list[str] = Field(default_factory=list)
+    default: Any = None
+    extract: str | None = None
+    normalize: Literal["snake_case", "lower", "upper", "strip"] | None = None
+    when: list[Condition] = Field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        """Source columns this rule reads (``from`` list = first non-null wins)."""
+        if self.from_ is None:
+            return []
+        return [self.from_] if isinstance(self.from_, str) else list(self.from_)
+
+    @property
+    def template_columns(self) -> list[str]:
+        import string
+
+        if not self.template:
+            return []
+        return [f for _, f, _, _ in string.Formatter().parse(self.template) if f]
+
+    @property
+    def formats(self) -> list[str]:
+        if self.format is None:
+            return []
+        return [self.format] if isinstance(self.format, str) else list(self.format)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> ColumnRule:
+        origins = sum(x is not None for x in (self.from_, self.template, self.const))
+        if origins > 1:
+            raise ValueError("use only one of from / template / const")
+        if origins == 0 and not self.when and self.default is None:
+            raise ValueError("needs from, template, const, when or default")
+        return self
+
+
+class IdSpec(_Strict):
+    """Source id columns (joined with '|'); omitted -> content hash + occurrence number."""
+
+    columns: list[str]
+
+
+class Area(_Strict):
+    """Plausibility box in WGS84 degrees."""
+
+    min_lon: float
+    max_lon: float
+    min_lat: float
+    max_lat: float
+
+    def contains(self, lon: Any, lat: Any) -> Any:
+        return (
+            (lon >= self.min_lon)
+            & (lon <= self.max_lon)
+            & (lat >= self.min_lat)
+            & (lat <= self.max_lat)
+        )
+
+
+class SpikeRule(_Strict):
+    """A sensor reading is a spike when it differs from BOTH neighbours (same sensor and
+    quantity, time order) by more than ``max_jump`` in the same direction."""
+
+    max_jump: float
+    action: Literal["quarantine", "flag"] = "quarantine"
+
+
+class SqlSource(_Strict):
+    """A SQL source read with SQLAlchemy: a table name or a query."""
+
+    url: str
+    table: str | None = None
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("sql needs exactly one of table / query")
+        return self
+
+
+class SourceMapping(_Strict):
+    """One source mapping file (see docs/ingestion.md, "Mapping file reference")."""
+
+    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    table: str
+    description: str = ""
+    format: Literal["csv", "parquet", "sql"] = "csv"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    skip_rows: int = Field(default=0, ge=0, alias="header_lines")
+    null_values: list[str] = Field(default_factory=lambda: [""])
+    timezone: str = "UTC"
+    ambiguous_time: Literal["standard", "daylight"] = "standard"
+    crs: str = "EPSG:4326"
+    x: str | None = None
+    y: str | None = None
+    area: Area | None = None
+    id: IdSpec | None = None
+    columns: dict[str, ColumnRule]
+    drop: list[str] = Field(default_factory=list)
+    pseudonymise: dict[str, list[str]] = Field(default_factory=dict)
+    not_personal: list[str] = Field(default_factory=list)
+    max_future_hours: float = 0.0
+    value_range: tuple[float, float] | None = None
+    spike: SpikeRule | None = None
+    sql: SqlSource | None = None
+    chunk_rows: int = Field(default=200_000, gt=0)
+    partition: Literal["year", "month"] = "year"
+    content_sha256: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceMapping:
+        if self.table not in TABLES:
+            raise ValueError(f"unknown table {self.table!r} (one of {', '.join(TABLES)})")
+        table = TABLES[self.table]
+        filled = set(self.columns) | set(self.pseudonymise) | {"source", "record_id"}
+        if self.x or self.y:
+            if not (self.x and self.y):
+                raise ValueError("x and y must be given together")
+            filled |= {"lon", "lat"}
+        unknown = sorted((set(self.columns) | set(self.pseudonymise)) - set(table.columns))
+        if unknown:
+            raise ValueError(f"columns not in table {self.table}: {', '.join(unknown)}")
+        missing = [f.name for f in table.fields if not f.nullable and f.name not in filled]
+        if missing:
+            raise ValueError(f"required columns of {self.table} not mapped: {', '.join(missing)}")
+        if self.format == "sql" and self.sql is None:
+            raise ValueError("format sql needs a sql: {url, table|query} section")
+        self._refuse_personal()
+        return self
+
+    def _refuse_personal(self) -> None:
+        allowed = set(self.not_personal)
+        used: list[tuple[str, str]] = []
+        for target, rule in self.columns.items():
+            cols = rule.sources + rule.template_columns + [c.column for c in rule.when]
+            used += [(target, c) for c in cols]
+        used += [("record_id", c) for c in (self.id.columns if self.id else [])]
+        used += [("lon/lat", c) for c in (self.x, self.y) if c]
+        for target, col in used:
+            if col not in allowed and looks_personal(col):
+                raise ValueError(
+                    f"source column {col!r} looks personal and may not be copied into {target!r}: "
+                    "list it under drop or pseudonymise (or under not_personal if it is not)"
+                )
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every source column the mapping reads (besides drop / pseudonymise)."""
+        cols: list[str] = []
+        for rule in self.columns.values():
+            cols += rule.sources + rule.template_columns + [c.column for c in rule.when]
+        cols += self.id.columns if self.id else []
+        cols += [c for c in (self.x, self.y) if c]
+        return list(dict.fromkeys(cols))
+
+    @property
+    def known_columns(self) -> set[str]:
+        pseud = {c for cols in self.pseudonymise.values() for c in cols}
+        return set(self.source_columns) | set(self.drop) | pseud
+
+
+# Chinese column names of personal fields (name, phone, mobile, ID card / certificate
+# number, home address) as city extracts spell them; English hints live in contracts.
+PERSONAL_FIELD_HINTS_ZH = ("姓名", "电话", "手机", "身份证", "证件号", "住址")
+
+
+def looks_personal(column: str) -> bool:
+    """True when a column name contains a personal-field hint (English or Chinese)."""
+    low = column.lower().replace(" ", "_").replace("-", "_")
+    return any(h in low for h in PERSONAL_FIELD_HINTS) or any(
+        h in column for h in PERSONAL_FIELD_HINTS_ZH
+    )
+
+
+def parse_mapping(text: str, origin: str = "<mapping>") -> SourceMapping:
+    """Parse mapping YAML text; any problem becomes a one-line :class:`MappingError`."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise MappingError(f"{origin}: not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise MappingError(f"{origin}: a mapping file must be a YAML mapping of keys")
+    data["content_sha256"] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        return SourceMapping.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "mapping"
+        msg = err["msg"].removeprefix("Value error, ")
+        more = f" (+{len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+        raise MappingError(f"{origin}: {loc}: {msg}{more}") from None
+
+
+def load_mapping(path: str | Path) -> SourceMapping:
+    """Read and validate a mapping file; a bad file gives a one-line :class:`MappingError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"{p}: mapping file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"{p}: cannot read mapping file ({exc.__class__.__name__})") from None
+    return parse_mapping(text, origin=p.name)
