@@ -1,0 +1,426 @@
+"""Rolling-origin backtest of the XGBoost hotspot model beside the classic baselines.
+
+At each forecast origin the model may use only rows whose *labels* were complete before
+the origin: a row at origin ``o'`` with horizon ``h`` carries events up to ``o' + h``, so
+it is a training row at origin ``o`` only if ``o' + h <= o``. The model is refitted on a
+schedule (``refit_every_days``); between refits the last fit scores the new origins.
+
+At each refit the available rows (most recent ``train_window_days`` of origins) are split
+by time, never at random::
+
+    [ ...... fit ...... | early stopping | calibration ] refit origin
+                          (es_origins)     (cal_origins)
+
+Trees are grown on ``fit``, the number of trees is chosen by early stopping on the next
+slice, and the raw score is calibrated to P(label_any) on the last slice (Platt, so the
+ranking is kept). Hyperparameters are chosen from a small grid at the first refit by
+PAI@5% on the calibration slice (time-ordered validation) and reused afterwards.
+
+Objective. PAI and hit rate only judge the *ranking* of cells within an origin, so the
+default is ``rank:pairwise`` with one query group per origin; ``count:poisson`` (expected
+counts) is the alternative. Measured on Chicago (one fit at 2016-01-01 on a year of weekly
+origins, scored on the 13 weekly origins of 2016 Q1; PAI@5%, long-run counts 4.45):
+``rank:pairwise`` 4.57 (57 s), ``count:poisson`` 4.55 (97 s; 4.58 with depth 4 and
+learning rate 0.05, 185 s), ``binary:logistic`` 4.52, ``rank:ndcg`` 4.22. Pairwise ranking
+is as good as the best and about twice as fast, so it is the default. Early stopping uses
+the judged metric (hit rate in the top 5% of cells per origin); NDCG on sparse counts
+stopped after 1-2 trees.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+
+from riskwarn.models.calibration import Calibrator, fit_calibrator
+from riskwarn.models.metrics import (
+    AREA_FRACTIONS,
+    bootstrap_ci,
+    hotspot_windows,
+    pai_statistic,
+    paired_bootstrap_diff,
+    pooled_hotspot_metrics,
+    probability_metrics,
+    ranking_metrics,
+)
+
+log = logging.getLogger(__name__)
+
+KEYS = ["origin", "cell_x", "cell_y"]
+
+# Features whose larger values mean more past events nearby: risk must not fall when they
+# rise (model-behaviour requirement), enforced with XGBoost monotone constraints.
+INCREASING_PREFIXES = (
+    "count_",
+    "decayed_count",
+    "near_repeat",
+    "ring1_count",
+    "ring2_count",
+    "longrun_rate",
+    "hist_",
+)
+DECREASING_PREFIXES = ("days_since_last",)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """XGBoost and validation settings of the rolling-origin backtest."""
+
+    objective: str = "rank:pairwise"
+    horizon_days: int = 7
+    tz: str = "UTC"  # local time zone of the origins (label windows are local days)
+    refit_every_days: int = 28
+    train_window_days: int = 728
+    es_origins: int = 4
+    cal_origins: int = 4
+    max_rounds: int = 400
+    early_stopping_rounds: int = 30
+    top_fraction: float = 0.05
+    grid: tuple[dict[str, Any], ...] = (
+        {"max_depth": 3, "learning_rate": 0.1, "min_child_weight": 5.0},
+        {"max_depth": 5, "learning_rate": 0.1, "min_child_weight": 20.0},
+    )
+    base_params: dict[str, Any] = field(
+        default_factory=lambda: {
+            "tree_method": "hist",
+            "subsample": 0.8,
+            "colsample_bytree": 0.8,
+            "reg_lambda": 1.0,
+            "max_bin": 128,
+            "nthread": 1,
+            "seed": 0,
+        }
+    )
+    calibration: str = "platt"
+    monotone: bool = True
+
+
+@dataclass
+class FittedModel:
+    """One refit: the booster, its calibrator and what it was trained on."""
+
+    booster: xgb.Booster
+    calibrator: Calibrator
+    features: list[str]
+    params: dict[str, Any]
+    best_iteration: int
+    trained_until: pd.Timestamp
+    n_train_rows: int
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw model score (margin) of feature rows."""
+        dm = xgb.DMatrix(frame[self.features].to_numpy(np.float32), feature_names=self.features)
+        return self.booster.predict(
+            dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
+        )
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probability of at least one event in the horizon."""
+        return self.calibrator.predict(self.raw(frame))
+
+
+def monotone_constraints(features: Sequence[str]) -> tuple[int, ...]:
+    """+1 for past-event counts, -1 for time since the last event, 0 otherwise."""
+    out = []
+    for f in features:
+        if f.startswith(INCREASING_PREFIXES):
+            out.append(1)
+        elif f.startswith(DECREASING_PREFIXES):
+            out.append(-1)
+        else:
+            out.append(0)
+    return tuple(out)
+
+
+def _dmatrix(frame: pd.DataFrame, features: list[str], objective: str) -> xgb.DMatrix:
+    """DMatrix of rows sorted by origin; ranking objectives get one query group per origin."""
+    frame = frame.sort_values("origin", kind="stable")
+    x = frame[features].to_numpy(np.float32)
+    y = frame["label_count"].to_numpy(np.float32)
+    if objective.startswith("rank:"):
+        qid = pd.factorize(frame["origin"], sort=True)[0]
+        return xgb.DMatrix(x, label=np.minimum(y, 31), qid=qid, feature_names=features)
+    if objective.startswith("binary:"):
+        y = frame["label_any"].to_numpy(np.float32)
+    return xgb.DMatrix(x, label=y, feature_names=features)
+
+
+def _xgb_params(config: ModelConfig, hp: dict[str, Any], features: list[str], n_cells: int):
+    params = {**config.base_params, **hp, "objective": config.objective}
+    if config.objective.startswith("rank:"):
+        k = max(1, round(config.top_fraction * n_cells))
+        params["eval_metric"] = f"ndcg@{k}"
+        params.setdefault(
+            "lambdarank_pair_method", "topk" if "ndcg" in config.objective else "mean"
+        )
+    elif config.objective == "count:poisson":
+        params["eval_metric"] = "poisson-nloglik"
+    else:
+        params["eval_metric"] = "logloss"
+    if config.monotone:
+        params["monotone_constraints"] = (
+            "(" + ",".join(map(str, monotone_constraints(features))) + ")"
+        )
+    return params
+
+
+def top_share_hit_rate_metric(frame: pd.DataFrame, fraction: float):
+    """XGBoost custom metric: pooled hit rate in the top ``fraction`` of cells per origin.
+
+    Early stopping on the metric the forecasts are judged by (PAI is this divided by the
+    area share) is steadier than NDCG on sparse counts, which stops after a few trees.
+    """
+    group = pd.factorize(frame["origin"], sort=True)[0]
+    counts = frame["label_count"].to_numpy(float)
+    sizes = np.bincount(group)
+    k = np.maximum(1, np.round(fraction * sizes)).astype(int)
+    total = counts.sum()
+
+    def metric(predt: np.ndarray, _: xgb.DMatrix) -> tuple[str, float]:
+        order = np.lexsort((-predt, group))
+        g_sorted = group[order]
+        first = np.searchsorted(g_sorted, g_sorted, side="left")
+        rank = np.arange(len(order)) - first
+        hit = counts[order][rank < k[g_sorted]].sum()
+        return f"hit_rate@{fraction:g}", float(hit / total) if total > 0 else 0.0
+
+    return metric
+
+
+def split_by_time(
+    rows: pd.DataFrame, es_origins: int, cal_origins: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split rows into fit / early-stopping / calibration slices by origin (time order)."""
+    origins = np.sort(rows["origin"].unique())
+    if len(origins) < es_origins + cal_origins + 1:
+        raise ValueError(
+            f"need at least {es_origins + cal_origins + 1} training origins, have {len(origins)}"
+        )
+    cal_start = origins[-cal_origins]
+    es_start = origins[-(cal_origins + es_origins)]
+    fit = rows[rows["origin"] < es_start]
+    es = rows[(rows["origin"] >= es_start) & (rows["origin"] < cal_start)]
+    cal = rows[rows["origin"] >= cal_start]
+    return fit, es, cal
+
+
+def label_window_end(origins: pd.Series, horizon_days: int, tz: str) -> pd.Series:
+    """End of each row's label window: ``horizon_days`` local days after its origin (UTC)."""
+    uniq = pd.DatetimeIndex(origins.unique())
+    local = uniq.tz_convert(tz).tz_localize(None) + pd.Timedelta(days=horizon_days)
+    ends = local.tz_localize(tz, ambiguous=True, nonexistent="shift_forward").tz_convert("UTC")
+    return origins.map(dict(zip(uniq, ends, strict=True)))
+
+
+def training_rows(frame: pd.DataFrame, refit_origin: pd.Timestamp, config: ModelConfig):
+    """Rows usable at ``refit_origin``: label window ended, within the training window."""
+    label_end = label_window_end(frame["origin"], config.horizon_days, config.tz)
+    lo = refit_origin - pd.Timedelta(days=config.train_window_days)
+    mask = (label_end <= refit_origin) & (frame["origin"] >= lo)
+    return frame.loc[mask]
+
+
+def _pai_on(frame: pd.DataFrame, score: np.ndarray, fraction: float) -> float:
+    w = hotspot_windows(frame.assign(score=score)[["origin", "score", "label_count"]])
+    return pooled_hotspot_metrics(w, (fraction,))[f"pai@{fraction:g}"]
+
+
+def fit_model(
+    rows: pd.DataFrame,
+    features: list[str],
+    config: ModelConfig,
+    hp: dict[str, Any],
+    refit_origin: pd.Timestamp,
+) -> tuple[FittedModel, float]:
+    """Fit one booster with early stopping and a calibrator; return it and its cal-slice PAI."""
+    rows = rows.sort_values("origin", kind="stable")  # qid groups and the metric need it
+    fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
+    n_cells = int(rows.groupby("origin").size().max())
+    params = _xgb_params(config, hp, features, n_cells)
+    params.pop("eval_metric", None)
+    params["disable_default_eval_metric"] = 1
+    d_fit = _dmatrix(fit, features, config.objective)
+    d_es = _dmatrix(es, features, config.objective)
+    booster = xgb.train(
+        params,
+        d_fit,
+        num_boost_round=config.max_rounds,
+        evals=[(d_es, "es")],
+        custom_metric=top_share_hit_rate_metric(es, config.top_fraction),
+        maximize=True,
+        early_stopping_rounds=config.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    best = int(booster.best_iteration)
+    model = FittedModel(
+        booster=booster,
+        calibrator=None,  # type: ignore[arg-type]
+        features=list(features),
+        params=params,
+        best_iteration=best,
+        trained_until=refit_origin,
+        n_train_rows=len(fit),
+    )
+    raw_cal = model.raw(cal)
+    model.calibrator = fit_calibrator(raw_cal, cal["label_any"].to_numpy(), config.calibration)
+    return model, _pai_on(cal, raw_cal, config.top_fraction)
+
+
+def choose_hyperparameters(
+    rows: pd.DataFrame, features: list[str], config: ModelConfig, refit_origin: pd.Timestamp
+) -> tuple[FittedModel, dict[str, Any], list[dict[str, Any]]]:
+    """Fit every grid point; keep the best PAI on the (later) calibration slice."""
+    trials = []
+    best: tuple[float, FittedModel, dict[str, Any]] | None = None
+    for hp in config.grid:
+        model, pai = fit_model(rows, features, config, hp, refit_origin)
+        trials.append({**hp, "val_pai": pai, "best_iteration": model.best_iteration})
+        log.info("grid %s: validation PAI %.3f (%d trees)", hp, pai, model.best_iteration + 1)
+        if best is None or pai > best[0]:
+            best = (pai, model, hp)
+    assert best is not None
+    return best[1], best[2], trials
+
+
+@dataclass
+class ModelBacktest:
+    """Scores of the model at every evaluation origin plus the fit log."""
+
+    scores: pd.DataFrame  # origin, cell_x, cell_y, score (probability), raw
+    fits: pd.DataFrame
+    trials: list[dict[str, Any]]
+    last_model: FittedModel | None
+
+
+def run_model_backtest(
+    frame: pd.DataFrame,
+    eval_origins: Sequence[pd.Timestamp],
+    features: list[str],
+    config: ModelConfig,
+) -> ModelBacktest:
+    """Rolling-origin backtest of the model over ``eval_origins``.
+
+    ``frame`` holds feature + label rows for the evaluation origins and for earlier
+    (training) origins. Labels of rows at or after a refit origin are never used by that
+    fit (see :func:`training_rows`).
+    """
+    eval_origins = sorted(pd.DatetimeIndex(eval_origins))
+    by_origin = dict(tuple(frame.groupby("origin", sort=True)))
+    out, fits = [], []
+    model: FittedModel | None = None
+    hp: dict[str, Any] | None = None
+    trials: list[dict[str, Any]] = []
+    next_refit: pd.Timestamp | None = None
+    for origin in eval_origins:
+        # origins are local midnights: allow for a DST hour when comparing with the schedule
+        if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
+            rows = training_rows(frame, origin, config)
+            if hp is None:
+                model, hp, trials = choose_hyperparameters(rows, features, config, origin)
+            else:
+                model, _ = fit_model(rows, features, config, hp, origin)
+            fits.append(
+                {
+                    "refit_origin": origin,
+                    "n_train_rows": model.n_train_rows,
+                    "trees": model.best_iteration + 1,
+                    "last_label_end": rows["origin"].max() + pd.Timedelta(days=config.horizon_days),
+                }
+            )
+            next_refit = origin + pd.Timedelta(days=config.refit_every_days)
+        assert model is not None
+        rows_o = by_origin[origin]
+        raw = model.raw(rows_o)
+        out.append(
+            pd.DataFrame(
+                {
+                    "origin": origin,
+                    "cell_x": rows_o["cell_x"].to_numpy(),
+                    "cell_y": rows_o["cell_y"].to_numpy(),
+                    "score": model.calibrator.predict(raw),
+                    "raw": raw,
+                }
+            )
+        )
+    return ModelBacktest(pd.concat(out, ignore_index=True), pd.DataFrame(fits), trials, model)
+
+
+# --- evaluation -------------------------------------------------------------------------
+
+
+def ceiling_scores(labels: pd.DataFrame) -> pd.DataFrame:
+    """Ex-post ceiling: each cell scored by its realised count over the whole window."""
+    total = labels.groupby(["cell_x", "cell_y"], as_index=False)["label_count"].sum()
+    total = total.rename(columns={"label_count": "score"})
+    out = labels[KEYS].merge(total, on=["cell_x", "cell_y"], how="left")
+    return out.assign(method="ceiling")
+
+
+def evaluate_methods(
+    scores: pd.DataFrame,
+    labels: pd.DataFrame,
+    model_method: str = "xgboost",
+    headline_fraction: float = 0.05,
+    n_boot: int = 500,
+    fractions: Sequence[float] = AREA_FRACTIONS,
+) -> dict[str, Any]:
+    """Every metric per method (pooled over windows) with bootstrap CIs over origins.
+
+    ``scores``: origin, cell_x, cell_y, method, score; ``labels``: origin, cell_x, cell_y,
+    label_count, label_any for the same origin x cell rows.
+    """
+    merged = scores.merge(labels, on=KEYS, how="inner", validate="many_to_one")
+    stat = pai_statistic(headline_fraction)
+    windows = {
+        m: hotspot_windows(g, fractions=fractions).sort_values("origin").reset_index(drop=True)
+        for m, g in merged.groupby("method", sort=True)
+    }
+    result: dict[str, Any] = {"methods": {}, "headline": f"pai@{headline_fraction:g}"}
+    for m, w in windows.items():
+        g = merged[merged["method"] == m]
+        res: dict[str, Any] = pooled_hotspot_metrics(w, fractions)
+        for f in (0.01, 0.05, 0.10):
+            lo, hi = bootstrap_ci(w, pai_statistic(f), n_boot=n_boot)
+            res[f"pai@{f:g}_ci"] = [lo, hi]
+            hr_lo, hr_hi = lo * f, hi * f
+            res[f"hit_rate@{f:g}_ci"] = [hr_lo, hr_hi]
+        y = g["label_any"].to_numpy()
+        if m == model_method:
+            res.update(probability_metrics(y, g["score"].to_numpy()))
+        else:
+            res.update(ranking_metrics(y, g["score"].to_numpy()))
+        res["n_windows"] = len(w)
+        res["n_cells"] = int(w["cells"].max())
+        res["events"] = float(w["events"].sum())
+        result["methods"][m] = res
+    baselines = [m for m in windows if m not in (model_method, "ceiling")]
+    head = f"pai@{headline_fraction:g}"
+    if baselines:
+        best_base = max(baselines, key=lambda m: result["methods"][m][head])
+        result["best_baseline"] = best_base
+        if model_method in windows:
+            comp = {}
+            for b in baselines:
+                d, lo, hi = paired_bootstrap_diff(
+                    windows[model_method], windows[b], stat, n_boot=n_boot
+                )
+                comp[b] = {"diff": d, "ci": [lo, hi]}
+            result["model_minus_baseline"] = comp
+        if "ceiling" in windows and model_method in windows:
+            base_v = result["methods"][best_base][head]
+            ceil_v = result["methods"]["ceiling"][head]
+            model_v = result["methods"][model_method][head]
+            gap = ceil_v - base_v
+            result["gap_closed_share"] = (model_v - base_v) / gap if gap > 0 else float("nan")
+    return result
+
+
+def with_objective(config: ModelConfig, objective: str) -> ModelConfig:
+    """A copy of ``config`` with another XGBoost objective."""
+    return replace(config, objective=objective)

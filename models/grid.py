@@ -1,0 +1,101 @@
+"""Event history on a grid: a daily count cube and rasters for spatial kernels.
+
+The hotspot baselines and the model's history inputs are all functions of "how many
+events fell in which cell on which day before the origin". This module holds that one
+representation: ``CountCube.counts[day, cell]`` for a fixed list of cells, plus the
+mapping of those cells onto a 2-D raster so spatial kernels are image filters
+(``scipy.ndimage``) instead of loops over events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class CountCube:
+    """Daily event counts per cell: ``counts[d, c]`` = events on ``days[d]`` in ``cells[c]``.
+
+    ``days`` are UTC timestamps of local midnights (one per calendar day of ``tz``).
+    """
+
+    days: pd.DatetimeIndex
+    cells: pd.DataFrame  # cell_x, cell_y (int64), row order = column order of counts
+    counts: np.ndarray  # float32 [n_days, n_cells]
+    tz: str
+
+    def day_index(self, origin: pd.Timestamp) -> int:
+        """Index of the day starting at ``origin`` (days before it are ``[:index]``)."""
+        return int(self.days.searchsorted(pd.Timestamp(origin), side="left"))
+
+    def raster_index(self) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """Row/column of each cell on a raster covering the cells' bounding box (+margin)."""
+        return raster_layout(self.cells)
+
+
+RASTER_MARGIN = 8  # cells of padding so kernels do not wrap or clip at the edge
+
+
+def raster_layout(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """Raster row/col of each cell and the raster shape (bounding box plus a margin)."""
+    cx = cells["cell_x"].to_numpy(np.int64)
+    cy = cells["cell_y"].to_numpy(np.int64)
+    col = cx - cx.min() + RASTER_MARGIN
+    row = cy - cy.min() + RASTER_MARGIN
+    shape = (int(row.max()) + 1 + RASTER_MARGIN, int(col.max()) + 1 + RASTER_MARGIN)
+    return row, col, shape
+
+
+def local_days(start: pd.Timestamp, end: pd.Timestamp, tz: str) -> pd.DatetimeIndex:
+    """UTC timestamps of the local midnights from ``start`` to ``end`` (inclusive dates)."""
+    s = pd.Timestamp(start)
+    e = pd.Timestamp(end)
+    s = s.tz_convert(tz) if s.tzinfo else s.tz_localize(tz)
+    e = e.tz_convert(tz) if e.tzinfo else e.tz_localize(tz)
+    days = pd.date_range(s.normalize(), e.normalize(), freq="D")
+    return days.tz_convert("UTC")
+
+
+def build_count_cube(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    tz: str,
+    time_col: str = "occurred_at",
+) -> CountCube:
+    """Count ``events`` (``time_col`` UTC, ``cell_x``, ``cell_y``) per local day and cell.
+
+    Events outside ``cells`` or outside ``[start, end]`` are ignored.
+    """
+    days = local_days(start, end, tz)
+    cells = cells[["cell_x", "cell_y"]].astype("int64").reset_index(drop=True)
+    counts = np.zeros((len(days), len(cells)), dtype=np.float32)
+    ev = events.dropna(subset=["cell_x", "cell_y", time_col])
+    if len(ev):
+        key = pd.MultiIndex.from_frame(cells)
+        ev_key = pd.MultiIndex.from_arrays(
+            [ev["cell_x"].astype("int64").to_numpy(), ev["cell_y"].astype("int64").to_numpy()]
+        )
+        c_idx = key.get_indexer(ev_key)
+        t = pd.DatetimeIndex(pd.to_datetime(ev[time_col], utc=True))
+        d_idx = days.searchsorted(t, side="right") - 1
+        last_end = (days[-1].tz_convert(tz) + pd.DateOffset(days=1)).tz_convert("UTC")
+        ok = (c_idx >= 0) & (d_idx >= 0) & np.asarray(t < last_end)
+        np.add.at(counts, (d_idx[ok], c_idx[ok]), 1.0)
+    return CountCube(days=days, cells=cells, counts=counts, tz=tz)
+
+
+def window_counts(cube: CountCube, start_idx: int, n_days: int) -> np.ndarray:
+    """Events per cell in days ``[start_idx, start_idx + n_days)`` (labels of a window)."""
+    return cube.counts[start_idx : start_idx + n_days].sum(axis=0)
+
+
+def to_raster(values: np.ndarray, row: np.ndarray, col: np.ndarray, shape: tuple[int, int]):
+    """Place per-cell values on a zero raster."""
+    img = np.zeros(shape, dtype=np.float64)
+    np.add.at(img, (row, col), values)
+    return img

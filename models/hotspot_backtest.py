@@ -1,0 +1,254 @@
+"""The hotspot backtest end to end: events in, scores of every method and metrics out.
+
+Pure: the caller reads the events (through ``riskwarn.ingest``) and writes the outputs.
+
+1. cells: ``floor(projected coordinate / cell size)``; the active area is every cell with
+   an event before the backtest start;
+2. origins: evaluation origins ``start, start + step, ...`` (local midnights) and training
+   origins on a ``train_step_days`` grid before (and during) the backtest;
+3. features: ``riskwarn.features`` cell x origin table plus the baselines' own scores as
+   inputs (a stacked model: kernel density, near-repeat, all-history counts);
+4. the rolling-origin model backtest, the baselines and the ex-post ceiling on the same
+   cells and origins; every metric per method (``evaluate_methods``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn.features.calendar import local_midnights
+from riskwarn.features.cells import active_cells, assign_cells
+from riskwarn.features.incidents import CellFeatureParams, build_cell_features, feature_columns
+from riskwarn.models.backtest import (
+    KEYS,
+    ModelBacktest,
+    ModelConfig,
+    ceiling_scores,
+    evaluate_methods,
+    run_model_backtest,
+)
+from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
+from riskwarn.models.calibration import calibration_by_group
+from riskwarn.models.grid import build_count_cube
+
+log = logging.getLogger(__name__)
+
+STACKED_BASELINES = {
+    "long_run": "hist_count_all",
+    "kde": "hist_kde",
+    "prospective": "hist_prospective",
+}
+
+
+@dataclass(frozen=True)
+class HotspotBacktestSpec:
+    """What to backtest: grid, time zone, origins and the model/baseline settings."""
+
+    crs: str
+    cell_size_m: float
+    tz: str
+    start: pd.Timestamp
+    end: pd.Timestamp
+    horizon_days: int = 7
+    step_days: int = 7
+    train_step_days: int = 7
+    model: ModelConfig = field(default_factory=ModelConfig)
+    baselines: HotspotParams = field(default_factory=HotspotParams)
+    feature_groups: tuple[str, ...] | None = None
+    group_column: str = "category_group"
+    holiday_country: str = "US"
+    max_cells: int | None = None  # tests: keep only the busiest cells
+
+
+@dataclass
+class HotspotBacktestResult:
+    """Long scores (origin, cell_x, cell_y, method, score), metrics, model run details."""
+
+    scores: pd.DataFrame
+    metrics: dict[str, Any]
+    model: ModelBacktest
+    features: list[str]
+    timings_s: dict[str, float]
+    cells: pd.DataFrame
+    frame: pd.DataFrame  # feature + label rows of every origin (training and evaluation)
+    eval_origins: pd.DatetimeIndex
+    spec: HotspotBacktestSpec
+
+
+def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """Evaluation origins and training origins (local midnights, UTC)."""
+    evals = local_midnights(spec.start, spec.end, spec.step_days, spec.tz)
+    back = spec.model.train_window_days + spec.horizon_days + spec.train_step_days
+    first = pd.Timestamp(spec.start) - pd.Timedelta(days=back)
+    # the training grid ends on the start day so it lines up with the evaluation origins
+    n = back // spec.train_step_days + 1
+    before = pd.DatetimeIndex(
+        [pd.Timestamp(spec.start) - pd.Timedelta(days=k * spec.train_step_days) for k in range(n)]
+    )
+    before = before[before >= first]
+    during = pd.date_range(
+        pd.Timestamp(spec.start), pd.Timestamp(spec.end), freq=f"{spec.train_step_days}D"
+    )
+    train = before.union(during).tz_localize(spec.tz).tz_convert("UTC")
+    return evals, train
+
+
+def add_stacked_features(
+    frame: pd.DataFrame, events: pd.DataFrame, cells: pd.DataFrame, spec: HotspotBacktestSpec
+) -> pd.DataFrame:
+    """Join the baselines' scores at each origin as ``hist_*`` model inputs (past-only)."""
+    origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
+    cube = build_count_cube(events, cells, events["occurred_at"].min(), origins.max(), spec.tz)
+    params = HotspotParams(
+        cell_size_m=spec.cell_size_m,
+        kde_bandwidth_m=spec.baselines.kde_bandwidth_m,
+        prospective_bandwidth_m=spec.baselines.prospective_bandwidth_m,
+        prospective_time_window_days=spec.baselines.prospective_time_window_days,
+        methods=tuple(STACKED_BASELINES),
+    )
+    base = hotspot_baseline_scores(cube, list(origins), params)
+    wide = base.pivot_table(index=KEYS, columns="method", values="score").reset_index()
+    wide = wide.rename(columns=STACKED_BASELINES)
+    return frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
+
+
+def build_model_frame(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    spec: HotspotBacktestSpec,
+) -> pd.DataFrame:
+    """The model's input rows: feature table + stacked baseline scores (+ labels).
+
+    The one path for backtests, training and live scoring. ``events`` must already carry
+    ``cell_x``/``cell_y`` (:func:`riskwarn.features.cells.assign_cells`); ``origins`` are
+    local midnights as UTC timestamps. Labels of origins whose window is not over yet are
+    simply incomplete counts and must not be used for training.
+    """
+    fparams = CellFeatureParams(
+        tz=spec.tz,
+        horizon_days=spec.horizon_days,
+        groups=spec.feature_groups if spec.feature_groups is not None else (),
+        group_column=spec.group_column,
+        holiday_country=spec.holiday_country,
+    )
+    frame = build_cell_features(events, cells, origins, fparams)
+    frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
+    return add_stacked_features(frame, events, cells, spec)
+
+
+def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> HotspotBacktestResult:
+    """Backtest the model and every baseline on ``events`` (canonical incidents frame)."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
+    cells = active_cells(ev, start_utc)
+    if spec.max_cells is not None and len(cells) > spec.max_cells:
+        busiest = (
+            ev[ev["occurred_at"] < start_utc]
+            .groupby(["cell_x", "cell_y"])
+            .size()
+            .nlargest(spec.max_cells)
+            .index
+        )
+        cells = pd.DataFrame(list(busiest), columns=["cell_x", "cell_y"]).sort_values(
+            ["cell_x", "cell_y"], ignore_index=True
+        )
+    if cells.empty:
+        raise ValueError("no active cells: no events before the backtest start")
+    spec = replace(spec, model=replace(spec.model, tz=spec.tz, horizon_days=spec.horizon_days))
+    evals, train = origins_for(spec)
+    all_origins = evals.union(train)
+    frame = build_model_frame(ev, cells, all_origins, spec)
+    features = feature_columns(frame)
+    timings["features_s"] = time.perf_counter() - t0
+    log.info(
+        "features: %d rows x %d features in %.1fs", len(frame), len(features), timings["features_s"]
+    )
+
+    t1 = time.perf_counter()
+    train_frame = frame[frame["origin"].isin(train)]
+    eval_frame = frame[frame["origin"].isin(evals)]
+    model_frame = (
+        pd.concat([train_frame, eval_frame])
+        .drop_duplicates(KEYS)
+        .sort_values(KEYS, kind="stable", ignore_index=True)
+    )
+    mb = run_model_backtest(model_frame, list(evals), features, spec.model)
+    timings["model_s"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    cube = build_count_cube(ev, cells, ev["occurred_at"].min(), evals.max(), spec.tz)
+    base = hotspot_baseline_scores(cube, list(evals), spec.baselines)
+    timings["baselines_s"] = time.perf_counter() - t2
+
+    labels = eval_frame[[*KEYS, "label_count", "label_any"]]
+    scores = pd.concat(
+        [
+            mb.scores[[*KEYS, "score"]].assign(method="xgboost"),
+            base,
+            ceiling_scores(labels),
+        ],
+        ignore_index=True,
+    )
+    t3 = time.perf_counter()
+    metrics = evaluate_methods(scores, labels)
+    timings["metrics_s"] = time.perf_counter() - t3
+    if "admin_code" in ev.columns and ev["admin_code"].notna().any():
+        metrics["calibration_by_admin"] = calibration_per_admin(
+            mb.scores, labels, cell_admin_codes(ev[ev["occurred_at"] < start_utc])
+        )
+    metrics["n_active_cells"] = len(cells)
+    metrics["n_origins"] = len(evals)
+    metrics["objective"] = spec.model.objective
+    metrics["hyperparameter_trials"] = mb.trials
+    metrics["refits"] = len(mb.fits)
+    metrics["features"] = features
+    timings["total_s"] = time.perf_counter() - t0
+    metrics["timings_s"] = timings
+    return HotspotBacktestResult(
+        scores, metrics, mb, features, timings, cells, model_frame, evals, spec
+    )
+
+
+def cell_admin_codes(events: pd.DataFrame) -> pd.DataFrame:
+    """Each cell's admin unit: the most frequent ``admin_code`` of its events."""
+    ev = events.dropna(subset=["admin_code"])
+    counts = ev.groupby(["cell_x", "cell_y", "admin_code"]).size().rename("n").reset_index()
+    top = counts.sort_values(
+        ["cell_x", "cell_y", "n", "admin_code"], ascending=[True, True, False, True]
+    )
+    return top.drop_duplicates(["cell_x", "cell_y"])[["cell_x", "cell_y", "admin_code"]]
+
+
+def calibration_per_admin(
+    model_scores: pd.DataFrame, labels: pd.DataFrame, admin: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Brier / ECE / AUC of the calibrated probability per admin unit (e.g. district)."""
+    frame = (
+        model_scores[[*KEYS, "score"]]
+        .merge(labels, on=KEYS)
+        .merge(admin, on=["cell_x", "cell_y"], how="left")
+        .fillna({"admin_code": "unknown"})
+        .rename(columns={"score": "probability"})
+    )
+    return calibration_by_group(frame, "admin_code").to_dict("records")
+
+
+def scores_for_output(scores: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """``scores.parquet`` layout: origin as the local date, integer cells, method, score."""
+    out = scores.copy()
+    out["origin"] = pd.DatetimeIndex(out["origin"]).tz_convert(tz).date
+    out["cell_x"] = out["cell_x"].astype(np.int64)
+    out["cell_y"] = out["cell_y"].astype(np.int64)
+    return out[["origin", "cell_x", "cell_y", "method", "score"]].sort_values(
+        ["method", "origin", "cell_x", "cell_y"], ignore_index=True
+    )

@@ -1,0 +1,297 @@
+"""One metrics harness for every riskwarn forecast (hotspots, cases, sites, warnings).
+
+Hotspot metrics follow DOMAIN.md: at each forecast origin the cells of the active area
+are ranked by score and the top k% (k = 1, 2, 5, 10, 20) are "flagged".
+
+* hit rate HR@k = events in flagged cells / all events of the window
+* PAI@k = HR@k / area share  (area share = flagged cells / active cells)
+* PEI@k = events in flagged cells / events in the window's own top cells
+
+Ties in the score are broken at random. Instead of sampling orderings we use the exact
+expected value under uniformly random tie-breaking: a tie group that straddles the cut
+contributes ``events_in_group * slots_left / group_size``. Cell order never matters.
+
+Scores over many windows are pooled (sum of captured events / sum of events), which is
+how the reference numbers for Chicago are reported; per-window values are kept so that
+confidence intervals can resample forecast windows (origins) with the bootstrap.
+
+Everything here is pure: arrays/frames in, numbers/frames out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+AREA_FRACTIONS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.10, 0.20)
+
+
+def n_flagged(n_cells: int, fraction: float) -> int:
+    """Number of cells in the top ``fraction`` of an area of ``n_cells`` (at least 1)."""
+    return max(1, round(fraction * n_cells))
+
+
+def expected_captured(scores: np.ndarray, counts: np.ndarray, k: int) -> float:
+    """Expected events in the top ``k`` cells by ``scores`` under random tie-breaking.
+
+    Exact: cells strictly above the cut score count fully; the tie group at the cut
+    contributes its events times (slots left / group size).
+    """
+    scores = np.asarray(scores, dtype=float)
+    counts = np.asarray(counts, dtype=float)
+    n = scores.size
+    if k <= 0 or n == 0:
+        return 0.0
+    if k >= n:
+        return float(counts.sum())
+    uniq, inverse = np.unique(-scores, return_inverse=True)  # ascending -score = descending
+    group_size = np.bincount(inverse, minlength=uniq.size).astype(float)
+    group_events = np.bincount(inverse, weights=counts, minlength=uniq.size)
+    cum_size = np.cumsum(group_size)
+    g = int(np.searchsorted(cum_size, k, side="left"))  # group holding the k-th slot
+    before_size = cum_size[g - 1] if g > 0 else 0.0
+    before_events = group_events[:g].sum()
+    slots_left = k - before_size
+    return float(before_events + group_events[g] * slots_left / group_size[g])
+
+
+def best_captured(counts: np.ndarray, k: int) -> float:
+    """Events in the ``k`` cells with the most events (the ex-post optimum for one window)."""
+    counts = np.sort(np.asarray(counts, dtype=float))[::-1]
+    return float(counts[:k].sum())
+
+
+def window_hit_table(
+    scores: np.ndarray, counts: np.ndarray, fractions: Sequence[float] = AREA_FRACTIONS
+) -> dict[str, float]:
+    """Captured, best and total events of one window for each area fraction."""
+    n = len(scores)
+    out: dict[str, float] = {"events": float(np.sum(counts)), "cells": float(n)}
+    for f in fractions:
+        k = n_flagged(n, f)
+        out[f"captured@{f:g}"] = expected_captured(scores, counts, k)
+        out[f"best@{f:g}"] = best_captured(counts, k)
+        out[f"share@{f:g}"] = k / n
+    return out
+
+
+def hotspot_windows(
+    frame: pd.DataFrame,
+    score_col: str = "score",
+    count_col: str = "label_count",
+    by: Sequence[str] = ("origin",),
+    fractions: Sequence[float] = AREA_FRACTIONS,
+) -> pd.DataFrame:
+    """Per-window (per origin, per method if in ``by``) hit tables of a scored frame.
+
+    ``frame`` has one row per window x cell of the active area with a score and the
+    realised event count.
+    """
+    rows = []
+    for key, g in frame.groupby(list(by), sort=True):
+        key_t = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key_t, strict=True))
+        row.update(window_hit_table(g[score_col].to_numpy(), g[count_col].to_numpy(), fractions))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def pooled_hotspot_metrics(
+    windows: pd.DataFrame, fractions: Sequence[float] = AREA_FRACTIONS
+) -> dict[str, float]:
+    """HR, PAI and PEI at each fraction, pooled over windows (sums of events)."""
+    total = windows["events"].sum()
+    out: dict[str, float] = {}
+    for f in fractions:
+        cap = windows[f"captured@{f:g}"].sum()
+        best = windows[f"best@{f:g}"].sum()
+        share = float(windows[f"share@{f:g}"].mean())
+        hr = cap / total if total > 0 else float("nan")
+        out[f"hit_rate@{f:g}"] = float(hr)
+        out[f"pai@{f:g}"] = float(hr / share) if share > 0 else float("nan")
+        out[f"pei@{f:g}"] = float(cap / best) if best > 0 else float("nan")
+    return out
+
+
+Statistic = Callable[[pd.DataFrame, "np.ndarray | None"], "float | np.ndarray"]
+
+
+def bootstrap_ci(
+    windows: pd.DataFrame,
+    statistic: Statistic,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of ``statistic`` resampling whole forecast windows (rows).
+
+    ``statistic(windows, idx)`` returns the statistic of every resample (rows ``idx`` of
+    shape ``(n_boot, n_windows)``), or of the windows themselves when ``idx`` is None.
+    """
+    n = len(windows)
+    if n == 0:
+        return (float("nan"), float("nan"))
+    idx = np.random.default_rng(seed).integers(0, n, (n_boot, n))
+    stats = np.asarray(statistic(windows, idx), dtype=float)
+    alpha = (1 - level) / 2
+    lo, hi = np.nanquantile(stats, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def paired_bootstrap_diff(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    statistic: Statistic,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """Difference ``stat(a) - stat(b)`` with a paired bootstrap CI over common windows.
+
+    ``a`` and ``b`` are per-window tables of two methods with the same windows in the
+    same row order (same origins). Returns (difference, low, high).
+    """
+    if len(a) != len(b):
+        raise ValueError("paired bootstrap needs the same windows for both methods")
+    idx = np.random.default_rng(seed).integers(0, len(a), (n_boot, len(a)))
+    diffs = np.asarray(statistic(a, idx), dtype=float) - np.asarray(statistic(b, idx), dtype=float)
+    alpha = (1 - level) / 2
+    lo, hi = np.nanquantile(diffs, [alpha, 1 - alpha])
+    return float(statistic(a, None)) - float(statistic(b, None)), float(lo), float(hi)
+
+
+def pai_statistic(fraction: float) -> Statistic:
+    """Pooled PAI at ``fraction`` of a window table, for the bootstrap functions."""
+    key = f"{fraction:g}"
+
+    def stat(w: pd.DataFrame, idx: np.ndarray | None = None) -> float | np.ndarray:
+        cap = w[f"captured@{key}"].to_numpy(float)
+        ev = w["events"].to_numpy(float)
+        share = w[f"share@{key}"].to_numpy(float)
+        if idx is None:
+            return float(cap.sum() / ev.sum() / share.mean()) if ev.sum() > 0 else float("nan")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return cap[idx].sum(axis=1) / ev[idx].sum(axis=1) / share[idx].mean(axis=1)
+
+    return stat
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """ECE with equal-width bins: sum over bins of bin share x |mean p - observed rate|."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
+    if y.size == 0:
+        return float("nan")
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    weight = np.bincount(bins, minlength=n_bins)
+    sum_p = np.bincount(bins, weights=p, minlength=n_bins)
+    sum_y = np.bincount(bins, weights=y, minlength=n_bins)
+    nz = weight > 0
+    gap = np.abs(sum_p[nz] - sum_y[nz]) / weight[nz]
+    return float(np.sum(weight[nz] / y.size * gap))
+
+
+def reliability_curve(
+    y: np.ndarray, p: np.ndarray, n_bins: int = 10, strategy: str = "quantile"
+) -> pd.DataFrame:
+    """Observed rate vs mean predicted probability per bin (sklearn ``calibration_curve``)."""
+    prob_true, prob_pred = calibration_curve(y, np.clip(p, 0, 1), n_bins=n_bins, strategy=strategy)
+    return pd.DataFrame({"mean_predicted": prob_pred, "observed_rate": prob_true})
+
+
+def probability_metrics(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> dict[str, float]:
+    """AUC, average precision, Brier score, ECE and base rate of binary outcomes ``y``."""
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(p, dtype=float)
+    both = 0 < y.sum() < y.size
+    return {
+        "auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "average_precision": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": float(brier_score_loss(y, np.clip(p, 0, 1))),
+        "ece": expected_calibration_error(y, p, n_bins),
+        "base_rate": float(y.mean()) if y.size else float("nan"),
+    }
+
+
+def ranking_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """AUC and average precision of an uncalibrated score (no Brier/ECE)."""
+    y = np.asarray(y, dtype=int)
+    both = 0 < y.sum() < y.size
+    return {
+        "auc": float(roc_auc_score(y, score)) if both else float("nan"),
+        "average_precision": float(average_precision_score(y, score)) if both else float("nan"),
+    }
+
+
+def warning_metrics(warned: np.ndarray, event: np.ndarray) -> dict[str, float]:
+    """Contingency-table scores of yes/no warnings against yes/no events.
+
+    POD = hits / events, FAR = false alarms / warnings, POFD = false alarms / non-events,
+    TSS = POD - POFD, CSI = hits / (hits + misses + false alarms), warned share = share
+    of units (days, cells) warned.
+    """
+    w = np.asarray(warned, dtype=bool)
+    e = np.asarray(event, dtype=bool)
+    hits = float(np.sum(w & e))
+    misses = float(np.sum(~w & e))
+    false_alarms = float(np.sum(w & ~e))
+    correct_neg = float(np.sum(~w & ~e))
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 else float("nan")
+
+    pod = ratio(hits, hits + misses)
+    pofd = ratio(false_alarms, false_alarms + correct_neg)
+    return {
+        "pod": pod,
+        "far": ratio(false_alarms, hits + false_alarms),
+        "pofd": pofd,
+        "tss": pod - pofd,
+        "csi": ratio(hits, hits + misses + false_alarms),
+        "warned_share": ratio(hits + false_alarms, float(w.size)),
+        "hits": hits,
+        "misses": misses,
+        "false_alarms": false_alarms,
+    }
+
+
+def lead_times_hours(
+    warning_times: pd.Series, event_times: pd.Series, max_lead_hours: float = 72.0
+) -> pd.Series:
+    """Lead time of each event: hours from the first warning in the preceding window.
+
+    For each event, the earliest warning issued within ``max_lead_hours`` before it
+    (and not after it) gives the lead time; events without such a warning get NaN.
+    """
+    warn = np.sort(
+        pd.DatetimeIndex(pd.to_datetime(warning_times, utc=True)).tz_convert(None).to_numpy()
+    )
+    ev = pd.DatetimeIndex(pd.to_datetime(event_times, utc=True)).tz_convert(None).to_numpy()
+    window = np.timedelta64(int(max_lead_hours * 3600), "s")
+    lo = np.searchsorted(warn, ev - window, side="left")
+    hi = np.searchsorted(warn, ev, side="right")
+    has = hi > lo
+    out = np.full(len(ev), np.nan)
+    if warn.size:
+        first = warn[np.minimum(lo, warn.size - 1)]
+        out[has] = (ev[has] - first[has]) / np.timedelta64(1, "h")
+    return pd.Series(out, index=event_times.index, name="lead_time_hours")
+
+
+def best_threshold_tss(y: np.ndarray, p: np.ndarray) -> float:
+    """Probability threshold that maximises TSS on (training) data; warn when p >= it."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    cands = np.unique(p)
+    if cands.size > 200:
+        cands = np.unique(np.quantile(p, np.linspace(0, 1, 201)))
+    best, best_t = -np.inf, float(cands[-1]) if cands.size else 0.5
+    for t in cands:
+        tss = warning_metrics(p >= t, y)["tss"]
+        if np.isfinite(tss) and tss > best:
+            best, best_t = tss, float(t)
+    return best_t

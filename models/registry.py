@@ -1,0 +1,273 @@
+"""MLflow: log runs, register models, gate challengers, move the ``champion`` alias.
+
+* Experiment and registered model per domain: ``riskwarn-<domain>``; the serving model
+  is ``models:/riskwarn-<domain>@champion`` (loaded by scoring).
+* The logged model is an ``mlflow.pyfunc`` wrapper (:class:`RiskModel`) whose
+  ``predict`` returns ``probability`` (calibrated P(at least one event)) and ``score``
+  (the raw ranking score); ``explain`` gives SHAP factors and sentences.
+* :func:`gate` decides whether a challenger may replace the champion: it must beat the
+  champion and every baseline on the latest backtest window beyond noise (paired
+  bootstrap CI of the headline metric above zero) and have ECE within a bound.
+* :func:`promote` / :func:`rollback` move the alias and nothing else, and write the
+  serving store's audit log. The alias history is kept as a registered-model tag so a
+  rollback returns to the version that served before.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from riskwarn.models.backtest import FittedModel
+from riskwarn.models.explain import contributions, explain_rows
+
+log = logging.getLogger(__name__)
+
+CHAMPION = "champion"
+HISTORY_TAG = "riskwarn.champion_history"
+
+
+def model_name(domain: str) -> str:
+    """Registered model (and experiment) name of a domain."""
+    return f"riskwarn-{domain}"
+
+
+class RiskModel(mlflow.pyfunc.PythonModel):
+    """Calibrated risk model: features in, ``probability`` and ``score`` out."""
+
+    def __init__(self, fitted: FittedModel, domain: str) -> None:
+        self.fitted = fitted
+        self.domain = domain
+
+    @property
+    def features(self) -> list[str]:
+        return self.fitted.features
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """``probability`` (calibrated) and ``score`` (raw ranking margin) per row."""
+        missing = [f for f in self.fitted.features if f not in model_input.columns]
+        if missing:
+            raise ValueError(f"missing feature columns: {missing}")
+        raw = self.fitted.raw(model_input)
+        return pd.DataFrame(
+            {"probability": self.fitted.calibrator.predict(raw), "score": raw},
+            index=model_input.index,
+        )
+
+    def explain(self, frame: pd.DataFrame, top_n: int = 3) -> list[dict[str, Any]]:
+        """Top factors and a sentence per row (SHAP contributions)."""
+        c = contributions(
+            self.fitted.booster, frame, self.fitted.features, self.fitted.best_iteration
+        )
+        return explain_rows(c, frame, top_n=top_n)
+
+
+def configure(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:
+    """Point MLflow at ``tracking_uri`` and return a client (call at the IO edge)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(registry_uri or tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=registry_uri or tracking_uri)
+
+
+def ensure_experiment(name: str, artifact_location: str | None = None) -> str:
+    """Id of experiment ``name``, created with ``artifact_location`` if it does not exist."""
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return str(exp.experiment_id)
+    return str(mlflow.create_experiment(name, artifact_location=artifact_location))
+
+
+@dataclass
+class RunRecord:
+    """What one training run logged and registered."""
+
+    run_id: str
+    model_uri: str
+    version: str | None
+
+
+def _flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in metrics.items():
+        key = f"{prefix}{k}".replace("@", "_at_")
+        if isinstance(v, dict):
+            out.update(_flat_metrics(v, key + "."))
+        elif isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v):
+            out[key] = float(v)
+        elif isinstance(v, list) and len(v) == 2 and all(isinstance(x, float) for x in v):
+            out[key + "_lo"], out[key + "_hi"] = float(v[0]), float(v[1])
+    return out
+
+
+def log_training_run(
+    fitted: FittedModel,
+    domain: str,
+    metrics: dict[str, Any],
+    data_version: str,
+    input_example: pd.DataFrame,
+    figures: dict[str, Any],
+    model_card: str,
+    params: dict[str, Any] | None = None,
+    register: bool = True,
+    artifact_location: str | None = None,
+) -> RunRecord:
+    """Log params, metrics, data version, features, plots, model card and the model.
+
+    ``artifact_location`` is used when the domain's experiment is created (e.g. a folder
+    under ``Settings.home``); without it MLflow would default to ``./mlruns``.
+    """
+    name = model_name(domain)
+    ensure_experiment(name, artifact_location)
+    mlflow.set_experiment(name)
+    with mlflow.start_run(run_name=f"{domain}-challenger") as run:
+        mlflow.set_tags({"riskwarn.domain": domain, "riskwarn.data_version": data_version})
+        mlflow.log_params(
+            {
+                "domain": domain,
+                "data_version": data_version,
+                "n_features": len(fitted.features),
+                "best_iteration": fitted.best_iteration,
+                "trained_until": str(fitted.trained_until),
+                "n_train_rows": fitted.n_train_rows,
+                **{f"xgb.{k}": v for k, v in fitted.params.items()},
+                **(params or {}),
+            }
+        )
+        mlflow.log_metrics(_flat_metrics(metrics))
+        mlflow.log_dict({"features": fitted.features}, "features.json")
+        mlflow.log_dict(json.loads(json.dumps(metrics, default=str)), "metrics.json")
+        for fname, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{fname}.png")
+        mlflow.log_text(model_card, "model_card.md")
+        example = input_example[fitted.features].head(5).astype("float32")
+        wrapper = RiskModel(fitted, domain)
+        signature = mlflow.models.infer_signature(example, wrapper.predict(None, example))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=wrapper,
+            signature=signature,
+            input_example=example,
+            registered_model_name=name if register else None,
+        )
+        version = getattr(info, "registered_model_version", None)
+        return RunRecord(run.info.run_id, info.model_uri, str(version) if version else None)
+
+
+def champion_version(client: MlflowClient, domain: str) -> str | None:
+    """The version the ``champion`` alias points at (None if there is none)."""
+    try:
+        return str(client.get_model_version_by_alias(model_name(domain), CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def load_champion(domain: str) -> RiskModel:
+    """The serving model of a domain (raises ``MlflowException`` if it is missing)."""
+    model = mlflow.pyfunc.load_model(f"models:/{model_name(domain)}@{CHAMPION}")
+    return model.unwrap_python_model()
+
+
+@dataclass
+class GateResult:
+    """Promotion decision with its reasons (each check and its numbers)."""
+
+    passed: bool
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        status = "PASS" if self.passed else "FAIL"
+        parts = [f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})" for c in self.checks]
+        return f"gate {status}: " + "; ".join(parts)
+
+
+def gate(
+    comparisons: dict[str, dict[str, Any]],
+    ece: float,
+    max_ece: float = 0.05,
+) -> GateResult:
+    """Decide promotion.
+
+    ``comparisons``: for the champion (key ``"champion"``, absent when there is none) and
+    each baseline, the paired-bootstrap difference ``{"diff", "ci": [lo, hi]}`` of the
+    headline metric (challenger minus other) on the latest backtest window. Every lower
+    bound must be above zero, and ECE at most ``max_ece``.
+    """
+    checks = []
+    for other, comp in sorted(comparisons.items()):
+        lo, hi = comp["ci"]
+        checks.append(
+            {
+                "check": f"beats {other}",
+                "ok": bool(np.isfinite(lo) and lo > 0),
+                "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]",
+            }
+        )
+    checks.append(
+        {
+            "check": "calibration",
+            "ok": bool(np.isfinite(ece) and ece <= max_ece),
+            "detail": f"ECE {ece:.4f} <= {max_ece}",
+        }
+    )
+    return GateResult(all(c["ok"] for c in checks), checks)
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    return json.loads(tags.get(HISTORY_TAG, "[]"))
+
+
+def promote(
+    client: MlflowClient,
+    domain: str,
+    version: str,
+    store: Any | None = None,
+    actor: str = "riskwarn",
+    reason: str = "",
+) -> dict[str, Any]:
+    """Point ``champion`` at ``version``; remember the previous one; write the audit log."""
+    name = model_name(domain)
+    version = str(version)
+    client.get_model_version(name, version)  # raises if the version does not exist
+    previous = champion_version(client, domain)
+    if previous == str(version):
+        return {"model": name, "version": str(version), "previous": previous, "changed": False}
+    history = _history(client, name)
+    if previous is not None:
+        history.append(previous)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    details = {"model": name, "version": str(version), "previous": previous, "reason": reason}
+    if store is not None:
+        store.audit(actor, "promote", "model", name, details)
+    return {**details, "changed": True}
+
+
+def rollback(
+    client: MlflowClient,
+    domain: str,
+    store: Any | None = None,
+    actor: str = "riskwarn",
+    reason: str = "",
+) -> dict[str, Any]:
+    """Return ``champion`` to the version that served before; write the audit log."""
+    name = model_name(domain)
+    history = _history(client, name)
+    current = champion_version(client, domain)
+    if not history:
+        raise ValueError(f"{name} has no previous champion to roll back to")
+    target = history.pop()
+    client.set_registered_model_alias(name, CHAMPION, target)
+    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    details = {"model": name, "version": target, "previous": current, "reason": reason}
+    if store is not None:
+        store.audit(actor, "rollback", "model", name, details)
+    return details

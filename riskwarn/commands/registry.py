@@ -1,0 +1,70 @@
+"""``riskwarn promote`` / ``riskwarn rollback``: move a domain's ``champion`` alias."""
+
+from __future__ import annotations
+
+import getpass
+
+import click
+
+from riskwarn.commands.train import DOMAIN_NAMES
+
+
+def _client_and_store():
+    from riskwarn.models.registry import configure
+    from riskwarn.settings import load_settings
+    from riskwarn.store import Store
+
+    settings = load_settings()
+    store = Store.from_settings(settings)
+    store.upgrade()
+    return configure(settings.resolved_mlflow_uri), store
+
+
+@click.command()
+@click.argument("domain", type=click.Choice(DOMAIN_NAMES))
+@click.argument("version")
+@click.option("--reason", required=True, help="Why (written to the audit log).")
+@click.option("--actor", default=None, help="Who (default: the OS user).")
+def promote(domain: str, version: str, reason: str, actor: str | None) -> None:
+    """Point DOMAIN's champion alias at model VERSION."""
+    from mlflow.exceptions import MlflowException
+
+    from riskwarn.models import registry
+
+    client, store = _client_and_store()
+    try:
+        out = registry.promote(
+            client, domain, version, store=store, actor=actor or getpass.getuser(), reason=reason
+        )
+    except MlflowException as exc:
+        raise click.ClickException(
+            f"cannot promote riskwarn-{domain} v{version}: {str(exc).splitlines()[0]}"
+        ) from None
+    finally:
+        store.close()
+    if out["changed"]:
+        click.echo(f"riskwarn-{domain}@champion: {out['previous'] or 'unset'} -> {version}")
+    else:
+        click.echo(f"riskwarn-{domain}@champion already at {version}")
+
+
+@click.command()
+@click.argument("domain", type=click.Choice(DOMAIN_NAMES))
+@click.option("--reason", required=True, help="Why (written to the audit log).")
+@click.option("--actor", default=None, help="Who (default: the OS user).")
+def rollback(domain: str, reason: str, actor: str | None) -> None:
+    """Return DOMAIN's champion alias to the version that served before."""
+    from mlflow.exceptions import MlflowException
+
+    from riskwarn.models import registry
+
+    client, store = _client_and_store()
+    try:
+        out = registry.rollback(
+            client, domain, store=store, actor=actor or getpass.getuser(), reason=reason
+        )
+    except (ValueError, MlflowException) as exc:
+        raise click.ClickException(str(exc).splitlines()[0]) from None
+    finally:
+        store.close()
+    click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")

@@ -1,0 +1,149 @@
+"""The metrics harness: hit rate / PAI / PEI with random tie-breaking, probabilities, warnings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn.models import metrics as m
+
+
+def _cell_order_captured(scores: np.ndarray, counts: np.ndarray, k: int) -> float:
+    """What a naive harness does: stable sort, ties resolved by cell order."""
+    order = np.argsort(-scores, kind="stable")
+    return float(counts[order[:k]].sum())
+
+
+def test_ties_are_broken_at_random_not_by_cell_order() -> None:
+    # 10 cells all tied; the events sit in the first cells (cell order would "find" them)
+    scores = np.zeros(10)
+    counts = np.array([5, 3, 0, 0, 0, 0, 0, 0, 0, 0], dtype=float)
+    k = 2
+    got = m.expected_captured(scores, counts, k)
+    # expectation under random tie-breaking: 8 events * 2/10
+    assert got == pytest.approx(1.6)
+    assert _cell_order_captured(scores, counts, k) == 8.0  # the biased answer differs
+    # Monte Carlo over random orderings agrees with the exact expectation
+    rng = np.random.default_rng(1)
+    sims = []
+    for _ in range(4000):
+        perm = rng.permutation(10)
+        sims.append(_cell_order_captured(scores[perm], counts[perm], k))
+    assert np.mean(sims) == pytest.approx(got, abs=0.1)
+
+
+def test_partial_tie_group_at_the_cut() -> None:
+    scores = np.array([3.0, 2.0, 2.0, 2.0, 1.0])
+    counts = np.array([1.0, 3.0, 0.0, 0.0, 9.0])
+    # top 2: cell 0 fully + one of three tied cells (3 events / 3)
+    assert m.expected_captured(scores, counts, 2) == pytest.approx(2.0)
+    assert m.expected_captured(scores, counts, 4) == pytest.approx(4.0)
+    assert m.expected_captured(scores, counts, 5) == pytest.approx(13.0)
+    assert m.best_captured(counts, 2) == 12.0
+
+
+def test_order_of_cells_does_not_change_the_result() -> None:
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, 200).astype(float)
+    counts = rng.poisson(1.0, 200).astype(float)
+    perm = rng.permutation(200)
+    for k in (1, 7, 50, 199):
+        assert m.expected_captured(scores, counts, k) == pytest.approx(
+            m.expected_captured(scores[perm], counts[perm], k)
+        )
+
+
+def test_pooled_hit_rate_pai_pei_perfect_and_random() -> None:
+    n = 100
+    counts = np.zeros(n)
+    counts[:5] = [4, 3, 2, 1, 1]
+    frame = pd.DataFrame(
+        {
+            "origin": pd.Timestamp("2020-01-01", tz="UTC"),
+            "score": counts.copy(),
+            "label_count": counts,
+        }
+    )
+    w = m.hotspot_windows(frame)
+    res = m.pooled_hotspot_metrics(w)
+    assert res["hit_rate@0.05"] == pytest.approx(1.0)
+    assert res["pai@0.05"] == pytest.approx(20.0)
+    assert res["pei@0.05"] == pytest.approx(1.0)
+    assert res["hit_rate@0.01"] == pytest.approx(4 / 11)
+    # constant score = random: hit rate equals area share
+    frame["score"] = 0.0
+    res = m.pooled_hotspot_metrics(m.hotspot_windows(frame))
+    assert res["hit_rate@0.1"] == pytest.approx(0.1)
+    assert res["pai@0.2"] == pytest.approx(1.0)
+
+
+def test_bootstrap_ci_contains_estimate_and_shrinks_with_more_windows() -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for o in range(60):
+        counts = rng.poisson(0.3, 300).astype(float)
+        score = counts + rng.normal(0, 0.5, 300)
+        rows.append(pd.DataFrame({"origin": o, "score": score, "label_count": counts}))
+    w = m.hotspot_windows(pd.concat(rows))
+    stat = m.pai_statistic(0.05)
+    est = stat(w)
+    lo, hi = m.bootstrap_ci(w, stat, n_boot=200)
+    assert lo < est < hi
+    lo10, hi10 = m.bootstrap_ci(w.iloc[:10], stat, n_boot=200)
+    assert (hi10 - lo10) > (hi - lo)
+
+
+def test_paired_bootstrap_detects_a_better_method() -> None:
+    rng = np.random.default_rng(4)
+    good, bad = [], []
+    for o in range(40):
+        counts = rng.poisson(0.3, 300).astype(float)
+        good.append(pd.DataFrame({"origin": o, "score": counts, "label_count": counts}))
+        bad.append(pd.DataFrame({"origin": o, "score": rng.random(300), "label_count": counts}))
+    a = m.hotspot_windows(pd.concat(good))
+    b = m.hotspot_windows(pd.concat(bad))
+    d, lo, _hi = m.paired_bootstrap_diff(a, b, m.pai_statistic(0.05), n_boot=200)
+    assert d > 0 and lo > 0
+
+
+def test_probability_metrics_and_ece() -> None:
+    rng = np.random.default_rng(5)
+    p = rng.random(20000)
+    y = rng.random(20000) < p  # perfectly calibrated
+    res = m.probability_metrics(y, p)
+    assert res["ece"] < 0.02
+    assert 0.7 < res["auc"] < 0.9
+    assert res["brier"] == pytest.approx(np.mean((p - y) ** 2))
+    over = m.probability_metrics(y, np.clip(p + 0.3, 0, 1))
+    assert over["ece"] > 0.2
+    curve = m.reliability_curve(y, p, n_bins=5)
+    assert len(curve) == 5
+    assert np.allclose(curve["observed_rate"], curve["mean_predicted"], atol=0.03)
+
+
+def test_warning_metrics_contingency() -> None:
+    warned = np.array([1, 1, 0, 0, 1, 0, 0, 0], dtype=bool)
+    event = np.array([1, 0, 1, 0, 1, 0, 0, 0], dtype=bool)
+    r = m.warning_metrics(warned, event)
+    assert r["pod"] == pytest.approx(2 / 3)
+    assert r["far"] == pytest.approx(1 / 3)
+    assert r["pofd"] == pytest.approx(1 / 5)
+    assert r["tss"] == pytest.approx(2 / 3 - 1 / 5)
+    assert r["csi"] == pytest.approx(2 / 4)
+    assert r["warned_share"] == pytest.approx(3 / 8)
+
+
+def test_lead_times() -> None:
+    warns = pd.Series(pd.to_datetime(["2020-01-01 00:00", "2020-01-01 06:00"], utc=True))
+    events = pd.Series(pd.to_datetime(["2020-01-01 12:00", "2020-01-10 00:00"], utc=True))
+    lt = m.lead_times_hours(warns, events, max_lead_hours=24)
+    assert lt.iloc[0] == pytest.approx(12.0)
+    assert np.isnan(lt.iloc[1])
+
+
+def test_best_threshold_tss_separates() -> None:
+    p = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 1])
+    t = m.best_threshold_tss(y, p)
+    assert 0.3 < t <= 0.8

@@ -1,0 +1,166 @@
+"""MLflow logging, registration, the promotion gate, promote and rollback (temp SQLite)."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn.models import registry as reg
+from riskwarn.models.backtest import ModelConfig, monotone_constraints
+from riskwarn.models.train import data_version, train_hotspot_domain
+from tests.test_backtest import CRS, TZ, synthetic_events
+
+SMALL = ModelConfig(
+    train_window_days=210,
+    es_origins=3,
+    cal_origins=3,
+    max_rounds=30,
+    early_stopping_rounds=10,
+    grid=({"max_depth": 3, "learning_rate": 0.2, "min_child_weight": 1.0},),
+)
+
+
+@pytest.fixture(scope="module")
+def mlflow_client(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = reg.configure(uri)
+    reg.ensure_experiment("riskwarn-incidents", (root / "artifacts").as_uri())
+    yield client
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from riskwarn.store import Store
+
+    s = Store(f"sqlite:///{tmp_path_factory.mktemp('store') / 'serving.db'}")
+    s.upgrade()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_client, store):
+    events = synthetic_events(seed=2, n_cells=12, days=420)
+    return train_hotspot_domain(
+        events,
+        "incidents",
+        mlflow_client,
+        crs=CRS,
+        cell_size_m=250,
+        tz=TZ,
+        eval_days=42,
+        model=SMALL,
+        store=store,
+        n_boot=300,
+    ), events
+
+
+def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> None:
+    report, events = trained
+    run = mlflow_client.get_run(report.run.run_id)
+    assert run.data.params["data_version"] == data_version(events)
+    assert run.data.params["domain"] == "incidents"
+    assert "methods.xgboost.pai_at_0.05" in run.data.metrics
+    assert "methods.long_run.pai_at_0.05" in run.data.metrics
+    arts = {a.path for a in mlflow_client.list_artifacts(report.run.run_id)}
+    assert {"model_card.md", "features.json", "metrics.json", "plots"} <= arts
+    plots = {a.path for a in mlflow_client.list_artifacts(report.run.run_id, "plots")}
+    assert plots == {"plots/reliability.png", "plots/hit_rate_curve.png", "plots/importance.png"}
+    assert report.run.version == "1"
+    mv = mlflow_client.get_model_version("riskwarn-incidents", "1")
+    assert mv.tags["gate"] in ("pass", "fail")
+    # promoted exactly when the gate passed
+    assert report.promoted == report.gate.passed
+    names = {c["check"] for c in report.gate.checks}
+    assert {"beats long_run", "beats kde", "calibration"} <= names
+
+
+def test_data_version_is_order_independent_and_content_sensitive() -> None:
+    ev = synthetic_events(seed=3, n_cells=4, days=30)
+    assert data_version(ev) == data_version(ev.sample(frac=1.0, random_state=1))
+    changed = ev.copy()
+    changed.loc[changed.index[0], "lon"] += 1e-4
+    assert data_version(changed) != data_version(ev)
+
+
+def test_gate_needs_every_lower_bound_above_zero_and_calibration() -> None:
+    good = {
+        "long_run": {"diff": 0.3, "ci": [0.1, 0.5]},
+        "champion": {"diff": 0.2, "ci": [0.05, 0.4]},
+    }
+    assert reg.gate(good, ece=0.01).passed
+    noisy = {**good, "champion": {"diff": 0.1, "ci": [-0.05, 0.3]}}
+    res = reg.gate(noisy, ece=0.01)
+    assert not res.passed
+    assert any(c["check"] == "beats champion" and not c["ok"] for c in res.checks)
+    assert not reg.gate(good, ece=0.2, max_ece=0.05).passed
+
+
+def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) -> None:
+    report, _ = trained
+    first = reg.champion_version(mlflow_client, "incidents")
+    # register a second version from the same run's model
+    mv2 = mlflow.register_model(report.run.model_uri, "riskwarn-incidents")
+    v2 = str(mv2.version)
+    reg.promote(mlflow_client, "incidents", "1", store=store, actor="test", reason="seed")
+    out = reg.promote(mlflow_client, "incidents", v2, store=store, actor="test", reason="better")
+    assert out["changed"] and out["previous"] == "1"
+    assert reg.champion_version(mlflow_client, "incidents") == v2
+    back = reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="oops")
+    assert back["version"] == "1"
+    assert reg.champion_version(mlflow_client, "incidents") == "1"
+    log = store.audit_log()
+    actions = list(log["action"])
+    assert "rollback" in actions and "promote" in actions
+    row = log[log["action"] == "rollback"].iloc[0]
+    details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
+    assert details["version"] == "1" and details["previous"] == v2
+    assert first in (None, "1")
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        reg.promote(mlflow_client, "incidents", "999")
+
+
+def test_champion_loads_predicts_and_explains(trained, mlflow_client) -> None:
+    report, _ = trained
+    if reg.champion_version(mlflow_client, "incidents") is None:
+        reg.promote(mlflow_client, "incidents", report.run.version)
+    champ = reg.load_champion("incidents")
+    cons = np.array(monotone_constraints(champ.features))
+    assert (cons == 1).sum() >= 5
+    steps = np.linspace(0, 8, 9)
+    base = np.full(len(champ.features), 1.0, dtype="float32")
+    frame = pd.DataFrame(
+        [np.where(cons == 1, v, base) for v in steps], columns=champ.features
+    ).astype("float32")
+    out = champ.predict(None, frame)
+    assert list(out.columns) == ["probability", "score"]
+    assert out["probability"].between(0, 1).all()
+    # more recent events nearby (every count feature up) must not lower the risk
+    assert (np.diff(out["probability"].to_numpy()) >= -1e-9).all()
+    expl = champ.explain(frame.tail(1))
+    assert expl[0]["sentence"]
+    with pytest.raises(ValueError, match="missing feature"):
+        champ.predict(None, frame.drop(columns=champ.features[0]))
+
+
+def test_rollback_without_history_fails(mlflow_client) -> None:
+    mlflow_client.create_registered_model("riskwarn-disputes")
+    with pytest.raises(ValueError, match="no previous champion"):
+        reg.rollback(mlflow_client, "disputes")
+
+
+def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    assert main(["train", "dispute_cases"]) == 2
+    assert "not wired yet" in capsys.readouterr().err
+    assert main(["train", "incidents"]) == 2
+    assert "no incidents rows in the lake" in capsys.readouterr().err
+    assert main(["rollback", "incidents", "--reason", "test"]) == 2
+    assert "error:" in capsys.readouterr().err
