@@ -1,0 +1,113 @@
+"""Square grid cells: assign events to cells, the active area, roll-up to polygons.
+
+Cell (i, j) of size ``s`` metres covers ``[i*s, (i+1)*s) x [j*s, (j+1)*s)`` in a
+projected CRS (``riskwarn.geo``). All functions are pure: frames and parameters in,
+frames out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely import STRtree
+
+from riskwarn.geo import cell_index, project
+
+CELL_KEYS = ["cell_x", "cell_y"]
+
+
+def assign_cells(
+    frame: pd.DataFrame,
+    crs: str,
+    cell_size_m: float,
+    lon_col: str = "lon",
+    lat_col: str = "lat",
+    src_crs: str = "EPSG:4326",
+) -> pd.DataFrame:
+    """Return a copy of ``frame`` with integer ``cell_x``/``cell_y`` (nullable Int64).
+
+    Rows without coordinates get ``<NA>`` cells; they are kept so callers can count them.
+    """
+    x, y = project(frame[lon_col].to_numpy(float), frame[lat_col].to_numpy(float), crs, src_crs)
+    cx, cy = cell_index(x, y, cell_size_m)
+    out = frame.copy()
+    out["cell_x"] = pd.array(np.where(np.isfinite(cx), cx, np.nan), dtype="Float64").astype("Int64")
+    out["cell_y"] = pd.array(np.where(np.isfinite(cy), cy, np.nan), dtype="Float64").astype("Int64")
+    return out
+
+
+def visible_mask(
+    events: pd.DataFrame, before: pd.Timestamp, time_col: str = "occurred_at"
+) -> pd.Series:
+    """Rows known strictly before ``before``: event time < before and, if present, reported_at < before."""
+    mask = events[time_col] < before
+    if "reported_at" in events.columns:
+        rep = events["reported_at"]
+        mask &= rep.isna() | (rep < before)
+    return mask
+
+
+def active_cells(
+    events: pd.DataFrame, before: pd.Timestamp, time_col: str = "occurred_at"
+) -> pd.DataFrame:
+    """The active area: every cell with at least one event known before ``before``.
+
+    Returns ``cell_x``, ``cell_y`` (int64), sorted, one row per cell.
+    """
+    seen = events.loc[visible_mask(events, before, time_col), CELL_KEYS].dropna()
+    cells = seen.drop_duplicates().astype("int64").sort_values(CELL_KEYS).reset_index(drop=True)
+    return cells
+
+
+def cell_centroids_lonlat(cells: pd.DataFrame, cell_size_m: float, crs: str) -> pd.DataFrame:
+    """WGS84 ``lon``/``lat`` of each cell's centre (for maps and polygon look-ups)."""
+    from riskwarn.geo import unproject
+
+    x = (cells["cell_x"].to_numpy(float) + 0.5) * cell_size_m
+    y = (cells["cell_y"].to_numpy(float) + 0.5) * cell_size_m
+    lon, lat = unproject(x, y, crs)
+    return pd.DataFrame(
+        {
+            "cell_x": cells["cell_x"].to_numpy(),
+            "cell_y": cells["cell_y"].to_numpy(),
+            "lon": lon,
+            "lat": lat,
+        }
+    )
+
+
+def map_cells_to_polygons(
+    cells: pd.DataFrame,
+    polygons: pd.DataFrame,
+    cell_size_m: float,
+    crs: str,
+    id_col: str = "record_id",
+    out_col: str = "unit_id",
+) -> pd.DataFrame:
+    """Map each cell to the polygon containing its centre (centroid-in-polygon, STRtree).
+
+    ``polygons`` has ``id_col`` and ``geometry_wkt`` (WGS84). Cells whose centre lies in
+    no polygon get ``<NA>``; when polygons overlap the first in ``id_col`` order wins, so
+    the result does not depend on row order.
+    """
+    cent = cell_centroids_lonlat(cells, cell_size_m, crs)
+    polys = polygons.dropna(subset=["geometry_wkt"]).sort_values(id_col).reset_index(drop=True)
+    out = cent[["cell_x", "cell_y"]].copy()
+    out[out_col] = pd.Series([pd.NA] * len(out), dtype="string")
+    if polys.empty or out.empty:
+        return out
+    geoms = shapely.from_wkt(polys["geometry_wkt"].to_numpy())
+    tree = STRtree(geoms)
+    points = shapely.points(cent["lon"].to_numpy(), cent["lat"].to_numpy())
+    pt_idx, poly_idx = tree.query(points, predicate="within")
+    pairs = pd.DataFrame({"pt": pt_idx, "poly": poly_idx}).sort_values(["pt", "poly"])
+    first = pairs.drop_duplicates("pt")
+    out.loc[first["pt"].to_numpy(), out_col] = polys[id_col].to_numpy()[first["poly"].to_numpy()]
+    return out
+
+
+def ring_offsets(ring: int) -> list[tuple[int, int]]:
+    """Cell offsets at Chebyshev distance exactly ``ring`` (ring 1: the 8 neighbours)."""
+    r = range(-ring, ring + 1)
+    return [(dx, dy) for dx in r for dy in r if max(abs(dx), abs(dy)) == ring]
