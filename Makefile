@@ -40,3 +40,10 @@ benchmarks: install
 
 clean:
 	rm -rf var .pytest_cache
+
+# Airflow (API server :8080, scheduler, DAG processor), MLflow (:5000), dashboard (:8501).
+up: install
+	scripts/services.sh up
+
+down:
+	scripts/services.sh down

@@ -1,0 +1,59 @@
+"""ingest_<source>: one DAG per source mapping file in configs/sources/.
+
+Generated at parse time by *listing* ``configs/sources/*.yaml`` (no file is read, no
+database is touched). Each DAG picks up the files waiting in
+``<RISKWARN_HOME>/landing/<source>/``, validates and quarantines them, upserts the
+lake and records the batches in the serving store, then emits the Asset
+``riskwarn_lake_<source>`` on which ``build_features`` is scheduled. Ingestion is
+idempotent (re-ingesting a file changes nothing), and ``ingested_at`` is the data
+interval's end, so a re-run of an interval records identical batches.
+
+The DAG ids are ``ingest_<source>`` (this one file generates them; every other
+riskwarn DAG id is its file name).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from riskwarn.orchestration import TAGS, default_args, source_mapping_files
+
+
+def lake_asset(source: str) -> Asset:
+    """The Asset a source's ingestion updates."""
+    return Asset(f"riskwarn_lake_{source}")
+
+
+def make_ingest_dag(mapping: Path):
+    """Build the ``ingest_<stem>`` DAG of one mapping file."""
+    stem = mapping.stem
+
+    @dag(
+        dag_id=f"ingest_{stem}",
+        schedule="@hourly",
+        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        tags=[*TAGS, "ingest"],
+        default_args=default_args(retries=2, timeout_minutes=60),
+        doc_md=__doc__,
+    )
+    def ingest_dag() -> None:
+        @task(outlets=[lake_asset(stem)])
+        def ingest(**context) -> dict:
+            from riskwarn.pipeline import ingest_source
+            from riskwarn.settings import load_settings
+
+            end = context.get("data_interval_end") or context["dag_run"].run_after
+            return ingest_source(load_settings(), str(mapping), end)
+
+        ingest()
+
+    return ingest_dag()
+
+
+for _mapping in source_mapping_files():
+    globals()[f"ingest_{_mapping.stem}"] = make_ingest_dag(_mapping)

@@ -1,0 +1,41 @@
+"""publish: after each scoring run, export the published forecasts and warnings.
+
+Scheduled on ``riskwarn_forecasts``. The serving-store tables (docs/design.md) are the
+integration point for the city's other systems; this DAG also writes, per published
+run, ``forecasts.csv``, ``warnings.csv`` and ``forecasts.geojson`` under
+``<home>/exports/<domain>/<run>/`` (rewritten identically on re-run).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from riskwarn.orchestration import TAGS, default_args
+
+FORECASTS = Asset("riskwarn_forecasts")
+EXPORTS = Asset("riskwarn_exports")
+
+
+@dag(
+    dag_id="publish",
+    schedule=[FORECASTS],
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "publish"],
+    default_args=default_args(retries=2, timeout_minutes=15),
+    doc_md=__doc__,
+)
+def publish() -> None:
+    @task(outlets=[EXPORTS])
+    def export() -> list[str]:
+        from riskwarn.pipeline import publish_exports
+        from riskwarn.settings import load_settings
+
+        return publish_exports(load_settings())
+
+    export()
+
+
+publish()

@@ -1,0 +1,48 @@
+"""score_and_warn: daily scores and warnings for incidents, disputes and dispute cases.
+
+Runs at local midnight (Asia/Shanghai); the forecast origin is that midnight, taken
+from the data interval (never the clock), so a re-run or a backfill of a day rewrites
+the same run (``<domain>:<origin>``) with identical rows. A missing champion fails the
+domain's task loudly and leaves the last published run in service. Emits
+``riskwarn_forecasts`` (``publish`` is scheduled on it).
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
+
+from riskwarn.orchestration import TAGS, default_args
+
+FORECASTS = Asset("riskwarn_forecasts")
+DOMAINS = ["incidents", "disputes", "dispute_cases"]
+
+
+@dag(
+    dag_id="score_and_warn",
+    schedule=CronTriggerTimetable("0 0 * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "scoring"],
+    default_args=default_args(retries=2, timeout_minutes=30),
+    params={"domains": Param(DOMAINS, type="array", description="Domains to score.")},
+    doc_md=__doc__,
+)
+def score_and_warn() -> None:
+    @task
+    def domains(**context) -> list[str]:
+        return [d for d in context["params"]["domains"] if d in DOMAINS]
+
+    @task(outlets=[FORECASTS], map_index_template="{{ task.op_kwargs['domain'] }}")
+    def score(domain: str, **context) -> str:
+        from riskwarn.pipeline import score_and_warn as run
+        from riskwarn.settings import load_settings
+
+        end = context.get("data_interval_end") or context["dag_run"].run_after
+        return run(load_settings(), domain, end, context["run_id"])
+
+    score.expand(domain=domains())
+
+
+score_and_warn()

@@ -1,0 +1,44 @@
+"""train_models: weekly challenger training, backtest, gate and promotion per domain.
+
+Each domain is its own task (a failure in one does not stop the others); the gate in
+riskwarn.models decides whether the challenger becomes ``champion``.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+
+from riskwarn.orchestration import TAGS, default_args
+
+DOMAINS = ["incidents", "disputes"]  # the domains riskwarn.models can train so far
+
+
+@dag(
+    dag_id="train_models",
+    schedule=CronTriggerTimetable("0 2 * * 1", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "models"],
+    default_args=default_args(retries=1, timeout_minutes=120),
+    params={"domains": Param(DOMAINS, type="array", description="Domains to train.")},
+    doc_md=__doc__,
+)
+def train_models() -> None:
+    @task
+    def domains(**context) -> list[str]:
+        return [d for d in context["params"]["domains"] if d in DOMAINS]
+
+    @task(map_index_template="{{ task.op_kwargs['domain'] }}")
+    def train(domain: str, **context) -> dict:
+        from riskwarn.pipeline import train_domain
+        from riskwarn.settings import load_settings
+
+        end = context.get("data_interval_end") or context["dag_run"].run_after
+        return train_domain(load_settings(), domain, end)
+
+    train.expand(domain=domains())
+
+
+train_models()

@@ -1,0 +1,39 @@
+"""``riskwarn score <domain>``: score a domain with its champion and raise warnings."""
+
+from __future__ import annotations
+
+import click
+
+from riskwarn.scoring import DOMAINS
+
+
+@click.command()
+@click.argument("domain", type=click.Choice(sorted(DOMAINS)))
+@click.option(
+    "--origin",
+    required=True,
+    help="Forecast origin, e.g. 2024-03-11 (local midnight) or 2024-03-10T16:00Z.",
+)
+def score(domain: str, origin: str) -> None:
+    """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run."""
+    import pandas as pd
+
+    from riskwarn.pipeline import local_origin
+    from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard, score_domain
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    try:
+        ts = pd.Timestamp(origin)
+    except ValueError:
+        raise click.UsageError(f"cannot read --origin {origin!r} as a date or time") from None
+    if ts.tzinfo is None and ts == ts.normalize():
+        ts = local_origin(ts.tz_localize(settings.display_tz), settings.display_tz)
+    try:
+        if domain == "geohazard_hourly":
+            run_id = nowcast_geohazard(settings, ts)
+        else:
+            run_id = score_domain(settings, domain, ts)
+    except ChampionUnavailable as exc:
+        raise click.ClickException(f"{exc} (the last published run stays served)") from None
+    click.echo(f"published {run_id}")

@@ -1,0 +1,287 @@
+"""Airflow wiring: environment, DAG defaults, failure callback and the demo run.
+
+Cheap to import (DAG files import it at parse time): only the standard library here;
+everything heavy is imported inside functions.
+
+* :func:`airflow_env` — the environment every Airflow process of riskwarn runs with:
+  ``AIRFLOW_HOME`` under ``settings.home``, the repository's ``dags/`` folder, no
+  example DAGs, a SQLite metadata database (PostgreSQL by ``RISKWARN_AIRFLOW_DB_URL``),
+  all-admin simple auth on localhost.
+* :func:`migrate` — ``airflow db migrate`` in that environment.
+* :func:`default_args` / :func:`on_task_failure` — retries, timeouts and the
+  failure callback that writes the serving store's audit log.
+* :func:`run_demo_pipeline` — simulate the small city, then run every DAG *through
+  Airflow* (``airflow dags test`` per DAG, in dependency order).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DAGS_FOLDER = REPO_ROOT / "dags"
+SOURCES_DIR = REPO_ROOT / "configs" / "sources"
+AIRFLOW_API_PORT = 8080
+MLFLOW_PORT = 5000
+DASHBOARD_PORT = 8501
+TAGS = ["riskwarn"]
+
+
+def airflow_home(settings: Settings) -> Path:
+    """``<home>/airflow``: config, metadata DB and logs of riskwarn's Airflow."""
+    return (settings.home / "airflow").resolve()
+
+
+def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for ``airflow`` processes (a copy of ``base``/os.environ plus ours)."""
+    env = dict(os.environ if base is None else base)
+    home = airflow_home(settings)
+    db_url = env.get("RISKWARN_AIRFLOW_DB_URL") or f"sqlite:///{home / 'airflow.db'}"
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(AIRFLOW_API_PORT),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
+                f"http://127.0.0.1:{AIRFLOW_API_PORT}/execution/"
+            ),
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+            "RISKWARN_HOME": str(settings.home.resolve()),
+        }
+    )
+    if settings.store_url:
+        env["RISKWARN_STORE_URL"] = settings.store_url
+    if settings.mlflow_tracking_uri:
+        env["RISKWARN_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    return env
+
+
+def airflow_bin() -> str:
+    """The ``airflow`` executable of this interpreter's environment."""
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def migrate(settings: Settings) -> None:
+    """Create or upgrade Airflow's metadata database (``airflow db migrate``)."""
+    airflow_home(settings).mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [airflow_bin(), "db", "migrate"],
+        env=airflow_env(settings),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+
+
+# --------------------------------------------------------------------------- DAG defaults
+
+
+def on_task_failure(context: Any) -> None:
+    """``on_failure_callback``: record the failed task in the serving store's audit log."""
+    from riskwarn.pipeline import record_task_failure
+    from riskwarn.settings import load_settings
+
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = getattr(ti, "dag_id", "?")
+    task_id = getattr(ti, "task_id", "?")
+    run_id = str(context.get("run_id") or getattr(ti, "run_id", "?"))
+    error = repr(context.get("exception"))
+    try:
+        record_task_failure(load_settings(), dag_id, task_id, run_id, error)
+    except Exception:  # a callback must never mask the task's own error
+        log.exception("could not write the failure of %s.%s to the audit log", dag_id, task_id)
+
+
+def default_args(retries: int = 2, timeout_minutes: int = 30) -> dict[str, Any]:
+    """Retries, timeout and failure callback shared by every riskwarn task."""
+    return {
+        "owner": "riskwarn",
+        "retries": retries,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "execution_timeout": timedelta(minutes=timeout_minutes),
+        "on_failure_callback": on_task_failure,
+    }
+
+
+def source_mapping_files() -> list[Path]:
+    """Source mapping files with a landing folder DAG (listed, never parsed: cheap)."""
+    return sorted(SOURCES_DIR.glob("*.yaml"))
+
+
+def nowcast_minutes(env: dict[str, str] | None = None) -> int:
+    """The nowcast cadence: ``RISKWARN_NOWCAST_MINUTES`` (10..60, default 60)."""
+    raw = (os.environ if env is None else env).get("RISKWARN_NOWCAST_MINUTES", "60")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 60
+    return min(max(value, 10), 60)
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def airflow_dags_test(
+    settings: Settings, dag_id: str, logical_date: str, conf: dict[str, Any] | None = None
+) -> None:
+    """Run one DAG run in-process through Airflow (``airflow dags test``); raise on failure."""
+    import json
+
+    cmd = [airflow_bin(), "dags", "test", dag_id, logical_date]
+    if conf:
+        cmd += ["-c", json.dumps(conf)]
+    log.info("running %s", " ".join(cmd))
+    proc = subprocess.run(cmd, env=airflow_env(settings), capture_output=True, text=True)
+    tail = (proc.stdout + proc.stderr)[-3000:]
+    if proc.returncode != 0 or "state=failed" in tail or "DagRunState.FAILED" in tail:
+        raise RuntimeError(f"airflow dags test {dag_id} {logical_date} failed:\n{tail}")
+
+
+# riskwarn.models trains the cell hotspot domains only so far: the demo scores those
+DEMO_CONF: dict[str, dict[str, Any]] = {
+    "train_models": {"domains": ["incidents", "disputes"]},
+    "score_and_warn": {"domains": ["incidents", "disputes"]},
+}
+
+
+def demo_dag_sequence(source_stems: list[str]) -> list[str]:
+    """DAG ids of the demo in dependency order."""
+    return [
+        *(f"ingest_{s}" for s in source_stems),
+        "build_features",
+        "train_models",
+        "score_and_warn",
+        "geohazard_nowcast",
+        "publish",
+    ]
+
+
+def run_demo_pipeline(
+    settings: Settings, seed: int = 7, logical_date: str | None = None, size: str = "small"
+) -> list[str]:
+    """Simulate the small city and run every riskwarn DAG on it through Airflow.
+
+    Writes the simulated extracts into ``settings.landing_dir`` (one folder per
+    ``sim_*`` source mapping), migrates Airflow's DB, then ``airflow dags test`` each
+    DAG in order for ``logical_date`` (default: the day after the simulation ends; the
+    nowcast runs at the end of the simulated sensor period).
+    Returns the DAG ids run.
+    """
+    sim_dir = settings.home / "sim"
+    if not sim_dir.exists():
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("riskwarn")),
+                "simulate",
+                "--size",
+                size,
+                "--seed",
+                str(seed),
+                "--out",
+                str(sim_dir),
+            ],
+            check=True,
+        )
+    stems = stage_landing_files(settings, sim_dir)
+    migrate(settings)
+    date = logical_date or demo_logical_date(sim_dir)
+    nowcast_date = demo_logical_date(sim_dir, key="sensor_end")
+    order = demo_dag_sequence(stems)
+    for dag_id in order:
+        when = nowcast_date if dag_id == "geohazard_nowcast" else date
+        airflow_dags_test(settings, dag_id, when, DEMO_CONF.get(dag_id))
+        if dag_id == "train_models":
+            bootstrap_champions(settings, DEMO_CONF["score_and_warn"]["domains"])
+    return order
+
+
+def bootstrap_champions(settings: Settings, domains: list[str]) -> list[str]:
+    """Demo only: a fresh install has no champion; promote the newest version where none is.
+
+    The gate may refuse a first model trained on a small simulated year; scoring would
+    then (rightly) fail loudly. For the demo the newest version is promoted through
+    ``riskwarn promote`` (which writes the audit log with this reason). Returns the
+    domains promoted.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient(
+        tracking_uri=settings.resolved_mlflow_uri, registry_uri=settings.resolved_mlflow_uri
+    )
+    promoted = []
+    for domain in domains:
+        name = f"riskwarn-{domain}"
+        try:
+            client.get_model_version_by_alias(name, "champion")
+            continue
+        except Exception:
+            versions = client.search_model_versions(f"name='{name}'")
+        if not versions:
+            continue
+        newest = max(int(v.version) for v in versions)
+        log.warning("demo: %s has no champion; promoting version %s", name, newest)
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("riskwarn")),
+                "promote",
+                domain,
+                str(newest),
+                "--reason",
+                "demo bootstrap: fresh install without a champion",
+                "--actor",
+                "demo",
+            ],
+            env=airflow_env(settings),
+            check=True,
+        )
+        promoted.append(domain)
+    return promoted
+
+
+def stage_landing_files(settings: Settings, sim_dir: Path) -> list[str]:
+    """Link the simulator's extracts into ``<landing>/<sim source>/`` folders.
+
+    A file goes to the source whose mapping stem (``sim_<name>``) starts its file
+    name after ``sim_``, e.g. ``incidents.csv.gz`` -> ``landing/sim_incidents/``.
+    """
+    stems = [p.stem for p in source_mapping_files() if p.stem.startswith("sim_")]
+    for stem in stems:
+        name = stem.removeprefix("sim_")
+        target = settings.landing_dir / stem
+        target.mkdir(parents=True, exist_ok=True)
+        for f in sorted(sim_dir.rglob(f"{name}.*")):
+            link = target / f.name
+            if not link.exists():
+                link.symlink_to(f.resolve())
+    return stems
+
+
+def demo_logical_date(sim_dir: Path, key: str = "end") -> str:
+    """The day after the simulated period (or sensor period) ends, from simulation.json."""
+    import json
+
+    meta = sim_dir / "simulation.json"
+    if meta.exists():
+        end = json.loads(meta.read_text()).get(key)
+        if end:
+            import pandas as pd
+
+            return (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    raise RuntimeError(f"cannot tell the simulated period from {meta}")

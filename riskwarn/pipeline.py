@@ -1,0 +1,285 @@
+"""The package functions the Airflow tasks call: one function per task.
+
+Each takes the :class:`~riskwarn.settings.Settings` and the task's data interval (never
+the clock) and returns something small (a path, a run id, a count dict) for XCom.
+Each is idempotent for its interval: re-running writes the same files and rows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from riskwarn.scoring import utc
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DAILY_DOMAINS = ("incidents", "disputes", "dispute_cases")
+CELL_FEATURE_DOMAINS = ("incidents", "disputes")
+EXPORTED_DOMAINS = (
+    "incidents",
+    "incidents_daily",
+    "disputes",
+    "dispute_cases",
+    "geohazard",
+    "geohazard_hourly",
+)
+
+
+def local_origin(interval_end: Any, tz: str) -> pd.Timestamp:
+    """The forecast origin of a daily interval: the local midnight of its end, in UTC."""
+    end = utc(interval_end)
+    return end.tz_convert(tz).normalize().tz_convert("UTC")
+
+
+def nowcast_origin(interval_end: Any, minutes: int) -> pd.Timestamp:
+    """The nowcast origin: the interval end floored to the cadence (10..60 minutes)."""
+    return utc(interval_end).floor(f"{int(minutes)}min")
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def landing_files(settings: Settings, source_name: str) -> list[Path]:
+    """Files waiting in ``<landing>/<source>/`` (sorted, so runs are deterministic)."""
+    folder = settings.landing_dir / source_name
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def ingest_source(
+    settings: Settings, mapping_path: str | Path, interval_end: Any
+) -> dict[str, int]:
+    """Ingest every landing file of one source into the lake; record batches in the store.
+
+    ``ingested_at`` is the interval end, so a re-run records identical batches.
+    Returns summed counts (``files``, ``read``, ``accepted``, ``quarantined``, ...).
+    """
+    from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.store import Store
+
+    mapping = load_mapping(Path(mapping_path))
+    files = landing_files(settings, Path(mapping_path).stem)
+    totals = {"files": len(files), "read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
+    if not files:
+        log.info("no landing files for %s", mapping.name)
+        return totals
+    reports = ingest_files(mapping, files, settings, as_of=utc(interval_end).to_pydatetime())
+    store = Store.from_settings(settings)
+    store.upgrade()
+    for report in reports:
+        store.record_ingest_batch({k: v for k, v in report.items() if k != "messages"})
+        for key in ("read", "accepted", "quarantined", "duplicates"):
+            totals[key] += int(report[key])
+    log.info("ingested %s: %s", mapping.name, totals)
+    return totals
+
+
+# --------------------------------------------------------------------------- features
+
+
+def build_features(settings: Settings, interval_end: Any) -> list[str]:
+    """Cell features at the interval's origin for the hotspot domains, one partition each.
+
+    Writes ``<home>/features/<domain>/origin=<YYYY-MM-DD>/part.parquet`` (overwritten
+    on re-run, so the partition is the same for the same interval). Returns the paths.
+    """
+    from riskwarn.scoring import cell_scoring_frame
+
+    origin = local_origin(interval_end, settings.display_tz)
+    paths = []
+    for domain in CELL_FEATURE_DOMAINS:
+        frame = cell_scoring_frame(settings, domain, origin)
+        if frame.empty:
+            log.info("no %s events before %s: no features", domain, origin)
+            continue
+        local_day = origin.tz_convert(settings.display_tz).date().isoformat()
+        path = settings.home / "features" / domain / f"origin={local_day}" / "part.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+        paths.append(str(path))
+    return paths
+
+
+# --------------------------------------------------------------------------- models
+
+
+def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str, Any]:
+    """Train, backtest, gate and maybe promote a challenger for ``domain`` (riskwarn.models).
+
+    Uses only lake records before the interval end, so a re-run of the same week trains
+    on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
+    gate decision and whether the champion moved.
+    """
+    from riskwarn.lake import read_table
+    from riskwarn.models.registry import configure
+    from riskwarn.models.train import DOMAINS, HOTSPOT_DOMAINS, train_hotspot_domain
+    from riskwarn.store import Store
+
+    if domain not in HOTSPOT_DOMAINS:
+        raise RuntimeError(
+            f"riskwarn.models cannot train {domain!r} yet (hotspot domains only: "
+            f"{', '.join(HOTSPOT_DOMAINS)})"
+        )
+    spec = DOMAINS[domain]
+    events = read_table(settings.lake_dir, spec.table)
+    events = events.loc[events[spec.time_column] < utc(interval_end)]
+    client = configure(settings.resolved_mlflow_uri)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    artifacts = (settings.home / "mlartifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    report = train_hotspot_domain(
+        events,
+        domain,
+        client,
+        crs=settings.city_crs,
+        cell_size_m=settings.cell_size_m,
+        tz=settings.display_tz,
+        store=store,
+        artifact_location=artifacts.as_uri(),
+    )
+    return {
+        "domain": domain,
+        "mlflow_run_id": report.run.run_id,
+        "version": report.run.version,
+        "promoted": bool(report.promoted),
+        "champion_before": report.champion_before,
+    }
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def score_and_warn(
+    settings: Settings, domain: str, interval_end: Any, airflow_run_id: str | None = None
+) -> str:
+    """Score ``domain`` at the interval's local-midnight origin; return the run id."""
+    from riskwarn.scoring import score_domain
+
+    origin = local_origin(interval_end, settings.display_tz)
+    return score_domain(settings, domain, origin, airflow_run_id=airflow_run_id)
+
+
+def geohazard_nowcast(
+    settings: Settings, interval_end: Any, minutes: int = 60, airflow_run_id: str | None = None
+) -> str:
+    """Nowcast every monitored site at the interval end; return the run id."""
+    from riskwarn.scoring import nowcast_geohazard
+
+    return nowcast_geohazard(
+        settings, nowcast_origin(interval_end, minutes), airflow_run_id=airflow_run_id
+    )
+
+
+# --------------------------------------------------------------------------- publish
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[str, Any]:
+    """GeoJSON FeatureCollection of a run's forecasts (points), with their warning level."""
+    levels = warnings.set_index("unit_id")["level"].to_dict() if len(warnings) else {}
+    features = []
+    for r in forecasts.sort_values(["rank", "unit_id"]).to_dict("records"):
+        if r.get("lon") is None or pd.isna(r.get("lon")):
+            continue
+        props = {
+            k: _json_ready(r[k])
+            for k in (
+                "run_id",
+                "domain",
+                "unit_type",
+                "unit_id",
+                "origin",
+                "valid_to",
+                "score",
+                "probability",
+                "rank",
+                "county_code",
+                "township_code",
+            )
+            if k in r
+        }
+        props["level"] = levels.get(r["unit_id"])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]},
+                "properties": props,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def publish_exports(settings: Settings, domains: tuple[str, ...] = EXPORTED_DOMAINS) -> list[str]:
+    """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
+
+    Keyed on the run id, so re-publishing the same run rewrites identical files.
+    Returns the written directories.
+    """
+    from riskwarn.store import Store
+
+    store = Store.from_settings(settings)
+    store.upgrade()
+    out = []
+    for domain in domains:
+        run = store.published_run(domain)
+        if run is None:
+            continue
+        run_id = run["run_id"]
+        forecasts = store.published_forecasts(domain)
+        warnings = store.warnings(domain=domain)
+        warnings = warnings.loc[warnings["run_id"] == run_id] if len(warnings) else warnings
+        folder = settings.exports_dir / domain / run_id.replace(":", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        forecasts.sort_values(["rank", "unit_id"]).to_csv(folder / "forecasts.csv", index=False)
+        w = warnings.drop(columns=["created_at", "updated_at"], errors="ignore")
+        for col in ("reasons", "evidence"):
+            if col in w:
+                w[col] = w[col].map(lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))
+        w.sort_values(["warning_id"]).to_csv(folder / "warnings.csv", index=False)
+        geo = forecasts_geojson(forecasts, warnings)
+        (folder / "forecasts.geojson").write_text(
+            json.dumps(geo, ensure_ascii=False, sort_keys=True, indent=1), encoding="utf-8"
+        )
+        out.append(str(folder))
+    return out
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def record_task_failure(
+    settings: Settings, dag_id: str, task_id: str, run_id: str, error: str
+) -> None:
+    """Write a failed task to the serving store's audit log."""
+    from riskwarn.store import Store
+
+    store = Store.from_settings(settings)
+    store.upgrade()
+    store.audit(
+        "airflow",
+        "task_failed",
+        "airflow_task",
+        f"{dag_id}.{task_id}",
+        {"dag_id": dag_id, "task_id": task_id, "run_id": run_id, "error": error[:2000]},
+    )

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Scale path check: the unchanged riskwarn DAGs on Airflow's CeleryExecutor.
+#
+# Starts, in a scratch RISKWARN_HOME: an Airflow API server (the execution API the
+# workers talk to), a scheduler, a DAG processor and TWO Celery workers, with the
+# metadata DB on PostgreSQL (127.0.0.1:5432, a fresh database) and Redis
+# (127.0.0.1:6379) as the broker. Prepares a small lake and an incidents champion,
+# triggers `score_and_warn` for one day and waits for the run to succeed, then checks
+# the published run in the serving store and that a Celery worker ran the task.
+# Everything it started is stopped (process sessions) and the database dropped.
+#   scripts/celery_check.sh            # exit 0 = the daily DAG ran to success on Celery
+#
+# Known blocker (measured 2026-11-27): uv.lock installs celery 5.7.0, whose database
+# result backend no longer exports `retry`, which apache-airflow-providers-celery 3.26.0
+# imports at module level, so CeleryExecutor cannot load at all. The script checks
+# this first and stops with that message; pinning celery<5.7 in the lock fixes it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+BIN="$ROOT/.venv/bin"
+if ! err="$("$BIN/python" -c 'import airflow.providers.celery.executors.celery_executor' 2>&1)"; then
+  echo "CeleryExecutor cannot be imported: $(echo "$err" | tail -1)" >&2
+  echo "(celery $("$BIN/python" -c 'import celery; print(celery.__version__)') vs apache-airflow-providers-celery; pin celery<5.7)" >&2
+  exit 1
+fi
+WORK="$(mktemp -d /tmp/rw-celery.XXXXXX)"
+DB="rw_celery_$(date +%s)"
+PG="postgresql+psycopg://postgres@127.0.0.1:5432"
+export RISKWARN_HOME="$WORK/home"
+export RISKWARN_MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
+export RISKWARN_AIRFLOW_DB_URL="$PG/$DB"
+mkdir -p "$RISKWARN_HOME"
+"$BIN/python" -c "import sqlalchemy as sa; e=sa.create_engine('$PG/postgres', isolation_level='AUTOCOMMIT'); e.connect().exec_driver_sql('CREATE DATABASE \"$DB\"')"
+source "$ROOT/scripts/airflow_env.sh"
+export AIRFLOW__CORE__EXECUTOR=airflow.providers.celery.executors.celery_executor.CeleryExecutor
+export AIRFLOW__CELERY__BROKER_URL=redis://127.0.0.1:6379/5
+export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
+export AIRFLOW__CELERY__WORKER_CONCURRENCY=1
+PIDS=()
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do pkill -TERM -s "$pid" 2>/dev/null || true; done
+  sleep 5
+  for pid in "${PIDS[@]}"; do pkill -KILL -s "$pid" 2>/dev/null || true; done
+  "$BIN/python" -c "import sqlalchemy as sa; e=sa.create_engine('$PG/postgres', isolation_level='AUTOCOMMIT'); e.connect().exec_driver_sql('DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)')" || true
+  echo "stopped; logs kept in $WORK"
+}
+trap cleanup EXIT
+
+"$BIN/airflow" db migrate >"$WORK/migrate.log" 2>&1
+# a small lake and an incidents champion (the same fixtures the tests use)
+"$BIN/python" - <<'PY'
+import os
+from pathlib import Path
+from riskwarn import lake
+from riskwarn.settings import load_settings
+from tests.test_scoring import _incidents, _register
+
+s = load_settings()
+lake.upsert(s.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
+work = Path(os.environ["RISKWARN_HOME"]).parent
+_register(s.resolved_mlflow_uri, (work / "artifacts").as_uri(), "incidents", "count_28d")
+PY
+
+start() { local log="$1"; shift; setsid "$@" >"$WORK/$log.log" 2>&1 </dev/null & PIDS+=($!); }
+start api "$BIN/airflow" api-server --port 8080 --host 127.0.0.1
+start dag-processor "$BIN/airflow" dag-processor
+start scheduler "$BIN/airflow" scheduler
+start celery-1 "$BIN/airflow" celery worker --celery-hostname worker1@%h --concurrency 1 --skip-serve-logs
+start celery-2 "$BIN/airflow" celery worker --celery-hostname worker2@%h --concurrency 1 --skip-serve-logs
+
+# wait for the DAG to be parsed, then trigger one day
+for i in $(seq 1 90); do
+  "$BIN/airflow" dags list -o plain 2>/dev/null | grep -q '^score_and_warn' && break; sleep 4
+done
+"$BIN/airflow" dags unpause score_and_warn >/dev/null
+"$BIN/airflow" dags trigger score_and_warn -l 2024-03-10T16:00:00+00:00 \
+  -r celery_check --conf '{"domains": ["incidents"]}' >/dev/null
+state=""
+for i in $(seq 1 150); do
+  state="$("$BIN/airflow" dags state score_and_warn 2024-03-10T16:00:00+00:00 2>/dev/null | tail -1)"
+  [[ $state == success || $state == failed ]] && break
+  sleep 4
+done
+echo "score_and_warn run state: $state"
+[[ $state == success ]]
+"$BIN/python" - <<'PY'
+from riskwarn.settings import load_settings
+from riskwarn.store import Store
+
+store = Store.from_settings(load_settings())
+run = store.published_run("incidents")
+n = len(store.published_forecasts("incidents"))
+assert run and run["run_id"] == "incidents:20240310T1600Z" and n == 12, (run, n)
+print(f"published {run['run_id']} with {n} forecasts (airflow run {run['airflow_run_id']})")
+PY
+echo "celery worker logs mentioning the run: $(grep -l "score_and_warn" "$WORK"/celery-*.log 2>/dev/null | wc -l) of 2"
+echo "celery check passed"

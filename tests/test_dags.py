@@ -1,0 +1,187 @@
+"""Airflow DAGs: import test over every DAG file, and ``dag.test()`` runs on real data.
+
+Airflow reads its configuration when first imported, so the environment (a temporary
+AIRFLOW_HOME with a SQLite metadata DB, the repo's dags/ folder, RISKWARN_HOME) is set
+before any ``airflow`` import, in the module fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from riskwarn.orchestration import DAGS_FOLDER, airflow_bin, airflow_env
+from riskwarn.settings import Settings
+from tests.test_scoring import ORIGIN, _geohazard_lake, _incidents, _register
+
+pytestmark = pytest.mark.timeout(900)
+
+EXPECTED = {
+    "build_features",
+    "train_models",
+    "score_and_warn",
+    "geohazard_nowcast",
+    "publish",
+    "ingest_threegorges_displacement",
+    "ingest_chicago",
+}
+NOWCAST_AT = pd.Timestamp("2024-07-10T12:00Z")
+
+
+@pytest.fixture(scope="module")
+def af(tmp_path_factory):
+    """Settings of a riskwarn home with Airflow configured and migrated in it."""
+    root = tmp_path_factory.mktemp("af")
+    registry = f"sqlite:///{root / 'mlflow.db'}"
+    settings = Settings(home=root / "rw", mlflow_tracking_uri=registry)
+    settings.home.mkdir()
+    env = airflow_env(settings)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    subprocess.run([airflow_bin(), "db", "migrate"], env=env, check=True, capture_output=True)
+    from riskwarn import lake
+
+    lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
+    _register(registry, (root / "artifacts").as_uri(), "incidents", "count_28d")
+    _geohazard_lake(settings, NOWCAST_AT)
+    yield settings
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def dagbag(af):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+def test_every_dag_imports_with_tags_retries_timeouts(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dags) >= EXPECTED
+    for dag_id, dag in dagbag.dags.items():
+        assert "riskwarn" in dag.tags, dag_id
+        for t in dag.tasks:
+            assert t.retries >= 1, (dag_id, t.task_id)
+            assert t.execution_timeout is not None, (dag_id, t.task_id)
+            assert t.on_failure_callback, (dag_id, t.task_id)
+    # DAG id = file name (the ingest file generates one DAG per source mapping)
+    for path in DAGS_FOLDER.glob("*.py"):
+        if path.stem != "ingest_sources":
+            assert path.stem in dagbag.dags
+    assert {d for d in dagbag.dags if d.startswith("ingest_")} == {
+        f"ingest_{p.stem}" for p in (DAGS_FOLDER.parent / "configs" / "sources").glob("*.yaml")
+    }
+
+
+def _run(dagbag, dag_id: str, when: pd.Timestamp, conf: dict | None = None):
+    dag = dagbag.get_dag(dag_id)
+    for t in dag.tasks:  # fail fast in tests instead of waiting for retries
+        t.retries = 0
+    dr = dag.test(logical_date=when.to_pydatetime(), run_conf=conf)
+    assert str(dr.state) in ("success", "DagRunState.SUCCESS"), (dag_id, dr.state)
+    return dr
+
+
+def _store(settings: Settings):
+    from riskwarn.store import Store
+
+    store = Store.from_settings(settings)
+    store.upgrade()
+    return store
+
+
+def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
+    from riskwarn import lake
+
+    landing = af.landing_dir / "threegorges_displacement"
+    landing.mkdir(parents=True)
+    (landing / "displacement_monthly.csv").symlink_to(
+        shared_data / "threegorges" / "displacement_monthly.csv"
+    )
+    _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
+    batches = _store(af).ingest_batches()
+    assert len(batches) == 1
+    b = batches.iloc[0]
+    assert b["read"] == 890
+    assert b["read"] == b["accepted"] + b["quarantined"] + b["duplicates"]
+    assert (
+        len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == b["accepted"]
+    )
+    # a re-run of the interval changes nothing
+    _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
+    again = _store(af).ingest_batches()
+    assert len(again) == 1  # same batch id: the batch record is replaced, not duplicated
+    assert again.iloc[0]["unchanged"] == 890 and again.iloc[0]["new"] == 0
+    assert len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == 890
+
+
+def test_build_features_dag_writes_partition(af, dagbag):
+    _run(dagbag, "build_features", ORIGIN)
+    path = af.home / "features" / "incidents" / "origin=2024-03-11" / "part.parquet"
+    frame = pd.read_parquet(path)
+    assert len(frame) == 12
+    assert (pd.to_datetime(frame["origin"], utc=True) == ORIGIN).all()
+
+
+def test_score_and_warn_dag_is_idempotent(af, dagbag):
+    _run(dagbag, "score_and_warn", ORIGIN, {"domains": ["incidents"]})
+    store = _store(af)
+    run = store.published_run("incidents")
+    assert run["run_id"] == "incidents:20240310T1600Z"
+    assert run["airflow_run_id"]
+    f1 = store.published_forecasts("incidents").drop(columns=["created_at"], errors="ignore")
+    w1 = store.warnings(domain="incidents").drop(columns=["created_at", "updated_at"])
+    assert len(f1) == 12 and len(w1) >= 3
+    _run(dagbag, "score_and_warn", ORIGIN, {"domains": ["incidents"]})
+    f2 = store.published_forecasts("incidents").drop(columns=["created_at"], errors="ignore")
+    w2 = store.warnings(domain="incidents").drop(columns=["created_at", "updated_at"])
+    pd.testing.assert_frame_equal(f1, f2)
+    pd.testing.assert_frame_equal(w1.drop(columns=["run_id"]), w2.drop(columns=["run_id"]))
+
+
+def test_geohazard_nowcast_dag_raises_red(af, dagbag):
+    _run(dagbag, "geohazard_nowcast", NOWCAST_AT)
+    w = _store(af).warnings(domain="geohazard_hourly").set_index("unit_id")
+    assert w.loc["s1", "level"] == "red"
+    assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
+
+
+def test_publish_dag_exports_runs(af, dagbag):
+    _run(dagbag, "publish", NOWCAST_AT)
+    names = sorted(p.relative_to(af.exports_dir).as_posix() for p in af.exports_dir.rglob("*.*"))
+    assert "incidents/incidents_20240310T1600Z/forecasts.geojson" in names
+    assert "geohazard_hourly/geohazard_hourly_20240710T1200Z/warnings.csv" in names
+
+
+def test_failed_task_is_written_to_audit_log(af, dagbag):
+    dag = dagbag.get_dag("score_and_warn")
+    for t in dag.tasks:
+        t.retries = 0
+    # disputes has no champion in this registry: the task fails loudly
+    dr = dag.test(logical_date=ORIGIN.to_pydatetime(), run_conf={"domains": ["disputes"]})
+    assert "failed" in str(dr.state).lower()
+    log = _store(af).audit_log()
+    failed = log.loc[log["action"] == "task_failed"]
+    assert len(failed) >= 1
+    assert "riskwarn-disputes@champion" in str(failed.iloc[0]["details"])
+    assert _store(af).published_run("disputes") is None
+
+
+def test_airflow_dags_list_cli_shows_no_import_errors(af):
+    out = subprocess.run(
+        [airflow_bin(), "dags", "list-import-errors", "-o", "json"],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip().splitlines()[-1] in ("[]", "No data found")
+    assert Path(af.home).exists()

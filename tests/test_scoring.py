@@ -1,0 +1,275 @@
+"""Scoring with the MLflow champion: idempotent runs, loud failure, nowcast, exports."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn import lake
+from riskwarn.geo import unproject
+from riskwarn.pipeline import publish_exports
+from riskwarn.scoring import (
+    ChampionUnavailable,
+    cell_scoring_frame,
+    model_name,
+    nowcast_geohazard,
+    score_domain,
+)
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+
+ORIGIN = pd.Timestamp("2024-03-10T16:00Z")  # local midnight, Asia/Shanghai
+
+
+class CountModel(mlflow.pyfunc.PythonModel):
+    """A transparent 'champion': probability rises with recent events in the cell."""
+
+    def __init__(self, feature: str) -> None:
+        self.feature = feature
+
+    @property
+    def features(self) -> list[str]:
+        return [self.feature]
+
+    def predict(self, context, model_input, params=None):
+        x = model_input[self.feature].to_numpy(float)
+        p = 1.0 - np.exp(-0.35 * x)
+        return pd.DataFrame({"probability": p, "score": x}, index=model_input.index)
+
+
+def _incidents(n_cells: int = 12, seed: int = 1) -> pd.DataFrame:
+    """Events in a 12-cell strip; cell k gets ~k events a week (so levels spread)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(n_cells):
+        n = 6 * (k + 1)
+        t = ORIGIN - pd.to_timedelta(rng.uniform(0.1, 40, n), unit="D")
+        # centre of cell (2000 + 2k, 13500) in EPSG:32650, jittered by < 50 m
+        x = (2000 + 2 * k + 0.5) * 250.0 + rng.uniform(-50, 50, n)
+        y = (13500 + 0.5) * 250.0 + rng.uniform(-50, 50, n)
+        lon, lat = unproject(x, y, "EPSG:32650")
+        rows.append(pd.DataFrame({"occurred_at": t, "lon": lon, "lat": lat}))
+    ev = pd.concat(rows, ignore_index=True).sort_values("occurred_at", ignore_index=True)
+    return ev.assign(
+        source="test",
+        record_id=[f"i{i:05d}" for i in range(len(ev))],
+        reported_at=ev["occurred_at"],
+        time_precision="minute",
+        category="assault",
+        category_group="violent",
+        severity=pd.array([2] * len(ev), dtype="Int64"),
+        admin_code=None,
+        location_type=None,
+    )
+
+
+def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> str:
+    mlflow.set_tracking_uri(tracking_uri)
+    exp = mlflow.create_experiment(f"test-{domain}", artifact_location=artifacts)
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CountModel(feature),
+            registered_model_name=model_name(domain),
+            pip_requirements=["mlflow"],
+        )
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
+    return str(info.registered_model_version)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> str:
+    """One MLflow registry (SQLite + local artefacts) with an incidents champion."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    _register(uri, (root / "artifacts").as_uri(), "incidents", "count_28d")
+    return uri
+
+
+@pytest.fixture
+def scored_home(settings: Settings, registry: str):
+    settings = settings.model_copy(update={"mlflow_tracking_uri": registry})
+    lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
+    frame = cell_scoring_frame(settings, "incidents", ORIGIN)
+    assert "count_28d" in frame.columns
+    store = Store.from_settings(settings)
+    store.upgrade()
+    return settings, store, frame
+
+
+def _content(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    f = store.published_forecasts("incidents").drop(columns=["created_at"], errors="ignore")
+    w = store.warnings(domain="incidents").drop(columns=["created_at", "updated_at"])
+    return f.reset_index(drop=True), w.reset_index(drop=True)
+
+
+def test_rerun_same_origin_leaves_tables_identical(scored_home):
+    settings, store, frame = scored_home
+    assert len(frame) == 12
+    run_id = score_domain(settings, "incidents", ORIGIN, store=store)
+    assert run_id == "incidents:20240310T1600Z"
+    f1, w1 = _content(store)
+    assert len(f1) == 12
+    assert f1["rank"].tolist() == list(range(1, 13))
+    # busier cells score higher, and some of them are warned
+    assert f1["probability"].is_monotonic_decreasing
+    assert len(w1) >= 3
+    assert set(w1["state"]) == {"new"}
+    assert w1["level"].iloc[0] == "red"
+    assert all(len(r) >= 2 for r in w1["reasons"])  # probability + evidence sentence
+    assert score_domain(settings, "incidents", ORIGIN, store=store) == run_id
+    f2, w2 = _content(store)
+    pd.testing.assert_frame_equal(f1, f2)
+    pd.testing.assert_frame_equal(w1, w2)
+    runs = store.runs("incidents")
+    assert runs["run_id"].tolist() == [run_id]
+    assert runs["status"].tolist() == ["published"]
+
+
+def test_hysteresis_uses_previous_day(scored_home):
+    settings, store, _ = scored_home
+    score_domain(settings, "incidents", ORIGIN, store=store)
+    day2 = ORIGIN + pd.Timedelta(days=1)
+    score_domain(settings, "incidents", day2, store=store)
+    w = store.warnings(domain="incidents", published_only=False)
+    assert set(pd.to_datetime(w["origin"], utc=True)) == {ORIGIN, day2}
+    assert store.published_run("incidents")["run_id"] == "incidents:20240311T1600Z"
+    # re-running day 1 afterwards (a backfill) keeps day 2 served and day 1 unchanged
+    before = w.loc[pd.to_datetime(w["origin"], utc=True) == ORIGIN, ["warning_id", "level"]]
+    score_domain(settings, "incidents", ORIGIN, store=store)
+    assert store.published_run("incidents")["run_id"] == "incidents:20240311T1600Z"
+    w2 = store.warnings(domain="incidents", published_only=False)
+    after = w2.loc[pd.to_datetime(w2["origin"], utc=True) == ORIGIN, ["warning_id", "level"]]
+    pd.testing.assert_frame_equal(
+        before.sort_values("warning_id").reset_index(drop=True),
+        after.sort_values("warning_id").reset_index(drop=True),
+    )
+
+
+def test_missing_champion_fails_loudly_and_keeps_served_run(scored_home, tmp_path, monkeypatch):
+    settings, store, _ = scored_home
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "3")
+    run_id = score_domain(settings, "incidents", ORIGIN, store=store)
+    f1, w1 = _content(store)
+    empty_registry = settings.model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{tmp_path / 'empty.db'}"}
+    )
+    with pytest.raises(ChampionUnavailable, match=r"riskwarn-incidents@champion"):
+        score_domain(empty_registry, "incidents", ORIGIN + pd.Timedelta(days=1), store=store)
+    unreachable = settings.model_copy(update={"mlflow_tracking_uri": "http://127.0.0.1:9"})
+    with pytest.raises(ChampionUnavailable):
+        score_domain(unreachable, "incidents", ORIGIN + pd.Timedelta(days=1), store=store)
+    assert store.published_run("incidents")["run_id"] == run_id
+    f2, w2 = _content(store)
+    pd.testing.assert_frame_equal(f1, f2)
+    pd.testing.assert_frame_equal(w1, w2)
+    assert store.runs("incidents")["run_id"].tolist() == [run_id]
+
+
+def test_publish_exports_csv_and_geojson_are_reproducible(scored_home):
+    settings, store, _ = scored_home
+    score_domain(settings, "incidents", ORIGIN, store=store)
+    (folder,) = publish_exports(settings)
+    first = {p.name: p.read_bytes() for p in sorted(settings.exports_dir.rglob("*.*"))}
+    assert set(first) == {"forecasts.csv", "warnings.csv", "forecasts.geojson"}
+    geo = json.loads(first["forecasts.geojson"])
+    assert len(geo["features"]) == 12
+    assert geo["features"][0]["properties"]["level"] == "red"
+    assert len(pd.read_csv(f"{folder}/forecasts.csv")) == 12
+    publish_exports(settings)
+    again = {p.name: p.read_bytes() for p in sorted(settings.exports_dir.rglob("*.*"))}
+    assert again == first
+
+
+# --------------------------------------------------------------------------- nowcast
+
+
+def _geohazard_lake(settings: Settings, origin: pd.Timestamp) -> None:
+    """Three sites: s1 accelerating to failure at ``origin + 4 h``, s2 steady, s3 dead GNSS."""
+    sites = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ["s1", "s2", "s3"],
+            "name": ["A", "B", "C"],
+            "hazard_type": "landslide",
+            "lon": [116.1, 116.2, 116.3],
+            "lat": [30.8, 30.8, 30.8],
+            "admin_code": None,
+            "slope_class": pd.array([4, 3, 3], dtype="Int64"),
+            "people_threatened": pd.array([50, 20, 10], dtype="Int64"),
+            "volume_m3": [1e4, 1e4, 1e4],
+        }
+    )
+    sensors = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ["g1", "g2", "g3", "r1"],
+            "site_id": ["s1", "s2", "s3", "s1"],
+            "sensor_type": ["gnss", "gnss", "gnss", "rain_gauge"],
+            "lon": [116.1, 116.2, 116.3, 116.1],
+            "lat": [30.8, 30.8, 30.8, 30.8],
+            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
+        }
+    )
+    idx = pd.date_range(
+        origin - pd.Timedelta(days=30), origin - pd.Timedelta("10min"), freq="10min"
+    )
+    t = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
+    span = (origin + pd.Timedelta(hours=4) - idx[0]).total_seconds() / 86400.0
+    rng = np.random.default_rng(0)
+    accel = 1.0 * t - 20.0 * np.log(1.0 - t / span) + rng.normal(0, 0.2, len(t))
+    steady = 1.0 * t + rng.normal(0, 0.2, len(t))
+    dead = idx < origin - pd.Timedelta(days=3)
+    parts = [
+        pd.DataFrame({"sensor_id": "g1", "observed_at": idx, "value": accel}),
+        pd.DataFrame({"sensor_id": "g2", "observed_at": idx, "value": steady}),
+        pd.DataFrame({"sensor_id": "g3", "observed_at": idx[dead], "value": steady[dead]}),
+    ]
+    disp = pd.concat(parts, ignore_index=True).assign(quantity="displacement_mm", interval_s=0)
+    rain = pd.DataFrame(
+        {"sensor_id": "r1", "observed_at": idx, "value": 0.5, "quantity": "rain_mm"}
+    ).assign(interval_s=600)
+    readings = pd.concat([disp, rain], ignore_index=True)
+    readings = readings.assign(
+        source="test",
+        record_id=[f"r{i}" for i in range(len(readings))],
+        quality="good",
+        interval_s=readings["interval_s"].astype("Int64"),
+    )
+    lake.upsert(settings.lake_dir, "hazard_sites", "test", sites, batch_id="s")
+    lake.upsert(settings.lake_dir, "sensors", "test", sensors, batch_id="s")
+    lake.upsert(settings.lake_dir, "sensor_readings", "test", readings, batch_id="r")
+
+
+def test_nowcast_sensor_rules_without_model(settings):
+    origin = pd.Timestamp("2024-07-10T12:00Z")
+    _geohazard_lake(settings, origin)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    run_id = nowcast_geohazard(settings, origin, store=store)
+    assert run_id == "geohazard_hourly:20240710T1200Z"
+    w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+    assert w.loc["s1", "level"] == "red"
+    assert any("inverse-velocity failure forecast" in r for r in w.loc["s1", "reasons"])
+    assert 0 < w.loc["s1", "lead_time_hours"] < 24
+    assert w.loc["s1", "evidence"]["rain_24h_mm"] == pytest.approx(72.0)
+    # the dead sensor is flagged, not read as "no movement"
+    assert w.loc["s3", "level"] == "blue"
+    assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
+    assert any("not as no movement" in r for r in w.loc["s3", "reasons"])
+    assert "s2" not in w.index
+    f = store.published_forecasts("geohazard_hourly")
+    assert len(f) == 3 and f["probability"].isna().all()
+    log = store.audit_log()
+    assert "model_unavailable" in set(log["action"])
+    # idempotent
+    before = store.warnings(domain="geohazard_hourly").drop(columns=["created_at", "updated_at"])
+    nowcast_geohazard(settings, origin, store=store)
+    after = store.warnings(domain="geohazard_hourly").drop(columns=["created_at", "updated_at"])
+    pd.testing.assert_frame_equal(before, after)
