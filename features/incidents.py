@@ -5,10 +5,14 @@ UTC timestamps); all windows are whole local days, so an origin's features see e
 the events of the local days before it, and its labels the events of the ``horizon_days``
 local days starting at it.
 
-How it stays fast and leak-free: events are binned into a dense ``cells x days`` count
-matrix (``np.bincount``); every lookback count is a difference of cumulative sums along
-time, decayed counts a first-order recursive filter (one vector step per day), and
-neighbour sums are one sparse matrix product per feature. Nothing at or after an origin
+How it stays fast, small and leak-free: events are kept as flat arrays sorted by day. For
+each chunk of origins the events are binned (``np.bincount``) only at the few days the
+chunk needs (each origin, each lookback start, each label end), so every lookback count
+is a difference of two cumulative counts and nothing ``cells x days`` is ever dense;
+decayed counts are a first-order recursive filter (one vector step per day) whose state
+is carried from chunk to chunk; neighbour sums are one sparse matrix product per feature.
+Chunks are capped in rows (``max_chunk_rows``), so peak memory is independent of the
+number of cells and categories. Nothing at or after an origin
 enters its features: counts use days strictly before the origin's day, and records whose
 ``reported_at`` is at or after the origin are subtracted again (an exact correction over
 the few (record, origin) pairs where a record occurred before but was reported after).
@@ -46,6 +50,9 @@ class CellFeatureParams:
     data_start: pd.Timestamp | None = None
     """Start of the record for the long-run rate; ``None`` = the first event's local day."""
     chunk_origins: int = 256
+    max_chunk_rows: int = 1_000_000
+    """Upper bound on rows per chunk (fewer origins per chunk when there are many cells), so
+    peak memory does not grow with the number of cells; values do not depend on it."""
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -87,43 +94,93 @@ def _ring_matrix(cells: pd.DataFrame, ring: int) -> sparse.csr_matrix:
     return sparse.csr_matrix((np.ones(len(r), dtype=np.float64), (r, c)), shape=(n, n))
 
 
-def _decay_before(counts_t: np.ndarray, r: float) -> np.ndarray:
-    """``y[k] = sum_{d<k} counts[d] * r**(k-d)`` for a days x cells matrix (one vector step per day).
-
-    The recursion ``y[k] = r * (y[k-1] + counts[k-1])`` runs over days, each step vectorised
-    over all cells (a first-order filter; faster than ``scipy.signal.lfilter`` along a strided axis).
-    """
-    y = np.empty_like(counts_t, dtype=np.float32)
-    if len(y) == 0:
-        return y
-    y[0] = 0.0
-    prev = np.zeros(counts_t.shape[1], dtype=np.float64)
-    for k in range(1, len(y)):
-        prev = r * (prev + counts_t[k - 1])
-        y[k] = prev
-    return y
-
-
 @dataclass
 class _History:
-    """Pre-computed daily matrices over all cells (requested + neighbours with events)."""
+    """Events as flat arrays over all cells (requested + neighbours with events).
+
+    Nothing here is dense in cells x days: each origin chunk bins the events it needs into
+    ``cells x (few days)`` matrices, so memory grows with the chunk, not with the record.
+    """
 
     cells: pd.DataFrame  # all cells, sorted
     out_pos: np.ndarray  # positions of the requested cells in ``cells``
     day0: int
-    cum: np.ndarray  # n x (days+1) cumulative counts, cum[:, k] = events with day index < k
-    cum_groups: dict[str, np.ndarray]
-    decayed: dict[float, np.ndarray]  # half-life -> n x days, value at day index k (before k)
-    last_day: np.ndarray  # n x days: last visible occurrence day index before k (-1 none)
+    n_days: int  # day indices 0 .. n_days - 1 cover the record and every label window
+    code: np.ndarray  # per event (sorted by occurrence day): cell position
+    occ: np.ndarray  # occurrence day index
+    avail: np.ndarray  # day index from which the record is known (max(occurred, reported))
+    gcode: np.ndarray  # position of the event's group in ``groups`` (-1: none)
+    groups: tuple[str, ...]
     start_day: int
     pend_cell: np.ndarray
     pend_occ: np.ndarray
     pend_from: np.ndarray  # first origin day index at which the record is pending
     pend_to: np.ndarray  # last origin day index (inclusive) at which it is pending
-    pend_group: np.ndarray
+    pend_gcode: np.ndarray
     ring1: sparse.csr_matrix
     ring2: sparse.csr_matrix
     population: np.ndarray | None
+    decay: _DecayCursor
+
+
+@dataclass
+class _DecayCursor:
+    """Decayed counts ``y[k] = sum_{d<k} counts[d] * r**(k-d)``, advanced day by day.
+
+    The recursion ``y[k] = r * (y[k-1] + counts[k-1])`` runs forward over days, one vector
+    step (over all cells) per day and half-life; the state is kept between origin chunks
+    (origins are visited in order), so the whole record is filtered once and never held.
+    """
+
+    rates: np.ndarray  # r = 0.5 ** (1 / half-life), one per half-life
+    state: np.ndarray  # half-lives x cells, float64: y at day ``day``
+    day: int = 0
+    block_cells_days: int = 1 << 23  # bound of one binned block (cells x days, float32)
+
+    def values_at(self, h: _History, days: np.ndarray) -> np.ndarray:
+        """``y`` at each of the (non-decreasing) ``days``: half-lives x len(days) x cells, float32."""
+        n = self.state.shape[1]
+        out = np.empty((len(self.rates), len(days), n), dtype=np.float32)
+        block = max(1, self.block_cells_days // max(n, 1))
+        for j, target in enumerate(days.tolist()):
+            while self.day < target:
+                a, b = self.day, min(target, self.day + block)
+                lo, hi = np.searchsorted(h.occ, [a, b], side="left")
+                flat = np.bincount(
+                    (h.occ[lo:hi] - a) * n + h.code[lo:hi], minlength=(b - a) * n
+                ).astype(np.float32)
+                counts_t = flat.reshape(b - a, n)  # days x cells: one contiguous vector per day
+                for row in counts_t:
+                    for i, r in enumerate(self.rates.tolist()):
+                        self.state[i] = r * (self.state[i] + row)
+                self.day = b
+            out[:, j, :] = self.state
+        return out
+
+
+def _cum_at(code: np.ndarray, day: np.ndarray, n: int, at: np.ndarray) -> np.ndarray:
+    """Events with day index ``< at[j]``, per cell: ``len(at) x n`` float32 (``at`` sorted, unique).
+
+    An event counts at ``at[j]`` for every ``j >= searchsorted(at, day, 'right')``: one
+    ``bincount`` over (segment, cell) and a cumulative sum over the few segments.
+    """
+    m = len(at)
+    seg = np.searchsorted(at, day, side="right")
+    keep = seg < m
+    flat = np.bincount(seg[keep] * n + code[keep], minlength=m * n)
+    return np.cumsum(flat.reshape(m, n), axis=0, dtype=np.float32)  # exact below 2**24
+
+
+def _last_visible_at(h: _History, at: np.ndarray) -> np.ndarray:
+    """Latest occurrence day of records known at or before day ``at[j]``: ``len(at) x n`` (-1 none)."""
+    n = len(h.cells)
+    m = len(at)
+    seg = np.searchsorted(at, h.avail, side="left")
+    keep = (seg < m) & (h.avail < h.n_days)
+    last = np.full((m, n), -1, dtype=np.int32)
+    np.maximum.at(last, (seg[keep], h.code[keep]), h.occ[keep].astype(np.int32))
+    np.maximum.accumulate(last, axis=0, out=last)
+    return last
 
 
 def _prepare(
@@ -144,7 +201,6 @@ def _prepare(
         .sort_values(CELL_KEYS)
         .reset_index(drop=True)
     )
-    n = len(all_cells)
     occ = _local_days(ev["occurred_at"], params.tz)
     if "reported_at" in ev.columns:
         rep_ts = pd.to_datetime(ev["reported_at"], utc=True)
@@ -166,17 +222,8 @@ def _prepare(
     keep = occ <= last_needed
     occ, avail, ev, ev_cells = occ[keep], avail[keep], ev[keep], ev_cells[keep]
     code = _cell_codes(all_cells, ev_cells)
-    occ_i = occ - day0
-    avail_i = avail - day0
-
-    def daily(mask: np.ndarray | None = None) -> np.ndarray:
-        c, d = (code, occ_i) if mask is None else (code[mask], occ_i[mask])
-        flat = np.bincount(c * n_days + d, minlength=n * n_days)
-        return flat.reshape(n, n_days).astype(np.float32)
-
-    counts = daily()
-    cum = np.zeros((n, n_days + 1), dtype=np.float32)
-    np.cumsum(counts, axis=1, out=cum[:, 1:])
+    occ_i = (occ - day0).astype(np.int64)
+    avail_i = (avail - day0).astype(np.int64)
     groups = params.groups
     if groups is None:
         groups = (
@@ -184,27 +231,13 @@ def _prepare(
             if params.group_column in ev
             else ()
         )
-    gvals = (
-        ev[params.group_column].to_numpy()
-        if params.group_column in ev
-        else np.array([None] * len(ev))
-    )
-    cum_groups = {}
-    for g in groups:
-        cg = np.zeros((n, n_days + 1), dtype=np.float32)
-        np.cumsum(daily(gvals == g), axis=1, out=cg[:, 1:])
-        cum_groups[g] = cg
-    decayed = {}
-    counts_t = np.ascontiguousarray(counts.T)  # days x cells: each day is one contiguous vector
-    for h in params.half_lives_days:
-        decayed[h] = _decay_before(counts_t, 0.5 ** (1.0 / h)).T
-    del counts
-    # last occurrence day visible before day k: running max, over availability days < k,
-    # of occurrence days (a record counts once it is reported)
-    last = np.full((n, n_days), -1, dtype=np.int32)
-    ok_av = avail_i < n_days
-    np.maximum.at(last, (code[ok_av], avail_i[ok_av]), occ_i[ok_av].astype(np.int32))
-    np.maximum.accumulate(last, axis=1, out=last)
+    groups = tuple(dict.fromkeys(groups))
+    if params.group_column in ev and groups:
+        gcode = pd.Index(groups).get_indexer(ev[params.group_column].to_numpy())
+    else:
+        gcode = np.full(len(ev), -1)
+    order = np.argsort(occ_i, kind="stable")
+    code, occ_i, avail_i, gcode = code[order], occ_i[order], avail_i[order], gcode[order]
     start = params.data_start
     start_day = (
         int(_local_days(pd.Series([pd.Timestamp(start)]), params.tz)[0])
@@ -216,23 +249,27 @@ def _prepare(
     if "population" in cells.columns:
         p = cells.drop_duplicates(CELL_KEYS).set_index(CELL_KEYS)["population"]
         pop = p.reindex(pd.MultiIndex.from_frame(req)).to_numpy(dtype=float)
+    rates = np.array([0.5 ** (1.0 / h) for h in params.half_lives_days], dtype=np.float64)
     return _History(
         cells=all_cells,
         out_pos=_cell_codes(all_cells, req.sort_values(CELL_KEYS)),
         day0=day0,
-        cum=cum,
-        cum_groups=cum_groups,
-        decayed=decayed,
-        last_day=last,
+        n_days=n_days,
+        code=code,
+        occ=occ_i,
+        avail=avail_i,
+        gcode=gcode,
+        groups=groups,
         start_day=start_day - day0,
         pend_cell=code[pend],
         pend_occ=occ_i[pend],
         pend_from=occ_i[pend] + 1,
         pend_to=avail_i[pend],
-        pend_group=gvals[pend],
+        pend_gcode=gcode[pend],
         ring1=_ring_matrix(all_cells, 1),
         ring2=_ring_matrix(all_cells, 2),
         population=pop,
+        decay=_DecayCursor(rates=rates, state=np.zeros((len(rates), len(all_cells)))),
     )
 
 
@@ -252,6 +289,77 @@ def _pending_pairs(
     return rec, col, age, h.pend_cell[rec]
 
 
+def _chunk_features(
+    h: _History, o_idx: np.ndarray, params: CellFeatureParams
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Feature matrices (origins x all cells) and the label counts of one chunk of origins."""
+    n = len(h.cells)
+    rec, col, age, pcell = _pending_pairs(h, o_idx)
+    looks = sorted(
+        set(params.lookbacks_days) | set(params.near_repeat_days) | set(params.lag_lookbacks_days)
+    )
+    for k in (7, 28, 91, 365):
+        if k not in looks:
+            looks.append(k)
+    starts = {lb: np.maximum(o_idx - lb, 0) for lb in looks}
+    label_end = np.minimum(o_idx + params.horizon_days, h.n_days)
+    at = np.unique(np.concatenate([o_idx, label_end, *starts.values()]))
+    j_of = {k: np.searchsorted(at, v) for k, v in [("o", o_idx), ("label", label_end)]}
+    j_start = {lb: np.searchsorted(at, s) for lb, s in starts.items()}
+
+    def window(cum: np.ndarray, lookback: int | None, gsel: np.ndarray | None = None) -> np.ndarray:
+        base = cum[j_of["o"]] - (cum[j_start[lookback]] if lookback else 0.0)
+        sel = age <= lookback if lookback else np.ones(len(age), bool)
+        if gsel is not None:
+            sel &= gsel
+        if sel.any():
+            np.subtract.at(base, (col[sel], pcell[sel]), 1.0)
+        return base
+
+    feats: dict[str, np.ndarray] = {}
+    cum = _cum_at(h.code, h.occ, n, at)
+    win = {lb: window(cum, lb) for lb in looks}
+    for lb in params.lookbacks_days:
+        feats[f"count_{lb}d"] = win[lb]
+    pend_g = h.pend_gcode[rec]
+    for gi, g in enumerate(h.groups):
+        ing = h.gcode == gi
+        cg = _cum_at(h.code[ing], h.occ[ing], n, at)
+        for lb in params.lookbacks_days:
+            feats[f"count_{g}_{lb}d"] = window(cg, lb, pend_g == gi)
+        del cg
+    dec = h.decay.values_at(h, o_idx)
+    for i, hl in enumerate(params.half_lives_days):
+        r = 0.5 ** (1.0 / hl)
+        val = dec[i].astype(np.float64)
+        if len(age):
+            np.subtract.at(val, (col, pcell), r ** age.astype(float))
+        feats[f"decayed_count_hl{hl:g}d"] = np.maximum(val, 0.0)
+    del dec
+    own_and_ring1_t = (h.ring1 + sparse.identity(n, format="csr")).T.tocsr()
+    ring1_t, ring2_t = h.ring1.T.tocsr(), h.ring2.T.tocsr()
+    for d in params.near_repeat_days:
+        feats[f"near_repeat_{d}d"] = np.asarray(win[d] @ own_and_ring1_t)
+    for lb in params.lag_lookbacks_days:
+        feats[f"ring1_count_{lb}d"] = np.asarray(win[lb] @ ring1_t)
+        feats[f"ring2_count_{lb}d"] = np.asarray(win[lb] @ ring2_t)
+    total = window(cum, None)
+    days_obs = np.maximum(o_idx - h.start_day, 1).astype(float)
+    longrun = total / days_obs[:, None]
+    feats["longrun_rate_per_day"] = longrun
+    c7, c28, c91, c365 = (win[k] for k in (7, 28, 91, 365))
+    feats["rate_ratio_7d_vs_longrun"] = (c7 / 7.0) / np.maximum(longrun, 1.0 / days_obs[:, None])
+    feats["trend_7d_vs_91d"] = (c7 / 7.0) / ((c91 + 1.0) / 91.0)
+    feats["trend_28d_vs_365d"] = (c28 / 28.0) / ((c365 + 1.0) / 365.0)
+    before = np.maximum(o_idx - 1, 0)
+    ub, inv = np.unique(before, return_inverse=True)
+    last = _last_visible_at(h, ub)[inv].astype(float)
+    last[o_idx == 0, :] = -1
+    feats["days_since_last"] = np.where(last >= 0, o_idx[:, None] - last, np.nan)
+    label = cum[j_of["label"]] - cum[j_of["o"]]
+    return feats, label
+
+
 def _chunk_frame(
     h: _History,
     origins: pd.DatetimeIndex,
@@ -259,83 +367,48 @@ def _chunk_frame(
     cal: pd.DataFrame,
     params: CellFeatureParams,
 ) -> pd.DataFrame:
+    """One chunk as a frame, rows by origin then cell.
+
+    The float32 features are written into one ``features x rows`` buffer and handed to
+    pandas as a single block (no per-column stacking or concatenation).
+    """
     o_idx = (o_days - h.day0).astype(np.int64)
     n_orig = len(o_idx)
-    rec, col, age, pcell = _pending_pairs(h, o_idx)
-    feats: dict[str, np.ndarray] = {}
-
-    def window(
-        cum: np.ndarray, lookback: int | None, gmask: np.ndarray | None = None
-    ) -> np.ndarray:
-        base = cum[:, o_idx] - (cum[:, np.maximum(o_idx - lookback, 0)] if lookback else 0.0)
-        sel = age <= lookback if lookback else np.ones(len(age), bool)
-        if gmask is not None:
-            sel &= gmask
-        if sel.any():
-            np.subtract.at(base, (pcell[sel], col[sel]), 1.0)
-        return base
-
-    looks = sorted(
-        set(params.lookbacks_days) | set(params.near_repeat_days) | set(params.lag_lookbacks_days)
-    )
-    win = {lb: window(h.cum, lb) for lb in looks}
-    for lb in params.lookbacks_days:
-        feats[f"count_{lb}d"] = win[lb]
-    for g, cg in h.cum_groups.items():
-        gmask = h.pend_group[rec] == g
-        for lb in params.lookbacks_days:
-            feats[f"count_{g}_{lb}d"] = window(cg, lb, gmask)
-    for hl, dec in h.decayed.items():
-        r = 0.5 ** (1.0 / hl)
-        val = dec[:, o_idx].astype(np.float64)
-        if len(age):
-            np.subtract.at(val, (pcell, col), r ** age.astype(float))
-        feats[f"decayed_count_hl{hl:g}d"] = np.maximum(val, 0.0)
-    own_and_ring1 = h.ring1 + sparse.identity(h.ring1.shape[0], format="csr")
-    for d in params.near_repeat_days:
-        feats[f"near_repeat_{d}d"] = own_and_ring1 @ win[d]
-    for lb in params.lag_lookbacks_days:
-        feats[f"ring1_count_{lb}d"] = h.ring1 @ win[lb]
-        feats[f"ring2_count_{lb}d"] = h.ring2 @ win[lb]
-    total = window(h.cum, None)
-    days_obs = np.maximum(o_idx - h.start_day, 1).astype(float)
-    longrun = total / days_obs[None, :]
-    feats["longrun_rate_per_day"] = longrun
-    c7 = win.get(7, window(h.cum, 7))
-    feats["rate_ratio_7d_vs_longrun"] = (c7 / 7.0) / np.maximum(longrun, 1.0 / days_obs[None, :])
-    c28, c91, c365 = (win.get(k, window(h.cum, k)) for k in (28, 91, 365))
-    feats["trend_7d_vs_91d"] = (c7 / 7.0) / ((c91 + 1.0) / 91.0)
-    feats["trend_28d_vs_365d"] = (c28 / 28.0) / ((c365 + 1.0) / 365.0)
-    last = h.last_day[:, np.maximum(o_idx - 1, 0)].astype(float)
-    last[:, o_idx == 0] = -1
-    feats["days_since_last"] = np.where(last >= 0, o_idx[None, :] - last, np.nan)
-    label = h.cum[:, np.minimum(o_idx + params.horizon_days, h.cum.shape[1] - 1)] - h.cum[:, o_idx]
-
+    feats, label = _chunk_features(h, o_idx, params)
     pos = h.out_pos
     n_cells = len(pos)
-    cells_out = h.cells.iloc[pos]
-    cols: dict[str, object] = {
-        "origin": pd.DatetimeIndex(
-            np.repeat(origins.tz_convert("UTC").tz_localize(None).to_numpy(), n_cells)
-        ).tz_localize("UTC"),
-        "cell_x": np.tile(cells_out["cell_x"].to_numpy(np.int64), n_orig),
-        "cell_y": np.tile(cells_out["cell_y"].to_numpy(np.int64), n_orig),
-    }
-    for name, arr in feats.items():
-        cols[name] = np.asarray(arr[pos, :], dtype=np.float32).T.ravel()
+    n_rows = n_orig * n_cells
+    names = list(feats)
+    if h.population is not None:
+        names += ["population_persons", "count_365d_per_1k_persons"]
+    buf = np.empty((len(names), n_rows), dtype=np.float32)
+    every_cell = n_cells == len(h.cells)  # positions are then 0..n-1 (both sorted)
+    for i, name in enumerate(list(feats)):
+        src = feats.pop(name)
+        buf[i].reshape(n_orig, n_cells)[:] = src if every_cell else np.take(src, pos, axis=1)
     if h.population is not None:
         pop = np.tile(h.population, n_orig).astype(np.float32)
-        cols["population_persons"] = pop
+        i = len(names) - 2
+        buf[i] = pop
         with np.errstate(divide="ignore", invalid="ignore"):
-            count_365 = np.asarray(cols["count_365d"], dtype=np.float32)
-            cols["count_365d_per_1k_persons"] = (count_365 / (pop / 1000.0)).astype(np.float32)
-    cal_cols = cal.drop(columns="origin")
-    for c in cal_cols.columns:
-        cols[c] = np.repeat(cal_cols[c].to_numpy(), n_cells)
-    label_count = label[pos, :].T.ravel().astype(np.int32)
-    cols["label_count"] = label_count
-    cols["label_any"] = (label_count > 0).astype(np.int8)
-    return pd.DataFrame(cols)
+            buf[i + 1] = buf[names.index("count_365d")] / (pop / 1000.0)
+    frame = pd.DataFrame(buf.T, columns=names, copy=False)
+    cells_out = h.cells.iloc[pos]
+    frame.insert(
+        0,
+        "origin",
+        pd.DatetimeIndex(
+            np.repeat(origins.tz_convert("UTC").tz_localize(None).to_numpy(), n_cells)
+        ).tz_localize("UTC"),
+    )
+    frame.insert(1, "cell_x", np.tile(cells_out["cell_x"].to_numpy(np.int64), n_orig))
+    frame.insert(2, "cell_y", np.tile(cells_out["cell_y"].to_numpy(np.int64), n_orig))
+    for c in cal.columns.drop("origin"):
+        frame[c] = np.repeat(cal[c].to_numpy(), n_cells)
+    label_count = (label if every_cell else np.take(label, pos, axis=1)).ravel().astype(np.int32)
+    frame["label_count"] = label_count
+    frame["label_any"] = (label_count > 0).astype(np.int8)
+    return frame
 
 
 def iter_cell_feature_chunks(
@@ -344,9 +417,12 @@ def iter_cell_feature_chunks(
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     params: CellFeatureParams,
 ) -> Iterator[pd.DataFrame]:
-    """Yield the cell x origin table in chunks of ``params.chunk_origins`` origins (sorted).
+    """Yield the cell x origin table in chunks of origins (sorted), all cells per chunk.
 
-    The daily matrices are built once; each chunk is a frame like :func:`build_cell_features`.
+    A chunk holds at most ``params.chunk_origins`` origins and about
+    ``params.max_chunk_rows`` rows (at least one origin); each chunk is a frame like
+    :func:`build_cell_features` and is computed only when asked for (streaming), from the
+    event arrays prepared once.
     """
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
     if idx.tz is None:
@@ -358,7 +434,8 @@ def iter_cell_feature_chunks(
         return
     hist = _prepare(events, cells, o_days, params)
     cal = calendar_features(idx, params.tz, params.horizon_days, params.holiday_country)
-    step = max(int(params.chunk_origins), 1)
+    n_cells = max(len(hist.out_pos), 1)
+    step = max(min(int(params.chunk_origins), int(params.max_chunk_rows) // n_cells), 1)
     for i in range(0, len(idx), step):
         yield _chunk_frame(
             hist, idx[i : i + step], o_days[i : i + step], cal.iloc[i : i + step], params

@@ -23,6 +23,7 @@ from riskwarn.features.incidents import (
     build_cell_features,
     build_cell_labels,
     feature_columns,
+    iter_cell_feature_chunks,
 )
 
 TZ = "America/Chicago"
@@ -262,7 +263,9 @@ def test_dispute_case_features(dispute_data):
     assert r["label_escalation"] == 1 and r["label_escalation_count"] == 1
     assert not any(c in f.columns for c in ("party_ids", "name", "phone"))
     keys = {"origin", "dispute_id", "cell_x", "cell_y"}
-    assert [c for c in f.columns if c not in keys and not c.startswith("label_") and c not in FEATURES] == []
+    assert [
+        c for c in f.columns if c not in keys and not c.startswith("label_") and c not in FEATURES
+    ] == []
     g = build_dispute_case_features(
         d, e, [U("2021-01-10")], DisputeCaseParams(include_escalated=True)
     )
@@ -448,3 +451,65 @@ def test_citywide_rain_features():
     assert r.loc["2020-01-05", "caine_exceedance"] == pytest.approx(
         (40 / 24) / (14.82 * 24**-0.39), rel=1e-5
     )
+
+
+def _random_events(seed: int, n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    occurred = local("2020-01-01") + pd.to_timedelta(rng.uniform(0, 120 * 24, n), unit="h")
+    delay = pd.to_timedelta(rng.choice([0, 0, 0, 30, 100, 400], n), unit="h")
+    return pd.DataFrame(
+        {
+            "occurred_at": occurred,
+            "reported_at": occurred + delay,
+            "cell_x": rng.integers(0, 6, n),
+            "cell_y": rng.integers(0, 4, n),
+            "category_group": rng.choice(["violent", "property"], n),
+        }
+    )
+
+
+def test_cell_features_match_brute_force_and_do_not_depend_on_chunking():
+    """Windows, decay, last-seen and labels against a direct per-(origin, cell) count; values
+    must not change when chunks hold fewer origins (``max_chunk_rows``) or cells are a subset."""
+    ev = _random_events(3)
+    cells = pd.DataFrame({"cell_x": [0, 2, 3, 5], "cell_y": [1, 0, 3, 2]})  # a subset
+    origins = local_midnights("2020-02-01", "2020-04-20", 3, TZ)
+    base = CellFeatureParams(tz=TZ, holiday_country="US", chunk_origins=1000)
+    whole = build_cell_features(ev, cells, origins, base)
+    small = CellFeatureParams(tz=TZ, holiday_country="US", chunk_origins=1000, max_chunk_rows=9)
+    pd.testing.assert_frame_equal(build_cell_features(ev, cells, origins, small), whole)
+
+    day = lambda ts: pd.DatetimeIndex(ts).tz_convert(TZ).tz_localize(None).normalize()  # noqa: E731
+    occ, rep = day(ev["occurred_at"]), day(ev["reported_at"])
+    checked = 0
+    for o in origins[::4]:
+        od = day([o])[0]
+        for cx, cy in cells.itertuples(index=False):
+            here = ((ev["cell_x"] == cx) & (ev["cell_y"] == cy)).to_numpy()
+            seen = here & (occ < od) & (rep < od)
+            age = ((od - occ[seen]).days).to_numpy()
+            r = row(whole, o, cx, cy)
+            assert r["count_7d"] == (age <= 7).sum()
+            assert (
+                r["count_violent_28d"]
+                == ((age <= 28) & (ev["category_group"].to_numpy()[seen] == "violent")).sum()
+            )
+            assert r["decayed_count_hl14d"] == pytest.approx((0.5 ** (age / 14)).sum(), rel=1e-5)
+            if seen.any():
+                assert r["days_since_last"] == age.min()
+            else:
+                assert np.isnan(r["days_since_last"])
+            ahead = here & (occ >= od) & (occ < od + pd.Timedelta(days=7))
+            assert r["label_count"] == ahead.sum()
+            checked += int(seen.any())
+    assert checked > 10
+
+
+def test_cell_feature_chunks_stream_with_bounded_rows():
+    ev = _random_events(5)
+    cells = active_cells(ev, local("2020-06-01"))
+    origins = local_midnights("2020-02-01", "2020-02-20", 1, TZ)
+    params = CellFeatureParams(tz=TZ, holiday_country="US", max_chunk_rows=3 * len(cells))
+    chunks = iter_cell_feature_chunks(ev, cells, origins, params)
+    sizes = [len(c) for c in chunks]
+    assert sizes == [3 * len(cells)] * 6 + [2 * len(cells)]
