@@ -8,9 +8,13 @@ Pipeline per file (or SQL source), see docs/ingestion.md:
 2. map    (:func:`map_chunk`, pure): mapping rules -> canonical columns, plus per-row
    reasons (unparseable/impossible dates, future timestamps, coordinates outside the
    area or swapped, values outside ``value_range``, missing required values).
-3. finish (:func:`finish_batch`, pure): duplicate ids, sensor spikes, pandera validation
-   (lazy; failure cases become per-row reasons), the count invariant
-   ``read == accepted + quarantined + duplicates``.
+3. finish (:func:`finish_batch`, pure): duplicate ids, sensor spikes, contract validation
+   (pandera, lazy, for small batches; for large ones vectorised masks derived from the
+   same contract Fields, cross-checked by pandera on a sample; failure cases become
+   per-row reasons), the count invariant ``read == accepted + quarantined + duplicates``.
+
+Everything works on whole columns (value-by-value rules run once per distinct value);
+see "Performance" in docs/ingestion.md.
 4. store  (:func:`ingest_files`): lake upsert (:mod:`riskwarn.lake`) and quarantine.
 
 Record ids: the source's id columns joined with ``|``; where a source has no id,
@@ -233,19 +237,48 @@ def _csv_chunks(
     yield frame
 
 
+def _factorize_exact(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes and distinct values of a column such that equal codes always print the same
+    text. Missing values get code -1. Floats are factorized on their bit patterns
+    (``0.0`` / ``-0.0``); Python objects (SQL results: ``Decimal('1.0')`` equals
+    ``Decimal('1.00')`` but prints differently) and other types are not merged at all."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        bits = s.to_numpy().view(f"i{dtype.itemsize}")
+        codes, uniq_bits = pd.factorize(bits)
+        codes = np.where(s.isna().to_numpy(), -1, codes)
+        return codes, pd.Series(uniq_bits.view(dtype), dtype=dtype)
+    if (isinstance(dtype, np.dtype) and dtype.kind in "iubmM") or isinstance(
+        dtype, pd.DatetimeTZDtype | pd.StringDtype
+    ):
+        codes, uniq = pd.factorize(s)
+        return codes, pd.Series(uniq, dtype=dtype)
+    codes = np.where(s.isna().to_numpy(), -1, np.arange(len(s)))
+    return codes, s.reset_index(drop=True)
+
+
 def _stringify(frame: pd.DataFrame) -> pd.DataFrame:
     """Typed frame (Parquet / SQL) -> all-text frame as a CSV would give ('' = null), vectorised.
 
     Times become ``YYYY-MM-DD HH:MM:SS[+offset]`` (parsed as ISO unless the mapping gives
-    a format); booleans ``True``/``False``; numbers their shortest repr."""
+    a format); booleans ``True``/``False``; numbers their shortest repr. Each column's
+    distinct values are formatted once and spread back by their codes (the 10-minute
+    readings repeat sensor ids, times and flags many times)."""
+    import pyarrow
+
     out = {}
     for col in frame.columns:
         s = frame[col]
-        if isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.astype(s.cat.categories.dtype)
-        text = s.astype(str)
-        out[str(col)] = text.where(s.notna(), "")
-    return pd.DataFrame(out, index=frame.index)
+        if isinstance(s.dtype, pd.CategoricalDtype):  # Parquet dictionaries: codes as is
+            codes = s.cat.codes.to_numpy()
+            uniq = pd.Series(s.cat.categories, dtype=s.cat.categories.dtype)
+        else:
+            codes, uniq = _factorize_exact(s)
+        labels = uniq.astype(str).fillna("").to_numpy(dtype=object)  # NaN bits: never used
+        text = pyarrow.array(np.append(labels, ""), pyarrow.string())
+        out[str(col)] = text.take(np.where(codes < 0, len(uniq), codes))
+    text_frame = pyarrow.table(out).to_pandas()  # Arrow-backed strings, like read_csv's
+    return text_frame.set_axis(frame.index)
 
 
 def read_raw_chunks(
@@ -344,12 +377,13 @@ def _parse(
             kind,
         )
     if dtype in ("float", "int"):
-        num = pd.to_numeric(
-            s.where(present, None).map(
+        if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            text = s.astype("str").str.strip()  # vectorised (Arrow); nulls stay null
+        else:  # mapped non-text values (numbers from a `map`) pass through as they are
+            text = s.where(present, None).map(
                 lambda v: v if v is None or not isinstance(v, str) else v.strip()
-            ),
-            errors="coerce",
-        )
+            )
+        num = pd.to_numeric(text, errors="coerce")
         bad = present & num.isna()
         if rule.scale is not None:
             num = num * rule.scale
@@ -429,7 +463,8 @@ def _apply_rule(
     dtype = table.field(name).dtype
     nulls = set(mapping.null_values)
     ambiguous = mapping.ambiguous_time == "daylight"
-    reason = pd.Series("", index=raw.index, dtype=object)
+    reason = np.full(len(raw), "", dtype=object)
+    has = np.zeros(len(raw), dtype=bool)  # reason != ''
     if rule.const is not None:
         values = _typed_const(rule.const, dtype, len(raw), raw.index, mapping.timezone)
     elif rule.sources or rule.template:
@@ -440,13 +475,19 @@ def _apply_rule(
         values = None
         any_bad = pd.Series(False, index=raw.index)
         for _col, series in inputs:
-            text = _prepare_text(series, rule, nulls)
-            v, bad, kind = _parse(text, dtype, rule, mapping.timezone, ambiguous)
-            reason = reason.where((reason != "") | ~bad, kind + ":" + name)
+            v, bad, kind = _prepare_and_parse(
+                series, dtype, rule, nulls, mapping.timezone, ambiguous
+            )
+            new = bad.to_numpy(dtype=bool) & ~has
+            if new.any():
+                reason[new] = kind.to_numpy(dtype=object)[new] + ":" + name
+                has |= new
             any_bad |= bad
             values = v if values is None else values.where(values.notna(), v)
         assert values is not None
-        reason = reason.where(values.isna() & any_bad, "")
+        keep = values.isna().to_numpy(dtype=bool) & any_bad.to_numpy(dtype=bool)
+        reason[~keep] = ""
+        has &= keep
     else:
         values = _typed_const(None, dtype, len(raw), raw.index, mapping.timezone)
     for cond in reversed(rule.when):
@@ -454,13 +495,44 @@ def _apply_rule(
         if hit.any():
             const = _typed_const(cond.value, dtype, len(raw), raw.index, mapping.timezone)
             values = values.where(~hit, const) if cond.value is not None else values.where(~hit)
-            reason = reason.where(~hit, "")
+            reason[hit.to_numpy(dtype=bool)] = ""
+            has &= ~hit.to_numpy(dtype=bool)
     if rule.default is not None:
         values = values.where(
-            values.notna() | (reason != ""),
+            values.notna() | has,
             _typed_const(rule.default, dtype, len(raw), raw.index, mapping.timezone),
         )
-    return values, reason
+    return values, pd.Series(reason, index=raw.index, dtype=object)
+
+
+def _prepare_and_parse(
+    series: pd.Series, dtype: str, rule: ColumnRule, nulls: set[str], tz: str, ambiguous: bool
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`_prepare_text` + :func:`_parse` of one source column.
+
+    Both are value-by-value functions, so when the column repeats its values (sensor
+    ids, flags, the shared 10-minute times) they run on the distinct values only and
+    the results are spread back by code: same output, a fraction of the work."""
+    head = series.iloc[:_SAMPLE_ROWS]
+    if len(series) > _SAMPLE_ROWS and head.nunique(dropna=False) > _DISTINCT_SHARE * len(head):
+        codes, uniq = None, []  # mostly distinct values (ids, coordinates): no gain
+    else:
+        codes, uniq = pd.factorize(series, use_na_sentinel=False)
+    if codes is None or len(uniq) > _DISTINCT_SHARE * len(series):
+        text = _prepare_text(series, rule, nulls)
+        return _parse(text, dtype, rule, tz, ambiguous)
+    distinct = pd.Series(uniq, dtype=object)
+    text = _prepare_text(distinct, rule, nulls)
+    v, bad, kind = _parse(text, dtype, rule, tz, ambiguous)
+    return (
+        v.take(codes).set_axis(series.index),
+        bad.take(codes).set_axis(series.index),
+        kind.take(codes).set_axis(series.index),
+    )
+
+
+_DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share
+_SAMPLE_ROWS = 5000  # rows looked at first to guess whether a column repeats its values
 
 
 def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Series:
@@ -488,6 +560,26 @@ def _row_hashes(raw: pd.DataFrame) -> pd.Series:
     )
 
 
+def content_hash(raw: pd.DataFrame) -> np.ndarray:
+    """64-bit hash of each row's values (uint64), computed by DuckDB's ``hash`` over an
+    Arrow view of the frame (multi-threaded, row order kept). Used only inside one batch
+    to tell exact repeats of an id from conflicting versions, never stored."""
+    if not len(raw) or not len(raw.columns):
+        return np.zeros(len(raw), dtype="uint64")
+    import duckdb
+    import pyarrow as pa
+
+    cols = {f"c{i}": pa.array(raw[c], from_pandas=True) for i, c in enumerate(raw.columns)}
+    rows = pa.table(cols)  # noqa: F841 (read by DuckDB's replacement scan)
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        h = con.execute(f"SELECT hash({', '.join(cols)}) AS h FROM rows").fetchnumpy()["h"]
+    finally:
+        con.close()
+    return np.asarray(h, dtype="uint64")
+
+
 def _row_json(raw: pd.DataFrame) -> pd.Series:
     """JSON object of each raw row (column -> text), vectorised through pandas' writer."""
     if raw.empty:
@@ -508,8 +600,25 @@ def sanitize_raw(mapping: SourceMapping, raw: pd.DataFrame, key: str) -> pd.Data
     ]
     out = raw[keep].copy()
     for c in pseud & set(keep):
-        out[c] = out[c].map(lambda v: pseudonym(v, key) if isinstance(v, str) and v.strip() else "")
+        codes, uniq = pd.factorize(out[c], use_na_sentinel=False)  # HMAC once per value
+        pseudonyms = np.array(
+            [pseudonym(v, key) if isinstance(v, str) and v.strip() else "" for v in uniq],
+            dtype=object,
+        )
+        out[c] = pd.Series(pseudonyms[codes], index=out.index, dtype=object)
     return out
+
+
+def _join_nonempty(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Row-wise ``';'.join`` of the non-empty values of ``cols`` (None when all are empty)."""
+    joined = np.full(len(frame), "", dtype=object)
+    for c in cols:
+        v = frame[c].fillna("").to_numpy(dtype=object)
+        both = (joined != "") & (v != "")
+        joined = np.where(joined == "", v, joined)
+        joined[both] = joined[both] + ";" + v[both]
+    out = pd.Series(joined, index=frame.index, dtype=object)
+    return out.where(out != "", None)
 
 
 def map_chunk(
@@ -535,27 +644,25 @@ def map_chunk(
     clean = sanitize_raw(mapping, raw, pseudonym_key)
     out = pd.DataFrame(index=raw.index)
     out["_row"] = np.arange(first_row, first_row + len(raw), dtype="int64")
-    # 64-bit content hash (fixed key, deterministic) for duplicate detection; the sha1
-    # ids of id-less sources are computed below only where needed
-    out["_hash"] = (
-        pd.util.hash_pandas_object(clean, index=False).to_numpy()
-        if len(raw)
-        else np.array([], "uint64")
-    )
-    reason = pd.Series("", index=raw.index, dtype=object)
+    # 64-bit content hash (deterministic) for duplicate detection within the batch; the
+    # sha1 ids of id-less sources are computed below only where needed
+    out["_hash"] = content_hash(clean)
+    reason_arr = np.full(len(raw), "", dtype=object)
+    has = np.zeros(len(raw), dtype=bool)  # reason_arr != ''
 
     missing = [c for c in mapping.source_columns if c not in raw.columns]
     missing += [c for cols in mapping.pseudonymise.values() for c in cols if c not in raw.columns]
     if missing:
         out["source"] = mapping.name
         out["record_id"] = ""
-        reason[:] = f"missing_column:{missing[0]}"
         out["_original"] = _row_json(clean)
-        return out, reason
+        return out, pd.Series(f"missing_column:{missing[0]}", index=raw.index, dtype=object)
 
-    def flag(mask: pd.Series, code: str) -> None:
-        nonlocal reason
-        reason = reason.where((reason != "") | ~mask.fillna(False).astype(bool), code)
+    def flag(mask: pd.Series | np.ndarray, code: str) -> None:
+        m = np.asarray(pd.Series(mask).fillna(False), dtype=bool) & ~has
+        if m.any():
+            reason_arr[m] = code
+            has[m] = True
 
     out["source"] = mapping.name
     if mapping.id:
@@ -578,14 +685,12 @@ def map_chunk(
     for name, rule in mapping.columns.items():
         values, why = _apply_rule(mapping, name, rule, raw, table)
         out[name] = values
-        reason = reason.where(reason != "", why)
+        w = (why != "").to_numpy(dtype=bool) & ~has
+        if w.any():
+            reason_arr[w] = why.to_numpy(dtype=object)[w]
+            has[w] = True
     for name, cols in mapping.pseudonymise.items():
-        pseud = (
-            clean[cols].apply(lambda r: ";".join(v for v in r if v), axis=1)
-            if len(raw)
-            else pd.Series(dtype=object)
-        )
-        out[name] = pseud.where(pseud != "", None)
+        out[name] = _join_nonempty(clean, cols)
 
     if mapping.x and mapping.y:
         _map_xy(mapping, raw, out, flag)
@@ -609,7 +714,8 @@ def map_chunk(
         flag(v < lo, "below_range")
         flag(v > hi, "absurd_value")
     out = out.drop(columns=[c for c in ("_swap_lon", "_swap_lat") if c in out.columns])
-    bad = reason != ""
+    reason = pd.Series(reason_arr, index=raw.index, dtype=object)
+    bad = pd.Series(has, index=raw.index)
     out["_original"] = pd.Series(None, index=out.index, dtype=object)
     if bad.any():
         out.loc[bad, "_original"] = _row_json(clean[bad])
@@ -661,16 +767,90 @@ def _check_area(
 
 def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     """Isolated outliers: beyond ``max_jump`` from both neighbours in the same direction."""
-    order = cand.sort_values(["sensor_id", "quantity", "observed_at", "_row"])
-    g = order.groupby(["sensor_id", "quantity"], sort=False)["value"]
-    v = order["value"].astype(float)
-    prev, nxt = g.shift(1).astype(float), g.shift(-1).astype(float)
-    up = (v - prev > max_jump) & (v - nxt > max_jump)
-    down = (prev - v > max_jump) & (nxt - v > max_jump)
-    return (up | down).reindex(cand.index).fillna(False)
+    from riskwarn.lake import sort_order
+
+    # series = (sensor, quantity) as one integer code (any order of series will do: only
+    # the order within a series matters); nulls never belong to a series
+    sid, _ = pd.factorize(cand["sensor_id"])
+    qty, quantities = pd.factorize(cand["quantity"])
+    series = np.where((sid < 0) | (qty < 0), -1, sid.astype(np.int64) * (len(quantities) + 1) + qty)
+    frame = pd.DataFrame(
+        {"series": series, "t": cand["observed_at"], "row": cand["_row"].to_numpy()}
+    )
+    order = sort_order(frame, ["series", "t", "row"])
+    ser = series[order]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = (ser[1:] == ser[:-1]) & (ser[1:] >= 0)
+    v = cand["value"].to_numpy(dtype=float, na_value=np.nan)[order]
+    prev = np.full(len(v), np.nan)
+    nxt = np.full(len(v), np.nan)
+    prev[1:] = np.where(same[1:], v[:-1], np.nan)
+    nxt[:-1] = np.where(same[1:], v[1:], np.nan)
+    with np.errstate(invalid="ignore"):
+        up = (v - prev > max_jump) & (v - nxt > max_jump)
+        down = (prev - v > max_jump) & (nxt - v > max_jump)
+    spike = np.zeros(len(order), dtype=bool)
+    spike[order] = up | down
+    return pd.Series(spike, index=cand.index)
+
+
+def _repeats(hashes: np.ndarray) -> np.ndarray:
+    """Mask of the hashes that occur more than once (candidates for exact comparison)."""
+    return pd.Series(hashes).duplicated(keep=False).to_numpy()
+
+
+def _duplicated_rows(frame: pd.DataFrame) -> np.ndarray:
+    """``frame.duplicated(keep=False)``, exact, comparing values only where hashes repeat."""
+    repeated = _repeats(content_hash(frame))
+    out = np.zeros(len(frame), dtype=bool)
+    if repeated.any():
+        out[repeated] = frame[repeated].duplicated(keep=False).to_numpy()
+    return out
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame.loc[mask]`` without copying when every row is kept (the usual case)."""
+    return frame if bool(mask.all()) else frame.loc[mask]
+
+
+def _take(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """``frame.take(order)`` without copying when ``order`` is already the identity
+    (extracts often come sorted by their id)."""
+    if np.array_equal(order, np.arange(len(frame))):
+        return frame
+    return frame.take(order)
+
+
+def _sort_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    from riskwarn.lake import sort_order
+
+    return sort_order(frame, keys)
 
 
 def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+    """Per-row contract failures (``schema:<col>:<check>``, '' = fine).
+
+    Small frames go through pandera (``contracts.pandera_schema``) as a whole. Large ones
+    (over ``_PANDERA_ROWS``) are checked with vectorised masks derived from the same
+    ``Field`` definitions (:func:`_contract_reasons`); pandera then validates a sample (the
+    first rows plus rows the masks rejected) and, should its verdict on the sample differ
+    from the masks', the whole frame goes through pandera after all."""
+    if len(frame) <= _PANDERA_ROWS:
+        return _pandera_reasons(frame, table)
+    fast = _contract_reasons(frame, table)
+    flagged = fast.index[(fast != "").to_numpy()][:_PANDERA_ROWS]
+    sample = frame.index[:_PANDERA_ROWS].union(flagged)
+    sub = frame.loc[sample]
+    if _pandera_reasons(sub, table).equals(_contract_reasons(sub, table)):
+        return fast
+    log.warning("contract masks disagree with pandera on a sample: validating all rows")
+    return _pandera_reasons(frame, table)
+
+
+_PANDERA_ROWS = 20_000  # frames up to this size are validated by pandera row for row
+
+
+def _pandera_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
     reason = pd.Series("", index=frame.index, dtype=object)
     try:
         pandera_schema(table).validate(frame, lazy=True, inplace=True)
@@ -682,6 +862,36 @@ def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
             if idx in reason.index:
                 reason[idx] = f"schema:{r['column']}:{str(r['check']).split('(')[0]}"
     return reason
+
+
+def _contract_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+    """The checks of ``contracts.pandera_schema`` as vectorised masks, in pandera's
+    reporting order (key uniqueness, then per field: nullability, allowed values, min,
+    max); a row's first failure is its reason. ``frame`` has the canonical dtypes."""
+    checks: list[tuple[np.ndarray, str]] = []
+    key = list(table.key)
+    checks.append((_duplicated_rows(frame[key]), f"schema:{key[0]}:multiple_fields_uniqueness"))
+    for f in table.fields:
+        s = frame[f.name]
+        null = s.isna().to_numpy(dtype=bool)
+        if not f.nullable:
+            checks.append((null, f"schema:{f.name}:not_nullable"))
+        if f.allowed is not None:
+            allowed = ~s.isin(list(f.allowed)).to_numpy(dtype=bool)
+            checks.append((allowed & ~null, f"schema:{f.name}:isin"))
+        if f.min_value is not None:
+            low = (s < f.min_value).fillna(False).to_numpy(dtype=bool)
+            checks.append((low & ~null, f"schema:{f.name}:greater_than_or_equal_to"))
+        if f.max_value is not None:
+            high = (s > f.max_value).fillna(False).to_numpy(dtype=bool)
+            checks.append((high & ~null, f"schema:{f.name}:less_than_or_equal_to"))
+    reason = np.full(len(frame), "", dtype=object)
+    has = np.zeros(len(frame), dtype=bool)
+    for mask, code in checks:
+        new = mask & ~has
+        reason[new] = code
+        has |= new
+    return pd.Series(reason, index=frame.index, dtype=object)
 
 
 def _messages_for(quarantine: pd.DataFrame) -> list[str]:
@@ -741,39 +951,47 @@ def finish_batch(
     table = TABLES[mapping.table]
     cand = candidates.reset_index(drop=True)
     reasons = reasons.reset_index(drop=True).astype(object)
+    flagged = (reasons != "").to_numpy(dtype=bool, copy=True)  # in step with `reasons`
     duplicate = pd.Series(False, index=cand.index)
-    ok = reasons == ""
+    ok = pd.Series(~flagged, index=cand.index)
     if mapping.id is not None and ok.any():
-        sub = cand.loc[ok, ["record_id", "_hash"]]
+        # only rows whose id hash repeats can be duplicates or conflicts: the exact
+        # comparison runs on those few rows
+        okv = ok.to_numpy()
+        repeated = np.zeros(len(cand), dtype=bool)
+        repeated[okv] = _repeats(content_hash(cand.loc[okv, ["record_id"]]))
+        sub = cand.loc[repeated, ["record_id", "_hash"]]
         same = sub.duplicated(["record_id", "_hash"], keep="first")
         duplicate[same[same].index] = True
         distinct = sub[~same]
         conflict_ids = distinct["record_id"][distinct["record_id"].duplicated(keep=False)]
-        conflict = cand["record_id"].isin(set(conflict_ids)) & ok & ~duplicate
+        conflict = (
+            repeated & cand["record_id"].isin(set(conflict_ids)).to_numpy() & ~duplicate.to_numpy()
+        )
         reasons[conflict] = "duplicate_id_conflict"
-    ok = (reasons == "") & ~duplicate
+        flagged |= conflict
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
     if mapping.spike is not None and table.name == "sensor_readings" and ok.any():
         spike = _spikes(cand[ok], mapping.spike.max_jump)
         idx = spike[spike].index
         if mapping.spike.action == "quarantine":
             reasons[idx] = "spike"
+            flagged[idx] = True
         else:
             cand.loc[idx, "quality"] = "suspect"
             if len(idx):
                 messages.append(f"{len(idx)} reading(s) flagged quality='suspect' (spike)")
-    ok = (reasons == "") & ~duplicate
-    accepted = conform(cand.loc[ok].reindex(columns=table.columns), table)
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
+    accepted = conform(_rows(cand, ok).reindex(columns=table.columns), table)
     schema_why = _schema_reasons(accepted, table)
     bad = schema_why[schema_why != ""]
     reasons[bad.index] = bad
-    ok = (reasons == "") & ~duplicate
-    accepted = (
-        accepted.loc[ok[ok].index]
-        .sort_values(list(table.key), kind="stable")
-        .reset_index(drop=True)
-    )
+    flagged[bad.index] = True
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
+    accepted = _rows(accepted, ok.loc[accepted.index])
+    accepted = _take(accepted, _sort_order(accepted, list(table.key))).reset_index(drop=True)
 
-    rejected = cand.loc[reasons != ""].copy()
+    rejected = cand.loc[flagged].copy()
     lacking = rejected["_original"].isna()
     if lacking.any():
         found = (
@@ -1136,12 +1354,18 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file."""
+    import pyarrow
+
     reports = []
     for f in files:
         batch = read_and_validate(
             mapping, f, pseudonym_key=settings.pseudonym_key, as_of=as_of, progress=progress
         )
         reports.append(store_batch(batch, settings.lake_dir, as_of, mapping.partition))
+        # hold one file's rows at a time: drop this batch before reading the next file and
+        # hand Arrow's freed buffers back to the OS
+        del batch
+        pyarrow.default_memory_pool().release_unused()
     return reports
 
 

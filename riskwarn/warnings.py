@@ -172,10 +172,14 @@ def apply_capacity(
         )
     )
     order["_n"] = order.groupby("_county").cumcount() + 1
-    allowed = order["_county"].map(lambda c: max(max_high_per_county - used.get(c, 0), 0))
+    counties = order["_county"].to_numpy(dtype=object)
     # protected high warnings in the county use up capacity first
-    n_prot = (prot & (out["level_rank"] >= 3)).groupby(county).sum()
-    allowed = allowed - order["_county"].map(n_prot).fillna(0).astype(int)
+    n_prot = (prot & (out["level_rank"] >= 3)).groupby(county).sum().to_dict()
+    allowed = pd.Series(
+        [max(max_high_per_county - used.get(c, 0), 0) - int(n_prot.get(c, 0)) for c in counties],
+        index=order.index,
+        dtype="int64",
+    )
     drop = order.index[order["_n"] > allowed]
     out.loc[drop, "level_rank"] = 2
     out.loc[drop, "capped"] = True

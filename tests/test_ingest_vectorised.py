@@ -1,0 +1,163 @@
+"""The vectorised paths of ingestion give exactly what the value-by-value / pandera
+paths give: contract masks vs pandera, column stringification, Arrow sorting, row
+equality, large-frame validation and duplicate handling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn import ingest
+from riskwarn.contracts import TABLES, UTC_TS
+from riskwarn.ingest import conform, finish_batch, map_chunk
+from riskwarn.lake import rows_equal, sort_order
+from riskwarn.sources import parse_mapping
+
+AS_OF = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _random_frame(table_name: str, n: int, seed: int) -> pd.DataFrame:
+    """A frame of the table with nulls, values outside `allowed`/ranges and repeated keys."""
+    rng = np.random.default_rng(seed)
+    table = TABLES[table_name]
+    data: dict[str, object] = {}
+    for f in table.fields:
+        if f.dtype == "str":
+            pool = np.array([*(f.allowed or ("a", "b", "c")), "zzz", None], dtype=object)
+            data[f.name] = rng.choice(pool, n)
+        elif f.dtype == "int":
+            lo = int(f.min_value) - 3 if f.min_value is not None else -3
+            hi = int(f.max_value) + 3 if f.max_value is not None else 5
+            values = pd.array(rng.integers(lo, hi, n), dtype="Int64")
+            values[::7] = pd.NA
+            data[f.name] = values
+        elif f.dtype == "float":
+            lo = f.min_value if f.min_value is not None else -500.0
+            hi = f.max_value if f.max_value is not None else 500.0
+            v = rng.uniform(lo - 10, hi + 10, n)
+            v[::5] = np.nan
+            data[f.name] = v
+        else:
+            data[f.name] = pd.to_datetime(rng.integers(0, 10**9, n), unit="s", utc=True)
+    frame = pd.DataFrame(data)
+    frame["source"] = "s"
+    frame["record_id"] = rng.choice([f"r{i}" for i in range(int(n * 0.8))], n)
+    return conform(frame, table)
+
+
+@pytest.mark.parametrize("table_name", sorted(TABLES))
+def test_contract_masks_match_pandera(table_name: str) -> None:
+    table = TABLES[table_name]
+    frame = _random_frame(table_name, 120, seed=len(table_name))
+    expected = ingest._pandera_reasons(frame, table)
+    got = ingest._contract_reasons(frame, table)
+    assert (expected != "").sum() > 0  # the frame does break rules
+    pd.testing.assert_series_equal(got, expected)
+
+
+def test_large_frames_use_masks_and_agree_with_pandera(monkeypatch: pytest.MonkeyPatch) -> None:
+    table = TABLES["sensor_readings"]
+    frame = _random_frame("sensor_readings", 400, seed=3)
+    monkeypatch.setattr(ingest, "_PANDERA_ROWS", 50)  # force the large-frame path
+    pd.testing.assert_series_equal(
+        ingest._schema_reasons(frame, table), ingest._pandera_reasons(frame, table)
+    )
+
+
+def test_stringify_matches_value_by_value_text() -> None:
+    frame = pd.DataFrame(
+        {
+            "cat": pd.Categorical(["雨量", "位移", None, "雨量"]),
+            "f": [0.0, -0.0, np.nan, 1e-7],
+            "t": pd.to_datetime(["2024-01-01 00:10", None, "2024-01-01 00:00", "2024-02-29 23:59"]),
+            "i": [1, 2, 3, 2],
+            "b": [True, False, True, True],
+        }
+    )
+    text = ingest._stringify(frame)
+    assert text["cat"].tolist() == ["雨量", "位移", "", "雨量"]
+    assert text["f"].tolist() == ["0.0", "-0.0", "", "1e-07"]
+    assert text["t"].tolist() == [
+        "2024-01-01 00:10:00",
+        "",
+        "2024-01-01 00:00:00",
+        "2024-02-29 23:59:00",
+    ]
+    assert text["i"].tolist() == ["1", "2", "3", "2"]
+    assert text["b"].tolist() == ["True", "False", "True", "True"]
+
+
+def test_sort_order_is_pandas_stable_sort() -> None:
+    frame = pd.DataFrame(
+        {
+            "a": pd.Series(["b", "a", "é", "Z", None, "a", "aa"], dtype="str"),
+            "t": pd.to_datetime([3, 2, 1, 1, 0, 2, 5], unit="s", utc=True),
+            "n": [1, 2, 3, 4, 5, 6, 7],
+        }
+    )
+    expected = frame.sort_values(["a", "t"], kind="stable").index.to_numpy()
+    assert sort_order(frame, ["a", "t"]).tolist() == expected.tolist()
+
+
+def test_rows_equal_is_exact() -> None:
+    a = pd.DataFrame({"v": [0.0, np.nan, 1.0], "s": pd.Series(["x", None, "y"], dtype="str")})
+    b = pd.DataFrame({"v": [-0.0, np.nan, 1.0], "s": pd.Series(["x", None, "z"], dtype="str")})
+    assert rows_equal(a, b, ["v", "s"]).tolist() == [False, True, False]
+    assert rows_equal(a, a, ["v", "s"]).tolist() == [True, True, True]
+
+
+def test_repeated_ids_duplicate_vs_conflict_in_a_long_batch() -> None:
+    mapping = parse_mapping(
+        """
+name: t
+table: sensor_readings
+id: {columns: [sid, t, q]}
+columns:
+  sensor_id: {from: sid}
+  observed_at: {from: t}
+  interval_s: {const: 600}
+  quantity: {from: q}
+  value: {from: v}
+"""
+    )
+    n = 3000
+    raw = pd.DataFrame(
+        {
+            "sid": ["S1"] * n,
+            "t": pd.date_range("2023-01-01", periods=n, freq="10min").strftime("%Y-%m-%d %H:%M"),
+            "q": ["rain_mm"] * n,
+            "v": ["1.0"] * n,
+        },
+        dtype="str",
+    )
+    raw = pd.concat([raw, raw.iloc[[10]], raw.iloc[[20]].assign(v="2.0")], ignore_index=True)
+    cand, why = map_chunk(mapping, raw, pseudonym_key="k", as_of=AS_OF)
+    batch = finish_batch(
+        mapping, cand, why, read=len(raw), batch_id="b", file_name="f", messages=[]
+    )
+    assert batch.duplicates == 1
+    assert batch.quarantine["reason"].tolist() == ["duplicate_id_conflict"] * 2
+    assert sorted(batch.quarantine["row_number"].tolist()) == [21, n + 2]
+    assert len(batch.accepted) == n - 1
+    assert batch.accepted["observed_at"].dtype == UTC_TS
+
+
+def test_stringify_keeps_text_of_equal_but_different_objects() -> None:
+    frame = pd.DataFrame(
+        {
+            "obj": pd.Series([Decimal("1.0"), Decimal("1.00"), None, 1, True], dtype=object),
+            "f32": np.array([0.1, -0.0, np.nan, 0.1, 2.5], dtype="float32"),
+        }
+    )
+    text = ingest._stringify(frame)
+    assert text["obj"].tolist() == ["1.0", "1.00", "", "1", "True"]
+    assert text["f32"].tolist() == ["0.1", "-0.0", "", "0.1", "2.5"]
+
+
+def test_join_nonempty_pseudonym_lists() -> None:
+    frame = pd.DataFrame({"a": ["x", "", "", "p"], "b": ["y", "z", "", ""]}, dtype=object)
+    assert ingest._join_nonempty(frame, ["a", "b"]).tolist() == ["x;y", "z", None, "p"]
