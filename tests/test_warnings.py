@@ -232,3 +232,23 @@ def test_build_warnings_rows_and_roll_up():
     town = roll_up(w, by="township_code").set_index("township_code")
     assert town["n_total"].to_dict() == {"A1": 1, "B1": 1, "A2": 1}
     assert build_warnings(levels.assign(level_rank=0), ctx).empty
+
+
+def test_capacity_cap_with_arrow_string_county_codes() -> None:
+    """County codes read from Parquet/SQL arrive as pandas' str dtype; the cap must still work."""
+    import pandas as pd
+
+    from riskwarn.warnings import apply_capacity
+
+    levels = pd.DataFrame(
+        {
+            "unit_id": [f"c{i}" for i in range(5)],
+            "county_code": pd.array(["340802"] * 4 + ["340803"], dtype="str"),
+            "level_rank": [4, 3, 3, 3, 3],
+            "probability": [0.9, 0.8, 0.7, 0.6, 0.5],
+        }
+    )
+    out = apply_capacity(levels, max_high_per_county=2)
+    kept = out.loc[out["level_rank"] >= 3, "unit_id"].tolist()
+    assert kept == ["c0", "c1", "c4"]
+    assert out.loc[out["capped"], "unit_id"].tolist() == ["c2", "c3"]
