@@ -235,7 +235,7 @@ def _bench_sim_dir(out: Path, with_geohazard: bool) -> list[dict[str, Any]]:
         ("disputes", disputes.rename(columns={"opened_at": "occurred_at"}), "category"),
     ):
         t_cells, ev = timed(
-            lambda frame=frame: (
+            lambda frame=frame: (  # type: ignore[misc]
                 assign_cells(frame, crs, 250)
                 .dropna(subset=["cell_x", "cell_y"])
                 .astype({"cell_x": "int64", "cell_y": "int64"})
@@ -247,7 +247,7 @@ def _bench_sim_dir(out: Path, with_geohazard: bool) -> list[dict[str, Any]]:
         params = CellFeatureParams(tz=tz, horizon_days=7, groups=None, group_column=group)
         scan = duckdb_scan(ev, ["cell_x", "cell_y"], "occurred_at")
         t, (rows, cols) = timed(
-            lambda ev=ev, cells=cells, origins=origins, params=params: consume(
+            lambda ev=ev, cells=cells, origins=origins, params=params: consume(  # type: ignore[misc]
                 iter_cell_feature_chunks(ev, cells, origins, params)
             )
         )
@@ -318,7 +318,7 @@ def _bench_sim_dir(out: Path, with_geohazard: bool) -> list[dict[str, Any]]:
             ("hourly, last 7 days", hourly, 1),
         ):
             t, frame = timed(
-                lambda origins=origins, step=step: build_site_features(
+                lambda origins=origins, step=step: build_site_features(  # type: ignore[misc]
                     readings,
                     sensors,
                     sites,

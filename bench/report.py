@@ -123,7 +123,8 @@ def geohazard_section(metrics: dict[str, Any], bench: dict[str, Any]) -> str:
         for target, label in (("any", ">=1"), ("major", ">=10")):
             for key in ("auc", "tss"):
                 base = max(
-                    (n for n in ms if n != "xgboost"), key=lambda n, t=target, k=key: ms[n][t][k]
+                    (n for n in ms if n != "xgboost"),
+                    key=lambda n, t=target, k=key: ms[n][t][k],  # type: ignore[misc]
                 )
                 b, x = ms[base][target][key], ms["xgboost"][target][key]
                 lines.append(

@@ -88,7 +88,7 @@ def admin_units(seed: int = 7, townships_per_county: int = 5) -> pd.DataFrame:
         rows.append(_unit(code, name, "county", "3408", poly))
         n = townships_per_county if code not in URBAN else 3
         minx, miny, maxx, maxy = poly.bounds
-        pts = []
+        pts: list[shapely.Point] = []
         while len(pts) < n:
             p = shapely.Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
             if poly.contains(p):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.pyfunc import PythonModel
 
 from riskwarn.models.backtest import FittedModel
 from riskwarn.models.explain import contributions, explain_rows
@@ -40,7 +41,7 @@ def model_name(domain: str) -> str:
     return f"riskwarn-{domain}"
 
 
-class RiskModel(mlflow.pyfunc.PythonModel):
+class RiskModel(PythonModel):
     """Calibrated risk model: features in, ``probability`` and ``score`` out."""
 
     def __init__(self, fitted: FittedModel, domain: str) -> None:

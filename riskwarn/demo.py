@@ -25,7 +25,9 @@ log = logging.getLogger("riskwarn.demo")
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     from riskwarn.orchestration import run_demo_pipeline
@@ -38,7 +40,9 @@ def main() -> int:
     log.info("serving the dashboard on http://localhost:%s (Ctrl-C to stop)", port)
     riskwarn_bin = str(Path(sys.executable).with_name("riskwarn"))
     try:
-        return subprocess.call([riskwarn_bin, "dashboard", "--demo-users", "--port", port, "--host", "0.0.0.0"])
+        return subprocess.call(
+            [riskwarn_bin, "dashboard", "--demo-users", "--port", port, "--host", "0.0.0.0"]
+        )
     except KeyboardInterrupt:
         return 0
 

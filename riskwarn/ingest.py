@@ -34,7 +34,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1347,7 +1347,7 @@ def store_batch(
 
 def ingest_files(
     mapping: SourceMapping,
-    files: list[str | Path],
+    files: Sequence[str | Path],
     settings: Any,
     *,
     as_of: datetime,

@@ -93,7 +93,12 @@ labels = {
     f"{fmt_pct(r.probability, lg)}"
     for r in queue.itertuples()
 }
-wid = st.selectbox(t("pick_warning", lg), options, format_func=labels.get, key="rv_pick")
+wid = st.selectbox(
+    t("pick_warning", lg), options, format_func=lambda w: labels.get(w, str(w)), key="rv_pick"
+)
+if wid is None:
+    st.stop()
+assert wid is not None
 current = queries.get_warning(url, wid)
 seen_key = f"seen_version:{wid}"
 st.session_state.setdefault(seen_key, int(current["version"]))
