@@ -35,6 +35,7 @@ from riskwarn.models.backtest import (
 )
 from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
 from riskwarn.models.calibration import calibration_by_group
+from riskwarn.models.extra_features import ExtraFeatureParams, build_extra_features
 from riskwarn.models.grid import build_count_cube
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class HotspotBacktestSpec:
     group_column: str = "category_group"
     holiday_country: str = "US"
     max_cells: int | None = None  # tests: keep only the busiest cells
+    extra_features: bool = True  # long-memory ``lr_*`` inputs (models.extra_features)
 
 
 @dataclass
@@ -102,7 +104,13 @@ def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.Datetim
 def add_stacked_features(
     frame: pd.DataFrame, events: pd.DataFrame, cells: pd.DataFrame, spec: HotspotBacktestSpec
 ) -> pd.DataFrame:
-    """Join the baselines' scores at each origin as ``hist_*`` model inputs (past-only)."""
+    """Join the past-only model inputs computed from the events at each origin.
+
+    The baselines' scores (``hist_*``: a stacked model) and, with ``spec.extra_features``,
+    the long-memory inputs of :mod:`riskwarn.models.extra_features` (``lr_*``: multi-scale
+    and neighbour-smoothed long-run counts, same season in earlier years, location-category
+    and night-time composition). Live scoring calls this too, so both see the same columns.
+    """
     origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
     cube = build_count_cube(events, cells, events["occurred_at"].min(), origins.max(), spec.tz)
     params = HotspotParams(
@@ -115,7 +123,13 @@ def add_stacked_features(
     base = hotspot_baseline_scores(cube, list(origins), params)
     wide = base.pivot_table(index=KEYS, columns="method", values="score").reset_index()
     wide = wide.rename(columns=STACKED_BASELINES)
-    return frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
+    frame = frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
+    if not spec.extra_features:
+        return frame
+    extra = build_extra_features(
+        events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
+    )
+    return frame.merge(extra, on=KEYS, how="left", validate="one_to_one")
 
 
 def build_model_frame(

@@ -1,0 +1,225 @@
+"""Long-memory cell inputs of the hotspot model (past-only), beside ``riskwarn.features``.
+
+The classic "plain counts over all history" baseline is hard to beat because crime
+concentrates in stable places. These inputs describe that stable part better than the
+short-window feature table does:
+
+* multi-scale long-run counts: all history, the last 2 and 3 years, exponentially decayed
+  counts with half-lives of 1 and 2 years;
+* neighbour-smoothed long-run counts: the all-history and 1-year-decayed count maps
+  smoothed with Gaussian kernels of several radii (in cells);
+* seasonal counts: events in the same weeks one and two years before the forecast window;
+* composition: all-history counts per location category (``location_type``) and of events
+  at night, with their share of the cell's events.
+
+Leakage: an event counts at an origin only if its local day is before the origin's local
+day and, where ``reported_at`` is known, it was reported before that day too (the event's
+*availability day* is the later of the two local days). Every input is a difference of
+prefix sums over availability days, so nothing at or after an origin can enter it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+KEYS = ["origin", "cell_x", "cell_y"]
+NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3, 4)
+# Fixed so that training and live scoring always see the same columns (zeros where a
+# source has no such category or no location column at all).
+LOCATION_CATEGORIES = (
+    "street",
+    "residence",
+    "education",
+    "open space",
+    "retail",
+    "leisure",
+    "transportation",
+    "vehicle",
+)
+
+
+@dataclass(frozen=True)
+class ExtraFeatureParams:
+    """Windows and radii of the long-memory inputs (days and cells)."""
+
+    tz: str
+    horizon_days: int = 7
+    window_years: tuple[int, ...] = (2, 3)
+    half_lives_days: tuple[float, ...] = (365.0, 730.0)
+    smooth_sigmas_cells: tuple[float, ...] = (1.0, 2.0, 4.0)
+    season_pad_days: int = 14
+    location_column: str = "location_type"
+    locations: tuple[str, ...] = LOCATION_CATEGORIES
+
+
+def _local_day(ts: pd.Series, tz: str) -> np.ndarray:
+    """Local calendar day (days since 1970-01-01) of UTC timestamps; NaT -> -1."""
+    idx = pd.DatetimeIndex(ts)
+    days = idx.tz_convert(tz).tz_localize(None).normalize().to_numpy().astype("datetime64[D]")
+    out = days.astype("int64")
+    return np.where(idx.isna(), -1, out)
+
+
+def availability_day(events: pd.DataFrame, tz: str) -> np.ndarray:
+    """Local day from which each event may be used: occurred (and reported, if known)."""
+    day = _local_day(events["occurred_at"], tz)
+    if "reported_at" in events.columns:
+        rep = _local_day(events["reported_at"], tz)
+        day = np.where(rep >= 0, np.maximum(day, rep), day)
+    return day
+
+
+def night_mask(events: pd.DataFrame, tz: str) -> np.ndarray:
+    """Events at night (20:00-04:59 local), leaving out exact midnights (unknown time)."""
+    local = pd.DatetimeIndex(events["occurred_at"]).tz_convert(tz)
+    hour, minute = local.hour.to_numpy(), local.minute.to_numpy()
+    unknown = (hour == 0) & (minute == 0)
+    return np.isin(hour, NIGHT_HOURS) & ~unknown
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A dense raster spanning every cell with an event or requested."""
+
+    x0: int
+    y0: int
+    nx: int
+    ny: int
+
+    def flat(self, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+        return (np.asarray(cx) - self.x0) * self.ny + (np.asarray(cy) - self.y0)
+
+
+def _grid(events: pd.DataFrame, cells: pd.DataFrame) -> _Grid:
+    xs = np.concatenate([events["cell_x"].to_numpy(), cells["cell_x"].to_numpy()])
+    ys = np.concatenate([events["cell_y"].to_numpy(), cells["cell_y"].to_numpy()])
+    pad = 8  # room for the widest smoothing kernel at the edge
+    x0, y0 = int(xs.min()) - pad, int(ys.min()) - pad
+    return _Grid(x0, y0, int(xs.max()) - x0 + pad + 1, int(ys.max()) - y0 + pad + 1)
+
+
+def prefix_rasters(
+    day: np.ndarray, flat: np.ndarray, weight: np.ndarray, query_days: np.ndarray, n: int
+) -> np.ndarray:
+    """Weighted event sums per raster cell over events with ``day < q`` for each query day.
+
+    Returns ``len(query_days) x n``. Built incrementally over the sorted query days.
+    """
+    order = np.argsort(day, kind="stable")
+    day, flat, weight = day[order], flat[order], weight[order]
+    q_sorted = np.unique(query_days)
+    ends = np.searchsorted(day, q_sorted, side="left")  # events strictly before q
+    out_sorted = np.zeros((len(q_sorted), n), dtype=np.float64)
+    acc = np.zeros(n, dtype=np.float64)
+    prev = 0
+    for i, end in enumerate(ends):
+        if end > prev:
+            acc += np.bincount(flat[prev:end], weights=weight[prev:end], minlength=n)
+            prev = end
+        out_sorted[i] = acc
+    return out_sorted[np.searchsorted(q_sorted, query_days)]
+
+
+def _window(cum, q_hi: np.ndarray, q_lo: np.ndarray) -> np.ndarray:
+    """Events with ``q_lo <= day < q_hi`` from a prefix-raster function ``cum``."""
+    return cum(q_hi) - cum(q_lo)
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name.lower()).strip("_")
+
+
+def build_extra_features(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: Sequence[pd.Timestamp],
+    params: ExtraFeatureParams,
+) -> pd.DataFrame:
+    """One row per origin x cell (``KEYS``) with the long-memory inputs (``lr_*`` columns).
+
+    ``events`` carry ``occurred_at`` (UTC), ``cell_x``/``cell_y`` and optionally
+    ``reported_at`` and the location column; ``origins`` are local midnights as UTC
+    timestamps.
+    """
+    origins_idx = pd.DatetimeIndex(origins)
+    grid = _grid(events, cells)
+    n = grid.nx * grid.ny
+    day = availability_day(events, params.tz)
+    ok = day >= 0
+    ev = events.loc[ok]
+    day = day[ok]
+    flat = grid.flat(ev["cell_x"].to_numpy(), ev["cell_y"].to_numpy())
+    o_day = _local_day(pd.Series(origins_idx), params.tz)
+    cell_pos = grid.flat(cells["cell_x"].to_numpy(), cells["cell_y"].to_numpy())
+    ones = np.ones(len(ev))
+
+    def cum_fn(weight: np.ndarray):
+        return lambda q: prefix_rasters(day, flat, weight, q, n)
+
+    cols: dict[str, np.ndarray] = {}
+
+    def put(name: str, raster: np.ndarray) -> None:
+        cols[name] = raster[:, cell_pos].astype(np.float32).ravel()
+
+    total = cum_fn(ones)
+    all_hist = total(o_day)
+    put("lr_count_all", all_hist)
+    for years in params.window_years:
+        put(f"lr_count_{years}y", _window(total, o_day, o_day - 365 * years))
+    # same weeks one and two years before the forecast window (padded both sides)
+    pad, h = params.season_pad_days, params.horizon_days
+    season = np.zeros_like(all_hist)
+    for years in (1, 2):
+        lo = o_day - 364 * years - pad
+        hi = np.minimum(o_day - 364 * years + h + pad, o_day)
+        w = _window(total, hi, lo)
+        put(f"lr_season_{years}y", w)
+        season += w
+    put("lr_season_share", season / np.maximum(all_hist, 1.0))
+    # exponential decay: sum exp(-(o - d) / tau) = exp(-(o - ref) / tau) * sum exp((d - ref) / tau)
+    ref = int(o_day.max())
+    decayed_1y = None
+    for hl in params.half_lives_days:
+        tau = hl / np.log(2.0)
+        w = np.exp((day - ref) / tau)
+        dec = cum_fn(w)(o_day) * np.exp(-(o_day - ref) / tau)[:, None]
+        put(f"lr_decayed_hl{int(hl)}d", dec)
+        if decayed_1y is None:
+            decayed_1y = dec
+    # neighbour-smoothed maps (Gaussian kernels in cells), per origin
+    for name, raster in (("all", all_hist), ("hl1y", decayed_1y)):
+        if raster is None:
+            continue
+        maps = raster.reshape(len(o_day), grid.nx, grid.ny)
+        for s in params.smooth_sigmas_cells:
+            sm = ndimage.gaussian_filter(maps, sigma=(0, s, s), mode="constant", truncate=3.0)
+            put(f"lr_smooth_{name}_s{s:g}", sm.reshape(len(o_day), n))
+    # composition: location categories and night-time events over all history
+    denom = np.maximum(all_hist, 1.0)
+    if params.location_column in ev.columns:
+        lt = ev[params.location_column].astype("string").fillna("").str.lower().to_numpy()
+    else:
+        lt = np.full(len(ev), "", dtype=object)
+    for loc in params.locations:
+        cnt = cum_fn((lt == loc).astype(float))(o_day)
+        put(f"lr_count_loc_{_slug(loc)}", cnt)
+        put(f"lr_share_loc_{_slug(loc)}", cnt / denom)
+    night = cum_fn(night_mask(ev, params.tz).astype(float))(o_day)
+    put("lr_count_night", night)
+    put("lr_share_night", night / denom)
+
+    out = pd.DataFrame(
+        {
+            "origin": np.repeat(origins_idx, len(cells)),
+            "cell_x": np.tile(cells["cell_x"].to_numpy(), len(o_day)),
+            "cell_y": np.tile(cells["cell_y"].to_numpy(), len(o_day)),
+        }
+    )
+    for k, v in cols.items():
+        out[k] = v
+    return out
