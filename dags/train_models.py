@@ -11,7 +11,7 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
 from riskwarn.orchestration import TAGS, default_args
 
-DOMAINS = ["incidents", "disputes"]  # the domains riskwarn.models can train so far
+DOMAINS = ["incidents", "disputes", "dispute_cases"]  # the domains riskwarn.models can train
 
 
 @dag(

@@ -126,6 +126,8 @@ def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str
     from riskwarn.models.train import DOMAINS, HOTSPOT_DOMAINS, train_hotspot_domain
     from riskwarn.store import Store
 
+    if domain == "dispute_cases":
+        return _train_cases(settings, interval_end)
     if domain not in HOTSPOT_DOMAINS:
         raise RuntimeError(
             f"riskwarn.models cannot train {domain!r} yet (hotspot domains only: "
@@ -153,6 +155,42 @@ def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str
         "domain": domain,
         "mlflow_run_id": report.run.run_id,
         "version": report.run.version,
+        "promoted": bool(report.promoted),
+        "champion_before": report.champion_before,
+    }
+
+
+def _train_cases(settings: Settings, interval_end: Any) -> dict[str, Any]:
+    """``train_domain`` for ``dispute_cases`` (records known before the interval end)."""
+    from riskwarn.lake import read_table
+    from riskwarn.models.case_models import DOMAIN, train_case_domain
+    from riskwarn.models.registry import configure
+    from riskwarn.store import Store
+
+    end = utc(interval_end)
+    disputes = read_table(settings.lake_dir, "disputes")
+    events = read_table(settings.lake_dir, "dispute_events")
+    disputes = disputes.loc[disputes["opened_at"] < end]
+    events = events.loc[events["event_at"] < end]
+    client = configure(settings.resolved_mlflow_uri)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    artifacts = (settings.home / "mlartifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    report = train_case_domain(
+        disputes,
+        events,
+        client,
+        crs=settings.city_crs,
+        cell_size_m=settings.cell_size_m,
+        tz=settings.display_tz,
+        store=store,
+        artifact_location=artifacts.as_uri(),
+    )
+    return {
+        "domain": DOMAIN,
+        "mlflow_run_id": report.run_id,
+        "version": report.version,
         "promoted": bool(report.promoted),
         "champion_before": report.champion_before,
     }

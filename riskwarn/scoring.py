@@ -284,10 +284,54 @@ def add_model_inputs(
     return add_stacked_features(frame, events, cells, spec)
 
 
+def case_scoring_frame(settings: Settings, origin: pd.Timestamp) -> pd.DataFrame:
+    """Features of every dispute case open (and not yet escalated) at ``origin``.
+
+    The same builder as training (``riskwarn.models.case_models.build_case_table``) on
+    the cases and events known before the origin; ``unit_id`` is the dispute id, located
+    at the case's point and rolled up to township and county through its admin code.
+    No personal field is carried (party pseudonyms are only used inside the builder).
+    """
+    from riskwarn import lake
+    from riskwarn.models.case_models import build_case_table
+
+    disputes = lake.read_table(settings.lake_dir, "disputes")
+    events = lake.read_table(settings.lake_dir, "dispute_events")
+    disputes = disputes.loc[disputes["opened_at"] < origin]
+    events = events.loc[events["event_at"] < origin]
+    if disputes.empty:
+        return pd.DataFrame()
+    frame = build_case_table(
+        disputes,
+        events,
+        [origin],
+        crs=settings.city_crs,
+        cell_size_m=settings.cell_size_m,
+        tz=settings.display_tz,
+    )
+    frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    if frame.empty:
+        return frame
+    place = disputes[["record_id", "lon", "lat", "admin_code"]].rename(
+        columns={"record_id": "dispute_id"}
+    )
+    codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
+    place = place.merge(codes, left_on="admin_code", right_on="record_id", how="left")
+    frame = frame.merge(
+        place[["dispute_id", "lon", "lat", "township_code", "county_code"]],
+        on="dispute_id",
+        how="left",
+    )
+    frame["unit_id"] = frame["dispute_id"].astype(str)
+    return frame
+
+
 def scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
     """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features."""
     if domain in ("incidents", "incidents_daily", "disputes"):
         return cell_scoring_frame(settings, domain, origin)
+    if domain == "dispute_cases":
+        return case_scoring_frame(settings, origin)
     raise ChampionUnavailable(
         f"no scoring features for domain {domain!r} yet (riskwarn.features provides cell "
         "features only); score it with the geohazard nowcast or add its feature builder"

@@ -86,7 +86,8 @@ DEFAULT_POLICIES: dict[str, LevelPolicy] = {
     "incidents": LevelPolicy((0.30, 0.50, 0.70, 0.85), (0.25, 0.42, 0.60, 0.75), 10),
     "incidents_daily": LevelPolicy((0.10, 0.20, 0.35, 0.50), (0.08, 0.16, 0.28, 0.42), 10),
     "disputes": LevelPolicy((0.30, 0.50, 0.70, 0.85), (0.25, 0.42, 0.60, 0.75), 10),
-    "dispute_cases": LevelPolicy((0.15, 0.30, 0.50, 0.70), (0.12, 0.25, 0.42, 0.60), 10),
+    # a third of open cases escalate within 30 days: warn well above that base rate
+    "dispute_cases": LevelPolicy((0.40, 0.55, 0.70, 0.85), (0.35, 0.50, 0.65, 0.80), 10),
     "geohazard": LevelPolicy((0.05, 0.15, 0.35, 0.60), (0.04, 0.12, 0.28, 0.50), None),
     "geohazard_hourly": LevelPolicy((0.02, 0.08, 0.25, 0.50), (0.015, 0.06, 0.20, 0.40), None),
 }

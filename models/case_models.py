@@ -1,0 +1,437 @@
+"""Dispute-case escalation model (domain ``dispute_cases``): P(escalation within 30 days).
+
+One row per (origin, open not-yet-escalated case) from
+:func:`riskwarn.features.disputes.build_dispute_case_features`. The job mirrors the
+hotspot domains (:mod:`riskwarn.models.train`) and reuses their pieces:
+
+1. rolling-origin backtest over the latest ``eval_days``: at each refit origin the model
+   sees only rows whose 30-day label window ended before it
+   (:func:`riskwarn.models.backtest.training_rows`), trees are grown on the older rows,
+   stopped early on a later slice and Platt-calibrated on the latest slice;
+2. baselines scored on the same rows: the failed-mediation count rule and the category
+   base rate (escalation rate per category among training rows);
+3. the gate (:func:`riskwarn.models.registry.gate`) on average precision, paired
+   bootstrap over origins, plus the ECE bound;
+4. a final model on every row with a complete label, logged and registered
+   (:func:`riskwarn.models.registry.log_training_run`) as ``riskwarn-dispute_cases``.
+
+Objective ``binary:logistic``: panels read the probability of *this* case escalating,
+and cases at one origin are few (tens to hundreds), so a per-origin ranking objective
+has little to gain. The risk is monotone non-decreasing in failed mediations, the
+parties' earlier disputes and escalations, and nearby escalations (behaviour requirement).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from sklearn.metrics import average_precision_score
+
+from riskwarn.models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
+from riskwarn.models.calibration import fit_calibrator
+from riskwarn.models.explain import contributions, global_importance
+from riskwarn.models.metrics import probability_metrics, ranking_metrics
+from riskwarn.models.registry import (
+    GateResult,
+    champion_version,
+    gate,
+    load_champion,
+    log_training_run,
+    model_name,
+    promote,
+)
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "dispute_cases"
+CASE_KEYS = ["origin", "dispute_id"]
+LABEL = "label_escalation"
+# never model inputs: keys, location (used only for the nearby features), labels
+NON_FEATURES = {"origin", "dispute_id", "cell_x", "cell_y", LABEL, "label_escalation_count"}
+# personal fields that must never become features (names, phones, ID numbers, raw parties)
+PERSONAL_MARKERS = ("name", "phone", "id_number", "idcard", "party_ids", "address")
+INCREASING = (
+    "n_mediations",  # outcomes counted too; a success closes the case, so open = failed
+    "n_failed_mediations",
+    "party_prior_disputes",
+    "party_prior_escalations",
+    "nearby_escalations_",
+)
+
+
+@dataclass(frozen=True)
+class CaseModelConfig:
+    """Settings of the case backtest (a refit schedule and the slices of each fit)."""
+
+    horizon_days: int = 30
+    step_days: int = 7
+    tz: str = "Asia/Shanghai"
+    refit_every_days: int = 28
+    train_window_days: int = 728
+    es_origins: int = 4
+    cal_origins: int = 4
+    max_rounds: int = 300
+    early_stopping_rounds: int = 30
+    params: tuple[tuple[str, Any], ...] = (
+        ("max_depth", 3),
+        ("learning_rate", 0.05),
+        ("min_child_weight", 5.0),
+        ("subsample", 0.8),
+        ("colsample_bytree", 0.8),
+        ("reg_lambda", 1.0),
+        ("tree_method", "hist"),
+        ("nthread", 1),
+        ("seed", 0),
+    )
+
+    def window(self) -> ModelConfig:
+        """The backtest config whose ``training_rows`` enforces complete label windows."""
+        return replace(
+            ModelConfig(),
+            horizon_days=self.horizon_days,
+            tz=self.tz,
+            train_window_days=self.train_window_days,
+        )
+
+
+def case_features(frame: pd.DataFrame) -> list[str]:
+    """Model inputs of a case table (no keys, labels, location or personal fields)."""
+    feats = [c for c in frame.columns if c not in NON_FEATURES and not c.startswith("label_")]
+    bad = [f for f in feats if any(m in f.lower() for m in PERSONAL_MARKERS)]
+    if bad:
+        raise ValueError(f"personal fields must not be features: {bad}")
+    return feats
+
+
+def weekly_origins(start: pd.Timestamp, end: pd.Timestamp, step_days: int, tz: str):
+    """Local midnights ``start, start + step, ... <= end`` as UTC timestamps."""
+    days = pd.date_range(start.normalize(), end.normalize(), freq=f"{step_days}D")
+    return days.tz_localize(tz, nonexistent="shift_forward").tz_convert("UTC")
+
+
+def build_case_table(
+    disputes: pd.DataFrame,
+    events: pd.DataFrame,
+    origins: Sequence[pd.Timestamp],
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    horizon_days: int = 30,
+) -> pd.DataFrame:
+    """Case x origin features + labels from lake ``disputes`` and ``dispute_events``."""
+    from riskwarn.features.cells import assign_cells
+    from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features
+
+    d = assign_cells(disputes, crs, cell_size_m)
+    params = DisputeCaseParams(tz=tz, horizon_days=horizon_days)
+    table = build_dispute_case_features(d, events, origins, params)
+    table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
+    return table
+
+
+def _monotone(features: Sequence[str]) -> str:
+    return "(" + ",".join("1" if f.startswith(INCREASING) else "0" for f in features) + ")"
+
+
+def fit_case_model(
+    rows: pd.DataFrame, features: list[str], config: CaseModelConfig, refit_origin: pd.Timestamp
+) -> FittedModel:
+    """Fit (older rows), early-stop (next slice, log loss) and Platt-calibrate (latest slice)."""
+    rows = rows.sort_values("origin", kind="stable")
+    fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
+    params = {
+        **dict(config.params),
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "monotone_constraints": _monotone(features),
+    }
+
+    def dm(f: pd.DataFrame) -> xgb.DMatrix:
+        x = f[features].to_numpy(np.float32)
+        return xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
+
+    booster = xgb.train(
+        params,
+        dm(fit),
+        num_boost_round=config.max_rounds,
+        evals=[(dm(es), "es")],
+        early_stopping_rounds=config.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    model = FittedModel(
+        booster=booster,
+        calibrator=None,  # type: ignore[arg-type]
+        features=list(features),
+        params=params,
+        best_iteration=int(booster.best_iteration),
+        trained_until=refit_origin,
+        n_train_rows=len(fit),
+    )
+    model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
+    return model
+
+
+def baseline_scores(train: pd.DataFrame, rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Baselines for ``rows`` knowing only ``train`` (complete-label rows before the origin).
+
+    * ``failed_mediations``: the panels' rule of thumb, more failed mediations = riskier;
+    * ``category_rate``: the escalation rate of the case's category (Jeffreys-smoothed).
+    """
+    cats = [c for c in rows.columns if c.startswith("category_")]
+    pos = train[cats].T.to_numpy() @ train[LABEL].to_numpy(float)
+    n = train[cats].sum().to_numpy(float)
+    rate = (pos + 0.5) / (n + 1.0)
+    return {
+        "failed_mediations": rows["n_failed_mediations"].to_numpy(float),
+        "category_rate": rows[cats].to_numpy(float) @ rate,
+    }
+
+
+@dataclass
+class CaseBacktest:
+    """Scores per method on the evaluation rows plus the last fitted model."""
+
+    scores: pd.DataFrame  # origin, dispute_id, method, score, label
+    last_model: FittedModel
+    fits: pd.DataFrame
+
+
+def run_case_backtest(
+    table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: CaseModelConfig
+) -> CaseBacktest:
+    """Rolling-origin backtest of the model and the baselines over ``eval_origins``."""
+    features = case_features(table)
+    window = config.window()
+    by_origin = dict(tuple(table.groupby("origin", sort=True)))
+    out, fits = [], []
+    model: FittedModel | None = None
+    next_refit: pd.Timestamp | None = None
+    train = table.iloc[:0]
+    for origin in sorted(pd.DatetimeIndex(eval_origins)):
+        if origin not in by_origin:
+            continue
+        if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
+            train = training_rows(table, origin, window)
+            model = fit_case_model(train, features, config, origin)
+            fits.append(
+                {"refit_origin": origin, "n_train_rows": len(train), "trees": model.best_iteration}
+            )
+            next_refit = origin + pd.Timedelta(days=config.refit_every_days)
+        assert model is not None
+        rows = by_origin[origin]
+        methods = {"xgboost": model.predict_proba(rows), **baseline_scores(train, rows)}
+        for name, score in methods.items():
+            out.append(
+                pd.DataFrame(
+                    {
+                        "origin": origin,
+                        "dispute_id": rows["dispute_id"].to_numpy(),
+                        "method": name,
+                        "score": score,
+                        "label": rows[LABEL].to_numpy(int),
+                    }
+                )
+            )
+    if model is None:
+        raise ValueError("no evaluation origin has open cases")
+    return CaseBacktest(pd.concat(out, ignore_index=True), model, pd.DataFrame(fits))
+
+
+Metric = Callable[[np.ndarray, np.ndarray], float]
+
+
+def origin_bootstrap_diff(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    metric: Metric = average_precision_score,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """``metric(a) - metric(b)`` with a paired bootstrap CI resampling whole origins.
+
+    ``a`` and ``b``: the same rows (origin, dispute_id, score, label) of two methods.
+    """
+    a = a.sort_values(CASE_KEYS).reset_index(drop=True)
+    b = b.sort_values(CASE_KEYS).reset_index(drop=True)
+    if not a[CASE_KEYS].equals(b[CASE_KEYS]):
+        raise ValueError("paired bootstrap needs the same rows for both methods")
+    groups = [idx.to_numpy() for _, idx in a.groupby("origin").groups.items()]
+    y, sa, sb = a["label"].to_numpy(), a["score"].to_numpy(), b["score"].to_numpy()
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        pick = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+        if 0 < y[pick].sum() < len(pick):
+            diffs.append(metric(y[pick], sa[pick]) - metric(y[pick], sb[pick]))
+    lo, hi = np.quantile(diffs, [0.025, 0.975]) if diffs else (np.nan, np.nan)
+    return {"diff": float(metric(y, sa) - metric(y, sb)), "ci": [float(lo), float(hi)]}
+
+
+def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, Any]:
+    """AUC/AP (all methods), Brier/ECE (the model), and model-minus-baseline AP with CIs."""
+    result: dict[str, Any] = {"methods": {}, "headline": "average_precision"}
+    for m, g in scores.groupby("method", sort=True):
+        y, s = g["label"].to_numpy(), g["score"].to_numpy()
+        res = probability_metrics(y, s) if m == "xgboost" else ranking_metrics(y, s)
+        res["n_rows"] = len(g)
+        result["methods"][m] = res
+    model = scores[scores["method"] == "xgboost"]
+    result["model_minus_baseline"] = {
+        m: origin_bootstrap_diff(model, g, n_boot=n_boot)
+        for m, g in scores.groupby("method", sort=True)
+        if m != "xgboost"
+    }
+    result["n_origins"] = int(scores["origin"].nunique())
+    result["base_rate"] = float(model["label"].mean())
+    return result
+
+
+def case_model_card(metrics: dict[str, Any], gate_result: GateResult, features: list[str]) -> str:
+    """Markdown model card of the escalation model."""
+    rows = "\n".join(
+        f"| {k} | {v['auc']:.3f} | {v['average_precision']:.3f} | {v.get('brier', float('nan')):.4f} |"
+        for k, v in sorted(metrics["methods"].items())
+    )
+    return f"""# Model card: {model_name(DOMAIN)}
+
+- Task: P(an open, not yet escalated dispute escalates — petition, violence or litigation —
+  within 30 days of the origin). XGBoost `binary:logistic`, Platt-calibrated on the latest
+  complete-label slice; monotone in failed mediations and the parties' history.
+- Evaluation: rolling origins (weekly), {metrics["n_origins"]} origins, base rate
+  {metrics["base_rate"]:.3f}; training rows only with label windows closed before each origin.
+- Gate: {gate_result.summary()}
+
+| method | AUC | AP | Brier |
+|---|---|---|---|
+{rows}
+
+Features ({len(features)}): {", ".join(features)}. No personal field (names, phones, ID
+numbers) is an input; parties are linked only through pseudonyms inside the feature builder.
+"""
+
+
+@dataclass
+class CaseTrainReport:
+    """Outcome of training ``dispute_cases``."""
+
+    run_id: str
+    version: str | None
+    gate: GateResult
+    promoted: bool
+    metrics: dict[str, Any]
+    champion_before: str | None
+    scores: pd.DataFrame
+
+
+def _champion_comparison(
+    client: MlflowClient, table: pd.DataFrame, scores: pd.DataFrame, n_boot: int
+) -> dict[str, Any] | None:
+    if champion_version(client, DOMAIN) is None:
+        return None
+    try:
+        champ = load_champion(DOMAIN)
+    except MlflowException:
+        return None
+    rows = table.merge(scores.loc[scores["method"] == "xgboost", CASE_KEYS], on=CASE_KEYS)
+    if any(f not in rows.columns for f in champ.features):
+        return None
+    champ_scores = rows[CASE_KEYS].assign(
+        score=champ.predict(None, rows)["probability"].to_numpy(), label=rows[LABEL].to_numpy()
+    )
+    return origin_bootstrap_diff(scores[scores["method"] == "xgboost"], champ_scores, n_boot=n_boot)
+
+
+def train_case_domain(
+    disputes: pd.DataFrame,
+    events: pd.DataFrame,
+    client: MlflowClient,
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    eval_days: int = 112,
+    config: CaseModelConfig | None = None,
+    store: Any | None = None,
+    max_ece: float = 0.05,
+    auto_promote: bool = True,
+    n_boot: int = 500,
+    artifact_location: str | None = None,
+) -> CaseTrainReport:
+    """Backtest, fit, log, register and gate a ``dispute_cases`` challenger."""
+    from riskwarn.models.train import data_version, importance_figure, reliability_figure
+
+    config = replace(config or CaseModelConfig(), tz=tz)
+    if disputes.empty:
+        raise ValueError("no disputes rows to train dispute_cases on")
+    first = pd.Timestamp(disputes["opened_at"].min()).tz_convert(tz).tz_localize(None)
+    data_end = pd.Timestamp(events["event_at"].max()).tz_convert(tz).tz_localize(None)
+    last = data_end.normalize() - pd.Timedelta(days=config.horizon_days)
+    origins = weekly_origins(first + pd.Timedelta(days=7), last, config.step_days, tz)
+    table = build_case_table(
+        disputes,
+        events,
+        origins,
+        crs=crs,
+        cell_size_m=cell_size_m,
+        tz=tz,
+        horizon_days=config.horizon_days,
+    )
+    features = case_features(table)
+    eval_origins = origins[origins >= origins[-1] - pd.Timedelta(days=eval_days - 1)]
+    bt = run_case_backtest(table, eval_origins, config)
+    metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
+    comparisons = dict(metrics["model_minus_baseline"])
+    before = champion_version(client, DOMAIN)
+    champ = _champion_comparison(client, table, bt.scores, n_boot)
+    if champ is not None:
+        comparisons["champion"] = champ
+    decision = gate(comparisons, metrics["methods"]["xgboost"]["ece"], max_ece=max_ece)
+
+    final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
+    final = fit_case_model(
+        training_rows(table, final_origin, config.window()), features, config, final_origin
+    )
+    sample = table.sample(min(len(table), 5000), random_state=0)
+    importance = global_importance(
+        contributions(final.booster, sample, final.features, final.best_iteration)
+    )
+    xgb_rows = bt.scores[bt.scores["method"] == "xgboost"]
+    figures = {
+        "reliability": reliability_figure(xgb_rows["label"].to_numpy(), xgb_rows["score"]),
+        "importance": importance_figure(importance),
+    }
+    record = log_training_run(
+        final,
+        DOMAIN,
+        metrics,
+        data_version(disputes.drop(columns=["party_ids"], errors="ignore")),
+        table,
+        figures,
+        case_model_card(metrics, decision, features),
+        params={
+            "eval_origins": len(eval_origins),
+            "objective": "binary:logistic",
+            "refit_every_days": config.refit_every_days,
+        },
+        artifact_location=artifact_location,
+    )
+    promoted = False
+    if decision.passed and auto_promote and record.version is not None:
+        promote(client, DOMAIN, record.version, store=store, actor="riskwarn train")
+        promoted = True
+    if record.version is not None:
+        client.set_model_version_tag(
+            model_name(DOMAIN), record.version, "gate", "pass" if decision.passed else "fail"
+        )
+    return CaseTrainReport(
+        record.run_id, record.version, decision, promoted, metrics, before, bt.scores
+    )
