@@ -154,10 +154,11 @@ def airflow_dags_test(
         raise RuntimeError(f"airflow dags test {dag_id} {logical_date} failed:\n{tail}")
 
 
-# riskwarn.models trains the cell hotspot domains only so far: the demo scores those
+# Site models (geohazard, geohazard_hourly) are not built yet: the demo trains and scores
+# the hotspot and dispute-case domains; the nowcast runs on the sensor rules.
 DEMO_CONF: dict[str, dict[str, Any]] = {
-    "train_models": {"domains": ["incidents", "disputes"]},
-    "score_and_warn": {"domains": ["incidents", "disputes"]},
+    "train_models": {"domains": ["incidents", "disputes", "dispute_cases"]},
+    "score_and_warn": {"domains": ["incidents", "disputes", "dispute_cases"]},
 }
 
 

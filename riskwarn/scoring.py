@@ -100,6 +100,7 @@ def load_champion(settings: Settings, domain: str) -> Champion:
     uri = settings.resolved_mlflow_uri
     try:
         mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)  # models:/ URIs resolve against the registry URI
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         version = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
         model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION_ALIAS}")

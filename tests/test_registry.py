@@ -158,8 +158,10 @@ def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:
     from riskwarn.cli import main
 
     monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    assert main(["train", "geohazard"]) == 2
+    assert "site models, not built yet" in capsys.readouterr().err
     assert main(["train", "dispute_cases"]) == 2
-    assert "not wired yet" in capsys.readouterr().err
+    assert "no disputes rows" in capsys.readouterr().err
     assert main(["train", "incidents"]) == 2
     assert "no incidents rows in the lake" in capsys.readouterr().err
     assert main(["rollback", "incidents", "--reason", "test"]) == 2

@@ -68,7 +68,9 @@ def _incidents(n_cells: int = 12, seed: int = 1) -> pd.DataFrame:
 
 
 def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> str:
+    # both URIs: an earlier test may have pointed the process-wide registry URI elsewhere
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     exp = mlflow.create_experiment(f"test-{domain}", artifact_location=artifacts)
     with mlflow.start_run(experiment_id=exp):
         info = mlflow.pyfunc.log_model(
