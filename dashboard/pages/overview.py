@@ -100,7 +100,9 @@ for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
                     place=views.place_words(p.county_code, p.township_code, names, lg),
                     n=fmt_int(p.n_warnings, lg),
                     prob=fmt_pct(p.max_probability, lg),
-                    trend=t(f"trend_{p.trend}", lg) if p.trend else "—",
+                    trend=t(f"trend_{p.trend}", lg)
+                    if isinstance(p.trend, str) and p.trend
+                    else "—",
                 )
                 + "</div>"
                 for p in places.itertuples()
