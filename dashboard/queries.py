@@ -52,7 +52,7 @@ def mlflow_client(tracking_uri: str) -> Any:
     """One MLflow client per tracking URI."""
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 # ----------------------------------------------------------------------------- store

@@ -138,9 +138,13 @@ class _DecayCursor:
     block_cells_days: int = 1 << 23  # bound of one binned block (cells x days, float32)
 
     def values_at(self, h: _History, days: np.ndarray) -> np.ndarray:
-        """``y`` at each of the (non-decreasing) ``days``: half-lives x len(days) x cells, float32."""
+        """``y`` at each of the (non-decreasing) ``days``: half-lives x len(days) x cells.
+
+        float64, not float32: the caller subtracts the not-yet-reported records from it, and
+        a float32 state would leave a residue of those (future-known) records of ~1e-8.
+        """
         n = self.state.shape[1]
-        out = np.empty((len(self.rates), len(days), n), dtype=np.float32)
+        out = np.empty((len(self.rates), len(days), n), dtype=np.float64)
         block = max(1, self.block_cells_days // max(n, 1))
         for j, target in enumerate(days.tolist()):
             while self.day < target:

@@ -219,7 +219,7 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("riskwarn-incidents", artifact_location=str(tmp_path / "art"))
     run = client.create_run(exp)
     for key, value in {

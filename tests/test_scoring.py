@@ -79,7 +79,7 @@ def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> s
             registered_model_name=model_name(domain),
             pip_requirements=["mlflow"],
         )
-    client = mlflow.MlflowClient()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
     return str(info.registered_model_version)
 
