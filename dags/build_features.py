@@ -11,7 +11,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, AssetAny, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, source_mapping_files
+from riskwarn.orchestration import TAGS, default_args, interval_end, source_mapping_files
 
 FEATURES = Asset("riskwarn_features")
 _LAKE = [Asset(f"riskwarn_lake_{m.stem}") for m in source_mapping_files()]
@@ -33,7 +33,7 @@ def build_features() -> None:
         from riskwarn.pipeline import build_features as run
         from riskwarn.settings import load_settings
 
-        end = context.get("data_interval_end") or context["dag_run"].run_after
+        end = interval_end(context)
         return run(load_settings(), end)
 
     features()

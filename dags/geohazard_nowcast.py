@@ -14,7 +14,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, DeltaTriggerTimetable, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, nowcast_minutes
+from riskwarn.orchestration import TAGS, default_args, interval_end, nowcast_minutes
 
 FORECASTS = Asset("riskwarn_forecasts")
 MINUTES = nowcast_minutes()
@@ -36,7 +36,7 @@ def geohazard_nowcast() -> None:
         from riskwarn.pipeline import geohazard_nowcast as run
         from riskwarn.settings import load_settings
 
-        end = context.get("data_interval_end") or context["dag_run"].run_after
+        end = interval_end(context)
         return run(load_settings(), end, MINUTES, context["run_id"])
 
     nowcast()

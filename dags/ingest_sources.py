@@ -19,7 +19,7 @@ from pathlib import Path
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, source_mapping_files
+from riskwarn.orchestration import TAGS, default_args, interval_end, source_mapping_files
 
 
 def lake_asset(source: str) -> Asset:
@@ -47,7 +47,7 @@ def make_ingest_dag(mapping: Path):
             from riskwarn.pipeline import ingest_source
             from riskwarn.settings import load_settings
 
-            end = context.get("data_interval_end") or context["dag_run"].run_after
+            end = interval_end(context)
             return ingest_source(load_settings(), str(mapping), end)
 
         ingest()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import TAGS, default_args
+from riskwarn.orchestration import TAGS, default_args, interval_end
 
 FORECASTS = Asset("riskwarn_forecasts")
 DOMAINS = ["incidents", "disputes", "dispute_cases"]
@@ -39,7 +39,7 @@ def score_and_warn() -> None:
         from riskwarn.pipeline import score_and_warn as run
         from riskwarn.settings import load_settings
 
-        end = context.get("data_interval_end") or context["dag_run"].run_after
+        end = interval_end(context)
         return run(load_settings(), domain, end, context["run_id"])
 
     score.expand(domain=domains())

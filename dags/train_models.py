@@ -9,7 +9,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import TAGS, default_args
+from riskwarn.orchestration import TAGS, default_args, interval_end
 
 DOMAINS = ["incidents", "disputes", "dispute_cases"]  # the domains riskwarn.models can train
 
@@ -35,7 +35,7 @@ def train_models() -> None:
         from riskwarn.pipeline import train_domain
         from riskwarn.settings import load_settings
 
-        end = context.get("data_interval_end") or context["dag_run"].run_after
+        end = interval_end(context)
         return train_domain(load_settings(), domain, end)
 
     train.expand(domain=domains())

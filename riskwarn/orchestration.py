@@ -120,6 +120,22 @@ def default_args(retries: int = 2, timeout_minutes: int = 30) -> dict[str, Any]:
     }
 
 
+def interval_end(context: Any) -> Any:
+    """The instant a task works up to: the run's logical date, else its data interval end.
+
+    Scheduled runs of riskwarn's cron *trigger* timetables, backfills and manual runs
+    given a logical date (``airflow dags trigger -l``) all carry the tick as logical
+    date; a manual run's data interval would be the trigger time instead, which would
+    make a re-run of a past day score "now". Asset-triggered runs have no logical date
+    and use the data interval end (the asset event).
+    """
+    return (
+        context.get("logical_date")
+        or context.get("data_interval_end")
+        or context["dag_run"].run_after
+    )
+
+
 def source_mapping_files() -> list[Path]:
     """Source mapping files with a landing folder DAG (listed, never parsed: cheap)."""
     return sorted(SOURCES_DIR.glob("*.yaml"))

@@ -185,3 +185,22 @@ def test_airflow_dags_list_cli_shows_no_import_errors(af):
     )
     assert out.stdout.strip().splitlines()[-1] in ("[]", "No data found")
     assert Path(af.home).exists()
+
+
+def test_interval_end_prefers_the_logical_date_over_a_manual_runs_trigger_time() -> None:
+    """A manual re-run of a past day (trigger -l) must score that day, not "now"."""
+    from types import SimpleNamespace
+
+    import pendulum
+
+    from riskwarn.orchestration import interval_end
+
+    day = pendulum.datetime(2024, 3, 10, 16, tz="UTC")
+    now = pendulum.datetime(2026, 11, 27, 9, tz="UTC")
+    run = SimpleNamespace(run_after=now)
+    manual = {"logical_date": day, "data_interval_end": now, "dag_run": run}
+    assert interval_end(manual) == day
+    asset_triggered = {"logical_date": None, "data_interval_end": now, "dag_run": run}
+    assert interval_end(asset_triggered) == now
+    bare = {"logical_date": None, "data_interval_end": None, "dag_run": run}
+    assert interval_end(bare) == now
