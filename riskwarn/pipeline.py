@@ -114,6 +114,19 @@ def build_features(settings: Settings, interval_end: Any) -> list[str]:
 # --------------------------------------------------------------------------- models
 
 
+def _training_context(settings: Settings) -> tuple[Any, Any, str]:
+    """MLflow client, migrated serving store and artefact URI shared by every training task."""
+    from riskwarn.models.registry import configure
+    from riskwarn.store import Store
+
+    client = configure(settings.resolved_mlflow_uri)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    artifacts = (settings.home / "mlartifacts").resolve()
+    artifacts.mkdir(parents=True, exist_ok=True)
+    return client, store, artifacts.as_uri()
+
+
 def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str, Any]:
     """Train, backtest, gate and maybe promote a challenger for ``domain`` (riskwarn.models).
 
@@ -122,9 +135,7 @@ def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str
     gate decision and whether the champion moved.
     """
     from riskwarn.lake import read_table
-    from riskwarn.models.registry import configure
     from riskwarn.models.train import DOMAINS, HOTSPOT_DOMAINS, train_hotspot_domain
-    from riskwarn.store import Store
 
     if domain == "dispute_cases":
         return _train_cases(settings, interval_end)
@@ -136,11 +147,7 @@ def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str
     spec = DOMAINS[domain]
     events = read_table(settings.lake_dir, spec.table)
     events = events.loc[events[spec.time_column] < utc(interval_end)]
-    client = configure(settings.resolved_mlflow_uri)
-    store = Store.from_settings(settings)
-    store.upgrade()
-    artifacts = (settings.home / "mlartifacts").resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
+    client, store, artifact_uri = _training_context(settings)
     report = train_hotspot_domain(
         events,
         domain,
@@ -149,7 +156,7 @@ def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str
         cell_size_m=settings.cell_size_m,
         tz=settings.display_tz,
         store=store,
-        artifact_location=artifacts.as_uri(),
+        artifact_location=artifact_uri,
     )
     return {
         "domain": domain,
@@ -164,19 +171,13 @@ def _train_cases(settings: Settings, interval_end: Any) -> dict[str, Any]:
     """``train_domain`` for ``dispute_cases`` (records known before the interval end)."""
     from riskwarn.lake import read_table
     from riskwarn.models.case_models import DOMAIN, train_case_domain
-    from riskwarn.models.registry import configure
-    from riskwarn.store import Store
 
     end = utc(interval_end)
     disputes = read_table(settings.lake_dir, "disputes")
     events = read_table(settings.lake_dir, "dispute_events")
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
-    client = configure(settings.resolved_mlflow_uri)
-    store = Store.from_settings(settings)
-    store.upgrade()
-    artifacts = (settings.home / "mlartifacts").resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
+    client, store, artifact_uri = _training_context(settings)
     report = train_case_domain(
         disputes,
         events,
@@ -185,7 +186,7 @@ def _train_cases(settings: Settings, interval_end: Any) -> dict[str, Any]:
         cell_size_m=settings.cell_size_m,
         tz=settings.display_tz,
         store=store,
-        artifact_location=artifacts.as_uri(),
+        artifact_location=artifact_uri,
     )
     return {
         "domain": DOMAIN,
