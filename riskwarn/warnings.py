@@ -35,29 +35,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskwarn.store.models import WARNING_CONTENT
+
 LEVEL_NAMES: dict[int, str] = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
 LEVEL_ROMAN: dict[int, str] = {1: "IV", 2: "III", 3: "II", 4: "I"}
 LEVEL_RANKS: dict[str, int] = {v: k for k, v in LEVEL_NAMES.items()}
 
-WARNING_COLUMNS = [
-    "warning_id",
-    "domain",
-    "unit_type",
-    "unit_id",
-    "origin",
-    "valid_from",
-    "valid_to",
-    "level",
-    "level_rank",
-    "probability",
-    "score",
-    "reasons",
-    "evidence",
-    "lead_time_hours",
-    "county_code",
-    "township_code",
-    "state",
-]
+# The warning columns a scoring run writes (the store's content columns, less the run id
+# the store adds) and the review state every new warning starts in.
+WARNING_COLUMNS = [c for c in WARNING_CONTENT if c != "run_id"] + ["state"]
 
 
 @dataclass(frozen=True)
