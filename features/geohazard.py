@@ -5,7 +5,10 @@ health around each monitored site; a reading covering ``[observed_at, observed_a
 interval_s)`` becomes visible once it ends, and is binned into the time step in which it
 ends, so an origin never sees a reading that ends after it. Derived per-reading
 quantities (velocity, tangent angle, Fukuzono fit, spikes) use only that reading and
-earlier ones and are attached to origins with an as-of join.
+earlier ones and are attached to origins with an as-of join. The per-reading work runs on
+flat NumPy arrays sorted once by sensor and time (one pandas rolling-kernel call covers all
+sensors), and ``build_site_features_multi`` shares it between several origin sets (site x
+hour and site x day from one pass over the readings).
 
 City-wide features (``build_citywide_rain_features``) serve the Hong Kong case: one
 gauge, daily totals. Like NASA's LHASA they are a nowcast: rain up to the end of the
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.indexers import BaseIndexer
 from scipy.signal import lfilter
 from scipy.spatial import cKDTree
 
@@ -70,26 +75,139 @@ def _origin_bins(origins: pd.DatetimeIndex, step_hours: int, tz: str) -> np.ndar
     return b
 
 
-def _reading_end(readings: pd.DataFrame) -> pd.Series:
-    """When a reading is complete: start + interval; instantaneous readings 1 ns after they are taken,
-    so that a reading taken exactly at an origin is not visible at it (strictly before t)."""
-    interval = pd.to_timedelta(readings["interval_s"].fillna(0).astype("int64"), unit="s")
-    start = pd.to_datetime(readings["observed_at"], utc=True).dt.as_unit("ns")
-    return start + interval.where(interval > pd.Timedelta(0), pd.Timedelta(1, "ns"))
+def _sorted_codes(col: pd.Series, as_str: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 = missing) that sort like the column, and the label of each code.
+
+    ``as_str``: order by the labels as text (ids); else as pandas sorts the column
+    (categoricals by their category order).
+    """
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes = col.cat.codes.to_numpy().astype(np.int64)
+        cats = col.cat.categories
+        if not as_str:
+            return codes, np.asarray(cats, dtype=object)
+        labels, inv = np.unique(np.asarray(cats.astype(str), dtype=object), return_inverse=True)
+        return np.where(codes >= 0, inv.ravel()[np.maximum(codes, 0)], -1), labels
+    values = col.astype(str) if as_str else col
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def _float_array(col: pd.Series) -> np.ndarray:
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _seconds(ns: np.ndarray) -> np.ndarray:
+    """Nanoseconds as seconds, with pandas' own ``total_seconds`` arithmetic."""
+    return np.asarray(pd.TimedeltaIndex(ns.astype("m8[ns]")).total_seconds(), dtype=float)
+
+
+def _dedupe_order(
+    s: np.ndarray, q: np.ndarray, obs: np.ndarray, interval: np.ndarray, value: np.ndarray
+) -> np.ndarray:
+    """Row positions of the de-duplicated readings, sorted by sensor, quantity and start time.
+
+    Among rows with the same (sensor, quantity, start) the last after a stable sort by
+    interval and value (missing first) wins, i.e. the longest interval, then the largest value.
+    """
+    order = np.lexsort((obs, q, s))
+    so, qo, oo = s[order], q[order], obs[order]
+    same = (so[1:] == so[:-1]) & (qo[1:] == qo[:-1]) & (oo[1:] == oo[:-1])
+    if not same.any():
+        return order
+    starts = np.r_[True, ~same]
+    in_run = np.r_[same, False] | np.r_[False, same]
+    run = np.cumsum(starts)
+    sub = np.flatnonzero(in_run)
+    iv, vv = interval[order[sub]], value[order[sub]]
+    iv_ok, vv_ok = ~np.isnan(iv), ~np.isnan(vv)
+    k = np.lexsort(
+        (np.where(vv_ok, vv, 0.0), vv_ok, np.where(iv_ok, iv, 0.0), iv_ok, run[sub])
+    )  # stable: equal rows keep their input order
+    ks = sub[k]
+    last = np.r_[run[ks][1:] != run[ks][:-1], True]
+    out = order.copy()
+    out[np.flatnonzero(in_run & starts)] = order[ks[last]]
+    return out[~in_run | starts]
+
+
+@dataclass(frozen=True)
+class _Readings:
+    """De-duplicated readings as flat arrays, in (sensor, quantity, start time) order.
+
+    Sensors are integer codes into ``sensor_ids`` (sorted text ids); ``end`` is when a
+    reading becomes visible (ns since the epoch, UTC): start + interval, or 1 ns after an
+    instantaneous reading, so a reading taken exactly at an origin is not visible at it.
+    """
+
+    sensor_ids: np.ndarray
+    sensor: np.ndarray
+    quantity: np.ndarray  # -1 = missing
+    quantity_labels: np.ndarray
+    end: np.ndarray
+    interval_s: np.ndarray  # float, NaN = missing
+    value: np.ndarray
+    usable: np.ndarray  # quality is not "missing"
+
+    def code_of(self, quantity: str) -> int:
+        hit = np.flatnonzero(self.quantity_labels == quantity)
+        return int(hit[0]) if len(hit) else -2
+
+    def codes_of(self, sensor_ids: pd.Series | np.ndarray) -> np.ndarray:
+        """Sensor code of each id (-1 = no readings)."""
+        ids = np.asarray(pd.Series(sensor_ids, dtype=object).astype(str), dtype=object)
+        if len(self.sensor_ids) == 0:
+            return np.full(len(ids), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.sensor_ids, ids), len(self.sensor_ids) - 1)
+        return np.where(self.sensor_ids[pos] == ids, pos, -1)
+
+    def take(self, rows: np.ndarray) -> _Readings:
+        return _Readings(
+            self.sensor_ids,
+            self.sensor[rows],
+            self.quantity[rows],
+            self.quantity_labels,
+            self.end[rows],
+            self.interval_s[rows],
+            self.value[rows],
+            self.usable[rows],
+        )
+
+
+def _reading_arrays(
+    readings: pd.DataFrame, visible_by: int | None = None
+) -> tuple[_Readings, np.ndarray]:
+    """De-duplicated readings and their row positions in ``readings``.
+
+    Rows without sensor or start time are dropped, and with ``visible_by`` (ns) readings
+    that end after it (after de-duplication, so the winner of a duplicate decides).
+    """
+    ok = readings["sensor_id"].notna().to_numpy() & readings["observed_at"].notna().to_numpy()
+    r = readings[ok] if not ok.all() else readings
+    s, ids = _sorted_codes(r["sensor_id"], as_str=True)
+    q, q_labels = _sorted_codes(r["quantity"], as_str=False)
+    obs = pd.DatetimeIndex(pd.to_datetime(r["observed_at"], utc=True)).as_unit("ns").asi8
+    interval = _float_array(r["interval_s"])
+    value = _float_array(r["value"])
+    pos = _dedupe_order(s, q, obs, interval, value)
+    whole_s = np.nan_to_num(interval, nan=0.0).astype(np.int64)
+    end = obs + np.where(whole_s > 0, whole_s * 1_000_000_000, 1)
+    if visible_by is not None:
+        pos = pos[end[pos] <= visible_by]
+    usable = ~(r["quality"] == "missing").to_numpy(dtype=bool, na_value=False)
+    arrays = _Readings(
+        ids, s[pos], q[pos], q_labels, end[pos], interval[pos], value[pos], usable[pos]
+    )
+    return arrays, np.flatnonzero(ok)[pos]
 
 
 def dedupe_readings(readings: pd.DataFrame) -> pd.DataFrame:
-    """One reading per (sensor, quantity, start time); among duplicates the largest value wins
-    (a deterministic rule, so the result does not depend on row order)."""
-    r = readings.astype({"sensor_id": str})
-    r = r.sort_values(
-        ["sensor_id", "quantity", "observed_at", "interval_s", "value"],
-        kind="stable",
-        na_position="first",
-    )
-    return r.drop_duplicates(["sensor_id", "quantity", "observed_at"], keep="last").reset_index(
-        drop=True
-    )
+    """One reading per (sensor, quantity, start time); among duplicates the longest interval,
+    then the largest value wins (a deterministic rule, so the result does not depend on row
+    order). Sorted by sensor, quantity and start time; rows without sensor or time dropped."""
+    _, rows = _reading_arrays(readings)
+    out = readings.iloc[rows].astype({"sensor_id": str})
+    return out.reset_index(drop=True)
 
 
 def _site_gauges(sites: pd.DataFrame, sensors: pd.DataFrame) -> pd.Series:
@@ -173,148 +291,278 @@ def _rain_features(
     return out
 
 
-def _displacement_per_reading(readings: pd.DataFrame, params: SiteFeatureParams) -> pd.DataFrame:
+class _WindowBounds(BaseIndexer):
+    """Fixed window bounds for pandas ``rolling``: row i aggregates rows start[i] .. end[i] - 1.
+
+    Lets one pandas kernel call cover every sensor at once (windows never cross a sensor),
+    with the same arithmetic as a per-sensor ``groupby().rolling()``.
+    """
+
+    def __init__(self, start: np.ndarray, end: np.ndarray) -> None:
+        super().__init__()
+        self.bounds = (start.astype(np.int64), end.astype(np.int64))
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.bounds
+
+
+def _rolling(values: np.ndarray, start: np.ndarray, end: np.ndarray, min_periods: int) -> Any:
+    return pd.Series(values).rolling(_WindowBounds(start, end), min_periods=min_periods)
+
+
+def _runs(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Start and stop positions of the runs of equal keys (arrays sorted by those keys)."""
+    n = len(keys[0])
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    change = np.zeros(n - 1, dtype=bool)
+    for k in keys:
+        change |= k[1:] != k[:-1]
+    starts = np.r_[0, np.flatnonzero(change) + 1]
+    return starts, np.r_[starts[1:], n]
+
+
+def _search_runs(
+    starts: np.ndarray,
+    stops: np.ndarray,
+    keys: np.ndarray,
+    probes: np.ndarray,
+    side: Literal["left", "right"],
+) -> np.ndarray:
+    """For each row, the position of ``probes[i]`` among the ``keys`` of its own run (absolute)."""
+    out = np.empty(len(keys), dtype=np.int64)
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):  # one search per sensor
+        out[a:b] = a + np.searchsorted(keys[a:b], probes[a:b], side=side)
+    return out
+
+
+def _is_sorted(keys: Sequence[np.ndarray], strict: bool = False) -> bool:
+    """Whether rows are in lexicographic order of ``keys`` (the first key most significant)."""
+    if len(keys[0]) < 2:
+        return True
+    later, tie = np.zeros(len(keys[0]) - 1, bool), np.ones(len(keys[0]) - 1, bool)
+    for k in keys:
+        later |= tie & (k[1:] > k[:-1])
+        tie &= k[1:] == k[:-1]
+    return bool((later | (tie & (not strict))).all())
+
+
+@dataclass(frozen=True)
+class _SensorTable:
+    """Per-reading values sorted by sensor code, then ``end``, for as-of joins to origins."""
+
+    sensor: np.ndarray
+    end: np.ndarray
+    cols: dict[str, np.ndarray]
+
+    def asof(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Position of each sensor's last row with ``end <= time`` (codes x times; -1 = none)."""
+        lo = np.searchsorted(self.sensor, codes, side="left")
+        hi = np.searchsorted(self.sensor, codes, side="right")
+        out = np.full((len(codes), len(times)), -1, dtype=np.int64)
+        for k, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+            if b > a and codes[k] >= 0:
+                p = a + np.searchsorted(self.end[a:b], times, side="right") - 1
+                out[k] = np.where(p >= a, p, -1)
+        return out
+
+    def at(self, name: str, pos: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """Column ``name`` (or ``end``) at positions ``pos``, ``fill`` where -1."""
+        col = self.cols[name] if name != "end" else self.end
+        if len(col) == 0:
+            return np.full(pos.shape, fill)
+        return np.where(pos >= 0, col[np.maximum(pos, 0)], fill)
+
+
+def _per_sensor_cumsum(sensor: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    c = np.cumsum(flag, dtype=np.int64)
+    starts, stops = _runs([sensor])
+    base = np.repeat(c[starts] - flag[starts], stops - starts)
+    return c - base
+
+
+def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTable:
     """Velocity, acceleration, tangent angle, inverse velocity and Fukuzono fit at each reading."""
-    disp = readings[(readings["quantity"] == "displacement_mm") & readings["value"].notna()].copy()
-    if disp.empty:
-        return pd.DataFrame(
-            columns=[
-                "sensor_id",
-                "end",
-                "velocity_mm_per_day",
-                "acceleration_mm_per_day2",
-                "steady_velocity_mm_per_day",
-                "tangent_angle_deg",
-                "inverse_velocity_day_per_mm",
-                "fukuzono_hours_to_failure",
-            ]
-        )
-    disp["end"] = _reading_end(disp)
-    disp = disp.sort_values(["end", "sensor_id", "value"]).drop_duplicates(
-        ["sensor_id", "end"], keep="last"
-    )
-    disp["t_days"] = pd.DatetimeIndex(disp["end"]).as_unit("ns").asi8 / (24 * _NS_PER_H)
-    win = params.velocity_window_days
-    prev = disp[["sensor_id", "end", "t_days", "value"]].rename(
-        columns={"t_days": "t_prev", "value": "d_prev", "end": "end_prev"}
-    )
-    probe = disp[["sensor_id", "end"]].assign(probe=disp["end"] - pd.Timedelta(days=win))
-    m = pd.merge_asof(
-        probe.sort_values("probe"),
-        prev.sort_values("end_prev"),
-        left_on="probe",
-        right_on="end_prev",
-        by="sensor_id",
-        direction="backward",
-    )
-    disp = disp.merge(
-        m[["sensor_id", "end", "end_prev", "t_prev", "d_prev"]], on=["sensor_id", "end"], how="left"
-    )
-    disp["velocity_mm_per_day"] = (disp["value"] - disp["d_prev"]) / (
-        disp["t_days"] - disp["t_prev"]
-    )
-    vprev = disp[["sensor_id", "end", "velocity_mm_per_day"]].rename(
-        columns={"end": "end_prev", "velocity_mm_per_day": "v_prev"}
-    )
-    disp = disp.merge(vprev, on=["sensor_id", "end_prev"], how="left")
-    disp["acceleration_mm_per_day2"] = (disp["velocity_mm_per_day"] - disp["v_prev"]) / (
-        disp["t_days"] - disp["t_prev"]
-    )
-    disp = disp.sort_values(["sensor_id", "end"]).reset_index(drop=True)
-    g = disp.groupby("sensor_id", sort=False)
-    first_t = g["t_days"].transform("first")
-    first_d = g["value"].transform("first")
-    span = disp["t_days"] - first_t
-    # steady-stage velocity: mean creep rate over everything measured up to this reading
-    disp["steady_velocity_mm_per_day"] = np.where(
-        span > 0, (disp["value"] - first_d) / span.where(span > 0), np.nan
-    )
-    v0 = disp["steady_velocity_mm_per_day"].abs()
+    m = (rd.quantity == rd.code_of("displacement_mm")) & ~np.isnan(rd.value)
+    s, end, value = rd.sensor[m], rd.end[m], rd.value[m]
+    if not _is_sorted([s, end], strict=True):  # one reading per (sensor, end): the largest value
+        o = np.lexsort((value, end, s))
+        s, end, value = s[o], end[o], value[o]
+        keep = np.r_[(s[1:] != s[:-1]) | (end[1:] != end[:-1]), True]
+        s, end, value = s[keep], end[keep], value[keep]
+    starts, stops = _runs([s])
+    first = np.repeat(starts, stops - starts)
+    t = end / (24 * _NS_PER_H)
+    win = pd.Timedelta(days=params.velocity_window_days).as_unit("ns").value
+    prev = _search_runs(starts, stops, end, end - win, "right") - 1
+    ok = prev >= first
+    prev = np.where(ok, prev, 0)
+    t_prev = np.where(ok, t[prev], np.nan)
+    d_prev = np.where(ok, value[prev], np.nan)
+    span = t - t[first]
     with np.errstate(divide="ignore", invalid="ignore"):
-        disp["tangent_angle_deg"] = np.degrees(
-            np.arctan(disp["velocity_mm_per_day"] / v0.where(v0 > 0))
+        velocity = (value - d_prev) / (t - t_prev)
+        v_prev = np.where(ok, velocity[prev], np.nan)
+        acceleration = (velocity - v_prev) / (t - t_prev)
+        # steady-stage velocity: mean creep rate over everything measured up to this reading
+        steady = np.where(
+            span > 0, (value - value[first]) / np.where(span > 0, span, np.nan), np.nan
         )
-        iv = 1.0 / disp["velocity_mm_per_day"].where(disp["velocity_mm_per_day"] > 0)
-    disp["inverse_velocity_day_per_mm"] = iv
+        v0 = np.abs(steady)
+        tangent = np.degrees(np.arctan(velocity / np.where(v0 > 0, v0, np.nan)))
+        iv = 1.0 / np.where(velocity > 0, velocity, np.nan)
     # Fukuzono: least-squares line through the last n (t, 1/v) points, extrapolated to 1/v = 0
     n = params.fukuzono_points
-    t = disp["t_days"]
-    parts = pd.DataFrame(
-        {"t": t, "y": iv, "ty": t * iv, "tt": t * t, "sensor_id": disp["sensor_id"]}
-    )
-    roll = (
-        parts.groupby("sensor_id", sort=False)[["t", "y", "ty", "tt"]]
-        .rolling(n, min_periods=n)
-        .mean()
-    )
-    roll = roll.reset_index(level=0, drop=True).sort_index()
-    var = roll["tt"] - roll["t"] ** 2
-    slope = (roll["ty"] - roll["t"] * roll["y"]) / var.where(var > 0)
-    intercept = roll["y"] - slope * roll["t"]
-    t_fail = -intercept / slope.where(slope < 0)
+    i = np.arange(len(t))
+    bounds = _WindowBounds(np.maximum(first, i - n + 1), i + 1)
+
+    def mean(x: np.ndarray) -> np.ndarray:
+        return np.asarray(pd.Series(x).rolling(bounds, min_periods=n).mean(), dtype=float)
+
+    mt, my, mty, mtt = mean(t), mean(iv), mean(t * iv), mean(t * t)
+    var = mtt - mt**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = (mty - mt * my) / np.where(var > 0, var, np.nan)
+        intercept = my - slope * mt
+        t_fail = -intercept / np.where(slope < 0, slope, np.nan)
     hours = (t_fail - t) * 24.0
-    # beyond ten years the line is flat: not converging
-    disp["fukuzono_hours_to_failure"] = hours.where((hours > 0) & (hours < 24 * 3650))
-    return disp[
-        [
-            "sensor_id",
-            "end",
-            "velocity_mm_per_day",
-            "acceleration_mm_per_day2",
-            "steady_velocity_mm_per_day",
-            "tangent_angle_deg",
-            "inverse_velocity_day_per_mm",
-            "fukuzono_hours_to_failure",
-        ]
-    ]
+    cols = {
+        "velocity_mm_per_day": velocity,
+        "acceleration_mm_per_day2": acceleration,
+        "steady_velocity_mm_per_day": steady,
+        "tangent_angle_deg": tangent,
+        "inverse_velocity_day_per_mm": iv,
+        # beyond ten years the line is flat: not converging
+        "fukuzono_hours_to_failure": np.where((hours > 0) & (hours < 24 * 3650), hours, np.nan),
+    }
+    return _SensorTable(s, end, cols)
 
 
-def _flag_spikes(readings: pd.DataFrame, params: SiteFeatureParams) -> pd.DataFrame:
-    """Per reading: spike flag (robust trailing median/MAD) and drift flag (7-day vs earlier 30-day level)."""
-    r = readings[readings["value"].notna() & ~readings["quantity"].isin(["rain_mm"])].copy()
-    r["end"] = _reading_end(r)
-    r = r.sort_values(["sensor_id", "quantity", "end"]).reset_index(drop=True)
-    g = r.groupby(["sensor_id", "quantity"], sort=False)["value"]
-    w = params.spike_window
-    med = g.transform(lambda s: s.shift(1).rolling(w, min_periods=3).median())
-    mad = (r["value"] - med).abs()
-    mad_ref = mad.groupby([r["sensor_id"], r["quantity"]]).transform(
-        lambda s: s.shift(1).rolling(w, min_periods=3).median()
+def _flag_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTable:
+    """Per non-rain reading: spike and drift flags (never for displacement, whose trend is
+    the signal), with ``n_spikes`` counted per sensor in time order."""
+    m = (rd.quantity != rd.code_of("rain_mm")) & ~np.isnan(rd.value)
+    s, q, end, v = rd.sensor[m], rd.quantity[m], rd.end[m], rd.value[m]
+    if not _is_sorted([s, q, end]):
+        o = np.lexsort((end, q, s))
+        s, q, end, v = s[o], q[o], end[o], v[o]
+    spike, drift = np.zeros(len(v), dtype=bool), np.zeros(len(v), dtype=bool)
+    rows = np.flatnonzero(
+        (q >= 0) & (q != rd.code_of("displacement_mm"))
+    )  # whole (sensor, quantity) runs
+    if len(rows):
+        spike[rows], drift[rows] = _spikes_and_drift(s[rows], q[rows], end[rows], v[rows], params)
+    if not _is_sorted([s, end]):
+        o = np.lexsort((end, s))
+        s, end, spike, drift = s[o], end[o], spike[o], drift[o]
+    return _SensorTable(s, end, {"n_spikes": _per_sensor_cumsum(s, spike), "drift": drift})
+
+
+def _spikes_and_drift(
+    s: np.ndarray, q: np.ndarray, end: np.ndarray, v: np.ndarray, params: SiteFeatureParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spike flag (robust trailing median/MAD of the previous ``spike_window`` readings) and
+    drift flag (7-day median vs the 30 days before it) of readings sorted by sensor, quantity, end."""
+    starts, stops = _runs([s, q])
+    first = np.repeat(starts, stops - starts)
+    i = np.arange(len(v))
+    lo = np.maximum(first, i - params.spike_window)
+    med = _rolling(v, lo, i, 3).median().to_numpy()
+    mad = np.abs(v - med)
+    mad_ref = _rolling(mad, lo, i, 3).median().to_numpy()
+    tol = params.spike_mad_factor * 1.4826 * np.nan_to_num(mad_ref, nan=0.0) + 1e-6 * np.maximum(
+        np.abs(v), 1.0
     )
-    tol = params.spike_mad_factor * 1.4826 * mad_ref.fillna(0) + 1e-6 * r["value"].abs().clip(
-        lower=1.0
-    )
-    r["spike"] = (
-        ((r["value"] - med).abs() > tol) & med.notna() & (r["quantity"] != "displacement_mm")
-    )
+    spike = (np.abs(v - med) > tol) & ~np.isnan(med)
     # drift: the recent (7 d) median far outside the spread of the 30 days before it
-    idx = r.set_index("end")
-    gi = idx.groupby(["sensor_id", "quantity"], sort=False)["value"]
-    m7 = gi.transform(lambda s: s.rolling("7D").median()).to_numpy()
-    m30 = gi.transform(lambda s: s.rolling("30D").median()).to_numpy()
-    sd30 = gi.transform(lambda s: s.rolling("30D", min_periods=10).std()).to_numpy()
-    drift_ok = ~r["quantity"].isin(["displacement_mm"]).to_numpy()
-    r["drift"] = drift_ok & (
-        np.abs(m7 - m30) > params.drift_sigma * np.where(sd30 > 0, sd30, np.inf)
-    )
-    return r[["sensor_id", "end", "spike", "drift"]]
+    day = 24 * _NS_PER_H
+    lo7 = _search_runs(starts, stops, end, end - 7 * day, "right")
+    lo30 = _search_runs(starts, stops, end, end - 30 * day, "right")
+    m7 = _rolling(v, lo7, i + 1, 1).median().to_numpy()
+    m30 = _rolling(v, lo30, i + 1, 1).median().to_numpy()
+    sd30 = _rolling(v, lo30, i + 1, 10).std().to_numpy()
+    with np.errstate(invalid="ignore"):
+        drift = np.abs(m7 - m30) > params.drift_sigma * np.where(sd30 > 0, sd30, np.inf)
+    return spike, drift
 
 
-def _asof(origins: pd.DataFrame, right: pd.DataFrame, by: str) -> pd.DataFrame:
-    """Last row of ``right`` (per ``by``) whose ``end`` is at or before each origin."""
-    left = origins.sort_values("origin").astype({by: str})
-    left["origin"] = left["origin"].dt.as_unit("ns")
-    right = right.dropna(subset=["end"]).sort_values("end", kind="stable").astype({by: str})
-    right["end"] = right["end"].dt.as_unit("ns")
-    return pd.merge_asof(
-        left,
-        right,
-        left_on="origin",
-        right_on="end",
-        by=by,
-        direction="backward",
-        allow_exact_matches=True,
+def _health_table(rd: _Readings) -> _SensorTable:
+    """Per reading (all quantities): valid readings of the sensor so far, and its interval."""
+    s, end = rd.sensor, rd.end
+    o = None if _is_sorted([s, end]) else np.lexsort((end, s))
+    if o is not None:
+        s, end = s[o], end[o]
+    value, usable, interval = (
+        (a if o is None else a[o]) for a in (rd.value, rd.usable, rd.interval_s)
     )
+    n_valid = _per_sensor_cumsum(s, ~np.isnan(value) & usable)
+    return _SensorTable(s, end, {"n_valid": n_valid, "interval_s": interval})
+
+
+def _spacing_s(health: _SensorTable, pos: np.ndarray) -> np.ndarray:
+    """Expected spacing at rows ``pos`` (NaN where -1): the reading's own interval, or for
+    instantaneous readings the gap to the sensor's previous reading."""
+    if len(health.end) == 0:
+        return np.full(pos.shape, np.nan)
+    here = np.maximum(pos, 0)
+    before = np.maximum(here - 1, 0)
+    has_prev = (pos > 0) & (health.sensor[before] == health.sensor[here])
+    gap_ns = np.where(has_prev, health.end[here] - health.end[before], 0)
+    gap = np.where(has_prev, _seconds(gap_ns), np.nan)
+    interval = health.cols["interval_s"][here]
+    with np.errstate(invalid="ignore"):
+        return np.where(pos >= 0, np.where(interval > 0, interval, gap), np.nan)
+
+
+_DISPLACEMENT_AGG = {
+    "velocity_mm_per_day": "max",
+    "acceleration_mm_per_day2": "max",
+    "steady_velocity_mm_per_day": "max",
+    "tangent_angle_deg": "max",
+    "inverse_velocity_day_per_mm": "min",
+    "fukuzono_hours_to_failure": "min",
+}
+
+
+class _SharedReadings:
+    """The per-reading work, done once for all origin sets: de-duplicated arrays, usable rain,
+    sensor health, and (per parameter values) displacement kinematics and spike/drift flags."""
+
+    def __init__(self, readings: pd.DataFrame, last_origin_ns: int) -> None:
+        # a reading that ends after the last origin is never visible
+        rd, _ = _reading_arrays(readings, visible_by=last_origin_ns)
+        self.readings = rd
+        rain = (rd.quantity == rd.code_of("rain_mm")) & ~np.isnan(rd.value) & rd.usable
+        self.rain = rd.take(np.flatnonzero(rain))
+        self.health = _health_table(rd)
+        self._disp: dict[tuple[float, int], _SensorTable] = {}
+        self._flags: dict[tuple[int, float, float], _SensorTable] = {}
+
+    def displacement(self, p: SiteFeatureParams) -> _SensorTable:
+        key = (p.velocity_window_days, p.fukuzono_points)
+        if key not in self._disp:
+            self._disp[key] = _displacement_table(self.readings, p)
+        return self._disp[key]
+
+    def flags(self, p: SiteFeatureParams) -> _SensorTable:
+        key = (p.spike_window, p.spike_mad_factor, p.drift_sigma)
+        if key not in self._flags:
+            self._flags[key] = _flag_table(self.readings, p)
+        return self._flags[key]
+
+
+def _utc_origins(origins: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
+    if len(idx) == 0 and idx.tz is None:
+        idx = idx.tz_localize("UTC")
+    return idx.tz_convert("UTC").as_unit("ns")
 
 
 def build_site_features(
@@ -335,9 +583,44 @@ def build_site_features(
     ``lat`` for ``label_radius_m``). Labels: ``label_count``/``label_any`` of hazard events
     at the site in [origin, origin + horizon_hours).
     """
-    params = params or SiteFeatureParams()
+    (frame,) = build_site_features_multi(
+        readings, sensors, sites, hazard_events, [(origins, params)], crs=crs
+    )
+    return frame
+
+
+def build_site_features_multi(
+    readings: pd.DataFrame,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    origin_sets: Sequence[
+        tuple[Sequence[pd.Timestamp] | pd.DatetimeIndex, SiteFeatureParams | None]
+    ],
+    crs: str = "EPSG:3857",
+) -> list[pd.DataFrame]:
+    """:func:`build_site_features` for several (origins, params) sets, e.g. site x hour and
+    site x day, in one pass: the per-reading work (de-duplication, displacement kinematics,
+    spike and drift flags, sensor health) is done once and as-of joined to each set.
+
+    Returns one frame per set, each equal to ``build_site_features`` of that set alone.
+    """
+    sets = [(_utc_origins(o), p or SiteFeatureParams()) for o, p in origin_sets]
+    ends = [int(idx.asi8.max()) for idx, _ in sets if len(idx)]
+    shared = _SharedReadings(readings, max(ends)) if ends else None
+    return [_site_frame(shared, sensors, sites, hazard_events, idx, p, crs) for idx, p in sets]
+
+
+def _site_frame(
+    shared: _SharedReadings | None,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    idx: pd.DatetimeIndex,
+    params: SiteFeatureParams,
+    crs: str,
+) -> pd.DataFrame:
     step = params.step_hours
-    idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins)))).tz_convert("UTC").as_unit("ns")
     sites = sites.sort_values("record_id").reset_index(drop=True)
     site_ids = sites["record_id"].astype(str).to_numpy(dtype=object)
     n_s, n_o = len(site_ids), len(idx)
@@ -350,69 +633,37 @@ def build_site_features(
         else keys["origin"]
     )
     out = keys.copy()
-    if n_o == 0:
+    if n_o == 0 or shared is None:
         return out
     o_bins = _origin_bins(idx, step, params.tz)
-    readings = dedupe_readings(readings)
     # --- rain
-    rain = readings[
-        (readings["quantity"] == "rain_mm")
-        & readings["value"].notna()
-        & (readings["quality"].fillna("good") != "missing")
-    ]
     gauge_of_site = _site_gauges(sites, sensors)
     gauges = sorted(set(gauge_of_site.dropna()))
     if gauges:
-        rain = rain[rain["sensor_id"].isin(gauges)]
-        end_bin = _bin_index(_reading_end(rain) - pd.Timedelta(1, "ns"), step, params.tz)
+        rain = shared.rain
+        codes = shared.readings.codes_of(np.asarray(gauges, dtype=object))
+        row_of = np.full(len(shared.readings.sensor_ids) + 1, -1, dtype=np.int64)
+        row_of[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
+        gpos = row_of[rain.sensor]
+        sel = gpos >= 0
+        ends = pd.DatetimeIndex((rain.end[sel] - 1).astype("M8[ns]")).tz_localize("UTC")
+        end_bin = _bin_index(ends, step, params.tz)
         b0 = min(int(end_bin.min()) if len(end_bin) else int(o_bins.min()), int(o_bins.min()) - 1)
         nb = int(o_bins.max()) - b0 + 1
         keep = end_bin < b0 + nb
-        gpos = pd.Index(gauges).get_indexer(rain["sensor_id"][keep])
-        mat = np.zeros((len(gauges), nb))
-        np.add.at(mat, (gpos, end_bin[keep] - b0), rain["value"].to_numpy(float)[keep])
+        flat = gpos[sel][keep] * nb + (end_bin[keep] - b0)
+        mat = np.bincount(flat, weights=rain.value[sel][keep], minlength=len(gauges) * nb).reshape(
+            len(gauges), nb
+        )
         feats = _rain_features(mat, (o_bins - b0).astype(np.int64), params)
         gp = pd.Index(gauges).get_indexer(gauge_of_site.reindex(site_ids).to_numpy())
         for name, arr in feats.items():
             vals = np.where(gp[:, None] >= 0, arr[np.maximum(gp, 0), :], np.nan)
             out[name] = vals.T.ravel().astype(np.float32)
     # --- displacement (max over the site's displacement sensors)
-    sensor_site = sensors.set_index("record_id")["site_id"].dropna().astype(str).astype(object)
-    disp = _displacement_per_reading(readings, params)
-    dcols = [
-        "velocity_mm_per_day",
-        "acceleration_mm_per_day2",
-        "steady_velocity_mm_per_day",
-        "tangent_angle_deg",
-        "inverse_velocity_day_per_mm",
-        "fukuzono_hours_to_failure",
-    ]
-    if len(disp):
-        disp["site_id"] = disp["sensor_id"].map(sensor_site)
-        per_sensor = pd.DataFrame({"sensor_id": disp["sensor_id"].unique()})
-        per_sensor["site_id"] = per_sensor["sensor_id"].map(sensor_site)
-        grid = per_sensor.merge(pd.DataFrame({"origin": idx}), how="cross")
-        got = _asof(grid, disp.drop(columns="site_id"), by="sensor_id")
-        got["displacement_age_days"] = (got["origin"] - got["end"]).dt.total_seconds() / 86400.0
-        agg = (
-            got.groupby(["origin", "site_id"])
-            .agg(
-                velocity_mm_per_day=("velocity_mm_per_day", "max"),
-                acceleration_mm_per_day2=("acceleration_mm_per_day2", "max"),
-                steady_velocity_mm_per_day=("steady_velocity_mm_per_day", "max"),
-                tangent_angle_deg=("tangent_angle_deg", "max"),
-                inverse_velocity_day_per_mm=("inverse_velocity_day_per_mm", "min"),
-                fukuzono_hours_to_failure=("fukuzono_hours_to_failure", "min"),
-                displacement_age_days=("displacement_age_days", "min"),
-            )
-            .reset_index()
-        )
-        out = out.merge(agg, on=["origin", "site_id"], how="left")
-    else:
-        for c in [*dcols, "displacement_age_days"]:
-            out[c] = np.nan
+    out = out.merge(_displacement_at(shared, sensors, idx, params), on=SITE_KEYS, how="left")
     # --- sensor health
-    out = out.merge(_health(readings, sensors, idx, params), on=["origin", "site_id"], how="left")
+    out = out.merge(_health_at(shared, sensors, idx, params), on=SITE_KEYS, how="left")
     # --- static attributes
     static = pd.DataFrame({"site_id": site_ids})
     static["slope_class"] = (
@@ -434,75 +685,80 @@ def build_site_features(
     return out.sort_values(SITE_KEYS).reset_index(drop=True)
 
 
-def _health(
-    readings: pd.DataFrame, sensors: pd.DataFrame, idx: pd.DatetimeIndex, params: SiteFeatureParams
+def _sensor_grid(
+    idx: pd.DatetimeIndex, sensor_ids: np.ndarray, site_of: np.ndarray
+) -> pd.DataFrame:
+    """origin x sensor keys, sensor-major, with each sensor's site."""
+    n_o = len(idx)
+    return pd.DataFrame(
+        {
+            "origin": idx[np.tile(np.arange(n_o), len(sensor_ids))],
+            "sensor_id": np.repeat(sensor_ids, n_o),
+            "site_id": np.repeat(site_of, n_o),
+        }
+    )
+
+
+def _displacement_at(
+    shared: _SharedReadings, sensors: pd.DataFrame, idx: pd.DatetimeIndex, params: SiteFeatureParams
+) -> pd.DataFrame:
+    """Displacement features per site and origin: each sensor's last reading before the origin,
+    max (min for inverse velocity, Fukuzono time and age) over the site's sensors."""
+    table = shared.displacement(params)
+    codes = np.unique(table.sensor)
+    sensor_site = sensors.set_index("record_id")["site_id"].dropna().astype(str).astype(object)
+    ids = shared.readings.sensor_ids[codes]
+    got = _sensor_grid(idx, ids, pd.Series(ids).map(sensor_site).to_numpy(dtype=object))
+    pos = table.asof(codes, idx.asi8).ravel()
+    for name in _DISPLACEMENT_AGG:
+        got[name] = table.at(name, pos)
+    age_ns = np.tile(idx.asi8, len(codes)) - np.where(pos >= 0, table.at("end", pos, 0), 0)
+    got["displacement_age_days"] = np.where(
+        pos >= 0, _seconds(age_ns.astype(np.int64)) / 86400.0, np.nan
+    )
+    return (
+        got.groupby(SITE_KEYS)
+        .agg(
+            **{c: (c, how) for c, how in _DISPLACEMENT_AGG.items()},
+            displacement_age_days=("displacement_age_days", "min"),
+        )
+        .reset_index()
+    )
+
+
+def _health_at(
+    shared: _SharedReadings, sensors: pd.DataFrame, idx: pd.DatetimeIndex, params: SiteFeatureParams
 ) -> pd.DataFrame:
     """Share of expected readings missing (24 h, 7 d), spikes (7 d), drift and dead-sensor flags per site."""
-    site_sensors = sensors.dropna(subset=["site_id"])[["record_id", "site_id"]].rename(
-        columns={"record_id": "sensor_id"}
-    )
-    site_sensors = site_sensors.astype({"sensor_id": str, "site_id": str})
-    grid = site_sensors.merge(pd.DataFrame({"origin": idx}), how="cross")
-    r = readings.copy()
-    r["end"] = _reading_end(r)
-    r["valid"] = r["value"].notna() & (r["quality"].fillna("good") != "missing")
-    r = r.sort_values(["sensor_id", "end"])
-    r["n_valid"] = r.groupby("sensor_id")["valid"].cumsum()
-    # expected spacing: the reading's own interval, or for instantaneous readings the gap to the previous one
-    gap_s = r.groupby("sensor_id")["end"].diff().dt.total_seconds()
-    r["spacing_s"] = r["interval_s"].where(r["interval_s"] > 0, gap_s)
-    last = _asof(grid, r[["sensor_id", "end", "n_valid", "spacing_s"]], by="sensor_id")
-    res = last[["origin", "site_id", "sensor_id"]].copy()
-    res["dead"] = last["end"].isna() | (
-        (last["origin"] - last["end"]) > pd.Timedelta(hours=params.dead_after_hours)
-    )
-    interval_h = last["spacing_s"].where(last["spacing_s"] > 0, 3600).fillna(3600) / 3600.0
+    site_sensors = sensors.dropna(subset=["site_id"])
+    ids = site_sensors["record_id"].astype(str).to_numpy(dtype=object)
+    codes = shared.readings.codes_of(ids)
+    res = _sensor_grid(idx, ids, site_sensors["site_id"].astype(str).to_numpy(dtype=object))
+    origin = np.tile(idx.asi8, len(ids))
+    health = shared.health
+    last = health.asof(codes, idx.asi8).ravel()
+    dead_ns = pd.Timedelta(hours=params.dead_after_hours).as_unit("ns").value
+    res["dead"] = (last < 0) | (origin - health.at("end", last, 0).astype(np.int64) > dead_ns)
+    spacing = _spacing_s(health, last)
+    with np.errstate(invalid="ignore"):
+        interval_h = np.where(spacing > 0, spacing, 3600) / 3600.0
+    n_now = health.at("n_valid", last, 0.0)
     for hours in (24, 168):
-        g2 = grid.copy()
-        g2["origin_shift"] = g2["origin"] - pd.Timedelta(hours=hours)
-        g2["origin_shift"] = g2["origin_shift"].dt.as_unit("ns")
-        before = pd.merge_asof(
-            g2.sort_values("origin_shift"),
-            r[["sensor_id", "end", "n_valid"]].sort_values("end", kind="stable"),
-            left_on="origin_shift",
-            right_on="end",
-            by="sensor_id",
-            direction="backward",
-        )
-        before = before.set_index(["origin", "sensor_id"])["n_valid"]
-        n_now = last.set_index(["origin", "sensor_id"])["n_valid"].fillna(0)
-        n_win = n_now - before.reindex(n_now.index).fillna(0)
-        expected = hours / interval_h.to_numpy()
-        share = np.clip(1.0 - n_win.to_numpy() / np.maximum(expected, 1e-9), 0.0, 1.0)
+        before = health.asof(codes, idx.asi8 - hours * _NS_PER_H).ravel()
+        n_win = n_now - health.at("n_valid", before, 0.0)
+        expected = hours / interval_h
+        share = np.clip(1.0 - n_win / np.maximum(expected, 1e-9), 0.0, 1.0)
         # a window shorter than the sensor's spacing cannot tell a gap from the schedule
         res[f"share_missing_{hours}h"] = np.where(expected >= 1.0, share, np.nan)
-    flags = _flag_spikes(readings, params)
-    if len(flags):
-        flags = flags.sort_values(["sensor_id", "end"])
-        flags["n_spikes"] = flags.groupby("sensor_id")["spike"].cumsum()
-        now = _asof(grid, flags[["sensor_id", "end", "n_spikes", "drift"]], by="sensor_id")
-        g2 = grid.copy()
-        g2["origin"] = g2["origin"] - pd.Timedelta(days=7)
-        then = _asof(g2, flags[["sensor_id", "end", "n_spikes"]], by="sensor_id")
-        then["origin"] = then["origin"] + pd.Timedelta(days=7)
-        now = now.merge(
-            then[["origin", "sensor_id", "n_spikes"]],
-            on=["origin", "sensor_id"],
-            suffixes=("", "_then"),
-        )
-        now["spikes_removed_7d"] = now["n_spikes"].fillna(0) - now["n_spikes_then"].fillna(0)
-        recent = (now["origin"] - now["end"]) <= pd.Timedelta(days=7)
-        now["drift_flag"] = (now["drift"].astype("boolean").fillna(False) & recent).astype(float)
-        res = res.merge(
-            now[["origin", "sensor_id", "spikes_removed_7d", "drift_flag"]],
-            on=["origin", "sensor_id"],
-            how="left",
-        )
-    else:
-        res["spikes_removed_7d"] = 0.0
-        res["drift_flag"] = 0.0
+    flags = shared.flags(params)
+    week = 7 * 24 * _NS_PER_H
+    now = flags.asof(codes, idx.asi8).ravel()
+    then = flags.asof(codes, idx.asi8 - week).ravel()
+    res["spikes_removed_7d"] = flags.at("n_spikes", now, 0.0) - flags.at("n_spikes", then, 0.0)
+    recent = (now >= 0) & (origin - flags.at("end", now, 0).astype(np.int64) <= week)
+    res["drift_flag"] = ((flags.at("drift", now, 0.0) > 0) & recent).astype(float)
     return (
-        res.groupby(["origin", "site_id"])
+        res.groupby(SITE_KEYS)
         .agg(
             share_missing_24h=("share_missing_24h", "mean"),
             share_missing_168h=("share_missing_168h", "mean"),
