@@ -8,10 +8,15 @@ overwritten on re-run, and emits ``riskwarn_features``.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, AssetAny, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, interval_end, source_mapping_files
+from riskwarn.orchestration import (
+    EARLIEST_START,
+    TAGS,
+    default_args,
+    interval_end,
+    source_mapping_files,
+)
 
 FEATURES = Asset("riskwarn_features")
 _LAKE = [Asset(f"riskwarn_lake_{m.stem}") for m in source_mapping_files()]
@@ -20,7 +25,7 @@ _LAKE = [Asset(f"riskwarn_lake_{m.stem}") for m in source_mapping_files()]
 @dag(
     dag_id="build_features",
     schedule=AssetAny(*_LAKE) if _LAKE else None,
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=EARLIEST_START,
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "features"],

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pendulum
 from airflow.sdk import Asset, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, interval_end, source_mapping_files
+from riskwarn.orchestration import (
+    EARLIEST_START,
+    TAGS,
+    default_args,
+    interval_end,
+    source_mapping_files,
+)
 
 
 def lake_asset(source: str) -> Asset:
@@ -34,7 +39,7 @@ def make_ingest_dag(mapping: Path):
     @dag(
         dag_id=f"ingest_{stem}",
         schedule="@hourly",
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+        start_date=EARLIEST_START,
         catchup=False,
         max_active_runs=1,
         tags=[*TAGS, "ingest"],

@@ -8,10 +8,9 @@ run, ``forecasts.csv``, ``warnings.csv`` and ``forecasts.geojson`` under
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
 
-from riskwarn.orchestration import TAGS, default_args
+from riskwarn.orchestration import EARLIEST_START, TAGS, default_args
 
 FORECASTS = Asset("riskwarn_forecasts")
 EXPORTS = Asset("riskwarn_exports")
@@ -20,7 +19,7 @@ EXPORTS = Asset("riskwarn_exports")
 @dag(
     dag_id="publish",
     schedule=[FORECASTS],
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=EARLIEST_START,
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "publish"],

@@ -9,10 +9,9 @@ domain's task loudly and leaves the last published run in service. Emits
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, interval_end
+from riskwarn.orchestration import EARLIEST_START, TAGS, default_args, interval_end
 
 FORECASTS = Asset("riskwarn_forecasts")
 DOMAINS = ["incidents", "disputes", "dispute_cases"]
@@ -21,7 +20,7 @@ DOMAINS = ["incidents", "disputes", "dispute_cases"]
 @dag(
     dag_id="score_and_warn",
     schedule=CronTriggerTimetable("0 0 * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    start_date=EARLIEST_START,
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "scoring"],
@@ -32,7 +31,11 @@ DOMAINS = ["incidents", "disputes", "dispute_cases"]
 def score_and_warn() -> None:
     @task
     def domains(**context) -> list[str]:
-        return [d for d in context["params"]["domains"] if d in DOMAINS]
+        asked = list(context["params"]["domains"])
+        unknown = sorted(set(asked) - set(DOMAINS))
+        if unknown:  # a silent drop would "succeed" having scored nothing
+            raise ValueError(f"cannot score {unknown}: score_and_warn scores {DOMAINS}")
+        return asked
 
     @task(outlets=[FORECASTS], map_index_template="{{ task.op_kwargs['domain'] }}")
     def score(domain: str, **context) -> str:
