@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from riskwarn.features.catalog import GROUP_ZH
 from riskwarn.geo import cell_id, project, unproject
+from riskwarn.warnings import LEVEL_RANKS, probability_reason
 
 # Demo city (DOMAIN.md): three urban districts, two county-level cities, five counties.
 COUNTIES: tuple[tuple[str, str, float, float], ...] = (
@@ -198,18 +200,39 @@ def _level_for_rank(rank: np.ndarray, n: int) -> np.ndarray:
     )
 
 
-REASON_TEMPLATES = {
+REASON_TEMPLATES: dict[str, list[dict[str, str]]] = {
+    # bilingual reasons ({"en", "zh"}), as the pipeline writes them
     "incidents": [
-        "{n} incidents within 250 m in the last 7 days, {k:.1f}x the usual rate.",
-        "Repeat burglaries nearby in the last 14 days (near-repeat pattern).",
-        "Busy weekend and market day ahead.",
+        {
+            "en": "{n} incidents within 250 m in the last 7 days, {k:.1f}x the usual rate.",
+            "zh": "近 7 天周边 250 米内发生 {n} 起警情，是常态的 {k:.1f} 倍。",
+        },
+        {
+            "en": "Repeat burglaries nearby in the last 14 days (near-repeat pattern).",
+            "zh": "近 14 天附近多次发生入室盗窃（临近重复模式）。",
+        },
+        {"en": "Busy weekend and market day ahead.", "zh": "即将迎来周末和集市日，人流密集。"},
     ],
     "disputes": [
-        "{n} disputes registered in this grid in the last 30 days, {k:.1f}x the usual rate.",
-        "Unresolved labour-wage disputes at a nearby construction site.",
-        "Property-management complaints rising since last month.",
+        {
+            "en": "{n} disputes registered in this grid in the last 30 days, "
+            "{k:.1f}x the usual rate.",
+            "zh": "近 30 天本网格登记纠纷 {n} 起，是常态的 {k:.1f} 倍。",
+        },
+        {
+            "en": "Unresolved labour-wage disputes at a nearby construction site.",
+            "zh": "附近工地有未化解的劳资纠纷。",
+        },
+        {
+            "en": "Property-management complaints rising since last month.",
+            "zh": "自上月以来物业投诉持续增多。",
+        },
     ],
 }
+
+
+def _fill(reason: dict[str, str], **values: Any) -> dict[str, str]:
+    return {lang: text.format(**values) for lang, text in reason.items()}
 
 
 def _publish_week(
@@ -264,11 +287,11 @@ def _hotspot_domain(
         w["lead_time_hours"] = 168.0
         w["reasons"] = [
             [
-                f"Model probability {p:.0%} over the next 168 h.",
-                REASON_TEMPLATES[domain][0].format(n=int(3 + 20 * p), k=1.5 + 4 * p),
+                probability_reason(p, 168.0, LEVEL_RANKS[lv]),
+                _fill(REASON_TEMPLATES[domain][0], n=int(3 + 20 * p), k=1.5 + 4 * p),
                 REASON_TEMPLATES[domain][1 + int(rng.integers(0, 2))],
             ]
-            for p in w["probability"]
+            for p, lv in zip(w["probability"], w["level"], strict=True)
         ]
         w["evidence"] = [
             {
@@ -340,9 +363,16 @@ def _dispute_cases(
             "origin": origin,
             "explanation": [
                 [
-                    f"Category {c.replace('_', ' ')}; {int(1 + 4 * q)} failed mediation attempts.",
-                    f"{int(2 + 10 * q)} parties involved; similar cases escalated "
-                    f"{q * 100:.0f}% of the time.",
+                    {
+                        "en": f"Category {c.replace('_', ' ')}; "
+                        f"{int(1 + 4 * q)} failed mediation attempts.",
+                        "zh": f"{GROUP_ZH.get(c, c)}类纠纷；已调解失败 {int(1 + 4 * q)} 次。",
+                    },
+                    {
+                        "en": f"{int(2 + 10 * q)} parties involved; similar cases escalated "
+                        f"{q * 100:.0f}% of the time.",
+                        "zh": f"涉及 {int(2 + 10 * q)} 方当事人；同类案件升级比例为 {q * 100:.0f}%。",
+                    },
                 ]
                 for c, q in zip(cats, p, strict=True)
             ],
@@ -464,10 +494,15 @@ def _geohazard(
     w = f[lv != ""].assign(level=lv[lv != ""], valid_from=origin, lead_time_hours=24.0)
     w["reasons"] = [
         [
-            "Cumulative displacement accelerating; tangent angle above 80 deg.",
-            "72 mm of rain in the last 3 days.",
+            {
+                "en": "Cumulative displacement accelerating; tangent angle above 80 deg.",
+                "zh": "累计位移加速，切线角超过 80°。",
+            },
+            {"en": "72 mm of rain in the last 3 days.", "zh": "近 3 天降雨 72 毫米。"},
         ]
-    ] + [["Rain above the site's 95th percentile."]] * (len(w) - 1)
+    ] + [[{"en": "Rain above the site's 95th percentile.", "zh": "降雨超过本点 95 百分位。"}]] * (
+        len(w) - 1
+    )
     w["evidence"] = [{"rain_3d_mm": 72.0}] * len(w)
     _publish_week(store, "geohazard", "site", origin, 24.0, f, w)
 

@@ -257,3 +257,29 @@ def risk_deck(
         map_provider=None,
         tooltip={"html": tooltip_html, "style": {"fontSize": "13px"}},
     )
+
+
+class DeckSpec:
+    """A pydeck map serialised once, as compact JSON, for ``st.pydeck_chart``.
+
+    ``pydeck.Deck.to_json`` indents by two spaces, which triples the payload of a map with
+    thousands of cell polygons; serialising once (and caching the result) also spares the
+    rerun the encoding. ``st.pydeck_chart`` only calls ``to_json()`` and reads the
+    tooltip, so this stands in for the Deck.
+    """
+
+    layers = None  # nothing for Streamlit's per-layer DataFrame workaround to convert
+
+    def __init__(self, deck: pdk.Deck) -> None:
+        from pydeck.bindings.json_tools import default_serialize
+
+        # what Deck.to_json() writes (pydeck's serialize), without the indentation
+        self._json = json.dumps(
+            deck, sort_keys=True, default=default_serialize, separators=(",", ":")
+        )
+        tooltip = getattr(deck, "_tooltip", None)
+        self._tooltip = tooltip if isinstance(tooltip, dict) else None
+
+    def to_json(self) -> str:
+        """The deck's JSON (compact)."""
+        return self._json

@@ -70,27 +70,52 @@ def published_forecasts(url: str, domain: str) -> pd.DataFrame:
     return store(url).published_forecasts(domain)
 
 
+RUN_TTL_S = 3600  # a run's rows never change once published: cache them by run id
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def top_forecasts(url: str, domain: str, max_rank: int = 1500) -> pd.DataFrame:
     """The ``max_rank`` riskiest rows of the published run of ``domain`` (for the map).
 
-    Same rows as the head of ``Store.published_forecasts`` (ordered by rank), read with a
-    rank filter on the documented ``forecasts``/``publications`` tables.
+    Same rows as the head of ``Store.published_forecasts`` (ordered by rank). The
+    published run is looked up on every refresh; its rows are cached by run id.
     """
+    run = published_run(url, domain)
+    if run is None:
+        from riskwarn.store.models import Forecast
+
+        return pd.DataFrame(columns=[c.name for c in Forecast.__table__.c])
+    return run_top_forecasts(url, str(run["run_id"]), max_rank)
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=32)
+def run_top_forecasts(url: str, run_id: str, max_rank: int) -> pd.DataFrame:
+    """Forecast rows of one run with ``rank <= max_rank``, by rank (the documented
+    ``forecasts`` table; its primary key starts with ``run_id``, so only that run is read)."""
     import sqlalchemy as sa
 
-    from riskwarn.store.models import Forecast, Publication
+    from riskwarn.store.models import Forecast
 
-    f, pub = Forecast.__table__, Publication.__table__
+    f = Forecast.__table__
     stmt = (
         sa.select(f)
-        .join(pub, sa.and_(pub.c.run_id == f.c.run_id, pub.c.domain == f.c.domain))
-        .where(pub.c.domain == domain, f.c.rank <= max_rank)
+        .where(f.c.run_id == run_id, f.c.rank <= max_rank)
         .order_by(f.c.rank, f.c.unit_id)
     )
     with store(url).engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
     return pd.DataFrame(rows, columns=[c.name for c in f.c])
+
+
+HISTORY_COLUMNS = [
+    "unit_id",
+    "origin",
+    "score",
+    "probability",
+    "rank",
+    "county_code",
+    "township_code",
+]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -99,46 +124,44 @@ def forecast_history(url: str, domain: str, weeks: int = 6, max_rank: int = 200)
 
     Trends only look at the top of each week, so this reads the documented ``forecasts``
     table with a rank filter (a few thousand rows) instead of every cell of every run
-    (``Store.forecast_history``, hundreds of thousands at city scale).
+    (``Store.forecast_history``, hundreds of thousands at city scale). The runs are looked
+    up on every refresh; their rows are cached by run id (:func:`runs_top_forecasts`).
     """
     import sqlalchemy as sa
 
-    from riskwarn.store.models import Forecast, ForecastRun
+    from riskwarn.store.models import ForecastRun
 
-    f, r = Forecast.__table__, ForecastRun.__table__
-    run = store(url).published_run(domain)
-    stmt = (
-        sa.select(
-            f.c.unit_id,
-            f.c.origin,
-            f.c.score,
-            f.c.probability,
-            f.c.rank,
-            f.c.county_code,
-            f.c.township_code,
-        )
-        .join(r, r.c.run_id == f.c.run_id)
-        .where(
-            f.c.domain == domain, r.c.status.in_(("published", "superseded")), f.c.rank <= max_rank
-        )
-        .order_by(f.c.origin, f.c.rank)
+    r = ForecastRun.__table__
+    run = published_run(url, domain)
+    runs = sa.select(r.c.run_id).where(
+        r.c.domain == domain, r.c.status.in_(("published", "superseded"))
     )
     if run is not None:
-        stmt = stmt.where(f.c.origin >= pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks))
+        runs = runs.where(r.c.origin >= pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks))
     with store(url).engine.connect() as conn:
-        rows = conn.execute(stmt).mappings().all()
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "unit_id",
-            "origin",
-            "score",
-            "probability",
-            "rank",
-            "county_code",
-            "township_code",
-        ],
-    )
+        run_ids = tuple(sorted(str(row[0]) for row in conn.execute(runs)))
+    return runs_top_forecasts(url, run_ids, max_rank)
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=32)
+def runs_top_forecasts(url: str, run_ids: tuple[str, ...], max_rank: int) -> pd.DataFrame:
+    """``HISTORY_COLUMNS`` of the rows with ``rank <= max_rank`` of ``run_ids``, by origin
+    and rank (read by run id, the first column of the forecasts' primary key)."""
+    import sqlalchemy as sa
+
+    from riskwarn.store.models import Forecast
+
+    f = Forecast.__table__
+    rows: list[Any] = []
+    if run_ids:
+        stmt = (
+            sa.select(*(f.c[c] for c in HISTORY_COLUMNS))
+            .where(f.c.run_id.in_(run_ids), f.c.rank <= max_rank)
+            .order_by(f.c.origin, f.c.rank)
+        )
+        with store(url).engine.connect() as conn:
+            rows = list(conn.execute(stmt).mappings().all())
+    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
     frame["origin"] = pd.to_datetime(frame["origin"], utc=True)
     return frame
 
@@ -198,6 +221,77 @@ def review_warning(
     finally:
         warnings.clear()
         warning_reviews.clear()
+        overview_map.clear()
+
+
+# ----------------------------------------------------------------------------- derived
+
+
+def warnings_version(frame: pd.DataFrame) -> str:
+    """A cheap fingerprint of a warnings frame: changes with any new warning or review."""
+    if frame.empty:
+        return "0"
+    versions = int(frame["version"].sum()) if "version" in frame else 0
+    return f"{len(frame)}:{versions}:{frame['warning_id'].max()}"
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def hotspot_labels(
+    url: str, domain: str, run_id: str | None, top_n: int = 20, weeks: int = 4
+) -> pd.DataFrame:
+    """Emerging / intensifying / persistent / diminishing label of each recent hotspot
+    (cached by the published ``run_id``: the labels change only with a new run)."""
+    from riskwarn.dashboard import trends
+
+    return trends.classify_hotspots(forecast_history(url, domain), top_n=top_n, weeks=weeks)
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def overview_map(
+    url: str,
+    lake_dir: str,
+    domain: str,
+    lang: str,
+    crs: str,
+    cell_size_m: float,
+    basemap_url: str | None,
+    run_id: str | None,
+    warnings_key: str,
+    max_cells: int = 1500,
+) -> Any:
+    """The overview's map of ``domain`` (a :class:`maps.DeckSpec`), or None without data.
+
+    The ``max_cells`` riskiest cells of the published run coloured by effective warning
+    level, townships filled by their highest level, county and township boundaries.
+    At city scale the map is the overview's largest cost, so it is built once per
+    language, published run (``run_id``) and state of the warnings (``warnings_key``,
+    :func:`warnings_version`), not on every data refresh; a review also clears it.
+    """
+    from riskwarn.dashboard import maps, views
+    from riskwarn.dashboard.i18n import fmt_pct, level_label
+
+    forecasts = top_forecasts(url, domain, max_rank=max_cells)
+    if forecasts.empty:
+        return None
+    w = views.effective_level(warnings(url))
+    dw = w[w["domain"] == domain] if not w.empty else w
+    dw = dw.assign(level=dw["effective_level"]) if not dw.empty else dw
+    names = unit_names(lake_dir)
+    cells = maps.map_cells(forecasts, dw, cell_size_m=cell_size_m, crs=crs, max_cells=max_cells)
+    cells["level_label"] = [level_label(v, lang) for v in cells["level"]]
+    cells["place"] = [
+        views.place_words(c, tw, names, lang)
+        for c, tw in zip(cells["county_code"], cells["township_code"], strict=True)
+    ]
+    cells["prob"] = [fmt_pct(p, lang) for p in cells["probability"]]
+    deck = maps.risk_deck(
+        cells,
+        boundary_paths(lake_dir),
+        fills=maps.area_fills(admin_units(lake_dir), dw),
+        tooltip_html="<b>{place}</b><br/>{level_label} · {prob}",
+        basemap_url=basemap_url,
+    )
+    return maps.DeckSpec(deck)
 
 
 # ----------------------------------------------------------------------------- lake

@@ -137,19 +137,26 @@ def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFra
     return facts, tables
 
 
-def reason_lines(reasons: Any) -> list[str]:
-    """Explanation sentences of a warning as a list of strings."""
+def reason_text(reason: Any, lang: str) -> str:
+    """One reason in ``lang``: a bilingual ``{"en": ..., "zh": ...}`` item gives the chosen
+    language, else the other one; a plain string (legacy) is shown as it is."""
+    if isinstance(reason, dict):
+        other = "en" if lang == "zh" else "zh"
+        for key in (lang, other, "text", "sentence"):
+            value = reason.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return str(reason)
+    return str(reason)
+
+
+def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
+    """Explanation sentences of a warning (or a case) in ``lang`` as a list of strings."""
     if reasons is None:
         return []
-    if isinstance(reasons, str):
-        return [reasons]
-    out = []
-    for r in reasons:
-        if isinstance(r, dict):
-            out.append(str(r.get("text") or r.get("sentence") or r))
-        else:
-            out.append(str(r))
-    return out
+    if isinstance(reasons, str | dict):
+        return [reason_text(reasons, lang)]
+    return [reason_text(r, lang) for r in reasons]
 
 
 def fmt_time(ts: Any, lang: str, tz: str) -> str:

@@ -5,11 +5,16 @@ placeholders) to a :class:`FeatureInfo`; ``FEATURES`` adds the concrete names fo
 usual parameter values (``count_7d``, ``count_violent_28d``, ...). ``describe(name, value)`` fills the template
 for one prediction, e.g. ``"4 events in this cell in the last 7 days"``; the model's
 explanation sentences and ``docs/features.md`` are both built from it.
+
+Every entry has a Chinese template (``zh``) next to the English one, with the same
+placeholders; ``describe(name, value, "zh")`` fills it, naming categories in Chinese
+(:data:`GROUP_ZH`) and writing large counts the Chinese way (``12.3万``).
 """
 
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from itertools import product
 
@@ -26,6 +31,35 @@ class FeatureInfo:
     unit: str
     lookback: str  # what data it may look at (all strictly before the origin unless said)
     domain: str  # cells | disputes | geohazard | citywide
+    zh: str = ""  # the same template in Chinese (same placeholders)
+
+    def template_for(self, lang: str) -> str:
+        """The template in ``lang`` ('zh' or 'en'; English when no Chinese one is given)."""
+        return self.zh if lang == "zh" and self.zh else self.template
+
+
+GROUP_ZH: dict[str, str] = {
+    "property": "侵财",
+    "fraud": "诈骗",
+    "violent": "暴力",
+    "serious_violent": "严重暴力",
+    "public_order": "治安秩序",
+    "traffic": "交通",
+    "other": "其他",
+    "neighbour": "邻里",
+    "family_marriage": "婚姻家庭",
+    "land_homestead": "土地宅基地",
+    "labour_wage": "劳资",
+    "property_management": "物业",
+    "debt": "债务",
+    "medical": "医疗",
+    "demolition_relocation": "征地拆迁",
+    "landslide": "滑坡",
+    "rockfall": "崩塌",
+    "debris_flow": "泥石流",
+    "collapse": "塌陷",
+}
+"""Chinese names of the incident groups, dispute categories and hazard types."""
 
 
 _B = "records known before the origin"
@@ -36,154 +70,225 @@ PATTERNS: dict[str, FeatureInfo] = {
         "events",
         f"{_B}, last {{n}} days",
         "cells",
+        zh="近 {n} 天本网格发生 {value:g} 起事件",
     ),
     "count_{group}_{n}d": FeatureInfo(
         "{value:g} {group} events in this cell in the last {n} days",
         "events",
         f"{_B}, last {{n}} days",
         "cells",
+        zh="近 {n} 天本网格发生 {value:g} 起{group}类事件",
     ),
     "decayed_count_hl{h}d": FeatureInfo(
         "{value:.1f} recent events in this cell, weighted by age (half-life {h} days)",
         "events",
         f"all {_B}",
         "cells",
+        zh="本网格近期事件按时间衰减加权为 {value:.1f} 起（半衰期 {h} 天）",
     ),
     "near_repeat_{n}d": FeatureInfo(
         "{value:g} events in this cell or the 8 around it in the last {n} days",
         "events",
         f"{_B}, last {{n}} days",
         "cells",
+        zh="近 {n} 天本网格及周边 8 个网格发生 {value:g} 起事件",
     ),
     "ring1_count_{n}d": FeatureInfo(
         "{value:g} events in the 8 neighbouring cells in the last {n} days",
         "events",
         f"{_B}, last {{n}} days",
         "cells",
+        zh="近 {n} 天周边 8 个相邻网格发生 {value:g} 起事件",
     ),
     "ring2_count_{n}d": FeatureInfo(
         "{value:g} events in the second ring of 16 cells around in the last {n} days",
         "events",
         f"{_B}, last {{n}} days",
         "cells",
+        zh="近 {n} 天外圈 16 个网格发生 {value:g} 起事件",
     ),
     "longrun_rate_per_day": FeatureInfo(
         "{value:.3f} events per day here on average since records began",
         "events/day",
         f"all {_B}",
         "cells",
+        zh="有记录以来本地平均每天 {value:.3f} 起事件",
     ),
     "rate_ratio_7d_vs_longrun": FeatureInfo(
-        "the last 7 days ran at {value:.1f}x this cell's usual rate", "ratio", f"all {_B}", "cells"
+        "the last 7 days ran at {value:.1f}x this cell's usual rate",
+        "ratio",
+        f"all {_B}",
+        "cells",
+        zh="近 7 天的发生率是本网格常态的 {value:.1f} 倍",
     ),
     "trend_7d_vs_91d": FeatureInfo(
         "the last 7 days ran at {value:.1f}x the rate of the last 91 days",
         "ratio",
         f"{_B}, last 91 days",
         "cells",
+        zh="近 7 天的发生率是近 91 天的 {value:.1f} 倍",
     ),
     "trend_28d_vs_365d": FeatureInfo(
         "the last 28 days ran at {value:.1f}x the rate of the last year",
         "ratio",
         f"{_B}, last 365 days",
         "cells",
+        zh="近 28 天的发生率是近一年的 {value:.1f} 倍",
     ),
     "days_since_last": FeatureInfo(
-        "{value:g} days since the last event in this cell", "days", f"all {_B}", "cells"
+        "{value:g} days since the last event in this cell",
+        "days",
+        f"all {_B}",
+        "cells",
+        zh="距本网格上一起事件已 {value:g} 天",
     ),
     "population_persons": FeatureInfo(
-        "{value:,.0f} residents in this cell", "persons", "static reference data", "cells"
+        "{value:,.0f} residents in this cell",
+        "persons",
+        "static reference data",
+        "cells",
+        zh="本网格常住人口 {value:,.0f} 人",
     ),
     "count_365d_per_1k_persons": FeatureInfo(
         "{value:.1f} events per 1,000 residents in the last year",
         "events per 1,000 persons",
         f"{_B}, last 365 days",
         "cells",
+        zh="近一年每千名居民发生 {value:.1f} 起事件",
     ),
     "cal_day_of_week": FeatureInfo(
-        "the window starts on weekday {value:g} (0 = Monday)", "0-6", "the calendar", "all"
+        "the window starts on weekday {value:g} (0 = Monday)",
+        "0-6",
+        "the calendar",
+        "all",
+        zh="预测窗口从星期 {value:g} 开始（0 = 星期一）",
     ),
-    "cal_month": FeatureInfo("the window starts in month {value:g}", "1-12", "the calendar", "all"),
-    "cal_day_of_year": FeatureInfo("day {value:g} of the year", "1-366", "the calendar", "all"),
+    "cal_month": FeatureInfo(
+        "the window starts in month {value:g}",
+        "1-12",
+        "the calendar",
+        "all",
+        zh="预测窗口从 {value:g} 月开始",
+    ),
+    "cal_day_of_year": FeatureInfo(
+        "day {value:g} of the year",
+        "1-366",
+        "the calendar",
+        "all",
+        zh="一年中的第 {value:g} 天",
+    ),
     "cal_holiday_days_in_window": FeatureInfo(
         "{value:g} public holiday days fall in the forecast window",
         "days",
         "the holiday calendar",
         "all",
+        zh="预测窗口内有 {value:g} 天法定节假日",
     ),
     "cal_spring_festival_in_window": FeatureInfo(
         "the Spring Festival falls in the forecast window ({value:g})",
         "0/1",
         "the holiday calendar",
         "all",
+        zh="预测窗口内有春节（{value:g}）",
     ),
     "cal_days_to_next_holiday": FeatureInfo(
-        "{value:g} days to the next public holiday", "days", "the holiday calendar", "all"
+        "{value:g} days to the next public holiday",
+        "days",
+        "the holiday calendar",
+        "all",
+        zh="距下一个法定节假日还有 {value:g} 天",
     ),
     # dispute case x origin
     "age_days": FeatureInfo(
-        "the dispute has been open {value:.0f} days", "days", "the case's own record", "disputes"
+        "the dispute has been open {value:.0f} days",
+        "days",
+        "the case's own record",
+        "disputes",
+        zh="纠纷已立案 {value:.0f} 天",
     ),
     "days_since_last_mediation": FeatureInfo(
         "{value:.0f} days since the last mediation",
         "days",
         "the case's events before the origin",
         "disputes",
+        zh="距上次调解已 {value:.0f} 天",
     ),
     "n_mediations": FeatureInfo(
         "{value:g} mediation attempts so far",
         "attempts",
         "the case's events before the origin",
         "disputes",
+        zh="已调解 {value:g} 次",
     ),
     "n_failed_mediations": FeatureInfo(
         "{value:g} failed mediations so far",
         "attempts",
         "the case's events before the origin",
         "disputes",
+        zh="已调解失败 {value:g} 次",
     ),
-    "n_parties": FeatureInfo("{value:g} parties", "persons", "the case record", "disputes"),
+    "n_parties": FeatureInfo(
+        "{value:g} parties",
+        "persons",
+        "the case record",
+        "disputes",
+        zh="当事方 {value:g} 个",
+    ),
     "log_amount_cny": FeatureInfo(
-        "about {value:.1f} (log10 CNY) in dispute", "log10 CNY", "the case record", "disputes"
+        "about {value:.1f} (log10 CNY) in dispute",
+        "log10 CNY",
+        "the case record",
+        "disputes",
+        zh="涉及金额约 {value:.1f}（人民币元的常用对数）",
     ),
     "party_prior_disputes": FeatureInfo(
         "the parties had {value:g} earlier disputes",
         "disputes",
         "other cases of the same pseudonymous parties opened before the origin",
         "disputes",
+        zh="当事方此前有 {value:g} 起纠纷",
     ),
     "party_prior_escalations": FeatureInfo(
         "the parties' earlier disputes escalated {value:g} times",
         "escalations",
         "escalation events of the same parties before the origin",
         "disputes",
+        zh="当事方此前的纠纷升级过 {value:g} 次",
     ),
     "nearby_disputes_{n}d": FeatureInfo(
         "{value:g} disputes opened in this or neighbouring cells in the last {n} days",
         "disputes",
         f"{_B}, last {{n}} days",
         "disputes",
+        zh="近 {n} 天本网格及相邻网格新增 {value:g} 起纠纷",
     ),
     "nearby_escalations_{n}d": FeatureInfo(
         "{value:g} escalations in this or neighbouring cells in the last {n} days",
         "escalations",
         f"{_B}, last {{n}} days",
         "disputes",
+        zh="近 {n} 天本网格及相邻网格有 {value:g} 起纠纷升级",
     ),
     "category_{group}": FeatureInfo(
-        "a {group} dispute ({value:g})", "0/1", "the case record", "disputes"
+        "a {group} dispute ({value:g})",
+        "0/1",
+        "the case record",
+        "disputes",
+        zh="{group}类纠纷（{value:g}）",
     ),
     "cal_season": FeatureInfo(
         "season {value:g} (0 winter, 1 spring, 2 summer, 3 autumn)",
         "0-3",
         "the calendar",
         "disputes",
+        zh="季节 {value:g}（0 冬、1 春、2 夏、3 秋）",
     ),
     "already_escalated": FeatureInfo(
         "the case already escalated before ({value:g})",
         "0/1",
         "the case's events before the origin",
         "disputes",
+        zh="该案此前已升级（{value:g}）",
     ),
     # geohazard sites and city-wide rain
     "rain_{n}h_mm": FeatureInfo(
@@ -191,150 +296,189 @@ PATTERNS: dict[str, FeatureInfo] = {
         "mm",
         "readings before the origin",
         "geohazard",
+        zh="近 {n} 小时降雨 {value:.1f} 毫米",
     ),
     "rain_{n}d_mm": FeatureInfo(
         "{value:.1f} mm of rain in the last {n} days",
         "mm",
         "readings before the origin",
         "geohazard",
+        zh="近 {n} 天降雨 {value:.1f} 毫米",
     ),
     "api_mm": FeatureInfo(
         "antecedent precipitation index {value:.1f} mm",
         "mm",
         "all readings before the origin",
         "geohazard",
+        zh="前期降雨指数 {value:.1f} 毫米",
     ),
     "effective_rain_3d_mm": FeatureInfo(
         "{value:.1f} mm effective rain over the last 3 days (decayed)",
         "mm",
         "readings of the last 4 days",
         "geohazard",
+        zh="近 3 天有效降雨（衰减累计）{value:.1f} 毫米",
     ),
     "rain_24h_pct_rank": FeatureInfo(
         "the last 24 h of rain ranks at the {value:.0%} point of this site's history",
         "share",
         "this site's history before the origin",
         "geohazard",
+        zh="近 24 小时降雨量处于本点历史的 {value:.0%} 分位",
     ),
     "rain_24h_vs_p99": FeatureInfo(
         "the last 24 h brought {value:.1f}x this site's 99th-percentile daily rain",
         "ratio",
         "this site's history before the origin",
         "geohazard",
+        zh="近 24 小时降雨是本点 99 百分位日雨量的 {value:.1f} 倍",
     ),
     "caine_exceedance": FeatureInfo(
         "rain intensity reached {value:.1f}x the Caine threshold",
         "ratio",
         "readings of the last 72 h",
         "geohazard",
+        zh="降雨强度达到 Caine 阈值的 {value:.1f} 倍",
     ),
     "guzzetti_exceedance": FeatureInfo(
         "rain intensity reached {value:.1f}x the Guzzetti threshold",
         "ratio",
         "readings of the last 72 h",
         "geohazard",
+        zh="降雨强度达到 Guzzetti 阈值的 {value:.1f} 倍",
     ),
     "velocity_mm_per_day": FeatureInfo(
         "the slope moved {value:.2f} mm per day recently",
         "mm/day",
         "displacement readings before the origin",
         "geohazard",
+        zh="坡体近期位移速率每天 {value:.2f} 毫米",
     ),
     "acceleration_mm_per_day2": FeatureInfo(
         "movement is changing by {value:.3f} mm/day per day",
         "mm/day²",
         "displacement readings before the origin",
         "geohazard",
+        zh="位移速率每天变化 {value:.3f} 毫米/天",
     ),
     "tangent_angle_deg": FeatureInfo(
         "improved tangent angle {value:.0f}° (45° = steady creep)",
         "degrees",
         "displacement readings before the origin",
         "geohazard",
+        zh="改进切线角 {value:.0f}°（45° 为匀速蠕变）",
     ),
     "inverse_velocity_day_per_mm": FeatureInfo(
         "inverse velocity {value:.2f} day/mm",
         "day/mm",
         "displacement readings before the origin",
         "geohazard",
+        zh="速度倒数 {value:.2f} 天/毫米",
     ),
     "fukuzono_hours_to_failure": FeatureInfo(
         "the inverse-velocity trend reaches zero in {value:.0f} hours",
         "hours",
         "the last displacement readings before the origin",
         "geohazard",
+        zh="速度倒数趋势将在 {value:.0f} 小时后归零",
     ),
     "steady_velocity_mm_per_day": FeatureInfo(
         "long-run creep {value:.2f} mm per day",
         "mm/day",
         "all displacement readings before the origin",
         "geohazard",
+        zh="长期蠕变速率每天 {value:.2f} 毫米",
     ),
     "displacement_age_days": FeatureInfo(
         "the last displacement reading is {value:.1f} days old",
         "days",
         "displacement readings before the origin",
         "geohazard",
+        zh="最近一次位移读数已过去 {value:.1f} 天",
     ),
     "share_missing_{n}h": FeatureInfo(
         "{value:.0%} of expected sensor readings missing in the last {n} hours",
         "share",
         "readings before the origin",
         "geohazard",
+        zh="近 {n} 小时应有的传感器读数缺失 {value:.0%}",
     ),
     "spikes_removed_7d": FeatureInfo(
         "{value:g} spikes removed from sensor data in the last 7 days",
         "readings",
         "readings before the origin",
         "geohazard",
+        zh="近 7 天从传感器数据中剔除 {value:g} 个尖峰",
     ),
     "drift_flag": FeatureInfo(
-        "a sensor's level has drifted ({value:g})", "0/1", "readings before the origin", "geohazard"
+        "a sensor's level has drifted ({value:g})",
+        "0/1",
+        "readings before the origin",
+        "geohazard",
+        zh="有传感器读数漂移（{value:g}）",
     ),
     "dead_sensor_flag": FeatureInfo(
         "a sensor sent nothing in the last hours ({value:g})",
         "0/1",
         "readings before the origin",
         "geohazard",
+        zh="有传感器近几小时无数据（{value:g}）",
     ),
     "slope_class": FeatureInfo(
-        "slope class {value:g} (1 gentle - 5 very steep)", "class", "static site data", "geohazard"
+        "slope class {value:g} (1 gentle - 5 very steep)",
+        "class",
+        "static site data",
+        "geohazard",
+        zh="坡度等级 {value:g}（1 平缓 - 5 极陡）",
     ),
     "people_threatened": FeatureInfo(
         "{value:,.0f} people live in the threatened area",
         "persons",
         "static site data",
         "geohazard",
+        zh="受威胁区域内居住 {value:,.0f} 人",
     ),
     "hazard_type_{group}": FeatureInfo(
-        "a {group} site ({value:g})", "0/1", "static site data", "geohazard"
+        "a {group} site ({value:g})",
+        "0/1",
+        "static site data",
+        "geohazard",
+        zh="{group}隐患点（{value:g}）",
     ),
     "rain_day_mm": FeatureInfo(
-        "{value:.1f} mm of rain today", "mm", "rain up to the end of the day (nowcast)", "citywide"
+        "{value:.1f} mm of rain today",
+        "mm",
+        "rain up to the end of the day (nowcast)",
+        "citywide",
+        zh="今日降雨 {value:.1f} 毫米",
     ),
     "rain_2d_antecedent_mm": FeatureInfo(
         "{value:.1f} mm of rain on the two days before",
         "mm",
         "rain of the two previous days",
         "citywide",
+        zh="前两天降雨 {value:.1f} 毫米",
     ),
     "rain_day_pct_rank": FeatureInfo(
         "today's rain ranks at the {value:.0%} point of all earlier days",
         "share",
         "rain history before the day",
         "citywide",
+        zh="今日降雨量处于以往各日的 {value:.0%} 分位",
     ),
     "rain_day_vs_p99": FeatureInfo(
         "today's rain is {value:.1f}x the 99th-percentile day of earlier years",
         "ratio",
         "rain history before the day",
         "citywide",
+        zh="今日降雨是往年 99 百分位日雨量的 {value:.1f} 倍",
     ),
     "landslides_{n}d": FeatureInfo(
         "{value:g} landslides city-wide in the last {n} days",
         "events",
         f"{_B}, last {{n}} days",
         "citywide",
+        zh="近 {n} 天全市发生 {value:g} 起滑坡",
     ),
 }
 
@@ -356,13 +500,14 @@ def _expand(patterns: dict[str, FeatureInfo]) -> dict[str, FeatureInfo]:
         if not names:
             continue
         for combo in product(*(_VALUES[ph] for ph in names)):
-            name, template, lookback = key, info.template, info.lookback
+            name, template, lookback, zh = key, info.template, info.lookback, info.zh
             for ph, v in zip(names, combo, strict=True):
                 token = "{" + ph + "}"
                 name = name.replace(token, v)
                 template = template.replace(token, v.replace("_", " "))
                 lookback = lookback.replace(token, v)
-            out[name] = FeatureInfo(template, info.unit, lookback, info.domain)
+                zh = zh.replace(token, GROUP_ZH.get(v, v) if ph == "group" else v)
+            out[name] = FeatureInfo(template, info.unit, lookback, info.domain, zh)
     return out
 
 
@@ -384,27 +529,56 @@ def _pattern(key: str) -> re.Pattern[str]:
 
 
 def lookup(name: str) -> tuple[FeatureInfo, dict[str, str]] | None:
-    """The catalog entry of a concrete feature name and the values of its placeholders."""
+    """The catalog entry of a concrete feature name and the values of its placeholders.
+
+    Placeholder values are raw (``labour_wage``); :func:`describe` words them per language.
+    """
     if name in PATTERNS:
         return PATTERNS[name], {}
     for key, info in PATTERNS.items():
         if "{" in key:
             m = _pattern(key).match(name)
             if m:
-                return info, {
-                    k: v.replace("_", " ") for k, v in m.groupdict().items() if v is not None
-                }
+                return info, {k: v for k, v in m.groupdict().items() if v is not None}
     return None
 
 
-def describe(name: str, value: float) -> str:
-    """A plain-words sentence for one feature value; the bare name if it is not catalogued."""
+class _ZhFormatter(string.Formatter):
+    """Chinese number style inside templates: thousands-grouped values of 100,000 or more
+    are written in 万 (``123,456`` -> ``12.3万``), as the dashboard writes counts."""
+
+    def format_field(self, value: object, format_spec: str) -> str:
+        if isinstance(value, int | float) and "," in format_spec and abs(float(value)) >= 100_000:
+            return f"{float(value) / 10_000:,.1f}万"
+        return super().format_field(value, format_spec)
+
+
+_ZH_FORMAT = _ZhFormatter()
+
+
+def fill_template(template: str, lang: str, **values: object) -> str:
+    """``template.format(**values)``, with Chinese number style when ``lang`` is 'zh'."""
+    if lang == "zh":
+        return _ZH_FORMAT.format(template, **values)
+    return template.format(**values)
+
+
+def _words(parts: dict[str, str], lang: str) -> dict[str, str]:
+    if lang == "zh":
+        return {k: GROUP_ZH.get(v, v) if k == "group" else v for k, v in parts.items()}
+    return {k: v.replace("_", " ") for k, v in parts.items()}
+
+
+def describe(name: str, value: float, lang: str = "en") -> str:
+    """A plain-words sentence for one feature value in ``lang`` ('en' or 'zh');
+    the bare name if it is not catalogued."""
     found = lookup(name)
     if found is None:
         return f"{name} = {value:g}"
     info, parts = found
+    words = _words(parts, lang)
     try:
-        return info.template.format(value=value, **parts)
+        return fill_template(info.template_for(lang), lang, value=value, **words)
     except (ValueError, KeyError):
         return f"{name} = {value}"
 
@@ -412,11 +586,12 @@ def describe(name: str, value: float) -> str:
 def catalog_markdown() -> str:
     """Markdown table of every catalogued feature (for docs/features.md)."""
     lines = [
-        "| feature | meaning (template) | unit | may look at | table |",
-        "|---|---|---|---|---|",
+        "| feature | meaning (template) | 中文模板 | unit | may look at | table |",
+        "|---|---|---|---|---|---|",
     ]
     for key, info in PATTERNS.items():
         lines.append(
-            f"| `{key}` | {info.template} | {info.unit} | {info.lookback} | {info.domain} |"
+            f"| `{key}` | {info.template} | {info.zh} | {info.unit} | {info.lookback} "
+            f"| {info.domain} |"
         )
     return "\n".join(lines)

@@ -6,6 +6,9 @@
 * :func:`explain_rows`: the top factors raising each prediction, each as a sentence
   built from the feature's description template (``riskwarn.features.catalog.FEATURES``,
   ``name -> template`` with ``{value}``); unknown features fall back to ``name = value``.
+  Every sentence comes in English (``sentence``, ``text``) and Chinese (``sentence_zh``,
+  ``text_zh``, from the catalogue's ``zh`` templates); ``reason`` is the pair as the
+  warnings' reasons carry it, ``{"en": ..., "zh": ...}``.
 """
 
 from __future__ import annotations
@@ -24,11 +27,26 @@ MODEL_FEATURES: dict[str, str] = {
     "hist_prospective": "recent events nearby, weighted by closeness in space and time "
     "({value:.1f})",
 }
+MODEL_FEATURES_ZH: dict[str, str] = {
+    "hist_count_all": "本网格有记录以来共发生 {value:g} 起事件",
+    "hist_kde": "本网格周边历史事件密集（核密度 {value:.1f}）",
+    "hist_prospective": "附近近期事件较多（按时空距离加权 {value:.1f}）",
+}
+SENTENCE = {
+    "en": (
+        "Higher risk mainly because: ",
+        "; ",
+        ".",
+        "No factor raises the risk above the usual level.",
+    ),
+    "zh": ("风险偏高的主要原因：", "；", "。", "没有因素使风险高于常态。"),
+}
 
 
-def feature_descriptions() -> dict[str, str]:
-    """Description templates: the feature catalogue plus the model's stacked inputs."""
-    out: dict[str, str] = dict(MODEL_FEATURES)
+def feature_descriptions(lang: str = "en") -> dict[str, str]:
+    """Description templates in ``lang`` ('en' or 'zh'): the feature catalogue plus the
+    model's stacked inputs."""
+    out: dict[str, str] = dict(MODEL_FEATURES_ZH if lang == "zh" else MODEL_FEATURES)
     try:
         from riskwarn.features.catalog import FEATURES
     except ImportError:
@@ -37,9 +55,11 @@ def feature_descriptions() -> dict[str, str]:
         if isinstance(entry, str):
             out[name] = entry
         elif isinstance(entry, Mapping):
-            out[name] = str(entry.get("template") or entry.get("description") or name)
+            text = entry.get("zh") if lang == "zh" else None
+            out[name] = str(text or entry.get("template") or entry.get("description") or name)
         else:
-            text = getattr(entry, "template", None) or getattr(entry, "description", None)
+            text = getattr(entry, "zh", None) if lang == "zh" else None
+            text = text or getattr(entry, "template", None) or getattr(entry, "description", None)
             out[name] = str(text or name)
     return out
 
@@ -59,15 +79,29 @@ def global_importance(contribs: pd.DataFrame) -> pd.Series:
     return imp.rename("mean_abs_shap")
 
 
-def describe(name: str, value: float, templates: Mapping[str, str]) -> str:
-    """One feature value as a sentence from its template."""
+def _fill(template: str, value: float, lang: str) -> str:
+    try:
+        from riskwarn.features.catalog import fill_template
+    except ImportError:
+        return template.format(value=value)
+    return fill_template(template, lang, value=value)
+
+
+def describe(name: str, value: float, templates: Mapping[str, str], lang: str = "en") -> str:
+    """One feature value as a sentence from its template (numbers in ``lang``'s style)."""
     template = templates.get(name)
     if template:
         try:
-            return template.format(value=value)
+            return _fill(template, value, lang)
         except (KeyError, IndexError, ValueError):
             return f"{template} ({value:g})"
     return f"{name} = {value:g}"
+
+
+def sentence(texts: list[str], lang: str) -> str:
+    """The factors' texts as one sentence in ``lang``."""
+    lead, sep, end, none = SENTENCE.get(lang, SENTENCE["en"])
+    return lead + sep.join(texts) + end if texts else none
 
 
 def explain_rows(
@@ -75,9 +109,17 @@ def explain_rows(
     frame: pd.DataFrame,
     templates: Mapping[str, str] | None = None,
     top_n: int = 3,
+    templates_zh: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Top risk-raising factors of each row: ``{"factors": [...], "sentence": str}``."""
+    """Top risk-raising factors of each row, in English and Chinese.
+
+    Each row: ``{"factors": [{feature, value, contribution, text, text_zh}], "sentence":
+    str, "sentence_zh": str, "reason": {"en": sentence, "zh": sentence_zh}}``. Chinese
+    texts come from ``templates_zh`` (default: the catalogue's); a feature without a
+    Chinese template is written ``name = value``.
+    """
     templates = feature_descriptions() if templates is None else templates
+    templates_zh = feature_descriptions("zh") if templates_zh is None else templates_zh
     feats = [c for c in contribs.columns if c != "bias"]
     values = contribs[feats].to_numpy()
     order = np.argsort(-values, axis=1)[:, :top_n]
@@ -95,12 +137,12 @@ def explain_rows(
                     "value": v,
                     "contribution": float(values[i, j]),
                     "text": describe(name, v, templates),
+                    "text_zh": describe(name, v, templates_zh, "zh"),
                 }
             )
-        sentence = (
-            "Higher risk mainly because: " + "; ".join(f["text"] for f in factors) + "."
-            if factors
-            else "No factor raises the risk above the usual level."
+        en = sentence([f["text"] for f in factors], "en")
+        zh = sentence([f["text_zh"] for f in factors], "zh")
+        out.append(
+            {"factors": factors, "sentence": en, "sentence_zh": zh, "reason": {"en": en, "zh": zh}}
         )
-        out.append({"factors": factors, "sentence": sentence})
     return out

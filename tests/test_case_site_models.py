@@ -177,5 +177,10 @@ def test_train_register_load_and_score(data, settings) -> None:
     assert fc["probability"].between(0, 1).all() and (fc["unit_type"] == "case").all()
     w = store.warnings(domain=DOMAIN, published_only=False)
     assert len(w) > 0
-    assert any("Higher risk mainly because" in " ".join(r) for r in w["reasons"])
+    assert any(
+        "Higher risk mainly because" in item["en"] and "风险偏高的主要原因" in item["zh"]
+        for r in w["reasons"]
+        for item in r
+        if isinstance(item, dict)
+    )
     store.close()

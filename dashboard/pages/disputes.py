@@ -24,8 +24,7 @@ cases = cases.sort_values("probability", ascending=False).assign(
         for c, tw in zip(f["county_code"], f["township_code"], strict=True)
     ],
     explanation_text=lambda f: [
-        "；".join(views.reason_lines(e)) if lg == "zh" else "; ".join(views.reason_lines(e))
-        for e in f["explanation"]
+        ("；" if lg == "zh" else "; ").join(views.reason_lines(e, lg)) for e in f["explanation"]
     ],
 )
 run = queries.published_run(url, "dispute_cases")
@@ -62,4 +61,4 @@ for r in cases.head(5).itertuples():
         st.markdown(
             views.badge(r.level if isinstance(r.level, str) else None, lg), unsafe_allow_html=True
         )
-        st.markdown("\n".join(f"- {line}" for line in views.reason_lines(r.explanation)))
+        st.markdown("\n".join(f"- {line}" for line in views.reason_lines(r.explanation, lg)))

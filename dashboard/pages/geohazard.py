@@ -27,10 +27,14 @@ sites = sites.assign(
         f["record_id"].map(level_of).map({"red": 0, "orange": 1, "yellow": 2, "blue": 3}).fillna(9)
     )
 ).sort_values(["rank", "record_id"])
+site_labels = {
+    s: f"{n if isinstance(n, str) and n else s} ({s})"
+    for s, n in zip(sites["record_id"], sites["name"], strict=True)
+}  # one dict, not a frame lookup per option (360 sites at city scale)
 site_id = st.selectbox(
     t("site", lg),
     sites["record_id"].tolist(),
-    format_func=lambda s: f"{sites.set_index('record_id').loc[s, 'name'] or s} ({s})",
+    format_func=lambda s: site_labels.get(s, str(s)),
     key="gh_site",
 )
 site = sites.set_index("record_id").loc[site_id]

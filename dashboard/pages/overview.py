@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from riskwarn.dashboard import maps, queries, trends, views
-from riskwarn.dashboard.i18n import fmt_date, fmt_day, fmt_int, fmt_pct, level_label, t
+from riskwarn.dashboard.i18n import fmt_date, fmt_day, fmt_int, fmt_pct, t
 from riskwarn.dashboard.shell import page_context
 
 ctx = page_context("overview")
@@ -49,38 +49,28 @@ if summaries:
 
 # ---- maps per domain, with the places to watch beside them
 tabs = st.tabs([t(f"domain_{d}", lg) for d in queries.DOMAINS_HOTSPOT])
-boundaries = queries.boundary_paths(ctx.lake_dir)
-units = queries.admin_units(ctx.lake_dir)
 for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
     with tab:
-        forecasts = queries.top_forecasts(url, domain, max_rank=1500)
-        if forecasts.empty:
+        run = runs[domain]
+        run_id = str(run["run_id"]) if run else None
+        dw = all_warnings[all_warnings["domain"] == domain]
+        deck = queries.overview_map(
+            url,
+            ctx.lake_dir,
+            domain,
+            lg,
+            ctx.settings.city_crs,
+            ctx.settings.cell_size_m,
+            maps.tile_url(),
+            run_id,
+            queries.warnings_version(dw),
+        )
+        if deck is None:
             st.info(t("no_data", lg))
             continue
-        dw = all_warnings[all_warnings["domain"] == domain]
-        labels = trends.classify_hotspots(histories[domain], top_n=20, weeks=4)
+        labels = queries.hotspot_labels(url, domain, run_id)
         left, right = st.columns([3, 2], gap="medium")
         with left:
-            cells = maps.map_cells(
-                forecasts,
-                dw.assign(level=dw["effective_level"]),
-                cell_size_m=ctx.settings.cell_size_m,
-                crs=ctx.settings.city_crs,
-                max_cells=1500,
-            )
-            cells["level_label"] = [level_label(v, lg) for v in cells["level"]]
-            cells["place"] = [
-                views.place_words(c, tw, names, lg)
-                for c, tw in zip(cells["county_code"], cells["township_code"], strict=True)
-            ]
-            cells["prob"] = [fmt_pct(p, lg) for p in cells["probability"]]
-            deck = maps.risk_deck(
-                cells,
-                boundaries,
-                fills=maps.area_fills(units, dw.assign(level=dw["effective_level"])),
-                tooltip_html="<b>{place}</b><br/>{level_label} · {prob}",
-                basemap_url=maps.tile_url(),
-            )
             st.markdown(f"**{t('map_title', lg, domain=t(f'domain_{domain}', lg))}**")
             st.pydeck_chart(deck, height=460, key=f"map_{domain}")
             legend = " ".join(views.badge(v, lg) for v in ("red", "orange", "yellow", "blue"))

@@ -118,7 +118,7 @@ with left:
         f"{fmt_datetime(current['valid_to'], lg, tz)}"
     )
     st.markdown(f"**{t('reasons', lg)}**")
-    st.markdown("\n".join(f"- {line}" for line in views.reason_lines(current.get("reasons"))))
+    st.markdown("\n".join(f"- {line}" for line in views.reason_lines(current.get("reasons"), lg)))
     hist = queries.place_history(url, current["domain"], current["unit_id"])
     if len(hist) > 1:
         st.markdown(f"**{t('place_history', lg)}**")
