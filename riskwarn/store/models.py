@@ -144,6 +144,7 @@ class Forecast(_ForecastColumns, Base):
         sa.ForeignKeyConstraint(["run_id"], ["forecast_runs.run_id"]),
         sa.CheckConstraint(_in("unit_type", UNIT_TYPES), name="unit_type"),
         sa.Index("ix_forecasts_domain_unit_id", "domain", "unit_id"),
+        sa.Index("ix_forecasts_run_id_rank", "run_id", "rank"),
     )
 
 
