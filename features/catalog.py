@@ -411,11 +411,12 @@ PATTERNS: dict[str, FeatureInfo] = {
         zh="近 7 天从传感器数据中剔除 {value:g} 个尖峰",
     ),
     "drift_flag": FeatureInfo(
-        "a sensor's level has drifted ({value:g})",
+        "a sensor's level shifted in the last 7 days ({value:g}); check it against the "
+        "site's other sensors",
         "0/1",
         "readings before the origin",
         "geohazard",
-        zh="有传感器读数漂移（{value:g}）",
+        zh="有传感器读数近 7 天出现整体偏移（{value:g}），请与该点其他传感器对照",
     ),
     "dead_sensor_flag": FeatureInfo(
         "a sensor sent nothing in the last hours ({value:g})",

@@ -51,6 +51,9 @@ class SiteFeatureParams:
     spike_window: int = 11
     spike_mad_factor: float = 6.0
     drift_sigma: float = 4.0
+    drift_recent_days: float = 7.0  # recent window whose median is tested ...
+    drift_reference_days: float = 30.0  # ... against the spread of this window just before it
+    drift_min_readings: int = 10  # in the reference window (3 in the recent one), else no flag
     dead_after_hours: float = 24.0
     label_radius_m: float = 0.0  # also count unassigned events within this distance of the site
 
@@ -399,18 +402,18 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
         s, end, value = s[keep], end[keep], value[keep]
     starts, stops = _runs([s])
     first = np.repeat(starts, stops - starts)
-    t = end / (24 * _NS_PER_H)
+    day = float(24 * _NS_PER_H)
     win = pd.Timedelta(days=params.velocity_window_days).as_unit("ns").value
     prev = _search_runs(starts, stops, end, end - win, "right") - 1
     ok = prev >= first
     prev = np.where(ok, prev, 0)
-    t_prev = np.where(ok, t[prev], np.nan)
+    step = np.where(ok, (end - end[prev]).astype(float) / day, np.nan)  # days, exact
     d_prev = np.where(ok, value[prev], np.nan)
-    span = t - t[first]
+    span = (end - end[first]).astype(float) / day
     with np.errstate(divide="ignore", invalid="ignore"):
-        velocity = (value - d_prev) / (t - t_prev)
+        velocity = (value - d_prev) / step
         v_prev = np.where(ok, velocity[prev], np.nan)
-        acceleration = (velocity - v_prev) / (t - t_prev)
+        acceleration = (velocity - v_prev) / step
         # steady-stage velocity: mean creep rate over everything measured up to this reading
         steady = np.where(
             span > 0, (value - value[first]) / np.where(span > 0, span, np.nan), np.nan
@@ -418,21 +421,7 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
         v0 = np.abs(steady)
         tangent = np.degrees(np.arctan(velocity / np.where(v0 > 0, v0, np.nan)))
         iv = 1.0 / np.where(velocity > 0, velocity, np.nan)
-    # Fukuzono: least-squares line through the last n (t, 1/v) points, extrapolated to 1/v = 0
-    n = params.fukuzono_points
-    i = np.arange(len(t))
-    bounds = _WindowBounds(np.maximum(first, i - n + 1), i + 1)
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        return np.asarray(pd.Series(x).rolling(bounds, min_periods=n).mean(), dtype=float)
-
-    mt, my, mty, mtt = mean(t), mean(iv), mean(t * iv), mean(t * t)
-    var = mtt - mt**2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (mty - mt * my) / np.where(var > 0, var, np.nan)
-        intercept = my - slope * mt
-        t_fail = -intercept / np.where(slope < 0, slope, np.nan)
-    hours = (t_fail - t) * 24.0
+    hours = _fukuzono_hours(end, iv, first, params.fukuzono_points)
     cols = {
         "velocity_mm_per_day": velocity,
         "acceleration_mm_per_day2": acceleration,
@@ -443,6 +432,42 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
         "fukuzono_hours_to_failure": np.where((hours > 0) & (hours < 24 * 3650), hours, np.nan),
     }
     return _SensorTable(s, end, cols)
+
+
+def _fukuzono_hours(end: np.ndarray, iv: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:
+    """Fukuzono: least-squares line through the last ``n`` (t, 1/v) points of each reading
+    (NaN unless all ``n`` are the sensor's and finite), extrapolated to 1/v = 0; hours from
+    the reading to that time (NaN unless the line falls).
+
+    Time is taken relative to the reading itself (exact integer nanoseconds), and the fit
+    is done in centred form, so the result does not depend on the absolute date.
+    """
+    i = np.arange(len(end))
+    day = float(24 * _NS_PER_H)
+
+    def lagged(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(t, 1/v) of the reading k places back (NaN when it is another sensor's)."""
+        j = i - k
+        ok = j >= first
+        jj = np.where(ok, j, i)
+        t = np.where(ok, (end[jj] - end).astype(float) / day, np.nan)
+        return t, np.where(ok, iv[jj], np.nan)
+
+    sum_t, sum_y = np.zeros(len(end)), np.zeros(len(end))
+    for k in range(n):
+        t, y = lagged(k)
+        sum_t += t
+        sum_y += y
+    mt, my = sum_t / n, sum_y / n
+    var, cov = np.zeros(len(end)), np.zeros(len(end))
+    for k in range(n):  # second pass on centred values: no cancellation
+        t, y = lagged(k)
+        var += (t - mt) ** 2
+        cov += (t - mt) * (y - my)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = cov / np.where(var > 0, var, np.nan)
+        t_fail = mt - my / np.where(slope < 0, slope, np.nan)  # days after the reading
+    return t_fail * 24.0
 
 
 def _flag_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTable:
@@ -469,7 +494,7 @@ def _spikes_and_drift(
     s: np.ndarray, q: np.ndarray, end: np.ndarray, v: np.ndarray, params: SiteFeatureParams
 ) -> tuple[np.ndarray, np.ndarray]:
     """Spike flag (robust trailing median/MAD of the previous ``spike_window`` readings) and
-    drift flag (7-day median vs the 30 days before it) of readings sorted by sensor, quantity, end."""
+    drift flag (:func:`_drift`) of readings sorted by sensor, quantity, end."""
     starts, stops = _runs([s, q])
     first = np.repeat(starts, stops - starts)
     i = np.arange(len(v))
@@ -481,16 +506,30 @@ def _spikes_and_drift(
         np.abs(v), 1.0
     )
     spike = (np.abs(v - med) > tol) & ~np.isnan(med)
-    # drift: the recent (7 d) median far outside the spread of the 30 days before it
+    return spike, _drift(starts, stops, end, v, params)
+
+
+def _drift(
+    starts: np.ndarray, stops: np.ndarray, end: np.ndarray, v: np.ndarray, p: SiteFeatureParams
+) -> np.ndarray:
+    """Drift flag at each reading (runs of one sensor and quantity, sorted by ``end``): the
+    median of the recent window (``end - drift_recent_days``, ``end``] lies more than
+    ``drift_sigma`` standard deviations of the reference window (the ``drift_reference_days``
+    just before the recent one) from the reference median. The windows do not overlap, so a
+    level shift is not diluted into the spread it is compared with. Only this reading and
+    earlier ones are used."""
     day = 24 * _NS_PER_H
-    lo7 = _search_runs(starts, stops, end, end - 7 * day, "right")
-    lo30 = _search_runs(starts, stops, end, end - 30 * day, "right")
-    m7 = _rolling(v, lo7, i + 1, 1).median().to_numpy()
-    m30 = _rolling(v, lo30, i + 1, 1).median().to_numpy()
-    sd30 = _rolling(v, lo30, i + 1, 10).std().to_numpy()
+    i = np.arange(len(v))
+    recent = round(p.drift_recent_days * day)
+    reference = round(p.drift_reference_days * day)
+    lo_recent = _search_runs(starts, stops, end, end - recent, "right")
+    lo_ref = _search_runs(starts, stops, end, end - recent - reference, "right")
+    m_recent = _rolling(v, lo_recent, i + 1, 3).median().to_numpy()
+    ref = _rolling(v, lo_ref, lo_recent, p.drift_min_readings)
+    m_ref = ref.median().to_numpy()
+    sd_ref = ref.std().to_numpy()
     with np.errstate(invalid="ignore"):
-        drift = np.abs(m7 - m30) > params.drift_sigma * np.where(sd30 > 0, sd30, np.inf)
-    return spike, drift
+        return np.abs(m_recent - m_ref) > p.drift_sigma * np.where(sd_ref > 0, sd_ref, np.inf)
 
 
 def _health_table(rd: _Readings) -> _SensorTable:
@@ -543,7 +582,7 @@ class _SharedReadings:
         self.rain = rd.take(np.flatnonzero(rain))
         self.health = _health_table(rd)
         self._disp: dict[tuple[float, int], _SensorTable] = {}
-        self._flags: dict[tuple[int, float, float], _SensorTable] = {}
+        self._flags: dict[tuple[int, float, float, float, float, int], _SensorTable] = {}
 
     def displacement(self, p: SiteFeatureParams) -> _SensorTable:
         key = (p.velocity_window_days, p.fukuzono_points)
@@ -552,7 +591,14 @@ class _SharedReadings:
         return self._disp[key]
 
     def flags(self, p: SiteFeatureParams) -> _SensorTable:
-        key = (p.spike_window, p.spike_mad_factor, p.drift_sigma)
+        key = (
+            p.spike_window,
+            p.spike_mad_factor,
+            p.drift_sigma,
+            p.drift_recent_days,
+            p.drift_reference_days,
+            p.drift_min_readings,
+        )
         if key not in self._flags:
             self._flags[key] = _flag_table(self.readings, p)
         return self._flags[key]
