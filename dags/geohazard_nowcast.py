@@ -2,19 +2,23 @@
 
 The cadence comes from ``RISKWARN_NOWCAST_MINUTES`` (10..60, default 60), read from the
 environment at parse time (cheap; no Variable or DB access). The nowcast origin is the
-interval end floored to the cadence. Sensor rules (tangent angle, inverse velocity)
-and sensor health always apply; the hourly model's probability is added when its
-champion is available. Emits ``riskwarn_forecasts``.
+interval end floored to the cadence. The level comes from the ``geohazard_hourly``
+champion's calibrated probability, raised by the hard sensor rules (tangent angle,
+inverse-velocity failure forecast: a rule's orange/red is never lowered by the model)
+and sensor health (stated explicitly). If the champion cannot be loaded the task still
+publishes the sensor-rule warnings ("model unavailable, sensor rules only"), writes the
+audit log, and then fails so operators are told (a retry republishes identical rows);
+only a model that was never registered (fresh install) is not a failure.
+Emits ``riskwarn_forecasts``.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Asset, DeltaTriggerTimetable, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, interval_end, nowcast_minutes
+from riskwarn.orchestration import EARLIEST_START, TAGS, default_args, interval_end, nowcast_minutes
 
 FORECASTS = Asset("riskwarn_forecasts")
 MINUTES = nowcast_minutes()
@@ -23,7 +27,7 @@ MINUTES = nowcast_minutes()
 @dag(
     dag_id="geohazard_nowcast",
     schedule=DeltaTriggerTimetable(timedelta(minutes=MINUTES)),
-    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    start_date=EARLIEST_START,
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "geohazard", "scoring"],

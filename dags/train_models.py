@@ -6,18 +6,23 @@ riskwarn.models decides whether the challenger becomes ``champion``.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import TAGS, default_args, interval_end
+from riskwarn.orchestration import EARLIEST_START, TAGS, default_args, interval_end
 
-DOMAINS = ["incidents", "disputes", "dispute_cases"]  # the domains riskwarn.models can train
+DOMAINS = [
+    "incidents",
+    "disputes",
+    "dispute_cases",
+    "geohazard",
+    "geohazard_hourly",
+]  # the domains riskwarn.models can train
 
 
 @dag(
     dag_id="train_models",
     schedule=CronTriggerTimetable("0 2 * * 1", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),
+    start_date=EARLIEST_START,
     catchup=False,
     max_active_runs=1,
     tags=[*TAGS, "models"],
@@ -28,7 +33,11 @@ DOMAINS = ["incidents", "disputes", "dispute_cases"]  # the domains riskwarn.mod
 def train_models() -> None:
     @task
     def domains(**context) -> list[str]:
-        return [d for d in context["params"]["domains"] if d in DOMAINS]
+        asked = list(context["params"]["domains"])
+        unknown = sorted(set(asked) - set(DOMAINS))
+        if unknown:  # a silent drop would "succeed" having trained nothing
+            raise ValueError(f"cannot train {unknown}: train_models trains {DOMAINS}")
+        return asked
 
     @task(map_index_template="{{ task.op_kwargs['domain'] }}")
     def train(domain: str, **context) -> dict:

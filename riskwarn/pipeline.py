@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,74 +128,155 @@ def _training_context(settings: Settings) -> tuple[Any, Any, str]:
     return client, store, artifacts.as_uri()
 
 
-def train_domain(settings: Settings, domain: str, interval_end: Any) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TrainOptions:
+    """Options of one training run (``riskwarn train`` flags; the DAG uses the defaults).
+
+    ``eval_days`` None keeps each domain's own latest-window length; ``sources`` limits
+    the hotspot domains to some lake sources (None = all).
+    """
+
+    eval_days: int | None = None
+    auto_promote: bool = True
+    max_ece: float = 0.05
+    tz: str | None = None
+    sources: tuple[str, ...] | None = None
+
+
+def train_domain(
+    settings: Settings, domain: str, interval_end: Any, options: TrainOptions | None = None
+) -> dict[str, Any]:
     """Train, backtest, gate and maybe promote a challenger for ``domain`` (riskwarn.models).
 
     Uses only lake records before the interval end, so a re-run of the same week trains
     on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
-    gate decision and whether the champion moved.
+    gate decision and whether the champion moved. The one entry point of the
+    ``train_models`` DAG and of ``riskwarn train``.
     """
-    from riskwarn.lake import read_table
-    from riskwarn.models.train import DOMAINS, HOTSPOT_DOMAINS, train_hotspot_domain
+    from riskwarn.models.train import HOTSPOT_DOMAINS
 
-    if domain == "dispute_cases":
-        return _train_cases(settings, interval_end)
-    if domain not in HOTSPOT_DOMAINS:
-        raise RuntimeError(
-            f"riskwarn.models cannot train {domain!r} yet (hotspot domains only: "
-            f"{', '.join(HOTSPOT_DOMAINS)})"
-        )
-    spec = DOMAINS[domain]
-    events = read_table(settings.lake_dir, spec.table)
-    events = events.loc[events[spec.time_column] < utc(interval_end)]
-    client, store, artifact_uri = _training_context(settings)
-    report = train_hotspot_domain(
-        events,
-        domain,
-        client,
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        tz=settings.display_tz,
-        store=store,
-        artifact_location=artifact_uri,
-    )
+    opts = options or TrainOptions()
+    trainers = {"dispute_cases": _train_cases, "geohazard": _train_sites}
+    trainers["geohazard_hourly"] = _train_sites
+    trainers.update(dict.fromkeys(HOTSPOT_DOMAINS, _train_hotspots))
+    if domain not in trainers:
+        raise RuntimeError(f"riskwarn.models cannot train {domain!r} (domains: {sorted(trainers)})")
+    common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
+    if opts.eval_days is not None:
+        common["eval_days"] = opts.eval_days
+    report = trainers[domain](settings, domain, utc(interval_end), opts, common)
+    run_id = report.run.run_id if hasattr(report, "run") else report.run_id
+    version = report.run.version if hasattr(report, "run") else report.version
     return {
         "domain": domain,
-        "mlflow_run_id": report.run.run_id,
-        "version": report.run.version,
+        "mlflow_run_id": run_id,
+        "version": version,
+        "gate": report.gate.summary(),
         "promoted": bool(report.promoted),
         "champion_before": report.champion_before,
     }
 
 
-def _train_cases(settings: Settings, interval_end: Any) -> dict[str, Any]:
-    """``train_domain`` for ``dispute_cases`` (records known before the interval end)."""
+def _train_hotspots(
+    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+) -> Any:
+    """Cell hotspot domains: the domain's event table, records before the end."""
     from riskwarn.lake import read_table
-    from riskwarn.models.case_models import DOMAIN, train_case_domain
+    from riskwarn.models.train import DOMAINS, train_hotspot_domain
 
-    end = utc(interval_end)
+    spec = DOMAINS[domain]
+    events = read_table(settings.lake_dir, spec.table, sources=list(opts.sources or ()) or None)
+    events = events.loc[events[spec.time_column] < end]
+    if events.empty:
+        raise ValueError(
+            f"no {spec.table} rows before {end} in the lake at {settings.lake_dir}; "
+            "run `riskwarn ingest` first"
+        )
+    client, store, artifact_uri = _training_context(settings)
+    try:
+        return train_hotspot_domain(
+            events,
+            domain,
+            client,
+            crs=settings.city_crs,
+            cell_size_m=settings.cell_size_m,
+            tz=opts.tz or settings.display_tz,
+            store=store,
+            artifact_location=artifact_uri,
+            **common,
+        )
+    finally:
+        store.close()
+
+
+def _train_cases(
+    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+) -> Any:
+    """``dispute_cases``: disputes opened and their events known before the end."""
+    from riskwarn.lake import read_table
+    from riskwarn.models.case_models import train_case_domain
+
     disputes = read_table(settings.lake_dir, "disputes")
     events = read_table(settings.lake_dir, "dispute_events")
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
     client, store, artifact_uri = _training_context(settings)
-    report = train_case_domain(
-        disputes,
-        events,
-        client,
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        tz=settings.display_tz,
-        store=store,
-        artifact_location=artifact_uri,
-    )
-    return {
-        "domain": DOMAIN,
-        "mlflow_run_id": report.run_id,
-        "version": report.version,
-        "promoted": bool(report.promoted),
-        "champion_before": report.champion_before,
-    }
+    try:
+        return train_case_domain(
+            disputes,
+            events,
+            client,
+            crs=settings.city_crs,
+            cell_size_m=settings.cell_size_m,
+            tz=opts.tz or settings.display_tz,
+            store=store,
+            artifact_location=artifact_uri,
+            **common,
+        )
+    finally:
+        store.close()
+
+
+def _train_sites(
+    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+) -> Any:
+    """The monitored-site models (``geohazard``, ``geohazard_hourly``).
+
+    Reads ``hazard_sites``, ``sensors``, ``sensor_readings`` (taken before the end) and
+    ``hazard_events`` (occurred before the end; they are only labels).
+    """
+    from riskwarn.lake import read_table
+    from riskwarn.models.geohazard_sites import READING_COLUMNS, train_site_domain
+
+    sites = read_table(settings.lake_dir, "hazard_sites")
+    sensors = read_table(settings.lake_dir, "sensors")
+    readings = read_table(settings.lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
+    events = read_table(settings.lake_dir, "hazard_events")
+    readings = readings.loc[readings["observed_at"] < end]
+    events = events.loc[events["occurred_at"] < end]
+    from dataclasses import replace
+
+    from riskwarn.models.geohazard_sites import site_config
+
+    eval_days = common.pop("eval_days", None)  # a field of the site model's config
+    if eval_days is not None:
+        common["config"] = replace(site_config(domain), eval_days=eval_days)
+    client, store, artifact_uri = _training_context(settings)
+    try:
+        return train_site_domain(
+            readings,
+            sensors,
+            sites,
+            events,
+            client,
+            domain=domain,
+            tz=opts.tz or settings.display_tz,
+            store=store,
+            artifact_location=artifact_uri,
+            **common,
+        )
+    finally:
+        store.close()
 
 
 # --------------------------------------------------------------------------- scoring

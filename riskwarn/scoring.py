@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -333,9 +334,37 @@ def scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.D
         return cell_scoring_frame(settings, domain, origin)
     if domain == "dispute_cases":
         return case_scoring_frame(settings, origin)
+    if domain == "geohazard":
+        return site_scoring_frame(settings, origin, domain)
     raise ChampionUnavailable(
         f"no scoring features for domain {domain!r} yet (riskwarn.features provides cell "
         "features only); score it with the geohazard nowcast or add its feature builder"
+    )
+
+
+def site_scoring_frame(
+    settings: Settings, origin: pd.Timestamp, domain: str = "geohazard", lookback_days: int = 35
+) -> pd.DataFrame:
+    """Site model features of every monitored site at ``origin`` (daily ``geohazard``).
+
+    The training builder on the readings of ``[origin - lookback, origin)``; ``unit_id`` is
+    the site, located at the site and rolled up through its admin code. The daily model
+    gives levels only; the hard sensor rules run in the hourly nowcast.
+    """
+    from riskwarn import lake
+
+    sites = lake.read_table(settings.lake_dir, "hazard_sites")
+    if sites.empty:
+        return pd.DataFrame()
+    sensors = lake.read_table(settings.lake_dir, "sensors")
+    readings = read_recent_readings(settings, origin, lookback_days)
+    frame = site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+    place = sites[["record_id", "lon", "lat", "admin_code"]].astype({"record_id": str})
+    codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
+    place = place.merge(codes, left_on="admin_code", right_on="record_id", how="left")
+    place = place.drop(columns=["record_id_y"]).rename(columns={"record_id_x": "unit_id"})
+    return frame.merge(
+        place[["unit_id", "lon", "lat", "township_code", "county_code"]], on="unit_id", how="left"
     )
 
 
@@ -395,27 +424,50 @@ def issued_this_week(history: pd.DataFrame, origin: pd.Timestamp) -> dict[str, i
     return h.groupby(h["county_code"].fillna(""))["unit_id"].count().astype(int).to_dict()
 
 
-def evidence_sentences(frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Plain-language evidence from count features when no model explanation is available."""
-    out: dict[str, list[str]] = {}
+def count_evidence_reason(n7: int | None, n28: int | None) -> dict[str, str] | None:
+    """Recent event counts of a cell as one reason in English and Chinese (None if none)."""
+    en, zh = [], []
+    if n7 is not None:
+        en.append(f"{n7:,d} events in this cell in the last 7 days")
+        zh.append(f"近 7 天本网格发生 {n7:,d} 起事件")
+    if n28 is not None:
+        en.append(f"{n28:,d} in the last 28 days")
+        zh.append(f"近 28 天 {n28:,d} 起")
+    if not en:
+        return None
+    return {"en": ", ".join(en).capitalize() + ".", "zh": "，".join(zh) + "。"}
+
+
+def evidence_sentences(frame: pd.DataFrame) -> dict[str, list[dict[str, str]]]:
+    """Plain-language evidence from count features when no model explanation is available
+    (each a bilingual ``{"en": ..., "zh": ...}`` reason)."""
+    out: dict[str, list[dict[str, str]]] = {}
     col7 = next((c for c in frame.columns if c.endswith("_7d") and c.startswith("count")), None)
     col28 = next((c for c in frame.columns if c.endswith("_28d") and c.startswith("count")), None)
     for r in frame.itertuples(index=False):
-        parts = []
-        if col7:
-            parts.append(f"{int(getattr(r, col7))} events in this cell in the last 7 days")
-        if col28:
-            parts.append(f"{int(getattr(r, col28))} in the last 28 days")
-        out[str(r.unit_id)] = [", ".join(parts).capitalize() + "."] if parts else []
+        reason = count_evidence_reason(
+            int(getattr(r, col7)) if col7 else None, int(getattr(r, col28)) if col28 else None
+        )
+        out[str(r.unit_id)] = [reason] if reason else []
     return out
 
 
-def model_explanations(champion: Champion, frame: pd.DataFrame) -> dict[str, list[str]]:
-    """Explanation sentences from riskwarn.models when it offers them, else count evidence."""
+def explanation_reason(row: Mapping[str, Any]) -> Any:
+    """The reason of one ``explain`` row: ``{"en", "zh"}`` when it has both, else the sentence."""
+    if row.get("sentence_zh"):
+        return {"en": row["sentence"], "zh": row["sentence_zh"]}
+    return row["sentence"]
+
+
+def model_explanations(champion: Champion, frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """Explanation sentences from riskwarn.models when it offers them (bilingual
+    ``{"en", "zh"}`` reasons), else count evidence."""
     python_model = _python_model(champion.model)
     try:
         rows = python_model.explain(frame)
-        return {str(u): [r["sentence"]] for u, r in zip(frame["unit_id"], rows, strict=True)}
+        return {
+            str(u): [explanation_reason(r)] for u, r in zip(frame["unit_id"], rows, strict=True)
+        }
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         log.info("no model explanations for %s (%s); using count evidence", champion.domain, exc)
         return evidence_sentences(frame)
@@ -577,6 +629,7 @@ def site_sensor_state(
                 "velocity_mm_per_day": float(last["velocity_mm_per_day"]),
                 "tangent_angle_deg": float(last["tangent_angle_deg"]),
                 "failure_in_hours": float(last["failure_in_hours"]),
+                "tertiary": bool(last["tertiary"]),
             }
         )
     kin = pd.DataFrame(
@@ -589,6 +642,7 @@ def site_sensor_state(
             "velocity_mm_per_day",
             "tangent_angle_deg",
             "failure_in_hours",
+            "tertiary",
         ],
     )
     per_sensor = health.merge(kin, on="sensor_id", how="left")
@@ -623,9 +677,34 @@ def site_sensor_state(
                 for r in s.itertuples(index=False)
             ]
         }
+        items = []
+        if best is not None and not pd.isna(best["sensor_level_rank"]):
+            items.append(
+                rw.sensor_rule_reason(
+                    int(best["sensor_level_rank"]),
+                    float(best["tangent_angle_deg"]),
+                    float(best["failure_in_hours"]),
+                    bool(best["tertiary"]),
+                    rules,
+                )
+            )
+        for r in s.itertuples(index=False):
+            items.append(
+                rw.sensor_health_reason(
+                    r.sensor_id, r.status, r.hours_since_last, r.missing_share, r.spike_share
+                )
+            )
+        if not len(s):
+            items.append(
+                {
+                    "en": f"Site {site} has no displacement sensor: movement is unknown.",
+                    "zh": f"隐患点 {site} 没有位移监测设备：变形情况未知。",
+                }
+            )
         out.append(
             {
                 "unit_id": site,
+                "reason_items": [i for i in items if i is not None],
                 "sensor_level_rank": 0
                 if best is None or pd.isna(best["sensor_level_rank"])
                 else int(best["sensor_level_rank"]),
@@ -659,6 +738,62 @@ def rain_evidence(
     return per_sensor.groupby(site_of.reindex(per_sensor.index)).max().round(1).to_dict()
 
 
+def champion_expected(settings: Settings, domain: str) -> bool:
+    """Whether a missing champion is an outage: True when the registry cannot be asked or
+    the registered model exists (so its champion was deleted or cannot be loaded), False
+    only when the registry answers that the model was never registered (a fresh install).
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = settings.resolved_mlflow_uri
+    try:
+        MlflowClient(tracking_uri=uri, registry_uri=uri).get_registered_model(model_name(domain))
+    except MlflowException as exc:
+        return getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST"
+    except Exception:
+        return True
+    return True
+
+
+def site_model_frame(
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str = "geohazard_hourly",
+    tz: str = "Asia/Shanghai",
+) -> pd.DataFrame:
+    """The site model's features at ``origin`` (the training builder, readings before it).
+
+    ``unit_id`` = site id. Hazard events are not read: they are only labels.
+    """
+    from riskwarn.models.geohazard_sites import build_site_table, site_config
+
+    config = site_config(domain, tz=tz)
+    events = pd.DataFrame(
+        {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
+    )
+    frame = build_site_table(readings, sensors, sites, events, [origin], config, with_rules=False)
+    frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    return frame.rename(columns={"site_id": "unit_id"})
+
+
+def site_model_reasons(champion: Champion, frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """The champion's explanation per site ({} if it offers none): the bilingual
+    ``reason`` of :func:`riskwarn.models.explain.explain_rows`, else its English sentence."""
+    python_model = _python_model(champion.model)
+    try:
+        rows = python_model.explain(frame)
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        log.info("no model explanations for %s (%s)", champion.domain, exc)
+        return {}
+    return {
+        str(u): [r.get("reason") or r["sentence"]] if r.get("factors") else []
+        for u, r in zip(frame["unit_id"], rows, strict=True)
+    }
+
+
 def nowcast_geohazard(
     settings: Settings,
     origin: Any,
@@ -668,7 +803,18 @@ def nowcast_geohazard(
     lookback_days: int = 35,
     domain: str = "geohazard_hourly",
 ) -> str:
-    """Hourly geohazard nowcast for every monitored site; return the published run id."""
+    """Hourly geohazard nowcast for every monitored site; return the published run id.
+
+    The level is the hourly model's calibrated probability through the domain's
+    thresholds (with hysteresis), raised by the hard sensor rules: a rule's orange or red
+    is never lowered by the model, and a site whose sensors are all unhealthy gets at
+    least blue with the problem stated. Without a usable champion the sensor-rule
+    warnings are still published (a registry outage must not silence a failing slope),
+    each saying "model unavailable, sensor rules only", with an empty model version and
+    an audit-log event; then, unless the model was simply never registered (a fresh
+    install), :class:`ChampionUnavailable` is raised *after* publishing so the task fails
+    loudly. Re-running the same origin rewrites identical rows.
+    """
     from riskwarn import lake
     from riskwarn.store import Store as _Store
 
@@ -683,20 +829,27 @@ def nowcast_geohazard(
     readings = read_recent_readings(settings, origin, lookback_days)
     state = site_sensor_state(sites, sensors, readings, origin)
     rain = rain_evidence(sensors, readings, origin)
+    outage: str | None = None
     try:
         champion: Champion | None = load_champion(settings, domain)
     except ChampionUnavailable as exc:
         log.warning("%s; nowcasting on sensor rules alone", exc)
         store.audit("pipeline", "model_unavailable", "domain", domain, {"error": str(exc)})
         champion = None
+        outage = str(exc) if champion_expected(settings, domain) else None
     units = sites[["record_id", "lon", "lat", "admin_code"]].rename(
         columns={"record_id": "unit_id"}
     )
+    units["unit_id"] = units["unit_id"].astype(str)
     codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
     units = units.merge(codes, left_on="admin_code", right_on="record_id", how="left")
-    units = units.merge(state, on="unit_id", how="left")
+    units = units.merge(state.astype({"unit_id": str}), on="unit_id", how="left")
+    model_reasons: dict[str, list[Any]] = {}
     if champion is not None:
-        prob = predict_probability(champion, units)
+        frame = site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+        frame = units[["unit_id"]].merge(frame, on="unit_id", how="left")
+        prob = predict_probability(champion, frame)
+        model_reasons = site_model_reasons(champion, frame)
     else:
         prob = np.full(len(units), np.nan)
     sensor_score = units["sensor_level_rank"].fillna(0).to_numpy() / 4.0
@@ -712,21 +865,22 @@ def nowcast_geohazard(
         policy,
         previous_levels(history, origin),
     )
+    sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
     levels = rw.combine_geohazard_levels(
-        model_levels,
-        units[
-            [
-                "unit_id",
-                "sensor_level_rank",
-                "sensor_red",
-                "sensor_reason",
-                "health_status",
-                "health_note",
-                "failure_in_hours",
-            ]
-        ],
+        model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
     )
     levels["score"] = score
+    # the rule and health sentences travel as bilingual reason items (below)
+    levels["sensor_reason"] = ""
+    levels["health_note"] = ""
+    reasons = {
+        u: [
+            *([] if champion is not None else [dict(rw.MODEL_UNAVAILABLE_REASON)]),
+            *(items if isinstance(items, list) else []),
+            *model_reasons.get(u, []),
+        ]
+        for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
+    }
     evidence = {
         u: {**ev, "rain_24h_mm": rain.get(u, 0.0)}
         for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
@@ -737,11 +891,11 @@ def nowcast_geohazard(
     ctx = rw.WarningContext(
         domain, "site", origin, DOMAINS[domain].horizon_hours, {"model": model_label}
     )
-    warnings = rw.build_warnings(levels, ctx, evidence=evidence)
+    warnings = rw.build_warnings(levels, ctx, reasons, evidence=evidence)
     dv = data_version(
         units[["unit_id", "sensor_level_rank", "health_status"]].assign(p=np.nan_to_num(prob))
     )
-    return _write_run(
+    run_id = _write_run(
         store,
         domain=domain,
         origin=origin,
@@ -752,6 +906,12 @@ def nowcast_geohazard(
         data_version_=dv,
         airflow_run_id=airflow_run_id,
     )
+    if outage is not None:
+        raise ChampionUnavailable(
+            f"published {run_id} on the sensor rules only, but the {domain} model should "
+            f"be serving: {outage}"
+        )
+    return run_id
 
 
 def read_recent_readings(
@@ -760,14 +920,14 @@ def read_recent_readings(
     """Sensor readings in ``[origin - lookback, origin)`` from the lake (DuckDB filter)."""
     from riskwarn import lake
 
-    cols = ["sensor_id", "observed_at", "quantity", "value"]
+    cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
     if not any((settings.lake_dir / "sensor_readings").glob("**/*.parquet")):
         return pd.DataFrame(columns=cols)
     con = lake.connect(settings.lake_dir)
     try:
         glob = str(settings.lake_dir / "sensor_readings" / "**" / "*.parquet")
         frame = con.execute(
-            "SELECT sensor_id, observed_at, quantity, value FROM read_parquet(?, union_by_name=true) "
+            f"SELECT {', '.join(cols)} FROM read_parquet(?, union_by_name=true) "
             "WHERE observed_at >= ? AND observed_at < ? ORDER BY sensor_id, observed_at",
             [
                 glob,

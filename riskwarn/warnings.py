@@ -447,6 +447,99 @@ def combine_geohazard_levels(
     return m
 
 
+def sensor_rule_reason(
+    level_rank: int,
+    tangent_angle_deg: float,
+    failure_in_hours: float,
+    tertiary: bool,
+    rules: SensorRules | None = None,
+) -> dict[str, str] | None:
+    """The displacement rule that set a site's level, as a bilingual reason item.
+
+    ``{"en": ..., "zh": ...}`` (the warning ``reasons`` contract); None when no rule
+    fired. A red rule says that it holds whatever the model says.
+    """
+    rules = rules or SensorRules()
+    if level_rank <= 0:
+        return None
+    a = float(tangent_angle_deg)
+    en = [f"improved tangent angle {a:.1f}°"]
+    zh = [f"改进切线角 {a:.0f}°"]
+    if tertiary and a >= rules.red_deg:
+        en[0] += f" (>= {rules.red_deg:.0f}° red threshold)"
+        zh[0] += f"，已超过 {rules.red_deg:.0f}° 红色阈值"
+    elif tertiary and a >= rules.orange_deg:
+        en[0] += f" (>= {rules.orange_deg:.0f}° orange threshold)"
+        zh[0] += f"，已超过 {rules.orange_deg:.0f}° 橙色阈值"
+    if tertiary:
+        en.append("sustained (tertiary) acceleration")
+        zh.append("持续加速（加速变形阶段）")
+        if not math.isnan(failure_in_hours):
+            en.append(f"inverse-velocity failure forecast in {failure_in_hours:.0f} h")
+            zh.append(f"速度倒数法预测 {failure_in_hours:.0f} 小时后失稳")
+    elif a >= rules.orange_deg:
+        en.append("a step without sustained acceleration (seasonal-step rule: capped at yellow)")
+        zh.append("单次位移台阶、无持续加速（季节性台阶规则：最高黄色）")
+    text_en = "Displacement: " + ", ".join(en) + "."
+    text_zh = "位移监测：" + "，".join(zh) + "。"
+    if level_rank >= 4:
+        text_en += " Hard sensor rule: red whatever the model says."
+        text_zh += "触发传感器硬规则：无论模型结果如何均为红色预警。"
+    elif level_rank == 3:
+        text_en += " Sensor rule: at least orange whatever the model says."
+        text_zh += "触发传感器规则：无论模型结果如何至少为橙色预警。"
+    return {"en": text_en, "zh": text_zh}
+
+
+def sensor_health_reason(
+    sensor_id: str,
+    status: str,
+    hours_since_last: float,
+    missing_share: float,
+    spike_share: float,
+    window_hours: float = 24.0,
+) -> dict[str, str] | None:
+    """A sensor-health problem as a bilingual reason item (None when the sensor is ok).
+
+    The English text is :func:`sensor_health`'s ``health_note``.
+    """
+    if status == "ok":
+        return None
+    since = "ever" if pd.isna(hours_since_last) else f"{hours_since_last:.1f} h"
+    since_zh = "从未上传" if pd.isna(hours_since_last) else f"已 {hours_since_last:.1f} 小时未上传"
+    texts = {
+        "dead": (
+            f"Sensor {sensor_id} has sent no reading for {since} — treated as unknown, "
+            "not as no movement.",
+            f"传感器 {sensor_id} {since_zh}数据——按状态未知处理，不视为无位移。",
+        ),
+        "flat": (
+            f"Sensor {sensor_id} reports a constant value — likely stuck; treated as unknown.",
+            f"传感器 {sensor_id} 读数恒定不变——疑似卡滞，按状态未知处理。",
+        ),
+        "gappy": (
+            f"Sensor {sensor_id} missed {missing_share:.0%} of its readings in the last "
+            f"{window_hours:.0f} h.",
+            f"传感器 {sensor_id} 过去 {window_hours:.0f} 小时缺测 {missing_share:.0%}。",
+        ),
+        "spiky": (
+            f"Sensor {sensor_id} shows spikes in {spike_share:.0%} of its readings "
+            "(removed before use).",
+            f"传感器 {sensor_id} 有 {spike_share:.0%} 的读数为异常跳点（已剔除）。",
+        ),
+    }
+    en, zh = texts.get(
+        status, (f"Sensor {sensor_id}: {status}.", f"传感器 {sensor_id}：{status}。")
+    )
+    return {"en": en, "zh": zh}
+
+
+MODEL_UNAVAILABLE_REASON: dict[str, str] = {
+    "en": "Model unavailable: this warning comes from the sensor rules only.",
+    "zh": "模型不可用：本预警仅依据传感器规则。",
+}
+
+
 # --------------------------------------------------------------------------- warnings rows
 
 
@@ -455,6 +548,27 @@ def warning_id(domain: str, unit_id: str, valid_from: pd.Timestamp) -> str:
     ts = pd.Timestamp(valid_from)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return f"{domain}:{unit_id}:{ts:%Y%m%dT%H%MZ}"
+
+
+LEVEL_COLOUR_ZH: dict[int, str] = {1: "蓝色", 2: "黄色", 3: "橙色", 4: "红色"}
+HELD_REASON: dict[str, str] = {
+    "en": "Kept at this level by hysteresis (was higher in the previous run).",
+    "zh": "因滞回规则保持在此等级（上一期等级更高）。",
+}
+CAPPED_REASON: dict[str, str] = {
+    "en": "Lowered to yellow: the county's weekly orange/red capacity is used.",
+    "zh": "已降为黄色：本县本周橙色/红色预警名额已用完。",
+}
+
+
+def probability_reason(probability: float, horizon_hours: float, rank: int) -> dict[str, str]:
+    """The model-probability reason of a warning in English and Chinese."""
+    return {
+        "en": f"Model probability {probability:.0%} over the next {horizon_hours:.0f} h "
+        f"(level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}).",
+        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {probability:.0%}"
+        f"（{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级）。",
+    }
 
 
 @dataclass(frozen=True)
@@ -471,7 +585,7 @@ class WarningContext:
 def build_warnings(
     levels: pd.DataFrame,
     ctx: WarningContext,
-    explanations: Mapping[str, list[str]] | None = None,
+    explanations: Mapping[str, list[Any]] | None = None,
     evidence: Mapping[str, dict[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Rows of the ``warnings`` table for every unit with ``level_rank`` >= 1.
@@ -479,7 +593,8 @@ def build_warnings(
     ``levels`` has ``unit_id``, ``probability``, ``score``, ``level_rank`` and
     optionally ``county_code``, ``township_code``, ``held``, ``capped``,
     ``sensor_reason``, ``health_note``, ``failure_in_hours``. ``explanations`` maps a
-    unit to its explanation sentences (riskwarn.models explain), ``evidence`` to a
+    unit to its explanation sentences (riskwarn.models explain; each a plain string or a
+    bilingual ``{"en": ..., "zh": ...}``, as every item of ``reasons``), ``evidence`` to a
     JSON-able summary. Lead time: the inverse-velocity time to failure where a sensor
     forecasts one, otherwise the forecast horizon (the warning covers
     [origin, origin + horizon)). Sorted by level then probability, descending.
@@ -497,21 +612,18 @@ def build_warnings(
     for r in w.itertuples(index=False):
         rank = int(r.level_rank)
         p = getattr(r, "probability", np.nan)
-        reasons: list[str] = []
+        reasons: list[Any] = []  # each a plain string or {"en": ..., "zh": ...}
         if p is not None and not pd.isna(p):
-            reasons.append(
-                f"Model probability {float(p):.0%} over the next {ctx.horizon_hours:.0f} h "
-                f"(level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]})."
-            )
+            reasons.append(probability_reason(float(p), ctx.horizon_hours, rank))
         reasons.extend(explanations.get(r.unit_id, []))
         for col in ("sensor_reason", "health_note"):
             text = getattr(r, col, "")
             if isinstance(text, str) and text:
                 reasons.append(text)
         if bool(getattr(r, "held", False)):
-            reasons.append("Kept at this level by hysteresis (was higher in the previous run).")
+            reasons.append(dict(HELD_REASON))
         if bool(getattr(r, "capped", False)):
-            reasons.append("Lowered to yellow: the county's weekly orange/red capacity is used.")
+            reasons.append(dict(CAPPED_REASON))
         fail_h = getattr(r, "failure_in_hours", np.nan)
         lead = (
             float(fail_h)

@@ -159,10 +159,10 @@ def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:
 
     monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
     assert main(["train", "geohazard"]) == 2
-    assert "site models, not built yet" in capsys.readouterr().err
+    assert "no sensor readings or sites to train geohazard on" in capsys.readouterr().err
     assert main(["train", "dispute_cases"]) == 2
     assert "no disputes rows" in capsys.readouterr().err
     assert main(["train", "incidents"]) == 2
-    assert "no incidents rows in the lake" in capsys.readouterr().err
+    assert "no incidents rows before" in capsys.readouterr().err
     assert main(["rollback", "incidents", "--reason", "test"]) == 2
     assert "error:" in capsys.readouterr().err

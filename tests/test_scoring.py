@@ -258,13 +258,19 @@ def test_nowcast_sensor_rules_without_model(settings):
     assert run_id == "geohazard_hourly:20240710T1200Z"
     w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
     assert w.loc["s1", "level"] == "red"
-    assert any("inverse-velocity failure forecast" in r for r in w.loc["s1", "reasons"])
+    assert any(
+        "inverse-velocity failure forecast" in (r if isinstance(r, str) else r["en"])
+        for r in w.loc["s1", "reasons"]
+    )
     assert 0 < w.loc["s1", "lead_time_hours"] < 24
     assert w.loc["s1", "evidence"]["rain_24h_mm"] == pytest.approx(72.0)
     # the dead sensor is flagged, not read as "no movement"
     assert w.loc["s3", "level"] == "blue"
     assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
-    assert any("not as no movement" in r for r in w.loc["s3", "reasons"])
+    assert any(
+        "not as no movement" in (r if isinstance(r, str) else r["en"])
+        for r in w.loc["s3", "reasons"]
+    )
     assert "s2" not in w.index
     f = store.published_forecasts("geohazard_hourly")
     assert len(f) == 3 and f["probability"].isna().all()

@@ -20,13 +20,12 @@ DOMAIN_NAMES = (
 
 @click.command()
 @click.argument("domain", type=click.Choice(DOMAIN_NAMES))
-@click.option("--source", "sources", multiple=True, help="Only these lake sources.")
+@click.option("--source", "sources", multiple=True, help="Only these lake sources (hotspots).")
 @click.option(
     "--eval-days",
     type=click.IntRange(min=14),
-    default=84,
-    show_default=True,
-    help="Latest backtest window used by the gate.",
+    default=None,
+    help="Latest backtest window used by the gate (default: the domain's own).",
 )
 @click.option("--tz", default=None, help="Local time zone of the origins (default: display tz).")
 @click.option(
@@ -37,75 +36,48 @@ DOMAIN_NAMES = (
     help="Promote the challenger when it passes the gate.",
 )
 @click.option("--max-ece", type=float, default=0.05, show_default=True)
+@click.option(
+    "--as-of",
+    default=None,
+    help="Train on lake records before this time (default: now), like the weekly DAG run.",
+)
 def train(
     domain: str,
     sources: tuple[str, ...],
-    eval_days: int,
+    eval_days: int | None,
     tz: str | None,
     auto_promote: bool,
     max_ece: float,
+    as_of: str | None,
 ) -> None:
-    """Train and gate a challenger model for DOMAIN (champion alias moves only on a pass)."""
-    from riskwarn.lake import read_table
-    from riskwarn.models.registry import configure
-    from riskwarn.models.train import DOMAINS, HOTSPOT_DOMAINS, train_hotspot_domain
+    """Train and gate a challenger model for DOMAIN (champion alias moves only on a pass).
+
+    The same code path as the weekly ``train_models`` DAG (riskwarn.pipeline.train_domain).
+    """
+    import pandas as pd
+
+    from riskwarn.pipeline import TrainOptions, train_domain
     from riskwarn.settings import load_settings
-    from riskwarn.store import Store
 
-    settings = load_settings()
-    if domain == "dispute_cases":
-        import pandas as pd
-
-        from riskwarn.pipeline import train_domain
-
-        try:
-            result = train_domain(settings, domain, pd.Timestamp.now(tz="UTC"))
-        except (ValueError, RuntimeError) as exc:
-            raise click.ClickException(str(exc)) from None
-        for key, value in result.items():
-            click.echo(f"  {key}: {value}")
-        return
-    if domain not in HOTSPOT_DOMAINS:
-        raise click.ClickException(
-            f"training {domain!r} needs site models, not built yet (too few failures in the "
-            f"small simulation); available: {', '.join((*HOTSPOT_DOMAINS, 'dispute_cases'))}"
-        )
-    spec = DOMAINS[domain]
-    events = read_table(settings.lake_dir, spec.table, sources=list(sources) or None)
-    if events.empty:
-        raise click.ClickException(
-            f"no {spec.table} rows in the lake at {settings.lake_dir}; run `riskwarn ingest` first"
-        )
-    client = configure(settings.resolved_mlflow_uri)
-    store = Store.from_settings(settings)
-    store.upgrade()
-    artifacts = (settings.home / "mlartifacts").resolve()
-    artifacts.mkdir(parents=True, exist_ok=True)
+    options = TrainOptions(
+        eval_days=eval_days,
+        auto_promote=auto_promote,
+        max_ece=max_ece,
+        tz=tz,
+        sources=sources or None,
+    )
     try:
-        report = train_hotspot_domain(
-            events,
-            domain,
-            client,
-            crs=settings.city_crs,
-            cell_size_m=settings.cell_size_m,
-            tz=tz or settings.display_tz,
-            eval_days=eval_days,
-            store=store,
-            max_ece=max_ece,
-            auto_promote=auto_promote,
-            artifact_location=artifacts.as_uri(),
-        )
-    except ValueError as exc:
+        end = pd.Timestamp(as_of) if as_of else pd.Timestamp.now(tz="UTC")
+    except ValueError:
+        raise click.UsageError(f"--as-of: not a time: {as_of!r}") from None
+    try:
+        result = train_domain(load_settings(), domain, end, options)
+    except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
-    m = report.metrics["methods"]
-    click.echo(f"run {report.run.run_id}: riskwarn-{domain} version {report.run.version}")
-    for name in sorted(m, key=lambda k: -m[k]["pai@0.05"]):
-        click.echo(f"  {name:12s} PAI@5% {m[name]['pai@0.05']:.2f}")
-    click.echo(report.gate.summary())
+    click.echo(f"run {result['mlflow_run_id']}: riskwarn-{domain} version {result['version']}")
+    click.echo(result["gate"])
     click.echo(
         "promoted to champion"
-        if report.promoted
-        else f"not promoted; champion stays {report.champion_before or 'unset'}"
+        if result["promoted"]
+        else f"not promoted; champion stays {result['champion_before'] or 'unset'}"
     )

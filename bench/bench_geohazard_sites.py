@@ -1,0 +1,204 @@
+"""Monitored-site geohazard models on the simulated city: backtest and nowcast outcome.
+
+    .venv/bin/python bench/bench_geohazard_sites.py --home DIR [--eval-days 92]
+        [--n-boot 1000] [--markdown FILE]
+
+``DIR`` is a riskwarn home whose lake holds the simulated city's geohazard tables
+(``hazard_sites``, ``sensors``, ``sensor_readings``, ``hazard_events``, ingested with the
+``configs/sources/sim_*.yaml`` mappings). For the site x day (``geohazard``) and site x
+hour (``geohazard_hourly``) models it runs the rolling-origin backtest of
+:mod:`riskwarn.models.geohazard_sites` over the last ``--eval-days`` of complete labels
+and prints, for the model and every baseline: AUC and TSS with 95% CIs (bootstrap over
+local days), AP, POD/FAR at the threshold chosen on the training rows, failures warned
+and the median lead time.
+
+Nowcast outcome (hourly): the model's out-of-sample probability turned into levels by the
+``geohazard_hourly`` thresholds (no hysteresis), combined with the nowcast's sensor rules
+(max of the two, as ``riskwarn.scoring.nowcast_geohazard`` does) against the sensor rules
+alone; failures warned orange/red within 72 h before, median lead time and the
+false-alarm ratio of orange/red episodes (``bench_nowcast.evaluate``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def _fmt(x: float, nd: int = 3) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{nd}f}"
+
+
+def method_table(metrics: dict[str, Any]) -> list[str]:
+    """Markdown rows: one per method, model first."""
+    head = [
+        "| method | AUC [95% CI] | TSS [95% CI] | AP | POD | FAR | failures warned | median lead (h) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    order = ["xgboost", *sorted(m for m in metrics["methods"] if m != "xgboost")]
+    rows = []
+    for m in order:
+        v = metrics["methods"][m]
+        rows.append(
+            f"| {m} | {_fmt(v['auc'])} [{_fmt(v['auc_ci'][0])}, {_fmt(v['auc_ci'][1])}] "
+            f"| {_fmt(v['tss'], 2)} [{_fmt(v['tss_ci'][0], 2)}, {_fmt(v['tss_ci'][1], 2)}] "
+            f"| {_fmt(v['average_precision'])} | {_fmt(v['pod'], 2)} | {_fmt(v['far'], 2)} "
+            f"| {v['failures_warned']}/{v['failures']} | {_fmt(v['median_lead_time_h'], 1)} |"
+        )
+    return head + rows
+
+
+def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFrame):
+    """(model + rules, rules only) outcome of orange/red warnings on the evaluation hours."""
+    from bench_nowcast import evaluate
+
+    from riskwarn.models.geohazard_sites import KEYS, RULE_COLUMN
+    from riskwarn.warnings import DEFAULT_POLICIES, probability_levels
+
+    model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score"]]
+    rows = model.merge(table[[*KEYS, RULE_COLUMN]], on=KEYS, how="left")
+    model_rank = probability_levels(rows["score"], DEFAULT_POLICIES["geohazard_hourly"].raise_at)
+    rules = rows[RULE_COLUMN].fillna(0).astype(int)
+    out = {}
+    for name, level in (
+        ("model + rules", pd.concat([model_rank, rules], axis=1).max(axis=1)),
+        ("rules only", rules),
+    ):
+        lv = pd.DataFrame({"site_id": rows["site_id"], "at": rows["origin"], "level": level})
+        out[name] = evaluate(lv, events)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--eval-days", type=int, default=92)
+    parser.add_argument(
+        "--refit-days", type=int, default=None, help="default: the domain's (3 daily, 7 hourly)"
+    )
+    parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument("--domains", default="geohazard,geohazard_hourly")
+    parser.add_argument("--since", default=None, help="use readings from this UTC date on")
+    parser.add_argument(
+        "--cache", type=Path, default=None, help="keep built site tables here (Parquet)"
+    )
+    parser.add_argument("--markdown", type=Path, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from riskwarn import lake
+    from riskwarn.models.geohazard_sites import (
+        READING_COLUMNS,
+        build_site_table,
+        data_end_of,
+        evaluate_site_methods,
+        run_site_backtest,
+        site_config,
+        table_origins,
+    )
+
+    lake_dir = args.home / "lake"
+    t0 = time.perf_counter()
+    readings = lake.read_table(lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
+    sensors = lake.read_table(lake_dir, "sensors")
+    sites = lake.read_table(lake_dir, "hazard_sites")
+    events = lake.read_table(lake_dir, "hazard_events")
+    if args.since:
+        readings = readings.loc[readings["observed_at"] >= pd.Timestamp(args.since, tz="UTC")]
+    first, end = readings["observed_at"].min(), data_end_of(readings)
+    events = events.loc[(events["occurred_at"] >= first) & (events["occurred_at"] < end)]
+    print(
+        f"simulated city lake {args.home}: {len(sites)} sites, {len(sensors)} sensors, "
+        f"{len(readings):,} readings {first:%Y-%m-%d}..{end:%Y-%m-%d}, "
+        f"{events['site_id'].notna().sum()} failures at monitored sites "
+        f"(read in {time.perf_counter() - t0:.0f} s)"
+    )
+    md = [
+        "## Monitored-site geohazard models (simulated city)",
+        "",
+        f"Command: `.venv/bin/python bench/bench_geohazard_sites.py --home {args.home} "
+        f"--eval-days {args.eval_days} --n-boot {args.n_boot} --domains {args.domains}"
+        f"{' --since ' + args.since if args.since else ''}`. {len(sites)} sites, "
+        f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
+        f"rolling-origin backtest over the last {args.eval_days} days, refit every "
+        f"{args.refit_days or '3 (daily) / 7 (hourly)'} days; thresholds = max TSS on the "
+        "training rows; CIs: bootstrap over local days.",
+        "",
+    ]
+    for domain in args.domains.split(","):
+        t1 = time.perf_counter()
+        cfg = site_config(domain, eval_days=args.eval_days)
+        if args.refit_days:
+            cfg = site_config(domain, eval_days=args.eval_days, refit_every_days=args.refit_days)
+        origins, evals = table_origins(first, end, cfg)
+        cached = (
+            args.cache / f"{domain}_{args.since or 'all'}_{args.eval_days}.parquet"
+            if args.cache
+            else None
+        )
+        if cached is not None and cached.exists():
+            table = pd.read_parquet(cached)
+        else:
+            table = build_site_table(readings, sensors, sites, events, origins, cfg)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                table.to_parquet(cached, index=False)
+        t_build = time.perf_counter() - t1
+        bt = run_site_backtest(table, evals, cfg)
+        in_eval = events.dropna(subset=["site_id"])
+        in_eval = in_eval[
+            (in_eval["occurred_at"] >= evals[0])
+            & (in_eval["occurred_at"] < evals[-1] + pd.Timedelta(hours=cfg.horizon_hours))
+        ]
+        m = evaluate_site_methods(bt.scores, in_eval, cfg, n_boot=args.n_boot)
+        wall = time.perf_counter() - t1
+        title = (
+            f"{domain}: site x {'day' if cfg.step_hours == 24 else 'hour'}, "
+            f"{m['n_origins']} origins x {m['n_sites']} sites, base rate {m['base_rate']:.5f}, "
+            f"{len(bt.fits)} refits (positive training rows {bt.fits['train_failures'].tolist()}), "
+            f"table {len(table):,} rows built in {t_build:.0f} s, total {wall:.0f} s"
+        )
+        print("\n" + title)
+        lines = method_table(m)
+        print("\n".join(lines))
+        gaps = ", ".join(
+            f"{k} {v['diff']:+.3f} [{_fmt(v['ci'][0])}, {_fmt(v['ci'][1])}]"
+            for k, v in sorted(m["model_minus_baseline"].items())
+        )
+        print(f"model - baseline AUC (95% CI): {gaps}")
+        md += [f"### {title}", "", *lines, "", f"Model minus baseline AUC (95% CI): {gaps}.", ""]
+        if domain == "geohazard_hourly":
+            outcome = nowcast_outcome(table, bt.scores, in_eval)
+            print("\nnowcast outcome on the evaluation hours (orange/red within 72 h before):")
+            md += [
+                "### Nowcast outcome (hourly, evaluation window)",
+                "",
+                "| levels | failures warned orange/red | POD | median lead (h) | "
+                "orange/red episodes | false-alarm ratio |",
+                "|---|---|---|---|---|---|",
+            ]
+            for name, r in outcome.items():
+                line = (
+                    f"| {name} | {r['detected']:.0f}/{r['failures_at_sites']:.0f} | "
+                    f"{_fmt(r['pod'], 2)} | {_fmt(r['median_lead_time_h'], 1)} | "
+                    f"{r['warning_episodes']:.0f} | {_fmt(r['far'], 2)} |"
+                )
+                print(line)
+                md.append(line)
+            md.append("")
+    print(f"\nwall time: {time.perf_counter() - t0:.0f} s")
+    if args.markdown:
+        args.markdown.write_text("\n".join(md) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

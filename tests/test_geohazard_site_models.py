@@ -1,0 +1,297 @@
+"""Monitored-site geohazard models on the small simulated city, and the nowcast with them.
+
+The small city (seed 3) has 20 monitored sites, 92 days of 10-minute sensor data and
+three failures on 11-14 July 2023; only its geohazard tables are ingested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn import lake
+from riskwarn.models.calibration import fit_calibrator
+from riskwarn.models.geohazard_sites import (
+    HISTORY_DEPENDENT,
+    LABEL,
+    RULE_COLUMN,
+    build_site_table,
+    evaluate_site_methods,
+    run_site_backtest,
+    site_config,
+    site_features,
+    site_training_rows,
+    table_origins,
+    train_site_domain,
+)
+from riskwarn.models.registry import configure, log_training_run, model_name, promote
+from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+from riskwarn.warnings import MODEL_UNAVAILABLE_REASON
+from tests.test_scoring import _geohazard_lake
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = pd.Timestamp("2023-07-16T00:00Z")  # after the first failures, before the data end
+NOWCAST_AT = pd.Timestamp("2024-07-10T12:00Z")  # the synthetic three-site lake's origin
+BASELINES = {"caine", "guzzetti", "effective_rain", "tangent_angle", "velocity", "sensor_rules"}
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> dict:
+    """The small city's geohazard tables, known before ``AS_OF``."""
+    from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.simulate import simulate
+
+    root = tmp_path_factory.mktemp("geo")
+    simulate(root / "sim", "small", seed=3)
+    settings = Settings(home=root / "home")
+    for name in ("hazard_sites", "sensors", "hazard_events", "sensor_readings"):
+        mapping = load_mapping(ROOT / "configs" / "sources" / f"sim_{name}.yaml")
+        files = sorted(p for p in (root / "sim" / "extracts").rglob(f"{name}.*") if p.is_file())
+        ingest_files(mapping, files, settings, as_of=datetime(2030, 1, 1, tzinfo=UTC))
+    readings = lake.read_table(settings.lake_dir, "sensor_readings")
+    events = lake.read_table(settings.lake_dir, "hazard_events")
+    return {
+        "readings": readings.loc[readings["observed_at"] < AS_OF],
+        "sensors": lake.read_table(settings.lake_dir, "sensors"),
+        "sites": lake.read_table(settings.lake_dir, "hazard_sites"),
+        "events": events.loc[events["occurred_at"] < AS_OF],
+        "root": root,
+    }
+
+
+def _table(small: dict, origins, domain: str = "geohazard_hourly", readings=None):
+    cfg = site_config(domain)
+    r = small["readings"] if readings is None else readings
+    return build_site_table(r, small["sensors"], small["sites"], small["events"], origins, cfg)
+
+
+def test_rows_for_an_origin_never_use_readings_at_or_after_it(small: dict) -> None:
+    origins = pd.DatetimeIndex(["2023-07-11T06:00Z", "2023-07-11T07:00Z", "2023-07-13T20:00Z"])
+    full = _table(small, origins)
+    feats = [*site_features(full), *HISTORY_DEPENDENT, RULE_COLUMN]
+    for origin in origins:
+        cut = small["readings"].loc[small["readings"]["observed_at"] < origin]
+        alone = _table(small, [origin], readings=cut)
+        got = full.loc[full["origin"] == origin].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got[feats], alone[feats], check_dtype=False)
+    # the accelerating sites move: the check above compares real signal, not constants
+    assert full["velocity_mm_per_day"].abs().max() > 1.0
+    # labels are labels: never model inputs
+    assert not [f for f in site_features(full) if f.startswith("label_")]
+
+
+def test_training_rows_have_closed_label_windows(small: dict) -> None:
+    cfg = site_config("geohazard_hourly")
+    origins = pd.date_range("2023-07-09T00:00Z", "2023-07-12T00:00Z", freq="h")
+    table = _table(small, origins)
+    refit = pd.Timestamp("2023-07-11T12:00Z")
+    rows = site_training_rows(table, refit, cfg)
+    assert len(rows) and (rows["origin"] + pd.Timedelta(hours=24) <= refit).all()
+    # a row whose window is still open at the refit is never used, even with a label
+    open_rows = table.loc[table["origin"] + pd.Timedelta(hours=24) > refit]
+    assert open_rows[LABEL].sum() > 0 and not open_rows.index.isin(rows.index).any()
+
+
+def test_hourly_backtest_scores_model_and_every_baseline(small: dict) -> None:
+    cfg = site_config("geohazard_hourly", eval_days=4, refit_every_days=2)
+    first = small["readings"]["observed_at"].min()
+    origins, evals = table_origins(first, AS_OF, cfg)
+    table = _table(small, origins)
+    bt = run_site_backtest(table, evals, cfg)
+    assert set(bt.scores["method"]) == {"xgboost", *BASELINES}
+    # every refit saw only windows closed before it, and had a failure to learn from
+    assert (bt.fits["last_label_end"] <= bt.fits["refit_origin"]).all()
+    assert (bt.fits["train_failures"] > 0).all()
+    p = bt.scores.loc[bt.scores["method"] == "xgboost", "score"]
+    assert p.between(0, 1).all()
+    ev = small["events"].dropna(subset=["site_id"])
+    ev = ev[ev["occurred_at"] >= bt.scores["origin"].min()]
+    m = evaluate_site_methods(bt.scores, ev, cfg, n_boot=100)
+    assert set(m["methods"]) == {"xgboost", *BASELINES}
+    x = m["methods"]["xgboost"]
+    assert x["failures"] == len(ev) > 0
+    for key in ("auc", "brier", "ece", "tss", "pod", "far", "median_lead_time_h"):
+        assert key in x
+    lo, hi = m["methods"]["velocity"]["auc_ci"]
+    assert lo <= m["methods"]["velocity"]["auc"] <= hi
+    assert set(m["model_minus_baseline"]) == BASELINES
+
+
+@pytest.fixture(scope="module")
+def trained(small: dict) -> dict:
+    """``geohazard_hourly`` trained through the job, registered in a temporary MLflow."""
+    root = small["root"]
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    client = configure(uri)
+    cfg = site_config("geohazard_hourly", eval_days=4, refit_every_days=2)
+    report = train_site_domain(
+        small["readings"],
+        small["sensors"],
+        small["sites"],
+        small["events"],
+        client,
+        domain="geohazard_hourly",
+        tz="Asia/Shanghai",
+        config=cfg,
+        n_boot=100,
+        artifact_location=(root / "artifacts").as_uri(),
+    )
+    return {"uri": uri, "client": client, "report": report, "root": root}
+
+
+def test_training_registers_a_gated_challenger(trained: dict) -> None:
+    report, client = trained["report"], trained["client"]
+    assert report.version == "1"
+    mv = client.get_model_version(model_name("geohazard_hourly"), "1")
+    assert mv.tags["gate"] == ("pass" if report.gate.passed else "fail")
+    assert report.promoted == report.gate.passed
+    assert any(c["check"] == "beats sensor_rules" for c in report.gate.checks)
+    run = client.get_run(report.run_id)
+    assert run.data.params["objective"] == "binary:logistic"
+    assert "methods.xgboost.auc" in run.data.metrics
+
+
+def _nowcast_home(trained: dict, name: str) -> Settings:
+    settings = Settings(home=trained["root"] / name, mlflow_tracking_uri=trained["uri"])
+    settings.home.mkdir()
+    _geohazard_lake(settings, NOWCAST_AT)
+    return settings
+
+
+def _reason_text(reasons: list, lang: str = "en") -> str:
+    return " | ".join(r if isinstance(r, str) else r[lang] for r in reasons)
+
+
+def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
+    client, report = trained["client"], trained["report"]
+    # a champion that says ~0 everywhere: the real model with a calibrator of no failures
+    near_zero = replace(
+        report.backtest.last_model,
+        calibrator=fit_calibrator(np.zeros(100_000), np.zeros(100_000, dtype=int)),
+    )
+    example = pd.DataFrame({f: np.zeros(5, dtype=np.float32) for f in near_zero.features})
+    record = log_training_run(
+        near_zero,
+        "geohazard_hourly",
+        {"note": 1.0},
+        "test",
+        example,
+        {},
+        "near-zero test model",
+        artifact_location=(trained["root"] / "artifacts").as_uri(),
+    )
+    assert record.version is not None
+    promote(client, "geohazard_hourly", record.version)
+    settings = _nowcast_home(trained, "with-model")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    run_id = nowcast_geohazard(settings, NOWCAST_AT, store=store)
+    f = store.published_forecasts("geohazard_hourly").set_index("unit_id")
+    assert (f["probability"].astype(float) < 1e-3).all()
+    w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+    # the accelerating slope stays red although the model says ~0
+    assert w.loc["s1", "level"] == "red"
+    reasons = w.loc["s1", "reasons"]
+    assert all(isinstance(r, str) or set(r) == {"en", "zh"} for r in reasons)
+    assert "red whatever the model says" in _reason_text(reasons)
+    assert "红色预警" in _reason_text(reasons, "zh")
+    assert "Model unavailable" not in _reason_text(reasons)
+    # the dead sensor is explicit, in both languages
+    assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
+    assert "not as no movement" in _reason_text(w.loc["s3", "reasons"])
+    assert "不视为无位移" in _reason_text(w.loc["s3", "reasons"], "zh")
+    run = store.published_run("geohazard_hourly")
+    assert run is not None and run["run_id"] == run_id and run["model_version"] == record.version
+    # re-run: identical rows
+    before = store.warnings(domain="geohazard_hourly").drop(columns=["created_at", "updated_at"])
+    nowcast_geohazard(settings, NOWCAST_AT, store=store)
+    after = store.warnings(domain="geohazard_hourly").drop(columns=["created_at", "updated_at"])
+    pd.testing.assert_frame_equal(before, after)
+
+
+def test_lost_champion_publishes_rules_then_fails_loudly(trained: dict) -> None:
+    from riskwarn.models.registry import CHAMPION
+
+    client = trained["client"]
+    name = model_name("geohazard_hourly")
+    promote(client, "geohazard_hourly", "1")  # a champion that then goes missing
+    alias = client.get_model_version_by_alias(name, CHAMPION).version
+    client.delete_registered_model_alias(name, CHAMPION)
+    try:
+        settings = _nowcast_home(trained, "lost-champion")
+        store = Store.from_settings(settings)
+        store.upgrade()
+        for _ in range(2):  # a retry publishes the same rows and fails again
+            with pytest.raises(ChampionUnavailable, match="sensor rules only"):
+                nowcast_geohazard(settings, NOWCAST_AT, store=store)
+            w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+            assert w.loc["s1", "level"] == "red"
+            assert w.loc["s1", "reasons"][0] == MODEL_UNAVAILABLE_REASON
+            run = store.published_run("geohazard_hourly")
+            assert run is not None and run["model_version"] is None
+        assert len(store.warnings(domain="geohazard_hourly")) == len(w)
+        assert (store.audit_log()["action"] == "model_unavailable").sum() == 2
+    finally:
+        client.set_registered_model_alias(name, CHAMPION, alias)
+
+
+def test_never_registered_model_is_a_fresh_install_not_a_failure(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "fresh")
+    settings.home.mkdir()
+    _geohazard_lake(settings, NOWCAST_AT)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    run_id = nowcast_geohazard(settings, NOWCAST_AT, store=store)
+    w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+    assert run_id.startswith("geohazard_hourly:")
+    assert w.loc["s1", "level"] == "red"
+    assert MODEL_UNAVAILABLE_REASON in w.loc["s1", "reasons"]
+    assert "model_unavailable" in set(store.audit_log()["action"])
+
+
+def test_daily_site_model_trains_from_the_lake_and_scores_through_score_and_warn(
+    small: dict, trained: dict
+) -> None:
+    from riskwarn.pipeline import train_domain
+    from riskwarn.scoring import score_domain
+
+    settings = Settings(home=small["root"] / "home", mlflow_tracking_uri=trained["uri"])
+    result = train_domain(settings, "geohazard", AS_OF)  # lake rows before AS_OF only
+    assert result["domain"] == "geohazard" and result["version"] is not None
+    client = configure(trained["uri"])
+    run = client.get_run(result["mlflow_run_id"])
+    assert pd.Timestamp(run.data.params["trained_until"]) <= AS_OF
+    promote(client, "geohazard", result["version"])
+    origin = pd.Timestamp("2023-07-13", tz="Asia/Shanghai").tz_convert("UTC")
+    run_id = score_domain(settings, "geohazard", origin)
+    store = Store.from_settings(settings)
+    f = store.published_forecasts("geohazard")
+    assert run_id == "geohazard:20230712T1600Z"
+    assert set(f["unit_id"]) == set(small["sites"]["record_id"].astype(str))
+    assert f["probability"].astype(float).between(0, 1).all()
+    assert (f["valid_to"] - f["origin"] == pd.Timedelta(hours=24)).all()
+
+
+def test_day_bootstrap_matches_the_harness_on_the_original_sample() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from riskwarn.models.geohazard_sites import DayBootstrap
+    from riskwarn.models.metrics import warning_metrics
+
+    rng = np.random.default_rng(1)
+    day = np.repeat(np.arange(30), 50)
+    y = (rng.random(day.size) < 0.05).astype(int)
+    s = np.round(y * 0.8 + rng.random(day.size), 1)  # ties on purpose
+    boot = DayBootstrap(day, n_boot=200)
+    boot.weights = np.vstack([np.ones(30), boot.weights])  # replicate 0 = the sample itself
+    assert boot.auc(y, s)[0] == pytest.approx(roc_auc_score(y, s))
+    warned = s >= 0.9
+    assert boot.tss(warned, y)[0] == pytest.approx(warning_metrics(warned, y)["tss"])
+    assert np.std(boot.auc(y, s)[1:]) > 0.0  # the resamples differ
