@@ -2,11 +2,17 @@
 
     .venv/bin/python bench/bench_backtest.py chicago  --out var/bench/chicago_weekly
     .venv/bin/python bench/bench_backtest.py chicago  --daily --out var/bench/chicago_daily
+    .venv/bin/python bench/bench_backtest.py chicago  --daily-full --out var/bench/chicago_daily_full
     .venv/bin/python bench/bench_backtest.py hongkong --out var/bench/hongkong
 
 Each run goes through the same CLI a city would use (``riskwarn backtest ...``), records
 the wall time in ``<out>/bench.json`` and leaves ``scores.parquet`` / ``metrics.json``
-for ``bench/report.py``.
+for ``bench/report.py``. For Hong Kong it then adds ``uncertainty.json``: month-block
+bootstrap CIs, paired model-minus-baseline CIs and the ex-post (monthly) ceiling
+(``riskwarn.models.geohazard.citywide_uncertainty``); ``--post-only`` recomputes that
+from an existing run folder. ``--daily-full``: Chicago daily over all of 2016-2017
+in eight quarterly runs pooled into ``pooled.json`` (heavy; one process for all 730
+origins was killed at 8 GB; the default daily run covers 2016 Q1).
 """
 
 from __future__ import annotations
@@ -17,13 +23,20 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("RISKWARN_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def chicago_args(out: Path, daily: bool) -> list[str]:
-    """CLI arguments of the Chicago backtest (issue 4: 250 m, EPSG:32616, 2016-2017)."""
+def chicago_args(
+    out: Path, daily: bool, full: bool = False, period: tuple[str, str] | None = None
+) -> list[str]:
+    """CLI arguments of the Chicago backtest (issue 4: 250 m, EPSG:32616, 2016-2017).
+
+    ``daily``: daily forecasts over 2016 Q1, all of 2016-2017 with ``full`` (one process:
+    needs > 8 GB), or over ``period`` (first, last origin).
+    """
     args = [
         "backtest", "incidents",
         "--source", str(ROOT / "configs/sources/chicago.yaml"),
@@ -31,12 +44,93 @@ def chicago_args(out: Path, daily: bool) -> list[str]:
         "--cell-size", "250", "--crs", "EPSG:32616", "--out", str(out),
         "--location-groups", "street,residence",
     ]  # fmt: skip
-    if daily:  # daily forecasts over the first quarter of 2016 (weekly training origins)
-        return [*args, "--horizon-days", "1", "--step-days", "1", "--start", "2016-01-01",
-                "--end", "2016-03-31", "--train-step-days", "7",
+    if daily:  # daily forecasts (weekly training origins)
+        start, end = period or ("2016-01-01", "2017-12-31" if full else "2016-03-31")
+        return [*args, "--horizon-days", "1", "--step-days", "1", "--start", start,
+                "--end", end, "--train-step-days", "7",
                 "--train-window-days", "364"]  # fmt: skip
     return [*args, "--horizon-days", "7", "--step-days", "7", "--start", "2016-01-01",
             "--end", "2017-12-31", "--train-window-days", "364"]  # fmt: skip
+
+
+QUARTERS = [
+    (f"{y}-{m:02d}-01", f"{y}-{m + 2:02d}-{d}")
+    for y in (2016, 2017)
+    for m, d in ((1, 31), (4, 30), (7, 30), (10, 31))
+]  # 2016-2017 in quarters: first and last origin of each
+
+
+def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
+    """Chicago daily 2016-2017 as eight quarterly runs (one process would need > 8 GB).
+
+    Each quarter is its own backtest (active area = cells with an event before the
+    quarter); with ``reuse`` a quarter whose folder already holds a run is not rerun
+    (its own recorded command is listed). ``out/pooled.json`` pools them: hit rates
+    weighted by each quarter's events, PAI = pooled HR / mean area share. No pooled CIs
+    (each quarter has its own).
+    """
+    runs = []
+    for start, end in QUARTERS:
+        sub = out / f"q_{start}"
+        if not (reuse and (sub / "metrics.json").exists()):
+            run(chicago_args(sub, daily=True, period=(start, end)), sub)
+        runs.append(
+            (
+                json.loads((sub / "metrics.json").read_text()),
+                json.loads((sub / "bench.json").read_text()),
+            )
+        )
+    pooled = pool_hotspot_runs([m for m, _ in runs])
+    pooled["commands"] = [b["command"] for _, b in runs]
+    pooled["wall_s"] = sum(b["wall_s"] for _, b in runs)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pooled.json").write_text(json.dumps(pooled, indent=2))
+    return pooled
+
+
+def pool_hotspot_runs(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pool per-method hit rates of several runs over disjoint origins (event-weighted)."""
+    methods: dict[str, Any] = {}
+    for name in metrics[0]["methods"]:
+        rows = [m["methods"][name] for m in metrics]
+        events = sum(r["events"] for r in rows)
+        res: dict[str, float] = {"events": events}
+        for f in ("0.01", "0.05", "0.1"):
+            hr = sum(r[f"hit_rate@{f}"] * r["events"] for r in rows) / events
+            res[f"hit_rate@{f}"] = hr
+            # pai = hr / share per run, so share = hr / pai (runs differ slightly in area)
+            shares = [r[f"hit_rate@{f}"] / r[f"pai@{f}"] for r in rows if r[f"pai@{f}"]]
+            res[f"pai@{f}"] = hr / (sum(shares) / len(shares))
+        if "auc" in rows[0]:
+            res["auc_mean_of_runs"] = sum(r["auc"] for r in rows) / len(rows)
+        methods[name] = res
+    x, ceil = methods["xgboost"], methods["ceiling"]
+    base = max(
+        (n for n in methods if n not in ("xgboost", "ceiling")),
+        key=lambda n: methods[n]["pai@0.05"],
+    )
+    gap = ceil["pai@0.05"] - methods[base]["pai@0.05"]
+    per_run = []
+    for m in metrics:
+        d = m.get("model_minus_baseline", {}).get(base, {})
+        per_run.append(
+            {
+                "n_origins": m["n_origins"],
+                "xgboost_pai@0.05": m["methods"]["xgboost"]["pai@0.05"],
+                "baseline_pai@0.05": m["methods"][base]["pai@0.05"],
+                "diff": d.get("diff"),
+                "ci": d.get("ci"),
+            }
+        )
+    return {
+        "methods": methods,
+        "per_run": per_run,
+        "best_baseline": base,
+        "gap_closed_share": (x["pai@0.05"] - methods[base]["pai@0.05"]) / gap if gap > 0 else None,
+        "n_origins": sum(m["n_origins"] for m in metrics),
+        "n_active_cells": [m["n_active_cells"] for m in metrics],
+        "n_runs": len(metrics),
+    }
 
 
 def hongkong_args(out: Path) -> list[str]:
@@ -68,15 +162,113 @@ def run(args: list[str], out: Path) -> float:
     return wall
 
 
+def prior_comparison(
+    cells_ev: Any, tz: str, start: str, end: str, smooths: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
+) -> dict[str, dict[str, float]]:
+    """Within-day hit rates of the susceptibility prior alone on the landslide days of
+    [start, end], for several smoothing widths (cells); active cells = before ``start``."""
+    import pandas as pd
+
+    from riskwarn.features.cells import active_cells
+    from riskwarn.models.geohazard import cell_daily_scores, cell_hit_rates
+
+    s0 = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC")
+    e0 = pd.Timestamp(end).tz_localize(tz).tz_convert("UTC") + pd.Timedelta(days=1)
+    cells = active_cells(cells_ev, s0)
+    win = cells_ev[(cells_ev["occurred_at"] >= s0) & (cells_ev["occurred_at"] < e0)]
+    local = pd.DatetimeIndex(win["occurred_at"]).tz_convert(tz).tz_localize(None).normalize()
+    city = pd.DataFrame({"date": sorted(set(local.date)), "p_any": 1.0, "method": "prior"})
+    out = {}
+    for smooth in smooths:
+        sc = cell_daily_scores(city, cells_ev, cells, tz, smooth_cells=smooth)
+        hr = cell_hit_rates(sc, win, tz)["prior"]
+        out[f"{smooth:g}"] = {k: v for k, v in hr.items() if k.startswith("day_")}
+    out["n_active_cells"] = {"cells": float(len(cells))}
+    return out
+
+
+def hongkong_uncertainty(out: Path, n_boot: int = 1000) -> dict[str, Any]:
+    """Bootstrap CIs, paired differences and ceiling of a Hong Kong run folder.
+
+    Reads ``citywide.parquet`` and the per-year thresholds of ``metrics.json``; the daily
+    landslide counts are re-read from the source through its mapping (as the CLI does).
+    Writes and returns ``uncertainty.json``.
+    """
+    import pandas as pd
+
+    from riskwarn.commands.backtest import read_source, write_json
+    from riskwarn.features.cells import assign_cells
+    from riskwarn.models.geohazard import (
+        GeohazardSpec,
+        citywide_uncertainty,
+        daily_event_counts,
+        daily_rain,
+        refit_ceiling,
+        warn_flags,
+    )
+
+    metrics = json.loads((out / "metrics.json").read_text())
+    city = warn_flags(pd.read_parquet(out / "citywide.parquet"), metrics["thresholds"])
+    ev, tz = read_source(
+        ROOT / "configs/sources/hongkong_landslides.yaml",
+        DATA / "hongkong/landslides_1984_2014.csv",
+    )
+    readings, _ = read_source(
+        ROOT / "configs/sources/hongkong_rainfall.yaml",
+        DATA / "hongkong/hko_daily_rainfall_1884_2014.csv",
+    )
+    rain = daily_rain(readings, tz)
+    days = pd.DatetimeIndex(pd.to_datetime(sorted(city["date"].unique())))
+    major = int(metrics.get("major_threshold", 10))
+    t0 = time.perf_counter()
+    spec = GeohazardSpec(tz=tz, start=days.min(), end=days.max(), major_threshold=major)
+    refit_rounds = 300
+    refit = refit_ceiling(rain, daily_event_counts(ev, tz, rain.index), spec, refit_rounds)
+    counts = daily_event_counts(ev, tz, days)
+    res = citywide_uncertainty(
+        city, counts, major, n_boot=n_boot, ceilings={"ceiling_refit": refit}
+    )
+    # the spatial prior alone, within landslide days: raw past counts vs smoothed; the
+    # smoothing is chosen on 2005-2009 (before the backtest), shown on 2010-2014 too
+    cells_ev = assign_cells(ev, "EPSG:2326", 1000.0).dropna(subset=["cell_x", "cell_y"])
+    cells_ev = cells_ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    res["prior_within_day"] = {
+        "2005-2009": prior_comparison(cells_ev, tz, "2005-01-01", "2009-12-31"),
+        "2010-2014": prior_comparison(cells_ev, tz, "2010-01-01", "2014-12-31"),
+    }
+    res["n_boot"] = n_boot
+    res["ceiling_refit_rounds"] = refit_rounds
+    res["major_threshold"] = major
+    res["wall_s"] = time.perf_counter() - t0
+    write_json(out / "uncertainty.json", res)
+    return res
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("dataset", choices=["chicago", "hongkong"])
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--daily", action="store_true", help="Chicago: daily forecasts")
+    p.add_argument("--daily", action="store_true", help="Chicago: daily forecasts, 2016 Q1")
+    p.add_argument("--daily-full", action="store_true", help="Chicago: daily, 2016-2017")
+    p.add_argument("--post-only", action="store_true", help="Hong Kong: only uncertainty.json")
+    p.add_argument("--reuse", action="store_true", help="--daily-full: keep finished quarters")
+    p.add_argument("--n-boot", type=int, default=1000)
     a = p.parse_args(argv)
+    if a.dataset == "chicago" and a.daily_full:
+        pooled = run_daily_quarters(a.out, a.reuse)
+        sys.stdout.write(
+            f"chicago daily 2016-2017: {pooled['n_origins']} origins in {pooled['n_runs']} "
+            f"runs, {pooled['wall_s']:.0f} s; PAI@5% xgboost "
+            f"{pooled['methods']['xgboost']['pai@0.05']:.2f} -> {a.out}\n"
+        )
+        return 0
     args = chicago_args(a.out, a.daily) if a.dataset == "chicago" else hongkong_args(a.out)
-    wall = run(args, a.out)
-    sys.stdout.write(f"{a.dataset}: {wall:.1f} s -> {a.out}\n")
+    if not a.post_only:
+        wall = run(args, a.out)
+        sys.stdout.write(f"{a.dataset}: {wall:.1f} s -> {a.out}\n")
+    if a.dataset == "hongkong":
+        res = hongkong_uncertainty(a.out, a.n_boot)
+        sys.stdout.write(f"hongkong uncertainty: {res['wall_s']:.1f} s -> {a.out}\n")
     return 0
 
 

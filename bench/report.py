@@ -1,12 +1,17 @@
 """Write the models section of the benchmarks (docs/benchmarks-models.md) from bench runs.
 
     .venv/bin/python bench/report.py --chicago var/bench/chicago_weekly \\
-        [--chicago-daily var/bench/chicago_daily] [--hongkong var/bench/hongkong] \\
+        [--chicago-daily var/bench/chicago_daily] [--chicago-daily-full DIR] \\
+        [--hongkong var/bench/hongkong] [--threegorges var/bench/threegorges] \\
+        [--sim var/bench/sim_truth [--sim DIR2 --sim-city SIMULATION]] \\
         [--run] [--out docs/benchmarks-models.md]
 
-With ``--run`` the backtests are run first (bench/bench_backtest.py); otherwise the
-folders' ``metrics.json`` (and ``bench.json`` wall times) are read. Every figure in the
-document comes from those files.
+With ``--run`` the benchmarks are run first (bench/bench_backtest.py,
+bench/bench_threegorges.py, bench/bench_sim_truth.py); otherwise the folders' JSON files
+(``metrics.json``, ``bench.json``, ``uncertainty.json``, ``threegorges.json``,
+``sim_truth.json``) are read. Every figure in the document comes from those files. The
+geohazard-site section is included from docs/_sections/geohazard_sites.md when present
+(written by bench/bench_geohazard_sites.py).
 """
 
 from __future__ import annotations
@@ -96,8 +101,15 @@ def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) 
     return "\n".join(lines) + "\n"
 
 
-def geohazard_section(metrics: dict[str, Any], bench: dict[str, Any]) -> str:
-    """City-wide >= 1 / >= 10 landslide-day skill per method and per-cell hit rates."""
+def _ci(v: dict[str, Any], nd: int = 3) -> str:
+    lo, hi = v["ci"]
+    return f"{_f(v['value'], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
+
+
+def geohazard_section(
+    metrics: dict[str, Any], bench: dict[str, Any], unc: dict[str, Any] | None = None
+) -> str:
+    """City-wide >= 1 / >= 10 landslide-day skill per method (with CIs) and per-cell skill."""
     lines = [
         "## Hong Kong landslides: daily city-wide nowcasts 2010-2014",
         "",
@@ -105,57 +117,225 @@ def geohazard_section(metrics: dict[str, Any], bench: dict[str, Any]) -> str:
         "refits on earlier years; warning threshold (max TSS) chosen on the two years before "
         "each evaluation year.",
         "",
-        "| method | >=1 AUC | AP | Brier | TSS | POD | FAR | >=10 AUC | AP | TSS | POD | FAR |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    rows = sorted(metrics["methods"].items(), key=lambda kv: -kv[1]["any"]["tss"])
-    for name, v in rows:
-        a, j = v["any"], v["major"]
-        lines.append(
-            f"| {name} | {_f(a['auc'], 3)} | {_f(a['average_precision'], 3)} | "
-            f"{_f(a['brier'], 3)} | {_f(a['tss'], 3)} | {_f(a['pod'], 3)} | {_f(a['far'], 3)} | "
-            f"{_f(j['auc'], 3)} | {_f(j['average_precision'], 3)} | {_f(j['tss'], 3)} | "
-            f"{_f(j['pod'], 3)} | {_f(j['far'], 3)} |"
-        )
-    lines.append("")
-    ms = metrics["methods"]
-    if "xgboost" in ms:
-        for target, label in (("any", ">=1"), ("major", ">=10")):
-            for key in ("auc", "tss"):
-                base = max(
-                    (n for n in ms if n != "xgboost"),
-                    key=lambda n, t=target, k=key: ms[n][t][k],  # type: ignore[misc]
-                )
-                b, x = ms[base][target][key], ms["xgboost"][target][key]
-                lines.append(
-                    f"- {label} {key.upper()}: xgboost {x:.3f} vs best rule `{base}` {b:.3f}; "
-                    f"share of the gap to a perfect forecast (1.0) closed: {(x - b) / (1 - b):.2f}"
-                )
-    cells = metrics.get("cell_hit_rates_on_event_days", {})
-    if cells:
+    if unc:
         lines += [
+            f"95% CIs: block bootstrap over the {unc['n_blocks']} calendar months "
+            f"({unc['n_boot']} resamples, whole months drawn with replacement). Days are not "
+            "independent (storms last several days and antecedent rain carries over), so "
+            "resampling single days would understate the uncertainty; a month holds whole "
+            "storm sequences and months are close to independent of each other. Paired "
+            "differences use the same resamples for both methods.",
             "",
-            f"Per 1 km cell on landslide days ({metrics.get('n_active_cells')} "
-            "active cells; cell score = day probability x past-landslide share):",
+            "Ex-post ceilings (knowledge no forecast has): `ceiling_month` gives each day its "
+            "calendar month's realised share of landslide days in the backtest window (which months "
+            "turned out wet, no day-to-day information); `ceiling_refit` is the same XGBoost "
+            "model (same inputs, depth 2, monotone in rain) fitted for "
+            f"{unc.get('ceiling_refit_rounds', 'n/a')} rounds on the "
+            "backtest days themselves and scored on them (it knows the answers within the "
+            "capacity of the model class). Both warn at their own ex-post max-TSS threshold. "
+            "A per-day oracle would be trivially perfect, so it is not used. The share of "
+            "the gap closed is measured to the higher ceiling.",
             "",
         ]
-        for name, v in sorted(cells.items()):
+    for target, label in (("any", ">= 1 landslide"), ("major", ">= 10 landslides")):
+        lines += [
+            f"### {label} days",
+            "",
+            "| method | AUC [CI] | AP [CI] | Brier [CI] | TSS [CI] | POD [CI] | FAR [CI] |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        if unc:
+            ms = unc[target]["methods"]
+            for name in sorted(ms, key=lambda k: -ms[k]["auc"]["value"]):
+                v = ms[name]
+                lines.append(
+                    f"| {name} | {_ci(v['auc'])} | {_ci(v['average_precision'])} | "
+                    f"{_ci(v['brier'], 4)} | {_ci(v['tss'])} | {_ci(v['pod'])} | "
+                    f"{_ci(v['far'])} |"
+                )
+            lines += [
+                "",
+                "Paired differences xgboost - other (95% CI; Brier: negative = xgboost better). "
+                "`ceiling_month` does not see the day's rain, so a rain nowcast can beat it; "
+                "it is not an upper bound here, `ceiling_refit` is.",
+                "",
+            ]
+            for name, d in sorted(unc[target]["reference_minus"].items()):
+                parts = [
+                    f"{k.upper() if k != 'average_precision' else 'AP'} {d[k]['diff']:+.3f} "
+                    f"[{d[k]['ci'][0]:+.3f}, {d[k]['ci'][1]:+.3f}]"
+                    for k in ("auc", "average_precision", "brier", "tss")
+                ]
+                lines.append(f"- xgboost - {name}: " + "; ".join(parts))
+            for key in ("auc", "tss"):
+                sig = [
+                    n
+                    for n, d in sorted(unc[target]["reference_minus"].items())
+                    if not n.startswith("ceiling") and d[key]["ci"][0] > 0
+                ]
+                lines.append(
+                    f"- {key.upper()}: paired CI of xgboost - baseline entirely above zero "
+                    "against: " + (", ".join(f"`{n}`" for n in sig) if sig else "none")
+                )
+            lines.append("")
+            for key, g in unc[target]["gap"].items():
+                lines.append(
+                    f"- {key.upper() if key != 'average_precision' else 'AP'}: xgboost "
+                    f"{g['model']:.3f}, best baseline `{g['best_baseline']}` {g['baseline']:.3f}, "
+                    f"ceiling (`{g['ceiling_method']}`) {g['ceiling']:.3f}: share of the gap "
+                    f"closed **{_f(g['gap_closed'], 2)}** (target 0.5)"
+                )
+        else:
+            for name, v in sorted(metrics["methods"].items(), key=lambda kv: -kv[1][target]["auc"]):
+                a = v[target]
+                lines.append(
+                    f"| {name} | {_f(a['auc'], 3)} | {_f(a['average_precision'], 3)} | "
+                    f"{_f(a['brier'], 4)} | {_f(a['tss'], 3)} | {_f(a['pod'], 3)} | "
+                    f"{_f(a['far'], 3)} |"
+                )
+        lines.append("")
+    cells = metrics.get("cell_hit_rates_on_event_days", {})
+    if cells:
+        any_m = next(iter(cells.values()))
+        n_days = metrics["methods"].get("xgboost", {}).get("n_days")
+        lines += [
+            "### Per 1 km cell",
+            "",
+            f"{metrics.get('n_active_cells')} active cells (a landslide before the backtest "
+            "start); "
+            f"{int(any_m.get('n_events', 0))} landslides in active cells on "
+            f"{int(any_m.get('n_event_days', 0))} landslide days. Cell score = the method's "
+            "city-wide day probability x the cell's susceptibility prior (its share of "
+            "landslides before the evaluation year, Gaussian-smoothed with sigma 0.5 cell, "
+            "+0.5 per cell); the same prior for every method.",
+            "",
+            "Within a landslide day every method ranks the cells by the prior alone (a "
+            "city-wide day probability cannot reorder cells), so per-day hit rates measure "
+            "the prior and are identical across methods. What separates the methods is the "
+            f"ranking of all cell-days together (top k% of the {n_days} days x cells flagged): "
+            "the day probability has to pick the landslide days and the prior the cells.",
+            "",
+            "| method | cell-day HR@1% | HR@5% | HR@10% | PAI@1% | PAI@5% | cell-day AUC |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name in sorted(cells, key=lambda k: -cells[k]["st_hit_rate@0.05"]):
+            v = cells[name]
             lines.append(
-                f"- {name}: HR@1% {_f(v['hit_rate@0.01'], 3)}, HR@5% {_f(v['hit_rate@0.05'], 3)}, "
-                f"HR@10% {_f(v['hit_rate@0.1'], 3)}, PAI@5% {_f(v['pai@0.05'])}"
+                f"| {name} | {_f(v['st_hit_rate@0.01'], 3)} | {_f(v['st_hit_rate@0.05'], 3)} | "
+                f"{_f(v['st_hit_rate@0.1'], 3)} | {_f(v['st_pai@0.01'])} | "
+                f"{_f(v['st_pai@0.05'])} | {_f(v['st_auc'], 3)} |"
             )
+        v = any_m
+        lines += [
+            "",
+            f"Within landslide days (the prior, all methods): HR@1% {_f(v['day_hit_rate@0.01'], 3)}, "
+            f"HR@5% {_f(v['day_hit_rate@0.05'], 3)}, HR@10% {_f(v['day_hit_rate@0.1'], 3)}, "
+            f"HR@20% {_f(v['day_hit_rate@0.2'], 3)} (PAI@5% {_f(v['day_pai@0.05'])}; "
+            "a random ranking gives HR@k = k).",
+        ]
+        if unc and unc.get("prior_within_day"):
+            lines += [
+                "",
+                "Choice of the prior's smoothing (within-day HR of the prior alone; sigma in "
+                "cells; chosen on 2005-2009, before the backtest; 2010-2014 shown for the "
+                "record):",
+                "",
+                "| period | sigma | HR@1% | HR@5% | HR@10% | HR@20% |",
+                "|---|---|---|---|---|---|",
+            ]
+            for period, by in unc["prior_within_day"].items():
+                for sm, hv in by.items():
+                    if sm == "n_active_cells":
+                        continue
+                    lines.append(
+                        f"| {period} | {sm} | {_f(hv['day_hit_rate@0.01'], 3)} | "
+                        f"{_f(hv['day_hit_rate@0.05'], 3)} | {_f(hv['day_hit_rate@0.1'], 3)} | "
+                        f"{_f(hv['day_hit_rate@0.2'], 3)} |"
+                    )
     if bench.get("wall_s"):
         lines.append(f"\n- Wall time {bench['wall_s']:.0f} s. Command: `{bench['command']}`")
+    if unc:
+        lines.append(
+            f"- CIs, ceilings and the prior comparison: `python bench/bench_backtest.py "
+            f"hongkong --out DIR --post-only` ({unc['wall_s']:.0f} s; run without "
+            "`--post-only` it runs the backtest first)."
+        )
     return "\n".join(lines) + "\n"
+
+
+def pooled_daily_section(pooled: dict[str, Any]) -> str:
+    """Chicago daily 2016-2017 pooled from quarterly runs (bench_backtest --daily-full)."""
+    m = pooled["methods"]
+    cells = pooled["n_active_cells"]
+    lines = [
+        "## Chicago aggravated assaults: daily forecasts 2016-2017 (quarterly runs pooled)",
+        "",
+        f"{pooled['n_origins']} daily origins in {pooled['n_runs']} quarterly backtests (one "
+        "process for all of them ran out of memory on this shared machine); each quarter's "
+        f"active area is the cells with an event before it ({min(cells)} to {max(cells)} "
+        "cells). Hit rates pooled over all origins (captured events / events); PAI = pooled "
+        "HR / mean area share. Per-quarter CIs are in each run's metrics.json; no pooled CI.",
+        "",
+        "| method | HR@1% | HR@5% | HR@10% | PAI@1% | PAI@5% | PAI@10% | AUC (mean of runs) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name in sorted(m, key=lambda k: -m[k]["pai@0.05"]):
+        v = m[name]
+        lines.append(
+            f"| {name} | {_f(v['hit_rate@0.01'], 3)} | {_f(v['hit_rate@0.05'], 3)} | "
+            f"{_f(v['hit_rate@0.1'], 3)} | {_f(v['pai@0.01'])} | {_f(v['pai@0.05'])} | "
+            f"{_f(v['pai@0.1'])} | {_f(v.get('auc_mean_of_runs'), 3)} |"
+        )
+    lines += [
+        "",
+        f"- Best baseline: `{pooled['best_baseline']}`; share of the gap to the ex-post "
+        f"ceiling closed by xgboost: **{_f(pooled['gap_closed_share'])}** (target 0.5).",
+        f"- Per quarter, PAI@5% xgboost - `{pooled['best_baseline']}` (paired 95% CI over "
+        "the quarter's days): "
+        + "; ".join(
+            f"{r['diff']:+.3f} [{r['ci'][0]:+.3f}, {r['ci'][1]:+.3f}]"
+            for r in pooled.get("per_run", [])
+            if r.get("diff") is not None
+        )
+        + ".",
+        f"- Wall time of the runs: {pooled['wall_s']:.0f} s in total. Produced by "
+        "`python bench/bench_backtest.py chicago --daily-full --out DIR` (`--reuse` keeps "
+        "finished quarters, e.g. the 2016 Q1 run above); the figures come from these runs:",
+        "",
+        *[f"  - `{c}`" for c in pooled["commands"]],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def include_section(path: Path, missing: str) -> str:
+    """A markdown section written by another bench script, or a note that it is missing."""
+    return path.read_text() if path.exists() else missing
+
+
+GEOHAZARD_SITES_MD = ROOT / "docs" / "_sections" / "geohazard_sites.md"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--chicago", type=Path)
     p.add_argument("--chicago-daily", type=Path)
+    p.add_argument("--chicago-daily-full", type=Path, help="Chicago daily over 2016-2017")
     p.add_argument("--hongkong", type=Path)
-    p.add_argument("--run", action="store_true", help="run the backtests first")
+    p.add_argument("--threegorges", type=Path)
+    p.add_argument(
+        "--sim",
+        type=Path,
+        action="append",
+        default=[],
+        help="folder of bench/bench_sim_truth.py output (repeatable); with --run the first "
+        "is made from a small simulation, the second (if any) from --sim-city",
+    )
+    p.add_argument("--sim-city", type=Path, help="city-scale simulation folder (second --sim)")
+    p.add_argument("--geohazard-sites", type=Path, default=GEOHAZARD_SITES_MD)
+    p.add_argument("--run", action="store_true", help="run the benchmarks first")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-models.md")
+    p.add_argument("--tail", type=Path, help="markdown appended verbatim (notes, earlier tries)")
     a = p.parse_args(argv)
     if a.run:
         import bench_backtest as bb
@@ -164,9 +344,28 @@ def main(argv: list[str] | None = None) -> int:
             bb.run(bb.chicago_args(a.chicago, daily=False), a.chicago)
         if a.chicago_daily:
             bb.run(bb.chicago_args(a.chicago_daily, daily=True), a.chicago_daily)
+        if a.chicago_daily_full:
+            bb.run_daily_quarters(a.chicago_daily_full)
         if a.hongkong:
-            bb.run(bb.hongkong_args(a.hongkong), a.hongkong)
-    parts = ["# Benchmarks: models\n", "Produced by `bench/report.py` from the runs below.\n"]
+            bb.main(["hongkong", "--out", str(a.hongkong)])
+        if a.threegorges:
+            import bench_threegorges
+
+            bench_threegorges.main(["--out", str(a.threegorges)])
+        if a.sim:
+            import bench_sim_truth
+
+            bench_sim_truth.main(["--out", str(a.sim[0])])
+            if a.sim_city and len(a.sim) > 1:
+                city_args = ["--sim", str(a.sim_city), "--size", "city"]
+                city_args += ["--domains", "disputes,dispute_cases"]
+                bench_sim_truth.main(["--out", str(a.sim[1]), *city_args])
+    parts = [
+        "# Benchmarks: models\n",
+        "Produced by `bench/report.py` from the runs below (`make benchmarks` runs "
+        "`python bench/report.py --run ...` through bench/run_all.py); every figure comes from "
+        "the run folder and command named in its section.\n",
+    ]
     if a.chicago:
         parts.append(
             hotspot_section(
@@ -180,8 +379,56 @@ def main(argv: list[str] | None = None) -> int:
                 "Chicago aggravated assaults: daily forecasts 2016 Q1", *_load(a.chicago_daily)
             )
         )
+    if a.chicago_daily_full:
+        pooled_path = a.chicago_daily_full / "pooled.json"
+        if pooled_path.exists():
+            parts.append(pooled_daily_section(json.loads(pooled_path.read_text())))
+        else:
+            parts.append(
+                hotspot_section(
+                    "Chicago aggravated assaults: daily forecasts 2016-2017",
+                    *_load(a.chicago_daily_full),
+                )
+            )
+    else:
+        parts.append(
+            "Daily forecasts over every day of 2016-2017 are not in this run (heavy): "
+            "`python bench/bench_backtest.py chicago --daily-full --out DIR` runs them, or "
+            "`bench/report.py --run --chicago-daily-full DIR ...`.\n"
+        )
     if a.hongkong:
-        parts.append(geohazard_section(*_load(a.hongkong)))
+        metrics, bench = _load(a.hongkong)
+        unc_path = a.hongkong / "uncertainty.json"
+        unc = json.loads(unc_path.read_text()) if unc_path.exists() else None
+        parts.append(geohazard_section(metrics, bench, unc))
+    if a.threegorges:
+        import bench_threegorges
+
+        tg = json.loads((a.threegorges / "threegorges.json").read_text())
+        parts.append(bench_threegorges.section_markdown(tg))
+    for folder in a.sim:
+        import bench_sim_truth
+
+        sim = json.loads((folder / "sim_truth.json").read_text())
+        parts.append(bench_sim_truth.section_markdown(sim))
+    parts.append(
+        include_section(
+            a.geohazard_sites,
+            "## The simulated city: geohazard sites\n\n"
+            f"Not in this run: the section is included from `{a.geohazard_sites.name}` "
+            "(docs/_sections/, written by bench/bench_geohazard_sites.py) when present.\n",
+        )
+    )
+    tries = ROOT / "docs" / "_sections" / "chicago_tries.md"
+    if tries.exists():
+        parts.append(
+            "## Chicago: tuning history\n\nWhat was tried to raise the Chicago PAI@5% (a 2016 "
+            "proxy, ten variants, and a 2-year-window full run) is in "
+            "[_sections/chicago_tries.md](_sections/chicago_tries.md): earlier runs with their "
+            "own commands, not rerun by this report.\n"
+        )
+    if a.tail and a.tail.exists():
+        parts.append(a.tail.read_text())
     a.out.write_text("\n".join(parts))
     sys.stdout.write(f"wrote {a.out}\n")
     return 0

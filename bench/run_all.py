@@ -21,21 +21,39 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Order matters: cheap and foundational first.
-SCRIPTS = [
-    ("Ingestion of the public datasets", "bench_ingest_real.py"),
-    ("Ingestion at city scale", "bench_ingest_city.py"),
-    ("Features", "bench_features.py"),
-    ("Backtests on real data and the simulated city", "bench_backtest.py"),
-    ("Geohazard nowcast lead time", "bench_nowcast.py"),
-    ("Dashboard render times", "bench_dashboard.py"),
+# The model report: runs the Chicago / Hong Kong backtests, the Three Gorges sensor
+# levels and the simulated-city truth comparison, then writes docs/benchmarks-models.md.
+MODEL_REPORT_ARGS = [
+    "--run",
+    "--chicago", "var/bench/chicago_weekly",
+    "--chicago-daily", "var/bench/chicago_daily",
+    "--chicago-daily-full", "var/bench/chicago_daily_full",
+    "--hongkong", "var/bench/hongkong",
+    "--threegorges", "var/bench/threegorges",
+    "--sim", "var/bench/sim_truth",
+    "--sim", "var/bench/sim_truth_city", "--sim-city", "var/bench/sim_city",
+]  # fmt: skip
+
+# Order matters: cheap and foundational first. (title, script, arguments)
+SCRIPTS: list[tuple[str, str, list[str]]] = [
+    ("Ingestion of the public datasets", "bench_ingest_real.py", []),
+    ("Ingestion at city scale", "bench_ingest_city.py", []),
+    ("Features", "bench_features.py", []),
+    (
+        "Model backtests: Chicago, Hong Kong, Three Gorges, the simulated city "
+        "(writes docs/benchmarks-models.md)",
+        "report.py",
+        MODEL_REPORT_ARGS,
+    ),
+    ("Geohazard nowcast lead time", "bench_nowcast.py", []),
+    ("Dashboard render times", "bench_dashboard.py", []),
 ]
 
 
-def run_script(path: Path) -> tuple[int, float, str]:
+def run_script(path: Path, args: list[str] | None = None) -> tuple[int, float, str]:
     start = time.perf_counter()
     res = subprocess.run(
-        [sys.executable, str(path)],
+        [sys.executable, str(path), *(args or [])],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -63,7 +81,7 @@ def main() -> int:
         "",
     ]
     failed = 0
-    for title, name in SCRIPTS:
+    for title, name, script_args in SCRIPTS:
         if args.only and name not in args.only and name.removesuffix(".py") not in args.only:
             continue
         path = ROOT / "bench" / name
@@ -72,11 +90,12 @@ def main() -> int:
             lines += [f"`bench/{name}` does not exist yet.", ""]
             continue
         print(f"running bench/{name} ...", flush=True)
-        rc, wall, out = run_script(path)
+        rc, wall, out = run_script(path, script_args)
         failed += rc != 0
         status = "ok" if rc == 0 else f"FAILED (exit {rc})"
+        command = " ".join([f"python bench/{name}", *script_args])
         lines += [
-            f"Command: `python bench/{name}` — {status}, {wall:.1f} s wall.",
+            f"Command: `{command}` — {status}, {wall:.1f} s wall.",
             "",
             "```text",
             out.rstrip(),

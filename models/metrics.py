@@ -21,6 +21,7 @@ Everything here is pure: arrays/frames in, numbers/frames out.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -295,3 +296,116 @@ def best_threshold_tss(y: np.ndarray, p: np.ndarray) -> float:
         if np.isfinite(tss) and tss > best:
             best, best_t = tss, float(t)
     return best_t
+
+
+# ------------------------------------------------------------------ block bootstrap
+
+
+def rank_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann-Whitney statistic (average ranks for ties); NaN if one class."""
+    y = np.asarray(y, dtype=bool)
+    s = np.asarray(score, dtype=float)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    ranks = np.empty(s.size, dtype=float)
+    # average rank of each tie group (1-based)
+    uniq_start = np.r_[True, sorted_s[1:] != sorted_s[:-1]]
+    group = np.cumsum(uniq_start) - 1
+    starts = np.flatnonzero(uniq_start)
+    ends = np.r_[starts[1:], s.size]
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = avg[group]
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def block_bootstrap_indices(
+    blocks: np.ndarray, n_boot: int = 1000, seed: int = 0
+) -> list[np.ndarray]:
+    """Row indices of ``n_boot`` block-bootstrap resamples (whole blocks drawn with replacement).
+
+    ``blocks`` labels each row with its block (e.g. the calendar month of a day); every
+    resample draws as many blocks as there are, so its length varies with block sizes.
+    """
+    labels = np.asarray(blocks)
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    members = [np.flatnonzero(inverse == b) for b in range(uniq.size)]
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, uniq.size, (n_boot, uniq.size))
+    return [np.concatenate([members[b] for b in row]) for row in draws]
+
+
+def warning_skill(y: np.ndarray, p: np.ndarray, warned: np.ndarray) -> dict[str, float]:
+    """AUC, average precision, Brier and TSS / POD / FAR of one probability + warning series."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    both = 0 < y.sum() < y.size
+    wm = warning_metrics(warned, y)
+    return {
+        "auc": rank_auc(y, p),
+        "average_precision": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": float(np.mean((np.clip(p, 0, 1) - y) ** 2)) if y.size else float("nan"),
+        "tss": wm["tss"],
+        "pod": wm["pod"],
+        "far": wm["far"],
+    }
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates, ignoring NaN (resamples without events)."""
+    v = np.asarray(values, dtype=float)
+    if not np.isfinite(v).any():
+        return (float("nan"), float("nan"))
+    alpha = (1 - level) / 2
+    lo, hi = np.nanquantile(v, [alpha, 1 - alpha])
+    return float(lo), float(hi)
+
+
+def block_bootstrap_skill(
+    y: np.ndarray,
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    blocks: np.ndarray,
+    reference: str | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Block-bootstrap CIs of :func:`warning_skill` per method, and paired differences.
+
+    ``series`` maps a method to ``(probability, warned)`` over the same rows as ``y``.
+    Every method is scored on the same resamples, so ``reference - method`` differences
+    are paired. Returns ``{"methods": {m: {metric: {"value", "ci"}}},
+    "reference_minus": {m: {metric: {"diff", "ci"}}}}``.
+    """
+    y = np.asarray(y, dtype=bool)
+    idx = block_bootstrap_indices(blocks, n_boot, seed)
+    point = {m: warning_skill(y, p, w) for m, (p, w) in series.items()}
+    reps: dict[str, dict[str, np.ndarray]] = {}
+    for m, (p, w) in series.items():
+        p, w = np.asarray(p, dtype=float), np.asarray(w, dtype=bool)
+        rows = [warning_skill(y[i], p[i], w[i]) for i in idx]
+        reps[m] = {k: np.array([r[k] for r in rows]) for k in point[m]}
+    out: dict[str, Any] = {"methods": {}, "reference_minus": {}}
+    for m in series:
+        out["methods"][m] = {
+            k: {"value": point[m][k], "ci": percentile_interval(reps[m][k], level)}
+            for k in point[m]
+        }
+        if reference is not None and m != reference:
+            out["reference_minus"][m] = {
+                k: {
+                    "diff": point[reference][k] - point[m][k],
+                    "ci": percentile_interval(reps[reference][k] - reps[m][k], level),
+                }
+                for k in point[m]
+            }
+    return out
+
+
+def gap_closed_share(model: float, baseline: float, ceiling: float) -> float:
+    """Share of the gap from ``baseline`` to ``ceiling`` closed by ``model`` (NaN if no gap)."""
+    gap = ceiling - baseline
+    return float((model - baseline) / gap) if np.isfinite(gap) and gap > 0 else float("nan")

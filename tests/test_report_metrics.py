@@ -1,0 +1,189 @@
+"""Block bootstrap, rank AUC, ceiling and per-cell scores used by the real-data report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from riskwarn.models.geohazard import (
+    cell_daily_scores,
+    cell_hit_rates,
+    citywide_uncertainty,
+    monthly_ceiling,
+    susceptibility_prior,
+)
+from riskwarn.models.metrics import (
+    block_bootstrap_indices,
+    block_bootstrap_skill,
+    gap_closed_share,
+    rank_auc,
+)
+
+TZ = "Asia/Hong_Kong"
+
+
+def test_rank_auc_matches_sklearn_with_ties() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.random(500) < 0.2
+    s = np.round(rng.random(500) + y * 0.3, 1)  # many ties
+    assert abs(rank_auc(y, s) - roc_auc_score(y, s)) < 1e-12
+    assert np.isnan(rank_auc(np.zeros(5, bool), np.arange(5.0)))
+
+
+def test_block_bootstrap_draws_whole_blocks() -> None:
+    blocks = np.repeat(np.arange(6), [3, 1, 4, 2, 5, 1])
+    for idx in block_bootstrap_indices(blocks, n_boot=20, seed=1):
+        drawn = blocks[idx]
+        # every block that appears appears a whole number of times in full
+        for b in np.unique(drawn):
+            assert (drawn == b).sum() % (blocks == b).sum() == 0
+        assert len(np.unique(drawn)) <= 6
+
+
+def test_paired_bootstrap_separates_a_better_method_and_covers_the_point() -> None:
+    rng = np.random.default_rng(2)
+    n = 24 * 30
+    y = rng.random(n) < 0.2
+    good = np.clip(0.2 + 0.5 * y + rng.normal(0, 0.15, n), 0, 1)
+    weak = np.clip(0.2 + 0.1 * y + rng.normal(0, 0.15, n), 0, 1)
+    blocks = np.repeat(np.arange(24), 30)
+    res = block_bootstrap_skill(
+        y, {"good": (good, good > 0.45), "weak": (weak, weak > 0.45)}, blocks, "good", 300
+    )
+    auc = res["methods"]["good"]["auc"]
+    assert auc["ci"][0] <= auc["value"] <= auc["ci"][1]
+    d = res["reference_minus"]["weak"]["auc"]
+    assert d["diff"] > 0 and d["ci"][0] > 0  # the paired CI excludes no improvement
+    assert "good" not in res["reference_minus"]
+
+
+def test_gap_closed_share() -> None:
+    assert gap_closed_share(0.8, 0.7, 0.9) == pytest.approx(0.5)
+    assert np.isnan(gap_closed_share(0.8, 0.9, 0.9))
+
+
+def test_monthly_ceiling_uses_each_months_realised_rate() -> None:
+    dates = pd.Series(pd.date_range("2010-01-01", "2010-02-28", freq="D"))
+    n = np.zeros(len(dates), int)
+    n[:31:2] = 1  # 16 of 31 January days with a landslide, none in February
+    c = monthly_ceiling(dates, n, major_threshold=10)
+    assert np.allclose(c["p_any"][:31], 16 / 31) and np.allclose(c["p_any"][31:], 0)
+    assert c["warn_any"][:31].all() and not c["warn_any"][31:].any()
+
+
+def _events(cells: list[tuple[int, int]], when: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "occurred_at": pd.Timestamp(when, tz="UTC"),
+            "cell_x": [c[0] for c in cells],
+            "cell_y": [c[1] for c in cells],
+        }
+    )
+
+
+def test_prior_uses_only_past_events_and_smooths_to_neighbours() -> None:
+    cells = pd.DataFrame({"cell_x": [0, 1, 5], "cell_y": [0, 0, 0]})
+    past = _events([(0, 0)] * 4, "2009-06-01")
+    future = _events([(5, 0)] * 50, "2010-06-01")
+    ev = pd.concat([past, future], ignore_index=True)
+    before = pd.Timestamp("2010-01-01", tz="UTC")
+    p = susceptibility_prior(ev, cells, before, smooth_cells=1.0)
+    assert abs(p.sum() - 1) < 1e-12
+    assert p[0] > p[1] > p[2]  # the neighbour inherits some, the far cell only the floor
+    raw = susceptibility_prior(ev, cells, before, smooth_cells=0.0)
+    assert raw[1] == raw[2]  # unsmoothed: no spill-over
+
+
+def test_cell_scores_reward_the_method_that_picks_the_landslide_day() -> None:
+    cells = pd.DataFrame({"cell_x": [0, 1, 2, 3], "cell_y": [0, 0, 0, 0]})
+    hist = _events([(0, 0), (0, 0), (1, 0)], "2009-03-01")
+    days = pd.date_range("2010-01-01", periods=10, freq="D").date
+    city = pd.concat(
+        [
+            pd.DataFrame(
+                {"date": days, "p_any": [0.9 if i == 4 else 0.1 for i in range(10)]}
+            ).assign(method="sharp"),
+            pd.DataFrame({"date": days, "p_any": 0.3}).assign(method="flat"),
+        ],
+        ignore_index=True,
+    )
+    scores = cell_daily_scores(city, hist, cells, TZ)
+    assert len(scores) == 2 * 10 * 4
+    slide = _events([(0, 0)], "2010-01-05 03:00")  # local 2010-01-05 = day index 4
+    res = cell_hit_rates(scores, slide, TZ)
+    # within the day both rank cells by the same prior
+    assert res["sharp"]["day_hit_rate@0.2"] == res["flat"]["day_hit_rate@0.2"]
+    # over cell-days only the sharp method puts the landslide cell-day on top
+    assert res["sharp"]["st_auc"] == 1.0 and res["flat"]["st_auc"] < 1.0
+    assert res["sharp"]["st_hit_rate@0.05"] > res["flat"]["st_hit_rate@0.05"]
+
+
+def test_citywide_uncertainty_reports_ceiling_and_gap() -> None:
+    rng = np.random.default_rng(3)
+    dates = pd.date_range("2010-01-01", "2011-12-31", freq="D")
+    rain = rng.gamma(0.5, 20, len(dates))
+    n = rng.poisson(0.002 * rain**1.5)
+    rows = []
+    for method, noise in (("xgboost", 5.0), ("caine", 30.0)):
+        s = rain + rng.normal(0, noise, len(dates))
+        p = 1 / (1 + np.exp(-(s - 30) / 10))
+        rows.append(
+            pd.DataFrame(
+                {"date": dates.date, "p_any": p, "p_major": p / 3, "method": method}
+            ).assign(warn_any=p > 0.5, warn_major=p > 0.3)
+        )
+    city = pd.concat(rows, ignore_index=True)
+    res = citywide_uncertainty(city, pd.Series(n, index=dates), 10, n_boot=100)
+    assert res["n_blocks"] == 24
+    any_ = res["any"]
+    assert set(any_["methods"]) == {"xgboost", "caine", "ceiling_month"}
+    assert any_["gap"]["auc"]["best_baseline"] == "caine"
+    assert any_["reference_minus"]["caine"]["auc"]["diff"] > 0
+
+
+def test_warn_flags_use_each_years_threshold() -> None:
+    from riskwarn.models.geohazard import warn_flags
+
+    city = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2010-06-01", "2011-06-01"]).date,
+            "p_any": [0.3, 0.3],
+            "p_major": [0.01, 0.01],
+            "method": "caine",
+        }
+    )
+    thr = [
+        {"year": 2010, "method": "caine", "t_any": 0.2, "t_major": 0.5},
+        {"year": 2011, "method": "caine", "t_any": 0.4, "t_major": 0.005},
+    ]
+    w = warn_flags(city, thr)
+    assert w["warn_any"].tolist() == [True, False]
+    assert w["warn_major"].tolist() == [False, True]
+
+
+def test_pooling_quarterly_runs_weights_hit_rates_by_events() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_backtest import pool_hotspot_runs
+
+    def run(hr: float, events: float, auc: float) -> dict:
+        m = {f"hit_rate@{f}": hr for f in ("0.01", "0.05", "0.1")}
+        m |= {f"pai@{f}": hr / float(f) for f in ("0.01", "0.05", "0.1")}
+        return {"events": events, "auc": auc, **m}
+
+    runs = [
+        {"methods": {"xgboost": run(0.3, 100, 0.8), "ceiling": run(0.4, 100, 0.9),
+                     "long_run": run(0.2, 100, 0.7)}, "n_origins": 90, "n_active_cells": 10},
+        {"methods": {"xgboost": run(0.1, 300, 0.6), "ceiling": run(0.4, 300, 0.9),
+                     "long_run": run(0.2, 300, 0.7)}, "n_origins": 92, "n_active_cells": 11},
+    ]  # fmt: skip
+    pooled = pool_hotspot_runs(runs)
+    x = pooled["methods"]["xgboost"]
+    assert x["hit_rate@0.05"] == pytest.approx((0.3 * 100 + 0.1 * 300) / 400)
+    assert x["pai@0.05"] == pytest.approx(x["hit_rate@0.05"] / 0.05)
+    assert pooled["n_origins"] == 182 and pooled["best_baseline"] == "long_run"
+    assert pooled["gap_closed_share"] == pytest.approx((0.15 - 0.2) / (0.4 - 0.2))
