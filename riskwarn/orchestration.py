@@ -226,7 +226,7 @@ def run_demo_pipeline(
     stems = stage_landing_files(settings, sim_dir)
     migrate(settings)
     date = logical_date or demo_logical_date(sim_dir)
-    nowcast_date = demo_logical_date(sim_dir, key="sensor_end")
+    nowcast_date = demo_logical_date(sim_dir, key="sensor_end", tz=settings.display_tz)
     order = demo_dag_sequence(stems)
     for dag_id in order:
         when = nowcast_date if dag_id == "geohazard_nowcast" else date
@@ -297,8 +297,13 @@ def stage_landing_files(settings: Settings, sim_dir: Path) -> list[str]:
     return stems
 
 
-def demo_logical_date(sim_dir: Path, key: str = "end") -> str:
-    """The day after the simulated period (or sensor period) ends, from simulation.json."""
+def demo_logical_date(sim_dir: Path, key: str = "end", tz: str | None = None) -> str:
+    """The day after the simulated period (or sensor period) ends, from simulation.json.
+
+    With ``tz`` it is that day's local midnight as an ISO time with its offset (the
+    simulated readings stop at the local end of the last day; a bare date would be UTC
+    midnight, hours after the last reading, and every sensor would look dead).
+    """
     import json
 
     meta = sim_dir / "simulation.json"
@@ -307,5 +312,6 @@ def demo_logical_date(sim_dir: Path, key: str = "end") -> str:
         if end:
             import pandas as pd
 
-            return (pd.Timestamp(end) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+            day = pd.Timestamp(end) + pd.Timedelta(days=1)
+            return day.tz_localize(tz).isoformat() if tz else day.strftime("%Y-%m-%d")
     raise RuntimeError(f"cannot tell the simulated period from {meta}")

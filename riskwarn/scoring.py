@@ -60,7 +60,8 @@ DOMAINS: dict[str, DomainSpec] = {
     "disputes": DomainSpec("disputes", "cell", 168.0, "opened_at"),
     "dispute_cases": DomainSpec("disputes", "case", 720.0, "opened_at"),
     "geohazard": DomainSpec("sensor_readings", "site", 24.0, "observed_at"),
-    "geohazard_hourly": DomainSpec("sensor_readings", "site", 1.0, "observed_at"),
+    # hourly origins; the probability is of a failure within the next 24 h (the model's label)
+    "geohazard_hourly": DomainSpec("sensor_readings", "site", 24.0, "observed_at"),
 }
 
 

@@ -393,22 +393,10 @@ def sensor_health(
     stats["status"] = np.select(
         [dead, flat, gappy, spiky], ["dead", "flat", "gappy", "spiky"], "ok"
     )
-    notes = {
-        "dead": "Sensor {sid} has sent no reading for {h} — treated as unknown, not as no movement.",
-        "flat": "Sensor {sid} reports a constant value — likely stuck; treated as unknown.",
-        "gappy": "Sensor {sid} missed {m:.0%} of its readings in the last {w:.0f} h.",
-        "spiky": "Sensor {sid} shows spikes in {s:.0%} of its readings (removed before use).",
-    }
     stats["health_note"] = [
         ""
         if st == "ok"
-        else notes[st].format(
-            sid=sid,
-            h="ever" if pd.isna(hs) else f"{hs:.1f} h",
-            m=ms,
-            w=window_hours,
-            s=ss,
-        )
+        else (sensor_health_reason(str(sid), st, hs, ms, ss, window_hours) or {"en": ""})["en"]
         for sid, st, hs, ms, ss in zip(
             stats.index,
             stats["status"],
@@ -505,11 +493,17 @@ def sensor_health_reason(
     """
     if status == "ok":
         return None
-    since = "ever" if pd.isna(hours_since_last) else f"{hours_since_last:.1f} h"
-    since_zh = "从未上传" if pd.isna(hours_since_last) else f"已 {hours_since_last:.1f} 小时未上传"
+    # no reading at all in the health window: the silence is at least that long
+    silent = pd.isna(hours_since_last)
+    since = f"in the last {window_hours:.0f} h" if silent else f"for {hours_since_last:.1f} h"
+    since_zh = (
+        f"过去 {window_hours:.0f} 小时内未上传任何"
+        if silent
+        else f"已 {hours_since_last:.1f} 小时未上传"
+    )
     texts = {
         "dead": (
-            f"Sensor {sensor_id} has sent no reading for {since} — treated as unknown, "
+            f"Sensor {sensor_id} has sent no reading {since} — treated as unknown, "
             "not as no movement.",
             f"传感器 {sensor_id} {since_zh}数据——按状态未知处理，不视为无位移。",
         ),

@@ -178,7 +178,7 @@ def test_geohazard_combination_sensor_red_wins_and_dead_sensor_flagged():
             "sensor_red": [True, False, False],
             "sensor_reason": ["Displacement: tertiary.", "", ""],
             "health_status": ["ok", "dead", "ok"],
-            "health_note": ["", "Sensor g2 has sent no reading for ever", ""],
+            "health_note": ["", "Sensor g2 has sent no reading in the last 24 h", ""],
         }
     )
     out = combine_geohazard_levels(model, sensor).set_index("unit_id")
