@@ -26,6 +26,7 @@ import logging
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,18 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
             f"| {v['failures_warned']}/{v['failures']} | {_fmt(v['median_lead_time_h'], 1)} |"
         )
     return head + rows
+
+
+def margin_vs_probability(scores: pd.DataFrame) -> str:
+    """The model's AUC on its raw margin and on the calibrated probability (Platt is
+    increasing, so they must agree; a gap means calibration created ties or flipped)."""
+    from riskwarn.models.metrics import ranking_metrics
+
+    g = scores[scores["method"] == "xgboost"]
+    y = g["label"].to_numpy()
+    a_raw = ranking_metrics(y, g["raw"].to_numpy())["auc"]
+    a_cal = ranking_metrics(y, g["score"].to_numpy())["auc"]
+    return f"xgboost AUC on the raw margin {a_raw:.3f}, on the calibrated probability {a_cal:.3f}"
 
 
 def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFrame):
@@ -93,6 +106,11 @@ def main() -> None:
         "--cache", type=Path, default=None, help="keep built site tables here (Parquet)"
     )
     parser.add_argument("--markdown", type=Path, default=None)
+    parser.add_argument(
+        "--no-prior",
+        action="store_true",
+        help="grow the trees from a constant instead of the velocity prior (the old model)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from riskwarn import lake
@@ -127,7 +145,8 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python bench/bench_geohazard_sites.py --home {args.home} "
         f"--eval-days {args.eval_days} --n-boot {args.n_boot} --domains {args.domains}"
-        f"{' --since ' + args.since if args.since else ''}`. {len(sites)} sites, "
+        f"{' --since ' + args.since if args.since else ''}"
+        f"{' --no-prior' if args.no_prior else ''}`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
         f"rolling-origin backtest over the last {args.eval_days} days, refit every "
         f"{args.refit_days or '3 (daily) / 7 (hourly)'} days; thresholds = max TSS on the "
@@ -138,7 +157,9 @@ def main() -> None:
         t1 = time.perf_counter()
         cfg = site_config(domain, eval_days=args.eval_days)
         if args.refit_days:
-            cfg = site_config(domain, eval_days=args.eval_days, refit_every_days=args.refit_days)
+            cfg = replace(cfg, refit_every_days=args.refit_days)
+        if args.no_prior:
+            cfg = replace(cfg, prior_column=None)
         origins, evals = table_origins(first, end, cfg)
         cached = (
             args.cache / f"{domain}_{args.since or 'all'}_{args.eval_days}.parquet"
@@ -164,7 +185,8 @@ def main() -> None:
         title = (
             f"{domain}: site x {'day' if cfg.step_hours == 24 else 'hour'}, "
             f"{m['n_origins']} origins x {m['n_sites']} sites, base rate {m['base_rate']:.5f}, "
-            f"{len(bt.fits)} refits (positive training rows {bt.fits['train_failures'].tolist()}), "
+            f"{len(bt.fits)} refits (positive training rows {bt.fits['train_failures'].tolist()}, "
+            f"trees {bt.fits['trees'].tolist()}), "
             f"table {len(table):,} rows built in {t_build:.0f} s, total {wall:.0f} s"
         )
         print("\n" + title)
@@ -175,7 +197,16 @@ def main() -> None:
             for k, v in sorted(m["model_minus_baseline"].items())
         )
         print(f"model - baseline AUC (95% CI): {gaps}")
-        md += [f"### {title}", "", *lines, "", f"Model minus baseline AUC (95% CI): {gaps}.", ""]
+        ranks = margin_vs_probability(bt.scores)
+        print(ranks)
+        md += [
+            f"### {title}",
+            "",
+            *lines,
+            "",
+            f"Model minus baseline AUC (95% CI): {gaps}. {ranks}.",
+            "",
+        ]
         if domain == "geohazard_hourly":
             outcome = nowcast_outcome(table, bt.scores, in_eval)
             print("\nnowcast outcome on the evaluation hours (orange/red within 72 h before):")

@@ -16,9 +16,20 @@ before the origin). Two tasks:
 Objective ``binary:logistic``: failures are rare (tens over years at hundreds of sites),
 duty staff need the probability of *this* site failing (calibrated, comparable across
 sites and hours, and combined with the hard sensor rules by probability thresholds), and
-a ranking objective would only order the sites of one hour. The raw margin is
-Platt-calibrated on a later slice (:mod:`riskwarn.models.calibration`); Platt keeps the
-ranking and copes with calibration slices that hold only a handful of failures.
+a ranking objective would only order the sites of one hour.
+
+The trees are boosted from a prior, not from a constant (:class:`VelocityPrior`, XGBoost
+``base_margin``): log-odds ``a + asinh(velocity)``, i.e. odds proportional to the site's
+displacement velocity as the inverse-velocity law implies, with ``a`` fitted on the
+training rows. Trees are grown on top only when the fit slice holds at least
+``min_tree_failures`` distinct failures; with fewer, the model is the prior. The raw
+margin is then calibrated on a later slice by Platt scaling shrunk towards the identity
+(:func:`fit_shrunk_platt`), which keeps the ranking and is not thrown about by a slice
+with one or two failures. Why: on the simulated city (30 failures in Mar-Sep 2024, 27 of
+them in the Jul-Sep evaluation window, most in one July storm) trees grown from a
+constant on the 1-5 failures of the early refits lost to the plain velocity, and
+unpenalised Platt on such slices changed the scale from refit to refit (daily backtest:
+AUC 0.839 on the raw margin, 0.712 after calibration; velocity 0.862).
 
 The job mirrors :mod:`riskwarn.models.case_models`:
 
@@ -58,7 +69,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from riskwarn.models.backtest import FittedModel
-from riskwarn.models.calibration import fit_calibrator
+from riskwarn.models.calibration import Calibrator, fit_calibrator
 from riskwarn.models.explain import contributions, global_importance
 from riskwarn.models.metrics import (
     best_threshold_tss,
@@ -143,6 +154,18 @@ class SiteModelConfig:
     cal_fraction: float = 0.25
     max_rounds: int = 300
     early_stopping_rounds: int = 30
+    # the trees start from a logistic prior on the site's displacement velocity (None:
+    # from a constant); see :class:`VelocityPrior`
+    prior_column: str | None = "velocity_mm_per_day"
+    # with a prior, trees are grown only when the fit slice holds this many distinct
+    # failures (fewer: the model is the prior); trees grown on one to three failures
+    # learn that site's storm, not failure (see :class:`VelocityPrior`)
+    min_tree_failures: int = 10
+    # slope of the prior on asinh(velocity) ~ log(2 velocity): 1 = odds proportional to
+    # the velocity, as the inverse-velocity law (time to failure ~ 1/velocity) implies;
+    # None = fitted on each refit's rows (unstable with a few failures: the scale then
+    # changes from refit to refit and scores pooled across refits rank badly)
+    prior_slope: float | None = 1.0
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
@@ -359,12 +382,162 @@ def split_by_share(
     )
 
 
+@dataclass(frozen=True)
+class VelocityPrior:
+    """Logistic prior on one movement column: ``intercept + slope * asinh(value)``.
+
+    The site's displacement velocity alone ranks failures better than trees grown on a
+    handful of failures (simulated city, hourly backtest Jul-Sep 2024: AUC 0.864 against
+    0.785 for trees from a constant). Boosting from this prior (XGBoost ``base_margin``)
+    keeps the velocity ranking when there are no trees (too few failures) or they add
+    nothing, and lets them correct it where the training rows show more. ``asinh`` is a
+    signed log (velocities are noisy and often negative); a row without the column (dead
+    sensor) gets ``low``, the lowest value of the rows the prior was fitted on. The slope
+    is fixed (``SiteModelConfig.prior_slope``) or fitted and then at least
+    ``MIN_PRIOR_SLOPE``, so that faster movement never lowers the prior.
+    """
+
+    column: str
+    intercept: float
+    slope: float
+    low: float
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        """Prior log-odds of each row."""
+        x = np.arcsinh(frame[self.column].to_numpy(float))
+        return self.intercept + self.slope * np.where(np.isfinite(x), x, self.low)
+
+
+MIN_PRIOR_SLOPE = 1e-3
+
+
+def fit_velocity_prior(
+    rows: pd.DataFrame, column: str, slope: float | None = None
+) -> VelocityPrior:
+    """Logistic regression of ``label_any`` on ``asinh(column)``; with ``slope`` given,
+    only the intercept is fitted (maximum likelihood, by bisection)."""
+    from scipy.optimize import brentq
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.arcsinh(rows[column].to_numpy(float))
+    finite = np.isfinite(x)
+    low = float(x[finite].min()) if finite.any() else 0.0
+    x = np.where(finite, x, low)
+    y = rows[LABEL].to_numpy(int)
+    if np.unique(y).size < 2:
+        rate = (float(y.sum()) + 0.5) / (y.size + 1.0)
+        b = MIN_PRIOR_SLOPE if slope is None else slope
+        return VelocityPrior(column, float(np.log(rate / (1 - rate)) - b * x.mean()), b, low)
+    if slope is not None:
+        # expected failures = observed failures
+        def excess(a: float) -> float:
+            z = a + slope * x
+            return float(np.exp(z - np.logaddexp(0.0, z)).sum() - y.sum())
+
+        return VelocityPrior(column, float(brentq(excess, -60.0, 60.0)), slope, low)
+    lr = LogisticRegression(C=1e4, max_iter=1000).fit(x.reshape(-1, 1), y)
+    slope = max(float(lr.coef_[0, 0]), MIN_PRIOR_SLOPE)
+    # refit the intercept alone when the slope was raised: mean prior = base rate
+    intercept = float(lr.intercept_[0])
+    if slope != float(lr.coef_[0, 0]):
+        rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
+        intercept = float(np.log(rate / (1 - rate)) - slope * x.mean())
+    return VelocityPrior(column, intercept, slope, low)
+
+
+PLATT_PRIOR_SD = 0.5
+
+
+def fit_shrunk_platt(
+    raw: np.ndarray, y: np.ndarray, prior_sd: float = PLATT_PRIOR_SD, max_iter: int = 200
+) -> Calibrator:
+    """Platt scaling ``sigmoid(a + b * raw)`` with a Gaussian prior (sd ``prior_sd``) on
+    ``(a, b)`` centred on the identity ``(0, 1)``: the MAP estimate (L-BFGS).
+
+    For margins that are already log-odds (trees boosted with log loss from a fitted
+    prior). A calibration slice holds a handful of failures; unpenalised Platt fitted on
+    it swings the scale of every refit (slope near zero when the slice's one failure came
+    at a low margin), and scores pooled across refits then rank worse than the raw
+    margins (simulated city, daily backtest Jul-Sep 2024, trees from a constant: AUC 0.839
+    on the margin, 0.712 after unpenalised Platt). The slope stays positive, so the
+    ranking of one refit is kept.
+    """
+    from scipy.optimize import minimize
+
+    raw = np.asarray(raw, dtype=float)
+    y = np.asarray(y, dtype=float)
+    centre = np.array([0.0, 1.0])
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = w[0] + w[1] * raw
+        nll = float(np.sum(np.logaddexp(0.0, z) - y * z))
+        p = np.exp(z - np.logaddexp(0.0, z))
+        d = w - centre
+        grad = np.array([np.sum(p - y), np.sum((p - y) * raw)]) + d / prior_sd**2
+        return nll + 0.5 * float(d @ d) / prior_sd**2, grad
+
+    w = minimize(loss, centre, jac=True, method="L-BFGS-B", options={"maxiter": max_iter}).x
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression().fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
+    lr.coef_[0, 0] = max(float(w[1]), MIN_PRIOR_SLOPE)
+    lr.intercept_[0] = float(w[0])
+    return Calibrator("platt", lr)
+
+
+@dataclass
+class SiteFittedModel(FittedModel):
+    """A site model: trees boosted from an optional :class:`VelocityPrior` margin."""
+
+    prior: VelocityPrior | None = None
+
+    @property
+    def trees(self) -> int:
+        """Trees that count (0 when the model is the prior alone)."""
+        return 0 if self.params.get("learning_rate") == 0.0 else self.best_iteration + 1
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """SHAP contributions to :meth:`raw` (features + ``bias``): the trees' plus the
+        prior's, ``slope * asinh(value)`` on the prior's column and its intercept in
+        ``bias`` (a row without the column: its ``low`` value), so that explanations
+        name the movement even when the model is the prior alone."""
+        c = contributions(self.booster, frame, self.features, self.best_iteration)
+        if self.prior is not None:
+            x = np.arcsinh(frame[self.prior.column].to_numpy(float))
+            x = np.where(np.isfinite(x), x, self.prior.low)
+            c[self.prior.column] += self.prior.slope * x
+            # the trees' bias holds XGBoost's base_score, which a base margin replaces:
+            # the same shift for every row, set so that the parts add up to the margin
+            c["bias"] += self.raw(frame) - c.to_numpy().sum(axis=1)
+        return c
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        """Raw margin: the prior's log-odds plus the trees' (the trees' alone if no prior)."""
+        dm = xgb.DMatrix(frame[self.features].to_numpy(np.float32), feature_names=self.features)
+        if self.prior is not None:
+            dm.set_base_margin(self.prior.margin(frame))
+        return self.booster.predict(
+            dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
+        )
+
+
+def failure_events(rows: pd.DataFrame, horizon_hours: float) -> int:
+    """Distinct failures behind the positive rows: runs of positive origins at one site
+    (a failure labels every origin of the ``horizon_hours`` before it)."""
+    pos = rows.loc[rows[LABEL] > 0, ["site_id", "origin"]].sort_values(["site_id", "origin"])
+    if pos.empty:
+        return 0
+    gap = pos.groupby("site_id")["origin"].diff() > pd.Timedelta(hours=horizon_hours)
+    new_site = pos["site_id"].ne(pos["site_id"].shift())
+    return int((gap | new_site).sum())
+
+
 def fit_site_model(
     rows: pd.DataFrame,
     features: list[str],
     config: SiteModelConfig,
     refit_origin: pd.Timestamp,
-) -> tuple[FittedModel, float]:
+) -> tuple[SiteFittedModel, float]:
     """Fit (oldest rows), early-stop (next slice, log loss), Platt-calibrate (latest slice).
 
     Returns the model and its warning threshold: max TSS of the calibrated probability on
@@ -382,19 +555,36 @@ def fit_site_model(
         "monotone_constraints": monotone(features),
     }
 
+    # the prior (two numbers) learns from the fit and early-stopping slices: failures
+    # cluster in storms, and the fit slice alone often holds one or two
+    prior = (
+        fit_velocity_prior(pd.concat([fit, es]), config.prior_column, config.prior_slope)
+        if config.prior_column is not None
+        else None
+    )
+
     def dm(f: pd.DataFrame) -> xgb.DMatrix:
         x = f[features].to_numpy(np.float32)
-        return xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
+        d = xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
+        if prior is not None:
+            d.set_base_margin(prior.margin(f))
+        return d
 
-    booster = xgb.train(
-        params,
-        dm(fit),
-        num_boost_round=config.max_rounds,
-        evals=[(dm(es), "es")],
-        early_stopping_rounds=config.early_stopping_rounds,
-        verbose_eval=False,
-    )
-    model = FittedModel(
+    if prior is not None and failure_events(fit, config.horizon_hours) < config.min_tree_failures:
+        # too few failures to grow trees on: one tree of zero leaves, the model is the prior
+        params["learning_rate"] = 0.0
+        booster = xgb.train(params, dm(fit), num_boost_round=1)
+        booster.best_iteration = 0
+    else:
+        booster = xgb.train(
+            params,
+            dm(fit),
+            num_boost_round=config.max_rounds,
+            evals=[(dm(es), "es")],
+            early_stopping_rounds=config.early_stopping_rounds,
+            verbose_eval=False,
+        )
+    model = SiteFittedModel(
         booster=booster,
         calibrator=None,  # type: ignore[arg-type]
         features=list(features),
@@ -402,8 +592,12 @@ def fit_site_model(
         best_iteration=int(booster.best_iteration),
         trained_until=refit_origin,
         n_train_rows=len(fit),
+        prior=prior,
     )
-    model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
+    if prior is None:
+        model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
+    else:  # the margin is already log-odds: only correct it as far as the slice shows
+        model.calibrator = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy())
     later = pd.concat([es, cal])
     pick = later if later[LABEL].sum() > 0 else rows
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
@@ -429,8 +623,8 @@ def _no_signal_low(score: np.ndarray) -> np.ndarray:
 class SiteBacktest:
     """Scores per method on the evaluation rows, the thresholds used and the last fit."""
 
-    scores: pd.DataFrame  # origin, site_id, method, score, threshold, warned, label
-    last_model: FittedModel
+    scores: pd.DataFrame  # origin, site_id, method, score, raw, threshold, warned, label
+    last_model: SiteFittedModel
     fits: pd.DataFrame
 
 
@@ -441,7 +635,7 @@ def run_site_backtest(
     features = site_features(table)
     by_origin = dict(tuple(table.groupby("origin", sort=True)))
     out, fits = [], []
-    model: FittedModel | None = None
+    model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
     next_refit: pd.Timestamp | None = None
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
@@ -466,14 +660,15 @@ def run_site_backtest(
                         "train_failures": int(train[LABEL].sum()),
                         "last_label_end": train["origin"].max()
                         + pd.Timedelta(hours=config.horizon_hours),
-                        "trees": model.best_iteration + 1,
+                        "trees": model.trees,
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
                 )
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
         assert model is not None
         rows = by_origin[origin]
-        methods = {"xgboost": model.predict_proba(rows), **baseline_scores(rows)}
+        raw = model.raw(rows)
+        methods = {"xgboost": model.calibrator.predict(raw), **baseline_scores(rows)}
         for name, score in methods.items():
             out.append(
                 pd.DataFrame(
@@ -482,6 +677,8 @@ def run_site_backtest(
                         "site_id": rows["site_id"].to_numpy(),
                         "method": name,
                         "score": score,
+                        # the model's margin before calibration (NaN for the baselines)
+                        "raw": raw if name == "xgboost" else np.nan,
                         "threshold": thresholds[name],
                         "warned": score >= thresholds[name],
                         "label": rows[LABEL].to_numpy(int),
@@ -655,7 +852,9 @@ def site_model_card(
     return f"""# Model card: {model_name(domain)}
 
 - Task: P(a failure at this monitored site {task}). XGBoost `binary:logistic`,
-  Platt-calibrated on the latest complete-label slice; monotone in rain and movement.
+  boosted from a velocity prior (odds proportional to the displacement velocity; trees
+  only with enough failures), Platt-calibrated (shrunk to the identity) on the latest
+  complete-label slice; monotone in rain and movement.
 - Evaluation: rolling origins, {metrics["n_origins"]} origins over {metrics["n_days"]}
   days x {metrics["n_sites"]} sites, base rate {metrics["base_rate"]:.5f}; training rows
   only with label windows closed before each refit. Thresholds: max TSS on training rows.
@@ -748,9 +947,7 @@ def train_site_domain(
     metrics["final_threshold"] = threshold
     ev_rows = table[table["origin"].isin(eval_origins)]
     sample = ev_rows.sample(min(len(ev_rows), 5000), random_state=0)
-    importance = global_importance(
-        contributions(final.booster, sample, final.features, final.best_iteration)
-    )
+    importance = global_importance(final.contributions(sample))
     xgb_rows = bt.scores[bt.scores["method"] == "xgboost"]
     figures = {
         "reliability": reliability_figure(xgb_rows["label"].to_numpy(), xgb_rows["score"]),

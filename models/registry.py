@@ -65,8 +65,13 @@ class RiskModel(PythonModel):
 
     def explain(self, frame: pd.DataFrame, top_n: int = 3) -> list[dict[str, Any]]:
         """Top factors and a sentence per row (SHAP contributions)."""
-        c = contributions(
-            self.fitted.booster, frame, self.fitted.features, self.fitted.best_iteration
+        own = getattr(self.fitted, "contributions", None)  # models with a prior margin
+        c = (
+            own(frame)
+            if callable(own)
+            else contributions(
+                self.fitted.booster, frame, self.fitted.features, self.fitted.best_iteration
+            )
         )
         return explain_rows(c, frame, top_n=top_n)
 

@@ -100,15 +100,24 @@ start api "$BIN/airflow" api-server --port "$API_PORT" --host 127.0.0.1
 start dag-processor "$BIN/airflow" dag-processor
 start scheduler "$BIN/airflow" scheduler
 
+# Wait until the DAG processor has written every DAG to the metadata DB: dag.test() below
+# syncs the DAGs too, and both inserting the same new DAG rows at once collides
+# (UniqueViolation on dag_pkey, seen in a CI run).
+step "wait for the DAG processor to register the DAGs"
+prev=-1
+for _ in $(seq 1 90); do
+  n=$("$BIN/airflow" dags list -o plain 2>/dev/null | grep -c '^[a-z_]' || true)
+  if "$BIN/airflow" dags list -o plain 2>/dev/null | grep -q '^score_and_warn' && [[ $n == "$prev" ]]; then
+    break
+  fi
+  prev=$n; sleep 3
+done
+
 step "original forecasts: dag.test() per day $FROM .. $TO"
 if ! helper originals "$FROM" "$TO" "$OUT/original" >"$WORK/originals.log" 2>&1; then
   tail -40 "$WORK/originals.log"; exit 1
 fi
 grep -E '^(original|snapshot) ' "$WORK/originals.log"
-
-for _ in $(seq 1 90); do
-  "$BIN/airflow" dags list -o plain 2>/dev/null | grep -q '^score_and_warn' && break; sleep 3
-done
 "$BIN/airflow" dags unpause score_and_warn >/dev/null
 # the documented command (docs/operations.md), for the one domain this home has a champion of
 step "backfill: airflow backfill create --dag-id score_and_warn --from-date $FROM --to-date $TO"

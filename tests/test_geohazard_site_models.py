@@ -203,6 +203,8 @@ def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
     assert "red whatever the model says" in _reason_text(reasons)
     assert "红色预警" in _reason_text(reasons, "zh")
     assert "Model unavailable" not in _reason_text(reasons)
+    # the model's own reason names the movement even when it is the velocity prior alone
+    assert "mainly because: the slope moved" in _reason_text(reasons)
     # the dead sensor is explicit, in both languages
     assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
     assert "not as no movement" in _reason_text(w.loc["s3", "reasons"])
@@ -295,3 +297,91 @@ def test_day_bootstrap_matches_the_harness_on_the_original_sample() -> None:
     warned = s >= 0.9
     assert boot.tss(warned, y)[0] == pytest.approx(warning_metrics(warned, y)["tss"])
     assert np.std(boot.auc(y, s)[1:]) > 0.0  # the resamples differ
+
+
+def _velocity_rows(n_origins: int, n_sites: int, seed: int) -> pd.DataFrame:
+    """Synthetic site rows: failures follow fast movement; rain columns are pure noise."""
+    rng = np.random.default_rng(seed)
+    origins = pd.date_range("2024-01-01", periods=n_origins, freq="D", tz="UTC")
+    rows = pd.DataFrame(
+        {
+            "origin": np.repeat(origins, n_sites),
+            "site_id": np.tile([f"s{i}" for i in range(n_sites)], n_origins),
+        }
+    )
+    v = rng.normal(0.0, 3.0, len(rows))
+    fast = rng.random(len(rows)) < 0.01
+    v[fast] = rng.lognormal(3.0, 0.5, int(fast.sum()))
+    v[rng.random(len(rows)) < 0.02] = np.nan  # dead sensors
+    rows["velocity_mm_per_day"] = v
+    rows["rain_24h_mm"] = rng.gamma(0.5, 10.0, len(rows))
+    rows["rain_72h_mm"] = rng.gamma(0.5, 20.0, len(rows))
+    p = 1.0 / (1.0 + np.exp(-(-9.0 + 1.5 * np.arcsinh(np.nan_to_num(v, nan=0.0)))))
+    rows[LABEL] = (rng.random(len(rows)) < p).astype(int)
+    return rows
+
+
+def test_velocity_prior_is_increasing_and_puts_dead_sensors_lowest() -> None:
+    from riskwarn.models.geohazard_sites import MIN_PRIOR_SLOPE, fit_velocity_prior
+
+    rows = _velocity_rows(200, 50, seed=2)
+    assert rows[LABEL].sum() >= 5
+    prior = fit_velocity_prior(rows, "velocity_mm_per_day")
+    assert prior.slope > 0.5  # learned, not the floor
+    slowest = float(rows["velocity_mm_per_day"].min())
+    probe = pd.DataFrame({"velocity_mm_per_day": [np.nan, slowest, 0.0, 5.0, 100.0]})
+    m = prior.margin(probe)
+    assert np.all(np.diff(m[1:]) > 0) and m[0] <= m[1:].min()
+    # failures at slow sites only: the slope stays at its floor, never negative
+    rows[LABEL] = (rows["velocity_mm_per_day"] < -8).astype(int)
+    assert fit_velocity_prior(rows, "velocity_mm_per_day").slope == MIN_PRIOR_SLOPE
+
+
+def test_shrunk_platt_keeps_log_odds_and_resists_one_failure() -> None:
+    from riskwarn.models.geohazard_sites import fit_shrunk_platt
+
+    rng = np.random.default_rng(4)
+    raw = rng.normal(-4.0, 1.5, 200_000)
+    y = (rng.random(raw.size) < 1.0 / (1.0 + np.exp(-raw))).astype(int)
+    lr = fit_shrunk_platt(raw, y).model
+    assert lr.coef_[0, 0] == pytest.approx(1.0, abs=0.05)
+    assert lr.intercept_[0] == pytest.approx(0.0, abs=0.2)
+    # a slice whose one failure came at a low margin: unpenalised Platt flattens the
+    # ranking (slope ~0, every row at the base rate); the shrunk fit stays increasing
+    raw = rng.normal(-3.0, 1.0, 5_000)
+    y = np.zeros(raw.size, dtype=int)
+    y[np.argsort(raw)[raw.size // 10]] = 1
+    free = fit_calibrator(raw, y).model.coef_[0, 0]
+    shrunk = fit_shrunk_platt(raw, y).model.coef_[0, 0]
+    assert 0 < free < 1e-6 and shrunk > 0.5
+    p = fit_shrunk_platt(raw, y).predict(np.sort(raw))
+    assert np.all(np.diff(p) > 0)
+
+
+def test_model_boosted_from_the_prior_ranks_like_velocity_from_few_failures() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from riskwarn.models.geohazard_sites import fit_site_model
+
+    # on these rows trees grown from a constant rank at AUC 0.70 against velocity's 0.84
+    train = _velocity_rows(120, 60, seed=10)
+    test = _velocity_rows(60, 60, seed=50)
+    features = ["rain_24h_mm", "rain_72h_mm", "velocity_mm_per_day"]
+    cfg = site_config("geohazard")
+    refit = train["origin"].max() + pd.Timedelta(days=1)
+    y = test[LABEL].to_numpy()
+    velocity = np.nan_to_num(test["velocity_mm_per_day"].to_numpy(), nan=-1e9)
+    for min_failures in (cfg.min_tree_failures, 1):  # the prior alone, then with trees
+        c = replace(cfg, min_tree_failures=min_failures)
+        model, _ = fit_site_model(train, features, c, refit)
+        assert model.prior is not None
+        assert (model.trees == 0) == (min_failures > train[LABEL].sum())
+        raw = model.raw(test)
+        # Platt keeps the ranking; trees on noise do not undo the velocity ranking
+        assert roc_auc_score(y, model.predict_proba(test)) == pytest.approx(roc_auc_score(y, raw))
+        assert roc_auc_score(y, raw) >= roc_auc_score(y, velocity) - 0.02
+        # explanations add up to the margin and name the movement, trees or not
+        c = model.contributions(test)
+        assert np.allclose(c.sum(axis=1), raw, atol=1e-4)
+        fast = test["velocity_mm_per_day"].idxmax()
+        assert c.drop(columns="bias").loc[fast].idxmax() == "velocity_mm_per_day"
