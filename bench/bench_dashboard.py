@@ -5,7 +5,7 @@ through the product's own code paths, then renders every page with Streamlit's A
 in this process (server-side time) and, when Playwright and ``/usr/bin/chromium`` are
 available, times the real browser from navigation to the overview's content.
 
-The home (``--home``, default ``/work/cache/dash-home``) is prepared once and reused
+The home (``--home``, default ``var/bench/dash_home``) is prepared once and reused
 (the simulation too: ``--sim-dir`` is simulated first when it holds none):
 
 * lake tables through ``riskwarn.ingest.ingest_files`` (what ``riskwarn ingest`` runs),
@@ -25,8 +25,8 @@ The home (``--home``, default ``/work/cache/dash-home``) is prepared once and re
 * the geohazard nowcast of the 360 sites (``riskwarn.scoring.nowcast_geohazard``, sensor
   rules; no hourly champion is registered, which the run says in its evidence).
 
-    .venv/bin/python bench/bench_dashboard.py [--sim-dir /work/cache/sim-city]
-        [--home /work/cache/dash-home] [--weeks 6] [--reading-months 3] [--no-browser]
+    .venv/bin/python bench/bench_dashboard.py [--sim-dir var/bench/sim_city]
+        [--home var/bench/dash_home] [--weeks 6] [--reading-months 3] [--no-browser]
 
 ``--synthetic`` keeps the old generated store (``--cells``, ``--weeks``, ``--cases``).
 
@@ -505,8 +505,8 @@ def _expire_short_caches() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sim-dir", type=Path, default=Path("/work/cache/sim-city"))
-    parser.add_argument("--home", type=Path, default=Path("/work/cache/dash-home"))
+    parser.add_argument("--sim-dir", type=Path, default=Path("var/bench/sim_city"))
+    parser.add_argument("--home", type=Path, default=Path("var/bench/dash_home"))
     parser.add_argument("--weeks", type=int, default=6)
     parser.add_argument("--reading-months", type=int, default=3)
     parser.add_argument("--prepare-only", action="store_true")
