@@ -137,6 +137,16 @@ def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFra
     return facts, tables
 
 
+def evidence_fact_label(key: str, value: Any, lang: str) -> str:
+    """A catalogued numeric evidence fact in plain words of ``lang`` (``rain_3d_mm`` 72.0 ->
+    "近 3 天降雨 72.0 毫米"); other facts keep their key."""
+    from riskwarn.features.catalog import describe, lookup
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or lookup(key) is None:
+        return key
+    return describe(key, float(value), lang)
+
+
 def reason_text(reason: Any, lang: str) -> str:
     """One reason in ``lang``: a bilingual ``{"en": ..., "zh": ...}`` item gives the chosen
     language, else the other one; a plain string (legacy) is shown as it is."""

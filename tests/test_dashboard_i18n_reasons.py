@@ -123,3 +123,13 @@ def test_dispute_explanations_follow_the_language(home: tuple[Path, str]) -> Non
         assert marker in text and marker in cells
         assert absent not in text and absent not in cells
         assert isinstance(table, pd.DataFrame)
+
+
+def test_evidence_facts_are_worded_in_the_chosen_language() -> None:
+    from riskwarn.dashboard.views import evidence_fact_label
+
+    assert evidence_fact_label("rain_3d_mm", 72.0, "zh") == "近 3 天降雨 72.0 毫米"
+    assert evidence_fact_label("rain_3d_mm", 72.0, "en") == "72.0 mm of rain in the last 3 days"
+    # not catalogued, or not a number: the key stays (never a made-up sentence)
+    assert evidence_fact_label("sensor_health", "dead", "zh") == "sensor_health"
+    assert evidence_fact_label("rain_3d_mm", None, "zh") == "rain_3d_mm"

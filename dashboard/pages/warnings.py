@@ -138,7 +138,12 @@ with left:
     if facts:
         st.dataframe(
             pd.DataFrame(
-                {t("metric", lg): list(facts), t("value", lg): [str(v) for v in facts.values()]}
+                {
+                    t("metric", lg): [
+                        views.evidence_fact_label(k, v, lg) for k, v in facts.items()
+                    ],
+                    t("value", lg): [str(v) for v in facts.values()],
+                }
             ),
             hide_index=True,
             width="stretch",
