@@ -325,28 +325,12 @@ def _use_home(home: Path, crs: str | None = None, cell_size_m: float | None = No
 
 
 def simulate_city(out: Path, seed: int = 1) -> None:
-    """``riskwarn simulate --size city`` into ``out`` (a child process, as a user runs it)."""
-    import subprocess
+    """``riskwarn simulate --size city`` into ``out`` (bench_ingest_city's child process)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_ingest_city import simulate
 
-    exe = Path(sys.executable).with_name("riskwarn")
     print(f"no simulation in {out}: simulating the city (seed {seed})", flush=True)
-    t0 = time.perf_counter()
-    subprocess.run(
-        [
-            str(exe),
-            "simulate",
-            "--size",
-            "city",
-            "--seed",
-            str(seed),
-            "--out",
-            str(out),
-            "--no-progress",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    _step("simulate --size city", t0)
+    print(f"  simulate --size city: {simulate(out, seed):.1f} s", flush=True)
 
 
 def _prepare(args: argparse.Namespace) -> str:

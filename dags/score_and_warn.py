@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import EARLIEST_START, TAGS, default_args, interval_end
+from riskwarn.orchestration import (
+    EARLIEST_START,
+    TAGS,
+    default_args,
+    interval_end,
+    requested_domains,
+)
 
 FORECASTS = Asset("riskwarn_forecasts")
 DOMAINS = ["incidents", "disputes", "dispute_cases"]
@@ -31,11 +37,7 @@ DOMAINS = ["incidents", "disputes", "dispute_cases"]
 def score_and_warn() -> None:
     @task
     def domains(**context) -> list[str]:
-        asked = list(context["params"]["domains"])
-        unknown = sorted(set(asked) - set(DOMAINS))
-        if unknown:  # a silent drop would "succeed" having scored nothing
-            raise ValueError(f"cannot score {unknown}: score_and_warn scores {DOMAINS}")
-        return asked
+        return requested_domains(context["params"]["domains"], DOMAINS, "score_and_warn")
 
     @task(outlets=[FORECASTS], map_index_template="{{ task.op_kwargs['domain'] }}")
     def score(domain: str, **context) -> str:

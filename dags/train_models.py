@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
-from riskwarn.orchestration import EARLIEST_START, TAGS, default_args, interval_end
+from riskwarn.orchestration import (
+    EARLIEST_START,
+    TAGS,
+    default_args,
+    interval_end,
+    requested_domains,
+)
 
 DOMAINS = [
     "incidents",
@@ -33,11 +39,7 @@ DOMAINS = [
 def train_models() -> None:
     @task
     def domains(**context) -> list[str]:
-        asked = list(context["params"]["domains"])
-        unknown = sorted(set(asked) - set(DOMAINS))
-        if unknown:  # a silent drop would "succeed" having trained nothing
-            raise ValueError(f"cannot train {unknown}: train_models trains {DOMAINS}")
-        return asked
+        return requested_domains(context["params"]["domains"], DOMAINS, "train_models")
 
     @task(map_index_template="{{ task.op_kwargs['domain'] }}")
     def train(domain: str, **context) -> dict:

@@ -46,7 +46,7 @@ from riskwarn.models.registry import (
     load_champion,
     log_training_run,
     model_name,
-    promote,
+    settle_gate,
 )
 
 log = logging.getLogger(__name__)
@@ -424,14 +424,9 @@ def train_case_domain(
         },
         artifact_location=artifact_location,
     )
-    promoted = False
-    if decision.passed and auto_promote and record.version is not None:
-        promote(client, DOMAIN, record.version, store=store, actor="riskwarn train")
-        promoted = True
-    if record.version is not None:
-        client.set_model_version_tag(
-            model_name(DOMAIN), record.version, "gate", "pass" if decision.passed else "fail"
-        )
+    promoted = settle_gate(
+        client, DOMAIN, record.version, decision, auto_promote=auto_promote, store=store
+    )
     return CaseTrainReport(
         record.run_id, record.version, decision, promoted, metrics, before, bt.scores
     )

@@ -84,7 +84,7 @@ from riskwarn.models.registry import (
     load_champion,
     log_training_run,
     model_name,
-    promote,
+    settle_gate,
 )
 
 log = logging.getLogger(__name__)
@@ -971,21 +971,9 @@ def train_site_domain(
         },
         artifact_location=artifact_location,
     )
-    promoted = False
-    if decision.passed and auto_promote and record.version is not None:
-        promote(
-            client,
-            domain,
-            record.version,
-            store=store,
-            actor="riskwarn train",
-            reason=decision.summary(),
-        )
-        promoted = True
-    if record.version is not None:
-        client.set_model_version_tag(
-            model_name(domain), record.version, "gate", "pass" if decision.passed else "fail"
-        )
+    promoted = settle_gate(
+        client, domain, record.version, decision, auto_promote=auto_promote, store=store
+    )
     return SiteTrainReport(
         domain, record.run_id, record.version, decision, promoted, metrics, before, bt
     )

@@ -257,6 +257,31 @@ def promote(
     return {**details, "changed": True}
 
 
+def settle_gate(
+    client: MlflowClient,
+    domain: str,
+    version: str | None,
+    decision: GateResult,
+    *,
+    auto_promote: bool = True,
+    store: Any | None = None,
+) -> bool:
+    """After training: promote ``version`` if the gate passed (and ``auto_promote``), and tag
+    the version with the gate's outcome. Returns whether the champion was moved to it."""
+    if version is None:
+        return False
+    promoted = False
+    if decision.passed and auto_promote:
+        promote(
+            client, domain, version, store=store, actor="riskwarn train", reason=decision.summary()
+        )
+        promoted = True
+    client.set_model_version_tag(
+        model_name(domain), version, "gate", "pass" if decision.passed else "fail"
+    )
+    return promoted
+
+
 def rollback(
     client: MlflowClient,
     domain: str,

@@ -114,6 +114,15 @@ def on_task_failure(context: Any) -> None:
         log.exception("could not write the failure of %s.%s to the audit log", dag_id, task_id)
 
 
+def requested_domains(asked: list[str], known: list[str], dag_id: str) -> list[str]:
+    """The ``domains`` param of a DAG run, refused if it names a domain the DAG does not
+    handle (silently dropping it would let the run "succeed" having done nothing)."""
+    unknown = sorted(set(asked) - set(known))
+    if unknown:
+        raise ValueError(f"{dag_id} cannot handle {unknown}: it handles {known}")
+    return list(asked)
+
+
 def default_args(retries: int = 2, timeout_minutes: int = 30) -> dict[str, Any]:
     """Retries, timeout and failure callback shared by every riskwarn task."""
     return {

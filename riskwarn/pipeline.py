@@ -156,15 +156,23 @@ def train_domain(
     from riskwarn.models.train import HOTSPOT_DOMAINS
 
     opts = options or TrainOptions()
-    trainers = {"dispute_cases": _train_cases, "geohazard": _train_sites}
-    trainers["geohazard_hourly"] = _train_sites
-    trainers.update(dict.fromkeys(HOTSPOT_DOMAINS, _train_hotspots))
+    trainers = {
+        "dispute_cases": _train_cases,
+        "geohazard": _train_sites,
+        "geohazard_hourly": _train_sites,
+        **dict.fromkeys(HOTSPOT_DOMAINS, _train_hotspots),
+    }
     if domain not in trainers:
         raise RuntimeError(f"riskwarn.models cannot train {domain!r} (domains: {sorted(trainers)})")
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
-    report = trainers[domain](settings, domain, utc(interval_end), opts, common)
+    client, store, artifact_uri = _training_context(settings)
+    common.update(store=store, artifact_location=artifact_uri, tz=opts.tz or settings.display_tz)
+    try:
+        report = trainers[domain](settings, domain, utc(interval_end), opts, client, common)
+    finally:
+        store.close()
     run_id = report.run.run_id if hasattr(report, "run") else report.run_id
     version = report.run.version if hasattr(report, "run") else report.version
     return {
@@ -178,7 +186,12 @@ def train_domain(
 
 
 def _train_hotspots(
-    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+    settings: Settings,
+    domain: str,
+    end: pd.Timestamp,
+    opts: TrainOptions,
+    client: Any,
+    common: dict[str, Any],
 ) -> Any:
     """Cell hotspot domains: the domain's event table, records before the end."""
     from riskwarn.lake import read_table
@@ -192,25 +205,23 @@ def _train_hotspots(
             f"no {spec.table} rows before {end} in the lake at {settings.lake_dir}; "
             "run `riskwarn ingest` first"
         )
-    client, store, artifact_uri = _training_context(settings)
-    try:
-        return train_hotspot_domain(
-            events,
-            domain,
-            client,
-            crs=settings.city_crs,
-            cell_size_m=settings.cell_size_m,
-            tz=opts.tz or settings.display_tz,
-            store=store,
-            artifact_location=artifact_uri,
-            **common,
-        )
-    finally:
-        store.close()
+    return train_hotspot_domain(
+        events,
+        domain,
+        client,
+        crs=settings.city_crs,
+        cell_size_m=settings.cell_size_m,
+        **common,
+    )
 
 
 def _train_cases(
-    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+    settings: Settings,
+    domain: str,
+    end: pd.Timestamp,
+    opts: TrainOptions,
+    client: Any,
+    common: dict[str, Any],
 ) -> Any:
     """``dispute_cases``: disputes opened and their events known before the end."""
     from riskwarn.lake import read_table
@@ -220,25 +231,18 @@ def _train_cases(
     events = read_table(settings.lake_dir, "dispute_events")
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
-    client, store, artifact_uri = _training_context(settings)
-    try:
-        return train_case_domain(
-            disputes,
-            events,
-            client,
-            crs=settings.city_crs,
-            cell_size_m=settings.cell_size_m,
-            tz=opts.tz or settings.display_tz,
-            store=store,
-            artifact_location=artifact_uri,
-            **common,
-        )
-    finally:
-        store.close()
+    return train_case_domain(
+        disputes, events, client, crs=settings.city_crs, cell_size_m=settings.cell_size_m, **common
+    )
 
 
 def _train_sites(
-    settings: Settings, domain: str, end: pd.Timestamp, opts: TrainOptions, common: dict[str, Any]
+    settings: Settings,
+    domain: str,
+    end: pd.Timestamp,
+    opts: TrainOptions,
+    client: Any,
+    common: dict[str, Any],
 ) -> Any:
     """The monitored-site models (``geohazard``, ``geohazard_hourly``).
 
@@ -261,22 +265,7 @@ def _train_sites(
     eval_days = common.pop("eval_days", None)  # a field of the site model's config
     if eval_days is not None:
         common["config"] = replace(site_config(domain), eval_days=eval_days)
-    client, store, artifact_uri = _training_context(settings)
-    try:
-        return train_site_domain(
-            readings,
-            sensors,
-            sites,
-            events,
-            client,
-            domain=domain,
-            tz=opts.tz or settings.display_tz,
-            store=store,
-            artifact_location=artifact_uri,
-            **common,
-        )
-    finally:
-        store.close()
+    return train_site_domain(readings, sensors, sites, events, client, domain=domain, **common)
 
 
 # --------------------------------------------------------------------------- scoring

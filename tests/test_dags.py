@@ -204,3 +204,12 @@ def test_interval_end_prefers_the_logical_date_over_a_manual_runs_trigger_time()
     assert interval_end(asset_triggered) == now
     bare = {"logical_date": None, "data_interval_end": None, "dag_run": run}
     assert interval_end(bare) == now
+
+
+def test_a_dag_run_naming_an_unknown_domain_is_refused_not_dropped() -> None:
+    from riskwarn.orchestration import requested_domains
+
+    known = ["incidents", "disputes"]
+    assert requested_domains(["disputes"], known, "score_and_warn") == ["disputes"]
+    with pytest.raises(ValueError, match=r"score_and_warn cannot handle \['geohazard'\]"):
+        requested_domains(["incidents", "geohazard"], known, "score_and_warn")
