@@ -32,6 +32,11 @@ DOMAINS_ALL = (
 )
 
 
+# The site page shows the hourly nowcast (what duty staff act on) when it has published,
+# else the daily site scores.
+SITE_DOMAINS = ("geohazard_hourly", "geohazard")
+
+
 def settings() -> Settings:
     """The dashboard's settings (``RISKWARN_*`` environment; cheap, read on every run)."""
     return load_settings()

@@ -14,11 +14,14 @@ ctx = page_context("geohazard")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
 sites = queries.hazard_sites(ctx.lake_dir)
-scores = queries.published_forecasts(url, "geohazard")
+site_domain, scores = next(
+    ((d, f) for d in queries.SITE_DOMAINS if not (f := queries.published_forecasts(url, d)).empty),
+    (queries.SITE_DOMAINS[-1], pd.DataFrame()),
+)
 if sites.empty and scores.empty:
     st.info(t("no_data", lg))
     st.stop()
-level_of = queries.warnings(url, domain="geohazard").set_index("unit_id")["effective_level"]
+level_of = queries.warnings(url, domain=site_domain).set_index("unit_id")["effective_level"]
 prob_of = scores.set_index("unit_id")["probability"] if not scores.empty else pd.Series(dtype=float)
 if sites.empty:
     sites = scores[["unit_id"]].rename(columns={"unit_id": "record_id"}).assign(name=None)
