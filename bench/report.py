@@ -36,6 +36,25 @@ def _f(x: Any, nd: int = 2) -> str:
     return "n/a" if x is None else f"{x:.{nd}f}"
 
 
+def _loo_lines(m: dict[str, Any], base: str | None, share_loo: float | None) -> list[str]:
+    """What the ex-post ceiling's lead is made of, from the leave-one-window-out oracle."""
+    if "ceiling_loo" not in m or "ceiling" not in m or base not in m:
+        return []
+    ceil, loo, b = m["ceiling"]["pai@0.05"], m["ceiling_loo"]["pai@0.05"], m[base]["pai@0.05"]
+    half = b + 0.5 * (ceil - b)
+    own = (ceil - loo) / (ceil - b) if ceil > b else float("nan")
+    return [
+        f"- `ceiling_loo` (ex post, leave-one-window-out): each window's cells ranked by their "
+        "realised events in every *other* window of the backtest (the period's true "
+        "intensities, future included, without the window's own events). PAI@5% "
+        f"{_f(loo)} vs the ceiling's {_f(ceil)}: {_f(own)} of the gap from `{base}` to the "
+        "ceiling is each window's own chance variation, which only a forecast that knew "
+        f"that window's events could use. Half the gap means PAI@5% {_f(half)}; knowing the "
+        f"whole period's intensities reaches {_f(loo)}. Share of the gap from `{base}` to "
+        f"`ceiling_loo` closed by xgboost: **{_f(share_loo)}**.",
+    ]
+
+
 def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) -> str:
     """Markdown table of HR / PAI / PEI at 1, 5, 10% per method with CIs."""
     m = metrics["methods"]
@@ -71,6 +90,7 @@ def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) 
         f"- Best baseline: `{metrics.get('best_baseline')}`; share of the gap from it to the "
         f"ex-post ceiling closed by xgboost: **{_f(metrics.get('gap_closed_share'))}** "
         "(target 0.5).",
+        *_loo_lines(m, metrics.get("best_baseline"), metrics.get("gap_closed_share_loo")),
         f"- xgboost calibration: Brier {_f(x.get('brier'), 4)}, ECE {_f(x.get('ece'), 4)}.",
     ]
     by_admin = metrics.get("calibration_by_admin") or []
@@ -137,6 +157,14 @@ def geohazard_section(
             "A per-day oracle would be trivially perfect, so it is not used. The share of "
             "the gap closed is measured to the higher ceiling.",
             "",
+            "`ceiling_crossfit` is the same learner fitted on the *other* years of the "
+            "backtest window and scored on the held-out year (rounds chosen ex post: "
+            f"{unc.get('ceiling_crossfit_rounds', 'n/a')}): it knows how rain turned into "
+            "landslides over the whole period, future years included, but not the answers of "
+            "the days it scores. The distance between it and `ceiling_refit` is what the "
+            "in-sample refit gains by memorising the evaluated days' own outcomes; the share "
+            "of the gap to `ceiling_crossfit` is reported beside the headline share.",
+            "",
         ]
     for target, label in (("any", ">= 1 landslide"), ("major", ">= 10 landslides")):
         lines += [
@@ -178,6 +206,16 @@ def geohazard_section(
                     f"- {key.upper()}: paired CI of xgboost - baseline entirely above zero "
                     "against: " + (", ".join(f"`{n}`" for n in sig) if sig else "none")
                 )
+            oracle = unc[target].get("oracle")
+            for name, d in sorted(unc[target].get("oracle_minus", {}).items()):
+                lines.append(
+                    f"- {oracle} - {name} (ex post, for scale): "
+                    + "; ".join(
+                        f"{k.upper()} {d[k]['diff']:+.3f} "
+                        f"[{d[k]['ci'][0]:+.3f}, {d[k]['ci'][1]:+.3f}]"
+                        for k in ("auc", "tss")
+                    )
+                )
             lines.append("")
             for key, g in unc[target]["gap"].items():
                 lines.append(
@@ -185,6 +223,12 @@ def geohazard_section(
                     f"{g['model']:.3f}, best baseline `{g['best_baseline']}` {g['baseline']:.3f}, "
                     f"ceiling (`{g['ceiling_method']}`) {g['ceiling']:.3f}: share of the gap "
                     f"closed **{_f(g['gap_closed'], 2)}** (target 0.5)"
+                    + (
+                        f"; to `ceiling_crossfit` ({g['ceilings']['ceiling_crossfit']:.3f}): "
+                        f"**{_f(g['gap_closed_by_ceiling']['ceiling_crossfit'], 2)}**"
+                        if "ceiling_crossfit" in g.get("ceilings", {})
+                        else ""
+                    )
                 )
         else:
             for name, v in sorted(metrics["methods"].items(), key=lambda kv: -kv[1][target]["auc"]):
@@ -291,6 +335,7 @@ def pooled_daily_section(pooled: dict[str, Any]) -> str:
         "",
         f"- Best baseline: `{pooled['best_baseline']}`; share of the gap to the ex-post "
         f"ceiling closed by xgboost: **{_f(pooled['gap_closed_share'])}** (target 0.5).",
+        *_loo_lines(m, pooled["best_baseline"], pooled.get("gap_closed_share_loo")),
         f"- Per quarter, PAI@5% xgboost - `{pooled['best_baseline']}` (paired 95% CI over "
         "the quarter's days): "
         + "; ".join(

@@ -42,6 +42,7 @@ from riskwarn.models.calibration import Calibrator, fit_calibrator
 from riskwarn.models.metrics import (
     AREA_FRACTIONS,
     bootstrap_ci,
+    gap_closed_share,
     hotspot_windows,
     pai_statistic,
     paired_bootstrap_diff,
@@ -362,6 +363,26 @@ def ceiling_scores(labels: pd.DataFrame) -> pd.DataFrame:
     return out.assign(method="ceiling")
 
 
+def loo_ceiling_scores(labels: pd.DataFrame) -> pd.DataFrame:
+    """Leave-one-window-out ex-post oracle (``ceiling_loo``).
+
+    Each cell of a window is scored by its realised count over every *other* window of
+    the backtest: it knows the cell's intensity over the whole period, future included
+    (knowledge no forecast has), but not the window's own events. The ex-post ceiling
+    (:func:`ceiling_scores`) also counts the window's own events, so part of its lead
+    is that window's chance (Poisson) variation, which no forecast can know; this oracle
+    measures how far knowing the period's intensities alone can go.
+    """
+    total = labels.groupby(["cell_x", "cell_y"])["label_count"].transform("sum")
+    score = total.to_numpy(float) - labels["label_count"].to_numpy(float)
+    return labels[KEYS].assign(score=score, method="ceiling_loo")
+
+
+def is_ex_post(method: str) -> bool:
+    """Ex-post reference scores (ceilings, oracles): neither a baseline nor the model."""
+    return method.startswith("ceiling")
+
+
 def evaluate_methods(
     scores: pd.DataFrame,
     labels: pd.DataFrame,
@@ -399,7 +420,7 @@ def evaluate_methods(
         res["n_cells"] = int(w["cells"].max())
         res["events"] = float(w["events"].sum())
         result["methods"][m] = res
-    baselines = [m for m in windows if m not in (model_method, "ceiling")]
+    baselines = [m for m in windows if m != model_method and not is_ex_post(m)]
     head = f"pai@{headline_fraction:g}"
     if baselines:
         best_base = max(baselines, key=lambda m: result["methods"][m][head])
@@ -418,6 +439,12 @@ def evaluate_methods(
             model_v = result["methods"][model_method][head]
             gap = ceil_v - base_v
             result["gap_closed_share"] = (model_v - base_v) / gap if gap > 0 else float("nan")
+        if "ceiling_loo" in windows and model_method in windows:
+            result["gap_closed_share_loo"] = gap_closed_share(
+                result["methods"][model_method][head],
+                result["methods"][best_base][head],
+                result["methods"]["ceiling_loo"][head],
+            )
     return result
 
 

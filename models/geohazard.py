@@ -420,6 +420,58 @@ def refit_ceiling(
     return out
 
 
+def crossfit_ceiling(
+    rain: pd.Series,
+    counts: pd.Series,
+    spec: GeohazardSpec,
+    rounds_grid: tuple[int, ...] = (50, 100, 200, 400, 600),
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Ex-post oracle without the day's own label: leave-one-year-out refits.
+
+    The learner of :func:`refit_ceiling`, fitted on every day from ``spec.train_start``
+    to ``spec.end`` except one calendar year of the evaluation window, and scored on
+    that held-out year: it has all the history the forecast has *plus* the other
+    evaluation years, future ones included (knowledge no forecast has), but not the
+    answers of the days it scores, so it cannot memorise them as the in-sample refit
+    does. The number of rounds is chosen ex post (best out-of-fold AUC per target) from
+    ``rounds_grid``; warnings at the ex-post max-TSS threshold. Returns the frame
+    (columns as :func:`refit_ceiling`) and the rounds used per target.
+    """
+    from riskwarn.models.metrics import rank_auc
+
+    feats = citywide_features(rain, counts)
+    feats = feats[(feats.index >= spec.train_start) & (feats.index <= spec.end)]
+    x_all = feats[[c for c in feats.columns if c != "label_count"]]
+    years_all = pd.DatetimeIndex(feats.index).year.to_numpy()
+    in_eval = np.asarray(feats.index >= spec.start)
+    out = pd.DataFrame({"date": feats.index[in_eval].date})
+    chosen: dict[str, int] = {}
+    top = max(rounds_grid)
+    for target, thr in (("any", 1), ("major", spec.major_threshold)):
+        y_all = (feats["label_count"] >= thr).astype(int).to_numpy()
+        margins = np.full((len(rounds_grid), len(y_all)), np.nan)
+        for year in np.unique(years_all[in_eval]):
+            held = years_all == year
+            fit = ~held
+            if y_all[fit].sum() == 0:
+                continue
+            booster, _ = _fit_binary(
+                x_all[fit], y_all[fit], x_all[fit], y_all[fit], replace(spec, max_rounds=top)
+            )
+            d = xgb.DMatrix(x_all[held].to_numpy(np.float32), feature_names=list(x_all.columns))
+            for i, r in enumerate(rounds_grid):
+                margins[i, held] = booster.predict(d, iteration_range=(0, r), output_margin=True)
+        margins = margins[:, in_eval]
+        y = y_all[in_eval]
+        aucs = [rank_auc(y, m) if np.isfinite(m).all() else -1.0 for m in margins]
+        best = int(np.argmax(aucs))
+        chosen[target] = int(rounds_grid[best])
+        p = 1.0 / (1.0 + np.exp(-margins[best]))
+        out[f"p_{target}"] = p
+        out[f"warn_{target}"] = p >= best_threshold_tss(y, p)
+    return out, chosen
+
+
 def citywide_uncertainty(
     city: pd.DataFrame,
     n_events: pd.Series,
@@ -428,6 +480,7 @@ def citywide_uncertainty(
     seed: int = 0,
     model: str = "xgboost",
     ceilings: dict[str, pd.DataFrame] | None = None,
+    oracle: str | None = None,
 ) -> dict[str, Any]:
     """Month-block bootstrap CIs, paired model-minus-baseline CIs, ceilings and gap closed.
 
@@ -437,7 +490,9 @@ def citywide_uncertainty(
     not independent); months are nearly independent of each other. The ex-post ceilings
     (``ceiling_month``: :func:`monthly_ceiling`, plus any in ``ceilings``, same columns
     as ``city`` with one row per date) are scored on the same resamples; the gap closed
-    is measured to the highest of them.
+    is measured to the highest of them. With ``oracle`` (one of ``ceilings``), the
+    paired differences oracle - baseline on the same resamples are added as
+    ``oracle_minus``: how far even that ex-post knowledge gets beyond the baselines.
     """
     dates = pd.to_datetime(pd.Series(sorted(city["date"].unique())))
     n = n_events.reindex(pd.DatetimeIndex(dates)).fillna(0).to_numpy()
@@ -473,7 +528,17 @@ def citywide_uncertainty(
                 "ceiling_method": top,
                 "ceiling": vals[top],
                 "gap_closed": gap_closed_share(vals[model], vals[best], vals[top]),
+                "gap_closed_by_ceiling": {
+                    c: gap_closed_share(vals[model], vals[best], vals[c]) for c in all_ceilings
+                },
+                "ceilings": {c: vals[c] for c in all_ceilings},
             }
         boot["gap"] = gaps
+        if oracle is not None and oracle in series:
+            sub = {m: series[m] for m in [oracle, *baselines]}
+            boot["oracle"] = oracle
+            boot["oracle_minus"] = block_bootstrap_skill(
+                n >= thr, sub, blocks, oracle, n_boot, seed=seed
+            )["reference_minus"]
         res[target] = boot
     return res

@@ -31,6 +31,7 @@ from riskwarn.models.backtest import (
     ModelConfig,
     ceiling_scores,
     evaluate_methods,
+    loo_ceiling_scores,
     run_model_backtest,
 )
 from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
@@ -210,6 +211,7 @@ def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> Hot
             mb.scores[[*KEYS, "score"]].assign(method="xgboost"),
             base,
             ceiling_scores(labels),
+            loo_ceiling_scores(labels),
         ],
         ignore_index=True,
     )

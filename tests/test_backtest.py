@@ -88,6 +88,7 @@ def test_every_active_cell_scored_for_every_origin_and_method(result) -> None:
         "kde",
         "prospective",
         "ceiling",
+        "ceiling_loo",
     }
     assert scores.groupby("method")["origin"].nunique().eq(13).all()
     xgb = scores[scores["method"] == "xgboost"]["score"]

@@ -37,9 +37,9 @@ def test_backtest_incidents_cli_on_a_chicago_slice(shared_data: Path, tmp_path: 
     assert sorted(scores["origin"].astype(str).unique()) == [
         "2016-01-01", "2016-01-08", "2016-01-15"
     ]  # fmt: skip
-    assert {"xgboost", "long_run", "kde", "prospective", "last_period", "ceiling"} == set(
-        scores["method"]
-    )
+    assert {
+        "xgboost", "long_run", "kde", "prospective", "last_period", "ceiling", "ceiling_loo"
+    } == set(scores["method"])  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["methods"]["xgboost"]["pai@0.05"] > 1.5
     assert metrics["n_origins"] == 3

@@ -187,3 +187,91 @@ def test_pooling_quarterly_runs_weights_hit_rates_by_events() -> None:
     assert x["pai@0.05"] == pytest.approx(x["hit_rate@0.05"] / 0.05)
     assert pooled["n_origins"] == 182 and pooled["best_baseline"] == "long_run"
     assert pooled["gap_closed_share"] == pytest.approx((0.15 - 0.2) / (0.4 - 0.2))
+
+
+def test_loo_ceiling_scores_each_window_by_the_other_windows() -> None:
+    from riskwarn.models.backtest import loo_ceiling_scores
+
+    o1, o2, o3 = pd.to_datetime(["2016-01-01", "2016-01-08", "2016-01-15"], utc=True)
+    labels = pd.DataFrame(
+        {
+            "origin": [o1, o1, o2, o2, o3, o3],
+            "cell_x": [0, 1, 0, 1, 0, 1],
+            "cell_y": [0, 0, 0, 0, 0, 0],
+            "label_count": [5, 0, 1, 2, 0, 3],
+        }
+    )
+    out = loo_ceiling_scores(labels).set_index(["origin", "cell_x"])["score"]
+    # cell 0: total 6; cell 1: total 5; each window drops its own count
+    assert out[(o1, 0)] == 1 and out[(o1, 1)] == 5
+    assert out[(o2, 0)] == 5 and out[(o2, 1)] == 3
+    assert out[(o3, 0)] == 6 and out[(o3, 1)] == 2
+    assert set(loo_ceiling_scores(labels)["method"]) == {"ceiling_loo"}
+
+
+def test_evaluate_methods_keeps_ex_post_oracles_out_of_the_baselines() -> None:
+    from riskwarn.models.backtest import ceiling_scores, evaluate_methods, loo_ceiling_scores
+
+    rng = np.random.default_rng(5)
+    origins = pd.date_range("2016-01-01", periods=20, freq="7D", tz="UTC")
+    rate = rng.gamma(0.6, 1.0, 200)
+    rows = [
+        pd.DataFrame(
+            {"origin": o, "cell_x": np.arange(200), "cell_y": 0, "label_count": rng.poisson(rate)}
+        )
+        for o in origins
+    ]
+    labels = pd.concat(rows, ignore_index=True)
+    labels["label_any"] = labels["label_count"] > 0
+    keys = labels[["origin", "cell_x", "cell_y"]]
+    scores = pd.concat(
+        [
+            keys.assign(method="xgboost", score=np.tile(rate, 20) / (1 + np.tile(rate, 20))),
+            keys.assign(method="long_run", score=np.tile(rate, 20) + rng.normal(0, 0.5, 4000)),
+            ceiling_scores(labels),
+            loo_ceiling_scores(labels),
+        ],
+        ignore_index=True,
+    )
+    res = evaluate_methods(scores, labels, n_boot=50)
+    assert res["best_baseline"] == "long_run"
+    assert set(res["model_minus_baseline"]) == {"long_run"}
+    m = res["methods"]
+    # the in-sample ceiling also counts each window's own events; the oracle does not
+    assert m["ceiling"]["pai@0.05"] > m["ceiling_loo"]["pai@0.05"]
+    assert res["gap_closed_share_loo"] == pytest.approx(
+        gap_closed_share(
+            m["xgboost"]["pai@0.05"], m["long_run"]["pai@0.05"], m["ceiling_loo"]["pai@0.05"]
+        )
+    )
+
+
+def test_crossfit_ceiling_scores_each_year_with_a_model_blind_to_it() -> None:
+    from riskwarn.models.geohazard import GeohazardSpec, crossfit_ceiling, refit_ceiling
+
+    rng = np.random.default_rng(11)
+    dates = pd.date_range("2008-01-01", "2012-12-31", freq="D")
+    rain = pd.Series(rng.gamma(0.4, 25, len(dates)), index=dates)
+    counts = pd.Series(rng.poisson(0.003 * rain.to_numpy() ** 1.4), index=dates)
+    spec = GeohazardSpec(
+        tz=TZ, start=pd.Timestamp("2010-01-01"), end=pd.Timestamp("2012-12-31"), major_threshold=3
+    )
+    cross, rounds = crossfit_ceiling(rain, counts, spec, rounds_grid=(10, 40))
+    refit = refit_ceiling(rain, counts, spec, rounds=40)
+    assert len(cross) == len(refit) == 3 * 365 + 1
+    assert set(rounds) == {"any", "major"} and set(rounds.values()) <= {10, 40}
+    y = (counts.loc["2010-01-01":"2012-12-31"] >= 1).to_numpy()
+    auc_cross = rank_auc(y, cross["p_any"].to_numpy())
+    auc_refit = rank_auc(y, refit["p_any"].to_numpy())
+    assert 0.6 < auc_cross <= auc_refit + 1e-9  # skill from rain, no memorised answers
+    # a day's own answer never reaches its score: the model is fitted on other years
+    # and the day's inputs are rain and earlier days' landslides only
+    day = pd.Timestamp("2011-07-15")
+    flipped = counts.copy()
+    flipped.loc[day] = 0 if counts.loc[day] else 12
+    cross1, _ = crossfit_ceiling(rain, counts, spec, rounds_grid=(40,))
+    cross2, _ = crossfit_ceiling(rain, flipped, spec, rounds_grid=(40,))
+    at = (pd.to_datetime(cross1["date"]) == day).to_numpy()
+    assert cross1.loc[at, "p_any"].item() == pytest.approx(cross2.loc[at, "p_any"].item())
+    other_year = (pd.to_datetime(cross1["date"]).dt.year != 2011).to_numpy()
+    assert not np.allclose(cross1.loc[other_year, "p_any"], cross2.loc[other_year, "p_any"])
