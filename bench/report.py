@@ -378,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--sim-city", type=Path, help="city-scale simulation folder (second --sim)")
     p.add_argument("--geohazard-sites", type=Path, default=GEOHAZARD_SITES_MD)
+    p.add_argument(
+        "--oracles",
+        type=Path,
+        default=ROOT / "var" / "bench" / "oracles",
+        help="folder of bench/bench_oracles.py output (with --run and --chicago: made first)",
+    )
     p.add_argument("--run", action="store_true", help="run the benchmarks first")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-models.md")
     p.add_argument("--tail", type=Path, help="markdown appended verbatim (notes, earlier tries)")
@@ -386,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         import bench_backtest as bb
 
         if a.chicago:
+            import bench_oracles
+
+            bench_oracles.main(["--out", str(a.oracles)])
             bb.run(bb.chicago_args(a.chicago, daily=False), a.chicago)
         if a.chicago_daily:
             bb.run(bb.chicago_args(a.chicago_daily, daily=True), a.chicago_daily)
@@ -418,6 +427,11 @@ def main(argv: list[str] | None = None) -> int:
                 *_load(a.chicago),
             )
         )
+        if (a.oracles / "oracles.json").exists():
+            import bench_oracles
+
+            oracles = json.loads((a.oracles / "oracles.json").read_text())
+            parts.append(bench_oracles.section_markdown(oracles))
     if a.chicago_daily:
         parts.append(
             hotspot_section(

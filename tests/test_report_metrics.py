@@ -275,3 +275,29 @@ def test_crossfit_ceiling_scores_each_year_with_a_model_blind_to_it() -> None:
     assert cross1.loc[at, "p_any"].item() == pytest.approx(cross2.loc[at, "p_any"].item())
     other_year = (pd.to_datetime(cross1["date"]).dt.year != 2011).to_numpy()
     assert not np.allclose(cross1.loc[other_year, "p_any"], cross2.loc[other_year, "p_any"])
+
+
+def test_oracles_separate_a_windows_own_chance_from_the_cells_intensity() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_oracles import oracle_table
+
+    rng = np.random.default_rng(2)
+    rate = rng.gamma(0.5, 0.4, 2000)  # fixed intensities: all signal is static
+    windows = rng.poisson(rate, size=(60, 2000)).astype(float)
+    history = rng.poisson(rate * 100).astype(float)
+    expanding = history + np.vstack([np.zeros(2000), np.cumsum(windows, 0)[:-1]])
+    res = oracle_table(windows, history / 100, expanding, year_split=30, local_ks=(5,))
+    # the in-sample ceiling counts each window's own events: it beats every oracle
+    assert res["ceiling"] > res["loo"] + 0.05
+    assert res["ceiling"] > res["loo+history"]["pai"]
+    # leaving the own window out costs nothing real: the truth ranks no better than loo+history
+    from riskwarn.models.metrics import window_hit_table
+
+    truth = sum(window_hit_table(rate, w, (0.05,))["captured@0.05"] for w in windows)
+    truth_pai = truth / windows.sum() / 0.05
+    assert res["loo+history"]["pai"] == pytest.approx(truth_pai, rel=0.05)
+    assert res["loo+history"]["pai"] >= res["loo"]
+    assert res["local"]["5"]["pai"] <= res["loo+history"]["pai"] + 0.05
