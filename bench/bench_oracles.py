@@ -72,10 +72,10 @@ def oracle_table(
     cum = np.vstack([np.zeros(windows.shape[1]), np.cumsum(windows, 0)])
 
     def best_weight(base: Callable[[int], np.ndarray], scale: float) -> dict[str, float]:
-        vals = {
-            a: pooled_pai(windows, lambda w, a=a: base(w) + a * scale * history_rate, fraction)
-            for a in WEIGHTS
-        }
+        def with_history(a: float) -> Callable[[int], np.ndarray]:
+            return lambda w: base(w) + a * scale * history_rate
+
+        vals = {a: pooled_pai(windows, with_history(a), fraction) for a in WEIGHTS}
         a = max(vals, key=lambda k: vals[k])
         return {"pai": vals[a], "weight": a, "pai_without_history": vals[0.0]}
 
