@@ -186,6 +186,49 @@ TEXT: dict[str, dict[str, str]] = {
     "gaps": {"zh": "数据缺口", "en": "Gaps"},
     "spikes": {"zh": "异常跳变", "en": "Spikes"},
     "no_sensor_data": {"zh": "湖仓中暂无该点的传感器数据。", "en": "No sensor data for this site."},
+    # a chart that would be blank or a flat zero line is replaced by one of these sentences
+    "rain_zero": {
+        "zh": "{start}至{end}无降雨：雨量计记录为 0 毫米。",
+        "en": "No rain from {start} to {end}: the rain gauge recorded 0 mm.",
+    },
+    "rain_missing": {
+        "zh": "无降雨数据：该点没有雨量计读数。",
+        "en": "No rain data: there are no rain-gauge readings for this site.",
+    },
+    "displacement_zero": {
+        "zh": "{start}至{end}无位移：位移传感器记录为 0 毫米。",
+        "en": "No displacement from {start} to {end}: the sensors recorded 0 mm.",
+    },
+    "displacement_missing": {
+        "zh": "无位移数据：该点没有位移传感器读数。",
+        "en": "No displacement data: there are no displacement readings for this site.",
+    },
+    "velocity_zero": {
+        "zh": "{start}至{end}位移速率为 0：未监测到变形。",
+        "en": "No movement from {start} to {end}: velocity 0 mm/day.",
+    },
+    "velocity_no_displacement": {
+        "zh": "无法计算位移速率：该点没有位移读数。",
+        "en": "Velocity not available: no displacement readings for this site.",
+    },
+    "velocity_too_few_readings": {
+        "zh": "无法计算位移速率：位移读数不足（至少需要两天）。",
+        "en": "Velocity not available: too few displacement readings (two days needed).",
+    },
+    "tangent_no_displacement": {
+        "zh": "无法计算切线角：该点没有位移读数。",
+        "en": "Tangent angle not available: no displacement readings for this site.",
+    },
+    "tangent_too_few_readings": {
+        "zh": "无法计算切线角：位移读数不足，算不出速率（至少需要两天）。",
+        "en": "Tangent angle not available: too few displacement readings for a velocity "
+        "(two days needed).",
+    },
+    "tangent_no_steady_creep": {
+        "zh": "无法计算切线角：前 {days} 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
+        "en": "Tangent angle not available: no steady creep in the first {days} days "
+        "(velocity not above 0), so there is no baseline to compare with.",
+    },
     "online": {"zh": "在线", "en": "online"},
     "offline": {"zh": "离线", "en": "offline"},
     "col_sensor_id": {"zh": "传感器", "en": "Sensor"},

@@ -5,18 +5,24 @@
   steady-stage velocity ``v0`` (median daily velocity over the first ``steady_days``),
   ``T(t) = S(t) / v0`` and ``alpha = arctan(dT/dt)`` so a steady creep gives 45°.
 * :func:`sensor_health`: sensors online, gaps and spikes per sensor.
+* :func:`series_state` / :func:`tangent_gap`: whether a chart would be empty or a flat zero
+  line (whose axis collapses to "0.000000"), and why a tangent angle is undefined, so the
+  page can say so in words instead of drawing a blank chart.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 TANGENT_THRESHOLDS_DEG = {"attention": 45.0, "orange": 80.0, "red": 85.0}
+STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
 
 
 def daily_site_series(
-    readings: pd.DataFrame, *, steady_days: int = 30, smooth_days: int = 5
+    readings: pd.DataFrame, *, steady_days: int = STEADY_DAYS, smooth_days: int = 5
 ) -> pd.DataFrame:
     """Daily series of one site: ``day``, ``rain_mm``, ``displacement_mm``,
     ``velocity_mm_per_day`` (trailing ``smooth_days`` mean of daily steps),
@@ -66,6 +72,34 @@ def daily_site_series(
     else:
         out["tangent_angle_deg"] = np.nan
     return out.reset_index()[cols]
+
+
+SeriesState = Literal["missing", "zero", "ok"]
+TangentGap = Literal["no_displacement", "too_few_readings", "no_steady_creep"]
+
+
+def series_state(values: pd.Series, *, atol: float = 1e-9) -> SeriesState:
+    """``'missing'`` when ``values`` holds no finite number (nothing to draw), ``'zero'`` when
+    every finite value is within ``atol`` of 0 (a flat zero line: nothing to see, and the
+    axis has no range), else ``'ok'``."""
+    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return "missing"
+    return "zero" if bool(np.all(np.abs(v) <= atol)) else "ok"
+
+
+def tangent_gap(series: pd.DataFrame) -> TangentGap | None:
+    """Why :func:`daily_site_series` left the tangent angle undefined (``None`` if it has a
+    value on some day): no displacement readings at all; too few (under two days) for a
+    velocity; or no steady creep to normalise by (steady-stage velocity not above 0)."""
+    if series_state(series["tangent_angle_deg"]) != "missing":
+        return None
+    if series_state(series["displacement_mm"]) == "missing":
+        return "no_displacement"
+    if series_state(series["velocity_mm_per_day"]) == "missing":
+        return "too_few_readings"
+    return "no_steady_creep"
 
 
 def sensor_health(

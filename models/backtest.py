@@ -30,6 +30,7 @@ stopped after 1-2 trees.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -94,7 +95,7 @@ class ModelConfig:
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
             "max_bin": 128,
-            "nthread": 1,
+            "nthread": os.cpu_count() or 1,  # XGBoost's CPU hist is deterministic per setting
             "seed": 0,
         }
     )

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from riskwarn.dashboard import queries, sensors, views
-from riskwarn.dashboard.i18n import fmt_int, fmt_pct, t
+from riskwarn.dashboard.i18n import fmt_day, fmt_int, fmt_pct, t
 from riskwarn.dashboard.shell import page_context
 
 ctx = page_context("geohazard")
@@ -72,34 +72,67 @@ if series.empty:
     st.stop()
 series["day_local"] = series["day"].dt.tz_convert(tz).dt.tz_localize(None)
 x = alt.X("day_local:T", title=None, axis=alt.Axis(format="%m-%d" if lg == "zh" else "%d %b"))
+# A series with no value, or only zeros, draws a blank chart (a zero series' axis reads
+# "0.000000"); the reader gets a sentence saying what was measured, or why nothing was.
+span = {"start": fmt_day(series["day"].min(), lg, tz), "end": fmt_day(series["day"].max(), lg, tz)}
+state = {
+    c: sensors.series_state(series[c])
+    for c in ("rain_mm", "displacement_mm", "velocity_mm_per_day")
+}
+no_velocity = "no_displacement" if state["displacement_mm"] == "missing" else "too_few_readings"
+tangent_gap = sensors.tangent_gap(series)
+notes: dict[str, str | None] = {
+    "rain_mm": {
+        "missing": t("rain_missing", lg),
+        "zero": t("rain_zero", lg, **span),
+    }.get(state["rain_mm"]),
+    "displacement_mm": {
+        "missing": t("displacement_missing", lg),
+        "zero": t("displacement_zero", lg, **span),
+    }.get(state["displacement_mm"]),
+    "velocity_mm_per_day": {
+        "missing": t(f"velocity_{no_velocity}", lg),
+        "zero": t("velocity_zero", lg, **span),
+    }.get(state["velocity_mm_per_day"]),
+    "tangent_angle_deg": (
+        t(f"tangent_{tangent_gap}", lg, days=sensors.STEADY_DAYS) if tangent_gap else None
+    ),
+}
+
+
+def panel(title: str, column: str, chart: alt.LayerChart | alt.Chart) -> bool:
+    """The chart of ``column`` under ``title``, or the sentence saying why there is none."""
+    st.markdown(f"**{title}**")
+    note = notes[column]
+    if note is not None:
+        st.info(note)
+        return False
+    st.altair_chart(chart.properties(height=200), width="stretch")
+    return True
+
+
 left, right = st.columns(2)
 with left:
-    st.markdown(f"**{t('rain', lg)}**")
-    st.altair_chart(
-        alt.Chart(series)
-        .mark_bar(color="#4c78a8")
-        .encode(x=x, y=alt.Y("rain_mm:Q", title="mm"))
-        .properties(height=200),
-        width="stretch",
+    panel(
+        t("rain", lg),
+        "rain_mm",
+        alt.Chart(series).mark_bar(color="#4c78a8").encode(x=x, y=alt.Y("rain_mm:Q", title="mm")),
     )
-    st.markdown(f"**{t('velocity', lg)}**")
-    st.altair_chart(
+    panel(
+        t("velocity", lg),
+        "velocity_mm_per_day",
         alt.Chart(series)
         .mark_line(color="#e45756")
-        .encode(x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d"))
-        .properties(height=200),
-        width="stretch",
+        .encode(x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d")),
     )
 with right:
-    st.markdown(f"**{t('displacement', lg)}**")
-    st.altair_chart(
+    panel(
+        t("displacement", lg),
+        "displacement_mm",
         alt.Chart(series)
         .mark_line(color="#54a24b")
-        .encode(x=x, y=alt.Y("displacement_mm:Q", title="mm"))
-        .properties(height=200),
-        width="stretch",
+        .encode(x=x, y=alt.Y("displacement_mm:Q", title="mm")),
     )
-    st.markdown(f"**{t('tangent', lg)}**")
     rules = pd.DataFrame(
         {
             "deg": list(sensors.TANGENT_THRESHOLDS_DEG.values()),
@@ -119,8 +152,8 @@ with right:
         .mark_rule(strokeDash=[5, 3])
         .encode(y="deg:Q", color=alt.Color("colour:N", scale=None))
     )
-    st.altair_chart((angle + lines).properties(height=200), width="stretch")
-    st.caption(t("thresholds", lg))
+    if panel(t("tangent", lg), "tangent_angle_deg", angle + lines):
+        st.caption(t("thresholds", lg))
 
 st.subheader(t("health", lg))
 st.dataframe(
