@@ -66,8 +66,8 @@ def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
     Each quarter is its own backtest (active area = cells with an event before the
     quarter); with ``reuse`` a quarter whose folder already holds a run is not rerun
     (its own recorded command is listed). ``out/pooled.json`` pools them: hit rates
-    weighted by each quarter's events, PAI = pooled HR / mean area share. No pooled CIs
-    (each quarter has its own).
+    weighted by each quarter's events, PAI = pooled HR / mean area share, with bootstrap
+    CIs over all the daily windows (:func:`pooled_window_cis`).
     """
     runs = []
     for start, end in QUARTERS:
@@ -81,11 +81,62 @@ def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
             )
         )
     pooled = pool_hotspot_runs([m for m, _ in runs])
+    pooled.update(pooled_window_cis([out / f"q_{start}" for start, _ in QUARTERS]))
     pooled["commands"] = [b["command"] for _, b in runs]
     pooled["wall_s"] = sum(b["wall_s"] for _, b in runs)
     out.mkdir(parents=True, exist_ok=True)
     (out / "pooled.json").write_text(json.dumps(pooled, indent=2))
     return pooled
+
+
+def pooled_window_cis(
+    folders: list[Path], n_boot: int = 1000, fraction: float = 0.05
+) -> dict[str, Any]:
+    """Bootstrap CIs over every daily window of all runs, pooled, and paired differences.
+
+    Each run's ``scores.parquet`` holds ``ceiling`` (the cell's count over the run's
+    whole window) and ``ceiling_loo`` (the same without the scored day), so a cell-day's
+    realised count is their difference: the per-window hit tables of every method are
+    rebuilt from the published scores alone and resampled together (all origins of all
+    runs, paired across methods). Empty if a run has no ``ceiling_loo``.
+    """
+    import pandas as pd
+
+    from riskwarn.models.metrics import (
+        bootstrap_ci,
+        hotspot_windows,
+        pai_statistic,
+        paired_bootstrap_diff,
+    )
+
+    per_method: dict[str, list[pd.DataFrame]] = {}
+    for folder in folders:
+        sc = pd.read_parquet(folder / "scores.parquet")
+        if "ceiling_loo" not in set(sc["method"]):
+            return {}
+        wide = sc.pivot_table(
+            index=["origin", "cell_x", "cell_y"], columns="method", values="score"
+        )
+        counts = (wide["ceiling"] - wide["ceiling_loo"]).round()
+        for m in wide.columns:
+            frame = pd.DataFrame({"score": wide[m], "label_count": counts}).reset_index()
+            per_method.setdefault(str(m), []).append(hotspot_windows(frame, fractions=(fraction,)))
+    windows = {
+        m: pd.concat(w, ignore_index=True).sort_values("origin", ignore_index=True)
+        for m, w in per_method.items()
+    }
+    stat = pai_statistic(fraction)
+    ci = {m: list(bootstrap_ci(w, stat, n_boot=n_boot)) for m, w in windows.items()}
+    baselines = [m for m in windows if m != "xgboost" and not m.startswith("ceiling")]
+    paired = {}
+    for b in baselines:
+        d, lo, hi = paired_bootstrap_diff(windows["xgboost"], windows[b], stat, n_boot=n_boot)
+        paired[b] = {"diff": d, "ci": [lo, hi]}
+    return {
+        "pai@0.05_ci": ci,
+        "model_minus_baseline_pooled": paired,
+        "n_windows_pooled": len(windows["xgboost"]),
+    }
 
 
 def pool_hotspot_runs(metrics: list[dict[str, Any]]) -> dict[str, Any]:
@@ -263,12 +314,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--daily", action="store_true", help="Chicago: daily forecasts, 2016 Q1")
     p.add_argument("--daily-full", action="store_true", help="Chicago: daily, 2016-2017")
-    p.add_argument("--post-only", action="store_true", help="Hong Kong: only uncertainty.json")
+    p.add_argument(
+        "--post-only",
+        action="store_true",
+        help="Hong Kong: only uncertainty.json; --daily-full: only pooled.json from the runs",
+    )
     p.add_argument("--reuse", action="store_true", help="--daily-full: keep finished quarters")
     p.add_argument("--n-boot", type=int, default=1000)
     a = p.parse_args(argv)
     if a.dataset == "chicago" and a.daily_full:
-        pooled = run_daily_quarters(a.out, a.reuse)
+        pooled = run_daily_quarters(a.out, a.reuse or a.post_only)
         sys.stdout.write(
             f"chicago daily 2016-2017: {pooled['n_origins']} origins in {pooled['n_runs']} "
             f"runs, {pooled['wall_s']:.0f} s; PAI@5% xgboost "

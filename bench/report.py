@@ -319,7 +319,9 @@ def pooled_daily_section(pooled: dict[str, Any]) -> str:
         "process for all of them ran out of memory on this shared machine); each quarter's "
         f"active area is the cells with an event before it ({min(cells)} to {max(cells)} "
         "cells). Hit rates pooled over all origins (captured events / events); PAI = pooled "
-        "HR / mean area share. Per-quarter CIs are in each run's metrics.json; no pooled CI.",
+        "HR / mean area share. 95% CIs: bootstrap over all the daily windows of all "
+        "quarters (paired across methods), when the runs publish `ceiling_loo` (a window's "
+        "counts are `ceiling` - `ceiling_loo`).",
         "",
         "| method | HR@1% | HR@5% | HR@10% | PAI@1% | PAI@5% | PAI@10% | AUC (mean of runs) |",
         "|---|---|---|---|---|---|---|---|",
@@ -336,6 +338,25 @@ def pooled_daily_section(pooled: dict[str, Any]) -> str:
         f"- Best baseline: `{pooled['best_baseline']}`; share of the gap to the ex-post "
         f"ceiling closed by xgboost: **{_f(pooled['gap_closed_share'])}** (target 0.5).",
         *_loo_lines(m, pooled["best_baseline"], pooled.get("gap_closed_share_loo")),
+        *(
+            [
+                "- PAI@5% with 95% CI over all "
+                f"{pooled.get('n_windows_pooled')} days: "
+                + "; ".join(
+                    f"{name} {m[name]['pai@0.05']:.2f} [{lo:.2f}, {hi:.2f}]"
+                    for name, (lo, hi) in sorted(
+                        pooled["pai@0.05_ci"].items(), key=lambda kv: -m[kv[0]]["pai@0.05"]
+                    )
+                ),
+                "- PAI@5% xgboost - baseline over all days (paired 95% CI): "
+                + "; ".join(
+                    f"`{b}` {d['diff']:+.3f} [{d['ci'][0]:+.3f}, {d['ci'][1]:+.3f}]"
+                    for b, d in sorted(pooled["model_minus_baseline_pooled"].items())
+                ),
+            ]
+            if pooled.get("pai@0.05_ci")
+            else []
+        ),
         f"- Per quarter, PAI@5% xgboost - `{pooled['best_baseline']}` (paired 95% CI over "
         "the quarter's days): "
         + "; ".join(

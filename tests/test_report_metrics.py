@@ -301,3 +301,53 @@ def test_oracles_separate_a_windows_own_chance_from_the_cells_intensity() -> Non
     assert res["loo+history"]["pai"] == pytest.approx(truth_pai, rel=0.05)
     assert res["loo+history"]["pai"] >= res["loo"]
     assert res["local"]["5"]["pai"] <= res["loo+history"]["pai"] + 0.05
+
+
+def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_backtest import pooled_window_cis
+
+    from riskwarn.models.backtest import ceiling_scores, loo_ceiling_scores
+    from riskwarn.models.metrics import hotspot_windows, pooled_hotspot_metrics
+
+    rng = np.random.default_rng(4)
+    rate = rng.gamma(0.5, 0.3, 300)
+    folders, direct = [], []
+    for q, start in enumerate(("2016-01-01", "2016-04-01")):
+        origins = pd.date_range(start, periods=30, freq="D")
+        labels = pd.concat(
+            [
+                pd.DataFrame(
+                    {"origin": o, "cell_x": np.arange(300), "cell_y": 0,
+                     "label_count": rng.poisson(rate)}
+                )
+                for o in origins
+            ],
+            ignore_index=True,
+        )  # fmt: skip
+        keys = labels[["origin", "cell_x", "cell_y"]]
+        good = np.tile(rate, 30)
+        scores = pd.concat(
+            [
+                keys.assign(method="xgboost", score=good),
+                keys.assign(method="long_run", score=good + rng.normal(0, 0.3, len(good))),
+                ceiling_scores(labels),
+                loo_ceiling_scores(labels),
+            ],
+            ignore_index=True,
+        )
+        folder = tmp_path / f"q{q}"
+        folder.mkdir()
+        scores.to_parquet(folder / "scores.parquet")
+        folders.append(folder)
+        direct.append(hotspot_windows(labels.assign(score=good), fractions=(0.05,)))
+    res = pooled_window_cis(folders, n_boot=200)
+    assert res["n_windows_pooled"] == 60
+    pai = pooled_hotspot_metrics(pd.concat(direct), (0.05,))["pai@0.05"]
+    lo, hi = res["pai@0.05_ci"]["xgboost"]
+    assert lo <= pai <= hi
+    assert set(res["model_minus_baseline_pooled"]) == {"long_run"}
+    assert res["model_minus_baseline_pooled"]["long_run"]["ci"][0] > 0

@@ -1,0 +1,229 @@
+"""Geohazard page: a chart that would be blank or a flat zero line becomes a sentence.
+
+Real browser screenshots showed a site with no rain drawing an empty rain chart whose y
+axis read "0.000000", and a site without a tangent angle drawing an empty chart. The page
+now says what was measured (0 mm of rain) or why nothing can be drawn. Driven with
+Streamlit's AppTest over the demo home of ``test_dashboard`` plus four extra sites written
+to its lake.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+
+from riskwarn.dashboard import sensors
+from tests.test_dashboard import _open, _text
+from tests.test_dashboard import home as home  # the module-scoped demo home (re-exported)
+
+END = pd.Timestamp("2026-11-20", tz="UTC")
+HOURS = pd.date_range(END - pd.Timedelta(days=40), END, freq="h", inclusive="left")
+ONE_DAY = HOURS[-24:]
+# site -> sensors: (sensor type, quantity, hours, values); see each test for what it shows
+EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
+    "HS901": [  # dry: the gauge reads 0 mm every hour; steady creep
+        ("rain_gauge", "rain_mm", HOURS, np.zeros(len(HOURS))),
+        ("gnss", "displacement_mm", HOURS, np.arange(len(HOURS)) * 0.02),
+    ],
+    "HS902": [  # a rain gauge only: no displacement sensor
+        ("rain_gauge", "rain_mm", HOURS, np.where(np.arange(len(HOURS)) % 50 == 0, 4.0, 0.0)),
+    ],
+    "HS903": [  # displacement readings on one day only: no velocity
+        ("rain_gauge", "rain_mm", HOURS, np.where(np.arange(len(HOURS)) % 50 == 0, 4.0, 0.0)),
+        ("gnss", "displacement_mm", ONE_DAY, 3.0 + np.arange(len(ONE_DAY)) * 0.01),
+    ],
+    "HS904": [  # stable: displacement does not change, so velocity is 0 and v0 is 0
+        ("rain_gauge", "rain_mm", HOURS, np.where(np.arange(len(HOURS)) % 50 == 0, 4.0, 0.0)),
+        ("crack_meter", "displacement_mm", HOURS, np.full(len(HOURS), 5.0)),
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def sites_home(home: Path) -> Path:
+    """The demo home with the sites of :data:`EXTRA` added to its lake (source ``test``)."""
+    import streamlit as st
+
+    from riskwarn.lake import upsert
+
+    lake = home / "lake"
+    site_rows, sensor_rows, readings = [], [], []
+    for sid, sens in EXTRA.items():
+        site_rows.append(
+            {
+                "source": "test",
+                "record_id": sid,
+                "name": f"测试点{sid}",
+                "hazard_type": "landslide",
+                "lon": 116.2,
+                "lat": 30.8,
+                "slope_class": 4,
+                "people_threatened": 50,
+                "volume_m3": 5000.0,
+            }
+        )
+        for k, (stype, quantity, hours, values) in enumerate(sens):
+            sensor = f"{sid}-{k}"
+            sensor_rows.append(
+                {
+                    "source": "test",
+                    "record_id": sensor,
+                    "site_id": sid,
+                    "sensor_type": stype,
+                    "lon": 116.2,
+                    "lat": 30.8,
+                    "installed_at": END - pd.Timedelta(days=400),
+                }
+            )
+            readings.append(
+                pd.DataFrame(
+                    {
+                        "source": "test",
+                        "record_id": [f"{sensor}-{i}" for i in range(len(hours))],
+                        "sensor_id": sensor,
+                        "observed_at": hours,
+                        "interval_s": 3600,
+                        "quantity": quantity,
+                        "value": values,
+                        "quality": "good",
+                    }
+                )
+            )
+    upsert(lake, "hazard_sites", "test", pd.DataFrame(site_rows), batch_id="t-sites")
+    upsert(lake, "sensors", "test", pd.DataFrame(sensor_rows), batch_id="t-sensors")
+    upsert(lake, "sensor_readings", "test", pd.concat(readings), batch_id="t-readings")
+    st.cache_data.clear()  # hazard_sites of this lake may be cached from before the upsert
+    return home
+
+
+def _site(site: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
+    at = _open("reviewer", "geohazard", lang)
+    at.selectbox(key="gh_site").set_value(site).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _charted(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """The y field of every Vega-Lite chart on the page (layered charts: of each layer)."""
+    fields = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        for layer in spec.get("layer", [spec]):
+            fields.append(layer["encoding"]["y"]["field"])
+    return fields
+
+
+def _infos(at) -> list[str]:  # type: ignore[no-untyped-def]
+    return [m.value for m in at.info]
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def test_series_state_tells_missing_zero_and_real_values_apart() -> None:
+    nan = float("nan")
+    assert sensors.series_state(pd.Series([], dtype=float)) == "missing"
+    assert sensors.series_state(pd.Series([nan, nan])) == "missing"
+    assert sensors.series_state(pd.Series([None, None], dtype=object)) == "missing"
+    assert sensors.series_state(pd.Series([0.0, 0.0, nan])) == "zero"
+    assert sensors.series_state(pd.Series([0.0, -0.0, 1e-12])) == "zero"
+    assert sensors.series_state(pd.Series([0.0, 0.0, 0.2])) == "ok"
+    assert sensors.series_state(pd.Series([nan, -1.5])) == "ok"  # negative velocity is real
+    assert sensors.series_state(pd.Series([5.0, 5.0])) == "ok"  # flat but not zero: axis fine
+
+
+def _daily(site: str) -> pd.DataFrame:
+    frames = [
+        pd.DataFrame({"sensor_id": f"{site}-{k}", "observed_at": h, "quantity": q, "value": v})
+        for k, (_, q, h, v) in enumerate(EXTRA[site])
+    ]
+    return sensors.daily_site_series(pd.concat(frames, ignore_index=True))
+
+
+def test_tangent_gap_names_the_reason_the_angle_is_undefined() -> None:
+    dry = _daily("HS901")
+    assert sensors.series_state(dry["rain_mm"]) == "zero"
+    assert sensors.tangent_gap(dry) is None  # steady creep: 45°
+    assert dry["tangent_angle_deg"].iloc[-1] == pytest.approx(45.0, abs=0.5)
+    assert sensors.series_state(_daily("HS902")["rain_mm"]) == "ok"
+    assert sensors.tangent_gap(_daily("HS902")) == "no_displacement"
+    assert sensors.tangent_gap(_daily("HS903")) == "too_few_readings"
+    stable = _daily("HS904")
+    assert sensors.series_state(stable["velocity_mm_per_day"]) == "zero"
+    assert sensors.tangent_gap(stable) == "no_steady_creep"
+
+
+# ---------------------------------------------------------------- the page (AppTest)
+
+
+def test_demo_site_still_draws_all_four_charts(sites_home: Path) -> None:
+    at = _open("reviewer", "geohazard")
+    assert at.selectbox(key="gh_site").value == "HS001"  # red first
+    assert _charted(at) == [
+        "rain_mm",
+        "velocity_mm_per_day",
+        "displacement_mm",
+        "tangent_angle_deg",
+        "deg",  # the threshold rules layered on the angle
+    ]
+    assert not _infos(at)
+    assert "阈值线" in _text(at)
+
+
+def test_dry_site_says_no_rain_instead_of_a_flat_zero_chart(sites_home: Path) -> None:
+    at = _site("HS901")
+    assert "rain_mm" not in _charted(at)
+    assert [i for i in _infos(at) if "无降雨" in i] == [
+        "10月11日至11月19日无降雨：雨量计记录为 0 毫米。"
+    ]
+    # the other three still draw: displacement, velocity and a 45° tangent angle
+    assert {"displacement_mm", "velocity_mm_per_day", "tangent_angle_deg"} <= set(_charted(at))
+    en = _site("HS901", "en")
+    assert "No rain from 11 Oct to 19 Nov: the rain gauge recorded 0 mm." in _infos(en)
+    assert "rain_mm" not in _charted(en)
+
+
+def test_site_without_displacement_sensor_explains_each_missing_chart(sites_home: Path) -> None:
+    at = _site("HS902", "en")
+    assert _charted(at) == ["rain_mm"]
+    assert _infos(at) == [
+        "Velocity not available: no displacement readings for this site.",
+        "No displacement data: there are no displacement readings for this site.",
+        "Tangent angle not available: no displacement readings for this site.",
+    ]
+    assert "Threshold lines" not in _text(at)  # no angle chart, no caption about its lines
+    zh = _site("HS902")
+    assert "无法计算切线角：该点没有位移读数。" in _infos(zh)
+    assert "无位移数据：该点没有位移传感器读数。" in _infos(zh)
+
+
+def test_one_day_of_displacement_is_too_few_for_a_tangent_angle(sites_home: Path) -> None:
+    at = _site("HS903", "en")
+    assert "displacement_mm" in _charted(at)  # the one day is drawn (as a point)
+    assert "tangent_angle_deg" not in _charted(at)
+    infos = _infos(at)
+    assert "Tangent angle not available: too few displacement readings for a velocity " in (
+        "\n".join(infos)
+    )
+    assert "Velocity not available: too few displacement readings (two days needed)." in infos
+    disp = next(
+        json.loads(c.proto.spec)
+        for c in at.get("vega_lite_chart")
+        if "displacement_mm" in c.proto.spec
+    )
+    assert disp["mark"]["point"] is True  # a one-point line would be invisible
+
+
+def test_stable_site_says_no_movement_and_no_baseline(sites_home: Path) -> None:
+    at = _site("HS904")
+    assert sorted(_charted(at)) == ["displacement_mm", "rain_mm"]  # 5 mm flat: axis is fine
+    assert _infos(at) == [
+        "10月11日至11月19日位移速率为 0：未监测到变形。",
+        "无法计算切线角：前 30 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
+    ]
