@@ -47,12 +47,19 @@ EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
 
 @pytest.fixture(scope="module")
 def sites_home(home: Path) -> Path:
-    """The demo home with the sites of :data:`EXTRA` added to its lake (source ``test``)."""
+    """The demo home with the sites of :data:`EXTRA` added to its lake."""
     import streamlit as st
 
+    add_sites(home / "lake")
+    st.cache_data.clear()  # hazard_sites of this lake may be cached from before the upsert
+    return home
+
+
+def add_sites(lake: Path) -> None:
+    """Write the sites of :data:`EXTRA`, their sensors and readings to ``lake`` (source
+    ``test``)."""
     from riskwarn.lake import upsert
 
-    lake = home / "lake"
     site_rows, sensor_rows, readings = [], [], []
     for sid, sens in EXTRA.items():
         site_rows.append(
@@ -98,8 +105,6 @@ def sites_home(home: Path) -> Path:
     upsert(lake, "hazard_sites", "test", pd.DataFrame(site_rows), batch_id="t-sites")
     upsert(lake, "sensors", "test", pd.DataFrame(sensor_rows), batch_id="t-sensors")
     upsert(lake, "sensor_readings", "test", pd.concat(readings), batch_id="t-readings")
-    st.cache_data.clear()  # hazard_sites of this lake may be cached from before the upsert
-    return home
 
 
 def _site(site: str, lang: str = "zh"):  # type: ignore[no-untyped-def]
@@ -167,8 +172,8 @@ def test_demo_site_still_draws_all_four_charts(sites_home: Path) -> None:
     assert at.selectbox(key="gh_site").value == "HS001"  # red first
     assert _charted(at) == [
         "rain_mm",
-        "velocity_mm_per_day",
         "displacement_mm",
+        "velocity_mm_per_day",
         "tangent_angle_deg",
         "deg",  # the threshold rules layered on the angle
     ]
@@ -193,8 +198,8 @@ def test_site_without_displacement_sensor_explains_each_missing_chart(sites_home
     at = _site("HS902", "en")
     assert _charted(at) == ["rain_mm"]
     assert _infos(at) == [
-        "Velocity not available: no displacement readings for this site.",
         "No displacement data: there are no displacement readings for this site.",
+        "Velocity not available: no displacement readings for this site.",
         "Tangent angle not available: no displacement readings for this site.",
     ]
     assert "Threshold lines" not in _text(at)  # no angle chart, no caption about its lines

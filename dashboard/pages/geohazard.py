@@ -111,47 +111,50 @@ def panel(title: str, column: str, chart: alt.LayerChart | alt.Chart) -> bool:
     return True
 
 
-left, right = st.columns(2)
-with left:
+def line(column: str, colour: str) -> alt.Chart:
+    """A line of ``column``; with one value a line is invisible, so points are drawn too."""
+    return alt.Chart(series).mark_line(color=colour, point=bool(series[column].count() < 2))
+
+
+rules = pd.DataFrame(
+    {
+        "deg": list(sensors.TANGENT_THRESHOLDS_DEG.values()),
+        "colour": ["#999999", "#ff7f0e", "#d62728"],
+    }
+)
+angle = line("tangent_angle_deg", "#333").encode(
+    x=x,
+    y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
+)
+lines = (
+    alt.Chart(rules)
+    .mark_rule(strokeDash=[5, 3])
+    .encode(y="deg:Q", color=alt.Color("colour:N", scale=None))
+)
+# row by row, so a short sentence in one cell does not shift the other column's rows
+rain_cell, disp_cell = st.columns(2)
+with rain_cell:
     panel(
         t("rain", lg),
         "rain_mm",
         alt.Chart(series).mark_bar(color="#4c78a8").encode(x=x, y=alt.Y("rain_mm:Q", title="mm")),
     )
-    panel(
-        t("velocity", lg),
-        "velocity_mm_per_day",
-        alt.Chart(series)
-        .mark_line(color="#e45756")
-        .encode(x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d")),
-    )
-with right:
+with disp_cell:
     panel(
         t("displacement", lg),
         "displacement_mm",
-        alt.Chart(series)
-        .mark_line(color="#54a24b")
-        .encode(x=x, y=alt.Y("displacement_mm:Q", title="mm")),
+        line("displacement_mm", "#54a24b").encode(x=x, y=alt.Y("displacement_mm:Q", title="mm")),
     )
-    rules = pd.DataFrame(
-        {
-            "deg": list(sensors.TANGENT_THRESHOLDS_DEG.values()),
-            "colour": ["#999999", "#ff7f0e", "#d62728"],
-        }
+vel_cell, angle_cell = st.columns(2)
+with vel_cell:
+    panel(
+        t("velocity", lg),
+        "velocity_mm_per_day",
+        line("velocity_mm_per_day", "#e45756").encode(
+            x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d")
+        ),
     )
-    angle = (
-        alt.Chart(series)
-        .mark_line(color="#333")
-        .encode(
-            x=x,
-            y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
-        )
-    )
-    lines = (
-        alt.Chart(rules)
-        .mark_rule(strokeDash=[5, 3])
-        .encode(y="deg:Q", color=alt.Color("colour:N", scale=None))
-    )
+with angle_cell:
     if panel(t("tangent", lg), "tangent_angle_deg", angle + lines):
         st.caption(t("thresholds", lg))
 
