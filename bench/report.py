@@ -43,6 +43,15 @@ def _loo_lines(m: dict[str, Any], base: str | None, share_loo: float | None) -> 
     ceil, loo, b = m["ceiling"]["pai@0.05"], m["ceiling_loo"]["pai@0.05"], m[base]["pai@0.05"]
     half = b + 0.5 * (ceil - b)
     own = (ceil - loo) / (ceil - b) if ceil > b else float("nan")
+    if loo <= b:
+        return [
+            f"- `ceiling_loo` (ex post, leave-one-window-out: each window's cells ranked by "
+            "their realised events in every *other* window of the run) reaches PAI@5% "
+            f"{_f(loo)}, below `{base}` ({_f(b)}): the run's other windows hold too few "
+            "events to know a cell's intensity better than the long history does, so this "
+            "oracle says nothing about how much of the ceiling is reachable here; the "
+            f"ceiling's lead over `{base}` comes from knowing the scored windows' own events.",
+        ]
     return [
         f"- `ceiling_loo` (ex post, leave-one-window-out): each window's cells ranked by their "
         "realised events in every *other* window of the backtest (the period's true "
