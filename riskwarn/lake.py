@@ -291,20 +291,33 @@ def _isin(values: pd.Series, value_set: pa.Array) -> pd.Series:
 
 
 def _partitions_holding(paths: list[str], ids: pa.Array, base: Path) -> set[str]:
-    """Labels of the partitions (among ``paths``) that hold any of ``ids`` (DuckDB semi-join,
-    streamed over the record_id column only)."""
-    # bounded: DuckDB's default limit is 80% of RAM, and this scan grows with the lake
-    con = duckdb.connect(config={"memory_limit": "1GB"})
-    try:
-        con.register("incoming_ids", pa.table({"record_id": ids}))
-        rows = con.execute(
-            "SELECT DISTINCT filename FROM read_parquet(?, filename=true) "
-            "WHERE record_id IN (SELECT record_id FROM incoming_ids)",
-            [paths],
-        ).fetchall()
-    finally:
-        con.close()
-    return {str(Path(r[0]).parent.relative_to(base)) for r in rows}
+    """Labels of the partitions (among ``paths``) that hold any of ``ids``.
+
+    Streams the ``record_id`` column one row group at a time and skips a row group
+    whose min/max statistics lie outside the incoming ids' range, so memory stays at
+    one row group plus the incoming id set however large the lake grows (a single
+    DuckDB semi-join over every partition ran out of its 1 GB at 36 monthly partitions
+    of 2.6M readings each).
+    """
+    ids = pc.unique(ids.cast(pa.string()))
+    if len(ids) == 0:
+        return set()
+    lo, hi = pc.min_max(ids).values()
+    lo_s, hi_s = lo.as_py(), hi.as_py()
+    found: set[str] = set()
+    for path in paths:
+        pf = pq.ParquetFile(path)
+        col = pf.schema_arrow.get_field_index("record_id")
+        for rg in range(pf.num_row_groups):
+            stats = pf.metadata.row_group(rg).column(col).statistics
+            outside = stats is not None and stats.has_min_max and lo_s is not None
+            if outside and (str(stats.max) < lo_s or str(stats.min) > hi_s):
+                continue  # no incoming id can lie in this row group
+            got = pf.read_row_group(rg, columns=["record_id"]).column(0)
+            if pc.any(pc.is_in(got.cast(pa.string()), value_set=ids)).as_py():
+                found.add(str(Path(path).parent.relative_to(base)))
+                break
+    return found
 
 
 def _append_history(

@@ -153,3 +153,24 @@ def test_monthly_partitions_and_records_moving_between_them(tmp_path: Path) -> N
     assert lake.read_table(tmp_path, "sensor_readings")["record_id"].tolist() == ["r1", "r2", "r3"]
     con = lake.connect(tmp_path)
     assert con.execute("select count(*) from sensor_readings where month = 2").fetchone() == (3,)
+
+
+def test_partitions_holding_streams_row_groups_and_prunes_by_range(tmp_path):
+    """Which partitions hold an incoming id: found in any row group, never pruned wrongly."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskwarn.lake import _partitions_holding
+
+    paths = []
+    for label, ids in {"a": ["a1", "a2", "a3", "a4", "a5"], "b": ["b1", "b2", "b3", "b4"]}.items():
+        path = tmp_path / label / "part.parquet"
+        path.parent.mkdir()
+        pq.write_table(pa.table({"record_id": ids, "v": range(len(ids))}), path, row_group_size=2)
+        assert pq.ParquetFile(path).num_row_groups > 1
+        paths.append(str(path))
+    holding = _partitions_holding
+    assert holding(paths, pa.array(["a5", "zz"]), tmp_path) == {"a"}  # last row group
+    assert holding(paths, pa.array(["b3", "a1"]), tmp_path) == {"a", "b"}
+    assert holding(paths, pa.array(["a0", "a45", "c"]), tmp_path) == set()  # in range, absent
+    assert holding(paths, pa.array([], type=pa.string()), tmp_path) == set()
