@@ -6,6 +6,10 @@ comes from the run that wrote the file. Scripts that need ../shared/data report 
 skip when it is absent.
 
 Usage: python bench/run_all.py [--only NAME ...] [--out docs/benchmarks.md]
+
+With ``--only``, the named scripts are re-run and only their sections of an existing
+output file are replaced (the others keep the run that wrote them); each section's
+command line says when it ran.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -71,40 +76,72 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="script names to run")
     parser.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     args = parser.parse_args()
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Written by `make benchmarks` (`python bench/run_all.py`) on {now}, on this machine:",
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}.",
-        "Every figure below is the printed output of the command above it, from that run.",
-        "",
-    ]
+    out_path = Path(args.out)
+    kept = split_sections(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
     failed = 0
+    sections: list[str] = []
     for title, name, script_args in SCRIPTS:
         if args.only and name not in args.only and name.removesuffix(".py") not in args.only:
+            if title in kept:
+                sections.append(kept[title])
             continue
         path = ROOT / "bench" / name
-        lines += [f"## {title}", ""]
+        lines = [f"## {title}", ""]
         if not path.exists():
-            lines += [f"`bench/{name}` does not exist yet.", ""]
+            sections.append("\n".join([*lines, f"`bench/{name}` does not exist yet.", ""]))
             continue
         print(f"running bench/{name} ...", flush=True)
+        when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
         rc, wall, out = run_script(path, script_args)
         failed += rc != 0
         status = "ok" if rc == 0 else f"FAILED (exit {rc})"
         command = " ".join([f"python bench/{name}", *script_args])
         lines += [
-            f"Command: `{command}` — {status}, {wall:.1f} s wall.",
+            f"Command: `{command}` — {status}, {wall:.1f} s wall, started {when}.",
             "",
             "```text",
             out.rstrip(),
             "```",
             "",
         ]
-    Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        sections.append("\n".join(lines))
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    what = (
+        "re-ran " + ", ".join(args.only) + " (other sections: earlier runs)"
+        if args.only
+        else "ran every script"
+    )
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make benchmarks` (`python bench/run_all.py`) on this machine:",
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.machine()}.",
+        f"Last written {now}; that run {what}.",
+        "Every figure below is the printed output of the command above it, from the run",
+        "its command line dates.",
+        "",
+    ]
+    out_path.write_text("\n".join(header) + "\n" + "\n".join(sections) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 1 if failed else 0
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """The sections of a written report, by script title (a script's own ``##`` headings
+    stay inside its section: only the titles in SCRIPTS start one)."""
+    titles = {f"## {title}": title for title, _, _ in SCRIPTS}
+    # a file written before sections were dated: its one run's date goes on each section
+    old = re.search(r"on (\d{4}-\d\d-\d\d \d\d:\d\d UTC), on this machine", text)
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in text.splitlines():
+        if line in titles:
+            current = sections.setdefault(titles[line], [])
+        if old and line.startswith("Command: `") and ", started " not in line:
+            line = f"{line.removesuffix('.')}, started {old.group(1)}."
+        if current is not None:
+            current.append(line)
+    return {title: "\n".join(body).rstrip("\n") + "\n" for title, body in sections.items()}
 
 
 if __name__ == "__main__":
