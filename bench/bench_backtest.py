@@ -90,7 +90,10 @@ def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
 
 
 def pooled_window_cis(
-    folders: list[Path], n_boot: int = 1000, fraction: float = 0.05
+    folders: list[Path],
+    n_boot: int = 1000,
+    fraction: float = 0.05,
+    origins_from: str | None = None,
 ) -> dict[str, Any]:
     """Bootstrap CIs over every daily window of all runs, pooled, and paired differences.
 
@@ -98,8 +101,11 @@ def pooled_window_cis(
     whole window) and ``ceiling_loo`` (the same without the scored day), so a cell-day's
     realised count is their difference: the per-window hit tables of every method are
     rebuilt from the published scores alone and resampled together (all origins of all
-    runs, paired across methods). Empty if a run has no ``ceiling_loo``.
+    runs, paired across methods). Empty if a run has no ``ceiling_loo``. ``origins_from``
+    (a local date): only the windows from that origin on (counts still come from the
+    whole run's ceilings).
     """
+    import numpy as np
     import pandas as pd
 
     from riskwarn.models.metrics import (
@@ -118,6 +124,10 @@ def pooled_window_cis(
             index=["origin", "cell_x", "cell_y"], columns="method", values="score"
         )
         counts = (wide["ceiling"] - wide["ceiling_loo"]).round()
+        if origins_from is not None:
+            origin = pd.to_datetime(wide.index.get_level_values("origin"))
+            keep = np.asarray(origin >= pd.Timestamp(origins_from))
+            wide, counts = wide[keep], counts[keep]
         for m in wide.columns:
             frame = pd.DataFrame({"score": wide[m], "label_count": counts}).reset_index()
             per_method.setdefault(str(m), []).append(hotspot_windows(frame, fractions=(fraction,)))
@@ -259,6 +269,7 @@ def hongkong_uncertainty(out: Path, n_boot: int = 1000) -> dict[str, Any]:
         citywide_uncertainty,
         crossfit_ceiling,
         daily_event_counts,
+        daily_known_counts,
         daily_rain,
         refit_ceiling,
         warn_flags,
@@ -280,8 +291,10 @@ def hongkong_uncertainty(out: Path, n_boot: int = 1000) -> dict[str, Any]:
     t0 = time.perf_counter()
     spec = GeohazardSpec(tz=tz, start=days.min(), end=days.max(), major_threshold=major)
     refit_rounds = 300
-    refit = refit_ceiling(rain, daily_event_counts(ev, tz, rain.index), spec, refit_rounds)
-    crossfit, crossfit_rounds = crossfit_ceiling(rain, daily_event_counts(ev, tz, rain.index), spec)
+    all_counts = daily_event_counts(ev, tz, rain.index)
+    known = daily_known_counts(ev, tz, rain.index)
+    refit = refit_ceiling(rain, all_counts, spec, refit_rounds, known=known)
+    crossfit, crossfit_rounds = crossfit_ceiling(rain, all_counts, spec, known=known)
     counts = daily_event_counts(ev, tz, days)
     res = citywide_uncertainty(
         city,

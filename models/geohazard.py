@@ -99,8 +99,24 @@ def daily_event_counts(events: pd.DataFrame, tz: str, index: pd.DatetimeIndex) -
     return counts.reindex(index, fill_value=0).astype(int).rename("n_events")
 
 
-def citywide_features(rain: pd.Series, counts: pd.Series) -> pd.DataFrame:
-    """Per-date features: rain up to the end of the day, landslides of earlier days only."""
+def daily_known_counts(events: pd.DataFrame, tz: str, index: pd.DatetimeIndex) -> pd.Series:
+    """Landslides per local date on which they became known: the later of ``occurred_at``
+    and ``reported_at`` (a failure reported days later is not known on the days between)."""
+    from riskwarn.models.grid import known_times
+
+    ev = events.dropna(subset=["occurred_at"])
+    return daily_event_counts(ev.assign(occurred_at=known_times(ev)), tz, index).rename("n_known")
+
+
+def citywide_features(
+    rain: pd.Series, counts: pd.Series, known: pd.Series | None = None
+) -> pd.DataFrame:
+    """Per-date features: rain up to the end of the day, landslides of earlier days only.
+
+    ``counts``: landslides per day of occurrence (the label); ``known``: per day on which
+    they became known (:func:`daily_known_counts`), for the ``landslides_prev_*`` inputs
+    (default ``counts``, for records without a report date).
+    """
     r = rain.fillna(0.0)
     f = pd.DataFrame(index=rain.index)
     for n in (1, 2, 3, 7, 15, 30):
@@ -117,7 +133,8 @@ def citywide_features(rain: pd.Series, counts: pd.Series) -> pd.DataFrame:
     doy = rain.index.dayofyear.to_numpy()
     f["season_sin"] = np.sin(2 * np.pi * doy / 365.25)
     f["season_cos"] = np.cos(2 * np.pi * doy / 365.25)
-    prev = counts.shift(1, fill_value=0)
+    past = counts if known is None else known.reindex(counts.index, fill_value=0)
+    prev = past.shift(1, fill_value=0)
     for n in (1, 7, 30):
         f[f"landslides_prev_{n}d"] = prev.rolling(n, min_periods=1).sum().to_numpy()
     f["label_count"] = counts.to_numpy()
@@ -172,10 +189,11 @@ def _levels(p_any: np.ndarray, p_major: np.ndarray, t_any: float, t_major: float
 
 
 def run_citywide_backtest(
-    rain: pd.Series, counts: pd.Series, spec: GeohazardSpec
+    rain: pd.Series, counts: pd.Series, spec: GeohazardSpec, known: pd.Series | None = None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Daily p_any / p_major / level per method for the evaluation years, and metrics."""
-    feats = citywide_features(rain, counts)
+    """Daily p_any / p_major / level per method for the evaluation years, and metrics
+    (``known``: see :func:`citywide_features`)."""
+    feats = citywide_features(rain, counts, known)
     feats = feats[feats.index >= spec.train_start]
     x_cols = [c for c in feats.columns if c != "label_count"]
     y_any = (feats["label_count"] >= 1).astype(int)
@@ -261,11 +279,14 @@ def susceptibility_prior(
 ) -> np.ndarray:
     """Each active cell's share of past landslides, smoothed with a Gaussian kernel.
 
-    Landslides with ``occurred_at`` < ``before`` (UTC) are counted per cell, spread over
+    Landslides known before ``before`` (UTC: occurred and, if recorded, reported before
+    it) are counted per cell, spread over
     the active cells with a Gaussian of ``smooth_cells`` cells (0 = no smoothing), plus a
     ``pseudo_count`` per cell; the result sums to 1 over ``cells`` (row order kept).
     """
-    past = events_cells[events_cells["occurred_at"] < before]
+    from riskwarn.features.cells import visible_mask
+
+    past = events_cells[visible_mask(events_cells, before)]
     counts = past.groupby(["cell_x", "cell_y"]).size()
     cx = cells["cell_x"].to_numpy(float)
     cy = cells["cell_y"].to_numpy(float)
@@ -393,7 +414,11 @@ def monthly_ceiling(dates: pd.Series, n_events: np.ndarray, major_threshold: int
 
 
 def refit_ceiling(
-    rain: pd.Series, counts: pd.Series, spec: GeohazardSpec, rounds: int = 300
+    rain: pd.Series,
+    counts: pd.Series,
+    spec: GeohazardSpec,
+    rounds: int = 300,
+    known: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Ex-post ceiling of the nowcast: the same learner fitted on the evaluation days.
 
@@ -402,7 +427,7 @@ def refit_ceiling(
     and scored on those same days: it knows the answers, within the capacity of the
     model class. Warnings at the threshold maximising TSS on those days.
     """
-    feats = citywide_features(rain, counts)
+    feats = citywide_features(rain, counts, known)
     ev = feats[(feats.index >= spec.start) & (feats.index <= spec.end)]
     x = ev[[c for c in ev.columns if c != "label_count"]]
     out = pd.DataFrame({"date": ev.index.date})
@@ -425,6 +450,7 @@ def crossfit_ceiling(
     counts: pd.Series,
     spec: GeohazardSpec,
     rounds_grid: tuple[int, ...] = (50, 100, 200, 400, 600),
+    known: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Ex-post oracle without the day's own label: leave-one-year-out refits.
 
@@ -439,7 +465,7 @@ def crossfit_ceiling(
     """
     from riskwarn.models.metrics import rank_auc
 
-    feats = citywide_features(rain, counts)
+    feats = citywide_features(rain, counts, known)
     feats = feats[(feats.index >= spec.train_start) & (feats.index <= spec.end)]
     x_all = feats[[c for c in feats.columns if c != "label_count"]]
     years_all = pd.DatetimeIndex(feats.index).year.to_numpy()

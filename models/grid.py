@@ -89,6 +89,29 @@ def build_count_cube(
     return CountCube(days=days, cells=cells, counts=counts, tz=tz)
 
 
+def known_times(events: pd.DataFrame, time_col: str = "occurred_at") -> pd.Series:
+    """When each event became known: its ``time_col``, or its ``reported_at`` if later.
+
+    History counted for a forecast origin (baselines, the model's stacked inputs) must place
+    an event on the day it could first be known, else a late report leaks into a forecast
+    made before it arrived. Labels keep ``occurred_at``: they are what happened.
+    """
+    t = pd.Series(pd.to_datetime(events[time_col], utc=True), index=events.index)
+    if "reported_at" in events.columns:
+        rep = pd.Series(pd.to_datetime(events["reported_at"], utc=True), index=events.index)
+        t = t.where(rep.isna() | (rep <= t), rep)
+    return t
+
+
+def history_cube(
+    events: pd.DataFrame, cells: pd.DataFrame, end: pd.Timestamp, tz: str
+) -> CountCube:
+    """The count cube of what was known: events on the local day they became known
+    (:func:`known_times`), for history before an origin, never for labels."""
+    known = events.assign(known_at=known_times(events))
+    return build_count_cube(known, cells, known["known_at"].min(), end, tz, time_col="known_at")
+
+
 def window_counts(cube: CountCube, start_idx: int, n_days: int) -> np.ndarray:
     """Events per cell in days ``[start_idx, start_idx + n_days)`` (labels of a window)."""
     return cube.counts[start_idx : start_idx + n_days].sum(axis=0)

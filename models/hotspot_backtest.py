@@ -37,7 +37,7 @@ from riskwarn.models.backtest import (
 from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
 from riskwarn.models.calibration import calibration_by_group
 from riskwarn.models.extra_features import ExtraFeatureParams, build_extra_features
-from riskwarn.models.grid import build_count_cube
+from riskwarn.models.grid import history_cube
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def add_stacked_features(
     and night-time composition). Live scoring calls this too, so both see the same columns.
     """
     origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
-    cube = build_count_cube(events, cells, events["occurred_at"].min(), origins.max(), spec.tz)
+    cube = history_cube(events, cells, origins.max(), spec.tz)
     params = HotspotParams(
         cell_size_m=spec.cell_size_m,
         kde_bandwidth_m=spec.baselines.kde_bandwidth_m,
@@ -201,7 +201,7 @@ def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> Hot
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    cube = build_count_cube(ev, cells, ev["occurred_at"].min(), evals.max(), spec.tz)
+    cube = history_cube(ev, cells, evals.max(), spec.tz)
     base = hotspot_baseline_scores(cube, list(evals), spec.baselines)
     timings["baselines_s"] = time.perf_counter() - t2
 

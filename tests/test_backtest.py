@@ -198,3 +198,30 @@ def test_daily_forecasts_with_weekly_training_origins() -> None:
     assert xgb_scores["origin"].nunique() == 10
     assert (res.model.fits["last_label_end"] <= res.model.fits["refit_origin"]).all()
     assert res.metrics["methods"]["xgboost"]["n_windows"] == 10
+
+
+def test_late_reports_reach_no_forecast_made_before_they_arrived():
+    """An event that occurred before an origin but was reported after it is unknown there:
+    every model input and baseline at that origin is as if the event did not exist."""
+    from riskwarn.features.cells import active_cells, assign_cells
+    from riskwarn.models.hotspot_backtest import build_model_frame
+
+    ev = synthetic_events(seed=3, n_cells=8, days=300)
+    rng = np.random.default_rng(0)
+    delay = np.where(rng.random(len(ev)) < 0.3, rng.integers(1, 40, len(ev)), 0)
+    ev["reported_at"] = ev["occurred_at"] + pd.to_timedelta(delay, unit="D")
+    ev = assign_cells(ev, CRS, 250).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    origin = pd.DatetimeIndex([pd.Timestamp("2015-09-01", tz=TZ).tz_convert("UTC")])
+    late = (ev["occurred_at"] < origin[0]) & (ev["reported_at"] >= origin[0])
+    assert late.sum() > 10
+    cells = active_cells(ev, pd.Timestamp("2015-03-01", tz="UTC"))
+    spec = HotspotBacktestSpec(
+        crs=CRS, cell_size_m=250, tz=TZ, start=pd.Timestamp("2015-09-01"),
+        end=pd.Timestamp("2015-09-01"), model=SMALL,
+    )  # fmt: skip
+    with_late = build_model_frame(ev, cells, origin, spec)
+    without = build_model_frame(ev[~late], cells, origin, spec)
+    hist = [c for c in with_late.columns if c.startswith("hist_")]
+    assert hist and with_late[hist].abs().sum().sum() > 0
+    pd.testing.assert_frame_equal(with_late, without)

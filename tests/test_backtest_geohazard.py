@@ -75,3 +75,25 @@ def test_daily_event_counts_use_local_days() -> None:
     idx = pd.date_range("2010-05-01", "2010-05-03", freq="D")
     c = daily_event_counts(ev, TZ, idx)
     assert list(c) == [1, 1, 0]  # 16:30 UTC is 00:30 on 2 May in Hong Kong
+
+
+def test_a_landslide_reported_late_is_unknown_until_its_report() -> None:
+    """Failed on 1 May, reported on 4 May: the 2-4 May nowcasts do not know it, 5 May does;
+    the label stays on the failure day."""
+    from riskwarn.models.geohazard import daily_known_counts
+
+    ev = pd.DataFrame(
+        {
+            "occurred_at": pd.to_datetime(["2010-05-01 02:00", "2010-05-02 03:00"], utc=True),
+            "reported_at": pd.to_datetime(["2010-05-04 02:00", pd.NaT], utc=True),
+        }
+    )
+    idx = pd.date_range("2010-04-20", "2010-05-10", freq="D")
+    rain = pd.Series(0.0, index=idx)
+    counts, known = daily_event_counts(ev, TZ, idx), daily_known_counts(ev, TZ, idx)
+    f = citywide_features(rain, counts, known)
+    prev = f["landslides_prev_7d"]
+    assert f.loc["2010-05-01", "label_count"] == 1 and f.loc["2010-05-04", "label_count"] == 0
+    assert list(prev.loc["2010-05-01":"2010-05-05"]) == [0, 0, 1, 1, 2]  # 2 May: no report date
+    leaky = citywide_features(rain, counts)["landslides_prev_7d"]
+    assert leaky.loc["2010-05-02"] == 1  # what the features said before report dates counted

@@ -255,6 +255,7 @@ def geohazard(
         cell_daily_scores,
         cell_hit_rates,
         daily_event_counts,
+        daily_known_counts,
         daily_rain,
         run_citywide_backtest,
     )
@@ -276,7 +277,9 @@ def geohazard(
         major_threshold=major_threshold,
     )
     try:
-        city, metrics = run_citywide_backtest(rain, counts, spec)
+        city, metrics = run_citywide_backtest(
+            rain, counts, spec, known=daily_known_counts(ev, tz, rain.index)
+        )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     cells_ev = assign_cells(ev, crs, cell_size).dropna(subset=["cell_x", "cell_y"])
