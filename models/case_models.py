@@ -394,7 +394,9 @@ def train_case_domain(
     champ = _champion_comparison(client, table, bt.scores, n_boot)
     if champ is not None:
         comparisons["champion"] = champ
-    decision = gate(comparisons, metrics["methods"]["xgboost"]["ece"], max_ece=max_ece)
+    decision = gate(
+        comparisons, metrics["methods"]["xgboost"]["ece"], max_ece=max_ece, champion=before
+    )
 
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
     final = fit_case_model(

@@ -938,7 +938,10 @@ def train_site_domain(
     champ = _champion_scores(domain, table, bt.scores) if before is not None else None
     metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot, champion=champ)
     decision = gate(
-        metrics["model_minus_baseline"], metrics["methods"]["xgboost"]["ece"], max_ece=max_ece
+        metrics["model_minus_baseline"],
+        metrics["methods"]["xgboost"]["ece"],
+        max_ece=max_ece,
+        champion=before,
     )
     final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
     final, threshold = fit_site_model(

@@ -198,15 +198,28 @@ def gate(
     comparisons: dict[str, dict[str, Any]],
     ece: float,
     max_ece: float = 0.05,
+    champion: str | None = None,
 ) -> GateResult:
     """Decide promotion.
 
-    ``comparisons``: for the champion (key ``"champion"``, absent when there is none) and
-    each baseline, the paired-bootstrap difference ``{"diff", "ci": [lo, hi]}`` of the
-    headline metric (challenger minus other) on the latest backtest window. Every lower
-    bound must be above zero, and ECE at most ``max_ece``.
+    ``comparisons``: for the champion (key ``"champion"``) and each baseline, the
+    paired-bootstrap difference ``{"diff", "ci": [lo, hi]}`` of the headline metric
+    (challenger minus other) on the latest backtest window. Every lower bound must be
+    above zero, and ECE at most ``max_ece``. ``champion``: the serving version, if any;
+    when there is one but no comparison with it (it could not be loaded, or needs inputs
+    the current table lacks), the gate fails: a challenger that could not be compared
+    with the serving model is never promoted automatically.
     """
     checks = []
+    if champion is not None and "champion" not in comparisons:
+        checks.append(
+            {
+                "check": "beats champion",
+                "ok": False,
+                "detail": f"champion v{champion} could not be scored on this data (load "
+                "failed or its features are missing); compare by hand, then promote",
+            }
+        )
     for other, comp in sorted(comparisons.items()):
         lo, hi = comp["ci"]
         checks.append(
@@ -231,6 +244,10 @@ def _history(client: MlflowClient, name: str) -> list[str]:
     return json.loads(tags.get(HISTORY_TAG, "[]"))
 
 
+class PromotionRefused(ValueError):
+    """A version whose promotion gate failed, promoted without ``force``."""
+
+
 def promote(
     client: MlflowClient,
     domain: str,
@@ -238,11 +255,22 @@ def promote(
     store: Any | None = None,
     actor: str = "riskwarn",
     reason: str = "",
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Point ``champion`` at ``version``; remember the previous one; write the audit log."""
+    """Point ``champion`` at ``version``; remember the previous one; write the audit log.
+
+    A version tagged ``gate=fail`` by its training run is refused unless ``force``; a
+    forced promotion says so in the audit log (``forced_over_gate``).
+    """
     name = model_name(domain)
     version = str(version)
-    client.get_model_version(name, version)  # raises if the version does not exist
+    mv = client.get_model_version(name, version)  # raises if the version does not exist
+    failed_gate = (mv.tags or {}).get("gate") == "fail"
+    if failed_gate and not force:
+        raise PromotionRefused(
+            f"{name} v{version} failed its promotion gate (see the run's model card); "
+            "promote it anyway only with --force and a reason"
+        )
     previous = champion_version(client, domain)
     if previous == str(version):
         return {"model": name, "version": str(version), "previous": previous, "changed": False}
@@ -251,7 +279,14 @@ def promote(
         history.append(previous)
     client.set_registered_model_alias(name, CHAMPION, str(version))
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    details = {"model": name, "version": str(version), "previous": previous, "reason": reason}
+    details: dict[str, Any] = {
+        "model": name,
+        "version": str(version),
+        "previous": previous,
+        "reason": reason,
+    }
+    if failed_gate:
+        details["forced_over_gate"] = True
     if store is not None:
         store.audit(actor, "promote", "model", name, details)
     return {**details, "changed": True}

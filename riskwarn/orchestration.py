@@ -250,7 +250,8 @@ def bootstrap_champions(settings: Settings, domains: list[str]) -> list[str]:
 
     The gate may refuse a first model trained on a small simulated year; scoring would
     then (rightly) fail loudly. For the demo the newest version is promoted through
-    ``riskwarn promote`` (which writes the audit log with this reason). Returns the
+    ``riskwarn promote --force`` (which writes the audit log with this reason and
+    ``forced_over_gate``). Returns the
     domains promoted.
     """
     from mlflow import MlflowClient
@@ -280,6 +281,7 @@ def bootstrap_champions(settings: Settings, domains: list[str]) -> list[str]:
                 "demo bootstrap: fresh install without a champion",
                 "--actor",
                 "demo",
+                "--force",  # a first model on a small simulated year may fail its gate
             ],
             env=airflow_env(settings),
             check=True,

@@ -188,7 +188,7 @@ def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
         artifact_location=(trained["root"] / "artifacts").as_uri(),
     )
     assert record.version is not None
-    promote(client, "geohazard_hourly", record.version)
+    promote(client, "geohazard_hourly", record.version, force=True)
     settings = _nowcast_home(trained, "with-model")
     store = Store.from_settings(settings)
     store.upgrade()
@@ -223,7 +223,7 @@ def test_lost_champion_publishes_rules_then_fails_loudly(trained: dict) -> None:
 
     client = trained["client"]
     name = model_name("geohazard_hourly")
-    promote(client, "geohazard_hourly", "1")  # a champion that then goes missing
+    promote(client, "geohazard_hourly", "1", force=True)  # a champion that then goes missing
     alias = client.get_model_version_by_alias(name, CHAMPION).version
     client.delete_registered_model_alias(name, CHAMPION)
     try:
@@ -270,7 +270,7 @@ def test_daily_site_model_trains_from_the_lake_and_scores_through_score_and_warn
     client = configure(trained["uri"])
     run = client.get_run(result["mlflow_run_id"])
     assert pd.Timestamp(run.data.params["trained_until"]) <= AS_OF
-    promote(client, "geohazard", result["version"])
+    promote(client, "geohazard", result["version"], force=True)
     origin = pd.Timestamp("2023-07-13", tz="Asia/Shanghai").tz_convert("UTC")
     run_id = score_domain(settings, "geohazard", origin)
     store = Store.from_settings(settings)

@@ -107,7 +107,10 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     # register a second version from the same run's model
     mv2 = mlflow.register_model(report.run.model_uri, "riskwarn-incidents")
     v2 = str(mv2.version)
-    reg.promote(mlflow_client, "incidents", "1", store=store, actor="test", reason="seed")
+    # v1's gate failed on the tiny training data: seeding it as champion needs force
+    reg.promote(
+        mlflow_client, "incidents", "1", store=store, actor="test", reason="seed", force=True
+    )
     out = reg.promote(mlflow_client, "incidents", v2, store=store, actor="test", reason="better")
     assert out["changed"] and out["previous"] == "1"
     assert reg.champion_version(mlflow_client, "incidents") == v2
@@ -128,7 +131,7 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
 def test_champion_loads_predicts_and_explains(trained, mlflow_client) -> None:
     report, _ = trained
     if reg.champion_version(mlflow_client, "incidents") is None:
-        reg.promote(mlflow_client, "incidents", report.run.version)
+        reg.promote(mlflow_client, "incidents", report.run.version, force=True)
     champ = reg.load_champion("incidents")
     cons = np.array(monotone_constraints(champ.features))
     assert (cons == 1).sum() >= 5
@@ -166,3 +169,37 @@ def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:
     assert "no incidents rows before" in capsys.readouterr().err
     assert main(["rollback", "incidents", "--reason", "test"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_failed_gate_needs_force_and_the_audit_log_says_so(trained, mlflow_client, store):
+    report, _ = trained
+    reg.configure(mlflow_client.tracking_uri)  # another test's CLI call re-pointed MLflow
+    first = mlflow_client.get_model_version("riskwarn-incidents", report.run.version)
+    mv = mlflow_client.create_model_version("riskwarn-incidents", first.source, first.run_id)
+    v = str(mv.version)
+    mlflow_client.set_model_version_tag("riskwarn-incidents", v, "gate", "fail")
+    before = reg.champion_version(mlflow_client, "incidents")
+    with pytest.raises(reg.PromotionRefused, match="failed its promotion gate"):
+        reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="try")
+    assert reg.champion_version(mlflow_client, "incidents") == before
+    out = reg.promote(
+        mlflow_client, "incidents", v, store=store, actor="test", reason="reviewed", force=True
+    )
+    assert out["changed"] and out["forced_over_gate"]
+    log = store.audit_log()
+    rows = log[log["action"] == "promote"]["details"]
+    details = [d if isinstance(d, dict) else json.loads(d) for d in rows]
+    forced = [d for d in details if d["version"] == v]
+    assert len(forced) == 1 and forced[0]["forced_over_gate"] is True
+    assert forced[0]["reason"] == "reviewed"
+    if before is not None:
+        reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="undo")
+
+
+def test_gate_fails_when_the_serving_champion_could_not_be_compared() -> None:
+    ok = {"long_run": {"diff": 0.2, "ci": [0.1, 0.3]}}
+    assert reg.gate(ok, 0.01).passed  # no champion yet: baselines and calibration decide
+    refused = reg.gate(ok, 0.01, champion="3")
+    assert not refused.passed and "champion v3 could not be scored" in refused.summary()
+    compared = reg.gate({**ok, "champion": {"diff": 0.1, "ci": [0.02, 0.2]}}, 0.01, champion="3")
+    assert compared.passed

@@ -25,8 +25,14 @@ def _client_and_store():
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 @click.option("--actor", default=None, help="Who (default: the OS user).")
-def promote(domain: str, version: str, reason: str, actor: str | None) -> None:
-    """Point DOMAIN's champion alias at model VERSION."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote a version whose promotion gate failed (recorded in the audit log).",
+)
+def promote(domain: str, version: str, reason: str, actor: str | None, force: bool) -> None:
+    """Point DOMAIN's champion alias at model VERSION (refused if its gate failed,
+    unless --force)."""
     from mlflow.exceptions import MlflowException
 
     from riskwarn.models import registry
@@ -34,9 +40,15 @@ def promote(domain: str, version: str, reason: str, actor: str | None) -> None:
     client, store = _client_and_store()
     try:
         out = registry.promote(
-            client, domain, version, store=store, actor=actor or getpass.getuser(), reason=reason
+            client,
+            domain,
+            version,
+            store=store,
+            actor=actor or getpass.getuser(),
+            reason=reason,
+            force=force,
         )
-    except MlflowException as exc:
+    except (MlflowException, registry.PromotionRefused) as exc:
         raise click.ClickException(
             f"cannot promote riskwarn-{domain} v{version}: {str(exc).splitlines()[0]}"
         ) from None
