@@ -58,6 +58,15 @@ GROUP_ZH: dict[str, str] = {
     "rockfall": "崩塌",
     "debris_flow": "泥石流",
     "collapse": "塌陷",
+    # location categories of incidents (the long-memory composition inputs)
+    "street": "街面",
+    "residence": "住宅",
+    "education": "学校",
+    "open_space": "公共开放空间",
+    "retail": "商业场所",
+    "leisure": "娱乐休闲场所",
+    "transportation": "交通场站",
+    "vehicle": "车辆内",
 }
 """Chinese names of the incident groups, dispute categories and hazard types."""
 
@@ -155,6 +164,85 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last 365 days",
         "cells",
         zh="近一年每千名居民发生 {value:.1f} 起事件",
+    ),
+    # long-memory inputs of the hotspot model (riskwarn.models.extra_features)
+    "lr_count_all": FeatureInfo(
+        "{value:g} events in this cell over all recorded history",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格有记录以来共发生 {value:g} 起事件",
+    ),
+    "lr_count_{n}y": FeatureInfo(
+        "{value:g} events in this cell in the last {n} years",
+        "events",
+        f"{_B}, last {{n}} years",
+        "cells",
+        zh="近 {n} 年本网格发生 {value:g} 起事件",
+    ),
+    "lr_season_{n}y": FeatureInfo(
+        "{value:g} events in this cell in the same weeks {n} year(s) earlier",
+        "events",
+        f"{_B}: the forecast weeks {{n}} year(s) earlier, +-14 days",
+        "cells",
+        zh="{n} 年前同期本网格发生 {value:g} 起事件",
+    ),
+    "lr_season_share": FeatureInfo(
+        "the same weeks of the last two years hold {value:.0%} of this cell's events",
+        "share",
+        f"all {_B}",
+        "cells",
+        zh="过去两年同期的事件占本网格全部事件的 {value:.0%}",
+    ),
+    "lr_decayed_hl{n}d": FeatureInfo(
+        "{value:.1f} events in this cell, weighted by age (half-life {n} days)",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格历史事件按时间衰减加权为 {value:.1f} 起（半衰期 {n} 天）",
+    ),
+    "lr_smooth_all_s{n}": FeatureInfo(
+        "{value:.1f} past events around this cell (all history, smoothed over about {n} cells)",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格周边（约 {n} 个网格范围）历史事件平滑后为 {value:.1f} 起",
+    ),
+    "lr_smooth_hl1y_s{n}": FeatureInfo(
+        "{value:.1f} age-weighted past events around this cell (half-life one year, "
+        "smoothed over about {n} cells)",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格周边（约 {n} 个网格范围）历史事件按时间衰减（半衰期一年）平滑后为 {value:.1f} 起",
+    ),
+    "lr_count_loc_{group}": FeatureInfo(
+        "{value:g} events in this cell at {group} locations over all history",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格历史上发生在{group}的事件共 {value:g} 起",
+    ),
+    "lr_share_loc_{group}": FeatureInfo(
+        "{value:.0%} of this cell's events happened at {group} locations",
+        "share",
+        f"all {_B}",
+        "cells",
+        zh="本网格 {value:.0%} 的事件发生在{group}",
+    ),
+    "lr_count_night": FeatureInfo(
+        "{value:g} events in this cell at night (20:00-05:00) over all history",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格历史上夜间（20:00-05:00）发生 {value:g} 起事件",
+    ),
+    "lr_share_night": FeatureInfo(
+        "{value:.0%} of this cell's events happened at night (20:00-05:00)",
+        "share",
+        f"all {_B}",
+        "cells",
+        zh="本网格 {value:.0%} 的事件发生在夜间（20:00-05:00）",
     ),
     "cal_day_of_week": FeatureInfo(
         "the window starts on weekday {value:g} (0 = Monday)",

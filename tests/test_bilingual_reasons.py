@@ -121,3 +121,36 @@ def test_warning_rows_carry_bilingual_reasons_and_keep_legacy_strings() -> None:
     zh = [r["zh"] for r in r2 if isinstance(r, dict)]
     assert any("滞回" in t for t in zh) and any("名额" in t for t in zh)
     assert all(set(r) == {"en", "zh"} for r in r2 if isinstance(r, dict))
+
+
+def test_every_hotspot_model_input_has_plain_words_in_both_languages() -> None:
+    """Panels read reasons, not column names: every input of the hotspot model (feature
+    table, stacked baselines, long-memory inputs) has a template in English and Chinese."""
+    import sys
+    from pathlib import Path
+
+    from riskwarn.features.cells import active_cells, assign_cells
+    from riskwarn.features.incidents import feature_columns
+    from riskwarn.models.explain import feature_descriptions
+    from riskwarn.models.hotspot_backtest import HotspotBacktestSpec, build_model_frame
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_backtest import CRS, TZ, synthetic_events
+
+    ev = synthetic_events(seed=1, n_cells=4, days=120)
+    ev = assign_cells(ev, CRS, 250).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    origin = pd.DatetimeIndex([pd.Timestamp("2015-04-20", tz=TZ).tz_convert("UTC")])
+    spec = HotspotBacktestSpec(
+        crs=CRS, cell_size_m=250, tz=TZ, start=pd.Timestamp("2015-04-20"),
+        end=pd.Timestamp("2015-04-20"), feature_groups=("violent",),
+    )  # fmt: skip
+    cells = active_cells(ev, origin[0])
+    features = feature_columns(build_model_frame(ev, cells, origin, spec))
+    assert any(f.startswith("lr_") for f in features) and any(
+        f.startswith("hist_") for f in features
+    )
+    for lang in ("en", "zh"):
+        stacked = feature_descriptions(lang)
+        bare = [f for f in features if f not in stacked and describe(f, 1.0, lang) == f"{f} = 1"]
+        assert not bare, f"{lang}: no plain words for {bare}"
