@@ -44,6 +44,7 @@ from riskwarn.models.metrics import (
     AREA_FRACTIONS,
     bootstrap_ci,
     gap_closed_share,
+    hotspot_statistic,
     hotspot_windows,
     pai_statistic,
     paired_bootstrap_diff,
@@ -408,10 +409,9 @@ def evaluate_methods(
         g = merged[merged["method"] == m]
         res: dict[str, Any] = pooled_hotspot_metrics(w, fractions)
         for f in (0.01, 0.05, 0.10):
-            lo, hi = bootstrap_ci(w, pai_statistic(f), n_boot=n_boot)
-            res[f"pai@{f:g}_ci"] = [lo, hi]
-            hr_lo, hr_hi = lo * f, hi * f
-            res[f"hit_rate@{f:g}_ci"] = [hr_lo, hr_hi]
+            for metric in ("pai", "hit_rate", "pei"):
+                lo, hi = bootstrap_ci(w, hotspot_statistic(metric, f), n_boot=n_boot)
+                res[f"{metric}@{f:g}_ci"] = [lo, hi]
         y = g["label_any"].to_numpy()
         if m == model_method:
             res.update(probability_metrics(y, g["score"].to_numpy()))

@@ -167,16 +167,28 @@ def paired_bootstrap_diff(
 
 def pai_statistic(fraction: float) -> Statistic:
     """Pooled PAI at ``fraction`` of a window table, for the bootstrap functions."""
+    return hotspot_statistic("pai", fraction)
+
+
+def hotspot_statistic(metric: str, fraction: float) -> Statistic:
+    """Pooled ``metric`` ('hit_rate', 'pai' or 'pei') at ``fraction`` of a window table, as
+    :func:`pooled_hotspot_metrics` computes it, for the bootstrap functions."""
+    if metric not in ("hit_rate", "pai", "pei"):
+        raise ValueError(f"unknown hotspot metric {metric!r}")
     key = f"{fraction:g}"
 
     def stat(w: pd.DataFrame, idx: np.ndarray | None = None) -> float | np.ndarray:
         cap = w[f"captured@{key}"].to_numpy(float)
-        ev = w["events"].to_numpy(float)
+        den = w["events" if metric != "pei" else f"best@{key}"].to_numpy(float)
         share = w[f"share@{key}"].to_numpy(float)
         if idx is None:
-            return float(cap.sum() / ev.sum() / share.mean()) if ev.sum() > 0 else float("nan")
+            if den.sum() <= 0:
+                return float("nan")
+            value = cap.sum() / den.sum()
+            return float(value / share.mean() if metric == "pai" else value)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return cap[idx].sum(axis=1) / ev[idx].sum(axis=1) / share[idx].mean(axis=1)
+            value = cap[idx].sum(axis=1) / den[idx].sum(axis=1)
+            return value / share[idx].mean(axis=1) if metric == "pai" else value
 
     return stat
 

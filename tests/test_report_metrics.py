@@ -351,3 +351,9 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     assert lo <= pai <= hi
     assert set(res["model_minus_baseline_pooled"]) == {"long_run"}
     assert res["model_minus_baseline_pooled"]["long_run"]["ci"][0] > 0
+    # only the windows from a date on: fewer windows, the same counts
+    later = pooled_window_cis(folders, n_boot=200, origins_from="2016-04-11")
+    assert later["n_windows_pooled"] == 20
+    pai_later = pooled_hotspot_metrics(pd.concat(direct).query("origin >= '2016-04-11'"), (0.05,))
+    lo, hi = later["pai@0.05_ci"]["xgboost"]
+    assert lo <= pai_later["pai@0.05"] <= hi
