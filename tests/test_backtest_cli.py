@@ -66,3 +66,48 @@ def test_backtest_cli_user_errors(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize("cmd", [["promote", "incidents"], ["rollback", "incidents"]])
 def test_registry_cli_needs_a_reason(cmd: list[str], capsys) -> None:
     assert main(cmd) == 2
+
+
+def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) -> None:
+    """`riskwarn backtest geohazard` on one Hong Kong year: the issue's outputs, and a day's
+    nowcast unchanged when every landslide of that day and later is removed."""
+    hk = shared_data / "hongkong"
+    raw = pd.read_csv(hk / "landslides_1984_2014.csv", dtype=str, na_values=["-"])
+    day = pd.to_datetime(
+        raw["FAILDATE"].fillna(raw["CALLDATE"]), format="%d/%m/%Y", errors="coerce"
+    )
+    cut = tmp_path / "before_july.csv"
+    raw[day < "2012-07-01"].to_csv(cut, index=False, na_rep="-")
+    outs = {}
+    for name, events in (("all", hk / "landslides_1984_2014.csv"), ("cut", cut)):
+        outs[name] = tmp_path / name
+        rc = main(
+            [
+                "backtest", "geohazard",
+                "--source", str(ROOT / "configs/sources/hongkong_landslides.yaml"),
+                "--events", str(events),
+                "--rainfall-source", str(ROOT / "configs/sources/hongkong_rainfall.yaml"),
+                "--rainfall", str(hk / "hko_daily_rainfall_1884_2014.csv"),
+                "--cell-size", "1000", "--crs", "EPSG:2326", "--horizon-days", "1",
+                "--start", "2012-01-01", "--end", "2012-12-31", "--train-start", "2004-01-01",
+                "--out", str(outs[name]),
+            ]
+        )  # fmt: skip
+        assert rc == 0
+    city = pd.read_parquet(outs["all"] / "citywide.parquet")
+    assert list(city.columns) == ["date", "p_any", "p_major", "level", "method"]
+    assert set(city["method"]) == {"xgboost", "caine", "guzzetti", "effective_rain"}
+    assert city.groupby("method").size().eq(366).all()
+    assert city[["p_any", "p_major"]].stack().between(0, 1).all()
+    assert set(city["level"].unique()) <= {0, 1, 2, 3, 4}
+    scores = pd.read_parquet(outs["all"] / "scores.parquet")
+    assert list(scores.columns) == ["origin", "cell_x", "cell_y", "method", "score"]
+    metrics = json.loads((outs["all"] / "metrics.json").read_text())
+    assert metrics["methods"]["xgboost"]["any"]["auc"] > 0.65
+    assert metrics["cell_hit_rates_on_event_days"]
+    cut_city = pd.read_parquet(outs["cut"] / "citywide.parquet")
+    early = pd.to_datetime(city["date"]) < "2012-07-01"
+    early_cut = pd.to_datetime(cut_city["date"]) < "2012-07-01"
+    pd.testing.assert_frame_equal(
+        city[early].reset_index(drop=True), cut_city[early_cut].reset_index(drop=True)
+    )
