@@ -60,6 +60,26 @@ def active_cells(
     return cells
 
 
+def cells_in_area(area: shapely.Geometry, cell_size_m: float, crs: str) -> pd.DataFrame:
+    """The study area's cells: every cell of the grid whose centre lies in ``area``
+    (a WGS84 polygon or multipolygon), whether or not it has had an event.
+
+    Returns ``cell_x``, ``cell_y`` (int64), sorted, one row per cell.
+    """
+
+    def to_grid(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(project(xy[:, 0], xy[:, 1], crs))
+
+    projected = shapely.transform(area, to_grid)
+    minx, miny, maxx, maxy = projected.bounds
+    xs = np.arange(np.floor(minx / cell_size_m), np.floor(maxx / cell_size_m) + 1)
+    ys = np.arange(np.floor(miny / cell_size_m), np.floor(maxy / cell_size_m) + 1)
+    gx, gy = (g.ravel() for g in np.meshgrid(xs, ys, indexing="ij"))
+    inside = shapely.contains_xy(projected, (gx + 0.5) * cell_size_m, (gy + 0.5) * cell_size_m)
+    cells = pd.DataFrame({"cell_x": gx[inside], "cell_y": gy[inside]}).astype("int64")
+    return cells.sort_values(CELL_KEYS).reset_index(drop=True)
+
+
 def cell_centroids_lonlat(cells: pd.DataFrame, cell_size_m: float, crs: str) -> pd.DataFrame:
     """WGS84 ``lon``/``lat`` of each cell's centre (for maps and polygon look-ups)."""
     from riskwarn.geo import unproject

@@ -158,15 +158,26 @@ def build_model_frame(
     return add_stacked_features(frame, events, cells, spec)
 
 
-def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> HotspotBacktestResult:
-    """Backtest the model and every baseline on ``events`` (canonical incidents frame)."""
+def run_hotspot_backtest(
+    events: pd.DataFrame, spec: HotspotBacktestSpec, area_cells: pd.DataFrame | None = None
+) -> HotspotBacktestResult:
+    """Backtest the model and every baseline on ``events`` (canonical incidents frame).
+
+    The scored area is ``area_cells`` (a study area's cells,
+    :func:`riskwarn.features.cells.cells_in_area`) when given, else every cell with an
+    event known before the start.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
     ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
     start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
-    cells = active_cells(ev, start_utc)
-    if spec.max_cells is not None and len(cells) > spec.max_cells:
+    if area_cells is not None:
+        cells = area_cells[["cell_x", "cell_y"]].astype("int64")
+        cells = cells.drop_duplicates().sort_values(["cell_x", "cell_y"], ignore_index=True)
+    else:
+        cells = active_cells(ev, start_utc)
+    if area_cells is None and spec.max_cells is not None and len(cells) > spec.max_cells:
         busiest = (
             ev[ev["occurred_at"] < start_utc]
             .groupby(["cell_x", "cell_y"])
@@ -178,9 +189,21 @@ def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> Hot
             ["cell_x", "cell_y"], ignore_index=True
         )
     if cells.empty:
-        raise ValueError("no active cells: no events before the backtest start")
+        raise ValueError(
+            "no cells to score: the study area holds no cell centre"
+            if area_cells is not None
+            else "no active cells: no events before the backtest start"
+        )
     spec = replace(spec, model=replace(spec.model, tz=spec.tz, horizon_days=spec.horizon_days))
     evals, train = origins_for(spec)
+    incomplete = windows_past_data_end(evals, ev["occurred_at"].max(), spec)
+    if incomplete:
+        log.warning(
+            "%d forecast window(s) run past the last day of the data (%s); their labels "
+            "count only the days the data covers",
+            len(incomplete),
+            ", ".join(incomplete),
+        )
     all_origins = evals.union(train)
     frame = build_model_frame(ev, cells, all_origins, spec)
     features = feature_columns(frame)
@@ -222,7 +245,13 @@ def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> Hot
         metrics["calibration_by_admin"] = calibration_per_admin(
             mb.scores, labels, cell_admin_codes(ev[ev["occurred_at"] < start_utc])
         )
+    metrics["windows_past_data_end"] = incomplete
     metrics["n_active_cells"] = len(cells)
+    metrics["active_area"] = (
+        "study area: every cell whose centre lies in the given polygon"
+        if area_cells is not None
+        else "cells with an event known before the start"
+    )
     metrics["n_origins"] = len(evals)
     metrics["objective"] = spec.model.objective
     metrics["hyperparameter_trials"] = mb.trials
@@ -233,6 +262,19 @@ def run_hotspot_backtest(events: pd.DataFrame, spec: HotspotBacktestSpec) -> Hot
     return HotspotBacktestResult(
         scores, metrics, mb, features, timings, cells, model_frame, evals, spec
     )
+
+
+def windows_past_data_end(
+    origins: pd.DatetimeIndex, last_event: pd.Timestamp, spec: HotspotBacktestSpec
+) -> list[str]:
+    """Local dates of the origins whose window [origin, origin + horizon) ends after the
+    local day of the last event (the data's end as far as the events tell)."""
+    if pd.isna(last_event):
+        return []
+    data_end = pd.Timestamp(last_event).tz_convert(spec.tz).normalize() + pd.DateOffset(days=1)
+    local = origins.tz_convert(spec.tz)
+    ends = local + pd.DateOffset(days=spec.horizon_days)
+    return [str(o.date()) for o, e in zip(local, ends, strict=True) if e > data_end]
 
 
 def cell_admin_codes(events: pd.DataFrame) -> pd.DataFrame:

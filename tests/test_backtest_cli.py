@@ -111,3 +111,101 @@ def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) 
     pd.testing.assert_frame_equal(
         city[early].reset_index(drop=True), cut_city[early_cut].reset_index(drop=True)
     )
+
+
+def test_study_area_cells_are_every_cell_centred_inside() -> None:
+    from shapely.geometry import box
+
+    from riskwarn.features.cells import cells_in_area
+    from riskwarn.geo import project
+
+    area = box(-87.70, 41.85, -87.68, 41.87)  # about 1.7 km x 2.2 km of Chicago
+    cells = cells_in_area(area, 250, "EPSG:32616")
+    x0, y0 = project([-87.70, -87.68], [41.85, 41.87], "EPSG:32616")
+    assert 40 <= len(cells) <= 80 and not cells.duplicated().any()
+    cx = (cells["cell_x"].to_numpy() + 0.5) * 250
+    cy = (cells["cell_y"].to_numpy() + 0.5) * 250
+    assert (cx > x0.min() - 50).all() and (cx < x0.max() + 50).all()
+    assert (cy > y0.min() - 50).all() and (cy < y0.max() + 50).all()
+
+
+def test_backtest_with_a_study_area_scores_every_cell_inside_it(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """A city's polygon defines the area: every cell centred in it is scored, including
+    cells that never had an event."""
+    from shapely.geometry import box
+
+    from riskwarn.features.cells import cells_in_area
+
+    src = shared_data / "chicago" / "aggravated_assaults_2010_2017.csv.gz"
+    raw = pd.read_csv(src)
+    raw = raw[(raw["date"] >= "2015-06-01") & (raw["date"] < "2016-01-29")]
+    events = tmp_path / "slice.csv.gz"
+    with gzip.open(events, "wt") as fh:
+        raw.to_csv(fh, index=False)
+    area = box(-87.72, 41.85, -87.66, 41.90)
+    (tmp_path / "area.geojson").write_text(
+        json.dumps({"type": "Feature", "geometry": area.__geo_interface__, "properties": {}})
+    )
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "backtest", "incidents", "--source", str(ROOT / "configs/sources/chicago.yaml"),
+            "--events", str(events), "--cell-size", "250", "--crs", "EPSG:32616",
+            "--start", "2016-01-01", "--end", "2016-01-21", "--refit-days", "28",
+            "--train-window-days", "120", "--study-area", str(tmp_path / "area.geojson"),
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    expected = cells_in_area(area, 250, "EPSG:32616")
+    scores = pd.read_parquet(out / "scores.parquet")
+    per = scores[scores["method"] == "xgboost"].groupby("origin").size()
+    assert per.eq(len(expected)).all()
+    got = scores[["cell_x", "cell_y"]].drop_duplicates().sort_values(["cell_x", "cell_y"])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_active_cells"] == len(expected)
+    assert metrics["active_area"].startswith("study area")
+    # a study area that is not a polygon is the user's to fix
+    (tmp_path / "line.wkt").write_text("LINESTRING (-87.7 41.8, -87.6 41.9)")
+    rc = main(
+        [
+            "backtest", "incidents", "--source", str(ROOT / "configs/sources/chicago.yaml"),
+            "--events", str(events), "--start", "2016-01-01", "--end", "2016-01-21",
+            "--study-area", str(tmp_path / "line.wkt"), "--out", str(tmp_path / "o2"),
+        ]
+    )  # fmt: skip
+    assert rc == 2
+
+
+def test_backtest_dispute_hotspots_from_a_disputes_mapping(tmp_path: Path) -> None:
+    """`riskwarn backtest disputes` takes a disputes extract (opened_at) and writes the
+    same outputs; windows that run past the data's last day are named in metrics.json."""
+    import datetime as dt
+
+    from riskwarn.simulate import simulate
+
+    sim = tmp_path / "sim"
+    simulate(
+        sim, "small", seed=5, start=dt.date(2024, 1, 1), days=240, n_incidents=500,
+        n_disputes=6_000, n_sites=3, n_rain_gauges=2, sensor_offset_days=5, sensor_days=2,
+        township_scale=0.2,
+    )  # fmt: skip
+    out = tmp_path / "out"
+    rc = main(
+        [
+            "backtest", "disputes", "--source", str(ROOT / "configs/sources/sim_disputes.yaml"),
+            "--events", str(sim / "extracts" / "disputes.csv"), "--cell-size", "500",
+            "--crs", "EPSG:32650", "--start", "2024-08-05", "--end", "2024-08-26",
+            "--refit-days", "28", "--train-window-days", "140", "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    scores = pd.read_parquet(out / "scores.parquet")
+    assert list(scores.columns) == ["origin", "cell_x", "cell_y", "method", "score"]
+    assert {"xgboost", "long_run", "kde", "prospective", "last_period"} <= set(scores["method"])
+    assert scores["origin"].astype(str).nunique() == 4
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["n_origins"] == 4 and metrics["windows_past_data_end"] == ["2024-08-26"]
