@@ -395,7 +395,12 @@ def train_case_domain(
     if champ is not None:
         comparisons["champion"] = champ
     decision = gate(
-        comparisons, metrics["methods"]["xgboost"]["ece"], max_ece=max_ece, champion=before
+        comparisons,
+        metrics["methods"]["xgboost"]["ece"],
+        max_ece=max_ece,
+        champion=before,
+        base_rate=metrics["methods"]["xgboost"].get("base_rate"),
+        n_rows=metrics["methods"]["xgboost"].get("n_rows"),
     )
 
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)

@@ -942,6 +942,8 @@ def train_site_domain(
         metrics["methods"]["xgboost"]["ece"],
         max_ece=max_ece,
         champion=before,
+        base_rate=metrics["methods"]["xgboost"].get("base_rate"),
+        n_rows=metrics["methods"]["xgboost"].get("n_rows"),
     )
     final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
     final, threshold = fit_site_model(

@@ -199,6 +199,9 @@ def gate(
     ece: float,
     max_ece: float = 0.05,
     champion: str | None = None,
+    base_rate: float | None = None,
+    n_rows: int | None = None,
+    max_ece_ratio: float = 0.5,
 ) -> GateResult:
     """Decide promotion.
 
@@ -209,6 +212,11 @@ def gate(
     when there is one but no comparison with it (it could not be loaded, or needs inputs
     the current table lacks), the gate fails: a challenger that could not be compared
     with the serving model is never promoted automatically.
+    With ``base_rate`` (the observed event rate of the ``n_rows`` evaluated rows), ECE must
+    also be at most ``max_ece_ratio`` x ``base_rate`` (or two standard errors of the
+    observed rate, if larger: with few events the rate itself is uncertain): at base
+    rates of a few percent an absolute bound of 0.05 would pass a model that predicts
+    double the true rate everywhere.
     """
     checks = []
     if champion is not None and "champion" not in comparisons:
@@ -229,11 +237,20 @@ def gate(
                 "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]",
             }
         )
+    bound = max_ece
+    detail = f"ECE {ece:.4f}, bound {max_ece}"
+    if base_rate is not None and np.isfinite(base_rate) and base_rate > 0:
+        noise = 2.0 * np.sqrt(base_rate * (1 - base_rate) / n_rows) if n_rows else 0.0
+        bound = float(min(max_ece, max(max_ece_ratio * base_rate, noise)))
+        detail = (
+            f"ECE {ece:.4f}, bound {bound:.4f} ({max_ece_ratio:g} x base rate "
+            f"{base_rate:.4f}, or 2 s.e. {noise:.4f} if larger; at most {max_ece})"
+        )
     checks.append(
         {
             "check": "calibration",
-            "ok": bool(np.isfinite(ece) and ece <= max_ece),
-            "detail": f"ECE {ece:.4f} <= {max_ece}",
+            "ok": bool(np.isfinite(ece) and ece <= bound),
+            "detail": detail,
         }
     )
     return GateResult(all(c["ok"] for c in checks), checks)

@@ -273,7 +273,14 @@ def train_hotspot_domain(
         comparisons["champion"] = {"diff": d, "ci": [lo, hi]}
         metrics["champion_pai@0.05"] = pai_statistic(0.05)(cw, None)
     ece = metrics["methods"]["xgboost"]["ece"]
-    decision = gate(comparisons, ece, max_ece=max_ece, champion=before)
+    decision = gate(
+        comparisons,
+        ece,
+        max_ece=max_ece,
+        champion=before,
+        base_rate=float(labels["label_any"].mean()),
+        n_rows=len(labels),
+    )
 
     # final model: every row whose labels are complete at the end of the data
     final_origin = (end + pd.Timedelta(days=ds.horizon_days)).tz_localize(tz).tz_convert("UTC")

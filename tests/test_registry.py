@@ -203,3 +203,14 @@ def test_gate_fails_when_the_serving_champion_could_not_be_compared() -> None:
     assert not refused.passed and "champion v3 could not be scored" in refused.summary()
     compared = reg.gate({**ok, "champion": {"diff": 0.1, "ci": [0.02, 0.2]}}, 0.01, champion="3")
     assert compared.passed
+
+
+def test_calibration_bound_follows_the_base_rate() -> None:
+    ok = {"long_run": {"diff": 0.2, "ci": [0.1, 0.3]}}
+    # base rate 2%: ECE 0.02 means predictions twice the true rate; 0.05 alone would pass it
+    assert reg.gate(ok, 0.02).passed
+    off = reg.gate(ok, 0.02, base_rate=0.02, n_rows=100_000)
+    assert not off.passed and "base rate 0.0200" in off.summary()
+    assert reg.gate(ok, 0.004, base_rate=0.02, n_rows=100_000).passed
+    # with few rows the observed rate is itself uncertain: two standard errors allowed
+    assert reg.gate(ok, 0.02, base_rate=0.02, n_rows=150).passed
