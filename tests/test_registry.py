@@ -78,6 +78,14 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     assert report.promoted == report.gate.passed
     names = {c["check"] for c in report.gate.checks}
     assert {"beats long_run", "beats kde", "calibration"} <= names
+    # the logged model carries its signature (every feature, float32 in; probability out)
+    # and an input example a serving client can copy
+    info = mlflow.models.get_model_info(f"models:/riskwarn-incidents/{report.run.version}")
+    inputs = info.signature.inputs.input_names()
+    logged = json.loads(mlflow.artifacts.load_text(f"runs:/{report.run.run_id}/features.json"))
+    assert inputs == logged["features"] and "hist_kde" in inputs
+    assert "probability" in info.signature.outputs.input_names()
+    assert info.saved_input_example_info is not None
 
 
 def test_data_version_is_order_independent_and_content_sensitive() -> None:
