@@ -420,7 +420,7 @@ def train_case_domain(
         final,
         DOMAIN,
         metrics,
-        data_version(disputes.drop(columns=["party_ids"], errors="ignore")),
+        data_version(disputes.drop(columns=["party_ids"], errors="ignore"), events),
         table,
         figures,
         case_model_card(metrics, decision, features),

@@ -962,7 +962,7 @@ def train_site_domain(
         final,
         domain,
         metrics,
-        data_version(table),
+        data_version(readings, sensors, sites, events),
         ev_rows,
         figures,
         site_model_card(domain, metrics, decision, features),

@@ -82,8 +82,14 @@ DOMAINS: dict[str, DomainSpec] = {
 HOTSPOT_DOMAINS = ("incidents", "incidents_daily", "disputes")
 
 
-def data_version(frame: pd.DataFrame) -> str:
-    """Content hash of the input rows (order independent): the run's data version."""
+def data_version(frame: pd.DataFrame, *more: pd.DataFrame) -> str:
+    """Content hash of the input rows (order independent): the run's data version.
+
+    Several input tables (``more``) are hashed each and combined in the order given.
+    """
+    if more:
+        parts = [data_version(f) for f in (frame, *more)]
+        return hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
     cols = sorted(frame.columns)
     hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
     digest = hashlib.sha256(np.sort(hashed).tobytes())

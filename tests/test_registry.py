@@ -94,6 +94,10 @@ def test_data_version_is_order_independent_and_content_sensitive() -> None:
     changed = ev.copy()
     changed.loc[changed.index[0], "lon"] += 1e-4
     assert data_version(changed) != data_version(ev)
+    # several inputs (a case model's disputes and their event log): a change in any counts
+    other = ev.head(10)
+    assert data_version(ev, other) == data_version(ev.sample(frac=1.0, random_state=2), other)
+    assert data_version(ev, other.head(9)) != data_version(ev, other)
 
 
 def test_gate_needs_every_lower_bound_above_zero_and_calibration() -> None:
