@@ -279,6 +279,23 @@ def geohazard_section(
                     f"{_f(a['far'], 3)} |"
                 )
         lines.append("")
+    native = metrics.get("native_thresholds") or {}
+    if native:
+        lines += [
+            "Caine and Guzzetti as published (warn when the day's rain exceeds the "
+            "intensity-duration curve, ratio >= 1; no calibration, no chosen threshold):",
+            "",
+        ]
+        for name, by_target in sorted(native.items()):
+            lines.append(
+                f"- `{name}`: "
+                + "; ".join(
+                    f"{label}: TSS {_f(w['tss'], 3)}, POD {_f(w['pod'], 3)}, FAR "
+                    f"{_f(w['far'], 3)}, warned {_f(100 * w['warned_share'], 1)}% of days"
+                    for label, w in ((">= 1", by_target["any"]), (">= 10", by_target["major"]))
+                )
+            )
+        lines.append("")
     cells = metrics.get("cell_hit_rates_on_event_days", {})
     if cells:
         any_m = next(iter(cells.values()))

@@ -249,7 +249,26 @@ def run_citywide_backtest(
     city = pd.concat(out, ignore_index=True)
     metrics = citywide_metrics(city, spec.major_threshold)
     metrics["thresholds"] = thresholds
+    window = (feats.index >= spec.start) & (feats.index <= spec.end)
+    metrics["native_thresholds"] = native_threshold_metrics(
+        feats[window], y_any[window].to_numpy(), y_major[window].to_numpy()
+    )
     return city, metrics
+
+
+def native_threshold_metrics(
+    feats: pd.DataFrame, y_any: np.ndarray, y_major: np.ndarray
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Caine and Guzzetti as published: warn on a day whose rain exceeds the
+    intensity-duration curve (ratio >= 1), no calibration and no chosen threshold."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name in ("caine", "guzzetti"):
+        warned = feats[BASELINE_SCORES[name]].to_numpy() >= 1.0
+        out[name] = {
+            target: warning_metrics(warned, y.astype(bool))
+            for target, y in (("any", y_any), ("major", y_major))
+        }
+    return out
 
 
 def citywide_metrics(city: pd.DataFrame, major_threshold: int) -> dict[str, Any]:

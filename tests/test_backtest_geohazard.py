@@ -97,3 +97,15 @@ def test_a_landslide_reported_late_is_unknown_until_its_report() -> None:
     assert list(prev.loc["2010-05-01":"2010-05-05"]) == [0, 0, 1, 1, 2]  # 2 May: no report date
     leaky = citywide_features(rain, counts)["landslides_prev_7d"]
     assert leaky.loc["2010-05-02"] == 1  # what the features said before report dates counted
+
+
+def test_caine_and_guzzetti_are_also_judged_at_their_published_threshold(backtest) -> None:
+    _, metrics = backtest
+    rain, counts = synthetic_rain_and_counts()
+    f = citywide_features(rain, counts).loc["2010-01-01":"2011-12-31"]
+    for name, col in (("caine", "caine_ratio"), ("guzzetti", "guzzetti_ratio")):
+        w = metrics["native_thresholds"][name]["any"]
+        warned = f[col].to_numpy() >= 1.0
+        assert w["warned_share"] == pytest.approx(warned.mean())
+        hits = (warned & (f["label_count"].to_numpy() >= 1)).sum()
+        assert w["pod"] == pytest.approx(hits / (f["label_count"] >= 1).sum())
