@@ -13,13 +13,18 @@ from riskwarn.cli import main
 from tests.conftest import ROOT
 
 
-def test_backtest_incidents_cli_on_a_chicago_slice(shared_data: Path, tmp_path: Path) -> None:
-    src = shared_data / "chicago" / "aggravated_assaults_2010_2017.csv.gz"
-    raw = pd.read_csv(src)
+def chicago_slice(shared_data: Path, tmp_path: Path) -> Path:
+    """Chicago assaults from June 2015 to January 2016, as a gzipped extract."""
+    raw = pd.read_csv(shared_data / "chicago" / "aggravated_assaults_2010_2017.csv.gz")
     raw = raw[(raw["date"] >= "2015-06-01") & (raw["date"] < "2016-01-29")]
     events = tmp_path / "slice.csv.gz"
     with gzip.open(events, "wt") as fh:
         raw.to_csv(fh, index=False)
+    return events
+
+
+def test_backtest_incidents_cli_on_a_chicago_slice(shared_data: Path, tmp_path: Path) -> None:
+    events = chicago_slice(shared_data, tmp_path)
     out = tmp_path / "out"
     rc = main(
         [
@@ -138,12 +143,7 @@ def test_backtest_with_a_study_area_scores_every_cell_inside_it(
 
     from riskwarn.features.cells import cells_in_area
 
-    src = shared_data / "chicago" / "aggravated_assaults_2010_2017.csv.gz"
-    raw = pd.read_csv(src)
-    raw = raw[(raw["date"] >= "2015-06-01") & (raw["date"] < "2016-01-29")]
-    events = tmp_path / "slice.csv.gz"
-    with gzip.open(events, "wt") as fh:
-        raw.to_csv(fh, index=False)
+    events = chicago_slice(shared_data, tmp_path)
     area = box(-87.72, 41.85, -87.66, 41.90)
     (tmp_path / "area.geojson").write_text(
         json.dumps({"type": "Feature", "geometry": area.__geo_interface__, "properties": {}})
