@@ -181,3 +181,29 @@ def page_context(page: str) -> PageContext:
         lake_dir=str(settings.lake_dir),
         user=user,
     )
+
+
+def select(
+    container: Any,
+    label: str,
+    options: list[Any],
+    format_func: Any,
+    key: str,
+    lg: str,
+    index: int | None = 0,
+) -> Any:
+    """A selectbox whose shown option follows the language, keeping the choice.
+
+    Streamlit keeps showing a selected option's old text when only ``format_func`` changes
+    (streamlit/streamlit PR 13788), so after a language switch a filter read "全部" on the
+    English page. The widget key therefore carries the language (the default language
+    keeps the plain key, which tests address), and the choice is carried over through
+    ``<key>__value``.
+    """
+    wkey = key if lg == DEFAULT_LANG else f"{key}__{lg}"
+    previous = st.session_state.get(f"{key}__value")
+    if previous in options:
+        index = options.index(previous)
+    value = container.selectbox(label, options, index=index, format_func=format_func, key=wkey)
+    st.session_state[f"{key}__value"] = value
+    return value

@@ -9,6 +9,7 @@ test waits for content, never for page load.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -153,6 +154,14 @@ def test_browser_walkthrough(served: tuple[str, str]) -> None:
             # language switch: labels and dates in English
             page.get_by_role("radio", name="English").click()
             expect(page.get_by_role("heading", name="Warnings review")).to_be_visible()
+            # the chosen options are shown in English too (Streamlit kept the old text
+            # of a selected option when only its format changed)
+            for name in ("Domain", "County", "State"):
+                expect(page.get_by_role("combobox", name=name)).to_have_value("All")
+            expect(page.get_by_role("combobox", name="New level")).to_have_value(
+                re.compile(r"^(Red|Orange|Yellow|Blue) \(I+V?\)$")
+            )
+            page.screenshot(path=str(ARTIFACTS / "warnings_en.png"), full_page=True)
             page.get_by_role("link", name="This week's risk").click()
             expect(page.get_by_role("heading", name="This week's risk")).to_be_visible()
             page.get_by_text("Places to watch").first.wait_for()

@@ -11,7 +11,7 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from riskwarn.dashboard import airflow_api, auth, queries
+from riskwarn.dashboard import airflow_api, auth, queries, shell
 from riskwarn.dashboard.i18n import fmt_datetime, fmt_int, t
 from riskwarn.dashboard.shell import page_context
 
@@ -25,11 +25,13 @@ tab_models, tab_data, tab_retrain = st.tabs(
 )
 
 with tab_models:
-    domain = st.selectbox(
+    domain = shell.select(
+        st,
         t("domain", lg),
         list(queries.DOMAINS_ALL),
-        format_func=lambda d: t(f"domain_{d}", lg),
-        key="md_domain",
+        lambda d: t(f"domain_{d}", lg),
+        "md_domain",
+        lg,
     )
     champ = queries.champion(tracking_uri, domain)
     if champ is None:
@@ -138,11 +140,13 @@ with tab_retrain:
     if not airflow_api.reachable(cfg):
         st.warning(t("airflow_down", lg, url=cfg.base_url), icon=":material/cloud_off:")
     elif ctx.user.role in auth.RETRAIN_ROLES:
-        rt_domain = st.selectbox(
+        rt_domain = shell.select(
+            st,
             t("domain", lg),
             list(queries.DOMAINS_ALL),
-            format_func=lambda d: t(f"domain_{d}", lg),
-            key="rt_domain",
+            lambda d: t(f"domain_{d}", lg),
+            "rt_domain",
+            lg,
         )
         if st.button(t("retrain_go", lg), type="primary"):
             try:

@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries, views
+from riskwarn.dashboard import auth, queries, shell, views
 from riskwarn.dashboard.i18n import (
     LEVELS,
     fmt_datetime,
@@ -30,24 +30,30 @@ if everything.empty:
 # ---- filters
 f1, f2, f3 = st.columns(3)
 domains = sorted(everything["domain"].unique())
-domain = f1.selectbox(
+domain = shell.select(
+    f1,
     t("domain", lg),
     [None, *domains],
-    format_func=lambda d: t(f"domain_{d}", lg) if d else t("all", lg),
-    key="rv_domain",
+    lambda d: t(f"domain_{d}", lg) if d else t("all", lg),
+    "rv_domain",
+    lg,
 )
 counties = sorted(everything["county_code"].dropna().unique())
-county = f2.selectbox(
+county = shell.select(
+    f2,
     t("county", lg),
     [None, *counties],
-    format_func=lambda c: views.place_words(c, None, names, lg) if c else t("all", lg),
-    key="rv_county",
+    lambda c: views.place_words(c, None, names, lg) if c else t("all", lg),
+    "rv_county",
+    lg,
 )
-state = f3.selectbox(
+state = shell.select(
+    f3,
     t("state", lg),
     [None, "new", "accepted", "adjusted", "dismissed"],
-    format_func=lambda s: t(f"state_{s}", lg) if s else t("all", lg),
-    key="rv_state",
+    lambda s: t(f"state_{s}", lg) if s else t("all", lg),
+    "rv_state",
+    lg,
 )
 queue = queries.warnings(url, domain=domain, county=county, state=state)
 if queue.empty:
@@ -93,8 +99,8 @@ labels = {
     f"{fmt_pct(r.probability, lg)}"
     for r in queue.itertuples()
 }
-wid = st.selectbox(
-    t("pick_warning", lg), options, format_func=lambda w: labels.get(w, str(w)), key="rv_pick"
+wid = shell.select(
+    st, t("pick_warning", lg), options, lambda w: labels.get(w, str(w)), "rv_pick", lg
 )
 if wid is None:
     st.stop()
@@ -165,11 +171,8 @@ with right:
                 horizontal=True,
                 key="rv_action",
             )
-            new_level = st.selectbox(
-                t("new_level", lg),
-                list(LEVELS),
-                format_func=lambda v: level_label(v, lg),
-                key="rv_level",
+            new_level = shell.select(
+                st, t("new_level", lg), list(LEVELS), lambda v: level_label(v, lg), "rv_level", lg
             )
             reason = st.text_area(t("reason", lg), key="rv_reason", height=90)
             submitted = st.form_submit_button(t("submit", lg), type="primary")
