@@ -37,15 +37,27 @@ def assign_cells(
     return out
 
 
+def known_times(events: pd.DataFrame, time_col: str = "occurred_at") -> pd.Series:
+    """When each event became known: its ``time_col``, or its ``reported_at`` if later
+    (UTC; NaT where ``time_col`` is missing).
+
+    The one rule for what a forecast may know: history counted for an origin (feature
+    tables, baselines, the model's stacked and long-memory inputs, the landslide prior)
+    places an event at the time it could first be known, else a late report leaks into
+    a forecast made before it arrived. Labels keep ``occurred_at``: what happened.
+    """
+    t = pd.Series(pd.to_datetime(events[time_col], utc=True), index=events.index)
+    if "reported_at" in events.columns:
+        rep = pd.Series(pd.to_datetime(events["reported_at"], utc=True), index=events.index)
+        t = t.where(rep.isna() | t.isna() | (rep <= t), rep)
+    return t
+
+
 def visible_mask(
     events: pd.DataFrame, before: pd.Timestamp, time_col: str = "occurred_at"
 ) -> pd.Series:
-    """Rows known strictly before ``before``: event time < before and, if present, reported_at < before."""
-    mask = events[time_col] < before
-    if "reported_at" in events.columns:
-        rep = events["reported_at"]
-        mask &= rep.isna() | (rep < before)
-    return mask
+    """Rows known strictly before ``before`` (:func:`known_times`)."""
+    return known_times(events, time_col) < before
 
 
 def active_cells(

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
+from riskwarn.features.cells import known_times
+
 KEYS = ["origin", "cell_x", "cell_y"]
 NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3, 4)
 # Fixed so that training and live scoring always see the same columns (zeros where a
@@ -66,12 +68,9 @@ def _local_day(ts: pd.Series, tz: str) -> np.ndarray:
 
 
 def availability_day(events: pd.DataFrame, tz: str) -> np.ndarray:
-    """Local day from which each event may be used: occurred (and reported, if known)."""
-    day = _local_day(events["occurred_at"], tz)
-    if "reported_at" in events.columns:
-        rep = _local_day(events["reported_at"], tz)
-        day = np.where(rep >= 0, np.maximum(day, rep), day)
-    return day
+    """Local day from which each event may be used: the local day of
+    :func:`riskwarn.features.cells.known_times` (-1 where the time is missing)."""
+    return _local_day(known_times(events), tz)
 
 
 def night_mask(events: pd.DataFrame, tz: str) -> np.ndarray:

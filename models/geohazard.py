@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from riskwarn.features.cells import known_times, visible_mask
 from riskwarn.models.baselines import (
     CAINE_1980,
     GUZZETTI_2008,
@@ -102,8 +103,6 @@ def daily_event_counts(events: pd.DataFrame, tz: str, index: pd.DatetimeIndex) -
 def daily_known_counts(events: pd.DataFrame, tz: str, index: pd.DatetimeIndex) -> pd.Series:
     """Landslides per local date on which they became known: the later of ``occurred_at``
     and ``reported_at`` (a failure reported days later is not known on the days between)."""
-    from riskwarn.models.grid import known_times
-
     ev = events.dropna(subset=["occurred_at"])
     return daily_event_counts(ev.assign(occurred_at=known_times(ev)), tz, index).rename("n_known")
 
@@ -303,8 +302,6 @@ def susceptibility_prior(
     the active cells with a Gaussian of ``smooth_cells`` cells (0 = no smoothing), plus a
     ``pseudo_count`` per cell; the result sums to 1 over ``cells`` (row order kept).
     """
-    from riskwarn.features.cells import visible_mask
-
     past = events_cells[visible_mask(events_cells, before)]
     counts = past.groupby(["cell_x", "cell_y"]).size()
     cx = cells["cell_x"].to_numpy(float)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from riskwarn.features.cells import known_times
+
 
 @dataclass(frozen=True)
 class CountCube:
@@ -87,20 +89,6 @@ def build_count_cube(
         ok = (c_idx >= 0) & (d_idx >= 0) & np.asarray(t < last_end)
         np.add.at(counts, (d_idx[ok], c_idx[ok]), 1.0)
     return CountCube(days=days, cells=cells, counts=counts, tz=tz)
-
-
-def known_times(events: pd.DataFrame, time_col: str = "occurred_at") -> pd.Series:
-    """When each event became known: its ``time_col``, or its ``reported_at`` if later.
-
-    History counted for a forecast origin (baselines, the model's stacked inputs) must place
-    an event on the day it could first be known, else a late report leaks into a forecast
-    made before it arrived. Labels keep ``occurred_at``: they are what happened.
-    """
-    t = pd.Series(pd.to_datetime(events[time_col], utc=True), index=events.index)
-    if "reported_at" in events.columns:
-        rep = pd.Series(pd.to_datetime(events["reported_at"], utc=True), index=events.index)
-        t = t.where(rep.isna() | (rep <= t), rep)
-    return t
 
 
 def history_cube(

@@ -302,16 +302,19 @@ def _partitions_holding(paths: list[str], ids: pa.Array, base: Path) -> set[str]
     ids = pc.unique(ids.cast(pa.string()))
     if len(ids) == 0:
         return set()
-    lo, hi = pc.min_max(ids).values()
-    lo_s, hi_s = lo.as_py(), hi.as_py()
+    lo, hi = (v.as_py() for v in pc.min_max(ids).values())
+
+    def text(v: Any) -> str:
+        return v.decode() if isinstance(v, bytes) else str(v)
+
     found: set[str] = set()
     for path in paths:
         pf = pq.ParquetFile(path)
         col = pf.schema_arrow.get_field_index("record_id")
         for rg in range(pf.num_row_groups):
             stats = pf.metadata.row_group(rg).column(col).statistics
-            outside = stats is not None and stats.has_min_max and lo_s is not None
-            if outside and (str(stats.max) < lo_s or str(stats.min) > hi_s):
+            has_range = stats is not None and stats.has_min_max and lo is not None
+            if has_range and (text(stats.max) < lo or text(stats.min) > hi):
                 continue  # no incoming id can lie in this row group
             got = pf.read_row_group(rg, columns=["record_id"]).column(0)
             if pc.any(pc.is_in(got.cast(pa.string()), value_set=ids)).as_py():
