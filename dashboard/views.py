@@ -208,3 +208,24 @@ def top_places(warnings: pd.DataFrame, labels: pd.DataFrame, n: int = 6) -> pd.D
     g["level"] = g["_rank"].map({v: k for k, v in rank.items()})
     g["trend"] = [TREND_PRIORITY[i] if i < len(TREND_PRIORITY) else None for i in g["_trend"]]
     return g.reset_index()[cols]
+
+
+def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:
+    """A run's MLflow metrics as one row per metric and one column per method.
+
+    Keys ``methods.<method>.<metric>`` go to ``<method>``'s column (the metric name may
+    itself hold dots: ``pai_at_0.05_ci_lo``); every other key (paired differences,
+    counts, timings) goes, whole, to the ``run`` column.
+    """
+    rows = []
+    for key, value in metrics.items():
+        method, _, metric = key.removeprefix("methods.").partition(".")
+        if not key.startswith("methods.") or not metric:
+            method, metric = "run", key
+        rows.append({"metric": metric, "method": method, "value": value})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    wide = frame.pivot_table(index="metric", columns="method", values="value", aggfunc="first")
+    columns = sorted(c for c in wide.columns if c != "run")
+    return wide[columns + (["run"] if "run" in wide.columns else [])]

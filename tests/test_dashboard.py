@@ -222,10 +222,10 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("riskwarn-incidents", artifact_location=str(tmp_path / "art"))
     run = client.create_run(exp)
-    for key, value in {
-        "xgboost.pai_at_5": 4.91,
-        "counts.pai_at_5": 4.57,
-        "xgboost.brier": 0.041,
+    for key, value in {  # keys as riskwarn.models.registry logs them
+        "methods.xgboost.pai_at_0.05": 4.91,
+        "methods.counts.pai_at_0.05": 4.57,
+        "methods.xgboost.brier": 0.041,
     }.items():
         client.log_metric(run.info.run_id, key, value)
     fig, ax = plt.subplots()
@@ -247,8 +247,8 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
     assert "riskwarn-incidents" in text and f"版本 {mv.version}" in text
     assert run.info.run_id in text  # the link to the MLflow run
     table = at.dataframe[0].value
-    assert table.loc["pai_at_5", "xgboost"] == pytest.approx(4.91)
-    assert table.loc["pai_at_5", "counts"] == pytest.approx(4.57)
+    assert table.loc["pai_at_0.05", "xgboost"] == pytest.approx(4.91)
+    assert table.loc["pai_at_0.05", "counts"] == pytest.approx(4.57)
     assert [e.type for e in at.main].count("image") == 1  # plots/reliability.png
 
 
@@ -310,3 +310,22 @@ def test_dashboard_command_runs_streamlit_headless_without_usage_stats() -> None
         "--server.port=8765",
         "--server.address=127.0.0.1",
     } <= set(cmd)
+
+
+def test_metrics_table_keeps_dotted_metric_names_whole() -> None:
+    from riskwarn.dashboard.views import metrics_table
+
+    wide = metrics_table(
+        {
+            "methods.xgboost.pai_at_0.05": 4.7,
+            "methods.xgboost.pai_at_0.05_ci_lo": 4.6,
+            "methods.long_run.pai_at_0.05": 4.6,
+            "model_minus_baseline.long_run.diff": 0.09,
+            "n_origins": 12.0,
+        }
+    )
+    assert list(wide.columns) == ["long_run", "xgboost", "run"]
+    assert wide.loc["pai_at_0.05", "xgboost"] == 4.7
+    assert wide.loc["pai_at_0.05_ci_lo", "xgboost"] == 4.6
+    assert wide.loc["model_minus_baseline.long_run.diff", "run"] == 0.09
+    assert metrics_table({}).empty

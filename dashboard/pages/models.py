@@ -11,7 +11,7 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from riskwarn.dashboard import airflow_api, auth, queries, shell
+from riskwarn.dashboard import airflow_api, auth, queries, shell, views
 from riskwarn.dashboard.i18n import fmt_datetime, fmt_int, t
 from riskwarn.dashboard.shell import page_context
 
@@ -43,17 +43,10 @@ with tab_models:
             f"[{t('mlflow_run', lg)}]({mlflow_ui}/#/experiments/{champ['experiment_id']}"
             f"/runs/{champ['run_id']})"
         )
-        metrics = pd.DataFrame(
-            {"key": list(champ["metrics"]), "value": list(champ["metrics"].values())}
-        )
-        if not metrics.empty:
-            split = metrics["key"].str.extract(r"^(?:(?P<method>.+)[./])?(?P<metric>[^./]+)$")
-            metrics = metrics.assign(
-                method=split["method"].fillna("xgboost"), metric=split["metric"]
-            )
-            wide = metrics.pivot_table(index="metric", columns="method", values="value")
+        wide = views.metrics_table(champ["metrics"])
+        if not wide.empty:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
-            st.dataframe(wide.style.format("{:.3f}"), width="stretch")
+            st.dataframe(wide.style.format("{:.3f}", na_rep=""), width="stretch")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
             a
