@@ -134,7 +134,7 @@ def publish_hotspots(
     settings: Any, store: Any, domain: str, origins: list[pd.Timestamp]
 ) -> tuple[int, int]:
     """Forecasts + warnings of ``domain`` at each origin (baseline scores, product levels)."""
-    from riskwarn import geo, lake, scoring
+    from riskwarn import domains, geo, lake, scoring
     from riskwarn import warnings as rw
     from riskwarn.features.cells import active_cells, assign_cells
 
@@ -155,7 +155,7 @@ def publish_hotspots(
     admin["unit_id"] = [
         geo.cell_id(a, b) for a, b in zip(admin["cell_x"], admin["cell_y"], strict=True)
     ]
-    policy = rw.DEFAULT_POLICIES[domain]
+    policy = domains.get(domain).levels
     n_fc = n_w = 0
     for origin in origins:
         cells = active_cells(events, before=origin, time_col=time_col)
@@ -217,7 +217,7 @@ def case_explanations(frame: pd.DataFrame, rates: pd.Series) -> dict[str, list[d
 
 def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int, int]:
     """Open dispute cases at ``origin`` scored by the empirical escalation share."""
-    from riskwarn import lake, scoring
+    from riskwarn import domains, lake, scoring
     from riskwarn import warnings as rw
     from riskwarn.models.case_models import build_case_table
 
@@ -240,7 +240,7 @@ def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int,
     forecasts = scoring.forecasts_frame(frame, prob, "dispute_cases", origin)
     explanations = case_explanations(frame, rates)
     forecasts["explanation"] = forecasts["unit_id"].map(explanations)
-    policy = rw.DEFAULT_POLICIES["dispute_cases"]
+    policy = domains.get("dispute_cases").levels
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     levels = rw.apply_capacity(rw.assign_levels(scored, policy), policy.max_high_per_county)
     ctx = rw.WarningContext(

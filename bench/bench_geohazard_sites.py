@@ -75,12 +75,13 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
     """(model + rules, rules only) outcome of orange/red warnings on the evaluation hours."""
     from bench_nowcast import evaluate
 
+    from riskwarn import domains
     from riskwarn.models.geohazard_sites import KEYS, RULE_COLUMN
-    from riskwarn.warnings import DEFAULT_POLICIES, probability_levels
+    from riskwarn.warnings import probability_levels
 
     model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score"]]
     rows = model.merge(table[[*KEYS, RULE_COLUMN]], on=KEYS, how="left")
-    model_rank = probability_levels(rows["score"], DEFAULT_POLICIES["geohazard_hourly"].raise_at)
+    model_rank = probability_levels(rows["score"], domains.get("geohazard_hourly").levels.raise_at)
     rules = rows[RULE_COLUMN].fillna(0).astype(int)
     out = {}
     for name, level in (

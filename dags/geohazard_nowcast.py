@@ -37,11 +37,14 @@ MINUTES = nowcast_minutes()
 def geohazard_nowcast() -> None:
     @task(outlets=[FORECASTS])
     def nowcast(**context) -> str:
+        from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import geohazard_nowcast as run
         from riskwarn.settings import load_settings
 
         end = interval_end(context)
-        return run(load_settings(), end, MINUTES, context["run_id"])
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return run(settings, end, MINUTES, context["run_id"])
 
     nowcast()
 

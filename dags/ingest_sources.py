@@ -4,7 +4,7 @@ Generated at parse time by *listing* ``configs/sources/*.yaml`` (no file is read
 database is touched). Each DAG picks up the files waiting in
 ``<RISKWARN_HOME>/landing/<source>/``, validates and quarantines them, upserts the
 lake and records the batches in the serving store, then emits the Asset
-``riskwarn_lake_<source>`` on which ``build_features`` is scheduled. Ingestion is
+``riskwarn_lake_<source>`` (downstream DAGs may be scheduled on it). Ingestion is
 idempotent (re-ingesting a file changes nothing), and ``ingested_at`` is the data
 interval's end, so a re-run of an interval records identical batches.
 
@@ -49,11 +49,14 @@ def make_ingest_dag(mapping: Path):
     def ingest_dag() -> None:
         @task(outlets=[lake_asset(stem)])
         def ingest(**context) -> dict:
+            from riskwarn.orchestration import memory_budget
             from riskwarn.pipeline import ingest_source
             from riskwarn.settings import load_settings
 
             end = interval_end(context)
-            return ingest_source(load_settings(), str(mapping), end)
+            settings = load_settings()
+            with memory_budget(settings.task_memory_mb):
+                return ingest_source(settings, str(mapping), end)
 
         ingest()
 

@@ -29,10 +29,13 @@ EXPORTS = Asset("riskwarn_exports")
 def publish() -> None:
     @task(outlets=[EXPORTS])
     def export() -> list[str]:
+        from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import publish_exports
         from riskwarn.settings import load_settings
 
-        return publish_exports(load_settings())
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return publish_exports(settings)
 
     export()
 

@@ -1,4 +1,4 @@
-"""score_and_warn: daily scores and warnings for incidents, disputes and dispute cases.
+"""score_and_warn: daily scores and warnings for the domains it scores (riskwarn.domains).
 
 Runs at local midnight (Asia/Shanghai); the forecast origin is that midnight, taken
 from the data interval (never the clock), so a re-run or a backfill of a day rewrites
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
 
+from riskwarn import domains
 from riskwarn.orchestration import (
     EARLIEST_START,
     TAGS,
@@ -20,7 +21,7 @@ from riskwarn.orchestration import (
 )
 
 FORECASTS = Asset("riskwarn_forecasts")
-DOMAINS = ["incidents", "disputes", "dispute_cases"]
+DOMAINS = list(domains.names(scored_by=domains.DAILY_SCORING_DAG))
 
 
 @dag(
@@ -41,11 +42,14 @@ def score_and_warn() -> None:
 
     @task(outlets=[FORECASTS], map_index_template="{{ task.op_kwargs['domain'] }}")
     def score(domain: str, **context) -> str:
+        from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import score_and_warn as run
         from riskwarn.settings import load_settings
 
         end = interval_end(context)
-        return run(load_settings(), domain, end, context["run_id"])
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return run(settings, domain, end, context["run_id"])
 
     score.expand(domain=domains())
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airflow.sdk import CronTriggerTimetable, Param, dag, task
 
+from riskwarn import domains
 from riskwarn.orchestration import (
     EARLIEST_START,
     TAGS,
@@ -16,13 +17,7 @@ from riskwarn.orchestration import (
     requested_domains,
 )
 
-DOMAINS = [
-    "incidents",
-    "disputes",
-    "dispute_cases",
-    "geohazard",
-    "geohazard_hourly",
-]  # the domains riskwarn.models can train
+DOMAINS = list(domains.names(trained_by=domains.TRAIN_DAG))
 
 
 @dag(
@@ -43,11 +38,14 @@ def train_models() -> None:
 
     @task(map_index_template="{{ task.op_kwargs['domain'] }}")
     def train(domain: str, **context) -> dict:
+        from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import train_domain
         from riskwarn.settings import load_settings
 
         end = interval_end(context)
-        return train_domain(load_settings(), domain, end)
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return train_domain(settings, domain, end)
 
     train.expand(domain=domains())
 

@@ -17,24 +17,19 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from riskwarn import domains
 from riskwarn.settings import Settings, load_settings
 
 LOG = logging.getLogger(__name__)
 TTL_S = 60
-DOMAINS_HOTSPOT = ("incidents", "disputes")
-DOMAINS_ALL = (
-    "incidents",
-    "incidents_daily",
-    "disputes",
-    "dispute_cases",
-    "geohazard",
-    "geohazard_hourly",
-)
+# the domain lists the pages show, looked up in the registry (riskwarn.domains)
+DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
+DOMAINS_ALL = tuple(domains.DOMAINS)
 
 
 # The site page shows the hourly nowcast (what duty staff act on) when it has published,
 # else the daily site scores.
-SITE_DOMAINS = ("geohazard_hourly", "geohazard")
+SITE_DOMAINS = tuple(sorted(domains.names("site"), key=lambda d: domains.get(d).step_hours))
 
 
 def settings() -> Settings:

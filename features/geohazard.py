@@ -44,6 +44,7 @@ class SiteFeatureParams:
     horizon_hours: int = 24
     rain_windows_hours: tuple[int, ...] = (1, 3, 6, 24, 72, 168, 360)
     api_k: float = 0.85  # daily decay of the antecedent precipitation index
+    api_days: int = 30  # its window: what the nowcast reads (35 days) always covers it
     id_durations_hours: tuple[int, ...] = (1, 3, 6, 24, 72)
     percentile_min_history_days: int = 365
     velocity_window_days: float = 1.0
@@ -253,8 +254,11 @@ def _rain_features(
             continue
         sums[w] = _window_sums(cum, o_idx, w // step)
         out[f"rain_{w}h_mm" if w < 168 or w % 24 else f"rain_{w // 24}d_mm"] = sums[w]
+    # a finite window (0.85 ** 30 = 0.008): a site's index then depends only on the rain
+    # of the last ``api_days``, which serving reads, not on how far back the record goes
     k_step = params.api_k ** (step / 24.0)
-    api = lfilter([1.0], [1.0, -k_step], np.nan_to_num(rain), axis=1)
+    taps = k_step ** np.arange(params.api_days * 24 // step)
+    api = lfilter(taps, [1.0], np.nan_to_num(rain), axis=1)
     out["api_mm"] = np.where(o_idx > 0, api[:, np.maximum(o_idx - 1, 0)], 0.0)
     if 24 % step == 0:
         day = 24 // step

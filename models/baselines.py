@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from riskwarn.models.grid import CountCube, raster_layout, to_raster
+from riskwarn.models.grid import CountCube, smooth_by_cluster
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,12 @@ class HotspotParams:
 
 
 def _gaussian_smooth(values: np.ndarray, cube: CountCube, bandwidth_m: float, cell_m: float):
-    row, col, shape = raster_layout(cube.cells)
-    img = to_raster(values, row, col, shape)
-    sm = ndimage.gaussian_filter(img, sigma=bandwidth_m / cell_m, mode="constant", truncate=3.0)
-    return sm[row, col]
+    def smooth(img: np.ndarray) -> np.ndarray:
+        return ndimage.gaussian_filter(
+            img, sigma=bandwidth_m / cell_m, mode="constant", truncate=3.0
+        )
+
+    return smooth_by_cluster(values, cube.cells, smooth)
 
 
 def _promap_kernel(bandwidth_m: float, cell_m: float) -> np.ndarray:
@@ -62,35 +64,47 @@ def _promap_kernel(bandwidth_m: float, cell_m: float) -> np.ndarray:
 
 def last_period_scores(cube: CountCube, origin_idx: int, period_days: int) -> np.ndarray:
     """Events per cell in the ``period_days`` days before the origin."""
-    return cube.counts[max(0, origin_idx - period_days) : origin_idx].sum(axis=0)
+    return cube.before(origin_idx, _window_start(cube, origin_idx, period_days))
 
 
 def long_run_scores(cube: CountCube, origin_idx: int) -> np.ndarray:
     """Events per cell over all history before the origin."""
-    return cube.counts[:origin_idx].sum(axis=0)
+    return cube.before(origin_idx)
 
 
 def kde_scores(
     cube: CountCube, origin_idx: int, bandwidth_m: float, cell_m: float, window_days=None
 ) -> np.ndarray:
     """Retrospective Gaussian kernel density of past events at each cell centre."""
-    lo = 0 if window_days is None else max(0, origin_idx - window_days)
-    return _gaussian_smooth(cube.counts[lo:origin_idx].sum(axis=0), cube, bandwidth_m, cell_m)
+    if window_days is None:
+        counts = cube.before(origin_idx)
+    else:
+        counts = cube.before(origin_idx, _window_start(cube, origin_idx, window_days))
+    return _gaussian_smooth(counts, cube, bandwidth_m, cell_m)
 
 
 def prospective_scores(
     cube: CountCube, origin_idx: int, bandwidth_m: float, time_window_days: int, cell_m: float
 ) -> np.ndarray:
     """ProMap-like space-time kernel: recent nearby events weigh most."""
-    lo = max(0, origin_idx - time_window_days)
+    lo = _window_start(cube, origin_idx, time_window_days)
     recent = cube.counts[lo:origin_idx]
     age_days = origin_idx - np.arange(lo, origin_idx) - 0.5
     w = 1.0 / (1.0 + age_days / 7.0)
     decayed = w @ recent
-    row, col, shape = raster_layout(cube.cells)
-    img = to_raster(decayed, row, col, shape)
-    sm = ndimage.convolve(img, _promap_kernel(bandwidth_m, cell_m), mode="constant")
-    return sm[row, col]
+    kernel = _promap_kernel(bandwidth_m, cell_m)
+    return smooth_by_cluster(
+        decayed, cube.cells, lambda img: ndimage.convolve(img, kernel, mode="constant")
+    )
+
+
+def _window_start(cube: CountCube, origin_idx: int, window_days: int) -> int:
+    """First day index of a ``window_days`` window before the origin; a cube that holds
+    only recent days (``prior`` set) must hold the whole window."""
+    lo = origin_idx - window_days
+    if lo < 0 and cube.prior is not None:
+        raise ValueError(f"the cube does not hold the {window_days} days before the origin")
+    return max(lo, 0)
 
 
 def hotspot_baseline_scores(

@@ -35,6 +35,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import average_precision_score
 
+from riskwarn import domains
 from riskwarn.models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
 from riskwarn.models.calibration import fit_calibrator
 from riskwarn.models.explain import contributions, global_importance
@@ -51,7 +52,6 @@ from riskwarn.models.registry import (
 
 log = logging.getLogger(__name__)
 
-DOMAIN = "dispute_cases"
 CASE_KEYS = ["origin", "dispute_id"]
 LABEL = "label_escalation"
 # never model inputs: keys, location (used only for the nearby features), labels
@@ -295,13 +295,15 @@ def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, 
     return result
 
 
-def case_model_card(metrics: dict[str, Any], gate_result: GateResult, features: list[str]) -> str:
+def case_model_card(
+    domain: str, metrics: dict[str, Any], gate_result: GateResult, features: list[str]
+) -> str:
     """Markdown model card of the escalation model."""
     rows = "\n".join(
         f"| {k} | {v['auc']:.3f} | {v['average_precision']:.3f} | {v.get('brier', float('nan')):.4f} |"
         for k, v in sorted(metrics["methods"].items())
     )
-    return f"""# Model card: {model_name(DOMAIN)}
+    return f"""# Model card: {model_name(domain)}
 
 - Task: P(an open, not yet escalated dispute escalates — petition, violence or litigation —
   within 30 days of the origin). XGBoost `binary:logistic`, Platt-calibrated on the latest
@@ -333,12 +335,12 @@ class CaseTrainReport:
 
 
 def _champion_comparison(
-    client: MlflowClient, table: pd.DataFrame, scores: pd.DataFrame, n_boot: int
+    client: MlflowClient, domain: str, table: pd.DataFrame, scores: pd.DataFrame, n_boot: int
 ) -> dict[str, Any] | None:
-    if champion_version(client, DOMAIN) is None:
+    if champion_version(client, domain) is None:
         return None
     try:
-        champ = load_champion(DOMAIN)
+        champ = load_champion(domain)
     except MlflowException:
         return None
     rows = table.merge(scores.loc[scores["method"] == "xgboost", CASE_KEYS], on=CASE_KEYS)
@@ -355,6 +357,7 @@ def train_case_domain(
     events: pd.DataFrame,
     client: MlflowClient,
     *,
+    domain: str,
     crs: str,
     cell_size_m: float,
     tz: str,
@@ -369,7 +372,11 @@ def train_case_domain(
     """Backtest, fit, log, register and gate a ``dispute_cases`` challenger."""
     from riskwarn.models.train import data_version, importance_figure, reliability_figure
 
-    config = replace(config or CaseModelConfig(), tz=tz)
+    spec = domains.get(domain)
+    config = replace(
+        config or CaseModelConfig(horizon_days=spec.horizon_days, step_days=spec.step_days),
+        tz=tz,
+    )
     if disputes.empty:
         raise ValueError("no disputes rows to train dispute_cases on")
     first = pd.Timestamp(disputes["opened_at"].min()).tz_convert(tz).tz_localize(None)
@@ -390,8 +397,8 @@ def train_case_domain(
     bt = run_case_backtest(table, eval_origins, config)
     metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
     comparisons = dict(metrics["model_minus_baseline"])
-    before = champion_version(client, DOMAIN)
-    champ = _champion_comparison(client, table, bt.scores, n_boot)
+    before = champion_version(client, domain)
+    champ = _champion_comparison(client, domain, table, bt.scores, n_boot)
     if champ is not None:
         comparisons["champion"] = champ
     decision = gate(
@@ -418,12 +425,12 @@ def train_case_domain(
     }
     record = log_training_run(
         final,
-        DOMAIN,
+        domain,
         metrics,
         data_version(disputes.drop(columns=["party_ids"], errors="ignore"), events),
         table,
         figures,
-        case_model_card(metrics, decision, features),
+        case_model_card(domain, metrics, decision, features),
         params={
             "eval_origins": len(eval_origins),
             "objective": "binary:logistic",
@@ -432,7 +439,7 @@ def train_case_domain(
         artifact_location=artifact_location,
     )
     promoted = settle_gate(
-        client, DOMAIN, record.version, decision, auto_promote=auto_promote, store=store
+        client, domain, record.version, decision, auto_promote=auto_promote, store=store
     )
     return CaseTrainReport(
         record.run_id, record.version, decision, promoted, metrics, before, bt.scores

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import ndimage
 
 from riskwarn.features.cells import known_times
+from riskwarn.models.grid import cell_clusters
 
 KEYS = ["origin", "cell_x", "cell_y"]
 NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3, 4)
@@ -143,8 +144,44 @@ def build_extra_features(
 
     ``events`` carry ``occurred_at`` (UTC), ``cell_x``/``cell_y`` and optionally
     ``reported_at`` and the location column; ``origins`` are local midnights as UTC
-    timestamps.
+    timestamps. Groups of cells far apart (:func:`riskwarn.models.grid.cell_clusters`)
+    are built on rasters of their own, so memory follows the area covered, not the box
+    around it; the values are the same.
     """
+    both = pd.concat([cells[["cell_x", "cell_y"]], events[["cell_x", "cell_y"]]])
+    both = both.astype("int64").drop_duplicates(ignore_index=True)
+    labels = pd.Series(cell_clusters(both), index=pd.MultiIndex.from_frame(both), name="cluster")
+    if labels.nunique() <= 1:
+        return _build_extra_features(events, cells, origins, params)
+    ev_label = labels.reindex(
+        pd.MultiIndex.from_frame(events[["cell_x", "cell_y"]].astype("int64"))
+    ).to_numpy()
+    cell_label = labels.reindex(
+        pd.MultiIndex.from_frame(cells[["cell_x", "cell_y"]].astype("int64"))
+    ).to_numpy()
+    parts = [
+        _build_extra_features(
+            events.loc[ev_label == k], cells.loc[cell_label == k], origins, params
+        )
+        for k in np.unique(cell_label)
+    ]
+    skeleton = pd.DataFrame(
+        {
+            "origin": np.repeat(pd.DatetimeIndex(origins), len(cells)),
+            "cell_x": np.tile(cells["cell_x"].to_numpy(), len(origins)),
+            "cell_y": np.tile(cells["cell_y"].to_numpy(), len(origins)),
+        }
+    )
+    return skeleton.merge(pd.concat(parts, ignore_index=True), on=KEYS, how="left")
+
+
+def _build_extra_features(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: Sequence[pd.Timestamp],
+    params: ExtraFeatureParams,
+) -> pd.DataFrame:
+    """:func:`build_extra_features` on one raster around ``events`` and ``cells``."""
     origins_idx = pd.DatetimeIndex(origins)
     grid = _grid(events, cells)
     n = grid.nx * grid.ny

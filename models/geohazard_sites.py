@@ -68,6 +68,7 @@ import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from riskwarn import domains
 from riskwarn.models.backtest import FittedModel
 from riskwarn.models.calibration import Calibrator, fit_calibrator
 from riskwarn.models.explain import contributions, global_importance
@@ -89,7 +90,6 @@ from riskwarn.models.registry import (
 
 log = logging.getLogger(__name__)
 
-SITE_DOMAINS = ("geohazard", "geohazard_hourly")
 KEYS = ["origin", "site_id"]
 LABEL = "label_any"
 # inputs whose value depends on the length of history read (see the module docstring)
@@ -182,15 +182,15 @@ class SiteModelConfig:
 
 
 def site_config(domain: str, **overrides: Any) -> SiteModelConfig:
-    """The config of ``geohazard`` (site x day) or ``geohazard_hourly`` (site x hour)."""
-    if domain == "geohazard":
-        base = SiteModelConfig()
-    elif domain == "geohazard_hourly":
+    """The config of a site domain: its step and horizon from :mod:`riskwarn.domains`."""
+    spec = domains.get(domain)
+    if spec.family != "site":
+        raise ValueError(f"not a site domain: {domain!r} (one of {domains.names('site')})")
+    base = SiteModelConfig(step_hours=spec.step_hours, horizon_hours=spec.horizon_hours)
+    if spec.step_hours < 24:
         # hourly origins are strongly autocorrelated: train on every 3rd hour before the
         # evaluation window (every hour inside it), which bounds rows without losing events
-        base = SiteModelConfig(step_hours=1, train_every_hours=3, refit_every_days=7)
-    else:
-        raise ValueError(f"not a site domain: {domain!r} (one of {SITE_DOMAINS})")
+        base = replace(base, train_every_hours=3, refit_every_days=7)
     return replace(base, **overrides)
 
 
@@ -848,10 +848,10 @@ def site_model_card(
         f"| {v['failures_warned']}/{v['failures']} | {v['median_lead_time_h']:.1f} |"
         for k, v in sorted(metrics["methods"].items())
     )
-    task = "during the local day" if domain == "geohazard" else "within the next 24 h (hourly)"
+    task = domains.get(domain).summary
     return f"""# Model card: {model_name(domain)}
 
-- Task: P(a failure at this monitored site {task}). XGBoost `binary:logistic`,
+- Task: {task}. XGBoost `binary:logistic`,
   boosted from a velocity prior (odds proportional to the displacement velocity; trees
   only with enough failures), Platt-calibrated (shrunk to the identity) on the latest
   complete-label slice; monotone in rain and movement.

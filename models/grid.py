@@ -28,6 +28,18 @@ class CountCube:
     cells: pd.DataFrame  # cell_x, cell_y (int64), row order = column order of counts
     counts: np.ndarray  # float32 [n_days, n_cells]
     tz: str
+    prior: np.ndarray | None = None  # float32 [n_cells]: events before ``days[0]``
+
+    def before(self, origin_idx: int, lo: int | None = None) -> np.ndarray:
+        """Events per cell on days ``[lo, origin_idx)``; ``lo`` None = all history (the
+        days held plus the ``prior`` before them). A window that reaches before the first
+        day held is an error, never a silently shorter window."""
+        if lo is not None and lo < 0 and self.prior is not None:
+            raise ValueError("the cube does not hold the days this window needs")
+        total = self.counts[max(lo or 0, 0) : origin_idx].sum(axis=0)
+        if lo is None and self.prior is not None:
+            total = total + self.prior
+        return total
 
     def day_index(self, origin: pd.Timestamp) -> int:
         """Index of the day starting at ``origin`` (days before it are ``[:index]``)."""
@@ -39,6 +51,54 @@ class CountCube:
 
 
 RASTER_MARGIN = 8  # cells of padding so kernels do not wrap or clip at the edge
+
+
+CLUSTER_BLOCK_CELLS = 32  # cells of a block: groups of cells farther apart than this are
+# rastered apart (wider than twice any kernel's reach, so no value changes)
+
+
+def cell_clusters(cells: pd.DataFrame, block: int = CLUSTER_BLOCK_CELLS) -> np.ndarray:
+    """A label per cell: cells in touching ``block`` x ``block`` squares share a label.
+
+    Two cells with different labels are more than ``block`` cells apart, so kernels that
+    reach less than half as far never mix them: each group gets its own raster, and
+    memory grows with the area the cells cover, not with the box around two distant
+    cities (a mis-mapped source 10,000 km away is a second small raster).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(cells) == 0:
+        return np.zeros(0, dtype=np.int64)
+    bx = np.floor_divide(cells["cell_x"].to_numpy(np.int64), block)
+    by = np.floor_divide(cells["cell_y"].to_numpy(np.int64), block)
+    blocks, of_cell = np.unique(np.stack([bx, by], axis=1), axis=0, return_inverse=True)
+    key = blocks[:, 0] * (1 << 32) + blocks[:, 1]
+    rows, cols = [], []
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            probe = (blocks[:, 0] + dx) * (1 << 32) + (blocks[:, 1] + dy)
+            pos = np.searchsorted(key, probe)
+            pos_c = np.minimum(pos, len(key) - 1)
+            hit = key[pos_c] == probe
+            rows.append(np.nonzero(hit)[0])
+            cols.append(pos_c[hit])
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r)), (r, c)), shape=(len(key), len(key)))
+    _, label = connected_components(graph, directed=False)
+    return label[np.asarray(of_cell).ravel()].astype(np.int64)
+
+
+def smooth_by_cluster(values: np.ndarray, cells: pd.DataFrame, smooth) -> np.ndarray:
+    """``smooth(raster) -> raster`` applied to ``values`` (one per cell) on one raster per
+    group of :func:`cell_clusters`; returns the smoothed value at each cell."""
+    out = np.zeros(len(cells), dtype=np.float64)
+    labels = cell_clusters(cells)
+    for k in np.unique(labels):
+        idx = np.nonzero(labels == k)[0]
+        row, col, shape = raster_layout(cells.iloc[idx])
+        out[idx] = smooth(to_raster(values[idx], row, col, shape))[row, col]
+    return out
 
 
 def raster_layout(cells: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
@@ -92,12 +152,39 @@ def build_count_cube(
 
 
 def history_cube(
-    events: pd.DataFrame, cells: pd.DataFrame, end: pd.Timestamp, tz: str
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    end: pd.Timestamp,
+    tz: str,
+    start: pd.Timestamp | None = None,
 ) -> CountCube:
     """The count cube of what was known: events on the local day they became known
-    (:func:`known_times`), for history before an origin, never for labels."""
+    (:func:`known_times`), for history before an origin, never for labels.
+
+    ``start`` bounds the days held (memory grows with cells x days held, not with the
+    record): everything known before it is summed per cell into ``prior``, so all-history
+    scores stay exact while windowed ones may look back to ``start``.
+    """
     known = events.assign(known_at=known_times(events))
-    return build_count_cube(known, cells, known["known_at"].min(), end, tz, time_col="known_at")
+    first = known["known_at"].min()
+    if start is None or pd.isna(first) or pd.Timestamp(start) <= first:
+        return build_count_cube(known, cells, first, end, tz, time_col="known_at")
+    start_day = pd.Timestamp(start).tz_convert(tz).normalize().tz_convert("UTC")
+    cube = build_count_cube(known, cells, start_day, end, tz, time_col="known_at")
+    earlier = known.loc[known["known_at"] < start_day]
+    prior = np.zeros(len(cube.cells), dtype=np.float32)
+    if len(earlier):
+        key = pd.MultiIndex.from_frame(cube.cells)
+        idx = key.get_indexer(
+            pd.MultiIndex.from_arrays(
+                [
+                    earlier["cell_x"].astype("int64").to_numpy(),
+                    earlier["cell_y"].astype("int64").to_numpy(),
+                ]
+            )
+        )
+        prior += np.bincount(idx[idx >= 0], minlength=len(prior)).astype(np.float32)
+    return CountCube(days=cube.days, cells=cube.cells, counts=cube.counts, tz=tz, prior=prior)
 
 
 def window_counts(cube: CountCube, start_idx: int, n_days: int) -> np.ndarray:

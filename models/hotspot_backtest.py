@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskwarn.domains import Domain
 from riskwarn.features.calendar import local_midnights
 from riskwarn.features.cells import active_cells, assign_cells
 from riskwarn.features.incidents import CellFeatureParams, build_cell_features, feature_columns
@@ -57,6 +58,7 @@ class HotspotBacktestSpec:
     tz: str
     start: pd.Timestamp
     end: pd.Timestamp
+    holiday_country: str  # the city's ``holidays`` calendar (no default: say which city)
     horizon_days: int = 7
     step_days: int = 7
     train_step_days: int = 7
@@ -64,7 +66,6 @@ class HotspotBacktestSpec:
     baselines: HotspotParams = field(default_factory=HotspotParams)
     feature_groups: tuple[str, ...] | None = None
     group_column: str = "category_group"
-    holiday_country: str = "US"
     max_cells: int | None = None  # tests: keep only the busiest cells
     extra_features: bool = True  # long-memory ``lr_*`` inputs (models.extra_features)
 
@@ -82,6 +83,33 @@ class HotspotBacktestResult:
     frame: pd.DataFrame  # feature + label rows of every origin (training and evaluation)
     eval_origins: pd.DatetimeIndex
     spec: HotspotBacktestSpec
+
+
+def domain_spec(
+    domain: Domain,
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    **overrides: Any,
+) -> HotspotBacktestSpec:
+    """The frame and backtest settings of a hotspot domain (its horizon, step, category
+    column and holiday calendar): training and serving both build their frames with it."""
+    if domain.family != "hotspot":
+        raise ValueError(f"domain {domain.name!r} is not a cell hotspot domain")
+    values: dict[str, Any] = {
+        "horizon_days": domain.horizon_days,
+        "step_days": domain.step_days,
+        "train_step_days": max(domain.step_days, 7),
+        "group_column": domain.group_column,
+        "holiday_country": domain.holiday_calendar,
+        **overrides,
+    }
+    return HotspotBacktestSpec(
+        crs=crs, cell_size_m=cell_size_m, tz=tz, start=start, end=end, **values
+    )
 
 
 def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
@@ -113,7 +141,9 @@ def add_stacked_features(
     and night-time composition). Live scoring calls this too, so both see the same columns.
     """
     origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
-    cube = history_cube(events, cells, origins.max(), spec.tz)
+    # the kernels see every cell with an event, not only the scored ones, so a cell's
+    # inputs do not depend on which other cells are scored (training scores the cells
+    # active at the backtest start, serving those active at the origin)
     params = HotspotParams(
         cell_size_m=spec.cell_size_m,
         kde_bandwidth_m=spec.baselines.kde_bandwidth_m,
@@ -121,9 +151,17 @@ def add_stacked_features(
         prospective_time_window_days=spec.baselines.prospective_time_window_days,
         methods=tuple(STACKED_BASELINES),
     )
+    cube = history_cube(
+        events,
+        event_cells(events, cells),
+        origins.max(),
+        spec.tz,
+        start=history_start(origins, params),
+    )
     base = hotspot_baseline_scores(cube, list(origins), params)
     wide = base.pivot_table(index=KEYS, columns="method", values="score").reset_index()
     wide = wide.rename(columns=STACKED_BASELINES)
+    wide = wide.merge(cells[["cell_x", "cell_y"]], on=["cell_x", "cell_y"])
     frame = frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
     if not spec.extra_features:
         return frame
@@ -131,6 +169,24 @@ def add_stacked_features(
         events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
     )
     return frame.merge(extra, on=KEYS, how="left", validate="one_to_one")
+
+
+def history_start(origins: pd.DatetimeIndex, params: HotspotParams) -> pd.Timestamp:
+    """The first day the baselines' windows reach back to from the earliest origin: the
+    count cube holds days from there on (and one all-history sum before it)."""
+    reach = max(
+        params.last_period_days,
+        params.prospective_time_window_days,
+        params.kde_window_days or 0,
+    )
+    return pd.DatetimeIndex(origins).min() - pd.Timedelta(days=reach + 1)
+
+
+def event_cells(events: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """The scored ``cells`` and every cell holding an event, sorted, once each."""
+    both = pd.concat([cells[["cell_x", "cell_y"]], events[["cell_x", "cell_y"]]])
+    both = both.dropna().astype("int64").drop_duplicates()
+    return both.sort_values(["cell_x", "cell_y"], ignore_index=True)
 
 
 def build_model_frame(
@@ -224,7 +280,7 @@ def run_hotspot_backtest(
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    cube = history_cube(ev, cells, evals.max(), spec.tz)
+    cube = history_cube(ev, cells, evals.max(), spec.tz, start=history_start(evals, spec.baselines))
     base = hotspot_baseline_scores(cube, list(evals), spec.baselines)
     timings["baselines_s"] = time.perf_counter() - t2
 

@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from riskwarn import domains
 from riskwarn.models.backtest import (
     KEYS,
     ModelConfig,
@@ -35,6 +36,7 @@ from riskwarn.models.explain import contributions, global_importance
 from riskwarn.models.hotspot_backtest import (
     HotspotBacktestResult,
     HotspotBacktestSpec,
+    domain_spec,
     run_hotspot_backtest,
 )
 from riskwarn.models.metrics import (
@@ -57,29 +59,6 @@ from riskwarn.models.registry import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DomainSpec:
-    """How a domain is modelled: lake table, unit, horizon and time column."""
-
-    table: str
-    unit: str  # cell | case | site
-    horizon_days: int
-    step_days: int
-    time_column: str
-    group_column: str
-
-
-DOMAINS: dict[str, DomainSpec] = {
-    "incidents": DomainSpec("incidents", "cell", 7, 7, "occurred_at", "category_group"),
-    "incidents_daily": DomainSpec("incidents", "cell", 1, 1, "occurred_at", "category_group"),
-    "disputes": DomainSpec("disputes", "cell", 7, 7, "opened_at", "category"),
-    "dispute_cases": DomainSpec("disputes", "case", 30, 7, "opened_at", "category"),
-    "geohazard": DomainSpec("hazard_events", "site", 1, 1, "occurred_at", "event_type"),
-    "geohazard_hourly": DomainSpec("hazard_events", "site", 1, 1, "occurred_at", "event_type"),
-}
-HOTSPOT_DOMAINS = ("incidents", "incidents_daily", "disputes")
 
 
 def data_version(frame: pd.DataFrame, *more: pd.DataFrame) -> str:
@@ -231,29 +210,26 @@ def train_hotspot_domain(
     artifact_location: str | None = None,
 ) -> TrainReport:
     """Backtest, fit, log, register and gate a challenger for a cell domain."""
-    if domain not in HOTSPOT_DOMAINS:
+    ds = domains.get(domain)
+    if ds.family != "hotspot":
         raise ValueError(f"domain {domain!r} is not a cell hotspot domain")
-    ds = DOMAINS[domain]
     ev = events.rename(columns={ds.time_column: "occurred_at"})
     if ev.empty:
-        raise ValueError(f"no {ds.table} rows to train {domain} on")
+        raise ValueError(f"no {ds.event_table} rows to train {domain} on")
     last_day = pd.Timestamp(ev["occurred_at"].max()).tz_convert(tz).tz_localize(None).normalize()
     end = last_day - pd.Timedelta(days=ds.horizon_days)  # last origin with a complete window
     start = end - pd.Timedelta(days=eval_days - 1)
     cfg = replace(
         model or ModelConfig(), horizon_days=ds.horizon_days, refit_every_days=max(eval_days, 28)
     )
-    spec = HotspotBacktestSpec(
+    spec = domain_spec(
+        ds,
         crs=crs,
         cell_size_m=cell_size_m,
         tz=tz,
         start=start,
         end=end,
-        horizon_days=ds.horizon_days,
-        step_days=ds.step_days,
-        train_step_days=max(ds.step_days, 7),
         model=cfg,
-        group_column=ds.group_column,
         max_cells=max_cells,
     )
     result = run_hotspot_backtest(ev, spec)

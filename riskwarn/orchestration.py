@@ -20,9 +20,13 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from riskwarn import domains
 
 if TYPE_CHECKING:
     from riskwarn.settings import Settings
@@ -96,6 +100,49 @@ def migrate(settings: Settings) -> None:
 
 
 # --------------------------------------------------------------------------- DAG defaults
+
+
+def _address_space_bytes() -> int:
+    """This process's current virtual size (``VmSize`` of /proc/self/status), 0 if unknown."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def memory_budget(megabytes: int) -> Iterator[None]:
+    """Cap the address space this process may add inside the block at ``megabytes``.
+
+    Every DAG task runs its work inside one (``Settings.task_memory_mb``): an allocation
+    past the budget raises :class:`MemoryError`, so the task fails with a clear message
+    (and its retries fail the same way) instead of the kernel killing the worker or
+    anything else on the machine. The previous limit is restored on the way out; 0 (or a
+    platform without ``RLIMIT_AS``) means no budget.
+    """
+    import resource
+
+    current = _address_space_bytes()
+    if megabytes <= 0 or current == 0:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = current + int(megabytes) * 2**20
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    except MemoryError as exc:
+        raise MemoryError(
+            f"the task needed more than its memory budget of {megabytes} MB "
+            "(RISKWARN_TASK_MEMORY_MB)"
+        ) from exc
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def on_task_failure(context: Any) -> None:
@@ -188,20 +235,23 @@ def airflow_dags_test(
 # The demo trains the hotspot and dispute-case domains it scores daily, and the hourly
 # site model the nowcast combines with the sensor rules (the daily site model is left to
 # the weekly schedule: nothing in the demo reads it).
-DEMO_CONF: dict[str, dict[str, Any]] = {
-    "train_models": {"domains": ["incidents", "disputes", "dispute_cases", "geohazard_hourly"]},
-    "score_and_warn": {"domains": ["incidents", "disputes", "dispute_cases"]},
-}
+def demo_conf() -> dict[str, dict[str, Any]]:
+    """The demo's DAG run confs: train what some DAG serves, score what score_and_warn does."""
+    return {
+        domains.TRAIN_DAG: {"domains": list(domains.served())},
+        domains.DAILY_SCORING_DAG: {
+            "domains": list(domains.names(scored_by=domains.DAILY_SCORING_DAG))
+        },
+    }
 
 
 def demo_dag_sequence(source_stems: list[str]) -> list[str]:
     """DAG ids of the demo in dependency order."""
     return [
         *(f"ingest_{s}" for s in source_stems),
-        "build_features",
-        "train_models",
-        "score_and_warn",
-        "geohazard_nowcast",
+        domains.TRAIN_DAG,
+        domains.DAILY_SCORING_DAG,
+        domains.NOWCAST_DAG,
         "publish",
     ]
 
@@ -239,9 +289,10 @@ def run_demo_pipeline(
     order = demo_dag_sequence(stems)
     for dag_id in order:
         when = nowcast_date if dag_id == "geohazard_nowcast" else date
-        airflow_dags_test(settings, dag_id, when, DEMO_CONF.get(dag_id))
-        if dag_id == "train_models":
-            bootstrap_champions(settings, DEMO_CONF["train_models"]["domains"])
+        conf = demo_conf()
+        airflow_dags_test(settings, dag_id, when, conf.get(dag_id))
+        if dag_id == domains.TRAIN_DAG:
+            bootstrap_champions(settings, conf[domains.TRAIN_DAG]["domains"])
     return order
 
 

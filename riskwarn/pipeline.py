@@ -15,23 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from riskwarn import domains
 from riskwarn.scoring import utc
 
 if TYPE_CHECKING:
     from riskwarn.settings import Settings
 
 log = logging.getLogger(__name__)
-
-DAILY_DOMAINS = ("incidents", "disputes", "dispute_cases")
-CELL_FEATURE_DOMAINS = ("incidents", "disputes")
-EXPORTED_DOMAINS = (
-    "incidents",
-    "incidents_daily",
-    "disputes",
-    "dispute_cases",
-    "geohazard",
-    "geohazard_hourly",
-)
 
 
 def local_origin(interval_end: Any, tz: str) -> pd.Timestamp:
@@ -84,34 +74,6 @@ def ingest_source(
     return totals
 
 
-# --------------------------------------------------------------------------- features
-
-
-def build_features(settings: Settings, interval_end: Any) -> list[str]:
-    """Cell features at the interval's origin for the hotspot domains, one partition each.
-
-    Writes ``<home>/features/<domain>/origin=<YYYY-MM-DD>/part.parquet`` (overwritten
-    on re-run, so the partition is the same for the same interval). Returns the paths.
-    """
-    from riskwarn.scoring import cell_scoring_frame
-
-    origin = local_origin(interval_end, settings.display_tz)
-    paths = []
-    for domain in CELL_FEATURE_DOMAINS:
-        frame = cell_scoring_frame(settings, domain, origin)
-        if frame.empty:
-            log.info("no %s events before %s: no features", domain, origin)
-            continue
-        local_day = origin.tz_convert(settings.display_tz).date().isoformat()
-        path = settings.home / "features" / domain / f"origin={local_day}" / "part.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
-        paths.append(str(path))
-    return paths
-
-
 # --------------------------------------------------------------------------- models
 
 
@@ -153,24 +115,19 @@ def train_domain(
     gate decision and whether the champion moved. The one entry point of the
     ``train_models`` DAG and of ``riskwarn train``.
     """
-    from riskwarn.models.train import HOTSPOT_DOMAINS
-
     opts = options or TrainOptions()
-    trainers = {
-        "dispute_cases": _train_cases,
-        "geohazard": _train_sites,
-        "geohazard_hourly": _train_sites,
-        **dict.fromkeys(HOTSPOT_DOMAINS, _train_hotspots),
-    }
-    if domain not in trainers:
-        raise RuntimeError(f"riskwarn.models cannot train {domain!r} (domains: {sorted(trainers)})")
+    trainers = {"hotspot": _train_hotspots, "case": _train_cases, "site": _train_sites}
+    try:
+        trainer = trainers[domains.get(domain).family]
+    except domains.UnknownDomain as exc:
+        raise RuntimeError(f"riskwarn.models cannot train {domain!r}: {exc}") from None
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
     client, store, artifact_uri = _training_context(settings)
     common.update(store=store, artifact_location=artifact_uri, tz=opts.tz or settings.display_tz)
     try:
-        report = trainers[domain](settings, domain, utc(interval_end), opts, client, common)
+        report = trainer(settings, domain, utc(interval_end), opts, client, common)
     finally:
         store.close()
     run_id = report.run.run_id if hasattr(report, "run") else report.run_id
@@ -195,14 +152,15 @@ def _train_hotspots(
 ) -> Any:
     """Cell hotspot domains: the domain's event table, records before the end."""
     from riskwarn.lake import read_table
-    from riskwarn.models.train import DOMAINS, train_hotspot_domain
+    from riskwarn.models.train import train_hotspot_domain
 
-    spec = DOMAINS[domain]
-    events = read_table(settings.lake_dir, spec.table, sources=list(opts.sources or ()) or None)
+    spec = domains.get(domain)
+    table = spec.event_table
+    events = read_table(settings.lake_dir, table, sources=list(opts.sources or ()) or None)
     events = events.loc[events[spec.time_column] < end]
     if events.empty:
         raise ValueError(
-            f"no {spec.table} rows before {end} in the lake at {settings.lake_dir}; "
+            f"no {table} rows before {end} in the lake at {settings.lake_dir}; "
             "run `riskwarn ingest` first"
         )
     return train_hotspot_domain(
@@ -232,7 +190,13 @@ def _train_cases(
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
     return train_case_domain(
-        disputes, events, client, crs=settings.city_crs, cell_size_m=settings.cell_size_m, **common
+        disputes,
+        events,
+        client,
+        domain=domain,
+        crs=settings.city_crs,
+        cell_size_m=settings.cell_size_m,
+        **common,
     )
 
 
@@ -340,7 +304,7 @@ def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[s
     return {"type": "FeatureCollection", "features": features}
 
 
-def publish_exports(settings: Settings, domains: tuple[str, ...] = EXPORTED_DOMAINS) -> list[str]:
+def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> list[str]:
     """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
 
     Keyed on the run id, so re-publishing the same run rewrites identical files.
@@ -351,7 +315,7 @@ def publish_exports(settings: Settings, domains: tuple[str, ...] = EXPORTED_DOMA
     store = Store.from_settings(settings)
     store.upgrade()
     out = []
-    for domain in domains:
+    for domain in only if only is not None else tuple(domains.DOMAINS):
         run = store.published_run(domain)
         if run is None:
             continue

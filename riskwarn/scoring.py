@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskwarn import domains
 from riskwarn import warnings as rw
 
 if TYPE_CHECKING:
@@ -42,27 +43,6 @@ CHAMPION_ALIAS = "champion"
 
 class ChampionUnavailable(RuntimeError):
     """The registry cannot be reached or the domain has no champion model."""
-
-
-@dataclass(frozen=True)
-class DomainSpec:
-    """What a domain scores and for how long."""
-
-    table: str
-    unit_type: str
-    horizon_hours: float
-    time_column: str
-
-
-DOMAINS: dict[str, DomainSpec] = {
-    "incidents": DomainSpec("incidents", "cell", 168.0, "occurred_at"),
-    "incidents_daily": DomainSpec("incidents", "cell", 24.0, "occurred_at"),
-    "disputes": DomainSpec("disputes", "cell", 168.0, "opened_at"),
-    "dispute_cases": DomainSpec("disputes", "case", 720.0, "opened_at"),
-    "geohazard": DomainSpec("sensor_readings", "site", 24.0, "observed_at"),
-    # hourly origins; the probability is of a failure within the next 24 h (the model's label)
-    "geohazard_hourly": DomainSpec("sensor_readings", "site", 24.0, "observed_at"),
-}
 
 
 @dataclass(frozen=True)
@@ -215,40 +195,24 @@ def cell_admin_codes(
 
 
 def cell_scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
-    """Cell features at ``origin`` for a hotspot domain (incidents, incidents_daily, disputes).
+    """Cell features at ``origin`` for a hotspot domain, located and rolled up.
 
-    Uses the same builder as training and backtests (``riskwarn.features.incidents``);
-    the active area is every cell with an event known before the origin.
+    The frame is :func:`riskwarn.models.frames.hotspot_frame`, the builder training and
+    backtests use; the active area is every cell with an event known before the origin.
     """
     from riskwarn import geo, lake
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.incidents import CellFeatureParams, build_cell_features
+    from riskwarn.models.frames import CityGrid, hotspot_frame
 
-    spec = DOMAINS[domain]
-    events = lake.read_table(settings.lake_dir, spec.table)
-    group_column = "category_group"
-    if spec.table == "disputes":
-        events = events.rename(columns={"opened_at": "occurred_at"})
-        group_column = "category"
-    events = events.dropna(subset=["lon", "lat"])
+    spec = domains.get(domain)
+    events = lake.read_table(settings.lake_dir, spec.event_table)
     # only what was known before the origin enters features (labels are dropped below)
-    events = events.loc[events["occurred_at"] < origin]
-    events = assign_cells(events, settings.city_crs, settings.cell_size_m)
-    events = events.dropna(subset=["cell_x", "cell_y"]).astype(
-        {"cell_x": "int64", "cell_y": "int64"}
-    )
-    cells = active_cells(events, before=origin)
-    if cells.empty:
+    events = events.loc[events[spec.time_column] < origin]
+    grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
+    frame = hotspot_frame(spec, events, pd.DatetimeIndex([origin]), grid)
+    if frame.empty:
         return pd.DataFrame()
-    horizon_days = max(int(spec.horizon_hours // 24), 1)
-    # the same parameters as riskwarn.models.hotspot_backtest (training and backtests)
-    params = CellFeatureParams(
-        tz=settings.display_tz, horizon_days=horizon_days, groups=(), group_column=group_column
-    )
-    frame = build_cell_features(events, cells, [origin], params)
-    frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
-    frame = add_model_inputs(frame, events, cells, settings, origin, horizon_days, group_column)
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    cells = frame[["cell_x", "cell_y"]].drop_duplicates()
     admin = cell_admin_codes(cells, lake.read_table(settings.lake_dir, "admin_units"), settings)
     frame = frame.merge(admin, on=["cell_x", "cell_y"], how="left")
     x = (frame["cell_x"].to_numpy(float) + 0.5) * settings.cell_size_m
@@ -260,43 +224,18 @@ def cell_scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) ->
     return frame
 
 
-def add_model_inputs(
-    frame: pd.DataFrame,
-    events: pd.DataFrame,
-    cells: pd.DataFrame,
-    settings: Settings,
-    origin: pd.Timestamp,
-    horizon_days: int,
-    group_column: str,
+def case_scoring_frame(
+    settings: Settings, origin: pd.Timestamp, domain: str | None = None
 ) -> pd.DataFrame:
-    """Add the baselines' past-only scores the hotspot models take as inputs (``hist_*``)."""
-    try:
-        from riskwarn.models.hotspot_backtest import HotspotBacktestSpec, add_stacked_features
-    except ImportError:
-        return frame
-    local = origin.tz_convert(settings.display_tz).tz_localize(None)
-    spec = HotspotBacktestSpec(
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        tz=settings.display_tz,
-        start=local,
-        end=local,
-        horizon_days=horizon_days,
-        group_column=group_column,
-    )
-    return add_stacked_features(frame, events, cells, spec)
-
-
-def case_scoring_frame(settings: Settings, origin: pd.Timestamp) -> pd.DataFrame:
     """Features of every dispute case open (and not yet escalated) at ``origin``.
 
-    The same builder as training (``riskwarn.models.case_models.build_case_table``) on
+    The same builder as training (:func:`riskwarn.models.frames.case_frame`) on
     the cases and events known before the origin; ``unit_id`` is the dispute id, located
     at the case's point and rolled up to township and county through its admin code.
     No personal field is carried (party pseudonyms are only used inside the builder).
     """
     from riskwarn import lake
-    from riskwarn.models.case_models import build_case_table
+    from riskwarn.models.frames import CityGrid, case_frame
 
     disputes = lake.read_table(settings.lake_dir, "disputes")
     events = lake.read_table(settings.lake_dir, "dispute_events")
@@ -304,14 +243,9 @@ def case_scoring_frame(settings: Settings, origin: pd.Timestamp) -> pd.DataFrame
     events = events.loc[events["event_at"] < origin]
     if disputes.empty:
         return pd.DataFrame()
-    frame = build_case_table(
-        disputes,
-        events,
-        [origin],
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        tz=settings.display_tz,
-    )
+    grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
+    spec = domains.get(domain) if domain else domains.get(domains.names("case")[0])
+    frame = case_frame(spec, disputes, events, pd.DatetimeIndex([origin]), grid)
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     if frame.empty:
         return frame
@@ -331,20 +265,16 @@ def case_scoring_frame(settings: Settings, origin: pd.Timestamp) -> pd.DataFrame
 
 def scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
     """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features."""
-    if domain in ("incidents", "incidents_daily", "disputes"):
+    family = domains.get(domain).family
+    if family == "hotspot":
         return cell_scoring_frame(settings, domain, origin)
-    if domain == "dispute_cases":
-        return case_scoring_frame(settings, origin)
-    if domain == "geohazard":
-        return site_scoring_frame(settings, origin, domain)
-    raise ChampionUnavailable(
-        f"no scoring features for domain {domain!r} yet (riskwarn.features provides cell "
-        "features only); score it with the geohazard nowcast or add its feature builder"
-    )
+    if family == "case":
+        return case_scoring_frame(settings, origin, domain)
+    return site_scoring_frame(settings, origin, domain)
 
 
 def site_scoring_frame(
-    settings: Settings, origin: pd.Timestamp, domain: str = "geohazard", lookback_days: int = 35
+    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int = 35
 ) -> pd.DataFrame:
     """Site model features of every monitored site at ``origin`` (daily ``geohazard``).
 
@@ -380,10 +310,10 @@ def forecasts_frame(
     score: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Rows of the ``forecasts`` table; ``rank`` 1 = riskiest (ties by unit id)."""
-    spec = DOMAINS[domain]
+    spec = domains.get(domain)
     f = pd.DataFrame(
         {
-            "unit_type": spec.unit_type,
+            "unit_type": spec.unit,
             "unit_id": units["unit_id"].astype(str).to_numpy(),
             "domain": domain,
             "origin": origin,
@@ -496,7 +426,7 @@ def _write_run(
             "run_id": run_id_for(domain, origin),
             "domain": domain,
             "origin": origin.to_pydatetime(),
-            "horizon_hours": DOMAINS[domain].horizon_hours,
+            "horizon_hours": float(domains.get(domain).horizon_hours),
             "model_name": model_name_,
             "model_version": model_version,
             "data_version": data_version_,
@@ -539,8 +469,7 @@ def score_domain(
     """
     from riskwarn.store import Store as _Store
 
-    if domain not in DOMAINS:
-        raise ValueError(f"unknown domain {domain!r}; one of {sorted(DOMAINS)}")
+    spec = domains.get(domain)
     origin = utc(origin)
     if store is None:
         store = _Store.from_settings(settings)
@@ -551,19 +480,18 @@ def score_domain(
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
     prob = predict_probability(champion, frame)
     forecasts = forecasts_frame(frame, prob, domain, origin)
-    policy = policy or rw.DEFAULT_POLICIES[domain]
+    policy = policy or spec.levels
     history = store.warnings(domain=domain, published_only=False)
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     levels = rw.assign_levels(scored, policy, previous_levels(history, origin))
     levels = rw.apply_capacity(
         levels, policy.max_high_per_county, issued_this_week(history, origin)
     )
-    spec = DOMAINS[domain]
     ctx = rw.WarningContext(
         domain,
-        spec.unit_type,
+        spec.unit,
         origin,
-        spec.horizon_hours,
+        float(spec.horizon_hours),
         {"model": f"{champion.name} v{champion.version}"},
     )
     warnings = rw.build_warnings(levels, ctx, model_explanations(champion, frame))
@@ -762,20 +690,28 @@ def site_model_frame(
     sensors: pd.DataFrame,
     readings: pd.DataFrame,
     origin: pd.Timestamp,
-    domain: str = "geohazard_hourly",
-    tz: str = "Asia/Shanghai",
+    domain: str,
+    tz: str,
 ) -> pd.DataFrame:
     """The site model's features at ``origin`` (the training builder, readings before it).
 
     ``unit_id`` = site id. Hazard events are not read: they are only labels.
     """
-    from riskwarn.models.geohazard_sites import build_site_table, site_config
+    from riskwarn.models.frames import site_frame
 
-    config = site_config(domain, tz=tz)
     events = pd.DataFrame(
         {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
     )
-    frame = build_site_table(readings, sensors, sites, events, [origin], config, with_rules=False)
+    frame = site_frame(
+        domains.get(domain),
+        readings,
+        sensors,
+        sites,
+        events,
+        pd.DatetimeIndex([origin]),
+        tz,
+        with_rules=False,
+    )
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     return frame.rename(columns={"site_id": "unit_id"})
 
@@ -802,7 +738,7 @@ def nowcast_geohazard(
     store: Store | None = None,
     airflow_run_id: str | None = None,
     lookback_days: int = 35,
-    domain: str = "geohazard_hourly",
+    domain: str | None = None,
 ) -> str:
     """Hourly geohazard nowcast for every monitored site; return the published run id.
 
@@ -819,6 +755,7 @@ def nowcast_geohazard(
     from riskwarn import lake
     from riskwarn.store import Store as _Store
 
+    domain = domain or domains.names(scored_by=domains.NOWCAST_DAG)[0]
     origin = utc(origin)
     if store is None:
         store = _Store.from_settings(settings)
@@ -859,7 +796,7 @@ def nowcast_geohazard(
     forecasts["probability"] = (
         forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
     )
-    policy = rw.DEFAULT_POLICIES[domain]
+    policy = domains.get(domain).levels
     history = store.warnings(domain=domain, published_only=False)
     model_levels = rw.assign_levels(
         units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
@@ -890,7 +827,7 @@ def nowcast_geohazard(
         f"{champion.name} v{champion.version}" if champion else "unavailable (sensor rules only)"
     )
     ctx = rw.WarningContext(
-        domain, "site", origin, DOMAINS[domain].horizon_hours, {"model": model_label}
+        domain, "site", origin, float(domains.get(domain).horizon_hours), {"model": model_label}
     )
     warnings = rw.build_warnings(levels, ctx, reasons, evidence=evidence)
     dv = data_version(

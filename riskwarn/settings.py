@@ -37,6 +37,12 @@ class Settings(BaseModel):
         default="riskwarn-demo-key-change-me",
         description="Secret key for HMAC pseudonymisation of dispute parties.",
     )
+    task_memory_mb: int = Field(
+        default=8192,
+        description="Memory budget of one Airflow task, MB of address space it may add "
+        "(virtual memory, which runs ahead of resident memory; 0 = none): past it the task "
+        "fails with MemoryError instead of the kernel killing processes.",
+    )
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."
     )

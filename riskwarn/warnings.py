@@ -29,12 +29,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskwarn.domains import LevelPolicy
 from riskwarn.store.models import WARNING_CONTENT
 
 LEVEL_NAMES: dict[int, str] = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
@@ -44,39 +44,6 @@ LEVEL_RANKS: dict[str, int] = {v: k for k, v in LEVEL_NAMES.items()}
 # The warning columns a scoring run writes (the store's content columns, less the run id
 # the store adds) and the review state every new warning starts in.
 WARNING_COLUMNS = [c for c in WARNING_CONTENT if c != "run_id"] + ["state"]
-
-
-@dataclass(frozen=True)
-class LevelPolicy:
-    """How one domain turns calibrated probabilities into levels.
-
-    ``raise_at[i]`` is the probability that raises a unit to rank ``i + 1``;
-    ``hold_at[i]`` (lower) is the probability below which a unit already at rank
-    ``i + 1`` or above drops under it. ``max_high_per_county`` caps orange+red per
-    county per week (None = no cap).
-    """
-
-    raise_at: tuple[float, float, float, float]
-    hold_at: tuple[float, float, float, float]
-    max_high_per_county: int | None = None
-
-    def __post_init__(self) -> None:
-        for seq in (self.raise_at, self.hold_at):
-            if len(seq) != 4 or any(b <= a for a, b in pairwise(seq)):
-                raise ValueError("thresholds must be 4 strictly increasing probabilities")
-        if any(h > r for h, r in zip(self.hold_at, self.raise_at, strict=True)):
-            raise ValueError("hold_at thresholds must not exceed raise_at thresholds")
-
-
-DEFAULT_POLICIES: dict[str, LevelPolicy] = {
-    "incidents": LevelPolicy((0.30, 0.50, 0.70, 0.85), (0.25, 0.42, 0.60, 0.75), 10),
-    "incidents_daily": LevelPolicy((0.10, 0.20, 0.35, 0.50), (0.08, 0.16, 0.28, 0.42), 10),
-    "disputes": LevelPolicy((0.30, 0.50, 0.70, 0.85), (0.25, 0.42, 0.60, 0.75), 10),
-    # a third of open cases escalate within 30 days: warn well above that base rate
-    "dispute_cases": LevelPolicy((0.40, 0.55, 0.70, 0.85), (0.35, 0.50, 0.65, 0.80), 10),
-    "geohazard": LevelPolicy((0.05, 0.15, 0.35, 0.60), (0.04, 0.12, 0.28, 0.50), None),
-    "geohazard_hourly": LevelPolicy((0.02, 0.08, 0.25, 0.50), (0.015, 0.06, 0.20, 0.40), None),
-}
 
 
 def level_name(rank: int) -> str | None:

@@ -66,6 +66,7 @@ def synthetic_events(seed: int = 0, n_cells: int = 15, days: int = 500) -> pd.Da
 @pytest.fixture(scope="module")
 def result():
     spec = HotspotBacktestSpec(
+        holiday_country="US",
         crs=CRS,
         cell_size_m=250,
         tz=TZ,
@@ -183,6 +184,7 @@ def test_future_labels_cannot_change_a_forecast() -> None:
 
 def test_daily_forecasts_with_weekly_training_origins() -> None:
     spec = HotspotBacktestSpec(
+        holiday_country="US",
         crs=CRS,
         cell_size_m=250,
         tz=TZ,
@@ -217,6 +219,7 @@ def test_late_reports_reach_no_forecast_made_before_they_arrived():
     assert late.sum() > 10
     cells = active_cells(ev, pd.Timestamp("2015-03-01", tz="UTC"))
     spec = HotspotBacktestSpec(
+        holiday_country="US",
         crs=CRS, cell_size_m=250, tz=TZ, start=pd.Timestamp("2015-09-01"),
         end=pd.Timestamp("2015-09-01"), model=SMALL,
     )  # fmt: skip

@@ -142,6 +142,7 @@ def test_every_hotspot_model_input_has_plain_words_in_both_languages() -> None:
     ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
     origin = pd.DatetimeIndex([pd.Timestamp("2015-04-20", tz=TZ).tz_convert("UTC")])
     spec = HotspotBacktestSpec(
+        holiday_country="US",
         crs=CRS, cell_size_m=250, tz=TZ, start=pd.Timestamp("2015-04-20"),
         end=pd.Timestamp("2015-04-20"), feature_groups=("violent",),
     )  # fmt: skip

@@ -9,7 +9,6 @@ import pytest
 from riskwarn import lake
 from riskwarn.geo import unproject
 from riskwarn.models.case_models import (
-    DOMAIN,
     CaseModelConfig,
     build_case_table,
     case_features,
@@ -17,6 +16,7 @@ from riskwarn.models.case_models import (
 )
 from riskwarn.models.registry import configure, load_champion, promote
 
+DOMAIN = "dispute_cases"
 START = pd.Timestamp("2023-01-01T00:00:00", tz="Asia/Shanghai").tz_convert("UTC")
 CATEGORIES = ("neighbour", "labour", "land")
 
@@ -113,6 +113,7 @@ def test_train_register_load_and_score(data, settings) -> None:
         disputes,
         events,
         client,
+        domain=DOMAIN,
         crs=settings.city_crs,
         cell_size_m=settings.cell_size_m,
         tz="Asia/Shanghai",

@@ -21,7 +21,6 @@ from tests.test_scoring import ORIGIN, _geohazard_lake, _incidents, _register
 pytestmark = pytest.mark.timeout(900)
 
 EXPECTED = {
-    "build_features",
     "train_models",
     "score_and_warn",
     "geohazard_nowcast",
@@ -121,14 +120,6 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     assert len(again) == 1  # same batch id: the batch record is replaced, not duplicated
     assert again.iloc[0]["unchanged"] == 890 and again.iloc[0]["new"] == 0
     assert len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == 890
-
-
-def test_build_features_dag_writes_partition(af, dagbag):
-    _run(dagbag, "build_features", ORIGIN)
-    path = af.home / "features" / "incidents" / "origin=2024-03-11" / "part.parquet"
-    frame = pd.read_parquet(path)
-    assert len(frame) == 12
-    assert (pd.to_datetime(frame["origin"], utc=True) == ORIGIN).all()
 
 
 def test_score_and_warn_dag_is_idempotent(af, dagbag):

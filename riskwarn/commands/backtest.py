@@ -123,6 +123,13 @@ def backtest() -> None:
     help="Cell size, metres.",
 )
 @click.option("--crs", default="EPSG:32616", show_default=True, help="Projected CRS of the grid.")
+@click.option(
+    "--holidays",
+    default="US",
+    show_default=True,
+    help="The city's public-holiday calendar (a `holidays` country code: US, CN, HK, CA...); "
+    "like --crs, the default is Chicago's.",
+)
 @click.option("--horizon-days", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--step-days", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--start", required=True, help="First origin (local date).")
@@ -172,6 +179,7 @@ def incidents(
     events: Path,
     cell_size: float,
     crs: str,
+    holidays: str,
     horizon_days: int,
     step_days: int,
     start: str,
@@ -216,6 +224,7 @@ def incidents(
         tz=tz,
         start=s,
         end=e,
+        holiday_country=holidays,
         horizon_days=horizon_days,
         step_days=step_days,
         train_step_days=train_step_days or max(step_days, 7),

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pandas as pd
 
+if TYPE_CHECKING:
+    from riskwarn.domains import Domain
+    from riskwarn.models.frames import CityGrid
+
+from riskwarn import domains
+
 log = logging.getLogger(__name__)
-DOMAINS = ("incidents", "disputes", "dispute_cases", "geohazard", "geohazard_hourly")
 
 
 @click.group()
@@ -24,16 +30,15 @@ def features() -> None:
 
 
 @features.command("build")
-@click.argument("domain", type=click.Choice(DOMAINS))
+@click.argument("domain", type=click.Choice(domains.names()))
 @click.option("--start", required=True, help="First origin, local date (YYYY-MM-DD).")
 @click.option("--end", required=True, help="Last origin, local date (YYYY-MM-DD).")
-@click.option("--step-days", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(
-    "--horizon-days",
-    default=7,
+    "--step-days",
+    default=1,
     show_default=True,
     type=click.IntRange(min=1),
-    help="Label window (dispute cases: 30 is usual; geohazard: days).",
+    help="Days between origins (hourly site domains: every hour of those days).",
 )
 @click.option("--source", "sources", multiple=True, help="Only these lake sources (repeatable).")
 @click.option("--cell-size", type=click.IntRange(min=1), default=None, help="Cell size in metres.")
@@ -52,7 +57,6 @@ def build(
     start: str,
     end: str,
     step_days: int,
-    horizon_days: int,
     sources: tuple[str, ...],
     cell_size: int | None,
     crs: str | None,
@@ -62,6 +66,7 @@ def build(
     """Build DOMAIN's features for origins START..END and write one partition per origin."""
     from riskwarn import lake
     from riskwarn.features.calendar import local_midnights
+    from riskwarn.models.frames import CityGrid
     from riskwarn.settings import load_settings
 
     settings = load_settings()
@@ -79,66 +84,46 @@ def build(
     def read(table: str) -> pd.DataFrame:
         return lake.read_table(settings.lake_dir, table, sources=src)
 
-    frame = _build(domain, read, origins, horizon_days, size, crs, tz)
+    frame = _build(domains.get(domain), read, origins, CityGrid(crs, size, tz))
     target = out or settings.home / "features" / domain
     written = write_partitions(frame, target, tz)
     click.echo(f"{domain}: {len(frame)} rows, {len(written)} origin partitions in {target}")
 
 
-def _build(
-    domain: str, read, origins: pd.DatetimeIndex, horizon_days: int, size: int, crs: str, tz: str
-) -> pd.DataFrame:
-    from riskwarn.features.cells import active_cells, assign_cells
+def _build(domain: Domain, read, origins: pd.DatetimeIndex, grid: CityGrid) -> pd.DataFrame:
+    """The domain's model frame (inputs and labels) at ``origins``: the builder training
+    and serving use (:mod:`riskwarn.models.frames`)."""
+    from riskwarn.models import frames
 
-    if domain in ("incidents", "disputes"):
-        from riskwarn.features.incidents import CellFeatureParams, build_cell_features
-
-        if domain == "incidents":
-            events, group = read("incidents"), "category_group"
-        else:
-            events, group = (
-                read("disputes").rename(columns={"opened_at": "occurred_at"}),
-                "category",
-            )
+    if domain.family == "hotspot":
+        events = read(domain.event_table)
         if events.empty:
-            raise click.ClickException(f"the lake has no {domain} records")
-        events = assign_cells(events, crs, size).dropna(subset=["cell_x", "cell_y"])
-        cells = active_cells(events, origins[0])
-        if cells.empty:
-            raise click.ClickException(f"no {domain} records before the first origin {origins[0]}")
-        params = CellFeatureParams(tz=tz, horizon_days=horizon_days, group_column=group)
-        return build_cell_features(events, cells, origins, params)
-    if domain == "dispute_cases":
-        from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features
-
-        disputes = assign_cells(read("disputes"), crs, size)
-        return build_dispute_case_features(
-            disputes,
-            read("dispute_events"),
-            origins,
-            DisputeCaseParams(tz=tz, horizon_days=horizon_days),
-        )
-    from riskwarn.features.geohazard import SiteFeatureParams, build_site_features
-
+            raise click.ClickException(f"the lake has no {domain.event_table} records")
+        frame = frames.hotspot_frame(domain, events, origins, grid)
+        if frame.empty:
+            raise click.ClickException(
+                f"no {domain.event_table} records before the first origin {origins[0]}"
+            )
+        return frame
+    if domain.family == "case":
+        return frames.case_frame(domain, read("disputes"), read("dispute_events"), origins, grid)
     sites = read("hazard_sites")
     if sites.empty:
         raise click.ClickException("the lake has no hazard_sites")
-    site_params: SiteFeatureParams
-    if domain == "geohazard_hourly":
+    if domain.step_hours < 24:
         origins = pd.DatetimeIndex(
-            pd.date_range(origins[0], origins[-1] + pd.Timedelta(hours=23), freq="h")
+            pd.date_range(
+                origins[0], origins[-1] + pd.Timedelta(hours=23), freq=f"{domain.step_hours}h"
+            )
         )
-        site_params = SiteFeatureParams(step_hours=1, tz=tz, horizon_hours=horizon_days * 24)
-    else:
-        site_params = SiteFeatureParams(step_hours=24, tz=tz, horizon_hours=horizon_days * 24)
-    return build_site_features(
+    return frames.site_frame(
+        domain,
         read("sensor_readings"),
         read("sensors"),
         sites,
         read("hazard_events"),
         origins,
-        site_params,
-        crs=crs,
+        grid.tz,
     )
 
 

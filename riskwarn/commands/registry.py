@@ -6,7 +6,7 @@ import getpass
 
 import click
 
-from riskwarn.commands.train import DOMAIN_NAMES
+from riskwarn import domains
 
 
 def _client_and_store():
@@ -21,7 +21,7 @@ def _client_and_store():
 
 
 @click.command()
-@click.argument("domain", type=click.Choice(DOMAIN_NAMES))
+@click.argument("domain", type=click.Choice(domains.names()))
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 @click.option("--actor", default=None, help="Who (default: the OS user).")
@@ -61,7 +61,7 @@ def promote(domain: str, version: str, reason: str, actor: str | None, force: bo
 
 
 @click.command()
-@click.argument("domain", type=click.Choice(DOMAIN_NAMES))
+@click.argument("domain", type=click.Choice(domains.names()))
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 @click.option("--actor", default=None, help="Who (default: the OS user).")
 def rollback(domain: str, reason: str, actor: str | None) -> None:

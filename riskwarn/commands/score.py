@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from riskwarn.scoring import DOMAINS
+from riskwarn import domains
 
 
 @click.command()
-@click.argument("domain", type=click.Choice(sorted(DOMAINS)))
+@click.argument("domain", type=click.Choice(domains.names()))
 @click.option(
     "--origin",
     required=True,
@@ -30,8 +30,8 @@ def score(domain: str, origin: str) -> None:
     if ts.tzinfo is None and ts == ts.normalize():
         ts = local_origin(ts.tz_localize(settings.display_tz), settings.display_tz)
     try:
-        if domain == "geohazard_hourly":
-            run_id = nowcast_geohazard(settings, ts)
+        if domains.get(domain).scored_by == domains.NOWCAST_DAG:
+            run_id = nowcast_geohazard(settings, ts, domain=domain)
         else:
             run_id = score_domain(settings, domain, ts)
     except ChampionUnavailable as exc:

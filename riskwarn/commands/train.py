@@ -6,20 +6,13 @@ import logging
 
 import click
 
-log = logging.getLogger(__name__)
+from riskwarn import domains
 
-DOMAIN_NAMES = (
-    "incidents",
-    "incidents_daily",
-    "disputes",
-    "dispute_cases",
-    "geohazard",
-    "geohazard_hourly",
-)
+log = logging.getLogger(__name__)
 
 
 @click.command()
-@click.argument("domain", type=click.Choice(DOMAIN_NAMES))
+@click.argument("domain", type=click.Choice(domains.names()))
 @click.option("--source", "sources", multiple=True, help="Only these lake sources (hotspots).")
 @click.option(
     "--eval-days",

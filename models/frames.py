@@ -1,0 +1,122 @@
+"""One frame builder per model family: a domain's model inputs at some origins.
+
+Pure functions of the domain (:mod:`riskwarn.domains`), the input tables and the
+origins, plus the city's grid and clock (:class:`CityGrid`). Training, backtests,
+``riskwarn features build`` and serving all build their frames here, so what a model
+is served is what it learned from (``tests/test_frame_parity.py`` holds them to it).
+
+* :func:`hotspot_frame`: cell x origin (counts, calendar, the baselines' past-only
+  scores and the long-memory inputs), for the ``hotspot`` family;
+* :func:`case_frame`: open dispute case x origin, for the ``case`` family;
+* :func:`site_frame`: monitored site x origin, for the ``site`` family.
+
+Each frame holds its keys, the model inputs and (where the records reach past an
+origin) its ``label_*`` columns; serving drops the labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from riskwarn.domains import Domain
+
+
+@dataclass(frozen=True)
+class CityGrid:
+    """Where and when: the city's projected CRS, cell size and local time zone."""
+
+    crs: str
+    cell_size_m: float
+    tz: str
+
+
+def _require(domain: Domain, family: str) -> None:
+    if domain.family != family:
+        raise ValueError(f"domain {domain.name!r} is a {domain.family} domain, not {family}")
+
+
+def hotspot_frame(
+    domain: Domain,
+    events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    grid: CityGrid,
+    cells: pd.DataFrame | None = None,
+    **spec_overrides: Any,
+) -> pd.DataFrame:
+    """Cell x origin model inputs (+ labels) of a hotspot domain.
+
+    ``events`` is the domain's event table as the lake holds it (its time column is the
+    domain's); ``cells`` the scored cells (default: every cell with an event known
+    before the first origin). Empty when there is no such cell.
+    """
+    from riskwarn.features.cells import active_cells, assign_cells
+    from riskwarn.models.hotspot_backtest import build_model_frame, domain_spec
+
+    _require(domain, "hotspot")
+    ev = events.rename(columns={domain.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
+    ev = assign_cells(ev, grid.crs, grid.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    origins = pd.DatetimeIndex(origins).sort_values()
+    if cells is None:
+        cells = active_cells(ev, before=origins[0])
+    if cells.empty:
+        return pd.DataFrame()
+    local = origins.tz_convert(grid.tz).tz_localize(None)
+    spec = domain_spec(
+        domain,
+        crs=grid.crs,
+        cell_size_m=grid.cell_size_m,
+        tz=grid.tz,
+        start=local[0],
+        end=local[-1],
+        **spec_overrides,
+    )
+    return build_model_frame(ev, cells, origins, spec)
+
+
+def case_frame(
+    domain: Domain,
+    disputes: pd.DataFrame,
+    dispute_events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    grid: CityGrid,
+) -> pd.DataFrame:
+    """Open dispute case x origin model inputs (+ labels over the domain's horizon)."""
+    from riskwarn.models.case_models import build_case_table
+
+    _require(domain, "case")
+    return build_case_table(
+        disputes,
+        dispute_events,
+        origins,
+        crs=grid.crs,
+        cell_size_m=grid.cell_size_m,
+        tz=grid.tz,
+        horizon_days=domain.horizon_days,
+    )
+
+
+def site_frame(
+    domain: Domain,
+    readings: pd.DataFrame,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    tz: str,
+    *,
+    with_rules: bool = True,
+) -> pd.DataFrame:
+    """Monitored site x origin model inputs (+ labels; ``with_rules``: the sensor-rule
+    level of each row, a baseline, never an input). Sites need no grid: only the city's
+    time zone ``tz`` (daily origins are local midnights)."""
+    from riskwarn.models.geohazard_sites import build_site_table, site_config
+
+    _require(domain, "site")
+    config = site_config(domain.name, tz=tz)
+    return build_site_table(
+        readings, sensors, sites, hazard_events, origins, config, with_rules=with_rules
+    )

@@ -1,0 +1,227 @@
+"""Train and serve through the same road: the frame the training path builds for an
+origin equals, column for column and value for value, the frame serving builds.
+
+For each model family (hotspot cells, dispute cases, monitored sites) the training
+entry point (``riskwarn.pipeline.train_domain``, what ``riskwarn train`` and the
+``train_models`` DAG run) is stopped at the moment it builds its input table, and the
+table is rebuilt from exactly what it was given; the serving frame comes from
+``riskwarn.scoring`` on the same lake. Origins include the 2024 Spring Festival week
+(holidays 10-17 February), where a training/serving calendar mismatch shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from riskwarn import domains, lake, scoring
+from riskwarn.pipeline import train_domain
+from riskwarn.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SPRING_FESTIVAL = (dt.date(2024, 2, 10), dt.date(2024, 2, 17))
+
+
+class Captured(Exception):
+    """Raised by a patched builder: the training path got as far as its input table."""
+
+    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        super().__init__("captured")
+        self.args_ = args
+        self.kwargs = kwargs
+
+
+def _capture(*args: Any, **kwargs: Any) -> Any:
+    raise Captured(args, kwargs)
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """A small simulated city over the 2024 Spring Festival, ingested into a lake."""
+    from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.simulate import simulate
+
+    root = tmp_path_factory.mktemp("parity")
+    sim = root / "sim"
+    simulate(
+        sim, "small", seed=5, start=dt.date(2023, 5, 1), days=320, n_incidents=4_000,
+        n_disputes=1_500, n_sites=4, n_rain_gauges=2, sensor_offset_days=222, sensor_days=75,
+        township_scale=0.2,
+    )  # fmt: skip
+    settings = Settings(home=root / "home")
+    for mapping_path in sorted((ROOT / "configs" / "sources").glob("sim_*.yaml")):
+        mapping = load_mapping(mapping_path)
+        table = mapping_path.stem.removeprefix("sim_")
+        files = sorted(p for p in (sim / "extracts").rglob(f"{table}.*") if p.is_file())
+        if files:
+            ingest_files(mapping, files, settings, as_of=datetime(2030, 1, 1, tzinfo=UTC))
+    return settings
+
+
+def _assert_same_inputs(
+    train: pd.DataFrame, serve: pd.DataFrame, keys: list[str], inputs: list[str]
+) -> None:
+    """Every model input of the training rows equals the serving rows' value."""
+    assert len(train) and inputs
+    missing = [c for c in inputs if c not in serve.columns]
+    assert not missing, f"serving lacks training inputs {missing}"
+    merged = train[keys + inputs].merge(
+        serve[keys + inputs], on=keys, how="inner", suffixes=("_train", "_serve")
+    )
+    assert len(merged) == len(train), "serving has no row for some training units"
+    diffs = {}
+    for c in inputs:
+        a = merged[f"{c}_train"].to_numpy()
+        b = merged[f"{c}_serve"].to_numpy()
+        same = (a == b) | (pd.isna(a) & pd.isna(b))
+        if not same.all():
+            diffs[c] = int((~same).sum())
+    assert not diffs, f"training and serving differ (column: rows): {diffs}"
+
+
+def _origin_in_spring_festival(origins: pd.DatetimeIndex, tz: str, horizon_days: int):
+    local = origins.tz_convert(tz)
+    lo, hi = SPRING_FESTIVAL
+    for o, day in zip(origins, local.date, strict=True):
+        if day <= hi and day + dt.timedelta(days=horizon_days) > lo:
+            return o
+    raise AssertionError("no training origin over the Spring Festival")
+
+
+@pytest.mark.parametrize("domain", ["incidents", "disputes"])
+def test_hotspot_training_frame_equals_serving_frame(
+    city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskwarn.features.cells import active_cells, assign_cells
+    from riskwarn.features.incidents import feature_columns
+    from riskwarn.models import train as train_module
+    from riskwarn.models.hotspot_backtest import build_model_frame, origins_for
+
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(train_module, "run_hotspot_backtest", _capture)
+        train_domain(city, domain, "2024-03-15T00:00Z")
+    events, spec = got.value.args_[:2]
+    ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
+    evals, train = origins_for(spec)
+    origins = evals.union(train)
+    cells = active_cells(ev, start_utc)
+    training = build_model_frame(ev, cells, origins, spec)
+    inputs = feature_columns(training)
+    for origin in (
+        _origin_in_spring_festival(origins, spec.tz, spec.horizon_days),
+        evals[len(evals) // 2],
+        evals[-1],
+    ):
+        serving = scoring.cell_scoring_frame(city, domain, origin)
+        rows = training.loc[training["origin"] == origin]
+        _assert_same_inputs(rows, serving, ["origin", "cell_x", "cell_y"], inputs)
+
+
+def test_hotspot_spring_festival_counts_chinese_holidays(city: Settings) -> None:
+    """Origin 2024-02-12 (Monday of the Spring Festival week): the weekly window holds
+    the city's (mainland China) statutory holidays 12-17 February."""
+    origin = pd.Timestamp("2024-02-12").tz_localize(city.display_tz).tz_convert("UTC")
+    serving = scoring.cell_scoring_frame(city, "incidents", origin)
+    assert (serving["cal_holiday_days_in_window"] >= 5).all()
+    assert domains.get("incidents").holiday_calendar == "CN"
+
+
+def test_case_training_frame_equals_serving_frame(
+    city: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskwarn.models import case_models
+
+    real = case_models.build_case_table
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(case_models, "build_case_table", _capture)
+        train_domain(city, "dispute_cases", "2024-03-15T00:00Z")
+    args, kwargs = got.value.args_, got.value.kwargs
+    origins = pd.DatetimeIndex(args[2])
+    training = real(*args, **kwargs)
+    tz = kwargs["tz"]
+    inputs = case_models.case_features(training)
+    for origin in (_origin_in_spring_festival(origins, tz, 30), origins[-1]):
+        serving = scoring.case_scoring_frame(city, origin)
+        rows = training.loc[training["origin"] == origin]
+        _assert_same_inputs(rows, serving, ["origin", "dispute_id"], inputs)
+
+
+@pytest.mark.parametrize("domain", ["geohazard", "geohazard_hourly"])
+def test_site_training_frame_equals_serving_frame(
+    city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskwarn.models import geohazard_sites
+
+    real = geohazard_sites.build_site_table
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(geohazard_sites, "build_site_table", _capture)
+        train_domain(city, domain, "2024-03-15T00:00Z")
+    args, kwargs = got.value.args_, got.value.kwargs
+    origins = pd.DatetimeIndex(args[4])
+    training = real(*args, **kwargs)
+    sites = lake.read_table(city.lake_dir, "hazard_sites")
+    sensors = lake.read_table(city.lake_dir, "sensors")
+    inputs = geohazard_sites.site_features(training)
+    first = pd.Timestamp(args[0]["observed_at"].min())
+    late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
+    assert len(late)
+    for origin in (origins[0], late[0], origins[-1]):
+        readings = scoring.read_recent_readings(city, origin, 35)
+        serving = scoring.site_model_frame(
+            sites, sensors, readings, origin, domain, city.display_tz
+        ).rename(columns={"unit_id": "site_id"})
+        rows = training.loc[training["origin"] == origin]
+        _assert_same_inputs(rows, serving, ["origin", "site_id"], inputs)
+
+
+def test_a_new_hotspot_domain_is_one_registry_entry(
+    city: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Register a throw-away domain (incidents over the next 3 days) and nothing else:
+    it trains, is promoted, scores and publishes through the same road as the others."""
+    from dataclasses import replace
+
+    from riskwarn.models.registry import configure, promote
+    from riskwarn.pipeline import TrainOptions
+    from riskwarn.store import Store
+
+    name = "test_incidents_3day"
+    entry = replace(
+        domains.get("incidents"),
+        name=name,
+        horizon_hours=72,
+        step_hours=24,
+        levels=domains.LevelPolicy((0.05, 0.1, 0.2, 0.3), (0.04, 0.08, 0.16, 0.25), None),
+        scored_by=None,
+        trained_by=None,
+        summary="cells by the chance of an incident in the next 3 days",
+    )
+    monkeypatch.setitem(domains.DOMAINS, name, entry)
+    trained = train_domain(
+        city, name, "2024-03-15T00:00Z", TrainOptions(eval_days=28, auto_promote=False)
+    )
+    assert trained["domain"] == name and trained["version"]
+    client = configure(city.resolved_mlflow_uri)
+    promote(client, name, trained["version"], reason="throw-away domain test", force=True)
+    origin = pd.Timestamp("2024-03-11").tz_localize(city.display_tz).tz_convert("UTC")
+    run_id = scoring.score_domain(city, name, origin)
+    store = Store.from_settings(city)
+    run = store.published_run(name)
+    assert run is not None and run["run_id"] == run_id
+    forecasts = store.published_forecasts(name)
+    assert len(forecasts) and set(forecasts["unit_type"]) == {"cell"}
+    valid = pd.to_datetime(forecasts["valid_to"], utc=True) - pd.to_datetime(
+        forecasts["origin"], utc=True
+    )
+    assert (valid == pd.Timedelta(hours=72)).all()
+    warned = store.warnings(domain=name)
+    if len(warned):
+        p = forecasts.set_index("unit_id").loc[warned["unit_id"], "probability"].to_numpy()
+        assert (p >= entry.levels.hold_at[0]).all()
