@@ -32,6 +32,8 @@ class StoreBase:
         self.url = url
         self.engine = make_engine(url)
         self._clock = clock or (lambda: datetime.now(UTC))
+        # run_id -> token of the runs this store staged and has not published yet
+        self._staging_tokens: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
