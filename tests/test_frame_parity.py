@@ -22,6 +22,7 @@ import pytest
 from riskwarn import domains, lake, scoring
 from riskwarn.pipeline import train_domain
 from riskwarn.settings import Settings
+from tests.conftest import TEST_PSEUDONYM_KEY
 
 ROOT = Path(__file__).resolve().parents[1]
 SPRING_FESTIVAL = (dt.date(2024, 2, 10), dt.date(2024, 2, 17))
@@ -53,7 +54,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         n_disputes=1_500, n_sites=4, n_rain_gauges=2, sensor_offset_days=222, sensor_days=75,
         township_scale=0.2,
     )  # fmt: skip
-    settings = Settings(home=root / "home")
+    settings = Settings(home=root / "home", pseudonym_key=TEST_PSEUDONYM_KEY)
     for mapping_path in sorted((ROOT / "configs" / "sources").glob("sim_*.yaml")):
         mapping = load_mapping(mapping_path)
         table = mapping_path.stem.removeprefix("sim_")
