@@ -58,6 +58,9 @@ PAGES = {
     "models": "pages/models.py",
 }
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(
+    0, str(ROOT)
+)  # the synthetic demo fixture lives with the tests (tests/dashboard_demo.py)
 APP = ROOT / "dashboard" / "app.py"
 STAMP = "bench-dashboard-home.json"
 BASELINE_LABEL = "long-run count baseline (bench_dashboard; not a trained champion)"
@@ -265,9 +268,9 @@ def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int
     """Fill ``home`` from the simulation in ``sim_dir``; returns a one-line description."""
     from riskwarn import scoring
     from riskwarn.dashboard.auth import write_demo_users
-    from riskwarn.dashboard.demo_data import DEMO_PASSWORD
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
+    from tests.dashboard_demo import DEMO_PASSWORD
 
     meta = json.loads((sim_dir / "simulation.json").read_text(encoding="utf-8"))
     home.mkdir(parents=True, exist_ok=True)
@@ -336,7 +339,7 @@ def simulate_city(out: Path, seed: int = 1) -> None:
 def _prepare(args: argparse.Namespace) -> str:
     """Point RISKWARN_* at the data to render; returns a description of it."""
     if args.synthetic:
-        from riskwarn.dashboard.demo_data import demo_home
+        from tests.dashboard_demo import demo_home
 
         tmp = Path(tempfile.mkdtemp(prefix="rw-bench-"))
         t0 = time.perf_counter()
@@ -395,7 +398,7 @@ def browser_times(repeats: int) -> list[tuple[str, float]]:
     from playwright.sync_api import sync_playwright
 
     from riskwarn.commands.dashboard import streamlit_command
-    from riskwarn.dashboard.demo_data import DEMO_PASSWORD
+    from tests.dashboard_demo import DEMO_PASSWORD
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

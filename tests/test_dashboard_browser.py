@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from riskwarn.dashboard.demo_data import DEMO_PASSWORD, demo_home
+from tests.dashboard_demo import DEMO_PASSWORD, demo_home
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]

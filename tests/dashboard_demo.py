@@ -1,6 +1,7 @@
 """Test and benchmark fixture: a populated serving store and lake for the demo city.
 
-NOT used by the product at run time. :func:`populate` writes, through the Store API,
+Lives with the tests, outside the product (issue 14): the dashboard tests and
+bench/bench_dashboard.py --synthetic use it. :func:`populate` writes, through the Store API,
 several weeks of published hotspot forecasts and warnings (incidents, disputes), open
 dispute cases with escalation scores, geohazard site scores, ingest batches; and into a
 lake folder (documented Parquet layout) the ten counties of the demo city with their
