@@ -25,6 +25,7 @@ TTL_S = 60
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
 DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
 DOMAINS_ALL = tuple(domains.DOMAINS)
+CASE_DOMAIN = domains.names("case")[0]  # the dispute-case page's domain
 
 
 # The site page shows the hourly nowcast (what duty staff act on) when it has published,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from riskwarn import domains
 from riskwarn.contracts import TABLES
 
 ROOT = Path(__file__).resolve().parents[1]
+PRODUCT = ("riskwarn", "features", "models", "dashboard", "dags", "scripts")
 
 
 def test_every_domain_is_consistent() -> None:
@@ -49,3 +51,31 @@ def test_dag_ids_the_registry_names_exist() -> None:
     for d in domains.DOMAINS.values():
         for dag in (d.scored_by, d.trained_by):
             assert dag is None or dag in dag_files, (d.name, dag)
+
+
+def _string_literals(path: Path) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        (n.lineno, n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+def test_a_domain_name_is_a_literal_only_in_the_registry() -> None:
+    """Outside tests, a domain name is written only in riskwarn/domains.py. Names that
+    are also table names (``incidents``, ``disputes``) or page and command names
+    (``geohazard``) cannot be told apart by a scan, so the unambiguous ones are checked."""
+    ambiguous = set(TABLES) | {"geohazard"}
+    only_domains = set(domains.DOMAINS) - ambiguous
+    assert only_domains
+    found = []
+    for top in PRODUCT:  # bench/ scripts take domain names as their command-line vocabulary
+        for path in sorted((ROOT / top).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if path.is_symlink() or rel.parts[:2] in {("riskwarn", p) for p in PRODUCT}:
+                continue
+            if rel == Path("riskwarn/domains.py"):
+                continue
+            found += [f"{rel}:{n}: {v}" for n, v in _string_literals(path) if v in only_domains]
+    assert not found, "domain names written outside the registry:\n" + "\n".join(found)

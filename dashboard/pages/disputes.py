@@ -11,12 +11,12 @@ from riskwarn.dashboard.shell import page_context
 ctx = page_context("disputes")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
-cases = queries.published_forecasts(url, "dispute_cases")
+cases = queries.published_forecasts(url, queries.CASE_DOMAIN)
 if cases.empty:
     st.info(t("no_data", lg))
     st.stop()
 st.caption(t("disputes_intro", lg))
-level_of = queries.warnings(url, domain="dispute_cases").set_index("unit_id")["effective_level"]
+level_of = queries.warnings(url, domain=queries.CASE_DOMAIN).set_index("unit_id")["effective_level"]
 cases = cases.sort_values("probability", ascending=False).assign(
     level=lambda f: f["unit_id"].map(level_of),
     place=lambda f: [
@@ -27,7 +27,7 @@ cases = cases.sort_values("probability", ascending=False).assign(
         ("；" if lg == "zh" else "; ").join(views.reason_lines(e, lg)) for e in f["explanation"]
     ],
 )
-run = queries.published_run(url, "dispute_cases")
+run = queries.published_run(url, queries.CASE_DOMAIN)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("open_cases", lg), fmt_int(len(cases), lg), border=True)
 c2.metric(t("level_red", lg), fmt_int((cases["level"] == "red").sum(), lg), border=True)
