@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Score a domain with its champion and raise warnings.",
     ),
     "dashboard": ("riskwarn.commands.dashboard", "dashboard", "Serve the Streamlit dashboard."),
+    "keys": ("riskwarn.commands.keys", "keys", "Create secret keys (pseudonym key)."),
 }
 
 
@@ -90,7 +91,16 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    """Run the CLI; user errors become one line on stderr and exit code 2.
+
+    Files and folders the command creates are private to the user (umask 077; the
+    caller's umask is restored on return).
+    """
+    import os
+
+    from riskwarn.filemodes import restrict_umask
+
+    previous = restrict_umask()
     try:
         cli.main(args=argv, prog_name="riskwarn", standalone_mode=False)
     except click.exceptions.Abort:
@@ -101,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    finally:
+        os.umask(previous)
     return 0
 
 

@@ -30,9 +30,13 @@ def read_source(source: Path, file: Path) -> tuple[pd.DataFrame, str]:
         mapping = load_mapping(source)
     except Exception as exc:  # a broken mapping file is the user's to fix
         raise click.ClickException(f"cannot load source mapping {source}: {exc}") from None
-    batch = read_and_validate(
-        mapping, file, pseudonym_key=load_settings().pseudonym_key, as_of=datetime.now(UTC)
-    )
+    from riskwarn.keys import PseudonymKeyError, pseudonym_key_for
+
+    try:
+        key = pseudonym_key_for(load_settings(), mapping)
+    except PseudonymKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    batch = read_and_validate(mapping, file, pseudonym_key=key, as_of=datetime.now(UTC))
     if batch.accepted.empty:
         raise click.ClickException(f"no valid rows in {file} ({len(batch.quarantine)} quarantined)")
     log.info(
