@@ -61,8 +61,9 @@ def design_variants() -> dict[str, dict[str, Any]]:
     }
 
 
-def design_comparison(rain: Any, days: Any, tz: str) -> dict[str, Any]:
-    """Point metrics of each variant (and, with the chosen one, the rules) on 1995-2004."""
+def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """Point metrics of each variant (and, with the chosen one, the rules) on 1995-2004, and
+    the numbers of event days there."""
     from dataclasses import replace
 
     import pandas as pd
@@ -75,6 +76,7 @@ def design_comparison(rain: Any, days: Any, tz: str) -> dict[str, Any]:
         tz=tz, start=pd.Timestamp(DESIGN_WINDOW[0]), end=pd.Timestamp(DESIGN_WINDOW[1])
     )
     out: dict[str, Any] = {}
+    n_days: dict[str, int] = {}
     for i, (name, change) in enumerate(design_variants().items()):
         spec = replace(
             base,
@@ -83,10 +85,12 @@ def design_comparison(rain: Any, days: Any, tz: str) -> dict[str, Any]:
             rules=base.rules if i == 0 else (),
         )
         city, _ = run_citywide_backtest(rain, days, spec)
+        n = city.drop_duplicates("date")["n_events"].to_numpy()
+        n_days = {"any": int((n >= 1).sum()), "major": int((n >= spec.major_threshold).sum())}
         for method, g in city.groupby("method"):
             label = name if method == "xgboost" else f"rule: {method}"
             out[label] = day_skill(g["n_events"].to_numpy(), g, spec.major_threshold)
-    return out
+    return out, n_days
 
 
 def prior_comparison(
@@ -152,7 +156,9 @@ def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
     t1 = time.perf_counter()
     if design:
         readings, _ = read_source(ROOT / RAINFALL[0], DATA / RAINFALL[1])
-        res["design"] = design_comparison(daily_rain(readings, tz), landslide_days(ev, tz), tz)
+        res["design"], res["design_n_days"] = design_comparison(
+            daily_rain(readings, tz), landslide_days(ev, tz), tz
+        )
         res["design_wall_s"] = time.perf_counter() - t1
     cells_ev = assign_cells(ev, "EPSG:2326", 1000.0).dropna(subset=["cell_x", "cell_y"])
     cells_ev = cells_ev.astype({"cell_x": "int64", "cell_y": "int64"})

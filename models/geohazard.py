@@ -30,7 +30,7 @@ over all cell-days of the window the day's probability decides which cell-days r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
@@ -192,16 +192,16 @@ def run_citywide_backtest(
         era = float(x_all.loc[ev, "era_landslide_days_per_year"].iloc[0])
         train = np.asarray(idx < cut)
         y_known = daily_counts(days, idx, known_before=cut).to_numpy()
-        setups = [(MODEL, train, y_known[train])]
+        setups = [(MODEL, train, y_known[train], spec)]
         if crossfit:
             other = np.asarray(idx.year != year)
-            setups.append((CROSSFIT, other, label[other]))
-        for kind, tr, y_tr in setups:
+            setups.append((CROSSFIT, other, label[other], replace(spec, rules=())))
+        for kind, tr, y_tr, sp in setups:
             if not tr.any():
                 raise ValueError(
                     f"no training days before {year} (train start {train_start.date()})"
                 )
-            rows, info = _fit_and_score(x_all, tr, y_tr, ev, era, spec, major)
+            rows, info = _fit_and_score(x_all, tr, y_tr, ev, era, sp, major)
             if kind == CROSSFIT:
                 rows = rows[rows["method"] == MODEL].assign(method=CROSSFIT)
                 info = [dict(i, method=CROSSFIT) for i in info if i["method"] == MODEL]
