@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from riskwarn import lake
-from riskwarn.contracts import HAZARD_SITES, INCIDENTS, SENSOR_READINGS, TABLES
-from riskwarn.ingest import conform
+from riskwarn.contracts import HAZARD_SITES, INCIDENTS, SENSOR_READINGS, TABLES, conform
 from riskwarn.lake import layout, maintenance, migrate, write
 
 

@@ -16,8 +16,7 @@ import pandas as pd
 import pytest
 
 from riskwarn import lake
-from riskwarn.contracts import INCIDENTS
-from riskwarn.ingest import conform
+from riskwarn.contracts import INCIDENTS, conform
 from riskwarn.lake import layout
 
 pytestmark = pytest.mark.timeout(600)

@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from riskwarn.contracts import TABLES
+from riskwarn.contracts import TABLES, conform
 from riskwarn.lake import layout
-from riskwarn.lake.read import conform, delta_table
+from riskwarn.lake.read import delta_table
 from riskwarn.lake.write import BATCH_KEY
 
 CHANGE_COLUMNS = ["version", "committed_at", "change", "batch_id"]

@@ -18,9 +18,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from riskwarn.contracts import TABLES
+from riskwarn.contracts import TABLES, conform
 from riskwarn.lake import layout
-from riskwarn.lake.read import conform
 from riskwarn.lake.write import DEFAULT_HISTORY_DAYS, upsert, write_quarantine
 
 MIGRATION_BATCH = "migrated-from-parquet"

@@ -22,15 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from riskwarn.contracts import TABLES, Table
+from riskwarn.contracts import TABLES, Table, conform
 from riskwarn.lake import layout
-
-
-def conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
-    """Canonical dtypes (Arrow-backed strings, Int64, float64, UTC nanosecond times)."""
-    from riskwarn.ingest import conform as _conform
-
-    return _conform(frame, table)
 
 
 def delta_table(lake_dir: Path, name: str, version: int | None = None) -> Any | None:

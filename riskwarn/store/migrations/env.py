@@ -43,7 +43,7 @@ def main() -> None:
     )
     if not url:
         raise SystemExit("no database URL: pass -x url=<SQLAlchemy URL>")
-    from riskwarn.store.api import make_engine
+    from riskwarn.store.sql import make_engine
 
     engine = make_engine(url)
     try:
