@@ -365,3 +365,39 @@ def test_every_table_has_a_delta_schema() -> None:
         schema = layout.delta_schema(table)
         assert schema.names[: len(table.columns)] == table.columns, name
         assert all(not pa.types.is_timestamp(f.type) or f.type == layout.TS for f in schema), name
+
+
+def test_lake_history_command_shows_each_version(tmp_path: Path, monkeypatch, capsys) -> None:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path))
+    lake_dir = tmp_path / "lake"
+    lake.upsert(lake_dir, "incidents", "t", _incidents(["a"], ["x"], [2020]), batch_id="first")
+    lake.upsert(lake_dir, "incidents", "t", _incidents(["a"], ["x2"], [2021]), batch_id="fix")
+    assert main(["lake", "history", "incidents", "--record", "a"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    heads = [line.split()[3] for line in out if line.startswith("v")]
+    assert heads == ["insert", "before", "after"]
+    assert "category=x2" in out[-1] and "2021-06-01" in out[-1]
+    assert main(["lake", "history", "incidents", "--record", "a", "--json"]) == 0
+    import json
+
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["batch_id"] for r in rows] == ["first", "fix", "fix"]
+    assert main(["lake", "history", "incidents", "--record", "zz"]) == 2
+    assert "no record 'zz'" in capsys.readouterr().err
+
+
+def test_mapping_says_whether_its_ids_carry_the_event_time() -> None:
+    from riskwarn.sources import parse_mapping
+
+    base = "name: m\ntable: sensor_readings\n"
+    cols = (
+        "columns:\n  sensor_id: {from: dev}\n  observed_at: {from: t}\n  interval_s: {const: 600}\n"
+        "  quantity: {const: rain_mm}\n  value: {from: v}\n"
+    )
+    assert parse_mapping(base + "id: {columns: [dev, t]}\n" + cols).ids_carry_time
+    assert not parse_mapping(base + "id: {columns: [dev]}\n" + cols).ids_carry_time
+    assert not parse_mapping(base + cols).ids_carry_time
+    fallback = cols.replace("{from: t}", "{from: [t, t2]}")
+    assert not parse_mapping(base + "id: {columns: [dev, t]}\n" + fallback).ids_carry_time

@@ -165,6 +165,17 @@ def open_or_create(path: Path, table: Table | None, history_days: int) -> Any:
     )
 
 
+def _sorted_unique(batch: pa.Table, what: str) -> pa.Table:
+    """The batch in record_id order (validated batches already are); duplicate ids refused."""
+    ids = batch["record_id"]
+    if batch.num_rows > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+        batch = batch.take(pc.sort_indices(batch, sort_keys=[("record_id", "ascending")]))
+        ids = batch["record_id"]
+        if pc.any(pc.equal(ids[1:], ids[:-1])).as_py():
+            raise ValueError(f"duplicate record ids in a batch of {what}")
+    return batch
+
+
 def upsert(
     lake_dir: Path,
     table_name: str,
@@ -176,26 +187,27 @@ def upsert(
     ids_carry_time: bool = False,
     history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, int]:
-    """Upsert validated canonical rows by ``(source, record_id)`` in one Delta commit.
+    """Upsert validated canonical rows by ``(source, record_id)``.
 
     New ids are inserted; a record whose content differs from the stored one is updated
-    (the old version stays in the table's history); an identical record is left alone,
-    and a batch that changes nothing makes no commit at all (the table keeps its version
-    and every file). Returns the counts new / updated / unchanged.
+    with a Delta MERGE (the old version stays in the table's history); an identical record
+    is left alone, and a batch that changes nothing makes no commit at all (the table keeps
+    its version and every file). Returns the counts new / updated / unchanged.
+
+    A batch is at most two commits, each atomic: the MERGE of its corrections (with its
+    new rows when they are few), then the append of its new rows. A crash between the two
+    leaves the corrections applied; the re-run adds the rest and reports them as new.
     """
     table = TABLES[table_name]
     if accepted.empty:
         return {"new": 0, "updated": 0, "unchanged": 0}
     if accepted["source"].ne(source).any():
         raise ValueError(f"rows of another source than {source!r} in upsert")
-    batch = to_arrow_batch(accepted, table, grain)
-    batch = batch.take(pc.sort_indices(batch, sort_keys=[("record_id", "ascending")]))
-    if pc.count_distinct(batch["record_id"]).as_py() != batch.num_rows:
-        raise ValueError(f"duplicate record ids in a batch of {source!r} for {table_name}")
+    batch = _sorted_unique(to_arrow_batch(accepted, table, grain), f"{source!r} for {table_name}")
     layout.check_not_legacy(lake_dir, table_name)
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
-        return _merge(dt, batch, table, source, batch_id, ids_carry_time)
+        return _write(dt, batch, table, source, batch_id, ids_carry_time)
 
 
 def _commit_props(batch_id: str) -> Any:
@@ -204,45 +216,180 @@ def _commit_props(batch_id: str) -> Any:
     return CommitProperties(custom_metadata={BATCH_KEY: batch_id})
 
 
-def _merge(
+# a batch's new rows ride along in the MERGE of its corrections when at most this many;
+# more are appended in a second commit (a MERGE writes them twice: data + change feed)
+NEW_ROWS_IN_MERGE = 100_000
+
+
+def _may_be_stored(
+    files: pa.Table, batch: pa.Table, table: Table, ids_carry_time: bool
+) -> np.ndarray:
+    """Per batch row: whether a stored file may hold its id (else it is surely new)."""
+    n = batch.num_rows
+    if files.num_rows == 0:
+        return np.zeros(n, dtype=bool)
+    if not table.time_column:
+        return np.ones(n, dtype=bool)  # one partition per source: the probe decides
+    years = files["partition.year"].to_numpy().astype(np.int64)
+    months = files["partition.month"].to_numpy().astype(np.int64)
+    key = batch["year"].to_numpy().astype(np.int64) * 100 + batch["month"].to_numpy()
+    stored = np.unique(years * 100 + months)
+    # the same year's partitions of the other grain (a source whose grain changed)
+    by_year = np.unique(years[months == 0]) * 100
+    monthly_years = np.unique(years[months != 0])
+    flag = np.isin(key, stored)
+    flag |= (key % 100 != 0) & np.isin(key - key % 100, by_year)
+    flag |= (key % 100 == 0) & np.isin(key // 100, monthly_years)
+    if ids_carry_time:
+        return flag
+    # ids whose value lies within a file's record_id min/max statistics
+    lo, hi = files.column("min.record_id"), files.column("max.record_id")
+    ids = np.asarray(batch["record_id"].to_pylist(), dtype=object)  # sorted
+    mark = np.zeros(n + 1, dtype=np.int64)
+    for a, b in zip(lo.to_pylist(), hi.to_pylist(), strict=True):
+        first = 0 if a is None else int(np.searchsorted(ids, a, side="left"))
+        last = n if b is None else int(np.searchsorted(ids, b + "\U0010ffff", side="right"))
+        if last > first:
+            mark[first] += 1
+            mark[last] -= 1
+    return flag | (np.cumsum(mark[:n]) > 0)
+
+
+def _same_values(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Row-wise: equal values, nulls equal nulls, NaN equals NaN (SQL ``IS NOT DISTINCT
+    FROM``, which is what the MERGE's update condition tests)."""
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    b = b.combine_chunks() if isinstance(b, pa.ChunkedArray) else b
+    if a.type != b.type:
+        b = b.cast(a.type)
+    same = pc.fill_null(pc.equal(a, b), False)
+    same = pc.or_(same, pc.and_(pc.is_null(a), pc.is_null(b)))
+    if pa.types.is_floating(a.type):
+        same = pc.or_(
+            same, pc.and_(pc.fill_null(pc.is_nan(a), False), pc.fill_null(pc.is_nan(b), False))
+        )
+    return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _write(
     dt: Any, batch: pa.Table, table: Table, source: str, batch_id: str, ids_carry_time: bool
 ) -> dict[str, int]:
+    """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
+    files = _files(dt)
+    if files.num_rows:
+        files = files.filter(pc.equal(files["partition.source"], source))
+    maybe = _may_be_stored(files, batch, table, ids_carry_time)
+    parts, _ = _candidates(files, batch, source, table, ids_carry_time)
+    known = np.zeros(batch.num_rows, dtype=bool)
+    changed = np.zeros(batch.num_rows, dtype=bool)
+    stored_parts: list[tuple[int, int]] = []
+    if maybe.any():
+        probe = batch.filter(pa.array(maybe))
+        window = None
+        if ids_carry_time and table.time_column:  # a stored twin has the very same time
+            times = probe[table.time_column]
+            window = (table.time_column, pc.min(times), pc.max(times))
+        stored = _probe(dt, table, source, parts, probe["record_id"], window)
+        if stored.num_rows:
+            stored = stored.take(pc.sort_indices(stored, sort_keys=[("record_id", "ascending")]))
+            at = pc.index_in(batch["record_id"], value_set=stored["record_id"])
+            known = at.is_valid().to_numpy(zero_copy_only=False)
+            incoming = batch.filter(pa.array(known))  # both in record_id order
+            same = np.ones(incoming.num_rows, dtype=bool)
+            for c in table.columns:
+                if c not in ("source", "record_id"):
+                    same &= _same_values(stored[c], incoming[c])
+            changed[np.flatnonzero(known)[~same]] = True
+            if table.time_column:
+                moved = stored.filter(pa.array(~same))
+                stored_parts = sorted(
+                    set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
+                )
+    new = ~known
+    n_new, n_changed = int(new.sum()), int(changed.sum())
+    merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
+    updated = inserted = 0
+    if n_changed:
+        rows = batch.filter(pa.array(changed | new if merge_new else changed))
+        done = _merge(dt, rows, table, source, batch_id, stored_parts)
+        updated, inserted = done["updated"], done["new"]
+    if n_new and not merge_new:
+        _append(dt, batch.filter(pa.array(new)), table, batch_id)
+        inserted += n_new
+    log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
+    return {"new": inserted, "updated": updated, "unchanged": batch.num_rows - inserted - updated}
+
+
+def _probe(
+    dt: Any,
+    table: Table,
+    source: str,
+    parts: list[tuple[int, int]],
+    ids: pa.ChunkedArray,
+    window: tuple[str, pa.Scalar, pa.Scalar] | None = None,
+) -> pa.Table:
+    """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
+    the candidate partitions and, given a ``window`` (column, min, max), from files whose
+    statistics overlap it: partition values and min/max statistics skip the other files."""
+    flt = (pc.field("source") == source) & pc.field("record_id").isin(ids.combine_chunks())
+    if window is not None:
+        col, lo, hi = window
+        flt = flt & (pc.field(col) >= lo) & (pc.field(col) <= hi)
+    if parts:
+        by_part = None
+        for y, m in parts:
+            term = (pc.field("year") == y) & (pc.field("month") == m)
+            by_part = term if by_part is None else (by_part | term)
+        flt = flt & by_part
+    return dt.to_pyarrow_dataset().to_table(filter=flt)
+
+
+def _append(dt: Any, rows: pa.Table, table: Table, batch_id: str) -> None:
     from deltalake import WriterProperties, write_deltalake
 
-    n = batch.num_rows
-    parts, any_stored = _candidates(_files(dt), batch, source, table, ids_carry_time)
-    writer = WriterProperties(**WRITER)  # type: ignore[arg-type]
-    if not any_stored:
-        write_deltalake(
-            dt,
-            batch,
-            mode="append",
-            partition_by=list(layout.partition_columns(table)),
-            writer_properties=writer,
-            commit_properties=_commit_props(batch_id),
-        )
-        return {"new": n, "updated": 0, "unchanged": 0}
+    write_deltalake(
+        dt,
+        rows,
+        mode="append",
+        partition_by=list(layout.partition_columns(table)),
+        writer_properties=WriterProperties(**WRITER),  # type: ignore[arg-type]
+        commit_properties=_commit_props(batch_id),
+    )
+
+
+def _merge(
+    dt: Any,
+    rows: pa.Table,
+    table: Table,
+    source: str,
+    batch_id: str,
+    stored_parts: list[tuple[int, int]],
+) -> dict[str, int]:
+    """Delta MERGE of ``rows`` by record_id over the partitions the matched ids live in."""
+    from deltalake import WriterProperties
+
     on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
-    if parts:
-        on += " AND " + _partition_filter("t", parts)
+    if stored_parts:
+        on += " AND " + _partition_filter("t", stored_parts)
     data = [c for c in table.columns if c not in ("source", "record_id")]
     differs = " OR ".join(f'(t."{c}" IS DISTINCT FROM s."{c}")' for c in data)
     metrics = (
         dt.merge(
-            batch,
+            rows,
             on,
             source_alias="s",
             target_alias="t",
-            writer_properties=writer,
+            writer_properties=WriterProperties(**WRITER),  # type: ignore[arg-type]
             commit_properties=_commit_props(batch_id),
         )
         .when_matched_update_all(predicate=differs)
         .when_not_matched_insert_all()
         .execute()
     )
-    new, updated = int(metrics["num_target_rows_inserted"]), int(metrics["num_target_rows_updated"])
-    log.info("merged %d rows into %s: %d new, %d updated", n, table.name, new, updated)
-    return {"new": new, "updated": updated, "unchanged": n - new - updated}
+    return {
+        "new": int(metrics["num_target_rows_inserted"]),
+        "updated": int(metrics["num_target_rows_updated"]),
+    }
 
 
 def write_quarantine(
