@@ -184,6 +184,17 @@ def test_merge_looks_only_where_an_id_can_live() -> None:
     assert got == ([(2022, 0), (2022, 3)], True)  # the source went from month to year grain
     got = write._candidates(files, yearly, "t", SENSOR_READINGS, ids_carry_time=False)
     assert got == ([(2022, 0)], False)  # no file's id range holds "q": append
+    # per row: ids that carry their time may be stored only where their partition has
+    # files; other ids only where a file's id range may hold them (b5: 2021's file)
+    mine = files.slice(0, 3)  # source t's files
+    flags = write._may_be_stored(mine, batch, SENSOR_READINGS, ids_carry_time=True)
+    assert flags.tolist() == [True, False]
+    flags = write._may_be_stored(mine, batch, SENSOR_READINGS, ids_carry_time=False)
+    assert flags.tolist() == [True, False]
+    later = write.to_arrow_batch(_readings(["d1"], ["2022-03-05"], [1.0]), SENSOR_READINGS, "month")
+    assert write._may_be_stored(mine, later, SENSOR_READINGS, ids_carry_time=False).tolist() == [
+        False
+    ]  # in a partition with files, but above every file's id range: surely new
     # truncated statistics stay bounds: a longer id past a truncated max is still looked for
     assert write._may_hold(files, "record_id", pa.array(["a9zzz", "b0"])).tolist() == [
         True,

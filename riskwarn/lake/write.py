@@ -228,8 +228,8 @@ def _may_be_stored(
     n = batch.num_rows
     if files.num_rows == 0:
         return np.zeros(n, dtype=bool)
-    if not table.time_column:
-        return np.ones(n, dtype=bool)  # one partition per source: the probe decides
+    if not ids_carry_time or not table.time_column:
+        return _in_id_ranges(files, batch)
     years = files["partition.year"].to_numpy().astype(np.int64)
     months = files["partition.month"].to_numpy().astype(np.int64)
     key = batch["year"].to_numpy().astype(np.int64) * 100 + batch["month"].to_numpy()
@@ -240,9 +240,15 @@ def _may_be_stored(
     flag = np.isin(key, stored)
     flag |= (key % 100 != 0) & np.isin(key - key % 100, by_year)
     flag |= (key % 100 == 0) & np.isin(key // 100, monthly_years)
-    if ids_carry_time:
-        return flag
-    # ids whose value lies within a file's record_id min/max statistics
+    return flag
+
+
+def _in_id_ranges(files: pa.Table, batch: pa.Table) -> np.ndarray:
+    """Per batch row (sorted by record_id): whether its id lies within some file's
+    record_id min/max statistics (truncated statistics stay bounds, see :func:`_may_hold`)."""
+    n = batch.num_rows
+    if "min.record_id" not in files.column_names or "max.record_id" not in files.column_names:
+        return np.ones(n, dtype=bool)  # no statistics: any file may hold any id
     lo, hi = files.column("min.record_id"), files.column("max.record_id")
     ids = np.asarray(batch["record_id"].to_pylist(), dtype=object)  # sorted
     mark = np.zeros(n + 1, dtype=np.int64)
@@ -252,7 +258,7 @@ def _may_be_stored(
         if last > first:
             mark[first] += 1
             mark[last] -= 1
-    return flag | (np.cumsum(mark[:n]) > 0)
+    return np.cumsum(mark[:n]) > 0
 
 
 def _same_values(a: pa.Array, b: pa.Array) -> np.ndarray:
