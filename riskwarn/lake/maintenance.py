@@ -20,7 +20,7 @@ from typing import Any
 
 from riskwarn.contracts import TABLES
 from riskwarn.lake import layout
-from riskwarn.lake.write import WRITER, table_config
+from riskwarn.lake.write import table_config, writer_properties
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def maintain_table(
     lake_dir: Path, name: str, history_days: int, target_file_mb: int
 ) -> dict[str, Any]:
     """Compact, vacuum and checkpoint one table; returns what was done."""
-    from deltalake import DeltaTable, WriterProperties
+    from deltalake import DeltaTable
 
     with layout.writer_lock(lake_dir, name) as path:
         dt = DeltaTable(str(path))
@@ -53,7 +53,7 @@ def maintain_table(
             dt.alter.set_table_properties(changed)
         compact = dt.optimize.compact(
             target_size=target_file_mb * 1024 * 1024,
-            writer_properties=WriterProperties(**WRITER),  # type: ignore[arg-type]
+            writer_properties=writer_properties(),
         )
         dt = DeltaTable(str(path))
         removed = dt.vacuum(

@@ -35,8 +35,14 @@ from riskwarn.lake import layout
 
 log = logging.getLogger(__name__)
 
-WRITER = {"compression": "ZSTD", "compression_level": 3}
 BATCH_KEY = "riskwarn.batch_id"
+
+
+def writer_properties() -> Any:
+    """Parquet writer options of every lake file: zstd level 3."""
+    from deltalake import WriterProperties
+
+    return WriterProperties(compression="ZSTD", compression_level=3)
 
 
 def table_config(history_days: int) -> dict[str, str]:
@@ -351,14 +357,14 @@ def _probe(
 
 
 def _append(dt: Any, rows: pa.Table, table: Table, batch_id: str) -> None:
-    from deltalake import WriterProperties, write_deltalake
+    from deltalake import write_deltalake
 
     write_deltalake(
         dt,
         rows,
         mode="append",
         partition_by=list(layout.partition_columns(table)),
-        writer_properties=WriterProperties(**WRITER),  # type: ignore[arg-type]
+        writer_properties=writer_properties(),
         commit_properties=_commit_props(batch_id),
     )
 
@@ -372,8 +378,6 @@ def _merge(
     stored_parts: list[tuple[int, int]],
 ) -> dict[str, int]:
     """Delta MERGE of ``rows`` by record_id over the partitions the matched ids live in."""
-    from deltalake import WriterProperties
-
     on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
     if stored_parts:
         on += " AND " + _partition_filter("t", stored_parts)
@@ -385,7 +389,7 @@ def _merge(
             on,
             source_alias="s",
             target_alias="t",
-            writer_properties=WriterProperties(**WRITER),  # type: ignore[arg-type]
+            writer_properties=writer_properties(),
             commit_properties=_commit_props(batch_id),
         )
         .when_matched_update_all(predicate=differs)
@@ -407,7 +411,7 @@ def write_quarantine(
 ) -> bool:
     """Upsert quarantined rows keyed by ``(batch_id, row_number)``; idempotent (a batch
     already stored as it is makes no commit). Returns whether the table changed."""
-    from deltalake import WriterProperties, write_deltalake
+    from deltalake import write_deltalake
 
     if quarantine.empty:
         return False
@@ -427,7 +431,7 @@ def write_quarantine(
         files = _files(dt)
         if files.num_rows:
             files = files.filter(pc.equal(files.column("partition.source"), source))
-        writer = WriterProperties(**WRITER)  # type: ignore[arg-type]
+        writer = writer_properties()
         props = _commit_props(",".join(batch_ids.to_pylist()))
         if not _may_hold(files, "batch_id", batch_ids).any():
             write_deltalake(
