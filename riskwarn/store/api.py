@@ -669,7 +669,10 @@ class Store:
         domain: str | None, county: str | None, state: str | None, published_only: bool
     ) -> sa.Select[Any]:
         w, pub = _table(RiskWarning), _table(Publication)
-        effective = sa.func.coalesce(w.c.reviewed_level, w.c.level).label("effective_level")
+        effective = sa.case(
+            (w.c.state == "dismissed", sa.null()),
+            else_=sa.func.coalesce(w.c.reviewed_level, w.c.level),
+        ).label("effective_level")
         stmt = sa.select(w, effective)
         if published_only:
             stmt = stmt.join(pub, sa.and_(pub.c.run_id == w.c.run_id, pub.c.domain == w.c.domain))
@@ -688,7 +691,8 @@ class Store:
         state: str | None = None,
         published_only: bool = True,
     ) -> pd.DataFrame:
-        """Warnings ranked by level and score, with ``effective_level`` (reviewed or raised).
+        """Warnings ranked by level and score, with ``effective_level`` (the reviewed level
+        where adjusted or accepted, else the raised level; None once dismissed).
 
         ``published_only`` keeps the warnings of each domain's served run; otherwise
         every warning ever published (history).
@@ -698,7 +702,8 @@ class Store:
             return _frame(rows.mappings().all(), [*_table(RiskWarning).c, "effective_level"])
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:
-        """One warning with ``last_review`` (dict or None); KeyError if it does not exist."""
+        """One warning with ``effective_level`` (as in :meth:`warnings`) and ``last_review``
+        (dict or None); KeyError if it does not exist."""
         with self._read() as conn:
             return self._get_warning(conn, warning_id)
 
@@ -718,7 +723,12 @@ class Store:
             .mappings()
             .first()
         )
-        return {**dict(row), "last_review": None if last is None else dict(last)}
+        effective = None if row["state"] == "dismissed" else row["reviewed_level"] or row["level"]
+        return {
+            **dict(row),
+            "effective_level": effective,
+            "last_review": None if last is None else dict(last),
+        }
 
     def review_warning(
         self,
@@ -734,6 +744,9 @@ class Store:
         The update only applies if the warning is still at ``expected_version``;
         otherwise the attempt is written to the audit log as 'review_rejected' and
         StaleWarningError carries the current warning and its last review.
+        ValueError (nothing written) for an unknown action, an empty reason or reviewer,
+        a level given with anything but 'adjust', and an 'adjust' without a level or to
+        the level the warning already has (confirming a level is an 'accept').
         """
         if action not in REVIEW_ACTIONS:
             raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
@@ -743,11 +756,19 @@ class Store:
             raise ValueError("a review needs a reviewer")
         if action == "adjust" and level not in LEVELS:
             raise ValueError(f"'adjust' needs a level in {', '.join(LEVELS)}, not {level!r}")
+        if action != "adjust" and level is not None:
+            raise ValueError(f"only 'adjust' takes a level; {action!r} was given {level!r}")
         w = _table(RiskWarning)
         now = self._now()
         with self._write() as conn:
             current = self._get_warning(conn, warning_id)  # KeyError if unknown
             from_level = current["reviewed_level"] or current["level"]
+            same_level = level == from_level and current["state"] != "dismissed"
+            if action == "adjust" and same_level and current["version"] == expected_version:
+                raise ValueError(
+                    f"warning {warning_id} is already {level}: an 'adjust' must change the "
+                    "level (use 'accept' to confirm it)"
+                )
             to_level = {"accept": from_level, "adjust": level, "dismiss": None}[action]
             updated = conn.execute(
                 sa.update(w)
