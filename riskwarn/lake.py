@@ -95,7 +95,7 @@ def write_if_changed(path: Path, data: bytes) -> bool:
 
 def conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     """Canonical dtypes (object strings with None, Int64, float64, UTC timestamps)."""
-    from riskwarn.ingest import conform as _conform
+    from riskwarn.contracts import conform as _conform
 
     return _conform(frame, table)
 
