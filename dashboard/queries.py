@@ -172,9 +172,12 @@ def runs_top_forecasts(url: str, run_ids: tuple[str, ...], max_rank: int) -> pd.
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
-    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``."""
+    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``
+    and where it is (``lon``, ``lat``, ``cell_x``, ``cell_y``)."""
     frame = store(url).forecast_history(domain, unit_id=unit_id)
-    return frame.loc[:, ["origin", "probability", "score", "rank"]]
+    return frame.loc[
+        :, ["origin", "probability", "score", "rank", "lon", "lat", "cell_x", "cell_y"]
+    ]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
