@@ -32,7 +32,9 @@ def main() -> int:
     )
     from riskwarn.filemodes import private_dir, restrict_umask
     from riskwarn.keys import ensure_demo_key
+    from riskwarn.redact import install_log_redaction
 
+    install_log_redaction()
     restrict_umask()  # the lake, stores and keys of the demo home: this user's only
     settings = load_settings()
     private_dir(settings.home)
