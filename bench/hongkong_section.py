@@ -199,8 +199,10 @@ def _cell_lines(metrics: dict[str, Any], prior: dict[str, Any]) -> list[str]:
         "### Per 1 km cell",
         "",
         f"{metrics.get('n_active_cells')} active cells (a landslide before 2005); "
-        f"{int(any_m['n_events'])} landslides in active cells on {int(any_m['n_event_days'])} "
-        "landslide days. Cell score = the method's city-wide P(>= 1) x the cell's "
+        f"{int(any_m['n_events'])} landslides on {int(any_m['n_event_days'])} landslide days, "
+        f"{int(any_m.get('n_events_outside', 0))} of them in cells outside the active area "
+        "(no landslide there before): every landslide counts, those are misses for every "
+        "method. Cell score = the method's city-wide P(>= 1) x the cell's "
         "susceptibility prior (its share of landslides known before the evaluation year, "
         "Gaussian-smoothed with sigma 0.5 cell, +0.5 per cell), the same prior for every "
         "method: within a day every method ranks cells alike, so the table ranks all "

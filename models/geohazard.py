@@ -314,9 +314,13 @@ def cell_hit_rates(
       p_any x prior this is the prior's ranking, the same for every method), HR / PAI
       pooled over landslide days;
     * ``st_*``: every cell-day of the window ranked together (top k% of cell-days
-      flagged): HR = landslides in flagged cell-days / all landslides in active cells,
-      PAI = HR / k, and the AUC of a cell-day having a landslide. This is where the
-      city-wide daily probability matters.
+      flagged): HR = landslides in flagged cell-days / all landslides of the scored days,
+      PAI = HR / k, and the AUC of a cell-day (of the scored cells) having a landslide.
+      This is where the city-wide daily probability matters.
+
+    Every landslide of a scored day counts (the standard count): one in a cell outside
+    the scored cells (no landslide there before) is a miss for every method
+    (``n_events_outside``).
     """
     day = pd.DatetimeIndex(events_cells["occurred_at"]).tz_convert(tz).tz_localize(None)
     counts = (
@@ -326,21 +330,30 @@ def cell_hit_rates(
         .rename("label_count")
         .reset_index()
     )
-    event_days = set(counts["origin"])
+    scored_cells = scores[["cell_x", "cell_y"]].drop_duplicates()
+    in_area = counts.merge(scored_cells, on=["cell_x", "cell_y"], how="left", indicator=True)
+    outside_all = counts[(in_area["_merge"] == "left_only").to_numpy()]
     merged = scores.merge(counts, on=["origin", "cell_x", "cell_y"], how="left").fillna(
         {"label_count": 0}
     )
     out: dict[str, dict[str, float]] = {}
     for method, g in merged.groupby("method"):
+        days = set(g["origin"])
+        outside = outside_all[outside_all["origin"].isin(days)]
+        event_days = set(counts["origin"]) & days
         on_days = g[g["origin"].isin(event_days)]
-        res = {f"day_{k}": v for k, v in pooled_hotspot_metrics(hotspot_windows(on_days)).items()}
-        st = window_hit_table(g["score"].to_numpy(), g["label_count"].to_numpy())
+        windows = hotspot_windows(on_days, outside=outside)
+        res = {f"day_{k}": v for k, v in pooled_hotspot_metrics(windows).items()}
+        st = window_hit_table(
+            g["score"].to_numpy(), g["label_count"].to_numpy(), outside=outside["label_count"]
+        )
         for f in AREA_FRACTIONS:
             hr = st[f"captured@{f:g}"] / st["events"] if st["events"] > 0 else float("nan")
             res[f"st_hit_rate@{f:g}"] = float(hr)
             res[f"st_pai@{f:g}"] = float(hr / st[f"share@{f:g}"])
         res["st_auc"] = rank_auc(g["label_count"].to_numpy() > 0, g["score"].to_numpy())
         res["n_events"] = float(st["events"])
-        res["n_event_days"] = float(len(event_days & set(g["origin"])))
+        res["n_events_outside"] = float(outside["label_count"].sum())
+        res["n_event_days"] = float(len(event_days))
         out[str(method)] = res
     return out

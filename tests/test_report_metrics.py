@@ -292,3 +292,18 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     assert later["pai@0.05"]["xgboost"] == pytest.approx(pai_later["pai@0.05"])
     lo, hi = later["pai@0.05_ci"]["xgboost"]
     assert lo <= pai_later["pai@0.05"] <= hi
+
+
+def test_a_landslide_outside_the_scored_cells_is_a_miss_for_every_method() -> None:
+    cells = pd.DataFrame({"cell_x": [0, 1, 2, 3], "cell_y": [0, 0, 0, 0]})
+    hist = _events([(0, 0), (0, 0), (1, 0)], "2009-03-01")
+    days = pd.date_range("2010-01-01", periods=10, freq="D").date
+    city = pd.DataFrame({"date": days, "p_any": [0.9 if i == 4 else 0.1 for i in range(10)]})
+    scores = cell_daily_scores(city.assign(method="sharp"), hist, cells, TZ)
+    inside = _events([(0, 0)], "2010-01-05 03:00")
+    outside = _events([(9, 9)], "2010-01-05 04:00")  # a cell never scored
+    alone = cell_hit_rates(scores, inside, TZ)["sharp"]
+    both = cell_hit_rates(scores, pd.concat([inside, outside]), TZ)["sharp"]
+    assert alone["st_hit_rate@0.05"] == 1.0 and both["st_hit_rate@0.05"] == 0.5
+    assert both["n_events"] == 2 and both["n_events_outside"] == 1
+    assert both["day_hit_rate@0.2"] == alone["day_hit_rate@0.2"] / 2
