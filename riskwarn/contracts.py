@@ -416,6 +416,36 @@ def pandera_schema(table: Table) -> pa.DataFrameSchema:
     )
 
 
+_CANONICAL_DTYPES = {"str": "str", "float": "float64", "int": "Int64", UTC_TS: UTC_TS}
+
+
+def conform(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """Cast a frame to the table's canonical dtypes (``str``, ``Int64``, ``float64``, UTC).
+
+    A frame that already has exactly these columns and dtypes is returned as is (no copy)."""
+    if list(frame.columns) == table.columns and all(
+        str(frame[f.name].dtype) == _CANONICAL_DTYPES[f.dtype] for f in table.fields
+    ):
+        return frame
+    out = pd.DataFrame(index=frame.index)
+    for f in table.fields:
+        s = (
+            frame[f.name]
+            if f.name in frame.columns
+            else pd.Series(None, index=frame.index, dtype=object)
+        )
+        if f.dtype == "str":
+            s = s.astype("str")  # pandas' Arrow-backed strings: compact; NaN = null
+        elif f.dtype == UTC_TS:
+            s = pd.to_datetime(s, utc=True).astype(UTC_TS)
+        elif f.dtype == "int":
+            s = pd.to_numeric(s).astype("Int64")
+        else:
+            s = pd.to_numeric(s).astype("float64")
+        out[f.name] = s
+    return out
+
+
 def empty_frame(table: Table) -> pd.DataFrame:
     """An empty frame with the table's columns and dtypes."""
     data = {

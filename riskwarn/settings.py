@@ -34,11 +34,26 @@ class Settings(BaseModel):
     )
     cell_size_m: int = Field(default=250, description="Default grid cell size in metres.")
     pseudonym_key: str = Field(
-        default="riskwarn-demo-key-change-me",
-        description="Secret key for HMAC pseudonymisation of dispute parties.",
+        default="",
+        repr=False,
+        description="Secret key for HMAC pseudonymisation of dispute parties (prefer "
+        "pseudonym_key_file); no default: see riskwarn.keys.",
+    )
+    pseudonym_key_file: str = Field(
+        default="",
+        description="File (mode 0600) holding the pseudonym key; see riskwarn.keys.",
     )
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."
+    )
+    lake_history_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a lake table keeps old versions (corrections' history, time "
+        "travel) before maintenance vacuums them.",
+    )
+    lake_target_file_mb: int = Field(
+        default=128, ge=1, description="File size lake compaction aims at (MB)."
     )
 
     @property

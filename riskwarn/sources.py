@@ -90,9 +90,17 @@ class ColumnRule(_Strict):
 
 
 class IdSpec(_Strict):
-    """Source id columns (joined with '|'); omitted -> content hash + occurrence number."""
+    """Source id columns (joined with '|'); omitted -> content hash + occurrence number.
+
+    ``repeats``: what an id seen again in one file with *different* content means.
+    ``conflict`` (default): we cannot tell which row is right, so every version is
+    quarantined. ``first``: the source repeats a record on purpose (e.g. one row per
+    victim of one incident): the file's first valid row is the record and the others are
+    counted as duplicates.
+    """
 
     columns: list[str]
+    repeats: Literal["conflict", "first"] = "conflict"
 
 
 class Area(_Strict):
@@ -209,6 +217,19 @@ class SourceMapping(_Strict):
         cols += self.id.columns if self.id else []
         cols += [c for c in (self.x, self.y) if c]
         return list(dict.fromkeys(cols))
+
+    @property
+    def ids_carry_time(self) -> bool:
+        """Whether a record's id fixes its event time: the id columns include the one
+        source column the table's time column is read from (no ``when`` / ``const`` /
+        ``template`` / fallback list). Then an id can only live in its time's lake
+        partition, which keeps the lake's upsert to the batch's own partitions."""
+        time_column = TABLES[self.table].time_column
+        rule = self.columns.get(time_column) if time_column else None
+        if self.id is None or rule is None:
+            return False
+        plain = not rule.when and rule.const is None and rule.template is None
+        return plain and len(rule.sources) == 1 and rule.sources[0] in self.id.columns
 
     @property
     def known_columns(self) -> set[str]:

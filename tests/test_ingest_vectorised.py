@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn import ingest
 from riskwarn.contracts import TABLES, UTC_TS
-from riskwarn.ingest import conform, finish_batch, map_chunk
-from riskwarn.lake import rows_equal, sort_order
+from riskwarn.ingest import conform, finish_batch, map_chunk, read, validate
+from riskwarn.ingest import mapping as ingest_mapping
+from riskwarn.lake import sort_order
 from riskwarn.sources import parse_mapping
 
 AS_OF = datetime(2024, 1, 1, tzinfo=UTC)
@@ -53,8 +53,8 @@ def _random_frame(table_name: str, n: int, seed: int) -> pd.DataFrame:
 def test_contract_masks_match_pandera(table_name: str) -> None:
     table = TABLES[table_name]
     frame = _random_frame(table_name, 120, seed=len(table_name))
-    expected = ingest._pandera_reasons(frame, table)
-    got = ingest._contract_reasons(frame, table)
+    expected = validate._pandera_reasons(frame, table)
+    got = validate._contract_reasons(frame, table)
     assert (expected != "").sum() > 0  # the frame does break rules
     pd.testing.assert_series_equal(got, expected)
 
@@ -62,9 +62,9 @@ def test_contract_masks_match_pandera(table_name: str) -> None:
 def test_large_frames_use_masks_and_agree_with_pandera(monkeypatch: pytest.MonkeyPatch) -> None:
     table = TABLES["sensor_readings"]
     frame = _random_frame("sensor_readings", 400, seed=3)
-    monkeypatch.setattr(ingest, "_PANDERA_ROWS", 50)  # force the large-frame path
+    monkeypatch.setattr(validate, "_PANDERA_ROWS", 50)  # force the large-frame path
     pd.testing.assert_series_equal(
-        ingest._schema_reasons(frame, table), ingest._pandera_reasons(frame, table)
+        validate._schema_reasons(frame, table), validate._pandera_reasons(frame, table)
     )
 
 
@@ -78,7 +78,7 @@ def test_stringify_matches_value_by_value_text() -> None:
             "b": [True, False, True, True],
         }
     )
-    text = ingest._stringify(frame)
+    text = read.stringify(frame)
     assert text["cat"].tolist() == ["雨量", "位移", "", "雨量"]
     assert text["f"].tolist() == ["0.0", "-0.0", "", "1e-07"]
     assert text["t"].tolist() == [
@@ -101,13 +101,6 @@ def test_sort_order_is_pandas_stable_sort() -> None:
     )
     expected = frame.sort_values(["a", "t"], kind="stable").index.to_numpy()
     assert sort_order(frame, ["a", "t"]).tolist() == expected.tolist()
-
-
-def test_rows_equal_is_exact() -> None:
-    a = pd.DataFrame({"v": [0.0, np.nan, 1.0], "s": pd.Series(["x", None, "y"], dtype="str")})
-    b = pd.DataFrame({"v": [-0.0, np.nan, 1.0], "s": pd.Series(["x", None, "z"], dtype="str")})
-    assert rows_equal(a, b, ["v", "s"]).tolist() == [False, True, False]
-    assert rows_equal(a, a, ["v", "s"]).tolist() == [True, True, True]
 
 
 def test_repeated_ids_duplicate_vs_conflict_in_a_long_batch() -> None:
@@ -153,11 +146,11 @@ def test_stringify_keeps_text_of_equal_but_different_objects() -> None:
             "f32": np.array([0.1, -0.0, np.nan, 0.1, 2.5], dtype="float32"),
         }
     )
-    text = ingest._stringify(frame)
+    text = read.stringify(frame)
     assert text["obj"].tolist() == ["1.0", "1.00", "", "1", "True"]
     assert text["f32"].tolist() == ["0.1", "-0.0", "", "0.1", "2.5"]
 
 
 def test_join_nonempty_pseudonym_lists() -> None:
     frame = pd.DataFrame({"a": ["x", "", "", "p"], "b": ["y", "z", "", ""]}, dtype=object)
-    assert ingest._join_nonempty(frame, ["a", "b"]).tolist() == ["x;y", "z", None, "p"]
+    assert ingest_mapping._join_nonempty(frame, ["a", "b"]).tolist() == ["x;y", "z", None, "p"]

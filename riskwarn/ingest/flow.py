@@ -1,0 +1,315 @@
+"""The file-level flow: read -> map -> validate -> write, one file (or SQL source) at a time."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskwarn.contracts import TABLES, conform
+from riskwarn.ingest.mapping import map_chunk, row_json, sanitize_raw
+from riskwarn.ingest.read import (
+    FileProblem,
+    file_batch_id,
+    mapping_digest,
+    read_raw_chunks,
+    stringify,
+)
+from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
+from riskwarn.ingest.write import store_batch
+from riskwarn.sources import SourceMapping
+
+
+def _file_problem_batch(
+    mapping: SourceMapping, problem: FileProblem, batch_id: str, file_name: str
+) -> Batch:
+    table = TABLES[mapping.table]
+    empty = conform(pd.DataFrame(columns=table.columns), table)
+    if problem.reason == "empty_file":
+        return Batch(
+            batch_id,
+            mapping.name,
+            table.name,
+            file_name,
+            0,
+            empty,
+            pd.DataFrame(columns=QUARANTINE_COLUMNS),
+            0,
+            [problem.message],
+        )
+    q = pd.DataFrame(
+        [
+            [
+                mapping.name,
+                table.name,
+                batch_id,
+                file_name,
+                0,
+                problem.reason,
+                problem.message,
+                problem.original,
+            ]
+        ],
+        columns=QUARANTINE_COLUMNS,
+    )
+    q["row_number"] = q["row_number"].astype("int64")
+    return Batch(
+        batch_id,
+        mapping.name,
+        table.name,
+        file_name,
+        1,
+        empty,
+        q,
+        0,
+        [f"{problem.message} (whole file quarantined as one record)"],
+    )
+
+
+def _bad_lines_quarantine(
+    mapping: SourceMapping, bad: list[list[str]], start_row: int, batch_id: str, file_name: str
+) -> pd.DataFrame:
+    rows = [
+        [
+            mapping.name,
+            mapping.table,
+            batch_id,
+            file_name,
+            start_row + i,
+            "bad_line",
+            reason_message("bad_line") + f" ({len(fields)} fields)",
+            json.dumps(fields, ensure_ascii=False),
+        ]
+        for i, fields in enumerate(bad)
+    ]
+    q = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+    q["row_number"] = q["row_number"].astype("int64")
+    return q
+
+
+def validate_chunks(
+    mapping: SourceMapping,
+    chunks: Iterator[pd.DataFrame],
+    *,
+    pseudonym_key: str,
+    as_of: datetime,
+    batch_id: str,
+    file_name: str,
+    messages: list[str],
+    bad: list[list[str]],
+    progress: Callable[[int], None] | None = None,
+    reread: Callable[[], Iterator[pd.DataFrame]] | None = None,
+) -> Batch:
+    """Map every chunk, then finish the batch (shared by files and SQL).
+
+    ``reread`` gives the chunks again; it is used to fetch the original content of rows
+    rejected after mapping (duplicate conflicts, spikes, contract failures)."""
+    parts: list[pd.DataFrame] = []
+    why: list[pd.Series] = []
+    occ: Counter[str] = Counter()
+    read = 0
+    extra_reported = False
+    for chunk in chunks:
+        if not extra_reported:
+            extra = [
+                c
+                for c in chunk.columns
+                if str(c) not in mapping.known_columns and not str(c).startswith("Unnamed:")
+            ]
+            if extra:
+                messages.append(f"extra columns ignored: {', '.join(map(str, extra))}")
+            extra_reported = True
+        cand, reason = map_chunk(
+            mapping,
+            chunk,
+            pseudonym_key=pseudonym_key,
+            as_of=as_of,
+            first_row=read + 1,
+            occurrences=occ,
+        )
+        parts.append(cand)
+        why.append(reason)
+        read += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
+    extra_q = None
+    if bad:
+        extra_q = _bad_lines_quarantine(mapping, bad, read + 1, batch_id, file_name)
+        messages.append(
+            f"{len(bad)} malformed line(s) quarantined as bad_line (row numbers follow the good rows)"
+        )
+        read += len(bad)
+    if not parts:
+        messages.append("no data rows (header only)")
+        table = TABLES[mapping.table]
+        candidates = pd.DataFrame(columns=[*table.columns, "_row", "_hash", "_original"])
+        reasons = pd.Series([], dtype=object)
+    else:
+        candidates = pd.concat(parts, ignore_index=True)
+        reasons = pd.concat(why, ignore_index=True)
+        parts.clear()  # the chunks are now in `candidates`: do not hold them twice
+        why.clear()
+    fetch = None
+    if reread is not None:
+
+        def fetch(rows: set[int]) -> dict[int, str]:
+            return fetch_raw_rows(mapping, reread(), rows, pseudonym_key)
+
+    return finish_batch(
+        mapping,
+        candidates,
+        reasons,
+        read=read,
+        batch_id=batch_id,
+        file_name=file_name,
+        messages=messages,
+        extra_quarantine=extra_q,
+        fetch_originals=fetch,
+    )
+
+
+def fetch_raw_rows(
+    mapping: SourceMapping, chunks: Iterator[pd.DataFrame], rows: set[int], key: str
+) -> dict[int, str]:
+    """Sanitized JSON of the given 1-based data rows, read again from the chunks."""
+    found: dict[int, str] = {}
+    start = 1
+    for chunk in chunks:
+        wanted = [r - start for r in rows if start <= r < start + len(chunk)]
+        if wanted:
+            sub = chunk.reset_index(drop=True).iloc[sorted(wanted)]
+            sub.columns = [str(c) for c in sub.columns]
+            text = row_json(sanitize_raw(mapping, sub, key))
+            found.update({start + int(i): t for i, t in text.items()})
+        start += len(chunk)
+    return found
+
+
+def read_and_validate(
+    mapping: SourceMapping,
+    path: str | Path,
+    *,
+    pseudonym_key: str,
+    as_of: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> Batch:
+    """Read one file and validate it; file-level problems become quarantine + message."""
+    p = Path(path)
+    batch_id = (
+        file_batch_id(mapping, p) if p.exists() else hashlib.sha256(str(p).encode()).hexdigest()
+    )
+    messages: list[str] = []
+    bad: list[list[str]] = []
+
+    def reread() -> Iterator[pd.DataFrame]:
+        return read_raw_chunks(mapping, p, [], [])
+
+    try:
+        return validate_chunks(
+            mapping,
+            read_raw_chunks(mapping, p, messages, bad),
+            pseudonym_key=pseudonym_key,
+            as_of=as_of,
+            batch_id=batch_id,
+            file_name=p.name,
+            messages=messages,
+            bad=bad,
+            progress=progress,
+            reread=reread,
+        )
+    except FileProblem as problem:
+        return _file_problem_batch(mapping, problem, batch_id, p.name)
+
+
+def read_sql_and_validate(
+    mapping: SourceMapping, *, pseudonym_key: str, as_of: datetime, url: str | None = None
+) -> Batch:
+    """Read the mapping's SQL source (table or query) with SQLAlchemy and validate it."""
+    import sqlalchemy as sa
+
+    if mapping.sql is None:
+        raise ValueError(f"mapping {mapping.name!r} has no sql section")
+    engine = sa.create_engine(url or mapping.sql.url)
+    try:
+        table_name = mapping.sql.table or ""
+        query = mapping.sql.query or sa.select(sa.text("*")).select_from(sa.table(table_name))
+        with engine.connect() as conn:
+            frame = pd.read_sql(sa.text(query) if isinstance(query, str) else query, conn)
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ValueError(f"cannot read SQL source of {mapping.name!r}: {first}") from None
+    finally:
+        engine.dispose()
+    raw = stringify(frame)
+    name = f"sql:{mapping.sql.table or 'query'}"
+    h = hashlib.sha256(mapping_digest(mapping).encode())
+    h.update(raw.to_csv(index=False).encode())
+    messages: list[str] = []
+    return validate_chunks(
+        mapping,
+        iter([raw]),
+        pseudonym_key=pseudonym_key,
+        as_of=as_of,
+        batch_id=h.hexdigest(),
+        file_name=name,
+        messages=messages,
+        bad=[],
+        reread=lambda: iter([raw]),
+    )
+
+
+def ingest_files(
+    mapping: SourceMapping,
+    files: Sequence[str | Path],
+    settings: Any,
+    *,
+    as_of: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Read, validate and upsert each file into ``settings.lake_dir``; one report per file."""
+    import pyarrow
+
+    from riskwarn.keys import pseudonym_key_for
+
+    key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    reports = []
+    for f in files:
+        batch = read_and_validate(mapping, f, pseudonym_key=key, as_of=as_of, progress=progress)
+        reports.append(
+            store_batch(
+                batch,
+                settings.lake_dir,
+                as_of,
+                mapping.partition,
+                ids_carry_time=mapping.ids_carry_time,
+            )
+        )
+        # hold one file's rows at a time: drop this batch before reading the next file and
+        # hand Arrow's freed buffers back to the OS
+        del batch
+        pyarrow.default_memory_pool().release_unused()
+    return reports
+
+
+def ingest_sql(
+    mapping: SourceMapping, settings: Any, *, as_of: datetime, url: str | None = None
+) -> dict[str, Any]:
+    """Read the mapping's SQL source, validate and upsert it into the lake."""
+    from riskwarn.keys import pseudonym_key_for
+
+    key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    batch = read_sql_and_validate(mapping, pseudonym_key=key, as_of=as_of, url=url)
+    return store_batch(
+        batch, settings.lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
+    )
+
+
+def now_utc() -> datetime:
+    """The ingest time; read only at entry points and passed down as ``as_of``."""
+    return datetime.now(UTC)

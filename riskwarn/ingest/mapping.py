@@ -1,0 +1,460 @@
+"""Stage 2, map (pure): mapping rules -> canonical columns plus a first reason per row.
+
+Each column rule (``null_values`` -> ``extract`` -> ``map`` -> ``normalize`` -> parse)
+runs on whole columns, and on the distinct values only when a column repeats them.
+Also the raw-row helpers the later stages share: content hashes, the sanitized row
+(dropped / personal columns removed, pseudonyms in place) and its JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import geo
+from riskwarn.contracts import TABLES, UTC_TS, Table
+from riskwarn.sources import ColumnRule, SourceMapping, looks_personal
+
+
+def pseudonym(value: str, key: str) -> str:
+    """Keyed pseudonym: HMAC-SHA256(key, value), hex, first 16 characters."""
+    return hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"\d+", "9", text)
+
+
+def _format_shapes(formats: list[str]) -> set[str]:
+    sample = datetime(2000, 10, 10, 10, 10, 10)
+    return {_shape(sample.strftime(f)) for f in formats}
+
+
+def _null_mask(s: pd.Series, nulls: set[str]) -> pd.Series:
+    return s.isna() | s.isin(nulls) | (s.str.strip() == "")
+
+
+def _prepare_text(s: pd.Series, rule: ColumnRule, nulls: set[str]) -> pd.Series:
+    s = s.astype(object).where(~_null_mask(s.astype(str), nulls | set(rule.null_values)), None)
+    if rule.extract:
+        ext = s.str.extract(rule.extract, expand=False)
+        s = ext.where(ext.notna(), s)
+    if rule.map:
+        mapped = s.map(lambda v: rule.map.get(v, v) if v is not None else None)  # type: ignore[union-attr]
+        s = mapped.astype(object)
+    if rule.normalize and s.notna().any():
+        t = s.where(s.isna(), s.astype(str).str.strip())
+        if rule.normalize == "snake_case":
+            t = t.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
+        elif rule.normalize == "lower":
+            t = t.str.lower()
+        elif rule.normalize == "upper":
+            t = t.str.upper()
+        s = t
+    return s
+
+
+def _parse(
+    s: pd.Series, dtype: str, rule: ColumnRule, tz: str, ambiguous: bool
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Typed values, mask of unparseable inputs and a per-row reason kind."""
+    present = s.notna()
+    kind = pd.Series("", index=s.index, dtype=object)
+    if dtype == "str":
+        return (
+            s.astype("str"),  # Arrow-backed strings; None -> NaN
+            pd.Series(False, index=s.index),
+            kind,
+        )
+    if dtype in ("float", "int"):
+        if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):
+            text = s.astype("str").str.strip()  # vectorised (Arrow); nulls stay null
+        else:  # mapped non-text values (numbers from a `map`) pass through as they are
+            text = s.where(present, None).map(
+                lambda v: v if v is None or not isinstance(v, str) else v.strip()
+            )
+        num = pd.to_numeric(text, errors="coerce")
+        bad = present & num.isna()
+        if rule.scale is not None:
+            num = num * rule.scale
+        if dtype == "int":
+            frac = num.notna() & (num != np.floor(num))
+            bad = bad | frac
+            num = num.where(~frac)
+            num = num.round().astype("Int64")
+        kind[bad] = "unparseable_number"
+        return num, bad, kind
+    # timestamps
+    text = s.where(present, None).astype(object)
+    if rule.formats:
+        parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        for fmt in rule.formats:
+            todo = parsed.isna() & present
+            if not todo.any():
+                break
+            parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        result = _localize(parsed, tz, ambiguous)
+        shapes = _format_shapes(rule.formats)
+    else:
+        result = _parse_iso(text, tz, ambiguous)
+        shapes = {"9999-99-99", "9999-99-99 99:99", "9999-99-99 99:99:99", "9999-99-99T99:99:99"}
+    bad = present & result.isna()
+    if bad.any():
+        impossible = text[bad].map(lambda v: _shape(str(v).strip()) in shapes)
+        kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
+    return result, bad, kind
+
+
+def _localize(naive: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
+    """Local wall times -> UTC (DST gaps shift forward; ambiguous hours per mapping)."""
+    values = pd.DatetimeIndex(naive.astype("datetime64[ns]"))
+    amb = np.full(len(values), ambiguous)
+    local = values.tz_localize(tz, ambiguous=amb, nonexistent="shift_forward")
+    return pd.Series(local.tz_convert("UTC"), index=naive.index)
+
+
+def _parse_iso(text: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
+    """ISO 8601 times; naive ones are local to ``tz``, ones with an offset keep it."""
+    present = text.notna()
+    try:
+        parsed = pd.to_datetime(text.where(present, None), format="ISO8601", errors="coerce")
+    except (ValueError, TypeError):  # mixed naive / offset values: parse one by one
+        parsed = pd.to_datetime(
+            text.where(present, None), format="ISO8601", errors="coerce", utc=True
+        )
+        naive = (
+            text.where(present, "").astype(str).str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+        )
+        local = pd.to_datetime(
+            text.where(present & ~naive, None), format="ISO8601", errors="coerce"
+        )
+        return parsed.where(naive, _localize(local, tz, ambiguous))
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        return parsed.dt.tz_convert("UTC").astype(UTC_TS)
+    return _localize(parsed.astype("datetime64[ns]"), tz, ambiguous)
+
+
+def _typed_const(value: Any, dtype: str, n: int, index: pd.Index, tz: str) -> pd.Series:
+    if dtype == UTC_TS:
+        ts = pd.Timestamp(value)
+        ts = ts.tz_localize(tz) if ts.tzinfo is None else ts
+        return pd.Series(ts.tz_convert("UTC"), index=index, dtype=UTC_TS)
+    if dtype == "int":
+        return pd.Series(value, index=index, dtype="Int64")
+    if dtype == "float":
+        return pd.Series(value, index=index, dtype=float)
+    return pd.Series(None if value is None else str(value), index=index, dtype=object)
+
+
+def _apply_rule(
+    mapping: SourceMapping, name: str, rule: ColumnRule, raw: pd.DataFrame, table: Table
+) -> tuple[pd.Series, pd.Series]:
+    """Values of canonical column ``name`` and per-row reason ('' = fine)."""
+    dtype = table.field(name).dtype
+    nulls = set(mapping.null_values)
+    ambiguous = mapping.ambiguous_time == "daylight"
+    reason = np.full(len(raw), "", dtype=object)
+    has = np.zeros(len(raw), dtype=bool)  # reason != ''
+    if rule.const is not None:
+        values = _typed_const(rule.const, dtype, len(raw), raw.index, mapping.timezone)
+    elif rule.sources or rule.template:
+        if rule.template:
+            inputs = [(rule.template, _render_template(rule.template, raw, nulls))]
+        else:
+            inputs = [(col, raw[col]) for col in rule.sources]
+        values = None
+        any_bad = pd.Series(False, index=raw.index)
+        for _col, series in inputs:
+            v, bad, kind = _prepare_and_parse(
+                series, dtype, rule, nulls, mapping.timezone, ambiguous
+            )
+            new = bad.to_numpy(dtype=bool) & ~has
+            if new.any():
+                reason[new] = kind.to_numpy(dtype=object)[new] + ":" + name
+                has |= new
+            any_bad |= bad
+            values = v if values is None else values.where(values.notna(), v)
+        assert values is not None
+        keep = values.isna().to_numpy(dtype=bool) & any_bad.to_numpy(dtype=bool)
+        reason[~keep] = ""
+        has &= keep
+    else:
+        values = _typed_const(None, dtype, len(raw), raw.index, mapping.timezone)
+    for cond in reversed(rule.when):
+        hit = raw[cond.column].isin(cond.values)
+        if hit.any():
+            const = _typed_const(cond.value, dtype, len(raw), raw.index, mapping.timezone)
+            values = values.where(~hit, const) if cond.value is not None else values.where(~hit)
+            reason[hit.to_numpy(dtype=bool)] = ""
+            has &= ~hit.to_numpy(dtype=bool)
+    if rule.default is not None:
+        values = values.where(
+            values.notna() | has,
+            _typed_const(rule.default, dtype, len(raw), raw.index, mapping.timezone),
+        )
+    return values, pd.Series(reason, index=raw.index, dtype=object)
+
+
+def _prepare_and_parse(
+    series: pd.Series, dtype: str, rule: ColumnRule, nulls: set[str], tz: str, ambiguous: bool
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`_prepare_text` + :func:`_parse` of one source column.
+
+    Both are value-by-value functions, so when the column repeats its values (sensor
+    ids, flags, the shared 10-minute times) they run on the distinct values only and
+    the results are spread back by code: same output, a fraction of the work."""
+    head = series.iloc[:_SAMPLE_ROWS]
+    if len(series) > _SAMPLE_ROWS and head.nunique(dropna=False) > _DISTINCT_SHARE * len(head):
+        codes, uniq = None, []  # mostly distinct values (ids, coordinates): no gain
+    else:
+        codes, uniq = pd.factorize(series, use_na_sentinel=False)
+    if codes is None or len(uniq) > _DISTINCT_SHARE * len(series):
+        text = _prepare_text(series, rule, nulls)
+        return _parse(text, dtype, rule, tz, ambiguous)
+    distinct = pd.Series(uniq, dtype=object)
+    text = _prepare_text(distinct, rule, nulls)
+    v, bad, kind = _parse(text, dtype, rule, tz, ambiguous)
+    return (
+        v.take(codes).set_axis(series.index),
+        bad.take(codes).set_axis(series.index),
+        kind.take(codes).set_axis(series.index),
+    )
+
+
+_DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share
+_SAMPLE_ROWS = 5000  # rows looked at first to guess whether a column repeats its values
+
+
+def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Series:
+    import string
+
+    out = pd.Series("", index=raw.index, dtype=object)
+    missing = pd.Series(False, index=raw.index)
+    for literal, fld, _, _ in string.Formatter().parse(template):
+        out = out + literal
+        if fld:
+            col = raw[fld].astype(str)
+            missing |= col.str.strip().isin(nulls | {""})
+            out = out + col.str.strip()
+    return out.where(~missing, None)
+
+
+def _row_hashes(raw: pd.DataFrame) -> pd.Series:
+    """sha1 of each raw row (values joined with the unit separator), vectorised."""
+    if not len(raw.columns):
+        return pd.Series("", index=raw.index, dtype=object)
+    cols = [raw[c].astype(str) for c in raw.columns]
+    joined = cols[0].str.cat(cols[1:], sep="\x1f") if len(cols) > 1 else cols[0]
+    return pd.Series(
+        [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in joined], index=raw.index, dtype=object
+    )
+
+
+def content_hash(raw: pd.DataFrame) -> np.ndarray:
+    """64-bit hash of each row's values (uint64), computed by DuckDB's ``hash`` over an
+    Arrow view of the frame (multi-threaded, row order kept). Used only inside one batch
+    to tell exact repeats of an id from conflicting versions, never stored."""
+    if not len(raw) or not len(raw.columns):
+        return np.zeros(len(raw), dtype="uint64")
+    import duckdb
+    import pyarrow as pa
+
+    cols = {f"c{i}": pa.array(raw[c], from_pandas=True) for i, c in enumerate(raw.columns)}
+    rows = pa.table(cols)  # noqa: F841 (read by DuckDB's replacement scan)
+    con = duckdb.connect()
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        h = con.execute(f"SELECT hash({', '.join(cols)}) AS h FROM rows").fetchnumpy()["h"]
+    finally:
+        con.close()
+    return np.asarray(h, dtype="uint64")
+
+
+def row_json(raw: pd.DataFrame) -> pd.Series:
+    """JSON object of each raw row (column -> text), vectorised through pandas' writer."""
+    if raw.empty:
+        return pd.Series([], index=raw.index, dtype=object)
+    text = raw.astype(object).to_json(orient="records", lines=True, force_ascii=False)
+    return pd.Series(text.rstrip("\n").split("\n"), index=raw.index, dtype=object)
+
+
+def sanitize_raw(mapping: SourceMapping, raw: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The raw row as it may be stored: dropped and personal-looking columns removed,
+    pseudonymised columns replaced by their pseudonyms."""
+    pseud = {c for cols in mapping.pseudonymise.values() for c in cols}
+    keep = [
+        c
+        for c in raw.columns
+        if c not in mapping.drop
+        and (c in pseud or c in mapping.not_personal or not looks_personal(str(c)))
+    ]
+    out = raw[keep].copy()
+    for c in pseud & set(keep):
+        codes, uniq = pd.factorize(out[c], use_na_sentinel=False)  # HMAC once per value
+        pseudonyms = np.array(
+            [pseudonym(v, key) if isinstance(v, str) and v.strip() else "" for v in uniq],
+            dtype=object,
+        )
+        out[c] = pd.Series(pseudonyms[codes], index=out.index, dtype=object)
+    return out
+
+
+def _join_nonempty(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """Row-wise ``';'.join`` of the non-empty values of ``cols`` (None when all are empty)."""
+    joined = np.full(len(frame), "", dtype=object)
+    for c in cols:
+        v = frame[c].fillna("").to_numpy(dtype=object)
+        both = (joined != "") & (v != "")
+        joined = np.where(joined == "", v, joined)
+        joined[both] = joined[both] + ";" + v[both]
+    out = pd.Series(joined, index=frame.index, dtype=object)
+    return out.where(out != "", None)
+
+
+def map_chunk(
+    mapping: SourceMapping,
+    raw: pd.DataFrame,
+    *,
+    pseudonym_key: str,
+    as_of: datetime,
+    first_row: int = 1,
+    occurrences: Counter[str] | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Map one all-text chunk onto the canonical table (pure).
+
+    Returns the canonical candidates (all rows, with helper columns ``_row`` (1-based data
+    row number), ``_hash`` (64-bit hash of the sanitized raw row) and ``_original`` (its
+    JSON, filled only for rows already rejected here, to save memory)) and a Series of
+    the first reason per row ('' = no problem found yet).
+    ``occurrences`` carries identical-row counts across chunks for content-hash ids.
+    """
+    table = TABLES[mapping.table]
+    raw = raw.reset_index(drop=True)
+    raw.columns = [str(c) for c in raw.columns]
+    clean = sanitize_raw(mapping, raw, pseudonym_key)
+    out = pd.DataFrame(index=raw.index)
+    out["_row"] = np.arange(first_row, first_row + len(raw), dtype="int64")
+    # 64-bit content hash (deterministic) for duplicate detection within the batch; the
+    # sha1 ids of id-less sources are computed below only where needed
+    out["_hash"] = content_hash(clean)
+    reason_arr = np.full(len(raw), "", dtype=object)
+    has = np.zeros(len(raw), dtype=bool)  # reason_arr != ''
+
+    missing = [c for c in mapping.source_columns if c not in raw.columns]
+    missing += [c for cols in mapping.pseudonymise.values() for c in cols if c not in raw.columns]
+    if missing:
+        out["source"] = mapping.name
+        out["record_id"] = ""
+        out["_original"] = row_json(clean)
+        return out, pd.Series(f"missing_column:{missing[0]}", index=raw.index, dtype=object)
+
+    def flag(mask: pd.Series | np.ndarray, code: str) -> None:
+        m = np.asarray(pd.Series(mask).fillna(False), dtype=bool) & ~has
+        if m.any():
+            reason_arr[m] = code
+            has[m] = True
+
+    out["source"] = mapping.name
+    if mapping.id:
+        parts = [raw[c].astype(str).str.strip() for c in mapping.id.columns]
+        empty = pd.concat([p.isin(set(mapping.null_values) | {""}) for p in parts], axis=1).any(
+            axis=1
+        )
+        rid = parts[0]
+        for p in parts[1:]:
+            rid = rid + "|" + p
+        out["record_id"] = rid.where(~empty, "")
+        flag(empty, "missing_id")
+    else:
+        sha = _row_hashes(clean)
+        seen = occurrences if occurrences is not None else Counter()
+        occ = sha.groupby(sha).cumcount() + 1 + sha.map(lambda h: seen.get(h, 0))
+        seen.update(sha.tolist())
+        out["record_id"] = sha + "#" + occ.astype(str)
+
+    for name, rule in mapping.columns.items():
+        values, why = _apply_rule(mapping, name, rule, raw, table)
+        out[name] = values
+        w = (why != "").to_numpy(dtype=bool) & ~has
+        if w.any():
+            reason_arr[w] = why.to_numpy(dtype=object)[w]
+            has[w] = True
+    for name, cols in mapping.pseudonymise.items():
+        out[name] = _join_nonempty(clean, cols)
+
+    if mapping.x and mapping.y:
+        _map_xy(mapping, raw, out, flag)
+    if "lon" in out.columns and "lat" in out.columns:
+        _check_area(mapping, out, flag)
+
+    for f in table.fields:
+        if f.name not in out.columns:
+            out[f.name] = _typed_const(None, f.dtype, len(raw), raw.index, "UTC")
+        if f.dtype == UTC_TS:
+            limit = pd.Timestamp(as_of).tz_convert("UTC") + pd.Timedelta(
+                hours=mapping.max_future_hours
+            )
+            flag(out[f.name] > limit, f"future_timestamp:{f.name}")
+        if not f.nullable:
+            flag(out[f.name].isna(), f"missing_value:{f.name}")
+    if mapping.value_range is not None and "value" in table.columns:
+        lo, hi = mapping.value_range
+        v = out["value"]
+        flag((v < lo) & (v < 0) & (lo >= 0), "negative_value")
+        flag(v < lo, "below_range")
+        flag(v > hi, "absurd_value")
+    out = out.drop(columns=[c for c in ("_swap_lon", "_swap_lat") if c in out.columns])
+    reason = pd.Series(reason_arr, index=raw.index, dtype=object)
+    bad = pd.Series(has, index=raw.index)
+    out["_original"] = pd.Series(None, index=out.index, dtype=object)
+    if bad.any():
+        out.loc[bad, "_original"] = row_json(clean[bad])
+    return out, reason
+
+
+def _map_xy(
+    mapping: SourceMapping,
+    raw: pd.DataFrame,
+    out: pd.DataFrame,
+    flag: Callable[[pd.Series, str], None],
+) -> None:
+    nulls = set(mapping.null_values) | {""}
+    xs = raw[mapping.x].astype(str).str.strip()  # type: ignore[index]
+    ys = raw[mapping.y].astype(str).str.strip()  # type: ignore[index]
+    x = pd.to_numeric(xs.where(~xs.isin(nulls)), errors="coerce")
+    y = pd.to_numeric(ys.where(~ys.isin(nulls)), errors="coerce")
+    flag((~xs.isin(nulls) & x.isna()) | (~ys.isin(nulls) & y.isna()), "unparseable_coordinates")
+    if mapping.crs.upper() in ("EPSG:4326", "WGS84"):
+        out["lon"], out["lat"] = x.astype(float), y.astype(float)
+        out["_swap_lon"], out["_swap_lat"] = y.astype(float), x.astype(float)
+    else:
+        lon, lat = geo.unproject(x.to_numpy(float), y.to_numpy(float), mapping.crs)
+        slon, slat = geo.unproject(y.to_numpy(float), x.to_numpy(float), mapping.crs)
+        out["lon"], out["lat"] = lon, lat
+        out["_swap_lon"], out["_swap_lat"] = slon, slat
+
+
+def _check_area(
+    mapping: SourceMapping, out: pd.DataFrame, flag: Callable[[pd.Series, str], None]
+) -> None:
+    lon = pd.to_numeric(out["lon"], errors="coerce").astype(float)
+    lat = pd.to_numeric(out["lat"], errors="coerce").astype(float)
+    out["lon"], out["lat"] = lon, lat
+    flag(lon.isna() != lat.isna(), "incomplete_coordinates")
+    if mapping.area is None:
+        return
+    both = lon.notna() & lat.notna()
+    inside = mapping.area.contains(lon, lat)
+    slon = out.get("_swap_lon", lat)
+    slat = out.get("_swap_lat", lon)
+    swapped = mapping.area.contains(slon, slat)
+    flag(both & ~inside & swapped, "swapped_lon_lat")
+    flag(both & ~inside, "outside_area")

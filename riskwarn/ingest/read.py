@@ -1,0 +1,231 @@
+"""Stage 1, read: CSV / CSV.gz / Parquet files into all-text chunks.
+
+File-level problems (empty file, not a table, wrong encoding or delimiter) raise
+:class:`FileProblem` with a one-line message; malformed lines are collected for the
+quarantine. See docs/ingestion.md, "What happens to a file".
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn.sources import SourceMapping
+
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = ",;\t|"
+
+
+class FileProblem(Exception):
+    """A whole file cannot be read as a table (reason code + one-line message)."""
+
+    def __init__(self, reason: str, message: str, original: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.original = original
+
+
+def file_batch_id(mapping: SourceMapping, path: Path) -> str:
+    """sha256 of the mapping content and the file bytes: the same file + mapping = same id."""
+    h = hashlib.sha256(mapping_digest(mapping).encode())
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def mapping_digest(mapping: SourceMapping) -> str:
+    return mapping.content_sha256 or hashlib.sha256(mapping.model_dump_json().encode()).hexdigest()
+
+
+def _head_bytes(path: Path, n: int = _SNIFF_BYTES) -> bytes:
+    if path.name.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                return fh.read(n)
+        except (OSError, EOFError) as exc:
+            raise FileProblem("not_a_table", f"not a readable gzip file ({exc})") from None
+    with path.open("rb") as fh:
+        return fh.read(n)
+
+
+def _summary(data: bytes, size: int) -> str:
+    return json.dumps(
+        {
+            "size_bytes": size,
+            "head": data[:120].decode("latin-1"),
+            "sha256_head": hashlib.sha256(data).hexdigest(),
+        },
+        ensure_ascii=False,
+    )
+
+
+def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, str, list[str]]:
+    """Encoding and delimiter for a CSV whose first bytes are ``head``; raises FileProblem."""
+    messages: list[str] = []
+    if not head.strip():
+        raise FileProblem("empty_file", "empty file: no header and no rows")
+    if b"\x00" in head:
+        raise FileProblem(
+            "not_a_table", "not a table: the file contains binary (NUL) bytes", _summary(head, size)
+        )
+    encoding = mapping.encoding
+    if head.startswith(codecs.BOM_UTF8) and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
+        encoding = "utf-8-sig"  # Excel-style byte-order mark: not part of the first column name
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(head).best()
+        if best is None:
+            raise FileProblem(
+                "not_a_table",
+                "not a table: bytes are not text in any known encoding",
+                _summary(head, size),
+            ) from None
+        encoding = best.encoding
+        text = str(best)
+        messages.append(
+            f"wrong encoding: file is not {mapping.encoding}; detected and decoded as {encoding}"
+        )
+    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4000])
+    if text and printable / min(len(text), 4000) < 0.9:
+        raise FileProblem(
+            "not_a_table", "not a table: the file is not readable text", _summary(head, size)
+        )
+    lines = text.splitlines()
+    header = lines[mapping.skip_rows] if len(lines) > mapping.skip_rows else ""
+    delimiter = mapping.delimiter
+    if delimiter not in header:
+        counts = {d: header.count(d) for d in _DELIMITERS if d != delimiter}
+        best_d = max(counts, key=lambda d: counts[d])
+        if counts[best_d] > 0:
+            messages.append(
+                f"wrong delimiter: expected {mapping.delimiter!r}, file uses {best_d!r}; read with {best_d!r}"
+            )
+            delimiter = best_d
+    return encoding, delimiter, messages
+
+
+def _csv_chunks(
+    mapping: SourceMapping, path: Path, encoding: str, delimiter: str, bad: list[list[str]]
+) -> Iterator[pd.DataFrame]:
+    kwargs: dict[str, Any] = {
+        "sep": delimiter,
+        "encoding": encoding,
+        "dtype": str,
+        "keep_default_na": False,
+        "na_filter": False,
+        "skiprows": mapping.skip_rows,
+        "compression": "infer",
+    }
+    try:
+        # fast path: C engine; a malformed line raises and we re-read with the python engine
+        yield from pd.read_csv(path, chunksize=mapping.chunk_rows, engine="c", **kwargs)
+        return
+    except pd.errors.ParserError:
+        pass
+
+    def keep_bad(fields: list[str]) -> None:
+        bad.append(fields)
+        return None
+
+    frame = pd.read_csv(path, engine="python", on_bad_lines=keep_bad, **kwargs)
+    yield frame
+
+
+def _factorize_exact(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Codes and distinct values of a column such that equal codes always print the same
+    text. Missing values get code -1. Floats are factorized on their bit patterns
+    (``0.0`` / ``-0.0``); Python objects (SQL results: ``Decimal('1.0')`` equals
+    ``Decimal('1.00')`` but prints differently) and other types are not merged at all."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        bits = s.to_numpy().view(f"i{dtype.itemsize}")
+        codes, uniq_bits = pd.factorize(bits)
+        codes = np.where(s.isna().to_numpy(), -1, codes)
+        return codes, pd.Series(uniq_bits.view(dtype), dtype=dtype)
+    if (isinstance(dtype, np.dtype) and dtype.kind in "iubmM") or isinstance(
+        dtype, pd.DatetimeTZDtype | pd.StringDtype
+    ):
+        codes, uniq = pd.factorize(s)
+        return codes, pd.Series(uniq, dtype=dtype)
+    codes = np.where(s.isna().to_numpy(), -1, np.arange(len(s)))
+    return codes, s.reset_index(drop=True)
+
+
+def stringify(frame: pd.DataFrame) -> pd.DataFrame:
+    """Typed frame (Parquet / SQL) -> all-text frame as a CSV would give ('' = null), vectorised.
+
+    Times become ``YYYY-MM-DD HH:MM:SS[+offset]`` (parsed as ISO unless the mapping gives
+    a format); booleans ``True``/``False``; numbers their shortest repr. Each column's
+    distinct values are formatted once and spread back by their codes (the 10-minute
+    readings repeat sensor ids, times and flags many times)."""
+    import pyarrow
+
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):  # Parquet dictionaries: codes as is
+            codes = s.cat.codes.to_numpy()
+            uniq = pd.Series(s.cat.categories, dtype=s.cat.categories.dtype)
+        else:
+            codes, uniq = _factorize_exact(s)
+        labels = uniq.astype(str).fillna("").to_numpy(dtype=object)  # NaN bits: never used
+        text = pyarrow.array(np.append(labels, ""), pyarrow.string())
+        out[str(col)] = text.take(np.where(codes < 0, len(uniq), codes))
+    text_frame = pyarrow.table(out).to_pandas()  # Arrow-backed strings, like read_csv's
+    return text_frame.set_axis(frame.index)
+
+
+def read_raw_chunks(
+    mapping: SourceMapping, path: Path, messages: list[str], bad: list[list[str]]
+) -> Iterator[pd.DataFrame]:
+    """All-text chunks of a CSV/CSV.gz/Parquet file; file-level problems raise FileProblem."""
+    if not path.exists():
+        raise FileProblem("file_not_found", f"file not found: {path}")
+    size = path.stat().st_size
+    if size == 0:
+        raise FileProblem("empty_file", "empty file: 0 bytes")
+    if mapping.format == "parquet" or path.suffix == ".parquet":
+        import pyarrow as pyarrow_mod
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(path)
+        except (pyarrow_mod.ArrowInvalid, OSError) as exc:
+            raise FileProblem(
+                "not_a_table",
+                f"not a table: not a readable Parquet file ({exc})",
+                _summary(_head_bytes(path), size),
+            ) from None
+        for rb in pf.iter_batches(batch_size=mapping.chunk_rows):
+            yield stringify(rb.to_pandas())
+        return
+    encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size)
+    messages.extend(msgs)
+    try:
+        yield from _csv_chunks(mapping, path, encoding, delimiter, bad)
+    except pd.errors.EmptyDataError:
+        raise FileProblem("empty_file", "empty file: no header and no rows") from None
+    except UnicodeDecodeError:
+        raise FileProblem(
+            "bad_encoding",
+            f"cannot decode the file as {encoding} beyond its first {_SNIFF_BYTES} bytes",
+        ) from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise FileProblem(
+            "not_a_table", f"not a table: {first}", _summary(_head_bytes(path), size)
+        ) from None

@@ -1,0 +1,335 @@
+"""Stage 3, validate (pure): duplicates, sensor spikes and the contract over a whole file.
+
+:func:`finish_batch` turns the mapped candidates into a :class:`Batch` (accepted rows,
+quarantine, duplicates) and asserts ``read == accepted + quarantined + duplicates``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from riskwarn.contracts import TABLES, Table, conform, pandera_schema
+from riskwarn.ingest.mapping import content_hash
+from riskwarn.lake import sort_order
+from riskwarn.sources import SourceMapping
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_COLUMNS = [
+    "source",
+    "table_name",
+    "batch_id",
+    "file_name",
+    "row_number",
+    "reason",
+    "message",
+    "original",
+]
+
+
+@dataclass
+class Batch:
+    """The outcome of reading + validating one file (before the lake upsert)."""
+
+    batch_id: str
+    source: str
+    table_name: str
+    file_name: str
+    read: int
+    accepted: pd.DataFrame
+    quarantine: pd.DataFrame
+    duplicates: int
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> dict[str, int]:
+        counts = self.quarantine["reason"].value_counts()
+        return {str(k): int(v) for k, v in sorted(counts.items())}
+
+    @property
+    def counts(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "accepted": len(self.accepted),
+            "quarantined": len(self.quarantine),
+            "duplicates": self.duplicates,
+            "reasons": self.reasons,
+        }
+
+    def check_invariant(self) -> None:
+        """``read == accepted + quarantined + duplicates`` (raises AssertionError otherwise)."""
+        total = len(self.accepted) + len(self.quarantine) + self.duplicates
+        if self.read != total:
+            raise AssertionError(
+                f"{self.file_name}: read {self.read} != accepted {len(self.accepted)} + "
+                f"quarantined {len(self.quarantine)} + duplicates {self.duplicates}"
+            )
+
+
+def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
+    """Isolated outliers: beyond ``max_jump`` from both neighbours in the same direction."""
+    # series = (sensor, quantity) as one integer code (any order of series will do: only
+    # the order within a series matters); nulls never belong to a series
+    sid, _ = pd.factorize(cand["sensor_id"])
+    qty, quantities = pd.factorize(cand["quantity"])
+    series = np.where((sid < 0) | (qty < 0), -1, sid.astype(np.int64) * (len(quantities) + 1) + qty)
+    frame = pd.DataFrame(
+        {"series": series, "t": cand["observed_at"], "row": cand["_row"].to_numpy()}
+    )
+    order = sort_order(frame, ["series", "t", "row"])
+    ser = series[order]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = (ser[1:] == ser[:-1]) & (ser[1:] >= 0)
+    v = cand["value"].to_numpy(dtype=float, na_value=np.nan)[order]
+    prev = np.full(len(v), np.nan)
+    nxt = np.full(len(v), np.nan)
+    prev[1:] = np.where(same[1:], v[:-1], np.nan)
+    nxt[:-1] = np.where(same[1:], v[1:], np.nan)
+    with np.errstate(invalid="ignore"):
+        up = (v - prev > max_jump) & (v - nxt > max_jump)
+        down = (prev - v > max_jump) & (nxt - v > max_jump)
+    spike = np.zeros(len(order), dtype=bool)
+    spike[order] = up | down
+    return pd.Series(spike, index=cand.index)
+
+
+def _repeats(hashes: np.ndarray) -> np.ndarray:
+    """Mask of the hashes that occur more than once (candidates for exact comparison)."""
+    return pd.Series(hashes).duplicated(keep=False).to_numpy()
+
+
+def _duplicated_rows(frame: pd.DataFrame) -> np.ndarray:
+    """``frame.duplicated(keep=False)``, exact, comparing values only where hashes repeat."""
+    repeated = _repeats(content_hash(frame))
+    out = np.zeros(len(frame), dtype=bool)
+    if repeated.any():
+        out[repeated] = frame[repeated].duplicated(keep=False).to_numpy()
+    return out
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """``frame.loc[mask]`` without copying when every row is kept (the usual case)."""
+    return frame if bool(mask.all()) else frame.loc[mask]
+
+
+def _take(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
+    """``frame.take(order)`` without copying when ``order`` is already the identity
+    (extracts often come sorted by their id)."""
+    if np.array_equal(order, np.arange(len(frame))):
+        return frame
+    return frame.take(order)
+
+
+def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+    """Per-row contract failures (``schema:<col>:<check>``, '' = fine).
+
+    Small frames go through pandera (``contracts.pandera_schema``) as a whole. Large ones
+    (over ``_PANDERA_ROWS``) are checked with vectorised masks derived from the same
+    ``Field`` definitions (:func:`_contract_reasons`); pandera then validates a sample (the
+    first rows plus rows the masks rejected) and, should its verdict on the sample differ
+    from the masks', the whole frame goes through pandera after all."""
+    if len(frame) <= _PANDERA_ROWS:
+        return _pandera_reasons(frame, table)
+    fast = _contract_reasons(frame, table)
+    flagged = fast.index[(fast != "").to_numpy()][:_PANDERA_ROWS]
+    sample = frame.index[:_PANDERA_ROWS].union(flagged)
+    sub = frame.loc[sample]
+    if _pandera_reasons(sub, table).equals(_contract_reasons(sub, table)):
+        return fast
+    log.warning("contract masks disagree with pandera on a sample: validating all rows")
+    return _pandera_reasons(frame, table)
+
+
+_PANDERA_ROWS = 20_000  # frames up to this size are validated by pandera row for row
+
+
+def _pandera_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+    reason = pd.Series("", index=frame.index, dtype=object)
+    try:
+        pandera_schema(table).validate(frame, lazy=True, inplace=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        for _, r in fc.iloc[::-1].iterrows():
+            idx = r["index"]
+            if idx in reason.index:
+                reason[idx] = f"schema:{r['column']}:{str(r['check']).split('(')[0]}"
+    return reason
+
+
+def _contract_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+    """The checks of ``contracts.pandera_schema`` as vectorised masks, in pandera's
+    reporting order (key uniqueness, then per field: nullability, allowed values, min,
+    max); a row's first failure is its reason. ``frame`` has the canonical dtypes."""
+    checks: list[tuple[np.ndarray, str]] = []
+    key = list(table.key)
+    checks.append((_duplicated_rows(frame[key]), f"schema:{key[0]}:multiple_fields_uniqueness"))
+    for f in table.fields:
+        s = frame[f.name]
+        null = s.isna().to_numpy(dtype=bool)
+        if not f.nullable:
+            checks.append((null, f"schema:{f.name}:not_nullable"))
+        if f.allowed is not None:
+            allowed = ~s.isin(list(f.allowed)).to_numpy(dtype=bool)
+            checks.append((allowed & ~null, f"schema:{f.name}:isin"))
+        if f.min_value is not None:
+            low = (s < f.min_value).fillna(False).to_numpy(dtype=bool)
+            checks.append((low & ~null, f"schema:{f.name}:greater_than_or_equal_to"))
+        if f.max_value is not None:
+            high = (s > f.max_value).fillna(False).to_numpy(dtype=bool)
+            checks.append((high & ~null, f"schema:{f.name}:less_than_or_equal_to"))
+    reason = np.full(len(frame), "", dtype=object)
+    has = np.zeros(len(frame), dtype=bool)
+    for mask, code in checks:
+        new = mask & ~has
+        reason[new] = code
+        has |= new
+    return pd.Series(reason, index=frame.index, dtype=object)
+
+
+def _messages_for(quarantine: pd.DataFrame) -> list[str]:
+    msgs = []
+    for code, grp in quarantine.groupby("reason", sort=True):
+        first = grp.iloc[0]
+        msgs.append(
+            f"{len(grp)} row(s) quarantined [{code}]: {first['message']} (first: row {first['row_number']})"
+        )
+    return msgs
+
+
+_REASON_TEXT = {
+    "missing_column": "the file lacks required column '{arg}'",
+    "missing_value": "required value '{arg}' is empty",
+    "missing_id": "the id column(s) are empty",
+    "unparseable_date": "'{arg}' is not a date in the mapping's format",
+    "impossible_date": "'{arg}' has the right format but is not a real date",
+    "unparseable_number": "'{arg}' is not a number",
+    "unparseable_coordinates": "x/y are not numbers",
+    "incomplete_coordinates": "only one of lon/lat is given",
+    "future_timestamp": "'{arg}' lies in the future of the ingest time",
+    "outside_area": "the location is outside the configured area",
+    "swapped_lon_lat": "lon and lat look swapped (swapped pair falls inside the area; not fixed)",
+    "negative_value": "negative reading",
+    "below_range": "reading below value_range",
+    "absurd_value": "reading above value_range (absurd)",
+    "spike": "isolated jump beyond the spike bound vs both neighbours",
+    "duplicate_id_conflict": "the same id appears with different content in this file",
+    "bad_line": "the line has the wrong number of fields",
+    "schema": "contract check failed: {arg}",
+}
+
+
+def reason_message(code: str) -> str:
+    """Human text for a reason code such as ``impossible_date:occurred_at``."""
+    head, _, arg = code.partition(":")
+    return _REASON_TEXT.get(head, head).format(arg=arg)
+
+
+def finish_batch(
+    mapping: SourceMapping,
+    candidates: pd.DataFrame,
+    reasons: pd.Series,
+    *,
+    read: int,
+    batch_id: str,
+    file_name: str,
+    messages: list[str],
+    extra_quarantine: pd.DataFrame | None = None,
+    fetch_originals: Callable[[set[int]], dict[int, str]] | None = None,
+) -> Batch:
+    """Duplicates, spikes and contract validation over a whole file's candidates.
+
+    Pure apart from ``fetch_originals`` (row numbers -> raw JSON), used for rows rejected
+    at this stage whose original content was not kept in memory."""
+    table = TABLES[mapping.table]
+    cand = candidates.reset_index(drop=True)
+    reasons = reasons.reset_index(drop=True).astype(object)
+    flagged = (reasons != "").to_numpy(dtype=bool, copy=True)  # in step with `reasons`
+    duplicate = pd.Series(False, index=cand.index)
+    ok = pd.Series(~flagged, index=cand.index)
+    if mapping.id is not None and ok.any():
+        # only rows whose id hash repeats can be duplicates or conflicts: the exact
+        # comparison runs on those few rows
+        okv = ok.to_numpy()
+        repeated = np.zeros(len(cand), dtype=bool)
+        repeated[okv] = _repeats(content_hash(cand.loc[okv, ["record_id"]]))
+        sub = cand.loc[repeated, ["record_id", "_hash", "_row"]].sort_values("_row", kind="stable")
+        # an id repeated on purpose (`id.repeats: first`): the first row is the record
+        same_on = ["record_id"] if mapping.id.repeats == "first" else ["record_id", "_hash"]
+        same = sub.duplicated(same_on, keep="first")
+        duplicate[same[same].index] = True
+        distinct = sub[~same]
+        conflict_ids = distinct["record_id"][distinct["record_id"].duplicated(keep=False)]
+        conflict = (
+            repeated & cand["record_id"].isin(set(conflict_ids)).to_numpy() & ~duplicate.to_numpy()
+        )
+        reasons[conflict] = "duplicate_id_conflict"
+        flagged |= conflict
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
+    if mapping.spike is not None and table.name == "sensor_readings" and ok.any():
+        spike = _spikes(cand[ok], mapping.spike.max_jump)
+        idx = spike[spike].index
+        if mapping.spike.action == "quarantine":
+            reasons[idx] = "spike"
+            flagged[idx] = True
+        else:
+            cand.loc[idx, "quality"] = "suspect"
+            if len(idx):
+                messages.append(f"{len(idx)} reading(s) flagged quality='suspect' (spike)")
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
+    accepted = conform(_rows(cand, ok).reindex(columns=table.columns), table)
+    schema_why = _schema_reasons(accepted, table)
+    bad = schema_why[schema_why != ""]
+    reasons[bad.index] = bad
+    flagged[bad.index] = True
+    ok = pd.Series(~flagged, index=cand.index) & ~duplicate
+    accepted = _rows(accepted, ok.loc[accepted.index])
+    accepted = _take(accepted, sort_order(accepted, list(table.key))).reset_index(drop=True)
+
+    rejected = cand.loc[flagged].copy()
+    lacking = rejected["_original"].isna()
+    if lacking.any():
+        found = (
+            fetch_originals(set(rejected.loc[lacking, "_row"].tolist())) if fetch_originals else {}
+        )
+        rejected.loc[lacking, "_original"] = rejected.loc[lacking, "_row"].map(
+            lambda r: found.get(int(r), "")
+        )
+    quarantine = pd.DataFrame(
+        {
+            "source": mapping.name,
+            "table_name": table.name,
+            "batch_id": batch_id,
+            "file_name": file_name,
+            "row_number": rejected["_row"].astype("int64"),
+            "reason": reasons[rejected.index],
+            "message": reasons[rejected.index].map(reason_message),
+            "original": rejected["_original"],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    if extra_quarantine is not None and len(extra_quarantine):
+        quarantine = pd.concat(
+            [quarantine, extra_quarantine[QUARANTINE_COLUMNS]], ignore_index=True
+        )
+    quarantine = quarantine.reset_index(drop=True)
+    batch = Batch(
+        batch_id=batch_id,
+        source=mapping.name,
+        table_name=table.name,
+        file_name=file_name,
+        read=read,
+        accepted=accepted,
+        quarantine=quarantine,
+        duplicates=int(duplicate.sum()),
+        messages=messages + _messages_for(quarantine),
+    )
+    batch.check_invariant()
+    return batch

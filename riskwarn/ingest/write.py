@@ -1,0 +1,79 @@
+"""Stage 4, write: hand a validated batch to the lake.
+
+:func:`write_batch` is the whole interface between ingestion and the lake: the accepted
+rows (canonical columns and dtypes, sorted by key) are upserted by ``(source,
+record_id)`` and the quarantine rows by ``(batch_id, row_number)``; the lake answers
+with the counts ``new`` / ``updated`` / ``unchanged``. How the lake stores them is its
+own business (:mod:`riskwarn.lake`); this is the only module of ingestion that calls it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from riskwarn.ingest.validate import Batch
+
+
+def write_batch(
+    lake_dir: Path, batch: Batch, grain: str = "year", *, ids_carry_time: bool = False
+) -> dict[str, int]:
+    """Upsert the batch's accepted rows and its quarantine into the lake.
+
+    ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
+    :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
+    (their sum is ``len(batch.accepted)``)."""
+    from riskwarn import lake
+
+    result = lake.upsert(
+        lake_dir,
+        batch.table_name,
+        batch.source,
+        batch.accepted,
+        batch_id=batch.batch_id,
+        grain=grain,
+        ids_carry_time=ids_carry_time,
+    )
+    lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+    return {k: int(result[k]) for k in ("new", "updated", "unchanged")}
+
+
+def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict[str, Any]:
+    """The report of one stored batch (dict, JSON-friendly apart from ``ingested_at``)."""
+    accepted, quarantined = len(batch.accepted), len(batch.quarantine)
+    assert batch.read == accepted + quarantined + batch.duplicates, (
+        "read != accepted + quarantined + duplicates"
+    )
+    assert accepted == written["new"] + written["updated"] + written["unchanged"], (
+        "accepted != new + updated + unchanged"
+    )
+    return {
+        "batch_id": batch.batch_id,
+        "source": batch.source,
+        "file_name": batch.file_name,
+        "table_name": batch.table_name,
+        "read": batch.read,
+        "accepted": accepted,
+        "new": written["new"],
+        "updated": written["updated"],
+        "unchanged": written["unchanged"],
+        "quarantined": quarantined,
+        "duplicates": batch.duplicates,
+        "reasons": batch.reasons,
+        "messages": batch.messages,
+        "ingested_at": as_of.astimezone(UTC),
+    }
+
+
+def store_batch(
+    batch: Batch,
+    lake_dir: Path,
+    as_of: datetime,
+    grain: str = "year",
+    *,
+    ids_carry_time: bool = False,
+) -> dict[str, Any]:
+    """Write a batch into the lake (:func:`write_batch`) and return its report."""
+    written = write_batch(lake_dir, batch, grain, ids_carry_time=ids_carry_time)
+    return batch_report(batch, written, as_of)

@@ -1,0 +1,200 @@
+"""The store's core: connections, schema migrations, ingest counts and the audit log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from riskwarn.filemodes import create_private_file
+from riskwarn.redact import redact, redact_value
+from riskwarn.store.models import AuditLog, IngestBatch
+from riskwarn.store.sql import Transaction, clean_json, frame_of, make_engine, table_of, upsert, utc
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
+
+log = logging.getLogger(__name__)
+
+VERSION_TABLE = "riskwarn_alembic_version"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL SQLSTATE
+INGEST_COUNTS = ("read", "accepted", "new", "updated", "unchanged", "quarantined", "duplicates")
+
+
+class SchemaPermissionError(RuntimeError):
+    """This database role may not create or change the schema (only the owner may)."""
+
+
+class StoreBase:
+    """The serving store at a SQLAlchemy URL (SQLite file or PostgreSQL): the shared core."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        # run_id -> token of the runs this store staged and has not published yet
+        self._staging_tokens: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The store at ``settings.resolved_store_url``."""
+        return cls(settings.resolved_store_url)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- connections -------------------------------------------------------------------
+
+    def _write(self) -> Any:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        conn = self.engine.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return Transaction(conn)
+
+    def _read(self) -> Any:
+        """A read-only connection; each statement sees one consistent snapshot."""
+        return self.engine.connect()
+
+    def _now(self) -> datetime:
+        return utc(self._clock())
+
+    # -- schema ------------------------------------------------------------------------
+
+    def _alembic_config(self, connection: Connection | None = None) -> Any:
+        from alembic.config import Config
+
+        package = resources.files("riskwarn.store")
+        cfg = Config(str(package / "alembic.ini"))
+        cfg.set_main_option("script_location", str(Path(str(package)) / "migrations"))
+        cfg.set_main_option("version_table", VERSION_TABLE)
+        if connection is not None:
+            cfg.attributes["connection"] = connection
+        return cfg
+
+    def upgrade(self, revision: str = "head", *, force: bool = False) -> str | None:
+        """Apply the Alembic migrations up to ``revision`` (idempotent); return the new revision.
+
+        When the database is already there nothing runs, so roles that may not change
+        the schema (the pipeline's, the dashboard's) can call it. ``force`` runs Alembic
+        anyway; on PostgreSQL every Alembic run ends by re-applying the roles' grants
+        (``riskwarn.store.roles``), so ``riskwarn db upgrade`` uses it. A new SQLite file
+        is created with mode 0600. Raises :class:`SchemaPermissionError` when this
+        role may not migrate.
+        """
+        from alembic import command
+
+        target = self.head_revision() if revision == "head" else revision
+        current = self.current_revision()
+        if current == target and not force:
+            return current
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            create_private_file(Path(database))
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+                command.upgrade(self._alembic_config(conn), revision)
+                conn.commit()
+        except sa.exc.ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            raise SchemaPermissionError(
+                f"database role {self.engine.url.username!r} may not change the serving "
+                f"store's schema (at {current or 'none'}, this version needs {target}): run "
+                "`riskwarn db upgrade` with the owner role's URL (docs/serving-store.md, roles)"
+            ) from None
+        return self.current_revision()
+
+    def current_revision(self) -> str | None:
+        """The schema revision of the database (None before the first upgrade)."""
+        from alembic.runtime.migration import MigrationContext
+
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and not Path(database).exists():
+            return None  # do not create an empty file just to look
+        with self._read() as conn:
+            ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+            return ctx.get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision shipped with this package."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    # -- ingest and audit --------------------------------------------------------------
+
+    def record_ingest_batch(self, report: Mapping[str, Any]) -> None:
+        """Insert or replace the counts of one ingested file (key ``batch_id``)."""
+        missing = {"batch_id", "source", "file_name", "table_name", "ingested_at"} - set(report)
+        missing |= set(INGEST_COUNTS) - set(report)
+        if missing:
+            raise ValueError(f"ingest report lacks {sorted(missing)}")
+        row: dict[str, Any] = {
+            "batch_id": str(report["batch_id"]),
+            "source": str(report["source"]),
+            "file_name": str(report["file_name"]),
+            "table_name": str(report["table_name"]),
+            "reasons": clean_json(dict(report.get("reasons") or {})),
+            "ingested_at": utc(report["ingested_at"]),
+        }
+        row.update({k: int(report[k]) for k in INGEST_COUNTS})
+        with self._write() as conn:
+            upsert(conn, table_of(IngestBatch), [row], ["batch_id"])
+
+    def ingest_batches(self) -> pd.DataFrame:
+        """Every recorded ingest batch, newest first."""
+        t = table_of(IngestBatch)
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t).order_by(t.c.ingested_at.desc(), t.c.batch_id))
+            return frame_of(rows.mappings().all(), list(t.c))
+
+    def audit(
+        self, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
+    ) -> None:
+        """Append one entry to the audit log."""
+        with self._write() as conn:
+            self._audit(conn, actor, action, object_type, object_id, details)
+
+    def _audit(
+        self,
+        conn: Connection,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: Mapping[str, Any] | None,
+    ) -> None:
+        """Append an audit entry in ``conn``'s transaction; passwords are masked (13.13)."""
+        conn.execute(
+            sa.insert(table_of(AuditLog)).values(
+                at=self._now(),
+                actor=redact(actor),
+                action=action,
+                object_type=object_type,
+                object_id=redact(str(object_id)),
+                details=redact_value(clean_json(dict(details or {}))),
+            )
+        )
+
+    def audit_log(self, limit: int = 1000) -> pd.DataFrame:
+        """The newest ``limit`` audit entries, newest first."""
+        t = table_of(AuditLog)
+        with self._read() as conn:
+            rows = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(limit))
+            return frame_of(rows.mappings().all(), list(t.c))

@@ -1,0 +1,349 @@
+"""Writing a scoring run: stage it, fill it, publish it in one transaction.
+
+A run is *staged* (``stage_run``), filled (``write_forecasts``, ``write_warnings``)
+into staging tables, then *published* in one transaction (``publish_run``); readers
+only ever read published runs, so they never see a partial or empty run, and a
+failed run leaves the last published one in service. Ids are deterministic, so
+re-running a scoring interval rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from riskwarn.store.base import StoreBase
+from riskwarn.store.models import (
+    LEVELS,
+    WARNING_CONTENT,
+    Forecast,
+    ForecastRun,
+    Publication,
+    RiskWarning,
+    StagedForecast,
+    StagedRun,
+    StagedWarning,
+)
+from riskwarn.store.sql import lock_for_transaction, records_for, table_of, upsert, utc
+
+log = logging.getLogger(__name__)
+
+RUN_KEYS = (
+    "run_id",
+    "domain",
+    "origin",
+    "horizon_hours",
+    "model_name",
+    "model_version",
+    "data_version",
+    "airflow_run_id",
+)
+FORECAST_REQUIRED = ("unit_type", "unit_id", "valid_to", "score")
+WARNING_REQUIRED = ("unit_type", "unit_id", "valid_from", "valid_to", "level")
+
+
+def run_id_for(domain: str, origin: datetime) -> str:
+    """The deterministic run id ``domain:YYYYmmddTHHMMZ`` of a scoring interval."""
+    return f"{domain}:{utc(origin):%Y%m%dT%H%MZ}"
+
+
+def warning_id_for(domain: str, unit_id: str, valid_from: datetime) -> str:
+    """The deterministic warning id ``domain:unit_id:YYYYmmddTHHMMZ``."""
+    return f"{domain}:{unit_id}:{utc(valid_from):%Y%m%dT%H%MZ}"
+
+
+class RunRestagedError(RuntimeError):
+    """Another writer re-staged the run after this one: this writer's rows were discarded.
+
+    Nothing of this writer's attempt is (or will be) published; the other writer's
+    attempt is the one that can be. Raised by ``write_forecasts``, ``write_warnings``
+    and ``publish_run``.
+    """
+
+
+class PublishingStore(StoreBase):
+    """Staging and publishing of scoring runs.
+
+    Every staging step and the publish take a per-run lock first (PostgreSQL advisory
+    transaction lock; SQLite's ``BEGIN IMMEDIATE`` serialises all writers), and only
+    the writer that staged a run (it holds the run's staging token) may fill or
+    publish it: two writers of one run can never mix or half-publish their rows.
+    """
+
+    def stage_run(self, run: Mapping[str, Any]) -> str:
+        """Start (or restart) writing a run; discards rows staged earlier under its id.
+
+        The run's published rows, if any, stay in service until ``publish_run``. This
+        store becomes the run's only writer: another writer that staged it earlier gets
+        :class:`RunRestagedError` on its next write or publish.
+        """
+        missing = {"run_id", "domain", "origin", "horizon_hours"} - set(run)
+        if missing:
+            raise ValueError(f"run lacks {sorted(missing)}")
+        meta: dict[str, Any] = {k: run.get(k) for k in RUN_KEYS}
+        run_id = str(meta["run_id"])
+        meta["run_id"] = run_id
+        meta["origin"] = utc(meta["origin"])
+        meta["horizon_hours"] = float(meta["horizon_hours"])
+        for key in ("model_name", "model_version", "data_version", "airflow_run_id"):
+            meta[key] = None if meta[key] is None else str(meta[key])
+        now = self._now()
+        token = str(uuid.uuid4())
+        with self._write() as conn:
+            lock_for_transaction(conn, "run", run_id)
+            self._discard_staged(conn, run_id)
+            conn.execute(
+                sa.insert(table_of(StagedRun)).values(**meta, staged_at=now, staging_token=token)
+            )
+            runs = table_of(ForecastRun)
+            exists = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+            if exists is None:  # visible to operators as 'staging' until published
+                conn.execute(
+                    sa.insert(runs).values(**meta, status="staging", n_rows=0, created_at=now)
+                )
+        self._staging_tokens[run_id] = token
+        log.info("staged run %s", run_id)
+        return run_id
+
+    @staticmethod
+    def _discard_staged(conn: Connection, run_id: str) -> None:
+        for model in (StagedForecast, StagedWarning, StagedRun):
+            t = table_of(model)
+            conn.execute(sa.delete(t).where(t.c.run_id == run_id))
+
+    def _own_staged_run(self, conn: Connection, run_id: str) -> dict[str, Any] | None:
+        """The run's staged metadata, after taking its lock; None if nothing is staged.
+
+        Raises :class:`RunRestagedError` if this store staged the run but another
+        writer re-staged (or published) it since, and ValueError if another writer
+        staged it and this store did not.
+        """
+        lock_for_transaction(conn, "run", run_id)
+        t = table_of(StagedRun)
+        row = conn.execute(sa.select(t).where(t.c.run_id == run_id)).mappings().first()
+        mine = self._staging_tokens.get(run_id)
+        if row is None:
+            if mine is not None:
+                raise RunRestagedError(
+                    f"run {run_id!r} was re-staged and published by another writer after this "
+                    "one staged it: this writer's rows were discarded, none was published"
+                )
+            return None
+        if row["staging_token"] != mine:
+            when = f"{utc(row['staged_at']):%Y-%m-%d %H:%M:%S}Z"
+            if mine is None:
+                raise ValueError(
+                    f"run {run_id!r} was staged by another writer at {when}: only the writer "
+                    "that staged a run fills and publishes it"
+                )
+            raise RunRestagedError(
+                f"run {run_id!r} was re-staged by another writer at {when} (Airflow run "
+                f"{row['airflow_run_id'] or '-'}): this writer's rows were discarded, "
+                "none was published"
+            )
+        return dict(row)
+
+    def _staged_run(self, conn: Connection, run_id: str) -> dict[str, Any]:
+        row = self._own_staged_run(conn, run_id)
+        if row is None:
+            raise ValueError(f"run {run_id!r} is not staged: call stage_run first")
+        return row
+
+    def write_forecasts(self, run_id: str, frame: pd.DataFrame) -> int:
+        """Add forecast rows to a staged run; return the number of rows written."""
+        missing = set(FORECAST_REQUIRED) - set(frame.columns)
+        if missing:
+            raise ValueError(f"forecast frame lacks columns {sorted(missing)}")
+        table = table_of(StagedForecast)
+        with self._write() as conn:
+            run = self._staged_run(conn, run_id)
+            rows = records_for(frame, table)
+            for row in rows:
+                row["run_id"] = run_id
+                row.setdefault("domain", run["domain"])
+                row["origin"] = row.get("origin") or run["origin"]
+                row["domain"] = row["domain"] or run["domain"]
+                if row["domain"] != run["domain"]:
+                    raise ValueError(f"forecast of domain {row['domain']!r} in run {run_id!r}")
+            if rows:
+                conn.execute(sa.insert(table), rows)
+        return len(rows)
+
+    def write_warnings(self, run_id: str, frame: pd.DataFrame) -> int:
+        """Add warnings to a staged run; ``warning_id`` and ``level_rank`` are derived if absent."""
+        missing = set(WARNING_REQUIRED) - set(frame.columns)
+        if missing:
+            raise ValueError(f"warning frame lacks columns {sorted(missing)}")
+        table = table_of(StagedWarning)
+        with self._write() as conn:
+            run = self._staged_run(conn, run_id)
+            rows = records_for(frame, table)
+            for row in rows:
+                row["run_id"] = run_id
+                row["domain"] = row.get("domain") or run["domain"]
+                row["origin"] = row.get("origin") or run["origin"]
+                if row["level"] not in LEVELS:
+                    raise ValueError(f"unknown warning level {row['level']!r}")
+                rank = LEVELS[row["level"]]
+                if row.get("level_rank") not in (None, rank):
+                    raise ValueError(
+                        f"level {row['level']} has level_rank {rank}, not {row['level_rank']}"
+                    )
+                row["level_rank"] = rank
+                row["warning_id"] = row.get("warning_id") or warning_id_for(
+                    row["domain"], row["unit_id"], row["valid_from"]
+                )
+            if rows:
+                conn.execute(sa.insert(table), rows)
+        return len(rows)
+
+    def publish_run(self, run_id: str, actor: str = "pipeline") -> str:
+        """Serve a staged run, atomically; return its status ('published' or 'superseded').
+
+        In one transaction: the staged rows replace any earlier rows of the run, the
+        warnings are upserted, the run becomes 'published', the domain's previous run
+        'superseded' and ``publications[domain]`` points at it. A run older than the
+        one served (a backfill) is stored as 'superseded' and does not replace it.
+        Publishing an already published run with nothing staged does nothing.
+        Raises ValueError for a run with no forecasts (the served run stays), and
+        :class:`RunRestagedError` if another writer re-staged the run since this store
+        staged it (its attempt, not this one, is the one that can be published).
+
+        The run's lock is taken before anything is read, then the domain's (one
+        publisher per domain at a time), so the staged rows cannot change under it.
+        """
+        with self._write() as conn:
+            runs = table_of(ForecastRun)
+            meta_row = self._own_staged_run(conn, run_id)
+            if meta_row is None:
+                done = conn.execute(
+                    sa.select(runs.c.status).where(runs.c.run_id == run_id)
+                ).scalar_one_or_none()
+                if done in ("published", "superseded"):
+                    return str(done)
+                raise ValueError(f"run {run_id!r} is not staged: call stage_run first")
+            meta = dict(meta_row)
+            staged_at = meta.pop("staged_at")
+            meta.pop("staging_token")
+            sf = table_of(StagedForecast)
+            n_rows = conn.execute(
+                sa.select(sa.func.count()).select_from(sf).where(sf.c.run_id == run_id)
+            ).scalar_one()
+            if n_rows == 0:
+                raise ValueError(f"run {run_id!r} has no forecasts: not publishing it")
+            now = self._now()
+            domain = meta["domain"]
+            lock_for_transaction(conn, "domain", domain)  # one publisher per domain at a time
+            pub = table_of(Publication)
+            current = conn.execute(
+                sa.select(pub.c.run_id, runs.c.origin)
+                .join(runs, runs.c.run_id == pub.c.run_id)
+                .where(pub.c.domain == domain)
+            ).first()
+            becomes_current = current is None or current.origin <= meta["origin"]
+            status = "published" if becomes_current else "superseded"
+
+            conn.execute(
+                sa.update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(**meta, status=status, n_rows=n_rows, published_at=now)
+            )
+            self._move_forecasts(conn, run_id)
+            n_warn = self._merge_warnings(conn, run_id, now, becomes_current)
+            if becomes_current:
+                if current is not None and current.run_id != run_id:
+                    conn.execute(
+                        sa.update(runs)
+                        .where(runs.c.run_id == current.run_id)
+                        .values(status="superseded")
+                    )
+                upsert(
+                    conn,
+                    pub,
+                    [{"domain": domain, "run_id": run_id, "published_at": now}],
+                    ["domain"],
+                )
+            self._discard_staged(conn, run_id)
+            self._audit(
+                conn,
+                actor,
+                "publish_run",
+                "forecast_run",
+                run_id,
+                {
+                    "status": status,
+                    "n_forecasts": n_rows,
+                    "n_warnings": n_warn,
+                    "staged_at": staged_at.isoformat(),
+                    "replaced": None if current is None else current.run_id,
+                },
+            )
+        self._staging_tokens.pop(run_id, None)
+        log.info("run %s %s (%d forecasts, %d warnings)", run_id, status, n_rows, n_warn)
+        return status
+
+    @staticmethod
+    def _move_forecasts(conn: Connection, run_id: str) -> None:
+        f, sf = table_of(Forecast), table_of(StagedForecast)
+        cols = [c.name for c in f.columns]
+        conn.execute(sa.delete(f).where(f.c.run_id == run_id))
+        conn.execute(
+            sa.insert(f).from_select(
+                cols, sa.select(*(sf.c[c] for c in cols)).where(sf.c.run_id == run_id)
+            )
+        )
+
+    @staticmethod
+    def _merge_warnings(conn: Connection, run_id: str, now: datetime, is_current: bool) -> int:
+        """Upsert the run's staged warnings into ``warnings``; return how many it has.
+
+        New warnings start as state 'new', version 1. An existing warning whose level
+        changed is reset to 'new' with its version bumped (it needs a fresh review);
+        otherwise only its content is refreshed and its review state/version kept.
+        Unchanged warnings are not touched (a re-run rewrites nothing).
+        """
+        w, sw = table_of(RiskWarning), table_of(StagedWarning)
+        staged = conn.execute(sa.select(sw).where(sw.c.run_id == run_id)).mappings().all()
+        existing = {
+            r["warning_id"]: dict(r)
+            for r in conn.execute(
+                sa.select(w)
+                .join(sw, sw.c.warning_id == w.c.warning_id)
+                .where(sw.c.run_id == run_id)
+                .with_for_update(of=w)  # a review cannot slip between this read and the update
+            ).mappings()
+        }
+        inserts: list[dict[str, Any]] = []
+        for row in staged:
+            new = {k: row[k] for k in WARNING_CONTENT}
+            old = existing.get(new["warning_id"])
+            if old is None:
+                inserts.append(
+                    {
+                        **new,
+                        "state": "new",
+                        "reviewed_level": None,
+                        "version": 1,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                continue
+            if not is_current and old["run_id"] != run_id:
+                continue  # a backfilled older run never overrides a newer run's warning
+            if all(old[k] == new[k] for k in WARNING_CONTENT):
+                continue
+            values: dict[str, Any] = {**new, "updated_at": now}
+            if old["level"] != new["level"]:
+                values.update(state="new", reviewed_level=None, version=w.c.version + 1)
+            conn.execute(sa.update(w).where(w.c.warning_id == new["warning_id"]).values(**values))
+        if inserts:
+            conn.execute(sa.insert(w), inserts)
+        return len(staged)

@@ -1,0 +1,172 @@
+"""Reading what is served: runs, published forecasts and warnings, history, the review trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from riskwarn.store.base import StoreBase
+from riskwarn.store.models import (
+    Forecast,
+    ForecastRun,
+    Publication,
+    RiskWarning,
+    WarningReview,
+)
+from riskwarn.store.sql import frame_of, table_of, utc
+
+
+class ReadStore(StoreBase):
+    """Read-only queries; every result comes from one statement or one snapshot."""
+
+    def runs(self, domain: str | None = None) -> pd.DataFrame:
+        """Every run (staging, published, superseded), newest origin first."""
+        t = table_of(ForecastRun)
+        stmt = sa.select(t).order_by(t.c.origin.desc(), t.c.run_id)
+        if domain is not None:
+            stmt = stmt.where(t.c.domain == domain)
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(t.c))
+
+    @staticmethod
+    def _published_run_stmt(domain: str) -> sa.Select[Any]:
+        runs, pub = table_of(ForecastRun), table_of(Publication)
+        return (
+            sa.select(runs).join(pub, pub.c.run_id == runs.c.run_id).where(pub.c.domain == domain)
+        )
+
+    @staticmethod
+    def _published_forecasts_stmt(domain: str) -> sa.Select[Any]:
+        f, pub = table_of(Forecast), table_of(Publication)
+        return (
+            sa.select(f)
+            .join(pub, sa.and_(pub.c.run_id == f.c.run_id, pub.c.domain == f.c.domain))
+            .where(pub.c.domain == domain)
+            .order_by(f.c.rank, f.c.unit_id)
+        )
+
+    def published_run(self, domain: str) -> dict[str, Any] | None:
+        """The run served for ``domain`` (its ``forecast_runs`` row), or None."""
+        with self._read() as conn:
+            row = conn.execute(self._published_run_stmt(domain)).mappings().first()
+        return None if row is None else dict(row)
+
+    def published_forecasts(self, domain: str) -> pd.DataFrame:
+        """The forecasts of the run served for ``domain`` (one statement: one snapshot)."""
+        with self._read() as conn:
+            rows = conn.execute(self._published_forecasts_stmt(domain)).mappings().all()
+        return frame_of(rows, list(table_of(Forecast).c))
+
+    def published_snapshot(self, domain: str) -> dict[str, Any]:
+        """The served run, its forecasts and its warnings, read from one database snapshot.
+
+        Separate calls to ``published_forecasts`` and ``warnings`` can straddle a
+        publish (each is whole, but they may belong to different runs); this cannot.
+        Returns ``{"run": dict | None, "forecasts": DataFrame, "warnings": DataFrame}``.
+        """
+        conn = self.engine.connect()
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn:  # SQLite: one deferred read transaction = one WAL snapshot
+            run = conn.execute(self._published_run_stmt(domain)).mappings().first()
+            forecasts = conn.execute(self._published_forecasts_stmt(domain)).mappings().all()
+            warnings = conn.execute(self._warnings_stmt(domain, None, None, True)).mappings().all()
+        return {
+            "run": None if run is None else dict(run),
+            "forecasts": frame_of(forecasts, list(table_of(Forecast).c)),
+            "warnings": frame_of(warnings, [*table_of(RiskWarning).c, "effective_level"]),
+        }
+
+    def forecast_history(
+        self, domain: str, unit_id: str | None = None, since: datetime | None = None
+    ) -> pd.DataFrame:
+        """Forecasts of every published or superseded run of ``domain``, oldest origin first."""
+        f = table_of(Forecast)
+        stmt = sa.select(f).where(f.c.domain == domain).order_by(f.c.origin, f.c.rank, f.c.unit_id)
+        if unit_id is not None:
+            stmt = stmt.where(f.c.unit_id == str(unit_id))
+        if since is not None:
+            stmt = stmt.where(f.c.origin >= utc(since))
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(f.c))
+
+    # -- warnings and reviews ------------------------------------------------------------
+
+    @staticmethod
+    def _warnings_stmt(
+        domain: str | None, county: str | None, state: str | None, published_only: bool
+    ) -> sa.Select[Any]:
+        w, pub = table_of(RiskWarning), table_of(Publication)
+        effective = sa.case(
+            (w.c.state == "dismissed", sa.null()),
+            else_=sa.func.coalesce(w.c.reviewed_level, w.c.level),
+        ).label("effective_level")
+        stmt = sa.select(w, effective)
+        if published_only:
+            stmt = stmt.join(pub, sa.and_(pub.c.run_id == w.c.run_id, pub.c.domain == w.c.domain))
+        if domain is not None:
+            stmt = stmt.where(w.c.domain == domain)
+        if county is not None:
+            stmt = stmt.where(w.c.county_code == county)
+        if state is not None:
+            stmt = stmt.where(w.c.state == state)
+        return stmt.order_by(w.c.level_rank.desc(), w.c.score.desc(), w.c.warning_id)
+
+    def warnings(
+        self,
+        domain: str | None = None,
+        county: str | None = None,
+        state: str | None = None,
+        published_only: bool = True,
+    ) -> pd.DataFrame:
+        """Warnings ranked by level and score, with ``effective_level`` (the reviewed level
+        where adjusted or accepted, else the raised level; None once dismissed).
+
+        ``published_only`` keeps the warnings of each domain's served run; otherwise
+        every warning ever published (history).
+        """
+        with self._read() as conn:
+            rows = conn.execute(self._warnings_stmt(domain, county, state, published_only))
+            return frame_of(rows.mappings().all(), [*table_of(RiskWarning).c, "effective_level"])
+
+    def get_warning(self, warning_id: str) -> dict[str, Any]:
+        """One warning with ``effective_level`` (as in :meth:`warnings`) and ``last_review``
+        (dict or None); KeyError if it does not exist."""
+        with self._read() as conn:
+            return self._get_warning(conn, warning_id)
+
+    @staticmethod
+    def _get_warning(conn: Connection, warning_id: str) -> dict[str, Any]:
+        w, r = table_of(RiskWarning), table_of(WarningReview)
+        row = conn.execute(sa.select(w).where(w.c.warning_id == warning_id)).mappings().first()
+        if row is None:
+            raise KeyError(f"no warning {warning_id!r}")
+        last = (
+            conn.execute(
+                sa.select(r)
+                .where(r.c.warning_id == warning_id)
+                .order_by(r.c.review_id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        effective = None if row["state"] == "dismissed" else row["reviewed_level"] or row["level"]
+        return {
+            **dict(row),
+            "effective_level": effective,
+            "last_review": None if last is None else dict(last),
+        }
+
+    def warning_reviews(self, warning_id: str | None = None) -> pd.DataFrame:
+        """The append-only review trail, oldest first."""
+        r = table_of(WarningReview)
+        stmt = sa.select(r).order_by(r.c.review_id)
+        if warning_id is not None:
+            stmt = stmt.where(r.c.warning_id == warning_id)
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(r.c))

@@ -1,0 +1,132 @@
+"""Review decisions on warnings, with optimistic concurrency.
+
+Decisions are appended to ``warning_reviews`` and ``audit_log``, which the database
+keeps append-only.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from riskwarn.store.models import LEVELS, REVIEW_ACTIONS, RiskWarning, WarningReview
+from riskwarn.store.reads import ReadStore
+from riskwarn.store.sql import table_of
+
+log = logging.getLogger(__name__)
+
+STATE_OF_ACTION = {"accept": "accepted", "adjust": "adjusted", "dismiss": "dismissed"}
+
+
+class StaleWarningError(Exception):
+    """A review was based on an outdated version of the warning.
+
+    ``current`` is the warning as it is now (``Store.get_warning``), including
+    ``last_review``: the decision that came first.
+    """
+
+    def __init__(self, current: dict[str, Any], expected_version: int) -> None:
+        last = current.get("last_review") or {}
+        who = f" by {last['reviewer']} ({last['action']})" if last else ""
+        super().__init__(
+            f"warning {current['warning_id']} changed{who}: version {current['version']} "
+            f"is current, the review was based on version {expected_version}"
+        )
+        self.current = current
+        self.expected_version = expected_version
+
+
+class ReviewStore(ReadStore):
+    """Accept, adjust or dismiss warnings."""
+
+    def review_warning(
+        self,
+        warning_id: str,
+        action: str,
+        reason: str,
+        reviewer: str,
+        expected_version: int,
+        level: str | None = None,
+    ) -> dict[str, Any]:
+        """Accept, adjust or dismiss a warning seen at ``expected_version``; return it updated.
+
+        The update only applies if the warning is still at ``expected_version``;
+        otherwise the attempt is written to the audit log as 'review_rejected' and
+        StaleWarningError carries the current warning and its last review.
+        ValueError (nothing written) for an unknown action, an empty reason or reviewer,
+        a level given with anything but 'adjust', and an 'adjust' without a level or to
+        the level the warning already has (confirming a level is an 'accept').
+        """
+        if action not in REVIEW_ACTIONS:
+            raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
+        if not reason or not reason.strip():
+            raise ValueError("a review needs a reason")
+        if not reviewer or not reviewer.strip():
+            raise ValueError("a review needs a reviewer")
+        if action == "adjust" and level not in LEVELS:
+            raise ValueError(f"'adjust' needs a level in {', '.join(LEVELS)}, not {level!r}")
+        if action != "adjust" and level is not None:
+            raise ValueError(f"only 'adjust' takes a level; {action!r} was given {level!r}")
+        w = table_of(RiskWarning)
+        now = self._now()
+        with self._write() as conn:
+            current = self._get_warning(conn, warning_id)  # KeyError if unknown
+            from_level = current["reviewed_level"] or current["level"]
+            same_level = level == from_level and current["state"] != "dismissed"
+            if action == "adjust" and same_level and current["version"] == expected_version:
+                raise ValueError(
+                    f"warning {warning_id} is already {level}: an 'adjust' must change the "
+                    "level (use 'accept' to confirm it)"
+                )
+            to_level = {"accept": from_level, "adjust": level, "dismiss": None}[action]
+            updated = conn.execute(
+                sa.update(w)
+                .where(w.c.warning_id == warning_id, w.c.version == int(expected_version))
+                .values(
+                    state=STATE_OF_ACTION[action],
+                    reviewed_level=to_level,
+                    version=w.c.version + 1,
+                    updated_at=now,
+                )
+            ).rowcount
+            attempt = {
+                "action": action,
+                "level": level,
+                "reason": reason,
+                "expected_version": int(expected_version),
+            }
+            if updated == 0:
+                stale = self._get_warning(conn, warning_id)
+                self._audit(
+                    conn,
+                    reviewer,
+                    "review_rejected",
+                    "warning",
+                    warning_id,
+                    {
+                        **attempt,
+                        "current_version": stale["version"],
+                        "current_state": stale["state"],
+                    },
+                )
+            else:
+                conn.execute(
+                    sa.insert(table_of(WarningReview)).values(
+                        warning_id=warning_id,
+                        action=action,
+                        from_level=from_level,
+                        to_level=to_level,
+                        reason=reason.strip(),
+                        reviewer=reviewer,
+                        reviewed_at=now,
+                        warning_version=int(expected_version) + 1,
+                    )
+                )
+                self._audit(conn, reviewer, f"review_{action}", "warning", warning_id, attempt)
+                result = self._get_warning(conn, warning_id)
+        if updated == 0:
+            raise StaleWarningError(stale, int(expected_version))
+        log.info("warning %s %s by %s", warning_id, action, reviewer)
+        return result
