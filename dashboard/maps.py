@@ -245,6 +245,21 @@ def cell_centres(
     return lon, lat
 
 
+def cell_polygons(
+    cell_x: np.ndarray, cell_y: np.ndarray, cell_size_m: float, crs: str
+) -> list[list[list[float]]]:
+    """WGS84 rings (lists of ``[lon, lat]``) of square cells, projected back in one call."""
+    cx = np.asarray(cell_x, dtype=float)
+    cy = np.asarray(cell_y, dtype=float)
+    dx = np.array([0, 1, 1, 0, 0], dtype=float)
+    dy = np.array([0, 0, 1, 1, 0], dtype=float)
+    xs = ((cx[:, None] + dx[None, :]) * cell_size_m).ravel()
+    ys = ((cy[:, None] + dy[None, :]) * cell_size_m).ravel()
+    lon, lat = unproject(xs, ys, crs)
+    ring = np.stack([lon, lat], axis=1).round(5).reshape(len(cx), 5, 2)
+    return ring.tolist()
+
+
 def warned_squares(
     warnings: pd.DataFrame,
     names: Mapping[str, str],

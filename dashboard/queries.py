@@ -296,10 +296,7 @@ def overview_map(
     deck = maps.risk_deck(
         maps.area_fills(townships, by_township, names, lang),
         squares,
-        pd.concat(
-            [maps.boundary_paths(townships, "township"), maps.boundary_paths(counties, "county")],
-            ignore_index=True,
-        ),
+        boundary_paths(lake_dir),
         maps.area_labels(counties, townships, by_township, names, lang),
         lang=lang,
         width_px=width_px,
@@ -415,10 +412,7 @@ def site_map(
         maps.warned_squares(
             warned.iloc[0:0], names, lang, cell_size_m=1, crs="EPSG:4326", fmt_probability=str
         ),
-        pd.concat(
-            [maps.boundary_paths(townships, "township"), maps.boundary_paths(counties, "county")],
-            ignore_index=True,
-        ),
+        boundary_paths(lake_dir),
         labels,
         lang=lang,
         width_px=width_px,
@@ -456,6 +450,20 @@ def unit_names(lake_dir: str) -> dict[str, str]:
     """Admin code -> name for counties and townships."""
     units = admin_units(lake_dir)
     return dict(zip(units["record_id"].astype(str), units["name"].astype(str), strict=True))
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def boundary_paths(lake_dir: str) -> pd.DataFrame:
+    """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
+    from riskwarn.dashboard.maps import boundary_paths as paths
+
+    return pd.concat(
+        [
+            paths(area_shapes(lake_dir, "township"), "township"),
+            paths(area_shapes(lake_dir, "county"), "county"),
+        ],
+        ignore_index=True,
+    )
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
