@@ -64,6 +64,7 @@ def simulate(out: Path, seed: int) -> float:
 def ingest_all(out: Path, home: Path, reading_months: int | None) -> list[dict[str, Any]]:
     """Ingest every extract listed in simulation.json; one result row per mapping."""
     from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.keys import new_key
     from riskwarn.settings import Settings
 
     meta = json.loads((out / "simulation.json").read_text(encoding="utf-8"))
@@ -71,7 +72,7 @@ def ingest_all(out: Path, home: Path, reading_months: int | None) -> list[dict[s
     for f in meta["files"]:
         if f["kind"] == "extract":
             by_mapping[f["mapping"]].append((out / f["path"], f["rows"]))
-    settings = Settings(home=home)
+    settings = Settings(home=home, pseudonym_key=new_key())  # simulated parties: any key
     as_of = datetime(2030, 1, 1, tzinfo=UTC)
     results = []
     per_file_cpu: dict[str, list[float]] = defaultdict(list)

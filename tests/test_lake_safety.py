@@ -227,3 +227,19 @@ def test_read_only_lake_gives_one_line_and_still_reads(small_disk: Path) -> None
             ),
         )
     assert lake.read_table(root, "incidents")["record_id"].tolist() == ["a"]
+
+
+def test_ingest_command_on_a_read_only_lake_says_one_line(
+    small_disk: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskwarn.cli import main
+
+    corpus = Path(__file__).parent / "corpus"
+    monkeypatch.setenv("RISKWARN_HOME", str(small_disk / "home"))
+    args = ["ingest", "--no-store", "--source", str(corpus / "incidents.yaml")]
+    assert main([*args, str(corpus / "good.csv")]) == 0
+    capsys.readouterr()
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    assert main([*args, str(corpus / "extra_column.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "read-only file system" in err[0]
