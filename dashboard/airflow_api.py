@@ -16,11 +16,13 @@ from typing import Any
 
 import requests
 
+from riskwarn import domains
+
 # (connect, read) seconds: an unreachable Airflow fails fast; a busy one may answer slowly
 TIMEOUT_S = (3.0, 15.0)
-RETRAIN_DAG = "train_models"
+RETRAIN_DAG = domains.TRAIN_DAG
 # what the train_models DAG can train (its DOMAINS; tests/test_airflow_live.py checks)
-RETRAIN_DOMAINS = ("incidents", "disputes", "dispute_cases", "geohazard", "geohazard_hourly")
+RETRAIN_DOMAINS = domains.names(trained_by=domains.TRAIN_DAG)
 
 
 @dataclass(frozen=True)

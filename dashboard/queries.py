@@ -317,7 +317,6 @@ def site_table(
     """
     from riskwarn.dashboard import views
     from riskwarn.dashboard.i18n import level_label
-    from riskwarn.warnings import DEFAULT_POLICIES
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(url, domain)
@@ -329,7 +328,7 @@ def site_table(
     fc = forecasts.set_index("unit_id") if not forecasts.empty else pd.DataFrame()
     w = views.effective_level(warnings(url, domain=domain))
     by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
-    hold = DEFAULT_POLICIES[domain].hold_at if domain in DEFAULT_POLICIES else (1.0,) * 4
+    hold = domains.get(domain).levels.hold_at if domain in domains.DOMAINS else (1.0,) * 4
     names = unit_names(lake_dir)
     rows = []
     for s in sites.itertuples(index=False):

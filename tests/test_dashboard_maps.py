@@ -15,7 +15,7 @@ pytest.importorskip("streamlit")
 
 from riskwarn import geo
 from riskwarn.dashboard import maps, views
-from riskwarn.dashboard.demo_data import admin_units
+from tests.dashboard_demo import admin_units
 
 CRS = "EPSG:32650"
 

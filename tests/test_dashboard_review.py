@@ -17,8 +17,8 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from riskwarn.dashboard import auth, review
-from riskwarn.dashboard.demo_data import demo_home
 from riskwarn.store import Store
+from tests.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from riskwarn.dashboard.demo_data import DEMO_PASSWORD, demo_home
 from riskwarn.dashboard.review import short_id
 from riskwarn.store import Store
+from tests.dashboard_demo import DEMO_PASSWORD, demo_home
 from tests.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
