@@ -16,7 +16,8 @@ import pytest
 
 from riskwarn.orchestration import DAGS_FOLDER, airflow_bin, airflow_env
 from riskwarn.settings import Settings
-from tests.test_scoring import ORIGIN, _geohazard_lake, _incidents, _register
+from riskwarn.store import Store
+from tests.test_scoring import ORIGIN, _adopt_champion, _geohazard_lake, _incidents, _register
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -47,6 +48,10 @@ def af(tmp_path_factory):
 
     lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
     _register(registry, (root / "artifacts").as_uri(), "incidents", "count_28d")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _adopt_champion(registry, store, "incidents")  # scoring serves recorded champions only
+    store.close()
     _geohazard_lake(settings, NOWCAST_AT)
     yield settings
     for k, v in saved.items():
