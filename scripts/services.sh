@@ -136,7 +136,8 @@ case "${1:-status}" in
       start "$s"
     done
     for s in "${SERVICES[@]}"; do
-      p="$(port_for "$s")"; [[ -n $p ]] && alive "$s" && wait_port "$s" "$p"
+      p="$(port_for "$s")"
+      if [[ -n $p ]] && alive "$s"; then wait_port "$s" "$p"; fi
     done
     ;;
   down)
