@@ -141,10 +141,30 @@ TEXT: dict[str, dict[str, str]] = {
     "reason_col": {"zh": "理由", "en": "Reason"},
     "submit": {"zh": "提交", "en": "Submit"},
     "reason_required": {"zh": "请填写理由。", "en": "A reason is required."},
-    "saved": {
-        "zh": "已保存：{action}（版本 {version}）",
-        "en": "Saved: {action} (version {version})",
+    "choose_action": {"zh": "请选择处置方式。", "en": "Choose an action."},
+    "choose_level": {"zh": "请选择调整后的等级。", "en": "Choose the new level."},
+    "same_level": {
+        "zh": "调整后的等级与当前等级相同。如认可当前等级，请选择“确认”。",
+        "en": "The new level is the current level. To confirm it, choose Accept.",
     },
+    "will_record": {"zh": "将记录：{decision}", "en": "Will be recorded: {decision}"},
+    "adjust_to": {"zh": "调整为{level}", "en": "adjust to {level}"},
+    "form_for": {"zh": "针对预警 {id}", "en": "For warning {id}"},
+    "saved": {
+        "zh": "已保存：预警 {id}，{action}（第 {version} 版）",
+        "en": "Saved: warning {id}, {action} (version {version})",
+    },
+    "col_id": {"zh": "编号", "en": "ID"},
+    "unit_col": {"zh": "对象", "en": "Subject"},
+    "unit_cell": {"zh": "网格 {id}", "en": "Cell {id}"},
+    "unit_case": {"zh": "案件 {id}", "en": "Case {id}"},
+    "unit_site": {"zh": "隐患点 {id}", "en": "Site {id}"},
+    "unit_site_named": {"zh": "隐患点 {id}（{name}）", "en": "Site {id} ({name})"},
+    "unit_other": {"zh": "{id}", "en": "{id}"},
+    "valid_to": {"zh": "有效至", "en": "Valid until"},
+    "valid_range": {"zh": "有效期：{start} 至 {end}", "en": "Valid: {start} to {end}"},
+    "coordinates": {"zh": "中心坐标 {lat}, {lon}", "en": "Centre {lat}, {lon}"},
+    "locator_map": {"zh": "在地图上查看", "en": "Show on the map"},
     "stale": {
         "zh": "该预警已被 {reviewer} 于 {at} 研判（{action}，理由：{reason}）。您的决定未保存，"
         "请查看后重新决定。",

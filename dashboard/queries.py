@@ -1,8 +1,7 @@
 """Every read the dashboard makes, in one place, cached.
 
 The serving store is read through :class:`riskwarn.store.Store`, the lake through
-``riskwarn.lake.read_table`` (or DuckDB over the documented Parquet layout for large
-tables), MLflow through :class:`mlflow.MlflowClient`. Data is cached with
+``riskwarn.lake`` (``read_table``, or ``connect`` for SQL over large tables), MLflow through :class:`mlflow.MlflowClient`. Data is cached with
 ``st.cache_data(ttl=...)`` keyed on the store URL / lake folder, clients with
 ``st.cache_resource``. The one write, a review decision, goes through the store API and
 clears the cached warning reads.
@@ -173,9 +172,12 @@ def runs_top_forecasts(url: str, run_ids: tuple[str, ...], max_rank: int) -> pd.
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
-    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``."""
+    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``
+    and where it is (``lon``, ``lat``, ``cell_x``, ``cell_y``)."""
     frame = store(url).forecast_history(domain, unit_id=unit_id)
-    return frame.loc[:, ["origin", "probability", "score", "rank"]]
+    return frame.loc[
+        :, ["origin", "probability", "score", "rank", "lon", "lat", "cell_x", "cell_y"]
+    ]
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -302,30 +304,11 @@ def overview_map(
 # ----------------------------------------------------------------------------- lake
 
 
-def _lake_glob(lake_dir: Path, table: str) -> str:
-    return str(Path(lake_dir) / table / "**" / "*.parquet")
-
-
-def _lake_has(lake_dir: Path, table: str) -> bool:
-    return any((Path(lake_dir) / table).glob("**/*.parquet"))
-
-
-def _lake_sql(lake_dir: Path, table: str, sql_tail: str, params: list[Any]) -> pd.DataFrame:
-    """``SELECT * FROM <table> <sql_tail>`` over the lake with DuckDB."""
-    import duckdb
-
-    glob = _lake_glob(lake_dir, table)
-    query = "SELECT * FROM read_parquet(?, hive_partitioning=false, union_by_name=true) " + sql_tail
-    with duckdb.connect() as con:
-        return con.execute(query, [glob, *params]).df()
-
-
 def _read_lake_table(lake_dir: Path, table: str) -> pd.DataFrame:
-    if not _lake_has(lake_dir, table):
-        return pd.DataFrame()
     from riskwarn.lake import read_table
 
-    return read_table(lake_dir, table)
+    frame = read_table(lake_dir, table)
+    return pd.DataFrame() if frame.empty else frame
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
@@ -376,17 +359,25 @@ def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
 def site_readings(lake_dir: str, sensor_ids: tuple[str, ...], days: int = 90) -> pd.DataFrame:
     """Readings of ``sensor_ids`` over the last ``days`` days of data (DuckDB, filtered)."""
     cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
-    if not sensor_ids or not _lake_has(Path(lake_dir), "sensor_readings"):
+    if not sensor_ids:
         return pd.DataFrame(columns=cols)
-    marks = ", ".join("?" for _ in sensor_ids)
-    tail = (
-        f"WHERE sensor_id IN ({marks}) AND observed_at >= "
-        f"(SELECT max(observed_at) FROM read_parquet(?, hive_partitioning=false, "
-        f"union_by_name=true) WHERE sensor_id IN ({marks})) - INTERVAL {int(days)} DAY "
-        "ORDER BY sensor_id, observed_at"
-    )
-    glob = _lake_glob(Path(lake_dir), "sensor_readings")
-    frame = _lake_sql(Path(lake_dir), "sensor_readings", tail, [*sensor_ids, glob, *sensor_ids])
+    from riskwarn import lake
+
+    con = lake.connect(Path(lake_dir))
+    try:
+        views = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+        if "sensor_readings" not in views:
+            return pd.DataFrame(columns=cols)
+        marks = ", ".join("?" for _ in sensor_ids)
+        frame = con.execute(
+            f"SELECT {', '.join(cols)} FROM sensor_readings WHERE sensor_id IN ({marks}) "
+            "AND observed_at >= (SELECT max(observed_at) FROM sensor_readings "
+            f"WHERE sensor_id IN ({marks})) - INTERVAL {int(days)} DAY "
+            "ORDER BY sensor_id, observed_at",
+            [*sensor_ids, *sensor_ids],
+        ).df()
+    finally:
+        con.close()
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     return frame.loc[:, cols]
 

@@ -109,10 +109,12 @@ def ingest(
         pseudonym_key_for(settings, mapping)
     except PseudonymKeyError as exc:
         raise click.ClickException(str(exc)) from None
+    from riskwarn.lake import LakeError
+
     if use_sql:
         try:
             reports = [ingest_sql(mapping, settings, as_of=when)]
-        except ValueError as exc:
+        except (ValueError, LakeError) as exc:
             raise click.ClickException(str(exc)) from None
     else:
         with Progress(
@@ -123,9 +125,16 @@ def ingest(
             disable=as_json,
         ) as bar:
             task = bar.add_task(f"ingest {mapping.name}", total=None)
-            reports = ingest_files(
-                mapping, list(files), settings, as_of=when, progress=lambda n: bar.advance(task, n)
-            )
+            try:  # a full disk or read-only lake: one line, no traceback
+                reports = ingest_files(
+                    mapping,
+                    list(files),
+                    settings,
+                    as_of=when,
+                    progress=lambda n: bar.advance(task, n),
+                )
+            except LakeError as exc:
+                raise click.ClickException(str(exc)) from None
     if not no_store:
         for report in reports:
             _record(settings, report)

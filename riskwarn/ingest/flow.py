@@ -281,7 +281,15 @@ def ingest_files(
     reports = []
     for f in files:
         batch = read_and_validate(mapping, f, pseudonym_key=key, as_of=as_of, progress=progress)
-        reports.append(store_batch(batch, settings.lake_dir, as_of, mapping.partition))
+        reports.append(
+            store_batch(
+                batch,
+                settings.lake_dir,
+                as_of,
+                mapping.partition,
+                ids_carry_time=mapping.ids_carry_time,
+            )
+        )
         # hold one file's rows at a time: drop this batch before reading the next file and
         # hand Arrow's freed buffers back to the OS
         del batch
@@ -297,7 +305,9 @@ def ingest_sql(
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     batch = read_sql_and_validate(mapping, pseudonym_key=key, as_of=as_of, url=url)
-    return store_batch(batch, settings.lake_dir, as_of, mapping.partition)
+    return store_batch(
+        batch, settings.lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
+    )
 
 
 def now_utc() -> datetime:
