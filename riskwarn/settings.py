@@ -43,6 +43,14 @@ class Settings(BaseModel):
         default="",
         description="File (mode 0600) holding the pseudonym key; see riskwarn.keys.",
     )
+    backup_dir: str = Field(
+        default="",
+        description="Where riskwarn backup writes (default <home>/backups; put it on another "
+        "disk or copy it off the host).",
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, description="Complete backups kept by riskwarn backup."
+    )
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."
     )
@@ -71,6 +79,10 @@ class Settings(BaseModel):
     @property
     def resolved_store_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.home / 'serving.db').resolve()}"
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return Path(self.backup_dir) if self.backup_dir else self.home / "backups"
 
     @property
     def resolved_mlflow_uri(self) -> str:
