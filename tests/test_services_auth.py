@@ -60,6 +60,14 @@ def session_processes(sessions: set[int]) -> list[psutil.Process]:
     return found
 
 
+def connections(proc: psutil.Process) -> list:  # type: ignore[type-arg]
+    """The process's inet sockets ([] if it ended meanwhile: a short-lived worker)."""
+    try:
+        return list(proc.net_connections("inet"))
+    except psutil.Error:
+        return []
+
+
 def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -109,9 +117,9 @@ def test_services_sign_everyone_in_and_listen_on_loopback_only(tmp_path: Path) -
         procs = session_processes(sessions)
         assert len(procs) >= len(SERVICES)
         listening = {
-            (p.pid, c.laddr.ip, c.laddr.port)
-            for p in procs
-            for c in p.net_connections("inet")
+            (pid, c.laddr.ip, c.laddr.port)
+            for pid, conns in ((p.pid, connections(p)) for p in procs)
+            for c in conns
             if c.status == psutil.CONN_LISTEN
         }
         assert {port for *_, port in listening} >= {airflow_port, mlflow_port}
