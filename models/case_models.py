@@ -333,12 +333,16 @@ class CaseTrainReport:
 
 
 def _champion_comparison(
-    client: MlflowClient, table: pd.DataFrame, scores: pd.DataFrame, n_boot: int
+    client: MlflowClient,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    n_boot: int,
+    store: Any | None = None,
 ) -> dict[str, Any] | None:
     if champion_version(client, DOMAIN) is None:
         return None
     try:
-        champ = load_champion(DOMAIN)
+        champ = load_champion(DOMAIN, store)
     except MlflowException:
         return None
     rows = table.merge(scores.loc[scores["method"] == "xgboost", CASE_KEYS], on=CASE_KEYS)
@@ -391,7 +395,7 @@ def train_case_domain(
     metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
     comparisons = dict(metrics["model_minus_baseline"])
     before = champion_version(client, DOMAIN)
-    champ = _champion_comparison(client, table, bt.scores, n_boot)
+    champ = _champion_comparison(client, table, bt.scores, n_boot, store)
     if champ is not None:
         comparisons["champion"] = champ
     decision = gate(

@@ -182,9 +182,23 @@ def champion_version(client: MlflowClient, domain: str) -> str | None:
         return None
 
 
-def load_champion(domain: str) -> RiskModel:
-    """The serving model of a domain (raises ``MlflowException`` if it is missing)."""
-    model = mlflow.pyfunc.load_model(f"models:/{model_name(domain)}@{CHAMPION}")
+def load_champion(domain: str, store: Any | None = None) -> RiskModel:
+    """The serving model of a domain (raises ``MlflowException`` if it is missing).
+
+    With ``store`` (what the pipeline passes) the champion is first checked against
+    riskwarn's record (:func:`verified_champion`, :class:`ChampionRefused` if it does not
+    match) and the verified files are loaded: a training run that compares its
+    challenger with the champion never unpickles a model moved in behind its back.
+    """
+    if store is None:
+        model = mlflow.pyfunc.load_model(f"models:/{model_name(domain)}@{CHAMPION}")
+        return model.unwrap_python_model()
+    client = MlflowClient(
+        tracking_uri=mlflow.get_tracking_uri(), registry_uri=mlflow.get_registry_uri()
+    )
+    with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
+        _, folder = verified_champion(client, store, domain, Path(tmp))
+        model = mlflow.pyfunc.load_model(str(folder))
     return model.unwrap_python_model()
 
 

@@ -158,3 +158,13 @@ def test_an_mlflow_server_without_credentials_moves_nothing(
         reg.authenticated_actor("http://127.0.0.1:5000")
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ops")
     assert reg.authenticated_actor("https://mlflow.city.local") == "mlflow:ops"
+
+
+def test_training_compares_with_a_verified_champion_only(home: dict[str, Any]) -> None:
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
+    out = reg.load_champion("incidents", store).predict(None, pd.DataFrame({"count_28d": [1.0]}))
+    assert len(out) == 1
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])
+    with pytest.raises(reg.ChampionRefused, match="moved behind riskwarn's back"):
+        reg.load_champion("incidents", store)  # what training calls with the pipeline's store
