@@ -50,6 +50,11 @@ class Settings(BaseModel):
         return self.home / "landing"
 
     @property
+    def archive_dir(self) -> Path:
+        """Where processed landing files go (``archive/<source>/ingested=<time>/<name>``)."""
+        return self.home / "archive"
+
+    @property
     def exports_dir(self) -> Path:
         return self.home / "exports"
 
