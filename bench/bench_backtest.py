@@ -89,6 +89,9 @@ def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
     return pooled
 
 
+OUTSIDE = "events_outside_area.parquet"
+
+
 def pooled_window_cis(
     folders: list[Path],
     n_boot: int = 1000,
@@ -101,9 +104,11 @@ def pooled_window_cis(
     whole window) and ``ceiling_loo`` (the same without the scored day), so a cell-day's
     realised count is their difference: the per-window hit tables of every method are
     rebuilt from the published scores alone and resampled together (all origins of all
-    runs, paired across methods). Empty if a run has no ``ceiling_loo``. ``origins_from``
-    (a local date): only the windows from that origin on (counts still come from the
-    whole run's ceilings).
+    runs, paired across methods). Every event of a window counts: the run's
+    ``events_outside_area.parquet`` (events in cells outside its scored area) adds its
+    misses. Empty if a run has no ``ceiling_loo`` or no ``events_outside_area.parquet``
+    (written by runs before the standard count). ``origins_from`` (a local date): only the
+    windows from that origin on (counts still come from the whole run's ceilings).
     """
     import numpy as np
     import pandas as pd
@@ -118,8 +123,9 @@ def pooled_window_cis(
     per_method: dict[str, list[pd.DataFrame]] = {}
     for folder in folders:
         sc = pd.read_parquet(folder / "scores.parquet")
-        if "ceiling_loo" not in set(sc["method"]):
+        if "ceiling_loo" not in set(sc["method"]) or not (folder / OUTSIDE).exists():
             return {}
+        outside = pd.read_parquet(folder / OUTSIDE)
         wide = sc.pivot_table(
             index=["origin", "cell_x", "cell_y"], columns="method", values="score"
         )
@@ -128,9 +134,13 @@ def pooled_window_cis(
             origin = pd.to_datetime(wide.index.get_level_values("origin"))
             keep = np.asarray(origin >= pd.Timestamp(origins_from))
             wide, counts = wide[keep], counts[keep]
+            later = pd.to_datetime(outside["origin"]) >= pd.Timestamp(origins_from)
+            outside = outside[later.to_numpy()]
         for m in wide.columns:
             frame = pd.DataFrame({"score": wide[m], "label_count": counts}).reset_index()
-            per_method.setdefault(str(m), []).append(hotspot_windows(frame, fractions=(fraction,)))
+            per_method.setdefault(str(m), []).append(
+                hotspot_windows(frame, fractions=(fraction,), outside=outside)
+            )
     windows = {
         m: pd.concat(w, ignore_index=True).sort_values("origin", ignore_index=True)
         for m, w in per_method.items()
@@ -143,6 +153,7 @@ def pooled_window_cis(
         d, lo, hi = paired_bootstrap_diff(windows["xgboost"], windows[b], stat, n_boot=n_boot)
         paired[b] = {"diff": d, "ci": [lo, hi]}
     return {
+        "pai@0.05": {m: float(stat(w, None)) for m, w in windows.items()},
         "pai@0.05_ci": ci,
         "model_minus_baseline_pooled": paired,
         "n_windows_pooled": len(windows["xgboost"]),
@@ -194,6 +205,8 @@ def pool_hotspot_runs(metrics: list[dict[str, Any]]) -> dict[str, Any]:
             (x["pai@0.05"] - methods[base]["pai@0.05"]) / gap_loo if gap_loo > 0 else None
         ),
         "n_origins": sum(m["n_origins"] for m in metrics),
+        "events_outside_area": sum(m.get("events_outside_area", 0.0) for m in metrics),
+        "counted_every_event": all("events_outside_area" in m for m in metrics),
         "n_active_cells": [m["n_active_cells"] for m in metrics],
         "n_runs": len(metrics),
     }

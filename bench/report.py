@@ -65,6 +65,31 @@ def _loo_lines(m: dict[str, Any], base: str | None, share_loo: float | None) -> 
     ]
 
 
+def _counting_lines(metrics: dict[str, Any]) -> list[str]:
+    """How events are counted: every event of a window (the standard count)."""
+    x = metrics["methods"].get("xgboost") or next(iter(metrics["methods"].values()))
+    if "events_active_area" not in x:
+        return [
+            "**Counted over the active area only** (a run from before the standard count: "
+            "events in cells with no earlier event are left out, which reads higher).",
+            "",
+        ]
+    outside = metrics.get("events_outside_area", 0.0)
+    line = (
+        f"Every event of a window counts, as open_cp and published comparisons count: "
+        f"{x['events']:.0f} events, {outside:.0f} of them ({100 * outside / x['events']:.1f}%) "
+        "in cells with no event before the start (outside the active area), misses for every "
+        "method."
+    )
+    if "hit_rate_active_area@0.05" in x:
+        line += (
+            " Counted over the active area only (those left out; not comparable with "
+            f"published figures), xgboost would read HR@5% {x['hit_rate_active_area@0.05']:.3f} "
+            f"and PAI@5% {x['pai_active_area@0.05']:.2f} (metrics.json `*_active_area`)."
+        )
+    return [line, ""]
+
+
 def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
     """The weekly run's windows from ``since`` on: the design (inputs, grid, early stopping)
     was chosen on 2016 origins (docs/_sections/chicago_tries.md), so 2017 is the part of
@@ -105,6 +130,7 @@ def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) 
         f"{metrics.get('refits')} refits. Pooled over origins; 95% CIs: bootstrap over "
         "forecast windows.",
         "",
+        *_counting_lines(metrics),
     ]
     order = sorted(m, key=lambda k: -m[k]["pai@0.05"])
     for metric, label, digits in (("pai", "PAI", 2), ("hit_rate", "HR", 3), ("pei", "PEI", 2)):
@@ -378,7 +404,16 @@ def pooled_daily_section(pooled: dict[str, Any]) -> str:
         "cells). Hit rates pooled over all origins (captured events / events); PAI = pooled "
         "HR / mean area share. 95% CIs: bootstrap over all the daily windows of all "
         "quarters (paired across methods), when the runs publish `ceiling_loo` (a window's "
-        "counts are `ceiling` - `ceiling_loo`).",
+        "counts are `ceiling` - `ceiling_loo`, plus each run's `events_outside_area.parquet`).",
+        "",
+        (
+            f"Every event of a window counts: {m['xgboost']['events']:.0f} events, "
+            f"{pooled['events_outside_area']:.0f} of them in cells with no event before their "
+            "quarter (outside its active area), misses for every method."
+            if pooled.get("counted_every_event")
+            else "**Counted over each quarter's active area only** (runs from before the "
+            "standard count; reads higher)."
+        ),
         "",
         "| method | HR@1% | HR@5% | HR@10% | PAI@1% | PAI@5% | PAI@10% | AUC (mean of runs) |",
         "|---|---|---|---|---|---|---|---|",

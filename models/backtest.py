@@ -380,6 +380,26 @@ def loo_ceiling_scores(labels: pd.DataFrame) -> pd.DataFrame:
     return labels[KEYS].assign(score=score, method="ceiling_loo")
 
 
+COUNTING = (
+    "hit_rate/pai/pei: every event of the window, those in cells outside the scored area "
+    "(no event before the start) counted as misses, as open_cp and published comparisons "
+    "count; *_active_area: events outside the scored area left out (reads higher)"
+)
+
+
+def events_outside_area(labels_all: pd.DataFrame, area: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``labels_all`` (origin, cell_x, cell_y, label_count, ...: every cell with
+    events in a window) whose cell is not in ``area`` (cell_x, cell_y) and that hold events."""
+    keys = ["cell_x", "cell_y"]
+    flagged = labels_all.merge(
+        area[keys].drop_duplicates(), on=keys, how="left", indicator=True, validate="many_to_one"
+    )
+    keep = (flagged["_merge"] == "left_only").to_numpy() & (
+        labels_all["label_count"] > 0
+    ).to_numpy()
+    return labels_all.loc[keep].reset_index(drop=True)
+
+
 def is_ex_post(method: str) -> bool:
     """Ex-post reference scores (ceilings, oracles): neither a baseline nor the model."""
     return method.startswith("ceiling")
@@ -392,22 +412,33 @@ def evaluate_methods(
     headline_fraction: float = 0.05,
     n_boot: int = 500,
     fractions: Sequence[float] = AREA_FRACTIONS,
+    outside: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Every metric per method (pooled over windows) with bootstrap CIs over origins.
 
     ``scores``: origin, cell_x, cell_y, method, score; ``labels``: origin, cell_x, cell_y,
-    label_count, label_any for the same origin x cell rows.
+    label_count, label_any for the same origin x cell rows. ``outside``: origin, cell_x,
+    cell_y, label_count of the window's events in cells outside the scored area
+    (:func:`events_outside_area`): hit rate, PAI and PEI count them as misses (the
+    standard count); the ``*_active_area`` variants leave them out.
     """
     merged = scores.merge(labels, on=KEYS, how="inner", validate="many_to_one")
     stat = pai_statistic(headline_fraction)
     windows = {
-        m: hotspot_windows(g, fractions=fractions).sort_values("origin").reset_index(drop=True)
+        m: hotspot_windows(g, fractions=fractions, outside=outside)
+        .sort_values("origin")
+        .reset_index(drop=True)
         for m, g in merged.groupby("method", sort=True)
     }
-    result: dict[str, Any] = {"methods": {}, "headline": f"pai@{headline_fraction:g}"}
+    result: dict[str, Any] = {
+        "methods": {},
+        "headline": f"pai@{headline_fraction:g}",
+        "counting": COUNTING,
+        "events_outside_area": float(outside["label_count"].sum()) if outside is not None else 0.0,
+    }
     for m, w in windows.items():
         g = merged[merged["method"] == m]
-        res: dict[str, Any] = pooled_hotspot_metrics(w, fractions)
+        res: dict[str, Any] = pooled_hotspot_metrics(w, fractions, active_area=True)
         for f in (0.01, 0.05, 0.10):
             for metric in ("pai", "hit_rate", "pei"):
                 lo, hi = bootstrap_ci(w, hotspot_statistic(metric, f), n_boot=n_boot)
@@ -420,6 +451,7 @@ def evaluate_methods(
         res["n_windows"] = len(w)
         res["n_cells"] = int(w["cells"].max())
         res["events"] = float(w["events"].sum())
+        res["events_active_area"] = float(w["events_active_area"].sum())
         result["methods"][m] = res
     baselines = [m for m in windows if m != model_method and not is_ex_post(m)]
     head = f"pai@{headline_fraction:g}"

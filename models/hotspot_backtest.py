@@ -9,7 +9,9 @@ Pure: the caller reads the events (through ``riskwarn.ingest``) and writes the o
 3. features: ``riskwarn.features`` cell x origin table plus the baselines' own scores as
    inputs (a stacked model: kernel density, near-repeat, all-history counts);
 4. the rolling-origin model backtest, the baselines and the ex-post ceiling on the same
-   cells and origins; every metric per method (``evaluate_methods``).
+   cells and origins; every metric per method (``evaluate_methods``), counting every
+   event of a window: those in cells outside the active area are misses for every method
+   (``outside_area_labels``; with a study area, the study area's events).
 """
 
 from __future__ import annotations
@@ -24,13 +26,19 @@ import pandas as pd
 
 from riskwarn.features.calendar import local_midnights
 from riskwarn.features.cells import active_cells, assign_cells
-from riskwarn.features.incidents import CellFeatureParams, build_cell_features, feature_columns
+from riskwarn.features.incidents import (
+    CellFeatureParams,
+    build_cell_features,
+    build_cell_labels,
+    feature_columns,
+)
 from riskwarn.models.backtest import (
     KEYS,
     ModelBacktest,
     ModelConfig,
     ceiling_scores,
     evaluate_methods,
+    events_outside_area,
     loo_ceiling_scores,
     run_model_backtest,
 )
@@ -65,7 +73,7 @@ class HotspotBacktestSpec:
     feature_groups: tuple[str, ...] | None = None
     group_column: str = "category_group"
     holiday_country: str = "US"
-    max_cells: int | None = None  # tests: keep only the busiest cells
+    max_cells: int | None = None  # tests: score (and count events in) only the busiest cells
     extra_features: bool = True  # long-memory ``lr_*`` inputs (models.extra_features)
 
 
@@ -82,6 +90,9 @@ class HotspotBacktestResult:
     frame: pd.DataFrame  # feature + label rows of every origin (training and evaluation)
     eval_origins: pd.DatetimeIndex
     spec: HotspotBacktestSpec
+    outside: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Evaluation windows' events in cells outside the scored area (origin, cell_x, cell_y,
+    label_count): misses for every method, counted by the metrics (the standard count)."""
 
 
 def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
@@ -177,7 +188,9 @@ def run_hotspot_backtest(
         cells = cells.drop_duplicates().sort_values(["cell_x", "cell_y"], ignore_index=True)
     else:
         cells = active_cells(ev, start_utc)
-    if area_cells is None and spec.max_cells is not None and len(cells) > spec.max_cells:
+    restricted = area_cells is None and spec.max_cells is not None and len(cells) > spec.max_cells
+    if restricted:
+        assert spec.max_cells is not None
         busiest = (
             ev[ev["occurred_at"] < start_utc]
             .groupby(["cell_x", "cell_y"])
@@ -239,7 +252,11 @@ def run_hotspot_backtest(
         ignore_index=True,
     )
     t3 = time.perf_counter()
-    metrics = evaluate_methods(scores, labels)
+    # the standard count: every event of a window (with a study area, or the tests' busiest
+    # cells, the events of those cells only)
+    counted_all = area_cells is None and not restricted
+    outside = outside_area_labels(ev if counted_all else ev.head(0), cells, evals, spec)
+    metrics = evaluate_methods(scores, labels, outside=outside)
     timings["metrics_s"] = time.perf_counter() - t3
     if "admin_code" in ev.columns and ev["admin_code"].notna().any():
         metrics["calibration_by_admin"] = calibration_per_admin(
@@ -248,9 +265,13 @@ def run_hotspot_backtest(
     metrics["windows_past_data_end"] = incomplete
     metrics["n_active_cells"] = len(cells)
     metrics["active_area"] = (
-        "study area: every cell whose centre lies in the given polygon"
+        "study area: every cell whose centre lies in the given polygon (events outside "
+        "it are not counted)"
         if area_cells is not None
-        else "cells with an event known before the start"
+        else f"the {spec.max_cells} busiest cells before the start only (a test restriction: "
+        "events elsewhere are not counted)"
+        if restricted
+        else "cells with an event known before the start (events elsewhere are counted as misses)"
     )
     metrics["n_origins"] = len(evals)
     metrics["objective"] = spec.model.objective
@@ -260,8 +281,39 @@ def run_hotspot_backtest(
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings
     return HotspotBacktestResult(
-        scores, metrics, mb, features, timings, cells, model_frame, evals, spec
+        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside
     )
+
+
+def outside_area_labels(
+    events: pd.DataFrame, cells: pd.DataFrame, origins: pd.DatetimeIndex, spec: HotspotBacktestSpec
+) -> pd.DataFrame:
+    """Labels (origin, cell_x, cell_y, label_count) of the windows at ``origins`` in the
+    cells outside ``cells`` that hold an event in some window, by the labels' own rule
+    (local days [origin, origin + horizon)); only rows with events."""
+    lo = origins.min() - pd.Timedelta(days=2)
+    hi = origins.max() + pd.Timedelta(days=spec.horizon_days + 2)
+    near = events[(events["occurred_at"] >= lo) & (events["occurred_at"] < hi)]
+    candidates = near[["cell_x", "cell_y"]].drop_duplicates()
+    candidates = events_outside_area(candidates.assign(label_count=1), cells)
+    if candidates.empty:
+        return pd.DataFrame(
+            {
+                "origin": pd.Series(dtype="datetime64[ns, UTC]"),
+                "cell_x": pd.Series(dtype="int64"),
+                "cell_y": pd.Series(dtype="int64"),
+                "label_count": pd.Series(dtype="int32"),
+            }
+        )
+    labels = build_cell_labels(
+        events,
+        candidates[["cell_x", "cell_y"]].sort_values(["cell_x", "cell_y"]),
+        origins,
+        spec.horizon_days,
+        spec.tz,
+    )
+    labels["origin"] = labels["origin"].astype("datetime64[ns, UTC]")
+    return events_outside_area(labels, cells)[[*KEYS, "label_count"]]
 
 
 def windows_past_data_end(
@@ -309,4 +361,16 @@ def scores_for_output(scores: pd.DataFrame, tz: str) -> pd.DataFrame:
     out["cell_y"] = out["cell_y"].astype(np.int64)
     return out[["origin", "cell_x", "cell_y", "method", "score"]].sort_values(
         ["method", "origin", "cell_x", "cell_y"], ignore_index=True
+    )
+
+
+def outside_for_output(outside: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """``events_outside_area.parquet``: the windows' events in cells outside the scored area
+    (origin as the local date, like ``scores.parquet``), so that hit rates rebuilt from the
+    published files count every event."""
+    out = outside.copy()
+    out["origin"] = pd.DatetimeIndex(out["origin"]).tz_convert(tz).date
+    out = out.astype({"cell_x": np.int64, "cell_y": np.int64, "label_count": np.int64})
+    return out[["origin", "cell_x", "cell_y", "label_count"]].sort_values(
+        ["origin", "cell_x", "cell_y"], ignore_index=True
     )

@@ -1,11 +1,19 @@
 """One metrics harness for every riskwarn forecast (hotspots, cases, sites, warnings).
 
-Hotspot metrics follow DOMAIN.md: at each forecast origin the cells of the active area
-are ranked by score and the top k% (k = 1, 2, 5, 10, 20) are "flagged".
+Hotspot metrics follow DOMAIN.md: at each forecast origin the cells of the scored area
+(the active area, or a study area) are ranked by score and the top k% (k = 1, 2, 5, 10,
+20) are "flagged".
 
 * hit rate HR@k = events in flagged cells / all events of the window
-* PAI@k = HR@k / area share  (area share = flagged cells / active cells)
-* PEI@k = events in flagged cells / events in the window's own top cells
+* PAI@k = HR@k / area share  (area share = flagged cells / scored cells)
+* PEI@k = events in flagged cells / events in the window's k busiest cells
+
+"All events of the window" is the standard count (open_cp, published comparisons): every
+located event, including those in cells outside the scored area (a cell with no event
+before the backtest start is not in the active area, so its events are misses for every
+method). Callers pass those cells' counts as ``outside``; the k busiest cells of PEI are
+chosen among all cells. The active-area variant (events outside the scored area left
+out, which reads higher) is kept under ``*_active_area`` keys, on request.
 
 Ties in the score are broken at random. Instead of sampling orderings we use the exact
 expected value under uniformly random tie-breaking: a tie group that straddles the cut
@@ -67,17 +75,40 @@ def best_captured(counts: np.ndarray, k: int) -> float:
 
 
 def window_hit_table(
-    scores: np.ndarray, counts: np.ndarray, fractions: Sequence[float] = AREA_FRACTIONS
+    scores: np.ndarray,
+    counts: np.ndarray,
+    fractions: Sequence[float] = AREA_FRACTIONS,
+    outside: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """Captured, best and total events of one window for each area fraction."""
+    """Captured, best and total events of one window for each area fraction.
+
+    ``scores``/``counts``: the scored cells; ``outside``: event counts of the window's
+    cells outside the scored area (never flagged, so misses for every method). ``events``
+    and ``best@f`` count them (the standard count); ``events_active_area`` and
+    ``best_active_area@f`` do not.
+    """
     n = len(scores)
-    out: dict[str, float] = {"events": float(np.sum(counts)), "cells": float(n)}
+    counts = np.asarray(counts, dtype=float)
+    out_counts = np.asarray(outside if outside is not None else [], dtype=float)
+    every_cell = np.concatenate([counts, out_counts[out_counts > 0]])
+    out: dict[str, float] = {
+        "events": float(every_cell.sum()),
+        "events_active_area": float(counts.sum()),
+        "cells": float(n),
+    }
     for f in fractions:
         k = n_flagged(n, f)
         out[f"captured@{f:g}"] = expected_captured(scores, counts, k)
-        out[f"best@{f:g}"] = best_captured(counts, k)
+        out[f"best@{f:g}"] = best_captured(every_cell, k)
+        out[f"best_active_area@{f:g}"] = best_captured(counts, k)
         out[f"share@{f:g}"] = k / n
     return out
+
+
+def _outside_by_origin(outside: pd.DataFrame | None, count_col: str) -> dict[Any, np.ndarray]:
+    if outside is None or outside.empty:
+        return {}
+    return {o: g[count_col].to_numpy(float) for o, g in outside.groupby("origin", sort=False)}
 
 
 def hotspot_windows(
@@ -86,35 +117,64 @@ def hotspot_windows(
     count_col: str = "label_count",
     by: Sequence[str] = ("origin",),
     fractions: Sequence[float] = AREA_FRACTIONS,
+    outside: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per-window (per origin, per method if in ``by``) hit tables of a scored frame.
 
-    ``frame`` has one row per window x cell of the active area with a score and the
-    realised event count.
+    ``frame`` has one row per window x cell of the scored area with a score and the
+    realised event count. ``outside``: ``origin`` and ``count_col`` of the cells outside
+    the scored area with events in the window (one row per origin x cell; see
+    :func:`window_hit_table`); without it, events outside the area are not counted.
     """
+    if outside is not None and "origin" not in by:
+        raise ValueError("events outside the area are matched to windows by origin")
+    extra = _outside_by_origin(outside, count_col)
+    unmatched = set(extra) - set(frame["origin"].unique()) if extra else set()
+    if unmatched:
+        raise ValueError(
+            f"{len(unmatched)} origin(s) of the events outside the area match no scored "
+            f"window (e.g. {sorted(unmatched, key=str)[0]!r}): origins must be of one kind"
+        )
     rows = []
     for key, g in frame.groupby(list(by), sort=True):
         key_t = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key_t, strict=True))
-        row.update(window_hit_table(g[score_col].to_numpy(), g[count_col].to_numpy(), fractions))
+        row.update(
+            window_hit_table(
+                g[score_col].to_numpy(),
+                g[count_col].to_numpy(),
+                fractions,
+                extra.get(row["origin"]) if extra else None,
+            )
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def pooled_hotspot_metrics(
-    windows: pd.DataFrame, fractions: Sequence[float] = AREA_FRACTIONS
+    windows: pd.DataFrame, fractions: Sequence[float] = AREA_FRACTIONS, active_area: bool = False
 ) -> dict[str, float]:
-    """HR, PAI and PEI at each fraction, pooled over windows (sums of events)."""
-    total = windows["events"].sum()
+    """HR, PAI and PEI at each fraction, pooled over windows (sums of events).
+
+    The standard count (every event of the window, :func:`window_hit_table`); with
+    ``active_area`` also ``hit_rate_active_area@f``, ``pai_active_area@f`` and
+    ``pei_active_area@f``: events outside the scored area left out (reads higher; not
+    comparable with published figures).
+    """
+    variants = [("", "events", "best")]
+    if active_area:
+        variants.append(("_active_area", "events_active_area", "best_active_area"))
     out: dict[str, float] = {}
-    for f in fractions:
-        cap = windows[f"captured@{f:g}"].sum()
-        best = windows[f"best@{f:g}"].sum()
-        share = float(windows[f"share@{f:g}"].mean())
-        hr = cap / total if total > 0 else float("nan")
-        out[f"hit_rate@{f:g}"] = float(hr)
-        out[f"pai@{f:g}"] = float(hr / share) if share > 0 else float("nan")
-        out[f"pei@{f:g}"] = float(cap / best) if best > 0 else float("nan")
+    for suffix, events_col, best_col in variants:
+        total = windows[events_col].sum()
+        for f in fractions:
+            cap = windows[f"captured@{f:g}"].sum()
+            best = windows[f"{best_col}@{f:g}"].sum()
+            share = float(windows[f"share@{f:g}"].mean())
+            hr = cap / total if total > 0 else float("nan")
+            out[f"hit_rate{suffix}@{f:g}"] = float(hr)
+            out[f"pai{suffix}@{f:g}"] = float(hr / share) if share > 0 else float("nan")
+            out[f"pei{suffix}@{f:g}"] = float(cap / best) if best > 0 else float("nan")
     return out
 
 

@@ -129,12 +129,14 @@ def reliability_figure(y: np.ndarray, p: np.ndarray):
     return fig
 
 
-def hit_rate_figure(merged: pd.DataFrame, fractions=AREA_FRACTIONS):
-    """Hit rate vs share of area flagged, one line per method."""
+def hit_rate_figure(
+    merged: pd.DataFrame, fractions=AREA_FRACTIONS, outside: pd.DataFrame | None = None
+):
+    """Hit rate vs share of area flagged, one line per method (every event counted)."""
     fig = Figure(figsize=(5, 4))
     ax = fig.subplots()
     for method, g in merged.groupby("method"):
-        w = hotspot_windows(g, fractions=fractions)
+        w = hotspot_windows(g, fractions=fractions, outside=outside)
         res = pooled_hotspot_metrics(w, fractions)
         ax.plot(
             [f * 100 for f in fractions],
@@ -184,7 +186,9 @@ def model_card(
 - Model: XGBoost, objective `{spec.model.objective}`, monotone in past-event counts.
 - Data version: `{dv}`; time zone {spec.tz}; CRS {spec.crs}.
 - Evaluation: rolling-origin backtest {spec.start:%Y-%m-%d} .. {spec.end:%Y-%m-%d},
-  {metrics["n_origins"]} origins x {metrics["n_active_cells"]} active cells.
+  {metrics["n_origins"]} origins x {metrics["n_active_cells"]} active cells; every event
+  of a window counted ({metrics.get("events_outside_area", 0):.0f} in cells outside the
+  active area, misses for every method).
 - Calibration: Brier {x.get("brier", float("nan")):.4f}, ECE {x.get("ece", float("nan")):.4f}.
 - Gate: {gate_text}
 
@@ -262,8 +266,8 @@ def train_hotspot_domain(
         [*KEYS, "label_count", "label_any"]
     ]
     merged = result.scores.merge(labels, on=KEYS)
-    windows = {
-        m: hotspot_windows(g).sort_values("origin").reset_index(drop=True)
+    windows = {  # every event of a window counted, as in the metrics (result.outside)
+        m: hotspot_windows(g, outside=result.outside).sort_values("origin").reset_index(drop=True)
         for m, g in merged.groupby("method")
     }
     comparisons = {
@@ -272,7 +276,8 @@ def train_hotspot_domain(
     champ = _champion_scores(result, domain)
     before = champion_version(client, domain)
     if champ is not None:
-        cw = hotspot_windows(champ.merge(labels, on=KEYS)).sort_values("origin")
+        cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=result.outside)
+        cw = cw.sort_values("origin")
         d, lo, hi = paired_bootstrap_diff(
             windows["xgboost"], cw.reset_index(drop=True), pai_statistic(0.05), n_boot=n_boot
         )
@@ -306,7 +311,7 @@ def train_hotspot_domain(
         "reliability": reliability_figure(
             xgb_rows["label_any"].to_numpy(), xgb_rows["score"].to_numpy()
         ),
-        "hit_rate_curve": hit_rate_figure(merged),
+        "hit_rate_curve": hit_rate_figure(merged, outside=result.outside),
         "importance": importance_figure(importance),
     }
     card = model_card(domain, metrics, decision, result.features, dv, result.spec)

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Score a domain with its champion and raise warnings.",
     ),
     "dashboard": ("riskwarn.commands.dashboard", "dashboard", "Serve the Streamlit dashboard."),
+    "keys": ("riskwarn.commands.keys", "keys", "Create secret keys (pseudonym key)."),
 }
 
 
@@ -90,17 +91,31 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on stderr and exit code 2."""
+    """Run the CLI; user errors become one line on stderr and exit code 2.
+
+    Files and folders the command creates are private to the user (umask 077; the
+    caller's umask is restored on return); passwords in URLs are masked in error lines
+    and log records.
+    """
+    import os
+
+    from riskwarn.filemodes import restrict_umask
+    from riskwarn.redact import install_log_redaction, redact
+
+    previous = restrict_umask()
+    install_log_redaction()  # no password of a database URL in any log line
     try:
         cli.main(args=argv, prog_name="riskwarn", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return 1
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {redact(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    finally:
+        os.umask(previous)
     return 0
 
 

@@ -1,6 +1,8 @@
 """``make demo``: the simulated city through the whole pipeline, then the dashboard.
 
-1. simulate the small city (seeded) into ``$RISKWARN_HOME/sim`` and stage its extracts
+1. create the home (mode 0700) and a random pseudonym key in it (``secrets/
+   pseudonym.key``, 0600: a real installation configures its own, see riskwarn.keys);
+   simulate the small city (seeded) into ``$RISKWARN_HOME/sim`` and stage its extracts
    in the landing folder;
 2. run every DAG through Airflow (``airflow dags test``, in dependency order): ingest,
    features, training with the promotion gate, scoring and warnings, geohazard
@@ -28,8 +30,16 @@ def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    from riskwarn.filemodes import private_dir, restrict_umask
+    from riskwarn.keys import ensure_demo_key
+    from riskwarn.redact import install_log_redaction
+
+    install_log_redaction()
+    restrict_umask()  # the lake, stores and keys of the demo home: this user's only
     settings = load_settings()
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
+    key_file = ensure_demo_key(settings)
+    log.info("demo pseudonym key: %s (random, mode 0600; demo only)", key_file)
     from riskwarn.orchestration import run_demo_pipeline
 
     dag_ids = run_demo_pipeline(settings)

@@ -114,6 +114,28 @@ def on_task_failure(context: Any) -> None:
         log.exception("could not write the failure of %s.%s to the audit log", dag_id, task_id)
 
 
+def on_task_start(context: Any) -> None:
+    """``on_execute_callback``: keep passwords out of the task's logs and files private.
+
+    Registers the passwords of the store, MLflow and Airflow database URLs with
+    Airflow's secrets masker, redacts every log record riskwarn's code makes
+    (``riskwarn.redact``) and sets umask 077 for what the task creates.
+    """
+    from riskwarn.filemodes import restrict_umask
+    from riskwarn.redact import install_log_redaction, url_password
+
+    install_log_redaction()
+    restrict_umask()
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # outside Airflow: nothing to register
+        return
+    for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_AIRFLOW_DB_URL"):
+        password = url_password(os.environ.get(name, ""))
+        if password:
+            mask_secret(password)
+
+
 def requested_domains(asked: list[str], known: list[str], dag_id: str) -> list[str]:
     """The ``domains`` param of a DAG run, refused if it names a domain the DAG does not
     handle (silently dropping it would let the run "succeed" having done nothing)."""
@@ -132,6 +154,7 @@ def default_args(retries: int = 2, timeout_minutes: int = 30) -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "execution_timeout": timedelta(minutes=timeout_minutes),
         "on_failure_callback": on_task_failure,
+        "on_execute_callback": on_task_start,
     }
 
 

@@ -34,8 +34,14 @@ class Settings(BaseModel):
     )
     cell_size_m: int = Field(default=250, description="Default grid cell size in metres.")
     pseudonym_key: str = Field(
-        default="riskwarn-demo-key-change-me",
-        description="Secret key for HMAC pseudonymisation of dispute parties.",
+        default="",
+        repr=False,
+        description="Secret key for HMAC pseudonymisation of dispute parties (prefer "
+        "pseudonym_key_file); no default: see riskwarn.keys.",
+    )
+    pseudonym_key_file: str = Field(
+        default="",
+        description="File (mode 0600) holding the pseudonym key; see riskwarn.keys.",
     )
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."

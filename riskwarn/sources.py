@@ -90,9 +90,17 @@ class ColumnRule(_Strict):
 
 
 class IdSpec(_Strict):
-    """Source id columns (joined with '|'); omitted -> content hash + occurrence number."""
+    """Source id columns (joined with '|'); omitted -> content hash + occurrence number.
+
+    ``repeats``: what an id seen again in one file with *different* content means.
+    ``conflict`` (default): we cannot tell which row is right, so every version is
+    quarantined. ``first``: the source repeats a record on purpose (e.g. one row per
+    victim of one incident): the file's first valid row is the record and the others are
+    counted as duplicates.
+    """
 
     columns: list[str]
+    repeats: Literal["conflict", "first"] = "conflict"
 
 
 class Area(_Strict):

@@ -14,6 +14,18 @@ SHARED_DATA = Path(os.environ.get("RISKWARN_SHARED_DATA", ROOT.parent / "shared"
 PG_ADMIN_URL = os.environ.get(
     "RISKWARN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# Ingesting the simulated parties needs a pseudonym key, configured as an installation
+# must (riskwarn.keys); subprocesses (Airflow tasks, the CLI) inherit it.
+TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def pseudonym_key_for_tests() -> Iterator[None]:
+    saved = os.environ.get("RISKWARN_PSEUDONYM_KEY")
+    os.environ["RISKWARN_PSEUDONYM_KEY"] = saved or TEST_PSEUDONYM_KEY
+    yield
+    if saved is None:
+        os.environ.pop("RISKWARN_PSEUDONYM_KEY", None)
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +47,7 @@ def rw_home(tmp_path: Path) -> Path:
 def settings(rw_home: Path):
     from riskwarn.settings import Settings
 
-    return Settings(home=rw_home)
+    return Settings(home=rw_home, pseudonym_key=TEST_PSEUDONYM_KEY)
 
 
 @pytest.fixture

@@ -200,6 +200,38 @@ def test_daily_forecasts_with_weekly_training_origins() -> None:
     assert res.metrics["methods"]["xgboost"]["n_windows"] == 10
 
 
+def test_an_event_in_a_never_seen_cell_is_a_miss_that_lowers_hit_rate() -> None:
+    """Every event of a window counts (open_cp, published comparisons): one in a cell with
+    no earlier event lies outside the active area, so no method can flag it; it must lower
+    every method's hit rate, not vanish from the count."""
+    spec = HotspotBacktestSpec(
+        crs=CRS, cell_size_m=250, tz=TZ, start=pd.Timestamp("2016-01-01"),
+        end=pd.Timestamp("2016-01-10"), horizon_days=1, step_days=1, train_step_days=7,
+        model=SMALL,
+    )  # fmt: skip
+    ev = synthetic_events(seed=5, n_cells=8)
+    lon, lat = unproject(np.array([1830.5 * 250.0]), np.array([18430.5 * 250.0]), CRS)
+    new = pd.DataFrame(
+        {
+            "occurred_at": [pd.Timestamp("2016-01-03 12:00", tz=TZ).tz_convert("UTC")],
+            "lon": lon, "lat": lat, "category_group": "violent", "admin_code": "east",
+        }
+    )  # fmt: skip
+    before = run_hotspot_backtest(ev, spec).metrics
+    after = run_hotspot_backtest(pd.concat([ev, new], ignore_index=True), spec).metrics
+    for name, b in before["methods"].items():
+        a = after["methods"][name]
+        assert a["hit_rate@0.05"] < b["hit_rate@0.05"], name
+        assert a["events"] == b["events"] + 1, name
+        assert a["events_active_area"] == b["events"], name
+        # the cell is far from every active cell: the forecasts are the same, one more miss
+        assert a["hit_rate@0.05"] == pytest.approx(
+            b["hit_rate@0.05"] * b["events"] / a["events"]
+        ), name
+        assert a["hit_rate_active_area@0.05"] == pytest.approx(b["hit_rate@0.05"]), name
+    assert after["events_outside_area"] == 1 and before["events_outside_area"] == 0
+
+
 def test_late_reports_reach_no_forecast_made_before_they_arrived():
     """An event that occurred before an origin but was reported after it is unknown there:
     every model input and baseline at that origin is as if the event did not exist."""

@@ -48,6 +48,11 @@ def test_backtest_incidents_cli_on_a_chicago_slice(shared_data: Path, tmp_path: 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["methods"]["xgboost"]["pai@0.05"] > 1.5
     assert metrics["n_origins"] == 3
+    # the busiest 400 cells only (a test restriction, labelled): events elsewhere not counted
+    assert "busiest cells" in metrics["active_area"]
+    outside = pd.read_parquet(out / "events_outside_area.parquet")
+    assert list(outside.columns) == ["origin", "cell_x", "cell_y", "label_count"]
+    assert outside.empty and metrics["events_outside_area"] == 0
 
 
 def test_backtest_cli_user_errors(tmp_path: Path, capsys) -> None:

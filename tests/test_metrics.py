@@ -78,6 +78,32 @@ def test_pooled_hit_rate_pai_pei_perfect_and_random() -> None:
     assert res["pai@0.2"] == pytest.approx(1.0)
 
 
+def test_events_outside_the_scored_area_are_misses() -> None:
+    """The standard count: a window's events in cells outside the scored area (no earlier
+    event there) lower HR, PAI and PEI for every method; the active-area variant, labelled,
+    leaves them out."""
+    n = 100
+    counts = np.zeros(n)
+    counts[:5] = [4, 3, 2, 1, 1]
+    origin = pd.Timestamp("2020-01-01", tz="UTC")
+    frame = pd.DataFrame({"origin": origin, "score": counts.copy(), "label_count": counts})
+    outside = pd.DataFrame({"origin": [origin], "label_count": [5.0]})
+    w = m.hotspot_windows(frame, outside=outside)
+    assert w["events"].iloc[0] == 16 and w["events_active_area"].iloc[0] == 11
+    res = m.pooled_hotspot_metrics(w, active_area=True)
+    assert res["hit_rate@0.05"] == pytest.approx(11 / 16)
+    assert res["pai@0.05"] == pytest.approx(11 / 16 * 20)
+    assert res["pei@0.05"] == pytest.approx(11 / 15)  # best 5 cells of all: 5+4+3+2+1
+    assert res["hit_rate_active_area@0.05"] == pytest.approx(1.0)
+    assert res["pei_active_area@0.05"] == pytest.approx(1.0)
+    # the bootstrap statistic counts them too
+    assert m.hotspot_statistic("hit_rate", 0.05)(w, None) == pytest.approx(11 / 16)
+    assert "hit_rate_active_area@0.05" not in m.pooled_hotspot_metrics(w)
+    # origins of another kind would silently drop the misses: refused
+    with pytest.raises(ValueError, match="match no scored window"):
+        m.hotspot_windows(frame, outside=outside.assign(origin=origin.date()))
+
+
 def test_bootstrap_ci_contains_estimate_and_shrinks_with_more_windows() -> None:
     rng = np.random.default_rng(3)
     rows = []

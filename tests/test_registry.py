@@ -43,9 +43,22 @@ def store(tmp_path_factory):
     s.close()
 
 
+def with_never_seen_cell_event(events: pd.DataFrame, when: str) -> pd.DataFrame:
+    """``events`` plus one event at ``when`` (local) in a cell far from every other one."""
+    from riskwarn.geo import unproject
+
+    lon, lat = unproject(np.array([1850.5 * 250.0]), np.array([18450.5 * 250.0]), CRS)
+    at = pd.Timestamp(when, tz=TZ).tz_convert("UTC")
+    new = pd.DataFrame({"occurred_at": [at], "lon": lon, "lat": lat, "category_group": "violent"})
+    return pd.concat([events, new.assign(admin_code="east")], ignore_index=True)
+
+
 @pytest.fixture(scope="module")
 def trained(mlflow_client, store):
-    events = synthetic_events(seed=2, n_cells=12, days=420)
+    # one event of the evaluation window lies in a cell with no earlier event: a miss
+    events = with_never_seen_cell_event(
+        synthetic_events(seed=2, n_cells=12, days=420), "2016-02-01"
+    )
     return train_hotspot_domain(
         events,
         "incidents",
@@ -67,6 +80,14 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     assert run.data.params["domain"] == "incidents"
     assert "methods.xgboost.pai_at_0.05" in run.data.metrics
     assert "methods.long_run.pai_at_0.05" in run.data.metrics
+    # the standard count (every event of a window) in what is logged and what the gate used
+    assert run.data.metrics["events_outside_area"] == 1
+    x = report.metrics["methods"]["xgboost"]
+    assert x["events"] == x["events_active_area"] + 1
+    assert x["hit_rate@0.05"] < x["hit_rate_active_area@0.05"]
+    beats = {c["check"]: c["detail"] for c in report.gate.checks}
+    d = report.metrics["model_minus_baseline"]["long_run"]
+    assert beats["beats long_run"].startswith(f"diff {d['diff']:+.3f}")
     arts = {a.path for a in mlflow_client.list_artifacts(report.run.run_id)}
     assert {"model_card.md", "features.json", "metrics.json", "plots"} <= arts
     plots = {a.path for a in mlflow_client.list_artifacts(report.run.run_id, "plots")}

@@ -301,6 +301,14 @@ def test_oracles_separate_a_windows_own_chance_from_the_cells_intensity() -> Non
     assert res["loo+history"]["pai"] == pytest.approx(truth_pai, rel=0.05)
     assert res["loo+history"]["pai"] >= res["loo"]
     assert res["local"]["5"]["pai"] <= res["loo+history"]["pai"] + 0.05
+    # every event counts: events in cells outside the area are misses for every oracle
+    outside = [np.array([3.0, 1.0]) for _ in range(60)]
+    counted = oracle_table(
+        windows, history / 100, expanding, year_split=30, local_ks=(5,), outside=outside
+    )
+    shrink = windows.sum() / (windows.sum() + 4.0 * 60)
+    for key in ("ceiling", "loo", "long_run"):
+        assert counted[key] == pytest.approx(res[key] * shrink), key
 
 
 def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> None:
@@ -315,7 +323,7 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
 
     rng = np.random.default_rng(4)
     rate = rng.gamma(0.5, 0.3, 300)
-    folders, direct = [], []
+    folders, direct, outsides = [], [], []
     for q, start in enumerate(("2016-01-01", "2016-04-01")):
         origins = pd.date_range(start, periods=30, freq="D")
         labels = pd.concat(
@@ -339,14 +347,25 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
             ],
             ignore_index=True,
         )
+        # events of the windows in cells outside the scored area: misses for every method
+        outside = pd.DataFrame(
+            {"origin": origins[::3], "cell_x": 999, "cell_y": 0, "label_count": 2}
+        )  # fmt: skip
         folder = tmp_path / f"q{q}"
         folder.mkdir()
         scores.to_parquet(folder / "scores.parquet")
         folders.append(folder)
-        direct.append(hotspot_windows(labels.assign(score=good), fractions=(0.05,)))
+        outsides.append(outside)
+        direct.append(
+            hotspot_windows(labels.assign(score=good), fractions=(0.05,), outside=outside)
+        )
+    assert pooled_window_cis(folders, n_boot=20) == {}  # a run without its outside events
+    for folder, outside in zip(folders, outsides, strict=True):
+        outside.to_parquet(folder / "events_outside_area.parquet")
     res = pooled_window_cis(folders, n_boot=200)
     assert res["n_windows_pooled"] == 60
     pai = pooled_hotspot_metrics(pd.concat(direct), (0.05,))["pai@0.05"]
+    assert res["pai@0.05"]["xgboost"] == pytest.approx(pai)
     lo, hi = res["pai@0.05_ci"]["xgboost"]
     assert lo <= pai <= hi
     assert set(res["model_minus_baseline_pooled"]) == {"long_run"}
@@ -355,5 +374,6 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     later = pooled_window_cis(folders, n_boot=200, origins_from="2016-04-11")
     assert later["n_windows_pooled"] == 20
     pai_later = pooled_hotspot_metrics(pd.concat(direct).query("origin >= '2016-04-11'"), (0.05,))
+    assert later["pai@0.05"]["xgboost"] == pytest.approx(pai_later["pai@0.05"])
     lo, hi = later["pai@0.05_ci"]["xgboost"]
     assert lo <= pai_later["pai@0.05"] <= hi

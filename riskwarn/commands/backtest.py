@@ -30,9 +30,13 @@ def read_source(source: Path, file: Path) -> tuple[pd.DataFrame, str]:
         mapping = load_mapping(source)
     except Exception as exc:  # a broken mapping file is the user's to fix
         raise click.ClickException(f"cannot load source mapping {source}: {exc}") from None
-    batch = read_and_validate(
-        mapping, file, pseudonym_key=load_settings().pseudonym_key, as_of=datetime.now(UTC)
-    )
+    from riskwarn.keys import PseudonymKeyError, pseudonym_key_for
+
+    try:
+        key = pseudonym_key_for(load_settings(), mapping)
+    except PseudonymKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    batch = read_and_validate(mapping, file, pseudonym_key=key, as_of=datetime.now(UTC))
     if batch.accepted.empty:
         raise click.ClickException(f"no valid rows in {file} ({len(batch.quarantine)} quarantined)")
     log.info(
@@ -191,6 +195,7 @@ def incidents(
     from riskwarn.models.backtest import ModelConfig
     from riskwarn.models.hotspot_backtest import (
         HotspotBacktestSpec,
+        outside_for_output,
         run_hotspot_backtest,
         scores_for_output,
     )
@@ -237,6 +242,9 @@ def incidents(
         raise click.ClickException(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     scores_for_output(result.scores, tz).to_parquet(out / "scores.parquet", index=False)
+    outside_for_output(result.outside, tz).to_parquet(
+        out / "events_outside_area.parquet", index=False
+    )
     write_json(out / "metrics.json", result.metrics)
     m = result.metrics["methods"]
     for name in sorted(m, key=lambda k: -m[k]["pai@0.05"]):
@@ -245,6 +253,12 @@ def incidents(
             f"{name:12s} PAI@5% {m[name]['pai@0.05']:.2f} [{lo:.2f}, {hi:.2f}]  "
             f"HR@5% {m[name]['hit_rate@0.05']:.3f}"
         )
+    x = m.get("xgboost", {})
+    click.echo(
+        f"every event counted: {x.get('events', 0):.0f} in the windows, "
+        f"{result.metrics.get('events_outside_area', 0):.0f} of them in cells outside the "
+        "scored area (misses for every method)"
+    )
     click.echo(
         f"gap closed: {result.metrics.get('gap_closed_share', float('nan')):.2f}; "
         f"{result.metrics['n_active_cells']} cells, {result.metrics['n_origins']} origins, "

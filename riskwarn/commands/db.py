@@ -8,6 +8,7 @@ URL_HELP = "SQLAlchemy URL of the store (default: RISKWARN_STORE_URL or SQLite i
 
 
 def _store(url: str | None):  # type: ignore[no-untyped-def]
+    from riskwarn.redact import redact
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
 
@@ -16,8 +17,8 @@ def _store(url: str | None):  # type: ignore[no-untyped-def]
         return Store.from_settings(settings)
     except Exception as exc:  # bad URL or missing driver: a user mistake, one line
         raise click.ClickException(
-            f"cannot open store {settings.resolved_store_url!r}: {exc}"
-        ) from exc
+            redact(f"cannot open store {settings.resolved_store_url!r}: {exc}")
+        ) from None
 
 
 def _one_line(exc: Exception) -> str:
@@ -32,14 +33,21 @@ def db() -> None:
 @db.command()
 @click.option("--url", default=None, help=URL_HELP)
 def upgrade(url: str | None) -> None:
-    """Apply every pending migration (safe to run again)."""
+    """Apply every pending migration (safe to run again); run it as the owner role.
+
+    On PostgreSQL it ends by granting the roles riskwarn_writer, riskwarn_dashboard and
+    riskwarn_reader exactly what docs/serving-store.md says."""
     import sqlalchemy as sa
+
+    from riskwarn.store.base import SchemaPermissionError
 
     store = _store(url)
     try:
-        revision = store.upgrade()
+        revision = store.upgrade(force=True)  # also re-applies the roles' grants (PostgreSQL)
     except sa.exc.OperationalError as exc:
         raise click.ClickException(f"cannot reach the store: {_one_line(exc.orig or exc)}") from exc
+    except SchemaPermissionError as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         store.close()
     click.echo(f"{store!r} at revision {revision}")
@@ -61,3 +69,34 @@ def current(url: str | None) -> None:
         store.close()
     state = "up to date" if revision == head else "needs `riskwarn db upgrade`"
     click.echo(f"current: {revision or 'none (empty database)'}\nhead: {head}\n{state}")
+
+
+@db.command()
+@click.option(
+    "--url",
+    default=None,
+    help="URL of the database as a role allowed to create roles (CREATEROLE), e.g. postgres.",
+)
+def roles(url: str | None) -> None:
+    """Create the PostgreSQL group roles riskwarn_writer / _dashboard / _reader (NOLOGIN).
+
+    Then make login roles members (CREATE ROLE rw_pipeline LOGIN PASSWORD '...' IN ROLE
+    riskwarn_writer) and run `riskwarn db upgrade` as the owner to grant them.
+    """
+    import sqlalchemy as sa
+
+    from riskwarn.store.roles import GROUP_ROLES, create_group_roles
+
+    store = _store(url)
+    if store.engine.dialect.name != "postgresql":
+        store.close()
+        raise click.ClickException("database roles exist on PostgreSQL only (SQLite: one user)")
+    try:
+        with store.engine.begin() as conn:
+            created = create_group_roles(conn)
+    except sa.exc.DBAPIError as exc:
+        raise click.ClickException(f"cannot create roles: {_one_line(exc.orig or exc)}") from None
+    finally:
+        store.close()
+    for role in GROUP_ROLES:
+        click.echo(f"{role}: {'created' if role in created else 'exists'}")

@@ -103,6 +103,12 @@ def ingest(
         raise click.UsageError(f"file not found: {missing[0]}")
     settings = load_settings()
     when = _parse_as_of(as_of)
+    from riskwarn.keys import PseudonymKeyError, pseudonym_key_for
+
+    try:  # refused before any file is read
+        pseudonym_key_for(settings, mapping)
+    except PseudonymKeyError as exc:
+        raise click.ClickException(str(exc)) from None
     if use_sql:
         try:
             reports = [ingest_sql(mapping, settings, as_of=when)]

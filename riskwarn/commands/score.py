@@ -21,6 +21,7 @@ def score(domain: str, origin: str) -> None:
     from riskwarn.pipeline import local_origin
     from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard, score_domain
     from riskwarn.settings import load_settings
+    from riskwarn.store import RunRestagedError
 
     settings = load_settings()
     try:
@@ -36,4 +37,6 @@ def score(domain: str, origin: str) -> None:
             run_id = score_domain(settings, domain, ts)
     except ChampionUnavailable as exc:
         raise click.ClickException(f"{exc} (the last published run stays served)") from None
+    except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
+        raise click.ClickException(str(exc)) from None
     click.echo(f"published {run_id}")

@@ -276,11 +276,12 @@ def ingest_files(
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file."""
     import pyarrow
 
+    from riskwarn.keys import pseudonym_key_for
+
+    key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     reports = []
     for f in files:
-        batch = read_and_validate(
-            mapping, f, pseudonym_key=settings.pseudonym_key, as_of=as_of, progress=progress
-        )
+        batch = read_and_validate(mapping, f, pseudonym_key=key, as_of=as_of, progress=progress)
         reports.append(store_batch(batch, settings.lake_dir, as_of, mapping.partition))
         # hold one file's rows at a time: drop this batch before reading the next file and
         # hand Arrow's freed buffers back to the OS
@@ -293,9 +294,10 @@ def ingest_sql(
     mapping: SourceMapping, settings: Any, *, as_of: datetime, url: str | None = None
 ) -> dict[str, Any]:
     """Read the mapping's SQL source, validate and upsert it into the lake."""
-    batch = read_sql_and_validate(
-        mapping, pseudonym_key=settings.pseudonym_key, as_of=as_of, url=url
-    )
+    from riskwarn.keys import pseudonym_key_for
+
+    key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    batch = read_sql_and_validate(mapping, pseudonym_key=key, as_of=as_of, url=url)
     return store_batch(batch, settings.lake_dir, as_of, mapping.partition)
 
 

@@ -265,8 +265,10 @@ def finish_batch(
         okv = ok.to_numpy()
         repeated = np.zeros(len(cand), dtype=bool)
         repeated[okv] = _repeats(content_hash(cand.loc[okv, ["record_id"]]))
-        sub = cand.loc[repeated, ["record_id", "_hash"]]
-        same = sub.duplicated(["record_id", "_hash"], keep="first")
+        sub = cand.loc[repeated, ["record_id", "_hash", "_row"]].sort_values("_row", kind="stable")
+        # an id repeated on purpose (`id.repeats: first`): the first row is the record
+        same_on = ["record_id"] if mapping.id.repeats == "first" else ["record_id", "_hash"]
+        same = sub.duplicated(same_on, keep="first")
         duplicate[same[same].index] = True
         distinct = sub[~same]
         conflict_ids = distinct["record_id"][distinct["record_id"].duplicated(keep=False)]

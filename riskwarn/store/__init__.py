@@ -4,6 +4,12 @@ The documented schema (``docs/serving-store.md``) is the integration point for t
 city's other systems; riskwarn code goes through :class:`Store`.
 """
 
-from riskwarn.store.api import StaleWarningError, Store, run_id_for, warning_id_for
+from riskwarn.store.api import (
+    RunRestagedError,
+    StaleWarningError,
+    Store,
+    run_id_for,
+    warning_id_for,
+)
 
-__all__ = ["StaleWarningError", "Store", "run_id_for", "warning_id_for"]
+__all__ = ["RunRestagedError", "StaleWarningError", "Store", "run_id_for", "warning_id_for"]

@@ -17,11 +17,17 @@ schema, ingest counts, audit), ``publishing`` (stage, fill, publish a run),
 
 from __future__ import annotations
 
-from riskwarn.store.publishing import PublishingStore, run_id_for, warning_id_for
+from riskwarn.store.publishing import (
+    PublishingStore,
+    RunRestagedError,
+    run_id_for,
+    warning_id_for,
+)
 from riskwarn.store.reviews import ReviewStore, StaleWarningError
 from riskwarn.store.sql import json_dumps, make_engine
 
 __all__ = [
+    "RunRestagedError",
     "StaleWarningError",
     "Store",
     "json_dumps",

@@ -13,6 +13,8 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from riskwarn.filemodes import create_private_file
+from riskwarn.redact import redact, redact_value
 from riskwarn.store.models import AuditLog, IngestBatch
 from riskwarn.store.sql import Transaction, clean_json, frame_of, make_engine, table_of, upsert, utc
 
@@ -22,7 +24,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VERSION_TABLE = "riskwarn_alembic_version"
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL SQLSTATE
 INGEST_COUNTS = ("read", "accepted", "new", "updated", "unchanged", "quarantined", "duplicates")
+
+
+class SchemaPermissionError(RuntimeError):
+    """This database role may not create or change the schema (only the owner may)."""
 
 
 class StoreBase:
@@ -32,6 +39,8 @@ class StoreBase:
         self.url = url
         self.engine = make_engine(url)
         self._clock = clock or (lambda: datetime.now(UTC))
+        # run_id -> token of the runs this store staged and has not published yet
+        self._staging_tokens: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -78,15 +87,37 @@ class StoreBase:
             cfg.attributes["connection"] = connection
         return cfg
 
-    def upgrade(self, revision: str = "head") -> str | None:
-        """Apply the Alembic migrations up to ``revision`` (idempotent); return the new revision."""
+    def upgrade(self, revision: str = "head", *, force: bool = False) -> str | None:
+        """Apply the Alembic migrations up to ``revision`` (idempotent); return the new revision.
+
+        When the database is already there nothing runs, so roles that may not change
+        the schema (the pipeline's, the dashboard's) can call it. ``force`` runs Alembic
+        anyway; on PostgreSQL every Alembic run ends by re-applying the roles' grants
+        (``riskwarn.store.roles``), so ``riskwarn db upgrade`` uses it. A new SQLite file
+        is created with mode 0600. Raises :class:`SchemaPermissionError` when this
+        role may not migrate.
+        """
         from alembic import command
 
-        if self.engine.dialect.name == "sqlite" and self.engine.url.database:
-            Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
-        with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
-            command.upgrade(self._alembic_config(conn), revision)
-            conn.commit()
+        target = self.head_revision() if revision == "head" else revision
+        current = self.current_revision()
+        if current == target and not force:
+            return current
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            create_private_file(Path(database))
+        try:
+            with self.engine.connect().execution_options(sqlite_begin="IMMEDIATE") as conn:
+                command.upgrade(self._alembic_config(conn), revision)
+                conn.commit()
+        except sa.exc.ProgrammingError as exc:
+            if getattr(exc.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            raise SchemaPermissionError(
+                f"database role {self.engine.url.username!r} may not change the serving "
+                f"store's schema (at {current or 'none'}, this version needs {target}): run "
+                "`riskwarn db upgrade` with the owner role's URL (docs/serving-store.md, roles)"
+            ) from None
         return self.current_revision()
 
     def current_revision(self) -> str | None:
@@ -149,14 +180,15 @@ class StoreBase:
         object_id: str,
         details: Mapping[str, Any] | None,
     ) -> None:
+        """Append an audit entry in ``conn``'s transaction; passwords are masked (13.13)."""
         conn.execute(
             sa.insert(table_of(AuditLog)).values(
                 at=self._now(),
-                actor=actor,
+                actor=redact(actor),
                 action=action,
                 object_type=object_type,
-                object_id=str(object_id),
-                details=clean_json(dict(details or {})),
+                object_id=redact(str(object_id)),
+                details=redact_value(clean_json(dict(details or {}))),
             )
         )
 

@@ -113,6 +113,8 @@ class StagedRun(Base):
     data_version: Mapped[str | None] = mapped_column(sa.String(256))
     airflow_run_id: Mapped[str | None] = mapped_column(sa.String(256))
     staged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    staging_token: Mapped[str | None] = mapped_column(sa.String(36))
+    """Set by ``stage_run``: only the writer holding it may fill and publish the run."""
 
 
 class _ForecastColumns:

@@ -10,6 +10,7 @@ re-running a scoring interval rewrites the same rows.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ from riskwarn.store.models import (
     StagedRun,
     StagedWarning,
 )
-from riskwarn.store.sql import records_for, table_of, upsert, utc
+from riskwarn.store.sql import lock_for_transaction, records_for, table_of, upsert, utc
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +59,30 @@ def warning_id_for(domain: str, unit_id: str, valid_from: datetime) -> str:
     return f"{domain}:{unit_id}:{utc(valid_from):%Y%m%dT%H%MZ}"
 
 
+class RunRestagedError(RuntimeError):
+    """Another writer re-staged the run after this one: this writer's rows were discarded.
+
+    Nothing of this writer's attempt is (or will be) published; the other writer's
+    attempt is the one that can be. Raised by ``write_forecasts``, ``write_warnings``
+    and ``publish_run``.
+    """
+
+
 class PublishingStore(StoreBase):
-    """Staging and publishing of scoring runs."""
+    """Staging and publishing of scoring runs.
+
+    Every staging step and the publish take a per-run lock first (PostgreSQL advisory
+    transaction lock; SQLite's ``BEGIN IMMEDIATE`` serialises all writers), and only
+    the writer that staged a run (it holds the run's staging token) may fill or
+    publish it: two writers of one run can never mix or half-publish their rows.
+    """
 
     def stage_run(self, run: Mapping[str, Any]) -> str:
         """Start (or restart) writing a run; discards rows staged earlier under its id.
 
-        The run's published rows, if any, stay in service until ``publish_run``.
+        The run's published rows, if any, stay in service until ``publish_run``. This
+        store becomes the run's only writer: another writer that staged it earlier gets
+        :class:`RunRestagedError` on its next write or publish.
         """
         missing = {"run_id", "domain", "origin", "horizon_hours"} - set(run)
         if missing:
@@ -77,15 +95,20 @@ class PublishingStore(StoreBase):
         for key in ("model_name", "model_version", "data_version", "airflow_run_id"):
             meta[key] = None if meta[key] is None else str(meta[key])
         now = self._now()
+        token = str(uuid.uuid4())
         with self._write() as conn:
+            lock_for_transaction(conn, "run", run_id)
             self._discard_staged(conn, run_id)
-            conn.execute(sa.insert(table_of(StagedRun)).values(**meta, staged_at=now))
+            conn.execute(
+                sa.insert(table_of(StagedRun)).values(**meta, staged_at=now, staging_token=token)
+            )
             runs = table_of(ForecastRun)
             exists = conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
             if exists is None:  # visible to operators as 'staging' until published
                 conn.execute(
                     sa.insert(runs).values(**meta, status="staging", n_rows=0, created_at=now)
                 )
+        self._staging_tokens[run_id] = token
         log.info("staged run %s", run_id)
         return run_id
 
@@ -95,12 +118,43 @@ class PublishingStore(StoreBase):
             t = table_of(model)
             conn.execute(sa.delete(t).where(t.c.run_id == run_id))
 
-    def _staged_run(self, conn: Connection, run_id: str) -> dict[str, Any]:
+    def _own_staged_run(self, conn: Connection, run_id: str) -> dict[str, Any] | None:
+        """The run's staged metadata, after taking its lock; None if nothing is staged.
+
+        Raises :class:`RunRestagedError` if this store staged the run but another
+        writer re-staged (or published) it since, and ValueError if another writer
+        staged it and this store did not.
+        """
+        lock_for_transaction(conn, "run", run_id)
         t = table_of(StagedRun)
         row = conn.execute(sa.select(t).where(t.c.run_id == run_id)).mappings().first()
+        mine = self._staging_tokens.get(run_id)
+        if row is None:
+            if mine is not None:
+                raise RunRestagedError(
+                    f"run {run_id!r} was re-staged and published by another writer after this "
+                    "one staged it: this writer's rows were discarded, none was published"
+                )
+            return None
+        if row["staging_token"] != mine:
+            when = f"{utc(row['staged_at']):%Y-%m-%d %H:%M:%S}Z"
+            if mine is None:
+                raise ValueError(
+                    f"run {run_id!r} was staged by another writer at {when}: only the writer "
+                    "that staged a run fills and publishes it"
+                )
+            raise RunRestagedError(
+                f"run {run_id!r} was re-staged by another writer at {when} (Airflow run "
+                f"{row['airflow_run_id'] or '-'}): this writer's rows were discarded, "
+                "none was published"
+            )
+        return dict(row)
+
+    def _staged_run(self, conn: Connection, run_id: str) -> dict[str, Any]:
+        row = self._own_staged_run(conn, run_id)
         if row is None:
             raise ValueError(f"run {run_id!r} is not staged: call stage_run first")
-        return dict(row)
+        return row
 
     def write_forecasts(self, run_id: str, frame: pd.DataFrame) -> int:
         """Add forecast rows to a staged run; return the number of rows written."""
@@ -158,16 +212,16 @@ class PublishingStore(StoreBase):
         'superseded' and ``publications[domain]`` points at it. A run older than the
         one served (a backfill) is stored as 'superseded' and does not replace it.
         Publishing an already published run with nothing staged does nothing.
-        Raises ValueError for a run with no forecasts (the served run stays).
+        Raises ValueError for a run with no forecasts (the served run stays), and
+        :class:`RunRestagedError` if another writer re-staged the run since this store
+        staged it (its attempt, not this one, is the one that can be published).
+
+        The run's lock is taken before anything is read, then the domain's (one
+        publisher per domain at a time), so the staged rows cannot change under it.
         """
         with self._write() as conn:
             runs = table_of(ForecastRun)
-            staged_meta = table_of(StagedRun)
-            meta_row = (
-                conn.execute(sa.select(staged_meta).where(staged_meta.c.run_id == run_id))
-                .mappings()
-                .first()
-            )
+            meta_row = self._own_staged_run(conn, run_id)
             if meta_row is None:
                 done = conn.execute(
                     sa.select(runs.c.status).where(runs.c.run_id == run_id)
@@ -177,6 +231,7 @@ class PublishingStore(StoreBase):
                 raise ValueError(f"run {run_id!r} is not staged: call stage_run first")
             meta = dict(meta_row)
             staged_at = meta.pop("staged_at")
+            meta.pop("staging_token")
             sf = table_of(StagedForecast)
             n_rows = conn.execute(
                 sa.select(sa.func.count()).select_from(sf).where(sf.c.run_id == run_id)
@@ -185,11 +240,7 @@ class PublishingStore(StoreBase):
                 raise ValueError(f"run {run_id!r} has no forecasts: not publishing it")
             now = self._now()
             domain = meta["domain"]
-            if conn.dialect.name == "postgresql":  # one publisher per domain at a time
-                conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": f"riskwarn.publish:{domain}"},
-                )
+            lock_for_transaction(conn, "domain", domain)  # one publisher per domain at a time
             pub = table_of(Publication)
             current = conn.execute(
                 sa.select(pub.c.run_id, runs.c.origin)
@@ -234,6 +285,7 @@ class PublishingStore(StoreBase):
                     "replaced": None if current is None else current.run_id,
                 },
             )
+        self._staging_tokens.pop(run_id, None)
         log.info("run %s %s (%d forecasts, %d warnings)", run_id, status, n_rows, n_warn)
         return status
 
@@ -265,6 +317,7 @@ class PublishingStore(StoreBase):
                 sa.select(w)
                 .join(sw, sw.c.warning_id == w.c.warning_id)
                 .where(sw.c.run_id == run_id)
+                .with_for_update(of=w)  # a review cannot slip between this read and the update
             ).mappings()
         }
         inserts: list[dict[str, Any]] = []

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Connection, Engine
 from riskwarn.store.models import UTCDateTime
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Key spaces of the PostgreSQL advisory locks (first argument of the two-key form).
+LOCK_SPACES = {"run": 7_240_311, "domain": 7_240_312}
 
 
 def utc(value: Any) -> datetime:
@@ -89,6 +91,20 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def lock_for_transaction(conn: Connection, space: str, key: str) -> None:
+    """Hold the lock ``(space, key)`` until the transaction ends.
+
+    PostgreSQL: an advisory transaction lock (taken before anything is read, so the
+    transaction sees everything committed by the previous holder). SQLite needs none:
+    writers begin with ``BEGIN IMMEDIATE`` and hold the database's one write lock.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+            {"space": LOCK_SPACES[space], "key": key},
+        )
 
 
 def records_for(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:

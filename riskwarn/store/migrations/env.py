@@ -30,6 +30,10 @@ def run_with(connection: sa.Connection) -> None:
         if connection.dialect.name == "postgresql":
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_LOCK_KEY})
         context.run_migrations()
+        if connection.dialect.name == "postgresql":
+            from riskwarn.store.roles import apply_grants
+
+            apply_grants(connection)  # the roles' grants, exactly as riskwarn/store/roles.py
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""Keep passwords out of messages, logs and the audit log (issue 13.13).
+
+Database and MLflow URLs may carry a password (``postgresql+psycopg://user:secret@host/db``)
+and libraries put URLs into their error messages. :func:`redact` masks the password of
+every URL and every ``password=...`` in a text; :func:`install_log_redaction` makes every
+log record of the process pass through it (message, arguments and traceback);
+``Store.audit`` redacts what it writes; the CLI redacts its error lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+# scheme://user:password@  (the password runs to the last '@' before a space, as
+# SQLAlchemy and libpq read it; over-masking a 'host:port/path@x' is harmless)
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s@]+(?=@)")
+# password=secret (libpq keyword strings, query strings, config dumps)
+_KEY_PASSWORD = re.compile(
+    r"(?P<head>\b[A-Za-z_]*(?:password|passwd|pwd)\s*[=:]\s*)"
+    r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&'\";,]+)",
+    re.IGNORECASE,
+)
+_FACTORY_MARK = "_riskwarn_redacting"
+
+
+def redact(text: str) -> str:
+    """``text`` with every URL password and ``password=...`` value replaced by ``***``."""
+    if "://" not in text and "pass" not in text.lower() and "pwd" not in text.lower():
+        return text
+    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
+    return _KEY_PASSWORD.sub(_mask_value, text)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match.group("value")
+    quote = value[0] if value[0] in "'\"" else ""
+    return f"{match.group('head')}{quote}{MASK}{quote}"
+
+
+def redact_value(value: Any) -> Any:
+    """Redact every string inside a JSON-like value (dicts, lists, tuples)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: redact_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v) for v in value]
+    return value
+
+
+def url_password(url: str) -> str | None:
+    """The password in a SQLAlchemy/MLflow URL, if any (to register with a secrets masker)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).password or None
+    except Exception:  # not a database URL (file:, http: without password, ...)
+        return None
+
+
+def install_log_redaction() -> None:
+    """Redact every log record created in this process from now on (idempotent).
+
+    Works at record creation (:func:`logging.setLogRecordFactory`), so it covers every
+    logger and handler, including a traceback (``exc_text`` is filled in redacted).
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, _FACTORY_MARK, False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: let logging report it as usual
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = redact(text).rstrip("\n")
+        return record
+
+    setattr(factory, _FACTORY_MARK, True)
+    logging.setLogRecordFactory(factory)
