@@ -88,8 +88,12 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:  # a full disk must not leave a partial file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return True
 
 

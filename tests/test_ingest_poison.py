@@ -230,3 +230,63 @@ def test_header_only_and_blank_lines(tmp_path: Path, tail: str) -> None:
     path.write_text(HEADER + "\n  \n" + _rows(2) + "\t\r\n" + _rows(1, 5), encoding="utf-8")
     batch = read_and_validate(mapping, path, pseudonym_key="k", as_of=AS_OF)
     assert (batch.read, len(batch.accepted)) == (3, 3)
+
+
+# ---------------------------------------------------------------- the lake cannot be written
+
+
+def _in_private_mount(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` (sh) in a private mount namespace, where it may mount a small
+    tmpfs over the lake; skipped where that is not allowed (not root, no unshare)."""
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True
+    )
+    if probe.returncode != 0:
+        pytest.skip("no private mount namespace here (unshare --mount needs root)")
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(tmp_path / "home"),
+        "RW": str(Path(sys.executable).with_name("riskwarn")),
+    }
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("mount", ["size=64k", "ro"])
+def test_full_disk_or_read_only_lake_is_one_line(tmp_path: Path, mount: str) -> None:
+    mapping = tmp_path / "poison.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    good = tmp_path / "good.csv"
+    noise = [os.urandom(12).hex() for _ in range(20_000)]  # does not compress
+    good.write_text(
+        HEADER + "".join(f"C{i},2023-05-01 10:00,106.5,29.5,{d}\n" for i, d in enumerate(noise)),
+        encoding="utf-8",
+    )
+    lake = tmp_path / "home" / "lake"
+    lake.mkdir(parents=True)
+    args = f'--no-store --as-of 2024-01-01 --source "{mapping}" "{good}"'
+    script = f"""
+        mount -t tmpfs -o {mount} tmpfs "{lake}" || exit 90
+        "$RW" ingest {args}; echo "exit=$?"
+        "$RW" ingest --json {args}; echo "exit=$?"
+        echo "left:"; find "{lake}" -type f
+    """
+    done = _in_private_mount(script, tmp_path)
+    if "exit=" not in done.stdout:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()[:200]}")
+    _, rest = done.stdout.split("exit=", 1)
+    assert rest.startswith("2")
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    why = "No space left on device" if mount.startswith("size") else "Read-only file system"
+    assert why in errors[0] and "good.csv" in errors[0]
+    as_json, code = rest.split("\n", 1)[1].split("exit=", 1)
+    out = json.loads(as_json)
+    assert code.startswith("2") and why in out["error"] and out["reports"] == []
+    left = done.stdout.split("left:", 1)[1].split()
+    assert not [f for f in left if ".tmp" in f or not f.endswith(".parquet")], left

@@ -133,6 +133,7 @@ def validate_chunks(
                 rows=chunk.rows,
                 occurrences=occ,
                 city_area=city_area,
+                plain_text=chunk.plain_text,
             )
             parts.append(cand)
             why.append(reason)
@@ -229,7 +230,12 @@ def read_and_validate(
 
 
 def read_sql_and_validate(
-    mapping: SourceMapping, *, pseudonym_key: str, as_of: datetime, url: str | None = None
+    mapping: SourceMapping,
+    *,
+    pseudonym_key: str,
+    as_of: datetime,
+    url: str | None = None,
+    city_area: Area | None = None,
 ) -> Batch:
     """Read the mapping's SQL source (table or query) with SQLAlchemy and validate it."""
     import sqlalchemy as sa
@@ -262,7 +268,19 @@ def read_sql_and_validate(
         file_name=name,
         messages=messages,
         reread=lambda: iter([chunk]),
+        city_area=city_area,
     )
+
+
+def city_area(settings: Any) -> Area | None:
+    """The city's configured area (``Settings.city_area``), or None when not set."""
+    from riskwarn.settings import city_box
+
+    text = getattr(settings, "city_area", "")
+    if not text:
+        return None
+    min_lon, min_lat, max_lon, max_lat = city_box(text)
+    return Area(min_lon=min_lon, max_lon=max_lon, min_lat=min_lat, max_lat=max_lat)
 
 
 def ingest_files(
@@ -272,21 +290,31 @@ def ingest_files(
     *,
     as_of: datetime,
     progress: Callable[[int], None] | None = None,
+    on_report: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Read, validate and upsert each file into ``settings.lake_dir``; one report per file."""
+    """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
+
+    ``on_report`` gets each file's report as soon as its batch is in the lake (the
+    serving store records it there, so a later failure leaves the earlier files recorded).
+    A lake that cannot be written raises :class:`~riskwarn.ingest.write.LakeWriteError`."""
     import pyarrow
 
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    area = city_area(settings)
     reports = []
     for f in files:
-        batch = read_and_validate(mapping, f, pseudonym_key=key, as_of=as_of, progress=progress)
+        batch = read_and_validate(
+            mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
+        )
         reports.append(store_batch(batch, settings.lake_dir, as_of, mapping.partition))
         # hold one file's rows at a time: drop this batch before reading the next file and
         # hand Arrow's freed buffers back to the OS
         del batch
         pyarrow.default_memory_pool().release_unused()
+        if on_report is not None:
+            on_report(reports[-1])
     return reports
 
 
@@ -297,7 +325,9 @@ def ingest_sql(
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
-    batch = read_sql_and_validate(mapping, pseudonym_key=key, as_of=as_of, url=url)
+    batch = read_sql_and_validate(
+        mapping, pseudonym_key=key, as_of=as_of, url=url, city_area=city_area(settings)
+    )
     return store_batch(batch, settings.lake_dir, as_of, mapping.partition)
 
 

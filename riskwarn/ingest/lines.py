@@ -188,6 +188,7 @@ class _Chunk:
     bad: list[BadRecord] = field(default_factory=list)
     n_good: int = 0
     n_bytes: int = 0
+    longest: int = 0  # bytes of the longest good record
 
 
 class CsvRecords:
@@ -239,6 +240,7 @@ class CsvRecords:
                 f"too many rows: more than limits.max_rows = {self.limits.max_rows}",
             )
         chunk.bad.extend(part.bad)
+        chunk.longest = max(chunk.longest, part.longest)
         for piece, rows in zip(part.pieces, part.rows, strict=True):
             chunk.pieces.append(piece)
             chunk.rows.append(rows)
@@ -357,6 +359,7 @@ class CsvRecords:
         for first, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             out.pieces.append(block[starts[first] : ends[stop - 1]])
             out.rows.append(record[first:stop].astype(np.int64))
+        out.longest = int((ends - starts)[good].max()) if good.any() else 0
         return out
 
     def _block_general(self, block: bytes) -> _Chunk:
@@ -402,6 +405,7 @@ class CsvRecords:
                 if len(fields) == self.ncols:
                     out.pieces.append(text)
                     out.rows.append(np.array([self.records], dtype=np.int64))
+                    out.longest = max(out.longest, len(text))
                 else:
                     out.bad.append(self._bad(self.records, first, "bad_line", len(fields), text))
                 continue
@@ -449,4 +453,7 @@ class CsvRecords:
                 f"not a table: the CSV parser read {len(frame)} rows from {len(rows)} checked "
                 "records (please report this file)",
             )
-        return RawChunk(frame, rows, chunk.bad)
+        plain = chunk.longest <= self.limits.max_field_chars and not any(
+            b"\x00" in p for p in chunk.pieces
+        )
+        return RawChunk(frame, rows, chunk.bad, plain_text=plain)

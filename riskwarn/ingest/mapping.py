@@ -269,6 +269,7 @@ def map_chunk(
     rows: np.ndarray | None = None,
     occurrences: Counter[str] | None = None,
     city_area: Area | None = None,
+    plain_text: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Map one all-text chunk onto the canonical table (pure).
 
@@ -278,7 +279,8 @@ def map_chunk(
     only for rows already rejected here, to save memory)) and a Series of the first
     reason per row ('' = no problem found yet).
     ``occurrences`` carries identical-row counts across chunks for content-hash ids;
-    ``city_area`` (the city's configured area) rejects located rows outside it.
+    ``city_area`` (the city's configured area) rejects located rows outside it;
+    ``plain_text`` (the reader found no NUL byte and no over-long value) skips that check.
     """
     table = TABLES[mapping.table]
     raw = raw.reset_index(drop=True)
@@ -308,7 +310,8 @@ def map_chunk(
             reason_arr[m] = code
             has[m] = True
 
-    _check_text(mapping, raw, flag)
+    if not plain_text:
+        _check_text(mapping, raw, flag)
     out["source"] = mapping.name
     if mapping.id:
         parts = [raw[c].astype(str).str.strip() for c in mapping.id.columns]

@@ -15,6 +15,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -183,6 +184,24 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
+def _plain_text(batch: Any, max_chars: int) -> bool:
+    """No NUL byte and no value over ``max_chars`` in the batch's text columns (checked
+    on a dictionary column's distinct values only)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in batch.columns:
+        values = column.dictionary if pa.types.is_dictionary(column.type) else column
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue  # numbers and times print short and without NUL
+        if pc.any(pc.match_substring(values, "\x00")).as_py():
+            return False
+        longest = pc.max(pc.utf8_length(values)).as_py()
+        if longest is not None and longest > max_chars:
+            return False
+    return True
+
+
 def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[RawChunk]:
     """A Parquet file in batches of ``chunk_rows``, after checking its metadata against
     the mapping's limits (columns, rows, uncompressed bytes)."""
@@ -220,7 +239,8 @@ def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[R
         for rb in pf.iter_batches(batch_size=mapping.chunk_rows):
             rows = np.arange(start, start + rb.num_rows, dtype=np.int64)
             start += rb.num_rows
-            yield RawChunk(stringify(rb.to_pandas()), rows, [])
+            plain = _plain_text(rb, limits.max_field_chars)
+            yield RawChunk(stringify(rb.to_pandas()), rows, [], plain_text=plain)
     except (pyarrow_mod.ArrowInvalid, OSError) as exc:
         raise FileProblem(
             "not_a_table", f"not a table: unreadable Parquet data ({_first_line(exc)})"

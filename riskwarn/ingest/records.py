@@ -45,3 +45,6 @@ class RawChunk:
     frame: pd.DataFrame
     rows: np.ndarray  # int64, 1-based data record number of each frame row
     bad: list[BadRecord]
+    # the reader knows that no value holds a NUL byte or is longer than
+    # limits.max_field_chars (the map stage then skips that check)
+    plain_text: bool = False

@@ -16,21 +16,31 @@ from typing import Any
 from riskwarn.ingest.validate import Batch
 
 
+class LakeWriteError(RuntimeError):
+    """The lake could not take a batch (full disk, read-only, no permission): one line."""
+
+
 def write_batch(lake_dir: Path, batch: Batch, grain: str = "year") -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
 
     Returns ``{"new", "updated", "unchanged"}`` (their sum is ``len(batch.accepted)``)."""
     from riskwarn import lake
 
-    result = lake.upsert(
-        lake_dir,
-        batch.table_name,
-        batch.source,
-        batch.accepted,
-        batch_id=batch.batch_id,
-        grain=grain,
-    )
-    lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+    try:
+        result = lake.upsert(
+            lake_dir,
+            batch.table_name,
+            batch.source,
+            batch.accepted,
+            batch_id=batch.batch_id,
+            grain=grain,
+        )
+        lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+    except OSError as exc:
+        why = exc.strerror or str(exc).splitlines()[0]
+        raise LakeWriteError(
+            f"cannot write {batch.file_name} into the lake at {lake_dir}: {why}"
+        ) from None
     return {k: int(result[k]) for k in ("new", "updated", "unchanged")}
 
 
