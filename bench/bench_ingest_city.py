@@ -1,7 +1,9 @@
 """Benchmark: simulate the city-scale extracts, then ingest them through riskwarn.ingest.
 
 Prints wall time, CPU time (this process, all threads), rows per second and peak memory
-(ru_maxrss) per step. On a shared machine the CPU figure is the steadier one:
+(ru_maxrss) per step, per file for sources of several files (the 36 reading months: the
+lake's cost must not grow with the lake), then re-ingests the last reading month (it must
+make no new table version). On a shared machine the CPU figure is the steadier one:
 
     .venv/bin/python bench/bench_ingest_city.py [--out DIR] [--reuse] [--reading-months N]
 
@@ -62,6 +64,7 @@ def simulate(out: Path, seed: int) -> float:
 def ingest_all(out: Path, home: Path, reading_months: int | None) -> list[dict[str, Any]]:
     """Ingest every extract listed in simulation.json; one result row per mapping."""
     from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.keys import new_key
     from riskwarn.settings import Settings
 
     meta = json.loads((out / "simulation.json").read_text(encoding="utf-8"))
@@ -69,16 +72,31 @@ def ingest_all(out: Path, home: Path, reading_months: int | None) -> list[dict[s
     for f in meta["files"]:
         if f["kind"] == "extract":
             by_mapping[f["mapping"]].append((out / f["path"], f["rows"]))
-    settings = Settings(home=home)
+    settings = Settings(home=home, pseudonym_key=new_key())  # simulated parties: any key
     as_of = datetime(2030, 1, 1, tzinfo=UTC)
     results = []
+    per_file_cpu: dict[str, list[float]] = defaultdict(list)
     for mapping_name, files in by_mapping.items():
         total_files = len(files)
         if mapping_name == "sim_sensor_readings" and reading_months is not None:
             files = files[:reading_months]
         mapping = load_mapping(ROOT / "configs" / "sources" / f"{mapping_name}.yaml")
         t0, c0 = time.perf_counter(), time.process_time()
-        reports = ingest_files(mapping, [p for p, _ in files], settings, as_of=as_of)
+        reports = []
+        for i, (path, _) in enumerate(files, start=1):  # one call per file: per-file figures
+            f0, fc0 = time.perf_counter(), time.process_time()
+            [report] = ingest_files(mapping, [path], settings, as_of=as_of)
+            reports.append(report)
+            if len(files) > 1:
+                fsecs, fcpu = time.perf_counter() - f0, time.process_time() - fc0
+                print(
+                    f"    {mapping_name} file {i:>2}/{len(files)} {path.name:<28} "
+                    f"read {int(report['read']):>10,d}  {fsecs:6.1f} s  cpu {fcpu:6.1f} s  "
+                    f"{int(report['read']) / fsecs:>9,.0f} rows/s  "
+                    f"peak {_maxrss_mb(resource.RUSAGE_SELF):,.0f} MB",
+                    flush=True,
+                )
+                per_file_cpu[mapping_name].append(fcpu)
         secs, cpu = time.perf_counter() - t0, time.process_time() - c0
         read = sum(int(r["read"]) for r in reports)
         accepted = sum(int(r["accepted"]) for r in reports)
@@ -105,7 +123,36 @@ def ingest_all(out: Path, home: Path, reading_months: int | None) -> list[dict[s
             f"peak {r['peak_rss_mb']:,.0f} MB",
             flush=True,
         )
+    cpus = per_file_cpu.get("sim_sensor_readings", [])
+    if len(cpus) >= 6:
+        first, last = sum(cpus[:3]) / 3, sum(cpus[-3:]) / 3
+        print(
+            f"  readings cpu per month: first {cpus[0]:.1f} s, last {cpus[-1]:.1f} s "
+            f"(x{cpus[-1] / cpus[0]:.2f}); mean of first 3 {first:.1f} s, of last 3 {last:.1f} s "
+            f"(x{last / first:.2f})",
+            flush=True,
+        )
+        reingest_last(by_mapping["sim_sensor_readings"][len(cpus) - 1][0], settings, as_of)
     return results
+
+
+def reingest_last(path: Path, settings: Any, as_of: datetime) -> None:
+    """Ingest the last readings month again: it must change nothing (no new version)."""
+    from riskwarn import lake
+    from riskwarn.ingest import ingest_files, load_mapping
+
+    mapping = load_mapping(ROOT / "configs" / "sources" / "sim_sensor_readings.yaml")
+    version = lake.table_version(settings.lake_dir, "sensor_readings")
+    t0, c0 = time.perf_counter(), time.process_time()
+    [r] = ingest_files(mapping, [path], settings, as_of=as_of)
+    secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+    after = lake.table_version(settings.lake_dir, "sensor_readings")
+    print(
+        f"  re-ingest {path.name}: read {int(r['read']):,d}, new {r['new']}, updated "
+        f"{r['updated']}, unchanged {int(r['unchanged']):,d}; table version {version} -> "
+        f"{after} ({'unchanged' if after == version else 'CHANGED'}); {secs:.1f} s, cpu {cpu:.1f} s",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from riskwarn.dashboard import auth, queries
-from riskwarn.dashboard.i18n import DEFAULT_LANG, ROLE_KEYS, t
+from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, t
 from riskwarn.settings import Settings
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -48,9 +49,28 @@ class PageContext:
     user: auth.User
 
 
+LANG_KEY = "lang"  # the session's language: plain state, not a widget's
+LANG_WIDGET = "lang_choice"  # the sidebar control that changes it
+
+
 def lang() -> str:
     """The session's language (Chinese unless switched)."""
-    return str(st.session_state.get("lang", DEFAULT_LANG))
+    value = st.session_state.get(LANG_KEY)
+    return str(value) if value in LANGS else DEFAULT_LANG
+
+
+def initial_lang() -> str:
+    """The language a new session starts in: the page address's ``?lang=`` (kept there on
+    every run, so a refresh or a restarted server keeps it), else Chinese."""
+    asked = st.query_params.get("lang")
+    return asked if asked in LANGS else DEFAULT_LANG
+
+
+def _language_chosen() -> None:
+    """``on_change`` of the sidebar control: the one place the language changes."""
+    chosen = st.session_state.get(LANG_WIDGET)
+    if chosen in LANGS:
+        st.session_state[LANG_KEY] = chosen
 
 
 def oidc_configured() -> bool:
@@ -106,11 +126,14 @@ def sign_out() -> None:
 def sidebar(user: auth.User | None) -> None:
     """Language switch and signed-in user in the sidebar."""
     with st.sidebar:
+        if st.session_state.get(LANG_WIDGET) != lang():
+            st.session_state[LANG_WIDGET] = lang()
         st.segmented_control(
             t("language", lang()),
-            options=["zh", "en"],
+            options=list(LANGS),
             format_func=lambda v: {"zh": "中文", "en": "English"}[v],
-            key="lang",
+            key=LANG_WIDGET,
+            on_change=_language_chosen,
             selection_mode="single",
             required=True,
         )
@@ -141,6 +164,8 @@ def navigation(user: auth.User) -> Any:
 
 def main() -> None:
     """Entry point body: page config, sign-in, sidebar, then run the chosen page."""
+    if st.session_state.get(LANG_KEY) not in LANGS:
+        st.session_state[LANG_KEY] = initial_lang()
     st.set_page_config(
         page_title=t("app_title", lang()),
         page_icon="🛡️",
@@ -148,11 +173,11 @@ def main() -> None:
         initial_sidebar_state="expanded",
     )
     st.html(CSS)
-    if "lang" not in st.session_state or st.session_state["lang"] is None:
-        st.session_state["lang"] = DEFAULT_LANG
     settings = queries.settings()
     user = current_user(settings)
     sidebar(user)
+    if st.query_params.get("lang") != lang():
+        st.query_params["lang"] = lang()
     if user is None:
         login_form(settings)
         return
@@ -191,6 +216,7 @@ def select(
     key: str,
     lg: str,
     index: int | None = 0,
+    texts_vary: bool = False,
 ) -> Any:
     """A selectbox whose shown option follows the language, keeping the choice.
 
@@ -198,9 +224,13 @@ def select(
     (streamlit/streamlit PR 13788), so after a language switch a filter read "全部" on the
     English page. The widget key therefore carries the language (the default language
     keeps the plain key, which tests address), and the choice is carried over through
-    ``<key>__value``.
+    ``<key>__value``. With ``texts_vary`` (options whose text changes with the data, such
+    as a warning's level after a review) the key also carries a digest of the texts.
     """
     wkey = key if lg == DEFAULT_LANG else f"{key}__{lg}"
+    if texts_vary:
+        shown = "\n".join(str(format_func(o)) for o in options)
+        wkey = f"{key}__{lg}__{hashlib.sha256(shown.encode()).hexdigest()[:10]}"
     previous = st.session_state.get(f"{key}__value")
     if previous in options:
         index = options.index(previous)

@@ -52,6 +52,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Score a domain with its champion and raise warnings.",
     ),
     "dashboard": ("riskwarn.commands.dashboard", "dashboard", "Serve the Streamlit dashboard."),
+    "lake": (
+        "riskwarn.commands.lake",
+        "lake",
+        "The lake: record history, maintenance, snapshot, migration.",
+    ),
     "keys": ("riskwarn.commands.keys", "keys", "Create secret keys (pseudonym key)."),
 }
 

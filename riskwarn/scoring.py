@@ -918,25 +918,18 @@ def nowcast_geohazard(
 def read_recent_readings(
     settings: Settings, origin: pd.Timestamp, lookback_days: int
 ) -> pd.DataFrame:
-    """Sensor readings in ``[origin - lookback, origin)`` from the lake (DuckDB filter)."""
+    """Sensor readings in ``[origin - lookback, origin)`` from the lake (windowed read)."""
     from riskwarn import lake
 
     cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
-    if not any((settings.lake_dir / "sensor_readings").glob("**/*.parquet")):
-        return pd.DataFrame(columns=cols)
-    con = lake.connect(settings.lake_dir)
-    try:
-        glob = str(settings.lake_dir / "sensor_readings" / "**" / "*.parquet")
-        frame = con.execute(
-            f"SELECT {', '.join(cols)} FROM read_parquet(?, union_by_name=true) "
-            "WHERE observed_at >= ? AND observed_at < ? ORDER BY sensor_id, observed_at",
-            [
-                glob,
-                (origin - pd.Timedelta(days=lookback_days)).to_pydatetime(),
-                origin.to_pydatetime(),
-            ],
-        ).df()
-    finally:
-        con.close()
+    frame = lake.read_table(
+        settings.lake_dir,
+        "sensor_readings",
+        columns=cols,
+        start=origin - pd.Timedelta(days=lookback_days),
+        end=origin,
+    )
+    order = lake.sort_order(frame, ["sensor_id", "observed_at"])
+    frame = frame.take(order).reset_index(drop=True)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     return frame

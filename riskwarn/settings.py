@@ -46,6 +46,15 @@ class Settings(BaseModel):
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."
     )
+    lake_history_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days a lake table keeps old versions (corrections' history, time "
+        "travel) before maintenance vacuums them.",
+    )
+    lake_target_file_mb: int = Field(
+        default=128, ge=1, description="File size lake compaction aims at (MB)."
+    )
     city_area: str = Field(
         default="",
         description="The city's area as 'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees): "

@@ -244,6 +244,19 @@ class SourceMapping(_Strict):
         return list(dict.fromkeys(cols))
 
     @property
+    def ids_carry_time(self) -> bool:
+        """Whether a record's id fixes its event time: the id columns include the one
+        source column the table's time column is read from (no ``when`` / ``const`` /
+        ``template`` / fallback list). Then an id can only live in its time's lake
+        partition, which keeps the lake's upsert to the batch's own partitions."""
+        time_column = TABLES[self.table].time_column
+        rule = self.columns.get(time_column) if time_column else None
+        if self.id is None or rule is None:
+            return False
+        plain = not rule.when and rule.const is None and rule.template is None
+        return plain and len(rule.sources) == 1 and rule.sources[0] in self.id.columns
+
+    @property
     def known_columns(self) -> set[str]:
         pseud = {c for cols in self.pseudonymise.values() for c in cols}
         return set(self.source_columns) | set(self.drop) | pseud

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,12 +27,20 @@ def _session(username: str) -> AppTest:
     return at
 
 
+def _widget(elements: Any, prefix: str) -> Any:
+    """The one widget whose key starts with ``prefix`` (review widgets carry the draft's
+    serial and the language in their keys)."""
+    found = [w for w in elements if str(w.key).startswith(prefix)]
+    assert len(found) == 1, [w.key for w in elements]
+    return found[0]
+
+
 def _decide(at: AppTest, action: str, reason: str, level: str | None = None) -> None:
-    at.radio(key="rv_action").set_value(action)
+    _widget(at.radio, "rv_action_").set_value(action).run()
     if level:
-        at.selectbox(key="rv_level").set_value(level)
-    at.text_area(key="rv_reason").input(reason)
-    next(b for b in at.button if b.label == "提交").click().run()
+        _widget(at.selectbox, "rv_level_").set_value(level).run()
+    _widget(at.text_area, "rv_reason_").input(reason).run()
+    _widget(at.button, "rv_submit_").click().run()
     assert not at.exception, [e.value for e in at.exception]
 
 
@@ -47,12 +56,12 @@ def test_second_reviewer_is_told_and_shown_the_first_decision(
     monkeypatch.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
 
     first, second = _session("reviewer"), _session("reviewer2")
-    wid = first.selectbox(key="rv_pick").value
-    assert second.selectbox(key="rv_pick").value == wid  # both look at the same warning
+    wid = _widget(first.selectbox, "rv_pick").value
+    assert _widget(second.selectbox, "rv_pick").value == wid  # both look at the same warning
 
     _decide(first, "dismiss", "误报：当日为集市，人流量正常")
     assert [s.value for s in first.success], "the first decision is saved"
-    _decide(second, "adjust", "应升级处置", level="red")
+    _decide(second, "adjust", "应降为橙色处置", level="orange")
 
     errors = " ".join(e.value for e in second.error)
     assert "reviewer" in errors and "误报：当日为集市，人流量正常" in errors

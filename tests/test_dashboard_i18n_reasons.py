@@ -85,9 +85,9 @@ def _warnings_page(lang: str, warning_id: str) -> str:
     at.session_state["lang"] = lang
     at.run()
     at.switch_page("pages/warnings.py").run()
-    key = "rv_pick" if lang == "zh" else f"rv_pick__{lang}"  # dashboard.shell.select
-    if at.selectbox(key=key).value != warning_id:
-        at.selectbox(key=key).set_value(warning_id).run()
+    picker = next(w for w in at.selectbox if str(w.key).startswith("rv_pick"))
+    if picker.value != warning_id:
+        picker.set_value(warning_id).run()
     assert not at.exception, [e.value for e in at.exception]
     return "\n".join(str(m.value) for m in at.markdown)
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from riskwarn.cli import main
 from riskwarn.ingest import ingest_files, ingest_sql, map_chunk, pseudonym, read_and_validate
-from riskwarn.lake import read_history, read_table
+from riskwarn.lake import read_table, record_history
 from riskwarn.sources import MappingError, load_mapping, parse_mapping
 
 AS_OF = datetime(2024, 1, 1, tzinfo=UTC)
@@ -238,8 +238,9 @@ def test_corrected_record_updates_and_keeps_history(settings, tmp_path: Path) ->
     stored = read_table(settings.lake_dir, "incidents").set_index("record_id")
     assert stored.loc["C2", "category"] == "noise"
     assert stored.loc["C2", "occurred_at"] == pd.Timestamp("2023-05-01 03:45", tz="UTC")
-    hist = read_history(settings.lake_dir, "incidents", "corpus_incidents")
-    assert hist["record_id"].tolist() == ["C2"] and hist["category"].tolist() == ["fight"]
+    hist = record_history(settings.lake_dir, "incidents", "C2", source="corpus_incidents")
+    assert hist["change"].tolist() == ["insert", "before", "after"]
+    assert hist["category"].tolist() == ["fight", "fight", "noise"]
 
 
 # ---------------------------------------------------------------- SQL sources

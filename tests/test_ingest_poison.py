@@ -283,10 +283,12 @@ def test_full_disk_or_read_only_lake_is_one_line(tmp_path: Path, mount: str) -> 
     assert rest.startswith("2")
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
-    why = "No space left on device" if mount.startswith("size") else "Read-only file system"
+    why = "no space left on device" if mount.startswith("size") else "read-only file system"
     assert why in errors[0] and "good.csv" in errors[0]
     as_json, code = rest.split("\n", 1)[1].split("exit=", 1)
     out = json.loads(as_json)
     assert code.startswith("2") and why in out["error"] and out["reports"] == []
+    # no data file and no temporary file is left (the lake may have committed its empty
+    # table before the disk filled up; its writer lock files stay)
     left = done.stdout.split("left:", 1)[1].split()
-    assert not [f for f in left if ".tmp" in f or not f.endswith(".parquet")], left
+    assert not [f for f in left if f.endswith(".parquet") or "tmp" in Path(f).name], left

@@ -14,7 +14,7 @@ import pytest
 from riskwarn.contracts import TABLES, UTC_TS
 from riskwarn.ingest import conform, finish_batch, map_chunk, read, validate
 from riskwarn.ingest import mapping as ingest_mapping
-from riskwarn.lake import rows_equal, sort_order
+from riskwarn.lake import sort_order
 from riskwarn.sources import parse_mapping
 
 AS_OF = datetime(2024, 1, 1, tzinfo=UTC)
@@ -101,13 +101,6 @@ def test_sort_order_is_pandas_stable_sort() -> None:
     )
     expected = frame.sort_values(["a", "t"], kind="stable").index.to_numpy()
     assert sort_order(frame, ["a", "t"]).tolist() == expected.tolist()
-
-
-def test_rows_equal_is_exact() -> None:
-    a = pd.DataFrame({"v": [0.0, np.nan, 1.0], "s": pd.Series(["x", None, "y"], dtype="str")})
-    b = pd.DataFrame({"v": [-0.0, np.nan, 1.0], "s": pd.Series(["x", None, "z"], dtype="str")})
-    assert rows_equal(a, b, ["v", "s"]).tolist() == [False, True, False]
-    assert rows_equal(a, a, ["v", "s"]).tolist() == [True, True, True]
 
 
 def test_repeated_ids_duplicate_vs_conflict_in_a_long_batch() -> None:

@@ -346,7 +346,43 @@ def test_review_accept_adjust_dismiss_and_stale(store: Store) -> None:
     ]
     rejected = log.loc[log["action"] == "review_rejected", "details"].iloc[0]
     assert rejected["expected_version"] == 1 and rejected["current_version"] == 2
-    assert store.warnings(state="dismissed")["effective_level"].tolist() == ["red"]
+    # a dismissed warning is in force at no level: its old level is not "current"
+    assert store.warnings(state="dismissed")["effective_level"].tolist() == [None]
+    assert store.get_warning(wid)["effective_level"] is None
+
+
+def test_review_refuses_a_decision_that_is_not_what_it_says(store: Store) -> None:
+    """An 'adjust' to the level the warning has, or a level given with another action,
+    is refused by the store itself (not only by the form), and nothing is written."""
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)  # raised red
+    with pytest.raises(ValueError, match="already red"):
+        store.review_warning(wid, "adjust", "keep it red", "alice", 1, level="red")
+    for action in ("accept", "dismiss"):
+        with pytest.raises(ValueError, match="only 'adjust' takes a level"):
+            store.review_warning(wid, action, "looked at it", "alice", 1, level="orange")
+    assert store.warning_reviews(wid).empty
+    assert store.get_warning(wid)["version"] == 1
+    assert not (store.audit_log()["object_type"] == "warning").any()
+    # adjusted to orange, then adjusting to orange again is refused; back to red is fine
+    store.review_warning(wid, "adjust", "school holiday", "alice", 1, level="orange")
+    with pytest.raises(ValueError, match="already orange"):
+        store.review_warning(wid, "adjust", "still orange", "bob", 2, level="orange")
+    back = store.review_warning(wid, "adjust", "holiday cancelled", "bob", 2, level="red")
+    assert (back["reviewed_level"], back["effective_level"], back["version"]) == ("red", "red", 3)
+    # a stale attempt is reported as stale, not as a same-level adjust
+    with pytest.raises(StaleWarningError):
+        store.review_warning(wid, "adjust", "late", "carol", 2, level="red")
+    # reinstating a dismissed warning at its raised level is a real change
+    store.review_warning(wid, "dismiss", "false alarm", "bob", 3)
+    again = store.review_warning(wid, "adjust", "new evidence", "alice", 4, level="red")
+    assert (again["state"], again["effective_level"]) == ("adjusted", "red")
+    assert store.warning_reviews(wid)["action"].tolist() == [
+        "adjust",
+        "adjust",
+        "dismiss",
+        "adjust",
+    ]
 
 
 def test_republish_keeps_review_unless_level_changes(store: Store) -> None:

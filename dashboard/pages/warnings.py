@@ -1,14 +1,20 @@
-"""Warnings review for the panels: queue, reasons, history, evidence, decision, trail."""
+"""Warnings review for the panels: queue, reasons, history, evidence, decision, trail.
+
+The decision form holds a language-independent draft (:mod:`riskwarn.dashboard.review`):
+what is recorded is exactly the action, level and reason the reviewer chose, whatever
+the language switches and clicks in between; another warning starts an empty form.
+"""
 
 from __future__ import annotations
+
+from html import escape
 
 import altair as alt
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries, shell, views
+from riskwarn.dashboard import auth, queries, review, shell, views
 from riskwarn.dashboard.i18n import (
-    LEVELS,
     fmt_datetime,
     fmt_hours,
     fmt_pct,
@@ -22,10 +28,13 @@ from riskwarn.store import StaleWarningError
 ctx = page_context("warnings")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
+sites = queries.hazard_sites(ctx.lake_dir)
+site_names = dict(zip(sites["record_id"].astype(str), sites["name"].astype(str), strict=True))
 everything = queries.warnings(url)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
+views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
 f1, f2, f3 = st.columns(3)
@@ -61,30 +70,25 @@ if queue.empty:
     st.stop()
 QUEUE_ROWS = 300  # the panel works from the top of the queue; the rest waits for filters
 n_total = len(queue)
-queue = queue.head(QUEUE_ROWS)
-queue = queue.assign(
-    place=[
-        views.place_words(c, tw, names, lg)
-        for c, tw in zip(queue["county_code"], queue["township_code"], strict=True)
-    ],
-    domain_label=[t(f"domain_{d}", lg) for d in queue["domain"]],
-)
+queue = review.queue_labels(queue.head(QUEUE_ROWS), names, site_names, lg)
 
 st.subheader(t("queue", lg))
 shown = localise_frame(
-    queue,
+    queue.assign(level_shown=queue["effective_level"].fillna("none")),
     lg,
     tz,
     columns={
-        "effective_level": "level",
-        "place": "place",
+        "short_id": "col_id",
+        "level_shown": "level",
         "domain_label": "domain",
+        "place": "place",
+        "unit": "unit_col",
         "probability": "probability",
+        "valid_to": "valid_to",
         "state": "state",
-        "valid_from": "valid",
     },
-    times=("valid_from",),
-    levels=("effective_level",),
+    times=("valid_to",),
+    levels=("level_shown",),
     states=("state",),
     pcts=("probability",),
 )
@@ -93,39 +97,64 @@ if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
 # ---- one warning
-options = queue["warning_id"].tolist()
-labels = {
-    r.warning_id: f"{level_label(r.effective_level, lg)} · {r.place} · {r.domain_label} · "
-    f"{fmt_pct(r.probability, lg)}"
-    for r in queue.itertuples()
-}
+labels = {r.warning_id: review.pick_label(r, lg) for r in queue.itertuples()}
 wid = shell.select(
-    st, t("pick_warning", lg), options, lambda w: labels.get(w, str(w)), "rv_pick", lg
+    st,
+    t("pick_warning", lg),
+    list(labels),
+    lambda w: labels.get(w, str(w)),
+    "rv_pick",
+    lg,
+    texts_vary=True,
 )
 if wid is None:
     st.stop()
 assert wid is not None
+row = queue.loc[queue["warning_id"] == wid].iloc[0]
 current = queries.get_warning(url, wid)
 seen_key = f"seen_version:{wid}"
 st.session_state.setdefault(seen_key, int(current["version"]))
+sid = review.short_id(wid)
 
 left, right = st.columns([3, 2], gap="large")
 with left:
-    lvl = current.get("reviewed_level") or current["level"]
-    state_text = t("state_" + current["state"], lg)
     st.markdown(
-        views.badge(lvl, lg)
-        + f" &nbsp; **{labels[wid].split(' · ', 1)[1]}** &nbsp; · {state_text}"
-        + f" &nbsp; · {t('lead_time', lg, h=fmt_hours(current.get('lead_time_hours'), lg))}",
+        review.badge(current["effective_level"], current["state"], lg)
+        + " &nbsp; "
+        + escape(f"{sid} · {row.place} · {row.unit} · {row.domain_label}")
+        + " &nbsp; · "
+        + escape(
+            f"{fmt_pct(current.get('probability'), lg)} · {t('state_' + current['state'], lg)}"
+            f" · {t('lead_time', lg, h=fmt_hours(current.get('lead_time_hours'), lg))}"
+        ),
         unsafe_allow_html=True,
     )
     st.caption(
-        f"{t('valid', lg)}: {fmt_datetime(current['valid_from'], lg, tz)} – "
-        f"{fmt_datetime(current['valid_to'], lg, tz)}"
+        t(
+            "valid_range",
+            lg,
+            start=fmt_datetime(current["valid_from"], lg, tz),
+            end=fmt_datetime(current["valid_to"], lg, tz),
+        )
     )
-    st.markdown(f"**{t('reasons', lg)}**")
-    st.markdown("\n".join(f"- {line}" for line in views.reason_lines(current.get("reasons"), lg)))
     hist = queries.place_history(url, current["domain"], current["unit_id"])
+    where = hist.dropna(subset=["lon", "lat"]).tail(1)
+    if not where.empty:
+        lon, lat = float(where["lon"].iloc[0]), float(where["lat"].iloc[0])
+        st.caption(t("coordinates", lg, lat=f"{lat:.4f}°N", lon=f"{lon:.4f}°E"))
+        with st.expander(t("locator_map", lg)):
+            st.pydeck_chart(
+                review.locator_deck(
+                    where.iloc[0], queries.boundary_paths(ctx.lake_dir), ctx.settings
+                ),
+                height=320,
+            )
+    st.markdown(f"**{t('reasons', lg)}**")
+    st.markdown(
+        "\n".join(
+            f"- {review.md_escape(line)}" for line in views.reason_lines(current.get("reasons"), lg)
+        )
+    )
     if len(hist) > 1:
         st.markdown(f"**{t('place_history', lg)}**")
         hist = hist.assign(week=[fmt_datetime(o, lg, tz) for o in hist["origin"]])
@@ -133,7 +162,7 @@ with left:
             alt.Chart(hist)
             .mark_area(line=True, opacity=0.25)
             .encode(
-                x=alt.X("week:N", sort=None, title=None),
+                x=alt.X("week:N", sort=None, title=t("origin", lg)),
                 y=alt.Y("probability:Q", title=t("probability", lg), axis=alt.Axis(format="%")),
             )
             .properties(height=180),
@@ -145,50 +174,83 @@ with left:
         st.dataframe(
             pd.DataFrame(
                 {
-                    t("metric", lg): [
-                        views.evidence_fact_label(k, v, lg) for k, v in facts.items()
-                    ],
-                    t("value", lg): [str(v) for v in facts.values()],
+                    t("metric", lg): [review.evidence_label(k, v, lg) for k, v in facts.items()],
+                    t("value", lg): [review.evidence_value(k, v, lg) for k, v in facts.items()],
                 }
             ),
             hide_index=True,
             width="stretch",
         )
     for name, frame in tables.items():
-        st.caption(name)
-        st.dataframe(frame, hide_index=True, width="stretch")
+        st.caption(review.evidence_word(name, lg))
+        st.dataframe(review.evidence_table(frame, lg), hide_index=True, width="stretch")
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")
     if not auth.can_review(ctx.user.role):
         st.info(t("read_only", lg))
     else:
-        with st.form(f"review:{wid}", clear_on_submit=False):
+        draft = review.draft_for(st.session_state, wid)
+        now_level = current["effective_level"]
+        with st.container(border=True):
+            st.caption(t("form_for", lg, id=sid))
+            key = review.widget_key("action", draft, lg)
             action = st.radio(
                 t("action", lg),
-                ["accept", "adjust", "dismiss"],
+                list(review.REVIEW_ACTIONS),
+                index=review.REVIEW_ACTIONS.index(draft["action"]) if draft["action"] else None,
                 format_func=lambda a: t(f"action_{a}", lg),
                 horizontal=True,
-                key="rv_action",
+                key=key,
+                on_change=review.set_field,
+                args=(st.session_state, "action", key),
             )
-            new_level = shell.select(
-                st, t("new_level", lg), list(LEVELS), lambda v: level_label(v, lg), "rv_level", lg
+            draft["action"] = action
+            if action == "adjust":
+                options = review.level_options(now_level)
+                key = review.widget_key("level", draft, lg)
+                level = st.selectbox(
+                    t("new_level", lg),
+                    options,
+                    index=options.index(draft["level"]) if draft["level"] in options else None,
+                    format_func=lambda v: level_label(v, lg),
+                    placeholder=t("choose_level", lg),
+                    key=key,
+                    on_change=review.set_field,
+                    args=(st.session_state, "level", key),
+                )
+                draft["level"] = level
+            key = review.widget_key("reason", draft, lg)
+            reason = st.text_area(
+                t("reason", lg),
+                value=draft["reason"],
+                height=90,
+                key=key,
+                on_change=review.set_field,
+                args=(st.session_state, "reason", key),
             )
-            reason = st.text_area(t("reason", lg), key="rv_reason", height=90)
-            submitted = st.form_submit_button(t("submit", lg), type="primary")
+            draft["reason"] = reason
+            if action:
+                words = t(f"action_{action}", lg)
+                if action == "adjust" and draft["level"]:
+                    words = t("adjust_to", lg, level=level_label(draft["level"], lg))
+                st.caption(t("will_record", lg, decision=words))
+            submitted = st.button(
+                t("submit", lg), type="primary", key=review.widget_key("submit", draft, lg)
+            )
         if submitted:
-            if not reason.strip():
-                st.error(t("reason_required", lg))
+            problem = review.decision_problem(draft, now_level)
+            if problem:
+                st.error(t(problem, lg))
             else:
+                chosen = review.decision(draft)
                 try:
                     done = queries.review_warning(
                         url,
                         wid,
-                        action=action,
-                        reason=reason,
                         reviewer=ctx.user.username,
                         expected_version=st.session_state[seen_key],
-                        level=new_level if action == "adjust" else None,
+                        **chosen,
                     )
                 except StaleWarningError as exc:
                     # someone decided first: keep their decision, tell and show it
@@ -207,9 +269,16 @@ with right:
                     )
                 else:
                     st.session_state[seen_key] = int(done["version"])
+                    review.clear_draft(st.session_state)
                     st.session_state["rv_flash"] = (
                         "success",
-                        t("saved", lg, action=t(f"action_{action}", lg), version=done["version"]),
+                        t(
+                            "saved",
+                            lg,
+                            id=sid,
+                            action=t(f"action_{chosen['action']}", lg),
+                            version=done["version"],
+                        ),
                     )
                 st.rerun()
         flash = st.session_state.pop("rv_flash", None)

@@ -87,7 +87,7 @@ def ingest(
     from rich.progress import BarColumn, Progress, TextColumn
 
     from riskwarn.ingest import ingest_files, ingest_sql
-    from riskwarn.ingest.write import LakeWriteError
+    from riskwarn.lake import LakeError
     from riskwarn.settings import load_settings
     from riskwarn.sources import MappingError, load_mapping
 
@@ -141,7 +141,7 @@ def ingest(
                     progress=lambda n: bar.advance(task, n),
                     on_report=finished,
                 )
-    except LakeWriteError as exc:  # the files done before stay reported (and recorded)
+    except LakeError as exc:  # full disk, read-only; the files done before stay reported
         if as_json:
             out = {"error": str(exc), "reports": [_json_report(r) for r in done]}
             click.echo(json.dumps(out, indent=2, ensure_ascii=False))

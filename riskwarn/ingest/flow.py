@@ -296,7 +296,7 @@ def ingest_files(
 
     ``on_report`` gets each file's report as soon as its batch is in the lake (the
     serving store records it there, so a later failure leaves the earlier files recorded).
-    A lake that cannot be written raises :class:`~riskwarn.ingest.write.LakeWriteError`."""
+    A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
     import pyarrow
 
     from riskwarn.keys import pseudonym_key_for
@@ -308,7 +308,15 @@ def ingest_files(
         batch = read_and_validate(
             mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
         )
-        reports.append(store_batch(batch, settings.lake_dir, as_of, mapping.partition))
+        reports.append(
+            store_batch(
+                batch,
+                settings.lake_dir,
+                as_of,
+                mapping.partition,
+                ids_carry_time=mapping.ids_carry_time,
+            )
+        )
         # hold one file's rows at a time: drop this batch before reading the next file and
         # hand Arrow's freed buffers back to the OS
         del batch
@@ -328,7 +336,9 @@ def ingest_sql(
     batch = read_sql_and_validate(
         mapping, pseudonym_key=key, as_of=as_of, url=url, city_area=city_area(settings)
     )
-    return store_batch(batch, settings.lake_dir, as_of, mapping.partition)
+    return store_batch(
+        batch, settings.lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
+    )
 
 
 def now_utc() -> datetime:

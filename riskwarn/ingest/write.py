@@ -16,14 +16,14 @@ from typing import Any
 from riskwarn.ingest.validate import Batch
 
 
-class LakeWriteError(RuntimeError):
-    """The lake could not take a batch (full disk, read-only, no permission): one line."""
-
-
-def write_batch(lake_dir: Path, batch: Batch, grain: str = "year") -> dict[str, int]:
+def write_batch(
+    lake_dir: Path, batch: Batch, grain: str = "year", *, ids_carry_time: bool = False
+) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
 
-    Returns ``{"new", "updated", "unchanged"}`` (their sum is ``len(batch.accepted)``)."""
+    ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
+    :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
+    (their sum is ``len(batch.accepted)``)."""
     from riskwarn import lake
 
     try:
@@ -34,13 +34,11 @@ def write_batch(lake_dir: Path, batch: Batch, grain: str = "year") -> dict[str, 
             batch.accepted,
             batch_id=batch.batch_id,
             grain=grain,
+            ids_carry_time=ids_carry_time,
         )
         lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
-    except OSError as exc:
-        why = exc.strerror or str(exc).splitlines()[0]
-        raise LakeWriteError(
-            f"cannot write {batch.file_name} into the lake at {lake_dir}: {why}"
-        ) from None
+    except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
+        raise lake.LakeError(f"{batch.file_name}: {exc}") from None
     return {k: int(result[k]) for k in ("new", "updated", "unchanged")}
 
 
@@ -72,7 +70,13 @@ def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict
 
 
 def store_batch(
-    batch: Batch, lake_dir: Path, as_of: datetime, grain: str = "year"
+    batch: Batch,
+    lake_dir: Path,
+    as_of: datetime,
+    grain: str = "year",
+    *,
+    ids_carry_time: bool = False,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
-    return batch_report(batch, write_batch(lake_dir, batch, grain), as_of)
+    written = write_batch(lake_dir, batch, grain, ids_carry_time=ids_carry_time)
+    return batch_report(batch, written, as_of)

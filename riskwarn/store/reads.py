@@ -101,7 +101,10 @@ class ReadStore(StoreBase):
         domain: str | None, county: str | None, state: str | None, published_only: bool
     ) -> sa.Select[Any]:
         w, pub = table_of(RiskWarning), table_of(Publication)
-        effective = sa.func.coalesce(w.c.reviewed_level, w.c.level).label("effective_level")
+        effective = sa.case(
+            (w.c.state == "dismissed", sa.null()),
+            else_=sa.func.coalesce(w.c.reviewed_level, w.c.level),
+        ).label("effective_level")
         stmt = sa.select(w, effective)
         if published_only:
             stmt = stmt.join(pub, sa.and_(pub.c.run_id == w.c.run_id, pub.c.domain == w.c.domain))
@@ -120,7 +123,8 @@ class ReadStore(StoreBase):
         state: str | None = None,
         published_only: bool = True,
     ) -> pd.DataFrame:
-        """Warnings ranked by level and score, with ``effective_level`` (reviewed or raised).
+        """Warnings ranked by level and score, with ``effective_level`` (the reviewed level
+        where adjusted or accepted, else the raised level; None once dismissed).
 
         ``published_only`` keeps the warnings of each domain's served run; otherwise
         every warning ever published (history).
@@ -130,7 +134,8 @@ class ReadStore(StoreBase):
             return frame_of(rows.mappings().all(), [*table_of(RiskWarning).c, "effective_level"])
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:
-        """One warning with ``last_review`` (dict or None); KeyError if it does not exist."""
+        """One warning with ``effective_level`` (as in :meth:`warnings`) and ``last_review``
+        (dict or None); KeyError if it does not exist."""
         with self._read() as conn:
             return self._get_warning(conn, warning_id)
 
@@ -150,7 +155,12 @@ class ReadStore(StoreBase):
             .mappings()
             .first()
         )
-        return {**dict(row), "last_review": None if last is None else dict(last)}
+        effective = None if row["state"] == "dismissed" else row["reviewed_level"] or row["level"]
+        return {
+            **dict(row),
+            "effective_level": effective,
+            "last_review": None if last is None else dict(last),
+        }
 
     def warning_reviews(self, warning_id: str | None = None) -> pd.DataFrame:
         """The append-only review trail, oldest first."""

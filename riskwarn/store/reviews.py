@@ -55,6 +55,9 @@ class ReviewStore(ReadStore):
         The update only applies if the warning is still at ``expected_version``;
         otherwise the attempt is written to the audit log as 'review_rejected' and
         StaleWarningError carries the current warning and its last review.
+        ValueError (nothing written) for an unknown action, an empty reason or reviewer,
+        a level given with anything but 'adjust', and an 'adjust' without a level or to
+        the level the warning already has (confirming a level is an 'accept').
         """
         if action not in REVIEW_ACTIONS:
             raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
@@ -64,11 +67,19 @@ class ReviewStore(ReadStore):
             raise ValueError("a review needs a reviewer")
         if action == "adjust" and level not in LEVELS:
             raise ValueError(f"'adjust' needs a level in {', '.join(LEVELS)}, not {level!r}")
+        if action != "adjust" and level is not None:
+            raise ValueError(f"only 'adjust' takes a level; {action!r} was given {level!r}")
         w = table_of(RiskWarning)
         now = self._now()
         with self._write() as conn:
             current = self._get_warning(conn, warning_id)  # KeyError if unknown
             from_level = current["reviewed_level"] or current["level"]
+            same_level = level == from_level and current["state"] != "dismissed"
+            if action == "adjust" and same_level and current["version"] == expected_version:
+                raise ValueError(
+                    f"warning {warning_id} is already {level}: an 'adjust' must change the "
+                    "level (use 'accept' to confirm it)"
+                )
             to_level = {"accept": from_level, "adjust": level, "dismiss": None}[action]
             updated = conn.execute(
                 sa.update(w)

@@ -1,0 +1,39 @@
+"""lake_maintenance: daily upkeep of the lake's Delta tables.
+
+Per table, under its writer lock (ingests of that table wait meanwhile): set the
+retention properties from ``Settings.lake_history_days``, compact small files into files
+of ``lake_target_file_mb``, vacuum files that no version of the last
+``lake_history_days`` days needs (and files a killed writer left behind), write a
+checkpoint and drop expired log entries. ``riskwarn lake maintain`` does the same by hand.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+
+from riskwarn.orchestration import EARLIEST_START, TAGS, default_args
+
+
+@dag(
+    dag_id="lake_maintenance",
+    schedule="30 3 * * *",
+    start_date=EARLIEST_START,
+    catchup=False,
+    max_active_runs=1,
+    tags=[*TAGS, "lake"],
+    default_args=default_args(retries=2, timeout_minutes=120),
+    doc_md=__doc__,
+)
+def lake_maintenance() -> None:
+    @task
+    def maintain() -> list[dict]:
+        from riskwarn.lake.maintenance import maintain as run
+        from riskwarn.settings import load_settings
+
+        settings = load_settings()
+        return run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
+
+    maintain()
+
+
+lake_maintenance()

@@ -1,0 +1,321 @@
+"""The review form's state and the queue's labels, kept apart from the display language.
+
+A reviewer's draft decision (action, new level, reason) lives in one language-independent
+dict in the session (:data:`DRAFT_KEY`): actions and levels are stored by their keys
+(``"dismiss"``, ``"orange"``), never by their labels. The widgets that edit it are keyed
+by the draft's serial number and the language, so a language switch or another warning
+builds fresh widgets from the draft instead of letting the browser keep a value the server
+never saw (the cause of a dismissal stored as "accept"). Selecting another warning or
+saving a decision starts a new, empty draft.
+
+Pure functions of plain values; the page does the Streamlit calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from collections.abc import MutableMapping
+from typing import Any
+
+from riskwarn.store.models import LEVELS as LEVEL_RANKS
+from riskwarn.store.models import REVIEW_ACTIONS as REVIEW_ACTIONS  # the form's choices
+
+DRAFT_KEY = "rv_draft"
+FIELDS = ("action", "level", "reason")
+
+
+def short_id(warning_id: str) -> str:
+    """A short, stable id of a warning for people (``W-7K3M9QX``).
+
+    The first 35 bits of the SHA-256 of the (deterministic) warning id in base32 (letters
+    and the digits 2-7, so no 0/O or 1/I to confuse): the same warning always gets the
+    same short id, in every language, on every server; among 10,000 warnings two share
+    one with probability about 0.15 %.
+    """
+    digest = hashlib.sha256(str(warning_id).encode()).digest()
+    return "W-" + base64.b32encode(digest).decode()[:7]
+
+
+def new_draft(warning_id: str | None, serial: int) -> dict[str, Any]:
+    """An empty draft for ``warning_id``; ``serial`` names its widgets."""
+    return {"warning_id": warning_id, "serial": serial, "action": None, "level": None, "reason": ""}
+
+
+def draft_for(state: MutableMapping[Any, Any], warning_id: str) -> dict[str, Any]:
+    """The draft of ``warning_id`` in ``state``; a new empty one when another warning's
+    draft (or none) is there."""
+    draft = state.get(DRAFT_KEY)
+    if not isinstance(draft, dict) or draft.get("warning_id") != warning_id:
+        serial = int(draft["serial"]) + 1 if isinstance(draft, dict) else 0
+        draft = new_draft(warning_id, serial)
+        state[DRAFT_KEY] = draft
+    return draft
+
+
+def clear_draft(state: MutableMapping[Any, Any]) -> dict[str, Any]:
+    """Start a new empty draft for the same warning (after a saved decision)."""
+    old = state.get(DRAFT_KEY) or new_draft(None, -1)
+    draft = new_draft(old.get("warning_id"), int(old["serial"]) + 1)
+    state[DRAFT_KEY] = draft
+    return draft
+
+
+def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:
+    """The key of the widget editing ``field`` of ``draft`` in ``lang``."""
+    return f"rv_{field}_{draft['serial']}_{lang}"
+
+
+def set_field(state: MutableMapping[Any, Any], field: str, key: str) -> None:
+    """``on_change`` callback: copy the widget value at ``key`` into the draft's ``field``."""
+    draft = state.get(DRAFT_KEY)
+    if isinstance(draft, dict) and key in state:
+        draft[field] = state[key]
+
+
+def level_options(current_level: str | None) -> list[str]:
+    """Levels an "adjust" may choose: every level but the current one, most severe first."""
+    order = sorted(LEVEL_RANKS, key=lambda v: -LEVEL_RANKS[v])
+    return [v for v in order if v != current_level]
+
+
+def decision_problem(draft: dict[str, Any], current_level: str | None) -> str | None:
+    """The text key of what keeps ``draft`` from being submitted, or None when it is complete.
+
+    The store refuses the same things; checking here lets the form say so in words.
+    """
+    action = draft.get("action")
+    if action not in REVIEW_ACTIONS:
+        return "choose_action"
+    if action == "adjust":
+        level = draft.get("level")
+        if level not in LEVEL_RANKS:
+            return "choose_level"
+        if level == current_level:
+            return "same_level"
+    if not str(draft.get("reason") or "").strip():
+        return "reason_required"
+    return None
+
+
+def decision(draft: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``Store.review_warning`` for a complete ``draft``."""
+    action = draft["action"]
+    return {
+        "action": action,
+        "level": draft["level"] if action == "adjust" else None,
+        "reason": str(draft["reason"]).strip(),
+    }
+
+
+# ----------------------------------------------------------------------------- queue
+
+
+def unit_words(unit_type: str, unit_id: str, site_names: dict[str, str], lang: str) -> str:
+    """What a warning is about: the grid cell, the case or the site (with its name)."""
+    from riskwarn.dashboard.i18n import place_name, t
+
+    if unit_type == "site" and unit_id in site_names:
+        return t("unit_site_named", lang, id=unit_id, name=place_name(site_names[unit_id], lang))
+    key = f"unit_{unit_type}" if unit_type in ("cell", "case", "site") else "unit_other"
+    return t(key, lang, id=unit_id)
+
+
+def queue_labels(queue: Any, names: dict[str, str], site_names: dict[str, str], lang: str) -> Any:
+    """``queue`` (warnings) with ``short_id``, ``place``, ``unit`` and ``domain_label``."""
+    from riskwarn.dashboard import views
+    from riskwarn.dashboard.i18n import t
+
+    return queue.assign(
+        short_id=[short_id(w) for w in queue["warning_id"]],
+        place=[
+            views.place_words(c, tw, names, lang)
+            for c, tw in zip(queue["county_code"], queue["township_code"], strict=True)
+        ],
+        unit=[
+            unit_words(ut, str(u), site_names, lang)
+            for ut, u in zip(queue["unit_type"], queue["unit_id"], strict=True)
+        ],
+        domain_label=[t(f"domain_{d}", lang) for d in queue["domain"]],
+    )
+
+
+def badge(level: str | None, state: str, lang: str) -> str:
+    """HTML badge of a warning's level in force, in the level palette; a dismissed warning
+    reads "已撤销" in grey, not its old level."""
+    from riskwarn.dashboard.i18n import LEVEL_HEX, level_label, t
+
+    text = t("state_dismissed", lang) if state == "dismissed" else level_label(level, lang)
+    colour = LEVEL_HEX.get(level or "none", "#999")
+    ink = "#222" if level in ("yellow", None) else "#fff"
+    return (
+        f'<span class="rw-badge" style="background:{colour};color:{ink}">{html.escape(text)}</span>'
+    )
+
+
+def pick_label(row: Any, lang: str) -> str:
+    """One line per warning for the picker: id, level, place, what, domain (all unique by id)."""
+    from riskwarn.dashboard.i18n import fmt_pct, level_label
+
+    return " · ".join(
+        (
+            row.short_id,
+            level_label(row.effective_level, lang),
+            row.place,
+            row.unit,
+            row.domain_label,
+            fmt_pct(row.probability, lang),
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- evidence
+
+EVIDENCE_TEXT: dict[str, dict[str, str]] = {
+    # evidence keys and table columns written by riskwarn.warnings / riskwarn.scoring
+    "model": {"zh": "模型", "en": "Model"},
+    "sensor_health": {"zh": "传感器状况", "en": "Sensor health"},
+    "rain_24h_mm": {"zh": "近 24 小时降雨（毫米）", "en": "Rain, last 24 h (mm)"},
+    "sensors": {"zh": "位移传感器", "en": "Displacement sensors"},
+    "sensor_id": {"zh": "传感器", "en": "Sensor"},
+    "status": {"zh": "状态", "en": "Status"},
+    "readings_24h": {"zh": "24 小时读数", "en": "Readings, 24 h"},
+    "velocity_mm_per_day": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
+    "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
+}
+STATUS_TEXT: dict[str, dict[str, str]] = {
+    "ok": {"zh": "正常", "en": "OK"},
+    "dead": {"zh": "无数据", "en": "No data"},
+    "flat": {"zh": "读数不变", "en": "Flat"},
+    "gappy": {"zh": "缺测较多", "en": "Gappy"},
+    "spiky": {"zh": "跳变较多", "en": "Spiky"},
+    "no_sensor": {"zh": "无传感器", "en": "No sensor"},
+    "unknown": {"zh": "未知", "en": "Unknown"},
+}
+MODEL_UNAVAILABLE = {"zh": "无可用模型（仅按传感器规则）", "en": "none (sensor rules only)"}
+
+
+def evidence_word(key: str, lang: str) -> str:
+    """An evidence key or column in ``lang`` (the key itself when unknown)."""
+    entry = EVIDENCE_TEXT.get(key)
+    return entry[lang] if entry and lang in entry else key
+
+
+def evidence_value(key: str, value: Any, lang: str) -> str:
+    """An evidence value in ``lang``: statuses and the model's absence in words."""
+    if key in ("status", "sensor_health") and str(value) in STATUS_TEXT:
+        return STATUS_TEXT[str(value)][lang]
+    if key == "model" and str(value).startswith("unavailable"):
+        return MODEL_UNAVAILABLE[lang]
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return str(value)
+
+
+def evidence_table(frame: Any, lang: str) -> Any:
+    """An evidence table with its columns and statuses in ``lang``."""
+    out = frame.copy()
+    for col in out.columns:
+        if col in ("status", "sensor_health"):
+            out[col] = [evidence_value(col, v, lang) for v in out[col]]
+    return out.rename(columns={c: evidence_word(str(c), lang) for c in out.columns})
+
+
+def evidence_label(key: str, value: Any, lang: str) -> str:
+    """A scalar evidence fact's label: catalogued features in plain words (``rain_3d_mm``
+    72.0 -> "近 3 天降雨 72.0 毫米"), other known keys translated, the rest as given."""
+    from riskwarn.dashboard.views import evidence_fact_label
+
+    words = evidence_fact_label(key, value, lang)
+    return evidence_word(key, lang) if words == key else words
+
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!~$"})
+
+
+def md_escape(text: str) -> str:
+    """``text`` with the Markdown characters that make links, images, HTML, code, emphasis
+    or formulas escaped, so data shown through ``st.markdown`` reads as written."""
+    return str(text).translate(_MD_SPECIAL)
+
+
+# ----------------------------------------------------------------------------- locator map
+
+
+def locator_deck(unit: Any, boundaries: Any, settings: Any) -> Any:
+    """A small offline map of one warned unit: its cell square (or its point) over the
+    county and township boundaries, centred on it."""
+    import numpy as np
+    import pydeck as pdk
+
+    from riskwarn.dashboard import maps
+    from riskwarn.dashboard.i18n import LEVEL_COLOURS
+
+    lon, lat = float(unit["lon"]), float(unit["lat"])
+    layers: list[Any] = []
+    for level, (colour, width) in maps.BOUNDARY_STYLE.items():
+        part = boundaries[boundaries["level"] == level] if len(boundaries) else boundaries
+        if len(part):
+            layers.append(
+                pdk.Layer(
+                    "PathLayer",
+                    data=part[["path"]],
+                    id=f"locator-{level}",
+                    get_path="path",
+                    get_color=colour,
+                    width_min_pixels=width,
+                )
+            )
+    red = [*LEVEL_COLOURS["red"], 230]
+    has_cell = all(
+        k in unit and unit[k] is not None and not pd_isna(unit[k]) for k in ("cell_x", "cell_y")
+    )
+    if has_cell:
+        ring = maps.cell_polygons(
+            np.array([unit["cell_x"]]),
+            np.array([unit["cell_y"]]),
+            settings.cell_size_m,
+            settings.city_crs,
+        )[0]
+        layers.append(
+            pdk.Layer(
+                "PolygonLayer",
+                data=[{"polygon": ring}],
+                id="locator-cell",
+                get_polygon="polygon",
+                get_fill_color=red,
+                get_line_color=[20, 20, 20, 255],
+                line_width_min_pixels=2,
+                stroked=True,
+            )
+        )
+    layers.append(
+        pdk.Layer(
+            "ScatterplotLayer",
+            data=[{"position": [lon, lat]}],
+            id="locator-point",
+            get_position="position",
+            get_fill_color=[0, 0, 0, 0] if has_cell else red,
+            get_line_color=[20, 20, 20, 255],
+            get_radius=400,
+            radius_min_pixels=9,
+            line_width_min_pixels=2,
+            stroked=True,
+        )
+    )
+    return pdk.Deck(
+        layers=layers,
+        initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=12),
+        map_style=maps.style_url(maps.tile_url()),
+        map_provider=None,
+    )
+
+
+def pd_isna(value: Any) -> bool:
+    """``pandas.isna`` for one scalar."""
+    import pandas as pd
+
+    return bool(pd.isna(value))

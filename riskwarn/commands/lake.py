@@ -1,0 +1,118 @@
+"""``riskwarn lake``: a record's history, maintenance, snapshots and the one-time migration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from riskwarn.contracts import TABLES
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+@click.group()
+def lake() -> None:
+    """The lake (Delta tables under <home>/lake)."""
+
+
+@lake.command()
+@click.argument("table", type=click.Choice(sorted(TABLES)))
+@click.option("--record", "record_id", required=True, help="Record id (as stored in record_id).")
+@click.option("--source", default=None, help="Only this source (record ids are per source).")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+def history(table: str, record_id: str, source: str | None, as_json: bool) -> None:
+    """Every version of one record of TABLE: inserts, corrections (before/after) and moves."""
+    from riskwarn.lake import LakeError, record_history
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    try:
+        rows = record_history(settings.lake_dir, table, record_id, source)
+    except LakeError as exc:
+        raise _fail(exc) from None
+    if rows.empty:
+        raise click.ClickException(f"no record {record_id!r} in {table} (within the kept history)")
+    if as_json:
+        click.echo(rows.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
+        return
+    data = [c for c in TABLES[table].columns if c not in ("source", "record_id")]
+    for row in rows.to_dict(orient="records"):
+        when = "" if row["version"] < 0 else f" {row['committed_at']:%Y-%m-%d %H:%M:%S}Z"
+        head = f"v{row['version']}{when} {row['change']:<7} {row['source']}:{row['record_id']}"
+        batch = f" batch {str(row['batch_id'])[:12]}" if row["batch_id"] else ""
+        values = ", ".join(f"{c}={_show(row[c])}" for c in data if _show(row[c]) != "")
+        click.echo(f"{head}{batch}\n    {values}")
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+@lake.command()
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def maintain(as_json: bool) -> None:
+    """Compact small files, vacuum versions older than lake_history_days, checkpoint."""
+    from riskwarn.lake import LakeError
+    from riskwarn.lake.maintenance import maintain as run
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    try:
+        done = run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
+    except LakeError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(done, indent=2))
+        return
+    for d in done:
+        click.echo(
+            f"{d['table']}: version {d['version']}, compacted {d['files_compacted']} files "
+            f"into {d['files_written']}, vacuumed {d['files_vacuumed']}"
+        )
+
+
+@lake.command()
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def snapshot(dest: Path) -> None:
+    """Copy the lake to DEST as one consistent state (writers wait meanwhile)."""
+    from riskwarn.lake import LakeError
+    from riskwarn.lake.maintenance import snapshot as run
+    from riskwarn.settings import load_settings
+
+    try:
+        done = run(load_settings().lake_dir, dest)
+    except (LakeError, OSError) as exc:
+        raise _fail(exc) from None
+    click.echo(
+        f"snapshot at {done['dest']}: {done['linked']} files linked, {done['copied']} copied"
+    )
+
+
+@lake.command()
+def migrate() -> None:
+    """Convert a lake in the old Parquet layout into Delta tables (once; old one kept)."""
+    from riskwarn.lake import LakeError
+    from riskwarn.lake.migrate import describe
+    from riskwarn.lake.migrate import migrate as run
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    try:
+        result = run(settings.lake_dir, settings.lake_history_days)
+    except LakeError as exc:
+        raise _fail(exc) from None
+    click.echo(describe(result))

@@ -1,0 +1,44 @@
+"""The lake: one Delta Lake table per canonical table (delta-rs), read through Arrow.
+
+Write side (:mod:`riskwarn.lake.write`): :func:`upsert` (MERGE by ``(source,
+record_id)``, one commit, under the table's writer lock) and :func:`write_quarantine`.
+Read side (:mod:`riskwarn.lake.read`): :func:`read_table`, :func:`scan`, :func:`connect`
+(DuckDB), :func:`read_quarantine`, :func:`table_version`. A record's versions:
+:func:`record_history`. Upkeep (compaction, vacuum, checkpoints, snapshots) in
+:mod:`riskwarn.lake.maintenance`; converting the old Parquet layout in
+:mod:`riskwarn.lake.migrate`. Layout and locks: :mod:`riskwarn.lake.layout`.
+"""
+
+from __future__ import annotations
+
+from riskwarn.lake.arrow import sort_order, to_arrow
+from riskwarn.lake.history import record_history
+from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
+from riskwarn.lake.read import (
+    connect,
+    dataset,
+    read_quarantine,
+    read_table,
+    row_filter,
+    scan,
+    table_version,
+)
+from riskwarn.lake.write import upsert, write_quarantine
+
+__all__ = [
+    "QUARANTINE_SCHEMA",
+    "LakeError",
+    "LegacyLakeError",
+    "connect",
+    "dataset",
+    "read_quarantine",
+    "read_table",
+    "record_history",
+    "row_filter",
+    "scan",
+    "sort_order",
+    "table_version",
+    "to_arrow",
+    "upsert",
+    "write_quarantine",
+]

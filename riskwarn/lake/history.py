@@ -1,0 +1,128 @@
+"""A record's history from the table's versions (Delta change data feed, time travel).
+
+Every commit that inserted, corrected or moved a record left its before and after images
+in the change data feed; :func:`record_history` reads them for one record id, with the
+commit's version, time and batch. Versions are kept ``Settings.lake_history_days``
+(table properties ``delta.logRetentionDuration`` / ``deletedFileRetentionDuration``,
+vacuum retention): older changes are gone after maintenance. Rows superseded before the
+lake moved to Delta (``riskwarn lake migrate``) are read from ``_legacy_history``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from riskwarn.contracts import TABLES, conform
+from riskwarn.lake import layout
+from riskwarn.lake.read import delta_table
+from riskwarn.lake.write import BATCH_KEY
+
+CHANGE_COLUMNS = ["version", "committed_at", "change", "batch_id"]
+_CHANGE_NAMES = {
+    "insert": "insert",
+    "update_preimage": "before",
+    "update_postimage": "after",
+    "delete": "delete",
+}
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _commits(dt: Any) -> dict[int, dict[str, Any]]:
+    return {int(c["version"]): c for c in dt.history()}
+
+
+def _first_kept_version(dt: Any, commits: dict[int, dict[str, Any]]) -> int:
+    """The oldest version still within the table's retention (its files are kept)."""
+    text = dt.metadata().configuration.get("delta.deletedFileRetentionDuration", "")
+    match = re.fullmatch(r"interval (\d+) days?", text.strip())
+    if not match:
+        return min(commits)
+    cutoff_ms = (time.time() - int(match.group(1)) * 86400) * 1000
+    kept = [v for v, c in commits.items() if int(c.get("timestamp", 0)) >= cutoff_ms]
+    return min(kept) if kept else max(commits)
+
+
+def record_history(
+    lake_dir: Path, table: str, record_id: str, source: str | None = None
+) -> pd.DataFrame:
+    """Every version of one record: columns ``version, committed_at, change`` (insert /
+    before / after / delete / legacy), ``batch_id`` and the table's columns, oldest first.
+
+    ``before``/``after`` pairs are corrections (an after with another event time moved
+    the record to another partition); ``legacy`` rows were superseded before the lake
+    was converted to Delta (version -1)."""
+    tbl = TABLES[table]
+    frames = [_legacy(lake_dir, table, record_id, source)]
+    dt = delta_table(lake_dir, table)
+    if dt is not None:
+        commits = _commits(dt)
+        predicate = f"record_id = {_sql_text(record_id)}"
+        if source:
+            predicate += f" AND source = {_sql_text(source)}"
+        try:
+            reader = dt.load_cdf(
+                starting_version=_first_kept_version(dt, commits), predicate=predicate
+            )
+            changes = pa.table(reader.read_all()).to_pandas()
+        except Exception as exc:  # deltalake raises its own error types
+            raise layout.LakeError(
+                f"cannot read the history of {table}: {layout.describe_os_error(exc)}"
+            ) from exc
+        if len(changes):
+            versions = changes["_commit_version"].astype(int)
+            changes["version"] = versions
+            changes["committed_at"] = pd.to_datetime(changes["_commit_timestamp"], utc=True)
+            changes["change"] = changes["_change_type"].map(_CHANGE_NAMES)
+            changes["batch_id"] = [
+                (commits.get(v, {}).get(BATCH_KEY) or "") for v in versions.tolist()
+            ]
+            frames.append(changes)
+    out = (
+        pd.concat([f for f in frames if len(f)], ignore_index=True)
+        if any(len(f) for f in frames)
+        else None
+    )
+    if out is None:
+        empty = conform(pd.DataFrame(columns=tbl.columns), tbl)
+        return pd.concat([pd.DataFrame(columns=CHANGE_COLUMNS), empty], axis=1)
+    rows = conform(out.reindex(columns=tbl.columns), tbl)
+    meta = out[CHANGE_COLUMNS].reset_index(drop=True)
+    order = {"legacy": 0, "delete": 1, "before": 2, "insert": 3, "after": 4}
+    result = pd.concat([meta, rows.reset_index(drop=True)], axis=1)
+    result["_o"] = result["change"].map(order)
+    return (
+        result.sort_values(["version", "_o"], kind="stable")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
+
+
+def _legacy(lake_dir: Path, table: str, record_id: str, source: str | None) -> pd.DataFrame:
+    """Rows superseded in the old Parquet lake, carried over by the migration."""
+    from deltalake import DeltaTable
+
+    path = layout.table_dir(lake_dir, layout.LEGACY_HISTORY) / table
+    if not layout.is_delta(path):
+        return pd.DataFrame()
+    import pyarrow.compute as pc
+
+    flt = pc.field("record_id") == record_id
+    if source:
+        flt = flt & (pc.field("source") == source)
+    got = DeltaTable(str(path)).to_pyarrow_dataset().to_table(filter=flt).to_pandas()
+    if got.empty:
+        return got
+    got["version"] = -1
+    got["committed_at"] = pd.NaT
+    got["change"] = "legacy"
+    got["batch_id"] = got.pop("superseded_by_batch")
+    return got

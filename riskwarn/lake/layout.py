@@ -1,0 +1,280 @@
+"""Where the lake's Delta tables live, their schemas and partitions, the writer lock, errors.
+
+Layout under ``lake_dir`` (docs/design.md, "The lake")::
+
+    <table>/                 one Delta table per canonical table, all sources in it
+        _delta_log/          the commits (JSON) and checkpoints: the table's versions
+        source=<s>/year=<YYYY>/month=<M>/part-*.parquet    tables with an event time
+        source=<s>/part-*.parquet                          static tables
+        _change_data/        change data feed (pre/post images of corrections)
+    _quarantine/             Delta table of rejected rows, source=<s>/table_name=<t>/
+    _legacy_history/<table>/ superseded rows carried over from the old Parquet lake
+    _locks/<table>.lock      the writer lock of a table (flock), .writing = write under way
+
+Partition columns are lake layout, not data: ``year`` (UTC) and ``month`` (1-12, or 0
+for sources partitioned by year). Times are stored as Delta ``timestamp`` (microseconds,
+UTC): Delta has no nanosecond type that other engines read.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pyarrow as pa
+
+from riskwarn.contracts import TABLES, UTC_TS, Table
+
+log = logging.getLogger(__name__)
+
+QUARANTINE = "_quarantine"
+LEGACY_HISTORY = "_legacy_history"
+LOCKS = "_locks"
+TIME_PARTITIONS = ("source", "year", "month")
+STATIC_PARTITIONS = ("source",)
+QUARANTINE_PARTITIONS = ("source", "table_name")
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("table_name", pa.string()),
+        ("batch_id", pa.string()),
+        ("file_name", pa.string()),
+        ("row_number", pa.int64()),
+        ("reason", pa.string()),
+        ("message", pa.string()),
+        ("original", pa.string()),
+    ]
+)
+TS = pa.timestamp("us", tz="UTC")
+_ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), UTC_TS: TS}
+_TICK_NS = 10_000_000  # 10 ms: above the coarse file-system clock's tick
+_LOG_FILE = re.compile(r"^\d{20}\.(json|checkpoint\.parquet|crc)$|^_last_checkpoint$")
+
+
+class LakeError(RuntimeError):
+    """A lake operation that cannot be done; the message is one line for the user."""
+
+
+class LegacyLakeError(LakeError):
+    """The lake folder holds the old Parquet layout, which must be converted first."""
+
+
+def table_dir(lake_dir: Path, name: str) -> Path:
+    """Folder of a Delta table (a canonical table name, ``_quarantine``, ...)."""
+    return Path(lake_dir) / name
+
+
+def partition_columns(table: Table) -> tuple[str, ...]:
+    return TIME_PARTITIONS if table.time_column else STATIC_PARTITIONS
+
+
+def delta_schema(table: Table) -> pa.Schema:
+    """The Arrow schema of a canonical table's Delta table (data columns, then partitions)."""
+    fields = [(f.name, _ARROW[f.dtype]) for f in table.fields]
+    if table.time_column:
+        fields += [("year", pa.int32()), ("month", pa.int32())]
+    return pa.schema(fields)
+
+
+def is_delta(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def legacy_tables(lake_dir: Path) -> list[str]:
+    """Tables of ``lake_dir`` still in the old Parquet layout (``part.parquet`` files
+    under ``source=*`` folders, no ``_delta_log``), including ``_history``/``_quarantine``."""
+    found = []
+    for name in [*TABLES, QUARANTINE, "_history"]:
+        path = table_dir(lake_dir, name)
+        if path.is_dir() and not is_delta(path) and any(path.glob("**/part.parquet")):
+            found.append(name)
+    return found
+
+
+def check_not_legacy(lake_dir: Path, name: str) -> None:
+    """Refuse to read or write a table that is still in the old Parquet layout."""
+    path = table_dir(lake_dir, name)
+    if path.is_dir() and not is_delta(path) and any(path.glob("source=*")):
+        raise LegacyLakeError(
+            f"the lake at {lake_dir} has the old Parquet layout ({name}/source=*/.../"
+            "part.parquet, no _delta_log); convert it once with `riskwarn lake migrate` "
+            "(the old folder is kept beside it)"
+        )
+
+
+def describe_os_error(exc: BaseException) -> str:
+    """A short reason for a failed write (full disk, read-only, permissions, ...)."""
+    text = str(exc)
+    codes = {errno.ENOSPC: "no space left on device", errno.EROFS: "read-only file system"}
+    if isinstance(exc, OSError) and exc.errno in codes:
+        return codes[exc.errno]
+    for code, reason in codes.items():
+        if os.strerror(code).lower() in text.lower() or f"os error {code})" in text:
+            return reason
+    if isinstance(exc, PermissionError) or "Permission denied" in text:
+        return "permission denied"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return first[:300]
+
+
+def lock_name(name: str) -> str:
+    """File name of a table's lock (``_legacy_history/incidents`` -> ``_legacy_history__incidents``)."""
+    return name.replace("/", "__")
+
+
+@contextmanager
+def writer_lock(lake_dir: Path, name: str) -> Iterator[Path]:
+    """Hold the table's writer lock (an exclusive ``flock``, released by the kernel if the
+    process dies) for one write, and mark the write with ``<name>.writing``.
+
+    If a previous writer died mid-write (its ``.writing`` marker is still there), the files
+    it left that no commit references are removed first. A write that fails is cleaned up
+    the same way, and the failure becomes a one-line :class:`LakeError`.
+    """
+    locks = Path(lake_dir) / LOCKS
+    try:
+        locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(locks / f"{lock_name(name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LakeError(f"cannot write the lake at {lake_dir}: {describe_os_error(exc)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        marker = locks / f"{lock_name(name)}.writing"
+        if marker.exists():
+            remove_uncommitted(table_dir(lake_dir, name), marker)
+        try:
+            _write_marker(marker, _version(table_dir(lake_dir, name)))
+        except OSError as exc:
+            marker.unlink(missing_ok=True)
+            raise LakeError(
+                f"cannot write the lake at {lake_dir}: {describe_os_error(exc)}"
+            ) from None
+        try:
+            with native_stderr_held() as held:
+                yield table_dir(lake_dir, name)
+        except LakeError:
+            remove_uncommitted(table_dir(lake_dir, name), marker)
+            raise
+        except Exception as exc:
+            remove_uncommitted(table_dir(lake_dir, name), marker)
+            if isinstance(exc, (OSError, *_delta_errors())):
+                log.debug("native output of the failed write: %s", held.get("text", ""))
+                raise LakeError(
+                    f"cannot write {name} in the lake at {lake_dir}: {describe_os_error(exc)}"
+                ) from exc
+            raise
+        marker.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _delta_errors() -> tuple[type[Exception], ...]:
+    from deltalake import exceptions
+
+    return (exceptions.DeltaError, exceptions.DeltaProtocolError, exceptions.TableNotFoundError)
+
+
+@contextmanager
+def native_stderr_held() -> Iterator[dict[str, str]]:
+    """Hold what native code (delta-rs' Rust threads) writes to file descriptor 2 during a
+    write: a failed write (full disk) makes its worker threads print panics there, which
+    would bury the one-line error. Replayed to stderr when the write succeeds; on failure
+    the caller logs it at debug level."""
+    held: dict[str, str] = {}
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        ok = False
+        try:
+            yield held
+            ok = True
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read().decode(errors="replace")
+            held["text"] = text
+            if ok and text:
+                sys.stderr.write(text)
+
+
+def _version(path: Path) -> int:
+    """The latest committed version of a Delta table (-1: no table yet), from its log."""
+    log_dir = path / "_delta_log"
+    if not log_dir.is_dir():
+        return -1
+    versions = [int(p.name[:20]) for p in log_dir.iterdir() if re.match(r"^\d{20}\.json$", p.name)]
+    if versions:
+        return max(versions)
+    from deltalake import DeltaTable  # only checkpoints left: ask the library
+
+    return int(DeltaTable(str(path)).version())
+
+
+def _write_marker(marker: Path, version: int) -> None:
+    """Write the ``.writing`` marker: the version before the write and the time from which
+    files count as this write's. That time is set a little after the marker's own mtime
+    and the write waits for it, so files of the previous commit, written just before and
+    perhaps stamped with the same coarse file-system tick, can never count as this write's."""
+    marker.write_text(f"{version}")
+    since = marker.stat().st_mtime_ns + _TICK_NS
+    marker.write_text(f"{version} {since}")
+    while time.time_ns() < since + _TICK_NS:
+        time.sleep(0.002)
+
+
+def remove_uncommitted(path: Path, marker: Path) -> list[Path]:
+    """Remove what a failed or killed write left in the table at ``path``.
+
+    ``marker`` was written (holding the version then) just before the write began, under
+    the writer lock, so every file modified since is this write's. If no commit followed,
+    all of them go; if the commit happened, only temporary files (object-store staging
+    names with ``#``, non-log files in ``_delta_log``) go. Returns what was removed.
+    """
+    try:
+        version, since = (int(v) for v in marker.read_text().split())
+    except (OSError, ValueError):  # a marker cut short: nothing was written after it
+        marker.unlink(missing_ok=True)
+        return []
+    committed = _version(path) > version
+    removed: list[Path] = []
+    if path.is_dir():
+        for root, _dirs, files in os.walk(path):
+            in_log = Path(root).name == "_delta_log"
+            for fname in files:
+                p = Path(root) / fname
+                try:
+                    if p.stat().st_mtime_ns < since:
+                        continue
+                except FileNotFoundError:
+                    continue
+                temporary = "#" in fname or (in_log and not _LOG_FILE.match(fname))
+                if temporary or (not committed and not in_log):
+                    p.unlink(missing_ok=True)
+                    removed.append(p)
+        if not committed and version < 0 and not any(path.glob("_delta_log/*")):
+            _remove_empty_dirs(path)
+    _remove_empty_dirs(path, keep_root=True)
+    marker.unlink(missing_ok=True)
+    return removed
+
+
+def _remove_empty_dirs(path: Path, keep_root: bool = False) -> None:
+    if not path.is_dir():
+        return
+    for root, _dirs, _files in sorted(os.walk(path), key=lambda t: -len(t[0])):
+        if keep_root and Path(root) == path:
+            continue
+        with suppress(OSError):
+            os.rmdir(root)

@@ -1,0 +1,165 @@
+"""Reading the lake: the one reader of its Delta tables.
+
+Every module that needs lake data reads it here: :func:`read_table` (a frame of canonical
+columns, sorted by key, optionally some sources, columns and a time window), :func:`scan`
+(the same as Arrow) or :func:`connect` (DuckDB views over the tables' Arrow datasets,
+for SQL). Time windows and column lists are pushed down: the Delta log's partition values
+and per-file min/max statistics skip the files outside the window, and only the asked
+columns are decoded. A read sees one committed version of each table (snapshot
+isolation): a write in progress is never half visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from riskwarn.contracts import TABLES, Table, conform
+from riskwarn.lake import layout
+
+
+def delta_table(lake_dir: Path, name: str, version: int | None = None) -> Any | None:
+    """The Delta table ``name`` of the lake (at ``version``), or None if it has none yet."""
+    from deltalake import DeltaTable
+
+    layout.check_not_legacy(lake_dir, name)
+    path = layout.table_dir(lake_dir, name)
+    if not layout.is_delta(path):
+        return None
+    return DeltaTable(str(path), version=version)
+
+
+def table_version(lake_dir: Path, name: str) -> int | None:
+    """The table's current version (None: no table yet); it changes with every commit."""
+    dt = delta_table(lake_dir, name)
+    return None if dt is None else int(dt.version())
+
+
+def dataset(lake_dir: Path, name: str, version: int | None = None) -> pads.Dataset | None:
+    """The table as an Arrow dataset (files carry their partition values and statistics,
+    so filters skip files), or None if the table does not exist yet."""
+    dt = delta_table(lake_dir, name, version)
+    return None if dt is None else dt.to_pyarrow_dataset()
+
+
+def _ts(value: Any) -> pa.Scalar:
+    t = pd.Timestamp(value)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return pa.scalar(t.to_pydatetime(), type=layout.TS)
+
+
+def row_filter(
+    table: Table,
+    sources: Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    where: dict[str, Sequence[Any]] | None = None,
+) -> pc.Expression | None:
+    """An Arrow filter: ``source IN sources``, ``start <= time < end``, ``col IN values``.
+
+    The time window also names the ``year`` partitions it spans, so files of other years
+    are skipped from their partition values alone."""
+    terms: list[pc.Expression] = []
+    if sources:
+        terms.append(pc.field("source").isin(list(sources)))
+    if (start is not None or end is not None) and table.time_column is None:
+        raise ValueError(f"{table.name} has no event time to window on")
+    col = pc.field(table.time_column) if table.time_column else None
+    if start is not None and col is not None:
+        terms += [col >= _ts(start), pc.field("year") >= pd.Timestamp(start).year - 1]
+    if end is not None and col is not None:
+        terms += [col < _ts(end), pc.field("year") <= pd.Timestamp(end).year + 1]
+    for name, values in (where or {}).items():
+        terms.append(pc.field(name).isin(list(values)))
+    if not terms:
+        return None
+    out = terms[0]
+    for t in terms[1:]:
+        out = out & t
+    return out
+
+
+def scan(
+    lake_dir: Path,
+    table: str,
+    sources: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    start: datetime | pd.Timestamp | str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+    where: dict[str, Sequence[Any]] | None = None,
+) -> pa.Table:
+    """Rows of a canonical table as Arrow (canonical columns, or ``columns``), filtered by
+    sources, the half-open time window ``[start, end)`` and ``where`` (column -> values)."""
+    tbl = TABLES[table]
+    cols = list(columns or tbl.columns)
+    flt = row_filter(tbl, sources, start, end, where)
+    ds = dataset(lake_dir, table)
+    if ds is None:
+        return layout.delta_schema(tbl).empty_table().select(cols)
+    return ds.to_table(columns=cols, filter=flt)
+
+
+def read_table(
+    lake_dir: Path,
+    table: str,
+    sources: Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    *,
+    start: datetime | pd.Timestamp | str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+    where: dict[str, Sequence[Any]] | None = None,
+) -> pd.DataFrame:
+    """A canonical table as a frame with canonical dtypes, sorted by key: all of it, or
+    some ``sources``, ``columns``, the time window ``[start, end)`` (on the table's event
+    time, UTC) and ``where`` (column -> allowed values)."""
+    tbl = TABLES[table]
+    cols = list(columns or tbl.columns)
+    keys = [k for k in tbl.key if k not in cols]
+    got = scan(lake_dir, table, sources, [*cols, *keys], start=start, end=end, where=where)
+    got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in tbl.key]))
+    frame = got.to_pandas()
+    return conform(frame.reindex(columns=tbl.columns), tbl)[cols].reset_index(drop=True)
+
+
+def read_quarantine(lake_dir: Path, sources: Sequence[str] | None = None) -> pd.DataFrame:
+    """Quarantined rows (optionally of some sources), sorted by source, table, batch, row."""
+    ds = dataset(lake_dir, layout.QUARANTINE)
+    names = layout.QUARANTINE_SCHEMA.names
+    if ds is None:
+        return layout.QUARANTINE_SCHEMA.empty_table().to_pandas()
+    flt = pc.field("source").isin(list(sources)) if sources else None
+    got = ds.to_table(columns=names, filter=flt)
+    keys = ("source", "table_name", "batch_id", "row_number")
+    got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in keys]))
+    return got.to_pandas()
+
+
+def connect(lake_dir: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with one view per lake table present (plus
+    ``quarantine``) over its current version; filters and projections are pushed down to
+    the Arrow dataset. Views have the canonical columns plus the partition columns."""
+    con = duckdb.connect()
+    for name, view in [*((n, n) for n in TABLES), (layout.QUARANTINE, "quarantine")]:
+        dt = delta_table(lake_dir, name)
+        if dt is not None:
+            con.register(view, _duckdb_dataset(dt))
+    return con
+
+
+def _duckdb_dataset(dt: Any) -> pads.Dataset:
+    """The table's Arrow dataset with strings as ``string_view``: DuckDB pushes string
+    filters down as string_view literals, which Arrow cannot compare with ``string``."""
+    fields = dt.to_pyarrow_dataset().schema
+    schema = pa.schema(
+        [pa.field(f.name, pa.string_view() if f.type == pa.string() else f.type) for f in fields]
+    )
+    return dt.to_pyarrow_dataset(schema=schema)

@@ -1,0 +1,469 @@
+"""Writing the lake: upsert by ``(source, record_id)`` with Delta MERGE, quarantine upsert.
+
+Every write holds the table's writer lock (:func:`layout.writer_lock`) and ends in one
+Delta commit, so concurrent ingests of a table are serialised and a killed writer leaves
+the table at its previous version. A correction is a MERGE update: the table's versions
+and its change data feed keep the record as it was (``riskwarn lake history``).
+
+The MERGE only looks at the partitions an incoming id can live in:
+
+* a source whose record id contains its event time (``ids_carry_time``: the mapping's id
+  columns include the time column's source column, e.g. readings keyed by device, time
+  and quantity) can only hold an id in the partition of its time (and the same year's
+  partition of the other grain, if the mapping's grain changed);
+* otherwise, partitions with a file whose ``record_id`` min/max statistics (in the Delta
+  log: no data is read) may contain one of the ids.
+
+So an ingest's cost follows its batch, not the lake. When none of those partitions holds
+a file, the batch cannot match anything and is appended (the same commit a MERGE with no
+match would make, without the join).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from riskwarn.contracts import TABLES, Table
+from riskwarn.lake import layout
+
+log = logging.getLogger(__name__)
+
+BATCH_KEY = "riskwarn.batch_id"
+
+
+def writer_properties() -> Any:
+    """Parquet writer options of every lake file: zstd level 3."""
+    from deltalake import WriterProperties
+
+    return WriterProperties(compression="ZSTD", compression_level=3)
+
+
+def table_config(history_days: int) -> dict[str, str]:
+    """Delta table properties: change data feed on, versions kept ``history_days`` days."""
+    return {
+        "delta.enableChangeDataFeed": "true",
+        "delta.logRetentionDuration": f"interval {int(history_days)} days",
+        "delta.deletedFileRetentionDuration": f"interval {int(history_days)} days",
+    }
+
+
+DEFAULT_HISTORY_DAYS = 365
+
+
+def to_arrow_batch(frame: pd.DataFrame, table: Table, grain: str) -> pa.Table:
+    """Canonical rows as an Arrow table of the Delta schema, with the partition columns."""
+    schema = layout.delta_schema(table)
+    cols: dict[str, pa.Array] = {}
+    for f in table.fields:
+        values = frame[f.name] if f.name in frame.columns else pd.Series(None, index=frame.index)
+        arr = pa.array(values, from_pandas=True)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        target = schema.field(f.name).type
+        if pa.types.is_timestamp(target) and pa.types.is_timestamp(arr.type):
+            arr = arr.cast(target, safe=False)  # ns -> us (Delta's timestamp)
+        elif arr.type != target:
+            arr = arr.cast(target)
+        cols[f.name] = arr
+    if table.time_column:
+        t = cols[table.time_column]
+        cols["year"] = pc.year(t).cast(pa.int32())
+        month = pc.month(t).cast(pa.int32())
+        cols["month"] = month if grain == "month" else pa.array(np.zeros(len(t), np.int32))
+    return pa.table(cols, schema=schema)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _partition_filter(alias: str, parts: list[tuple[int, int]]) -> str:
+    """``(a.year = Y AND a.month IN (...)) OR ...`` for (year, month) pairs."""
+    by_year: dict[int, list[int]] = {}
+    for y, m in sorted(parts):
+        by_year.setdefault(y, []).append(m)
+    terms = [
+        f"({alias}.year = {y} AND {alias}.month IN ({', '.join(str(m) for m in ms)}))"
+        for y, ms in by_year.items()
+    ]
+    return "(" + " OR ".join(terms) + ")"
+
+
+def _files(dt: Any) -> pa.Table:
+    """The current files of a Delta table with partition values and statistics."""
+    return pa.table(dt.get_add_actions(flatten=True))
+
+
+def _may_hold(files: pa.Table, key: str, values: pa.Array) -> np.ndarray:
+    """Per file: whether its ``key`` min/max statistics may contain one of ``values``.
+
+    The log's string statistics are truncated (a shorter min, a max raised in its last
+    character), which keeps them bounds; a file without statistics may hold anything."""
+    n = files.num_rows
+    lo_name, hi_name = f"min.{key}", f"max.{key}"
+    if n == 0 or lo_name not in files.column_names or hi_name not in files.column_names:
+        return np.ones(n, dtype=bool)
+    ids = np.sort(np.asarray(pc.unique(values.cast(pa.string())).to_pylist(), dtype=object))
+    out = np.ones(n, dtype=bool)
+    los, his = files.column(lo_name).to_pylist(), files.column(hi_name).to_pylist()
+    for i, (lo, hi) in enumerate(zip(los, his, strict=True)):
+        if lo is None or hi is None:
+            continue
+        first = np.searchsorted(ids, lo, side="left")
+        last = np.searchsorted(ids, hi + "\U0010ffff", side="right")
+        out[i] = last > first
+    return out
+
+
+def _candidates(
+    files: pa.Table, batch: pa.Table, source: str, table: Table, ids_carry_time: bool
+) -> tuple[list[tuple[int, int]], bool]:
+    """Partitions (year, month) of ``source`` where the batch's ids may be stored, and
+    whether any of them holds a file."""
+    mine = files.filter(pc.equal(files["partition.source"], source)) if files.num_rows else files
+    if not table.time_column:
+        return [], bool(mine.num_rows and _may_hold(mine, "record_id", batch["record_id"]).any())
+    pairs = pa.table({"y": batch["year"], "m": batch["month"]}).group_by(["y", "m"]).aggregate([])
+    own = {
+        (int(y), int(m))
+        for y, m in zip(pairs["y"].to_pylist(), pairs["m"].to_pylist(), strict=True)
+    }
+    stored: list[tuple[int, int]] = []
+    if mine.num_rows:
+        ys, ms = mine["partition.year"].to_pylist(), mine["partition.month"].to_pylist()
+        stored = [(int(y), int(m)) for y, m in zip(ys, ms, strict=True)]
+    if ids_carry_time:
+        # the id's time fixes its partition: the same one, or the same year's partition of
+        # the other grain (month 0 = by year) if the source's grain was changed
+        by_year = {y for y, m in own if m == 0}
+        by_month = {y for y, m in own if m != 0}
+        keep = [
+            (y, m) in own or (m != 0 and y in by_year) or (m == 0 and y in by_month)
+            for y, m in stored
+        ]
+    else:
+        keep = list(_may_hold(mine, "record_id", batch["record_id"]))
+    holding = {p for p, k in zip(stored, keep, strict=True) if k}
+    return sorted(own | holding), bool(holding)
+
+
+def open_or_create(path: Path, table: Table | None, history_days: int) -> Any:
+    """The Delta table at ``path``, created (empty, partitioned) if it does not exist."""
+    from deltalake import DeltaTable
+
+    if layout.is_delta(path):
+        return DeltaTable(str(path))
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    schema = layout.QUARANTINE_SCHEMA if table is None else layout.delta_schema(table)
+    parts = layout.QUARANTINE_PARTITIONS if table is None else layout.partition_columns(table)
+    return DeltaTable.create(
+        str(path),
+        schema,
+        partition_by=list(parts),
+        configuration=table_config(history_days),
+    )
+
+
+def _sorted_unique(batch: pa.Table, what: str) -> pa.Table:
+    """The batch in record_id order (validated batches already are); duplicate ids refused."""
+    ids = batch["record_id"]
+    if batch.num_rows > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
+        batch = batch.take(pc.sort_indices(batch, sort_keys=[("record_id", "ascending")]))
+        ids = batch["record_id"]
+        if pc.any(pc.equal(ids[1:], ids[:-1])).as_py():
+            raise ValueError(f"duplicate record ids in a batch of {what}")
+    return batch
+
+
+def upsert(
+    lake_dir: Path,
+    table_name: str,
+    source: str,
+    accepted: pd.DataFrame,
+    *,
+    batch_id: str,
+    grain: str = "year",
+    ids_carry_time: bool = False,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+) -> dict[str, int]:
+    """Upsert validated canonical rows by ``(source, record_id)``.
+
+    New ids are inserted; a record whose content differs from the stored one is updated
+    with a Delta MERGE (the old version stays in the table's history); an identical record
+    is left alone, and a batch that changes nothing makes no commit at all (the table keeps
+    its version and every file). Returns the counts new / updated / unchanged.
+
+    A batch is at most two commits, each atomic: the MERGE of its corrections (with its
+    new rows when they are few), then the append of its new rows. A crash between the two
+    leaves the corrections applied; the re-run adds the rest and reports them as new.
+    """
+    table = TABLES[table_name]
+    if accepted.empty:
+        return {"new": 0, "updated": 0, "unchanged": 0}
+    if accepted["source"].ne(source).any():
+        raise ValueError(f"rows of another source than {source!r} in upsert")
+    batch = _sorted_unique(to_arrow_batch(accepted, table, grain), f"{source!r} for {table_name}")
+    layout.check_not_legacy(lake_dir, table_name)
+    with layout.writer_lock(lake_dir, table_name) as path:
+        dt = open_or_create(path, table, history_days)
+        return _write(dt, batch, table, source, batch_id, ids_carry_time)
+
+
+def _commit_props(batch_id: str) -> Any:
+    from deltalake import CommitProperties
+
+    return CommitProperties(custom_metadata={BATCH_KEY: batch_id})
+
+
+# a batch's new rows ride along in the MERGE of its corrections when at most this many;
+# more are appended in a second commit (a MERGE writes them twice: data + change feed)
+NEW_ROWS_IN_MERGE = 100_000
+
+
+def _may_be_stored(
+    files: pa.Table, batch: pa.Table, table: Table, ids_carry_time: bool
+) -> np.ndarray:
+    """Per batch row: whether a stored file may hold its id (else it is surely new)."""
+    n = batch.num_rows
+    if files.num_rows == 0:
+        return np.zeros(n, dtype=bool)
+    if not ids_carry_time or not table.time_column:
+        return _in_id_ranges(files, batch)
+    years = files["partition.year"].to_numpy().astype(np.int64)
+    months = files["partition.month"].to_numpy().astype(np.int64)
+    key = batch["year"].to_numpy().astype(np.int64) * 100 + batch["month"].to_numpy()
+    stored = np.unique(years * 100 + months)
+    # the same year's partitions of the other grain (a source whose grain changed)
+    by_year = np.unique(years[months == 0]) * 100
+    monthly_years = np.unique(years[months != 0])
+    flag = np.isin(key, stored)
+    flag |= (key % 100 != 0) & np.isin(key - key % 100, by_year)
+    flag |= (key % 100 == 0) & np.isin(key // 100, monthly_years)
+    return flag
+
+
+def _in_id_ranges(files: pa.Table, batch: pa.Table) -> np.ndarray:
+    """Per batch row (sorted by record_id): whether its id lies within some file's
+    record_id min/max statistics (truncated statistics stay bounds, see :func:`_may_hold`)."""
+    n = batch.num_rows
+    if "min.record_id" not in files.column_names or "max.record_id" not in files.column_names:
+        return np.ones(n, dtype=bool)  # no statistics: any file may hold any id
+    lo, hi = files.column("min.record_id"), files.column("max.record_id")
+    ids = np.asarray(batch["record_id"].to_pylist(), dtype=object)  # sorted
+    mark = np.zeros(n + 1, dtype=np.int64)
+    for a, b in zip(lo.to_pylist(), hi.to_pylist(), strict=True):
+        first = 0 if a is None else int(np.searchsorted(ids, a, side="left"))
+        last = n if b is None else int(np.searchsorted(ids, b + "\U0010ffff", side="right"))
+        if last > first:
+            mark[first] += 1
+            mark[last] -= 1
+    return np.cumsum(mark[:n]) > 0
+
+
+def _same_values(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Row-wise: equal values, nulls equal nulls, NaN equals NaN (SQL ``IS NOT DISTINCT
+    FROM``, which is what the MERGE's update condition tests)."""
+    a = a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+    b = b.combine_chunks() if isinstance(b, pa.ChunkedArray) else b
+    if a.type != b.type:
+        b = b.cast(a.type)
+    same = pc.fill_null(pc.equal(a, b), False)
+    same = pc.or_(same, pc.and_(pc.is_null(a), pc.is_null(b)))
+    if pa.types.is_floating(a.type):
+        same = pc.or_(
+            same, pc.and_(pc.fill_null(pc.is_nan(a), False), pc.fill_null(pc.is_nan(b), False))
+        )
+    return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _write(
+    dt: Any, batch: pa.Table, table: Table, source: str, batch_id: str, ids_carry_time: bool
+) -> dict[str, int]:
+    """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
+    files = _files(dt)
+    if files.num_rows:
+        files = files.filter(pc.equal(files["partition.source"], source))
+    maybe = _may_be_stored(files, batch, table, ids_carry_time)
+    parts, _ = _candidates(files, batch, source, table, ids_carry_time)
+    known = np.zeros(batch.num_rows, dtype=bool)
+    changed = np.zeros(batch.num_rows, dtype=bool)
+    stored_parts: list[tuple[int, int]] = []
+    if maybe.any():
+        probe = batch.filter(pa.array(maybe))
+        window = None
+        if ids_carry_time and table.time_column:  # a stored twin has the very same time
+            times = probe[table.time_column]
+            window = (table.time_column, pc.min(times), pc.max(times))
+        stored = _probe(dt, table, source, parts, probe["record_id"], window)
+        if stored.num_rows:
+            stored = stored.take(pc.sort_indices(stored, sort_keys=[("record_id", "ascending")]))
+            at = pc.index_in(batch["record_id"], value_set=stored["record_id"])
+            known = at.is_valid().to_numpy(zero_copy_only=False)
+            incoming = batch.filter(pa.array(known))  # both in record_id order
+            same = np.ones(incoming.num_rows, dtype=bool)
+            for c in table.columns:
+                if c not in ("source", "record_id"):
+                    same &= _same_values(stored[c], incoming[c])
+            changed[np.flatnonzero(known)[~same]] = True
+            if table.time_column:
+                moved = stored.filter(pa.array(~same))
+                stored_parts = sorted(
+                    set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
+                )
+    new = ~known
+    n_new, n_changed = int(new.sum()), int(changed.sum())
+    merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
+    updated = inserted = 0
+    if n_changed:
+        rows = batch.filter(pa.array(changed | new if merge_new else changed))
+        done = _merge(dt, rows, table, source, batch_id, stored_parts)
+        updated, inserted = done["updated"], done["new"]
+    if n_new and not merge_new:
+        _append(dt, batch.filter(pa.array(new)), table, batch_id)
+        inserted += n_new
+    log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
+    return {"new": inserted, "updated": updated, "unchanged": batch.num_rows - inserted - updated}
+
+
+def _probe(
+    dt: Any,
+    table: Table,
+    source: str,
+    parts: list[tuple[int, int]],
+    ids: pa.ChunkedArray,
+    window: tuple[str, pa.Scalar, pa.Scalar] | None = None,
+) -> pa.Table:
+    """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
+    the candidate partitions and, given a ``window`` (column, min, max), from files whose
+    statistics overlap it: partition values and min/max statistics skip the other files."""
+    flt = (pc.field("source") == source) & pc.field("record_id").isin(ids.combine_chunks())
+    if window is not None:
+        col, lo, hi = window
+        flt = flt & (pc.field(col) >= lo) & (pc.field(col) <= hi)
+    if parts:
+        by_part = None
+        for y, m in parts:
+            term = (pc.field("year") == y) & (pc.field("month") == m)
+            by_part = term if by_part is None else (by_part | term)
+        flt = flt & by_part
+    return dt.to_pyarrow_dataset().to_table(filter=flt)
+
+
+def _append(dt: Any, rows: pa.Table, table: Table, batch_id: str) -> None:
+    from deltalake import write_deltalake
+
+    write_deltalake(
+        dt,
+        rows,
+        mode="append",
+        partition_by=list(layout.partition_columns(table)),
+        writer_properties=writer_properties(),
+        commit_properties=_commit_props(batch_id),
+    )
+
+
+def _merge(
+    dt: Any,
+    rows: pa.Table,
+    table: Table,
+    source: str,
+    batch_id: str,
+    stored_parts: list[tuple[int, int]],
+) -> dict[str, int]:
+    """Delta MERGE of ``rows`` by record_id over the partitions the matched ids live in."""
+    on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
+    if stored_parts:
+        on += " AND " + _partition_filter("t", stored_parts)
+    data = [c for c in table.columns if c not in ("source", "record_id")]
+    differs = " OR ".join(f'(t."{c}" IS DISTINCT FROM s."{c}")' for c in data)
+    metrics = (
+        dt.merge(
+            rows,
+            on,
+            source_alias="s",
+            target_alias="t",
+            writer_properties=writer_properties(),
+            commit_properties=_commit_props(batch_id),
+        )
+        .when_matched_update_all(predicate=differs)
+        .when_not_matched_insert_all()
+        .execute()
+    )
+    return {
+        "new": int(metrics["num_target_rows_inserted"]),
+        "updated": int(metrics["num_target_rows_updated"]),
+    }
+
+
+def write_quarantine(
+    lake_dir: Path,
+    source: str,
+    quarantine: pd.DataFrame,
+    *,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+) -> bool:
+    """Upsert quarantined rows keyed by ``(batch_id, row_number)``; idempotent (a batch
+    already stored as it is makes no commit). Returns whether the table changed."""
+    from deltalake import write_deltalake
+
+    if quarantine.empty:
+        return False
+    schema = layout.QUARANTINE_SCHEMA
+    rows = pa.Table.from_pandas(
+        quarantine[schema.names].astype({"row_number": "int64"}),
+        schema=schema,
+        preserve_index=False,
+    ).replace_schema_metadata(None)
+    rows = rows.take(
+        pc.sort_indices(rows, sort_keys=[("batch_id", "ascending"), ("row_number", "ascending")])
+    )
+    batch_ids = pc.unique(rows["batch_id"])
+    layout.check_not_legacy(lake_dir, layout.QUARANTINE)
+    with layout.writer_lock(lake_dir, layout.QUARANTINE) as path:
+        dt = open_or_create(path, None, history_days)
+        files = _files(dt)
+        if files.num_rows:
+            files = files.filter(pc.equal(files.column("partition.source"), source))
+        writer = writer_properties()
+        props = _commit_props(",".join(batch_ids.to_pylist()))
+        if not _may_hold(files, "batch_id", batch_ids).any():
+            write_deltalake(
+                dt,
+                rows,
+                mode="append",
+                partition_by=list(layout.QUARANTINE_PARTITIONS),
+                writer_properties=writer,
+                commit_properties=props,
+            )
+            return True
+        ids = ", ".join(_sql_text(b) for b in batch_ids.to_pylist())
+        on = (
+            f"t.source = {_sql_text(source)} AND t.batch_id IN ({ids}) AND "
+            "t.table_name = s.table_name AND t.batch_id = s.batch_id "
+            "AND t.row_number = s.row_number"
+        )
+        differs = " OR ".join(
+            f'(t."{c}" IS DISTINCT FROM s."{c}")'
+            for c in ("file_name", "reason", "message", "original")
+        )
+        metrics = (
+            dt.merge(
+                rows,
+                on,
+                source_alias="s",
+                target_alias="t",
+                writer_properties=writer,
+                commit_properties=props,
+            )
+            .when_matched_update_all(predicate=differs)
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        return bool(metrics["num_target_rows_inserted"] or metrics["num_target_rows_updated"])

@@ -1,0 +1,89 @@
+"""Serve the dashboard for real-browser tests: one Streamlit process on a free port.
+
+Used by the browser tests (Playwright driving Debian's /usr/bin/chromium). Streamlit
+renders after a websocket round-trip, so tests wait for content, never for page load.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def dashboard_env(home: Path, store_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a dashboard serving ``home`` (Airflow unreachable, MLflow local)."""
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(home),
+        "RISKWARN_STORE_URL": store_url,
+        "RISKWARN_AIRFLOW_API_URL": "http://127.0.0.1:9",
+        "RISKWARN_MLFLOW_TRACKING_URI": f"sqlite:///{home / 'mlflow.db'}",
+        **extra,
+    }
+    env.pop("RISKWARN_USERS_FILE", None)
+    return env
+
+
+@contextmanager
+def serve(home: Path, env: dict[str, str], port: int | None = None) -> Iterator[str]:
+    """Run ``riskwarn dashboard``'s Streamlit command until the block ends; yields the URL."""
+    from riskwarn.commands.dashboard import streamlit_command
+
+    port = port or free_port()
+    log_path = home / f"streamlit-{port}.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            streamlit_command("127.0.0.1", port), cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+        try:
+            wait_for_port(port, proc, log_path)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {log_path.read_text()}") from None
+            time.sleep(0.3)
+    raise RuntimeError(f"streamlit did not listen on {port} within 60 s")
+
+
+def launch_chromium(sync_api: Any, playwright: Any) -> Any:
+    """Debian's Chromium, headless, with no background traffic."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )

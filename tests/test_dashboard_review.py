@@ -1,0 +1,200 @@
+"""The review form records exactly the decision made (AppTest on a populated demo store).
+
+The real-browser walk is in ``test_review_browser.py``; these drive the same page through
+Streamlit's AppTest: validation, a language switch mid-form, another warning, and the
+store refusing an "adjust" that changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from riskwarn.dashboard import auth, review
+from riskwarn.dashboard.demo_data import demo_home
+from riskwarn.store import Store
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("review") / "home"
+    city = demo_home(home, n_cells=300, weeks=2, n_cases=40)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+@pytest.fixture
+def store(home: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{home / 'serving.db'}")
+    yield s
+    s.close()
+
+
+def _reviewer_at(lang: str = "zh") -> AppTest:
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _widget(elements: Any, field: str) -> Any:
+    """The review widget of ``field`` (its key carries the draft's serial and the language)."""
+    found = [w for w in elements if str(w.key).startswith(f"rv_{field}_")]
+    assert len(found) == 1, [w.key for w in elements]
+    return found[0]
+
+
+def _picker(at: AppTest) -> Any:
+    """The warning picker (its key carries a digest of the shown labels)."""
+    found = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
+    assert len(found) == 1, [w.key for w in at.selectbox]
+    return found[0]
+
+
+def _submit(at: AppTest) -> AppTest:
+    _widget(at.button, "submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _switch(at: AppTest, lang: str) -> AppTest:
+    """Switch the language (AppTest does not show the sidebar under st.navigation, so the
+    session's language is set as the sidebar control's callback sets it)."""
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _messages(at: AppTest) -> str:
+    return "\n".join(str(m.value) for m in [*at.error, *at.success, *at.caption])
+
+
+def test_nothing_is_recorded_until_action_and_reason_are_given(home: Path, store: Store) -> None:
+    at = _reviewer_at()
+    wid = str(_picker(at).value)
+    assert _widget(at.radio, "action").value is None  # no action is preselected
+    _submit(at)
+    assert "请选择处置方式" in _messages(at)
+    _widget(at.radio, "action").set_value("dismiss").run()
+    _submit(at)
+    assert "请填写理由" in _messages(at)
+    _widget(at.radio, "action").set_value("adjust").run()
+    _widget(at.text_area, "reason").input("核实后下调").run()
+    _submit(at)
+    assert "请选择调整后的等级" in _messages(at)
+    assert store.warning_reviews(wid).empty
+
+
+def test_a_language_switch_mid_form_keeps_the_choice(home: Path, store: Store) -> None:
+    """Dismiss + reason in Chinese, switch to English, submit: the trail says dismiss."""
+    at = _reviewer_at()
+    _picker(at).select_index(1).run()
+    wid = str(_picker(at).value)
+    before = store.get_warning(wid)
+    _widget(at.radio, "action").set_value("dismiss").run()
+    _widget(at.text_area, "reason").input("误报：该网格本周已开展专项整治").run()
+    _switch(at, "en")
+    # the English form shows the same choice, in English
+    action = _widget(at.radio, "action")
+    assert action.value == "dismiss" and action.label == "Action"
+    assert _widget(at.text_area, "reason").value == "误报：该网格本周已开展专项整治"
+    assert "Will be recorded: Dismiss" in _messages(at)
+    _submit(at)
+    trail = store.warning_reviews(wid)
+    assert trail[["action", "from_level", "reason"]].values.tolist() == [
+        ["dismiss", before["effective_level"], "误报：该网格本周已开展专项整治"]
+    ]
+    assert store.get_warning(wid)["state"] == "dismissed"
+    # saved: the form is empty again, and says what was saved
+    assert _widget(at.radio, "action").value is None
+    assert _widget(at.text_area, "reason").value == ""
+    assert "Dismiss" in _messages(at) and review.short_id(wid) in _messages(at)
+
+
+def test_another_warning_starts_an_empty_form(home: Path, store: Store) -> None:
+    at = _reviewer_at()
+    _picker(at).select_index(2).run()
+    first = str(_picker(at).value)
+    _widget(at.radio, "action").set_value("adjust").run()
+    options = _widget(at.selectbox, "level").options
+    _widget(at.selectbox, "level").set_value(
+        next(v for v in ("blue", "yellow") if v != store.get_warning(first)["effective_level"])
+    ).run()
+    _widget(at.text_area, "reason").input("上一条预警的理由").run()
+    _picker(at).select_index(3).run()
+    second = str(_picker(at).value)
+    assert second != first
+    assert _widget(at.radio, "action").value is None
+    assert _widget(at.text_area, "reason").value == ""
+    assert not [w for w in at.selectbox if str(w.key).startswith("rv_level_")]
+    # submitting now records nothing for either warning
+    _submit(at)
+    assert store.warning_reviews(first).empty and store.warning_reviews(second).empty
+    assert len(options) == 3  # every level but the current one
+
+
+def test_adjust_offers_only_other_levels_and_records_the_chosen_one(
+    home: Path, store: Store
+) -> None:
+    at = _reviewer_at()
+    _picker(at).select_index(4).run()
+    wid = str(_picker(at).value)
+    current = store.get_warning(wid)["effective_level"]
+    _widget(at.radio, "action").set_value("adjust").run()
+    level = _widget(at.selectbox, "level")
+    assert current not in level.options and level.value is None
+    target = "yellow" if current != "yellow" else "blue"
+    level.set_value(target).run()
+    _widget(at.text_area, "reason").input("现场核查：已有巡逻力量").run()
+    _switch(at, "en")
+    assert _widget(at.selectbox, "level").value == target
+    _switch(at, "zh")
+    assert _widget(at.selectbox, "level").value == target
+    _submit(at)
+    trail = store.warning_reviews(wid)
+    assert trail[["action", "from_level", "to_level"]].values.tolist() == [
+        ["adjust", current, target]
+    ]
+    assert "已保存" in _messages(at)
+    assert at.dataframe[-1].value.shape[0] == 1  # the trail shown on the page
+
+
+def test_draft_helpers_refuse_incomplete_or_empty_decisions() -> None:
+    state: dict[str, Any] = {}
+    d = review.draft_for(state, "w1")
+    assert review.decision_problem(d, "red") == "choose_action"
+    d.update(action="adjust", level="red", reason="x")
+    assert review.decision_problem(d, "red") == "same_level"
+    d.update(level="orange", reason="  ")
+    assert review.decision_problem(d, "red") == "reason_required"
+    d.update(reason=" 下调 ")
+    assert review.decision_problem(d, "red") is None
+    assert review.decision(d) == {"action": "adjust", "level": "orange", "reason": "下调"}
+    d.update(action="accept")
+    assert review.decision(d)["level"] is None  # a level only travels with 'adjust'
+    other = review.draft_for(state, "w2")
+    assert other["reason"] == "" and other["serial"] == d["serial"] + 1
+    assert review.level_options("orange") == ["red", "yellow", "blue"]
+    assert review.short_id("incidents:c1_2:20260105T0000Z") == review.short_id(
+        "incidents:c1_2:20260105T0000Z"
+    )
+    assert review.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http://a) \\$y\\$ \\<b\\>"

@@ -1,0 +1,325 @@
+"""Real-browser walk of the review flow, per role (Playwright + Debian's Chromium).
+
+A reviewer chooses each action, switches the language in the middle of the form, submits,
+and the decision stored in the serving store must be exactly the one chosen; another
+warning must start an empty form; a browser refresh keeps the session. A leader sees the
+queue read-only, a data scientist is refused. Screenshots of both languages go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from riskwarn.dashboard.demo_data import DEMO_PASSWORD, demo_home
+from riskwarn.dashboard.review import short_id
+from riskwarn.store import Store
+from tests.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
+)
+ZH = {
+    "user": "用户名",
+    "password": "密码",
+    "sign_in": "登录",
+    "page": "预警研判",
+    "pick": "选择预警",
+    "reason": "理由（必填）",
+    "submit": "提交",
+    "saved": "已保存",
+    "accept": "确认",
+    "adjust": "调整等级",
+    "dismiss": "撤销",
+    "level": "调整为",
+    "levels": {"red": "红色（I级）", "orange": "橙色（II级）", "yellow": "黄色（III级）"},
+    "language": "中文",
+    "form_for": "针对预警 ",
+    "action_label": "处置",
+}
+EN = {
+    "page": "Warnings review",
+    "pick": "Warning",
+    "reason": "Reason (required)",
+    "submit": "Submit",
+    "saved": "Saved",
+    "accept": "Accept",
+    "adjust": "Adjust level",
+    "dismiss": "Dismiss",
+    "level": "New level",
+    "levels": {"red": "Red (I)", "orange": "Orange (II)", "yellow": "Yellow (III)"},
+    "language": "English",
+    "form_for": "For warning ",
+    "action_label": "Action",
+}
+WORDS = {"zh": ZH, "en": EN}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The dashboard over a populated demo home: (base URL, store URL)."""
+    home = tmp_path_factory.mktemp("review-browser") / "home"
+    city = demo_home(home, n_cells=300, weeks=2, n_cases=40)
+    with serve(home, dashboard_env(home, city.store_url)) as base:
+        yield base, city.store_url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = launch_chromium(sync_api, p)
+        yield b
+        b.close()
+
+
+class Walk:
+    """One signed-in browser page on the warnings review page."""
+
+    open_walks: ClassVar[list[Walk]] = []
+
+    def __init__(self, browser: Any, base: str, username: str) -> None:
+        from playwright.sync_api import expect
+
+        self.expect = expect
+        expect.set_options(timeout=60_000)
+        self.context = browser.new_context(viewport={"width": 1440, "height": 1700}, locale="zh-CN")
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(60_000)
+        self.base = base
+        self.lang = "zh"
+        Walk.open_walks.append(self)
+        self.page.goto(base)
+        self.page.get_by_label(ZH["user"]).fill(username)
+        self.page.get_by_label(ZH["password"]).fill(DEMO_PASSWORD)
+        self.page.get_by_role("button", name=ZH["sign_in"]).click()
+        self.expect(self.page.get_by_role("heading", name="本周风险总览")).to_be_visible()
+
+    def idle(self) -> None:
+        """Wait until the script run finished: no running indicator, no stale element
+        (Streamlit keeps the previous run's elements, marked stale, until it is done)."""
+        self.page.wait_for_function(
+            "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+            " && !document.querySelector('[data-stale=true]')"
+        )
+
+    @property
+    def w(self) -> dict[str, Any]:
+        return WORDS[self.lang]
+
+    def open_review(self) -> None:
+        self.page.get_by_role("link", name=self.w["page"]).click()
+        self.expect(self.page.get_by_role("heading", name=self.w["page"])).to_be_visible()
+
+    def switch(self, lang: str) -> None:
+        self.page.get_by_role("radio", name=WORDS[lang]["language"]).click()
+        self.lang = lang
+        self.idle()
+        self.expect(self.page.get_by_role("link", name=self.w["page"])).to_be_visible()
+
+    def pick(self, warning_id: str) -> None:
+        sid = short_id(warning_id)
+        combo = self.page.get_by_role("combobox", name=self.w["pick"])
+        combo.click()
+        combo.press_sequentially(sid)
+        self.page.get_by_role("option", name=re.compile(f"^{sid} ")).click()
+        self.idle()
+        if "form_for" in self.w:
+            self.expect(self.page.get_by_text(self.w["form_for"] + sid)).to_be_visible()
+        self.expect(combo).to_have_value(re.compile(f"^{sid} "))
+
+    def action(self, action: str) -> None:
+        group = self.page.get_by_role("radiogroup", name=self.w["action_label"])
+        group.get_by_text(self.w[action], exact=True).click()
+        self.idle()
+        self.expect(self.radio(action)).to_be_checked()
+
+    def radio(self, action: str) -> Any:
+        return self.page.get_by_role("radio", name=self.w[action], exact=True)
+
+    def level(self, level: str) -> None:
+        combo = self.page.get_by_role("combobox", name=self.w["level"])
+        combo.click()
+        self.page.get_by_role("option", name=self.w["levels"][level]).click()
+        self.idle()
+        self.expect(combo).to_have_value(self.w["levels"][level])
+
+    def reason_box(self) -> Any:
+        # Streamlit leaves the replaced text box in the page, hidden, for a moment
+        return self.page.get_by_label(self.w["reason"]).filter(visible=True)
+
+    def reason(self, text: str) -> None:
+        self.reason_box().fill(text)
+
+    def submit(self) -> None:
+        self.idle()
+        self.page.get_by_role("button", name=self.w["submit"]).click()
+        self.idle()
+
+    def saved(self, warning_id: str) -> None:
+        self.expect(
+            self.page.get_by_text(re.compile(f"{self.w['saved']}.*{short_id(warning_id)}"))
+        ).to_be_visible()
+
+    def form_is_empty(self) -> None:
+        self.idle()
+        for action in ("accept", "adjust", "dismiss"):
+            self.expect(self.radio(action)).not_to_be_checked()
+        self.expect(self.reason_box()).to_have_value("")
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.wait_for_timeout(600)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _trail(store_url: str, warning_id: str) -> list[list[Any]]:
+    store = Store(store_url)
+    try:
+        trail = store.warning_reviews(warning_id)
+        cols = ["action", "from_level", "to_level", "reason", "reviewer"]
+        return trail[cols].astype(object).where(trail[cols].notna(), None).values.tolist()
+    finally:
+        store.close()
+
+
+def _new_warnings(store_url: str) -> list[dict[str, Any]]:
+    store = Store(store_url)
+    try:
+        w = store.warnings(state="new")
+        return w.loc[w["level"].isin(["red", "orange"])].to_dict("records")
+    finally:
+        store.close()
+
+
+def test_reviewer_decisions_are_recorded_exactly_as_made(
+    served: tuple[str, str], browser: Any
+) -> None:
+    base, store_url = served
+    todo = _new_warnings(store_url)[:6]
+    assert len(todo) == 6
+    walk = Walk(browser, base, "reviewer")
+    walk.open_review()
+
+    # 1. the first warning of the queue: dismiss + reason in Chinese, switch to English,
+    #    submit (the steps of issue 12, which stored "accept" with the dismissal's reason)
+    w1 = todo[0]
+    walk.action("dismiss")
+    walk.reason("误报：该网格本周已开展专项整治")
+    walk.shot("review_form_zh")
+    walk.switch("en")
+    walk.shot("review_form_en")
+    walk.submit()
+    walk.expect(walk.page.get_by_text(EN["saved"])).to_be_visible()
+    assert _trail(store_url, w1["warning_id"]) == [
+        ["dismiss", w1["level"], None, "误报：该网格本周已开展专项整治", "reviewer"]
+    ]
+    walk.saved(w1["warning_id"])
+    walk.form_is_empty()  # saved: the form starts again
+
+    # 2. adjust in English, choose a level, switch to Chinese, submit
+    w2 = todo[1]
+    walk.pick(w2["warning_id"])
+    walk.action("adjust")
+    target = "yellow"
+    walk.level(target)
+    walk.reason("Patrols already in place; one level down.")
+    walk.switch("zh")
+    walk.expect(walk.radio("adjust")).to_be_checked()
+    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_value(
+        ZH["levels"][target]
+    )
+    walk.submit()
+    walk.saved(w2["warning_id"])
+    assert _trail(store_url, w2["warning_id"]) == [
+        ["adjust", w2["level"], target, "Patrols already in place; one level down.", "reviewer"]
+    ]
+
+    # 3. accept, switch twice, change the mind to dismiss, then accept again, submit
+    w3 = todo[2]
+    walk.pick(w3["warning_id"])
+    walk.action("accept")
+    walk.reason("已电话核实，属实")
+    walk.switch("en")
+    walk.action("dismiss")
+    walk.switch("zh")
+    walk.expect(walk.radio("dismiss")).to_be_checked()
+    walk.action("accept")
+    walk.submit()
+    walk.saved(w3["warning_id"])
+    assert _trail(store_url, w3["warning_id"]) == [
+        ["accept", w3["level"], w3["level"], "已电话核实，属实", "reviewer"]
+    ]
+
+    # 4. a half-filled form does not follow the reviewer to another warning
+    w4, w5 = todo[3], todo[4]
+    walk.pick(w4["warning_id"])
+    walk.action("adjust")
+    walk.level("yellow")
+    walk.reason("这条理由属于上一条预警")
+    walk.page.get_by_text(ZH["submit"]).first.hover()  # leave the text box
+    walk.pick(w5["warning_id"])
+    walk.form_is_empty()
+    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_count(0)
+    walk.submit()
+    walk.expect(walk.page.get_by_text("请选择处置方式")).to_be_visible()
+    assert _trail(store_url, w4["warning_id"]) == [] and _trail(store_url, w5["warning_id"]) == []
+
+    # 5. an adjust to the warning's own level cannot be chosen
+    walk.action("adjust")
+    combo = walk.page.get_by_role("combobox", name=ZH["level"])
+    combo.click()
+    options = walk.page.get_by_role("option").all_inner_texts()
+    assert ZH["levels"][w5["level"]] not in options and len(options) == 3
+    walk.page.keyboard.press("Escape")
+
+    walk.context.close()
+
+
+def test_admin_decides_and_leader_reads_and_scientist_is_refused(
+    served: tuple[str, str], browser: Any
+) -> None:
+    base, store_url = served
+    todo = _new_warnings(store_url)[-1]
+    admin = Walk(browser, base, "admin")
+    admin.switch("en")
+    admin.open_review()
+    admin.pick(todo["warning_id"])
+    admin.action("dismiss")
+    admin.reason("duplicate of last week's warning")
+    admin.switch("zh")
+    admin.submit()
+    admin.saved(todo["warning_id"])
+    assert _trail(store_url, todo["warning_id"]) == [
+        ["dismiss", todo["level"], None, "duplicate of last week's warning", "admin"]
+    ]
+    admin.context.close()
+
+    leader = Walk(browser, base, "leader")
+    leader.open_review()
+    leader.expect(leader.page.get_by_text("您的角色只读")).to_be_visible()
+    leader.expect(leader.page.get_by_role("button", name=ZH["submit"])).to_have_count(0)
+    leader.shot("review_leader_zh")
+    leader.context.close()
+
+    scientist = Walk(browser, base, "scientist")
+    scientist.expect(scientist.page.get_by_role("link", name=ZH["page"])).to_have_count(0)
+    scientist.context.close()
+
+
+@pytest.fixture(autouse=True)
+def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keep what the browser showed when a step failed (tests/artifacts/failed-*.png)."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed > failed_before:
+        for i, walk in enumerate(Walk.open_walks):
+            if not walk.page.is_closed():
+                walk.shot(f"failed-{request.node.name}-{i}")
+    Walk.open_walks.clear()
