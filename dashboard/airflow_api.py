@@ -10,6 +10,7 @@ reported, not waited for. Checked against a live Airflow 3.3 API server in
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,8 @@ import requests
 # (connect, read) seconds: an unreachable Airflow fails fast; a busy one may answer slowly
 TIMEOUT_S = (3.0, 15.0)
 RETRAIN_DAG = "train_models"
+# what the train_models DAG can train (its DOMAINS; tests/test_airflow_live.py checks)
+RETRAIN_DOMAINS = ("incidents", "disputes", "dispute_cases", "geohazard", "geohazard_hourly")
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,12 @@ def trigger(cfg: AirflowConfig, domain: str, requested_by: str) -> dict[str, Any
 
 
 def progress(cfg: AirflowConfig, dag_run_id: str) -> dict[str, Any]:
-    """State of a DAG run and of its task instances (``state``, ``conf``, ``tasks``: id -> state).
+    """State of a DAG run and of its task instances.
 
-    A mapped task (``train`` over the domains) lists one instance per domain; with one
-    domain its state is that instance's.
+    ``state``, ``conf``, ``tasks`` (task id -> state), ``start_date`` / ``end_date`` (ISO
+    text or None, as Airflow reports them) and ``queued_at``. A mapped task (``train``
+    over the domains) lists one instance per domain; with one domain its state is that
+    instance's.
     """
     headers = {"Authorization": f"Bearer {token(cfg)}"}
     run = requests.get(
@@ -102,4 +107,60 @@ def progress(cfg: AirflowConfig, dag_run_id: str) -> dict[str, Any]:
     tis.raise_for_status()
     tasks = {ti["task_id"]: ti.get("state") for ti in tis.json().get("task_instances", [])}
     body = run.json()
-    return {"state": body.get("state"), "conf": body.get("conf") or {}, "tasks": tasks}
+    return {
+        "state": body.get("state"),
+        "conf": body.get("conf") or {},
+        "tasks": tasks,
+        "queued_at": body.get("queued_at"),
+        "start_date": body.get("start_date"),
+        "end_date": body.get("end_date"),
+    }
+
+
+FINISHED = ("success", "failed")  # a DAG run in one of these states will not change
+
+
+def result(cfg: AirflowConfig, dag_run_id: str, task_id: str = "train") -> dict[str, Any] | None:
+    """What the run's training task returned (``riskwarn.pipeline.train_domain``: ``version``,
+    ``gate``, ``promoted``, ``mlflow_run_id``), from its XCom; None when it returned nothing.
+
+    The task is mapped over the domains; a retrain from the dashboard trains one domain,
+    map index 0.
+    """
+    r = requests.get(
+        f"{cfg.base_url}/api/v2/dags/{cfg.dag_id}/dagRuns/{dag_run_id}/taskInstances/"
+        f"{task_id}/xcomEntries/return_value",
+        params={"map_index": 0},
+        headers={"Authorization": f"Bearer {token(cfg)}"},
+        timeout=TIMEOUT_S,
+    )
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return xcom_value(r.json().get("value"))
+
+
+def xcom_value(value: Any) -> dict[str, Any] | None:
+    """An XCom's value as Airflow's API returns it (a JSON object, its text, or serde's
+    ``{"__classname__": ..., "__data__": ...}`` envelope) as a dict, else None."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    if isinstance(value, dict) and "__data__" in value and "__classname__" in value:
+        value = value["__data__"]
+    return dict(value) if isinstance(value, dict) else None
+
+
+def run_seconds(prog: Mapping[str, Any], now: Any) -> float | None:
+    """Seconds the run has taken: start to end when finished, start to ``now`` otherwise."""
+    import pandas as pd
+
+    start = prog.get("start_date")
+    if not start:
+        return None
+    end = prog.get("end_date") or now
+    return float((pd.Timestamp(end) - pd.Timestamp(start)).total_seconds())

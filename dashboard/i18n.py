@@ -90,12 +90,75 @@ TEXT: dict[str, dict[str, str]] = {
     "kpi_warnings": {"zh": "有效预警", "en": "Active warnings"},
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
-    "kpi_hot_mean": {"zh": "热点平均概率·{domain}", "en": "Hotspot mean · {domain}"},
+    "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
+    "kpi_hot_mean_help": {
+        "zh": "{domain}：风险最高的 {n} 个网格的平均概率；箭头为与上周相比的变化（百分点）。",
+        "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
+        "from last week (percentage points).",
+    },
     "map_title": {"zh": "本周热点预测：{domain}", "en": "This week's hotspot forecast: {domain}"},
     "map_caption": {
         "zh": "格网按预警等级着色；线条为县（区）和乡镇（街道）界线。离线底图。",
         "en": "Cells coloured by warning level; lines are county and township boundaries. "
         "Offline map.",
+    },
+    # maps (dashboard/maps.py)
+    "colour_red": {"zh": "红色", "en": "red"},
+    "colour_orange": {"zh": "橙色", "en": "orange"},
+    "colour_yellow": {"zh": "黄色", "en": "yellow"},
+    "colour_blue": {"zh": "蓝色", "en": "blue"},
+    "map_count_level": {"zh": "{level} {n} 处", "en": "{level}: {n}"},
+    "map_cell_detail": {
+        "zh": "概率 {prob} · 网格 {unit}",
+        "en": "probability {prob} · cell {unit}",
+    },
+    "map_scale": {"zh": "{km} 公里", "en": "{km} km"},
+    "map_legend_note": {
+        "zh": "方块：预警网格；底色：乡镇（街道）内最高等级；地名后数字：预警数",
+        "en": "Squares: warned cells; shading: highest level in the township; number after "
+        "a name: its warnings",
+    },
+    "map_legend_note_sites": {
+        "zh": "圆点：隐患点（灰色为无预警）；底色：乡镇（街道）内最高等级；地名后数字：预警数",
+        "en": "Dots: hazard sites (grey: no warning); shading: highest level in the township; "
+        "number after a name: its warnings",
+    },
+    "model_note_forced": {
+        "zh": "依据模型第 {v} 版：**未通过上线门槛**，由 {actor} 强制启用，结果仅供参考。",
+        "en": "Model version {v}: **failed its promotion gate**, promoted by force by {actor}; "
+        "read with caution.",
+    },
+    "model_note_passed": {
+        "zh": "依据模型第 {v} 版：已通过上线门槛。",
+        "en": "Model version {v}: passed its promotion gate.",
+    },
+    "model_note_manual": {
+        "zh": "依据模型第 {v} 版：由 {actor} 人工启用。",
+        "en": "Model version {v}: promoted by hand by {actor}.",
+    },
+    "model_note_plain": {"zh": "依据模型第 {v} 版。", "en": "Model version {v}."},
+    "model_note_help": {
+        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法，且概率校准合格。详见“模型与数据质量”页。",
+        "en": "The promotion gate: the model must clearly beat every simple method in the "
+        "backtest and be calibrated. See the Models & data quality page.",
+    },
+    "map_click_hint": {
+        "zh": "点击地图上的方块或乡镇，查看该处的预警。",
+        "en": "Click a square or a township on the map to see its warnings.",
+    },
+    "map_pick_title": {"zh": "{place}：{n} 条预警", "en": "{place}: {n} warnings"},
+    "map_pick_none": {"zh": "{place}：本周无预警。", "en": "{place}: no warning this week."},
+    "map_open_review": {
+        "zh": "在预警研判中查看：{place}",
+        "en": "Open in warnings review: {place}",
+    },
+    "unit": {"zh": "网格/编号", "en": "Cell / id"},
+    "valid_until": {"zh": "有效至", "en": "Valid until"},
+    "wall_enter": {"zh": "大屏模式", "en": "Wall-screen mode"},
+    "wall_leave": {"zh": "退出大屏", "en": "Leave wall-screen mode"},
+    "wall_refreshed": {
+        "zh": "刷新于 {at}，每 {s} 秒自动刷新",
+        "en": "Refreshed {at}; refreshes every {s} s",
     },
     "counts_title": {"zh": "各县（区）预警数量", "en": "Warnings by county and level"},
     "trend_title": {"zh": "近几周趋势", "en": "Trend over recent weeks"},
@@ -249,6 +312,40 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Tangent angle not available: no steady creep in the first {days} days "
         "(velocity not above 0), so there is no baseline to compare with.",
     },
+    # all sites at a glance (pages/geohazard.py)
+    "sites_title": {
+        "zh": "全部监测隐患点：当前等级与判定依据",
+        "en": "All monitored sites: level and why",
+    },
+    "sites_summary": {
+        "zh": "共 {n} 个隐患点（{at}）：{counts}。",
+        "en": "{n} sites ({at}): {counts}.",
+    },
+    "sites_pick_hint": {
+        "zh": "点击地图上的隐患点或列表中的一行，在下方查看该点的监测曲线。",
+        "en": "Click a site on the map or a row of the list to see its readings below.",
+    },
+    "site_detail": {"zh": "单点详情", "en": "One site in detail"},
+    "why": {"zh": "判定依据", "en": "Why"},
+    "hazard_type": {"zh": "灾害类型", "en": "Hazard"},
+    "people_threatened": {"zh": "威胁人数", "en": "People at risk"},
+    "why_model": {"zh": "模型预测（概率 {p}）", "en": "model (probability {p})"},
+    "why_sensor_rule": {
+        "zh": "传感器规则：切线角 {angle}°，位移速率 {v} 毫米/日（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, {v} mm/day ({sensor})",
+    },
+    "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
+    "why_rules_only": {
+        "zh": "仅按传感器规则（模型不可用）",
+        "en": "sensor rules only (model unavailable)",
+    },
+    "why_review": {"zh": "研判专家调整为{level}", "en": "set to {level} by a reviewer"},
+    "why_none": {"zh": "未达预警阈值", "en": "below every threshold"},
+    "fault_dead": {"zh": "无数据", "en": "silent"},
+    "fault_flat": {"zh": "读数卡滞", "en": "stuck"},
+    "fault_gappy": {"zh": "缺测严重", "en": "gappy"},
+    "fault_spiky": {"zh": "跳变频繁", "en": "spiky"},
+    "fault_no_sensor": {"zh": "无位移传感器", "en": "no displacement sensor"},
     "online": {"zh": "在线", "en": "online"},
     "offline": {"zh": "离线", "en": "offline"},
     "col_sensor_id": {"zh": "传感器", "en": "Sensor"},
@@ -295,8 +392,203 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "airflow_run": {"zh": "运行 {run}：{state}", "en": "Run {run}: {state}"},
     "refresh": {"zh": "刷新进度", "en": "Refresh progress"},
+    "retrain_confirm": {
+        "zh": "确认重新训练“{domain}”吗？Airflow 将回测并训练一个新版本，通常需要几分钟到几十分钟；"
+        "新版本只有通过上线门槛才会自动启用，未通过则当前服役模型不变。",
+        "en": "Retrain {domain}? Airflow will backtest and train a new version, which usually "
+        "takes minutes to tens of minutes; the new version serves only if it passes the "
+        "promotion gate, otherwise the serving model stays.",
+    },
+    "retrain_yes": {"zh": "确认，开始训练", "en": "Yes, start training"},
+    "retrain_no": {"zh": "取消", "en": "Cancel"},
+    "retrain_refused": {
+        "zh": "Airflow 拒绝了这次训练请求：{error}",
+        "en": "Airflow refused the retrain: {error}",
+    },
+    "retrain_no_answer": {
+        "zh": "暂时无法获取训练进度（{error}），稍后自动重试。",
+        "en": "No progress from Airflow right now ({error}); trying again shortly.",
+    },
+    "retrain_status": {
+        "zh": "**{domain}** 重新训练（{at} 发起）：{state}，已用时 {took}。",
+        "en": "**{domain}** retrain (requested {at}): {state}, {took} so far.",
+    },
+    "retrain_task": {"zh": "步骤", "en": "Step"},
+    "task_domains": {"zh": "确定训练领域", "en": "Choose the domains"},
+    "task_train": {"zh": "回测、训练与门槛检查", "en": "Backtest, train and gate"},
+    "retrain_failed": {
+        "zh": "训练失败，当前服役模型不变。请在 Airflow 中查看日志。",
+        "en": "The training failed; the serving model is unchanged. See the logs in Airflow.",
+    },
+    "retrain_no_result": {
+        "zh": "训练已结束，但没有取得结果（版本与门槛）。请在 MLflow 中查看。",
+        "en": "The training ended without a result (version and gate); see MLflow.",
+    },
+    "retrain_result_pass": {
+        "zh": "训练完成：新版本 {v} **通过**上线门槛，{promoted}。",
+        "en": "Done: new version {v} **passes** the gate and {promoted}.",
+    },
+    "retrain_result_fail": {
+        "zh": "训练完成：新版本 {v} **未通过**上线门槛，{promoted}。",
+        "en": "Done: new version {v} **fails** the gate and {promoted}.",
+    },
+    "retrain_promoted": {"zh": "已启用为服役模型", "en": "now serves"},
+    "retrain_not_promoted": {"zh": "当前服役模型保持不变", "en": "the serving model is unchanged"},
+    "af_none": {"zh": "未开始", "en": "not started"},
+    "af_queued": {"zh": "排队中", "en": "queued"},
+    "af_scheduled": {"zh": "已排程", "en": "scheduled"},
+    "af_running": {"zh": "运行中", "en": "running"},
+    "af_success": {"zh": "已完成", "en": "finished"},
+    "af_failed": {"zh": "失败", "en": "failed"},
+    "af_up_for_retry": {"zh": "等待重试", "en": "waiting to retry"},
+    "af_up_for_reschedule": {"zh": "等待重新调度", "en": "waiting to reschedule"},
+    "af_upstream_failed": {"zh": "上游失败", "en": "upstream failed"},
+    "af_skipped": {"zh": "已跳过", "en": "skipped"},
+    "af_deferred": {"zh": "等待中", "en": "deferred"},
+    "af_removed": {"zh": "已移除", "en": "removed"},
+    "af_restarting": {"zh": "重启中", "en": "restarting"},
     "version_label": {"zh": "版本 {v}", "en": "version {v}"},
     "registered": {"zh": "登记于 {at}", "en": "registered {at}"},
+    # models page: verdicts (dashboard/verdicts.py)
+    "verdicts_title": {"zh": "各领域服役模型结论", "en": "Verdict on each serving model"},
+    "verdicts_intro": {
+        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法（差值的 95% 置信区间全部大于 0），"
+        "且预测概率与实际发生率相符（校准误差不超过上限）。",
+        "en": "The promotion gate: in the backtest the model must beat every simple method "
+        "clearly (the 95% confidence interval of the difference above 0) and its probabilities "
+        "must match observed rates (calibration error within the bound).",
+    },
+    "vd_title": {
+        "zh": "{domain} · 服役模型第 {v} 版",
+        "en": "{domain} · serving model version {v}",
+    },
+    "vd_status_pass": {"zh": "通过上线门槛", "en": "Passes its gate"},
+    "vd_status_fail": {"zh": "未通过上线门槛", "en": "Fails its gate"},
+    "vd_status_unknown": {"zh": "未记录门槛结果", "en": "No gate result recorded"},
+    "vd_status_forced": {"zh": "，被强制启用", "en": ", promoted by force"},
+    "vd_versus_better": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "模型高 {abs}（差值的 95% 置信区间 {lo} 至 {hi}），**明显优于**该方法。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the model is higher by {abs} (95% CI of the "
+        "difference {lo} to {hi}), **clearly better**.",
+    },
+    "vd_versus_worse": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "模型低 {abs}（差值的 95% 置信区间 {lo} 至 {hi}），**明显不如**该方法。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the model is lower by {abs} (95% CI of the "
+        "difference {lo} to {hi}), **clearly worse**.",
+    },
+    "vd_versus_tie": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "两者相差 {diff}（95% 置信区间 {lo} 至 {hi}，包含 0），**与该方法没有明显差别**。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the difference is {diff} (95% CI {lo} to {hi}, "
+        "which includes 0), **no clear difference**.",
+    },
+    "vd_model_only": {
+        "zh": "回测中模型的{metric}为 {model}（未记录与简单方法的比较）。",
+        "en": "In the backtest the model's {metric} is {model} (no comparison recorded).",
+    },
+    "vd_rank": {
+        "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）。",
+        "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted).",
+    },
+    "vd_below_chance": {
+        "zh": "AUC 为 {auc}，低于 0.5：模型的排序**比随机还差**。",
+        "en": "Its AUC of {auc} is below 0.5: the model ranks **worse than chance**.",
+    },
+    "vd_gate_pass": {
+        "zh": "门槛检查全部通过：优于每一种简单方法，且概率校准合格。",
+        "en": "Every gate check passed: better than each simple method, and calibrated.",
+    },
+    "vd_gate_failed": {"zh": "未通过的门槛检查：{checks}。", "en": "Gate checks failed: {checks}."},
+    "vd_gate_unknown": {
+        "zh": "该版本训练时未记录门槛结果。",
+        "en": "No gate result was recorded when this version was trained.",
+    },
+    "vd_fail_worse": {
+        "zh": "不如“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "worse than {other} ({diff}, CI {lo} to {hi})",
+    },
+    "vd_fail_tie": {
+        "zh": "未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "not clearly better than {other} ({diff}, CI {lo} to {hi})",
+    },
+    "vd_fail_calibration": {
+        "zh": "概率校准误差 {ece} 超过上限 {bound}（预测概率与实际发生率不符）",
+        "en": "calibration error {ece} above the bound {bound} (probabilities do not match "
+        "observed rates)",
+    },
+    "vd_fail_unscored": {
+        "zh": "无法与此前的服役模型比较",
+        "en": "could not be compared with the previous serving model",
+    },
+    "vd_trained": {
+        "zh": "训练于 {at}，使用 {until} 之前的数据（{data}）；{window}。",
+        "en": "Trained {at} on data before {until} ({data}); {window}.",
+    },
+    "vd_rows": {"zh": "训练样本 {n} 行", "en": "{n} training rows"},
+    "vd_features": {"zh": "{n} 个输入特征", "en": "{n} inputs"},
+    "vd_data_version": {"zh": "数据版本 {dv}", "en": "data version {dv}"},
+    "vd_window": {"zh": "回测期 {start} 至 {end}", "en": "backtest {start} to {end}"},
+    "vd_origins": {"zh": "回测 {n} 个预测起点", "en": "backtest over {n} forecast origins"},
+    "vd_forced": {
+        "zh": "**该版本未通过门槛，由 {actor} 于 {at} 强制启用**，理由：“{reason}”。",
+        "en": "**This version failed its gate and was promoted by force** by {actor} on {at}; "
+        'reason: "{reason}".',
+    },
+    "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
+    "vd_promoted_auto": {
+        "zh": "通过门槛后由训练流程于 {at} 自动启用。",
+        "en": "Promoted automatically by the training run on {at}, after passing its gate.",
+    },
+    "vd_meaning_pass": {
+        "zh": "含义：该领域的预警依据一个达标的模型，它在回测中稳定优于简单方法。",
+        "en": "What this means: this domain's warnings come from a model that met the "
+        "standard; it beat the simple methods in the backtest.",
+    },
+    "vd_meaning_fail": {
+        "zh": "含义：该领域的预警依据一个**未达标**的模型，其排序并不比“{base}”等简单方法更可靠，"
+        "研判时应审慎对待模型给出的风险分。",
+        "en": "What this means: this domain's warnings come from a model **below the "
+        "standard**; it ranks places no better than simple methods such as {base}, so treat "
+        "its scores with caution.",
+    },
+    "vd_meaning_unknown": {
+        "zh": "含义：无法判断该模型是否达标，请重新训练以记录门槛结果。",
+        "en": "What this means: whether this model meets the standard is unknown; retrain it "
+        "to record a gate result.",
+    },
+    "vd_no_champion": {
+        "zh": "{domain}：尚未登记服役模型。",
+        "en": "{domain}: no serving model yet.",
+    },
+    "mlflow_version": {
+        "zh": "在 MLflow 中查看该模型版本",
+        "en": "Open the model version in MLflow",
+    },
+    "metric_pai_at_0_05": {"zh": "命中效率 PAI@5%（随机为 1）", "en": "PAI@5% (random = 1)"},
+    "metric_average_precision": {"zh": "平均精确率（AP）", "en": "average precision (AP)"},
+    "metric_auc": {"zh": "排序能力 AUC（随机为 0.5）", "en": "AUC (chance = 0.5)"},
+    "method_xgboost": {"zh": "模型（XGBoost）", "en": "the model (XGBoost)"},
+    "method_long_run": {"zh": "长期历史计数", "en": "long-run counts"},
+    "method_kde": {"zh": "核密度热点", "en": "kernel density hotspots"},
+    "method_prospective": {"zh": "前瞻热点（ProMap）", "en": "prospective hotspots (ProMap)"},
+    "method_last_period": {"zh": "上期计数", "en": "last period's counts"},
+    "method_category_rate": {"zh": "同类纠纷升级率", "en": "escalation rate of the category"},
+    "method_failed_mediations": {"zh": "调解失败次数", "en": "failed mediations"},
+    "method_caine": {"zh": "Caine 雨强-历时阈值", "en": "Caine rainfall threshold"},
+    "method_guzzetti": {"zh": "Guzzetti 雨强-历时阈值", "en": "Guzzetti rainfall threshold"},
+    "method_effective_rain": {"zh": "有效降雨量", "en": "effective rainfall"},
+    "method_sensor_rules": {
+        "zh": "传感器规则（切线角与速率）",
+        "en": "sensor rules (tangent angle and velocity)",
+    },
+    "method_tangent_angle": {"zh": "改进切线角", "en": "improved tangent angle"},
+    "method_velocity": {"zh": "位移速率", "en": "displacement velocity"},
+    "method_champion": {"zh": "此前的服役模型", "en": "the previous serving model"},
 }
 
 ROLE_KEYS = {

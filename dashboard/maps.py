@@ -1,15 +1,30 @@
-"""Offline maps: forecast cells coloured by warning level over county/township boundaries.
+"""Offline maps a leader reads in five seconds: where the warnings are, in which places.
 
-No basemap tiles are downloaded: the deck has no map style, the geography comes from the
-lake's ``admin_units`` boundaries drawn as lines. An intranet tile server can be added
-with ``RISKWARN_TILE_URL`` (``https://tiles.example/{z}/{x}/{y}.png``) as a raster source
-of the map style.
+What is drawn (pure frame builders below, assembled by :func:`risk_deck`):
+
+* every township filled by the highest warning level inside it (pale; "no warning" in a
+  light neutral), county lines thick, township lines thin;
+* every warned unit as a filled square in its level's colour: a 250 m cell keeps its true
+  size when zoomed in and never shrinks below :data:`MIN_SQUARE_PX` pixels, so each
+  warned cell stays visible at city zoom; red is drawn last, on top;
+* county names, and the names of townships (warned ones first, others where room
+  remains: deck.gl's collision filter drops labels that would overlap);
+* a scale bar drawn in map coordinates (true at every zoom);
+* the legend is HTML laid over the map by the page (:func:`legend_html`).
+
+No basemap tiles are downloaded: the deck's map style is a plain background and the
+geography comes from the lake's ``admin_units``. An intranet tile server can be added with
+``RISKWARN_TILE_URL`` (``https://tiles.example/{z}/{x}/{y}.png``) as a raster source.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
+import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -19,14 +34,39 @@ import pydeck as pdk
 import shapely
 from shapely import wkt as shapely_wkt
 
-from riskwarn.dashboard.i18n import LEVEL_COLOURS
+from riskwarn.dashboard.i18n import LEVEL_COLOURS, LEVEL_RANK, level_label, place_name, t
 from riskwarn.geo import unproject
 
+BACKGROUND = "#e3e8ee"  # outside the city
+NO_WARNING_RGB = (250, 250, 248)  # a township without any warning
+AREA_ALPHA = 95  # township fills: pale, the squares carry the colour
 BOUNDARY_STYLE: dict[str, tuple[list[int], float]] = {
     # admin level -> (RGBA line colour, width in pixels)
-    "county": ([60, 64, 72, 230], 2.2),
-    "township": ([120, 126, 136, 140], 0.8),
+    "county": ([70, 74, 82, 235], 2.0),
+    "township": ([150, 156, 166, 170], 0.7),
 }
+MIN_SQUARE_PX = 10  # a warned cell never shrinks below this on screen
+LABEL_FONT = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
+    '"WenQuanYi Micro Hei", "Noto Sans", sans-serif'
+)
+# a white square as an icon atlas: the squares are IconLayer icons (mask: coloured per row)
+_SQUARE_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" width="32" height="32">'
+    '<rect width="32" height="32" fill="#fff"/></svg>'
+)
+SQUARE_ATLAS = "data:image/svg+xml;base64," + base64.b64encode(_SQUARE_SVG.encode()).decode()
+SQUARE_MAPPING = {"square": {"x": 0, "y": 0, "width": 32, "height": 32, "mask": True}}
+
+
+def literal(text: str) -> str:
+    """A constant string prop for pydeck (which reads bare strings as JS accessors)."""
+    if "'" in text:
+        raise ValueError(f"no single quotes in a pydeck literal: {text!r}")
+    return f"'{text}'"
+
+
+_CELL_ID = re.compile(r"^c(-?\d+)_(-?\d+)$")  # riskwarn.geo.cell_id: "c<x>_<y>"
 
 
 def offline_style(basemap_url: str | None = None) -> dict[str, Any]:
@@ -37,7 +77,7 @@ def offline_style(basemap_url: str | None = None) -> dict[str, Any]:
         "version": 8,
         "sources": {},
         "layers": [
-            {"id": "background", "type": "background", "paint": {"background-color": "#eef1f4"}}
+            {"id": "background", "type": "background", "paint": {"background-color": BACKGROUND}}
         ],
     }
     if basemap_url:
@@ -57,6 +97,154 @@ def tile_url() -> str | None:
     return os.environ.get("RISKWARN_TILE_URL") or None
 
 
+def rgba(level: str | None, alpha: int = 255) -> list[int]:
+    """RGBA of a warning level (``None``/``"none"``: the no-warning fill)."""
+    rgb = LEVEL_COLOURS.get(level or "none") if level and level != "none" else NO_WARNING_RGB
+    return [*(rgb or NO_WARNING_RGB), int(alpha)]
+
+
+# ----------------------------------------------------------------------------- areas
+
+
+def area_shapes(admin_units: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Outer rings and a label point of every admin unit of ``level``.
+
+    Returns ``record_id``, ``name``, ``parent_id``, ``polygon`` (one exterior ring as a list
+    of ``[lon, lat]``; a multipolygon gives one row per part), ``label_lon``/``label_lat``
+    (a point inside the largest part) and ``area`` (of the part, square degrees).
+    Simplified to ~50 m: enough for a city map, a fraction of the payload.
+    """
+    cols = ["record_id", "name", "parent_id", "polygon", "label_lon", "label_lat", "area"]
+    if admin_units.empty or "geometry_wkt" not in admin_units:
+        return pd.DataFrame(columns=cols)
+    units = admin_units[(admin_units["level"] == level) & admin_units["geometry_wkt"].notna()]
+    rows: list[dict[str, Any]] = []
+    for code, name, parent, text in zip(
+        units["record_id"], units["name"], units["parent_id"], units["geometry_wkt"], strict=True
+    ):
+        geom = shapely.simplify(shapely_wkt.loads(text), 0.0005, preserve_topology=True)
+        parts = [p for p in getattr(geom, "geoms", [geom]) if not p.is_empty and p.area > 0]
+        if not parts:
+            continue
+        inside = shapely.point_on_surface(max(parts, key=lambda p: p.area))
+        for part in parts:
+            ring = np.asarray(part.exterior.coords)[:, :2].round(5).tolist()
+            rows.append(
+                {
+                    "record_id": str(code),
+                    "name": name,
+                    "parent_id": parent,
+                    "polygon": ring,
+                    "label_lon": round(float(inside.x), 5),
+                    "label_lat": round(float(inside.y), 5),
+                    "area": float(part.area),
+                }
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def boundary_paths(shapes: pd.DataFrame, level: str) -> pd.DataFrame:
+    """Boundary lines (``path``) of :func:`area_shapes` rows, tagged with ``level``."""
+    if shapes.empty:
+        return pd.DataFrame(columns=["name", "level", "path"])
+    return pd.DataFrame({"name": shapes["name"], "level": level, "path": shapes["polygon"]})
+
+
+def levels_by_area(warnings: pd.DataFrame, code_col: str) -> pd.DataFrame:
+    """Per admin code: the highest warning level and the number of warnings per level.
+
+    ``warnings`` needs ``code_col`` and ``level`` (the level in force). Returns ``code``,
+    ``level``, ``n_warnings`` and ``n_red`` .. ``n_blue``, one row per code with warnings.
+    """
+    cols = ["code", "level", "n_warnings", "n_red", "n_orange", "n_yellow", "n_blue"]
+    if warnings.empty or code_col not in warnings:
+        return pd.DataFrame(columns=cols)
+    w = warnings.dropna(subset=[code_col]).assign(_r=lambda f: f["level"].map(LEVEL_RANK))
+    w = w.dropna(subset=["_r"])
+    if w.empty:
+        return pd.DataFrame(columns=cols)
+    counts = pd.crosstab(w[code_col], w["level"])
+    out = pd.DataFrame(index=counts.index)
+    out["n_warnings"] = counts.sum(axis=1)
+    for lv in ("red", "orange", "yellow", "blue"):
+        out[f"n_{lv}"] = counts[lv] if lv in counts.columns else 0
+    top = w.groupby(code_col)["_r"].max()
+    out["level"] = top.map({v: k for k, v in LEVEL_RANK.items()})
+    return out.rename_axis("code").reset_index()[cols]
+
+
+def count_words(row: Any, lang: str) -> str:
+    """``'红色 2 · 橙色 1'`` / ``'red 2 · orange 1'`` for a :func:`levels_by_area` row."""
+    parts = []
+    for lv in ("red", "orange", "yellow", "blue"):
+        n = int(getattr(row, f"n_{lv}", 0) or 0)
+        if n:
+            parts.append(t("map_count_level", lang, level=t(f"colour_{lv}", lang), n=n))
+    return " · ".join(parts) if parts else t("level_none", lang)
+
+
+def area_fills(
+    shapes: pd.DataFrame,
+    by_area: pd.DataFrame,
+    names: Mapping[str, str],
+    lang: str,
+    county_of: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Every township of ``shapes`` filled by its highest level (no warning: neutral).
+
+    Returns ``record_id``, ``polygon``, ``colour`` and the tooltip fields ``place``,
+    ``level_label``, ``detail``.
+    """
+    cols = ["record_id", "polygon", "colour", "place", "level_label", "detail", "level"]
+    if shapes.empty:
+        return pd.DataFrame(columns=cols)
+    top = by_area.set_index("code") if not by_area.empty else pd.DataFrame()
+    rows = []
+    for s in shapes.itertuples(index=False):
+        hit = top.loc[s.record_id] if s.record_id in top.index else None
+        level = str(hit["level"]) if hit is not None else "none"
+        county = (county_of or {}).get(s.record_id) or s.parent_id
+        rows.append(
+            {
+                "record_id": s.record_id,
+                "polygon": s.polygon,
+                "colour": rgba(level, AREA_ALPHA if level != "none" else 255),
+                "place": _place(county, s.record_id, names, lang),
+                "level_label": level_label(level, lang),
+                "detail": count_words(hit, lang) if hit is not None else "",
+                "level": level,
+            }
+        )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _place(county: Any, township: Any, names: Mapping[str, str], lang: str) -> str:
+    parts = [
+        place_name(names.get(str(c), str(c)), lang)
+        for c in (county, township)
+        if c is not None and not (isinstance(c, float) and math.isnan(c))
+    ]
+    return (" " if lang == "zh" else ", ").join(parts) or "—"
+
+
+# ----------------------------------------------------------------------------- cells
+
+
+def cell_centres(
+    unit_ids: pd.Series, cell_size_m: float, crs: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 centres of cells from their ids (``riskwarn.geo.cell_id``); NaN for other ids."""
+    xy = unit_ids.astype(str).str.extract(_CELL_ID).astype(float)
+    x = (xy[0].to_numpy() + 0.5) * cell_size_m
+    y = (xy[1].to_numpy() + 0.5) * cell_size_m
+    ok = np.isfinite(x) & np.isfinite(y)
+    lon = np.full(len(x), np.nan)
+    lat = np.full(len(x), np.nan)
+    if ok.any():
+        lon[ok], lat[ok] = unproject(x[ok], y[ok], crs)
+    return lon, lat
+
+
 def cell_polygons(
     cell_x: np.ndarray, cell_y: np.ndarray, cell_size_m: float, crs: str
 ) -> list[list[list[float]]]:
@@ -72,166 +260,290 @@ def cell_polygons(
     return ring.tolist()
 
 
-def map_cells(
-    forecasts: pd.DataFrame,
+def warned_squares(
     warnings: pd.DataFrame,
+    names: Mapping[str, str],
+    lang: str,
     *,
     cell_size_m: float,
     crs: str,
-    max_cells: int = 4000,
+    fmt_probability: Any,
 ) -> pd.DataFrame:
-    """Cells to draw: the ``max_cells`` riskiest forecast cells with their warning level.
+    """One square per warned unit, coloured by the level in force, red drawn last.
 
-    Returns ``unit_id``, ``polygon``, ``colour`` (RGBA), ``level``, ``probability``,
-    ``county_code``, ``township_code``. Cells without a warning are drawn pale grey.
+    ``warnings`` needs ``warning_id``, ``unit_id``, ``level`` (in force), ``probability``,
+    ``county_code``, ``township_code``; cell positions come from the cell id, other units
+    from ``lon``/``lat`` columns when present. Returns ``position`` (``[lon, lat]``),
+    ``colour``, ``icon``, ``warning_id``, ``unit_id``, ``level`` and the tooltip fields.
     """
-    cells = forecasts.dropna(subset=["cell_x", "cell_y"]).nsmallest(max_cells, "rank")
-    if cells.empty:
-        return pd.DataFrame(columns=["unit_id", "polygon", "colour", "level", "probability"])
-    level = (
-        warnings.sort_values("level_rank")
-        .drop_duplicates("unit_id", keep="last")
-        .set_index("unit_id")["level"]
-        if not warnings.empty
-        else pd.Series(dtype=object)
+    cols = ["position", "colour", "icon", "warning_id", "unit_id", "level", "place",
+            "level_label", "detail"]  # fmt: skip
+    if warnings.empty:
+        return pd.DataFrame(columns=cols)
+    w = warnings.copy()
+    lon, lat = cell_centres(w["unit_id"], cell_size_m, crs)
+    if "lon" in w and "lat" in w:
+        lon = np.where(np.isfinite(lon), lon, pd.to_numeric(w["lon"], errors="coerce"))
+        lat = np.where(np.isfinite(lat), lat, pd.to_numeric(w["lat"], errors="coerce"))
+    w["_lon"], w["_lat"] = lon, lat
+    w = w[np.isfinite(w["_lon"]) & np.isfinite(w["_lat"])]
+    w = w.assign(_r=w["level"].map(LEVEL_RANK)).sort_values(["_r", "probability"], kind="stable")
+    out = pd.DataFrame(
+        {
+            "position": [
+                [round(a, 5), round(b, 5)] for a, b in zip(w["_lon"], w["_lat"], strict=True)
+            ],
+            "colour": [rgba(lv) for lv in w["level"]],
+            "icon": "square",
+            "warning_id": w["warning_id"].astype(str),
+            "unit_id": w["unit_id"].astype(str),
+            "level": w["level"],
+            "place": [
+                _place(c, tw, names, lang)
+                for c, tw in zip(w["county_code"], w["township_code"], strict=True)
+            ],
+            "level_label": [level_label(lv, lang) for lv in w["level"]],
+            "detail": [
+                t("map_cell_detail", lang, prob=fmt_probability(p), unit=u)
+                for p, u in zip(w["probability"], w["unit_id"], strict=True)
+            ],
+        }
     )
-    out = cells[["unit_id", "probability", "score", "county_code", "township_code"]].copy()
-    out["level"] = out["unit_id"].map(level).fillna("none")
-    alpha = np.where(out["level"] == "none", 70, 200)
-    out["colour"] = [
-        [*LEVEL_COLOURS[lv], int(a)] for lv, a in zip(out["level"], alpha, strict=True)
-    ]
-    out["polygon"] = cell_polygons(
-        cells["cell_x"].to_numpy(), cells["cell_y"].to_numpy(), cell_size_m, crs
-    )
-    # draw warned cells last so they sit on top
-    order = out["level"].map({"none": 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4})
-    return out.assign(_o=order).sort_values("_o").drop(columns="_o").reset_index(drop=True)
+    return out.reset_index(drop=True)[cols]
 
 
-def boundary_paths(
-    admin_units: pd.DataFrame, levels: tuple[str, ...] = ("county", "township")
+def site_points(sites: pd.DataFrame) -> pd.DataFrame:
+    """Monitored sites as dots: warned ones larger and in their level's colour, red on top.
+
+    ``sites`` needs ``unit_id``, ``lon``, ``lat``, ``level`` ("none" without a warning) and
+    the tooltip fields ``place``, ``level_label``, ``detail``. Returns those with
+    ``position``, ``colour`` and ``radius`` (pixels).
+    """
+    cols = ["position", "colour", "radius", "unit_id", "place", "level_label", "detail"]
+    if sites.empty:
+        return pd.DataFrame(columns=cols)
+    s = sites.dropna(subset=["lon", "lat"])
+    s = s.assign(_r=s["level"].map(LEVEL_RANK).fillna(0)).sort_values("_r", kind="stable")
+    return pd.DataFrame(
+        {
+            "position": [
+                [round(float(a), 5), round(float(b), 5)]
+                for a, b in zip(s["lon"], s["lat"], strict=True)
+            ],
+            "colour": [rgba(lv) if lv != "none" else [120, 126, 136, 200] for lv in s["level"]],
+            "radius": [5 + 1.5 * r for r in s["_r"]],
+            "unit_id": s["unit_id"].astype(str),
+            "place": s["place"],
+            "level_label": s["level_label"],
+            "detail": s["detail"],
+        }
+    ).reset_index(drop=True)[cols]
+
+
+# ----------------------------------------------------------------------------- labels
+
+
+def area_labels(
+    counties: pd.DataFrame,
+    townships: pd.DataFrame,
+    by_township: pd.DataFrame,
+    names: Mapping[str, str],
+    lang: str,
 ) -> pd.DataFrame:
-    """Boundary lines of admin units: ``name``, ``level``, ``path`` (list of ``[lon, lat]``).
+    """Names to write on the map: every county, then townships (warned ones first, with
+    their number of warnings).
 
-    Polygons and multipolygons become one path per exterior ring, simplified to ~50 m.
+    Returns ``text``, ``position``, ``size`` (pixels), ``colour``, ``weight`` and
+    ``priority`` (the collision filter keeps higher priorities when labels overlap).
     """
+    cols = ["text", "position", "size", "colour", "kind", "priority"]
     rows: list[dict[str, Any]] = []
-    if admin_units.empty or "geometry_wkt" not in admin_units:
-        return pd.DataFrame(columns=["name", "level", "path"])
-    units = admin_units[admin_units["level"].isin(levels) & admin_units["geometry_wkt"].notna()]
-    for name, level, text in zip(units["name"], units["level"], units["geometry_wkt"], strict=True):
-        geom = shapely.simplify(shapely_wkt.loads(text), 0.0005, preserve_topology=True)
-        parts = getattr(geom, "geoms", [geom])
-        for part in parts:
-            ring = getattr(part, "exterior", part)
-            coords = np.asarray(ring.coords)[:, :2].round(5).tolist()
-            rows.append({"name": name, "level": level, "path": coords})
-    return pd.DataFrame(rows, columns=["name", "level", "path"])
+    warned = (
+        dict(zip(by_township["code"], by_township["level"], strict=True))
+        if not by_township.empty
+        else {}
+    )
+    counts = (
+        dict(zip(by_township["code"], by_township["n_warnings"], strict=True))
+        if not by_township.empty
+        else {}
+    )
+    for frame, kind in ((counties, "county"), (townships, "township")):
+        if frame.empty:
+            continue
+        one = frame.sort_values("area", ascending=False).drop_duplicates("record_id")
+        for r in one.itertuples(index=False):
+            text = place_name(names.get(r.record_id, r.name), lang)
+            if kind == "county":
+                size, colour, priority = 17, [30, 32, 36, 255], 1000
+            elif r.record_id in warned:
+                rank = LEVEL_RANK.get(warned[r.record_id], 0)
+                size, colour, priority = 13, [40, 42, 48, 255], 500 + 10 * rank
+                text = f"{text} {int(counts[r.record_id])}"  # with its number of warnings
+            else:
+                size, colour, priority = 11, [105, 110, 120, 255], int(min(r.area * 1e4, 400))
+            rows.append(
+                {
+                    "text": text,
+                    "position": [r.label_lon, r.label_lat],
+                    "size": size,
+                    "colour": colour,
+                    "kind": kind,
+                    "priority": priority,
+                }
+            )
+    return pd.DataFrame(rows, columns=cols)
 
 
-def area_fills(
-    admin_units: pd.DataFrame, warnings: pd.DataFrame, level: str = "township"
-) -> pd.DataFrame:
-    """Admin areas filled by the highest warning level inside them (pale, for orientation).
-
-    ``warnings`` needs ``township_code`` (or ``county_code``) and ``level``. Returns
-    ``name``, ``polygon`` (exterior ring) and ``colour`` (RGBA), only for areas with warnings.
-    """
-    code_col = "township_code" if level == "township" else "county_code"
-    if admin_units.empty or warnings.empty or code_col not in warnings:
-        return pd.DataFrame(columns=["name", "polygon", "colour"])
-    rank = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
-    top = warnings.assign(_r=warnings["level"].map(rank)).groupby(code_col)["_r"].max()
-    names = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
-    units = admin_units[(admin_units["level"] == level) & admin_units["record_id"].isin(top.index)]
-    rows = []
-    for code, name, text in zip(
-        units["record_id"], units["name"], units["geometry_wkt"], strict=True
-    ):
-        geom = shapely.simplify(shapely_wkt.loads(text), 0.0005, preserve_topology=True)
-        colour = [*LEVEL_COLOURS[names[int(top[code])]], 45]
-        for part in getattr(geom, "geoms", [geom]):
-            ring = np.asarray(part.exterior.coords)[:, :2].round(5).tolist()
-            rows.append({"name": name, "polygon": ring, "colour": colour})
-    return pd.DataFrame(rows, columns=["name", "polygon", "colour"])
+# ----------------------------------------------------------------------------- scale bar
 
 
-def view_for(cells: pd.DataFrame, boundaries: pd.DataFrame) -> pdk.ViewState:
-    """A view that frames the boundaries (or the cells when there are none)."""
-    pts: list[list[float]] = []
-    if not boundaries.empty:
-        pts = [p for path in boundaries["path"] for p in path]
-    elif not cells.empty:
-        pts = [p for poly in cells["polygon"] for p in poly]
-    if not pts:
+def nice_length_km(span_km: float) -> float:
+    """A round length (1, 2 or 5 x 10^n km) near a fifth of ``span_km``."""
+    target = max(span_km / 5.0, 1e-3)
+    exp = math.floor(math.log10(target))
+    for step in (5, 2, 1):
+        if step * 10**exp <= target:
+            return float(step * 10**exp)
+    return float(10**exp)
+
+
+def _merc(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def _unmerc(y: float) -> float:
+    return math.degrees(math.atan(math.sinh(y)))
+
+
+# Bands kept free of the city: the scale bar above it, the legend (HTML) below it.
+TOP_BAND_PX = 36
+BOTTOM_BAND_PX = 66
+
+
+def view_for(
+    bounds: tuple[float, float, float, float] | None, *, width_px: int, height_px: int
+) -> pdk.ViewState:
+    """A view that fits ``bounds`` (lon0, lat0, lon1, lat1) into ``width_px`` x ``height_px``
+    minus the top and bottom bands (Web Mercator: 512 px per 2 pi radians at zoom 0)."""
+    if bounds is None:
         return pdk.ViewState(latitude=30.5, longitude=116.8, zoom=8)
+    lon0, lat0, lon1, lat1 = bounds
+    span_x = max(math.radians(lon1 - lon0), 1e-6)
+    span_y = max(_merc(lat1) - _merc(lat0), 1e-6)
+    free_h = max(height_px - TOP_BAND_PX - BOTTOM_BAND_PX, 80)
+    zoom_x = math.log2(width_px * 0.94 * 2 * math.pi / (512 * span_x))
+    zoom_y = math.log2(free_h * 0.96 * 2 * math.pi / (512 * span_y))
+    zoom = round(float(np.clip(min(zoom_x, zoom_y), 3, 16)), 2)
+    # centre the city in the free part: shift the view centre by half the band difference
+    rad_per_px = 2 * math.pi / (512 * 2**zoom)
+    shift = (BOTTOM_BAND_PX - TOP_BAND_PX) / 2 * rad_per_px
+    centre_y = (_merc(lat0) + _merc(lat1)) / 2 - shift
+    return pdk.ViewState(
+        latitude=round(_unmerc(centre_y), 5), longitude=(lon0 + lon1) / 2, zoom=zoom, pitch=0
+    )
+
+
+def scale_bar(
+    bounds: tuple[float, float, float, float], zoom: float, lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A scale bar in the band above the city's north-west corner, drawn in map
+    coordinates (so it stays true at every zoom). ``zoom``: the initial view's, to place
+    it in the band. Returns (``path`` rows: bar and end ticks; ``text`` rows: its label).
+    """
+    lon0, _lat0, lon1, lat1 = bounds
+    rad_per_px = 2 * math.pi / (512 * 2**zoom)
+    lat = _unmerc(_merc(lat1) + 0.4 * TOP_BAND_PX * rad_per_px)
+    tick = _unmerc(_merc(lat) + 5 * rad_per_px) - lat
+    km_per_deg = 111.32 * math.cos(math.radians(lat))
+    length = nice_length_km((lon1 - lon0) * km_per_deg)
+    start = lon0
+    end = start + length / km_per_deg
+    paths = pd.DataFrame(
+        {
+            "path": [
+                [[start, lat], [end, lat]],
+                [[start, lat], [start, lat + tick]],
+                [[end, lat], [end, lat + tick]],
+            ]
+        }
+    )
+    text = pd.DataFrame(
+        {"text": [t("map_scale", lang, km=f"{length:g}")], "position": [[end, lat]]}
+    )
+    return paths, text
+
+
+# ----------------------------------------------------------------------------- the deck
+
+
+def bounds_of(
+    boundaries: pd.DataFrame, squares: pd.DataFrame
+) -> tuple[float, float, float, float] | None:
+    """(lon0, lat0, lon1, lat1) of the boundaries (else the squares), None if empty."""
+    pts = [p for path in boundaries["path"] for p in path] if not boundaries.empty else []
+    if not pts and not squares.empty:
+        pts = list(squares["position"])
+    if not pts:
+        return None
     arr = np.asarray(pts, dtype=float)
     lon0, lat0 = arr.min(axis=0)
     lon1, lat1 = arr.max(axis=0)
-    span = max(lon1 - lon0, (lat1 - lat0) * 1.3, 1e-3)
-    zoom = float(np.clip(np.log2(330.0 / span), 3, 16))
-    return pdk.ViewState(
-        latitude=(lat0 + lat1) / 2, longitude=(lon0 + lon1) / 2, zoom=zoom, pitch=0
-    )
+    return float(lon0), float(lat0), float(lon1), float(lat1)
+
+
+def _text_layer(data: pd.DataFrame, layer_id: str, **kw: Any) -> pdk.Layer:
+    """Names in the CJK-capable font, outlined in white so they read over any fill."""
+    props: dict[str, Any] = {
+        "get_position": "position",
+        "get_text": "text",
+        "font_family": literal(LABEL_FONT),
+        "font_weight": 600,
+        "character_set": literal("auto"),
+        "font_settings": {"sdf": True, "buffer": 6},
+        "outline_width": 3,
+        "outline_color": [255, 255, 255, 235],
+        "get_text_anchor": "'middle'",
+        "get_alignment_baseline": "'center'",
+        "pickable": False,
+    }
+    return pdk.Layer("TextLayer", data=data, id=layer_id, **{**props, **kw})
 
 
 def risk_deck(
-    cells: pd.DataFrame,
+    fills: pd.DataFrame,
+    squares: pd.DataFrame,
     boundaries: pd.DataFrame,
+    labels: pd.DataFrame,
     *,
+    lang: str,
+    width_px: int,
+    height_px: int,
+    cell_size_m: float,
     tooltip_html: str,
-    fills: pd.DataFrame | None = None,
     basemap_url: str | None = None,
+    sites: pd.DataFrame | None = None,
 ) -> pdk.Deck:
-    """The pydeck map: offline style (optional intranet tiles), cells by level, boundaries."""
-    keep = [c for c in ("polygon", "colour", "place", "level_label", "prob") if c in cells]
-    cells = cells.assign(level=cells["level"]).loc[:, [*keep, "level"]] if len(cells) else cells
+    """The map: township fills, boundaries, warned squares (or site dots) on top, names,
+    scale bar.
+
+    Pickable (tooltip and click): the township fills (``area-fills``, by ``record_id``),
+    the squares (``warned-cells``, by ``warning_id``) and the sites (``sites``, by
+    ``unit_id``).
+    """
     layers: list[pdk.Layer] = []
-    if fills is not None and not fills.empty:
+    if not fills.empty:
         layers.append(
             pdk.Layer(
                 "PolygonLayer",
-                data=fills,
+                data=fills.drop(columns=["level"], errors="ignore"),
                 id="area-fills",
                 get_polygon="polygon",
                 get_fill_color="colour",
                 stroked=False,
-                pickable=False,
-            )
-        )
-    layers.append(
-        pdk.Layer(
-            "PolygonLayer",
-            data=cells,
-            id="cells",
-            get_polygon="polygon",
-            get_fill_color="colour",
-            get_line_color=[255, 255, 255, 90],
-            line_width_min_pixels=0.3,
-            stroked=True,
-            filled=True,
-            pickable=True,
-        )
-    )
-    warned = cells[cells["level"] != "none"] if not cells.empty else cells
-    if not warned.empty:
-        # warned cells also as dots with a minimum size, so they show at city scale
-        layers.append(
-            pdk.Layer(
-                "ScatterplotLayer",
-                data=warned.assign(centre=[p[0] for p in warned["polygon"]]).drop(
-                    columns=["polygon", "level"]
-                ),
-                id="warned-cells",
-                get_position="centre",
-                get_fill_color="colour",
-                get_line_color=[255, 255, 255, 220],
-                get_radius=125,
-                radius_min_pixels=3.5,
-                line_width_min_pixels=0.6,
-                stroked=True,
                 pickable=True,
+                auto_highlight=True,
+                highlight_color=[255, 255, 255, 90],
             )
         )
     for level, (colour, width) in BOUNDARY_STYLE.items():
@@ -241,7 +553,7 @@ def risk_deck(
         layers.append(
             pdk.Layer(
                 "PathLayer",
-                data=part,
+                data=part[["path"]],
                 id=f"boundary-{level}",
                 get_path="path",
                 get_color=colour,
@@ -250,12 +562,118 @@ def risk_deck(
                 pickable=False,
             )
         )
+    if not squares.empty:
+        common = {
+            "icon_atlas": literal(SQUARE_ATLAS),
+            "icon_mapping": SQUARE_MAPPING,
+            "get_icon": "icon",
+            "get_position": "position",
+            "size_units": literal("meters"),
+            "billboard": False,
+        }
+        layers.append(  # a white rim, so neighbouring squares stay apart
+            pdk.Layer(
+                "IconLayer",
+                data=squares[["position", "icon"]],
+                id="warned-cells-rim",
+                get_color=[255, 255, 255, 230],
+                get_size=cell_size_m * 1.35,
+                size_min_pixels=MIN_SQUARE_PX + 3,
+                pickable=False,
+                **common,
+            )
+        )
+        layers.append(
+            pdk.Layer(
+                "IconLayer",
+                data=squares.drop(columns=["level"], errors="ignore"),
+                id="warned-cells",
+                get_color="colour",
+                get_size=cell_size_m,
+                size_min_pixels=MIN_SQUARE_PX,
+                pickable=True,
+                **common,
+            )
+        )
+    if sites is not None and not sites.empty:
+        layers.append(
+            pdk.Layer(
+                "ScatterplotLayer",
+                data=sites,
+                id="sites",
+                get_position="position",
+                get_fill_color="colour",
+                get_radius="radius",
+                radius_units=literal("pixels"),
+                stroked=True,
+                get_line_color=[255, 255, 255, 240],
+                line_width_min_pixels=1.5,
+                pickable=True,
+            )
+        )
+    collision = [{"@@type": "CollisionFilterExtension"}]
+    if not labels.empty:
+        layers.append(
+            _text_layer(
+                labels[["text", "position", "size", "colour", "priority"]],
+                "place-names",
+                get_size="size",
+                get_color="colour",
+                extensions=collision,
+                get_collision_priority="priority",
+                collision_test_props={"sizeScale": 1.15},
+            )
+        )
+    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
+    view = view_for(bounds, width_px=width_px, height_px=height_px)
+    if bounds is not None:
+        bar, bar_text = scale_bar(bounds, view.zoom, lang)
+        layers.append(
+            pdk.Layer(
+                "PathLayer",
+                data=bar,
+                id="scale-bar",
+                get_path="path",
+                get_color=[40, 42, 48, 255],
+                get_width=0,
+                width_min_pixels=2.5,
+                pickable=False,
+            )
+        )
+        layers.append(
+            _text_layer(
+                bar_text,
+                "scale-bar-label",
+                get_size=13,
+                get_color=[40, 42, 48, 255],
+                get_text_anchor="'start'",
+                get_pixel_offset=[8, 0],
+            )
+        )
     return pdk.Deck(
         layers=layers,
-        initial_view_state=view_for(cells, boundaries),
+        initial_view_state=view,
         map_style=style_url(basemap_url),
         map_provider=None,
         tooltip={"html": tooltip_html, "style": {"fontSize": "13px"}},
+    )
+
+
+def legend_html(lang: str, *, note_key: str = "map_legend_note") -> str:
+    """The legend laid over the map's bottom band: each level's colour and "no warning"."""
+    items = []
+    for lv in ("red", "orange", "yellow", "blue", "none"):
+        colour = "#{:02x}{:02x}{:02x}".format(*rgba(lv)[:3])
+        border = "#9aa0a8" if lv == "none" else colour
+        items.append(
+            f'<span class="rw-legend-item"><span class="rw-swatch" '
+            f'style="background:{colour};border-color:{border}"></span>'
+            f"{level_label(lv, lang)}</span>"
+        )
+    return (
+        '<div class="rw-legend"><div class="rw-legend-items">'
+        + "".join(items)
+        + f'</div><div class="rw-legend-note">{t(note_key, lang)}</div></div>'
     )
 
 

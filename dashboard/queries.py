@@ -264,39 +264,163 @@ def overview_map(
     basemap_url: str | None,
     run_id: str | None,
     warnings_key: str,
-    max_cells: int = 1500,
+    width_px: int = 640,
+    height_px: int = 560,
 ) -> Any:
     """The overview's map of ``domain`` (a :class:`maps.DeckSpec`), or None without data.
 
-    The ``max_cells`` riskiest cells of the published run coloured by effective warning
-    level, townships filled by their highest level, county and township boundaries.
-    At city scale the map is the overview's largest cost, so it is built once per
-    language, published run (``run_id``) and state of the warnings (``warnings_key``,
-    :func:`warnings_version`), not on every data refresh; a review also clears it.
+    Every warning in force of the published run as a square in its level's colour over
+    townships filled by their highest level, with county and township names and a scale
+    bar (:mod:`riskwarn.dashboard.maps`). Built once per language, published run
+    (``run_id``), state of the warnings (``warnings_key``, :func:`warnings_version`) and
+    size, not on every data refresh; a review also clears it.
     """
     from riskwarn.dashboard import maps, views
-    from riskwarn.dashboard.i18n import fmt_pct, level_label
+    from riskwarn.dashboard.i18n import fmt_pct
 
-    forecasts = top_forecasts(url, domain, max_rank=max_cells)
-    if forecasts.empty:
+    w = views.effective_level(warnings(url, domain=domain))
+    if run_id is None and w.empty:
         return None
-    w = views.effective_level(warnings(url))
-    dw = w[w["domain"] == domain] if not w.empty else w
-    dw = dw.assign(level=dw["effective_level"]) if not dw.empty else dw
+    w = w.assign(level=w["effective_level"]) if not w.empty else w.assign(level=None)
     names = unit_names(lake_dir)
-    cells = maps.map_cells(forecasts, dw, cell_size_m=cell_size_m, crs=crs, max_cells=max_cells)
-    cells["level_label"] = [level_label(v, lang) for v in cells["level"]]
-    cells["place"] = [
-        views.place_words(c, tw, names, lang)
-        for c, tw in zip(cells["county_code"], cells["township_code"], strict=True)
-    ]
-    cells["prob"] = [fmt_pct(p, lang) for p in cells["probability"]]
+    counties, townships = area_shapes(lake_dir, "county"), area_shapes(lake_dir, "township")
+    by_township = maps.levels_by_area(w, "township_code")
+    squares = maps.warned_squares(
+        w,
+        names,
+        lang,
+        cell_size_m=cell_size_m,
+        crs=crs,
+        fmt_probability=lambda p: fmt_pct(p, lang),
+    )
     deck = maps.risk_deck(
-        cells,
+        maps.area_fills(townships, by_township, names, lang),
+        squares,
         boundary_paths(lake_dir),
-        fills=maps.area_fills(admin_units(lake_dir), dw),
-        tooltip_html="<b>{place}</b><br/>{level_label} · {prob}",
+        maps.area_labels(counties, townships, by_township, names, lang),
+        lang=lang,
+        width_px=width_px,
+        height_px=height_px,
+        cell_size_m=cell_size_m,
+        tooltip_html="<b>{place}</b><br/>{level_label}<br/>{detail}",
         basemap_url=basemap_url,
+    )
+    return maps.DeckSpec(deck)
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def site_table(
+    url: str, lake_dir: str, domain: str, lang: str, run_id: str | None, warnings_key: str
+) -> pd.DataFrame:
+    """Every monitored site with its level in force and why (model, sensor rule or fault).
+
+    ``unit_id``, ``name``, ``place``, ``county_code``, ``township_code``, ``lon``, ``lat``,
+    ``level`` ("none" without a warning), ``level_label``, ``detail`` (why, in words),
+    ``why`` (its kind), ``probability``, ``hazard_type``, ``people_threatened``; red first.
+    Cached by the published run and the state of its warnings, like the maps.
+    """
+    from riskwarn.dashboard import views
+    from riskwarn.dashboard.i18n import level_label
+    from riskwarn.warnings import DEFAULT_POLICIES
+
+    sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
+    forecasts = published_forecasts(url, domain)
+    if sites.empty and forecasts.empty:
+        return pd.DataFrame()
+    if sites.empty:
+        sites = forecasts[["unit_id", "lon", "lat"]].assign(name=None, hazard_type=None)
+    sites = sites.assign(unit_id=sites["unit_id"].astype(str))
+    fc = forecasts.set_index("unit_id") if not forecasts.empty else pd.DataFrame()
+    w = views.effective_level(warnings(url, domain=domain))
+    by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
+    hold = DEFAULT_POLICIES[domain].hold_at if domain in DEFAULT_POLICIES else (1.0,) * 4
+    names = unit_names(lake_dir)
+    rows = []
+    for s in sites.itertuples(index=False):
+        hit = by_unit.loc[s.unit_id] if s.unit_id in by_unit.index else None
+        f = fc.loc[s.unit_id] if s.unit_id in fc.index else None
+        county = (
+            hit["county_code"] if hit is not None else (f["county_code"] if f is not None else None)
+        )
+        township = (
+            hit["township_code"]
+            if hit is not None
+            else (f["township_code"] if f is not None else getattr(s, "admin_code", None))
+        )
+        level = str(hit["effective_level"]) if hit is not None else "none"
+        prob = (
+            hit["probability"] if hit is not None else (f["probability"] if f is not None else None)
+        )
+        kind, facts = views.site_why(
+            str(hit["level"]) if hit is not None else None,
+            prob,
+            hit["evidence"] if hit is not None else None,
+            hold,
+            hit.get("reviewed_level") if hit is not None else None,
+        )
+        rows.append(
+            {
+                "unit_id": s.unit_id,
+                "name": s.name if isinstance(s.name, str) and s.name else s.unit_id,
+                "place": views.place_words(county, township, names, lang),
+                "county_code": county,
+                "township_code": township,
+                "lon": s.lon,
+                "lat": s.lat,
+                "level": level,
+                "level_label": level_label(level, lang),
+                "detail": views.site_why_words(kind, facts, lang),
+                "why": kind,
+                "probability": prob,
+                "hazard_type": getattr(s, "hazard_type", None),
+                "people_threatened": getattr(s, "people_threatened", None),
+            }
+        )
+    out = pd.DataFrame(rows)
+    rank = out["level"].map({"red": 0, "orange": 1, "yellow": 2, "blue": 3}).fillna(9)
+    return (
+        out.assign(_r=rank).sort_values(["_r", "unit_id"]).drop(columns="_r").reset_index(drop=True)
+    )
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def site_map(
+    url: str,
+    lake_dir: str,
+    domain: str,
+    lang: str,
+    basemap_url: str | None,
+    run_id: str | None,
+    warnings_key: str,
+    width_px: int = 520,
+    height_px: int = 560,
+) -> Any:
+    """The map of every monitored site (a :class:`maps.DeckSpec`), or None without sites:
+    dots by level over townships filled by their highest site level, names, scale bar."""
+    from riskwarn.dashboard import maps
+
+    table = site_table(url, lake_dir, domain, lang, run_id, warnings_key)
+    if table.empty:
+        return None
+    names = unit_names(lake_dir)
+    counties, townships = area_shapes(lake_dir, "county"), area_shapes(lake_dir, "township")
+    warned = table[table["level"] != "none"]
+    by_township = maps.levels_by_area(warned, "township_code")
+    labels = maps.area_labels(counties, townships, by_township, names, lang)
+    deck = maps.risk_deck(
+        maps.area_fills(townships, by_township, names, lang),
+        maps.warned_squares(
+            warned.iloc[0:0], names, lang, cell_size_m=1, crs="EPSG:4326", fmt_probability=str
+        ),
+        boundary_paths(lake_dir),
+        labels,
+        lang=lang,
+        width_px=width_px,
+        height_px=height_px,
+        cell_size_m=1,
+        tooltip_html="<b>{place}</b><br/>{level_label}<br/>{detail}",
+        basemap_url=basemap_url,
+        sites=maps.site_points(table.assign(place=table["name"] + " · " + table["place"])),
     )
     return maps.DeckSpec(deck)
 
@@ -330,10 +454,24 @@ def unit_names(lake_dir: str) -> dict[str, str]:
 
 @st.cache_data(ttl=3600, show_spinner=False)
 def boundary_paths(lake_dir: str) -> pd.DataFrame:
-    """County and township boundary lines for the map."""
-    from riskwarn.dashboard.maps import boundary_paths as build
+    """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
+    from riskwarn.dashboard.maps import boundary_paths as paths
 
-    return build(admin_units(lake_dir))
+    return pd.concat(
+        [
+            paths(area_shapes(lake_dir, "township"), "township"),
+            paths(area_shapes(lake_dir, "county"), "county"),
+        ],
+        ignore_index=True,
+    )
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def area_shapes(lake_dir: str, level: str) -> pd.DataFrame:
+    """Outlines and label points of the counties or townships, for the maps."""
+    from riskwarn.dashboard.maps import area_shapes as build
+
+    return build(admin_units(lake_dir), level)
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
@@ -405,10 +543,52 @@ def champion(tracking_uri: str, domain: str) -> dict[str, Any] | None:
         "run_id": mv.run_id,
         "experiment_id": run.info.experiment_id,
         "registered_at": pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
+        "trained_at": pd.Timestamp(int(run.info.start_time), unit="ms", tz="UTC"),
+        "gate_tag": (mv.tags or {}).get("gate"),
         "metrics": dict(run.data.metrics),
         "params": dict(run.data.params),
         "artifacts": artifacts,
     }
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def run_json(tracking_uri: str, run_id: str, path: str) -> dict[str, Any] | None:
+    """A JSON artifact of a run (``gate.json``, ``metrics.json``), None if it has none."""
+    import json
+
+    try:
+        raw = artifact_bytes(tracking_uri, run_id, path)
+    except Exception as exc:  # MLflow raises its own errors for a missing artifact
+        LOG.info("no %s in run %s: %s", path, run_id, exc)
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
+    """The newest audit entry that pointed ``champion`` of ``model`` at ``version``
+    (``actor``, ``at``, ``details`` with ``reason`` and ``forced_over_gate``), or None."""
+    import sqlalchemy as sa
+
+    from riskwarn.store.models import AuditLog
+
+    a = AuditLog.__table__
+    stmt = (
+        sa.select(a.c.actor, a.c.at, a.c.action, a.c.details)
+        .where(
+            a.c.object_type == "model",
+            a.c.object_id == model,
+            a.c.action.in_(("promote", "rollback")),
+        )
+        .order_by(a.c.id.desc())
+    )
+    with store(url).engine.connect() as conn:
+        for row in conn.execute(stmt).mappings():
+            details = row["details"] or {}
+            if str(details.get("version")) == str(version):
+                return {"actor": row["actor"], "at": row["at"], "details": details}
+    return None
 
 
 def _list_artifacts(client: Any, run_id: str, path: str | None = None, depth: int = 2) -> list[str]:

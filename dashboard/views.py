@@ -229,3 +229,164 @@ def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:
     wide = frame.pivot_table(index="metric", columns="method", values="value", aggfunc="first")
     columns = sorted(c for c in wide.columns if c != "run")
     return wide[columns + (["run"] if "run" in wide.columns else [])]
+
+
+def picked_warnings(warnings: pd.DataFrame, picked: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The warnings of what was clicked on a map: a warned cell (or site), or a township.
+
+    ``picked`` is :func:`riskwarn.dashboard.map_panel.clicked`'s dict (``unit_id`` of a
+    square or site, or ``record_id`` of a township fill); ``warnings`` those in force.
+    Ranked by level, then probability.
+    """
+    if picked is None or warnings.empty:
+        return warnings.iloc[0:0]
+    if picked.get("unit_id") is not None:
+        hit = warnings[warnings["unit_id"].astype(str) == str(picked["unit_id"])]
+    elif picked.get("record_id") is not None:
+        code = str(picked["record_id"])
+        hit = warnings[
+            (warnings["township_code"].astype(str) == code)
+            | (warnings["county_code"].astype(str) == code)
+        ]
+    else:
+        return warnings.iloc[0:0]
+    rank = hit["effective_level"].map({"blue": 1, "yellow": 2, "orange": 3, "red": 4})
+    return (
+        hit.assign(_r=rank)
+        .sort_values(["_r", "probability"], ascending=False, kind="stable")
+        .drop(columns="_r")
+    )
+
+
+def first_reason(reasons: Any, lang: str) -> str:
+    """The first explanation sentence of a warning in ``lang`` (empty if none)."""
+    lines = reason_lines(reasons, lang)
+    return lines[0] if lines else ""
+
+
+FOCUS_PARAM = "warning"  # pages/warnings.py?warning=<warning_id>: open that warning
+
+
+def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any) -> str | None:
+    """Open the warning named in the URL (``?warning=<id>``, the maps' links) on the review
+    page: its domain and county become the filters and it becomes the chosen warning
+    (through the ``<key>__value`` choices that ``shell.select`` carries over). The
+    parameter is then removed, so later visits keep the reviewer's own choices.
+    Returns the warning id, or None when the URL names no known warning."""
+    wid = query_params.get(FOCUS_PARAM)
+    if wid is None:
+        return None
+    del query_params[FOCUS_PARAM]
+    hit = warnings[warnings["warning_id"] == wid]
+    if hit.empty:
+        return None
+    row = hit.iloc[0]
+    session_state["rv_domain__value"] = row["domain"]
+    session_state["rv_county__value"] = row["county_code"]
+    session_state["rv_state__value"] = None
+    session_state["rv_pick__value"] = wid
+    return str(wid)
+
+
+def fmt_duration(seconds: float | None, lang: str) -> str:
+    """``'3 分 12 秒'`` / ``'3 min 12 s'`` (hours when longer); ``'—'`` when unknown."""
+    if seconds is None or pd.isna(seconds):
+        return "—"
+    total = max(round(float(seconds)), 0)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    if lang == "zh":
+        parts = [f"{h} 小时" if h else "", f"{m} 分" if (m or h) else "", f"{s} 秒"]
+    else:
+        parts = [f"{h} h" if h else "", f"{m} min" if (m or h) else "", f"{s} s"]
+    return " ".join(p for p in parts if p)
+
+
+SITE_WHY = ("model", "sensor_rule", "sensor_health", "rules_only", "review", "none")
+
+
+def site_why(
+    level: str | None,
+    probability: Any,
+    evidence: Any,
+    hold_at: tuple[float, ...],
+    reviewed_level: str | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """Why a monitored site is at its level: the model, a sensor rule or a sensor fault.
+
+    The nowcast's level is the higher of the model's (its probability through the domain's
+    thresholds, with hysteresis: at most the number of ``hold_at`` thresholds the
+    probability reaches) and the sensor rules'; a site whose sensors all fail gets at
+    least blue. So the model explains the level when it alone reaches it; otherwise a
+    fault explains a blue level of a site with a sensor-health flag, and a displacement
+    rule explains the rest (its numbers from the evidence). Returns the kind (one of
+    :data:`SITE_WHY`) and the facts to word it (``probability``; ``sensor``,
+    ``tangent_angle_deg``, ``velocity_mm_per_day``; ``faults``: sensor id -> status).
+    """
+    if reviewed_level:
+        return "review", {"level": reviewed_level}
+    if not level or level == "none":
+        return "none", {}
+    rank = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}.get(level, 0)
+    ev = evidence if isinstance(evidence, dict) else {}
+    sensors = [s for s in ev.get("sensors") or [] if isinstance(s, dict)]
+    p = pd.to_numeric(probability, errors="coerce")
+    if pd.isna(p):
+        return "rules_only", {}
+    if sum(float(p) >= h for h in hold_at) >= rank:
+        return "model", {"probability": float(p)}
+    faults = {
+        str(s.get("sensor_id")): str(s.get("status"))
+        for s in sensors
+        if s.get("status") not in (None, "ok")
+    }
+    if ev.get("sensor_health") and rank == 1:
+        return "sensor_health", {"faults": faults}
+    moving = [s for s in sensors if s.get("tangent_angle_deg") is not None]
+    if not moving:
+        return "sensor_health" if faults else "sensor_rule", {"faults": faults}
+    top = max(moving, key=lambda s: float(s["tangent_angle_deg"]))
+    return "sensor_rule", {
+        "sensor": top.get("sensor_id"),
+        "tangent_angle_deg": float(top["tangent_angle_deg"]),
+        "velocity_mm_per_day": top.get("velocity_mm_per_day"),
+    }
+
+
+def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
+    """:func:`site_why` in plain words of ``lang``."""
+    from riskwarn.dashboard.i18n import fmt_pct
+
+    if kind == "model":
+        return t("why_model", lang, p=fmt_pct(facts.get("probability"), lang))
+    if kind == "sensor_rule" and "tangent_angle_deg" in facts:
+        v = facts.get("velocity_mm_per_day")
+        return t(
+            "why_sensor_rule",
+            lang,
+            angle=f"{facts['tangent_angle_deg']:.0f}",
+            v="—" if v is None else f"{float(v):.1f}",
+            sensor=facts.get("sensor") or "?",
+        )
+    if kind in ("sensor_health", "sensor_rule"):
+        sep = "、" if lang == "zh" else ", "
+        faults = facts.get("faults") or {}
+        items = sep.join(f"{sid} {t(f'fault_{st}', lang)}" for sid, st in faults.items())
+        return t("why_sensor_health", lang, faults=items or "—")
+    if kind == "review":
+        return t("why_review", lang, level=level_label(facts.get("level"), lang))
+    return t(f"why_{kind}", lang)
+
+
+def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
+    """One line for leaders on the model behind a map: version and whether it passed its
+    gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it)."""
+    details = dict((promotion or {}).get("details") or {})
+    actor = str((promotion or {}).get("actor") or "")
+    if details.get("forced_over_gate"):
+        return t("model_note_forced", lang, v=version, actor=actor)
+    if actor == "riskwarn train":
+        return t("model_note_passed", lang, v=version)
+    if actor:
+        return t("model_note_manual", lang, v=version, actor=actor)
+    return t("model_note_plain", lang, v=version)

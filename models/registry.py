@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
+GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
 
 
 def model_name(domain: str) -> str:
@@ -188,6 +189,11 @@ class GateResult:
     passed: bool
     checks: list[dict[str, Any]] = field(default_factory=list)
 
+    def record(self) -> dict[str, Any]:
+        """The decision as JSON-able data (``gate.json`` of the run): ``passed`` and each
+        check with its numbers (``against``, ``diff``, ``ci``; ``ece``, ``bound``)."""
+        return {"passed": bool(self.passed), "checks": json.loads(json.dumps(self.checks))}
+
     def summary(self) -> str:
         status = "PASS" if self.passed else "FAIL"
         parts = [f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})" for c in self.checks]
@@ -218,7 +224,7 @@ def gate(
     rates of a few percent an absolute bound of 0.05 would pass a model that predicts
     double the true rate everywhere.
     """
-    checks = []
+    checks: list[dict[str, Any]] = []
     if champion is not None and "champion" not in comparisons:
         checks.append(
             {
@@ -226,6 +232,8 @@ def gate(
                 "ok": False,
                 "detail": f"champion v{champion} could not be scored on this data (load "
                 "failed or its features are missing); compare by hand, then promote",
+                "against": "champion",
+                "scored": False,
             }
         )
     for other, comp in sorted(comparisons.items()):
@@ -235,6 +243,9 @@ def gate(
                 "check": f"beats {other}",
                 "ok": bool(np.isfinite(lo) and lo > 0),
                 "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]",
+                "against": other,
+                "diff": float(comp["diff"]),
+                "ci": [float(lo), float(hi)],
             }
         )
     bound = max_ece
@@ -251,6 +262,8 @@ def gate(
             "check": "calibration",
             "ok": bool(np.isfinite(ece) and ece <= bound),
             "detail": detail,
+            "ece": float(ece),
+            "bound": float(bound),
         }
     )
     return GateResult(all(c["ok"] for c in checks), checks)
@@ -331,6 +344,10 @@ def settle_gate(
     client.set_model_version_tag(
         model_name(domain), version, "gate", "pass" if decision.passed else "fail"
     )
+    # the decision with its numbers, for readers that must say why (the dashboard's verdict)
+    run_id = client.get_model_version(model_name(domain), version).run_id
+    if run_id:
+        client.log_dict(run_id, decision.record(), GATE_ARTIFACT)
     return promoted
 
 

@@ -162,7 +162,27 @@ def fake_api(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, Any]]:
         if url.endswith("/taskInstances"):
             tis = [{"task_id": "domains", "state": "success"}, {"task_id": "train", "state": None}]
             return _Response(200, {"task_instances": tis, "total_entries": 2})
-        return _Response(200, {"state": "running", "conf": {"domains": ["disputes"]}})
+        if "/xcomEntries/" in url:
+            if url.split("/dagRuns/")[1].startswith("manual__none"):
+                return _Response(404, {"detail": "XCom entry not found"})
+            assert kw.get("params") == {"map_index": 0}
+            value = {
+                "domain": "disputes",
+                "version": "7",
+                "gate": "gate FAIL: ...",
+                "promoted": False,
+            }
+            return _Response(200, {"key": "return_value", "value": value})
+        return _Response(
+            200,
+            {
+                "state": "running",
+                "conf": {"domains": ["disputes"]},
+                "start_date": "2026-12-03T01:00:00Z",
+                "end_date": None,
+                "queued_at": "2026-12-03T00:59:58Z",
+            },
+        )
 
     monkeypatch.setattr(airflow_api.requests, "post", post)
     monkeypatch.setattr(airflow_api.requests, "get", get)
@@ -189,7 +209,15 @@ def test_progress_reads_run_and_task_states_with_a_bearer_token(fake_api) -> Non
         "state": "running",
         "conf": {"domains": ["disputes"]},
         "tasks": {"domains": "success", "train": None},
+        "start_date": "2026-12-03T01:00:00Z",
+        "end_date": None,
+        "queued_at": "2026-12-03T00:59:58Z",
     }
+    now = pd.Timestamp("2026-12-03T01:03:30Z")
+    assert airflow_api.run_seconds(prog, now) == 210.0  # still running: until now
+    done = {**prog, "end_date": "2026-12-03T01:02:00Z"}
+    assert airflow_api.run_seconds(done, now) == 120.0
+    assert airflow_api.run_seconds({**prog, "start_date": None}, now) is None
     gets = [c for c in fake_api if c[0] == "GET"]
     assert [u for _, u, _ in gets] == [
         "http://af:8080/api/v2/dags/train_models/dagRuns/manual__1",
@@ -212,3 +240,45 @@ def test_retrain_dag_is_a_dag_of_the_repository() -> None:
     assert dag_file.is_file()
     assert f'dag_id="{airflow_api.RETRAIN_DAG}"' in dag_file.read_text()
     assert '"domains": Param(' in dag_file.read_text()
+
+
+def test_result_reads_the_training_tasks_return_value(fake_api) -> None:
+    cfg = airflow_api.config("http://af:8080")
+    out = airflow_api.result(cfg, "manual__1")
+    assert out == {
+        "domain": "disputes",
+        "version": "7",
+        "gate": "gate FAIL: ...",
+        "promoted": False,
+    }
+    url = [u for m, u, _ in fake_api if m == "GET"][-1]
+    assert url.endswith(
+        "/dags/train_models/dagRuns/manual__1/taskInstances/train/xcomEntries/return_value"
+    )
+    assert airflow_api.result(cfg, "manual__none") is None  # the task returned nothing
+
+
+def test_xcom_values_in_every_form_airflow_returns_them() -> None:
+    value = {"version": "3", "promoted": True}
+    assert airflow_api.xcom_value(value) == value
+    assert airflow_api.xcom_value(json.dumps(value)) == value
+    assert (
+        airflow_api.xcom_value(
+            {"__classname__": "builtins.dict", "__version__": 1, "__data__": value}
+        )
+        == value
+    )
+    assert airflow_api.xcom_value("not json") is None and airflow_api.xcom_value([1]) is None
+
+
+def test_the_dashboard_offers_exactly_the_domains_train_models_can_train() -> None:
+    import ast
+
+    tree = ast.parse((ROOT / "dags" / "train_models.py").read_text())
+    listed = next(
+        ast.literal_eval(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "DOMAINS" for t in node.targets)
+    )
+    assert tuple(listed) == airflow_api.RETRAIN_DOMAINS

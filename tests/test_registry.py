@@ -99,6 +99,17 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     assert report.promoted == report.gate.passed
     names = {c["check"] for c in report.gate.checks}
     assert {"beats long_run", "beats kde", "calibration"} <= names
+    # the decision is logged with the run, with its numbers (the dashboard's verdict reads it)
+    logged_gate = json.loads(mlflow.artifacts.load_text(f"runs:/{report.run.run_id}/gate.json"))
+    assert logged_gate["passed"] == report.gate.passed
+    by_check = {c["check"]: c for c in logged_gate["checks"]}
+    long_run = report.metrics["model_minus_baseline"]["long_run"]
+    assert by_check["beats long_run"]["against"] == "long_run"
+    assert by_check["beats long_run"]["diff"] == pytest.approx(long_run["diff"])
+    assert by_check["beats long_run"]["ci"] == pytest.approx(long_run["ci"])
+    assert by_check["calibration"]["ece"] == pytest.approx(
+        report.metrics["methods"]["xgboost"]["ece"]
+    )
     # the logged model carries its signature (every feature, float32 in; probability out)
     # and an input example a serving client can copy
     info = mlflow.models.get_model_info(f"models:/riskwarn-incidents/{report.run.version}")

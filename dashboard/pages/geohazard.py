@@ -1,4 +1,5 @@
-"""Geohazard sites: rain, displacement, velocity and tangent angle with thresholds; health."""
+"""Geohazard sites: every site's level and why on a map and a list, then one site in detail
+(rain, displacement, velocity and tangent angle with thresholds; sensor health)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,16 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import queries, sensors, views
-from riskwarn.dashboard.i18n import fmt_day, fmt_int, fmt_pct, t
+from riskwarn.dashboard import map_panel, maps, queries, sensors, views
+from riskwarn.dashboard.i18n import (
+    fmt_datetime,
+    fmt_day,
+    fmt_int,
+    fmt_pct,
+    level_label,
+    localise_frame,
+    t,
+)
 from riskwarn.dashboard.shell import page_context
 
 ctx = page_context("geohazard")
@@ -30,10 +39,86 @@ sites = sites.assign(
         f["record_id"].map(level_of).map({"red": 0, "orange": 1, "yellow": 2, "blue": 3}).fillna(9)
     )
 ).sort_values(["rank", "record_id"])
+
+
+def all_sites(domain: str) -> str | None:
+    """Every site on a map and in a list, by level, with why; returns the site clicked."""
+    run = queries.published_run(url, domain)
+    key = queries.warnings_version(queries.warnings(url, domain=domain))
+    run_id = str(run["run_id"]) if run else None
+    table = queries.site_table(url, ctx.lake_dir, domain, lg, run_id, key)
+    if table.empty:
+        return None
+    st.subheader(t("sites_title", lg))
+    counts = table["level"].value_counts()
+    st.caption(
+        t(
+            "sites_summary",
+            lg,
+            n=fmt_int(len(table), lg),
+            at=fmt_datetime(run["origin"], lg, tz) if run else "—",
+            counts=("、" if lg == "zh" else ", ").join(
+                f"{level_label(lv, lg)} {fmt_int(counts.get(lv, 0), lg)}"
+                for lv in ("red", "orange", "yellow", "blue", "none")
+            ),
+        )
+        + " "
+        + t("sites_pick_hint", lg)
+    )
+    deck = queries.site_map(url, ctx.lake_dir, domain, lg, maps.tile_url(), run_id, key)
+    with st.container(key="rwrow_sites"):
+        left, right = st.columns([1, 1], gap="medium")
+    with left:
+        picked = map_panel.show_map(
+            deck, maps.legend_html(lg, note_key="map_legend_note_sites"), key="site_map", height=560
+        )
+    with right:
+        shown = localise_frame(
+            table,
+            lg,
+            tz,
+            columns={
+                "level": "level",
+                "name": "site",
+                "place": "place",
+                "detail": "why",
+                "probability": "probability",
+                "people_threatened": "people_threatened",
+            },
+            levels=("level",),
+            pcts=("probability",),
+        )
+        event = st.dataframe(
+            shown,
+            hide_index=True,
+            width="stretch",
+            height=560,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="site_list",
+        )
+    rows = event["selection"]["rows"] if event else []
+    choice = (
+        str(picked["unit_id"])
+        if picked and picked.get("unit_id")
+        else (str(table["unit_id"].iloc[rows[0]]) if rows else None)
+    )
+    # apply a click once: later reruns keep whatever was chosen in the selectbox since
+    if choice is not None and choice != st.session_state.get("gh_pick_applied"):
+        st.session_state["gh_pick_applied"] = choice
+        return choice
+    return None
+
+
+map_panel.styles()
+chosen = all_sites(site_domain)
+st.subheader(t("site_detail", lg))
 site_labels = {
     s: f"{n if isinstance(n, str) and n else s} ({s})"
     for s, n in zip(sites["record_id"], sites["name"], strict=True)
 }  # one dict, not a frame lookup per option (360 sites at city scale)
+if chosen is not None and chosen in site_labels:
+    st.session_state["gh_site"] = chosen
 site_id = st.selectbox(
     t("site", lg),
     sites["record_id"].tolist(),

@@ -1,4 +1,4 @@
-"""Models and data quality for data scientists: champions, backtests, plots, ingest, retrain."""
+"""Models and data quality: each serving model's verdict, backtests, plots, ingest, retrain."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from riskwarn.dashboard import airflow_api, auth, queries, shell, views
+from riskwarn.dashboard import airflow_api, auth, queries, shell, verdicts, views
 from riskwarn.dashboard.i18n import fmt_datetime, fmt_int, t
 from riskwarn.dashboard.shell import page_context
 
@@ -19,6 +19,48 @@ ctx = page_context("models")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 tracking_uri = ctx.settings.resolved_mlflow_uri
 mlflow_ui = os.environ.get("RISKWARN_MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")
+STATUS_COLOUR = {"pass": "#2e7d32", "fail": "#c62828", "unknown": "#8d6e00"}
+
+
+def mlflow_links(champ: dict) -> str:
+    """Markdown links to the run and the model version in the MLflow UI (hash routes)."""
+    run = f"{mlflow_ui}/#/experiments/{champ['experiment_id']}/runs/{champ['run_id']}"
+    version = f"{mlflow_ui}/#/models/{champ['name']}/versions/{champ['version']}"
+    return f"[{t('mlflow_run', lg)}]({run}) · [{t('mlflow_version', lg)}]({version})"
+
+
+def verdict_card(domain: str, champ: dict) -> None:
+    """One domain's verdict: a coloured headline, then the facts in plain words."""
+    v = verdicts.verdict(
+        domain,
+        champ,
+        queries.run_json(tracking_uri, champ["run_id"], "gate.json"),
+        queries.run_json(tracking_uri, champ["run_id"], "metrics.json"),
+        queries.promotion(url, champ["name"], str(champ["version"])),
+    )
+    colour = STATUS_COLOUR[v.status]
+    with st.container(border=True, key=f"verdict_{domain}"):
+        st.html(
+            f'<div style="font-size:1.1rem;font-weight:600">'
+            f"{t('vd_title', lg, domain=t(f'domain_{domain}', lg), v=v.version)} "
+            f'<span class="rw-badge" style="background:{colour};margin-left:0.4rem">'
+            f"{verdicts.status_words(v, lg)}</span></div>"
+        )
+        st.markdown("\n".join(f"- {line}" for line in verdicts.verdict_lines(v, lg, tz)))
+        st.caption(mlflow_links(champ))
+
+
+st.subheader(t("verdicts_title", lg))
+st.caption(t("verdicts_intro", lg))
+missing = []
+for name in queries.DOMAINS_ALL:
+    champion = queries.champion(tracking_uri, name)
+    if champion is None:
+        missing.append(t(f"domain_{name}", lg))
+    else:
+        verdict_card(name, champion)
+if missing:
+    st.caption(t("vd_no_champion", lg, domain=("、" if lg == "zh" else ", ").join(missing)))
 
 tab_models, tab_data, tab_retrain = st.tabs(
     [t("champion", lg), t("data_quality", lg), t("retrain", lg)]
@@ -40,8 +82,7 @@ with tab_models:
         st.markdown(
             f"**{champ['name']}** · {t('version_label', lg, v=champ['version'])} · "
             f"{t('registered', lg, at=fmt_datetime(champ['registered_at'], lg, tz))} · "
-            f"[{t('mlflow_run', lg)}]({mlflow_ui}/#/experiments/{champ['experiment_id']}"
-            f"/runs/{champ['run_id']})"
+            + mlflow_links(champ)
         )
         wide = views.metrics_table(champ["metrics"])
         if not wide.empty:
@@ -128,6 +169,74 @@ with tab_data:
         else:
             st.caption("—")
 
+
+def follow_retrain(cfg: airflow_api.AirflowConfig, run: dict) -> None:
+    """The retrain's Airflow run until it ends: state, duration, tasks, then the result."""
+    try:
+        prog = airflow_api.progress(cfg, run["dag_run_id"])
+    except requests.RequestException as exc:
+        st.warning(t("retrain_no_answer", lg, error=type(exc).__name__))
+        return
+    state = prog["state"] or "queued"
+    secs = airflow_api.run_seconds(prog, pd.Timestamp.now(tz="UTC"))
+    st.markdown(
+        t(
+            "retrain_status",
+            lg,
+            domain=t(f"domain_{run['domain']}", lg),
+            state=t(f"af_{state}", lg),
+            at=fmt_datetime(run["requested_at"], lg, tz),
+            took=views.fmt_duration(secs, lg),
+        )
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("retrain_task", lg): [t(f"task_{k}", lg) for k in prog["tasks"]],
+                t("state", lg): [t(f"af_{v or 'none'}", lg) for v in prog["tasks"].values()],
+            }
+        ),
+        hide_index=True,
+    )
+    if state not in airflow_api.FINISHED:
+        return
+    if not run.get("finished"):
+        st.session_state["retrain_run"] = {**run, "finished": True}
+        st.rerun()  # the whole page: stop the timer, refresh the verdicts
+    outcome = None
+    if state == "success":
+        try:
+            outcome = airflow_api.result(cfg, run["dag_run_id"])
+        except requests.RequestException:
+            outcome = None
+    if outcome is None:
+        if state == "failed":
+            st.error(t("retrain_failed", lg))
+        else:
+            st.info(t("retrain_no_result", lg))
+        return
+    gate = (
+        queries.run_json(tracking_uri, str(outcome.get("mlflow_run_id")), "gate.json")
+        if outcome.get("mlflow_run_id")
+        else None
+    )
+    passed = gate.get("passed") if gate else str(outcome.get("gate", "")).startswith("gate PASS")
+    words = t(
+        "retrain_result_pass" if passed else "retrain_result_fail",
+        lg,
+        v=outcome.get("version") or "—",
+        promoted=t("retrain_promoted" if outcome.get("promoted") else "retrain_not_promoted", lg),
+    )
+    if gate and not passed:
+        failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
+        words += " " + t(
+            "vd_gate_failed",
+            lg,
+            checks=("；" if lg == "zh" else "; ").join(verdicts.check_words(c, lg) for c in failed),
+        )
+    (st.success if passed else st.warning)(words)
+
+
 with tab_retrain:
     cfg = airflow_api.config(ctx.settings.airflow_api_url)
     if not airflow_api.reachable(cfg):
@@ -136,26 +245,36 @@ with tab_retrain:
         rt_domain = shell.select(
             st,
             t("domain", lg),
-            list(queries.DOMAINS_ALL),
+            list(airflow_api.RETRAIN_DOMAINS),
             lambda d: t(f"domain_{d}", lg),
             "rt_domain",
             lg,
         )
-        if st.button(t("retrain_go", lg), type="primary"):
-            try:
-                run = airflow_api.trigger(cfg, rt_domain, ctx.user.username)
-                st.session_state["retrain_run"] = run["dag_run_id"]
-            except requests.RequestException as exc:
-                st.error(str(exc))
-        run_id = st.session_state.get("retrain_run")
-        if run_id:
-            st.button(t("refresh", lg))
-            try:
-                prog = airflow_api.progress(cfg, run_id)
-            except requests.RequestException as exc:
-                st.error(str(exc))
-            else:
-                st.markdown(t("airflow_run", lg, run=run_id, state=prog["state"]))
-                st.dataframe(
-                    pd.DataFrame(prog["tasks"].items(), columns=["task", "state"]), hide_index=True
-                )
+        pending = st.session_state.get("retrain_confirm")
+        if pending is None:
+            if st.button(t("retrain_go", lg), type="primary", key="retrain_go"):
+                st.session_state["retrain_confirm"] = rt_domain
+                st.rerun()
+        else:
+            st.warning(t("retrain_confirm", lg, domain=t(f"domain_{pending}", lg)))
+            yes, no = st.columns(2)
+            if yes.button(t("retrain_yes", lg), type="primary", key="retrain_yes"):
+                del st.session_state["retrain_confirm"]
+                try:
+                    started = airflow_api.trigger(cfg, pending, ctx.user.username)
+                except requests.RequestException as exc:
+                    st.error(t("retrain_refused", lg, error=str(exc)))
+                else:
+                    st.session_state["retrain_run"] = {
+                        "dag_run_id": started["dag_run_id"],
+                        "domain": pending,
+                        "requested_at": pd.Timestamp.now(tz="UTC"),
+                    }
+                    st.rerun()
+            if no.button(t("retrain_no", lg), key="retrain_no"):
+                del st.session_state["retrain_confirm"]
+                st.rerun()
+        current = st.session_state.get("retrain_run")
+        if current:
+            every = None if current.get("finished") else 5
+            st.fragment(run_every=every)(follow_retrain)(cfg, current)

@@ -1,126 +1,258 @@
-"""Overview for leaders: this week's hotspots, warning counts, trend and places to watch."""
+"""Overview for leaders: this week's warnings on the map, the places to watch, the trend.
+
+Wall-screen mode (``?wall=1``, button on the page): no sidebar, both hotspot maps side by
+side and larger, the body refreshed every minute (``&refresh=<seconds>``).
+Clicking a warned square or a township lists its warnings under the map, with a link
+that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import maps, queries, trends, views
-from riskwarn.dashboard.i18n import fmt_date, fmt_day, fmt_int, fmt_pct, t
+from riskwarn.dashboard import auth, map_panel, maps, queries, trends, views
+from riskwarn.dashboard.i18n import (
+    fmt_date,
+    fmt_datetime,
+    fmt_day,
+    fmt_int,
+    fmt_pct,
+    localise_frame,
+    t,
+)
 from riskwarn.dashboard.shell import page_context
 
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
-names = queries.unit_names(ctx.lake_dir)
-all_warnings = views.effective_level(queries.warnings(url))
-runs = {d: queries.published_run(url, d) for d in queries.DOMAINS_HOTSPOT}
-origins = [pd.Timestamp(r["origin"]) for r in runs.values() if r]
+wall = map_panel.wall_mode()
+MAP_HEIGHT = 700 if wall.on else 620
 
-if not origins and all_warnings.empty:
-    st.info(t("no_data", lg))
-    st.stop()
-if origins:
-    st.caption(t("week_of", lg, date=fmt_date(max(origins), lg, tz)))
 
-# ---- headline numbers
-histories = {d: queries.forecast_history(url, d) for d in queries.DOMAINS_HOTSPOT}
-red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
-pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(t("kpi_warnings", lg), fmt_int(len(all_warnings), lg), border=True)
-c2.metric(t("kpi_red", lg), fmt_int(red, lg), border=True)
-c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
-summaries = []
-for d, h in histories.items():
-    s = trends.weekly_summary(h, top_n=20)
-    if not s.empty:
-        summaries.append(s.assign(domain_label=t(f"domain_{d}", lg)))
-if summaries:
-    latest = summaries[0]
-    delta = latest["top_mean"].iloc[-1] - latest["top_mean"].iloc[-2] if len(latest) > 1 else 0.0
-    c4.metric(
-        t("kpi_hot_mean", lg, domain=latest["domain_label"].iloc[0]),
-        fmt_pct(latest["top_mean"].iloc[-1], lg),
-        delta=f"{delta * 100:+.1f} pp" if len(latest) > 1 else None,
-        delta_color="inverse",
-        border=True,
-        help=t("trend_y", lg, n=20),
-    )
-
-# ---- maps per domain, with the places to watch beside them
-tabs = st.tabs([t(f"domain_{d}", lg) for d in queries.DOMAINS_HOTSPOT])
-for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
-    with tab:
-        run = runs[domain]
-        run_id = str(run["run_id"]) if run else None
-        dw = all_warnings[all_warnings["domain"] == domain]
-        deck = queries.overview_map(
-            url,
-            ctx.lake_dir,
-            domain,
-            lg,
-            ctx.settings.city_crs,
-            ctx.settings.cell_size_m,
-            maps.tile_url(),
-            run_id,
-            queries.warnings_version(dw),
-        )
-        if deck is None:
-            st.info(t("no_data", lg))
-            continue
-        labels = queries.hotspot_labels(url, domain, run_id)
-        left, right = st.columns([3, 2], gap="medium")
-        with left:
-            st.markdown(f"**{t('map_title', lg, domain=t(f'domain_{domain}', lg))}**")
-            st.pydeck_chart(deck, height=460, key=f"map_{domain}")
-            legend = " ".join(views.badge(v, lg) for v in ("red", "orange", "yellow", "blue"))
-            st.markdown(
-                legend + f"<br/><small>{t('map_caption', lg)}</small>", unsafe_allow_html=True
-            )
-        with right:
-            st.markdown(f"**{t('top_places', lg)}**")
-            places = views.top_places(dw, labels, n=6)
-            lines = [
-                "<div class='rw-place'>"
-                + views.badge(p.level, lg)
-                + " "
-                + t(
-                    "top_place_line",
-                    lg,
-                    place=views.place_words(p.county_code, p.township_code, names, lg),
-                    n=fmt_int(p.n_warnings, lg),
-                    prob=fmt_pct(p.max_probability, lg),
-                    trend=t(f"trend_{p.trend}", lg)
-                    if isinstance(p.trend, str) and p.trend
-                    else "—",
-                )
-                + "</div>"
-                for p in places.itertuples()
-            ]
-            st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
-            st.markdown(f"**{t('hotspot_labels', lg)}**")
-            if labels.empty:
-                st.caption(t("no_data", lg))
-            else:
-                cols = st.columns(4)
-                for col, lab in zip(cols, trends.TREND_LABELS, strict=True):
-                    n = int((labels["label"] == lab).sum())
-                    col.metric(t(f"trend_{lab}", lg), fmt_int(n, lg))
-
-# ---- counts by county and the weekly trend
-left, right = st.columns(2, gap="large")
-with left:
-    st.subheader(t("counts_title", lg))
-    counts = views.warning_counts(all_warnings, names, lg)
-    if counts.empty:
-        st.caption(t("no_data", lg))
-    else:
-        st.altair_chart(views.counts_chart(counts, lg), width="stretch")
-with right:
-    st.subheader(t("trend_title", lg))
+def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
+    """Headline numbers: warnings in force, red, awaiting review, hotspot probability."""
+    red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
+    pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
+    with st.container(key="rwkpi"):
+        c1, c2, c3, c4 = st.columns(4)
+    c1.metric(t("kpi_warnings", lg), fmt_int(len(all_warnings), lg), border=True)
+    c2.metric(t("kpi_red", lg), fmt_int(red, lg), border=True)
+    c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
     if summaries:
-        summary = pd.concat(summaries, ignore_index=True)
-        summary["week"] = [fmt_day(o, lg, tz) for o in summary["origin"]]
-        st.altair_chart(views.trend_chart(summary, lg, t("trend_y", lg, n=20)), width="stretch")
-    else:
+        latest = summaries[0]
+        delta = (
+            latest["top_mean"].iloc[-1] - latest["top_mean"].iloc[-2] if len(latest) > 1 else 0.0
+        )
+        c4.metric(
+            t("kpi_hot_mean", lg),
+            fmt_pct(latest["top_mean"].iloc[-1], lg),
+            delta=f"{delta * 100:+.1f} pp" if len(latest) > 1 else None,
+            delta_color="inverse",
+            border=True,
+            help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),
+        )
+
+
+def places(dw: pd.DataFrame, labels: pd.DataFrame, names: dict[str, str], n: int) -> None:
+    """The townships to watch, most pressing first."""
+    st.markdown(f"**{t('top_places', lg)}**")
+    lines = [
+        "<div class='rw-place'>"
+        + views.badge(p.level, lg)
+        + " "
+        + t(
+            "top_place_line",
+            lg,
+            place=views.place_words(p.county_code, p.township_code, names, lg),
+            n=fmt_int(p.n_warnings, lg),
+            prob=fmt_pct(p.max_probability, lg),
+            trend=t(f"trend_{p.trend}", lg) if isinstance(p.trend, str) and p.trend else "—",
+        )
+        + "</div>"
+        for p in views.top_places(dw, labels, n=n).itertuples()
+    ]
+    st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
+
+
+def hotspot_changes(labels: pd.DataFrame) -> None:
+    st.markdown(f"**{t('hotspot_labels', lg)}**")
+    if labels.empty:
         st.caption(t("no_data", lg))
+        return
+    cols = st.columns(4)
+    for col, lab in zip(cols, trends.TREND_LABELS, strict=True):
+        col.metric(t(f"trend_{lab}", lg), fmt_int(int((labels["label"] == lab).sum()), lg))
+
+
+def picked_panel(dw: pd.DataFrame, picked: dict | None, names: dict[str, str], domain: str) -> None:
+    """The warnings of the clicked square or township, and a link to review them."""
+    if picked is None:
+        st.caption(t("map_click_hint", lg))
+        return
+    hit = views.picked_warnings(dw, picked)
+    where = picked.get("place") or "—"
+    if hit.empty:
+        st.info(t("map_pick_none", lg, place=where))
+        return
+    st.markdown(f"**{t('map_pick_title', lg, place=where, n=fmt_int(len(hit), lg))}**")
+    shown = hit.assign(
+        place=[
+            views.place_words(c, tw, names, lg)
+            for c, tw in zip(hit["county_code"], hit["township_code"], strict=True)
+        ],
+        reason=[views.first_reason(r, lg) for r in hit["reasons"]],
+    )
+    table = localise_frame(
+        shown,
+        lg,
+        tz,
+        columns={
+            "effective_level": "level",
+            "place": "place",
+            "unit_id": "unit",
+            "probability": "probability",
+            "state": "state",
+            "valid_to": "valid_until",
+            "reason": "reason_col",
+        },
+        times=("valid_to",),
+        levels=("effective_level",),
+        states=("state",),
+        pcts=("probability",),
+    )
+    event = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"picked_{domain}",
+        height=min(38 + 35 * len(table), 260),
+    )
+    rows = event["selection"]["rows"] if event else []
+    chosen = hit.iloc[rows[0]] if rows else hit.iloc[0]
+    if auth.can_view(ctx.user.role, "warnings"):
+        st.page_link(
+            "pages/warnings.py",
+            label=t(
+                "map_open_review",
+                lg,
+                place=views.place_words(chosen["county_code"], chosen["township_code"], names, lg),
+            ),
+            icon=":material/open_in_new:",
+            query_params={"warning": str(chosen["warning_id"])},
+        )
+
+
+def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str, str]) -> None:
+    """Title, map with legend, and what was clicked, for one hotspot domain."""
+    run_id = str(run["run_id"]) if run else None
+    deck = queries.overview_map(
+        url,
+        ctx.lake_dir,
+        domain,
+        lg,
+        ctx.settings.city_crs,
+        ctx.settings.cell_size_m,
+        maps.tile_url(),
+        run_id,
+        queries.warnings_version(dw),
+        width_px=880 if wall.on else 480,
+        height_px=MAP_HEIGHT,
+    )
+    if deck is None:
+        st.info(t("no_data", lg))
+        return
+    st.markdown(f"**{t('map_title', lg, domain=t(f'domain_{domain}', lg))}**")
+    if run and run.get("model_name"):
+        version = str(run.get("model_version") or "—")
+        promo = queries.promotion(url, str(run["model_name"]), version)
+        st.caption(views.model_note(version, promo, lg), help=t("model_note_help", lg))
+    picked = map_panel.show_map(deck, maps.legend_html(lg), key=f"map_{domain}", height=MAP_HEIGHT)
+    picked_panel(dw, picked, names, domain)
+
+
+def body() -> None:
+    names = queries.unit_names(ctx.lake_dir)
+    all_warnings = views.effective_level(queries.warnings(url))
+    runs = {d: queries.published_run(url, d) for d in queries.DOMAINS_HOTSPOT}
+    origins = [pd.Timestamp(r["origin"]) for r in runs.values() if r]
+    if not origins and all_warnings.empty:
+        st.info(t("no_data", lg))
+        return
+    if origins:
+        st.caption(t("week_of", lg, date=fmt_date(max(origins), lg, tz)))
+    histories = {d: queries.forecast_history(url, d) for d in queries.DOMAINS_HOTSPOT}
+    summaries = []
+    for d, h in histories.items():
+        s = trends.weekly_summary(h, top_n=20)
+        if not s.empty:
+            summaries.append(s.assign(domain_label=t(f"domain_{d}", lg)))
+    kpis(all_warnings, summaries)
+
+    def in_domain(domain: str) -> pd.DataFrame:
+        return (
+            all_warnings[all_warnings["domain"] == domain]
+            if not all_warnings.empty
+            else all_warnings
+        )
+
+    if wall.on:  # both maps side by side, the places under each
+        for col, domain in zip(st.columns(2, gap="medium"), queries.DOMAINS_HOTSPOT, strict=True):
+            with col:
+                dw = in_domain(domain)
+                domain_map(domain, runs[domain], dw, names)
+                labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
+                places(dw, labels, names, n=4)
+        st.caption(
+            t(
+                "wall_refreshed",
+                lg,
+                at=fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz),
+                s=wall.refresh_s,
+            )
+        )
+        return
+
+    tabs = st.tabs([t(f"domain_{d}", lg) for d in queries.DOMAINS_HOTSPOT])
+    for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
+        with tab:
+            dw = in_domain(domain)
+            labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
+            with st.container(key=f"rwrow_{domain}"):
+                left, right = st.columns([3, 2], gap="medium")
+            with left:
+                domain_map(domain, runs[domain], dw, names)
+            with right:
+                places(dw, labels, names, n=6)
+                hotspot_changes(labels)
+
+    with st.container(key="rwrow_charts"):
+        left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader(t("counts_title", lg))
+        counts = views.warning_counts(all_warnings, names, lg)
+        if counts.empty:
+            st.caption(t("no_data", lg))
+        else:
+            st.altair_chart(views.counts_chart(counts, lg), width="stretch")
+    with right:
+        st.subheader(t("trend_title", lg))
+        if summaries:
+            summary = pd.concat(summaries, ignore_index=True)
+            summary["week"] = [fmt_day(o, lg, tz) for o in summary["origin"]]
+            st.altair_chart(views.trend_chart(summary, lg, t("trend_y", lg, n=20)), width="stretch")
+        else:
+            st.caption(t("no_data", lg))
+
+
+def _run_id(run: dict | None) -> str | None:
+    return str(run["run_id"]) if run else None
+
+
+map_panel.styles()
+map_panel.wall_switch(wall, lg)
+if wall.on:
+    st.fragment(run_every=wall.refresh_s)(body)()
+else:
+    body()

@@ -34,6 +34,7 @@ everything = queries.warnings(url)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
+views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
 f1, f2, f3 = st.columns(3)

@@ -1,0 +1,333 @@
+"""The serving model's verdict in plain words: does it pass its gate, against what, by how much.
+
+Pure functions over what training recorded: the champion version's MLflow run (params,
+start time, the version's ``gate`` tag), its ``gate.json`` (the gate's checks with their
+numbers, :func:`riskwarn.models.registry.GateResult.record`), its ``metrics.json`` (every
+method's headline metric) and the serving store's audit entry of the promotion (who moved
+the alias, why, and ``forced_over_gate``). :func:`verdict` gathers the facts,
+:func:`verdict_lines` says them in the reader's language.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from riskwarn.dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
+
+# Ex-post references are not methods a forecaster could use (riskwarn.models.backtest:
+# is_ex_post); "champion" is the serving model itself when a challenger is compared.
+NOT_A_METHOD_PREFIXES = ("ceiling", "champion")
+MODEL_METHOD = "xgboost"
+AUTO_PROMOTER = "riskwarn train"  # the actor riskwarn.models.registry.settle_gate writes
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The model minus one other method on the headline metric, with its 95% CI."""
+
+    against: str
+    diff: float
+    lo: float
+    hi: float
+
+    @property
+    def verdict(self) -> str:
+        """``better`` (CI above 0), ``worse`` (CI below 0) or ``tie`` (CI spans 0)."""
+        if math.isfinite(self.lo) and self.lo > 0:
+            return "better"
+        if math.isfinite(self.hi) and self.hi < 0:
+            return "worse"
+        return "tie"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the models page says about one domain's serving model."""
+
+    domain: str
+    version: str
+    status: str  # pass | fail | unknown (no gate recorded)
+    forced: bool
+    metric: str | None = None
+    model_value: float | None = None
+    best_baseline: str | None = None
+    baseline_value: float | None = None
+    versus_best: Comparison | None = None
+    rank: int | None = None
+    n_methods: int | None = None
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    trained_at: pd.Timestamp | None = None
+    trained_until: pd.Timestamp | None = None
+    n_train_rows: int | None = None
+    n_features: int | None = None
+    data_version: str | None = None
+    eval_start: str | None = None
+    eval_end: str | None = None
+    n_origins: int | None = None
+    promoted_by: str | None = None
+    promoted_at: pd.Timestamp | None = None
+    promotion_reason: str | None = None
+
+
+def is_method(name: str) -> bool:
+    """Whether ``name`` is a usable forecasting method (not a ceiling, not the champion)."""
+    return not name.startswith(NOT_A_METHOD_PREFIXES)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def _time(value: Any) -> pd.Timestamp | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def comparisons(
+    gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None
+) -> list[Comparison]:
+    """Model-minus-other comparisons: the gate's checks, else the metrics' table."""
+    out: list[Comparison] = []
+    for c in (gate or {}).get("checks", []):
+        if "against" in c and "diff" in c and c.get("ci"):
+            lo, hi = c["ci"]
+            out.append(Comparison(str(c["against"]), float(c["diff"]), float(lo), float(hi)))
+    if out:
+        return out
+    for other, comp in ((metrics or {}).get("model_minus_baseline") or {}).items():
+        lo, hi = comp.get("ci", [math.nan, math.nan])
+        out.append(Comparison(str(other), float(comp["diff"]), float(lo), float(hi)))
+    return out
+
+
+def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict[str, float]]:
+    """The headline metric's name and each usable method's value of it."""
+    if not metrics:
+        return None, {}
+    name = metrics.get("headline")
+    if not isinstance(name, str):
+        return None, {}
+    values = {
+        m: v
+        for m, res in (metrics.get("methods") or {}).items()
+        if is_method(m) and (v := _num((res or {}).get(name))) is not None
+    }
+    return name, values
+
+
+def verdict(
+    domain: str,
+    champion: Mapping[str, Any],
+    gate: Mapping[str, Any] | None,
+    metrics: Mapping[str, Any] | None,
+    promotion: Mapping[str, Any] | None,
+) -> Verdict:
+    """The facts of one domain's serving model (see the module docstring for the inputs).
+
+    ``champion``: ``version``, ``gate_tag``, ``trained_at`` and ``params`` (as
+    :func:`riskwarn.dashboard.queries.champion` returns); ``promotion``: the audit entry
+    (``actor``, ``at``, ``details``) that pointed the alias at this version, if any.
+    """
+    tag = champion.get("gate_tag")
+    if gate is not None:
+        status = "pass" if gate.get("passed") else "fail"
+    else:
+        status = tag if tag in ("pass", "fail") else "unknown"
+    details = dict((promotion or {}).get("details") or {})
+    forced = bool(details.get("forced_over_gate"))
+    name, values = headline_values(metrics)
+    comps = {c.against: c for c in comparisons(gate, metrics)}
+    baselines = {m: v for m, v in values.items() if m != MODEL_METHOD}
+    best = (metrics or {}).get("best_baseline")
+    if best not in baselines:
+        best = max(baselines, key=lambda m: baselines[m]) if baselines else None
+    model_value = values.get(MODEL_METHOD)
+    rank = (
+        1 + sum(v > model_value for m, v in values.items() if m != MODEL_METHOD)
+        if model_value is not None
+        else None
+    )
+    failed = [c for c in (gate or {}).get("checks", []) if not c.get("ok", True)]
+    params = champion.get("params") or {}
+    rows = _num(params.get("n_train_rows"))
+    feats = _num(params.get("n_features"))
+    origins = _num(params.get("eval_origins") or (metrics or {}).get("n_origins"))
+    return Verdict(
+        domain=domain,
+        version=str(champion.get("version")),
+        status=status,
+        forced=forced,
+        metric=name,
+        model_value=model_value,
+        best_baseline=best,
+        baseline_value=baselines.get(best) if best else None,
+        versus_best=comps.get(best) if best else None,
+        rank=rank,
+        n_methods=len(values) if model_value is not None else None,
+        failed=failed,
+        trained_at=_time(champion.get("trained_at")),
+        trained_until=_time(params.get("trained_until")),
+        n_train_rows=int(rows) if rows is not None else None,
+        n_features=int(feats) if feats is not None else None,
+        data_version=params.get("data_version"),
+        eval_start=params.get("eval_start"),
+        eval_end=params.get("eval_end"),
+        n_origins=int(origins) if origins is not None else None,
+        promoted_by=(promotion or {}).get("actor"),
+        promoted_at=_time((promotion or {}).get("at")),
+        promotion_reason=details.get("reason"),
+    )
+
+
+# ----------------------------------------------------------------------------- words
+
+
+def metric_name(metric: str | None, lang: str) -> str:
+    """A headline metric in plain words (``pai@0.05`` -> "PAI@5%（...）")."""
+    if metric is None:
+        return "—"
+    key = "metric_" + metric.replace("@", "_at_").replace(".", "_")
+    text = t(key, lang)
+    return metric if text == key else text
+
+
+def method_name(method: str | None, lang: str) -> str:
+    """A method (model or baseline) in plain words; unknown ones keep their id."""
+    if method is None:
+        return "—"
+    text = t(f"method_{method}", lang)
+    return method if text == f"method_{method}" else text
+
+
+def _day(text: str | None, lang: str) -> str:
+    """A local calendar day (``2023-10-02``) in the reader's date format."""
+    day = _time(text)
+    return fmt_date(day, lang, "UTC") if day is not None else "—"
+
+
+def _n(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float, digits: int = 2) -> str:
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def check_words(check: Mapping[str, Any], lang: str) -> str:
+    """One failed gate check in plain words."""
+    if check.get("check") == "calibration" and "ece" in check:
+        return t("vd_fail_calibration", lang, ece=_n(check["ece"], 3), bound=_n(check["bound"], 3))
+    if check.get("scored") is False:
+        return t("vd_fail_unscored", lang)
+    if "against" in check and check.get("ci"):
+        lo, hi = check["ci"]
+        c = Comparison(str(check["against"]), float(check["diff"]), float(lo), float(hi))
+        key = "vd_fail_worse" if c.verdict == "worse" else "vd_fail_tie"
+        return t(
+            key,
+            lang,
+            other=method_name(c.against, lang),
+            diff=_signed(c.diff),
+            lo=_signed(c.lo),
+            hi=_signed(c.hi),
+        )
+    return str(check.get("check", "?"))
+
+
+def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
+    """The verdict as short sentences (markdown), most important first."""
+    sep = "；" if lang == "zh" else "; "
+    lines = [t(f"vd_meaning_{v.status}", lang, base=method_name(v.best_baseline, lang))]
+    if v.versus_best is not None and v.model_value is not None:
+        c = v.versus_best
+        lines.append(
+            t(
+                f"vd_versus_{c.verdict}",
+                lang,
+                metric=metric_name(v.metric, lang),
+                model=_n(v.model_value),
+                base=method_name(v.best_baseline, lang),
+                base_value=_n(v.baseline_value),
+                diff=_signed(c.diff),
+                abs=_n(abs(c.diff)),
+                lo=_signed(c.lo),
+                hi=_signed(c.hi),
+            )
+        )
+    elif v.model_value is not None:
+        lines.append(
+            t("vd_model_only", lang, metric=metric_name(v.metric, lang), model=_n(v.model_value))
+        )
+    if v.rank is not None and v.n_methods:
+        lines.append(t("vd_rank", lang, rank=v.rank, n=v.n_methods))
+    if v.metric == "auc" and v.model_value is not None and v.model_value < 0.5:
+        lines.append(t("vd_below_chance", lang, auc=_n(v.model_value)))
+    if v.status == "pass":
+        lines.append(t("vd_gate_pass", lang))
+    elif v.failed:
+        lines.append(
+            t("vd_gate_failed", lang, checks=sep.join(check_words(c, lang) for c in v.failed))
+        )
+    elif v.status == "unknown":
+        lines.append(t("vd_gate_unknown", lang))
+    data = []
+    if v.n_train_rows is not None:
+        data.append(t("vd_rows", lang, n=fmt_int(v.n_train_rows, lang)))
+    if v.n_features is not None:
+        data.append(t("vd_features", lang, n=v.n_features))
+    if v.data_version:
+        data.append(t("vd_data_version", lang, dv=str(v.data_version)[:8]))
+    window = (
+        t("vd_window", lang, start=_day(v.eval_start, lang), end=_day(v.eval_end, lang))
+        if v.eval_start and v.eval_end
+        else t("vd_origins", lang, n=v.n_origins)
+        if v.n_origins
+        else ""
+    )
+    lines.append(
+        t(
+            "vd_trained",
+            lang,
+            at=fmt_datetime(v.trained_at, lang, tz),
+            until=fmt_date(v.trained_until, lang, tz),
+            data=("，" if lang == "zh" else ", ").join(data) or "—",
+            window=window,
+        )
+    )
+    if v.forced:
+        lines.append(
+            t(
+                "vd_forced",
+                lang,
+                actor=v.promoted_by or "?",
+                at=fmt_datetime(v.promoted_at, lang, tz),
+                reason=v.promotion_reason or "—",
+            )
+        )
+    elif v.promoted_by == AUTO_PROMOTER:
+        lines.append(t("vd_promoted_auto", lang, at=fmt_datetime(v.promoted_at, lang, tz)))
+    elif v.promoted_by:
+        lines.append(
+            t("vd_promoted", lang, actor=v.promoted_by, at=fmt_datetime(v.promoted_at, lang, tz))
+        )
+    return lines
+
+
+def status_words(v: Verdict, lang: str) -> str:
+    """The verdict's headline: passes / fails its gate (and promoted by force)."""
+    text = t(f"vd_status_{v.status}", lang)
+    return text + (t("vd_status_forced", lang) if v.forced else "")

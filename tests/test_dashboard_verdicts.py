@@ -1,0 +1,234 @@
+"""The models page says, per domain, whether the serving model passes its gate, against
+which baseline, by how much, when it was trained and who forced it in; retrain asks first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from riskwarn.dashboard import verdicts
+from riskwarn.dashboard.auth import User
+from riskwarn.models.registry import gate
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TZ = "Asia/Shanghai"
+
+# the demo's incidents run (make demo, 2026-12-03): worse than kde, long_run, prospective
+INCIDENTS_METRICS = {
+    "headline": "pai@0.05",
+    "best_baseline": "kde",
+    "methods": {
+        "ceiling": {"pai@0.05": 10.97},
+        "ceiling_loo": {"pai@0.05": 6.63},
+        "kde": {"pai@0.05": 8.00},
+        "prospective": {"pai@0.05": 7.91},
+        "long_run": {"pai@0.05": 7.52},
+        "xgboost": {"pai@0.05": 7.14, "ece": 0.0174},
+        "last_period": {"pai@0.05": 4.43},
+    },
+    "model_minus_baseline": {
+        "kde": {"diff": -0.865, "ci": [-1.161, -0.586]},
+        "last_period": {"diff": 2.714, "ci": [2.345, 3.056]},
+        "long_run": {"diff": -0.378, "ci": [-0.537, -0.226]},
+        "prospective": {"diff": -0.767, "ci": [-0.899, -0.632]},
+    },
+}
+SITE_METRICS = {
+    "headline": "auc",
+    "methods": {
+        "xgboost": {"auc": 0.36, "ece": 0.002},
+        "sensor_rules": {"auc": 0.91},
+        "velocity": {"auc": 0.68},
+    },
+    "model_minus_baseline": {
+        "sensor_rules": {"diff": -0.546, "ci": [-0.656, -0.375]},
+        "velocity": {"diff": -0.322, "ci": [-0.418, -0.203]},
+    },
+}
+CHAMPION = {
+    "version": "1",
+    "gate_tag": "fail",
+    "trained_at": pd.Timestamp("2026-12-03 00:22", tz="UTC"),
+    "params": {
+        "trained_until": "2023-12-30 16:00:00+00:00",
+        "n_train_rows": "1104831",
+        "n_features": "61",
+        "data_version": "2fd3485d557b6099",
+        "eval_start": "2023-10-02",
+        "eval_end": "2023-12-24",
+    },
+}
+FORCED = {
+    "actor": "demo",
+    "at": pd.Timestamp("2026-12-03 00:39", tz="UTC"),
+    "details": {"forced_over_gate": True, "reason": "demo bootstrap", "version": "1"},
+}
+
+
+def _gate_record(metrics: dict, ece: float, champion: str | None = None) -> dict:
+    return gate(metrics["model_minus_baseline"], ece, champion=champion).record()
+
+
+def test_a_failed_and_forced_champion_is_said_plainly() -> None:
+    g = _gate_record(INCIDENTS_METRICS, ece=0.0174)
+    v = verdicts.verdict("incidents", CHAMPION, g, INCIDENTS_METRICS, FORCED)
+    assert (v.status, v.forced, v.best_baseline) == ("fail", True, "kde")
+    assert v.versus_best is not None and v.versus_best.verdict == "worse"
+    assert (v.rank, v.n_methods) == (4, 5)  # ceilings are not methods
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "未达标" in zh.splitlines()[0]  # what it means comes first
+    assert "核密度热点" in zh and "明显不如" in zh and "低 0.86" in zh and "−1.16 至 −0.59" in zh
+    assert "在 5 种可实际使用的方法中排第 4" in zh
+    assert "由 demo 于 2026年12月3日 08:39 强制启用" in zh and "demo bootstrap" in zh
+    assert "2023年12月31日 之前的数据" in zh and "110.5万" in zh
+    assert verdicts.status_words(v, "zh") == "未通过上线门槛，被强制启用"
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "clearly worse" in en and "kernel density hotspots" in en and "by force" in en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)  # no Chinese on English pages
+
+
+def test_a_model_below_chance_and_the_failed_checks_are_named() -> None:
+    g = _gate_record(SITE_METRICS, ece=0.002)
+    v = verdicts.verdict("geohazard_hourly", CHAMPION, g, SITE_METRICS, FORCED)
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "比随机还差" in zh and "传感器规则（切线角与速率）" in zh
+    assert "不如“位移速率”" in zh  # each failed check in words
+    assert v.rank == 3 and v.n_methods == 3
+
+
+def test_a_passing_champion_promoted_by_training() -> None:
+    metrics = {
+        "headline": "average_precision",
+        "methods": {
+            "xgboost": {"average_precision": 0.64},
+            "failed_mediations": {"average_precision": 0.56},
+        },
+        "model_minus_baseline": {"failed_mediations": {"diff": 0.075, "ci": [0.05, 0.11]}},
+    }
+    g = _gate_record(metrics, ece=0.0)
+    auto = {"actor": "riskwarn train", "at": "2026-12-03T00:32:00Z", "details": {"version": "1"}}
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "pass"}, g, metrics, auto)
+    assert (v.status, v.forced) == ("pass", False)
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "明显优于" in zh and "门槛检查全部通过" in zh and "自动启用" in zh
+
+
+def test_without_a_recorded_gate_the_version_tag_still_decides_and_else_it_says_unknown() -> None:
+    v = verdicts.verdict("incidents", CHAMPION, None, INCIDENTS_METRICS, None)
+    assert v.status == "fail" and v.versus_best is not None  # from metrics.json
+    u = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": None}, None, None, None)
+    assert u.status == "unknown"
+    assert "未记录门槛结果" in "".join(verdicts.verdict_lines(u, "zh", TZ))
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from riskwarn.dashboard.demo_data import demo_home
+
+    home = tmp_path_factory.mktemp("verdicts") / "home"
+    city = demo_home(home, n_cells=120, weeks=2, n_cases=20)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _forced_champion(home: Path) -> None:
+    """A champion logged and gated as riskwarn.models does, promoted over its failed gate."""
+    import mlflow
+
+    from riskwarn.models import registry as reg
+    from riskwarn.store import Store
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = reg.configure(uri)
+    reg.ensure_experiment("riskwarn-incidents", (home / "art").as_uri())
+    mlflow.set_experiment("riskwarn-incidents")
+    with mlflow.start_run() as run:
+        mlflow.log_params(CHAMPION["params"])
+        mlflow.log_dict(INCIDENTS_METRICS, "metrics.json")
+        mlflow.log_text("# card", "model_card.md")
+    client.create_registered_model("riskwarn-incidents")
+    mv = client.create_model_version(
+        "riskwarn-incidents", f"runs:/{run.info.run_id}/x", run_id=run.info.run_id
+    )
+    decision = reg.gate(INCIDENTS_METRICS["model_minus_baseline"], 0.0174)
+    reg.settle_gate(client, "incidents", mv.version, decision, auto_promote=True)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        reg.promote(
+            client,
+            "incidents",
+            mv.version,
+            store=store,
+            actor="ana",
+            reason="no champion yet",
+            force=True,
+        )
+    finally:
+        store.close()
+
+
+def _page(home: Path, lang: str = "zh", role: str = "data_scientist") -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["user"] = User("ana", "Ana", role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_models_page_states_the_verdict_for_a_non_specialist(home: Path) -> None:
+    _forced_champion(home)
+    at = _page(home)
+    text = "\n".join(m.value for m in at.markdown)
+    html = "\n".join(str(h.proto.body) for h in at.get("html"))
+    assert "未通过上线门槛，被强制启用" in html
+    assert "明显不如" in text and "核密度热点" in text
+    assert "由 ana 于" in text and "no champion yet" in text
+    captions = "\n".join(c.value for c in at.caption)
+    assert "#/models/riskwarn-incidents/versions/" in captions  # the MLflow version link
+    en = _page(home, "en")
+    text_en = "\n".join(m.value for m in en.markdown)
+    assert "clearly worse" in text_en and "promoted by force" in text_en
+
+
+def test_retrain_asks_for_confirmation_before_anything_is_triggered(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskwarn.dashboard import airflow_api
+
+    triggered: list[str] = []
+    monkeypatch.setattr(airflow_api, "reachable", lambda cfg: True)
+    monkeypatch.setattr(
+        airflow_api,
+        "trigger",
+        lambda cfg, domain, who: triggered.append(domain) or {"dag_run_id": "manual__1"},
+    )
+    at = _page(home)
+    next(b for b in at.button if b.key == "retrain_go").click().run()
+    assert triggered == []  # one click asks, nothing starts
+    assert any("确认重新训练" in w.value for w in at.warning)
+    next(b for b in at.button if b.key == "retrain_no").click().run()
+    assert triggered == [] and "retrain_confirm" not in at.session_state
+    next(b for b in at.button if b.key == "retrain_go").click().run()
+    next(b for b in at.button if b.key == "retrain_yes").click().run()
+    assert triggered == ["incidents"]
+    assert at.session_state["retrain_run"]["dag_run_id"] == "manual__1"
