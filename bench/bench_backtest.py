@@ -3,15 +3,11 @@
     .venv/bin/python bench/bench_backtest.py chicago  --out var/bench/chicago_weekly
     .venv/bin/python bench/bench_backtest.py chicago  --daily --out var/bench/chicago_daily
     .venv/bin/python bench/bench_backtest.py chicago  --daily-full --out var/bench/chicago_daily_full
-    .venv/bin/python bench/bench_backtest.py hongkong --out var/bench/hongkong
 
 Each run goes through the same CLI a city would use (``riskwarn backtest ...``), records
 the wall time in ``<out>/bench.json`` and leaves ``scores.parquet`` / ``metrics.json``
-for ``bench/report.py``. For Hong Kong it then adds ``uncertainty.json``: month-block
-bootstrap CIs, paired model-minus-baseline CIs and the ex-post (monthly) ceiling
-(``riskwarn.models.geohazard.citywide_uncertainty``); ``--post-only`` recomputes that
-from an existing run folder. ``--daily-full``: Chicago daily over all of 2016-2017
-in eight quarterly runs pooled into ``pooled.json`` (heavy; one process for all 730
+for ``bench/report.py`` (Hong Kong: bench/bench_hongkong.py). ``--daily-full``: Chicago
+daily over all of 2016-2017 in eight quarterly runs pooled into ``pooled.json`` (heavy; one process for all 730
 origins was killed at 8 GB; the default daily run covers 2016 Q1).
 """
 
@@ -212,19 +208,6 @@ def pool_hotspot_runs(metrics: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def hongkong_args(out: Path) -> list[str]:
-    """CLI arguments of the Hong Kong landslide nowcast backtest (2010-2014, 1 km cells)."""
-    return [
-        "backtest", "geohazard",
-        "--source", str(ROOT / "configs/sources/hongkong_landslides.yaml"),
-        "--events", str(DATA / "hongkong/landslides_1984_2014.csv"),
-        "--rainfall-source", str(ROOT / "configs/sources/hongkong_rainfall.yaml"),
-        "--rainfall", str(DATA / "hongkong/hko_daily_rainfall_1884_2014.csv"),
-        "--cell-size", "1000", "--crs", "EPSG:2326", "--horizon-days", "1",
-        "--start", "2010-01-01", "--end", "2014-12-31", "--out", str(out),
-    ]  # fmt: skip
-
-
 def run(args: list[str], out: Path) -> float:
     """Run the CLI in-process; write and return the wall time in seconds."""
     from riskwarn.cli import main
@@ -241,112 +224,18 @@ def run(args: list[str], out: Path) -> float:
     return wall
 
 
-def prior_comparison(
-    cells_ev: Any, tz: str, start: str, end: str, smooths: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
-) -> dict[str, dict[str, float]]:
-    """Within-day hit rates of the susceptibility prior alone on the landslide days of
-    [start, end], for several smoothing widths (cells); active cells = before ``start``."""
-    import pandas as pd
-
-    from riskwarn.features.cells import active_cells
-    from riskwarn.models.geohazard import cell_daily_scores, cell_hit_rates
-
-    s0 = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC")
-    e0 = pd.Timestamp(end).tz_localize(tz).tz_convert("UTC") + pd.Timedelta(days=1)
-    cells = active_cells(cells_ev, s0)
-    win = cells_ev[(cells_ev["occurred_at"] >= s0) & (cells_ev["occurred_at"] < e0)]
-    local = pd.DatetimeIndex(win["occurred_at"]).tz_convert(tz).tz_localize(None).normalize()
-    city = pd.DataFrame({"date": sorted(set(local.date)), "p_any": 1.0, "method": "prior"})
-    out = {}
-    for smooth in smooths:
-        sc = cell_daily_scores(city, cells_ev, cells, tz, smooth_cells=smooth)
-        hr = cell_hit_rates(sc, win, tz)["prior"]
-        out[f"{smooth:g}"] = {k: v for k, v in hr.items() if k.startswith("day_")}
-    out["n_active_cells"] = {"cells": float(len(cells))}
-    return out
-
-
-def hongkong_uncertainty(out: Path, n_boot: int = 1000) -> dict[str, Any]:
-    """Bootstrap CIs, paired differences and ceiling of a Hong Kong run folder.
-
-    Reads ``citywide.parquet`` and the per-year thresholds of ``metrics.json``; the daily
-    landslide counts are re-read from the source through its mapping (as the CLI does).
-    Writes and returns ``uncertainty.json``.
-    """
-    import pandas as pd
-
-    from riskwarn.commands.backtest import read_source, write_json
-    from riskwarn.features.cells import assign_cells
-    from riskwarn.models.geohazard import (
-        GeohazardSpec,
-        citywide_uncertainty,
-        crossfit_ceiling,
-        daily_event_counts,
-        daily_known_counts,
-        daily_rain,
-        refit_ceiling,
-        warn_flags,
-    )
-
-    metrics = json.loads((out / "metrics.json").read_text())
-    city = warn_flags(pd.read_parquet(out / "citywide.parquet"), metrics["thresholds"])
-    ev, tz = read_source(
-        ROOT / "configs/sources/hongkong_landslides.yaml",
-        DATA / "hongkong/landslides_1984_2014.csv",
-    )
-    readings, _ = read_source(
-        ROOT / "configs/sources/hongkong_rainfall.yaml",
-        DATA / "hongkong/hko_daily_rainfall_1884_2014.csv",
-    )
-    rain = daily_rain(readings, tz)
-    days = pd.DatetimeIndex(pd.to_datetime(sorted(city["date"].unique())))
-    major = int(metrics.get("major_threshold", 10))
-    t0 = time.perf_counter()
-    spec = GeohazardSpec(tz=tz, start=days.min(), end=days.max(), major_threshold=major)
-    refit_rounds = 300
-    all_counts = daily_event_counts(ev, tz, rain.index)
-    known = daily_known_counts(ev, tz, rain.index)
-    refit = refit_ceiling(rain, all_counts, spec, refit_rounds, known=known)
-    crossfit, crossfit_rounds = crossfit_ceiling(rain, all_counts, spec, known=known)
-    counts = daily_event_counts(ev, tz, days)
-    res = citywide_uncertainty(
-        city,
-        counts,
-        major,
-        n_boot=n_boot,
-        ceilings={"ceiling_refit": refit, "ceiling_crossfit": crossfit},
-        oracle="ceiling_crossfit",
-    )
-    res["ceiling_crossfit_rounds"] = crossfit_rounds
-    # the spatial prior alone, within landslide days: raw past counts vs smoothed; the
-    # smoothing is chosen on 2005-2009 (before the backtest), shown on 2010-2014 too
-    cells_ev = assign_cells(ev, "EPSG:2326", 1000.0).dropna(subset=["cell_x", "cell_y"])
-    cells_ev = cells_ev.astype({"cell_x": "int64", "cell_y": "int64"})
-    res["prior_within_day"] = {
-        "2005-2009": prior_comparison(cells_ev, tz, "2005-01-01", "2009-12-31"),
-        "2010-2014": prior_comparison(cells_ev, tz, "2010-01-01", "2014-12-31"),
-    }
-    res["n_boot"] = n_boot
-    res["ceiling_refit_rounds"] = refit_rounds
-    res["major_threshold"] = major
-    res["wall_s"] = time.perf_counter() - t0
-    write_json(out / "uncertainty.json", res)
-    return res
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("dataset", choices=["chicago", "hongkong"])
+    p.add_argument("dataset", choices=["chicago"])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--daily", action="store_true", help="Chicago: daily forecasts, 2016 Q1")
     p.add_argument("--daily-full", action="store_true", help="Chicago: daily, 2016-2017")
     p.add_argument(
         "--post-only",
         action="store_true",
-        help="Hong Kong: only uncertainty.json; --daily-full: only pooled.json from the runs",
+        help="--daily-full: only pooled.json from the runs",
     )
     p.add_argument("--reuse", action="store_true", help="--daily-full: keep finished quarters")
-    p.add_argument("--n-boot", type=int, default=1000)
     a = p.parse_args(argv)
     if a.dataset == "chicago" and a.daily_full:
         pooled = run_daily_quarters(a.out, a.reuse or a.post_only)
@@ -356,13 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{pooled['methods']['xgboost']['pai@0.05']:.2f} -> {a.out}\n"
         )
         return 0
-    args = chicago_args(a.out, a.daily) if a.dataset == "chicago" else hongkong_args(a.out)
     if not a.post_only:
-        wall = run(args, a.out)
+        wall = run(chicago_args(a.out, a.daily), a.out)
         sys.stdout.write(f"{a.dataset}: {wall:.1f} s -> {a.out}\n")
-    if a.dataset == "hongkong":
-        res = hongkong_uncertainty(a.out, a.n_boot)
-        sys.stdout.write(f"hongkong uncertainty: {res['wall_s']:.1f} s -> {a.out}\n")
     return 0
 
 

@@ -6,9 +6,9 @@
         [--sim var/bench/sim_truth [--sim DIR2 --sim-city SIMULATION]] \\
         [--run] [--out docs/benchmarks-models.md]
 
-With ``--run`` the benchmarks are run first (bench/bench_backtest.py,
+With ``--run`` the benchmarks are run first (bench/bench_backtest.py, bench/bench_hongkong.py,
 bench/bench_threegorges.py, bench/bench_sim_truth.py); otherwise the folders' JSON files
-(``metrics.json``, ``bench.json``, ``uncertainty.json``, ``threegorges.json``,
+(``metrics.json``, ``bench.json``, ``hongkong.json``, ``threegorges.json``,
 ``sim_truth.json``) are read. Every figure in the document comes from those files. The
 geohazard-site section is included from docs/_sections/geohazard_sites.md when present
 (written by bench/bench_geohazard_sites.py).
@@ -186,211 +186,6 @@ def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) 
     return "\n".join(lines) + "\n"
 
 
-def _ci(v: dict[str, Any], nd: int = 3) -> str:
-    lo, hi = v["ci"]
-    return f"{_f(v['value'], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
-
-
-def geohazard_section(
-    metrics: dict[str, Any], bench: dict[str, Any], unc: dict[str, Any] | None = None
-) -> str:
-    """City-wide >= 1 / >= 10 landslide-day skill per method (with CIs) and per-cell skill."""
-    lines = [
-        "## Hong Kong landslides: daily city-wide nowcasts 2010-2014",
-        "",
-        "Rain up to the end of the day, landslide records of earlier days only; yearly "
-        "refits on earlier years; warning threshold (max TSS) chosen on the two years before "
-        "each evaluation year.",
-        "",
-    ]
-    if unc:
-        lines += [
-            f"95% CIs: block bootstrap over the {unc['n_blocks']} calendar months "
-            f"({unc['n_boot']} resamples, whole months drawn with replacement). Days are not "
-            "independent (storms last several days and antecedent rain carries over), so "
-            "resampling single days would understate the uncertainty; a month holds whole "
-            "storm sequences and months are close to independent of each other. Paired "
-            "differences use the same resamples for both methods.",
-            "",
-            "Ex-post ceilings (knowledge no forecast has): `ceiling_month` gives each day its "
-            "calendar month's realised share of landslide days in the backtest window (which months "
-            "turned out wet, no day-to-day information); `ceiling_refit` is the same XGBoost "
-            "model (same inputs, depth 2, monotone in rain) fitted for "
-            f"{unc.get('ceiling_refit_rounds', 'n/a')} rounds on the "
-            "backtest days themselves and scored on them (it knows the answers within the "
-            "capacity of the model class). Both warn at their own ex-post max-TSS threshold. "
-            "A per-day oracle would be trivially perfect, so it is not used. The share of "
-            "the gap closed is measured to the higher ceiling.",
-            "",
-            "`ceiling_crossfit` is the same learner fitted on the *other* years of the "
-            "backtest window and scored on the held-out year (rounds chosen ex post: "
-            f"{unc.get('ceiling_crossfit_rounds', 'n/a')}): it knows how rain turned into "
-            "landslides over the whole period, future years included, but not the answers of "
-            "the days it scores. The distance between it and `ceiling_refit` is what the "
-            "in-sample refit gains by memorising the evaluated days' own outcomes; the share "
-            "of the gap to `ceiling_crossfit` is reported beside the headline share.",
-            "",
-        ]
-    for target, label in (("any", ">= 1 landslide"), ("major", ">= 10 landslides")):
-        lines += [
-            f"### {label} days",
-            "",
-            "| method | AUC [CI] | AP [CI] | Brier [CI] | TSS [CI] | POD [CI] | FAR [CI] |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        if unc:
-            ms = unc[target]["methods"]
-            for name in sorted(ms, key=lambda k: -ms[k]["auc"]["value"]):
-                v = ms[name]
-                lines.append(
-                    f"| {name} | {_ci(v['auc'])} | {_ci(v['average_precision'])} | "
-                    f"{_ci(v['brier'], 4)} | {_ci(v['tss'])} | {_ci(v['pod'])} | "
-                    f"{_ci(v['far'])} |"
-                )
-            lines += [
-                "",
-                "Paired differences xgboost - other (95% CI; Brier: negative = xgboost better). "
-                "`ceiling_month` does not see the day's rain, so a rain nowcast can beat it; "
-                "it is not an upper bound here, `ceiling_refit` is.",
-                "",
-            ]
-            for name, d in sorted(unc[target]["reference_minus"].items()):
-                parts = [
-                    f"{k.upper() if k != 'average_precision' else 'AP'} {d[k]['diff']:+.3f} "
-                    f"[{d[k]['ci'][0]:+.3f}, {d[k]['ci'][1]:+.3f}]"
-                    for k in ("auc", "average_precision", "brier", "tss")
-                ]
-                lines.append(f"- xgboost - {name}: " + "; ".join(parts))
-            for key in ("auc", "tss"):
-                sig = [
-                    n
-                    for n, d in sorted(unc[target]["reference_minus"].items())
-                    if not n.startswith("ceiling") and d[key]["ci"][0] > 0
-                ]
-                lines.append(
-                    f"- {key.upper()}: paired CI of xgboost - baseline entirely above zero "
-                    "against: " + (", ".join(f"`{n}`" for n in sig) if sig else "none")
-                )
-            oracle = unc[target].get("oracle")
-            for name, d in sorted(unc[target].get("oracle_minus", {}).items()):
-                lines.append(
-                    f"- {oracle} - {name} (ex post, for scale): "
-                    + "; ".join(
-                        f"{k.upper()} {d[k]['diff']:+.3f} "
-                        f"[{d[k]['ci'][0]:+.3f}, {d[k]['ci'][1]:+.3f}]"
-                        for k in ("auc", "tss")
-                    )
-                )
-            lines.append("")
-            for key, g in unc[target]["gap"].items():
-                lines.append(
-                    f"- {key.upper() if key != 'average_precision' else 'AP'}: xgboost "
-                    f"{g['model']:.3f}, best baseline `{g['best_baseline']}` {g['baseline']:.3f}, "
-                    f"ceiling (`{g['ceiling_method']}`) {g['ceiling']:.3f}: share of the gap "
-                    f"closed **{_f(g['gap_closed'], 2)}** (target 0.5)"
-                    + (
-                        f"; diagnostic, to `ceiling_crossfit` "
-                        f"({g['ceilings']['ceiling_crossfit']:.3f}): "
-                        f"{_f(g['gap_closed_by_ceiling']['ceiling_crossfit'], 2)}"
-                        if "ceiling_crossfit" in g.get("ceilings", {})
-                        else ""
-                    )
-                )
-        else:
-            for name, v in sorted(metrics["methods"].items(), key=lambda kv: -kv[1][target]["auc"]):
-                a = v[target]
-                lines.append(
-                    f"| {name} | {_f(a['auc'], 3)} | {_f(a['average_precision'], 3)} | "
-                    f"{_f(a['brier'], 4)} | {_f(a['tss'], 3)} | {_f(a['pod'], 3)} | "
-                    f"{_f(a['far'], 3)} |"
-                )
-        lines.append("")
-    native = metrics.get("native_thresholds") or {}
-    if native:
-        lines += [
-            "Caine and Guzzetti as published (warn when the day's rain exceeds the "
-            "intensity-duration curve, ratio >= 1; no calibration, no chosen threshold):",
-            "",
-        ]
-        for name, by_target in sorted(native.items()):
-            lines.append(
-                f"- `{name}`: "
-                + "; ".join(
-                    f"{label}: TSS {_f(w['tss'], 3)}, POD {_f(w['pod'], 3)}, FAR "
-                    f"{_f(w['far'], 3)}, warned {_f(100 * w['warned_share'], 1)}% of days"
-                    for label, w in ((">= 1", by_target["any"]), (">= 10", by_target["major"]))
-                )
-            )
-        lines.append("")
-    cells = metrics.get("cell_hit_rates_on_event_days", {})
-    if cells:
-        any_m = next(iter(cells.values()))
-        n_days = metrics["methods"].get("xgboost", {}).get("n_days")
-        lines += [
-            "### Per 1 km cell",
-            "",
-            f"{metrics.get('n_active_cells')} active cells (a landslide before the backtest "
-            "start); "
-            f"{int(any_m.get('n_events', 0))} landslides in active cells on "
-            f"{int(any_m.get('n_event_days', 0))} landslide days. Cell score = the method's "
-            "city-wide day probability x the cell's susceptibility prior (its share of "
-            "landslides before the evaluation year, Gaussian-smoothed with sigma 0.5 cell, "
-            "+0.5 per cell); the same prior for every method.",
-            "",
-            "Within a landslide day every method ranks the cells by the prior alone (a "
-            "city-wide day probability cannot reorder cells), so per-day hit rates measure "
-            "the prior and are identical across methods. What separates the methods is the "
-            f"ranking of all cell-days together (top k% of the {n_days} days x cells flagged): "
-            "the day probability has to pick the landslide days and the prior the cells.",
-            "",
-            "| method | cell-day HR@1% | HR@5% | HR@10% | PAI@1% | PAI@5% | cell-day AUC |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for name in sorted(cells, key=lambda k: -cells[k]["st_hit_rate@0.05"]):
-            v = cells[name]
-            lines.append(
-                f"| {name} | {_f(v['st_hit_rate@0.01'], 3)} | {_f(v['st_hit_rate@0.05'], 3)} | "
-                f"{_f(v['st_hit_rate@0.1'], 3)} | {_f(v['st_pai@0.01'])} | "
-                f"{_f(v['st_pai@0.05'])} | {_f(v['st_auc'], 3)} |"
-            )
-        v = any_m
-        lines += [
-            "",
-            f"Within landslide days (the prior, all methods): HR@1% {_f(v['day_hit_rate@0.01'], 3)}, "
-            f"HR@5% {_f(v['day_hit_rate@0.05'], 3)}, HR@10% {_f(v['day_hit_rate@0.1'], 3)}, "
-            f"HR@20% {_f(v['day_hit_rate@0.2'], 3)} (PAI@5% {_f(v['day_pai@0.05'])}; "
-            "a random ranking gives HR@k = k).",
-        ]
-        if unc and unc.get("prior_within_day"):
-            lines += [
-                "",
-                "Choice of the prior's smoothing (within-day HR of the prior alone; sigma in "
-                "cells; chosen on 2005-2009, before the backtest; 2010-2014 shown for the "
-                "record):",
-                "",
-                "| period | sigma | HR@1% | HR@5% | HR@10% | HR@20% |",
-                "|---|---|---|---|---|---|",
-            ]
-            for period, by in unc["prior_within_day"].items():
-                for sm, hv in by.items():
-                    if sm == "n_active_cells":
-                        continue
-                    lines.append(
-                        f"| {period} | {sm} | {_f(hv['day_hit_rate@0.01'], 3)} | "
-                        f"{_f(hv['day_hit_rate@0.05'], 3)} | {_f(hv['day_hit_rate@0.1'], 3)} | "
-                        f"{_f(hv['day_hit_rate@0.2'], 3)} |"
-                    )
-    if bench.get("wall_s"):
-        lines.append(f"\n- Wall time {bench['wall_s']:.0f} s. Command: `{bench['command']}`")
-    if unc:
-        lines.append(
-            f"- CIs, ceilings and the prior comparison: `python bench/bench_backtest.py "
-            f"hongkong --out DIR --post-only` ({unc['wall_s']:.0f} s; run without "
-            "`--post-only` it runs the backtest first)."
-        )
-    return "\n".join(lines) + "\n"
-
-
 def pooled_daily_section(pooled: dict[str, Any]) -> str:
     """Chicago daily 2016-2017 pooled from quarterly runs (bench_backtest --daily-full)."""
     m = pooled["methods"]
@@ -514,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.chicago_daily_full:
             bb.run_daily_quarters(a.chicago_daily_full)
         if a.hongkong:
-            bb.main(["hongkong", "--out", str(a.hongkong)])
+            import bench_hongkong
+
+            bench_hongkong.main(["--out", str(a.hongkong)])
         if a.threegorges:
             import bench_threegorges
 
@@ -570,10 +367,9 @@ def main(argv: list[str] | None = None) -> int:
             "`bench/report.py --run --chicago-daily-full DIR ...`.\n"
         )
     if a.hongkong:
-        metrics, bench = _load(a.hongkong)
-        unc_path = a.hongkong / "uncertainty.json"
-        unc = json.loads(unc_path.read_text()) if unc_path.exists() else None
-        parts.append(geohazard_section(metrics, bench, unc))
+        from hongkong_section import section_markdown
+
+        parts.append(section_markdown(json.loads((a.hongkong / "hongkong.json").read_text())))
     if a.threegorges:
         import bench_threegorges
 

@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -80,16 +81,29 @@ def test_registry_cli_needs_a_reason(cmd: list[str], capsys) -> None:
 
 def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) -> None:
     """`riskwarn backtest geohazard` on one Hong Kong year: the issue's outputs, and a day's
-    nowcast unchanged when every landslide of that day and later is removed."""
+    nowcast unchanged when every landslide and every rain reading from a later day is
+    removed."""
     hk = shared_data / "hongkong"
     raw = pd.read_csv(hk / "landslides_1984_2014.csv", dtype=str, na_values=["-"])
-    day = pd.to_datetime(
-        raw["FAILDATE"].fillna(raw["CALLDATE"]), format="%d/%m/%Y", errors="coerce"
+    fail = pd.to_datetime(raw["FAILDATE"], format="%d/%m/%Y", errors="coerce")
+    call = pd.to_datetime(raw["CALLDATE"], format="%d/%m/%Y", errors="coerce")
+    known = np.maximum(fail.fillna(call), call.fillna(fail))
+    cut = tmp_path / "known_before_july.csv"
+    raw[known < "2012-07-01"].to_csv(cut, index=False, na_rep="-")
+    rain = pd.read_csv(hk / "hko_daily_rainfall_1884_2014.csv", skiprows=2, dtype=str)
+    rain_day = pd.to_datetime(  # the file holds an invalid 1900-02-29 (quarantined): keep it
+        rain.iloc[:, :3].astype(int).set_axis(["year", "month", "day"], axis=1), errors="coerce"
     )
-    cut = tmp_path / "before_july.csv"
-    raw[day < "2012-07-01"].to_csv(cut, index=False, na_rep="-")
+    head = (hk / "hko_daily_rainfall_1884_2014.csv").read_text(encoding="utf-8").splitlines()[:2]
+    rain_cut = tmp_path / "rain_to_june.csv"
+    rain_cut.write_text(
+        "\n".join(head) + "\n" + rain[~(rain_day >= "2012-07-01")].to_csv(index=False)
+    )
     outs = {}
-    for name, events in (("all", hk / "landslides_1984_2014.csv"), ("cut", cut)):
+    for name, events, rainfall in (
+        ("all", hk / "landslides_1984_2014.csv", hk / "hko_daily_rainfall_1884_2014.csv"),
+        ("cut", cut, rain_cut),
+    ):
         outs[name] = tmp_path / name
         rc = main(
             [
@@ -97,7 +111,7 @@ def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) 
                 "--source", str(ROOT / "configs/sources/hongkong_landslides.yaml"),
                 "--events", str(events),
                 "--rainfall-source", str(ROOT / "configs/sources/hongkong_rainfall.yaml"),
-                "--rainfall", str(hk / "hko_daily_rainfall_1884_2014.csv"),
+                "--rainfall", str(rainfall),
                 "--cell-size", "1000", "--crs", "EPSG:2326", "--horizon-days", "1",
                 "--start", "2012-01-01", "--end", "2012-12-31", "--train-start", "2004-01-01",
                 "--out", str(outs[name]),
@@ -105,8 +119,11 @@ def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) 
         )  # fmt: skip
         assert rc == 0
     city = pd.read_parquet(outs["all"] / "citywide.parquet")
-    assert list(city.columns) == ["date", "p_any", "p_major", "level", "method"]
-    assert set(city["method"]) == {"xgboost", "caine", "guzzetti", "effective_rain"}
+    assert list(city.columns) == [
+        "date", "method", "score", "expected_landslides", "p_any", "p_major", "level",
+        "level_prev_day", "n_events",
+    ]  # fmt: skip
+    assert set(city["method"]) == {"xgboost", "caine", "guzzetti", "effective_rain", "rain_72h"}
     assert city.groupby("method").size().eq(366).all()
     assert city[["p_any", "p_major"]].stack().between(0, 1).all()
     assert set(city["level"].unique()) <= {0, 1, 2, 3, 4}
@@ -114,12 +131,14 @@ def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) 
     assert list(scores.columns) == ["origin", "cell_x", "cell_y", "method", "score"]
     metrics = json.loads((outs["all"] / "metrics.json").read_text())
     assert metrics["methods"]["xgboost"]["any"]["auc"] > 0.65
+    assert {t["method"] for t in metrics["thresholds"]} == set(city["method"])
     assert metrics["cell_hit_rates_on_event_days"]
     cut_city = pd.read_parquet(outs["cut"] / "citywide.parquet")
+    cols = ["date", "method", "score", "expected_landslides", "p_any", "p_major", "level"]
     early = pd.to_datetime(city["date"]) < "2012-07-01"
-    early_cut = pd.to_datetime(cut_city["date"]) < "2012-07-01"
+    assert (pd.to_datetime(cut_city["date"]) < "2012-07-01").all()
     pd.testing.assert_frame_equal(
-        city[early].reset_index(drop=True), cut_city[early_cut].reset_index(drop=True)
+        city.loc[early, cols].reset_index(drop=True), cut_city[cols].reset_index(drop=True)
     )
 
 

@@ -10,8 +10,6 @@ from sklearn.metrics import roc_auc_score
 from riskwarn.models.geohazard import (
     cell_daily_scores,
     cell_hit_rates,
-    citywide_uncertainty,
-    monthly_ceiling,
     susceptibility_prior,
 )
 from riskwarn.models.metrics import (
@@ -64,15 +62,6 @@ def test_gap_closed_share() -> None:
     assert np.isnan(gap_closed_share(0.8, 0.9, 0.9))
 
 
-def test_monthly_ceiling_uses_each_months_realised_rate() -> None:
-    dates = pd.Series(pd.date_range("2010-01-01", "2010-02-28", freq="D"))
-    n = np.zeros(len(dates), int)
-    n[:31:2] = 1  # 16 of 31 January days with a landslide, none in February
-    c = monthly_ceiling(dates, n, major_threshold=10)
-    assert np.allclose(c["p_any"][:31], 16 / 31) and np.allclose(c["p_any"][31:], 0)
-    assert c["warn_any"][:31].all() and not c["warn_any"][31:].any()
-
-
 def _events(cells: list[tuple[int, int]], when: str) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -118,49 +107,6 @@ def test_cell_scores_reward_the_method_that_picks_the_landslide_day() -> None:
     # over cell-days only the sharp method puts the landslide cell-day on top
     assert res["sharp"]["st_auc"] == 1.0 and res["flat"]["st_auc"] < 1.0
     assert res["sharp"]["st_hit_rate@0.05"] > res["flat"]["st_hit_rate@0.05"]
-
-
-def test_citywide_uncertainty_reports_ceiling_and_gap() -> None:
-    rng = np.random.default_rng(3)
-    dates = pd.date_range("2010-01-01", "2011-12-31", freq="D")
-    rain = rng.gamma(0.5, 20, len(dates))
-    n = rng.poisson(0.002 * rain**1.5)
-    rows = []
-    for method, noise in (("xgboost", 5.0), ("caine", 30.0)):
-        s = rain + rng.normal(0, noise, len(dates))
-        p = 1 / (1 + np.exp(-(s - 30) / 10))
-        rows.append(
-            pd.DataFrame(
-                {"date": dates.date, "p_any": p, "p_major": p / 3, "method": method}
-            ).assign(warn_any=p > 0.5, warn_major=p > 0.3)
-        )
-    city = pd.concat(rows, ignore_index=True)
-    res = citywide_uncertainty(city, pd.Series(n, index=dates), 10, n_boot=100)
-    assert res["n_blocks"] == 24
-    any_ = res["any"]
-    assert set(any_["methods"]) == {"xgboost", "caine", "ceiling_month"}
-    assert any_["gap"]["auc"]["best_baseline"] == "caine"
-    assert any_["reference_minus"]["caine"]["auc"]["diff"] > 0
-
-
-def test_warn_flags_use_each_years_threshold() -> None:
-    from riskwarn.models.geohazard import warn_flags
-
-    city = pd.DataFrame(
-        {
-            "date": pd.to_datetime(["2010-06-01", "2011-06-01"]).date,
-            "p_any": [0.3, 0.3],
-            "p_major": [0.01, 0.01],
-            "method": "caine",
-        }
-    )
-    thr = [
-        {"year": 2010, "method": "caine", "t_any": 0.2, "t_major": 0.5},
-        {"year": 2011, "method": "caine", "t_any": 0.4, "t_major": 0.005},
-    ]
-    w = warn_flags(city, thr)
-    assert w["warn_any"].tolist() == [True, False]
-    assert w["warn_major"].tolist() == [False, True]
 
 
 def test_pooling_quarterly_runs_weights_hit_rates_by_events() -> None:
@@ -244,37 +190,6 @@ def test_evaluate_methods_keeps_ex_post_oracles_out_of_the_baselines() -> None:
             m["xgboost"]["pai@0.05"], m["long_run"]["pai@0.05"], m["ceiling_loo"]["pai@0.05"]
         )
     )
-
-
-def test_crossfit_ceiling_scores_each_year_with_a_model_blind_to_it() -> None:
-    from riskwarn.models.geohazard import GeohazardSpec, crossfit_ceiling, refit_ceiling
-
-    rng = np.random.default_rng(11)
-    dates = pd.date_range("2008-01-01", "2012-12-31", freq="D")
-    rain = pd.Series(rng.gamma(0.4, 25, len(dates)), index=dates)
-    counts = pd.Series(rng.poisson(0.003 * rain.to_numpy() ** 1.4), index=dates)
-    spec = GeohazardSpec(
-        tz=TZ, start=pd.Timestamp("2010-01-01"), end=pd.Timestamp("2012-12-31"), major_threshold=3
-    )
-    cross, rounds = crossfit_ceiling(rain, counts, spec, rounds_grid=(10, 40))
-    refit = refit_ceiling(rain, counts, spec, rounds=40)
-    assert len(cross) == len(refit) == 3 * 365 + 1
-    assert set(rounds) == {"any", "major"} and set(rounds.values()) <= {10, 40}
-    y = (counts.loc["2010-01-01":"2012-12-31"] >= 1).to_numpy()
-    auc_cross = rank_auc(y, cross["p_any"].to_numpy())
-    auc_refit = rank_auc(y, refit["p_any"].to_numpy())
-    assert 0.6 < auc_cross <= auc_refit + 1e-9  # skill from rain, no memorised answers
-    # a day's own answer never reaches its score: the model is fitted on other years
-    # and the day's inputs are rain and earlier days' landslides only
-    day = pd.Timestamp("2011-07-15")
-    flipped = counts.copy()
-    flipped.loc[day] = 0 if counts.loc[day] else 12
-    cross1, _ = crossfit_ceiling(rain, counts, spec, rounds_grid=(40,))
-    cross2, _ = crossfit_ceiling(rain, flipped, spec, rounds_grid=(40,))
-    at = (pd.to_datetime(cross1["date"]) == day).to_numpy()
-    assert cross1.loc[at, "p_any"].item() == pytest.approx(cross2.loc[at, "p_any"].item())
-    other_year = (pd.to_datetime(cross1["date"]).dt.year != 2011).to_numpy()
-    assert not np.allclose(cross1.loc[other_year, "p_any"], cross2.loc[other_year, "p_any"])
 
 
 def test_oracles_separate_a_windows_own_chance_from_the_cells_intensity() -> None:
@@ -377,3 +292,18 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     assert later["pai@0.05"]["xgboost"] == pytest.approx(pai_later["pai@0.05"])
     lo, hi = later["pai@0.05_ci"]["xgboost"]
     assert lo <= pai_later["pai@0.05"] <= hi
+
+
+def test_a_landslide_outside_the_scored_cells_is_a_miss_for_every_method() -> None:
+    cells = pd.DataFrame({"cell_x": [0, 1, 2, 3], "cell_y": [0, 0, 0, 0]})
+    hist = _events([(0, 0), (0, 0), (1, 0)], "2009-03-01")
+    days = pd.date_range("2010-01-01", periods=10, freq="D").date
+    city = pd.DataFrame({"date": days, "p_any": [0.9 if i == 4 else 0.1 for i in range(10)]})
+    scores = cell_daily_scores(city.assign(method="sharp"), hist, cells, TZ)
+    inside = _events([(0, 0)], "2010-01-05 03:00")
+    outside = _events([(9, 9)], "2010-01-05 04:00")  # a cell never scored
+    alone = cell_hit_rates(scores, inside, TZ)["sharp"]
+    both = cell_hit_rates(scores, pd.concat([inside, outside]), TZ)["sharp"]
+    assert alone["st_hit_rate@0.05"] == 1.0 and both["st_hit_rate@0.05"] == 0.5
+    assert both["n_events"] == 2 and both["n_events_outside"] == 1
+    assert both["day_hit_rate@0.2"] == alone["day_hit_rate@0.2"] / 2

@@ -296,8 +296,24 @@ def incidents(
 )
 @click.option("--start", required=True)
 @click.option("--end", required=True)
-@click.option("--train-start", default="1990-01-01", show_default=True)
+@click.option(
+    "--train-start",
+    default=None,
+    help="First training day (default: 1 January of the landslide record's first year).",
+)
 @click.option("--major-threshold", type=click.IntRange(min=2), default=10, show_default=True)
+@click.option(
+    "--crossfit",
+    is_flag=True,
+    help="Also score ceiling_crossfit (ex post: the model fitted on every other year).",
+)
+@click.option(
+    "--n-boot",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Month-block bootstrap resamples for CIs (0: point values only).",
+)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 def geohazard(
     source: Path,
@@ -309,21 +325,28 @@ def geohazard(
     horizon_days: int,
     start: str,
     end: str,
-    train_start: str,
+    train_start: str | None,
     major_threshold: int,
+    crossfit: bool,
+    n_boot: int,
     out: Path,
 ) -> None:
-    """Daily city-wide landslide nowcasts beside the Caine / Guzzetti / effective-rain rules."""
+    """Daily city-wide landslide nowcasts (expected landslides per day, P(>=1), P(>=major),
+    levels) beside the Caine / Guzzetti / effective-rain / 72-hour-rain rules."""
     from riskwarn.features.cells import active_cells, assign_cells
+    from riskwarn.features.landslide_reporting import landslide_days
+    from riskwarn.features.rain_indices import rain_indices
     from riskwarn.models.geohazard import (
+        CITY_COLUMNS,
+        CROSSFIT,
         GeohazardSpec,
         cell_daily_scores,
         cell_hit_rates,
-        daily_event_counts,
-        daily_known_counts,
         daily_rain,
+        native_threshold_metrics,
         run_citywide_backtest,
     )
+    from riskwarn.models.nowcast_skill import nowcast_skill
 
     s, e = _date(start, "start"), _date(end, "end")
     if e < s:
@@ -333,38 +356,55 @@ def geohazard(
     if "observed_at" not in readings.columns:
         raise click.ClickException(f"{rainfall_source} does not map to sensor readings")
     rain = daily_rain(readings, tz)
-    counts = daily_event_counts(ev, tz, rain.index)
     spec = GeohazardSpec(
         tz=tz,
         start=s,
         end=e,
-        train_start=_date(train_start, "train-start"),
+        train_start=_date(train_start, "train-start") if train_start else None,
         major_threshold=major_threshold,
     )
     try:
-        city, metrics = run_citywide_backtest(
-            rain, counts, spec, known=daily_known_counts(ev, tz, rain.index)
-        )
+        city, meta = run_citywide_backtest(rain, landslide_days(ev, tz), spec, crossfit=crossfit)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    first = city.drop_duplicates("date")
+    counts = pd.Series(first["n_events"].to_numpy(), index=pd.to_datetime(first["date"]))
+    skill = nowcast_skill(
+        city, counts, major_threshold, exclude_from_rules=(CROSSFIT,), n_boot=n_boot
+    )
+    metrics: dict[str, Any] = {
+        "methods": {
+            m: {t: {k: v["value"] for k, v in by.items()} for t, by in per.items()}
+            for m, per in skill["methods"].items()
+        },
+        "skill": skill,
+        **meta,
+    }
+    window = rain_indices(rain).loc[s:e]
+    metrics["native_thresholds"] = native_threshold_metrics(
+        window, counts.reindex(window.index).fillna(0).to_numpy(), major_threshold
+    )
     cells_ev = assign_cells(ev, crs, cell_size).dropna(subset=["cell_x", "cell_y"])
     cells_ev = cells_ev.astype({"cell_x": "int64", "cell_y": "int64"})
     start_utc = s.tz_localize(tz).tz_convert("UTC")
     cells = active_cells(cells_ev, start_utc)
-    scores = cell_daily_scores(city, cells_ev, cells, tz)
+    cell_city = city[city["method"] != CROSSFIT]
+    scores = cell_daily_scores(cell_city, cells_ev, cells, tz)
     in_window = cells_ev[(cells_ev["occurred_at"] >= start_utc)]
     metrics["cell_hit_rates_on_event_days"] = cell_hit_rates(scores, in_window, tz)
     metrics["n_active_cells"] = len(cells)
     out.mkdir(parents=True, exist_ok=True)
-    city[["date", "p_any", "p_major", "level", "method"]].to_parquet(
+    city[[*CITY_COLUMNS, "level_prev_day", "n_events"]].to_parquet(
         out / "citywide.parquet", index=False
     )
     scores.to_parquet(out / "scores.parquet", index=False)
     write_json(out / "metrics.json", metrics)
-    for name, m in sorted(metrics["methods"].items()):
+    m = metrics["methods"]
+    for name in sorted(m):
+        a, b = m[name]["any"], m[name]["major"]
         click.echo(
-            f"{name:15s} >=1: AUC {m['any']['auc']:.3f} TSS {m['any']['tss']:.3f}  "
-            f">={major_threshold}: AUC {m['major']['auc']:.3f} TSS {m['major']['tss']:.3f}"
+            f"{name:17s} >=1: AUC {a['auc']:.3f} BSS {a['bss']:.3f}  >={major_threshold}: AUC "
+            f"{b['auc']:.3f} BSS {b['bss']:.3f} TSS@red {b['tss@red']:.3f}"
         )
     click.echo(f"-> {out}")
 

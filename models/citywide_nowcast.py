@@ -1,0 +1,224 @@
+"""City-wide daily landslide nowcast: the expected number of landslides per day, built on
+the rain-threshold rules so that it can only add to them.
+
+* **Inputs** (:func:`citywide_inputs`): the rule indices of
+  :mod:`riskwarn.features.rain_indices` (multi-duration totals and maxima, intensities,
+  Caine and Guzzetti exceedance ratios, API, effective and antecedent rain), the season,
+  the reporting calendar and era (:mod:`riskwarn.features.landslide_reporting`) and the
+  landslides known on earlier days. Rain up to the end of the day (a nowcast), landslide
+  records known before the day.
+* **Monotone in rain**: every rain index enters with a +1 XGBoost monotone constraint and
+  every rain index is non-decreasing in every day's rain, so raising any day's rain never
+  lowers the nowcast: a wetter day is never judged safer than the rules judge it.
+* **Severity, one model** (:class:`CountNowcast`): XGBoost ``count:poisson`` predicts the
+  expected landslides per day ``mu``; the day's count is taken as negative binomial with
+  mean ``mu`` and variance ``mu + alpha mu^2``, ``alpha`` fitted by maximum likelihood on
+  the training days (counts censored at the label cap). ``P(>= k) = NB survival(k - 1)``,
+  so P(>= 1) and P(>= 10) come from the same ``mu`` and never contradict each other.
+  Training labels are capped (``label_cap``): a day with 300 landslides would otherwise
+  dominate the Poisson fit; the cap is above the 10 of a major day and the censored
+  likelihood keeps ``alpha`` consistent with it.
+* **Levels** (:func:`level_thresholds`): red and orange warn, on the training years, on as
+  many days per year as the Observatory issued Red (4.6) and Amber (21.3) rainstorm signals
+  per year in 1992-2010; yellow when P(>= 1) >= 0.5; blue at the threshold of P(>= 1) that
+  maximised TSS on the training years. Every threshold comes from training days only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from scipy import optimize, stats
+
+from riskwarn.features.landslide_reporting import calendar_inputs, daily_counts, reporting_era
+from riskwarn.features.rain_indices import RainIndexParams, rain_index_columns, rain_indices
+from riskwarn.models.metrics import best_threshold_tss
+
+LEVEL_NAMES = ("blue", "yellow", "orange", "red")  # levels 1..4
+# Hong Kong Observatory, "Interesting Statistics on Rainstorm Warning Signals" (LI Kin-wai,
+# June 2011): signals issued per year on average, 1992-2010
+HKO_SIGNALS_PER_YEAR = {"amber": 21.3, "red": 4.6, "black": 1.2}
+
+
+@dataclass(frozen=True)
+class CountModelParams:
+    """XGBoost settings of the count model (chosen on 1995-2004, see docs)."""
+
+    rounds: int = 300
+    max_depth: int = 2
+    learning_rate: float = 0.05
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    max_delta_step: float = 0.7
+    label_cap: int = 20
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    """How the four warning levels are set on training days."""
+
+    red_days_per_year: float = HKO_SIGNALS_PER_YEAR["red"]
+    orange_days_per_year: float = HKO_SIGNALS_PER_YEAR["amber"]
+    yellow_p_any: float = 0.5
+
+
+def citywide_inputs(
+    rain: pd.Series,
+    days: pd.DataFrame,
+    first_year: int,
+    rain_params: RainIndexParams | None = None,
+    era_window_years: int = 5,
+) -> pd.DataFrame:
+    """Model inputs per day of ``rain`` (complete daily index) and ``label_count``.
+
+    ``days``: landslide records (``occurred_day``, ``known_day``; :func:`landslide_days`);
+    ``first_year``: first year of the landslide record (the era input starts there).
+    """
+    idx = pd.DatetimeIndex(rain.index)
+    f = rain_indices(rain, rain_params)
+    doy = idx.day_of_year.to_numpy()
+    f["season_sin"] = np.sin(2 * np.pi * doy / 365.25)
+    f["season_cos"] = np.cos(2 * np.pi * doy / 365.25)
+    f = f.join(calendar_inputs(idx))
+    prev = daily_counts(days, idx, by="known_day").shift(1, fill_value=0)
+    for n in (1, 7, 30):
+        f[f"landslides_prev_{n}d"] = prev.rolling(n, min_periods=1).sum().to_numpy(float)
+    years = np.unique(idx.year)
+    era = reporting_era(days, years, first_year, era_window_years)
+    f["era_landslide_days_per_year"] = era.reindex(idx.year).to_numpy()
+    f["label_count"] = daily_counts(days, idx).to_numpy()
+    return f
+
+
+def rain_columns(columns: list[str] | pd.Index, params: RainIndexParams | None = None) -> list[str]:
+    """The rain-index columns among ``columns`` (the ones constrained to raise the nowcast)."""
+    rain = set(rain_index_columns(params))
+    return [c for c in columns if c in rain]
+
+
+def monotone_constraints(columns: list[str], params: RainIndexParams | None = None) -> str:
+    """XGBoost constraint string: +1 for every rain index, 0 for the other inputs."""
+    rain = set(rain_columns(columns, params))
+    return "(" + ",".join("1" if c in rain else "0" for c in columns) + ")"
+
+
+def nb_at_least(mu: np.ndarray, alpha: float, k: int) -> np.ndarray:
+    """P(N >= k) for a negative binomial with mean ``mu`` and variance mu + alpha mu^2."""
+    mu = np.asarray(mu, dtype=float)
+    n = 1.0 / alpha
+    return np.asarray(stats.nbinom.sf(k - 1, n, n / (n + mu)), dtype=float)
+
+
+def nb_dispersion(y: np.ndarray, mu: np.ndarray, cap: int) -> float:
+    """Maximum-likelihood ``alpha`` of NB(mu, alpha) for counts censored at ``cap``."""
+    y = np.asarray(y, dtype=float)
+    mu = np.maximum(np.asarray(mu, dtype=float), 1e-9)
+    below = y < cap
+
+    def nll(log_alpha: float) -> float:
+        n = 1.0 / np.exp(log_alpha)
+        p = n / (n + mu)
+        ll = np.where(
+            below,
+            stats.nbinom.logpmf(np.minimum(y, cap), n, p),
+            stats.nbinom.logsf(cap - 1, n, p),
+        )
+        return float(-ll.sum())
+
+    res = optimize.minimize_scalar(nll, bounds=(-7.0, 4.0), method="bounded")
+    return float(np.exp(res.x))
+
+
+@dataclass(frozen=True)
+class CountNowcast:
+    """A fitted count model: expected landslides per day and NB tail probabilities."""
+
+    booster: xgb.Booster
+    columns: tuple[str, ...]
+    dispersion: float
+
+    def expected(self, x: pd.DataFrame) -> np.ndarray:
+        """Expected landslides per day of the rows of ``x``."""
+        cols = list(self.columns)
+        d = xgb.DMatrix(x[cols].to_numpy(np.float32), feature_names=cols)
+        return np.asarray(self.booster.predict(d), dtype=float)
+
+    def p_at_least(self, mu: np.ndarray, k: int) -> np.ndarray:
+        """P(>= k landslides) for expected counts ``mu``."""
+        return nb_at_least(mu, self.dispersion, k)
+
+    def mu_for_p_at_least(self, p: float, k: int) -> float:
+        """The expected count at which P(>= k) reaches ``p`` (P is increasing in mu)."""
+        return float(
+            optimize.brentq(
+                lambda m: nb_at_least(np.array([m]), self.dispersion, k)[0] - p, 1e-9, 1e6
+            )
+        )
+
+
+def fit_count_nowcast(
+    x: pd.DataFrame, y: np.ndarray, params: CountModelParams | None = None
+) -> CountNowcast:
+    """Fit the monotone count model on training days ``x`` (inputs) and ``y`` (counts)."""
+    p = params or CountModelParams()
+    cols = list(x.columns)
+    y = np.asarray(y, dtype=float)
+    booster = xgb.train(
+        {
+            "objective": "count:poisson",
+            "max_depth": p.max_depth,
+            "learning_rate": p.learning_rate,
+            "min_child_weight": p.min_child_weight,
+            "subsample": p.subsample,
+            "max_delta_step": p.max_delta_step,
+            "monotone_constraints": monotone_constraints(cols),
+            "nthread": 1,
+            "seed": p.seed,
+        },
+        xgb.DMatrix(x.to_numpy(np.float32), label=np.minimum(y, p.label_cap), feature_names=cols),
+        p.rounds,
+    )
+    model = CountNowcast(booster, tuple(cols), 1.0)
+    alpha = nb_dispersion(y, model.expected(x), p.label_cap)
+    return CountNowcast(booster, tuple(cols), alpha)
+
+
+def threshold_at_rate(score: np.ndarray, days_per_year: float) -> float:
+    """The score threshold that warns on ``days_per_year`` of the days of ``score`` (warn
+    when score >= it), e.g. a year's worth of training days."""
+    s = np.sort(np.asarray(score, dtype=float))[::-1]
+    n_warn = round(days_per_year * s.size / 365.25)
+    if n_warn <= 0:
+        return float(np.nextafter(s[0], np.inf))
+    return float(s[min(n_warn, s.size) - 1])
+
+
+def level_thresholds(
+    mu_train: np.ndarray, y_train: np.ndarray, model: CountNowcast, policy: LevelPolicy
+) -> dict[str, float]:
+    """Thresholds on the expected count for blue / yellow / orange / red, from training days
+    only, nested (blue <= yellow <= orange <= red)."""
+    red = threshold_at_rate(mu_train, policy.red_days_per_year)
+    orange = min(threshold_at_rate(mu_train, policy.orange_days_per_year), red)
+    yellow = min(model.mu_for_p_at_least(policy.yellow_p_any, 1), orange)
+    blue = min(best_threshold_tss(np.asarray(y_train) >= 1, mu_train), yellow)
+    return {"blue": blue, "yellow": yellow, "orange": orange, "red": red}
+
+
+def levels_from(score: np.ndarray, thresholds: dict[str, float]) -> np.ndarray:
+    """Level 0-4 per day: the highest level whose threshold the score reaches."""
+    s = np.asarray(score, dtype=float)
+    lvl = np.zeros(s.size, dtype=int)
+    for i, name in enumerate(LEVEL_NAMES, start=1):
+        lvl[s >= thresholds[name]] = i
+    return lvl
+
+
+def warned_days_per_year(score: np.ndarray, threshold: float) -> float:
+    """Days per year with ``score >= threshold`` among the days of ``score``."""
+    s = np.asarray(score, dtype=float)
+    return float((s >= threshold).sum() * 365.25 / max(s.size, 1))

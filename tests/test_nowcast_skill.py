@@ -1,0 +1,68 @@
+"""Skill of city-wide nowcasts: per-level contingency scores, previous-day warnings, and
+paired CIs of the model minus the best rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn.models.nowcast_skill import best_rule, day_skill, nowcast_skill
+
+
+def test_levels_and_previous_day_warnings_by_hand() -> None:
+    counts = np.array([0, 0, 3, 0, 12, 0, 0, 1])
+    frame = pd.DataFrame(
+        {
+            "score": [0.1, 0.2, 0.8, 0.3, 0.9, 0.1, 0.2, 0.4],
+            "p_any": [0.1, 0.2, 0.8, 0.3, 0.9, 0.1, 0.2, 0.4],
+            "p_major": [0.0, 0.0, 0.1, 0.0, 0.5, 0.0, 0.0, 0.0],
+            "level": [0, 1, 3, 2, 4, 0, 0, 1],
+            "level_prev_day": [0, 0, 1, 3, 2, 4, 0, 0],
+        }
+    )
+    s = day_skill(counts, frame, major_threshold=10)
+    a = s["any"]
+    assert a["auc"] == 1.0
+    # orange or above: warned days 2 and 4, both with landslides; day 7 missed
+    assert a["pod@orange"] == pytest.approx(2 / 3) and a["far@orange"] == 0.0
+    assert a["warned_days_per_year@orange"] == pytest.approx(2 * 365.25 / 8)
+    # the previous day's level on the three landslide days: 1, 2, 0
+    assert a["pod_prev_day@blue"] == pytest.approx(2 / 3)
+    assert a["pod_prev_day@yellow"] == pytest.approx(1 / 3)
+    assert a["pod_prev_day@orange"] == 0.0
+    m = s["major"]
+    assert m["pod@red"] == 1.0 and m["tss@red"] == 1.0 and m["csi@red"] == 1.0
+    assert m["brier"] == pytest.approx(np.mean((frame["p_major"] - (counts >= 10)) ** 2))
+
+
+def test_best_rule_is_the_lowest_for_brier_and_far() -> None:
+    assert best_rule({"a": 0.1, "b": 0.2}, "brier") == "a"
+    assert best_rule({"a": 0.1, "b": 0.2}, "far@red") == "a"
+    assert best_rule({"a": 0.1, "b": 0.2, "c": float("nan")}, "tss@red") == "b"
+
+
+def test_paired_cis_against_the_best_rule_never_an_ex_post_reference() -> None:
+    rng = np.random.default_rng(4)
+    dates = pd.date_range("2010-01-01", "2012-12-31", freq="D")
+    rain = rng.gamma(0.4, 30, len(dates))
+    n = rng.poisson(0.003 * rain**1.4)
+    rows = []
+    for method, noise in (("xgboost", 3.0), ("caine", 25.0), ("guzzetti", 40.0), ("oracle", 0.0)):
+        s = rain + rng.normal(0, noise, len(dates)) if noise else n + 0.0
+        p = 1 / (1 + np.exp(-(s - 30) / 10))
+        lvl = np.digitize(s, [20, 40, 60, 80])
+        rows.append(
+            pd.DataFrame(
+                {"date": dates.date, "method": method, "score": s, "p_any": p, "p_major": p / 4}
+            ).assign(level=lvl, level_prev_day=np.r_[0, lvl[:-1]])
+        )
+    res = nowcast_skill(
+        pd.concat(rows), pd.Series(n, index=dates), 5, exclude_from_rules=("oracle",), n_boot=60
+    )
+    assert res["n_blocks"] == 36 and res["n_days"] == len(dates)
+    d = res["model_minus_best"]["any"]["auc"]
+    assert d["rule"] == "caine" and d["diff"] > 0 and d["ci"][0] > 0
+    assert all(v["rule"] != "oracle" for v in res["model_minus_best"]["any"].values())
+    ci = res["methods"]["xgboost"]["any"]["auc"]["ci"]
+    assert ci[0] <= res["methods"]["xgboost"]["any"]["auc"]["value"] <= ci[1]
