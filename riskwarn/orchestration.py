@@ -78,6 +78,8 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
         env["RISKWARN_STORE_URL"] = settings.store_url
     if settings.mlflow_tracking_uri:
         env["RISKWARN_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    if settings.city_area:
+        env["RISKWARN_CITY_AREA"] = settings.city_area
     return env
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -63,6 +63,18 @@ class Settings(BaseModel):
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
     )
+    city_area: str = Field(
+        default="",
+        description="The city's area as 'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees): "
+        "ingest quarantines located records outside it (outside_city_area); empty = no check.",
+    )
+
+    @field_validator("city_area")
+    @classmethod
+    def _city_area_is_a_box(cls, value: str) -> str:
+        if value.strip():
+            city_box(value)
+        return value.strip()
 
     @property
     def lake_dir(self) -> Path:
@@ -71,6 +83,11 @@ class Settings(BaseModel):
     @property
     def landing_dir(self) -> Path:
         return self.home / "landing"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where processed landing files go (``archive/<source>/ingested=<time>/<name>``)."""
+        return self.home / "archive"
 
     @property
     def exports_dir(self) -> Path:
@@ -87,6 +104,20 @@ class Settings(BaseModel):
     @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+def city_box(text: str) -> tuple[float, float, float, float]:
+    """``'min_lon,min_lat,max_lon,max_lat'`` -> the four numbers (ValueError, one line)."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        box = tuple(float(p) for p in parts)
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise ValueError(
+            f"city_area {text!r} is not 'min_lon,min_lat,max_lon,max_lat' with min < max"
+        )
+    return box[0], box[1], box[2], box[3]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -120,7 +120,16 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     assert (
         len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == b["accepted"]
     )
-    # a re-run of the interval changes nothing
+    # the file left landing for the archive, under its own name and the ingest time
+    assert not any(landing.iterdir())
+    archived = af.archive_dir / "threegorges_displacement" / "ingested=2024-03-10T000000Z"
+    assert [p.name for p in archived.iterdir()] == ["displacement_monthly.csv"]
+    # a re-run of the interval changes nothing; the same file delivered again neither
+    _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
+    assert len(_store(af).ingest_batches()) == 1
+    (landing / "displacement_monthly.csv").symlink_to(
+        shared_data / "threegorges" / "displacement_monthly.csv"
+    )
     _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
     again = _store(af).ingest_batches()
     assert len(again) == 1  # same batch id: the batch record is replaced, not duplicated
