@@ -2,11 +2,16 @@
 
 Generated at parse time by *listing* ``configs/sources/*.yaml`` (no file is read, no
 database is touched). Each DAG picks up the files waiting in
-``<RISKWARN_HOME>/landing/<source>/``, validates and quarantines them, upserts the
-lake and records the batches in the serving store, then emits the Asset
-``riskwarn_lake_<source>`` (downstream DAGs may be scheduled on it). Ingestion is
-idempotent (re-ingesting a file changes nothing), and ``ingested_at`` is the data
-interval's end, so a re-run of an interval records identical batches.
+``<RISKWARN_HOME>/landing/<source>/`` one at a time: validates and quarantines it,
+upserts the lake, records its batch in the serving store at once, and moves it to
+``<RISKWARN_HOME>/archive/<source>/ingested=<interval end>/<original name>``. A poison
+file (a gzip bomb, a million-column header, a broken gzip) is quarantined whole with a
+one-line reason and archived like any other, so retries never trip over it; a file that
+fails unexpectedly stays in landing while the others are recorded, and the task fails
+naming it. Then the Asset ``riskwarn_lake_<source>`` is emitted (downstream DAGs may be scheduled on
+it). Ingestion is idempotent (re-ingesting a file changes
+nothing), and ``ingested_at`` is the data interval's end, so a re-run of an interval
+records identical batches.
 
 The DAG ids are ``ingest_<source>`` (this one file generates them; every other
 riskwarn DAG id is its file name).

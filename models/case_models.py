@@ -335,12 +335,17 @@ class CaseTrainReport:
 
 
 def _champion_comparison(
-    client: MlflowClient, domain: str, table: pd.DataFrame, scores: pd.DataFrame, n_boot: int
+    client: MlflowClient,
+    domain: str,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    n_boot: int,
+    store: Any | None = None,
 ) -> dict[str, Any] | None:
     if champion_version(client, domain) is None:
         return None
     try:
-        champ = load_champion(domain)
+        champ = load_champion(domain, store)
     except MlflowException:
         return None
     rows = table.merge(scores.loc[scores["method"] == "xgboost", CASE_KEYS], on=CASE_KEYS)
@@ -398,7 +403,7 @@ def train_case_domain(
     metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
     comparisons = dict(metrics["model_minus_baseline"])
     before = champion_version(client, domain)
-    champ = _champion_comparison(client, domain, table, bt.scores, n_boot)
+    champ = _champion_comparison(client, domain, table, bt.scores, n_boot, store)
     if champ is not None:
         comparisons["champion"] = champ
     decision = gate(

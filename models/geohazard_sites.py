@@ -883,9 +883,11 @@ class SiteTrainReport:
     backtest: SiteBacktest
 
 
-def _champion_scores(domain: str, table: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame | None:
+def _champion_scores(
+    domain: str, table: pd.DataFrame, scores: pd.DataFrame, store: Any | None = None
+) -> pd.DataFrame | None:
     try:
-        champ = load_champion(domain)
+        champ = load_champion(domain, store)
     except MlflowException:
         return None
     rows = table.merge(scores.loc[scores["method"] == "xgboost", KEYS], on=KEYS)
@@ -935,7 +937,7 @@ def train_site_domain(
         & in_eval["site_id"].astype(str).isin(set(table["site_id"]))
     ]
     before = champion_version(client, domain)
-    champ = _champion_scores(domain, table, bt.scores) if before is not None else None
+    champ = _champion_scores(domain, table, bt.scores, store) if before is not None else None
     metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot, champion=champ)
     decision = gate(
         metrics["model_minus_baseline"],

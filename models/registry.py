@@ -8,16 +8,22 @@
 * :func:`gate` decides whether a challenger may replace the champion: it must beat the
   champion and every baseline on the latest backtest window beyond noise (paired
   bootstrap CI of the headline metric above zero) and have ECE within a bound.
-* :func:`promote` / :func:`rollback` move the alias and nothing else, and write the
-  serving store's audit log. The alias history is kept as a registered-model tag so a
-  rollback returns to the version that served before.
+* :func:`promote` / :func:`rollback` move the alias and nothing else; each move is
+  written to the serving store's audit log first (authenticated actor, gate tag, digest
+  of the model files), and :func:`verified_champion` refuses to serve a champion that
+  does not match the newest record. The alias history is kept as a registered-model
+  tag so a rollback returns to the version that served before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import tempfile
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -176,9 +182,23 @@ def champion_version(client: MlflowClient, domain: str) -> str | None:
         return None
 
 
-def load_champion(domain: str) -> RiskModel:
-    """The serving model of a domain (raises ``MlflowException`` if it is missing)."""
-    model = mlflow.pyfunc.load_model(f"models:/{model_name(domain)}@{CHAMPION}")
+def load_champion(domain: str, store: Any | None = None) -> RiskModel:
+    """The serving model of a domain (raises ``MlflowException`` if it is missing).
+
+    With ``store`` (what the pipeline passes) the champion is first checked against
+    riskwarn's record (:func:`verified_champion`, :class:`ChampionRefused` if it does not
+    match) and the verified files are loaded: a training run that compares its
+    challenger with the champion never unpickles a model moved in behind its back.
+    """
+    if store is None:
+        model = mlflow.pyfunc.load_model(f"models:/{model_name(domain)}@{CHAMPION}")
+        return model.unwrap_python_model()
+    client = MlflowClient(
+        tracking_uri=mlflow.get_tracking_uri(), registry_uri=mlflow.get_registry_uri()
+    )
+    with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
+        _, folder = verified_champion(client, store, domain, Path(tmp))
+        model = mlflow.pyfunc.load_model(str(folder))
     return model.unwrap_python_model()
 
 
@@ -275,22 +295,152 @@ def _history(client: MlflowClient, name: str) -> list[str]:
 
 
 class PromotionRefused(ValueError):
-    """A version whose promotion gate failed, promoted without ``force``."""
+    """An alias move riskwarn will not make (gate failed without ``force``, no audit, ...)."""
+
+
+class ChampionRefused(RuntimeError):
+    """The champion alias does not match what riskwarn recorded: it is not served."""
+
+
+# --------------------------------------------------------------------------- alias moves
+# Every move of the champion alias is written to riskwarn's audit log *before* the alias
+# moves, with the authenticated actor, the version's gate tag and a digest of its model
+# files. Scoring serves a champion only if the alias, the gate tag and the files match
+# the newest such record (verified_champion): an alias moved behind riskwarn's back, a
+# gate tag edited or a model file replaced is refused before anything is unpickled.
+
+MOVE_ACTIONS = ("promote", "rollback")
+FAILED_MOVE = "alias_move_failed"
+
+
+def authenticated_actor(registry_uri: str) -> str:
+    """Who moves the alias, as authenticated by the system that performs the move.
+
+    Through an MLflow server: its basic-auth user (``mlflow:<user>``; the server
+    refuses the call if the password is wrong), and no move without credentials. On a
+    registry the process opens itself (SQLite file, database URL): the operating-system
+    account running it (``os:<user>``, from the process's uid, not ``$USER``).
+    """
+    import os
+    import pwd
+    from urllib.parse import urlparse
+
+    if urlparse(registry_uri).scheme in ("http", "https"):
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        if not user:
+            raise PromotionRefused(
+                "the MLflow server is used without credentials: set MLFLOW_TRACKING_USERNAME "
+                "and MLFLOW_TRACKING_PASSWORD (riskwarn records who moves the champion alias)"
+            )
+        return f"mlflow:{user}"
+    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+
+
+def model_digest(folder: Path) -> str:
+    """SHA-256 over a model folder: every file's relative path and content, sorted."""
+    outer = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        inner = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                inner.update(block)
+        outer.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        outer.update(inner.digest())
+    return outer.hexdigest()
+
+
+def download_version(name: str, version: str, dst: Path) -> Path:
+    """The model files of ``name`` v``version``, downloaded into ``dst``."""
+    import mlflow.artifacts
+
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{version}", dst_path=str(dst)
+        )
+    )
+
+
+def version_digest(name: str, version: str) -> str:
+    """:func:`model_digest` of a registered version's files."""
+    with tempfile.TemporaryDirectory(prefix="riskwarn-model-") as tmp:
+        return model_digest(download_version(name, version, Path(tmp)))
+
+
+def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
+    """The newest alias move of ``name`` in riskwarn's audit log that did not fail.
+
+    Returns its details plus ``actor`` and ``at``; None if riskwarn never moved it.
+    """
+    log = store.audit_entries("model", name, (*MOVE_ACTIONS, FAILED_MOVE))
+    failed = {
+        e["details"].get("move_id") for e in log if e["action"] == FAILED_MOVE and e["details"]
+    }
+    for entry in log:  # newest first
+        details = entry["details"] or {}
+        if entry["action"] in MOVE_ACTIONS and details.get("move_id") not in failed:
+            return {**details, "actor": entry["actor"], "at": entry["at"]}
+    return None
+
+
+def _move_alias(
+    client: MlflowClient,
+    store: Any,
+    *,
+    action: str,
+    name: str,
+    version: str,
+    history: list[str],
+    actor: str,
+    details: dict[str, Any],
+) -> dict[str, Any]:
+    """Audit, then move the alias; a move that fails is audited as failed and re-raised."""
+    if store is None:
+        raise PromotionRefused(
+            f"{name}: the champion alias only moves with riskwarn's audit log (no store given)"
+        )
+    mv = client.get_model_version(name, version)
+    record = {
+        **details,
+        "model": name,
+        "version": version,
+        "gate": (mv.tags or {}).get("gate"),
+        "digest": version_digest(name, version),
+        "move_id": uuid.uuid4().hex,
+    }
+    store.audit(actor, action, "model", name, record)  # before the alias moves
+    try:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+    except Exception as exc:
+        store.audit(
+            actor,
+            FAILED_MOVE,
+            "model",
+            name,
+            {"move_id": record["move_id"], "version": version, "error": repr(exc)},
+        )
+        raise
+    return record
 
 
 def promote(
     client: MlflowClient,
     domain: str,
     version: str,
-    store: Any | None = None,
-    actor: str = "riskwarn",
-    reason: str = "",
+    *,
+    store: Any,
+    reason: str,
+    actor: str | None = None,
     force: bool = False,
+    via: str = "riskwarn promote",
 ) -> dict[str, Any]:
-    """Point ``champion`` at ``version``; remember the previous one; write the audit log.
+    """Point ``champion`` at ``version``; the audit entry is written before the alias moves.
 
-    A version tagged ``gate=fail`` by its training run is refused unless ``force``; a
-    forced promotion says so in the audit log (``forced_over_gate``).
+    ``actor`` defaults to :func:`authenticated_actor` of the registry. A version tagged
+    ``gate=fail`` by its training run is refused unless ``force`` (then the audit entry
+    says ``forced_over_gate``). Promoting the version already served with a matching
+    record changes nothing; if the alias points at it but riskwarn's record does not
+    match (moved behind its back, or another serving store), the move is recorded.
     """
     name = model_name(domain)
     version = str(version)
@@ -302,24 +452,33 @@ def promote(
             "promote it anyway only with --force and a reason"
         )
     previous = champion_version(client, domain)
-    if previous == str(version):
-        return {"model": name, "version": str(version), "previous": previous, "changed": False}
+    if previous == version and store is not None:
+        recorded = recorded_champion(store, name)
+        if (
+            recorded is not None
+            and recorded.get("version") == version
+            and recorded.get("gate") == (mv.tags or {}).get("gate")
+            and recorded.get("digest") == version_digest(name, version)
+        ):
+            return {"model": name, "version": version, "previous": previous, "changed": False}
     history = _history(client, name)
-    if previous is not None:
+    if previous is not None and previous != version:
         history.append(previous)
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    details: dict[str, Any] = {
-        "model": name,
-        "version": str(version),
-        "previous": previous,
-        "reason": reason,
-    }
+    details: dict[str, Any] = {"previous": previous, "reason": reason, "via": via}
     if failed_gate:
         details["forced_over_gate"] = True
-    if store is not None:
-        store.audit(actor, "promote", "model", name, details)
-    return {**details, "changed": True}
+    actor = actor or authenticated_actor(mlflow.get_registry_uri())
+    record = _move_alias(
+        client,
+        store,
+        action="promote",
+        name=name,
+        version=version,
+        history=history,
+        actor=actor,
+        details=details,
+    )
+    return {**record, "changed": True}
 
 
 def settle_gate(
@@ -331,16 +490,13 @@ def settle_gate(
     auto_promote: bool = True,
     store: Any | None = None,
 ) -> bool:
-    """After training: promote ``version`` if the gate passed (and ``auto_promote``), and tag
-    the version with the gate's outcome. Returns whether the champion was moved to it."""
+    """After training: tag the version with the gate's outcome, then promote it if the gate
+    passed (and ``auto_promote``). Returns whether the champion was moved to it.
+
+    The tag comes first: the promotion records it, and scoring checks it is unchanged.
+    """
     if version is None:
         return False
-    promoted = False
-    if decision.passed and auto_promote:
-        promote(
-            client, domain, version, store=store, actor="riskwarn train", reason=decision.summary()
-        )
-        promoted = True
     client.set_model_version_tag(
         model_name(domain), version, "gate", "pass" if decision.passed else "fail"
     )
@@ -348,26 +504,80 @@ def settle_gate(
     run_id = client.get_model_version(model_name(domain), version).run_id
     if run_id:
         client.log_dict(run_id, decision.record(), GATE_ARTIFACT)
-    return promoted
+    if not (decision.passed and auto_promote):
+        return False
+    promote(
+        client,
+        domain,
+        version,
+        store=store,
+        reason=decision.summary(),
+        via="riskwarn train (gate passed)",
+    )
+    return True
 
 
 def rollback(
     client: MlflowClient,
     domain: str,
-    store: Any | None = None,
-    actor: str = "riskwarn",
-    reason: str = "",
+    *,
+    store: Any,
+    reason: str,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Return ``champion`` to the version that served before; write the audit log."""
+    """Return ``champion`` to the version that served before; audited before it moves."""
     name = model_name(domain)
     history = _history(client, name)
     current = champion_version(client, domain)
     if not history:
         raise ValueError(f"{name} has no previous champion to roll back to")
     target = history.pop()
-    client.set_registered_model_alias(name, CHAMPION, target)
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
-    details = {"model": name, "version": target, "previous": current, "reason": reason}
-    if store is not None:
-        store.audit(actor, "rollback", "model", name, details)
-    return details
+    record = _move_alias(
+        client,
+        store,
+        action="rollback",
+        name=name,
+        version=target,
+        history=history,
+        actor=actor or authenticated_actor(mlflow.get_registry_uri()),
+        details={"previous": current, "reason": reason, "via": "riskwarn rollback"},
+    )
+    return record
+
+
+def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) -> tuple[str, Path]:
+    """The champion's version and its model files (in ``dst``), checked against riskwarn's
+    record before anything is loaded.
+
+    :class:`ChampionRefused` if riskwarn never recorded a move of the alias, or the alias,
+    the version's gate tag or the files' digest differ from the newest record.
+    ``MlflowException`` if there is no champion alias at all.
+    """
+    name = model_name(domain)
+    version = str(client.get_model_version_by_alias(name, CHAMPION).version)
+    record = recorded_champion(store, name)
+    how = f"`riskwarn promote {domain} VERSION --reason ...`"
+    if record is None:
+        raise ChampionRefused(
+            f"{name}@{CHAMPION} points at v{version}, but riskwarn's audit log records no "
+            f"move of that alias: not serving it (promote a version with {how})"
+        )
+    when = f"v{record['version']} by {record['actor']} at {record['at']:%Y-%m-%d %H:%M}Z"
+    if record.get("version") != version:
+        raise ChampionRefused(
+            f"{name}@{CHAMPION} points at v{version}, but riskwarn recorded {when}: the alias "
+            f"was moved behind riskwarn's back; not serving it (move it with {how})"
+        )
+    gate_tag = (client.get_model_version(name, version).tags or {}).get("gate")
+    if gate_tag != record.get("gate"):
+        raise ChampionRefused(
+            f"{name} v{version} has gate tag {gate_tag!r}, but riskwarn recorded "
+            f"{record.get('gate')!r} when it promoted {when}: not serving it"
+        )
+    folder = download_version(name, version, dst)
+    if model_digest(folder) != record.get("digest"):
+        raise ChampionRefused(
+            f"{name} v{version}: its model files differ from those riskwarn promoted ({when}): "
+            "not serving it"
+        )
+    return version, folder

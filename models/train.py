@@ -182,10 +182,12 @@ meaningless; forecasts that steer patrols can feed back into the records.
 """
 
 
-def _champion_scores(result: HotspotBacktestResult, domain: str) -> pd.DataFrame | None:
+def _champion_scores(
+    result: HotspotBacktestResult, domain: str, store: Any | None = None
+) -> pd.DataFrame | None:
     """Champion's scores on the evaluation rows (None if there is no usable champion)."""
     try:
-        champ = load_champion(domain)
+        champ = load_champion(domain, store)
     except MlflowException:
         return None
     rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
@@ -249,7 +251,7 @@ def train_hotspot_domain(
     comparisons = {
         b: metrics["model_minus_baseline"][b] for b in metrics.get("model_minus_baseline", {})
     }
-    champ = _champion_scores(result, domain)
+    champ = _champion_scores(result, domain, store)
     before = champion_version(client, domain)
     if champ is not None:
         cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=result.outside)

@@ -58,6 +58,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "The lake: record history, maintenance, snapshot, migration.",
     ),
     "keys": ("riskwarn.commands.keys", "keys", "Create secret keys (pseudonym key)."),
+    "backup": (
+        "riskwarn.commands.backup",
+        "backup",
+        "Back up the serving store, MLflow and the lake.",
+    ),
+    "restore": ("riskwarn.commands.backup", "restore", "Restore a backup into an empty home."),
 }
 
 

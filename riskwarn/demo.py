@@ -25,6 +25,11 @@ from riskwarn.settings import load_settings
 
 log = logging.getLogger("riskwarn.demo")
 
+# The simulated city's area (the `area` of configs/sources/sim_*.yaml): the demo home
+# quarantines located records outside it at ingest (Settings.city_area), so another
+# city's extract dropped into this home cannot reach the features (issue 13.7).
+SIMULATED_CITY_AREA = "115.7,29.6,117.4,31.3"
+
 
 def main() -> int:
     logging.basicConfig(
@@ -36,6 +41,7 @@ def main() -> int:
 
     install_log_redaction()
     restrict_umask()  # the lake, stores and keys of the demo home: this user's only
+    os.environ.setdefault("RISKWARN_CITY_AREA", SIMULATED_CITY_AREA)  # Airflow tasks too
     settings = load_settings()
     private_dir(settings.home)
     key_file = ensure_demo_key(settings)

@@ -6,7 +6,7 @@ everything heavy is imported inside functions.
 * :func:`airflow_env` — the environment every Airflow process of riskwarn runs with:
   ``AIRFLOW_HOME`` under ``settings.home``, the repository's ``dags/`` folder, no
   example DAGs, a SQLite metadata database (PostgreSQL by ``RISKWARN_AIRFLOW_DB_URL``),
-  all-admin simple auth on localhost.
+  the simple auth manager with real users (``riskwarn.service_auth``) on 127.0.0.1.
 * :func:`migrate` — ``airflow db migrate`` in that environment.
 * :func:`default_args` / :func:`on_task_failure` — retries, timeouts and the
   failure callback that writes the serving store's audit log.
@@ -65,7 +65,6 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(AIRFLOW_API_PORT),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
@@ -75,10 +74,16 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "RISKWARN_HOME": str(settings.home.resolve()),
         }
     )
+    # real users, passwords in <home>/secrets (riskwarn.service_auth); nothing on 0.0.0.0
+    from riskwarn.service_auth import airflow_auth_env
+
+    env.update(airflow_auth_env(settings))
     if settings.store_url:
         env["RISKWARN_STORE_URL"] = settings.store_url
     if settings.mlflow_tracking_uri:
         env["RISKWARN_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+    if settings.city_area:
+        env["RISKWARN_CITY_AREA"] = settings.city_area
     return env
 
 
@@ -353,8 +358,6 @@ def bootstrap_champions(settings: Settings, domains: list[str]) -> list[str]:
                 str(newest),
                 "--reason",
                 "demo bootstrap: fresh install without a champion",
-                "--actor",
-                "demo",
                 "--force",  # a first model on a small simulated year may fail its gate
             ],
             env=airflow_env(settings),

@@ -40,36 +40,38 @@ def nowcast_origin(interval_end: Any, minutes: int) -> pd.Timestamp:
 
 def landing_files(settings: Settings, source_name: str) -> list[Path]:
     """Files waiting in ``<landing>/<source>/`` (sorted, so runs are deterministic)."""
-    folder = settings.landing_dir / source_name
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    from riskwarn.ingest.landing import landing_files as files_in
+
+    return files_in(settings.landing_dir / source_name)
 
 
 def ingest_source(
     settings: Settings, mapping_path: str | Path, interval_end: Any
 ) -> dict[str, int]:
-    """Ingest every landing file of one source into the lake; record batches in the store.
+    """Ingest every landing file of one source into the lake, one file at a time: each
+    file's batch is recorded in the store as soon as it is in the lake, then the file
+    moves to ``<home>/archive/<source>/ingested=<interval end>/`` (docs/ingestion.md).
 
     ``ingested_at`` is the interval end, so a re-run records identical batches.
-    Returns summed counts (``files``, ``read``, ``accepted``, ``quarantined``, ...).
+    Returns summed counts (``files``, ``archived``, ``read``, ``accepted``, ...).
     """
-    from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.ingest import load_mapping
+    from riskwarn.ingest.landing import COUNTS, ingest_landing
     from riskwarn.store import Store
 
     mapping = load_mapping(Path(mapping_path))
-    files = landing_files(settings, Path(mapping_path).stem)
-    totals = {"files": len(files), "read": 0, "accepted": 0, "quarantined": 0, "duplicates": 0}
-    if not files:
+    folder = settings.landing_dir / Path(mapping_path).stem
+    if not landing_files(settings, folder.name):
         log.info("no landing files for %s", mapping.name)
-        return totals
-    reports = ingest_files(mapping, files, settings, as_of=utc(interval_end).to_pydatetime())
+        return dict.fromkeys(("files", "archived", *COUNTS), 0)
     store = Store.from_settings(settings)
     store.upgrade()
-    for report in reports:
+
+    def record(report: dict[str, Any]) -> None:
         store.record_ingest_batch({k: v for k, v in report.items() if k != "messages"})
-        for key in ("read", "accepted", "quarantined", "duplicates"):
-            totals[key] += int(report[key])
+
+    as_of = utc(interval_end).to_pydatetime()
+    totals = ingest_landing(mapping, folder, settings, as_of=as_of, record=record)
     log.info("ingested %s: %s", mapping.name, totals)
     return totals
 

@@ -73,23 +73,45 @@ def run_id_for(domain: str, origin: pd.Timestamp) -> str:
     return f"{domain}:{utc(origin):%Y%m%dT%H%MZ}"
 
 
-def load_champion(settings: Settings, domain: str) -> Champion:
-    """Load ``models:/riskwarn-<domain>@champion``; :class:`ChampionUnavailable` if impossible."""
+def load_champion(settings: Settings, domain: str, store: Store | None = None) -> Champion:
+    """Load the champion of ``domain`` after checking it against riskwarn's record.
+
+    The alias, the version's gate tag and its model files must match the newest alias
+    move in the serving store's audit log (``registry.verified_champion``) before the
+    model is unpickled; a refused champion is audited. :class:`ChampionUnavailable` if
+    the model is missing, unreachable or refused.
+    """
+    import tempfile
+    from pathlib import Path
+
     import mlflow
     from mlflow import MlflowClient
 
+    from riskwarn.models.registry import ChampionRefused, verified_champion
+    from riskwarn.redact import redact
+    from riskwarn.store import Store as _Store
+
     name = model_name(domain)
     uri = settings.resolved_mlflow_uri
+    if store is None:
+        store = _Store.from_settings(settings)
+        store.upgrade()
     try:
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)  # models:/ URIs resolve against the registry URI
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        version = client.get_model_version_by_alias(name, CHAMPION_ALIAS)
-        model = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION_ALIAS}")
+        with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
+            version, folder = verified_champion(client, store, domain, Path(tmp))
+            model = mlflow.pyfunc.load_model(str(folder))  # the files just verified
+    except ChampionRefused as exc:
+        store.audit("pipeline", "champion_refused", "model", name, {"reason": str(exc)})
+        raise ChampionUnavailable(f"refusing to serve {name}: {exc}") from exc
     except Exception as exc:  # registry down, model missing, alias missing, artefact lost
         raise ChampionUnavailable(
-            f"cannot load champion model {name}@{CHAMPION_ALIAS} from {uri}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            redact(
+                f"cannot load champion model {name}@{CHAMPION_ALIAS} from {uri}: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            )
         ) from exc
     features = getattr(_python_model(model), "features", None)
     if features is None:
@@ -100,9 +122,7 @@ def load_champion(settings: Settings, domain: str) -> Champion:
     if schema is not None and schema.has_input_names():
         # cast to the logged signature (e.g. float32) so schema enforcement accepts the frame
         dtypes = dict(zip(schema.input_names(), schema.numpy_types(), strict=True))
-    return Champion(
-        domain, name, str(version.version), model, list(features) if features else None, dtypes
-    )
+    return Champion(domain, name, version, model, list(features) if features else None, dtypes)
 
 
 def _python_model(model: Any) -> Any:
@@ -474,7 +494,7 @@ def score_domain(
     if store is None:
         store = _Store.from_settings(settings)
         store.upgrade()
-    champion = load_champion(settings, domain)
+    champion = load_champion(settings, domain, store)
     frame = scoring_frame(settings, domain, origin)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
@@ -769,7 +789,7 @@ def nowcast_geohazard(
     rain = rain_evidence(sensors, readings, origin)
     outage: str | None = None
     try:
-        champion: Champion | None = load_champion(settings, domain)
+        champion: Champion | None = load_champion(settings, domain, store)
     except ChampionUnavailable as exc:
         log.warning("%s; nowcasting on sensor rules alone", exc)
         store.audit("pipeline", "model_unavailable", "domain", domain, {"error": str(exc)})

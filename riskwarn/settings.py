@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Settings(BaseModel):
@@ -49,6 +49,14 @@ class Settings(BaseModel):
         "(virtual memory, which runs ahead of resident memory; 0 = none): past it the task "
         "fails with MemoryError instead of the kernel killing processes.",
     )
+    backup_dir: str = Field(
+        default="",
+        description="Where riskwarn backup writes (default <home>/backups; put it on another "
+        "disk or copy it off the host).",
+    )
+    backup_keep: int = Field(
+        default=7, ge=1, description="Complete backups kept by riskwarn backup."
+    )
     airflow_api_url: str = Field(
         default="http://127.0.0.1:8080", description="Airflow REST API base URL."
     )
@@ -61,6 +69,18 @@ class Settings(BaseModel):
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
     )
+    city_area: str = Field(
+        default="",
+        description="The city's area as 'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees): "
+        "ingest quarantines located records outside it (outside_city_area); empty = no check.",
+    )
+
+    @field_validator("city_area")
+    @classmethod
+    def _city_area_is_a_box(cls, value: str) -> str:
+        if value.strip():
+            city_box(value)
+        return value.strip()
 
     @property
     def lake_dir(self) -> Path:
@@ -71,6 +91,11 @@ class Settings(BaseModel):
         return self.home / "landing"
 
     @property
+    def archive_dir(self) -> Path:
+        """Where processed landing files go (``archive/<source>/ingested=<time>/<name>``)."""
+        return self.home / "archive"
+
+    @property
     def exports_dir(self) -> Path:
         return self.home / "exports"
 
@@ -79,8 +104,26 @@ class Settings(BaseModel):
         return self.store_url or f"sqlite:///{(self.home / 'serving.db').resolve()}"
 
     @property
+    def resolved_backup_dir(self) -> Path:
+        return Path(self.backup_dir) if self.backup_dir else self.home / "backups"
+
+    @property
     def resolved_mlflow_uri(self) -> str:
         return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+def city_box(text: str) -> tuple[float, float, float, float]:
+    """``'min_lon,min_lat,max_lon,max_lat'`` -> the four numbers (ValueError, one line)."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        box = tuple(float(p) for p in parts)
+    except ValueError:
+        box = ()
+    if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
+        raise ValueError(
+            f"city_area {text!r} is not 'min_lon,min_lat,max_lon,max_lat' with min < max"
+        )
+    return box[0], box[1], box[2], box[3]
 
 
 def load_settings(**overrides: Any) -> Settings:

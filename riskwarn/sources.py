@@ -142,6 +142,29 @@ class SqlSource(_Strict):
         return self
 
 
+class Limits(_Strict):
+    """Bounds on the work one file may cause (memory and time grow with these, not with
+    what a file claims). A file over a file-level bound is quarantined whole with a
+    one-line reason; a line or field over its bound is quarantined on its own."""
+
+    max_file_mb: float = Field(default=2048, gt=0)  # bytes read after decompression
+    max_rows: int = Field(default=5_000_000, gt=0)  # records in one file
+    max_columns: int = Field(default=1000, gt=0)  # columns in the header / Parquet schema
+    max_line_bytes: int = Field(default=1_000_000, gt=0)  # one CSV record (all its lines)
+    max_field_chars: int = Field(default=100_000, gt=0)  # one value
+    max_record_lines: int = Field(default=100, gt=0)  # lines of one record (newlines_in_values)
+
+    @model_validator(mode="after")
+    def _line_holds_a_field(self) -> Limits:
+        if self.max_line_bytes < self.max_field_chars:
+            raise ValueError("max_line_bytes must be at least max_field_chars")
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
 class SourceMapping(_Strict):
     """One source mapping file (see docs/ingestion.md, "Mapping file reference")."""
 
@@ -169,6 +192,8 @@ class SourceMapping(_Strict):
     spike: SpikeRule | None = None
     sql: SqlSource | None = None
     chunk_rows: int = Field(default=200_000, gt=0)
+    newlines_in_values: bool = False
+    limits: Limits = Field(default_factory=Limits)
     partition: Literal["year", "month"] = "year"
     content_sha256: str = ""
 

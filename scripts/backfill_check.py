@@ -52,7 +52,8 @@ def prepare(sim_dir: Path) -> None:
     """Lake from the simulated city's extracts; an incidents champion in the registry."""
     from riskwarn import orchestration, pipeline
     from riskwarn.settings import load_settings
-    from tests.test_scoring import _register
+    from riskwarn.store import Store
+    from tests.test_scoring import _adopt_champion, _register
 
     settings = load_settings()
     orchestration.stage_landing_files(settings, sim_dir)
@@ -62,6 +63,9 @@ def prepare(sim_dir: Path) -> None:
         print(f"ingested {stem}: {totals}")
     artifacts = (settings.home.parent / "artifacts").as_uri()
     version = _register(settings.resolved_mlflow_uri, artifacts, DOMAIN, "count_28d")
+    with Store.from_settings(settings) as store:  # scoring serves recorded champions only
+        store.upgrade()
+        _adopt_champion(settings.resolved_mlflow_uri, store, DOMAIN)
     print(f"champion riskwarn-{DOMAIN} v{version}")
 
 

@@ -50,7 +50,7 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # only the DAGs this check unpauses run, and only the runs it creates (no cron runs)
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
-# the REST API with a real sign-in (not the demo's all-admins mode): one user, whose
+# the REST API with a real sign-in (as make up has it): one user, whose
 # password only this run knows; the dashboard client signs in with it
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS=False
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="rwcheck:admin"

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # riskwarn services on localhost: Airflow (api-server :8080, scheduler, dag-processor,
 # triggerer), MLflow tracking server (:5000) and the dashboard (:8501).
-#   scripts/services.sh up | down | status
+#   scripts/services.sh up [service...] | down | status
 # Each service runs in its own session (setsid) with a pid file under
 # $RISKWARN_HOME/run; `down` signals every process of that session (TERM, then KILL
 # after 20 s), so no task worker or server child is left behind.
+#
+# Security (issue 13.10, docs/security.md): every service listens on 127.0.0.1 only
+# (the scheduler's and triggerer's log servers, which would bind 0.0.0.0:8793/8794,
+# are not started: the API server reads task logs from the log folder); Airflow signs
+# users in (simple auth manager, users admin and dashboard) and MLflow asks for HTTP
+# basic auth; their random passwords are in $RISKWARN_HOME/secrets (mode 0600), created
+# by riskwarn.service_auth before the services start. Everything they create is private
+# to this user (umask 077). Ports: RISKWARN_AIRFLOW_PORT, RISKWARN_MLFLOW_PORT,
+# RISKWARN_DASHBOARD_PORT. With PostgreSQL roles (docs/serving-store.md) the dashboard
+# connects with RISKWARN_DASHBOARD_STORE_URL, the rest with RISKWARN_STORE_URL.
 set -euo pipefail
+umask 077
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 export RISKWARN_HOME="${RISKWARN_HOME:-$ROOT/var}"
@@ -20,27 +31,56 @@ BIN="$ROOT/.venv/bin"
 source "$ROOT/scripts/airflow_env.sh"
 MLFLOW_DB="${RISKWARN_MLFLOW_TRACKING_URI:-sqlite:///$RISKWARN_HOME/mlflow.db}"
 export RISKWARN_MLFLOW_TRACKING_URI="$MLFLOW_DB"
+AIRFLOW_PORT="${RISKWARN_AIRFLOW_PORT:-8080}"
+MLFLOW_PORT="${RISKWARN_MLFLOW_PORT:-5000}"
+DASHBOARD_PORT="${RISKWARN_DASHBOARD_PORT:-8501}"
+export AIRFLOW__API__PORT="$AIRFLOW_PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
+export RISKWARN_AIRFLOW_API_URL="http://127.0.0.1:$AIRFLOW_PORT"
+export RISKWARN_MLFLOW_UI_URL="${RISKWARN_MLFLOW_UI_URL:-http://127.0.0.1:$MLFLOW_PORT}"
 
 SERVICES=(mlflow airflow-api airflow-scheduler airflow-dag-processor airflow-triggerer dashboard)
 
 cmd_for() {
   case "$1" in
-    mlflow) echo "$BIN/mlflow server --backend-store-uri $MLFLOW_DB --artifacts-destination $RISKWARN_HOME/mlartifacts --host 127.0.0.1 --port 5000 --workers 1" ;;
-    airflow-api) echo "$BIN/airflow api-server --port 8080 --host 127.0.0.1" ;;
-    airflow-scheduler) echo "$BIN/airflow scheduler" ;;
+    mlflow) echo "$BIN/mlflow server --app-name basic-auth --backend-store-uri $MLFLOW_DB --artifacts-destination $RISKWARN_HOME/mlartifacts --host 127.0.0.1 --port $MLFLOW_PORT --workers 1" ;;
+    airflow-api) echo "$BIN/airflow api-server --port $AIRFLOW_PORT --host 127.0.0.1" ;;
+    airflow-scheduler) echo "$BIN/airflow scheduler --skip-serve-logs" ;;
     airflow-dag-processor) echo "$BIN/airflow dag-processor" ;;
-    airflow-triggerer) echo "$BIN/airflow triggerer" ;;
-    dashboard) echo "$BIN/riskwarn dashboard --port 8501" ;;
+    airflow-triggerer) echo "$BIN/airflow triggerer --skip-serve-logs" ;;
+    dashboard) echo "$BIN/riskwarn dashboard --port $DASHBOARD_PORT --host 127.0.0.1" ;;
   esac
 }
 
 port_for() {
   case "$1" in
-    mlflow) echo 5000 ;;
-    airflow-api) echo 8080 ;;
-    dashboard) echo 8501 ;;
+    mlflow) echo "$MLFLOW_PORT" ;;
+    airflow-api) echo "$AIRFLOW_PORT" ;;
+    dashboard) echo "$DASHBOARD_PORT" ;;
     *) echo "" ;;
   esac
+}
+
+# Credentials (created once, 0600) and each service's own environment: the MLflow
+# server gets its auth config, the dashboard its Airflow sign-in and store URL. Secrets
+# go through the environment of that one process (readable by this user only), never
+# on a command line.
+load_credentials() {
+  local line
+  while IFS= read -r line; do eval "export ${line?}"; done < <("$PY" -m riskwarn.service_auth)
+}
+
+env_for() {
+  case "$1" in
+    dashboard)
+      export RISKWARN_AIRFLOW_USER=dashboard RISKWARN_AIRFLOW_PASSWORD="$RW_DASHBOARD_AIRFLOW_PASSWORD"
+      if [[ -n ${RISKWARN_DASHBOARD_STORE_URL:-} ]]; then export RISKWARN_STORE_URL="$RISKWARN_DASHBOARD_STORE_URL"; fi
+      ;;
+    mlflow) ;;
+    *) unset MLFLOW_AUTH_CONFIG_PATH MLFLOW_FLASK_SERVER_SECRET_KEY ;;
+  esac
+  if [[ $1 != dashboard ]]; then unset RISKWARN_DASHBOARD_STORE_URL; fi
+  unset RW_DASHBOARD_AIRFLOW_PASSWORD
 }
 
 alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
@@ -49,21 +89,21 @@ start() {
   local name="$1"
   if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
   # shellcheck disable=SC2046
-  setsid $(cmd_for "$name") >"$LOGS/$name.log" 2>&1 < /dev/null &
+  ( env_for "$name"; exec setsid $(cmd_for "$name") ) >"$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! >"$RUN/$name.pid"
   echo "started $name (pid $!, log $LOGS/$name.log)"
 }
 
 wait_port() {
-  local name="$1" port="$2" i
-  for i in $(seq 1 90); do
+  local name="$1" port="$2" limit="${RISKWARN_SERVICE_WAIT_S:-300}" start=$SECONDS
+  while ((SECONDS - start < limit)); do
     if "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
       echo "$name answers on http://127.0.0.1:$port"; return 0
     fi
     alive "$name" || { echo "$name died; see $LOGS/$name.log" >&2; tail -5 "$LOGS/$name.log" >&2; return 1; }
     sleep 2
   done
-  echo "$name did not answer on port $port within 180 s" >&2; return 1
+  echo "$name did not answer on port $port within $limit s" >&2; return 1
 }
 
 stop() {
@@ -85,6 +125,10 @@ stop() {
 case "${1:-status}" in
   up)
     "$PY" -c "from riskwarn.orchestration import migrate; from riskwarn.settings import load_settings; migrate(load_settings())"
+    load_credentials
+    echo "sign-in: Airflow users admin / dashboard, passwords in $RISKWARN_HOME/secrets/airflow_passwords.json;"
+    echo "         MLflow user admin, password in $RISKWARN_HOME/secrets/mlflow_auth.ini (admin_password)"
+    if (($# > 1)); then SERVICES=("${@:2}"); fi   # up [service...]: only those
     for s in "${SERVICES[@]}"; do
       if [[ $s == dashboard ]] && ! "$BIN/riskwarn" --help | grep -q dashboard; then
         echo "dashboard command not available; skipped"; continue
@@ -92,7 +136,8 @@ case "${1:-status}" in
       start "$s"
     done
     for s in "${SERVICES[@]}"; do
-      p="$(port_for "$s")"; [[ -n $p ]] && alive "$s" && wait_port "$s" "$p"
+      p="$(port_for "$s")"
+      if [[ -n $p ]] && alive "$s"; then wait_port "$s" "$p"; fi
     done
     ;;
   down)
@@ -103,5 +148,5 @@ case "${1:-status}" in
       if alive "$s"; then echo "$s running (pid $(cat "$RUN/$s.pid")) $(port_for "$s")"; else echo "$s stopped"; fi
     done
     ;;
-  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [service...]|down|status" >&2; exit 2 ;;
 esac

@@ -133,7 +133,7 @@ def test_train_register_load_and_score(data, settings) -> None:
     assert report.version == "1"
     assert report.promoted == report.gate.passed
     if not report.promoted:
-        promote(client, DOMAIN, report.version, store=store, force=True)  # gate failed on toy data
+        promote(client, DOMAIN, report.version, store=store, reason="toy data", force=True)
 
     champ = load_champion(DOMAIN)
     # behaviour: risk rises with failed mediations, everything else equal

@@ -16,7 +16,8 @@ import pytest
 
 from riskwarn.orchestration import DAGS_FOLDER, airflow_bin, airflow_env
 from riskwarn.settings import Settings
-from tests.test_scoring import ORIGIN, _geohazard_lake, _incidents, _register
+from riskwarn.store import Store
+from tests.test_scoring import ORIGIN, _adopt_champion, _geohazard_lake, _incidents, _register
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -46,6 +47,10 @@ def af(tmp_path_factory):
 
     lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
     _register(registry, (root / "artifacts").as_uri(), "incidents", "count_28d")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _adopt_champion(registry, store, "incidents")  # scoring serves recorded champions only
+    store.close()
     _geohazard_lake(settings, NOWCAST_AT)
     yield settings
     for k, v in saved.items():
@@ -114,7 +119,16 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     assert (
         len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == b["accepted"]
     )
-    # a re-run of the interval changes nothing
+    # the file left landing for the archive, under its own name and the ingest time
+    assert not any(landing.iterdir())
+    archived = af.archive_dir / "threegorges_displacement" / "ingested=2024-03-10T000000Z"
+    assert [p.name for p in archived.iterdir()] == ["displacement_monthly.csv"]
+    # a re-run of the interval changes nothing; the same file delivered again neither
+    _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
+    assert len(_store(af).ingest_batches()) == 1
+    (landing / "displacement_monthly.csv").symlink_to(
+        shared_data / "threegorges" / "displacement_monthly.csv"
+    )
     _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
     again = _store(af).ingest_batches()
     assert len(again) == 1  # same batch id: the batch record is replaced, not duplicated

@@ -131,6 +131,8 @@ def trained(small: dict) -> dict:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     client = configure(uri)
     cfg = site_config("geohazard_hourly", eval_days=4, refit_every_days=2)
+    store = Store(f"sqlite:///{root / 'training-serving.db'}")  # audits a gate-passed move
+    store.upgrade()
     report = train_site_domain(
         small["readings"],
         small["sensors"],
@@ -142,7 +144,9 @@ def trained(small: dict) -> dict:
         config=cfg,
         n_boot=100,
         artifact_location=(root / "artifacts").as_uri(),
+        store=store,
     )
+    store.close()
     return {"uri": uri, "client": client, "report": report, "root": root}
 
 
@@ -188,10 +192,10 @@ def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
         artifact_location=(trained["root"] / "artifacts").as_uri(),
     )
     assert record.version is not None
-    promote(client, "geohazard_hourly", record.version, force=True)
     settings = _nowcast_home(trained, "with-model")
     store = Store.from_settings(settings)
     store.upgrade()
+    promote(client, "geohazard_hourly", record.version, store=store, reason="test", force=True)
     run_id = nowcast_geohazard(settings, NOWCAST_AT, store=store)
     f = store.published_forecasts("geohazard_hourly").set_index("unit_id")
     assert (f["probability"].astype(float) < 1e-3).all()
@@ -223,13 +227,14 @@ def test_lost_champion_publishes_rules_then_fails_loudly(trained: dict) -> None:
 
     client = trained["client"]
     name = model_name("geohazard_hourly")
-    promote(client, "geohazard_hourly", "1", force=True)  # a champion that then goes missing
+    settings = _nowcast_home(trained, "lost-champion")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    # a champion that then goes missing
+    promote(client, "geohazard_hourly", "1", store=store, reason="test", force=True)
     alias = client.get_model_version_by_alias(name, CHAMPION).version
     client.delete_registered_model_alias(name, CHAMPION)
     try:
-        settings = _nowcast_home(trained, "lost-champion")
-        store = Store.from_settings(settings)
-        store.upgrade()
         for _ in range(2):  # a retry publishes the same rows and fails again
             with pytest.raises(ChampionUnavailable, match="sensor rules only"):
                 nowcast_geohazard(settings, NOWCAST_AT, store=store)
@@ -270,10 +275,10 @@ def test_daily_site_model_trains_from_the_lake_and_scores_through_score_and_warn
     client = configure(trained["uri"])
     run = client.get_run(result["mlflow_run_id"])
     assert pd.Timestamp(run.data.params["trained_until"]) <= AS_OF
-    promote(client, "geohazard", result["version"], force=True)
+    store = Store.from_settings(settings)
+    promote(client, "geohazard", result["version"], store=store, reason="test", force=True)
     origin = pd.Timestamp("2023-07-13", tz="Asia/Shanghai").tz_convert("UTC")
     run_id = score_domain(settings, "geohazard", origin)
-    store = Store.from_settings(settings)
     f = store.published_forecasts("geohazard")
     assert run_id == "geohazard:20230712T1600Z"
     assert set(f["unit_id"]) == set(small["sites"]["record_id"].astype(str))

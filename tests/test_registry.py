@@ -169,13 +169,15 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     assert details["version"] == "1" and details["previous"] == v2
     assert first in (None, "1")
     with pytest.raises(mlflow.exceptions.MlflowException):
-        reg.promote(mlflow_client, "incidents", "999")
+        reg.promote(mlflow_client, "incidents", "999", store=store, reason="no such version")
 
 
-def test_champion_loads_predicts_and_explains(trained, mlflow_client) -> None:
+def test_champion_loads_predicts_and_explains(trained, mlflow_client, store) -> None:
     report, _ = trained
     if reg.champion_version(mlflow_client, "incidents") is None:
-        reg.promote(mlflow_client, "incidents", report.run.version, force=True)
+        reg.promote(
+            mlflow_client, "incidents", report.run.version, store=store, reason="t", force=True
+        )
     champ = reg.load_champion("incidents")
     cons = np.array(monotone_constraints(champ.features))
     assert (cons == 1).sum() >= 5
@@ -195,10 +197,10 @@ def test_champion_loads_predicts_and_explains(trained, mlflow_client) -> None:
         champ.predict(None, frame.drop(columns=champ.features[0]))
 
 
-def test_rollback_without_history_fails(mlflow_client) -> None:
+def test_rollback_without_history_fails(mlflow_client, store) -> None:
     mlflow_client.create_registered_model("riskwarn-disputes")
     with pytest.raises(ValueError, match="no previous champion"):
-        reg.rollback(mlflow_client, "disputes")
+        reg.rollback(mlflow_client, "disputes", store=store, reason="nothing to return to")
 
 
 def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:

@@ -84,6 +84,19 @@ def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> s
     return str(info.registered_model_version)
 
 
+def _adopt_champion(tracking_uri: str, store: Store, domain: str) -> None:
+    """Record the registry's current champion in ``store``'s audit log, as ``riskwarn
+    promote`` does: scoring serves only a champion riskwarn recorded."""
+    from riskwarn.models import registry as reg
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    version = reg.champion_version(client, domain)
+    assert version is not None
+    reg.promote(client, domain, version, store=store, reason="test registry", force=True)
+
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory) -> str:
     """One MLflow registry (SQLite + local artefacts) with an incidents champion."""
@@ -101,6 +114,7 @@ def scored_home(settings: Settings, registry: str):
     assert "count_28d" in frame.columns
     store = Store.from_settings(settings)
     store.upgrade()
+    _adopt_champion(registry, store, "incidents")
     return settings, store, frame
 
 

@@ -87,6 +87,7 @@ def ingest(
     from rich.progress import BarColumn, Progress, TextColumn
 
     from riskwarn.ingest import ingest_files, ingest_sql
+    from riskwarn.lake import LakeError
     from riskwarn.settings import load_settings
     from riskwarn.sources import MappingError, load_mapping
 
@@ -109,45 +110,56 @@ def ingest(
         pseudonym_key_for(settings, mapping)
     except PseudonymKeyError as exc:
         raise click.ClickException(str(exc)) from None
-    from riskwarn.lake import LakeError
+    done: list[dict[str, Any]] = []
 
-    if use_sql:
-        try:
-            reports = [ingest_sql(mapping, settings, as_of=when)]
-        except (ValueError, LakeError) as exc:
-            raise click.ClickException(str(exc)) from None
-    else:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed} rows"),
-            transient=True,
-            disable=as_json,
-        ) as bar:
-            task = bar.add_task(f"ingest {mapping.name}", total=None)
-            try:  # a full disk or read-only lake: one line, no traceback
-                reports = ingest_files(
+    def finished(report: dict[str, Any]) -> None:
+        """Record each file's batch as soon as it is in the lake."""
+        if not no_store:
+            _record(settings, report)
+        done.append(report)
+
+    try:
+        if use_sql:
+            try:
+                finished(ingest_sql(mapping, settings, as_of=when))
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from None
+        else:
+            with Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed} rows"),
+                transient=True,
+                disable=as_json,
+            ) as bar:
+                task = bar.add_task(f"ingest {mapping.name}", total=None)
+                ingest_files(
                     mapping,
                     list(files),
                     settings,
                     as_of=when,
                     progress=lambda n: bar.advance(task, n),
+                    on_report=finished,
                 )
-            except LakeError as exc:
-                raise click.ClickException(str(exc)) from None
-    if not no_store:
-        for report in reports:
-            _record(settings, report)
+    except LakeError as exc:  # full disk, read-only; the files done before stay reported
+        if as_json:
+            out = {"error": str(exc), "reports": [_json_report(r) for r in done]}
+            click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        else:
+            for report in done:
+                click.echo(format_report(report))
+        raise click.ClickException(str(exc)) from None
     if as_json:
-        out = [
-            {
-                **r,
-                "ingested_at": r["ingested_at"].isoformat(),
-                "reconciled": r["read"] == r["accepted"] + r["quarantined"] + r["duplicates"],
-            }
-            for r in reports
-        ]
-        click.echo(json.dumps(out, indent=2, ensure_ascii=False))
+        click.echo(json.dumps([_json_report(r) for r in done], indent=2, ensure_ascii=False))
     else:
-        for report in reports:
+        for report in done:
             click.echo(format_report(report))
+
+
+def _json_report(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **report,
+        "ingested_at": report["ingested_at"].isoformat(),
+        "reconciled": report["read"]
+        == report["accepted"] + report["quarantined"] + report["duplicates"],
+    }

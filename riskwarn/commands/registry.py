@@ -1,8 +1,12 @@
-"""``riskwarn promote`` / ``riskwarn rollback``: move a domain's ``champion`` alias."""
+"""``riskwarn promote`` / ``riskwarn rollback``: move a domain's ``champion`` alias.
+
+Each move is written to the serving store's audit log before the alias moves, under
+the identity the registry authenticated (``registry.authenticated_actor``: the MLflow
+server's user, or the operating-system account for a registry opened directly); there
+is no ``--actor`` to claim another name.
+"""
 
 from __future__ import annotations
-
-import getpass
 
 import click
 
@@ -17,34 +21,33 @@ def _client_and_store():
     settings = load_settings()
     store = Store.from_settings(settings)
     store.upgrade()
-    return configure(settings.resolved_mlflow_uri), store
+    return configure(settings.resolved_mlflow_uri), store, settings.resolved_mlflow_uri
 
 
 @click.command()
 @click.argument("domain", type=click.Choice(domains.names()))
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (written to the audit log).")
-@click.option("--actor", default=None, help="Who (default: the OS user).")
 @click.option(
     "--force",
     is_flag=True,
     help="Promote a version whose promotion gate failed (recorded in the audit log).",
 )
-def promote(domain: str, version: str, reason: str, actor: str | None, force: bool) -> None:
+def promote(domain: str, version: str, reason: str, force: bool) -> None:
     """Point DOMAIN's champion alias at model VERSION (refused if its gate failed,
     unless --force)."""
     from mlflow.exceptions import MlflowException
 
     from riskwarn.models import registry
 
-    client, store = _client_and_store()
+    client, store, uri = _client_and_store()
     try:
         out = registry.promote(
             client,
             domain,
             version,
             store=store,
-            actor=actor or getpass.getuser(),
+            actor=registry.authenticated_actor(uri),
             reason=reason,
             force=force,
         )
@@ -63,17 +66,16 @@ def promote(domain: str, version: str, reason: str, actor: str | None, force: bo
 @click.command()
 @click.argument("domain", type=click.Choice(domains.names()))
 @click.option("--reason", required=True, help="Why (written to the audit log).")
-@click.option("--actor", default=None, help="Who (default: the OS user).")
-def rollback(domain: str, reason: str, actor: str | None) -> None:
+def rollback(domain: str, reason: str) -> None:
     """Return DOMAIN's champion alias to the version that served before."""
     from mlflow.exceptions import MlflowException
 
     from riskwarn.models import registry
 
-    client, store = _client_and_store()
+    client, store, uri = _client_and_store()
     try:
         out = registry.rollback(
-            client, domain, store=store, actor=actor or getpass.getuser(), reason=reason
+            client, domain, store=store, actor=registry.authenticated_actor(uri), reason=reason
         )
     except (ValueError, MlflowException) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None

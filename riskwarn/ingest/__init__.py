@@ -38,8 +38,10 @@ from riskwarn.ingest.flow import (
     read_sql_and_validate,
     validate_chunks,
 )
-from riskwarn.ingest.mapping import content_hash, map_chunk, pseudonym, sanitize_raw
-from riskwarn.ingest.read import FileProblem, detect_text, file_batch_id, read_raw_chunks
+from riskwarn.ingest.mapping import map_chunk
+from riskwarn.ingest.raw_rows import content_hash, original_json, pseudonym, sanitize_raw
+from riskwarn.ingest.read import detect_text, file_batch_id, read_raw_chunks
+from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import (
     QUARANTINE_COLUMNS,
     Batch,
@@ -51,8 +53,10 @@ from riskwarn.sources import load_mapping
 
 __all__ = [
     "QUARANTINE_COLUMNS",
+    "BadRecord",
     "Batch",
     "FileProblem",
+    "RawChunk",
     "batch_report",
     "conform",
     "content_hash",
@@ -65,6 +69,7 @@ __all__ = [
     "load_mapping",
     "map_chunk",
     "now_utc",
+    "original_json",
     "pseudonym",
     "read_and_validate",
     "read_raw_chunks",

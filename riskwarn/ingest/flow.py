@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from riskwarn.contracts import TABLES, conform
-from riskwarn.ingest.mapping import map_chunk, row_json, sanitize_raw
-from riskwarn.ingest.read import (
-    FileProblem,
-    file_batch_id,
-    mapping_digest,
-    read_raw_chunks,
-    stringify,
-)
+from riskwarn.ingest.mapping import map_chunk
+from riskwarn.ingest.raw_rows import original_json
+from riskwarn.ingest.read import file_batch_id, mapping_digest, read_raw_chunks, stringify
+from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
 from riskwarn.ingest.write import store_batch
-from riskwarn.sources import SourceMapping
+from riskwarn.sources import Area, SourceMapping
 
 
 def _file_problem_batch(
@@ -72,39 +68,41 @@ def _file_problem_batch(
     )
 
 
-def _bad_lines_quarantine(
-    mapping: SourceMapping, bad: list[list[str]], start_row: int, batch_id: str, file_name: str
+def _bad_records_quarantine(
+    mapping: SourceMapping, bad: list[BadRecord], batch_id: str, file_name: str
 ) -> pd.DataFrame:
-    rows = [
+    q = pd.DataFrame(
         [
-            mapping.name,
-            mapping.table,
-            batch_id,
-            file_name,
-            start_row + i,
-            "bad_line",
-            reason_message("bad_line") + f" ({len(fields)} fields)",
-            json.dumps(fields, ensure_ascii=False),
-        ]
-        for i, fields in enumerate(bad)
-    ]
-    q = pd.DataFrame(rows, columns=QUARANTINE_COLUMNS)
+            [
+                mapping.name,
+                mapping.table,
+                batch_id,
+                file_name,
+                b.row,
+                b.reason,
+                f"{reason_message(b.reason)} ({b.detail}; line {b.line})",
+                b.original,
+            ]
+            for b in bad
+        ],
+        columns=QUARANTINE_COLUMNS,
+    )
     q["row_number"] = q["row_number"].astype("int64")
     return q
 
 
 def validate_chunks(
     mapping: SourceMapping,
-    chunks: Iterator[pd.DataFrame],
+    chunks: Iterator[RawChunk],
     *,
     pseudonym_key: str,
     as_of: datetime,
     batch_id: str,
     file_name: str,
     messages: list[str],
-    bad: list[list[str]],
     progress: Callable[[int], None] | None = None,
-    reread: Callable[[], Iterator[pd.DataFrame]] | None = None,
+    reread: Callable[[], Iterator[RawChunk]] | None = None,
+    city_area: Area | None = None,
 ) -> Batch:
     """Map every chunk, then finish the batch (shared by files and SQL).
 
@@ -112,6 +110,7 @@ def validate_chunks(
     rejected after mapping (duplicate conflicts, spikes, contract failures)."""
     parts: list[pd.DataFrame] = []
     why: list[pd.Series] = []
+    bad: list[BadRecord] = []
     occ: Counter[str] = Counter()
     read = 0
     extra_reported = False
@@ -119,34 +118,34 @@ def validate_chunks(
         if not extra_reported:
             extra = [
                 c
-                for c in chunk.columns
+                for c in chunk.frame.columns
                 if str(c) not in mapping.known_columns and not str(c).startswith("Unnamed:")
             ]
             if extra:
                 messages.append(f"extra columns ignored: {', '.join(map(str, extra))}")
             extra_reported = True
-        cand, reason = map_chunk(
-            mapping,
-            chunk,
-            pseudonym_key=pseudonym_key,
-            as_of=as_of,
-            first_row=read + 1,
-            occurrences=occ,
-        )
-        parts.append(cand)
-        why.append(reason)
-        read += len(chunk)
+        if len(chunk.frame):
+            cand, reason = map_chunk(
+                mapping,
+                chunk.frame,
+                pseudonym_key=pseudonym_key,
+                as_of=as_of,
+                rows=chunk.rows,
+                occurrences=occ,
+                city_area=city_area,
+                plain_text=chunk.plain_text,
+            )
+            parts.append(cand)
+            why.append(reason)
+        bad.extend(chunk.bad)
+        n = len(chunk.frame) + len(chunk.bad)
+        read += n
         if progress is not None:
-            progress(len(chunk))
-    extra_q = None
-    if bad:
-        extra_q = _bad_lines_quarantine(mapping, bad, read + 1, batch_id, file_name)
-        messages.append(
-            f"{len(bad)} malformed line(s) quarantined as bad_line (row numbers follow the good rows)"
-        )
-        read += len(bad)
-    if not parts:
+            progress(n)
+    extra_q = _bad_records_quarantine(mapping, bad, batch_id, file_name) if bad else None
+    if not read:
         messages.append("no data rows (header only)")
+    if not parts:
         table = TABLES[mapping.table]
         candidates = pd.DataFrame(columns=[*table.columns, "_row", "_hash", "_original"])
         reasons = pd.Series([], dtype=object)
@@ -175,19 +174,22 @@ def validate_chunks(
 
 
 def fetch_raw_rows(
-    mapping: SourceMapping, chunks: Iterator[pd.DataFrame], rows: set[int], key: str
+    mapping: SourceMapping, chunks: Iterator[RawChunk], rows: set[int], key: str
 ) -> dict[int, str]:
-    """Sanitized JSON of the given 1-based data rows, read again from the chunks."""
+    """Stored-form JSON (:func:`~riskwarn.ingest.mapping.original_json`) of the given
+    1-based data rows, read again from the chunks; stops after the last one."""
     found: dict[int, str] = {}
-    start = 1
+    wanted = np.fromiter(rows, dtype=np.int64, count=len(rows))
+    last = int(wanted.max()) if len(wanted) else 0
     for chunk in chunks:
-        wanted = [r - start for r in rows if start <= r < start + len(chunk)]
-        if wanted:
-            sub = chunk.reset_index(drop=True).iloc[sorted(wanted)]
+        hit = np.isin(chunk.rows, wanted)
+        if hit.any():
+            sub = chunk.frame.reset_index(drop=True).loc[hit]
             sub.columns = [str(c) for c in sub.columns]
-            text = row_json(sanitize_raw(mapping, sub, key))
-            found.update({start + int(i): t for i, t in text.items()})
-        start += len(chunk)
+            text = original_json(mapping, sub, key)
+            found.update(zip(chunk.rows[hit].tolist(), text.tolist(), strict=True))
+        if len(chunk.rows) and chunk.rows[-1] >= last:
+            break
     return found
 
 
@@ -198,6 +200,7 @@ def read_and_validate(
     pseudonym_key: str,
     as_of: datetime,
     progress: Callable[[int], None] | None = None,
+    city_area: Area | None = None,
 ) -> Batch:
     """Read one file and validate it; file-level problems become quarantine + message."""
     p = Path(path)
@@ -205,30 +208,34 @@ def read_and_validate(
         file_batch_id(mapping, p) if p.exists() else hashlib.sha256(str(p).encode()).hexdigest()
     )
     messages: list[str] = []
-    bad: list[list[str]] = []
 
-    def reread() -> Iterator[pd.DataFrame]:
-        return read_raw_chunks(mapping, p, [], [])
+    def reread() -> Iterator[RawChunk]:
+        return read_raw_chunks(mapping, p, [])
 
     try:
         return validate_chunks(
             mapping,
-            read_raw_chunks(mapping, p, messages, bad),
+            read_raw_chunks(mapping, p, messages),
             pseudonym_key=pseudonym_key,
             as_of=as_of,
             batch_id=batch_id,
             file_name=p.name,
             messages=messages,
-            bad=bad,
             progress=progress,
             reread=reread,
+            city_area=city_area,
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)
 
 
 def read_sql_and_validate(
-    mapping: SourceMapping, *, pseudonym_key: str, as_of: datetime, url: str | None = None
+    mapping: SourceMapping,
+    *,
+    pseudonym_key: str,
+    as_of: datetime,
+    url: str | None = None,
+    city_area: Area | None = None,
 ) -> Batch:
     """Read the mapping's SQL source (table or query) with SQLAlchemy and validate it."""
     import sqlalchemy as sa
@@ -251,17 +258,29 @@ def read_sql_and_validate(
     h = hashlib.sha256(mapping_digest(mapping).encode())
     h.update(raw.to_csv(index=False).encode())
     messages: list[str] = []
+    chunk = RawChunk(raw, np.arange(1, len(raw) + 1, dtype=np.int64), [])
     return validate_chunks(
         mapping,
-        iter([raw]),
+        iter([chunk]),
         pseudonym_key=pseudonym_key,
         as_of=as_of,
         batch_id=h.hexdigest(),
         file_name=name,
         messages=messages,
-        bad=[],
-        reread=lambda: iter([raw]),
+        reread=lambda: iter([chunk]),
+        city_area=city_area,
     )
+
+
+def city_area(settings: Any) -> Area | None:
+    """The city's configured area (``Settings.city_area``), or None when not set."""
+    from riskwarn.settings import city_box
+
+    text = getattr(settings, "city_area", "")
+    if not text:
+        return None
+    min_lon, min_lat, max_lon, max_lat = city_box(text)
+    return Area(min_lon=min_lon, max_lon=max_lon, min_lat=min_lat, max_lat=max_lat)
 
 
 def ingest_files(
@@ -271,16 +290,24 @@ def ingest_files(
     *,
     as_of: datetime,
     progress: Callable[[int], None] | None = None,
+    on_report: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Read, validate and upsert each file into ``settings.lake_dir``; one report per file."""
+    """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
+
+    ``on_report`` gets each file's report as soon as its batch is in the lake (the
+    serving store records it there, so a later failure leaves the earlier files recorded).
+    A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
     import pyarrow
 
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    area = city_area(settings)
     reports = []
     for f in files:
-        batch = read_and_validate(mapping, f, pseudonym_key=key, as_of=as_of, progress=progress)
+        batch = read_and_validate(
+            mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
+        )
         reports.append(
             store_batch(
                 batch,
@@ -294,6 +321,8 @@ def ingest_files(
         # hand Arrow's freed buffers back to the OS
         del batch
         pyarrow.default_memory_pool().release_unused()
+        if on_report is not None:
+            on_report(reports[-1])
     return reports
 
 
@@ -304,7 +333,9 @@ def ingest_sql(
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
-    batch = read_sql_and_validate(mapping, pseudonym_key=key, as_of=as_of, url=url)
+    batch = read_sql_and_validate(
+        mapping, pseudonym_key=key, as_of=as_of, url=url, city_area=city_area(settings)
+    )
     return store_batch(
         batch, settings.lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
     )

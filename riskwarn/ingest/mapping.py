@@ -8,8 +8,6 @@ Also the raw-row helpers the later stages share: content hashes, the sanitized r
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -21,12 +19,14 @@ import pandas as pd
 
 from riskwarn import geo
 from riskwarn.contracts import TABLES, UTC_TS, Table
-from riskwarn.sources import ColumnRule, SourceMapping, looks_personal
-
-
-def pseudonym(value: str, key: str) -> str:
-    """Keyed pseudonym: HMAC-SHA256(key, value), hex, first 16 characters."""
-    return hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()[:16]
+from riskwarn.ingest.raw_rows import (
+    allowed_columns,
+    content_hash,
+    row_sha1,
+    sanitize_raw,
+    stored_json,
+)
+from riskwarn.sources import Area, ColumnRule, SourceMapping
 
 
 def _shape(text: str) -> str:
@@ -247,66 +247,6 @@ def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Se
     return out.where(~missing, None)
 
 
-def _row_hashes(raw: pd.DataFrame) -> pd.Series:
-    """sha1 of each raw row (values joined with the unit separator), vectorised."""
-    if not len(raw.columns):
-        return pd.Series("", index=raw.index, dtype=object)
-    cols = [raw[c].astype(str) for c in raw.columns]
-    joined = cols[0].str.cat(cols[1:], sep="\x1f") if len(cols) > 1 else cols[0]
-    return pd.Series(
-        [hashlib.sha1(t.encode("utf-8")).hexdigest() for t in joined], index=raw.index, dtype=object
-    )
-
-
-def content_hash(raw: pd.DataFrame) -> np.ndarray:
-    """64-bit hash of each row's values (uint64), computed by DuckDB's ``hash`` over an
-    Arrow view of the frame (multi-threaded, row order kept). Used only inside one batch
-    to tell exact repeats of an id from conflicting versions, never stored."""
-    if not len(raw) or not len(raw.columns):
-        return np.zeros(len(raw), dtype="uint64")
-    import duckdb
-    import pyarrow as pa
-
-    cols = {f"c{i}": pa.array(raw[c], from_pandas=True) for i, c in enumerate(raw.columns)}
-    rows = pa.table(cols)  # noqa: F841 (read by DuckDB's replacement scan)
-    con = duckdb.connect()
-    try:
-        con.execute("SET preserve_insertion_order = true")
-        h = con.execute(f"SELECT hash({', '.join(cols)}) AS h FROM rows").fetchnumpy()["h"]
-    finally:
-        con.close()
-    return np.asarray(h, dtype="uint64")
-
-
-def row_json(raw: pd.DataFrame) -> pd.Series:
-    """JSON object of each raw row (column -> text), vectorised through pandas' writer."""
-    if raw.empty:
-        return pd.Series([], index=raw.index, dtype=object)
-    text = raw.astype(object).to_json(orient="records", lines=True, force_ascii=False)
-    return pd.Series(text.rstrip("\n").split("\n"), index=raw.index, dtype=object)
-
-
-def sanitize_raw(mapping: SourceMapping, raw: pd.DataFrame, key: str) -> pd.DataFrame:
-    """The raw row as it may be stored: dropped and personal-looking columns removed,
-    pseudonymised columns replaced by their pseudonyms."""
-    pseud = {c for cols in mapping.pseudonymise.values() for c in cols}
-    keep = [
-        c
-        for c in raw.columns
-        if c not in mapping.drop
-        and (c in pseud or c in mapping.not_personal or not looks_personal(str(c)))
-    ]
-    out = raw[keep].copy()
-    for c in pseud & set(keep):
-        codes, uniq = pd.factorize(out[c], use_na_sentinel=False)  # HMAC once per value
-        pseudonyms = np.array(
-            [pseudonym(v, key) if isinstance(v, str) and v.strip() else "" for v in uniq],
-            dtype=object,
-        )
-        out[c] = pd.Series(pseudonyms[codes], index=out.index, dtype=object)
-    return out
-
-
 def _join_nonempty(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
     """Row-wise ``';'.join`` of the non-empty values of ``cols`` (None when all are empty)."""
     joined = np.full(len(frame), "", dtype=object)
@@ -326,22 +266,30 @@ def map_chunk(
     pseudonym_key: str,
     as_of: datetime,
     first_row: int = 1,
+    rows: np.ndarray | None = None,
     occurrences: Counter[str] | None = None,
+    city_area: Area | None = None,
+    plain_text: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Map one all-text chunk onto the canonical table (pure).
 
     Returns the canonical candidates (all rows, with helper columns ``_row`` (1-based data
-    row number), ``_hash`` (64-bit hash of the sanitized raw row) and ``_original`` (its
-    JSON, filled only for rows already rejected here, to save memory)) and a Series of
-    the first reason per row ('' = no problem found yet).
-    ``occurrences`` carries identical-row counts across chunks for content-hash ids.
+    row number: ``rows``, or counted from ``first_row``), ``_hash`` (64-bit hash of the
+    sanitized raw row) and ``_original`` (its stored form, :func:`stored_json`, filled
+    only for rows already rejected here, to save memory)) and a Series of the first
+    reason per row ('' = no problem found yet).
+    ``occurrences`` carries identical-row counts across chunks for content-hash ids;
+    ``city_area`` (the city's configured area) rejects located rows outside it;
+    ``plain_text`` (the reader found no NUL byte and no over-long value) skips that check.
     """
     table = TABLES[mapping.table]
     raw = raw.reset_index(drop=True)
     raw.columns = [str(c) for c in raw.columns]
     clean = sanitize_raw(mapping, raw, pseudonym_key)
     out = pd.DataFrame(index=raw.index)
-    out["_row"] = np.arange(first_row, first_row + len(raw), dtype="int64")
+    if rows is None:
+        rows = np.arange(first_row, first_row + len(raw), dtype="int64")
+    out["_row"] = np.asarray(rows, dtype="int64")
     # 64-bit content hash (deterministic) for duplicate detection within the batch; the
     # sha1 ids of id-less sources are computed below only where needed
     out["_hash"] = content_hash(clean)
@@ -353,7 +301,7 @@ def map_chunk(
     if missing:
         out["source"] = mapping.name
         out["record_id"] = ""
-        out["_original"] = row_json(clean)
+        out["_original"] = stored_json(mapping, clean)
         return out, pd.Series(f"missing_column:{missing[0]}", index=raw.index, dtype=object)
 
     def flag(mask: pd.Series | np.ndarray, code: str) -> None:
@@ -362,6 +310,8 @@ def map_chunk(
             reason_arr[m] = code
             has[m] = True
 
+    if not plain_text:
+        _check_text(mapping, raw, flag)
     out["source"] = mapping.name
     if mapping.id:
         parts = [raw[c].astype(str).str.strip() for c in mapping.id.columns]
@@ -374,7 +324,7 @@ def map_chunk(
         out["record_id"] = rid.where(~empty, "")
         flag(empty, "missing_id")
     else:
-        sha = _row_hashes(clean)
+        sha = row_sha1(clean)
         seen = occurrences if occurrences is not None else Counter()
         occ = sha.groupby(sha).cumcount() + 1 + sha.map(lambda h: seen.get(h, 0))
         seen.update(sha.tolist())
@@ -394,6 +344,9 @@ def map_chunk(
         _map_xy(mapping, raw, out, flag)
     if "lon" in out.columns and "lat" in out.columns:
         _check_area(mapping, out, flag)
+        if city_area is not None:
+            both = out["lon"].notna() & out["lat"].notna()
+            flag(both & ~city_area.contains(out["lon"], out["lat"]), "outside_city_area")
 
     for f in table.fields:
         if f.name not in out.columns:
@@ -416,8 +369,25 @@ def map_chunk(
     bad = pd.Series(has, index=raw.index)
     out["_original"] = pd.Series(None, index=out.index, dtype=object)
     if bad.any():
-        out.loc[bad, "_original"] = row_json(clean[bad])
+        out.loc[bad, "_original"] = stored_json(mapping, clean[bad])
     return out, reason
+
+
+def _check_text(
+    mapping: SourceMapping, raw: pd.DataFrame, flag: Callable[[pd.Series, str], None]
+) -> None:
+    """NUL bytes and values over ``limits.max_field_chars`` in the columns that are read
+    or kept (:func:`allowed_columns`); unmapped columns are never stored."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    limit = mapping.limits.max_field_chars
+    for col in [c for c in raw.columns if c in allowed_columns(mapping)]:
+        text = pa.array(raw[col], type=pa.string(), from_pandas=True)
+        nul = pc.match_substring(text, "\x00").to_numpy(zero_copy_only=False)
+        flag(np.asarray(nul, dtype=bool), f"nul_byte:{col}")
+        long = pc.greater(pc.utf8_length(text), limit).to_numpy(zero_copy_only=False)
+        flag(np.asarray(long, dtype=bool), f"field_too_long:{col}")
 
 
 def _map_xy(

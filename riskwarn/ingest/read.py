@@ -12,6 +12,7 @@ import csv
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,20 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskwarn.ingest.lines import CsvRecords
+from riskwarn.ingest.records import FileProblem, RawChunk
 from riskwarn.sources import SourceMapping
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
-
-
-class FileProblem(Exception):
-    """A whole file cannot be read as a table (reason code + one-line message)."""
-
-    def __init__(self, reason: str, message: str, original: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.original = original
 
 
 def file_batch_id(mapping: SourceMapping, path: Path) -> str:
@@ -63,7 +56,7 @@ def _summary(data: bytes, size: int) -> str:
     return json.dumps(
         {
             "size_bytes": size,
-            "head": data[:120].decode("latin-1"),
+            "head": data[:16].decode("latin-1"),  # enough for a format's magic bytes
             "sha256_head": hashlib.sha256(data).hexdigest(),
         },
         ensure_ascii=False,
@@ -75,10 +68,6 @@ def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, st
     messages: list[str] = []
     if not head.strip():
         raise FileProblem("empty_file", "empty file: no header and no rows")
-    if b"\x00" in head:
-        raise FileProblem(
-            "not_a_table", "not a table: the file contains binary (NUL) bytes", _summary(head, size)
-        )
     encoding = mapping.encoding
     if head.startswith(codecs.BOM_UTF8) and encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
         encoding = "utf-8-sig"  # Excel-style byte-order mark: not part of the first column name
@@ -101,9 +90,8 @@ def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, st
         )
     printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4000])
     if text and printable / min(len(text), 4000) < 0.9:
-        raise FileProblem(
-            "not_a_table", "not a table: the file is not readable text", _summary(head, size)
-        )
+        what = "contains binary (NUL) bytes" if "\x00" in text else "is not readable text"
+        raise FileProblem("not_a_table", f"not a table: the file {what}", _summary(head, size))
     lines = text.splitlines()
     header = lines[mapping.skip_rows] if len(lines) > mapping.skip_rows else ""
     delimiter = mapping.delimiter
@@ -116,33 +104,6 @@ def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, st
             )
             delimiter = best_d
     return encoding, delimiter, messages
-
-
-def _csv_chunks(
-    mapping: SourceMapping, path: Path, encoding: str, delimiter: str, bad: list[list[str]]
-) -> Iterator[pd.DataFrame]:
-    kwargs: dict[str, Any] = {
-        "sep": delimiter,
-        "encoding": encoding,
-        "dtype": str,
-        "keep_default_na": False,
-        "na_filter": False,
-        "skiprows": mapping.skip_rows,
-        "compression": "infer",
-    }
-    try:
-        # fast path: C engine; a malformed line raises and we re-read with the python engine
-        yield from pd.read_csv(path, chunksize=mapping.chunk_rows, engine="c", **kwargs)
-        return
-    except pd.errors.ParserError:
-        pass
-
-    def keep_bad(fields: list[str]) -> None:
-        bad.append(fields)
-        return None
-
-    frame = pd.read_csv(path, engine="python", on_bad_lines=keep_bad, **kwargs)
-    yield frame
 
 
 def _factorize_exact(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -189,9 +150,7 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
     return text_frame.set_axis(frame.index)
 
 
-def read_raw_chunks(
-    mapping: SourceMapping, path: Path, messages: list[str], bad: list[list[str]]
-) -> Iterator[pd.DataFrame]:
+def read_raw_chunks(mapping: SourceMapping, path: Path, messages: list[str]) -> Iterator[RawChunk]:
     """All-text chunks of a CSV/CSV.gz/Parquet file; file-level problems raise FileProblem."""
     if not path.exists():
         raise FileProblem("file_not_found", f"file not found: {path}")
@@ -199,33 +158,90 @@ def read_raw_chunks(
     if size == 0:
         raise FileProblem("empty_file", "empty file: 0 bytes")
     if mapping.format == "parquet" or path.suffix == ".parquet":
-        import pyarrow as pyarrow_mod
-        import pyarrow.parquet as pq
-
-        try:
-            pf = pq.ParquetFile(path)
-        except (pyarrow_mod.ArrowInvalid, OSError) as exc:
-            raise FileProblem(
-                "not_a_table",
-                f"not a table: not a readable Parquet file ({exc})",
-                _summary(_head_bytes(path), size),
-            ) from None
-        for rb in pf.iter_batches(batch_size=mapping.chunk_rows):
-            yield stringify(rb.to_pandas())
+        yield from _parquet_chunks(mapping, path, size)
         return
     encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size)
     messages.extend(msgs)
     try:
-        yield from _csv_chunks(mapping, path, encoding, delimiter, bad)
-    except pd.errors.EmptyDataError:
-        raise FileProblem("empty_file", "empty file: no header and no rows") from None
+        yield from CsvRecords(mapping, path, encoding, delimiter).chunks()
     except UnicodeDecodeError:
         raise FileProblem(
             "bad_encoding",
             f"cannot decode the file as {encoding} beyond its first {_SNIFF_BYTES} bytes",
         ) from None
-    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileProblem(
-            "not_a_table", f"not a table: {first}", _summary(_head_bytes(path), size)
+            "not_a_table", f"not a readable gzip file: {_first_line(exc)}", _summary(b"", size)
+        ) from None
+    except (pd.errors.ParserError, csv.Error, ValueError) as exc:
+        raise FileProblem(
+            "not_a_table", f"not a table: {_first_line(exc)}", _summary(_head_bytes(path), size)
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def _plain_text(batch: Any, max_chars: int) -> bool:
+    """No NUL byte and no value over ``max_chars`` in the batch's text columns (checked
+    on a dictionary column's distinct values only)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for column in batch.columns:
+        values = column.dictionary if pa.types.is_dictionary(column.type) else column
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            continue  # numbers and times print short and without NUL
+        if pc.any(pc.match_substring(values, "\x00")).as_py():
+            return False
+        longest = pc.max(pc.utf8_length(values)).as_py()
+        if longest is not None and longest > max_chars:
+            return False
+    return True
+
+
+def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[RawChunk]:
+    """A Parquet file in batches of ``chunk_rows``, after checking its metadata against
+    the mapping's limits (columns, rows, uncompressed bytes)."""
+    import pyarrow as pyarrow_mod
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (pyarrow_mod.ArrowInvalid, OSError) as exc:
+        raise FileProblem(
+            "not_a_table",
+            f"not a table: not a readable Parquet file ({exc})",
+            _summary(_head_bytes(path), size),
+        ) from None
+    limits, meta = mapping.limits, pf.metadata
+    if meta.num_columns > limits.max_columns:
+        raise FileProblem(
+            "too_many_columns",
+            f"too many columns: {meta.num_columns} (limits.max_columns = {limits.max_columns})",
+        )
+    if meta.num_rows > limits.max_rows:
+        raise FileProblem(
+            "too_many_rows",
+            f"too many rows: {meta.num_rows} (limits.max_rows = {limits.max_rows})",
+        )
+    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if unpacked > limits.max_file_bytes:
+        raise FileProblem(
+            "too_large",
+            f"file too large: {unpacked / 2**20:.0f} MB uncompressed "
+            f"(limits.max_file_mb = {limits.max_file_mb:g})",
+        )
+    start = 1
+    try:
+        for rb in pf.iter_batches(batch_size=mapping.chunk_rows):
+            rows = np.arange(start, start + rb.num_rows, dtype=np.int64)
+            start += rb.num_rows
+            plain = _plain_text(rb, limits.max_field_chars)
+            yield RawChunk(stringify(rb.to_pandas()), rows, [], plain_text=plain)
+    except (pyarrow_mod.ArrowInvalid, OSError) as exc:
+        raise FileProblem(
+            "not_a_table", f"not a table: unreadable Parquet data ({_first_line(exc)})"
         ) from None

@@ -16,7 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from riskwarn.contracts import TABLES, Table, conform, pandera_schema
-from riskwarn.ingest.mapping import content_hash
+from riskwarn.ingest.raw_rows import content_hash
 from riskwarn.lake import sort_order
 from riskwarn.sources import SourceMapping
 
@@ -222,6 +222,11 @@ _REASON_TEXT = {
     "spike": "isolated jump beyond the spike bound vs both neighbours",
     "duplicate_id_conflict": "the same id appears with different content in this file",
     "bad_line": "the line has the wrong number of fields",
+    "unclosed_quote": "a quote opens in the line and does not close (the next lines are read on their own)",
+    "line_too_long": "the line is longer than limits.max_line_bytes (not read)",
+    "nul_byte": "NUL byte(s) in the data",
+    "field_too_long": "'{arg}' is longer than limits.max_field_chars",
+    "outside_city_area": "the location is outside the city's configured area (city_area)",
     "schema": "contract check failed: {arg}",
 }
 

@@ -26,16 +26,19 @@ def write_batch(
     (their sum is ``len(batch.accepted)``)."""
     from riskwarn import lake
 
-    result = lake.upsert(
-        lake_dir,
-        batch.table_name,
-        batch.source,
-        batch.accepted,
-        batch_id=batch.batch_id,
-        grain=grain,
-        ids_carry_time=ids_carry_time,
-    )
-    lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+    try:
+        result = lake.upsert(
+            lake_dir,
+            batch.table_name,
+            batch.source,
+            batch.accepted,
+            batch_id=batch.batch_id,
+            grain=grain,
+            ids_carry_time=ids_carry_time,
+        )
+        lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+    except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
+        raise lake.LakeError(f"{batch.file_name}: {exc}") from None
     return {k: int(result[k]) for k in ("new", "updated", "unchanged")}
 
 

@@ -192,6 +192,23 @@ class StoreBase:
             )
         )
 
+    def audit_entries(
+        self, object_type: str, object_id: str, actions: tuple[str, ...]
+    ) -> list[dict[str, Any]]:
+        """Audit entries of one object with one of ``actions``, newest first (as dicts)."""
+        t = table_of(AuditLog)
+        stmt = (
+            sa.select(t)
+            .where(
+                t.c.object_type == object_type,
+                t.c.object_id == object_id,
+                t.c.action.in_(actions),
+            )
+            .order_by(t.c.id.desc())
+        )
+        with self._read() as conn:
+            return [dict(r) for r in conn.execute(stmt).mappings()]
+
     def audit_log(self, limit: int = 1000) -> pd.DataFrame:
         """The newest ``limit`` audit entries, newest first."""
         t = table_of(AuditLog)

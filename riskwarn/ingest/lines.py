@@ -1,0 +1,459 @@
+"""Stage 1, read: a CSV or CSV.gz file as records, one physical line each.
+
+A CSV record is a line (``newlines_in_values: true`` lets a quoted value span lines, up
+to ``limits.max_record_lines``). Every line after the header is one record and is
+counted once, wherever it is: a line with the wrong number of fields, a quote left open
+at its end or more than ``limits.max_line_bytes`` bytes becomes a :class:`BadRecord`
+(quarantined with its physical line number, length and sha256, never its text, which
+may hold columns the mapping does not mention) and the lines after it are read as
+usual. Blank lines (only spaces, tabs and line ends) are not records, as for pandas.
+
+The file is streamed in blocks of whole lines and parsed in chunks of at most
+``chunk_rows`` records and :data:`CHUNK_BYTES` bytes, so memory is bounded by a chunk,
+however long a line or large a file (``limits.max_file_mb`` after decompression,
+``limits.max_rows`` records). Lines are checked on whole blocks with NumPy (fields =
+delimiters + 1 where a line has no quote; lines with quotes go through Python's ``csv``
+one by one); the lines that pass are parsed by pandas' C parser behind the header line,
+so their values are exactly what ``pandas.read_csv`` gives for them.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
+from riskwarn.sources import SourceMapping
+
+BLOCK_BYTES = 4 * 1024 * 1024  # read at a time
+CHUNK_BYTES = 32 * 1024 * 1024  # text parsed at a time
+_BLANK = b" \t\r\n"
+_PROBE = "\n\r\t ,;|\"'"  # characters that must be single ASCII bytes in the encoding
+
+
+@dataclass(frozen=True)
+class _TooLong:
+    length: int  # bytes
+    sha256: str  # of its first limits.max_line_bytes bytes
+
+
+class _BoundedBytes(io.RawIOBase):
+    """A binary stream that raises :class:`FileProblem` past ``limit`` bytes read."""
+
+    def __init__(self, inner: Any, limit: int, limit_mb: float) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._limit_mb = limit_mb
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = int(self._inner.readinto(buffer))
+        self.count += n
+        if self.count > self._limit:
+            raise FileProblem(
+                "too_large",
+                f"file too large: more than limits.max_file_mb = {self._limit_mb:g} MB "
+                "after decompression",
+            )
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class _Utf8(io.RawIOBase):
+    """Text of another encoding (UTF-16, UTF-32) re-encoded as UTF-8 bytes."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self._text = text
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while len(self._pending) < len(buffer):
+            more = self._text.read(1 << 16)
+            if not more:
+                break
+            self._pending += more.encode("utf-8", "surrogatepass")
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._text.close()
+        super().close()
+
+
+def ascii_compatible(encoding: str) -> bool:
+    """Whether line ends, delimiters and quotes are single ASCII bytes in ``encoding``."""
+    try:
+        return _PROBE.encode(encoding) == _PROBE.encode("ascii")
+    except (UnicodeError, LookupError):
+        return False
+
+
+def open_bytes(path: Path, encoding: str, mapping: SourceMapping) -> tuple[io.RawIOBase, str]:
+    """The file's bytes (gunzipped when named .gz, bounded by ``limits.max_file_mb``) and
+    their encoding: as is, or re-encoded as UTF-8 when the encoding is not ASCII-based."""
+    gz = path.name.endswith(".gz")
+    inner: Any = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115
+    bounded = _BoundedBytes(inner, mapping.limits.max_file_bytes, mapping.limits.max_file_mb)
+    if ascii_compatible(encoding):
+        return bounded, encoding
+    text = io.TextIOWrapper(io.BufferedReader(bounded), encoding=encoding, newline="")
+    return _Utf8(text), "utf-8"
+
+
+def _terminators(a: np.ndarray) -> np.ndarray:
+    """Positions just after each line end (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
+    term = a == 10
+    cr = np.flatnonzero(a == 13)
+    if len(cr):
+        nxt = np.minimum(cr + 1, len(a) - 1)
+        lone = cr[(cr + 1 >= len(a)) | (a[nxt] != 10)]
+        term[lone] = True
+    return np.flatnonzero(term) + 1
+
+
+def blocks(stream: io.RawIOBase, max_line: int) -> Iterator[bytes | _TooLong]:
+    """Blocks of whole lines (the last one may lack its line end at the end of the file);
+    a line longer than ``max_line`` bytes is consumed in bounded pieces and given as its
+    length and the sha256 of its first ``max_line`` bytes."""
+    carry = b""
+    eof = False
+    while not eof:
+        data = stream.read(BLOCK_BYTES) or b""
+        eof = not data
+        buf = carry + data
+        # the last line end; a final \r may still be followed by \n in the next read
+        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, max(len(buf) - 1, 0))) + 1
+        if eof:
+            cut = len(buf)
+        if cut:
+            yield buf[:cut]
+        carry = buf[cut:]
+        if len(carry) > max_line:
+            h = hashlib.sha256(carry[:max_line])
+            n = len(carry)
+            carry = b""
+            while True:
+                data = stream.read(BLOCK_BYTES) or b""
+                ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+                if not data or ends:
+                    end = min(ends) + 1 if ends else 0
+                    if end and data[end - 1 : end + 1] == b"\r\n":
+                        end += 1
+                    n += end
+                    carry = data[end:]
+                    eof = not data
+                    break
+                n += len(data)
+            yield _TooLong(n, h.hexdigest())
+
+
+def split_record(lines: list[str], delimiter: str) -> tuple[list[str], int]:
+    """Fields of the record that starts at ``lines[0]`` and the number of lines it takes;
+    ``len(lines) + 1`` lines means a quote is still open at the end of ``lines``."""
+    reader = csv.reader([*lines, ""], delimiter=delimiter)
+    try:
+        fields = next(reader)
+    except StopIteration:  # only blank text
+        return [], len(lines)
+    return fields, reader.line_num
+
+
+@dataclass
+class _Chunk:
+    """Good records (byte ranges of their blocks) and bad records of one chunk."""
+
+    pieces: list[bytes] = field(default_factory=list)
+    rows: list[np.ndarray] = field(default_factory=list)
+    bad: list[BadRecord] = field(default_factory=list)
+    n_good: int = 0
+    n_bytes: int = 0
+    longest: int = 0  # bytes of the longest good record
+
+
+class CsvRecords:
+    """Records of one CSV file, read as :class:`RawChunk` s (see the module docstring)."""
+
+    def __init__(self, mapping: SourceMapping, path: Path, encoding: str, delimiter: str):
+        self.mapping = mapping
+        self.path = path
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self.limits = mapping.limits
+        self.records = 0  # records so far (good and bad)
+        self.lines = 0  # physical lines so far
+        self.header = b""
+        self.ncols = 0
+        self._decoder = codecs.getincrementaldecoder(encoding)
+        self._pending: list[tuple[int, bytes]] = []  # lines of a record with an open quote
+        # NumPy checks of whole blocks (line-oriented CSV with single-byte delimiters);
+        # otherwise every line goes through Python
+        self._fast = not mapping.newlines_in_values and len(delimiter.encode()) == 1
+        csv.field_size_limit(max(csv.field_size_limit(), self.limits.max_line_bytes + 1))
+
+    # ------------------------------------------------------------------ driver
+
+    def chunks(self) -> Iterator[RawChunk]:
+        stream, self.encoding = open_bytes(self.path, self.encoding, self.mapping)
+        self._decoder = codecs.getincrementaldecoder(self.encoding)
+        with stream:
+            chunk = _Chunk()
+            for item in blocks(stream, self.limits.max_line_bytes):
+                if not self.header:
+                    item = self._take_header(item)
+                    if not self.header:
+                        continue
+                for part in self._records(item):
+                    chunk = yield from self._add(chunk, part)
+            if not self.header:
+                raise FileProblem("empty_file", "empty file: no header and no rows")
+            for part in self._flush_pending():
+                chunk = yield from self._add(chunk, part)
+            yield self._parse(chunk)
+
+    def _add(self, chunk: _Chunk, part: _Chunk) -> Generator[RawChunk, None, _Chunk]:
+        """Add one block's records to the chunk; emit full chunks (``chunk_rows`` good
+        records or :data:`CHUNK_BYTES`), cutting ``part`` where needed."""
+        if self.records > self.limits.max_rows:
+            raise FileProblem(
+                "too_many_rows",
+                f"too many rows: more than limits.max_rows = {self.limits.max_rows}",
+            )
+        chunk.bad.extend(part.bad)
+        chunk.longest = max(chunk.longest, part.longest)
+        for piece, rows in zip(part.pieces, part.rows, strict=True):
+            chunk.pieces.append(piece)
+            chunk.rows.append(rows)
+            chunk.n_good += len(rows)
+            chunk.n_bytes += len(piece)
+            if chunk.n_good >= self.mapping.chunk_rows or chunk.n_bytes >= CHUNK_BYTES:
+                yield self._parse(chunk)
+                chunk = _Chunk()
+        return chunk
+
+    # ------------------------------------------------------------------ header
+
+    def _take_header(self, item: bytes | _TooLong) -> bytes | _TooLong:
+        """Skip ``skip_rows`` lines and blank lines, keep the header; returns the rest."""
+        if isinstance(item, _TooLong):
+            self.lines += 1
+            if self.lines <= self.mapping.skip_rows:
+                return b""
+            raise FileProblem(
+                "too_many_columns",
+                f"header line too long: {item.length} bytes "
+                f"(limits.max_line_bytes = {self.limits.max_line_bytes})",
+            )
+        a = np.frombuffer(item, dtype=np.uint8)
+        ends = _terminators(a)
+        if not len(ends) or ends[-1] != len(a):
+            ends = np.append(ends, len(a))
+        start = 0
+        for end in ends.tolist():
+            line = item[start:end]
+            self.lines += 1
+            start = end
+            if self.lines <= self.mapping.skip_rows or not line.strip(_BLANK):
+                continue
+            fields, taken = split_record([self._text(line)], self.delimiter)
+            if taken > 1:
+                raise FileProblem("not_a_table", "not a table: the header line opens a quote")
+            if len(fields) > self.limits.max_columns:
+                raise FileProblem(
+                    "too_many_columns",
+                    f"too many columns: {len(fields)} in the header "
+                    f"(limits.max_columns = {self.limits.max_columns})",
+                )
+            self.header = line if line.endswith((b"\n", b"\r")) else line + b"\n"
+            self.ncols = len(fields)
+            return item[end:]
+        return b""
+
+    def _text(self, line: bytes) -> str:
+        return self._decoder().decode(line, final=True)
+
+    # ------------------------------------------------------------------ records
+
+    def _records(self, item: bytes | _TooLong) -> Iterator[_Chunk]:
+        if isinstance(item, _TooLong):
+            yield from self._flush_pending()
+            self.lines += 1
+            self.records += 1
+            detail = f"{item.length} bytes (limits.max_line_bytes = {self.limits.max_line_bytes})"
+            yield _Chunk(
+                bad=[
+                    BadRecord(
+                        self.records, self.lines, "line_too_long", detail, item.length, item.sha256
+                    )
+                ]
+            )
+            return
+        if not item:
+            return
+        if self._fast:
+            yield self._block_fast(item)
+        else:
+            yield self._block_general(item)
+
+    def _block_fast(self, block: bytes) -> _Chunk:
+        """Line-oriented CSV, ASCII-based encoding: every line checked with NumPy, lines
+        with quotes one by one with ``csv``."""
+        a = np.frombuffer(block, dtype=np.uint8)
+        ends = _terminators(a) if b"\r" in block else np.flatnonzero(a == 10) + 1
+        if not len(ends) or ends[-1] != len(a):
+            ends = np.append(ends, len(a))
+        starts = np.concatenate([[0], ends[:-1]])
+
+        def per_line(byte: int) -> np.ndarray:
+            return np.add.reduceat((a == byte).view(np.uint8), starts, dtype=np.int64)
+
+        fields = per_line(ord(self.delimiter)) + 1
+        quotes = per_line(ord('"')) if b'"' in block else np.zeros(len(ends), dtype=np.int64)
+        # blank lines (only spaces, tabs, line ends) are not records; a line with a
+        # delimiter is not blank unless the delimiter is itself a space or a tab
+        if self.delimiter in " \t" or self.ncols == 1:
+            space = (a == 32) | (a == 9) | (a == 13) | (a == 10)
+            filled = np.add.reduceat(space.view(np.uint8), starts, dtype=np.int64) < ends - starts
+        else:
+            filled = np.ones(len(ends), dtype=bool)
+            for i in np.flatnonzero(fields == 1).tolist():
+                filled[i] = bool(block[starts[i] : ends[i]].strip(_BLANK))
+        line_no = self.lines + 1 + np.arange(len(ends))
+        self.lines += len(ends)
+        record = filled.cumsum() + self.records
+        self.records = int(record[-1]) if len(record) else self.records
+        good = filled & (quotes == 0) & (fields == self.ncols)
+        out = _Chunk()
+        for i in np.flatnonzero(filled & ~good).tolist():
+            line = block[starts[i] : ends[i]]
+            n, why = int(fields[i]), "bad_line"
+            if quotes[i]:
+                parsed, taken = split_record([self._text(line)], self.delimiter)
+                n, why = len(parsed), ("unclosed_quote" if taken > 1 else "bad_line")
+                if why == "bad_line" and n == self.ncols:
+                    good[i] = True
+                    continue
+            out.bad.append(self._bad(int(record[i]), int(line_no[i]), why, n, line))
+        # good lines as runs of consecutive lines (one run when the block is clean)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(np.int8), [0]])))
+        for first, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
+            out.pieces.append(block[starts[first] : ends[stop - 1]])
+            out.rows.append(record[first:stop].astype(np.int64))
+        out.longest = int((ends - starts)[good].max()) if good.any() else 0
+        return out
+
+    def _block_general(self, block: bytes) -> _Chunk:
+        """Every line in Python: records may span lines (``newlines_in_values``), or the
+        encoding / delimiter is not a single ASCII byte."""
+        a = np.frombuffer(block, dtype=np.uint8)
+        ends = _terminators(a)
+        if not len(ends) or ends[-1] != len(a):
+            ends = np.append(ends, len(a))
+        out = _Chunk()
+        start = 0
+        for end in ends.tolist():
+            self.lines += 1
+            self._feed(self.lines, block[start:end], out)
+            start = end
+        return out
+
+    def _flush_pending(self) -> Iterator[_Chunk]:
+        """End of the file (or a line too long): a quote still open breaks its line."""
+        if self._pending:
+            out = _Chunk()
+            while self._pending:
+                self._break_open_quote(out)
+            yield out
+
+    def _feed(self, line_no: int, line: bytes, out: _Chunk) -> None:
+        todo = [(line_no, line)]
+        while todo:
+            line_no, line = todo.pop(0)
+            if not self._pending and not line.strip(_BLANK):
+                continue
+            self._pending.append((line_no, line))
+            texts = [self._text(b) for _, b in self._pending]
+            fields, taken = split_record(texts, self.delimiter)
+            if taken <= len(self._pending):  # the record is complete
+                if len(self._pending) > 1 and len(fields) != self.ncols:
+                    todo[:0] = self._break_open_quote(out)
+                    continue
+                first = self._pending[0][0]
+                text = b"".join(b for _, b in self._pending)
+                self._pending.clear()
+                self.records += 1
+                if len(fields) == self.ncols:
+                    out.pieces.append(text)
+                    out.rows.append(np.array([self.records], dtype=np.int64))
+                    out.longest = max(out.longest, len(text))
+                else:
+                    out.bad.append(self._bad(self.records, first, "bad_line", len(fields), text))
+                continue
+            span = self.limits.max_record_lines if self.mapping.newlines_in_values else 1
+            size = sum(len(b) for _, b in self._pending)
+            if len(self._pending) >= span or size > self.limits.max_line_bytes:
+                todo[:0] = self._break_open_quote(out)
+
+    def _break_open_quote(self, out: _Chunk) -> list[tuple[int, bytes]]:
+        """The quote opened on the first pending line does not close within a record that
+        fits: that line is bad; returns the lines after it, to be read again on their own."""
+        (first, line), rest = self._pending[0], self._pending[1:]
+        self._pending = []
+        self.records += 1
+        out.bad.append(self._bad(self.records, first, "unclosed_quote", 0, line))
+        return rest
+
+    def _bad(self, record: int, line_no: int, reason: str, nfields: int, text: bytes) -> BadRecord:
+        detail = (
+            "a quote opens and does not close"
+            if reason == "unclosed_quote"
+            else f"{nfields} fields, the header has {self.ncols}"
+        )
+        return BadRecord(
+            record, line_no, reason, detail, len(text), hashlib.sha256(text).hexdigest()
+        )
+
+    # ------------------------------------------------------------------ parse
+
+    def _parse(self, chunk: _Chunk) -> RawChunk:
+        body = b"".join(p if p.endswith((b"\n", b"\r")) else p + b"\n" for p in chunk.pieces)
+        frame = pd.read_csv(
+            io.BytesIO(self.header + body),
+            sep=self.delimiter,
+            encoding=self.encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            engine="c",
+        )
+        rows = np.concatenate(chunk.rows) if chunk.rows else np.array([], dtype=np.int64)
+        if len(frame) != len(rows):
+            raise FileProblem(
+                "not_a_table",
+                f"not a table: the CSV parser read {len(frame)} rows from {len(rows)} checked "
+                "records (please report this file)",
+            )
+        plain = chunk.longest <= self.limits.max_field_chars and not any(
+            b"\x00" in p for p in chunk.pieces
+        )
+        return RawChunk(frame, rows, chunk.bad, plain_text=plain)

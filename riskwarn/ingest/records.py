@@ -1,0 +1,50 @@
+"""What the read stage yields: chunks of all-text rows, bad records, file problems."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class FileProblem(Exception):
+    """A whole file cannot be read as a table (reason code + one-line message)."""
+
+    def __init__(self, reason: str, message: str, original: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.original = original
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """A record (line) that is not a row of the table; quarantined on its own."""
+
+    row: int  # 1-based data record number (header and blank lines excluded)
+    line: int  # physical line number in the file (1-based; header lines included)
+    reason: str  # bad_line / unclosed_quote / line_too_long
+    detail: str
+    length: int  # characters
+    sha256: str
+
+    @property
+    def original(self) -> str:
+        """What the quarantine keeps: where the line is and a fingerprint, not its text."""
+        return json.dumps(
+            {"line": self.line, "length": self.length, "sha256": self.sha256, "detail": self.detail}
+        )
+
+
+@dataclass
+class RawChunk:
+    """All-text rows of a part of a file, their record numbers, and the bad records."""
+
+    frame: pd.DataFrame
+    rows: np.ndarray  # int64, 1-based data record number of each frame row
+    bad: list[BadRecord]
+    # the reader knows that no value holds a NUL byte or is longer than
+    # limits.max_field_chars (the map stage then skips that check)
+    plain_text: bool = False

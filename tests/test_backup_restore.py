@@ -1,0 +1,232 @@
+"""Backup and restore (issue 13.14): a backup restored into an empty home serves the
+same warnings, review trail, audit log, lake and champion, and the dashboard shows them.
+
+The old code had no backup at all; these tests need ``riskwarn backup`` / ``restore``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from riskwarn.dashboard.demo_data import demo_home
+
+from riskwarn import lake
+from riskwarn.backup import BackupError, backup, backups, restore, verify
+from riskwarn.cli import main
+from riskwarn.contracts import TABLES
+from riskwarn.models import registry as reg
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+from tests.test_scoring import CountModel
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+REASON = "patrol confirmed the hot spot"
+
+
+def settings_for(home: Path, store_url: str | None = None) -> Settings:
+    return Settings(
+        home=home,
+        store_url=store_url or "",
+        mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}",
+        pseudonym_key="k" * 40,
+    )
+
+
+def populate(settings: Settings) -> str:
+    """Demo city in the store and lake, a champion recorded by riskwarn, one decision."""
+    demo_home(settings.home, store_url=settings.store_url or None, n_cells=120, weeks=2, n_cases=30)
+    client = reg.configure(settings.resolved_mlflow_uri)
+    reg.ensure_experiment("riskwarn-incidents", (settings.home / "mlartifacts").as_uri())
+    mlflow.set_experiment("riskwarn-incidents")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CountModel("count_28d"),
+            registered_model_name="riskwarn-incidents",
+            pip_requirements=["mlflow"],
+        )
+    with Store(settings.resolved_store_url) as store:
+        reg.promote(
+            client,
+            "incidents",
+            str(info.registered_model_version),
+            store=store,
+            reason="first champion",
+            force=True,
+        )
+        top = store.warnings(domain="incidents", state="new").iloc[0]
+        store.review_warning(
+            top["warning_id"], "accept", REASON, "reviewer", expected_version=int(top["version"])
+        )
+    return str(top["warning_id"])  # reviewed: the trail has a decision
+
+
+def contents(settings: Settings) -> dict[str, pd.DataFrame]:
+    with Store(settings.resolved_store_url) as store:
+        out = {
+            "warnings": store.warnings(published_only=False),
+            "reviews": store.warning_reviews(),
+            "audit": store.audit_log(limit=100_000).drop(columns=["id"]),
+            "runs": store.runs(),
+            "forecasts": pd.concat(
+                [store.published_forecasts(d) for d in ("incidents", "disputes")]
+            ),
+        }
+    for name in TABLES:
+        frame = lake.read_table(settings.lake_dir, name)
+        if not frame.empty:
+            out[f"lake.{name}"] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return out
+
+
+def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert sorted(a) == sorted(b)
+    for name in a:
+        pd.testing.assert_frame_equal(
+            a[name].reset_index(drop=True), b[name].reset_index(drop=True), obj=name
+        )
+
+
+def warnings_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The warnings page as a reviewer sees it: its text and every table shown."""
+    from riskwarn.dashboard import auth
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_STORE_URL", settings.resolved_store_url)
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.resolved_mlflow_uri)
+    monkeypatch.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    role, name = auth.DEMO_USERS["reviewer"]
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    tables = [d.value.to_json(orient="split", date_format="iso") for d in at.dataframe]
+    text = [m.value for m in at.markdown] + [m.value for m in at.caption]
+    with Store(settings.resolved_store_url) as store:
+        ids = set(store.warnings(published_only=False)["warning_id"])
+    selected = [sb.value for sb in at.selectbox if sb.value in ids]
+    return {"tables": tables, "text": text, "selected": selected}
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Iterator[tuple[Settings, str]]:
+    settings = settings_for(tmp_path / "source")
+    yield settings, populate(settings)
+
+
+def test_restore_into_an_empty_home_serves_the_same(
+    source: tuple[Settings, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings, _ = source
+    (reviewed,) = warnings_page(settings, monkeypatch)["selected"]
+    with Store(settings.resolved_store_url) as store:  # a decision on the warning shown
+        current = store.get_warning(reviewed)
+        store.review_warning(reviewed, "dismiss", REASON, "reviewer", int(current["version"]))
+    before = contents(settings)
+    page_before = warnings_page(settings, monkeypatch)
+    assert page_before["selected"] == [reviewed]
+    assert any(REASON in t for t in page_before["tables"]), "the trail is on the page"
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.resolved_mlflow_uri)
+    monkeypatch.delenv("RISKWARN_STORE_URL", raising=False)
+    assert main(["backup", "--dest", str(tmp_path / "backups"), "--json"]) == 0
+    made = json.loads(capsys.readouterr().out)
+    folder = Path(made["path"])
+    assert made["counts"]["warning_reviews"] == 2 and made["files"] > 10
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert not (folder / "secrets").exists()
+
+    target = settings_for(tmp_path / "restored")
+    shutil.rmtree(settings.home)  # the original is gone: the backup must be enough
+    monkeypatch.setenv("RISKWARN_HOME", str(target.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", target.resolved_mlflow_uri)
+    assert main(["restore", str(folder), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["artifact_locations_rewritten"] > 0
+
+    assert_same(before, contents(target))
+    assert warnings_page(target, monkeypatch) == page_before
+    with Store(target.resolved_store_url) as store:  # the champion verifies and loads
+        client = reg.configure(target.resolved_mlflow_uri)
+        _, files = reg.verified_champion(client, store, "incidents", tmp_path / "dl")
+        assert (
+            mlflow.pyfunc.load_model(str(files))
+            .predict(pd.DataFrame({"count_28d": [1.0]}))["probability"]
+            .iloc[0]
+            > 0
+        )
+        assert store.get_warning(reviewed)["state"] == "dismissed"
+
+    # restoring again over the restored home is refused, and changes nothing
+    assert main(["restore", str(folder)]) == 2
+    assert "refusing to restore over existing data" in capsys.readouterr().err
+
+
+def test_a_damaged_backup_is_refused_and_old_backups_are_pruned(
+    source: tuple[Settings, str], tmp_path: Path
+) -> None:
+    settings, _ = source
+    dest = tmp_path / "backups"
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    for day in range(3):
+        backup(settings, dest=dest, keep=2, now=start + timedelta(days=day))
+    kept = backups(dest)
+    assert [p.name for p in kept] == [
+        "riskwarn-backup-20261202T000000Z",
+        "riskwarn-backup-20261203T000000Z",
+    ]
+    verify(kept[-1])
+    dump = kept[-1] / "serving" / "database.sqlite"
+    dump.write_bytes(dump.read_bytes()[:-1] + b"\x01")
+    target = settings_for(tmp_path / "restored")
+    with pytest.raises(BackupError, match="damaged: 1 file"):
+        restore(target, kept[-1])
+    assert not (target.home / "serving.db").exists()
+
+
+@pytest.mark.postgres
+def test_postgresql_store_round_trip(pg_url: str, tmp_path: Path) -> None:
+    # a password in the URL (trust authentication ignores it): never in the manifest
+    with_password = sa.make_url(pg_url).set(password="S3cret-pw").render_as_string(False)
+    settings = settings_for(tmp_path / "source", store_url=with_password)
+    populate(settings)
+    before = contents(settings)
+    made = backup(settings, dest=tmp_path / "backups")
+    assert made["parts"]["serving"]["kind"] == "postgresql"
+    manifest = (Path(made["path"]) / "manifest.json").read_text()
+    assert "S3cret-pw" not in manifest and ":***@" in manifest
+
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    other = sa.make_url(pg_url).database + "_restored"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{other}"')
+    try:
+        url = sa.make_url(pg_url).set(database=other).render_as_string(hide_password=False)
+        target = settings_for(tmp_path / "restored", store_url=url)
+        restore(target, Path(made["path"]))
+        assert_same(before, contents(target))
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+        admin.dispose()

@@ -1,0 +1,170 @@
+"""Audited alias moves and champion verification (issue 13.10).
+
+On the old code anyone who could reach MLflow could move the ``champion`` alias with no
+audit entry, and scoring then unpickled whatever the alias pointed at. Now every move
+is written to the audit log (authenticated actor, gate tag, digest of the model files)
+before the alias moves, and scoring refuses a champion that does not match the newest
+record: an alias moved behind riskwarn's back, an edited gate tag, replaced files.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import mlflow
+import pandas as pd
+import pytest
+
+from riskwarn import lake
+from riskwarn.models import registry as reg
+from riskwarn.scoring import ChampionUnavailable, score_domain
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+from tests.test_scoring import ORIGIN, CountModel, _incidents
+
+NAME = "riskwarn-incidents"
+OS_USER = pwd.getpwuid(os.getuid()).pw_name
+
+
+def log_version(feature: str) -> str:
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=CountModel(feature),
+            registered_model_name=NAME,
+            pip_requirements=["mlflow"],
+        )
+    return str(info.registered_model_version)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = reg.configure(uri)
+    reg.ensure_experiment(NAME, (tmp_path / "artifacts").as_uri())
+    mlflow.set_experiment(NAME)
+    v1, v2 = log_version("count_28d"), log_version("count_7d")
+    settings = Settings(home=tmp_path / "home", mlflow_tracking_uri=uri)
+    lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    yield {"settings": settings, "client": client, "store": store, "v1": v1, "v2": v2}
+    store.close()
+
+
+def moves(store: Store) -> pd.DataFrame:
+    log = store.audit_log()
+    return log[log["object_id"] == NAME].iloc[::-1].reset_index(drop=True)
+
+
+def test_a_promotion_is_audited_first_with_the_authenticated_actor(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, store = home["client"], home["store"]
+    monkeypatch.setenv("USER", "mallory")  # a claim, not an authentication
+    out = reg.promote(client, "incidents", home["v1"], store=store, reason="first champion")
+    assert out["changed"] and reg.champion_version(client, "incidents") == home["v1"]
+    entry = moves(store).iloc[-1]
+    assert entry["action"] == "promote" and entry["actor"] == f"os:{OS_USER}"
+    details = entry["details"]
+    assert details["version"] == home["v1"] and details["gate"] is None
+    assert len(details["digest"]) == 64 and details["via"] == "riskwarn promote"
+
+    # the audit entry is written before the alias moves: a move that fails is on record
+    def refuse(*_: Any, **__: Any) -> None:
+        raise mlflow.exceptions.MlflowException("registry went away")
+
+    monkeypatch.setattr(client, "set_registered_model_alias", refuse)
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        reg.promote(client, "incidents", home["v2"], store=store, reason="second")
+    log = moves(store)
+    assert list(log["action"][-2:]) == ["promote", "alias_move_failed"]
+    assert log["details"].iloc[-1]["move_id"] == log["details"].iloc[-2]["move_id"]
+    assert reg.recorded_champion(store, NAME)["version"] == home["v1"]  # the failed one is not
+    monkeypatch.undo()
+    assert score_domain(home["settings"], "incidents", ORIGIN, store=store)
+
+
+def test_an_alias_moved_behind_riskwarns_back_is_refused_at_load(home: dict[str, Any]) -> None:
+    client, store, settings = home["client"], home["store"], home["settings"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
+    run_id = score_domain(settings, "incidents", ORIGIN, store=store)
+    served = store.published_forecasts("incidents")
+
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])  # straight to MLflow
+    with pytest.raises(ChampionUnavailable, match="moved behind riskwarn's back"):
+        score_domain(settings, "incidents", ORIGIN + pd.Timedelta(days=1), store=store)
+    refused = store.audit_log()
+    assert refused.iloc[0]["action"] == "champion_refused"
+    assert store.published_run("incidents")["run_id"] == run_id
+    pd.testing.assert_frame_equal(store.published_forecasts("incidents"), served)
+
+    # riskwarn promote records the move: then it serves
+    reg.promote(client, "incidents", home["v2"], store=store, reason="reviewed")
+    assert score_domain(settings, "incidents", ORIGIN + pd.Timedelta(days=1), store=store)
+    assert store.published_run("incidents")["model_version"] == home["v2"]
+
+
+def test_an_edited_gate_tag_or_replaced_files_are_refused(home: dict[str, Any]) -> None:
+    client, store, settings = home["client"], home["store"], home["settings"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
+    client.set_model_version_tag(NAME, home["v1"], "gate", "pass")
+    with pytest.raises(ChampionUnavailable, match="gate tag 'pass'"):
+        score_domain(settings, "incidents", ORIGIN, store=store)
+    client.delete_model_version_tag(NAME, home["v1"], "gate")
+    assert score_domain(settings, "incidents", ORIGIN, store=store)
+
+    source = client.get_model_version(NAME, home["v1"]).source  # models:/m-<id>
+    model_id = source.removeprefix("models:/")
+    folder = Path(urlparse(client.get_logged_model(model_id).artifact_location).path)
+    pickle = next(folder.rglob("python_model.pkl"))
+    pickle.write_bytes(pickle.read_bytes() + b"\0")  # a file swapped in the artefact store
+    with pytest.raises(ChampionUnavailable, match="model files differ"):
+        score_domain(settings, "incidents", ORIGIN + pd.Timedelta(days=1), store=store)
+
+
+def test_a_champion_riskwarn_never_recorded_is_refused(home: dict[str, Any]) -> None:
+    home["client"].set_registered_model_alias(NAME, reg.CHAMPION, home["v1"])
+    with pytest.raises(ChampionUnavailable, match="records no move of that alias"):
+        score_domain(home["settings"], "incidents", ORIGIN, store=home["store"])
+
+
+def test_the_cli_has_no_actor_to_claim(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from riskwarn.cli import main
+
+    settings = home["settings"]
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    args = ["promote", "incidents", home["v1"], "--reason", "cli"]
+    assert main([*args, "--actor", "someone-else"]) == 2
+    assert "No such option '--actor'" in capsys.readouterr().err
+    assert main(args) == 0
+    entry = moves(home["store"]).iloc[-1]
+    assert entry["actor"] == f"os:{OS_USER}" and entry["details"]["reason"] == "cli"
+
+
+def test_an_mlflow_server_without_credentials_moves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    with pytest.raises(reg.PromotionRefused, match="without credentials"):
+        reg.authenticated_actor("http://127.0.0.1:5000")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ops")
+    assert reg.authenticated_actor("https://mlflow.city.local") == "mlflow:ops"
+
+
+def test_training_compares_with_a_verified_champion_only(home: dict[str, Any]) -> None:
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
+    out = reg.load_champion("incidents", store).predict(None, pd.DataFrame({"count_28d": [1.0]}))
+    assert len(out) == 1
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])
+    with pytest.raises(reg.ChampionRefused, match="moved behind riskwarn's back"):
+        reg.load_champion("incidents", store)  # what training calls with the pipeline's store
