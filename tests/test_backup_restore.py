@@ -17,7 +17,6 @@ import mlflow
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from riskwarn.dashboard.demo_data import demo_home
 
 from riskwarn import lake
 from riskwarn.backup import BackupError, backup, backups, restore, verify
@@ -26,6 +25,7 @@ from riskwarn.contracts import TABLES
 from riskwarn.models import registry as reg
 from riskwarn.settings import Settings
 from riskwarn.store import Store
+from tests.dashboard_demo import demo_home
 from tests.test_scoring import CountModel
 
 pytest.importorskip("streamlit")
