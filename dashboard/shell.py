@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries
-from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, t
+from dashboard import auth, queries
+from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, t
 from riskwarn.settings import Settings
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
