@@ -67,7 +67,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "stream": (
         "riskwarn.commands.stream",
         "stream",
-        "Real-time sensor readings over MQTT: store, warn, deliver; replay; ack.",
+        "Real-time sensor readings over MQTT (store, warn, deliver).",
     ),
 }
 

@@ -394,7 +394,7 @@ def _run_cli(settings: Any, broker: Broker) -> subprocess.Popen[bytes]:
 
 
 def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker: Broker) -> None:
-    readings = _steady(400, sensors=10)  # 4,000 readings
+    readings = _steady(100, sensors=10)  # 1,000 readings
     proc = _run_cli(settings, broker)
     status = settings.home / "run" / "stream.status.json"
     try:
@@ -408,7 +408,7 @@ def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker:
         broker.stop()  # and the broker restarts, with the unacknowledged messages on disk
         broker.start()
         proc = _run_cli(settings, broker)
-        wait_for(lambda: len(_lake(settings)) >= len(readings), 90, 0.5)
+        wait_for(lambda: len(_lake(settings)) >= len(readings), 90, 1.0)
         out = subprocess.run(
             [sys.executable, "-m", "riskwarn.cli", "stream", "--status"],
             env={**os.environ, "RISKWARN_HOME": str(settings.home)},
