@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
+import pandas as pd
 
 from riskwarn.ingest import write_batch
 from riskwarn.sources import SourceMapping
@@ -55,6 +56,7 @@ class StreamConfig:
     max_batch: int = 5000
     batch_s: float = 0.5
     eval_every_s: float = 30.0
+    eval_budget_s: float = 0.5  # rule evaluation per micro-batch, at most
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
@@ -91,6 +93,9 @@ class StreamConsumer:
         self.store.upgrade()
         self.publisher = Publisher(self.store)
         self.pending: dict[str, SiteLevel] = {}  # evaluated levels not yet published
+        self.sites_path = cfg.status_path.with_name("stream.sites.json")
+        self.known_sites: dict[str, str] = {}
+        self._warm_up()
         self.sent_at_by_site: dict[str, float] = {}
         self.metrics: TextIO | None = None
         self.client = mqtt.Client(
@@ -105,6 +110,47 @@ class StreamConsumer:
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(cfg.max_batch)
         self.client.reconnect_delay_set(1, 10)
+
+    # -- state across restarts ---------------------------------------------------------
+
+    def _save_sites(self) -> None:
+        """Remember which site each sensor belongs to (the topics say; the lake does not)."""
+        self.known_sites = self.state.sites_map()
+        tmp = self.sites_path.with_suffix(".tmp")
+        self.sites_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(self.known_sites))
+        tmp.replace(self.sites_path)
+
+    def _warm_up(self) -> None:
+        """Rebuild the per-sensor state from the lake after a restart: the readings of
+        the sensors seen before, over the rules' history (steady window + 1 day) before
+        each sensor's last stored reading."""
+        if not self.sites_path.exists():
+            return
+        from riskwarn import lake
+        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
+
+        sites = json.loads(self.sites_path.read_text())
+        if not sites:
+            return
+        days = self.state.history_steps / 24 + 1
+        got = lake.read_table(
+            self.cfg.lake_dir,
+            "sensor_readings",
+            [self.cfg.mapping.name],
+            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
+        )
+        if got.empty:
+            return
+        last = got.groupby("sensor_id")["observed_at"].transform("max")
+        got = got.loc[got["observed_at"] >= last - pd.Timedelta(days=days)]
+        self.state.add(got, sites)
+        self.known_sites = self.state.sites_map()
+        # sensors' last readings as already evaluated: levels come from the store
+        for st in self.state.sensors.values():
+            if st.steps:
+                st.evaluated_step = max(st.steps) - 1
+        log.info("warmed up %d sensors from %d stored readings", len(self.state), len(got))
 
     # -- MQTT callbacks (network thread) ----------------------------------------------
 
@@ -224,7 +270,9 @@ class StreamConsumer:
                 site = site_of.get(sid)
                 if s is not None and site is not None:
                     self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
-        levels = self.state.evaluate(self.state.due(touched))
+        if touched - set(self.known_sites.values()):
+            self._save_sites()
+        levels = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
         self.pending.update(levels)
         if self.pending:
             self._publish(self.pending)
@@ -312,25 +360,3 @@ class StreamConsumer:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))
         tmp.replace(path)
-
-
-def status_line(path: Path) -> str:
-    """One line about the consumer from its status file."""
-    if not path.exists():
-        return "stream: not started (no status file)"
-    s = json.loads(path.read_text())
-    alive = False
-    try:
-        os.kill(int(s["pid"]), 0)
-        alive = s.get("running", False)
-    except (OSError, ValueError):
-        alive = False
-    state = "running" if alive else "stopped"
-    conn = "connected" if s.get("connected") and alive else "disconnected"
-    return (
-        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
-        f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
-        f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
-        f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
-        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}"
-    )
