@@ -93,6 +93,8 @@ class StreamConsumer:
         self.store.upgrade()
         self.publisher = Publisher(self.store)
         self.pending: dict[str, SiteLevel] = {}  # evaluated levels not yet published
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
         self._warm_up()
@@ -146,10 +148,8 @@ class StreamConsumer:
         got = got.loc[got["observed_at"] >= last - pd.Timedelta(days=days)]
         self.state.add(got, sites)
         self.known_sites = self.state.sites_map()
-        # sensors' last readings as already evaluated: levels come from the store
-        for st in self.state.sensors.values():
-            if st.steps:
-                st.evaluated_step = max(st.steps) - 1
+        # every warmed site is evaluated again (within the time budget): a change that was
+        # evaluated but not published before the restart is published now
         log.info("warmed up %d sensors from %d stored readings", len(self.state), len(got))
 
     # -- MQTT callbacks (network thread) ----------------------------------------------
@@ -181,6 +181,7 @@ class StreamConsumer:
             self.metrics = self.cfg.metrics_path.open("a", buffering=1)
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
         self.client.loop_start()
+        threading.Thread(target=self._publish_loop, name="publish", daemon=True).start()
         sender = None
         if self.cfg.delivery is not None:
             sender = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
@@ -190,8 +191,8 @@ class StreamConsumer:
                 batch = self._drain()
                 if batch:
                     self.process(batch)
-                elif self.pending:
-                    self._publish(self.pending)
+                elif self.state.backlog:
+                    self._evaluate(set())
                 self._write_status()
         finally:
             self.client.loop_stop()
@@ -272,16 +273,33 @@ class StreamConsumer:
                     self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
         if touched - set(self.known_sites.values()):
             self._save_sites()
-        levels = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
-        self.pending.update(levels)
-        if self.pending:
-            self._publish(self.pending)
+        self._evaluate(touched)
 
-    def _publish(self, levels: dict[str, SiteLevel]) -> None:
+    def _evaluate(self, touched: set[str]) -> None:
+        levels = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
+        if levels:
+            with self.lock:
+                self.pending.update(levels)
+            self.wake.set()
+
+    def _publish_loop(self) -> None:
+        """Publish evaluated levels (own thread: a slow or unavailable store never holds
+        up the durable writes); levels that could not be published wait for the next try."""
+        while not self.stopping.is_set():
+            self.wake.wait(1.0)
+            self.wake.clear()
+            with self.lock:
+                levels, self.pending = self.pending, {}
+            if levels and not self._publish(levels):
+                with self.lock:
+                    for site, lv in levels.items():
+                        self.pending.setdefault(site, lv)
+                self.stopping.wait(1.0)
+
+    def _publish(self, levels: dict[str, SiteLevel]) -> bool:
         changes = self.publisher.changes(levels)
         if not changes:
-            self.pending = {}
-            return
+            return True
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC))
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
@@ -291,9 +309,7 @@ class StreamConsumer:
                 len(changes),
                 type(exc).__name__,
             )
-            self.stopping.wait(1.0)
-            return
-        self.pending = {}
+            return False
         done = time.time()
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
@@ -304,6 +320,7 @@ class StreamConsumer:
                     f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
+        return True
 
     def _enqueue(self, change: LevelChange, level: SiteLevel) -> None:
         if self.cfg.delivery is None or not change.notify:

@@ -87,6 +87,7 @@ class SensorStates:
         self.min_gap_ns = int(self.health.expected_interval_s * 1e9 / 2)
         self.eval_every_s = eval_every_s
         self.sensors: dict[str, SensorState] = {}
+        self.by_site: dict[str, list[str]] = {}  # site -> its sensor ids
         self.site_levels: dict[str, SiteLevel] = {}
         self.last_eval: dict[str, float] = {}
         self.clock = clock
@@ -124,6 +125,7 @@ class SensorStates:
                     continue  # a displacement sensor without a site warns nobody
                 st = SensorState(site, DISPLACEMENT_QUANTITIES[q], q)
                 self.sensors[sid] = st
+                self.by_site.setdefault(site, []).append(sid)
             t = int(t)
             step = _step_of(t)
             old = st.steps.get(step)
@@ -166,8 +168,8 @@ class SensorStates:
         for site in sorted(sites | self.backlog):
             sensors = [
                 s
-                for s in self.sensors.values()
-                if s.site_id == site and s.last_ns - s.first_ns >= self.window_ns
+                for s in (self.sensors[sid] for sid in self.by_site.get(site, ()))
+                if s.last_ns - s.first_ns >= self.window_ns
             ]
             if not sensors:
                 continue
@@ -205,9 +207,8 @@ class SensorStates:
     def readings_of(self, sites: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Sensors and readings (long form) of ``sites`` from the state."""
         srows, rrows = [], []
-        for sid, st in self.sensors.items():
-            if st.site_id not in sites:
-                continue
+        for sid in (sid for site in sites for sid in self.by_site.get(site, ())):
+            st = self.sensors[sid]
             srows.append((sid, st.site_id, st.sensor_type))
             seen = set()
             for t, v in list(st.steps.values()) + list(st.recent):
