@@ -390,3 +390,41 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
     if actor:
         return t("model_note_manual", lang, v=version, actor=actor)
     return t("model_note_plain", lang, v=version)
+
+
+def md_text(text: str) -> str:
+    """Data text safe inside ``st.markdown`` (no links, HTML or emphasis from the data)."""
+    from dashboard.review import md_escape
+
+    return md_escape(text)
+
+
+def case_rows(
+    cases: pd.DataFrame, warned: pd.DataFrame, names: Mapping[str, str], lang: str
+) -> pd.DataFrame:
+    """Dispute cases (published forecasts, riskiest first) with ``level`` (in force; None
+    once dismissed or without warning), ``state_label`` (the review state in words),
+    ``place``, ``explanation_lines`` (the forecast's own explanation, else its warning's
+    reasons) and ``explanation_text`` (one line). ``warned``: warnings by ``unit_id``."""
+    from dashboard.i18n import t
+
+    def of(unit: Any, col: str) -> Any:
+        return warned.at[unit, col] if unit in warned.index and col in warned.columns else None
+
+    out = cases.sort_values("probability", ascending=False).reset_index(drop=True)
+    lines = []
+    for unit, own in zip(out["unit_id"], out["explanation"], strict=True):
+        got = reason_lines(own, lang) if own is not None and len(own or []) else []
+        lines.append(got or reason_lines(of(unit, "reasons"), lang))
+    states = [of(u, "state") for u in out["unit_id"]]
+    sep = "；" if lang == "zh" else "; "
+    return out.assign(
+        level=[of(u, "effective_level") for u in out["unit_id"]],
+        state_label=[t(f"state_{s}", lang) if s else t("case_state_none", lang) for s in states],
+        place=[
+            place_words(c, tw, names, lang)
+            for c, tw in zip(out["county_code"], out["township_code"], strict=True)
+        ],
+        explanation_lines=lines,
+        explanation_text=[sep.join(x) for x in lines],
+    )

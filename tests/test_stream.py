@@ -337,6 +337,32 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
         store.close()
 
 
+def test_store_unavailable_holds_no_reading_back(settings: Any, broker: Broker) -> None:
+    """The serving store locked by another writer: readings keep reaching the lake, the
+    level change waits and is published once the store answers again."""
+    import sqlite3
+
+    from riskwarn.store import Store
+    from riskwarn.stream.publish import DOMAIN
+
+    readings = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    with Running(_consumer(settings, broker)) as c:
+        db = sqlite3.connect(settings.home / "serving.db", isolation_level=None, timeout=1)
+        db.execute("BEGIN EXCLUSIVE")  # no other writer until this ends
+        try:
+            _publish(broker, readings)
+            wait_for(lambda: c.counters.received >= len(readings), 60)
+            assert len(_lake(settings)) == len(readings)
+            assert c.counters.level_changes == 0
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        wait_for(lambda: c.counters.level_changes > 0, 60)
+    store = Store(settings.resolved_store_url)
+    assert store.warnings(domain=DOMAIN)["level"].tolist() == ["red"]
+    store.close()
+
+
 def test_webhook_retries_with_backoff_then_delivers(settings: Any, tmp_path: Path) -> None:
     from riskwarn.store import Store
     from riskwarn.stream.delivery import Contact, DeliveryConfig, deliver_due, enqueue

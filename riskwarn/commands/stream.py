@@ -70,14 +70,15 @@ def stream(
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"host": host, "port": port, "source": source}
         return
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer, status_line
-
     if status:
+        from riskwarn.stream.status import status_line
+
         click.echo(status_line(_status_path()))
         return
     from riskwarn.keys import pseudonym_key_for
     from riskwarn.settings import load_settings
     from riskwarn.sources import load_mapping
+    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
     from riskwarn.stream.delivery import load_config
 
     logging.basicConfig(

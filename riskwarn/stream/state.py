@@ -44,6 +44,7 @@ class SensorState:
     quantity: str
     steps: dict[int, tuple[int, float]] = field(default_factory=dict)  # step -> (t_ns, v)
     recent: deque[tuple[int, float]] = field(default_factory=deque)  # (t_ns, v), 24 h
+    first_ns: int = 0
     last_ns: int = 0
     evaluated_step: int = -1
     steady: float = math.nan  # steady velocity (mm/day) at the last evaluation
@@ -86,9 +87,12 @@ class SensorStates:
         self.min_gap_ns = int(self.health.expected_interval_s * 1e9 / 2)
         self.eval_every_s = eval_every_s
         self.sensors: dict[str, SensorState] = {}
+        self.by_site: dict[str, list[str]] = {}  # site -> its sensor ids
         self.site_levels: dict[str, SiteLevel] = {}
         self.last_eval: dict[str, float] = {}
         self.clock = clock
+        self.backlog: set[str] = set()  # due sites left for the next loop (time budget)
+        self.window_ns = int(24 * 3600 * 1e9)  # the health rules' window
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -121,6 +125,7 @@ class SensorStates:
                     continue  # a displacement sensor without a site warns nobody
                 st = SensorState(site, DISPLACEMENT_QUANTITIES[q], q)
                 self.sensors[sid] = st
+                self.by_site.setdefault(site, []).append(sid)
             t = int(t)
             step = _step_of(t)
             old = st.steps.get(step)
@@ -135,6 +140,7 @@ class SensorStates:
                 st.recent[-1] = (t, float(v))
             while st.recent and st.recent[0][0] < t - 24 * 3600 * 10**9:
                 st.recent.popleft()
+            st.first_ns = t if st.first_ns == 0 else min(st.first_ns, t)
             st.last_ns = max(st.last_ns, t)
             touched.add(st.site_id)
         return touched
@@ -153,27 +159,56 @@ class SensorStates:
         return (v1 - v0) / ((t1 - t0) / 86400e9) if t1 > t0 else math.nan
 
     def due(self, sites: set[str]) -> list[str]:
-        """The touched sites to evaluate now (see the module docstring)."""
+        """The touched (or left over) sites to evaluate now, most urgent first: warned
+        sites, then sensors moving at least at their steady velocity, then closed steps.
+        A sensor is evaluated once the state holds the health window (24 h) of it: before
+        that its silence before the stream started would read as 'gappy'."""
         now = self.clock()
-        out = []
-        for site in sorted(sites):
-            sensors = [s for s in self.sensors.values() if s.site_id == site]
+        out: list[tuple[int, str]] = []
+        for site in sorted(sites | self.backlog):
+            sensors = [
+                s
+                for s in (self.sensors[sid] for sid in self.by_site.get(site, ()))
+                if s.last_ns - s.first_ns >= self.window_ns
+            ]
+            if not sensors:
+                continue
             closed = any(s.steps and max(s.steps) - 1 > s.evaluated_step for s in sensors)
             recent = now - self.last_eval.get(site, -math.inf) >= self.eval_every_s
             warned = site in self.site_levels and self.site_levels[site].level_rank > 0
             fast = any(
                 not math.isnan(s.steady) and self._velocity_now(s) >= s.steady for s in sensors
             )
-            if closed or (recent and (warned or fast)):
-                out.append(site)
+            if recent and warned:
+                out.append((0, site))
+            elif recent and fast:
+                out.append((1, site))
+            elif closed:
+                out.append((2, site))
+        return [site for _, site in sorted(out)]
+
+    def evaluate_within(self, sites: list[str], budget_s: float) -> dict[str, SiteLevel]:
+        """Evaluate ``sites`` in order until ``budget_s`` seconds are spent; the rest
+        wait in :attr:`backlog` for the next call (so the durable writes never wait long)."""
+        out: dict[str, SiteLevel] = {}
+        start = time.monotonic()
+        for i, site in enumerate(sites):
+            if time.monotonic() - start >= budget_s:
+                self.backlog = set(sites[i:])
+                return out
+            out.update(self.evaluate([site]))
+        self.backlog = set()
         return out
+
+    def sites_map(self) -> dict[str, str]:
+        """sensor -> site of every sensor in the state."""
+        return {sid: st.site_id for sid, st in self.sensors.items()}
 
     def readings_of(self, sites: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Sensors and readings (long form) of ``sites`` from the state."""
         srows, rrows = [], []
-        for sid, st in self.sensors.items():
-            if st.site_id not in sites:
-                continue
+        for sid in (sid for site in sites for sid in self.by_site.get(site, ())):
+            st = self.sensors[sid]
             srows.append((sid, st.site_id, st.sensor_type))
             seen = set()
             for t, v in list(st.steps.values()) + list(st.recent):
