@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from riskwarn.models.calibration import Calibrator, fit_calibrator
-from riskwarn.models.metrics import (
+from models.calibration import Calibrator, fit_calibrator
+from models.metrics import (
     AREA_FRACTIONS,
     bootstrap_ci,
     gap_closed_share,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskwarn.features.cells import known_times
+from features.cells import known_times
 
 
 @dataclass(frozen=True)

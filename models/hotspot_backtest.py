@@ -6,7 +6,7 @@ Pure: the caller reads the events (through ``riskwarn.ingest``) and writes the o
    an event before the backtest start;
 2. origins: evaluation origins ``start, start + step, ...`` (local midnights) and training
    origins on a ``train_step_days`` grid before (and during) the backtest;
-3. features: ``riskwarn.features`` cell x origin table plus the baselines' own scores as
+3. features: ``features`` cell x origin table plus the baselines' own scores as
    inputs (a stacked model: kernel density, near-repeat, all-history counts);
 4. the rolling-origin model backtest, the baselines and the ex-post ceiling on the same
    cells and origins; every metric per method (``evaluate_methods``), counting every
@@ -25,16 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn.domains import Domain
-from riskwarn.features.calendar import local_midnights
-from riskwarn.features.cells import active_cells, assign_cells
-from riskwarn.features.incidents import (
+from features.calendar import local_midnights
+from features.cells import active_cells, assign_cells
+from features.incidents import (
     CellFeatureParams,
     build_cell_features,
     build_cell_labels,
     feature_columns,
 )
-from riskwarn.models.backtest import (
+from models.backtest import (
     KEYS,
     BoosterTrainer,
     ModelBacktest,
@@ -45,10 +44,11 @@ from riskwarn.models.backtest import (
     loo_ceiling_scores,
     run_model_backtest,
 )
-from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
-from riskwarn.models.calibration import calibration_by_group
-from riskwarn.models.extra_features import ExtraFeatureParams, build_extra_features
-from riskwarn.models.grid import history_cube
+from models.baselines import HotspotParams, hotspot_baseline_scores
+from models.calibration import calibration_by_group
+from models.extra_features import ExtraFeatureParams, build_extra_features
+from models.grid import history_cube
+from riskwarn.domains import Domain
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ def add_stacked_features(
     """Join the past-only model inputs computed from the events at each origin.
 
     The baselines' scores (``hist_*``: a stacked model) and, with ``spec.extra_features``,
-    the long-memory inputs of :mod:`riskwarn.models.extra_features` (``lr_*``: multi-scale
+    the long-memory inputs of :mod:`models.extra_features` (``lr_*``: multi-scale
     and neighbour-smoothed long-run counts, same season in earlier years, location-category
     and night-time composition). Live scoring calls this too, so both see the same columns.
     """
@@ -211,7 +211,7 @@ def build_model_frame(
     """The model's input rows: feature table + stacked baseline scores (+ labels).
 
     The one path for backtests, training and live scoring. ``events`` must already carry
-    ``cell_x``/``cell_y`` (:func:`riskwarn.features.cells.assign_cells`); ``origins`` are
+    ``cell_x``/``cell_y`` (:func:`features.cells.assign_cells`); ``origins`` are
     local midnights as UTC timestamps. Labels of origins whose window is not over yet are
     simply incomplete counts and must not be used for training.
     """
@@ -245,7 +245,7 @@ def run_hotspot_backtest(
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
-    :func:`riskwarn.features.cells.cells_in_area`) when given, else every cell with an
+    :func:`features.cells.cells_in_area`) when given, else every cell with an
     event known before the start. ``frame_builder`` and ``trainer`` say where the model
     frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """

@@ -25,23 +25,22 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from riskwarn import domains
-from riskwarn.models.backtest import (
+from models.backtest import (
     KEYS,
     BoosterTrainer,
     ModelConfig,
     fit_model,
     training_rows,
 )
-from riskwarn.models.explain import contributions, global_importance
-from riskwarn.models.hotspot_backtest import (
+from models.explain import contributions, global_importance
+from models.hotspot_backtest import (
     FrameBuilder,
     HotspotBacktestResult,
     HotspotBacktestSpec,
     domain_spec,
     run_hotspot_backtest,
 )
-from riskwarn.models.metrics import (
+from models.metrics import (
     AREA_FRACTIONS,
     hotspot_windows,
     pai_statistic,
@@ -49,7 +48,7 @@ from riskwarn.models.metrics import (
     pooled_hotspot_metrics,
     reliability_curve,
 )
-from riskwarn.models.registry import (
+from models.registry import (
     GateResult,
     RunRecord,
     champion_version,
@@ -59,6 +58,7 @@ from riskwarn.models.registry import (
     model_name,
     settle_gate,
 )
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@
   (2024-12-16..22 of the simulated small city), then the documented one-command
   ``airflow backfill create`` of that week run by the scheduler: forecasts, warnings
   and runs identical row for row, no duplicates.
-* **Retrain from the dashboard** (issue 6): ``riskwarn.dashboard.airflow_api`` signs in
+* **Retrain from the dashboard** (issue 6): ``dashboard.airflow_api`` signs in
   (JWT from ``/auth/token``, simple auth manager with a password user), triggers
   ``train_models`` for incidents and follows the run to ``running``.
 
@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from riskwarn.dashboard import airflow_api
+from dashboard import airflow_api
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "backfill_check.sh"

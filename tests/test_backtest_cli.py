@@ -145,7 +145,7 @@ def test_backtest_geohazard_cli_on_hong_kong(shared_data: Path, tmp_path: Path) 
 def test_study_area_cells_are_every_cell_centred_inside() -> None:
     from shapely.geometry import box
 
-    from riskwarn.features.cells import cells_in_area
+    from features.cells import cells_in_area
     from riskwarn.geo import project
 
     area = box(-87.70, 41.85, -87.68, 41.87)  # about 1.7 km x 2.2 km of Chicago
@@ -165,7 +165,7 @@ def test_backtest_with_a_study_area_scores_every_cell_inside_it(
     cells that never had an event."""
     from shapely.geometry import box
 
-    from riskwarn.features.cells import cells_in_area
+    from features.cells import cells_in_area
 
     events = chicago_slice(shared_data, tmp_path)
     area = box(-87.72, 41.85, -87.66, 41.90)

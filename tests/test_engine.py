@@ -91,8 +91,8 @@ def _source(settings: Settings) -> EventSource:
 @pytest.fixture(scope="module")
 def problem(city: Settings):
     """Client-side events, cells, origins and spec of a short backtest (as training)."""
-    from riskwarn.features.cells import active_cells
-    from riskwarn.models.hotspot_backtest import domain_spec, origins_for
+    from features.cells import active_cells
+    from models.hotspot_backtest import domain_spec, origins_for
 
     source = _source(city)
     events = source.events()
@@ -108,7 +108,7 @@ def problem(city: Settings):
 
 @pytest.fixture(scope="module")
 def local_frame(problem) -> pd.DataFrame:
-    from riskwarn.models.hotspot_backtest import build_model_frame
+    from models.hotspot_backtest import build_model_frame
 
     _, events, cells, _, origins, spec = problem
     return build_model_frame(events, cells, origins, spec)
@@ -127,7 +127,7 @@ def test_origin_blocks_are_contiguous_and_cover_every_origin() -> None:
 def test_history_cube_of_an_end_before_every_event_is_empty() -> None:
     """An origin block before the first record (a cluster block of early training
     origins) used to fail with IndexError in build_count_cube."""
-    from riskwarn.models.grid import history_cube
+    from models.grid import history_cube
 
     events = pd.DataFrame(
         {
@@ -160,8 +160,8 @@ def test_pooled_hit_rate_equals_the_single_node_metric() -> None:
     """With one worker the cluster's early-stopping metric is the local one."""
     import xgboost as xgb
 
+    from models.backtest import top_share_hit_rate_metric
     from riskwarn.engine.dask_engine import pooled_hit_rate
-    from riskwarn.models.backtest import top_share_hit_rate_metric
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(
@@ -181,8 +181,8 @@ def test_pooled_hit_rate_equals_the_single_node_metric() -> None:
 
 def test_dask_booster_scores_agree(problem, local_frame, dask_settings) -> None:
     """xgboost.dask with the local parameters: scores within the module's tolerance."""
-    from riskwarn.features.incidents import feature_columns
-    from riskwarn.models.backtest import _pai_on, fit_model, training_rows
+    from features.incidents import feature_columns
+    from models.backtest import _pai_on, fit_model, training_rows
 
     _, _, _, evals, _, spec = problem
     features = feature_columns(local_frame)

@@ -3,7 +3,7 @@
 ``Settings.engine`` chooses (``RISKWARN_ENGINE``); :func:`open_engine` gives the
 :class:`Engine` for the settings and closes what it opened. An engine builds the hotspot
 model frame (:meth:`Engine.frame_builder`) and grows the XGBoost boosters
-(:meth:`Engine.trainer`) of ``riskwarn.models``: the local engine is today's single-node
+(:meth:`Engine.trainer`) of ``models``: the local engine is today's single-node
 path, the Dask engine builds the frame per block of origins on the workers (each worker
 reads the lake itself, at the table version its client pinned) and trains through
 ``xgboost.dask`` with the same parameters. docs/design.md ("The engine") says why Dask;

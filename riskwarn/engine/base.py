@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from riskwarn.models.backtest import BoosterTrainer
-    from riskwarn.models.hotspot_backtest import FrameBuilder
+    from models.backtest import BoosterTrainer
+    from models.hotspot_backtest import FrameBuilder
     from riskwarn.settings import Settings
 
 
@@ -58,7 +58,7 @@ def hotspot_events(
 ) -> pd.DataFrame:
     """A domain's canonical event rows -> ``occurred_at`` + integer ``cell_x``/``cell_y``
     (rows without a cell dropped): what ``run_hotspot_backtest`` does to its events."""
-    from riskwarn.features.cells import assign_cells
+    from features.cells import assign_cells
 
     ev = raw.rename(columns={time_column: "occurred_at"})
     ev = assign_cells(ev, crs, cell_size_m).dropna(subset=["cell_x", "cell_y"])

@@ -3,7 +3,7 @@
 * Frames: the origins are cut into blocks (:func:`riskwarn.engine.origin_blocks`, twice
   as many as the cluster has threads); each block is one task that reads the lake *on
   the worker* (:class:`~riskwarn.engine.EventSource`: path, table version, cut-off) and
-  runs the same :func:`riskwarn.models.hotspot_backtest.build_model_frame` as the local
+  runs the same :func:`models.hotspot_backtest.build_model_frame` as the local
   path; the client only concatenates the blocks' rows. The rows are the local path's,
   value for value.
 * Boosters: the rows go to the workers split at origin boundaries (a ranking query group
@@ -35,13 +35,13 @@ if TYPE_CHECKING:
     import xgboost as xgb
     from distributed import Client, LocalCluster
 
-    from riskwarn.models.backtest import BoosterTrainer, ModelConfig
-    from riskwarn.models.hotspot_backtest import FrameBuilder, HotspotBacktestSpec
+    from models.backtest import BoosterTrainer, ModelConfig
+    from models.hotspot_backtest import FrameBuilder, HotspotBacktestSpec
     from riskwarn.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RANK_LABEL_CAP = 31  # as riskwarn.models.backtest._dmatrix: ranking labels are 0..31
+RANK_LABEL_CAP = 31  # as models.backtest._dmatrix: ranking labels are 0..31
 
 
 @dataclass
@@ -100,7 +100,7 @@ def frame_block(
     spec: HotspotBacktestSpec,
 ) -> pd.DataFrame:
     """One block's model frame, on a worker: read the lake there, build as locally."""
-    from riskwarn.models.hotspot_backtest import build_model_frame
+    from models.hotspot_backtest import build_model_frame
 
     return build_model_frame(source.events(), cells, origins, spec)
 
@@ -114,7 +114,7 @@ def build_frame_on_cluster(
     origins: pd.DatetimeIndex,
     spec: HotspotBacktestSpec,
 ) -> pd.DataFrame:
-    """A :data:`~riskwarn.models.hotspot_backtest.FrameBuilder` on the cluster.
+    """A :data:`~models.hotspot_backtest.FrameBuilder` on the cluster.
 
     ``events`` (the client's copy) is not shipped: each block's task reads ``source``
     itself. Blocks come back in origin order, so the rows are in the local order.
@@ -189,7 +189,7 @@ def train_booster_on_cluster(
     features: list[str],
     config: ModelConfig,
 ) -> xgb.Booster:
-    """A :data:`~riskwarn.models.backtest.BoosterTrainer` through ``xgboost.dask``."""
+    """A :data:`~models.backtest.BoosterTrainer` through ``xgboost.dask``."""
     from xgboost import dask as dxgb
     from xgboost.callback import EarlyStopping
 

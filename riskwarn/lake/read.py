@@ -43,6 +43,24 @@ def table_version(lake_dir: Path, name: str) -> int | None:
     return None if dt is None else int(dt.version())
 
 
+def latest_time(lake_dir: Path, name: str) -> pd.Timestamp | None:
+    """The newest event time of table ``name`` (UTC), from the Delta log's per-file
+    statistics (no data file is read); None without the table, rows or a time column."""
+    tbl = TABLES[name]
+    dt = delta_table(lake_dir, name) if tbl.time_column else None
+    if dt is None:
+        return None
+    column = f"max.{tbl.time_column}"
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if column not in actions.column_names or actions.num_rows == 0:
+        return None
+    newest = pc.max(actions[column]).as_py()
+    if newest is None:
+        return None
+    stamp = pd.Timestamp(newest)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def dataset(lake_dir: Path, name: str, version: int | None = None) -> pads.Dataset | None:
     """The table as an Arrow dataset (files carry their partition values and statistics,
     so filters skip files), or None if the table does not exist yet."""
