@@ -9,9 +9,19 @@ from pathlib import Path
 
 import click
 
-APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+import dashboard as dashboard_package
+
+# the Streamlit script: app.py of the installed top-level ``dashboard`` package
+APP = Path(dashboard_package.__file__).resolve().parent / "app.py"
 DEMO_PASSWORD_ENV = "RISKWARN_DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "riskwarn-demo"
+
+
+def error_details() -> str:
+    """``client.showErrorDetails``: tracebacks reach the browser only when
+    ``RISKWARN_ENV=development``; otherwise the browser sees a generic message and the
+    traceback goes to the server log (issue 13.11)."""
+    return "full" if os.environ.get("RISKWARN_ENV", "").lower() == "development" else "none"
 
 
 def streamlit_command(host: str, port: int) -> list[str]:
@@ -29,7 +39,19 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--server.fileWatcherType=none",
         "--client.toolbarMode=minimal",
         "--theme.base=light",
+        f"--client.showErrorDetails={error_details()}",
     ]
+
+
+def demo_password_note(users_file: Path) -> str:
+    """How to change the demo accounts' password (printed by ``make demo``)."""
+    return (
+        f"demo logins: leader, reviewer, reviewer2, scientist, admin (users file {users_file}).\n"
+        f"To change their password: stop the dashboard, delete {users_file} and start it "
+        f"again with {DEMO_PASSWORD_ENV}=<new password> (e.g. "
+        f"`rm {users_file} && {DEMO_PASSWORD_ENV}=... riskwarn dashboard --demo-users`); "
+        "a real installation writes its own users file (see docs/security.md)."
+    )
 
 
 @click.command("dashboard")
@@ -43,7 +65,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
 )
 def dashboard(port: int, host: str, demo_users: bool) -> None:
     """Serve the dashboard at http://HOST:PORT until interrupted."""
-    from riskwarn.dashboard import auth
+    from dashboard import auth
     from riskwarn.settings import load_settings
 
     settings = load_settings()
@@ -52,6 +74,8 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
         password = os.environ.get(DEMO_PASSWORD_ENV, DEFAULT_DEMO_PASSWORD)
         auth.write_demo_users(users_file, password)
         click.echo(f"demo users written to {users_file} (password from ${DEMO_PASSWORD_ENV})")
+    if demo_users:
+        click.echo(demo_password_note(users_file))
     if not users_file.exists():
         click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
     click.echo(f"riskwarn dashboard on http://{host}:{port}")
