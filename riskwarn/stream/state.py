@@ -9,7 +9,7 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
   health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky).
 
 A site is evaluated with the nowcast's own function,
-:func:`riskwarn.scoring.site_sensor_state` (velocity, acceleration, inverse velocity,
+:func:`riskwarn.nowcast.site_sensor_state` (velocity, acceleration, inverse velocity,
 tangent angle, health and the hard sensor rules), on that bounded state, so the stream
 and the batch nowcast give the same level from the same readings. It is evaluated when
 one of its sensors closes an hourly step, and in between (at most every
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import scoring
+from riskwarn import nowcast
 from riskwarn import warnings as rw
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
@@ -74,7 +74,7 @@ class SensorStates:
 
     def __init__(
         self,
-        rules: rw.SensorRules = scoring.NOWCAST_RULES,
+        rules: rw.SensorRules = nowcast.NOWCAST_RULES,
         health: rw.HealthRules | None = None,
         eval_every_s: float = 30.0,
         clock: Any = time.monotonic,
@@ -233,7 +233,7 @@ class SensorStates:
             if r.empty:
                 continue
             origin = r["observed_at"].max() + pd.Timedelta(seconds=1)
-            state = scoring.site_sensor_state(
+            state = nowcast.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
             level = pd.DataFrame({"unit_id": [site], "probability": [np.nan], "level_rank": [0]})
