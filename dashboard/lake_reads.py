@@ -37,7 +37,7 @@ def unit_names(lake_dir: str) -> dict[str, str]:
 @st.cache_data(ttl=3600, show_spinner=False)
 def boundary_paths(lake_dir: str) -> pd.DataFrame:
     """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
-    from riskwarn.dashboard.maps import boundary_paths as paths
+    from dashboard.maps import boundary_paths as paths
 
     return pd.concat(
         [
@@ -51,7 +51,7 @@ def boundary_paths(lake_dir: str) -> pd.DataFrame:
 @st.cache_data(ttl=3600, show_spinner=False)
 def area_shapes(lake_dir: str, level: str) -> pd.DataFrame:
     """Outlines and label points of the counties or townships, for the maps."""
-    from riskwarn.dashboard.maps import area_shapes as build
+    from dashboard.maps import area_shapes as build
 
     return build(admin_units(lake_dir), level)
 

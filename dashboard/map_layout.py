@@ -1,6 +1,6 @@
 """Map layout: the names written on the map and the scale bar with the view it fits.
 
-Part of the offline risk map (:mod:`riskwarn.dashboard.maps`, which re-exports these):
+Part of the offline risk map (:mod:`dashboard.maps`, which re-exports these):
 county and township labels with collision priorities, and a scale bar drawn in map
 coordinates for the view that fits the city into the map's size.
 """
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pydeck as pdk
 
-from riskwarn.dashboard.i18n import LEVEL_RANK, place_name, t
+from dashboard.i18n import LEVEL_RANK, place_name, t
 
 # ----------------------------------------------------------------------------- labels
 

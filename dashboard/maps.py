@@ -34,8 +34,8 @@ import pydeck as pdk
 import shapely
 from shapely import wkt as shapely_wkt
 
-from riskwarn.dashboard.i18n import LEVEL_COLOURS, LEVEL_RANK, level_label, place_name, t
-from riskwarn.dashboard.map_layout import (
+from dashboard.i18n import LEVEL_COLOURS, LEVEL_RANK, level_label, place_name, t
+from dashboard.map_layout import (
     BOTTOM_BAND_PX,
     TOP_BAND_PX,
     area_labels,

@@ -16,8 +16,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from riskwarn import domains
-from riskwarn.dashboard.lake_reads import (
+from dashboard.lake_reads import (
     admin_units,
     area_shapes,
     boundary_paths,
@@ -27,13 +26,14 @@ from riskwarn.dashboard.lake_reads import (
     site_sensors,
     unit_names,
 )
-from riskwarn.dashboard.model_reads import (
+from dashboard.model_reads import (
     artifact_bytes,
     champion,
     mlflow_client,
     promotion,
     run_json,
 )
+from riskwarn import domains
 from riskwarn.settings import Settings, load_settings
 
 # the lake's and MLflow's reads live in lake_reads / model_reads; pages read them here
@@ -274,7 +274,7 @@ def hotspot_labels(
 ) -> pd.DataFrame:
     """Emerging / intensifying / persistent / diminishing label of each recent hotspot
     (cached by the published ``run_id``: the labels change only with a new run)."""
-    from riskwarn.dashboard import trends
+    from dashboard import trends
 
     return trends.classify_hotspots(forecast_history(url, domain), top_n=top_n, weeks=weeks)
 
@@ -297,12 +297,12 @@ def overview_map(
 
     Every warning in force of the published run as a square in its level's colour over
     townships filled by their highest level, with county and township names and a scale
-    bar (:mod:`riskwarn.dashboard.maps`). Built once per language, published run
+    bar (:mod:`dashboard.maps`). Built once per language, published run
     (``run_id``), state of the warnings (``warnings_key``, :func:`warnings_version`) and
     size, not on every data refresh; a review also clears it.
     """
-    from riskwarn.dashboard import maps, views
-    from riskwarn.dashboard.i18n import fmt_pct
+    from dashboard import maps, views
+    from dashboard.i18n import fmt_pct
 
     w = views.effective_level(warnings(url, domain=domain))
     if run_id is None and w.empty:
@@ -345,8 +345,8 @@ def site_table(
     ``why`` (its kind), ``probability``, ``hazard_type``, ``people_threatened``; red first.
     Cached by the published run and the state of its warnings, like the maps.
     """
-    from riskwarn.dashboard import views
-    from riskwarn.dashboard.i18n import level_label
+    from dashboard import views
+    from dashboard.i18n import level_label
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(url, domain)
@@ -422,7 +422,7 @@ def site_map(
 ) -> Any:
     """The map of every monitored site (a :class:`maps.DeckSpec`), or None without sites:
     dots by level over townships filled by their highest site level, names, scale bar."""
-    from riskwarn.dashboard import maps
+    from dashboard import maps
 
     table = site_table(url, lake_dir, domain, lang, run_id, warnings_key)
     if table.empty:

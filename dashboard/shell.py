@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries, sessions
-from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
+from dashboard import auth, queries, sessions
+from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
 from riskwarn.settings import Settings
 
 LOG = logging.getLogger(__name__)

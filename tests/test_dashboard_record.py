@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from riskwarn.dashboard import auth, queries, views
+from dashboard import auth, queries, views
 from tests.dashboard_demo import demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +106,7 @@ def test_every_page_says_how_fresh_its_data_is(home: Path, page: str, lang: str)
 
 
 def test_english_pages_write_chinese_place_names_in_pinyin() -> None:
-    from riskwarn.dashboard.i18n import place_name
+    from dashboard.i18n import place_name
 
     assert place_name("城关镇", "en") == "Chengguan Town"
     assert place_name("大观区 菱湖街道", "en") == "Daguan District Linghu Subdistrict"

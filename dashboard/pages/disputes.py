@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import queries, views
-from riskwarn.dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
-from riskwarn.dashboard.shell import page_context
+from dashboard import queries, views
+from dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
+from dashboard.shell import page_context
 
 ctx = page_context("disputes")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
