@@ -121,7 +121,7 @@ def main() -> None:
         stderr=log,
     )
     status = home / "run" / "stream.status.json"
-    wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 60)
+    wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 600)
 
     slopes = [
         slope_readings(
