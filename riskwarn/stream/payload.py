@@ -71,7 +71,7 @@ def encode(reading: dict[str, Any], sent_at: datetime | None = None) -> bytes:
             v = v.isoformat()
         elif v is not None and hasattr(v, "isoformat"):
             v = v.isoformat()
-        elif hasattr(v, "item"):  # numpy scalars
+        elif v is not None and hasattr(v, "item"):  # numpy scalars
             v = v.item()
         out[f] = v
     if sent_at is not None:
