@@ -317,7 +317,8 @@ class StreamConsumer:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
                 self.metrics.write(
-                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank}\n"
+                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
+                    f"{ch.at.isoformat()}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
         return True
