@@ -137,6 +137,8 @@ def main() -> None:
     creep = np.random.default_rng(1).uniform(0.0, 0.5, args.sensors)
     for tick in range(ticks):
         tick_start = t0 + tick * args.interval_s
+        if tick_start > time.monotonic():
+            time.sleep(tick_start - time.monotonic())
         for i in range(args.sensors):
             due = tick_start + args.interval_s * i / args.sensors
             wait = due - time.monotonic()
