@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from riskwarn.dashboard import texts_frame, texts_pages
+from dashboard import texts_frame, texts_pages
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")

@@ -34,7 +34,7 @@ import pydeck as pdk
 import shapely
 from shapely import wkt as shapely_wkt
 
-from riskwarn.dashboard.i18n import LEVEL_COLOURS, LEVEL_RANK, level_label, place_name, t
+from dashboard.i18n import LEVEL_COLOURS, LEVEL_RANK, level_label, place_name, t
 from riskwarn.geo import unproject
 
 BACKGROUND = "#e3e8ee"  # outside the city

@@ -13,8 +13,8 @@ from pyproj import Geod
 
 pytest.importorskip("streamlit")
 
+from dashboard import maps, views
 from riskwarn import geo
-from riskwarn.dashboard import maps, views
 from tests.dashboard_demo import admin_units
 
 CRS = "EPSG:32650"
