@@ -52,6 +52,7 @@ SCRIPTS: list[tuple[str, str, list[str]]] = [
     ),
     ("Geohazard nowcast lead time", "bench_nowcast.py", []),
     ("Dashboard render times", "bench_dashboard.py", []),
+    ("Streaming: MQTT to lake to warnings", "bench_stream.py", ["--minutes", "1"]),
 ]
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +35,7 @@ from features.incidents import (
 )
 from models.backtest import (
     KEYS,
+    BoosterTrainer,
     ModelBacktest,
     ModelConfig,
     ceiling_scores,
@@ -225,14 +227,27 @@ def build_model_frame(
     return add_stacked_features(frame, events, cells, spec)
 
 
+FrameBuilder = Callable[
+    [pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, HotspotBacktestSpec], pd.DataFrame
+]
+"""Builds the model frame ``(events, cells, origins, spec)``: :func:`build_model_frame`
+here, or ``riskwarn.engine`` per origin block on a cluster (the same rows)."""
+
+
 def run_hotspot_backtest(
-    events: pd.DataFrame, spec: HotspotBacktestSpec, area_cells: pd.DataFrame | None = None
+    events: pd.DataFrame,
+    spec: HotspotBacktestSpec,
+    area_cells: pd.DataFrame | None = None,
+    *,
+    frame_builder: FrameBuilder | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> HotspotBacktestResult:
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
     :func:`features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start.
+    event known before the start. ``frame_builder`` and ``trainer`` say where the model
+    frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -274,7 +289,7 @@ def run_hotspot_backtest(
             ", ".join(incomplete),
         )
     all_origins = evals.union(train)
-    frame = build_model_frame(ev, cells, all_origins, spec)
+    frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
@@ -289,7 +304,7 @@ def run_hotspot_backtest(
         .drop_duplicates(KEYS)
         .sort_values(KEYS, kind="stable", ignore_index=True)
     )
-    mb = run_model_backtest(model_frame, list(evals), features, spec.model)
+    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer)
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()

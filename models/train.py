@@ -27,6 +27,7 @@ from mlflow.exceptions import MlflowException
 
 from models.backtest import (
     KEYS,
+    BoosterTrainer,
     ModelConfig,
     fit_model,
     training_rows,
@@ -34,6 +35,7 @@ from models.backtest import (
 from models.explain import contributions, global_importance
 from models.gate import GateResult, gate
 from models.hotspot_backtest import (
+    FrameBuilder,
     HotspotBacktestResult,
     HotspotBacktestSpec,
     domain_spec,
@@ -213,8 +215,13 @@ def train_hotspot_domain(
     auto_promote: bool = True,
     n_boot: int = 1000,
     artifact_location: str | None = None,
+    frame_builder: FrameBuilder | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> TrainReport:
-    """Backtest, fit, log, register and gate a challenger for a cell domain."""
+    """Backtest, fit, log, register and gate a challenger for a cell domain.
+
+    ``frame_builder`` / ``trainer``: where the model frame is built and the boosters
+    grown (default here; a cluster through ``riskwarn.engine``)."""
     ds = domains.get(domain)
     if ds.family != "hotspot":
         raise ValueError(f"domain {domain!r} is not a cell hotspot domain")
@@ -237,7 +244,7 @@ def train_hotspot_domain(
         model=cfg,
         max_cells=max_cells,
     )
-    result = run_hotspot_backtest(ev, spec)
+    result = run_hotspot_backtest(ev, spec, frame_builder=frame_builder, trainer=trainer)
     metrics = result.metrics
     labels = result.frame[result.frame["origin"].isin(result.eval_origins)][
         [*KEYS, "label_count", "label_any"]
@@ -275,7 +282,7 @@ def train_hotspot_domain(
     best = max(result.model.trials, key=lambda t: t["val_pai"])
     hp = {k: best[k] for k in cfg.grid[0]}
     rows = training_rows(result.frame, final_origin, result.spec.model)
-    final, _ = fit_model(rows, result.features, result.spec.model, hp, final_origin)
+    final, _ = fit_model(rows, result.features, result.spec.model, hp, final_origin, trainer)
 
     ev_rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
     sample = ev_rows.sample(min(len(ev_rows), 5000), random_state=0)

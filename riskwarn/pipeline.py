@@ -152,27 +152,47 @@ def _train_hotspots(
     client: Any,
     common: dict[str, Any],
 ) -> Any:
-    """Cell hotspot domains: the domain's event table, records before the end."""
+    """Cell hotspot domains: the domain's event table, records before the end.
+
+    The model frame is built and the boosters grown on ``settings.engine``
+    (:mod:`riskwarn.engine`: here, or a Dask cluster whose workers read the same table
+    version of the lake)."""
     from models.train import train_hotspot_domain
-    from riskwarn.lake import read_table
+    from riskwarn.engine import EventSource, open_engine
+    from riskwarn.lake import read_table, table_version
 
     spec = domains.get(domain)
     table = spec.event_table
-    events = read_table(settings.lake_dir, table, sources=list(opts.sources or ()) or None)
+    source = EventSource(
+        settings.lake_dir,
+        table,
+        spec.time_column,
+        end,
+        settings.city_crs,
+        settings.cell_size_m,
+        sources=tuple(opts.sources) if opts.sources else None,
+        version=table_version(settings.lake_dir, table),
+    )
+    events = read_table(
+        settings.lake_dir, table, sources=list(opts.sources or ()) or None, version=source.version
+    )
     events = events.loc[events[spec.time_column] < end]
     if events.empty:
         raise ValueError(
             f"no {table} rows before {end} in the lake at {settings.lake_dir}; "
             "run `riskwarn ingest` first"
         )
-    return train_hotspot_domain(
-        events,
-        domain,
-        client,
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        **common,
-    )
+    with open_engine(settings) as engine:
+        return train_hotspot_domain(
+            events,
+            domain,
+            client,
+            crs=settings.city_crs,
+            cell_size_m=settings.cell_size_m,
+            frame_builder=engine.frame_builder(source),
+            trainer=engine.trainer(),
+            **common,
+        )
 
 
 def _train_cases(

@@ -114,13 +114,15 @@ def scan(
     start: datetime | pd.Timestamp | str | None = None,
     end: datetime | pd.Timestamp | str | None = None,
     where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
 ) -> pa.Table:
     """Rows of a canonical table as Arrow (canonical columns, or ``columns``), filtered by
-    sources, the half-open time window ``[start, end)`` and ``where`` (column -> values)."""
+    sources, the half-open time window ``[start, end)`` and ``where`` (column -> values);
+    ``version``: as of that table version (time travel; default the latest)."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
     flt = row_filter(tbl, sources, start, end, where)
-    ds = dataset(lake_dir, table)
+    ds = dataset(lake_dir, table, version=version)
     if ds is None:
         return layout.delta_schema(tbl).empty_table().select(cols)
     return ds.to_table(columns=cols, filter=flt)
@@ -135,14 +137,25 @@ def read_table(
     start: datetime | pd.Timestamp | str | None = None,
     end: datetime | pd.Timestamp | str | None = None,
     where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
 ) -> pd.DataFrame:
     """A canonical table as a frame with canonical dtypes, sorted by key: all of it, or
     some ``sources``, ``columns``, the time window ``[start, end)`` (on the table's event
-    time, UTC) and ``where`` (column -> allowed values)."""
+    time, UTC) and ``where`` (column -> allowed values); ``version``: as of that table
+    version (a Dask worker reads the version its client pinned)."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
     keys = [k for k in tbl.key if k not in cols]
-    got = scan(lake_dir, table, sources, [*cols, *keys], start=start, end=end, where=where)
+    got = scan(
+        lake_dir,
+        table,
+        sources,
+        [*cols, *keys],
+        start=start,
+        end=end,
+        where=where,
+        version=version,
+    )
     got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in tbl.key]))
     frame = got.to_pandas()
     return conform(frame.reindex(columns=tbl.columns), tbl)[cols].reset_index(drop=True)
