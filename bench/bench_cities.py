@@ -56,6 +56,7 @@ class City:
     horizon_days: int = 7
     train_window_days: int = 364
     refit_days: int = 28
+    holidays: str = "US"  # the city's public-holiday calendar (``holidays`` country code)
 
     def args(self, out: Path) -> list[str]:
         """``riskwarn`` arguments of this city's backtest."""
@@ -63,7 +64,7 @@ class City:
             "backtest", "incidents",
             "--source", str(ROOT / "configs" / "sources" / f"{self.mapping}.yaml"),
             "--events", str(DATA / self.data),
-            "--cell-size", "250", "--crs", self.crs,
+            "--cell-size", "250", "--crs", self.crs, "--holidays", self.holidays,
             "--horizon-days", str(self.horizon_days), "--step-days", str(self.horizon_days),
             "--train-step-days", str(min(self.horizon_days, 7)),
             "--start", self.start, "--end", self.end,
@@ -86,7 +87,7 @@ CITIES: tuple[City, ...] = (
     City(
         "vancouver", "thefts, weekly July-December 2020 (history from January)",
         "vancouver_thefts", "vancouver/thefts_2020.csv.gz", "EPSG:26910", "2020-07-01",
-        "2020-12-24",
+        "2020-12-24", holidays="CA",
     ),
     City(
         "portland", "calls for service, daily September 2016 (history from August)",

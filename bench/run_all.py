@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The model report: runs the Chicago / Hong Kong backtests, the Three Gorges sensor
-# levels and the simulated-city truth comparison, then writes docs/benchmarks-models.md.
+# levels, the simulated-city truth comparison and the multi-city suite
+# (bench/bench_cities.py), then writes docs/benchmarks-models.md.
 MODEL_REPORT_ARGS = [
     "--run",
     "--chicago", "var/bench/chicago_weekly",
@@ -37,6 +38,7 @@ MODEL_REPORT_ARGS = [
     "--threegorges", "var/bench/threegorges",
     "--sim", "var/bench/sim_truth",
     "--sim", "var/bench/sim_truth_city", "--sim-city", "var/bench/sim_city",
+    "--cities", "var/bench/cities",
 ]  # fmt: skip
 
 # Order matters: cheap and foundational first. (title, script, arguments)
