@@ -27,6 +27,7 @@ import pandas as pd
 from riskwarn.domains import Domain
 from riskwarn.features.calendar import local_midnights
 from riskwarn.features.cells import active_cells, assign_cells
+from riskwarn.features.context import ContextParams, join_context
 from riskwarn.features.incidents import (
     CellFeatureParams,
     build_cell_features,
@@ -205,13 +206,16 @@ def build_model_frame(
     cells: pd.DataFrame,
     origins: pd.DatetimeIndex,
     spec: HotspotBacktestSpec,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The model's input rows: feature table + stacked baseline scores (+ labels).
 
     The one path for backtests, training and live scoring. ``events`` must already carry
     ``cell_x``/``cell_y`` (:func:`riskwarn.features.cells.assign_cells`); ``origins`` are
     local midnights as UTC timestamps. Labels of origins whose window is not over yet are
-    simply incomplete counts and must not be used for training.
+    simply incomplete counts and must not be used for training. ``context``: points of
+    other sources (``kind, known_at, cell_x, cell_y``, :mod:`riskwarn.features.context`)
+    whose recent activity per cell and ring becomes ``ctx_*`` inputs.
     """
     fparams = CellFeatureParams(
         tz=spec.tz,
@@ -222,17 +226,22 @@ def build_model_frame(
     )
     frame = build_cell_features(events, cells, origins, fparams)
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
-    return add_stacked_features(frame, events, cells, spec)
+    frame = add_stacked_features(frame, events, cells, spec)
+    return join_context(frame, context, ContextParams(tz=spec.tz))
 
 
 def run_hotspot_backtest(
-    events: pd.DataFrame, spec: HotspotBacktestSpec, area_cells: pd.DataFrame | None = None
+    events: pd.DataFrame,
+    spec: HotspotBacktestSpec,
+    area_cells: pd.DataFrame | None = None,
+    context: pd.DataFrame | None = None,
 ) -> HotspotBacktestResult:
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
     :func:`riskwarn.features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start.
+    event known before the start. ``context``: other sources' points on the same grid
+    (see :func:`build_model_frame`).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -274,7 +283,7 @@ def run_hotspot_backtest(
             ", ".join(incomplete),
         )
     all_origins = evals.union(train)
-    frame = build_model_frame(ev, cells, all_origins, spec)
+    frame = build_model_frame(ev, cells, all_origins, spec, context)
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
