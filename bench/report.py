@@ -271,6 +271,8 @@ def include_section(path: Path, missing: str) -> str:
 
 GEOHAZARD_SITES_MD = ROOT / "docs" / "_sections" / "geohazard_sites.md"
 CITIES_MD = ROOT / "docs" / "_sections" / "cities.md"
+NEW_SOURCES_MD = ROOT / "docs" / "_sections" / "new_sources.md"
+FEEDBACK_MD = ROOT / "docs" / "_sections" / "feedback.md"
 
 
 def split_level2(text: str) -> list[tuple[str, str]]:
@@ -330,6 +332,18 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of bench/bench_cities.py runs (with --run: run first); the section is "
         "docs/_sections/cities.md",
     )
+    p.add_argument(
+        "--new-sources",
+        type=Path,
+        help="folder of bench/bench_new_sources.py (with --run: run first); the section is "
+        "docs/_sections/new_sources.md",
+    )
+    p.add_argument(
+        "--feedback",
+        type=Path,
+        help="folder of bench/bench_feedback.py (with --run: run first); the section is "
+        "docs/_sections/feedback.md, the plot docs/feedback_loop.png",
+    )
     p.add_argument("--run", action="store_true", help="run the benchmarks first")
     p.add_argument(
         "--keep",
@@ -355,6 +369,14 @@ def main(argv: list[str] | None = None) -> int:
             import bench_cities
 
             bench_cities.main(["--out", str(a.cities), "--section", str(CITIES_MD)])
+        if a.new_sources:
+            import bench_new_sources
+
+            bench_new_sources.main(["--out", str(a.new_sources), "--section", str(NEW_SOURCES_MD)])
+        if a.feedback:
+            import bench_feedback
+
+            bench_feedback.main(["--out", str(a.feedback), "--section", str(FEEDBACK_MD)])
         if a.hongkong:
             import bench_hongkong
 
@@ -413,8 +435,13 @@ def main(argv: list[str] | None = None) -> int:
             "`python bench/bench_backtest.py chicago --daily-full --out DIR` runs them, or "
             "`bench/report.py --run --chicago-daily-full DIR ...`.\n"
         )
-    if CITIES_MD.exists() and (a.cities or not a.keep):
-        parts.append(CITIES_MD.read_text())
+    for given, path in (
+        (a.cities, CITIES_MD),
+        (a.new_sources, NEW_SOURCES_MD),
+        (a.feedback, FEEDBACK_MD),
+    ):
+        if path.exists() and (given or not a.keep):
+            parts.append(path.read_text())
     if a.hongkong:
         from hongkong_section import section_markdown
 

@@ -342,6 +342,8 @@ def run_hotspot_backtest(
     metrics["objective"] = spec.model.objective
     metrics["hyperparameter_trials"] = mb.trials
     metrics["refits"] = len(mb.fits)
+    if spec.model.blend:
+        metrics["blends"] = mb.fits["blend"].tolist()
     metrics["features"] = features
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings
