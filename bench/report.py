@@ -288,7 +288,8 @@ def split_level2(text: str) -> list[tuple[str, str]]:
 
 def merge_kept(old: str, new: str) -> str:
     """``new``'s sections, with the sections of ``old`` it does not have kept in place (a
-    new section missing from ``old`` goes after the section written before it)."""
+    new section missing from ``old`` goes before the next section of ``new`` that ``old``
+    has, else at the end)."""
     new_parts = split_level2(new)
     new_map = dict(new_parts)
     merged = [(h, new_map.get(h, body)) for h, body in split_level2(old)]
@@ -296,9 +297,9 @@ def merge_kept(old: str, new: str) -> str:
     for i, (h, body) in enumerate(new_parts):
         if h in have:
             continue
-        before = [nh for nh, _ in new_parts[:i] if nh in have]
-        at = max((j for j, (mh, _) in enumerate(merged) if before and mh == before[-1]), default=-1)
-        merged.insert(at + 1, (h, body))
+        after = [nh for nh, _ in new_parts[i + 1 :] if nh in have and nh]
+        at = next((j for j, (mh, _) in enumerate(merged) if after and mh == after[0]), len(merged))
+        merged.insert(at, (h, body))
         have.add(h)
     return "".join(body if body.endswith("\n") else body + "\n" for _, body in merged)
 
