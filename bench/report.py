@@ -286,13 +286,35 @@ def split_level2(text: str) -> list[tuple[str, str]]:
     return [(h, "".join(body)) for h, body in out if h or "".join(body).strip()]
 
 
+STALE_COUNT_NOTE = (
+    "**Counted over the active area only**: this section comes from a run before the "
+    "standard count (events in cells with no earlier event left out, which reads higher); "
+    "re-run it (`bench/report.py --run ...`) for every event counted.\n\n"
+)
+
+
+def flag_stale_counting(body: str) -> str:
+    """A kept hotspot section written before the standard count (it names active cells but
+    not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
+    if (
+        "active cells" not in body
+        and "active area" not in body
+        or "Every event of a window counts" in body
+        or STALE_COUNT_NOTE in body
+        or "every landslide counts" in body
+    ):
+        return body
+    head, _, rest = body.partition("\n\n")
+    return f"{head}\n\n{STALE_COUNT_NOTE}{rest}"
+
+
 def merge_kept(old: str, new: str) -> str:
     """``new``'s sections, with the sections of ``old`` it does not have kept in place (a
     new section missing from ``old`` goes before the next section of ``new`` that ``old``
     has, else at the end)."""
     new_parts = split_level2(new)
     new_map = dict(new_parts)
-    merged = [(h, new_map.get(h, body)) for h, body in split_level2(old)]
+    merged = [(h, new_map.get(h, flag_stale_counting(body))) for h, body in split_level2(old)]
     have = {h for h, _ in merged}
     for i, (h, body) in enumerate(new_parts):
         if h in have:
