@@ -376,7 +376,7 @@ def _truth(
     flat, _ = geo.flat_cell(x, y)
     active = np.unique(flat)
     trig = _trigger_field(geo, active, t, x, y, np.full(len(t), ALPHA), TAU_DAYS, days)
-    by_disputes = None
+    by_disputes: np.ndarray | None = None
     if triggers is not None and len(triggers):
         tt = triggers.sort_values("t_days", kind="stable")
         by_disputes = _trigger_field(
