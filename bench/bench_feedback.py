@@ -136,7 +136,7 @@ def simulate_loop(
     for w in range(n_weeks):
         xs.append(features(train, w, neighbours))  # from the weeks recorded before w
         if w < warmup:
-            patrol[w] = top_mask(tie.random(n), TOP, tie)
+            patrol[w] = top_mask(np.asarray(tie.random(n)), TOP, tie)
         else:
             forecast[w] = fit_predict(xs, train, wts, w)
             patrol[w] = top_mask(forecast[w], TOP, tie)

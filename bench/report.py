@@ -297,8 +297,7 @@ def flag_stale_counting(body: str) -> str:
     """A kept hotspot section written before the standard count (it names active cells but
     not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
     if (
-        "active cells" not in body
-        and "active area" not in body
+        ("active cells" not in body and "active area" not in body)
         or "Every event of a window counts" in body
         or STALE_COUNT_NOTE in body
         or "every landslide counts" in body
