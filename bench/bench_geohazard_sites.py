@@ -7,7 +7,7 @@
 (``hazard_sites``, ``sensors``, ``sensor_readings``, ``hazard_events``, ingested with the
 ``configs/sources/sim_*.yaml`` mappings). For the site x day (``geohazard``) and site x
 hour (``geohazard_hourly``) models it runs the rolling-origin backtest of
-:mod:`riskwarn.models.geohazard_sites` over the last ``--eval-days`` of complete labels
+:mod:`models.geohazard_sites` over the last ``--eval-days`` of complete labels
 and prints, for the model and every baseline: AUC and TSS with 95% CIs (bootstrap over
 local days), AP, POD/FAR at the threshold chosen on the training rows, failures warned
 and the median lead time.
@@ -62,7 +62,7 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
 def margin_vs_probability(scores: pd.DataFrame) -> str:
     """The model's AUC on its raw margin and on the calibrated probability (Platt is
     increasing, so they must agree; a gap means calibration created ties or flipped)."""
-    from riskwarn.models.metrics import ranking_metrics
+    from models.metrics import ranking_metrics
 
     g = scores[scores["method"] == "xgboost"]
     y = g["label"].to_numpy()
@@ -75,8 +75,8 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
     """(model + rules, rules only) outcome of orange/red warnings on the evaluation hours."""
     from bench_nowcast import evaluate
 
+    from models.geohazard_sites import KEYS, RULE_COLUMN
     from riskwarn import domains
-    from riskwarn.models.geohazard_sites import KEYS, RULE_COLUMN
     from riskwarn.warnings import probability_levels
 
     model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score"]]
@@ -114,8 +114,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    from riskwarn import lake
-    from riskwarn.models.geohazard_sites import (
+    from models.geohazard_sites import (
         READING_COLUMNS,
         build_site_table,
         data_end_of,
@@ -124,6 +123,7 @@ def main() -> None:
         site_config,
         table_origins,
     )
+    from riskwarn import lake
 
     lake_dir = args.home / "lake"
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@
 
 Two test beds, one protocol each, the model (``xgboost``, default inputs) run once per
 variant on the same origins and cells; only the ``ctx_*`` inputs of
-:mod:`riskwarn.features.context` differ:
+:mod:`features.context` differ:
 
 * **simulated city** (``riskwarn simulate --size small --seed 7``): forecast violent
   incidents (``violent`` + ``serious_violent``) weekly over the second half of the year.
@@ -48,9 +48,9 @@ DISPUTE_LIKE_SIM = ("disturbance", "noise", "provocation", "drugs")  # public_or
 
 def _run(events: pd.DataFrame, spec: Any, context: pd.DataFrame | None) -> dict[str, Any]:
     """One backtest; the model's per-window hit table (every event counted) and metrics."""
-    from riskwarn.models.backtest import KEYS
-    from riskwarn.models.hotspot_backtest import run_hotspot_backtest
-    from riskwarn.models.metrics import hotspot_windows
+    from models.backtest import KEYS
+    from models.hotspot_backtest import run_hotspot_backtest
+    from models.metrics import hotspot_windows
 
     res = run_hotspot_backtest(events, spec, context=context)
     labels = res.frame[res.frame["origin"].isin(res.eval_origins)][[*KEYS, "label_count"]]
@@ -72,7 +72,7 @@ def _run(events: pd.DataFrame, spec: Any, context: pd.DataFrame | None) -> dict[
 
 def compare(events: pd.DataFrame, spec: Any, sources: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """The model without any source, with each source alone and with all of them."""
-    from riskwarn.models.metrics import hotspot_statistic, paired_bootstrap_diff
+    from models.metrics import hotspot_statistic, paired_bootstrap_diff
 
     variants: dict[str, pd.DataFrame | None] = {"none": None, **sources}
     if len(sources) > 1:
@@ -96,10 +96,10 @@ def sim_bed(sim: Path) -> dict[str, Any]:
     """Violent incidents of the simulated city with disputes and dispute-like calls."""
     from bench_sim_truth import ensure_sim, read_extracts
 
-    from riskwarn.features.cells import assign_cells
-    from riskwarn.features.context import call_context_points, dispute_context_points
-    from riskwarn.models.backtest import ModelConfig
-    from riskwarn.models.hotspot_backtest import HotspotBacktestSpec
+    from features.cells import assign_cells
+    from features.context import call_context_points, dispute_context_points
+    from models.backtest import ModelConfig
+    from models.hotspot_backtest import HotspotBacktestSpec
 
     ensure_sim(sim)
     meta = json.loads((sim / "simulation.json").read_text())
@@ -143,10 +143,10 @@ def sim_bed(sim: Path) -> dict[str, Any]:
 def portland_bed() -> dict[str, Any]:
     """Portland calls other than dispute-like ones, with the dispute-like calls as source."""
     from riskwarn.commands.backtest import read_source
-    from riskwarn.features.cells import assign_cells
-    from riskwarn.features.context import call_context_points
-    from riskwarn.models.backtest import ModelConfig
-    from riskwarn.models.hotspot_backtest import HotspotBacktestSpec
+    from features.cells import assign_cells
+    from features.context import call_context_points
+    from models.backtest import ModelConfig
+    from models.hotspot_backtest import HotspotBacktestSpec
 
     raw = pd.read_csv(PORTLAND, usecols=["case_desc", "dispute_proxy"])
     flagged = raw.loc[raw["dispute_proxy"].astype(str) == "True", "case_desc"].astype(str)

@@ -178,7 +178,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     """The panel for the incident hotspot domain (the models page calls it)."""
     import altair as alt
 
-    from riskwarn.dashboard import queries
+    from dashboard import queries
 
     lg = ctx.lang
     st.markdown(f"**{t('dp_title', lg)}**")
@@ -248,7 +248,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
 def render_for_page(st: Any, ctx: Any, tracking_uri: str) -> None:
     """The panel under the models page's tabs, for the first incident hotspot domain (the
     champion's per-district calibration when one is registered)."""
-    from riskwarn.dashboard import queries
+    from dashboard import queries
 
     names = panel_domains()
     if not names:

@@ -165,7 +165,7 @@ PATTERNS: dict[str, FeatureInfo] = {
         "cells",
         zh="近一年每千名居民发生 {value:.1f} 起事件",
     ),
-    # long-memory inputs of the hotspot model (riskwarn.models.extra_features)
+    # long-memory inputs of the hotspot model (models.extra_features)
     "lr_count_all": FeatureInfo(
         "{value:g} events in this cell over all recorded history",
         "events",
@@ -580,7 +580,7 @@ _VALUES = {
     ),
 }
 
-# other sources near the cell (riskwarn.features.context, issue 17.3): kind -> (en, zh)
+# other sources near the cell (features.context, issue 17.3): kind -> (en, zh)
 CONTEXT_KINDS: dict[str, tuple[str, str]] = {
     "dispute_new": ("new disputes registered", "新登记矛盾纠纷"),
     "dispute_failed": ("failed dispute mediations", "调解未成功的纠纷"),

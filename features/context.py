@@ -13,7 +13,7 @@ the activity of *other* sources near each cell before the origin (issue 17.3):
 * incidents, as a leading indicator of dispute escalation (same points, ``incident_*``).
 
 For each kind and window ``w`` (days): ``ctx_<kind>_<w>d`` = points in the cell whose local
-*availability day* (the day the point became known: :func:`riskwarn.features.cells.
+*availability day* (the day the point became known: :func:`features.cells.
 known_times`) lies in ``[origin day - w, origin day)``, and ``ctx_<kind>_<w>d_ring`` = the
 same over the 8 neighbouring cells. Origins are local midnights, so a point of the origin's
 own day or later never counts (leakage-free; tests/test_features_leakage.py).
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskwarn.features.cells import known_times
+from features.cells import known_times
 
 KEYS = ["origin", "cell_x", "cell_y"]
 DISPUTE_KINDS = ("dispute_new", "dispute_failed", "dispute_escalated", "dispute_repeat")

@@ -1,7 +1,7 @@
 """Monitored-site geohazard models (domains ``geohazard`` and ``geohazard_hourly``).
 
 One row per (origin, monitored site) from
-:func:`riskwarn.features.geohazard.build_site_features` (rain at the site's gauge,
+:func:`features.geohazard.build_site_features` (rain at the site's gauge,
 displacement kinematics, sensor health, static site data; only readings that ended
 before the origin). Two tasks:
 
@@ -31,7 +31,7 @@ constant on the 1-5 failures of the early refits lost to the plain velocity, and
 unpenalised Platt on such slices changed the scale from refit to refit (daily backtest:
 AUC 0.839 on the raw margin, 0.712 after calibration; velocity 0.862).
 
-The job mirrors :mod:`riskwarn.models.case_models`:
+The job mirrors :mod:`models.case_models`:
 
 1. rolling-origin backtest over the latest ``eval_days``: at each refit origin only rows
    whose label window ended before it are used (:func:`site_training_rows`); trees are
@@ -41,10 +41,10 @@ The job mirrors :mod:`riskwarn.models.case_models`:
    rows: Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
    displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.warnings`);
-3. metrics from the harness (:mod:`riskwarn.models.metrics`): AUC, AP, Brier, ECE,
+3. metrics from the harness (:mod:`models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
-4. the gate (:func:`riskwarn.models.registry.gate`) on AUC (paired day bootstrap against
+4. the gate (:func:`models.registry.gate`) on AUC (paired day bootstrap against
    every baseline and the champion) plus the ECE bound; a final model on every complete
    row is logged and registered as ``riskwarn-<domain>``.
 
@@ -68,17 +68,16 @@ import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from riskwarn import domains
-from riskwarn.models.backtest import FittedModel
-from riskwarn.models.calibration import Calibrator, fit_calibrator
-from riskwarn.models.explain import contributions, global_importance
-from riskwarn.models.metrics import (
+from models.backtest import FittedModel
+from models.calibration import Calibrator, fit_calibrator
+from models.explain import contributions, global_importance
+from models.metrics import (
     best_threshold_tss,
     probability_metrics,
     ranking_metrics,
     warning_metrics,
 )
-from riskwarn.models.registry import (
+from models.registry import (
     GateResult,
     champion_version,
     gate,
@@ -87,6 +86,7 @@ from riskwarn.models.registry import (
     model_name,
     settle_gate,
 )
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ def build_site_table(
     with_rules: bool = True,
 ) -> pd.DataFrame:
     """Site x origin features, labels and (``with_rules``) the sensor-rule level per row."""
-    from riskwarn.features.geohazard import SiteFeatureParams, build_site_features
+    from features.geohazard import SiteFeatureParams, build_site_features
 
     params = SiteFeatureParams(
         step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
@@ -919,7 +919,7 @@ def train_site_domain(
     artifact_location: str | None = None,
 ) -> SiteTrainReport:
     """Backtest, fit, log, register and gate a ``geohazard``/``geohazard_hourly`` challenger."""
-    from riskwarn.models.train import data_version, importance_figure, reliability_figure
+    from models.train import data_version, importance_figure, reliability_figure
 
     config = replace(config or site_config(domain), tz=tz)
     if readings.empty or sites.empty:

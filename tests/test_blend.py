@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from riskwarn.models.backtest import Blend, FittedModel, choose_blend
+from models.backtest import Blend, FittedModel, choose_blend
 
 
 class _Margins(FittedModel):
@@ -50,7 +50,7 @@ def test_a_useless_booster_is_blended_towards_the_baseline() -> None:
 
 
 def test_the_chosen_blend_is_no_worse_on_validation_than_either_part() -> None:
-    from riskwarn.models.backtest import _pai_on
+    from models.backtest import _pai_on
 
     val = _rows(1)
     model = _Margins("good")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from riskwarn.dashboard import district_panel as dp
+from dashboard import district_panel as dp
 
 LOOKUP = pd.DataFrame(
     {
@@ -67,7 +67,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_models_page_shows_the_district_panel(home: Path) -> None:
     from streamlit.testing.v1 import AppTest
 
-    from riskwarn.dashboard import auth
+    from dashboard import auth
 
     app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
     at = AppTest.from_file(str(app), default_timeout=90)

@@ -51,7 +51,6 @@ def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
         port=broker.port,
         client_id=kw.pop("client_id", "rw-test"),
         batch_s=0.3,
-        eval_every_s=0.0,
         **kw,
     )
     return StreamConsumer(cfg)
@@ -424,7 +423,7 @@ def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker:
     proc = _run_cli(settings, broker)
     status = settings.home / "run" / "stream.status.json"
     try:
-        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 30)
+        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180)
         pub = threading.Thread(target=_publish, args=(broker, readings))
         pub.start()
         wait_for(lambda: json.loads(status.read_text())["received"] > 0, 30, 0.02)
@@ -434,7 +433,14 @@ def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker:
         broker.stop()  # and the broker restarts, with the unacknowledged messages on disk
         broker.start()
         proc = _run_cli(settings, broker)
-        wait_for(lambda: len(_lake(settings)) >= len(readings), 90, 1.0)
+        wait_for(
+            lambda: (s := json.loads(status.read_text()))["pid"] == proc.pid and s["connected"],
+            180,
+            0.05,
+        )
+        broker.stop()  # a broker restart while the consumer runs: it reconnects by itself
+        broker.start()
+        wait_for(lambda: len(_lake(settings)) >= len(readings), 180, 1.0)
         out = subprocess.run(
             [sys.executable, "-m", "riskwarn.cli", "stream", "--status"],
             env={**os.environ, "RISKWARN_HOME": str(settings.home)},

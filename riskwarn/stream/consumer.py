@@ -55,7 +55,6 @@ class StreamConfig:
     client_id: str = "riskwarn-stream"
     max_batch: int = 5000
     batch_s: float = 0.5
-    eval_every_s: float = 30.0
     eval_budget_s: float = 0.5  # rule evaluation per micro-batch, at most
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
@@ -88,7 +87,7 @@ class StreamConsumer:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
-        self.state = SensorStates(eval_every_s=cfg.eval_every_s)
+        self.state = SensorStates()
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
@@ -317,7 +316,8 @@ class StreamConsumer:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
                 self.metrics.write(
-                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank}\n"
+                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
+                    f"{ch.at.isoformat()}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
         return True
