@@ -142,11 +142,11 @@ def sim_bed(sim: Path) -> dict[str, Any]:
 
 def portland_bed() -> dict[str, Any]:
     """Portland calls other than dispute-like ones, with the dispute-like calls as source."""
-    from riskwarn.commands.backtest import read_source
     from features.cells import assign_cells
     from features.context import call_context_points
     from models.backtest import ModelConfig
     from models.hotspot_backtest import HotspotBacktestSpec
+    from riskwarn.commands.backtest import read_source
 
     raw = pd.read_csv(PORTLAND, usecols=["case_desc", "dispute_proxy"])
     flagged = raw.loc[raw["dispute_proxy"].astype(str) == "True", "case_desc"].astype(str)
