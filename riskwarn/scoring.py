@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import domains
+from riskwarn import domains, sensor_rules
 from riskwarn import warnings as rw
 
 if TYPE_CHECKING:
@@ -530,8 +530,8 @@ def score_domain(
 
 # --------------------------------------------------------------------------- geohazard nowcast
 
-DISPLACEMENT_TYPES = ("gnss", "crack_meter")
-NOWCAST_RULES = rw.SensorRules(steady_window_steps=30 * 24, smooth_steps=6)
+DISPLACEMENT_TYPES = sensor_rules.DISPLACEMENT_TYPES
+NOWCAST_RULES = sensor_rules.NOWCAST_RULES
 
 
 def site_sensor_state(
