@@ -31,6 +31,19 @@ constant on the 1-5 failures of the early refits lost to the plain velocity, and
 unpenalised Platt on such slices changed the scale from refit to refit (daily backtest:
 AUC 0.839 on the raw margin, 0.712 after calibration; velocity 0.862).
 
+With enough failures (the bench pools 720 simulated sites over three years,
+``bench/bench_geohazard_sites.py --sim``) the trees grow on every refit. Inputs are the
+physics (:mod:`riskwarn.sensor_physics`): velocity (monotone, and the prior),
+acceleration, inverse velocity and the Fukuzono time to failure (decreasing), and rain
+(monotone). Where the trees do not rank the held-out training failures of a site type
+(``hazard_type_*``) above the velocity rule, the model defers to the rule on that type
+(its margin is the prior alone) and its reasons say so
+(:func:`riskwarn.models.site_fit.site_types_to_defer`).
+
+Layout: the config, prior, calibration and fit live in :mod:`riskwarn.models.site_fit`,
+the metrics in :mod:`riskwarn.models.site_evaluation`; their names are importable from
+here. The nowcast's sensor rules come from :mod:`riskwarn.sensor_rules`.
+
 The job mirrors :mod:`riskwarn.models.case_models`:
 
 1. rolling-origin backtest over the latest ``eval_days``: at each refit origin only rows
@@ -38,9 +51,10 @@ The job mirrors :mod:`riskwarn.models.case_models`:
    grown on the oldest rows, stopped early (log loss) on the next slice and calibrated on
    the latest slice; the warning threshold (max TSS) is chosen on those two later slices;
 2. baselines scored on the same rows, each with its max-TSS threshold from the training
-   rows: Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
+   rows, and an orange threshold at the warning rate of the model's orange (the domain's
+   orange probability) on the training rows (the sensor rules at their own orange): Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
-   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.warnings`);
+   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`);
 3. metrics from the harness (:mod:`riskwarn.models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
@@ -307,6 +321,13 @@ class SiteBacktest:
     fits: pd.DataFrame
 
 
+def rate_threshold(score: np.ndarray, share: float) -> float:
+    """The threshold at which ``score`` warns on ``share`` of the rows (inf: never)."""
+    if share <= 0 or len(score) == 0:
+        return float("inf")
+    return float(np.quantile(score, 1.0 - min(share, 1.0)))
+
+
 def run_site_backtest(
     table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: SiteModelConfig
 ) -> SiteBacktest:
@@ -316,6 +337,7 @@ def run_site_backtest(
     out, fits = [], []
     model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
+    orange: dict[str, float] = {}
     next_refit: pd.Timestamp | None = None
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
         if origin not in by_origin:
@@ -330,8 +352,13 @@ def run_site_backtest(
                 model, t_model = fit_site_model(train, features, config, origin)
                 thresholds = {"xgboost": t_model}
                 y_train = train[LABEL].to_numpy()
+                # orange: the model's at the domain's probability; each rule's at the
+                # same warning rate on the training rows (the sensor rules at their own)
+                orange = {"xgboost": config.orange_probability}
+                share = float(np.mean(model.predict_proba(train) >= config.orange_probability))
                 for name, s in baseline_scores(train).items():
                     thresholds[name] = best_threshold_tss(y_train, s)
+                    orange[name] = 3.0 if name == "sensor_rules" else rate_threshold(s, share)
                 fits.append(
                     {
                         "refit_origin": origin,
@@ -340,6 +367,8 @@ def run_site_backtest(
                         "last_label_end": train["origin"].max()
                         + pd.Timedelta(hours=config.horizon_hours),
                         "trees": model.trees,
+                        "deferred": ",".join(model.deferred),
+                        "orange_share": share,
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
                 )
@@ -360,6 +389,7 @@ def run_site_backtest(
                         "raw": raw if name == "xgboost" else np.nan,
                         "threshold": thresholds[name],
                         "warned": score >= thresholds[name],
+                        "orange": score >= orange[name],
                         "label": rows[LABEL].to_numpy(int),
                     }
                 )

@@ -123,6 +123,11 @@ def evaluate_site_methods(
     first = scores[scores["method"] == "xgboost"]
     boot = DayBootstrap(local_day_codes(first["origin"], config.tz), n_boot)
     leads = failure_lead_times(scores, events, config.horizon_hours)
+    leads_orange = (
+        failure_lead_times(scores.assign(warned=scores["orange"]), events, config.horizon_hours)
+        if "orange" in scores
+        else leads
+    )
     result: dict[str, Any] = {"methods": {}, "headline": "auc"}
     auc_reps: dict[str, np.ndarray] = {}
     for m, g in scores.groupby("method", sort=True):
@@ -139,6 +144,16 @@ def evaluate_site_methods(
         res["failures"] = len(lm)
         res["failures_warned"] = int(lm.notna().sum())
         res["median_lead_time_h"] = float(lm.median()) if lm.notna().any() else float("nan")
+        if "orange" in g:
+            wo = warning_metrics(g["orange"].to_numpy(), y)
+            res.update({f"{k}_orange": wo[k] for k in ("pod", "far", "tss", "warned_share")})
+            lo = leads_orange[leads_orange["method"] == m]["lead_time_hours"]
+            res["failures_warned_orange"] = int(lo.notna().sum())
+            # a failure not warned at orange counts with lead time 0 (no warning ahead)
+            res["mean_lead_time_orange_h"] = float(lo.fillna(0.0).mean()) if len(lo) else 0.0
+            res["median_lead_time_orange_h"] = (
+                float(lo.median()) if lo.notna().any() else float("nan")
+            )
         res["threshold_last_fit"] = float(g["threshold"].iloc[-1])
         res["n_rows"] = len(g)
         result["methods"][str(m)] = res

@@ -66,6 +66,13 @@ class SiteModelConfig:
     # None = fitted on each refit's rows (unstable with a few failures: the scale then
     # changes from refit to refit and scores pooled across refits rank badly)
     prior_slope: float | None = 1.0
+    # site types (one-hot ``hazard_type_*`` columns) on which the model did not rank the
+    # held-out training failures better than the velocity rule get the rule (the prior
+    # alone) and say so (:meth:`SiteFittedModel.deferral_reasons`)
+    defer_by_site_type: bool = True
+    min_type_failures: int = 3  # below this a type is judged with all types pooled
+    # the probability that raises orange (the domain's level policy; lead times at orange)
+    orange_probability: float = 0.35
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
@@ -86,7 +93,11 @@ def site_config(domain: str, **overrides: Any) -> SiteModelConfig:
     spec = domains.get(domain)
     if spec.family != "site":
         raise ValueError(f"not a site domain: {domain!r} (one of {domains.names('site')})")
-    base = SiteModelConfig(step_hours=spec.step_hours, horizon_hours=spec.horizon_hours)
+    base = SiteModelConfig(
+        step_hours=spec.step_hours,
+        horizon_hours=spec.horizon_hours,
+        orange_probability=spec.levels.raise_at[2],
+    )
     if spec.step_hours < 24:
         # hourly origins are strongly autocorrelated: train on every 3rd hour before the
         # evaluation window (every hour inside it), which bounds rows without losing events
@@ -246,40 +257,131 @@ def fit_shrunk_platt(
     return Calibrator("platt", lr)
 
 
+SITE_TYPE_PREFIX = "hazard_type_"
+RULE_NAME = {"en": "the displacement-velocity rule", "zh": "位移速率规则"}
+TYPE_ZH = {
+    "landslide": "滑坡",
+    "rockfall": "崩塌",
+    "debris_flow": "泥石流",
+    "collapse": "地面塌陷",
+    "other": "其他",
+}
+
+
 @dataclass
 class SiteFittedModel(FittedModel):
-    """A site model: trees boosted from an optional :class:`VelocityPrior` margin."""
+    """A site model: trees boosted from an optional :class:`VelocityPrior` margin.
+
+    ``features`` are the columns the model reads: the trees' (``tree_features``) plus the
+    site-type columns when it defers on some types; rows of a ``deferred`` type get the
+    prior alone, i.e. the velocity rule on the model's probability scale.
+    """
 
     prior: VelocityPrior | None = None
+    tree_features: list[str] | None = None  # None: ``features``
+    deferred: tuple[str, ...] = ()
 
     @property
     def trees(self) -> int:
         """Trees that count (0 when the model is the prior alone)."""
         return 0 if self.params.get("learning_rate") == 0.0 else self.best_iteration + 1
 
+    @property
+    def booster_features(self) -> list[str]:
+        return self.features if self.tree_features is None else self.tree_features
+
+    def deferred_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rows of a site type on which the model defers to the velocity rule."""
+        if not self.deferred or self.prior is None:
+            return np.zeros(len(frame), dtype=bool)
+        return np.asarray((frame[list(self.deferred)].to_numpy(float) > 0).any(axis=1), dtype=bool)
+
+    def deferral_reasons(self, frame: pd.DataFrame) -> list[dict[str, str] | None]:
+        """Per row: the bilingual sentence saying the model deferred to the rule (or None)."""
+        out: list[dict[str, str] | None] = []
+        for row in frame[list(self.deferred)].to_numpy(float) if self.deferred else []:
+            kinds = [
+                c.removeprefix(SITE_TYPE_PREFIX)
+                for c, v in zip(self.deferred, row, strict=True)
+                if v > 0
+            ]
+            out.append(
+                {
+                    "en": f"For {kinds[0].replace('_', ' ')} sites the model defers to "
+                    f"{RULE_NAME['en']}: on the training years it did not warn better than it.",
+                    "zh": f"{TYPE_ZH.get(kinds[0], kinds[0])}类隐患点：模型在训练年份未优于"
+                    f"{RULE_NAME['zh']}，本预警概率采用{RULE_NAME['zh']}。",
+                }
+                if kinds
+                else None
+            )
+        return out if self.deferred else [None] * len(frame)
+
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
         """SHAP contributions to :meth:`raw` (features + ``bias``): the trees' plus the
         prior's, ``slope * asinh(value)`` on the prior's column and its intercept in
         ``bias`` (a row without the column: its ``low`` value), so that explanations
-        name the movement even when the model is the prior alone."""
-        c = contributions(self.booster, frame, self.features, self.best_iteration)
+        name the movement even when the model is the prior alone (or defers to it)."""
+        cols = self.booster_features
+        c = contributions(self.booster, frame, cols, self.best_iteration)
         if self.prior is not None:
+            d = self.deferred_rows(frame)
+            if d.any():  # the trees do not speak for a deferred row
+                c.loc[d, cols] = 0.0
             x = np.arcsinh(frame[self.prior.column].to_numpy(float))
             x = np.where(np.isfinite(x), x, self.prior.low)
             c[self.prior.column] += self.prior.slope * x
+            for f in self.features:
+                if f not in c:
+                    c.insert(len(c.columns) - 1, f, 0.0)
             # the trees' bias holds XGBoost's base_score, which a base margin replaces:
             # the same shift for every row, set so that the parts add up to the margin
             c["bias"] += self.raw(frame) - c.to_numpy().sum(axis=1)
         return c
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw margin: the prior's log-odds plus the trees' (the trees' alone if no prior)."""
-        dm = xgb.DMatrix(frame[self.features].to_numpy(np.float32), feature_names=self.features)
+        """Raw margin: the prior's log-odds plus the trees' (the trees' alone if no prior;
+        the prior's alone on a deferred site type)."""
+        cols = self.booster_features
+        dm = xgb.DMatrix(frame[cols].to_numpy(np.float32), feature_names=cols)
         if self.prior is not None:
             dm.set_base_margin(self.prior.margin(frame))
-        return self.booster.predict(
+        out = self.booster.predict(
             dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
         )
+        d = self.deferred_rows(frame)
+        if d.any() and self.prior is not None:
+            out = np.where(d, self.prior.margin(frame), out)
+        return out
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float:
+    from riskwarn.models.metrics import ranking_metrics
+
+    return float(ranking_metrics(y, s)["auc"])
+
+
+def site_types_to_defer(
+    model: SiteFittedModel, held_out: pd.DataFrame, config: SiteModelConfig
+) -> tuple[str, ...]:
+    """Site-type columns on which the model does not rank ``held_out`` failures (rows the
+    trees were not grown on) above the velocity rule (its prior): per type when the type
+    has ``min_type_failures`` failures there, else by the comparison over all types."""
+    assert model.prior is not None
+    y = held_out[LABEL].to_numpy(int)
+    raw, rule = model.raw(held_out), model.prior.margin(held_out)
+    pooled_worse = not (0 < y.sum() < len(y)) or _auc(y, raw) < _auc(y, rule)
+    out = []
+    for col in (c for c in held_out.columns if c.startswith(SITE_TYPE_PREFIX)):
+        m = held_out[col].to_numpy(float) > 0
+        n_fail = int(y[m].sum())
+        if n_fail >= config.min_type_failures and n_fail < m.sum():
+            worse = _auc(y[m], raw[m]) < _auc(y[m], rule[m])
+        else:
+            worse = pooled_worse
+        if worse and m.any():
+            out.append(col)
+    return tuple(out)
 
 
 def failure_events(rows: pd.DataFrame, horizon_hours: float) -> int:
@@ -355,6 +457,11 @@ def fit_site_model(
         n_train_rows=len(fit),
         prior=prior,
     )
+    type_cols = [c for c in rows.columns if c.startswith(SITE_TYPE_PREFIX)]
+    if prior is not None and config.defer_by_site_type and type_cols and model.trees:
+        model.tree_features = list(features)
+        model.features = [*features, *(c for c in type_cols if c not in features)]
+        model.deferred = site_types_to_defer(model, pd.concat([es, cal]), config)
     if prior is None:
         model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
     else:  # the margin is already log-odds: only correct it as far as the slice shows
