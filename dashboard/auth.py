@@ -3,8 +3,9 @@
 Two ways to sign in:
 
 * **OIDC** through Streamlit's ``st.login`` when ``[auth]`` is configured in
-  ``.streamlit/secrets.toml``. The role of an OIDC user comes from the users file's
-  ``oidc_roles`` (e-mail -> role); unknown users get ``leader`` (read only).
+  ``.streamlit/secrets.toml``. An OIDC account is accepted only with a verified e-mail
+  (``email_verified`` true) that the users file's ``oidc_roles`` maps to a role
+  (e-mail -> role): there is no default role (issue 13.11).
 * **Configured users**: a YAML users file (``RISKWARN_USERS_FILE`` or
   ``<home>/users.yaml``) with scrypt-hashed passwords, for the demo and the tests.
 
@@ -94,25 +95,61 @@ def load_users(path: Path) -> dict[str, Any]:
     return {"users": data.get("users") or {}, "oidc_roles": data.get("oidc_roles") or {}}
 
 
-def authenticate(users: dict[str, Any], username: str, password: str) -> User | None:
-    """The user if ``username``/``password`` match an entry with a valid role, else None."""
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash with the real cost parameters, checked for unknown names so that they take
+    as long as a wrong password (no timing difference, issue 13.11)."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(hash_password(secrets.token_hex(16)))
+    return _DUMMY_HASH[0]
+
+
+def configured_user(users: dict[str, Any], username: str) -> User | None:
+    """The configured user ``username`` with a valid role (no password check), or None."""
     entry = users.get("users", {}).get(username.strip())
-    if not entry or entry.get("role") not in ROLES:
-        return None
-    if not verify_password(password, str(entry.get("password_hash", ""))):
+    if not isinstance(entry, dict) or entry.get("role") not in ROLES:
         return None
     return User(
         username=username.strip(), name=str(entry.get("name", username)), role=entry["role"]
     )
 
 
-def oidc_user(users: dict[str, Any], claims: dict[str, Any]) -> User:
-    """Map OIDC claims (``st.user``) to a user; role from ``oidc_roles`` or ``leader``."""
-    email = str(claims.get("email") or claims.get("sub") or "oidc-user")
-    role = users.get("oidc_roles", {}).get(email, "leader")
+def authenticate(users: dict[str, Any], username: str, password: str) -> User | None:
+    """The user if ``username``/``password`` match an entry with a valid role, else None.
+
+    An unknown name is checked against a dummy hash of the same cost, so both failures
+    take the same time.
+    """
+    user = configured_user(users, username)
+    stored = str(users["users"][username.strip()].get("password_hash", "")) if user else ""
+    real = stored.count("$") == 5
+    ok = verify_password(password, stored if real else _dummy_hash())
+    return user if ok and real else None
+
+
+def still_valid(users: dict[str, Any], user: User) -> User | None:
+    """``user`` as the users file has it now: None once deleted or given another role
+    (a signed-in session of that user must end at once)."""
+    now = configured_user(users, user.username)
+    return now if now is not None and now.role == user.role else None
+
+
+def _true(value: Any) -> bool:
+    return value is True or str(value).strip().lower() == "true"
+
+
+def oidc_user(users: dict[str, Any], claims: dict[str, Any]) -> User | None:
+    """Map OIDC claims (``st.user``) to a user, or None: the e-mail must be verified
+    (``email_verified``) and mapped to a role in ``oidc_roles`` (no default role)."""
+    email = str(claims.get("email") or "").strip()
+    if not email or not _true(claims.get("email_verified")):
+        return None
+    role = users.get("oidc_roles", {}).get(email)
     if role not in ROLES:
-        role = "leader"
-    return User(username=email, name=str(claims.get("name") or email), role=role)
+        return None
+    return User(username=email, name=str(claims.get("name") or email), role=str(role))
 
 
 DEMO_USERS: dict[str, tuple[str, str]] = {

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries
-from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, t
+from riskwarn.dashboard import auth, queries, sessions
+from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
 from riskwarn.settings import Settings
 
+LOG = logging.getLogger(__name__)
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
 # page key -> (file, icon, section key)
@@ -81,8 +84,105 @@ def oidc_configured() -> bool:
         return False
 
 
+def audit(settings: Settings, action: str, username: str, **details: Any) -> None:
+    """One sign-in event in the serving store's audit log (object type ``user``)."""
+    name = sessions.audit_name(username)
+    queries.store(settings.resolved_store_url).audit(name, action, "user", name, details)
+
+
+def _end_session(settings: Settings, user: auth.User, reason: str, flash: str) -> None:
+    """End the session of ``user`` (idle, removed, demoted): audited, token revoked."""
+    audit(settings, "session_ended", user.username, reason=reason, role=user.role)
+    _forget(settings)
+    st.session_state["signin_flash"] = flash
+
+
+def _forget(settings: Settings) -> None:
+    """Drop the signed-in user and revoke the session token (the cookie is cleared)."""
+    payload = st.session_state.pop("token_payload", None)
+    if payload:
+        sessions.revoke(settings.home, payload, sessions.now_utc())
+    st.session_state.pop("user", None)
+    st.session_state.pop("last_active", None)
+    st.session_state["cookie_out"] = None  # delete the cookie on the next run
+
+
+def _start_session(settings: Settings, user: auth.User, payload: dict[str, Any] | None) -> None:
+    """Sign ``user`` in for this browser session; a new or renewed token goes to the cookie."""
+    now = sessions.now_utc()
+    ttl = sessions.idle_timeout()
+    if payload is None or sessions.needs_renewal(payload, now, ttl):
+        first = datetime.fromtimestamp(int(payload["iat"]), UTC) if payload is not None else None
+        token = sessions.issue(
+            sessions.signing_key(settings.home),
+            user.username,
+            user.role,
+            now,
+            ttl,
+            first_issued=first,
+            jti=str(payload["jti"]) if payload is not None else None,
+        )
+        payload = sessions.read(sessions.signing_key(settings.home), token, now)
+        st.session_state["cookie_out"] = token
+    st.session_state["user"] = user
+    st.session_state["token_payload"] = payload
+    st.session_state["last_active"] = now
+
+
+def _resume(settings: Settings, users: dict[str, Any]) -> auth.User | None:
+    """The user of a valid, unrevoked session cookie (a browser refresh), or None."""
+    token = st.context.cookies.get(sessions.COOKIE)
+    if not token or st.session_state.get("cookie_out", "") is None:
+        return None  # no cookie, or signed out in this browser session
+    payload = sessions.read(sessions.signing_key(settings.home), token, sessions.now_utc())
+    if payload is None or sessions.is_revoked(settings.home, payload):
+        return None
+    user = auth.still_valid(
+        users, auth.User(str(payload["u"]), str(payload["u"]), str(payload["r"]))
+    )
+    if user is None:
+        return None
+    audit(settings, "session_resumed", user.username, role=user.role)
+    _start_session(settings, user, payload)
+    return user
+
+
 def current_user(settings: Settings) -> auth.User | None:
-    """The signed-in user, from OIDC or the session's configured-users login."""
+    """The signed-in user (OIDC, this session's sign-in, or the session cookie), checked
+    on every run against the users file (deleted or demoted users are signed out at once)
+    and the idle timeout."""
+    users = auth.load_users(auth.users_file_path(settings.home))
+    if oidc_configured():
+        if not st.user.is_logged_in:
+            return None
+        oidc = auth.oidc_user(users, dict(st.user.to_dict()))
+        if oidc is None:
+            if not st.session_state.get("oidc_refused_audited"):
+                claims = dict(st.user.to_dict())
+                audit(settings, "login_failed", str(claims.get("email") or "?"), reason="oidc")
+                st.session_state["oidc_refused_audited"] = True
+            return None
+        if st.session_state.get("oidc_audited") != oidc.username:
+            audit(settings, "login", oidc.username, role=oidc.role, method="oidc")
+            st.session_state["oidc_audited"] = oidc.username
+        return oidc
+    user = st.session_state.get("user")
+    if not isinstance(user, auth.User):
+        return _resume(settings, users)
+    if auth.still_valid(users, user) is None:
+        _end_session(settings, user, "account_changed", "session_changed")
+        return None
+    now, idle = sessions.now_utc(), sessions.idle_timeout()
+    last = st.session_state.get("last_active")
+    if isinstance(last, datetime) and now - last > idle:
+        _end_session(settings, user, "idle", "session_idle")
+        return None
+    _start_session(settings, user, st.session_state.get("token_payload"))
+    return user
+
+
+def run_user(settings: Settings) -> auth.User | None:
+    """The user :func:`current_user` resolved at the start of this run (no side effects)."""
     if oidc_configured():
         if not st.user.is_logged_in:
             return None
@@ -92,11 +192,56 @@ def current_user(settings: Settings) -> auth.User | None:
     return user if isinstance(user, auth.User) else None
 
 
+def still_signed_in(settings: Settings) -> bool:
+    """For runs that do not pass through :func:`main` (the wall screen's refresh): whether
+    the signed-in user still exists with the same role (else the whole app reruns)."""
+    user = st.session_state.get("user")
+    if oidc_configured() or not isinstance(user, auth.User):
+        return True
+    users = auth.load_users(auth.users_file_path(settings.home))
+    return auth.still_valid(users, user) is not None
+
+
+def try_sign_in(settings: Settings, users: dict[str, Any], username: str, password: str) -> str:
+    """Check one sign-in attempt (back-off, password) and audit it; the outcome's text key
+    (``""`` when signed in). Known and unknown names get the same answers and timing."""
+    now = sessions.now_utc()
+    name = sessions.audit_name(username)
+    store = queries.store(settings.resolved_store_url)
+    until = sessions.locked_until(store.audit_entries("user", name, sessions.LOGIN_ACTIONS), now)
+    if until is not None:
+        audit(settings, "login_locked", name, until=until.isoformat())
+        st.session_state["locked_until"] = until
+        return "login_locked"
+    user = auth.authenticate(users, username, password)
+    if user is None:
+        audit(settings, "login_failed", name, reason="bad_credentials")
+        until = sessions.locked_until(
+            store.audit_entries("user", name, sessions.LOGIN_ACTIONS), sessions.now_utc()
+        )
+        if until is not None:
+            st.session_state["locked_until"] = until
+            return "login_locked"
+        return "bad_login"
+    audit(settings, "login", user.username, role=user.role, method="password")
+    st.session_state.pop("cookie_out", None)
+    _start_session(settings, user, None)
+    return ""
+
+
 def login_form(settings: Settings) -> None:
     """The sign-in screen (OIDC button or username/password form)."""
     lg = lang()
     st.title(t("app_title", lg))
+    flash = st.session_state.pop("signin_flash", None)
+    if flash:
+        minutes = round(sessions.idle_timeout().total_seconds() / 60)
+        st.warning(t(flash, lg, minutes=minutes), icon=":material/logout:")
     if oidc_configured():
+        if st.user.is_logged_in:  # signed in at the provider but refused here
+            st.error(t("oidc_refused", lg))
+            st.button(t("sign_out", lg), on_click=st.logout, key="oidc_out")
+            return
         st.button(t("sign_in_sso", lg), on_click=st.login, type="primary")
         return
     path = auth.users_file_path(settings.home)
@@ -104,23 +249,47 @@ def login_form(settings: Settings) -> None:
     if not users["users"]:
         st.error(t("no_users", lg, path=path))
         return
+    auth.authenticate(users, "", "")  # prepare the dummy hash before the first attempt
     with st.form("login", width=420):
         username = st.text_input(t("username", lg), key="login_user")
         password = st.text_input(t("password", lg), type="password", key="login_password")
         submitted = st.form_submit_button(t("sign_in", lg), type="primary")
     if submitted:
-        user = auth.authenticate(users, username, password)
-        if user is None:
-            st.error(t("bad_login", lg))
-        else:
-            st.session_state["user"] = user
+        try:
+            problem = try_sign_in(settings, users, username, password)
+        except Exception:  # the audit log is part of signing in: no audit, no sign-in
+            LOG.exception("sign-in could not be audited")
+            problem = "audit_down"
+        if not problem:
             st.rerun()
+        until = st.session_state.pop("locked_until", None)
+        st.error(
+            t(problem, lg, until=fmt_datetime(until, lg, settings.display_tz) if until else "")
+        )
 
 
 def sign_out() -> None:
+    """``on_click`` of the sign-out button: audited, token revoked, cookie cleared."""
+    settings = queries.settings()
+    user = st.session_state.get("user")
+    if isinstance(user, auth.User):
+        audit(settings, "logout", user.username, role=user.role)
+    _forget(settings)
     if oidc_configured():
         st.logout()
-    st.session_state.pop("user", None)
+
+
+def emit_cookie() -> None:
+    """Write a new session cookie, or delete it, when this run decided to."""
+    if "cookie_out" not in st.session_state or st.session_state.get("cookie_sent") == (
+        st.session_state["cookie_out"] or "-"
+    ):
+        return
+    token = st.session_state["cookie_out"]
+    max_age = int(sessions.idle_timeout().total_seconds())
+    with st.sidebar:
+        st.html(sessions.cookie_script(token, max_age), unsafe_allow_javascript=True)
+    st.session_state["cookie_sent"] = token or "-"
 
 
 def sidebar(user: auth.User | None) -> None:
@@ -176,6 +345,7 @@ def main() -> None:
     settings = queries.settings()
     user = current_user(settings)
     sidebar(user)
+    emit_cookie()
     if st.query_params.get("lang") != lang():
         st.query_params["lang"] = lang()
     if user is None:
@@ -187,7 +357,7 @@ def main() -> None:
 def page_context(page: str) -> PageContext:
     """Check the signed-in user may open ``page`` (else refuse and stop); return the context."""
     settings = queries.settings()
-    user = current_user(settings)
+    user = run_user(settings)
     lg = lang()
     if user is None:
         st.warning(t("sign_in", lg))

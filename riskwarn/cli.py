@@ -64,6 +64,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Back up the serving store, MLflow and the lake.",
     ),
     "restore": ("riskwarn.commands.backup", "restore", "Restore a backup into an empty home."),
+    "stream": (
+        "riskwarn.commands.stream",
+        "stream",
+        "Real-time sensor readings over MQTT (store, warn, deliver).",
+    ),
 }
 
 

@@ -7,8 +7,9 @@
 2. run every DAG through Airflow (``airflow dags test``, in dependency order): ingest,
    features, training with the promotion gate, scoring and warnings, geohazard
    nowcast, publish;
-3. write the demo users file and serve the dashboard on
-   http://localhost:8501 until interrupted.
+3. write the demo users file, print how to change the demo password, and serve the
+   dashboard on http://127.0.0.1:8501 (this host only; ``RISKWARN_DASHBOARD_HOST`` to
+   change) until interrupted.
 
 Set ``RISKWARN_DEMO_NO_SERVE=1`` to stop after step 2 (used by CI smoke runs).
 """
@@ -29,6 +30,7 @@ log = logging.getLogger("riskwarn.demo")
 # quarantines located records outside it at ingest (Settings.city_area), so another
 # city's extract dropped into this home cannot reach the features (issue 13.7).
 SIMULATED_CITY_AREA = "115.7,29.6,117.4,31.3"
+DEFAULT_HOST = "127.0.0.1"  # the demo dashboard listens on this host only (issue 13.11)
 
 
 def main() -> int:
@@ -53,11 +55,12 @@ def main() -> int:
     if os.environ.get("RISKWARN_DEMO_NO_SERVE"):
         return 0
     port = os.environ.get("RISKWARN_DASHBOARD_PORT", "8501")
-    log.info("serving the dashboard on http://localhost:%s (Ctrl-C to stop)", port)
+    host = os.environ.get("RISKWARN_DASHBOARD_HOST", DEFAULT_HOST)
+    log.info("serving the dashboard on http://%s:%s (Ctrl-C to stop)", host, port)
     riskwarn_bin = str(Path(sys.executable).with_name("riskwarn"))
     try:
         return subprocess.call(
-            [riskwarn_bin, "dashboard", "--demo-users", "--port", port, "--host", "0.0.0.0"]
+            [riskwarn_bin, "dashboard", "--demo-users", "--port", port, "--host", host]
         )
     except KeyboardInterrupt:
         return 0

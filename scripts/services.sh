@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # riskwarn services on localhost: Airflow (api-server :8080, scheduler, dag-processor,
-# triggerer), MLflow tracking server (:5000) and the dashboard (:8501).
+# triggerer), MLflow tracking server (:5000), the dashboard (:8501), Mosquitto (:1883,
+# only if no broker answers there) and the `riskwarn stream` consumer (docs/streaming.md;
+# RISKWARN_STREAM_CONTACTS names its contacts file).
 #   scripts/services.sh up [service...] | down | status
 # Each service runs in its own session (setsid) with a pid file under
 # $RISKWARN_HOME/run; `down` signals every process of that session (TERM, then KILL
@@ -34,12 +36,14 @@ export RISKWARN_MLFLOW_TRACKING_URI="$MLFLOW_DB"
 AIRFLOW_PORT="${RISKWARN_AIRFLOW_PORT:-8080}"
 MLFLOW_PORT="${RISKWARN_MLFLOW_PORT:-5000}"
 DASHBOARD_PORT="${RISKWARN_DASHBOARD_PORT:-8501}"
+MQTT_PORT="${RISKWARN_MQTT_PORT:-1883}"
+MOSQUITTO="${MOSQUITTO:-/usr/sbin/mosquitto}"
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
 export RISKWARN_AIRFLOW_API_URL="http://127.0.0.1:$AIRFLOW_PORT"
 export RISKWARN_MLFLOW_UI_URL="${RISKWARN_MLFLOW_UI_URL:-http://127.0.0.1:$MLFLOW_PORT}"
 
-SERVICES=(mlflow airflow-api airflow-scheduler airflow-dag-processor airflow-triggerer dashboard)
+SERVICES=(mosquitto mlflow airflow-api airflow-scheduler airflow-dag-processor airflow-triggerer dashboard stream)
 
 cmd_for() {
   case "$1" in
@@ -49,6 +53,8 @@ cmd_for() {
     airflow-dag-processor) echo "$BIN/airflow dag-processor" ;;
     airflow-triggerer) echo "$BIN/airflow triggerer --skip-serve-logs" ;;
     dashboard) echo "$BIN/riskwarn dashboard --port $DASHBOARD_PORT --host 127.0.0.1" ;;
+    mosquitto) echo "$MOSQUITTO -c $RUN/mosquitto.conf" ;;
+    stream) echo "$BIN/riskwarn stream --port $MQTT_PORT ${RISKWARN_STREAM_CONTACTS:+--contacts $RISKWARN_STREAM_CONTACTS}" ;;
   esac
 }
 
@@ -57,6 +63,7 @@ port_for() {
     mlflow) echo "$MLFLOW_PORT" ;;
     airflow-api) echo "$AIRFLOW_PORT" ;;
     dashboard) echo "$DASHBOARD_PORT" ;;
+    mosquitto) echo "$MQTT_PORT" ;;
     *) echo "" ;;
   esac
 }
@@ -85,9 +92,17 @@ env_for() {
 
 alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
 
+answers() { "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $1)))" 2>/dev/null; }
+
 start() {
   local name="$1"
   if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  if [[ $name == mosquitto ]]; then
+    if answers "$MQTT_PORT"; then echo "an MQTT broker already answers on $MQTT_PORT"; return; fi
+    mkdir -p "$RISKWARN_HOME/mosquitto"
+    sed -e "s|@PORT@|$MQTT_PORT|" -e "s|@DATA@|$RISKWARN_HOME/mosquitto|" scripts/mosquitto.conf.in >"$RUN/mosquitto.conf"
+    if [[ $(id -u) == 0 ]]; then echo "user root" >>"$RUN/mosquitto.conf"; fi
+  fi
   # shellcheck disable=SC2046
   ( env_for "$name"; exec setsid $(cmd_for "$name") ) >"$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! >"$RUN/$name.pid"

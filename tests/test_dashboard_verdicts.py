@@ -13,7 +13,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from riskwarn.dashboard import verdicts
-from riskwarn.dashboard.auth import User
+from riskwarn.dashboard.auth import DEMO_USERS, User
 from riskwarn.models.registry import gate
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -187,7 +187,9 @@ def _page(home: Path, lang: str = "zh", role: str = "data_scientist") -> AppTest
 
     st.cache_data.clear()
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["user"] = User("ana", "Ana", role)
+    # a configured user of that role (the shell signs out users the users file lacks)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == role)
+    at.session_state["user"] = User(username, "Ana", role)
     at.session_state["lang"] = lang
     at.run()
     at.switch_page("pages/models.py").run()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import auth, map_panel, maps, queries, trends, views
+from riskwarn.dashboard import auth, map_panel, maps, queries, shell, trends, views
 from riskwarn.dashboard.i18n import (
     fmt_date,
     fmt_datetime,
@@ -173,6 +173,8 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
 
 
 def body() -> None:
+    if wall.on and not shell.still_signed_in(ctx.settings):
+        st.rerun(scope="app")  # a removed or demoted user's wall screen ends at once
     names = queries.unit_names(ctx.lake_dir)
     all_warnings = views.effective_level(queries.warnings(url))
     runs = {d: queries.published_run(url, d) for d in queries.DOMAINS_HOTSPOT}

@@ -14,6 +14,13 @@ DEMO_PASSWORD_ENV = "RISKWARN_DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "riskwarn-demo"
 
 
+def error_details() -> str:
+    """``client.showErrorDetails``: tracebacks reach the browser only when
+    ``RISKWARN_ENV=development``; otherwise the browser sees a generic message and the
+    traceback goes to the server log (issue 13.11)."""
+    return "full" if os.environ.get("RISKWARN_ENV", "").lower() == "development" else "none"
+
+
 def streamlit_command(host: str, port: int) -> list[str]:
     """The ``streamlit run`` command line for the dashboard."""
     return [
@@ -29,7 +36,19 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "--server.fileWatcherType=none",
         "--client.toolbarMode=minimal",
         "--theme.base=light",
+        f"--client.showErrorDetails={error_details()}",
     ]
+
+
+def demo_password_note(users_file: Path) -> str:
+    """How to change the demo accounts' password (printed by ``make demo``)."""
+    return (
+        f"demo logins: leader, reviewer, reviewer2, scientist, admin (users file {users_file}).\n"
+        f"To change their password: stop the dashboard, delete {users_file} and start it "
+        f"again with {DEMO_PASSWORD_ENV}=<new password> (e.g. "
+        f"`rm {users_file} && {DEMO_PASSWORD_ENV}=... riskwarn dashboard --demo-users`); "
+        "a real installation writes its own users file (see docs/security.md)."
+    )
 
 
 @click.command("dashboard")
@@ -52,6 +71,8 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
         password = os.environ.get(DEMO_PASSWORD_ENV, DEFAULT_DEMO_PASSWORD)
         auth.write_demo_users(users_file, password)
         click.echo(f"demo users written to {users_file} (password from ${DEMO_PASSWORD_ENV})")
+    if demo_users:
+        click.echo(demo_password_note(users_file))
     if not users_file.exists():
         click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
     click.echo(f"riskwarn dashboard on http://{host}:{port}")

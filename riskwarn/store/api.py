@@ -12,11 +12,13 @@ The contract is ``docs/serving-store.md``. In short:
 
 The class is assembled from one mixin per responsibility: ``base`` (connections,
 schema, ingest counts, audit), ``publishing`` (stage, fill, publish a run),
-``reads`` (what is served) and ``reviews`` (decisions on warnings).
+``reads`` (what is served), ``reviews`` (decisions on warnings) and ``deliveries``
+(the warning delivery log and acknowledgements of the streaming path).
 """
 
 from __future__ import annotations
 
+from riskwarn.store.deliveries import DeliveryStore
 from riskwarn.store.publishing import (
     PublishingStore,
     RunRestagedError,
@@ -37,5 +39,5 @@ __all__ = [
 ]
 
 
-class Store(PublishingStore, ReviewStore):
+class Store(PublishingStore, ReviewStore, DeliveryStore):
     """The serving store at a SQLAlchemy URL (SQLite file or PostgreSQL)."""

@@ -307,4 +307,62 @@ class Publication(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+DELIVERY_CHANNELS = ("email", "webhook")
+DELIVERY_STATUSES = ("pending", "sent", "failed")
+WARNING_CHANGES = ("new", "raised", "lowered", "ended", "escalated")
+
+
+class Delivery(Base):
+    """One message about one warning change to one contact over one channel.
+
+    ``delivery_key`` names the warning change (one per change, whatever the retries);
+    ``(delivery_key, channel, contact_id)`` is unique, so a change is sent once per
+    contact and channel. ``contact_id`` is the contact's id in the contacts file: no
+    address, name or number is stored here (docs/streaming.md)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("delivery_key", "channel", "contact_id", name="uq_deliveries_key"),
+        sa.CheckConstraint(_in("channel", DELIVERY_CHANNELS), name="channel"),
+        sa.CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        sa.CheckConstraint(_in("change", WARNING_CHANGES), name="change"),
+        sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+        sa.Index("ix_deliveries_warning_id", "warning_id"),
+    )
+
+    delivery_id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    delivery_key: Mapped[str] = mapped_column(sa.String(128))
+    warning_id: Mapped[str] = mapped_column(sa.String(256))
+    domain: Mapped[str] = mapped_column(sa.String(32))
+    unit_id: Mapped[str] = mapped_column(sa.String(128))
+    change: Mapped[str] = mapped_column(sa.String(16))
+    from_level: Mapped[str | None] = mapped_column(sa.String(8))
+    to_level: Mapped[str | None] = mapped_column(sa.String(8))
+    channel: Mapped[str] = mapped_column(sa.String(16))
+    contact_id: Mapped[str] = mapped_column(sa.String(128))
+    escalation_step: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    last_error: Mapped[str | None] = mapped_column(sa.String(512))
+    message: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class WarningAck(Base):
+    """Who acknowledged a warning change, and when (append-only)."""
+
+    __tablename__ = "warning_acks"
+    __table_args__ = (sa.Index("ix_warning_acks_warning_id", "warning_id"),)
+
+    ack_id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    warning_id: Mapped[str] = mapped_column(sa.String(256))
+    delivery_key: Mapped[str | None] = mapped_column(sa.String(128))
+    acknowledged_by: Mapped[str] = mapped_column(sa.String(128))
+    acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    via: Mapped[str] = mapped_column(sa.String(32))
+
+
 APPEND_ONLY_TABLES = ("warning_reviews", "audit_log")

@@ -51,6 +51,8 @@ SERVED_TABLES = (
     "warning_reviews",
     "audit_log",
     "ingest_batches",
+    "deliveries",
+    "warning_acks",
     VERSION_TABLE,
 )
 STAGING_TABLES = ("staged_runs", "staged_forecasts", "staged_warnings")
@@ -68,6 +70,8 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "warning_reviews": APPEND,
         "audit_log": APPEND,
         "ingest_batches": ("SELECT", "INSERT", "UPDATE"),
+        "deliveries": ("SELECT", "INSERT", "UPDATE"),  # the stream's delivery queue
+        "warning_acks": APPEND,
         VERSION_TABLE: READ,
     },
     DASHBOARD: {
@@ -75,11 +79,17 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "warnings": ("SELECT", f"UPDATE({', '.join(REVIEW_STATE_COLUMNS)})"),
         "warning_reviews": APPEND,
         "audit_log": APPEND,
+        "warning_acks": APPEND,  # a duty officer acknowledges on the dashboard
     },
     READER: {t: READ for t in SERVED_TABLES},
 }
 # tables with an auto-incrementing id -> its column (the sequence needs USAGE to insert)
-SERIAL_COLUMNS = {"audit_log": "id", "warning_reviews": "review_id"}
+SERIAL_COLUMNS = {
+    "audit_log": "id",
+    "warning_reviews": "review_id",
+    "deliveries": "delivery_id",
+    "warning_acks": "ack_id",
+}
 
 
 def _quote(conn: Connection, name: str) -> str:

@@ -1,0 +1,240 @@
+"""Benchmark of the streaming path (issue 16): MQTT -> lake -> warnings.
+
+Starts a Mosquitto broker of its own on a free port (persistence on, no in-flight or
+queue cap: scripts/mosquitto.conf.in) and ``riskwarn stream`` in a fresh home, then
+publishes ``--sensors`` steady sensors, one reading each per 10 s, for ``--minutes``
+(defaults 2,000 and 10: 200 readings/s), plus ``--slopes`` failing slopes whose 18-day
+readings (14 steady days, then Fukuzono acceleration to failure) are replayed at the
+speed that fits them into the run, so that levels change during it. At the end it
+waits for the consumer to drain, stops it and counts the lake against what was
+published. Prints one final JSON line: ``readings_published``, ``readings_stored``,
+``lost``, ``duplicated``, ``p50_s``, ``p99_s`` (publish -> durable write in the lake),
+``warning_p50_s``, ``warning_p99_s`` (publish of the reading that changed a level ->
+level change published in the serving store), ``level_changes``, the failing slopes'
+first orange / red lead times before failure (stream) beside the hourly nowcast's on
+the same readings, and ``peak_mb`` (the consumer's peak resident memory):
+
+    nice .venv/bin/python bench/bench_stream.py [--sensors 2000] [--minutes 10] [--slopes 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.stream_helpers import Broker, slope_readings, wait_for  # noqa: E402
+
+MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
+SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
+SLOPE_FAIL_DAYS = 18.0
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _nowcast_leads(readings: pd.DataFrame, site: str) -> dict[str, float | None]:
+    """First orange / red of the hourly nowcast's sensor rules on the same readings
+    (hours before failure; origins every hour over the last 5 days; the DAG's own
+    delay of 10-60 min after each origin comes on top)."""
+    from riskwarn import scoring
+
+    fail = SLOPE_START + pd.Timedelta(days=SLOPE_FAIL_DAYS)
+    sensors = pd.DataFrame(
+        {"record_id": readings["sensor_id"].unique(), "site_id": site, "sensor_type": "gnss"}
+    )
+    sites = pd.DataFrame({"record_id": [site]})
+    first: dict[str, float | None] = {"orange": None, "red": None}
+    for origin in pd.date_range(fail - pd.Timedelta(days=5), fail, freq="1h"):
+        r = readings.loc[readings["observed_at"] < origin]
+        rank = int(
+            scoring.site_sensor_state(sites, sensors, r, origin).iloc[0]["sensor_level_rank"]
+        )
+        lead = (fail - origin).total_seconds() / 3600
+        if rank >= 3 and first["orange"] is None:
+            first["orange"] = round(lead, 1)
+        if rank >= 4 and first["red"] is None:
+            first["red"] = round(lead, 1)
+            break
+    return first
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sensors", type=int, default=2000)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--slopes", type=int, default=3)
+    ap.add_argument("--interval-s", type=float, default=10.0)
+    ap.add_argument("--drain-timeout-s", type=float, default=300.0)
+    ap.add_argument("--skip-nowcast", action="store_true")
+    args = ap.parse_args()
+
+    from riskwarn import lake
+    from riskwarn.stream.payload import QOS, encode, topic_for
+    from riskwarn.stream.replay import connect
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_stream_"))
+    home = tmp / "home"
+    home.mkdir(mode=0o700)
+    broker = Broker(tmp / "broker")
+    broker.start()
+    metrics = tmp / "metrics.txt"
+    env = {**os.environ, "RISKWARN_HOME": str(home)}
+    log = (tmp / "consumer.log").open("w")
+    consumer = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "riskwarn.cli",
+            "stream",
+            "--port",
+            str(broker.port),
+            "--source",
+            str(MAPPING),
+            "--metrics",
+            str(metrics),
+            "--client-id",
+            "bench",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    status = home / "run" / "stream.status.json"
+    wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 60)
+
+    slopes = [
+        slope_readings(
+            f"FS{i}", start=SLOPE_START, failure_after_days=SLOPE_FAIL_DAYS, step="10min", seed=i
+        )
+        for i in range(args.slopes)
+    ]
+    client = connect("127.0.0.1", broker.port, "bench-publisher")
+    ticks = int(args.minutes * 60 / args.interval_s)
+    per_tick = [int(np.ceil(len(s) / max(ticks - 1, 1))) for s in slopes]
+    published: list[str] = []
+    t0 = time.monotonic()
+    creep = np.random.default_rng(1).uniform(0.0, 0.5, args.sensors)
+    for tick in range(ticks):
+        tick_start = t0 + tick * args.interval_s
+        for i in range(args.sensors):
+            due = tick_start + args.interval_s * i / args.sensors
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            now = datetime.now(UTC).replace(microsecond=0)
+            obs = pd.Timestamp(now) - pd.Timedelta(seconds=1)
+            sid = f"BS{i:05d}"
+            reading = {
+                "sensor_id": sid,
+                "observed_at": obs.to_pydatetime(),
+                "interval_s": 10,
+                "quantity": "displacement_mm",
+                "value": round(creep[i] * tick / 8640, 4),
+                "quality": "good",
+            }
+            client.publish(
+                topic_for("simcity", f"BSITE{i // 4:04d}", sid),
+                encode(reading, datetime.now(UTC)),
+                qos=QOS,
+            )
+            local = obs.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M:%S")
+            published.append(f"{sid}|{local}|累计位移")
+        for k, s in enumerate(slopes):
+            part = s.iloc[tick * per_tick[k] : (tick + 1) * per_tick[k]]
+            for r in part.itertuples(index=False):
+                reading = r._asdict()
+                reading["observed_at"] = pd.Timestamp(r.observed_at).to_pydatetime()
+                client.publish(
+                    topic_for("simcity", f"FSITE{k}", r.sensor_id),
+                    encode(reading, datetime.now(UTC)),
+                    qos=QOS,
+                )
+                local = (
+                    pd.Timestamp(r.observed_at)
+                    .tz_convert("Asia/Shanghai")
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                )
+                published.append(f"{r.sensor_id}|{local}|累计位移")
+    publish_s = time.monotonic() - t0
+    client.loop_stop()
+    client.disconnect()
+    with contextlib.suppress(TimeoutError):
+        wait_for(
+            lambda: (
+                json.loads(status.read_text())["received"] >= len(published)
+                and json.loads(status.read_text())["queued"] == 0
+            ),
+            args.drain_timeout_s,
+            1.0,
+        )
+    time.sleep(3)
+    peak = _peak_mb(consumer.pid)
+    consumer.send_signal(signal.SIGTERM)
+    consumer.wait(120)
+    broker.stop()
+    final = json.loads(status.read_text())
+
+    stored = lake.scan(home / "lake", "sensor_readings", ["simcity"], ["record_id"])[
+        "record_id"
+    ].to_pylist()
+    want = set(published)
+    have = pd.Series(stored)
+    lost = len(want - set(stored))
+    duplicated = int(have.duplicated().sum()) + max(len(published) - len(want), 0) * 0
+    durable, warn, changes = [], [], []
+    for line in metrics.read_text().splitlines():
+        kind, *rest = line.split()
+        if kind == "d":
+            durable.append(float(rest[0]))
+        elif kind == "w":
+            warn.append(float(rest[0]))
+            changes.append((rest[1], int(rest[2])))
+    out: dict[str, Any] = {
+        "sensors": args.sensors,
+        "minutes": args.minutes,
+        "slopes": args.slopes,
+        "readings_published": len(published),
+        "readings_stored": len(stored),
+        "lost": lost,
+        "duplicated": duplicated,
+        "quarantined": final["quarantined"],
+        "p50_s": round(float(np.percentile(durable, 50)), 3) if durable else None,
+        "p99_s": round(float(np.percentile(durable, 99)), 3) if durable else None,
+        "warning_p50_s": round(float(np.percentile(warn, 50)), 3) if warn else None,
+        "warning_p99_s": round(float(np.percentile(warn, 99)), 3) if warn else None,
+        "level_changes": len(changes),
+        "publish_wall_s": round(publish_s, 1),
+        "peak_mb": round(peak, 1),
+    }
+    for k in range(args.slopes):
+        site = f"FSITE{k}"
+        mine = [(r) for s, r in changes if s == site]
+        out[f"{site}_levels"] = mine
+    if not args.skip_nowcast and slopes:
+        out["nowcast_first_hours_before_failure"] = _nowcast_leads(slopes[0], "FSITE0")
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Dashboard sessions: sign-in back-off, signed expiring session tokens, sign-out.
+
+Pure functions of plain values (the shell does the Streamlit and store calls):
+
+* **Back-off** (issue 13.11): the sign-in attempts of a user name are read from the audit
+  log (``login`` / ``login_failed`` entries, newest first). After
+  :data:`FREE_FAILURES` failures in a row within :data:`FAILURE_WINDOW`, the name is
+  locked for ``30 s * 2**(n - FREE_FAILURES)``, at most :data:`MAX_LOCK`; a success ends
+  the run of failures. Unknown names are locked exactly like known ones (nothing tells
+  them apart), and the state lives in the store, so a new browser or a restarted server
+  does not reset it.
+* **Session token** (issue 12 §4): ``<payload>.<HMAC-SHA256>``, the payload being the
+  base64url JSON ``{"u": user, "r": role, "iat": issued, "exp": expires, "jti": id}``,
+  signed with a random key in ``<home>/secrets/dashboard_session.key`` (0600). The token
+  lives in a ``SameSite=Strict`` cookie, so a browser refresh (a new Streamlit session)
+  keeps the user signed in. It expires after the idle timeout and is renewed while the
+  user works (sliding), so an idle browser is signed out even across refreshes; an
+  absolute limit (:data:`MAX_SESSION`) bounds it. Sign-out revokes its ``jti``
+  (``<home>/secrets/dashboard_revoked.json``), so a copied cookie is dead too.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from riskwarn.filemodes import write_private_file
+
+COOKIE = "riskwarn_session"
+FREE_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+FIRST_LOCK = timedelta(seconds=30)
+MAX_LOCK = timedelta(minutes=15)
+IDLE_ENV = "RISKWARN_DASHBOARD_IDLE_MINUTES"
+DEFAULT_IDLE = timedelta(minutes=30)
+MAX_SESSION = timedelta(hours=12)
+LOGIN_ACTIONS = ("login", "login_failed")
+
+
+def idle_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
+    """The idle timeout: ``$RISKWARN_DASHBOARD_IDLE_MINUTES`` (default 30 minutes)."""
+    raw = (environ if environ is not None else os.environ).get(IDLE_ENV, "")
+    try:
+        minutes = float(raw) if raw.strip() else DEFAULT_IDLE.total_seconds() / 60
+    except ValueError:
+        minutes = DEFAULT_IDLE.total_seconds() / 60
+    return timedelta(minutes=max(minutes, 0.1))
+
+
+# ----------------------------------------------------------------------------- back-off
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+def failures_in_a_row(entries: Iterable[Mapping[str, Any]], now: datetime) -> list[datetime]:
+    """Times of the failed sign-ins since the last success within :data:`FAILURE_WINDOW`,
+    newest first. ``entries``: audit entries (``action``, ``at``), newest first."""
+    out: list[datetime] = []
+    for entry in entries:
+        at = _utc(entry["at"])
+        if now - at > FAILURE_WINDOW or entry["action"] == "login":
+            break
+        if entry["action"] == "login_failed":
+            out.append(at)
+    return out
+
+
+def lock_for(n_failures: int) -> timedelta:
+    """How long a name is locked after ``n_failures`` failures in a row."""
+    if n_failures < FREE_FAILURES:
+        return timedelta(0)
+    return min(FIRST_LOCK * 2 ** (n_failures - FREE_FAILURES), MAX_LOCK)
+
+
+def locked_until(entries: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
+    """Until when the name whose audit ``entries`` are given is locked, or None."""
+    failed = failures_in_a_row(entries, now)
+    if len(failed) < FREE_FAILURES:
+        return None
+    until = failed[0] + lock_for(len(failed))
+    return until if until > now else None
+
+
+def audit_name(username: str) -> str:
+    """The typed user name as the audit log keeps it (trimmed, at most 64 characters)."""
+    return username.strip()[:64] or "(empty)"
+
+
+# ----------------------------------------------------------------------------- tokens
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def issue(
+    key: bytes,
+    username: str,
+    role: str,
+    now: datetime,
+    ttl: timedelta,
+    first_issued: datetime | None = None,
+    jti: str | None = None,
+) -> str:
+    """A signed token for ``username``/``role`` valid for ``ttl`` from ``now`` (never past
+    :data:`MAX_SESSION` after ``first_issued``, the sign-in time)."""
+    start = first_issued or now
+    exp = min(now + ttl, start + MAX_SESSION)
+    payload = {
+        "u": username,
+        "r": role,
+        "iat": int(start.timestamp()),
+        "exp": int(exp.timestamp()),
+        "jti": jti or secrets.token_urlsafe(12),
+    }
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    sig = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
+def read(key: bytes, token: str | None, now: datetime) -> dict[str, Any] | None:
+    """The payload of ``token`` if its signature is right and it has not expired."""
+    if not token or token.count(".") != 1:
+        return None
+    body, sig = token.split(".")
+    want = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(sig, want):
+        return None
+    try:
+        payload = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    if not isinstance(payload, dict) or int(payload.get("exp", 0)) <= now.timestamp():
+        return None
+    return payload
+
+
+def needs_renewal(payload: Mapping[str, Any], now: datetime, ttl: timedelta) -> bool:
+    """Whether a token should be re-issued (less than three quarters of ``ttl`` left)."""
+    return float(payload["exp"]) - now.timestamp() < ttl.total_seconds() * 0.75
+
+
+def key_path(home: Path) -> Path:
+    return Path(home) / "secrets" / "dashboard_session.key"
+
+
+def signing_key(home: Path) -> bytes:
+    """The token signing key of ``home`` (created, 32 random bytes, mode 0600)."""
+    path = key_path(home)
+    if not path.is_file():
+        with contextlib.suppress(FileExistsError):  # another server process was first
+            write_private_file(path, secrets.token_hex(32).encode(), exclusive=True)
+    return path.read_bytes().strip()
+
+
+def revoked_path(home: Path) -> Path:
+    return Path(home) / "secrets" / "dashboard_revoked.json"
+
+
+def revoked(home: Path) -> dict[str, int]:
+    """Revoked token ids -> their expiry (epoch seconds)."""
+    path = revoked_path(home)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def revoke(home: Path, payload: Mapping[str, Any], now: datetime) -> None:
+    """Revoke the token of ``payload`` (sign-out); expired entries are dropped."""
+    kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
+    kept[str(payload["jti"])] = int(payload["exp"])
+    write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
+
+
+def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
+    return str(payload.get("jti")) in revoked(home)
+
+
+def cookie_script(token: str | None, max_age_s: int) -> str:
+    """JavaScript that sets (or, with ``token`` None, deletes) the session cookie."""
+    value = token or ""
+    age = max_age_s if token else 0
+    return (
+        "<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
+        f"document.cookie='{COOKIE}={value}; Path=/; Max-Age={int(age)}; SameSite=Strict'+s;"
+        "})();</script>"
+    )
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

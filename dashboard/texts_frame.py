@@ -1,0 +1,253 @@
+"""Dashboard texts, part 1: frame, roles, pages, levels, overview, maps, review, disputes (``key -> {"zh": ..., "en": ...}``).
+
+:mod:`riskwarn.dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
+"""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    # app frame
+    "app_title": {"zh": "市域风险预警", "en": "City Risk Early Warning"},
+    "language": {"zh": "语言", "en": "Language"},
+    "signed_in_as": {"zh": "当前用户：{name}（{role}）", "en": "Signed in as {name} ({role})"},
+    "sign_out": {"zh": "退出登录", "en": "Sign out"},
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "sign_in_sso": {"zh": "使用单位账号登录", "en": "Sign in with your organisation account"},
+    "username": {"zh": "用户名", "en": "Username"},
+    "password": {"zh": "密码", "en": "Password"},
+    "bad_login": {"zh": "用户名或密码错误。", "en": "Wrong username or password."},
+    "login_locked": {
+        "zh": "该用户名连续登录失败次数过多，请于 {until} 后再试。",
+        "en": "Too many failed sign-ins for this name: try again after {until}.",
+    },
+    "oidc_refused": {
+        "zh": "该单位账号未通过邮箱验证或未分配角色，请联系管理员。",
+        "en": "This account has no verified e-mail or no role assigned: ask an administrator.",
+    },
+    "session_idle": {
+        "zh": "因 {minutes} 分钟无操作，已自动退出，请重新登录。",
+        "en": "Signed out after {minutes} minutes without activity: please sign in again.",
+    },
+    "session_changed": {
+        "zh": "您的账号已被删除或角色已变更，请重新登录。",
+        "en": "Your account was removed or its role changed: please sign in again.",
+    },
+    "audit_down": {
+        "zh": "无法写入审计日志，暂不能登录，请联系管理员。",
+        "en": "The audit log cannot be written, so sign-in is unavailable: ask an administrator.",
+    },
+    "no_users": {
+        "zh": "未找到用户文件 {path}。请运行 `riskwarn dashboard --demo-users` 生成演示账号。",
+        "en": "No users file at {path}. Run `riskwarn dashboard --demo-users` for demo accounts.",
+    },
+    "refused": {
+        "zh": "您的角色（{role}）无权访问此页面。",
+        "en": "Your role ({role}) may not open this page.",
+    },
+    "no_data": {"zh": "暂无已发布的数据。", "en": "No published data yet."},
+    "updated": {"zh": "数据更新于 {at}", "en": "Data as of {at}"},
+    "section_leaders": {"zh": "领导驾驶舱", "en": "Leaders"},
+    "section_panels": {"zh": "研判处置", "en": "Panels"},
+    "section_science": {"zh": "模型与数据", "en": "Models & data"},
+    # roles
+    "role_leader": {"zh": "领导", "en": "Leader"},
+    "role_reviewer": {"zh": "评估专家", "en": "Reviewer"},
+    "role_data_scientist": {"zh": "数据科学家", "en": "Data scientist"},
+    "role_admin": {"zh": "管理员", "en": "Administrator"},
+    # pages
+    "page_overview": {"zh": "本周风险总览", "en": "This week's risk"},
+    "page_warnings": {"zh": "预警研判", "en": "Warnings review"},
+    "page_disputes": {"zh": "矛盾纠纷案件", "en": "Dispute cases"},
+    "page_geohazard": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
+    "page_models": {"zh": "模型与数据质量", "en": "Models & data quality"},
+    # domains
+    "domain_incidents": {"zh": "治安案事件", "en": "Public-security incidents"},
+    "domain_incidents_daily": {"zh": "治安案事件（日）", "en": "Incidents (daily)"},
+    "domain_disputes": {"zh": "矛盾纠纷", "en": "Civil disputes"},
+    "domain_dispute_cases": {"zh": "纠纷案件升级", "en": "Dispute escalation"},
+    "domain_geohazard": {"zh": "地质灾害", "en": "Geohazards"},
+    "domain_geohazard_hourly": {"zh": "地质灾害（小时）", "en": "Geohazards (hourly)"},
+    # levels and states
+    "level_red": {"zh": "红色（I级）", "en": "Red (I)"},
+    "level_orange": {"zh": "橙色（II级）", "en": "Orange (II)"},
+    "level_yellow": {"zh": "黄色（III级）", "en": "Yellow (III)"},
+    "level_blue": {"zh": "蓝色（IV级）", "en": "Blue (IV)"},
+    "level_none": {"zh": "无预警", "en": "No warning"},
+    "state_new": {"zh": "待研判", "en": "New"},
+    "state_accepted": {"zh": "已确认", "en": "Accepted"},
+    "state_adjusted": {"zh": "已调整", "en": "Adjusted"},
+    "state_dismissed": {"zh": "已撤销", "en": "Dismissed"},
+    "all": {"zh": "全部", "en": "All"},
+    # trends
+    "trend_emerging": {"zh": "新出现", "en": "Emerging"},
+    "trend_intensifying": {"zh": "加剧", "en": "Intensifying"},
+    "trend_persistent": {"zh": "持续", "en": "Persistent"},
+    "trend_diminishing": {"zh": "减弱", "en": "Diminishing"},
+    # overview
+    "kpi_warnings": {"zh": "有效预警", "en": "Active warnings"},
+    "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
+    "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
+    "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
+    "kpi_hot_mean_help": {
+        "zh": "{domain}：风险最高的 {n} 个网格的平均概率；箭头为与上周相比的变化（百分点）。",
+        "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
+        "from last week (percentage points).",
+    },
+    "map_title": {"zh": "本周热点预测：{domain}", "en": "This week's hotspot forecast: {domain}"},
+    "map_caption": {
+        "zh": "格网按预警等级着色；线条为县（区）和乡镇（街道）界线。离线底图。",
+        "en": "Cells coloured by warning level; lines are county and township boundaries. "
+        "Offline map.",
+    },
+    # maps (dashboard/maps.py)
+    "colour_red": {"zh": "红色", "en": "red"},
+    "colour_orange": {"zh": "橙色", "en": "orange"},
+    "colour_yellow": {"zh": "黄色", "en": "yellow"},
+    "colour_blue": {"zh": "蓝色", "en": "blue"},
+    "map_count_level": {"zh": "{level} {n} 处", "en": "{level}: {n}"},
+    "map_cell_detail": {
+        "zh": "概率 {prob} · 网格 {unit}",
+        "en": "probability {prob} · cell {unit}",
+    },
+    "map_scale": {"zh": "{km} 公里", "en": "{km} km"},
+    "map_legend_note": {
+        "zh": "方块：预警网格；底色：乡镇（街道）内最高等级；地名后数字：预警数",
+        "en": "Squares: warned cells; shading: highest level in the township; number after "
+        "a name: its warnings",
+    },
+    "map_legend_note_sites": {
+        "zh": "圆点：隐患点（灰色为无预警）；底色：乡镇（街道）内最高等级；地名后数字：预警数",
+        "en": "Dots: hazard sites (grey: no warning); shading: highest level in the township; "
+        "number after a name: its warnings",
+    },
+    "model_note_forced": {
+        "zh": "依据模型第 {v} 版：**未通过上线门槛**，由 {actor} 强制启用，结果仅供参考。",
+        "en": "Model version {v}: **failed its promotion gate**, promoted by force by {actor}; "
+        "read with caution.",
+    },
+    "model_note_passed": {
+        "zh": "依据模型第 {v} 版：已通过上线门槛。",
+        "en": "Model version {v}: passed its promotion gate.",
+    },
+    "model_note_manual": {
+        "zh": "依据模型第 {v} 版：由 {actor} 人工启用。",
+        "en": "Model version {v}: promoted by hand by {actor}.",
+    },
+    "model_note_plain": {"zh": "依据模型第 {v} 版。", "en": "Model version {v}."},
+    "model_note_help": {
+        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法，且概率校准合格。详见“模型与数据质量”页。",
+        "en": "The promotion gate: the model must clearly beat every simple method in the "
+        "backtest and be calibrated. See the Models & data quality page.",
+    },
+    "map_click_hint": {
+        "zh": "点击地图上的方块或乡镇，查看该处的预警。",
+        "en": "Click a square or a township on the map to see its warnings.",
+    },
+    "map_pick_title": {"zh": "{place}：{n} 条预警", "en": "{place}: {n} warnings"},
+    "map_pick_none": {"zh": "{place}：本周无预警。", "en": "{place}: no warning this week."},
+    "map_open_review": {
+        "zh": "在预警研判中查看：{place}",
+        "en": "Open in warnings review: {place}",
+    },
+    "unit": {"zh": "网格/编号", "en": "Cell / id"},
+    "valid_until": {"zh": "有效至", "en": "Valid until"},
+    "wall_enter": {"zh": "大屏模式", "en": "Wall-screen mode"},
+    "wall_leave": {"zh": "退出大屏", "en": "Leave wall-screen mode"},
+    "wall_refreshed": {
+        "zh": "刷新于 {at}，每 {s} 秒自动刷新",
+        "en": "Refreshed {at}; refreshes every {s} s",
+    },
+    "counts_title": {"zh": "各县（区）预警数量", "en": "Warnings by county and level"},
+    "trend_title": {"zh": "近几周趋势", "en": "Trend over recent weeks"},
+    "trend_y": {"zh": "前 {n} 热点平均风险概率", "en": "Mean probability, top {n} places"},
+    "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
+    "top_place_line": {
+        "zh": "<b>{place}</b> · {n} 处 · 最高 {prob} · {trend}",
+        "en": "<b>{place}</b> · warnings: {n} · up to {prob} · {trend}",
+    },
+    "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
+    "week_of": {"zh": "{date} 当周", "en": "Week of {date}"},
+    "domain": {"zh": "领域", "en": "Domain"},
+    "county": {"zh": "县（区）", "en": "County"},
+    "township": {"zh": "乡镇（街道）", "en": "Township"},
+    "level": {"zh": "等级", "en": "Level"},
+    "count": {"zh": "数量", "en": "Count"},
+    "state": {"zh": "状态", "en": "State"},
+    "score": {"zh": "风险分", "en": "Score"},
+    "probability": {"zh": "概率", "en": "Probability"},
+    "place": {"zh": "位置", "en": "Place"},
+    "valid": {"zh": "有效期", "en": "Valid"},
+    "trend": {"zh": "变化", "en": "Trend"},
+    "origin": {"zh": "预测起点", "en": "Forecast origin"},
+    # review
+    "queue": {"zh": "预警队列（按等级和风险排序）", "en": "Queue (by level and score)"},
+    "queue_top": {
+        "zh": "显示排名前 {n} 条，共 {total} 条；可按领域、县（区）、状态筛选。",
+        "en": "Showing the top {n} of {total}; filter by domain, county or state.",
+    },
+    "filters": {"zh": "筛选", "en": "Filters"},
+    "pick_warning": {"zh": "选择预警", "en": "Warning"},
+    "reasons": {"zh": "预警理由", "en": "Reasons"},
+    "evidence": {"zh": "证据", "en": "Evidence"},
+    "place_history": {"zh": "该地历史风险", "en": "History of this place"},
+    "trail": {"zh": "研判记录（只增不改）", "en": "Decision trail (append-only)"},
+    "decide": {"zh": "研判决定", "en": "Decision"},
+    "action": {"zh": "处置", "en": "Action"},
+    "action_accept": {"zh": "确认", "en": "Accept"},
+    "action_adjust": {"zh": "调整等级", "en": "Adjust level"},
+    "action_dismiss": {"zh": "撤销", "en": "Dismiss"},
+    "new_level": {"zh": "调整为", "en": "New level"},
+    "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
+    "reason_col": {"zh": "理由", "en": "Reason"},
+    "submit": {"zh": "提交", "en": "Submit"},
+    "reason_required": {"zh": "请填写理由。", "en": "A reason is required."},
+    "choose_action": {"zh": "请选择处置方式。", "en": "Choose an action."},
+    "choose_level": {"zh": "请选择调整后的等级。", "en": "Choose the new level."},
+    "same_level": {
+        "zh": "调整后的等级与当前等级相同。如认可当前等级，请选择“确认”。",
+        "en": "The new level is the current level. To confirm it, choose Accept.",
+    },
+    "will_record": {"zh": "将记录：{decision}", "en": "Will be recorded: {decision}"},
+    "adjust_to": {"zh": "调整为{level}", "en": "adjust to {level}"},
+    "form_for": {"zh": "针对预警 {id}", "en": "For warning {id}"},
+    "saved": {
+        "zh": "已保存：预警 {id}，{action}（第 {version} 版）",
+        "en": "Saved: warning {id}, {action} (version {version})",
+    },
+    "col_id": {"zh": "编号", "en": "ID"},
+    "unit_col": {"zh": "对象", "en": "Subject"},
+    "unit_cell": {"zh": "网格 {id}", "en": "Cell {id}"},
+    "unit_case": {"zh": "案件 {id}", "en": "Case {id}"},
+    "unit_site": {"zh": "隐患点 {id}", "en": "Site {id}"},
+    "unit_site_named": {"zh": "隐患点 {id}（{name}）", "en": "Site {id} ({name})"},
+    "unit_other": {"zh": "{id}", "en": "{id}"},
+    "valid_to": {"zh": "有效至", "en": "Valid until"},
+    "valid_range": {"zh": "有效期：{start} 至 {end}", "en": "Valid: {start} to {end}"},
+    "coordinates": {"zh": "中心坐标 {lat}, {lon}", "en": "Centre {lat}, {lon}"},
+    "locator_map": {"zh": "在地图上查看", "en": "Show on the map"},
+    "stale": {
+        "zh": "该预警已被 {reviewer} 于 {at} 研判（{action}，理由：{reason}）。您的决定未保存，"
+        "请查看后重新决定。",
+        "en": "{reviewer} already decided this warning at {at} ({action}, reason: {reason}). "
+        "Your decision was not saved; review it and decide again.",
+    },
+    "read_only": {
+        "zh": "您的角色只读，不能提交研判。",
+        "en": "Your role is read-only here; you cannot submit decisions.",
+    },
+    "reviewer": {"zh": "研判人", "en": "Reviewer"},
+    "reviewed_at": {"zh": "时间", "en": "Time"},
+    "from_level": {"zh": "原等级", "en": "From"},
+    "to_level": {"zh": "新等级", "en": "To"},
+    "version": {"zh": "版本", "en": "Version"},
+    "lead_time": {"zh": "提前量 {h}", "en": "lead time {h}"},
+    "empty_queue": {"zh": "没有符合条件的预警。", "en": "No warnings match."},
+    # disputes
+    "disputes_intro": {
+        "zh": "未结案件按升级风险排序；当事人仅以匿名编号显示。",
+        "en": "Open cases ranked by escalation risk; parties appear only as pseudonymous ids.",
+    },
+    "case": {"zh": "案件编号", "en": "Case id"},
+    "escalation_risk": {"zh": "30天内升级概率", "en": "Escalation risk (30 days)"},
+    "explanation": {"zh": "说明", "en": "Explanation"},
+}

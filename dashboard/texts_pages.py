@@ -1,0 +1,345 @@
+"""Dashboard texts, part 2: geohazard, models and verdicts (``key -> {"zh": ..., "en": ...}``).
+
+:mod:`riskwarn.dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
+"""
+
+from __future__ import annotations
+
+TEXT: dict[str, dict[str, str]] = {
+    # geohazard
+    "site": {"zh": "隐患点", "en": "Site"},
+    "current_level": {"zh": "当前等级", "en": "Current level"},
+    "rain": {"zh": "降雨量（毫米/日）", "en": "Rain (mm/day)"},
+    "displacement": {"zh": "累计位移（毫米）", "en": "Cumulative displacement (mm)"},
+    "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
+    "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
+    "thresholds": {
+        "zh": "阈值线：45° 注意，80° 橙色，85° 红色",
+        "en": "Threshold lines: 45° attention, 80° orange, 85° red",
+    },
+    "health": {"zh": "数据健康", "en": "Data health"},
+    "sensors_online": {"zh": "在线传感器", "en": "Sensors online"},
+    "gaps": {"zh": "数据缺口", "en": "Gaps"},
+    "spikes": {"zh": "异常跳变", "en": "Spikes"},
+    "no_sensor_data": {"zh": "湖仓中暂无该点的传感器数据。", "en": "No sensor data for this site."},
+    # a chart that would be blank or a flat zero line is replaced by one of these sentences
+    "rain_zero": {
+        "zh": "{start}至{end}无降雨：雨量计记录为 0 毫米。",
+        "en": "No rain from {start} to {end}: the rain gauge recorded 0 mm.",
+    },
+    "rain_missing": {
+        "zh": "无降雨数据：该点没有雨量计读数。",
+        "en": "No rain data: there are no rain-gauge readings for this site.",
+    },
+    "displacement_zero": {
+        "zh": "{start}至{end}无位移：位移传感器记录为 0 毫米。",
+        "en": "No displacement from {start} to {end}: the sensors recorded 0 mm.",
+    },
+    "displacement_missing": {
+        "zh": "无位移数据：该点没有位移传感器读数。",
+        "en": "No displacement data: there are no displacement readings for this site.",
+    },
+    "velocity_zero": {
+        "zh": "{start}至{end}位移速率为 0：未监测到变形。",
+        "en": "No movement from {start} to {end}: velocity 0 mm/day.",
+    },
+    "velocity_no_displacement": {
+        "zh": "无法计算位移速率：该点没有位移读数。",
+        "en": "Velocity not available: no displacement readings for this site.",
+    },
+    "velocity_too_few_readings": {
+        "zh": "无法计算位移速率：位移读数不足（至少需要两天）。",
+        "en": "Velocity not available: too few displacement readings (two days needed).",
+    },
+    "tangent_no_displacement": {
+        "zh": "无法计算切线角：该点没有位移读数。",
+        "en": "Tangent angle not available: no displacement readings for this site.",
+    },
+    "tangent_too_few_readings": {
+        "zh": "无法计算切线角：位移读数不足，算不出速率（至少需要两天）。",
+        "en": "Tangent angle not available: too few displacement readings for a velocity "
+        "(two days needed).",
+    },
+    "tangent_no_steady_creep": {
+        "zh": "无法计算切线角：前 {days} 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
+        "en": "Tangent angle not available: no steady creep in the first {days} days "
+        "(velocity not above 0), so there is no baseline to compare with.",
+    },
+    # all sites at a glance (pages/geohazard.py)
+    "sites_title": {
+        "zh": "全部监测隐患点：当前等级与判定依据",
+        "en": "All monitored sites: level and why",
+    },
+    "sites_summary": {
+        "zh": "共 {n} 个隐患点（{at}）：{counts}。",
+        "en": "{n} sites ({at}): {counts}.",
+    },
+    "sites_pick_hint": {
+        "zh": "点击地图上的隐患点或列表中的一行，在下方查看该点的监测曲线。",
+        "en": "Click a site on the map or a row of the list to see its readings below.",
+    },
+    "site_detail": {"zh": "单点详情", "en": "One site in detail"},
+    "why": {"zh": "判定依据", "en": "Why"},
+    "hazard_type": {"zh": "灾害类型", "en": "Hazard"},
+    "people_threatened": {"zh": "威胁人数", "en": "People at risk"},
+    "why_model": {"zh": "模型预测（概率 {p}）", "en": "model (probability {p})"},
+    "why_sensor_rule": {
+        "zh": "传感器规则：切线角 {angle}°，位移速率 {v} 毫米/日（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, {v} mm/day ({sensor})",
+    },
+    "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
+    "why_rules_only": {
+        "zh": "仅按传感器规则（模型不可用）",
+        "en": "sensor rules only (model unavailable)",
+    },
+    "why_review": {"zh": "研判专家调整为{level}", "en": "set to {level} by a reviewer"},
+    "why_none": {"zh": "未达预警阈值", "en": "below every threshold"},
+    "fault_dead": {"zh": "无数据", "en": "silent"},
+    "fault_flat": {"zh": "读数卡滞", "en": "stuck"},
+    "fault_gappy": {"zh": "缺测严重", "en": "gappy"},
+    "fault_spiky": {"zh": "跳变频繁", "en": "spiky"},
+    "fault_no_sensor": {"zh": "无位移传感器", "en": "no displacement sensor"},
+    "online": {"zh": "在线", "en": "online"},
+    "offline": {"zh": "离线", "en": "offline"},
+    "col_sensor_id": {"zh": "传感器", "en": "Sensor"},
+    "col_sensor_type": {"zh": "类型", "en": "Type"},
+    "col_last_seen": {"zh": "最近数据", "en": "Last reading"},
+    "col_online": {"zh": "状态", "en": "Status"},
+    "col_gaps": {"zh": "缺口", "en": "Gaps"},
+    "col_spikes": {"zh": "跳变", "en": "Spikes"},
+    "sensor_rain_gauge": {"zh": "雨量计", "en": "Rain gauge"},
+    "sensor_gnss": {"zh": "GNSS 位移", "en": "GNSS"},
+    "sensor_crack_meter": {"zh": "裂缝计", "en": "Crack meter"},
+    "sensor_tilt": {"zh": "倾角计", "en": "Tilt"},
+    "sensor_soil_moisture": {"zh": "土壤含水率", "en": "Soil moisture"},
+    "sensor_piezometer": {"zh": "渗压计", "en": "Piezometer"},
+    "sensor_reservoir_gauge": {"zh": "水位计", "en": "Water level"},
+    "open_cases": {"zh": "未结案件", "en": "Open cases"},
+    "duplicates": {"zh": "重复记录", "en": "Duplicates"},
+    "table_incidents": {"zh": "案事件", "en": "Incidents"},
+    "table_disputes": {"zh": "纠纷", "en": "Disputes"},
+    "table_dispute_events": {"zh": "纠纷事件", "en": "Dispute events"},
+    "table_sensor_readings": {"zh": "传感器读数", "en": "Sensor readings"},
+    "table_sensors": {"zh": "传感器", "en": "Sensors"},
+    "table_hazard_sites": {"zh": "隐患点", "en": "Hazard sites"},
+    "table_hazard_events": {"zh": "灾害事件", "en": "Hazard events"},
+    "table_admin_units": {"zh": "行政区划", "en": "Admin units"},
+    "table_grid_cells": {"zh": "网格", "en": "Grid cells"},
+    # models
+    "champion": {"zh": "当前服役模型", "en": "Champion model"},
+    "no_champion": {"zh": "尚未登记服役模型。", "en": "No champion registered yet."},
+    "mlflow_run": {"zh": "在 MLflow 中查看运行", "en": "Open the run in MLflow"},
+    "metrics_vs_baselines": {"zh": "回测指标与基线对比", "en": "Backtest metrics vs baselines"},
+    "metric": {"zh": "指标", "en": "Metric"},
+    "value": {"zh": "数值", "en": "Value"},
+    "plots": {"zh": "图表", "en": "Plots"},
+    "data_quality": {"zh": "数据质量", "en": "Data quality"},
+    "ingest_counts": {"zh": "每日接入记录数", "en": "Records ingested per day"},
+    "quarantine": {"zh": "隔离原因", "en": "Quarantine reasons"},
+    "no_batches": {"zh": "暂无接入记录。", "en": "No ingest batches yet."},
+    "retrain": {"zh": "重新训练", "en": "Retrain"},
+    "retrain_go": {"zh": "触发重新训练", "en": "Trigger retrain"},
+    "airflow_down": {
+        "zh": "无法连接 Airflow（{url}），暂不能触发重新训练。",
+        "en": "Airflow at {url} is not reachable, so a retrain cannot be triggered now.",
+    },
+    "airflow_run": {"zh": "运行 {run}：{state}", "en": "Run {run}: {state}"},
+    "refresh": {"zh": "刷新进度", "en": "Refresh progress"},
+    "retrain_confirm": {
+        "zh": "确认重新训练“{domain}”吗？Airflow 将回测并训练一个新版本，通常需要几分钟到几十分钟；"
+        "新版本只有通过上线门槛才会自动启用，未通过则当前服役模型不变。",
+        "en": "Retrain {domain}? Airflow will backtest and train a new version, which usually "
+        "takes minutes to tens of minutes; the new version serves only if it passes the "
+        "promotion gate, otherwise the serving model stays.",
+    },
+    "retrain_yes": {"zh": "确认，开始训练", "en": "Yes, start training"},
+    "retrain_no": {"zh": "取消", "en": "Cancel"},
+    "retrain_refused": {
+        "zh": "Airflow 拒绝了这次训练请求：{error}",
+        "en": "Airflow refused the retrain: {error}",
+    },
+    "retrain_no_answer": {
+        "zh": "暂时无法获取训练进度（{error}），稍后自动重试。",
+        "en": "No progress from Airflow right now ({error}); trying again shortly.",
+    },
+    "retrain_status": {
+        "zh": "**{domain}** 重新训练（{at} 发起）：{state}，已用时 {took}。",
+        "en": "**{domain}** retrain (requested {at}): {state}, {took} so far.",
+    },
+    "retrain_task": {"zh": "步骤", "en": "Step"},
+    "task_domains": {"zh": "确定训练领域", "en": "Choose the domains"},
+    "task_train": {"zh": "回测、训练与门槛检查", "en": "Backtest, train and gate"},
+    "retrain_failed": {
+        "zh": "训练失败，当前服役模型不变。请在 Airflow 中查看日志。",
+        "en": "The training failed; the serving model is unchanged. See the logs in Airflow.",
+    },
+    "retrain_no_result": {
+        "zh": "训练已结束，但没有取得结果（版本与门槛）。请在 MLflow 中查看。",
+        "en": "The training ended without a result (version and gate); see MLflow.",
+    },
+    "retrain_result_pass": {
+        "zh": "训练完成：新版本 {v} **通过**上线门槛，{promoted}。",
+        "en": "Done: new version {v} **passes** the gate and {promoted}.",
+    },
+    "retrain_result_fail": {
+        "zh": "训练完成：新版本 {v} **未通过**上线门槛，{promoted}。",
+        "en": "Done: new version {v} **fails** the gate and {promoted}.",
+    },
+    "retrain_promoted": {"zh": "已启用为服役模型", "en": "now serves"},
+    "retrain_not_promoted": {"zh": "当前服役模型保持不变", "en": "the serving model is unchanged"},
+    "af_none": {"zh": "未开始", "en": "not started"},
+    "af_queued": {"zh": "排队中", "en": "queued"},
+    "af_scheduled": {"zh": "已排程", "en": "scheduled"},
+    "af_running": {"zh": "运行中", "en": "running"},
+    "af_success": {"zh": "已完成", "en": "finished"},
+    "af_failed": {"zh": "失败", "en": "failed"},
+    "af_up_for_retry": {"zh": "等待重试", "en": "waiting to retry"},
+    "af_up_for_reschedule": {"zh": "等待重新调度", "en": "waiting to reschedule"},
+    "af_upstream_failed": {"zh": "上游失败", "en": "upstream failed"},
+    "af_skipped": {"zh": "已跳过", "en": "skipped"},
+    "af_deferred": {"zh": "等待中", "en": "deferred"},
+    "af_removed": {"zh": "已移除", "en": "removed"},
+    "af_restarting": {"zh": "重启中", "en": "restarting"},
+    "version_label": {"zh": "版本 {v}", "en": "version {v}"},
+    "registered": {"zh": "登记于 {at}", "en": "registered {at}"},
+    # models page: verdicts (dashboard/verdicts.py)
+    "verdicts_title": {"zh": "各领域服役模型结论", "en": "Verdict on each serving model"},
+    "verdicts_intro": {
+        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法（差值的 95% 置信区间全部大于 0），"
+        "且预测概率与实际发生率相符（校准误差不超过上限）。",
+        "en": "The promotion gate: in the backtest the model must beat every simple method "
+        "clearly (the 95% confidence interval of the difference above 0) and its probabilities "
+        "must match observed rates (calibration error within the bound).",
+    },
+    "vd_title": {
+        "zh": "{domain} · 服役模型第 {v} 版",
+        "en": "{domain} · serving model version {v}",
+    },
+    "vd_status_pass": {"zh": "通过上线门槛", "en": "Passes its gate"},
+    "vd_status_fail": {"zh": "未通过上线门槛", "en": "Fails its gate"},
+    "vd_status_unknown": {"zh": "未记录门槛结果", "en": "No gate result recorded"},
+    "vd_status_forced": {"zh": "，被强制启用", "en": ", promoted by force"},
+    "vd_versus_better": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "模型高 {abs}（差值的 95% 置信区间 {lo} 至 {hi}），**明显优于**该方法。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the model is higher by {abs} (95% CI of the "
+        "difference {lo} to {hi}), **clearly better**.",
+    },
+    "vd_versus_worse": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "模型低 {abs}（差值的 95% 置信区间 {lo} 至 {hi}），**明显不如**该方法。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the model is lower by {abs} (95% CI of the "
+        "difference {lo} to {hi}), **clearly worse**.",
+    },
+    "vd_versus_tie": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "两者相差 {diff}（95% 置信区间 {lo} 至 {hi}，包含 0），**与该方法没有明显差别**。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the difference is {diff} (95% CI {lo} to {hi}, "
+        "which includes 0), **no clear difference**.",
+    },
+    "vd_model_only": {
+        "zh": "回测中模型的{metric}为 {model}（未记录与简单方法的比较）。",
+        "en": "In the backtest the model's {metric} is {model} (no comparison recorded).",
+    },
+    "vd_rank": {
+        "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）。",
+        "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted).",
+    },
+    "vd_below_chance": {
+        "zh": "AUC 为 {auc}，低于 0.5：模型的排序**比随机还差**。",
+        "en": "Its AUC of {auc} is below 0.5: the model ranks **worse than chance**.",
+    },
+    "vd_gate_pass": {
+        "zh": "门槛检查全部通过：优于每一种简单方法，且概率校准合格。",
+        "en": "Every gate check passed: better than each simple method, and calibrated.",
+    },
+    "vd_gate_failed": {"zh": "未通过的门槛检查：{checks}。", "en": "Gate checks failed: {checks}."},
+    "vd_gate_unknown": {
+        "zh": "该版本训练时未记录门槛结果。",
+        "en": "No gate result was recorded when this version was trained.",
+    },
+    "vd_fail_worse": {
+        "zh": "不如“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "worse than {other} ({diff}, CI {lo} to {hi})",
+    },
+    "vd_fail_tie": {
+        "zh": "未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "not clearly better than {other} ({diff}, CI {lo} to {hi})",
+    },
+    "vd_fail_calibration": {
+        "zh": "概率校准误差 {ece} 超过上限 {bound}（预测概率与实际发生率不符）",
+        "en": "calibration error {ece} above the bound {bound} (probabilities do not match "
+        "observed rates)",
+    },
+    "vd_fail_unscored": {
+        "zh": "无法与此前的服役模型比较",
+        "en": "could not be compared with the previous serving model",
+    },
+    "vd_trained": {
+        "zh": "训练于 {at}，使用 {until} 之前的数据（{data}）；{window}。",
+        "en": "Trained {at} on data before {until} ({data}); {window}.",
+    },
+    "vd_rows": {"zh": "训练样本 {n} 行", "en": "{n} training rows"},
+    "vd_features": {"zh": "{n} 个输入特征", "en": "{n} inputs"},
+    "vd_data_version": {"zh": "数据版本 {dv}", "en": "data version {dv}"},
+    "vd_window": {"zh": "回测期 {start} 至 {end}", "en": "backtest {start} to {end}"},
+    "vd_origins": {"zh": "回测 {n} 个预测起点", "en": "backtest over {n} forecast origins"},
+    "vd_forced": {
+        "zh": "**该版本未通过门槛，由 {actor} 于 {at} 强制启用**，理由：“{reason}”。",
+        "en": "**This version failed its gate and was promoted by force** by {actor} on {at}; "
+        'reason: "{reason}".',
+    },
+    "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
+    "vd_promoted_auto": {
+        "zh": "通过门槛后由训练流程于 {at} 自动启用。",
+        "en": "Promoted automatically by the training run on {at}, after passing its gate.",
+    },
+    "vd_meaning_pass": {
+        "zh": "含义：该领域的预警依据一个达标的模型，它在回测中稳定优于简单方法。",
+        "en": "What this means: this domain's warnings come from a model that met the "
+        "standard; it beat the simple methods in the backtest.",
+    },
+    "vd_meaning_fail": {
+        "zh": "含义：该领域的预警依据一个**未达标**的模型，其排序并不比“{base}”等简单方法更可靠，"
+        "研判时应审慎对待模型给出的风险分。",
+        "en": "What this means: this domain's warnings come from a model **below the "
+        "standard**; it ranks places no better than simple methods such as {base}, so treat "
+        "its scores with caution.",
+    },
+    "vd_meaning_unknown": {
+        "zh": "含义：无法判断该模型是否达标，请重新训练以记录门槛结果。",
+        "en": "What this means: whether this model meets the standard is unknown; retrain it "
+        "to record a gate result.",
+    },
+    "vd_no_champion": {
+        "zh": "{domain}：尚未登记服役模型。",
+        "en": "{domain}: no serving model yet.",
+    },
+    "mlflow_version": {
+        "zh": "在 MLflow 中查看该模型版本",
+        "en": "Open the model version in MLflow",
+    },
+    "metric_pai_at_0_05": {"zh": "命中效率 PAI@5%（随机为 1）", "en": "PAI@5% (random = 1)"},
+    "metric_average_precision": {"zh": "平均精确率（AP）", "en": "average precision (AP)"},
+    "metric_auc": {"zh": "排序能力 AUC（随机为 0.5）", "en": "AUC (chance = 0.5)"},
+    "method_xgboost": {"zh": "模型（XGBoost）", "en": "the model (XGBoost)"},
+    "method_long_run": {"zh": "长期历史计数", "en": "long-run counts"},
+    "method_kde": {"zh": "核密度热点", "en": "kernel density hotspots"},
+    "method_prospective": {"zh": "前瞻热点（ProMap）", "en": "prospective hotspots (ProMap)"},
+    "method_last_period": {"zh": "上期计数", "en": "last period's counts"},
+    "method_category_rate": {"zh": "同类纠纷升级率", "en": "escalation rate of the category"},
+    "method_failed_mediations": {"zh": "调解失败次数", "en": "failed mediations"},
+    "method_caine": {"zh": "Caine 雨强-历时阈值", "en": "Caine rainfall threshold"},
+    "method_guzzetti": {"zh": "Guzzetti 雨强-历时阈值", "en": "Guzzetti rainfall threshold"},
+    "method_effective_rain": {"zh": "有效降雨量", "en": "effective rainfall"},
+    "method_sensor_rules": {
+        "zh": "传感器规则（切线角与速率）",
+        "en": "sensor rules (tangent angle and velocity)",
+    },
+    "method_tangent_angle": {"zh": "改进切线角", "en": "improved tangent angle"},
+    "method_velocity": {"zh": "位移速率", "en": "displacement velocity"},
+    "method_champion": {"zh": "此前的服役模型", "en": "the previous serving model"},
+}

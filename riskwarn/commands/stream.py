@@ -1,0 +1,175 @@
+"""``riskwarn stream``: real-time sensor readings over MQTT (docs/streaming.md)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEFAULT_SOURCE = "configs/sources/sim_sensor_readings.yaml"
+
+
+def _status_path() -> Path:
+    from riskwarn.settings import load_settings
+
+    return load_settings().home / "run" / "stream.status.json"
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--source",
+    "source",
+    default=DEFAULT_SOURCE,
+    show_default=True,
+    help="Mapping file of the readings' source.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=1883, show_default=True, type=int)
+@click.option(
+    "--client-id",
+    default="riskwarn-stream",
+    show_default=True,
+    help="Fixed: the broker keeps this client's session.",
+)
+@click.option(
+    "--contacts",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Contacts file: deliver orange/red changes.",
+)
+@click.option(
+    "--batch-s", default=0.5, show_default=True, type=float, help="Longest wait for a micro-batch."
+)
+@click.option(
+    "--eval-every-s",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="Least time between evaluations of a site between hourly steps.",
+)
+@click.option(
+    "--metrics", type=click.Path(dir_okay=False), help="Append latency lines here (benchmarks)."
+)
+@click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
+@click.pass_context
+def stream(
+    ctx: click.Context,
+    source: str,
+    host: str,
+    port: int,
+    client_id: str,
+    contacts: str | None,
+    batch_s: float,
+    eval_every_s: float,
+    metrics: str | None,
+    status: bool,
+) -> None:
+    """Consume sensor readings from MQTT: validate, store, warn and deliver (until stopped)."""
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = {"host": host, "port": port, "source": source}
+        return
+    from riskwarn.stream.consumer import StreamConfig, StreamConsumer, status_line
+
+    if status:
+        click.echo(status_line(_status_path()))
+        return
+    from riskwarn.keys import pseudonym_key_for
+    from riskwarn.settings import load_settings
+    from riskwarn.sources import load_mapping
+    from riskwarn.stream.delivery import load_config
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = load_settings()
+    mapping = load_mapping(source)
+    if mapping.table != "sensor_readings":
+        raise click.UsageError(f"{source} maps {mapping.table}, not sensor_readings")
+    cfg = StreamConfig(
+        mapping=mapping,
+        lake_dir=settings.lake_dir,
+        store_url=settings.resolved_store_url,
+        status_path=_status_path(),
+        host=host,
+        port=port,
+        client_id=client_id,
+        batch_s=batch_s,
+        eval_every_s=eval_every_s,
+        delivery=load_config(contacts) if contacts else None,
+        metrics_path=Path(metrics) if metrics else None,
+        pseudonym_key=pseudonym_key_for(settings, mapping),
+    )
+    consumer = StreamConsumer(cfg)
+
+    def _stop(*_: Any) -> None:
+        consumer.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    consumer.run()
+
+
+@stream.command()
+@click.option(
+    "--sim",
+    "sim_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A simulated city (riskwarn simulate --out).",
+)
+@click.option("--site", help="Replay only this site's sensors (e.g. a failing slope).")
+@click.option("--start", help="First reading time (UTC, ISO).")
+@click.option("--end", help="End of the readings (UTC, ISO, exclusive).")
+@click.option(
+    "--speed",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Times real time (0: as fast as possible).",
+)
+@click.option("--sensors-source", default="configs/sources/sim_sensors.yaml", show_default=True)
+@click.pass_context
+def replay(
+    ctx: click.Context,
+    sim_dir: str,
+    site: str | None,
+    start: str | None,
+    end: str | None,
+    speed: float,
+    sensors_source: str,
+) -> None:
+    """Publish a simulated city's readings (or one site's) to the broker."""
+    import pandas as pd
+
+    from riskwarn.stream.replay import replay_sim
+
+    o = ctx.obj
+    n = replay_sim(
+        Path(sim_dir),
+        host=o["host"],
+        port=o["port"],
+        readings_mapping=Path(o["source"]),
+        sensors_mapping=Path(sensors_source),
+        site=site,
+        start=pd.Timestamp(start, tz="UTC") if start else None,
+        end=pd.Timestamp(end, tz="UTC") if end else None,
+        speed=speed,
+    )
+    click.echo(f"published {n} readings")
+
+
+@stream.command()
+@click.argument("warning_id")
+@click.option("--by", "who", required=True, help="Who acknowledges (user name or contact id).")
+@click.option("--key", "delivery_key", help="The change acknowledged (the message's delivery key).")
+def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
+    """Acknowledge a delivered warning change (stops its escalation)."""
+    from riskwarn.settings import load_settings
+    from riskwarn.store import Store
+
+    with Store.from_settings(load_settings()) as store:
+        store.upgrade()
+        ack_id = store.acknowledge(warning_id, who, delivery_key=delivery_key, via="cli")
+    click.echo(f"acknowledged {warning_id} (ack {ack_id})")

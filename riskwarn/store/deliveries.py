@@ -1,0 +1,169 @@
+"""Warning delivery in the serving store: the delivery log (a retry queue) and the
+acknowledgements of warning changes (issue 16, docs/streaming.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from riskwarn.store.models import Delivery, WarningAck
+from riskwarn.store.reads import ReadStore
+from riskwarn.store.sql import frame_of, table_of, utc
+
+DELIVERY_FIELDS = (
+    "delivery_key",
+    "warning_id",
+    "domain",
+    "unit_id",
+    "change",
+    "from_level",
+    "to_level",
+    "channel",
+    "contact_id",
+    "escalation_step",
+    "message",
+    "changed_at",
+)
+
+
+class DeliveryStore(ReadStore):
+    """The delivery queue/log and acknowledgements."""
+
+    def enqueue_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Add pending deliveries; one already logged (same key, channel and contact) is
+        left as it is (de-duplication). Returns how many were new."""
+        if not rows:
+            return 0
+        d = table_of(Delivery)
+        now = self._now()
+        added = 0
+        with self._write() as conn:
+            for row in rows:
+                values = {k: row.get(k) for k in DELIVERY_FIELDS}
+                values["changed_at"] = utc(values["changed_at"])
+                exists = conn.execute(
+                    sa.select(d.c.delivery_id).where(
+                        d.c.delivery_key == values["delivery_key"],
+                        d.c.channel == values["channel"],
+                        d.c.contact_id == values["contact_id"],
+                    )
+                ).first()
+                if exists is not None:
+                    continue
+                conn.execute(
+                    sa.insert(d).values(
+                        **values,
+                        status="pending",
+                        attempts=0,
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+                added += 1
+        return added
+
+    def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Pending deliveries whose next attempt is due, oldest first."""
+        d = table_of(Delivery)
+        with self._read() as conn:
+            rows = conn.execute(
+                sa.select(d)
+                .where(d.c.status == "pending", d.c.next_attempt_at <= self._now())
+                .order_by(d.c.next_attempt_at, d.c.delivery_id)
+                .limit(limit)
+            ).mappings()
+            return [dict(r) for r in rows]
+
+    def record_attempt(
+        self,
+        delivery_id: int,
+        *,
+        ok: bool,
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> None:
+        """An attempt's outcome: sent; or failed, to retry at ``retry_at`` (None: give up).
+        ``error`` must carry no address (the caller writes a class of error only)."""
+        d = table_of(Delivery)
+        now = self._now()
+        if ok:
+            values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
+        elif retry_at is None:
+            values = {"status": "failed", "last_error": (error or "")[:500]}
+        else:
+            values = {"next_attempt_at": utc(retry_at), "last_error": (error or "")[:500]}
+        with self._write() as conn:
+            conn.execute(
+                sa.update(d)
+                .where(d.c.delivery_id == delivery_id)
+                .values(**values, attempts=d.c.attempts + 1)
+            )
+
+    def deliveries(self, warning_id: str | None = None) -> pd.DataFrame:
+        """The delivery log, oldest first (optionally of one warning)."""
+        d = table_of(Delivery)
+        stmt = sa.select(d).order_by(d.c.delivery_id)
+        if warning_id is not None:
+            stmt = stmt.where(d.c.warning_id == warning_id)
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(d.c))
+
+    def acknowledge(
+        self,
+        warning_id: str,
+        acknowledged_by: str,
+        *,
+        delivery_key: str | None = None,
+        via: str = "dashboard",
+        at: datetime | None = None,
+    ) -> int:
+        """Record that ``acknowledged_by`` (a user name or contact id) acknowledged the
+        warning (its change ``delivery_key``); audited. Returns the acknowledgement id."""
+        a = table_of(WarningAck)
+        when = utc(at) if at is not None else self._now()
+        with self._write() as conn:
+            ack_id = conn.execute(
+                sa.insert(a)
+                .values(
+                    warning_id=warning_id,
+                    delivery_key=delivery_key,
+                    acknowledged_by=acknowledged_by,
+                    acknowledged_at=when,
+                    via=via,
+                )
+                .returning(a.c.ack_id)
+            ).scalar_one()
+            self._audit(
+                conn,
+                acknowledged_by,
+                "acknowledge_warning",
+                "warning",
+                warning_id,
+                {"delivery_key": delivery_key, "via": via},
+            )
+        return int(ack_id)
+
+    def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:
+        """Who acknowledged which warning change and when, oldest first (the dashboard
+        shows these beside the warning)."""
+        a = table_of(WarningAck)
+        stmt = sa.select(a).order_by(a.c.ack_id)
+        if warning_id is not None:
+            stmt = stmt.where(a.c.warning_id == warning_id)
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(a.c))
+
+    def acknowledged(self, delivery_key: str) -> bool:
+        """Whether some contact acknowledged the warning change ``delivery_key``."""
+        a = table_of(WarningAck)
+        with self._read() as conn:
+            return (
+                conn.execute(
+                    sa.select(a.c.ack_id).where(a.c.delivery_key == delivery_key).limit(1)
+                ).first()
+                is not None
+            )

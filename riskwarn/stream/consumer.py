@@ -1,0 +1,336 @@
+"""``riskwarn stream``: the long-running MQTT consumer.
+
+Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
+
+1. validate with batch ingest's rules (:func:`riskwarn.stream.validate.validate_messages`);
+2. upsert the accepted readings and the quarantine into the lake
+   (:func:`riskwarn.ingest.write_batch`: idempotent, by ``(source, record_id)``), retried
+   until it succeeds;
+3. only then acknowledge the messages (QoS 1, manual PUBACK): the broker keeps every
+   message that was not acknowledged for this client's persistent session (fixed client
+   id, clean session off) and sends it again after a crash or restart;
+4. add the readings to the per-sensor state, evaluate the touched sites with the sensor
+   rules, publish level changes to the serving store (retried while it is unavailable)
+   and log their deliveries; a separate thread sends them (:mod:`riskwarn.stream.delivery`).
+
+The status (one JSON object) is rewritten at every micro-batch in
+``$RISKWARN_HOME/run/stream.status.json``; ``riskwarn stream --status`` prints it as one line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import paho.mqtt.client as mqtt
+
+from riskwarn.ingest import write_batch
+from riskwarn.sources import SourceMapping
+from riskwarn.store import Store
+from riskwarn.stream.payload import QOS, subscription
+from riskwarn.stream.publish import LevelChange, Publisher
+from riskwarn.stream.state import SensorStates, SiteLevel
+from riskwarn.stream.validate import Message, validate_messages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StreamConfig:
+    mapping: SourceMapping
+    lake_dir: Path
+    store_url: str
+    status_path: Path
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "riskwarn-stream"
+    max_batch: int = 5000
+    batch_s: float = 0.5
+    eval_every_s: float = 30.0
+    delivery: Any = None  # DeliveryConfig or None
+    metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
+    pseudonym_key: str = ""
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    written_new: int = 0
+    batches: int = 0
+    lake_retries: int = 0
+    store_retries: int = 0
+    published_runs: int = 0
+    level_changes: int = 0
+    deliveries_logged: int = 0
+    last_write_at: str | None = None
+    connected: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StreamConsumer:
+    """The consumer (one per source; runs until :meth:`stop`)."""
+
+    def __init__(self, cfg: StreamConfig) -> None:
+        self.cfg = cfg
+        self.inbox: queue.Queue[Message] = queue.Queue()
+        self.counters = Counters()
+        self.stopping = threading.Event()
+        self.state = SensorStates(eval_every_s=cfg.eval_every_s)
+        self.store = Store(cfg.store_url)
+        self.store.upgrade()
+        self.publisher = Publisher(self.store)
+        self.pending: dict[str, SiteLevel] = {}  # evaluated levels not yet published
+        self.sent_at_by_site: dict[str, float] = {}
+        self.metrics: TextIO | None = None
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.max_inflight_messages_set(cfg.max_batch)
+        self.client.reconnect_delay_set(1, 10)
+
+    # -- MQTT callbacks (network thread) ----------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.warning("broker refused the connection: %s", rc)
+            return
+        self.counters.connected = True
+        client.subscribe(subscription(self.cfg.mapping.name), qos=QOS)
+        log.info(
+            "connected to %s:%d (session present: %s)",
+            self.cfg.host,
+            self.cfg.port,
+            flags.session_present,
+        )
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self.counters.connected = False
+        log.warning("disconnected from the broker (%s); reconnecting", rc)
+
+    def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Message(msg.topic, bytes(msg.payload), msg.mid, time.time()))
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        if self.cfg.metrics_path is not None:
+            self.metrics = self.cfg.metrics_path.open("a", buffering=1)
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
+        self.client.loop_start()
+        sender = None
+        if self.cfg.delivery is not None:
+            sender = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
+            sender.start()
+        try:
+            while not self.stopping.is_set():
+                batch = self._drain()
+                if batch:
+                    self.process(batch)
+                elif self.pending:
+                    self._publish(self.pending)
+                self._write_status()
+        finally:
+            self.client.loop_stop()
+            self.client.disconnect()
+            self._write_status(running=False)
+            if self.metrics is not None:
+                self.metrics.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _drain(self) -> list[Message]:
+        out: list[Message] = []
+        deadline = time.monotonic() + self.cfg.batch_s
+        while len(out) < self.cfg.max_batch:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                out.append(self.inbox.get(timeout=left))
+            except queue.Empty:
+                break
+        return out
+
+    def _retry(self, what: str, fn: Any, counter: str) -> Any:
+        delay = 0.5
+        while True:
+            try:
+                return fn()
+            except Exception as exc:  # the lake or store is unavailable: wait, retry
+                setattr(self.counters, counter, getattr(self.counters, counter) + 1)
+                log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, delay)
+                if self.stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, 10.0)
+
+    def process(self, batch: list[Message]) -> None:
+        """One micro-batch: validate, write durably, acknowledge, evaluate, publish."""
+        now = datetime.now(UTC)
+        mb = validate_messages(
+            self.cfg.mapping,
+            batch,
+            as_of=now,
+            batch_id=f"mqtt:{now:%Y%m%dT%H%M%S.%f}",
+            pseudonym_key=self.cfg.pseudonym_key,
+        )
+        written = self._retry(
+            "lake write",
+            lambda: write_batch(
+                self.cfg.lake_dir,
+                mb.batch,
+                self.cfg.mapping.partition,
+                ids_carry_time=self.cfg.mapping.ids_carry_time,
+            ),
+            "lake_retries",
+        )
+        done = time.time()
+        for m in batch:  # durable: now the broker may forget them
+            self.client.ack(m.mid, QOS)
+        c = self.counters
+        c.received += len(batch)
+        c.accepted += len(mb.batch.accepted)
+        c.quarantined += len(mb.batch.quarantine)
+        c.duplicates += mb.batch.duplicates
+        c.written_new += written["new"]
+        c.batches += 1
+        c.last_write_at = datetime.fromtimestamp(done, UTC).isoformat(timespec="seconds")
+        if self.metrics is not None and mb.sent_at:
+            self.metrics.write("".join(f"d {done - s:.4f}\n" for s in mb.sent_at.values()))
+        acc = mb.batch.accepted
+        touched = self.state.add(acc, mb.sites)
+        if touched and mb.sent_at:
+            site_of = {sid: mb.sites.get(sid) for sid in set(acc["sensor_id"])}
+            for rid, sid in zip(acc["record_id"], acc["sensor_id"], strict=True):
+                s = mb.sent_at.get(str(rid))
+                site = site_of.get(sid)
+                if s is not None and site is not None:
+                    self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
+        levels = self.state.evaluate(self.state.due(touched))
+        self.pending.update(levels)
+        if self.pending:
+            self._publish(self.pending)
+
+    def _publish(self, levels: dict[str, SiteLevel]) -> None:
+        changes = self.publisher.changes(levels)
+        if not changes:
+            self.pending = {}
+            return
+        try:
+            self.publisher.publish(levels, changes, datetime.now(UTC))
+        except Exception as exc:  # store unavailable: keep the levels, retry next loop
+            self.counters.store_retries += 1
+            log.warning(
+                "publishing %d level change(s) failed (%s); will retry",
+                len(changes),
+                type(exc).__name__,
+            )
+            self.stopping.wait(1.0)
+            return
+        self.pending = {}
+        done = time.time()
+        self.counters.published_runs += 1
+        self.counters.level_changes += len(changes)
+        for ch in changes:
+            log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
+            if self.metrics is not None and ch.site_id in self.sent_at_by_site:
+                self.metrics.write(
+                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank}\n"
+                )
+            self._enqueue(ch, levels[ch.site_id])
+
+    def _enqueue(self, change: LevelChange, level: SiteLevel) -> None:
+        if self.cfg.delivery is None or not change.notify:
+            return
+        from riskwarn.stream.delivery import enqueue
+
+        n = self._retry(
+            "delivery log",
+            lambda: enqueue(self.store, self.cfg.delivery, change, level.reason_items),
+            "store_retries",
+        )
+        self.counters.deliveries_logged += n
+
+    def _deliver_loop(self) -> None:
+        from riskwarn.stream.delivery import deliver_due, escalate
+
+        store = Store(self.cfg.store_url)
+        last_escalation = 0.0
+        while not self.stopping.wait(1.0):
+            try:
+                deliver_due(store, self.cfg.delivery)
+                if time.monotonic() - last_escalation > 10:
+                    escalate(store, self.cfg.delivery)
+                    last_escalation = time.monotonic()
+            except Exception as exc:  # store down: try again next second
+                log.warning("delivery loop: %s", type(exc).__name__)
+
+    def _write_status(self, running: bool = True) -> None:
+        c = self.counters
+        status = {
+            "pid": os.getpid(),
+            "running": running,
+            "source": self.cfg.mapping.name,
+            "broker": f"{self.cfg.host}:{self.cfg.port}",
+            "connected": c.connected,
+            "received": c.received,
+            "accepted": c.accepted,
+            "quarantined": c.quarantined,
+            "duplicates": c.duplicates,
+            "new_in_lake": c.written_new,
+            "batches": c.batches,
+            "queued": self.inbox.qsize(),
+            "sensors": len(self.state),
+            "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
+            "level_changes": c.level_changes,
+            "deliveries_logged": c.deliveries_logged,
+            "lake_retries": c.lake_retries,
+            "store_retries": c.store_retries,
+            "last_write_at": c.last_write_at,
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        path = self.cfg.status_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        tmp.replace(path)
+
+
+def status_line(path: Path) -> str:
+    """One line about the consumer from its status file."""
+    if not path.exists():
+        return "stream: not started (no status file)"
+    s = json.loads(path.read_text())
+    alive = False
+    try:
+        os.kill(int(s["pid"]), 0)
+        alive = s.get("running", False)
+    except (OSError, ValueError):
+        alive = False
+    state = "running" if alive else "stopped"
+    conn = "connected" if s.get("connected") and alive else "disconnected"
+    return (
+        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
+        f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
+        f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
+        f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
+        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}"
+    )

@@ -1,0 +1,297 @@
+"""Delivering warning changes to the people responsible: e-mail (SMTP) and a signed
+HTTP webhook, with retries, de-duplication, a delivery log and escalation.
+
+The contacts file (YAML, ``configs/contacts.example.yaml``) lists contacts by id, with
+their channels, and routes (site, then township, then default) as ordered lists of
+contact ids: a change goes to the first contact of its route; a red warning that nobody
+acknowledged within ``escalate_after_minutes`` goes to the next one, and so on. Only
+contact ids reach the serving store and the logs, never an address or a number.
+
+Every orange/red change (:attr:`riskwarn.stream.publish.LevelChange.notify`) becomes one
+row per channel of the contact in the ``deliveries`` table (its delivery key names the
+change, so re-publishing or a restart adds nothing); :func:`deliver_due` sends due rows,
+retrying with exponential back-off (``retry_base_s`` * 2^attempts, at most
+``max_attempts`` tries) and records each outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import requests
+import yaml
+
+from riskwarn import warnings as rw
+from riskwarn.store import Store
+from riskwarn.stream.publish import DOMAIN, LevelChange
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Riskwarn-Signature"
+TIMESTAMP_HEADER = "X-Riskwarn-Timestamp"
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    email: str | None = None
+    webhook: bool = False
+
+    @property
+    def channels(self) -> list[str]:
+        return [c for c, on in (("email", bool(self.email)), ("webhook", self.webhook)) if on]
+
+
+@dataclass
+class DeliveryConfig:
+    contacts: dict[str, Contact]
+    sites: dict[str, list[str]] = field(default_factory=dict)
+    townships: dict[str, list[str]] = field(default_factory=dict)
+    default: list[str] = field(default_factory=list)
+    site_township: dict[str, str] = field(default_factory=dict)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "riskwarn@localhost"
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    escalate_after_minutes: float = 15.0
+    retry_base_s: float = 2.0
+    max_attempts: int = 8
+    timeout_s: float = 10.0
+
+    def route(self, site_id: str) -> list[str]:
+        """Contact ids responsible for a site, in escalation order."""
+        if site_id in self.sites:
+            return self.sites[site_id]
+        town = self.site_township.get(site_id)
+        if town is not None and town in self.townships:
+            return self.townships[town]
+        return self.default
+
+
+def load_config(path: str | Path) -> DeliveryConfig:
+    """The contacts file; the webhook secret comes from the environment variable it names."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    contacts = {
+        str(cid): Contact(str(cid), c.get("email"), bool(c.get("webhook", False)))
+        for cid, c in (raw.get("contacts") or {}).items()
+    }
+    routes = raw.get("routes") or {}
+    smtp = raw.get("smtp") or {}
+    hook = raw.get("webhook") or {}
+    secret = os.environ.get(str(hook.get("secret_env", "RISKWARN_WEBHOOK_SECRET")), "")
+    cfg = DeliveryConfig(
+        contacts=contacts,
+        sites={str(k): [str(x) for x in v] for k, v in (routes.get("sites") or {}).items()},
+        townships={str(k): [str(x) for x in v] for k, v in (routes.get("townships") or {}).items()},
+        default=[str(x) for x in routes.get("default") or []],
+        site_township={str(k): str(v) for k, v in (raw.get("site_townships") or {}).items()},
+        smtp_host=str(smtp.get("host", "127.0.0.1")),
+        smtp_port=int(smtp.get("port", 25)),
+        mail_from=str(smtp.get("from", "riskwarn@localhost")),
+        webhook_url=hook.get("url"),
+        webhook_secret=secret,
+        escalate_after_minutes=float(raw.get("escalate_after_minutes", 15)),
+        retry_base_s=float(raw.get("retry_base_s", 2)),
+        max_attempts=int(raw.get("max_attempts", 8)),
+    )
+    unknown = {
+        c for r in [*cfg.sites.values(), *cfg.townships.values(), cfg.default] for c in r
+    } - set(contacts)
+    if unknown:
+        raise ValueError(f"{path}: routes name unknown contacts {sorted(unknown)}")
+    if cfg.webhook_url and not cfg.webhook_secret:
+        raise ValueError(
+            f"{path}: a webhook needs its secret in ${hook.get('secret_env', 'RISKWARN_WEBHOOK_SECRET')}"
+        )
+    return cfg
+
+
+def _message(change: LevelChange, reasons: list[Any], step: int) -> dict[str, Any]:
+    """What is sent (and kept in the log): the change, its reasons, no personal data."""
+    level_to = rw.level_name(change.to_rank)
+    return {
+        "warning_id": change.warning_id,
+        "domain": DOMAIN,
+        "site_id": change.site_id,
+        "change": "escalated" if step else change.change,
+        "from_level": rw.level_name(change.from_rank),
+        "to_level": level_to,
+        "at": change.at.isoformat(),
+        "reasons": reasons,
+        "delivery_key": change.key,
+        "escalation_step": step,
+    }
+
+
+def enqueue(
+    store: Store, cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
+) -> int:
+    """Log the deliveries of one change to the ``step``-th contact of its route (once)."""
+    route = cfg.route(change.site_id)
+    if not change.notify or step >= len(route):
+        return 0
+    contact = cfg.contacts[route[step]]
+    msg = _message(change, reasons, step)
+    rows = [
+        {
+            "delivery_key": change.key,
+            "warning_id": change.warning_id,
+            "domain": DOMAIN,
+            "unit_id": change.site_id,
+            "change": msg["change"],
+            "from_level": msg["from_level"],
+            "to_level": msg["to_level"],
+            "channel": channel,
+            "contact_id": contact.contact_id,
+            "escalation_step": step,
+            "message": msg,
+            "changed_at": change.at.to_pydatetime(),
+        }
+        for channel in contact.channels
+    ]
+    return store.enqueue_deliveries(rows)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`` (the webhook's signature)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
+    """Check a webhook signature (for receivers; constant-time comparison)."""
+    return hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def _subject(msg: dict[str, Any]) -> str:
+    to = msg["to_level"] or "no warning"
+    return f"[riskwarn] site {msg['site_id']}: {msg['change']} -> {to}"
+
+
+def _body(msg: dict[str, Any]) -> str:
+    lines = [
+        f"Site {msg['site_id']}: {msg['change']} ({msg['from_level'] or 'none'} -> {msg['to_level'] or 'none'})",
+        f"at {msg['at']}",
+        "",
+        *[r["en"] if isinstance(r, dict) else str(r) for r in msg["reasons"]],
+        "",
+        f"Warning {msg['warning_id']}, change {msg['delivery_key']}.",
+        f"Acknowledge: riskwarn stream ack {msg['warning_id']} --key {msg['delivery_key']} --by <you>",
+    ]
+    return "\n".join(lines)
+
+
+def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> None:
+    em = EmailMessage()
+    em["From"] = cfg.mail_from
+    em["To"] = contact.email or ""
+    em["Subject"] = _subject(msg)
+    em["X-Riskwarn-Delivery-Key"] = msg["delivery_key"]
+    em.set_content(_body(msg))
+    with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
+        smtp.send_message(em)
+
+
+def send_webhook(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> None:
+    if not cfg.webhook_url:
+        raise RuntimeError("no webhook url configured")
+    body = json.dumps({**msg, "contact_id": contact.contact_id}, ensure_ascii=False).encode()
+    ts = str(int(time.time()))
+    resp = requests.post(
+        cfg.webhook_url,
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: ts,
+            SIGNATURE_HEADER: sign(cfg.webhook_secret, ts, body),
+            "Idempotency-Key": f"{msg['delivery_key']}:{contact.contact_id}",
+        },
+        timeout=cfg.timeout_s,
+    )
+    resp.raise_for_status()
+
+
+def _error_class(exc: BaseException) -> str:
+    """The kind of failure, without the message (which may hold an address)."""
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    return type(exc).__name__
+
+
+def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
+    """Send the due deliveries; returns counts sent / retry / failed."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for d in store.due_deliveries(limit):
+        contact = cfg.contacts.get(d["contact_id"])
+        try:
+            if contact is None:
+                raise KeyError("contact no longer in the contacts file")
+            (send_email if d["channel"] == "email" else send_webhook)(cfg, contact, d["message"])
+        except Exception as exc:  # any failure of one delivery: retry it later
+            n = int(d["attempts"]) + 1
+            retry_at = (
+                None
+                if n >= cfg.max_attempts
+                else datetime.now(UTC) + timedelta(seconds=cfg.retry_base_s * 2 ** (n - 1))
+            )
+            store.record_attempt(
+                d["delivery_id"], ok=False, error=_error_class(exc), retry_at=retry_at
+            )
+            counts["retry" if retry_at else "failed"] += 1
+            log.warning(
+                "delivery %s (%s to contact %s) attempt %d failed: %s",
+                d["delivery_id"],
+                d["channel"],
+                d["contact_id"],
+                n,
+                _error_class(exc),
+            )
+            continue
+        store.record_attempt(d["delivery_id"], ok=True)
+        counts["sent"] += 1
+        log.info(
+            "delivery %s (%s to contact %s) sent", d["delivery_id"], d["channel"], d["contact_id"]
+        )
+    return counts
+
+
+def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> int:
+    """Escalate red changes nobody acknowledged within ``escalate_after_minutes``: the
+    next contact of the route gets them. Returns how many deliveries were added."""
+    now = now or datetime.now(UTC)
+    log_ = store.deliveries()
+    if log_.empty:
+        return 0
+    red = log_.loc[(log_["to_level"] == "red") & (log_["status"] == "sent")]
+    added = 0
+    wait = timedelta(minutes=cfg.escalate_after_minutes)
+    for key, g in red.groupby("delivery_key"):
+        step = int(g["escalation_step"].max())
+        top = g.loc[g["escalation_step"] == step]
+        if (log_.loc[log_["delivery_key"] == key, "escalation_step"] > step).any():
+            continue
+        if top["sent_at"].min() + wait > now or store.acknowledged(str(key)):
+            continue
+        msg = top["message"].iloc[0]
+        change = LevelChange(
+            msg["site_id"],
+            msg["warning_id"],
+            rw.LEVEL_RANKS.get(msg["from_level"] or "", 0),
+            rw.LEVEL_RANKS[msg["to_level"]],
+            pd.Timestamp(msg["at"]),
+        )
+        added += enqueue(store, cfg, change, msg["reasons"], step + 1)
+    return added

@@ -1,0 +1,191 @@
+"""Level changes of the stream, published to the serving store atomically.
+
+The stream publishes runs of its own domain, ``geohazard_stream`` (beside the hourly
+nowcast's ``geohazard_hourly``): each publication is a whole snapshot of the sites the
+stream watches (a forecast row per site, a warning per warned site) written through
+:class:`riskwarn.store.Store`'s stage -> fill -> publish, so a reader sees the previous
+snapshot or the new one, never half of one. A warning lives from the reading that
+raised its site above "no warning" to the one that lowered it back: its id is
+``geohazard_stream:<site>:<start of the episode>``, so a level change inside an episode
+updates the same warning (the store resets its review, as for any level change) and
+its history stays one row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import warnings as rw
+from riskwarn.store import Store, run_id_for
+from riskwarn.stream.state import SiteLevel
+
+DOMAIN = "geohazard_stream"
+HORIZON_HOURS = 24.0
+NOTIFY_RANK = 3  # orange and red are delivered to people
+
+
+@dataclass(frozen=True)
+class LevelChange:
+    """One change of a site's level (``to_rank`` 0 = the warning ended)."""
+
+    site_id: str
+    warning_id: str
+    from_rank: int
+    to_rank: int
+    at: pd.Timestamp  # data time of the reading that changed it
+
+    @property
+    def change(self) -> str:
+        if self.from_rank == 0:
+            return "new"
+        if self.to_rank == 0:
+            return "ended"
+        return "raised" if self.to_rank > self.from_rank else "lowered"
+
+    @property
+    def key(self) -> str:
+        """The delivery key: one per warning change, stable across restarts."""
+        text = f"{self.warning_id}|{self.from_rank}|{self.to_rank}|{self.at.isoformat()}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    @property
+    def notify(self) -> bool:
+        """New or raised orange/red, and the lowering or end of an orange/red."""
+        if self.to_rank > self.from_rank:
+            return self.to_rank >= NOTIFY_RANK
+        return self.from_rank >= NOTIFY_RANK
+
+
+class Publisher:
+    """The stream's served snapshot and its level changes."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        # site -> the served warning row (from the store at start: a restart carries on)
+        self.served: dict[str, dict[str, Any]] = {}
+        self.sites: set[str] = set()
+        w = store.warnings(domain=DOMAIN)
+        for row in w.to_dict("records"):
+            self.served[str(row["unit_id"])] = row
+        run = store.published_run(DOMAIN)
+        if run is not None:
+            f = store.published_forecasts(DOMAIN)
+            self.sites = set(f["unit_id"].astype(str))
+
+    def changes(self, levels: dict[str, SiteLevel]) -> list[LevelChange]:
+        """Level changes of the evaluated sites against the served snapshot."""
+        out = []
+        for site, lv in sorted(levels.items()):
+            old = self.served.get(site)
+            old_rank = 0 if old is None else int(old["level_rank"])
+            if lv.level_rank == old_rank:
+                continue
+            if old is None:
+                wid = rw.warning_id(DOMAIN, site, lv.observed_to)
+            else:
+                wid = str(old["warning_id"])
+            out.append(LevelChange(site, wid, old_rank, lv.level_rank, lv.observed_to))
+        return out
+
+    def _warning_row(
+        self, lv: SiteLevel, wid: str, start: Any, origin: pd.Timestamp
+    ) -> dict[str, Any]:
+        rank = lv.level_rank
+        fail = lv.failure_in_hours
+        return {
+            "warning_id": wid,
+            "domain": DOMAIN,
+            "unit_type": "site",
+            "unit_id": lv.site_id,
+            "origin": origin,
+            "valid_from": pd.Timestamp(start),
+            "valid_to": origin + pd.Timedelta(hours=HORIZON_HOURS),
+            "level": rw.LEVEL_NAMES[rank],
+            "level_rank": rank,
+            "probability": None,
+            "score": float(rank),
+            "reasons": lv.reason_items,
+            "evidence": {
+                **lv.evidence,
+                "observed_to": lv.observed_to.isoformat(),
+                "source": "stream",
+                "health": lv.health_status,
+            },
+            "lead_time_hours": HORIZON_HOURS if np.isnan(fail) else float(fail),
+            "county_code": None,
+            "township_code": None,
+            "state": "new",
+        }
+
+    def publish(
+        self, levels: dict[str, SiteLevel], changes: list[LevelChange], now: datetime
+    ) -> str | None:
+        """Publish the snapshot with ``levels`` applied (one transaction); None when
+        nothing changed. Raises what the store raises (the caller retries)."""
+        if not changes:
+            return None
+        origin = (
+            pd.Timestamp(now).tz_convert("UTC")
+            if pd.Timestamp(now).tzinfo
+            else pd.Timestamp(now, tz="UTC")
+        )
+        served = dict(self.served)
+        for c in changes:
+            lv = levels[c.site_id]
+            if c.to_rank == 0:
+                served.pop(c.site_id, None)
+                continue
+            start = c.at if c.from_rank == 0 else self.served[c.site_id]["valid_from"]
+            served[c.site_id] = self._warning_row(lv, c.warning_id, start, origin)
+        for site, lv in levels.items():  # refreshed content of warnings whose level held
+            if (
+                site in served
+                and lv.level_rank == served[site]["level_rank"]
+                and site not in {c.site_id for c in changes}
+            ):
+                served[site] = self._warning_row(
+                    lv, served[site]["warning_id"], served[site]["valid_from"], origin
+                )
+        sites = sorted(self.sites | set(levels) | set(served))
+        forecasts = pd.DataFrame(
+            {
+                "unit_type": "site",
+                "unit_id": sites,
+                "domain": DOMAIN,
+                "origin": origin,
+                "valid_to": origin + pd.Timedelta(hours=HORIZON_HOURS),
+                "score": [float(served[s]["level_rank"]) if s in served else 0.0 for s in sites],
+            }
+        )
+        warnings = pd.DataFrame(
+            [
+                {k: v for k, v in row.items() if k not in ("effective_level",)}
+                for row in served.values()
+            ]
+        )
+        run_id = run_id_for(DOMAIN, origin.to_pydatetime())
+        run_id = f"{run_id}{origin:%S}"  # one run per publishing second
+        self.store.stage_run(
+            {
+                "run_id": run_id,
+                "domain": DOMAIN,
+                "origin": origin.to_pydatetime(),
+                "horizon_hours": HORIZON_HOURS,
+                "model_name": "sensor-rules",
+                "model_version": "stream",
+            }
+        )
+        self.store.write_forecasts(run_id, forecasts)
+        if len(warnings):
+            cols = [c for c in rw.WARNING_COLUMNS if c in warnings.columns]
+            self.store.write_warnings(run_id, warnings[cols])
+        self.store.publish_run(run_id, actor="stream")
+        self.served = {k: {**v, "origin": origin} for k, v in served.items()}
+        self.sites = set(sites)
+        return run_id

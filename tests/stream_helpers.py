@@ -1,0 +1,169 @@
+"""Helpers of the streaming tests and bench: a private Mosquitto broker, synthetic
+slope readings, local SMTP and webhook receivers."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing answers on 127.0.0.1:{port}")
+
+
+class Broker:
+    """A Mosquitto broker of its own (persistent sessions kept on disk across restarts)."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.conf = self.dir / "mosquitto.conf"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            f"user {getpass.getuser()}\n"
+            "persistence true\n"
+            f"persistence_location {self.dir}/\n"
+            "autosave_interval 1\n"
+            "max_inflight_messages 0\n"
+            "max_queued_messages 0\n"
+            f"log_dest file {self.dir}/mosquitto.log\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+def slope_readings(
+    sensor_id: str,
+    *,
+    start: pd.Timestamp,
+    steady_days: float = 14.0,
+    failure_after_days: float = 18.0,
+    step: str = "1h",
+    v0: float = 0.2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Cumulative displacement of a slope: steady creep ``v0`` mm/day, then Fukuzono
+    acceleration (1/v falling linearly to 0 at the failure); readings up to the failure."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range(
+        start, start + pd.Timedelta(days=failure_after_days), freq=step, inclusive="left"
+    )
+    days = (t - start).total_seconds().to_numpy() / 86400.0
+    tf, ts = failure_after_days, steady_days
+    v = np.where(days < ts, v0, v0 * (tf - ts) / np.maximum(tf - days, 1e-3))
+    dt = np.diff(days, prepend=days[0])
+    disp = np.cumsum(v * dt) + rng.normal(0, 0.01, len(days))
+    return pd.DataFrame(
+        {
+            "sensor_id": sensor_id,
+            "observed_at": t,
+            "interval_s": int(pd.Timedelta(step).total_seconds()),
+            "quantity": "displacement_mm",
+            "value": disp.round(3),
+            "quality": "good",
+        }
+    )
+
+
+class Webhook:
+    """A local HTTP server that records every POST (headers and body)."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.status = status
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.status == 200:
+                    outer.received.append((dict(self.headers), body))
+                self.send_response(outer.status)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Webhook:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(b) for _, b in self.received]
+
+
+@contextlib.contextmanager
+def smtp_server() -> Iterator[tuple[int, list[Any]]]:
+    """A local aiosmtpd server; yields (port, received envelopes)."""
+    from aiosmtpd.controller import Controller
+
+    got: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            got.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    ctl = Controller(Handler(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        yield port, got
+    finally:
+        ctl.stop()
+
+
+def wait_for(cond: Any, timeout: float = 30.0, every: float = 0.1) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        got = cond()
+        if got:
+            return got
+        time.sleep(every)
+    raise TimeoutError("condition not met in time")

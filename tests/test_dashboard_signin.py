@@ -1,0 +1,293 @@
+"""Dashboard sign-in hardening (issue 13.11) and sessions that survive a refresh (12 §4).
+
+Pure parts (back-off, tokens, OIDC mapping, equal timing) are tested directly; the flow
+(every attempt audited, lockout, idle timeout, removed and demoted users signed out at
+once) through Streamlit's AppTest on a demo home; the cookie (a browser refresh keeps the
+user signed in, sign-out ends it, even for a copied cookie) in Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from riskwarn.commands.dashboard import streamlit_command
+from riskwarn.dashboard import auth, sessions
+from riskwarn.store import Store
+from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+
+
+# ----------------------------------------------------------------------------- pure
+
+
+def _entries(*events: tuple[str, int]) -> list[dict[str, Any]]:
+    """Audit entries (action, seconds after T0), returned newest first like the store."""
+    rows = [{"action": a, "at": T0 + timedelta(seconds=s)} for a, s in events]
+    return sorted(rows, key=lambda r: r["at"], reverse=True)
+
+
+def test_back_off_starts_after_five_failures_and_doubles() -> None:
+    four = _entries(*[("login_failed", i) for i in range(4)])
+    assert sessions.locked_until(four, T0 + timedelta(seconds=5)) is None
+    five = _entries(*[("login_failed", i) for i in range(5)])
+    assert sessions.locked_until(five, T0 + timedelta(seconds=5)) == T0 + timedelta(seconds=34)
+    assert sessions.locked_until(five, T0 + timedelta(seconds=35)) is None
+    seven = _entries(*[("login_failed", i) for i in range(7)])
+    assert sessions.locked_until(seven, T0 + timedelta(seconds=7)) == T0 + timedelta(
+        seconds=6 + 120
+    )
+    many = _entries(*[("login_failed", i) for i in range(40)])
+    assert sessions.lock_for(40) == sessions.MAX_LOCK
+    assert sessions.locked_until(many, T0 + timedelta(seconds=40)) is not None
+
+
+def test_a_success_or_time_ends_the_run_of_failures() -> None:
+    events = [("login_failed", i) for i in range(5)] + [("login", 10), ("login_failed", 11)]
+    assert sessions.locked_until(_entries(*events), T0 + timedelta(seconds=12)) is None
+    old = _entries(*[("login_failed", i) for i in range(5)])
+    assert sessions.locked_until(old, T0 + timedelta(minutes=20)) is None
+
+
+def test_unknown_user_and_wrong_password_take_the_same_time() -> None:
+    users = auth.demo_users_document("right-password")
+
+    def median_s(username: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            assert auth.authenticate(users, username, "wrong") is None
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    auth.authenticate(users, "warm-up", "x")
+    known, unknown = median_s("reviewer"), median_s("no-such-user")
+    # the old code answered an unknown name without hashing: about 1000 times faster
+    assert 0.5 < unknown / known < 2.0, (known, unknown)
+    assert auth.authenticate(users, "reviewer", "right-password") is not None
+
+
+def test_oidc_needs_a_verified_email_and_an_explicit_role() -> None:
+    users = {"users": {}, "oidc_roles": {"a@city.gov.cn": "reviewer", "b@city.gov.cn": "boss"}}
+    ok = {"email": "a@city.gov.cn", "email_verified": True, "name": "A"}
+    assert auth.oidc_user(users, ok) == auth.User("a@city.gov.cn", "A", "reviewer")
+    assert auth.oidc_user(users, {**ok, "email_verified": False}) is None
+    assert auth.oidc_user(users, {"email": "a@city.gov.cn"}) is None  # claim missing
+    assert auth.oidc_user(users, {"email": "c@city.gov.cn", "email_verified": True}) is None
+    assert auth.oidc_user(users, {"email": "b@city.gov.cn", "email_verified": True}) is None
+
+
+def test_removed_or_demoted_users_are_no_longer_valid() -> None:
+    users = auth.demo_users_document("pw")
+    reviewer = auth.configured_user(users, "reviewer")
+    assert reviewer is not None and auth.still_valid(users, reviewer) == reviewer
+    users["users"]["reviewer"]["role"] = "leader"
+    assert auth.still_valid(users, reviewer) is None
+    del users["users"]["reviewer"]
+    assert auth.still_valid(users, reviewer) is None
+
+
+def test_tokens_are_signed_expire_and_stop_at_the_absolute_limit(tmp_path: Path) -> None:
+    key = sessions.signing_key(tmp_path)
+    assert (sessions.key_path(tmp_path).stat().st_mode & 0o777) == 0o600
+    token = sessions.issue(key, "reviewer", "reviewer", T0, timedelta(minutes=30))
+    payload = sessions.read(key, token, T0 + timedelta(minutes=29))
+    assert payload is not None and payload["u"] == "reviewer" and payload["r"] == "reviewer"
+    assert sessions.read(key, token, T0 + timedelta(minutes=31)) is None
+    assert sessions.read(b"another key", token, T0) is None
+    body, sig = token.split(".")
+    forged = sessions._b64(sessions._unb64(body).replace(b"reviewer", b"admin\x00\x00\x00"))
+    assert sessions.read(key, f"{forged}.{sig}", T0) is None
+    late = sessions.issue(
+        key, "r", "reviewer", T0 + timedelta(hours=11, minutes=50), timedelta(minutes=30), T0
+    )
+    left = sessions.read(key, late, T0 + timedelta(hours=11, minutes=55))
+    assert left is not None and left["exp"] == int((T0 + sessions.MAX_SESSION).timestamp())
+    sessions.revoke(tmp_path, payload, T0)
+    assert sessions.is_revoked(tmp_path, payload)
+
+
+def test_dashboard_command_hides_error_details_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("RISKWARN_ENV", raising=False)
+    assert "--client.showErrorDetails=none" in streamlit_command("127.0.0.1", 8501)
+    monkeypatch.setenv("RISKWARN_ENV", "development")
+    assert "--client.showErrorDetails=full" in streamlit_command("127.0.0.1", 8501)
+
+
+def test_the_demo_listens_on_this_host_only_and_says_how_to_change_its_password(
+    tmp_path: Path,
+) -> None:
+    from riskwarn import demo
+    from riskwarn.commands.dashboard import DEMO_PASSWORD_ENV, demo_password_note
+
+    assert demo.DEFAULT_HOST == "127.0.0.1"
+    note = demo_password_note(tmp_path / "users.yaml")
+    assert DEMO_PASSWORD_ENV in note and str(tmp_path / "users.yaml") in note
+
+
+# ----------------------------------------------------------------------------- AppTest flow
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    home = tmp_path_factory.mktemp("signin") / "home"
+    city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home, city.store_url
+    mp.undo()
+
+
+def _sign_in(username: str, password: str) -> Any:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.text_input(key="login_user").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button[0].click().run()
+
+
+def _logins(store_url: str, name: str) -> list[tuple[str, str | None]]:
+    with Store(store_url) as store:
+        entries = store.audit_entries("user", name, (*sessions.LOGIN_ACTIONS, "login_locked"))
+    return [(e["action"], (e["details"] or {}).get("reason")) for e in reversed(entries)]
+
+
+def test_every_attempt_is_audited_and_repeated_failures_lock_the_name(
+    home: tuple[Path, str],
+) -> None:
+    _, store_url = home
+    at = _sign_in("leader", DEMO_PASSWORD)
+    assert not at.exception and "user" in at.session_state
+    for name in ("scientist", "ghost"):  # a known and an unknown name: same answers
+        answers = []
+        for _ in range(6):
+            at = _sign_in(name, "wrong")
+            answers.append(at.error[0].value)
+        assert answers[:4] == ["用户名或密码错误。"] * 4
+        assert all("连续登录失败次数过多" in a for a in answers[4:]), answers
+        # even the right password is refused while the name is locked
+        at = _sign_in(name, DEMO_PASSWORD)
+        assert "user" not in at.session_state and "连续登录失败次数过多" in at.error[0].value
+    assert _logins(store_url, "leader") == [("login", None)]
+    assert (
+        _logins(store_url, "scientist")
+        == [("login_failed", "bad_credentials")] * 5 + [("login_locked", None)] * 2
+    )
+    assert _logins(store_url, "ghost") == _logins(store_url, "scientist")
+
+
+def _signed_in(username: str, **state: Any) -> Any:
+    """An app whose session already holds ``username`` (as after a sign-in) and ``state``."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = auth.User(username, username, auth.DEMO_USERS[username][0])
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_idle_sessions_and_removed_or_demoted_users_end_at_once(home: tuple[Path, str]) -> None:
+    path, store_url = home
+    at = _signed_in("reviewer2", last_active=sessions.now_utc() - timedelta(minutes=5))
+    assert "user" in at.session_state and at.title[0].value == "本周风险总览"
+    at = _signed_in("reviewer2", last_active=sessions.now_utc() - timedelta(hours=1))
+    assert "user" not in at.session_state
+    assert any("无操作" in w.value for w in at.warning)
+
+    users_file = auth.users_file_path(path)
+    original = users_file.read_text(encoding="utf-8")
+    try:
+        doc = yaml.safe_load(original)
+        doc["users"]["reviewer2"]["role"] = "leader"  # demoted while signed in
+        users_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        at = _signed_in("reviewer2")
+        assert "user" not in at.session_state
+        assert any("角色已变更" in w.value for w in at.warning)
+        del doc["users"]["reviewer2"]  # deleted
+        users_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+        at = _signed_in("reviewer2")
+        assert "user" not in at.session_state
+    finally:
+        users_file.write_text(original, encoding="utf-8")
+    ended = [a for a in _logins_all(store_url, "reviewer2") if a[0] == "session_ended"]
+    assert ended == [
+        ("session_ended", "idle"),
+        ("session_ended", "account_changed"),
+        ("session_ended", "account_changed"),
+    ]
+
+
+def _logins_all(store_url: str, name: str) -> list[tuple[str, str | None]]:
+    actions = (*sessions.LOGIN_ACTIONS, "login_locked", "session_ended", "logout")
+    with Store(store_url) as store:
+        entries = store.audit_entries("user", name, actions)
+    return [(e["action"], (e["details"] or {}).get("reason")) for e in reversed(entries)]
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.dashboard_server import dashboard_env, launch_chromium, serve
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
+    expect = sync_api.expect
+    expect.set_options(timeout=60_000)
+    with (
+        serve(home, dashboard_env(home, city.store_url)) as base,
+        sync_api.sync_playwright() as p,
+    ):
+        browser = launch_chromium(sync_api, p)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(base)
+        page.get_by_label("用户名").fill("reviewer")
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
+        page.wait_for_function(f"document.cookie.includes('{sessions.COOKIE}=')")
+        cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
+        assert cookie["sameSite"] == "Strict"
+
+        page.reload()  # a new Streamlit session: signed in again from the cookie
+        expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
+        expect(page.get_by_label("密码")).to_have_count(0)
+
+        page.get_by_role("button", name="退出登录").click()
+        expect(page.get_by_label("密码")).to_be_visible()
+        page.reload()
+        expect(page.get_by_label("密码")).to_be_visible()
+        expect(page.get_by_role("heading", name="本周风险总览")).to_have_count(0)
+
+        # the cookie copied before the sign-out opens nothing either (its token is revoked)
+        other = browser.new_context()
+        other.add_cookies([cookie])
+        page2 = other.new_page()
+        page2.goto(base)
+        expect(page2.get_by_label("密码")).to_be_visible()
+        expect(page2.get_by_role("heading", name="本周风险总览")).to_have_count(0)
+        browser.close()
+    with Store(city.store_url) as store:
+        log = store.audit_log()
+        actions = log.loc[log["object_type"] == "user", "action"].tolist()[::-1]
+    assert actions[-3:] == ["login", "session_resumed", "logout"], actions

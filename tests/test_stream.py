@@ -1,0 +1,424 @@
+"""The streaming path against a real Mosquitto broker (started by the test on a free
+port): publish -> lake -> warning -> e-mail (aiosmtpd) and signed webhook; exactly once
+with the batch path; malformed payloads quarantined; kill -9 and broker restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.stream_helpers import MOSQUITTO, Broker, Webhook, slope_readings, smtp_server, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
+
+pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+def _mapping() -> Any:
+    from riskwarn.sources import load_mapping
+
+    return load_mapping(MAPPING)
+
+
+def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
+    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
+
+    cfg = StreamConfig(
+        mapping=_mapping(),
+        lake_dir=settings.lake_dir,
+        store_url=settings.resolved_store_url,
+        status_path=settings.home / "run" / "stream.status.json",
+        port=broker.port,
+        client_id=kw.pop("client_id", "rw-test"),
+        batch_s=0.3,
+        eval_every_s=0.0,
+        **kw,
+    )
+    return StreamConsumer(cfg)
+
+
+class Running:
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.thread = threading.Thread(target=consumer.run, daemon=True)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        wait_for(lambda: self.consumer.counters.connected, 10)
+        return self.consumer
+
+    def __exit__(self, *exc: object) -> None:
+        self.consumer.stop()
+        self.thread.join(20)
+
+
+def _publish(broker: Broker, readings: pd.DataFrame, site: str = "H1") -> None:
+    from riskwarn.stream.replay import connect, publish_readings
+
+    client = connect("127.0.0.1", broker.port)
+    try:
+        sites = {s: site for s in readings["sensor_id"].unique()}
+        for _ in publish_readings(client, "simcity", readings, sites):
+            pass
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def _lake(settings: Any) -> pd.DataFrame:
+    from riskwarn import lake
+
+    return lake.read_table(settings.lake_dir, "sensor_readings", ["simcity"])
+
+
+def _steady(n: int, sensors: int = 1, start: pd.Timestamp | None = None) -> pd.DataFrame:
+    start = start or pd.Timestamp(datetime.now(UTC)).floor("10min") - pd.Timedelta(
+        minutes=10 * n + 60
+    )
+    parts = [
+        slope_readings(
+            f"G{i}", start=start, steady_days=99, failure_after_days=n / 144, step="10min", seed=i
+        )
+        for i in range(sensors)
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _batch_file(readings: pd.DataFrame, path: Path) -> Path:
+    """The same readings as the simulated city's monthly extract (batch path)."""
+    local = readings["observed_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    pd.DataFrame(
+        {
+            "设备编号": readings["sensor_id"],
+            "采集时间": local.astype("datetime64[s]"),
+            "采样间隔": readings["interval_s"],
+            "监测项": "累计位移",
+            "数值": readings["value"],
+            "数据状态": "正常",
+        }
+    ).to_parquet(path, index=False)
+    return path
+
+
+# -- pure ------------------------------------------------------------------------------
+
+
+def test_payload_round_trip_and_problems() -> None:
+    from riskwarn.stream.payload import PayloadProblem, decode, encode, parse_topic, topic_for
+
+    t = topic_for("simcity", "H1", "G1")
+    assert t == "riskwarn/v1/readings/simcity/H1/G1"
+    assert parse_topic(topic_for("simcity", None, "R1")).site_id is None
+    obs = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    where, r = decode(
+        t,
+        encode(
+            {"sensor_id": "G1", "observed_at": obs, "quantity": "displacement_mm", "value": 1.0}
+        ),
+    )
+    assert where.site_id == "H1" and r["observed_at"] == obs.isoformat()
+    bad = {
+        b"\xff\xfe": "not_json",
+        b"[1]": "not_object",
+        b'{"sensor_id": "G1", "quantity": "displacement_mm"}': "missing_value",
+        b'{"sensor_id": "G1", "observed_at": "2026-12-01T08:00:00+00:00", "quantity": "displacement_mm", "value": "1.0"}': "wrong_type",
+        b'{"sensor_id": "G2", "observed_at": "2026-12-01T08:00:00+00:00", "quantity": "displacement_mm"}': "topic_mismatch",
+        b'{"sensor_id": "G1", "observed_at": "2026-12-01 08:00", "quantity": "displacement_mm"}': "missing_offset",
+        b'{"sensor_id": "G1", "observed_at": "yesterday", "quantity": "displacement_mm"}': "unparseable_date",
+    }
+    for payload, reason in bad.items():
+        with pytest.raises(PayloadProblem) as exc:
+            decode(t, payload)
+        assert exc.value.reason == reason, payload
+
+
+def test_stream_ids_are_the_batch_ids(settings: Any, tmp_path: Path) -> None:
+    """A reading validated from MQTT gets the record id batch ingest gives it in a file."""
+    from riskwarn.ingest import read_and_validate
+    from riskwarn.stream.payload import encode, topic_for
+    from riskwarn.stream.validate import Message, validate_messages
+
+    readings = _steady(20)
+    now = datetime.now(UTC)
+    msgs = [
+        Message(topic_for("simcity", "H1", r.sensor_id), encode(r._asdict()))
+        for r in readings.itertuples(index=False)
+    ]
+    streamed = validate_messages(_mapping(), msgs, as_of=now, batch_id="t").batch.accepted
+    batch = read_and_validate(
+        _mapping(), _batch_file(readings, tmp_path / "r.parquet"), pseudonym_key="", as_of=now
+    ).accepted
+    pd.testing.assert_frame_equal(streamed.reset_index(drop=True), batch.reset_index(drop=True))
+
+
+# -- against the broker ---------------------------------------------------------------
+
+
+def test_exactly_once_by_stream_and_by_batch_file(
+    settings: Any, broker: Broker, tmp_path: Path
+) -> None:
+    from riskwarn.ingest import ingest_files
+
+    readings = _steady(300, sensors=2)
+    first, second = readings.iloc[:400], readings.iloc[200:]
+    # the batch file holds readings 0..399 and arrives first; the stream brings 200..599
+    ingest_files(
+        _mapping(), [_batch_file(first, tmp_path / "a.parquet")], settings, as_of=datetime.now(UTC)
+    )
+    with Running(_consumer(settings, broker)) as c:
+        _publish(broker, second)
+        wait_for(lambda: c.counters.received >= len(second), 30)
+    lake = _lake(settings)
+    assert len(lake) == len(readings) and lake["record_id"].is_unique
+    # ... and the hourly DAG then ingests a file with all of them: nothing new
+    rep = ingest_files(
+        _mapping(),
+        [_batch_file(readings, tmp_path / "all.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    assert rep[0]["new"] == 0 and rep[0]["updated"] == 0 and rep[0]["unchanged"] == len(readings)
+    assert len(_lake(settings)) == len(readings)
+
+
+def test_malformed_storm_is_quarantined_with_reasons(settings: Any, broker: Broker) -> None:
+    import paho.mqtt.client as mqtt
+
+    from riskwarn import lake
+    from riskwarn.stream.payload import encode, topic_for
+
+    good = _steady(30)
+    future = datetime.now(UTC) + timedelta(days=400)
+    with Running(_consumer(settings, broker)) as c:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        client.connect("127.0.0.1", broker.port)
+        client.loop_start()
+        t = topic_for("simcity", "H1", "G0")
+        storm = [
+            b"\x00\x01garbage",
+            b"{not json",
+            b'{"sensor_id": "G0", "observed_at": 5, "quantity": "displacement_mm"}',
+            b'{"sensor_id": "G0", "observed_at": "2026-12-01T08:00:00+00:00", "quantity": "displacement_mm", "value": [1]}',
+            encode(
+                {
+                    "sensor_id": "G0",
+                    "observed_at": future,
+                    "interval_s": 600,
+                    "quantity": "displacement_mm",
+                    "value": 1.0,
+                }
+            ),
+            encode(
+                {
+                    "sensor_id": "G0",
+                    "observed_at": datetime.now(UTC) - timedelta(hours=1),
+                    "interval_s": 600,
+                    "quantity": "temperature",
+                    "value": 1.0,
+                }
+            ),
+            encode(
+                {
+                    "sensor_id": "G0",
+                    "observed_at": datetime.now(UTC) - timedelta(hours=1),
+                    "interval_s": -5,
+                    "quantity": "displacement_mm",
+                    "value": 1.0,
+                }
+            ),
+        ] * 20
+        infos = [client.publish(t, p, qos=1) for p in storm]
+        infos.append(
+            client.publish("riskwarn/v1/readings/simcity/H1", b"{}", qos=1)
+        )  # not our topic
+        for i in infos:
+            i.wait_for_publish(10)
+        client.loop_stop()
+        client.disconnect()
+        _publish(broker, good)
+        wait_for(lambda: c.counters.received >= len(storm) + len(good), 30)
+        assert c.counters.accepted == len(good)
+    q = lake.read_quarantine(settings.lake_dir, ["simcity"])
+    reasons = set(q["reason"].str.split(":").str[0])
+    assert {"not_json", "wrong_type", "future_timestamp", "schema"} <= reasons, reasons
+    assert len(q) == 7  # identical messages share one quarantine row (keyed by content)
+    assert q["message"].str.len().gt(0).all()
+    assert len(_lake(settings)) == len(good)
+
+
+def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_path: Path) -> None:
+    """A failing slope's readings -> stored -> red warning published -> e-mail received
+    by a local SMTP server and a webhook whose HMAC signature verifies; acknowledgement;
+    an unacknowledged red escalates to the next contact."""
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import (
+        SIGNATURE_HEADER,
+        TIMESTAMP_HEADER,
+        deliver_due,
+        escalate,
+        load_config,
+        verify,
+    )
+    from riskwarn.stream.publish import DOMAIN
+
+    secret = "test-webhook-secret-0123456789abcdef"
+    os.environ["RW_TEST_HOOK_SECRET"] = secret
+    readings = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    with smtp_server() as (smtp_port, mails), Webhook() as hook:
+        contacts = tmp_path / "contacts.yaml"
+        contacts.write_text(
+            json.dumps(
+                {
+                    "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "riskwarn@test"},
+                    "webhook": {"url": hook.url, "secret_env": "RW_TEST_HOOK_SECRET"},
+                    "escalate_after_minutes": 0,
+                    "retry_base_s": 0.1,
+                    "contacts": {
+                        "duty-1": {"email": "duty1@example.test", "webhook": True},
+                        "duty-2": {"email": "duty2@example.test"},
+                    },
+                    "routes": {"sites": {"H1": ["duty-1", "duty-2"]}},
+                }
+            )
+        )
+        cfg = load_config(contacts)
+        with Running(_consumer(settings, broker, delivery=cfg)) as c:
+            _publish(broker, readings)
+            wait_for(lambda: c.counters.received >= len(readings), 60)
+            wait_for(lambda: c.counters.deliveries_logged >= 2, 60)
+            store = Store(settings.resolved_store_url)
+            w = store.warnings(domain=DOMAIN)
+            assert list(w["unit_id"]) == ["H1"] and w["level"].iloc[0] == "red"
+            assert any("tangent angle" in r["en"] for r in w["reasons"].iloc[0])
+            wait_for(lambda: len(mails) >= 1 and len(hook.received) >= 1, 30)
+        assert len(_lake(settings)) == len(readings)
+        mail = mails[0]
+        assert mail.rcpt_tos == ["duty1@example.test"]
+        assert b"site H1" in mail.content and b"red" in mail.content
+        headers, body = hook.received[0]
+        assert verify(secret, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        assert not verify(
+            "another-secret", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER]
+        )
+        msg = json.loads(body)
+        assert msg["to_level"] == "red" and msg["contact_id"] == "duty-1"
+        assert "@" not in json.dumps(msg)  # no address in what the gateway gets
+        log = store.deliveries()
+        assert set(log["status"]) == {"sent"} and len(log) == 2  # e-mail + webhook, once each
+        assert not log["message"].astype(str).str.contains("@").any()
+        # red not acknowledged (escalation after 0 min): the next contact gets it, once
+        assert escalate(store, cfg) == 1 and escalate(store, cfg) == 0
+        deliver_due(store, cfg)
+        assert [m.rcpt_tos for m in mails][-1] == ["duty2@example.test"]
+        key = log["delivery_key"].iloc[0]
+        store.acknowledge(w["warning_id"].iloc[0], "duty-2", delivery_key=key, via="test")
+        acks = store.acknowledgements(w["warning_id"].iloc[0])
+        assert list(acks["acknowledged_by"]) == ["duty-2"]
+        store.close()
+
+
+def test_webhook_retries_with_backoff_then_delivers(settings: Any, tmp_path: Path) -> None:
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, deliver_due, enqueue
+    from riskwarn.stream.publish import LevelChange
+
+    store = Store(settings.resolved_store_url)
+    store.upgrade()
+    with Webhook(status=503) as hook:
+        cfg = DeliveryConfig(
+            contacts={"c1": Contact("c1", webhook=True)},
+            default=["c1"],
+            webhook_url=hook.url,
+            webhook_secret="s" * 32,
+            retry_base_s=0.2,
+            max_attempts=5,
+        )
+        change = LevelChange(
+            "H9", "geohazard_stream:H9:x", 0, 3, pd.Timestamp("2026-12-01", tz="UTC")
+        )
+        assert enqueue(store, cfg, change, []) == 1
+        assert enqueue(store, cfg, change, []) == 0  # de-duplicated: one message per change
+        assert deliver_due(store, cfg)["retry"] == 1
+        assert deliver_due(store, cfg)["retry"] == 0  # not due yet (back-off)
+        hook.status = 200
+        wait_for(lambda: deliver_due(store, cfg)["sent"] == 1, 5, 0.1)
+        assert len(hook.received) == 1
+    d = store.deliveries()
+    assert d["attempts"].iloc[0] == 2 and d["status"].iloc[0] == "sent"
+    assert d["last_error"].iloc[0] is None
+    store.close()
+
+
+def _run_cli(settings: Any, broker: Broker) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "RISKWARN_HOME": str(settings.home)}
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "riskwarn.cli",
+            "stream",
+            "--port",
+            str(broker.port),
+            "--client-id",
+            "rw-kill-test",
+            "--batch-s",
+            "0.2",
+            "--source",
+            str(MAPPING),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker: Broker) -> None:
+    readings = _steady(100, sensors=10)  # 1,000 readings
+    proc = _run_cli(settings, broker)
+    status = settings.home / "run" / "stream.status.json"
+    try:
+        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 30)
+        pub = threading.Thread(target=_publish, args=(broker, readings))
+        pub.start()
+        wait_for(lambda: json.loads(status.read_text())["received"] > 0, 30, 0.02)
+        proc.send_signal(signal.SIGKILL)  # mid-stream
+        proc.wait(10)
+        pub.join(60)
+        broker.stop()  # and the broker restarts, with the unacknowledged messages on disk
+        broker.start()
+        proc = _run_cli(settings, broker)
+        wait_for(lambda: len(_lake(settings)) >= len(readings), 90, 1.0)
+        out = subprocess.run(
+            [sys.executable, "-m", "riskwarn.cli", "stream", "--status"],
+            env={**os.environ, "RISKWARN_HOME": str(settings.home)},
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+        assert out.startswith("stream running") and out[-1] == "\n" and out.count("\n") == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    lake = _lake(settings)
+    assert len(lake) == len(readings) and lake["record_id"].is_unique
