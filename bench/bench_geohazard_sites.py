@@ -134,6 +134,14 @@ def main() -> None:
         "--refit-days", type=int, default=None, help="default: the domain's (3 daily, 7 hourly)"
     )
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument(
+        "--orange-at-rule-rate",
+        action="store_true",
+        help="orange for every method on as many training site-days as the sensor rules' orange",
+    )
+    parser.add_argument(
+        "--train-window-days", type=int, default=None, help="default: the config's (730)"
+    )
     parser.add_argument("--domains", default="geohazard,geohazard_hourly")
     parser.add_argument("--since", default=None, help="use readings from this UTC date on")
     parser.add_argument(
@@ -147,6 +155,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("riskwarn.models.geohazard_sites").setLevel(logging.INFO)
     from riskwarn import lake
     from riskwarn.models.geohazard_sites import (
         READING_COLUMNS,
@@ -163,7 +172,16 @@ def main() -> None:
         from sim_sites import sim_site_frames
 
         seed, n_sites, days, shift = args.sim.split(",")
-        frames = sim_site_frames(int(seed), int(n_sites), int(days), onset_shift=float(shift))
+        names = ("readings", "sensors", "sites", "events")
+        spec = args.sim.replace(",", "-")
+        kept = {n: args.cache / f"sim_{spec}_{n}.parquet" for n in names} if args.cache else {}
+        if kept and all(p.exists() for p in kept.values()):
+            frames = {n: pd.read_parquet(p) for n, p in kept.items()}
+        else:
+            frames = sim_site_frames(int(seed), int(n_sites), int(days), onset_shift=float(shift))
+            for n, p in kept.items():
+                p.parent.mkdir(parents=True, exist_ok=True)
+                frames[n].to_parquet(p, index=False)
         readings, sensors = frames["readings"], frames["sensors"]
         sites, events = frames["sites"], frames["events"]
         source = f"--sim {args.sim}"
@@ -191,6 +209,9 @@ def main() -> None:
         "",
         f"Command: `.venv/bin/python bench/bench_geohazard_sites.py {source} "
         f"--eval-days {args.eval_days} --n-boot {args.n_boot} --domains {args.domains}"
+        f"{' --refit-days ' + str(args.refit_days) if args.refit_days else ''}"
+        f"{' --train-window-days ' + str(args.train_window_days) if args.train_window_days else ''}"
+        f"{' --orange-at-rule-rate' if args.orange_at_rule_rate else ''}"
         f"{' --since ' + args.since if args.since else ''}"
         f"{' --no-prior' if args.no_prior else ''}`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
@@ -204,6 +225,10 @@ def main() -> None:
         cfg = site_config(domain, eval_days=args.eval_days)
         if args.refit_days:
             cfg = replace(cfg, refit_every_days=args.refit_days)
+        if args.orange_at_rule_rate:
+            cfg = replace(cfg, orange_at_rule_rate=True)
+        if args.train_window_days:
+            cfg = replace(cfg, train_window_days=args.train_window_days)
         if args.no_prior:
             cfg = replace(cfg, prior_column=None)
         origins, evals = table_origins(first, end, cfg)

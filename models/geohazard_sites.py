@@ -354,8 +354,13 @@ def run_site_backtest(
                 y_train = train[LABEL].to_numpy()
                 # orange: the model's at the domain's probability; each rule's at the
                 # same warning rate on the training rows (the sensor rules at their own)
-                orange = {"xgboost": config.orange_probability}
-                share = float(np.mean(model.predict_proba(train) >= config.orange_probability))
+                p_train = model.predict_proba(train)
+                if config.orange_at_rule_rate and RULE_COLUMN in train:
+                    share = float(np.mean(train[RULE_COLUMN].to_numpy(float) >= 3))
+                    orange = {"xgboost": rate_threshold(p_train, share)}
+                else:
+                    orange = {"xgboost": config.orange_probability}
+                    share = float(np.mean(p_train >= config.orange_probability))
                 for name, s in baseline_scores(train).items():
                     thresholds[name] = best_threshold_tss(y_train, s)
                     orange[name] = 3.0 if name == "sensor_rules" else rate_threshold(s, share)
@@ -371,6 +376,14 @@ def run_site_backtest(
                         "orange_share": share,
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
+                )
+                log.info(
+                    "refit %s: %d rows, %d positive, %d trees, deferred %s",
+                    origin,
+                    len(train),
+                    int(train[LABEL].sum()),
+                    model.trees,
+                    model.deferred or "none",
                 )
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
         assert model is not None

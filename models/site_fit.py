@@ -52,6 +52,10 @@ class SiteModelConfig:
     warmup_days: int = 8  # first origin: this long after the first reading
     es_fraction: float = 0.2
     cal_fraction: float = 0.25
+    # with at least this many failures the fit / early-stopping / calibration slices are
+    # groups of sites (every slice sees every storm) instead of periods of time
+    # (failures cluster in a few storms: cut by time, the fit slice may hold none)
+    site_split_min_failures: int = 30
     max_rounds: int = 300
     early_stopping_rounds: int = 30
     # the trees start from a logistic prior on the site's displacement velocity (None:
@@ -73,6 +77,9 @@ class SiteModelConfig:
     min_type_failures: int = 3  # below this a type is judged with all types pooled
     # the probability that raises orange (the domain's level policy; lead times at orange)
     orange_probability: float = 0.35
+    # instead: orange on as many training site-days as the sensor rules' orange, for the
+    # model (its probability at that rate) and every rule alike
+    orange_at_rule_rate: bool = False
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
@@ -152,6 +159,33 @@ def split_by_share(
         rows[(rows["origin"] >= es_start) & (rows["origin"] < cal_start)],
         rows[rows["origin"] >= cal_start],
     )
+
+
+def split_by_sites(
+    rows: pd.DataFrame, es_fraction: float, cal_fraction: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Fit / early-stopping / calibration slices as fixed groups of sites (a hash of the
+    site id, so a site stays in its slice from refit to refit): about ``1 - es - cal``,
+    ``es_fraction`` and ``cal_fraction`` of the sites. Every row is before the refit
+    origin either way; grouping by site pools the failures of every storm and year into
+    each slice."""
+    h = pd.util.hash_array(rows["site_id"].astype(str).to_numpy(dtype=object))
+    u = (h % np.uint64(1_000_003)).astype(float) / 1_000_003.0
+    fit_end, es_end = 1.0 - es_fraction - cal_fraction, 1.0 - cal_fraction
+    return rows[u < fit_end], rows[(u >= fit_end) & (u < es_end)], rows[u >= es_end]
+
+
+def split_training_rows(
+    rows: pd.DataFrame, config: SiteModelConfig
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Groups of sites (:func:`split_by_sites`) when the rows hold
+    ``site_split_min_failures`` failures and every group gets some; else periods of time
+    (:func:`split_by_share`)."""
+    if failure_events(rows, config.horizon_hours) >= config.site_split_min_failures:
+        parts = split_by_sites(rows, config.es_fraction, config.cal_fraction)
+        if all(p[LABEL].sum() > 0 for p in parts):
+            return parts
+    return split_by_share(rows, config.es_fraction, config.cal_fraction)
 
 
 @dataclass(frozen=True)
@@ -410,7 +444,7 @@ def fit_site_model(
     if rows[LABEL].sum() == 0:
         raise ValueError(f"no failure among the training rows before {refit_origin}")
     rows = rows.sort_values("origin", kind="stable")
-    fit, es, cal = split_by_share(rows, config.es_fraction, config.cal_fraction)
+    fit, es, cal = split_training_rows(rows, config)
     params = {
         **dict(config.params),
         "objective": "binary:logistic",

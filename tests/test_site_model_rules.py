@@ -20,6 +20,7 @@ from riskwarn.models.geohazard_sites import (
     site_config,
 )
 from riskwarn.models.registry import RiskModel
+from riskwarn.models.site_fit import split_training_rows
 
 FEATURES = [
     "rain_24h_mm",
@@ -131,3 +132,21 @@ def test_site_type_where_the_model_loses_defers_to_the_velocity_rule() -> None:
     assert "位移速率规则" in row["reason"]["zh"]
     (other,) = RiskModel(model, "geohazard").explain(land.head(1))
     assert "defers" not in other["reason"]["en"]
+
+
+def test_many_failures_split_by_site_groups_few_by_time() -> None:
+    rows = _rows(60, 40, seed=7)
+    cfg = site_config("geohazard")
+    assert rows[LABEL].sum() >= cfg.site_split_min_failures
+    fit, es, cal = split_training_rows(rows, cfg)
+    sites = [set(p["site_id"]) for p in (fit, es, cal)]
+    assert not (sites[0] & sites[1]) and not (sites[1] & sites[2]) and not (sites[0] & sites[2])
+    assert all(p[LABEL].sum() > 0 for p in (fit, es, cal))
+    assert len(fit) + len(es) + len(cal) == len(rows)
+    # a few failures: periods of time, as before (oldest rows fit, latest calibrate)
+    few = rows.copy()
+    keep = few.index[few[LABEL] == 1][:5]
+    few[LABEL] = 0
+    few.loc[keep, LABEL] = 1
+    fit, es, cal = split_training_rows(few, cfg)
+    assert fit["origin"].max() < es["origin"].min() <= es["origin"].max() < cal["origin"].min()
