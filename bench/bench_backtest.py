@@ -109,7 +109,7 @@ def pooled_window_cis(
     import numpy as np
     import pandas as pd
 
-    from riskwarn.models.metrics import (
+    from models.metrics import (
         bootstrap_ci,
         hotspot_windows,
         pai_statistic,

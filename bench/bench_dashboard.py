@@ -14,7 +14,7 @@ The home (``--home``, default ``var/bench/dash_home``) is prepared once and reus
   ``--reading-months`` months of sensor readings (the geohazard page shows 90 days);
 * hotspot forecasts and warnings for incidents and disputes at ``--weeks`` weekly
   origins, every active 250 m cell: **scored by the long-run-count baseline** (events per
-  cell before the origin / days of history, as ``riskwarn.models.baselines.long_run``;
+  cell before the origin / days of history, as ``models.baselines.long_run``;
   probability of at least one event in the 7-day window under a Poisson rate), not by a
   trained champion (training XGBoost at city scale is not what this bench measures).
   Levels, hysteresis, county capacity, reasons and publication go through
@@ -116,7 +116,7 @@ def long_run_probability(
     the days of history); ``probability`` = P(at least one event in the next 7 days) for a
     Poisson process at that rate. Also ``count_7d`` and ``count_28d`` for the evidence.
     """
-    from riskwarn.features.cells import visible_mask
+    from features.cells import visible_mask
 
     seen = events.loc[visible_mask(events, origin, time_col)]
     days = max((origin - seen[time_col].min()).total_seconds() / 86400.0, 1.0)
@@ -137,9 +137,9 @@ def publish_hotspots(
     settings: Any, store: Any, domain: str, origins: list[pd.Timestamp]
 ) -> tuple[int, int]:
     """Forecasts + warnings of ``domain`` at each origin (baseline scores, product levels)."""
+    from features.cells import active_cells, assign_cells
     from riskwarn import domains, geo, lake, scoring
     from riskwarn import warnings as rw
-    from riskwarn.features.cells import active_cells, assign_cells
 
     table, time_col = HOTSPOT_TABLES[domain]
     events = lake.read_table(settings.lake_dir, table).dropna(subset=["lon", "lat"])
@@ -220,9 +220,9 @@ def case_explanations(frame: pd.DataFrame, rates: pd.Series) -> dict[str, list[d
 
 def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int, int]:
     """Open dispute cases at ``origin`` scored by the empirical escalation share."""
+    from models.case_models import build_case_table
     from riskwarn import domains, lake, scoring
     from riskwarn import warnings as rw
-    from riskwarn.models.case_models import build_case_table
 
     frame = scoring.case_scoring_frame(settings, origin)
     past_origin = origin - pd.Timedelta(days=31)  # its 30-day labels close before the origin
@@ -266,8 +266,8 @@ def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int,
 
 def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int) -> str:
     """Fill ``home`` from the simulation in ``sim_dir``; returns a one-line description."""
+    from dashboard.auth import write_demo_users
     from riskwarn import scoring
-    from riskwarn.dashboard.auth import write_demo_users
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
     from tests.dashboard_demo import DEMO_PASSWORD
@@ -474,14 +474,16 @@ def _expire_short_caches() -> None:
     """What a refresh after ``queries.TTL_S`` sees: short-lived reads gone; what is keyed
     by the published run (its rows, the map, the hotspot labels; ``RUN_TTL_S``) still
     cached."""
-    from riskwarn.dashboard import queries
+    from dashboard import queries
 
     for fn in (
         queries.published_run,
         queries.published_forecasts,
         queries.top_forecasts,
         queries.forecast_history,
-        queries.warnings,
+        queries.all_warnings,
+        queries.clock,
+        queries.data_times,
         queries.warning_reviews,
         queries.place_history,
         queries.ingest_batches,
@@ -513,8 +515,8 @@ def main(argv: list[str] | None = None) -> int:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from riskwarn.dashboard.auth import User
-    from riskwarn.dashboard.i18n import t
+    from dashboard.auth import User
+    from dashboard.i18n import t
 
     at = AppTest.from_file(str(APP), default_timeout=300)
     at.session_state["user"] = User(username="admin", name="admin", role="admin")

@@ -91,9 +91,9 @@ def consume(chunks: Any) -> tuple[int, int]:
 
 
 def bench_chicago() -> dict[str, Any]:
-    from riskwarn.features.calendar import local_midnights
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.incidents import CellFeatureParams, iter_cell_feature_chunks
+    from features.calendar import local_midnights
+    from features.cells import active_cells, assign_cells
+    from features.incidents import CellFeatureParams, iter_cell_feature_chunks
 
     tz = "America/Chicago"
     events = load("chicago", SHARED / "chicago" / "aggravated_assaults_2010_2017.csv.gz")
@@ -210,11 +210,11 @@ def bench_simulated(
 
 
 def _bench_sim_dir(out: Path, with_geohazard: bool) -> list[dict[str, Any]]:
-    from riskwarn.features.calendar import local_midnights
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features
-    from riskwarn.features.geohazard import SiteFeatureParams, build_site_features_multi
-    from riskwarn.features.incidents import CellFeatureParams, iter_cell_feature_chunks
+    from features.calendar import local_midnights
+    from features.cells import active_cells, assign_cells
+    from features.disputes import DisputeCaseParams, build_dispute_case_features
+    from features.geohazard import SiteFeatureParams, build_site_features_multi
+    from features.incidents import CellFeatureParams, iter_cell_feature_chunks
 
     meta = json.loads((out / "simulation.json").read_text())
     tz, crs = meta.get("timezone", "Asia/Shanghai"), meta.get("crs", "EPSG:32650")

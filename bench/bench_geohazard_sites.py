@@ -7,7 +7,7 @@
 (``hazard_sites``, ``sensors``, ``sensor_readings``, ``hazard_events``, ingested with the
 ``configs/sources/sim_*.yaml`` mappings). For the site x day (``geohazard``) and site x
 hour (``geohazard_hourly``) models it runs the rolling-origin backtest of
-:mod:`riskwarn.models.geohazard_sites` over the last ``--eval-days`` of complete labels
+:mod:`models.geohazard_sites` over the last ``--eval-days`` of complete labels
 and prints, for the model and every baseline: AUC and TSS with 95% CIs (bootstrap over
 local days), AP, POD/FAR at the threshold chosen on the training rows, failures warned
 and the median lead time.
@@ -66,7 +66,7 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
 
 def failures_per_refit(table: pd.DataFrame, fits: pd.DataFrame, cfg: Any) -> str:
     """Distinct failures in each refit's training rows (first, median, last)."""
-    from riskwarn.models.geohazard_sites import failure_events, site_training_rows
+    from models.geohazard_sites import failure_events, site_training_rows
 
     n = [
         failure_events(site_training_rows(table, o, cfg), cfg.horizon_hours)
@@ -89,7 +89,7 @@ def deferred_summary(fits: pd.DataFrame) -> str:
 def margin_vs_probability(scores: pd.DataFrame) -> str:
     """The model's AUC on its raw margin and on the calibrated probability (Platt is
     increasing, so they must agree; a gap means calibration created ties or flipped)."""
-    from riskwarn.models.metrics import ranking_metrics
+    from models.metrics import ranking_metrics
 
     g = scores[scores["method"] == "xgboost"]
     y = g["label"].to_numpy()
@@ -102,8 +102,8 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
     """(model + rules, rules only) outcome of orange/red warnings on the evaluation hours."""
     from bench_nowcast import evaluate
 
+    from models.geohazard_sites import KEYS, RULE_COLUMN
     from riskwarn import domains
-    from riskwarn.models.geohazard_sites import KEYS, RULE_COLUMN
     from riskwarn.warnings import probability_levels
 
     model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score"]]
@@ -155,9 +155,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("riskwarn.models.geohazard_sites").setLevel(logging.INFO)
-    from riskwarn import lake
-    from riskwarn.models.geohazard_sites import (
+    logging.getLogger("models.geohazard_sites").setLevel(logging.INFO)
+    from models.geohazard_sites import (
         READING_COLUMNS,
         build_site_table,
         data_end_of,
@@ -166,6 +165,7 @@ def main() -> None:
         site_config,
         table_origins,
     )
+    from riskwarn import lake
 
     t0 = time.perf_counter()
     if args.sim:

@@ -68,9 +68,9 @@ def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], di
 
     import pandas as pd
 
-    from riskwarn.models.citywide_nowcast import CountModelParams
-    from riskwarn.models.geohazard import GeohazardSpec, run_citywide_backtest
-    from riskwarn.models.nowcast_skill import day_skill
+    from models.citywide_nowcast import CountModelParams
+    from models.geohazard import GeohazardSpec, run_citywide_backtest
+    from models.nowcast_skill import day_skill
 
     base = GeohazardSpec(
         tz=tz, start=pd.Timestamp(DESIGN_WINDOW[0]), end=pd.Timestamp(DESIGN_WINDOW[1])
@@ -100,8 +100,8 @@ def prior_comparison(
     [start, end], for several smoothing widths (cells); active cells = before ``start``."""
     import pandas as pd
 
-    from riskwarn.features.cells import active_cells
-    from riskwarn.models.geohazard import cell_daily_scores, cell_hit_rates
+    from features.cells import active_cells
+    from models.geohazard import cell_daily_scores, cell_hit_rates
 
     s0 = pd.Timestamp(start).tz_localize(tz).tz_convert("UTC")
     e0 = pd.Timestamp(end).tz_localize(tz).tz_convert("UTC") + pd.Timedelta(days=1)
@@ -121,7 +121,7 @@ def subset_skill(out: Path, start: str, end: str, major: int) -> dict[str, Any]:
     """Point metrics of every method on the days [start, end] of the run's citywide.parquet."""
     import pandas as pd
 
-    from riskwarn.models.nowcast_skill import day_skill
+    from models.nowcast_skill import day_skill
 
     city = pd.read_parquet(out / "citywide.parquet")
     d = pd.to_datetime(city["date"])
@@ -133,11 +133,11 @@ def subset_skill(out: Path, start: str, end: str, major: int) -> dict[str, Any]:
 
 def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
     """Run everything; write and return ``hongkong.json``."""
+    from features.cells import assign_cells
+    from features.landslide_reporting import landslide_days
+    from models.geohazard import daily_rain
     from riskwarn.cli import main as cli
     from riskwarn.commands.backtest import read_source, write_json
-    from riskwarn.features.cells import assign_cells
-    from riskwarn.features.landslide_reporting import landslide_days
-    from riskwarn.models.geohazard import daily_rain
 
     args = cli_args(out, n_boot)
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ cells with an event before 2016, 105 weekly windows from 2016-01-01):
 - ``long_run``: counts before each origin (the best classic baseline, for reference).
 
 PAI@5% pooled over the windows with ties broken at random in expectation
-(``riskwarn.models.metrics``), exactly as the backtest scores methods. Writes
+(``models.metrics``), exactly as the backtest scores methods. Writes
 ``DIR/oracles.json``; ``bench/report.py`` renders it.
 """
 
@@ -50,7 +50,7 @@ def pooled_pai(
     """PAI at ``fraction`` pooled over windows (rows of ``windows``: counts per cell),
     every event counted: ``outside[w]`` holds window ``w``'s counts in cells outside the
     active area (misses for every oracle)."""
-    from riskwarn.models.metrics import window_hit_table
+    from models.metrics import window_hit_table
 
     cap = events = 0.0
     shares = []
@@ -116,7 +116,7 @@ def outside_counts(
     outside ``cells`` that hold events in it."""
     import pandas as pd
 
-    from riskwarn.models.backtest import events_outside_area
+    from models.backtest import events_outside_area
 
     day = pd.DatetimeIndex(events["occurred_at"]).tz_convert(tz).tz_localize(None).normalize()
     first = pd.DatetimeIndex(origins).tz_convert(tz).tz_localize(None).normalize()
@@ -132,9 +132,9 @@ def outside_counts(
 def chicago(out: Path) -> dict[str, Any]:
     import pandas as pd
 
+    from features.cells import active_cells, assign_cells
+    from models.grid import build_count_cube
     from riskwarn.commands.backtest import read_source
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.models.grid import build_count_cube
 
     t0 = time.perf_counter()
     ev, tz = read_source(

@@ -119,8 +119,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def hotspot_vs_truth(events: pd.DataFrame, truth: pd.DataFrame, spec: Any) -> dict[str, Any]:
     """Backtest the model and baselines; add the truth as a method; compare probabilities."""
-    from riskwarn.models.backtest import KEYS, evaluate_methods
-    from riskwarn.models.hotspot_backtest import run_hotspot_backtest
+    from models.backtest import KEYS, evaluate_methods
+    from models.hotspot_backtest import run_hotspot_backtest
 
     t0 = time.perf_counter()
     res = run_hotspot_backtest(events, spec)
@@ -155,13 +155,13 @@ def case_vs_truth(
     disputes: pd.DataFrame, events: pd.DataFrame, truth: Path, start: pd.Timestamp
 ) -> dict[str, Any]:
     """Case backtest (30-day escalation) beside the truth's path and static-hazard probability."""
-    from riskwarn.models.case_models import (
+    from models.case_models import (
         CaseModelConfig,
         build_case_table,
         run_case_backtest,
         weekly_origins,
     )
-    from riskwarn.models.metrics import probability_metrics, ranking_metrics
+    from models.metrics import probability_metrics, ranking_metrics
 
     t0 = time.perf_counter()
     config = CaseModelConfig(tz=TZ, train_window_days=364)
@@ -233,8 +233,8 @@ def case_vs_truth(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from riskwarn.models.backtest import ModelConfig
-    from riskwarn.models.hotspot_backtest import HotspotBacktestSpec
+    from models.backtest import ModelConfig
+    from models.hotspot_backtest import HotspotBacktestSpec
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sim", type=Path, default=ROOT / "var" / "bench" / "sim_small")
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     if "incidents" in domains:
         inc = read_extracts(a.sim, "sim_incidents.yaml", "incidents.*.csv.gz")
         sp = spec("category_group")
-        from riskwarn.models.hotspot_backtest import origins_for
+        from models.hotspot_backtest import origins_for
 
         tr = incident_truth(truth, origins_for(sp)[0], 7)
         out["incidents"] = hotspot_vs_truth(inc, tr, sp)
@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         events = read_extracts(a.sim, "sim_dispute_events.yaml", "dispute_events.csv")
     if "disputes" in domains and disputes is not None:
         sp = spec("category")
-        from riskwarn.models.hotspot_backtest import origins_for
+        from models.hotspot_backtest import origins_for
 
         tr = dispute_truth(truth, origins_for(sp)[0], 7)
         ev = disputes.rename(columns={"opened_at": "occurred_at"})

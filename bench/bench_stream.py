@@ -121,7 +121,7 @@ def main() -> None:
         stderr=log,
     )
     status = home / "run" / "stream.status.json"
-    wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 60)
+    wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 600)
 
     slopes = [
         slope_readings(
@@ -137,6 +137,8 @@ def main() -> None:
     creep = np.random.default_rng(1).uniform(0.0, 0.5, args.sensors)
     for tick in range(ticks):
         tick_start = t0 + tick * args.interval_s
+        if tick_start > time.monotonic():
+            time.sleep(tick_start - time.monotonic())
         for i in range(args.sensors):
             due = tick_start + args.interval_s * i / args.sensors
             wait = due - time.monotonic()
@@ -209,7 +211,7 @@ def main() -> None:
             durable.append(float(rest[0]))
         elif kind == "w":
             warn.append(float(rest[0]))
-            changes.append((rest[1], int(rest[2])))
+            changes.append((rest[1], int(rest[2]), pd.Timestamp(rest[3])))
     out: dict[str, Any] = {
         "sensors": args.sensors,
         "minutes": args.minutes,
@@ -227,10 +229,18 @@ def main() -> None:
         "publish_wall_s": round(publish_s, 1),
         "peak_mb": round(peak, 1),
     }
+    fail = SLOPE_START + pd.Timedelta(days=SLOPE_FAIL_DAYS)
     for k in range(args.slopes):
         site = f"FSITE{k}"
-        mine = [(r) for s, r in changes if s == site]
-        out[f"{site}_levels"] = mine
+        mine = [(r, at) for s, r, at in changes if s == site]
+        first = {
+            name: next(
+                (round((fail - at).total_seconds() / 3600, 1) for r, at in mine if r >= rank), None
+            )
+            for name, rank in (("orange", 3), ("red", 4))
+        }
+        out[f"{site}_levels"] = [r for r, _ in mine]
+        out[f"{site}_stream_first_hours_before_failure"] = first
     if not args.skip_nowcast and slopes:
         out["nowcast_first_hours_before_failure"] = _nowcast_leads(slopes[0], "FSITE0")
     print(json.dumps(out))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from riskwarn.models.citywide_nowcast import HKO_SIGNALS_PER_YEAR, CountModelParams
+from models.citywide_nowcast import HKO_SIGNALS_PER_YEAR, CountModelParams
 
 HKO_SOURCE = (
     "Hong Kong Observatory, LI Kin-wai (June 2011), *Interesting Statistics on Rainstorm "
@@ -288,9 +288,9 @@ def section_markdown(res: dict[str, Any]) -> str:
         "threshold are fixed on that 1 January from the training days. Rain: the Hong Kong "
         "Observatory's daily totals (since 1884, so every rain index has its full history).",
         "",
-        "**Model** (`xgboost`, `riskwarn.models.citywide_nowcast`): XGBoost `count:poisson`, "
+        "**Model** (`xgboost`, `models.citywide_nowcast`): XGBoost `count:poisson`, "
         f"depth {p.max_depth}, {p.rounds} rounds, labels capped at {p.label_cap}, predicting the expected landslides per day "
-        "from the rule indices of `riskwarn.features.rain_indices` (1-60 day totals, 72-hour "
+        "from the rule indices of `features.rain_indices` (1-60 day totals, 72-hour "
         "rain, multi-duration maxima, mean intensities, Caine and Guzzetti exceedance ratios, "
         "API, 15-day effective and antecedent rain; every one with a +1 monotone "
         "constraint), the season, the reporting calendar (day of week, Hong Kong public "

@@ -1,7 +1,7 @@
 """train_models: weekly challenger training, backtest, gate and promotion per domain.
 
 Each domain is its own task (a failure in one does not stop the others); the gate in
-riskwarn.models decides whether the challenger becomes ``champion``.
+models decides whether the challenger becomes ``champion``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """riskwarn dashboard entry point: ``streamlit run dashboard/app.py`` (or ``riskwarn dashboard``).
 
 One entry point with ``st.navigation`` over the thin pages in ``pages/``; sign-in,
-language and the role check live in :mod:`riskwarn.dashboard.shell`.
+language and the role check live in :mod:`dashboard.shell`.
 """
 
-from riskwarn.dashboard.shell import main
+from dashboard.shell import main
 
 main()

@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from riskwarn.dashboard.i18n import t
+from dashboard.i18n import t
 
 CSS = """
 <style>

@@ -1,7 +1,8 @@
 """Every read the dashboard makes, in one place, cached.
 
-The serving store is read through :class:`riskwarn.store.Store`, the lake through
-``riskwarn.lake`` (``read_table``, or ``connect`` for SQL over large tables), MLflow through :class:`mlflow.MlflowClient`. Data is cached with
+The serving store is read through :class:`riskwarn.store.Store` only (no SQL here), the
+lake through ``riskwarn.lake`` (:mod:`.lake_reads`), MLflow through
+:class:`mlflow.MlflowClient` (:mod:`.model_reads`). Data is cached with
 ``st.cache_data(ttl=...)`` keyed on the store URL / lake folder, clients with
 ``st.cache_resource``. The one write, a review decision, goes through the store API and
 clears the cached warning reads.
@@ -10,15 +11,47 @@ clears the cached warning reads.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from dashboard.lake_reads import (
+    admin_units,
+    area_shapes,
+    boundary_paths,
+    data_times,
+    hazard_sites,
+    site_readings,
+    site_sensors,
+    unit_names,
+)
+from dashboard.model_reads import (
+    artifact_bytes,
+    champion,
+    mlflow_client,
+    promotion,
+    run_json,
+)
 from riskwarn import domains
 from riskwarn.settings import Settings, load_settings
 
+# the lake's and MLflow's reads live in lake_reads / model_reads; pages read them here
+REEXPORTED = (
+    admin_units,
+    area_shapes,
+    boundary_paths,
+    data_times,
+    hazard_sites,
+    site_readings,
+    site_sensors,
+    unit_names,
+    artifact_bytes,
+    champion,
+    mlflow_client,
+    promotion,
+    run_json,
+)
 LOG = logging.getLogger(__name__)
 TTL_S = 60
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
@@ -45,14 +78,6 @@ def store(url: str) -> Any:
     s = Store(url)
     s.upgrade()
     return s
-
-
-@st.cache_resource
-def mlflow_client(tracking_uri: str) -> Any:
-    """One MLflow client per tracking URI."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 # ----------------------------------------------------------------------------- store
@@ -82,29 +107,14 @@ def top_forecasts(url: str, domain: str, max_rank: int = 1500) -> pd.DataFrame:
     """
     run = published_run(url, domain)
     if run is None:
-        from riskwarn.store.models import Forecast
-
-        return pd.DataFrame(columns=[c.name for c in Forecast.__table__.c])
+        return store(url).top_forecasts((), max_rank)  # no run: the empty frame
     return run_top_forecasts(url, str(run["run_id"]), max_rank)
 
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=32)
 def run_top_forecasts(url: str, run_id: str, max_rank: int) -> pd.DataFrame:
-    """Forecast rows of one run with ``rank <= max_rank``, by rank (the documented
-    ``forecasts`` table; its primary key starts with ``run_id``, so only that run is read)."""
-    import sqlalchemy as sa
-
-    from riskwarn.store.models import Forecast
-
-    f = Forecast.__table__
-    stmt = (
-        sa.select(f)
-        .where(f.c.run_id == run_id, f.c.rank <= max_rank)
-        .order_by(f.c.rank, f.c.unit_id)
-    )
-    with store(url).engine.connect() as conn:
-        rows = conn.execute(stmt).mappings().all()
-    return pd.DataFrame(rows, columns=[c.name for c in f.c])
+    """Forecast rows of one run with ``rank <= max_rank``, by rank (``Store.top_forecasts``)."""
+    return store(url).top_forecasts((run_id,), max_rank)
 
 
 HISTORY_COLUMNS = [
@@ -127,19 +137,9 @@ def forecast_history(url: str, domain: str, weeks: int = 6, max_rank: int = 200)
     (``Store.forecast_history``, hundreds of thousands at city scale). The runs are looked
     up on every refresh; their rows are cached by run id (:func:`runs_top_forecasts`).
     """
-    import sqlalchemy as sa
-
-    from riskwarn.store.models import ForecastRun
-
-    r = ForecastRun.__table__
     run = published_run(url, domain)
-    runs = sa.select(r.c.run_id).where(
-        r.c.domain == domain, r.c.status.in_(("published", "superseded"))
-    )
-    if run is not None:
-        runs = runs.where(r.c.origin >= pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks))
-    with store(url).engine.connect() as conn:
-        run_ids = tuple(sorted(str(row[0]) for row in conn.execute(runs)))
+    since = pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks) if run is not None else None
+    run_ids = tuple(store(url).run_ids(domain, since=since))
     return runs_top_forecasts(url, run_ids, max_rank)
 
 
@@ -147,23 +147,9 @@ def forecast_history(url: str, domain: str, weeks: int = 6, max_rank: int = 200)
 def runs_top_forecasts(url: str, run_ids: tuple[str, ...], max_rank: int) -> pd.DataFrame:
     """``HISTORY_COLUMNS`` of the rows with ``rank <= max_rank`` of ``run_ids``, by origin
     and rank (read by run id, the first column of the forecasts' primary key)."""
-    import sqlalchemy as sa
-
-    from riskwarn.store.models import Forecast
-
-    f = Forecast.__table__
-    rows: list[Any] = []
-    if run_ids:
-        stmt = (
-            sa.select(*(f.c[c] for c in HISTORY_COLUMNS))
-            .where(f.c.run_id.in_(run_ids), f.c.rank <= max_rank)
-            .order_by(f.c.origin, f.c.rank)
-        )
-        with store(url).engine.connect() as conn:
-            rows = list(conn.execute(stmt).mappings().all())
-    frame = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    frame = store(url).top_forecasts(run_ids, max_rank, HISTORY_COLUMNS)
     frame["origin"] = pd.to_datetime(frame["origin"], utc=True)
-    return frame
+    return frame.reset_index(drop=True)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -176,11 +162,55 @@ def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
     ]
 
 
+REPLAY_AFTER = pd.Timedelta(days=14)
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def clock(url: str) -> dict[str, Any]:
+    """The time the dashboard judges validity at: ``now`` (UTC), ``origin`` (the newest
+    published forecast origin) and ``replay``.
+
+    A live installation uses the wall clock. When the newest published origin is more
+    than :data:`REPLAY_AFTER` old the data is a replay (the demo's simulated city, a
+    restored backup): ``now`` is then that origin, so the served week's warnings are in
+    force and older ones expired, and the "data as of" line says it is a replay.
+    """
+    origins = [
+        pd.Timestamp(run["origin"])
+        for run in (published_run(url, d) for d in DOMAINS_ALL)
+        if run is not None
+    ]
+    newest = max(origins) if origins else None
+    wall = pd.Timestamp.now(tz="UTC")
+    replay = newest is not None and wall - newest > REPLAY_AFTER
+    return {"now": newest if replay else wall, "origin": newest, "replay": replay}
+
+
+def active(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """The warnings of ``frame`` still in force at ``now`` (``valid_to`` after it)."""
+    if frame.empty:
+        return frame
+    return frame.loc[pd.to_datetime(frame["valid_to"], utc=True) > now].reset_index(drop=True)
+
+
 def warnings(
+    url: str,
+    domain: str | None = None,
+    county: str | None = None,
+    state: str | None = None,
+    include_expired: bool = False,
+) -> pd.DataFrame:
+    """Warnings of published runs in force now (:func:`clock`), optionally filtered;
+    expired ones only with ``include_expired`` (they are never counted or queued)."""
+    frame = all_warnings(url, domain=domain, county=county, state=state)
+    return frame if include_expired else active(frame, clock(url)["now"])
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def all_warnings(
     url: str, domain: str | None = None, county: str | None = None, state: str | None = None
 ) -> pd.DataFrame:
-    """Warnings of published runs, optionally filtered."""
+    """Warnings of published runs, expired or not, optionally filtered."""
     return store(url).warnings(domain=domain, county=county, state=state)
 
 
@@ -222,7 +252,7 @@ def review_warning(
             level=level,
         )
     finally:
-        warnings.clear()
+        all_warnings.clear()
         warning_reviews.clear()
         overview_map.clear()
 
@@ -244,7 +274,7 @@ def hotspot_labels(
 ) -> pd.DataFrame:
     """Emerging / intensifying / persistent / diminishing label of each recent hotspot
     (cached by the published ``run_id``: the labels change only with a new run)."""
-    from riskwarn.dashboard import trends
+    from dashboard import trends
 
     return trends.classify_hotspots(forecast_history(url, domain), top_n=top_n, weeks=weeks)
 
@@ -267,12 +297,12 @@ def overview_map(
 
     Every warning in force of the published run as a square in its level's colour over
     townships filled by their highest level, with county and township names and a scale
-    bar (:mod:`riskwarn.dashboard.maps`). Built once per language, published run
+    bar (:mod:`dashboard.maps`). Built once per language, published run
     (``run_id``), state of the warnings (``warnings_key``, :func:`warnings_version`) and
     size, not on every data refresh; a review also clears it.
     """
-    from riskwarn.dashboard import maps, views
-    from riskwarn.dashboard.i18n import fmt_pct
+    from dashboard import maps, views
+    from dashboard.i18n import fmt_pct
 
     w = views.effective_level(warnings(url, domain=domain))
     if run_id is None and w.empty:
@@ -315,8 +345,8 @@ def site_table(
     ``why`` (its kind), ``probability``, ``hazard_type``, ``people_threatened``; red first.
     Cached by the published run and the state of its warnings, like the maps.
     """
-    from riskwarn.dashboard import views
-    from riskwarn.dashboard.i18n import level_label
+    from dashboard import views
+    from dashboard.i18n import level_label
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(url, domain)
@@ -392,7 +422,7 @@ def site_map(
 ) -> Any:
     """The map of every monitored site (a :class:`maps.DeckSpec`), or None without sites:
     dots by level over townships filled by their highest site level, names, scale bar."""
-    from riskwarn.dashboard import maps
+    from dashboard import maps
 
     table = site_table(url, lake_dir, domain, lang, run_id, warnings_key)
     if table.empty:
@@ -418,191 +448,3 @@ def site_map(
         sites=maps.site_points(table.assign(place=table["name"] + " · " + table["place"])),
     )
     return maps.DeckSpec(deck)
-
-
-# ----------------------------------------------------------------------------- lake
-
-
-def _read_lake_table(lake_dir: Path, table: str) -> pd.DataFrame:
-    from riskwarn.lake import read_table
-
-    frame = read_table(lake_dir, table)
-    return pd.DataFrame() if frame.empty else frame
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def admin_units(lake_dir: str) -> pd.DataFrame:
-    """County/township/community units with names and boundaries (empty without a lake)."""
-    frame = _read_lake_table(Path(lake_dir), "admin_units")
-    cols = ["record_id", "name", "level", "parent_id", "geometry_wkt"]
-    if frame.empty:
-        return pd.DataFrame(columns=cols)
-    return frame.loc[:, cols].drop_duplicates("record_id").reset_index(drop=True)
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def unit_names(lake_dir: str) -> dict[str, str]:
-    """Admin code -> name for counties and townships."""
-    units = admin_units(lake_dir)
-    return dict(zip(units["record_id"].astype(str), units["name"].astype(str), strict=True))
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def boundary_paths(lake_dir: str) -> pd.DataFrame:
-    """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
-    from riskwarn.dashboard.maps import boundary_paths as paths
-
-    return pd.concat(
-        [
-            paths(area_shapes(lake_dir, "township"), "township"),
-            paths(area_shapes(lake_dir, "county"), "county"),
-        ],
-        ignore_index=True,
-    )
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def area_shapes(lake_dir: str, level: str) -> pd.DataFrame:
-    """Outlines and label points of the counties or townships, for the maps."""
-    from riskwarn.dashboard.maps import area_shapes as build
-
-    return build(admin_units(lake_dir), level)
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def hazard_sites(lake_dir: str) -> pd.DataFrame:
-    """Monitored hazard sites (no personal data: names are place names)."""
-    frame = _read_lake_table(Path(lake_dir), "hazard_sites")
-    cols = ["record_id", "name", "hazard_type", "lon", "lat", "admin_code", "people_threatened"]
-    if frame.empty:
-        return pd.DataFrame(columns=cols)
-    return frame.loc[:, [c for c in cols if c in frame.columns]].drop_duplicates("record_id")
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
-    """Sensors of one site."""
-    frame = _read_lake_table(Path(lake_dir), "sensors")
-    if frame.empty:
-        return pd.DataFrame(columns=["record_id", "sensor_type", "site_id"])
-    return frame[frame["site_id"] == site_id].loc[:, ["record_id", "sensor_type", "site_id"]]
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def site_readings(lake_dir: str, sensor_ids: tuple[str, ...], days: int = 90) -> pd.DataFrame:
-    """Readings of ``sensor_ids`` over the last ``days`` days of data (DuckDB, filtered)."""
-    cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
-    if not sensor_ids:
-        return pd.DataFrame(columns=cols)
-    from riskwarn import lake
-
-    con = lake.connect(Path(lake_dir))
-    try:
-        views = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
-        if "sensor_readings" not in views:
-            return pd.DataFrame(columns=cols)
-        marks = ", ".join("?" for _ in sensor_ids)
-        frame = con.execute(
-            f"SELECT {', '.join(cols)} FROM sensor_readings WHERE sensor_id IN ({marks}) "
-            "AND observed_at >= (SELECT max(observed_at) FROM sensor_readings "
-            f"WHERE sensor_id IN ({marks})) - INTERVAL {int(days)} DAY "
-            "ORDER BY sensor_id, observed_at",
-            [*sensor_ids, *sensor_ids],
-        ).df()
-    finally:
-        con.close()
-    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
-    return frame.loc[:, cols]
-
-
-# ----------------------------------------------------------------------------- MLflow
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def champion(tracking_uri: str, domain: str) -> dict[str, Any] | None:
-    """The champion of ``domain``: version, run id, metrics, params and artifact paths."""
-    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
-        return None  # no registry yet; reading must not create one
-    client = mlflow_client(tracking_uri)
-    name = f"riskwarn-{domain}"
-    try:
-        mv = client.get_model_version_by_alias(name, "champion")
-    except Exception as exc:  # no such model or alias: the registry says so with an error
-        LOG.info("no champion for %s: %s", name, exc)
-        return None
-    run = client.get_run(mv.run_id)
-    artifacts = _list_artifacts(client, mv.run_id)
-    return {
-        "name": name,
-        "version": mv.version,
-        "run_id": mv.run_id,
-        "experiment_id": run.info.experiment_id,
-        "registered_at": pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
-        "trained_at": pd.Timestamp(int(run.info.start_time), unit="ms", tz="UTC"),
-        "gate_tag": (mv.tags or {}).get("gate"),
-        "metrics": dict(run.data.metrics),
-        "params": dict(run.data.params),
-        "artifacts": artifacts,
-    }
-
-
-@st.cache_data(ttl=300, show_spinner=False)
-def run_json(tracking_uri: str, run_id: str, path: str) -> dict[str, Any] | None:
-    """A JSON artifact of a run (``gate.json``, ``metrics.json``), None if it has none."""
-    import json
-
-    try:
-        raw = artifact_bytes(tracking_uri, run_id, path)
-    except Exception as exc:  # MLflow raises its own errors for a missing artifact
-        LOG.info("no %s in run %s: %s", path, run_id, exc)
-        return None
-    value = json.loads(raw)
-    return value if isinstance(value, dict) else None
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
-    """The newest audit entry that pointed ``champion`` of ``model`` at ``version``
-    (``actor``, ``at``, ``details`` with ``reason`` and ``forced_over_gate``), or None."""
-    import sqlalchemy as sa
-
-    from riskwarn.store.models import AuditLog
-
-    a = AuditLog.__table__
-    stmt = (
-        sa.select(a.c.actor, a.c.at, a.c.action, a.c.details)
-        .where(
-            a.c.object_type == "model",
-            a.c.object_id == model,
-            a.c.action.in_(("promote", "rollback")),
-        )
-        .order_by(a.c.id.desc())
-    )
-    with store(url).engine.connect() as conn:
-        for row in conn.execute(stmt).mappings():
-            details = row["details"] or {}
-            if str(details.get("version")) == str(version):
-                return {"actor": row["actor"], "at": row["at"], "details": details}
-    return None
-
-
-def _list_artifacts(client: Any, run_id: str, path: str | None = None, depth: int = 2) -> list[str]:
-    out: list[str] = []
-    for item in client.list_artifacts(run_id, path):
-        if item.is_dir:
-            if depth > 0:
-                out.extend(_list_artifacts(client, run_id, item.path, depth - 1))
-        else:
-            out.append(item.path)
-    return out
-
-
-@st.cache_data(ttl=3600, show_spinner=False)
-def artifact_bytes(tracking_uri: str, run_id: str, path: str) -> bytes:
-    """Content of one run artifact (plots, small tables)."""
-    import tempfile
-
-    client = mlflow_client(tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = client.download_artifacts(run_id, path, tmp)
-        return Path(local).read_bytes()

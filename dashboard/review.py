@@ -114,7 +114,7 @@ def decision(draft: dict[str, Any]) -> dict[str, Any]:
 
 def unit_words(unit_type: str, unit_id: str, site_names: dict[str, str], lang: str) -> str:
     """What a warning is about: the grid cell, the case or the site (with its name)."""
-    from riskwarn.dashboard.i18n import place_name, t
+    from dashboard.i18n import place_name, t
 
     if unit_type == "site" and unit_id in site_names:
         return t("unit_site_named", lang, id=unit_id, name=place_name(site_names[unit_id], lang))
@@ -124,8 +124,8 @@ def unit_words(unit_type: str, unit_id: str, site_names: dict[str, str], lang: s
 
 def queue_labels(queue: Any, names: dict[str, str], site_names: dict[str, str], lang: str) -> Any:
     """``queue`` (warnings) with ``short_id``, ``place``, ``unit`` and ``domain_label``."""
-    from riskwarn.dashboard import views
-    from riskwarn.dashboard.i18n import t
+    from dashboard import views
+    from dashboard.i18n import t
 
     return queue.assign(
         short_id=[short_id(w) for w in queue["warning_id"]],
@@ -144,7 +144,7 @@ def queue_labels(queue: Any, names: dict[str, str], site_names: dict[str, str], 
 def badge(level: str | None, state: str, lang: str) -> str:
     """HTML badge of a warning's level in force, in the level palette; a dismissed warning
     reads "已撤销" in grey, not its old level."""
-    from riskwarn.dashboard.i18n import LEVEL_HEX, level_label, t
+    from dashboard.i18n import LEVEL_HEX, level_label, t
 
     text = t("state_dismissed", lang) if state == "dismissed" else level_label(level, lang)
     colour = LEVEL_HEX.get(level or "none", "#999")
@@ -156,7 +156,7 @@ def badge(level: str | None, state: str, lang: str) -> str:
 
 def pick_label(row: Any, lang: str) -> str:
     """One line per warning for the picker: id, level, place, what, domain (all unique by id)."""
-    from riskwarn.dashboard.i18n import fmt_pct, level_label
+    from dashboard.i18n import fmt_pct, level_label
 
     return " · ".join(
         (
@@ -183,6 +183,10 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "readings_24h": {"zh": "24 小时读数", "en": "Readings, 24 h"},
     "velocity_mm_per_day": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
+    "category": {"zh": "纠纷类别", "en": "Category"},
+    "open_days": {"zh": "已受理天数", "en": "Days open"},
+    "failed_mediations": {"zh": "调解失败次数", "en": "Failed mediations"},
+    "n_parties": {"zh": "当事人数", "en": "Parties"},
 }
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "ok": {"zh": "正常", "en": "OK"},
@@ -208,6 +212,10 @@ def evidence_value(key: str, value: Any, lang: str) -> str:
         return STATUS_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):
         return MODEL_UNAVAILABLE[lang]
+    if key == "category" and isinstance(value, str):
+        from features.catalog import GROUP_ZH
+
+        return GROUP_ZH.get(value, value) if lang == "zh" else value.replace("_", " ").capitalize()
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -227,7 +235,7 @@ def evidence_table(frame: Any, lang: str) -> Any:
 def evidence_label(key: str, value: Any, lang: str) -> str:
     """A scalar evidence fact's label: catalogued features in plain words (``rain_3d_mm``
     72.0 -> "近 3 天降雨 72.0 毫米"), other known keys translated, the rest as given."""
-    from riskwarn.dashboard.views import evidence_fact_label
+    from dashboard.views import evidence_fact_label
 
     words = evidence_fact_label(key, value, lang)
     return evidence_word(key, lang) if words == key else words
@@ -251,8 +259,8 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any) -> Any:
     import numpy as np
     import pydeck as pdk
 
-    from riskwarn.dashboard import maps
-    from riskwarn.dashboard.i18n import LEVEL_COLOURS
+    from dashboard import maps
+    from dashboard.i18n import LEVEL_COLOURS
 
     lon, lat = float(unit["lon"]), float(unit["lat"])
     layers: list[Any] = []

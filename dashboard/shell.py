@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries, sessions
-from riskwarn.dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
+from dashboard import auth, queries, sessions
+from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
 from riskwarn.settings import Settings
 
 LOG = logging.getLogger(__name__)
@@ -308,7 +308,8 @@ def sidebar(user: auth.User | None) -> None:
         )
         if user is not None:
             lg = lang()
-            st.caption(t("signed_in_as", lg, name=user.name, role=t(ROLE_KEYS[user.role], lg)))
+            name = user.name if lg == "zh" else user.username  # display names are Chinese
+            st.caption(t("signed_in_as", lg, name=name, role=t(ROLE_KEYS[user.role], lg)))
             st.button(t("sign_out", lg), on_click=sign_out, key="sign_out")
 
 
@@ -368,6 +369,7 @@ def page_context(page: str) -> PageContext:
     # the page's material icon would make the browser fetch a favicon from the internet
     st.set_page_config(page_title=t(f"page_{page}", lg), page_icon="🛡️")
     st.title(t(f"page_{page}", lg))
+    data_as_of(settings, lg)
     return PageContext(
         settings=settings,
         lang=lg,
@@ -376,6 +378,24 @@ def page_context(page: str) -> PageContext:
         lake_dir=str(settings.lake_dir),
         user=user,
     )
+
+
+def data_as_of(settings: Settings, lg: str) -> None:
+    """The "data as of" line every page shows: newest ingested event, newest sensor
+    reading, newest forecast origin (one date format per language), replay or not."""
+    clock = queries.clock(settings.resolved_store_url)
+    times = queries.data_times(str(settings.lake_dir))
+    tz = settings.display_tz
+    line = t(
+        "as_of",
+        lg,
+        event=fmt_datetime(times["event"], lg, tz) if times["event"] is not None else "—",
+        reading=fmt_datetime(times["reading"], lg, tz) if times["reading"] is not None else "—",
+        origin=fmt_datetime(clock["origin"], lg, tz) if clock["origin"] is not None else "—",
+    )
+    if clock["replay"]:
+        line += " " + t("as_of_replay", lg)
+    st.caption(line, help=None)
 
 
 def select(

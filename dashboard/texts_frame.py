@@ -1,6 +1,6 @@
 """Dashboard texts, part 1: frame, roles, pages, levels, overview, maps, review, disputes (``key -> {"zh": ..., "en": ...}``).
 
-:mod:`riskwarn.dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
+:mod:`dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,17 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "no_data": {"zh": "暂无已发布的数据。", "en": "No published data yet."},
     "updated": {"zh": "数据更新于 {at}", "en": "Data as of {at}"},
+    "as_of": {
+        "zh": "数据截至：最新事件 {event} · 最新传感器读数 {reading} · 最新预报起报 {origin}",
+        "en": "Data as of: latest event {event} · latest reading {reading} · "
+        "forecast origin {origin}",
+    },
+    "as_of_replay": {
+        "zh": "（历史数据回放：以最新起报时间判断预警是否仍有效）",
+        "en": "(replay of past data: warnings in force are judged at the latest origin)",
+    },
+    "case_state_none": {"zh": "未预警", "en": "No warning"},
+    "review_state": {"zh": "研判状态", "en": "Review state"},
     "section_leaders": {"zh": "领导驾驶舱", "en": "Leaders"},
     "section_panels": {"zh": "研判处置", "en": "Panels"},
     "section_science": {"zh": "模型与数据", "en": "Models & data"},

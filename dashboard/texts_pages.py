@@ -1,6 +1,6 @@
 """Dashboard texts, part 2: geohazard, models and verdicts (``key -> {"zh": ..., "en": ...}``).
 
-:mod:`riskwarn.dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
+:mod:`dashboard.i18n` merges the parts into ``TEXT``; read them through ``t``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Pure functions over what training recorded: the champion version's MLflow run (params,
 start time, the version's ``gate`` tag), its ``gate.json`` (the gate's checks with their
-numbers, :func:`riskwarn.models.registry.GateResult.record`), its ``metrics.json`` (every
+numbers, :func:`models.registry.GateResult.record`), its ``metrics.json`` (every
 method's headline metric) and the serving store's audit entry of the promotion (who moved
 the alias, why, and ``forced_over_gate``). :func:`verdict` gathers the facts,
 :func:`verdict_lines` says them in the reader's language.
@@ -17,13 +17,13 @@ from typing import Any
 
 import pandas as pd
 
-from riskwarn.dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
+from dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
 
-# Ex-post references are not methods a forecaster could use (riskwarn.models.backtest:
+# Ex-post references are not methods a forecaster could use (models.backtest:
 # is_ex_post); "champion" is the serving model itself when a challenger is compared.
 NOT_A_METHOD_PREFIXES = ("ceiling", "champion")
 MODEL_METHOD = "xgboost"
-AUTO_PROMOTER = "riskwarn train"  # the actor riskwarn.models.registry.settle_gate writes
+AUTO_PROMOTER = "riskwarn train"  # the actor models.registry.settle_gate writes
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def verdict(
     """The facts of one domain's serving model (see the module docstring for the inputs).
 
     ``champion``: ``version``, ``gate_tag``, ``trained_at`` and ``params`` (as
-    :func:`riskwarn.dashboard.queries.champion` returns); ``promotion``: the audit entry
+    :func:`dashboard.queries.champion` returns); ``promotion``: the audit entry
     (``actor``, ``at``, ``details``) that pointed the alias at this version, if any.
     """
     tag = champion.get("gate_tag")

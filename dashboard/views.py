@@ -11,7 +11,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from riskwarn.dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
+from dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
 
 PERSONAL_KEY_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address")
 
@@ -140,7 +140,7 @@ def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFra
 def evidence_fact_label(key: str, value: Any, lang: str) -> str:
     """A catalogued numeric evidence fact in plain words of ``lang`` (``rain_3d_mm`` 72.0 ->
     "近 3 天降雨 72.0 毫米"); other facts keep their key."""
-    from riskwarn.features.catalog import describe, lookup
+    from features.catalog import describe, lookup
 
     if isinstance(value, bool) or not isinstance(value, int | float) or lookup(key) is None:
         return key
@@ -171,7 +171,7 @@ def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
 
 def fmt_time(ts: Any, lang: str, tz: str) -> str:
     """A time in the display zone (re-exported for pages)."""
-    from riskwarn.dashboard.i18n import fmt_datetime
+    from dashboard.i18n import fmt_datetime
 
     return fmt_datetime(ts, lang, tz)
 
@@ -183,7 +183,7 @@ def top_places(warnings: pd.DataFrame, labels: pd.DataFrame, n: int = 6) -> pd.D
     """Townships to watch: highest level, then number of warnings, then probability.
 
     ``warnings`` needs ``unit_id``, ``county_code``, ``township_code``, ``effective_level``,
-    ``probability``; ``labels`` is :func:`riskwarn.dashboard.trends.classify_hotspots`.
+    ``probability``; ``labels`` is :func:`dashboard.trends.classify_hotspots`.
     Returns ``county_code``, ``township_code``, ``level``, ``n_warnings``, ``max_probability``
     and ``trend`` (the most pressing label among the place's warned cells, or None).
     """
@@ -234,7 +234,7 @@ def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:
 def picked_warnings(warnings: pd.DataFrame, picked: Mapping[str, Any] | None) -> pd.DataFrame:
     """The warnings of what was clicked on a map: a warned cell (or site), or a township.
 
-    ``picked`` is :func:`riskwarn.dashboard.map_panel.clicked`'s dict (``unit_id`` of a
+    ``picked`` is :func:`dashboard.map_panel.clicked`'s dict (``unit_id`` of a
     square or site, or ``record_id`` of a township fill); ``warnings`` those in force.
     Ranked by level, then probability.
     """
@@ -355,7 +355,7 @@ def site_why(
 
 def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
     """:func:`site_why` in plain words of ``lang``."""
-    from riskwarn.dashboard.i18n import fmt_pct
+    from dashboard.i18n import fmt_pct
 
     if kind == "model":
         return t("why_model", lang, p=fmt_pct(facts.get("probability"), lang))
@@ -390,3 +390,41 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
     if actor:
         return t("model_note_manual", lang, v=version, actor=actor)
     return t("model_note_plain", lang, v=version)
+
+
+def md_text(text: str) -> str:
+    """Data text safe inside ``st.markdown`` (no links, HTML or emphasis from the data)."""
+    from dashboard.review import md_escape
+
+    return md_escape(text)
+
+
+def case_rows(
+    cases: pd.DataFrame, warned: pd.DataFrame, names: Mapping[str, str], lang: str
+) -> pd.DataFrame:
+    """Dispute cases (published forecasts, riskiest first) with ``level`` (in force; None
+    once dismissed or without warning), ``state_label`` (the review state in words),
+    ``place``, ``explanation_lines`` (the forecast's own explanation, else its warning's
+    reasons) and ``explanation_text`` (one line). ``warned``: warnings by ``unit_id``."""
+    from dashboard.i18n import t
+
+    def of(unit: Any, col: str) -> Any:
+        return warned.at[unit, col] if unit in warned.index and col in warned.columns else None
+
+    out = cases.sort_values("probability", ascending=False).reset_index(drop=True)
+    lines = []
+    for unit, own in zip(out["unit_id"], out["explanation"], strict=True):
+        got = reason_lines(own, lang) if own is not None and len(own or []) else []
+        lines.append(got or reason_lines(of(unit, "reasons"), lang))
+    states = [of(u, "state") for u in out["unit_id"]]
+    sep = "；" if lang == "zh" else "; "
+    return out.assign(
+        level=[of(u, "effective_level") for u in out["unit_id"]],
+        state_label=[t(f"state_{s}", lang) if s else t("case_state_none", lang) for s in states],
+        place=[
+            place_words(c, tw, names, lang)
+            for c, tw in zip(out["county_code"], out["township_code"], strict=True)
+        ],
+        explanation_lines=lines,
+        explanation_text=[sep.join(x) for x in lines],
+    )

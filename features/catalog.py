@@ -165,7 +165,7 @@ PATTERNS: dict[str, FeatureInfo] = {
         "cells",
         zh="近一年每千名居民发生 {value:.1f} 起事件",
     ),
-    # long-memory inputs of the hotspot model (riskwarn.models.extra_features)
+    # long-memory inputs of the hotspot model (models.extra_features)
     "lr_count_all": FeatureInfo(
         "{value:g} events in this cell over all recorded history",
         "events",

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
-from riskwarn.features.rain_indices import CAINE_1980 as CAINE
-from riskwarn.features.rain_indices import GUZZETTI_2008 as GUZZETTI
+from features.rain_indices import CAINE_1980 as CAINE
+from features.rain_indices import GUZZETTI_2008 as GUZZETTI
 
 
 def daily_rain_from_readings(
@@ -153,11 +153,11 @@ def build_landslide_cell_features(
     rain of the origin's local day (a nowcast: rain to the end of the day, slides before it).
 
     ``landslides`` carry ``cell_x``/``cell_y`` (see ``cells.assign_cells``); the cell part is
-    :func:`riskwarn.features.incidents.build_cell_features`, the rain part
+    :func:`features.incidents.build_cell_features`, the rain part
     :func:`build_citywide_rain_features` (its landslide counts and labels are dropped, the
     cell table has its own).
     """
-    from riskwarn.features.incidents import CellFeatureParams, build_cell_features
+    from features.incidents import CellFeatureParams, build_cell_features
 
     ev = landslides.assign(category_group="landslide")
     params = CellFeatureParams(tz=tz, horizon_days=horizon_days, groups=(), holiday_country="HK")

@@ -10,9 +10,9 @@ flat NumPy arrays sorted once by sensor and time (one pandas rolling-kernel call
 sensors), and ``build_site_features_multi`` shares it between several origin sets (site x
 hour and site x day from one pass over the readings).
 
-The per-reading work lives in :mod:`riskwarn.features.sensor_readings` (on the physics of
+The per-reading work lives in :mod:`features.sensor_readings` (on the physics of
 :mod:`riskwarn.sensor_physics`); the city-wide Hong Kong features
-(``build_citywide_rain_features``) in :mod:`riskwarn.features.citywide_rain`. Both are
+(``build_citywide_rain_features``) in :mod:`features.citywide_rain`. Both are
 importable from here too.
 """
 
@@ -25,17 +25,15 @@ import pandas as pd
 from scipy.signal import lfilter
 from scipy.spatial import cKDTree
 
-from riskwarn import sensor_physics as phys
-from riskwarn.contracts import HAZARD_TYPES
-from riskwarn.features.citywide_rain import (  # noqa: F401  (part of this module's interface)
+from features.citywide_rain import (  # noqa: F401  (part of this module's interface)
     CitywideRainParams,
     build_citywide_rain_features,
     build_landslide_cell_features,
     daily_rain_from_readings,
 )
-from riskwarn.features.rain_indices import CAINE_1980 as CAINE
-from riskwarn.features.rain_indices import GUZZETTI_2008 as GUZZETTI
-from riskwarn.features.sensor_readings import (  # noqa: F401  (part of this module's interface)
+from features.rain_indices import CAINE_1980 as CAINE
+from features.rain_indices import GUZZETTI_2008 as GUZZETTI
+from features.sensor_readings import (  # noqa: F401  (part of this module's interface)
     _DISPLACEMENT_AGG,
     _NS_PER_H,
     SiteFeatureParams,
@@ -44,6 +42,8 @@ from riskwarn.features.sensor_readings import (  # noqa: F401  (part of this mod
     _spacing_s,
     dedupe_readings,
 )
+from riskwarn import sensor_physics as phys
+from riskwarn.contracts import HAZARD_TYPES
 
 SITE_KEYS = ["origin", "site_id"]
 

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from riskwarn.features.calendar import calendar_features, origin_local_days
-from riskwarn.features.cells import CELL_KEYS, ring_offsets
+from features.calendar import calendar_features, origin_local_days
+from features.cells import CELL_KEYS, ring_offsets
 
 KEY_COLUMNS = ["origin", "cell_x", "cell_y"]
 
@@ -466,7 +466,7 @@ def build_cell_features(
     ``events``: ``occurred_at`` (UTC), ``cell_x``, ``cell_y``, ``category_group`` and
     optionally ``reported_at``. ``cells``: ``cell_x``, ``cell_y`` (+ optional
     ``population``). ``origins``: local midnights as UTC timestamps. Columns: keys
-    ``origin``, ``cell_x``, ``cell_y``; features (see ``riskwarn.features.catalog``);
+    ``origin``, ``cell_x``, ``cell_y``; features (see ``features.catalog``);
     labels ``label_count`` and ``label_any`` over ``[origin, origin + horizon_days)``.
     Rows are sorted by origin then cell.
     """

@@ -1,7 +1,7 @@
 """Landslide records as daily series, and the inputs that describe how they were reported.
 
 A record has the local day it occurred (``occurred_day``) and the local day it became known
-(``known_day``: the later of occurrence and report, :func:`riskwarn.features.cells.known_times`).
+(``known_day``: the later of occurrence and report, :func:`features.cells.known_times`).
 Labels count records by occurrence day; history inputs count them from the day they became
 known; a model fitted at a cut-off learns only from records known before it.
 
@@ -27,7 +27,7 @@ import holidays as holidays_lib
 import numpy as np
 import pandas as pd
 
-from riskwarn.features.cells import known_times
+from features.cells import known_times
 
 
 def landslide_days(events: pd.DataFrame, tz: str) -> pd.DataFrame:

@@ -3,7 +3,7 @@
 Readings become flat NumPy arrays sorted once by sensor and time (:class:`_Readings`); a
 reading covering ``[observed_at, observed_at + interval_s)`` becomes visible once it ends.
 Per-reading quantities use only that reading and earlier ones, and are kept in
-:class:`_SensorTable` for as-of joins to origins (:mod:`riskwarn.features.geohazard`):
+:class:`_SensorTable` for as-of joins to origins (:mod:`features.geohazard`):
 
 * displacement kinematics (:func:`_displacement_table`): velocity, acceleration, steady
   creep rate, improved tangent angle, inverse velocity and the Fukuzono time to failure,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from riskwarn.models.calibration import Calibrator, fit_calibrator
-from riskwarn.models.metrics import (
+from models.calibration import Calibrator, fit_calibrator
+from models.metrics import (
     AREA_FRACTIONS,
     bootstrap_ci,
     gap_closed_share,
@@ -234,23 +234,24 @@ def _pai_on(frame: pd.DataFrame, score: np.ndarray, fraction: float) -> float:
     return pooled_hotspot_metrics(w, (fraction,))[f"pai@{fraction:g}"]
 
 
-def fit_model(
-    rows: pd.DataFrame,
+BoosterTrainer = Callable[
+    [dict[str, Any], pd.DataFrame, pd.DataFrame, list[str], ModelConfig], xgb.Booster
+]
+"""Grows one booster: ``(params, fit rows, early-stopping rows, features, config)``, rows
+sorted by origin; :func:`train_booster` on this machine, ``riskwarn.engine`` on a cluster."""
+
+
+def train_booster(
+    params: dict[str, Any],
+    fit: pd.DataFrame,
+    es: pd.DataFrame,
     features: list[str],
     config: ModelConfig,
-    hp: dict[str, Any],
-    refit_origin: pd.Timestamp,
-) -> tuple[FittedModel, float]:
-    """Fit one booster with early stopping and a calibrator; return it and its cal-slice PAI."""
-    rows = rows.sort_values("origin", kind="stable")  # qid groups and the metric need it
-    fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
-    n_cells = int(rows.groupby("origin").size().max())
-    params = _xgb_params(config, hp, features, n_cells)
-    params.pop("eval_metric", None)
-    params["disable_default_eval_metric"] = 1
+) -> xgb.Booster:
+    """Grow trees on ``fit``, stop early on the hit rate of ``es`` (single node)."""
     d_fit = _dmatrix(fit, features, config.objective)
     d_es = _dmatrix(es, features, config.objective)
-    booster = xgb.train(
+    return xgb.train(
         params,
         d_fit,
         num_boost_round=config.max_rounds,
@@ -260,6 +261,26 @@ def fit_model(
         early_stopping_rounds=config.early_stopping_rounds,
         verbose_eval=False,
     )
+
+
+def fit_model(
+    rows: pd.DataFrame,
+    features: list[str],
+    config: ModelConfig,
+    hp: dict[str, Any],
+    refit_origin: pd.Timestamp,
+    trainer: BoosterTrainer | None = None,
+) -> tuple[FittedModel, float]:
+    """Fit one booster with early stopping and a calibrator; return it and its cal-slice PAI.
+
+    ``trainer`` grows the booster (default :func:`train_booster`, here)."""
+    rows = rows.sort_values("origin", kind="stable")  # qid groups and the metric need it
+    fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
+    n_cells = int(rows.groupby("origin").size().max())
+    params = _xgb_params(config, hp, features, n_cells)
+    params.pop("eval_metric", None)
+    params["disable_default_eval_metric"] = 1
+    booster = (trainer or train_booster)(params, fit, es, features, config)
     best = int(booster.best_iteration)
     model = FittedModel(
         booster=booster,
@@ -276,13 +297,17 @@ def fit_model(
 
 
 def choose_hyperparameters(
-    rows: pd.DataFrame, features: list[str], config: ModelConfig, refit_origin: pd.Timestamp
+    rows: pd.DataFrame,
+    features: list[str],
+    config: ModelConfig,
+    refit_origin: pd.Timestamp,
+    trainer: BoosterTrainer | None = None,
 ) -> tuple[FittedModel, dict[str, Any], list[dict[str, Any]]]:
     """Fit every grid point; keep the best PAI on the (later) calibration slice."""
     trials = []
     best: tuple[float, FittedModel, dict[str, Any]] | None = None
     for hp in config.grid:
-        model, pai = fit_model(rows, features, config, hp, refit_origin)
+        model, pai = fit_model(rows, features, config, hp, refit_origin, trainer)
         trials.append({**hp, "val_pai": pai, "best_iteration": model.best_iteration})
         log.info("grid %s: validation PAI %.3f (%d trees)", hp, pai, model.best_iteration + 1)
         if best is None or pai > best[0]:
@@ -306,8 +331,10 @@ def run_model_backtest(
     eval_origins: Sequence[pd.Timestamp],
     features: list[str],
     config: ModelConfig,
+    trainer: BoosterTrainer | None = None,
 ) -> ModelBacktest:
-    """Rolling-origin backtest of the model over ``eval_origins``.
+    """Rolling-origin backtest of the model over ``eval_origins`` (boosters grown by
+    ``trainer``, default here).
 
     ``frame`` holds feature + label rows for the evaluation origins and for earlier
     (training) origins. Labels of rows at or after a refit origin are never used by that
@@ -325,9 +352,9 @@ def run_model_backtest(
         if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
             rows = training_rows(frame, origin, config)
             if hp is None:
-                model, hp, trials = choose_hyperparameters(rows, features, config, origin)
+                model, hp, trials = choose_hyperparameters(rows, features, config, origin, trainer)
             else:
-                model, _ = fit_model(rows, features, config, hp, origin)
+                model, _ = fit_model(rows, features, config, hp, origin, trainer)
             fits.append(
                 {
                     "refit_origin": origin,

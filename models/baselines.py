@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from riskwarn.models.grid import CountCube, smooth_by_cluster
+from models.grid import CountCube, smooth_by_cluster
 
 
 @dataclass(frozen=True)

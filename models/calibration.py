@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from riskwarn.models.metrics import probability_metrics
+from models.metrics import probability_metrics
 
 log = logging.getLogger(__name__)
 

@@ -1,19 +1,19 @@
 """Dispute-case escalation model (domain ``dispute_cases``): P(escalation within 30 days).
 
 One row per (origin, open not-yet-escalated case) from
-:func:`riskwarn.features.disputes.build_dispute_case_features`. The job mirrors the
-hotspot domains (:mod:`riskwarn.models.train`) and reuses their pieces:
+:func:`features.disputes.build_dispute_case_features`. The job mirrors the
+hotspot domains (:mod:`models.train`) and reuses their pieces:
 
 1. rolling-origin backtest over the latest ``eval_days``: at each refit origin the model
    sees only rows whose 30-day label window ended before it
-   (:func:`riskwarn.models.backtest.training_rows`), trees are grown on the older rows,
+   (:func:`models.backtest.training_rows`), trees are grown on the older rows,
    stopped early on a later slice and Platt-calibrated on the latest slice;
 2. baselines scored on the same rows: the failed-mediation count rule and the category
    base rate (escalation rate per category among training rows);
-3. the gate (:func:`riskwarn.models.registry.gate`) on average precision, paired
+3. the gate (:func:`models.registry.gate`) on average precision, paired
    bootstrap over origins, plus the ECE bound;
 4. a final model on every row with a complete label, logged and registered
-   (:func:`riskwarn.models.registry.log_training_run`) as ``riskwarn-dispute_cases``.
+   (:func:`models.registry.log_training_run`) as ``riskwarn-dispute_cases``.
 
 Objective ``binary:logistic``: panels read the probability of *this* case escalating,
 and cases at one origin are few (tens to hundreds), so a per-origin ranking objective
@@ -35,12 +35,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import average_precision_score
 
-from riskwarn import domains
-from riskwarn.models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
-from riskwarn.models.calibration import fit_calibrator
-from riskwarn.models.explain import contributions, global_importance
-from riskwarn.models.metrics import probability_metrics, ranking_metrics
-from riskwarn.models.registry import (
+from models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
+from models.calibration import fit_calibrator
+from models.explain import contributions, global_importance
+from models.metrics import probability_metrics, ranking_metrics
+from models.registry import (
     GateResult,
     champion_version,
     gate,
@@ -49,6 +48,7 @@ from riskwarn.models.registry import (
     model_name,
     settle_gate,
 )
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ def build_case_table(
     horizon_days: int = 30,
 ) -> pd.DataFrame:
     """Case x origin features + labels from lake ``disputes`` and ``dispute_events``."""
-    from riskwarn.features.cells import assign_cells
-    from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features
+    from features.cells import assign_cells
+    from features.disputes import DisputeCaseParams, build_dispute_case_features
 
     d = assign_cells(disputes, crs, cell_size_m)
     params = DisputeCaseParams(tz=tz, horizon_days=horizon_days)
@@ -375,7 +375,7 @@ def train_case_domain(
     artifact_location: str | None = None,
 ) -> CaseTrainReport:
     """Backtest, fit, log, register and gate a ``dispute_cases`` challenger."""
-    from riskwarn.models.train import data_version, importance_figure, reliability_figure
+    from models.train import data_version, importance_figure, reliability_figure
 
     spec = domains.get(domain)
     config = replace(

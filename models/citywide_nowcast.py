@@ -2,9 +2,9 @@
 the rain-threshold rules so that it can only add to them.
 
 * **Inputs** (:func:`citywide_inputs`): the rule indices of
-  :mod:`riskwarn.features.rain_indices` (multi-duration totals and maxima, intensities,
+  :mod:`features.rain_indices` (multi-duration totals and maxima, intensities,
   Caine and Guzzetti exceedance ratios, API, effective and antecedent rain), the season,
-  the reporting calendar and era (:mod:`riskwarn.features.landslide_reporting`) and the
+  the reporting calendar and era (:mod:`features.landslide_reporting`) and the
   landslides known on earlier days. Rain up to the end of the day (a nowcast), landslide
   records known before the day.
 * **Monotone in rain**: every rain index enters with a +1 XGBoost monotone constraint and
@@ -33,9 +33,9 @@ import pandas as pd
 import xgboost as xgb
 from scipy import optimize, stats
 
-from riskwarn.features.landslide_reporting import calendar_inputs, daily_counts, reporting_era
-from riskwarn.features.rain_indices import RainIndexParams, rain_index_columns, rain_indices
-from riskwarn.models.metrics import best_threshold_tss
+from features.landslide_reporting import calendar_inputs, daily_counts, reporting_era
+from features.rain_indices import RainIndexParams, rain_index_columns, rain_indices
+from models.metrics import best_threshold_tss
 
 LEVEL_NAMES = ("blue", "yellow", "orange", "red")  # levels 1..4
 # Hong Kong Observatory, "Interesting Statistics on Rainstorm Warning Signals" (LI Kin-wai,

@@ -4,7 +4,7 @@
   column per feature plus ``bias``; they sum to the raw margin of each row.
 * :func:`global_importance`: mean absolute contribution per feature.
 * :func:`explain_rows`: the top factors raising each prediction, each as a sentence
-  built from the feature's description template (``riskwarn.features.catalog.FEATURES``,
+  built from the feature's description template (``features.catalog.FEATURES``,
   ``name -> template`` with ``{value}``); unknown features fall back to ``name = value``.
   Every sentence comes in English (``sentence``, ``text``) and Chinese (``sentence_zh``,
   ``text_zh``, from the catalogue's ``zh`` templates); ``reason`` is the pair as the
@@ -48,7 +48,7 @@ def feature_descriptions(lang: str = "en") -> dict[str, str]:
     model's stacked inputs."""
     out: dict[str, str] = dict(MODEL_FEATURES_ZH if lang == "zh" else MODEL_FEATURES)
     try:
-        from riskwarn.features.catalog import FEATURES
+        from features.catalog import FEATURES
     except ImportError:
         return out
     for name, entry in dict(FEATURES).items():
@@ -81,7 +81,7 @@ def global_importance(contribs: pd.DataFrame) -> pd.Series:
 
 def _fill(template: str, value: float, lang: str) -> str:
     try:
-        from riskwarn.features.catalog import fill_template
+        from features.catalog import fill_template
     except ImportError:
         return template.format(value=value)
     return fill_template(template, lang, value=value)

@@ -1,4 +1,4 @@
-"""Long-memory cell inputs of the hotspot model (past-only), beside ``riskwarn.features``.
+"""Long-memory cell inputs of the hotspot model (past-only), beside ``features``.
 
 The classic "plain counts over all history" baseline is hard to beat because crime
 concentrates in stable places. These inputs describe that stable part better than the
@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from riskwarn.features.cells import known_times
-from riskwarn.models.grid import cell_clusters
+from features.cells import known_times
+from models.grid import cell_clusters
 
 KEYS = ["origin", "cell_x", "cell_y"]
 NIGHT_HOURS = (20, 21, 22, 23, 0, 1, 2, 3, 4)
@@ -70,7 +70,7 @@ def _local_day(ts: pd.Series, tz: str) -> np.ndarray:
 
 def availability_day(events: pd.DataFrame, tz: str) -> np.ndarray:
     """Local day from which each event may be used: the local day of
-    :func:`riskwarn.features.cells.known_times` (-1 where the time is missing)."""
+    :func:`features.cells.known_times` (-1 where the time is missing)."""
     return _local_day(known_times(events), tz)
 
 
@@ -144,7 +144,7 @@ def build_extra_features(
 
     ``events`` carry ``occurred_at`` (UTC), ``cell_x``/``cell_y`` and optionally
     ``reported_at`` and the location column; ``origins`` are local midnights as UTC
-    timestamps. Groups of cells far apart (:func:`riskwarn.models.grid.cell_clusters`)
+    timestamps. Groups of cells far apart (:func:`models.grid.cell_clusters`)
     are built on rasters of their own, so memory follows the area covered, not the box
     around it; the values are the same.
     """

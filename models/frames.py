@@ -52,8 +52,8 @@ def hotspot_frame(
     domain's); ``cells`` the scored cells (default: every cell with an event known
     before the first origin). Empty when there is no such cell.
     """
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.models.hotspot_backtest import build_model_frame, domain_spec
+    from features.cells import active_cells, assign_cells
+    from models.hotspot_backtest import build_model_frame, domain_spec
 
     _require(domain, "hotspot")
     ev = events.rename(columns={domain.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
@@ -85,7 +85,7 @@ def case_frame(
     grid: CityGrid,
 ) -> pd.DataFrame:
     """Open dispute case x origin model inputs (+ labels over the domain's horizon)."""
-    from riskwarn.models.case_models import build_case_table
+    from models.case_models import build_case_table
 
     _require(domain, "case")
     return build_case_table(
@@ -113,7 +113,7 @@ def site_frame(
     """Monitored site x origin model inputs (+ labels; ``with_rules``: the sensor-rule
     level of each row, a baseline, never an input). Sites need no grid: only the city's
     time zone ``tz`` (daily origins are local midnights)."""
-    from riskwarn.models.geohazard_sites import build_site_table, site_config
+    from models.geohazard_sites import build_site_table, site_config
 
     _require(domain, "site")
     config = site_config(domain.name, tz=tz)

@@ -1,7 +1,7 @@
 """City-wide daily landslide nowcasts beside the rain-threshold rules they must beat.
 
 A day's nowcast may use rain observed up to the end of that day and landslide records
-known before it. The model (:mod:`riskwarn.models.citywide_nowcast`) predicts the expected
+known before it. The model (:mod:`models.citywide_nowcast`) predicts the expected
 landslides per day from the rule indices (monotone in rain), and P(>= 1) and P(>=
 ``major_threshold``) from one negative-binomial tail.
 
@@ -37,9 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn.features.cells import visible_mask
-from riskwarn.features.landslide_reporting import daily_counts
-from riskwarn.models.citywide_nowcast import (
+from features.cells import visible_mask
+from features.landslide_reporting import daily_counts
+from models.citywide_nowcast import (
     LEVEL_NAMES,
     CountModelParams,
     LevelPolicy,
@@ -50,7 +50,7 @@ from riskwarn.models.citywide_nowcast import (
     threshold_at_rate,
     warned_days_per_year,
 )
-from riskwarn.models.metrics import (
+from models.metrics import (
     AREA_FRACTIONS,
     hotspot_windows,
     pooled_hotspot_metrics,

@@ -1,7 +1,7 @@
 """Monitored-site geohazard models (domains ``geohazard`` and ``geohazard_hourly``).
 
 One row per (origin, monitored site) from
-:func:`riskwarn.features.geohazard.build_site_features` (rain at the site's gauge,
+:func:`features.geohazard.build_site_features` (rain at the site's gauge,
 displacement kinematics, sensor health, static site data; only readings that ended
 before the origin). Two tasks:
 
@@ -38,13 +38,13 @@ acceleration, inverse velocity and the Fukuzono time to failure (decreasing), an
 (monotone). Where the trees do not rank the held-out training failures of a site type
 (``hazard_type_*``) above the velocity rule, the model defers to the rule on that type
 (its margin is the prior alone) and its reasons say so
-(:func:`riskwarn.models.site_fit.site_types_to_defer`).
+(:func:`models.site_fit.site_types_to_defer`).
 
-Layout: the config, prior, calibration and fit live in :mod:`riskwarn.models.site_fit`,
-the metrics in :mod:`riskwarn.models.site_evaluation`; their names are importable from
+Layout: the config, prior, calibration and fit live in :mod:`models.site_fit`,
+the metrics in :mod:`models.site_evaluation`; their names are importable from
 here. The nowcast's sensor rules come from :mod:`riskwarn.sensor_rules`.
 
-The job mirrors :mod:`riskwarn.models.case_models`:
+The job mirrors :mod:`models.case_models`:
 
 1. rolling-origin backtest over the latest ``eval_days``: at each refit origin only rows
    whose label window ended before it are used (:func:`site_training_rows`); trees are
@@ -55,10 +55,10 @@ The job mirrors :mod:`riskwarn.models.case_models`:
    orange probability) on the training rows (the sensor rules at their own orange): Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
    displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`);
-3. metrics from the harness (:mod:`riskwarn.models.metrics`): AUC, AP, Brier, ECE,
+3. metrics from the harness (:mod:`models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
-4. the gate (:func:`riskwarn.models.registry.gate`) on AUC (paired day bootstrap against
+4. the gate (:func:`models.registry.gate`) on AUC (paired day bootstrap against
    every baseline and the champion) plus the ECE bound; a final model on every complete
    row is logged and registered as ``riskwarn-<domain>``.
 
@@ -81,10 +81,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from riskwarn import domains
-from riskwarn.models.explain import global_importance
-from riskwarn.models.metrics import best_threshold_tss
-from riskwarn.models.registry import (
+from models.explain import global_importance
+from models.metrics import best_threshold_tss
+from models.registry import (
     GateResult,
     champion_version,
     gate,
@@ -93,13 +92,13 @@ from riskwarn.models.registry import (
     model_name,
     settle_gate,
 )
-from riskwarn.models.site_evaluation import (  # noqa: F401  (part of this module's interface)
+from models.site_evaluation import (  # noqa: F401  (part of this module's interface)
     DayBootstrap,
     evaluate_site_methods,
     failure_lead_times,
     local_day_codes,
 )
-from riskwarn.models.site_fit import (  # noqa: F401  (part of this module's interface)
+from models.site_fit import (  # noqa: F401  (part of this module's interface)
     DECREASING,
     INCREASING,
     KEYS,
@@ -117,6 +116,7 @@ from riskwarn.models.site_fit import (  # noqa: F401  (part of this module's int
     site_config,
     split_by_share,
 )
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ def build_site_table(
     with_rules: bool = True,
 ) -> pd.DataFrame:
     """Site x origin features, labels and (``with_rules``) the sensor-rule level per row."""
-    from riskwarn.features.geohazard import SiteFeatureParams, build_site_features
+    from features.geohazard import SiteFeatureParams, build_site_features
 
     params = SiteFeatureParams(
         step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
@@ -496,7 +496,7 @@ def train_site_domain(
     artifact_location: str | None = None,
 ) -> SiteTrainReport:
     """Backtest, fit, log, register and gate a ``geohazard``/``geohazard_hourly`` challenger."""
-    from riskwarn.models.train import data_version, importance_figure, reliability_figure
+    from models.train import data_version, importance_figure, reliability_figure
 
     config = replace(config or site_config(domain), tz=tz)
     if readings.empty or sites.empty:

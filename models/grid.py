@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskwarn.features.cells import known_times
+from features.cells import known_times
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,8 @@ def history_cube(
     """
     known = events.assign(known_at=known_times(events))
     first = known["known_at"].min()
+    if pd.notna(first) and first > end:  # nothing known yet at the end: an empty history
+        first = pd.Timestamp(end)
     if start is None or pd.isna(first) or pd.Timestamp(start) <= first:
         return build_count_cube(known, cells, first, end, tz, time_col="known_at")
     start_day = pd.Timestamp(start).tz_convert(tz).normalize().tz_convert("UTC")

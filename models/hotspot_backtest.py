@@ -6,7 +6,7 @@ Pure: the caller reads the events (through ``riskwarn.ingest``) and writes the o
    an event before the backtest start;
 2. origins: evaluation origins ``start, start + step, ...`` (local midnights) and training
    origins on a ``train_step_days`` grid before (and during) the backtest;
-3. features: ``riskwarn.features`` cell x origin table plus the baselines' own scores as
+3. features: ``features`` cell x origin table plus the baselines' own scores as
    inputs (a stacked model: kernel density, near-repeat, all-history counts);
 4. the rolling-origin model backtest, the baselines and the ex-post ceiling on the same
    cells and origins; every metric per method (``evaluate_methods``), counting every
@@ -18,23 +18,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from riskwarn.domains import Domain
-from riskwarn.features.calendar import local_midnights
-from riskwarn.features.cells import active_cells, assign_cells
-from riskwarn.features.incidents import (
+from features.calendar import local_midnights
+from features.cells import active_cells, assign_cells
+from features.incidents import (
     CellFeatureParams,
     build_cell_features,
     build_cell_labels,
     feature_columns,
 )
-from riskwarn.models.backtest import (
+from models.backtest import (
     KEYS,
+    BoosterTrainer,
     ModelBacktest,
     ModelConfig,
     ceiling_scores,
@@ -43,10 +44,11 @@ from riskwarn.models.backtest import (
     loo_ceiling_scores,
     run_model_backtest,
 )
-from riskwarn.models.baselines import HotspotParams, hotspot_baseline_scores
-from riskwarn.models.calibration import calibration_by_group
-from riskwarn.models.extra_features import ExtraFeatureParams, build_extra_features
-from riskwarn.models.grid import history_cube
+from models.baselines import HotspotParams, hotspot_baseline_scores
+from models.calibration import calibration_by_group
+from models.extra_features import ExtraFeatureParams, build_extra_features
+from models.grid import history_cube
+from riskwarn.domains import Domain
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ def add_stacked_features(
     """Join the past-only model inputs computed from the events at each origin.
 
     The baselines' scores (``hist_*``: a stacked model) and, with ``spec.extra_features``,
-    the long-memory inputs of :mod:`riskwarn.models.extra_features` (``lr_*``: multi-scale
+    the long-memory inputs of :mod:`models.extra_features` (``lr_*``: multi-scale
     and neighbour-smoothed long-run counts, same season in earlier years, location-category
     and night-time composition). Live scoring calls this too, so both see the same columns.
     """
@@ -209,7 +211,7 @@ def build_model_frame(
     """The model's input rows: feature table + stacked baseline scores (+ labels).
 
     The one path for backtests, training and live scoring. ``events`` must already carry
-    ``cell_x``/``cell_y`` (:func:`riskwarn.features.cells.assign_cells`); ``origins`` are
+    ``cell_x``/``cell_y`` (:func:`features.cells.assign_cells`); ``origins`` are
     local midnights as UTC timestamps. Labels of origins whose window is not over yet are
     simply incomplete counts and must not be used for training.
     """
@@ -225,14 +227,27 @@ def build_model_frame(
     return add_stacked_features(frame, events, cells, spec)
 
 
+FrameBuilder = Callable[
+    [pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, HotspotBacktestSpec], pd.DataFrame
+]
+"""Builds the model frame ``(events, cells, origins, spec)``: :func:`build_model_frame`
+here, or ``riskwarn.engine`` per origin block on a cluster (the same rows)."""
+
+
 def run_hotspot_backtest(
-    events: pd.DataFrame, spec: HotspotBacktestSpec, area_cells: pd.DataFrame | None = None
+    events: pd.DataFrame,
+    spec: HotspotBacktestSpec,
+    area_cells: pd.DataFrame | None = None,
+    *,
+    frame_builder: FrameBuilder | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> HotspotBacktestResult:
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
-    :func:`riskwarn.features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start.
+    :func:`features.cells.cells_in_area`) when given, else every cell with an
+    event known before the start. ``frame_builder`` and ``trainer`` say where the model
+    frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -274,7 +289,7 @@ def run_hotspot_backtest(
             ", ".join(incomplete),
         )
     all_origins = evals.union(train)
-    frame = build_model_frame(ev, cells, all_origins, spec)
+    frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
@@ -289,7 +304,7 @@ def run_hotspot_backtest(
         .drop_duplicates(KEYS)
         .sort_values(KEYS, kind="stable", ignore_index=True)
     )
-    mb = run_model_backtest(model_frame, list(evals), features, spec.model)
+    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer)
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from riskwarn.models.metrics import (
+from models.metrics import (
     block_bootstrap_indices,
     percentile_interval,
     rank_auc,

@@ -33,8 +33,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import PythonModel
 
-from riskwarn.models.backtest import FittedModel
-from riskwarn.models.explain import contributions, explain_rows
+from models.backtest import FittedModel
+from models.explain import contributions, explain_rows
 
 log = logging.getLogger(__name__)
 

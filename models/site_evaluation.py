@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn.models.metrics import probability_metrics, ranking_metrics, warning_metrics
+from models.metrics import probability_metrics, ranking_metrics, warning_metrics
 
 if TYPE_CHECKING:
-    from riskwarn.models.site_fit import SiteModelConfig
+    from models.site_fit import SiteModelConfig
 
 KEYS = ["origin", "site_id"]
 

@@ -3,7 +3,7 @@
 :func:`fit_site_model` grows XGBoost trees (``binary:logistic``) on top of a
 :class:`VelocityPrior` (XGBoost ``base_margin``), stops them early on a later slice and
 calibrates the margin by Platt scaling shrunk towards the identity
-(:func:`fit_shrunk_platt`); see :mod:`riskwarn.models.geohazard_sites` for why.
+(:func:`fit_shrunk_platt`); see :mod:`models.geohazard_sites` for why.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from models.backtest import FittedModel
+from models.calibration import Calibrator, fit_calibrator
+from models.explain import contributions
+from models.metrics import best_threshold_tss
 from riskwarn import domains
-from riskwarn.models.backtest import FittedModel
-from riskwarn.models.calibration import Calibrator, fit_calibrator
-from riskwarn.models.explain import contributions
-from riskwarn.models.metrics import best_threshold_tss
 
 KEYS = ["origin", "site_id"]
 LABEL = "label_any"
@@ -390,7 +390,7 @@ class SiteFittedModel(FittedModel):
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from riskwarn.models.metrics import ranking_metrics
+    from models.metrics import ranking_metrics
 
     return float(ranking_metrics(y, s)["auc"])
 

@@ -25,21 +25,22 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from riskwarn import domains
-from riskwarn.models.backtest import (
+from models.backtest import (
     KEYS,
+    BoosterTrainer,
     ModelConfig,
     fit_model,
     training_rows,
 )
-from riskwarn.models.explain import contributions, global_importance
-from riskwarn.models.hotspot_backtest import (
+from models.explain import contributions, global_importance
+from models.hotspot_backtest import (
+    FrameBuilder,
     HotspotBacktestResult,
     HotspotBacktestSpec,
     domain_spec,
     run_hotspot_backtest,
 )
-from riskwarn.models.metrics import (
+from models.metrics import (
     AREA_FRACTIONS,
     hotspot_windows,
     pai_statistic,
@@ -47,7 +48,7 @@ from riskwarn.models.metrics import (
     pooled_hotspot_metrics,
     reliability_curve,
 )
-from riskwarn.models.registry import (
+from models.registry import (
     GateResult,
     RunRecord,
     champion_version,
@@ -57,6 +58,7 @@ from riskwarn.models.registry import (
     model_name,
     settle_gate,
 )
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +216,13 @@ def train_hotspot_domain(
     auto_promote: bool = True,
     n_boot: int = 1000,
     artifact_location: str | None = None,
+    frame_builder: FrameBuilder | None = None,
+    trainer: BoosterTrainer | None = None,
 ) -> TrainReport:
-    """Backtest, fit, log, register and gate a challenger for a cell domain."""
+    """Backtest, fit, log, register and gate a challenger for a cell domain.
+
+    ``frame_builder`` / ``trainer``: where the model frame is built and the boosters
+    grown (default here; a cluster through ``riskwarn.engine``)."""
     ds = domains.get(domain)
     if ds.family != "hotspot":
         raise ValueError(f"domain {domain!r} is not a cell hotspot domain")
@@ -238,7 +245,7 @@ def train_hotspot_domain(
         model=cfg,
         max_cells=max_cells,
     )
-    result = run_hotspot_backtest(ev, spec)
+    result = run_hotspot_backtest(ev, spec, frame_builder=frame_builder, trainer=trainer)
     metrics = result.metrics
     labels = result.frame[result.frame["origin"].isin(result.eval_origins)][
         [*KEYS, "label_count", "label_any"]
@@ -276,7 +283,7 @@ def train_hotspot_domain(
     best = max(result.model.trials, key=lambda t: t["val_pai"])
     hp = {k: best[k] for k in cfg.grid[0]}
     rows = training_rows(result.frame, final_origin, result.spec.model)
-    final, _ = fit_model(rows, result.features, result.spec.model, hp, final_origin)
+    final, _ = fit_model(rows, result.features, result.spec.model, hp, final_origin, trainer)
 
     ev_rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
     sample = ev_rows.sample(min(len(ev_rows), 5000), random_state=0)

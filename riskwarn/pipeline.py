@@ -81,7 +81,7 @@ def ingest_source(
 
 def _training_context(settings: Settings) -> tuple[Any, Any, str]:
     """MLflow client, migrated serving store and artefact URI shared by every training task."""
-    from riskwarn.models.registry import configure
+    from models.registry import configure
     from riskwarn.store import Store
 
     client = configure(settings.resolved_mlflow_uri)
@@ -110,7 +110,7 @@ class TrainOptions:
 def train_domain(
     settings: Settings, domain: str, interval_end: Any, options: TrainOptions | None = None
 ) -> dict[str, Any]:
-    """Train, backtest, gate and maybe promote a challenger for ``domain`` (riskwarn.models).
+    """Train, backtest, gate and maybe promote a challenger for ``domain`` (models).
 
     Uses only lake records before the interval end, so a re-run of the same week trains
     on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
@@ -122,7 +122,7 @@ def train_domain(
     try:
         trainer = trainers[domains.get(domain).family]
     except domains.UnknownDomain as exc:
-        raise RuntimeError(f"riskwarn.models cannot train {domain!r}: {exc}") from None
+        raise RuntimeError(f"models cannot train {domain!r}: {exc}") from None
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
@@ -152,27 +152,47 @@ def _train_hotspots(
     client: Any,
     common: dict[str, Any],
 ) -> Any:
-    """Cell hotspot domains: the domain's event table, records before the end."""
-    from riskwarn.lake import read_table
-    from riskwarn.models.train import train_hotspot_domain
+    """Cell hotspot domains: the domain's event table, records before the end.
+
+    The model frame is built and the boosters grown on ``settings.engine``
+    (:mod:`riskwarn.engine`: here, or a Dask cluster whose workers read the same table
+    version of the lake)."""
+    from models.train import train_hotspot_domain
+    from riskwarn.engine import EventSource, open_engine
+    from riskwarn.lake import read_table, table_version
 
     spec = domains.get(domain)
     table = spec.event_table
-    events = read_table(settings.lake_dir, table, sources=list(opts.sources or ()) or None)
+    source = EventSource(
+        settings.lake_dir,
+        table,
+        spec.time_column,
+        end,
+        settings.city_crs,
+        settings.cell_size_m,
+        sources=tuple(opts.sources) if opts.sources else None,
+        version=table_version(settings.lake_dir, table),
+    )
+    events = read_table(
+        settings.lake_dir, table, sources=list(opts.sources or ()) or None, version=source.version
+    )
     events = events.loc[events[spec.time_column] < end]
     if events.empty:
         raise ValueError(
             f"no {table} rows before {end} in the lake at {settings.lake_dir}; "
             "run `riskwarn ingest` first"
         )
-    return train_hotspot_domain(
-        events,
-        domain,
-        client,
-        crs=settings.city_crs,
-        cell_size_m=settings.cell_size_m,
-        **common,
-    )
+    with open_engine(settings) as engine:
+        return train_hotspot_domain(
+            events,
+            domain,
+            client,
+            crs=settings.city_crs,
+            cell_size_m=settings.cell_size_m,
+            frame_builder=engine.frame_builder(source),
+            trainer=engine.trainer(),
+            **common,
+        )
 
 
 def _train_cases(
@@ -184,8 +204,8 @@ def _train_cases(
     common: dict[str, Any],
 ) -> Any:
     """``dispute_cases``: disputes opened and their events known before the end."""
+    from models.case_models import train_case_domain
     from riskwarn.lake import read_table
-    from riskwarn.models.case_models import train_case_domain
 
     disputes = read_table(settings.lake_dir, "disputes")
     events = read_table(settings.lake_dir, "dispute_events")
@@ -215,8 +235,8 @@ def _train_sites(
     Reads ``hazard_sites``, ``sensors``, ``sensor_readings`` (taken before the end) and
     ``hazard_events`` (occurred before the end; they are only labels).
     """
+    from models.geohazard_sites import READING_COLUMNS, train_site_domain
     from riskwarn.lake import read_table
-    from riskwarn.models.geohazard_sites import READING_COLUMNS, train_site_domain
 
     sites = read_table(settings.lake_dir, "hazard_sites")
     sensors = read_table(settings.lake_dir, "sensors")
@@ -226,7 +246,7 @@ def _train_sites(
     events = events.loc[events["occurred_at"] < end]
     from dataclasses import replace
 
-    from riskwarn.models.geohazard_sites import site_config
+    from models.geohazard_sites import site_config
 
     eval_days = common.pop("eval_days", None)  # a field of the site model's config
     if eval_days is not None:

@@ -87,7 +87,7 @@ def load_champion(settings: Settings, domain: str, store: Store | None = None) -
     import mlflow
     from mlflow import MlflowClient
 
-    from riskwarn.models.registry import ChampionRefused, verified_champion
+    from models.registry import ChampionRefused, verified_champion
     from riskwarn.redact import redact
     from riskwarn.store import Store as _Store
 
@@ -186,7 +186,7 @@ def cell_admin_codes(
     cells: pd.DataFrame, admin_units: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
     """Township and county of each cell (its centre), from the finest admin polygons."""
-    from riskwarn.features.cells import map_cells_to_polygons
+    from features.cells import map_cells_to_polygons
 
     out = cells[["cell_x", "cell_y"]].copy()
     out["township_code"] = None
@@ -217,11 +217,11 @@ def cell_admin_codes(
 def cell_scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
     """Cell features at ``origin`` for a hotspot domain, located and rolled up.
 
-    The frame is :func:`riskwarn.models.frames.hotspot_frame`, the builder training and
+    The frame is :func:`models.frames.hotspot_frame`, the builder training and
     backtests use; the active area is every cell with an event known before the origin.
     """
+    from models.frames import CityGrid, hotspot_frame
     from riskwarn import geo, lake
-    from riskwarn.models.frames import CityGrid, hotspot_frame
 
     spec = domains.get(domain)
     events = lake.read_table(settings.lake_dir, spec.event_table)
@@ -249,13 +249,13 @@ def case_scoring_frame(
 ) -> pd.DataFrame:
     """Features of every dispute case open (and not yet escalated) at ``origin``.
 
-    The same builder as training (:func:`riskwarn.models.frames.case_frame`) on
+    The same builder as training (:func:`models.frames.case_frame`) on
     the cases and events known before the origin; ``unit_id`` is the dispute id, located
     at the case's point and rolled up to township and county through its admin code.
     No personal field is carried (party pseudonyms are only used inside the builder).
     """
+    from models.frames import CityGrid, case_frame
     from riskwarn import lake
-    from riskwarn.models.frames import CityGrid, case_frame
 
     disputes = lake.read_table(settings.lake_dir, "disputes")
     events = lake.read_table(settings.lake_dir, "dispute_events")
@@ -411,7 +411,7 @@ def explanation_reason(row: Mapping[str, Any]) -> Any:
 
 
 def model_explanations(champion: Champion, frame: pd.DataFrame) -> dict[str, list[Any]]:
-    """Explanation sentences from riskwarn.models when it offers them (bilingual
+    """Explanation sentences from models when it offers them (bilingual
     ``{"en", "zh"}`` reasons), else count evidence."""
     python_model = _python_model(champion.model)
     try:
@@ -717,7 +717,7 @@ def site_model_frame(
 
     ``unit_id`` = site id. Hazard events are not read: they are only labels.
     """
-    from riskwarn.models.frames import site_frame
+    from models.frames import site_frame
 
     events = pd.DataFrame(
         {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
@@ -738,7 +738,7 @@ def site_model_frame(
 
 def site_model_reasons(champion: Champion, frame: pd.DataFrame) -> dict[str, list[Any]]:
     """The champion's explanation per site ({} if it offers none): the bilingual
-    ``reason`` of :func:`riskwarn.models.explain.explain_rows`, else its English sentence."""
+    ``reason`` of :func:`models.explain.explain_rows`, else its English sentence."""
     python_model = _python_model(champion.model)
     try:
         rows = python_model.explain(frame)

@@ -1,7 +1,7 @@
 """The sensor physics of a monitored slope, written once (pure functions on arrays).
 
 Every part of riskwarn that reads displacement or sensor health uses these: the site
-features (:mod:`riskwarn.features.sensor_readings`), the nowcast's sensor rules
+features (:mod:`features.sensor_readings`), the nowcast's sensor rules
 (:mod:`riskwarn.sensor_rules`, used by :mod:`riskwarn.scoring` and the site model's
 ``sensor_rule_level``) and the dashboard's site charts and health table
 (``dashboard/sensors.py``). Each caller chooses its own sampling (per reading, per hour,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -73,6 +73,23 @@ class Settings(BaseModel):
         default="",
         description="The city's area as 'min_lon,min_lat,max_lon,max_lat' (WGS84 degrees): "
         "ingest quarantines located records outside it (outside_city_area); empty = no check.",
+    )
+
+    engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="Where hotspot feature building and XGBoost training run: 'local' (this "
+        "process) or 'dask' (a Dask cluster; riskwarn.engine, docs/operations.md).",
+    )
+    dask_scheduler: str = Field(
+        default="",
+        description="Address of the Dask scheduler (e.g. tcp://10.0.0.5:8786) when engine is "
+        "'dask'; empty = a LocalCluster of dask_workers processes on this machine.",
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, description="Workers of the LocalCluster started when no scheduler."
+    )
+    dask_threads_per_worker: int = Field(
+        default=1, ge=1, description="Threads per worker of that LocalCluster."
     )
 
     @field_validator("city_area")

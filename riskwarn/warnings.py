@@ -235,7 +235,7 @@ def build_warnings(
     ``levels`` has ``unit_id``, ``probability``, ``score``, ``level_rank`` and
     optionally ``county_code``, ``township_code``, ``held``, ``capped``,
     ``sensor_reason``, ``health_note``, ``failure_in_hours``. ``explanations`` maps a
-    unit to its explanation sentences (riskwarn.models explain; each a plain string or a
+    unit to its explanation sentences (models explain; each a plain string or a
     bilingual ``{"en": ..., "zh": ...}``, as every item of ``reasons``), ``evidence`` to a
     JSON-able summary. Lead time: the inverse-velocity time to failure where a sensor
     forecasts one, otherwise the forecast horizon (the warning covers

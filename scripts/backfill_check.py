@@ -215,7 +215,7 @@ def retrain(base_url: str, out: Path, timeout_s: float = 240.0) -> int:
     """Trigger and follow a retrain of incidents with the dashboard's Airflow client."""
     import requests
 
-    from riskwarn.dashboard import airflow_api
+    from dashboard import airflow_api
 
     cfg = airflow_api.config(base_url)
     report: dict[str, Any] = {"dag_id": cfg.dag_id, "reachable": airflow_api.reachable(cfg)}

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from riskwarn.features.catalog import GROUP_ZH
+from features.catalog import GROUP_ZH
 from riskwarn.geo import cell_id, project, unproject
 from riskwarn.warnings import LEVEL_RANKS, probability_reason
 
@@ -600,7 +600,7 @@ DEMO_PASSWORD = "demo-pass-1"
 def demo_home(home: Path, store_url: str | None = None, **kwargs: Any) -> DemoCity:
     """A riskwarn home for dashboard tests: populated store + lake + demo users file
     (every demo account has :data:`DEMO_PASSWORD`)."""
-    from riskwarn.dashboard.auth import write_demo_users
+    from dashboard.auth import write_demo_users
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)

@@ -6,18 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.geo import unproject
-from riskwarn.models.backtest import (
+from models.backtest import (
     ModelConfig,
     run_model_backtest,
     split_by_time,
     training_rows,
 )
-from riskwarn.models.hotspot_backtest import (
+from models.hotspot_backtest import (
     HotspotBacktestSpec,
     run_hotspot_backtest,
     scores_for_output,
 )
+from riskwarn.geo import unproject
 
 TZ = "America/Chicago"
 CRS = "EPSG:32616"
@@ -238,8 +238,8 @@ def test_an_event_in_a_never_seen_cell_is_a_miss_that_lowers_hit_rate() -> None:
 def test_late_reports_reach_no_forecast_made_before_they_arrived():
     """An event that occurred before an origin but was reported after it is unknown there:
     every model input and baseline at that origin is as if the event did not exist."""
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.models.hotspot_backtest import build_model_frame
+    from features.cells import active_cells, assign_cells
+    from models.hotspot_backtest import build_model_frame
 
     ev = synthetic_events(seed=3, n_cells=8, days=300)
     rng = np.random.default_rng(0)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.landslide_reporting import daily_counts, landslide_days
-from riskwarn.features.rain_indices import rain_indices
-from riskwarn.models.citywide_nowcast import citywide_inputs
-from riskwarn.models.geohazard import native_threshold_metrics
+from features.landslide_reporting import daily_counts, landslide_days
+from features.rain_indices import rain_indices
+from models.citywide_nowcast import citywide_inputs
+from models.geohazard import native_threshold_metrics
 
 TZ = "Asia/Hong_Kong"
 

@@ -18,11 +18,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from models import registry as reg
 from riskwarn import lake
 from riskwarn.backup import BackupError, backup, backups, restore, verify
 from riskwarn.cli import main
 from riskwarn.contracts import TABLES
-from riskwarn.models import registry as reg
 from riskwarn.settings import Settings
 from riskwarn.store import Store
 from tests.dashboard_demo import demo_home
@@ -101,7 +101,7 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
 
 def warnings_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The warnings page as a reviewer sees it: its text and every table shown."""
-    from riskwarn.dashboard import auth
+    from dashboard import auth
 
     monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
     monkeypatch.setenv("RISKWARN_STORE_URL", settings.resolved_store_url)

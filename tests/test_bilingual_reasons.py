@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.catalog import FEATURES, PATTERNS, catalog_markdown, describe
+from features.catalog import FEATURES, PATTERNS, catalog_markdown, describe
 from riskwarn.warnings import WarningContext, build_warnings
 
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -52,7 +52,7 @@ def test_docs_catalogue_is_the_generated_one_with_both_languages() -> None:
 
 def test_explain_rows_write_english_and_chinese() -> None:
     xgb = pytest.importorskip("xgboost")
-    from riskwarn.models.explain import contributions, explain_rows
+    from models.explain import contributions, explain_rows
 
     rng = np.random.default_rng(3)
     x = pd.DataFrame(
@@ -79,7 +79,7 @@ def test_explain_rows_write_english_and_chinese() -> None:
 
 
 def test_explain_rows_without_risk_raising_factor_say_so_in_both_languages() -> None:
-    from riskwarn.models.explain import explain_rows
+    from models.explain import explain_rows
 
     contribs = pd.DataFrame({"count_7d": [-0.5], "bias": [0.1]})
     row = explain_rows(contribs, pd.DataFrame({"count_7d": [0.0]}))[0]
@@ -129,10 +129,10 @@ def test_every_hotspot_model_input_has_plain_words_in_both_languages() -> None:
     import sys
     from pathlib import Path
 
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.incidents import feature_columns
-    from riskwarn.models.explain import feature_descriptions
-    from riskwarn.models.hotspot_backtest import HotspotBacktestSpec, build_model_frame
+    from features.cells import active_cells, assign_cells
+    from features.incidents import feature_columns
+    from models.explain import feature_descriptions
+    from models.hotspot_backtest import HotspotBacktestSpec, build_model_frame
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from test_backtest import CRS, TZ, synthetic_events

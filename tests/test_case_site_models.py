@@ -6,15 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn import lake
-from riskwarn.geo import unproject
-from riskwarn.models.case_models import (
+from models.case_models import (
     CaseModelConfig,
     build_case_table,
     case_features,
     train_case_domain,
 )
-from riskwarn.models.registry import configure, load_champion, promote
+from models.registry import configure, load_champion, promote
+from riskwarn import lake
+from riskwarn.geo import unproject
 
 DOMAIN = "dispute_cases"
 START = pd.Timestamp("2023-01-01T00:00:00", tz="Asia/Shanghai").tz_convert("UTC")

@@ -20,8 +20,8 @@ import mlflow
 import pandas as pd
 import pytest
 
+from models import registry as reg
 from riskwarn import lake
-from riskwarn.models import registry as reg
 from riskwarn.scoring import ChampionUnavailable, score_domain
 from riskwarn.settings import Settings
 from riskwarn.store import Store

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.backtest import ModelConfig
+from models.hotspot_backtest import HotspotBacktestSpec, run_hotspot_backtest
 from riskwarn.ingest import read_and_validate
-from riskwarn.models.backtest import ModelConfig
-from riskwarn.models.hotspot_backtest import HotspotBacktestSpec, run_hotspot_backtest
 from riskwarn.sources import load_mapping
 from tests.conftest import ROOT
 

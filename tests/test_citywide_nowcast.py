@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from riskwarn.features.landslide_reporting import landslide_days
-from riskwarn.models.citywide_nowcast import (
+from features.landslide_reporting import landslide_days
+from models.citywide_nowcast import (
     CountModelParams,
     citywide_inputs,
     fit_count_nowcast,
@@ -23,7 +23,7 @@ from riskwarn.models.citywide_nowcast import (
     rain_columns,
     threshold_at_rate,
 )
-from riskwarn.models.geohazard import MODEL, RULES, GeohazardSpec, run_citywide_backtest
+from models.geohazard import MODEL, RULES, GeohazardSpec, run_citywide_backtest
 
 TZ = "Asia/Hong_Kong"
 FAST = CountModelParams(rounds=60)

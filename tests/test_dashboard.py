@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from riskwarn.dashboard import auth, trends
+from dashboard import auth, trends
 from tests.dashboard_demo import DEMO_PASSWORD, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -195,7 +195,7 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     exp = client.create_experiment("riskwarn-incidents", artifact_location=str(tmp_path / "art"))
     run = client.create_run(exp)
-    for key, value in {  # keys as riskwarn.models.registry logs them
+    for key, value in {  # keys as models.registry logs them
         "methods.xgboost.pai_at_0.05": 4.91,
         "methods.counts.pai_at_0.05": 4.57,
         "methods.xgboost.brier": 0.041,
@@ -229,7 +229,7 @@ def test_site_series_and_sensor_health() -> None:
     import numpy as np
     import pandas as pd
 
-    from riskwarn.dashboard import sensors
+    from dashboard import sensors
 
     hours = pd.date_range("2026-06-01", periods=24 * 40, freq="h", tz="UTC")
     disp = np.arange(len(hours)) * 0.5 / 24  # steady creep, 0.5 mm/day
@@ -262,7 +262,7 @@ def test_map_needs_no_internet() -> None:
     import json
     from urllib.parse import unquote
 
-    from riskwarn.dashboard import maps
+    from dashboard import maps
 
     style = json.loads(unquote(maps.style_url().split(",", 1)[1]))
     assert style["sources"] == {} and style["layers"][0]["type"] == "background"
@@ -286,7 +286,7 @@ def test_dashboard_command_runs_streamlit_headless_without_usage_stats() -> None
 
 
 def test_metrics_table_keeps_dotted_metric_names_whole() -> None:
-    from riskwarn.dashboard.views import metrics_table
+    from dashboard.views import metrics_table
 
     wide = metrics_table(
         {

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from riskwarn.dashboard import sensors
+from dashboard import sensors
 from tests.test_dashboard import _open, _text
 from tests.test_dashboard import home as home  # the module-scoped demo home (re-exported)
 

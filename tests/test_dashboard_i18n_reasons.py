@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from riskwarn.dashboard import auth, views
+from dashboard import auth, views
 from tests.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -127,7 +127,7 @@ def test_dispute_explanations_follow_the_language(home: tuple[Path, str]) -> Non
 
 
 def test_evidence_facts_are_worded_in_the_chosen_language() -> None:
-    from riskwarn.dashboard.views import evidence_fact_label
+    from dashboard.views import evidence_fact_label
 
     assert evidence_fact_label("rain_3d_mm", 72.0, "zh") == "近 3 天降雨 72.0 毫米"
     assert evidence_fact_label("rain_3d_mm", 72.0, "en") == "72.0 mm of rain in the last 3 days"

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from riskwarn.dashboard import maps, queries
+from dashboard import maps, queries
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from riskwarn.dashboard import auth, review
+from dashboard import auth, review
 from riskwarn.store import Store
 from tests.dashboard_demo import demo_home
 

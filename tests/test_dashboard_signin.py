@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from dashboard import auth, sessions
 from riskwarn.commands.dashboard import streamlit_command
-from riskwarn.dashboard import auth, sessions
 from riskwarn.store import Store
 from tests.dashboard_demo import DEMO_PASSWORD, demo_home
 

@@ -12,9 +12,9 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from riskwarn.dashboard import verdicts
-from riskwarn.dashboard.auth import DEMO_USERS, User
-from riskwarn.models.registry import gate
+from dashboard import verdicts
+from dashboard.auth import DEMO_USERS, User
+from models.registry import gate
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TZ = "Asia/Shanghai"
@@ -147,10 +147,10 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _forced_champion(home: Path) -> None:
-    """A champion logged and gated as riskwarn.models does, promoted over its failed gate."""
+    """A champion logged and gated as models does, promoted over its failed gate."""
     import mlflow
 
-    from riskwarn.models import registry as reg
+    from models import registry as reg
     from riskwarn.store import Store
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
@@ -215,7 +215,7 @@ def test_models_page_states_the_verdict_for_a_non_specialist(home: Path) -> None
 def test_retrain_asks_for_confirmation_before_anything_is_triggered(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskwarn.dashboard import airflow_api
+    from dashboard import airflow_api
 
     triggered: list[str] = []
     monkeypatch.setattr(airflow_api, "reachable", lambda cfg: True)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.geohazard import SiteFeatureParams, build_site_features
+from features.geohazard import SiteFeatureParams, build_site_features
 
 SENSORS = pd.DataFrame(
     {

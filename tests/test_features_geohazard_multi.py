@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.geohazard import (
+from features.geohazard import (
     SiteFeatureParams,
     build_site_features,
     build_site_features_multi,

@@ -12,8 +12,8 @@ import pandas as pd
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from riskwarn.features.calendar import local_midnights
-from riskwarn.features.incidents import CellFeatureParams, build_cell_features, feature_columns
+from features.calendar import local_midnights
+from features.incidents import CellFeatureParams, build_cell_features, feature_columns
 
 TZ = "Asia/Shanghai"
 BASE = pd.Timestamp("2021-01-01", tz=TZ)
@@ -133,7 +133,7 @@ def test_labels_never_feed_features(events, future, day):
 
 # ------------------------------------------------------------------ disputes
 
-from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features  # noqa: E402
+from features.disputes import DisputeCaseParams, build_dispute_case_features  # noqa: E402
 
 EVENT_TYPES = (
     "mediation_attempt",
@@ -240,7 +240,7 @@ def test_dispute_features_ignore_records_at_or_after_origin(data, extra, hours, 
 
 # ------------------------------------------------------------------ geohazard
 
-from riskwarn.features.geohazard import (  # noqa: E402
+from features.geohazard import (  # noqa: E402
     CitywideRainParams,
     SiteFeatureParams,
     build_citywide_rain_features,

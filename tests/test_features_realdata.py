@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.calendar import local_midnights
-from riskwarn.features.cells import active_cells, assign_cells
-from riskwarn.features.geohazard import (
+from features.calendar import local_midnights
+from features.cells import active_cells, assign_cells
+from features.geohazard import (
     SiteFeatureParams,
     build_citywide_rain_features,
     build_site_features,
     daily_rain_from_readings,
 )
-from riskwarn.features.incidents import CellFeatureParams, build_cell_features, feature_columns
+from features.incidents import CellFeatureParams, build_cell_features, feature_columns
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "sources"
 

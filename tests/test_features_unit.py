@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.features.calendar import calendar_features, local_midnights
-from riskwarn.features.catalog import FEATURES, describe, lookup
-from riskwarn.features.cells import active_cells, assign_cells, map_cells_to_polygons
-from riskwarn.features.disputes import DisputeCaseParams, build_dispute_case_features
-from riskwarn.features.geohazard import (
+from features.calendar import calendar_features, local_midnights
+from features.catalog import FEATURES, describe, lookup
+from features.cells import active_cells, assign_cells, map_cells_to_polygons
+from features.disputes import DisputeCaseParams, build_dispute_case_features
+from features.geohazard import (
     CitywideRainParams,
     SiteFeatureParams,
     build_citywide_rain_features,
     build_site_features,
 )
-from riskwarn.features.incidents import (
+from features.incidents import (
     CellFeatureParams,
     build_cell_features,
     build_cell_labels,

@@ -98,10 +98,10 @@ def _origin_in_spring_festival(origins: pd.DatetimeIndex, tz: str, horizon_days:
 def test_hotspot_training_frame_equals_serving_frame(
     city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.incidents import feature_columns
-    from riskwarn.models import train as train_module
-    from riskwarn.models.hotspot_backtest import build_model_frame, origins_for
+    from features.cells import active_cells, assign_cells
+    from features.incidents import feature_columns
+    from models import train as train_module
+    from models.hotspot_backtest import build_model_frame, origins_for
 
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
         patched.setattr(train_module, "run_hotspot_backtest", _capture)
@@ -137,7 +137,7 @@ def test_hotspot_spring_festival_counts_chinese_holidays(city: Settings) -> None
 def test_case_training_frame_equals_serving_frame(
     city: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskwarn.models import case_models
+    from models import case_models
 
     real = case_models.build_case_table
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
@@ -158,7 +158,7 @@ def test_case_training_frame_equals_serving_frame(
 def test_site_training_frame_equals_serving_frame(
     city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from riskwarn.models import geohazard_sites
+    from models import geohazard_sites
 
     real = geohazard_sites.build_site_table
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
@@ -189,7 +189,7 @@ def test_a_new_hotspot_domain_is_one_registry_entry(
     it trains, is promoted, scores and publishes through the same road as the others."""
     from dataclasses import replace
 
-    from riskwarn.models.registry import configure, promote
+    from models.registry import configure, promote
     from riskwarn.pipeline import TrainOptions
     from riskwarn.store import Store
 
@@ -210,10 +210,12 @@ def test_a_new_hotspot_domain_is_one_registry_entry(
     )
     assert trained["domain"] == name and trained["version"]
     client = configure(city.resolved_mlflow_uri)
-    promote(client, name, trained["version"], reason="throw-away domain test", force=True)
+    store = Store.from_settings(city)
+    promote(
+        client, name, trained["version"], store=store, reason="throw-away domain test", force=True
+    )
     origin = pd.Timestamp("2024-03-11").tz_localize(city.display_tz).tz_convert("UTC")
     run_id = scoring.score_domain(city, name, origin)
-    store = Store.from_settings(city)
     run = store.published_run(name)
     assert run is not None and run["run_id"] == run_id
     forecasts = store.published_forecasts(name)

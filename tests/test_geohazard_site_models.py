@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn import lake
-from riskwarn.models.calibration import fit_calibrator
-from riskwarn.models.geohazard_sites import (
+from models.calibration import fit_calibrator
+from models.geohazard_sites import (
     HISTORY_DEPENDENT,
     LABEL,
     RULE_COLUMN,
@@ -29,7 +28,8 @@ from riskwarn.models.geohazard_sites import (
     table_origins,
     train_site_domain,
 )
-from riskwarn.models.registry import configure, log_training_run, model_name, promote
+from models.registry import configure, log_training_run, model_name, promote
+from riskwarn import lake
 from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard
 from riskwarn.settings import Settings
 from riskwarn.store import Store
@@ -228,7 +228,7 @@ def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
 
 
 def test_lost_champion_publishes_rules_then_fails_loudly(trained: dict) -> None:
-    from riskwarn.models.registry import CHAMPION
+    from models.registry import CHAMPION
 
     client = trained["client"]
     name = model_name("geohazard_hourly")
@@ -294,8 +294,8 @@ def test_daily_site_model_trains_from_the_lake_and_scores_through_score_and_warn
 def test_day_bootstrap_matches_the_harness_on_the_original_sample() -> None:
     from sklearn.metrics import roc_auc_score
 
-    from riskwarn.models.geohazard_sites import DayBootstrap
-    from riskwarn.models.metrics import warning_metrics
+    from models.geohazard_sites import DayBootstrap
+    from models.metrics import warning_metrics
 
     rng = np.random.default_rng(1)
     day = np.repeat(np.arange(30), 50)
@@ -332,7 +332,7 @@ def _velocity_rows(n_origins: int, n_sites: int, seed: int) -> pd.DataFrame:
 
 
 def test_velocity_prior_is_increasing_and_puts_dead_sensors_lowest() -> None:
-    from riskwarn.models.geohazard_sites import MIN_PRIOR_SLOPE, fit_velocity_prior
+    from models.geohazard_sites import MIN_PRIOR_SLOPE, fit_velocity_prior
 
     rows = _velocity_rows(200, 50, seed=2)
     assert rows[LABEL].sum() >= 5
@@ -348,7 +348,7 @@ def test_velocity_prior_is_increasing_and_puts_dead_sensors_lowest() -> None:
 
 
 def test_shrunk_platt_keeps_log_odds_and_resists_one_failure() -> None:
-    from riskwarn.models.geohazard_sites import fit_shrunk_platt
+    from models.geohazard_sites import fit_shrunk_platt
 
     rng = np.random.default_rng(4)
     raw = rng.normal(-4.0, 1.5, 200_000)
@@ -371,7 +371,7 @@ def test_shrunk_platt_keeps_log_odds_and_resists_one_failure() -> None:
 def test_model_boosted_from_the_prior_ranks_like_velocity_from_few_failures() -> None:
     from sklearn.metrics import roc_auc_score
 
-    from riskwarn.models.geohazard_sites import fit_site_model
+    from models.geohazard_sites import fit_site_model
 
     # on these rows trees grown from a constant rank at AUC 0.70 against velocity's 0.84
     train = _velocity_rows(120, 60, seed=10)

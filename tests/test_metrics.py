@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models import metrics as m
+from models import metrics as m
 
 
 def _cell_order_captured(scores: np.ndarray, counts: np.ndarray, k: int) -> float:

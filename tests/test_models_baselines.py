@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models import baselines as b
-from riskwarn.models.grid import build_count_cube
+from models import baselines as b
+from models.grid import build_count_cube
 
 TZ = "America/Chicago"
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from riskwarn.models.calibration import calibration_by_group, fit_calibrator
-from riskwarn.models.explain import contributions, describe, explain_rows, global_importance
-from riskwarn.models.metrics import expected_calibration_error
+from models.calibration import calibration_by_group, fit_calibrator
+from models.explain import contributions, describe, explain_rows, global_importance
+from models.metrics import expected_calibration_error
 
 
 def test_platt_calibrates_a_monotone_score_and_keeps_the_order() -> None:

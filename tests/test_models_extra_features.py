@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models.extra_features import (
+from models.extra_features import (
     ExtraFeatureParams,
     availability_day,
     build_extra_features,
@@ -123,7 +123,7 @@ def test_night_mask_leaves_out_unknown_midnights():
 
 
 def test_real_chicago_slice_is_past_only(shared_data):
-    from riskwarn.features.cells import assign_cells
+    from features.cells import assign_cells
 
     path = shared_data / "chicago" / "aggravated_assaults_2010_2017.csv.gz"
     raw = pd.read_csv(path, nrows=4000, parse_dates=["date"])

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models.nowcast_skill import best_rule, day_skill, nowcast_skill
+from models.nowcast_skill import best_rule, day_skill, nowcast_skill
 
 
 def test_levels_and_previous_day_warnings_by_hand() -> None:

@@ -13,10 +13,13 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
+# the top-level packages the wheel ships (pyproject's [tool.setuptools] packages)
+PACKAGES = ("riskwarn", "features", "models", "dashboard")
+
 
 def _module_names(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist() if n.endswith(".py") and n.startswith("riskwarn/")]
+        names = [n for n in zf.namelist() if n.endswith(".py") and n.split("/")[0] in PACKAGES]
     return sorted(n[:-3].replace("/", ".").removesuffix(".__init__") for n in names)
 
 
@@ -30,27 +33,17 @@ def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
     wheel = next(out.glob("riskwarn-*.whl"))
     in_wheel = set(_module_names(wheel))
     expected = set()
-    for top, ns in (
-        ("riskwarn", "riskwarn"),
-        ("features", "riskwarn.features"),
-        ("models", "riskwarn.models"),
-        ("dashboard", "riskwarn.dashboard"),
-    ):
+    for top in PACKAGES:
         for path in (ROOT / top).rglob("*.py"):
-            rel = path.relative_to(ROOT / top)
-            if top == "riskwarn" and rel.parts[0] in {"features", "models", "dashboard"}:
-                continue
-            name = ".".join((ns, *rel.with_suffix("").parts)).removesuffix(".__init__")
-            expected.add(name)
+            rel = path.relative_to(ROOT)
+            expected.add(".".join(rel.with_suffix("").parts).removesuffix(".__init__"))
     assert expected - in_wheel == set(), f"missing from wheel: {sorted(expected - in_wheel)}"
     # import every module from the unpacked wheel, not from the source tree
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(target)
     skip_import = {
-        m
-        for m in in_wheel
-        if m.startswith("riskwarn.dashboard.pages") or m.endswith("dashboard.app")
+        m for m in in_wheel if m.startswith("dashboard.pages") or m.endswith("dashboard.app")
     }
     code = (
         "import importlib, sys\n"

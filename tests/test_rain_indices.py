@@ -8,13 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from riskwarn.features.landslide_reporting import (
+from features.landslide_reporting import (
     calendar_inputs,
     daily_counts,
     landslide_days,
     reporting_era,
 )
-from riskwarn.features.rain_indices import rain_indices
+from features.rain_indices import rain_indices
 
 DAYS = pd.date_range("2020-01-01", periods=40, freq="D")
 rain_lists = st.lists(st.floats(0, 400, allow_nan=False), min_size=40, max_size=40)

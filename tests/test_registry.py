@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models import registry as reg
-from riskwarn.models.backtest import ModelConfig, monotone_constraints
-from riskwarn.models.train import data_version, train_hotspot_domain
+from models import registry as reg
+from models.backtest import ModelConfig, monotone_constraints
+from models.train import data_version, train_hotspot_domain
 from tests.test_backtest import CRS, TZ, synthetic_events
 
 SMALL = ModelConfig(

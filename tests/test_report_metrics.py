@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from riskwarn.models.geohazard import (
+from models.geohazard import (
     cell_daily_scores,
     cell_hit_rates,
     susceptibility_prior,
 )
-from riskwarn.models.metrics import (
+from models.metrics import (
     block_bootstrap_indices,
     block_bootstrap_skill,
     gap_closed_share,
@@ -136,7 +136,7 @@ def test_pooling_quarterly_runs_weights_hit_rates_by_events() -> None:
 
 
 def test_loo_ceiling_scores_each_window_by_the_other_windows() -> None:
-    from riskwarn.models.backtest import loo_ceiling_scores
+    from models.backtest import loo_ceiling_scores
 
     o1, o2, o3 = pd.to_datetime(["2016-01-01", "2016-01-08", "2016-01-15"], utc=True)
     labels = pd.DataFrame(
@@ -156,7 +156,7 @@ def test_loo_ceiling_scores_each_window_by_the_other_windows() -> None:
 
 
 def test_evaluate_methods_keeps_ex_post_oracles_out_of_the_baselines() -> None:
-    from riskwarn.models.backtest import ceiling_scores, evaluate_methods, loo_ceiling_scores
+    from models.backtest import ceiling_scores, evaluate_methods, loo_ceiling_scores
 
     rng = np.random.default_rng(5)
     origins = pd.date_range("2016-01-01", periods=20, freq="7D", tz="UTC")
@@ -209,7 +209,7 @@ def test_oracles_separate_a_windows_own_chance_from_the_cells_intensity() -> Non
     assert res["ceiling"] > res["loo"] + 0.05
     assert res["ceiling"] > res["loo+history"]["pai"]
     # leaving the own window out costs nothing real: the truth ranks no better than loo+history
-    from riskwarn.models.metrics import window_hit_table
+    from models.metrics import window_hit_table
 
     truth = sum(window_hit_table(rate, w, (0.05,))["captured@0.05"] for w in windows)
     truth_pai = truth / windows.sum() / 0.05
@@ -233,8 +233,8 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from bench_backtest import pooled_window_cis
 
-    from riskwarn.models.backtest import ceiling_scores, loo_ceiling_scores
-    from riskwarn.models.metrics import hotspot_windows, pooled_hotspot_metrics
+    from models.backtest import ceiling_scores, loo_ceiling_scores
+    from models.metrics import hotspot_windows, pooled_hotspot_metrics
 
     rng = np.random.default_rng(4)
     rate = rng.gamma(0.5, 0.3, 300)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from riskwarn.dashboard.review import short_id
+from dashboard.review import short_id
 from riskwarn.store import Store
 from tests.dashboard_demo import DEMO_PASSWORD, demo_home
 from tests.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve

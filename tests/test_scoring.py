@@ -87,7 +87,7 @@ def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> s
 def _adopt_champion(tracking_uri: str, store: Store, domain: str) -> None:
     """Record the registry's current champion in ``store``'s audit log, as ``riskwarn
     promote`` does: scoring serves only a champion riskwarn recorded."""
-    from riskwarn.models import registry as reg
+    from models import registry as reg
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)

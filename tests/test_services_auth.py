@@ -25,7 +25,7 @@ import psutil
 import pytest
 import requests
 
-from riskwarn.dashboard import airflow_api
+from dashboard import airflow_api
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "services.sh"

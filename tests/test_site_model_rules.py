@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn.models.geohazard_sites import (
+from models.geohazard_sites import (
     INCREASING,
     LABEL,
     fit_site_model,
     run_site_backtest,
     site_config,
 )
-from riskwarn.models.registry import RiskModel
-from riskwarn.models.site_fit import split_training_rows
+from models.registry import RiskModel
+from models.site_fit import split_training_rows
 
 FEATURES = [
     "rain_24h_mm",

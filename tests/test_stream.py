@@ -51,7 +51,6 @@ def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
         port=broker.port,
         client_id=kw.pop("client_id", "rw-test"),
         batch_s=0.3,
-        eval_every_s=0.0,
         **kw,
     )
     return StreamConsumer(cfg)
@@ -337,6 +336,32 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
         store.close()
 
 
+def test_store_unavailable_holds_no_reading_back(settings: Any, broker: Broker) -> None:
+    """The serving store locked by another writer: readings keep reaching the lake, the
+    level change waits and is published once the store answers again."""
+    import sqlite3
+
+    from riskwarn.store import Store
+    from riskwarn.stream.publish import DOMAIN
+
+    readings = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    with Running(_consumer(settings, broker)) as c:
+        db = sqlite3.connect(settings.home / "serving.db", isolation_level=None, timeout=1)
+        db.execute("BEGIN EXCLUSIVE")  # no other writer until this ends
+        try:
+            _publish(broker, readings)
+            wait_for(lambda: c.counters.received >= len(readings), 60)
+            assert len(_lake(settings)) == len(readings)
+            assert c.counters.level_changes == 0
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        wait_for(lambda: c.counters.level_changes > 0, 60)
+    store = Store(settings.resolved_store_url)
+    assert store.warnings(domain=DOMAIN)["level"].tolist() == ["red"]
+    store.close()
+
+
 def test_webhook_retries_with_backoff_then_delivers(settings: Any, tmp_path: Path) -> None:
     from riskwarn.store import Store
     from riskwarn.stream.delivery import Contact, DeliveryConfig, deliver_due, enqueue
@@ -398,7 +423,7 @@ def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker:
     proc = _run_cli(settings, broker)
     status = settings.home / "run" / "stream.status.json"
     try:
-        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 30)
+        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180)
         pub = threading.Thread(target=_publish, args=(broker, readings))
         pub.start()
         wait_for(lambda: json.loads(status.read_text())["received"] > 0, 30, 0.02)
@@ -408,7 +433,14 @@ def test_kill9_and_broker_restart_lose_and_double_nothing(settings: Any, broker:
         broker.stop()  # and the broker restarts, with the unacknowledged messages on disk
         broker.start()
         proc = _run_cli(settings, broker)
-        wait_for(lambda: len(_lake(settings)) >= len(readings), 90, 1.0)
+        wait_for(
+            lambda: (s := json.loads(status.read_text()))["pid"] == proc.pid and s["connected"],
+            180,
+            0.05,
+        )
+        broker.stop()  # a broker restart while the consumer runs: it reconnects by itself
+        broker.start()
+        wait_for(lambda: len(_lake(settings)) >= len(readings), 180, 1.0)
         out = subprocess.run(
             [sys.executable, "-m", "riskwarn.cli", "stream", "--status"],
             env={**os.environ, "RISKWARN_HOME": str(settings.home)},

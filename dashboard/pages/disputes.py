@@ -1,12 +1,19 @@
-"""Open dispute cases ranked by escalation risk, with explanations (pseudonymous ids only)."""
+"""Open dispute cases ranked by escalation risk: level in force, review state and the
+explanation of each (pseudonymous ids only).
+
+A case's explanation is its forecast's own, else the reasons of its warning (the
+scoring pipeline writes the model's explanation into the warning). A dismissed case
+shows "dismissed", not its old level; levels are coloured with the level palette.
+"""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import queries, views
-from riskwarn.dashboard.i18n import fmt_date, fmt_int, fmt_pct, level_label, t
-from riskwarn.dashboard.shell import page_context
+from dashboard import queries, views
+from dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
+from dashboard.shell import page_context
 
 ctx = page_context("disputes")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
@@ -16,36 +23,37 @@ if cases.empty:
     st.info(t("no_data", lg))
     st.stop()
 st.caption(t("disputes_intro", lg))
-level_of = queries.warnings(url, domain=queries.CASE_DOMAIN).set_index("unit_id")["effective_level"]
-cases = cases.sort_values("probability", ascending=False).assign(
-    level=lambda f: f["unit_id"].map(level_of),
-    place=lambda f: [
-        views.place_words(c, tw, names, lg)
-        for c, tw in zip(f["county_code"], f["township_code"], strict=True)
-    ],
-    explanation_text=lambda f: [
-        ("；" if lg == "zh" else "; ").join(views.reason_lines(e, lg)) for e in f["explanation"]
-    ],
-)
+warned = queries.warnings(url, domain=queries.CASE_DOMAIN).drop_duplicates("unit_id")
+warned = warned.set_index("unit_id")
+cases = views.case_rows(cases, warned, names, lg)
 run = queries.published_run(url, queries.CASE_DOMAIN)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("open_cases", lg), fmt_int(len(cases), lg), border=True)
 c2.metric(t("level_red", lg), fmt_int((cases["level"] == "red").sum(), lg), border=True)
 c3.metric(t("origin", lg), fmt_date(run["origin"], lg, tz) if run else "—", border=True)
 
-display = cases.assign(
-    level=[level_label(v, lg) if isinstance(v, str) else "—" for v in cases["level"]]
+
+def _level_style(value: str) -> str:
+    code = LEVEL_OF_LABEL.get(value)
+    if code is None:
+        return ""
+    ink = "#222" if code in ("yellow", "none") else "#fff"
+    return f"background-color: {LEVEL_HEX[code]}; color: {ink}"
+
+
+LEVEL_OF_LABEL = {level_label(v, lg): v for v in ("red", "orange", "yellow", "blue")}
+display = pd.DataFrame(
+    {
+        t("case", lg): cases["unit_id"],
+        t("escalation_risk", lg): cases["probability"],
+        t("level", lg): [level_label(v, lg) if isinstance(v, str) else "—" for v in cases["level"]],
+        t("review_state", lg): cases["state_label"],
+        t("place", lg): cases["place"],
+        t("explanation", lg): cases["explanation_text"],
+    }
 )
 st.dataframe(
-    display[["unit_id", "probability", "level", "place", "explanation_text"]].rename(
-        columns={
-            "unit_id": t("case", lg),
-            "probability": t("escalation_risk", lg),
-            "level": t("level", lg),
-            "place": t("place", lg),
-            "explanation_text": t("explanation", lg),
-        }
-    ),
+    display.style.map(_level_style, subset=[t("level", lg)]),
     column_config={
         t("escalation_risk", lg): st.column_config.ProgressColumn(
             t("escalation_risk", lg), min_value=0.0, max_value=1.0, format="percent"
@@ -57,8 +65,8 @@ st.dataframe(
 )
 st.subheader(t("explanation", lg))
 for r in cases.head(5).itertuples():
-    with st.expander(f"{r.unit_id} · {fmt_pct(r.probability, lg)} · {r.place}"):
+    with st.expander(f"{r.unit_id} · {fmt_pct(r.probability, lg)} · {r.place} · {r.state_label}"):
         st.markdown(
             views.badge(r.level if isinstance(r.level, str) else None, lg), unsafe_allow_html=True
         )
-        st.markdown("\n".join(f"- {line}" for line in views.reason_lines(r.explanation, lg)))
+        st.markdown("\n".join(f"- {views.md_text(line)}" for line in r.explanation_lines) or "—")

@@ -7,8 +7,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import map_panel, maps, queries, sensors, views
-from riskwarn.dashboard.i18n import (
+from dashboard import map_panel, maps, queries, sensors, views
+from dashboard.i18n import (
     fmt_datetime,
     fmt_day,
     fmt_int,
@@ -17,7 +17,7 @@ from riskwarn.dashboard.i18n import (
     localise_frame,
     t,
 )
-from riskwarn.dashboard.shell import page_context
+from dashboard.shell import page_context
 
 ctx = page_context("geohazard")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url

@@ -11,9 +11,9 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from riskwarn.dashboard import airflow_api, auth, queries, shell, verdicts, views
-from riskwarn.dashboard.i18n import fmt_datetime, fmt_int, t
-from riskwarn.dashboard.shell import page_context
+from dashboard import airflow_api, auth, queries, shell, verdicts, views
+from dashboard.i18n import fmt_datetime, fmt_int, t
+from dashboard.shell import page_context
 
 ctx = page_context("models")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url

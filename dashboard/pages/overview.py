@@ -11,8 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import auth, map_panel, maps, queries, shell, trends, views
-from riskwarn.dashboard.i18n import (
+from dashboard import auth, map_panel, maps, queries, shell, trends, views
+from dashboard.i18n import (
     fmt_date,
     fmt_datetime,
     fmt_day,
@@ -21,7 +21,7 @@ from riskwarn.dashboard.i18n import (
     localise_frame,
     t,
 )
-from riskwarn.dashboard.shell import page_context
+from dashboard.shell import page_context
 
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url

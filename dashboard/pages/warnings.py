@@ -1,6 +1,6 @@
 """Warnings review for the panels: queue, reasons, history, evidence, decision, trail.
 
-The decision form holds a language-independent draft (:mod:`riskwarn.dashboard.review`):
+The decision form holds a language-independent draft (:mod:`dashboard.review`):
 what is recorded is exactly the action, level and reason the reviewer chose, whatever
 the language switches and clicks in between; another warning starts an empty form.
 """
@@ -13,8 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from riskwarn.dashboard import auth, queries, review, shell, views
-from riskwarn.dashboard.i18n import (
+from dashboard import auth, queries, review, shell, views
+from dashboard.i18n import (
     fmt_datetime,
     fmt_hours,
     fmt_pct,
@@ -22,7 +22,7 @@ from riskwarn.dashboard.i18n import (
     localise_frame,
     t,
 )
-from riskwarn.dashboard.shell import page_context
+from dashboard.shell import page_context
 from riskwarn.store import StaleWarningError
 
 ctx = page_context("warnings")

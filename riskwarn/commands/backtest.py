@@ -199,9 +199,9 @@ def incidents(
 ) -> None:
     """Weekly (or daily) cell hotspot backtest of incidents (or, with a disputes mapping,
     dispute hotspots): xgboost beside every baseline."""
-    from riskwarn.features.cells import cells_in_area
-    from riskwarn.models.backtest import ModelConfig
-    from riskwarn.models.hotspot_backtest import (
+    from features.cells import cells_in_area
+    from models.backtest import ModelConfig
+    from models.hotspot_backtest import (
         HotspotBacktestSpec,
         outside_for_output,
         run_hotspot_backtest,
@@ -342,10 +342,10 @@ def geohazard(
 ) -> None:
     """Daily city-wide landslide nowcasts (expected landslides per day, P(>=1), P(>=major),
     levels) beside the Caine / Guzzetti / effective-rain / 72-hour-rain rules."""
-    from riskwarn.features.cells import active_cells, assign_cells
-    from riskwarn.features.landslide_reporting import landslide_days
-    from riskwarn.features.rain_indices import rain_indices
-    from riskwarn.models.geohazard import (
+    from features.cells import active_cells, assign_cells
+    from features.landslide_reporting import landslide_days
+    from features.rain_indices import rain_indices
+    from models.geohazard import (
         CITY_COLUMNS,
         CROSSFIT,
         GeohazardSpec,
@@ -355,7 +355,7 @@ def geohazard(
         native_threshold_metrics,
         run_citywide_backtest,
     )
-    from riskwarn.models.nowcast_skill import nowcast_skill
+    from models.nowcast_skill import nowcast_skill
 
     s, e = _date(start, "start"), _date(end, "end")
     if e < s:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import click
 
-APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+import dashboard as dashboard_package
+
+# the Streamlit script: app.py of the installed top-level ``dashboard`` package
+APP = Path(dashboard_package.__file__).resolve().parent / "app.py"
 DEMO_PASSWORD_ENV = "RISKWARN_DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "riskwarn-demo"
 
@@ -62,7 +65,7 @@ def demo_password_note(users_file: Path) -> str:
 )
 def dashboard(port: int, host: str, demo_users: bool) -> None:
     """Serve the dashboard at http://HOST:PORT until interrupted."""
-    from riskwarn.dashboard import auth
+    from dashboard import auth
     from riskwarn.settings import load_settings
 
     settings = load_settings()

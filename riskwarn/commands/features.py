@@ -1,7 +1,7 @@
 """``riskwarn features build <domain>``: build a feature table from the lake.
 
 Reads canonical tables with ``riskwarn.lake.read_table``, calls the pure builders in
-``riskwarn.features`` and writes one Parquet partition per origin
+``features`` and writes one Parquet partition per origin
 (``<out>/origin=<YYYY-MM-DD>/part.parquet``, overwritten on re-run), so a daily run only
 computes and writes the new origins and a rebuild gives the same files.
 """
@@ -16,8 +16,8 @@ import click
 import pandas as pd
 
 if TYPE_CHECKING:
+    from models.frames import CityGrid
     from riskwarn.domains import Domain
-    from riskwarn.models.frames import CityGrid
 
 from riskwarn import domains
 
@@ -64,9 +64,9 @@ def build(
     out: Path | None,
 ) -> None:
     """Build DOMAIN's features for origins START..END and write one partition per origin."""
+    from features.calendar import local_midnights
+    from models.frames import CityGrid
     from riskwarn import lake
-    from riskwarn.features.calendar import local_midnights
-    from riskwarn.models.frames import CityGrid
     from riskwarn.settings import load_settings
 
     settings = load_settings()
@@ -92,8 +92,8 @@ def build(
 
 def _build(domain: Domain, read, origins: pd.DatetimeIndex, grid: CityGrid) -> pd.DataFrame:
     """The domain's model frame (inputs and labels) at ``origins``: the builder training
-    and serving use (:mod:`riskwarn.models.frames`)."""
-    from riskwarn.models import frames
+    and serving use (:mod:`models.frames`)."""
+    from models import frames
 
     if domain.family == "hotspot":
         events = read(domain.event_table)

@@ -14,7 +14,7 @@ from riskwarn import domains
 
 
 def _client_and_store():
-    from riskwarn.models.registry import configure
+    from models.registry import configure
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
 
@@ -38,7 +38,7 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
     unless --force)."""
     from mlflow.exceptions import MlflowException
 
-    from riskwarn.models import registry
+    from models import registry
 
     client, store, uri = _client_and_store()
     try:
@@ -70,7 +70,7 @@ def rollback(domain: str, reason: str) -> None:
     """Return DOMAIN's champion alias to the version that served before."""
     from mlflow.exceptions import MlflowException
 
-    from riskwarn.models import registry
+    from models import registry
 
     client, store, uri = _client_and_store()
     try:

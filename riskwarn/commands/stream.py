@@ -43,13 +43,6 @@ def _status_path() -> Path:
     "--batch-s", default=0.5, show_default=True, type=float, help="Longest wait for a micro-batch."
 )
 @click.option(
-    "--eval-every-s",
-    default=30.0,
-    show_default=True,
-    type=float,
-    help="Least time between evaluations of a site between hourly steps.",
-)
-@click.option(
     "--metrics", type=click.Path(dir_okay=False), help="Append latency lines here (benchmarks)."
 )
 @click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
@@ -62,7 +55,6 @@ def stream(
     client_id: str,
     contacts: str | None,
     batch_s: float,
-    eval_every_s: float,
     metrics: str | None,
     status: bool,
 ) -> None:
@@ -70,14 +62,15 @@ def stream(
     if ctx.invoked_subcommand is not None:
         ctx.obj = {"host": host, "port": port, "source": source}
         return
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer, status_line
-
     if status:
+        from riskwarn.stream.status import status_line
+
         click.echo(status_line(_status_path()))
         return
     from riskwarn.keys import pseudonym_key_for
     from riskwarn.settings import load_settings
     from riskwarn.sources import load_mapping
+    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
     from riskwarn.stream.delivery import load_config
 
     logging.basicConfig(
@@ -96,7 +89,6 @@ def stream(
         port=port,
         client_id=client_id,
         batch_s=batch_s,
-        eval_every_s=eval_every_s,
         delivery=load_config(contacts) if contacts else None,
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),

@@ -17,6 +17,7 @@ from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
 from riskwarn.lake.read import (
     connect,
     dataset,
+    latest_time,
     read_quarantine,
     read_table,
     row_filter,
@@ -31,6 +32,7 @@ __all__ = [
     "LegacyLakeError",
     "connect",
     "dataset",
+    "latest_time",
     "read_quarantine",
     "read_table",
     "record_history",

@@ -43,6 +43,24 @@ def table_version(lake_dir: Path, name: str) -> int | None:
     return None if dt is None else int(dt.version())
 
 
+def latest_time(lake_dir: Path, name: str) -> pd.Timestamp | None:
+    """The newest event time of table ``name`` (UTC), from the Delta log's per-file
+    statistics (no data file is read); None without the table, rows or a time column."""
+    tbl = TABLES[name]
+    dt = delta_table(lake_dir, name) if tbl.time_column else None
+    if dt is None:
+        return None
+    column = f"max.{tbl.time_column}"
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if column not in actions.column_names or actions.num_rows == 0:
+        return None
+    newest = pc.max(actions[column]).as_py()
+    if newest is None:
+        return None
+    stamp = pd.Timestamp(newest)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def dataset(lake_dir: Path, name: str, version: int | None = None) -> pads.Dataset | None:
     """The table as an Arrow dataset (files carry their partition values and statistics,
     so filters skip files), or None if the table does not exist yet."""
@@ -96,13 +114,15 @@ def scan(
     start: datetime | pd.Timestamp | str | None = None,
     end: datetime | pd.Timestamp | str | None = None,
     where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
 ) -> pa.Table:
     """Rows of a canonical table as Arrow (canonical columns, or ``columns``), filtered by
-    sources, the half-open time window ``[start, end)`` and ``where`` (column -> values)."""
+    sources, the half-open time window ``[start, end)`` and ``where`` (column -> values);
+    ``version``: as of that table version (time travel; default the latest)."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
     flt = row_filter(tbl, sources, start, end, where)
-    ds = dataset(lake_dir, table)
+    ds = dataset(lake_dir, table, version=version)
     if ds is None:
         return layout.delta_schema(tbl).empty_table().select(cols)
     return ds.to_table(columns=cols, filter=flt)
@@ -117,14 +137,25 @@ def read_table(
     start: datetime | pd.Timestamp | str | None = None,
     end: datetime | pd.Timestamp | str | None = None,
     where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
 ) -> pd.DataFrame:
     """A canonical table as a frame with canonical dtypes, sorted by key: all of it, or
     some ``sources``, ``columns``, the time window ``[start, end)`` (on the table's event
-    time, UTC) and ``where`` (column -> allowed values)."""
+    time, UTC) and ``where`` (column -> allowed values); ``version``: as of that table
+    version (a Dask worker reads the version its client pinned)."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
     keys = [k for k in tbl.key if k not in cols]
-    got = scan(lake_dir, table, sources, [*cols, *keys], start=start, end=end, where=where)
+    got = scan(
+        lake_dir,
+        table,
+        sources,
+        [*cols, *keys],
+        start=start,
+        end=end,
+        where=where,
+        version=version,
+    )
     got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in tbl.key]))
     frame = got.to_pandas()
     return conform(frame.reindex(columns=tbl.columns), tbl)[cols].reset_index(drop=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +94,39 @@ class ReadStore(StoreBase):
             stmt = stmt.where(f.c.origin >= utc(since))
         with self._read() as conn:
             return frame_of(conn.execute(stmt).mappings().all(), list(f.c))
+
+    def run_ids(
+        self,
+        domain: str,
+        statuses: tuple[str, ...] = ("published", "superseded"),
+        since: datetime | None = None,
+    ) -> list[str]:
+        """Ids of the runs of ``domain`` with one of ``statuses`` (origin >= ``since``)."""
+        r = table_of(ForecastRun)
+        stmt = sa.select(r.c.run_id).where(r.c.domain == domain, r.c.status.in_(statuses))
+        if since is not None:
+            stmt = stmt.where(r.c.origin >= utc(since))
+        with self._read() as conn:
+            return sorted(str(row[0]) for row in conn.execute(stmt))
+
+    def top_forecasts(
+        self, run_ids: Sequence[str], max_rank: int, columns: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Forecast rows with ``rank <= max_rank`` of the runs ``run_ids`` (all columns or
+        ``columns``), by origin, rank and unit. Read by run id, the first column of the
+        forecasts' primary key, so only those runs are touched (the maps and trends read
+        the top of a run, not its hundreds of thousands of cells)."""
+        f = table_of(Forecast)
+        cols = [f.c[c] for c in columns] if columns else list(f.c)
+        if not run_ids:
+            return frame_of([], cols)
+        stmt = (
+            sa.select(*cols)
+            .where(f.c.run_id.in_(list(run_ids)), f.c.rank <= max_rank)
+            .order_by(f.c.origin, f.c.rank, f.c.unit_id)
+        )
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), cols)
 
     # -- warnings and reviews ------------------------------------------------------------
 

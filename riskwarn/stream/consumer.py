@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
+import pandas as pd
 
 from riskwarn.ingest import write_batch
 from riskwarn.sources import SourceMapping
@@ -54,7 +55,7 @@ class StreamConfig:
     client_id: str = "riskwarn-stream"
     max_batch: int = 5000
     batch_s: float = 0.5
-    eval_every_s: float = 30.0
+    eval_budget_s: float = 0.5  # rule evaluation per micro-batch, at most
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
@@ -86,11 +87,16 @@ class StreamConsumer:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
-        self.state = SensorStates(eval_every_s=cfg.eval_every_s)
+        self.state = SensorStates()
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
         self.pending: dict[str, SiteLevel] = {}  # evaluated levels not yet published
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.sites_path = cfg.status_path.with_name("stream.sites.json")
+        self.known_sites: dict[str, str] = {}
+        self._warm_up()
         self.sent_at_by_site: dict[str, float] = {}
         self.metrics: TextIO | None = None
         self.client = mqtt.Client(
@@ -105,6 +111,45 @@ class StreamConsumer:
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(cfg.max_batch)
         self.client.reconnect_delay_set(1, 10)
+
+    # -- state across restarts ---------------------------------------------------------
+
+    def _save_sites(self) -> None:
+        """Remember which site each sensor belongs to (the topics say; the lake does not)."""
+        self.known_sites = self.state.sites_map()
+        tmp = self.sites_path.with_suffix(".tmp")
+        self.sites_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(self.known_sites))
+        tmp.replace(self.sites_path)
+
+    def _warm_up(self) -> None:
+        """Rebuild the per-sensor state from the lake after a restart: the readings of
+        the sensors seen before, over the rules' history (steady window + 1 day) before
+        each sensor's last stored reading."""
+        if not self.sites_path.exists():
+            return
+        from riskwarn import lake
+        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
+
+        sites = json.loads(self.sites_path.read_text())
+        if not sites:
+            return
+        days = self.state.history_steps / 24 + 1
+        got = lake.read_table(
+            self.cfg.lake_dir,
+            "sensor_readings",
+            [self.cfg.mapping.name],
+            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
+        )
+        if got.empty:
+            return
+        last = got.groupby("sensor_id")["observed_at"].transform("max")
+        got = got.loc[got["observed_at"] >= last - pd.Timedelta(days=days)]
+        self.state.add(got, sites)
+        self.known_sites = self.state.sites_map()
+        # every warmed site is evaluated again (within the time budget): a change that was
+        # evaluated but not published before the restart is published now
+        log.info("warmed up %d sensors from %d stored readings", len(self.state), len(got))
 
     # -- MQTT callbacks (network thread) ----------------------------------------------
 
@@ -135,6 +180,7 @@ class StreamConsumer:
             self.metrics = self.cfg.metrics_path.open("a", buffering=1)
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
         self.client.loop_start()
+        threading.Thread(target=self._publish_loop, name="publish", daemon=True).start()
         sender = None
         if self.cfg.delivery is not None:
             sender = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
@@ -144,8 +190,8 @@ class StreamConsumer:
                 batch = self._drain()
                 if batch:
                     self.process(batch)
-                elif self.pending:
-                    self._publish(self.pending)
+                elif self.state.backlog:
+                    self._evaluate(set())
                 self._write_status()
         finally:
             self.client.loop_stop()
@@ -224,16 +270,35 @@ class StreamConsumer:
                 site = site_of.get(sid)
                 if s is not None and site is not None:
                     self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
-        levels = self.state.evaluate(self.state.due(touched))
-        self.pending.update(levels)
-        if self.pending:
-            self._publish(self.pending)
+        if touched - set(self.known_sites.values()):
+            self._save_sites()
+        self._evaluate(touched)
 
-    def _publish(self, levels: dict[str, SiteLevel]) -> None:
+    def _evaluate(self, touched: set[str]) -> None:
+        levels = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
+        if levels:
+            with self.lock:
+                self.pending.update(levels)
+            self.wake.set()
+
+    def _publish_loop(self) -> None:
+        """Publish evaluated levels (own thread: a slow or unavailable store never holds
+        up the durable writes); levels that could not be published wait for the next try."""
+        while not self.stopping.is_set():
+            self.wake.wait(1.0)
+            self.wake.clear()
+            with self.lock:
+                levels, self.pending = self.pending, {}
+            if levels and not self._publish(levels):
+                with self.lock:
+                    for site, lv in levels.items():
+                        self.pending.setdefault(site, lv)
+                self.stopping.wait(1.0)
+
+    def _publish(self, levels: dict[str, SiteLevel]) -> bool:
         changes = self.publisher.changes(levels)
         if not changes:
-            self.pending = {}
-            return
+            return True
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC))
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
@@ -243,9 +308,7 @@ class StreamConsumer:
                 len(changes),
                 type(exc).__name__,
             )
-            self.stopping.wait(1.0)
-            return
-        self.pending = {}
+            return False
         done = time.time()
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
@@ -253,9 +316,11 @@ class StreamConsumer:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
                 self.metrics.write(
-                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank}\n"
+                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
+                    f"{ch.at.isoformat()}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
+        return True
 
     def _enqueue(self, change: LevelChange, level: SiteLevel) -> None:
         if self.cfg.delivery is None or not change.notify:
@@ -312,25 +377,3 @@ class StreamConsumer:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))
         tmp.replace(path)
-
-
-def status_line(path: Path) -> str:
-    """One line about the consumer from its status file."""
-    if not path.exists():
-        return "stream: not started (no status file)"
-    s = json.loads(path.read_text())
-    alive = False
-    try:
-        os.kill(int(s["pid"]), 0)
-        alive = s.get("running", False)
-    except (OSError, ValueError):
-        alive = False
-    state = "running" if alive else "stopped"
-    conn = "connected" if s.get("connected") and alive else "disconnected"
-    return (
-        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
-        f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
-        f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
-        f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
-        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}"
-    )

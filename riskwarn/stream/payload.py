@@ -71,6 +71,8 @@ def encode(reading: dict[str, Any], sent_at: datetime | None = None) -> bytes:
             v = v.isoformat()
         elif v is not None and hasattr(v, "isoformat"):
             v = v.isoformat()
+        elif v is not None and hasattr(v, "item"):  # numpy scalars
+            v = v.item()
         out[f] = v
     if sent_at is not None:
         out["sent_at"] = sent_at.isoformat()

@@ -11,11 +11,11 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
 A site is evaluated with the nowcast's own function,
 :func:`riskwarn.scoring.site_sensor_state` (velocity, acceleration, inverse velocity,
 tangent angle, health and the hard sensor rules), on that bounded state, so the stream
-and the batch nowcast give the same level from the same readings. It is evaluated when
-one of its sensors closes an hourly step, and in between (at most every
-``eval_every_s`` seconds) when the site is already warned or a sensor's latest velocity
-reaches its steady velocity (a tangent angle of 45°, the lowest rule): one evaluation
-costs tens of milliseconds, so steady sensors are not re-evaluated on every reading.
+and the batch nowcast give the same level from the same readings. A site is evaluated
+at each end of an hourly step, as soon as a reading of the next step arrives (the
+nowcast evaluates the same origin 10-60 min later): the rules sample each series at step
+ends, and a partly filled step reads as a slower velocity (evaluated mid-step, a slope
+that the rules put at red on the hour flickered between yellow and red).
 """
 
 from __future__ import annotations
@@ -44,9 +44,8 @@ class SensorState:
     quantity: str
     steps: dict[int, tuple[int, float]] = field(default_factory=dict)  # step -> (t_ns, v)
     recent: deque[tuple[int, float]] = field(default_factory=deque)  # (t_ns, v), 24 h
+    first_ns: int = 0
     last_ns: int = 0
-    evaluated_step: int = -1
-    steady: float = math.nan  # steady velocity (mm/day) at the last evaluation
 
 
 @dataclass
@@ -75,7 +74,6 @@ class SensorStates:
         self,
         rules: rw.SensorRules = scoring.NOWCAST_RULES,
         health: rw.HealthRules | None = None,
-        eval_every_s: float = 30.0,
         clock: Any = time.monotonic,
     ) -> None:
         self.rules = rules
@@ -84,11 +82,13 @@ class SensorStates:
             rules.steady_window_steps + 4 * (rules.n_accel + rules.smooth_steps) + 8
         )
         self.min_gap_ns = int(self.health.expected_interval_s * 1e9 / 2)
-        self.eval_every_s = eval_every_s
         self.sensors: dict[str, SensorState] = {}
+        self.by_site: dict[str, list[str]] = {}  # site -> its sensor ids
         self.site_levels: dict[str, SiteLevel] = {}
-        self.last_eval: dict[str, float] = {}
         self.clock = clock
+        self.backlog: set[str] = set()  # due sites left for the next loop (time budget)
+        self.evaluated_origin: dict[str, int] = {}  # site -> last evaluated step end (ns)
+        self.window_ns = int(24 * 3600 * 1e9)  # the health rules' window
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -121,6 +121,7 @@ class SensorStates:
                     continue  # a displacement sensor without a site warns nobody
                 st = SensorState(site, DISPLACEMENT_QUANTITIES[q], q)
                 self.sensors[sid] = st
+                self.by_site.setdefault(site, []).append(sid)
             t = int(t)
             step = _step_of(t)
             old = st.steps.get(step)
@@ -135,45 +136,58 @@ class SensorStates:
                 st.recent[-1] = (t, float(v))
             while st.recent and st.recent[0][0] < t - 24 * 3600 * 10**9:
                 st.recent.popleft()
+            st.first_ns = t if st.first_ns == 0 else min(st.first_ns, t)
             st.last_ns = max(st.last_ns, t)
             touched.add(st.site_id)
         return touched
 
-    def _velocity_now(self, st: SensorState) -> float:
-        """Velocity (mm/day) over the last ``smooth_steps`` steps, from the latest reading."""
-        if not st.steps:
-            return math.nan
-        last = max(st.steps)
-        back = last - self.rules.smooth_steps * _NS_STEP
-        prev = [k for k in st.steps if k <= back]
-        if not prev:
-            return math.nan
-        t0, v0 = st.steps[max(prev)]
-        t1, v1 = st.steps[last]
-        return (v1 - v0) / ((t1 - t0) / 86400e9) if t1 > t0 else math.nan
+    def origin_of(self, site: str) -> int | None:
+        """The site's latest complete hourly step (ns): the hour start at or before its
+        newest reading, once a sensor holds the 24 h health window (before that, its
+        silence before the stream started would read as 'gappy'); None if none yet."""
+        ends = [
+            st.last_ns
+            for st in (self.sensors[sid] for sid in self.by_site.get(site, ()))
+            if st.last_ns - st.first_ns >= self.window_ns
+        ]
+        return (max(ends) // _NS_STEP) * _NS_STEP if ends else None
 
     def due(self, sites: set[str]) -> list[str]:
-        """The touched sites to evaluate now (see the module docstring)."""
-        now = self.clock()
-        out = []
-        for site in sorted(sites):
-            sensors = [s for s in self.sensors.values() if s.site_id == site]
-            closed = any(s.steps and max(s.steps) - 1 > s.evaluated_step for s in sensors)
-            recent = now - self.last_eval.get(site, -math.inf) >= self.eval_every_s
+        """The touched (or left over) sites whose newest complete step is not evaluated
+        yet, warned sites first. The rules sample each series at the end of a step: a
+        partly filled step reads as a slower velocity, so a site is evaluated exactly
+        at its step ends, as the hourly nowcast is, as soon as a step's readings are in."""
+        out: list[tuple[int, str]] = []
+        for site in sorted(sites | self.backlog):
+            origin = self.origin_of(site)
+            if origin is None or origin <= self.evaluated_origin.get(site, -1):
+                continue
             warned = site in self.site_levels and self.site_levels[site].level_rank > 0
-            fast = any(
-                not math.isnan(s.steady) and self._velocity_now(s) >= s.steady for s in sensors
-            )
-            if closed or (recent and (warned or fast)):
-                out.append(site)
+            out.append((0 if warned else 1, site))
+        return [site for _, site in sorted(out)]
+
+    def evaluate_within(self, sites: list[str], budget_s: float) -> dict[str, SiteLevel]:
+        """Evaluate ``sites`` in order until ``budget_s`` seconds are spent; the rest
+        wait in :attr:`backlog` for the next call (so the durable writes never wait long)."""
+        out: dict[str, SiteLevel] = {}
+        start = time.monotonic()
+        for i, site in enumerate(sites):
+            if time.monotonic() - start >= budget_s:
+                self.backlog = set(sites[i:])
+                return out
+            out.update(self.evaluate([site]))
+        self.backlog = set()
         return out
+
+    def sites_map(self) -> dict[str, str]:
+        """sensor -> site of every sensor in the state."""
+        return {sid: st.site_id for sid, st in self.sensors.items()}
 
     def readings_of(self, sites: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Sensors and readings (long form) of ``sites`` from the state."""
         srows, rrows = [], []
-        for sid, st in self.sensors.items():
-            if st.site_id not in sites:
-                continue
+        for sid in (sid for site in sites for sid in self.by_site.get(site, ())):
+            st = self.sensors[sid]
             srows.append((sid, st.site_id, st.sensor_type))
             seen = set()
             for t, v in list(st.steps.values()) + list(st.recent):
@@ -191,13 +205,18 @@ class SensorStates:
             return {}
         sensors, readings = self.readings_of(sites)
         out: dict[str, SiteLevel] = {}
-        now = self.clock()
         for site in sites:
             mine = sensors.loc[sensors["site_id"] == site]
-            r = readings.loc[readings["sensor_id"].isin(mine["record_id"])]
+            at = self.origin_of(site)
+            if at is None:
+                continue
+            origin = pd.Timestamp(at, tz="UTC")
+            r = readings.loc[
+                readings["sensor_id"].isin(mine["record_id"]) & (readings["observed_at"] < origin)
+            ]
             if r.empty:
                 continue
-            origin = r["observed_at"].max() + pd.Timedelta(seconds=1)
+            self.evaluated_origin[site] = at
             state = scoring.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
@@ -222,22 +241,7 @@ class SensorStates:
                 str(state["health_status"]),
                 float(state["failure_in_hours"]),
                 dict(state["evidence"]),
-                origin - pd.Timedelta(seconds=1),
+                origin,
             )
-            for sid in mine["record_id"]:
-                st = self.sensors[sid]
-                if st.steps:
-                    st.evaluated_step = max(st.steps) - 1
-                ev = {e["sensor_id"]: e for e in state["evidence"].get("sensors", [])}
-                st.steady = self._steady_from(ev.get(sid), st)
-            self.last_eval[site] = now
         self.site_levels.update(out)
         return out
-
-    def _steady_from(self, ev: dict[str, Any] | None, st: SensorState) -> float:
-        """The sensor's steady velocity: the velocity at which its tangent angle is 45°."""
-        if not ev or ev.get("velocity_mm_per_day") is None or ev.get("tangent_angle_deg") is None:
-            return math.nan
-        v, a = float(ev["velocity_mm_per_day"]), float(ev["tangent_angle_deg"])
-        tan = math.tan(math.radians(a))
-        return max(v / tan, self.rules.min_steady_velocity_mm_per_day) if tan > 0 else math.nan

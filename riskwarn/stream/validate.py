@@ -49,13 +49,21 @@ class Message:
         return "mqtt:" + h.hexdigest()[:40]
 
 
-def _inverse(rule_map: dict[str, Any] | None) -> dict[Any, str]:
-    return {v: k for k, v in (rule_map or {}).items()}
+def _inverses(mapping: SourceMapping) -> dict[str, dict[Any, str]]:
+    return {
+        name: {v: k for k, v in (rule.map or {}).items()} for name, rule in mapping.columns.items()
+    }
 
 
-def raw_row(mapping: SourceMapping, reading: dict[str, Any]) -> dict[str, str]:
-    """The source's raw (all-text) row for one decoded reading."""
+def raw_row(
+    mapping: SourceMapping,
+    reading: dict[str, Any],
+    inverse: dict[str, dict[Any, str]] | None = None,
+) -> dict[str, str]:
+    """The source's raw (all-text) row for one decoded reading (``inverse``: the
+    mapping's code maps inverted, :func:`_inverses`, passed in for speed)."""
     tz = ZoneInfo(mapping.timezone)
+    inverse = inverse or _inverses(mapping)
     row: dict[str, str] = {}
     for name in FIELDS:
         rule = mapping.columns.get(name)
@@ -68,7 +76,7 @@ def raw_row(mapping: SourceMapping, reading: dict[str, Any]) -> dict[str, str]:
             t = datetime.fromisoformat(str(v)).astimezone(tz)
             text = t.strftime(rule.formats[0])
         elif rule.map:
-            text = str(_inverse(rule.map).get(v, v))
+            text = str(inverse[name].get(v, v))
         elif isinstance(v, float) and v.is_integer() and name == "interval_s":
             text = str(int(v))
         else:
@@ -144,7 +152,8 @@ def validate_messages(
             continue
         good.append((m, reading))
         sites[where.sensor_id] = where.site_id
-    raw = pd.DataFrame([raw_row(mapping, r) for _, r in good], dtype=object)
+    inverse = _inverses(mapping)
+    raw = pd.DataFrame([raw_row(mapping, r, inverse) for _, r in good], dtype=object)
     if raw.empty:
         raw = pd.DataFrame(columns=mapping.source_columns, dtype=object)
     for col in raw.columns:
@@ -178,23 +187,27 @@ def validate_messages(
     batch.read = len(messages)
     batch.check_invariant()
     sent: dict[str, float] = {}
-    if len(batch.accepted):
-        by_obs: dict[tuple[str, str, str], float] = {}
-        for _, r in good:
-            if r.get("sent_at"):
-                try:
-                    ts = datetime.fromisoformat(str(r["sent_at"])).timestamp()
-                except ValueError:
-                    continue
-                obs = pd.Timestamp(r["observed_at"]).tz_convert("UTC").isoformat()
-                by_obs[(str(r["sensor_id"]), obs, str(r["quantity"]))] = ts
-        acc = batch.accepted
-        for rid, sid, obs, qty in zip(
-            acc["record_id"], acc["sensor_id"], acc["observed_at"], acc["quantity"], strict=True
-        ):
-            got = by_obs.get((str(sid), pd.Timestamp(obs).isoformat(), str(qty)))
-            if got is not None:
-                sent[str(rid)] = got
+    stamped = [
+        (r["sensor_id"], r["observed_at"], r["quantity"], r["sent_at"])
+        for _, r in good
+        if r.get("sent_at")
+    ]
+    if len(batch.accepted) and stamped:
+        keys = ["sensor_id", "observed_at", "quantity"]
+        times = pd.DataFrame(stamped, columns=[*keys, "sent_at"])
+        times["observed_at"] = pd.to_datetime(
+            times["observed_at"], utc=True, format="ISO8601", errors="coerce"
+        )
+        times["sent_at"] = pd.to_datetime(
+            times["sent_at"], utc=True, format="ISO8601", errors="coerce"
+        )
+        times = times.dropna().drop_duplicates(keys, keep="last")
+        acc = batch.accepted[["record_id", *keys]].copy()
+        acc["observed_at"] = acc["observed_at"].dt.as_unit("ns")
+        times["observed_at"] = times["observed_at"].dt.as_unit("ns")
+        both = acc.merge(times, on=keys, how="inner")
+        epoch = both["sent_at"].dt.as_unit("ns").astype("int64").to_numpy() / 1e9
+        sent = dict(zip(both["record_id"].astype(str), epoch.tolist(), strict=True))
     return MicroBatch(batch, sites, sent, len(messages))
 
 

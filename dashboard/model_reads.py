@@ -1,0 +1,99 @@
+"""What the dashboard reads from MLflow (champions, runs, artifacts) and the audited
+promotions behind them, cached (``st.cache_data``); the client per tracking URI is shared
+(``st.cache_resource``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+LOG = logging.getLogger(__name__)
+
+
+@st.cache_resource
+def mlflow_client(tracking_uri: str) -> Any:
+    """One MLflow client per tracking URI."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def champion(tracking_uri: str, domain: str) -> dict[str, Any] | None:
+    """The champion of ``domain``: version, run id, metrics, params and artifact paths."""
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
+        return None  # no registry yet; reading must not create one
+    client = mlflow_client(tracking_uri)
+    name = f"riskwarn-{domain}"
+    try:
+        mv = client.get_model_version_by_alias(name, "champion")
+    except Exception as exc:  # no such model or alias: the registry says so with an error
+        LOG.info("no champion for %s: %s", name, exc)
+        return None
+    run = client.get_run(mv.run_id)
+    artifacts = _list_artifacts(client, mv.run_id)
+    return {
+        "name": name,
+        "version": mv.version,
+        "run_id": mv.run_id,
+        "experiment_id": run.info.experiment_id,
+        "registered_at": pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
+        "trained_at": pd.Timestamp(int(run.info.start_time), unit="ms", tz="UTC"),
+        "gate_tag": (mv.tags or {}).get("gate"),
+        "metrics": dict(run.data.metrics),
+        "params": dict(run.data.params),
+        "artifacts": artifacts,
+    }
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def run_json(tracking_uri: str, run_id: str, path: str) -> dict[str, Any] | None:
+    """A JSON artifact of a run (``gate.json``, ``metrics.json``), None if it has none."""
+    import json
+
+    try:
+        raw = artifact_bytes(tracking_uri, run_id, path)
+    except Exception as exc:  # MLflow raises its own errors for a missing artifact
+        LOG.info("no %s in run %s: %s", path, run_id, exc)
+        return None
+    value = json.loads(raw)
+    return value if isinstance(value, dict) else None
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
+    """The newest audit entry that pointed ``champion`` of ``model`` at ``version``
+    (``actor``, ``at``, ``details`` with ``reason`` and ``forced_over_gate``), or None."""
+    from dashboard.queries import store
+
+    for entry in store(url).audit_entries("model", model, ("promote", "rollback")):
+        details = entry.get("details") or {}
+        if str(details.get("version")) == str(version):
+            return {"actor": entry["actor"], "at": entry["at"], "details": details}
+    return None
+
+
+def _list_artifacts(client: Any, run_id: str, path: str | None = None, depth: int = 2) -> list[str]:
+    out: list[str] = []
+    for item in client.list_artifacts(run_id, path):
+        if item.is_dir:
+            if depth > 0:
+                out.extend(_list_artifacts(client, run_id, item.path, depth - 1))
+        else:
+            out.append(item.path)
+    return out
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def artifact_bytes(tracking_uri: str, run_id: str, path: str) -> bytes:
+    """Content of one run artifact (plots, small tables)."""
+    import tempfile
+
+    client = mlflow_client(tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = client.download_artifacts(run_id, path, tmp)
+        return Path(local).read_bytes()

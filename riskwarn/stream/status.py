@@ -1,0 +1,29 @@
+"""The consumer's one-line status (light: ``riskwarn stream --status`` imports only this)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def status_line(path: Path) -> str:
+    """One line about the consumer from its status file."""
+    if not path.exists():
+        return "stream: not started (no status file)"
+    s = json.loads(path.read_text())
+    alive = False
+    try:
+        os.kill(int(s["pid"]), 0)
+        alive = s.get("running", False)
+    except (OSError, ValueError):
+        alive = False
+    state = "running" if alive else "stopped"
+    conn = "connected" if s.get("connected") and alive else "disconnected"
+    return (
+        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
+        f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
+        f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
+        f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
+        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}"
+    )

@@ -1,0 +1,118 @@
+"""Issue 12 §1 beyond the form: expired warnings are not in force, every page says how
+fresh its data is, dispute cases show their explanation and review state; and the
+dashboard reads the store through ``Store`` and the lake through ``riskwarn.lake`` only
+(issue 14.5)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, queries, views
+from tests.dashboard_demo import demo_home
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+NOW = pd.Timestamp("2026-06-10 08:00", tz="UTC")
+
+
+def test_expired_warnings_are_not_in_force() -> None:
+    frame = pd.DataFrame(
+        {
+            "warning_id": ["a", "b", "c"],
+            "valid_to": pd.to_datetime(
+                ["2026-06-10 07:59", "2026-06-10 08:00", "2026-06-11 00:00"], utc=True
+            ),
+        }
+    )
+    assert queries.active(frame, NOW)["warning_id"].tolist() == ["c"]
+    assert queries.active(frame.iloc[0:0], NOW).empty
+
+
+def test_a_case_shows_its_warning_reasons_and_a_dismissed_case_no_old_level() -> None:
+    cases = pd.DataFrame(
+        {
+            "unit_id": ["D-1", "D-2", "D-3"],
+            "probability": [0.9, 0.7, 0.2],
+            "county_code": ["340803"] * 3,
+            "township_code": [None] * 3,
+            "explanation": [None, [], [{"zh": "自带解释", "en": "Own explanation"}]],
+        }
+    )
+    warned = pd.DataFrame(
+        {
+            "unit_id": ["D-1", "D-2"],
+            "state": ["new", "dismissed"],
+            "effective_level": ["red", None],
+            "reasons": [[{"zh": "近 30 天调解 3 次", "en": "3 mediations in 30 days"}], None],
+        }
+    ).set_index("unit_id")
+    rows = views.case_rows(cases, warned, {"340803": "大观区"}, "zh")
+    assert rows["explanation_text"].tolist() == ["近 30 天调解 3 次", "", "自带解释"]
+    assert rows["level"].tolist()[0] == "red" and pd.isna(rows["level"].tolist()[1])
+    assert rows["state_label"].tolist() == ["待研判", "已撤销", "未预警"]
+    en = views.case_rows(cases, warned, {"340803": "大观区"}, "en")
+    assert en["explanation_text"].tolist()[0] == "3 mediations in 30 days"
+    assert en["place"].tolist()[0] == "Daguan District"
+
+
+def test_the_dashboard_reads_no_sql_of_its_own() -> None:
+    """The store through Store's methods, the lake through riskwarn.lake (no SQL text,
+    no engine, no DuckDB connection in the dashboard)."""
+    offenders = []
+    for path in sorted((ROOT / "dashboard").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for pattern in (r"\bsqlalchemy\b", r"\.engine\b", r"\.execute\(", r"lake\.connect\("):
+            if re.search(pattern, text):
+                offenders.append(f"{path.relative_to(ROOT)}: {pattern}")
+    assert offenders == []
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("record") / "home"
+    city = demo_home(home, n_cells=120, weeks=2, n_cases=15)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+@pytest.mark.parametrize("page", ["overview", "warnings", "disputes", "geohazard", "models"])
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_says_how_fresh_its_data_is(home: Path, page: str, lang: str) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["user"] = auth.User("admin", "管理员", "admin")
+    at.session_state["lang"] = lang
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    line = next(c.value for c in at.caption if c.value.startswith(("数据截至", "Data as of")))
+    assert ("最新传感器读数" if lang == "zh" else "latest reading") in line
+    assert "—" not in line.split("·")[-1]  # the forecast origin is known
+    if page == "disputes":
+        table = at.dataframe[0].value
+        assert ("研判状态" if lang == "zh" else "Review state") in table.columns
+
+
+def test_english_pages_write_chinese_place_names_in_pinyin() -> None:
+    from dashboard.i18n import place_name
+
+    assert place_name("城关镇", "en") == "Chengguan Town"
+    assert place_name("大观区 菱湖街道", "en") == "Daguan District Linghu Subdistrict"
+    assert place_name("石牌镇张家湾滑坡", "en") == "Shipai Town Zhangjiawan Landslide"
+    assert place_name("白泽湖乡", "zh") == "白泽湖乡"
+    assert views.place_words(
+        "340803", "340803001", {"340803": "大观区", "340803001": "集贤街道"}, "en"
+    ) == ("Daguan District, Jixian Subdistrict")
+    assert not re.search(r"[\u3400-\u9fff]", place_name("天堂镇三角村 崩塌", "en"))
