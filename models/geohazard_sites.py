@@ -11,7 +11,7 @@ before the origin). Two tasks:
   announces a failure within a day or two, so a longer horizon would mostly add rain
   climatology.
 * ``geohazard_hourly`` (site x hour): origins every hour, label = a failure within the
-  next 24 h. This is the nowcast's model (``riskwarn.scoring.nowcast_geohazard``).
+  next 24 h. This is the nowcast's model (``riskwarn.nowcast.nowcast_geohazard``).
 
 Objective ``binary:logistic``: failures are rare (tens over years at hundreds of sites),
 duty staff need the probability of *this* site failing (calibrated, comparable across
