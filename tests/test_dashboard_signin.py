@@ -132,6 +132,12 @@ def test_the_demo_listens_on_this_host_only_and_says_how_to_change_its_password(
     from riskwarn.commands.dashboard import DEMO_PASSWORD_ENV, demo_password_note
 
     assert demo.DEFAULT_HOST == "127.0.0.1"
+    # RISKWARN_DEMO_NO_SERVE=1 make demo, then `riskwarn dashboard`: the README's logins work
+    from riskwarn.settings import load_settings
+
+    path = demo.write_demo_users_once(load_settings(home=tmp_path))
+    users = auth.load_users(path)
+    assert auth.authenticate(users, "reviewer", "riskwarn-demo") is not None
     note = demo_password_note(tmp_path / "users.yaml")
     assert DEMO_PASSWORD_ENV in note and str(tmp_path / "users.yaml") in note
 
