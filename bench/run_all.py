@@ -52,6 +52,22 @@ SCRIPTS: list[tuple[str, str, list[str]]] = [
     ),
     ("Geohazard nowcast lead time", "bench_nowcast.py", []),
     ("Dashboard render times", "bench_dashboard.py", []),
+    (
+        "Engine: Dask beside one machine (province-sized simulation)",
+        "bench_engine.py",
+        [
+            "--cities",
+            "16",
+            "--incidents",
+            "1500",
+            "--days",
+            "300",
+            "--eval-weeks",
+            "2",
+            "--train-window-days",
+            "98",
+        ],
+    ),
     ("Streaming: MQTT to lake to warnings", "bench_stream.py", ["--minutes", "1"]),
 ]
 

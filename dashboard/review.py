@@ -173,7 +173,7 @@ def pick_label(row: Any, lang: str) -> str:
 # ----------------------------------------------------------------------------- evidence
 
 EVIDENCE_TEXT: dict[str, dict[str, str]] = {
-    # evidence keys and table columns written by riskwarn.warnings / riskwarn.scoring
+    # evidence keys and table columns written by riskwarn.warnings / riskwarn.nowcast
     "model": {"zh": "模型", "en": "Model"},
     "sensor_health": {"zh": "传感器状况", "en": "Sensor health"},
     "rain_24h_mm": {"zh": "近 24 小时降雨（毫米）", "en": "Rain, last 24 h (mm)"},

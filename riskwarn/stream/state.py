@@ -9,7 +9,7 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
   health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky).
 
 A site is evaluated with the nowcast's own function,
-:func:`riskwarn.scoring.site_sensor_state` (velocity, acceleration, inverse velocity,
+:func:`riskwarn.nowcast.site_sensor_state` (velocity, acceleration, inverse velocity,
 tangent angle, health and the hard sensor rules), on that bounded state, so the stream
 and the batch nowcast give the same level from the same readings. A site is evaluated
 at each end of an hourly step, as soon as a reading of the next step arrives (the
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import scoring
+from riskwarn import nowcast
 from riskwarn import warnings as rw
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
@@ -72,7 +72,7 @@ class SensorStates:
 
     def __init__(
         self,
-        rules: rw.SensorRules = scoring.NOWCAST_RULES,
+        rules: rw.SensorRules = nowcast.NOWCAST_RULES,
         health: rw.HealthRules | None = None,
         clock: Any = time.monotonic,
     ) -> None:
@@ -217,7 +217,7 @@ class SensorStates:
             if r.empty:
                 continue
             self.evaluated_origin[site] = at
-            state = scoring.site_sensor_state(
+            state = nowcast.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
             level = pd.DataFrame({"unit_id": [site], "probability": [np.nan], "level_rank": [0]})
