@@ -374,6 +374,30 @@ _VALUES = {
     ),
 }
 
+# other sources near the cell (features.context, issue 17.3): kind -> (en, zh)
+CONTEXT_KINDS: dict[str, tuple[str, str]] = {
+    "dispute_new": ("new disputes registered", "新登记矛盾纠纷"),
+    "dispute_failed": ("failed dispute mediations", "调解未成功的纠纷"),
+    "dispute_escalated": ("dispute escalations (petition, violence, litigation)", "纠纷升级"),
+    "dispute_repeat": ("new disputes with a party of an earlier dispute", "重复当事人的新纠纷"),
+    "calls_dispute": ("dispute-like calls (disturbance, noise, threat ...)", "纠纷类警情"),
+}
+for _kind, (_en, _zh) in CONTEXT_KINDS.items():
+    PATTERNS[f"ctx_{_kind}_{{n}}d"] = FeatureInfo(
+        f"{{value:g}} {_en} in this cell in the last {{n}} days",
+        "records",
+        "the other source's records known before the origin, last {n} days",
+        "cells",
+        zh=f"近 {{n}} 天本网格{_zh} {{value:g}} 起",
+    )
+    PATTERNS[f"ctx_{_kind}_{{n}}d_ring"] = FeatureInfo(
+        f"{{value:g}} {_en} in the 8 neighbouring cells in the last {{n}} days",
+        "records",
+        "the other source's records known before the origin, last {n} days",
+        "cells",
+        zh=f"近 {{n}} 天周边 8 个网格{_zh} {{value:g}} 起",
+    )
+
 
 def _expand(patterns: dict[str, FeatureInfo]) -> dict[str, FeatureInfo]:
     """Concrete names for the usual parameter values, so exact-name look-ups work too."""
