@@ -258,7 +258,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
     home = tmp_path / "home"
     city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
     expect = sync_api.expect
-    expect.set_options(timeout=60_000)
+    expect.set_options(timeout=120_000)
     with (
         serve(home, dashboard_env(home, city.store_url)) as base,
         sync_api.sync_playwright() as p,
@@ -266,6 +266,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         browser = launch_chromium(sync_api, p)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
+        page.set_default_timeout(120_000)  # the first render is slow on a loaded machine
         page.goto(base)
         page.get_by_label("用户名").fill("reviewer")
         page.get_by_label("密码").fill(DEMO_PASSWORD)
@@ -289,6 +290,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         other = browser.new_context()
         other.add_cookies([cookie])
         page2 = other.new_page()
+        page2.set_default_timeout(120_000)
         page2.goto(base)
         expect(page2.get_by_label("密码")).to_be_visible()
         expect(page2.get_by_role("heading", name="本周风险总览")).to_have_count(0)
