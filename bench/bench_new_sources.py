@@ -185,7 +185,7 @@ def section_markdown(res: dict[str, Any]) -> str:
         "",
         "The same model (`xgboost`, default inputs) run once without and once with each other "
         "source's recent activity per cell and ring of 8 neighbours (`ctx_*` inputs, "
-        "riskwarn/features/context.py: new disputes, failed mediations, escalations, "
+        "features/context.py: new disputes, failed mediations, escalations, "
         "disputes with a repeat party (pseudonyms only), dispute-like calls; 7 and 28 days "
         "before the origin). Every event of a window counted; paired 95% CI: bootstrap over "
         "forecast windows (2000 resamples), both variants on the same resamples.",
