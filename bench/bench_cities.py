@@ -56,20 +56,22 @@ class City:
     horizon_days: int = 7
     train_window_days: int = 364
     refit_days: int = 28
+    holidays: str = "US"  # the city's public-holiday calendar (``holidays`` country code)
 
-    def args(self, out: Path) -> list[str]:
+    def args(self, out: Path, blend: bool = False) -> list[str]:
         """``riskwarn`` arguments of this city's backtest."""
         return [
             "backtest", "incidents",
             "--source", str(ROOT / "configs" / "sources" / f"{self.mapping}.yaml"),
             "--events", str(DATA / self.data),
-            "--cell-size", "250", "--crs", self.crs,
+            "--cell-size", "250", "--crs", self.crs, "--holidays", self.holidays,
             "--horizon-days", str(self.horizon_days), "--step-days", str(self.horizon_days),
             "--train-step-days", str(min(self.horizon_days, 7)),
             "--start", self.start, "--end", self.end,
             "--train-window-days", str(self.train_window_days),
             "--refit-days", str(self.refit_days),
             "--out", str(out),
+            *(["--blend"] if blend else []),
         ]  # fmt: skip
 
 
@@ -86,7 +88,7 @@ CITIES: tuple[City, ...] = (
     City(
         "vancouver", "thefts, weekly July-December 2020 (history from January)",
         "vancouver_thefts", "vancouver/thefts_2020.csv.gz", "EPSG:26910", "2020-07-01",
-        "2020-12-24",
+        "2020-12-24", holidays="CA",
     ),
     City(
         "portland", "calls for service, daily September 2016 (history from August)",
@@ -96,11 +98,11 @@ CITIES: tuple[City, ...] = (
 )  # fmt: skip
 
 
-def run_city(city: City, out: Path) -> dict[str, Any]:
+def run_city(city: City, out: Path, blend: bool = False) -> dict[str, Any]:
     """Run one city's backtest through the CLI (in-process); record wall time and command."""
     from riskwarn.cli import main
 
-    args = city.args(out)
+    args = city.args(out, blend)
     t0 = time.perf_counter()
     rc = main(args)
     wall = time.perf_counter() - t0
@@ -247,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", default="", help="comma list of cities (default: all)")
     p.add_argument("--section", type=Path, default=SECTION, help="markdown section to write")
     p.add_argument("--reuse", action="store_true", help="keep finished city runs")
+    p.add_argument(
+        "--blend", action="store_true", help="the model blended with a stacked baseline score"
+    )
     a = p.parse_args(argv)
     wanted = {c.strip() for c in a.only.split(",") if c.strip()}
     unknown = wanted - {c.name for c in CITIES}
@@ -266,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             bench = json.loads((out / "bench.json").read_text())
         else:
             print(f"{city.name}: running ...", flush=True)
-            bench = run_city(city, out)
+            bench = run_city(city, out, a.blend)
         metrics = json.loads((out / "metrics.json").read_text())
         rows.append(city_row(city, metrics, bench))
     command = "python bench/bench_cities.py" + (f" --only {a.only}" if a.only else "")
+    command += " --blend" if a.blend else ""
     res = {"cities": rows, "wall_s": time.perf_counter() - t0, "command": command}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / "cities.json").write_text(json.dumps(res, indent=2))

@@ -19,10 +19,10 @@ The home (``--home``, default ``var/bench/dash_home``) is prepared once and reus
   trained champion (training XGBoost at city scale is not what this bench measures).
   Levels, hysteresis, county capacity, reasons and publication go through
   ``riskwarn.warnings`` and ``riskwarn.scoring`` exactly as ``riskwarn score`` does;
-* open dispute cases at the last origin (``riskwarn.scoring.case_scoring_frame``), scored
+* open dispute cases at the last origin (``riskwarn.serving_frames.case_scoring_frame``), scored
   by the empirical 30-day escalation share of earlier cases with the same number of failed
   mediations (labels whose window closed before the origin);
-* the geohazard nowcast of the 360 sites (``riskwarn.scoring.nowcast_geohazard``, sensor
+* the geohazard nowcast of the 360 sites (``riskwarn.nowcast.nowcast_geohazard``, sensor
   rules; no hourly champion is registered, which the run says in its evidence).
 
     .venv/bin/python bench/bench_dashboard.py [--sim-dir var/bench/sim_city]
@@ -138,7 +138,7 @@ def publish_hotspots(
 ) -> tuple[int, int]:
     """Forecasts + warnings of ``domain`` at each origin (baseline scores, product levels)."""
     from features.cells import active_cells, assign_cells
-    from riskwarn import domains, geo, lake, scoring
+    from riskwarn import domains, geo, lake, reasons, scoring, serving_frames
     from riskwarn import warnings as rw
 
     table, time_col = HOTSPOT_TABLES[domain]
@@ -149,7 +149,7 @@ def publish_hotspots(
         {"cell_x": "int64", "cell_y": "int64"}
     )
     all_cells = active_cells(events, before=origins[-1], time_col=time_col)
-    admin = scoring.cell_admin_codes(
+    admin = serving_frames.cell_admin_codes(
         all_cells, lake.read_table(settings.lake_dir, "admin_units"), settings
     )
     x = (admin["cell_x"].to_numpy(float) + 0.5) * settings.cell_size_m
@@ -175,10 +175,10 @@ def publish_hotspots(
             levels, policy.max_high_per_county, scoring.issued_this_week(history, origin)
         )
         warned = set(levels.loc[levels["level_rank"] >= 1, "unit_id"])
-        explanations = scoring.evidence_sentences(frame.loc[frame["unit_id"].isin(warned)])
+        explanations = reasons.evidence_sentences(frame.loc[frame["unit_id"].isin(warned)])
         ctx = rw.WarningContext(domain, "cell", origin, 168.0, {"model": BASELINE_LABEL})
         warnings = rw.build_warnings(levels, ctx, explanations)
-        scoring._write_run(
+        scoring.write_run(
             store,
             domain=domain,
             origin=origin,
@@ -221,10 +221,10 @@ def case_explanations(frame: pd.DataFrame, rates: pd.Series) -> dict[str, list[d
 def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int, int]:
     """Open dispute cases at ``origin`` scored by the empirical escalation share."""
     from models.case_models import build_case_table
-    from riskwarn import domains, lake, scoring
+    from riskwarn import domains, lake, scoring, serving_frames
     from riskwarn import warnings as rw
 
-    frame = scoring.case_scoring_frame(settings, origin)
+    frame = serving_frames.case_scoring_frame(settings, origin)
     past_origin = origin - pd.Timedelta(days=31)  # its 30-day labels close before the origin
     disputes = lake.read_table(settings.lake_dir, "disputes")
     events = lake.read_table(settings.lake_dir, "dispute_events")
@@ -250,7 +250,7 @@ def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int,
         "dispute_cases", "case", origin, 720.0, {"model": "empirical escalation share (bench)"}
     )
     warnings = rw.build_warnings(levels, ctx, explanations)
-    scoring._write_run(
+    scoring.write_run(
         store,
         domain="dispute_cases",
         origin=origin,
@@ -267,7 +267,7 @@ def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int,
 def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int) -> str:
     """Fill ``home`` from the simulation in ``sim_dir``; returns a one-line description."""
     from dashboard.auth import write_demo_users
-    from riskwarn import scoring
+    from riskwarn import nowcast
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
     from tests.dashboard_demo import DEMO_PASSWORD
@@ -292,7 +292,7 @@ def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int
         counts["dispute_cases"] = publish_cases(settings, store, origins[-1])
         _step("dispute cases published", t0)
         t0 = time.perf_counter()
-        scoring.nowcast_geohazard(settings, origins[-1], store=store, domain="geohazard")
+        nowcast.nowcast_geohazard(settings, origins[-1], store=store, domain="geohazard")
         n_sites = len(store.published_forecasts("geohazard"))
         counts["geohazard"] = (n_sites, len(store.warnings(domain="geohazard")))
         _step("geohazard nowcast published", t0)

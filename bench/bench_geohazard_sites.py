@@ -14,7 +14,7 @@ and the median lead time.
 
 Nowcast outcome (hourly): the model's out-of-sample probability turned into levels by the
 ``geohazard_hourly`` thresholds (no hysteresis), combined with the nowcast's sensor rules
-(max of the two, as ``riskwarn.scoring.nowcast_geohazard`` does) against the sensor rules
+(max of the two, as ``riskwarn.nowcast.nowcast_geohazard`` does) against the sensor rules
 alone; failures warned orange/red within 72 h before, median lead time and the
 false-alarm ratio of orange/red episodes (``bench_nowcast.evaluate``).
 """

@@ -5,7 +5,7 @@
 Simulates the city (unless DIR already holds it), ingests sites, sensors, sensor
 readings and hazard events through their mapping files into a scratch lake, then runs
 the nowcast's sensor rules (riskwarn.warnings, the same code and parameters as
-riskwarn.scoring.NOWCAST_RULES) causally at every hour of the sensor period. Prints:
+riskwarn.nowcast.NOWCAST_RULES) causally at every hour of the sensor period. Prints:
 
 * POD: share of failures at monitored sites with an orange/red warning in the 72 h
   before them; median lead time (hours from the first orange/red of that episode to
@@ -53,7 +53,7 @@ def ingest(sim: Path, settings) -> None:
 def site_levels(settings) -> pd.DataFrame:
     """Hourly sensor-rule level per site (max over its displacement sensors)."""
     from riskwarn import lake
-    from riskwarn.scoring import DISPLACEMENT_TYPES, NOWCAST_RULES
+    from riskwarn.nowcast import DISPLACEMENT_TYPES, NOWCAST_RULES
     from riskwarn.warnings import displacement_kinematics, sensor_levels
 
     sensors = lake.read_table(settings.lake_dir, "sensors")

@@ -56,7 +56,7 @@ def _nowcast_leads(readings: pd.DataFrame, site: str) -> dict[str, float | None]
     """First orange / red of the hourly nowcast's sensor rules on the same readings
     (hours before failure; origins every hour over the last 5 days; the DAG's own
     delay of 10-60 min after each origin comes on top)."""
-    from riskwarn import scoring
+    from riskwarn import nowcast
 
     fail = SLOPE_START + pd.Timedelta(days=SLOPE_FAIL_DAYS)
     sensors = pd.DataFrame(
@@ -67,7 +67,7 @@ def _nowcast_leads(readings: pd.DataFrame, site: str) -> dict[str, float | None]
     for origin in pd.date_range(fail - pd.Timedelta(days=5), fail, freq="1h"):
         r = readings.loc[readings["observed_at"] < origin]
         rank = int(
-            scoring.site_sensor_state(sites, sensors, r, origin).iloc[0]["sensor_level_rank"]
+            nowcast.site_sensor_state(sites, sensors, r, origin).iloc[0]["sensor_level_rank"]
         )
         lead = (fail - origin).total_seconds() / 3600
         if rank >= 3 and first["orange"] is None:

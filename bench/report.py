@@ -4,14 +4,17 @@
         [--chicago-daily var/bench/chicago_daily] [--chicago-daily-full DIR] \\
         [--hongkong var/bench/hongkong] [--threegorges var/bench/threegorges] \\
         [--sim var/bench/sim_truth [--sim DIR2 --sim-city SIMULATION]] \\
-        [--run] [--out docs/benchmarks-models.md]
+        [--cities var/bench/cities] [--run] [--keep] [--out docs/benchmarks-models.md]
 
 With ``--run`` the benchmarks are run first (bench/bench_backtest.py, bench/bench_hongkong.py,
 bench/bench_threegorges.py, bench/bench_sim_truth.py); otherwise the folders' JSON files
 (``metrics.json``, ``bench.json``, ``hongkong.json``, ``threegorges.json``,
 ``sim_truth.json``) are read. Every figure in the document comes from those files. The
 geohazard-site section is included from docs/_sections/geohazard_sites.md when present
-(written by bench/bench_geohazard_sites.py).
+(written by bench/bench_geohazard_sites.py), the multi-city suite from
+docs/_sections/cities.md (written by bench/bench_cities.py; with ``--run --cities DIR`` it is
+run first). ``--keep``: the existing document's sections (``## `` headings) that this run
+does not write are kept as they are, so one section can be re-run alone.
 """
 
 from __future__ import annotations
@@ -267,6 +270,59 @@ def include_section(path: Path, missing: str) -> str:
 
 
 GEOHAZARD_SITES_MD = ROOT / "docs" / "_sections" / "geohazard_sites.md"
+CITIES_MD = ROOT / "docs" / "_sections" / "cities.md"
+NEW_SOURCES_MD = ROOT / "docs" / "_sections" / "new_sources.md"
+FEEDBACK_MD = ROOT / "docs" / "_sections" / "feedback.md"
+
+
+def split_level2(text: str) -> list[tuple[str, str]]:
+    """(heading, text) of each ``## `` section of a markdown document, in order; the text
+    before the first one has the heading ``""``."""
+    out: list[tuple[str, list[str]]] = [("", [])]
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            out.append((line.strip(), []))
+        out[-1][1].append(line)
+    return [(h, "".join(body)) for h, body in out if h or "".join(body).strip()]
+
+
+STALE_COUNT_NOTE = (
+    "**Counted over the active area only**: this section comes from a run before the "
+    "standard count (events in cells with no earlier event left out, which reads higher); "
+    "re-run it (`bench/report.py --run ...`) for every event counted.\n\n"
+)
+
+
+def flag_stale_counting(body: str) -> str:
+    """A kept hotspot section written before the standard count (it names active cells but
+    not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
+    if (
+        ("active cells" not in body and "active area" not in body)
+        or "Every event of a window counts" in body
+        or STALE_COUNT_NOTE in body
+        or "every landslide counts" in body
+    ):
+        return body
+    head, _, rest = body.partition("\n\n")
+    return f"{head}\n\n{STALE_COUNT_NOTE}{rest}"
+
+
+def merge_kept(old: str, new: str) -> str:
+    """``new``'s sections, with the sections of ``old`` it does not have kept in place (a
+    new section missing from ``old`` goes before the next section of ``new`` that ``old``
+    has, else at the end)."""
+    new_parts = split_level2(new)
+    new_map = dict(new_parts)
+    merged = [(h, new_map.get(h, flag_stale_counting(body))) for h, body in split_level2(old)]
+    have = {h for h, _ in merged}
+    for i, (h, body) in enumerate(new_parts):
+        if h in have:
+            continue
+        after = [nh for nh, _ in new_parts[i + 1 :] if nh in have and nh]
+        at = next((j for j, (mh, _) in enumerate(merged) if after and mh == after[0]), len(merged))
+        merged.insert(at, (h, body))
+        have.add(h)
+    return "".join(body if body.endswith("\n") else body + "\n" for _, body in merged)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,7 +348,30 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "var" / "bench" / "oracles",
         help="folder of bench/bench_oracles.py output (with --run and --chicago: made first)",
     )
+    p.add_argument(
+        "--cities",
+        type=Path,
+        help="folder of bench/bench_cities.py runs (with --run: run first); the section is "
+        "docs/_sections/cities.md",
+    )
+    p.add_argument(
+        "--new-sources",
+        type=Path,
+        help="folder of bench/bench_new_sources.py (with --run: run first); the section is "
+        "docs/_sections/new_sources.md",
+    )
+    p.add_argument(
+        "--feedback",
+        type=Path,
+        help="folder of bench/bench_feedback.py (with --run: run first); the section is "
+        "docs/_sections/feedback.md, the plot docs/feedback_loop.png",
+    )
     p.add_argument("--run", action="store_true", help="run the benchmarks first")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the existing document's sections this run does not write",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-models.md")
     p.add_argument("--tail", type=Path, help="markdown appended verbatim (notes, earlier tries)")
     a = p.parse_args(argv)
@@ -308,6 +387,18 @@ def main(argv: list[str] | None = None) -> int:
             bb.run(bb.chicago_args(a.chicago_daily, daily=True), a.chicago_daily)
         if a.chicago_daily_full:
             bb.run_daily_quarters(a.chicago_daily_full)
+        if a.cities:
+            import bench_cities
+
+            bench_cities.main(["--out", str(a.cities), "--section", str(CITIES_MD)])
+        if a.new_sources:
+            import bench_new_sources
+
+            bench_new_sources.main(["--out", str(a.new_sources), "--section", str(NEW_SOURCES_MD)])
+        if a.feedback:
+            import bench_feedback
+
+            bench_feedback.main(["--out", str(a.feedback), "--section", str(FEEDBACK_MD)])
         if a.hongkong:
             import bench_hongkong
 
@@ -360,12 +451,19 @@ def main(argv: list[str] | None = None) -> int:
                     *_load(a.chicago_daily_full),
                 )
             )
-    else:
+    elif not a.keep:
         parts.append(
             "Daily forecasts over every day of 2016-2017 are not in this run (heavy): "
             "`python bench/bench_backtest.py chicago --daily-full --out DIR` runs them, or "
             "`bench/report.py --run --chicago-daily-full DIR ...`.\n"
         )
+    for given, path in (
+        (a.cities, CITIES_MD),
+        (a.new_sources, NEW_SOURCES_MD),
+        (a.feedback, FEEDBACK_MD),
+    ):
+        if path.exists() and (given or not a.keep):
+            parts.append(path.read_text())
     if a.hongkong:
         from hongkong_section import section_markdown
 
@@ -398,7 +496,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     if a.tail and a.tail.exists():
         parts.append(a.tail.read_text())
-    a.out.write_text("\n".join(parts))
+    text = "\n".join(parts)
+    if a.keep and a.out.exists():
+        text = merge_kept(a.out.read_text(), text)
+    a.out.write_text(text)
     sys.stdout.write(f"wrote {a.out}\n")
     return 0
 

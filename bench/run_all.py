@@ -27,7 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 # The model report: runs the Chicago / Hong Kong backtests, the Three Gorges sensor
-# levels and the simulated-city truth comparison, then writes docs/benchmarks-models.md.
+# levels, the simulated-city truth comparison, the multi-city suite (bench/bench_cities.py),
+# the other-source comparison (bench_new_sources.py) and the feedback loop
+# (bench_feedback.py), then writes docs/benchmarks-models.md.
 MODEL_REPORT_ARGS = [
     "--run",
     "--chicago", "var/bench/chicago_weekly",
@@ -37,6 +39,8 @@ MODEL_REPORT_ARGS = [
     "--threegorges", "var/bench/threegorges",
     "--sim", "var/bench/sim_truth",
     "--sim", "var/bench/sim_truth_city", "--sim-city", "var/bench/sim_city",
+    "--cities", "var/bench/cities",
+    "--new-sources", "var/bench/new_sources", "--feedback", "var/bench/feedback",
 ]  # fmt: skip
 
 # Order matters: cheap and foundational first. (title, script, arguments)
@@ -52,6 +56,22 @@ SCRIPTS: list[tuple[str, str, list[str]]] = [
     ),
     ("Geohazard nowcast lead time", "bench_nowcast.py", []),
     ("Dashboard render times", "bench_dashboard.py", []),
+    (
+        "Engine: Dask beside one machine (province-sized simulation)",
+        "bench_engine.py",
+        [
+            "--cities",
+            "16",
+            "--incidents",
+            "1500",
+            "--days",
+            "300",
+            "--eval-weeks",
+            "2",
+            "--train-window-days",
+            "98",
+        ],
+    ),
     ("Streaming: MQTT to lake to warnings", "bench_stream.py", ["--minutes", "1"]),
 ]
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dashboard import texts_frame, texts_pages
+from dashboard import placenames, texts_frame, texts_pages
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -39,19 +39,7 @@ ROLE_KEYS = {
     "admin": "role_admin",
 }
 
-# Official English forms of the demo city's county names (DOMAIN.md).
-PLACE_NAMES_EN: dict[str, str] = {
-    "大观区": "Daguan District",
-    "迎江区": "Yingjiang District",
-    "宜秀区": "Yixiu District",
-    "桐城市": "Tongcheng City",
-    "潜山市": "Qianshan City",
-    "怀宁县": "Huaining County",
-    "太湖县": "Taihu County",
-    "宿松县": "Susong County",
-    "望江县": "Wangjiang County",
-    "岳西县": "Yuexi County",
-}
+PLACE_NAMES_EN = placenames.OFFICIAL  # official English forms of known names
 
 
 def t(key: str, lang: str, **kwargs: Any) -> str:
@@ -69,13 +57,11 @@ def level_label(level: str | None, lang: str) -> str:
 
 
 def place_name(name: str | None, lang: str) -> str:
-    """A place name in ``lang`` (known county names are translated; others shown as given)."""
+    """A place name in ``lang``: as given in Chinese; in English the official form where
+    known, else pinyin with its suffix translated (:mod:`.placenames`)."""
     if not name:
         return "—"
-    if lang == "en":
-        for zh, en in PLACE_NAMES_EN.items():
-            name = name.replace(zh, en)
-    return name
+    return placenames.english(name) if lang == "en" else name
 
 
 def fmt_int(value: float | int | None, lang: str) -> str:

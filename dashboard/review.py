@@ -173,7 +173,7 @@ def pick_label(row: Any, lang: str) -> str:
 # ----------------------------------------------------------------------------- evidence
 
 EVIDENCE_TEXT: dict[str, dict[str, str]] = {
-    # evidence keys and table columns written by riskwarn.warnings / riskwarn.scoring
+    # evidence keys and table columns written by riskwarn.warnings / riskwarn.nowcast
     "model": {"zh": "模型", "en": "Model"},
     "sensor_health": {"zh": "传感器状况", "en": "Sensor health"},
     "rain_24h_mm": {"zh": "近 24 小时降雨（毫米）", "en": "Rain, last 24 h (mm)"},
@@ -183,6 +183,10 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "readings_24h": {"zh": "24 小时读数", "en": "Readings, 24 h"},
     "velocity_mm_per_day": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
+    "category": {"zh": "纠纷类别", "en": "Category"},
+    "open_days": {"zh": "已受理天数", "en": "Days open"},
+    "failed_mediations": {"zh": "调解失败次数", "en": "Failed mediations"},
+    "n_parties": {"zh": "当事人数", "en": "Parties"},
 }
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "ok": {"zh": "正常", "en": "OK"},
@@ -208,6 +212,10 @@ def evidence_value(key: str, value: Any, lang: str) -> str:
         return STATUS_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):
         return MODEL_UNAVAILABLE[lang]
+    if key == "category" and isinstance(value, str):
+        from features.catalog import GROUP_ZH
+
+        return GROUP_ZH.get(value, value) if lang == "zh" else value.replace("_", " ").capitalize()
     if value is None:
         return "—"
     if isinstance(value, float):

@@ -308,7 +308,8 @@ def sidebar(user: auth.User | None) -> None:
         )
         if user is not None:
             lg = lang()
-            st.caption(t("signed_in_as", lg, name=user.name, role=t(ROLE_KEYS[user.role], lg)))
+            name = user.name if lg == "zh" else user.username  # display names are Chinese
+            st.caption(t("signed_in_as", lg, name=name, role=t(ROLE_KEYS[user.role], lg)))
             st.button(t("sign_out", lg), on_click=sign_out, key="sign_out")
 
 

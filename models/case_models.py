@@ -38,11 +38,10 @@ from sklearn.metrics import average_precision_score
 from models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
 from models.calibration import fit_calibrator
 from models.explain import contributions, global_importance
+from models.gate import GateResult, gate
 from models.metrics import probability_metrics, ranking_metrics
 from models.registry import (
-    GateResult,
     champion_version,
-    gate,
     load_champion,
     log_training_run,
     model_name,

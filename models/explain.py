@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from features.catalog import FEATURES, fill_template
+
 # model-side inputs (the baselines' scores stacked as features, see hotspot_backtest)
 MODEL_FEATURES: dict[str, str] = {
     "hist_count_all": "{value:g} events in this cell over all recorded history",
@@ -47,10 +49,6 @@ def feature_descriptions(lang: str = "en") -> dict[str, str]:
     """Description templates in ``lang`` ('en' or 'zh'): the feature catalogue plus the
     model's stacked inputs."""
     out: dict[str, str] = dict(MODEL_FEATURES_ZH if lang == "zh" else MODEL_FEATURES)
-    try:
-        from features.catalog import FEATURES
-    except ImportError:
-        return out
     for name, entry in dict(FEATURES).items():
         if isinstance(entry, str):
             out[name] = entry
@@ -80,10 +78,6 @@ def global_importance(contribs: pd.DataFrame) -> pd.Series:
 
 
 def _fill(template: str, value: float, lang: str) -> str:
-    try:
-        from features.catalog import fill_template
-    except ImportError:
-        return template.format(value=value)
     return fill_template(template, lang, value=value)
 
 

@@ -11,7 +11,7 @@ before the origin). Two tasks:
   announces a failure within a day or two, so a longer horizon would mostly add rain
   climatology.
 * ``geohazard_hourly`` (site x hour): origins every hour, label = a failure within the
-  next 24 h. This is the nowcast's model (``riskwarn.scoring.nowcast_geohazard``).
+  next 24 h. This is the nowcast's model (``riskwarn.nowcast.nowcast_geohazard``).
 
 Objective ``binary:logistic``: failures are rare (tens over years at hundreds of sites),
 duty staff need the probability of *this* site failing (calibrated, comparable across
@@ -271,11 +271,11 @@ def sensor_rule_levels(
 ) -> pd.DataFrame:
     """The nowcast's displacement-rule level (0-4, max over a site's sensors) at each origin.
 
-    Same code and parameters as the nowcast (``riskwarn.scoring.NOWCAST_RULES``). A
+    Same code and parameters as the nowcast (``riskwarn.nowcast.NOWCAST_RULES``). A
     reading at ``t`` is moved 1 ns later so that an origin's hourly sample holds only
     readings strictly before it.
     """
-    from riskwarn.scoring import DISPLACEMENT_TYPES, NOWCAST_RULES
+    from riskwarn.nowcast import DISPLACEMENT_TYPES, NOWCAST_RULES
     from riskwarn.warnings import displacement_kinematics, sensor_levels
 
     disp_sensors = sensors.loc[

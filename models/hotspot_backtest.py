@@ -27,6 +27,7 @@ import pandas as pd
 
 from features.calendar import local_midnights
 from features.cells import active_cells, assign_cells
+from features.context import ContextParams, join_context
 from features.incidents import (
     CellFeatureParams,
     build_cell_features,
@@ -207,13 +208,16 @@ def build_model_frame(
     cells: pd.DataFrame,
     origins: pd.DatetimeIndex,
     spec: HotspotBacktestSpec,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The model's input rows: feature table + stacked baseline scores (+ labels).
 
     The one path for backtests, training and live scoring. ``events`` must already carry
     ``cell_x``/``cell_y`` (:func:`features.cells.assign_cells`); ``origins`` are
     local midnights as UTC timestamps. Labels of origins whose window is not over yet are
-    simply incomplete counts and must not be used for training.
+    simply incomplete counts and must not be used for training. ``context``: points of
+    other sources (``kind, known_at, cell_x, cell_y``, :mod:`features.context`)
+    whose recent activity per cell and ring becomes ``ctx_*`` inputs.
     """
     fparams = CellFeatureParams(
         tz=spec.tz,
@@ -224,7 +228,8 @@ def build_model_frame(
     )
     frame = build_cell_features(events, cells, origins, fparams)
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
-    return add_stacked_features(frame, events, cells, spec)
+    frame = add_stacked_features(frame, events, cells, spec)
+    return join_context(frame, context, ContextParams(tz=spec.tz))
 
 
 FrameBuilder = Callable[
@@ -238,6 +243,7 @@ def run_hotspot_backtest(
     events: pd.DataFrame,
     spec: HotspotBacktestSpec,
     area_cells: pd.DataFrame | None = None,
+    context: pd.DataFrame | None = None,
     *,
     frame_builder: FrameBuilder | None = None,
     trainer: BoosterTrainer | None = None,
@@ -246,7 +252,8 @@ def run_hotspot_backtest(
 
     The scored area is ``area_cells`` (a study area's cells,
     :func:`features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start. ``frame_builder`` and ``trainer`` say where the model
+    event known before the start. ``context``: other sources' points on the same grid
+    (see :func:`build_model_frame`). ``frame_builder`` and ``trainer`` say where the model
     frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """
     timings: dict[str, float] = {}
@@ -290,6 +297,7 @@ def run_hotspot_backtest(
         )
     all_origins = evals.union(train)
     frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
+    frame = join_context(frame, context, ContextParams(tz=spec.tz))
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
@@ -348,6 +356,8 @@ def run_hotspot_backtest(
     metrics["objective"] = spec.model.objective
     metrics["hyperparameter_trials"] = mb.trials
     metrics["refits"] = len(mb.fits)
+    if spec.model.blend:
+        metrics["blends"] = mb.fits["blend"].tolist()
     metrics["features"] = features
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings

@@ -1,13 +1,14 @@
 """MLflow: log runs, register models, gate challengers, move the ``champion`` alias.
 
 * Experiment and registered model per domain: ``riskwarn-<domain>``; the serving model
-  is ``models:/riskwarn-<domain>@champion`` (loaded by scoring).
+  is ``models:/riskwarn-<domain>@champion``, loaded in one place: :func:`serving_champion`
+  (serving) and :func:`load_champion` (training's comparison), both through
+  :func:`verified_champion`.
 * The logged model is an ``mlflow.pyfunc`` wrapper (:class:`RiskModel`) whose
   ``predict`` returns ``probability`` (calibrated P(at least one event)) and ``score``
   (the raw ranking score); ``explain`` gives SHAP factors and sentences.
-* :func:`gate` decides whether a challenger may replace the champion: it must beat the
-  champion and every baseline on the latest backtest window beyond noise (paired
-  bootstrap CI of the headline metric above zero) and have ECE within a bound.
+* :func:`models.gate.gate` decides whether a challenger may replace the champion;
+  :func:`settle_gate` tags the version with the decision and promotes it if it passed.
 * :func:`promote` / :func:`rollback` move the alias and nothing else; each move is
   written to the serving store's audit log first (authenticated actor, gate tag, digest
   of the model files), and :func:`verified_champion` refuses to serve a champion that
@@ -22,7 +23,7 @@ import json
 import logging
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ from mlflow.pyfunc import PythonModel
 
 from models.backtest import FittedModel
 from models.explain import contributions, explain_rows
+from models.gate import GateResult
+from models.gate import gate as gate  # re-exported: the site model imports it from here
 
 log = logging.getLogger(__name__)
 
@@ -196,97 +199,15 @@ def load_champion(domain: str, store: Any | None = None) -> RiskModel:
     client = MlflowClient(
         tracking_uri=mlflow.get_tracking_uri(), registry_uri=mlflow.get_registry_uri()
     )
-    with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
-        _, folder = verified_champion(client, store, domain, Path(tmp))
-        model = mlflow.pyfunc.load_model(str(folder))
+    _, model = _load_verified(client, store, domain)
     return model.unwrap_python_model()
 
 
-@dataclass
-class GateResult:
-    """Promotion decision with its reasons (each check and its numbers)."""
-
-    passed: bool
-    checks: list[dict[str, Any]] = field(default_factory=list)
-
-    def record(self) -> dict[str, Any]:
-        """The decision as JSON-able data (``gate.json`` of the run): ``passed`` and each
-        check with its numbers (``against``, ``diff``, ``ci``; ``ece``, ``bound``)."""
-        return {"passed": bool(self.passed), "checks": json.loads(json.dumps(self.checks))}
-
-    def summary(self) -> str:
-        status = "PASS" if self.passed else "FAIL"
-        parts = [f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})" for c in self.checks]
-        return f"gate {status}: " + "; ".join(parts)
-
-
-def gate(
-    comparisons: dict[str, dict[str, Any]],
-    ece: float,
-    max_ece: float = 0.05,
-    champion: str | None = None,
-    base_rate: float | None = None,
-    n_rows: int | None = None,
-    max_ece_ratio: float = 0.5,
-) -> GateResult:
-    """Decide promotion.
-
-    ``comparisons``: for the champion (key ``"champion"``) and each baseline, the
-    paired-bootstrap difference ``{"diff", "ci": [lo, hi]}`` of the headline metric
-    (challenger minus other) on the latest backtest window. Every lower bound must be
-    above zero, and ECE at most ``max_ece``. ``champion``: the serving version, if any;
-    when there is one but no comparison with it (it could not be loaded, or needs inputs
-    the current table lacks), the gate fails: a challenger that could not be compared
-    with the serving model is never promoted automatically.
-    With ``base_rate`` (the observed event rate of the ``n_rows`` evaluated rows), ECE must
-    also be at most ``max_ece_ratio`` x ``base_rate`` (or two standard errors of the
-    observed rate, if larger: with few events the rate itself is uncertain): at base
-    rates of a few percent an absolute bound of 0.05 would pass a model that predicts
-    double the true rate everywhere.
-    """
-    checks: list[dict[str, Any]] = []
-    if champion is not None and "champion" not in comparisons:
-        checks.append(
-            {
-                "check": "beats champion",
-                "ok": False,
-                "detail": f"champion v{champion} could not be scored on this data (load "
-                "failed or its features are missing); compare by hand, then promote",
-                "against": "champion",
-                "scored": False,
-            }
-        )
-    for other, comp in sorted(comparisons.items()):
-        lo, hi = comp["ci"]
-        checks.append(
-            {
-                "check": f"beats {other}",
-                "ok": bool(np.isfinite(lo) and lo > 0),
-                "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]",
-                "against": other,
-                "diff": float(comp["diff"]),
-                "ci": [float(lo), float(hi)],
-            }
-        )
-    bound = max_ece
-    detail = f"ECE {ece:.4f}, bound {max_ece}"
-    if base_rate is not None and np.isfinite(base_rate) and base_rate > 0:
-        noise = 2.0 * np.sqrt(base_rate * (1 - base_rate) / n_rows) if n_rows else 0.0
-        bound = float(min(max_ece, max(max_ece_ratio * base_rate, noise)))
-        detail = (
-            f"ECE {ece:.4f}, bound {bound:.4f} ({max_ece_ratio:g} x base rate "
-            f"{base_rate:.4f}, or 2 s.e. {noise:.4f} if larger; at most {max_ece})"
-        )
-    checks.append(
-        {
-            "check": "calibration",
-            "ok": bool(np.isfinite(ece) and ece <= bound),
-            "detail": detail,
-            "ece": float(ece),
-            "bound": float(bound),
-        }
-    )
-    return GateResult(all(c["ok"] for c in checks), checks)
+def _load_verified(client: MlflowClient, store: Any, domain: str) -> tuple[str, Any]:
+    """The champion's version and pyfunc model, loaded from the files just verified."""
+    with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
+        version, folder = verified_champion(client, store, domain, Path(tmp))
+        return version, mlflow.pyfunc.load_model(str(folder))
 
 
 def _history(client: MlflowClient, name: str) -> list[str]:
@@ -581,3 +502,82 @@ def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) 
             "not serving it"
         )
     return version, folder
+
+
+# --------------------------------------------------------------------------- serving
+
+
+class ChampionUnavailable(RuntimeError):
+    """The registry cannot be reached or the domain has no (verified) champion model."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """A loaded champion model, where it came from and the inputs it takes."""
+
+    domain: str
+    name: str
+    version: str
+    model: Any
+    feature_names: list[str] | None
+    feature_dtypes: dict[str, Any] | None = None
+
+    def python_model(self) -> Any:
+        """The wrapped :class:`RiskModel` (or the site model's wrapper), or None."""
+        try:
+            return self.model.unwrap_python_model()
+        except Exception:
+            return None
+
+
+def serving_champion(uri: str, domain: str, store: Any) -> Champion:
+    """Load the champion of ``domain`` for serving, checked against riskwarn's record.
+
+    The alias, the version's gate tag and its model files must match the newest alias
+    move in the serving store's audit log (:func:`verified_champion`) before the model is
+    unpickled; a refused champion is audited. :class:`ChampionUnavailable` if the model
+    is missing, unreachable or refused.
+    """
+    from riskwarn.redact import redact
+
+    name = model_name(domain)
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)  # models:/ URIs resolve against the registry URI
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        version, model = _load_verified(client, store, domain)
+    except ChampionRefused as exc:
+        store.audit("pipeline", "champion_refused", "model", name, {"reason": str(exc)})
+        raise ChampionUnavailable(f"refusing to serve {name}: {exc}") from exc
+    except Exception as exc:  # registry down, model missing, alias missing, artefact lost
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ChampionUnavailable(
+            redact(
+                f"cannot load champion model {name}@{CHAMPION} from {uri}: "
+                f"{type(exc).__name__}: {first}"
+            )
+        ) from exc
+    champion = Champion(domain, name, version, model, None)
+    features = getattr(champion.python_model(), "features", None)
+    schema = model.metadata.get_input_schema()
+    if features is None and schema is not None:
+        features = schema.input_names()
+    dtypes = None
+    if schema is not None and schema.has_input_names():
+        # cast to the logged signature (e.g. float32) so schema enforcement accepts the frame
+        dtypes = dict(zip(schema.input_names(), schema.numpy_types(), strict=True))
+    return Champion(domain, name, version, model, list(features) if features else None, dtypes)
+
+
+def champion_expected(uri: str, domain: str) -> bool:
+    """Whether a missing champion is an outage: True when the registry cannot be asked or
+    the registered model exists (so its champion was deleted or cannot be loaded), False
+    only when the registry answers that the model was never registered (a fresh install).
+    """
+    try:
+        MlflowClient(tracking_uri=uri, registry_uri=uri).get_registered_model(model_name(domain))
+    except MlflowException as exc:
+        return getattr(exc, "error_code", "") != "RESOURCE_DOES_NOT_EXIST"
+    except Exception:
+        return True
+    return True

@@ -33,6 +33,7 @@ from models.backtest import (
     training_rows,
 )
 from models.explain import contributions, global_importance
+from models.gate import GateResult, gate
 from models.hotspot_backtest import (
     FrameBuilder,
     HotspotBacktestResult,
@@ -49,10 +50,8 @@ from models.metrics import (
     reliability_curve,
 )
 from models.registry import (
-    GateResult,
     RunRecord,
     champion_version,
-    gate,
     load_champion,
     log_training_run,
     model_name,

@@ -178,10 +178,8 @@ def on_task_start(context: Any) -> None:
 
     install_log_redaction()
     restrict_umask()
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # outside Airflow: nothing to register
-        return
+    from airflow.sdk.log import mask_secret  # Airflow is a dependency: no fallback
+
     for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_AIRFLOW_DB_URL"):
         password = url_password(os.environ.get(name, ""))
         if password:

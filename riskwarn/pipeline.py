@@ -271,7 +271,7 @@ def geohazard_nowcast(
     settings: Settings, interval_end: Any, minutes: int = 60, airflow_run_id: str | None = None
 ) -> str:
     """Nowcast every monitored site at the interval end; return the run id."""
-    from riskwarn.scoring import nowcast_geohazard
+    from riskwarn.nowcast import nowcast_geohazard
 
     return nowcast_geohazard(
         settings, nowcast_origin(interval_end, minutes), airflow_run_id=airflow_run_id

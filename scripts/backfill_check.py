@@ -53,7 +53,7 @@ def prepare(sim_dir: Path) -> None:
     from riskwarn import orchestration, pipeline
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
-    from tests.test_scoring import _adopt_champion, _register
+    from scripts.check_champion import adopt_champion, register
 
     settings = load_settings()
     orchestration.stage_landing_files(settings, sim_dir)
@@ -62,10 +62,10 @@ def prepare(sim_dir: Path) -> None:
         totals = pipeline.ingest_source(settings, orchestration.SOURCES_DIR / f"{stem}.yaml", as_of)
         print(f"ingested {stem}: {totals}")
     artifacts = (settings.home.parent / "artifacts").as_uri()
-    version = _register(settings.resolved_mlflow_uri, artifacts, DOMAIN, "count_28d")
+    version = register(settings.resolved_mlflow_uri, artifacts, DOMAIN, "count_28d")
     with Store.from_settings(settings) as store:  # scoring serves recorded champions only
         store.upgrade()
-        _adopt_champion(settings.resolved_mlflow_uri, store, DOMAIN)
+        adopt_champion(settings.resolved_mlflow_uri, store, DOMAIN)
     print(f"champion riskwarn-{DOMAIN} v{version}")
 
 

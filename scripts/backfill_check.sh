@@ -7,7 +7,7 @@
 # In a scratch RISKWARN_HOME with the metadata DB on PostgreSQL (127.0.0.1:5432, a fresh
 # database, dropped at the end) and the LocalExecutor:
 #  1. simulate the small city (seed 7, year 2024), ingest its admin units, grid cells and incidents,
-#     register a transparent incidents champion (tests/test_scoring.py's CountModel);
+#     register a transparent incidents champion (scripts/check_champion.py's CountModel);
 #  2. start an API server, a DAG processor and a scheduler (free ports, own sessions);
 #  3. the original forecasts: `dag.test()` of score_and_warn for each local midnight
 #     2024-12-16..22 (the same DagRuns a daily schedule would leave), snapshot them;
@@ -45,7 +45,7 @@ export AIRFLOW__API__PORT="$API_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$API_PORT/execution/"
 export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(free_port)"
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
-# the task processes unpickle the test champion (tests.test_scoring.CountModel)
+# the task processes unpickle the check champion (scripts.check_champion.CountModel)
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # only the DAGs this check unpauses run, and only the runs it creates (no cron runs)
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True

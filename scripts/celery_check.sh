@@ -36,7 +36,7 @@ source "$ROOT/scripts/airflow_env.sh"
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$RISKWARN_AIRFLOW_DB_URL"
 # psycopg 3 is async-capable; without this Airflow derives an asyncpg URL (not installed)
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="$RISKWARN_AIRFLOW_DB_URL"
-# the workers unpickle the test champion (tests.test_scoring.CountModel) from the repo
+# the workers unpickle the check champion (scripts.check_champion.CountModel) from the repo
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False
@@ -71,12 +71,12 @@ import os
 from pathlib import Path
 from riskwarn import lake
 from riskwarn.settings import load_settings
-from tests.test_scoring import _incidents, _register
+from scripts.check_champion import incidents, register
 
 s = load_settings()
-lake.upsert(s.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
+lake.upsert(s.lake_dir, "incidents", "test", incidents(), batch_id="b1")
 work = Path(os.environ["RISKWARN_HOME"]).parent
-_register(s.resolved_mlflow_uri, (work / "artifacts").as_uri(), "incidents", "count_28d")
+register(s.resolved_mlflow_uri, (work / "artifacts").as_uri(), "incidents", "count_28d")
 PY
 
 start() { local log="$1"; shift; setsid "$@" >"$WORK/$log.log" 2>&1 </dev/null & PIDS+=($!); }

@@ -514,6 +514,54 @@ def _write_lake(lake: Path, table: str, frame: pd.DataFrame) -> None:
     upsert(lake, table, "demo", frame, batch_id=f"demo-{table}")
 
 
+def _incident_records(
+    lake: Path, origin: pd.Timestamp, units: pd.DataFrame, rng: np.random.Generator
+) -> None:
+    """Recorded incidents of the 8 weeks before ``origin`` and the grid's residents, per
+    township (the models page's per-district panel reads them)."""
+    towns = units[units["level"] == "township"].reset_index(drop=True)
+    urban = towns["parent_id"].isin(URBAN).to_numpy()
+    people = np.where(
+        urban, rng.integers(40_000, 90_000, len(towns)), rng.integers(8_000, 40_000, len(towns))
+    )
+    grid = pd.DataFrame(
+        {
+            "source": "demo",
+            "record_id": [f"G{code}" for code in towns["record_id"]],
+            "admin_id": towns["record_id"].to_numpy(),
+            "geometry_wkt": towns["geometry_wkt"].to_numpy(),
+            "population": people.astype("int64"),
+        }
+    )
+    _write_lake(lake, "grid_cells", grid)
+    n = rng.poisson(people / 400)
+    town = np.repeat(towns["record_id"].to_numpy(), n)
+    at = origin - pd.to_timedelta(rng.uniform(0, 56 * 24, len(town)), unit="h").round("min")
+    cents = shapely.centroid(shapely.from_wkt(towns["geometry_wkt"].to_numpy()))
+    lon = np.repeat(shapely.get_x(cents), n)
+    lat = np.repeat(shapely.get_y(cents), n)
+    _write_lake(
+        lake,
+        "incidents",
+        pd.DataFrame(
+            {
+                "source": "demo",
+                "record_id": [f"JQ{i:06d}" for i in range(len(town))],
+                "occurred_at": at,
+                "reported_at": at + pd.Timedelta(minutes=20),
+                "time_precision": "minute",
+                "category": "theft",
+                "category_group": "property",
+                "severity": 1,
+                "lon": lon,
+                "lat": lat,
+                "admin_code": town,
+                "location_type": "street",
+            }
+        ),
+    )
+
+
 def _ingest_batches(store: Any, origin: pd.Timestamp, rng: np.random.Generator) -> None:
     sources = (
         ("demo_incidents", "incidents"),
@@ -583,6 +631,7 @@ def populate(
         n_fc += len(surface)
     _dispute_cases(store, origin, units, n_cases, rng)
     _geohazard(store, lake_dir, origin, units, rng)
+    _incident_records(lake_dir, origin, units, np.random.default_rng(seed + 101))
     _ingest_batches(store, origin, rng)
     store.close()
     return DemoCity(

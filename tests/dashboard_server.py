@@ -23,6 +23,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # WebGL on the CPU (SwiftShader), so the deck.gl maps draw in headless screenshots
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
 
 

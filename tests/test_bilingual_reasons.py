@@ -89,7 +89,7 @@ def test_explain_rows_without_risk_raising_factor_say_so_in_both_languages() -> 
 
 
 def test_warning_rows_carry_bilingual_reasons_and_keep_legacy_strings() -> None:
-    from riskwarn.scoring import evidence_sentences
+    from riskwarn.reasons import evidence_sentences
 
     levels = pd.DataFrame(
         {

@@ -21,8 +21,9 @@ import pandas as pd
 import pytest
 
 from models import registry as reg
+from models.registry import ChampionUnavailable
 from riskwarn import lake
-from riskwarn.scoring import ChampionUnavailable, score_domain
+from riskwarn.scoring import score_domain
 from riskwarn.settings import Settings
 from riskwarn.store import Store
 from tests.test_scoring import ORIGIN, CountModel, _incidents

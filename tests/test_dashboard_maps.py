@@ -13,7 +13,7 @@ from pyproj import Geod
 
 pytest.importorskip("streamlit")
 
-from dashboard import maps, views
+from dashboard import map_layout, maps, views
 from riskwarn import geo
 from tests.dashboard_demo import admin_units
 
@@ -163,7 +163,7 @@ def test_the_whole_city_fits_the_map_above_the_legend_band(width: int, height: i
     def px(lon: float, lat: float) -> tuple[float, float]:
         scale = 512 * 2**view.zoom / (2 * math.pi)
         x = scale * math.radians(lon - view.longitude)
-        y = scale * (maps._merc(view.latitude) - maps._merc(lat))
+        y = scale * (map_layout._merc(view.latitude) - map_layout._merc(lat))
         return width / 2 + x, height / 2 + y
 
     x0, y1 = px(bounds[0], bounds[1])

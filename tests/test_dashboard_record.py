@@ -103,3 +103,16 @@ def test_every_page_says_how_fresh_its_data_is(home: Path, page: str, lang: str)
     if page == "disputes":
         table = at.dataframe[0].value
         assert ("研判状态" if lang == "zh" else "Review state") in table.columns
+
+
+def test_english_pages_write_chinese_place_names_in_pinyin() -> None:
+    from dashboard.i18n import place_name
+
+    assert place_name("城关镇", "en") == "Chengguan Town"
+    assert place_name("大观区 菱湖街道", "en") == "Daguan District Linghu Subdistrict"
+    assert place_name("石牌镇张家湾滑坡", "en") == "Shipai Town Zhangjiawan Landslide"
+    assert place_name("白泽湖乡", "zh") == "白泽湖乡"
+    assert views.place_words(
+        "340803", "340803001", {"340803": "大观区", "340803001": "集贤街道"}, "en"
+    ) == ("Daguan District, Jixian Subdistrict")
+    assert not re.search(r"[\u3400-\u9fff]", place_name("天堂镇三角村 崩塌", "en"))

@@ -359,3 +359,126 @@ def test_citywide_features_ignore_later_days(rain, slides, new_rain, day):
     after = build_citywide_rain_features(rd2, ls2, [d], params)
     pd.testing.assert_frame_equal(_geo_features(base), _geo_features(after))
     assert after["label_count"].iloc[0] == 2
+
+
+# ------------------------------------------------------------------ other sources (17.3)
+
+from features.context import (  # noqa: E402
+    ContextParams,
+    build_context_features,
+    call_context_points,
+    dispute_context_points,
+)
+
+CTX = ContextParams(tz=TZ, windows_days=(7, 28))
+CTX_CELLS = pd.DataFrame({"cell_x": [0, 1, 2, 3, 1], "cell_y": [0, 1, 2, 3, 2]})
+
+
+def _context_at(disputes, events, calls, origin) -> pd.DataFrame:
+    points = pd.concat(
+        [dispute_context_points(disputes, events), call_context_points(calls)],
+        ignore_index=True,
+    )
+    kinds = (
+        "dispute_new",
+        "dispute_failed",
+        "dispute_escalated",
+        "dispute_repeat",
+        "calls_dispute",
+    )
+    return build_context_features(points, CTX_CELLS, origin, CTX, kinds)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+@given(
+    data=dispute_sets(),
+    extra=dispute_sets(prefix="x"),
+    calls=incident_frames(),
+    future_calls=incident_frames(),
+    day=st.integers(1, 120),
+    seed=st.integers(0, 99),
+)
+def test_context_features_ignore_records_at_or_after_origin(
+    data, extra, calls, future_calls, day, seed
+):
+    """Disputes, their events and calls for service at or after the origin (or reported at or
+    after it) never change the ``ctx_*`` inputs; a future dispute never makes an earlier one
+    a repeat-party dispute."""
+    disputes, events = data
+    origin = local_midnights(BASE + pd.Timedelta(days=day), BASE + pd.Timedelta(days=day), 1, TZ)
+    t = origin[0]
+    base = _context_at(disputes, events, calls, origin)
+    assert len(base) == len(CTX_CELLS) and not base.duplicated(["origin", "cell_x", "cell_y"]).any()
+    keep_d = disputes[disputes["opened_at"] < t]
+    keep_e = events[(events["event_at"] < t) & events["dispute_id"].isin(keep_d["record_id"])]
+    xd, xe = extra
+    xd = xd.assign(opened_at=xd["opened_at"] + (t - D0))
+    xe = xe.assign(event_at=xe["event_at"] + (t - D0))
+    fut_on_old = pd.DataFrame(
+        {
+            "dispute_id": keep_d["record_id"].to_numpy(),
+            "event_at": t + pd.Timedelta(minutes=5),
+            "event_type": "mediation_failed",
+        }
+    )
+    visible = (calls["occurred_at"] < t) & (
+        calls["reported_at"].isna() | (calls["reported_at"] < t)
+    )
+    fut = future_calls.assign(
+        occurred_at=future_calls["occurred_at"] + pd.Timedelta(days=day),
+        reported_at=future_calls["reported_at"] + pd.Timedelta(days=day),
+    )
+    late = calls[visible].head(2).assign(reported_at=t + pd.Timedelta(minutes=1))
+    d2 = pd.concat([keep_d, xd], ignore_index=True).sample(frac=1.0, random_state=seed)
+    e2 = pd.concat([keep_e, xe, fut_on_old], ignore_index=True).sample(frac=1.0, random_state=seed)
+    c2 = pd.concat([calls[visible], fut, late], ignore_index=True).sample(
+        frac=1.0, random_state=seed
+    )
+    after = _context_at(d2, e2, c2, origin)
+    pd.testing.assert_frame_equal(base.reset_index(drop=True), after.reset_index(drop=True))
+
+
+def test_context_features_count_the_cell_and_its_ring() -> None:
+    """One failed mediation two days before the origin in cell (1, 1): 1 in that cell's
+    7- and 28-day counts, 1 in the ring counts of its neighbours, 0 further away."""
+    disputes = pd.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "opened_at": pd.to_datetime(["2021-01-01 09:00", "2021-01-20 09:00"], utc=True),
+            "cell_x": [1, 3],
+            "cell_y": [1, 3],
+            "party_ids": ["p1;p2", "p2;p9"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "dispute_id": ["a"],
+            "event_at": pd.to_datetime(["2021-01-28 03:00"], utc=True),
+            "event_type": ["mediation_failed"],
+        }
+    )
+    origin = local_midnights(pd.Timestamp("2021-01-31"), pd.Timestamp("2021-01-31"), 1, TZ)
+    f = _context_at(
+        disputes, events, pd.DataFrame(columns=["occurred_at", "cell_x", "cell_y"]), origin
+    )
+    f = f.set_index(["cell_x", "cell_y"])
+    assert (
+        f.loc[(1, 1), "ctx_dispute_failed_7d"] == 1
+        and f.loc[(1, 1), "ctx_dispute_failed_7d_ring"] == 0
+    )
+    assert (
+        f.loc[(0, 0), "ctx_dispute_failed_7d_ring"] == 1
+        and f.loc[(1, 2), "ctx_dispute_failed_28d_ring"] == 1
+    )
+    assert f.loc[(3, 3), "ctx_dispute_failed_28d_ring"] == 0
+    # b shares party p2 with the earlier a: a repeat-party dispute (pseudonyms only)
+    assert (
+        f.loc[(3, 3), "ctx_dispute_repeat_28d"] == 1
+        and f.loc[(1, 1), "ctx_dispute_repeat_28d"] == 0
+    )
+    assert f.loc[(1, 1), "ctx_dispute_new_28d"] == 0  # opened 30 days before the origin

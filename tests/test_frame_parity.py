@@ -5,7 +5,7 @@ For each model family (hotspot cells, dispute cases, monitored sites) the traini
 entry point (``riskwarn.pipeline.train_domain``, what ``riskwarn train`` and the
 ``train_models`` DAG run) is stopped at the moment it builds its input table, and the
 table is rebuilt from exactly what it was given; the serving frame comes from
-``riskwarn.scoring`` on the same lake. Origins include the 2024 Spring Festival week
+``riskwarn.serving_frames`` on the same lake. Origins include the 2024 Spring Festival week
 (holidays 10-17 February), where a training/serving calendar mismatch shows.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from riskwarn import domains, lake, scoring
+from riskwarn import domains, lake, scoring, serving_frames
 from riskwarn.pipeline import train_domain
 from riskwarn.settings import Settings
 from tests.conftest import TEST_PSEUDONYM_KEY
@@ -120,7 +120,7 @@ def test_hotspot_training_frame_equals_serving_frame(
         evals[len(evals) // 2],
         evals[-1],
     ):
-        serving = scoring.cell_scoring_frame(city, domain, origin)
+        serving = serving_frames.cell_scoring_frame(city, domain, origin)
         rows = training.loc[training["origin"] == origin]
         _assert_same_inputs(rows, serving, ["origin", "cell_x", "cell_y"], inputs)
 
@@ -129,7 +129,7 @@ def test_hotspot_spring_festival_counts_chinese_holidays(city: Settings) -> None
     """Origin 2024-02-12 (Monday of the Spring Festival week): the weekly window holds
     the city's (mainland China) statutory holidays 12-17 February."""
     origin = pd.Timestamp("2024-02-12").tz_localize(city.display_tz).tz_convert("UTC")
-    serving = scoring.cell_scoring_frame(city, "incidents", origin)
+    serving = serving_frames.cell_scoring_frame(city, "incidents", origin)
     assert (serving["cal_holiday_days_in_window"] >= 5).all()
     assert domains.get("incidents").holiday_calendar == "CN"
 
@@ -149,7 +149,7 @@ def test_case_training_frame_equals_serving_frame(
     tz = kwargs["tz"]
     inputs = case_models.case_features(training)
     for origin in (_origin_in_spring_festival(origins, tz, 30), origins[-1]):
-        serving = scoring.case_scoring_frame(city, origin)
+        serving = serving_frames.case_scoring_frame(city, origin)
         rows = training.loc[training["origin"] == origin]
         _assert_same_inputs(rows, serving, ["origin", "dispute_id"], inputs)
 
@@ -174,8 +174,8 @@ def test_site_training_frame_equals_serving_frame(
     late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
     assert len(late)
     for origin in (origins[0], late[0], origins[-1]):
-        readings = scoring.read_recent_readings(city, origin, 35)
-        serving = scoring.site_model_frame(
+        readings = serving_frames.read_recent_readings(city, origin, 35)
+        serving = serving_frames.site_model_frame(
             sites, sensors, readings, origin, domain, city.display_tz
         ).rename(columns={"unit_id": "site_id"})
         rows = training.loc[training["origin"] == origin]

@@ -28,9 +28,9 @@ from models.geohazard_sites import (
     table_origins,
     train_site_domain,
 )
-from models.registry import configure, log_training_run, model_name, promote
+from models.registry import ChampionUnavailable, configure, log_training_run, model_name, promote
 from riskwarn import lake
-from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard
+from riskwarn.nowcast import nowcast_geohazard
 from riskwarn.settings import Settings
 from riskwarn.store import Store
 from riskwarn.warnings import MODEL_UNAVAILABLE_REASON

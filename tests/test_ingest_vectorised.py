@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -154,3 +155,56 @@ def test_stringify_keeps_text_of_equal_but_different_objects() -> None:
 def test_join_nonempty_pseudonym_lists() -> None:
     frame = pd.DataFrame({"a": ["x", "", "", "p"], "b": ["y", "z", "", ""]}, dtype=object)
     assert ingest_mapping._join_nonempty(frame, ["a", "b"]).tolist() == ["x;y", "z", None, "p"]
+
+
+def test_hashing_only_repeated_ids_gives_the_same_batch(tmp_path: Path) -> None:
+    """Parquet rows are hashed only where their id repeats (re-read across chunks): the
+    batch equals the one from hashing every row while mapping (duplicates, conflicts)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from riskwarn.ingest import flow, load_mapping
+    from riskwarn.ingest.read import read_raw_chunks
+
+    root = Path(__file__).resolve().parents[1]
+    mapping = load_mapping(root / "configs" / "sources" / "sim_sensor_readings.yaml")
+    mapping = mapping.model_copy(update={"chunk_rows": 40})
+    n = 300
+    times = np.datetime64("2023-03-01T00:00:00") + (np.arange(n) % 100 * 600).astype(
+        "timedelta64[s]"
+    )
+    values = np.round(np.arange(n) * 0.5, 2)
+    values[200:250] = values[100:150] + 1.0
+    table = pa.table(
+        {
+            "设备编号": pa.array(["S1"] * 100 + ["S2"] * 100 + ["S1"] * 100).dictionary_encode(),
+            "采集时间": pa.array(times.astype("datetime64[s]"), pa.timestamp("s")),
+            "监测项": pa.array(["雨量"] * n),
+            "数值": pa.array(values),
+            "采样间隔": pa.array([600] * n, pa.int32()),
+            "数据状态": pa.array(["正常"] * n),
+        }
+    )  # rows 200-299 repeat the ids of rows 0-99: 200-249 with other values, 250-299 exactly
+    table = table.set_column(3, "数值", pa.array(np.concatenate([values[:250], values[50:100]])))
+    path = tmp_path / "r.parquet"
+    pq.write_table(table, path)
+    batches = []
+    for later in (False, True):
+        batches.append(
+            flow.validate_chunks(
+                mapping,
+                read_raw_chunks(mapping, path, []),
+                pseudonym_key="k" * 32,
+                as_of=AS_OF,
+                batch_id="b",
+                file_name=path.name,
+                messages=[],
+                reread=lambda: read_raw_chunks(mapping, path, []),
+                hash_later=later,
+            )
+        )
+    eager, late = batches
+    assert eager.duplicates == late.duplicates == 50
+    assert eager.reasons == late.reasons == {"duplicate_id_conflict": 100}
+    pd.testing.assert_frame_equal(eager.accepted, late.accepted)
+    pd.testing.assert_frame_equal(eager.quarantine, late.quarantine)

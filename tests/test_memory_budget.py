@@ -75,13 +75,13 @@ def test_serving_frame_with_a_second_long_history_source_stays_in_budget(
     code = f"""
         import sys
         import pandas as pd
-        from riskwarn import scoring
+        from riskwarn import serving_frames
         from riskwarn.orchestration import memory_budget
         from riskwarn.settings import Settings
         frames = []
         for home in sys.argv[1:]:
             with memory_budget(4096):
-                f = scoring.cell_scoring_frame(Settings(home=home), "incidents", pd.Timestamp("{ORIGIN.isoformat()}"))
+                f = serving_frames.cell_scoring_frame(Settings(home=home), "incidents", pd.Timestamp("{ORIGIN.isoformat()}"))
             frames.append(f)
         a, b = frames
         city = b.loc[b["unit_id"].isin(a["unit_id"])]

@@ -4,97 +4,26 @@ from __future__ import annotations
 
 import json
 
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 
+from models.registry import ChampionUnavailable
 from riskwarn import lake
-from riskwarn.geo import unproject
+from riskwarn.nowcast import nowcast_geohazard
 from riskwarn.pipeline import publish_exports
-from riskwarn.scoring import (
-    ChampionUnavailable,
-    cell_scoring_frame,
-    model_name,
-    nowcast_geohazard,
-    score_domain,
-)
+from riskwarn.scoring import score_domain
+from riskwarn.serving_frames import cell_scoring_frame
 from riskwarn.settings import Settings
 from riskwarn.store import Store
 
-ORIGIN = pd.Timestamp("2024-03-10T16:00Z")  # local midnight, Asia/Shanghai
+# the transparent champion and its lake are shared with scripts/*_check.sh
+from scripts.check_champion import ORIGIN, CountModel
+from scripts.check_champion import adopt_champion as _adopt_champion
+from scripts.check_champion import incidents as _incidents
+from scripts.check_champion import register as _register
 
-
-class CountModel(mlflow.pyfunc.PythonModel):
-    """A transparent 'champion': probability rises with recent events in the cell."""
-
-    def __init__(self, feature: str) -> None:
-        self.feature = feature
-
-    @property
-    def features(self) -> list[str]:
-        return [self.feature]
-
-    def predict(self, context, model_input, params=None):
-        x = model_input[self.feature].to_numpy(float)
-        p = 1.0 - np.exp(-0.35 * x)
-        return pd.DataFrame({"probability": p, "score": x}, index=model_input.index)
-
-
-def _incidents(n_cells: int = 12, seed: int = 1) -> pd.DataFrame:
-    """Events in a 12-cell strip; cell k gets ~k events a week (so levels spread)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k in range(n_cells):
-        n = 6 * (k + 1)
-        t = ORIGIN - pd.to_timedelta(rng.uniform(0.1, 40, n), unit="D")
-        # centre of cell (2000 + 2k, 13500) in EPSG:32650, jittered by < 50 m
-        x = (2000 + 2 * k + 0.5) * 250.0 + rng.uniform(-50, 50, n)
-        y = (13500 + 0.5) * 250.0 + rng.uniform(-50, 50, n)
-        lon, lat = unproject(x, y, "EPSG:32650")
-        rows.append(pd.DataFrame({"occurred_at": t, "lon": lon, "lat": lat}))
-    ev = pd.concat(rows, ignore_index=True).sort_values("occurred_at", ignore_index=True)
-    return ev.assign(
-        source="test",
-        record_id=[f"i{i:05d}" for i in range(len(ev))],
-        reported_at=ev["occurred_at"],
-        time_precision="minute",
-        category="assault",
-        category_group="violent",
-        severity=pd.array([2] * len(ev), dtype="Int64"),
-        admin_code=None,
-        location_type=None,
-    )
-
-
-def _register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> str:
-    # both URIs: an earlier test may have pointed the process-wide registry URI elsewhere
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    exp = mlflow.create_experiment(f"test-{domain}", artifact_location=artifacts)
-    with mlflow.start_run(experiment_id=exp):
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=CountModel(feature),
-            registered_model_name=model_name(domain),
-            pip_requirements=["mlflow"],
-        )
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
-    return str(info.registered_model_version)
-
-
-def _adopt_champion(tracking_uri: str, store: Store, domain: str) -> None:
-    """Record the registry's current champion in ``store``'s audit log, as ``riskwarn
-    promote`` does: scoring serves only a champion riskwarn recorded."""
-    from models import registry as reg
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    version = reg.champion_version(client, domain)
-    assert version is not None
-    reg.promote(client, domain, version, store=store, reason="test registry", force=True)
+__all__ = ["ORIGIN", "CountModel", "_adopt_champion", "_incidents", "_register"]
 
 
 @pytest.fixture(scope="module")

@@ -264,6 +264,26 @@ def test_near_repeats_cluster_in_space_and_time(small: tuple[Path, str]) -> None
     assert len(trig) > 0 and trig["triggered"].max() > 0.01
 
 
+def test_disputes_set_off_violent_incidents_nearby(small: tuple[Path, str], meta: dict) -> None:
+    """Issue 17.3: failed mediations and escalations set off violent incidents near the
+    dispute in the following days; the truth flags them and says how strong it is."""
+    out = small[0]
+    truth = pd.read_parquet(out / "truth" / "truth_incidents.parquet")
+    proc = meta["incident_process"]
+    assert truth["from_dispute"].sum() == proc["set_off_by_disputes"] > 0
+    raw = pd.concat(
+        pd.read_csv(out / f, usecols=["警情编号", "警情类别"])
+        for f in _files(meta, "sim_incidents")
+    )
+    inc = truth.merge(raw, left_on="record_id", right_on="警情编号")
+    violent = inc["警情类别"].isin(["殴打他人", "打架斗殴", "故意伤害", "寻衅滋事"])
+    # the set-off incidents are mostly violent; among all incidents far fewer are
+    assert violent[inc["from_dispute"]].mean() > 0.6 > 3 * violent[~inc["from_dispute"]].mean()
+    trig = pd.read_parquet(out / "truth" / "truth_incident_triggered.parquet")
+    assert (trig["triggered_by_disputes"] <= trig["triggered"] + 1e-6).all()
+    assert trig["triggered_by_disputes"].sum() > 0
+
+
 def test_escalation_rises_with_failed_mediations(small: tuple[Path, str]) -> None:
     hz = pd.read_parquet(small[0] / "truth" / "truth_dispute_hazard.parquet")
     cases = pd.read_parquet(small[0] / "truth" / "truth_disputes.parquet")

@@ -11,7 +11,7 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from dashboard import airflow_api, auth, queries, shell, verdicts, views
+from dashboard import airflow_api, auth, district_panel, queries, shell, verdicts, views
 from dashboard.i18n import fmt_datetime, fmt_int, t
 from dashboard.shell import page_context
 
@@ -278,3 +278,6 @@ with tab_retrain:
         if current:
             every = None if current.get("finished") else 5
             st.fragment(run_every=every)(follow_retrain)(cfg, current)
+
+# per district: warnings vs recorded incidents vs people, calibration (issue 17.4)
+district_panel.render_for_page(st, ctx, tracking_uri)

@@ -177,6 +177,13 @@ def backtest() -> None:
     help="Polygon (GeoJSON or WKT, WGS84) whose cells are scored, events or not; "
     "default: every cell with an event before --start.",
 )
+@click.option(
+    "--blend/--no-blend",
+    default=False,
+    show_default=True,
+    help="Blend the model with a stacked baseline score, weight chosen at each refit on "
+    "the validation slices (models.backtest.Blend).",
+)
 @click.option("--max-cells", type=click.IntRange(min=10), default=None, hidden=True)
 def incidents(
     source: Path,
@@ -195,6 +202,7 @@ def incidents(
     train_window_days: int,
     location_groups: str,
     study_area: Path | None,
+    blend: bool,
     max_cells: int | None,
 ) -> None:
     """Weekly (or daily) cell hotspot backtest of incidents (or, with a disputes mapping,
@@ -234,7 +242,10 @@ def incidents(
         step_days=step_days,
         train_step_days=train_step_days or max(step_days, 7),
         model=ModelConfig(
-            objective=objective, refit_every_days=refit_days, train_window_days=train_window_days
+            objective=objective,
+            refit_every_days=refit_days,
+            train_window_days=train_window_days,
+            blend=blend,
         ),
         max_cells=max_cells,
         group_column=group_column,

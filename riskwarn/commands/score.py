@@ -18,8 +18,10 @@ def score(domain: str, origin: str) -> None:
     """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run."""
     import pandas as pd
 
+    from models.registry import ChampionUnavailable
+    from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import local_origin
-    from riskwarn.scoring import ChampionUnavailable, nowcast_geohazard, score_domain
+    from riskwarn.scoring import score_domain
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.contracts import TABLES, conform
-from riskwarn.ingest.mapping import map_chunk
+from riskwarn.ingest.mapping import map_chunk, row_hashes
 from riskwarn.ingest.raw_rows import original_json
 from riskwarn.ingest.read import file_batch_id, mapping_digest, read_raw_chunks, stringify
 from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
@@ -103,15 +103,20 @@ def validate_chunks(
     progress: Callable[[int], None] | None = None,
     reread: Callable[[], Iterator[RawChunk]] | None = None,
     city_area: Area | None = None,
+    hash_later: bool = False,
 ) -> Batch:
     """Map every chunk, then finish the batch (shared by files and SQL).
 
     ``reread`` gives the chunks again; it is used to fetch the original content of rows
-    rejected after mapping (duplicate conflicts, spikes, contract failures)."""
+    rejected after mapping (duplicate conflicts, spikes, contract failures), and with
+    ``hash_later`` (a cheap re-read: Parquet) the content hashes of the rows whose id
+    repeats, instead of hashing every row while mapping."""
     parts: list[pd.DataFrame] = []
     why: list[pd.Series] = []
     bad: list[BadRecord] = []
     occ: Counter[str] = Counter()
+    memo: dict[Any, Any] = {}  # parsed times shared by the file's chunks
+    hash_later = hash_later and reread is not None
     read = 0
     extra_reported = False
     for chunk in chunks:
@@ -134,6 +139,8 @@ def validate_chunks(
                 occurrences=occ,
                 city_area=city_area,
                 plain_text=chunk.plain_text,
+                with_hash=not hash_later,  # else only rows whose id repeats are hashed
+                memo=memo,
             )
             parts.append(cand)
             why.append(reason)
@@ -154,11 +161,14 @@ def validate_chunks(
         reasons = pd.concat(why, ignore_index=True)
         parts.clear()  # the chunks are now in `candidates`: do not hold them twice
         why.clear()
-    fetch = None
+    fetch = fetch_hashes = None
     if reread is not None:
 
         def fetch(rows: set[int]) -> dict[int, str]:
             return fetch_raw_rows(mapping, reread(), rows, pseudonym_key)
+
+        def fetch_hashes(rows: np.ndarray) -> np.ndarray:
+            return fetch_row_hashes(mapping, reread(), rows, pseudonym_key)
 
     return finish_batch(
         mapping,
@@ -170,7 +180,32 @@ def validate_chunks(
         messages=messages,
         extra_quarantine=extra_q,
         fetch_originals=fetch,
+        fetch_hashes=fetch_hashes,
     )
+
+
+def fetch_row_hashes(
+    mapping: SourceMapping, chunks: Iterator[RawChunk], rows: np.ndarray, key: str
+) -> np.ndarray:
+    """The content hashes (:func:`~riskwarn.ingest.mapping.row_hashes`) of the given
+    1-based data rows, in the order of ``rows``, read again from the chunks."""
+    wanted = np.unique(rows)
+    found_rows: list[np.ndarray] = []
+    found: list[np.ndarray] = []
+    last = int(wanted[-1]) if len(wanted) else 0
+    for chunk in chunks:
+        hit = np.isin(chunk.rows, wanted)
+        if hit.any():
+            found_rows.append(chunk.rows[hit])
+            found.append(row_hashes(mapping, chunk.frame.reset_index(drop=True).loc[hit], key))
+        if len(chunk.rows) and chunk.rows[-1] >= last:
+            break
+    have = np.concatenate(found_rows) if found_rows else np.array([], dtype=np.int64)
+    hashes = np.concatenate(found) if found else np.array([], dtype=np.uint64)
+    at = pd.Index(have).get_indexer(rows)
+    if (at < 0).any():
+        raise RuntimeError("rows vanished when the file was read again")
+    return hashes[at]
 
 
 def fetch_raw_rows(
@@ -224,6 +259,7 @@ def read_and_validate(
             progress=progress,
             reread=reread,
             city_area=city_area,
+            hash_later=mapping.format == "parquet" or p.suffix == ".parquet",
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)

@@ -155,9 +155,15 @@ def _typed_const(value: Any, dtype: str, n: int, index: pd.Index, tz: str) -> pd
 
 
 def _apply_rule(
-    mapping: SourceMapping, name: str, rule: ColumnRule, raw: pd.DataFrame, table: Table
-) -> tuple[pd.Series, pd.Series]:
-    """Values of canonical column ``name`` and per-row reason ('' = fine)."""
+    mapping: SourceMapping,
+    name: str,
+    rule: ColumnRule,
+    raw: pd.DataFrame,
+    table: Table,
+    memo: dict[Any, Any] | None = None,
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Values of canonical column ``name``, per-row reason ('' = fine) and the mask of
+    rows with a reason. ``memo`` keeps parsed times between the chunks of a file."""
     dtype = table.field(name).dtype
     nulls = set(mapping.null_values)
     ambiguous = mapping.ambiguous_time == "daylight"
@@ -172,9 +178,9 @@ def _apply_rule(
             inputs = [(col, raw[col]) for col in rule.sources]
         values = None
         any_bad = pd.Series(False, index=raw.index)
-        for _col, series in inputs:
+        for col, series in inputs:
             v, bad, kind = _prepare_and_parse(
-                series, dtype, rule, nulls, mapping.timezone, ambiguous
+                series, dtype, rule, nulls, mapping.timezone, ambiguous, memo, (name, col)
             )
             new = bad.to_numpy(dtype=bool) & ~has
             if new.any():
@@ -200,28 +206,41 @@ def _apply_rule(
             values.notna() | has,
             _typed_const(rule.default, dtype, len(raw), raw.index, mapping.timezone),
         )
-    return values, pd.Series(reason, index=raw.index, dtype=object)
+    return values, reason, has
 
 
 def _prepare_and_parse(
-    series: pd.Series, dtype: str, rule: ColumnRule, nulls: set[str], tz: str, ambiguous: bool
+    series: pd.Series,
+    dtype: str,
+    rule: ColumnRule,
+    nulls: set[str],
+    tz: str,
+    ambiguous: bool,
+    memo: dict[Any, Any] | None = None,
+    key: Any = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """:func:`_prepare_text` + :func:`_parse` of one source column.
 
     Both are value-by-value functions, so when the column repeats its values (sensor
     ids, flags, the shared 10-minute times) they run on the distinct values only and
-    the results are spread back by code: same output, a fraction of the work."""
-    head = series.iloc[:_SAMPLE_ROWS]
-    if len(series) > _SAMPLE_ROWS and head.nunique(dropna=False) > _DISTINCT_SHARE * len(head):
-        codes, uniq = None, []  # mostly distinct values (ids, coordinates): no gain
-    else:
-        codes, uniq = pd.factorize(series, use_na_sentinel=False)
-    if codes is None or len(uniq) > _DISTINCT_SHARE * len(series):
+    the results are spread back by code: same output, a fraction of the work. Times
+    parsed with the mapping's formats (value by value) are also remembered in ``memo``
+    under ``key`` for the next chunks of the file, which repeat them."""
+    # (a sample of the first rows cannot tell: sensor-major readings show a month of
+    # distinct times in their first rows, and repeat them for every sensor)
+    codes, uniq = pd.factorize(series, use_na_sentinel=False)
+    if len(uniq) > _DISTINCT_SHARE * len(series):  # ids, coordinates: no gain
         text = _prepare_text(series, rule, nulls)
         return _parse(text, dtype, rule, tz, ambiguous)
     distinct = pd.Series(uniq, dtype=object)
-    text = _prepare_text(distinct, rule, nulls)
-    v, bad, kind = _parse(text, dtype, rule, tz, ambiguous)
+
+    def parse(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+        return _parse(_prepare_text(values, rule, nulls), dtype, rule, tz, ambiguous)
+
+    if memo is not None and dtype == UTC_TS and rule.formats:
+        v, bad, kind = _remembered(memo, key, distinct, parse)
+    else:
+        v, bad, kind = parse(distinct)
     return (
         v.take(codes).set_axis(series.index),
         bad.take(codes).set_axis(series.index),
@@ -229,8 +248,36 @@ def _prepare_and_parse(
     )
 
 
+def _remembered(
+    memo: dict[Any, Any],
+    key: Any,
+    distinct: pd.Series,
+    parse: Callable[[pd.Series], tuple[pd.Series, pd.Series, pd.Series]],
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """``parse(distinct)`` (a value-by-value function of distinct values), computed only
+    for the values not in ``memo[key]`` from earlier chunks, then remembered (up to
+    :data:`_MEMO_VALUES` values per column)."""
+    seen = memo.get(key)
+    if seen is None:
+        seen = (pd.Index([], dtype=object), *parse(distinct.iloc[:0]))
+    at = seen[0].get_indexer(distinct)
+    new = at < 0
+    if new.any():
+        fresh = distinct[new].reset_index(drop=True)
+        parsed = parse(fresh)
+        if len(seen[0]) + len(fresh) > _MEMO_VALUES:
+            return parse(distinct)
+        seen = (
+            seen[0].append(pd.Index(fresh, dtype=object)),
+            *(pd.concat([a, b], ignore_index=True) for a, b in zip(seen[1:], parsed, strict=True)),
+        )
+        memo[key] = seen
+        at = seen[0].get_indexer(distinct)
+    return tuple(part.take(at).reset_index(drop=True) for part in seen[1:])  # type: ignore[return-value]
+
+
+_MEMO_VALUES = 200_000  # distinct times remembered per column and file
 _DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share
-_SAMPLE_ROWS = 5000  # rows looked at first to guess whether a column repeats its values
 
 
 def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Series:
@@ -245,6 +292,29 @@ def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Se
             missing |= col.str.strip().isin(nulls | {""})
             out = out + col.str.strip()
     return out.where(~missing, None)
+
+
+def _record_ids(
+    raw: pd.DataFrame, columns: list[str], nulls: set[str]
+) -> tuple[pd.Series, np.ndarray]:
+    """The source's id columns (stripped text) joined with ``|`` ('' where one of them is
+    empty or a null value) and the mask of those empty ids, in one pass of Arrow kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts, empty = [], np.zeros(len(raw), dtype=bool)
+    null_set = pa.array(sorted(nulls), pa.string())
+    for c in columns:
+        text = pa.array(raw[c].astype(str), from_pandas=True)  # NaN -> null, like astype(str)
+        if isinstance(text, pa.ChunkedArray):
+            text = text.combine_chunks()
+        text = pc.utf8_trim_whitespace(text.cast(pa.string()))
+        is_empty = pc.fill_null(pc.is_in(text, value_set=null_set), False)
+        empty |= np.asarray(is_empty.to_numpy(zero_copy_only=False), dtype=bool)
+        parts.append(text)
+    joined = pc.binary_join_element_wise(*parts, "|") if len(parts) > 1 else parts[0]
+    rid = pc.if_else(pa.array(empty), "", joined)
+    return pd.Series(rid, index=raw.index, dtype="str"), empty
 
 
 def _join_nonempty(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
@@ -270,6 +340,8 @@ def map_chunk(
     occurrences: Counter[str] | None = None,
     city_area: Area | None = None,
     plain_text: bool = False,
+    with_hash: bool = True,
+    memo: dict[Any, Any] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Map one all-text chunk onto the canonical table (pure).
 
@@ -281,6 +353,9 @@ def map_chunk(
     ``occurrences`` carries identical-row counts across chunks for content-hash ids;
     ``city_area`` (the city's configured area) rejects located rows outside it;
     ``plain_text`` (the reader found no NUL byte and no over-long value) skips that check.
+    ``with_hash=False`` leaves ``_hash`` out: the caller hashes the few rows whose id
+    repeats later (:func:`row_hashes`), which spares hashing every row. ``memo`` (one
+    dict per file, shared by its chunks) keeps parsed times from chunk to chunk.
     """
     table = TABLES[mapping.table]
     raw = raw.reset_index(drop=True)
@@ -292,7 +367,8 @@ def map_chunk(
     out["_row"] = np.asarray(rows, dtype="int64")
     # 64-bit content hash (deterministic) for duplicate detection within the batch; the
     # sha1 ids of id-less sources are computed below only where needed
-    out["_hash"] = content_hash(clean)
+    if with_hash:
+        out["_hash"] = content_hash(clean)
     reason_arr = np.full(len(raw), "", dtype=object)
     has = np.zeros(len(raw), dtype=bool)  # reason_arr != ''
 
@@ -314,14 +390,8 @@ def map_chunk(
         _check_text(mapping, raw, flag)
     out["source"] = mapping.name
     if mapping.id:
-        parts = [raw[c].astype(str).str.strip() for c in mapping.id.columns]
-        empty = pd.concat([p.isin(set(mapping.null_values) | {""}) for p in parts], axis=1).any(
-            axis=1
-        )
-        rid = parts[0]
-        for p in parts[1:]:
-            rid = rid + "|" + p
-        out["record_id"] = rid.where(~empty, "")
+        rid, empty = _record_ids(raw, mapping.id.columns, set(mapping.null_values) | {""})
+        out["record_id"] = rid
         flag(empty, "missing_id")
     else:
         sha = row_sha1(clean)
@@ -331,11 +401,11 @@ def map_chunk(
         out["record_id"] = sha + "#" + occ.astype(str)
 
     for name, rule in mapping.columns.items():
-        values, why = _apply_rule(mapping, name, rule, raw, table)
+        values, why, why_has = _apply_rule(mapping, name, rule, raw, table, memo)
         out[name] = values
-        w = (why != "").to_numpy(dtype=bool) & ~has
+        w = why_has & ~has
         if w.any():
-            reason_arr[w] = why.to_numpy(dtype=object)[w]
+            reason_arr[w] = why[w]
             has[w] = True
     for name, cols in mapping.pseudonymise.items():
         out[name] = _join_nonempty(clean, cols)
@@ -371,6 +441,14 @@ def map_chunk(
     if bad.any():
         out.loc[bad, "_original"] = stored_json(mapping, clean[bad])
     return out, reason
+
+
+def row_hashes(mapping: SourceMapping, raw: pd.DataFrame, pseudonym_key: str) -> np.ndarray:
+    """The ``_hash`` :func:`map_chunk` gives these raw rows (64-bit content hash of the
+    sanitized row), for rows whose hash was left out (``with_hash=False``)."""
+    raw = raw.reset_index(drop=True)
+    raw.columns = [str(c) for c in raw.columns]
+    return content_hash(sanitize_raw(mapping, raw, pseudonym_key))
 
 
 def _check_text(

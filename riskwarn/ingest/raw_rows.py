@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ def content_hash(raw: pd.DataFrame) -> np.ndarray:
     import duckdb
     import pyarrow as pa
 
-    cols = {f"c{i}": pa.array(raw[c], from_pandas=True) for i, c in enumerate(raw.columns)}
+    cols = {f"c{i}": _arrow_column(raw[c]) for i, c in enumerate(raw.columns)}
     rows = pa.table(cols)  # noqa: F841 (read by DuckDB's replacement scan)
     con = duckdb.connect()
     try:
@@ -57,6 +58,15 @@ def content_hash(raw: pd.DataFrame) -> np.ndarray:
     finally:
         con.close()
     return np.asarray(h, dtype="uint64")
+
+
+def _arrow_column(values: pd.Series) -> Any:
+    """A column for :func:`content_hash`: an all-missing text column is typed as text, so
+    a row hashes the same whichever rows it is hashed with."""
+    import pyarrow as pa
+
+    arr = pa.array(values, from_pandas=True)
+    return arr.cast(pa.string()) if pa.types.is_null(arr.type) else arr
 
 
 def row_json(raw: pd.DataFrame) -> pd.Series:

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow.compute as pc
 
 from riskwarn.contracts import TABLES, Table, conform, pandera_schema
 from riskwarn.ingest.raw_rows import content_hash
 from riskwarn.lake import sort_order
+from riskwarn.lake.arrow import to_arrow
 from riskwarn.sources import SourceMapping
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,37 @@ def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     return pd.Series(spike, index=cand.index)
 
 
+class _IdOrder:
+    """The record ids sorted once (Arrow, stable, nulls last, missing ids equal to each
+    other), to find repeated ids and the key order of any subset of the rows."""
+
+    def __init__(self, ids: pd.Series) -> None:
+        # dense ranks: equal ids (and all missing ones) share a rank; a stable argsort of
+        # the ranks is the ids' stable sort order
+        arr = to_arrow(ids)
+        if arr.type == "null":  # no id at all (an empty batch, or every id missing)
+            arr = arr.cast("string")
+        rank = pc.rank(arr, tiebreaker="dense").to_numpy()
+        self.order = np.argsort(rank, kind="stable")
+        self.group = rank[self.order]  # per sorted position: equal ids, equal group
+
+    def in_order(self, mask: np.ndarray) -> np.ndarray:
+        """Positions of the rows in ``mask``, sorted by id."""
+        return self.order[mask[self.order]]
+
+    def repeated_within(self, mask: np.ndarray) -> np.ndarray:
+        """Mask of the rows in ``mask`` whose id occurs more than once among them."""
+        keep = mask[self.order]
+        pos, grp = self.order[keep], self.group[keep]
+        rep = np.zeros(len(pos), dtype=bool)
+        same = grp[1:] == grp[:-1]
+        rep[1:] |= same
+        rep[:-1] |= same
+        out = np.zeros(len(mask), dtype=bool)
+        out[pos[rep]] = True
+        return out
+
+
 def _repeats(hashes: np.ndarray) -> np.ndarray:
     """Mask of the hashes that occur more than once (candidates for exact comparison)."""
     return pd.Series(hashes).duplicated(keep=False).to_numpy()
@@ -127,17 +160,20 @@ def _take(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     return frame.take(order)
 
 
-def _schema_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+def _schema_reasons(
+    frame: pd.DataFrame, table: Table, key_duplicated: np.ndarray | None = None
+) -> pd.Series:
     """Per-row contract failures (``schema:<col>:<check>``, '' = fine).
 
     Small frames go through pandera (``contracts.pandera_schema``) as a whole. Large ones
     (over ``_PANDERA_ROWS``) are checked with vectorised masks derived from the same
     ``Field`` definitions (:func:`_contract_reasons`); pandera then validates a sample (the
     first rows plus rows the masks rejected) and, should its verdict on the sample differ
-    from the masks', the whole frame goes through pandera after all."""
+    from the masks', the whole frame goes through pandera after all. ``key_duplicated``
+    (rows whose key repeats, when the caller knows) spares finding them again."""
     if len(frame) <= _PANDERA_ROWS:
         return _pandera_reasons(frame, table)
-    fast = _contract_reasons(frame, table)
+    fast = _contract_reasons(frame, table, key_duplicated)
     flagged = fast.index[(fast != "").to_numpy()][:_PANDERA_ROWS]
     sample = frame.index[:_PANDERA_ROWS].union(flagged)
     sub = frame.loc[sample]
@@ -164,13 +200,16 @@ def _pandera_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
     return reason
 
 
-def _contract_reasons(frame: pd.DataFrame, table: Table) -> pd.Series:
+def _contract_reasons(
+    frame: pd.DataFrame, table: Table, key_duplicated: np.ndarray | None = None
+) -> pd.Series:
     """The checks of ``contracts.pandera_schema`` as vectorised masks, in pandera's
     reporting order (key uniqueness, then per field: nullability, allowed values, min,
     max); a row's first failure is its reason. ``frame`` has the canonical dtypes."""
     checks: list[tuple[np.ndarray, str]] = []
     key = list(table.key)
-    checks.append((_duplicated_rows(frame[key]), f"schema:{key[0]}:multiple_fields_uniqueness"))
+    dup = _duplicated_rows(frame[key]) if key_duplicated is None else key_duplicated
+    checks.append((dup, f"schema:{key[0]}:multiple_fields_uniqueness"))
     for f in table.fields:
         s = frame[f.name]
         null = s.isna().to_numpy(dtype=bool)
@@ -248,35 +287,46 @@ def finish_batch(
     messages: list[str],
     extra_quarantine: pd.DataFrame | None = None,
     fetch_originals: Callable[[set[int]], dict[int, str]] | None = None,
+    fetch_hashes: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Batch:
     """Duplicates, spikes and contract validation over a whole file's candidates.
 
     Pure apart from ``fetch_originals`` (row numbers -> raw JSON), used for rows rejected
-    at this stage whose original content was not kept in memory."""
+    at this stage whose original content was not kept in memory, and ``fetch_hashes``
+    (row numbers -> content hashes, :func:`~riskwarn.ingest.mapping.row_hashes`), used
+    when the candidates come without ``_hash``."""
     table = TABLES[mapping.table]
     cand = candidates.reset_index(drop=True)
     reasons = reasons.reset_index(drop=True).astype(object)
     flagged = (reasons != "").to_numpy(dtype=bool, copy=True)  # in step with `reasons`
     duplicate = pd.Series(False, index=cand.index)
     ok = pd.Series(~flagged, index=cand.index)
+    ids = _IdOrder(cand["record_id"])  # one sort of the ids serves every id check below
     if mapping.id is not None and ok.any():
-        # only rows whose id hash repeats can be duplicates or conflicts: the exact
-        # comparison runs on those few rows
-        okv = ok.to_numpy()
-        repeated = np.zeros(len(cand), dtype=bool)
-        repeated[okv] = _repeats(content_hash(cand.loc[okv, ["record_id"]]))
-        sub = cand.loc[repeated, ["record_id", "_hash", "_row"]].sort_values("_row", kind="stable")
+        # only rows whose id repeats can be duplicates or conflicts: the exact comparison
+        # runs on those few rows (their content hashes are computed only now when the
+        # mapping stage left them out)
+        repeated = ids.repeated_within(ok.to_numpy())
+        sub = cand.loc[repeated, [c for c in ("record_id", "_hash", "_row") if c in cand]]
+        sub = sub.sort_values("_row", kind="stable")
         # an id repeated on purpose (`id.repeats: first`): the first row is the record
         same_on = ["record_id"] if mapping.id.repeats == "first" else ["record_id", "_hash"]
+        if "_hash" not in sub and len(sub) and mapping.id.repeats != "first":
+            if fetch_hashes is None:
+                raise ValueError("candidates without _hash need fetch_hashes")
+            sub["_hash"] = fetch_hashes(sub["_row"].to_numpy(dtype=np.int64))
         same = sub.duplicated(same_on, keep="first")
         duplicate[same[same].index] = True
         distinct = sub[~same]
         conflict_ids = distinct["record_id"][distinct["record_id"].duplicated(keep=False)]
-        conflict = (
-            repeated & cand["record_id"].isin(set(conflict_ids)).to_numpy() & ~duplicate.to_numpy()
-        )
-        reasons[conflict] = "duplicate_id_conflict"
-        flagged |= conflict
+        if len(conflict_ids):
+            conflict = (
+                repeated
+                & cand["record_id"].isin(set(conflict_ids)).to_numpy()
+                & ~duplicate.to_numpy()
+            )
+            reasons[conflict] = "duplicate_id_conflict"
+            flagged |= conflict
     ok = pd.Series(~flagged, index=cand.index) & ~duplicate
     if mapping.spike is not None and table.name == "sensor_readings" and ok.any():
         spike = _spikes(cand[ok], mapping.spike.max_jump)
@@ -290,13 +340,23 @@ def finish_batch(
                 messages.append(f"{len(idx)} reading(s) flagged quality='suspect' (spike)")
     ok = pd.Series(~flagged, index=cand.index) & ~duplicate
     accepted = conform(_rows(cand, ok).reindex(columns=table.columns), table)
-    schema_why = _schema_reasons(accepted, table)
+    # one source per batch: the key (source, record_id) repeats where the id does
+    one_source = bool((accepted["source"] == mapping.name).all()) and list(table.key) == [
+        "source",
+        "record_id",
+    ]
+    key_dup = ids.repeated_within(ok.to_numpy())[accepted.index] if one_source else None
+    schema_why = _schema_reasons(accepted, table, key_dup)
     bad = schema_why[schema_why != ""]
     reasons[bad.index] = bad
     flagged[bad.index] = True
     ok = pd.Series(~flagged, index=cand.index) & ~duplicate
     accepted = _rows(accepted, ok.loc[accepted.index])
-    accepted = _take(accepted, sort_order(accepted, list(table.key))).reset_index(drop=True)
+    if one_source:  # the ids' order restricted to the accepted rows (labels = positions)
+        order = accepted.index.get_indexer(ids.in_order(ok.to_numpy()))
+    else:
+        order = sort_order(accepted, list(table.key))
+    accepted = _take(accepted, order).reset_index(drop=True)
 
     rejected = cand.loc[flagged].copy()
     lacking = rejected["_original"].isna()

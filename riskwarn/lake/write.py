@@ -326,7 +326,7 @@ def _write(
         done = _merge(dt, rows, table, source, batch_id, stored_parts)
         updated, inserted = done["updated"], done["new"]
     if n_new and not merge_new:
-        _append(dt, batch.filter(pa.array(new)), table, batch_id)
+        _append(dt, batch if new.all() else batch.filter(pa.array(new)), table, batch_id)
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
     return {"new": inserted, "updated": updated, "unchanged": batch.num_rows - inserted - updated}

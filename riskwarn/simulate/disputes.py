@@ -401,3 +401,21 @@ def _truth_frame(rows: list[tuple[np.ndarray, ...]]) -> pd.DataFrame:
     end = np.minimum(np.arange(len(t)) + 30, last + 1)
     t["p_escalate_30d_path"] = 1.0 - np.exp(cs[end] - cs[np.arange(len(t))])
     return t
+
+
+def trigger_sources(sim: DisputeSim, kappa: dict[str, float]) -> pd.DataFrame:
+    """Dispute events that set off violent incidents (``t_days, x, y, kappa``, by time):
+    every event whose type is in ``kappa``, at its case's place."""
+    ev = sim.events
+    codes = {EV[name]: k for name, k in kappa.items()}
+    sel = ev[ev["type"].isin(list(codes))]
+    case = sel["case"].to_numpy()
+    out = pd.DataFrame(
+        {
+            "t_days": sel["minute"].to_numpy(float) / 1440.0,
+            "x": sim.cases["x"].to_numpy()[case],
+            "y": sim.cases["y"].to_numpy()[case],
+            "kappa": sel["type"].map(codes).to_numpy(float),
+        }
+    )
+    return out.sort_values("t_days", kind="stable", ignore_index=True)

@@ -11,6 +11,10 @@ Intensity of incidents in 250 m cell c on local day d:
 * offspring: each incident has Poisson(alpha) children, delay ~ Exp(mean tau days),
   offset ~ N(0, sigma^2) per axis; children keep the parent's category with
   probability ``inherit`` (near-repeat burglary, repeat fights).
+* disputes (issue 17.3): each failed mediation and each escalation of a dispute sets off
+  Poisson(kappa) violent incidents near the dispute (:data:`DISPUTE_TRIGGER_KAPPA`), delay
+  ~ Exp(mean :data:`DISPUTE_TAU_DAYS`), offset ~ N(0, sigma^2) per axis; they have
+  near-repeat offspring like any incident.
 
 The ground truth written beside the data is the expected count per active cell and
 day given everything before that day's local midnight (what a perfect forecaster
@@ -34,6 +38,20 @@ ALPHA = 0.3  # branching ratio (share of incidents that are near repeats)
 TAU_DAYS = 5.0  # mean offspring delay
 SIGMA_M = 150.0  # offspring distance scale per axis
 INHERIT = 0.6
+# disputes -> violent incidents: expected incidents set off per dispute event of each type
+DISPUTE_TRIGGER_KAPPA = {
+    "mediation_failed": 0.3,
+    "escalated_petition": 0.3,
+    "escalated_violence": 2.0,
+    "escalated_litigation": 0.1,
+}
+DISPUTE_TAU_DAYS = 3.0
+DISPUTE_CATEGORIES = {
+    "assault": 0.45,
+    "fight": 0.30,
+    "provocation": 0.15,
+    "intentional_injury": 0.10,
+}
 
 # source label, canonical category, group, share, base severity, hour profile
 CATEGORIES = pd.DataFrame(
@@ -131,6 +149,7 @@ class IncidentTruth:
     day_factor: np.ndarray  # (days,) F(d)
     triggered: np.ndarray  # (days, n_active) float32, expected offspring count
     weights_all: np.ndarray  # (ny * nx,) w over the whole raster (0 outside the city)
+    triggered_disputes: np.ndarray | None = None  # (days, n_active): part set off by disputes
 
 
 def group_day_factors(cal: Calendar) -> np.ndarray:
@@ -178,10 +197,37 @@ def _category_probs(day_factors: np.ndarray) -> np.ndarray:
     return CATEGORIES["share"].to_numpy()[None, :] * day_factors[:, gidx]
 
 
+def dispute_triggered_immigrants(
+    geo: Geography, days: int, triggers: pd.DataFrame, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Violent incidents set off by dispute events: ``triggers`` has ``t_days, x, y, kappa``
+    (one row per failed mediation or escalation). Returns (t, x, y, category index)."""
+    k = rng.poisson(triggers["kappa"].to_numpy(float))
+    idx = np.repeat(np.arange(len(triggers)), k)
+    t = triggers["t_days"].to_numpy(float)[idx] + rng.exponential(DISPUTE_TAU_DAYS, len(idx))
+    x = triggers["x"].to_numpy(float)[idx] + rng.normal(0, SIGMA_M, len(idx))
+    y = triggers["y"].to_numpy(float)[idx] + rng.normal(0, SIGMA_M, len(idx))
+    _, inside = geo.flat_cell(x, y)
+    keep = inside & (t < days)
+    names = list(DISPUTE_CATEGORIES)
+    codes = CATEGORIES.reset_index().set_index("category").loc[names, "index"].to_numpy()
+    probs = np.array([DISPUTE_CATEGORIES[n] for n in names])
+    cat = codes[rng.choice(len(names), size=int(keep.sum()), p=probs / probs.sum())]
+    return t[keep], x[keep], y[keep], cat
+
+
 def simulate_incidents(
-    geo: Geography, cal: Calendar, cfg: SimConfig, rng: np.random.Generator
+    geo: Geography,
+    cal: Calendar,
+    cfg: SimConfig,
+    rng: np.random.Generator,
+    triggers: pd.DataFrame | None = None,
+    trigger_rng: np.random.Generator | None = None,
 ) -> tuple[pd.DataFrame, IncidentTruth]:
-    """Simulate the incidents; returns the events (internal form) and the ground truth."""
+    """Simulate the incidents; returns the events (internal form) and the ground truth.
+
+    ``triggers`` (``t_days, x, y, kappa``): dispute events that set off violent incidents
+    (:func:`dispute_triggered_immigrants`, drawn from ``trigger_rng``)."""
     days = len(cal.dates)
     gf = group_day_factors(cal)
     shares = CATEGORIES.groupby("group")["share"].sum().reindex(INCIDENT_GROUPS).to_numpy()
@@ -205,10 +251,19 @@ def simulate_incidents(
     hour = _draw_rows(rng, prof, cat)
     t = day + (hour + rng.random(len(day))) / 24.0
     gen = np.zeros(len(t), dtype=np.int8)
-    parts = [(t, x, y, cat, gen)]
+    dsp = np.zeros(len(t), dtype=bool)
+    if triggers is not None and len(triggers):
+        dt_, dx_, dy_, dc_ = dispute_triggered_immigrants(
+            geo, days, triggers, trigger_rng or np.random.default_rng(0)
+        )
+        t, x, y = np.concatenate([t, dt_]), np.concatenate([x, dx_]), np.concatenate([y, dy_])
+        cat = np.concatenate([cat, dc_])
+        gen = np.zeros(len(t), dtype=np.int8)
+        dsp = np.concatenate([dsp, np.ones(len(dt_), dtype=bool)])
+    parts = [(t, x, y, cat, gen, dsp)]
 
     # offspring, one generation at a time
-    pt, px, py, pc = t, x, y, cat
+    pt, px, py, pc, pd_ = t, x, y, cat, dsp
     g = 0
     while len(pt) and g < 50:
         g += 1
@@ -223,18 +278,21 @@ def simulate_incidents(
         idx, ct, cx, cy = idx[keep], ct[keep], cx[keep], cy[keep]
         cc = _draw_rows(rng, cat_probs, np.floor(ct).astype(np.int64))
         cc = np.where(rng.random(len(idx)) < INHERIT, pc[idx], cc)
-        parts.append((ct, cx, cy, cc, np.full(len(ct), g, dtype=np.int8)))
-        pt, px, py, pc = ct, cx, cy, cc
+        cd = pd_[idx]
+        parts.append((ct, cx, cy, cc, np.full(len(ct), g, dtype=np.int8), cd))
+        pt, px, py, pc, pd_ = ct, cx, cy, cc, cd
 
     t = np.concatenate([p[0] for p in parts])
     x = np.concatenate([p[1] for p in parts])
     y = np.concatenate([p[2] for p in parts])
     cat = np.concatenate([p[3] for p in parts])
     gen = np.concatenate([p[4] for p in parts])
+    dsp = np.concatenate([p[5] for p in parts])
     order = np.argsort(t, kind="stable")
-    t, x, y, cat, gen = t[order], x[order], y[order], cat[order], gen[order]
+    t, x, y, cat, gen, dsp = t[order], x[order], y[order], cat[order], gen[order], dsp[order]
     events = _observe(geo, t, x, y, cat, gen, rng)
-    truth = _truth(geo, w, mu, F, t, x, y, days)
+    events["from_dispute"] = dsp
+    truth = _truth(geo, w, mu, F, t, x, y, days, triggers)
     return events, truth
 
 
@@ -309,31 +367,29 @@ def _truth(
     x: np.ndarray,
     y: np.ndarray,
     days: int,
+    triggers: pd.DataFrame | None = None,
 ) -> IncidentTruth:
-    """Expected counts per active cell and day (background factorised, offspring dense)."""
-    ny, nx = geo.shape
+    """Expected counts per active cell and day (background factorised, offspring dense;
+    with ``triggers`` the incidents set off by dispute events are added, and kept apart
+    in ``triggered_disputes``)."""
+    nx = geo.shape[1]
     flat, _ = geo.flat_cell(x, y)
     active = np.unique(flat)
-    fx = x / CELL_SIZE_M - np.floor(x / CELL_SIZE_M)
-    fy = y / CELL_SIZE_M - np.floor(y / CELL_SIZE_M)
-    offs = np.arange(-2, 3)
-    s = CELL_SIZE_M / SIGMA_M
-    wx = ndtr((offs[None, :] + 1 - fx[:, None]) * s) - ndtr((offs[None, :] - fx[:, None]) * s)
-    wy = ndtr((offs[None, :] + 1 - fy[:, None]) * s) - ndtr((offs[None, :] - fy[:, None]) * s)
-    day = np.floor(t).astype(np.int64)
-    decay0 = np.exp(-(day + 1 - t) / TAU_DAYS)
-    wts = (wy[:, :, None] * wx[:, None, :]).reshape(len(t), 25) * decay0[:, None]
-    tgt = flat[:, None] + (offs[:, None] * nx + offs[None, :]).ravel()[None, :]
-    tgt = np.clip(tgt, 0, ny * nx - 1)
-    starts = np.searchsorted(day, np.arange(days + 1))
-    k = np.exp(-1.0 / TAU_DAYS)
-    state = np.zeros(ny * nx)
-    trig = np.zeros((days, len(active)), dtype=np.float32)
-    for d in range(days):  # loop over days (time steps), each vectorised over cells
-        trig[d] = ALPHA * (1 - k) * state[active]
-        state *= k
-        sl = slice(starts[d], starts[d + 1])
-        state += np.bincount(tgt[sl].ravel(), weights=wts[sl].ravel(), minlength=ny * nx)
+    trig = _trigger_field(geo, active, t, x, y, np.full(len(t), ALPHA), TAU_DAYS, days)
+    by_disputes: np.ndarray | None = None
+    if triggers is not None and len(triggers):
+        tt = triggers.sort_values("t_days", kind="stable")
+        by_disputes = _trigger_field(
+            geo,
+            active,
+            tt["t_days"].to_numpy(float),
+            tt["x"].to_numpy(float),
+            tt["y"].to_numpy(float),
+            tt["kappa"].to_numpy(float),
+            DISPUTE_TAU_DAYS,
+            days,
+        )
+        trig = trig + by_disputes
     return IncidentTruth(
         cell_x=(geo.ix0 + active % nx).astype(np.int64),
         cell_y=(geo.iy0 + active // nx).astype(np.int64),
@@ -342,7 +398,46 @@ def _truth(
         day_factor=F,
         triggered=trig,
         weights_all=w,
+        triggered_disputes=by_disputes,
     )
+
+
+def _trigger_field(
+    geo: Geography,
+    active: np.ndarray,
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    amp: np.ndarray,
+    tau: float,
+    days: int,
+) -> np.ndarray:
+    """(days, n_active): expected events set off in each active cell and day by sources at
+    (t, x, y) (sorted by t) with ``amp`` expected events each, delay ~ Exp(tau), offset
+    N(0, SIGMA_M^2) per axis, from sources before that day's local midnight."""
+    ny, nx = geo.shape
+    flat, _ = geo.flat_cell(x, y)
+    fx = x / CELL_SIZE_M - np.floor(x / CELL_SIZE_M)
+    fy = y / CELL_SIZE_M - np.floor(y / CELL_SIZE_M)
+    offs = np.arange(-2, 3)
+    s = CELL_SIZE_M / SIGMA_M
+    wx = ndtr((offs[None, :] + 1 - fx[:, None]) * s) - ndtr((offs[None, :] - fx[:, None]) * s)
+    wy = ndtr((offs[None, :] + 1 - fy[:, None]) * s) - ndtr((offs[None, :] - fy[:, None]) * s)
+    day = np.floor(t).astype(np.int64)
+    decay0 = np.exp(-(day + 1 - t) / tau) * amp
+    wts = (wy[:, :, None] * wx[:, None, :]).reshape(len(t), 25) * decay0[:, None]
+    tgt = flat[:, None] + (offs[:, None] * nx + offs[None, :]).ravel()[None, :]
+    tgt = np.clip(tgt, 0, ny * nx - 1)
+    starts = np.searchsorted(day, np.arange(days + 1))
+    k = np.exp(-1.0 / tau)
+    state = np.zeros(ny * nx)
+    trig = np.zeros((days, len(active)), dtype=np.float32)
+    for d in range(days):  # loop over days (time steps), each vectorised over cells
+        trig[d] = (1 - k) * state[active]
+        state *= k
+        sl = slice(starts[d], starts[d + 1])
+        state += np.bincount(tgt[sl].ravel(), weights=wts[sl].ravel(), minlength=ny * nx)
+    return trig
 
 
 def police_unit_names(geo: Geography) -> np.ndarray:

@@ -127,26 +127,6 @@ def simulate_city(
     write_parquet(ex.grid_extract(geo, component_rng(seed, "grid-people")), p)
     record(p, len(geo.grid), "extract", "sim_grid_cells")
 
-    # incidents
-    events, itruth = inc.simulate_incidents(geo, cal, cfg, component_rng(seed, "incidents"))
-    # the extract is pulled at the end of the period: incidents not yet reported are not in it
-    events = events[events["reported_min"] < cfg.days * 1440].reset_index(drop=True)
-    step("incidents simulated")
-    raw = ex.incidents_extract(events, geo, cfg.start)
-    occurred = np.datetime64(cfg.start, "m") + events["occurred_min"].to_numpy().astype(
-        "timedelta64[m]"
-    )
-    year = occurred.astype("datetime64[Y]").astype(np.int64) + 1970
-    for y in np.unique(year):
-        p = out / "extracts" / f"incidents.{y}.csv.gz"
-        part = raw[year == y]
-        write_csv(part, p)
-        record(p, len(part), "extract", "sim_incidents")
-    _write_incident_truth(out, geo, cfg, itruth, raw, events, record)
-    mu_per_day = itruth.mu_per_day
-    del events, itruth, raw  # keep peak memory bounded: nothing of it is needed below
-    step("incidents written")
-
     # disputes
     dsim = dsp.simulate_disputes(geo, cal, cfg, component_rng(seed, "disputes"))
     step("disputes simulated")
@@ -167,8 +147,42 @@ def simulate_city(
         p = out / "truth" / f"truth_dispute_{name}.parquet"
         write_parquet(frame, p)
         record(p, len(frame), "truth")
+    # failed mediations and escalations set off violent incidents (simulated next)
+    triggers = dsp.trigger_sources(dsim, inc.DISPUTE_TRIGGER_KAPPA)
     del dsim, draw, evraw, case_ids
     step("disputes written")
+
+    # incidents
+    events, itruth = inc.simulate_incidents(
+        geo,
+        cal,
+        cfg,
+        component_rng(seed, "incidents"),
+        triggers=triggers,
+        trigger_rng=component_rng(seed, "dispute-incidents"),
+    )
+    # the extract is pulled at the end of the period: incidents not yet reported are not in it
+    events = events[events["reported_min"] < cfg.days * 1440].reset_index(drop=True)
+    step("incidents simulated")
+    raw = ex.incidents_extract(events, geo, cfg.start)
+    occurred = np.datetime64(cfg.start, "m") + events["occurred_min"].to_numpy().astype(
+        "timedelta64[m]"
+    )
+    year = occurred.astype("datetime64[Y]").astype(np.int64) + 1970
+    for y in np.unique(year):
+        p = out / "extracts" / f"incidents.{y}.csv.gz"
+        part = raw[year == y]
+        write_csv(part, p)
+        record(p, len(part), "extract", "sim_incidents")
+    _write_incident_truth(out, geo, cfg, itruth, raw, events, record)
+    mu_per_day = itruth.mu_per_day
+    incident_meta = {
+        "incidents": len(events),
+        "set_off_by_disputes": int(events["from_dispute"].sum()),
+        "dispute_events_setting_off": len(triggers),
+    }
+    del events, itruth, raw  # keep peak memory bounded: nothing of it is needed below
+    step("incidents written")
 
     # geohazards
     gsim = gh.simulate_geohazard(geo, cfg, component_rng(seed, "geohazard"))
@@ -214,6 +228,10 @@ def simulate_city(
             "inherit": inc.INHERIT,
             "mu_per_day": mu_per_day,
             "triggered_min_stored": TRIGGERED_MIN,
+            "dispute_trigger_kappa": inc.DISPUTE_TRIGGER_KAPPA,
+            "dispute_tau_days": inc.DISPUTE_TAU_DAYS,
+            "dispute_categories": inc.DISPUTE_CATEGORIES,
+            **incident_meta,
         },
         "dispute_hazard_coefficients": dsp.HAZARD_COEFS,
         "dispute_category_offsets": dict(
@@ -277,6 +295,11 @@ def _write_incident_truth(
             "cell_x": tr.cell_x[a_idx],
             "cell_y": tr.cell_y[a_idx],
             "triggered": tr.triggered[d_idx, a_idx],
+            "triggered_by_disputes": (
+                tr.triggered_disputes[d_idx, a_idx]
+                if tr.triggered_disputes is not None
+                else np.zeros(len(d_idx), dtype=np.float32)
+            ),
         }
     )
     p = out / "truth" / "truth_incident_triggered.parquet"
@@ -287,6 +310,7 @@ def _write_incident_truth(
             "record_id": raw["警情编号"].to_numpy(),
             "true_occurred_at": utc(cfg.start, np.floor(events["t_days"].to_numpy() * 1440)),
             "generation": events["generation"].to_numpy(),
+            "from_dispute": events["from_dispute"].to_numpy(),
         }
     )
     p = out / "truth" / "truth_incidents.parquet"

@@ -10,7 +10,7 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
   24 h), so that a step evaluated late (a consumer catching up) sees its whole window.
 
 A site is evaluated with the nowcast's own function,
-:func:`riskwarn.scoring.site_sensor_state` (velocity, acceleration, inverse velocity,
+:func:`riskwarn.nowcast.site_sensor_state` (velocity, acceleration, inverse velocity,
 tangent angle, health and the hard sensor rules), on that bounded state, so the stream
 and the batch nowcast give the same level from the same readings. A site is evaluated
 at each end of an hourly step, as soon as a reading of the next step arrives (the
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import scoring
+from riskwarn import nowcast
 from riskwarn import warnings as rw
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
@@ -73,7 +73,7 @@ class SensorStates:
 
     def __init__(
         self,
-        rules: rw.SensorRules = scoring.NOWCAST_RULES,
+        rules: rw.SensorRules = nowcast.NOWCAST_RULES,
         health: rw.HealthRules | None = None,
         clock: Any = time.monotonic,
     ) -> None:
@@ -238,7 +238,7 @@ class SensorStates:
             self.evaluated_origin[site] = at
             if r.empty:
                 continue
-            state = scoring.site_sensor_state(
+            state = nowcast.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
             level = pd.DataFrame({"unit_id": [site], "probability": [np.nan], "level_rank": [0]})

@@ -1,0 +1,228 @@
+"""Benchmark: a full day on the city simulation, through the functions the DAGs call.
+
+Two parts, each stage printed with wall time, CPU time (this process, all threads) and
+peak memory (ru_maxrss of this process):
+
+1. **Full rebuild**: a fresh home; every extract of the simulation up to the day before
+   its last day lands in ``<home>/landing/<source>/`` and is ingested
+   (``pipeline.ingest_source``, the ``ingest_<source>`` DAGs); then every domain the
+   ``train_models`` DAG trains is trained, backtested and gated
+   (``pipeline.train_domain``) with the data before that last day. A domain without a
+   champion afterwards gets its newest version promoted the way ``make demo`` does
+   (``orchestration.bootstrap_champions``: ``riskwarn promote --force``, audited).
+   Target: 10 minutes.
+2. **Daily incremental run** of that last day: its files land (the rows of each
+   extract dated that day, cut from the simulation's files beforehand), are ingested,
+   then every domain of ``score_and_warn`` is scored and warned
+   (``pipeline.score_and_warn``: its features are built from the lake inside), the
+   hourly geohazard nowcast runs (``pipeline.geohazard_nowcast``) and the published runs
+   are exported (``pipeline.publish_exports``). Target: 60 seconds.
+
+    .venv/bin/python bench/bench_full_day.py --sim DIR [--home DIR] [--reading-months N]
+
+* ``--sim DIR``: the output of ``riskwarn simulate --size city --out DIR`` (required).
+* ``--home DIR``: the riskwarn home to build (default: a temporary folder, removed).
+* ``--reading-months N``: land only the last N monthly sensor-reading files (default:
+  all 36); a quicker, smaller rebuild, said in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SIMULATED_CITY_AREA = "115.7,29.6,117.4,31.3"  # riskwarn.demo.SIMULATED_CITY_AREA
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Stages:
+    """Runs and prints the stages; keeps (part, stage, wall, cpu) for the totals."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, float, float]] = []
+
+    def run(self, part: str, stage: str, fn: Callable[[], Any]) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = fn()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        self.rows.append((part, stage, wall, cpu))
+        print(
+            f"  {stage:<44} {wall:8.1f} s  cpu {cpu:8.1f} s  peak {_peak_mb():7,.0f} MB  "
+            f"{_short(result)}",
+            flush=True,
+        )
+        return result
+
+    def total(self, part: str) -> tuple[float, float]:
+        rows = [r for r in self.rows if r[0] == part]
+        return sum(r[2] for r in rows), sum(r[3] for r in rows)
+
+
+def _short(result: Any) -> str:
+    if isinstance(result, dict):
+        keys = ("files", "read", "accepted", "quarantined", "gate", "promoted", "version")
+        return ", ".join(f"{k}={result[k]}" for k in keys if k in result)[:110]
+    if isinstance(result, list):
+        return f"{len(result)} item(s)"
+    return str(result)[:110]
+
+
+def _time_source_column(mapping: Any) -> str | None:
+    from riskwarn.contracts import TABLES
+
+    column = TABLES[mapping.table].time_column
+    rule = mapping.columns.get(column) if column else None
+    return rule.sources[0] if rule is not None and rule.sources else None
+
+
+def split_last_day(sim: Path, day: str, work: Path, reading_months: int | None) -> dict:
+    """Per source mapping: the history files and the files of ``day`` (``YYYY-MM-DD``,
+    local), written under ``work``. The extract holding that day is cut in two."""
+    from riskwarn.ingest import load_mapping
+
+    meta = json.loads((sim / "simulation.json").read_text(encoding="utf-8"))
+    by_source: dict[str, list[Path]] = {}
+    for f in meta["files"]:
+        if f["kind"] == "extract":
+            by_source.setdefault(f["mapping"], []).append(sim / f["path"])
+    plan: dict[str, dict[str, list[Path]]] = {}
+    for source, files in by_source.items():
+        files = sorted(files)
+        if source == "sim_sensor_readings" and reading_months:
+            files = files[-reading_months:]
+        mapping = load_mapping(ROOT / "configs" / "sources" / f"{source}.yaml")
+        column = _time_source_column(mapping)
+        if column is None:  # reference tables (areas, sites, sensors): history only
+            plan[source] = {"history": files, "day": []}
+            continue
+        *older, last = files
+        hist_path = work / "history" / source / last.name
+        ext = ".csv.gz" if last.name.endswith(".csv.gz") else last.suffix
+        day_path = work / "day" / source / f"{last.name.split('.')[0]}.{day}{ext}"
+        hist_path.parent.mkdir(parents=True, exist_ok=True)
+        day_path.parent.mkdir(parents=True, exist_ok=True)
+        if last.suffix == ".parquet":
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(last)
+            on_day = pc.equal(pc.strftime(table[column], "%Y-%m-%d"), day)
+            pq.write_table(table.filter(pc.invert(on_day)), hist_path)
+            pq.write_table(table.filter(on_day), day_path)
+        else:
+            frame = pd.read_csv(last, dtype=str, keep_default_na=False, encoding=mapping.encoding)
+            on_day = frame[column].str.startswith(day)
+            for part, path in ((~on_day, hist_path), (on_day, day_path)):
+                frame[part].to_csv(path, index=False, encoding=mapping.encoding)
+        plan[source] = {"history": [*older, hist_path], "day": [day_path]}
+    return plan
+
+
+def land(settings: Any, source: str, files: list[Path]) -> None:
+    folder = settings.landing_dir / source
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        (folder / f.name).symlink_to(f.resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sim", type=Path, required=True)
+    ap.add_argument("--home", type=Path, default=None)
+    ap.add_argument("--reading-months", type=int, default=None)
+    args = ap.parse_args(argv)
+
+    from riskwarn import domains, pipeline
+    from riskwarn.keys import new_key
+    from riskwarn.orchestration import bootstrap_champions
+    from riskwarn.settings import Settings
+
+    meta = json.loads((args.sim / "simulation.json").read_text(encoding="utf-8"))
+    tz = meta.get("timezone", "Asia/Shanghai")
+    last_day = pd.Timestamp(meta["end"])
+    day = last_day.strftime("%Y-%m-%d")
+    day_start = last_day.tz_localize(tz)  # the daily run's data interval: the last day
+    day_end = day_start + pd.Timedelta(days=1)
+    tmp = Path(tempfile.mkdtemp(prefix="riskwarn-fullday-"))
+    home = args.home or tmp / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    settings = Settings(home=home, pseudonym_key=new_key(), city_area=SIMULATED_CITY_AREA)
+    stages = Stages()
+    try:
+        print(f"cutting {day} (local) out of the extracts of {args.sim} ...", flush=True)
+        plan = split_last_day(args.sim, day, tmp / "cut", args.reading_months)
+        months = len(plan.get("sim_sensor_readings", {}).get("history", []))
+        print(f"home {home}; sensor-reading months landed: {months}", flush=True)
+        mappings = {s: ROOT / "configs" / "sources" / f"{s}.yaml" for s in plan}
+
+        print("full rebuild (history up to the day before, then training):", flush=True)
+        for source, files in plan.items():
+            land(settings, source, files["history"])
+            stages.run(
+                "rebuild",
+                f"ingest {source} ({len(files['history'])} files)",
+                partial(pipeline.ingest_source, settings, mappings[source], day_start),
+            )
+        trained = list(domains.names(trained_by=domains.TRAIN_DAG))
+        for domain in trained:
+            stages.run(
+                "rebuild",
+                f"train {domain}",
+                partial(pipeline.train_domain, settings, domain, day_start),
+            )
+        stages.run(
+            "rebuild",
+            "champions (promote newest where none)",
+            partial(bootstrap_champions, settings, trained),
+        )
+        wall, cpu = stages.total("rebuild")
+        print(f"full rebuild: {wall:.1f} s wall ({wall / 60:.1f} min), cpu {cpu:.1f} s", flush=True)
+
+        print(f"daily incremental run of {day}:", flush=True)
+        for source, files in plan.items():
+            if files["day"]:
+                land(settings, source, files["day"])
+                stages.run(
+                    "daily",
+                    f"ingest {source} (1 file)",
+                    partial(pipeline.ingest_source, settings, mappings[source], day_end),
+                )
+        for domain in domains.names(scored_by=domains.DAILY_SCORING_DAG):
+            stages.run(
+                "daily",
+                f"features + score + warn {domain}",
+                partial(pipeline.score_and_warn, settings, domain, day_end),
+            )
+        stages.run(
+            "daily",
+            "geohazard nowcast (hourly, at the day's end)",
+            partial(pipeline.geohazard_nowcast, settings, day_end),
+        )
+        stages.run("daily", "publish (exports)", partial(pipeline.publish_exports, settings))
+        wall, cpu = stages.total("daily")
+        print(f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s", flush=True)
+    finally:
+        if args.home is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            shutil.rmtree(tmp / "cut", ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

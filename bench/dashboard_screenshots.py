@@ -1,0 +1,153 @@
+"""Screenshots of every dashboard page at 800, 1280 and 1920 px in both languages.
+
+Serves the dashboard (``riskwarn dashboard``'s Streamlit command) over a riskwarn home,
+signs in with Debian's Chromium (Playwright) as each role that may open a page, and
+writes ``<out>/<page>-<lang>-<width>.png`` (full page) plus the wall-screen overview
+(``overview-wall-<lang>-1920.png``) and an ``index.md`` listing them. Artefacts for a
+person to look at (issue 12, Tests): is every warned cell visible at city zoom, with
+place names and the legend on the map; does the models page say its verdict in words.
+
+    .venv/bin/python bench/dashboard_screenshots.py [--home HOME] [--out var/screenshots]
+        [--widths 800 1280 1920] [--langs zh en]
+
+Without ``--home`` a generated demo home (tests/dashboard_demo.py, the dashboard tests'
+fixture) is built in a temporary folder; ``--home`` takes any populated home (e.g. the
+one ``make demo`` or bench/bench_dashboard.py prepared) with ``--password`` for its
+users file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGES = {  # page -> (url path, the role that opens it, heading zh, heading en)
+    "overview": ("", "leader", "本周风险总览", "This week's risk"),
+    "warnings": ("warnings", "reviewer", "预警研判", "Warnings review"),
+    "disputes": ("disputes", "reviewer", "矛盾纠纷案件", "Dispute cases"),
+    "geohazard": ("geohazard", "leader", "地质灾害隐患点", "Geohazard sites"),
+    "models": ("models", "scientist", "模型与数据质量", "Models & data quality"),
+}
+
+
+def _settle(page: Any) -> None:
+    """Wait until Streamlit finished the run (no running icon, no stale element) and the
+    maps drew (deck.gl canvases appear after the run)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+        " && !document.querySelector('[data-stale=true]')",
+        timeout=120_000,
+    )
+    if page.locator("[data-testid=stDeckGlJsonChart]").count():
+        page.locator("[data-testid=stDeckGlJsonChart] canvas").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(6000)
+
+
+TALL = 3000  # the window height: tall enough for every page, set before the maps draw
+
+
+def _whole_page(page: Any, width: int, path: Path) -> None:
+    """A screenshot of the page's content (the window is :data:`TALL` from the start:
+    resizing it afterwards makes deck.gl redraw its maps blank for a while)."""
+    bottom = page.evaluate(
+        "() => { const b = document.querySelector('[data-testid=stMainBlockContainer]');"
+        " return b ? b.getBoundingClientRect().bottom + 30 : 1000; }"
+    )
+    height = int(min(max(bottom, 600), TALL))
+    page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": height})
+
+
+def sign_in(browser: Any, base: str, username: str, password: str, width: int) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": TALL})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(base)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("heading", name="本周风险总览").wait_for()
+    return page
+
+
+def shoot(
+    browser: Any,
+    base: str,
+    password: str,
+    out: Path,
+    widths: list[int],
+    langs: list[str],
+    pages: list[str],
+) -> list[tuple[str, float]]:
+    """Every page x language x width; returns (file, seconds to a settled page)."""
+    done: list[tuple[str, float]] = []
+    for name in pages:
+        path, role, head_zh, head_en = PAGES[name]
+        for width in widths:
+            page = sign_in(browser, base, role, password, width)
+            for lang in langs:
+                t0 = time.perf_counter()
+                page.goto(f"{base}/{path}?lang={lang}")
+                page.get_by_role("heading", name=head_zh if lang == "zh" else head_en).wait_for()
+                _settle(page)
+                file = out / f"{name}-{lang}-{width}.png"
+                _whole_page(page, width, file)
+                done.append((file.name, time.perf_counter() - t0))
+            if name == "overview" and width == max(widths):
+                for lang in langs:
+                    page.goto(f"{base}/?lang={lang}&wall=1")
+                    _settle(page)
+                    file = out / f"overview-wall-{lang}-{width}.png"
+                    page.set_viewport_size({"width": width, "height": width * 9 // 16})
+                    page.wait_for_timeout(6000)
+                    page.screenshot(path=str(file))
+                    done.append((file.name, float("nan")))
+            page.context.close()
+    return done
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path)
+    parser.add_argument("--password", default=os.environ.get("RISKWARN_DEMO_PASSWORD"))
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "screenshots")
+    parser.add_argument("--widths", type=int, nargs="+", default=[800, 1280, 1920])
+    parser.add_argument("--langs", nargs="+", default=["zh", "en"])
+    parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    from tests.dashboard_server import dashboard_env, launch_chromium, serve
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.home is None:
+            from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+
+            home = Path(tmp) / "home"
+            city = demo_home(home, n_cells=600, weeks=4, n_cases=60)
+            store_url, password = city.store_url, DEMO_PASSWORD
+        else:
+            home = args.home.resolve()
+            store_url = os.environ.get("RISKWARN_STORE_URL", f"sqlite:///{home / 'serving.db'}")
+            password = args.password or "riskwarn-demo"
+        with serve(home, dashboard_env(home, store_url)) as base, sync_playwright() as p:
+            browser = launch_chromium(None, p)
+            done = shoot(browser, base, password, args.out, args.widths, args.langs, args.pages)
+            browser.close()
+    lines = ["# Dashboard screenshots", "", "| file | seconds to a settled page |", "|---|---|"]
+    lines += [f"| {f} | {s:.1f} |" for f, s in done]
+    (args.out / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"{len(done)} screenshots in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Map layout: the names written on the map and the scale bar with the view it fits.
+
+Part of the offline risk map (:mod:`dashboard.maps`, which re-exports these):
+county and township labels with collision priorities, and a scale bar drawn in map
+coordinates for the view that fits the city into the map's size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from dashboard.i18n import LEVEL_RANK, place_name, t
+
+# ----------------------------------------------------------------------------- labels
+
+
+def area_labels(
+    counties: pd.DataFrame,
+    townships: pd.DataFrame,
+    by_township: pd.DataFrame,
+    names: Mapping[str, str],
+    lang: str,
+) -> pd.DataFrame:
+    """Names to write on the map: every county, then townships (warned ones first, with
+    their number of warnings).
+
+    Returns ``text``, ``position``, ``size`` (pixels), ``colour``, ``weight`` and
+    ``priority`` (the collision filter keeps higher priorities when labels overlap).
+    """
+    cols = ["text", "position", "size", "colour", "kind", "priority"]
+    rows: list[dict[str, Any]] = []
+    warned = (
+        dict(zip(by_township["code"], by_township["level"], strict=True))
+        if not by_township.empty
+        else {}
+    )
+    counts = (
+        dict(zip(by_township["code"], by_township["n_warnings"], strict=True))
+        if not by_township.empty
+        else {}
+    )
+    for frame, kind in ((counties, "county"), (townships, "township")):
+        if frame.empty:
+            continue
+        one = frame.sort_values("area", ascending=False).drop_duplicates("record_id")
+        for r in one.itertuples(index=False):
+            text = place_name(names.get(r.record_id, r.name), lang)
+            if kind == "county":
+                size, colour, priority = 17, [30, 32, 36, 255], 1000
+            elif r.record_id in warned:
+                rank = LEVEL_RANK.get(warned[r.record_id], 0)
+                size, colour, priority = 13, [40, 42, 48, 255], 500 + 10 * rank
+                text = f"{text} {int(counts[r.record_id])}"  # with its number of warnings
+            else:
+                size, colour, priority = 11, [105, 110, 120, 255], int(min(r.area * 1e4, 400))
+            rows.append(
+                {
+                    "text": text,
+                    "position": [r.label_lon, r.label_lat],
+                    "size": size,
+                    "colour": colour,
+                    "kind": kind,
+                    "priority": priority,
+                }
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
+# ----------------------------------------------------------------------------- scale bar
+
+
+def nice_length_km(span_km: float) -> float:
+    """A round length (1, 2 or 5 x 10^n km) near a fifth of ``span_km``."""
+    target = max(span_km / 5.0, 1e-3)
+    exp = math.floor(math.log10(target))
+    for step in (5, 2, 1):
+        if step * 10**exp <= target:
+            return float(step * 10**exp)
+    return float(10**exp)
+
+
+def _merc(lat: float) -> float:
+    return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+
+def _unmerc(y: float) -> float:
+    return math.degrees(math.atan(math.sinh(y)))
+
+
+# Bands kept free of the city: the scale bar above it, the legend (HTML) below it.
+TOP_BAND_PX = 36
+BOTTOM_BAND_PX = 66
+
+
+def view_for(
+    bounds: tuple[float, float, float, float] | None, *, width_px: int, height_px: int
+) -> pdk.ViewState:
+    """A view that fits ``bounds`` (lon0, lat0, lon1, lat1) into ``width_px`` x ``height_px``
+    minus the top and bottom bands (Web Mercator: 512 px per 2 pi radians at zoom 0)."""
+    if bounds is None:
+        return pdk.ViewState(latitude=30.5, longitude=116.8, zoom=8)
+    lon0, lat0, lon1, lat1 = bounds
+    span_x = max(math.radians(lon1 - lon0), 1e-6)
+    span_y = max(_merc(lat1) - _merc(lat0), 1e-6)
+    free_h = max(height_px - TOP_BAND_PX - BOTTOM_BAND_PX, 80)
+    zoom_x = math.log2(width_px * 0.94 * 2 * math.pi / (512 * span_x))
+    zoom_y = math.log2(free_h * 0.96 * 2 * math.pi / (512 * span_y))
+    zoom = round(float(np.clip(min(zoom_x, zoom_y), 3, 16)), 2)
+    # centre the city in the free part: shift the view centre by half the band difference
+    rad_per_px = 2 * math.pi / (512 * 2**zoom)
+    shift = (BOTTOM_BAND_PX - TOP_BAND_PX) / 2 * rad_per_px
+    centre_y = (_merc(lat0) + _merc(lat1)) / 2 - shift
+    return pdk.ViewState(
+        latitude=round(_unmerc(centre_y), 5), longitude=(lon0 + lon1) / 2, zoom=zoom, pitch=0
+    )
+
+
+def scale_bar(
+    bounds: tuple[float, float, float, float], zoom: float, lang: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A scale bar in the band above the city's north-west corner, drawn in map
+    coordinates (so it stays true at every zoom). ``zoom``: the initial view's, to place
+    it in the band. Returns (``path`` rows: bar and end ticks; ``text`` rows: its label).
+    """
+    lon0, _lat0, lon1, lat1 = bounds
+    rad_per_px = 2 * math.pi / (512 * 2**zoom)
+    lat = _unmerc(_merc(lat1) + 0.4 * TOP_BAND_PX * rad_per_px)
+    tick = _unmerc(_merc(lat) + 5 * rad_per_px) - lat
+    km_per_deg = 111.32 * math.cos(math.radians(lat))
+    length = nice_length_km((lon1 - lon0) * km_per_deg)
+    start = lon0
+    end = start + length / km_per_deg
+    paths = pd.DataFrame(
+        {
+            "path": [
+                [[start, lat], [end, lat]],
+                [[start, lat], [start, lat + tick]],
+                [[end, lat], [end, lat + tick]],
+            ]
+        }
+    )
+    text = pd.DataFrame(
+        {"text": [t("map_scale", lang, km=f"{length:g}")], "position": [[end, lat]]}
+    )
+    return paths, text

@@ -1,0 +1,315 @@
+"""The hourly geohazard nowcast: the site model's probability raised by the sensor rules.
+
+Per monitored site at an origin: the sensor rules on the healthy displacement sensors
+(:mod:`riskwarn.warnings`), the hourly model's calibrated probability through the
+domain's thresholds (with hysteresis), the higher of the two, and bilingual reasons and
+evidence. It also runs when the hourly model is unavailable (the hard sensor rules must
+never be silenced by a registry outage) and says so in each warning's evidence and in
+the audit log. Written through the same steps as :func:`riskwarn.scoring.score_domain`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import domains
+from riskwarn import serving_frames as sf
+from riskwarn import warnings as rw
+from riskwarn.reasons import site_model_reasons
+from riskwarn.scoring import (
+    data_version,
+    forecasts_frame,
+    predict_probability,
+    previous_levels,
+    utc,
+    write_run,
+)
+
+if TYPE_CHECKING:
+    from models.registry import Champion
+    from riskwarn.settings import Settings
+    from riskwarn.store import Store
+
+log = logging.getLogger(__name__)
+
+DISPLACEMENT_TYPES = ("gnss", "crack_meter")
+NOWCAST_RULES = rw.SensorRules(steady_window_steps=30 * 24, smooth_steps=6)
+
+
+def site_sensor_state(
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    rules: rw.SensorRules = NOWCAST_RULES,
+    step: str = "1h",
+) -> pd.DataFrame:
+    """Per site at ``origin``: sensor-rule level, reason, health and evidence (pure).
+
+    ``readings`` must hold only readings before ``origin``. A site's kinematic level
+    is the highest over its healthy displacement sensors; its health is 'ok' when at
+    least one displacement sensor is healthy, otherwise the problem of its sensors.
+    """
+    disp_sensors = sensors.loc[
+        sensors["sensor_type"].isin(DISPLACEMENT_TYPES) & sensors["site_id"].notna()
+    ]
+    disp = readings.loc[
+        readings["sensor_id"].isin(disp_sensors["record_id"])
+        & readings["quantity"].isin(["displacement_mm", "crack_width_mm"])
+    ]
+    health = rw.sensor_health(disp, origin, sensors=disp_sensors["record_id"]).merge(
+        disp_sensors[["record_id", "site_id"]], left_on="sensor_id", right_on="record_id"
+    )
+    rows = []
+    good = set(health.loc[health["status"] == "ok", "sensor_id"])
+    by_sensor = {sid: g for sid, g in disp.groupby("sensor_id")}
+    for sid in sorted(good):
+        g = by_sensor[sid]
+        series = g.set_index("observed_at")["value"]
+        k = rw.displacement_kinematics(series, step, rules)
+        if k.empty:
+            continue
+        lv = rw.sensor_levels(k.tail(1), rules).iloc[0]
+        last = k.iloc[-1]
+        rows.append(
+            {
+                "sensor_id": sid,
+                "sensor_level_rank": int(lv["sensor_level_rank"]),
+                "sensor_red": bool(lv["sensor_red"]),
+                "sensor_reason": lv["sensor_reason"],
+                "velocity_mm_per_day": float(last["velocity_mm_per_day"]),
+                "tangent_angle_deg": float(last["tangent_angle_deg"]),
+                "failure_in_hours": float(last["failure_in_hours"]),
+                "tertiary": bool(last["tertiary"]),
+            }
+        )
+    kin = pd.DataFrame(
+        rows,
+        columns=[
+            "sensor_id",
+            "sensor_level_rank",
+            "sensor_red",
+            "sensor_reason",
+            "velocity_mm_per_day",
+            "tangent_angle_deg",
+            "failure_in_hours",
+            "tertiary",
+        ],
+    )
+    per_sensor = health.merge(kin, on="sensor_id", how="left")
+    out = []
+    for site in sites["record_id"]:
+        s = per_sensor.loc[per_sensor["site_id"] == site]
+        ok = s.loc[s["status"] == "ok"]
+        if len(ok):
+            best = ok.sort_values(["sensor_level_rank", "sensor_id"], ascending=[False, True]).iloc[
+                0
+            ]
+            status, note = "ok", " ".join(n for n in s["health_note"] if n)
+        else:
+            best = None
+            status = s["status"].iloc[0] if len(s) else "no_sensor"
+            note = " ".join(n for n in s["health_note"] if n) or (
+                f"Site {site} has no displacement sensor: movement is unknown."
+            )
+        evidence = {
+            "sensors": [
+                {
+                    "sensor_id": r.sensor_id,
+                    "status": r.status,
+                    "readings_24h": int(r.n_readings),
+                    "velocity_mm_per_day": None
+                    if pd.isna(r.velocity_mm_per_day)
+                    else round(float(r.velocity_mm_per_day), 3),
+                    "tangent_angle_deg": None
+                    if pd.isna(r.tangent_angle_deg)
+                    else round(float(r.tangent_angle_deg), 1),
+                }
+                for r in s.itertuples(index=False)
+            ]
+        }
+        items = []
+        if best is not None and not pd.isna(best["sensor_level_rank"]):
+            items.append(
+                rw.sensor_rule_reason(
+                    int(best["sensor_level_rank"]),
+                    float(best["tangent_angle_deg"]),
+                    float(best["failure_in_hours"]),
+                    bool(best["tertiary"]),
+                    rules,
+                )
+            )
+        for r in s.itertuples(index=False):
+            items.append(
+                rw.sensor_health_reason(
+                    r.sensor_id, r.status, r.hours_since_last, r.missing_share, r.spike_share
+                )
+            )
+        if not len(s):
+            items.append(
+                {
+                    "en": f"Site {site} has no displacement sensor: movement is unknown.",
+                    "zh": f"隐患点 {site} 没有位移监测设备：变形情况未知。",
+                }
+            )
+        out.append(
+            {
+                "unit_id": site,
+                "reason_items": [i for i in items if i is not None],
+                "sensor_level_rank": 0
+                if best is None or pd.isna(best["sensor_level_rank"])
+                else int(best["sensor_level_rank"]),
+                "sensor_red": False
+                if best is None or pd.isna(best["sensor_red"])
+                else bool(best["sensor_red"]),
+                "sensor_reason": ""
+                if best is None or not isinstance(best["sensor_reason"], str)
+                else best["sensor_reason"],
+                "failure_in_hours": np.nan if best is None else float(best["failure_in_hours"]),
+                "health_status": status,
+                "health_note": note,
+                "evidence": evidence,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def rain_evidence(
+    sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
+) -> dict[str, float]:
+    """Rain (mm) over the last 24 h per site, from rain gauges at the site (pure)."""
+    gauges = sensors.loc[(sensors["sensor_type"] == "rain_gauge") & sensors["site_id"].notna()]
+    r = readings.loc[
+        (readings["quantity"] == "rain_mm")
+        & readings["sensor_id"].isin(gauges["record_id"])
+        & (readings["observed_at"] >= origin - pd.Timedelta(hours=24))
+    ]
+    per_sensor = r.groupby("sensor_id")["value"].sum()
+    site_of = gauges.set_index("record_id")["site_id"]
+    return per_sensor.groupby(site_of.reindex(per_sensor.index)).max().round(1).to_dict()
+
+
+def nowcast_geohazard(
+    settings: Settings,
+    origin: Any,
+    *,
+    store: Store | None = None,
+    airflow_run_id: str | None = None,
+    lookback_days: int = 35,
+    domain: str | None = None,
+) -> str:
+    """Hourly geohazard nowcast for every monitored site; return the published run id.
+
+    The level is the hourly model's calibrated probability through the domain's
+    thresholds (with hysteresis), raised by the hard sensor rules: a rule's orange or red
+    is never lowered by the model, and a site whose sensors are all unhealthy gets at
+    least blue with the problem stated. Without a usable champion the sensor-rule
+    warnings are still published (a registry outage must not silence a failing slope),
+    each saying "model unavailable, sensor rules only", with an empty model version and
+    an audit-log event; then, unless the model was simply never registered (a fresh
+    install), :class:`ChampionUnavailable` is raised *after* publishing so the task fails
+    loudly. Re-running the same origin rewrites identical rows.
+    """
+    from models.registry import ChampionUnavailable, champion_expected, serving_champion
+    from riskwarn import lake
+    from riskwarn.store import Store as _Store
+
+    domain = domain or domains.names(scored_by=domains.NOWCAST_DAG)[0]
+    origin = utc(origin)
+    if store is None:
+        store = _Store.from_settings(settings)
+        store.upgrade()
+    sites = lake.read_table(settings.lake_dir, "hazard_sites")
+    if sites.empty:
+        raise RuntimeError("geohazard nowcast: no hazard sites in the lake")
+    sensors = lake.read_table(settings.lake_dir, "sensors")
+    readings = sf.read_recent_readings(settings, origin, lookback_days)
+    state = site_sensor_state(sites, sensors, readings, origin)
+    rain = rain_evidence(sensors, readings, origin)
+    outage: str | None = None
+    try:
+        champion: Champion | None = serving_champion(settings.resolved_mlflow_uri, domain, store)
+    except ChampionUnavailable as exc:
+        log.warning("%s; nowcasting on sensor rules alone", exc)
+        store.audit("pipeline", "model_unavailable", "domain", domain, {"error": str(exc)})
+        champion = None
+        outage = str(exc) if champion_expected(settings.resolved_mlflow_uri, domain) else None
+    units = sites[["record_id", "lon", "lat", "admin_code"]].rename(
+        columns={"record_id": "unit_id"}
+    )
+    units["unit_id"] = units["unit_id"].astype(str)
+    codes = sf.admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
+    units = units.merge(codes, left_on="admin_code", right_on="record_id", how="left")
+    units = units.merge(state.astype({"unit_id": str}), on="unit_id", how="left")
+    model_reasons: dict[str, list[Any]] = {}
+    if champion is not None:
+        frame = sf.site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+        frame = units[["unit_id"]].merge(frame, on="unit_id", how="left")
+        prob = predict_probability(champion, frame)
+        model_reasons = site_model_reasons(champion, frame)
+    else:
+        prob = np.full(len(units), np.nan)
+    sensor_score = units["sensor_level_rank"].fillna(0).to_numpy() / 4.0
+    score = np.fmax(np.nan_to_num(prob, nan=0.0), sensor_score)
+    forecasts = forecasts_frame(units, prob, domain, origin, score=score)
+    forecasts["probability"] = (
+        forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
+    )
+    policy = domains.get(domain).levels
+    history = store.warnings(domain=domain, published_only=False)
+    model_levels = rw.assign_levels(
+        units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
+        policy,
+        previous_levels(history, origin),
+    )
+    sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
+    levels = rw.combine_geohazard_levels(
+        model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
+    )
+    levels["score"] = score
+    # the rule and health sentences travel as bilingual reason items (below)
+    levels["sensor_reason"] = ""
+    levels["health_note"] = ""
+    reasons = {
+        u: [
+            *([] if champion is not None else [dict(rw.MODEL_UNAVAILABLE_REASON)]),
+            *(items if isinstance(items, list) else []),
+            *model_reasons.get(u, []),
+        ]
+        for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
+    }
+    evidence = {
+        u: {**ev, "rain_24h_mm": rain.get(u, 0.0)}
+        for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
+    }
+    model_label = (
+        f"{champion.name} v{champion.version}" if champion else "unavailable (sensor rules only)"
+    )
+    ctx = rw.WarningContext(
+        domain, "site", origin, float(domains.get(domain).horizon_hours), {"model": model_label}
+    )
+    warnings = rw.build_warnings(levels, ctx, reasons, evidence=evidence)
+    dv = data_version(
+        units[["unit_id", "sensor_level_rank", "health_status"]].assign(p=np.nan_to_num(prob))
+    )
+    run_id = write_run(
+        store,
+        domain=domain,
+        origin=origin,
+        forecasts=forecasts,
+        warnings=warnings,
+        model_name_=champion.name if champion else None,
+        model_version=champion.version if champion else None,
+        data_version_=dv,
+        airflow_run_id=airflow_run_id,
+    )
+    if outage is not None:
+        raise ChampionUnavailable(
+            f"published {run_id} on the sensor rules only, but the {domain} model should "
+            f"be serving: {outage}"
+        )
+    return run_id

@@ -1,0 +1,224 @@
+"""Read -> frame: the model input of every served unit at a forecast origin.
+
+Each function reads what was known before the origin from the lake (windowed reads in
+:mod:`riskwarn.lake`) and calls the family's builder in :mod:`models.frames`, the same
+function training and backtests call (tests/test_frame_parity.py holds them equal); it
+then locates each unit (``unit_id``, lon/lat) and rolls it up to township and county.
+Labels never leave this module: only the inputs at the origin do.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from riskwarn import domains
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
+
+
+def admin_lookup(admin_units: pd.DataFrame) -> pd.DataFrame:
+    """``record_id`` -> ``township_code``, ``county_code`` for every admin unit."""
+    if admin_units.empty:
+        return pd.DataFrame(columns=["record_id", "township_code", "county_code"])
+    a = admin_units.set_index("record_id")
+    parent = a["parent_id"]
+    level = a["level"]
+    rows = []
+    for rid in a.index:
+        chain = {level.get(rid): rid}
+        cur = rid
+        for _ in range(5):
+            cur = parent.get(cur)
+            if cur is None or pd.isna(cur) or cur not in level.index:
+                break
+            chain[level[cur]] = cur
+        rows.append((rid, chain.get("township"), chain.get("county")))
+    return pd.DataFrame(rows, columns=["record_id", "township_code", "county_code"])
+
+
+def cell_admin_codes(
+    cells: pd.DataFrame, admin_units: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Township and county of each cell (its centre), from the finest admin polygons."""
+    from features.cells import map_cells_to_polygons
+
+    out = cells[["cell_x", "cell_y"]].copy()
+    out["township_code"] = None
+    out["county_code"] = None
+    if admin_units.empty or out.empty:
+        return out
+    polys = admin_units.dropna(subset=["geometry_wkt"])
+    for level in ("community", "township", "county"):
+        level_polys = polys.loc[polys["level"] == level]
+        if len(level_polys):
+            break
+    else:
+        return out
+    m = map_cells_to_polygons(out, level_polys, settings.cell_size_m, settings.city_crs)
+    codes = m.merge(admin_lookup(admin_units), left_on="unit_id", right_on="record_id", how="left")
+    out["township_code"] = (
+        codes["township_code"].astype(object).where(codes["township_code"].notna(), None).to_numpy()
+    )
+    out["county_code"] = (
+        codes["county_code"].astype(object).where(codes["county_code"].notna(), None).to_numpy()
+    )
+    return out
+
+
+def cell_scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+    """Cell features at ``origin`` for a hotspot domain, located and rolled up.
+
+    The frame is :func:`models.frames.hotspot_frame`, the builder training and
+    backtests use; the active area is every cell with an event known before the origin.
+    """
+    from models.frames import CityGrid, hotspot_frame
+    from riskwarn import geo, lake
+
+    spec = domains.get(domain)
+    events = lake.read_table(settings.lake_dir, spec.event_table)
+    # only what was known before the origin enters features (labels are dropped below)
+    events = events.loc[events[spec.time_column] < origin]
+    grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
+    frame = hotspot_frame(spec, events, pd.DatetimeIndex([origin]), grid)
+    if frame.empty:
+        return pd.DataFrame()
+    frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    cells = frame[["cell_x", "cell_y"]].drop_duplicates()
+    admin = cell_admin_codes(cells, lake.read_table(settings.lake_dir, "admin_units"), settings)
+    frame = frame.merge(admin, on=["cell_x", "cell_y"], how="left")
+    x = (frame["cell_x"].to_numpy(float) + 0.5) * settings.cell_size_m
+    y = (frame["cell_y"].to_numpy(float) + 0.5) * settings.cell_size_m
+    frame["lon"], frame["lat"] = geo.unproject(x, y, settings.city_crs)
+    frame["unit_id"] = [
+        geo.cell_id(a, b) for a, b in zip(frame["cell_x"], frame["cell_y"], strict=True)
+    ]
+    return frame
+
+
+def case_scoring_frame(
+    settings: Settings, origin: pd.Timestamp, domain: str | None = None
+) -> pd.DataFrame:
+    """Features of every dispute case open (and not yet escalated) at ``origin``.
+
+    The same builder as training (:func:`models.frames.case_frame`) on
+    the cases and events known before the origin; ``unit_id`` is the dispute id, located
+    at the case's point and rolled up to township and county through its admin code.
+    No personal field is carried (party pseudonyms are only used inside the builder).
+    """
+    from models.frames import CityGrid, case_frame
+    from riskwarn import lake
+
+    disputes = lake.read_table(settings.lake_dir, "disputes")
+    events = lake.read_table(settings.lake_dir, "dispute_events")
+    disputes = disputes.loc[disputes["opened_at"] < origin]
+    events = events.loc[events["event_at"] < origin]
+    if disputes.empty:
+        return pd.DataFrame()
+    grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
+    spec = domains.get(domain) if domain else domains.get(domains.names("case")[0])
+    frame = case_frame(spec, disputes, events, pd.DatetimeIndex([origin]), grid)
+    frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    if frame.empty:
+        return frame
+    place = disputes[["record_id", "lon", "lat", "admin_code"]].rename(
+        columns={"record_id": "dispute_id"}
+    )
+    codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
+    place = place.merge(codes, left_on="admin_code", right_on="record_id", how="left")
+    frame = frame.merge(
+        place[["dispute_id", "lon", "lat", "township_code", "county_code"]],
+        on="dispute_id",
+        how="left",
+    )
+    frame["unit_id"] = frame["dispute_id"].astype(str)
+    return frame
+
+
+def scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+    """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features."""
+    family = domains.get(domain).family
+    if family == "hotspot":
+        return cell_scoring_frame(settings, domain, origin)
+    if family == "case":
+        return case_scoring_frame(settings, origin, domain)
+    return site_scoring_frame(settings, origin, domain)
+
+
+def site_scoring_frame(
+    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int = 35
+) -> pd.DataFrame:
+    """Site model features of every monitored site at ``origin`` (daily ``geohazard``).
+
+    The training builder on the readings of ``[origin - lookback, origin)``; ``unit_id`` is
+    the site, located at the site and rolled up through its admin code. The daily model
+    gives levels only; the hard sensor rules run in the hourly nowcast.
+    """
+    from riskwarn import lake
+
+    sites = lake.read_table(settings.lake_dir, "hazard_sites")
+    if sites.empty:
+        return pd.DataFrame()
+    sensors = lake.read_table(settings.lake_dir, "sensors")
+    readings = read_recent_readings(settings, origin, lookback_days)
+    frame = site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+    place = sites[["record_id", "lon", "lat", "admin_code"]].astype({"record_id": str})
+    codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
+    place = place.merge(codes, left_on="admin_code", right_on="record_id", how="left")
+    place = place.drop(columns=["record_id_y"]).rename(columns={"record_id_x": "unit_id"})
+    return frame.merge(
+        place[["unit_id", "lon", "lat", "township_code", "county_code"]], on="unit_id", how="left"
+    )
+
+
+def site_model_frame(
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str,
+    tz: str,
+) -> pd.DataFrame:
+    """The site model's features at ``origin`` (the training builder, readings before it).
+
+    ``unit_id`` = site id. Hazard events are not read: they are only labels.
+    """
+    from models.frames import site_frame
+
+    events = pd.DataFrame(
+        {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
+    )
+    frame = site_frame(
+        domains.get(domain),
+        readings,
+        sensors,
+        sites,
+        events,
+        pd.DatetimeIndex([origin]),
+        tz,
+        with_rules=False,
+    )
+    frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
+    return frame.rename(columns={"site_id": "unit_id"})
+
+
+def read_recent_readings(
+    settings: Settings, origin: pd.Timestamp, lookback_days: int
+) -> pd.DataFrame:
+    """Sensor readings in ``[origin - lookback, origin)`` from the lake (windowed read)."""
+    from riskwarn import lake
+
+    cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
+    frame = lake.read_table(
+        settings.lake_dir,
+        "sensor_readings",
+        columns=cols,
+        start=origin - pd.Timedelta(days=lookback_days),
+        end=origin,
+    )
+    order = lake.sort_order(frame, ["sensor_id", "observed_at"])
+    frame = frame.take(order).reset_index(drop=True)
+    frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
+    return frame

@@ -1,0 +1,68 @@
+"""The multi-city section (bench/bench_cities.py) and its place in the models report
+(bench/report.py ``--keep``): pure functions on small made-up inputs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import bench_cities
+import report
+
+
+def _metrics(model: float, base: float, ci: tuple[float, float]) -> dict:
+    def fig(v: float) -> dict:
+        return {
+            "pai@0.01": v,
+            "pai@0.05": v,
+            "pai@0.1": v,
+            "hit_rate@0.01": v / 100,
+            "hit_rate@0.05": v / 20,
+            "events": 100.0,
+        }
+
+    return {
+        "methods": {"xgboost": fig(model), "kde": fig(base), "ceiling_loo": fig(6.0),
+                    "ceiling": fig(7.0)},
+        "best_baseline": "kde",
+        "model_minus_baseline": {"kde": {"diff": model - base, "ci": list(ci)}},
+        "gap_closed_share_loo": (model - base) / (6.0 - base),
+        "n_origins": 10,
+        "n_active_cells": 500,
+        "events_outside_area": 7.0,
+    }  # fmt: skip
+
+
+def test_every_city_gets_a_row_and_a_verdict_from_its_paired_ci() -> None:
+    rows = [
+        bench_cities.city_row(bench_cities.CITIES[0], _metrics(4.0, 3.5, (0.1, 0.9)), {}),
+        bench_cities.city_row(bench_cities.CITIES[2], _metrics(3.4, 3.5, (-0.3, 0.1)), {}),
+        bench_cities.city_row(bench_cities.CITIES[3], _metrics(3.0, 3.5, (-0.8, -0.2)), {}),
+        {"city": "cincinnati", "skipped": "not found"},
+    ]
+    for r in rows[:3]:
+        r.update(wall_s=1.0, command="riskwarn backtest ...")
+    text = bench_cities.section_markdown({"cities": rows, "wall_s": 3.0, "command": "x"})
+    assert "| chicago | 10 x 500 | 100 (7) | +0.500 [+0.100, +0.900] | better | 0.20 |" in text
+    assert "vancouver (kept aside)" in text and "within noise" in text
+    assert "**worse beyond noise**" in text
+    assert "| cincinnati | skipped: not found |" in text
+
+
+def test_keep_replaces_only_the_sections_this_run_writes() -> None:
+    old = (
+        "# Benchmarks: models\n\nold intro\n\n## Chicago\n\nold chicago\n\n"
+        "## Hong Kong\n\nold hk\n\n## Tuning\n\nold tuning\n"
+    )
+    new = "# Benchmarks: models\n\nnew intro\n\n## Hong Kong\n\nnew hk\n\n## Cities\n\nnew\n"
+    got = report.merge_kept(old, new)
+    assert "old chicago" in got and "new hk" in got and "old hk" not in got
+    assert "new intro" in got and "old intro" not in got and "old tuning" in got
+    # a new section goes before the next section of the new document the old one has
+    # (none here: at the end)
+    assert got.index("## Hong Kong") < got.index("## Tuning") < got.index("## Cities")
+    both = report.merge_kept(old, "# B\n\n## New\n\nn\n\n## Hong Kong\n\nh\n")
+    assert both.index("## Chicago") < both.index("## New") < both.index("## Hong Kong")
+    assert report.merge_kept(got, new) == got  # idempotent

@@ -1,0 +1,67 @@
+"""The blend of the booster with a stacked baseline (issue 17.2: never worse than the best
+baseline by more than noise): chosen on validation rows only, weight 0 when the booster
+ranks best, towards the baseline when the baseline ranks better."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.backtest import Blend, FittedModel, choose_blend
+
+
+class _Margins(FittedModel):
+    """A fitted model whose booster margin is a given column (the blend reads only it)."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+        self.blend = None
+
+    def margin(self, frame: pd.DataFrame) -> np.ndarray:
+        return frame[self.column].to_numpy(float)
+
+
+def _rows(seed: int = 0, n_origins: int = 6, n_cells: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.5, 2.0, n_cells)
+    frames = []
+    for o in range(n_origins):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "origin": pd.Timestamp("2020-01-06", tz="UTC") + pd.Timedelta(weeks=o),
+                    "cell_x": np.arange(n_cells),
+                    "cell_y": 0,
+                    "label_count": rng.poisson(rate),
+                    "hist_count_all": rng.poisson(rate * 50),
+                    "useless": rng.random(n_cells),
+                    "good": np.log(rate) + rng.normal(0, 0.01, n_cells),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_useless_booster_is_blended_towards_the_baseline() -> None:
+    val = _rows()
+    blend = choose_blend(_Margins("useless"), val, ["useless", "hist_count_all"], 0.05)
+    assert isinstance(blend, Blend) and blend.feature == "hist_count_all"
+    assert blend.weight >= 0.75
+
+
+def test_the_chosen_blend_is_no_worse_on_validation_than_either_part() -> None:
+    from models.backtest import _pai_on
+
+    val = _rows(1)
+    model = _Margins("good")
+    model.blend = choose_blend(model, val, ["good", "hist_count_all"], 0.05)
+    assert model.blend is not None
+    chosen = _pai_on(val, model.raw(val), 0.05)
+    assert chosen >= _pai_on(val, val["good"].to_numpy(float), 0.05) - 1e-9
+    assert chosen >= _pai_on(val, val["hist_count_all"].to_numpy(float), 0.05) - 1e-9
+    if model.blend.weight == 0:  # weight 0: exactly the booster's margin
+        np.testing.assert_array_equal(model.raw(val), val["good"].to_numpy(float))
+
+
+def test_no_stacked_input_means_no_blend() -> None:
+    assert choose_blend(_Margins("useless"), _rows(), ["useless"], 0.05) is None

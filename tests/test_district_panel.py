@@ -1,0 +1,85 @@
+"""The models page's per-district panel (issue 17.4): warnings share vs recorded-incident
+share vs population, and the champion's calibration per district."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from dashboard import district_panel as dp
+
+LOOKUP = pd.DataFrame(
+    {
+        "record_id": ["C1", "C2", "T11", "T12", "T21"],
+        "township_code": [None, None, "T11", "T12", "T21"],
+        "county_code": ["C1", "C2", "C1", "C1", "C2"],
+    }
+)
+
+
+def test_shares_per_district_leave_out_unplaced_rows() -> None:
+    warnings = pd.DataFrame({"county_code": ["C1", "C1", "C1", "C2", None]})
+    incidents = pd.DataFrame(
+        {"county_code": dp.county_of(pd.Series(["T11", "T12", "T21", "X"]), LOOKUP)}
+    )
+    population = pd.DataFrame({"county_code": ["C1", "C2", "C2"], "population": [100, 150, 50]})
+    got = dp.district_shares(warnings, incidents, population).set_index("county_code")
+    assert got.loc["C1", "warnings_share"] == pytest.approx(0.75)
+    assert got.loc["C1", "incidents_share"] == pytest.approx(2 / 3)
+    assert got.loc["C2", "population_share"] == pytest.approx(2 / 3)
+    assert got.attrs["unplaced"] == {"warnings": 1, "incidents": 1}
+
+
+def test_calibration_rows_sum_up_to_their_county_weighted_by_rows() -> None:
+    rows = [
+        {"admin_code": "T11", "n": 100, "mean_probability": 0.10, "base_rate": 0.05},
+        {"admin_code": "T12", "n": 300, "mean_probability": 0.02, "base_rate": 0.04},
+        {"admin_code": "T21", "n": 50, "mean_probability": 0.2, "base_rate": 0.2},
+    ]
+    got = dp.district_calibration(rows, LOOKUP).set_index("county_code")
+    assert got.loc["C1", "n"] == 400
+    assert got.loc["C1", "mean_probability"] == pytest.approx((10 + 6) / 400)
+    assert got.loc["C1", "observed_rate"] == pytest.approx((5 + 12) / 400)
+    assert got.loc["C2", "gap"] == pytest.approx(0.0)
+    assert dp.district_calibration([], LOOKUP).empty
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    pytest.importorskip("streamlit")
+    from tests.dashboard_demo import demo_home
+
+    home = tmp_path_factory.mktemp("dp") / "home"
+    city = demo_home(home, n_cells=200, weeks=2, n_cases=20)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def test_models_page_shows_the_district_panel(home: Path) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=90)
+    role, name = auth.DEMO_USERS["scientist"]
+    at.session_state["user"] = auth.User(username="scientist", name=name, role=role)
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = "\n".join(m.value for m in at.markdown)
+    assert dp.t("dp_title", "en") in text
+    table = at.dataframe[-1].value
+    assert len(table) == 10  # the demo city's ten counties
+    for col in ("warnings share", "recorded-incident share", "population share"):
+        assert table[col].sum() == pytest.approx(1.0)
