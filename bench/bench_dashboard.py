@@ -274,9 +274,12 @@ def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int
 
     meta = json.loads((sim_dir / "simulation.json").read_text(encoding="utf-8"))
     home.mkdir(parents=True, exist_ok=True)
+    from riskwarn.keys import ensure_demo_key
+
     settings = load_settings(
         home=home, city_crs=meta["crs"], cell_size_m=int(meta["cell_size_m"]), store_url=""
     )
+    ensure_demo_key(settings)  # a random pseudonym key in the bench home, as the demo makes
     t_all = time.perf_counter()
     print(f"preparing {home} from {sim_dir}:", flush=True)
     ingest_simulation(sim_dir, settings, reading_months)

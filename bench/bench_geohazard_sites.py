@@ -43,8 +43,10 @@ def _fmt(x: float, nd: int = 3) -> str:
 def method_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown rows: one per method, model first."""
     head = [
-        "| method | AUC [95% CI] | TSS [95% CI] | AP | POD | FAR | failures warned | median lead (h) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | AUC [95% CI] | TSS [95% CI] | AP | POD | FAR | failures warned | "
+        "median lead (h) | orange: POD / FAR | orange: failures warned | "
+        "orange: mean lead (h, 0 if not warned) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     order = ["xgboost", *sorted(m for m in metrics["methods"] if m != "xgboost")]
     rows = []
@@ -54,9 +56,34 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
             f"| {m} | {_fmt(v['auc'])} [{_fmt(v['auc_ci'][0])}, {_fmt(v['auc_ci'][1])}] "
             f"| {_fmt(v['tss'], 2)} [{_fmt(v['tss_ci'][0], 2)}, {_fmt(v['tss_ci'][1], 2)}] "
             f"| {_fmt(v['average_precision'])} | {_fmt(v['pod'], 2)} | {_fmt(v['far'], 2)} "
-            f"| {v['failures_warned']}/{v['failures']} | {_fmt(v['median_lead_time_h'], 1)} |"
+            f"| {v['failures_warned']}/{v['failures']} | {_fmt(v['median_lead_time_h'], 1)} "
+            f"| {_fmt(v.get('pod_orange', math.nan), 2)} / {_fmt(v.get('far_orange', math.nan), 2)} "
+            f"| {v.get('failures_warned_orange', 0)}/{v['failures']} "
+            f"| {_fmt(v.get('mean_lead_time_orange_h', math.nan), 1)} |"
         )
     return head + rows
+
+
+def failures_per_refit(table: pd.DataFrame, fits: pd.DataFrame, cfg: Any) -> str:
+    """Distinct failures in each refit's training rows (first, median, last)."""
+    from models.geohazard_sites import failure_events, site_training_rows
+
+    n = [
+        failure_events(site_training_rows(table, o, cfg), cfg.horizon_hours)
+        for o in fits["refit_origin"]
+    ]
+    return f"first {n[0]}, median {int(pd.Series(n).median())}, last {n[-1]}" if n else "none"
+
+
+def deferred_summary(fits: pd.DataFrame) -> str:
+    """How many refits deferred each site type to the rule."""
+    if "deferred" not in fits:
+        return "n/a"
+    kinds = pd.Series([k for d in fits["deferred"] for k in d.split(",") if k])
+    if kinds.empty:
+        return "none"
+    counts = kinds.str.removeprefix("hazard_type_").value_counts().sort_index()
+    return ", ".join(f"{k} in {v}/{len(fits)} refits" for k, v in counts.items())
 
 
 def margin_vs_probability(scores: pd.DataFrame) -> str:
@@ -95,12 +122,26 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--home", type=Path, default=None, help="a riskwarn home (its lake)")
+    parser.add_argument(
+        "--sim",
+        default=None,
+        help="SEED,SITES,DAYS,ONSET_SHIFT: the simulator's geohazard component in memory "
+        "at hourly resolution (bench/sim_sites.py) instead of a lake",
+    )
     parser.add_argument("--eval-days", type=int, default=92)
     parser.add_argument(
         "--refit-days", type=int, default=None, help="default: the domain's (3 daily, 7 hourly)"
     )
     parser.add_argument("--n-boot", type=int, default=1000)
+    parser.add_argument(
+        "--orange-at-rule-rate",
+        action="store_true",
+        help="orange for every method on as many training site-days as the sensor rules' orange",
+    )
+    parser.add_argument(
+        "--train-window-days", type=int, default=None, help="default: the config's (730)"
+    )
     parser.add_argument("--domains", default="geohazard,geohazard_hourly")
     parser.add_argument("--since", default=None, help="use readings from this UTC date on")
     parser.add_argument(
@@ -114,6 +155,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("models.geohazard_sites").setLevel(logging.INFO)
     from models.geohazard_sites import (
         READING_COLUMNS,
         build_site_table,
@@ -125,18 +167,39 @@ def main() -> None:
     )
     from riskwarn import lake
 
-    lake_dir = args.home / "lake"
     t0 = time.perf_counter()
-    readings = lake.read_table(lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
-    sensors = lake.read_table(lake_dir, "sensors")
-    sites = lake.read_table(lake_dir, "hazard_sites")
-    events = lake.read_table(lake_dir, "hazard_events")
+    if args.sim:
+        from sim_sites import sim_site_frames
+
+        seed, n_sites, days, shift = args.sim.split(",")
+        names = ("readings", "sensors", "sites", "events")
+        spec = args.sim.replace(",", "-")
+        kept = {n: args.cache / f"sim_{spec}_{n}.parquet" for n in names} if args.cache else {}
+        if kept and all(p.exists() for p in kept.values()):
+            frames = {n: pd.read_parquet(p) for n, p in kept.items()}
+        else:
+            frames = sim_site_frames(int(seed), int(n_sites), int(days), onset_shift=float(shift))
+            for n, p in kept.items():
+                p.parent.mkdir(parents=True, exist_ok=True)
+                frames[n].to_parquet(p, index=False)
+        readings, sensors = frames["readings"], frames["sensors"]
+        sites, events = frames["sites"], frames["events"]
+        source = f"--sim {args.sim}"
+    else:
+        if args.home is None:
+            parser.error("give --home or --sim")
+        lake_dir = args.home / "lake"
+        readings = lake.read_table(lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
+        sensors = lake.read_table(lake_dir, "sensors")
+        sites = lake.read_table(lake_dir, "hazard_sites")
+        events = lake.read_table(lake_dir, "hazard_events")
+        source = f"--home {args.home}"
     if args.since:
         readings = readings.loc[readings["observed_at"] >= pd.Timestamp(args.since, tz="UTC")]
     first, end = readings["observed_at"].min(), data_end_of(readings)
     events = events.loc[(events["occurred_at"] >= first) & (events["occurred_at"] < end)]
     print(
-        f"simulated city lake {args.home}: {len(sites)} sites, {len(sensors)} sensors, "
+        f"simulated city ({source}): {len(sites)} sites, {len(sensors)} sensors, "
         f"{len(readings):,} readings {first:%Y-%m-%d}..{end:%Y-%m-%d}, "
         f"{events['site_id'].notna().sum()} failures at monitored sites "
         f"(read in {time.perf_counter() - t0:.0f} s)"
@@ -144,8 +207,11 @@ def main() -> None:
     md = [
         "## Monitored-site geohazard models (simulated city)",
         "",
-        f"Command: `.venv/bin/python bench/bench_geohazard_sites.py --home {args.home} "
+        f"Command: `.venv/bin/python bench/bench_geohazard_sites.py {source} "
         f"--eval-days {args.eval_days} --n-boot {args.n_boot} --domains {args.domains}"
+        f"{' --refit-days ' + str(args.refit_days) if args.refit_days else ''}"
+        f"{' --train-window-days ' + str(args.train_window_days) if args.train_window_days else ''}"
+        f"{' --orange-at-rule-rate' if args.orange_at_rule_rate else ''}"
         f"{' --since ' + args.since if args.since else ''}"
         f"{' --no-prior' if args.no_prior else ''}`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
@@ -159,11 +225,16 @@ def main() -> None:
         cfg = site_config(domain, eval_days=args.eval_days)
         if args.refit_days:
             cfg = replace(cfg, refit_every_days=args.refit_days)
+        if args.orange_at_rule_rate:
+            cfg = replace(cfg, orange_at_rule_rate=True)
+        if args.train_window_days:
+            cfg = replace(cfg, train_window_days=args.train_window_days)
         if args.no_prior:
             cfg = replace(cfg, prior_column=None)
         origins, evals = table_origins(first, end, cfg)
         cached = (
-            args.cache / f"{domain}_{args.since or 'all'}_{args.eval_days}.parquet"
+            args.cache
+            / f"{domain}_{(args.sim or 'lake').replace(',', '-')}_{args.since or 'all'}_{args.eval_days}.parquet"
             if args.cache
             else None
         )
@@ -186,8 +257,10 @@ def main() -> None:
         title = (
             f"{domain}: site x {'day' if cfg.step_hours == 24 else 'hour'}, "
             f"{m['n_origins']} origins x {m['n_sites']} sites, base rate {m['base_rate']:.5f}, "
-            f"{len(bt.fits)} refits (positive training rows {bt.fits['train_failures'].tolist()}, "
-            f"trees {bt.fits['trees'].tolist()}), "
+            f"{len(bt.fits)} refits (failures in the training rows: "
+            f"{failures_per_refit(table, bt.fits, cfg)}; positive rows "
+            f"{bt.fits['train_failures'].tolist()}; trees {bt.fits['trees'].tolist()}; "
+            f"site types deferred to the velocity rule: {deferred_summary(bt.fits)}), "
             f"table {len(table):,} rows built in {t_build:.0f} s, total {wall:.0f} s"
         )
         print("\n" + title)

@@ -46,8 +46,17 @@ def _settle(page: Any) -> None:
         " && !document.querySelector('[data-stale=true]')",
         timeout=120_000,
     )
-    if page.locator("[data-testid=stDeckGlJsonChart]").count():
-        page.locator("[data-testid=stDeckGlJsonChart] canvas").first.wait_for(timeout=60_000)
+    try:  # every map has its canvas, every chart its drawing, no loading placeholder left
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stDeckGlJsonChart]')]"
+            ".every(e => e.querySelector('canvas'))"
+            " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
+            ".every(e => e.querySelector('canvas, svg'))"
+            " && !document.querySelector('[data-testid=stSkeleton]')",
+            timeout=120_000,
+        )
+    except Exception as exc:  # a slow machine: shoot what is there, say so
+        print(f"not fully drawn after 120 s: {page.url} ({type(exc).__name__})", flush=True)
     page.wait_for_timeout(6000)
 
 

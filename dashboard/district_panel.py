@@ -78,7 +78,7 @@ def panel_domains() -> list[str]:
 
 def county_of(codes: pd.Series, lookup: pd.DataFrame) -> pd.Series:
     """County code of each admin code (``lookup``: ``record_id``, ``county_code`` from
-    :func:`riskwarn.scoring.admin_lookup`); unknown codes give NA."""
+    :func:`riskwarn.serving_frames.admin_lookup`); unknown codes give NA."""
     m = lookup.drop_duplicates("record_id").set_index("record_id")["county_code"]
     return codes.astype(str).map(m)
 
@@ -146,7 +146,7 @@ def long_shares(shares: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 def _lake_inputs(lake_dir: str, origin: pd.Timestamp | None) -> tuple[pd.DataFrame, ...]:
     from riskwarn.lake import read_table
-    from riskwarn.scoring import admin_lookup
+    from riskwarn.serving_frames import admin_lookup
 
     lake = Path(lake_dir)
     units = read_table(lake, "admin_units", columns=["record_id", "level", "parent_id"])

@@ -53,7 +53,7 @@ def t(key: str, lang: str, **kwargs: Any) -> str:
 
 def level_label(level: str | None, lang: str) -> str:
     """``'red'`` -> ``'红色（I级）'`` / ``'Red (I)'``."""
-    return t(f"level_{level or 'none'}", lang)
+    return t(f"level_{level if isinstance(level, str) and level else 'none'}", lang)
 
 
 def place_name(name: str | None, lang: str) -> str:

@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from riskwarn import sensor_physics as phys
+
 TANGENT_THRESHOLDS_DEG = {"attention": 45.0, "orange": 80.0, "red": 85.0}
 STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
 
@@ -62,13 +64,14 @@ def daily_site_series(
     out["rain_mm"] = out["rain_mm"].fillna(0.0) if rain.size else np.nan
     out["displacement_mm"] = out["displacement_mm"].interpolate(limit_area="inside")
     # velocity over a centred window of smooth_days: GNSS noise (±2-3 mm) swamps daily steps
+    d = out["displacement_mm"]
     out["velocity_mm_per_day"] = (
-        out["displacement_mm"].diff().rolling(smooth_days, min_periods=1).mean()
+        phys.velocity(d, d.shift(1), 1.0).rolling(smooth_days, min_periods=1).mean()
     )
     v = out["velocity_mm_per_day"]
     steady = v.iloc[: max(steady_days, 2)].median()
     if pd.notna(steady) and steady > 0:
-        out["tangent_angle_deg"] = np.degrees(np.arctan(v / steady))
+        out["tangent_angle_deg"] = phys.tangent_angle_deg(v.to_numpy(float), steady)
     else:
         out["tangent_angle_deg"] = np.nan
     return out.reset_index()[cols]
@@ -151,7 +154,7 @@ def sensor_health(
             # real jump to count as a spike
             step = float(vals.diff().abs().median()) if len(vals) > 1 else 0.0
             mad = max(float(dev.median()), 3.0 * step, 1e-9)
-            spikes += int((dev > spike_mad * mad * 1.4826).sum())
+            spikes += int(phys.is_spike(dev, phys.MAD_TO_SD * mad, spike_mad).sum())
         if "quality" in g:
             spikes += int((g["quality"] == "suspect").sum())
         last = g["observed_at"].max()
@@ -160,7 +163,11 @@ def sensor_health(
                 "sensor_id": sid,
                 "sensor_type": stype,
                 "last_seen": last,
-                "online": bool(now - last <= pd.Timedelta(hours=online_within_h)),
+                "online": not bool(
+                    phys.is_dead(
+                        (now - last) / pd.Timedelta(hours=1), dead_after_hours=online_within_h
+                    )
+                ),
                 "gaps": gaps,
                 "spikes": spikes,
             }

@@ -44,6 +44,7 @@ def hotspot_frame(
     origins: pd.DatetimeIndex,
     grid: CityGrid,
     cells: pd.DataFrame | None = None,
+    frame_builder: Any = None,
     **spec_overrides: Any,
 ) -> pd.DataFrame:
     """Cell x origin model inputs (+ labels) of a hotspot domain.
@@ -51,6 +52,9 @@ def hotspot_frame(
     ``events`` is the domain's event table as the lake holds it (its time column is the
     domain's); ``cells`` the scored cells (default: every cell with an event known
     before the first origin). Empty when there is no such cell.
+    ``frame_builder``: where the frame is built (a
+    ``models.hotspot_backtest.FrameBuilder``, e.g. ``riskwarn.engine`` on a cluster;
+    default here).
     """
     from features.cells import active_cells, assign_cells
     from models.hotspot_backtest import build_model_frame, domain_spec
@@ -74,7 +78,7 @@ def hotspot_frame(
         end=local[-1],
         **spec_overrides,
     )
-    return build_model_frame(ev, cells, origins, spec)
+    return (frame_builder or build_model_frame)(ev, cells, origins, spec)
 
 
 def case_frame(

@@ -31,6 +31,19 @@ constant on the 1-5 failures of the early refits lost to the plain velocity, and
 unpenalised Platt on such slices changed the scale from refit to refit (daily backtest:
 AUC 0.839 on the raw margin, 0.712 after calibration; velocity 0.862).
 
+With enough failures (the bench pools 720 simulated sites over three years,
+``bench/bench_geohazard_sites.py --sim``) the trees grow on every refit. Inputs are the
+physics (:mod:`riskwarn.sensor_physics`): velocity (monotone, and the prior),
+acceleration, inverse velocity and the Fukuzono time to failure (decreasing), and rain
+(monotone). Where the trees do not rank the held-out training failures of a site type
+(``hazard_type_*``) above the velocity rule, the model defers to the rule on that type
+(its margin is the prior alone) and its reasons say so
+(:func:`models.site_fit.site_types_to_defer`).
+
+Layout: the config, prior, calibration and fit live in :mod:`models.site_fit`,
+the metrics in :mod:`models.site_evaluation`; their names are importable from
+here. The nowcast's sensor rules come from :mod:`riskwarn.sensor_rules`.
+
 The job mirrors :mod:`models.case_models`:
 
 1. rolling-origin backtest over the latest ``eval_days``: at each refit origin only rows
@@ -38,9 +51,10 @@ The job mirrors :mod:`models.case_models`:
    grown on the oldest rows, stopped early (log loss) on the next slice and calibrated on
    the latest slice; the warning threshold (max TSS) is chosen on those two later slices;
 2. baselines scored on the same rows, each with its max-TSS threshold from the training
-   rows: Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
+   rows, and an orange threshold at the warning rate of the model's orange (the domain's
+   orange probability) on the training rows (the sensor rules at their own orange): Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
-   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.warnings`);
+   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`);
 3. metrics from the harness (:mod:`models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
@@ -64,19 +78,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.backtest import FittedModel
-from models.calibration import Calibrator, fit_calibrator
-from models.explain import contributions, global_importance
-from models.metrics import (
-    best_threshold_tss,
-    probability_metrics,
-    ranking_metrics,
-    warning_metrics,
-)
+from models.explain import global_importance
+from models.metrics import best_threshold_tss
 from models.registry import (
     GateResult,
     champion_version,
@@ -86,12 +92,34 @@ from models.registry import (
     model_name,
     settle_gate,
 )
+from models.site_evaluation import (  # noqa: F401  (part of this module's interface)
+    DayBootstrap,
+    evaluate_site_methods,
+    failure_lead_times,
+    local_day_codes,
+)
+from models.site_fit import (  # noqa: F401  (part of this module's interface)
+    DECREASING,
+    INCREASING,
+    KEYS,
+    LABEL,
+    MIN_PRIOR_SLOPE,
+    PLATT_PRIOR_SD,
+    SiteFittedModel,
+    SiteModelConfig,
+    VelocityPrior,
+    failure_events,
+    fit_shrunk_platt,
+    fit_site_model,
+    fit_velocity_prior,
+    monotone,
+    site_config,
+    split_by_share,
+)
 from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
-KEYS = ["origin", "site_id"]
-LABEL = "label_any"
 # inputs whose value depends on the length of history read (see the module docstring)
 HISTORY_DEPENDENT = (
     "rain_24h_pct_rank",
@@ -113,16 +141,6 @@ NOT_MODEL_INPUTS = (
     "people_threatened",
     "hazard_type_",
 )
-INCREASING = (
-    "rain_",
-    "api_mm",
-    "effective_rain",
-    "caine_",
-    "guzzetti_",
-    "velocity_mm_per_day",
-    "acceleration_mm_per_day2",
-)
-DECREASING = ("inverse_velocity_day_per_mm", "fukuzono_hours_to_failure")
 # baseline name -> feature column (higher = riskier); "sensor_rules" is added separately
 BASELINE_COLUMNS = {
     "caine": "caine_exceedance",
@@ -134,64 +152,6 @@ BASELINE_COLUMNS = {
 RULE_COLUMN = "sensor_rule_level"
 # the sensor_readings columns the site table needs
 READING_COLUMNS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
-
-
-@dataclass(frozen=True)
-class SiteModelConfig:
-    """Origins, backtest schedule and XGBoost settings of one site domain."""
-
-    step_hours: int = 24
-    horizon_hours: int = 24
-    tz: str = "Asia/Shanghai"
-    eval_days: int = 28
-    # failures are rare: each new one should reach the model within days (simulated city,
-    # daily backtest Jul-Sep 2024: AUC 0.51 refitting every 14 days, 0.71 every 3 days)
-    refit_every_days: int = 3
-    train_window_days: int = 730
-    train_every_hours: int = 24  # spacing of training origins before the evaluation window
-    warmup_days: int = 8  # first origin: this long after the first reading
-    es_fraction: float = 0.2
-    cal_fraction: float = 0.25
-    max_rounds: int = 300
-    early_stopping_rounds: int = 30
-    # the trees start from a logistic prior on the site's displacement velocity (None:
-    # from a constant); see :class:`VelocityPrior`
-    prior_column: str | None = "velocity_mm_per_day"
-    # with a prior, trees are grown only when the fit slice holds this many distinct
-    # failures (fewer: the model is the prior); trees grown on one to three failures
-    # learn that site's storm, not failure (see :class:`VelocityPrior`)
-    min_tree_failures: int = 10
-    # slope of the prior on asinh(velocity) ~ log(2 velocity): 1 = odds proportional to
-    # the velocity, as the inverse-velocity law (time to failure ~ 1/velocity) implies;
-    # None = fitted on each refit's rows (unstable with a few failures: the scale then
-    # changes from refit to refit and scores pooled across refits rank badly)
-    prior_slope: float | None = 1.0
-    params: tuple[tuple[str, Any], ...] = (
-        ("max_depth", 3),
-        ("learning_rate", 0.05),
-        ("min_child_weight", 0.1),
-        ("max_delta_step", 1.0),
-        ("subsample", 0.8),
-        ("colsample_bytree", 0.8),
-        ("reg_lambda", 1.0),
-        ("max_bin", 128),
-        ("tree_method", "hist"),
-        ("nthread", 1),
-        ("seed", 0),
-    )
-
-
-def site_config(domain: str, **overrides: Any) -> SiteModelConfig:
-    """The config of a site domain: its step and horizon from :mod:`riskwarn.domains`."""
-    spec = domains.get(domain)
-    if spec.family != "site":
-        raise ValueError(f"not a site domain: {domain!r} (one of {domains.names('site')})")
-    base = SiteModelConfig(step_hours=spec.step_hours, horizon_hours=spec.horizon_hours)
-    if spec.step_hours < 24:
-        # hourly origins are strongly autocorrelated: train on every 3rd hour before the
-        # evaluation window (every hour inside it), which bounds rows without losing events
-        base = replace(base, train_every_hours=3, refit_every_days=7)
-    return replace(base, **overrides)
 
 
 # --------------------------------------------------------------------------- tables
@@ -271,12 +231,16 @@ def sensor_rule_levels(
 ) -> pd.DataFrame:
     """The nowcast's displacement-rule level (0-4, max over a site's sensors) at each origin.
 
-    Same code and parameters as the nowcast (``riskwarn.nowcast.NOWCAST_RULES``). A
+    Same code and parameters as the nowcast (``riskwarn.sensor_rules.NOWCAST_RULES``). A
     reading at ``t`` is moved 1 ns later so that an origin's hourly sample holds only
     readings strictly before it.
     """
-    from riskwarn.nowcast import DISPLACEMENT_TYPES, NOWCAST_RULES
-    from riskwarn.warnings import displacement_kinematics, sensor_levels
+    from riskwarn.sensor_rules import (
+        DISPLACEMENT_TYPES,
+        NOWCAST_RULES,
+        displacement_kinematics,
+        sensor_levels,
+    )
 
     disp_sensors = sensors.loc[
         sensors["sensor_type"].isin(DISPLACEMENT_TYPES) & sensors["site_id"].notna()
@@ -324,19 +288,6 @@ def site_features(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def monotone(features: Sequence[str]) -> str:
-    """XGBoost monotone constraints: more rain or faster movement never lowers the risk."""
-    signs = []
-    for f in features:
-        if f.startswith(DECREASING):
-            signs.append("-1")
-        elif f.startswith(INCREASING):
-            signs.append("1")
-        else:
-            signs.append("0")
-    return "(" + ",".join(signs) + ")"
-
-
 def site_training_rows(
     table: pd.DataFrame, refit_origin: pd.Timestamp, config: SiteModelConfig
 ) -> pd.DataFrame:
@@ -344,264 +295,6 @@ def site_training_rows(
     end = table["origin"] + pd.Timedelta(hours=config.horizon_hours)
     lo = refit_origin - pd.Timedelta(days=config.train_window_days)
     return table.loc[(end <= refit_origin) & (table["origin"] >= lo)]
-
-
-def split_by_share(
-    rows: pd.DataFrame, es_fraction: float, cal_fraction: float
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Fit / early-stopping / calibration slices by origin (time order, never random).
-
-    Each later slice holds at least ``cal_fraction`` (``es_fraction``) of the origins *and*
-    of the failure rows (its start moves back in time until it does, while the fit slice
-    keeps at least one failure): with a few failures in years of data, a slice cut by
-    origins alone often holds none, and early stopping on such a slice stops at one tree.
-    """
-    origins, inverse = np.unique(rows["origin"].to_numpy(), return_inverse=True)
-    n = len(origins)
-    pos = np.bincount(inverse, weights=rows[LABEL].to_numpy(float), minlength=n)
-    after = np.append(np.cumsum(pos[::-1])[::-1], 0.0)  # failure rows at or after each origin
-
-    def slice_start(end: int, share: float) -> int:
-        by_origins = end - max(round(n * share), 1)
-        need = max(round(pos.sum() * share), 1)
-        enough = np.nonzero(after[:end] - after[end] >= need)[0]
-        return min(by_origins, int(enough[-1])) if len(enough) else by_origins
-
-    first_pos = int(np.argmax(pos > 0)) if pos.sum() else 0
-    cal_i = slice_start(n, cal_fraction)
-    if n < 3:
-        raise ValueError(f"too few training origins ({n}) for fit/early-stopping/calibration")
-    # the fit slice keeps a failure where it can; each slice keeps at least one origin
-    es_i = min(max(slice_start(cal_i, es_fraction), first_pos + 1, 1), n - 2)
-    cal_i = min(max(cal_i, es_i + 1), n - 1)
-    es_start, cal_start = origins[es_i], origins[cal_i]
-    return (
-        rows[rows["origin"] < es_start],
-        rows[(rows["origin"] >= es_start) & (rows["origin"] < cal_start)],
-        rows[rows["origin"] >= cal_start],
-    )
-
-
-@dataclass(frozen=True)
-class VelocityPrior:
-    """Logistic prior on one movement column: ``intercept + slope * asinh(value)``.
-
-    The site's displacement velocity alone ranks failures better than trees grown on a
-    handful of failures (simulated city, hourly backtest Jul-Sep 2024: AUC 0.864 against
-    0.785 for trees from a constant). Boosting from this prior (XGBoost ``base_margin``)
-    keeps the velocity ranking when there are no trees (too few failures) or they add
-    nothing, and lets them correct it where the training rows show more. ``asinh`` is a
-    signed log (velocities are noisy and often negative); a row without the column (dead
-    sensor) gets ``low``, the lowest value of the rows the prior was fitted on. The slope
-    is fixed (``SiteModelConfig.prior_slope``) or fitted and then at least
-    ``MIN_PRIOR_SLOPE``, so that faster movement never lowers the prior.
-    """
-
-    column: str
-    intercept: float
-    slope: float
-    low: float
-
-    def margin(self, frame: pd.DataFrame) -> np.ndarray:
-        """Prior log-odds of each row."""
-        x = np.arcsinh(frame[self.column].to_numpy(float))
-        return self.intercept + self.slope * np.where(np.isfinite(x), x, self.low)
-
-
-MIN_PRIOR_SLOPE = 1e-3
-
-
-def fit_velocity_prior(
-    rows: pd.DataFrame, column: str, slope: float | None = None
-) -> VelocityPrior:
-    """Logistic regression of ``label_any`` on ``asinh(column)``; with ``slope`` given,
-    only the intercept is fitted (maximum likelihood, by bisection)."""
-    from scipy.optimize import brentq
-    from sklearn.linear_model import LogisticRegression
-
-    x = np.arcsinh(rows[column].to_numpy(float))
-    finite = np.isfinite(x)
-    low = float(x[finite].min()) if finite.any() else 0.0
-    x = np.where(finite, x, low)
-    y = rows[LABEL].to_numpy(int)
-    if np.unique(y).size < 2:
-        rate = (float(y.sum()) + 0.5) / (y.size + 1.0)
-        b = MIN_PRIOR_SLOPE if slope is None else slope
-        return VelocityPrior(column, float(np.log(rate / (1 - rate)) - b * x.mean()), b, low)
-    if slope is not None:
-        # expected failures = observed failures
-        def excess(a: float) -> float:
-            z = a + slope * x
-            return float(np.exp(z - np.logaddexp(0.0, z)).sum() - y.sum())
-
-        return VelocityPrior(column, float(brentq(excess, -60.0, 60.0)), slope, low)
-    lr = LogisticRegression(C=1e4, max_iter=1000).fit(x.reshape(-1, 1), y)
-    slope = max(float(lr.coef_[0, 0]), MIN_PRIOR_SLOPE)
-    # refit the intercept alone when the slope was raised: mean prior = base rate
-    intercept = float(lr.intercept_[0])
-    if slope != float(lr.coef_[0, 0]):
-        rate = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-        intercept = float(np.log(rate / (1 - rate)) - slope * x.mean())
-    return VelocityPrior(column, intercept, slope, low)
-
-
-PLATT_PRIOR_SD = 0.5
-
-
-def fit_shrunk_platt(
-    raw: np.ndarray, y: np.ndarray, prior_sd: float = PLATT_PRIOR_SD, max_iter: int = 200
-) -> Calibrator:
-    """Platt scaling ``sigmoid(a + b * raw)`` with a Gaussian prior (sd ``prior_sd``) on
-    ``(a, b)`` centred on the identity ``(0, 1)``: the MAP estimate (L-BFGS).
-
-    For margins that are already log-odds (trees boosted with log loss from a fitted
-    prior). A calibration slice holds a handful of failures; unpenalised Platt fitted on
-    it swings the scale of every refit (slope near zero when the slice's one failure came
-    at a low margin), and scores pooled across refits then rank worse than the raw
-    margins (simulated city, daily backtest Jul-Sep 2024, trees from a constant: AUC 0.839
-    on the margin, 0.712 after unpenalised Platt). The slope stays positive, so the
-    ranking of one refit is kept.
-    """
-    from scipy.optimize import minimize
-
-    raw = np.asarray(raw, dtype=float)
-    y = np.asarray(y, dtype=float)
-    centre = np.array([0.0, 1.0])
-
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = w[0] + w[1] * raw
-        nll = float(np.sum(np.logaddexp(0.0, z) - y * z))
-        p = np.exp(z - np.logaddexp(0.0, z))
-        d = w - centre
-        grad = np.array([np.sum(p - y), np.sum((p - y) * raw)]) + d / prior_sd**2
-        return nll + 0.5 * float(d @ d) / prior_sd**2, grad
-
-    w = minimize(loss, centre, jac=True, method="L-BFGS-B", options={"maxiter": max_iter}).x
-    from sklearn.linear_model import LogisticRegression
-
-    lr = LogisticRegression().fit(np.array([[0.0], [1.0]]), np.array([0, 1]))
-    lr.coef_[0, 0] = max(float(w[1]), MIN_PRIOR_SLOPE)
-    lr.intercept_[0] = float(w[0])
-    return Calibrator("platt", lr)
-
-
-@dataclass
-class SiteFittedModel(FittedModel):
-    """A site model: trees boosted from an optional :class:`VelocityPrior` margin."""
-
-    prior: VelocityPrior | None = None
-
-    @property
-    def trees(self) -> int:
-        """Trees that count (0 when the model is the prior alone)."""
-        return 0 if self.params.get("learning_rate") == 0.0 else self.best_iteration + 1
-
-    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """SHAP contributions to :meth:`raw` (features + ``bias``): the trees' plus the
-        prior's, ``slope * asinh(value)`` on the prior's column and its intercept in
-        ``bias`` (a row without the column: its ``low`` value), so that explanations
-        name the movement even when the model is the prior alone."""
-        c = contributions(self.booster, frame, self.features, self.best_iteration)
-        if self.prior is not None:
-            x = np.arcsinh(frame[self.prior.column].to_numpy(float))
-            x = np.where(np.isfinite(x), x, self.prior.low)
-            c[self.prior.column] += self.prior.slope * x
-            # the trees' bias holds XGBoost's base_score, which a base margin replaces:
-            # the same shift for every row, set so that the parts add up to the margin
-            c["bias"] += self.raw(frame) - c.to_numpy().sum(axis=1)
-        return c
-
-    def raw(self, frame: pd.DataFrame) -> np.ndarray:
-        """Raw margin: the prior's log-odds plus the trees' (the trees' alone if no prior)."""
-        dm = xgb.DMatrix(frame[self.features].to_numpy(np.float32), feature_names=self.features)
-        if self.prior is not None:
-            dm.set_base_margin(self.prior.margin(frame))
-        return self.booster.predict(
-            dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
-        )
-
-
-def failure_events(rows: pd.DataFrame, horizon_hours: float) -> int:
-    """Distinct failures behind the positive rows: runs of positive origins at one site
-    (a failure labels every origin of the ``horizon_hours`` before it)."""
-    pos = rows.loc[rows[LABEL] > 0, ["site_id", "origin"]].sort_values(["site_id", "origin"])
-    if pos.empty:
-        return 0
-    gap = pos.groupby("site_id")["origin"].diff() > pd.Timedelta(hours=horizon_hours)
-    new_site = pos["site_id"].ne(pos["site_id"].shift())
-    return int((gap | new_site).sum())
-
-
-def fit_site_model(
-    rows: pd.DataFrame,
-    features: list[str],
-    config: SiteModelConfig,
-    refit_origin: pd.Timestamp,
-) -> tuple[SiteFittedModel, float]:
-    """Fit (oldest rows), early-stop (next slice, log loss), Platt-calibrate (latest slice).
-
-    Returns the model and its warning threshold: max TSS of the calibrated probability on
-    the early-stopping and calibration slices (rows the trees were not grown on), or on
-    all rows when those slices hold no failure.
-    """
-    if rows[LABEL].sum() == 0:
-        raise ValueError(f"no failure among the training rows before {refit_origin}")
-    rows = rows.sort_values("origin", kind="stable")
-    fit, es, cal = split_by_share(rows, config.es_fraction, config.cal_fraction)
-    params = {
-        **dict(config.params),
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "monotone_constraints": monotone(features),
-    }
-
-    # the prior (two numbers) learns from the fit and early-stopping slices: failures
-    # cluster in storms, and the fit slice alone often holds one or two
-    prior = (
-        fit_velocity_prior(pd.concat([fit, es]), config.prior_column, config.prior_slope)
-        if config.prior_column is not None
-        else None
-    )
-
-    def dm(f: pd.DataFrame) -> xgb.DMatrix:
-        x = f[features].to_numpy(np.float32)
-        d = xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
-        if prior is not None:
-            d.set_base_margin(prior.margin(f))
-        return d
-
-    if prior is not None and failure_events(fit, config.horizon_hours) < config.min_tree_failures:
-        # too few failures to grow trees on: one tree of zero leaves, the model is the prior
-        params["learning_rate"] = 0.0
-        booster = xgb.train(params, dm(fit), num_boost_round=1)
-        booster.best_iteration = 0
-    else:
-        booster = xgb.train(
-            params,
-            dm(fit),
-            num_boost_round=config.max_rounds,
-            evals=[(dm(es), "es")],
-            early_stopping_rounds=config.early_stopping_rounds,
-            verbose_eval=False,
-        )
-    model = SiteFittedModel(
-        booster=booster,
-        calibrator=None,  # type: ignore[arg-type]
-        features=list(features),
-        params=params,
-        best_iteration=int(booster.best_iteration),
-        trained_until=refit_origin,
-        n_train_rows=len(fit),
-        prior=prior,
-    )
-    if prior is None:
-        model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
-    else:  # the margin is already log-odds: only correct it as far as the slice shows
-        model.calibrator = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy())
-    later = pd.concat([es, cal])
-    pick = later if later[LABEL].sum() > 0 else rows
-    threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
-    return model, threshold
 
 
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -628,6 +321,13 @@ class SiteBacktest:
     fits: pd.DataFrame
 
 
+def rate_threshold(score: np.ndarray, share: float) -> float:
+    """The threshold at which ``score`` warns on ``share`` of the rows (inf: never)."""
+    if share <= 0 or len(score) == 0:
+        return float("inf")
+    return float(np.quantile(score, 1.0 - min(share, 1.0)))
+
+
 def run_site_backtest(
     table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: SiteModelConfig
 ) -> SiteBacktest:
@@ -637,6 +337,7 @@ def run_site_backtest(
     out, fits = [], []
     model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
+    orange: dict[str, float] = {}
     next_refit: pd.Timestamp | None = None
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
         if origin not in by_origin:
@@ -651,8 +352,18 @@ def run_site_backtest(
                 model, t_model = fit_site_model(train, features, config, origin)
                 thresholds = {"xgboost": t_model}
                 y_train = train[LABEL].to_numpy()
+                # orange: the model's at the domain's probability; each rule's at the
+                # same warning rate on the training rows (the sensor rules at their own)
+                p_train = model.predict_proba(train)
+                if config.orange_at_rule_rate and RULE_COLUMN in train:
+                    share = float(np.mean(train[RULE_COLUMN].to_numpy(float) >= 3))
+                    orange = {"xgboost": rate_threshold(p_train, share)}
+                else:
+                    orange = {"xgboost": config.orange_probability}
+                    share = float(np.mean(p_train >= config.orange_probability))
                 for name, s in baseline_scores(train).items():
                     thresholds[name] = best_threshold_tss(y_train, s)
+                    orange[name] = 3.0 if name == "sensor_rules" else rate_threshold(s, share)
                 fits.append(
                     {
                         "refit_origin": origin,
@@ -661,8 +372,18 @@ def run_site_backtest(
                         "last_label_end": train["origin"].max()
                         + pd.Timedelta(hours=config.horizon_hours),
                         "trees": model.trees,
+                        "deferred": ",".join(model.deferred),
+                        "orange_share": share,
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
+                )
+                log.info(
+                    "refit %s: %d rows, %d positive, %d trees, deferred %s",
+                    origin,
+                    len(train),
+                    int(train[LABEL].sum()),
+                    model.trees,
+                    model.deferred or "none",
                 )
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
         assert model is not None
@@ -681,6 +402,7 @@ def run_site_backtest(
                         "raw": raw if name == "xgboost" else np.nan,
                         "threshold": thresholds[name],
                         "warned": score >= thresholds[name],
+                        "orange": score >= orange[name],
                         "label": rows[LABEL].to_numpy(int),
                     }
                 )
@@ -688,151 +410,6 @@ def run_site_backtest(
     if model is None:
         raise ValueError("no evaluation origin has a failure in its training rows")
     return SiteBacktest(pd.concat(out, ignore_index=True), model, pd.DataFrame(fits))
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def failure_lead_times(
-    scores: pd.DataFrame, events: pd.DataFrame, horizon_hours: float
-) -> pd.DataFrame:
-    """Per failure (``site_id``, ``occurred_at``) and method: hours from the earliest
-    warned origin in ``[failure - horizon, failure]`` at that site (NaN = not warned)."""
-    ev = events.dropna(subset=["site_id", "occurred_at"])[["site_id", "occurred_at"]]
-    ev = ev.astype({"site_id": str})
-    warned = scores.loc[scores["warned"], ["method", "site_id", "origin"]]
-    m = ev.merge(warned, on="site_id", how="inner")
-    m = m[
-        (m["origin"] <= m["occurred_at"])
-        & (m["origin"] >= m["occurred_at"] - pd.Timedelta(hours=horizon_hours))
-    ]
-    first = m.groupby(["method", "site_id", "occurred_at"], as_index=False)["origin"].min()
-    first["lead_time_hours"] = (first["occurred_at"] - first["origin"]) / pd.Timedelta(hours=1)
-    grid = ev.merge(pd.DataFrame({"method": scores["method"].unique()}), how="cross")
-    return grid.merge(
-        first[["method", "site_id", "occurred_at", "lead_time_hours"]],
-        on=["method", "site_id", "occurred_at"],
-        how="left",
-    )
-
-
-class DayBootstrap:
-    """Bootstrap over local days (whole days resampled, paired across methods).
-
-    Each replicate draws days with replacement; a row's weight is its day's count. AUC and
-    the warning table are recomputed from per-day parts, so thousands of replicates over
-    hundreds of thousands of rows take well under a second.
-    """
-
-    def __init__(self, day: np.ndarray, n_boot: int, seed: int = 0) -> None:
-        self.day = np.asarray(day)
-        self.n_days = int(self.day.max()) + 1 if self.day.size else 0
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, max(self.n_days, 1), (n_boot, self.n_days))
-        self.weights = np.stack([np.bincount(i, minlength=self.n_days) for i in idx]).astype(float)
-
-    def auc(self, y: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """AUC of every replicate (ties count one half)."""
-        pos = np.asarray(y) == 1
-        s = np.asarray(s, dtype=float)
-        below = np.zeros((int(pos.sum()), self.n_days))
-        for d in range(self.n_days):
-            sn = np.sort(s[~pos & (self.day == d)])
-            lo = np.searchsorted(sn, s[pos], "left")
-            hi = np.searchsorted(sn, s[pos], "right")
-            below[:, d] = lo + 0.5 * (hi - lo)
-        neg_per_day = np.bincount(self.day[~pos], minlength=self.n_days)
-        w_pos = self.weights[:, self.day[pos]]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return (w_pos * (self.weights @ below.T)).sum(axis=1) / (
-                w_pos.sum(axis=1) * (self.weights @ neg_per_day)
-            )
-
-    def tss(self, warned: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """TSS (POD - POFD) of every replicate."""
-        w, e = np.asarray(warned, bool), np.asarray(y) == 1
-        parts = np.stack(
-            [
-                np.bincount(self.day[m], minlength=self.n_days)
-                for m in (w & e, ~w & e, w & ~e, ~w & ~e)
-            ],
-            axis=1,
-        ).astype(float)
-        hits, misses, fa, cn = (self.weights @ parts).T
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return hits / (hits + misses) - fa / (fa + cn)
-
-
-def _ci(values: np.ndarray) -> list[float]:
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return [float("nan"), float("nan")]
-    lo, hi = np.quantile(v, [0.025, 0.975])
-    return [float(lo), float(hi)]
-
-
-def local_day_codes(origins: pd.Series, tz: str) -> np.ndarray:
-    """0-based index of each origin's local day."""
-    days = pd.DatetimeIndex(origins).tz_convert(tz).tz_localize(None).normalize()
-    return pd.factorize(days, sort=True)[0]
-
-
-def evaluate_site_methods(
-    scores: pd.DataFrame,
-    events: pd.DataFrame,
-    config: SiteModelConfig,
-    n_boot: int = 500,
-    champion: pd.DataFrame | None = None,
-) -> dict[str, Any]:
-    """Every metric per method, day-bootstrap CIs and model-minus-other AUC differences.
-
-    ``events`` (``site_id``, ``occurred_at``) are the failures inside the evaluation
-    window (for lead times); ``champion`` optionally holds the champion's scores of the
-    same rows (``origin``, ``site_id``, ``score``).
-    """
-    scores = scores.sort_values(["method", *KEYS]).reset_index(drop=True)
-    first = scores[scores["method"] == "xgboost"]
-    boot = DayBootstrap(local_day_codes(first["origin"], config.tz), n_boot)
-    leads = failure_lead_times(scores, events, config.horizon_hours)
-    result: dict[str, Any] = {"methods": {}, "headline": "auc"}
-    auc_reps: dict[str, np.ndarray] = {}
-    for m, g in scores.groupby("method", sort=True):
-        y, s = g["label"].to_numpy(), g["score"].to_numpy()
-        res: dict[str, Any] = dict(
-            probability_metrics(y, s) if m == "xgboost" else ranking_metrics(y, s)
-        )
-        wm = warning_metrics(g["warned"].to_numpy(), y)
-        res.update({k: wm[k] for k in ("pod", "far", "tss", "csi", "warned_share")})
-        auc_reps[str(m)] = boot.auc(y, s)
-        res["auc_ci"] = _ci(auc_reps[str(m)])
-        res["tss_ci"] = _ci(boot.tss(g["warned"].to_numpy(), y))
-        lm = leads[leads["method"] == m]["lead_time_hours"]
-        res["failures"] = len(lm)
-        res["failures_warned"] = int(lm.notna().sum())
-        res["median_lead_time_h"] = float(lm.median()) if lm.notna().any() else float("nan")
-        res["threshold_last_fit"] = float(g["threshold"].iloc[-1])
-        res["n_rows"] = len(g)
-        result["methods"][str(m)] = res
-    model = auc_reps["xgboost"]
-    comps: dict[str, Any] = {}
-    for m, reps in auc_reps.items():
-        if m == "xgboost":
-            continue
-        d = result["methods"]["xgboost"]["auc"] - result["methods"][m]["auc"]
-        comps[m] = {"diff": float(d), "ci": _ci(model - reps)}
-    if champion is not None and len(champion):
-        c = first[[*KEYS, "label"]].merge(champion[[*KEYS, "score"]], on=KEYS, how="left")
-        if c["score"].notna().all():
-            y, s = c["label"].to_numpy(), c["score"].to_numpy()
-            reps = boot.auc(y, s)
-            d = result["methods"]["xgboost"]["auc"] - probability_metrics(y, s)["auc"]
-            comps["champion"] = {"diff": float(d), "ci": _ci(model - reps)}
-    result["model_minus_baseline"] = comps
-    result["n_origins"] = int(first["origin"].nunique())
-    result["n_days"] = int(boot.n_days)
-    result["n_sites"] = int(first["site_id"].nunique())
-    result["base_rate"] = float(first["label"].mean())
-    return result
 
 
 # --------------------------------------------------------------------------- training job

@@ -83,7 +83,17 @@ class RiskModel(PythonModel):
                 self.fitted.booster, frame, self.fitted.features, self.fitted.best_iteration
             )
         )
-        return explain_rows(c, frame, top_n=top_n)
+        rows = explain_rows(c, frame, top_n=top_n)
+        notes = getattr(self.fitted, "deferral_reasons", None)  # site models deferring to a rule
+        if callable(notes):
+            for row, note in zip(rows, notes(frame), strict=True):
+                if note:
+                    row["deferred"] = note
+                    row["reason"] = {
+                        lang: f"{row['reason'][lang]} {note[lang]}".strip() for lang in ("en", "zh")
+                    }
+                    row["sentence"] = row["reason"]["en"]
+        return rows
 
 
 def configure(tracking_uri: str, registry_uri: str | None = None) -> MlflowClient:

@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from riskwarn.settings import load_settings
+from riskwarn.settings import Settings, load_settings
 
 log = logging.getLogger("riskwarn.demo")
 
@@ -31,6 +31,18 @@ log = logging.getLogger("riskwarn.demo")
 # city's extract dropped into this home cannot reach the features (issue 13.7).
 SIMULATED_CITY_AREA = "115.7,29.6,117.4,31.3"
 DEFAULT_HOST = "127.0.0.1"  # the demo dashboard listens on this host only (issue 13.11)
+
+
+def write_demo_users_once(settings: Settings) -> Path:
+    """The demo users file (README's logins), written before serving or stopping, so that
+    ``RISKWARN_DEMO_NO_SERVE=1 make demo`` then ``riskwarn dashboard`` signs in too."""
+    from dashboard import auth
+    from riskwarn.commands.dashboard import DEFAULT_DEMO_PASSWORD, DEMO_PASSWORD_ENV
+
+    path = auth.users_file_path(settings.home)
+    if not path.exists():
+        auth.write_demo_users(path, os.environ.get(DEMO_PASSWORD_ENV, DEFAULT_DEMO_PASSWORD))
+    return path
 
 
 def main() -> int:
@@ -52,8 +64,12 @@ def main() -> int:
 
     dag_ids = run_demo_pipeline(settings)
     log.info("pipeline ran through Airflow: %s", ", ".join(dag_ids))
+    users_file = write_demo_users_once(settings)
+    from riskwarn.commands.dashboard import demo_password_note
+
+    log.info("%s", demo_password_note(users_file))
     if os.environ.get("RISKWARN_DEMO_NO_SERVE"):
-        return 0
+        return 0  # `riskwarn dashboard` later signs in with the same demo logins
     port = os.environ.get("RISKWARN_DASHBOARD_PORT", "8501")
     host = os.environ.get("RISKWARN_DASHBOARD_HOST", DEFAULT_HOST)
     log.info("serving the dashboard on http://%s:%s (Ctrl-C to stop)", host, port)

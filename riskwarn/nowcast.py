@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import domains
+from riskwarn import domains, sensor_rules
 from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.reasons import site_model_reasons
@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DISPLACEMENT_TYPES = ("gnss", "crack_meter")
-NOWCAST_RULES = rw.SensorRules(steady_window_steps=30 * 24, smooth_steps=6)
+# the nowcast's rule parameters live with the rules (the site model uses them too)
+DISPLACEMENT_TYPES = sensor_rules.DISPLACEMENT_TYPES
+NOWCAST_RULES = sensor_rules.NOWCAST_RULES
 
 
 def site_sensor_state(

@@ -80,6 +80,6 @@ def site_model_reasons(champion: Champion, frame: pd.DataFrame) -> dict[str, lis
         log.info("no model explanations for %s (%s)", champion.domain, exc)
         return {}
     return {
-        str(u): [r.get("reason") or r["sentence"]] if r.get("factors") else []
+        str(u): [r.get("reason") or r["sentence"]] if r.get("factors") or r.get("deferred") else []
         for u, r in zip(frame["unit_id"], rows, strict=True)
     }

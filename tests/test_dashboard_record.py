@@ -116,3 +116,12 @@ def test_english_pages_write_chinese_place_names_in_pinyin() -> None:
         "340803", "340803001", {"340803": "大观区", "340803001": "集贤街道"}, "en"
     ) == ("Daguan District, Jixian Subdistrict")
     assert not re.search(r"[\u3400-\u9fff]", place_name("天堂镇三角村 崩塌", "en"))
+
+
+def test_a_dismissed_warning_reads_no_level_not_a_raw_key() -> None:
+    """The picker showed "level_nan" for a dismissed warning (its effective level is NaN
+    in a frame)."""
+    from dashboard.i18n import level_label
+
+    assert level_label(float("nan"), "en") == level_label(None, "en") == "No warning"
+    assert level_label(pd.NA, "zh") == level_label(None, "zh")

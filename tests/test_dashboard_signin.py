@@ -132,6 +132,12 @@ def test_the_demo_listens_on_this_host_only_and_says_how_to_change_its_password(
     from riskwarn.commands.dashboard import DEMO_PASSWORD_ENV, demo_password_note
 
     assert demo.DEFAULT_HOST == "127.0.0.1"
+    # RISKWARN_DEMO_NO_SERVE=1 make demo, then `riskwarn dashboard`: the README's logins work
+    from riskwarn.settings import load_settings
+
+    path = demo.write_demo_users_once(load_settings(home=tmp_path))
+    users = auth.load_users(path)
+    assert auth.authenticate(users, "reviewer", "riskwarn-demo") is not None
     note = demo_password_note(tmp_path / "users.yaml")
     assert DEMO_PASSWORD_ENV in note and str(tmp_path / "users.yaml") in note
 
@@ -252,7 +258,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
     home = tmp_path / "home"
     city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
     expect = sync_api.expect
-    expect.set_options(timeout=60_000)
+    expect.set_options(timeout=120_000)
     with (
         serve(home, dashboard_env(home, city.store_url)) as base,
         sync_api.sync_playwright() as p,
@@ -260,6 +266,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         browser = launch_chromium(sync_api, p)
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
+        page.set_default_timeout(120_000)  # the first render is slow on a loaded machine
         page.goto(base)
         page.get_by_label("用户名").fill("reviewer")
         page.get_by_label("密码").fill(DEMO_PASSWORD)
@@ -283,6 +290,7 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         other = browser.new_context()
         other.add_cookies([cookie])
         page2 = other.new_page()
+        page2.set_default_timeout(120_000)
         page2.goto(base)
         expect(page2.get_by_label("密码")).to_be_visible()
         expect(page2.get_by_role("heading", name="本周风险总览")).to_have_count(0)

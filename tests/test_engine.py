@@ -213,3 +213,28 @@ def test_setting_switches_the_path(city: Settings, dask_settings: Settings, clus
         assert engine.threads() == 2
     with pytest.raises(ValueError, match="engine"):
         Settings(engine="spark")
+
+
+def test_features_build_on_the_engine_writes_the_local_partitions(
+    city: Settings, dask_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn features build`` with RISKWARN_ENGINE=dask: the same partitions."""
+    from click.testing import CliRunner
+
+    from riskwarn.cli import cli
+
+    written = {}
+    for name, settings in (("local", city), ("dask", dask_settings)):
+        monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+        monkeypatch.setenv("RISKWARN_ENGINE", settings.engine)
+        monkeypatch.setenv("RISKWARN_DASK_SCHEDULER", settings.dask_scheduler)
+        out = tmp_path / name
+        args = ["features", "build", "incidents", "--start", "2023-08-07", "--end", "2023-08-13"]
+        result = CliRunner().invoke(cli, [*args, "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        parts = [pd.read_parquet(f) for f in sorted(out.rglob("*.parquet"))]
+        written[name] = pd.concat(parts).sort_values(["origin", "cell_x", "cell_y"])
+    assert len(written["local"]) > 0
+    pd.testing.assert_frame_equal(
+        written["dask"].reset_index(drop=True), written["local"].reset_index(drop=True)
+    )

@@ -66,19 +66,24 @@ def small(tmp_path_factory) -> dict:
     }
 
 
-def _table(small: dict, origins, domain: str = "geohazard_hourly", readings=None):
+def _table(small: dict, origins, domain: str = "geohazard_hourly", readings=None, events=None):
     cfg = site_config(domain)
     r = small["readings"] if readings is None else readings
-    return build_site_table(r, small["sensors"], small["sites"], small["events"], origins, cfg)
+    ev = small["events"] if events is None else events
+    return build_site_table(r, small["sensors"], small["sites"], ev, origins, cfg)
 
 
 def test_rows_for_an_origin_never_use_readings_at_or_after_it(small: dict) -> None:
+    """Every model input (rain, kinematics, the site type the model may defer on) and the
+    rule level are unchanged when every later reading and failure is removed."""
     origins = pd.DatetimeIndex(["2023-07-11T06:00Z", "2023-07-11T07:00Z", "2023-07-13T20:00Z"])
     full = _table(small, origins)
-    feats = [*site_features(full), *HISTORY_DEPENDENT, RULE_COLUMN]
+    types = [c for c in full.columns if c.startswith("hazard_type_")]
+    feats = [*site_features(full), *types, *HISTORY_DEPENDENT, RULE_COLUMN]
     for origin in origins:
         cut = small["readings"].loc[small["readings"]["observed_at"] < origin]
-        alone = _table(small, [origin], readings=cut)
+        earlier = small["events"].loc[small["events"]["occurred_at"] < origin]
+        alone = _table(small, [origin], readings=cut, events=earlier)
         got = full.loc[full["origin"] == origin].reset_index(drop=True)
         pd.testing.assert_frame_equal(got[feats], alone[feats], check_dtype=False)
     # the accelerating sites move: the check above compares real signal, not constants

@@ -103,6 +103,22 @@ def _steady(n: int, sensors: int = 1, start: pd.Timestamp | None = None) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
+FAIL = pd.Timestamp("2026-11-19", tz="UTC")
+
+
+def _failing_slope() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A slope failing at FAIL, in two parts: up to a day before, then up to the first
+    hour at which the rules put it at red (14:00, 10 h before; the stream evaluates each
+    hour end as the nowcast does, and catches up hour by hour on the second part)."""
+    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    first = r.loc[r["observed_at"] < FAIL - pd.Timedelta(days=1)]
+    second = r.loc[
+        (r["observed_at"] >= FAIL - pd.Timedelta(days=1))
+        & (r["observed_at"] <= FAIL - pd.Timedelta(hours=10))
+    ]
+    return first, second
+
+
 def _batch_file(readings: pd.DataFrame, path: Path) -> Path:
     """The same readings as the simulated city's monthly extract (batch path)."""
     local = readings["observed_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
@@ -282,7 +298,8 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
 
     secret = "test-webhook-secret-0123456789abcdef"
     os.environ["RW_TEST_HOOK_SECRET"] = secret
-    readings = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    first, second = _failing_slope()
+    readings = pd.concat([first, second])
     with smtp_server() as (smtp_port, mails), Webhook() as hook:
         contacts = tmp_path / "contacts.yaml"
         contacts.write_text(
@@ -302,9 +319,12 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
         )
         cfg = load_config(contacts)
         with Running(_consumer(settings, broker, delivery=cfg)) as c:
-            _publish(broker, readings)
+            _publish(broker, first)
+            wait_for(lambda: c.counters.received >= len(first), 60)
+            _publish(broker, second)
             wait_for(lambda: c.counters.received >= len(readings), 60)
-            wait_for(lambda: c.counters.deliveries_logged >= 2, 60)
+            # every hour of the 18 days is evaluated (as the nowcast would): ~400 steps
+            wait_for(lambda: c.counters.deliveries_logged >= 2, 400)
             store = Store(settings.resolved_store_url)
             w = store.warnings(domain=DOMAIN)
             assert list(w["unit_id"]) == ["H1"] and w["level"].iloc[0] == "red"
@@ -344,21 +364,26 @@ def test_store_unavailable_holds_no_reading_back(settings: Any, broker: Broker) 
     from riskwarn.store import Store
     from riskwarn.stream.publish import DOMAIN
 
-    readings = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
+    first, second = _failing_slope()
+    readings = pd.concat([first, second])
     with Running(_consumer(settings, broker)) as c:
+        _publish(broker, first)
+        wait_for(lambda: c.counters.received >= len(first), 60)
         db = sqlite3.connect(settings.home / "serving.db", isolation_level=None, timeout=1)
         db.execute("BEGIN EXCLUSIVE")  # no other writer until this ends
         try:
-            _publish(broker, readings)
+            changes = c.counters.level_changes
+            _publish(broker, second)
             wait_for(lambda: c.counters.received >= len(readings), 60)
             assert len(_lake(settings)) == len(readings)
-            assert c.counters.level_changes == 0
+            assert c.counters.level_changes == changes
         finally:
             db.execute("ROLLBACK")
             db.close()
-        wait_for(lambda: c.counters.level_changes > 0, 60)
+        wait_for(lambda: c.counters.level_changes > changes, 400)
+        wait_for(lambda: not c.pending and not c.state.backlog, 400)
     store = Store(settings.resolved_store_url)
-    assert store.warnings(domain=DOMAIN)["level"].tolist() == ["red"]
+    assert store.warnings(domain=DOMAIN)["unit_id"].tolist() == ["H1"]
     store.close()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 import pandas as pd
@@ -67,6 +67,7 @@ def build(
     from features.calendar import local_midnights
     from models.frames import CityGrid
     from riskwarn import lake
+    from riskwarn.engine import EventSource, open_engine
     from riskwarn.settings import load_settings
 
     settings = load_settings()
@@ -80,26 +81,49 @@ def build(
     if len(origins) == 0:
         raise click.UsageError("no origins: --end is before --start")
     src = list(sources) or None
+    spec = domains.get(domain)
+    # every table read at the version it has now: the engine's workers read the same
+    versions = {t: lake.table_version(settings.lake_dir, t) for t in _tables(spec)}
 
     def read(table: str) -> pd.DataFrame:
-        return lake.read_table(settings.lake_dir, table, sources=src)
+        return lake.read_table(settings.lake_dir, table, sources=src, version=versions[table])
 
-    frame = _build(domains.get(domain), read, origins, CityGrid(crs, size, tz))
+    with open_engine(settings) as engine:
+        builder = None
+        if spec.family == "hotspot":  # on a cluster, the frame blocks are built there
+            source = EventSource(
+                settings.lake_dir, spec.event_table, spec.time_column, None, crs, size,
+                sources=tuple(sources) or None, version=versions[spec.event_table],
+            )  # fmt: skip
+            builder = engine.frame_builder(source)
+        frame = _build(spec, read, origins, CityGrid(crs, size, tz), builder)
     target = out or settings.home / "features" / domain
     written = write_partitions(frame, target, tz)
     click.echo(f"{domain}: {len(frame)} rows, {len(written)} origin partitions in {target}")
 
 
-def _build(domain: Domain, read, origins: pd.DatetimeIndex, grid: CityGrid) -> pd.DataFrame:
+def _tables(domain: Domain) -> tuple[str, ...]:
+    """The lake tables :func:`_build` reads for ``domain``."""
+    if domain.family == "hotspot":
+        return (domain.event_table,)
+    if domain.family == "case":
+        return ("disputes", "dispute_events")
+    return ("hazard_sites", "sensor_readings", "sensors", "hazard_events")
+
+
+def _build(
+    domain: Domain, read, origins: pd.DatetimeIndex, grid: CityGrid, builder: Any = None
+) -> pd.DataFrame:
     """The domain's model frame (inputs and labels) at ``origins``: the builder training
-    and serving use (:mod:`models.frames`)."""
+    and serving use (:mod:`models.frames`); hotspot frames through ``builder`` (the
+    engine's, None = here)."""
     from models import frames
 
     if domain.family == "hotspot":
         events = read(domain.event_table)
         if events.empty:
             raise click.ClickException(f"the lake has no {domain.event_table} records")
-        frame = frames.hotspot_frame(domain, events, origins, grid)
+        frame = frames.hotspot_frame(domain, events, origins, grid, frame_builder=builder)
         if frame.empty:
             raise click.ClickException(
                 f"no {domain.event_table} records before the first origin {origins[0]}"

@@ -22,7 +22,7 @@ class EventSource:
     """Where a hotspot domain's events are, as a recipe a worker can follow on its own.
 
     The records of ``table`` (some ``sources``, all if None) whose ``time_column`` is
-    before ``end``, as of table ``version`` (pinned by the client, so every worker reads
+    before ``end`` (None: all), as of table ``version`` (pinned by the client, so every worker reads
     the same snapshot while ingests go on), on the city grid ``crs`` / ``cell_size_m``.
     Small and picklable: it travels to the workers instead of the rows.
     """
@@ -30,7 +30,7 @@ class EventSource:
     lake_dir: Path
     table: str
     time_column: str
-    end: pd.Timestamp
+    end: pd.Timestamp | None
     crs: str
     cell_size_m: float
     sources: tuple[str, ...] | None = None

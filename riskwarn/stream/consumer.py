@@ -91,7 +91,7 @@ class StreamConsumer:
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
-        self.pending: dict[str, SiteLevel] = {}  # evaluated levels not yet published
+        self.pending: list[dict[str, SiteLevel]] = []  # evaluated rounds not yet published
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
@@ -275,10 +275,10 @@ class StreamConsumer:
         self._evaluate(touched)
 
     def _evaluate(self, touched: set[str]) -> None:
-        levels = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
-        if levels:
+        rounds = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
+        if rounds:
             with self.lock:
-                self.pending.update(levels)
+                self.pending.extend(rounds)
             self.wake.set()
 
     def _publish_loop(self) -> None:
@@ -288,12 +288,13 @@ class StreamConsumer:
             self.wake.wait(1.0)
             self.wake.clear()
             with self.lock:
-                levels, self.pending = self.pending, {}
-            if levels and not self._publish(levels):
-                with self.lock:
-                    for site, lv in levels.items():
-                        self.pending.setdefault(site, lv)
-                self.stopping.wait(1.0)
+                rounds, self.pending = self.pending, []
+            for i, levels in enumerate(rounds):  # in order: each step's changes
+                if not self._publish(levels):
+                    with self.lock:
+                        self.pending[:0] = rounds[i:]
+                    self.stopping.wait(1.0)
+                    break
 
     def _publish(self, levels: dict[str, SiteLevel]) -> bool:
         changes = self.publisher.changes(levels)

@@ -5,8 +5,9 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
 * the last reading of each hourly step (the rules sample the series at the end of each
   step, :func:`riskwarn.warnings.displacement_kinematics`), for the last
   ``history_steps`` steps (the steady-velocity window and then some);
-* the readings of the last 24 h, thinned to one per half expected interval, for the
-  health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky).
+* the readings of the last 48 h, thinned to one per half expected interval, for the
+  health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky, over
+  24 h), so that a step evaluated late (a consumer catching up) sees its whole window.
 
 A site is evaluated with the nowcast's own function,
 :func:`riskwarn.nowcast.site_sensor_state` (velocity, acceleration, inverse velocity,
@@ -134,7 +135,7 @@ class SensorStates:
                 st.recent.append((t, float(v)))
             elif t > st.recent[-1][0]:
                 st.recent[-1] = (t, float(v))
-            while st.recent and st.recent[0][0] < t - 24 * 3600 * 10**9:
+            while st.recent and st.recent[0][0] < t - 2 * self.window_ns:
                 st.recent.popleft()
             st.first_ns = t if st.first_ns == 0 else min(st.first_ns, t)
             st.last_ns = max(st.last_ns, t)
@@ -166,18 +167,38 @@ class SensorStates:
             out.append((0 if warned else 1, site))
         return [site for _, site in sorted(out)]
 
-    def evaluate_within(self, sites: list[str], budget_s: float) -> dict[str, SiteLevel]:
-        """Evaluate ``sites`` in order until ``budget_s`` seconds are spent; the rest
-        wait in :attr:`backlog` for the next call (so the durable writes never wait long)."""
-        out: dict[str, SiteLevel] = {}
+    def evaluate_within(self, sites: list[str], budget_s: float) -> list[dict[str, SiteLevel]]:
+        """Evaluate ``sites`` step by step, in rounds (each round moves every site one
+        hourly step on, so a micro-batch that brings several hours has each of them
+        evaluated, in order, as the nowcast would), until ``budget_s`` seconds are spent;
+        sites still behind wait in :attr:`backlog` (the durable writes never wait long)."""
+        rounds: list[dict[str, SiteLevel]] = []
         start = time.monotonic()
-        for i, site in enumerate(sites):
-            if time.monotonic() - start >= budget_s:
-                self.backlog = set(sites[i:])
-                return out
-            out.update(self.evaluate([site]))
+        todo = list(sites)
+        while todo:
+            done: dict[str, SiteLevel] = {}
+            for i, site in enumerate(todo):
+                if time.monotonic() - start >= budget_s:
+                    self.backlog = set(todo[i:]) | set(self.due(set(done)))
+                    if done:
+                        rounds.append(done)
+                    return rounds
+                done.update(self.evaluate([site]))
+            if done:
+                rounds.append(done)
+            todo = self.due(set(todo)) if done else []
+            self.backlog = set()
         self.backlog = set()
-        return out
+        return rounds
+
+    def _next_origin(self, site: str) -> int | None:
+        """The next step end to evaluate: one step after the last evaluated, up to the
+        newest complete one (the newest, for a site not evaluated yet)."""
+        latest = self.origin_of(site)
+        prev = self.evaluated_origin.get(site)
+        if latest is None or (prev is not None and latest <= prev):
+            return None
+        return latest if prev is None else min(prev + _NS_STEP, latest)
 
     def sites_map(self) -> dict[str, str]:
         """sensor -> site of every sensor in the state."""
@@ -207,16 +228,16 @@ class SensorStates:
         out: dict[str, SiteLevel] = {}
         for site in sites:
             mine = sensors.loc[sensors["site_id"] == site]
-            at = self.origin_of(site)
+            at = self._next_origin(site)
             if at is None:
                 continue
             origin = pd.Timestamp(at, tz="UTC")
             r = readings.loc[
                 readings["sensor_id"].isin(mine["record_id"]) & (readings["observed_at"] < origin)
             ]
+            self.evaluated_origin[site] = at
             if r.empty:
                 continue
-            self.evaluated_origin[site] = at
             state = nowcast.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
