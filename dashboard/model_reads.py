@@ -68,7 +68,7 @@ def run_json(tracking_uri: str, run_id: str, path: str) -> dict[str, Any] | None
 def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     """The newest audit entry that pointed ``champion`` of ``model`` at ``version``
     (``actor``, ``at``, ``details`` with ``reason`` and ``forced_over_gate``), or None."""
-    from dashboard.queries import store
+    from dashboard.store_handle import store
 
     for entry in store(url).audit_entries("model", model, ("promote", "rollback")):
         details = entry.get("details") or {}

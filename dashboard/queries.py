@@ -33,11 +33,13 @@ from dashboard.model_reads import (
     promotion,
     run_json,
 )
+from dashboard.store_handle import store
 from riskwarn import domains
 from riskwarn.settings import Settings, load_settings
 
 # the lake's and MLflow's reads live in lake_reads / model_reads; pages read them here
 REEXPORTED = (
+    store,
     admin_units,
     area_shapes,
     boundary_paths,
@@ -68,16 +70,6 @@ SITE_DOMAINS = tuple(sorted(domains.names("site"), key=lambda d: domains.get(d).
 def settings() -> Settings:
     """The dashboard's settings (``RISKWARN_*`` environment; cheap, read on every run)."""
     return load_settings()
-
-
-@st.cache_resource
-def store(url: str) -> Any:
-    """One :class:`Store` per URL, shared by sessions (the engine pools connections)."""
-    from riskwarn.store import Store
-
-    s = Store(url)
-    s.upgrade()
-    return s
 
 
 # ----------------------------------------------------------------------------- store

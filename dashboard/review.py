@@ -241,15 +241,6 @@ def evidence_label(key: str, value: Any, lang: str) -> str:
     return evidence_word(key, lang) if words == key else words
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!~$"})
-
-
-def md_escape(text: str) -> str:
-    """``text`` with the Markdown characters that make links, images, HTML, code, emphasis
-    or formulas escaped, so data shown through ``st.markdown`` reads as written."""
-    return str(text).translate(_MD_SPECIAL)
-
-
 # ----------------------------------------------------------------------------- locator map
 
 

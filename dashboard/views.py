@@ -394,7 +394,7 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
 
 def md_text(text: str) -> str:
     """Data text safe inside ``st.markdown`` (no links, HTML or emphasis from the data)."""
-    from dashboard.review import md_escape
+    from dashboard.text import md_escape
 
     return md_escape(text)
 

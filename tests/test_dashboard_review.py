@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from dashboard import auth, review
+from dashboard import auth, review, text
 from riskwarn.store import Store
 from tests.dashboard_demo import demo_home
 
@@ -197,4 +197,4 @@ def test_draft_helpers_refuse_incomplete_or_empty_decisions() -> None:
     assert review.short_id("incidents:c1_2:20260105T0000Z") == review.short_id(
         "incidents:c1_2:20260105T0000Z"
     )
-    assert review.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http://a) \\$y\\$ \\<b\\>"
+    assert text.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http://a) \\$y\\$ \\<b\\>"

@@ -53,16 +53,7 @@ PRODUCT = ("riskwarn", "features", "models", "dashboard", "dags", "scripts")
 # Imports (upward, or closing a circle) waiting for another stream's change, each with
 # the change that removes it. The test fails when one of them is gone, so the list only
 # shrinks; nothing may be added to it.
-PENDING: dict[tuple[str, str], str] = {
-    # the nowcast's sensor rules move to a core module with the geohazard split (14.4)
-    ("models.geohazard_sites", "riskwarn.nowcast"): "geohazard stream: riskwarn/sensor_rules.py",
-    ("models.geohazard_sites", "riskwarn.warnings"): "geohazard stream: riskwarn/sensor_rules.py",
-    # circles inside the dashboard (lazy imports), in files the review stream is changing
-    ("dashboard.views", "dashboard.review"): "review stream: md_escape below both",
-    ("dashboard.model_reads", "dashboard.queries"): "review stream: the store handle below both",
-    # base.py's factory imports the Dask engine, which imports base.py
-    ("riskwarn.engine.base", "riskwarn.engine.dask_engine"): "engine stream: factory in __init__",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def layer_of(module: str) -> int:

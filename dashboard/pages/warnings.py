@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, queries, review, shell, views
+from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
     fmt_datetime,
     fmt_hours,
@@ -152,7 +152,7 @@ with left:
     st.markdown(f"**{t('reasons', lg)}**")
     st.markdown(
         "\n".join(
-            f"- {review.md_escape(line)}" for line in views.reason_lines(current.get("reasons"), lg)
+            f"- {text.md_escape(line)}" for line in views.reason_lines(current.get("reasons"), lg)
         )
     )
     if len(hist) > 1:

@@ -17,9 +17,9 @@ from riskwarn.engine.base import (
     EventSource,
     LocalEngine,
     hotspot_events,
-    open_engine,
     origin_blocks,
 )
+from riskwarn.engine.factory import open_engine
 
 __all__ = [
     "Engine",

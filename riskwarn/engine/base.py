@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -14,7 +12,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from models.backtest import BoosterTrainer
     from models.hotspot_backtest import FrameBuilder
-    from riskwarn.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -107,25 +104,3 @@ class LocalEngine:
 
     def close(self) -> None:
         return None
-
-
-@contextmanager
-def open_engine(settings: Settings) -> Iterator[Engine]:
-    """The engine ``settings.engine`` names, closed on the way out.
-
-    ``dask``: a client of ``settings.dask_scheduler``, or of a LocalCluster of
-    ``settings.dask_workers`` processes when no scheduler is configured.
-    """
-    engine: Engine
-    if settings.engine == "local":
-        engine = LocalEngine()
-    elif settings.engine == "dask":
-        from riskwarn.engine.dask_engine import DaskEngine
-
-        engine = DaskEngine.from_settings(settings)
-    else:  # pydantic refuses other values; kept for callers that build Settings by hand
-        raise ValueError(f"unknown engine {settings.engine!r}: use 'local' or 'dask'")
-    try:
-        yield engine
-    finally:
-        engine.close()
