@@ -140,6 +140,11 @@ def test_the_demo_listens_on_this_host_only_and_says_how_to_change_its_password(
     assert auth.authenticate(users, "reviewer", "riskwarn-demo") is not None
     note = demo_password_note(tmp_path / "users.yaml")
     assert DEMO_PASSWORD_ENV in note and str(tmp_path / "users.yaml") in note
+    # printed through the log redaction, which masks 'password: x' and 'PASSWORD=x'
+    # (the first wording came out as 'password: *** the dashboard')
+    from riskwarn.redact import redact
+
+    assert redact(note) == note
 
 
 # ----------------------------------------------------------------------------- AppTest flow

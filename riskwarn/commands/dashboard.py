@@ -47,9 +47,10 @@ def demo_password_note(users_file: Path) -> str:
     """How to change the demo accounts' password (printed by ``make demo``)."""
     return (
         f"demo logins: leader, reviewer, reviewer2, scientist, admin (users file {users_file}).\n"
-        f"To change their password: stop the dashboard, delete {users_file} and start it "
-        f"again with {DEMO_PASSWORD_ENV}=<new password> (e.g. "
-        f"`rm {users_file} && {DEMO_PASSWORD_ENV}=... riskwarn dashboard --demo-users`); "
+        # worded so that the log redaction (riskwarn.redact: 'password: x', 'PASSWORD=x')
+        # leaves it readable
+        f"To give them another password, stop the dashboard, delete {users_file}, export "
+        f"{DEMO_PASSWORD_ENV} with the new one and run `riskwarn dashboard --demo-users`; "
         "a real installation writes its own users file (see docs/security.md)."
     )
 
