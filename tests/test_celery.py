@@ -8,6 +8,8 @@ no started process survived.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -18,10 +20,24 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "celery_check.sh"
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(1260)
 def test_daily_dag_runs_on_two_celery_workers() -> None:
-    proc = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=580)
-    out = proc.stdout + proc.stderr
+    # its own process group, so that a timeout stops the scheduler, workers and API server
+    # the script started too (a killed script used to leave them running for later tests)
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=1200)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"celery_check.sh ran over 1200 s: {(stdout + stderr)[-4000:]}")
+    out = stdout + stderr
     assert proc.returncode == 0, out[-4000:]
     assert "score_and_warn run state: success" in out
     assert "with 12 forecasts (airflow run celery_check)" in out
