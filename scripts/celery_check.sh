@@ -30,6 +30,8 @@ export RISKWARN_HOME="$WORK/home"
 export RISKWARN_MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
 export RISKWARN_AIRFLOW_DB_URL="$PG/$DB"
 mkdir -p "$RISKWARN_HOME"
+# the simple auth manager (riskwarn.orchestration.airflow_env) keeps its passwords file here
+mkdir -p -m 700 "$RISKWARN_HOME/secrets"
 "$BIN/python" -c "import sqlalchemy as sa; e=sa.create_engine('$PG/postgres', isolation_level='AUTOCOMMIT'); e.connect().exec_driver_sql('CREATE DATABASE \"$DB\"')"
 source "$ROOT/scripts/airflow_env.sh"
 # airflow_env.sh builds from an empty base, so set the PostgreSQL metadata DB here
