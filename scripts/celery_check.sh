@@ -73,12 +73,18 @@ import os
 from pathlib import Path
 from riskwarn import lake
 from riskwarn.settings import load_settings
-from scripts.check_champion import incidents, register
+from riskwarn.store import Store
+from scripts.check_champion import adopt_champion, incidents, register
 
 s = load_settings()
 lake.upsert(s.lake_dir, "incidents", "test", incidents(), batch_id="b1")
 work = Path(os.environ["RISKWARN_HOME"]).parent
 register(s.resolved_mlflow_uri, (work / "artifacts").as_uri(), "incidents", "count_28d")
+# scoring serves only a champion riskwarn recorded (issue 13): adopt it as `riskwarn promote` does
+store = Store.from_settings(s)
+store.upgrade()
+adopt_champion(s.resolved_mlflow_uri, store, "incidents")
+store.close()
 PY
 
 start() { local log="$1"; shift; setsid "$@" >"$WORK/$log.log" 2>&1 </dev/null & PIDS+=($!); }
@@ -103,7 +109,13 @@ for i in $(seq 1 150); do
   sleep 4
 done
 echo "score_and_warn run state: $state"
-[[ $state == success ]]
+if [[ $state != success ]]; then
+  # say why: the end of every task log of the run (CI keeps only this output)
+  find "$WORK" -path '*dag_id=score_and_warn*' -name '*.log' -print0 2>/dev/null \
+    | while IFS= read -r -d '' f; do echo "--- $f"; tail -c 3000 "$f"; echo; done >&2
+  tail -n 40 "$WORK/scheduler.log" "$WORK/celery-1.log" "$WORK/celery-2.log" >&2 || true
+  exit 1
+fi
 "$BIN/python" - <<'PY'
 from riskwarn.settings import load_settings
 from riskwarn.store import Store

@@ -38,7 +38,7 @@ def test_daily_dag_runs_on_two_celery_workers() -> None:
         stdout, stderr = proc.communicate()
         pytest.fail(f"celery_check.sh ran over 1200 s: {(stdout + stderr)[-4000:]}")
     out = stdout + stderr
-    assert proc.returncode == 0, out[-4000:]
+    assert proc.returncode == 0, out[-12000:]
     assert "score_and_warn run state: success" in out
     assert "with 12 forecasts (airflow run celery_check)" in out
     task_lines = [line for line in out.splitlines() if line.startswith("task ")]
