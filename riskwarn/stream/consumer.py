@@ -10,7 +10,7 @@ Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
    message that was not acknowledged for this client's persistent session (fixed client
    id, clean session off) and sends it again after a crash or restart;
 4. add the readings to the per-sensor state, evaluate the touched sites with the sensor
-   rules, publish level changes to the serving store (retried while it is unavailable)
+   rules (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`), publish level changes to the serving store (retried while it is unavailable)
    and log their deliveries; a separate thread sends them (:mod:`riskwarn.stream.delivery`).
 
 The status (one JSON object) is rewritten at every micro-batch in
@@ -38,7 +38,7 @@ from riskwarn.sources import SourceMapping
 from riskwarn.store import Store
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import LevelChange, Publisher
-from riskwarn.stream.state import SensorStates, SiteLevel
+from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class StreamConfig:
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
+    lower_after_steps: int = 3  # hysteresis: hourly evaluations below a level to lower it
 
 
 @dataclass
@@ -87,10 +88,13 @@ class StreamConsumer:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
-        self.state = SensorStates()
+        self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps))
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
+        self.state.seed_levels(
+            {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
+        )
         self.pending: list[dict[str, SiteLevel]] = []  # evaluated rounds not yet published
         self.lock = threading.Lock()
         self.wake = threading.Event()
