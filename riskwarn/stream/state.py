@@ -173,7 +173,7 @@ class SensorStates:
             disp["value"].to_numpy(dtype=float),
             strict=True,
         ):
-            if math.isnan(v):
+            if not math.isfinite(v):  # missing, or an infinite value stored by a batch file
                 continue
             st = self.sensors.get(sid)
             if st is None:
