@@ -109,6 +109,7 @@ class Webhook:
 
     def __init__(self, status: int = 200) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.times: list[float] = []  # time.time() of each received POST
         self.status = status
         outer = self
 
@@ -117,6 +118,7 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if outer.status == 200:
                     outer.received.append((dict(self.headers), body))
+                    outer.times.append(time.time())
                 self.send_response(outer.status)
                 self.end_headers()
 

@@ -372,7 +372,7 @@ class StreamConsumer:
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
                 self.metrics.write(
                     f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
-                    f"{ch.at.isoformat()}\n"
+                    f"{ch.at.isoformat()} {self.sent_at_by_site[ch.site_id]:.4f}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
         return True
@@ -420,6 +420,8 @@ class StreamConsumer:
             "new_in_lake": c.written_new,
             "batches": c.batches,
             "queued": self.inbox.qsize(),
+            # sites whose evaluation waits (time budget) + evaluated rounds not yet published
+            "backlog": len(self.state.backlog) + len(self.pending),
             "sensors": len(self.state),
             "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
             "level_changes": c.level_changes,
