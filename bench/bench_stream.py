@@ -38,7 +38,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.stream_helpers import Broker, slope_readings, wait_for  # noqa: E402
+from testkit.stream_helpers import Broker, slope_readings, wait_for  # noqa: E402
 
 MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
 SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
