@@ -42,7 +42,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.stream_helpers import (  # noqa: E402
+from testkit.stream_helpers import (  # noqa: E402
     Broker,
     Webhook,
     slope_readings,

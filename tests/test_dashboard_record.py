@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, queries, views
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 
-from tests.stream_helpers import (
+from testkit.stream_helpers import (
     MOSQUITTO,
     Broker,
     TcpProxy,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from tests.stream_helpers import slope_readings
+from testkit.stream_helpers import slope_readings
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
 FAIL = START + pd.Timedelta(days=18)
