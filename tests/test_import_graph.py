@@ -249,6 +249,19 @@ def test_the_tests_rule_fails_on_an_import_of_tests(tmp_path: Path, monkeypatch)
     ]
 
 
+def test_the_lake_is_opened_only_by_riskwarn_lake() -> None:
+    """Each store has one reader (14.5): only ``riskwarn.lake`` imports ``deltalake``;
+    everything else reads the lake through ``riskwarn.lake.read_table`` and its kin."""
+    bad = [
+        f"{m}:{line} imports {name}"
+        for m, path in product_modules().items()
+        if not (m == "riskwarn.lake" or m.startswith("riskwarn.lake."))
+        for name, line in _imported_names(m, path)
+        if name.split(".")[0] == "deltalake"
+    ]
+    assert not bad, "\n".join(bad)
+
+
 def test_no_silent_import_fallback() -> None:
     """No ``except ImportError`` in the product: a dependency is declared or not used."""
     bad = []

@@ -19,6 +19,14 @@ from dashboard.i18n import (
 )
 from dashboard.shell import page_context
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
+    "icon": ":material/landslide:",
+    "section": "section_panels",
+    "roles": ["leader", "reviewer", "data_scientist", "admin"],
+    "order": 40,
+}
+
 ctx = page_context("geohazard")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
