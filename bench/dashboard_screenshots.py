@@ -12,8 +12,8 @@ place names and the legend on the map; does the models page say its verdict in w
 
 Without ``--home`` a generated demo home (tests/dashboard_demo.py, the dashboard tests'
 fixture) is built in a temporary folder; ``--home`` takes any populated home (e.g. the
-one ``make demo`` or bench/bench_dashboard.py prepared) with ``--password`` for its
-users file.
+one ``make demo`` or bench/bench_dashboard.py prepared: its city CRS and cell size are
+read from the bench's stamp) with ``--password`` for its users file.
 """
 
 from __future__ import annotations
@@ -119,9 +119,7 @@ def _marks_drawn(page: Any, timeout_s: float = 120.0) -> list[str]:
             return []
         style = page.add_style_tag(content=".rw-legend { visibility: hidden !important; }")
         try:
-            counts = [
-                level_pixels(page.screenshot(clip=m["box"])) for m in maps
-            ]
+            counts = [level_pixels(page.screenshot(clip=m["box"])) for m in maps]
         finally:
             style.evaluate("e => e.remove()")
         if all(c > 0 for c in counts) and counts == previous:
@@ -191,7 +189,9 @@ def shoot(
                 for lang in langs:
                     t0 = time.perf_counter()
                     page.goto(f"{base}/?lang={lang}&wall=1")
-                    page.get_by_role("heading", name=head_zh if lang == "zh" else head_en).wait_for()
+                    page.get_by_role(
+                        "heading", name=head_zh if lang == "zh" else head_en
+                    ).wait_for()
                     page.set_viewport_size({"width": width, "height": width * 9 // 16})
                     problems = _settle(page)  # after the resize: the maps redraw
                     file = out / f"overview-wall-{lang}-{width}.png"
@@ -199,6 +199,24 @@ def shoot(
                     done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
             page.context.close()
     return done
+
+
+DEMO_PASSWORD_BENCH = "demo-pass-1"  # the users bench/bench_dashboard.py writes (tests' demo)
+
+
+def city_env(home: Path) -> dict[str, str]:
+    """The city's CRS and cell size of a home bench/bench_dashboard.py prepared (its stamp),
+    which the dashboard needs to place the simulated city's cells; {} for other homes."""
+    import json
+
+    stamp = home / "bench-dashboard-home.json"
+    if not stamp.exists():
+        return {}
+    meta = json.loads(stamp.read_text(encoding="utf-8"))
+    return {
+        "RISKWARN_CITY_CRS": str(meta["crs"]),
+        "RISKWARN_CELL_SIZE_M": str(int(meta["cell_size_m"])),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             home = args.home.resolve()
             store_url = os.environ.get("RISKWARN_STORE_URL", f"sqlite:///{home / 'serving.db'}")
             password = args.password or "riskwarn-demo"
-        with serve(home, dashboard_env(home, store_url)) as base, sync_playwright() as p:
+        extra = city_env(home)
+        if extra:
+            password = args.password or DEMO_PASSWORD_BENCH
+        with serve(home, dashboard_env(home, store_url, **extra)) as base, sync_playwright() as p:
             browser = launch_chromium(None, p)
             done = shoot(browser, base, password, args.out, args.widths, args.langs, args.pages)
             browser.close()
