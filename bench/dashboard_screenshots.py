@@ -10,7 +10,7 @@ place names and the legend on the map; does the models page say its verdict in w
     .venv/bin/python bench/dashboard_screenshots.py [--home HOME] [--out var/screenshots]
         [--widths 800 1280 1920] [--langs zh en]
 
-Without ``--home`` a generated demo home (tests/dashboard_demo.py, the dashboard tests'
+Without ``--home`` a generated demo home (testkit/dashboard_demo.py, the dashboard tests'
 fixture) is built in a temporary folder; ``--home`` takes any populated home (e.g. the
 one ``make demo`` or bench/bench_dashboard.py prepared: its city CRS and cell size are
 read from the bench's stamp) with ``--password`` for its users file.
@@ -230,12 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from tests.dashboard_server import dashboard_env, launch_chromium, serve
+    from testkit.dashboard_server import dashboard_env, launch_chromium, serve
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.home is None:
-            from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+            from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
             home = Path(tmp) / "home"
             city = demo_home(home, n_cells=600, weeks=4, n_cases=60)

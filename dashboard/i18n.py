@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dashboard import placenames, texts_frame, texts_pages
+from dashboard import page_index, placenames, texts_frame, texts_pages
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -30,7 +30,11 @@ LEVEL_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 LEVEL_HEX: dict[str, str] = {k: "#{:02x}{:02x}{:02x}".format(*v) for k, v in LEVEL_COLOURS.items()}
 
-TEXT: dict[str, dict[str, str]] = {**texts_frame.TEXT, **texts_pages.TEXT}
+TEXT: dict[str, dict[str, str]] = {
+    **texts_frame.TEXT,
+    **texts_pages.TEXT,
+    **page_index.title_texts(),  # page_<key>: each page's own title
+}
 
 ROLE_KEYS = {
     "leader": "role_leader",

@@ -76,6 +76,15 @@ def settings() -> Settings:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def alarm_log(url: str) -> pd.DataFrame:
+    """The real-time alarms delivered and their acknowledgements (issue 16), newest first."""
+    from riskwarn.stream.alarm_log import alarm_log as build
+
+    s = store(url)
+    return build(s.deliveries(), s.acknowledgements())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def published_run(url: str, domain: str) -> dict[str, Any] | None:
     """The published run of ``domain`` (dict) or None."""
     return store(url).published_run(domain)

@@ -70,12 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
     "role_reviewer": {"zh": "评估专家", "en": "Reviewer"},
     "role_data_scientist": {"zh": "数据科学家", "en": "Data scientist"},
     "role_admin": {"zh": "管理员", "en": "Administrator"},
-    # pages
-    "page_overview": {"zh": "本周风险总览", "en": "This week's risk"},
-    "page_warnings": {"zh": "预警研判", "en": "Warnings review"},
-    "page_disputes": {"zh": "矛盾纠纷案件", "en": "Dispute cases"},
-    "page_geohazard": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
-    "page_models": {"zh": "模型与数据质量", "en": "Models & data quality"},
+    # pages: page_<key> comes from each page's own PAGE entry (dashboard/page_index.py)
     # domains
     "domain_incidents": {"zh": "治安案事件", "en": "Public-security incidents"},
     "domain_incidents_daily": {"zh": "治安案事件（日）", "en": "Incidents (daily)"},

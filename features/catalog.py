@@ -17,6 +17,7 @@ import re
 import string
 from itertools import product
 
+from features import derived
 from features.catalog_sites import SITE_PATTERNS
 from features.feature_info import BEFORE, FeatureInfo
 from riskwarn.contracts import DISPUTE_CATEGORIES, HAZARD_TYPES, INCIDENT_GROUPS
@@ -418,8 +419,13 @@ def _expand(patterns: dict[str, FeatureInfo]) -> dict[str, FeatureInfo]:
     return out
 
 
-FEATURES: dict[str, FeatureInfo] = {**_expand(PATTERNS), **PATTERNS}
-"""Every feature: the patterns of ``PATTERNS`` plus their concrete names for usual values."""
+FEATURES: dict[str, FeatureInfo] = {
+    **_expand(PATTERNS),
+    **PATTERNS,
+    **{d.name: d.info for d in derived.DERIVED},
+}
+"""Every feature: the patterns of ``PATTERNS`` plus their concrete names for usual values,
+and the derived inputs of :mod:`features.derived` (looked up there at call time too)."""
 
 
 def _pattern(key: str) -> re.Pattern[str]:
@@ -440,6 +446,9 @@ def lookup(name: str) -> tuple[FeatureInfo, dict[str, str]] | None:
 
     Placeholder values are raw (``labour_wage``); :func:`describe` words them per language.
     """
+    info = derived.derived_info(name)
+    if info is not None:
+        return info, {}
     if name in PATTERNS:
         return PATTERNS[name], {}
     for key, info in PATTERNS.items():
@@ -496,7 +505,8 @@ def catalog_markdown() -> str:
         "| feature | meaning (template) | 中文模板 | unit | may look at | table |",
         "|---|---|---|---|---|---|",
     ]
-    for key, info in PATTERNS.items():
+    entries = {**PATTERNS, **{d.name: d.info for d in derived.DERIVED}}
+    for key, info in entries.items():
         lines.append(
             f"| `{key}` | {info.template} | {info.zh} | {info.unit} | {info.lookback} "
             f"| {info.domain} |"

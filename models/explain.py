@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from features import derived
 from features.catalog import FEATURES, fill_template
 
 # model-side inputs (the baselines' scores stacked as features, see hotspot_backtest)
@@ -49,7 +50,8 @@ def feature_descriptions(lang: str = "en") -> dict[str, str]:
     """Description templates in ``lang`` ('en' or 'zh'): the feature catalogue plus the
     model's stacked inputs."""
     out: dict[str, str] = dict(MODEL_FEATURES_ZH if lang == "zh" else MODEL_FEATURES)
-    for name, entry in dict(FEATURES).items():
+    entries = {**FEATURES, **{d.name: d.info for d in derived.DERIVED}}
+    for name, entry in entries.items():
         if isinstance(entry, str):
             out[name] = entry
         elif isinstance(entry, Mapping):

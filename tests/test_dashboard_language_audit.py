@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth, review, views
 from dashboard.i18n import AXIS_DAY
 from dashboard.placenames import english
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"

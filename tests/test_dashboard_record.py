@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, queries, views
 from dashboard.i18n import t
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"

@@ -21,6 +21,14 @@ from dashboard.i18n import (
 )
 from dashboard.shell import page_context
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
+    "icon": ":material/landslide:",
+    "section": "section_panels",
+    "roles": ["leader", "reviewer", "data_scientist", "admin"],
+    "order": 40,
+}
+
 ctx = page_context("geohazard")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
@@ -114,6 +122,29 @@ def all_sites(domain: str) -> str | None:
 
 map_panel.styles()
 chosen = all_sites(site_domain)
+
+# real-time alarms (issue 16): what was sent to whom, and who acknowledged it
+alarms = queries.alarm_log(url)
+if not alarms.empty:
+    st.subheader(t("alarm_log", lg))
+    n_open = int((alarms["to_level"] == "red").mul(alarms["acknowledged_by"].isna()).sum())
+    st.caption(t("alarm_log_note", lg, n=fmt_int(len(alarms), lg), open=fmt_int(n_open, lg)))
+    st.dataframe(
+        alarms.assign(
+            changed_at=[fmt_datetime(v, lg, tz) for v in alarms["changed_at"]],
+            first_sent_at=[views.fmt_time(v, lg, tz) for v in alarms["first_sent_at"]],
+            acknowledged_at=[views.fmt_time(v, lg, tz) for v in alarms["acknowledged_at"]],
+            acknowledged_by=alarms["acknowledged_by"].fillna(t("alarm_not_acked", lg)),
+            from_level=[level_label(v, lg) if v else "—" for v in alarms["from_level"]],
+            to_level=[level_label(v, lg) if v else "—" for v in alarms["to_level"]],
+        )
+        .drop(columns=["delivery_key"])
+        .rename(columns={c: t(f"alarm_col_{c}", lg) for c in alarms.columns}),
+        hide_index=True,
+        width="stretch",
+        key="alarm_log",
+    )
+
 st.subheader(t("site_detail", lg))
 site_labels = {
     s: f"{place_name(n, lg) if isinstance(n, str) and n else s} ({s})"

@@ -15,6 +15,14 @@ from dashboard import airflow_api, auth, district_panel, queries, shell, verdict
 from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
 from dashboard.shell import page_context
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "模型与数据质量", "en": "Models & data quality"},
+    "icon": ":material/model_training:",
+    "section": "section_science",
+    "roles": ["data_scientist", "admin"],
+    "order": 50,
+}
+
 ctx = page_context("models")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 tracking_uri = ctx.settings.resolved_mlflow_uri

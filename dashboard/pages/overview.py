@@ -24,6 +24,14 @@ from dashboard.i18n import (
 )
 from dashboard.shell import page_context
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "本周风险总览", "en": "This week's risk"},
+    "icon": ":material/map:",
+    "section": "section_leaders",
+    "roles": ["leader", "reviewer", "data_scientist", "admin"],
+    "order": 10,
+}
+
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 wall = map_panel.wall_mode()

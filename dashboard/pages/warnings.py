@@ -25,6 +25,14 @@ from dashboard.i18n import (
 from dashboard.shell import page_context
 from riskwarn.store import StaleWarningError
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "预警研判", "en": "Warnings review"},
+    "icon": ":material/notification_important:",
+    "section": "section_panels",
+    "roles": ["leader", "reviewer", "admin"],
+    "order": 20,
+}
+
 ctx = page_context("warnings")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
