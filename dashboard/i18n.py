@@ -136,6 +136,15 @@ def fmt_day(ts: Any, lang: str, tz: str) -> str:
     return f"{local.month}月{local.day}日" if lang == "zh" else f"{local.day} {local:%b}"
 
 
+def fmt_points(delta: float, lang: str) -> str:
+    """A change of a share in percentage points: ``+1.2 个百分点`` / ``+1.2 pp``."""
+    return f"{delta * 100:+.1f} 个百分点" if lang == "zh" else f"{delta * 100:+.1f} pp"
+
+
+#: chart axes of days (Vega's d3 time format), as :func:`fmt_day` writes days
+AXIS_DAY: dict[str, str] = {"zh": "%-m月%-d日", "en": "%-d %b"}
+
+
 def fmt_hours(hours: float | None, lang: str) -> str:
     """A duration in hours."""
     if hours is None or pd.isna(hours):

@@ -342,6 +342,11 @@ def main() -> None:
         login_form(settings)
         return
     navigation(user).run()
+    with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
+        st.html(RUN_DONE)
+
+
+RUN_DONE = '<div class="rw-run-done" hidden></div>'
 
 
 def page_context(page: str) -> PageContext:

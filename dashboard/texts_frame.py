@@ -56,6 +56,11 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "(replay of past data: warnings in force are judged at the latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
+    "case_no_explanation": {
+        "zh": "评分时未保存该案件的解释（未达预警等级的案件，旧版评分不保存解释；重新评分后显示）。",
+        "en": "The scoring run kept no explanation for this case (runs before this version "
+        "kept explanations for warned cases only; the next scoring run adds it).",
+    },
     "review_state": {"zh": "研判状态", "en": "Review state"},
     "section_leaders": {"zh": "领导驾驶舱", "en": "Leaders"},
     "section_panels": {"zh": "研判处置", "en": "Panels"},

@@ -135,6 +135,28 @@ PATTERNS: dict[str, FeatureInfo] = {
         "cells",
         zh="距本网格上一起事件已 {value:g} 天",
     ),
+    # the baselines' own scores, stacked as model inputs (models/hotspot_backtest.py)
+    "hist_count_all": FeatureInfo(
+        "{value:g} events in this cell over all recorded history",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格有记录以来共发生 {value:g} 起事件",
+    ),
+    "hist_kde": FeatureInfo(
+        "a dense cluster of past events around this cell (kernel density {value:.1f})",
+        "kernel density",
+        f"all {_B} around the cell",
+        "cells",
+        zh="本网格周边历史事件密集（核密度 {value:.1f}）",
+    ),
+    "hist_prospective": FeatureInfo(
+        "recent events nearby, weighted by closeness in space and time ({value:.1f})",
+        "weighted events",
+        f"{_B} around the cell, last 56 days (the baseline's default window)",
+        "cells",
+        zh="附近近期事件较多（按时空距离加权 {value:.1f}）",
+    ),
     "population_persons": FeatureInfo(
         "{value:,.0f} residents in this cell",
         "persons",

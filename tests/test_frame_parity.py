@@ -235,7 +235,8 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
     """Add throw-away entries to ``features.derived.DERIVED`` (one per model family) and
     touch nothing else: the frame each family's training path builds and the frame serving
     builds both carry the new input, with the same values; the trainers take it as a model
-    input; the catalogue and the model explanations describe it in both languages."""
+    input; the catalogue and the model explanations describe it in both languages; every
+    other model input is catalogued too."""
     from features import derived
     from features.catalog import describe, lookup
     from features.cells import assign_cells
@@ -299,6 +300,7 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
     training = build_model_frame(ev, cells, pd.DatetimeIndex([origin]), spec)
     name = new["hotspot"].name
     assert name in feature_columns(training)
+    uncatalogued = [c for c in feature_columns(training) if lookup(c) is None]
     assert training[name].notna().all() and (training[name] > 0).any()
     _assert_same_inputs(training, serving, ["origin", "cell_x", "cell_y"], [name])
 
@@ -310,6 +312,7 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
     training = real_case(*got.value.args_, **got.value.kwargs)
     name = new["case"].name
     assert name in case_models.case_features(training)
+    uncatalogued += [c for c in case_models.case_features(training) if lookup(c) is None]
     last = training["origin"].max()
     serving = serving_frames.case_scoring_frame(city, last)
     _assert_same_inputs(
@@ -325,6 +328,7 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
     training = real_site(*args, **kwargs)
     name = new["site"].name
     assert name in geohazard_sites.site_features(training)
+    uncatalogued += [c for c in geohazard_sites.site_features(training) if lookup(c) is None]
     last = pd.DatetimeIndex(args[4])[-1]
     readings = serving_frames.read_recent_readings(city, last, 35)
     serving = serving_frames.site_model_frame(
@@ -339,7 +343,9 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
         training.loc[training["origin"] == last], serving, ["origin", "site_id"], [name]
     )
 
-    # the catalogue and the explanations word every new input
+    # every model input of every family is catalogued (the new ones included), and the
+    # catalogue and the explanations word the new inputs
+    assert uncatalogued == [], f"model inputs missing from features/catalog*.py: {uncatalogued}"
     for entry in new.values():
         assert describe(entry.name, 0.25) == entry.info.template.format(value=0.25)
         assert describe(entry.name, 0.25, "zh") == entry.info.zh.format(value=0.25)

@@ -9,12 +9,14 @@ import streamlit as st
 
 from dashboard import map_panel, maps, queries, sensors, views
 from dashboard.i18n import (
+    AXIS_DAY,
     fmt_datetime,
     fmt_day,
     fmt_int,
     fmt_pct,
     level_label,
     localise_frame,
+    place_name,
     t,
 )
 from dashboard.shell import page_context
@@ -145,7 +147,7 @@ if not alarms.empty:
 
 st.subheader(t("site_detail", lg))
 site_labels = {
-    s: f"{n if isinstance(n, str) and n else s} ({s})"
+    s: f"{place_name(n, lg) if isinstance(n, str) and n else s} ({s})"
     for s, n in zip(sites["record_id"], sites["name"], strict=True)
 }  # one dict, not a frame lookup per option (360 sites at city scale)
 if chosen is not None and chosen in site_labels:
@@ -187,7 +189,7 @@ if series.empty:
     st.info(t("no_sensor_data", lg))
     st.stop()
 series["day_local"] = series["day"].dt.tz_convert(tz).dt.tz_localize(None)
-x = alt.X("day_local:T", title=None, axis=alt.Axis(format="%m-%d" if lg == "zh" else "%d %b"))
+x = alt.X("day_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg]))
 # A series with no value, or only zeros, draws a blank chart (a zero series' axis reads
 # "0.000000"); the reader gets a sentence saying what was measured, or why nothing was.
 span = {"start": fmt_day(series["day"].min(), lg, tz), "end": fmt_day(series["day"].max(), lg, tz)}
@@ -253,13 +255,17 @@ with rain_cell:
     panel(
         t("rain", lg),
         "rain_mm",
-        alt.Chart(series).mark_bar(color="#4c78a8").encode(x=x, y=alt.Y("rain_mm:Q", title="mm")),
+        alt.Chart(series)
+        .mark_bar(color="#4c78a8")
+        .encode(x=x, y=alt.Y("rain_mm:Q", title=t("unit_mm", lg))),
     )
 with disp_cell:
     panel(
         t("displacement", lg),
         "displacement_mm",
-        line("displacement_mm", "#54a24b").encode(x=x, y=alt.Y("displacement_mm:Q", title="mm")),
+        line("displacement_mm", "#54a24b").encode(
+            x=x, y=alt.Y("displacement_mm:Q", title=t("unit_mm", lg))
+        ),
     )
 vel_cell, angle_cell = st.columns(2)
 with vel_cell:
@@ -267,7 +273,7 @@ with vel_cell:
         t("velocity", lg),
         "velocity_mm_per_day",
         line("velocity_mm_per_day", "#e45756").encode(
-            x=x, y=alt.Y("velocity_mm_per_day:Q", title="mm/d")
+            x=x, y=alt.Y("velocity_mm_per_day:Q", title=t("unit_mm_per_day", lg))
         ),
     )
 with angle_cell:

@@ -18,6 +18,7 @@ from dashboard.i18n import (
     fmt_day,
     fmt_int,
     fmt_pct,
+    fmt_points,
     localise_frame,
     t,
 )
@@ -54,7 +55,7 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
         c4.metric(
             t("kpi_hot_mean", lg),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
-            delta=f"{delta * 100:+.1f} pp" if len(latest) > 1 else None,
+            delta=fmt_points(delta, lg) if len(latest) > 1 else None,
             delta_color="inverse",
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),

@@ -183,7 +183,7 @@ with left:
             pd.DataFrame(
                 {
                     t("metric", lg): [review.evidence_label(k, v, lg) for k, v in facts.items()],
-                    t("value", lg): [review.evidence_value(k, v, lg) for k, v in facts.items()],
+                    t("value", lg): [review.evidence_value(k, v, lg, tz) for k, v in facts.items()],
                 }
             ),
             hide_index=True,
@@ -191,7 +191,7 @@ with left:
         )
     for name, frame in tables.items():
         st.caption(review.evidence_word(name, lg))
-        st.dataframe(review.evidence_table(frame, lg), hide_index=True, width="stretch")
+        st.dataframe(review.evidence_table(frame, lg, tz), hide_index=True, width="stretch")
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")
