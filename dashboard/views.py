@@ -380,7 +380,10 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
 
 def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
     """One line for leaders on the model behind a map: version and whether it passed its
-    gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it)."""
+    gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it); a run
+    without a model version says so instead of "version —"."""
+    if version in ("", "—", "None", "nan"):
+        return t("model_note_unversioned", lang)
     details = dict((promotion or {}).get("details") or {})
     actor = str((promotion or {}).get("actor") or "")
     if details.get("forced_over_gate"):

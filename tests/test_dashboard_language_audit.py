@@ -181,3 +181,10 @@ def test_quarantine_reasons_and_site_names_are_words() -> None:
     assert views.quarantine_reason("something_new:x", "zh") == "其他原因"
     assert english("黄尾镇崩塌") == "Huangwei Town Rockfall"  # was "Huangwei Town Bengta"
     assert english("五庙乡泥石流沟") == "Wumiao Township Debris Flow Gully"
+
+
+def test_a_map_scored_without_a_model_version_says_so() -> None:
+    """The overview read "依据模型第 — 版。" over the bench's baseline scores."""
+    assert "—" not in views.model_note("—", None, "zh")
+    assert views.model_note("—", None, "en").startswith("These scores come from no registered")
+    assert views.model_note("3", None, "zh") == "依据模型第 3 版。"
