@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "(replay of past data: warnings in force are judged at the latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
+    "place_unknown": {"zh": "未落入任何县区", "en": "Outside every district"},
     "case_no_explanation": {
         "zh": "评分时未保存该案件的解释（未达预警等级的案件，旧版评分不保存解释；重新评分后显示）。",
         "en": "The scoring run kept no explanation for this case (runs before this version "

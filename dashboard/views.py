@@ -23,8 +23,8 @@ def place_words(county_code: Any, township_code: Any, names: Mapping[str, str], 
         if code is None or (not isinstance(code, str) and pd.isna(code)):
             continue
         parts.append(place_name(names.get(str(code), str(code)), lang))
-    if not parts:
-        return "—"
+    if not parts:  # a unit outside every admin area (a cell beyond the boundaries)
+        return t("place_unknown", lang)
     return (" " if lang == "zh" else ", ").join(parts)
 
 

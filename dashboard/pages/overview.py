@@ -35,7 +35,7 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 wall = map_panel.wall_mode()
-MAP_HEIGHT = 700 if wall.on else 620
+MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920 x 1080
 
 
 def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
