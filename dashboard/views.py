@@ -441,3 +441,11 @@ def quarantine_reason(code: str, lang: str) -> str:
     head = code.partition(":")[0]
     key = f"qr_{head}"
     return t(key, lang) if t(key, lang) != key else t("qr_other", lang)
+
+
+def mlflow_urls(ui: str, champ: Mapping[str, Any]) -> tuple[str, str]:
+    """The MLflow UI pages of a champion's training run and of its model version (the UI's
+    hash routes; tests/test_dashboard_mlflow_link.py opens both on a live server)."""
+    ui = ui.rstrip("/")
+    run = f"{ui}/#/experiments/{champ['experiment_id']}/runs/{champ['run_id']}"
+    return run, f"{ui}/#/models/{champ['name']}/versions/{champ['version']}"
