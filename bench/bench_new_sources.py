@@ -197,7 +197,8 @@ def cases_bed(sim: Path) -> dict[str, Any]:
             table, points, ContextParams(tz=tz), ["incidents", "incidents_violent"]
         ),
     }
-    runs, out = {}, {}
+    runs: dict[str, pd.DataFrame] = {}
+    out: dict[str, Any] = {}
     for name, t in tables.items():
         t0 = time.perf_counter()
         bt = run_case_backtest(t, eval_origins, config)
