@@ -310,6 +310,8 @@ def section_markdown(res: dict[str, Any]) -> str:
             + (_f(share) if share is not None else "n/a (ceiling_loo <= baseline)")
             + " |"
         )
+        if row.get("blend_missing"):
+            lines.append(f"| {row['city']}: xgboost + blend | not run | | | | | |")
         if row.get("blend"):
             b = row["blend"]
             lines.append(
@@ -350,6 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--section", type=Path, default=SECTION, help="markdown section to write")
     p.add_argument("--reuse", action="store_true", help="keep finished city runs")
     p.add_argument(
+        "--no-run",
+        action="store_true",
+        help="only assemble finished runs (a missing one is shown as not run)",
+    )
+    p.add_argument(
         "--blend", action="store_true", help="the model blended with a stacked baseline score"
     )
     p.add_argument(
@@ -372,8 +379,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{city.name}: skipped ({DATA / city.data} not found)")
             continue
         out = a.out / city.name
-        if a.reuse and (out / "bench.json").exists():
+        if (a.reuse or a.no_run) and (out / "bench.json").exists():
             bench = json.loads((out / "bench.json").read_text())
+        elif a.no_run:
+            rows.append({"city": city.name, "skipped": "not run (assembled with --no-run)"})
+            continue
         else:
             print(f"{city.name}: running ...", flush=True)
             bench = run_city(city, out, a.blend)
@@ -382,8 +392,12 @@ def main(argv: list[str] | None = None) -> int:
         row = city_row(city, metrics, bench, diffs)
         if a.with_blend:
             bout = a.with_blend / city.name
-            if a.reuse and (bout / "bench.json").exists():
+            if (a.reuse or a.no_run) and (bout / "bench.json").exists():
                 bbench = json.loads((bout / "bench.json").read_text())
+            elif a.no_run:
+                row["blend_missing"] = True
+                rows.append(row)
+                continue
             else:
                 print(f"{city.name} (blend): running ...", flush=True)
                 bbench = run_city(city, bout, blend=True)
