@@ -116,6 +116,12 @@ from models.site_fit import (  # noqa: F401  (part of this module's interface)
     site_config,
     split_by_share,
 )
+from models.site_levels import (  # noqa: F401  (part of this module's interface)
+    level_thresholds,
+    levels_of,
+    rate_threshold,
+    rule_level_shares,
+)
 from riskwarn import domains
 
 log = logging.getLogger(__name__)
@@ -149,6 +155,9 @@ BASELINE_COLUMNS = {
     "tangent_angle": "tangent_angle_deg",
     "velocity": "velocity_mm_per_day",
 }
+# baselines whose column is lower = riskier (scored negated): the inverse-velocity rule's
+# Fukuzono (1985) forecast time to failure
+BASELINE_DECREASING = {"inverse_velocity": "fukuzono_hours_to_failure"}
 RULE_COLUMN = "sensor_rule_level"
 # the sensor_readings columns the site table needs
 READING_COLUMNS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
@@ -278,9 +287,10 @@ def sensor_rule_levels(
 
 
 def site_features(table: pd.DataFrame) -> list[str]:
-    """Model inputs: rain and displacement kinematics (no keys, labels, rule level,
-    history-dependent, static or sensor-health columns)."""
-    skip = {*KEYS, RULE_COLUMN, *HISTORY_DEPENDENT}
+    """Model inputs: rain, displacement kinematics and the nowcast's sensor-rule level (a
+    monotone input, so the model can only add to the rule it replaces); no keys, labels,
+    history-dependent, static or sensor-health columns."""
+    skip = {*KEYS, *HISTORY_DEPENDENT}
     return [
         c
         for c in table.columns
@@ -300,6 +310,13 @@ def site_training_rows(
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Scores of the classic methods for ``rows`` (higher = riskier; NaN = no signal)."""
     out = {name: rows[col].to_numpy(float) for name, col in BASELINE_COLUMNS.items()}
+    out.update(
+        {
+            name: -rows[col].to_numpy(float)
+            for name, col in BASELINE_DECREASING.items()
+            if col in rows
+        }
+    )
     if RULE_COLUMN in rows:
         out["sensor_rules"] = rows[RULE_COLUMN].to_numpy(float)
     return {k: _no_signal_low(v) for k, v in out.items()}
@@ -321,13 +338,6 @@ class SiteBacktest:
     fits: pd.DataFrame
 
 
-def rate_threshold(score: np.ndarray, share: float) -> float:
-    """The threshold at which ``score`` warns on ``share`` of the rows (inf: never)."""
-    if share <= 0 or len(score) == 0:
-        return float("inf")
-    return float(np.quantile(score, 1.0 - min(share, 1.0)))
-
-
 def run_site_backtest(
     table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: SiteModelConfig
 ) -> SiteBacktest:
@@ -337,7 +347,7 @@ def run_site_backtest(
     out, fits = [], []
     model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
-    orange: dict[str, float] = {}
+    levels: dict[str, list[float]] = {}
     next_refit: pd.Timestamp | None = None
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
         if origin not in by_origin:
@@ -352,18 +362,22 @@ def run_site_backtest(
                 model, t_model = fit_site_model(train, features, config, origin)
                 thresholds = {"xgboost": t_model}
                 y_train = train[LABEL].to_numpy()
-                # orange: the model's at the domain's probability; each rule's at the
-                # same warning rate on the training rows (the sensor rules at their own)
+                # levels 1..4: the model's and each rule's at the training rates of the
+                # sensor rules' levels (models.site_levels); the sensor rules at their own
                 p_train = model.predict_proba(train)
-                if config.orange_at_rule_rate and RULE_COLUMN in train:
-                    share = float(np.mean(train[RULE_COLUMN].to_numpy(float) >= 3))
-                    orange = {"xgboost": rate_threshold(p_train, share)}
-                else:
-                    orange = {"xgboost": config.orange_probability}
-                    share = float(np.mean(p_train >= config.orange_probability))
+                if config.level_policy == "rule_rates" and RULE_COLUMN in train:
+                    shares = rule_level_shares(train[RULE_COLUMN].to_numpy(float))
+                    levels = {"xgboost": level_thresholds(p_train, shares)}
+                else:  # the domain's probabilities; each rule at the model's training rates
+                    levels = {"xgboost": list(config.level_probabilities)}
+                    shares = [float(np.mean(p_train >= t)) for t in config.level_probabilities]
                 for name, s in baseline_scores(train).items():
                     thresholds[name] = best_threshold_tss(y_train, s)
-                    orange[name] = 3.0 if name == "sensor_rules" else rate_threshold(s, share)
+                    levels[name] = (
+                        [1.0, 2.0, 3.0, 4.0]
+                        if name == "sensor_rules"
+                        else level_thresholds(s, shares)
+                    )
                 fits.append(
                     {
                         "refit_origin": origin,
@@ -373,7 +387,9 @@ def run_site_backtest(
                         + pd.Timedelta(hours=config.horizon_hours),
                         "trees": model.trees,
                         "deferred": ",".join(model.deferred),
-                        "orange_share": share,
+                        "orange_share": shares[2],
+                        "level_shares": [round(x, 6) for x in shares],
+                        "model_level_thresholds": [float(x) for x in levels["xgboost"]],
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
                 )
@@ -391,6 +407,7 @@ def run_site_backtest(
         raw = model.raw(rows)
         methods = {"xgboost": model.calibrator.predict(raw), **baseline_scores(rows)}
         for name, score in methods.items():
+            level = levels_of(score, levels[name])
             out.append(
                 pd.DataFrame(
                     {
@@ -402,7 +419,8 @@ def run_site_backtest(
                         "raw": raw if name == "xgboost" else np.nan,
                         "threshold": thresholds[name],
                         "warned": score >= thresholds[name],
-                        "orange": score >= orange[name],
+                        "level": level,
+                        "orange": level >= 3,
                         "label": rows[LABEL].to_numpy(int),
                     }
                 )
