@@ -105,6 +105,7 @@ from models.site_fit import (  # noqa: F401  (part of this module's interface)
     LABEL,
     MIN_PRIOR_SLOPE,
     PLATT_PRIOR_SD,
+    RULE_COLUMN,
     SiteFittedModel,
     SiteModelConfig,
     VelocityPrior,
@@ -158,7 +159,6 @@ BASELINE_COLUMNS = {
 # baselines whose column is lower = riskier (scored negated): the inverse-velocity rule's
 # Fukuzono (1985) forecast time to failure
 BASELINE_DECREASING = {"inverse_velocity": "fukuzono_hours_to_failure"}
-RULE_COLUMN = "sensor_rule_level"
 # the sensor_readings columns the site table needs
 READING_COLUMNS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
 
@@ -364,11 +364,13 @@ def run_site_backtest(
                 y_train = train[LABEL].to_numpy()
                 # levels 1..4: the model's and each rule's at the training rates of the
                 # sensor rules' levels (models.site_levels); the sensor rules at their own
-                p_train = model.predict_proba(train)
                 if config.level_policy == "rule_rates" and RULE_COLUMN in train:
                     shares = rule_level_shares(train[RULE_COLUMN].to_numpy(float))
-                    levels = {"xgboost": level_thresholds(p_train, shares)}
+                    # set by the fit on these rows (the same thresholds serving uses)
+                    assert model.level_thresholds is not None
+                    levels = {"xgboost": list(model.level_thresholds)}
                 else:  # the domain's probabilities; each rule at the model's training rates
+                    p_train = model.predict_proba(train)
                     levels = {"xgboost": list(config.level_probabilities)}
                     shares = [float(np.mean(p_train >= t)) for t in config.level_probabilities]
                 for name, s in baseline_scores(train).items():

@@ -20,10 +20,13 @@ from models.backtest import FittedModel
 from models.calibration import Calibrator, fit_calibrator
 from models.explain import contributions
 from models.metrics import best_threshold_tss
+from models.site_levels import level_thresholds, rule_level_shares
 from riskwarn import domains
 
 KEYS = ["origin", "site_id"]
 LABEL = "label_any"
+# the nowcast's sensor-rule level (0-4) of a row: a baseline and a monotone model input
+RULE_COLUMN = "sensor_rule_level"
 INCREASING = (
     "rain_",
     "api_mm",
@@ -318,6 +321,9 @@ class SiteFittedModel(FittedModel):
     prior: VelocityPrior | None = None
     tree_features: list[str] | None = None  # None: ``features``
     deferred: tuple[str, ...] = ()
+    # probabilities of levels 1..4 (blue..red), each warning on as many training rows as
+    # the sensor rules' level or above (models.site_levels); None: the domain's policy
+    level_thresholds: tuple[float, ...] | None = None
 
     @property
     def trees(self) -> int:
@@ -504,6 +510,9 @@ def fit_site_model(
         model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
     else:  # the margin is already log-odds: only correct it as far as the slice shows
         model.calibrator = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy())
+    if config.level_policy == "rule_rates" and RULE_COLUMN in rows:
+        shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
+        model.level_thresholds = tuple(level_thresholds(model.predict_proba(rows), shares))
     later = pd.concat([es, cal])
     pick = later if later[LABEL].sum() > 0 else rows
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))

@@ -115,3 +115,34 @@ def test_level_thresholds_come_from_training_rows_only() -> None:
     assert RULE_COLUMN in short.last_model.features
     th = short.fits.loc[0, "model_level_thresholds"]
     assert th == sorted(th)
+
+
+def test_the_nowcast_raises_at_the_levels_the_champion_was_trained_with() -> None:
+    from types import SimpleNamespace
+
+    from riskwarn import domains
+    from riskwarn.nowcast import model_level_policy
+    from riskwarn.warnings import probability_levels
+
+    rows = _with_rule(_rows(150, 60, seed=1), seed=2)
+    cfg = replace(site_config("geohazard_hourly"), min_tree_failures=5, max_rounds=40)
+    model, _ = fit_site_model(
+        rows, [*FEATURES, RULE_COLUMN], cfg, rows["origin"].max() + pd.Timedelta(days=1)
+    )
+    th = model.level_thresholds
+    assert th is not None and list(th) == sorted(th)
+    # on its training rows the model's orange warns as often as the rules' orange
+    p = model.predict_proba(rows)
+    assert np.mean(p >= th[2]) == pytest.approx(np.mean(rows[RULE_COLUMN] >= 3), abs=0.002)
+    default = domains.get("geohazard_hourly").levels
+    champion = SimpleNamespace(python_model=lambda: SimpleNamespace(fitted=model))
+    policy = model_level_policy(champion, default)  # type: ignore[arg-type]
+    assert policy.raise_at == pytest.approx(th)
+    assert all(h < r for h, r in zip(policy.hold_at, policy.raise_at, strict=True))
+    got = probability_levels(pd.Series(p), policy.raise_at).to_numpy()
+    np.testing.assert_array_equal(got, levels_of(p, list(th)))
+    # a model without trained levels (or no champion) keeps the domain's policy
+    assert model_level_policy(None, default) == default
+    model.level_thresholds = (0.1, 0.2, float("inf"), float("inf"))
+    never = model_level_policy(champion, default)  # type: ignore[arg-type]
+    assert never.raise_at[2] > 1.0 and never.raise_at[3] > never.raise_at[2]
