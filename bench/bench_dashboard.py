@@ -58,9 +58,7 @@ PAGES = {
     "models": "pages/models.py",
 }
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(
-    0, str(ROOT)
-)  # the synthetic demo fixture lives with the tests (tests/dashboard_demo.py)
+sys.path.insert(0, str(ROOT))  # the synthetic demo fixture: testkit/dashboard_demo.py
 APP = ROOT / "dashboard" / "app.py"
 STAMP = "bench-dashboard-home.json"
 BASELINE_LABEL = "long-run count baseline (bench_dashboard; not a trained champion)"
@@ -270,7 +268,7 @@ def prepare_city_home(sim_dir: Path, home: Path, weeks: int, reading_months: int
     from riskwarn import nowcast
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
-    from tests.dashboard_demo import DEMO_PASSWORD
+    from testkit.dashboard_demo import DEMO_PASSWORD
 
     meta = json.loads((sim_dir / "simulation.json").read_text(encoding="utf-8"))
     home.mkdir(parents=True, exist_ok=True)
@@ -342,7 +340,7 @@ def simulate_city(out: Path, seed: int = 1) -> None:
 def _prepare(args: argparse.Namespace) -> str:
     """Point RISKWARN_* at the data to render; returns a description of it."""
     if args.synthetic:
-        from tests.dashboard_demo import demo_home
+        from testkit.dashboard_demo import demo_home
 
         tmp = Path(tempfile.mkdtemp(prefix="rw-bench-"))
         t0 = time.perf_counter()
@@ -401,7 +399,7 @@ def browser_times(repeats: int) -> list[tuple[str, float]]:
     from playwright.sync_api import sync_playwright
 
     from riskwarn.commands.dashboard import streamlit_command
-    from tests.dashboard_demo import DEMO_PASSWORD
+    from testkit.dashboard_demo import DEMO_PASSWORD
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

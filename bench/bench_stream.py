@@ -12,7 +12,11 @@ published. Prints one final JSON line: ``readings_published``, ``readings_stored
 ``warning_p50_s``, ``warning_p99_s`` (publish of the reading that changed a level ->
 level change published in the serving store), ``level_changes``, the failing slopes'
 first orange / red lead times before failure (stream) beside the hourly nowcast's on
-the same readings, and ``peak_mb`` (the consumer's peak resident memory):
+the same readings, ``peak_mb`` (the consumer's peak resident memory), and
+``delivered_p50_s`` / ``delivered_max_s`` / ``deliveries``: publish of the reading that
+changed a level to orange/red (or lowered one) -> the signed webhook received by a local
+HTTP server (the consumer delivers through a contacts file: one contact, e-mail to a
+local SMTP server and webhook):
 
     nice .venv/bin/python bench/bench_stream.py [--sensors 2000] [--minutes 10] [--slopes 3]
 """
@@ -38,7 +42,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.stream_helpers import Broker, slope_readings, wait_for  # noqa: E402
+from testkit.stream_helpers import (  # noqa: E402
+    Broker,
+    Webhook,
+    slope_readings,
+    smtp_server,
+    wait_for,
+)
 
 MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
 SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
@@ -86,6 +96,14 @@ def main() -> None:
     ap.add_argument("--interval-s", type=float, default=10.0)
     ap.add_argument("--drain-timeout-s", type=float, default=300.0)
     ap.add_argument("--skip-nowcast", action="store_true")
+    ap.add_argument(
+        "--slope-tail-days",
+        type=float,
+        default=None,
+        help="Publish the slopes' readings up to this many days before failure at once "
+        "(then wait for the consumer to catch up) and spread only the rest over the run: "
+        "the last day at a pace the rules can follow, for reading -> delivered latency.",
+    )
     args = ap.parse_args()
 
     from riskwarn import lake
@@ -98,7 +116,27 @@ def main() -> None:
     broker = Broker(tmp / "broker")
     broker.start()
     metrics = tmp / "metrics.txt"
-    env = {**os.environ, "RISKWARN_HOME": str(home)}
+    hook = Webhook().__enter__()
+    smtp = smtp_server()
+    smtp_port, mails = smtp.__enter__()
+    contacts = tmp / "contacts.json"
+    contacts.write_text(
+        json.dumps(
+            {
+                "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "riskwarn@bench"},
+                "webhook": {"url": hook.url, "secret_env": "RISKWARN_WEBHOOK_SECRET"},
+                "escalate_after_minutes": 600,
+                "retry_base_s": 0.5,
+                "contacts": {"duty": {"email": "duty@example.test", "webhook": True}},
+                "routes": {"default": ["duty"]},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(home),
+        "RISKWARN_WEBHOOK_SECRET": "bench-webhook-secret-0123456789abcdef",
+    }
     log = (tmp / "consumer.log").open("w")
     consumer = subprocess.Popen(
         [
@@ -114,6 +152,8 @@ def main() -> None:
             str(metrics),
             "--client-id",
             "bench",
+            "--contacts",
+            str(contacts),
         ],
         env=env,
         cwd=ROOT,
@@ -130,9 +170,29 @@ def main() -> None:
         for i in range(args.slopes)
     ]
     client = connect("127.0.0.1", broker.port, "bench-publisher")
+    published: list[str] = []
+    full_slopes = slopes
+    if args.slope_tail_days is not None:
+        cut = SLOPE_START + pd.Timedelta(days=SLOPE_FAIL_DAYS - args.slope_tail_days)
+        for k, s in enumerate(slopes):
+            for r in s.loc[s["observed_at"] < cut].itertuples(index=False):
+                reading = r._asdict()
+                reading["observed_at"] = pd.Timestamp(r.observed_at).to_pydatetime()
+                client.publish(
+                    topic_for("simcity", f"FSITE{k}", r.sensor_id), encode(reading), qos=QOS
+                )
+                local = pd.Timestamp(r.observed_at).tz_convert("Asia/Shanghai")
+                published.append(f"{r.sensor_id}|{local:%Y-%m-%d %H:%M:%S}|累计位移")
+        slopes = [s.loc[s["observed_at"] >= cut] for s in slopes]
+
+        def caught_up() -> bool:
+            st = json.loads(status.read_text())
+            return bool(st["received"] >= len(published) and st.get("backlog", 0) == 0)
+
+        wait_for(caught_up, args.drain_timeout_s, 1.0)
+        time.sleep(3)
     ticks = int(args.minutes * 60 / args.interval_s)
     per_tick = [int(np.ceil(len(s) / max(ticks - 1, 1))) for s in slopes]
-    published: list[str] = []
     t0 = time.monotonic()
     creep = np.random.default_rng(1).uniform(0.0, 0.5, args.sensors)
     for tick in range(ticks):
@@ -186,11 +246,12 @@ def main() -> None:
             lambda: (
                 json.loads(status.read_text())["received"] >= len(published)
                 and json.loads(status.read_text())["queued"] == 0
+                and json.loads(status.read_text()).get("backlog", 0) == 0
             ),
             args.drain_timeout_s,
             1.0,
         )
-    time.sleep(3)
+    time.sleep(5)  # the delivery thread polls every second
     peak = _peak_mb(consumer.pid)
     consumer.send_signal(signal.SIGTERM)
     consumer.wait(120)
@@ -205,6 +266,7 @@ def main() -> None:
     lost = len(want - set(stored))
     duplicated = int(have.duplicated().sum()) + max(len(published) - len(want), 0) * 0
     durable, warn, changes = [], [], []
+    sent_of: dict[tuple[str, int, pd.Timestamp], float] = {}
     for line in metrics.read_text().splitlines():
         kind, *rest = line.split()
         if kind == "d":
@@ -212,6 +274,17 @@ def main() -> None:
         elif kind == "w":
             warn.append(float(rest[0]))
             changes.append((rest[1], int(rest[2]), pd.Timestamp(rest[3])))
+            if len(rest) > 4:
+                sent_of[(rest[1], int(rest[2]), pd.Timestamp(rest[3]))] = float(rest[4])
+    delivered = []
+    for (_, body), got in zip(hook.received, hook.times, strict=True):
+        msg = json.loads(body)
+        rank = {None: 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}[msg["to_level"]]
+        sent = sent_of.get((msg["site_id"], rank, pd.Timestamp(msg["at"])))
+        if sent is not None:
+            delivered.append(got - sent)
+    hook.__exit__(None, None, None)
+    smtp.__exit__(None, None, None)
     out: dict[str, Any] = {
         "sensors": args.sensors,
         "minutes": args.minutes,
@@ -226,6 +299,10 @@ def main() -> None:
         "warning_p50_s": round(float(np.percentile(warn, 50)), 3) if warn else None,
         "warning_p99_s": round(float(np.percentile(warn, 99)), 3) if warn else None,
         "level_changes": len(changes),
+        "deliveries": len(hook.received),
+        "emails": len(mails),
+        "delivered_p50_s": round(float(np.percentile(delivered, 50)), 3) if delivered else None,
+        "delivered_max_s": round(float(np.max(delivered)), 3) if delivered else None,
         "publish_wall_s": round(publish_s, 1),
         "peak_mb": round(peak, 1),
     }
@@ -242,7 +319,7 @@ def main() -> None:
         out[f"{site}_levels"] = [r for r, _ in mine]
         out[f"{site}_stream_first_hours_before_failure"] = first
     if not args.skip_nowcast and slopes:
-        out["nowcast_first_hours_before_failure"] = _nowcast_leads(slopes[0], "FSITE0")
+        out["nowcast_first_hours_before_failure"] = _nowcast_leads(full_slopes[0], "FSITE0")
     print(json.dumps(out))
 
 

@@ -10,10 +10,10 @@ place names and the legend on the map; does the models page say its verdict in w
     .venv/bin/python bench/dashboard_screenshots.py [--home HOME] [--out var/screenshots]
         [--widths 800 1280 1920] [--langs zh en]
 
-Without ``--home`` a generated demo home (tests/dashboard_demo.py, the dashboard tests'
+Without ``--home`` a generated demo home (testkit/dashboard_demo.py, the dashboard tests'
 fixture) is built in a temporary folder; ``--home`` takes any populated home (e.g. the
-one ``make demo`` or bench/bench_dashboard.py prepared) with ``--password`` for its
-users file.
+one ``make demo`` or bench/bench_dashboard.py prepared: its city CRS and cell size are
+read from the bench's stamp) with ``--password`` for its users file.
 """
 
 from __future__ import annotations
@@ -38,14 +38,18 @@ PAGES = {  # page -> (url path, the role that opens it, heading zh, heading en)
 }
 
 
-def _settle(page: Any) -> None:
-    """Wait until Streamlit finished the run (no running icon, no stale element) and the
-    maps drew (deck.gl canvases appear after the run)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+def _settle(page: Any) -> list[str]:
+    """Wait until the page's run ended (its end marker, ``shell.RUN_DONE``, is on the page:
+    the running icon alone appears late and let the old wait pass before the maps were
+    sent), every chart drew, and every map shows its level-coloured marks (:func:`_marks_drawn`).
+    Returns what did not draw (empty when the page is complete)."""
+    page.wait_for_function(  # the page's run ended (shell.RUN_DONE comes after it)
+        "() => document.querySelector('.rw-run-done')"
+        " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
         " && !document.querySelector('[data-stale=true]')",
         timeout=120_000,
     )
+    problems: list[str] = []
     try:  # every map has its canvas, every chart its drawing, no loading placeholder left
         page.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=stDeckGlJsonChart]')]"
@@ -56,8 +60,79 @@ def _settle(page: Any) -> None:
             timeout=120_000,
         )
     except Exception as exc:  # a slow machine: shoot what is there, say so
-        print(f"not fully drawn after 120 s: {page.url} ({type(exc).__name__})", flush=True)
-    page.wait_for_timeout(6000)
+        problems.append(f"charts not drawn after 120 s ({type(exc).__name__})")
+    problems += _marks_drawn(page)
+    for p in problems:
+        print(f"{page.url}: {p}", flush=True)
+    return problems
+
+
+# the level colours of the warned squares and sites (opaque: township fills are pale)
+MARK_RGB = [(214, 39, 40), (255, 127, 14), (240, 200, 30), (31, 119, 180)]
+_MAPS_JS = """() => [...document.querySelectorAll('[class*=st-key-rwmap]')].map(c => {
+  const legend = c.querySelector('.rw-legend');
+  const chart = c.querySelector('[data-testid=stDeckGlJsonChart]');
+  const r = chart ? chart.getBoundingClientRect() : null;
+  if (!r) return {marks: 0, box: null};
+  // the part of the map inside the window (Streamlit scrolls its main block, not the page)
+  const x0 = Math.max(r.left, 0), y0 = Math.max(r.top, 0);
+  const x1 = Math.min(r.right, window.innerWidth), y1 = Math.min(r.bottom, window.innerHeight);
+  return {marks: legend ? Number(legend.dataset.rwMarks || 0) : 0,
+          box: {x: x0, y: y0, width: Math.max(x1 - x0, 0), height: Math.max(y1 - y0, 0)}};
+})"""
+
+
+def level_pixels(png: bytes) -> int:
+    """Pixels of a screenshot in one of the level colours (within 3 per channel)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(np.int16)
+    hit = np.zeros(rgb.shape[:2], dtype=bool)
+    for colour in MARK_RGB:
+        hit |= (np.abs(rgb - np.array(colour, dtype=np.int16)) <= 3).all(axis=2)
+    return int(hit.sum())
+
+
+def _marks_drawn(page: Any, timeout_s: float = 120.0) -> list[str]:
+    """Wait until every map whose legend announces level-coloured marks (``data-rw-marks``,
+    set by ``map_panel.show_map``) shows them on its canvas, and their pixel count held
+    still for two polls a second apart.
+
+    The cause of maps shot without their squares: the squares are a deck.gl IconLayer
+    whose icon atlas is decoded asynchronously, and under software WebGL on a loaded
+    machine that took longer than the fixed pause the old code gave it; the canvas
+    existed (what the old wait checked) with the township fills drawn and no squares yet.
+    The legends, which show the same colours, are hidden while the maps are measured.
+    """
+    deadline = time.monotonic() + timeout_s
+    previous: list[int] | None = None
+    while True:
+        maps = [  # maps in a hidden tab or out of the window: nothing to see there
+            m
+            for m in page.evaluate(_MAPS_JS)
+            if m["marks"] > 0 and m["box"] and m["box"]["width"] > 0 and m["box"]["height"] > 0
+        ]
+        if not maps:
+            return []
+        style = page.add_style_tag(content=".rw-legend { visibility: hidden !important; }")
+        try:
+            counts = [level_pixels(page.screenshot(clip=m["box"])) for m in maps]
+        finally:
+            style.evaluate("e => e.remove()")
+        if all(c > 0 for c in counts) and counts == previous:
+            return []
+        if time.monotonic() > deadline:
+            return [
+                f"map {k + 1} of {len(maps)}: {m['marks']} warned marks expected, "
+                f"{c} level-coloured pixels drawn after {timeout_s:.0f} s"
+                for k, (m, c) in enumerate(zip(maps, counts, strict=True))
+                if c == 0
+            ] or [f"maps still changing after {timeout_s:.0f} s: {counts}"]
+        previous = counts
+        page.wait_for_timeout(1000)
 
 
 TALL = 3000  # the window height: tall enough for every page, set before the maps draw
@@ -94,9 +169,10 @@ def shoot(
     widths: list[int],
     langs: list[str],
     pages: list[str],
-) -> list[tuple[str, float]]:
-    """Every page x language x width; returns (file, seconds to a settled page)."""
-    done: list[tuple[str, float]] = []
+) -> list[tuple[str, float, str]]:
+    """Every page x language x width; returns (file, seconds to a settled page, what did
+    not draw)."""
+    done: list[tuple[str, float, str]] = []
     for name in pages:
         path, role, head_zh, head_en = PAGES[name]
         for width in widths:
@@ -105,21 +181,42 @@ def shoot(
                 t0 = time.perf_counter()
                 page.goto(f"{base}/{path}?lang={lang}")
                 page.get_by_role("heading", name=head_zh if lang == "zh" else head_en).wait_for()
-                _settle(page)
+                problems = _settle(page)
                 file = out / f"{name}-{lang}-{width}.png"
                 _whole_page(page, width, file)
-                done.append((file.name, time.perf_counter() - t0))
+                done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
             if name == "overview" and width == max(widths):
                 for lang in langs:
+                    t0 = time.perf_counter()
                     page.goto(f"{base}/?lang={lang}&wall=1")
-                    _settle(page)
-                    file = out / f"overview-wall-{lang}-{width}.png"
+                    page.get_by_role(
+                        "heading", name=head_zh if lang == "zh" else head_en
+                    ).wait_for()
                     page.set_viewport_size({"width": width, "height": width * 9 // 16})
-                    page.wait_for_timeout(6000)
+                    problems = _settle(page)  # after the resize: the maps redraw
+                    file = out / f"overview-wall-{lang}-{width}.png"
                     page.screenshot(path=str(file))
-                    done.append((file.name, float("nan")))
+                    done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
             page.context.close()
     return done
+
+
+DEMO_PASSWORD_BENCH = "demo-pass-1"  # the users bench/bench_dashboard.py writes (tests' demo)
+
+
+def city_env(home: Path) -> dict[str, str]:
+    """The city's CRS and cell size of a home bench/bench_dashboard.py prepared (its stamp),
+    which the dashboard needs to place the simulated city's cells; {} for other homes."""
+    import json
+
+    stamp = home / "bench-dashboard-home.json"
+    if not stamp.exists():
+        return {}
+    meta = json.loads(stamp.read_text(encoding="utf-8"))
+    return {
+        "RISKWARN_CITY_CRS": str(meta["crs"]),
+        "RISKWARN_CELL_SIZE_M": str(int(meta["cell_size_m"])),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,12 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from tests.dashboard_server import dashboard_env, launch_chromium, serve
+    from testkit.dashboard_server import dashboard_env, launch_chromium, serve
 
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         if args.home is None:
-            from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+            from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
             home = Path(tmp) / "home"
             city = demo_home(home, n_cells=600, weeks=4, n_cases=60)
@@ -147,15 +244,24 @@ def main(argv: list[str] | None = None) -> int:
             home = args.home.resolve()
             store_url = os.environ.get("RISKWARN_STORE_URL", f"sqlite:///{home / 'serving.db'}")
             password = args.password or "riskwarn-demo"
-        with serve(home, dashboard_env(home, store_url)) as base, sync_playwright() as p:
+        extra = city_env(home)
+        if extra:
+            password = args.password or DEMO_PASSWORD_BENCH
+        with serve(home, dashboard_env(home, store_url, **extra)) as base, sync_playwright() as p:
             browser = launch_chromium(None, p)
             done = shoot(browser, base, password, args.out, args.widths, args.langs, args.pages)
             browser.close()
-    lines = ["# Dashboard screenshots", "", "| file | seconds to a settled page |", "|---|---|"]
-    lines += [f"| {f} | {s:.1f} |" for f, s in done]
+    lines = [
+        "# Dashboard screenshots",
+        "",
+        "| file | seconds to a settled page | not drawn |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {f} | {s:.1f} | {p or '-'} |" for f, s, p in done]
     (args.out / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(done)} screenshots in {args.out}")
-    return 0
+    incomplete = [f for f, _, p in done if p]
+    print(f"{len(done)} screenshots in {args.out}; incomplete: {incomplete or 'none'}")
+    return 1 if incomplete else 0
 
 
 if __name__ == "__main__":

@@ -25,16 +25,10 @@ from typing import Any
 
 import yaml
 
+from dashboard import page_index
+
 ROLES = ("leader", "reviewer", "data_scientist", "admin")
 
-# page key -> roles allowed to open it
-PAGE_ROLES: dict[str, frozenset[str]] = {
-    "overview": frozenset(ROLES),
-    "warnings": frozenset({"leader", "reviewer", "admin"}),
-    "disputes": frozenset({"leader", "reviewer", "admin"}),
-    "geohazard": frozenset(ROLES),
-    "models": frozenset({"data_scientist", "admin"}),
-}
 REVIEW_ROLES = frozenset({"reviewer", "admin"})
 RETRAIN_ROLES = frozenset({"data_scientist", "admin"})
 
@@ -51,8 +45,10 @@ class User:
 
 
 def can_view(role: str, page: str) -> bool:
-    """Whether ``role`` may open ``page``."""
-    return role in PAGE_ROLES.get(page, frozenset())
+    """Whether ``role`` may open ``page`` (the ``roles`` of the page's own ``PAGE`` entry,
+    :mod:`dashboard.page_index`; no one may open an unknown page)."""
+    info = page_index.pages().get(page)
+    return info is not None and role in info.roles
 
 
 def can_review(role: str) -> bool:

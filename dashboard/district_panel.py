@@ -179,6 +179,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     import altair as alt
 
     from dashboard import queries
+    from dashboard.i18n import place_name
 
     lg = ctx.lang
     st.markdown(f"**{t('dp_title', lg)}**")
@@ -198,7 +199,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
         st.info(t("dp_no_data", lg))
         return
     names = queries.unit_names(ctx.lake_dir)
-    shares["district"] = [names.get(str(c), str(c)) for c in shares["county_code"]]
+    shares["district"] = [place_name(names.get(str(c), str(c)), lg) for c in shares["county_code"]]
     measures = {
         "warnings_share": t("dp_warnings", lg),
         "incidents_share": t("dp_incidents", lg),
@@ -215,7 +216,11 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
             xOffset="measure:N",
             y=alt.Y("share:Q", title=t("dp_share", lg), axis=alt.Axis(format="%")),
             color=alt.Color("measure:N", title=None),
-            tooltip=["district", "measure", alt.Tooltip("share:Q", format=".1%")],
+            tooltip=[
+                alt.Tooltip("district:N", title=t("dp_district", lg)),
+                alt.Tooltip("measure:N", title=" "),
+                alt.Tooltip("share:Q", format=".1%", title=t("dp_share", lg)),
+            ],
         )
         .properties(height=260),
         width="stretch",
@@ -223,7 +228,9 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     cal = district_calibration((metrics or {}).get("calibration_by_admin") or [], lookup)
     table = shares[["district", "warnings_share", "incidents_share", "population_share"]]
     if not cal.empty:
-        cal = cal.assign(district=[names.get(str(c), str(c)) for c in cal["county_code"]])
+        cal = cal.assign(
+            district=[place_name(names.get(str(c), str(c)), lg) for c in cal["county_code"]]
+        )
         table = table.merge(
             cal[["district", "mean_probability", "observed_rate", "gap"]], on="district", how="left"
         )

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dashboard import placenames, texts_frame, texts_pages
+from dashboard import page_index, placenames, texts_frame, texts_pages
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -30,7 +30,11 @@ LEVEL_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 LEVEL_HEX: dict[str, str] = {k: "#{:02x}{:02x}{:02x}".format(*v) for k, v in LEVEL_COLOURS.items()}
 
-TEXT: dict[str, dict[str, str]] = {**texts_frame.TEXT, **texts_pages.TEXT}
+TEXT: dict[str, dict[str, str]] = {
+    **texts_frame.TEXT,
+    **texts_pages.TEXT,
+    **page_index.title_texts(),  # page_<key>: each page's own title
+}
 
 ROLE_KEYS = {
     "leader": "role_leader",
@@ -130,6 +134,15 @@ def fmt_day(ts: Any, lang: str, tz: str) -> str:
     if local is None:
         return "—"
     return f"{local.month}月{local.day}日" if lang == "zh" else f"{local.day} {local:%b}"
+
+
+def fmt_points(delta: float, lang: str) -> str:
+    """A change of a share in percentage points: ``+1.2 个百分点`` / ``+1.2 pp``."""
+    return f"{delta * 100:+.1f} 个百分点" if lang == "zh" else f"{delta * 100:+.1f} pp"
+
+
+#: chart axes of days (Vega's d3 time format), as :func:`fmt_day` writes days
+AXIS_DAY: dict[str, str] = {"zh": "%-m月%-d日", "en": "%-d %b"}
 
 
 def fmt_hours(hours: float | None, lang: str) -> str:

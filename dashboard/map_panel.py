@@ -98,13 +98,21 @@ def show_map(deck: Any, legend: str, *, key: str, height: int) -> dict[str, Any]
 
     The returned dict is the clicked row of a pickable layer plus ``layer`` (its id).
     The page calls :func:`styles` once before (the legend's place over the map is CSS).
+    The legend carries ``data-rw-marks``: how many marks in a level's colour the map
+    draws, so a browser (the screenshots, the tests) can wait until they are on screen.
     """
+    marks = int(getattr(deck, "level_marks", 0))
     with st.container(key=f"rwmap_{key}"):
         event = st.pydeck_chart(
             deck, height=height, key=key, on_select="rerun", selection_mode="single-object"
         )
-        st.markdown(legend, unsafe_allow_html=True)
+        st.markdown(mark_legend(legend, marks), unsafe_allow_html=True)
     return clicked(event)
+
+
+def mark_legend(legend: str, marks: int) -> str:
+    """``legend`` with the number of level-coloured marks of its map as an attribute."""
+    return legend.replace('class="rw-legend"', f'class="rw-legend" data-rw-marks="{marks}"', 1)
 
 
 def clicked(event: Any) -> dict[str, Any] | None:

@@ -555,6 +555,16 @@ def legend_html(lang: str, *, note_key: str = "map_legend_note") -> str:
     )
 
 
+MARK_LAYERS = ("warned-cells", "sites")  # the layers whose marks carry a level colour
+_MARK_RGB = {tuple(c) for lv, c in LEVEL_COLOURS.items() if lv != "none"}
+
+
+def _level_marks(layer: pdk.Layer) -> int:
+    """How many rows of ``layer`` are drawn in a warning level's colour."""
+    rows = layer.data if isinstance(layer.data, list) else []
+    return sum(1 for r in rows if tuple(r.get("colour", ())[:3]) in _MARK_RGB)
+
+
 class DeckSpec:
     """A pydeck map serialised once, as compact JSON, for ``st.pydeck_chart``.
 
@@ -568,6 +578,12 @@ class DeckSpec:
 
     def __init__(self, deck: pdk.Deck) -> None:
         from pydeck.bindings.json_tools import default_serialize
+
+        #: warned squares and sites in a level's colour (not "no warning"): what a browser
+        #: must see drawn before the map is complete (bench/dashboard_screenshots.py waits)
+        self.level_marks = sum(
+            _level_marks(layer) for layer in deck.layers if layer.id in MARK_LAYERS
+        )
 
         # what Deck.to_json() writes (pydeck's serialize), without the indentation
         self._json = json.dumps(

@@ -29,6 +29,7 @@ OFFICIAL: dict[str, str] = {
 # suffix -> English, longest first when matching
 SUFFIXES: dict[str, str] = {
     "不稳定斜坡": "Unstable Slope",
+    "泥石流沟": "Debris Flow Gully",
     "地面塌陷": "Ground Collapse",
     "泥石流": "Debris Flow",
     "隐患点": "Hazard Site",
@@ -66,8 +67,9 @@ def _run_in_english(run: str) -> str:
         stem, suffix = match.group(1), match.group(2)
         words.append(OFFICIAL.get(stem + suffix) or f"{pinyin_word(stem)} {SUFFIXES[suffix]}")
         pos = match.end()
-    if pos < len(run):
-        words.append(pinyin_word(run[pos:]))
+    if pos < len(run):  # a bare suffix after a place ("黄尾镇" + "崩塌") is a word too
+        rest = run[pos:]
+        words.append(SUFFIXES.get(rest) or pinyin_word(rest))
     return " ".join(words)
 
 

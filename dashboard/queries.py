@@ -76,6 +76,15 @@ def settings() -> Settings:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def alarm_log(url: str) -> pd.DataFrame:
+    """The real-time alarms delivered and their acknowledgements (issue 16), newest first."""
+    from riskwarn.stream.alarm_log import alarm_log as build
+
+    s = store(url)
+    return build(s.deliveries(), s.acknowledgements())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def published_run(url: str, domain: str) -> dict[str, Any] | None:
     """The published run of ``domain`` (dict) or None."""
     return store(url).published_run(domain)
@@ -338,7 +347,7 @@ def site_table(
     Cached by the published run and the state of its warnings, like the maps.
     """
     from dashboard import views
-    from dashboard.i18n import level_label
+    from dashboard.i18n import level_label, place_name
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(url, domain)
@@ -378,7 +387,9 @@ def site_table(
         rows.append(
             {
                 "unit_id": s.unit_id,
-                "name": s.name if isinstance(s.name, str) and s.name else s.unit_id,
+                "name": place_name(s.name, lang)
+                if isinstance(s.name, str) and s.name
+                else s.unit_id,
                 "place": views.place_words(county, township, names, lang),
                 "county_code": county,
                 "township_code": township,

@@ -187,6 +187,39 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "open_days": {"zh": "已受理天数", "en": "Days open"},
     "failed_mediations": {"zh": "调解失败次数", "en": "Failed mediations"},
     "n_parties": {"zh": "当事人数", "en": "Parties"},
+    # hotspot warnings' counts and recent events (tests/dashboard_demo.py, riskwarn.warnings)
+    "events_last_7d": {"zh": "近 7 天事件数", "en": "Events, last 7 days"},
+    "recent_events_7d": {"zh": "近 7 天事件数", "en": "Events, last 7 days"},
+    "usual_per_week": {"zh": "平常每周事件数", "en": "Usual events per week"},
+    "recent_events": {"zh": "近期事件", "en": "Recent events"},
+    "date": {"zh": "日期", "en": "Date"},
+    # streaming nowcast (riskwarn.stream.publish)
+    "observed_to": {"zh": "观测截至", "en": "Observed up to"},
+    "source": {"zh": "数据来源", "en": "Source"},
+    "health": {"zh": "传感器状况", "en": "Sensor health"},
+}
+SOURCE_TEXT = {"stream": {"zh": "实时数据流", "en": "Live stream"}}
+DATE_KEYS = ("date", "observed_to")  # evidence values that are ISO dates or times
+# incident categories (the contract's canonical names; riskwarn.simulate.incidents)
+CATEGORY_ZH = {
+    "theft": "盗窃",
+    "burglary": "入室盗窃",
+    "vehicle_theft": "盗窃电动车",
+    "snatching": "抢夺",
+    "telecom_fraud": "电信网络诈骗",
+    "assault": "殴打他人",
+    "fight": "打架斗殴",
+    "robbery": "抢劫",
+    "intentional_injury": "故意伤害",
+    "homicide": "故意杀人",
+    "rape": "强奸",
+    "arson": "放火",
+    "kidnapping": "绑架",
+    "traffic_accident": "交通事故",
+    "disturbance": "扰乱公共秩序",
+    "noise": "噪音扰民",
+    "provocation": "寻衅滋事",
+    "drugs": "吸毒",
 }
 STATUS_TEXT: dict[str, dict[str, str]] = {
     "ok": {"zh": "正常", "en": "OK"},
@@ -201,21 +234,38 @@ MODEL_UNAVAILABLE = {"zh": "无可用模型（仅按传感器规则）", "en": "
 
 
 def evidence_word(key: str, lang: str) -> str:
-    """An evidence key or column in ``lang`` (the key itself when unknown)."""
+    """An evidence key or column in ``lang`` (the key itself when unknown); nested facts
+    (``parent.key``) word each part."""
+    if "." in key:
+        return " · ".join(evidence_word(part, lang) for part in key.split("."))
     entry = EVIDENCE_TEXT.get(key)
     return entry[lang] if entry and lang in entry else key
 
 
-def evidence_value(key: str, value: Any, lang: str) -> str:
-    """An evidence value in ``lang``: statuses and the model's absence in words."""
-    if key in ("status", "sensor_health") and str(value) in STATUS_TEXT:
+def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
+    """An evidence value in ``lang``: statuses, sources, categories and the model's absence
+    in words, dates and times in the language's one format (``tz``: the display zone)."""
+    import pandas as pd
+
+    from dashboard.i18n import fmt_date, fmt_datetime
+
+    key = key.rsplit(".", 1)[-1]  # nested facts arrive as "parent.key"
+    if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
+    if key == "source" and str(value) in SOURCE_TEXT:
+        return SOURCE_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):
         return MODEL_UNAVAILABLE[lang]
     if key == "category" and isinstance(value, str):
         from features.catalog import GROUP_ZH
 
-        return GROUP_ZH.get(value, value) if lang == "zh" else value.replace("_", " ").capitalize()
+        if lang == "zh":
+            return CATEGORY_ZH.get(value) or GROUP_ZH.get(value, value)
+        return value.replace("_", " ").capitalize()
+    if key in DATE_KEYS and isinstance(value, str):
+        ts = pd.to_datetime(value, errors="coerce", utc=True)
+        if not pd.isna(ts):
+            return fmt_date(ts, lang, tz) if len(value) <= 10 else fmt_datetime(ts, lang, tz)
     if value is None:
         return "—"
     if isinstance(value, float):
@@ -223,12 +273,11 @@ def evidence_value(key: str, value: Any, lang: str) -> str:
     return str(value)
 
 
-def evidence_table(frame: Any, lang: str) -> Any:
-    """An evidence table with its columns and statuses in ``lang``."""
+def evidence_table(frame: Any, lang: str, tz: str = "Asia/Shanghai") -> Any:
+    """An evidence table with its columns and values in ``lang``."""
     out = frame.copy()
     for col in out.columns:
-        if col in ("status", "sensor_health"):
-            out[col] = [evidence_value(col, v, lang) for v in out[col]]
+        out[col] = [evidence_value(str(col), v, lang, tz) for v in out[col]]
     return out.rename(columns={c: evidence_word(str(c), lang) for c in out.columns})
 
 

@@ -6,26 +6,15 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from dashboard import auth, queries, sessions
+from dashboard import auth, page_index, queries, sessions
 from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
 from riskwarn.settings import Settings
 
 LOG = logging.getLogger(__name__)
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
-
-# page key -> (file, icon, section key)
-PAGES: dict[str, tuple[str, str, str]] = {
-    "overview": ("overview.py", ":material/map:", "section_leaders"),
-    "warnings": ("warnings.py", ":material/notification_important:", "section_panels"),
-    "disputes": ("disputes.py", ":material/groups:", "section_panels"),
-    "geohazard": ("geohazard.py", ":material/landslide:", "section_panels"),
-    "models": ("models.py", ":material/model_training:", "section_science"),
-}
 
 CSS = """
 <style>
@@ -318,17 +307,17 @@ def navigation(user: auth.User) -> Any:
     lg = lang()
     sections: dict[str, list[Any]] = {}
     default_key = "overview" if auth.can_view(user.role, "overview") else None
-    for key, (file, icon, section) in PAGES.items():
+    for key, info in page_index.pages().items():  # each page's own PAGE entry
         allowed = auth.can_view(user.role, key)
         page = st.Page(
-            str(PAGES_DIR / file),
-            title=t(f"page_{key}", lg),
-            icon=icon,
+            str(info.file),
+            title=page_index.title(key, lg),
+            icon=info.icon,
             url_path=key,
             default=key == default_key,
             visibility="visible" if allowed else "hidden",
         )
-        sections.setdefault(t(section, lg), []).append(page)
+        sections.setdefault(t(info.section, lg), []).append(page)
     return st.navigation(sections, position="sidebar", expanded=True)
 
 
@@ -353,6 +342,11 @@ def main() -> None:
         login_form(settings)
         return
     navigation(user).run()
+    with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
+        st.html(RUN_DONE)
+
+
+RUN_DONE = '<div class="rw-run-done" hidden></div>'
 
 
 def page_context(page: str) -> PageContext:
@@ -367,8 +361,8 @@ def page_context(page: str) -> PageContext:
         st.error(t("refused", lg, role=t(ROLE_KEYS[user.role], lg)), icon=":material/block:")
         st.stop()
     # the page's material icon would make the browser fetch a favicon from the internet
-    st.set_page_config(page_title=t(f"page_{page}", lg), page_icon="🛡️")
-    st.title(t(f"page_{page}", lg))
+    st.set_page_config(page_title=page_index.title(page, lg), page_icon="🛡️")
+    st.title(page_index.title(page, lg))
     data_as_of(settings, lg)
     return PageContext(
         settings=settings,

@@ -56,6 +56,11 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "(replay of past data: warnings in force are judged at the latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
+    "case_no_explanation": {
+        "zh": "评分时未保存该案件的解释（未达预警等级的案件，旧版评分不保存解释；重新评分后显示）。",
+        "en": "The scoring run kept no explanation for this case (runs before this version "
+        "kept explanations for warned cases only; the next scoring run adds it).",
+    },
     "review_state": {"zh": "研判状态", "en": "Review state"},
     "section_leaders": {"zh": "领导驾驶舱", "en": "Leaders"},
     "section_panels": {"zh": "研判处置", "en": "Panels"},
@@ -65,12 +70,7 @@ TEXT: dict[str, dict[str, str]] = {
     "role_reviewer": {"zh": "评估专家", "en": "Reviewer"},
     "role_data_scientist": {"zh": "数据科学家", "en": "Data scientist"},
     "role_admin": {"zh": "管理员", "en": "Administrator"},
-    # pages
-    "page_overview": {"zh": "本周风险总览", "en": "This week's risk"},
-    "page_warnings": {"zh": "预警研判", "en": "Warnings review"},
-    "page_disputes": {"zh": "矛盾纠纷案件", "en": "Dispute cases"},
-    "page_geohazard": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
-    "page_models": {"zh": "模型与数据质量", "en": "Models & data quality"},
+    # pages: page_<key> comes from each page's own PAGE entry (dashboard/page_index.py)
     # domains
     "domain_incidents": {"zh": "治安案事件", "en": "Public-security incidents"},
     "domain_incidents_daily": {"zh": "治安案事件（日）", "en": "Incidents (daily)"},

@@ -405,7 +405,8 @@ def case_rows(
     """Dispute cases (published forecasts, riskiest first) with ``level`` (in force; None
     once dismissed or without warning), ``state_label`` (the review state in words),
     ``place``, ``explanation_lines`` (the forecast's own explanation, else its warning's
-    reasons) and ``explanation_text`` (one line). ``warned``: warnings by ``unit_id``."""
+    reasons, else a sentence saying that the scoring run kept none) and
+    ``explanation_text`` (one line). ``warned``: warnings by ``unit_id``."""
     from dashboard.i18n import t
 
     def of(unit: Any, col: str) -> Any:
@@ -415,7 +416,8 @@ def case_rows(
     lines = []
     for unit, own in zip(out["unit_id"], out["explanation"], strict=True):
         got = reason_lines(own, lang) if own is not None and len(own or []) else []
-        lines.append(got or reason_lines(of(unit, "reasons"), lang))
+        got = got or reason_lines(of(unit, "reasons"), lang)
+        lines.append(got or [t("case_no_explanation", lang)])  # never silently empty
     states = [of(u, "state") for u in out["unit_id"]]
     sep = "；" if lang == "zh" else "; "
     return out.assign(
@@ -428,3 +430,11 @@ def case_rows(
         explanation_lines=lines,
         explanation_text=[sep.join(x) for x in lines],
     )
+
+
+def quarantine_reason(code: str, lang: str) -> str:
+    """A quarantine reason code (``impossible_date:occurred_at``) as words of ``lang``: the
+    reason translated (unknown codes: "other"); the source's field name is not shown."""
+    head = code.partition(":")[0]
+    key = f"qr_{head}"
+    return t(key, lang) if t(key, lang) != key else t("qr_other", lang)

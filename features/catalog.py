@@ -17,6 +17,7 @@ import re
 import string
 from itertools import product
 
+from features import derived
 from features.catalog_sites import SITE_PATTERNS
 from features.feature_info import BEFORE, FeatureInfo
 from riskwarn.contracts import DISPUTE_CATEGORIES, HAZARD_TYPES, INCIDENT_GROUPS
@@ -133,6 +134,28 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="距本网格上一起事件已 {value:g} 天",
+    ),
+    # the baselines' own scores, stacked as model inputs (models/hotspot_backtest.py)
+    "hist_count_all": FeatureInfo(
+        "{value:g} events in this cell over all recorded history",
+        "events",
+        f"all {_B}",
+        "cells",
+        zh="本网格有记录以来共发生 {value:g} 起事件",
+    ),
+    "hist_kde": FeatureInfo(
+        "a dense cluster of past events around this cell (kernel density {value:.1f})",
+        "kernel density",
+        f"all {_B} around the cell",
+        "cells",
+        zh="本网格周边历史事件密集（核密度 {value:.1f}）",
+    ),
+    "hist_prospective": FeatureInfo(
+        "recent events nearby, weighted by closeness in space and time ({value:.1f})",
+        "weighted events",
+        f"{_B} around the cell, last 56 days (the baseline's default window)",
+        "cells",
+        zh="附近近期事件较多（按时空距离加权 {value:.1f}）",
     ),
     "population_persons": FeatureInfo(
         "{value:,.0f} residents in this cell",
@@ -418,8 +441,13 @@ def _expand(patterns: dict[str, FeatureInfo]) -> dict[str, FeatureInfo]:
     return out
 
 
-FEATURES: dict[str, FeatureInfo] = {**_expand(PATTERNS), **PATTERNS}
-"""Every feature: the patterns of ``PATTERNS`` plus their concrete names for usual values."""
+FEATURES: dict[str, FeatureInfo] = {
+    **_expand(PATTERNS),
+    **PATTERNS,
+    **{d.name: d.info for d in derived.DERIVED},
+}
+"""Every feature: the patterns of ``PATTERNS`` plus their concrete names for usual values,
+and the derived inputs of :mod:`features.derived` (looked up there at call time too)."""
 
 
 def _pattern(key: str) -> re.Pattern[str]:
@@ -440,6 +468,9 @@ def lookup(name: str) -> tuple[FeatureInfo, dict[str, str]] | None:
 
     Placeholder values are raw (``labour_wage``); :func:`describe` words them per language.
     """
+    info = derived.derived_info(name)
+    if info is not None:
+        return info, {}
     if name in PATTERNS:
         return PATTERNS[name], {}
     for key, info in PATTERNS.items():
@@ -496,7 +527,8 @@ def catalog_markdown() -> str:
         "| feature | meaning (template) | 中文模板 | unit | may look at | table |",
         "|---|---|---|---|---|---|",
     ]
-    for key, info in PATTERNS.items():
+    entries = {**PATTERNS, **{d.name: d.info for d in derived.DERIVED}}
+    for key, info in entries.items():
         lines.append(
             f"| `{key}` | {info.template} | {info.zh} | {info.unit} | {info.lookback} "
             f"| {info.domain} |"

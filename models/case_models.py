@@ -128,13 +128,14 @@ def build_case_table(
 ) -> pd.DataFrame:
     """Case x origin features + labels from lake ``disputes`` and ``dispute_events``."""
     from features.cells import assign_cells
+    from features.derived import add_derived_features
     from features.disputes import DisputeCaseParams, build_dispute_case_features
 
     d = assign_cells(disputes, crs, cell_size_m)
     params = DisputeCaseParams(tz=tz, horizon_days=horizon_days)
     table = build_dispute_case_features(d, events, origins, params)
     table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
-    return table
+    return add_derived_features(table, "case", [*CASE_KEYS, "cell_x", "cell_y"])
 
 
 def _monotone(features: Sequence[str]) -> str:

@@ -20,20 +20,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from features import derived
 from features.catalog import FEATURES, fill_template
 
-# model-side inputs (the baselines' scores stacked as features, see hotspot_backtest)
-MODEL_FEATURES: dict[str, str] = {
-    "hist_count_all": "{value:g} events in this cell over all recorded history",
-    "hist_kde": "a dense cluster of past events around this cell (kernel density {value:.1f})",
-    "hist_prospective": "recent events nearby, weighted by closeness in space and time "
-    "({value:.1f})",
-}
-MODEL_FEATURES_ZH: dict[str, str] = {
-    "hist_count_all": "本网格有记录以来共发生 {value:g} 起事件",
-    "hist_kde": "本网格周边历史事件密集（核密度 {value:.1f}）",
-    "hist_prospective": "附近近期事件较多（按时空距离加权 {value:.1f}）",
-}
 SENTENCE = {
     "en": (
         "Higher risk mainly because: ",
@@ -46,10 +35,11 @@ SENTENCE = {
 
 
 def feature_descriptions(lang: str = "en") -> dict[str, str]:
-    """Description templates in ``lang`` ('en' or 'zh'): the feature catalogue plus the
-    model's stacked inputs."""
-    out: dict[str, str] = dict(MODEL_FEATURES_ZH if lang == "zh" else MODEL_FEATURES)
-    for name, entry in dict(FEATURES).items():
+    """Description templates in ``lang`` ('en' or 'zh') of every catalogued feature (the
+    baselines' stacked scores included) and every derived input."""
+    out: dict[str, str] = {}
+    entries = {**FEATURES, **{d.name: d.info for d in derived.DERIVED}}
+    for name, entry in entries.items():
         if isinstance(entry, str):
             out[name] = entry
         elif isinstance(entry, Mapping):

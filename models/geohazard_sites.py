@@ -218,6 +218,7 @@ def build_site_table(
     with_rules: bool = True,
 ) -> pd.DataFrame:
     """Site x origin features, labels and (``with_rules``) the sensor-rule level per row."""
+    from features.derived import add_derived_features
     from features.geohazard import SiteFeatureParams, build_site_features
 
     params = SiteFeatureParams(
@@ -225,6 +226,7 @@ def build_site_table(
     )
     table = build_site_features(readings, sensors, sites, hazard_events, origins, params)
     table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
+    table = add_derived_features(table, "site", KEYS)  # before the rule level (a baseline)
     if with_rules:
         rules = sensor_rule_levels(readings, sensors, pd.DatetimeIndex(origins))
         table = table.merge(rules, on=KEYS, how="left")

@@ -28,6 +28,7 @@ import pandas as pd
 from features.calendar import local_midnights
 from features.cells import active_cells, assign_cells
 from features.context import ContextParams, join_context
+from features.derived import add_derived_features
 from features.incidents import (
     CellFeatureParams,
     build_cell_features,
@@ -212,7 +213,8 @@ def build_model_frame(
 ) -> pd.DataFrame:
     """The model's input rows: feature table + stacked baseline scores (+ labels).
 
-    The one path for backtests, training and live scoring. ``events`` must already carry
+    The one path for backtests, training and live scoring. The derived inputs of
+    :mod:`features.derived` come last. ``events`` must already carry
     ``cell_x``/``cell_y`` (:func:`features.cells.assign_cells`); ``origins`` are
     local midnights as UTC timestamps. Labels of origins whose window is not over yet are
     simply incomplete counts and must not be used for training. ``context``: points of
@@ -229,7 +231,8 @@ def build_model_frame(
     frame = build_cell_features(events, cells, origins, fparams)
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
     frame = add_stacked_features(frame, events, cells, spec)
-    return join_context(frame, context, ContextParams(tz=spec.tz))
+    frame = join_context(frame, context, ContextParams(tz=spec.tz))
+    return add_derived_features(frame, "hotspot", KEYS)
 
 
 FrameBuilder = Callable[

@@ -227,7 +227,10 @@ def score_domain(
         float(spec.horizon_hours),
         {"model": f"{champion.name} v{champion.version}"},
     )
-    warnings = rw.build_warnings(levels, ctx, model_explanations(champion, frame))
+    explanations = model_explanations(champion, frame)
+    if spec.unit == "case":  # the panels read every open case's explanation, warned or not
+        forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
+    warnings = rw.build_warnings(levels, ctx, explanations)
     return write_run(
         store,
         domain=domain,

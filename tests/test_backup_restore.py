@@ -25,7 +25,7 @@ from riskwarn.cli import main
 from riskwarn.contracts import TABLES
 from riskwarn.settings import Settings
 from riskwarn.store import Store
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 from tests.test_scoring import CountModel
 
 pytest.importorskip("streamlit")

@@ -176,6 +176,9 @@ def test_train_register_load_and_score(data, settings) -> None:
     assert len(open_ids) > 10
     assert set(fc["unit_id"]) == open_ids
     assert fc["probability"].between(0, 1).all() and (fc["unit_type"] == "case").all()
+    # every open case carries its explanation, with or without a warning (issue 12 §1:
+    # the disputes page showed nothing for cases below the warning levels)
+    assert all(isinstance(e, list) and e for e in fc["explanation"]), fc["explanation"].head()
     w = store.warnings(domain=DOMAIN, published_only=False)
     assert len(w) > 0
     assert any(

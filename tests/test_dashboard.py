@@ -12,7 +12,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, trends
-from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 PAGES = {

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 

@@ -12,7 +12,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, views
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 ZH_REASON = "近 7 天本网格发生 12 起事件，近 28 天 30 起。"

@@ -15,7 +15,7 @@ pytest.importorskip("streamlit")
 
 from dashboard import map_layout, maps, views
 from riskwarn import geo
-from tests.dashboard_demo import admin_units
+from testkit.dashboard_demo import admin_units
 
 CRS = "EPSG:32650"
 

@@ -14,7 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, queries, views
-from tests.dashboard_demo import demo_home
+from dashboard.i18n import t
+from testkit.dashboard_demo import demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -53,7 +54,8 @@ def test_a_case_shows_its_warning_reasons_and_a_dismissed_case_no_old_level() ->
         }
     ).set_index("unit_id")
     rows = views.case_rows(cases, warned, {"340803": "大观区"}, "zh")
-    assert rows["explanation_text"].tolist() == ["近 30 天调解 3 次", "", "自带解释"]
+    no_explanation = t("case_no_explanation", "zh")  # D-2: none kept, and the page says so
+    assert rows["explanation_text"].tolist() == ["近 30 天调解 3 次", no_explanation, "自带解释"]
     assert rows["level"].tolist()[0] == "red" and pd.isna(rows["level"].tolist()[1])
     assert rows["state_label"].tolist() == ["待研判", "已撤销", "未预警"]
     en = views.case_rows(cases, warned, {"340803": "大观区"}, "en")

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, review, text
 from riskwarn.store import Store
-from tests.dashboard_demo import demo_home
+from testkit.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 

@@ -21,7 +21,7 @@ import yaml
 from dashboard import auth, sessions
 from riskwarn.commands.dashboard import streamlit_command
 from riskwarn.store import Store
-from tests.dashboard_demo import DEMO_PASSWORD, demo_home
+from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 T0 = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
@@ -258,7 +258,7 @@ def _logins_all(store_url: str, name: str) -> list[tuple[str, str | None]]:
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    from tests.dashboard_server import dashboard_env, launch_chromium, serve
+    from testkit.dashboard_server import dashboard_env, launch_chromium, serve
 
     home = tmp_path / "home"
     city = demo_home(home, n_cells=120, weeks=1, n_cases=10)

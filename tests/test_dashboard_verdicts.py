@@ -132,7 +132,7 @@ def test_without_a_recorded_gate_the_version_tag_still_decides_and_else_it_says_
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from tests.dashboard_demo import demo_home
+    from testkit.dashboard_demo import demo_home
 
     home = tmp_path_factory.mktemp("verdicts") / "home"
     city = demo_home(home, n_cells=120, weeks=2, n_cases=20)

@@ -50,7 +50,7 @@ def test_calibration_rows_sum_up_to_their_county_weighted_by_rows() -> None:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("streamlit")
-    from tests.dashboard_demo import demo_home
+    from testkit.dashboard_demo import demo_home
 
     home = tmp_path_factory.mktemp("dp") / "home"
     city = demo_home(home, n_cells=200, weeks=2, n_cases=20)

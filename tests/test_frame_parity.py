@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -228,3 +229,124 @@ def test_a_new_hotspot_domain_is_one_registry_entry(
     if len(warned):
         p = forecasts.set_index("unit_id").loc[warned["unit_id"], "probability"].to_numpy()
         assert (p >= entry.levels.hold_at[0]).all()
+
+
+def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Add throw-away entries to ``features.derived.DERIVED`` (one per model family) and
+    touch nothing else: the frame each family's training path builds and the frame serving
+    builds both carry the new input, with the same values; the trainers take it as a model
+    input; the catalogue and the model explanations describe it in both languages; every
+    other model input is catalogued too."""
+    from features import derived
+    from features.catalog import describe, lookup
+    from features.cells import assign_cells
+    from features.feature_info import FeatureInfo
+    from features.incidents import feature_columns
+    from models import case_models, geohazard_sites
+    from models import train as train_module
+    from models.explain import feature_descriptions
+    from models.hotspot_backtest import build_model_frame, origins_for
+
+    new = {
+        "hotspot": derived.DerivedFeature(
+            "test_share_28d_of_365d",
+            FeatureInfo(
+                "{value:.2f} of the last year's events here came in the last 28 days",
+                "share",
+                "records known before the origin, last 365 days",
+                "cells",
+                zh="本网格近一年事件中有 {value:.2f} 发生在近 28 天",
+            ),
+            lambda f: f["count_28d"] / (f["count_365d"] + 1.0),
+        ),
+        "case": derived.DerivedFeature(
+            "test_failed_share",
+            FeatureInfo(
+                "{value:.2f} of the mediations so far failed",
+                "share",
+                "the case's events before the origin",
+                "disputes",
+                zh="已调解中有 {value:.2f} 失败",
+            ),
+            lambda f: f["n_failed_mediations"] / np.maximum(f["n_mediations"], 1.0),
+        ),
+        "site": derived.DerivedFeature(
+            "test_speed_x_rain",
+            FeatureInfo(
+                "velocity times the last day's rain: {value:.1f}",
+                "mm2/day",
+                "readings before the origin",
+                "geohazard",
+                zh="速度与近一天降雨的乘积为 {value:.1f}",
+            ),
+            lambda f: f["velocity_mm_per_day"].fillna(0.0) * f["rain_24h_mm"].fillna(0.0),
+        ),
+    }
+    for entry in new.values():  # none of these exists before the entry is added
+        assert lookup(entry.name) is None
+    monkeypatch.setattr(derived, "DERIVED", (*derived.DERIVED, *new.values()))
+
+    # hotspot: the training path's inputs, rebuilt at one origin, beside serving's frame
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(train_module, "run_hotspot_backtest", _capture)
+        train_domain(city, "incidents", "2024-03-15T00:00Z")
+    events, spec = got.value.args_[:2]
+    ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    evals, _ = origins_for(spec)
+    origin = evals[-1]
+    serving = serving_frames.cell_scoring_frame(city, "incidents", origin)
+    cells = serving[["cell_x", "cell_y"]].drop_duplicates()
+    training = build_model_frame(ev, cells, pd.DatetimeIndex([origin]), spec)
+    name = new["hotspot"].name
+    assert name in feature_columns(training)
+    uncatalogued = [c for c in feature_columns(training) if lookup(c) is None]
+    assert training[name].notna().all() and (training[name] > 0).any()
+    _assert_same_inputs(training, serving, ["origin", "cell_x", "cell_y"], [name])
+
+    # case: the training path's table beside serving's
+    real_case = case_models.build_case_table
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(case_models, "build_case_table", _capture)
+        train_domain(city, "dispute_cases", "2024-03-15T00:00Z")
+    training = real_case(*got.value.args_, **got.value.kwargs)
+    name = new["case"].name
+    assert name in case_models.case_features(training)
+    uncatalogued += [c for c in case_models.case_features(training) if lookup(c) is None]
+    last = training["origin"].max()
+    serving = serving_frames.case_scoring_frame(city, last)
+    _assert_same_inputs(
+        training.loc[training["origin"] == last], serving, ["origin", "dispute_id"], [name]
+    )
+
+    # site: the training path's table beside serving's
+    real_site = geohazard_sites.build_site_table
+    with monkeypatch.context() as patched, pytest.raises(Captured) as got:
+        patched.setattr(geohazard_sites, "build_site_table", _capture)
+        train_domain(city, "geohazard", "2024-03-15T00:00Z")
+    args, kwargs = got.value.args_, got.value.kwargs
+    training = real_site(*args, **kwargs)
+    name = new["site"].name
+    assert name in geohazard_sites.site_features(training)
+    uncatalogued += [c for c in geohazard_sites.site_features(training) if lookup(c) is None]
+    last = pd.DatetimeIndex(args[4])[-1]
+    readings = serving_frames.read_recent_readings(city, last, 35)
+    serving = serving_frames.site_model_frame(
+        lake.read_table(city.lake_dir, "hazard_sites"),
+        lake.read_table(city.lake_dir, "sensors"),
+        readings,
+        last,
+        "geohazard",
+        city.display_tz,
+    ).rename(columns={"unit_id": "site_id"})
+    _assert_same_inputs(
+        training.loc[training["origin"] == last], serving, ["origin", "site_id"], [name]
+    )
+
+    # every model input of every family is catalogued (the new ones included), and the
+    # catalogue and the explanations word the new inputs
+    assert uncatalogued == [], f"model inputs missing from features/catalog*.py: {uncatalogued}"
+    for entry in new.values():
+        assert describe(entry.name, 0.25) == entry.info.template.format(value=0.25)
+        assert describe(entry.name, 0.25, "zh") == entry.info.zh.format(value=0.25)
+        assert feature_descriptions("zh")[entry.name] == entry.info.zh

@@ -11,6 +11,7 @@ until it is listed here.
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -194,16 +195,70 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     assert cycles({"a": {"b": 1}, "b": {}}) == []
 
 
-def test_the_product_never_imports_tests_or_bench() -> None:
+def _imports_of_tree(top: str, forbidden: set[str]) -> list[str]:
+    """``file:line imports name`` for each import of a ``forbidden`` top-level package
+    (or a ``sys.path`` entry pointing into one) in the Python files under ``top``."""
+    bad = []
+    for path in sorted((ROOT / top).rglob("*.py")):
+        m = _module_name(path)
+        for name, line in _imported_names(m, path):
+            if name.split(".")[0] in forbidden:
+                bad.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # sys.path.insert(0, str(ROOT / "tests")) would make ``import dashboard_demo``
+            # an import of tests/ that no import statement names
+            if isinstance(node, ast.Constant) and node.value in forbidden:
+                bad.append(
+                    f"{path.relative_to(ROOT)}:{node.lineno} names the folder {node.value!r}"
+                )
+    return bad
+
+
+def test_the_product_never_imports_tests_bench_or_testkit() -> None:
     bad = []
     for m, path in product_modules().items():
         for name, line in _imported_names(m, path):
-            if name.split(".")[0] in {"tests", "bench"}:
+            if name.split(".")[0] in {"tests", "bench", "testkit"}:
                 bad.append(f"{m}:{line} imports {name}")
     for sh in sorted((ROOT / "scripts").glob("*.sh")):
         for n, text in enumerate(sh.read_text(encoding="utf-8").splitlines(), 1):
             if text.lstrip().startswith(("from tests", "import tests", "from bench")):
                 bad.append(f"{sh.relative_to(ROOT)}:{n}: {text.strip()}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("top", ["bench", "scripts", "testkit"])
+def test_bench_scripts_and_testkit_never_import_tests(top: str) -> None:
+    """Fixtures that a benchmark or a script shares with the tests live in ``testkit/``:
+    ``tests/`` is imported by pytest only."""
+    bad = _imports_of_tree(top, {"tests"})
+    assert not bad, "\n".join(bad)
+
+
+def test_the_tests_rule_fails_on_an_import_of_tests(tmp_path: Path, monkeypatch) -> None:
+    """The rule above is not vacuous: a bench file importing a test fixture is caught."""
+    fake = tmp_path / "bench"
+    fake.mkdir()
+    (fake / "bench_x.py").write_text(
+        "import sys\nsys.path.insert(0, 'tests')\nfrom tests.conftest import x\n"
+    )
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _imports_of_tree("bench", {"tests"}) == [
+        "bench/bench_x.py:3 imports tests.conftest.x",
+        "bench/bench_x.py:2 names the folder 'tests'",
+    ]
+
+
+def test_the_lake_is_opened_only_by_riskwarn_lake() -> None:
+    """Each store has one reader (14.5): only ``riskwarn.lake`` imports ``deltalake``;
+    everything else reads the lake through ``riskwarn.lake.read_table`` and its kin."""
+    bad = [
+        f"{m}:{line} imports {name}"
+        for m, path in product_modules().items()
+        if not (m == "riskwarn.lake" or m.startswith("riskwarn.lake."))
+        for name, line in _imported_names(m, path)
+        if name.split(".")[0] == "deltalake"
+    ]
     assert not bad, "\n".join(bad)
 
 

@@ -19,8 +19,8 @@ import pytest
 
 from dashboard.review import short_id
 from riskwarn.store import Store
-from tests.dashboard_demo import DEMO_PASSWORD, demo_home
-from tests.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
+from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 pytestmark = pytest.mark.skipif(

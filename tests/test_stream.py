@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.stream_helpers import MOSQUITTO, Broker, Webhook, slope_readings, smtp_server, wait_for
+from testkit.stream_helpers import MOSQUITTO, Broker, Webhook, slope_readings, smtp_server, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"

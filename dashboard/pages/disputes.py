@@ -15,6 +15,14 @@ from dashboard import queries, views
 from dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
 from dashboard.shell import page_context
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "矛盾纠纷案件", "en": "Dispute cases"},
+    "icon": ":material/groups:",
+    "section": "section_panels",
+    "roles": ["leader", "reviewer", "admin"],
+    "order": 30,
+}
+
 ctx = page_context("disputes")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)

@@ -12,8 +12,16 @@ import requests
 import streamlit as st
 
 from dashboard import airflow_api, auth, district_panel, queries, shell, verdicts, views
-from dashboard.i18n import fmt_datetime, fmt_int, t
+from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
 from dashboard.shell import page_context
+
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "模型与数据质量", "en": "Models & data quality"},
+    "icon": ":material/model_training:",
+    "section": "section_science",
+    "roles": ["data_scientist", "admin"],
+    "order": 50,
+}
 
 ctx = page_context("models")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
@@ -116,7 +124,7 @@ with tab_models:
             st.dataframe(frame, hide_index=True, width="stretch")
 
 with tab_data:
-    day_axis = alt.Axis(format="%m-%d" if lg == "zh" else "%d %b", labelAngle=0)
+    day_axis = alt.Axis(format=AXIS_DAY[lg], labelAngle=0)
     batches = queries.ingest_batches(url)
     if batches.empty:
         st.info(t("no_batches", lg))
@@ -148,7 +156,7 @@ with tab_data:
             width="stretch",
         )
         reasons = [
-            {"day": d, "reason": k, "count": int(v)}
+            {"day": d, "reason": views.quarantine_reason(k, lg), "count": int(v)}
             for d, rs in zip(b["day"], b["reasons"], strict=True)
             for k, v in (rs or {}).items()
             if v

@@ -18,10 +18,19 @@ from dashboard.i18n import (
     fmt_day,
     fmt_int,
     fmt_pct,
+    fmt_points,
     localise_frame,
     t,
 )
 from dashboard.shell import page_context
+
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "本周风险总览", "en": "This week's risk"},
+    "icon": ":material/map:",
+    "section": "section_leaders",
+    "roles": ["leader", "reviewer", "data_scientist", "admin"],
+    "order": 10,
+}
 
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
@@ -46,7 +55,7 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
         c4.metric(
             t("kpi_hot_mean", lg),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
-            delta=f"{delta * 100:+.1f} pp" if len(latest) > 1 else None,
+            delta=fmt_points(delta, lg) if len(latest) > 1 else None,
             delta_color="inverse",
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),

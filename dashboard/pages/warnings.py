@@ -25,6 +25,14 @@ from dashboard.i18n import (
 from dashboard.shell import page_context
 from riskwarn.store import StaleWarningError
 
+PAGE = {  # this page in the navigation (dashboard/page_index.py)
+    "title": {"zh": "预警研判", "en": "Warnings review"},
+    "icon": ":material/notification_important:",
+    "section": "section_panels",
+    "roles": ["leader", "reviewer", "admin"],
+    "order": 20,
+}
+
 ctx = page_context("warnings")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 names = queries.unit_names(ctx.lake_dir)
@@ -175,7 +183,7 @@ with left:
             pd.DataFrame(
                 {
                     t("metric", lg): [review.evidence_label(k, v, lg) for k, v in facts.items()],
-                    t("value", lg): [review.evidence_value(k, v, lg) for k, v in facts.items()],
+                    t("value", lg): [review.evidence_value(k, v, lg, tz) for k, v in facts.items()],
                 }
             ),
             hide_index=True,
@@ -183,7 +191,7 @@ with left:
         )
     for name, frame in tables.items():
         st.caption(review.evidence_word(name, lg))
-        st.dataframe(review.evidence_table(frame, lg), hide_index=True, width="stretch")
+        st.dataframe(review.evidence_table(frame, lg, tz), hide_index=True, width="stretch")
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")

@@ -45,6 +45,13 @@ def _status_path() -> Path:
 @click.option(
     "--metrics", type=click.Path(dir_okay=False), help="Append latency lines here (benchmarks)."
 )
+@click.option(
+    "--lower-after-steps",
+    default=3,
+    show_default=True,
+    type=int,
+    help="Hysteresis: lower a level after this many hourly evaluations below it.",
+)
 @click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
 @click.pass_context
 def stream(
@@ -56,6 +63,7 @@ def stream(
     contacts: str | None,
     batch_s: float,
     metrics: str | None,
+    lower_after_steps: int,
     status: bool,
 ) -> None:
     """Consume sensor readings from MQTT: validate, store, warn and deliver (until stopped)."""
@@ -92,6 +100,7 @@ def stream(
         delivery=load_config(contacts) if contacts else None,
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),
+        lower_after_steps=lower_after_steps,
     )
     consumer = StreamConsumer(cfg)
 

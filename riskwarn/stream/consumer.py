@@ -10,7 +10,7 @@ Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
    message that was not acknowledged for this client's persistent session (fixed client
    id, clean session off) and sends it again after a crash or restart;
 4. add the readings to the per-sensor state, evaluate the touched sites with the sensor
-   rules, publish level changes to the serving store (retried while it is unavailable)
+   rules (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`), publish level changes to the serving store (retried while it is unavailable)
    and log their deliveries; a separate thread sends them (:mod:`riskwarn.stream.delivery`).
 
 The status (one JSON object) is rewritten at every micro-batch in
@@ -38,7 +38,7 @@ from riskwarn.sources import SourceMapping
 from riskwarn.store import Store
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import LevelChange, Publisher
-from riskwarn.stream.state import SensorStates, SiteLevel
+from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class StreamConfig:
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
+    lower_after_steps: int = 3  # hysteresis: hourly evaluations below a level to lower it
 
 
 @dataclass
@@ -76,7 +77,24 @@ class Counters:
     deliveries_logged: int = 0
     last_write_at: str | None = None
     connected: bool = False
+    # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first
+    # line of the error>"), for the log and `riskwarn stream --status`; gone once it works
+    failing: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Stopped(Exception):
+    """Stopped while waiting for the lake or the store to work again (what was not
+    written is not acknowledged: the broker sends it again to the next consumer)."""
+
+
+def describe(exc: BaseException) -> str:
+    """``Class: first line of the message`` (for a database error, of the driver's error:
+    SQLAlchemy's own text holds the statement and its parameters)."""
+    orig = getattr(exc, "orig", None)
+    inner = orig if isinstance(orig, BaseException) else exc
+    first = (str(inner).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class StreamConsumer:
@@ -87,12 +105,16 @@ class StreamConsumer:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
-        self.state = SensorStates()
+        self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps))
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
+        self.state.seed_levels(
+            {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
+        )
         self.pending: list[dict[str, SiteLevel]] = []  # evaluated rounds not yet published
         self.lock = threading.Lock()
+        self.status_lock = threading.Lock()  # the status is written by several threads
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
@@ -193,6 +215,8 @@ class StreamConsumer:
                 elif self.state.backlog:
                     self._evaluate(set())
                 self._write_status()
+        except Stopped as what:
+            log.warning("stopped while the %s failed; the broker keeps what was not written", what)
         finally:
             self.client.loop_stop()
             self.client.disconnect()
@@ -216,17 +240,41 @@ class StreamConsumer:
                 break
         return out
 
+    def _failed(self, what: str, exc: BaseException) -> str:
+        """Note that ``what`` fails (kept until it works again); the one-line description."""
+        text = describe(exc)
+        since = self.counters.failing.get(what, "").split(": ", 1)[0]
+        if not since:
+            since = "since " + datetime.now(UTC).isoformat(timespec="seconds")
+        self.counters.failing[what] = f"{since}: {text}"
+        return text
+
+    def _recovered(self, what: str) -> None:
+        if self.counters.failing.pop(what, None) is not None:
+            log.warning("%s works again", what)
+
     def _retry(self, what: str, fn: Any, counter: str) -> Any:
         delay = 0.5
         while True:
             try:
-                return fn()
+                out = fn()
             except Exception as exc:  # the lake or store is unavailable: wait, retry
                 setattr(self.counters, counter, getattr(self.counters, counter) + 1)
-                log.warning("%s failed (%s); retrying in %.1f s", what, type(exc).__name__, delay)
+                text = self._failed(what, exc)
+                log.error(
+                    "%s failed: %s; nothing is acknowledged to the broker until it works "
+                    "(the broker keeps the readings); retrying in %.1f s",
+                    what,
+                    text,
+                    delay,
+                )
+                self._write_status()
                 if self.stopping.wait(delay):
-                    raise
+                    raise Stopped(what) from None
                 delay = min(delay * 2, 10.0)
+            else:
+                self._recovered(what)
+                return out
 
     def process(self, batch: list[Message]) -> None:
         """One micro-batch: validate, write durably, acknowledge, evaluate, publish."""
@@ -290,7 +338,11 @@ class StreamConsumer:
             with self.lock:
                 rounds, self.pending = self.pending, []
             for i, levels in enumerate(rounds):  # in order: each step's changes
-                if not self._publish(levels):
+                try:
+                    published = self._publish(levels)
+                except Stopped:
+                    return
+                if not published:
                     with self.lock:
                         self.pending[:0] = rounds[i:]
                     self.stopping.wait(1.0)
@@ -304,12 +356,14 @@ class StreamConsumer:
             self.publisher.publish(levels, changes, datetime.now(UTC))
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
             self.counters.store_retries += 1
-            log.warning(
-                "publishing %d level change(s) failed (%s); will retry",
+            log.error(
+                "publishing %d level change(s) to the serving store failed: %s; the levels "
+                "are kept and published when it answers (readings still reach the lake)",
                 len(changes),
-                type(exc).__name__,
+                self._failed("publishing", exc),
             )
             return False
+        self._recovered("publishing")
         done = time.time()
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
@@ -318,7 +372,7 @@ class StreamConsumer:
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
                 self.metrics.write(
                     f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
-                    f"{ch.at.isoformat()}\n"
+                    f"{ch.at.isoformat()} {self.sent_at_by_site[ch.site_id]:.4f}\n"
                 )
             self._enqueue(ch, levels[ch.site_id])
         return True
@@ -347,7 +401,9 @@ class StreamConsumer:
                     escalate(store, self.cfg.delivery)
                     last_escalation = time.monotonic()
             except Exception as exc:  # store down: try again next second
-                log.warning("delivery loop: %s", type(exc).__name__)
+                log.error("delivery loop: %s; trying again", self._failed("delivery", exc))
+            else:
+                self._recovered("delivery")
 
     def _write_status(self, running: bool = True) -> None:
         c = self.counters
@@ -364,6 +420,8 @@ class StreamConsumer:
             "new_in_lake": c.written_new,
             "batches": c.batches,
             "queued": self.inbox.qsize(),
+            # sites whose evaluation waits (time budget) + evaluated rounds not yet published
+            "backlog": len(self.state.backlog) + len(self.pending),
             "sensors": len(self.state),
             "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
             "level_changes": c.level_changes,
@@ -371,10 +429,12 @@ class StreamConsumer:
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "last_write_at": c.last_write_at,
+            "failing": dict(c.failing),
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         path = self.cfg.status_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status))
-        tmp.replace(path)
+        with self.status_lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(status))
+            tmp.replace(path)

@@ -231,6 +231,30 @@ def _error_class(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _record_sent(store: Store, delivery_id: Any, patience_s: float = 300.0) -> None:
+    """Record a sent delivery, retrying while the store is unavailable: a message that
+    went out must not go out again because the store missed its 'sent' (it would, if
+    the store stays down longer than ``patience_s`` or the process dies meanwhile: then
+    the receiver's de-duplication by ``Idempotency-Key`` / ``X-Riskwarn-Delivery-Key``
+    is the last guard)."""
+    delay, end = 0.5, time.monotonic() + patience_s
+    while True:
+        try:
+            store.record_attempt(delivery_id, ok=True)
+            return
+        except Exception as exc:
+            if time.monotonic() + delay > end:
+                raise
+            log.error(
+                "delivery %s was sent but recording it failed (%s); retrying in %.1f s",
+                delivery_id,
+                _error_class(exc),
+                delay,
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
 def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
     """Send the due deliveries; returns counts sent / retry / failed."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
@@ -260,7 +284,7 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                 _error_class(exc),
             )
             continue
-        store.record_attempt(d["delivery_id"], ok=True)
+        _record_sent(store, d["delivery_id"])
         counts["sent"] += 1
         log.info(
             "delivery %s (%s to contact %s) sent", d["delivery_id"], d["channel"], d["contact_id"]

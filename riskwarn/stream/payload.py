@@ -16,6 +16,7 @@ Messages are published with QoS 1.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,6 +120,8 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, dict[str, Any]]:
         v = obj.get(f)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise PayloadProblem("wrong_type", f"{f} must be a number, not {type(v).__name__}")
+        if v is not None and not math.isfinite(v):  # NaN/Infinity (not JSON) or 1e400
+            raise PayloadProblem("not_finite", f"{f} is not a finite number")
     if obj["sensor_id"] != where.sensor_id:
         raise PayloadProblem("topic_mismatch", "sensor_id differs from the topic's sensor")
     obs = obj["observed_at"]

@@ -17,6 +17,16 @@ at each end of an hourly step, as soon as a reading of the next step arrives (th
 nowcast evaluates the same origin 10-60 min later): the rules sample each series at step
 ends, and a partly filled step reads as a slower velocity (evaluated mid-step, a slope
 that the rules put at red on the hour flickered between yellow and red).
+
+**Hysteresis** (:class:`Hysteresis`): the rules' level of each hourly step is raised at
+once, but lowered only after ``lower_after_steps`` consecutive hourly evaluations below
+the served level (an alarm "off-delay", as alarm-management practice, ISA-18.2, and
+geohazard practice, which lifts or downgrades a warning only once the deformation has
+stayed below the threshold for a sustained period, do), and then only to the highest
+level of those steps. A slope hovering at a threshold (the tertiary-acceleration flag
+or the tangent angle flipping from one hour to the next) therefore stays at its higher
+level instead of flapping red/yellow/red and sending a message at each flip; a rise is
+never delayed (lead time). A held level says so in its reasons and evidence.
 """
 
 from __future__ import annotations
@@ -49,6 +59,33 @@ class SensorState:
     last_ns: int = 0
 
 
+@dataclass(frozen=True)
+class Hysteresis:
+    """Lower a site's level only after ``lower_after_steps`` consecutive hourly
+    evaluations below it (1 = no hysteresis: the rules' level of each step as is)."""
+
+    lower_after_steps: int = 3
+
+
+@dataclass
+class _Held:
+    rank: int  # the served (held) level
+    below: list[int] = field(default_factory=list)  # rules' levels of the steps below it
+
+
+def held_reason(rank: int, raw: int, steps_below: int, need: int) -> dict[str, str]:
+    """The bilingual reason item of a level kept by hysteresis."""
+    names = {0: "no warning", **rw.LEVEL_NAMES}
+    zh = {0: "无预警", **rw.LEVEL_COLOUR_ZH}
+    return {
+        "en": f"Held at {names[rank]} by hysteresis: the sensor rules read {names[raw]} "
+        f"for {steps_below} h; a level is lowered only after {need} consecutive hourly "
+        "evaluations below it.",
+        "zh": f"滞回保持{zh[rank]}：传感器规则已连续 {steps_below} 小时为{zh[raw]}；"
+        f"需连续 {need} 次小时评估低于当前等级才降级。",
+    }
+
+
 @dataclass
 class SiteLevel:
     """A site's sensor-rule state after an evaluation."""
@@ -60,6 +97,7 @@ class SiteLevel:
     failure_in_hours: float
     evidence: dict[str, Any]
     observed_to: pd.Timestamp
+    raw_rank: int = -1  # the rules' level of this step (before hysteresis); -1 = same
 
 
 def _step_of(t_ns: int) -> int:
@@ -76,8 +114,11 @@ class SensorStates:
         rules: rw.SensorRules = nowcast.NOWCAST_RULES,
         health: rw.HealthRules | None = None,
         clock: Any = time.monotonic,
+        hysteresis: Hysteresis | None = None,
     ) -> None:
         self.rules = rules
+        self.hysteresis = hysteresis or Hysteresis()
+        self.held: dict[str, _Held] = {}  # site -> served level and the steps below it
         self.health = health or rw.HealthRules()
         self.history_steps = (
             rules.steady_window_steps + 4 * (rules.n_accel + rules.smooth_steps) + 8
@@ -93,6 +134,25 @@ class SensorStates:
 
     def __len__(self) -> int:
         return len(self.sensors)
+
+    def seed_levels(self, levels: dict[str, int]) -> None:
+        """Start hysteresis from the served levels (after a restart: a served red is
+        lowered only after ``lower_after_steps`` evaluations below it, counted anew)."""
+        for site, rank in levels.items():
+            self.held[site] = _Held(int(rank))
+
+    def _hold(self, site: str, raw: int) -> tuple[int, int]:
+        """The level to serve for the rules' level ``raw`` of the site's next step, and
+        the number of consecutive steps below it so far (0 = not held)."""
+        h = self.held.get(site)
+        if h is None or raw >= h.rank:  # raising (or keeping) is immediate
+            self.held[site] = _Held(raw)
+            return raw, 0
+        h.below.append(raw)
+        if len(h.below) >= max(self.hysteresis.lower_after_steps, 1):
+            self.held[site] = _Held(max(h.below))
+            return max(h.below), 0
+        return h.rank, len(h.below)
 
     def add(self, readings: pd.DataFrame, sites: dict[str, str | None]) -> set[str]:
         """Add accepted readings (canonical columns); returns the sites touched."""
@@ -113,7 +173,7 @@ class SensorStates:
             disp["value"].to_numpy(dtype=float),
             strict=True,
         ):
-            if math.isnan(v):
+            if not math.isfinite(v):  # missing, or an infinite value stored by a batch file
                 continue
             st = self.sensors.get(sid)
             if st is None:
@@ -255,14 +315,23 @@ class SensorStates:
                     }
                 ),
             ).iloc[0]
+            raw = int(combined["level_rank"])
+            rank, below = self._hold(site, raw)
+            reasons = list(state["reason_items"])
+            evidence = dict(state["evidence"])
+            if below:
+                need = self.hysteresis.lower_after_steps
+                reasons.append(held_reason(rank, raw, below, need))
+                evidence.update(rules_level_rank=raw, held_steps_below=below)
             out[site] = SiteLevel(
                 site,
-                int(combined["level_rank"]),
-                list(state["reason_items"]),
+                rank,
+                reasons,
                 str(state["health_status"]),
                 float(state["failure_in_hours"]),
-                dict(state["evidence"]),
+                evidence,
                 origin,
+                raw,
             )
         self.site_levels.update(out)
         return out

@@ -20,10 +20,11 @@ def status_line(path: Path) -> str:
         alive = False
     state = "running" if alive else "stopped"
     conn = "connected" if s.get("connected") and alive else "disconnected"
+    failing = "".join(f"; FAILING {k} {v}" for k, v in (s.get("failing") or {}).items())
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
         f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
         f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
-        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}"
+        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{failing}"
     )

@@ -1,6 +1,6 @@
 """Test and benchmark fixture: a populated serving store and lake for the demo city.
 
-Lives with the tests, outside the product (issue 14): the dashboard tests and
+Outside the product (issue 14: no demo fixtures in the wheel): the dashboard tests and
 bench/bench_dashboard.py --synthetic use it. :func:`populate` writes, through the Store API,
 several weeks of published hotspot forecasts and warnings (incidents, disputes), open
 dispute cases with escalation scores, geohazard site scores, ingest batches; and into a

@@ -109,6 +109,7 @@ class Webhook:
 
     def __init__(self, status: int = 200) -> None:
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.times: list[float] = []  # time.time() of each received POST
         self.status = status
         outer = self
 
@@ -117,6 +118,7 @@ class Webhook:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if outer.status == 200:
                     outer.received.append((dict(self.headers), body))
+                    outer.times.append(time.time())
                 self.send_response(outer.status)
                 self.end_headers()
 
@@ -167,3 +169,71 @@ def wait_for(cond: Any, timeout: float = 30.0, every: float = 0.1) -> Any:
             return got
         time.sleep(every)
     raise TimeoutError("condition not met in time")
+
+
+class TcpProxy:
+    """A TCP forwarder 127.0.0.1:<port> -> 127.0.0.1:<target> that can be stopped (the
+    listener closed and every open connection cut: clients see the server vanish, as
+    on a network or server outage) and started again on the same port. Used to take a
+    PostgreSQL database away from the consumer without touching the shared server."""
+
+    def __init__(self, target_port: int, port: int | None = None) -> None:
+        self.target = target_port
+        self.port = port or free_port()
+        self.listener: socket.socket | None = None
+        self.conns: list[socket.socket] = []
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        ls = socket.socket()
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind(("127.0.0.1", self.port))
+        ls.listen(64)
+        self.listener = ls
+        threading.Thread(target=self._accept, args=(ls,), daemon=True).start()
+
+    def stop(self) -> None:
+        ls, self.listener = self.listener, None
+        if ls is not None:
+            with contextlib.suppress(OSError):
+                ls.shutdown(socket.SHUT_RDWR)
+            ls.close()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(socket.SHUT_RDWR)
+            c.close()
+
+    def _accept(self, ls: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = ls.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                if self.listener is not ls:  # stopped meanwhile
+                    client.close()
+                    upstream.close()
+                    return
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)

@@ -1,0 +1,71 @@
+"""The alarm log the dashboard shows (pure): one row per delivered warning change.
+
+From the store's delivery log (:meth:`riskwarn.store.Store.deliveries`) and its
+acknowledgements (:meth:`~riskwarn.store.Store.acknowledgements`): per change
+(``delivery_key``), the site, the change and levels, when it happened, which channels
+and contacts it went to and with what outcome, and who acknowledged it when (or that
+nobody has yet). Contact ids only: the store keeps no address and neither does this.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+COLUMNS = [
+    "changed_at",
+    "unit_id",
+    "change",
+    "from_level",
+    "to_level",
+    "sent",  # "email:duty-1 sent, webhook:duty-1 retrying (2 attempts)"
+    "first_sent_at",
+    "escalated",
+    "acknowledged_by",
+    "acknowledged_at",
+    "warning_id",
+    "delivery_key",
+]
+
+
+def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
+    """The latest ``limit`` warning changes, newest first (empty frame of :data:`COLUMNS`
+    when nothing was delivered)."""
+    if deliveries.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    d = deliveries.sort_values("delivery_id")
+    rows = []
+    for key, g in d.groupby("delivery_key", sort=False):
+        first = g.iloc[0]
+        outcome = []
+        for r in g.itertuples(index=False):
+            n = int(r.attempts)
+            status = "retrying" if r.status == "pending" and n > 0 else r.status
+            tag = f"{r.channel}:{r.contact_id} {status}"
+            if status != "sent" and n > 0:
+                tag += f" ({n} attempt{'s' if n > 1 else ''})"
+            outcome.append(tag)
+        sent_at = pd.to_datetime(g["sent_at"], utc=True).dropna()
+        mine = acks.loc[acks["delivery_key"] == key] if not acks.empty else acks
+        rows.append(
+            {
+                "changed_at": pd.Timestamp(first["changed_at"]),
+                "unit_id": first["unit_id"],
+                "change": first["change"],
+                "from_level": first["from_level"],
+                "to_level": first["to_level"],
+                "sent": ", ".join(outcome),
+                "first_sent_at": sent_at.min() if len(sent_at) else pd.NaT,
+                "escalated": int(g["escalation_step"].max()),
+                "acknowledged_by": ", ".join(mine["acknowledged_by"].astype(str))
+                if len(mine)
+                else None,
+                "acknowledged_at": pd.to_datetime(mine["acknowledged_at"], utc=True).min()
+                if len(mine)
+                else pd.NaT,
+                "warning_id": first["warning_id"],
+                "delivery_key": key,
+            }
+        )
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out["changed_at"] = pd.to_datetime(out["changed_at"], utc=True)
+    return out.sort_values("changed_at", ascending=False, kind="stable").head(limit)

@@ -1,0 +1,183 @@
+"""Issue 12 §4: no raw identifiers or English on Chinese pages, no Chinese on English
+pages, one date format per language, on every page (Streamlit AppTest over the demo home).
+
+What a reader sees is collected from every element of the page (titles, captions,
+markdown, metrics and their deltas, tables with their columns and cells, select options,
+chart axis, legend and tooltip titles); the ids a reviewer needs (warning ``W-…``, case
+``D-…``, grid cell and hazard-site ids), product names and units are allowed. Each check
+failed on the code before this commit: "-0.5 pp" and "recent_events" / "events_last_7d" /
+"fraud" / "2026-11-22" in the evidence on Chinese pages, "mm" chart axes, "%m-%d" day
+axes, hazard-site and district names in Chinese on English pages.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, review, views
+from dashboard.i18n import AXIS_DAY
+from dashboard.placenames import english
+from testkit.dashboard_demo import demo_home
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+PAGES = ["overview", "warnings", "disputes", "geohazard", "models"]
+
+# what a Chinese page may write in Latin letters: ids, product names, units, roman levels
+ALLOWED_ON_ZH = re.compile(
+    r"W-[A-Z0-9]{7}|D-[A-Z0-9]{6,}|\bc\d+_\d+\b|\bHS\d+\b|\b[A-Z]{2,3}-?\d{2,}\b"
+    r"|https?://\S+|\bAirflow\b|\bMLflow\b|°[NE]|\b(?:I|II|III|IV)级|\bCI\b|\bAUC\b|\bPAI\b|\bGNSS\b"
+    r"|^English$"  # the language switch names each language in itself
+)
+CJK = re.compile(r"[\u3400-\u9fff]")
+ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("language") / "home"
+    city = demo_home(home, n_cells=120, weeks=2, n_cases=15)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _frame_texts(frame: Any) -> list[str]:
+    data = frame.data if hasattr(frame, "data") and not isinstance(frame, pd.DataFrame) else frame
+    if not isinstance(data, pd.DataFrame):
+        return []
+    out = [str(c) for c in data.columns]
+    for col in data.columns:
+        out += [str(v) for v in data[col].head(30) if isinstance(v, str)]
+    return out
+
+
+def _chart_texts(spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Every title in a Vega-Lite spec, and every time-axis format."""
+    titles: list[str] = []
+    formats: list[str] = []
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "title" and isinstance(v, str):
+                    titles.append(v)
+                elif k == "format" and isinstance(v, str) and "%" in v and "d" in v:
+                    formats.append(v)
+                else:
+                    walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+
+    walk(spec)
+    return titles, formats
+
+
+def page_texts(at: AppTest) -> tuple[list[str], list[str]]:
+    """What a reader of the page sees (no HTML/CSS/scripts), and the charts' day formats."""
+    texts: list[str] = []
+    formats: list[str] = []
+
+    def walk(node: Any) -> None:
+        kind = getattr(node, "type", "")
+        if kind in ("html",):
+            return
+        for attr in ("value", "label", "options", "help", "delta"):
+            try:
+                v = getattr(node, attr)
+            except Exception:  # not every element has every attribute
+                continue
+            if kind in ("selectbox", "radio", "button_group") and attr == "value":
+                continue  # the chosen option's key (a warning id), shown through its label
+            if isinstance(v, pd.DataFrame) or hasattr(v, "data"):
+                texts.extend(_frame_texts(v))
+            elif isinstance(v, str) and v:
+                texts.append(html.unescape(re.sub(r"<[^>]+>", " ", v)))
+            elif isinstance(v, list | tuple):
+                texts.extend(str(x) for x in v)
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                walk(child)
+
+    walk(at._tree)
+    for chart in at.get("arrow_vega_lite_chart"):
+        titles, fmts = _chart_texts(json.loads(chart.proto.spec))
+        texts += titles
+        formats += fmts
+    return texts, formats
+
+
+def render(page: str, lang: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["user"] = auth.User("admin", "管理员", "admin")
+    at.session_state["lang"] = lang
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_speaks_one_language(home: Path, page: str) -> None:
+    zh_texts, zh_formats = page_texts(render(page, "zh"))
+    english_words = sorted(
+        {w for text in zh_texts for w in re.findall(r"[A-Za-z_]{2,}", ALLOWED_ON_ZH.sub(" ", text))}
+    )
+    assert english_words == [], f"English or raw ids on the Chinese {page} page"
+    en_texts, en_formats = page_texts(render(page, "en"))
+    chinese = sorted({t for t in en_texts if CJK.search(t) and t != "中文"})
+    assert chinese == [], f"Chinese on the English {page} page"
+    for lang, texts, formats in (("zh", zh_texts, zh_formats), ("en", en_texts, en_formats)):
+        iso = sorted({t for t in texts if ISO_DATE.search(t)})
+        assert iso == [], f"ISO dates beside the {lang} date format on the {page} page"
+        assert set(formats) <= {AXIS_DAY[lang]}, (page, lang, formats)
+
+
+def test_evidence_is_worded_in_the_page_language() -> None:
+    evidence = {
+        "events_last_7d": 9,
+        "usual_per_week": 2.5,
+        "recent_events": [{"date": "2026-11-22", "category": "telecom_fraud"}],
+        "observed_to": "2026-11-22T10:00:00+00:00",
+        "source": "stream",
+        "health": "gappy",
+    }
+    facts, tables = views.evidence_frames(evidence)
+    zh = [
+        review.evidence_label(k, v, "zh") + review.evidence_value(k, v, "zh")
+        for k, v in facts.items()
+    ]
+    zh += _frame_texts(review.evidence_table(tables["recent_events"], "zh"))
+    zh.append(review.evidence_word("recent_events", "zh"))
+    assert not [s for s in zh if re.search(r"[A-Za-z]{2,}|\d{4}-\d{2}", s)], zh
+    assert "电信网络诈骗" in zh and "2026年11月22日" in zh
+    en = [
+        review.evidence_label(k, v, "en") + review.evidence_value(k, v, "en")
+        for k, v in facts.items()
+    ]
+    assert not [s for s in en if CJK.search(s)], en
+
+
+def test_quarantine_reasons_and_site_names_are_words() -> None:
+    assert views.quarantine_reason("impossible_date:occurred_at", "zh") == "日期不存在"
+    assert views.quarantine_reason("outside_area", "en") == "Outside the area"
+    assert views.quarantine_reason("something_new:x", "zh") == "其他原因"
+    assert english("黄尾镇崩塌") == "Huangwei Town Rockfall"  # was "Huangwei Town Bengta"
+    assert english("五庙乡泥石流沟") == "Wumiao Township Debris Flow Gully"

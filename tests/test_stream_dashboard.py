@@ -1,0 +1,83 @@
+"""The dashboard's real-time alarm section (issue 16): delivered warning changes, their
+channels and outcome, and who acknowledged them when, from the store's delivery log."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+
+from tests.test_dashboard import _open, _text
+from tests.test_dashboard import home as home  # the module-scoped demo home (re-exported)
+
+AT = pd.Timestamp("2026-11-18T14:00", tz="UTC")
+
+
+def _log_two_changes(store: Any) -> None:
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue
+    from riskwarn.stream.publish import LevelChange
+
+    cfg = DeliveryConfig(
+        contacts={"duty-1": Contact("duty-1", email="d1@example.test", webhook=True)},
+        default=["duty-1"],
+        webhook_url="http://127.0.0.1:9/hook",
+        webhook_secret="s" * 32,
+    )
+    red = LevelChange("HS777", "geohazard_stream:HS777:x", 2, 4, AT)
+    orange = LevelChange("HS778", "geohazard_stream:HS778:y", 0, 3, AT + pd.Timedelta(hours=1))
+    reasons = [{"en": "Displacement: improved tangent angle 86.0°.", "zh": "位移监测"}]
+    assert enqueue(store, cfg, red, reasons) == 2
+    assert enqueue(store, cfg, orange, reasons) == 2
+    d = store.deliveries()
+    for row in d.itertuples():
+        ok = row.channel == "email"  # the webhook gateway answers 503: retried later
+        retry = None if ok else AT.to_pydatetime() + pd.Timedelta(days=30)
+        store.record_attempt(row.delivery_id, ok=ok, error="HTTP 503", retry_at=retry)
+    store.acknowledge(red.warning_id, "duty-1", delivery_key=red.key, via="test")
+
+
+def test_alarm_log_one_row_per_change(settings: Any) -> None:
+    from riskwarn.store import Store
+    from riskwarn.stream.alarm_log import alarm_log
+
+    store = Store(settings.resolved_store_url)
+    store.upgrade()
+    assert alarm_log(store.deliveries(), store.acknowledgements()).empty
+    _log_two_changes(store)
+    log = alarm_log(store.deliveries(), store.acknowledgements())
+    store.close()
+    assert log["unit_id"].tolist() == ["HS778", "HS777"]  # newest first
+    red = log.iloc[1]
+    assert red["to_level"] == "red" and red["change"] == "raised"
+    assert red["sent"] == "email:duty-1 sent, webhook:duty-1 retrying (1 attempt)"
+    assert red["acknowledged_by"] == "duty-1" and pd.notna(red["acknowledged_at"])
+    assert pd.isna(log.iloc[0]["acknowledged_by"]) and pd.isna(log.iloc[0]["acknowledged_at"])
+    assert "@" not in log.to_string()  # contact ids, never addresses
+
+
+def test_geohazard_page_shows_deliveries_and_acknowledgements(home: Path) -> None:
+    import streamlit as st
+
+    from riskwarn.store import Store
+
+    store = Store(os.environ["RISKWARN_STORE_URL"])
+    store.upgrade()
+    _log_two_changes(store)
+    store.close()
+    st.cache_data.clear()
+    at = _open("reviewer", "geohazard", "en")
+    assert "Real-time alarms: deliveries and acknowledgements" in _text(at)
+    assert "red changes not acknowledged: 0" in _text(at)
+    frames = [d.value for d in at.dataframe if "Acknowledged by" in d.value.columns]
+    assert len(frames) == 1
+    shown = frames[0]
+    assert shown["Site"].tolist() == ["HS778", "HS777"]
+    assert shown["Acknowledged by"].tolist() == ["not acknowledged", "duty-1"]
+    assert shown["To"].iloc[1].startswith("Red")
+    at_zh = _open("reviewer", "geohazard", "zh")
+    assert "实时预警推送与签收" in _text(at_zh)

@@ -1,0 +1,93 @@
+"""Hysteresis of the stream's levels (issue 16): a slope hovering at a threshold must not
+flap red/yellow/red and send a message at each flip; a rise is never delayed."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pandas as pd
+
+from testkit.stream_helpers import slope_readings
+
+START = pd.Timestamp("2026-11-01", tz="UTC")
+FAIL = START + pd.Timedelta(days=18)
+
+
+def _hourly_levels(lower_after_steps: int) -> list[Any]:
+    """The failing slope (seed 2, 10-min readings, +-0.01 mm noise) fed to the stream's
+    state hour by hour over its last 3 days, as the consumer does; the evaluated levels."""
+    from riskwarn.stream.state import Hysteresis, SensorStates
+
+    r = slope_readings("G1", start=START, step="10min", seed=2)
+    st = SensorStates(hysteresis=Hysteresis(lower_after_steps))
+    cut = FAIL - pd.Timedelta(days=3)
+    st.add(r.loc[r["observed_at"] < cut], {"G1": "H1"})
+    st.evaluate_within(st.due({"H1"}), 60)
+    out = []
+    late = r.loc[r["observed_at"] >= cut]
+    for _, g in late.groupby(late["observed_at"].dt.floor("h")):
+        touched = st.add(g, {"G1": "H1"})
+        out.extend(rd["H1"] for rd in st.evaluate_within(st.due(touched), 60) if "H1" in rd)
+    return out
+
+
+def _notifications(settings: Any, levels: list[Any]) -> list[tuple[int, int]]:
+    """Publish each evaluated level through the stream's Publisher into a real store;
+    the changes that would be delivered to people (orange/red)."""
+    from riskwarn.store import Store
+    from riskwarn.stream.publish import Publisher
+
+    store = Store(settings.resolved_store_url)
+    store.upgrade()
+    pub = Publisher(store)
+    sent = []
+    for i, lv in enumerate(levels):
+        changes = pub.changes({"H1": lv})
+        pub.publish(
+            {"H1": lv}, changes, pd.Timestamp("2026-12-01", tz="UTC") + pd.Timedelta(i, "s")
+        )
+        sent += [(c.from_rank, c.to_rank) for c in changes if c.notify]
+    store.close()
+    return sent
+
+
+def test_flapping_slope_without_hysteresis_spams(settings: Any) -> None:
+    """The sequence flaps on the code before hysteresis (lower_after_steps=1): red,
+    yellow, red, yellow... and each flip is a delivered message."""
+    levels = _hourly_levels(1)
+    ranks = [lv.level_rank for lv in levels]
+    flips = sum(1 for a, b in itertools.pairwise(ranks) if a == 4 and b < 4)
+    assert flips >= 2, ranks
+    assert len(_notifications(settings, levels)) >= 5
+
+
+def test_hysteresis_holds_red_and_delivers_once(settings: Any) -> None:
+    levels = _hourly_levels(3)
+    raw = [lv.raw_rank for lv in levels]
+    ranks = [lv.level_rank for lv in levels]
+    first_red = ranks.index(4)
+    assert raw.index(4) == first_red  # the rise is not delayed
+    assert set(ranks[first_red:]) == {4}  # held through the rules' yellow hours
+    held = [lv for lv in levels[first_red:] if lv.raw_rank < 4]
+    assert held, "the sequence must hold at least one lower hour"
+    assert any("hysteresis" in r["en"] for r in held[0].reason_items)
+    assert held[0].evidence["rules_level_rank"] == held[0].raw_rank
+    assert _notifications(settings, levels) == [(2, 4)]  # one message: yellow -> red
+
+
+def test_lowering_waits_and_goes_to_the_highest_level_of_the_wait() -> None:
+    from riskwarn.stream.state import Hysteresis, SensorStates
+
+    st = SensorStates(hysteresis=Hysteresis(3))
+    seq = [0, 3, 0, 3, 0, 0, 2, 2, 2, 0, 0, 0, 4, 1]
+    got = [st._hold("S", raw)[0] for raw in seq]
+    #      raise at once; orange held while it hovers; lowered after 3 steps below it
+    #      (to the highest of them: yellow), then to none; red at once again
+    assert got == [0, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 0, 4, 4]
+    # after a restart the served level is held the same way
+    st.seed_levels({"R": 4})
+    assert [st._hold("R", raw)[0] for raw in [3, 2, 3, 3]] == [4, 4, 3, 3]
+    # 1 = no hysteresis
+    st1 = SensorStates(hysteresis=Hysteresis(1))
+    assert [st1._hold("S", raw)[0] for raw in seq] == seq
