@@ -51,10 +51,12 @@ The job mirrors :mod:`models.case_models`:
    grown on the oldest rows, stopped early (log loss) on the next slice and calibrated on
    the latest slice; the warning threshold (max TSS) is chosen on those two later slices;
 2. baselines scored on the same rows, each with its max-TSS threshold from the training
-   rows, and an orange threshold at the warning rate of the model's orange (the domain's
-   orange probability) on the training rows (the sensor rules at their own orange): Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
+   rows: Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
-   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`);
+   displacement velocity, the inverse-velocity (Fukuzono) time to failure, and the
+   nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`, also a monotone model input);
+   warning levels 1..4 of the model and of every rule at the training rates of the sensor
+   rules' levels (:mod:`models.site_levels`);
 3. metrics from the harness (:mod:`models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
