@@ -144,6 +144,13 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "geohazard",
         zh="有传感器近几小时无数据（{value:g}）",
     ),
+    "sensor_rule_level": FeatureInfo(
+        "the sensor rules' warning level here is {value:g} (0 none, 1 blue - 4 red)",
+        "0-4",
+        "readings before the origin (a dead sensor's last level for 6 hours)",
+        "geohazard",
+        zh="传感器规则预警等级为 {value:g}（0 无，1 蓝色至 4 红色）",
+    ),
     "slope_class": FeatureInfo(
         "slope class {value:g} (1 gentle - 5 very steep)",
         "class",

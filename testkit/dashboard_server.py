@@ -49,6 +49,15 @@ def dashboard_env(home: Path, store_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def use_dashboard_env(monkeypatch: Any, home: Path, store_url: str) -> None:
+    """Point this process's ``RISKWARN_*`` at ``home`` as :func:`dashboard_env` does for
+    a served dashboard (for in-process ``AppTest`` runs; ``monkeypatch`` undoes it)."""
+    for key, value in dashboard_env(home, store_url).items():
+        if key.startswith("RISKWARN_"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("RISKWARN_USERS_FILE", raising=False)
+
+
 @contextmanager
 def serve(home: Path, env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """Run ``riskwarn dashboard``'s Streamlit command until the block ends; yields the URL."""

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth, page_index
 from dashboard.i18n import ROLE_KEYS, t
 from testkit.dashboard_demo import demo_home
+from testkit.dashboard_server import use_dashboard_env
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -78,11 +79,7 @@ def pages_with_a_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     (folder / "zz_test_page.py").write_text(NEW_PAGE, encoding="utf-8")
     monkeypatch.setattr(page_index, "PAGES_DIR", folder)
     city = demo_home(tmp_path / "home", n_cells=60, weeks=1, n_cases=10)
-    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("RISKWARN_STORE_URL", city.store_url)
-    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    monkeypatch.delenv("RISKWARN_USERS_FILE", raising=False)
+    use_dashboard_env(monkeypatch, tmp_path / "home", city.store_url)
     yield folder
 
 

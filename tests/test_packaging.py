@@ -32,6 +32,9 @@ def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     wheel = next(out.glob("riskwarn-*.whl"))
     in_wheel = set(_module_names(wheel))
+    with zipfile.ZipFile(wheel) as zf:  # no tests, test fixtures (testkit/) or benchmarks
+        tops = {n.split("/")[0] for n in zf.namelist() if n.endswith(".py")}
+    assert tops == set(PACKAGES), f"the wheel ships {sorted(tops)}"
     expected = set()
     for top in PACKAGES:
         for path in (ROOT / top).rglob("*.py"):
@@ -52,6 +55,9 @@ def test_wheel_contains_every_source_module_and_imports(tmp_path: Path) -> None:
         "for m in mods:\n"
         "    mod = importlib.import_module(m)\n"
         f"    assert mod.__file__.startswith({str(target)!r}), (m, mod.__file__)\n"
+        "from dashboard import page_index\n"  # the pages are shipped and declare themselves
+        f"assert page_index.PAGES_DIR.is_relative_to({str(target)!r}), page_index.PAGES_DIR\n"
+        "assert len(page_index.pages()) >= 5, page_index.pages()\n"
         "print(len(mods))\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)

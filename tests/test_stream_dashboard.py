@@ -79,5 +79,9 @@ def test_geohazard_page_shows_deliveries_and_acknowledgements(home: Path) -> Non
     assert shown["Site"].tolist() == ["HS778", "HS777"]
     assert shown["Acknowledged by"].tolist() == ["not acknowledged", "duty-1"]
     assert shown["To"].iloc[1].startswith("Red")
+    assert shown["Change"].tolist() == ["new", "raised"]
     at_zh = _open("reviewer", "geohazard", "zh")
     assert "实时预警推送与签收" in _text(at_zh)
+    zh = next(d.value for d in at_zh.dataframe if "签收人" in d.value.columns)
+    assert zh["变化"].tolist() == ["新发布", "升级"]
+    assert zh["签收人"].tolist() == ["未签收", "duty-1"]

@@ -135,6 +135,7 @@ if not alarms.empty:
             first_sent_at=[views.fmt_time(v, lg, tz) for v in alarms["first_sent_at"]],
             acknowledged_at=[views.fmt_time(v, lg, tz) for v in alarms["acknowledged_at"]],
             acknowledged_by=alarms["acknowledged_by"].fillna(t("alarm_not_acked", lg)),
+            change=[t(f"alarm_change_{v}", lg) for v in alarms["change"]],
             from_level=[level_label(v, lg) if v else "—" for v in alarms["from_level"]],
             to_level=[level_label(v, lg) if v else "—" for v in alarms["to_level"]],
         )
