@@ -64,6 +64,69 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
     return head + rows
 
 
+LEVEL_NAMES = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
+LEAD_METHODS = ("xgboost", "sensor_rules", "velocity", "inverse_velocity", "tangent_angle")
+
+
+def level_table(metrics: dict[str, Any], fits: pd.DataFrame) -> list[str]:
+    """Markdown: lead time per level for the model and the displacement rules, and the
+    paired model-minus-rule mean lead (0 h for a failure not warned at that level)."""
+    if "levels" not in metrics:
+        return []
+    lv = metrics["levels"]
+    shares = fits["level_shares"].tolist() if "level_shares" in fits else []
+    rate = (
+        " / ".join(
+            f"{LEVEL_NAMES[k]} {pd.Series([s[k - 1] for s in shares]).median():.5f}"
+            for k in range(1, 5)
+        )
+        if shares
+        else "n/a"
+    )
+    out = [
+        "Lead time per level (levels chosen on each refit's training rows; median training "
+        f"warning share over refits: {rate}). Per failure: hours from the first origin at "
+        "that level or above in the horizon before it; mean over all failures with 0 h for "
+        "a failure not warned at that level; FAR over warned rows.",
+        "",
+        "| method | "
+        + " | ".join(f"{LEVEL_NAMES[k]}: warned / mean lead (h) / FAR" for k in range(1, 5))
+        + " |",
+        "|---|---|---|---|---|",
+    ]
+    for m in LEAD_METHODS:
+        if m not in lv:
+            continue
+        cells = []
+        for k in range(1, 5):
+            c = lv[m].get(k, {})
+            cells.append(
+                f"{c.get('warned', 0):.0f}/{c.get('failures', 0):.0f} / "
+                f"{_fmt(c.get('mean_lead_h', math.nan), 1)} / {_fmt(c.get('far_rows', math.nan), 3)}"
+            )
+        out.append(f"| {m} | " + " | ".join(cells) + " |")
+    diffs = metrics.get("lead_model_minus", {})
+    if diffs:
+        out += [
+            "",
+            "Model minus rule, mean lead time (h), paired per failure, 95% CI resampling the "
+            "failures' local days:",
+            "",
+            "| rule | " + " | ".join(LEVEL_NAMES[k] for k in range(1, 5)) + " |",
+            "|---|---|---|---|---|",
+        ]
+        for rule, per in diffs.items():
+            out.append(
+                f"| {rule} | "
+                + " | ".join(
+                    f"{per[k]['diff']:+.2f} [{_fmt(per[k]['ci'][0], 2)}, {_fmt(per[k]['ci'][1], 2)}]"
+                    for k in range(1, 5)
+                )
+                + " |"
+            )
+    return out
+
+
 def failures_per_refit(table: pd.DataFrame, fits: pd.DataFrame, cfg: Any) -> str:
     """Distinct failures in each refit's training rows (first, median, last)."""
     from models.geohazard_sites import failure_events, site_training_rows
@@ -106,13 +169,22 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
     from riskwarn import domains
     from riskwarn.warnings import probability_levels
 
-    model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score"]]
+    model = scores.loc[scores["method"] == "xgboost", [*KEYS, "score", "level"]]
     rows = model.merge(table[[*KEYS, RULE_COLUMN]], on=KEYS, how="left")
     model_rank = probability_levels(rows["score"], domains.get("geohazard_hourly").levels.raise_at)
     rules = rows[RULE_COLUMN].fillna(0).astype(int)
+    calibrated = rows["level"].astype(int)
     out = {}
     for name, level in (
-        ("model + rules", pd.concat([model_rank, rules], axis=1).max(axis=1)),
+        (
+            "model (domain probabilities) + rules",
+            pd.concat([model_rank, rules], axis=1).max(axis=1),
+        ),
+        (
+            "model (training-rate levels) + rules",
+            pd.concat([calibrated, rules], axis=1).max(axis=1),
+        ),
+        ("model alone (training-rate levels)", calibrated),
         ("rules only", rules),
     ):
         lv = pd.DataFrame({"site_id": rows["site_id"], "at": rows["origin"], "level": level})
@@ -135,15 +207,24 @@ def main() -> None:
     )
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument(
-        "--orange-at-rule-rate",
-        action="store_true",
-        help="orange for every method on as many training site-days as the sensor rules' orange",
+        "--levels",
+        choices=["rule_rates", "domain"],
+        default="rule_rates",
+        help="level thresholds: every method's level k on as many training rows as the sensor "
+        "rules' level >= k (default), or the model's at the domain's probabilities",
     )
     parser.add_argument(
         "--train-window-days", type=int, default=None, help="default: the config's (730)"
     )
     parser.add_argument("--domains", default="geohazard,geohazard_hourly")
     parser.add_argument("--since", default=None, help="use readings from this UTC date on")
+    parser.add_argument("--until", default=None, help="use readings before this UTC date")
+    parser.add_argument(
+        "--train-every-hours",
+        type=int,
+        default=None,
+        help="spacing of training origins before the evaluation window (default: the config's)",
+    )
     parser.add_argument(
         "--cache", type=Path, default=None, help="keep built site tables here (Parquet)"
     )
@@ -196,6 +277,8 @@ def main() -> None:
         source = f"--home {args.home}"
     if args.since:
         readings = readings.loc[readings["observed_at"] >= pd.Timestamp(args.since, tz="UTC")]
+    if args.until:
+        readings = readings.loc[readings["observed_at"] < pd.Timestamp(args.until, tz="UTC")]
     first, end = readings["observed_at"].min(), data_end_of(readings)
     events = events.loc[(events["occurred_at"] >= first) & (events["occurred_at"] < end)]
     print(
@@ -211,8 +294,10 @@ def main() -> None:
         f"--eval-days {args.eval_days} --n-boot {args.n_boot} --domains {args.domains}"
         f"{' --refit-days ' + str(args.refit_days) if args.refit_days else ''}"
         f"{' --train-window-days ' + str(args.train_window_days) if args.train_window_days else ''}"
-        f"{' --orange-at-rule-rate' if args.orange_at_rule_rate else ''}"
+        f"{' --levels ' + args.levels if args.levels != 'rule_rates' else ''}"
         f"{' --since ' + args.since if args.since else ''}"
+        f"{' --until ' + args.until if args.until else ''}"
+        f"{' --train-every-hours ' + str(args.train_every_hours) if args.train_every_hours else ''}"
         f"{' --no-prior' if args.no_prior else ''}`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
         f"rolling-origin backtest over the last {args.eval_days} days, refit every "
@@ -225,16 +310,22 @@ def main() -> None:
         cfg = site_config(domain, eval_days=args.eval_days)
         if args.refit_days:
             cfg = replace(cfg, refit_every_days=args.refit_days)
-        if args.orange_at_rule_rate:
-            cfg = replace(cfg, orange_at_rule_rate=True)
+        cfg = replace(cfg, level_policy=args.levels)
         if args.train_window_days:
             cfg = replace(cfg, train_window_days=args.train_window_days)
+        if args.train_every_hours:
+            cfg = replace(cfg, train_every_hours=args.train_every_hours)
         if args.no_prior:
             cfg = replace(cfg, prior_column=None)
         origins, evals = table_origins(first, end, cfg)
         cached = (
             args.cache
-            / f"{domain}_{(args.sim or 'lake').replace(',', '-')}_{args.since or 'all'}_{args.eval_days}.parquet"
+            / (
+                f"{domain}_{(args.sim or 'lake').replace(',', '-')}_{args.since or 'all'}"
+                f"{'_' + args.until if args.until else ''}"
+                f"{'_t' + str(args.train_every_hours) if args.train_every_hours else ''}"
+                f"_{args.eval_days}.parquet"
+            )
             if args.cache
             else None
         )
@@ -273,12 +364,16 @@ def main() -> None:
         print(f"model - baseline AUC (95% CI): {gaps}")
         ranks = margin_vs_probability(bt.scores)
         print(ranks)
+        lead_lines = level_table(m, bt.fits)
+        print("\n".join(lead_lines))
         md += [
             f"### {title}",
             "",
             *lines,
             "",
             f"Model minus baseline AUC (95% CI): {gaps}. {ranks}.",
+            "",
+            *lead_lines,
             "",
         ]
         if domain == "geohazard_hourly":

@@ -115,8 +115,8 @@ def site_frame(
     with_rules: bool = True,
 ) -> pd.DataFrame:
     """Monitored site x origin model inputs (+ labels; ``with_rules``: the sensor-rule
-    level of each row, a baseline, never an input). Sites need no grid: only the city's
-    time zone ``tz`` (daily origins are local midnights)."""
+    level of each row, a baseline and a monotone model input, so serving needs it). Sites
+    need no grid: only the city's time zone ``tz`` (daily origins are local midnights)."""
     from models.geohazard_sites import build_site_table, site_config
 
     _require(domain, "site")

@@ -51,10 +51,12 @@ The job mirrors :mod:`models.case_models`:
    grown on the oldest rows, stopped early (log loss) on the next slice and calibrated on
    the latest slice; the warning threshold (max TSS) is chosen on those two later slices;
 2. baselines scored on the same rows, each with its max-TSS threshold from the training
-   rows, and an orange threshold at the warning rate of the model's orange (the domain's
-   orange probability) on the training rows (the sensor rules at their own orange): Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
+   rows: Caine (1980) and Guzzetti et al. (2008) intensity-duration exceedance at the
    site's gauge, effective (antecedent) rainfall, the improved tangent angle, the
-   displacement velocity, and the nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`);
+   displacement velocity, the inverse-velocity (Fukuzono) time to failure, and the
+   nowcast's own sensor rules (:mod:`riskwarn.sensor_rules`, also a monotone model input);
+   warning levels 1..4 of the model and of every rule at the training rates of the sensor
+   rules' levels (:mod:`models.site_levels`);
 3. metrics from the harness (:mod:`models.metrics`): AUC, AP, Brier, ECE,
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
@@ -105,6 +107,7 @@ from models.site_fit import (  # noqa: F401  (part of this module's interface)
     LABEL,
     MIN_PRIOR_SLOPE,
     PLATT_PRIOR_SD,
+    RULE_COLUMN,
     SiteFittedModel,
     SiteModelConfig,
     VelocityPrior,
@@ -115,6 +118,12 @@ from models.site_fit import (  # noqa: F401  (part of this module's interface)
     monotone,
     site_config,
     split_by_share,
+)
+from models.site_levels import (  # noqa: F401  (part of this module's interface)
+    level_thresholds,
+    levels_of,
+    rate_threshold,
+    rule_level_shares,
 )
 from riskwarn import domains
 
@@ -149,7 +158,9 @@ BASELINE_COLUMNS = {
     "tangent_angle": "tangent_angle_deg",
     "velocity": "velocity_mm_per_day",
 }
-RULE_COLUMN = "sensor_rule_level"
+# baselines whose column is lower = riskier (scored negated): the inverse-velocity rule's
+# Fukuzono (1985) forecast time to failure
+BASELINE_DECREASING = {"inverse_velocity": "fukuzono_hours_to_failure"}
 # the sensor_readings columns the site table needs
 READING_COLUMNS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
 
@@ -280,9 +291,10 @@ def sensor_rule_levels(
 
 
 def site_features(table: pd.DataFrame) -> list[str]:
-    """Model inputs: rain and displacement kinematics (no keys, labels, rule level,
-    history-dependent, static or sensor-health columns)."""
-    skip = {*KEYS, RULE_COLUMN, *HISTORY_DEPENDENT}
+    """Model inputs: rain, displacement kinematics and the nowcast's sensor-rule level (a
+    monotone input, so the model can only add to the rule it replaces); no keys, labels,
+    history-dependent, static or sensor-health columns."""
+    skip = {*KEYS, *HISTORY_DEPENDENT}
     return [
         c
         for c in table.columns
@@ -302,6 +314,13 @@ def site_training_rows(
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """Scores of the classic methods for ``rows`` (higher = riskier; NaN = no signal)."""
     out = {name: rows[col].to_numpy(float) for name, col in BASELINE_COLUMNS.items()}
+    out.update(
+        {
+            name: -rows[col].to_numpy(float)
+            for name, col in BASELINE_DECREASING.items()
+            if col in rows
+        }
+    )
     if RULE_COLUMN in rows:
         out["sensor_rules"] = rows[RULE_COLUMN].to_numpy(float)
     return {k: _no_signal_low(v) for k, v in out.items()}
@@ -323,13 +342,6 @@ class SiteBacktest:
     fits: pd.DataFrame
 
 
-def rate_threshold(score: np.ndarray, share: float) -> float:
-    """The threshold at which ``score`` warns on ``share`` of the rows (inf: never)."""
-    if share <= 0 or len(score) == 0:
-        return float("inf")
-    return float(np.quantile(score, 1.0 - min(share, 1.0)))
-
-
 def run_site_backtest(
     table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: SiteModelConfig
 ) -> SiteBacktest:
@@ -339,7 +351,7 @@ def run_site_backtest(
     out, fits = [], []
     model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
-    orange: dict[str, float] = {}
+    levels: dict[str, list[float]] = {}
     next_refit: pd.Timestamp | None = None
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
         if origin not in by_origin:
@@ -354,18 +366,24 @@ def run_site_backtest(
                 model, t_model = fit_site_model(train, features, config, origin)
                 thresholds = {"xgboost": t_model}
                 y_train = train[LABEL].to_numpy()
-                # orange: the model's at the domain's probability; each rule's at the
-                # same warning rate on the training rows (the sensor rules at their own)
-                p_train = model.predict_proba(train)
-                if config.orange_at_rule_rate and RULE_COLUMN in train:
-                    share = float(np.mean(train[RULE_COLUMN].to_numpy(float) >= 3))
-                    orange = {"xgboost": rate_threshold(p_train, share)}
-                else:
-                    orange = {"xgboost": config.orange_probability}
-                    share = float(np.mean(p_train >= config.orange_probability))
+                # levels 1..4: the model's and each rule's at the training rates of the
+                # sensor rules' levels (models.site_levels); the sensor rules at their own
+                if config.level_policy == "rule_rates" and RULE_COLUMN in train:
+                    shares = rule_level_shares(train[RULE_COLUMN].to_numpy(float))
+                    # set by the fit on these rows (the same thresholds serving uses)
+                    assert model.level_thresholds is not None
+                    levels = {"xgboost": list(model.level_thresholds)}
+                else:  # the domain's probabilities; each rule at the model's training rates
+                    p_train = model.predict_proba(train)
+                    levels = {"xgboost": list(config.level_probabilities)}
+                    shares = [float(np.mean(p_train >= t)) for t in config.level_probabilities]
                 for name, s in baseline_scores(train).items():
                     thresholds[name] = best_threshold_tss(y_train, s)
-                    orange[name] = 3.0 if name == "sensor_rules" else rate_threshold(s, share)
+                    levels[name] = (
+                        [1.0, 2.0, 3.0, 4.0]
+                        if name == "sensor_rules"
+                        else level_thresholds(s, shares)
+                    )
                 fits.append(
                     {
                         "refit_origin": origin,
@@ -375,7 +393,9 @@ def run_site_backtest(
                         + pd.Timedelta(hours=config.horizon_hours),
                         "trees": model.trees,
                         "deferred": ",".join(model.deferred),
-                        "orange_share": share,
+                        "orange_share": shares[2],
+                        "level_shares": [round(x, 6) for x in shares],
+                        "model_level_thresholds": [float(x) for x in levels["xgboost"]],
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
                 )
@@ -393,6 +413,7 @@ def run_site_backtest(
         raw = model.raw(rows)
         methods = {"xgboost": model.calibrator.predict(raw), **baseline_scores(rows)}
         for name, score in methods.items():
+            level = levels_of(score, levels[name])
             out.append(
                 pd.DataFrame(
                     {
@@ -404,7 +425,8 @@ def run_site_backtest(
                         "raw": raw if name == "xgboost" else np.nan,
                         "threshold": thresholds[name],
                         "warned": score >= thresholds[name],
-                        "orange": score >= orange[name],
+                        "level": level,
+                        "orange": level >= 3,
                         "label": rows[LABEL].to_numpy(int),
                     }
                 )

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from models.site_fit import SiteModelConfig
 
 KEYS = ["origin", "site_id"]
+# the rules the model's lead time per level is paired against
+LEAD_RULES = ("velocity", "inverse_velocity", "tangent_angle", "sensor_rules")
 
 
 def failure_lead_times(
@@ -172,6 +174,24 @@ def evaluate_site_methods(
             d = result["methods"]["xgboost"]["auc"] - probability_metrics(y, s)["auc"]
             comps["champion"] = {"diff": float(d), "ci": _ci(model - reps)}
     result["model_minus_baseline"] = comps
+    if "level" in scores:
+        from models.site_levels import level_lead_times, level_summary, paired_lead_differences
+
+        ll = level_lead_times(scores, events, config.horizon_hours)
+        result["levels"] = level_summary(ll)
+        for m, g in scores.groupby("method", sort=True):
+            y = g["label"].to_numpy()
+            for k in range(1, 5):
+                wk = warning_metrics((g["level"] >= k).to_numpy(), y)
+                result["levels"].setdefault(str(m), {}).setdefault(k, {}).update(
+                    {
+                        "pod_rows": wk["pod"],
+                        "far_rows": wk["far"],
+                        "warned_share": wk["warned_share"],
+                    }
+                )
+        others = [m for m in LEAD_RULES if m in result["methods"]]
+        result["lead_model_minus"] = paired_lead_differences(ll, config.tz, others, n_boot=n_boot)
     result["n_origins"] = int(first["origin"].nunique())
     result["n_days"] = int(boot.n_days)
     result["n_sites"] = int(first["site_id"].nunique())

@@ -20,10 +20,13 @@ from models.backtest import FittedModel
 from models.calibration import Calibrator, fit_calibrator
 from models.explain import contributions
 from models.metrics import best_threshold_tss
+from models.site_levels import level_thresholds, rule_level_shares
 from riskwarn import domains
 
 KEYS = ["origin", "site_id"]
 LABEL = "label_any"
+# the nowcast's sensor-rule level (0-4) of a row: a baseline and a monotone model input
+RULE_COLUMN = "sensor_rule_level"
 INCREASING = (
     "rain_",
     "api_mm",
@@ -32,6 +35,7 @@ INCREASING = (
     "guzzetti_",
     "velocity_mm_per_day",
     "acceleration_mm_per_day2",
+    "sensor_rule_level",  # the nowcast's rule level 0-4: the model can only add to it
 )
 DECREASING = ("inverse_velocity_day_per_mm", "fukuzono_hours_to_failure")
 
@@ -75,11 +79,14 @@ class SiteModelConfig:
     # alone) and say so (:meth:`SiteFittedModel.deferral_reasons`)
     defer_by_site_type: bool = True
     min_type_failures: int = 3  # below this a type is judged with all types pooled
-    # the probability that raises orange (the domain's level policy; lead times at orange)
-    orange_probability: float = 0.35
-    # instead: orange on as many training site-days as the sensor rules' orange, for the
-    # model (its probability at that rate) and every rule alike
-    orange_at_rule_rate: bool = False
+    # warning levels 1..4 in the backtest (models.site_levels): "rule_rates" = each level
+    # of the model and of every raw rule warns on as many training rows as the sensor
+    # rules' level or above (chosen at each refit on its training rows only); "domain" =
+    # the model's at the domain's probabilities (``level_probabilities``), each rule's at
+    # the model's training rates (on the simulator the calibrated daily model never
+    # reached the domain's orange 0.35: 0 of 289 failures warned orange)
+    level_policy: str = "rule_rates"
+    level_probabilities: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6)
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
@@ -103,7 +110,7 @@ def site_config(domain: str, **overrides: Any) -> SiteModelConfig:
     base = SiteModelConfig(
         step_hours=spec.step_hours,
         horizon_hours=spec.horizon_hours,
-        orange_probability=spec.levels.raise_at[2],
+        level_probabilities=tuple(float(x) for x in spec.levels.raise_at),
     )
     if spec.step_hours < 24:
         # hourly origins are strongly autocorrelated: train on every 3rd hour before the
@@ -314,6 +321,9 @@ class SiteFittedModel(FittedModel):
     prior: VelocityPrior | None = None
     tree_features: list[str] | None = None  # None: ``features``
     deferred: tuple[str, ...] = ()
+    # probabilities of levels 1..4 (blue..red), each warning on as many training rows as
+    # the sensor rules' level or above (models.site_levels); None: the domain's policy
+    level_thresholds: tuple[float, ...] | None = None
 
     @property
     def trees(self) -> int:
@@ -500,6 +510,9 @@ def fit_site_model(
         model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
     else:  # the margin is already log-odds: only correct it as far as the slice shows
         model.calibrator = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy())
+    if config.level_policy == "rule_rates" and RULE_COLUMN in rows:
+        shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
+        model.level_thresholds = tuple(level_thresholds(model.predict_proba(rows), shares))
     later = pd.concat([es, cal])
     pick = later if later[LABEL].sum() > 0 else rows
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))

@@ -41,6 +41,33 @@ DISPLACEMENT_TYPES = sensor_rules.DISPLACEMENT_TYPES
 NOWCAST_RULES = sensor_rules.NOWCAST_RULES
 
 
+def model_level_policy(
+    champion: Champion | None, default: domains.LevelPolicy
+) -> domains.LevelPolicy:
+    """The levels the champion was trained with, else ``default`` (the domain's).
+
+    A site model fitted with training-rate levels (:mod:`models.site_levels`: level ``k``
+    warns on as many training rows as the sensor rules' level ``k`` or above) carries its
+    four probabilities; the nowcast raises at them and holds at the domain's hold/raise
+    ratio below them. A level no training row reached (infinite threshold) is put above
+    every probability (1 + k), so it is never raised by the model alone.
+    """
+    model = champion.python_model() if champion is not None else None
+    th = getattr(getattr(model, "fitted", None), "level_thresholds", None)
+    if th is None or len(th) != 4:
+        return default
+    raise_at: list[float] = []
+    for k, t in enumerate(th, start=1):
+        t = float(t) if np.isfinite(t) else 1.0 + k
+        raise_at.append(max(t, raise_at[-1] + 1e-9) if raise_at else max(t, 1e-9))
+    ratio = min(h / r for h, r in zip(default.hold_at, default.raise_at, strict=True))
+    return domains.LevelPolicy(
+        tuple(raise_at),  # type: ignore[arg-type]
+        tuple(r * ratio for r in raise_at),  # type: ignore[arg-type]
+        default.max_high_per_county,
+    )
+
+
 def site_sensor_state(
     sites: pd.DataFrame,
     sensors: pd.DataFrame,
@@ -260,7 +287,7 @@ def nowcast_geohazard(
     forecasts["probability"] = (
         forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
     )
-    policy = domains.get(domain).levels
+    policy = model_level_policy(champion, domains.get(domain).levels)
     history = store.warnings(domain=domain, published_only=False)
     model_levels = rw.assign_levels(
         units[["unit_id", "county_code", "township_code"]].assign(probability=prob),

@@ -198,7 +198,7 @@ def site_model_frame(
         events,
         pd.DatetimeIndex([origin]),
         tz,
-        with_rules=False,
+        with_rules=True,  # the sensor-rule level is a model input
     )
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     return frame.rename(columns={"site_id": "unit_id"})

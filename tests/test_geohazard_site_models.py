@@ -39,7 +39,15 @@ from tests.test_scoring import _geohazard_lake
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = pd.Timestamp("2023-07-16T00:00Z")  # after the first failures, before the data end
 NOWCAST_AT = pd.Timestamp("2024-07-10T12:00Z")  # the synthetic three-site lake's origin
-BASELINES = {"caine", "guzzetti", "effective_rain", "tangent_angle", "velocity", "sensor_rules"}
+BASELINES = {
+    "caine",
+    "guzzetti",
+    "effective_rain",
+    "tangent_angle",
+    "velocity",
+    "inverse_velocity",
+    "sensor_rules",
+}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +135,11 @@ def test_hourly_backtest_scores_model_and_every_baseline(small: dict) -> None:
     lo, hi = m["methods"]["velocity"]["auc_ci"]
     assert lo <= m["methods"]["velocity"]["auc"] <= hi
     assert set(m["model_minus_baseline"]) == BASELINES
+    # warning levels on every row; lead time per level for the model and the rules
+    assert bt.scores["level"].between(0, 4).all()
+    assert (bt.scores["orange"] == (bt.scores["level"] >= 3)).all()
+    assert {"velocity", "inverse_velocity", "sensor_rules"} <= set(m["lead_model_minus"])
+    assert m["levels"]["xgboost"][3]["failures"] == len(ev)
 
 
 @pytest.fixture(scope="module")

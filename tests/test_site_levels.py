@@ -1,0 +1,148 @@
+"""Site-model warning levels (issue 15.3): chosen on training rows at the sensor rules'
+rates, nested, lead time per level and the paired model-minus-rule difference."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.geohazard_sites import LABEL, RULE_COLUMN, run_site_backtest, site_config
+from models.site_fit import fit_site_model
+from models.site_levels import (
+    level_lead_times,
+    level_thresholds,
+    levels_of,
+    paired_lead_differences,
+    rule_level_shares,
+)
+from tests.test_site_model_rules import FEATURES, _rows
+
+
+def _with_rule(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """A sensor-rule level 0-4 that follows movement (and, with noise, the label)."""
+    rng = np.random.default_rng(seed)
+    v = rows["velocity_mm_per_day"].to_numpy()
+    lv = np.digitize(v, [3.0, 8.0, 15.0, 30.0]).astype(float)
+    bump = (rows[LABEL].to_numpy() == 1) & (rng.random(len(rows)) < 0.5)
+    rows[RULE_COLUMN] = np.clip(lv + 2 * bump, 0, 4).astype(np.float32)
+    return rows
+
+
+def test_level_thresholds_warn_at_the_rule_rates_and_are_nested() -> None:
+    rng = np.random.default_rng(0)
+    rule = rng.choice([0, 1, 2, 3, 4], 20_000, p=[0.8, 0.1, 0.06, 0.03, 0.01])
+    shares = rule_level_shares(rule)
+    assert shares == pytest.approx([0.2, 0.1, 0.04, 0.01], abs=0.01)
+    score = rng.random(20_000)
+    th = level_thresholds(score, shares)
+    assert th == sorted(th)
+    lv = levels_of(score, th)
+    for k, s in enumerate(shares, start=1):
+        assert np.mean(lv >= k) == pytest.approx(s, abs=0.002)
+    # a level no training row reaches never warns
+    assert levels_of(np.array([0.99]), level_thresholds(score, [0.1, 0.0, 0.0, 0.0])).tolist() == [
+        1
+    ]
+
+
+def test_lead_time_per_level_and_paired_difference() -> None:
+    t = pd.Timestamp("2025-07-01T12:00Z")
+    origins = pd.date_range(t - pd.Timedelta(hours=30), t, freq="h")
+    n = len(origins)
+    # the model reaches orange 10 h before the failure, the rule 4 h before; red only the rule
+    model = np.where(origins >= t - pd.Timedelta(hours=10), 3, 1)
+    rule = np.where(origins >= t - pd.Timedelta(hours=4), 4, 0)
+    scores = pd.concat(
+        [
+            pd.DataFrame({"method": m, "site_id": "s1", "origin": origins, "level": lv})
+            for m, lv in (("xgboost", model), ("velocity", rule))
+        ]
+    )
+    events = pd.DataFrame({"site_id": ["s1", "s2"], "occurred_at": [t, t]})
+    ll = level_lead_times(scores, events, horizon_hours=24)
+    got = ll.set_index(["method", "site_id", "level"])["lead_time_hours"]
+    assert got[("xgboost", "s1", 1)] == 24.0  # blue the whole horizon (not before it)
+    assert got[("xgboost", "s1", 3)] == 10.0
+    assert np.isnan(got[("xgboost", "s1", 4)])
+    assert got[("velocity", "s1", 3)] == 4.0 and got[("velocity", "s1", 4)] == 4.0
+    assert ll["lead_time_hours"][ll["site_id"] == "s2"].isna().all()  # never warned
+    d = paired_lead_differences(ll, "Asia/Shanghai", ["velocity"], n_boot=50)["velocity"]
+    assert d[3]["diff"] == pytest.approx((10.0 - 4.0) / 2)  # s2 counts 0 h for both
+    assert d[4]["diff"] == pytest.approx(-4.0 / 2)
+    assert n == 31
+
+
+def test_raising_the_rule_level_never_lowers_a_sites_probability() -> None:
+    rows = _with_rule(_rows(150, 60, seed=1), seed=2)
+    cfg = replace(site_config("geohazard"), min_tree_failures=5, max_rounds=80)
+    feats = [*FEATURES, RULE_COLUMN]
+    model, _ = fit_site_model(rows, feats, cfg, rows["origin"].max() + pd.Timedelta(days=1))
+    assert model.trees > 0
+    probe = rows.sample(400, random_state=3).reset_index(drop=True)
+    base = model.predict_proba(probe)
+    for k in range(1, 5):
+        more = probe.assign(**{RULE_COLUMN: np.maximum(probe[RULE_COLUMN], k)})
+        assert np.all(model.predict_proba(more) >= base - 1e-12), k
+
+
+def test_level_thresholds_come_from_training_rows_only() -> None:
+    """The model's level thresholds and the rule rates they match are fixed at each refit
+    from its training rows: moving or rewriting the evaluation window changes neither."""
+    table = _with_rule(_rows(120, 30, seed=5), seed=6)
+    cfg = replace(site_config("geohazard"), min_tree_failures=5, refit_every_days=10, max_rounds=40)
+    days = pd.DatetimeIndex(sorted(table["origin"].unique()))
+    cols = ["level_shares", "model_level_thresholds"]
+    short = run_site_backtest(table, days[80:100], cfg)
+    longer = run_site_backtest(table, days[80:], cfg)
+    assert short.fits[cols].to_dict("records") == longer.fits.loc[
+        : len(short.fits) - 1, cols
+    ].to_dict("records")
+    later = table["origin"] >= days[80]
+    changed = table.copy()
+    changed.loc[later, LABEL] = 1 - changed.loc[later, LABEL]
+    changed.loc[later, RULE_COLUMN] = 4.0
+    moved = run_site_backtest(changed, days[80:100], cfg)
+    assert moved.fits.loc[0, cols].tolist() == short.fits.loc[0, cols].tolist()
+    # levels are nested and every method has one per row; the sensor rules keep their own
+    s = short.scores
+    assert s["level"].between(0, 4).all()
+    rules = s[s["method"] == "sensor_rules"]
+    assert (rules["level"].to_numpy() == np.floor(rules["score"]).clip(0, 4)).all()
+    # the model reads the rule (a monotone input) and its orange warns on the training rate
+    assert RULE_COLUMN in short.last_model.features
+    th = short.fits.loc[0, "model_level_thresholds"]
+    assert th == sorted(th)
+
+
+def test_the_nowcast_raises_at_the_levels_the_champion_was_trained_with() -> None:
+    from types import SimpleNamespace
+
+    from riskwarn import domains
+    from riskwarn.nowcast import model_level_policy
+    from riskwarn.warnings import probability_levels
+
+    rows = _with_rule(_rows(150, 60, seed=1), seed=2)
+    cfg = replace(site_config("geohazard_hourly"), min_tree_failures=5, max_rounds=40)
+    model, _ = fit_site_model(
+        rows, [*FEATURES, RULE_COLUMN], cfg, rows["origin"].max() + pd.Timedelta(days=1)
+    )
+    th = model.level_thresholds
+    assert th is not None and list(th) == sorted(th)
+    # on its training rows the model's orange warns as often as the rules' orange
+    p = model.predict_proba(rows)
+    assert np.mean(p >= th[2]) == pytest.approx(np.mean(rows[RULE_COLUMN] >= 3), abs=0.002)
+    default = domains.get("geohazard_hourly").levels
+    champion = SimpleNamespace(python_model=lambda: SimpleNamespace(fitted=model))
+    policy = model_level_policy(champion, default)  # type: ignore[arg-type]
+    assert policy.raise_at == pytest.approx(th)
+    assert all(h < r for h, r in zip(policy.hold_at, policy.raise_at, strict=True))
+    got = probability_levels(pd.Series(p), policy.raise_at).to_numpy()
+    np.testing.assert_array_equal(got, levels_of(p, list(th)))
+    # a model without trained levels (or no champion) keeps the domain's policy
+    assert model_level_policy(None, default) == default
+    model.level_thresholds = (0.1, 0.2, float("inf"), float("inf"))
+    never = model_level_policy(champion, default)  # type: ignore[arg-type]
+    assert never.raise_at[2] > 1.0 and never.raise_at[3] > never.raise_at[2]
