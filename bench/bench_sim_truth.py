@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import subprocess
 import sys
 import time
@@ -243,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--domains", default="incidents,disputes,dispute_cases")
     p.add_argument("--size", default="small", help="size simulated when --sim is empty")
     a = p.parse_args(argv)
+    if not (
+        os.environ.get("RISKWARN_PSEUDONYM_KEY") or os.environ.get("RISKWARN_PSEUDONYM_KEY_FILE")
+    ):
+        # the simulated dispute extracts carry (fake) ID numbers, which ingest refuses to
+        # read without a pseudonym key; no pseudonym leaves this run, so a random one does
+        os.environ["RISKWARN_PSEUDONYM_KEY"] = secrets.token_hex(32)
     t0 = time.perf_counter()
     ensure_sim(a.sim, a.size, seed=7 if a.size == "small" else 1)
     meta = json.loads((a.sim / "simulation.json").read_text())
