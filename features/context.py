@@ -220,3 +220,32 @@ def join_context(
     ctx = build_context_features(points, cells, origins, params, kinds)
     ctx["origin"] = ctx["origin"].astype(frame["origin"].dtype)
     return frame.merge(ctx, on=KEYS, how="left", validate="one_to_one")
+
+
+def join_case_context(
+    table: pd.DataFrame,
+    points: pd.DataFrame | None,
+    params: ContextParams,
+    kinds: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A dispute case table (``origin``, ``dispute_id``, ``cell_x``, ``cell_y``: several
+    cases may share a cell) with the context columns of its case's cell and ring joined;
+    zeros for a case without a cell. Same counting rule as :func:`build_context_features`
+    (points known before the origin's local day only): e.g. incidents near an open dispute
+    as a leading indicator of its escalation (issue 17.3)."""
+    if points is None:
+        return table
+    located = table.dropna(subset=["cell_x", "cell_y"])
+    cells = located[["cell_x", "cell_y"]].astype("int64").drop_duplicates().reset_index(drop=True)
+    origins = pd.DatetimeIndex(table["origin"].unique()).sort_values()
+    ctx = build_context_features(points, cells, origins, params, kinds)
+    ctx["origin"] = ctx["origin"].astype(table["origin"].dtype)
+    names = [c for c in ctx.columns if c not in KEYS]
+    keyed = table.assign(
+        cell_x=table["cell_x"].astype("Int64"), cell_y=table["cell_y"].astype("Int64")
+    )
+    ctx = ctx.assign(cell_x=ctx["cell_x"].astype("Int64"), cell_y=ctx["cell_y"].astype("Int64"))
+    out = keyed.merge(ctx, on=KEYS, how="left", validate="many_to_one")
+    out[names] = out[names].fillna(0.0).astype(np.float32)
+    out["cell_x"], out["cell_y"] = table["cell_x"].to_numpy(), table["cell_y"].to_numpy()
+    return out

@@ -45,9 +45,12 @@ def test_every_city_gets_a_row_and_a_verdict_from_its_paired_ci() -> None:
     for r in rows[:3]:
         r.update(wall_s=1.0, command="riskwarn backtest ...")
     text = bench_cities.section_markdown({"cities": rows, "wall_s": 3.0, "command": "x"})
-    assert "| chicago | 10 x 500 | 100 (7) | +0.500 [+0.100, +0.900] | better | 0.20 |" in text
+    assert (
+        "| chicago | 10 x 500 | 100 (7) | n/m | +0.500 [+0.100, +0.900] | n/m | better at 5% "
+        "| 0.20 |" in text
+    )
     assert "vancouver (kept aside)" in text and "within noise" in text
-    assert "**worse beyond noise**" in text
+    assert "**worse beyond noise** at 5%" in text
     assert "| cincinnati | skipped: not found |" in text
 
 
@@ -66,3 +69,30 @@ def test_keep_replaces_only_the_sections_this_run_writes() -> None:
     both = report.merge_kept(old, "# B\n\n## New\n\nn\n\n## Hong Kong\n\nh\n")
     assert both.index("## Chicago") < both.index("## New") < both.index("## Hong Kong")
     assert report.merge_kept(got, new) == got  # idempotent
+
+
+def test_a_loss_at_one_fraction_is_worse_beyond_noise_and_the_blend_is_shown_beside() -> None:
+    """Within noise at 5 % but a paired CI below zero at 1 %: the city is 'worse beyond
+    noise at 1%' (a 5 %-only verdict would hide it); the blended run gets its own rows."""
+    diffs = {
+        "0.01": {"diff": -2.0, "ci": [-3.0, -1.0]},
+        "0.05": {"diff": 0.01, "ci": [-0.05, 0.06]},
+        "0.1": {"diff": 0.0, "ci": [-0.02, 0.02]},
+    }
+    row = bench_cities.city_row(
+        bench_cities.CITIES[2], _metrics(8.0, 8.0, (-0.05, 0.06)), {}, diffs
+    )
+    row.update(wall_s=1.0, command="riskwarn backtest ...")
+    bdiffs = {f: {"diff": 0.1, "ci": [-0.1, 0.3]} for f in bench_cities.FRACTIONS}
+    row["blend"] = bench_cities.blend_row(
+        _metrics(8.1, 8.0, (-0.1, 0.3)),
+        {"wall_s": 2.0, "command": "riskwarn backtest ... --blend"},
+        bdiffs,
+    )
+    row["blend"]["blends"] = ["hist_count_all x 0.5"]
+    text = bench_cities.section_markdown({"cities": [row], "wall_s": 3.0, "command": "x"})
+    assert "| -2.000 [-3.000, -1.000] | +0.010 [-0.050, +0.060] |" in text
+    assert "**worse beyond noise** at 1% |" in text
+    assert "| vancouver (kept aside) | xgboost + blend | 8.10 |" in text
+    assert "| vancouver: xgboost + blend | | | +0.100 [-0.100, +0.300]" in text
+    assert "blend chosen at each refit: hist_count_all x 0.5" in text

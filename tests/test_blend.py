@@ -65,3 +65,35 @@ def test_the_chosen_blend_is_no_worse_on_validation_than_either_part() -> None:
 
 def test_no_stacked_input_means_no_blend() -> None:
     assert choose_blend(_Margins("useless"), _rows(), ["useless"], 0.05) is None
+
+
+def test_the_blend_is_chosen_on_every_reported_fraction_not_on_5_percent_alone() -> None:
+    """A booster that finds the top 5 % of cells but orders them badly inside (its top 1 %
+    is the 5 % set's weakest cells) ties with itself at PAI@5% for every weight, so a 5 %
+    criterion keeps it alone (weight 0, ties to the smaller); the 1/5/10 % criterion
+    (``ModelConfig.blend_fractions``, geometric mean of the three PAI) blends in the
+    baseline, which orders the top right: better at 1 %, better on the criterion, and
+    within 1 % of the booster at 5 % (the criterion may trade a little there)."""
+    from models.backtest import ModelConfig, _pai_on
+
+    val = _rows(2, n_origins=8, n_cells=1000)
+    rate = np.log1p(val["hist_count_all"].to_numpy(float))
+    ranks = val.groupby("origin")["hist_count_all"].rank(ascending=False, method="first")
+    top5 = ranks <= 50
+    # inside the top 5 %: reversed order; outside it: the true order, all below the top 5 %
+    val["inverted_top"] = np.where(top5, 100.0 + (50 - (51 - ranks)), rate - 100.0)
+    model = _Margins("inverted_top")
+    fractions = ModelConfig().blend_fractions
+    assert fractions == (0.01, 0.05, 0.1)
+    one = choose_blend(model, val, ["inverted_top", "hist_count_all"], 0.05)
+    assert one is not None and one.weight == 0.0
+    model.blend = choose_blend(model, val, ["inverted_top", "hist_count_all"], fractions)
+    assert model.blend is not None and model.blend.weight > 0
+    alone = val["inverted_top"].to_numpy(float)
+    blended = model.raw(val)
+    gm = [
+        np.exp(np.mean([np.log(_pai_on(val, s, f)) for f in fractions])) for s in (blended, alone)
+    ]
+    assert gm[0] > gm[1]
+    assert _pai_on(val, blended, 0.01) > 1.1 * _pai_on(val, alone, 0.01)
+    assert _pai_on(val, blended, 0.05) >= 0.99 * _pai_on(val, alone, 0.05)

@@ -136,6 +136,11 @@ def test_browser_walkthrough(served: tuple[str, str]) -> None:
                     page.get_by_text("无法连接 Airflow").wait_for()  # said plainly
                     page.get_by_role("tab", name="数据质量").click()
                     page.locator("[data-testid=stVegaLiteChart]").first.wait_for()
+                    # issue 17.4: the per-district panel under the tabs, with data
+                    panel = page.get_by_text("各区县：预警、记录事件与人口").first
+                    panel.scroll_into_view_if_needed()
+                    expect(panel).to_be_visible()
+                    expect(page.get_by_text("暂无区县数据")).to_have_count(0)
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 

@@ -482,3 +482,40 @@ def test_context_features_count_the_cell_and_its_ring() -> None:
         and f.loc[(1, 1), "ctx_dispute_repeat_28d"] == 0
     )
     assert f.loc[(1, 1), "ctx_dispute_new_28d"] == 0  # opened 30 days before the origin
+
+
+def test_case_context_counts_incidents_near_each_open_dispute() -> None:
+    """Incidents near an open dispute (issue 17.3, incidents -> escalation): two cases in one
+    cell get the same counts; an incident on the origin's own local day or later is not
+    counted; a case without a cell gets zeros."""
+    from features.context import join_case_context
+
+    origin = local_midnights(pd.Timestamp("2021-03-10"), pd.Timestamp("2021-03-10"), 1, TZ)[0]
+    table = pd.DataFrame(
+        {
+            "origin": [origin, origin, origin],
+            "dispute_id": ["a", "b", "c"],
+            "cell_x": pd.array([5, 5, None], dtype="Int64"),
+            "cell_y": pd.array([5, 5, None], dtype="Int64"),
+            "n_mediations": [0.0, 1.0, 2.0],
+        }
+    )
+    at = pd.to_datetime(
+        ["2021-03-08 10:00", "2021-02-20 10:00", "2021-03-09 10:00", "2021-03-10 10:00"]
+    ).tz_localize(TZ)
+    incidents = pd.DataFrame(
+        {
+            "occurred_at": at.tz_convert("UTC"),
+            "reported_at": pd.NaT,
+            "cell_x": [5, 5, 6, 5],  # the last one: on the origin's own day
+            "cell_y": [5, 5, 4, 5],
+        }
+    )
+    points = call_context_points(incidents, kind="incidents")
+    out = join_case_context(table, points, CTX, ["incidents"]).set_index("dispute_id")
+    assert len(out) == 3 and out.loc["b", "n_mediations"] == 1.0
+    for case in ("a", "b"):
+        assert out.loc[case, "ctx_incidents_7d"] == 1
+        assert out.loc[case, "ctx_incidents_28d"] == 2
+        assert out.loc[case, "ctx_incidents_7d_ring"] == 1
+    assert (out.loc["c", [c for c in out.columns if c.startswith("ctx_")]] == 0).all()
