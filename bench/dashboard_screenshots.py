@@ -50,13 +50,16 @@ def _settle(page: Any) -> list[str]:
         timeout=120_000,
     )
     problems: list[str] = []
-    try:  # every map has its canvas, every chart its drawing, no loading placeholder left
+    try:  # every visible map has its canvas, every visible chart its drawing (charts in a
+        # hidden tab draw only when it opens), no loading placeholder left
         page.wait_for_function(
-            "() => [...document.querySelectorAll('[data-testid=stDeckGlJsonChart]')]"
-            ".every(e => e.querySelector('canvas'))"
+            "() => { const shown = e => e.getClientRects().length > 0"
+            " && e.getBoundingClientRect().width > 0;"
+            " return [...document.querySelectorAll('[data-testid=stDeckGlJsonChart]')]"
+            ".filter(shown).every(e => e.querySelector('canvas'))"
             " && [...document.querySelectorAll('[data-testid=stVegaLiteChart]')]"
-            ".every(e => e.querySelector('canvas, svg'))"
-            " && !document.querySelector('[data-testid=stSkeleton]')",
+            ".filter(shown).every(e => e.querySelector('canvas, svg'))"
+            " && !document.querySelector('[data-testid=stSkeleton]'); }",
             timeout=120_000,
         )
     except Exception as exc:  # a slow machine: shoot what is there, say so

@@ -41,11 +41,14 @@ SUFFIXES: dict[str, str] = {
     "镇": "Town",
     "乡": "Township",
     "村": "Village",
+    "组": "Group",  # a villagers' group, after its number ("8组")
     "区": "District",
     "县": "County",
     "市": "City",
 }
 _CJK = re.compile(r"[\u3400-\u9fff]+")
+_BY_LENGTH = sorted(SUFFIXES, key=len, reverse=True)
+_GLUED = re.compile(r"(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _WORD = re.compile(
     r"(.{2,}?)(" + "|".join(sorted(SUFFIXES, key=len, reverse=True)) + r")",
 )
@@ -56,11 +59,16 @@ def pinyin_word(text: str) -> str:
     return "".join(lazy_pinyin(text)).capitalize()
 
 
-def _run_in_english(run: str) -> str:
+def _run_in_english(run: str, after_number: bool = False) -> str:
     if run in OFFICIAL:
         return OFFICIAL[run]
     if run in SUFFIXES:
         return SUFFIXES[run]
+    if after_number:  # "8组滑坡": the run opens with the numbered unit's suffix
+        lead = next((s for s in _BY_LENGTH if run.startswith(s)), None)
+        if lead is not None:
+            rest = run[len(lead) :]
+            return f"{SUFFIXES[lead]} {_run_in_english(rest)}" if rest else SUFFIXES[lead]
     words: list[str] = []
     pos = 0
     for match in _WORD.finditer(run):
@@ -78,4 +86,10 @@ def english(name: str) -> str:
     """``name`` with every run of Chinese characters written in English."""
     for zh, en in OFFICIAL.items():
         name = name.replace(zh, en)
-    return _CJK.sub(lambda m: _run_in_english(m.group(0)), name)
+    out = _CJK.sub(
+        lambda m: _run_in_english(
+            m.group(0), after_number=m.start() > 0 and name[m.start() - 1].isdigit()
+        ),
+        name,
+    )
+    return _GLUED.sub(" ", out) if out != name else out  # "Community8" -> "Community 8"

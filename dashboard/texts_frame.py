@@ -56,6 +56,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "(replay of past data: warnings in force are judged at the latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
+    "place_unknown": {"zh": "未落入任何县区", "en": "Outside every district"},
     "case_no_explanation": {
         "zh": "评分时未保存该案件的解释（未达预警等级的案件，旧版评分不保存解释；重新评分后显示）。",
         "en": "The scoring run kept no explanation for this case (runs before this version "
@@ -145,6 +146,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Model version {v}: promoted by hand by {actor}.",
     },
     "model_note_plain": {"zh": "依据模型第 {v} 版。", "en": "Model version {v}."},
+    "model_note_unversioned": {
+        "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
+        "en": "These scores come from no registered model version (e.g. a baseline or test data).",
+    },
     "model_note_help": {
         "zh": "上线门槛：模型须在回测中明显优于每一种简单方法，且概率校准合格。详见“模型与数据质量”页。",
         "en": "The promotion gate: the model must clearly beat every simple method in the "

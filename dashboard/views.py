@@ -23,8 +23,8 @@ def place_words(county_code: Any, township_code: Any, names: Mapping[str, str], 
         if code is None or (not isinstance(code, str) and pd.isna(code)):
             continue
         parts.append(place_name(names.get(str(code), str(code)), lang))
-    if not parts:
-        return "—"
+    if not parts:  # a unit outside every admin area (a cell beyond the boundaries)
+        return t("place_unknown", lang)
     return (" " if lang == "zh" else ", ").join(parts)
 
 
@@ -380,7 +380,10 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
 
 def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
     """One line for leaders on the model behind a map: version and whether it passed its
-    gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it)."""
+    gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it); a run
+    without a model version says so instead of "version —"."""
+    if version in ("", "—", "None", "nan"):
+        return t("model_note_unversioned", lang)
     details = dict((promotion or {}).get("details") or {})
     actor = str((promotion or {}).get("actor") or "")
     if details.get("forced_over_gate"):
@@ -438,3 +441,11 @@ def quarantine_reason(code: str, lang: str) -> str:
     head = code.partition(":")[0]
     key = f"qr_{head}"
     return t(key, lang) if t(key, lang) != key else t("qr_other", lang)
+
+
+def mlflow_urls(ui: str, champ: Mapping[str, Any]) -> tuple[str, str]:
+    """The MLflow UI pages of a champion's training run and of its model version (the UI's
+    hash routes; tests/test_dashboard_mlflow_link.py opens both on a live server)."""
+    ui = ui.rstrip("/")
+    run = f"{ui}/#/experiments/{champ['experiment_id']}/runs/{champ['run_id']}"
+    return run, f"{ui}/#/models/{champ['name']}/versions/{champ['version']}"

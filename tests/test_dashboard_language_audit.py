@@ -181,3 +181,20 @@ def test_quarantine_reasons_and_site_names_are_words() -> None:
     assert views.quarantine_reason("something_new:x", "zh") == "其他原因"
     assert english("黄尾镇崩塌") == "Huangwei Town Rockfall"  # was "Huangwei Town Bengta"
     assert english("五庙乡泥石流沟") == "Wumiao Township Debris Flow Gully"
+    # the simulated city's numbered villagers' groups (was "Lingshan Community8Zuhuapo")
+    assert english("凌山社区8组滑坡") == "Lingshan Community 8 Group Landslide"
+    assert english("口城社区10组地面塌陷") == "Koucheng Community 10 Group Ground Collapse"
+    assert english("区家村") == "Qujia Village"  # a leading 区 is a name, not a suffix
+
+
+def test_a_map_scored_without_a_model_version_says_so() -> None:
+    """The overview read "依据模型第 — 版。" over the bench's baseline scores."""
+    assert "—" not in views.model_note("—", None, "zh")
+    assert views.model_note("—", None, "en").startswith("These scores come from no registered")
+    assert views.model_note("3", None, "zh") == "依据模型第 3 版。"
+
+
+def test_a_warning_outside_every_district_is_said_in_words() -> None:
+    """The county chart of the city showed a bare "—" row for cells beyond the boundaries."""
+    assert views.place_words(None, None, {}, "zh") == "未落入任何县区"
+    assert views.place_words(None, None, {}, "en") == "Outside every district"

@@ -283,6 +283,24 @@ def test_reviewer_decisions_are_recorded_exactly_as_made(
     assert ZH["levels"][w5["level"]] not in options and len(options) == 3
     walk.page.keyboard.press("Escape")
 
+    # 6. odd clicks: adjust with a level and a reason, change the mind to accept, then
+    #    double-click submit: one decision, an accept at the warning's own level
+    other = next(lv for lv in ("yellow", "blue", "orange") if lv != w5["level"])
+    walk.level(other)
+    walk.reason("先调整后改为确认")
+    walk.action("accept")
+    walk.idle()
+    walk.page.get_by_role("button", name=ZH["submit"]).dblclick()
+    walk.idle()
+    walk.saved(w5["warning_id"])
+    assert _trail(store_url, w5["warning_id"]) == [
+        ["accept", w5["level"], w5["level"], "先调整后改为确认", "reviewer"]
+    ]
+    # ... and the half-filled form left on w4 (step 4) does not come back with it
+    walk.pick(w4["warning_id"])
+    walk.form_is_empty()
+    assert _trail(store_url, w4["warning_id"]) == []
+
     walk.context.close()
 
 

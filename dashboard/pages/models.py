@@ -32,8 +32,7 @@ STATUS_COLOUR = {"pass": "#2e7d32", "fail": "#c62828", "unknown": "#8d6e00"}
 
 def mlflow_links(champ: dict) -> str:
     """Markdown links to the run and the model version in the MLflow UI (hash routes)."""
-    run = f"{mlflow_ui}/#/experiments/{champ['experiment_id']}/runs/{champ['run_id']}"
-    version = f"{mlflow_ui}/#/models/{champ['name']}/versions/{champ['version']}"
+    run, version = views.mlflow_urls(mlflow_ui, champ)
     return f"[{t('mlflow_run', lg)}]({run}) · [{t('mlflow_version', lg)}]({version})"
 
 

@@ -35,7 +35,7 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 wall = map_panel.wall_mode()
-MAP_HEIGHT = 700 if wall.on else 620
+MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920 x 1080
 
 
 def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
@@ -55,7 +55,8 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
         c4.metric(
             t("kpi_hot_mean", lg),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
-            delta=fmt_points(delta, lg) if len(latest) > 1 else None,
+            # no arrow for "no change": a red "+0.0" read as rising risk on the wall screen
+            delta=fmt_points(delta, lg) if len(latest) > 1 and abs(delta) >= 0.0005 else None,
             delta_color="inverse",
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),

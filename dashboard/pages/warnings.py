@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
     fmt_datetime,
+    fmt_day,
     fmt_hours,
     fmt_pct,
     level_label,
@@ -165,12 +166,12 @@ with left:
     )
     if len(hist) > 1:
         st.markdown(f"**{t('place_history', lg)}**")
-        hist = hist.assign(week=[fmt_datetime(o, lg, tz) for o in hist["origin"]])
+        hist = hist.assign(week=[fmt_day(o, lg, tz) for o in hist["origin"]])  # short, level
         st.altair_chart(
             alt.Chart(hist)
             .mark_area(line=True, opacity=0.25)
             .encode(
-                x=alt.X("week:N", sort=None, title=t("origin", lg)),
+                x=alt.X("week:N", sort=None, title=t("origin", lg), axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("probability:Q", title=t("probability", lg), axis=alt.Axis(format="%")),
             )
             .properties(height=180),
