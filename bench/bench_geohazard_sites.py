@@ -362,6 +362,11 @@ def main() -> None:
             for k, v in sorted(m["model_minus_baseline"].items())
         )
         print(f"model - baseline AUC (95% CI): {gaps}")
+        tss_gaps = ", ".join(
+            f"{k} {v['diff']:+.3f} [{_fmt(v['ci'][0])}, {_fmt(v['ci'][1])}]"
+            for k, v in sorted(m.get("model_minus_baseline_tss", {}).items())
+        )
+        print(f"model - baseline TSS (95% CI): {tss_gaps}")
         ranks = margin_vs_probability(bt.scores)
         print(ranks)
         lead_lines = level_table(m, bt.fits)
@@ -372,6 +377,9 @@ def main() -> None:
             *lines,
             "",
             f"Model minus baseline AUC (95% CI): {gaps}. {ranks}.",
+            "",
+            f"Model minus baseline TSS, each at its own max-TSS threshold from the training "
+            f"rows (95% CI, paired day bootstrap): {tss_gaps}.",
             "",
             *lead_lines,
             "",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import re
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -256,6 +257,9 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return SOURCE_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):
         return MODEL_UNAVAILABLE[lang]
+    if key == "model" and (named := re.fullmatch(r"(\S+) v(\d+)", str(value))):
+        name, version = named.groups()  # riskwarn score writes "<registered name> v<n>"
+        return f"{name} 第 {version} 版" if lang == "zh" else f"{name}, version {version}"
     if key == "category" and isinstance(value, str):
         from features.catalog import GROUP_ZH
 

@@ -132,6 +132,7 @@ def evaluate_site_methods(
     )
     result: dict[str, Any] = {"methods": {}, "headline": "auc"}
     auc_reps: dict[str, np.ndarray] = {}
+    tss_reps: dict[str, np.ndarray] = {}
     for m, g in scores.groupby("method", sort=True):
         y, s = g["label"].to_numpy(), g["score"].to_numpy()
         res: dict[str, Any] = dict(
@@ -141,7 +142,8 @@ def evaluate_site_methods(
         res.update({k: wm[k] for k in ("pod", "far", "tss", "csi", "warned_share")})
         auc_reps[str(m)] = boot.auc(y, s)
         res["auc_ci"] = _ci(auc_reps[str(m)])
-        res["tss_ci"] = _ci(boot.tss(g["warned"].to_numpy(), y))
+        tss_reps[str(m)] = boot.tss(g["warned"].to_numpy(), y)
+        res["tss_ci"] = _ci(tss_reps[str(m)])
         lm = leads[leads["method"] == m]["lead_time_hours"]
         res["failures"] = len(lm)
         res["failures_warned"] = int(lm.notna().sum())
@@ -174,6 +176,15 @@ def evaluate_site_methods(
             d = result["methods"]["xgboost"]["auc"] - probability_metrics(y, s)["auc"]
             comps["champion"] = {"diff": float(d), "ci": _ci(model - reps)}
     result["model_minus_baseline"] = comps
+    # TSS at each method's own training-row threshold, paired on the same day resamples
+    result["model_minus_baseline_tss"] = {
+        m: {
+            "diff": float(result["methods"]["xgboost"]["tss"] - result["methods"][m]["tss"]),
+            "ci": _ci(tss_reps["xgboost"] - reps),
+        }
+        for m, reps in tss_reps.items()
+        if m != "xgboost"
+    }
     if "level" in scores:
         from models.site_levels import level_lead_times, level_summary, paired_lead_differences
 

@@ -168,6 +168,11 @@ def test_evidence_is_worded_in_the_page_language() -> None:
     zh.append(review.evidence_word("recent_events", "zh"))
     assert not [s for s in zh if re.search(r"[A-Za-z]{2,}|\d{4}-\d{2}", s)], zh
     assert "电信网络诈骗" in zh and "2026年11月22日" in zh
+    # the model behind a warning, as riskwarn score writes it ("riskwarn-incidents v3")
+    assert (
+        review.evidence_value("model", "riskwarn-incidents v3", "zh")
+        == "riskwarn-incidents 第 3 版"
+    )
     en = [
         review.evidence_label(k, v, "en") + review.evidence_value(k, v, "en")
         for k, v in facts.items()

@@ -4,16 +4,22 @@ whose scores agree with the local ones within a stated tolerance; the setting sw
 Runs a Dask ``LocalCluster`` of 2 workers with 1 thread each, in this process
 (``processes=False``), on a small simulated city's incidents ingested into a real lake.
 
-Tolerance of the scores (``test_dask_booster_scores_agree``): XGBoost on a cluster is not
-bit-identical to one machine: ``hist`` split candidates come from quantile sketches merged
-across workers, ``subsample`` draws rows per worker, and early stopping may keep another
-number of trees. We require the same *ranking quality and calibration level*, which is
-what the forecasts are judged on: mean |probability difference| <= 0.02, Pearson
-correlation of the raw scores >= 0.75, and PAI@5% within 30 % of the local model's.
-Measured: here 0.0047, raw-score correlation 0.93, PAI@5% 5.95 local vs 6.94 on the
-cluster (12 vs 16 trees);
-on a 400-day city (166,595 rows, 65 origins) 0.0028, Spearman 0.90, 6.68 vs 6.78. The
-cluster result varies between runs (which worker holds which rows), hence the margins.
+Tolerance of the scores. XGBoost on a cluster is not bit-identical to one machine: ``hist``
+split candidates come from quantile sketches merged across workers and ``subsample`` draws
+rows per worker. Two tests separate the two sources of difference:
+
+* ``test_dask_booster_grows_the_local_trees``: the same number of trees (40, no early stop):
+  raw-score correlation >= 0.95, PAI@5% within 25 %. Measured 2026-12-03: correlation 0.977,
+  PAI@5% 5.64 local vs 4.81 on the cluster, the same in three runs.
+* ``test_dask_booster_scores_agree``: the whole fit (early stopping, calibration) as
+  training runs it. Early stopping on a flat hit-rate curve may keep another number of trees
+  (measured: 9 locally, 4 or 47 on the cluster depending on which worker holds which rows),
+  so the bounds are wider: mean |probability difference| <= 0.03, correlation >= 0.90, PAI@5%
+  within 30 %. Measured in nine runs: 0.019, 0.961-0.966, 6.07 local vs 4.49-4.88.
+
+The city has 6,000 incidents: with 1,200 (before 2026-12-03) the local booster kept a
+single tree (best iteration 0), and the comparison measured tie-breaking noise
+(correlation 0.41-0.93 from run to run).
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     root = tmp_path_factory.mktemp("engine")
     sim = root / "sim"
     simulate(
-        sim, "small", seed=11, start=dt.date(2023, 1, 2), days=240, n_incidents=1_200,
+        sim, "small", seed=11, start=dt.date(2023, 1, 2), days=240, n_incidents=6_000,
         n_disputes=100, n_sites=1, n_rain_gauges=1, sensor_offset_days=230, sensor_days=5,
         township_scale=0.2,
     )  # fmt: skip
@@ -179,14 +185,45 @@ def test_pooled_hit_rate_equals_the_single_node_metric() -> None:
     assert got == pytest.approx(want)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 18.4, open): the xgboost.dask booster is not reproducible run "
-    "to run on this small problem; raw-score correlation with the local booster measured "
-    "0.93, 0.64 and 0.41 in three runs on 2026-12-03, below the 0.75 this test asks",
-)
+def test_dask_booster_grows_the_local_trees(problem, local_frame, dask_settings) -> None:
+    """The same parameters and 40 rounds (early stopping cannot stop): the cluster's trees
+    rank the cells as the local trees do (tolerance in the module docstring)."""
+    import xgboost as xgb
+
+    from features.incidents import feature_columns
+    from models.backtest import (
+        _pai_on,
+        _xgb_params,
+        split_by_time,
+        train_booster,
+        training_rows,
+    )
+
+    _, _, _, evals, _, spec = problem
+    features = feature_columns(local_frame)
+    rows = training_rows(local_frame, evals[0], spec.model).sort_values("origin", kind="stable")
+    rounds = 40
+    config = replace(spec.model, max_rounds=rounds, early_stopping_rounds=rounds + 1)
+    fit, es, _ = split_by_time(rows, config.es_origins, config.cal_origins)
+    params = _xgb_params(config, config.grid[0], features, int(rows.groupby("origin").size().max()))
+    params.pop("eval_metric", None)
+    params["disable_default_eval_metric"] = 1
+    local = train_booster(params, fit, es, features, config)
+    with open_engine(dask_settings) as engine:
+        dist = engine.trainer()(params, fit, es, features, config)
+    assert local.num_boosted_rounds() == dist.num_boosted_rounds() == rounds
+    scored = local_frame[local_frame["origin"].isin(evals)]
+    dm = xgb.DMatrix(scored[features].to_numpy(np.float32), feature_names=features)
+    m_local = local.predict(dm, iteration_range=(0, rounds), output_margin=True)
+    m_dist = dist.predict(dm, iteration_range=(0, rounds), output_margin=True)
+    assert np.corrcoef(m_local, m_dist)[0, 1] >= 0.95
+    pai_local, pai_dist = _pai_on(scored, m_local, 0.05), _pai_on(scored, m_dist, 0.05)
+    assert abs(pai_dist - pai_local) <= 0.25 * pai_local
+
+
 def test_dask_booster_scores_agree(problem, local_frame, dask_settings) -> None:
-    """xgboost.dask with the local parameters: scores within the module's tolerance."""
+    """The whole fit as training runs it (early stopping, calibration), on the cluster and
+    here: scores within the module's tolerance."""
     from features.incidents import feature_columns
     from models.backtest import _pai_on, fit_model, training_rows
 
@@ -195,12 +232,13 @@ def test_dask_booster_scores_agree(problem, local_frame, dask_settings) -> None:
     rows = training_rows(local_frame, evals[0], spec.model)
     hp = spec.model.grid[0]
     local, _ = fit_model(rows, features, spec.model, hp, evals[0])
+    assert local.best_iteration >= 2, "the local booster learnt (almost) nothing: no comparison"
     with open_engine(dask_settings) as engine:
         dist, _ = fit_model(rows, features, spec.model, hp, evals[0], engine.trainer())
     scored = local_frame[local_frame["origin"].isin(evals)]
     p_local, p_dist = local.predict_proba(scored), dist.predict_proba(scored)
-    assert np.abs(p_local - p_dist).mean() <= 0.02
-    assert np.corrcoef(local.raw(scored), dist.raw(scored))[0, 1] >= 0.75
+    assert np.abs(p_local - p_dist).mean() <= 0.03
+    assert np.corrcoef(local.raw(scored), dist.raw(scored))[0, 1] >= 0.90
     pai_local, pai_dist = _pai_on(scored, p_local, 0.05), _pai_on(scored, p_dist, 0.05)
     assert abs(pai_dist - pai_local) <= 0.3 * pai_local
 

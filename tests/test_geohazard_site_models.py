@@ -135,6 +135,9 @@ def test_hourly_backtest_scores_model_and_every_baseline(small: dict) -> None:
     lo, hi = m["methods"]["velocity"]["auc_ci"]
     assert lo <= m["methods"]["velocity"]["auc"] <= hi
     assert set(m["model_minus_baseline"]) == BASELINES
+    assert set(m["model_minus_baseline_tss"]) == BASELINES
+    d = m["model_minus_baseline_tss"]["velocity"]
+    assert d["diff"] == pytest.approx(x["tss"] - m["methods"]["velocity"]["tss"])
     # warning levels on every row; lead time per level for the model and the rules
     assert bt.scores["level"].between(0, 4).all()
     assert (bt.scores["orange"] == (bt.scores["level"] >= 3)).all()
