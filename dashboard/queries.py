@@ -37,6 +37,10 @@ from dashboard.store_handle import store
 from riskwarn import domains
 from riskwarn.settings import Settings, load_settings
 
+# the real-time stream's own warnings: a site it raised above the model's level shows the
+# stream's level and reasons on the site map and list
+from riskwarn.stream.publish import DOMAIN as STREAM_DOMAIN
+
 # the lake's and MLflow's reads live in lake_reads / model_reads; pages read them here
 REEXPORTED = (
     store,
@@ -343,11 +347,12 @@ def site_table(
 
     ``unit_id``, ``name``, ``place``, ``county_code``, ``township_code``, ``lon``, ``lat``,
     ``level`` ("none" without a warning), ``level_label``, ``detail`` (why, in words),
-    ``why`` (its kind), ``probability``, ``hazard_type``, ``people_threatened``; red first.
+    ``why`` (its kind; "stream" where the real-time stream raised it above the model),
+    ``probability``, ``hazard_type``, ``people_threatened``; red first.
     Cached by the published run and the state of its warnings, like the maps.
     """
     from dashboard import views
-    from dashboard.i18n import level_label, place_name
+    from dashboard.i18n import LEVEL_RANK, level_label, place_name, t
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(url, domain)
@@ -359,6 +364,8 @@ def site_table(
     fc = forecasts.set_index("unit_id") if not forecasts.empty else pd.DataFrame()
     w = views.effective_level(warnings(url, domain=domain))
     by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
+    sw = views.effective_level(warnings(url, domain=STREAM_DOMAIN))
+    live = sw.drop_duplicates("unit_id").set_index("unit_id") if not sw.empty else pd.DataFrame()
     hold = domains.get(domain).levels.hold_at if domain in domains.DOMAINS else (1.0,) * 4
     names = unit_names(lake_dir)
     rows = []
@@ -384,6 +391,15 @@ def site_table(
             hold,
             hit.get("reviewed_level") if hit is not None else None,
         )
+        detail = views.site_why_words(kind, facts, lang)
+        streamed = live.loc[s.unit_id] if s.unit_id in live.index else None
+        if streamed is not None and LEVEL_RANK.get(str(streamed["effective_level"]), 0) > (
+            LEVEL_RANK.get(level, 0)
+        ):  # the stream raised the site above the model's level: its level and reasons
+            level, kind = str(streamed["effective_level"]), "stream"
+            sep = "；" if lang == "zh" else "; "
+            said = sep.join(views.reason_lines(streamed["reasons"], lang)) or "—"
+            detail = t("why_stream", lang, reasons=said)
         rows.append(
             {
                 "unit_id": s.unit_id,
@@ -397,7 +413,7 @@ def site_table(
                 "lat": s.lat,
                 "level": level,
                 "level_label": level_label(level, lang),
-                "detail": views.site_why_words(kind, facts, lang),
+                "detail": detail,
                 "why": kind,
                 "probability": prob,
                 "hazard_type": getattr(s, "hazard_type", None),

@@ -79,6 +79,10 @@ TEXT: dict[str, dict[str, str]] = {
     "domain_dispute_cases": {"zh": "纠纷案件升级", "en": "Dispute escalation"},
     "domain_geohazard": {"zh": "地质灾害", "en": "Geohazards"},
     "domain_geohazard_hourly": {"zh": "地质灾害（小时）", "en": "Geohazards (hourly)"},
+    "domain_geohazard_stream": {
+        "zh": "地质灾害（实时监测）",
+        "en": "Geohazards (real-time sensors)",
+    },
     # levels and states
     "level_red": {"zh": "红色（I级）", "en": "Red (I)"},
     "level_orange": {"zh": "橙色（II级）", "en": "Orange (II)"},

@@ -122,6 +122,7 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "why_review": {"zh": "研判专家调整为{level}", "en": "set to {level} by a reviewer"},
     "why_none": {"zh": "未达预警阈值", "en": "below every threshold"},
+    "why_stream": {"zh": "实时监测：{reasons}", "en": "real-time sensors: {reasons}"},
     "fault_dead": {"zh": "无数据", "en": "silent"},
     "fault_flat": {"zh": "读数卡滞", "en": "stuck"},
     "fault_gappy": {"zh": "缺测严重", "en": "gappy"},

@@ -3,6 +3,7 @@ channels and outcome, and who acknowledged them when, from the store's delivery 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -85,3 +86,77 @@ def test_geohazard_page_shows_deliveries_and_acknowledgements(home: Path) -> Non
     zh = next(d.value for d in at_zh.dataframe if "签收人" in d.value.columns)
     assert zh["变化"].tolist() == ["新发布", "升级"]
     assert zh["签收人"].tolist() == ["未签收", "duty-1"]
+
+
+STREAM_REASON = {
+    "en": "Displacement: improved tangent angle 86.0°.",
+    "zh": "位移监测：改进切线角86.0°。",
+}
+
+
+def _stream_raises_to_red(site_id: str) -> None:
+    """The real-time stream publishes ``site_id`` at red (its own domain, real store)."""
+    from riskwarn.store import Store
+    from riskwarn.stream.publish import Publisher
+    from riskwarn.stream.state import SiteLevel
+
+    now = pd.Timestamp.now(tz="UTC").floor("s")
+    level = SiteLevel(site_id, 4, [STREAM_REASON], "ok", float("nan"), {}, now)
+    store = Store(os.environ["RISKWARN_STORE_URL"])
+    pub = Publisher(store)
+    assert pub.publish({site_id: level}, pub.changes({site_id: level}), now.to_pydatetime())
+    store.close()
+
+
+def test_stream_warnings_labelled_and_shown_on_the_site_map_and_list(home: Path) -> None:
+    """Issue 16: a site the stream raised to red is red on the geohazard page's site list
+    and map, with the stream's reason, and the warnings page names the stream's domain in
+    words (before: the raw key ``geohazard_stream``; the site page showed the model's
+    level only)."""
+    import streamlit as st
+
+    from dashboard.i18n import LEVEL_COLOURS, place_name
+    from dashboard.lake_reads import hazard_sites
+    from riskwarn.settings import load_settings
+
+    st.cache_data.clear()
+    at = _open("reviewer", "geohazard", "en")
+    before = next(d.value for d in at.dataframe if "Why" in d.value.columns)
+    sites = hazard_sites(str(load_settings().lake_dir))
+    by_name = {
+        place_name(n, "en"): str(r) for r, n in zip(sites["record_id"], sites["name"], strict=True)
+    }
+    row = before[~before["Level"].str.startswith("Red")].iloc[0]
+    site_id = by_name[row["Site"]]
+    _stream_raises_to_red(site_id)
+    st.cache_data.clear()
+    for lang, why, red, label in (
+        (
+            "en",
+            "real-time sensors: " + STREAM_REASON["en"],
+            "Red",
+            "Geohazards (real-time sensors)",
+        ),
+        ("zh", "实时监测：" + STREAM_REASON["zh"], "红色", "地质灾害（实时监测）"),
+    ):
+        at = _open("reviewer", "geohazard", lang)
+        why_col = "Why" if lang == "en" else "判定依据"
+        table = next(d.value for d in at.dataframe if why_col in d.value.columns)
+        shown = table[table[why_col] == why]
+        assert len(shown) == 1, table[why_col].head().tolist()
+        assert shown.iloc[0, 0].startswith(red)  # the level column
+        deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+        dots = [
+            d
+            for layer in deck["layers"]
+            for d in (layer.get("data") if isinstance(layer.get("data"), list) else [])
+            if isinstance(d, dict) and d.get("unit_id") == site_id
+        ]
+        assert [d["detail"] for d in dots] == [why]  # the map's dot of that site, red
+        assert dots[0]["colour"][:3] == list(LEVEL_COLOURS["red"])
+        wat = _open("reviewer", "warnings", lang)
+        domain_box = wat.selectbox[0]
+        assert label in domain_box.options, domain_box.options
+        queue = wat.dataframe[0].value
+        assert label in set(queue.iloc[:, 2]), queue.iloc[:, 2].unique()  # the domain column
+        assert "geohazard_stream" not in " ".join(domain_box.options) + queue.to_string()

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import map_panel, maps, queries, sensors, views
 from dashboard.i18n import (
     AXIS_DAY,
+    LEVEL_RANK,
     fmt_datetime,
     fmt_day,
     fmt_int,
@@ -41,6 +42,14 @@ if sites.empty and scores.empty:
     st.info(t("no_data", lg))
     st.stop()
 level_of = queries.warnings(url, domain=site_domain).set_index("unit_id")["effective_level"]
+streamed = queries.warnings(url, domain=queries.STREAM_DOMAIN)  # the real-time stream's levels
+if not streamed.empty:
+    live = views.effective_level(streamed).drop_duplicates("unit_id")
+    live = live.set_index("unit_id")["effective_level"]
+    above = [
+        u for u, lv in live.items() if LEVEL_RANK.get(lv, 0) > LEVEL_RANK.get(level_of.get(u), 0)
+    ]
+    level_of = pd.concat([level_of.drop(above, errors="ignore"), live[above]])
 prob_of = scores.set_index("unit_id")["probability"] if not scores.empty else pd.Series(dtype=float)
 if sites.empty:
     sites = scores[["unit_id"]].rename(columns={"unit_id": "record_id"}).assign(name=None)
@@ -55,6 +64,7 @@ def all_sites(domain: str) -> str | None:
     """Every site on a map and in a list, by level, with why; returns the site clicked."""
     run = queries.published_run(url, domain)
     key = queries.warnings_version(queries.warnings(url, domain=domain))
+    key += "|" + queries.warnings_version(streamed)  # the stream's levels show too
     run_id = str(run["run_id"]) if run else None
     table = queries.site_table(url, ctx.lake_dir, domain, lg, run_id, key)
     if table.empty:
