@@ -19,6 +19,7 @@ tables; :func:`render` draws them (Streamlit).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,20 @@ def long_shares(shares: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     return long
 
 
+def table_formats(columns: list[str], lang: str) -> dict[str, Callable[[Any], str]]:
+    """How the table's number ``columns`` (headers in ``lang``) read: shares and rates as
+    percentages, the calibration gap in percentage points, in the page's language."""
+    from dashboard.i18n import fmt_pct, fmt_points
+
+    def pct(v: Any) -> str:
+        return fmt_pct(v, lang)
+
+    def points(v: Any) -> str:
+        return "—" if v is None or pd.isna(v) else fmt_points(float(v), lang)
+
+    return {c: points if c == t("dp_gap", lang) else pct for c in columns}
+
+
 def _lake_inputs(lake_dir: str, origin: pd.Timestamp | None) -> tuple[pd.DataFrame, ...]:
     from riskwarn.lake import read_table
     from riskwarn.serving_frames import admin_lookup
@@ -244,7 +259,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
         }
     )
     st.dataframe(
-        shown.style.format("{:.3f}", subset=list(shown.columns[1:])),
+        shown.style.format(table_formats(list(shown.columns[1:]), lg)),
         hide_index=True,
         width="stretch",
     )

@@ -83,3 +83,42 @@ def test_models_page_shows_the_district_panel(home: Path) -> None:
     assert len(table) == 10  # the demo city's ten counties
     for col in ("warnings share", "recorded-incident share", "population share"):
         assert table[col].sum() == pytest.approx(1.0)
+
+
+def _shown(frame: object) -> pd.DataFrame:
+    """The cells as the reader sees them (the Styler's display values)."""
+    import pyarrow as pa
+
+    data = frame.proto.arrow_data.styler.display_values  # type: ignore[attr-defined]
+    return pa.ipc.open_stream(data).read_pandas()
+
+
+@pytest.mark.parametrize(
+    ("lang", "share", "gap"), [("en", "warnings share", " pp"), ("zh", "预警占比", " 个百分点")]
+)
+def test_district_table_shows_percentages(home: Path, lang: str, share: str, gap: str) -> None:
+    """Shares read as percentages ("7.8%"), the calibration gap in percentage points; the
+    old table showed bare decimals ("0.078")."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=90)
+    role, name = auth.DEMO_USERS["scientist"]
+    at.session_state["user"] = auth.User(username="scientist", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    frame = at.dataframe[-1]
+    numbers, shown = frame.value, _shown(frame)
+    assert share in shown.columns and len(shown) == len(numbers) == 10
+    for v, text in zip(numbers[share], shown[share], strict=True):
+        assert text == f"{v * 100:.1f}%", (v, text)
+    gaps = [c for c in shown.columns if c == dp.t("dp_gap", lang)]
+    assert not gaps  # the demo's champion logs no per-district calibration: see below
+    cols = [dp.t(k, lang) for k in ("dp_predicted", "dp_observed", "dp_gap")]
+    cal = pd.DataFrame({c: [0.0123, None] for c in cols}).style.format(dp.table_formats(cols, lang))
+    shown_cal = cal.to_string(delimiter="|").splitlines()[1].split("|")[1:]
+    assert shown_cal == ["1.2%", "1.2%", "+1.2" + gap], shown_cal
