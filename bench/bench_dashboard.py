@@ -62,6 +62,15 @@ sys.path.insert(0, str(ROOT))  # the synthetic demo fixture: testkit/dashboard_d
 APP = ROOT / "dashboard" / "app.py"
 STAMP = "bench-dashboard-home.json"
 BASELINE_LABEL = "long-run count baseline (bench_dashboard; not a trained champion)"
+# the "model" evidence of the bench's warnings, bilingual as the product's reasons are
+BASELINE_EVIDENCE = {
+    "en": "long-run count baseline (bench_dashboard; not a trained champion)",
+    "zh": "长期事件计数基线（仪表盘基准测试；非训练模型）",
+}
+CASES_EVIDENCE = {
+    "en": "empirical escalation share (bench_dashboard; not a trained champion)",
+    "zh": "历史同类案件升级比例（仪表盘基准测试；非训练模型）",
+}
 HOTSPOT_TABLES = {"incidents": ("incidents", "occurred_at"), "disputes": ("disputes", "opened_at")}
 
 
@@ -174,7 +183,7 @@ def publish_hotspots(
         )
         warned = set(levels.loc[levels["level_rank"] >= 1, "unit_id"])
         explanations = reasons.evidence_sentences(frame.loc[frame["unit_id"].isin(warned)])
-        ctx = rw.WarningContext(domain, "cell", origin, 168.0, {"model": BASELINE_LABEL})
+        ctx = rw.WarningContext(domain, "cell", origin, 168.0, {"model": BASELINE_EVIDENCE})
         warnings = rw.build_warnings(levels, ctx, explanations)
         scoring.write_run(
             store,
@@ -244,9 +253,7 @@ def publish_cases(settings: Any, store: Any, origin: pd.Timestamp) -> tuple[int,
     policy = domains.get("dispute_cases").levels
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     levels = rw.apply_capacity(rw.assign_levels(scored, policy), policy.max_high_per_county)
-    ctx = rw.WarningContext(
-        "dispute_cases", "case", origin, 720.0, {"model": "empirical escalation share (bench)"}
-    )
+    ctx = rw.WarningContext("dispute_cases", "case", origin, 720.0, {"model": CASES_EVIDENCE})
     warnings = rw.build_warnings(levels, ctx, explanations)
     scoring.write_run(
         store,

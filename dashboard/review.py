@@ -251,6 +251,10 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
     from dashboard.i18n import fmt_date, fmt_datetime
 
     key = key.rsplit(".", 1)[-1]  # nested facts arrive as "parent.key"
+    if isinstance(value, dict):  # a bilingual text, as reasons are
+        from dashboard.views import reason_text
+
+        return reason_text(value, lang)
     if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
     if key == "source" and str(value) in SOURCE_TEXT:

@@ -121,7 +121,8 @@ def scrub_personal(value: Any) -> Any:
 
 
 def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
-    """Split warning evidence into scalar facts and tables (lists of records)."""
+    """Split warning evidence into scalar facts (a bilingual ``{"en": ..., "zh": ...}`` text
+    is one fact) and tables (lists of records)."""
     facts: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
     ev = scrub_personal(evidence or {})
@@ -130,6 +131,8 @@ def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFra
     for key, value in ev.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables[key] = pd.DataFrame(value)
+        elif isinstance(value, dict) and set(value) == {"en", "zh"}:
+            facts[key] = value  # a bilingual text, worded per language (review.evidence_value)
         elif isinstance(value, dict):
             facts.update({f"{key}.{k}": v for k, v in value.items()})
         else:

@@ -203,3 +203,42 @@ def test_a_warning_outside_every_district_is_said_in_words() -> None:
     """The county chart of the city showed a bare "—" row for cells beyond the boundaries."""
     assert views.place_words(None, None, {}, "zh") == "未落入任何县区"
     assert views.place_words(None, None, {}, "en") == "Outside every district"
+
+
+def test_bench_baseline_evidence_is_worded_in_the_page_language(home: Path) -> None:
+    """bench/bench_dashboard.py's warnings name their baseline in the page's language (it
+    wrote "long-run count baseline (bench_dashboard; ...)" on Chinese pages too). Kept last
+    in this module: it publishes a newer incidents run into the module's home."""
+    import streamlit as st
+
+    from riskwarn.settings import load_settings
+    from riskwarn.store import Store
+    from tests.test_dashboard_map_cache import _bench_module
+
+    bench = _bench_module()
+    settings = load_settings()
+    store = Store(settings.resolved_store_url)
+    run = store.published_run("incidents")
+    assert run is not None
+    origin = pd.Timestamp(run["origin"]) + pd.Timedelta(weeks=1)
+    assert bench.publish_hotspots(settings, store, "incidents", [origin])[1] > 0
+    w = store.warnings(domain="incidents")
+    store.close()
+    row = w.loc[pd.to_datetime(w["origin"], utc=True) == origin].iloc[0]
+    st.cache_data.clear()
+    for lang in ("zh", "en"):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        role, name = auth.DEMO_USERS["reviewer"]
+        at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+        at.session_state["lang"] = lang
+        at.run()
+        at.session_state["rv_domain__value"] = "incidents"
+        at.session_state["rv_county__value"] = row["county_code"]
+        at.session_state["rv_state__value"] = None
+        at.session_state["rv_pick__value"] = row["warning_id"]
+        at.switch_page("pages/warnings.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        cells = [s for d in at.dataframe for s in _frame_texts(d.value)]
+        assert bench.BASELINE_EVIDENCE[lang] in cells, cells
+        if lang == "zh":
+            assert not [s for s in cells if "baseline" in s or "bench" in s], cells
