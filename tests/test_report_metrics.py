@@ -307,3 +307,24 @@ def test_a_landslide_outside_the_scored_cells_is_a_miss_for_every_method() -> No
     assert alone["st_hit_rate@0.05"] == 1.0 and both["st_hit_rate@0.05"] == 0.5
     assert both["n_events"] == 2 and both["n_events_outside"] == 1
     assert both["day_hit_rate@0.2"] == alone["day_hit_rate@0.2"] / 2
+
+
+def test_oracles_bench_reads_the_shared_data_folder_from_the_environment(tmp_path) -> None:
+    """bench_oracles.py honours RISKWARN_SHARED_DATA like the other benches (it read
+    ../shared/data only): pointed at an empty folder it skips instead of running."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "RISKWARN_SHARED_DATA": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, str(root / "bench" / "bench_oracles.py"), "--out", str(tmp_path / "o")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == f"skipped: {tmp_path / 'chicago'} not found", out.stdout
