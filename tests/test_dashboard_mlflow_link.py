@@ -59,7 +59,9 @@ def test_the_models_page_links_open_the_run_and_the_version(
     uri, password = mlflow_service
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-    client = MlflowClient(uri)
+    # registry_uri too: an earlier test in this process may have set a global registry URI
+    # (mlflow.set_registry_uri), and the client would register into that database instead
+    client = MlflowClient(uri, registry_uri=uri)
     experiment_id = client.create_experiment("riskwarn-incidents")
     run = client.create_run(experiment_id, run_name="link-check")
     client.log_metric(run.info.run_id, "pai_at_5pct", 4.2)
