@@ -307,7 +307,10 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
                 {
                     "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "riskwarn@test"},
                     "webhook": {"url": hook.url, "secret_env": "RW_TEST_HOOK_SECRET"},
-                    "escalate_after_minutes": 0,
+                    # the consumer escalates on its own every 10 s: with 0 min it could add
+                    # the duty-2 delivery before the checks below (CI saw a 'pending' row);
+                    # 60 min here, and the test escalates with a clock 2 h ahead itself
+                    "escalate_after_minutes": 60,
                     "retry_base_s": 0.1,
                     "contacts": {
                         "duty-1": {"email": "duty1@example.test", "webhook": True},
@@ -345,8 +348,10 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
         log = store.deliveries()
         assert set(log["status"]) == {"sent"} and len(log) == 2  # e-mail + webhook, once each
         assert not log["message"].astype(str).str.contains("@").any()
-        # red not acknowledged (escalation after 0 min): the next contact gets it, once
-        assert escalate(store, cfg) == 1 and escalate(store, cfg) == 0
+        # red not acknowledged within the escalation time: the next contact gets it, once
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert escalate(store, cfg) == 0  # not yet: 60 min have not passed
+        assert escalate(store, cfg, now=later) == 1 and escalate(store, cfg, now=later) == 0
         deliver_due(store, cfg)
         assert [m.rcpt_tos for m in mails][-1] == ["duty2@example.test"]
         key = log["delivery_key"].iloc[0]
