@@ -27,6 +27,7 @@ from dashboard import auth, review, views
 from dashboard.i18n import AXIS_DAY
 from dashboard.placenames import english
 from testkit.dashboard_demo import demo_home
+from testkit.dashboard_server import use_dashboard_env
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -47,11 +48,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("language") / "home"
     city = demo_home(home, n_cells=120, weeks=2, n_cases=15)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    use_dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 

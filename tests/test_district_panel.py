@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from dashboard import district_panel as dp
+from testkit.dashboard_server import use_dashboard_env
 
 LOOKUP = pd.DataFrame(
     {
@@ -55,11 +56,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("dp") / "home"
     city = demo_home(home, n_cells=200, weeks=2, n_cases=20)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    use_dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
