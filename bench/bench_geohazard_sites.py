@@ -230,6 +230,13 @@ def main() -> None:
     )
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument(
+        "--save-scores",
+        type=Path,
+        default=None,
+        help="write each domain's out-of-sample scores, fits and evaluation events here "
+        "(Parquet/pickle) for the paired site-bootstrap and level-policy analyses",
+    )
+    parser.add_argument(
         "--no-prior",
         action="store_true",
         help="grow the trees from a constant instead of the velocity prior (the old model)",
@@ -343,6 +350,16 @@ def main() -> None:
             (in_eval["occurred_at"] >= evals[0])
             & (in_eval["occurred_at"] < evals[-1] + pd.Timedelta(hours=cfg.horizon_hours))
         ]
+        if args.save_scores is not None:
+            args.save_scores.mkdir(parents=True, exist_ok=True)
+            from models.geohazard_sites import KEYS, RULE_COLUMN
+
+            bt.scores.to_parquet(args.save_scores / f"{domain}_scores.parquet", index=False)
+            in_eval.to_parquet(args.save_scores / f"{domain}_events.parquet", index=False)
+            table[[*KEYS, RULE_COLUMN]].to_parquet(
+                args.save_scores / f"{domain}_rule_levels.parquet", index=False
+            )
+            pd.to_pickle(bt.fits, args.save_scores / f"{domain}_fits.pkl")
         m = evaluate_site_methods(bt.scores, in_eval, cfg, n_boot=args.n_boot)
         wall = time.perf_counter() - t1
         title = (
