@@ -336,7 +336,20 @@ def section_markdown(res: dict[str, Any]) -> str:
                 for b, v in row["every_baseline"].items()
             )
         )
-    lines += ["", f"Produced by `{res['command']}` ({res['wall_s']:.0f} s); per city:", ""]
+    ran = [r for r in res["cities"] if not r.get("skipped") and r.get("wall_s") is not None]
+    total = sum(r["wall_s"] for r in ran) + sum(
+        r["plain"]["wall_s"] for r in ran if r.get("plain") and r["plain"].get("wall_s")
+    )
+    lines += [
+        "",
+        "End to end, one command runs every city and writes this table: `python "
+        "bench/bench_cities.py --out var/bench/cities` (the multi-city step of `make "
+        f"benchmarks`, bench/run_all.py). The runs below took {total:.0f} s of wall time in "
+        f"all ({len(ran)} cities, on the shared 2-core machine), plus the assembly.",
+        "",
+        f"Produced by `{res['command']}` ({res['wall_s']:.0f} s); per city:",
+        "",
+    ]
     for row in res["cities"]:
         if not row.get("skipped"):
             chosen = ", ".join(str(x) for x in row.get("blends") or []) or "none recorded"

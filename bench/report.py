@@ -298,7 +298,7 @@ def flag_stale_counting(body: str) -> str:
     not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
     if (
         ("active cells" not in body and "active area" not in body)
-        or "Every event of a window counts" in body
+        or "every event of a window counts" in body.lower()
         or STALE_COUNT_NOTE in body
         or "every landslide counts" in body
     ):

@@ -102,3 +102,12 @@ def test_the_default_run_blends_and_the_plain_run_says_no_blend(tmp_path) -> Non
     city = bench_cities.CITIES[3]
     assert "--blend" not in city.args(tmp_path) and "--no-blend" not in city.args(tmp_path)
     assert city.args(tmp_path, plain=True)[-1] == "--no-blend"
+
+
+def test_a_kept_section_that_counts_every_event_is_not_flagged_as_old_count() -> None:
+    """The stale-count note goes only on sections from before the standard count; the
+    oracle and simulated-city sections say 'every event of a window counts' mid-sentence."""
+    new = "## Oracles\n\n105 windows x 6625 active cells, as every event of a window counts.\n"
+    assert report.flag_stale_counting(new) == new
+    old = "## Daily\n\n731 origins x 6625 active cells.\n"
+    assert report.STALE_COUNT_NOTE in report.flag_stale_counting(old)
