@@ -119,7 +119,28 @@ def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
         f"{v['ci'][1]:+.3f}])"
         for b, v in sorted(paired.items())
     ]
+    lines += ["", untouched_verdict(res)]
     return "\n".join(lines) + "\n"
+
+
+def untouched_verdict(res: dict[str, Any]) -> str:
+    """One honest sentence on the untouched windows: does the paired CI of the model minus
+    the best baseline there (highest PAI@5% on those windows) exclude zero?"""
+    paired = res["model_minus_baseline_pooled"]
+    best = max(paired, key=lambda b: res["pai@0.05"][b])
+    lo, hi = paired[best]["ci"]
+    head = (
+        f"On these windows alone, xgboost minus the best baseline `{best}` at PAI@5% is "
+        f"{paired[best]['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]: "
+    )
+    if lo > 0:
+        return head + "the CI lies above zero, so the gain holds on the untouched windows."
+    if hi < 0:
+        return head + "the CI lies below zero: worse beyond noise on the untouched windows."
+    return head + (
+        "**the CI includes zero**: on the windows no choice looked at, the model is not "
+        "distinguishable from it; the gain over the whole period is not confirmed there alone."
+    )
 
 
 def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) -> str:

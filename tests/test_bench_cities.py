@@ -111,3 +111,18 @@ def test_a_kept_section_that_counts_every_event_is_not_flagged_as_old_count() ->
     assert report.flag_stale_counting(new) == new
     old = "## Daily\n\n731 origins x 6625 active cells.\n"
     assert report.STALE_COUNT_NOTE in report.flag_stale_counting(old)
+
+
+def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
+    res = {
+        "pai@0.05": {"long_run": 4.5, "kde": 4.0, "xgboost": 4.56},
+        "model_minus_baseline_pooled": {
+            "long_run": {"diff": 0.066, "ci": [-0.009, 0.137]},
+            "kde": {"diff": 0.6, "ci": [0.5, 0.7]},
+        },
+    }
+    text = report.untouched_verdict(res)
+    assert "`long_run`" in text and "+0.066 [-0.009, +0.137]" in text
+    assert "**the CI includes zero**" in text
+    res["model_minus_baseline_pooled"]["long_run"]["ci"] = [0.01, 0.1]
+    assert "holds on the untouched windows" in report.untouched_verdict(res)
