@@ -93,10 +93,12 @@ def _counting_lines(metrics: dict[str, Any]) -> list[str]:
     return [line, ""]
 
 
-def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
+def untouched_year_section(
+    folder: Path, since: str, n_boot: int = 1000, what: str = "this backtest"
+) -> str:
     """The weekly run's windows from ``since`` on: the design (inputs, grid, early stopping)
     was chosen on 2016 origins (docs/_sections/chicago_tries.md), so 2017 is the part of
-    the published backtest that no choice looked at."""
+    the published backtest that no choice looked at. ``what``: the run, in words."""
     import bench_backtest
 
     if not (folder / "scores.parquet").exists():
@@ -109,7 +111,7 @@ def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
         f"### Only the windows never looked at while tuning (origins from {since})",
         "",
         "The model's design was chosen on the 53 weekly origins of 2016 (see 'Chicago: what "
-        "was tried'), inside this backtest's period. The "
+        f"was tried'), inside {what}'s period. The "
         f"{res['n_windows_pooled']} windows from {since} on were not looked at for any "
         "choice; on them alone (bootstrap over those windows, paired):",
         "",
@@ -119,8 +121,20 @@ def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
         f"{v['ci'][1]:+.3f}])"
         for b, v in sorted(paired.items())
     ]
-    lines += ["", untouched_verdict(res)]
+    lines += ["", untouched_verdict(res), ""]
+    lines.append(
+        f"Computed by `bench/report.py` from the run folder `{_rel(folder)}` (its "
+        "`scores.parquet` and `events_outside_area.parquet`: every event counted), 1000 "
+        "paired resamples."
+    )
     return "\n".join(lines) + "\n"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def untouched_verdict(res: dict[str, Any]) -> str:
@@ -485,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if path.exists() and (given or not a.keep):
             parts.append(path.read_text())
+            if path == CITIES_MD and given and (given / "chicago" / "scores.parquet").exists():
+                parts.append(  # the blended default on Chicago's untouched year
+                    untouched_year_section(
+                        given / "chicago", "2017-01-01", what="the multi-city Chicago run"
+                    ).replace("### Only", "### Chicago (multi-city run): only", 1)
+                )
     if a.hongkong:
         from hongkong_section import section_markdown
 
