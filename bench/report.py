@@ -335,6 +335,7 @@ def flag_stale_counting(body: str) -> str:
         ("active cells" not in body and "active area" not in body)
         or "every event of a window counts" in body.lower()
         or STALE_COUNT_NOTE in body
+        or "counted over the active area only**" in body.lower()  # flagged already
         or "every landslide counts" in body
     ):
         return body

@@ -126,3 +126,8 @@ def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
     assert "**the CI includes zero**" in text
     res["model_minus_baseline_pooled"]["long_run"]["ci"] = [0.01, 0.1]
     assert "holds on the untouched windows" in report.untouched_verdict(res)
+
+
+def test_a_section_already_flagged_by_hand_is_not_flagged_twice() -> None:
+    body = "## Daily\n\n**Old count, old model: counted over the active area only** (x).\n\n6625 active cells.\n"
+    assert report.flag_stale_counting(body) == body
