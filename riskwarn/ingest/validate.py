@@ -125,6 +125,17 @@ class _IdOrder:
         arr = to_arrow(ids)
         if arr.type == "null":  # no id at all (an empty batch, or every id missing)
             arr = arr.cast("string")
+        # ids already in order (readings exported sensor by sensor, time by time): the
+        # identity is the stable order and equal neighbours share a group
+        if (
+            len(arr) > 1
+            and arr.null_count == 0
+            and pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py()
+        ):
+            step = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+            self.order = np.arange(len(arr))
+            self.group = np.concatenate([[1], 1 + np.cumsum(step, dtype=np.int64)])
+            return
         rank = pc.rank(arr, tiebreaker="dense").to_numpy()
         self.order = np.argsort(rank, kind="stable")
         self.group = rank[self.order]  # per sorted position: equal ids, equal group
