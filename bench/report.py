@@ -93,10 +93,12 @@ def _counting_lines(metrics: dict[str, Any]) -> list[str]:
     return [line, ""]
 
 
-def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
+def untouched_year_section(
+    folder: Path, since: str, n_boot: int = 1000, what: str = "this backtest"
+) -> str:
     """The weekly run's windows from ``since`` on: the design (inputs, grid, early stopping)
     was chosen on 2016 origins (docs/_sections/chicago_tries.md), so 2017 is the part of
-    the published backtest that no choice looked at."""
+    the published backtest that no choice looked at. ``what``: the run, in words."""
     import bench_backtest
 
     if not (folder / "scores.parquet").exists():
@@ -109,7 +111,7 @@ def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
         f"### Only the windows never looked at while tuning (origins from {since})",
         "",
         "The model's design was chosen on the 53 weekly origins of 2016 (see 'Chicago: what "
-        "was tried'), inside this backtest's period. The "
+        f"was tried'), inside {what}'s period. The "
         f"{res['n_windows_pooled']} windows from {since} on were not looked at for any "
         "choice; on them alone (bootstrap over those windows, paired):",
         "",
@@ -119,7 +121,40 @@ def untouched_year_section(folder: Path, since: str, n_boot: int = 1000) -> str:
         f"{v['ci'][1]:+.3f}])"
         for b, v in sorted(paired.items())
     ]
+    lines += ["", untouched_verdict(res), ""]
+    lines.append(
+        f"Computed by `bench/report.py` from the run folder `{_rel(folder)}` (its "
+        "`scores.parquet` and `events_outside_area.parquet`: every event counted), 1000 "
+        "paired resamples."
+    )
     return "\n".join(lines) + "\n"
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def untouched_verdict(res: dict[str, Any]) -> str:
+    """One honest sentence on the untouched windows: does the paired CI of the model minus
+    the best baseline there (highest PAI@5% on those windows) exclude zero?"""
+    paired = res["model_minus_baseline_pooled"]
+    best = max(paired, key=lambda b: res["pai@0.05"][b])
+    lo, hi = paired[best]["ci"]
+    head = (
+        f"On these windows alone, xgboost minus the best baseline `{best}` at PAI@5% is "
+        f"{paired[best]['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]: "
+    )
+    if lo > 0:
+        return head + "the CI lies above zero, so the gain holds on the untouched windows."
+    if hi < 0:
+        return head + "the CI lies below zero: worse beyond noise on the untouched windows."
+    return head + (
+        "**the CI includes zero**: on the windows no choice looked at, the model is not "
+        "distinguishable from it; the gain over the whole period is not confirmed there alone."
+    )
 
 
 def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) -> str:
@@ -298,7 +333,7 @@ def flag_stale_counting(body: str) -> str:
     not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
     if (
         ("active cells" not in body and "active area" not in body)
-        or "Every event of a window counts" in body
+        or "every event of a window counts" in body.lower()
         or STALE_COUNT_NOTE in body
         or "every landslide counts" in body
     ):
@@ -464,6 +499,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         if path.exists() and (given or not a.keep):
             parts.append(path.read_text())
+            if path == CITIES_MD and given and (given / "chicago" / "scores.parquet").exists():
+                parts.append(  # the blended default on Chicago's untouched year
+                    untouched_year_section(
+                        given / "chicago", "2017-01-01", what="the multi-city Chicago run"
+                    ).replace("### Only", "### Chicago (multi-city run): only", 1)
+                )
     if a.hongkong:
         from hongkong_section import section_markdown
 

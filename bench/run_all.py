@@ -51,7 +51,7 @@ SCRIPTS: list[tuple[str, str, list[str]]] = [
     (
         "Multi-city development suite: the model and every baseline on every city (issue 17.2)",
         "bench_cities.py",
-        ["--out", "var/bench/cities", "--with-blend", "var/bench/cities_blend"],
+        ["--out", "var/bench/cities"],
     ),
     (
         "Model backtests: Chicago, Hong Kong, Three Gorges, the simulated city "

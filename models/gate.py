@@ -1,8 +1,9 @@
 """The promotion gate: may a challenger replace the champion? (pure, no MLflow).
 
-:func:`gate` compares the challenger with the champion and every baseline on the latest
-backtest window (paired bootstrap CI of the headline metric above zero) and checks its
-calibration; :class:`GateResult` is the decision with its numbers, logged as
+:func:`gate` compares the challenger with the champion (paired bootstrap CI of the
+headline metric above zero) and, for the hotspot models, with the best baseline (not
+worse beyond noise at PAI@1/5/10 %, every event counted) on the latest backtest window,
+and checks its calibration; :class:`GateResult` is the decision with its numbers, logged as
 ``gate.json`` with the version (``models.registry.settle_gate``) and shown by the
 dashboard's verdict.
 """
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+NOT_WORSE_HEADLINE = "pai@0.05"
+"""The non-inferiority check shown as the comparison with the best baseline."""
 
 
 @dataclass
@@ -34,6 +38,15 @@ class GateResult:
         return f"gate {status}: " + "; ".join(parts)
 
 
+def _metric_words(metric: str) -> str:
+    """``"pai@0.01"`` -> ``"PAI@1%"``."""
+    name, _, frac = metric.partition("@")
+    try:
+        return f"{name.upper()}@{100 * float(frac):g}%"
+    except ValueError:
+        return metric
+
+
 def gate(
     comparisons: dict[str, dict[str, Any]],
     ece: float,
@@ -42,6 +55,7 @@ def gate(
     base_rate: float | None = None,
     n_rows: int | None = None,
     max_ece_ratio: float = 0.5,
+    not_worse: dict[str, dict[str, Any]] | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -57,8 +71,29 @@ def gate(
     observed rate, if larger: with few events the rate itself is uncertain): at base
     rates of a few percent an absolute bound of 0.05 would pass a model that predicts
     double the true rate everywhere.
+
+    ``not_worse``: non-inferiority checks, keyed by metric (e.g. ``"pai@0.01"``), each
+    ``{"against", "diff", "ci": [lo, hi]}`` of challenger minus ``against`` (the hotspot
+    models: the best baseline at PAI@1/5/10 %, every event counted). Each passes unless
+    its CI lies wholly below zero (worse beyond noise). The headline one (``NOT_WORSE_HEADLINE``,
+    PAI@5 %) carries ``against`` (what the dashboard's verdict reads); the others name
+    the baseline under ``baseline``.
     """
     checks: list[dict[str, Any]] = []
+    for metric, comp in sorted((not_worse or {}).items()):
+        lo, hi = comp["ci"]
+        check = {
+            "check": f"not worse than {comp['against']} at {_metric_words(metric)}",
+            "ok": bool(np.isfinite(hi) and hi >= 0),
+            "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] "
+            "(fails only if the CI lies below zero)",
+            "metric": metric,
+            "diff": float(comp["diff"]),
+            "ci": [float(lo), float(hi)],
+        }
+        key = "against" if metric == NOT_WORSE_HEADLINE else "baseline"
+        check[key] = comp["against"]
+        checks.append(check)
     if champion is not None and "champion" not in comparisons:
         checks.append(
             {

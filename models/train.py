@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 from models.backtest import (
     KEYS,
     BoosterTrainer,
+    FittedModel,
     ModelConfig,
     fit_model,
     training_rows,
@@ -88,6 +89,10 @@ class TrainReport:
     metrics: dict[str, Any]
     champion_before: str | None
     extra: dict[str, Any] = field(default_factory=dict)
+    final: FittedModel | None = None
+    """The model logged and registered (what serving loads from MLflow)."""
+    last_origin_rows: pd.DataFrame | None = None
+    """The input rows of the last evaluation origin, as the training path built them."""
 
 
 def reliability_figure(y: np.ndarray, p: np.ndarray):
@@ -142,6 +147,14 @@ def importance_figure(importance: pd.Series, top: int = 15):
     return fig
 
 
+def blend_words(model: FittedModel) -> str:
+    """How the served score is made: the booster alone or blended with a baseline input."""
+    b = model.blend
+    if b is None or b.weight == 0:
+        return "booster margin alone (blend weight 0)" if b is not None else "booster margin"
+    return f"{1 - b.weight:g} x z(booster margin) + {b.weight:g} x z(log1p({b.feature}))"
+
+
 def model_card(
     domain: str,
     metrics: dict[str, Any],
@@ -149,6 +162,7 @@ def model_card(
     features: list[str],
     dv: str,
     spec: HotspotBacktestSpec,
+    score: str | None = None,
 ) -> str:
     """Markdown model card: what, trained on what, how good, beside which baselines."""
     m = metrics["methods"]
@@ -164,6 +178,8 @@ def model_card(
 - Task: rank {spec.cell_size_m:g} m cells by the risk of >= 1 event in the next
   {spec.horizon_days} day(s); output a calibrated probability (Platt) and a raw score.
 - Model: XGBoost, objective `{spec.model.objective}`, monotone in past-event counts.
+- Score: {score or "booster margin"} (blend chosen on the training windows' validation
+  slices before the data end; the backtest's refits chose theirs the same way).
 - Data version: `{dv}`; time zone {spec.tz}; CRS {spec.crs}.
 - Evaluation: rolling-origin backtest {spec.start:%Y-%m-%d} .. {spec.end:%Y-%m-%d},
   {metrics["n_origins"]} origins x {metrics["n_active_cells"]} active cells; every event
@@ -181,6 +197,25 @@ Features ({len(features)}): {", ".join(features)}
 Limits: history-only features; locations snapped to blocks make cells below ~100 m
 meaningless; forecasts that steer patrols can feed back into the records.
 """
+
+
+GATE_FRACTIONS = (0.01, 0.05, 0.1)
+"""The area shares at which the candidate may not be worse than the best baseline."""
+
+
+def not_worse_than_best(
+    windows: dict[str, pd.DataFrame], best: str, n_boot: int
+) -> dict[str, dict[str, Any]]:
+    """PAI of ``xgboost`` minus the ``best`` baseline at each of ``GATE_FRACTIONS``: paired
+    bootstrap over the backtest's windows (``windows``: per method, every event counted),
+    as :func:`models.gate.gate`'s ``not_worse`` checks."""
+    out = {}
+    for f in GATE_FRACTIONS:
+        d, lo, hi = paired_bootstrap_diff(
+            windows["xgboost"], windows[best], pai_statistic(f), n_boot=n_boot
+        )
+        out[f"pai@{f:g}"] = {"against": best, "diff": d, "ci": [lo, hi]}
+    return out
 
 
 def _champion_scores(
@@ -254,9 +289,10 @@ def train_hotspot_domain(
         m: hotspot_windows(g, outside=result.outside).sort_values("origin").reset_index(drop=True)
         for m, g in merged.groupby("method")
     }
-    comparisons = {
-        b: metrics["model_minus_baseline"][b] for b in metrics.get("model_minus_baseline", {})
-    }
+    # the gate: the (blended) candidate is not worse than the best baseline beyond noise at
+    # PAI@1/5/10 % (issue 17), and beats the serving champion at PAI@5 %
+    not_worse = not_worse_than_best(windows, metrics["best_baseline"], n_boot)
+    comparisons: dict[str, dict[str, Any]] = {}
     champ = _champion_scores(result, domain, store)
     before = champion_version(client, domain)
     if champ is not None:
@@ -275,6 +311,7 @@ def train_hotspot_domain(
         champion=before,
         base_rate=float(labels["label_any"].mean()),
         n_rows=len(labels),
+        not_worse=not_worse,
     )
 
     # final model: every row whose labels are complete at the end of the data
@@ -298,7 +335,9 @@ def train_hotspot_domain(
         "hit_rate_curve": hit_rate_figure(merged, outside=result.outside),
         "importance": importance_figure(importance),
     }
-    card = model_card(domain, metrics, decision, result.features, dv, result.spec)
+    card = model_card(
+        domain, metrics, decision, result.features, dv, result.spec, blend_words(final)
+    )
     record = log_training_run(
         final,
         domain,
@@ -312,6 +351,7 @@ def train_hotspot_domain(
             "eval_end": str(end.date()),
             "objective": cfg.objective,
             "refit_every_days": cfg.refit_every_days,
+            "blend": blend_words(final),
         },
         artifact_location=artifact_location,
     )
@@ -326,4 +366,6 @@ def train_hotspot_domain(
         metrics,
         before,
         {"importance": importance.head(10).to_dict()},
+        final,
+        ev_rows[ev_rows["origin"] == ev_rows["origin"].max()].reset_index(drop=True),
     )

@@ -71,28 +71,58 @@ def test_keep_replaces_only_the_sections_this_run_writes() -> None:
     assert report.merge_kept(got, new) == got  # idempotent
 
 
-def test_a_loss_at_one_fraction_is_worse_beyond_noise_and_the_blend_is_shown_beside() -> None:
+def test_a_loss_at_one_fraction_is_worse_beyond_noise_and_the_plain_booster_beside() -> None:
     """Within noise at 5 % but a paired CI below zero at 1 %: the city is 'worse beyond
-    noise at 1%' (a 5 %-only verdict would hide it); the blended run gets its own rows."""
+    noise at 1%' (a 5 %-only verdict would hide it); the plain booster's run (--no-blend)
+    gets its own rows, and the default run's chosen blends are listed."""
     diffs = {
         "0.01": {"diff": -2.0, "ci": [-3.0, -1.0]},
         "0.05": {"diff": 0.01, "ci": [-0.05, 0.06]},
         "0.1": {"diff": 0.0, "ci": [-0.02, 0.02]},
     }
-    row = bench_cities.city_row(
-        bench_cities.CITIES[2], _metrics(8.0, 8.0, (-0.05, 0.06)), {}, diffs
-    )
+    metrics = {**_metrics(8.0, 8.0, (-0.05, 0.06)), "blends": ["hist_count_all x 0.5"]}
+    row = bench_cities.city_row(bench_cities.CITIES[2], metrics, {}, diffs)
     row.update(wall_s=1.0, command="riskwarn backtest ...")
-    bdiffs = {f: {"diff": 0.1, "ci": [-0.1, 0.3]} for f in bench_cities.FRACTIONS}
-    row["blend"] = bench_cities.blend_row(
+    pdiffs = {f: {"diff": 0.1, "ci": [-0.1, 0.3]} for f in bench_cities.FRACTIONS}
+    row["plain"] = bench_cities.plain_row(
         _metrics(8.1, 8.0, (-0.1, 0.3)),
-        {"wall_s": 2.0, "command": "riskwarn backtest ... --blend"},
-        bdiffs,
+        {"wall_s": 2.0, "command": "riskwarn backtest ... --no-blend"},
+        pdiffs,
     )
-    row["blend"]["blends"] = ["hist_count_all x 0.5"]
     text = bench_cities.section_markdown({"cities": [row], "wall_s": 3.0, "command": "x"})
     assert "| -2.000 [-3.000, -1.000] | +0.010 [-0.050, +0.060] |" in text
     assert "**worse beyond noise** at 1% |" in text
-    assert "| vancouver (kept aside) | xgboost + blend | 8.10 |" in text
-    assert "| vancouver: xgboost + blend | | | +0.100 [-0.100, +0.300]" in text
+    assert "| vancouver (kept aside) | xgboost, plain booster | 8.10 |" in text
+    assert "| vancouver: plain booster | | | +0.100 [-0.100, +0.300]" in text
     assert "blend chosen at each refit: hist_count_all x 0.5" in text
+    assert "--no-blend`" in text
+
+
+def test_the_default_run_blends_and_the_plain_run_says_no_blend(tmp_path) -> None:
+    city = bench_cities.CITIES[3]
+    assert "--blend" not in city.args(tmp_path) and "--no-blend" not in city.args(tmp_path)
+    assert city.args(tmp_path, plain=True)[-1] == "--no-blend"
+
+
+def test_a_kept_section_that_counts_every_event_is_not_flagged_as_old_count() -> None:
+    """The stale-count note goes only on sections from before the standard count; the
+    oracle and simulated-city sections say 'every event of a window counts' mid-sentence."""
+    new = "## Oracles\n\n105 windows x 6625 active cells, as every event of a window counts.\n"
+    assert report.flag_stale_counting(new) == new
+    old = "## Daily\n\n731 origins x 6625 active cells.\n"
+    assert report.STALE_COUNT_NOTE in report.flag_stale_counting(old)
+
+
+def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
+    res = {
+        "pai@0.05": {"long_run": 4.5, "kde": 4.0, "xgboost": 4.56},
+        "model_minus_baseline_pooled": {
+            "long_run": {"diff": 0.066, "ci": [-0.009, 0.137]},
+            "kde": {"diff": 0.6, "ci": [0.5, 0.7]},
+        },
+    }
+    text = report.untouched_verdict(res)
+    assert "`long_run`" in text and "+0.066 [-0.009, +0.137]" in text
+    assert "**the CI includes zero**" in text
+    res["model_minus_baseline_pooled"]["long_run"]["ci"] = [0.01, 0.1]
+    assert "holds on the untouched windows" in report.untouched_verdict(res)

@@ -4,10 +4,12 @@ ranks best, towards the baseline when the baseline ranks better."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
-from models.backtest import Blend, FittedModel, choose_blend
+from models.backtest import Blend, FittedModel, ModelConfig, choose_blend
 
 
 class _Margins(FittedModel):
@@ -97,3 +99,70 @@ def test_the_blend_is_chosen_on_every_reported_fraction_not_on_5_percent_alone()
     assert gm[0] > gm[1]
     assert _pai_on(val, blended, 0.01) > 1.1 * _pai_on(val, alone, 0.01)
     assert _pai_on(val, blended, 0.05) >= 0.99 * _pai_on(val, alone, 0.05)
+
+
+def _weekly(n_origins: int = 30, n_cells: int = 60, seed: int = 3) -> pd.DataFrame:
+    """Weekly rows whose booster inputs are weak and whose stacked input is informative."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.7, 1.0, n_cells)
+    out = []
+    for k, o in enumerate(pd.date_range("2020-01-06", periods=n_origins, freq="7D", tz="UTC")):
+        out.append(
+            pd.DataFrame(
+                {
+                    "origin": o,
+                    "cell_x": np.arange(n_cells),
+                    "cell_y": 0,
+                    "noise": rng.random(n_cells),
+                    "hist_count_all": rng.poisson(rate * (20 + k)).astype(float),
+                    "label_count": rng.poisson(rate),
+                }
+            )
+        )
+    f = pd.concat(out, ignore_index=True)
+    f["label_any"] = (f["label_count"] > 0).astype(int)
+    return f
+
+
+def test_the_default_blend_sees_only_labels_complete_before_the_refit(monkeypatch) -> None:
+    """No leakage, by construction: the default model blends (``ModelConfig().blend``), the
+    blend is chosen on rows whose label windows ended before the refit origin, and
+    scrambling every label not yet complete at the first forecast changes neither the
+    chosen blend nor any forecast."""
+    from models import backtest as bt
+
+    cfg = replace(
+        ModelConfig(),
+        horizon_days=7,
+        es_origins=3,
+        cal_origins=3,
+        max_rounds=15,
+        refit_every_days=14,
+        grid=({"max_depth": 2, "learning_rate": 0.3, "min_child_weight": 1.0},),
+        base_params={**ModelConfig().base_params, "nthread": 1},
+    )
+    assert ModelConfig().blend and cfg.blend
+    f = _weekly()
+    evals = sorted(f["origin"].unique())[24:28]
+    seen: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    real = bt.choose_blend
+
+    def spy(model, val, features, fraction):  # records what the chooser is given
+        seen.append((val["origin"].max(), model.trained_until))
+        return real(model, val, features, fraction)
+
+    monkeypatch.setattr(bt, "choose_blend", spy)
+    features = ["noise", "hist_count_all"]
+    a = bt.run_model_backtest(f, evals, features, cfg)
+    assert len(seen) == len(a.fits) >= 2
+    for last_val_origin, refit in seen:
+        assert last_val_origin + pd.Timedelta(days=cfg.horizon_days) <= refit
+    assert a.fits["blend"].notna().all()
+    g = f.copy()
+    late = g["origin"] + pd.Timedelta(days=7) > evals[0]
+    g.loc[late, "label_count"] = np.random.default_rng(9).poisson(3.0, late.sum())
+    g["label_any"] = (g["label_count"] > 0).astype(int)
+    b = bt.run_model_backtest(g, evals, features, cfg)
+    assert list(a.fits["blend"])[:1] == list(b.fits["blend"])[:1]
+    first = a.scores["origin"] < evals[0] + pd.Timedelta(days=cfg.refit_every_days)
+    pd.testing.assert_frame_equal(a.scores[first], b.scores[first])

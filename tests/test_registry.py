@@ -85,9 +85,12 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     x = report.metrics["methods"]["xgboost"]
     assert x["events"] == x["events_active_area"] + 1
     assert x["hit_rate@0.05"] < x["hit_rate_active_area@0.05"]
-    beats = {c["check"]: c["detail"] for c in report.gate.checks}
-    d = report.metrics["model_minus_baseline"]["long_run"]
-    assert beats["beats long_run"].startswith(f"diff {d['diff']:+.3f}")
+    # the gate compares the (blended) candidate with the best baseline, every event counted
+    best = report.metrics["best_baseline"]
+    checks = {c["check"]: c for c in report.gate.checks}
+    d = report.metrics["model_minus_baseline"][best]
+    headline = checks[f"not worse than {best} at PAI@5%"]
+    assert headline["diff"] == pytest.approx(d["diff"]) and headline["against"] == best
     arts = {a.path for a in mlflow_client.list_artifacts(report.run.run_id)}
     assert {"model_card.md", "features.json", "metrics.json", "plots"} <= arts
     plots = {a.path for a in mlflow_client.list_artifacts(report.run.run_id, "plots")}
@@ -98,15 +101,22 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     # promoted exactly when the gate passed
     assert report.promoted == report.gate.passed
     names = {c["check"] for c in report.gate.checks}
-    assert {"beats long_run", "beats kde", "calibration"} <= names
+    assert names == {
+        f"not worse than {best} at PAI@1%",
+        f"not worse than {best} at PAI@5%",
+        f"not worse than {best} at PAI@10%",
+        "calibration",
+    }
     # the decision is logged with the run, with its numbers (the dashboard's verdict reads it)
     logged_gate = json.loads(mlflow.artifacts.load_text(f"runs:/{report.run.run_id}/gate.json"))
     assert logged_gate["passed"] == report.gate.passed
     by_check = {c["check"]: c for c in logged_gate["checks"]}
-    long_run = report.metrics["model_minus_baseline"]["long_run"]
-    assert by_check["beats long_run"]["against"] == "long_run"
-    assert by_check["beats long_run"]["diff"] == pytest.approx(long_run["diff"])
-    assert by_check["beats long_run"]["ci"] == pytest.approx(long_run["ci"])
+    logged_best = by_check[f"not worse than {best} at PAI@5%"]
+    assert logged_best["against"] == best and logged_best["metric"] == "pai@0.05"
+    assert logged_best["diff"] == pytest.approx(headline["diff"])
+    assert logged_best["ci"] == pytest.approx(headline["ci"])
+    # the 1 % and 10 % checks name the baseline without being the dashboard's comparison
+    assert "against" not in by_check[f"not worse than {best} at PAI@1%"]
     assert by_check["calibration"]["ece"] == pytest.approx(
         report.metrics["methods"]["xgboost"]["ece"]
     )
@@ -143,6 +153,26 @@ def test_gate_needs_every_lower_bound_above_zero_and_calibration() -> None:
     assert not res.passed
     assert any(c["check"] == "beats champion" and not c["ok"] for c in res.checks)
     assert not reg.gate(good, ece=0.2, max_ece=0.05).passed
+
+
+def test_the_best_baseline_check_fails_only_when_worse_beyond_noise() -> None:
+    """Issue 17: never worse than the best baseline by more than noise, at PAI@1/5/10 %.
+    A tie (CI around zero) passes; a CI wholly below zero at any one share fails."""
+
+    def at(lo: float, hi: float) -> dict[str, float | list[float] | str]:
+        return {"against": "long_run", "diff": (lo + hi) / 2, "ci": [lo, hi]}
+
+    tie = {"pai@0.01": at(-0.1, 0.1), "pai@0.05": at(-0.05, 0.06), "pai@0.1": at(-0.02, 0.3)}
+    assert reg.gate({}, 0.01, not_worse=tie).passed
+    worse_at_1 = {**tie, "pai@0.01": at(-3.2, -1.5)}  # the plain model on Vancouver
+    res = reg.gate({}, 0.01, not_worse=worse_at_1)
+    assert not res.passed
+    failed = [c for c in res.checks if not c["ok"]]
+    assert [c["check"] for c in failed] == ["not worse than long_run at PAI@1%"]
+    assert failed[0]["baseline"] == "long_run" and "against" not in failed[0]
+    # beating the baselines is not enough to replace a champion it does not beat
+    champ = {"champion": {"diff": 0.0, "ci": [-0.1, 0.1]}}
+    assert not reg.gate(champ, 0.01, champion="2", not_worse=tie).passed
 
 
 def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) -> None:
@@ -260,3 +290,33 @@ def test_calibration_bound_follows_the_base_rate() -> None:
     assert reg.gate(ok, 0.004, base_rate=0.02, n_rows=100_000).passed
     # with few rows the observed rate is itself uncertain: two standard errors allowed
     assert reg.gate(ok, 0.02, base_rate=0.02, n_rows=150).passed
+
+
+def test_the_served_champion_gives_the_training_paths_blended_score(
+    trained, mlflow_client, store
+) -> None:
+    """Training and serving score through the same function (``FittedModel.raw``, the
+    booster's margin blended with a stacked baseline input): the model served from MLflow
+    (verified champion, pyfunc with its signature) scores the rows of one origin exactly
+    as the training path's model does, blend included."""
+    report, _ = trained
+    final, rows = report.final, report.last_origin_rows
+    assert final is not None and rows is not None and rows["origin"].nunique() == 1
+    assert final.blend is not None  # blended by default (issue 17)
+    reg.promote(
+        mlflow_client, "incidents", report.run.version, store=store, reason="parity", force=True
+    )
+    champion = reg.serving_champion(mlflow_client.tracking_uri, "incidents", store)
+    assert champion.version == report.run.version
+    from riskwarn.scoring import predict_probability
+
+    served_p = predict_probability(champion, rows)
+    served = champion.python_model().predict(None, rows[champion.feature_names])
+    margin = final.margin(rows)
+    blended = final.blend.apply(margin, rows)
+    expected = margin if final.blend.weight == 0 else blended
+    np.testing.assert_allclose(final.raw(rows), expected, rtol=0, atol=0)
+    np.testing.assert_allclose(served["score"].to_numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(served_p, final.predict_proba(rows), rtol=1e-6, atol=1e-7)
+    if final.blend.weight > 0:  # the blend moves the score: serving the margin would differ
+        assert not np.allclose(served["score"].to_numpy(), margin)

@@ -179,10 +179,10 @@ def backtest() -> None:
 )
 @click.option(
     "--blend/--no-blend",
-    default=False,
+    default=True,
     show_default=True,
     help="Blend the model with a stacked baseline score, weight chosen at each refit on "
-    "the validation slices (models.backtest.Blend).",
+    "the validation slices (models.backtest.Blend); --no-blend: the booster alone.",
 )
 @click.option("--max-cells", type=click.IntRange(min=10), default=None, hidden=True)
 def incidents(
