@@ -24,6 +24,10 @@ peak memory (ru_maxrss of this process):
 * ``--home DIR``: the riskwarn home to build (default: a temporary folder, removed).
 * ``--reading-months N``: land only the last N monthly sensor-reading files (default:
   all 36); a quicker, smaller rebuild, said in the output.
+
+Every stage runs under the memory budget of its DAG task (``RISKWARN_TASK_MEMORY_MB``,
+default 8192 MB of address space); a stage that fails is printed as FAILED and the run
+goes on, as the DAGs' other tasks would.
 """
 
 from __future__ import annotations
@@ -51,22 +55,43 @@ def _peak_mb() -> float:
 
 
 class Stages:
-    """Runs and prints the stages; keeps (part, stage, wall, cpu) for the totals."""
+    """Runs and prints the stages; keeps (part, stage, wall, cpu) for the totals.
 
-    def __init__(self) -> None:
+    Each stage runs inside the memory budget its DAG task has
+    (``orchestration.memory_budget(settings.task_memory_mb)``); a stage that fails (as
+    its task would: a ``MemoryError`` past the budget, say) is printed as FAILED with its
+    one-line reason and the benchmark goes on with the next stage, so a run always ends
+    with every stage's line and the totals (which then say how many stages failed)."""
+
+    def __init__(self, memory_mb: int = 0) -> None:
         self.rows: list[tuple[str, str, float, float]] = []
+        self.failed: list[tuple[str, str]] = []
+        self.memory_mb = memory_mb
 
     def run(self, part: str, stage: str, fn: Callable[[], Any]) -> Any:
+        from riskwarn.orchestration import memory_budget
+
         t0, c0 = time.perf_counter(), time.process_time()
-        result = fn()
+        try:
+            with memory_budget(self.memory_mb):
+                result = fn()
+            outcome = _short(result)
+        except Exception as exc:  # a failed task: say so, go on
+            result = None
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            outcome = f"FAILED ({type(exc).__name__}: {reason})"
+            self.failed.append((part, stage))
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         self.rows.append((part, stage, wall, cpu))
         print(
-            f"  {stage:<44} {wall:8.1f} s  cpu {cpu:8.1f} s  peak {_peak_mb():7,.0f} MB  "
-            f"{_short(result)}",
+            f"  {stage:<44} {wall:8.1f} s  cpu {cpu:8.1f} s  peak {_peak_mb():7,.0f} MB  {outcome}",
             flush=True,
         )
         return result
+
+    def failures(self, part: str) -> str:
+        n = sum(1 for p, _ in self.failed if p == part)
+        return f"; {n} stage(s) FAILED" if n else ""
 
     def total(self, part: str) -> tuple[float, float]:
         rows = [r for r in self.rows if r[0] == part]
@@ -162,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home or tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
     settings = Settings(home=home, pseudonym_key=new_key(), city_area=SIMULATED_CITY_AREA)
-    stages = Stages()
+    stages = Stages(settings.task_memory_mb)
     try:
         print(f"cutting {day} (local) out of the extracts of {args.sim} ...", flush=True)
         plan = split_last_day(args.sim, day, tmp / "cut", args.reading_months)
@@ -191,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
             partial(bootstrap_champions, settings, trained),
         )
         wall, cpu = stages.total("rebuild")
-        print(f"full rebuild: {wall:.1f} s wall ({wall / 60:.1f} min), cpu {cpu:.1f} s", flush=True)
+        print(
+            f"full rebuild: {wall:.1f} s wall ({wall / 60:.1f} min), cpu {cpu:.1f} s"
+            f"{stages.failures('rebuild')}",
+            flush=True,
+        )
 
         print(f"daily incremental run of {day}:", flush=True)
         for source, files in plan.items():
@@ -215,7 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         stages.run("daily", "publish (exports)", partial(pipeline.publish_exports, settings))
         wall, cpu = stages.total("daily")
-        print(f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s", flush=True)
+        print(
+            f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('daily')}",
+            flush=True,
+        )
     finally:
         if args.home is None:
             shutil.rmtree(tmp, ignore_errors=True)

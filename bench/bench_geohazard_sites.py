@@ -161,7 +161,9 @@ def margin_vs_probability(scores: pd.DataFrame) -> str:
     return f"xgboost AUC on the raw margin {a_raw:.3f}, on the calibrated probability {a_cal:.3f}"
 
 
-def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFrame):
+def nowcast_outcome(
+    table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFrame, policy: str = "rule_rates"
+):
     """(model + rules, rules only) outcome of orange/red warnings on the evaluation hours."""
     from bench_nowcast import evaluate
 
@@ -174,6 +176,7 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
     model_rank = probability_levels(rows["score"], domains.get("geohazard_hourly").levels.raise_at)
     rules = rows[RULE_COLUMN].fillna(0).astype(int)
     calibrated = rows["level"].astype(int)
+    tag = {"rule_budget": "episode-budget"}.get(policy, "training-rate")
     out = {}
     for name, level in (
         (
@@ -181,14 +184,170 @@ def nowcast_outcome(table: pd.DataFrame, scores: pd.DataFrame, events: pd.DataFr
             pd.concat([model_rank, rules], axis=1).max(axis=1),
         ),
         (
-            "model (training-rate levels) + rules",
+            f"model ({tag} levels) + rules",
             pd.concat([calibrated, rules], axis=1).max(axis=1),
         ),
-        ("model alone (training-rate levels)", calibrated),
+        (f"model alone ({tag} levels)", calibrated),
         ("rules only", rules),
     ):
         lv = pd.DataFrame({"site_id": rows["site_id"], "at": rows["origin"], "level": level})
         out[name] = evaluate(lv, events)
+    return out
+
+
+def outcome_detail(
+    levels: pd.DataFrame, events: pd.DataFrame, window_h: float = 72.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``bench_nowcast.evaluate``'s counting, per failure and per episode: failures
+    (``occurred_at``, ``detected``: an orange/red episode started in the ``window_h``
+    before it at its site) and orange/red episodes (``start``, ``false``: no failure at
+    the site within ``window_h`` after the start)."""
+    warned = levels.loc[levels["level"] >= 3].sort_values(["site_id", "at"])
+    gap = warned.groupby("site_id")["at"].diff() != pd.Timedelta(hours=1)
+    episodes = (
+        warned.assign(episode=gap.cumsum())
+        .groupby("episode")
+        .agg(site_id=("site_id", "first"), start=("at", "min"))
+        .reset_index(drop=True)
+    )
+    ev = events.dropna(subset=["site_id"])[["site_id", "occurred_at"]].reset_index(drop=True)
+    w = pd.Timedelta(hours=window_h)
+    pairs = ev.reset_index().merge(episodes.reset_index(), on="site_id", suffixes=("_e", "_p"))
+    near = pairs[
+        (pairs["start"] <= pairs["occurred_at"]) & (pairs["start"] > pairs["occurred_at"] - w)
+    ]
+    ev["detected"] = ev.index.isin(near["index_e"])
+    follows = pairs[
+        (pairs["occurred_at"] >= pairs["start"]) & (pairs["occurred_at"] <= pairs["start"] + w)
+    ]
+    episodes["false"] = ~episodes.index.isin(follows["index_p"])
+    return ev, episodes
+
+
+def paired_outcome(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    events: pd.DataFrame,
+    start: pd.Timestamp,
+    n_boot: int = 1000,
+    block_days: int = 7,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """POD, FAR and orange/red episodes of level frames ``a`` minus ``b`` (``site_id``,
+    ``at``, ``level``) with 95% CIs from resampling ``block_days`` blocks of time (a
+    failure by its time, an episode by its start; the same blocks for both)."""
+    import numpy as np
+
+    def block(t: pd.Series) -> np.ndarray:
+        return ((t - start) // pd.Timedelta(days=block_days)).to_numpy(int)
+
+    da, db = outcome_detail(a, events), outcome_detail(b, events)
+    n_blocks = 1 + max(
+        [
+            int(block(x).max())
+            for x in (da[0]["occurred_at"], da[1]["start"], db[1]["start"])
+            if len(x)
+        ]
+        or [0]
+    )
+    rng = np.random.default_rng(seed)
+    wts = np.stack(
+        [
+            np.bincount(rng.integers(0, n_blocks, n_blocks), minlength=n_blocks)
+            for _ in range(n_boot)
+        ]
+    ).astype(float)
+    ones = np.ones((1, n_blocks))
+
+    def stats(d: tuple[pd.DataFrame, pd.DataFrame], w: np.ndarray) -> dict[str, np.ndarray]:
+        ev, ep = d
+        fail = np.bincount(block(ev["occurred_at"]), minlength=n_blocks)
+        det = np.bincount(block(ev["occurred_at"]), weights=ev["detected"], minlength=n_blocks)
+        n_ep = np.bincount(block(ep["start"]), minlength=n_blocks)
+        fa = np.bincount(block(ep["start"]), weights=ep["false"].astype(float), minlength=n_blocks)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return {
+                "POD": (w @ det) / (w @ fail),
+                "FAR": (w @ fa) / (w @ n_ep),
+                "episodes": w @ n_ep,
+            }
+
+    pa, pb, ra, rb = stats(da, ones), stats(db, ones), stats(da, wts), stats(db, wts)
+    out = {}
+    for k in ("POD", "FAR", "episodes"):
+        d = ra[k] - rb[k]
+        d = d[np.isfinite(d)]
+        out[k] = {
+            "a": float(pa[k][0]),
+            "b": float(pb[k][0]),
+            "diff": float(pa[k][0] - pb[k][0]),
+            "ci": [float(x) for x in np.quantile(d, [0.025, 0.975])] if d.size else [math.nan] * 2,
+        }
+    return out
+
+
+def site_bootstrap_lines(scores: pd.DataFrame, n_boot: int) -> list[str]:
+    """Markdown: AP and POD/FAR of the model and the sensor rules, paired site bootstrap."""
+    from models.site_evaluation import paired_site_bootstrap
+
+    r = paired_site_bootstrap(scores, "sensor_rules", n_boot=n_boot)
+    sites = scores["site_id"].nunique()
+    out = [
+        f"Model minus sensor rules, paired, 95% CI from {n_boot} resamples of the {sites} "
+        f"sites ({r['AP']['replicates']} of them for AP; a site's rows, failure and false "
+        "alarms stay together):",
+        "",
+        "| metric | xgboost | sensor_rules | difference [95% CI] |",
+        "|---|---|---|---|",
+    ]
+    for k, v in r.items():
+        out.append(
+            f"| {k} | {_fmt(v['xgboost'])} | {_fmt(v['sensor_rules'])} | "
+            f"{v['diff']:+.3f} [{_fmt(v['ci'][0])}, {_fmt(v['ci'][1])}] |"
+        )
+    return out
+
+
+def budget_lines(
+    table_rules: pd.DataFrame,
+    scores: pd.DataFrame,
+    events: pd.DataFrame,
+    n_boot: int,
+    label: str,
+) -> list[str]:
+    """Markdown: the model's levels (``level`` of its scores) alone and with the rules,
+    each minus the rules alone: POD, FAR, episodes, week-block bootstrap CIs."""
+    from models.geohazard_sites import KEYS, RULE_COLUMN
+
+    model = scores.loc[scores["method"] == "xgboost", [*KEYS, "level"]]
+    rows = model.merge(table_rules[[*KEYS, RULE_COLUMN]], on=KEYS, how="left")
+    rules = rows[RULE_COLUMN].fillna(0).astype(int)
+    lv = rows["level"].astype(int)
+
+    def frame(level: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame({"site_id": rows["site_id"], "at": rows["origin"], "level": level})
+
+    start = rows["origin"].min()
+    out = [
+        f"Paired against the rules alone ({label}; 95% CI from {n_boot} resamples of 7-day "
+        "blocks: a failure by its time, an episode by its start):",
+        "",
+        "| levels | POD | minus rules [95% CI] | FAR | minus rules [95% CI] | episodes | minus rules [95% CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, level in (
+        ("model alone", lv),
+        ("model + rules", pd.concat([lv, rules], axis=1).max(axis=1)),
+    ):
+        r = paired_outcome(frame(level), frame(rules), events, start, n_boot=n_boot)
+        cells = []
+        for k, nd in (("POD", 3), ("FAR", 3), ("episodes", 0)):
+            v = r[k]
+            cells.append(
+                f"{v['a']:.{nd}f} (rules {v['b']:.{nd}f}) | {v['diff']:+.{nd}f} "
+                f"[{v['ci'][0]:+.{nd}f}, {v['ci'][1]:+.{nd}f}]"
+            )
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     return out
 
 
@@ -208,10 +367,11 @@ def main() -> None:
     parser.add_argument("--n-boot", type=int, default=1000)
     parser.add_argument(
         "--levels",
-        choices=["rule_rates", "domain"],
+        choices=["rule_rates", "rule_budget", "domain"],
         default="rule_rates",
         help="level thresholds: every method's level k on as many training rows as the sensor "
-        "rules' level >= k (default), or the model's at the domain's probabilities",
+        "rules' level >= k (default); rule_budget: orange/red at the rules' episode budget on "
+        "the training rows; or the model's at the domain's probabilities",
     )
     parser.add_argument(
         "--train-window-days", type=int, default=None, help="default: the config's (730)"
@@ -230,12 +390,47 @@ def main() -> None:
     )
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument(
+        "--save-scores",
+        type=Path,
+        default=None,
+        help="write each domain's out-of-sample scores, fits and evaluation events here "
+        "(Parquet/pickle) for the paired site-bootstrap and level-policy analyses",
+    )
+    parser.add_argument(
         "--no-prior",
         action="store_true",
         help="grow the trees from a constant instead of the velocity prior (the old model)",
     )
+    parser.add_argument(
+        "--paired-from",
+        type=Path,
+        default=None,
+        help="no backtest: the paired site bootstrap (and, hourly, the alarm-budget table) "
+        "from scores a run saved with --save-scores",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.paired_from is not None:
+        md = []
+        for domain in args.domains.split(","):
+            d = args.paired_from
+            scores = pd.read_parquet(d / f"{domain}_scores.parquet")
+            md += [f"### {domain} (from {d})", "", *site_bootstrap_lines(scores, args.n_boot), ""]
+            if domain == "geohazard_hourly":
+                md += [
+                    *budget_lines(
+                        pd.read_parquet(d / f"{domain}_rule_levels.parquet"),
+                        scores,
+                        pd.read_parquet(d / f"{domain}_events.parquet"),
+                        args.n_boot,
+                        f"model levels as saved in {d}",
+                    ),
+                    "",
+                ]
+        print("\n".join(md))
+        if args.markdown:
+            args.markdown.write_text("\n".join(md) + "\n", encoding="utf-8")
+        return
     logging.getLogger("models.geohazard_sites").setLevel(logging.INFO)
     from models.geohazard_sites import (
         READING_COLUMNS,
@@ -343,6 +538,16 @@ def main() -> None:
             (in_eval["occurred_at"] >= evals[0])
             & (in_eval["occurred_at"] < evals[-1] + pd.Timedelta(hours=cfg.horizon_hours))
         ]
+        if args.save_scores is not None:
+            args.save_scores.mkdir(parents=True, exist_ok=True)
+            from models.geohazard_sites import KEYS, RULE_COLUMN
+
+            bt.scores.to_parquet(args.save_scores / f"{domain}_scores.parquet", index=False)
+            in_eval.to_parquet(args.save_scores / f"{domain}_events.parquet", index=False)
+            table[[*KEYS, RULE_COLUMN]].to_parquet(
+                args.save_scores / f"{domain}_rule_levels.parquet", index=False
+            )
+            pd.to_pickle(bt.fits, args.save_scores / f"{domain}_fits.pkl")
         m = evaluate_site_methods(bt.scores, in_eval, cfg, n_boot=args.n_boot)
         wall = time.perf_counter() - t1
         title = (
@@ -371,6 +576,9 @@ def main() -> None:
         print(ranks)
         lead_lines = level_table(m, bt.fits)
         print("\n".join(lead_lines))
+        site_lines = site_bootstrap_lines(bt.scores, args.n_boot)
+        print("\n".join(site_lines))
+        lead_lines += ["", *site_lines]
         md += [
             f"### {title}",
             "",
@@ -385,7 +593,7 @@ def main() -> None:
             "",
         ]
         if domain == "geohazard_hourly":
-            outcome = nowcast_outcome(table, bt.scores, in_eval)
+            outcome = nowcast_outcome(table, bt.scores, in_eval, args.levels)
             print("\nnowcast outcome on the evaluation hours (orange/red within 72 h before):")
             md += [
                 "### Nowcast outcome (hourly, evaluation window)",
@@ -403,6 +611,9 @@ def main() -> None:
                 print(line)
                 md.append(line)
             md.append("")
+            blines = budget_lines(table, bt.scores, in_eval, args.n_boot, f"--levels {args.levels}")
+            print("\n".join(blines))
+            md += [*blines, ""]
     print(f"\nwall time: {time.perf_counter() - t0:.0f} s")
     if args.markdown:
         args.markdown.write_text("\n".join(md) + "\n", encoding="utf-8")

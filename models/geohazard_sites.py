@@ -368,7 +368,7 @@ def run_site_backtest(
                 y_train = train[LABEL].to_numpy()
                 # levels 1..4: the model's and each rule's at the training rates of the
                 # sensor rules' levels (models.site_levels); the sensor rules at their own
-                if config.level_policy == "rule_rates" and RULE_COLUMN in train:
+                if config.level_policy in ("rule_rates", "rule_budget") and RULE_COLUMN in train:
                     shares = rule_level_shares(train[RULE_COLUMN].to_numpy(float))
                     # set by the fit on these rows (the same thresholds serving uses)
                     assert model.level_thresholds is not None

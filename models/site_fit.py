@@ -20,7 +20,7 @@ from models.backtest import FittedModel
 from models.calibration import Calibrator, fit_calibrator
 from models.explain import contributions
 from models.metrics import best_threshold_tss
-from models.site_levels import level_thresholds, rule_level_shares
+from models.site_levels import budget_level_thresholds, level_thresholds, rule_level_shares
 from riskwarn import domains
 
 KEYS = ["origin", "site_id"]
@@ -85,6 +85,8 @@ class SiteModelConfig:
     # the model's at the domain's probabilities (``level_probabilities``), each rule's at
     # the model's training rates (on the simulator the calibrated daily model never
     # reached the domain's orange 0.35: 0 of 289 failures warned orange)
+    # "rule_budget": blue/yellow as "rule_rates"; orange and red at the sensor rules'
+    # episode budget on the training rows (models.site_levels.budget_level_thresholds)
     level_policy: str = "rule_rates"
     level_probabilities: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6)
     params: tuple[tuple[str, Any], ...] = (
@@ -513,6 +515,18 @@ def fit_site_model(
     if config.level_policy == "rule_rates" and RULE_COLUMN in rows:
         shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
         model.level_thresholds = tuple(level_thresholds(model.predict_proba(rows), shares))
+    elif config.level_policy == "rule_budget" and RULE_COLUMN in rows:
+        # orange/red: no more episodes on the training rows than the sensor rules raise
+        by_site = rows.sort_values(["site_id", "origin"], kind="stable")
+        shares = rule_level_shares(by_site[RULE_COLUMN].to_numpy(float))
+        model.level_thresholds = tuple(
+            budget_level_thresholds(
+                model.predict_proba(by_site),
+                by_site["site_id"].astype(str).to_numpy(),
+                by_site[RULE_COLUMN].to_numpy(float),
+                shares,
+            )
+        )
     later = pd.concat([es, cal])
     pick = later if later[LABEL].sum() > 0 else rows
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))

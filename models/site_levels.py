@@ -154,3 +154,57 @@ def level_summary(leads: pd.DataFrame) -> dict[str, dict[int, dict[str, float]]]
             "median_lead_warned_h": float(lt.median()) if lt.notna().any() else float("nan"),
         }
     return out
+
+
+def episode_count(site: np.ndarray, flag: np.ndarray) -> int:
+    """Warning episodes: runs of flagged rows of one site. Rows must be sorted by site,
+    then origin (consecutive rows of a site are consecutive origins)."""
+    f = np.asarray(flag, dtype=bool)
+    if f.size == 0:
+        return 0
+    s = np.asarray(site)
+    start = f.copy()
+    start[1:] &= ~(f[:-1] & (s[1:] == s[:-1]))
+    return int(start.sum())
+
+
+def budget_threshold(score: np.ndarray, site: np.ndarray, budget: int, iters: int = 40) -> float:
+    """The lowest threshold at which ``score`` raises at most ``budget`` episodes (rows
+    sorted by site, then origin); inf when even the top score alone exceeds it.
+
+    Bisection over the score's quantiles: the episode count falls (almost always) as the
+    threshold rises; the returned threshold is one whose count was checked.
+    """
+    s = np.asarray(score, dtype=float)
+    if s.size == 0 or budget <= 0:
+        return float("inf")
+    qs = np.sort(s)
+    lo, hi = 0, len(qs)  # index into qs; threshold qs[i]; hi = never
+    best = float("inf")
+    for _ in range(iters):
+        if lo >= hi:
+            break
+        mid = (lo + hi) // 2
+        if episode_count(site, s >= qs[mid]) <= budget:
+            best, hi = float(qs[mid]), mid
+        else:
+            lo = mid + 1
+    return best
+
+
+def budget_level_thresholds(
+    score: np.ndarray,
+    site: np.ndarray,
+    rule_level: np.ndarray,
+    shares: list[float],
+) -> list[float]:
+    """Levels 1..4 of the model on its training rows (sorted by site, then origin): blue
+    and yellow at the sensor rules' training rates (``shares``); orange and red at the
+    sensor rules' *episode* budget (no more orange-or-above / red episodes on the training
+    rows than the rules raise there). Nested (a higher level never has a lower threshold).
+    """
+    lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
+    th = [rate_threshold(score, shares[0]), rate_threshold(score, shares[1])]
+    for k in (3, 4):
+        th.append(budget_threshold(score, site, episode_count(site, lv >= k)))
+    return list(np.maximum.accumulate(np.asarray(th, dtype=float)))

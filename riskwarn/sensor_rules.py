@@ -39,6 +39,32 @@ class SensorRules:
     velocity falling along a line (R^2 >= ``min_inv_r2``). Inverse-velocity failure
     forecasts within ``red_failure_hours`` give red, within ``orange_failure_hours``
     orange.
+
+    ``fit_steps`` > ``n_accel`` + 1 (the nowcast's hourly rules: 12) adds a *window
+    mode* for short, noisy steps, where ``n_accel`` consecutive rising steps and a
+    five-point line appear only in the last hours before failure (on the simulator the
+    rules then jumped from yellow straight to red, never orange): velocity significant
+    over the whole window, rising and not decelerating across its two halves
+    (``accelerating``: at most orange; the tangent angle's orange band 80-85° becomes
+    reachable) and, for red, the 1/v line over the window with R^2 >= ``min_inv_r2``.
+
+    **Noise guard** (``noise_z``, ``accel_factor``): a rising run and a 1/v line over a
+    handful of steps also arise by chance on a stationary sensor, at a rate that grows
+    with the ratio of reading noise to creep (hourly 6-h velocities of a crack meter at
+    0.05 mm noise on 1 mm/day creep: 115 red episodes in 10 x 90 days before the guard,
+    ``tests/test_warnings.py``). Tertiary creep therefore also needs, as an engineer
+    would check before trusting a Fukuzono (1985) extrapolation (Intrieri et al. 2012
+    use velocity thresholds above a site's background; Xu et al. 2009 normalise by the
+    steady-stage velocity):
+
+    * a known steady baseline: the creep velocity (median) and the velocity noise
+      (interquartile range / 1.349) of the ``steady_window_steps`` before the current
+      rising run, from at least a third of that window;
+    * significant acceleration, sustained: each of the last ``n_accel`` velocities at
+      least ``noise_z`` noise standard deviations above the creep velocity and at least
+      ``accel_factor`` times it;
+    * the inverse-velocity line (R^2 >= ``min_inv_r2``, falling) and a forecast failure
+      within the horizon, as before.
     """
 
     attention_deg: float = 45.0
@@ -53,6 +79,9 @@ class SensorRules:
     smooth_steps: int = 1
     convexity_tol: float = 0.1
     min_steady_velocity_mm_per_day: float = 0.01
+    noise_z: float = 3.0
+    accel_factor: float = 2.0
+    fit_steps: int = 0
 
 
 def _trailing(x: np.ndarray, k: int) -> np.ndarray:
@@ -112,30 +141,84 @@ def displacement_kinematics(
         lower=rules.min_steady_velocity_mm_per_day
     )
     tangent = pd.Series(phys.tangent_angle_deg(velocity, steady), index=velocity.index)
-    # Fukuzono inverse velocity over the last n_accel + 1 samples
-    k = rules.n_accel + 1
-    inv_v = phys.inverse_velocity(velocity.to_numpy(float))
-    t_k, iv_k = _trailing(t.to_numpy(float), k), _trailing(inv_v, k)
-    mean_t, mean_iv, slope_k, r2_k = phys.inverse_velocity_line(lambda j: (t_k[j], iv_k[j]), k)
-    slope = pd.Series(slope_k, index=velocity.index)
-    r2 = pd.Series(r2_k, index=velocity.index)
-    t_fail = pd.Series(phys.failure_time(mean_t, mean_iv, slope_k), index=velocity.index)
-    # Fukuzono/Voight tertiary creep: 1/v linear in t, so log v is convex (the step-to-step
-    # growth ratio keeps rising). A seasonal step saturates: its growth ratio falls.
+    # noise guard: creep velocity and velocity noise of the same window (before the run)
+    min_base = max(3, n // 3)
+    roll = velocity.rolling(n, min_periods=min_base)
+    q25, q50, q75 = (roll.quantile(q).to_numpy() for q in (0.25, 0.5, 0.75))
+    ok_pos = pos >= 0
+    at = np.clip(pos, 0, None)
+    creep = pd.Series(np.where(ok_pos, q50[at], np.nan), index=velocity.index)
+    noise = pd.Series(np.where(ok_pos, (q75 - q25)[at] / 1.349, np.nan), index=velocity.index)
+    floor = np.maximum(
+        creep + rules.noise_z * noise,
+        rules.accel_factor * creep.clip(lower=rules.min_steady_velocity_mm_per_day),
+    )
+    significant = (velocity > floor).astype(float).where(floor.notna(), 0.0)
+    # Fukuzono/Voight tertiary creep: 1/v linear in t, so log v is convex (the growth ratio
+    # of velocity keeps rising); a seasonal step saturates: its growth ratio falls.
     log_v = np.log(velocity.where(velocity > 0))
-    convex = log_v.diff().diff() >= -rules.convexity_tol
-    tertiary = (accel_steps >= rules.n_accel) & (slope < 0) & (r2 >= rules.min_inv_r2) & convex
+    inv_v = phys.inverse_velocity(velocity.to_numpy(float))
+    t_np = t.to_numpy(float)
+
+    def line(k: int) -> tuple[pd.Series, pd.Series, pd.Series]:
+        t_k, iv_k = _trailing(t_np, k), _trailing(inv_v, k)
+        mean_t, mean_iv, slope_k, r2_k = phys.inverse_velocity_line(lambda j: (t_k[j], iv_k[j]), k)
+        t_f = phys.failure_time(mean_t, mean_iv, slope_k)
+        return (
+            pd.Series(slope_k, index=velocity.index),
+            pd.Series(r2_k, index=velocity.index),
+            pd.Series(t_f, index=velocity.index),
+        )
+
+    def sustained(n_sig: int) -> pd.Series:
+        return significant.rolling(n_sig, min_periods=n_sig).sum() >= n_sig
+
+    # step mode: n_accel consecutive rising steps, the growth ratio not falling step to step,
+    # the line over the last n_accel + 1 samples
+    slope, r2, t_fail = line(rules.n_accel + 1)
+    accelerating = (
+        (accel_steps >= rules.n_accel)
+        & (log_v.diff().diff() >= -rules.convexity_tol)
+        & sustained(rules.n_accel)
+    )
+    tertiary = accelerating & (slope < 0) & (r2 >= rules.min_inv_r2)
+    n_sig = rules.n_accel
+    if rules.fit_steps > rules.n_accel + 1:
+        # window mode (short noisy steps): the same tests over the window's two halves and
+        # the line over the whole window; either mode detects
+        k = n_sig = rules.fit_steps
+        h = (k - 1) // 2
+        growth, growth_before = log_v - log_v.shift(h), log_v.shift(h) - log_v.shift(2 * h)
+        acc_w = (
+            (growth > 0)
+            & (growth_before > 0)
+            & (growth >= growth_before - rules.convexity_tol)
+            & sustained(k)
+        )
+        slope_w, r2_w, t_fail_w = line(k)
+        tert_w = acc_w & (slope_w < 0) & (r2_w >= rules.min_inv_r2)
+        use_w = tert_w & ~tertiary
+        r2 = r2.where(~use_w, r2_w)
+        t_fail = t_fail.where(~use_w, t_fail_w)
+        accelerating, tertiary = accelerating | acc_w, tertiary | tert_w
     failure_hours = ((t_fail - t) * 24.0).where(tertiary & (t_fail >= t))
     return pd.DataFrame(
         {
             "displacement_mm": sampled,
             "velocity_mm_per_day": velocity,
             "steady_velocity_mm_per_day": steady,
+            "creep_velocity_mm_per_day": creep,
+            "velocity_noise_mm_per_day": noise,
+            "significant_steps": significant.rolling(n_sig, min_periods=1)
+            .sum()
+            .fillna(0)
+            .astype(int),
             "tangent_angle_deg": tangent,
             "accel_steps": accel_steps.astype(int),
             "inv_velocity_r2": r2,
             "failure_in_hours": failure_hours,
             "tertiary": tertiary.astype(bool),
+            "accelerating": accelerating.astype(bool),
         }
     )
 
@@ -151,6 +234,7 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
     a = k["tangent_angle_deg"].fillna(-90.0)
     fail_h = k["failure_in_hours"]
     tert = k["tertiary"].fillna(False).astype(bool)
+    accel = (k["accelerating"].fillna(False).astype(bool) if "accelerating" in k else tert) | tert
     angle_rank = np.select(
         [
             a >= rules.red_deg,
@@ -162,7 +246,8 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
         0,
     )
     # without sustained acceleration a fast step is at most yellow
-    angle_rank = np.where(tert, angle_rank, np.minimum(angle_rank, 2))
+    # significant sustained acceleration without a reliable 1/v line yet: at most orange
+    angle_rank = np.where(tert, angle_rank, np.minimum(angle_rank, np.where(accel, 3, 2)))
     fail_rank = np.select(
         [fail_h <= rules.red_failure_hours, fail_h <= rules.orange_failure_hours], [4, 3], 0
     )
@@ -178,6 +263,10 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
             parts.append("sustained (tertiary) acceleration")
             if not math.isnan(fh):
                 parts.append(f"inverse-velocity failure forecast in {fh:.0f} h")
+        elif r == 3:
+            parts.append(
+                "significant sustained acceleration, no reliable inverse-velocity line yet"
+            )
         elif ar >= 2 and ang >= rules.orange_deg:
             parts.append(
                 "a step without sustained acceleration (seasonal-step rule: capped at yellow)"
@@ -293,6 +382,12 @@ def sensor_rule_reason(
         if not math.isnan(failure_in_hours):
             en.append(f"inverse-velocity failure forecast in {failure_in_hours:.0f} h")
             zh.append(f"速度倒数法预测 {failure_in_hours:.0f} 小时后失稳")
+    elif level_rank == 3:
+        en.append(
+            "velocity significantly above the creep baseline and rising over the last hours "
+            "(no reliable inverse-velocity line yet: orange, not red)"
+        )
+        zh.append("速度显著高于蠕变基线并持续上升（速度倒数拟合尚不可靠：橙色，非红色）")
     elif a >= rules.orange_deg:
         en.append("a step without sustained acceleration (seasonal-step rule: capped at yellow)")
         zh.append("单次位移台阶、无持续加速（季节性台阶规则：最高黄色）")
@@ -358,4 +453,4 @@ def sensor_health_reason(
 
 DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # the nowcast's rules: 30 days of hourly steps set the steady velocity, 6-hour velocities
-NOWCAST_RULES = SensorRules(steady_window_steps=30 * 24, smooth_steps=6)
+NOWCAST_RULES = SensorRules(steady_window_steps=30 * 24, smooth_steps=6, fit_steps=12)

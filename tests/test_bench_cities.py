@@ -109,6 +109,8 @@ def test_a_kept_section_that_counts_every_event_is_not_flagged_as_old_count() ->
     oracle and simulated-city sections say 'every event of a window counts' mid-sentence."""
     new = "## Oracles\n\n105 windows x 6625 active cells, as every event of a window counts.\n"
     assert report.flag_stale_counting(new) == new
+    cities = "## Multi-city\n\nactive area = cells ..., every event of a window counted.\n"
+    assert report.flag_stale_counting(cities) == cities
     old = "## Daily\n\n731 origins x 6625 active cells.\n"
     assert report.STALE_COUNT_NOTE in report.flag_stale_counting(old)
 
@@ -126,3 +128,8 @@ def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
     assert "**the CI includes zero**" in text
     res["model_minus_baseline_pooled"]["long_run"]["ci"] = [0.01, 0.1]
     assert "holds on the untouched windows" in report.untouched_verdict(res)
+
+
+def test_a_section_already_flagged_by_hand_is_not_flagged_twice() -> None:
+    body = "## Daily\n\n**Old count, old model: counted over the active area only** (x).\n\n6625 active cells.\n"
+    assert report.flag_stale_counting(body) == body

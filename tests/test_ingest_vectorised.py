@@ -208,3 +208,50 @@ def test_hashing_only_repeated_ids_gives_the_same_batch(tmp_path: Path) -> None:
     assert eager.reasons == late.reasons == {"duplicate_id_conflict": 100}
     pd.testing.assert_frame_equal(eager.accepted, late.accepted)
     pd.testing.assert_frame_equal(eager.quarantine, late.quarantine)
+
+
+def test_shortcuts_for_ordered_input_give_the_sorted_answer() -> None:
+    """Ids and (series, time) that already come in order skip their sort: same order and
+    groups as the sorting path, for ordered and shuffled input, ties and missing times."""
+    rng = np.random.default_rng(5)
+    pool = np.array(["a", "b", "é", "ab", "", "b|1", "Z"], dtype=object)
+    for trial in range(60):
+        ids = rng.choice(pool, int(rng.integers(2, 30)))
+        if trial % 2:
+            ids = np.sort(ids)
+        got = validate._IdOrder(pd.Series(ids, dtype="str"))
+        rank = pd.Series(ids).rank(method="dense").to_numpy()  # code-point order, like Arrow
+        order = np.argsort(rank, kind="stable")
+        assert got.order.tolist() == order.tolist()
+        assert got.group.tolist() == rank[order].astype(int).tolist()
+
+        n = int(rng.integers(2, 30))
+        series = np.sort(rng.integers(-1, 3, n)) if trial % 2 else rng.integers(-1, 3, n)
+        times = pd.Series(pd.to_datetime(rng.integers(0, 4, n), unit="h", utc=True))
+        times[rng.random(n) < 0.2] = pd.NaT
+        if trial % 2:
+            times = times.sort_values(na_position="last").reset_index(drop=True)
+        rows = np.arange(1, n + 1)
+        frame = pd.DataFrame({"series": series, "t": times, "row": rows})
+        expected = sort_order(frame, ["series", "t", "row"])
+        assert validate._series_time_order(series, times, rows).tolist() == expected.tolist()
+
+
+def test_reader_factorized_columns_are_the_text_columns() -> None:
+    """The codes the Parquet reader hands to the map stage spell each text column, with
+    unique distinct texts (a dictionary's '' and a null share one)."""
+    frame = pd.DataFrame(
+        {
+            "d": pd.Categorical(["x", "", None, "x", "y", "", None, "x"]),
+            "t": pd.to_datetime(
+                ["2023-01-01 00:10", None, "2023-01-01 00:10"] + ["2023-01-02 00:00"] * 5
+            ),
+            "v": [0.0, -0.0, np.nan, 1.5, 1.5, 1.5, 0.0, 1.5],
+        }
+    )
+    text, factorized = read.stringify_factorized(frame)
+    pd.testing.assert_frame_equal(text, read.stringify(frame))
+    assert {"d", "t"} <= set(factorized)  # (a column of mostly distinct values is left out)
+    for col, (codes, uniq) in factorized.items():
+        assert len(set(uniq.tolist())) == len(uniq)
+        assert uniq[codes].tolist() == text[col].tolist()

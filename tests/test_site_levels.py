@@ -146,3 +146,41 @@ def test_the_nowcast_raises_at_the_levels_the_champion_was_trained_with() -> Non
     model.level_thresholds = (0.1, 0.2, float("inf"), float("inf"))
     never = model_level_policy(champion, default)  # type: ignore[arg-type]
     assert never.raise_at[2] > 1.0 and never.raise_at[3] > never.raise_at[2]
+
+
+def test_episode_budget_levels_raise_no_more_episodes_than_the_rules() -> None:
+    """'rule_budget': orange/red thresholds at which the model raises at most as many
+    episodes (runs of warned origins of a site) on the training rows as the rules; the
+    lowest such threshold; and, in the backtest, fixed by the training rows only."""
+    from models.site_levels import budget_level_thresholds, budget_threshold, episode_count
+
+    site = np.repeat(np.arange(50), 40)  # 50 sites x 40 origins, sorted by site, origin
+    assert episode_count(site, np.tile([1, 1, 0, 1] + [0] * 36, 50).astype(bool)) == 100
+    rng = np.random.default_rng(1)
+    score = rng.random(len(site))
+    rule = rng.choice([0, 1, 2, 3, 4], len(site), p=[0.85, 0.07, 0.05, 0.02, 0.01])
+    th = budget_level_thresholds(score, site, rule, rule_level_shares(rule))
+    assert th == sorted(th)
+    for k in (3, 4):
+        budget = episode_count(site, rule >= k)
+        assert episode_count(site, score >= th[k - 1]) <= budget
+        below = score[score < th[k - 1]].max()  # the next lower score would exceed it
+        assert episode_count(site, score >= below) > budget
+    assert budget_threshold(score, site, 0) == float("inf")
+    table = _with_rule(_rows(120, 30, seed=5), seed=6)
+    cfg = replace(
+        site_config("geohazard"),
+        min_tree_failures=5,
+        refit_every_days=10,
+        max_rounds=40,
+        level_policy="rule_budget",
+    )
+    days = pd.DatetimeIndex(sorted(table["origin"].unique()))
+    short = run_site_backtest(table, days[80:85], cfg)
+    changed = table.copy()
+    later = table["origin"] >= days[80]
+    changed.loc[later, RULE_COLUMN] = 4.0
+    changed.loc[later, LABEL] = 1 - changed.loc[later, LABEL]
+    moved = run_site_backtest(changed, days[80:85], cfg)
+    cols = ["level_shares", "model_level_thresholds"]
+    assert moved.fits.loc[0, cols].tolist() == short.fits.loc[0, cols].tolist()

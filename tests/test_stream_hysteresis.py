@@ -54,12 +54,13 @@ def _notifications(settings: Any, levels: list[Any]) -> list[tuple[int, int]]:
 
 def test_flapping_slope_without_hysteresis_spams(settings: Any) -> None:
     """The sequence flaps on the code before hysteresis (lower_after_steps=1): red,
-    yellow, red, yellow... and each flip is a delivered message."""
+    yellow, red... and each flip is a delivered message. (Since the sensor rules' noise
+    guard, issue 15, it flips once instead of three times: red at 4, yellow, red.)"""
     levels = _hourly_levels(1)
     ranks = [lv.level_rank for lv in levels]
     flips = sum(1 for a, b in itertools.pairwise(ranks) if a == 4 and b < 4)
-    assert flips >= 2, ranks
-    assert len(_notifications(settings, levels)) >= 5
+    assert flips >= 1, ranks
+    assert len(_notifications(settings, levels)) >= 3
 
 
 def test_hysteresis_holds_red_and_delivers_once(settings: Any) -> None:

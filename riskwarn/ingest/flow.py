@@ -141,6 +141,7 @@ def validate_chunks(
                 plain_text=chunk.plain_text,
                 with_hash=not hash_later,  # else only rows whose id repeats are hashed
                 memo=memo,
+                factorized=chunk.factorized,
             )
             parts.append(cand)
             why.append(reason)

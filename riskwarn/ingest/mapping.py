@@ -26,6 +26,7 @@ from riskwarn.ingest.raw_rows import (
     sanitize_raw,
     stored_json,
 )
+from riskwarn.ingest.records import Factorized
 from riskwarn.sources import Area, ColumnRule, SourceMapping
 
 
@@ -161,13 +162,16 @@ def _apply_rule(
     raw: pd.DataFrame,
     table: Table,
     memo: dict[Any, Any] | None = None,
+    factorized: dict[str, Factorized] | None = None,
 ) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Values of canonical column ``name``, per-row reason ('' = fine) and the mask of
-    rows with a reason. ``memo`` keeps parsed times between the chunks of a file."""
+    """Values of canonical column ``name``, per-row reason ('' = fine; an empty array
+    when no row has one) and the mask of rows with a reason (read the reasons only
+    where it is set). ``memo`` keeps parsed times between the chunks of a file;
+    ``factorized`` holds source columns the reader already factorized."""
     dtype = table.field(name).dtype
     nulls = set(mapping.null_values)
     ambiguous = mapping.ambiguous_time == "daylight"
-    reason = np.full(len(raw), "", dtype=object)
+    reason = np.empty(0, dtype=object)  # allocated when a row gets a reason
     has = np.zeros(len(raw), dtype=bool)  # reason != ''
     if rule.const is not None:
         values = _typed_const(rule.const, dtype, len(raw), raw.index, mapping.timezone)
@@ -180,18 +184,29 @@ def _apply_rule(
         any_bad = pd.Series(False, index=raw.index)
         for col, series in inputs:
             v, bad, kind = _prepare_and_parse(
-                series, dtype, rule, nulls, mapping.timezone, ambiguous, memo, (name, col)
+                series,
+                dtype,
+                rule,
+                nulls,
+                mapping.timezone,
+                ambiguous,
+                memo,
+                (name, col),
+                None if rule.template or factorized is None else factorized.get(col),
             )
             new = bad.to_numpy(dtype=bool) & ~has
             if new.any():
+                if not len(reason):
+                    reason = np.full(len(raw), "", dtype=object)
                 reason[new] = kind.to_numpy(dtype=object)[new] + ":" + name
                 has |= new
             any_bad |= bad
             values = v if values is None else values.where(values.notna(), v)
         assert values is not None
-        keep = values.isna().to_numpy(dtype=bool) & any_bad.to_numpy(dtype=bool)
-        reason[~keep] = ""
-        has &= keep
+        if has.any():
+            keep = values.isna().to_numpy(dtype=bool) & any_bad.to_numpy(dtype=bool)
+            reason[~keep] = ""
+            has &= keep
     else:
         values = _typed_const(None, dtype, len(raw), raw.index, mapping.timezone)
     for cond in reversed(rule.when):
@@ -199,7 +214,8 @@ def _apply_rule(
         if hit.any():
             const = _typed_const(cond.value, dtype, len(raw), raw.index, mapping.timezone)
             values = values.where(~hit, const) if cond.value is not None else values.where(~hit)
-            reason[hit.to_numpy(dtype=bool)] = ""
+            if len(reason):
+                reason[hit.to_numpy(dtype=bool)] = ""
             has &= ~hit.to_numpy(dtype=bool)
     if rule.default is not None:
         values = values.where(
@@ -218,6 +234,7 @@ def _prepare_and_parse(
     ambiguous: bool,
     memo: dict[Any, Any] | None = None,
     key: Any = None,
+    factorized: Factorized | None = None,
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """:func:`_prepare_text` + :func:`_parse` of one source column.
 
@@ -228,7 +245,10 @@ def _prepare_and_parse(
     under ``key`` for the next chunks of the file, which repeat them."""
     # (a sample of the first rows cannot tell: sensor-major readings show a month of
     # distinct times in their first rows, and repeat them for every sensor)
-    codes, uniq = pd.factorize(series, use_na_sentinel=False)
+    if factorized is not None:  # the reader's codes: the same distinct texts
+        codes, uniq = factorized
+    else:
+        codes, uniq = pd.factorize(series, use_na_sentinel=False)
     if len(uniq) > _DISTINCT_SHARE * len(series):  # ids, coordinates: no gain
         text = _prepare_text(series, rule, nulls)
         return _parse(text, dtype, rule, tz, ambiguous)
@@ -241,6 +261,9 @@ def _prepare_and_parse(
         v, bad, kind = _remembered(memo, key, distinct, parse)
     else:
         v, bad, kind = parse(distinct)
+    if not bad.any():  # the usual case: no row has a reason, spread no reason kinds
+        none = pd.Series(np.zeros(len(series), dtype=bool), index=series.index)
+        return v.take(codes).set_axis(series.index), none, none
     return (
         v.take(codes).set_axis(series.index),
         bad.take(codes).set_axis(series.index),
@@ -295,22 +318,36 @@ def _render_template(template: str, raw: pd.DataFrame, nulls: set[str]) -> pd.Se
 
 
 def _record_ids(
-    raw: pd.DataFrame, columns: list[str], nulls: set[str]
+    raw: pd.DataFrame,
+    columns: list[str],
+    nulls: set[str],
+    factorized: dict[str, Factorized] | None = None,
 ) -> tuple[pd.Series, np.ndarray]:
     """The source's id columns (stripped text) joined with ``|`` ('' where one of them is
-    empty or a null value) and the mask of those empty ids, in one pass of Arrow kernels."""
+    empty or a null value) and the mask of those empty ids, in one pass of Arrow kernels.
+    A column in ``factorized`` is stripped and checked on its distinct texts only."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     parts, empty = [], np.zeros(len(raw), dtype=bool)
     null_set = pa.array(sorted(nulls), pa.string())
     for c in columns:
-        text = pa.array(raw[c].astype(str), from_pandas=True)  # NaN -> null, like astype(str)
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
+        coded = factorized.get(c) if factorized is not None else None
+        if coded is not None:
+            text = pa.array(coded[1], pa.string())
+        else:
+            text = pa.array(raw[c].astype(str), from_pandas=True)  # NaN -> null, like astype(str)
+            if isinstance(text, pa.ChunkedArray):
+                text = text.combine_chunks()
         text = pc.utf8_trim_whitespace(text.cast(pa.string()))
-        is_empty = pc.fill_null(pc.is_in(text, value_set=null_set), False)
-        empty |= np.asarray(is_empty.to_numpy(zero_copy_only=False), dtype=bool)
+        is_empty = np.asarray(
+            pc.fill_null(pc.is_in(text, value_set=null_set), False).to_numpy(zero_copy_only=False),
+            dtype=bool,
+        )
+        if coded is not None:  # spread the distinct values' results back to the rows
+            text = text.take(pa.array(coded[0]))
+            is_empty = is_empty[coded[0]]
+        empty |= is_empty
         parts.append(text)
     joined = pc.binary_join_element_wise(*parts, "|") if len(parts) > 1 else parts[0]
     rid = pc.if_else(pa.array(empty), "", joined)
@@ -342,6 +379,7 @@ def map_chunk(
     plain_text: bool = False,
     with_hash: bool = True,
     memo: dict[Any, Any] | None = None,
+    factorized: dict[str, Factorized] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Map one all-text chunk onto the canonical table (pure).
 
@@ -356,6 +394,7 @@ def map_chunk(
     ``with_hash=False`` leaves ``_hash`` out: the caller hashes the few rows whose id
     repeats later (:func:`row_hashes`), which spares hashing every row. ``memo`` (one
     dict per file, shared by its chunks) keeps parsed times from chunk to chunk.
+    ``factorized`` (:attr:`RawChunk.factorized`) spares factorizing those columns again.
     """
     table = TABLES[mapping.table]
     raw = raw.reset_index(drop=True)
@@ -390,7 +429,9 @@ def map_chunk(
         _check_text(mapping, raw, flag)
     out["source"] = mapping.name
     if mapping.id:
-        rid, empty = _record_ids(raw, mapping.id.columns, set(mapping.null_values) | {""})
+        rid, empty = _record_ids(
+            raw, mapping.id.columns, set(mapping.null_values) | {""}, factorized
+        )
         out["record_id"] = rid
         flag(empty, "missing_id")
     else:
@@ -401,7 +442,7 @@ def map_chunk(
         out["record_id"] = sha + "#" + occ.astype(str)
 
     for name, rule in mapping.columns.items():
-        values, why, why_has = _apply_rule(mapping, name, rule, raw, table, memo)
+        values, why, why_has = _apply_rule(mapping, name, rule, raw, table, memo, factorized)
         out[name] = values
         w = why_has & ~has
         if w.any():

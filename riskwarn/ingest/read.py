@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.ingest.lines import CsvRecords
-from riskwarn.ingest.records import FileProblem, RawChunk
+from riskwarn.ingest.records import Factorized, FileProblem, RawChunk
 from riskwarn.sources import SourceMapping
 
 _SNIFF_BYTES = 64 * 1024
@@ -133,9 +133,20 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
     a format); booleans ``True``/``False``; numbers their shortest repr. Each column's
     distinct values are formatted once and spread back by their codes (the 10-minute
     readings repeat sensor ids, times and flags many times)."""
+    return stringify_factorized(frame)[0]
+
+
+def stringify_factorized(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Factorized]]:
+    """:func:`stringify`, plus each text column factorized: ``(codes, distinct texts)``
+    such that ``distinct[codes]`` is the column and the distinct texts are unique (what
+    ``pd.factorize(text, use_na_sentinel=False)`` gives, up to the order of the codes).
+    The map stage uses them instead of factorizing the text again. A column whose
+    distinct values are most of its rows (ids, measured values) is left out: the map
+    stage does not evaluate it value by value anyway."""
     import pyarrow
 
     out = {}
+    factorized: dict[str, Factorized] = {}
     for col in frame.columns:
         s = frame[col]
         if isinstance(s.dtype, pd.CategoricalDtype):  # Parquet dictionaries: codes as is
@@ -144,10 +155,16 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             codes, uniq = _factorize_exact(s)
         labels = uniq.astype(str).fillna("").to_numpy(dtype=object)  # NaN bits: never used
-        text = pyarrow.array(np.append(labels, ""), pyarrow.string())
-        out[str(col)] = text.take(np.where(codes < 0, len(uniq), codes))
+        labels = np.append(labels, "")
+        text = pyarrow.array(labels, pyarrow.string())
+        at = np.where(codes < 0, len(uniq), codes)
+        out[str(col)] = text.take(at)
+        if len(labels) <= len(frame) // 2:
+            # equal texts of different values (a dictionary's "" and a null) share a code
+            merged, distinct = pd.factorize(labels)
+            factorized[str(col)] = (merged[at], np.asarray(distinct, dtype=object))
     text_frame = pyarrow.table(out).to_pandas()  # Arrow-backed strings, like read_csv's
-    return text_frame.set_axis(frame.index)
+    return text_frame.set_axis(frame.index), factorized
 
 
 def read_raw_chunks(mapping: SourceMapping, path: Path, messages: list[str]) -> Iterator[RawChunk]:
@@ -240,7 +257,8 @@ def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[R
             rows = np.arange(start, start + rb.num_rows, dtype=np.int64)
             start += rb.num_rows
             plain = _plain_text(rb, limits.max_field_chars)
-            yield RawChunk(stringify(rb.to_pandas()), rows, [], plain_text=plain)
+            text, factorized = stringify_factorized(rb.to_pandas())
+            yield RawChunk(text, rows, [], plain_text=plain, factorized=factorized)
     except (pyarrow_mod.ArrowInvalid, OSError) as exc:
         raise FileProblem(
             "not_a_table", f"not a table: unreadable Parquet data ({_first_line(exc)})"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,10 @@ class BadRecord:
         )
 
 
+# a text column as (codes, unique texts): the texts are ``uniques[codes]``
+Factorized = tuple[np.ndarray, np.ndarray]
+
+
 @dataclass
 class RawChunk:
     """All-text rows of a part of a file, their record numbers, and the bad records."""
@@ -48,3 +52,5 @@ class RawChunk:
     # the reader knows that no value holds a NUL byte or is longer than
     # limits.max_field_chars (the map stage then skips that check)
     plain_text: bool = False
+    # text columns the reader already factorized (Parquet: from its typed values), by name
+    factorized: dict[str, Factorized] = field(default_factory=dict)

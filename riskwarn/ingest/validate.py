@@ -82,10 +82,7 @@ def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     sid, _ = pd.factorize(cand["sensor_id"])
     qty, quantities = pd.factorize(cand["quantity"])
     series = np.where((sid < 0) | (qty < 0), -1, sid.astype(np.int64) * (len(quantities) + 1) + qty)
-    frame = pd.DataFrame(
-        {"series": series, "t": cand["observed_at"], "row": cand["_row"].to_numpy()}
-    )
-    order = sort_order(frame, ["series", "t", "row"])
+    order = _series_time_order(series, cand["observed_at"], cand["_row"].to_numpy())
     ser = series[order]
     same = np.zeros(len(order), dtype=bool)
     same[1:] = (ser[1:] == ser[:-1]) & (ser[1:] >= 0)
@@ -102,6 +99,22 @@ def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     return pd.Series(spike, index=cand.index)
 
 
+def _series_time_order(series: np.ndarray, times: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """Positions sorting by (series, time, row), stable, missing times last in their
+    series: ``sort_order`` of those three columns, on integers (NumPy), and no sort at
+    all when the rows already come in that order (readings exported sensor by sensor)."""
+    t = np.array(pd.DatetimeIndex(times).asi8, dtype=np.int64)  # one unit for all rows
+    t[times.isna().to_numpy(dtype=bool)] = np.iinfo(np.int64).max  # nulls last
+    series = np.asarray(series, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(series) > 1:
+        s0, s1, t0, t1 = series[:-1], series[1:], t[:-1], t[1:]
+        ahead = (s1 > s0) | ((s1 == s0) & ((t1 > t0) | ((t1 == t0) & (rows[1:] >= rows[:-1]))))
+        if bool(ahead.all()):
+            return np.arange(len(series))
+    return np.lexsort((rows, t, series))
+
+
 class _IdOrder:
     """The record ids sorted once (Arrow, stable, nulls last, missing ids equal to each
     other), to find repeated ids and the key order of any subset of the rows."""
@@ -112,6 +125,17 @@ class _IdOrder:
         arr = to_arrow(ids)
         if arr.type == "null":  # no id at all (an empty batch, or every id missing)
             arr = arr.cast("string")
+        # ids already in order (readings exported sensor by sensor, time by time): the
+        # identity is the stable order and equal neighbours share a group
+        if (
+            len(arr) > 1
+            and arr.null_count == 0
+            and pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py()
+        ):
+            step = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+            self.order = np.arange(len(arr))
+            self.group = np.concatenate([[1], 1 + np.cumsum(step, dtype=np.int64)])
+            return
         rank = pc.rank(arr, tiebreaker="dense").to_numpy()
         self.order = np.argsort(rank, kind="stable")
         self.group = rank[self.order]  # per sorted position: equal ids, equal group
