@@ -333,7 +333,7 @@ def flag_stale_counting(body: str) -> str:
     not how events are counted) gets :data:`STALE_COUNT_NOTE` under its heading."""
     if (
         ("active cells" not in body and "active area" not in body)
-        or "every event of a window counts" in body.lower()
+        or "every event of a window count" in body.lower()  # counts / counted
         or STALE_COUNT_NOTE in body
         or "counted over the active area only**" in body.lower()  # flagged already
         or "every landslide counts" in body

@@ -109,6 +109,8 @@ def test_a_kept_section_that_counts_every_event_is_not_flagged_as_old_count() ->
     oracle and simulated-city sections say 'every event of a window counts' mid-sentence."""
     new = "## Oracles\n\n105 windows x 6625 active cells, as every event of a window counts.\n"
     assert report.flag_stale_counting(new) == new
+    cities = "## Multi-city\n\nactive area = cells ..., every event of a window counted.\n"
+    assert report.flag_stale_counting(cities) == cities
     old = "## Daily\n\n731 origins x 6625 active cells.\n"
     assert report.STALE_COUNT_NOTE in report.flag_stale_counting(old)
 
