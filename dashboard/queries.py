@@ -262,6 +262,15 @@ def review_warning(
         overview_map.clear()
 
 
+def acknowledge_alarm(url: str, warning_id: str, delivery_key: str, user: str) -> int:
+    """A duty officer acknowledges a delivered warning change (its escalation stops);
+    recorded with the user and the store's time, audited. Refreshes the alarm log."""
+    try:
+        return store(url).acknowledge(warning_id, user, delivery_key=delivery_key, via="dashboard")
+    finally:
+        alarm_log.clear()
+
+
 # ----------------------------------------------------------------------------- derived
 
 

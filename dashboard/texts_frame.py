@@ -110,6 +110,18 @@ TEXT: dict[str, dict[str, str]] = {
         "from last week (percentage points).",
     },
     "map_title": {"zh": "本周热点预测：{domain}", "en": "This week's hotspot forecast: {domain}"},
+    "map_empty_below": {
+        "zh": "本周没有网格达到预警等级，所以地图上没有色块：任一网格未来 7 天出现新事件（{domain}）的最高概率为 {p}，低于最低预警等级（蓝色）的门槛 {thr}。这是预测结果，不是数据缺失。",
+        "en": "No cell reaches a warning level this week, so the map shows no squares: the "
+        "highest chance of a new event ({domain}) in any cell in the next 7 days is {p}, "
+        "below the lowest level's threshold (blue) of {thr}. This is the forecast, not "
+        "missing data.",
+    },
+    "map_empty_other": {
+        "zh": "本周没有生效的{domain}预警，所以地图上没有色块（最高预测概率 {p}，蓝色门槛 {thr}；预警可能已过期或被撤销）。",
+        "en": "No {domain} warning is in force, so the map shows no squares (highest forecast "
+        "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
+    },
     "map_caption": {
         "zh": "格网按预警等级着色；线条为县（区）和乡镇（街道）界线。离线底图。",
         "en": "Cells coloured by warning level; lines are county and township boundaries. "

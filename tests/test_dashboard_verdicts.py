@@ -234,3 +234,27 @@ def test_retrain_asks_for_confirmation_before_anything_is_triggered(
     next(b for b in at.button if b.key == "retrain_yes").click().run()
     assert triggered == ["incidents"]
     assert at.session_state["retrain_run"]["dag_run_id"] == "manual__1"
+
+
+def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
+    """Issue 12: in the champion's metrics-vs-baselines table a metric a method does not
+    have reads "—" (with na_rep "" Streamlit showed its grey "None" there)."""
+    import pyarrow as pa
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri, registry_uri=uri)
+    if not client.search_registered_models("name='riskwarn-incidents'"):
+        _forced_champion(home)
+    run_id = client.search_model_versions("name='riskwarn-incidents'")[0].run_id
+    client.log_metric(run_id, "methods.xgboost.auc", 0.71)
+    client.log_metric(run_id, "methods.xgboost.pai_at_0.05", 3.2)
+    client.log_metric(run_id, "methods.kde.pai_at_0.05", 2.9)  # kde: no auc
+    at = _page(home, "en")
+    frame = next(d for d in at.dataframe if d.value.index.name == "metric")
+    raw = frame.value
+    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
+    cells = shown[list(raw.columns)].to_numpy()
+    assert raw.isna().to_numpy().any()
+    assert (cells[raw.isna().to_numpy()] == "—").all(), shown
+    assert not pd.DataFrame(cells).isin(["", "None", "nan"]).to_numpy().any()

@@ -160,3 +160,59 @@ def test_stream_warnings_labelled_and_shown_on_the_site_map_and_list(home: Path)
         queue = wat.dataframe[0].value
         assert label in set(queue.iloc[:, 2]), queue.iloc[:, 2].unique()  # the domain column
         assert "geohazard_stream" not in " ".join(domain_box.options) + queue.to_string()
+
+
+def test_duty_officer_acknowledges_on_the_dashboard_and_escalation_stops(home: Path) -> None:
+    """Issue 16: a reviewer (duty officer) acknowledges a delivered red change from the
+    geohazard page; the acknowledgement is stored with the user and the time (via
+    'dashboard'), the section shows it, and the red is no longer escalated; a leader sees
+    the log but no acknowledge form."""
+    import streamlit as st
+
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue, escalate
+    from riskwarn.stream.publish import LevelChange
+
+    cfg = DeliveryConfig(
+        contacts={
+            "duty-1": Contact("duty-1", email="d1@example.test"),
+            "duty-2": Contact("duty-2", email="d2@example.test"),
+        },
+        default=["duty-1", "duty-2"],
+        escalate_after_minutes=15,
+    )
+    red = LevelChange("HS779", "geohazard_stream:HS779:z", 0, 4, AT + pd.Timedelta(hours=2))
+    store = Store(os.environ["RISKWARN_STORE_URL"])
+    store.upgrade()
+    assert enqueue(store, cfg, red, []) == 1
+    sent = store.deliveries()
+    store.record_attempt(
+        int(sent.loc[sent["delivery_key"] == red.key, "delivery_id"].iloc[0]), ok=True
+    )
+    st.cache_data.clear()
+    leader = _open("leader", "geohazard", "en")
+    assert "Real-time alarms: deliveries and acknowledgements" in _text(leader)
+    assert not [b for b in leader.button if b.label == "Acknowledge"]
+    at = _open("reviewer", "geohazard", "en")
+    box = at.selectbox(key="alarm_ack_key")
+    assert any(o.startswith("HS779 · new → Red") for o in box.options), box.options
+    box.set_value(red.key)
+    next(b for b in at.button if b.label == "Acknowledge").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Acknowledged: HS779" in _text(at) and "no longer escalated" in _text(at)
+    acks = store.acknowledgements("geohazard_stream:HS779:z")
+    assert acks["acknowledged_by"].tolist() == ["reviewer"] and acks["via"].tolist() == [
+        "dashboard"
+    ]
+    assert acks["delivery_key"].tolist() == [red.key]
+    age = pd.Timestamp.now(tz="UTC") - pd.Timestamp(acks["acknowledged_at"].iloc[0])
+    assert pd.Timedelta(0) <= age < pd.Timedelta(minutes=5)
+    shown = next(d.value for d in at.dataframe if "Acknowledged by" in d.value.columns)
+    assert shown.loc[shown["Site"] == "HS779", "Acknowledged by"].tolist() == ["reviewer"]
+    left = [o for b in at.selectbox if b.key == "alarm_ack_key" for o in b.options]
+    assert not [o for o in left if o.startswith("HS779")]  # no longer offered
+    # acknowledged: the red is not escalated to duty-2, even long after the wait
+    later = pd.Timestamp.now(tz="UTC").to_pydatetime() + pd.Timedelta(hours=3)
+    assert escalate(store, cfg, now=later) == 0
+    assert (store.deliveries()["contact_id"] == "duty-2").sum() == 0
+    store.close()

@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import map_panel, maps, queries, sensors, views
+from dashboard import auth, map_panel, maps, queries, sensors, views
 from dashboard.i18n import (
     AXIS_DAY,
     LEVEL_RANK,
@@ -130,6 +130,39 @@ def all_sites(domain: str) -> str | None:
     return None
 
 
+def acknowledge_form(alarms: pd.DataFrame) -> None:
+    """Duty officers acknowledge a delivered change (keyed by its delivery key, never by
+    a label: the choice survives a language switch); escalation then stops."""
+    done = st.session_state.pop("alarm_ack_done", None)
+    if done:
+        st.success(done)
+    open_ = alarms.loc[alarms["acknowledged_by"].isna()]
+    if open_.empty:
+        st.caption(t("alarm_ack_none", lg))
+        return
+    labels = {
+        r.delivery_key: f"{r.unit_id} · {t(f'alarm_change_{r.change}', lg)} → "
+        f"{level_label(r.to_level, lg) if r.to_level else '—'} · {fmt_datetime(r.changed_at, lg, tz)}"
+        for r in open_.itertuples(index=False)
+    }
+    with st.form("alarm_ack_form", clear_on_submit=True):
+        st.markdown(f"**{t('alarm_ack', lg)}**")
+        key = st.selectbox(
+            t("alarm_ack_pick", lg),
+            list(labels),
+            format_func=lambda k: labels.get(k, k),
+            key="alarm_ack_key",
+        )
+        if st.form_submit_button(t("alarm_ack_button", lg)) and key in labels:
+            row = open_.loc[open_["delivery_key"] == key].iloc[0]
+            queries.acknowledge_alarm(url, str(row["warning_id"]), key, ctx.user.username)
+            when = fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz)
+            st.session_state["alarm_ack_done"] = t(
+                "alarm_ack_done", lg, what=labels[key], who=ctx.user.username, when=when
+            )
+            st.rerun()
+
+
 map_panel.styles()
 chosen = all_sites(site_domain)
 
@@ -155,6 +188,8 @@ if not alarms.empty:
         width="stretch",
         key="alarm_log",
     )
+    if auth.can_review(ctx.user.role):
+        acknowledge_form(alarms)
 
 st.subheader(t("site_detail", lg))
 site_labels = {

@@ -23,6 +23,7 @@ from dashboard.i18n import (
     t,
 )
 from dashboard.shell import page_context
+from riskwarn import domains
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "本周风险总览", "en": "This week's risk"},
@@ -179,7 +180,21 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
         promo = queries.promotion(url, str(run["model_name"]), version)
         st.caption(views.model_note(version, promo, lg), help=t("model_note_help", lg))
     picked = map_panel.show_map(deck, maps.legend_html(lg), key=f"map_{domain}", height=MAP_HEIGHT)
+    if run and dw.empty:
+        empty_map_note(domain)
     picked_panel(dw, picked, names, domain)
+
+
+def empty_map_note(domain: str) -> None:
+    """Why a published run's map has no squares: no cell's chance reaches the lowest
+    level (an honest forecast, e.g. sparse disputes), or the warnings ended."""
+    top = queries.top_forecasts(url, domain, 1)
+    p = top["probability"].max() if "probability" in top and len(top) else None
+    thr = domains.get(domain).levels.raise_at[0]
+    below = p is None or pd.isna(p) or float(p) < thr
+    key = "map_empty_below" if below else "map_empty_other"
+    words = t(f"domain_{domain}", lg)
+    st.info(t(key, lg, domain=words, p=fmt_pct(p, lg), thr=fmt_pct(thr, lg, 0)))
 
 
 def body() -> None:

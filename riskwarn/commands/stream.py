@@ -102,7 +102,12 @@ def stream(
         pseudonym_key=pseudonym_key_for(settings, mapping),
         lower_after_steps=lower_after_steps,
     )
-    consumer = StreamConsumer(cfg)
+    from riskwarn.stream.lock import AlreadyRunning
+
+    try:
+        consumer = StreamConsumer(cfg)
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
 
     def _stop(*_: Any) -> None:
         consumer.stop()

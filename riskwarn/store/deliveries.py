@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from riskwarn.store.models import Delivery, WarningAck
 from riskwarn.store.reads import ReadStore
@@ -30,6 +31,33 @@ DELIVERY_FIELDS = (
 )
 
 
+def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
+    """Insert pending deliveries in the caller's transaction (``publish_run`` logs a
+    change's deliveries in the transaction that publishes it); rows already logged (same
+    key, channel and contact) are skipped. Returns how many were new."""
+    d = table_of(Delivery)
+    added = 0
+    for row in rows:
+        values = {k: row.get(k) for k in DELIVERY_FIELDS}
+        values["changed_at"] = utc(values["changed_at"])
+        exists = conn.execute(
+            sa.select(d.c.delivery_id).where(
+                d.c.delivery_key == values["delivery_key"],
+                d.c.channel == values["channel"],
+                d.c.contact_id == values["contact_id"],
+            )
+        ).first()
+        if exists is not None:
+            continue
+        conn.execute(
+            sa.insert(d).values(
+                **values, status="pending", attempts=0, created_at=now, next_attempt_at=now
+            )
+        )
+        added += 1
+    return added
+
+
 class DeliveryStore(ReadStore):
     """The delivery queue/log and acknowledgements."""
 
@@ -38,33 +66,8 @@ class DeliveryStore(ReadStore):
         left as it is (de-duplication). Returns how many were new."""
         if not rows:
             return 0
-        d = table_of(Delivery)
-        now = self._now()
-        added = 0
         with self._write() as conn:
-            for row in rows:
-                values = {k: row.get(k) for k in DELIVERY_FIELDS}
-                values["changed_at"] = utc(values["changed_at"])
-                exists = conn.execute(
-                    sa.select(d.c.delivery_id).where(
-                        d.c.delivery_key == values["delivery_key"],
-                        d.c.channel == values["channel"],
-                        d.c.contact_id == values["contact_id"],
-                    )
-                ).first()
-                if exists is not None:
-                    continue
-                conn.execute(
-                    sa.insert(d).values(
-                        **values,
-                        status="pending",
-                        attempts=0,
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
-                added += 1
-        return added
+            return insert_deliveries(conn, rows, self._now())
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskwarn.store.base import StoreBase
+from riskwarn.store.deliveries import insert_deliveries
 from riskwarn.store.models import (
     LEVELS,
     WARNING_CONTENT,
@@ -204,7 +205,13 @@ class PublishingStore(StoreBase):
                 conn.execute(sa.insert(table), rows)
         return len(rows)
 
-    def publish_run(self, run_id: str, actor: str = "pipeline") -> str:
+    def publish_run(
+        self,
+        run_id: str,
+        actor: str = "pipeline",
+        *,
+        deliveries: Sequence[Mapping[str, Any]] = (),
+    ) -> str:
         """Serve a staged run, atomically; return its status ('published' or 'superseded').
 
         In one transaction: the staged rows replace any earlier rows of the run, the
@@ -212,6 +219,9 @@ class PublishingStore(StoreBase):
         'superseded' and ``publications[domain]`` points at it. A run older than the
         one served (a backfill) is stored as 'superseded' and does not replace it.
         Publishing an already published run with nothing staged does nothing.
+        ``deliveries`` (rows of :meth:`enqueue_deliveries`) are logged in the same
+        transaction: a change is published with its deliveries or not at all (a crash
+        between the two would otherwise serve a change nobody is ever told about).
         Raises ValueError for a run with no forecasts (the served run stays), and
         :class:`RunRestagedError` if another writer re-staged the run since this store
         staged it (its attempt, not this one, is the one that can be published).
@@ -271,6 +281,8 @@ class PublishingStore(StoreBase):
                     ["domain"],
                 )
             self._discard_staged(conn, run_id)
+            if deliveries:
+                insert_deliveries(conn, deliveries, now)
             self._audit(
                 conn,
                 actor,

@@ -36,6 +36,7 @@ import pandas as pd
 from riskwarn.ingest import write_batch
 from riskwarn.sources import SourceMapping
 from riskwarn.store import Store
+from riskwarn.stream.lock import InstanceLock
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import LevelChange, Publisher
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
@@ -102,6 +103,21 @@ class StreamConsumer:
 
     def __init__(self, cfg: StreamConfig) -> None:
         self.cfg = cfg
+        # one consumer per home, before anything touches the broker, lake or store
+        self.instance_lock = InstanceLock(cfg.status_path.with_name("stream.lock"))
+        self.instance_lock.acquire(
+            source=cfg.mapping.name,
+            broker=f"{cfg.host}:{cfg.port}",
+            client_id=cfg.client_id,
+        )
+        try:
+            self._setup()
+        except BaseException:
+            self.instance_lock.release()
+            raise
+
+    def _setup(self) -> None:
+        cfg = self.cfg
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
@@ -115,6 +131,7 @@ class StreamConsumer:
         self.pending: list[dict[str, SiteLevel]] = []  # evaluated rounds not yet published
         self.lock = threading.Lock()
         self.status_lock = threading.Lock()  # the status is written by several threads
+        self.status_failing = False
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
@@ -138,11 +155,16 @@ class StreamConsumer:
 
     def _save_sites(self) -> None:
         """Remember which site each sensor belongs to (the topics say; the lake does not)."""
-        self.known_sites = self.state.sites_map()
+        sites = self.state.sites_map()
         tmp = self.sites_path.with_suffix(".tmp")
-        self.sites_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(self.known_sites))
-        tmp.replace(self.sites_path)
+        try:
+            self.sites_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(sites))
+            tmp.replace(self.sites_path)
+        except OSError as exc:  # full disk: kept in memory, written with a later batch
+            log.error("cannot save the sensor -> site map (%s); trying again later", describe(exc))
+            return
+        self.known_sites = sites
 
     def _warm_up(self) -> None:
         """Rebuild the per-sensor state from the lake after a restart: the readings of
@@ -223,6 +245,7 @@ class StreamConsumer:
             self._write_status(running=False)
             if self.metrics is not None:
                 self.metrics.close()
+            self.instance_lock.release()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -352,8 +375,12 @@ class StreamConsumer:
         changes = self.publisher.changes(levels)
         if not changes:
             return True
+        # the deliveries of the changes are logged in the transaction that publishes
+        # them: a crash never serves a change without its messages (after a restart the
+        # served level is read back, so the change would not be seen again)
+        rows = self._delivery_rows(changes, levels)
         try:
-            self.publisher.publish(levels, changes, datetime.now(UTC))
+            self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
             self.counters.store_retries += 1
             log.error(
@@ -367,6 +394,7 @@ class StreamConsumer:
         done = time.time()
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
+        self.counters.deliveries_logged += len(rows)
         for ch in changes:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
             if self.metrics is not None and ch.site_id in self.sent_at_by_site:
@@ -374,20 +402,20 @@ class StreamConsumer:
                     f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
                     f"{ch.at.isoformat()} {self.sent_at_by_site[ch.site_id]:.4f}\n"
                 )
-            self._enqueue(ch, levels[ch.site_id])
         return True
 
-    def _enqueue(self, change: LevelChange, level: SiteLevel) -> None:
-        if self.cfg.delivery is None or not change.notify:
-            return
-        from riskwarn.stream.delivery import enqueue
+    def _delivery_rows(
+        self, changes: list[LevelChange], levels: dict[str, SiteLevel]
+    ) -> list[dict[str, Any]]:
+        if self.cfg.delivery is None:
+            return []
+        from riskwarn.stream.delivery import delivery_rows
 
-        n = self._retry(
-            "delivery log",
-            lambda: enqueue(self.store, self.cfg.delivery, change, level.reason_items),
-            "store_retries",
-        )
-        self.counters.deliveries_logged += n
+        return [
+            row
+            for ch in changes
+            for row in delivery_rows(self.cfg.delivery, ch, levels[ch.site_id].reason_items)
+        ]
 
     def _deliver_loop(self) -> None:
         from riskwarn.stream.delivery import deliver_due, escalate
@@ -434,7 +462,14 @@ class StreamConsumer:
         }
         path = self.cfg.status_path
         with self.status_lock:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(status))
-            tmp.replace(path)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_suffix(".tmp")
+                tmp.write_text(json.dumps(status))
+                tmp.replace(path)
+            except OSError as exc:  # a full disk must not stop the consumer: the log says it
+                if not self.status_failing:
+                    log.error("cannot write the status file %s: %s", path, describe(exc))
+                self.status_failing = True
+            else:
+                self.status_failing = False

@@ -136,16 +136,17 @@ def _message(change: LevelChange, reasons: list[Any], step: int) -> dict[str, An
     }
 
 
-def enqueue(
-    store: Store, cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
-) -> int:
-    """Log the deliveries of one change to the ``step``-th contact of its route (once)."""
+def delivery_rows(
+    cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
+) -> list[dict[str, Any]]:
+    """The delivery-log rows of one change to the ``step``-th contact of its route (one
+    per channel; none if the change is not delivered or the route has no such step)."""
     route = cfg.route(change.site_id)
     if not change.notify or step >= len(route):
-        return 0
+        return []
     contact = cfg.contacts[route[step]]
     msg = _message(change, reasons, step)
-    rows = [
+    return [
         {
             "delivery_key": change.key,
             "warning_id": change.warning_id,
@@ -162,7 +163,15 @@ def enqueue(
         }
         for channel in contact.channels
     ]
-    return store.enqueue_deliveries(rows)
+
+
+def enqueue(
+    store: Store, cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
+) -> int:
+    """Log the deliveries of one change to the ``step``-th contact of its route (once).
+    The consumer logs a change's first deliveries in the transaction that publishes it
+    (``Store.publish_run(deliveries=...)``); this is for escalations and tools."""
+    return store.enqueue_deliveries(delivery_rows(cfg, change, reasons, step))
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -200,6 +209,9 @@ def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> No
     em["To"] = contact.email or ""
     em["Subject"] = _subject(msg)
     em["X-Riskwarn-Delivery-Key"] = msg["delivery_key"]
+    # the same Message-ID on a resend (after a crash between sending and recording it):
+    # mail systems that de-duplicate by it show the message once
+    em["Message-ID"] = f"<{msg['delivery_key']}.{contact.contact_id}@riskwarn>"
     em.set_content(_body(msg))
     with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
         smtp.send_message(em)

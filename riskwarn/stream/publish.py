@@ -14,6 +14,7 @@ its history stays one row.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,10 +125,15 @@ class Publisher:
         }
 
     def publish(
-        self, levels: dict[str, SiteLevel], changes: list[LevelChange], now: datetime
+        self,
+        levels: dict[str, SiteLevel],
+        changes: list[LevelChange],
+        now: datetime,
+        deliveries: Sequence[Mapping[str, Any]] = (),
     ) -> str | None:
-        """Publish the snapshot with ``levels`` applied (one transaction); None when
-        nothing changed. Raises what the store raises (the caller retries)."""
+        """Publish the snapshot with ``levels`` applied (one transaction, with the
+        changes' ``deliveries`` logged in it); None when nothing changed. Raises what the
+        store raises (the caller retries)."""
         if not changes:
             return None
         origin = (
@@ -185,7 +191,7 @@ class Publisher:
         if len(warnings):
             cols = [c for c in rw.WARNING_COLUMNS if c in warnings.columns]
             self.store.write_warnings(run_id, warnings[cols])
-        self.store.publish_run(run_id, actor="stream")
+        self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.served = {k: {**v, "origin": origin} for k, v in served.items()}
         self.sites = set(sites)
         return run_id
