@@ -56,19 +56,26 @@ QUARTERS = [
 ]  # 2016-2017 in quarters: first and last origin of each
 
 
-def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
+def run_daily_quarters(
+    out: Path, reuse: bool = False, finished_only: bool = False
+) -> dict[str, Any]:
     """Chicago daily 2016-2017 as eight quarterly runs (one process would need > 8 GB).
 
     Each quarter is its own backtest (active area = cells with an event before the
     quarter); with ``reuse`` a quarter whose folder already holds a run is not rerun
-    (its own recorded command is listed). ``out/pooled.json`` pools them: hit rates
-    weighted by each quarter's events, PAI = pooled HR / mean area share, with bootstrap
-    CIs over all the daily windows (:func:`pooled_window_cis`).
+    (its own recorded command is listed); with ``finished_only`` nothing is run and only
+    the quarters that hold a finished run are pooled (``quarters`` names them).
+    ``out/pooled.json`` pools them: hit rates weighted by each quarter's events, PAI =
+    pooled HR / mean area share, with bootstrap CIs over all the daily windows
+    (:func:`pooled_window_cis`).
     """
-    runs = []
+    runs, done = [], []
     for start, end in QUARTERS:
         sub = out / f"q_{start}"
-        if not (reuse and (sub / "metrics.json").exists()):
+        if finished_only and not (sub / "metrics.json").exists():
+            continue
+        done.append(start)
+        if not ((reuse or finished_only) and (sub / "metrics.json").exists()):
             run(chicago_args(sub, daily=True, period=(start, end)), sub)
         runs.append(
             (
@@ -76,8 +83,11 @@ def run_daily_quarters(out: Path, reuse: bool = False) -> dict[str, Any]:
                 json.loads((sub / "bench.json").read_text()),
             )
         )
+    if not runs:
+        raise SystemExit(f"no finished quarterly run under {out}")
     pooled = pool_hotspot_runs([m for m, _ in runs])
-    pooled.update(pooled_window_cis([out / f"q_{start}" for start, _ in QUARTERS]))
+    pooled.update(pooled_window_cis([out / f"q_{start}" for start in done]))
+    pooled["quarters"] = done
     pooled["commands"] = [b["command"] for _, b in runs]
     pooled["wall_s"] = sum(b["wall_s"] for _, b in runs)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,12 +243,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--post-only",
         action="store_true",
-        help="--daily-full: only pooled.json from the runs",
+        help="--daily-full: only pooled.json from the finished quarterly runs (none is run)",
     )
     p.add_argument("--reuse", action="store_true", help="--daily-full: keep finished quarters")
     a = p.parse_args(argv)
     if a.dataset == "chicago" and a.daily_full:
-        pooled = run_daily_quarters(a.out, a.reuse or a.post_only)
+        pooled = run_daily_quarters(a.out, a.reuse or a.post_only, finished_only=a.post_only)
         sys.stdout.write(
             f"chicago daily 2016-2017: {pooled['n_origins']} origins in {pooled['n_runs']} "
             f"runs, {pooled['wall_s']:.0f} s; PAI@5% xgboost "

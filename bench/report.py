@@ -228,10 +228,18 @@ def pooled_daily_section(pooled: dict[str, Any]) -> str:
     """Chicago daily 2016-2017 pooled from quarterly runs (bench_backtest --daily-full)."""
     m = pooled["methods"]
     cells = pooled["n_active_cells"]
+    quarters = pooled.get("quarters") or []
+    partial = (
+        f" (only the quarters starting {', '.join(quarters)} finished: **not the whole "
+        "2016-2017 period**)"
+        if quarters and len(quarters) < 8
+        else ""
+    )
     lines = [
         "## Chicago aggravated assaults: daily forecasts 2016-2017 (quarterly runs pooled)",
         "",
-        f"{pooled['n_origins']} daily origins in {pooled['n_runs']} quarterly backtests (one "
+        f"{pooled['n_origins']} daily origins in {pooled['n_runs']} quarterly backtests"
+        f"{partial} (one "
         "process for all of them ran out of memory on this shared machine); each quarter's "
         f"active area is the cells with an event before it ({min(cells)} to {max(cells)} "
         "cells). Hit rates pooled over all origins (captured events / events); PAI = pooled "

@@ -328,3 +328,36 @@ def test_oracles_bench_reads_the_shared_data_folder_from_the_environment(tmp_pat
         check=True,
     )
     assert out.stdout.strip() == f"skipped: {tmp_path / 'chicago'} not found", out.stdout
+
+
+def test_post_only_pools_the_finished_quarters_and_the_report_names_them(tmp_path) -> None:
+    import json
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_backtest import QUARTERS, run_daily_quarters
+    from report import pooled_daily_section
+
+    def run(hr: float, events: float) -> dict:
+        fs = ("0.01", "0.05", "0.1")
+        pai = {f"pai@{f}": hr / float(f) for f in fs}
+        return {"events": events, "auc": 0.7, **{f"hit_rate@{f}": hr for f in fs}, **pai}
+
+    for (start, _), hr in zip(QUARTERS[:2], (0.3, 0.1), strict=True):
+        sub = tmp_path / f"q_{start}"
+        sub.mkdir()
+        methods = {"xgboost": run(hr, 100), "ceiling": run(0.4, 100), "long_run": run(0.2, 100)}
+        (sub / "metrics.json").write_text(
+            json.dumps({"methods": methods, "n_origins": 90, "n_active_cells": 10})
+        )
+        (sub / "bench.json").write_text(json.dumps({"wall_s": 5.0, "command": f"run {start}"}))
+        pd.DataFrame({"origin": [start], "cell_x": [0], "cell_y": [0], "method": ["xgboost"],
+                      "score": [1.0]}).to_parquet(sub / "scores.parquet")  # fmt: skip
+    pooled = run_daily_quarters(tmp_path, finished_only=True)  # runs nothing
+    assert pooled["quarters"] == ["2016-01-01", "2016-04-01"] and pooled["n_runs"] == 2
+    assert pooled["wall_s"] == 10.0 and pooled["commands"] == ["run 2016-01-01", "run 2016-04-01"]
+    text = pooled_daily_section(pooled)
+    assert "only the quarters starting 2016-01-01, 2016-04-01 finished" in text
