@@ -41,6 +41,7 @@ class PageContext:
     user: auth.User
 
 
+SIDEBAR_WIDTH_PX = 220
 LANG_KEY = "lang"  # the session's language: plain state, not a widget's
 LANG_WIDGET = "lang_choice"  # the sidebar control that changes it
 
@@ -329,7 +330,10 @@ def main() -> None:
         page_title=t("app_title", lang()),
         page_icon="🛡️",
         layout="wide",
-        initial_sidebar_state="expanded",
+        # "auto" with a width: open on a desktop screen, closed (behind its toggle) on a
+        # narrow one; 220 px instead of Streamlit's default leaves an 800 px screen about
+        # 580 px for the maps and tables (issue 12: at 800 px the open sidebar crowded them)
+        initial_sidebar_state=SIDEBAR_WIDTH_PX,
     )
     st.html(CSS)
     settings = queries.settings()
