@@ -234,6 +234,26 @@ def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:
     return wide[columns + (["run"] if "run" in wide.columns else [])]
 
 
+def metrics_display(wide: pd.DataFrame) -> pd.DataFrame:
+    """:func:`metrics_table` as the text a reader sees: three decimals, whole counts
+    (``events*``, ``n_*``) without decimals, and "—" where a method has no such metric.
+
+    Text, not a Styler: Streamlit's browser table draws its own grey "None" for a missing
+    value whatever a Styler's ``na_rep`` says (seen in a real-browser screenshot)."""
+
+    def cell(metric: str, value: object) -> str:
+        if value is None or pd.isna(value):  # type: ignore[arg-type]
+            return "—"
+        number = float(value)  # type: ignore[arg-type]
+        whole = metric.startswith(("events", "n_")) and number.is_integer()
+        return f"{number:,.0f}" if whole else f"{number:.3f}"
+
+    return pd.DataFrame(
+        {col: [cell(str(m), v) for m, v in wide[col].items()] for col in wide.columns},
+        index=wide.index,
+    )
+
+
 def picked_warnings(warnings: pd.DataFrame, picked: Mapping[str, Any] | None) -> pd.DataFrame:
     """The warnings of what was clicked on a map: a warned cell (or site), or a township.
 

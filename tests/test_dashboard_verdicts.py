@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-from dashboard import verdicts
+from dashboard import verdicts, views
 from dashboard.auth import DEMO_USERS, User
 from models.registry import gate
 
@@ -238,8 +238,9 @@ def test_retrain_asks_for_confirmation_before_anything_is_triggered(
 
 def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
     """Issue 12: in the champion's metrics-vs-baselines table a metric a method does not
-    have reads "—" (with na_rep "" Streamlit showed its grey "None" there)."""
-    import pyarrow as pa
+    have reads "—". The page sends text: a Styler's na_rep only changed the Styler's
+    display values, and the browser still drew Streamlit's grey "None" (screenshot of the
+    models page, make demo home); so this reads the data the browser receives."""
     from mlflow import MlflowClient
 
     uri = f"sqlite:///{home / 'mlflow.db'}"
@@ -250,11 +251,24 @@ def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
     client.log_metric(run_id, "methods.xgboost.auc", 0.71)
     client.log_metric(run_id, "methods.xgboost.pai_at_0.05", 3.2)
     client.log_metric(run_id, "methods.kde.pai_at_0.05", 2.9)  # kde: no auc
+    client.log_metric(run_id, "methods.xgboost.events", 7319)
     at = _page(home, "en")
     frame = next(d for d in at.dataframe if d.value.index.name == "metric")
-    raw = frame.value
-    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
-    cells = shown[list(raw.columns)].to_numpy()
-    assert raw.isna().to_numpy().any()
-    assert (cells[raw.isna().to_numpy()] == "—").all(), shown
-    assert not pd.DataFrame(cells).isin(["", "None", "nan"]).to_numpy().any()
+    sent = frame.value  # the Arrow table the browser draws
+    assert all(pd.api.types.is_string_dtype(d) for d in sent.dtypes), sent.dtypes
+    assert sent.loc["auc", "kde"] == "—" and sent.loc["auc", "xgboost"] == "0.710"
+    assert sent.loc["events", "xgboost"] == "7,319"
+    assert not sent.isna().to_numpy().any()
+    assert not sent.isin(["", "None", "nan"]).to_numpy().any()
+
+
+def test_metrics_display_formats_counts_and_gaps() -> None:
+    wide = pd.DataFrame(
+        {"kde": [None, 2.9, 100.0], "xgboost": [0.71, 3.2, 7319.0]},
+        index=pd.Index(["auc", "pai_at_0.05", "events"], name="metric"),
+    )
+    shown = views.metrics_display(wide)
+    assert shown.to_dict() == {
+        "kde": {"auc": "—", "pai_at_0.05": "2.900", "events": "100"},
+        "xgboost": {"auc": "0.710", "pai_at_0.05": "3.200", "events": "7,319"},
+    }

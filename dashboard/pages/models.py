@@ -94,7 +94,7 @@ with tab_models:
         wide = views.metrics_table(champ["metrics"])
         if not wide.empty:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
-            st.dataframe(wide.style.format("{:.3f}", na_rep="—"), width="stretch")
+            st.dataframe(views.metrics_display(wide), width="stretch")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
             a
