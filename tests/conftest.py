@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,3 +69,14 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Any]:
+    """A private Mosquitto broker for one test (the stream tests; they skip without one)."""
+    from testkit.stream_helpers import Broker
+
+    b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()

@@ -37,14 +37,6 @@ pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto 
 SECRET = "crash-test-webhook-secret-0123456789abcdef"
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Any:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
-
-
 class KillingWebhook:
     """Records every POST; while ``victim`` is set, SIGKILLs that process on receipt,
     before answering: the sender dies after sending and before it can record it."""

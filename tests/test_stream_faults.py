@@ -38,14 +38,6 @@ from tests.test_stream import MAPPING, Running, _failing_slope, _lake, _publish,
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Any:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
-
-
 def _consumer(settings: Any, broker: Broker, store_url: str | None = None, **kw: Any) -> Any:
     from riskwarn.sources import load_mapping
     from riskwarn.stream.consumer import StreamConfig, StreamConsumer

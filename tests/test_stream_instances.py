@@ -26,14 +26,6 @@ from tests.test_stream import MAPPING, ROOT, _lake, _publish
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Any:
-    b = Broker(tmp_path / "broker")
-    b.start()
-    yield b
-    b.stop()
-
-
 def _spiky(site_count: int) -> dict[str, pd.DataFrame]:
     """Per site, 31 h of 10-min readings whose last 6 h jump: the rules put each at blue
     (spiky sensor) as soon as 24 h are in, so each site changes level exactly once."""
