@@ -248,10 +248,13 @@ def read_and_validate(
     def reread() -> Iterator[RawChunk]:
         return read_raw_chunks(mapping, p, [])
 
+    parquet = mapping.format == "parquet" or p.suffix == ".parquet"
     try:
         return validate_chunks(
             mapping,
-            read_raw_chunks(mapping, p, messages),
+            # typed Parquet path: repeated values printed once, kept as codes; the
+            # re-read (originals, content hashes of repeated ids) stays all text
+            read_raw_chunks(mapping, p, messages, typed=parquet),
             pseudonym_key=pseudonym_key,
             as_of=as_of,
             batch_id=batch_id,
@@ -260,7 +263,7 @@ def read_and_validate(
             progress=progress,
             reread=reread,
             city_area=city_area,
-            hash_later=mapping.format == "parquet" or p.suffix == ".parquet",
+            hash_later=parquet,
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)
