@@ -159,7 +159,7 @@ def validate_chunks(
         reasons = pd.Series([], dtype=object)
     else:
         candidates = pd.concat(parts, ignore_index=True)
-        reasons = pd.concat(why, ignore_index=True)
+        reasons = _concat_reasons(why)
         parts.clear()  # the chunks are now in `candidates`: do not hold them twice
         why.clear()
     fetch = fetch_hashes = None
@@ -183,6 +183,15 @@ def validate_chunks(
         fetch_originals=fetch,
         fetch_hashes=fetch_hashes,
     )
+
+
+def _concat_reasons(parts: list[pd.Series]) -> pd.Series:
+    """The chunks' reasons as one Series; categorical chunks stay integer codes."""
+    if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        from pandas.api.types import union_categoricals
+
+        return pd.Series(union_categoricals([p.array for p in parts]))
+    return pd.concat([p.astype(object) for p in parts], ignore_index=True)
 
 
 def fetch_row_hashes(
