@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -352,26 +353,53 @@ def ingest_files(
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     area = city_area(settings)
-    reports = []
-    for f in files:
-        batch = read_and_validate(
-            mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
-        )
-        reports.append(
-            store_batch(
+    reports: list[dict[str, Any]] = []
+    # A file's lake write (delta-rs and pyarrow, which release the GIL) runs in one
+    # writer thread while the next file is read and validated: commits stay one at a
+    # time and in file order, reports come in file order, and at most two files' rows
+    # are held (the one being written, the one being validated).
+    pending: Future[dict[str, Any]] | None = None
+
+    def _store(batch: Batch) -> dict[str, Any]:
+        try:
+            return store_batch(
                 batch,
                 settings.lake_dir,
                 as_of,
                 mapping.partition,
                 ids_carry_time=mapping.ids_carry_time,
             )
-        )
-        # hold one file's rows at a time: drop this batch before reading the next file and
-        # hand Arrow's freed buffers back to the OS
-        del batch
-        pyarrow.default_memory_pool().release_unused()
+        finally:
+            # hold no file's rows longer than needed: drop the batch and hand Arrow's
+            # freed buffers back to the OS
+            del batch
+            pyarrow.default_memory_pool().release_unused()
+
+    def _collect(done: Future[dict[str, Any]]) -> None:
+        reports.append(done.result())  # a LakeError of that file is raised here
         if on_report is not None:
             on_report(reports[-1])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
+        try:
+            for f in files:
+                batch = read_and_validate(
+                    mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
+                )
+                if pending is not None:
+                    _collect(pending)
+                    pending = None
+                pending = writer.submit(_store, batch)
+                del batch
+            if pending is not None:
+                _collect(pending)
+                pending = None
+        except BaseException:
+            # a failure while reading the next file: the file being written still ends
+            # (and is reported) before the error goes on, as without the writer thread
+            if pending is not None and pending.exception() is None:
+                _collect(pending)
+            raise
     return reports
 
 
