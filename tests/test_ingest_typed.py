@@ -191,3 +191,55 @@ def test_real_chicago_slice_as_parquet(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(batch.accepted, from_csv.accepted)
     assert batch.reasons == from_csv.reasons
     assert len(batch.accepted) > 19_000
+
+
+def test_ingest_files_writes_in_order_and_reports_before_a_later_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer thread keeps the file order of commits and reports; a failure while
+    reading a later file still leaves the file being written in the lake and reported;
+    a lake error of a file stops before the next file is written."""
+    from riskwarn import lake
+    from riskwarn.settings import Settings
+
+    corpus = Path(__file__).parent / "corpus"
+    mapping = load_mapping(corpus / "incidents.yaml")
+    settings = Settings(home=tmp_path / "home", pseudonym_key=KEY)
+    files = []
+    for i in range(3):
+        f = tmp_path / f"f{i}.csv"
+        text = (corpus / "good.csv").read_text(encoding="utf-8")
+        f.write_text(text + "\n" * i, encoding="utf-8")  # other bytes, other batch id
+        files.append(f)
+    real = flow.read_and_validate
+
+    def broken_third(m: SourceMapping, path: Path, **kw: object) -> flow.Batch:
+        if Path(path).name == "f2.csv":
+            raise RuntimeError("a bug while reading f2")
+        return real(m, path, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flow, "read_and_validate", broken_third)
+    seen: list[str] = []
+    with pytest.raises(RuntimeError, match="a bug while reading f2"):
+        flow.ingest_files(
+            mapping, files, settings, as_of=AS_OF, on_report=lambda r: seen.append(r["file_name"])
+        )
+    assert seen == ["f0.csv", "f1.csv"]
+    assert lake.table_version(settings.lake_dir, mapping.table) is not None
+
+    real_store = flow.store_batch
+
+    def full_disk(batch: flow.Batch, *a: object, **kw: object) -> dict[str, object]:
+        if batch.file_name == "f1.csv":
+            raise lake.LakeError("No space left on device")
+        return real_store(batch, *a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(flow, "read_and_validate", real)
+    monkeypatch.setattr(flow, "store_batch", full_disk)
+    seen.clear()
+    other = Settings(home=tmp_path / "home2", pseudonym_key=KEY)
+    with pytest.raises(lake.LakeError, match="No space left"):
+        flow.ingest_files(
+            mapping, files, other, as_of=AS_OF, on_report=lambda r: seen.append(r["file_name"])
+        )
+    assert seen == ["f0.csv"]

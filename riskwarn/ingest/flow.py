@@ -344,8 +344,9 @@ def ingest_files(
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
 
-    ``on_report`` gets each file's report as soon as its batch is in the lake (the
-    serving store records it there, so a later failure leaves the earlier files recorded).
+    ``on_report`` gets each file's report once its batch is in the lake (the serving
+    store records it there, so a later failure leaves the earlier files recorded); with
+    the writer thread that is after the next file is validated, or at the end.
     A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
     import pyarrow
 
