@@ -181,9 +181,29 @@ def monotone_constraints(features: Sequence[str]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def sorted_by_origin(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` stably sorted by origin: itself when it already is (no copy of the rows;
+    the hotspot model frames always are), so a fit does not hold a second copy of them."""
+    if frame["origin"].is_monotonic_increasing:
+        return frame
+    return frame.sort_values("origin", kind="stable")
+
+
+def origin_slices(frame: pd.DataFrame, lo: Any = None, hi: Any = None) -> pd.DataFrame | None:
+    """Rows with ``lo <= origin < hi`` (either bound None: open) as a positional slice of a
+    frame sorted by origin (the same rows, order and index as a boolean selection, without
+    copying them); None when ``frame`` is not sorted by origin (the caller then masks)."""
+    origin = frame["origin"]
+    if not origin.is_monotonic_increasing:
+        return None
+    a = 0 if lo is None else int(origin.searchsorted(lo, side="left"))
+    b = len(frame) if hi is None else int(origin.searchsorted(hi, side="left"))
+    return frame.iloc[a : max(a, b)]
+
+
 def _dmatrix(frame: pd.DataFrame, features: list[str], objective: str) -> xgb.DMatrix:
     """DMatrix of rows sorted by origin; ranking objectives get one query group per origin."""
-    frame = frame.sort_values("origin", kind="stable")
+    frame = sorted_by_origin(frame)
     x = frame[features].to_numpy(np.float32)
     y = frame["label_count"].to_numpy(np.float32)
     if objective.startswith("rank:"):
@@ -247,6 +267,13 @@ def split_by_time(
         )
     cal_start = origins[-cal_origins]
     es_start = origins[-(cal_origins + es_origins)]
+    if rows["origin"].is_monotonic_increasing:  # positional slices: no copies of the rows
+        fit, es, cal = (
+            origin_slices(rows, lo, hi)
+            for lo, hi in ((None, es_start), (es_start, cal_start), (cal_start, None))
+        )
+        assert fit is not None and es is not None and cal is not None
+        return fit, es, cal
     fit = rows[rows["origin"] < es_start]
     es = rows[(rows["origin"] >= es_start) & (rows["origin"] < cal_start)]
     cal = rows[rows["origin"] >= cal_start]
@@ -265,7 +292,11 @@ def training_rows(frame: pd.DataFrame, refit_origin: pd.Timestamp, config: Model
     """Rows usable at ``refit_origin``: label window ended, within the training window."""
     label_end = label_window_end(frame["origin"], config.horizon_days, config.tz)
     lo = refit_origin - pd.Timedelta(days=config.train_window_days)
-    mask = (label_end <= refit_origin) & (frame["origin"] >= lo)
+    mask = ((label_end <= refit_origin) & (frame["origin"] >= lo)).to_numpy()
+    pos = np.flatnonzero(mask)
+    if len(pos) and pos[-1] - pos[0] + 1 == len(pos):
+        # one run of rows (frames sorted by origin): a positional slice, not a copy
+        return frame.iloc[pos[0] : pos[-1] + 1]
     return frame.loc[mask]
 
 
@@ -314,7 +345,7 @@ def fit_model(
     """Fit one booster with early stopping and a calibrator; return it and its cal-slice PAI.
 
     ``trainer`` grows the booster (default :func:`train_booster`, here)."""
-    rows = rows.sort_values("origin", kind="stable")  # qid groups and the metric need it
+    rows = sorted_by_origin(rows)  # qid groups and the metric need it
     fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
     n_cells = int(rows.groupby("origin").size().max())
     params = _xgb_params(config, hp, features, n_cells)
@@ -422,7 +453,13 @@ def run_model_backtest(
     fit (see :func:`training_rows`).
     """
     eval_origins = sorted(pd.DatetimeIndex(eval_origins))
-    by_origin = dict(tuple(frame.groupby("origin", sort=True)))
+    # the rows of one evaluation origin: a positional slice when the frame is sorted by
+    # origin (hotspot frames are), so the frame is never held twice
+    by_origin = (
+        None
+        if frame["origin"].is_monotonic_increasing
+        else dict(tuple(frame.groupby("origin", sort=True)))
+    )
     out, fits = [], []
     model: FittedModel | None = None
     hp: dict[str, Any] | None = None
@@ -449,7 +486,14 @@ def run_model_backtest(
             )
             next_refit = origin + pd.Timedelta(days=config.refit_every_days)
         assert model is not None
-        rows_o = by_origin[origin]
+        if by_origin is not None:
+            rows_o = by_origin[origin]
+        else:
+            col = frame["origin"]
+            a, b = col.searchsorted(origin, side="left"), col.searchsorted(origin, side="right")
+            if a == b:
+                raise KeyError(origin)
+            rows_o = frame.iloc[a:b]
         raw = model.raw(rows_o)
         out.append(
             pd.DataFrame(
