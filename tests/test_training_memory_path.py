@@ -136,3 +136,48 @@ def test_training_rows_and_time_slices_are_the_masked_rows_without_copies() -> N
     shuffled = rows.sample(frac=1.0, random_state=0)
     for a, b in zip(split_by_time(shuffled, 3, 2), (fit, es, cal), strict=True):
         pd.testing.assert_frame_equal(a.sort_index(), b.sort_index(), check_exact=True)
+
+
+def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> None:
+    """The QuantileDMatrix fed in blocks of whole origins grows the same trees, stops at
+    the same round and predicts the same margins as the DMatrix of every row at once."""
+    import xgboost as xgb
+
+    import models.backtest as bt
+    from models.hotspot_backtest import build_model_frame
+
+    frame, ev, cells, origins = _frame()
+    frame = build_model_frame(ev, cells, origins, SPEC)
+    features = [c for c in frame.columns if c not in KEYS and not c.startswith("label_")]
+    config = ModelConfig(horizon_days=7, tz=TZ, max_rounds=30, early_stopping_rounds=5)
+    rows = training_rows(frame, origins[-1], replace_window(config))
+    fit, es, _ = split_by_time(rows, 4, 2)
+    for objective in ("rank:pairwise", "count:poisson"):
+        cfg = ModelConfig(objective=objective, max_rounds=30, early_stopping_rounds=5)
+        params = bt._xgb_params(cfg, cfg.grid[1], features, int(fit.groupby("origin").size().max()))
+        params.pop("eval_metric", None)
+        params["disable_default_eval_metric"] = 1
+        monkeypatch.setattr(bt, "QUANTILE_BLOCK_ROWS", 3 * len(cells))  # several blocks
+        new = bt.train_booster(params, fit, es, features, cfg)
+        old = xgb.train(
+            params,
+            bt._dmatrix(fit, features, objective),
+            num_boost_round=cfg.max_rounds,
+            evals=[(bt._dmatrix(es, features, objective), "es")],
+            custom_metric=bt.top_share_hit_rate_metric(es, cfg.top_fraction),
+            maximize=True,
+            early_stopping_rounds=cfg.early_stopping_rounds,
+            verbose_eval=False,
+        )
+        assert new.best_iteration == old.best_iteration
+        assert new.save_raw("json") == old.save_raw("json")
+        d = bt._dmatrix(es, features, objective)
+        np.testing.assert_array_equal(
+            new.predict(d, output_margin=True), old.predict(d, output_margin=True)
+        )
+
+
+def replace_window(config: ModelConfig) -> ModelConfig:
+    from dataclasses import replace
+
+    return replace(config, train_window_days=3650)
