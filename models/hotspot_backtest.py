@@ -222,20 +222,20 @@ def stacked_baseline_columns(
     }
     for i, origin in enumerate(origins):
         o = cube.day_index(origin)
-        for method, out in per_method.items():
-            out[i] = scorers[method](o).astype(float)
+        for method, values in per_method.items():
+            values[i] = scorers[method](o).astype(float)
     row_origin = origins.get_indexer(pd.DatetimeIndex(frame["origin"]))
     cube_cells = cube.cells[["cell_x", "cell_y"]].astype("int64")
     row_cell = cell_positions(cube_cells, frame)
     scored = cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates()
     in_cells = cell_positions(scored.sort_values(["cell_x", "cell_y"]), frame) >= 0
     ok = (row_origin >= 0) & (row_cell >= 0) & in_cells
-    out: dict[str, np.ndarray] = {}
+    columns: dict[str, np.ndarray] = {}
     for method, values in per_method.items():
         col = np.full(len(frame), np.nan)
         col[ok] = values[row_origin[ok], row_cell[ok]]
-        out[STACKED_BASELINES[method]] = col
-    return out
+        columns[STACKED_BASELINES[method]] = col
+    return columns
 
 
 def keys_strictly_sorted(frame: pd.DataFrame) -> bool:
