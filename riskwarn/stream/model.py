@@ -308,7 +308,8 @@ class StreamSiteModel:
             self._load(sensors_seen)
         except Exception as exc:  # nothing about the model stops the consumer
             self.champion = None
-            self.state = f"rules only: model load failed: {type(exc).__name__}: {exc}"[:300]
+            first = (str(exc).splitlines() or [""])[0]
+            self.state = f"rules only: model load failed: {type(exc).__name__}: {first}"[:300]
             log.error("site model: %s", self.state)
         finally:
             self.loading.release()
@@ -324,7 +325,7 @@ class StreamSiteModel:
         except ChampionUnavailable as exc:
             self.expected = champion_expected(self.uri, self.domain)
             what = "model unavailable" if self.expected else "no champion registered"
-            state = f"rules only: {what} ({str(exc).splitlines()[0][:200]})"
+            state = f"rules only: {what} ({(str(exc).splitlines() or [''])[0][:200]})"
             if state != self.state:
                 log.warning("site model: %s; the stream evaluates the sensor rules alone", state)
             self.state = state
