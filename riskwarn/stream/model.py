@@ -375,7 +375,6 @@ class StreamSiteModel:
         """Build one model input of a made-up site here, in the loading thread: the first
         call imports the feature code (tens of seconds on a loaded machine), which must
         not happen in the consumer's loop; so does the champion's first prediction."""
-        from riskwarn import serving_frames as sf
 
         t = pd.date_range("2026-01-01", periods=48, freq="1h", tz="UTC")
         readings = pd.DataFrame(
@@ -404,8 +403,7 @@ class StreamSiteModel:
         )
         t0 = time.perf_counter()
         try:
-            frame = sf.site_model_frame(sites, sensors, readings, t[-1], self.domain, self.tz)
-            self._predict(champion, frame, "_warm", 0)
+            self._predict(champion, (sites, sensors, readings), t[-1], "_warm", 0)
         except Exception as exc:  # only a warm-up: the real inputs say what is wrong
             log.info("site model warm-up: %s", exc)
         log.info("site model code warmed up in %.1f s", time.perf_counter() - t0)
@@ -459,11 +457,19 @@ class StreamSiteModel:
 
     def model_input(self, site_ids: list[str], origin: pd.Timestamp) -> pd.DataFrame:
         """The model input of ``site_ids`` at ``origin``: batch serving's
-        :func:`riskwarn.serving_frames.site_model_frame` on the sites, their sensors and
-        the rain gauge batch serving picks for each (from all sites and gauges), with the
-        window's readings of ``[origin - lookback, origin)``."""
-        from features.geohazard import _site_gauges
+        :func:`riskwarn.serving_frames.site_model_frame` on :meth:`inputs`."""
         from riskwarn import serving_frames as sf
+
+        mine, sens, readings = self.inputs(site_ids, origin)
+        return sf.site_model_frame(mine, sens, readings, origin, self.domain, self.tz)
+
+    def inputs(
+        self, site_ids: list[str], origin: pd.Timestamp
+    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """(sites, sensors, readings) for the model at ``origin``: the sites, their sensors
+        and the rain gauge batch serving picks for each (from all sites and gauges), with
+        the window's readings of ``[origin - lookback, origin)``."""
+        from features.geohazard import _site_gauges
 
         sites, sensors = self.tables(set(site_ids))
         size = (len(sites), len(sensors))
@@ -483,23 +489,42 @@ class StreamSiteModel:
         readings = self.window.frame(
             list(sens["record_id"].astype(str)), origin, self.lookback_days
         )
-        return sf.site_model_frame(mine, sens, readings, origin, self.domain, self.tz)
+        return mine, sens, readings
 
     def _predict(
-        self, champion: Champion, frame: pd.DataFrame, site: str, previous_rank: int
+        self,
+        champion: Champion,
+        inputs: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+        origin: pd.Timestamp,
+        site: str,
+        previous_rank: int,
     ) -> tuple[float, list[Any], int]:
-        """Probability, explanation and model level of the one site of ``frame``, as the
-        nowcast gets them (predict_probability, site_model_reasons, assign_levels)."""
+        """Probability (NaN: the model does not apply to the site), its reasons and the
+        model's level, through batch serving's entry
+        (:func:`riskwarn.nowcast.serve_site_model`) and ``assign_levels``."""
+        from riskwarn import serving_frames as sf
         from riskwarn import warnings as rw
+        from riskwarn.nowcast import serve_site_model
         from riskwarn.reasons import site_model_reasons
         from riskwarn.scoring import predict_probability
 
-        # a column the subset lacks (e.g. rain, for a site without a gauge) is the NaN
-        # batch serving's all-sites frame holds for that site
-        cols = champion.feature_names or []
-        frame = frame.reindex(columns=[*frame.columns, *(c for c in cols if c not in frame)])
-        p = float(predict_probability(champion, frame)[0])
-        explanation = site_model_reasons(champion, frame).get(site, [])
+        mine, sens, readings = inputs
+        try:
+            served = serve_site_model(
+                champion, mine, sens, readings, origin, self.domain, self.tz
+            ).iloc[0]
+            p = float(served["probability"])
+            explanation = list(served["reason_items"])
+        except ValueError as exc:
+            if "lacks the champion's features" not in str(exc):
+                raise
+            # a site with no rain gauge at all: the subset's frame has no rain columns,
+            # where batch serving's all-sites frame holds NaN for it; the same NaN here
+            frame = sf.site_model_frame(mine, sens, readings, origin, self.domain, self.tz)
+            cols = champion.feature_names or []
+            frame = frame.reindex(columns=[*frame.columns, *(c for c in cols if c not in frame)])
+            p = float(predict_probability(champion, frame)[0])
+            explanation = site_model_reasons(champion, frame).get(site, [])
         prev = pd.DataFrame({"unit_id": [site], "level_rank": [int(previous_rank)]})
         lv = rw.assign_levels(
             pd.DataFrame({"unit_id": [site], "probability": [p]}), self.policy, prev
@@ -520,10 +545,10 @@ class StreamSiteModel:
             return got[1]
         t0 = time.perf_counter()
         try:
-            frame = self.model_input([site], origin)
-            if frame.empty:
+            inputs = self.inputs([site], origin)
+            if inputs[0].empty:
                 return None
-            p, explanation, rank = self._predict(champion, frame, site, previous_rank)
+            p, explanation, rank = self._predict(champion, inputs, origin, site, previous_rank)
         except Exception as exc:  # the rules go on without the model
             text = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             if self.failing is None:

@@ -367,16 +367,20 @@ class SensorStates:
         if ms is None:
             evidence["site_model"] = "unavailable (sensor rules only)"
             return [*reasons, dict(rw.MODEL_UNAVAILABLE_REASON)], evidence
-        item = model_reason(ms, rules_rank, self.model.horizon_hours)
+        applies = not math.isnan(ms.probability)  # NaN: the model refused the site
         evidence.update(
             site_model=ms.model,
-            model_probability=round(ms.probability, 4),
+            model_probability=round(ms.probability, 4) if applies else None,
             model_level_rank=ms.level_rank,
             sensor_rules_level_rank=rules_rank,
         )
         if ms.origin != origin:
             evidence["model_origin"] = ms.origin.isoformat()
-        mine = [item, *ms.explanation]
+        mine = (
+            [model_reason(ms, rules_rank, self.model.horizon_hours), *ms.explanation]
+            if applies
+            else list(ms.explanation)  # why the model does not apply (batch's reason)
+        )
         if ms.level_rank > rules_rank:
             return [*mine, *reasons], evidence
         return [*reasons, *mine], evidence
