@@ -137,6 +137,10 @@ class Blend:
         return (1 - self.weight) * zm + self.weight * zb
 
 
+PREDICT_BLOCK_ROWS = 1 << 19
+"""Rows per prediction block of :meth:`FittedModel.margin`."""
+
+
 @dataclass
 class FittedModel:
     """One refit: the booster, its calibrator and what it was trained on."""
@@ -151,11 +155,20 @@ class FittedModel:
     blend: Blend | None = None
 
     def margin(self, frame: pd.DataFrame) -> np.ndarray:
-        """The booster's margin of feature rows."""
-        dm = xgb.DMatrix(frame[self.features].to_numpy(np.float32), feature_names=self.features)
-        return self.booster.predict(
-            dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
-        )
+        """The booster's margin of feature rows, predicted in blocks of
+        ``PREDICT_BLOCK_ROWS`` rows (each row's margin depends on that row alone, so the
+        values are those of one matrix of every row; the float32 copy and the DMatrix are
+        then one block's, not every row's)."""
+        parts = []
+        for a in range(0, max(len(frame), 1), PREDICT_BLOCK_ROWS):
+            block = frame.iloc[a : a + PREDICT_BLOCK_ROWS]
+            dm = xgb.DMatrix(block[self.features].to_numpy(np.float32), feature_names=self.features)
+            parts.append(
+                self.booster.predict(
+                    dm, iteration_range=(0, self.best_iteration + 1), output_margin=True
+                )
+            )
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw model score of feature rows: the margin, blended when a blend was chosen."""

@@ -175,6 +175,12 @@ def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> 
         np.testing.assert_array_equal(
             new.predict(d, output_margin=True), old.predict(d, output_margin=True)
         )
+        # margins predicted in blocks of rows equal those of one matrix of every row
+        model = bt.FittedModel(new, None, features, params, new.best_iteration, origins[-1], 0)  # type: ignore[arg-type]
+        whole = new.predict(d, iteration_range=(0, new.best_iteration + 1), output_margin=True)
+        monkeypatch.setattr(bt, "PREDICT_BLOCK_ROWS", 7)
+        np.testing.assert_array_equal(model.margin(es), whole)
+        monkeypatch.setattr(bt, "PREDICT_BLOCK_ROWS", 1 << 19)
 
 
 def replace_window(config: ModelConfig) -> ModelConfig:
