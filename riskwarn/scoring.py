@@ -28,17 +28,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import domains
+from riskwarn import domains, sensor_rules
 from riskwarn import warnings as rw
-from riskwarn.reasons import model_explanations
-from riskwarn.serving_frames import scoring_frame
+from riskwarn.reasons import model_explanations, site_model_reasons
+from riskwarn.serving_frames import scoring_frame, site_model_frame
 
 if TYPE_CHECKING:
     from models.registry import Champion
     from riskwarn.settings import Settings
     from riskwarn.store import Store
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +134,103 @@ def issued_this_week(history: pd.DataFrame, origin: pd.Timestamp) -> dict[str, i
     return h.groupby(h["county_code"].fillna(""))["unit_id"].count().astype(int).to_dict()
 
 
+# --------------------------------------------------------------------------- site model
+
+
+def serve_site_model(
+    champion: Champion | None,
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str,
+    tz: str,
+    rules_served: bool = True,
+) -> pd.DataFrame:
+    """The site model's part of a served level, per site at ``origin`` (the one entry of
+    batch nowcast and stream).
+
+    ``readings`` hold only readings before ``origin`` (the serving window). A displacement
+    sensor whose median reading spacing exceeds
+    :func:`riskwarn.sensor_rules.max_model_spacing_hours` of the domain's step (e.g. a
+    monthly survey point under the hourly model) is left out of the model's inputs; a
+    site left with no displacement sensor the model may read, while it has one that
+    reports, is not scored by the model at all (probability NaN, ``model_applicable``
+    False): its level comes from the sensor rules and health checks, and its reasons
+    say so. Returns one row per site in ``sites`` order: ``unit_id``, ``probability``
+    (NaN where refused or without a champion), ``model_applicable``, ``spacing_hours``
+    (the widest median spacing of the site's displacement sensors, NaN if unknown) and
+    ``reason_items`` (the model's own reasons, or why it was not applied). If the lake
+    cannot give the champion's inputs at all (e.g. no rain gauge: no rain features), the
+    model is refused at every site with that reason (logged) instead of crashing the run.
+    Batch nowcast, stream and daily serving (:func:`score_domain`, ``rules_served``
+    False: the reasons then say the run gives no level, not "sensor rules only") call it.
+    """
+    unit_ids = sites["record_id"].astype(str).tolist()
+    limit = sensor_rules.max_model_spacing_hours(domains.get(domain).step_hours)
+    disp_sensors = sensors.loc[
+        sensors["sensor_type"].isin(sensor_rules.DISPLACEMENT_TYPES) & sensors["site_id"].notna()
+    ]
+    site_of = disp_sensors.set_index(disp_sensors["record_id"].astype(str))["site_id"].astype(str)
+    disp = readings.loc[
+        readings["sensor_id"].isin(site_of.index)
+        & readings["quantity"].isin(["displacement_mm", "crack_width_mm"])
+    ]
+    spacing = sensor_rules.reading_spacing_hours(disp)
+    spacing.index = spacing.index.astype(str)
+    sparse = spacing[spacing > limit]
+    reporting = spacing.index[spacing.notna()]
+    usable_sites = set(site_of.reindex(reporting.difference(sparse.index)))
+    refused = {u for u in set(site_of.reindex(sparse.index)) if u not in usable_sites}
+    reasons: dict[str, list[Any]] = {u: [] for u in unit_ids}
+    for u in set(site_of.reindex(sparse.index)):
+        ids = sorted(s for s in sparse.index if site_of[s] == u)
+        if u in reasons:
+            reasons[u].append(
+                sensor_rules.model_not_applicable_reason(
+                    ids,
+                    [float(sparse[s]) for s in ids],
+                    limit,
+                    whole_site=u in refused,
+                    rules_served=rules_served,
+                )
+            )
+    by_site = spacing.groupby(site_of.reindex(spacing.index)).max()
+    prob = np.full(len(unit_ids), np.nan)
+    if champion is not None:
+        model_readings = (
+            readings.loc[~readings["sensor_id"].isin(sparse.index)] if len(sparse) else readings
+        )
+        frame = site_model_frame(sites, sensors, model_readings, origin, domain, tz)
+        frame = pd.DataFrame({"unit_id": unit_ids}).merge(frame, on="unit_id", how="left")
+        missing = [c for c in champion.feature_names or [] if c not in frame.columns]
+        if missing:  # e.g. no rain gauge in the lake: no rain features at all
+            item = sensor_rules.model_inputs_missing_reason(
+                missing,
+                has_rain_gauge=bool((sensors["sensor_type"] == "rain_gauge").any()),
+                rules_served=rules_served,
+            )
+            log.warning("%s at %s: %s", domain, origin, item["en"])
+            refused = set(unit_ids)
+            reasons = {u: [dict(item)] for u in unit_ids}
+        else:
+            prob = predict_probability(champion, frame)
+            for u, items in site_model_reasons(champion, frame).items():
+                if u in reasons and u not in refused:
+                    reasons[u] = [*items, *reasons[u]]
+    applicable = np.array([u not in refused for u in unit_ids])
+    prob = np.where(applicable, prob, np.nan)
+    return pd.DataFrame(
+        {
+            "unit_id": unit_ids,
+            "probability": prob,
+            "model_applicable": applicable,
+            "spacing_hours": [float(by_site.get(u, np.nan)) for u in unit_ids],
+            "reason_items": [reasons[u] for u in unit_ids],
+        }
+    )
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -208,6 +303,8 @@ def score_domain(
         store = _Store.from_settings(settings)
         store.upgrade()
     champion = serving_champion(settings.resolved_mlflow_uri, domain, store)
+    if spec.family == "site":
+        return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
     frame = scoring_frame(settings, domain, origin)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
@@ -240,5 +337,70 @@ def score_domain(
         model_name_=champion.name,
         model_version=champion.version,
         data_version_=data_version(frame),
+        airflow_run_id=airflow_run_id,
+    )
+
+
+def _score_sites(
+    settings: Settings,
+    domain: str,
+    origin: pd.Timestamp,
+    store: Store,
+    champion: Champion,
+    airflow_run_id: str | None,
+    policy: rw.LevelPolicy | None,
+) -> str:
+    """Daily site serving (model only): :func:`serve_site_model`, so the reading-spacing
+    guard of the nowcast applies here too.
+
+    A site the model is refused at (e.g. its only displacement sensor reads monthly) keeps
+    its forecast row: probability NULL, score 0 (ranked last), no level from this run
+    (rank 0: no warning row; hysteresis cannot hold a level on a missing probability) and
+    an ``explanation`` saying why the model was not applied.
+    """
+    from riskwarn import serving_frames as sf
+
+    spec = domains.get(domain)
+    sites, sensors, readings = sf.site_serving_inputs(settings, origin)
+    if sites.empty:
+        raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
+    served = serve_site_model(
+        champion, sites, sensors, readings, origin, domain, settings.display_tz, False
+    )
+    units = served.merge(sf.site_places(settings, sites), on="unit_id", how="left")
+    prob = units["probability"].to_numpy(float)
+    forecasts = forecasts_frame(units, prob, domain, origin, score=np.nan_to_num(prob, nan=0.0))
+    explanation = dict(zip(units["unit_id"], units["reason_items"], strict=True))
+    forecasts["explanation"] = [explanation[u] or None for u in forecasts["unit_id"]]
+    forecasts["probability"] = (
+        forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
+    )
+    policy = policy or spec.levels
+    history = store.warnings(domain=domain, published_only=False)
+    scored = units[["unit_id", "county_code", "township_code"]].assign(probability=prob)
+    scored["score"] = np.nan_to_num(prob, nan=0.0)
+    levels = rw.assign_levels(scored, policy, previous_levels(history, origin))
+    levels = rw.apply_capacity(
+        levels, policy.max_high_per_county, issued_this_week(history, origin)
+    )
+    ctx = rw.WarningContext(
+        domain,
+        spec.unit,
+        origin,
+        float(spec.horizon_hours),
+        {"model": f"{champion.name} v{champion.version}"},
+    )
+    warnings = rw.build_warnings(levels, ctx, explanation)
+    return write_run(
+        store,
+        domain=domain,
+        origin=origin,
+        forecasts=forecasts,
+        warnings=warnings,
+        model_name_=champion.name,
+        model_version=champion.version,
+        data_version_=data_version(
+            units[["unit_id", "probability", "model_applicable", "spacing_hours"]]
+        ),
         airflow_run_id=airflow_run_id,
     )

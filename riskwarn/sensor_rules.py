@@ -496,13 +496,29 @@ def spacing_text(hours: float) -> tuple[str, str]:
     return f"~{h:g} h", f"约 {h:g} 小时"
 
 
+_RULES_ONLY = (
+    "Level from the sensor rules and sensor checks only.",
+    "预警级别仅依据传感器规则和设备状态检查。",
+)
+# daily serving (model only): a refused site gets no level here, the hourly nowcast's rules run
+_NO_MODEL_LEVEL = (
+    "No model level in this run; the hourly nowcast's sensor rules still apply.",
+    "本次不给出模型预警级别；小时级临近预报的传感器规则仍然适用。",
+)
+
+
 def model_not_applicable_reason(
-    sensor_ids: list[str], spacing_hours: list[float], limit_hours: float, whole_site: bool
+    sensor_ids: list[str],
+    spacing_hours: list[float],
+    limit_hours: float,
+    whole_site: bool,
+    rules_served: bool = True,
 ) -> dict[str, str]:
     """Why the site model was not applied to these sensors, as a bilingual reason item.
 
     ``whole_site``: no sensor of the site was usable, so the level is the sensor rules'
-    (and the health checks') alone.
+    (and the health checks') alone — or, where the run serves no sensor rules
+    (``rules_served`` False: the daily model-only run), there is no level from this run.
     """
     en_s = ", ".join(
         f"{s} (readings every {spacing_text(h)[0]})"
@@ -513,16 +529,39 @@ def model_not_applicable_reason(
         for s, h in zip(sensor_ids, spacing_hours, strict=True)
     )
     lim_en, lim_zh = spacing_text(limit_hours)
+    tail_en, tail_zh = _RULES_ONLY if rules_served else _NO_MODEL_LEVEL
     if whole_site:
         return {
             "en": f"Model not applicable: sensor {en_s}; the model was trained on readings at "
-            f"most {lim_en} apart. Level from the sensor rules and sensor checks only.",
-            "zh": f"模型不适用：传感器 {zh_s}；模型训练数据的读数间隔不超过{lim_zh}。"
-            "预警级别仅依据传感器规则和设备状态检查。",
+            f"most {lim_en} apart. {tail_en}",
+            "zh": f"模型不适用：传感器 {zh_s}；模型训练数据的读数间隔不超过{lim_zh}。{tail_zh}",
         }
     return {
         "en": f"Sensor {en_s} not used by the model (trained on readings at most {lim_en} "
         "apart); the sensor rules still apply to it.",
         "zh": f"传感器 {zh_s} 未用于模型（模型训练数据的读数间隔不超过{lim_zh}）；"
         "传感器规则仍适用。",
+    }
+
+
+def model_inputs_missing_reason(
+    missing: list[str], has_rain_gauge: bool, rules_served: bool = True
+) -> dict[str, str]:
+    """Why the site model was not applied at all: the lake could not give its inputs
+    ``missing`` (feature names). Without a rain gauge the rain features cannot be built;
+    the fix is to ingest one (or serve a champion trained without rain)."""
+    tail_en, tail_zh = _RULES_ONLY if rules_served else _NO_MODEL_LEVEL
+    shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
+    if not has_rain_gauge:
+        return {
+            "en": "Model not applicable: no rain gauge in the lake, so the model's rain "
+            f"inputs ({shown}) cannot be built. Ingest rain gauge readings to serve the "
+            f"model. {tail_en}",
+            "zh": f"模型不适用：数据湖中没有雨量计，无法生成模型的降雨输入（{shown}）。"
+            f"请接入雨量计读数以启用模型。{tail_zh}",
+        }
+    return {
+        "en": f"Model not applicable: the model's inputs ({shown}) cannot be built from the "
+        f"lake's sensors. {tail_en}",
+        "zh": f"模型不适用：无法从数据湖的传感器生成模型输入（{shown}）。{tail_zh}",
     }

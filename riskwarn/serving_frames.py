@@ -154,23 +154,39 @@ def site_scoring_frame(
 
     The training builder on the readings of ``[origin - lookback, origin)``; ``unit_id`` is
     the site, located at the site and rolled up through its admin code. The daily model
-    gives levels only; the hard sensor rules run in the hourly nowcast.
+    gives levels only; the hard sensor rules run in the hourly nowcast. (Daily serving
+    itself goes through :func:`riskwarn.scoring.serve_site_model` on
+    :func:`site_serving_inputs`, which also applies the reading-spacing guard.)
     """
+    sites, sensors, readings = site_serving_inputs(settings, origin, lookback_days)
+    if sites.empty:
+        return pd.DataFrame()
+    frame = site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+    return frame.merge(site_places(settings, sites), on="unit_id", how="left")
+
+
+def site_serving_inputs(
+    settings: Settings, origin: pd.Timestamp, lookback_days: int = 35
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Sites, sensors and the readings of ``[origin - lookback, origin)`` from the lake."""
     from riskwarn import lake
 
     sites = lake.read_table(settings.lake_dir, "hazard_sites")
     if sites.empty:
-        return pd.DataFrame()
+        return sites, pd.DataFrame(), pd.DataFrame()
     sensors = lake.read_table(settings.lake_dir, "sensors")
-    readings = read_recent_readings(settings, origin, lookback_days)
-    frame = site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
+    return sites, sensors, read_recent_readings(settings, origin, lookback_days)
+
+
+def site_places(settings: Settings, sites: pd.DataFrame) -> pd.DataFrame:
+    """``unit_id`` (site), ``lon``, ``lat``, ``township_code``, ``county_code`` per site."""
+    from riskwarn import lake
+
     place = sites[["record_id", "lon", "lat", "admin_code"]].astype({"record_id": str})
     codes = admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
     place = place.merge(codes, left_on="admin_code", right_on="record_id", how="left")
     place = place.drop(columns=["record_id_y"]).rename(columns={"record_id_x": "unit_id"})
-    return frame.merge(
-        place[["unit_id", "lon", "lat", "township_code", "county_code"]], on="unit_id", how="left"
-    )
+    return place[["unit_id", "lon", "lat", "township_code", "county_code"]]
 
 
 def site_model_frame(

@@ -1,0 +1,155 @@
+"""The site model's applicability in daily serving and a lake without rain gauge, end to end.
+
+Daily ``geohazard`` serving (:func:`riskwarn.scoring.score_domain`, model only) goes through
+the nowcast's :func:`riskwarn.scoring.serve_site_model`: a site whose only displacement
+sensor reads monthly keeps a forecast row with no probability, no level and the reason.
+A lake with no rain gauge (the champion's rain inputs cannot be built) serves the rules'
+levels with the model refused and the reason, instead of crashing. Real MLflow registry
+(SQLite), real lake and serving store; the champions are the transparent
+``scripts.check_champion.CountModel`` on a rain feature.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskwarn import lake
+from riskwarn.nowcast import nowcast_geohazard
+from riskwarn.scoring import score_domain
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+from scripts.check_champion import adopt_champion, register
+
+DAILY_ORIGIN = pd.Timestamp("2024-07-10T16:00Z")  # midnight Asia/Shanghai
+HOURLY_ORIGIN = pd.Timestamp("2024-07-10T12:00Z")
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory) -> str:
+    """Champions of the daily and the hourly site model, both reading ``rain_24h_mm``."""
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    for domain in ("geohazard", "geohazard_hourly"):
+        register(uri, (root / f"artifacts-{domain}").as_uri(), domain, "rain_24h_mm")
+    return uri
+
+
+def _lake(settings: Settings, origin: pd.Timestamp, *, rain_gauge: bool) -> None:
+    """s1: a 10-minute GNSS accelerating to failure at ``origin + 4 h``; s2: one survey
+    point read monthly (two readings in the 35-day window, 30 days apart); with
+    ``rain_gauge`` a 10-minute gauge at s1 (0.5 mm each)."""
+    sites = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ["s1", "s2"],
+            "name": ["A", "B"],
+            "hazard_type": "landslide",
+            "lon": [116.1, 116.2],
+            "lat": [30.8, 30.8],
+            "admin_code": None,
+            "slope_class": pd.array([4, 3], dtype="Int64"),
+            "people_threatened": pd.array([50, 20], dtype="Int64"),
+            "volume_m3": [1e4, 1e4],
+        }
+    )
+    ids, types, at = ["g1", "m2"], ["gnss", "gnss"], ["s1", "s2"]
+    if rain_gauge:
+        ids, types, at = [*ids, "r1"], [*types, "rain_gauge"], [*at, "s1"]
+    sensors = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ids,
+            "site_id": at,
+            "sensor_type": types,
+            "lon": 116.1,
+            "lat": 30.8,
+            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
+        }
+    )
+    idx = pd.date_range(
+        origin - pd.Timedelta(days=30), origin - pd.Timedelta("10min"), freq="10min"
+    )
+    t = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
+    span = (origin + pd.Timedelta(hours=4) - idx[0]).total_seconds() / 86400.0
+    accel = (
+        1.0 * t - 20.0 * np.log(1.0 - t / span) + np.random.default_rng(0).normal(0, 0.2, len(t))
+    )
+    month = pd.DatetimeIndex([origin - pd.Timedelta(days=33), origin - pd.Timedelta(days=3)])
+    parts = [
+        pd.DataFrame({"sensor_id": "g1", "observed_at": idx, "value": accel}),
+        pd.DataFrame({"sensor_id": "m2", "observed_at": month, "value": [10.0, 12.0]}),
+    ]
+    readings = pd.concat(parts, ignore_index=True).assign(quantity="displacement_mm", interval_s=0)
+    if rain_gauge:
+        rain = pd.DataFrame(
+            {"sensor_id": "r1", "observed_at": idx, "value": 0.5, "quantity": "rain_mm"}
+        ).assign(interval_s=600)
+        readings = pd.concat([readings, rain], ignore_index=True)
+    readings = readings.assign(
+        source="test",
+        record_id=[f"r{i}" for i in range(len(readings))],
+        quality="good",
+        interval_s=readings["interval_s"].astype("Int64"),
+    )
+    lake.upsert(settings.lake_dir, "hazard_sites", "test", sites, batch_id="s")
+    lake.upsert(settings.lake_dir, "sensors", "test", sensors, batch_id="s")
+    lake.upsert(settings.lake_dir, "sensor_readings", "test", readings, batch_id="r")
+
+
+def _home(settings: Settings, registry: str) -> tuple[Settings, Store]:
+    settings = settings.model_copy(update={"mlflow_tracking_uri": registry})
+    store = Store.from_settings(settings)
+    store.upgrade()
+    for domain in ("geohazard", "geohazard_hourly"):
+        adopt_champion(registry, store, domain)
+    return settings, store
+
+
+def _en(items: object) -> list[str]:
+    return [i if isinstance(i, str) else i["en"] for i in items or []]  # type: ignore[attr-defined]
+
+
+def test_daily_serving_refuses_the_model_at_a_monthly_read_site(settings, registry):
+    settings, store = _home(settings, registry)
+    _lake(settings, DAILY_ORIGIN, rain_gauge=True)
+    run_id = score_domain(settings, "geohazard", DAILY_ORIGIN, store=store)
+    f = store.published_forecasts("geohazard").set_index("unit_id")
+    assert set(f.index) == {"s1", "s2"}  # the refused site is not dropped
+    assert f.loc["s1", "probability"] == pytest.approx(1 - np.exp(-0.35 * 72.0))
+    # before: s2's monthly readings were scored as if daily (a probability and a level)
+    assert pd.isna(f.loc["s2", "probability"])
+    (why,) = _en(f.loc["s2", "explanation"])
+    assert why.startswith("Model not applicable: sensor m2 (readings every ~30 days)")
+    assert "No model level in this run" in why
+    w = store.warnings(domain="geohazard").set_index("unit_id")
+    assert "s1" in w.index and "s2" not in w.index  # no level from a refused model
+    # idempotent
+    assert score_domain(settings, "geohazard", DAILY_ORIGIN, store=store) == run_id
+
+
+def test_nowcast_without_rain_gauge_serves_the_rules_and_says_why(settings, registry):
+    settings, store = _home(settings, registry)
+    _lake(settings, HOURLY_ORIGIN, rain_gauge=False)
+    # before: ValueError "the scoring frame of geohazard_hourly lacks the champion's features"
+    nowcast_geohazard(settings, HOURLY_ORIGIN, store=store)
+    w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+    assert w.loc["s1", "level"] == "red"  # the sensor rules still run
+    reasons = _en(w.loc["s1", "reasons"])
+    assert any(r.startswith("Model not applicable: no rain gauge in the lake") for r in reasons)
+    assert any("rain_24h_mm" in r and "sensor rules" in r for r in reasons)
+    f = store.published_forecasts("geohazard_hourly")
+    assert len(f) == 2 and f["probability"].isna().all()
+
+
+def test_daily_serving_without_rain_gauge_publishes_every_site_with_the_reason(settings, registry):
+    settings, store = _home(settings, registry)
+    _lake(settings, DAILY_ORIGIN, rain_gauge=False)
+    score_domain(settings, "geohazard", DAILY_ORIGIN, store=store)
+    f = store.published_forecasts("geohazard").set_index("unit_id")
+    assert set(f.index) == {"s1", "s2"} and f["probability"].isna().all()
+    for u in ("s1", "s2"):
+        (why,) = _en(f.loc[u, "explanation"])
+        assert why.startswith("Model not applicable: no rain gauge in the lake")
+    assert store.warnings(domain="geohazard").empty
