@@ -20,7 +20,7 @@ the few (record, origin) pairs where a record occurred before but was reported a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -471,9 +471,76 @@ def build_cell_features(
     Rows are sorted by origin then cell.
     """
     params = params or CellFeatureParams()
-    return pd.concat(
-        list(iter_cell_feature_chunks(events, cells, origins, params)), ignore_index=True
+    n_rows = len(set(pd.DatetimeIndex(origins))) * len(
+        cells[CELL_KEYS].astype("int64").drop_duplicates()
     )
+    return stack_chunks(iter_cell_feature_chunks(events, cells, origins, params), n_rows)
+
+
+def stack_chunks(chunks: Iterable[pd.DataFrame], n_rows: int = 0) -> pd.DataFrame:
+    """``pd.concat(list(chunks), ignore_index=True)`` without holding every chunk beside
+    the result: each chunk's columns are copied into arrays of ``n_rows`` (the expected
+    total; grown if it is short) and the chunk is dropped, so the peak is about the result
+    plus one chunk instead of twice the result (the city's ``train incidents`` spent
+    2.7 GB here). The values, dtypes and column order are those of the concatenation;
+    chunks whose columns or dtypes differ fall back to it."""
+    it = iter(chunks)
+    first = next(it, None)
+    if first is None:
+        return pd.concat([], ignore_index=True)  # raises like the concatenation would
+    columns = list(first.columns)
+    dtypes = list(first.dtypes)
+    if not all(_plain(first[c]) for c in columns) or len(set(columns)) != len(columns):
+        return pd.concat([first, *it], ignore_index=True)
+    n = len(first)
+    bufs = []
+    for c in columns:
+        a = _values(first[c])
+        b = np.empty(max(n_rows, n), dtype=a.dtype)
+        b[:n] = a
+        bufs.append(b)
+    del first
+    done: list[pd.DataFrame] = []
+    for chunk in it:
+        if list(chunk.columns) != columns or list(chunk.dtypes) != dtypes:
+            done = [_frame_of(columns, dtypes, [b[:n] for b in bufs]), chunk, *it]
+            return pd.concat(done, ignore_index=True)
+        m = len(chunk)
+        if n + m > len(bufs[0]):
+            cap = max(n + m, 2 * len(bufs[0]))
+            grown = []
+            for b in bufs:
+                g = np.empty(cap, dtype=b.dtype)
+                g[:n] = b[:n]
+                grown.append(g)
+            bufs = grown
+        for b, c in zip(bufs, columns, strict=True):
+            b[n : n + m] = _values(chunk[c])
+        n += m
+        del chunk
+    return _frame_of(columns, dtypes, [b[:n] if len(b) == n else b[:n].copy() for b in bufs])
+
+
+def _values(col: pd.Series) -> np.ndarray:
+    """The column's numpy values (tz-aware datetimes: naive UTC of the same unit)."""
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        return col.to_numpy(dtype=f"datetime64[{col.dtype.unit}]")
+    return col.to_numpy()
+
+
+def _plain(col: pd.Series) -> bool:
+    """A column held as one numpy array (numbers, bools, tz-aware datetimes)."""
+    return isinstance(col.dtype, np.dtype | pd.DatetimeTZDtype)
+
+
+def _frame_of(columns: list[str], dtypes: list, arrays: list[np.ndarray]) -> pd.DataFrame:
+    out = {}
+    for c, dt, a in zip(columns, dtypes, arrays, strict=True):
+        if isinstance(dt, pd.DatetimeTZDtype):
+            out[c] = pd.Series(pd.DatetimeIndex(a).tz_localize("UTC").tz_convert(dt.tz))
+        else:
+            out[c] = pd.Series(a, dtype=dt, copy=False)
+    return pd.DataFrame(out, copy=False)
 
 
 def build_cell_labels(

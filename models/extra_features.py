@@ -249,13 +249,10 @@ def _build_extra_features(
     put("lr_count_night", night)
     put("lr_share_night", night / denom)
 
-    out = pd.DataFrame(
-        {
-            "origin": np.repeat(origins_idx, len(cells)),
-            "cell_x": np.tile(cells["cell_x"].to_numpy(), len(o_day)),
-            "cell_y": np.tile(cells["cell_y"].to_numpy(), len(o_day)),
-        }
-    )
-    for k, v in cols.items():
-        out[k] = v
-    return out
+    keys = {
+        "origin": np.repeat(origins_idx, len(cells)),
+        "cell_x": np.tile(cells["cell_x"].to_numpy(), len(o_day)),
+        "cell_y": np.tile(cells["cell_y"].to_numpy(), len(o_day)),
+    }
+    # one frame over the arrays (no second copy of every column while it is assembled)
+    return pd.DataFrame({**keys, **cols}, copy=False)

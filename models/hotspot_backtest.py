@@ -46,10 +46,17 @@ from models.backtest import (
     loo_ceiling_scores,
     run_model_backtest,
 )
-from models.baselines import HotspotParams, hotspot_baseline_scores
+from models.baselines import (
+    HotspotParams,
+    hotspot_baseline_scores,
+    kde_scores,
+    last_period_scores,
+    long_run_scores,
+    prospective_scores,
+)
 from models.calibration import calibration_by_group
 from models.extra_features import ExtraFeatureParams, build_extra_features
-from models.grid import history_cube
+from models.grid import CountCube, history_cube
 from riskwarn.domains import Domain
 
 log = logging.getLogger(__name__)
@@ -173,17 +180,110 @@ def add_stacked_features(
         spec.tz,
         start=history_start(origins, params),
     )
-    base = hotspot_baseline_scores(cube, list(origins), params)
-    wide = base.pivot_table(index=KEYS, columns="method", values="score").reset_index()
-    wide = wide.rename(columns=STACKED_BASELINES)
-    wide = wide.merge(cells[["cell_x", "cell_y"]], on=["cell_x", "cell_y"])
-    frame = frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
+    frame = frame.assign(**stacked_baseline_columns(frame, cube, cells, origins, params))
     if not spec.extra_features:
         return frame
     extra = build_extra_features(
         events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
     )
-    return frame.merge(extra, on=KEYS, how="left", validate="one_to_one")
+    return join_aligned(frame, extra)
+
+
+def stacked_baseline_columns(
+    frame: pd.DataFrame,
+    cube: CountCube,
+    cells: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    params: HotspotParams,
+) -> dict[str, np.ndarray]:
+    """The stacked baseline inputs (``hist_*``) of each row of ``frame``: the score of
+    :func:`models.baselines.hotspot_baseline_scores` of its origin and cell (NaN for a
+    cell outside ``cells``), columns in the order of the method names (as a pivot of the
+    long scores gave them).
+
+    Computed per origin as ``origins x cube cells`` arrays and read out by position: the
+    long table of every origin x cell x method and its pivot (several times the frame's
+    size at city scale) is never built; the values are the same numbers.
+    """
+    per_method = {m: np.empty((len(origins), len(cube.cells))) for m in sorted(params.methods)}
+    scorers = {
+        "long_run": lambda o: long_run_scores(cube, o),
+        "kde": lambda o: kde_scores(
+            cube, o, params.kde_bandwidth_m, params.cell_size_m, params.kde_window_days
+        ),
+        "prospective": lambda o: prospective_scores(
+            cube,
+            o,
+            params.prospective_bandwidth_m,
+            params.prospective_time_window_days,
+            params.cell_size_m,
+        ),
+        "last_period": lambda o: last_period_scores(cube, o, params.last_period_days),
+    }
+    for i, origin in enumerate(origins):
+        o = cube.day_index(origin)
+        for method, values in per_method.items():
+            values[i] = scorers[method](o).astype(float)
+    row_origin = origins.get_indexer(pd.DatetimeIndex(frame["origin"]))
+    cube_cells = cube.cells[["cell_x", "cell_y"]].astype("int64")
+    row_cell = cell_positions(cube_cells, frame)
+    scored = cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates()
+    in_cells = cell_positions(scored.sort_values(["cell_x", "cell_y"]), frame) >= 0
+    ok = (row_origin >= 0) & (row_cell >= 0) & in_cells
+    columns: dict[str, np.ndarray] = {}
+    for method, values in per_method.items():
+        col = np.full(len(frame), np.nan)
+        col[ok] = values[row_origin[ok], row_cell[ok]]
+        columns[STACKED_BASELINES[method]] = col
+    return columns
+
+
+def keys_strictly_sorted(frame: pd.DataFrame) -> bool:
+    """Rows strictly increasing in (origin, cell_x, cell_y): sorted by ``KEYS``, each once."""
+    if len(frame) < 2:
+        return True
+    o = pd.DatetimeIndex(frame["origin"]).asi8
+    x = frame["cell_x"].to_numpy(np.int64)
+    y = frame["cell_y"].to_numpy(np.int64)
+    do, dx, dy = np.diff(o), np.diff(x), np.diff(y)
+    return bool(((do > 0) | ((do == 0) & ((dx > 0) | ((dx == 0) & (dy > 0))))).all())
+
+
+def model_rows(
+    frame: pd.DataFrame, train: pd.DatetimeIndex, evals: pd.DatetimeIndex
+) -> pd.DataFrame:
+    """The rows of ``frame`` at the training and evaluation origins, once per key, sorted
+    by ``KEYS`` with a fresh index (what the backtest fits and scores). ``frame`` itself
+    (no copy) when it already is that: the frames built here hold exactly those origins,
+    sorted and unique."""
+    if frame["origin"].isin(train.union(evals)).all() and keys_strictly_sorted(frame):
+        return frame.reset_index(drop=True)
+    return (
+        pd.concat([frame[frame["origin"].isin(train)], frame[frame["origin"].isin(evals)]])
+        .drop_duplicates(KEYS)
+        .sort_values(KEYS, kind="stable", ignore_index=True)
+    )
+
+
+def cell_positions(sorted_cells: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Position of each row's (cell_x, cell_y) in ``sorted_cells`` (sorted, unique; -1 if
+    absent)."""
+    from features.incidents import _cell_codes
+
+    return _cell_codes(sorted_cells.reset_index(drop=True), rows)
+
+
+def join_aligned(frame: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """``frame.merge(more, on=KEYS, how="left", validate="one_to_one")``; when ``more``
+    holds the same keys in the same row order (the extra features are built that way),
+    its columns are added as they are, without the merge's copy of every column."""
+    same = len(frame) == len(more) and all(
+        pd.Index(frame[k]).equals(pd.Index(more[k])) for k in KEYS
+    )
+    if same and keys_strictly_sorted(frame):  # sorted and unique: one to one
+        cols = [c for c in more.columns if c not in KEYS]
+        return frame.assign(**{c: more[c].to_numpy() for c in cols})
+    return frame.merge(more, on=KEYS, how="left", validate="one_to_one")
 
 
 def history_start(origins: pd.DatetimeIndex, params: HotspotParams) -> pd.Timestamp:
@@ -308,13 +408,9 @@ def run_hotspot_backtest(
     )
 
     t1 = time.perf_counter()
-    train_frame = frame[frame["origin"].isin(train)]
-    eval_frame = frame[frame["origin"].isin(evals)]
-    model_frame = (
-        pd.concat([train_frame, eval_frame])
-        .drop_duplicates(KEYS)
-        .sort_values(KEYS, kind="stable", ignore_index=True)
-    )
+    eval_labels = frame.loc[frame["origin"].isin(evals), [*KEYS, "label_count", "label_any"]]
+    model_frame = model_rows(frame, train, evals)
+    del frame  # model_frame is the frame itself when it was already sorted (no second copy)
     mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer)
     timings["model_s"] = time.perf_counter() - t1
 
@@ -323,7 +419,7 @@ def run_hotspot_backtest(
     base = hotspot_baseline_scores(cube, list(evals), spec.baselines)
     timings["baselines_s"] = time.perf_counter() - t2
 
-    labels = eval_frame[[*KEYS, "label_count", "label_any"]]
+    labels = eval_labels
     scores = pd.concat(
         [
             mb.scores[[*KEYS, "score"]].assign(method="xgboost"),

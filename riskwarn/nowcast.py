@@ -68,6 +68,80 @@ def model_level_policy(
     )
 
 
+def serve_site_model(
+    champion: Champion | None,
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str,
+    tz: str,
+) -> pd.DataFrame:
+    """The site model's part of a served level, per site at ``origin`` (the one entry of
+    batch nowcast and stream).
+
+    ``readings`` hold only readings before ``origin`` (the serving window). A displacement
+    sensor whose median reading spacing exceeds
+    :func:`riskwarn.sensor_rules.max_model_spacing_hours` of the domain's step (e.g. a
+    monthly survey point under the hourly model) is left out of the model's inputs; a
+    site left with no displacement sensor the model may read, while it has one that
+    reports, is not scored by the model at all (probability NaN, ``model_applicable``
+    False): its level comes from the sensor rules and health checks, and its reasons
+    say so. Returns one row per site in ``sites`` order: ``unit_id``, ``probability``
+    (NaN where refused or without a champion), ``model_applicable``, ``spacing_hours``
+    (the widest median spacing of the site's displacement sensors, NaN if unknown) and
+    ``reason_items`` (the model's own reasons, or why it was not applied).
+    """
+    unit_ids = sites["record_id"].astype(str).tolist()
+    limit = sensor_rules.max_model_spacing_hours(domains.get(domain).step_hours)
+    disp_sensors = sensors.loc[
+        sensors["sensor_type"].isin(DISPLACEMENT_TYPES) & sensors["site_id"].notna()
+    ]
+    site_of = disp_sensors.set_index(disp_sensors["record_id"].astype(str))["site_id"].astype(str)
+    disp = readings.loc[
+        readings["sensor_id"].isin(site_of.index)
+        & readings["quantity"].isin(["displacement_mm", "crack_width_mm"])
+    ]
+    spacing = sensor_rules.reading_spacing_hours(disp)
+    spacing.index = spacing.index.astype(str)
+    sparse = spacing[spacing > limit]
+    reporting = spacing.index[spacing.notna()]
+    usable_sites = set(site_of.reindex(reporting.difference(sparse.index)))
+    refused = {u for u in set(site_of.reindex(sparse.index)) if u not in usable_sites}
+    reasons: dict[str, list[Any]] = {u: [] for u in unit_ids}
+    for u in set(site_of.reindex(sparse.index)):
+        ids = sorted(s for s in sparse.index if site_of[s] == u)
+        if u in reasons:
+            reasons[u].append(
+                sensor_rules.model_not_applicable_reason(
+                    ids, [float(sparse[s]) for s in ids], limit, whole_site=u in refused
+                )
+            )
+    by_site = spacing.groupby(site_of.reindex(spacing.index)).max()
+    prob = np.full(len(unit_ids), np.nan)
+    if champion is not None:
+        model_readings = (
+            readings.loc[~readings["sensor_id"].isin(sparse.index)] if len(sparse) else readings
+        )
+        frame = sf.site_model_frame(sites, sensors, model_readings, origin, domain, tz)
+        frame = pd.DataFrame({"unit_id": unit_ids}).merge(frame, on="unit_id", how="left")
+        prob = predict_probability(champion, frame)
+        for u, items in site_model_reasons(champion, frame).items():
+            if u in reasons and u not in refused:
+                reasons[u] = [*items, *reasons[u]]
+    applicable = np.array([u not in refused for u in unit_ids])
+    prob = np.where(applicable, prob, np.nan)
+    return pd.DataFrame(
+        {
+            "unit_id": unit_ids,
+            "probability": prob,
+            "model_applicable": applicable,
+            "spacing_hours": [float(by_site.get(u, np.nan)) for u in unit_ids],
+            "reason_items": [reasons[u] for u in unit_ids],
+        }
+    )
+
+
 def site_sensor_state(
     sites: pd.DataFrame,
     sensors: pd.DataFrame,
@@ -273,14 +347,11 @@ def nowcast_geohazard(
     codes = sf.admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
     units = units.merge(codes, left_on="admin_code", right_on="record_id", how="left")
     units = units.merge(state.astype({"unit_id": str}), on="unit_id", how="left")
-    model_reasons: dict[str, list[Any]] = {}
-    if champion is not None:
-        frame = sf.site_model_frame(sites, sensors, readings, origin, domain, settings.display_tz)
-        frame = units[["unit_id"]].merge(frame, on="unit_id", how="left")
-        prob = predict_probability(champion, frame)
-        model_reasons = site_model_reasons(champion, frame)
-    else:
-        prob = np.full(len(units), np.nan)
+    served = serve_site_model(
+        champion, sites, sensors, readings, origin, domain, settings.display_tz
+    ).set_index("unit_id")
+    prob = served["probability"].reindex(units["unit_id"]).to_numpy(float)
+    model_reasons = served["reason_items"].to_dict()
     sensor_score = units["sensor_level_rank"].fillna(0).to_numpy() / 4.0
     score = np.fmax(np.nan_to_num(prob, nan=0.0), sensor_score)
     forecasts = forecasts_frame(units, prob, domain, origin, score=score)

@@ -454,3 +454,75 @@ def sensor_health_reason(
 DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # the nowcast's rules: 30 days of hourly steps set the steady velocity, 6-hour velocities
 NOWCAST_RULES = SensorRules(steady_window_steps=30 * 24, smooth_steps=6, fit_steps=12)
+
+
+# --------------------------------------------------------------------------- model applicability
+
+# The site model is trained on sensors read every 10 min to 1 h (the simulator, the lake's
+# loggers) and reads them through hourly 6-hour velocities (the rule level), 1-day
+# velocities and 5-reading inverse-velocity lines. A displacement sensor whose readings
+# come more than this many model steps apart (median spacing; 4 h for the hourly model,
+# 4 days for the daily one) yields inputs the model never saw: a month-long velocity
+# looks like a 1-day one, five monthly readings like a five-hour 1/v line. The model is
+# not applied to such a sensor; the sensor rules and the health checks still are.
+MODEL_SPACING_FACTOR = 4.0
+
+
+def reading_spacing_hours(readings: pd.DataFrame) -> pd.Series:
+    """Median hours between consecutive readings of each ``sensor_id`` (pure).
+
+    Readings with a missing value do not count (a logged gap is not a reading); a sensor
+    with fewer than two readings gets NaN (its spacing is unknown).
+    """
+    r = readings.loc[readings["value"].notna(), ["sensor_id", "observed_at"]]
+    r = r.drop_duplicates().sort_values(["sensor_id", "observed_at"])
+    gap = r.groupby("sensor_id", observed=True)["observed_at"].diff().dt.total_seconds() / 3600
+    out = gap.groupby(r["sensor_id"], observed=True, sort=True).median()
+    out.name = "spacing_hours"
+    return out
+
+
+def max_model_spacing_hours(step_hours: float) -> float:
+    """The widest median reading spacing the site model of ``step_hours`` accepts."""
+    return MODEL_SPACING_FACTOR * float(step_hours)
+
+
+def spacing_text(hours: float) -> tuple[str, str]:
+    """'~30 days' / '~6 h' (English, Chinese) for a reading spacing."""
+    if hours >= 48:
+        d = round(hours / 24.0)
+        return f"~{d} days", f"约 {d} 天"
+    h = round(hours, 1) if hours < 10 else round(hours)
+    return f"~{h:g} h", f"约 {h:g} 小时"
+
+
+def model_not_applicable_reason(
+    sensor_ids: list[str], spacing_hours: list[float], limit_hours: float, whole_site: bool
+) -> dict[str, str]:
+    """Why the site model was not applied to these sensors, as a bilingual reason item.
+
+    ``whole_site``: no sensor of the site was usable, so the level is the sensor rules'
+    (and the health checks') alone.
+    """
+    en_s = ", ".join(
+        f"{s} (readings every {spacing_text(h)[0]})"
+        for s, h in zip(sensor_ids, spacing_hours, strict=True)
+    )
+    zh_s = "、".join(
+        f"{s}（每{spacing_text(h)[1]}一次读数）"
+        for s, h in zip(sensor_ids, spacing_hours, strict=True)
+    )
+    lim_en, lim_zh = spacing_text(limit_hours)
+    if whole_site:
+        return {
+            "en": f"Model not applicable: sensor {en_s}; the model was trained on readings at "
+            f"most {lim_en} apart. Level from the sensor rules and sensor checks only.",
+            "zh": f"模型不适用：传感器 {zh_s}；模型训练数据的读数间隔不超过{lim_zh}。"
+            "预警级别仅依据传感器规则和设备状态检查。",
+        }
+    return {
+        "en": f"Sensor {en_s} not used by the model (trained on readings at most {lim_en} "
+        "apart); the sensor rules still apply to it.",
+        "zh": f"传感器 {zh_s} 未用于模型（模型训练数据的读数间隔不超过{lim_zh}）；"
+        "传感器规则仍适用。",
+    }

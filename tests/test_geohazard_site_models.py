@@ -411,3 +411,48 @@ def test_model_boosted_from_the_prior_ranks_like_velocity_from_few_failures() ->
         assert np.allclose(c.sum(axis=1), raw, atol=1e-4)
         fast = test["velocity_mm_per_day"].idxmax()
         assert c.drop(columns="bias").loc[fast].idxmax() == "velocity_mm_per_day"
+
+
+def test_three_gorges_served_levels_stay_below_orange(trained: dict, shared_data: Path) -> None:
+    """Issue 15, the Three Gorges points (slopes that did not fail): what the product
+    serves with a champion site model. The points are read monthly; the model was trained
+    on 10-minute readings and reads a month's movement as a day's, so it is not applied
+    to them (``riskwarn.nowcast.serve_site_model``): no model probability, the level is
+    the sensor checks' (blue: a sensor silent for hours is unknown, not stable) and the
+    reasons say the model was not applicable and why. With the guard off
+    (``MODEL_SPACING_FACTOR`` = inf) this model raises 6 of the 17 points to yellow at
+    the 2007-06 origin ("the slope moved 12.64 mm per day recently": a month's movement
+    read as a day's) and this test fails; it never reaches orange on these points (all
+    months: bench/bench_threegorges.py --served). The two origins are the first hours
+    after the 2007-06 and 2011-04 readings, months of the largest steps."""
+    from testkit.threegorges import read_threegorges, served_levels, threegorges_home
+
+    readings, rain, landslide_of, tz = read_threegorges(shared_data)
+    settings, store = threegorges_home(
+        trained["root"] / "threegorges", readings, rain, landslide_of, trained["uri"], "1"
+    )
+    origins = [
+        (pd.Timestamp(m, tz=tz) + pd.Timedelta(hours=1)).tz_convert("UTC")
+        for m in ("2007-06-01", "2011-04-01")
+    ]
+    served = served_levels(settings, store, origins)
+    store.close()
+    assert served["point"].nunique() == 17 and len(served) == 34
+    assert served["level_rank"].max() < 3  # no orange or red
+    # the level is the sensor checks' everywhere: blue (no reading for hours)
+    assert (served["level_rank"] == 1).all()
+    # the model decided nothing where it had readings: refused, and the reasons say why
+    at = pd.DatetimeIndex(readings["observed_at"]).tz_convert("UTC")
+    for o, g in served.groupby("origin"):
+        window = readings.loc[(at >= o - pd.Timedelta(days=35)) & (at < o)]
+        monthly = set(window["sensor_id"].value_counts().loc[lambda n: n >= 2].index)
+        assert len(monthly) >= 10  # the points with two readings in the window
+        for r in g.itertuples():
+            text = " | ".join(r.reasons)
+            if r.point in monthly:
+                assert pd.isna(r.probability)
+                assert "Model not applicable" in text and "readings every ~" in text
+                assert "Model probability" not in text
+            else:  # no reading in the window (not yet installed, or stopped): no movement read
+                assert "sent no reading" in text
+            assert "Sensor " + r.point in text  # the sensor check that set blue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -159,7 +160,7 @@ def validate_chunks(
         reasons = pd.Series([], dtype=object)
     else:
         candidates = pd.concat(parts, ignore_index=True)
-        reasons = pd.concat(why, ignore_index=True)
+        reasons = _concat_reasons(why)
         parts.clear()  # the chunks are now in `candidates`: do not hold them twice
         why.clear()
     fetch = fetch_hashes = None
@@ -183,6 +184,15 @@ def validate_chunks(
         fetch_originals=fetch,
         fetch_hashes=fetch_hashes,
     )
+
+
+def _concat_reasons(parts: list[pd.Series]) -> pd.Series:
+    """The chunks' reasons as one Series; categorical chunks stay integer codes."""
+    if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+        from pandas.api.types import union_categoricals
+
+        return pd.Series(union_categoricals([p.array for p in parts]))
+    return pd.concat([p.astype(object) for p in parts], ignore_index=True)
 
 
 def fetch_row_hashes(
@@ -248,10 +258,13 @@ def read_and_validate(
     def reread() -> Iterator[RawChunk]:
         return read_raw_chunks(mapping, p, [])
 
+    parquet = mapping.format == "parquet" or p.suffix == ".parquet"
     try:
         return validate_chunks(
             mapping,
-            read_raw_chunks(mapping, p, messages),
+            # typed Parquet path: repeated values printed once, kept as codes; the
+            # re-read (originals, content hashes of repeated ids) stays all text
+            read_raw_chunks(mapping, p, messages, typed=parquet),
             pseudonym_key=pseudonym_key,
             as_of=as_of,
             batch_id=batch_id,
@@ -260,7 +273,7 @@ def read_and_validate(
             progress=progress,
             reread=reread,
             city_area=city_area,
-            hash_later=mapping.format == "parquet" or p.suffix == ".parquet",
+            hash_later=parquet,
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)
@@ -331,8 +344,9 @@ def ingest_files(
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
 
-    ``on_report`` gets each file's report as soon as its batch is in the lake (the
-    serving store records it there, so a later failure leaves the earlier files recorded).
+    ``on_report`` gets each file's report once its batch is in the lake (the serving
+    store records it there, so a later failure leaves the earlier files recorded); with
+    the writer thread that is after the next file is validated, or at the end.
     A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
     import pyarrow
 
@@ -340,26 +354,53 @@ def ingest_files(
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     area = city_area(settings)
-    reports = []
-    for f in files:
-        batch = read_and_validate(
-            mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
-        )
-        reports.append(
-            store_batch(
+    reports: list[dict[str, Any]] = []
+    # A file's lake write (delta-rs and pyarrow, which release the GIL) runs in one
+    # writer thread while the next file is read and validated: commits stay one at a
+    # time and in file order, reports come in file order, and at most two files' rows
+    # are held (the one being written, the one being validated).
+    pending: Future[dict[str, Any]] | None = None
+
+    def _store(batch: Batch) -> dict[str, Any]:
+        try:
+            return store_batch(
                 batch,
                 settings.lake_dir,
                 as_of,
                 mapping.partition,
                 ids_carry_time=mapping.ids_carry_time,
             )
-        )
-        # hold one file's rows at a time: drop this batch before reading the next file and
-        # hand Arrow's freed buffers back to the OS
-        del batch
-        pyarrow.default_memory_pool().release_unused()
+        finally:
+            # hold no file's rows longer than needed: drop the batch and hand Arrow's
+            # freed buffers back to the OS
+            del batch
+            pyarrow.default_memory_pool().release_unused()
+
+    def _collect(done: Future[dict[str, Any]]) -> None:
+        reports.append(done.result())  # a LakeError of that file is raised here
         if on_report is not None:
             on_report(reports[-1])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
+        try:
+            for f in files:
+                batch = read_and_validate(
+                    mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
+                )
+                if pending is not None:
+                    _collect(pending)
+                    pending = None
+                pending = writer.submit(_store, batch)
+                del batch
+            if pending is not None:
+                _collect(pending)
+                pending = None
+        except BaseException:
+            # a failure while reading the next file: the file being written still ends
+            # (and is reported) before the error goes on, as without the writer thread
+            if pending is not None and pending.exception() is None:
+                _collect(pending)
+            raise
     return reports
 
 

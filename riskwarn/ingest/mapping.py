@@ -417,7 +417,9 @@ def map_chunk(
         out["source"] = mapping.name
         out["record_id"] = ""
         out["_original"] = stored_json(mapping, clean)
-        return out, pd.Series(f"missing_column:{missing[0]}", index=raw.index, dtype=object)
+        every = np.ones(len(raw), dtype=bool)
+        why = np.full(len(raw), f"missing_column:{missing[0]}", dtype=object)
+        return out, reason_codes(why, every, raw.index)
 
     def flag(mask: pd.Series | np.ndarray, code: str) -> None:
         m = np.asarray(pd.Series(mask).fillna(False), dtype=bool) & ~has
@@ -476,12 +478,25 @@ def map_chunk(
         flag(v < lo, "below_range")
         flag(v > hi, "absurd_value")
     out = out.drop(columns=[c for c in ("_swap_lon", "_swap_lat") if c in out.columns])
-    reason = pd.Series(reason_arr, index=raw.index, dtype=object)
+    reason = reason_codes(reason_arr, has, raw.index)
     bad = pd.Series(has, index=raw.index)
     out["_original"] = pd.Series(None, index=out.index, dtype=object)
     if bad.any():
         out.loc[bad, "_original"] = stored_json(mapping, clean[bad])
     return out, reason
+
+
+def reason_codes(reasons: np.ndarray, has: np.ndarray, index: pd.Index) -> pd.Series:
+    """Per-row reasons as a categorical Series (integer codes; category ``""`` = no
+    reason): ``reasons`` is read only where ``has`` is set, so the usual all-clean chunk
+    costs no string work, and later stages test "has a reason" on the codes."""
+    codes = np.zeros(len(has), dtype=np.int32)
+    cats: list[str] = [""]
+    if has.any():
+        sub, uniq = pd.factorize(reasons[has])
+        cats += [str(u) for u in uniq]
+        codes[has] = sub + 1
+    return pd.Series(pd.Categorical.from_codes(codes, categories=cats), index=index)
 
 
 def row_hashes(mapping: SourceMapping, raw: pd.DataFrame, pseudonym_key: str) -> np.ndarray:

@@ -136,16 +136,25 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
     return stringify_factorized(frame)[0]
 
 
-def stringify_factorized(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Factorized]]:
+def stringify_factorized(
+    frame: pd.DataFrame, *, typed: bool = False
+) -> tuple[pd.DataFrame, dict[str, Factorized]]:
     """:func:`stringify`, plus each text column factorized: ``(codes, distinct texts)``
     such that ``distinct[codes]`` is the column and the distinct texts are unique (what
     ``pd.factorize(text, use_na_sentinel=False)`` gives, up to the order of the codes).
     The map stage uses them instead of factorizing the text again. A column whose
     distinct values are most of its rows (ids, measured values) is left out: the map
-    stage does not evaluate it value by value anyway."""
+    stage does not evaluate it value by value anyway.
+
+    ``typed`` (the typed path of Parquet sources): a factorized column is returned as a
+    ``pandas.Categorical`` of those distinct texts instead of one text per row. Its
+    values are the same texts (``astype(object)``, ``astype(str)``, ``isin``, JSON), but
+    no value is printed more than once and no per-row string is built: the map stage
+    reads such a column through its codes only."""
     import pyarrow
 
     out = {}
+    cats: dict[str, pd.Categorical] = {}
     factorized: dict[str, Factorized] = {}
     for col in frame.columns:
         s = frame[col]
@@ -156,26 +165,39 @@ def stringify_factorized(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, F
             codes, uniq = _factorize_exact(s)
         labels = uniq.astype(str).fillna("").to_numpy(dtype=object)  # NaN bits: never used
         labels = np.append(labels, "")
-        text = pyarrow.array(labels, pyarrow.string())
         at = np.where(codes < 0, len(uniq), codes)
-        out[str(col)] = text.take(at)
         if len(labels) <= len(frame) // 2:
             # equal texts of different values (a dictionary's "" and a null) share a code
             merged, distinct = pd.factorize(labels)
             factorized[str(col)] = (merged[at], np.asarray(distinct, dtype=object))
+            if typed:
+                cats[str(col)] = pd.Categorical.from_codes(
+                    factorized[str(col)][0], categories=pd.Index(distinct, dtype=object)
+                )
+                continue
+        out[str(col)] = pyarrow.array(labels, pyarrow.string()).take(at)
     text_frame = pyarrow.table(out).to_pandas()  # Arrow-backed strings, like read_csv's
+    if typed:
+        parts = {str(c): cats[str(c)] if str(c) in cats else text_frame[str(c)] for c in frame}
+        text_frame = pd.DataFrame(parts, index=pd.RangeIndex(len(frame)))
     return text_frame.set_axis(frame.index), factorized
 
 
-def read_raw_chunks(mapping: SourceMapping, path: Path, messages: list[str]) -> Iterator[RawChunk]:
-    """All-text chunks of a CSV/CSV.gz/Parquet file; file-level problems raise FileProblem."""
+def read_raw_chunks(
+    mapping: SourceMapping, path: Path, messages: list[str], *, typed: bool = False
+) -> Iterator[RawChunk]:
+    """All-text chunks of a CSV/CSV.gz/Parquet file; file-level problems raise FileProblem.
+
+    ``typed`` (Parquet only): columns that repeat their values come as categoricals of
+    their texts (:func:`stringify_factorized`), printed once per distinct value; chunks
+    with a NUL byte or an over-long value stay all text."""
     if not path.exists():
         raise FileProblem("file_not_found", f"file not found: {path}")
     size = path.stat().st_size
     if size == 0:
         raise FileProblem("empty_file", "empty file: 0 bytes")
     if mapping.format == "parquet" or path.suffix == ".parquet":
-        yield from _parquet_chunks(mapping, path, size)
+        yield from _parquet_chunks(mapping, path, size, typed=typed)
         return
     encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size)
     messages.extend(msgs)
@@ -219,7 +241,9 @@ def _plain_text(batch: Any, max_chars: int) -> bool:
     return True
 
 
-def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[RawChunk]:
+def _parquet_chunks(
+    mapping: SourceMapping, path: Path, size: int, *, typed: bool = False
+) -> Iterator[RawChunk]:
     """A Parquet file in batches of ``chunk_rows``, after checking its metadata against
     the mapping's limits (columns, rows, uncompressed bytes)."""
     import pyarrow as pyarrow_mod
@@ -257,7 +281,7 @@ def _parquet_chunks(mapping: SourceMapping, path: Path, size: int) -> Iterator[R
             rows = np.arange(start, start + rb.num_rows, dtype=np.int64)
             start += rb.num_rows
             plain = _plain_text(rb, limits.max_field_chars)
-            text, factorized = stringify_factorized(rb.to_pandas())
+            text, factorized = stringify_factorized(rb.to_pandas(), typed=typed and plain)
             yield RawChunk(text, rows, [], plain_text=plain, factorized=factorized)
     except (pyarrow_mod.ArrowInvalid, OSError) as exc:
         raise FileProblem(

@@ -184,6 +184,42 @@ def _take(frame: pd.DataFrame, order: np.ndarray) -> pd.DataFrame:
     return frame.take(order)
 
 
+def _has_reason(reasons: pd.Series) -> np.ndarray:
+    """``reasons != ""`` as a NumPy mask; on the codes when the reasons are categorical."""
+    if isinstance(reasons.dtype, pd.CategoricalDtype):
+        cats = reasons.cat.categories
+        none = cats.get_indexer([""])[0]
+        codes = reasons.cat.codes.to_numpy()
+        return (codes != none) if none >= 0 else np.ones(len(codes), dtype=bool)
+    return (reasons != "").to_numpy(dtype=bool, copy=True)
+
+
+def _messages(reasons: pd.Series) -> pd.Series:
+    """:func:`reason_message` of each reason, computed once per distinct reason."""
+    text = {r: reason_message(r) for r in pd.unique(reasons.to_numpy(dtype=object))}
+    return reasons.map(text)
+
+
+def _schema_failures(
+    frame: pd.DataFrame, table: Table, key_duplicated: np.ndarray | None = None
+) -> pd.Series:
+    """The rows of :func:`_schema_reasons` that fail, with their reasons (the mask is
+    found on integer codes: the usual all-clean batch builds no per-row text)."""
+    if len(frame) <= _PANDERA_ROWS:
+        why = _pandera_reasons(frame, table)
+        return why[(why != "").to_numpy(dtype=bool)]
+    codes, cats = _contract_codes(frame, table, key_duplicated)
+    has = codes > 0
+    flagged = frame.index[has][:_PANDERA_ROWS]
+    sample = frame.index[:_PANDERA_ROWS].union(flagged)
+    sub = frame.loc[sample]
+    if _pandera_reasons(sub, table).equals(_contract_reasons(sub, table)):
+        return pd.Series(cats[codes[has]], index=frame.index[has], dtype=object)
+    log.warning("contract masks disagree with pandera on a sample: validating all rows")
+    why = _pandera_reasons(frame, table)
+    return why[(why != "").to_numpy(dtype=bool)]
+
+
 def _schema_reasons(
     frame: pd.DataFrame, table: Table, key_duplicated: np.ndarray | None = None
 ) -> pd.Series:
@@ -230,6 +266,15 @@ def _contract_reasons(
     """The checks of ``contracts.pandera_schema`` as vectorised masks, in pandera's
     reporting order (key uniqueness, then per field: nullability, allowed values, min,
     max); a row's first failure is its reason. ``frame`` has the canonical dtypes."""
+    codes, cats = _contract_codes(frame, table, key_duplicated)
+    return pd.Series(cats[codes], index=frame.index, dtype=object)
+
+
+def _contract_codes(
+    frame: pd.DataFrame, table: Table, key_duplicated: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_contract_reasons` as integer codes into an array of reason texts
+    (code 0 = ``""``, no failure)."""
     checks: list[tuple[np.ndarray, str]] = []
     key = list(table.key)
     dup = _duplicated_rows(frame[key]) if key_duplicated is None else key_duplicated
@@ -248,13 +293,16 @@ def _contract_reasons(
         if f.max_value is not None:
             high = (s > f.max_value).fillna(False).to_numpy(dtype=bool)
             checks.append((high & ~null, f"schema:{f.name}:less_than_or_equal_to"))
-    reason = np.full(len(frame), "", dtype=object)
+    texts = ["", *dict.fromkeys(code for _, code in checks)]
+    at = {t: i for i, t in enumerate(texts)}
+    codes = np.zeros(len(frame), dtype=np.int32)
     has = np.zeros(len(frame), dtype=bool)
     for mask, code in checks:
         new = mask & ~has
-        reason[new] = code
-        has |= new
-    return pd.Series(reason, index=frame.index, dtype=object)
+        if new.any():
+            codes[new] = at[code]
+            has |= new
+    return codes, np.array(texts, dtype=object)
 
 
 def _messages_for(quarantine: pd.DataFrame) -> list[str]:
@@ -321,8 +369,9 @@ def finish_batch(
     when the candidates come without ``_hash``."""
     table = TABLES[mapping.table]
     cand = candidates.reset_index(drop=True)
-    reasons = reasons.reset_index(drop=True).astype(object)
-    flagged = (reasons != "").to_numpy(dtype=bool, copy=True)  # in step with `reasons`
+    reasons = reasons.reset_index(drop=True)
+    flagged = _has_reason(reasons)  # in step with `reasons`
+    reasons = reasons.astype(object)
     duplicate = pd.Series(False, index=cand.index)
     ok = pd.Series(~flagged, index=cand.index)
     ids = _IdOrder(cand["record_id"])  # one sort of the ids serves every id check below
@@ -353,7 +402,7 @@ def finish_batch(
             flagged |= conflict
     ok = pd.Series(~flagged, index=cand.index) & ~duplicate
     if mapping.spike is not None and table.name == "sensor_readings" and ok.any():
-        spike = _spikes(cand[ok], mapping.spike.max_jump)
+        spike = _spikes(_rows(cand, ok), mapping.spike.max_jump)
         idx = spike[spike].index
         if mapping.spike.action == "quarantine":
             reasons[idx] = "spike"
@@ -370,8 +419,7 @@ def finish_batch(
         "record_id",
     ]
     key_dup = ids.repeated_within(ok.to_numpy())[accepted.index] if one_source else None
-    schema_why = _schema_reasons(accepted, table, key_dup)
-    bad = schema_why[schema_why != ""]
+    bad = _schema_failures(accepted, table, key_dup)
     reasons[bad.index] = bad
     flagged[bad.index] = True
     ok = pd.Series(~flagged, index=cand.index) & ~duplicate
@@ -399,7 +447,7 @@ def finish_batch(
             "file_name": file_name,
             "row_number": rejected["_row"].astype("int64"),
             "reason": reasons[rejected.index],
-            "message": reasons[rejected.index].map(reason_message),
+            "message": _messages(reasons[rejected.index]),
             "original": rejected["_original"],
         },
         columns=QUARANTINE_COLUMNS,

@@ -1,0 +1,189 @@
+"""The memory-saving road of hotspot training gives the model the same inputs as the
+copying road it replaced (issue 18.3: the city's ``train incidents`` passed 11.5 GB).
+
+The stacked baseline inputs are read out of per-origin arrays instead of a pivot of the
+long score table; the extra features are added by position instead of a merge; the
+backtest's model frame, its training rows and the fit / early-stopping / calibration
+slices are positional slices of the one frame instead of copies. Each is compared here
+with the old computation (kept in this file as the reference) on a tiny frame: the same
+values, columns, order and index, so the boosters see the same matrices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.cells import active_cells, assign_cells
+from features.incidents import CellFeatureParams, build_cell_features
+from models.backtest import KEYS, ModelConfig, label_window_end, split_by_time, training_rows
+from models.baselines import HotspotParams, hotspot_baseline_scores
+from models.extra_features import ExtraFeatureParams, build_extra_features
+from models.grid import history_cube
+from models.hotspot_backtest import (
+    STACKED_BASELINES,
+    HotspotBacktestSpec,
+    add_stacked_features,
+    event_cells,
+    history_start,
+    join_aligned,
+    model_rows,
+)
+from tests.test_backtest import CRS, TZ, synthetic_events
+
+SPEC = HotspotBacktestSpec(
+    crs=CRS,
+    cell_size_m=250.0,
+    tz=TZ,
+    start=pd.Timestamp("2016-01-04"),
+    end=pd.Timestamp("2016-03-28"),
+    holiday_country="US",
+)
+
+
+def _frame() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DatetimeIndex]:
+    ev = assign_cells(synthetic_events(n_cells=8, days=460), CRS, 250.0)
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    start = pd.Timestamp(SPEC.start).tz_localize(TZ).tz_convert("UTC")
+    cells = active_cells(ev, start)
+    origins = pd.date_range("2015-08-03", "2016-03-28", freq="7D", tz=TZ).tz_convert("UTC")
+    frame = build_cell_features(ev, cells, origins, CellFeatureParams(tz=TZ, holiday_country="US"))
+    frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
+    return frame, ev, cells, origins
+
+
+def _old_add_stacked_features(frame, events, cells, spec) -> pd.DataFrame:
+    """``add_stacked_features`` as it was before the memory work (long scores, pivot,
+    merges): the reference."""
+    origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
+    params = HotspotParams(
+        cell_size_m=spec.cell_size_m,
+        kde_bandwidth_m=spec.baselines.kde_bandwidth_m,
+        prospective_bandwidth_m=spec.baselines.prospective_bandwidth_m,
+        prospective_time_window_days=spec.baselines.prospective_time_window_days,
+        methods=tuple(STACKED_BASELINES),
+    )
+    cube = history_cube(
+        events,
+        event_cells(events, cells),
+        origins.max(),
+        spec.tz,
+        start=history_start(origins, params),
+    )
+    base = hotspot_baseline_scores(cube, list(origins), params)
+    wide = base.pivot_table(index=KEYS, columns="method", values="score").reset_index()
+    wide = wide.rename(columns=STACKED_BASELINES)
+    wide = wide.merge(cells[["cell_x", "cell_y"]], on=["cell_x", "cell_y"])
+    frame = frame.merge(wide, on=KEYS, how="left", validate="one_to_one")
+    extra = build_extra_features(
+        events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
+    )
+    return frame.merge(extra, on=KEYS, how="left", validate="one_to_one")
+
+
+def test_stacked_and_extra_inputs_equal_the_pivot_and_merge_they_replace() -> None:
+    frame, ev, cells, _ = _frame()
+    new = add_stacked_features(frame, ev, cells, SPEC)
+    old = _old_add_stacked_features(frame, ev, cells, SPEC)
+    assert list(new.columns) == list(old.columns)  # column order is the model's input order
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert {"hist_kde", "hist_count_all", "hist_prospective"} <= set(new.columns)
+
+
+def test_a_misaligned_table_is_still_merged_by_key() -> None:
+    frame, *_ = _frame()
+    more = frame[KEYS].assign(extra=np.arange(len(frame), dtype=np.float32))
+    shuffled = more.sample(frac=1.0, random_state=0)
+    expected = frame.merge(shuffled, on=KEYS, how="left", validate="one_to_one")
+    pd.testing.assert_frame_equal(join_aligned(frame, shuffled), expected, check_exact=True)
+    pd.testing.assert_frame_equal(join_aligned(frame, more), expected, check_exact=True)
+
+
+def test_the_model_frame_is_the_frame_itself_when_sorted() -> None:
+    frame, _, _, origins = _frame()
+    train, evals = origins[:-4], origins[-6:]
+    old = (
+        pd.concat([frame[frame["origin"].isin(train)], frame[frame["origin"].isin(evals)]])
+        .drop_duplicates(KEYS)
+        .sort_values(KEYS, kind="stable", ignore_index=True)
+    )
+    new = model_rows(frame, train, evals)
+    pd.testing.assert_frame_equal(new, old, check_exact=True)
+    assert np.shares_memory(new["count_7d"].to_numpy(), frame["count_7d"].to_numpy())
+    # an unsorted frame takes the old road and gives the same rows
+    pd.testing.assert_frame_equal(
+        model_rows(frame.sample(frac=1.0, random_state=1), train, evals), old, check_exact=True
+    )
+
+
+def test_training_rows_and_time_slices_are_the_masked_rows_without_copies() -> None:
+    frame, _, _, origins = _frame()
+    config = ModelConfig(horizon_days=7, tz=TZ, train_window_days=140)
+    refit = origins[-3]
+    label_end = label_window_end(frame["origin"], 7, TZ)
+    mask = (label_end <= refit) & (frame["origin"] >= refit - pd.Timedelta(days=140))
+    rows = training_rows(frame, refit, config)
+    pd.testing.assert_frame_equal(rows, frame.loc[mask], check_exact=True)
+    assert np.shares_memory(rows["count_7d"].to_numpy(), frame["count_7d"].to_numpy())
+    fit, es, cal = split_by_time(rows, 3, 2)
+    o = np.sort(rows["origin"].unique())
+    pd.testing.assert_frame_equal(fit, rows[rows["origin"] < o[-5]], check_exact=True)
+    pd.testing.assert_frame_equal(
+        es, rows[(rows["origin"] >= o[-5]) & (rows["origin"] < o[-2])], check_exact=True
+    )
+    pd.testing.assert_frame_equal(cal, rows[rows["origin"] >= o[-2]], check_exact=True)
+    # unsorted rows: the masked road, same rows per slice
+    shuffled = rows.sample(frac=1.0, random_state=0)
+    for a, b in zip(split_by_time(shuffled, 3, 2), (fit, es, cal), strict=True):
+        pd.testing.assert_frame_equal(a.sort_index(), b.sort_index(), check_exact=True)
+
+
+def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> None:
+    """The QuantileDMatrix fed in blocks of whole origins grows the same trees, stops at
+    the same round and predicts the same margins as the DMatrix of every row at once."""
+    import xgboost as xgb
+
+    import models.backtest as bt
+    from models.hotspot_backtest import build_model_frame
+
+    frame, ev, cells, origins = _frame()
+    frame = build_model_frame(ev, cells, origins, SPEC)
+    features = [c for c in frame.columns if c not in KEYS and not c.startswith("label_")]
+    config = ModelConfig(horizon_days=7, tz=TZ, max_rounds=30, early_stopping_rounds=5)
+    rows = training_rows(frame, origins[-1], replace_window(config))
+    fit, es, _ = split_by_time(rows, 4, 2)
+    for objective in ("rank:pairwise", "count:poisson"):
+        cfg = ModelConfig(objective=objective, max_rounds=30, early_stopping_rounds=5)
+        params = bt._xgb_params(cfg, cfg.grid[1], features, int(fit.groupby("origin").size().max()))
+        params.pop("eval_metric", None)
+        params["disable_default_eval_metric"] = 1
+        monkeypatch.setattr(bt, "QUANTILE_BLOCK_ROWS", 3 * len(cells))  # several blocks
+        new = bt.train_booster(params, fit, es, features, cfg)
+        old = xgb.train(
+            params,
+            bt._dmatrix(fit, features, objective),
+            num_boost_round=cfg.max_rounds,
+            evals=[(bt._dmatrix(es, features, objective), "es")],
+            custom_metric=bt.top_share_hit_rate_metric(es, cfg.top_fraction),
+            maximize=True,
+            early_stopping_rounds=cfg.early_stopping_rounds,
+            verbose_eval=False,
+        )
+        assert new.best_iteration == old.best_iteration
+        assert new.save_raw("json") == old.save_raw("json")
+        d = bt._dmatrix(es, features, objective)
+        np.testing.assert_array_equal(
+            new.predict(d, output_margin=True), old.predict(d, output_margin=True)
+        )
+        # margins predicted in blocks of rows equal those of one matrix of every row
+        model = bt.FittedModel(new, None, features, params, new.best_iteration, origins[-1], 0)  # type: ignore[arg-type]
+        whole = new.predict(d, iteration_range=(0, new.best_iteration + 1), output_margin=True)
+        monkeypatch.setattr(bt, "PREDICT_BLOCK_ROWS", 7)
+        np.testing.assert_array_equal(model.margin(es), whole)
+        monkeypatch.setattr(bt, "PREDICT_BLOCK_ROWS", 1 << 19)
+
+
+def replace_window(config: ModelConfig) -> ModelConfig:
+    from dataclasses import replace
+
+    return replace(config, train_window_days=3650)
