@@ -149,7 +149,7 @@ def served_result(
     )
 
     t0 = time.perf_counter()
-    work = out / "served"
+    work = out.resolve() / "served"
     shutil.rmtree(work, ignore_errors=True)
     uri = registry or train_small_site_model(work / "train")
     t_train = time.perf_counter() - t0
@@ -170,6 +170,9 @@ def served_result(
         lv["month"] = [str(o.tz_convert(tz))[:7] for o in lv["origin"]]
         lv["refused"] = lv["reasons"].map(lambda r: any("Model not applicable" in x for x in r))
         frames[name] = lv
+        lv.assign(reasons=lv["reasons"].map(" | ".join), origin=lv["origin"].astype(str)).to_csv(
+            out / f"served_{name}.csv", index=False
+        )  # every point-month: level, probability, reasons
         per_point = []
         for point, g in lv.groupby("point", sort=True):
             counts = g["level_rank"].value_counts()
