@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("file", type=Path)
-    ap.add_argument("--mapping", type=Path, default=ROOT / "configs/sources/sim_sensor_readings.yaml")
+    ap.add_argument(
+        "--mapping", type=Path, default=ROOT / "configs/sources/sim_sensor_readings.yaml"
+    )
     ap.add_argument("--profile", type=Path, default=None, help="write cProfile stats here")
     ap.add_argument("--top", type=int, default=60)
     args = ap.parse_args()
