@@ -161,8 +161,9 @@ def serve_site_model(
     (NaN where refused or without a champion), ``model_applicable``, ``spacing_hours``
     (the widest median spacing of the site's displacement sensors, NaN if unknown) and
     ``reason_items`` (the model's own reasons, or why it was not applied). If the lake
-    cannot give the champion's inputs at all (e.g. no rain gauge: no rain features), the
-    model is refused at every site with that reason (logged) instead of crashing the run.
+    cannot give some of the champion's inputs at all (e.g. no rain gauge: no rain
+    columns), they are NaN (unknown) and the reasons say so; a champion that cannot
+    score NaN is refused at every site with that reason (logged) instead of crashing.
     Batch nowcast, stream and daily serving (:func:`score_domain`, ``rules_served``
     False: the reasons then say the run gives no level, not "sensor rules only") call it.
     """
@@ -204,20 +205,33 @@ def serve_site_model(
         frame = site_model_frame(sites, sensors, model_readings, origin, domain, tz)
         frame = pd.DataFrame({"unit_id": unit_ids}).merge(frame, on="unit_id", how="left")
         missing = [c for c in champion.feature_names or [] if c not in frame.columns]
-        if missing:  # e.g. no rain gauge in the lake: no rain features at all
+        if missing:  # e.g. no rain gauge in the lake: no rain columns at all
+            # unknown inputs are NaN, as the all-sites frame gives a site whose gauge sent
+            # nothing (and as the stream did); a champion that cannot score NaN is refused
+            frame = frame.reindex(columns=[*frame.columns, *missing])
             item = sensor_rules.model_inputs_missing_reason(
                 missing,
                 has_rain_gauge=bool((sensors["sensor_type"] == "rain_gauge").any()),
                 rules_served=rules_served,
             )
-            log.warning("%s at %s: %s", domain, origin, item["en"])
+        try:
+            prob = predict_probability(champion, frame)
+        except ValueError as exc:
+            if not missing:
+                raise
+            log.warning("%s at %s: %s (%s)", domain, origin, item["en"], exc)
             refused = set(unit_ids)
             reasons = {u: [dict(item)] for u in unit_ids}
         else:
-            prob = predict_probability(champion, frame)
             for u, items in site_model_reasons(champion, frame).items():
                 if u in reasons and u not in refused:
                     reasons[u] = [*items, *reasons[u]]
+            if missing:
+                note = sensor_rules.model_inputs_unknown_reason(missing)
+                log.warning("%s at %s: %s", domain, origin, note["en"])
+                for u in unit_ids:
+                    if u not in refused:
+                        reasons[u].append(dict(note))
     applicable = np.array([u not in refused for u in unit_ids])
     prob = np.where(applicable, prob, np.nan)
     return pd.DataFrame(

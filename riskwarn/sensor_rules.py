@@ -565,3 +565,13 @@ def model_inputs_missing_reason(
         f"lake's sensors. {tail_en}",
         "zh": f"模型不适用：无法从数据湖的传感器生成模型输入（{shown}）。{tail_zh}",
     }
+
+
+def model_inputs_unknown_reason(missing: list[str]) -> dict[str, str]:
+    """The model scored with inputs ``missing`` unknown (NaN): e.g. no rain gauge."""
+    shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
+    return {
+        "en": f"The model scored without its inputs {shown} (not available from the lake, "
+        "e.g. no rain gauge): treated as unknown.",
+        "zh": f"模型在缺少输入 {shown} 的情况下评分（数据湖中无此数据，例如没有雨量计）：按未知处理。",
+    }
