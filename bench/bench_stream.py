@@ -16,7 +16,12 @@ the same readings, ``peak_mb`` (the consumer's peak resident memory), and
 ``delivered_p50_s`` / ``delivered_max_s`` / ``deliveries``: publish of the reading that
 changed a level to orange/red (or lowered one) -> the signed webhook received by a local
 HTTP server (the consumer delivers through a contacts file: one contact, e-mail to a
-local SMTP server and webhook):
+local SMTP server and webhook). The site model: unless ``--no-model``, a transparent
+hourly site model (``testkit.stream_helpers.SiteLogitModel``: velocity and 24 h rain) is
+registered as the ``geohazard_hourly`` champion in the home's MLflow registry before the
+consumer starts, and the line reports ``model`` (what the consumer's status says),
+``model_ran``, ``model_evaluations`` and ``model_eval_ms`` (mean wall time of one
+evaluation: model input through ``site_model_frame``, score, level):
 
     nice .venv/bin/python bench/bench_stream.py [--sensors 2000] [--minutes 10] [--slopes 3]
 """
@@ -45,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 from testkit.stream_helpers import (  # noqa: E402
     Broker,
     Webhook,
+    register_site_model,
     slope_readings,
     smtp_server,
     wait_for,
@@ -97,6 +103,9 @@ def main() -> None:
     ap.add_argument("--drain-timeout-s", type=float, default=300.0)
     ap.add_argument("--skip-nowcast", action="store_true")
     ap.add_argument(
+        "--no-model", action="store_true", help="Register no site model (sensor rules only)."
+    )
+    ap.add_argument(
         "--slope-tail-days",
         type=float,
         default=None,
@@ -137,6 +146,18 @@ def main() -> None:
         "RISKWARN_HOME": str(home),
         "RISKWARN_WEBHOOK_SECRET": "bench-webhook-secret-0123456789abcdef",
     }
+    if not args.no_model:
+        from riskwarn.settings import Settings
+        from riskwarn.store import Store
+        from scripts.check_champion import adopt_champion
+
+        bench_settings = Settings(home=home)
+        store = Store(bench_settings.resolved_store_url)
+        store.upgrade()
+        uri = bench_settings.resolved_mlflow_uri
+        register_site_model(uri, (home / "mlartifacts").as_uri())
+        adopt_champion(uri, store, "geohazard_hourly")
+        store.close()
     log = (tmp / "consumer.log").open("w")
     consumer = subprocess.Popen(
         [
@@ -305,6 +326,10 @@ def main() -> None:
         "delivered_max_s": round(float(np.max(delivered)), 3) if delivered else None,
         "publish_wall_s": round(publish_s, 1),
         "peak_mb": round(peak, 1),
+        "model": final.get("model"),
+        "model_ran": bool(final.get("model_evaluations")),
+        "model_evaluations": final.get("model_evaluations", 0),
+        "model_eval_ms": final.get("model_eval_ms"),
     }
     fail = SLOPE_START + pd.Timedelta(days=SLOPE_FAIL_DAYS)
     for k in range(args.slopes):

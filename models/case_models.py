@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.metrics import average_precision_score
 
 from models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
+from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
 from models.explain import contributions, global_importance
 from models.gate import GateResult, gate
@@ -148,33 +148,16 @@ def fit_case_model(
     """Fit (older rows), early-stop (next slice, log loss) and Platt-calibrate (latest slice)."""
     rows = rows.sort_values("origin", kind="stable")
     fit, es, cal = split_by_time(rows, config.es_origins, config.cal_origins)
-    params = {
-        **dict(config.params),
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "monotone_constraints": _monotone(features),
-    }
-
-    def dm(f: pd.DataFrame) -> xgb.DMatrix:
-        x = f[features].to_numpy(np.float32)
-        return xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
-
-    booster = xgb.train(
-        params,
-        dm(fit),
-        num_boost_round=config.max_rounds,
-        evals=[(dm(es), "es")],
+    model = fit_logistic_trees(
+        fit,
+        es,
+        features,
+        logistic_params(config.params, _monotone(features)),
+        label=LABEL,
+        max_rounds=config.max_rounds,
         early_stopping_rounds=config.early_stopping_rounds,
-        verbose_eval=False,
-    )
-    model = FittedModel(
-        booster=booster,
-        calibrator=None,  # type: ignore[arg-type]
-        features=list(features),
-        params=params,
-        best_iteration=int(booster.best_iteration),
         trained_until=refit_origin,
-        n_train_rows=len(fit),
+        model_class=FittedModel,
     )
     model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
     return model

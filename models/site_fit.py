@@ -17,6 +17,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models.backtest import FittedModel
+from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import Calibrator, fit_calibrator
 from models.explain import contributions
 from models.metrics import best_threshold_tss
@@ -457,13 +458,6 @@ def fit_site_model(
         raise ValueError(f"no failure among the training rows before {refit_origin}")
     rows = rows.sort_values("origin", kind="stable")
     fit, es, cal = split_training_rows(rows, config)
-    params = {
-        **dict(config.params),
-        "objective": "binary:logistic",
-        "eval_metric": "logloss",
-        "monotone_constraints": monotone(features),
-    }
-
     # the prior (two numbers) learns from the fit and early-stopping slices: failures
     # cluster in storms, and the fit slice alone often holds one or two
     prior = (
@@ -471,36 +465,23 @@ def fit_site_model(
         if config.prior_column is not None
         else None
     )
-
-    def dm(f: pd.DataFrame) -> xgb.DMatrix:
-        x = f[features].to_numpy(np.float32)
-        d = xgb.DMatrix(x, label=f[LABEL].to_numpy(np.float32), feature_names=features)
-        if prior is not None:
-            d.set_base_margin(prior.margin(f))
-        return d
-
+    grow: dict[str, Any] = {}
+    rounds = config.max_rounds
+    stop: int | None = config.early_stopping_rounds
     if prior is not None and failure_events(fit, config.horizon_hours) < config.min_tree_failures:
         # too few failures to grow trees on: one tree of zero leaves, the model is the prior
-        params["learning_rate"] = 0.0
-        booster = xgb.train(params, dm(fit), num_boost_round=1)
-        booster.best_iteration = 0
-    else:
-        booster = xgb.train(
-            params,
-            dm(fit),
-            num_boost_round=config.max_rounds,
-            evals=[(dm(es), "es")],
-            early_stopping_rounds=config.early_stopping_rounds,
-            verbose_eval=False,
-        )
-    model = SiteFittedModel(
-        booster=booster,
-        calibrator=None,  # type: ignore[arg-type]
-        features=list(features),
-        params=params,
-        best_iteration=int(booster.best_iteration),
+        grow, rounds, stop = {"learning_rate": 0.0}, 1, None
+    model = fit_logistic_trees(
+        fit,
+        es,
+        features,
+        logistic_params(config.params, monotone(features), **grow),
+        label=LABEL,
+        max_rounds=rounds,
+        early_stopping_rounds=stop,
         trained_until=refit_origin,
-        n_train_rows=len(fit),
+        base_margin=None if prior is None else prior.margin,
+        model_class=SiteFittedModel,
         prior=prior,
     )
     type_cols = [c for c in rows.columns if c.startswith(SITE_TYPE_PREFIX)]

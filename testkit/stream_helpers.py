@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -237,3 +237,51 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+
+
+class SiteLogitModel:
+    """A transparent hourly site model for the stream's tests and bench: the failure
+    probability rises steeply with the displacement velocity (0.2 % at 0.2 mm/day of
+    creep, 12 % at 0.55, 50 % at 0.7) and with the 24 h rain at the site's gauge (50 %
+    at 60 mm), one minus the product of the two complements. An MLflow ``PythonModel``
+    (built on first use: mlflow is imported only where a model is registered)."""
+
+    @staticmethod
+    def probability(frame: pd.DataFrame) -> np.ndarray:
+        v = np.nan_to_num(frame["velocity_mm_per_day"].to_numpy(float), nan=0.0)
+        rain = np.nan_to_num(frame["rain_24h_mm"].to_numpy(float), nan=0.0)
+        pv = 1.0 / (1.0 + np.exp(-(-8.4 + 12.0 * v)))
+        pr = 1.0 / (1.0 + np.exp(-(rain - 60.0) / 8.0))
+        return 1.0 - (1.0 - pv) * (1.0 - pr)
+
+
+def register_site_model(tracking_uri: str, artifacts: str) -> str:
+    """Register :class:`SiteLogitModel` as ``riskwarn-geohazard_hourly`` and point the
+    champion alias at it (record it in a store with
+    ``scripts.check_champion.adopt_champion``); returns the version."""
+    import mlflow
+    from mlflow.pyfunc import PythonModel
+
+    from models.registry import model_name
+
+    class _Model(PythonModel):
+        features: ClassVar[list[str]] = ["velocity_mm_per_day", "rain_24h_mm"]
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            p = SiteLogitModel.probability(model_input)
+            return pd.DataFrame({"probability": p}, index=model_input.index)
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    domain = "geohazard_hourly"
+    exp = mlflow.create_experiment(f"test-stream-{domain}", artifact_location=artifacts)
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_Model(),
+            registered_model_name=model_name(domain),
+            pip_requirements=["mlflow"],
+        )
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
+    return str(info.registered_model_version)

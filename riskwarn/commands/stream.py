@@ -52,6 +52,16 @@ def _status_path() -> Path:
     type=int,
     help="Hysteresis: lower a level after this many hourly evaluations below it.",
 )
+@click.option(
+    "--model-every-s",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="Score a site with the champion site model at most this often (catching up).",
+)
+@click.option(
+    "--no-model", is_flag=True, help="Sensor rules only (do not load the champion site model)."
+)
 @click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
 @click.pass_context
 def stream(
@@ -64,6 +74,8 @@ def stream(
     batch_s: float,
     metrics: str | None,
     lower_after_steps: int,
+    model_every_s: float,
+    no_model: bool,
     status: bool,
 ) -> None:
     """Consume sensor readings from MQTT: validate, store, warn and deliver (until stopped)."""
@@ -101,6 +113,9 @@ def stream(
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),
         lower_after_steps=lower_after_steps,
+        mlflow_uri=None if no_model else settings.resolved_mlflow_uri,
+        model_every_s=model_every_s,
+        tz=settings.display_tz,
     )
     from riskwarn.stream.lock import AlreadyRunning
 

@@ -61,6 +61,12 @@ class StreamConfig:
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
     lower_after_steps: int = 3  # hysteresis: hourly evaluations below a level to lower it
+    # the champion site model (geohazard_hourly) from this MLflow registry; None = the
+    # sensor rules alone (no model configured)
+    mlflow_uri: str | None = None
+    model_every_s: float = 60.0  # a site is scored by the model at most this often
+    model_reload_s: float = 600.0  # the champion is looked up again this often
+    tz: str = "Asia/Shanghai"  # the site model's local days (settings.display_tz)
 
 
 @dataclass
@@ -125,6 +131,21 @@ class StreamConsumer:
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
+        self.model = None
+        if cfg.mlflow_uri:
+            from riskwarn.stream.model import StreamSiteModel
+
+            self.model = StreamSiteModel(
+                cfg.mlflow_uri,
+                self.store,
+                cfg.lake_dir,
+                tz=cfg.tz,
+                every_s=cfg.model_every_s,
+                reload_s=cfg.model_reload_s,
+            )
+            self.state.model = self.model
+        else:
+            log.info("no model registry configured: the stream evaluates the sensor rules alone")
         self.state.seed_levels(
             {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
         )
@@ -224,6 +245,8 @@ class StreamConsumer:
             self.metrics = self.cfg.metrics_path.open("a", buffering=1)
         self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=30)
         self.client.loop_start()
+        if self.model is not None:  # loads in the background: the rules run meanwhile
+            self.model.maybe_load(sorted(self.known_sites))
         threading.Thread(target=self._publish_loop, name="publish", daemon=True).start()
         sender = None
         if self.cfg.delivery is not None:
@@ -236,6 +259,8 @@ class StreamConsumer:
                     self.process(batch)
                 elif self.state.backlog:
                     self._evaluate(set())
+                if self.model is not None:
+                    self.model.maybe_load(sorted(self.known_sites))
                 self._write_status()
         except Stopped as what:
             log.warning("stopped while the %s failed; the broker keeps what was not written", what)
@@ -333,6 +358,8 @@ class StreamConsumer:
         if self.metrics is not None and mb.sent_at:
             self.metrics.write("".join(f"d {done - s:.4f}\n" for s in mb.sent_at.values()))
         acc = mb.batch.accepted
+        if self.model is not None:  # every quantity: the model reads rain, health, ...
+            self.model.add(acc, mb.sites)
         touched = self.state.add(acc, mb.sites)
         if touched and mb.sent_at:
             site_of = {sid: mb.sites.get(sid) for sid in set(acc["sensor_id"])}
@@ -379,6 +406,7 @@ class StreamConsumer:
         # them: a crash never serves a change without its messages (after a restart the
         # served level is read back, so the change would not be seen again)
         rows = self._delivery_rows(changes, levels)
+        self.publisher.model_label = self.model.label if self.model is not None else None
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
@@ -458,6 +486,11 @@ class StreamConsumer:
             "store_retries": c.store_retries,
             "last_write_at": c.last_write_at,
             "failing": dict(c.failing),
+            **(
+                self.model.status()
+                if self.model is not None
+                else {"model": "off: no model registry configured (sensor rules only)"}
+            ),
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         path = self.cfg.status_path

@@ -71,6 +71,7 @@ class Publisher:
         # site -> the served warning row (from the store at start: a restart carries on)
         self.served: dict[str, dict[str, Any]] = {}
         self.sites: set[str] = set()
+        self.model_label: str | None = None  # the site model serving beside the rules
         w = store.warnings(domain=DOMAIN)
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
@@ -183,7 +184,9 @@ class Publisher:
                 "domain": DOMAIN,
                 "origin": origin.to_pydatetime(),
                 "horizon_hours": HORIZON_HOURS,
-                "model_name": "sensor-rules",
+                "model_name": (
+                    "sensor-rules" if not self.model_label else f"sensor-rules+{self.model_label}"
+                ),
                 "model_version": "stream",
             }
         )

@@ -115,8 +115,11 @@ class SensorStates:
         health: rw.HealthRules | None = None,
         clock: Any = time.monotonic,
         hysteresis: Hysteresis | None = None,
+        model: Any = None,
     ) -> None:
         self.rules = rules
+        # the site model (riskwarn.stream.model.StreamSiteModel) or None: rules only
+        self.model = model
         self.hysteresis = hysteresis or Hysteresis()
         self.held: dict[str, _Held] = {}  # site -> served level and the steps below it
         self.health = health or rw.HealthRules()
@@ -301,7 +304,15 @@ class SensorStates:
             state = nowcast.site_sensor_state(
                 pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
             ).iloc[0]
-            level = pd.DataFrame({"unit_id": [site], "probability": [np.nan], "level_rank": [0]})
+            prev = self.held[site].rank if site in self.held else 0
+            ms = self.model.score(site, origin, prev) if self.model is not None else None
+            level = pd.DataFrame(
+                {
+                    "unit_id": [site],
+                    "probability": [np.nan if ms is None else ms.probability],
+                    "level_rank": [0 if ms is None else ms.level_rank],
+                }
+            )
             combined = rw.combine_geohazard_levels(
                 level,
                 pd.DataFrame(
@@ -319,6 +330,10 @@ class SensorStates:
             rank, below = self._hold(site, raw)
             reasons = list(state["reason_items"])
             evidence = dict(state["evidence"])
+            if self.model is not None:
+                reasons, evidence = self._with_model(
+                    ms, int(state["sensor_level_rank"]), origin, reasons, evidence
+                )
             if below:
                 need = self.hysteresis.lower_after_steps
                 reasons.append(held_reason(rank, raw, below, need))
@@ -335,3 +350,37 @@ class SensorStates:
             )
         self.site_levels.update(out)
         return out
+
+    def _with_model(
+        self,
+        ms: Any,
+        rules_rank: int,
+        origin: pd.Timestamp,
+        reasons: list[Any],
+        evidence: dict[str, Any],
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """Reasons and evidence with the site model's part: the model's reason first where
+        it raised the level above the rules (it fired), after the rules' otherwise; "model
+        unavailable" (as the nowcast says it) when the rules ran alone."""
+        from riskwarn.stream.model import model_reason
+
+        if ms is None:
+            evidence["site_model"] = "unavailable (sensor rules only)"
+            return [*reasons, dict(rw.MODEL_UNAVAILABLE_REASON)], evidence
+        applies = not math.isnan(ms.probability)  # NaN: the model refused the site
+        evidence.update(
+            site_model=ms.model,
+            model_probability=round(ms.probability, 4) if applies else None,
+            model_level_rank=ms.level_rank,
+            sensor_rules_level_rank=rules_rank,
+        )
+        if ms.origin != origin:
+            evidence["model_origin"] = ms.origin.isoformat()
+        mine = (
+            [model_reason(ms, rules_rank, self.model.horizon_hours), *ms.explanation]
+            if applies
+            else list(ms.explanation)  # why the model does not apply (batch's reason)
+        )
+        if ms.level_rank > rules_rank:
+            return [*mine, *reasons], evidence
+        return [*reasons, *mine], evidence

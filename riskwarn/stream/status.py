@@ -21,10 +21,19 @@ def status_line(path: Path) -> str:
     state = "running" if alive else "stopped"
     conn = "connected" if s.get("connected") and alive else "disconnected"
     failing = "".join(f"; FAILING {k} {v}" for k, v in (s.get("failing") or {}).items())
+    model = s.get("model")
+    if model:
+        ms = s.get("model_eval_ms")
+        cost = f", {s.get('model_evaluations', 0)} evaluations" + (
+            f" at {ms} ms each" if ms is not None else ""
+        )
+        model = f"; site model: {model}" + ("" if model.startswith(("off", "rules only")) else cost)
+    else:
+        model = ""
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
         f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
         f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
-        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{failing}"
+        f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"
     )
