@@ -117,7 +117,7 @@ def outside_counts(
     outside ``cells`` that hold events in it."""
     import pandas as pd
 
-    from models.backtest import events_outside_area
+    from models.hotspot_evaluation import events_outside_area
 
     day = pd.DatetimeIndex(events["occurred_at"]).tz_convert(tz).tz_localize(None).normalize()
     first = pd.DatetimeIndex(origins).tz_convert(tz).tz_localize(None).normalize()

@@ -121,8 +121,9 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def hotspot_vs_truth(events: pd.DataFrame, truth: pd.DataFrame, spec: Any) -> dict[str, Any]:
     """Backtest the model and baselines; add the truth as a method; compare probabilities."""
-    from models.backtest import KEYS, evaluate_methods
+    from models.backtest import KEYS
     from models.hotspot_backtest import run_hotspot_backtest
+    from models.hotspot_evaluation import evaluate_methods
 
     t0 = time.perf_counter()
     res = run_hotspot_backtest(events, spec)

@@ -40,10 +40,6 @@ from models.backtest import (
     BoosterTrainer,
     ModelBacktest,
     ModelConfig,
-    ceiling_scores,
-    evaluate_methods,
-    events_outside_area,
-    loo_ceiling_scores,
     run_model_backtest,
 )
 from models.baselines import (
@@ -57,6 +53,12 @@ from models.baselines import (
 from models.calibration import calibration_by_group
 from models.extra_features import ExtraFeatureParams, build_extra_features
 from models.grid import CountCube, history_cube
+from models.hotspot_evaluation import (
+    ceiling_scores,
+    evaluate_methods,
+    events_outside_area,
+    loo_ceiling_scores,
+)
 from riskwarn.domains import Domain
 
 log = logging.getLogger(__name__)

@@ -136,7 +136,7 @@ def test_pooling_quarterly_runs_weights_hit_rates_by_events() -> None:
 
 
 def test_loo_ceiling_scores_each_window_by_the_other_windows() -> None:
-    from models.backtest import loo_ceiling_scores
+    from models.hotspot_evaluation import loo_ceiling_scores
 
     o1, o2, o3 = pd.to_datetime(["2016-01-01", "2016-01-08", "2016-01-15"], utc=True)
     labels = pd.DataFrame(
@@ -156,7 +156,7 @@ def test_loo_ceiling_scores_each_window_by_the_other_windows() -> None:
 
 
 def test_evaluate_methods_keeps_ex_post_oracles_out_of_the_baselines() -> None:
-    from models.backtest import ceiling_scores, evaluate_methods, loo_ceiling_scores
+    from models.hotspot_evaluation import ceiling_scores, evaluate_methods, loo_ceiling_scores
 
     rng = np.random.default_rng(5)
     origins = pd.date_range("2016-01-01", periods=20, freq="7D", tz="UTC")
@@ -233,7 +233,7 @@ def test_pooled_window_cis_rebuild_counts_from_published_scores(tmp_path) -> Non
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from bench_backtest import pooled_window_cis
 
-    from models.backtest import ceiling_scores, loo_ceiling_scores
+    from models.hotspot_evaluation import ceiling_scores, loo_ceiling_scores
     from models.metrics import hotspot_windows, pooled_hotspot_metrics
 
     rng = np.random.default_rng(4)
