@@ -44,13 +44,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from riskwarn import domains
+
 if TYPE_CHECKING:
     from models.registry import Champion
     from riskwarn.store import Store
 
 log = logging.getLogger(__name__)
 
-MODEL_DOMAIN = "geohazard_hourly"
+MODEL_DOMAIN = domains.names(scored_by=domains.NOWCAST_DAG)[0]  # the hourly site model
 LOOKBACK_DAYS = 35  # what the nowcast reads (nowcast_geohazard's lookback_days)
 _READING_COLUMNS = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
 _DTYPE = np.dtype(
