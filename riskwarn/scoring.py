@@ -324,9 +324,41 @@ def score_domain(
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
     prob = predict_probability(champion, frame)
     forecasts = forecasts_frame(frame, prob, domain, origin)
+    scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
+    explanations = model_explanations(champion, frame)
+    if spec.unit == "case":  # the panels read every open case's explanation, warned or not
+        forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
+    return _warn_and_write(
+        store,
+        domain,
+        origin,
+        champion,
+        policy,
+        scored,
+        forecasts,
+        explanations,
+        data_version(frame),
+        airflow_run_id,
+    )
+
+
+def _warn_and_write(
+    store: Store,
+    domain: str,
+    origin: pd.Timestamp,
+    champion: Champion,
+    policy: rw.LevelPolicy | None,
+    scored: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    explanations: dict[str, Any],
+    version: str,
+    airflow_run_id: str | None,
+) -> str:
+    """Levels (with hysteresis and the county capacity) and warnings of ``scored``
+    (unit_id, probability, score, county and township codes), then one run written."""
+    spec = domains.get(domain)
     policy = policy or spec.levels
     history = store.warnings(domain=domain, published_only=False)
-    scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     levels = rw.assign_levels(scored, policy, previous_levels(history, origin))
     levels = rw.apply_capacity(
         levels, policy.max_high_per_county, issued_this_week(history, origin)
@@ -338,19 +370,15 @@ def score_domain(
         float(spec.horizon_hours),
         {"model": f"{champion.name} v{champion.version}"},
     )
-    explanations = model_explanations(champion, frame)
-    if spec.unit == "case":  # the panels read every open case's explanation, warned or not
-        forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
-    warnings = rw.build_warnings(levels, ctx, explanations)
     return write_run(
         store,
         domain=domain,
         origin=origin,
         forecasts=forecasts,
-        warnings=warnings,
+        warnings=rw.build_warnings(levels, ctx, explanations),
         model_name_=champion.name,
         model_version=champion.version,
-        data_version_=data_version(frame),
+        data_version_=version,
         airflow_run_id=airflow_run_id,
     )
 
@@ -374,7 +402,6 @@ def _score_sites(
     """
     from riskwarn import serving_frames as sf
 
-    spec = domains.get(domain)
     sites, sensors, readings = sf.site_serving_inputs(settings, origin)
     if sites.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
@@ -389,32 +416,18 @@ def _score_sites(
     forecasts["probability"] = (
         forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
     )
-    policy = policy or spec.levels
-    history = store.warnings(domain=domain, published_only=False)
     scored = units[["unit_id", "county_code", "township_code"]].assign(probability=prob)
     scored["score"] = np.nan_to_num(prob, nan=0.0)
-    levels = rw.assign_levels(scored, policy, previous_levels(history, origin))
-    levels = rw.apply_capacity(
-        levels, policy.max_high_per_county, issued_this_week(history, origin)
-    )
-    ctx = rw.WarningContext(
-        domain,
-        spec.unit,
-        origin,
-        float(spec.horizon_hours),
-        {"model": f"{champion.name} v{champion.version}"},
-    )
-    warnings = rw.build_warnings(levels, ctx, explanation)
-    return write_run(
+    version = data_version(units[["unit_id", "probability", "model_applicable", "spacing_hours"]])
+    return _warn_and_write(
         store,
-        domain=domain,
-        origin=origin,
-        forecasts=forecasts,
-        warnings=warnings,
-        model_name_=champion.name,
-        model_version=champion.version,
-        data_version_=data_version(
-            units[["unit_id", "probability", "model_applicable", "spacing_hours"]]
-        ),
-        airflow_run_id=airflow_run_id,
+        domain,
+        origin,
+        champion,
+        policy,
+        scored,
+        forecasts,
+        explanation,
+        version,
+        airflow_run_id,
     )
