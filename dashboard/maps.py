@@ -40,6 +40,7 @@ from dashboard.map_layout import (
     TOP_BAND_PX,
     area_labels,
     nice_length_km,
+    place_labels,
     scale_bar,
     view_for,
 )
@@ -490,6 +491,9 @@ def risk_deck(
             )
         )
     collision = [{"@@type": "CollisionFilterExtension"}]
+    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
+    view = view_for(bounds, width_px=width_px, height_px=height_px)
+    labels = place_labels(labels, view)  # only names that fit whole at the initial view
     if not labels.empty:
         layers.append(
             _text_layer(
@@ -502,8 +506,6 @@ def risk_deck(
                 collision_test_props={"sizeScale": 1.15},
             )
         )
-    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
-    view = view_for(bounds, width_px=width_px, height_px=height_px)
     if bounds is not None:
         bar, bar_text = scale_bar(bounds, view.zoom, lang)
         layers.append(
