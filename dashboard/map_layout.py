@@ -51,11 +51,13 @@ def area_labels(
         one = frame.sort_values("area", ascending=False).drop_duplicates("record_id")
         for r in one.itertuples(index=False):
             text = place_name(names.get(r.record_id, r.name), lang)
+            # priorities stay within deck.gl's collision range, -1000..1000 (beyond it
+            # a label never wins the collision test and is not drawn)
             if kind == "county":
-                size, colour, priority = 17, [30, 32, 36, 255], 1000
+                size, colour, priority = 17, [30, 32, 36, 255], 900
             elif r.record_id in warned:  # above the counties: the place a leader looks for
                 rank = LEVEL_RANK.get(warned[r.record_id], 0)
-                size, colour, priority = 13, [40, 42, 48, 255], 2000 + 10 * rank
+                size, colour, priority = 13, [40, 42, 48, 255], 950 + 10 * rank
                 text = f"{text} {int(counts[r.record_id])}"  # with its number of warnings
             else:
                 size, colour, priority = 11, [105, 110, 120, 255], int(min(r.area * 1e4, 400))
