@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             if bed in kept:
                 res[bed] = kept[bed]
             continue
-        t0, load0 = time.perf_counter(), os.getloadavg()[0]
+        t0, load0, commit = time.perf_counter(), os.getloadavg()[0], _commit()
         if bed == "sim":
             res[bed] = sim_bed(a.sim)
         elif bed == "cases":
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             res[bed] = portland_bed() if PORTLAND.exists() else {"skipped": f"{PORTLAND} not found"}
         res[bed]["wall_s"] = time.perf_counter() - t0
         res[bed]["load"] = [load0, os.getloadavg()[0]]
-        res[bed]["commit"] = _commit()
+        res[bed]["commit"] = commit  # the code as the bed started
         res[bed]["command"] = command
         res[bed]["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     a.out.mkdir(parents=True, exist_ok=True)
