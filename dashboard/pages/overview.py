@@ -8,6 +8,8 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 import streamlit as st
 
@@ -74,7 +76,7 @@ def places(dw: pd.DataFrame, labels: pd.DataFrame, names: dict[str, str], n: int
         + t(
             "top_place_line",
             lg,
-            place=views.place_words(p.county_code, p.township_code, names, lg),
+            place=escape(views.place_words(p.county_code, p.township_code, names, lg)),
             n=fmt_int(p.n_warnings, lg),
             prob=fmt_pct(p.max_probability, lg),
             trend=t(f"trend_{p.trend}", lg) if isinstance(p.trend, str) and p.trend else "—",
