@@ -200,6 +200,11 @@ def test_names_on_the_map_are_drawn_whole_and_warned_townships_win(
         y = scale * (map_layout._merc(view.latitude) - map_layout._merc(r.position[1]))
         bw, bh = map_layout.text_box_px(r.text, r.size)
         boxes.append((x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2))
+    for r in kept.itertuples():  # a shifted name stays within one line of its point
+        dy = scale * (
+            map_layout._merc(labels.loc[r.Index, "position"][1]) - map_layout._merc(r.position[1])
+        )
+        assert abs(dy) <= map_layout.text_box_px(r.text, r.size)[1] + 0.5
     for i, a in enumerate(boxes):  # no two kept names touch
         for b in boxes[i + 1 :]:
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
