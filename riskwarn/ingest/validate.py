@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 
 from riskwarn.contracts import TABLES, Table, conform, pandera_schema
 from riskwarn.ingest.raw_rows import content_hash
 from riskwarn.lake import sort_order
-from riskwarn.lake.arrow import to_arrow
 from riskwarn.sources import SourceMapping
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,9 @@ class _IdOrder:
     def __init__(self, ids: pd.Series) -> None:
         # dense ranks: equal ids (and all missing ones) share a rank; a stable argsort of
         # the ranks is the ids' stable sort order
-        arr = to_arrow(ids)
+        # the chunks as they come (one per read chunk): the in-order test needs no
+        # combined copy of every id
+        arr = pyarrow.array(ids, from_pandas=True)
         if arr.type == "null":  # no id at all (an empty batch, or every id missing)
             arr = arr.cast("string")
         # ids already in order (readings exported sensor by sensor, time by time): the
@@ -132,10 +134,12 @@ class _IdOrder:
             and arr.null_count == 0
             and pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py()
         ):
-            step = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+            step = np.asarray(pc.not_equal(arr[1:], arr[:-1]), dtype=bool)
             self.order = np.arange(len(arr))
             self.group = np.concatenate([[1], 1 + np.cumsum(step, dtype=np.int64)])
             return
+        if isinstance(arr, pyarrow.ChunkedArray):
+            arr = arr.combine_chunks()
         rank = pc.rank(arr, tiebreaker="dense").to_numpy()
         self.order = np.argsort(rank, kind="stable")
         self.group = rank[self.order]  # per sorted position: equal ids, equal group
