@@ -181,8 +181,16 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
         version = str(run.get("model_version") or "—")
         promo = queries.promotion(url, str(run["model_name"]), version)
         st.caption(views.model_note(version, promo, lg), help=t("model_note_help", lg))
-    picked = map_panel.show_map(deck, maps.legend_html(lg), key=f"map_{domain}", height=MAP_HEIGHT)
-    if run and dw.empty:
+    quiet = bool(run) and dw.empty  # a served week with no warning in force
+    words = t(f"domain_{domain}", lg)
+    picked = map_panel.show_map(
+        deck,
+        maps.legend_html(lg, empty=t("map_legend_empty", lg) if quiet else None),
+        key=f"map_{domain}",
+        height=MAP_HEIGHT,
+        banner=t("map_banner_empty", lg, domain=words) if quiet else None,
+    )
+    if quiet:
         empty_map_note(domain)
     picked_panel(dw, picked, names, domain)
 
