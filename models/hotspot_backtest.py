@@ -191,24 +191,23 @@ def add_stacked_features(
     if not spec.extra_features:
         return frame
     extra = build_extra_features(
-        events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
+        events,
+        cells,
+        origins,
+        ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days),
+        subset_positions(frame, origins, cells),
     )
-    if len(extra) > len(frame):  # a subsampled training frame: take its rows by position
-        taken = take_aligned(frame, extra, origins, cells)
-        if taken is not None:
-            return taken
     return join_aligned(frame, extra)
 
 
-def take_aligned(
-    frame: pd.DataFrame, extra: pd.DataFrame, origins: pd.DatetimeIndex, cells: pd.DataFrame
-) -> pd.DataFrame | None:
-    """``join_aligned(frame, extra)`` when ``extra`` holds every ``origins`` x ``cells`` row
-    (origin-major, cells in their given order) and ``frame`` a subset of them: the rows
-    are read by position, one column at a time, without a merge. None when the layout is
-    not that (the caller merges)."""
+def subset_positions(
+    frame: pd.DataFrame, origins: pd.DatetimeIndex, cells: pd.DataFrame
+) -> np.ndarray | None:
+    """Positions of ``frame``'s rows in the origin-major ``origins`` x ``cells`` table (cells
+    in their given order) when ``frame`` holds only some of its rows, in its order (a
+    subsampled training frame); None when it holds them all, or is not such a subset."""
     cell_keys = cells[["cell_x", "cell_y"]].astype("int64").reset_index(drop=True)
-    if len(extra) != len(origins) * len(cell_keys) or not keys_strictly_sorted(
+    if len(frame) >= len(origins) * len(cell_keys) or not keys_strictly_sorted(
         cell_keys.assign(origin=pd.Timestamp(0, tz="UTC"))[KEYS]
     ):
         return None
@@ -217,11 +216,7 @@ def take_aligned(
     if (oi < 0).any() or (ci < 0).any():
         return None
     pos = oi.astype(np.int64) * len(cell_keys) + ci
-    for k in ("cell_x", "cell_y"):
-        if not np.array_equal(extra[k].to_numpy(np.int64)[pos], frame[k].to_numpy(np.int64)):
-            return None
-    cols = [c for c in extra.columns if c not in KEYS]
-    return frame.assign(**{c: extra[c].to_numpy()[pos] for c in cols})
+    return pos if bool((np.diff(pos) > 0).all()) else None
 
 
 def negative_sampler(spec: HotspotBacktestSpec) -> Callable[[pd.DataFrame], pd.DataFrame] | None:

@@ -278,7 +278,8 @@ def test_non_ranking_objectives_weigh_the_subsampled_rows() -> None:
     keep = negative_sampler(poisson)
     assert keep is not None
     out = keep(frame)
-    w = dict(zip(zip(out["origin"], out["cell_x"]), out["label_weight"], strict=True))
+    pairs = zip(out["origin"], out["cell_x"], strict=True)
+    w = dict(zip(pairs, out["label_weight"], strict=True))
     jan, mar = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-03-01", tz="UTC")
     assert w[(jan, 0)] == 1.0 and w[(mar, 0)] == 1.0 and w[(mar, 1)] == 1.0
     assert all(v == 2.0 for (o, x), v in w.items() if o == jan and x != 0)
