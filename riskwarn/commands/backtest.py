@@ -255,7 +255,7 @@ def incidents(
             refit_every_days=refit_days,
             train_window_days=train_window_days,
             blend=blend,
-            **({} if negative_rate is None else {"negative_rate": negative_rate}),
+            negative_rate=ModelConfig.negative_rate if negative_rate is None else negative_rate,
         ),
         max_cells=max_cells,
         group_column=group_column,
