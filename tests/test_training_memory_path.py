@@ -235,7 +235,8 @@ def test_negative_subsampling_drops_only_fit_rows_without_events() -> None:
     cells = active_cells(ev, start)
     spec = replace(SPEC, model=replace(SPEC.model, tz=TZ, train_window_days=182))
     evals, train = origins_for(spec)
-    cut = sampling_cut(evals, train, spec.model)
+    assert sampling_cut(evals, train, spec.model) is None  # off by default
+    cut = sampling_cut(evals, train, replace(spec.model, negative_rate=0.3))
     assert cut is not None
     usable = train[label_window_end(pd.Series(train), 7, TZ).to_numpy() <= evals.min()]
     k = spec.model.es_origins + spec.model.cal_origins
