@@ -12,6 +12,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
+from dashboard.metric_words import metric_order
 
 PERSONAL_KEY_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address")
 
@@ -231,6 +232,7 @@ def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     wide = frame.pivot_table(index="metric", columns="method", values="value", aggfunc="first")
     columns = sorted(c for c in wide.columns if c != "run")
+    wide = wide.loc[sorted(wide.index, key=metric_order)]  # headline metrics first
     return wide[columns + (["run"] if "run" in wide.columns else [])]
 
 

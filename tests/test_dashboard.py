@@ -220,9 +220,10 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
     assert "riskwarn-incidents" in text and f"版本 {mv.version}" in text
     assert run.info.run_id in text  # the link to the MLflow run
     table = at.dataframe[0].value
-    assert table.loc["pai_at_0.05", "xgboost"] == "4.910"  # sent as text (views.metrics_display)
-    assert table.loc["pai_at_0.05", "counts"] == "4.570"
-    assert table.loc["brier", "counts"] == "—"  # a metric the baseline lacks
+    pai, brier = "命中效率 PAI（全域前 5% 面积）", "Brier 评分"  # metrics in words
+    assert table.loc[pai, "模型（XGBoost）"] == "4.910"  # sent as text (views.metrics_display)
+    assert table.loc[pai, "counts"] == "4.570"
+    assert table.loc[brier, "counts"] == "—"  # a metric the baseline lacks
     assert [e.type for e in at.main].count("image") == 1  # plots/reliability.png
 
 

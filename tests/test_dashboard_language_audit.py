@@ -58,6 +58,7 @@ def _frame_texts(frame: Any) -> list[str]:
     if not isinstance(data, pd.DataFrame):
         return []
     out = [str(c) for c in data.columns]
+    out += [str(i) for i in data.index if isinstance(i, str)]  # row labels (metrics table)
     for col in data.columns:
         out += [str(v) for v in data[col].head(30) if isinstance(v, str)]
     return out

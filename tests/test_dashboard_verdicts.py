@@ -3,6 +3,7 @@ which baseline, by how much, when it was trained and who forced it in; retrain a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -275,10 +276,42 @@ def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
     sent = frame.value  # the Arrow table the browser draws
     assert all(pd.api.types.is_string_dtype(d) for d in sent.dtypes), sent.dtypes
     kde, model = "kernel density hotspots", "the model (XGBoost)"  # methods in words
-    assert sent.loc["auc", kde] == "—" and sent.loc["auc", model] == "0.710"
-    assert sent.loc["events", model] == "7,319"
+    assert sent.loc["AUC", kde] == "—" and sent.loc["AUC", model] == "0.710"  # metrics too
+    assert sent.loc["Events", model] == "7,319"
     assert not sent.isna().to_numpy().any()
     assert not sent.isin(["", "None", "nan"]).to_numpy().any()
+
+
+def test_the_chinese_metrics_table_names_its_rows_in_words(home: Path) -> None:
+    """Issue 12 §4: the row labels of the metrics table were raw MLflow ids
+    (``pai_at_0.05_ci_lo``, ``levels.velocity.3.mean_lead_h``...) on the Chinese page."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri, registry_uri=uri)
+    if not client.search_registered_models("name='riskwarn-incidents'"):
+        _forced_champion(home)
+    run_id = client.search_model_versions("name='riskwarn-incidents'")[0].run_id
+    for key in (
+        "methods.xgboost.pai_at_0.05_ci_lo",
+        "methods.xgboost.far_orange",
+        "methods.velocity.hit_rate_active_area_at_0.01",
+        "levels.velocity.3.mean_lead_h",
+        "lead_model_minus.sensor_rules.4.diff",
+        "model_minus_baseline_tss.caine.ci_hi",
+        "timings_s.model_s",
+        "n_windows",
+    ):
+        client.log_metric(run_id, key, 1.0)
+    at = _page(home, "zh")
+    frame = next(d for d in at.dataframe if d.value.index.name == "metric").value
+    labels = [str(i) for i in frame.index]
+    raw = [s for s in labels if "_" in s or re.search(r"(?<![A-Za-z])[a-z]", s)]
+    assert raw == [], raw
+    assert "位移速率·橙色及以上：平均提前时间（小时，未预警计 0）" in labels
+    assert labels.index("命中效率 PAI（全域前 5% 面积，95% 置信区间下限）") < labels.index(
+        "回测窗口数"
+    )
 
 
 def test_metrics_display_formats_counts_and_gaps() -> None:

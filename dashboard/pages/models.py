@@ -13,6 +13,7 @@ import streamlit as st
 
 from dashboard import airflow_api, auth, district_panel, queries, shell, verdicts, views
 from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
+from dashboard.metric_words import metric_words
 from dashboard.shell import page_context
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
@@ -94,8 +95,9 @@ with tab_models:
         wide = views.metrics_table(champ["metrics"])
         if not wide.empty:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
-            shown = views.metrics_display(wide)  # methods in words of the page's language
+            shown = views.metrics_display(wide)  # methods and metrics in the page's words
             shown.columns = [verdicts.method_name(str(c), lg) for c in shown.columns]
+            shown.index = pd.Index([metric_words(str(m), lg) for m in shown.index], name="metric")
             st.dataframe(shown, width="stretch")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
