@@ -377,7 +377,7 @@ def test_store_unavailable_holds_no_reading_back(settings: Any, broker: Broker) 
             db.execute("ROLLBACK")
             db.close()
         wait_for(lambda: c.counters.level_changes > changes, 400)
-        wait_for(lambda: not c.pending and not c.state.backlog, 400)
+        wait_for(c.settled, 400)
     store = Store(settings.resolved_store_url)
     assert store.warnings(domain=DOMAIN)["unit_id"].tolist() == ["H1"]
     store.close()

@@ -247,7 +247,7 @@ def test_full_disk_while_consuming(settings: Any, broker: Broker) -> None:
             finally:
                 filler.unlink()
             wait_for(lambda: c.counters.received >= total, 120)
-            wait_for(lambda: c.counters.level_changes >= len(sites) and not c.pending, 120)
+            wait_for(lambda: c.counters.level_changes >= len(sites) and c.settled(), 120)
             assert "lake write" not in c.counters.failing
         lake = _lake(settings)
         assert len(lake) == total and lake["record_id"].is_unique

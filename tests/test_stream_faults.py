@@ -103,7 +103,7 @@ def test_postgres_outage_30s_loses_doubles_nothing_delivers_once(
             with Running(_consumer(settings, broker, url, delivery=cfg)) as c:
                 _publish(broker, first)
                 wait_for(lambda: c.counters.received >= len(first), 60)
-                wait_for(lambda: not c.pending and not c.state.backlog, 400)
+                wait_for(c.settled, 400)
                 changes = c.counters.level_changes
                 assert len(mails) == 0 and c.counters.deliveries_logged == 0  # not yet red
                 # -- the database goes away: listener closed, open connections cut
@@ -205,7 +205,7 @@ def test_spike_storm_is_flagged_quarantined_and_never_red(settings: Any, broker:
         client.disconnect()
         wait_for(lambda: c.counters.received >= len(readings) + 100, 120)
         wait_for(lambda: len(c.state.site_levels) == 10, 120)
-        wait_for(lambda: not c.pending and not c.state.backlog, 120)
+        wait_for(c.settled, 120)
         assert c.counters.connected and not c.stopping.is_set()
     from riskwarn import lake as lk
 

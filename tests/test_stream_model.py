@@ -163,11 +163,9 @@ def _caught_up(c: Any, sites: list[str], origin: pd.Timestamp, timeout: float) -
     def done() -> bool:
         lv = c.state.site_levels
         at = [lv[s].observed_to for s in sites if s in lv]
-        return len(at) == len(sites) and min(at) >= origin and not c.pending
+        return len(at) == len(sites) and min(at) >= origin and c.settled()
 
     wait_for(done, timeout, 0.5)
-    time.sleep(1.5)  # the publishing thread's last round
-    wait_for(lambda: not c.pending, 30)
 
 
 def _en(reasons: list[Any]) -> str:
