@@ -31,28 +31,23 @@ from testkit.stream_helpers import (
     Webhook,
     slope_readings,
     smtp_server,
+    stream_consumer,
     wait_for,
 )
-from tests.test_stream import MAPPING, Running, _failing_slope, _lake, _publish, _steady
+from tests.test_stream import Running, _failing_slope, _lake, _publish, _steady
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
 
 def _consumer(settings: Any, broker: Broker, store_url: str | None = None, **kw: Any) -> Any:
-    from riskwarn.sources import load_mapping
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
-
-    cfg = StreamConfig(
-        mapping=load_mapping(MAPPING),
-        lake_dir=settings.lake_dir,
+    return stream_consumer(
+        settings.home,
+        broker.port,
         store_url=store_url or settings.resolved_store_url,
-        status_path=settings.home / "run" / "stream.status.json",
-        port=broker.port,
+        lake_dir=settings.lake_dir,
         client_id="rw-faults",
-        batch_s=0.3,
         **kw,
     )
-    return StreamConsumer(cfg)
 
 
 def _status(settings: Any) -> str:

@@ -175,6 +175,7 @@ class StreamConsumer:
         self.durable_seq = 0  # ... of which written to the lake (in order)
         self.added_seq = 0  # ... of which in the per-sensor state
         self.unevaluated = 0  # handed off, not yet added and evaluated
+        self.evaluating = False  # sites being evaluated, their rounds not yet pending
         self.status_lock = threading.Lock()  # the status is written by several threads
         self.status_failing = False
         self.wake = threading.Event()
@@ -304,7 +305,7 @@ class StreamConsumer:
     def settled(self) -> bool:
         """Everything handed to the evaluation thread is evaluated and published."""
         with self.lock:
-            return not (self.unevaluated or self.pending or self.state.backlog)
+            return not (self.unevaluated or self.evaluating or self.pending or self.state.backlog)
 
     def _drain(self) -> list[Message]:
         out: list[Message] = []
@@ -445,11 +446,17 @@ class StreamConsumer:
 
     def _evaluate(self, touched: set[str]) -> None:
         start = time.time()
-        rounds = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
-        if rounds:
+        with self.lock:
+            self.evaluating = True
+        try:
+            rounds = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
             done = time.time()
             with self.lock:
                 self.pending.extend((self.added_seq, levels, done) for levels in rounds)
+        finally:
+            with self.lock:
+                self.evaluating = False
+        if rounds:
             self.wake.set()
             if self.metrics is not None:  # evaluation cost, for bench/bench_stream.py
                 n = sum(len(levels) for levels in rounds)
