@@ -30,6 +30,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -182,7 +183,10 @@ class StreamConsumer:
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
         self._warm_up()
-        self.sent_at_by_site: dict[str, float] = {}
+        # (data time ns, sent time) of the site's recent readings that carried a send time:
+        # a change at step end T is timed from the first reading of T or later to arrive
+        # (the one that completed the step), for the bench's latency lines
+        self.sent_log: dict[str, deque[tuple[int, float]]] = {}
         self.metrics: TextIO | None = None
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -433,13 +437,15 @@ class StreamConsumer:
             self.model.add(acc, h.sites)
         touched = self.state.add(acc, h.sites)
         self.added_seq = h.seq
-        if touched and h.sent_at:
+        if touched and h.sent_at and self.metrics is not None:
             site_of = {sid: h.sites.get(sid) for sid in set(acc["sensor_id"])}
-            for rid, sid in zip(acc["record_id"], acc["sensor_id"], strict=True):
+            t_ns = pd.to_datetime(acc["observed_at"], utc=True).dt.as_unit("ns").astype("int64")
+            for rid, sid, t in zip(acc["record_id"], acc["sensor_id"], t_ns, strict=True):
                 s = h.sent_at.get(str(rid))
                 site = site_of.get(sid)
                 if s is not None and site is not None:
-                    self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
+                    log_ = self.sent_log.setdefault(site, deque(maxlen=5000))
+                    log_.append((int(t), s))
         if touched - set(self.known_sites.values()):
             self._save_sites()
         return touched
@@ -515,11 +521,15 @@ class StreamConsumer:
         self.counters.deliveries_logged += len(rows)
         for ch in changes:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
-            if self.metrics is not None and ch.site_id in self.sent_at_by_site:
-                self.metrics.write(
-                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
-                    f"{ch.at.isoformat()} {self.sent_at_by_site[ch.site_id]:.4f}\n"
-                )
+            if self.metrics is not None:
+                at_ns = ch.at.value
+                sent = [s for t, s in list(self.sent_log.get(ch.site_id, ())) if t >= at_ns]
+                if sent:
+                    first = min(sent)
+                    self.metrics.write(
+                        f"w {done - first:.4f} {ch.site_id} {ch.to_rank} {ch.at.isoformat()} "
+                        f"{first:.4f}\n"
+                    )
         return True
 
     def _delivery_rows(
