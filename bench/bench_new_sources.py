@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_new_sources.py [--out var/bench/new_sources]
         [--sim var/bench/sim_small] [--only sim,portland] [--section FILE]
 
-Two test beds, one protocol each, the model (``xgboost``, default inputs) run once per
-variant on the same origins and cells; only the ``ctx_*`` inputs of
+Two test beds, one protocol each, the model (``xgboost`` as trained and served: the
+booster blended with a stacked baseline input, ``models.backtest.Blend``, the default
+``ModelConfig.blend``; default inputs) run once per variant on the same origins and cells; only the ``ctx_*`` inputs of
 :mod:`features.context` differ:
 
 * **simulated city** (``riskwarn simulate --size small --seed 7``): forecast violent
@@ -75,6 +76,7 @@ def _run(events: pd.DataFrame, spec: Any, context: pd.DataFrame | None) -> dict[
         "events": m["xgboost"]["events"],
         "features": len(res.features),
         "total_s": res.timings_s["total_s"],
+        "blends": res.metrics.get("blends"),
     }
 
 
@@ -270,7 +272,8 @@ def section_markdown(res: dict[str, Any]) -> str:
     lines = [
         "## New information: other sources as leading indicators (issue 17.3)",
         "",
-        "The same model (`xgboost`, default inputs) run once without and once with each other "
+        "The same model (`xgboost` as trained and served: the booster blended with a "
+        "stacked baseline input, `models.backtest.Blend`; default inputs) run once without and once with each other "
         "source's recent activity per cell and ring of 8 neighbours (`ctx_*` inputs, "
         "features/context.py: new disputes, failed mediations, escalations, "
         "disputes with a repeat party (pseudonyms only), dispute-like calls; 7 and 28 days "
@@ -326,6 +329,12 @@ def section_markdown(res: dict[str, Any]) -> str:
                 f"| {names[name]} | {v['features']} | {x['pai@0.05']:.3f} | "
                 f"{x['hit_rate@0.05']:.4f} | {x['auc']:.3f} | {d_pai} | {d_hr} |"
             )
+        lines.append("")
+        for name, v in r.items():
+            if name in names and v.get("blends"):
+                lines.append(
+                    f"Blend chosen at each refit, {names[name]}: {', '.join(str(b) for b in v['blends'])}."
+                )
         lines += ["", _produced(r), ""]
     return "\n".join(lines)
 
@@ -338,7 +347,24 @@ BEDS = (
 
 
 def _produced(r: dict[str, Any]) -> str:
-    return f"Produced by `{r['command']}` ({r['wall_s']:.0f} s wall, {r['when']})."
+    extra = ""
+    if r.get("commit"):
+        extra += f", code of {r['commit']}"
+    if r.get("load"):
+        extra += f", load average {r['load'][0]:.1f} at start, {r['load'][1]:.1f} at end"
+    return f"Produced by `{r['command']}` ({r['wall_s']:.0f} s wall, {r['when']}{extra})."
+
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+        return out.stdout.strip()
+    except OSError:
+        return ""
 
 
 def _cases_markdown(title: str, r: dict[str, Any]) -> list[str]:
@@ -396,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
             if bed in kept:
                 res[bed] = kept[bed]
             continue
-        t0 = time.perf_counter()
+        t0, load0, commit = time.perf_counter(), os.getloadavg()[0], _commit()
         if bed == "sim":
             res[bed] = sim_bed(a.sim)
         elif bed == "cases":
@@ -404,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             res[bed] = portland_bed() if PORTLAND.exists() else {"skipped": f"{PORTLAND} not found"}
         res[bed]["wall_s"] = time.perf_counter() - t0
+        res[bed]["load"] = [load0, os.getloadavg()[0]]
+        res[bed]["commit"] = commit  # the code as the bed started
         res[bed]["command"] = command
         res[bed]["when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     a.out.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 Serves the dashboard (``riskwarn dashboard``'s Streamlit command) over a riskwarn home,
 signs in with Debian's Chromium (Playwright) as each role that may open a page, and
-writes ``<out>/<page>-<lang>-<width>.png`` (full page) plus the wall-screen overview
+writes ``<out>/<page>-<lang>-<width>.png`` (full page) plus the overview's second map tab
+(``overview-tab2-<lang>-<width>.png``, disputes) and the wall-screen overview
 (``overview-wall-<lang>-1920.png``) and an ``index.md`` listing them. Artefacts for a
 person to look at (issue 12, Tests): is every warned cell visible at city zoom, with
 place names and the legend on the map; does the models page say its verdict in words.
@@ -188,6 +189,14 @@ def shoot(
                 file = out / f"{name}-{lang}-{width}.png"
                 _whole_page(page, width, file)
                 done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
+                if name == "overview":  # the second hotspot tab (disputes), as a leader opens it
+                    t0 = time.perf_counter()
+                    page.get_by_role("tab").nth(1).click()
+                    page.wait_for_timeout(500)
+                    problems = _settle(page)
+                    file = out / f"overview-tab2-{lang}-{width}.png"
+                    _whole_page(page, width, file)
+                    done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
             if name == "overview" and width == max(widths):
                 for lang in langs:
                     t0 = time.perf_counter()

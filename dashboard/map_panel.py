@@ -9,6 +9,7 @@ page body on a timer (``st.fragment(run_every=...)``).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,13 @@ CSS = """
   white-space: nowrap; }
 .rw-swatch { width: 0.8rem; height: 0.8rem; border: 1px solid; display: inline-block; }
 .rw-legend-note { color: #555; font-size: 0.72rem; line-height: 1.3; }
+.rw-legend-empty { font-weight: 600; display: flex; align-items: center; gap: 0.35rem; }
+[class*="st-key-rwmap"] [data-testid="stElementContainer"]:has(.rw-map-banner) {
+  position: absolute; left: 0; right: 0; top: 38%; z-index: 4; width: 100% !important;
+  display: flex; justify-content: center; pointer-events: none; }
+.rw-map-banner { background: rgba(255,255,255,0.92); border: 2px solid #9aa0a8;
+  border-radius: 8px; padding: 0.5rem 1.1rem; font-size: 1.25rem; font-weight: 600;
+  color: #30343a; text-align: center; box-shadow: 0 1px 4px rgba(0,0,0,0.15); }
 @media (max-width: 1400px) {
   [class*="st-key-rwrow"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
   [class*="st-key-rwrow"] [data-testid="stColumn"]:not([data-testid="stColumn"] *) {
@@ -53,6 +61,7 @@ h1 { font-size: 2.1rem !important; padding: 0 !important; }
 [data-testid="stMetricLabel"] p { font-size: 1.1rem !important; }
 .rw-legend { font-size: 1rem; }
 .rw-legend-note { font-size: 0.85rem; }
+.rw-map-banner { font-size: 1.7rem; }
 .rw-place { font-size: 1.15rem; }
 </style>
 """
@@ -93,8 +102,13 @@ def wall_switch(wall: WallMode, lang: str) -> None:
         st.rerun()
 
 
-def show_map(deck: Any, legend: str, *, key: str, height: int) -> dict[str, Any] | None:
+def show_map(
+    deck: Any, legend: str, *, key: str, height: int, banner: str | None = None
+) -> dict[str, Any] | None:
     """Draw ``deck`` with ``legend`` over it; return the object clicked (None if none).
+
+    ``banner``: words centred over the map (a map with no warned mark says so there,
+    where a leader looks, not only in a note under it).
 
     The returned dict is the clicked row of a pickable layer plus ``layer`` (its id).
     The page calls :func:`styles` once before (the legend's place over the map is CSS).
@@ -107,6 +121,10 @@ def show_map(deck: Any, legend: str, *, key: str, height: int) -> dict[str, Any]
             deck, height=height, key=key, on_select="rerun", selection_mode="single-object"
         )
         st.markdown(mark_legend(legend, marks), unsafe_allow_html=True)
+        if banner:
+            st.markdown(
+                f'<div class="rw-map-banner">{html.escape(banner)}</div>', unsafe_allow_html=True
+            )
     return clicked(event)
 
 

@@ -40,6 +40,7 @@ from dashboard.map_layout import (
     TOP_BAND_PX,
     area_labels,
     nice_length_km,
+    place_labels,
     scale_bar,
     view_for,
 )
@@ -490,6 +491,9 @@ def risk_deck(
             )
         )
     collision = [{"@@type": "CollisionFilterExtension"}]
+    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
+    view = view_for(bounds, width_px=width_px, height_px=height_px)
+    labels = place_labels(labels, view)  # only names that fit whole at the initial view
     if not labels.empty:
         layers.append(
             _text_layer(
@@ -502,8 +506,6 @@ def risk_deck(
                 collision_test_props={"sizeScale": 1.15},
             )
         )
-    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
-    view = view_for(bounds, width_px=width_px, height_px=height_px)
     if bounds is not None:
         bar, bar_text = scale_bar(bounds, view.zoom, lang)
         layers.append(
@@ -537,8 +539,13 @@ def risk_deck(
     )
 
 
-def legend_html(lang: str, *, note_key: str = "map_legend_note") -> str:
-    """The legend laid over the map's bottom band: each level's colour and "no warning"."""
+def legend_html(lang: str, *, note_key: str = "map_legend_note", empty: str | None = None) -> str:
+    """The legend laid over the map's bottom band: each level's colour and "no warning".
+
+    ``empty`` (the words "no warning this week" for a map that draws no warned mark)
+    heads the legend with that state, so an empty map reads as "nothing warned", not as
+    a map that failed to draw.
+    """
     items = []
     for lv in ("red", "orange", "yellow", "blue", "none"):
         colour = "#{:02x}{:02x}{:02x}".format(*rgba(lv)[:3])
@@ -548,8 +555,17 @@ def legend_html(lang: str, *, note_key: str = "map_legend_note") -> str:
             f'style="background:{colour};border-color:{border}"></span>'
             f"{level_label(lv, lang)}</span>"
         )
+    head = ""
+    if empty:
+        none = "#{:02x}{:02x}{:02x}".format(*rgba("none")[:3])
+        head = (
+            '<div class="rw-legend-empty"><span class="rw-swatch" '
+            f'style="background:{none};border-color:#9aa0a8"></span>{empty}</div>'
+        )
     return (
-        '<div class="rw-legend"><div class="rw-legend-items">'
+        '<div class="rw-legend">'
+        + head
+        + '<div class="rw-legend-items">'
         + "".join(items)
         + f'</div><div class="rw-legend-note">{t(note_key, lang)}</div></div>'
     )

@@ -263,6 +263,14 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return MODEL_UNAVAILABLE[lang]
     if key == "model" and (named := re.fullmatch(r"(\S+) v(\d+)", str(value))):
         name, version = named.groups()  # riskwarn score writes "<registered name> v<n>"
+        domain = name.removeprefix("riskwarn-")  # the registry's name is riskwarn-<domain>
+        from dashboard.i18n import TEXT
+
+        if f"domain_{domain}" in TEXT:  # in words: "纠纷案件升级模型 第 1 版"
+            words = TEXT[f"domain_{domain}"][lang]
+            if lang == "zh":
+                return f"{words}模型 第 {version} 版"
+            return f"{words} model, version {version}"
         return f"{name} 第 {version} 版" if lang == "zh" else f"{name}, version {version}"
     if key == "category" and isinstance(value, str):
         from features.catalog import GROUP_ZH

@@ -122,6 +122,9 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No {domain} warning is in force, so the map shows no squares (highest forecast "
         "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
     },
+    "map_legend_empty": {"zh": "本周无预警", "en": "No warning this week"},
+    "map_legend_empty_sites": {"zh": "目前所有隐患点均无预警", "en": "No site has a warning now"},
+    "map_banner_empty": {"zh": "{domain}：本周无预警", "en": "{domain}: no warning this week"},
     "map_caption": {
         "zh": "格网按预警等级着色；线条为县（区）和乡镇（街道）界线。离线底图。",
         "en": "Cells coloured by warning level; lines are county and township boundaries. "

@@ -179,6 +179,11 @@ def test_demo_site_still_draws_all_four_charts(sites_home: Path) -> None:
     ]
     assert not _infos(at)
     assert "阈值线" in _text(at)
+    legend = [m.value for m in at.markdown if 'class="rw-legend"' in m.value]
+    # this home's site warnings have expired (hourly nowcast, judged at the wall clock):
+    # every site is grey and the legend says so on the map
+    assert len(legend) == 1 and 'data-rw-marks="0"' in legend[0]
+    assert 'class="rw-legend-empty"' in legend[0] and "目前所有隐患点均无预警" in legend[0]
 
 
 def test_dry_site_says_no_rain_instead_of_a_flat_zero_chart(sites_home: Path) -> None:

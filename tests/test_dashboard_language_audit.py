@@ -166,10 +166,13 @@ def test_evidence_is_worded_in_the_page_language() -> None:
     assert not [s for s in zh if re.search(r"[A-Za-z]{2,}|\d{4}-\d{2}", s)], zh
     assert "电信网络诈骗" in zh and "2026年11月22日" in zh
     # the model behind a warning, as riskwarn score writes it ("riskwarn-incidents v3")
+    # in words of the page's language (a Chinese page showed "riskwarn-dispute_cases 第 1 版")
+    assert review.evidence_value("model", "riskwarn-incidents v3", "zh") == "治安案事件模型 第 3 版"
     assert (
-        review.evidence_value("model", "riskwarn-incidents v3", "zh")
-        == "riskwarn-incidents 第 3 版"
+        review.evidence_value("model", "riskwarn-dispute_cases v1", "en")
+        == "Dispute escalation model, version 1"
     )
+    assert review.evidence_value("model", "other-model v2", "zh") == "other-model 第 2 版"
     en = [
         review.evidence_label(k, v, "en") + review.evidence_value(k, v, "en")
         for k, v in facts.items()

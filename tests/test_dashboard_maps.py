@@ -173,6 +173,51 @@ def test_the_whole_city_fits_the_map_above_the_legend_band(width: int, height: i
     assert max(x1 - x0, y1 - y0) >= 0.85 * min(width, height - 102)  # and fills it
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize(("width", "height"), [(480, 620), (880, 560)])
+def test_names_on_the_map_are_drawn_whole_and_warned_townships_win(
+    lang: str, width: int, height: int
+) -> None:
+    """Issue 12 at 800 px: deck.gl's collision filter left overlapping names half drawn
+    (the township with the most warnings a ghost under a county's name). The deck now
+    carries only names that fit whole at its initial view, warned townships first."""
+    w = _warnings()
+    units = admin_units()
+    counties, towns = maps.area_shapes(units, "county"), maps.area_shapes(units, "township")
+    names = dict(zip(units["record_id"], units["name"], strict=True))
+    by_town = maps.levels_by_area(w, "township_code")
+    labels = maps.area_labels(counties, towns, by_town, names, lang)
+    paths = pd.concat(
+        [maps.boundary_paths(towns, "township"), maps.boundary_paths(counties, "county")]
+    )
+    view = maps.view_for(maps.bounds_of(paths, pd.DataFrame()), width_px=width, height_px=height)
+    kept = map_layout.place_labels(labels, view)
+    assert 0 < len(kept) <= len(labels)
+    scale = 512 * 2**view.zoom / (2 * math.pi)
+    boxes = []
+    for r in kept.itertuples():
+        x = scale * math.radians(r.position[0] - view.longitude)
+        y = scale * (map_layout._merc(view.latitude) - map_layout._merc(r.position[1]))
+        bw, bh = map_layout.text_box_px(r.text, r.size)
+        boxes.append((x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2))
+    for i, a in enumerate(boxes):  # no two kept names touch
+        for b in boxes[i + 1 :]:
+            assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    # a name left out always lost to a higher-priority one; the top one is always kept
+    top = labels.loc[labels["priority"].idxmax()]  # the first of the highest
+    assert top["text"] in set(kept["text"])
+    warned = labels["text"].str.contains(r" \d+$")
+    counties = labels["kind"] == "county"
+    assert warned.sum() > 0
+    assert labels.loc[warned, "priority"].min() > labels.loc[counties, "priority"].max()
+    assert labels["priority"].between(-1000, 1000).all()  # deck.gl's collision range
+    # the deck draws exactly the kept names
+    deck = _deck_json(w, lang) if (width, height) == (480, 620) else None
+    if deck is not None:
+        layer = next(x for x in deck["layers"] if x["id"] == "place-names")
+        assert sorted(d["text"] for d in layer["data"]) == sorted(kept["text"])
+
+
 def test_legend_shows_every_level_and_no_warning_in_both_languages() -> None:
     zh = maps.legend_html("zh")
     for word in ("红色（I级）", "橙色（II级）", "黄色（III级）", "蓝色（IV级）", "无预警"):

@@ -135,52 +135,69 @@ def test_publish_exports_csv_and_geojson_are_reproducible(scored_home):
 # --------------------------------------------------------------------------- nowcast
 
 
-def _geohazard_lake(settings: Settings, origin: pd.Timestamp) -> None:
-    """Three sites: s1 accelerating to failure at ``origin + 4 h``, s2 steady, s3 dead GNSS."""
-    sites = pd.DataFrame(
-        {
-            "source": "test",
-            "record_id": ["s1", "s2", "s3"],
-            "name": ["A", "B", "C"],
-            "hazard_type": "landslide",
-            "lon": [116.1, 116.2, 116.3],
-            "lat": [30.8, 30.8, 30.8],
-            "admin_code": None,
-            "slope_class": pd.array([4, 3, 3], dtype="Int64"),
-            "people_threatened": pd.array([50, 20, 10], dtype="Int64"),
-            "volume_m3": [1e4, 1e4, 1e4],
-        }
-    )
-    sensors = pd.DataFrame(
-        {
-            "source": "test",
-            "record_id": ["g1", "g2", "g3", "r1"],
-            "site_id": ["s1", "s2", "s3", "s1"],
-            "sensor_type": ["gnss", "gnss", "gnss", "rain_gauge"],
-            "lon": [116.1, 116.2, 116.3, 116.1],
-            "lat": [30.8, 30.8, 30.8, 30.8],
-            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
-        }
-    )
+def _ten_minutes(origin: pd.Timestamp) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The 30 days of 10-minute times before ``origin`` and their age in days."""
     idx = pd.date_range(
         origin - pd.Timedelta(days=30), origin - pd.Timedelta("10min"), freq="10min"
     )
-    t = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
+    return idx, np.asarray((idx - idx[0]).total_seconds() / 86400.0)
+
+
+def _to_failure(origin: pd.Timestamp, rng: np.random.Generator) -> pd.Series:
+    """10-minute displacement (mm) accelerating to failure at ``origin + 4 h``."""
+    idx, t = _ten_minutes(origin)
     span = (origin + pd.Timedelta(hours=4) - idx[0]).total_seconds() / 86400.0
-    rng = np.random.default_rng(0)
-    accel = 1.0 * t - 20.0 * np.log(1.0 - t / span) + rng.normal(0, 0.2, len(t))
-    steady = 1.0 * t + rng.normal(0, 0.2, len(t))
-    dead = idx < origin - pd.Timedelta(days=3)
+    return pd.Series(1.0 * t - 20.0 * np.log(1.0 - t / span) + rng.normal(0, 0.2, len(t)), idx)
+
+
+def _site_lake(
+    settings: Settings,
+    sensors: dict[str, tuple[str, str]],
+    displacement: dict[str, pd.Series],
+    rain: pd.DatetimeIndex | None = None,
+) -> None:
+    """Sites s1, s2, ... (one per site named in ``sensors``, 0.1 degree apart) with their
+    sensors (``id -> (site, type)``), each displacement sensor's series, and with ``rain``
+    a 10-minute gauge ``r1`` at s1 (0.5 mm each) into the lake."""
+    site_ids = sorted({site for site, _ in sensors.values()})
+    lon = {s: round(116.1 + 0.1 * i, 6) for i, s in enumerate(site_ids)}
+    sites = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": site_ids,
+            "name": [chr(ord("A") + i) for i in range(len(site_ids))],
+            "hazard_type": "landslide",
+            "lon": [lon[s] for s in site_ids],
+            "lat": 30.8,
+            "admin_code": None,
+            "slope_class": pd.array([4, 3, 3][: len(site_ids)], dtype="Int64"),
+            "people_threatened": pd.array([50, 20, 10][: len(site_ids)], dtype="Int64"),
+            "volume_m3": 1e4,
+        }
+    )
+    if rain is not None:
+        sensors = {**sensors, "r1": ("s1", "rain_gauge")}
+    sensor_table = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": list(sensors),
+            "site_id": [site for site, _ in sensors.values()],
+            "sensor_type": [kind for _, kind in sensors.values()],
+            "lon": [lon[site] for site, _ in sensors.values()],
+            "lat": 30.8,
+            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
+        }
+    )
     parts = [
-        pd.DataFrame({"sensor_id": "g1", "observed_at": idx, "value": accel}),
-        pd.DataFrame({"sensor_id": "g2", "observed_at": idx, "value": steady}),
-        pd.DataFrame({"sensor_id": "g3", "observed_at": idx[dead], "value": steady[dead]}),
+        pd.DataFrame({"sensor_id": sid, "observed_at": v.index, "value": v.to_numpy()})
+        for sid, v in displacement.items()
     ]
-    disp = pd.concat(parts, ignore_index=True).assign(quantity="displacement_mm", interval_s=0)
-    rain = pd.DataFrame(
-        {"sensor_id": "r1", "observed_at": idx, "value": 0.5, "quantity": "rain_mm"}
-    ).assign(interval_s=600)
-    readings = pd.concat([disp, rain], ignore_index=True)
+    readings = pd.concat(parts, ignore_index=True).assign(quantity="displacement_mm", interval_s=0)
+    if rain is not None:
+        gauge = pd.DataFrame(
+            {"sensor_id": "r1", "observed_at": rain, "value": 0.5, "quantity": "rain_mm"}
+        ).assign(interval_s=600)
+        readings = pd.concat([readings, gauge], ignore_index=True)
     readings = readings.assign(
         source="test",
         record_id=[f"r{i}" for i in range(len(readings))],
@@ -188,8 +205,19 @@ def _geohazard_lake(settings: Settings, origin: pd.Timestamp) -> None:
         interval_s=readings["interval_s"].astype("Int64"),
     )
     lake.upsert(settings.lake_dir, "hazard_sites", "test", sites, batch_id="s")
-    lake.upsert(settings.lake_dir, "sensors", "test", sensors, batch_id="s")
+    lake.upsert(settings.lake_dir, "sensors", "test", sensor_table, batch_id="s")
     lake.upsert(settings.lake_dir, "sensor_readings", "test", readings, batch_id="r")
+
+
+def _geohazard_lake(settings: Settings, origin: pd.Timestamp) -> None:
+    """Three sites: s1 accelerating to failure at ``origin + 4 h``, s2 steady, s3 dead GNSS."""
+    idx, t = _ten_minutes(origin)
+    rng = np.random.default_rng(0)
+    accel = _to_failure(origin, rng)
+    steady = pd.Series(1.0 * t + rng.normal(0, 0.2, len(t)), idx)
+    dead = steady[idx < origin - pd.Timedelta(days=3)]
+    sensors = {"g1": ("s1", "gnss"), "g2": ("s2", "gnss"), "g3": ("s3", "gnss")}
+    _site_lake(settings, sensors, {"g1": accel, "g2": steady, "g3": dead}, rain=idx)
 
 
 def test_nowcast_sensor_rules_without_model(settings):

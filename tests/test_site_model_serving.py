@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskwarn import lake
 from riskwarn.nowcast import nowcast_geohazard
 from riskwarn.scoring import score_domain
 from riskwarn.settings import Settings
 from riskwarn.store import Store
 from scripts.check_champion import adopt_champion, register
+from tests.test_scoring import _site_lake, _ten_minutes, _to_failure
 
 DAILY_ORIGIN = pd.Timestamp("2024-07-10T16:00Z")  # midnight Asia/Shanghai
 HOURLY_ORIGIN = pd.Timestamp("2024-07-10T12:00Z")
@@ -40,62 +40,13 @@ def _lake(settings: Settings, origin: pd.Timestamp, *, rain_gauge: bool) -> None
     """s1: a 10-minute GNSS accelerating to failure at ``origin + 4 h``; s2: one survey
     point read monthly (two readings in the 35-day window, 30 days apart); with
     ``rain_gauge`` a 10-minute gauge at s1 (0.5 mm each)."""
-    sites = pd.DataFrame(
-        {
-            "source": "test",
-            "record_id": ["s1", "s2"],
-            "name": ["A", "B"],
-            "hazard_type": "landslide",
-            "lon": [116.1, 116.2],
-            "lat": [30.8, 30.8],
-            "admin_code": None,
-            "slope_class": pd.array([4, 3], dtype="Int64"),
-            "people_threatened": pd.array([50, 20], dtype="Int64"),
-            "volume_m3": [1e4, 1e4],
-        }
-    )
-    ids, types, at = ["g1", "m2"], ["gnss", "gnss"], ["s1", "s2"]
-    if rain_gauge:
-        ids, types, at = [*ids, "r1"], [*types, "rain_gauge"], [*at, "s1"]
-    sensors = pd.DataFrame(
-        {
-            "source": "test",
-            "record_id": ids,
-            "site_id": at,
-            "sensor_type": types,
-            "lon": 116.1,
-            "lat": 30.8,
-            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
-        }
-    )
-    idx = pd.date_range(
-        origin - pd.Timedelta(days=30), origin - pd.Timedelta("10min"), freq="10min"
-    )
-    t = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
-    span = (origin + pd.Timedelta(hours=4) - idx[0]).total_seconds() / 86400.0
-    accel = (
-        1.0 * t - 20.0 * np.log(1.0 - t / span) + np.random.default_rng(0).normal(0, 0.2, len(t))
-    )
     month = pd.DatetimeIndex([origin - pd.Timedelta(days=33), origin - pd.Timedelta(days=3)])
-    parts = [
-        pd.DataFrame({"sensor_id": "g1", "observed_at": idx, "value": accel}),
-        pd.DataFrame({"sensor_id": "m2", "observed_at": month, "value": [10.0, 12.0]}),
-    ]
-    readings = pd.concat(parts, ignore_index=True).assign(quantity="displacement_mm", interval_s=0)
-    if rain_gauge:
-        rain = pd.DataFrame(
-            {"sensor_id": "r1", "observed_at": idx, "value": 0.5, "quantity": "rain_mm"}
-        ).assign(interval_s=600)
-        readings = pd.concat([readings, rain], ignore_index=True)
-    readings = readings.assign(
-        source="test",
-        record_id=[f"r{i}" for i in range(len(readings))],
-        quality="good",
-        interval_s=readings["interval_s"].astype("Int64"),
-    )
-    lake.upsert(settings.lake_dir, "hazard_sites", "test", sites, batch_id="s")
-    lake.upsert(settings.lake_dir, "sensors", "test", sensors, batch_id="s")
-    lake.upsert(settings.lake_dir, "sensor_readings", "test", readings, batch_id="r")
+    displacement = {
+        "g1": _to_failure(origin, np.random.default_rng(0)),
+        "m2": pd.Series([10.0, 12.0], month),
+    }
+    rain = _ten_minutes(origin)[0] if rain_gauge else None
+    _site_lake(settings, {"g1": ("s1", "gnss"), "m2": ("s2", "gnss")}, displacement, rain)
 
 
 def _home(settings: Settings, registry: str) -> tuple[Settings, Store]:

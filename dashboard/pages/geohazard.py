@@ -89,9 +89,13 @@ def all_sites(domain: str) -> str | None:
     with st.container(key="rwrow_sites"):
         left, right = st.columns([1, 1], gap="medium")
     with left:
-        picked = map_panel.show_map(
-            deck, maps.legend_html(lg, note_key="map_legend_note_sites"), key="site_map", height=560
+        quiet = bool((table["level"] == "none").all())  # every site grey: say so on the map
+        legend = maps.legend_html(
+            lg,
+            note_key="map_legend_note_sites",
+            empty=t("map_legend_empty_sites", lg) if quiet else None,
         )
+        picked = map_panel.show_map(deck, legend, key="site_map", height=560)
     with right:
         shown = localise_frame(
             table,

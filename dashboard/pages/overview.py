@@ -8,6 +8,8 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 
 from __future__ import annotations
 
+from html import escape
+
 import pandas as pd
 import streamlit as st
 
@@ -74,7 +76,7 @@ def places(dw: pd.DataFrame, labels: pd.DataFrame, names: dict[str, str], n: int
         + t(
             "top_place_line",
             lg,
-            place=views.place_words(p.county_code, p.township_code, names, lg),
+            place=escape(views.place_words(p.county_code, p.township_code, names, lg)),
             n=fmt_int(p.n_warnings, lg),
             prob=fmt_pct(p.max_probability, lg),
             trend=t(f"trend_{p.trend}", lg) if isinstance(p.trend, str) and p.trend else "—",
@@ -179,8 +181,16 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
         version = str(run.get("model_version") or "—")
         promo = queries.promotion(url, str(run["model_name"]), version)
         st.caption(views.model_note(version, promo, lg), help=t("model_note_help", lg))
-    picked = map_panel.show_map(deck, maps.legend_html(lg), key=f"map_{domain}", height=MAP_HEIGHT)
-    if run and dw.empty:
+    quiet = bool(run) and dw.empty  # a served week with no warning in force
+    words = t(f"domain_{domain}", lg)
+    picked = map_panel.show_map(
+        deck,
+        maps.legend_html(lg, empty=t("map_legend_empty", lg) if quiet else None),
+        key=f"map_{domain}",
+        height=MAP_HEIGHT,
+        banner=t("map_banner_empty", lg, domain=words) if quiet else None,
+    )
+    if quiet:
         empty_map_note(domain)
     picked_panel(dw, picked, names, domain)
 
