@@ -222,7 +222,7 @@ def test_full_disk_while_consuming(settings: Any, broker: Broker) -> None:
     try:
         sites = _spiky(2)
         total = sum(len(r) for r in sites.values())
-        with Running(_consumer(settings, broker)) as c:
+        with Running(_consumer(settings, broker, confirm_steps=1)) as c:  # blue at once
             first = {s: r.iloc[:30] for s, r in sites.items()}
             for s, r in first.items():
                 _publish(broker, r, site=s)
