@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import threading
 import time
@@ -68,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--domain", default="incidents")
     ap.add_argument("--sources", default="sim_incidents")
     args = ap.parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
+    for name in ("models", "riskwarn.pipeline"):  # the training's own steps, timed
+        logging.getLogger(name).setLevel(logging.INFO)
 
     from bench_full_day import SIMULATED_CITY_AREA, land, split_last_day
 

@@ -19,6 +19,8 @@ from dashboard.i18n import LEVEL_RANK, place_name, t
 
 # ----------------------------------------------------------------------------- labels
 
+COUNTY_PRIORITY = 900  # warned townships rank above (950 + 10 x level rank), others below 400
+
 
 def area_labels(
     counties: pd.DataFrame,
@@ -54,7 +56,7 @@ def area_labels(
             # priorities stay within deck.gl's collision range, -1000..1000 (beyond it
             # a label never wins the collision test and is not drawn)
             if kind == "county":
-                size, colour, priority = 17, [30, 32, 36, 255], 900
+                size, colour, priority = 17, [30, 32, 36, 255], COUNTY_PRIORITY
             elif r.record_id in warned:  # above the counties: the place a leader looks for
                 rank = LEVEL_RANK.get(warned[r.record_id], 0)
                 size, colour, priority = 13, [40, 42, 48, 255], 950 + 10 * rank
@@ -83,31 +85,41 @@ def text_box_px(text: str, size: float) -> tuple[float, float]:
 
 def place_labels(labels: pd.DataFrame, view: pdk.ViewState, gap_px: float = 2.0) -> pd.DataFrame:
     """The labels that fit the initial ``view`` without touching one another: placed in
-    priority order, a label whose box meets a placed one is left out.
+    priority order; a warned township's or a county's name that meets a placed one is
+    tried one line above, then one line below its point; a name that fits nowhere is
+    left out. Returns the kept rows (``position`` moved where a name was shifted).
 
     deck.gl's collision filter alone left overlapping names half drawn (it fades a label
     by the share of its box that wins the collision test): at 800 px the warned
     township with the most warnings sat as a ghost under a county name. Deciding here
-    draws every kept name whole; the filter stays for zooming out.
+    draws every kept name whole, so the deck has no collision filter any more (its partial
+    fades showed even between names placed apart, on the 1920 px wall screen).
     """
     if labels.empty:
         return labels
     scale = 512 * 2**view.zoom / (2 * math.pi)  # px per radian (Web Mercator)
     lon_c, y_c = math.radians(view.longitude), _merc(view.latitude)
     placed: list[tuple[float, float, float, float]] = []
-    keep: list[int] = []
+    keep: dict[Any, list[float]] = {}
     order = labels.sort_values("priority", ascending=False, kind="stable")
     for idx, r in zip(order.index, order.itertuples(index=False), strict=True):
         lon, lat = r.position
         x = (math.radians(lon) - lon_c) * scale
-        y = (y_c - _merc(lat)) * scale
+        y0 = (y_c - _merc(lat)) * scale
         w, h = text_box_px(str(r.text), float(r.size))
-        box = (x - w / 2 - gap_px, y - h / 2 - gap_px, x + w / 2 + gap_px, y + h / 2 + gap_px)
-        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-            continue
-        placed.append(box)
-        keep.append(idx)
-    return labels.loc[sorted(keep)]
+        shifts = (0.0, -h, h) if int(r.priority) >= COUNTY_PRIORITY else (0.0,)
+        for dy in shifts:
+            y = y0 + dy
+            box = (x - w / 2 - gap_px, y - h / 2 - gap_px, x + w / 2 + gap_px, y + h / 2 + gap_px)
+            if not any(
+                box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed
+            ):
+                placed.append(box)
+                keep[idx] = [lon, round(_unmerc(y_c - y / scale), 6) if dy else lat]
+                break
+    out = labels.loc[sorted(keep)].copy()
+    out["position"] = [keep[i] for i in out.index]
+    return out
 
 
 # ----------------------------------------------------------------------------- scale bar

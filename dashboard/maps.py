@@ -8,7 +8,7 @@ What is drawn (pure frame builders below, assembled by :func:`risk_deck`):
   size when zoomed in and never shrinks below :data:`MIN_SQUARE_PX` pixels, so each
   warned cell stays visible at city zoom; red is drawn last, on top;
 * county names, and the names of townships (warned ones first, others where room
-  remains: deck.gl's collision filter drops labels that would overlap);
+  remains: ``map_layout.place_labels`` leaves out names that would overlap);
 * a scale bar drawn in map coordinates (true at every zoom);
 * the legend is HTML laid over the map by the page (:func:`legend_html`).
 
@@ -490,7 +490,6 @@ def risk_deck(
                 pickable=True,
             )
         )
-    collision = [{"@@type": "CollisionFilterExtension"}]
     bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
     view = view_for(bounds, width_px=width_px, height_px=height_px)
     labels = place_labels(labels, view)  # only names that fit whole at the initial view
@@ -501,9 +500,6 @@ def risk_deck(
                 "place-names",
                 get_size="size",
                 get_color="colour",
-                extensions=collision,
-                get_collision_priority="priority",
-                collision_test_props={"sizeScale": 1.15},
             )
         )
     if bounds is not None:

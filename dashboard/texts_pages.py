@@ -328,6 +328,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "不如“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
         "en": "worse than {other} ({diff}, CI {lo} to {hi})",
     },
+    "vd_fail_worse_at": {
+        "zh": "在{metric}上不如“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "worse than {other} at {metric} ({diff}, CI {lo} to {hi})",
+    },
     "vd_fail_tie": {
         "zh": "未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
         "en": "not clearly better than {other} ({diff}, CI {lo} to {hi})",
@@ -386,6 +390,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Open the model version in MLflow",
     },
     "metric_pai_at_0_05": {"zh": "命中效率 PAI@5%（随机为 1）", "en": "PAI@5% (random = 1)"},
+    "metric_pai_at_0_01": {"zh": "命中效率 PAI@1%", "en": "PAI@1%"},
+    "metric_pai_at_0_1": {"zh": "命中效率 PAI@10%", "en": "PAI@10%"},
     "metric_average_precision": {"zh": "平均精确率（AP）", "en": "average precision (AP)"},
     "metric_auc": {"zh": "排序能力 AUC（随机为 0.5）", "en": "AUC (chance = 0.5)"},
     "method_xgboost": {"zh": "模型（XGBoost）", "en": "the model (XGBoost)"},
@@ -404,5 +410,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "method_tangent_angle": {"zh": "改进切线角", "en": "improved tangent angle"},
     "method_velocity": {"zh": "位移速率", "en": "displacement velocity"},
+    "method_inverse_velocity": {"zh": "速率倒数法", "en": "inverse velocity"},
+    "method_ceiling": {"zh": "事后上限", "en": "ex-post ceiling"},
+    "method_ceiling_loo": {"zh": "事后上限（留一）", "en": "ex-post ceiling (leave-one-out)"},
+    "method_run": {"zh": "整次运行", "en": "whole run"},
     "method_champion": {"zh": "此前的服役模型", "en": "the previous serving model"},
 }

@@ -245,6 +245,19 @@ def check_words(check: Mapping[str, Any], lang: str) -> str:
             lo=_signed(c.lo),
             hi=_signed(c.hi),
         )
+    if "baseline" in check and check.get("ci") and check.get("metric"):
+        # the gate's other non-inferiority checks (PAI@1%, PAI@10%): models/gate.py writes
+        # their "check" in English ("not worse than kde at PAI@1%")
+        lo, hi = check["ci"]
+        return t(
+            "vd_fail_worse_at",
+            lang,
+            other=method_name(str(check["baseline"]), lang),
+            metric=metric_name(str(check["metric"]), lang),
+            diff=_signed(float(check["diff"])),
+            lo=_signed(float(lo)),
+            hi=_signed(float(hi)),
+        )
     return str(check.get("check", "?"))
 
 

@@ -20,7 +20,7 @@ the few (record, origin) pairs where a record occurred before but was reported a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -460,6 +460,7 @@ def build_cell_features(
     cells: pd.DataFrame,
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     params: CellFeatureParams | None = None,
+    row_filter: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Cell x origin features and labels: one row per (origin, cell) for every cell in ``cells``.
 
@@ -468,13 +469,17 @@ def build_cell_features(
     ``population``). ``origins``: local midnights as UTC timestamps. Columns: keys
     ``origin``, ``cell_x``, ``cell_y``; features (see ``features.catalog``);
     labels ``label_count`` and ``label_any`` over ``[origin, origin + horizon_days)``.
-    Rows are sorted by origin then cell.
+    Rows are sorted by origin then cell. ``row_filter``: applied to each chunk of origins
+    as it is built (training's negative subsampling), so the whole table is never held.
     """
     params = params or CellFeatureParams()
+    chunks = iter_cell_feature_chunks(events, cells, origins, params)
+    if row_filter is not None:
+        return stack_chunks(map(row_filter, chunks))
     n_rows = len(set(pd.DatetimeIndex(origins))) * len(
         cells[CELL_KEYS].astype("int64").drop_duplicates()
     )
-    return stack_chunks(iter_cell_feature_chunks(events, cells, origins, params), n_rows)
+    return stack_chunks(chunks, n_rows)
 
 
 def stack_chunks(chunks: Iterable[pd.DataFrame], n_rows: int = 0) -> pd.DataFrame:

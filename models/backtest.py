@@ -100,6 +100,12 @@ class ModelConfig:
     # the blend is chosen on the geometric mean of the validation PAI at these fractions
     # (the three the reports show), so that no reported figure is traded away for another
     blend_fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
+    # case-control subsampling of the boosters' fit rows: rows without an event at origins
+    # that only ever serve as fit rows are kept at this rate (every row with an event is
+    # kept; None or 1: every row). See models.hotspot_backtest.negative_sampler. Off:
+    # at 0.1 it lost PAI@1/5/10 % beyond noise on the small simulation (docs/benchmarks.md,
+    # the full-day section)
+    negative_rate: float | None = None
 
 
 BLEND_INPUTS = ("hist_count_all", "hist_kde", "hist_prospective")
@@ -216,7 +222,14 @@ def _dmatrix(frame: pd.DataFrame, features: list[str], objective: str) -> xgb.DM
         return xgb.DMatrix(x, label=np.minimum(y, 31), qid=qid, feature_names=features)
     if objective.startswith("binary:"):
         y = frame["label_any"].to_numpy(np.float32)
-    return xgb.DMatrix(x, label=y, feature_names=features)
+    return xgb.DMatrix(x, label=y, feature_names=features, **_weights(frame))
+
+
+def _weights(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``weight`` of subsampled rows (``label_weight``, non-ranking objectives), if any."""
+    if "label_weight" not in frame.columns:
+        return {}
+    return {"weight": frame["label_weight"].to_numpy(np.float32)}
 
 
 def _labels(frame: pd.DataFrame, objective: str) -> np.ndarray:
@@ -253,7 +266,9 @@ class OriginBlocks(xgb.DataIter):
             return False
         a, b = self.bounds[self._i], self.bounds[self._i + 1]
         part = self.frame.iloc[a:b]
-        extra = {"qid": self.qid[a:b]} if self.objective.startswith("rank:") else {}
+        extra: dict[str, Any] = (
+            {"qid": self.qid[a:b]} if self.objective.startswith("rank:") else _weights(part)
+        )
         input_data(
             data=part[self.features].to_numpy(np.float32),
             label=_labels(part, self.objective),
@@ -324,6 +339,28 @@ def top_share_hit_rate_metric(frame: pd.DataFrame, fraction: float):
     sizes = np.bincount(group)
     k = np.maximum(1, np.round(fraction * sizes)).astype(int)
     total = counts.sum()
+    name = f"hit_rate@{fraction:g}"
+    if len(group) and (np.diff(group) >= 0).all():  # rows sorted by origin (as fits give)
+        bounds = np.r_[0, np.cumsum(sizes)]
+
+        def by_group(predt: np.ndarray, _: xgb.DMatrix) -> tuple[str, float]:
+            # per origin, the top k by score, ties to the earlier row (the stable order
+            # the lexsort below gives), found by a partition: the same rows, O(n)
+            hit = 0.0
+            for g in range(len(sizes)):
+                a, b, kk = bounds[g], bounds[g + 1], int(k[g])
+                neg = -predt[a:b]
+                c = counts[a:b]
+                if kk >= b - a:
+                    hit += c.sum()
+                    continue
+                t = np.partition(neg, kk - 1)[kk - 1]
+                above = neg < t
+                tied = np.flatnonzero(neg == t)[: kk - int(above.sum())]
+                hit += c[above].sum() + c[tied].sum()
+            return name, float(hit / total) if total > 0 else 0.0
+
+        return by_group
 
     def metric(predt: np.ndarray, _: xgb.DMatrix) -> tuple[str, float]:
         order = np.lexsort((-predt, group))
@@ -331,7 +368,7 @@ def top_share_hit_rate_metric(frame: pd.DataFrame, fraction: float):
         first = np.searchsorted(g_sorted, g_sorted, side="left")
         rank = np.arange(len(order)) - first
         hit = counts[order][rank < k[g_sorted]].sum()
-        return f"hit_rate@{fraction:g}", float(hit / total) if total > 0 else 0.0
+        return name, float(hit / total) if total > 0 else 0.0
 
     return metric
 

@@ -139,8 +139,13 @@ def build_extra_features(
     cells: pd.DataFrame,
     origins: Sequence[pd.Timestamp],
     params: ExtraFeatureParams,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per origin x cell (``KEYS``) with the long-memory inputs (``lr_*`` columns).
+
+    ``rows``: only these rows of that origin-major table (positions ``origin index x
+    len(cells) + cell index``, increasing), e.g. a subsampled training frame's, each column
+    cut as it is made.
 
     ``events`` carry ``occurred_at`` (UTC), ``cell_x``/``cell_y`` and optionally
     ``reported_at`` and the location column; ``origins`` are local midnights as UTC
@@ -152,7 +157,7 @@ def build_extra_features(
     both = both.astype("int64").drop_duplicates(ignore_index=True)
     labels = pd.Series(cell_clusters(both), index=pd.MultiIndex.from_frame(both), name="cluster")
     if labels.nunique() <= 1:
-        return _build_extra_features(events, cells, origins, params)
+        return _build_extra_features(events, cells, origins, params, rows)
     ev_label = labels.reindex(
         pd.MultiIndex.from_frame(events[["cell_x", "cell_y"]].astype("int64"))
     ).to_numpy()
@@ -172,6 +177,8 @@ def build_extra_features(
             "cell_y": np.tile(cells["cell_y"].to_numpy(), len(origins)),
         }
     )
+    if rows is not None:
+        skeleton = skeleton.iloc[rows].reset_index(drop=True)
     return skeleton.merge(pd.concat(parts, ignore_index=True), on=KEYS, how="left")
 
 
@@ -180,6 +187,7 @@ def _build_extra_features(
     cells: pd.DataFrame,
     origins: Sequence[pd.Timestamp],
     params: ExtraFeatureParams,
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """:func:`build_extra_features` on one raster around ``events`` and ``cells``."""
     origins_idx = pd.DatetimeIndex(origins)
@@ -200,7 +208,8 @@ def _build_extra_features(
     cols: dict[str, np.ndarray] = {}
 
     def put(name: str, raster: np.ndarray) -> None:
-        cols[name] = raster[:, cell_pos].astype(np.float32).ravel()
+        col = raster[:, cell_pos].astype(np.float32).ravel()
+        cols[name] = col if rows is None else col[rows]
 
     total = cum_fn(ones)
     all_hist = total(o_day)
@@ -254,5 +263,7 @@ def _build_extra_features(
         "cell_x": np.tile(cells["cell_x"].to_numpy(), len(o_day)),
         "cell_y": np.tile(cells["cell_y"].to_numpy(), len(o_day)),
     }
+    if rows is not None:
+        keys = {k: v[rows] for k, v in keys.items()}
     # one frame over the arrays (no second copy of every column while it is assembled)
     return pd.DataFrame({**keys, **cols}, copy=False)

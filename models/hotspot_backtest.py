@@ -40,6 +40,7 @@ from models.backtest import (
     BoosterTrainer,
     ModelBacktest,
     ModelConfig,
+    label_window_end,
     run_model_backtest,
 )
 from models.baselines import (
@@ -89,6 +90,10 @@ class HotspotBacktestSpec:
     group_column: str = "category_group"
     max_cells: int | None = None  # tests: score (and count events in) only the busiest cells
     extra_features: bool = True  # long-memory ``lr_*`` inputs (models.extra_features)
+    # training frames only (set by run_hotspot_backtest, never by serving): rows at origins
+    # before this keep every row with an event and a share ``model.negative_rate`` of the
+    # others (case-control subsampling, see negative_sampler)
+    sample_negatives_before: pd.Timestamp | None = None
 
 
 @dataclass
@@ -186,9 +191,88 @@ def add_stacked_features(
     if not spec.extra_features:
         return frame
     extra = build_extra_features(
-        events, cells, origins, ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
+        events,
+        cells,
+        origins,
+        ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days),
+        subset_positions(frame, origins, cells),
     )
     return join_aligned(frame, extra)
+
+
+def subset_positions(
+    frame: pd.DataFrame, origins: pd.DatetimeIndex, cells: pd.DataFrame
+) -> np.ndarray | None:
+    """Positions of ``frame``'s rows in the origin-major ``origins`` x ``cells`` table (cells
+    in their given order) when ``frame`` holds only some of its rows, in its order (a
+    subsampled training frame); None when it holds them all, or is not such a subset."""
+    cell_keys = cells[["cell_x", "cell_y"]].astype("int64").reset_index(drop=True)
+    if len(frame) >= len(origins) * len(cell_keys) or not keys_strictly_sorted(
+        cell_keys.assign(origin=pd.Timestamp(0, tz="UTC"))[KEYS]
+    ):
+        return None
+    oi = origins.get_indexer(pd.DatetimeIndex(frame["origin"]))
+    ci = cell_positions(cell_keys, frame)
+    if (oi < 0).any() or (ci < 0).any():
+        return None
+    pos = oi.astype(np.int64) * len(cell_keys) + ci
+    return pos if bool((np.diff(pos) > 0).all()) else None
+
+
+def negative_sampler(spec: HotspotBacktestSpec) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+    """The row filter of a training frame's case-control subsampling, or None.
+
+    Rows at origins before ``spec.sample_negatives_before`` are kept when they hold an event
+    (``label_count > 0``) or when a hash of (cell, origin) falls below
+    ``spec.model.negative_rate``: deterministic, the same rows in every run and engine.
+    Those rows only ever serve as fit rows of a booster (early stopping, calibration,
+    the blend's choice and every evaluation origin see all rows). Ranking objectives need
+    no weights (the pairs of a query are drawn uniformly among the labels); the others get
+    ``label_weight`` 1 / rate on the kept rows without events."""
+    rate = spec.model.negative_rate
+    before = spec.sample_negatives_before
+    if before is None or rate is None or not 0 < rate < 1:
+        return None
+    cut = pd.Timestamp(before)
+    weighted = not spec.model.objective.startswith("rank:")
+
+    def keep(chunk: pd.DataFrame) -> pd.DataFrame:
+        origin = pd.DatetimeIndex(chunk["origin"])
+        early = np.asarray(origin < cut)
+        empty = chunk["label_count"].to_numpy() <= 0
+        u = unit_hash(
+            chunk["cell_x"].to_numpy(np.int64),
+            chunk["cell_y"].to_numpy(np.int64),
+            origin.as_unit("s").asi8,
+        )
+        drawn = early & empty
+        mask = ~drawn | (u < rate)
+        out = chunk.iloc[np.flatnonzero(mask)] if not mask.all() else chunk
+        if weighted:
+            w = np.where(drawn[mask], 1.0 / rate, 1.0).astype(np.float32)
+            out = out.assign(label_weight=w)
+        return out.reset_index(drop=True)
+
+    return keep
+
+
+def unit_hash(*keys: np.ndarray) -> np.ndarray:
+    """A number in [0, 1) per row from integer keys (splitmix64 of their mix)."""
+    with np.errstate(over="ignore"):
+        h = np.zeros(len(keys[0]), dtype=np.uint64)
+        for k, mult in zip(
+            keys, (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9), strict=False
+        ):
+            h = (h ^ (np.asarray(k).astype(np.uint64) * np.uint64(mult))) * np.uint64(
+                0xBF58476D1CE4E5B9
+            )
+            h ^= h >> np.uint64(31)
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def stacked_baseline_columns(
@@ -330,7 +414,7 @@ def build_model_frame(
         group_column=spec.group_column,
         holiday_country=spec.holiday_country,
     )
-    frame = build_cell_features(events, cells, origins, fparams)
+    frame = build_cell_features(events, cells, origins, fparams, negative_sampler(spec))
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
     frame = add_stacked_features(frame, events, cells, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
@@ -401,6 +485,7 @@ def run_hotspot_backtest(
             ", ".join(incomplete),
         )
     all_origins = evals.union(train)
+    spec = replace(spec, sample_negatives_before=sampling_cut(evals, train, spec.model))
     frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
     features = feature_columns(frame)
@@ -465,6 +550,22 @@ def run_hotspot_backtest(
     return HotspotBacktestResult(
         scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside
     )
+
+
+def sampling_cut(
+    evals: pd.DatetimeIndex, train: pd.DatetimeIndex, config: ModelConfig
+) -> pd.Timestamp | None:
+    """First origin whose rows a training frame keeps whole under negative subsampling
+    (None: no subsampling): the first of the early-stopping and calibration origins of the
+    first refit (at the first evaluation origin). Every later refit's validation slices and
+    every evaluation origin lie at or after it, so only fit rows are ever subsampled."""
+    rate = config.negative_rate
+    if rate is None or not 0 < rate < 1 or len(evals) == 0:
+        return None
+    ends = label_window_end(pd.Series(train), config.horizon_days, config.tz).to_numpy()
+    usable = train[ends <= evals.min()]
+    k = config.es_origins + config.cal_origins
+    return None if len(usable) <= k else pd.Timestamp(usable[-k])
 
 
 def outside_area_labels(

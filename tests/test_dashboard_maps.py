@@ -88,7 +88,7 @@ def test_squares_keep_a_minimum_size_on_screen_and_the_deck_fetches_nothing() ->
     names = layers["place-names"]
     assert names["characterSet"] == "auto"  # CJK glyphs, not only ASCII
     assert "Noto Sans CJK SC" in names["fontFamily"] and not names["fontFamily"].startswith("@@")
-    assert names["extensions"] == [{"@@type": "CollisionFilterExtension"}]
+    assert "extensions" not in names  # names placed on the server, drawn whole (place_labels)
     text = json.dumps(spec)
     assert "http://" not in text and "https://" not in text  # nothing fetched, no basemap
     assert spec["mapStyle"].startswith("data:application/json")
@@ -200,6 +200,11 @@ def test_names_on_the_map_are_drawn_whole_and_warned_townships_win(
         y = scale * (map_layout._merc(view.latitude) - map_layout._merc(r.position[1]))
         bw, bh = map_layout.text_box_px(r.text, r.size)
         boxes.append((x - bw / 2, y - bh / 2, x + bw / 2, y + bh / 2))
+    for r in kept.itertuples():  # a shifted name stays within one line of its point
+        dy = scale * (
+            map_layout._merc(labels.loc[r.Index, "position"][1]) - map_layout._merc(r.position[1])
+        )
+        assert abs(dy) <= map_layout.text_box_px(r.text, r.size)[1] + 0.5
     for i, a in enumerate(boxes):  # no two kept names touch
         for b in boxes[i + 1 :]:
             assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
@@ -211,11 +216,12 @@ def test_names_on_the_map_are_drawn_whole_and_warned_townships_win(
     assert warned.sum() > 0
     assert labels.loc[warned, "priority"].min() > labels.loc[counties, "priority"].max()
     assert labels["priority"].between(-1000, 1000).all()  # deck.gl's collision range
-    # the deck draws exactly the kept names
+    # the deck draws exactly the kept names, whole (no collision filter to fade them)
     deck = _deck_json(w, lang) if (width, height) == (480, 620) else None
     if deck is not None:
         layer = next(x for x in deck["layers"] if x["id"] == "place-names")
         assert sorted(d["text"] for d in layer["data"]) == sorted(kept["text"])
+        assert "extensions" not in layer
 
 
 def test_legend_shows_every_level_and_no_warning_in_both_languages() -> None:

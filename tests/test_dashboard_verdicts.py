@@ -102,6 +102,24 @@ def test_a_model_below_chance_and_the_failed_checks_are_named() -> None:
     assert v.rank == 3 and v.n_methods == 3
 
 
+def test_the_gates_other_pai_checks_read_in_the_pages_language() -> None:
+    """The make-demo home's Chinese models page read "not worse than kde at PAI@1%":
+    models/gate.py writes the non-headline checks' text in English."""
+    check = {
+        "check": "not worse than kde at PAI@1%",
+        "ok": False,
+        "metric": "pai@0.01",
+        "diff": -0.15,
+        "ci": [-0.27, -0.01],
+        "baseline": "kde",
+    }
+    zh = verdicts.check_words(check, "zh")
+    assert zh == "在命中效率 PAI@1%上不如“核密度热点”（差 −0.15，区间 −0.27 至 −0.01）"
+    en = verdicts.check_words({**check, "metric": "pai@0.1"}, "en")
+    assert en == "worse than kernel density hotspots at PAI@10% (−0.15, CI −0.27 to −0.01)"
+    assert verdicts.method_name("inverse_velocity", "zh") == "速率倒数法"
+
+
 def test_a_passing_champion_promoted_by_training() -> None:
     metrics = {
         "headline": "average_precision",
@@ -256,8 +274,9 @@ def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
     frame = next(d for d in at.dataframe if d.value.index.name == "metric")
     sent = frame.value  # the Arrow table the browser draws
     assert all(pd.api.types.is_string_dtype(d) for d in sent.dtypes), sent.dtypes
-    assert sent.loc["auc", "kde"] == "—" and sent.loc["auc", "xgboost"] == "0.710"
-    assert sent.loc["events", "xgboost"] == "7,319"
+    kde, model = "kernel density hotspots", "the model (XGBoost)"  # methods in words
+    assert sent.loc["auc", kde] == "—" and sent.loc["auc", model] == "0.710"
+    assert sent.loc["events", model] == "7,319"
     assert not sent.isna().to_numpy().any()
     assert not sent.isin(["", "None", "nan"]).to_numpy().any()
 

@@ -187,3 +187,103 @@ def replace_window(config: ModelConfig) -> ModelConfig:
     from dataclasses import replace
 
     return replace(config, train_window_days=3650)
+
+
+def test_the_early_stopping_metric_by_origin_blocks_equals_the_lexsort() -> None:
+    """The per-origin partition (rows sorted by origin, as every fit gives them) finds the
+    same top rows as the lexsort over all rows, ties to the earlier row included."""
+    from models.backtest import top_share_hit_rate_metric
+
+    rng = np.random.default_rng(3)
+    origins = pd.date_range("2024-01-01", periods=6, freq="7D", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "origin": np.repeat(origins, [50, 120, 7, 300, 1, 90]),
+            "label_count": rng.poisson(0.3, 568).astype(float),
+        }
+    )
+    fast = top_share_hit_rate_metric(frame, 0.05)
+    group = pd.factorize(frame["origin"], sort=True)[0]
+    sizes = np.bincount(group)
+    k = np.maximum(1, np.round(0.05 * sizes)).astype(int)
+    counts = frame["label_count"].to_numpy(float)
+    for scores in (
+        rng.normal(size=568),
+        np.round(rng.normal(size=568), 1),  # many ties
+        np.zeros(568),
+    ):
+        p = scores.astype(np.float32)
+        order = np.lexsort((-p, group))
+        g = group[order]
+        rank = np.arange(len(order)) - np.searchsorted(g, g, side="left")
+        expected = counts[order][rank < k[g]].sum() / counts.sum()
+        assert fast(p, None) == ("hit_rate@0.05", expected)
+
+
+def test_negative_subsampling_drops_only_fit_rows_without_events() -> None:
+    """A training frame built with case-control subsampling holds, at origins before the
+    cut, every row with an event and a deterministic share of the others; at and after
+    the cut every row; and each kept row has exactly the values it has in the full frame
+    (the inputs do not depend on which rows are kept)."""
+    from dataclasses import replace
+
+    from models.hotspot_backtest import build_model_frame, origins_for, sampling_cut
+
+    ev = assign_cells(synthetic_events(n_cells=8, days=460), CRS, 250.0)
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    start = pd.Timestamp(SPEC.start).tz_localize(TZ).tz_convert("UTC")
+    cells = active_cells(ev, start)
+    spec = replace(SPEC, model=replace(SPEC.model, tz=TZ, train_window_days=182))
+    evals, train = origins_for(spec)
+    assert sampling_cut(evals, train, spec.model) is None  # off by default
+    cut = sampling_cut(evals, train, replace(spec.model, negative_rate=0.3))
+    assert cut is not None
+    usable = train[label_window_end(pd.Series(train), 7, TZ).to_numpy() <= evals.min()]
+    k = spec.model.es_origins + spec.model.cal_origins
+    assert (usable >= cut).sum() == k  # the first refit's validation origins stay whole
+    origins = evals.union(train)
+    full = build_model_frame(ev, cells, origins, replace(spec, sample_negatives_before=None))
+    rate = replace(spec, model=replace(spec.model, negative_rate=0.3))
+    part = build_model_frame(ev, cells, origins, replace(rate, sample_negatives_before=cut))
+    again = build_model_frame(ev, cells, origins, replace(rate, sample_negatives_before=cut))
+    pd.testing.assert_frame_equal(part, again)  # deterministic
+    assert list(part.columns) == list(full.columns)
+    merged = full.merge(part[KEYS].assign(kept=True), on=KEYS, how="left")
+    kept = merged["kept"].fillna(False).to_numpy(bool)
+    early = (full["origin"] < cut).to_numpy()
+    events = (full["label_count"] > 0).to_numpy()
+    assert kept[~early].all() and kept[events].all()
+    drawn = early & ~events
+    assert 0.15 < kept[drawn].mean() < 0.45  # about the rate
+    expected = full.loc[kept].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part, expected)
+
+
+def test_non_ranking_objectives_weigh_the_subsampled_rows() -> None:
+    """With ``count:poisson`` the kept rows without events carry weight 1 / rate (the
+    case-control correction), every other row weight 1; ranking needs no weights."""
+    from dataclasses import replace
+
+    from models.hotspot_backtest import negative_sampler
+
+    frame = pd.DataFrame(
+        {
+            "origin": pd.DatetimeIndex(["2024-01-01"] * 4 + ["2024-03-01"] * 2, tz="UTC"),
+            "cell_x": [0, 1, 2, 3, 0, 1],
+            "cell_y": [0, 0, 0, 0, 0, 0],
+            "label_count": [1, 0, 0, 0, 0, 2],
+        }
+    )
+    base = replace(SPEC, sample_negatives_before=pd.Timestamp("2024-02-01", tz="UTC"))
+    poisson = replace(base, model=replace(base.model, objective="count:poisson", negative_rate=0.5))
+    keep = negative_sampler(poisson)
+    assert keep is not None
+    out = keep(frame)
+    pairs = zip(out["origin"], out["cell_x"], strict=True)
+    w = dict(zip(pairs, out["label_weight"], strict=True))
+    jan, mar = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-03-01", tz="UTC")
+    assert w[(jan, 0)] == 1.0 and w[(mar, 0)] == 1.0 and w[(mar, 1)] == 1.0
+    assert all(v == 2.0 for (o, x), v in w.items() if o == jan and x != 0)
+    ranked = negative_sampler(replace(base, model=replace(base.model, negative_rate=0.5)))
+    assert ranked is not None and "label_weight" not in ranked(frame).columns
+    assert negative_sampler(replace(base, model=replace(base.model, negative_rate=None))) is None

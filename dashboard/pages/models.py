@@ -94,7 +94,9 @@ with tab_models:
         wide = views.metrics_table(champ["metrics"])
         if not wide.empty:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
-            st.dataframe(views.metrics_display(wide), width="stretch")
+            shown = views.metrics_display(wide)  # methods in words of the page's language
+            shown.columns = [verdicts.method_name(str(c), lg) for c in shown.columns]
+            st.dataframe(shown, width="stretch")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
             a

@@ -184,6 +184,14 @@ def backtest() -> None:
     help="Blend the model with a stacked baseline score, weight chosen at each refit on "
     "the validation slices (models.backtest.Blend); --no-blend: the booster alone.",
 )
+@click.option(
+    "--negative-rate",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Share of the fit-only rows without an event the boosters are grown on "
+    "(case-control subsampling; 1: every row); default: the model's "
+    "(models.backtest.ModelConfig.negative_rate).",
+)
 @click.option("--max-cells", type=click.IntRange(min=10), default=None, hidden=True)
 def incidents(
     source: Path,
@@ -203,6 +211,7 @@ def incidents(
     location_groups: str,
     study_area: Path | None,
     blend: bool,
+    negative_rate: float | None,
     max_cells: int | None,
 ) -> None:
     """Weekly (or daily) cell hotspot backtest of incidents (or, with a disputes mapping,
@@ -246,6 +255,7 @@ def incidents(
             refit_every_days=refit_days,
             train_window_days=train_window_days,
             blend=blend,
+            negative_rate=ModelConfig.negative_rate if negative_rate is None else negative_rate,
         ),
         max_cells=max_cells,
         group_column=group_column,

@@ -350,7 +350,8 @@ def _record_ids(
         empty |= is_empty
         parts.append(text)
     joined = pc.binary_join_element_wise(*parts, "|") if len(parts) > 1 else parts[0]
-    rid = pc.if_else(pa.array(empty), "", joined)
+    # the usual chunk has no empty id: spare copying every id once more
+    rid = pc.if_else(pa.array(empty), "", joined) if empty.any() else joined
     return pd.Series(rid, index=raw.index, dtype="str"), empty
 
 

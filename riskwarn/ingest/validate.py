@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 import pyarrow.compute as pc
 
 from riskwarn.contracts import TABLES, Table, conform, pandera_schema
 from riskwarn.ingest.raw_rows import content_hash
 from riskwarn.lake import sort_order
-from riskwarn.lake.arrow import to_arrow
 from riskwarn.sources import SourceMapping
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,7 @@ class Batch:
 
 def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     """Isolated outliers: beyond ``max_jump`` from both neighbours in the same direction."""
-    # series = (sensor, quantity) as one integer code (any order of series will do: only
-    # the order within a series matters); nulls never belong to a series
-    sid, _ = pd.factorize(cand["sensor_id"])
-    qty, quantities = pd.factorize(cand["quantity"])
-    series = np.where((sid < 0) | (qty < 0), -1, sid.astype(np.int64) * (len(quantities) + 1) + qty)
+    series = _series_codes(cand["sensor_id"], cand["quantity"])
     order = _series_time_order(series, cand["observed_at"], cand["_row"].to_numpy())
     ser = series[order]
     same = np.zeros(len(order), dtype=bool)
@@ -97,6 +93,38 @@ def _spikes(cand: pd.DataFrame, max_jump: float) -> pd.Series:
     spike = np.zeros(len(order), dtype=bool)
     spike[order] = up | down
     return pd.Series(spike, index=cand.index)
+
+
+def _series_codes(sensor: pd.Series, quantity: pd.Series) -> np.ndarray:
+    """Series = (sensor, quantity) as one integer code per row (any numbering of the
+    series will do: only the order within a series matters); -1 where either is missing.
+
+    Readings exported series by series hold each series in one run of rows: then the
+    run number is the code, found by comparing neighbours (no factorizing of two text
+    columns), once the runs' (sensor, quantity) pairs are checked to be distinct."""
+    runs = _run_codes(sensor, quantity)
+    if runs is not None:
+        return runs
+    sid, _ = pd.factorize(sensor)
+    qty, quantities = pd.factorize(quantity)
+    return np.where((sid < 0) | (qty < 0), -1, sid.astype(np.int64) * (len(quantities) + 1) + qty)
+
+
+def _run_codes(sensor: pd.Series, quantity: pd.Series) -> np.ndarray | None:
+    """Run numbers of equal (sensor, quantity) neighbours, or None when a value is
+    missing or a pair comes back in a later run (then runs are not series)."""
+    s = pyarrow.array(sensor, from_pandas=True)
+    q = pyarrow.array(quantity, from_pandas=True)
+    if len(s) < 2 or s.null_count or q.null_count:
+        return None
+    step = np.asarray(pc.or_(pc.not_equal(s[1:], s[:-1]), pc.not_equal(q[1:], q[:-1])), dtype=bool)
+    starts = np.concatenate([[0], np.flatnonzero(step) + 1])
+    pairs = pd.DataFrame(
+        {"s": s.take(starts).to_pylist(), "q": q.take(starts).to_pylist()}, dtype=object
+    )
+    if pairs.duplicated().any():
+        return None
+    return np.concatenate([[0], np.cumsum(step, dtype=np.int64)])
 
 
 def _series_time_order(series: np.ndarray, times: pd.Series, rows: np.ndarray) -> np.ndarray:
@@ -122,7 +150,9 @@ class _IdOrder:
     def __init__(self, ids: pd.Series) -> None:
         # dense ranks: equal ids (and all missing ones) share a rank; a stable argsort of
         # the ranks is the ids' stable sort order
-        arr = to_arrow(ids)
+        # the chunks as they come (one per read chunk): the in-order test needs no
+        # combined copy of every id
+        arr = pyarrow.array(ids, from_pandas=True)
         if arr.type == "null":  # no id at all (an empty batch, or every id missing)
             arr = arr.cast("string")
         # ids already in order (readings exported sensor by sensor, time by time): the
@@ -132,10 +162,12 @@ class _IdOrder:
             and arr.null_count == 0
             and pc.all(pc.greater_equal(arr[1:], arr[:-1])).as_py()
         ):
-            step = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+            step = np.asarray(pc.not_equal(arr[1:], arr[:-1]), dtype=bool)
             self.order = np.arange(len(arr))
             self.group = np.concatenate([[1], 1 + np.cumsum(step, dtype=np.int64)])
             return
+        if isinstance(arr, pyarrow.ChunkedArray):
+            arr = arr.combine_chunks()
         rank = pc.rank(arr, tiebreaker="dense").to_numpy()
         self.order = np.argsort(rank, kind="stable")
         self.group = rank[self.order]  # per sorted position: equal ids, equal group

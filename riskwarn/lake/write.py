@@ -70,9 +70,9 @@ def to_arrow_batch(frame: pd.DataFrame, table: Table, grain: str) -> pa.Table:
     cols: dict[str, pa.Array] = {}
     for f in table.fields:
         values = frame[f.name] if f.name in frame.columns else pd.Series(None, index=frame.index)
+        # Arrow-backed columns stay in their chunks (one per read chunk): combining them
+        # would copy every string once more before the writer copies them anyway
         arr = pa.array(values, from_pandas=True)
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
         target = schema.field(f.name).type
         if pa.types.is_timestamp(target) and pa.types.is_timestamp(arr.type):
             arr = arr.cast(target, safe=False)  # ns -> us (Delta's timestamp)
