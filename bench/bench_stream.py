@@ -287,11 +287,18 @@ def main() -> None:
     lost = len(want - set(stored))
     duplicated = int(have.duplicated().sum()) + max(len(published) - len(want), 0) * 0
     durable, warn, changes = [], [], []
+    evals: list[tuple[int, float]] = []  # (site-steps, seconds) per evaluation pass
+    waits, txns = [], []  # evaluated -> publish begins (durability, order), transaction
     sent_of: dict[tuple[str, int, pd.Timestamp], float] = {}
     for line in metrics.read_text().splitlines():
         kind, *rest = line.split()
         if kind == "d":
             durable.append(float(rest[0]))
+        elif kind == "e":
+            evals.append((int(rest[1]), float(rest[2])))
+        elif kind == "p":
+            waits.append(float(rest[0]))
+            txns.append(float(rest[1]))
         elif kind == "w":
             warn.append(float(rest[0]))
             changes.append((rest[1], int(rest[2]), pd.Timestamp(rest[3])))
@@ -306,6 +313,11 @@ def main() -> None:
             delivered.append(got - sent)
     hook.__exit__(None, None, None)
     smtp.__exit__(None, None, None)
+
+    def pct(xs: list[float], q: float) -> float | None:
+        return round(float(np.percentile(xs, q)), 3) if xs else None
+
+    n_steps = sum(n for n, _ in evals)
     out: dict[str, Any] = {
         "sensors": args.sensors,
         "minutes": args.minutes,
@@ -325,6 +337,15 @@ def main() -> None:
         "delivered_p50_s": round(float(np.percentile(delivered, 50)), 3) if delivered else None,
         "delivered_max_s": round(float(np.max(delivered)), 3) if delivered else None,
         "publish_wall_s": round(publish_s, 1),
+        # where a level change's time goes (besides the durable write above)
+        "eval_site_steps": n_steps,
+        "eval_ms_per_site_step": round(1000 * sum(t for _, t in evals) / n_steps, 1)
+        if n_steps
+        else None,
+        "publish_wait_p50_s": pct(waits, 50),
+        "publish_wait_p99_s": pct(waits, 99),
+        "publish_txn_p50_s": pct(txns, 50),
+        "publish_txn_p99_s": pct(txns, 99),
         "peak_mb": round(peak, 1),
         "model": final.get("model"),
         "model_ran": bool(final.get("model_evaluations")),
@@ -342,6 +363,7 @@ def main() -> None:
             for name, rank in (("orange", 3), ("red", 4))
         }
         out[f"{site}_levels"] = [r for r, _ in mine]
+        out[f"{site}_level_changes"] = len(mine)
         out[f"{site}_stream_first_hours_before_failure"] = first
     if not args.skip_nowcast and slopes:
         out["nowcast_first_hours_before_failure"] = _nowcast_leads(full_slopes[0], "FSITE0")

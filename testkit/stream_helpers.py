@@ -20,6 +20,53 @@ import numpy as np
 import pandas as pd
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+SIM_MAPPING = (
+    Path(__file__).resolve().parents[1] / "configs" / "sources" / "sim_sensor_readings.yaml"
+)
+
+
+def stream_consumer(
+    home: Path,
+    port: int,
+    *,
+    store_url: str,
+    lake_dir: Path | None = None,
+    client_id: str = "rw-test",
+    **kw: Any,
+) -> Any:
+    """The stream tests' consumer: the simulated city's source on the broker at ``port``,
+    ``home``'s lake (unless ``lake_dir``) and status file, 0.3 s micro-batches; ``kw`` goes
+    to :class:`riskwarn.stream.consumer.StreamConfig`."""
+    from riskwarn.sources import load_mapping
+    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
+
+    cfg = StreamConfig(
+        mapping=load_mapping(SIM_MAPPING),
+        lake_dir=lake_dir or home / "lake",
+        store_url=store_url,
+        status_path=home / "run" / "stream.status.json",
+        port=port,
+        client_id=client_id,
+        **{"batch_s": 0.3, **kw},
+    )
+    return StreamConsumer(cfg)
+
+
+class Running:
+    """``with Running(consumer) as c``: the consumer's loop in a thread, connected."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.thread = threading.Thread(target=consumer.run, daemon=True)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        wait_for(lambda: self.consumer.counters.connected, 10)
+        return self.consumer
+
+    def __exit__(self, *exc: object) -> None:
+        self.consumer.stop()
+        self.thread.join(20)
 
 
 def free_port() -> int:

@@ -17,7 +17,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from testkit.stream_helpers import MOSQUITTO, Broker, Webhook, slope_readings, smtp_server, wait_for
+from testkit.stream_helpers import (
+    MOSQUITTO,
+    Broker,
+    Running,
+    Webhook,
+    slope_readings,
+    smtp_server,
+    stream_consumer,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
@@ -32,34 +41,13 @@ def _mapping() -> Any:
 
 
 def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
-
-    cfg = StreamConfig(
-        mapping=_mapping(),
-        lake_dir=settings.lake_dir,
+    return stream_consumer(
+        settings.home,
+        broker.port,
         store_url=settings.resolved_store_url,
-        status_path=settings.home / "run" / "stream.status.json",
-        port=broker.port,
-        client_id=kw.pop("client_id", "rw-test"),
-        batch_s=0.3,
+        lake_dir=settings.lake_dir,
         **kw,
     )
-    return StreamConsumer(cfg)
-
-
-class Running:
-    def __init__(self, consumer: Any) -> None:
-        self.consumer = consumer
-        self.thread = threading.Thread(target=consumer.run, daemon=True)
-
-    def __enter__(self) -> Any:
-        self.thread.start()
-        wait_for(lambda: self.consumer.counters.connected, 10)
-        return self.consumer
-
-    def __exit__(self, *exc: object) -> None:
-        self.consumer.stop()
-        self.thread.join(20)
 
 
 def _publish(broker: Broker, readings: pd.DataFrame, site: str = "H1") -> None:
@@ -377,7 +365,7 @@ def test_store_unavailable_holds_no_reading_back(settings: Any, broker: Broker) 
             db.execute("ROLLBACK")
             db.close()
         wait_for(lambda: c.counters.level_changes > changes, 400)
-        wait_for(lambda: not c.pending and not c.state.backlog, 400)
+        wait_for(c.settled, 400)
     store = Store(settings.resolved_store_url)
     assert store.warnings(domain=DOMAIN)["unit_id"].tolist() == ["H1"]
     store.close()

@@ -222,7 +222,7 @@ def test_full_disk_while_consuming(settings: Any, broker: Broker) -> None:
     try:
         sites = _spiky(2)
         total = sum(len(r) for r in sites.values())
-        with Running(_consumer(settings, broker)) as c:
+        with Running(_consumer(settings, broker, confirm_steps=1)) as c:  # blue at once
             first = {s: r.iloc[:30] for s, r in sites.items()}
             for s, r in first.items():
                 _publish(broker, r, site=s)
@@ -247,7 +247,7 @@ def test_full_disk_while_consuming(settings: Any, broker: Broker) -> None:
             finally:
                 filler.unlink()
             wait_for(lambda: c.counters.received >= total, 120)
-            wait_for(lambda: c.counters.level_changes >= len(sites) and not c.pending, 120)
+            wait_for(lambda: c.counters.level_changes >= len(sites) and c.settled(), 120)
             assert "lake write" not in c.counters.failing
         lake = _lake(settings)
         assert len(lake) == total and lake["record_id"].is_unique

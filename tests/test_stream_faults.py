@@ -31,28 +31,23 @@ from testkit.stream_helpers import (
     Webhook,
     slope_readings,
     smtp_server,
+    stream_consumer,
     wait_for,
 )
-from tests.test_stream import MAPPING, Running, _failing_slope, _lake, _publish, _steady
+from tests.test_stream import Running, _failing_slope, _lake, _publish, _steady
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
 
 def _consumer(settings: Any, broker: Broker, store_url: str | None = None, **kw: Any) -> Any:
-    from riskwarn.sources import load_mapping
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
-
-    cfg = StreamConfig(
-        mapping=load_mapping(MAPPING),
-        lake_dir=settings.lake_dir,
+    return stream_consumer(
+        settings.home,
+        broker.port,
         store_url=store_url or settings.resolved_store_url,
-        status_path=settings.home / "run" / "stream.status.json",
-        port=broker.port,
+        lake_dir=settings.lake_dir,
         client_id="rw-faults",
-        batch_s=0.3,
         **kw,
     )
-    return StreamConsumer(cfg)
 
 
 def _status(settings: Any) -> str:
@@ -103,7 +98,7 @@ def test_postgres_outage_30s_loses_doubles_nothing_delivers_once(
             with Running(_consumer(settings, broker, url, delivery=cfg)) as c:
                 _publish(broker, first)
                 wait_for(lambda: c.counters.received >= len(first), 60)
-                wait_for(lambda: not c.pending and not c.state.backlog, 400)
+                wait_for(c.settled, 400)
                 changes = c.counters.level_changes
                 assert len(mails) == 0 and c.counters.deliveries_logged == 0  # not yet red
                 # -- the database goes away: listener closed, open connections cut
@@ -205,7 +200,7 @@ def test_spike_storm_is_flagged_quarantined_and_never_red(settings: Any, broker:
         client.disconnect()
         wait_for(lambda: c.counters.received >= len(readings) + 100, 120)
         wait_for(lambda: len(c.state.site_levels) == 10, 120)
-        wait_for(lambda: not c.pending and not c.state.backlog, 120)
+        wait_for(c.settled, 120)
         assert c.counters.connected and not c.stopping.is_set()
     from riskwarn import lake as lk
 

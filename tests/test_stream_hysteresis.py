@@ -20,7 +20,7 @@ def _hourly_levels(lower_after_steps: int) -> list[Any]:
     from riskwarn.stream.state import Hysteresis, SensorStates
 
     r = slope_readings("G1", start=START, step="10min", seed=2)
-    st = SensorStates(hysteresis=Hysteresis(lower_after_steps))
+    st = SensorStates(hysteresis=Hysteresis(lower_after_steps, 1 if lower_after_steps == 1 else 2))
     cut = FAIL - pd.Timedelta(days=3)
     st.add(r.loc[r["observed_at"] < cut], {"G1": "H1"})
     st.evaluate_within(st.due({"H1"}), 60)
@@ -89,6 +89,46 @@ def test_lowering_waits_and_goes_to_the_highest_level_of_the_wait() -> None:
     # after a restart the served level is held the same way
     st.seed_levels({"R": 4})
     assert [st._hold("R", raw)[0] for raw in [3, 2, 3, 3]] == [4, 4, 3, 3]
-    # 1 = no hysteresis
-    st1 = SensorStates(hysteresis=Hysteresis(1))
+    # (1, 1) = no hysteresis
+    st1 = SensorStates(hysteresis=Hysteresis(1, 1))
     assert [st1._hold("S", raw)[0] for raw in seq] == seq
+
+
+def test_blue_and_yellow_wait_for_a_second_hour_orange_and_red_do_not() -> None:
+    from riskwarn.stream.state import Hysteresis, SensorStates
+
+    st = SensorStates(hysteresis=Hysteresis(3, 2))
+    seq = [0, 2, 0, 1, 2, 1, 1, 0, 0, 0, 0, 3, 0]
+    got = [st._hold("S", raw) for raw in seq]
+    #      a lone yellow hour is not shown; blue+yellow hours show blue (the level both
+    #      reached) on the second; lowered after 3 hours below; orange at once
+    assert [g[0] for g in got] == [0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 3, 3]
+    assert [g[2] for g in got] == [0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]  # waiting hours
+
+
+def test_the_failing_slope_no_longer_churns_below_orange() -> None:
+    """bench/bench_stream.py's slope 0 (seed 0), all 18 days fed as the bench does (7 h a
+    micro-batch): with the old default (lower after 3 h, blue/yellow at once) its level
+    changed 32 times, mostly none/blue/yellow; with the defaults (lower after 6 h,
+    blue/yellow after 2 h) 10 times, and red comes at the same hour."""
+    from riskwarn.stream.state import Hysteresis, SensorStates
+
+    r = slope_readings("G", start=START, step="10min", seed=0)
+
+    def changes(h: Hysteresis) -> tuple[list[int], pd.Timestamp]:
+        st = SensorStates(hysteresis=h)
+        served, red = [0], None
+        for _, g in r.groupby(r["observed_at"].dt.floor("7h")):
+            for rd in st.evaluate_within(st.due(st.add(g, {"G": "H"})), 600):
+                lv = rd.get("H")
+                if lv is not None and lv.level_rank != served[-1]:
+                    served.append(lv.level_rank)
+                    if lv.level_rank == 4 and red is None:
+                        red = lv.observed_to
+        return served[1:], red
+
+    old, old_red = changes(Hysteresis(3, 1))
+    new, new_red = changes(Hysteresis())
+    assert len(old) >= 25, old
+    assert len(new) <= 12 and new[-1] == 4, new
+    assert new_red == old_red

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto 
 
 def _spiky(site_count: int) -> dict[str, pd.DataFrame]:
     """Per site, 31 h of 10-min readings whose last 6 h jump: the rules put each at blue
-    (spiky sensor) as soon as 24 h are in, so each site changes level exactly once."""
+    (spiky sensor) as soon as 24 h are in, so each site changes level exactly once (with
+    ``confirm_steps`` 1: blue may come at the last step only)."""
     start = pd.Timestamp.now(tz="UTC").floor("10min") - pd.Timedelta(hours=31)
     out = {}
     for i in range(site_count):
@@ -50,7 +51,7 @@ def test_second_consumer_refuses_nothing_doubles_kill9_frees_the_lock(
     env = {**os.environ, "RISKWARN_HOME": str(settings.home), "RISKWARN_STORE_URL": pg_url}
     # the default client id on purpose: what `make up` and an operator both use
     cmd = [sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)]
-    cmd += ["--batch-s", "0.2", "--source", str(MAPPING)]
+    cmd += ["--batch-s", "0.2", "--source", str(MAPPING), "--confirm-steps", "1"]
     status = settings.home / "run" / "stream.status.json"
 
     def start() -> subprocess.Popen[str]:

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from testkit.stream_helpers import MOSQUITTO, Broker, register_site_model, slope_readings, wait_for
+from testkit.stream_helpers import (
+    MOSQUITTO,
+    Broker,
+    register_site_model,
+    slope_readings,
+    stream_consumer,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
@@ -102,21 +109,14 @@ FAIL = pd.Timestamp("2026-11-19", tz="UTC")
 
 
 def _consumer(home: Path, store_url: str, broker: Broker, mlflow_uri: str | None) -> Any:
-    from riskwarn.sources import load_mapping
-    from riskwarn.stream.consumer import StreamConfig, StreamConsumer
-
-    cfg = StreamConfig(
-        mapping=load_mapping(MAPPING),
-        lake_dir=home / "lake",
+    return stream_consumer(
+        home,
+        broker.port,
         store_url=store_url,
-        status_path=home / "run" / "stream.status.json",
-        port=broker.port,
         client_id="rw-model-test",
-        batch_s=0.3,
         mlflow_uri=mlflow_uri,
         model_every_s=0.0,
     )
-    return StreamConsumer(cfg)
 
 
 def _publish(broker: Broker, readings: pd.DataFrame, sites: dict[str, str]) -> None:
@@ -163,11 +163,9 @@ def _caught_up(c: Any, sites: list[str], origin: pd.Timestamp, timeout: float) -
     def done() -> bool:
         lv = c.state.site_levels
         at = [lv[s].observed_to for s in sites if s in lv]
-        return len(at) == len(sites) and min(at) >= origin and not c.pending
+        return len(at) == len(sites) and min(at) >= origin and c.settled()
 
     wait_for(done, timeout, 0.5)
-    time.sleep(1.5)  # the publishing thread's last round
-    wait_for(lambda: not c.pending, 30)
 
 
 def _en(reasons: list[Any]) -> str:

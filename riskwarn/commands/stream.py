@@ -47,10 +47,17 @@ def _status_path() -> Path:
 )
 @click.option(
     "--lower-after-steps",
-    default=3,
+    default=6,
     show_default=True,
     type=int,
     help="Hysteresis: lower a level after this many hourly evaluations below it.",
+)
+@click.option(
+    "--confirm-steps",
+    default=2,
+    show_default=True,
+    type=int,
+    help="Show a raise to blue/yellow after this many hourly evaluations (orange/red: at once).",
 )
 @click.option(
     "--model-every-s",
@@ -74,6 +81,7 @@ def stream(
     batch_s: float,
     metrics: str | None,
     lower_after_steps: int,
+    confirm_steps: int,
     model_every_s: float,
     no_model: bool,
     status: bool,
@@ -113,6 +121,7 @@ def stream(
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),
         lower_after_steps=lower_after_steps,
+        confirm_steps=confirm_steps,
         mlflow_uri=None if no_model else settings.resolved_mlflow_uri,
         model_every_s=model_every_s,
         tz=settings.display_tz,

@@ -9,9 +9,14 @@ Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
 3. only then acknowledge the messages (QoS 1, manual PUBACK): the broker keeps every
    message that was not acknowledged for this client's persistent session (fixed client
    id, clean session off) and sends it again after a crash or restart;
-4. add the readings to the per-sensor state, evaluate the touched sites with the sensor
-   rules (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`), publish level changes to the serving store (retried while it is unavailable)
-   and log their deliveries; a separate thread sends them (:mod:`riskwarn.stream.delivery`).
+4. beside it, in the evaluation thread, as soon as the micro-batch is validated: add
+   the readings to the per-sensor state and evaluate the touched sites with the sensor
+   rules and the site model (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`)
+   while the lake write runs; the publishing thread publishes each evaluated step's level
+   changes (one small transaction each, with their deliveries) as soon as the readings
+   they come from are durable (never before: a published level always rests on stored
+   readings), retried while the store is unavailable; a separate thread sends the
+   deliveries (:mod:`riskwarn.stream.delivery`).
 
 The status (one JSON object) is rewritten at every micro-batch in
 ``$RISKWARN_HOME/run/stream.status.json``; ``riskwarn stream --status`` prints it as one line.
@@ -25,6 +30,7 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,11 +62,12 @@ class StreamConfig:
     client_id: str = "riskwarn-stream"
     max_batch: int = 5000
     batch_s: float = 0.5
-    eval_budget_s: float = 0.5  # rule evaluation per micro-batch, at most
+    eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
     delivery: Any = None  # DeliveryConfig or None
     metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
     pseudonym_key: str = ""
-    lower_after_steps: int = 3  # hysteresis: hourly evaluations below a level to lower it
+    lower_after_steps: int = 6  # hysteresis: hourly evaluations below a level to lower it
+    confirm_steps: int = 2  # ... at blue/yellow to raise to it (orange/red: at once)
     # the champion site model (geohazard_hourly) from this MLflow registry; None = the
     # sensor rules alone (no model configured)
     mlflow_uri: str | None = None
@@ -88,6 +95,17 @@ class Counters:
     # line of the error>"), for the log and `riskwarn stream --status`; gone once it works
     failing: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Handoff:
+    """A validated micro-batch for the evaluation thread (``seq``: its place in the
+    order of the lake writes)."""
+
+    seq: int
+    accepted: pd.DataFrame
+    sites: dict[str, str | None]
+    sent_at: dict[str, float]
 
 
 class Stopped(Exception):
@@ -127,7 +145,7 @@ class StreamConsumer:
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
         self.stopping = threading.Event()
-        self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps))
+        self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps, cfg.confirm_steps))
         self.store = Store(cfg.store_url)
         self.store.upgrade()
         self.publisher = Publisher(self.store)
@@ -149,15 +167,26 @@ class StreamConsumer:
         self.state.seed_levels(
             {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
         )
-        self.pending: list[dict[str, SiteLevel]] = []  # evaluated rounds not yet published
+        # evaluated rounds not yet published, each with the write sequence number of the
+        # newest micro-batch it read (published once that one is durable)
+        self.pending: list[tuple[int, dict[str, SiteLevel], float]] = []
         self.lock = threading.Lock()
+        self.handoffs: queue.Queue[_Handoff] = queue.Queue()  # to the evaluation thread
+        self.seq = 0  # micro-batches handed to the evaluation thread
+        self.durable_seq = 0  # ... of which written to the lake (in order)
+        self.added_seq = 0  # ... of which in the per-sensor state
+        self.unevaluated = 0  # handed off, not yet added and evaluated
+        self.evaluating = False  # sites being evaluated, their rounds not yet pending
         self.status_lock = threading.Lock()  # the status is written by several threads
         self.status_failing = False
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
         self._warm_up()
-        self.sent_at_by_site: dict[str, float] = {}
+        # (data time ns, sent time) of the site's recent readings that carried a send time:
+        # a change at step end T is timed from the first reading of T or later to arrive
+        # (the one that completed the step), for the bench's latency lines
+        self.sent_log: dict[str, deque[tuple[int, float]]] = {}
         self.metrics: TextIO | None = None
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -248,6 +277,8 @@ class StreamConsumer:
         if self.model is not None:  # loads in the background: the rules run meanwhile
             self.model.maybe_load(sorted(self.known_sites))
         threading.Thread(target=self._publish_loop, name="publish", daemon=True).start()
+        evaluator = threading.Thread(target=self._evaluate_loop, name="evaluate", daemon=True)
+        evaluator.start()
         sender = None
         if self.cfg.delivery is not None:
             sender = threading.Thread(target=self._deliver_loop, name="delivery", daemon=True)
@@ -257,14 +288,14 @@ class StreamConsumer:
                 batch = self._drain()
                 if batch:
                     self.process(batch)
-                elif self.state.backlog:
-                    self._evaluate(set())
                 if self.model is not None:
                     self.model.maybe_load(sorted(self.known_sites))
                 self._write_status()
         except Stopped as what:
             log.warning("stopped while the %s failed; the broker keeps what was not written", what)
         finally:
+            self.stopping.set()
+            evaluator.join(30)
             self.client.loop_stop()
             self.client.disconnect()
             self._write_status(running=False)
@@ -274,6 +305,11 @@ class StreamConsumer:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def settled(self) -> bool:
+        """Everything handed to the evaluation thread is evaluated and published."""
+        with self.lock:
+            return not (self.unevaluated or self.evaluating or self.pending or self.state.backlog)
 
     def _drain(self) -> list[Message]:
         out: list[Message] = []
@@ -334,6 +370,12 @@ class StreamConsumer:
             batch_id=f"mqtt:{now:%Y%m%dT%H%M%S.%f}",
             pseudonym_key=self.cfg.pseudonym_key,
         )
+        acc = mb.batch.accepted
+        self.seq += 1
+        if len(acc):  # evaluated while the lake write runs; published once it is durable
+            with self.lock:
+                self.unevaluated += 1
+            self.handoffs.put(_Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
         written = self._retry(
             "lake write",
             lambda: write_batch(
@@ -347,6 +389,9 @@ class StreamConsumer:
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)
+        with self.lock:
+            self.durable_seq = self.seq
+        self.wake.set()  # the levels from these readings may be published now
         c = self.counters
         c.received += len(batch)
         c.accepted += len(mb.batch.accepted)
@@ -357,48 +402,96 @@ class StreamConsumer:
         c.last_write_at = datetime.fromtimestamp(done, UTC).isoformat(timespec="seconds")
         if self.metrics is not None and mb.sent_at:
             self.metrics.write("".join(f"d {done - s:.4f}\n" for s in mb.sent_at.values()))
-        acc = mb.batch.accepted
+
+    # -- evaluation (own thread) --------------------------------------------------------
+
+    def _evaluate_loop(self) -> None:
+        """Add each validated micro-batch to the state and evaluate the sites it
+        completed a step of, while the main loop writes the next ones; nothing here ever
+        stops the consumer (an error is logged, the next micro-batch goes on)."""
+        while not self.stopping.is_set():
+            got: list[_Handoff] = []
+            try:
+                if not self.state.backlog:
+                    got.append(self.handoffs.get(timeout=0.2))
+                while True:
+                    got.append(self.handoffs.get_nowait())
+            except queue.Empty:
+                pass
+            if not got and not self.state.backlog:
+                continue
+            try:
+                touched: set[str] = set()
+                for h in got:
+                    touched |= self._add(h)
+                self._evaluate(touched)
+            except Exception:
+                log.exception("evaluating the sites failed; the next micro-batch goes on")
+            finally:
+                with self.lock:
+                    self.unevaluated -= len(got)
+
+    def _add(self, h: _Handoff) -> set[str]:
+        acc = h.accepted
         if self.model is not None:  # every quantity: the model reads rain, health, ...
-            self.model.add(acc, mb.sites)
-        touched = self.state.add(acc, mb.sites)
-        if touched and mb.sent_at:
-            site_of = {sid: mb.sites.get(sid) for sid in set(acc["sensor_id"])}
-            for rid, sid in zip(acc["record_id"], acc["sensor_id"], strict=True):
-                s = mb.sent_at.get(str(rid))
+            self.model.add(acc, h.sites)
+        touched = self.state.add(acc, h.sites)
+        self.added_seq = h.seq
+        if touched and h.sent_at and self.metrics is not None:
+            site_of = {sid: h.sites.get(sid) for sid in set(acc["sensor_id"])}
+            t_ns = pd.to_datetime(acc["observed_at"], utc=True).dt.as_unit("ns").astype("int64")
+            for rid, sid, t in zip(acc["record_id"], acc["sensor_id"], t_ns, strict=True):
+                s = h.sent_at.get(str(rid))
                 site = site_of.get(sid)
                 if s is not None and site is not None:
-                    self.sent_at_by_site[site] = max(s, self.sent_at_by_site.get(site, 0.0))
+                    log_ = self.sent_log.setdefault(site, deque(maxlen=5000))
+                    log_.append((int(t), s))
         if touched - set(self.known_sites.values()):
             self._save_sites()
-        self._evaluate(touched)
+        return touched
 
     def _evaluate(self, touched: set[str]) -> None:
-        rounds = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
-        if rounds:
+        start = time.time()
+        with self.lock:
+            self.evaluating = True
+        try:
+            rounds = self.state.evaluate_within(self.state.due(touched), self.cfg.eval_budget_s)
+            done = time.time()
             with self.lock:
-                self.pending.extend(rounds)
+                self.pending.extend((self.added_seq, levels, done) for levels in rounds)
+        finally:
+            with self.lock:
+                self.evaluating = False
+        if rounds:
             self.wake.set()
+            if self.metrics is not None:  # evaluation cost, for bench/bench_stream.py
+                n = sum(len(levels) for levels in rounds)
+                self.metrics.write(f"e {len(rounds)} {n} {done - start:.4f}\n")
 
     def _publish_loop(self) -> None:
-        """Publish evaluated levels (own thread: a slow or unavailable store never holds
-        up the durable writes); levels that could not be published wait for the next try."""
+        """Publish evaluated levels in order, each step's changes in their own
+        transaction, once the readings they were evaluated from are in the lake (own
+        thread: a slow or unavailable store never holds up the durable writes); a round
+        that could not be published waits for the next try."""
         while not self.stopping.is_set():
             self.wake.wait(1.0)
             self.wake.clear()
-            with self.lock:
-                rounds, self.pending = self.pending, []
-            for i, levels in enumerate(rounds):  # in order: each step's changes
+            while not self.stopping.is_set():
+                with self.lock:
+                    if not self.pending or self.pending[0][0] > self.durable_seq:
+                        break
+                    _, levels, evaluated = self.pending[0]
                 try:
-                    published = self._publish(levels)
+                    published = self._publish(levels, evaluated)
                 except Stopped:
                     return
                 if not published:
-                    with self.lock:
-                        self.pending[:0] = rounds[i:]
                     self.stopping.wait(1.0)
                     break
+                with self.lock:
+                    self.pending.pop(0)
 
-    def _publish(self, levels: dict[str, SiteLevel]) -> bool:
+    def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)
         if not changes:
             return True
@@ -406,6 +499,7 @@ class StreamConsumer:
         # them: a crash never serves a change without its messages (after a restart the
         # served level is read back, so the change would not be seen again)
         rows = self._delivery_rows(changes, levels)
+        begin = time.time()
         self.publisher.model_label = self.model.label if self.model is not None else None
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
@@ -420,16 +514,22 @@ class StreamConsumer:
             return False
         self._recovered("publishing")
         done = time.time()
+        if self.metrics is not None:  # waited after evaluation, publish transaction
+            self.metrics.write(f"p {begin - evaluated:.4f} {done - begin:.4f}\n")
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
         self.counters.deliveries_logged += len(rows)
         for ch in changes:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
-            if self.metrics is not None and ch.site_id in self.sent_at_by_site:
-                self.metrics.write(
-                    f"w {done - self.sent_at_by_site[ch.site_id]:.4f} {ch.site_id} {ch.to_rank} "
-                    f"{ch.at.isoformat()} {self.sent_at_by_site[ch.site_id]:.4f}\n"
-                )
+            if self.metrics is not None:
+                at_ns = ch.at.value
+                sent = [s for t, s in list(self.sent_log.get(ch.site_id, ())) if t >= at_ns]
+                if sent:
+                    first = min(sent)
+                    self.metrics.write(
+                        f"w {done - first:.4f} {ch.site_id} {ch.to_rank} {ch.at.isoformat()} "
+                        f"{first:.4f}\n"
+                    )
         return True
 
     def _delivery_rows(
@@ -477,7 +577,7 @@ class StreamConsumer:
             "batches": c.batches,
             "queued": self.inbox.qsize(),
             # sites whose evaluation waits (time budget) + evaluated rounds not yet published
-            "backlog": len(self.state.backlog) + len(self.pending),
+            "backlog": len(self.state.backlog) + len(self.pending) + self.unevaluated,
             "sensors": len(self.state),
             "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
             "level_changes": c.level_changes,

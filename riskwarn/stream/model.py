@@ -504,29 +504,16 @@ class StreamSiteModel:
         """Probability (NaN: the model does not apply to the site), its reasons and the
         model's level, through batch serving's entry
         (:func:`riskwarn.nowcast.serve_site_model`) and ``assign_levels``."""
-        from riskwarn import serving_frames as sf
         from riskwarn import warnings as rw
         from riskwarn.nowcast import serve_site_model
-        from riskwarn.reasons import site_model_reasons
-        from riskwarn.scoring import predict_probability
 
+        # inputs the lake cannot give (no rain gauge: no rain columns) are NaN there and
+        # a champion that cannot score NaN refuses the site with the reason; any other
+        # error ends in score(): the rules go on alone
         mine, sens, readings = inputs
-        try:
-            served = serve_site_model(
-                champion, mine, sens, readings, origin, self.domain, self.tz
-            ).iloc[0]
-            p = float(served["probability"])
-            explanation = list(served["reason_items"])
-        except ValueError as exc:
-            if "lacks the champion's features" not in str(exc):
-                raise
-            # a site with no rain gauge at all: the subset's frame has no rain columns,
-            # where batch serving's all-sites frame holds NaN for it; the same NaN here
-            frame = sf.site_model_frame(mine, sens, readings, origin, self.domain, self.tz)
-            cols = champion.feature_names or []
-            frame = frame.reindex(columns=[*frame.columns, *(c for c in cols if c not in frame)])
-            p = float(predict_probability(champion, frame)[0])
-            explanation = site_model_reasons(champion, frame).get(site, [])
+        served = serve_site_model(champion, mine, sens, readings, origin, self.domain, self.tz)
+        p = float(served["probability"].iloc[0])
+        explanation = list(served["reason_items"].iloc[0])
         prev = pd.DataFrame({"unit_id": [site], "level_rank": [int(previous_rank)]})
         lv = rw.assign_levels(
             pd.DataFrame({"unit_id": [site], "probability": [p]}), self.policy, prev

@@ -61,16 +61,34 @@ class SensorState:
 
 @dataclass(frozen=True)
 class Hysteresis:
-    """Lower a site's level only after ``lower_after_steps`` consecutive hourly
-    evaluations below it (1 = no hysteresis: the rules' level of each step as is)."""
+    """Lower a site's level (any level) only after ``lower_after_steps`` consecutive
+    hourly evaluations below it; raise it to orange or red at once, but to blue or
+    yellow (shown, never delivered) only after ``confirm_steps`` consecutive hourly
+    evaluations above it. ``Hysteresis(1, 1)`` = none: the rules' level of each step."""
 
-    lower_after_steps: int = 3
+    lower_after_steps: int = 6
+    confirm_steps: int = 2
+    at_once_rank: int = 3  # orange and red (the delivered levels) are raised at once
 
 
 @dataclass
 class _Held:
     rank: int  # the served (held) level
     below: list[int] = field(default_factory=list)  # rules' levels of the steps below it
+    above: list[int] = field(default_factory=list)  # ... above it, below orange (on-delay)
+
+
+def pending_reason(rank: int, raw: int, steps_above: int, need: int) -> dict[str, str]:
+    """The bilingual reason item of a blue/yellow not shown yet (on-delay)."""
+    names = {0: "no warning", **rw.LEVEL_NAMES}
+    zh = {0: "无预警", **rw.LEVEL_COLOUR_ZH}
+    return {
+        "en": f"Kept at {names[rank]}: the sensor rules read {names[raw]} for "
+        f"{steps_above} h; blue and yellow are shown once they last {need} consecutive "
+        "hourly evaluations (orange and red at once).",
+        "zh": f"暂保持{zh[rank]}：传感器规则已连续 {steps_above} 小时为{zh[raw]}；"
+        f"蓝色、黄色需连续 {need} 次小时评估才显示（橙色、红色立即发布）。",
+    }
 
 
 def held_reason(rank: int, raw: int, steps_below: int, need: int) -> dict[str, str]:
@@ -144,18 +162,28 @@ class SensorStates:
         for site, rank in levels.items():
             self.held[site] = _Held(int(rank))
 
-    def _hold(self, site: str, raw: int) -> tuple[int, int]:
-        """The level to serve for the rules' level ``raw`` of the site's next step, and
-        the number of consecutive steps below it so far (0 = not held)."""
-        h = self.held.get(site)
-        if h is None or raw >= h.rank:  # raising (or keeping) is immediate
+    def _hold(self, site: str, raw: int) -> tuple[int, int, int]:
+        """The level to serve for the rules' level ``raw`` of the site's next step, the
+        number of consecutive steps below it so far (0 = not held) and of steps above it
+        waiting for confirmation (0 = none)."""
+        hy = self.hysteresis
+        h = self.held.setdefault(site, _Held(0))
+        if raw == h.rank:
             self.held[site] = _Held(raw)
-            return raw, 0
+            return raw, 0, 0
+        if raw > h.rank:  # orange/red at once; blue/yellow once confirmed
+            if raw >= hy.at_once_rank or len(h.above) + 1 >= max(hy.confirm_steps, 1):
+                new = raw if raw >= hy.at_once_rank else min([*h.above, raw])
+                self.held[site] = _Held(new)
+                return new, 0, 0
+            self.held[site] = _Held(h.rank, above=[*h.above, raw])
+            return h.rank, 0, len(h.above) + 1
+        h.above = []
         h.below.append(raw)
-        if len(h.below) >= max(self.hysteresis.lower_after_steps, 1):
+        if len(h.below) >= max(hy.lower_after_steps, 1):
             self.held[site] = _Held(max(h.below))
-            return max(h.below), 0
-        return h.rank, len(h.below)
+            return max(h.below), 0, 0
+        return h.rank, len(h.below), 0
 
     def add(self, readings: pd.DataFrame, sites: dict[str, str | None]) -> set[str]:
         """Add accepted readings (canonical columns); returns the sites touched."""
@@ -230,23 +258,26 @@ class SensorStates:
             out.append((0 if warned else 1, site))
         return [site for _, site in sorted(out)]
 
-    def evaluate_within(self, sites: list[str], budget_s: float) -> list[dict[str, SiteLevel]]:
+    def evaluate_within(
+        self, sites: list[str], budget_s: float, chunk: int = 32
+    ) -> list[dict[str, SiteLevel]]:
         """Evaluate ``sites`` step by step, in rounds (each round moves every site one
         hourly step on, so a micro-batch that brings several hours has each of them
         evaluated, in order, as the nowcast would), until ``budget_s`` seconds are spent;
-        sites still behind wait in :attr:`backlog` (the durable writes never wait long)."""
+        sites still behind wait in :attr:`backlog`. Within a round the sites are
+        evaluated ``chunk`` at a time (warned sites first), one rules call per chunk."""
         rounds: list[dict[str, SiteLevel]] = []
         start = time.monotonic()
         todo = list(sites)
         while todo:
             done: dict[str, SiteLevel] = {}
-            for i, site in enumerate(todo):
+            for i in range(0, len(todo), chunk):
                 if time.monotonic() - start >= budget_s:
                     self.backlog = set(todo[i:]) | set(self.due(set(done)))
                     if done:
                         rounds.append(done)
                     return rounds
-                done.update(self.evaluate([site]))
+                done.update(self.evaluate(todo[i : i + chunk]))
             if done:
                 rounds.append(done)
             todo = self.due(set(todo)) if done else []
@@ -284,72 +315,93 @@ class SensorStates:
         return sensors, readings.drop(columns="t").sort_values(["sensor_id", "observed_at"])
 
     def evaluate(self, sites: list[str]) -> dict[str, SiteLevel]:
-        """Evaluate ``sites`` with the nowcast's sensor rules; returns their new state."""
+        """Evaluate ``sites`` one hourly step on with the nowcast's sensor rules; returns
+        their new state. The sites due at the same step end are evaluated in one call of
+        the rules, as the nowcast evaluates all sites of an origin (the health rules and
+        the per-site bookkeeping are paid once per origin, not once per site)."""
         if not sites:
             return {}
         sensors, readings = self.readings_of(sites)
-        out: dict[str, SiteLevel] = {}
+        by_origin: dict[int, list[str]] = {}
         for site in sites:
-            mine = sensors.loc[sensors["site_id"] == site]
             at = self._next_origin(site)
-            if at is None:
-                continue
+            if at is not None:
+                by_origin.setdefault(at, []).append(site)
+        out: dict[str, SiteLevel] = {}
+        for at, group in sorted(by_origin.items()):
+            for site in group:
+                self.evaluated_origin[site] = at
             origin = pd.Timestamp(at, tz="UTC")
+            mine = sensors.loc[sensors["site_id"].isin(group)]
             r = readings.loc[
                 readings["sensor_id"].isin(mine["record_id"]) & (readings["observed_at"] < origin)
             ]
-            self.evaluated_origin[site] = at
-            if r.empty:
+            have = set(mine.loc[mine["record_id"].isin(set(r["sensor_id"])), "site_id"])
+            group = [site for site in group if site in have]  # no reading before it: skip
+            if not group:
                 continue
-            state = nowcast.site_sensor_state(
-                pd.DataFrame({"record_id": [site]}), mine, r, origin, self.rules
-            ).iloc[0]
-            prev = self.held[site].rank if site in self.held else 0
-            ms = self.model.score(site, origin, prev) if self.model is not None else None
-            level = pd.DataFrame(
-                {
-                    "unit_id": [site],
-                    "probability": [np.nan if ms is None else ms.probability],
-                    "level_rank": [0 if ms is None else ms.level_rank],
-                }
-            )
-            combined = rw.combine_geohazard_levels(
-                level,
-                pd.DataFrame(
-                    {
-                        "unit_id": [site],
-                        "sensor_level_rank": [state["sensor_level_rank"]],
-                        "sensor_red": [state["sensor_red"]],
-                        "sensor_reason": [state["sensor_reason"]],
-                        "health_status": [state["health_status"]],
-                        "health_note": [state["health_note"]],
-                    }
-                ),
-            ).iloc[0]
-            raw = int(combined["level_rank"])
-            rank, below = self._hold(site, raw)
-            reasons = list(state["reason_items"])
-            evidence = dict(state["evidence"])
-            if self.model is not None:
-                reasons, evidence = self._with_model(
-                    ms, int(state["sensor_level_rank"]), origin, reasons, evidence
-                )
-            if below:
-                need = self.hysteresis.lower_after_steps
-                reasons.append(held_reason(rank, raw, below, need))
-                evidence.update(rules_level_rank=raw, held_steps_below=below)
-            out[site] = SiteLevel(
-                site,
-                rank,
-                reasons,
-                str(state["health_status"]),
-                float(state["failure_in_hours"]),
-                evidence,
+            states = nowcast.site_sensor_state(
+                pd.DataFrame({"record_id": group}),
+                mine.loc[mine["site_id"].isin(group)],
+                r,
                 origin,
-                raw,
+                self.rules,
             )
+            for state in states.to_dict("records"):
+                out[str(state["unit_id"])] = self._level(str(state["unit_id"]), state, origin)
         self.site_levels.update(out)
         return out
+
+    def _level(self, site: str, state: dict[str, Any], origin: pd.Timestamp) -> SiteLevel:
+        """The site's level at ``origin`` from its rules' ``state``: the site model's level
+        combined as the nowcast combines, then hysteresis."""
+        prev = self.held[site].rank if site in self.held else 0
+        ms = self.model.score(site, origin, prev) if self.model is not None else None
+        level = pd.DataFrame(
+            {
+                "unit_id": [site],
+                "probability": [np.nan if ms is None else ms.probability],
+                "level_rank": [0 if ms is None else ms.level_rank],
+            }
+        )
+        combined = rw.combine_geohazard_levels(
+            level,
+            pd.DataFrame(
+                {
+                    "unit_id": [site],
+                    "sensor_level_rank": [state["sensor_level_rank"]],
+                    "sensor_red": [state["sensor_red"]],
+                    "sensor_reason": [state["sensor_reason"]],
+                    "health_status": [state["health_status"]],
+                    "health_note": [state["health_note"]],
+                }
+            ),
+        ).iloc[0]
+        raw = int(combined["level_rank"])
+        rank, below, above = self._hold(site, raw)
+        reasons = list(state["reason_items"])
+        evidence = dict(state["evidence"])
+        if self.model is not None:
+            reasons, evidence = self._with_model(
+                ms, int(state["sensor_level_rank"]), origin, reasons, evidence
+            )
+        if below:
+            need = self.hysteresis.lower_after_steps
+            reasons.append(held_reason(rank, raw, below, need))
+            evidence.update(rules_level_rank=raw, held_steps_below=below)
+        if above:
+            reasons.append(pending_reason(rank, raw, above, self.hysteresis.confirm_steps))
+            evidence.update(rules_level_rank=raw, pending_steps_above=above)
+        return SiteLevel(
+            site,
+            rank,
+            reasons,
+            str(state["health_status"]),
+            float(state["failure_in_hours"]),
+            evidence,
+            origin,
+            raw,
+        )
 
     def _with_model(
         self,
