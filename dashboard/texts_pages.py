@@ -415,4 +415,22 @@ TEXT: dict[str, dict[str, str]] = {
     "method_ceiling_loo": {"zh": "事后上限（留一）", "en": "ex-post ceiling (leave-one-out)"},
     "method_run": {"zh": "整次运行", "en": "whole run"},
     "method_champion": {"zh": "此前的服役模型", "en": "the previous serving model"},
+    "plot_importance": {
+        "zh": "特征重要性：各特征对模型输出的平均贡献（平均 |SHAP|，取前 15 项；训练时生成，图内为英文）",
+        "en": "Feature importance: each feature's mean contribution to the model's output "
+        "(mean |SHAP|, top 15)",
+    },
+    "plot_reliability": {
+        "zh": "可靠性图：横轴为预测概率，纵轴为实际发生频率，点越贴近虚线对角线，概率越可信"
+        "（训练时生成，图内为英文）",
+        "en": "Reliability: predicted probability (x) against observed frequency (y); the "
+        "closer to the dashed diagonal, the more the probabilities can be trusted",
+    },
+    "plot_hit_rate_curve": {
+        "zh": "命中率曲线：预警面积占比越大，命中的事件越多；同一面积下越高越好",
+        "en": "Hit rate against the share of area flagged, one line per method; higher is better",
+    },
+    "plot_area_flagged": {"zh": "预警面积占比（%）", "en": "Area flagged (%)"},
+    "plot_hit_rate": {"zh": "命中率", "en": "Hit rate"},
+    "plot_method": {"zh": "方法", "en": "Method"},
 }

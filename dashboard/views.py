@@ -5,6 +5,7 @@ Pure helpers (frames in, frames/strings/chart specs out) used by the pages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
 from dashboard.metric_words import metric_order
+from dashboard.verdicts import method_name
 
 PERSONAL_KEY_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address")
 
@@ -253,6 +255,41 @@ def metrics_display(wide: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {col: [cell(str(m), v) for m, v in wide[col].items()] for col in wide.columns},
         index=wide.index,
+    )
+
+
+_HIT_AT = re.compile(r"^methods\.([^.]+)\.hit_rate_at_([0-9]*\.?[0-9]+)$")
+
+
+def hit_rate_points(metrics: Mapping[str, float], lang: str) -> pd.DataFrame:
+    """Every method's logged hit rate at each share of area flagged (``methods.<m>.
+    hit_rate_at_<share>``, what training's plots/hit_rate_curve.png draws) as rows: the
+    method in words, the share in %, the hit rate."""
+    rows = [
+        {"method": method_name(m.group(1), lang), "area": float(m.group(2)) * 100, "hit": v}
+        for key, v in metrics.items()
+        if (m := _HIT_AT.match(key))
+    ]
+    return pd.DataFrame(rows, columns=["method", "area", "hit"]).sort_values(["method", "area"])
+
+
+def hit_rate_chart(points: pd.DataFrame, lang: str) -> alt.Chart:
+    """:func:`hit_rate_points` as a line per method, titles in the reader's language."""
+    area, hit, who = t("plot_area_flagged", lang), t("plot_hit_rate", lang), t("plot_method", lang)
+    return (
+        alt.Chart(points)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("area:Q", title=area),
+            y=alt.Y("hit:Q", title=hit, axis=alt.Axis(format="%")),
+            color=alt.Color("method:N", title=who),
+            tooltip=[
+                alt.Tooltip("method:N", title=who),
+                alt.Tooltip("area:Q", title=area, format=".0f"),
+                alt.Tooltip("hit:Q", title=hit, format=".1%"),
+            ],
+        )
+        .properties(height=320)
     )
 
 

@@ -159,3 +159,25 @@ def test_order_headline_first_shares_rising_ci_after_value() -> None:
         "n_windows",
         "timings_s.model_s",
     ]
+
+
+def test_hit_rate_curve_points_and_chart_in_chinese() -> None:
+    import json
+
+    from dashboard import views
+
+    metrics = {
+        "methods.xgboost.hit_rate_at_0.05": 0.3,
+        "methods.xgboost.hit_rate_at_0.01": 0.1,
+        "methods.kde.hit_rate_at_0.01": 0.05,
+        "methods.kde.hit_rate_at_0.01_ci_lo": 0.01,  # not a point of the curve
+        "methods.kde.hit_rate_active_area_at_0.01": 0.2,  # nor this
+    }
+    points = views.hit_rate_points(metrics, "zh")
+    assert points.to_dict("records") == [
+        {"method": "核密度热点", "area": 1.0, "hit": 0.05},
+        {"method": "模型（XGBoost）", "area": 1.0, "hit": 0.1},
+        {"method": "模型（XGBoost）", "area": 5.0, "hit": 0.3},
+    ]
+    spec = json.dumps(views.hit_rate_chart(points, "zh").to_dict(), ensure_ascii=False)
+    assert "预警面积占比（%）" in spec and "命中率" in spec and '"方法"' in spec

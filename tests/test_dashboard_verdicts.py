@@ -3,6 +3,7 @@ which baseline, by how much, when it was trained and who forced it in; retrain a
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,6 +313,38 @@ def test_the_chinese_metrics_table_names_its_rows_in_words(home: Path) -> None:
     assert labels.index("命中效率 PAI（全域前 5% 面积，95% 置信区间下限）") < labels.index(
         "回测窗口数"
     )
+
+
+def test_the_chinese_page_draws_the_hit_rate_curve_and_says_what_each_plot_shows(
+    home: Path,
+) -> None:
+    """Issue 12 §4: training's plots carry English matplotlib text and their artifact path
+    as caption; on the Chinese page the hit-rate curve is redrawn from the logged metrics
+    and the other plots get a caption in words."""
+    from matplotlib.figure import Figure
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = MlflowClient(uri, registry_uri=uri)
+    if not client.search_registered_models("name='riskwarn-incidents'"):
+        _forced_champion(home)
+    run_id = client.search_model_versions("name='riskwarn-incidents'")[0].run_id
+    for name in ("importance", "hit_rate_curve"):
+        client.log_figure(run_id, Figure(figsize=(2, 2)), f"plots/{name}.png")
+    for share, value in ((0.01, 0.1), (0.05, 0.3)):
+        client.log_metric(run_id, f"methods.xgboost.hit_rate_at_{share}", value)
+    at = _page(home, "zh")
+    captions = [i.caption for e in at.main if e.type == "image" for i in e.proto.imgs]
+    assert len(captions) == 1 and captions[0].startswith("特征重要性"), captions
+    titles = [
+        json.dumps(json.loads(c.proto.spec), ensure_ascii=False)
+        for c in at.main
+        if c.type == "vega_lite_chart"
+    ]
+    assert any("预警面积占比（%）" in s for s in titles)
+    en = _page(home, "en")
+    captions = [i.caption for e in en.main if e.type == "image" for i in e.proto.imgs]
+    assert sorted(captions)[0].startswith("Feature importance") and len(captions) == 2
 
 
 def test_metrics_display_formats_counts_and_gaps() -> None:

@@ -105,13 +105,23 @@ with tab_models:
             for a in champ["artifacts"]
             if a.lower().endswith((".csv", ".json")) and "calibration" in a.lower()
         ]
-        if images:
+        points = views.hit_rate_points(champ["metrics"], lg)
+        if lg == "zh" and not points.empty:  # the English plot's data, drawn in Chinese
+            images = [a for a in images if not a.endswith("hit_rate_curve.png")]
+        if images or (lg == "zh" and not points.empty):
             st.markdown(f"**{t('plots', lg)}**")
             cols = st.columns(2)
             for i, path in enumerate(images):
+                stem = os.path.splitext(os.path.basename(path))[0]
+                caption = t(f"plot_{stem}", lg)  # what the plot shows, in words
                 cols[i % 2].image(
-                    queries.artifact_bytes(tracking_uri, champ["run_id"], path), caption=path
+                    queries.artifact_bytes(tracking_uri, champ["run_id"], path),
+                    caption=path if caption == f"plot_{stem}" else caption,
                 )
+            if lg == "zh" and not points.empty:
+                with cols[len(images) % 2]:
+                    st.altair_chart(views.hit_rate_chart(points, lg), width="stretch")
+                    st.caption(t("plot_hit_rate_curve", lg))
         cards = [a for a in champ["artifacts"] if a.lower().endswith("model_card.md")]
         for path in cards:
             with st.expander(path):
