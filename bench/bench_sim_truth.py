@@ -245,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-start", default=None, help="first origin (default: mid-period)")
     p.add_argument("--domains", default="incidents,disputes,dispute_cases")
     p.add_argument("--size", default="small", help="size simulated when --sim is empty")
+    p.add_argument(
+        "--holiday-country",
+        default="CN",
+        help="holiday calendar of the backtest (default CN, the simulated city's; US "
+        "reproduces the training default before issue 14's fix)",
+    )
     a = p.parse_args(argv)
     if not (
         os.environ.get("RISKWARN_PSEUDONYM_KEY") or os.environ.get("RISKWARN_PSEUDONYM_KEY_FILE")
@@ -263,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     truth = a.sim / "truth"
     domains = a.domains.split(",")
     out: dict[str, Any] = {"sim": str(a.sim), "size": meta["size"], "seed": meta["seed"]}
+    out["holiday_country"] = a.holiday_country
     out["period"] = [str(s0.date()), str(e0.date())]
     out["eval"] = [str(start.date()), str(end.date())]
 
@@ -278,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             step_days=7,
             model=model,
             group_column=group_column,
-            holiday_country="CN",
+            holiday_country=a.holiday_country,
         )
 
     if "incidents" in domains:
