@@ -59,6 +59,7 @@ def _frame_texts(frame: Any) -> list[str]:
         return []
     out = [str(c) for c in data.columns]
     out += [str(i) for i in data.index if isinstance(i, str)]  # row labels (metrics table)
+    out += [str(n) for n in data.index.names if isinstance(n, str)]  # their header
     for col in data.columns:
         out += [str(v) for v in data[col].head(30) if isinstance(v, str)]
     return out

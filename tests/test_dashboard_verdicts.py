@@ -273,7 +273,7 @@ def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:
     client.log_metric(run_id, "methods.kde.pai_at_0.05", 2.9)  # kde: no auc
     client.log_metric(run_id, "methods.xgboost.events", 7319)
     at = _page(home, "en")
-    frame = next(d for d in at.dataframe if d.value.index.name == "metric")
+    frame = next(d for d in at.dataframe if d.value.index.name == "Metric")
     sent = frame.value  # the Arrow table the browser draws
     assert all(pd.api.types.is_string_dtype(d) for d in sent.dtypes), sent.dtypes
     kde, model = "kernel density hotspots", "the model (XGBoost)"  # methods in words
@@ -305,7 +305,7 @@ def test_the_chinese_metrics_table_names_its_rows_in_words(home: Path) -> None:
     ):
         client.log_metric(run_id, key, 1.0)
     at = _page(home, "zh")
-    frame = next(d for d in at.dataframe if d.value.index.name == "metric").value
+    frame = next(d for d in at.dataframe if d.value.index.name == "指标").value  # not "metric"
     labels = [str(i) for i in frame.index]
     raw = [s for s in labels if "_" in s or re.search(r"(?<![A-Za-z])[a-z]", s)]
     assert raw == [], raw

@@ -97,7 +97,9 @@ with tab_models:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
             shown = views.metrics_display(wide)  # methods and metrics in the page's words
             shown.columns = [verdicts.method_name(str(c), lg) for c in shown.columns]
-            shown.index = pd.Index([metric_words(str(m), lg) for m in shown.index], name="metric")
+            shown.index = pd.Index(
+                [metric_words(str(m), lg) for m in shown.index], name=t("metric", lg)
+            )
             st.dataframe(shown, width="stretch")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
