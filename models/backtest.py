@@ -102,7 +102,7 @@ class ModelConfig:
     blend_fractions: tuple[float, ...] = (0.01, 0.05, 0.1)
     # case-control subsampling of the boosters' fit rows: rows without an event at origins
     # that only ever serve as fit rows are kept at this rate (every row with an event is
-    # kept; None or 1: every row). See models.hotspot_backtest.negative_sampler. Off:
+    # kept; None or 1: every row). See models.case_control.negative_sampler. Off:
     # at 0.1 it lost PAI@1/5/10 % beyond noise on the small simulation (docs/benchmarks.md,
     # the full-day section)
     negative_rate: float | None = None

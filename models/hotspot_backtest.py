@@ -40,7 +40,6 @@ from models.backtest import (
     BoosterTrainer,
     ModelBacktest,
     ModelConfig,
-    label_window_end,
     run_model_backtest,
 )
 from models.baselines import (
@@ -52,6 +51,7 @@ from models.baselines import (
     prospective_scores,
 )
 from models.calibration import calibration_by_group
+from models.case_control import negative_sampler, sampling_cut
 from models.extra_features import ExtraFeatureParams, build_extra_features
 from models.grid import CountCube, history_cube
 from models.hotspot_evaluation import (
@@ -92,7 +92,7 @@ class HotspotBacktestSpec:
     extra_features: bool = True  # long-memory ``lr_*`` inputs (models.extra_features)
     # training frames only (set by run_hotspot_backtest, never by serving): rows at origins
     # before this keep every row with an event and a share ``model.negative_rate`` of the
-    # others (case-control subsampling, see negative_sampler)
+    # others (case-control subsampling, see models.case_control)
     sample_negatives_before: pd.Timestamp | None = None
 
 
@@ -217,62 +217,6 @@ def subset_positions(
         return None
     pos = oi.astype(np.int64) * len(cell_keys) + ci
     return pos if bool((np.diff(pos) > 0).all()) else None
-
-
-def negative_sampler(spec: HotspotBacktestSpec) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
-    """The row filter of a training frame's case-control subsampling, or None.
-
-    Rows at origins before ``spec.sample_negatives_before`` are kept when they hold an event
-    (``label_count > 0``) or when a hash of (cell, origin) falls below
-    ``spec.model.negative_rate``: deterministic, the same rows in every run and engine.
-    Those rows only ever serve as fit rows of a booster (early stopping, calibration,
-    the blend's choice and every evaluation origin see all rows). Ranking objectives need
-    no weights (the pairs of a query are drawn uniformly among the labels); the others get
-    ``label_weight`` 1 / rate on the kept rows without events."""
-    rate = spec.model.negative_rate
-    before = spec.sample_negatives_before
-    if before is None or rate is None or not 0 < rate < 1:
-        return None
-    cut = pd.Timestamp(before)
-    weighted = not spec.model.objective.startswith("rank:")
-
-    def keep(chunk: pd.DataFrame) -> pd.DataFrame:
-        origin = pd.DatetimeIndex(chunk["origin"])
-        early = np.asarray(origin < cut)
-        empty = chunk["label_count"].to_numpy() <= 0
-        u = unit_hash(
-            chunk["cell_x"].to_numpy(np.int64),
-            chunk["cell_y"].to_numpy(np.int64),
-            origin.as_unit("s").asi8,
-        )
-        drawn = early & empty
-        mask = ~drawn | (u < rate)
-        out = chunk.iloc[np.flatnonzero(mask)] if not mask.all() else chunk
-        if weighted:
-            w = np.where(drawn[mask], 1.0 / rate, 1.0).astype(np.float32)
-            out = out.assign(label_weight=w)
-        return out.reset_index(drop=True)
-
-    return keep
-
-
-def unit_hash(*keys: np.ndarray) -> np.ndarray:
-    """A number in [0, 1) per row from integer keys (splitmix64 of their mix)."""
-    with np.errstate(over="ignore"):
-        h = np.zeros(len(keys[0]), dtype=np.uint64)
-        for k, mult in zip(
-            keys, (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9), strict=False
-        ):
-            h = (h ^ (np.asarray(k).astype(np.uint64) * np.uint64(mult))) * np.uint64(
-                0xBF58476D1CE4E5B9
-            )
-            h ^= h >> np.uint64(31)
-        h ^= h >> np.uint64(30)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(27)
-        h *= np.uint64(0x94D049BB133111EB)
-        h ^= h >> np.uint64(31)
-    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
 def stacked_baseline_columns(
@@ -414,7 +358,9 @@ def build_model_frame(
         group_column=spec.group_column,
         holiday_country=spec.holiday_country,
     )
-    frame = build_cell_features(events, cells, origins, fparams, negative_sampler(spec))
+    frame = build_cell_features(
+        events, cells, origins, fparams, negative_sampler(spec.model, spec.sample_negatives_before)
+    )
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
     frame = add_stacked_features(frame, events, cells, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
@@ -550,22 +496,6 @@ def run_hotspot_backtest(
     return HotspotBacktestResult(
         scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside
     )
-
-
-def sampling_cut(
-    evals: pd.DatetimeIndex, train: pd.DatetimeIndex, config: ModelConfig
-) -> pd.Timestamp | None:
-    """First origin whose rows a training frame keeps whole under negative subsampling
-    (None: no subsampling): the first of the early-stopping and calibration origins of the
-    first refit (at the first evaluation origin). Every later refit's validation slices and
-    every evaluation origin lie at or after it, so only fit rows are ever subsampled."""
-    rate = config.negative_rate
-    if rate is None or not 0 < rate < 1 or len(evals) == 0:
-        return None
-    ends = label_window_end(pd.Series(train), config.horizon_days, config.tz).to_numpy()
-    usable = train[ends <= evals.min()]
-    k = config.es_origins + config.cal_origins
-    return None if len(usable) <= k else pd.Timestamp(usable[-k])
 
 
 def outside_area_labels(

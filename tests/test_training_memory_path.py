@@ -227,7 +227,8 @@ def test_negative_subsampling_drops_only_fit_rows_without_events() -> None:
     (the inputs do not depend on which rows are kept)."""
     from dataclasses import replace
 
-    from models.hotspot_backtest import build_model_frame, origins_for, sampling_cut
+    from models.case_control import sampling_cut
+    from models.hotspot_backtest import build_model_frame, origins_for
 
     ev = assign_cells(synthetic_events(n_cells=8, days=460), CRS, 250.0)
     ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
@@ -264,7 +265,7 @@ def test_non_ranking_objectives_weigh_the_subsampled_rows() -> None:
     case-control correction), every other row weight 1; ranking needs no weights."""
     from dataclasses import replace
 
-    from models.hotspot_backtest import negative_sampler
+    from models.case_control import negative_sampler
 
     frame = pd.DataFrame(
         {
@@ -276,7 +277,7 @@ def test_non_ranking_objectives_weigh_the_subsampled_rows() -> None:
     )
     base = replace(SPEC, sample_negatives_before=pd.Timestamp("2024-02-01", tz="UTC"))
     poisson = replace(base, model=replace(base.model, objective="count:poisson", negative_rate=0.5))
-    keep = negative_sampler(poisson)
+    keep = negative_sampler(poisson.model, poisson.sample_negatives_before)
     assert keep is not None
     out = keep(frame)
     pairs = zip(out["origin"], out["cell_x"], strict=True)
@@ -284,6 +285,7 @@ def test_non_ranking_objectives_weigh_the_subsampled_rows() -> None:
     jan, mar = pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-03-01", tz="UTC")
     assert w[(jan, 0)] == 1.0 and w[(mar, 0)] == 1.0 and w[(mar, 1)] == 1.0
     assert all(v == 2.0 for (o, x), v in w.items() if o == jan and x != 0)
-    ranked = negative_sampler(replace(base, model=replace(base.model, negative_rate=0.5)))
+    cut = base.sample_negatives_before
+    ranked = negative_sampler(replace(base.model, negative_rate=0.5), cut)
     assert ranked is not None and "label_weight" not in ranked(frame).columns
-    assert negative_sampler(replace(base, model=replace(base.model, negative_rate=None))) is None
+    assert negative_sampler(replace(base.model, negative_rate=None), cut) is None
