@@ -43,6 +43,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models.calibration import Calibrator, fit_calibrator
+from models.matrices import quantile_dmatrix, sorted_by_origin
 from models.metrics import hotspot_windows, pooled_hotspot_metrics
 
 log = logging.getLogger(__name__)
@@ -192,14 +193,6 @@ def monotone_constraints(features: Sequence[str]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def sorted_by_origin(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` stably sorted by origin: itself when it already is (no copy of the rows;
-    the hotspot model frames always are), so a fit does not hold a second copy of them."""
-    if frame["origin"].is_monotonic_increasing:
-        return frame
-    return frame.sort_values("origin", kind="stable")
-
-
 def origin_slices(frame: pd.DataFrame, lo: Any = None, hi: Any = None) -> pd.DataFrame | None:
     """Rows with ``lo <= origin < hi`` (either bound None: open) as a positional slice of a
     frame sorted by origin (the same rows, order and index as a boolean selection, without
@@ -210,103 +203,6 @@ def origin_slices(frame: pd.DataFrame, lo: Any = None, hi: Any = None) -> pd.Dat
     a = 0 if lo is None else int(origin.searchsorted(lo, side="left"))
     b = len(frame) if hi is None else int(origin.searchsorted(hi, side="left"))
     return frame.iloc[a : max(a, b)]
-
-
-def _dmatrix(frame: pd.DataFrame, features: list[str], objective: str) -> xgb.DMatrix:
-    """DMatrix of rows sorted by origin; ranking objectives get one query group per origin."""
-    frame = sorted_by_origin(frame)
-    x = frame[features].to_numpy(np.float32)
-    y = frame["label_count"].to_numpy(np.float32)
-    if objective.startswith("rank:"):
-        qid = pd.factorize(frame["origin"], sort=True)[0]
-        return xgb.DMatrix(x, label=np.minimum(y, 31), qid=qid, feature_names=features)
-    if objective.startswith("binary:"):
-        y = frame["label_any"].to_numpy(np.float32)
-    return xgb.DMatrix(x, label=y, feature_names=features, **_weights(frame))
-
-
-def _weights(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """``weight`` of subsampled rows (``label_weight``, non-ranking objectives), if any."""
-    if "label_weight" not in frame.columns:
-        return {}
-    return {"weight": frame["label_weight"].to_numpy(np.float32)}
-
-
-def _labels(frame: pd.DataFrame, objective: str) -> np.ndarray:
-    """The training label of each row, as :func:`_dmatrix` gives it."""
-    if objective.startswith("binary:"):
-        return frame["label_any"].to_numpy(np.float32)
-    y = frame["label_count"].to_numpy(np.float32)
-    return np.minimum(y, 31) if objective.startswith("rank:") else y
-
-
-class OriginBlocks(xgb.DataIter):
-    """Rows sorted by origin handed to XGBoost in blocks of whole origins (about
-    ``block_rows`` rows each), so a :class:`xgboost.QuantileDMatrix` is built without a
-    float32 copy of every row at once; one query group per origin for ranking."""
-
-    def __init__(
-        self, frame: pd.DataFrame, features: list[str], objective: str, block_rows: int
-    ) -> None:
-        self.frame = sorted_by_origin(frame)
-        self.features = features
-        self.objective = objective
-        self.qid = pd.factorize(self.frame["origin"], sort=True)[0]
-        starts = np.flatnonzero(np.r_[True, self.qid[1:] != self.qid[:-1]])
-        bounds = [0]
-        for s in starts[1:].tolist():
-            if s - bounds[-1] >= block_rows:
-                bounds.append(s)
-        self.bounds = [*bounds, len(self.frame)]
-        self._i = 0
-        super().__init__(release_data=True)
-
-    def next(self, input_data: Callable[..., None]) -> bool:
-        if self._i >= len(self.bounds) - 1 or len(self.frame) == 0:
-            return False
-        a, b = self.bounds[self._i], self.bounds[self._i + 1]
-        part = self.frame.iloc[a:b]
-        extra: dict[str, Any] = (
-            {"qid": self.qid[a:b]} if self.objective.startswith("rank:") else _weights(part)
-        )
-        input_data(
-            data=part[self.features].to_numpy(np.float32),
-            label=_labels(part, self.objective),
-            feature_names=self.features,
-            **extra,
-        )
-        self._i += 1
-        return True
-
-    def reset(self) -> None:
-        self._i = 0
-
-
-QUANTILE_BLOCK_ROWS = 1 << 20
-"""Rows per block fed to a QuantileDMatrix (whole origins; about 0.4 GB of float32 at 100
-features)."""
-
-
-def quantile_dmatrix(
-    frame: pd.DataFrame,
-    features: list[str],
-    objective: str,
-    params: dict[str, Any],
-    ref: xgb.QuantileDMatrix | None = None,
-    block_rows: int = 0,
-) -> xgb.QuantileDMatrix:
-    """The rows as a :class:`xgboost.QuantileDMatrix` (``hist`` bins, one byte per value)
-    fed in blocks of whole origins: the same boosters as :func:`_dmatrix` (XGBoost
-    3.2 sketches both the same way; tests/test_training_memory_path.py checks it on a
-    small frame), in about a quarter of the float32 matrix instead of a float32 copy plus
-    a DMatrix of twice its size. ``ref``: the training matrix whose bins an evaluation
-    matrix uses."""
-    return xgb.QuantileDMatrix(
-        OriginBlocks(frame, features, objective, block_rows or QUANTILE_BLOCK_ROWS),
-        max_bin=int(params.get("max_bin", 256)),
-        ref=ref,
-        nthread=params.get("nthread"),
-    )
 
 
 def _xgb_params(config: ModelConfig, hp: dict[str, Any], features: list[str], n_cells: int):

@@ -144,6 +144,7 @@ def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> 
     import xgboost as xgb
 
     import models.backtest as bt
+    import models.matrices as mx
     from models.hotspot_backtest import build_model_frame
 
     frame, ev, cells, origins = _frame()
@@ -157,13 +158,13 @@ def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> 
         params = bt._xgb_params(cfg, cfg.grid[1], features, int(fit.groupby("origin").size().max()))
         params.pop("eval_metric", None)
         params["disable_default_eval_metric"] = 1
-        monkeypatch.setattr(bt, "QUANTILE_BLOCK_ROWS", 3 * len(cells))  # several blocks
+        monkeypatch.setattr(mx, "QUANTILE_BLOCK_ROWS", 3 * len(cells))  # several blocks
         new = bt.train_booster(params, fit, es, features, cfg)
         old = xgb.train(
             params,
-            bt._dmatrix(fit, features, objective),
+            mx._dmatrix(fit, features, objective),
             num_boost_round=cfg.max_rounds,
-            evals=[(bt._dmatrix(es, features, objective), "es")],
+            evals=[(mx._dmatrix(es, features, objective), "es")],
             custom_metric=bt.top_share_hit_rate_metric(es, cfg.top_fraction),
             maximize=True,
             early_stopping_rounds=cfg.early_stopping_rounds,
@@ -171,7 +172,7 @@ def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> 
         )
         assert new.best_iteration == old.best_iteration
         assert new.save_raw("json") == old.save_raw("json")
-        d = bt._dmatrix(es, features, objective)
+        d = mx._dmatrix(es, features, objective)
         np.testing.assert_array_equal(
             new.predict(d, output_margin=True), old.predict(d, output_margin=True)
         )

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RANK_LABEL_CAP = 31  # as models.backtest._dmatrix: ranking labels are 0..31
+RANK_LABEL_CAP = 31  # as models.matrices._dmatrix: ranking labels are 0..31
 
 
 @dataclass
