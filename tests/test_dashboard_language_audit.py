@@ -115,7 +115,9 @@ def page_texts(at: AppTest) -> tuple[list[str], list[str]]:
                 walk(child)
 
     walk(at._tree)
-    for chart in at.get("arrow_vega_lite_chart"):
+    # the element's type name changed across Streamlit versions: read both
+    charts = [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+    for chart in charts:
         titles, fmts = _chart_texts(json.loads(chart.proto.spec))
         texts += titles
         formats += fmts
@@ -244,3 +246,14 @@ def test_bench_baseline_evidence_is_worded_in_the_page_language(home: Path) -> N
         assert bench.BASELINE_EVIDENCE[lang] in cells, cells
         if lang == "zh":
             assert not [s for s in cells if "baseline" in s or "bench" in s], cells
+
+
+def test_the_audit_reads_the_charts(home: Path) -> None:
+    """The chart titles above are checked only if the charts are found: the overview draws
+    the per-county bar chart and the trend chart (Vega-Lite), in each language."""
+    for lang in ("zh", "en"):
+        at = render("overview", lang)
+        charts = [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]
+        assert charts, f"no Vega-Lite chart found on the {lang} overview"
+        titles = [t for c in charts for t in _chart_texts(json.loads(c.proto.spec))[0]]
+        assert titles, f"no chart title read on the {lang} overview"
