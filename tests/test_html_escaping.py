@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth
 from riskwarn import lake
 from testkit.dashboard_demo import demo_home
+from testkit.dashboard_server import use_dashboard_env
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 HOSTILE = '<img src=x onerror="alert(1)"><a href="https://evil.example">'
@@ -31,11 +32,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     units = units.assign(name=HOSTILE + units["name"].astype(str))
     lake.upsert(city.lake_dir, "admin_units", "demo", units, batch_id="hostile-names")
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    use_dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
