@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     mp.undo()
 
 
-def _columns_of(node: object) -> list[object]:
+def _columns_of(node: Any) -> list[Any]:
     return [c for c in getattr(node, "children", {}).values() if getattr(c, "type", "") == "column"]
 
 
@@ -41,10 +42,10 @@ def test_the_wall_screen_puts_the_places_beside_the_maps(home: Path) -> None:
     at.query_params["wall"] = "1"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    rows = [b for b in at.main.get("horizontal") if len(_columns_of(b)) == 3]
+    rows = [b for b in at.main.get("flex_container") if len(_columns_of(b)) == 3]
     assert rows, "no row of two maps and a side column on the wall screen"
     *maps, side = _columns_of(rows[0])
     assert all(m.get("deck_gl_json_chart") for m in maps), "a map missing from its column"
-    words = "\n".join(m.value for m in side.markdown)
+    words = "\n".join(m.value for m in side.get("markdown"))
     assert "重点关注地区：治安案事件" in words and "重点关注地区：矛盾纠纷" in words
     assert not side.get("deck_gl_json_chart")
