@@ -261,7 +261,7 @@ def test_the_audit_reads_the_charts(home: Path) -> None:
 
 # registry names (riskwarn-<domain>), the product XGBoost and data versions are ids a data
 # scientist needs on the models page
-ALLOWED_ON_ZH_MODELS = re.compile(r"\briskwarn-[a-z_]+\b|\bXGBoost\b|\b[0-9a-f]{16}\b")
+ALLOWED_ON_ZH_MODELS = re.compile(r"\briskwarn-[a-z_]+\b|\bXGBoost\b|\b[0-9a-f]{8,16}\b")
 
 
 def test_the_models_page_of_a_champion_shows_no_english_plot_or_raw_feature_id(
