@@ -52,5 +52,3 @@ def test_the_logged_model_lists_them_and_mlflow_infers_nothing(tmp_path, monkeyp
     text = (tmp_path / "m" / "requirements.txt").read_text() if local else ""
     assert text.split() == model_requirements()
     assert client.get_run(record.run_id).data.params["domain"] == "disputes"
-
-
