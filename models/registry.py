@@ -38,6 +38,7 @@ from models.backtest import FittedModel
 from models.explain import contributions, explain_rows
 from models.gate import GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
+from models.model_env import model_requirements
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ def log_training_run(
             signature=signature,
             input_example=example,
             registered_model_name=name if register else None,
+            pip_requirements=model_requirements(),
         )
         version = getattr(info, "registered_model_version", None)
         return RunRecord(run.info.run_id, info.model_uri, str(version) if version else None)

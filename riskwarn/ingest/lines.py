@@ -39,6 +39,10 @@ BLOCK_BYTES = 4 * 1024 * 1024  # read at a time
 CHUNK_BYTES = 32 * 1024 * 1024  # text parsed at a time
 _BLANK = b" \t\r\n"
 _PROBE = "\n\r\t ,;|\"'"  # characters that must be single ASCII bytes in the encoding
+_UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig")  # Arrow reads these bytes as they are
+# plain line bodies are parsed by pyarrow.csv (see CsvRecords._arrow_frame); False: by
+# pandas' C parser always (the old path, kept for the equivalence tests)
+USE_ARROW = True
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ class _Chunk:
     bad: list[BadRecord] = field(default_factory=list)
     n_good: int = 0
     n_bytes: int = 0
+    sizes: list[int] = field(default_factory=list)  # bytes of each piece's longest record
     longest: int = 0  # bytes of the longest good record
 
 
@@ -205,6 +210,7 @@ class CsvRecords:
         self.header = b""
         self.ncols = 0
         self._decoder = codecs.getincrementaldecoder(encoding)
+        self._names: pd.Index | None = None  # pandas' column names of the header
         self._pending: list[tuple[int, bytes]] = []  # lines of a record with an open quote
         # NumPy checks of whole blocks (line-oriented CSV with single-byte delimiters);
         # otherwise every line goes through Python
@@ -240,8 +246,11 @@ class CsvRecords:
                 f"too many rows: more than limits.max_rows = {self.limits.max_rows}",
             )
         chunk.bad.extend(part.bad)
-        chunk.longest = max(chunk.longest, part.longest)
-        for piece, rows in zip(part.pieces, part.rows, strict=True):
+        # a block's pieces may go to several chunks: each chunk's longest record is that
+        # of its own pieces (else a chunk cut from the middle of a block would pass as
+        # plain text and skip the field_too_long check)
+        for piece, rows, size in zip(part.pieces, part.rows, part.sizes, strict=True):
+            chunk.longest = max(chunk.longest, size)
             chunk.pieces.append(piece)
             chunk.rows.append(rows)
             chunk.n_good += len(rows)
@@ -324,8 +333,12 @@ class CsvRecords:
             ends = np.append(ends, len(a))
         starts = np.concatenate([[0], ends[:-1]])
 
+        bounds = np.append(starts, len(a))
+
         def per_line(byte: int) -> np.ndarray:
-            return np.add.reduceat((a == byte).view(np.uint8), starts, dtype=np.int64)
+            # occurrences of ``byte`` per line: positions counted between line starts
+            # (no line is empty, so this is what reduceat over the mask gives)
+            return np.diff(np.searchsorted(np.flatnonzero(a == byte), bounds)).astype(np.int64)
 
         fields = per_line(ord(self.delimiter)) + 1
         quotes = per_line(ord('"')) if b'"' in block else np.zeros(len(ends), dtype=np.int64)
@@ -356,10 +369,11 @@ class CsvRecords:
             out.bad.append(self._bad(int(record[i]), int(line_no[i]), why, n, line))
         # good lines as runs of consecutive lines (one run when the block is clean)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], good.astype(np.int8), [0]])))
+        sizes = ends - starts
         for first, stop in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             out.pieces.append(block[starts[first] : ends[stop - 1]])
             out.rows.append(record[first:stop].astype(np.int64))
-        out.longest = int((ends - starts)[good].max()) if good.any() else 0
+            out.sizes.append(int(sizes[first:stop].max()))
         return out
 
     def _block_general(self, block: bytes) -> _Chunk:
@@ -405,7 +419,7 @@ class CsvRecords:
                 if len(fields) == self.ncols:
                     out.pieces.append(text)
                     out.rows.append(np.array([self.records], dtype=np.int64))
-                    out.longest = max(out.longest, len(text))
+                    out.sizes.append(len(text))
                 else:
                     out.bad.append(self._bad(self.records, first, "bad_line", len(fields), text))
                 continue
@@ -437,15 +451,9 @@ class CsvRecords:
 
     def _parse(self, chunk: _Chunk) -> RawChunk:
         body = b"".join(p if p.endswith((b"\n", b"\r")) else p + b"\n" for p in chunk.pieces)
-        frame = pd.read_csv(
-            io.BytesIO(self.header + body),
-            sep=self.delimiter,
-            encoding=self.encoding,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            engine="c",
-        )
+        frame = self._arrow_frame(body) if USE_ARROW else None
+        if frame is None:
+            frame = self._pandas_frame(self.header + body)
         rows = np.concatenate(chunk.rows) if chunk.rows else np.array([], dtype=np.int64)
         if len(frame) != len(rows):
             raise FileProblem(
@@ -457,3 +465,78 @@ class CsvRecords:
             b"\x00" in p for p in chunk.pieces
         )
         return RawChunk(frame, rows, chunk.bad, plain_text=plain)
+
+    def _pandas_frame(self, text: bytes, nrows: int | None = None) -> pd.DataFrame:
+        return pd.read_csv(
+            io.BytesIO(text),
+            sep=self.delimiter,
+            encoding=self.encoding,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            engine="c",
+            nrows=nrows,
+        )
+
+    def _arrow_frame(self, body: bytes) -> pd.DataFrame | None:
+        """The frame :meth:`_pandas_frame` gives for the header + ``body``, parsed by
+        ``pyarrow.csv`` (several times faster, and no Python string per value), or None
+        where the two parsers could differ: then pandas parses it, as before.
+
+        Only plain bodies qualify: no quote character (every field is the text between
+        two delimiters, checked line by line above to be ``ncols`` fields), no NUL
+        byte, a single-byte delimiter. The column names are pandas' own, read from the
+        header line alone; a body that is not valid text in the encoding (Arrow checks
+        UTF-8 as strictly as Python) is left to pandas, which raises as before."""
+        if not body:
+            return None
+        if len(self.delimiter.encode()) != 1 or self.delimiter in '"\r\n':
+            return None
+        if b'"' in body or b"\x00" in body:
+            return None
+        if self._names is None:
+            self._names = self._pandas_frame(self.header, nrows=0).columns
+        names = self._names
+        if len(names) != self.ncols:
+            return None
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        if self.encoding.lower().replace("_", "-") not in _UTF8_NAMES:
+            try:
+                body = body.decode(self.encoding).encode("utf-8")
+            except (UnicodeError, LookupError):
+                return None
+        generated = [f"c{i}" for i in range(self.ncols)]
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(body),
+                read_options=pacsv.ReadOptions(
+                    column_names=generated,
+                    use_threads=False,
+                    block_size=max(1 << 22, 2 * self.limits.max_line_bytes + 2),
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.delimiter,
+                    quote_char=False,
+                    double_quote=False,
+                    escape_char=False,
+                    newlines_in_values=False,
+                    ignore_empty_lines=True,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(generated, pa.large_string()),
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                    check_utf8=True,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        dtype = pd.StringDtype("pyarrow", na_value=np.nan)
+        frame = pd.DataFrame(
+            {i: pd.array(table.column(i), dtype=dtype) for i in range(self.ncols)},
+            index=pd.RangeIndex(table.num_rows),
+        )
+        frame.columns = names
+        return frame
