@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from riskwarn.ingest import ingest_files, lines, read_and_validate
+from riskwarn.ingest import flow, ingest_files, lines, read_and_validate
+from riskwarn.ingest import mapping as mapping_mod
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.settings import Settings
 from riskwarn.sources import SourceMapping, load_mapping, parse_mapping
@@ -101,8 +102,16 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def _new_path(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new CSV path (on) or the old one: pandas parse, every row hashed while
+    mapping, every rule column factorized first."""
+    monkeypatch.setattr(lines, "USE_ARROW", on)
+    monkeypatch.setattr(flow, "CSV_HASH_LATER", on)
+    monkeypatch.setattr(mapping_mod, "_SAMPLE_ROWS", 5_000 if on else 10**12)
+
+
 def _run(mapping: SourceMapping, path: Path, arrow: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(lines, "USE_ARROW", arrow)
+    _new_path(arrow, monkeypatch)
     return read_and_validate(mapping, path, pseudonym_key=KEY, as_of=AS_OF)
 
 
@@ -174,7 +183,7 @@ def test_lakes_written_by_both_paths_are_equal(
     )
     tables = []
     for arrow in (False, True):
-        monkeypatch.setattr(lines, "USE_ARROW", arrow)
+        _new_path(arrow, monkeypatch)
         settings = Settings(home=tmp_path / f"home_{arrow}", pseudonym_key=KEY)
         [report] = ingest_files(mapping, [path], settings, as_of=AS_OF)
         [again] = ingest_files(mapping, [path], settings, as_of=AS_OF)  # changes nothing
@@ -313,3 +322,24 @@ def test_long_value_in_a_chunk_cut_from_the_middle_of_a_block(tmp_path: Path) ->
     batch = read_and_validate(mapping, path, pseudonym_key=KEY, as_of=AS_OF)
     assert batch.reasons == {"bad_line": 1, "field_too_long:发案场所": 1}
     assert sorted(batch.quarantine["row_number"].tolist()) == [101, 551]
+
+
+@pytest.mark.parametrize("key", ["k", KEY, "K" * 64, "L" * 65, "ключ" * 30])
+def test_pseudonyms_are_the_hmac_of_each_value(key: str) -> None:
+    import hashlib
+    import hmac
+
+    from riskwarn.ingest.raw_rows import pseudonym, pseudonyms
+
+    values = ["340802198703154512", " 3408 ", "", "  ", None, float("nan"), "张三", "x" * 200]
+    values += ["\u3000a\u3000", "\x1fa"]
+    expected = [
+        hmac.new(key.encode(), v.strip().encode(), hashlib.sha256).hexdigest()[:16]
+        if isinstance(v, str) and v.strip()
+        else ""
+        for v in values
+    ]
+    assert pseudonyms(values, key) == expected
+    assert [pseudonym(v, key) for v in values if isinstance(v, str) and v.strip()] == [
+        e for e in expected if e
+    ]

@@ -247,6 +247,8 @@ def _prepare_and_parse(
     # distinct times in their first rows, and repeat them for every sensor)
     if factorized is not None:  # the reader's codes: the same distinct texts
         codes, uniq = factorized
+    elif _mostly_distinct(series):  # times to the minute, coordinates: no gain
+        return _parse(_prepare_text(series, rule, nulls), dtype, rule, tz, ambiguous)
     else:
         codes, uniq = pd.factorize(series, use_na_sentinel=False)
     if len(uniq) > _DISTINCT_SHARE * len(series):  # ids, coordinates: no gain
@@ -299,7 +301,20 @@ def _remembered(
     return tuple(part.take(at).reset_index(drop=True) for part in seen[1:])  # type: ignore[return-value]
 
 
+def _mostly_distinct(series: pd.Series) -> bool:
+    """Whether evenly spaced rows of a long column are nearly all distinct, so that
+    factorizing the whole column (to evaluate it on its distinct values) would not pay.
+    Only a shortcut: both ways of evaluating a column give the same values."""
+    n = len(series)
+    if n < 4 * _SAMPLE_ROWS:
+        return False
+    sample = series.iloc[:: n // _SAMPLE_ROWS]
+    return bool(sample.nunique(dropna=False) > _SAMPLE_DISTINCT * len(sample))
+
+
 _MEMO_VALUES = 200_000  # distinct times remembered per column and file
+_SAMPLE_ROWS = 5_000  # rows looked at by _mostly_distinct
+_SAMPLE_DISTINCT = 0.9  # share of distinct values in that sample
 _DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share
 
 
