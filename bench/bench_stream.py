@@ -24,6 +24,23 @@ consumer starts, and the line reports ``model`` (what the consumer's status says
 evaluation: model input through ``site_model_frame``, score, level):
 
     nice .venv/bin/python bench/bench_stream.py [--sensors 2000] [--minutes 10] [--slopes 3]
+
+**The hour-on-the-hour burst** (``--burst-sites N``, with ``--bursts K``, default 3): in
+real time every monitored site completes its hourly step at the same moment. ``N`` sites
+(one GNSS each, steady creep with noise) get ``--burst-history-days`` (default 31) of
+readings written to the home's lake before the consumer starts (hourly, 10-minute for
+the last 2 days, through the stream's own validation and lake write, with the consumer's
+sensor -> site map), so that the consumer warms its state up from the lake with a full
+steady-velocity window, as after a restart. Then, ``K`` times, the readings that close
+an hourly step are published for all ``N`` sites at once (and, between bursts, the
+hour's other 10-minute readings). The final line adds ``burst_p50_s`` / ``burst_p99_s`` /
+``burst_max_s`` (publish of a site's step-closing reading -> that site's level for the
+step evaluated and handed to the serving store: published if it changed, found
+unchanged otherwise), ``burst_wall_s`` (per burst: first reading sent -> last site
+done), ``burst_site_steps_per_s`` (``N`` / wall, per burst) and ``burst_missing``
+(site-steps never reported done); the steady sensors and slopes are off in this mode:
+
+    /work/wt/heavy nice .venv/bin/python bench/bench_stream.py --burst-sites 500 --no-model
 """
 
 from __future__ import annotations
@@ -94,6 +111,146 @@ def _nowcast_leads(readings: pd.DataFrame, site: str) -> dict[str, float | None]
     return first
 
 
+BURST_SITE = "BURST{:04d}"
+BURST_SENSOR = "BG{:04d}"
+
+
+def _burst_value(creep: np.ndarray, noise: np.ndarray, i: int, t: pd.Timestamp) -> float:
+    days = (t - pd.Timestamp("2026-01-01", tz="UTC")).total_seconds() / 86400
+    return round(float(creep[i] * days + noise[i] * np.sin(days * 977.0 + i)), 3)
+
+
+def _burst_reading(i: int, t: pd.Timestamp, value: float) -> dict[str, Any]:
+    return {
+        "sensor_id": BURST_SENSOR.format(i),
+        "observed_at": t.to_pydatetime(),
+        "interval_s": 600,
+        "quantity": "displacement_mm",
+        "value": value,
+        "quality": "good",
+    }
+
+
+def _burst_history(
+    home: Path, n: int, days: float, end: pd.Timestamp, creep: np.ndarray, noise: np.ndarray
+) -> int:
+    """Write ``days`` of readings of ``n`` burst sites before ``end`` into the home's
+    lake as the consumer would (validation, lake write) and its sensor -> site map, so
+    that the consumer warms up from them. Returns the number of readings."""
+    from riskwarn.ingest import write_batch
+    from riskwarn.keys import pseudonym_key_for
+    from riskwarn.settings import Settings
+    from riskwarn.sources import load_mapping
+    from riskwarn.stream.payload import encode, topic_for
+    from riskwarn.stream.validate import Message, validate_messages
+
+    settings = Settings(home=home)
+    mapping = load_mapping(str(MAPPING))
+    start = end - pd.Timedelta(days=days)
+    fine_from = end - pd.Timedelta(days=2)
+    times = list(pd.date_range(start, fine_from, freq="1h", inclusive="left"))
+    times += list(pd.date_range(fine_from, end, freq="10min", inclusive="left"))
+    total = 0
+    as_of = datetime.now(UTC)
+    for k in range(0, len(times), 24):
+        msgs = [
+            Message(
+                topic_for("simcity", BURST_SITE.format(i), BURST_SENSOR.format(i)),
+                encode(_burst_reading(i, t, _burst_value(creep, noise, i, t))),
+            )
+            for t in times[k : k + 24]
+            for i in range(n)
+        ]
+        mb = validate_messages(
+            mapping,
+            msgs,
+            as_of=as_of,
+            batch_id=f"bench-history-{k}",
+            pseudonym_key=pseudonym_key_for(settings, mapping),
+        )
+        assert len(mb.batch.quarantine) == 0, mb.batch.quarantine.head()
+        write_batch(
+            settings.lake_dir, mb.batch, mapping.partition, ids_carry_time=mapping.ids_carry_time
+        )
+        total += len(mb.batch.accepted)
+    run = home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    sites = {BURST_SENSOR.format(i): BURST_SITE.format(i) for i in range(n)}
+    (run / "stream.sites.json").write_text(json.dumps(sites))
+    return total
+
+
+def _run_bursts(
+    args: argparse.Namespace,
+    client: Any,
+    status: Path,
+    published: list[str],
+    first: pd.Timestamp,
+    creep: np.ndarray,
+    noise: np.ndarray,
+) -> dict[tuple[str, int], float]:
+    """Publish ``args.bursts`` step-closing bursts of all sites; (site, step end ns) ->
+    send time of the reading that closed it."""
+    from riskwarn.stream.payload import QOS, encode, topic_for
+
+    n = args.burst_sites
+    sent: dict[tuple[str, int], float] = {}
+
+    def publish(t: pd.Timestamp, closing: bool) -> None:
+        for i in range(n):
+            site = BURST_SITE.format(i)
+            now = datetime.now(UTC)
+            client.publish(
+                topic_for("simcity", site, BURST_SENSOR.format(i)),
+                encode(_burst_reading(i, t, _burst_value(creep, noise, i, t)), now),
+                qos=QOS,
+            )
+            if closing:
+                sent[(site, t.value)] = now.timestamp()
+            local = t.tz_convert("Asia/Shanghai")
+            published.append(f"{BURST_SENSOR.format(i)}|{local:%Y-%m-%d %H:%M:%S}|累计位移")
+
+    def settled() -> bool:
+        st = json.loads(status.read_text())
+        return bool(
+            st["received"] >= len(published) and st["queued"] == 0 and st.get("backlog", 0) == 0
+        )
+
+    for b in range(args.bursts):
+        step_end = first + pd.Timedelta(hours=b)
+        publish(step_end, closing=True)  # closes the step ending at step_end, all sites
+        wait_for(settled, args.drain_timeout_s, 0.2)
+        time.sleep(2)
+        for m in range(10, 60, 10):  # the hour's other readings (close nothing)
+            publish(step_end + pd.Timedelta(minutes=m), closing=False)
+        wait_for(settled, args.drain_timeout_s, 0.2)
+        time.sleep(2)
+    return sent
+
+
+def _burst_figures(
+    sent: dict[tuple[str, int], float], done: dict[tuple[str, int], float], n: int, bursts: int
+) -> dict[str, Any]:
+    lat, walls = [], []
+    by_step: dict[int, list[tuple[float, float]]] = {}
+    for key, s in sent.items():
+        if key in done:
+            lat.append(done[key] - s)
+            by_step.setdefault(key[1], []).append((s, done[key]))
+    for pairs in by_step.values():
+        walls.append(max(d for _, d in pairs) - min(s for s, _ in pairs))
+    return {
+        "burst_sites": n,
+        "bursts": bursts,
+        "burst_p50_s": round(float(np.percentile(lat, 50)), 3) if lat else None,
+        "burst_p99_s": round(float(np.percentile(lat, 99)), 3) if lat else None,
+        "burst_max_s": round(float(np.max(lat)), 3) if lat else None,
+        "burst_wall_s": [round(w, 2) for w in walls],
+        "burst_site_steps_per_s": [round(n / w, 1) for w in walls if w > 0],
+        "burst_missing": len(sent) - len(lat),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", type=int, default=2000)
@@ -102,6 +259,15 @@ def main() -> None:
     ap.add_argument("--interval-s", type=float, default=10.0)
     ap.add_argument("--drain-timeout-s", type=float, default=300.0)
     ap.add_argument("--skip-nowcast", action="store_true")
+    ap.add_argument(
+        "--burst-sites",
+        type=int,
+        default=0,
+        help="The hour-on-the-hour burst: this many sites close an hourly step at once "
+        "(steady sensors and slopes off).",
+    )
+    ap.add_argument("--bursts", type=int, default=3)
+    ap.add_argument("--burst-history-days", type=float, default=31.0)
     ap.add_argument(
         "--no-model", action="store_true", help="Register no site model (sensor rules only)."
     )
@@ -114,6 +280,8 @@ def main() -> None:
         "the last day at a pace the rules can follow, for reading -> delivered latency.",
     )
     args = ap.parse_args()
+    if args.burst_sites:
+        args.sensors, args.slopes, args.minutes, args.skip_nowcast = 0, 0, 0.0, True
 
     from riskwarn import lake
     from riskwarn.stream.payload import QOS, encode, topic_for
@@ -158,6 +326,20 @@ def main() -> None:
         register_site_model(uri, (home / "mlartifacts").as_uri())
         adopt_champion(uri, store, "geohazard_hourly")
         store.close()
+    burst_first = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=args.bursts + 1)
+    burst_rng = np.random.default_rng(5)
+    burst_creep = burst_rng.uniform(0.05, 0.5, args.burst_sites)  # mm/day
+    burst_noise = burst_rng.uniform(0.005, 0.02, args.burst_sites)  # mm
+    history_n = 0
+    if args.burst_sites:
+        t_hist = time.monotonic()
+        history_n = _burst_history(
+            home, args.burst_sites, args.burst_history_days, burst_first, burst_creep, burst_noise
+        )
+        print(
+            f"burst history: {history_n} readings in {time.monotonic() - t_hist:.0f} s",
+            file=sys.stderr,
+        )
     log = (tmp / "consumer.log").open("w")
     consumer = subprocess.Popen(
         [
@@ -212,6 +394,14 @@ def main() -> None:
 
         wait_for(caught_up, args.drain_timeout_s, 1.0)
         time.sleep(3)
+    burst_sent: dict[tuple[str, int], float] = {}
+    if args.burst_sites:
+        # the consumer's first champion look-up (MLflow's database set up in the
+        # background) must not fall on a burst: wait until it has answered
+        wait_for(lambda: json.loads(status.read_text()).get("model") != "loading", 600, 0.5)
+        burst_sent = _run_bursts(
+            args, client, status, published, burst_first, burst_creep, burst_noise
+        )
     ticks = int(args.minutes * 60 / args.interval_s)
     per_tick = [int(np.ceil(len(s) / max(ticks - 1, 1))) for s in slopes]
     t0 = time.monotonic()
@@ -290,9 +480,14 @@ def main() -> None:
     evals: list[tuple[int, float]] = []  # (site-steps, seconds) per evaluation pass
     waits, txns = [], []  # evaluated -> publish begins (durability, order), transaction
     sent_of: dict[tuple[str, int, pd.Timestamp], float] = {}
+    round_done: dict[tuple[str, int], float] = {}  # (site, step end ns) -> handed over
     for line in metrics.read_text().splitlines():
         kind, *rest = line.split()
-        if kind == "d":
+        if kind == "r":
+            for tok in rest[1:]:
+                site, at = tok.rsplit("@", 1)
+                round_done.setdefault((site, int(at)), float(rest[0]))
+        elif kind == "d":
             durable.append(float(rest[0]))
         elif kind == "e":
             evals.append((int(rest[1]), float(rest[2])))
@@ -347,6 +542,14 @@ def main() -> None:
         "publish_txn_p50_s": pct(txns, 50),
         "publish_txn_p99_s": pct(txns, 99),
         "peak_mb": round(peak, 1),
+        **(
+            {
+                **_burst_figures(burst_sent, round_done, args.burst_sites, args.bursts),
+                "burst_history_readings": history_n,
+            }
+            if args.burst_sites
+            else {}
+        ),
         "model": final.get("model"),
         "model_ran": bool(final.get("model_evaluations")),
         "model_evaluations": final.get("model_evaluations", 0),

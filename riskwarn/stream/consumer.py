@@ -490,6 +490,9 @@ class StreamConsumer:
                     break
                 with self.lock:
                     self.pending.pop(0)
+                if self.metrics is not None:  # each site-step handed over (bench bursts)
+                    steps = " ".join(f"{s}@{lv.observed_to.value}" for s, lv in levels.items())
+                    self.metrics.write(f"r {time.time():.4f} {steps}\n")
 
     def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)

@@ -1,0 +1,171 @@
+"""The nowcast's per-site sensor state for many sites at one step end, in one pass.
+
+:func:`riskwarn.nowcast.site_sensor_state` evaluates the sites of an origin with one
+``displacement_kinematics`` call per healthy sensor (a pandas pipeline over its whole
+history, for its last row) and a DataFrame filter per site: ~45 ms per site with one
+GNSS on this machine, so the ~500 sites that complete an hourly step together on the
+hour took tens of seconds. :func:`site_sensor_states` gives the same records (level,
+reasons, evidence, health) from the stream's per-sensor arrays with one health pass,
+one :func:`riskwarn.sensor_rules_batch.last_step_kinematics` over all healthy sensors,
+one :func:`riskwarn.sensor_rules.sensor_levels` over their last rows and plain Python
+per site. tests/test_stream_rules_batch.py checks that the records equal the nowcast's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import sensor_rules as rw
+from riskwarn.sensor_rules_batch import last_step_kinematics
+
+
+def _none_or(x: Any, digits: int) -> float | None:
+    return None if pd.isna(x) else round(float(x), digits)
+
+
+def site_sensor_states(
+    sites: list[str],
+    sensors: list[tuple[str, str]],
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    origin: pd.Timestamp,
+    rules: rw.SensorRules,
+    step: str = "1h",
+) -> list[dict[str, Any]]:
+    """``nowcast.site_sensor_state(...).to_dict("records")`` for ``sites``, whose
+    displacement sensors are ``sensors`` (``(sensor_id, site_id)``) with readings
+    ``series`` (``sensor_id -> (times ns sorted unique, values)``, all before
+    ``origin``)."""
+    window = pd.Timedelta(hours=24)
+    lo = (origin - window).value
+    ids, times, values = [], [], []
+    for sid, _ in sensors:
+        t, v = series.get(sid, (np.empty(0, np.int64), np.empty(0)))
+        a = np.searchsorted(t, lo, side="left")
+        ids.append(np.full(len(t) - a, sid, dtype=object))
+        times.append(t[a:])
+        values.append(v[a:])
+    recent = pd.DataFrame(
+        {
+            "sensor_id": np.concatenate(ids) if ids else np.empty(0, dtype=object),
+            "observed_at": pd.to_datetime(
+                np.concatenate(times) if times else np.empty(0, np.int64), utc=True
+            ).as_unit("ns"),
+            "value": np.concatenate(values) if values else np.empty(0),
+        }
+    )
+    site_of = dict(sensors)
+    health = rw.sensor_health(recent, origin, sensors=pd.Series([s for s, _ in sensors]))
+    health = health.loc[health["sensor_id"].isin(site_of)]
+    good = sorted(health.loc[health["status"] == "ok", "sensor_id"])
+    kin = last_step_kinematics({sid: series[sid] for sid in good if sid in series}, step, rules)
+    lv = rw.sensor_levels(kin, rules) if len(kin) else None
+    per_kin: dict[str, dict[str, Any]] = {}
+    if lv is not None:
+        for sid, rank, red, reason, vel, ang, fh, tert in zip(
+            kin.index,
+            lv["sensor_level_rank"],
+            lv["sensor_red"],
+            lv["sensor_reason"],
+            kin["velocity_mm_per_day"],
+            kin["tangent_angle_deg"],
+            kin["failure_in_hours"],
+            kin["tertiary"],
+            strict=True,
+        ):
+            per_kin[sid] = {
+                "sensor_level_rank": int(rank),
+                "sensor_red": bool(red),
+                "sensor_reason": reason,
+                "velocity_mm_per_day": float(vel),
+                "tangent_angle_deg": float(ang),
+                "failure_in_hours": float(fh),
+                "tertiary": bool(tert),
+            }
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for h in health.to_dict("records"):  # sorted by sensor id, as the nowcast's merge
+        by_site.setdefault(site_of[h["sensor_id"]], []).append(h)
+    out = []
+    for site in sites:
+        s = by_site.get(site, [])
+        ok = [h for h in s if h["status"] == "ok"]
+        best: dict[str, Any] | None = None
+        if ok:
+            # highest rule level first (a healthy sensor without kinematics last), then id
+            def key(h: dict[str, Any]) -> tuple[int, float, str]:
+                k = per_kin.get(h["sensor_id"])
+                return (k is None, -(k["sensor_level_rank"] if k else 0), h["sensor_id"])
+
+            top = min(ok, key=key)
+            best = per_kin.get(top["sensor_id"], {})
+            status, note = "ok", " ".join(h["health_note"] for h in s if h["health_note"])
+        else:
+            status = s[0]["status"] if s else "no_sensor"
+            note = " ".join(h["health_note"] for h in s if h["health_note"]) or (
+                f"Site {site} has no displacement sensor: movement is unknown."
+            )
+        evidence = {
+            "sensors": [
+                {
+                    "sensor_id": h["sensor_id"],
+                    "status": h["status"],
+                    "readings_24h": int(h["n_readings"]),
+                    "velocity_mm_per_day": _none_or(
+                        per_kin.get(h["sensor_id"], {}).get("velocity_mm_per_day"), 3
+                    ),
+                    "tangent_angle_deg": _none_or(
+                        per_kin.get(h["sensor_id"], {}).get("tangent_angle_deg"), 1
+                    ),
+                }
+                for h in s
+            ]
+        }
+        items: list[dict[str, str] | None] = []
+        has_rank = best is not None and "sensor_level_rank" in best
+        if best is not None and has_rank:
+            items.append(
+                rw.sensor_rule_reason(
+                    int(best["sensor_level_rank"]),
+                    float(best["tangent_angle_deg"]),
+                    float(best["failure_in_hours"]),
+                    bool(best["tertiary"]),
+                    rules,
+                )
+            )
+        for h in s:
+            items.append(
+                rw.sensor_health_reason(
+                    h["sensor_id"],
+                    h["status"],
+                    h["hours_since_last"],
+                    h["missing_share"],
+                    h["spike_share"],
+                )
+            )
+        if not s:
+            items.append(
+                {
+                    "en": f"Site {site} has no displacement sensor: movement is unknown.",
+                    "zh": f"隐患点 {site} 没有位移监测设备：变形情况未知。",
+                }
+            )
+        out.append(
+            {
+                "unit_id": site,
+                "reason_items": [i for i in items if i is not None],
+                "sensor_level_rank": int(best["sensor_level_rank"]) if has_rank else 0,  # type: ignore[index]
+                "sensor_red": bool(best["sensor_red"]) if has_rank else False,  # type: ignore[index]
+                "sensor_reason": best["sensor_reason"]  # type: ignore[index]
+                if has_rank and isinstance(best["sensor_reason"], str)  # type: ignore[index]
+                else "",
+                "failure_in_hours": np.nan
+                if best is None
+                else float(best.get("failure_in_hours", np.nan)),
+                "health_status": status,
+                "health_note": note,
+                "evidence": evidence,
+            }
+        )
+    return out
