@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
+PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
 
 def model_name(domain: str) -> str:
@@ -173,6 +174,8 @@ def log_training_run(
         mlflow.log_dict(json.loads(json.dumps(metrics, default=str)), "metrics.json")
         for fname, fig in figures.items():
             mlflow.log_figure(fig, f"plots/{fname}.png")
+            if (data := getattr(fig, PLOT_DATA, None)) is not None:  # the dashboard draws it
+                mlflow.log_dict(data, f"plots/{fname}.json")
         mlflow.log_text(model_card, "model_card.md")
         example = input_example[fitted.features].head(5).astype("float32")
         wrapper = RiskModel(fitted, domain)
