@@ -282,9 +282,7 @@ def hit_rate_chart(points: pd.DataFrame, lang: str) -> alt.Chart:
         .encode(
             x=alt.X("area:Q", title=area),
             y=alt.Y("hit:Q", title=hit, axis=alt.Axis(format="%")),
-            # legend under the plot: at 800 px, in half a column, a legend at the side
-            # squeezed the lines into a sliver (screenshot of the zh models page)
-            color=alt.Color("method:N", title=who, legend=alt.Legend(orient="bottom", columns=2)),
+            color=alt.Color("method:N", title=who),
             tooltip=[
                 alt.Tooltip("method:N", title=who),
                 alt.Tooltip("area:Q", title=area, format=".0f"),
