@@ -133,6 +133,8 @@ class Stages:
 
 
 def _short(result: Any) -> str:
+    if isinstance(result, dict) and result.get("not_trained"):
+        return f"NOT TRAINED ({result['not_trained']})"[:200]
     if isinstance(result, dict):
         keys = ("files", "read", "accepted", "quarantined", "gate", "promoted", "version")
         return ", ".join(f"{k}={result[k]}" for k in keys if k in result)[:110]
@@ -252,12 +254,15 @@ def main(argv: list[str] | None = None) -> int:
             skipped = [d for d in trained if d not in wanted]
             trained = [d for d in trained if d in wanted]
             print(f"PARTIAL rebuild: not trained here: {', '.join(skipped) or 'none'}", flush=True)
+        not_trained = []
         for domain in trained:
-            stages.run(
+            out = stages.run(
                 "rebuild",
                 f"train {domain}",
                 partial(pipeline.train_domain, settings, domain, day_start),
             )
+            if isinstance(out, dict) and out.get("not_trained"):
+                not_trained.append(domain)
         stages.run(
             "rebuild",
             "champions (promote newest where none)",
@@ -266,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
         wall, cpu = stages.total("rebuild")
         print(
             f"full rebuild: {wall:.1f} s wall ({wall / 60:.1f} min), cpu {cpu:.1f} s"
-            f"{stages.failures('rebuild')}",
+            f"{stages.failures('rebuild')}"
+            + (
+                f"; not trained (nothing to learn yet): {', '.join(not_trained)}"
+                if not_trained
+                else ""
+            ),
             flush=True,
         )
 

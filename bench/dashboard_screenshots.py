@@ -139,18 +139,38 @@ def _marks_drawn(page: Any, timeout_s: float = 120.0) -> list[str]:
         page.wait_for_timeout(1000)
 
 
-TALL = 3000  # the window height: tall enough for every page, set before the maps draw
+TALL = 3000  # the first window height: set before the maps draw, taller than most pages
+LONGEST = 16000  # the window grows to the page's length up to this; longer shots are cut
 
 
-def _whole_page(page: Any, width: int, path: Path) -> None:
-    """A screenshot of the page's content (the window is :data:`TALL` from the start:
-    resizing it afterwards makes deck.gl redraw its maps blank for a while)."""
-    bottom = page.evaluate(
-        "() => { const b = document.querySelector('[data-testid=stMainBlockContainer]');"
-        " return b ? b.getBoundingClientRect().bottom + 30 : 1000; }"
+def _page_bottom(page: Any) -> int:
+    return int(
+        page.evaluate(
+            "() => { const b = document.querySelector('[data-testid=stMainBlockContainer]');"
+            " return b ? b.getBoundingClientRect().bottom + 30 : 1000; }"
+        )
     )
-    height = int(min(max(bottom, 600), TALL))
+
+
+def _whole_page(page: Any, width: int, path: Path) -> str:
+    """A screenshot of the page's whole content. The window is :data:`TALL` from the start
+    (resizing it makes deck.gl redraw its maps blank for a while); a longer page (the
+    models page) grows the window to its length, waits for it to settle again and is shot
+    whole. Returns what is wrong with the shot: "" or that it is cut (page longer than
+    :data:`LONGEST`) or something did not draw after the resize."""
+    bottom = _page_bottom(page)
+    problems: list[str] = []
+    if bottom > page.viewport_size["height"]:
+        page.set_viewport_size({"width": width, "height": min(bottom + 60, LONGEST)})
+        problems += _settle(page)
+        bottom = _page_bottom(page)
+    if bottom > page.viewport_size["height"]:
+        problems.append(f"cut at {page.viewport_size['height']} px of {bottom} px")
+    height = int(min(max(bottom, 600), page.viewport_size["height"]))
     page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": width, "height": height})
+    if page.viewport_size["height"] != TALL:  # the next page starts from the usual window
+        page.set_viewport_size({"width": width, "height": TALL})
+    return "; ".join(problems)
 
 
 def sign_in(browser: Any, base: str, username: str, password: str, width: int) -> Any:
@@ -187,7 +207,7 @@ def shoot(
                 page.get_by_role("heading", name=head_zh if lang == "zh" else head_en).wait_for()
                 problems = _settle(page)
                 file = out / f"{name}-{lang}-{width}.png"
-                _whole_page(page, width, file)
+                problems += [p for p in [_whole_page(page, width, file)] if p]
                 done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
                 if name == "overview":  # the second hotspot tab (disputes), as a leader opens it
                     t0 = time.perf_counter()
@@ -195,7 +215,7 @@ def shoot(
                     page.wait_for_timeout(500)
                     problems = _settle(page)
                     file = out / f"overview-tab2-{lang}-{width}.png"
-                    _whole_page(page, width, file)
+                    problems += [p for p in [_whole_page(page, width, file)] if p]
                     done.append((file.name, time.perf_counter() - t0, "; ".join(problems)))
             if name == "overview" and width == max(widths):
                 for lang in langs:
@@ -266,13 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "# Dashboard screenshots",
         "",
-        "| file | seconds to a settled page | not drawn |",
+        "| file | seconds to a settled page | not drawn or cut |",
         "|---|---|---|",
     ]
     lines += [f"| {f} | {s:.1f} | {p or '-'} |" for f, s, p in done]
     (args.out / "index.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     incomplete = [f for f, _, p in done if p]
-    print(f"{len(done)} screenshots in {args.out}; incomplete: {incomplete or 'none'}")
+    print(f"{len(done)} screenshots in {args.out}; incomplete or cut: {incomplete or 'none'}")
     return 1 if incomplete else 0
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from dashboard import page_index, placenames, texts_frame, texts_pages
+from dashboard import page_index, placenames, texts_frame, texts_models, texts_pages
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
@@ -33,6 +33,7 @@ LEVEL_HEX: dict[str, str] = {k: "#{:02x}{:02x}{:02x}".format(*v) for k, v in LEV
 TEXT: dict[str, dict[str, str]] = {
     **texts_frame.TEXT,
     **texts_pages.TEXT,
+    **texts_models.TEXT,
     **page_index.title_texts(),  # page_<key>: each page's own title
 }
 

@@ -139,8 +139,25 @@ def _plain(metric: str, lang: str) -> str | None:
     return _say(BASE[metric][zh], quals, unit, lang)
 
 
-def metric_words(metric: str, lang: str) -> str:
+def headline_short(headline: str | None, lang: str) -> str:
+    """The headline metric of ``metrics.json`` (``pai@0.05``, ``auc``, ``average_precision``)
+    in short words ("PAI@5%", "AUC", "AP"); unknown: "the headline metric" / "主指标"."""
+    if isinstance(headline, str):
+        pai = re.fullmatch(r"pai@([0-9]*\.?[0-9]+)", headline)
+        if pai:
+            return f"PAI@{float(pai.group(1)) * 100:g}%"
+        if headline in HEADLINE_SHORT:
+            return HEADLINE_SHORT[headline]
+    return "主指标" if lang == "zh" else "the headline metric"
+
+
+HEADLINE_SHORT = {"auc": "AUC", "average_precision": "AP", "tss": "TSS", "brier": "Brier"}
+
+
+def metric_words(metric: str, lang: str, headline: str | None = None) -> str:
     """A backtest metric id in plain words of ``lang`` (``zh`` or ``en``); unknown ids as given.
+    ``headline``: the run's headline metric (``metrics.json``), named in the model-minus-
+    baseline rows.
 
     >>> metric_words("pai_at_0.05_ci_lo", "en")
     'PAI, at 5% of the area, 95% CI low'
@@ -174,10 +191,11 @@ def metric_words(metric: str, lang: str) -> str:
             words = _say(name, quals, "h", lang)
     elif head in ("model_minus_baseline", "model_minus_baseline_tss") and len(parts) == 3:
         if parts[2] in ("diff", *BOUNDS):
-            what = ("TSS", "TSS") if head.endswith("_tss") else ("headline metric", "主指标")
+            what = "TSS" if head.endswith("_tss") else headline_short(headline, lang)
             who = method_name(parts[1], lang)
-            name = f"{what[1]}差：模型减{who}" if zh else f"{what[0]}, the model minus {who}"
-            words = _say(name, [BOUNDS[parts[2]][zh]] if parts[2] in BOUNDS else [], "", lang)
+            quals = [what] + ([BOUNDS[parts[2]][zh]] if parts[2] in BOUNDS else [])
+            name = f"模型减{who}" if zh else f"the model minus {who}"
+            words = name + (f"（{'，'.join(quals)}）" if zh else f" ({', '.join(quals)})")
     elif len(parts) == 1 or _AT.match(metric.split("_ci_")[0]):
         words = _plain(metric, lang)
     if words is None:

@@ -335,6 +335,16 @@ def train_booster(
     """Grow trees on ``fit``, stop early on the hit rate of ``es`` (single node)."""
     d_fit = quantile_dmatrix(fit, features, config.objective, params)
     d_es = quantile_dmatrix(es, features, config.objective, params, ref=d_fit)
+    return _grow(params, d_fit, d_es, es, config)
+
+
+def _grow(
+    params: dict[str, Any],
+    d_fit: xgb.QuantileDMatrix,
+    d_es: xgb.QuantileDMatrix,
+    es: pd.DataFrame,
+    config: ModelConfig,
+) -> xgb.Booster:
     return xgb.train(
         params,
         d_fit,
@@ -345,6 +355,48 @@ def train_booster(
         early_stopping_rounds=config.early_stopping_rounds,
         verbose_eval=False,
     )
+
+
+class SharedMatrices:
+    """:func:`train_booster` for the grid points of one refit: their fit and
+    early-stopping rows are the same, so the two matrices (a quantile sketch and the bins
+    of every row) are built once and every grid point grows its booster on them. The
+    matrices do not depend on the tree parameters, so the boosters are the ones
+    :func:`train_booster` grows (byte for byte; tests/test_training_shared_matrices.py)."""
+
+    def __init__(self) -> None:
+        self._key: tuple[Any, ...] | None = None
+        self._mats: tuple[xgb.QuantileDMatrix, xgb.QuantileDMatrix] | None = None
+
+    def __call__(
+        self,
+        params: dict[str, Any],
+        fit: pd.DataFrame,
+        es: pd.DataFrame,
+        features: list[str],
+        config: ModelConfig,
+    ) -> xgb.Booster:
+        key = (
+            config.objective,
+            tuple(features),
+            int(params.get("max_bin", 256)),
+            params.get("nthread"),
+            *(_rows_key(f) for f in (fit, es)),
+        )
+        if key != self._key or self._mats is None:
+            self._key, self._mats = None, None  # the old pair goes before the new is built
+            d_fit = quantile_dmatrix(fit, features, config.objective, params)
+            d_es = quantile_dmatrix(es, features, config.objective, params, ref=d_fit)
+            self._key, self._mats = key, (d_fit, d_es)
+        return _grow(params, *self._mats, es, config)
+
+
+def _rows_key(rows: pd.DataFrame) -> tuple[Any, ...]:
+    """Which rows these are, for :class:`SharedMatrices` (a check: it serves the grid
+    points of one refit, whose rows are one slice): count, origin range, label total."""
+    origin = pd.DatetimeIndex(rows["origin"])
+    labels = float(rows["label_count"].sum()) if "label_count" in rows else 0.0
+    return (len(rows), origin.min(), origin.max(), labels)
 
 
 def fit_model(
@@ -431,8 +483,9 @@ def choose_hyperparameters(
     """Fit every grid point; keep the best PAI on the (later) calibration slice."""
     trials = []
     best: tuple[float, FittedModel, dict[str, Any]] | None = None
+    grow = trainer or SharedMatrices()  # here: every grid point on the same matrices
     for hp in config.grid:
-        model, pai = fit_model(rows, features, config, hp, refit_origin, trainer)
+        model, pai = fit_model(rows, features, config, hp, refit_origin, grow)
         trials.append({**hp, "val_pai": pai, "best_iteration": model.best_iteration})
         log.info("grid %s: validation PAI %.3f (%d trees)", hp, pai, model.best_iteration + 1)
         if best is None or pai > best[0]:

@@ -20,7 +20,7 @@ prefix sums over availability days, so nothing at or after an origin can enter i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,12 +122,29 @@ def prefix_rasters(
             acc += np.bincount(flat[prev:end], weights=weight[prev:end], minlength=n)
             prev = end
         out_sorted[i] = acc
+    if len(q_sorted) == len(query_days) and bool((q_sorted == query_days).all()):
+        return out_sorted  # the query days were sorted and unique (origins): no gather copy
     return out_sorted[np.searchsorted(q_sorted, query_days)]
 
 
 def _window(cum, q_hi: np.ndarray, q_lo: np.ndarray) -> np.ndarray:
     """Events with ``q_lo <= day < q_hi`` from a prefix-raster function ``cum``."""
     return cum(q_hi) - cum(q_lo)
+
+
+def _put_smoothed(
+    put: Callable[[str, np.ndarray], None],
+    name: str,
+    raster: np.ndarray,
+    grid: _Grid,
+    sigmas: Sequence[float],
+) -> None:
+    """``lr_smooth_<name>_s<sigma>``: ``raster`` (origins x the grid's cells) smoothed per
+    origin with a Gaussian kernel of each radius (in cells)."""
+    maps = raster.reshape(len(raster), grid.nx, grid.ny)
+    for s in sigmas:
+        sm = ndimage.gaussian_filter(maps, sigma=(0, s, s), mode="constant", truncate=3.0)
+        put(f"lr_smooth_{name}_s{s:g}", sm.reshape(len(raster), grid.nx * grid.ny))
 
 
 def _slug(name: str) -> str:
@@ -201,62 +218,81 @@ def _build_extra_features(
     o_day = _local_day(pd.Series(origins_idx), params.tz)
     cell_pos = grid.flat(cells["cell_x"].to_numpy(), cells["cell_y"].to_numpy())
     ones = np.ones(len(ev))
+    # Only the two maps that are smoothed need the whole raster; every other input is read
+    # at the requested cells alone, so its prefix sums are kept for those cells only
+    # (``len(cells)`` columns instead of the raster's ``n``). Each cell's sums add the
+    # same events in the same order either way: the values are the same, bit for bit.
+    cell_of = np.full(n, -1, dtype=np.int64)
+    cell_of[cell_pos] = np.arange(len(cell_pos))
+    ev_cell = cell_of[flat]
+    at_cells = ev_cell >= 0
+    day_c, cell_c = day[at_cells], ev_cell[at_cells]
+    cells_unique = len(np.unique(cell_pos)) == len(cell_pos)
 
     def cum_fn(weight: np.ndarray):
+        """Prefix sums over the whole raster (``origins x n``)."""
         return lambda q: prefix_rasters(day, flat, weight, q, n)
+
+    def cum_cells(weight: np.ndarray):
+        """Prefix sums at the requested cells only (``origins x len(cells)``; a cell
+        requested twice: read out of the whole raster)."""
+        if not cells_unique:
+            return lambda q: cum_fn(weight)(q)[:, cell_pos]
+        return lambda q: prefix_rasters(day_c, cell_c, weight[at_cells], q, len(cell_pos))
 
     cols: dict[str, np.ndarray] = {}
 
-    def put(name: str, raster: np.ndarray) -> None:
-        col = raster[:, cell_pos].astype(np.float32).ravel()
+    def put(name: str, raster: np.ndarray, at: bool = False) -> None:
+        """Column ``name`` from a whole raster, or (``at``) from values at the cells."""
+        col = (raster if at else raster[:, cell_pos]).astype(np.float32).ravel()
         cols[name] = col if rows is None else col[rows]
 
-    total = cum_fn(ones)
-    all_hist = total(o_day)
-    put("lr_count_all", all_hist)
+    all_hist = cum_fn(ones)(o_day)
+    all_at = all_hist[:, cell_pos]
+    put("lr_count_all", all_at, at=True)
+    total = cum_cells(ones)
     for years in params.window_years:
-        put(f"lr_count_{years}y", _window(total, o_day, o_day - 365 * years))
+        put(f"lr_count_{years}y", _window(total, o_day, o_day - 365 * years), at=True)
     # same weeks one and two years before the forecast window (padded both sides)
     pad, h = params.season_pad_days, params.horizon_days
-    season = np.zeros_like(all_hist)
+    season = np.zeros_like(all_at)
     for years in (1, 2):
         lo = o_day - 364 * years - pad
         hi = np.minimum(o_day - 364 * years + h + pad, o_day)
         w = _window(total, hi, lo)
-        put(f"lr_season_{years}y", w)
+        put(f"lr_season_{years}y", w, at=True)
         season += w
-    put("lr_season_share", season / np.maximum(all_hist, 1.0))
+    put("lr_season_share", season / np.maximum(all_at, 1.0), at=True)
     # exponential decay: sum exp(-(o - d) / tau) = exp(-(o - ref) / tau) * sum exp((d - ref) / tau)
     ref = int(o_day.max())
     decayed_1y = None
     for hl in params.half_lives_days:
         tau = hl / np.log(2.0)
         w = np.exp((day - ref) / tau)
-        dec = cum_fn(w)(o_day) * np.exp(-(o_day - ref) / tau)[:, None]
-        put(f"lr_decayed_hl{int(hl)}d", dec)
-        if decayed_1y is None:
-            decayed_1y = dec
+        scale = np.exp(-(o_day - ref) / tau)[:, None]
+        if decayed_1y is None:  # the first half-life's map is smoothed below: whole raster
+            decayed_1y = cum_fn(w)(o_day) * scale
+            put(f"lr_decayed_hl{int(hl)}d", decayed_1y)
+        else:
+            put(f"lr_decayed_hl{int(hl)}d", cum_cells(w)(o_day) * scale, at=True)
     # neighbour-smoothed maps (Gaussian kernels in cells), per origin
     for name, raster in (("all", all_hist), ("hl1y", decayed_1y)):
-        if raster is None:
-            continue
-        maps = raster.reshape(len(o_day), grid.nx, grid.ny)
-        for s in params.smooth_sigmas_cells:
-            sm = ndimage.gaussian_filter(maps, sigma=(0, s, s), mode="constant", truncate=3.0)
-            put(f"lr_smooth_{name}_s{s:g}", sm.reshape(len(o_day), n))
+        if raster is not None:
+            _put_smoothed(put, name, raster, grid, params.smooth_sigmas_cells)
+    del all_hist, decayed_1y  # the whole rasters are not needed any more
     # composition: location categories and night-time events over all history
-    denom = np.maximum(all_hist, 1.0)
+    denom = np.maximum(all_at, 1.0)
     if params.location_column in ev.columns:
         lt = ev[params.location_column].astype("string").fillna("").str.lower().to_numpy()
     else:
         lt = np.full(len(ev), "", dtype=object)
     for loc in params.locations:
-        cnt = cum_fn((lt == loc).astype(float))(o_day)
-        put(f"lr_count_loc_{_slug(loc)}", cnt)
-        put(f"lr_share_loc_{_slug(loc)}", cnt / denom)
-    night = cum_fn(night_mask(ev, params.tz).astype(float))(o_day)
-    put("lr_count_night", night)
-    put("lr_share_night", night / denom)
+        cnt = cum_cells((lt == loc).astype(float))(o_day)
+        put(f"lr_count_loc_{_slug(loc)}", cnt, at=True)
+        put(f"lr_share_loc_{_slug(loc)}", cnt / denom, at=True)
+    night = cum_cells(night_mask(ev, params.tz).astype(float))(o_day)
+    put("lr_count_night", night, at=True)
+    put("lr_share_night", night / denom, at=True)
 
     keys = {
         "origin": np.repeat(origins_idx, len(cells)),

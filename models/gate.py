@@ -16,6 +16,14 @@ from typing import Any
 
 import numpy as np
 
+
+class NothingToLearn(ValueError):
+    """A domain's data hold no label a model could learn from before any evaluation
+    origin (e.g. no site failure in the training rows): nothing is trained, logged or
+    gated, and the champion (if any) keeps serving. ``riskwarn.pipeline.train_domain``
+    reports it as *not trained* instead of failing the run."""
+
+
 NOT_WORSE_HEADLINE = "pai@0.05"
 """The non-inferiority check shown as the comparison with the best baseline."""
 

@@ -84,6 +84,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.explain import global_importance
+from models.gate import NothingToLearn
 from models.metrics import best_threshold_tss
 from models.registry import (
     GateResult,
@@ -116,6 +117,7 @@ from models.site_fit import (  # noqa: F401  (part of this module's interface)
     fit_site_model,
     fit_velocity_prior,
     monotone,
+    no_failure_reason,
     site_config,
     split_by_share,
 )
@@ -432,7 +434,7 @@ def run_site_backtest(
                 )
             )
     if model is None:
-        raise ValueError("no evaluation origin has a failure in its training rows")
+        raise NothingToLearn(no_failure_reason(table, eval_origins))
     return SiteBacktest(pd.concat(out, ignore_index=True), model, pd.DataFrame(fits))
 
 

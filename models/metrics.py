@@ -57,10 +57,21 @@ def expected_captured(scores: np.ndarray, counts: np.ndarray, k: int) -> float:
         return 0.0
     if k >= n:
         return float(counts.sum())
+    return _captured_of_groups(_tie_groups(scores, counts), k)
+
+
+def _tie_groups(scores: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Cells grouped by equal score, best first: each group's size, events, and the
+    cumulative size (what :func:`expected_captured` needs at any ``k``)."""
     uniq, inverse = np.unique(-scores, return_inverse=True)  # ascending -score = descending
     group_size = np.bincount(inverse, minlength=uniq.size).astype(float)
     group_events = np.bincount(inverse, weights=counts, minlength=uniq.size)
-    cum_size = np.cumsum(group_size)
+    return group_size, group_events, np.cumsum(group_size)
+
+
+def _captured_of_groups(groups: tuple[np.ndarray, ...], k: int) -> float:
+    """:func:`expected_captured` at ``0 < k < n`` from :func:`_tie_groups`."""
+    group_size, group_events, cum_size = groups
     g = int(np.searchsorted(cum_size, k, side="left"))  # group holding the k-th slot
     before_size = cum_size[g - 1] if g > 0 else 0.0
     before_events = group_events[:g].sum()
@@ -96,11 +107,22 @@ def window_hit_table(
         "events_active_area": float(counts.sum()),
         "cells": float(n),
     }
+    # the tie groups and the descending counts once for every fraction (they were made
+    # again at each: np.unique and two sorts per fraction); the same values
+    score_arr = np.asarray(scores, dtype=float)
+    groups = _tie_groups(score_arr, counts) if n else None
+    every_desc = np.sort(every_cell)[::-1]
+    counts_desc = np.sort(counts)[::-1]
     for f in fractions:
         k = n_flagged(n, f)
-        out[f"captured@{f:g}"] = expected_captured(scores, counts, k)
-        out[f"best@{f:g}"] = best_captured(every_cell, k)
-        out[f"best_active_area@{f:g}"] = best_captured(counts, k)
+        if k <= 0 or n == 0 or groups is None:
+            out[f"captured@{f:g}"] = 0.0
+        elif k >= n:
+            out[f"captured@{f:g}"] = float(counts.sum())
+        else:
+            out[f"captured@{f:g}"] = _captured_of_groups(groups, k)
+        out[f"best@{f:g}"] = float(every_desc[:k].sum())
+        out[f"best_active_area@{f:g}"] = float(counts_desc[:k].sum())
         out[f"share@{f:g}"] = k / n
     return out
 

@@ -38,12 +38,14 @@ from models.backtest import FittedModel
 from models.explain import contributions, explain_rows
 from models.gate import GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
+from models.model_env import model_requirements
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
+PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
 
 def model_name(domain: str) -> str:
@@ -172,6 +174,8 @@ def log_training_run(
         mlflow.log_dict(json.loads(json.dumps(metrics, default=str)), "metrics.json")
         for fname, fig in figures.items():
             mlflow.log_figure(fig, f"plots/{fname}.png")
+            if (data := getattr(fig, PLOT_DATA, None)) is not None:  # the dashboard draws it
+                mlflow.log_dict(data, f"plots/{fname}.json")
         mlflow.log_text(model_card, "model_card.md")
         example = input_example[fitted.features].head(5).astype("float32")
         wrapper = RiskModel(fitted, domain)
@@ -182,6 +186,7 @@ def log_training_run(
             signature=signature,
             input_example=example,
             registered_model_name=name if register else None,
+            pip_requirements=model_requirements(),
         )
         version = getattr(info, "registered_model_version", None)
         return RunRecord(run.info.run_id, info.model_uri, str(version) if version else None)

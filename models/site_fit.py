@@ -512,3 +512,17 @@ def fit_site_model(
     pick = later if later[LABEL].sum() > 0 else rows
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
     return model, threshold
+
+
+def no_failure_reason(table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp]) -> str:
+    """Why no evaluation origin could be trained: the failures the site table holds."""
+    origins = pd.DatetimeIndex(table["origin"])
+    span = f"{origins.min():%Y-%m-%d} .. {origins.max():%Y-%m-%d}" if len(table) else "none"
+    first = min(eval_origins) if len(eval_origins) else None
+    before = int(table.loc[origins < first, LABEL].sum()) if first is not None else 0
+    return (
+        "no evaluation origin has a failure in its training rows: the site table "
+        f"({span}, {int(table[LABEL].sum())} failure row(s), {before} before the first "
+        "evaluation origin) gives a model nothing to learn; load readings that span a "
+        "failure (more months), or train later"
+    )

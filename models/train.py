@@ -51,6 +51,7 @@ from models.metrics import (
     reliability_curve,
 )
 from models.registry import (
+    PLOT_DATA,
     RunRecord,
     champion_version,
     load_champion,
@@ -95,8 +96,30 @@ class TrainReport:
     """The input rows of the last evaluation origin, as the training path built them."""
 
 
+def reliability_bins(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """The reliability diagram's points with the number of rows in each bin: the same
+    quantile bins as :func:`models.metrics.reliability_curve` (sklearn's
+    ``calibration_curve``), empty bins dropped."""
+    y = np.asarray(y, dtype=float)
+    p = np.clip(np.asarray(p, dtype=float), 0, 1)
+    if p.size == 0:
+        return pd.DataFrame(columns=["mean_predicted", "observed_rate", "count"])
+    edges = np.percentile(p, np.linspace(0, 100, n_bins + 1))
+    ids = np.searchsorted(edges[1:-1], p)
+    total = np.bincount(ids, minlength=len(edges))
+    keep = total > 0
+    return pd.DataFrame(
+        {
+            "mean_predicted": np.bincount(ids, weights=p, minlength=len(edges))[keep] / total[keep],
+            "observed_rate": np.bincount(ids, weights=y, minlength=len(edges))[keep] / total[keep],
+            "count": total[keep].astype(int),
+        }
+    )
+
+
 def reliability_figure(y: np.ndarray, p: np.ndarray):
-    """Reliability diagram (a matplotlib Figure, no pyplot state)."""
+    """Reliability diagram (a matplotlib Figure, no pyplot state); its points with their
+    counts ride along for ``plots/reliability.json`` (:data:`models.registry.PLOT_DATA`)."""
     curve = reliability_curve(y, p, n_bins=10)
     fig = Figure(figsize=(4, 4))
     ax = fig.subplots()
@@ -111,6 +134,8 @@ def reliability_figure(y: np.ndarray, p: np.ndarray):
     ax.set_ylabel("observed frequency")
     ax.set_title("Reliability")
     fig.tight_layout()
+    bins = reliability_bins(y, p, n_bins=10)
+    setattr(fig, PLOT_DATA, {"strategy": "quantile", "bins": bins.to_dict("records")})
     return fig
 
 
@@ -137,13 +162,16 @@ def hit_rate_figure(
 
 
 def importance_figure(importance: pd.Series, top: int = 15):
-    """Horizontal bar chart of mean |SHAP|."""
+    """Horizontal bar chart of mean |SHAP|; its bars ride along for ``plots/importance.json``
+    (feature id -> mean |SHAP|, largest first; :data:`models.registry.PLOT_DATA`)."""
     imp = importance.head(top)[::-1]
     fig = Figure(figsize=(5, 0.3 * len(imp) + 1))
     ax = fig.subplots()
     ax.barh(imp.index, imp.to_numpy())
     ax.set_xlabel("mean |SHAP| (margin)")
     fig.tight_layout()
+    bars = [{"feature": str(k), "value": float(v)} for k, v in importance.head(top).items()]
+    setattr(fig, PLOT_DATA, {"measure": "mean_abs_shap", "features": bars})
     return fig
 
 

@@ -115,7 +115,10 @@ def train_domain(
     Uses only lake records before the interval end, so a re-run of the same week trains
     on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
     gate decision and whether the champion moved. The one entry point of the
-    ``train_models`` DAG and of ``riskwarn train``.
+    ``train_models`` DAG and of ``riskwarn train``. When the data hold nothing to learn
+    yet (:class:`models.gate.NothingToLearn`, e.g. no site failure in any training rows)
+    nothing is logged and the result says ``not_trained`` with the reason (run id and
+    version None, champion unchanged): a rebuild goes on instead of failing.
     """
     opts = options or TrainOptions()
     trainers = {"hotspot": _train_hotspots, "case": _train_cases, "site": _train_sites}
@@ -126,10 +129,27 @@ def train_domain(
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
+    from models.gate import NothingToLearn
+
     client, store, artifact_uri = _training_context(settings)
     common.update(store=store, artifact_location=artifact_uri, tz=opts.tz or settings.display_tz)
     try:
         report = trainer(settings, domain, utc(interval_end), opts, client, common)
+    except NothingToLearn as exc:
+        # the data hold nothing to learn yet (e.g. no site failure): not a failed run
+        from models.registry import champion_version
+
+        log.warning("%s not trained: %s", domain, exc)
+        before = champion_version(client, domain)
+        return {
+            "domain": domain,
+            "mlflow_run_id": None,
+            "version": None,
+            "gate": f"not trained: {exc}",
+            "promoted": False,
+            "champion_before": before,
+            "not_trained": str(exc),
+        }
     finally:
         store.close()
     run_id = report.run.run_id if hasattr(report, "run") else report.run_id

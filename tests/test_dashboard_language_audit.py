@@ -257,3 +257,40 @@ def test_the_audit_reads_the_charts(home: Path) -> None:
         assert charts, f"no Vega-Lite chart found on the {lang} overview"
         titles = [t for c in charts for t in _chart_texts(json.loads(c.proto.spec))[0]]
         assert titles, f"no chart title read on the {lang} overview"
+
+
+# registry names (riskwarn-<domain>), the product XGBoost and data versions are ids a data
+# scientist needs on the models page
+ALLOWED_ON_ZH_MODELS = re.compile(r"\briskwarn-[a-z_]+\b|\bXGBoost\b|\b[0-9a-f]{8,16}\b")
+
+
+def test_the_models_page_of_a_champion_shows_no_english_plot_or_raw_feature_id(
+    home: Path,
+) -> None:
+    """Issue 12 §4: with a champion whose run holds training's plots (importance,
+    reliability; PNGs with English matplotlib text, and their data since issue 12) and
+    model card, the Chinese models page shows no English image, no raw feature id in its
+    charts (the feature names are the bars' labels) and no English in its words. On the
+    code before, the page showed both PNGs and the English card: this test failed there."""
+    from tests.test_dashboard_model_plots import FEATURES, chart_strings, log_champion
+
+    log_champion(home)
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = render("models", "zh")
+    shown = [i.caption for e in at.main if e.type == "image" for i in e.proto.imgs]
+    assert shown == [], f"training's English images on the Chinese models page: {shown}"
+    texts, _ = page_texts(at)
+    _, drawn = chart_strings(at)  # the charts' labels: feature names in words
+    assert not set(FEATURES) & set(drawn), "raw feature ids on the Chinese models page"
+    english_words = sorted(
+        {
+            w
+            for text in texts + drawn
+            for w in re.findall(
+                r"[A-Za-z_]{2,}", ALLOWED_ON_ZH_MODELS.sub(" ", ALLOWED_ON_ZH.sub(" ", text))
+            )
+        }
+    )
+    assert english_words == [], english_words

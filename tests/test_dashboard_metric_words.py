@@ -123,8 +123,22 @@ def test_exact_words() -> None:
         "平均提前时间差：模型减"
     )
     assert metric_words("model_minus_baseline_tss.caine.ci_hi", "zh") == (
-        "TSS差：模型减Caine 雨强-历时阈值（95% 置信区间上限）"
+        "模型减Caine 雨强-历时阈值（TSS，95% 置信区间上限）"
     )
+
+
+def test_model_minus_baseline_names_its_metric() -> None:
+    """Issue 12: the rows read "主指标差" without saying which metric; the run's headline
+    (metrics.json) is named in both languages."""
+    key = "model_minus_baseline.kde.ci_lo"
+    assert metric_words(key, "zh", "pai@0.05") == "模型减核密度热点（PAI@5%，95% 置信区间下限）"
+    assert metric_words(key, "en", "pai@0.05") == (
+        "The model minus kernel density hotspots (PAI@5%, 95% CI low)"
+    )
+    assert "（AP）" in metric_words(
+        "model_minus_baseline.failed_mediations.diff", "zh", "average_precision"
+    )
+    assert "(AUC)" in metric_words("model_minus_baseline.caine.diff", "en", "auc")
     assert metric_words("timings_s.model_s", "zh") == "耗时：模型（秒）"
     assert metric_words("n_windows", "en") == "Backtest windows"
 

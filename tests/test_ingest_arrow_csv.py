@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from riskwarn.ingest import ingest_files, lines, read_and_validate
+from riskwarn.ingest import flow, ingest_files, lines, read_and_validate
+from riskwarn.ingest import mapping as mapping_mod
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.settings import Settings
 from riskwarn.sources import SourceMapping, load_mapping, parse_mapping
@@ -46,7 +47,16 @@ def _mapping(name: str, **overrides: Any) -> SourceMapping:
 
 
 def _inc_row(i: int, same: bool = False) -> str:
-    """Row ``i``; with ``same`` its id is that of the good row ``i`` (else a defect's own)."""
+    """Row ``i``; with ``same`` its id is that of the good row ``i`` (else a defect's own).
+    From row 100 on, times and coordinates are nearly all distinct (as in the city's
+    extracts), so a big chunk takes the shortcuts for such columns."""
+    if i >= 100:
+        t = (datetime(2023, 1, 1) + timedelta(minutes=7 * i)).strftime("%Y-%m-%d %H:%M:%S")
+        return (
+            f"JQ{i:08d},{t},{t},精确到分,侵财类,{['盗窃', '诈骗', '打架斗殴', '未知类别'][i % 4]},"
+            f"{1 + i % 3},116.{i:06d},30.{i * 37 % 10**6:06d},3408{i % 50:08d},住宅小区,"
+            f"某某派出所{i % 7}"
+        )
     return (
         f"{'JQ' if same else 'JX'}{i:08d},2023-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:00,"
         f"2023-{1 + i % 12:02d}-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:30,精确到分,侵财类,"
@@ -83,6 +93,12 @@ def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
         _inc_row(19).replace("116.", "16.", 1),  # outside the area
         _inc_row(20).replace("116.0205,30.0201", "30.0201,116.0205"),  # swapped lon/lat
         _inc_row(21).replace("精确到分", ""),  # empty value
+        _inc_row(24).replace(",116.0245,", ",,"),  # no lon: incomplete coordinates
+        _inc_row(25).replace(",116.0255,", ",  ,"),  # blank lon
+        _inc_row(26).replace(",30.0261,", ",1e2,"),  # exponent (outside the area)
+        _inc_row(27).replace(",30.0271,", ",0x1E,"),  # hex: not a number
+        _inc_row(28).replace(",30.0281,", ",inf,"),  # infinity
+        _inc_row(29).replace(",30.0291,", ",30.0291 ,"),  # trailing space
         ",,,,,,,,,,,",  # all empty
     ]
     for d in defects:
@@ -101,8 +117,17 @@ def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     return path
 
 
+def _new_path(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The new CSV path (on) or the old one: pandas parse, every row hashed while
+    mapping, every rule column factorized first, numbers through Python objects."""
+    monkeypatch.setattr(lines, "USE_ARROW", on)
+    monkeypatch.setattr(flow, "CSV_HASH_LATER", on)
+    monkeypatch.setattr(mapping_mod, "_SAMPLE_ROWS", 5_000 if on else 10**12)
+    monkeypatch.setattr(mapping_mod, "FAST_NUMBERS", on)
+
+
 def _run(mapping: SourceMapping, path: Path, arrow: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(lines, "USE_ARROW", arrow)
+    _new_path(arrow, monkeypatch)
     return read_and_validate(mapping, path, pseudonym_key=KEY, as_of=AS_OF)
 
 
@@ -135,15 +160,21 @@ def _both(mapping: SourceMapping, path: Path, monkeypatch: pytest.MonkeyPatch) -
 INC_LIMITS = {"chunk_rows": 700, "limits": {"max_field_chars": 200, "max_line_bytes": 1000}}
 
 
-@pytest.mark.parametrize("name", ["incidents.csv", "incidents.csv.gz"])
+@pytest.mark.parametrize(
+    ("name", "chunk_rows"),
+    [("incidents.csv", 700), ("incidents.csv.gz", 700), ("incidents.csv", 200_000)],
+)
 def test_incidents_with_every_defect(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, chunk_rows: int
 ) -> None:
-    mapping = _mapping("sim_incidents.yaml", **INC_LIMITS)
+    """Small chunks (most plain, some not) and one big chunk (the shortcuts for long
+    columns: whole-column evaluation, Arrow numbers)."""
+    mapping = _mapping("sim_incidents.yaml", **{**INC_LIMITS, "chunk_rows": chunk_rows})
     rows = _incidents_with_defects(20_000)
     path = _write(tmp_path / name, INC_HEADER + "\n" + "\n".join(rows))  # no final newline
     batch, arrow_chunks = _both(mapping, path, monkeypatch)
-    assert arrow_chunks >= 3  # most chunks are plain; the ones with quotes or NUL are not
+    if chunk_rows == 700:  # most chunks are plain; the ones with quotes or NUL are not
+        assert arrow_chunks >= 3
     reasons = batch.reasons
     for reason in (
         "bad_line",
@@ -174,7 +205,7 @@ def test_lakes_written_by_both_paths_are_equal(
     )
     tables = []
     for arrow in (False, True):
-        monkeypatch.setattr(lines, "USE_ARROW", arrow)
+        _new_path(arrow, monkeypatch)
         settings = Settings(home=tmp_path / f"home_{arrow}", pseudonym_key=KEY)
         [report] = ingest_files(mapping, [path], settings, as_of=AS_OF)
         [again] = ingest_files(mapping, [path], settings, as_of=AS_OF)  # changes nothing
@@ -313,3 +344,24 @@ def test_long_value_in_a_chunk_cut_from_the_middle_of_a_block(tmp_path: Path) ->
     batch = read_and_validate(mapping, path, pseudonym_key=KEY, as_of=AS_OF)
     assert batch.reasons == {"bad_line": 1, "field_too_long:发案场所": 1}
     assert sorted(batch.quarantine["row_number"].tolist()) == [101, 551]
+
+
+@pytest.mark.parametrize("key", ["k", KEY, "K" * 64, "L" * 65, "ключ" * 30])
+def test_pseudonyms_are_the_hmac_of_each_value(key: str) -> None:
+    import hashlib
+    import hmac
+
+    from riskwarn.ingest.raw_rows import pseudonym, pseudonyms
+
+    values = ["340802198703154512", " 3408 ", "", "  ", None, float("nan"), "张三", "x" * 200]
+    values += ["\u3000a\u3000", "\x1fa"]
+    expected = [
+        hmac.new(key.encode(), v.strip().encode(), hashlib.sha256).hexdigest()[:16]
+        if isinstance(v, str) and v.strip()
+        else ""
+        for v in values
+    ]
+    assert pseudonyms(values, key) == expected
+    assert [pseudonym(v, key) for v in values if isinstance(v, str) and v.strip()] == [
+        e for e in expected if e
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -94,7 +95,18 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     arts = {a.path for a in mlflow_client.list_artifacts(report.run.run_id)}
     assert {"model_card.md", "features.json", "metrics.json", "plots"} <= arts
     plots = {a.path for a in mlflow_client.list_artifacts(report.run.run_id, "plots")}
-    assert plots == {"plots/reliability.png", "plots/hit_rate_curve.png", "plots/importance.png"}
+    assert plots == {
+        "plots/reliability.png",
+        "plots/hit_rate_curve.png",
+        "plots/importance.png",
+        "plots/reliability.json",  # the data behind them, for the dashboard (issue 12)
+        "plots/importance.json",
+    }
+    imp = mlflow_client.download_artifacts(report.run.run_id, "plots/importance.json")
+    bars = json.loads(Path(imp).read_text())["features"]
+    assert bars and {b["feature"] for b in bars} <= set(report.final.features)
+    rel = mlflow_client.download_artifacts(report.run.run_id, "plots/reliability.json")
+    assert sum(b["count"] for b in json.loads(Path(rel).read_text())["bins"]) > 0
     assert report.run.version == "1"
     mv = mlflow_client.get_model_version("riskwarn-incidents", "1")
     assert mv.tags["gate"] in ("pass", "fail")

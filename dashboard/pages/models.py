@@ -11,7 +11,16 @@ import pandas as pd
 import requests
 import streamlit as st
 
-from dashboard import airflow_api, auth, district_panel, queries, shell, verdicts, views
+from dashboard import (
+    airflow_api,
+    auth,
+    district_panel,
+    model_plots,
+    queries,
+    shell,
+    verdicts,
+    views,
+)
 from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
 from dashboard.metric_words import metric_words
 from dashboard.shell import page_context
@@ -97,10 +106,15 @@ with tab_models:
             st.markdown(f"**{t('metrics_vs_baselines', lg)}**")
             shown = views.metrics_display(wide)  # methods and metrics in the page's words
             shown.columns = [verdicts.method_name(str(c), lg) for c in shown.columns]
+            headline = (queries.run_json(tracking_uri, champ["run_id"], "metrics.json") or {}).get(
+                "headline"
+            )
             shown.index = pd.Index(
-                [metric_words(str(m), lg) for m in shown.index], name=t("metric", lg)
+                [metric_words(str(m), lg, headline) for m in shown.index], name=t("metric", lg)
             )
             st.dataframe(shown, width="stretch")
+        run_id = champ["run_id"]
+        run_metrics = queries.run_json(tracking_uri, run_id, "metrics.json")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
         tables = [
             a
@@ -110,24 +124,64 @@ with tab_models:
         points = views.hit_rate_points(champ["metrics"], lg)
         if lg == "zh" and not points.empty:  # the English plot's data, drawn in Chinese
             images = [a for a in images if not a.endswith("hit_rate_curve.png")]
-        if images or (lg == "zh" and not points.empty):
+        drawn = {  # plots whose data training logged: drawn natively, in the page's words
+            stem: data
+            for stem, path in model_plots.PLOT_JSON.items()
+            if path in champ["artifacts"]
+            and isinstance(data := queries.run_json(tracking_uri, run_id, path), dict)
+        }
+        images = [a for a in images if os.path.splitext(os.path.basename(a))[0] not in drawn]
+        if images or drawn or (lg == "zh" and not points.empty):
             st.markdown(f"**{t('plots', lg)}**")
+            if "importance" in drawn:  # the whole width: its labels are sentences
+                chart = model_plots.importance_chart(drawn["importance"], lg)
+                st.altair_chart(chart, width="stretch")
+                st.caption(t("plot_importance_drawn", lg))
             cols = st.columns(2)
-            for i, path in enumerate(images):
+            slot = 0
+            if "reliability" in drawn:
+                with cols[0]:
+                    chart = model_plots.reliability_chart(drawn["reliability"], lg)
+                    st.altair_chart(chart, width="stretch")
+                    st.caption(t("plot_reliability_drawn", lg))
+                slot += 1
+            for path in images:
                 stem = os.path.splitext(os.path.basename(path))[0]
                 caption = t(f"plot_{stem}", lg)  # what the plot shows, in words
-                cols[i % 2].image(
-                    queries.artifact_bytes(tracking_uri, champ["run_id"], path),
+                if stem in model_plots.PLOT_JSON:  # an older run: no data to redraw it
+                    caption += " " + t("plot_png_only", lg)
+                cols[slot % 2].image(
+                    queries.artifact_bytes(tracking_uri, run_id, path),
                     caption=path if caption == f"plot_{stem}" else caption,
                 )
+                slot += 1
             if lg == "zh" and not points.empty:
-                with cols[len(images) % 2]:
+                with cols[slot % 2]:
                     st.altair_chart(views.hit_rate_chart(points, lg), width="stretch")
                     st.caption(t("plot_hit_rate_curve", lg))
         cards = [a for a in champ["artifacts"] if a.lower().endswith("model_card.md")]
         for path in cards:
-            with st.expander(path):
-                st.markdown(queries.artifact_bytes(tracking_uri, champ["run_id"], path).decode())
+            with st.expander(t("card_title", lg)):
+                worded = (
+                    model_plots.card_markdown(
+                        domain,
+                        str(champ["version"]),
+                        run_metrics,
+                        champ["params"],
+                        (queries.run_json(tracking_uri, run_id, "features.json") or {}).get(
+                            "features"
+                        ),
+                        queries.run_json(tracking_uri, run_id, "gate.json"),
+                    )
+                    if lg == "zh"
+                    else None
+                )
+                if worded is not None:
+                    st.markdown(worded)
+                else:
+                    if lg == "zh":  # an older run: the card exists in English only
+                        st.info(t("card_english_only", lg))
+                    st.markdown(queries.artifact_bytes(tracking_uri, run_id, path).decode())
         for path in tables:
             raw = queries.artifact_bytes(tracking_uri, champ["run_id"], path)
             frame = (

@@ -66,9 +66,11 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
         )
 
 
-def places(dw: pd.DataFrame, labels: pd.DataFrame, names: dict[str, str], n: int) -> None:
-    """The townships to watch, most pressing first."""
-    st.markdown(f"**{t('top_places', lg)}**")
+def places(
+    dw: pd.DataFrame, labels: pd.DataFrame, names: dict[str, str], n: int, title: str | None = None
+) -> None:
+    """The townships to watch, most pressing first (``title``: instead of the usual one)."""
+    st.markdown(f"**{title or t('top_places', lg)}**")
     lines = [
         "<div class='rw-place'>"
         + views.badge(p.level, lg)
@@ -170,7 +172,7 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
         maps.tile_url(),
         run_id,
         queries.warnings_version(dw),
-        width_px=880 if wall.on else 480,
+        width_px=700 if wall.on else 480,
         height_px=MAP_HEIGHT,
     )
     if deck is None:
@@ -234,13 +236,19 @@ def body() -> None:
             else all_warnings
         )
 
-    if wall.on:  # both maps side by side, the places under each
-        for col, domain in zip(st.columns(2, gap="medium"), queries.DOMAINS_HOTSPOT, strict=True):
+    if wall.on:  # both maps side by side, the places to watch in a column beside them
+        *map_cols, side = st.columns([5] * len(queries.DOMAINS_HOTSPOT) + [3], gap="medium")
+        for col, domain in zip(map_cols, queries.DOMAINS_HOTSPOT, strict=True):
             with col:
-                dw = in_domain(domain)
-                domain_map(domain, runs[domain], dw, names)
+                domain_map(domain, runs[domain], in_domain(domain), names)
+        with side, st.container(key="rwwall_places"):
+            for i, domain in enumerate(queries.DOMAINS_HOTSPOT):
+                if i:  # a gap between the domains' lists
+                    st.html("<div style='height:0.6rem'></div>")
                 labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
-                places(dw, labels, names, n=4)
+                title = t("top_places_of", lg, domain=t(f"domain_{domain}", lg))
+                # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot)
+                places(in_domain(domain), labels, names, n=4, title=title)
         st.caption(
             t(
                 "wall_refreshed",

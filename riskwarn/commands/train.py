@@ -67,6 +67,10 @@ def train(
         result = train_domain(load_settings(), domain, end, options)
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
+    if result.get("not_trained"):
+        click.echo(f"riskwarn-{domain} {result['gate']}")
+        click.echo(f"champion stays {result['champion_before'] or 'unset'}")
+        return
     click.echo(f"run {result['mlflow_run_id']}: riskwarn-{domain} version {result['version']}")
     click.echo(result["gate"])
     click.echo(

@@ -22,6 +22,11 @@ from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, re
 from riskwarn.ingest.write import store_batch
 from riskwarn.sources import Area, SourceMapping
 
+# CSV files hash only the rows whose id repeats, read again (most files have none) instead
+# of every row while mapping; False: every row (the old path, kept for the equivalence
+# tests, tests/test_ingest_arrow_csv.py)
+CSV_HASH_LATER = True
+
 
 def _file_problem_batch(
     mapping: SourceMapping, problem: FileProblem, batch_id: str, file_name: str
@@ -110,7 +115,7 @@ def validate_chunks(
 
     ``reread`` gives the chunks again; it is used to fetch the original content of rows
     rejected after mapping (duplicate conflicts, spikes, contract failures), and with
-    ``hash_later`` (a cheap re-read: Parquet) the content hashes of the rows whose id
+    ``hash_later`` (Parquet; CSV with :data:`CSV_HASH_LATER`) the content hashes of the rows whose id
     repeats, instead of hashing every row while mapping."""
     parts: list[pd.DataFrame] = []
     why: list[pd.Series] = []
@@ -263,7 +268,8 @@ def read_and_validate(
         return validate_chunks(
             mapping,
             # typed Parquet path: repeated values printed once, kept as codes; the
-            # re-read (originals, content hashes of repeated ids) stays all text
+            # re-read (originals, content hashes of repeated ids) stays all text. CSV
+            # too hashes only the rows whose id repeats, read again (most files have none)
             read_raw_chunks(mapping, p, messages, typed=parquet),
             pseudonym_key=pseudonym_key,
             as_of=as_of,
@@ -273,7 +279,7 @@ def read_and_validate(
             progress=progress,
             reread=reread,
             city_area=city_area,
-            hash_later=parquet,
+            hash_later=parquet or CSV_HASH_LATER,
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)

@@ -13,8 +13,9 @@ The file is streamed in blocks of whole lines and parsed in chunks of at most
 however long a line or large a file (``limits.max_file_mb`` after decompression,
 ``limits.max_rows`` records). Lines are checked on whole blocks with NumPy (fields =
 delimiters + 1 where a line has no quote; lines with quotes go through Python's ``csv``
-one by one); the lines that pass are parsed by pandas' C parser behind the header line,
-so their values are exactly what ``pandas.read_csv`` gives for them.
+one by one); the lines that pass are parsed by ``pyarrow.csv`` when a chunk of them holds
+no quote and no NUL byte, else by pandas' C parser behind the header line, so their
+values are exactly what ``pandas.read_csv`` gives for them.
 """
 
 from __future__ import annotations
@@ -450,9 +451,9 @@ class CsvRecords:
     # ------------------------------------------------------------------ parse
 
     def _parse(self, chunk: _Chunk) -> RawChunk:
-        body = b"".join(p if p.endswith((b"\n", b"\r")) else p + b"\n" for p in chunk.pieces)
-        frame = self._arrow_frame(body) if USE_ARROW else None
+        frame = self._arrow_frame(chunk.pieces) if USE_ARROW else None
         if frame is None:
+            body = b"".join(p if p.endswith((b"\n", b"\r")) else p + b"\n" for p in chunk.pieces)
             frame = self._pandas_frame(self.header + body)
         rows = np.concatenate(chunk.rows) if chunk.rows else np.array([], dtype=np.int64)
         if len(frame) != len(rows):
@@ -478,8 +479,9 @@ class CsvRecords:
             nrows=nrows,
         )
 
-    def _arrow_frame(self, body: bytes) -> pd.DataFrame | None:
-        """The frame :meth:`_pandas_frame` gives for the header + ``body``, parsed by
+    def _arrow_frame(self, pieces: list[bytes]) -> pd.DataFrame | None:
+        """The frame :meth:`_pandas_frame` gives for the header + ``pieces`` (runs of
+        checked lines, parsed one by one and not joined), parsed by
         ``pyarrow.csv`` (several times faster, and no Python string per value), or None
         where the two parsers could differ: then pandas parses it, as before.
 
@@ -488,11 +490,11 @@ class CsvRecords:
         byte, a single-byte delimiter. The column names are pandas' own, read from the
         header line alone; a body that is not valid text in the encoding (Arrow checks
         UTF-8 as strictly as Python) is left to pandas, which raises as before."""
-        if not body:
+        if not pieces:
             return None
         if len(self.delimiter.encode()) != 1 or self.delimiter in '"\r\n':
             return None
-        if b'"' in body or b"\x00" in body:
+        if any(b'"' in p or b"\x00" in p for p in pieces):
             return None
         if self._names is None:
             self._names = self._pandas_frame(self.header, nrows=0).columns
@@ -500,39 +502,18 @@ class CsvRecords:
         if len(names) != self.ncols:
             return None
         import pyarrow as pa
-        import pyarrow.csv as pacsv
 
         if self.encoding.lower().replace("_", "-") not in _UTF8_NAMES:
-            try:
-                body = body.decode(self.encoding).encode("utf-8")
+            try:  # whole lines: no character spans two pieces
+                pieces = [p.decode(self.encoding).encode("utf-8") for p in pieces]
             except (UnicodeError, LookupError):
                 return None
         generated = [f"c{i}" for i in range(self.ncols)]
         try:
-            table = pacsv.read_csv(
-                io.BytesIO(body),
-                read_options=pacsv.ReadOptions(
-                    column_names=generated,
-                    use_threads=False,
-                    block_size=max(1 << 22, 2 * self.limits.max_line_bytes + 2),
-                ),
-                parse_options=pacsv.ParseOptions(
-                    delimiter=self.delimiter,
-                    quote_char=False,
-                    double_quote=False,
-                    escape_char=False,
-                    newlines_in_values=False,
-                    ignore_empty_lines=True,
-                ),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(generated, pa.large_string()),
-                    strings_can_be_null=False,
-                    quoted_strings_can_be_null=False,
-                    check_utf8=True,
-                ),
-            )
+            tables = [self._arrow_table(p, generated) for p in pieces]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
+        table = pa.concat_tables(tables)
         dtype = pd.StringDtype("pyarrow", na_value=np.nan)
         frame = pd.DataFrame(
             {i: pd.array(table.column(i), dtype=dtype) for i in range(self.ncols)},
@@ -540,3 +521,30 @@ class CsvRecords:
         )
         frame.columns = names
         return frame
+
+    def _arrow_table(self, piece: bytes, generated: list[str]) -> Any:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        return pacsv.read_csv(
+            pa.BufferReader(piece),
+            read_options=pacsv.ReadOptions(
+                column_names=generated,
+                use_threads=False,
+                block_size=max(1 << 22, 2 * self.limits.max_line_bytes + 2),
+            ),
+            parse_options=pacsv.ParseOptions(
+                delimiter=self.delimiter,
+                quote_char=False,
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                ignore_empty_lines=True,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(generated, pa.large_string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                check_utf8=True,
+            ),
+        )

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import geo
 from riskwarn.contracts import TABLES, UTC_TS, Table
+from riskwarn.ingest.location import check_area as _check_area
+from riskwarn.ingest.location import map_xy as _map_xy
 from riskwarn.ingest.raw_rows import (
     allowed_columns,
     content_hash,
@@ -82,17 +83,7 @@ def _parse(
             text = s.where(present, None).map(
                 lambda v: v if v is None or not isinstance(v, str) else v.strip()
             )
-        num = pd.to_numeric(text, errors="coerce")
-        bad = present & num.isna()
-        if rule.scale is not None:
-            num = num * rule.scale
-        if dtype == "int":
-            frac = num.notna() & (num != np.floor(num))
-            bad = bad | frac
-            num = num.where(~frac)
-            num = num.round().astype("Int64")
-        kind[bad] = "unparseable_number"
-        return num, bad, kind
+        return _parse_number(text, present, dtype, rule, kind)
     # timestamps
     text = s.where(present, None).astype(object)
     if rule.formats:
@@ -112,6 +103,41 @@ def _parse(
         impossible = text[bad].map(lambda v: _shape(str(v).strip()) in shapes)
         kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
     return result, bad, kind
+
+
+def _parse_number(
+    text: pd.Series, present: pd.Series, dtype: str, rule: ColumnRule, kind: pd.Series
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Numbers of stripped texts (NaN where missing), as :func:`_parse` gives them."""
+    num = pd.to_numeric(text, errors="coerce")
+    bad = present & num.isna()
+    if rule.scale is not None:
+        num = num * rule.scale
+    if dtype == "int":
+        frac = num.notna() & (num != np.floor(num))
+        bad = bad | frac
+        num = num.where(~frac)
+        num = num.round().astype("Int64")
+    kind[bad] = "unparseable_number"
+    return num, bad, kind
+
+
+def _parse_arrow_number(
+    series: pd.Series, dtype: str, rule: ColumnRule, nulls: set[str]
+) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """:func:`_prepare_text` + :func:`_parse` of a number column read as Arrow text
+    (CSV) by a rule with no ``extract`` / ``map`` / ``normalize``, without turning every
+    value into a Python object and back: the same null texts, the same stripped text
+    handed to the same ``pd.to_numeric``. None when the column or rule is not such."""
+    if dtype not in ("float", "int") or rule.extract or rule.map or rule.normalize:
+        return None
+    if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+        return None
+    null = _null_mask(series, nulls | set(rule.null_values)).to_numpy(dtype=bool)
+    present = pd.Series(~null, index=series.index)
+    text = series.str.strip().where(present)
+    kind = pd.Series("", index=series.index, dtype=object)
+    return _parse_number(text, present, dtype, rule, kind)
 
 
 def _localize(naive: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
@@ -247,6 +273,11 @@ def _prepare_and_parse(
     # distinct times in their first rows, and repeat them for every sensor)
     if factorized is not None:  # the reader's codes: the same distinct texts
         codes, uniq = factorized
+    elif _mostly_distinct(series):  # times to the minute, coordinates: no gain
+        fast = _parse_arrow_number(series, dtype, rule, nulls) if FAST_NUMBERS else None
+        if fast is not None:
+            return fast
+        return _parse(_prepare_text(series, rule, nulls), dtype, rule, tz, ambiguous)
     else:
         codes, uniq = pd.factorize(series, use_na_sentinel=False)
     if len(uniq) > _DISTINCT_SHARE * len(series):  # ids, coordinates: no gain
@@ -299,7 +330,23 @@ def _remembered(
     return tuple(part.take(at).reset_index(drop=True) for part in seen[1:])  # type: ignore[return-value]
 
 
+def _mostly_distinct(series: pd.Series) -> bool:
+    """Whether evenly spaced rows of a long column are nearly all distinct, so that
+    factorizing the whole column (to evaluate it on its distinct values) would not pay.
+    Only a shortcut: both ways of evaluating a column give the same values."""
+    n = len(series)
+    if n < 4 * _SAMPLE_ROWS:
+        return False
+    sample = series.iloc[:: n // _SAMPLE_ROWS]
+    return bool(sample.nunique(dropna=False) > _SAMPLE_DISTINCT * len(sample))
+
+
 _MEMO_VALUES = 200_000  # distinct times remembered per column and file
+# number columns of CSV text parsed by _parse_arrow_number; False: the old path (kept for
+# the equivalence tests, tests/test_ingest_arrow_csv.py)
+FAST_NUMBERS = True
+_SAMPLE_ROWS = 5_000  # rows looked at by _mostly_distinct
+_SAMPLE_DISTINCT = 0.9  # share of distinct values in that sample
 _DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share
 
 
@@ -523,43 +570,3 @@ def _check_text(
         flag(np.asarray(nul, dtype=bool), f"nul_byte:{col}")
         long = pc.greater(pc.utf8_length(text), limit).to_numpy(zero_copy_only=False)
         flag(np.asarray(long, dtype=bool), f"field_too_long:{col}")
-
-
-def _map_xy(
-    mapping: SourceMapping,
-    raw: pd.DataFrame,
-    out: pd.DataFrame,
-    flag: Callable[[pd.Series, str], None],
-) -> None:
-    nulls = set(mapping.null_values) | {""}
-    xs = raw[mapping.x].astype(str).str.strip()  # type: ignore[index]
-    ys = raw[mapping.y].astype(str).str.strip()  # type: ignore[index]
-    x = pd.to_numeric(xs.where(~xs.isin(nulls)), errors="coerce")
-    y = pd.to_numeric(ys.where(~ys.isin(nulls)), errors="coerce")
-    flag((~xs.isin(nulls) & x.isna()) | (~ys.isin(nulls) & y.isna()), "unparseable_coordinates")
-    if mapping.crs.upper() in ("EPSG:4326", "WGS84"):
-        out["lon"], out["lat"] = x.astype(float), y.astype(float)
-        out["_swap_lon"], out["_swap_lat"] = y.astype(float), x.astype(float)
-    else:
-        lon, lat = geo.unproject(x.to_numpy(float), y.to_numpy(float), mapping.crs)
-        slon, slat = geo.unproject(y.to_numpy(float), x.to_numpy(float), mapping.crs)
-        out["lon"], out["lat"] = lon, lat
-        out["_swap_lon"], out["_swap_lat"] = slon, slat
-
-
-def _check_area(
-    mapping: SourceMapping, out: pd.DataFrame, flag: Callable[[pd.Series, str], None]
-) -> None:
-    lon = pd.to_numeric(out["lon"], errors="coerce").astype(float)
-    lat = pd.to_numeric(out["lat"], errors="coerce").astype(float)
-    out["lon"], out["lat"] = lon, lat
-    flag(lon.isna() != lat.isna(), "incomplete_coordinates")
-    if mapping.area is None:
-        return
-    both = lon.notna() & lat.notna()
-    inside = mapping.area.contains(lon, lat)
-    slon = out.get("_swap_lon", lat)
-    slat = out.get("_swap_lat", lon)
-    swapped = mapping.area.contains(slon, slat)
-    flag(both & ~inside & swapped, "swapped_lon_lat")
-    flag(both & ~inside, "outside_area")

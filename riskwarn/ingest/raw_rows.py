@@ -29,6 +29,32 @@ def pseudonym(value: str, key: str) -> str:
     return hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()[:16]
 
 
+def pseudonyms(values: Any, key: str) -> list[str]:
+    """:func:`pseudonym` of each value ('' for a missing or blank one), HMAC computed by
+    hand (RFC 2104, as :mod:`hmac` does) from the key's inner and outer SHA-256 states,
+    copied per value instead of set up again: a third of the cost per value."""
+    kb = key.encode()
+    if len(kb) > _SHA256_BLOCK:
+        kb = hashlib.sha256(kb).digest()
+    kb = kb.ljust(_SHA256_BLOCK, b"\0")
+    inner = hashlib.sha256(bytes(x ^ 0x36 for x in kb))
+    outer = hashlib.sha256(bytes(x ^ 0x5C for x in kb))
+
+    def one(v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            return ""
+        i = inner.copy()
+        i.update(v.strip().encode())
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()[:16]
+
+    return [one(v) for v in values]
+
+
+_SHA256_BLOCK = 64  # bytes
+
+
 def row_sha1(raw: pd.DataFrame) -> pd.Series:
     """sha1 of each raw row (values joined with the unit separator), vectorised."""
     if not len(raw.columns):
@@ -90,11 +116,9 @@ def sanitize_raw(mapping: SourceMapping, raw: pd.DataFrame, key: str) -> pd.Data
     out = raw[keep].copy()
     for c in pseud & set(keep):
         codes, uniq = pd.factorize(out[c], use_na_sentinel=False)  # HMAC once per value
-        pseudonyms = np.array(
-            [pseudonym(v, key) if isinstance(v, str) and v.strip() else "" for v in uniq],
-            dtype=object,
-        )
-        out[c] = pd.Series(pseudonyms[codes], index=out.index, dtype=object)
+        values = uniq.to_numpy(dtype=object) if hasattr(uniq, "to_numpy") else uniq
+        pseud_values = np.array(pseudonyms(values, key), dtype=object)
+        out[c] = pd.Series(pseud_values[codes], index=out.index, dtype=object)
     return out
 
 

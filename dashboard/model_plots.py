@@ -1,0 +1,285 @@
+"""The models page's training plots and model card in the reader's language.
+
+Training logs its importance and reliability plots as PNGs with English matplotlib text
+and, since issue 12, the data behind them (``plots/importance.json``: feature id -> mean
+|SHAP|, largest first; ``plots/reliability.json``: quantile bins with the mean predicted
+probability, the observed rate and the row count; :data:`models.registry.PLOT_DATA`).
+:func:`importance_chart` and :func:`reliability_chart` draw that data with Altair, axis
+titles in the page's language and features named with the feature catalog's words (the
+words the evidence uses). :func:`card_markdown` writes the model card in Chinese from what
+the run logged (``metrics.json``, ``features.json``, params, ``gate.json``); the English
+page keeps training's ``model_card.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from dashboard.i18n import fmt_date, fmt_int, t
+from dashboard.verdicts import check_words, method_name
+
+PLOT_JSON = {"importance": "plots/importance.json", "reliability": "plots/reliability.json"}
+"""The plots the page redraws from their data, and where training logs that data."""
+
+
+def feature_label(name: str, lang: str) -> str:
+    """A feature id as a short label in ``lang``: the catalog's sentence with the value left
+    open ("近 7 天本网格发生 … 起事件" / "… events in this cell in the last 7 days"); an
+    uncatalogued id as given."""
+    from features.catalog import GROUP_ZH, fill_template, lookup
+
+    found = lookup(name)
+    if found is None:
+        return name
+    info, parts = found
+    template = re.sub(r"\{value[^}]*\}", "…", info.template_for(lang))
+    words = {
+        k: (GROUP_ZH.get(v, v) if lang == "zh" and k == "group" else v.replace("_", " "))
+        for k, v in parts.items()
+    }
+    try:
+        text = fill_template(template, lang, **words)
+    except (KeyError, ValueError, IndexError):
+        return name
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def importance_frame(data: Mapping[str, Any], lang: str) -> pd.DataFrame:
+    """``plots/importance.json`` as rows: feature in words, its id, mean |SHAP|."""
+    bars = [b for b in data.get("features") or [] if isinstance(b, Mapping)]
+    return pd.DataFrame(
+        {
+            "feature": [feature_label(str(b["feature"]), lang) for b in bars],
+            "value": [float(b["value"]) for b in bars],
+        },
+        columns=["feature", "value"],
+    )
+
+
+def importance_chart(data: Mapping[str, Any], lang: str) -> alt.Chart:
+    """Horizontal bars of mean |SHAP|, largest on top, features in the page's words."""
+    frame = importance_frame(data, lang)
+    what, who = t("plot_importance_x", lang), t("plot_feature", lang)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=what),
+            y=alt.Y(
+                "feature:N",
+                title=None,
+                sort=list(frame["feature"]),
+                axis=alt.Axis(labelLimit=300, labelOverlap=False),
+            ),
+            tooltip=[
+                alt.Tooltip("feature:N", title=who),
+                alt.Tooltip("value:Q", title=what, format=".3f"),
+            ],
+        )
+        .properties(height=max(160, 26 * len(frame)))  # every label drawn, none skipped
+    )
+
+
+def reliability_frame(data: Mapping[str, Any]) -> pd.DataFrame:
+    """``plots/reliability.json``'s bins as rows (mean predicted, observed rate, count)."""
+    bins = [b for b in data.get("bins") or [] if isinstance(b, Mapping)]
+    return pd.DataFrame(
+        {
+            "predicted": [float(b["mean_predicted"]) for b in bins],
+            "observed": [float(b["observed_rate"]) for b in bins],
+            "count": [int(b.get("count", 0)) for b in bins],
+        },
+        columns=["predicted", "observed", "count"],
+    )
+
+
+def reliability_chart(data: Mapping[str, Any], lang: str) -> alt.LayerChart:
+    """Observed rate against mean predicted probability per bin, with the diagonal of a
+    perfectly calibrated model; titles in the page's language."""
+    frame = reliability_frame(data)
+    top = float(max(frame["predicted"].max(), frame["observed"].max(), 0.01)) if len(frame) else 1
+    px, oy, n = t("plot_predicted", lang), t("plot_observed", lang), t("plot_rows", lang)
+    diagonal = (
+        alt.Chart(pd.DataFrame({"predicted": [0.0, top], "observed": [0.0, top]}))
+        .mark_line(strokeDash=[4, 4], color="#555555")
+        .encode(x="predicted:Q", y="observed:Q")
+    )
+    points = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("predicted:Q", title=px, axis=alt.Axis(format="%")),
+            y=alt.Y("observed:Q", title=oy, axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("predicted:Q", title=px, format=".1%"),
+                alt.Tooltip("observed:Q", title=oy, format=".1%"),
+                alt.Tooltip("count:Q", title=n, format=","),
+            ],
+        )
+    )
+    return (diagonal + points).properties(height=320)
+
+
+# ----------------------------------------------------------------------------- model card
+
+
+def _f(value: Any, digits: int) -> str:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    return f"{x:.{digits}f}" if math.isfinite(x) else "—"
+
+
+def _ci(pair: Any, digits: int) -> str:
+    if isinstance(pair, list | tuple) and len(pair) == 2:
+        return f"［{_f(pair[0], digits)}，{_f(pair[1], digits)}］"
+    return ""
+
+
+def _day(text: Any) -> str:
+    day = pd.to_datetime(text, errors="coerce", utc=True) if text else None
+    return "—" if day is None or pd.isna(day) else fmt_date(day, "zh", "UTC")
+
+
+def _family(methods: Mapping[str, Any]) -> str | None:
+    values = [v for v in methods.values() if isinstance(v, Mapping)]
+    if not values:
+        return None
+    if any("pai@0.05" in v for v in values):
+        return "hotspot"
+    if any("tss" in v for v in values):
+        return "site"
+    if any("average_precision" in v for v in values):
+        return "case"
+    return None
+
+
+def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
+    rows = [(k, v) for k, v in methods.items() if isinstance(v, Mapping)]
+    if family == "hotspot":
+        head = "| 方法 | 命中效率 PAI@5%［95% 置信区间］ | 命中率（前 5% 面积） | AUC |"
+        rows.sort(key=lambda kv: -float(kv[1].get("pai@0.05", float("-inf"))))
+        body = [
+            f"| {method_name(k, 'zh')} | {_f(v.get('pai@0.05'), 2)} {_ci(v.get('pai@0.05_ci'), 2)}"
+            f" | {_f(v.get('hit_rate@0.05'), 3)} | {_f(v.get('auc'), 3)} |"
+            for k, v in rows
+        ]
+        sep = "|---|---|---|---|"
+    elif family == "site":
+        head = (
+            "| 方法 | AUC［95% 置信区间］ | 平均精确率 | 真技巧评分 | 检出率 | 空报率 "
+            "| 已预警的失稳 | 提前时间中位数（小时） |"
+        )
+        body = [
+            f"| {method_name(k, 'zh')} | {_f(v.get('auc'), 3)} {_ci(v.get('auc_ci'), 3)}"
+            f" | {_f(v.get('average_precision'), 3)} | {_f(v.get('tss'), 2)}"
+            f" | {_f(v.get('pod'), 2)} | {_f(v.get('far'), 2)}"
+            f" | {v.get('failures_warned', '—')}/{v.get('failures', '—')}"
+            f" | {_f(v.get('median_lead_time_h'), 1)} |"
+            for k, v in sorted(rows)
+        ]
+        sep = "|---|---|---|---|---|---|---|---|"
+    else:
+        head = "| 方法 | AUC | 平均精确率 | 布里尔分数 |"
+        body = [
+            f"| {method_name(k, 'zh')} | {_f(v.get('auc'), 3)}"
+            f" | {_f(v.get('average_precision'), 3)} | {_f(v.get('brier'), 4)} |"
+            for k, v in sorted(rows)
+        ]
+        sep = "|---|---|---|---|"
+    return [head, sep, *body]
+
+
+def _gate_line(gate: Mapping[str, Any] | None) -> str:
+    if not gate or "passed" not in gate:
+        return "上线门槛：未记录。"
+    if gate.get("passed"):
+        return "上线门槛：通过。"
+    failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
+    return "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
+
+
+TASK_ZH = {
+    "hotspot": "任务：按未来 {h} 天内至少发生 1 起事件的可能，为各网格排序；输出校准后的概率"
+    "和原始分数。",
+    "case": "任务：估计一件尚未升级的在办纠纷在起算日后 30 天内升级（信访、暴力或诉讼）的概率；"
+    "按调解失败次数和当事人历史单调。",
+    "site": "任务：估计监测点在预报期内发生失稳的概率；以位移速率为先验，按降雨和位移单调。",
+}
+LIMITS_ZH = {
+    "hotspot": "局限：只用起算日之前的历史特征；定位吸附到街区，小于约 100 米的网格没有意义；"
+    "引导巡逻的预测可能反过来影响记录。",
+    "case": "局限：不使用任何个人字段（姓名、电话、身份证号）；当事人只在特征生成时以化名关联。",
+    "site": "局限：失稳事件很少，置信区间宽；依赖所读历史长度的特征不作输入。",
+}
+
+
+def card_markdown(
+    domain: str,
+    version: str,
+    metrics: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+    features: list[str] | None,
+    gate: Mapping[str, Any] | None,
+) -> str | None:
+    """The model card in Chinese from what the run logged; None when the run lacks the
+    facts (no per-method table in ``metrics.json``): the page then shows training's
+    English ``model_card.md`` with a note."""
+    methods = (metrics or {}).get("methods")
+    family = _family(methods) if isinstance(methods, Mapping) else None
+    if metrics is None or family is None or not isinstance(methods, Mapping):
+        return None
+    from riskwarn import domains
+
+    try:
+        horizon = domains.get(domain).horizon_days
+    except (KeyError, ValueError):
+        horizon = 7
+    lines = [f"#### 模型说明：{t(f'domain_{domain}', 'zh')}模型 第 {version} 版", ""]
+    facts = [TASK_ZH[family].format(h=horizon)]
+    facts.append("模型：XGBoost 梯度提升树。")
+    data = (
+        f"数据版本 `{params['data_version']}`" if params.get("data_version") else "数据版本未记录"
+    )
+    if params.get("trained_until"):
+        data += f"；训练数据截至 {_day(params['trained_until'])}"
+    if params.get("n_train_rows"):
+        data += f"；训练样本 {fmt_int(float(params['n_train_rows']), 'zh')} 行"
+    facts.append(data + "。")
+    if family == "hotspot":
+        facts.append(
+            f"评估：滚动起算日回测 {_day(params.get('eval_start'))} 至 {_day(params.get('eval_end'))}，"
+            f"{metrics.get('n_origins', '—')} 个起算日 × "
+            f"{fmt_int(metrics.get('n_active_cells'), 'zh')} 个活跃网格；窗口内每起事件都计入"
+            f"（活跃区域外 {_f(metrics.get('events_outside_area', 0), 0)} 起，对所有方法都算未命中）。"
+        )
+        x = methods.get("xgboost") or {}
+        facts.append(
+            f"校准：布里尔分数 {_f(x.get('brier'), 4)}，期望校准误差 {_f(x.get('ece'), 4)}。"
+        )
+    elif family == "site":
+        facts.append(
+            f"评估：滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
+            f"{metrics.get('n_days', '—')} 天 × {metrics.get('n_sites', '—')} 个监测点，"
+            f"基础发生率 {_f(metrics.get('base_rate'), 5)}。"
+        )
+    else:
+        facts.append(
+            f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
+            f"基础升级率 {_f(metrics.get('base_rate'), 3)}。"
+        )
+    facts.append(_gate_line(gate))
+    lines += [f"- {f}" for f in facts] + ["", *_table(family, methods), ""]
+    if features:
+        words = "；".join(dict.fromkeys(feature_label(f, "zh") for f in features))
+        lines.append(f"特征（{len(features)} 项）：{words}。")
+        lines.append("")
+    lines.append(LIMITS_ZH[family])
+    return "\n".join(lines)

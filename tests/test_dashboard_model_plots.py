@@ -1,0 +1,232 @@
+"""Issue 12 §4: the models page draws training's importance and reliability plots from the
+data training logs beside the PNGs (plots/*.json), in the page's language with features
+named in words; the Chinese page writes the model card in Chinese from the run's facts;
+older runs fall back to the PNG / the English card with a note saying so."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard import model_plots
+from dashboard.auth import DEMO_USERS, User
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+FEATURES = ["count_7d", "count_violent_28d", "decayed_count_hl14d", "count_28d"]
+METRICS = {  # a hotspot run's metrics.json, as models/hotspot_evaluation.py writes it
+    "headline": "pai@0.05",
+    "best_baseline": "kde",
+    "n_origins": 12,
+    "n_active_cells": 4321,
+    "events_outside_area": 3,
+    "methods": {
+        "xgboost": {
+            "pai@0.05": 7.14,
+            "pai@0.05_ci": [6.5, 7.8],
+            "hit_rate@0.05": 0.357,
+            "auc": 0.81,
+            "brier": 0.0213,
+            "ece": 0.0174,
+        },
+        "kde": {"pai@0.05": 8.0, "pai@0.05_ci": [7.2, 8.7], "hit_rate@0.05": 0.4},
+    },
+    "model_minus_baseline": {"kde": {"diff": -0.865, "ci": [-1.161, -0.586]}},
+}
+PARAMS = {
+    "trained_until": "2023-12-30 16:00:00+00:00",
+    "n_train_rows": "1104831",
+    "data_version": "2fd3485d557b6099",
+    "eval_start": "2023-10-02",
+    "eval_end": "2023-12-24",
+}
+
+
+def log_champion(
+    home: Path, with_data: bool = True, with_metrics: bool = True, domain: str = "incidents"
+) -> str:
+    """A champion of ``domain`` whose run holds what training logs: params, metrics.json,
+    features.json, model_card.md and the importance / reliability plots drawn by
+    models.train's own figure functions; ``with_data``: also the data beside the PNGs
+    (models.registry.log_training_run since issue 12), else an older run's PNGs only;
+    ``with_metrics``: log metrics.json (the card's facts; a run without them gets the
+    English card)."""
+    import mlflow
+
+    from models import registry as reg
+    from models.train import importance_figure, reliability_figure
+
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    client = reg.configure(uri)
+    name = reg.model_name(domain)
+    reg.ensure_experiment(name, (home / "art").as_uri())
+    mlflow.set_experiment(name)
+    rng = np.random.default_rng(0)
+    p = rng.beta(1, 8, 2000)
+    figures = {
+        "importance": importance_figure(pd.Series([0.9, 0.5, 0.3, 0.1], index=FEATURES)),
+        "reliability": reliability_figure((rng.random(2000) < p).astype(int), p),
+    }
+    with mlflow.start_run() as run:
+        mlflow.log_params(PARAMS)
+        if with_metrics:
+            mlflow.log_dict(METRICS, "metrics.json")
+        mlflow.log_dict({"features": FEATURES}, "features.json")
+        mlflow.log_text("# Model card: riskwarn-incidents\n\n- Task: rank cells", "model_card.md")
+        for stem, fig in figures.items():
+            mlflow.log_figure(fig, f"plots/{stem}.png")
+            if with_data:
+                mlflow.log_dict(getattr(fig, reg.PLOT_DATA), f"plots/{stem}.json")
+    if not client.search_registered_models(f"name='{name}'"):
+        client.create_registered_model(name)
+    mv = client.create_model_version(name, f"runs:/{run.info.run_id}/x", run_id=run.info.run_id)
+    decision = reg.gate(METRICS["model_minus_baseline"], 0.0174)
+    reg.settle_gate(client, domain, mv.version, decision, auto_promote=True)
+    client.set_registered_model_alias(name, reg.CHAMPION, mv.version)
+    return run.info.run_id
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_server import use_dashboard_env
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=60, weeks=1, n_cases=5)
+    mp = pytest.MonkeyPatch()
+    use_dashboard_env(mp, home, city.store_url)
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    yield home
+    mp.undo()
+
+
+def models_page(lang: str) -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "data_scientist")
+    at.session_state["user"] = User(username, "Ana", "data_scientist")
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_strings(at: AppTest) -> tuple[list[str], list[str]]:
+    """Every chart's titles, and every string value of the data the charts draw (the
+    axis labels of a nominal axis: here the feature names)."""
+    import pyarrow as pa
+
+    titles: list[str] = []
+    values: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "title" and isinstance(v, str):
+                    titles.append(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for chart in [*at.get("arrow_vega_lite_chart"), *at.get("vega_lite_chart")]:
+        walk(json.loads(chart.proto.spec))
+        for ds in chart.proto.datasets:
+            table = pa.ipc.open_stream(io.BytesIO(ds.data.data)).read_all()
+            for col in table.columns:
+                values += [v for v in col.to_pylist() if isinstance(v, str)]
+    return titles, values
+
+
+def images(at: AppTest) -> list[str]:
+    return [i.caption for e in at.main if e.type == "image" for i in e.proto.imgs]
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def test_feature_labels_are_the_catalogs_words_with_the_value_left_open() -> None:
+    assert (
+        model_plots.feature_label("count_violent_28d", "zh") == "近 28 天本网格发生 … 起暴力类事件"
+    )
+    assert model_plots.feature_label("count_7d", "en") == "… events in this cell in the last 7 days"
+    assert model_plots.feature_label("not_a_feature", "zh") == "not_a_feature"
+
+
+def test_training_logs_the_data_its_plots_draw() -> None:
+    """models.train's figures carry their data (logged as plots/*.json): the importance
+    bars largest first, the reliability bins as sklearn's quantile bins with counts."""
+    from models.metrics import reliability_curve
+    from models.registry import PLOT_DATA
+    from models.train import importance_figure, reliability_figure
+
+    imp = getattr(importance_figure(pd.Series([0.9, 0.5], index=FEATURES[:2])), PLOT_DATA)
+    assert imp["features"][0] == {"feature": "count_7d", "value": 0.9}
+    rng = np.random.default_rng(1)
+    p = rng.beta(1, 8, 3000)
+    y = (rng.random(3000) < p).astype(int)
+    bins = pd.DataFrame(getattr(reliability_figure(y, p), PLOT_DATA)["bins"])
+    curve = reliability_curve(y, p, n_bins=10)
+    assert np.allclose(bins["mean_predicted"], curve["mean_predicted"])
+    assert np.allclose(bins["observed_rate"], curve["observed_rate"])
+    assert bins["count"].sum() == 3000
+
+
+def test_the_chinese_card_is_written_from_the_runs_facts() -> None:
+    gate = {"passed": False, "checks": [{"check": "calibration", "ok": True}]}
+    card = model_plots.card_markdown("incidents", "3", METRICS, PARAMS, FEATURES, gate)
+    assert card is not None
+    assert "治安案事件模型 第 3 版" in card and "核密度热点" in card
+    assert "近 28 天本网格发生 … 起暴力类事件" in card and "count_violent_28d" not in card
+    assert "2023年10月2日" in card or "10月2日" in card
+    words = re.findall(r"[A-Za-z_]{2,}", re.sub(r"`[^`]*`", " ", card))
+    assert set(words) <= {"XGBoost", "PAI", "AUC", "CI"}, set(words)
+    assert model_plots.card_markdown("incidents", "3", {"headline": "auc"}, {}, [], None) is None
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def test_the_chinese_page_draws_both_plots_in_chinese(home: Path) -> None:
+    log_champion(home)
+    at = models_page("zh")
+    assert images(at) == []  # no English matplotlib image left on the Chinese page
+    titles, values = chart_strings(at)
+    assert "平均绝对贡献" in titles and "预测概率" in titles and "实际发生率" in titles
+    assert "近 28 天本网格发生 … 起暴力类事件" in values
+    assert not set(FEATURES) & set(values), "raw feature ids on the Chinese page"
+    captions = "\n".join(c.value for c in at.caption)
+    assert "特征重要性" in captions and "可靠性图" in captions
+    card = "\n".join(m.value for m in at.markdown)
+    assert "模型说明：治安案事件模型" in card and "上线门槛：未通过" in card
+    en = models_page("en")
+    assert images(en) == []
+    titles, values = chart_strings(en)
+    assert "Predicted probability" in titles
+    assert "… events in this cell in the last 7 days" in values
+    assert "# Model card: riskwarn-incidents" in "\n".join(m.value for m in en.markdown)
+
+
+def test_an_older_run_shows_the_images_and_the_english_card_with_a_note(home: Path) -> None:
+    """Runs logged before the plots' data: the PNGs with a caption saying why; a run
+    without the card's facts (no metrics.json): the English card with a Chinese note."""
+    log_champion(home, with_data=False, with_metrics=False)
+    at = models_page("zh")
+    caps = images(at)
+    assert len(caps) == 2 and all("只能显示训练时生成的图片" in c for c in caps), caps
+    assert any("仅有英文版" in i.value for i in at.info)
+    assert "# Model card: riskwarn-incidents" in "\n".join(m.value for m in at.markdown)

@@ -1,0 +1,51 @@
+"""Issue 12 §2: on the wall screen (``?wall=1``, 1920 x 1080) the places to watch sit in a
+column beside the two maps, not under them (below the fold)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import DEMO_USERS, User
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_server import use_dashboard_env
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=120, weeks=2, n_cases=5)
+    mp = pytest.MonkeyPatch()
+    use_dashboard_env(mp, home, city.store_url)
+    yield home
+    mp.undo()
+
+
+def _columns_of(node: Any) -> list[Any]:
+    return [c for c in getattr(node, "children", {}).values() if getattr(c, "type", "") == "column"]
+
+
+def test_the_wall_screen_puts_the_places_beside_the_maps(home: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "leader")
+    at.session_state["user"] = User(username, "Li", "leader")
+    at.session_state["lang"] = "zh"
+    at.query_params["wall"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    rows = [b for b in at.main.get("flex_container") if len(_columns_of(b)) == 3]
+    assert rows, "no row of two maps and a side column on the wall screen"
+    *maps, side = _columns_of(rows[0])
+    assert all(m.get("deck_gl_json_chart") for m in maps), "a map missing from its column"
+    words = "\n".join(m.value for m in side.get("markdown"))
+    assert "重点关注地区：治安案事件" in words and "重点关注地区：矛盾纠纷" in words
+    assert not side.get("deck_gl_json_chart")
