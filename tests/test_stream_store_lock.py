@@ -6,7 +6,8 @@ runs; the first keeps going (every reading stored once, no change published twic
 after a ``kill -9`` of the first the lock is free.
 
 Checked to fail without the lock: with ``StoreLock.acquire`` returning at once, the
-second consumer starts and the test fails at its exit code.
+second consumer starts and keeps running (the test fails waiting for it to exit; the
+SQLite one fails at ``pytest.raises``).
 """
 
 from __future__ import annotations
