@@ -75,14 +75,14 @@ def importance_chart(data: Mapping[str, Any], lang: str) -> alt.Chart:
                 "feature:N",
                 title=None,
                 sort=list(frame["feature"]),
-                axis=alt.Axis(labelLimit=360),
+                axis=alt.Axis(labelLimit=300, labelOverlap=False),
             ),
             tooltip=[
                 alt.Tooltip("feature:N", title=who),
                 alt.Tooltip("value:Q", title=what, format=".3f"),
             ],
         )
-        .properties(height=max(160, 22 * len(frame)))
+        .properties(height=max(160, 26 * len(frame)))  # every label drawn, none skipped
     )
 
 

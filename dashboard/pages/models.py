@@ -133,17 +133,17 @@ with tab_models:
         images = [a for a in images if os.path.splitext(os.path.basename(a))[0] not in drawn]
         if images or drawn or (lg == "zh" and not points.empty):
             st.markdown(f"**{t('plots', lg)}**")
+            if "importance" in drawn:  # the whole width: its labels are sentences
+                chart = model_plots.importance_chart(drawn["importance"], lg)
+                st.altair_chart(chart, width="stretch")
+                st.caption(t("plot_importance_drawn", lg))
             cols = st.columns(2)
             slot = 0
-            for stem, data in drawn.items():
-                with cols[slot % 2]:
-                    chart = (
-                        model_plots.importance_chart(data, lg)
-                        if stem == "importance"
-                        else model_plots.reliability_chart(data, lg)
-                    )
+            if "reliability" in drawn:
+                with cols[0]:
+                    chart = model_plots.reliability_chart(drawn["reliability"], lg)
                     st.altair_chart(chart, width="stretch")
-                    st.caption(t(f"plot_{stem}_drawn", lg))
+                    st.caption(t("plot_reliability_drawn", lg))
                 slot += 1
             for path in images:
                 stem = os.path.splitext(os.path.basename(path))[0]

@@ -242,10 +242,13 @@ def body() -> None:
             with col:
                 domain_map(domain, runs[domain], in_domain(domain), names)
         with side, st.container(key="rwwall_places"):
-            for domain in queries.DOMAINS_HOTSPOT:
+            for i, domain in enumerate(queries.DOMAINS_HOTSPOT):
+                if i:  # a gap between the domains' lists
+                    st.html("<div style='height:0.6rem'></div>")
                 labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
                 title = t("top_places_of", lg, domain=t(f"domain_{domain}", lg))
-                places(in_domain(domain), labels, names, n=5, title=title)
+                # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot)
+                places(in_domain(domain), labels, names, n=4, title=title)
         st.caption(
             t(
                 "wall_refreshed",

@@ -126,11 +126,11 @@ def stream(
         model_every_s=model_every_s,
         tz=settings.display_tz,
     )
-    from riskwarn.stream.lock import AlreadyRunning
+    from riskwarn.stream.lock import AlreadyRunning, StoreTaken
 
     try:
         consumer = StreamConsumer(cfg)
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, StoreTaken) as exc:
         raise click.ClickException(str(exc)) from None
 
     def _stop(*_: Any) -> None:

@@ -31,95 +31,29 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
 import pandas as pd
 
 from riskwarn.ingest import write_batch
-from riskwarn.sources import SourceMapping
 from riskwarn.store import Store
-from riskwarn.stream.lock import InstanceLock
+from riskwarn.stream.lock import InstanceLock, StoreLock
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import LevelChange, Publisher
+from riskwarn.stream.runtime import (
+    Counters,
+    Handoff,
+    Stopped,
+    StreamConfig,
+    crash_point,
+    describe,
+)
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class StreamConfig:
-    mapping: SourceMapping
-    lake_dir: Path
-    store_url: str
-    status_path: Path
-    host: str = "127.0.0.1"
-    port: int = 1883
-    client_id: str = "riskwarn-stream"
-    max_batch: int = 5000
-    batch_s: float = 0.5
-    eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
-    delivery: Any = None  # DeliveryConfig or None
-    metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
-    pseudonym_key: str = ""
-    lower_after_steps: int = 6  # hysteresis: hourly evaluations below a level to lower it
-    confirm_steps: int = 2  # ... at blue/yellow to raise to it (orange/red: at once)
-    # the champion site model (geohazard_hourly) from this MLflow registry; None = the
-    # sensor rules alone (no model configured)
-    mlflow_uri: str | None = None
-    model_every_s: float = 60.0  # a site is scored by the model at most this often
-    model_reload_s: float = 600.0  # the champion is looked up again this often
-    tz: str = "Asia/Shanghai"  # the site model's local days (settings.display_tz)
-
-
-@dataclass
-class Counters:
-    received: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    written_new: int = 0
-    batches: int = 0
-    lake_retries: int = 0
-    store_retries: int = 0
-    published_runs: int = 0
-    level_changes: int = 0
-    deliveries_logged: int = 0
-    last_write_at: str | None = None
-    connected: bool = False
-    # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first
-    # line of the error>"), for the log and `riskwarn stream --status`; gone once it works
-    failing: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Handoff:
-    """A validated micro-batch for the evaluation thread (``seq``: its place in the
-    order of the lake writes)."""
-
-    seq: int
-    accepted: pd.DataFrame
-    sites: dict[str, str | None]
-    sent_at: dict[str, float]
-
-
-class Stopped(Exception):
-    """Stopped while waiting for the lake or the store to work again (what was not
-    written is not acknowledged: the broker sends it again to the next consumer)."""
-
-
-def describe(exc: BaseException) -> str:
-    """``Class: first line of the message`` (for a database error, of the driver's error:
-    SQLAlchemy's own text holds the statement and its parameters)."""
-    orig = getattr(exc, "orig", None)
-    inner = orig if isinstance(orig, BaseException) else exc
-    first = (str(inner).strip().splitlines() or [""])[0][:200]
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 class StreamConsumer:
@@ -134,9 +68,15 @@ class StreamConsumer:
             broker=f"{cfg.host}:{cfg.port}",
             client_id=cfg.client_id,
         )
+        # ... and per serving store and source (two homes sharing one store)
+        self.store_lock = StoreLock(cfg.store_url, cfg.mapping.name)
         try:
+            self.store_lock.acquire(
+                source=cfg.mapping.name, broker=f"{cfg.host}:{cfg.port}", client_id=cfg.client_id
+            )
             self._setup()
         except BaseException:
+            self.store_lock.release()
             self.instance_lock.release()
             raise
 
@@ -171,7 +111,7 @@ class StreamConsumer:
         # newest micro-batch it read (published once that one is durable)
         self.pending: list[tuple[int, dict[str, SiteLevel], float]] = []
         self.lock = threading.Lock()
-        self.handoffs: queue.Queue[_Handoff] = queue.Queue()  # to the evaluation thread
+        self.handoffs: queue.Queue[Handoff] = queue.Queue()  # to the evaluation thread
         self.seq = 0  # micro-batches handed to the evaluation thread
         self.durable_seq = 0  # ... of which written to the lake (in order)
         self.added_seq = 0  # ... of which in the per-sensor state
@@ -239,10 +179,12 @@ class StreamConsumer:
             return
         last = got.groupby("sensor_id")["observed_at"].transform("max")
         got = got.loc[got["observed_at"] >= last - pd.Timedelta(days=days)]
-        self.state.add(got, sites)
+        touched = self.state.add(got, sites)
         self.known_sites = self.state.sites_map()
-        # every warmed site is evaluated again (within the time budget): a change that was
-        # evaluated but not published before the restart is published now
+        # every warmed site is evaluated again at its newest step, before any new reading
+        # comes (the evaluation thread starts with them): a change that was evaluated but
+        # not published before a crash is published now, once (against the served levels)
+        self.state.backlog = set(touched)
         log.info("warmed up %d sensors from %d stored readings", len(self.state), len(got))
 
     # -- MQTT callbacks (network thread) ----------------------------------------------
@@ -301,6 +243,7 @@ class StreamConsumer:
             self._write_status(running=False)
             if self.metrics is not None:
                 self.metrics.close()
+            self.store_lock.release()
             self.instance_lock.release()
 
     def stop(self) -> None:
@@ -375,7 +318,7 @@ class StreamConsumer:
         if len(acc):  # evaluated while the lake write runs; published once it is durable
             with self.lock:
                 self.unevaluated += 1
-            self.handoffs.put(_Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
+            self.handoffs.put(Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
         written = self._retry(
             "lake write",
             lambda: write_batch(
@@ -410,7 +353,7 @@ class StreamConsumer:
         completed a step of, while the main loop writes the next ones; nothing here ever
         stops the consumer (an error is logged, the next micro-batch goes on)."""
         while not self.stopping.is_set():
-            got: list[_Handoff] = []
+            got: list[Handoff] = []
             try:
                 if not self.state.backlog:
                     got.append(self.handoffs.get(timeout=0.2))
@@ -431,7 +374,7 @@ class StreamConsumer:
                 with self.lock:
                     self.unevaluated -= len(got)
 
-    def _add(self, h: _Handoff) -> set[str]:
+    def _add(self, h: Handoff) -> set[str]:
         acc = h.accepted
         if self.model is not None:  # every quantity: the model reads rain, health, ...
             self.model.add(acc, h.sites)
@@ -502,6 +445,7 @@ class StreamConsumer:
         # them: a crash never serves a change without its messages (after a restart the
         # served level is read back, so the change would not be seen again)
         rows = self._delivery_rows(changes, levels)
+        crash_point(changes)
         begin = time.time()
         self.publisher.model_label = self.model.label if self.model is not None else None
         try:

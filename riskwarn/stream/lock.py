@@ -12,9 +12,12 @@ the second consumer's message.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import hashlib
 import json
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -86,3 +89,87 @@ class InstanceLock:
     @property
     def held(self) -> bool:
         return self._file is not None
+
+
+class StoreTaken(RuntimeError):
+    """Another consumer publishes to this serving store (for this source)."""
+
+
+class StoreLock:
+    """One consumer per serving store and source, whatever its home: two homes sharing a
+    PostgreSQL store (``RISKWARN_STORE_URL``) would each publish every level change and
+    each send its messages. PostgreSQL: a session advisory lock on a connection of its own,
+    held for the consumer's life (named in ``pg_stat_activity``'s application name); SQLite:
+    an ``flock`` beside the database file. Released when the process ends, ``kill -9``
+    included. (A PostgreSQL connection cut by an outage drops the lock: a consumer started
+    during the outage would not be refused.)"""
+
+    def __init__(self, url: str, source: str) -> None:
+        self.url = url
+        self.source = source
+        self._conn: Any = None
+        self._engine: Any = None
+        self._file: InstanceLock | None = None
+
+    def _key(self) -> int:
+        digest = hashlib.sha256(f"riskwarn stream:{self.source}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") >> 1  # 0 <= key < 2**63
+
+    def acquire(self, **holder: Any) -> None:
+        import sqlalchemy as sa
+
+        u = sa.engine.make_url(self.url)
+        if u.get_backend_name() == "sqlite":
+            if u.database and u.database != ":memory:":
+                lock = InstanceLock(Path(f"{u.database}.stream-{self.source}.lock"))
+                try:
+                    lock.acquire(**holder)
+                except AlreadyRunning as exc:
+                    pid = exc.holder.get("pid", "?")
+                    raise StoreTaken(self._message(f"pid {pid}", str(lock.path))) from None
+                self._file = lock
+            return
+        if u.get_backend_name() != "postgresql":
+            return
+        name = f"riskwarn-stream pid={os.getpid()} host={socket.gethostname()}"[:63]
+        self._engine = sa.create_engine(
+            self.url, poolclass=sa.pool.NullPool, connect_args={"application_name": name}
+        )
+        conn = self._engine.connect()
+        key = self._key()
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        conn.commit()
+        if not got:
+            row = conn.execute(
+                sa.text(
+                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+                    "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                    "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
+                ),
+                {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
+            ).first()
+            conn.close()
+            self._engine.dispose()
+            other = str(row[0]) if row and row[0] else "another process"
+            raise StoreTaken(self._message(other, f"PostgreSQL advisory lock {key}"))
+        self._conn = conn
+
+    def _message(self, holder: Any, where: str) -> str:
+        return (
+            f"another riskwarn stream already publishes source {self.source} to this serving "
+            f"store ({holder}; it holds {where}). Not starting a second one: both would "
+            "publish every level change and send every message twice. Stop the other one "
+            "first (make down in its home), or give this one its own store."
+        )
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.release()
+            self._file = None
+        if self._conn is not None:
+            # the session ends: PostgreSQL drops its advisory lock (already cut in an
+            # outage: the lock went with it)
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+            self._engine.dispose()

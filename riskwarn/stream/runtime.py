@@ -1,0 +1,102 @@
+"""The consumer's configuration, counters and small parts (:mod:`riskwarn.stream.consumer`
+runs the loop): what a micro-batch hands to the evaluation thread, how an error is told
+in one line, and the crash test hook."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from riskwarn.sources import SourceMapping
+from riskwarn.stream.publish import LevelChange
+
+
+@dataclass
+class StreamConfig:
+    mapping: SourceMapping
+    lake_dir: Path
+    store_url: str
+    status_path: Path
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "riskwarn-stream"
+    max_batch: int = 5000
+    batch_s: float = 0.5
+    eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
+    delivery: Any = None  # DeliveryConfig or None
+    metrics_path: Path | None = None  # latency lines for bench/bench_stream.py
+    pseudonym_key: str = ""
+    lower_after_steps: int = 6  # hysteresis: hourly evaluations below a level to lower it
+    confirm_steps: int = 2  # ... at blue/yellow to raise to it (orange/red: at once)
+    # the champion site model (geohazard_hourly) from this MLflow registry; None = the
+    # sensor rules alone (no model configured)
+    mlflow_uri: str | None = None
+    model_every_s: float = 60.0  # a site is scored by the model at most this often
+    model_reload_s: float = 600.0  # the champion is looked up again this often
+    tz: str = "Asia/Shanghai"  # the site model's local days (settings.display_tz)
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    written_new: int = 0
+    batches: int = 0
+    lake_retries: int = 0
+    store_retries: int = 0
+    published_runs: int = 0
+    level_changes: int = 0
+    deliveries_logged: int = 0
+    last_write_at: str | None = None
+    connected: bool = False
+    # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first
+    # line of the error>"), for the log and `riskwarn stream --status`; gone once it works
+    failing: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Handoff:
+    """A validated micro-batch for the evaluation thread (``seq``: its place in the
+    order of the lake writes)."""
+
+    seq: int
+    accepted: pd.DataFrame
+    sites: dict[str, str | None]
+    sent_at: dict[str, float]
+
+
+class Stopped(Exception):
+    """Stopped while waiting for the lake or the store to work again (what was not
+    written is not acknowledged: the broker sends it again to the next consumer)."""
+
+
+def describe(exc: BaseException) -> str:
+    """``Class: first line of the message`` (for a database error, of the driver's error:
+    SQLAlchemy's own text holds the statement and its parameters)."""
+    orig = getattr(exc, "orig", None)
+    inner = orig if isinstance(orig, BaseException) else exc
+    first = (str(inner).strip().splitlines() or [""])[0][:200]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def crash_point(changes: list[LevelChange]) -> None:
+    """Test hook (tests/test_stream_crash.py): with ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH``
+    set to a file path that does not exist yet, the first publish holding a delivered
+    (orange/red) change creates the file and SIGKILLs this process: evaluated, not
+    published."""
+    marker = os.environ.get("RISKWARN_STREAM_KILL_BEFORE_PUBLISH")
+    if not marker or os.path.exists(marker) or not any(ch.notify for ch in changes):
+        return
+    with open(marker, "w") as fh:
+        fh.write(" ".join(f"{ch.site_id}:{ch.to_rank}" for ch in changes))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)

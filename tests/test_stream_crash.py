@@ -1,0 +1,140 @@
+"""``kill -9`` of the consumer between a step's evaluation and its publish (issue 16), with
+real processes, a real Mosquitto broker, PostgreSQL, a local SMTP server and a webhook.
+
+The consumer SIGKILLs itself (test hook ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH``) at the
+first publish that holds a delivered (orange/red) change: the readings are in the lake
+and acknowledged, the red is evaluated, nothing of it is in the serving store. After a
+restart, with no new reading sent, the red must be published exactly once and delivered
+exactly once (one e-mail, one signed webhook); a second restart publishes nothing.
+
+Before the restart evaluated its warmed-up sites, the red waited for the slope's next
+reading (up to 10 min in the field, never in this test): checked by running this test
+with ``self.state.backlog = set(touched)`` removed from ``_warm_up``, where it fails
+waiting for the red.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from testkit.stream_helpers import MOSQUITTO, Broker, Webhook, smtp_server, wait_for
+from tests.test_stream import MAPPING, ROOT, _failing_slope, _lake, _publish
+
+pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
+
+SECRET = "crash-publish-webhook-secret-0123456789abcdef"
+
+
+def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
+    settings: Any, broker: Broker, pg_url: str, tmp_path: Path
+) -> None:
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+    from riskwarn.stream.publish import DOMAIN
+
+    first, second = _failing_slope()
+    total = len(first) + len(second)
+    marker = tmp_path / "killed"
+    status = settings.home / "run" / "stream.status.json"
+    with smtp_server() as (smtp_port, mails), Webhook() as hook:
+        contacts = tmp_path / "contacts.json"
+        contacts.write_text(
+            json.dumps(
+                {
+                    "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "riskwarn@test"},
+                    "webhook": {"url": hook.url, "secret_env": "RW_CRASH_PUB_SECRET"},
+                    "escalate_after_minutes": 600,
+                    "retry_base_s": 0.2,
+                    "contacts": {"duty-1": {"email": "duty1@example.test", "webhook": True}},
+                    "routes": {"default": ["duty-1"]},
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "RISKWARN_HOME": str(settings.home),
+            "RISKWARN_STORE_URL": pg_url,
+            "RW_CRASH_PUB_SECRET": SECRET,
+            "RISKWARN_STREAM_KILL_BEFORE_PUBLISH": str(marker),
+        }
+        cmd = [sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)]
+        cmd += ["--source", str(MAPPING), "--contacts", str(contacts), "--no-model"]
+        cmd += ["--batch-s", "0.2", "--client-id", "rw-crash"]
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
+                cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+
+        def state() -> dict[str, Any]:
+            return json.loads(status.read_text())
+
+        store = Store(pg_url)
+        store.upgrade()
+
+        def red_runs() -> int:
+            """Published snapshots in which H1 turned red (score = level rank)."""
+            hist = store.forecast_history(DOMAIN, unit_id="H1")
+            ranks = [0.0, *hist.sort_values("origin", kind="stable")["score"].tolist()]
+            return sum(1 for a, b in itertools.pairwise(ranks) if b == 4.0 != a)
+
+        def served() -> str | None:
+            w = store.warnings(domain=DOMAIN)
+            w = w.loc[w["unit_id"] == "H1"]
+            return None if w.empty else str(w["level"].iloc[0])
+
+        proc = start()
+        procs = [proc]
+        try:
+            wait_for(lambda: status.exists() and state()["connected"], 180)
+            _publish(broker, first)
+            wait_for(lambda: state()["received"] >= len(first) and state()["backlog"] == 0, 300)
+            assert served() != "red" and not marker.exists()
+            _publish(broker, second)
+            # evaluated red, killed itself before publishing it
+            assert proc.wait(400) == -signal.SIGKILL
+            assert marker.read_text() == "H1:4"
+            assert served() != "red" and red_runs() == 0
+            assert store.deliveries().empty and not mails and not hook.received
+            # restart; no reading is sent again
+            proc = start()
+            procs.append(proc)
+            wait_for(lambda: served() == "red", 180, 0.5)
+            wait_for(lambda: len(mails) >= 1 and len(hook.received) >= 1, 120)
+            time.sleep(5)  # a second copy would come now
+            assert proc.poll() is None  # the hook fires once
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+            # and once more: the served red is read back, nothing is published again
+            proc = start()
+            procs.append(proc)
+            wait_for(lambda: state()["pid"] == proc.pid and state()["connected"], 180)
+            wait_for(lambda: state()["backlog"] == 0 and state()["sensors"] == 1, 120)
+            time.sleep(3)
+            assert state()["level_changes"] == 0
+            log = store.deliveries()
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(30)
+            store_red = red_runs()
+            store.close()
+    assert store_red == 1  # published once
+    assert len(mails) == 1 and len(hook.received) == 1  # delivered once
+    headers, body = hook.received[0]
+    assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    assert json.loads(body)["to_level"] == "red"
+    assert len(log) == 2 and set(log["status"]) == {"sent"} and log["attempts"].tolist() == [1, 1]
+    lake = _lake(settings)
+    assert len(lake) == total and lake["record_id"].is_unique  # each reading once
