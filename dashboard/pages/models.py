@@ -15,6 +15,7 @@ from dashboard import (
     airflow_api,
     auth,
     district_panel,
+    map_panel,
     model_plots,
     queries,
     shell,
@@ -134,15 +135,17 @@ with tab_models:
         if images or drawn or (lg == "zh" and not points.empty):
             st.markdown(f"**{t('plots', lg)}**")
             if "importance" in drawn:  # the whole width: its labels are sentences
-                chart = model_plots.importance_chart(drawn["importance"], lg)
-                st.altair_chart(chart, width="stretch")
+                bars = model_plots.importance_chart(drawn["importance"], lg)
+                st.altair_chart(bars, width="stretch")
                 st.caption(t("plot_importance_drawn", lg))
-            cols = st.columns(2)
+            map_panel.styles()  # rwrow: the two columns stack below 1400 px (as the overview)
+            with st.container(key="rwrow_plots"):
+                cols = st.columns(2)
             slot = 0
             if "reliability" in drawn:
                 with cols[0]:
-                    chart = model_plots.reliability_chart(drawn["reliability"], lg)
-                    st.altair_chart(chart, width="stretch")
+                    diagram = model_plots.reliability_chart(drawn["reliability"], lg)
+                    st.altair_chart(diagram, width="stretch")
                     st.caption(t("plot_reliability_drawn", lg))
                 slot += 1
             for path in images:
