@@ -14,9 +14,9 @@
 
 ``--site-steps N``: instead, the stream's evaluation of one hourly step of ``N`` sites
 (one GNSS each, ``--history-days`` of 10-minute readings of creep with noise) that
-complete it together, by the per-sensor path (``SensorStates(batched=False)``: the
-nowcast's ``site_sensor_state``, one ``displacement_kinematics`` per sensor) and by the
-batched one, in one process, back to back; ms per site-step and whether both give the
+complete it together, by the per-sensor path (``testkit.per_sensor.PerSensorStates``:
+the nowcast's ``site_sensor_state`` before it went through the batched path, one
+``displacement_kinematics`` per sensor) and by the batched one, in one process, back to back; ms per site-step and whether both give the
 same levels and reasons:
 
     .venv/bin/python bench/bench_sensor_rules.py --site-steps 500
@@ -129,6 +129,9 @@ def site_steps(n: int, history_days: float) -> dict[str, object]:
     """ms per site-step of the stream's per-sensor and batched evaluation (module doc)."""
     from riskwarn.stream.state import Hysteresis, SensorStates
 
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testkit
+    from testkit.per_sensor import PerSensorStates
+
     rng = np.random.default_rng(0)
     end = pd.Timestamp("2026-11-20", tz="UTC")
     t = pd.date_range(end - pd.Timedelta(days=history_days), end, freq="10min", inclusive="left")
@@ -154,7 +157,7 @@ def site_steps(n: int, history_days: float) -> dict[str, object]:
     out: dict[str, object] = {"sites": n, "history_days": history_days}
     levels = []
     for batched in (False, True):
-        st = SensorStates(hysteresis=Hysteresis(1, 1), batched=batched)
+        st = (SensorStates if batched else PerSensorStates)(hysteresis=Hysteresis(1, 1))
         st.add(r, sites)
         due = st.due(st.add(closing, sites))
         t0, c0 = time.perf_counter(), time.process_time()

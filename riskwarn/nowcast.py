@@ -27,6 +27,7 @@ from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving u
     utc,
     write_run,
 )
+from riskwarn.site_state import site_states
 
 if TYPE_CHECKING:
     from models.registry import Champion
@@ -91,118 +92,19 @@ def site_sensor_state(
     health = rw.sensor_health(disp, origin, sensors=disp_sensors["record_id"]).merge(
         disp_sensors[["record_id", "site_id"]], left_on="sensor_id", right_on="record_id"
     )
-    rows = []
+    series: dict[Any, tuple[np.ndarray, np.ndarray]] = {}
     good = set(health.loc[health["status"] == "ok", "sensor_id"])
-    by_sensor = {sid: g for sid, g in disp.groupby("sensor_id")}
-    for sid in sorted(good):
-        g = by_sensor[sid]
-        series = g.set_index("observed_at")["value"]
-        k = rw.displacement_kinematics(series, step, rules)
-        if k.empty:
-            continue
-        lv = rw.sensor_levels(k.tail(1), rules).iloc[0]
-        last = k.iloc[-1]
-        rows.append(
-            {
-                "sensor_id": sid,
-                "sensor_level_rank": int(lv["sensor_level_rank"]),
-                "sensor_red": bool(lv["sensor_red"]),
-                "sensor_reason": lv["sensor_reason"],
-                "velocity_mm_per_day": float(last["velocity_mm_per_day"]),
-                "tangent_angle_deg": float(last["tangent_angle_deg"]),
-                "failure_in_hours": float(last["failure_in_hours"]),
-                "tertiary": bool(last["tertiary"]),
-            }
-        )
-    kin = pd.DataFrame(
-        rows,
-        columns=[
-            "sensor_id",
-            "sensor_level_rank",
-            "sensor_red",
-            "sensor_reason",
-            "velocity_mm_per_day",
-            "tangent_angle_deg",
-            "failure_in_hours",
-            "tertiary",
-        ],
-    )
-    per_sensor = health.merge(kin, on="sensor_id", how="left")
-    out = []
-    for site in sites["record_id"]:
-        s = per_sensor.loc[per_sensor["site_id"] == site]
-        ok = s.loc[s["status"] == "ok"]
-        if len(ok):
-            best = ok.sort_values(["sensor_level_rank", "sensor_id"], ascending=[False, True]).iloc[
-                0
-            ]
-            status, note = "ok", " ".join(n for n in s["health_note"] if n)
-        else:
-            best = None
-            status = s["status"].iloc[0] if len(s) else "no_sensor"
-            note = " ".join(n for n in s["health_note"] if n) or (
-                f"Site {site} has no displacement sensor: movement is unknown."
-            )
-        evidence = {
-            "sensors": [
-                {
-                    "sensor_id": r.sensor_id,
-                    "status": r.status,
-                    "readings_24h": int(r.n_readings),
-                    "velocity_mm_per_day": None
-                    if pd.isna(r.velocity_mm_per_day)
-                    else round(float(r.velocity_mm_per_day), 3),
-                    "tangent_angle_deg": None
-                    if pd.isna(r.tangent_angle_deg)
-                    else round(float(r.tangent_angle_deg), 1),
-                }
-                for r in s.itertuples(index=False)
-            ]
-        }
-        items = []
-        if best is not None and not pd.isna(best["sensor_level_rank"]):
-            items.append(
-                rw.sensor_rule_reason(
-                    int(best["sensor_level_rank"]),
-                    float(best["tangent_angle_deg"]),
-                    float(best["failure_in_hours"]),
-                    bool(best["tertiary"]),
-                    rules,
-                )
-            )
-        for r in s.itertuples(index=False):
-            items.append(
-                rw.sensor_health_reason(
-                    r.sensor_id, r.status, r.hours_since_last, r.missing_share, r.spike_share
-                )
-            )
-        if not len(s):
-            items.append(
-                {
-                    "en": f"Site {site} has no displacement sensor: movement is unknown.",
-                    "zh": f"隐患点 {site} 没有位移监测设备：变形情况未知。",
-                }
-            )
-        out.append(
-            {
-                "unit_id": site,
-                "reason_items": [i for i in items if i is not None],
-                "sensor_level_rank": 0
-                if best is None or pd.isna(best["sensor_level_rank"])
-                else int(best["sensor_level_rank"]),
-                "sensor_red": False
-                if best is None or pd.isna(best["sensor_red"])
-                else bool(best["sensor_red"]),
-                "sensor_reason": ""
-                if best is None or not isinstance(best["sensor_reason"], str)
-                else best["sensor_reason"],
-                "failure_in_hours": np.nan if best is None else float(best["failure_in_hours"]),
-                "health_status": status,
-                "health_note": note,
-                "evidence": evidence,
-            }
-        )
-    return pd.DataFrame(out)
+    for sid, g in disp.loc[disp["sensor_id"].isin(good) & disp["value"].notna()].groupby(
+        "sensor_id"
+    ):
+        # as displacement_kinematics reads a series: sorted by time, the last of a time
+        g = g.sort_values("observed_at", kind="stable")
+        t = pd.DatetimeIndex(g["observed_at"]).as_unit("ns").asi8
+        last = np.append(t[1:] != t[:-1], True)
+        series[sid] = (t[last], g["value"].to_numpy(float)[last])
+    site_of = dict(zip(health["sensor_id"], health["site_id"], strict=True))
+    records = site_states(list(sites["record_id"]), site_of, health, series, rules, step)
+    return pd.DataFrame(records)
 
 
 def rain_evidence(

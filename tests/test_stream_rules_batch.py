@@ -1,12 +1,13 @@
 """The stream's batched sensor rules give exactly the per-sensor path's levels (issue 16).
 
-At the hour ~500 sites complete a step together; the stream evaluates them in one pass
-(:func:`riskwarn.sensor_rules_batch.last_step_kinematics`,
-:func:`riskwarn.stream.site_rules.site_sensor_states`) instead of one
-``displacement_kinematics`` per sensor. The decisions must not move: the kinematics are
-compared bit for bit with ``displacement_kinematics``' last row, and the sites' levels,
-reasons and evidence with the per-sensor path (``SensorStates(batched=False)``, the
-nowcast's ``site_sensor_state``) on the same readings, round by round.
+At the hour ~500 sites complete a step together; the stream and the nowcast evaluate
+them in one pass (:func:`riskwarn.sensor_rules_batch.last_step_kinematics`,
+:func:`riskwarn.site_state.site_states`) instead of one ``displacement_kinematics`` per
+sensor. The decisions must not move: the kinematics are compared bit for bit with
+``displacement_kinematics``' last row, and the sites' levels, reasons and evidence with
+the per-sensor path (testkit/per_sensor.py: the nowcast's ``site_sensor_state`` and the
+stream's per-sensor evaluation before they shared the batched path) on the same
+readings, round by round, for the stream and for the nowcast's frame.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from riskwarn.sensor_rules import NOWCAST_RULES, SensorRules, displacement_kinematics
 from riskwarn.sensor_rules_batch import COLUMNS, last_step_kinematics
+from testkit.per_sensor import PerSensorStates, reference_site_sensor_state
 from testkit.stream_helpers import slope_readings
 
 START = pd.Timestamp("2026-11-01", tz="UTC")
@@ -155,7 +157,10 @@ def test_batched_sites_equal_the_per_sensor_path_round_by_round() -> None:
     from riskwarn.stream.state import Hysteresis, SensorStates
 
     readings, sites = _city()
-    paths = [SensorStates(hysteresis=Hysteresis(1, 1), batched=b) for b in (True, False)]
+    paths = [
+        SensorStates(hysteresis=Hysteresis(1, 1)),
+        PerSensorStates(hysteresis=Hysteresis(1, 1)),
+    ]
     first = START + pd.Timedelta(days=15)
     hours = readings["observed_at"].dt.floor("h")
     batches = [readings.loc[readings["observed_at"] < first]]
@@ -210,10 +215,55 @@ def test_batched_path_sees_the_hour_burst_of_many_sites(seed: int) -> None:
         sites[f"B{i}"] = f"SB{i}"
     r = pd.concat(frames, ignore_index=True)
     out = []
-    for batched in (True, False):
-        st = SensorStates(hysteresis=Hysteresis(1, 1), batched=batched)
+    for cls in (SensorStates, PerSensorStates):
+        st = cls(hysteresis=Hysteresis(1, 1))
         st.add(r, sites)
         rounds = st.evaluate_within(st.due(set(sites.values())), 1e9)
         out.append({s: _level_tuple(lv) for rd in rounds for s, lv in rd.items()})
     assert len(out[0]) == 60
     assert out[0] == out[1]
+
+
+def test_nowcast_site_state_equals_the_per_sensor_path() -> None:
+    """The nowcast's frame (batch hourly nowcast, daily site serving), now through the
+    shared batched path, equals the per-sensor path's frame, columns and dtypes
+    included, at origins across the city's last days (rising, failing, dead, gappy and
+    spiky sensors, a site without a displacement sensor, a rain gauge, duplicated and
+    unsorted readings)."""
+    from riskwarn.nowcast import site_sensor_state
+
+    readings, sites = _city()
+    # a site with two failing slopes, T2 an hour ahead of T1: often at the same level
+    # with different angles and failure times (the tie goes to the lower id)
+    f0 = readings.loc[readings["sensor_id"] == "F0"]
+    for sid, ahead in (("T2", 1), ("T1", 0)):
+        shifted = f0["observed_at"] - pd.Timedelta(hours=ahead)
+        readings = pd.concat([readings, f0.assign(sensor_id=sid, observed_at=shifted)])
+        sites[sid] = "ST"
+    sensors = pd.DataFrame(
+        {
+            "record_id": [*sites, "R1"],
+            "site_id": [*sites.values(), "SF0"],
+            "sensor_type": ["gnss"] * len(sites) + ["rain_gauge"],
+        }
+    )
+    sensors.loc[sensors["record_id"].isin(["M2", "D2"]), "sensor_type"] = "crack_meter"
+    site_table = pd.DataFrame({"record_id": sorted({*sites.values(), "SNONE"})})
+    # redelivered and shuffled readings: the paths must read them the same way
+    readings = pd.concat([readings, readings.sample(500, random_state=1)])
+    readings = readings.sample(frac=1.0, random_state=2).reset_index(drop=True)
+    compared = 0
+    for h in range(15 * 24, 18 * 24, 7):
+        origin = START + pd.Timedelta(hours=h)
+        r = readings.loc[readings["observed_at"] < origin]
+        got = site_sensor_state(site_table, sensors, r, origin)
+        want = reference_site_sensor_state(site_table, sensors, r, origin)
+        pd.testing.assert_frame_equal(got, want)
+        compared += len(got)
+    assert compared > 100
+    assert set(got["health_status"]) >= {"ok", "no_sensor"}
+    assert got["sensor_level_rank"].max() >= 3
+    assert [e["sensor_id"] for e in got.set_index("unit_id").at["ST", "evidence"]["sensors"]] == [
+        "T1",
+        "T2",
+    ]

@@ -9,8 +9,9 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
   health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky, over
   24 h), so that a step evaluated late (a consumer catching up) sees its whole window.
 
-A site is evaluated with the nowcast's own function,
-:func:`riskwarn.nowcast.site_sensor_state` (velocity, acceleration, inverse velocity,
+A site is evaluated with the function the nowcast's
+:func:`riskwarn.nowcast.site_sensor_state` goes through,
+:func:`riskwarn.site_state.site_states` (velocity, acceleration, inverse velocity,
 tangent angle, health and the hard sensor rules), on that bounded state, so the stream
 and the batch nowcast give the same level from the same readings. A site is evaluated
 at each end of an hourly step, as soon as a reading of the next step arrives (the
@@ -42,6 +43,7 @@ import pandas as pd
 
 from riskwarn import nowcast
 from riskwarn import warnings as rw
+from riskwarn.site_state import site_sensor_states
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
 _STEP = pd.Timedelta(hours=1)
@@ -134,13 +136,8 @@ class SensorStates:
         clock: Any = time.monotonic,
         hysteresis: Hysteresis | None = None,
         model: Any = None,
-        batched: bool = True,
     ) -> None:
         self.rules = rules
-        # True: the sites of a step end in one pass (riskwarn.stream.site_rules); False:
-        # through the nowcast's site_sensor_state, one kinematics call per sensor (the
-        # path before; kept to check that both give the same levels)
-        self.batched = batched
         # the site model (riskwarn.stream.model.StreamSiteModel) or None: rules only
         self.model = model
         self.hysteresis = hysteresis or Hysteresis()
@@ -303,26 +300,9 @@ class SensorStates:
         """sensor -> site of every sensor in the state."""
         return {sid: st.site_id for sid, st in self.sensors.items()}
 
-    def readings_of(self, sites: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Sensors and readings (long form) of ``sites`` from the state."""
-        srows, rrows = [], []
-        for sid in (sid for site in sites for sid in self.by_site.get(site, ())):
-            st = self.sensors[sid]
-            srows.append((sid, st.site_id, st.sensor_type))
-            seen = set()
-            for t, v in list(st.steps.values()) + list(st.recent):
-                if t not in seen:
-                    seen.add(t)
-                    rrows.append((sid, t, st.quantity, v))
-        sensors = pd.DataFrame(srows, columns=["record_id", "site_id", "sensor_type"])
-        readings = pd.DataFrame(rrows, columns=["sensor_id", "t", "quantity", "value"])
-        readings["observed_at"] = pd.to_datetime(readings["t"].astype("int64"), utc=True)
-        return sensors, readings.drop(columns="t").sort_values(["sensor_id", "observed_at"])
-
     def series_of(self, sid: str, before_ns: int) -> tuple[np.ndarray, np.ndarray]:
         """The sensor's readings in the state before ``before_ns`` (times ns sorted and
-        unique, values): its step ends and its recent readings, one per time, as
-        :meth:`readings_of` gives them."""
+        unique, values): its step ends and its recent readings, one per time (the first kept)."""
         st = self.sensors[sid]
         pts = list(st.steps.values()) + list(st.recent)
         if not pts:
@@ -338,15 +318,11 @@ class SensorStates:
     def evaluate(self, sites: list[str]) -> dict[str, SiteLevel]:
         """Evaluate ``sites`` one hourly step on with the nowcast's sensor rules; returns
         their new state. The sites due at the same step end are evaluated in one pass
-        (:func:`riskwarn.stream.site_rules.site_sensor_states`: one health pass, one
+        (:func:`riskwarn.site_state.site_sensor_states`: one health pass, one
         kinematics pass over all their sensors), as the nowcast evaluates all sites of an
         origin together."""
         if not sites:
             return {}
-        if not self.batched:
-            return self._evaluate_per_sensor(sites)
-        from riskwarn.stream.site_rules import site_sensor_states
-
         by_origin: dict[int, list[str]] = {}
         for site in sites:
             at = self._next_origin(site)
@@ -367,40 +343,6 @@ class SensorStates:
                 group, [p for p in pairs if p[1] in have], series, origin, self.rules
             )
             out.update(self._levels(states, origin))
-        self.site_levels.update(out)
-        return out
-
-    def _evaluate_per_sensor(self, sites: list[str]) -> dict[str, SiteLevel]:
-        """:meth:`evaluate` through ``nowcast.site_sensor_state`` (the path before the
-        batched one; same levels, reasons and evidence, ~4x slower per site)."""
-        sensors, readings = self.readings_of(sites)
-        by_origin: dict[int, list[str]] = {}
-        for site in sites:
-            at = self._next_origin(site)
-            if at is not None:
-                by_origin.setdefault(at, []).append(site)
-        out: dict[str, SiteLevel] = {}
-        for at, group in sorted(by_origin.items()):
-            for site in group:
-                self.evaluated_origin[site] = at
-            origin = pd.Timestamp(at, tz="UTC")
-            mine = sensors.loc[sensors["site_id"].isin(group)]
-            r = readings.loc[
-                readings["sensor_id"].isin(mine["record_id"]) & (readings["observed_at"] < origin)
-            ]
-            have = set(mine.loc[mine["record_id"].isin(set(r["sensor_id"])), "site_id"])
-            group = [site for site in group if site in have]  # no reading before it: skip
-            if not group:
-                continue
-            states = nowcast.site_sensor_state(
-                pd.DataFrame({"record_id": group}),
-                mine.loc[mine["site_id"].isin(group)],
-                r,
-                origin,
-                self.rules,
-            )
-            for state in states.to_dict("records"):
-                out.update(self._levels([state], origin))
         self.site_levels.update(out)
         return out
 

@@ -1,14 +1,16 @@
-"""The nowcast's per-site sensor state for many sites at one step end, in one pass.
+"""The per-site sensor state at one step end, for many sites in one pass (pure).
 
-:func:`riskwarn.nowcast.site_sensor_state` evaluates the sites of an origin with one
-``displacement_kinematics`` call per healthy sensor (a pandas pipeline over its whole
-history, for its last row) and a DataFrame filter per site: ~45 ms per site with one
-GNSS on this machine, so the ~500 sites that complete an hourly step together on the
-hour took tens of seconds. :func:`site_sensor_states` gives the same records (level,
-reasons, evidence, health) from the stream's per-sensor arrays with one health pass,
-one :func:`riskwarn.sensor_rules_batch.last_step_kinematics` over all healthy sensors,
-one :func:`riskwarn.sensor_rules.sensor_levels` over their last rows and plain Python
-per site. tests/test_stream_rules_batch.py checks that the records equal the nowcast's.
+One path for batch and stream: the nowcast (:func:`riskwarn.nowcast.site_sensor_state`,
+hourly nowcast and daily site serving) and the stream
+(:class:`riskwarn.stream.state.SensorStates`) both get each site's sensor-rule level,
+reasons, evidence and health from :func:`site_states`: one
+:func:`riskwarn.sensor_rules_batch.last_step_kinematics` over all healthy sensors, one
+:func:`riskwarn.sensor_rules.sensor_levels` over their last rows and plain Python per
+site. The nowcast passes the health of its readings
+(:func:`riskwarn.sensor_rules.sensor_health`) and each sensor's series;
+:func:`site_sensor_states` computes the health from the stream's per-sensor arrays
+first. tests/test_stream_rules_batch.py compares both with the per-sensor path they
+replaced (one ``displacement_kinematics`` per sensor, kept in testkit/per_sensor.py).
 """
 
 from __future__ import annotations
@@ -34,10 +36,10 @@ def site_sensor_states(
     rules: rw.SensorRules,
     step: str = "1h",
 ) -> list[dict[str, Any]]:
-    """``nowcast.site_sensor_state(...).to_dict("records")`` for ``sites``, whose
+    """:func:`site_states` of ``sites`` at ``origin`` (the stream's path), whose
     displacement sensors are ``sensors`` (``(sensor_id, site_id)``) with readings
     ``series`` (``sensor_id -> (times ns sorted unique, values)``, all before
-    ``origin``)."""
+    ``origin``): the health from their last 24 h first."""
     window = pd.Timedelta(hours=24)
     lo = (origin - window).value
     ids, times, values = [], [], []
@@ -59,6 +61,27 @@ def site_sensor_states(
     site_of = dict(sensors)
     health = rw.sensor_health(recent, origin, sensors=pd.Series([s for s, _ in sensors]))
     health = health.loc[health["sensor_id"].isin(site_of)]
+    return site_states(sites, site_of, health, series, rules, step)
+
+
+def site_states(
+    sites: list[str],
+    site_of: dict[str, str],
+    health: pd.DataFrame,
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+    rules: rw.SensorRules,
+    step: str = "1h",
+) -> list[dict[str, Any]]:
+    """Per site of ``sites``: the record ``{unit_id, reason_items, sensor_level_rank,
+    sensor_red, sensor_reason, failure_in_hours, health_status, health_note, evidence}``.
+
+    ``site_of``: displacement sensor -> its site; ``health``: those sensors' health at
+    the step end (:func:`riskwarn.sensor_rules.sensor_health`, sorted by sensor id);
+    ``series``: sensor -> (times ns sorted unique, finite values) before the step end.
+    A site's kinematic level is the highest over its healthy sensors (then the lowest
+    sensor id); its health is 'ok' when at least one sensor is healthy, otherwise the
+    problem of its sensors.
+    """
     good = sorted(health.loc[health["status"] == "ok", "sensor_id"])
     kin = last_step_kinematics({sid: series[sid] for sid in good if sid in series}, step, rules)
     lv = rw.sensor_levels(kin, rules) if len(kin) else None
