@@ -157,12 +157,15 @@ def build_extra_features(
     origins: Sequence[pd.Timestamp],
     params: ExtraFeatureParams,
     rows: np.ndarray | None = None,
+    keys: bool = True,
 ) -> pd.DataFrame:
     """One row per origin x cell (``KEYS``) with the long-memory inputs (``lr_*`` columns).
 
     ``rows``: only these rows of that origin-major table (positions ``origin index x
     len(cells) + cell index``, increasing), e.g. a subsampled training frame's, each column
-    cut as it is made.
+    cut as it is made. ``keys=False``: the ``lr_*`` columns alone, rows in that same
+    order (for a caller whose frame already holds those rows in that order; the city's key
+    columns are 0.35 GB).
 
     ``events`` carry ``occurred_at`` (UTC), ``cell_x``/``cell_y`` and optionally
     ``reported_at`` and the location column; ``origins`` are local midnights as UTC
@@ -174,7 +177,7 @@ def build_extra_features(
     both = both.astype("int64").drop_duplicates(ignore_index=True)
     labels = pd.Series(cell_clusters(both), index=pd.MultiIndex.from_frame(both), name="cluster")
     if labels.nunique() <= 1:
-        return _build_extra_features(events, cells, origins, params, rows)
+        return _build_extra_features(events, cells, origins, params, rows, keys)
     ev_label = labels.reindex(
         pd.MultiIndex.from_frame(events[["cell_x", "cell_y"]].astype("int64"))
     ).to_numpy()
@@ -196,7 +199,8 @@ def build_extra_features(
     )
     if rows is not None:
         skeleton = skeleton.iloc[rows].reset_index(drop=True)
-    return skeleton.merge(pd.concat(parts, ignore_index=True), on=KEYS, how="left")
+    out = skeleton.merge(pd.concat(parts, ignore_index=True), on=KEYS, how="left")
+    return out if keys else out.drop(columns=KEYS)
 
 
 def _build_extra_features(
@@ -205,6 +209,7 @@ def _build_extra_features(
     origins: Sequence[pd.Timestamp],
     params: ExtraFeatureParams,
     rows: np.ndarray | None = None,
+    keys: bool = True,
 ) -> pd.DataFrame:
     """:func:`build_extra_features` on one raster around ``events`` and ``cells``."""
     origins_idx = pd.DatetimeIndex(origins)
@@ -294,12 +299,14 @@ def _build_extra_features(
     put("lr_count_night", night, at=True)
     put("lr_share_night", night / denom, at=True)
 
-    keys = {
+    if not keys:
+        return pd.DataFrame(cols, copy=False)
+    key_cols = {
         "origin": np.repeat(origins_idx, len(cells)),
         "cell_x": np.tile(cells["cell_x"].to_numpy(), len(o_day)),
         "cell_y": np.tile(cells["cell_y"].to_numpy(), len(o_day)),
     }
     if rows is not None:
-        keys = {k: v[rows] for k, v in keys.items()}
+        key_cols = {k: v[rows] for k, v in key_cols.items()}
     # one frame over the arrays (no second copy of every column while it is assembled)
-    return pd.DataFrame({**keys, **cols}, copy=False)
+    return pd.DataFrame({**key_cols, **cols}, copy=False)

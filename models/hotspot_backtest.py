@@ -187,17 +187,44 @@ def add_stacked_features(
         spec.tz,
         start=history_start(origins, params),
     )
-    frame = frame.assign(**stacked_baseline_columns(frame, cube, cells, origins, params))
+    frame = with_columns(frame, stacked_baseline_columns(frame, cube, cells, origins, params))
+    del cube
     if not spec.extra_features:
         return frame
+    xparams = ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days)
+    if is_origin_cell_grid(frame, origins, cells):
+        # the frame holds every origin x cell row in that order (training's and serving's
+        # frames do): the lr_* columns are added by position, without key columns to join on
+        extra = build_extra_features(events, cells, origins, xparams, keys=False)
+        return with_columns(frame, {c: extra.pop(c).to_numpy() for c in list(extra.columns)})
     extra = build_extra_features(
-        events,
-        cells,
-        origins,
-        ExtraFeatureParams(tz=spec.tz, horizon_days=spec.horizon_days),
-        subset_positions(frame, origins, cells),
+        events, cells, origins, xparams, subset_positions(frame, origins, cells)
     )
     return join_aligned(frame, extra)
+
+
+def is_origin_cell_grid(
+    frame: pd.DataFrame, origins: pd.DatetimeIndex, cells: pd.DataFrame
+) -> bool:
+    """``frame``'s rows are exactly ``origins`` x ``cells``, origin-major, cells in their
+    given order (what :func:`models.extra_features.build_extra_features` returns), checked
+    one origin at a time (no copy of the key columns)."""
+    n_cells = len(cells)
+    if n_cells == 0 or len(frame) != len(origins) * n_cells:
+        return False
+    cx = cells["cell_x"].to_numpy().astype(np.int64)
+    cy = cells["cell_y"].to_numpy().astype(np.int64)
+    o = pd.DatetimeIndex(frame["origin"])
+    x, y = frame["cell_x"].to_numpy(), frame["cell_y"].to_numpy()
+    if o.tz is None or pd.DatetimeIndex(origins).tz is None:
+        return False
+    wanted = pd.DatetimeIndex(origins).as_unit("ns").asi8
+    got = o.as_unit("ns").asi8
+    for i, origin in enumerate(wanted):
+        a, b = i * n_cells, (i + 1) * n_cells
+        if not ((got[a:b] == origin).all() and (x[a:b] == cx).all() and (y[a:b] == cy).all()):
+            return False
+    return True
 
 
 def subset_positions(
@@ -312,8 +339,20 @@ def join_aligned(frame: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
     )
     if same and keys_strictly_sorted(frame):  # sorted and unique: one to one
         cols = [c for c in more.columns if c not in KEYS]
-        return frame.assign(**{c: more[c].to_numpy() for c in cols})
+        return with_columns(frame, {c: more[c].to_numpy() for c in cols})
     return frame.merge(more, on=KEYS, how="left", validate="one_to_one")
+
+
+def with_columns(frame: pd.DataFrame, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """``frame.assign(**columns)`` (same columns, order, dtypes and values) without its
+    copy of every added array: ``assign`` copies them, so while the city's 32 ``lr_*``
+    columns were joined the process held them twice (1.8 GB more at the peak). The arrays
+    become the new columns as they are (the caller drops its own references); a name that
+    is already a column goes through ``assign``."""
+    if not columns or any(c in frame.columns for c in columns) or len(frame) == 0:
+        return frame.assign(**columns)
+    added = pd.DataFrame(columns, index=frame.index, copy=False)
+    return pd.concat([frame, added], axis=1)
 
 
 def history_start(origins: pd.DatetimeIndex, params: HotspotParams) -> pd.Timestamp:
