@@ -36,6 +36,10 @@ goes on, as the DAGs' other tasks would.
 
 from __future__ import annotations
 
+# isort: off
+import riskwarn  # noqa: F401  (first: its allocator settings precede pyarrow, riskwarn/allocators.py)
+
+# isort: on
 import argparse
 import json
 import resource

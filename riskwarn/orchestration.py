@@ -78,6 +78,12 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
     from riskwarn.service_auth import airflow_auth_env
 
     env.update(airflow_auth_env(settings))
+    # less address space reserved by the allocators, for the tasks' memory budget
+    # (riskwarn/allocators.py); values set by the caller win
+    from riskwarn.allocators import allocator_env
+
+    for name, value in allocator_env().items():
+        env.setdefault(name, value)
     if settings.store_url:
         env["RISKWARN_STORE_URL"] = settings.store_url
     if settings.mlflow_tracking_uri:
