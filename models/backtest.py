@@ -340,8 +340,8 @@ def train_booster(
 
 def _grow(
     params: dict[str, Any],
-    d_fit: xgb.QuantileDMatrix,
-    d_es: xgb.QuantileDMatrix,
+    d_fit: xgb.DMatrix,
+    d_es: xgb.DMatrix,
     es: pd.DataFrame,
     config: ModelConfig,
 ) -> xgb.Booster:
@@ -366,7 +366,7 @@ class SharedMatrices:
 
     def __init__(self) -> None:
         self._key: tuple[Any, ...] | None = None
-        self._mats: tuple[xgb.QuantileDMatrix, xgb.QuantileDMatrix] | None = None
+        self._mats: tuple[xgb.DMatrix, xgb.DMatrix] | None = None
 
     def __call__(
         self,

@@ -59,7 +59,12 @@ class OriginBlocks(xgb.DataIter):
     float32 copy of every row at once; one query group per origin for ranking."""
 
     def __init__(
-        self, frame: pd.DataFrame, features: list[str], objective: str, block_rows: int
+        self,
+        frame: pd.DataFrame,
+        features: list[str],
+        objective: str,
+        block_rows: int,
+        cache_prefix: str | None = None,
     ) -> None:
         self.frame = sorted_by_origin(frame)
         self.features = features
@@ -72,7 +77,10 @@ class OriginBlocks(xgb.DataIter):
                 bounds.append(s)
         self.bounds = [*bounds, len(self.frame)]
         self._i = 0
-        super().__init__(release_data=True)
+        if cache_prefix is None:
+            super().__init__(release_data=True)
+        else:  # pages of an external-memory matrix, cached on disk
+            super().__init__(cache_prefix=cache_prefix, release_data=True, on_host=False)
 
     def next(self, input_data: Callable[..., None]) -> bool:
         if self._i >= len(self.bounds) - 1 or len(self.frame) == 0:
@@ -107,18 +115,53 @@ def quantile_dmatrix(
     features: list[str],
     objective: str,
     params: dict[str, Any],
-    ref: xgb.QuantileDMatrix | None = None,
+    ref: xgb.DMatrix | None = None,
     block_rows: int = 0,
-) -> xgb.QuantileDMatrix:
+) -> xgb.DMatrix:
     """The rows as a :class:`xgboost.QuantileDMatrix` (``hist`` bins, one byte per value)
     fed in blocks of whole origins: the same boosters as :func:`_dmatrix` (XGBoost
     3.2 sketches both the same way; tests/test_training_memory_path.py checks it on a
     small frame), in about a quarter of the float32 matrix instead of a float32 copy plus
     a DMatrix of twice its size. ``ref``: the training matrix whose bins an evaluation
     matrix uses."""
+    block_rows = block_rows or QUANTILE_BLOCK_ROWS
+    if ref is None and len(frame) * len(features) >= EXTERNAL_MEMORY_VALUES:
+        return _external_memory_dmatrix(frame, features, objective, params, block_rows)
     return xgb.QuantileDMatrix(
-        OriginBlocks(frame, features, objective, block_rows or QUANTILE_BLOCK_ROWS),
+        OriginBlocks(frame, features, objective, block_rows),
         max_bin=int(params.get("max_bin", 256)),
         ref=ref,
         nthread=params.get("nthread"),
     )
+
+
+EXTERNAL_MEMORY_VALUES = 1 << 25
+"""A training matrix of at least this many values (rows x features; the small simulation's
+incidents fit rows, 67 M, and the city's, 646 M) is an external-memory one."""
+
+
+def _external_memory_dmatrix(
+    frame: pd.DataFrame,
+    features: list[str],
+    objective: str,
+    params: dict[str, Any],
+    block_rows: int,
+) -> xgb.DMatrix:
+    """:func:`quantile_dmatrix` as an :class:`xgboost.ExtMemQuantileDMatrix`: its bin pages
+    are written to a temporary folder and read back while the trees grow, instead of held.
+    The city's incidents fit rows hold missing values, so XGBoost's in-memory matrix keeps a
+    4-byte bin index per value plus a column-wise copy: about 4.4 GB beside the 3.9 GB
+    frame, past the 8,192 MB task budget. Same sketch (the same blocks), same bins, same
+    boosters (tests/test_training_memory_path.py compares them byte for byte). The folder
+    goes with the matrix."""
+    import tempfile
+    import weakref
+
+    cache = tempfile.TemporaryDirectory(prefix="riskwarn-xgb-")
+    blocks = OriginBlocks(frame, features, objective, block_rows, f"{cache.name}/fit")
+    matrix = xgb.ExtMemQuantileDMatrix(
+        blocks, max_bin=int(params.get("max_bin", 256)), nthread=params.get("nthread")
+    )
+    matrix._riskwarn_blocks = blocks  # type: ignore[attr-defined]  # kept with the matrix
+    weakref.finalize(matrix, cache.cleanup)
+    return matrix

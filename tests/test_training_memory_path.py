@@ -162,6 +162,13 @@ def test_boosters_from_origin_blocks_equal_the_dmatrix_boosters(monkeypatch) -> 
         params["disable_default_eval_metric"] = 1
         monkeypatch.setattr(mx, "QUANTILE_BLOCK_ROWS", 3 * len(cells))  # several blocks
         new = bt.train_booster(params, fit, es, features, cfg)
+        # the same booster from an external-memory fit matrix (the city's size)
+        monkeypatch.setattr(mx, "EXTERNAL_MEMORY_VALUES", 1)
+        ext = bt.train_booster(params, fit, es, features, cfg)
+        monkeypatch.setattr(mx, "EXTERNAL_MEMORY_VALUES", 1 << 25)
+        assert isinstance(mx.quantile_dmatrix(fit, features, objective, params), xgb.DMatrix)
+        assert ext.best_iteration == new.best_iteration
+        assert ext.save_raw("json") == new.save_raw("json")
         old = xgb.train(
             params,
             mx._dmatrix(fit, features, objective),
@@ -323,3 +330,41 @@ def test_the_stacked_frame_holds_its_inputs_once() -> None:
     shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
     assert not is_origin_cell_grid(shuffled, origins, cells)
     assert not is_origin_cell_grid(frame.iloc[1:], origins, cells)
+
+
+def test_an_external_memory_fit_matrix_with_missing_values_grows_the_same_booster() -> None:
+    """The city's fit rows hold missing values (XGBoost then keeps a 4-byte bin index per
+    value in memory); the external-memory matrix gives the same booster, byte for byte."""
+    import xgboost as xgb
+
+    import models.backtest as bt
+    import models.matrices as mx
+
+    rng = np.random.default_rng(5)
+    n_origins, n_cells, n_feat = 30, 400, 6
+    origin = np.repeat(pd.date_range("2024-01-01", periods=n_origins, freq="7D", tz="UTC"), n_cells)
+    x = rng.gamma(1.0, 2.0, size=(n_origins * n_cells, n_feat)).astype(np.float32)
+    x[rng.random(x.shape) < 0.15] = np.nan
+    features = [f"count_{i}" for i in range(n_feat)]
+    frame = pd.DataFrame(x, columns=features).assign(
+        origin=origin,
+        cell_x=np.tile(np.arange(n_cells), n_origins),
+        cell_y=0,
+        label_count=rng.poisson(np.nan_to_num(x[:, 0]) * 0.3).astype(np.int32),
+    )
+    frame["label_any"] = (frame["label_count"] > 0).astype(np.int8)
+    fit, es = frame.iloc[: 24 * n_cells], frame.iloc[24 * n_cells :]
+    for objective in ("rank:pairwise", "count:poisson"):
+        cfg = ModelConfig(objective=objective, max_rounds=25, early_stopping_rounds=5)
+        params = bt._xgb_params(cfg, cfg.grid[1], features, n_cells)
+        params.pop("eval_metric", None)
+        params["disable_default_eval_metric"] = 1
+        d_fit = mx.quantile_dmatrix(fit, features, objective, params, block_rows=3 * n_cells)
+        d_ext = mx._external_memory_dmatrix(fit, features, objective, params, 3 * n_cells)
+        assert isinstance(d_ext, xgb.ExtMemQuantileDMatrix)
+        boosters = []
+        for d in (d_fit, d_ext):
+            d_es = mx.quantile_dmatrix(es, features, objective, params, ref=d)
+            boosters.append(bt._grow(params, d, d_es, es, cfg))
+        assert boosters[0].best_iteration == boosters[1].best_iteration
+        assert boosters[0].save_raw("json") == boosters[1].save_raw("json")
