@@ -65,6 +65,13 @@ def _inc_row(i: int, same: bool = False) -> str:
     )
 
 
+def _field(i: int, at: int, value: str) -> str:
+    """Row ``i`` (an id of its own) with field ``at`` replaced by ``value``."""
+    fields = _inc_row(i).split(",")
+    fields[at] = value
+    return ",".join(fields)
+
+
 def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
     rows = [_inc_row(i, same=True) for i in range(n)]
     rnd = random.Random(seed)
@@ -100,6 +107,25 @@ def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
         _inc_row(28).replace(",30.0281,", ",inf,"),  # infinity
         _inc_row(29).replace(",30.0291,", ",30.0291 ,"),  # trailing space
         ",,,,,,,,,,,",  # all empty
+        # times and numbers beside the fixed-width / plain-decimal shortcuts (fastparse)
+        _field(30, 1, "2023-7-07 06:30:00"),  # short field
+        _field(31, 1, " 2023-08-08 07:31:00"),  # padded
+        _field(32, 1, "2023-09-09 24:00:00"),  # hour 24
+        _field(33, 1, "2023-10-10 09:33:60"),  # second 60
+        _field(34, 1, "2023-02-29 10:34:00"),  # not a leap year
+        _field(35, 1, "2024-02-29 11:35:00"),  # leap day
+        _field(37, 1, "2023-02-14T13:37:00"),  # another separator
+        _field(38, 1, "２０２３-03-15 14:38:00"),  # wide digits
+        _field(39, 2, "2023-04-16 15:39:00.5"),  # longer
+        _field(40, 1, "2023-00-17 16:40:00"),  # month 0
+        _field(41, 7, "+116.0415"),  # plus sign
+        _field(42, 7, "116."),  # no decimals
+        _field(43, 8, "30.1234567890123456"),  # more digits than a double holds
+        _field(44, 7, "00116.0445"),  # leading zeros
+        _field(45, 7, "１１６.0455"),  # wide digits
+        _field(46, 6, "-0"),  # severity -0
+        _field(47, 6, "2.5"),  # severity not whole
+        _field(48, 8, "-30.5"),  # negative (outside the area)
     ]
     for d in defects:
         rows.insert(rnd.randrange(len(rows)), d)
@@ -124,6 +150,8 @@ def _new_path(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(flow, "CSV_HASH_LATER", on)
     monkeypatch.setattr(mapping_mod, "_SAMPLE_ROWS", 5_000 if on else 10**12)
     monkeypatch.setattr(mapping_mod, "FAST_NUMBERS", on)
+    monkeypatch.setattr(mapping_mod, "ARROW_NUMBERS", on)
+    monkeypatch.setattr(mapping_mod, "ARROW_TIMES", on)
 
 
 def _run(mapping: SourceMapping, path: Path, arrow: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
