@@ -147,6 +147,7 @@ def _new_path(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new CSV path (on) or the old one: pandas parse, every row hashed while
     mapping, every rule column factorized first, numbers through Python objects."""
     monkeypatch.setattr(lines, "USE_ARROW", on)
+    monkeypatch.setattr(lines, "SKIP_DROPPED", on)
     monkeypatch.setattr(flow, "CSV_HASH_LATER", on)
     monkeypatch.setattr(mapping_mod, "_SAMPLE_ROWS", 5_000 if on else 10**12)
     monkeypatch.setattr(mapping_mod, "FAST_NUMBERS", on)

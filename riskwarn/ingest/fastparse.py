@@ -51,17 +51,7 @@ def plain_numbers(text: pd.Series) -> pd.Series | None:
     arr = _arrow_text(text)
     if arr is None or len(arr) == 0 or arr.null_count == len(arr):
         return None
-    plain = pc.match_substring_regex(arr, _PLAIN)
-    if not pc.all(pc.fill_null(plain, True)).as_py():
-        return None
-    digits = pc.subtract(
-        pc.utf8_length(arr),
-        pc.add(
-            pc.cast(pc.starts_with(arr, "-"), pa.int32()),
-            pc.cast(pc.match_substring(arr, "."), pa.int32()),
-        ),
-    )
-    if (pc.max(digits).as_py() or 0) > PLAIN_DIGITS:
+    if not _all_plain(arr):
         return None
     if arr.null_count == 0 and not pc.any(pc.match_substring(arr, ".")).as_py():
         values = pc.cast(arr, pa.int64()).to_numpy()
@@ -69,6 +59,46 @@ def plain_numbers(text: pd.Series) -> pd.Series | None:
         values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
         values = np.asarray(values, dtype=np.float64)
     return pd.Series(values, index=text.index, name=text.name)
+
+
+_NUMBER_BYTES = np.zeros(256, dtype=bool)
+_NUMBER_BYTES[list(b"-.0123456789")] = True
+
+
+def _all_plain(arr: pa.Array) -> bool:
+    """Whether every valid value is ``-?digits(.digits)?`` (:data:`_PLAIN`) of at most
+    :data:`PLAIN_DIGITS` digits, by byte counts instead of a regular expression: only
+    the bytes ``-.0-9``; a ``-`` only first, a ``.`` at most once and between digits."""
+    if arr.null_count:
+        arr = arr.drop_null()
+    n = len(arr)
+    size = pc.binary_length(arr)
+    if not n or pc.max(size).as_py() > PLAIN_DIGITS + 2 or pc.min(size).as_py() < 1:
+        return False  # (a longer text has more digits or is not plain)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(arr.buffers()[1], dtype=off_type)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    if not _NUMBER_BYTES[data].all():
+        return False
+
+    def count(flags: pa.Array) -> int:
+        return int(pc.sum(flags).as_py() or 0)
+
+    signed, dotted = pc.starts_with(arr, "-"), pc.match_substring(arr, ".")
+    minus, dots = count(signed), count(dotted)
+    if int(np.count_nonzero(data == 45)) != minus or int(np.count_nonzero(data == 46)) != dots:
+        return False  # a "-" not first, or two "." in a value
+    if minus or dots:  # digits = bytes - sign - point
+        i32 = pa.int32()
+        digits = pc.subtract(size, pc.add(pc.cast(signed, i32), pc.cast(dotted, i32)))
+        if pc.max(digits).as_py() > PLAIN_DIGITS:
+            return False
+    elif pc.max(size).as_py() > PLAIN_DIGITS:
+        return False
+    for edge in (pc.starts_with(arr, "."), pc.starts_with(arr, "-."), pc.ends_with(arr, ".")):
+        if pc.any(edge).as_py():
+            return False
+    return not pc.any(pc.equal(arr, "-")).as_py()
 
 
 def _layout(fmt: str) -> list[tuple[str, int, int]] | None:

@@ -44,6 +44,9 @@ _UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig")  # Arrow reads these bytes as they 
 # plain line bodies are parsed by pyarrow.csv (see CsvRecords._arrow_frame); False: by
 # pandas' C parser always (the old path, kept for the equivalence tests)
 USE_ARROW = True
+# columns the mapping only drops are left out of the Arrow parse (never converted, never
+# in the frame); False: every column (the old path, kept for the equivalence tests)
+SKIP_DROPPED = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,14 @@ class _Utf8(io.RawIOBase):
     def close(self) -> None:
         self._text.close()
         super().close()
+
+
+def only_dropped(mapping: SourceMapping) -> set[str]:
+    """Columns under ``drop`` that the mapping does not also read, pseudonymise or keep
+    (``not_personal``): no stage looks at their values (:func:`~riskwarn.ingest.raw_rows.sanitize_raw`
+    removes them first), so the Arrow parse leaves them out."""
+    pseud = {c for cols in mapping.pseudonymise.values() for c in cols}
+    return set(mapping.drop) - set(mapping.source_columns) - pseud - set(mapping.not_personal)
 
 
 def ascii_compatible(encoding: str) -> bool:
@@ -509,20 +520,22 @@ class CsvRecords:
             except (UnicodeError, LookupError):
                 return None
         generated = [f"c{i}" for i in range(self.ncols)]
+        unread = only_dropped(self.mapping) if SKIP_DROPPED else set()
+        keep = [i for i in range(self.ncols) if str(names[i]) not in unread]
         try:
-            tables = [self._arrow_table(p, generated) for p in pieces]
+            tables = [self._arrow_table(p, generated, [generated[i] for i in keep]) for p in pieces]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         table = pa.concat_tables(tables)
         dtype = pd.StringDtype("pyarrow", na_value=np.nan)
         frame = pd.DataFrame(
-            {i: pd.array(table.column(i), dtype=dtype) for i in range(self.ncols)},
+            {j: pd.array(table.column(j), dtype=dtype) for j in range(len(keep))},
             index=pd.RangeIndex(table.num_rows),
         )
-        frame.columns = names
+        frame.columns = names[keep]
         return frame
 
-    def _arrow_table(self, piece: bytes, generated: list[str]) -> Any:
+    def _arrow_table(self, piece: bytes, generated: list[str], include: list[str]) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -543,6 +556,7 @@ class CsvRecords:
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(generated, pa.large_string()),
+                include_columns=include,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 check_utf8=True,
