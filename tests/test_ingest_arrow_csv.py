@@ -394,3 +394,76 @@ def test_pseudonyms_are_the_hmac_of_each_value(key: str) -> None:
     assert [pseudonym(v, key) for v in values if isinstance(v, str) and v.strip()] == [
         e for e in expected if e
     ]
+
+
+def _city_disputes(n: int) -> list[str]:
+    """Disputes rows whose times and coordinates are nearly all distinct (as in the
+    city's register), so that a big chunk takes the whole-column shortcuts."""
+    out = []
+    for i in range(n):
+        t = (datetime(2023, 1, 1) + timedelta(minutes=11 * i)).strftime("%Y-%m-%d %H:%M:%S")
+        f = _dis_row(i).split(",")
+        f[1], f[5], f[6] = t, f"116.{i:06d}", f"30.{i * 37 % 10**6:06d}"
+        out.append(",".join(f))
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
+def test_big_disputes_with_bad_rows_deep_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """One big chunk (times by NumPy, numbers by Arrow, dropped columns not parsed) with
+    bad rows spread through it and at its end; old and new give the same batch, and the
+    frames of the new path hold no column the mapping only drops (names, phones, free
+    text)."""
+    mapping = _mapping("sim_disputes.yaml", chunk_rows=200_000)
+    rows = _city_disputes(25_000)
+    for at, field, value in [
+        (3_000, 1, "2023-02-30 10:00:00"),  # impossible
+        (7_000, 1, "2023-2-03 10:00:00"),  # short field (pandas reads it)
+        (9_000, 1, " 2023-02-03 10:00:00"),  # padded (pandas reads it)
+        (10_000, 1, "yesterday"),
+        (11_000, 5, "116.5e0"),  # exponent
+        (13_000, 6, "91.0"),  # bad coordinates
+        (15_000, 13, "two"),  # wrong type
+        (17_000, 14, "+12.5"),  # plus sign
+        (19_000, 0, rows[18_999].split(",")[0]),  # duplicate id, other content
+        (24_998, 1, "2023-13-01 00:00:00"),  # deep, near the end
+    ]:
+        f = rows[at].split(",")
+        f[field] = value
+        rows[at] = ",".join(f)
+    rows.insert(21_000, rows[20_000])  # identical duplicate
+    rows.insert(24_990, rows[24_989] + ",extra")  # a bad line deep in the file
+    path = _write(tmp_path / "disputes.csv", DIS_HEADER + "\n" + "\n".join(rows) + "\n", encoding)
+    batch, arrow_chunks = _both(mapping, path, monkeypatch)
+    assert arrow_chunks >= 1
+    assert set(batch.reasons) >= {
+        "bad_line",
+        "impossible_date:opened_at",
+        "unparseable_date:opened_at",
+        "unparseable_number:n_parties",
+        "duplicate_id_conflict",
+    }
+    assert batch.duplicates == 1
+    _new_path(True, monkeypatch)
+    from riskwarn.ingest.read import read_raw_chunks
+
+    frames = [c.frame for c in read_raw_chunks(mapping, path, [])]
+    for dropped in ("甲方姓名", "甲方联系电话", "纠纷简述", "登记人"):
+        assert all(dropped not in f.columns for f in frames)
+
+
+def test_bad_encoding_in_a_dropped_column_deep_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invalid gb18030 byte in a name (a column only dropped) late in a big file: the
+    new path must not hide it by skipping the column, it ends as the old path ends."""
+    mapping = _mapping("sim_disputes.yaml", chunk_rows=200_000)
+    rows = _city_disputes(22_000)
+    data = (DIS_HEADER + "\n" + "\n".join(rows) + "\n").encode("gb18030")
+    cut = data.rfind("张".encode("gb18030"), 0, len(data) - 2_000)
+    path = tmp_path / "disputes.csv"
+    path.write_bytes(data[:cut] + b"\x80\xff" + data[cut + 2 :])
+    batch, _ = _both(mapping, path, monkeypatch)
+    assert batch.reasons == {"bad_encoding": 1}  # the whole file, as before
