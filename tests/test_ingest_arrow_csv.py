@@ -396,6 +396,35 @@ def test_pseudonyms_are_the_hmac_of_each_value(key: str) -> None:
     ]
 
 
+@pytest.mark.parametrize("block_bytes", [lines.BLOCK_BYTES, 4096])
+def test_bom_character_at_the_start_of_a_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """A U+FEFF (UTF-8 bytes EF BB BF) starting a line in the middle of the file: when
+    that line begins a piece (right after the header, after a bad line, at a block
+    boundary), pyarrow.csv took it for a file's BOM and dropped it, pandas keeps it; the
+    Arrow path must give what pandas gives (failed before the fix: the ids differed)."""
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block_bytes)
+    mapping = _mapping("sim_incidents.yaml", chunk_rows=100)
+    rows = [_inc_row(i, same=True) for i in range(400)]
+    bom = "\ufeff"
+    rows[0] = bom + rows[0]  # right after the header: the first piece
+    rows[120] += ",one,too,many"  # a bad line: the next line starts a piece
+    rows[121] = bom + rows[121]
+    body = INC_HEADER + "\n" + "\n".join(rows) + "\n"
+    # the line starting the second block (blocks are cut at the last line end)
+    second = body.encode()[:block_bytes].rfind(b"\n") + 1
+    at = body.encode()[:second].count(b"\n") - 1  # its index in rows
+    if block_bytes < len(body.encode()):
+        assert 0 < at < len(rows) and at not in (120, 121)
+        rows[at] = bom + rows[at]
+        body = INC_HEADER + "\n" + "\n".join(rows) + "\n"
+    path = _write(tmp_path / "bom.csv", body)
+    batch, _ = _both(mapping, path, monkeypatch)
+    assert batch.read == len(rows)
+    assert batch.reasons.get("bad_line") == 1
+
+
 def _city_disputes(n: int) -> list[str]:
     """Disputes rows whose times and coordinates are nearly all distinct (as in the
     city's register), so that a big chunk takes the whole-column shortcuts."""

@@ -500,7 +500,9 @@ class CsvRecords:
         two delimiters, checked line by line above to be ``ncols`` fields), no NUL
         byte, a single-byte delimiter. The column names are pandas' own, read from the
         header line alone; a body that is not valid text in the encoding (Arrow checks
-        UTF-8 as strictly as Python) is left to pandas, which raises as before."""
+        UTF-8 as strictly as Python) is left to pandas, which raises as before. A piece
+        that starts with U+FEFF is left to pandas too: Arrow drops it as a file's BOM,
+        pandas keeps it as text (pieces follow the header, so it is never the file's)."""
         if not pieces:
             return None
         if len(self.delimiter.encode()) != 1 or self.delimiter in '"\r\n':
@@ -519,6 +521,8 @@ class CsvRecords:
                 pieces = [p.decode(self.encoding).encode("utf-8") for p in pieces]
             except (UnicodeError, LookupError):
                 return None
+        if any(p.startswith(codecs.BOM_UTF8) for p in pieces):
+            return None
         generated = [f"c{i}" for i in range(self.ncols)]
         unread = only_dropped(self.mapping) if SKIP_DROPPED else set()
         keep = [i for i in range(self.ncols) if str(names[i]) not in unread]
