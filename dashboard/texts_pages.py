@@ -248,6 +248,14 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "训练完成：新版本 {v} **未通过**上线门槛，{promoted}。",
         "en": "Done: new version {v} **fails** the gate and {promoted}.",
     },
+    "retrain_not_trained": {
+        "zh": "训练结束：**未训练**新模型，当前服役模型保持不变。原因：{reason}。",
+        "en": "Done: **not trained**, the serving model is unchanged. Why: {reason}.",
+    },
+    "retrain_not_trained_why": {
+        "zh": "数据中还没有可供模型学习的内容（详见 Airflow 日志）",
+        "en": "the data hold nothing a model could learn from yet (see the Airflow log)",
+    },
     "retrain_promoted": {"zh": "已启用为服役模型", "en": "now serves"},
     "retrain_not_promoted": {"zh": "当前服役模型保持不变", "en": "the serving model is unchanged"},
     "af_none": {"zh": "未开始", "en": "not started"},

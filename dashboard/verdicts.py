@@ -340,6 +340,34 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     return lines
 
 
+def retrain_words(
+    outcome: Mapping[str, Any], gate: Mapping[str, Any] | None, lang: str
+) -> tuple[str, str]:
+    """What a finished retrain says: ``(kind, words)``, kind ``success`` (gate passed),
+    ``warning`` (gate failed) or ``info`` (not trained: the data held nothing to learn,
+    :class:`models.gate.NothingToLearn`; no version, no gate). ``outcome`` is what
+    ``riskwarn.pipeline.train_domain`` returned, ``gate`` the run's gate.json if any."""
+    if outcome.get("not_trained"):
+        reason = outcome.get("not_trained_zh") if lang == "zh" else outcome.get("not_trained")
+        reason = str(reason or t("retrain_not_trained_why", lang)).rstrip("。.")
+        return "info", t("retrain_not_trained", lang, reason=reason)
+    passed = gate.get("passed") if gate else str(outcome.get("gate", "")).startswith("gate PASS")
+    words = t(
+        "retrain_result_pass" if passed else "retrain_result_fail",
+        lang,
+        v=outcome.get("version") or "—",
+        promoted=t("retrain_promoted" if outcome.get("promoted") else "retrain_not_promoted", lang),
+    )
+    if gate and not passed:
+        failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
+        words += " " + t(
+            "vd_gate_failed",
+            lang,
+            checks=("；" if lang == "zh" else "; ").join(check_words(c, lang) for c in failed),
+        )
+    return ("success" if passed else "warning"), words
+
+
 def status_words(v: Verdict, lang: str) -> str:
     """The verdict's headline: passes / fails its gate (and promoted by force)."""
     text = t(f"vd_status_{v.status}", lang)

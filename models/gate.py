@@ -21,7 +21,12 @@ class NothingToLearn(ValueError):
     """A domain's data hold no label a model could learn from before any evaluation
     origin (e.g. no site failure in the training rows): nothing is trained, logged or
     gated, and the champion (if any) keeps serving. ``riskwarn.pipeline.train_domain``
-    reports it as *not trained* instead of failing the run."""
+    reports it as *not trained* instead of failing the run. The message is English;
+    ``zh`` is the same reason in Chinese (for the dashboard's Chinese pages), if given."""
+
+    def __init__(self, reason: str, zh: str | None = None) -> None:
+        super().__init__(reason)
+        self.zh = zh
 
 
 NOT_WORSE_HEADLINE = "pai@0.05"

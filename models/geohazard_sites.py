@@ -434,7 +434,9 @@ def run_site_backtest(
                 )
             )
     if model is None:
-        raise NothingToLearn(no_failure_reason(table, eval_origins))
+        raise NothingToLearn(
+            no_failure_reason(table, eval_origins), zh=no_failure_reason(table, eval_origins, "zh")
+        )
     return SiteBacktest(pd.concat(out, ignore_index=True), model, pd.DataFrame(fits))
 
 

@@ -514,12 +514,22 @@ def fit_site_model(
     return model, threshold
 
 
-def no_failure_reason(table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp]) -> str:
-    """Why no evaluation origin could be trained: the failures the site table holds."""
+def no_failure_reason(
+    table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], lang: str = "en"
+) -> str:
+    """Why no evaluation origin could be trained: the failures the site table holds (in
+    English, or in Chinese with ``lang="zh"``)."""
     origins = pd.DatetimeIndex(table["origin"])
     span = f"{origins.min():%Y-%m-%d} .. {origins.max():%Y-%m-%d}" if len(table) else "none"
     first = min(eval_origins) if len(eval_origins) else None
     before = int(table.loc[origins < first, LABEL].sum()) if first is not None else 0
+    if lang == "zh":
+        return (
+            "所有评估起点的训练数据中都没有失稳记录：站点表（"
+            f"{span if len(table) else '无数据'}，共 {int(table[LABEL].sum())} 行失稳记录，"
+            f"首个评估起点之前 {before} 行）没有可供模型学习的内容；请载入跨越一次失稳的"
+            "读数（更多月份），或稍后再训练"
+        )
     return (
         "no evaluation origin has a failure in its training rows: the site table "
         f"({span}, {int(table[LABEL].sum())} failure row(s), {before} before the first "

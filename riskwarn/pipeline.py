@@ -117,7 +117,8 @@ def train_domain(
     gate decision and whether the champion moved. The one entry point of the
     ``train_models`` DAG and of ``riskwarn train``. When the data hold nothing to learn
     yet (:class:`models.gate.NothingToLearn`, e.g. no site failure in any training rows)
-    nothing is logged and the result says ``not_trained`` with the reason (run id and
+    nothing is logged and the result says ``not_trained`` with the reason (and
+    ``not_trained_zh``, the reason in Chinese or None; run id and
     version None, champion unchanged): a rebuild goes on instead of failing.
     """
     opts = options or TrainOptions()
@@ -149,6 +150,7 @@ def train_domain(
             "promoted": False,
             "champion_before": before,
             "not_trained": str(exc),
+            "not_trained_zh": exc.zh,  # the reason in Chinese (None if not given)
         }
     finally:
         store.close()

@@ -147,6 +147,54 @@ def test_without_a_recorded_gate_the_version_tag_still_decides_and_else_it_says_
     assert "未记录门槛结果" in "".join(verdicts.verdict_lines(u, "zh", TZ))
 
 
+def test_a_domain_not_trained_says_not_trained_with_its_reason_in_both_languages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retrain whose data held nothing to learn (models.gate.NothingToLearn: the
+    pipeline returns ``not_trained`` with the reason, no version, no gate) was shown as
+    "new version — fails the gate" (failed before the fix: the page had no such words,
+    it took every outcome without "gate PASS" for a failed gate)."""
+    from models.gate import NothingToLearn
+    from models.geohazard_sites import run_site_backtest, site_config
+    from riskwarn import pipeline
+    from riskwarn.settings import Settings
+    from tests.test_training_not_trained import _table
+
+    table = _table(failures=False)
+    evals = list(pd.DatetimeIndex(table["origin"].unique())[-10:])
+    with pytest.raises(NothingToLearn) as info:  # the real reason, as the trainer raises it
+        run_site_backtest(table, evals, site_config("geohazard"))
+
+    def nothing(*_a: object, **_k: object) -> None:
+        raise info.value
+
+    monkeypatch.setattr(pipeline, "_train_sites", nothing)
+    outcome = pipeline.train_domain(
+        Settings(home=tmp_path / "home"), "geohazard", pd.Timestamp("2026-01-01", tz="UTC")
+    )
+    kind, zh = verdicts.retrain_words(outcome, None, "zh")
+    assert kind == "info" and "**未训练**新模型" in zh and "未通过" not in zh
+    assert "0 行失稳记录" in zh and "2025-10-01 .. 2025-11-09" in zh
+    assert not re.search("[A-Za-z]", zh), zh  # no English on Chinese pages
+    kind, en = verdicts.retrain_words(outcome, None, "en")
+    assert kind == "info" and "**not trained**" in en and "fails" not in en
+    assert "0 failure row(s)" in en
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)
+    # an outcome without the Chinese reason (an older run): a Chinese sentence still
+    _, zh_old = verdicts.retrain_words({**outcome, "not_trained_zh": None}, None, "zh")
+    assert "未训练" in zh_old and not re.search("[A-Za-z]", zh_old.replace("Airflow", ""))
+    # trained outcomes read as before
+    passed = {"version": "3", "gate": "gate PASS: ...", "promoted": True}
+    assert verdicts.retrain_words(passed, None, "en") == (
+        "success",
+        "Done: new version 3 **passes** the gate and now serves.",
+    )
+    failed = {"version": "4", "gate": "gate FAIL", "promoted": False}
+    check = {"check": "x", "ok": False, "metric": "auc", "diff": -0.1, "ci": [-0.2, -0.05]}
+    kind, words = verdicts.retrain_words(failed, {"passed": False, "checks": [check]}, "zh")
+    assert kind == "warning" and "**未通过**上线门槛" in words and "未通过的门槛检查" in words
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -254,6 +302,61 @@ def test_retrain_asks_for_confirmation_before_anything_is_triggered(
     next(b for b in at.button if b.key == "retrain_yes").click().run()
     assert triggered == ["incidents"]
     assert at.session_state["retrain_run"]["dag_run_id"] == "manual__1"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_finished_retrain_that_trained_nothing_reads_not_trained(
+    home: Path, monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    """The page itself, with the Airflow answers of a run whose training task returned
+    ``not_trained`` (failed before the fix: it said the new version fails the gate)."""
+    from dashboard import airflow_api
+
+    outcome = {
+        "domain": "geohazard",
+        "mlflow_run_id": None,
+        "version": None,
+        "gate": "not trained: no evaluation origin has a failure in its training rows",
+        "promoted": False,
+        "champion_before": None,
+        "not_trained": "no evaluation origin has a failure in its training rows",
+        "not_trained_zh": "所有评估起点的训练数据中都没有失稳记录",
+    }
+    monkeypatch.setattr(airflow_api, "reachable", lambda cfg: True)
+    monkeypatch.setattr(
+        airflow_api,
+        "progress",
+        lambda cfg, run_id: {
+            "state": "success",
+            "tasks": {"domains": "success", "train": "success"},
+            "start_date": "2026-12-04T06:00:00Z",
+            "end_date": "2026-12-04T06:05:00Z",
+        },
+    )
+    monkeypatch.setattr(airflow_api, "result", lambda cfg, run_id: outcome)
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "data_scientist")
+    at.session_state["user"] = User(username, "Ana", "data_scientist")
+    at.session_state["lang"] = lang
+    at.session_state["retrain_run"] = {
+        "dag_run_id": "manual__2",
+        "domain": "geohazard",
+        "requested_at": pd.Timestamp("2026-12-04 06:00", tz="UTC"),
+        "finished": True,
+    }
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    said = [m.value for m in [*at.info, *at.warning, *at.success]]
+    if lang == "zh":
+        assert any("未训练" in s and "失稳记录" in s for s in said), said
+        assert not any("上线门槛" in s for s in said), said
+    else:
+        assert any("not trained" in s and "no evaluation origin" in s for s in said), said
+        assert not any("gate" in s for s in said), said
 
 
 def test_metrics_table_shows_a_dash_for_empty_cells(home: Path) -> None:

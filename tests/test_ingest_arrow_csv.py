@@ -65,6 +65,13 @@ def _inc_row(i: int, same: bool = False) -> str:
     )
 
 
+def _field(i: int, at: int, value: str) -> str:
+    """Row ``i`` (an id of its own) with field ``at`` replaced by ``value``."""
+    fields = _inc_row(i).split(",")
+    fields[at] = value
+    return ",".join(fields)
+
+
 def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
     rows = [_inc_row(i, same=True) for i in range(n)]
     rnd = random.Random(seed)
@@ -100,6 +107,25 @@ def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
         _inc_row(28).replace(",30.0281,", ",inf,"),  # infinity
         _inc_row(29).replace(",30.0291,", ",30.0291 ,"),  # trailing space
         ",,,,,,,,,,,",  # all empty
+        # times and numbers beside the fixed-width / plain-decimal shortcuts (fastparse)
+        _field(30, 1, "2023-7-07 06:30:00"),  # short field
+        _field(31, 1, " 2023-08-08 07:31:00"),  # padded
+        _field(32, 1, "2023-09-09 24:00:00"),  # hour 24
+        _field(33, 1, "2023-10-10 09:33:60"),  # second 60
+        _field(34, 1, "2023-02-29 10:34:00"),  # not a leap year
+        _field(35, 1, "2024-02-29 11:35:00"),  # leap day
+        _field(37, 1, "2023-02-14T13:37:00"),  # another separator
+        _field(38, 1, "２０２３-03-15 14:38:00"),  # wide digits
+        _field(39, 2, "2023-04-16 15:39:00.5"),  # longer
+        _field(40, 1, "2023-00-17 16:40:00"),  # month 0
+        _field(41, 7, "+116.0415"),  # plus sign
+        _field(42, 7, "116."),  # no decimals
+        _field(43, 8, "30.1234567890123456"),  # more digits than a double holds
+        _field(44, 7, "00116.0445"),  # leading zeros
+        _field(45, 7, "１１６.0455"),  # wide digits
+        _field(46, 6, "-0"),  # severity -0
+        _field(47, 6, "2.5"),  # severity not whole
+        _field(48, 8, "-30.5"),  # negative (outside the area)
     ]
     for d in defects:
         rows.insert(rnd.randrange(len(rows)), d)
@@ -121,9 +147,12 @@ def _new_path(on: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     """The new CSV path (on) or the old one: pandas parse, every row hashed while
     mapping, every rule column factorized first, numbers through Python objects."""
     monkeypatch.setattr(lines, "USE_ARROW", on)
+    monkeypatch.setattr(lines, "SKIP_DROPPED", on)
     monkeypatch.setattr(flow, "CSV_HASH_LATER", on)
     monkeypatch.setattr(mapping_mod, "_SAMPLE_ROWS", 5_000 if on else 10**12)
     monkeypatch.setattr(mapping_mod, "FAST_NUMBERS", on)
+    monkeypatch.setattr(mapping_mod, "ARROW_NUMBERS", on)
+    monkeypatch.setattr(mapping_mod, "ARROW_TIMES", on)
 
 
 def _run(mapping: SourceMapping, path: Path, arrow: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -365,3 +394,105 @@ def test_pseudonyms_are_the_hmac_of_each_value(key: str) -> None:
     assert [pseudonym(v, key) for v in values if isinstance(v, str) and v.strip()] == [
         e for e in expected if e
     ]
+
+
+@pytest.mark.parametrize("block_bytes", [lines.BLOCK_BYTES, 4096])
+def test_bom_character_at_the_start_of_a_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
+) -> None:
+    """A U+FEFF (UTF-8 bytes EF BB BF) starting a line in the middle of the file: when
+    that line begins a piece (right after the header, after a bad line, at a block
+    boundary), pyarrow.csv took it for a file's BOM and dropped it, pandas keeps it; the
+    Arrow path must give what pandas gives (failed before the fix: the ids differed)."""
+    monkeypatch.setattr(lines, "BLOCK_BYTES", block_bytes)
+    mapping = _mapping("sim_incidents.yaml", chunk_rows=100)
+    rows = [_inc_row(i, same=True) for i in range(400)]
+    bom = "\ufeff"
+    rows[0] = bom + rows[0]  # right after the header: the first piece
+    rows[120] += ",one,too,many"  # a bad line: the next line starts a piece
+    rows[121] = bom + rows[121]
+    body = INC_HEADER + "\n" + "\n".join(rows) + "\n"
+    # the line starting the second block (blocks are cut at the last line end)
+    second = body.encode()[:block_bytes].rfind(b"\n") + 1
+    at = body.encode()[:second].count(b"\n") - 1  # its index in rows
+    if block_bytes < len(body.encode()):
+        assert 0 < at < len(rows) and at not in (120, 121)
+        rows[at] = bom + rows[at]
+        body = INC_HEADER + "\n" + "\n".join(rows) + "\n"
+    path = _write(tmp_path / "bom.csv", body)
+    batch, _ = _both(mapping, path, monkeypatch)
+    assert batch.read == len(rows)
+    assert batch.reasons.get("bad_line") == 1
+
+
+def _city_disputes(n: int) -> list[str]:
+    """Disputes rows whose times and coordinates are nearly all distinct (as in the
+    city's register), so that a big chunk takes the whole-column shortcuts."""
+    out = []
+    for i in range(n):
+        t = (datetime(2023, 1, 1) + timedelta(minutes=11 * i)).strftime("%Y-%m-%d %H:%M:%S")
+        f = _dis_row(i).split(",")
+        f[1], f[5], f[6] = t, f"116.{i:06d}", f"30.{i * 37 % 10**6:06d}"
+        out.append(",".join(f))
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "utf-8"])
+def test_big_disputes_with_bad_rows_deep_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
+    """One big chunk (times by NumPy, numbers by Arrow, dropped columns not parsed) with
+    bad rows spread through it and at its end; old and new give the same batch, and the
+    frames of the new path hold no column the mapping only drops (names, phones, free
+    text)."""
+    mapping = _mapping("sim_disputes.yaml", chunk_rows=200_000)
+    rows = _city_disputes(25_000)
+    for at, field, value in [
+        (3_000, 1, "2023-02-30 10:00:00"),  # impossible
+        (7_000, 1, "2023-2-03 10:00:00"),  # short field (pandas reads it)
+        (9_000, 1, " 2023-02-03 10:00:00"),  # padded (pandas reads it)
+        (10_000, 1, "yesterday"),
+        (11_000, 5, "116.5e0"),  # exponent
+        (13_000, 6, "91.0"),  # bad coordinates
+        (15_000, 13, "two"),  # wrong type
+        (17_000, 14, "+12.5"),  # plus sign
+        (19_000, 0, rows[18_999].split(",")[0]),  # duplicate id, other content
+        (24_998, 1, "2023-13-01 00:00:00"),  # deep, near the end
+    ]:
+        f = rows[at].split(",")
+        f[field] = value
+        rows[at] = ",".join(f)
+    rows.insert(21_000, rows[20_000])  # identical duplicate
+    rows.insert(24_990, rows[24_989] + ",extra")  # a bad line deep in the file
+    path = _write(tmp_path / "disputes.csv", DIS_HEADER + "\n" + "\n".join(rows) + "\n", encoding)
+    batch, arrow_chunks = _both(mapping, path, monkeypatch)
+    assert arrow_chunks >= 1
+    assert set(batch.reasons) >= {
+        "bad_line",
+        "impossible_date:opened_at",
+        "unparseable_date:opened_at",
+        "unparseable_number:n_parties",
+        "duplicate_id_conflict",
+    }
+    assert batch.duplicates == 1
+    _new_path(True, monkeypatch)
+    from riskwarn.ingest.read import read_raw_chunks
+
+    frames = [c.frame for c in read_raw_chunks(mapping, path, [])]
+    for dropped in ("甲方姓名", "甲方联系电话", "纠纷简述", "登记人"):
+        assert all(dropped not in f.columns for f in frames)
+
+
+def test_bad_encoding_in_a_dropped_column_deep_in_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An invalid gb18030 byte in a name (a column only dropped) late in a big file: the
+    new path must not hide it by skipping the column, it ends as the old path ends."""
+    mapping = _mapping("sim_disputes.yaml", chunk_rows=200_000)
+    rows = _city_disputes(22_000)
+    data = (DIS_HEADER + "\n" + "\n".join(rows) + "\n").encode("gb18030")
+    cut = data.rfind("张".encode("gb18030"), 0, len(data) - 2_000)
+    path = tmp_path / "disputes.csv"
+    path.write_bytes(data[:cut] + b"\x80\xff" + data[cut + 2 :])
+    batch, _ = _both(mapping, path, monkeypatch)
+    assert batch.reasons == {"bad_encoding": 1}  # the whole file, as before

@@ -1,11 +1,12 @@
 """``kill -9`` of the consumer between a step's evaluation and its publish (issue 16), with
 real processes, a real Mosquitto broker, PostgreSQL, a local SMTP server and a webhook.
 
-The consumer SIGKILLs itself (test hook ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH``) at the
-first publish that holds a delivered (orange/red) change: the readings are in the lake
-and acknowledged, the red is evaluated, nothing of it is in the serving store. After a
-restart, with no new reading sent, the red must be published exactly once and delivered
-exactly once (one e-mail, one signed webhook); a second restart publishes nothing.
+The consumer SIGKILLs itself (test hook ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH``, active
+with ``RISKWARN_TESTING`` only) at the first publish that holds a delivered (orange/red)
+change: the readings are in the lake and acknowledged, the red is evaluated, nothing of it
+is in the serving store. After a restart, with no new reading sent, the red must be
+published exactly once and delivered exactly once (one e-mail, one signed webhook); a
+second restart publishes nothing.
 
 Before the restart evaluated its warmed-up sites, the red waited for the slope's next
 reading (up to 10 min in the field, never in this test): checked by running this test
@@ -65,6 +66,7 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
             "RISKWARN_HOME": str(settings.home),
             "RISKWARN_STORE_URL": pg_url,
             "RW_CRASH_PUB_SECRET": SECRET,
+            "RISKWARN_TESTING": "1",
             "RISKWARN_STREAM_KILL_BEFORE_PUBLISH": str(marker),
         }
         cmd = [sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)]
@@ -138,3 +140,28 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
     assert len(log) == 2 and set(log["status"]) == {"sent"} and log["attempts"].tolist() == [1, 1]
     lake = _lake(settings)
     assert len(lake) == total and lake["record_id"].is_unique  # each reading once
+
+
+@pytest.mark.parametrize("testing", [False, True])
+def test_kill_hook_needs_riskwarn_testing(tmp_path: Path, testing: bool) -> None:
+    """``RISKWARN_STREAM_KILL_BEFORE_PUBLISH`` alone (one variable left in a production
+    environment) does nothing: the hook fires only with ``RISKWARN_TESTING`` set too
+    (failed before the fix: the process was SIGKILLed without it)."""
+    marker = tmp_path / "killed"
+    code = (
+        "import pandas as pd\n"
+        "from riskwarn.stream.publish import LevelChange\n"
+        "from riskwarn.stream.runtime import crash_point\n"
+        "crash_point([LevelChange('H1', 'w1', 0, 4, pd.Timestamp('2026-11-18', tz='UTC'))])\n"
+        "print('alive')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "RISKWARN_TESTING"}
+    env["RISKWARN_STREAM_KILL_BEFORE_PUBLISH"] = str(marker)
+    if testing:
+        env["RISKWARN_TESTING"] = "1"
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True)
+    if testing:
+        assert r.returncode == -signal.SIGKILL and marker.read_text() == "H1:4"
+    else:
+        assert r.returncode == 0 and r.stdout.strip() == b"alive", r.stderr
+        assert not marker.exists()

@@ -220,3 +220,48 @@ def test_spike_storm_is_flagged_quarantined_and_never_red(settings: Any, broker:
     assert all(
         any("spike" in r["en"] for r in reasons if isinstance(r, dict)) for reasons in w["reasons"]
     )
+
+
+def test_unexpected_publish_error_is_retried_and_the_level_served(
+    settings: Any, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An error outside the store transaction (here an OSError from the first look at
+    the changes, as a full disk or a bug would raise) ended the publishing thread
+    silently: nothing was published again until a restart (failed before the fix:
+    no level change ever came). Now it is logged by its kind alone (no site, no file
+    name) and the round is tried again; the blue level reaches the serving store."""
+    import errno
+    import logging
+
+    from riskwarn.store import Store
+    from riskwarn.stream.publish import DOMAIN
+    from tests.test_stream_instances import _spiky
+
+    sites = _spiky(1)
+    raised: list[int] = []
+    with (
+        caplog.at_level(logging.ERROR, logger="riskwarn.stream.consumer"),
+        Running(_consumer(settings, broker, confirm_steps=1)) as c,
+    ):
+        real = c.publisher.changes
+
+        def once(levels: Any) -> Any:  # the real changes, with one fault injected
+            out = real(levels)
+            if out and not raised:
+                raised.append(1)
+                raise OSError(errno.ENOSPC, "No space left on device", "/private/H0-site")
+            return out
+
+        c.publisher.changes = once
+        for site, r in sites.items():
+            _publish(broker, r, site=site)
+        wait_for(lambda: c.counters.level_changes >= 1, 90)
+        wait_for(c.settled, 60)
+        assert raised and "publishing" not in c.counters.failing
+    store = Store(settings.resolved_store_url)
+    w = store.warnings(domain=DOMAIN)
+    store.close()
+    assert w["unit_id"].tolist() == ["H0"] and w["level"].tolist() == ["blue"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("OSError: No space left on device" in m for m in errors), errors
+    assert not any("H0" in m or "/private" in m for m in errors), errors

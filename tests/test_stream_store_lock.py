@@ -125,3 +125,40 @@ def test_second_home_on_the_same_sqlite_store_refuses(settings: Any, tmp_path: P
     second = stream_consumer(tmp_path / "h2", 1, store_url=url, client_id="b")
     second.store_lock.release()
     second.instance_lock.release()
+
+
+def test_sqlite_store_reached_by_a_symlink_or_a_relative_path_is_the_same_store(
+    settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock beside a SQLite store is named after the database's real path: a second
+    home reaching the same file through a symlink (to the file or to its directory) or a
+    relative path is refused too (failed before the fix: each name had its own lock
+    file, both consumers started and would have published everything twice)."""
+    from riskwarn.stream.lock import StoreLock, StoreTaken
+    from testkit.stream_helpers import stream_consumer
+
+    real = tmp_path / "data" / "shared-store.db"
+    real.parent.mkdir()
+    (tmp_path / "file-link.db").symlink_to(real)
+    (tmp_path / "dir-link").symlink_to(real.parent, target_is_directory=True)
+    (tmp_path / "h2").mkdir()
+    first = stream_consumer(settings.home, 1, store_url=f"sqlite:///{real}", client_id="a")
+    try:
+        with pytest.raises(StoreTaken, match="already publishes source simcity"):
+            stream_consumer(tmp_path / "h2", 1, store_url=f"sqlite:///{tmp_path / 'file-link.db'}")
+        monkeypatch.chdir(tmp_path)
+        for url in (
+            f"sqlite:///{tmp_path / 'dir-link' / 'shared-store.db'}",
+            "sqlite:///dir-link/shared-store.db",
+            "sqlite:///data/../file-link.db",
+        ):
+            lock = StoreLock(url, "simcity")
+            with pytest.raises(StoreTaken):
+                lock.acquire(pid=0)
+    finally:
+        first.store_lock.release()
+        first.instance_lock.release()
+    # free again: any of the names takes it
+    lock = StoreLock("sqlite:///file-link.db", "simcity")
+    lock.acquire(pid=0)
+    lock.release()

@@ -13,12 +13,30 @@ from models.calibration import fit_calibrator
 from models.model_env import MODEL_PACKAGES, model_requirements
 
 
+def _xgboost_pin() -> str:
+    """The installed distribution that provides ``import xgboost`` (the lock file's
+    ``xgboost-cpu``), pinned to its version, which is the module's own."""
+    from importlib.metadata import packages_distributions, version
+
+    [dist] = packages_distributions()["xgboost"]
+    assert version(dist) == xgb.__version__
+    return f"{dist}=={xgb.__version__}"
+
+
 def test_requirements_are_the_installed_versions_of_the_listed_packages() -> None:
     from importlib.metadata import version
 
     reqs = model_requirements()
-    assert [r.split("==")[0] for r in reqs] == list(MODEL_PACKAGES)
+    assert [r.split("==")[0] for r in reqs][: len(MODEL_PACKAGES)] == list(MODEL_PACKAGES)
     assert "numpy==" + version("numpy") in reqs and "riskwarn==" + version("riskwarn") in reqs
+    assert all("==" in r for r in reqs)  # every one pinned
+
+
+def test_the_served_model_gets_xgboost_at_the_installed_version() -> None:
+    """The served model unpickles an XGBoost booster: its environment must install that
+    XGBoost, at the locked version (failed before the fix: no xgboost requirement, the
+    serving environment got whatever riskwarn's ">=3.0" resolved to)."""
+    assert _xgboost_pin() in model_requirements()
 
 
 def test_the_logged_model_lists_them_and_mlflow_infers_nothing(tmp_path, monkeypatch) -> None:
@@ -51,4 +69,5 @@ def test_the_logged_model_lists_them_and_mlflow_infers_nothing(tmp_path, monkeyp
     local = mlflow.artifacts.download_artifacts(record.model_uri, dst_path=str(tmp_path / "m"))
     text = (tmp_path / "m" / "requirements.txt").read_text() if local else ""
     assert text.split() == model_requirements()
+    assert _xgboost_pin() in text.split()
     assert client.get_run(record.run_id).data.params["domain"] == "disputes"

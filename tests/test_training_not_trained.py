@@ -33,6 +33,7 @@ def test_no_failure_in_any_training_rows_is_nothing_to_learn() -> None:
     with pytest.raises(NothingToLearn, match="0 failure row") as info:
         run_site_backtest(table, evals, site_config("geohazard"))
     assert "2025-10-01 .. 2025-11-09" in str(info.value)
+    assert info.value.zh is not None and "0 行失稳记录" in info.value.zh  # for the dashboard
     assert isinstance(info.value, ValueError)  # `riskwarn train` still says it as an error
 
 

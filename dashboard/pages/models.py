@@ -300,21 +300,8 @@ def follow_retrain(cfg: airflow_api.AirflowConfig, run: dict) -> None:
         if outcome.get("mlflow_run_id")
         else None
     )
-    passed = gate.get("passed") if gate else str(outcome.get("gate", "")).startswith("gate PASS")
-    words = t(
-        "retrain_result_pass" if passed else "retrain_result_fail",
-        lg,
-        v=outcome.get("version") or "—",
-        promoted=t("retrain_promoted" if outcome.get("promoted") else "retrain_not_promoted", lg),
-    )
-    if gate and not passed:
-        failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
-        words += " " + t(
-            "vd_gate_failed",
-            lg,
-            checks=("；" if lg == "zh" else "; ").join(verdicts.check_words(c, lg) for c in failed),
-        )
-    (st.success if passed else st.warning)(words)
+    kind, words = verdicts.retrain_words(outcome, gate, lg)
+    {"success": st.success, "warning": st.warning, "info": st.info}[kind](words)
 
 
 with tab_retrain:

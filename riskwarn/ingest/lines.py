@@ -44,6 +44,9 @@ _UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig")  # Arrow reads these bytes as they 
 # plain line bodies are parsed by pyarrow.csv (see CsvRecords._arrow_frame); False: by
 # pandas' C parser always (the old path, kept for the equivalence tests)
 USE_ARROW = True
+# columns the mapping only drops are left out of the Arrow parse (never converted, never
+# in the frame); False: every column (the old path, kept for the equivalence tests)
+SKIP_DROPPED = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,14 @@ class _Utf8(io.RawIOBase):
     def close(self) -> None:
         self._text.close()
         super().close()
+
+
+def only_dropped(mapping: SourceMapping) -> set[str]:
+    """Columns under ``drop`` that the mapping does not also read, pseudonymise or keep
+    (``not_personal``): no stage looks at their values (:func:`~riskwarn.ingest.raw_rows.sanitize_raw`
+    removes them first), so the Arrow parse leaves them out."""
+    pseud = {c for cols in mapping.pseudonymise.values() for c in cols}
+    return set(mapping.drop) - set(mapping.source_columns) - pseud - set(mapping.not_personal)
 
 
 def ascii_compatible(encoding: str) -> bool:
@@ -489,7 +500,9 @@ class CsvRecords:
         two delimiters, checked line by line above to be ``ncols`` fields), no NUL
         byte, a single-byte delimiter. The column names are pandas' own, read from the
         header line alone; a body that is not valid text in the encoding (Arrow checks
-        UTF-8 as strictly as Python) is left to pandas, which raises as before."""
+        UTF-8 as strictly as Python) is left to pandas, which raises as before. A piece
+        that starts with U+FEFF is left to pandas too: Arrow drops it as a file's BOM,
+        pandas keeps it as text (pieces follow the header, so it is never the file's)."""
         if not pieces:
             return None
         if len(self.delimiter.encode()) != 1 or self.delimiter in '"\r\n':
@@ -508,21 +521,25 @@ class CsvRecords:
                 pieces = [p.decode(self.encoding).encode("utf-8") for p in pieces]
             except (UnicodeError, LookupError):
                 return None
+        if any(p.startswith(codecs.BOM_UTF8) for p in pieces):
+            return None
         generated = [f"c{i}" for i in range(self.ncols)]
+        unread = only_dropped(self.mapping) if SKIP_DROPPED else set()
+        keep = [i for i in range(self.ncols) if str(names[i]) not in unread]
         try:
-            tables = [self._arrow_table(p, generated) for p in pieces]
+            tables = [self._arrow_table(p, generated, [generated[i] for i in keep]) for p in pieces]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return None
         table = pa.concat_tables(tables)
         dtype = pd.StringDtype("pyarrow", na_value=np.nan)
         frame = pd.DataFrame(
-            {i: pd.array(table.column(i), dtype=dtype) for i in range(self.ncols)},
+            {j: pd.array(table.column(j), dtype=dtype) for j in range(len(keep))},
             index=pd.RangeIndex(table.num_rows),
         )
-        frame.columns = names
+        frame.columns = names[keep]
         return frame
 
-    def _arrow_table(self, piece: bytes, generated: list[str]) -> Any:
+    def _arrow_table(self, piece: bytes, generated: list[str], include: list[str]) -> Any:
         import pyarrow as pa
         import pyarrow.csv as pacsv
 
@@ -543,6 +560,7 @@ class CsvRecords:
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(generated, pa.large_string()),
+                include_columns=include,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
                 check_utf8=True,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.contracts import TABLES, UTC_TS, Table
+from riskwarn.ingest.fastparse import fixed_width_times, plain_numbers
 from riskwarn.ingest.location import check_area as _check_area
 from riskwarn.ingest.location import map_xy as _map_xy
 from riskwarn.ingest.raw_rows import (
@@ -109,7 +110,9 @@ def _parse_number(
     text: pd.Series, present: pd.Series, dtype: str, rule: ColumnRule, kind: pd.Series
 ) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Numbers of stripped texts (NaN where missing), as :func:`_parse` gives them."""
-    num = pd.to_numeric(text, errors="coerce")
+    num = plain_numbers(text) if ARROW_NUMBERS else None  # plain decimals: Arrow's cast
+    if num is None:
+        num = pd.to_numeric(text, errors="coerce")
     bad = present & num.isna()
     if rule.scale is not None:
         num = num * rule.scale
@@ -138,6 +141,38 @@ def _parse_arrow_number(
     text = series.str.strip().where(present)
     kind = pd.Series("", index=series.index, dtype=object)
     return _parse_number(text, present, dtype, rule, kind)
+
+
+def _parse_arrow_time(
+    series: pd.Series, dtype: str, rule: ColumnRule, nulls: set[str], tz: str, ambiguous: bool
+) -> tuple[pd.Series, pd.Series, pd.Series] | None:
+    """:func:`_prepare_text` + :func:`_parse` of a time column read as Arrow text (CSV)
+    by a rule with ``formats`` and no ``extract`` / ``map`` / ``normalize``: the rows in
+    the first format's exact fixed-width shape are read by
+    :func:`~riskwarn.ingest.fastparse.fixed_width_times`, only the others go through
+    pandas as before (format by format). None when the column or rule is not such."""
+    if dtype != UTC_TS or not rule.formats or rule.extract or rule.map or rule.normalize:
+        return None
+    null = _null_mask(series, nulls | set(rule.null_values)).to_numpy(dtype=bool)
+    first = fixed_width_times(series, ~null, rule.formats[0])
+    if first is None:
+        return None
+    present = pd.Series(~null, index=series.index)
+    kind = pd.Series("", index=series.index, dtype=object)
+    parsed = pd.Series(first, index=series.index)
+    for fmt in rule.formats:
+        todo = parsed.isna() & present
+        if not todo.any():
+            break
+        text = series[todo].astype(object)
+        parsed[todo] = pd.to_datetime(text, format=fmt, errors="coerce")
+    result = _localize(parsed, tz, ambiguous)
+    bad = present & result.isna()
+    if bad.any():
+        shapes = _format_shapes(rule.formats)
+        impossible = series[bad].astype(object).map(lambda v: _shape(str(v).strip()) in shapes)
+        kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
+    return result, bad, kind
 
 
 def _localize(naive: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
@@ -275,6 +310,8 @@ def _prepare_and_parse(
         codes, uniq = factorized
     elif _mostly_distinct(series):  # times to the minute, coordinates: no gain
         fast = _parse_arrow_number(series, dtype, rule, nulls) if FAST_NUMBERS else None
+        if fast is None and ARROW_TIMES:
+            fast = _parse_arrow_time(series, dtype, rule, nulls, tz, ambiguous)
         if fast is not None:
             return fast
         return _parse(_prepare_text(series, rule, nulls), dtype, rule, tz, ambiguous)
@@ -345,6 +382,10 @@ _MEMO_VALUES = 200_000  # distinct times remembered per column and file
 # number columns of CSV text parsed by _parse_arrow_number; False: the old path (kept for
 # the equivalence tests, tests/test_ingest_arrow_csv.py)
 FAST_NUMBERS = True
+# plain decimals by Arrow's cast, fixed-width times by NumPy (riskwarn.ingest.fastparse);
+# False: pandas for every value (the old path, kept for the equivalence tests)
+ARROW_NUMBERS = True
+ARROW_TIMES = True
 _SAMPLE_ROWS = 5_000  # rows looked at by _mostly_distinct
 _SAMPLE_DISTINCT = 0.9  # share of distinct values in that sample
 _DISTINCT_SHARE = 0.5  # evaluate on distinct values when they are at most this share

@@ -49,6 +49,7 @@ from riskwarn.stream.runtime import (
     StreamConfig,
     crash_point,
     describe,
+    error_kind,
 )
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
@@ -267,9 +268,10 @@ class StreamConsumer:
                 break
         return out
 
-    def _failed(self, what: str, exc: BaseException) -> str:
-        """Note that ``what`` fails (kept until it works again); the one-line description."""
-        text = describe(exc)
+    def _failed(self, what: str, exc: BaseException, text: str | None = None) -> str:
+        """Note that ``what`` fails (kept until it works again); the one-line description
+        (``text``, else :func:`describe`'s)."""
+        text = describe(exc) if text is None else text
         since = self.counters.failing.get(what, "").split(": ", 1)[0]
         if not since:
             since = "since " + datetime.now(UTC).isoformat(timespec="seconds")
@@ -415,7 +417,10 @@ class StreamConsumer:
         """Publish evaluated levels in order, each step's changes in their own
         transaction, once the readings they were evaluated from are in the lake (own
         thread: a slow or unavailable store never holds up the durable writes); a round
-        that could not be published waits for the next try."""
+        that could not be published waits for the next try. Nothing here ends the
+        thread: an unexpected error (a full disk, a bug) is logged by its kind alone (no
+        site data) and the round is tried again after a growing pause (up to 30 s)."""
+        delay = 1.0
         while not self.stopping.is_set():
             self.wake.wait(1.0)
             self.wake.clear()
@@ -428,9 +433,23 @@ class StreamConsumer:
                     published = self._publish(levels, evaluated)
                 except Stopped:
                     return
+                except Exception as exc:
+                    self.counters.store_retries += 1
+                    kind = error_kind(exc)
+                    self._failed("publishing", exc, kind)
+                    log.error(
+                        "publishing the evaluated levels failed (%s); kept, trying again in %.0f s",
+                        kind,
+                        delay,
+                    )
+                    self.stopping.wait(delay)
+                    delay = min(delay * 2, 30.0)
+                    break
+                delay = 1.0
                 if not published:
                     self.stopping.wait(1.0)
                     break
+                self._recovered("publishing")
                 with self.lock:
                     self.pending.pop(0)
                 if self.metrics is not None:  # each site-step handed over (bench bursts)

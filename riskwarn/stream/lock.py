@@ -100,7 +100,7 @@ class StoreLock:
     PostgreSQL store (``RISKWARN_STORE_URL``) would each publish every level change and
     each send its messages. PostgreSQL: a session advisory lock on a connection of its own,
     held for the consumer's life (named in ``pg_stat_activity``'s application name); SQLite:
-    an ``flock`` beside the database file. Released when the process ends, ``kill -9``
+    an ``flock`` beside the database file (its real path: symlinks resolved). Released when the process ends, ``kill -9``
     included. (A PostgreSQL connection cut by an outage drops the lock: a consumer started
     during the outage would not be refused.)"""
 
@@ -121,7 +121,10 @@ class StoreLock:
         u = sa.engine.make_url(self.url)
         if u.get_backend_name() == "sqlite":
             if u.database and u.database != ":memory:":
-                lock = InstanceLock(Path(f"{u.database}.stream-{self.source}.lock"))
+                # named after the file's real path: the same database reached through a
+                # symlink or a relative path (from another working directory) is one lock
+                real = os.path.realpath(u.database)
+                lock = InstanceLock(Path(f"{real}.stream-{self.source}.lock"))
                 try:
                     lock.acquire(**holder)
                 except AlreadyRunning as exc:

@@ -87,13 +87,27 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
+def error_kind(exc: BaseException) -> str:
+    """The class of an unexpected error, with an OS error's own words (``strerror``: never
+    the file name or the message, which may hold a site's data)."""
+    name = type(exc).__name__
+    strerror = exc.strerror if isinstance(exc, OSError) else None
+    return f"{name}: {strerror}" if strerror else name
+
+
 def crash_point(changes: list[LevelChange]) -> None:
-    """Test hook (tests/test_stream_crash.py): with ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH``
-    set to a file path that does not exist yet, the first publish holding a delivered
-    (orange/red) change creates the file and SIGKILLs this process: evaluated, not
-    published."""
+    """Test hook (tests/test_stream_crash.py): with ``RISKWARN_TESTING`` set and
+    ``RISKWARN_STREAM_KILL_BEFORE_PUBLISH`` set to a file path that does not exist yet, the
+    first publish holding a delivered (orange/red) change creates the file and SIGKILLs
+    this process: evaluated, not published. Without ``RISKWARN_TESTING`` it does nothing
+    (one variable left in a production environment must not kill the consumer)."""
     marker = os.environ.get("RISKWARN_STREAM_KILL_BEFORE_PUBLISH")
-    if not marker or os.path.exists(marker) or not any(ch.notify for ch in changes):
+    if (
+        not os.environ.get("RISKWARN_TESTING")
+        or not marker
+        or os.path.exists(marker)
+        or not any(ch.notify for ch in changes)
+    ):
         return
     with open(marker, "w") as fh:
         fh.write(" ".join(f"{ch.site_id}:{ch.to_rank}" for ch in changes))
