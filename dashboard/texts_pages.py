@@ -160,6 +160,7 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_unparseable_date": {"zh": "日期格式无法识别", "en": "Unreadable date"},
     "qr_unparseable_time": {"zh": "时间格式无法识别", "en": "Unreadable time"},
     "qr_impossible_date": {"zh": "日期不存在", "en": "Impossible date"},
+    "qr_out_of_range_date": {"zh": "时间超出支持范围", "en": "Time out of supported range"},
     "qr_unparseable_number": {"zh": "数值无法识别", "en": "Unreadable number"},
     "qr_unparseable_coordinates": {"zh": "坐标无法识别", "en": "Unreadable coordinates"},
     "qr_incomplete_coordinates": {"zh": "坐标不完整", "en": "Incomplete coordinates"},

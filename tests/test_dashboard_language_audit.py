@@ -186,6 +186,11 @@ def test_evidence_is_worded_in_the_page_language() -> None:
 
 def test_quarantine_reasons_and_site_names_are_words() -> None:
     assert views.quarantine_reason("impossible_date:occurred_at", "zh") == "日期不存在"
+    assert views.quarantine_reason("out_of_range_date:occurred_at", "zh") == "时间超出支持范围"
+    assert (
+        views.quarantine_reason("out_of_range_date:occurred_at", "en")
+        == "Time out of supported range"
+    )
     assert views.quarantine_reason("outside_area", "en") == "Outside the area"
     assert views.quarantine_reason("something_new:x", "zh") == "其他原因"
     assert english("黄尾镇崩塌") == "Huangwei Town Rockfall"  # was "Huangwei Town Bengta"

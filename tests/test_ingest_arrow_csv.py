@@ -126,6 +126,13 @@ def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
         _field(46, 6, "-0"),  # severity -0
         _field(47, 6, "2.5"),  # severity not whole
         _field(48, 8, "-30.5"),  # negative (outside the area)
+        # outside pandas' nanosecond range (1677-09-21 .. 2262-04-11): out_of_range_date
+        _field(49, 1, "1500-01-01 10:00:00"),
+        _field(50, 2, "9999-12-31 23:59:59"),
+        _field(51, 1, "1677-09-21 23:59:59"),  # in pandas' range, not once in UTC
+        _field(52, 1, "0001-01-01 00:00:00"),
+        _field(53, 1, "1900-01-01 10:00:00"),  # in range: accepted (no far-past rule)
+        _field(54, 2, "2200-01-01 10:00:00"),  # in range: future_timestamp
     ]
     for d in defects:
         rows.insert(rnd.randrange(len(rows)), d)
@@ -221,6 +228,10 @@ def test_incidents_with_every_defect(
         "swapped_lon_lat",
     ):
         assert reason in reasons, (reason, reasons)
+    assert reasons["out_of_range_date:occurred_at"] == 3  # 1500, 1677-09-21, 0001
+    assert reasons["out_of_range_date:reported_at"] == 1  # 9999
+    assert "future_timestamp:reported_at" in reasons  # 2200: the rule that was there
+    assert "JX00000053" in set(batch.accepted["record_id"])  # 1900: accepted, as before
     assert batch.duplicates >= 1
     assert not batch.quarantine["original"].str.contains("派出所").any()  # dropped column
 
@@ -458,6 +469,8 @@ def test_big_disputes_with_bad_rows_deep_in_the_file(
         (17_000, 14, "+12.5"),  # plus sign
         (19_000, 0, rows[18_999].split(",")[0]),  # duplicate id, other content
         (24_998, 1, "2023-13-01 00:00:00"),  # deep, near the end
+        (22_000, 1, "1500-01-01 10:00:00"),  # out of pandas' range
+        (24_997, 1, "9999-12-31 23:59:59"),
     ]:
         f = rows[at].split(",")
         f[field] = value
@@ -473,6 +486,7 @@ def test_big_disputes_with_bad_rows_deep_in_the_file(
         "unparseable_date:opened_at",
         "unparseable_number:n_parties",
         "duplicate_id_conflict",
+        "out_of_range_date:opened_at",
     }
     assert batch.duplicates == 1
     _new_path(True, monkeypatch)

@@ -11,7 +11,9 @@ second restart publishes nothing.
 Before the restart evaluated its warmed-up sites, the red waited for the slope's next
 reading (up to 10 min in the field, never in this test): checked by running this test
 with ``self.state.backlog = set(touched)`` removed from ``_warm_up``, where it fails
-waiting for the red.
+waiting for the red. (Since then the restart replays every step after each site's
+cursor, ``StreamConsumer._replay``; the second test here is the case the newest-step-only
+re-evaluation lost: readings of the step after the red already in the lake.)
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from riskwarn.sources import load_mapping
 from testkit.stream_helpers import MOSQUITTO, Broker, Webhook, smtp_server, wait_for
-from tests.test_stream import MAPPING, ROOT, _failing_slope, _lake, _publish
+from tests.test_stream import FAIL, MAPPING, ROOT, _batch_file, _failing_slope, _lake, _publish
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
@@ -140,6 +145,166 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
     assert len(log) == 2 and set(log["status"]) == {"sent"} and log["attempts"].tolist() == [1, 1]
     lake = _lake(settings)
     assert len(lake) == total and lake["record_id"].is_unique  # each reading once
+
+
+def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """Slope seed 2 failing at FAIL: the rules (no hysteresis) read yellow up to
+    2026-11-18 06:00, **red at 07:00 (step T)**, yellow at 08:00 (T+1), red again from
+    09:00. Two parts: up to a day before the failure (yellow at most), then up to 08:50 (T+1
+    is the newest complete step; 09:00 is not evaluated)."""
+    from testkit.stream_helpers import slope_readings
+
+    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    cut = FAIL - pd.Timedelta(days=1)
+    first = r.loc[r["observed_at"] < cut]
+    second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
+    return first, second, cut + pd.Timedelta(hours=7)
+
+
+def test_restart_replays_every_step_after_the_last_published(
+    settings: Any, broker: Broker, pg_url: str, tmp_path: Path
+) -> None:
+    """The consumer evaluates red at step T and is killed before publishing it; the
+    readings of T+1 are durably in the lake (written by the consumer from the same burst,
+    and in any case by the hourly batch ingest of the same readings while it is down: the
+    same upsert), and T+1 alone reads yellow. After a restart the red of T must be
+    published once, with T's step time and the rules' reasons, and delivered once; T+1
+    then holds it (hysteresis); a third start publishes nothing.
+
+    On the code before the fix the restart evaluated only the newest step (T+1: yellow,
+    against the served level, yellow or none): no red, the red was never published nor delivered
+    (checked: waiting for the red times out)."""
+    from riskwarn.ingest import ingest_files
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+    from riskwarn.stream.publish import DOMAIN
+
+    first, second, red_at = _red_then_lower_slope()
+    total = len(first) + len(second)
+    marker = tmp_path / "killed"
+    status = settings.home / "run" / "stream.status.json"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with smtp_server() as (smtp_port, mails), Webhook() as hook:
+        contacts = tmp_path / "contacts.json"
+        contacts.write_text(
+            json.dumps(
+                {
+                    "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "riskwarn@test"},
+                    "webhook": {"url": hook.url, "secret_env": "RW_CRASH_PUB_SECRET"},
+                    "escalate_after_minutes": 600,
+                    "retry_base_s": 0.2,
+                    "contacts": {"duty-1": {"email": "duty1@example.test", "webhook": True}},
+                    "routes": {"default": ["duty-1"]},
+                }
+            )
+        )
+        env = {
+            **os.environ,
+            "RISKWARN_HOME": str(settings.home),
+            "RISKWARN_STORE_URL": pg_url,
+            "RW_CRASH_PUB_SECRET": SECRET,
+            "RISKWARN_TESTING": "1",
+            "RISKWARN_STREAM_KILL_BEFORE_PUBLISH": str(marker),
+        }
+        cmd = [sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)]
+        cmd += ["--source", str(MAPPING), "--contacts", str(contacts), "--no-model"]
+        cmd += ["--batch-s", "1.0", "--client-id", "rw-crash-replay"]
+
+        def start(n: int) -> subprocess.Popen[bytes]:
+            with (logs / f"{n}.log").open("wb") as err:
+                return subprocess.Popen(
+                    cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err
+                )
+
+        def state() -> dict[str, Any]:
+            return json.loads(status.read_text())
+
+        store = Store(pg_url)
+        store.upgrade()
+
+        def red_runs() -> int:
+            hist = store.forecast_history(DOMAIN, unit_id="H1")
+            ranks = [0.0, *hist.sort_values("origin", kind="stable")["score"].tolist()]
+            return sum(1 for a, b in itertools.pairwise(ranks) if b == 4.0 != a)
+
+        def warning() -> dict[str, Any] | None:
+            w = store.warnings(domain=DOMAIN)
+            w = w.loc[w["unit_id"] == "H1"]
+            return None if w.empty else w.iloc[0].to_dict()
+
+        def served() -> str | None:
+            w = warning()
+            return None if w is None else str(w["level"])
+
+        proc = start(1)
+        procs = [proc]
+        try:
+            wait_for(lambda: status.exists() and state()["connected"], 180)
+            _publish(broker, first)
+            wait_for(lambda: state()["received"] >= len(first) and state()["backlog"] == 0, 300)
+            assert served() != "red" and not marker.exists()
+            _publish(broker, second)  # one burst: T and T+1 (and the readings after T+1)
+            assert proc.wait(400) == -signal.SIGKILL  # evaluated red at T, killed
+            assert marker.read_text() == "H1:4"
+            assert served() != "red" and red_runs() == 0
+            assert store.deliveries().empty and not mails and not hook.received
+            # while it is down the hourly batch ingest stores the same readings: T+1 is in
+            # the lake whatever part of the burst the consumer had written
+            ingest_files(
+                load_mapping(MAPPING),
+                [_batch_file(second, tmp_path / "second.parquet")],
+                settings,
+                as_of=datetime.now(UTC),
+            )
+            newest = _lake(settings)["observed_at"].max()
+            assert newest >= red_at + pd.Timedelta(hours=1)  # T+1 complete in the lake
+            # restart; no reading is sent again
+            proc = start(2)
+            procs.append(proc)
+            wait_for(lambda: served() == "red", 180, 0.5)
+            wait_for(lambda: len(mails) >= 1 and len(hook.received) >= 1, 120)
+            wait_for(lambda: state()["pid"] == proc.pid and state()["backlog"] == 0, 120)
+            time.sleep(5)  # a second copy would come now
+            w = warning()
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(60) == 0
+            # and once more: nothing is published again
+            proc = start(3)
+            procs.append(proc)
+            wait_for(lambda: state()["pid"] == proc.pid and state()["connected"], 180)
+            wait_for(lambda: state()["backlog"] == 0 and state()["sensors"] == 1, 120)
+            time.sleep(3)
+            assert state()["level_changes"] == 0
+            log = store.deliveries()
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    p.wait(30)
+            store_red = red_runs()
+            store.close()
+    # the red of step T, published once with its own step time and the rules' reasons
+    assert store_red == 1
+    assert w is not None and w["level"] == "red"
+    assert pd.Timestamp(w["evidence"]["observed_to"]) == red_at  # T's, not T+1's
+    assert pd.Timestamp(w["valid_from"]) < red_at  # raised inside the yellow episode
+    assert any("Held at" in str(r) for r in w["reasons"]) is False
+    assert any("angle" in str(r.get("en", "")) for r in w["reasons"]), w["reasons"]
+    # ... delivered once, as the change of step T
+    assert len(mails) == 1 and len(hook.received) == 1
+    headers, body = hook.received[0]
+    assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    msg = json.loads(body)
+    assert msg["to_level"] == "red" and pd.Timestamp(msg["at"]) == red_at
+    assert len(log) == 2 and set(log["status"]) == {"sent"} and log["attempts"].tolist() == [1, 1]
+    assert {pd.Timestamp(t) for t in log["changed_at"]} == {red_at}
+    # the restart said how many steps it replayed (T and T+1), the third start none
+    assert "replayed 2 step(s)" in (logs / "2.log").read_text()
+    assert "replayed 0 step(s)" in (logs / "3.log").read_text()
+    lake = _lake(settings)
+    assert len(lake) == total and lake["record_id"].is_unique
 
 
 @pytest.mark.parametrize("testing", [False, True])

@@ -67,6 +67,13 @@ def _status_path() -> Path:
     help="Score a site with the champion site model at most this often (catching up).",
 )
 @click.option(
+    "--replay-max-hours",
+    default=168.0,
+    show_default=True,
+    type=float,
+    help="After a restart, evaluate again at most this many hours of steps per site.",
+)
+@click.option(
     "--no-model", is_flag=True, help="Sensor rules only (do not load the champion site model)."
 )
 @click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
@@ -83,6 +90,7 @@ def stream(
     lower_after_steps: int,
     confirm_steps: int,
     model_every_s: float,
+    replay_max_hours: float,
     no_model: bool,
     status: bool,
 ) -> None:
@@ -124,6 +132,7 @@ def stream(
         confirm_steps=confirm_steps,
         mlflow_uri=None if no_model else settings.resolved_mlflow_uri,
         model_every_s=model_every_s,
+        replay_max_hours=replay_max_hours,
         tz=settings.display_tz,
     )
     from riskwarn.stream.lock import AlreadyRunning, StoreTaken

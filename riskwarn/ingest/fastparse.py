@@ -28,6 +28,10 @@ import pyarrow.compute as pc
 PLAIN_DIGITS = 15  # digits of a plain decimal: below 2**53, so accumulated exactly
 _PLAIN = r"^-?[0-9]+(?:\.[0-9]+)?$"
 YEARS = (1678, 2261)  # inside pandas' datetime64[ns] range (1677-09-21 .. 2262-04-11)
+# The times the lake holds, [start, end): pandas' datetime64[ns] reaches 1677-09-21
+# 00:12:43 .. 2262-04-11 23:47:16; a day inside it on each side, so that a naive local
+# time in range stays in range once converted to UTC (offsets are under 24 hours).
+TIME_RANGE = (pd.Timestamp("1677-09-22 00:00:00"), pd.Timestamp("2262-04-11 00:00:00"))
 _FIELDS = {"%Y": 4, "%m": 2, "%d": 2, "%H": 2, "%M": 2, "%S": 2}
 _LITERALS = set(b"-/:. T_")
 

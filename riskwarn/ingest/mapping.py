@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.contracts import TABLES, UTC_TS, Table
-from riskwarn.ingest.fastparse import fixed_width_times, plain_numbers
+from riskwarn.ingest.fastparse import TIME_RANGE, fixed_width_times, plain_numbers
 from riskwarn.ingest.location import check_area as _check_area
 from riskwarn.ingest.location import map_xy as _map_xy
 from riskwarn.ingest.raw_rows import (
@@ -39,6 +39,36 @@ def _shape(text: str) -> str:
 def _format_shapes(formats: list[str]) -> set[str]:
     sample = datetime(2000, 10, 10, 10, 10, 10)
     return {_shape(sample.strftime(f)) for f in formats}
+
+
+def _outside(parsed: pd.Series) -> pd.Series:
+    """Mask of the parsed times (any unit; naive, or aware and compared in UTC) outside
+    :data:`~riskwarn.ingest.fastparse.TIME_RANGE`: the row's reason is then
+    ``out_of_range_date:<col>``."""
+    values = parsed
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.notna() & ((values < TIME_RANGE[0]) | (values >= TIME_RANGE[1]))
+
+
+def _naive_times(text: pd.Series, fmt: str) -> tuple[pd.Series, pd.Series]:
+    """``pd.to_datetime(text, format=fmt, errors="coerce")`` as datetime64[ns], with
+    the times outside :data:`TIME_RANGE` set to NaT, and the mask of those."""
+    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    outside = _outside(parsed)
+    if outside.any():
+        parsed = parsed.where(~outside)
+    return parsed.astype("datetime64[ns]"), outside
+
+
+def _date_kinds(
+    text: pd.Series, bad: pd.Series, outside: pd.Series, shapes: set[str], kind: pd.Series
+) -> None:
+    """Reason kind of each ``bad`` time: out of range, else impossible (the format's
+    shape) or unparseable."""
+    impossible = text[bad].map(lambda v: _shape(str(v).strip()) in shapes)
+    kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
+    kind[bad & outside] = "out_of_range_date"
 
 
 def _null_mask(s: pd.Series, nulls: set[str]) -> pd.Series:
@@ -87,22 +117,23 @@ def _parse(
         return _parse_number(text, present, dtype, rule, kind)
     # timestamps
     text = s.where(present, None).astype(object)
+    outside = pd.Series(False, index=s.index)
     if rule.formats:
         parsed = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
         for fmt in rule.formats:
             todo = parsed.isna() & present
             if not todo.any():
                 break
-            parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+            parsed[todo], out = _naive_times(text[todo], fmt)
+            outside[todo] |= out
         result = _localize(parsed, tz, ambiguous)
         shapes = _format_shapes(rule.formats)
     else:
-        result = _parse_iso(text, tz, ambiguous)
+        result, outside = _parse_iso(text, tz, ambiguous)
         shapes = {"9999-99-99", "9999-99-99 99:99", "9999-99-99 99:99:99", "9999-99-99T99:99:99"}
     bad = present & result.isna()
     if bad.any():
-        impossible = text[bad].map(lambda v: _shape(str(v).strip()) in shapes)
-        kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
+        _date_kinds(text, bad, outside, shapes, kind)
     return result, bad, kind
 
 
@@ -160,18 +191,18 @@ def _parse_arrow_time(
     present = pd.Series(~null, index=series.index)
     kind = pd.Series("", index=series.index, dtype=object)
     parsed = pd.Series(first, index=series.index)
+    outside = pd.Series(False, index=series.index)
     for fmt in rule.formats:
         todo = parsed.isna() & present
         if not todo.any():
             break
         text = series[todo].astype(object)
-        parsed[todo] = pd.to_datetime(text, format=fmt, errors="coerce")
+        parsed[todo], out = _naive_times(text, fmt)
+        outside[todo] |= out
     result = _localize(parsed, tz, ambiguous)
     bad = present & result.isna()
     if bad.any():
-        shapes = _format_shapes(rule.formats)
-        impossible = series[bad].astype(object).map(lambda v: _shape(str(v).strip()) in shapes)
-        kind[bad] = np.where(impossible, "impossible_date", "unparseable_date")
+        _date_kinds(series.astype(object), bad, outside, _format_shapes(rule.formats), kind)
     return result, bad, kind
 
 
@@ -183,8 +214,9 @@ def _localize(naive: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
     return pd.Series(local.tz_convert("UTC"), index=naive.index)
 
 
-def _parse_iso(text: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
-    """ISO 8601 times; naive ones are local to ``tz``, ones with an offset keep it."""
+def _parse_iso(text: pd.Series, tz: str, ambiguous: bool) -> tuple[pd.Series, pd.Series]:
+    """ISO 8601 times; naive ones are local to ``tz``, ones with an offset keep it.
+    Also the mask of the times outside :data:`TIME_RANGE` (left NaT)."""
     present = text.notna()
     try:
         parsed = pd.to_datetime(text.where(present, None), format="ISO8601", errors="coerce")
@@ -198,10 +230,16 @@ def _parse_iso(text: pd.Series, tz: str, ambiguous: bool) -> pd.Series:
         local = pd.to_datetime(
             text.where(present & ~naive, None), format="ISO8601", errors="coerce"
         )
-        return parsed.where(naive, _localize(local, tz, ambiguous))
+        outside = (_outside(parsed) & naive) | (_outside(local) & ~naive)
+        aware = parsed.where(naive & ~outside).astype(UTC_TS)
+        local = local.where(~naive & ~outside).astype("datetime64[ns]")
+        return aware.where(naive, _localize(local, tz, ambiguous)), outside
+    outside = _outside(parsed)
+    if outside.any():
+        parsed = parsed.where(~outside)
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-        return parsed.dt.tz_convert("UTC").astype(UTC_TS)
-    return _localize(parsed.astype("datetime64[ns]"), tz, ambiguous)
+        return parsed.dt.tz_convert("UTC").astype(UTC_TS), outside
+    return _localize(parsed.astype("datetime64[ns]"), tz, ambiguous), outside
 
 
 def _typed_const(value: Any, dtype: str, n: int, index: pd.Index, tz: str) -> pd.Series:

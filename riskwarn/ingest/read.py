@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskwarn.ingest.fastparse import TIME_RANGE
 from riskwarn.ingest.lines import CsvRecords
 from riskwarn.ingest.records import Factorized, FileProblem, RawChunk
 from riskwarn.sources import SourceMapping
@@ -126,6 +127,23 @@ def _factorize_exact(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
     return codes, s.reset_index(drop=True)
 
 
+def _texts(uniq: pd.Series) -> np.ndarray:
+    """Each distinct value's text ('' for a null; NaN bits: never used). A zoned time
+    outside :data:`~riskwarn.ingest.fastparse.TIME_RANGE` is printed in UTC: pandas
+    cannot print a local date past 9999-12-31, and prints old local mean time offsets
+    with seconds (``+08:05:43``), which no parser reads back; in UTC it is read, and
+    quarantined as ``out_of_range_date``."""
+    if isinstance(uniq.dtype, pd.DatetimeTZDtype):
+        utc = uniq.dt.tz_convert("UTC")
+        naive = utc.dt.tz_localize(None)
+        far = ((naive < TIME_RANGE[0]) | (naive >= TIME_RANGE[1])).to_numpy(dtype=bool)
+        if far.any():
+            texts = uniq.where(~far).astype(str).fillna("").to_numpy(dtype=object)
+            texts[far] = utc[far].astype(str).to_numpy(dtype=object)
+            return texts
+    return uniq.astype(str).fillna("").to_numpy(dtype=object)
+
+
 def stringify(frame: pd.DataFrame) -> pd.DataFrame:
     """Typed frame (Parquet / SQL) -> all-text frame as a CSV would give ('' = null), vectorised.
 
@@ -163,7 +181,7 @@ def stringify_factorized(
             uniq = pd.Series(s.cat.categories, dtype=s.cat.categories.dtype)
         else:
             codes, uniq = _factorize_exact(s)
-        labels = uniq.astype(str).fillna("").to_numpy(dtype=object)  # NaN bits: never used
+        labels = _texts(uniq)
         labels = np.append(labels, "")
         at = np.where(codes < 0, len(uniq), codes)
         if len(labels) <= len(frame) // 2:

@@ -353,6 +353,10 @@ _REASON_TEXT = {
     "missing_id": "the id column(s) are empty",
     "unparseable_date": "'{arg}' is not a date in the mapping's format",
     "impossible_date": "'{arg}' has the right format but is not a real date",
+    "out_of_range_date": (
+        "'{arg}' is outside the supported time range "
+        "(1677-09-22 00:00:00 to 2262-04-10 23:59:59; pandas' nanosecond timestamps)"
+    ),
     "unparseable_number": "'{arg}' is not a number",
     "unparseable_coordinates": "x/y are not numbers",
     "incomplete_coordinates": "only one of lon/lat is given",

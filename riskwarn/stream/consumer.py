@@ -39,6 +39,13 @@ import pandas as pd
 
 from riskwarn.ingest import write_batch
 from riskwarn.store import Store
+from riskwarn.stream.cursor import (
+    ReplayPlan,
+    load_cursor,
+    replay_plan,
+    replay_rounds,
+    save_cursor,
+)
 from riskwarn.stream.lock import InstanceLock, StoreLock
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import LevelChange, Publisher
@@ -123,6 +130,13 @@ class StreamConsumer:
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
+        # site -> the last step end whose outcome was published or unchanged (durable)
+        self.cursor_path = cfg.status_path.with_name("stream.cursor.json")
+        self.cursor: dict[str, int] = load_cursor(self.cursor_path)
+        self.cursor_dirty = False
+        self.replay_sites: set[str] = set()
+        self.replay_hours: list[pd.DataFrame] = []
+        self.replay_left = 0  # hours of stored readings still to replay
         self._warm_up()
         # (data time ns, sent time) of the site's recent readings that carried a send time:
         # a change at step end T is timed from the first reading of T or later to arrive
@@ -160,7 +174,11 @@ class StreamConsumer:
     def _warm_up(self) -> None:
         """Rebuild the per-sensor state from the lake after a restart: the readings of
         the sensors seen before, over the rules' history (steady window + 1 day) before
-        each sensor's last stored reading."""
+        the first step to evaluate. Every step after a site's cursor (the last step whose
+        outcome was published or found unchanged) is evaluated again in time order by the
+        evaluation thread (:meth:`_replay`, before any new reading): a change evaluated
+        but not published before a crash is published now, once, with its own step time,
+        even when readings of later steps are in the lake too."""
         if not self.sites_path.exists():
             return
         from riskwarn import lake
@@ -169,24 +187,100 @@ class StreamConsumer:
         sites = json.loads(self.sites_path.read_text())
         if not sites:
             return
-        days = self.state.history_steps / 24 + 1
         got = lake.read_table(
             self.cfg.lake_dir,
             "sensor_readings",
             [self.cfg.mapping.name],
             where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
         )
+        got = got.loc[got["sensor_id"].isin(list(sites))]
         if got.empty:
             return
-        last = got.groupby("sensor_id")["observed_at"].transform("max")
-        got = got.loc[got["observed_at"] >= last - pd.Timedelta(days=days)]
-        touched = self.state.add(got, sites)
+        plan = replay_plan(
+            got,
+            sites,
+            self.cursor,
+            history_days=self.state.history_steps / 24 + 1,
+            max_hours=self.cfg.replay_max_hours,
+        )
+        touched = self.state.add(plan.history, sites)
+        for site, at in plan.start.items():
+            self.state.evaluated_origin[site] = at
         self.known_sites = self.state.sites_map()
-        # every warmed site is evaluated again at its newest step, before any new reading
-        # comes (the evaluation thread starts with them): a change that was evaluated but
-        # not published before a crash is published now, once (against the served levels)
-        self.state.backlog = set(touched)
-        log.info("warmed up %d sensors from %d stored readings", len(self.state), len(got))
+        self.replay_sites = touched | set(plan.start)
+        self.replay_hours = plan.hours
+        if plan.capped:
+            log.warning(
+                "%d site(s) were last handled more than %.0f h before their newest step: "
+                "only the last %.0f h are replayed (--replay-max-hours)",
+                plan.capped,
+                self.cfg.replay_max_hours,
+                self.cfg.replay_max_hours,
+            )
+        log.info(
+            "warmed up %d sensors from %d stored readings; %d site(s) to replay from their "
+            "cursor over %d hour(s) of readings",
+            len(self.state),
+            len(plan.history) + sum(len(h) for h in plan.hours),
+            plan.replaying,
+            len(plan.hours),
+        )
+
+    def _replay(self) -> None:
+        """After a restart (evaluation thread, before any new reading): evaluate the warmed
+        sites' steps after their cursors, one hour of stored readings at a time, through
+        the live path; each evaluated round is published in order as live ones are."""
+        if not self.replay_sites:
+            log.info("restart: replayed 0 step(s) of 0 site(s)")
+            return
+        start = time.time()
+        steps, replayed = 0, set()
+        plan = ReplayPlan(pd.DataFrame(), hours=self.replay_hours)
+        site_of: dict[str, str | None] = dict(self.known_sites)
+        for left, rounds in replay_rounds(self.state, plan, site_of, self.replay_sites):
+            with self.lock:
+                self.pending.extend((0, levels, time.time()) for levels in rounds)
+                self.replay_left = left
+            for levels in rounds:
+                steps += len(levels)
+                replayed |= set(levels)
+            if rounds:
+                self.wake.set()
+            if self.stopping.is_set():
+                break
+        with self.lock:
+            self.replay_left = 0
+        self.replay_sites, self.replay_hours = set(), []
+        log.info(
+            "restart: replayed %d step(s) of %d site(s) from the lake in %.1f s",
+            steps,
+            len(replayed),
+            time.time() - start,
+        )
+
+    def _handled(self, levels: dict[str, SiteLevel]) -> None:
+        """A round's outcome is in the store (or it changed nothing): move the cursor."""
+        for site, lv in levels.items():
+            at = int(lv.observed_to.value)
+            if at > self.cursor.get(site, -1):
+                self.cursor[site] = at
+        self.cursor_dirty = True
+
+    def _save_cursor(self) -> bool:
+        """Write the cursor if a round moved it; False (and retried before the next round
+        is published) if it cannot be written: the cursor never falls more than one round
+        behind the store, so a restart never replays a change that was superseded."""
+        if not self.cursor_dirty:
+            return True
+        try:
+            save_cursor(self.cursor_path, dict(self.cursor))
+        except OSError as exc:
+            text = self._failed("cursor", exc, error_kind(exc))
+            log.error("cannot write the stream cursor (%s); publishing waits for it", text)
+            return False
+        self.cursor_dirty = False
+        self._recovered("cursor")
+        return True
 
     # -- MQTT callbacks (network thread) ----------------------------------------------
 
@@ -253,7 +347,14 @@ class StreamConsumer:
     def settled(self) -> bool:
         """Everything handed to the evaluation thread is evaluated and published."""
         with self.lock:
-            return not (self.unevaluated or self.evaluating or self.pending or self.state.backlog)
+            return not (
+                self.unevaluated
+                or self.evaluating
+                or self.pending
+                or self.state.backlog
+                or self.replay_left
+                or self.replay_sites
+            )
 
     def _drain(self) -> list[Message]:
         out: list[Message] = []
@@ -354,6 +455,13 @@ class StreamConsumer:
         """Add each validated micro-batch to the state and evaluate the sites it
         completed a step of, while the main loop writes the next ones; nothing here ever
         stops the consumer (an error is logged, the next micro-batch goes on)."""
+        try:
+            self._replay()
+        except Exception:
+            log.exception("replaying the steps after the cursor failed; going on with new readings")
+            with self.lock:
+                self.replay_left = 0
+            self.replay_sites, self.replay_hours = set(), []
         while not self.stopping.is_set():
             got: list[Handoff] = []
             try:
@@ -425,6 +533,10 @@ class StreamConsumer:
             self.wake.wait(1.0)
             self.wake.clear()
             while not self.stopping.is_set():
+                if not self._save_cursor():  # the last round's outcome first
+                    self.stopping.wait(delay)
+                    delay = min(delay * 2, 30.0)
+                    break
                 with self.lock:
                     if not self.pending or self.pending[0][0] > self.durable_seq:
                         break
@@ -450,8 +562,10 @@ class StreamConsumer:
                     self.stopping.wait(1.0)
                     break
                 self._recovered("publishing")
+                self._handled(levels)
                 with self.lock:
                     self.pending.pop(0)
+                self._save_cursor()  # if it fails, the next round waits for it (above)
                 if self.metrics is not None:  # each site-step handed over (bench bursts)
                     steps = " ".join(f"{s}@{lv.observed_to.value}" for s, lv in levels.items())
                     self.metrics.write(f"r {time.time():.4f} {steps}\n")
@@ -543,7 +657,11 @@ class StreamConsumer:
             "batches": c.batches,
             "queued": self.inbox.qsize(),
             # sites whose evaluation waits (time budget) + evaluated rounds not yet published
-            "backlog": len(self.state.backlog) + len(self.pending) + self.unevaluated,
+            "backlog": len(self.state.backlog)
+            + len(self.pending)
+            + self.unevaluated
+            + self.replay_left
+            + len(self.replay_sites),
             "sensors": len(self.state),
             "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
             "level_changes": c.level_changes,

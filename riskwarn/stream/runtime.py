@@ -39,6 +39,9 @@ class StreamConfig:
     model_every_s: float = 60.0  # a site is scored by the model at most this often
     model_reload_s: float = 600.0  # the champion is looked up again this often
     tz: str = "Asia/Shanghai"  # the site model's local days (settings.display_tz)
+    # after a restart, the steps after each site's cursor are evaluated again from the
+    # lake, at most this many hours before its newest complete step
+    replay_max_hours: float = 168.0
 
 
 @dataclass

@@ -15,6 +15,7 @@ lands on its own quarantine row again instead of a new one.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -73,8 +74,14 @@ def raw_row(
         if v is None:
             text = ""
         elif name == "observed_at" and rule.formats:
-            t = datetime.fromisoformat(str(v)).astimezone(tz)
-            text = t.strftime(rule.formats[0])
+            t = datetime.fromisoformat(str(v))
+            # 9999-12-31 / 0001-01-01 may have no local time in Python's range: then its
+            # own wall time goes on (far outside the lake's time range either way), to be
+            # quarantined as out_of_range_date by the batch rules
+            with contextlib.suppress(OverflowError):
+                t = t.astimezone(tz)
+            # (%Y of a year before 1000 is not zero-padded by the C library)
+            text = t.strftime(rule.formats[0].replace("%Y", f"{t.year:04d}"))
         elif rule.map:
             text = str(inverse[name].get(v, v))
         elif isinstance(v, float) and v.is_integer() and name == "interval_s":

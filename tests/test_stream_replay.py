@@ -1,0 +1,83 @@
+"""The restart replay (riskwarn/stream/cursor.py), pure: from the lake's readings and a
+site's cursor, every step after the cursor is evaluated again through the live path and
+gives the levels the live consumer gave; the replay is bounded; the cursor round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from riskwarn.stream.cursor import load_cursor, replay_plan, replay_rounds, save_cursor
+from riskwarn.stream.state import SensorStates
+from testkit.stream_helpers import slope_readings
+
+FAIL = pd.Timestamp("2026-11-19", tz="UTC")
+SITES: dict[str, str | None] = {"G1": "H1"}
+
+
+def _readings() -> pd.DataFrame:
+    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    return r.loc[r["observed_at"] <= FAIL - pd.Timedelta("14h10min")].reset_index(drop=True)
+
+
+def _live(readings: pd.DataFrame) -> dict[pd.Timestamp, tuple[int, int]]:
+    """step -> (served level, rules' level), fed hour by hour as the consumer is."""
+    st = SensorStates()
+    out = {}
+    for _, part in readings.groupby(readings["observed_at"].dt.floor("1h")):
+        for levels in st.evaluate_within(st.due(st.add(part, SITES)), float("inf")):
+            for lv in levels.values():
+                out[lv.observed_to] = (lv.level_rank, lv.raw_rank)
+    return out
+
+
+def test_replay_after_the_cursor_gives_the_live_levels() -> None:
+    readings = _readings()
+    live = _live(readings)
+    red_at = FAIL - pd.Timedelta(hours=17)  # 2026-11-18 07:00: the first red
+    assert live[red_at] == (4, 4) and live[red_at + pd.Timedelta(hours=1)] == (4, 2)
+    assert live[red_at - pd.Timedelta(hours=1)][0] == 2
+    cursor = {"H1": (red_at - pd.Timedelta(hours=1)).value}  # 06:00 handled, 07:00 not
+    hist_days = SensorStates().history_steps / 24 + 1
+    plan = replay_plan(readings, {"G1": "H1"}, cursor, hist_days, max_hours=168)
+    assert plan.start == cursor and plan.capped == 0 and plan.replaying == 1
+    assert len(plan.hours) == 3  # 07, 08, 09
+    assert plan.history["observed_at"].max() < red_at
+    st = SensorStates()
+    st.seed_levels({"H1": 2})  # the served yellow
+    st.add(plan.history, SITES)
+    st.evaluated_origin.update(plan.start)
+    got = {
+        lv.observed_to: (lv.level_rank, lv.raw_rank)
+        for _, rounds in replay_rounds(st, plan, SITES, {"H1"})
+        for levels in rounds
+        for lv in levels.values()
+    }
+    # 07:00 red (published with its own step time), 08:00 held red, 09:00 red
+    assert got == {t: v for t, v in live.items() if t >= red_at}
+    assert sorted(got) == [red_at + pd.Timedelta(hours=h) for h in range(3)]
+    # a newest-step-only restart (the old behaviour) would have seen 09:00 alone
+
+
+def test_replay_is_bounded_and_sites_without_cursor_evaluate_their_newest_step() -> None:
+    readings = _readings()
+    newest = readings["observed_at"].max().floor("1h")
+    old = {"H1": (newest - pd.Timedelta(days=10)).value}
+    plan = replay_plan(readings, {"G1": "H1"}, old, 30.0, max_hours=5)
+    assert plan.capped == 1 and plan.start["H1"] == (newest - pd.Timedelta(hours=5)).value
+    assert len(plan.hours) == 5
+    none = replay_plan(readings, {"G1": "H1"}, {}, 30.0, max_hours=168)
+    assert not none.start and not none.hours and len(none.history) == len(readings)
+    done = replay_plan(readings, {"G1": "H1"}, {"H1": newest.value}, 30.0, max_hours=168)
+    assert done.start == {"H1": newest.value} and not done.hours and done.replaying == 0
+    assert len(done.history) == len(readings)
+
+
+def test_cursor_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "stream.cursor.json"
+    assert load_cursor(path) == {}
+    at = pd.Timestamp("2026-11-18 07:00", tz="UTC").value
+    save_cursor(path, {"H1": at})
+    assert load_cursor(path) == {"H1": at}
+    assert "2026-11-18T07:00:00+00:00" in path.read_text()
