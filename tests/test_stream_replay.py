@@ -4,9 +4,12 @@ gives the levels the live consumer gave; the replay is bounded; the cursor round
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from riskwarn.stream.cursor import load_cursor, replay_plan, replay_rounds, save_cursor
 from riskwarn.stream.state import SensorStates
@@ -81,3 +84,26 @@ def test_cursor_round_trip(tmp_path: Path) -> None:
     save_cursor(path, {"H1": at})
     assert load_cursor(path) == {"H1": at}
     assert "2026-11-18T07:00:00+00:00" in path.read_text()
+
+
+def test_save_cursor_fsyncs_the_folder_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename is made durable: after it, the folder holding the cursor is fsynced
+    (the file's own fsync alone leaves the new name in the page cache)."""
+    path = tmp_path / "run" / "stream.cursor.json"
+    at = pd.Timestamp("2026-11-18 07:00", tz="UTC").value
+    real = os.fsync
+    calls: list[tuple[bool, int, bool]] = []  # (a folder?, its inode, cursor in place?)
+
+    def recording(fd: int) -> None:
+        st = os.fstat(fd)
+        calls.append((stat.S_ISDIR(st.st_mode), st.st_ino, load_cursor(path) == {"H1": at}))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    save_cursor(path, {"H1": at})
+    folder = path.parent.stat().st_ino
+    assert (True, folder, True) in calls  # the folder, after the rename
+    assert calls[0][0] is False  # the temporary file first
+    assert not path.with_suffix(".tmp").exists()

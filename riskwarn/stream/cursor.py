@@ -43,7 +43,8 @@ def load_cursor(path: Path) -> dict[str, int]:
 
 
 def save_cursor(path: Path, cursor: dict[str, int]) -> None:
-    """Write the cursor atomically (temporary file, fsync, rename). Raises OSError."""
+    """Write the cursor atomically (temporary file, fsync, rename, fsync of the folder).
+    Raises OSError."""
     body = {
         "version": 1,
         "steps": {
@@ -57,6 +58,11 @@ def save_cursor(path: Path, cursor: dict[str, int]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+    fd = os.open(path.parent, os.O_RDONLY)  # the rename itself is durable too
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
