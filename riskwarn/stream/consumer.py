@@ -30,8 +30,10 @@ import os
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
@@ -62,6 +64,17 @@ from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
 
 log = logging.getLogger(__name__)
+
+# consecutive failed attempts at one round after which the publishing is reported as
+# stuck (status and log; publishing keeps trying): about 5 s of a store outage
+PUBLISH_STUCK_AFTER = 5
+
+
+def _connection_error(exc: BaseException) -> bool:
+    """A store connection error (its driver's first line names no row data)."""
+    import sqlalchemy.exc as sa_exc
+
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
 
 
 class StreamConsumer:
@@ -125,6 +138,8 @@ class StreamConsumer:
         self.added_seq = 0  # ... of which in the per-sensor state
         self.unevaluated = 0  # handed off, not yet added and evaluated
         self.evaluating = False  # sites being evaluated, their rounds not yet pending
+        self.publish_failures = 0  # consecutive failed attempts at the oldest round
+        self.publish_error: BaseException | None = None  # the store's, from _publish
         self.status_lock = threading.Lock()  # the status is written by several threads
         self.status_failing = False
         self.wake = threading.Event()
@@ -527,7 +542,10 @@ class StreamConsumer:
         thread: a slow or unavailable store never holds up the durable writes); a round
         that could not be published waits for the next try. Nothing here ends the
         thread: an unexpected error (a full disk, a bug) is logged by its kind alone (no
-        site data) and the round is tried again after a growing pause (up to 30 s)."""
+        site data) and the round is tried again after a growing pause (up to 30 s); a
+        store error is tried again every second. Later rounds wait behind a failing one
+        (levels are published in order): see :meth:`_publish_failed` for how a round
+        that keeps failing is reported."""
         delay = 1.0
         while not self.stopping.is_set():
             self.wake.wait(1.0)
@@ -545,22 +563,18 @@ class StreamConsumer:
                     published = self._publish(levels, evaluated)
                 except Stopped:
                     return
-                except Exception as exc:
-                    self.counters.store_retries += 1
-                    kind = error_kind(exc)
-                    self._failed("publishing", exc, kind)
-                    log.error(
-                        "publishing the evaluated levels failed (%s); kept, trying again in %.0f s",
-                        kind,
-                        delay,
-                    )
+                except Exception as exc:  # outside the store transaction: a bug, a full disk
+                    self._publish_failed(exc, levels, error_kind(exc), delay)
                     self.stopping.wait(delay)
                     delay = min(delay * 2, 30.0)
                     break
                 delay = 1.0
-                if not published:
+                if not published:  # the store failed (_publish kept the error)
+                    assert self.publish_error is not None
+                    self._publish_failed(self.publish_error, levels, None, 1.0)
                     self.stopping.wait(1.0)
                     break
+                self.publish_failures = 0
                 self._recovered("publishing")
                 self._handled(levels)
                 with self.lock:
@@ -569,6 +583,60 @@ class StreamConsumer:
                 if self.metrics is not None:  # each site-step handed over (bench bursts)
                     steps = " ".join(f"{s}@{lv.observed_to.value}" for s, lv in levels.items())
                     self.metrics.write(f"r {time.time():.4f} {steps}\n")
+
+    def _publish_failed(
+        self, exc: BaseException, levels: dict[str, SiteLevel], kind: str | None, wait: float
+    ) -> None:
+        """Count a failed attempt at the round at the head of the queue and report it.
+
+        ``kind`` None: a store error, described by the driver's first line if it is a
+        connection error (``OperationalError``/``InterfaceError``: no row data in it), else
+        by its class alone, like any other error (a message may quote a site's data or a
+        recipient's address; no traceback is logged for the same reason). The status's
+        ``failing`` entry shows it from the first failure; after
+        :data:`PUBLISH_STUCK_AFTER` consecutive failures of the same round it says the
+        round is stuck, with the count and the rounds waiting behind it, and the log
+        says it once with the code locations of the error, then only at every doubling of
+        the count (the status has the count meanwhile). Publishing keeps trying: a store
+        outage ends by itself, and after a restart the replay would meet the same round
+        first (exiting would only add a restart loop and stop the lake writes too)."""
+        self.counters.store_retries += 1
+        self.publish_failures += 1
+        n = self.publish_failures
+        if kind is None:
+            kind = describe(exc) if _connection_error(exc) else error_kind(exc)
+        with self.lock:
+            waiting = max(len(self.pending) - 1, 0)
+        if n < PUBLISH_STUCK_AFTER:
+            self._failed("publishing", exc, kind)
+            log.error(
+                "publishing %d evaluated level(s) failed (%s); kept, trying again in %.0f s",
+                len(levels),
+                kind,
+                wait,
+            )
+            return
+        self._failed(
+            "publishing",
+            exc,
+            f"stuck: one round failed {n} times in a row, last {kind}; "
+            f"{waiting} later round(s) wait behind it",
+        )
+        if n & (n - 1) == 0 or n == PUBLISH_STUCK_AFTER:  # at N, then at 2^k
+            where = " <- ".join(
+                f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
+            )
+            log.error(
+                "publishing is stuck: the oldest evaluated round failed %d times in a row "
+                "(%s, at %s); %d later round(s) wait behind it; still trying every %.0f s "
+                "(`riskwarn stream --status` shows the count)",
+                n,
+                kind,
+                where or "-",
+                waiting,
+                wait,
+            )
 
     def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)
@@ -584,13 +652,7 @@ class StreamConsumer:
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
-            self.counters.store_retries += 1
-            log.error(
-                "publishing %d level change(s) to the serving store failed: %s; the levels "
-                "are kept and published when it answers (readings still reach the lake)",
-                len(changes),
-                self._failed("publishing", exc),
-            )
+            self.publish_error = exc  # logged and counted by the publishing loop
             return False
         self._recovered("publishing")
         done = time.time()
@@ -668,6 +730,7 @@ class StreamConsumer:
             "deliveries_logged": c.deliveries_logged,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
+            "publish_failures": self.publish_failures,  # in a row, at the oldest round
             "last_write_at": c.last_write_at,
             "failing": dict(c.failing),
             **(
