@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import threading
@@ -75,6 +76,14 @@ def _connection_error(exc: BaseException) -> bool:
     import sqlalchemy.exc as sa_exc
 
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def _where(exc: BaseException) -> str:
+    """The last code locations of an error (file:line function, innermost first): where
+    it happened, without its message (which may quote a reading or an address)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = (f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    return " <- ".join(where) or "-"
 
 
 class StreamConsumer:
@@ -196,19 +205,10 @@ class StreamConsumer:
         even when readings of later steps are in the lake too."""
         if not self.sites_path.exists():
             return
-        from riskwarn import lake
-        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
-
         sites = json.loads(self.sites_path.read_text())
         if not sites:
             return
-        got = lake.read_table(
-            self.cfg.lake_dir,
-            "sensor_readings",
-            [self.cfg.mapping.name],
-            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
-        )
-        got = got.loc[got["sensor_id"].isin(list(sites))]
+        got = self._stored_readings(sites)
         if got.empty:
             return
         plan = replay_plan(
@@ -239,6 +239,84 @@ class StreamConsumer:
             len(plan.history) + sum(len(h) for h in plan.hours),
             plan.replaying,
             len(plan.hours),
+        )
+
+    def _stored_readings(self, sites: dict[str, str]) -> pd.DataFrame:
+        """The lake's displacement readings of the sensors in ``sites``."""
+        from riskwarn import lake
+        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
+
+        got = lake.read_table(
+            self.cfg.lake_dir,
+            "sensor_readings",
+            [self.cfg.mapping.name],
+            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
+        )
+        return got.loc[got["sensor_id"].isin(list(sites))]
+
+    def _new_state(self, levels: dict[str, int]) -> SensorStates:
+        state = SensorStates(
+            hysteresis=Hysteresis(self.cfg.lower_after_steps, self.cfg.confirm_steps),
+            model=self.model,
+        )
+        state.seed_levels(levels)
+        return state
+
+    def _replay_failed(self, exc: BaseException) -> None:
+        """The replay raised part way (evaluation thread): the per-sensor state may hold
+        some hours and not others, some sites' steps evaluated and not others'. It is
+        rebuilt as the restart did before the replay existed: a new state with every
+        stored reading of the known sensors added at once, each site evaluated at its
+        newest step only (the steps between its cursor and that one are not evaluated),
+        hysteresis seeded from the levels served or about to be (the rounds the replay
+        already evaluated are kept and published in order). Logged by the error's class
+        and code locations, not its message (it may quote a reading). If the rebuild fails
+        too, the state starts empty (each site is evaluated again once new readings cover
+        the rules' window)."""
+        log.error(
+            "replaying the steps after the cursor failed (%s, at %s); the per-sensor state is "
+            "rebuilt from the stored readings and each site evaluated at its newest step only",
+            error_kind(exc),
+            _where(exc),
+        )
+        with self.lock:
+            self.replay_left = 0
+            levels = [lv for _, round_, _ in self.pending for lv in round_.values()]
+        self.replay_sites, self.replay_hours = set(), []
+        seed = {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
+        seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
+        state = self._new_state(seed)
+        rounds: list[dict[str, SiteLevel]] = []
+        try:
+            sites = dict(self.known_sites)
+            got = self._stored_readings(sites) if sites else pd.DataFrame()
+            if not got.empty:
+                plan = replay_plan(
+                    got,
+                    sites,
+                    {},
+                    history_days=state.history_steps / 24 + 1,
+                    max_hours=self.cfg.replay_max_hours,
+                )
+                touched = state.add(plan.history, {**sites})
+                rounds = state.evaluate_within(state.due(touched), math.inf)
+        except Exception as again:
+            log.error(
+                "rebuilding the per-sensor state failed too (%s, at %s); starting from an "
+                "empty state",
+                error_kind(again),
+                _where(again),
+            )
+            state, rounds = self._new_state(seed), []
+        self.state = state
+        with self.lock:
+            self.pending.extend((0, round_, time.time()) for round_ in rounds)
+        if rounds:
+            self.wake.set()
+        log.warning(
+            "restart: fell back to the newest step of %d site(s) (%d step(s) evaluated)",
+            len({site for round_ in rounds for site in round_}),
+            sum(len(round_) for round_ in rounds),
         )
 
     def _replay(self) -> None:
@@ -472,11 +550,8 @@ class StreamConsumer:
         stops the consumer (an error is logged, the next micro-batch goes on)."""
         try:
             self._replay()
-        except Exception:
-            log.exception("replaying the steps after the cursor failed; going on with new readings")
-            with self.lock:
-                self.replay_left = 0
-            self.replay_sites, self.replay_hours = set(), []
+        except Exception as exc:
+            self._replay_failed(exc)
         while not self.stopping.is_set():
             got: list[Handoff] = []
             try:
@@ -623,17 +698,13 @@ class StreamConsumer:
             f"{waiting} later round(s) wait behind it",
         )
         if n & (n - 1) == 0 or n == PUBLISH_STUCK_AFTER:  # at N, then at 2^k
-            where = " <- ".join(
-                f"{Path(f.filename).name}:{f.lineno} {f.name}"
-                for f in reversed(traceback.extract_tb(exc.__traceback__)[-4:])
-            )
             log.error(
                 "publishing is stuck: the oldest evaluated round failed %d times in a row "
                 "(%s, at %s); %d later round(s) wait behind it; still trying every %.0f s "
                 "(`riskwarn stream --status` shows the count)",
                 n,
                 kind,
-                where or "-",
+                _where(exc),
                 waiting,
                 wait,
             )
