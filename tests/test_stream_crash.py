@@ -410,3 +410,78 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
     assert "replaying the steps after the cursor failed (RuntimeError, at " in text, text
     assert "fell back to the newest step of 1 site(s)" in text, text
     assert "12.3456" not in text and not any(r.exc_info for r in caplog.records)
+
+
+def test_a_rebuild_whose_evaluation_fails_too_keeps_the_readings_and_shows_it(
+    settings: Any, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """As above, and evaluating the rebuilt state raises too. The rebuilt state must not
+    be thrown away for an empty one (origin_of needs 24 h of readings per sensor: no site
+    would be evaluated for a day, silently): it keeps every stored reading, and
+    ``--status`` shows FAILING replay. On the code before: the state was empty
+    (origin_of H1 None, G1 not in it) and nothing in the status (checked: fails)."""
+    import logging
+
+    from riskwarn.ingest import ingest_files
+    from riskwarn.stream import consumer as consumer_mod
+    from riskwarn.stream.cursor import save_cursor
+    from riskwarn.stream.state import SensorStates
+    from riskwarn.stream.status import status_line
+    from testkit.stream_helpers import Running, stream_consumer
+
+    first, second, red_at = _red_then_lower_slope()
+    readings = pd.concat([first, second], ignore_index=True)
+    ingest_files(
+        load_mapping(MAPPING),
+        [_batch_file(readings, tmp_path / "readings.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
+    save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
+    newest = _lake(settings)["observed_at"].max()
+
+    real = consumer_mod.replay_rounds
+    real_eval = SensorStates.evaluate_within
+    raised: list[int] = []
+
+    def failing(*a: Any) -> Any:
+        gen = real(*a)
+        yield next(gen)
+        yield next(gen)  # the hour of T: red
+        raised.append(1)
+        raise RuntimeError("replay bug at G1 reading 12.3456 mm")
+
+    def failing_eval(self: Any, *a: Any, **kw: Any) -> Any:
+        if raised:
+            raised.append(2)
+            raise RuntimeError("evaluation bug at G1 reading 12.3456 mm")
+        return real_eval(self, *a, **kw)
+
+    monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
+    monkeypatch.setattr(SensorStates, "evaluate_within", failing_eval)
+    with (
+        caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
+        Running(
+            stream_consumer(
+                settings.home,
+                broker.port,
+                store_url=settings.resolved_store_url,
+                lake_dir=settings.lake_dir,
+                client_id="rw-replay-rebuild-fails",
+            )
+        ) as c,
+    ):
+        wait_for(lambda: 2 in raised, 60)
+        wait_for(lambda: "replay" in c.counters.failing, 60)
+        st = c.state
+        assert "G1" in st.sensors and st.sensors["G1"].last_ns == newest.value
+        assert st.origin_of("H1") == newest.floor("1h").value  # evaluated with new readings
+        assert "RuntimeError" in c.counters.failing["replay"]
+        wait_for(lambda: "FAILING replay" in status_line(run / "stream.status.json"), 30)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "evaluating the rebuilt per-sensor state failed (RuntimeError, at " in text, text
+    assert "fell back to the newest step" not in text, text
+    assert "12.3456" not in text

@@ -271,8 +271,10 @@ class StreamConsumer:
         hysteresis seeded from the levels served or about to be (the rounds the replay
         already evaluated are kept and published in order). Logged by the error's class
         and code locations, not its message (it may quote a reading). If the rebuild fails
-        too, the state starts empty (each site is evaluated again once new readings cover
-        the rules' window)."""
+        too, ``riskwarn stream --status`` shows ``FAILING replay`` (until a restart): a
+        failed lake read keeps the state as the replay left it; a failed evaluation keeps
+        the rebuilt state (every stored reading in), its sites evaluated when their next
+        readings come."""
         log.error(
             "replaying the steps after the cursor failed (%s, at %s); the per-sensor state is "
             "rebuilt from the stored readings and each site evaluated at its newest step only",
@@ -287,6 +289,7 @@ class StreamConsumer:
         seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
         state = self._new_state(seed)
         rounds: list[dict[str, SiteLevel]] = []
+        touched: set[str] = set()
         try:
             sites = dict(self.known_sites)
             got = self._stored_readings(sites) if sites else pd.DataFrame()
@@ -299,15 +302,29 @@ class StreamConsumer:
                     max_hours=self.cfg.replay_max_hours,
                 )
                 touched = state.add(plan.history, {**sites})
-                rounds = state.evaluate_within(state.due(touched), math.inf)
-        except Exception as again:
+        except Exception as again:  # the lake read: keep the state the replay left
+            text = self._failed("replay", again, error_kind(again))
             log.error(
-                "rebuilding the per-sensor state failed too (%s, at %s); starting from an "
-                "empty state",
-                error_kind(again),
+                "rebuilding the per-sensor state failed too (%s, at %s); keeping the state "
+                "as the replay left it (some stored hours missing until new readings come)",
+                text,
                 _where(again),
             )
-            state, rounds = self._new_state(seed), []
+            log.warning("restart: no fallback; the partly replayed state is kept")
+            return
+        try:
+            rounds = state.evaluate_within(state.due(touched), math.inf)
+        except Exception as again:  # the readings are in: new ones evaluate the sites
+            text = self._failed("replay", again, error_kind(again))
+            log.error(
+                "evaluating the rebuilt per-sensor state failed (%s, at %s); its readings "
+                "are kept and each site is evaluated when its next readings come",
+                text,
+                _where(again),
+            )
+            self.state = state
+            log.warning("restart: fell back to the stored readings; 0 step(s) evaluated")
+            return
         self.state = state
         with self.lock:
             self.pending.extend((0, round_, time.time()) for round_ in rounds)
