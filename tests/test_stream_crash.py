@@ -378,7 +378,15 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
         raised.append(1)
         raise RuntimeError("replay bug at G1 reading 12.3456 mm")
 
+    real_read = consumer_mod.StreamConsumer._stored_readings
+
+    def slow_read(self: Any, sites: Any) -> Any:  # the rebuild's lake read takes a while
+        if raised:
+            time.sleep(1)
+        return real_read(self, sites)
+
     monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
+    monkeypatch.setattr(consumer_mod.StreamConsumer, "_stored_readings", slow_read)
     with (
         caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
         Running(
@@ -392,9 +400,7 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
         ) as c,
     ):
         wait_for(lambda: bool(raised), 60)
-        wait_for(c.settled, 60)
-        time.sleep(1)
-        wait_for(c.settled, 60)
+        wait_for(c.settled, 60)  # not settled while the fallback rebuilds
         st = c.state
         assert st.sensors["G1"].last_ns == newest.value  # every stored reading in the state
         assert st.evaluated_origin["H1"] == newest_step.value  # T+1 evaluated

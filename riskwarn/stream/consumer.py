@@ -568,7 +568,13 @@ class StreamConsumer:
         try:
             self._replay()
         except Exception as exc:
-            self._replay_failed(exc)
+            with self.lock:  # not settled until the fallback's rounds are pending
+                self.evaluating = True
+            try:
+                self._replay_failed(exc)
+            finally:
+                with self.lock:
+                    self.evaluating = False
         while not self.stopping.is_set():
             got: list[Handoff] = []
             try:
