@@ -78,6 +78,26 @@ def test_replay_is_bounded_and_sites_without_cursor_evaluate_their_newest_step()
     assert len(done.history) == len(readings)
 
 
+def test_a_cursor_in_the_future_counts_as_at_the_newest_step() -> None:
+    """A cursor time past the site's newest step (year 2200: a corrupt file, a clock that
+    jumped) must not hold the site back until then: it counts as at its newest step, so
+    the next hour's readings are evaluated. On the code before: start stayed in 2200 and
+    due() skipped H1 (checked: fails)."""
+    full = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    readings = _readings()
+    newest = readings["observed_at"].max().floor("1h")
+    future = {"H1": pd.Timestamp("2200-01-01", tz="UTC").value}
+    plan = replay_plan(readings, {"G1": "H1"}, future, 30.0, max_hours=168)
+    assert plan.start == {"H1": newest.value} and not plan.hours and plan.replaying == 0
+    assert len(plan.history) == len(readings)
+    st = SensorStates()
+    st.add(plan.history, SITES)
+    st.evaluated_origin.update(plan.start)
+    later = full.loc[full["observed_at"] > readings["observed_at"].max()]
+    later = later.loc[later["observed_at"] < newest + pd.Timedelta(hours=2)]
+    assert st.due(st.add(later, SITES)) == ["H1"]  # the next step is evaluated
+
+
 def test_cursor_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "run" / "stream.cursor.json"
     assert load_cursor(path) == {}
@@ -123,6 +143,7 @@ CORRUPT = {
     "not a time": b'{"steps": {"H-PRIVATE": "yesterday"}}',
     "an impossible time": b'{"steps": {"H-PRIVATE": "2026-13-45T07:00:00+00:00"}}',
     "out of range": b'{"steps": {"H-PRIVATE": "99999-01-01T00:00:00+00:00"}}',
+    "past 2262": b'{"steps": {"H-PRIVATE": "2826-01-01T00:00:00+00:00"}}',
     "NaT": b'{"steps": {"H-PRIVATE": "NaT"}}',
 }
 

@@ -57,7 +57,8 @@ def load_cursor(path: Path) -> dict[str, int]:
         return out
     except FileNotFoundError:
         return {}
-    except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError, UnicodeError
+    # JSONDecodeError, UnicodeError; OverflowError: a time past 2262 (no ns value)
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         log.warning(
             "the stream cursor %s is corrupt (%s): ignored, each site starts at its newest "
             "step as without a cursor",
@@ -136,7 +137,10 @@ def replay_plan(
             replaying += 1
             if at < top - window:
                 at, capped = top - window, capped + 1
-        start[s] = at  # at or past its newest step: nothing to evaluate again
+        # at or past its newest step: nothing to evaluate again; a cursor past it (a
+        # corrupt time, a clock that jumped) counts as at it, or the site would not be
+        # evaluated until then
+        start[s] = min(at, top)
     hist_ns = int(history_days * 24 * _NS_HOUR)
     # per reading: where its sensor's replay begins (the first step after the cursor),
     # or past its last reading (no replay: everything is history)
