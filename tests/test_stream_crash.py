@@ -491,3 +491,39 @@ def test_a_rebuild_whose_evaluation_fails_too_keeps_the_readings_and_shows_it(
     assert "evaluating the rebuilt per-sensor state failed (RuntimeError, at " in text, text
     assert "fell back to the newest step" not in text, text
     assert "12.3456" not in text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"G-PRIVATE": "H-PRI', b'["G-PRIVATE"]', b'{"G-PRIVATE": 7}', b"\xff\xfe"],
+    ids=["truncated", "a list", "a number", "not UTF-8"],
+)
+def test_a_corrupt_sites_map_does_not_stop_the_consumer(
+    settings: Any, broker: Broker, caplog: Any, body: bytes
+) -> None:
+    """A truncated or corrupt run/stream.sites.json is ignored with a warning naming the
+    file, not its contents (as a corrupt cursor is): the consumer starts without warming
+    up. On the code before: json.loads raised in the constructor (checked: fails)."""
+    import logging
+
+    from testkit.stream_helpers import Running, stream_consumer
+
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    path = run / "stream.sites.json"
+    path.write_bytes(body)
+    with (
+        caplog.at_level(logging.WARNING, logger="riskwarn.stream.cursor"),
+        Running(
+            stream_consumer(
+                settings.home,
+                broker.port,
+                store_url=settings.resolved_store_url,
+                lake_dir=settings.lake_dir,
+                client_id="rw-corrupt-sites",
+            )
+        ) as c,
+    ):
+        assert c.known_sites == {} and len(c.state) == 0
+    assert str(path) in caplog.text and "corrupt" in caplog.text
+    assert "PRIVATE" not in caplog.text

@@ -45,9 +45,11 @@ from riskwarn.store import Store
 from riskwarn.stream.cursor import (
     ReplayPlan,
     load_cursor,
+    load_sites,
     replay_plan,
     replay_rounds,
     save_cursor,
+    write_durably,
 )
 from riskwarn.stream.lock import InstanceLock, StoreLock
 from riskwarn.stream.payload import QOS, subscription
@@ -185,11 +187,8 @@ class StreamConsumer:
     def _save_sites(self) -> None:
         """Remember which site each sensor belongs to (the topics say; the lake does not)."""
         sites = self.state.sites_map()
-        tmp = self.sites_path.with_suffix(".tmp")
         try:
-            self.sites_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(sites))
-            tmp.replace(self.sites_path)
+            write_durably(self.sites_path, json.dumps(sites))
         except OSError as exc:  # full disk: kept in memory, written with a later batch
             log.error("cannot save the sensor -> site map (%s); trying again later", describe(exc))
             return
@@ -203,9 +202,7 @@ class StreamConsumer:
         evaluation thread (:meth:`_replay`, before any new reading): a change evaluated
         but not published before a crash is published now, once, with its own step time,
         even when readings of later steps are in the lake too."""
-        if not self.sites_path.exists():
-            return
-        sites = json.loads(self.sites_path.read_text())
+        sites = load_sites(self.sites_path)
         if not sites:
             return
         got = self._stored_readings(sites)
@@ -218,7 +215,7 @@ class StreamConsumer:
             history_days=self.state.history_steps / 24 + 1,
             max_hours=self.cfg.replay_max_hours,
         )
-        touched = self.state.add(plan.history, sites)
+        touched = self.state.add(plan.history, {**sites})
         for site, at in plan.start.items():
             self.state.evaluated_origin[site] = at
         self.known_sites = self.state.sites_map()

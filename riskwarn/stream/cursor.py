@@ -68,19 +68,37 @@ def load_cursor(path: Path) -> dict[str, int]:
         return {}
 
 
-def save_cursor(path: Path, cursor: dict[str, int]) -> None:
-    """Write the cursor atomically (temporary file, fsync, rename, fsync of the folder).
+def load_sites(path: Path) -> dict[str, str]:
+    """The consumer's sensor -> site map (``run/stream.sites.json``); {} without a file,
+    and {} (with a warning naming the file, not its contents) for a corrupt one: the
+    consumer then starts without warming up instead of not starting at all; the next
+    micro-batch with a new sensor writes a good map over it."""
+    try:
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise TypeError("not a JSON object")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in raw.items()):
+            raise TypeError("a sensor or site is not a string")
+        return dict(raw)
+    except FileNotFoundError:
+        return {}
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeError
+        log.warning(
+            "the sensor -> site map %s is corrupt (%s): ignored, the consumer starts "
+            "without the stored readings",
+            path,
+            type(exc).__name__,
+        )
+        return {}
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Write ``text`` atomically (temporary file, fsync, rename, fsync of the folder).
     Raises OSError."""
-    body = {
-        "version": 1,
-        "steps": {
-            site: pd.Timestamp(at, tz="UTC").isoformat() for site, at in sorted(cursor.items())
-        },
-    }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as fh:
-        fh.write(json.dumps(body))
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
@@ -89,6 +107,17 @@ def save_cursor(path: Path, cursor: dict[str, int]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def save_cursor(path: Path, cursor: dict[str, int]) -> None:
+    """Write the cursor atomically (:func:`write_durably`). Raises OSError."""
+    body = {
+        "version": 1,
+        "steps": {
+            site: pd.Timestamp(at, tz="UTC").isoformat() for site, at in sorted(cursor.items())
+        },
+    }
+    write_durably(path, json.dumps(body))
 
 
 @dataclass
