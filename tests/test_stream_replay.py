@@ -4,6 +4,7 @@ gives the levels the live consumer gave; the replay is bounded; the cursor round
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import stat
@@ -128,6 +129,53 @@ def test_save_cursor_fsyncs_the_folder_after_the_rename(
     assert (True, folder, True) in calls  # the folder, after the rename
     assert calls[0][0] is False  # the temporary file first
     assert not path.with_suffix(".tmp").exists()
+
+
+@pytest.mark.parametrize("code", [errno.EINVAL, errno.ENOTSUP, errno.EBADF])
+def test_a_folder_that_cannot_be_fsynced_does_not_fail_the_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, code: int
+) -> None:
+    """fsync of the run/ folder raising EINVAL (some network and FUSE filesystems) must
+    not fail save_cursor: the consumer would keep cursor_dirty set and hold publishing
+    back forever. The file's own fsync still runs; EIO still raises. Warned once per
+    process. On the code before: OSError raised (checked: fails)."""
+    from riskwarn.stream import cursor as cursor_mod
+
+    path = tmp_path / "run" / "stream.cursor.json"
+    real = os.fsync
+    files: list[int] = []
+
+    def no_folder(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(code, os.strerror(code))
+        files.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", no_folder)
+    monkeypatch.setattr(cursor_mod, "_folder_fsync_warned", [], raising=False)
+    at = pd.Timestamp("2026-11-18 07:00", tz="UTC").value
+    with caplog.at_level(logging.WARNING, logger="riskwarn.stream.cursor"):
+        save_cursor(path, {"H1": at})
+        save_cursor(path, {"H1": at + 1})
+    assert load_cursor(path) == {"H1": at + 1} and len(files) == 2
+    assert caplog.text.count("cannot fsync the folder") == 1
+    assert errno.errorcode[code] in caplog.text
+
+
+def test_an_io_error_on_the_folder_fsync_still_raises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "run" / "stream.cursor.json"
+    real = os.fsync
+
+    def eio(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", eio)
+    with pytest.raises(OSError):
+        save_cursor(path, {"H1": 0})
 
 
 CORRUPT = {

@@ -18,6 +18,7 @@ it) is evaluated at its newest step only, as before.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -33,6 +34,11 @@ import pandas as pd
 _NS_HOUR = pd.Timedelta(hours=1).value
 
 log = logging.getLogger(__name__)
+
+# fsync(2) of a folder: EINVAL where it cannot be synced, ENOTSUP/EOPNOTSUPP likewise,
+# EBADF where a read-only descriptor cannot be synced
+_NO_FOLDER_FSYNC = {errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EBADF}
+_folder_fsync_warned: list[bool] = []  # warned once per process
 
 
 def load_cursor(path: Path) -> dict[str, int]:
@@ -105,6 +111,19 @@ def write_durably(path: Path, text: str) -> None:
     fd = os.open(path.parent, os.O_RDONLY)  # the rename itself is durable too
     try:
         os.fsync(fd)
+    except OSError as exc:
+        # some filesystems (network, FUSE) cannot fsync a folder: the file is written
+        # and renamed, only the rename's durability is up to them; a real I/O error
+        # (EIO, ENOSPC) still raises
+        if exc.errno not in _NO_FOLDER_FSYNC:
+            raise
+        if not _folder_fsync_warned:
+            _folder_fsync_warned.append(True)
+            log.warning(
+                "cannot fsync the folder %s (%s); its files are written without it",
+                path.parent,
+                errno.errorcode.get(exc.errno or 0, type(exc).__name__),
+            )
     finally:
         os.close(fd)
 
