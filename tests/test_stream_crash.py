@@ -527,3 +527,43 @@ def test_a_corrupt_sites_map_does_not_stop_the_consumer(
         assert c.known_sites == {} and len(c.state) == 0
     assert str(path) in caplog.text and "corrupt" in caplog.text
     assert "PRIVATE" not in caplog.text
+
+
+def test_the_replay_adds_a_sensor_whose_readings_all_come_after_the_cursor(
+    settings: Any, broker: Broker, tmp_path: Path
+) -> None:
+    """G2 (of H1, in run/stream.sites.json) has readings only in the hours after H1's
+    cursor, none in the history window: the replay must add them (the site map comes
+    from the saved file, as the warm-up's does), not drop them because the warmed
+    state's map lacks G2. On the code before: G2 not in the state (checked: fails)."""
+    from riskwarn.ingest import ingest_files
+    from riskwarn.stream.cursor import save_cursor
+    from testkit.stream_helpers import Running, slope_readings, stream_consumer
+
+    first, second, red_at = _red_then_lower_slope()
+    g2 = slope_readings("G2", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=3)
+    g2 = g2.loc[(g2["observed_at"] >= red_at) & (g2["observed_at"] <= second["observed_at"].max())]
+    assert len(g2)
+    readings = pd.concat([first, second, g2], ignore_index=True)
+    ingest_files(
+        load_mapping(MAPPING),
+        [_batch_file(readings, tmp_path / "readings.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "stream.sites.json").write_text(json.dumps({"G1": "H1", "G2": "H1"}))
+    save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
+    with Running(
+        stream_consumer(
+            settings.home,
+            broker.port,
+            store_url=settings.resolved_store_url,
+            lake_dir=settings.lake_dir,
+            client_id="rw-replay-new-sensor",
+        )
+    ) as c:
+        wait_for(c.settled, 60)
+        assert "G2" in c.state.sensors
+        assert c.state.sensors["G2"].last_ns == g2["observed_at"].max().value

@@ -156,6 +156,7 @@ class StreamConsumer:
         self.wake = threading.Event()
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
+        self.stored_sites: dict[str, str] = {}  # run/stream.sites.json as read at start
         # site -> the last step end whose outcome was published or unchanged (durable)
         self.cursor_path = cfg.status_path.with_name("stream.cursor.json")
         self.cursor: dict[str, int] = load_cursor(self.cursor_path)
@@ -202,7 +203,7 @@ class StreamConsumer:
         evaluation thread (:meth:`_replay`, before any new reading): a change evaluated
         but not published before a crash is published now, once, with its own step time,
         even when readings of later steps are in the lake too."""
-        sites = load_sites(self.sites_path)
+        sites = self.stored_sites = load_sites(self.sites_path)
         if not sites:
             return
         got = self._stored_readings(sites)
@@ -288,7 +289,7 @@ class StreamConsumer:
         rounds: list[dict[str, SiteLevel]] = []
         touched: set[str] = set()
         try:
-            sites = dict(self.known_sites)
+            sites = {**self.stored_sites, **self.known_sites}  # with sensors not warmed
             got = self._stored_readings(sites) if sites else pd.DataFrame()
             if not got.empty:
                 plan = replay_plan(
@@ -343,7 +344,9 @@ class StreamConsumer:
         start = time.time()
         steps, replayed = 0, set()
         plan = ReplayPlan(pd.DataFrame(), hours=self.replay_hours)
-        site_of: dict[str, str | None] = dict(self.known_sites)
+        # the saved map: a sensor without readings in the history window (only after
+        # its site's cursor) is not in the state's map yet
+        site_of: dict[str, str | None] = {**self.stored_sites, **self.known_sites}
         for left, rounds in replay_rounds(self.state, plan, site_of, self.replay_sites):
             with self.lock:
                 self.pending.extend((0, levels, time.time()) for levels in rounds)
