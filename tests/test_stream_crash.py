@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -349,7 +350,7 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
     from riskwarn.store import Store
     from riskwarn.stream import consumer as consumer_mod
     from riskwarn.stream.cursor import save_cursor
-    from riskwarn.stream.publish import DOMAIN
+    from riskwarn.stream.publish import DOMAIN, Publisher
     from testkit.stream_helpers import Running, stream_consumer
 
     first, second, red_at = _red_then_lower_slope()
@@ -378,15 +379,17 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
         raised.append(1)
         raise RuntimeError("replay bug at G1 reading 12.3456 mm")
 
-    real_read = consumer_mod.StreamConsumer._stored_readings
+    # T's red stays pending (not served) until the fallback ran: its hysteresis seed must
+    # come from the pending round, not from the store (deterministic, no race)
+    real_publish = Publisher.publish
+    gate = threading.Event()
 
-    def slow_read(self: Any, sites: Any) -> Any:  # the rebuild's lake read takes a while
-        if raised:
-            time.sleep(1)
-        return real_read(self, sites)
+    def held_publish(self: Any, *a: Any, **kw: Any) -> Any:
+        assert gate.wait(60)
+        return real_publish(self, *a, **kw)
 
     monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
-    monkeypatch.setattr(consumer_mod.StreamConsumer, "_stored_readings", slow_read)
+    monkeypatch.setattr(Publisher, "publish", held_publish)
     with (
         caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
         Running(
@@ -400,12 +403,15 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
         ) as c,
     ):
         wait_for(lambda: bool(raised), 60)
-        wait_for(c.settled, 60)  # not settled while the fallback rebuilds
+        wait_for(lambda: "fell back to the newest step" in caplog.text, 60)
+        assert not c.publisher.served  # T's red not published yet
         st = c.state
         assert st.sensors["G1"].last_ns == newest.value  # every stored reading in the state
         assert st.evaluated_origin["H1"] == newest_step.value  # T+1 evaluated
         assert st.site_levels["H1"].observed_to == newest_step
         assert st.site_levels["H1"].level_rank == 4  # T+1's yellow holds T's red
+        gate.set()
+        wait_for(c.settled, 60)
         assert c.replay_left == 0 and not c.replay_sites and "publishing" not in c.counters.failing
     store = Store(settings.resolved_store_url)
     w = store.warnings(domain=DOMAIN)
@@ -466,8 +472,18 @@ def test_a_rebuild_whose_evaluation_fails_too_keeps_the_readings_and_shows_it(
             raise RuntimeError("evaluation bug at G1 reading 12.3456 mm")
         return real_eval(self, *a, **kw)
 
+    real_read = consumer_mod.StreamConsumer._stored_readings
+    settled_mid_rebuild: list[bool] = []
+
+    def slow_read(self: Any, sites: Any) -> Any:  # the rebuild's lake read takes a while
+        if raised:
+            time.sleep(1)  # T's red is published meanwhile
+            settled_mid_rebuild.append(self.settled())
+        return real_read(self, sites)
+
     monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
     monkeypatch.setattr(SensorStates, "evaluate_within", failing_eval)
+    monkeypatch.setattr(consumer_mod.StreamConsumer, "_stored_readings", slow_read)
     with (
         caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
         Running(
@@ -486,6 +502,7 @@ def test_a_rebuild_whose_evaluation_fails_too_keeps_the_readings_and_shows_it(
         assert "G1" in st.sensors and st.sensors["G1"].last_ns == newest.value
         assert st.origin_of("H1") == newest.floor("1h").value  # evaluated with new readings
         assert "RuntimeError" in c.counters.failing["replay"]
+        assert settled_mid_rebuild == [False]  # not settled while the fallback rebuilds
         wait_for(lambda: "FAILING replay" in status_line(run / "stream.status.json"), 30)
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "evaluating the rebuilt per-sensor state failed (RuntimeError, at " in text, text
