@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from riskwarn import domains
@@ -244,6 +246,59 @@ def _train_cases(
     )
 
 
+@dataclass(frozen=True)
+class LakeReadings:
+    """The lake's ``sensor_readings`` before ``end`` as a training reading source
+    (:class:`models.geohazard_sites.TrainingReadings`): :meth:`read` reads some sensors'
+    readings (the sensor ids and time window pushed down to the Delta scan), and
+    :meth:`summary` streams every reading once in pieces; all reads see table ``version``,
+    so the batches of one training run read one snapshot. Never the whole table at once."""
+
+    lake_dir: Path
+    end: pd.Timestamp
+    columns: tuple[str, ...]
+    version: int | None = None
+
+    def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
+        from riskwarn.lake import read_table
+
+        return read_table(
+            self.lake_dir,
+            "sensor_readings",
+            columns=list(self.columns),
+            end=self.end,
+            where={"sensor_id": list(sensor_ids)},
+            version=self.version,
+        )
+
+    def summary(self) -> Any:
+        """:class:`models.geohazard_sites.ReadingsSummary` of every reading before ``end``:
+        equal to ``ReadingsSummary.of_frame`` of the whole table's frame."""
+        from models.geohazard_sites import ReadingsSummary, data_end_of
+        from models.train import hashes_version, row_hashes
+        from riskwarn.lake import read_table_pieces
+
+        hashes: list[np.ndarray] = []
+        first: pd.Timestamp | None = None
+        data_end: pd.Timestamp | None = None
+        for piece in read_table_pieces(
+            self.lake_dir,
+            "sensor_readings",
+            columns=list(self.columns),
+            end=self.end,
+            version=self.version,
+        ):
+            hashes.append(row_hashes(piece))
+            lo, hi = pd.Timestamp(piece["observed_at"].min()), data_end_of(piece)
+            first = lo if first is None or lo < first else first
+            data_end = hi if data_end is None or hi > data_end else data_end
+        every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        del hashes
+        return ReadingsSummary(
+            len(every), first, data_end, hashes_version(every, sorted(self.columns))
+        )
+
+
 def _train_sites(
     settings: Settings,
     domain: str,
@@ -254,17 +309,22 @@ def _train_sites(
 ) -> Any:
     """The monitored-site models (``geohazard``, ``geohazard_hourly``).
 
-    Reads ``hazard_sites``, ``sensors``, ``sensor_readings`` (taken before the end) and
-    ``hazard_events`` (occurred before the end; they are only labels).
+    Reads ``hazard_sites``, ``sensors``, ``hazard_events`` (occurred before the end; they
+    are only labels) and ``sensor_readings`` taken before the end, the latter never whole:
+    by batch of sites (:class:`LakeReadings`, ``TRAIN_BATCH_SENSORS`` sensors a batch).
     """
-    from models.geohazard_sites import READING_COLUMNS, train_site_domain
-    from riskwarn.lake import read_table
+    from models.geohazard_sites import READING_COLUMNS, TRAIN_BATCH_SENSORS, train_site_domain
+    from riskwarn.lake import read_table, table_version
 
     sites = read_table(settings.lake_dir, "hazard_sites")
     sensors = read_table(settings.lake_dir, "sensors")
-    readings = read_table(settings.lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
+    readings = LakeReadings(
+        settings.lake_dir,
+        end,
+        READING_COLUMNS,
+        version=table_version(settings.lake_dir, "sensor_readings"),
+    )
     events = read_table(settings.lake_dir, "hazard_events")
-    readings = readings.loc[readings["observed_at"] < end]
     events = events.loc[events["occurred_at"] < end]
     from dataclasses import replace
 
@@ -273,7 +333,16 @@ def _train_sites(
     eval_days = common.pop("eval_days", None)  # a field of the site model's config
     if eval_days is not None:
         common["config"] = replace(site_config(domain), eval_days=eval_days)
-    return train_site_domain(readings, sensors, sites, events, client, domain=domain, **common)
+    return train_site_domain(
+        readings,
+        sensors,
+        sites,
+        events,
+        client,
+        domain=domain,
+        batch_sensors=TRAIN_BATCH_SENSORS,
+        **common,
+    )
 
 
 # --------------------------------------------------------------------------- scoring

@@ -164,14 +164,17 @@ def test_site_training_frame_equals_serving_frame(
     real = geohazard_sites.build_site_table
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
         patched.setattr(geohazard_sites, "build_site_table", _capture)
+        # training reads the lake by batch of sites: several batches here
+        patched.setattr(geohazard_sites, "TRAIN_BATCH_SENSORS", 4)
         train_domain(city, domain, "2024-03-15T00:00Z")
     args, kwargs = got.value.args_, got.value.kwargs
+    assert kwargs["batch_sensors"] == 4
     origins = pd.DatetimeIndex(args[4])
     training = real(*args, **kwargs)
     sites = lake.read_table(city.lake_dir, "hazard_sites")
     sensors = lake.read_table(city.lake_dir, "sensors")
     inputs = geohazard_sites.site_features(training)
-    first = pd.Timestamp(args[0]["observed_at"].min())
+    first = args[0].summary().first  # the training path's readings: a lake source
     late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
     assert len(late)
     for origin in (origins[0], late[0], origins[-1]):
