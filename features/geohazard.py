@@ -277,8 +277,9 @@ def site_batches(
     batch_sensors: int | None = None,
 ) -> list[SiteBatch]:
     """Sites (in id order) cut into batches of about ``batch_sensors`` own sensors (None:
-    one batch). A gauge is binned in the batch that reads it as a site's own sensor, or,
-    serving only other sites (or none), in the first batch. Always at least one batch."""
+    one batch). A gauge is binned in the batch that reads it as a site's own sensor; the
+    gauges of no site (or of sites not in ``sites``) in batches of their own of up to
+    ``batch_sensors`` gauges (in the first batch with None). Always at least one batch."""
     site_ids = sorted(sites["record_id"].astype(str).unique())
     site_col = sensors["site_id"]
     site_of = site_col.astype(str).where(site_col.notna().to_numpy(), None)
@@ -302,8 +303,13 @@ def site_batches(
         batches.append((group, own, sorted(g for g in gauges if g in ids)))
         covered |= ids
     extra = [g for g in gauges if g not in covered]
-    group, own, mine = batches[0]
-    batches[0] = (group, own, sorted([*mine, *extra]))
+    if batch_sensors is None or not any(len(own) for _, own, _ in batches):
+        group, own, mine = batches[0]
+        batches[0] = (group, own, sorted([*mine, *extra]))
+    else:  # batches of their own, with no site
+        step = max(batch_sensors, 1)
+        for i in range(0, len(extra), step):
+            batches.append(([], sensors.iloc[:0], extra[i : i + step]))
     return [SiteBatch(tuple(g), own, tuple(mine)) for g, own, mine in batches]
 
 

@@ -258,6 +258,7 @@ class LakeReadings:
     end: pd.Timestamp
     columns: tuple[str, ...]
     version: int | None = None
+    rows_per_piece: int = 2_000_000  # of the summary's pass
 
     def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
         from riskwarn.lake import read_table
@@ -287,6 +288,7 @@ class LakeReadings:
             columns=list(self.columns),
             end=self.end,
             version=self.version,
+            rows_per_piece=self.rows_per_piece,
         ):
             hashes.append(row_hashes(piece))
             lo, hi = pd.Timestamp(piece["observed_at"].min()), data_end_of(piece)
