@@ -18,6 +18,8 @@ importable from here too.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -50,6 +52,7 @@ from riskwarn import sensor_physics as phys
 from riskwarn.contracts import HAZARD_TYPES
 
 SITE_KEYS = ["origin", "site_id"]
+log = logging.getLogger(__name__)
 
 
 def _bin_index(ts: pd.Series | pd.DatetimeIndex, step_hours: int, tz: str) -> np.ndarray:
@@ -222,21 +225,37 @@ def build_site_features_multi(
     gauge_of_site = _site_gauges(sites, sensors)
     gauges = sorted(set(gauge_of_site.dropna()))
     parts: list[_SetParts] = [_SetParts() for _ in sets]
-    for batch in site_batches(sensors, sites, gauges, batch_sensors):
+    batches = site_batches(sensors, sites, gauges, batch_sensors)
+    for k, batch in enumerate(batches, start=1):
+        t0 = time.perf_counter()
         frame = source.read(batch.sensor_ids)
+        t1 = time.perf_counter()
+        n_rows = len(frame)
         if on_batch is not None:
             on_batch(frame, batch.sensors)
-        if not ends:
-            continue
-        shared = _SharedReadings(frame, max(ends))
-        del frame
-        for (idx, p), part in zip(sets, parts, strict=True):
-            if len(idx) == 0:
-                continue
-            part.rain.append(_rain_bins(shared, batch.gauges, gauges, idx, p))
-            part.displacement.append(_displacement_at(shared, batch.sensors, idx, p))
-            part.health.append(_health_at(shared, batch.sensors, idx, p))
-        del shared
+        t2 = time.perf_counter()
+        if ends:
+            shared = _SharedReadings(frame, max(ends))
+            del frame
+            for (idx, p), part in zip(sets, parts, strict=True):
+                if len(idx) == 0:
+                    continue
+                part.rain.append(_rain_bins(shared, batch.gauges, gauges, idx, p))
+                part.displacement.append(_displacement_at(shared, batch.sensors, idx, p))
+                part.health.append(_health_at(shared, batch.sensors, idx, p))
+            del shared
+        log.info(
+            "site batch %d/%d: %d sites, %d sensors, %d readings; read %.1f s, "
+            "on_batch %.1f s, features %.1f s",
+            k,
+            len(batches),
+            len(batch.site_ids),
+            len(batch.sensor_ids),
+            n_rows,
+            t1 - t0,
+            t2 - t1,
+            time.perf_counter() - t2,
+        )
     return [
         _site_frame(
             part if ends else None, sites, gauge_of_site, gauges, hazard_events, idx, p, crs

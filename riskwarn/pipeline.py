@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +280,7 @@ class LakeReadings:
         from models.train import hashes_version, row_hashes
         from riskwarn.lake import read_table_pieces
 
+        t0 = time.perf_counter()
         hashes: list[np.ndarray] = []
         first: pd.Timestamp | None = None
         data_end: pd.Timestamp | None = None
@@ -296,6 +298,12 @@ class LakeReadings:
             data_end = hi if data_end is None or hi > data_end else data_end
         every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
         del hashes
+        log.info(
+            "sensor_readings before %s: %d rows summarised in %.1f s",
+            self.end,
+            len(every),
+            time.perf_counter() - t0,
+        )
         return ReadingsSummary(
             len(every), first, data_end, hashes_version(every, sorted(self.columns))
         )
