@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_outputs.py dump --sim DIR --template HOME --out DIR [--code DIR]
         [--domain incidents|geohazard|geohazard_hourly] [--reading-months N] [--batch-sensors N]
+        [--eval-days N]
     .venv/bin/python bench/train_outputs.py compare DIR_A DIR_B
 
 ``dump`` lands and ingests the simulation's incidents history once in ``--template`` (as
@@ -19,7 +20,9 @@ default 3, 0 = all; hazard events) and dumps the site table's digest, the backte
 scores and refits, the metrics, the final booster, its scores of the evaluation rows, the
 data version logged to MLflow and the gate text. ``--batch-sensors N``: training reads the
 readings by batches of about N sensors (``models.geohazard_sites.TRAIN_BATCH_SENSORS``; code
-from before the batches has no such setting and reads the table whole). A template home holds one domain family's
+from before the batches has no such setting and reads the table whole). ``--eval-days N``:
+the site backtest's evaluation window (``TrainOptions.eval_days``; default the domain's 28
+days, which on the small simulation hold no failure). A template home holds one domain family's
 sources: use one template per family.
 """
 
@@ -48,9 +51,10 @@ def dump(
     domain: str = "incidents",
     months: int = 3,
     batch_sensors: int | None = None,
+    eval_days: int | None = None,
 ) -> None:
     if domain != "incidents":
-        dump_site(sim, template, out, code, domain, months, batch_sensors)
+        dump_site(sim, template, out, code, domain, months, batch_sensors, eval_days)
         return
     sys.path.insert(0, str(code))
     sys.path.insert(0, str(code / "bench"))
@@ -137,6 +141,7 @@ def dump_site(
     domain: str,
     months: int,
     batch_sensors: int | None = None,
+    eval_days: int | None = None,
 ) -> None:
     """The monitored-site domain's outputs (see the module docstring)."""
     sys.path.insert(0, str(code))
@@ -197,7 +202,7 @@ def dump_site(
         gs.TRAIN_BATCH_SENSORS = batch_sensors  # type: ignore[attr-defined]
     gs.log_training_run = keep_log
     t0 = time.perf_counter()
-    res = pipeline.train_domain(settings, domain, day)
+    res = pipeline.train_domain(settings, domain, day, pipeline.TrainOptions(eval_days=eval_days))
     print(f"train {domain} {time.perf_counter() - t0:.1f} s", flush=True)
     table, bt = seen["build_site_table"], seen["run_site_backtest"]
     final, threshold = seen["fit_site_model"]  # the last fit: the final model
@@ -259,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--domain", default="incidents")
     d.add_argument("--reading-months", type=int, default=3)
     d.add_argument("--batch-sensors", type=int, default=None)
+    d.add_argument("--eval-days", type=int, default=None)
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
@@ -272,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             args.domain,
             args.reading_months,
             args.batch_sensors,
+            args.eval_days,
         )
         return 0
     return 0 if compare(args.a, args.b) else 1
