@@ -175,6 +175,7 @@ def test_site_training_frame_equals_serving_frame(
     sensors = lake.read_table(city.lake_dir, "sensors")
     inputs = geohazard_sites.site_features(training)
     first = args[0].summary().first  # the training path's readings: a lake source
+    args[0].close()  # spilled again by the calls above (training closed it): remove
     late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
     assert len(late)
     for origin in (origins[0], late[0], origins[-1]):

@@ -74,20 +74,24 @@ def test_site_table_by_batches_equals_one_batch(city: Settings, domain: str) -> 
 def test_training_reads_the_readings_by_batch_never_whole(
     city: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The training path asks the lake for a few sensors' readings at a time; before the
-    batches it read the whole table into one frame (and failed on the city, MemoryError)."""
+    """The training path never reads the whole table into one frame (before the batches it
+    did, and failed on the city with MemoryError): the features ask for a few sensors'
+    readings at a time."""
     from models import geohazard_sites
-    from riskwarn.pipeline import train_domain
+    from riskwarn import pipeline
 
     total = lake.scan(city.lake_dir, "sensor_readings", columns=["record_id"]).num_rows
     real_read = lake.read_table
-    reads: list[tuple[Any, int]] = []
+    whole: list[int] = []
+    batches: list[tuple[int, int]] = []
 
     def recording_read(lake_dir: Path, table: str, *a: Any, **k: Any) -> pd.DataFrame:
         frame = real_read(lake_dir, table, *a, **k)
         if table == "sensor_readings":
-            reads.append(((k.get("where") or {}).get("sensor_id"), len(frame)))
+            whole.append(len(frame))
         return frame
+
+    real_batch = getattr(pipeline, "LakeReadings", None)
 
     class Stop(Exception):
         pass
@@ -101,22 +105,46 @@ def test_training_reads_the_readings_by_batch_never_whole(
     monkeypatch.setattr(lake, "read_table", recording_read)
     monkeypatch.setattr(geohazard_sites, "build_site_table", build_then_stop)
     monkeypatch.setattr(geohazard_sites, "TRAIN_BATCH_SENSORS", 3, raising=False)
+    if real_batch is not None:
+        real_batch_read = real_batch.read
+
+        def recording_batch(self: Any, sensor_ids: Any) -> pd.DataFrame:
+            frame = real_batch_read(self, sensor_ids)
+            batches.append((len(list(sensor_ids)), len(frame)))
+            return frame
+
+        monkeypatch.setattr(real_batch, "read", recording_batch)
     with pytest.raises(Stop):
-        train_domain(city, "geohazard", "2023-08-31T00:00Z")
-    assert len(reads) >= 3
-    for sensor_ids, rows in reads:
-        assert sensor_ids is not None and len(sensor_ids) <= 6  # a batch: 3 + its gauges
-        assert rows < total
-    assert sum(rows for _, rows in reads) > 0
+        pipeline.train_domain(city, "geohazard", "2023-08-31T00:00Z")
+    assert all(rows < total for rows in whole), "sensor_readings read whole"
+    assert len(batches) >= 3
+    for n_ids, rows in batches:
+        assert n_ids <= 6 and rows < total  # a batch: 3 sensors + its gauges
+    assert sum(rows for _, rows in batches) > 0
 
 
-def test_lake_readings_summary_equals_the_whole_frame(city: Settings) -> None:
+def test_lake_readings_equal_the_whole_frame_and_clean_up(city: Settings, tmp_path: Path) -> None:
+    """The summary of the pieces equals the whole frame's; each batch read from the spilled
+    files equals the lake read of those sensors; closing removes the spilled files."""
     from models.geohazard_sites import READING_COLUMNS, ReadingsSummary
     from riskwarn.pipeline import LakeReadings
 
     end = pd.Timestamp("2023-08-01T00:00Z")
-    whole = lake.read_table(city.lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
+    cols = list(READING_COLUMNS)
+    whole = lake.read_table(city.lake_dir, "sensor_readings", columns=cols)
     expected = ReadingsSummary.of_frame(whole.loc[whole["observed_at"] < end])
-    pieces = LakeReadings(city.lake_dir, end, READING_COLUMNS, rows_per_piece=5_000)
-    assert expected.rows > 20_000  # several pieces
-    assert pieces.summary() == expected
+    ids = sorted(whole["sensor_id"].unique())
+    with LakeReadings(
+        city.lake_dir, end, READING_COLUMNS, rows_per_piece=5_000, spill_dir=tmp_path
+    ) as pieces:
+        assert expected.rows > 20_000  # several pieces
+        assert pieces.summary() == expected
+        assert len(list(tmp_path.iterdir())) == 1
+        for batch in (ids[:1], ids[1:4], ids[4:], ["no such sensor"]):
+            direct = lake.read_table(
+                city.lake_dir, "sensor_readings", columns=cols, end=end, where={"sensor_id": batch}
+            )
+            pd.testing.assert_frame_equal(pieces.read(batch), direct, check_exact=True)
+        # no sensor at all (a batch of sites without sensors): no rows, same columns
+        pd.testing.assert_frame_equal(pieces.read([]), direct, check_exact=True)
+    assert list(tmp_path.iterdir()) == []
