@@ -330,3 +330,83 @@ def test_kill_hook_needs_riskwarn_testing(tmp_path: Path, testing: bool) -> None
     else:
         assert r.returncode == 0 and r.stdout.strip() == b"alive", r.stderr
         assert not marker.exists()
+
+
+def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
+    settings: Any, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """The restart replays H1 from its cursor (06:00): step T = 07:00 (red) is evaluated,
+    then the replay raises before the hour of T+1 = 08:00 is added. The per-sensor state
+    must not stay partial (readings up to 07:50, T+1 never evaluated until new readings
+    come): it is rebuilt from the lake and H1 evaluated at its newest step (T+1) as a
+    restart did before the replay, hysteresis seeded from the red about to be served (so
+    T+1's yellow holds it, not lowers it); the error is logged by class and location, not
+    by its message. On the code before: the state held readings up to 07:50 and H1's
+    last evaluated step stayed T (checked: fails)."""
+    import logging
+
+    from riskwarn.ingest import ingest_files
+    from riskwarn.store import Store
+    from riskwarn.stream import consumer as consumer_mod
+    from riskwarn.stream.cursor import save_cursor
+    from riskwarn.stream.publish import DOMAIN
+    from testkit.stream_helpers import Running, stream_consumer
+
+    first, second, red_at = _red_then_lower_slope()
+    readings = pd.concat([first, second], ignore_index=True)
+    ingest_files(
+        load_mapping(MAPPING),
+        [_batch_file(readings, tmp_path / "readings.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
+    save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
+    newest = _lake(settings)["observed_at"].max()
+    newest_step = newest.floor("1h")
+    assert newest_step == red_at + pd.Timedelta(hours=1)  # T+1 complete in the lake
+
+    real = consumer_mod.replay_rounds
+    raised: list[int] = []
+
+    def failing(*a: Any) -> Any:
+        gen = real(*a)
+        yield next(gen)  # what the history completes (nothing: the cursor is at 06:00)
+        yield next(gen)  # the hour of T: red
+        raised.append(1)
+        raise RuntimeError("replay bug at G1 reading 12.3456 mm")
+
+    monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
+    with (
+        caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
+        Running(
+            stream_consumer(
+                settings.home,
+                broker.port,
+                store_url=settings.resolved_store_url,
+                lake_dir=settings.lake_dir,
+                client_id="rw-replay-fails",
+            )
+        ) as c,
+    ):
+        wait_for(lambda: bool(raised), 60)
+        wait_for(c.settled, 60)
+        time.sleep(1)
+        wait_for(c.settled, 60)
+        st = c.state
+        assert st.sensors["G1"].last_ns == newest.value  # every stored reading in the state
+        assert st.evaluated_origin["H1"] == newest_step.value  # T+1 evaluated
+        assert st.site_levels["H1"].observed_to == newest_step
+        assert st.site_levels["H1"].level_rank == 4  # T+1's yellow holds T's red
+        assert c.replay_left == 0 and not c.replay_sites and "publishing" not in c.counters.failing
+    store = Store(settings.resolved_store_url)
+    w = store.warnings(domain=DOMAIN)
+    store.close()
+    assert w["unit_id"].tolist() == ["H1"] and w["level"].tolist() == ["red"]
+    assert pd.Timestamp(w.iloc[0]["evidence"]["observed_to"]) == red_at  # T's red, kept
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "replaying the steps after the cursor failed (RuntimeError, at " in text, text
+    assert "fell back to the newest step of 1 site(s)" in text, text
+    assert "12.3456" not in text and not any(r.exc_info for r in caplog.records)

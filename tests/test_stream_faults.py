@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -265,3 +266,90 @@ def test_unexpected_publish_error_is_retried_and_the_level_served(
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("OSError: No space left on device" in m for m in errors), errors
     assert not any("H0" in m or "/private" in m for m in errors), errors
+
+
+@pytest.mark.parametrize("where", ["store", "outside"])
+def test_a_round_that_keeps_failing_is_reported_stuck_and_published_once_it_works(
+    settings: Any,
+    broker: Broker,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    where: str,
+) -> None:
+    """A round whose publishing fails on every attempt (``store``: inside the store
+    transaction, as a constraint a row breaks would; ``outside``: before it, as a bug
+    would) holds back every later level change. After PUBLISH_STUCK_AFTER attempts in a
+    row `riskwarn stream --status` says publishing is stuck, with the error's class, the
+    count and the rounds waiting; the log says it by class and code location, never the
+    error's message (here a recipient's address and a site id); publishing keeps trying
+    and the level is served once the fault is gone, the stuck report then gone too.
+    Before: the status showed the first line of the message and no count, the store
+    path logged the message every second."""
+    import logging
+
+    from riskwarn.store import Store
+    from riskwarn.stream import consumer as consumer_mod
+    from riskwarn.stream.publish import DOMAIN
+    from tests.test_stream_instances import _spiky
+
+    monkeypatch.setattr(consumer_mod, "PUBLISH_STUCK_AFTER", 3, raising=False)
+    sites = _spiky(1)
+    fault = {"on": True, "raised": 0}
+    secret = "cannot deliver to alice@example.org for site H0 at /private/H0"
+    with (
+        caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
+        Running(_consumer(settings, broker, confirm_steps=1)) as c,
+    ):
+        if where == "store":
+            real_publish = c.publisher.publish
+
+            def publish(*a: Any, **kw: Any) -> Any:
+                if fault["on"]:
+                    fault["raised"] += 1
+                    raise ValueError(secret)
+                return real_publish(*a, **kw)
+
+            c.publisher.publish = publish
+        else:
+            real_changes = c.publisher.changes
+
+            def changes(levels: Any) -> Any:
+                out = real_changes(levels)
+                if out and fault["on"]:
+                    fault["raised"] += 1
+                    raise KeyError(secret)
+                return out
+
+            c.publisher.changes = changes
+        for site, r in sites.items():
+            _publish(broker, r, site=site)
+        kind = "ValueError" if where == "store" else "KeyError"
+        line = wait_for(
+            lambda: _failing_status(settings) if "stuck" in _status(settings) else "", 120
+        )
+        assert re.search(
+            rf"FAILING publishing since \S+: stuck: one round failed \d+ times in a row, last {kind};",
+            line,
+        ), line
+        assert "later round(s) wait behind it" in line, line
+        assert "alice" not in line and "H0" not in line and "/private" not in line, line
+        status = json.loads((settings.home / "run" / "stream.status.json").read_text())
+        assert status["publish_failures"] >= 3
+        assert c.counters.level_changes == 0  # held back
+        fault["on"] = False
+        wait_for(lambda: c.counters.level_changes >= 1, 90)
+        wait_for(c.settled, 60)
+        assert "publishing" not in c.counters.failing and c.publish_failures == 0
+        wait_for(lambda: "FAILING" not in _status(settings), 30)
+    store = Store(settings.resolved_store_url)
+    w = store.warnings(domain=DOMAIN)
+    store.close()
+    assert w["unit_id"].tolist() == ["H0"] and w["level"].tolist() == ["blue"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    stuck = [m for m in errors if "publishing is stuck" in m]
+    assert stuck and all(kind in m for m in stuck), errors
+    assert fault["raised"] >= 3
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "alice" not in text and "/private" not in text, text
+    assert not any("H0" in m for m in errors), errors
+    assert not any(r.exc_info for r in caplog.records)  # no traceback (it holds the message)

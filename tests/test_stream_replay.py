@@ -4,9 +4,13 @@ gives the levels the live consumer gave; the replay is bounded; the cursor round
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from riskwarn.stream.cursor import load_cursor, replay_plan, replay_rounds, save_cursor
 from riskwarn.stream.state import SensorStates
@@ -81,3 +85,61 @@ def test_cursor_round_trip(tmp_path: Path) -> None:
     save_cursor(path, {"H1": at})
     assert load_cursor(path) == {"H1": at}
     assert "2026-11-18T07:00:00+00:00" in path.read_text()
+
+
+def test_save_cursor_fsyncs_the_folder_after_the_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rename is made durable: after it, the folder holding the cursor is fsynced
+    (the file's own fsync alone leaves the new name in the page cache)."""
+    path = tmp_path / "run" / "stream.cursor.json"
+    at = pd.Timestamp("2026-11-18 07:00", tz="UTC").value
+    real = os.fsync
+    calls: list[tuple[bool, int, bool]] = []  # (a folder?, its inode, cursor in place?)
+
+    def recording(fd: int) -> None:
+        st = os.fstat(fd)
+        calls.append((stat.S_ISDIR(st.st_mode), st.st_ino, load_cursor(path) == {"H1": at}))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    save_cursor(path, {"H1": at})
+    folder = path.parent.stat().st_ino
+    assert (True, folder, True) in calls  # the folder, after the rename
+    assert calls[0][0] is False  # the temporary file first
+    assert not path.with_suffix(".tmp").exists()
+
+
+CORRUPT = {
+    "not JSON": b'{"version": 1, "steps": {"H-PRIVATE": "2026-11-18T07',
+    "not UTF-8": b'{"steps": {"H-PRIVATE": "\xff\xfe"}}',
+    "empty": b"",
+    "a list": b'["H-PRIVATE"]',
+    "steps a list": b'{"steps": ["H-PRIVATE"]}',
+    "steps a string": b'{"steps": "H-PRIVATE"}',
+    "a number": b'{"steps": {"H-PRIVATE": 17}}',
+    "a null": b'{"steps": {"H-PRIVATE": null}}',
+    "an object": b'{"steps": {"H-PRIVATE": {"at": "2026-11-18"}}}',
+    "not a time": b'{"steps": {"H-PRIVATE": "yesterday"}}',
+    "an impossible time": b'{"steps": {"H-PRIVATE": "2026-13-45T07:00:00+00:00"}}',
+    "out of range": b'{"steps": {"H-PRIVATE": "99999-01-01T00:00:00+00:00"}}',
+    "NaT": b'{"steps": {"H-PRIVATE": "NaT"}}',
+}
+
+
+@pytest.mark.parametrize("body", list(CORRUPT.values()), ids=list(CORRUPT))
+def test_a_corrupt_cursor_is_ignored_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    """A corrupt cursor file does not stop the consumer from starting: {} (it starts as
+    without a cursor), and one warning that names the file and not its contents."""
+    path = tmp_path / "stream.cursor.json"
+    path.write_bytes(body)
+    with caplog.at_level(logging.WARNING, logger="riskwarn.stream.cursor"):
+        assert load_cursor(path) == {}
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert str(path) in caplog.text and "corrupt" in caplog.text
+    assert "PRIVATE" not in caplog.text and "yesterday" not in caplog.text
+    save_cursor(path, {"H1": 0})  # the next handled round writes a good one over it
+    assert load_cursor(path) == {"H1": 0}

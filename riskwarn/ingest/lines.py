@@ -499,10 +499,13 @@ class CsvRecords:
         Only plain bodies qualify: no quote character (every field is the text between
         two delimiters, checked line by line above to be ``ncols`` fields), no NUL
         byte, a single-byte delimiter. The column names are pandas' own, read from the
-        header line alone; a body that is not valid text in the encoding (Arrow checks
-        UTF-8 as strictly as Python) is left to pandas, which raises as before. A piece
-        that starts with U+FEFF is left to pandas too: Arrow drops it as a file's BOM,
-        pandas keeps it as text (pieces follow the header, so it is never the file's)."""
+        header line alone; a body that is not valid text in the encoding is left to
+        pandas, which raises as before: every piece is decoded here, UTF-8 ones too when
+        a column is not read (Arrow checks UTF-8 as strictly as Python, but only in the
+        columns it reads, and those only dropped are not read), so a bad byte in a name
+        still quarantines the whole file as ``bad_encoding``. A piece that starts with
+        U+FEFF is left to pandas too: Arrow drops it as a file's BOM, pandas keeps it as
+        text (pieces follow the header, so it is never the file's)."""
         if not pieces:
             return None
         if len(self.delimiter.encode()) != 1 or self.delimiter in '"\r\n':
@@ -516,16 +519,22 @@ class CsvRecords:
             return None
         import pyarrow as pa
 
+        generated = [f"c{i}" for i in range(self.ncols)]
+        unread = only_dropped(self.mapping) if SKIP_DROPPED else set()
+        keep = [i for i in range(self.ncols) if str(names[i]) not in unread]
         if self.encoding.lower().replace("_", "-") not in _UTF8_NAMES:
             try:  # whole lines: no character spans two pieces
                 pieces = [p.decode(self.encoding).encode("utf-8") for p in pieces]
             except (UnicodeError, LookupError):
                 return None
+        elif len(keep) < self.ncols:  # Arrow checks UTF-8 only in the columns it reads
+            try:
+                for p in pieces:
+                    p.decode("utf-8")
+            except UnicodeError:
+                return None
         if any(p.startswith(codecs.BOM_UTF8) for p in pieces):
             return None
-        generated = [f"c{i}" for i in range(self.ncols)]
-        unread = only_dropped(self.mapping) if SKIP_DROPPED else set()
-        keep = [i for i in range(self.ncols) if str(names[i]) not in unread]
         try:
             tables = [self._arrow_table(p, generated, [generated[i] for i in keep]) for p in pieces]
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

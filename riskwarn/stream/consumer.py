@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import threading
 import time
+import traceback
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import paho.mqtt.client as mqtt
@@ -62,6 +65,25 @@ from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, validate_messages
 
 log = logging.getLogger(__name__)
+
+# consecutive failed attempts at one round after which the publishing is reported as
+# stuck (status and log; publishing keeps trying): about 5 s of a store outage
+PUBLISH_STUCK_AFTER = 5
+
+
+def _connection_error(exc: BaseException) -> bool:
+    """A store connection error (its driver's first line names no row data)."""
+    import sqlalchemy.exc as sa_exc
+
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
+
+
+def _where(exc: BaseException) -> str:
+    """The last code locations of an error (file:line function, innermost first): where
+    it happened, without its message (which may quote a reading or an address)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = (f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+    return " <- ".join(where) or "-"
 
 
 class StreamConsumer:
@@ -125,6 +147,8 @@ class StreamConsumer:
         self.added_seq = 0  # ... of which in the per-sensor state
         self.unevaluated = 0  # handed off, not yet added and evaluated
         self.evaluating = False  # sites being evaluated, their rounds not yet pending
+        self.publish_failures = 0  # consecutive failed attempts at the oldest round
+        self.publish_error: BaseException | None = None  # the store's, from _publish
         self.status_lock = threading.Lock()  # the status is written by several threads
         self.status_failing = False
         self.wake = threading.Event()
@@ -181,19 +205,10 @@ class StreamConsumer:
         even when readings of later steps are in the lake too."""
         if not self.sites_path.exists():
             return
-        from riskwarn import lake
-        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
-
         sites = json.loads(self.sites_path.read_text())
         if not sites:
             return
-        got = lake.read_table(
-            self.cfg.lake_dir,
-            "sensor_readings",
-            [self.cfg.mapping.name],
-            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
-        )
-        got = got.loc[got["sensor_id"].isin(list(sites))]
+        got = self._stored_readings(sites)
         if got.empty:
             return
         plan = replay_plan(
@@ -224,6 +239,84 @@ class StreamConsumer:
             len(plan.history) + sum(len(h) for h in plan.hours),
             plan.replaying,
             len(plan.hours),
+        )
+
+    def _stored_readings(self, sites: dict[str, str]) -> pd.DataFrame:
+        """The lake's displacement readings of the sensors in ``sites``."""
+        from riskwarn import lake
+        from riskwarn.stream.state import DISPLACEMENT_QUANTITIES
+
+        got = lake.read_table(
+            self.cfg.lake_dir,
+            "sensor_readings",
+            [self.cfg.mapping.name],
+            where={"sensor_id": sorted(sites), "quantity": sorted(DISPLACEMENT_QUANTITIES)},
+        )
+        return got.loc[got["sensor_id"].isin(list(sites))]
+
+    def _new_state(self, levels: dict[str, int]) -> SensorStates:
+        state = SensorStates(
+            hysteresis=Hysteresis(self.cfg.lower_after_steps, self.cfg.confirm_steps),
+            model=self.model,
+        )
+        state.seed_levels(levels)
+        return state
+
+    def _replay_failed(self, exc: BaseException) -> None:
+        """The replay raised part way (evaluation thread): the per-sensor state may hold
+        some hours and not others, some sites' steps evaluated and not others'. It is
+        rebuilt as the restart did before the replay existed: a new state with every
+        stored reading of the known sensors added at once, each site evaluated at its
+        newest step only (the steps between its cursor and that one are not evaluated),
+        hysteresis seeded from the levels served or about to be (the rounds the replay
+        already evaluated are kept and published in order). Logged by the error's class
+        and code locations, not its message (it may quote a reading). If the rebuild fails
+        too, the state starts empty (each site is evaluated again once new readings cover
+        the rules' window)."""
+        log.error(
+            "replaying the steps after the cursor failed (%s, at %s); the per-sensor state is "
+            "rebuilt from the stored readings and each site evaluated at its newest step only",
+            error_kind(exc),
+            _where(exc),
+        )
+        with self.lock:
+            self.replay_left = 0
+            levels = [lv for _, round_, _ in self.pending for lv in round_.values()]
+        self.replay_sites, self.replay_hours = set(), []
+        seed = {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
+        seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
+        state = self._new_state(seed)
+        rounds: list[dict[str, SiteLevel]] = []
+        try:
+            sites = dict(self.known_sites)
+            got = self._stored_readings(sites) if sites else pd.DataFrame()
+            if not got.empty:
+                plan = replay_plan(
+                    got,
+                    sites,
+                    {},
+                    history_days=state.history_steps / 24 + 1,
+                    max_hours=self.cfg.replay_max_hours,
+                )
+                touched = state.add(plan.history, {**sites})
+                rounds = state.evaluate_within(state.due(touched), math.inf)
+        except Exception as again:
+            log.error(
+                "rebuilding the per-sensor state failed too (%s, at %s); starting from an "
+                "empty state",
+                error_kind(again),
+                _where(again),
+            )
+            state, rounds = self._new_state(seed), []
+        self.state = state
+        with self.lock:
+            self.pending.extend((0, round_, time.time()) for round_ in rounds)
+        if rounds:
+            self.wake.set()
+        log.warning(
+            "restart: fell back to the newest step of %d site(s) (%d step(s) evaluated)",
+            len({site for round_ in rounds for site in round_}),
+            sum(len(round_) for round_ in rounds),
         )
 
     def _replay(self) -> None:
@@ -457,11 +550,8 @@ class StreamConsumer:
         stops the consumer (an error is logged, the next micro-batch goes on)."""
         try:
             self._replay()
-        except Exception:
-            log.exception("replaying the steps after the cursor failed; going on with new readings")
-            with self.lock:
-                self.replay_left = 0
-            self.replay_sites, self.replay_hours = set(), []
+        except Exception as exc:
+            self._replay_failed(exc)
         while not self.stopping.is_set():
             got: list[Handoff] = []
             try:
@@ -527,7 +617,10 @@ class StreamConsumer:
         thread: a slow or unavailable store never holds up the durable writes); a round
         that could not be published waits for the next try. Nothing here ends the
         thread: an unexpected error (a full disk, a bug) is logged by its kind alone (no
-        site data) and the round is tried again after a growing pause (up to 30 s)."""
+        site data) and the round is tried again after a growing pause (up to 30 s); a
+        store error is tried again every second. Later rounds wait behind a failing one
+        (levels are published in order): see :meth:`_publish_failed` for how a round
+        that keeps failing is reported."""
         delay = 1.0
         while not self.stopping.is_set():
             self.wake.wait(1.0)
@@ -545,22 +638,18 @@ class StreamConsumer:
                     published = self._publish(levels, evaluated)
                 except Stopped:
                     return
-                except Exception as exc:
-                    self.counters.store_retries += 1
-                    kind = error_kind(exc)
-                    self._failed("publishing", exc, kind)
-                    log.error(
-                        "publishing the evaluated levels failed (%s); kept, trying again in %.0f s",
-                        kind,
-                        delay,
-                    )
+                except Exception as exc:  # outside the store transaction: a bug, a full disk
+                    self._publish_failed(exc, levels, error_kind(exc), delay)
                     self.stopping.wait(delay)
                     delay = min(delay * 2, 30.0)
                     break
                 delay = 1.0
-                if not published:
+                if not published:  # the store failed (_publish kept the error)
+                    assert self.publish_error is not None
+                    self._publish_failed(self.publish_error, levels, None, 1.0)
                     self.stopping.wait(1.0)
                     break
+                self.publish_failures = 0
                 self._recovered("publishing")
                 self._handled(levels)
                 with self.lock:
@@ -569,6 +658,56 @@ class StreamConsumer:
                 if self.metrics is not None:  # each site-step handed over (bench bursts)
                     steps = " ".join(f"{s}@{lv.observed_to.value}" for s, lv in levels.items())
                     self.metrics.write(f"r {time.time():.4f} {steps}\n")
+
+    def _publish_failed(
+        self, exc: BaseException, levels: dict[str, SiteLevel], kind: str | None, wait: float
+    ) -> None:
+        """Count a failed attempt at the round at the head of the queue and report it.
+
+        ``kind`` None: a store error, described by the driver's first line if it is a
+        connection error (``OperationalError``/``InterfaceError``: no row data in it), else
+        by its class alone, like any other error (a message may quote a site's data or a
+        recipient's address; no traceback is logged for the same reason). The status's
+        ``failing`` entry shows it from the first failure; after
+        :data:`PUBLISH_STUCK_AFTER` consecutive failures of the same round it says the
+        round is stuck, with the count and the rounds waiting behind it, and the log
+        says it once with the code locations of the error, then only at every doubling of
+        the count (the status has the count meanwhile). Publishing keeps trying: a store
+        outage ends by itself, and after a restart the replay would meet the same round
+        first (exiting would only add a restart loop and stop the lake writes too)."""
+        self.counters.store_retries += 1
+        self.publish_failures += 1
+        n = self.publish_failures
+        if kind is None:
+            kind = describe(exc) if _connection_error(exc) else error_kind(exc)
+        with self.lock:
+            waiting = max(len(self.pending) - 1, 0)
+        if n < PUBLISH_STUCK_AFTER:
+            self._failed("publishing", exc, kind)
+            log.error(
+                "publishing %d evaluated level(s) failed (%s); kept, trying again in %.0f s",
+                len(levels),
+                kind,
+                wait,
+            )
+            return
+        self._failed(
+            "publishing",
+            exc,
+            f"stuck: one round failed {n} times in a row, last {kind}; "
+            f"{waiting} later round(s) wait behind it",
+        )
+        if n & (n - 1) == 0 or n == PUBLISH_STUCK_AFTER:  # at N, then at 2^k
+            log.error(
+                "publishing is stuck: the oldest evaluated round failed %d times in a row "
+                "(%s, at %s); %d later round(s) wait behind it; still trying every %.0f s "
+                "(`riskwarn stream --status` shows the count)",
+                n,
+                kind,
+                _where(exc),
+                waiting,
+                wait,
+            )
 
     def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)
@@ -584,13 +723,7 @@ class StreamConsumer:
         try:
             self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
-            self.counters.store_retries += 1
-            log.error(
-                "publishing %d level change(s) to the serving store failed: %s; the levels "
-                "are kept and published when it answers (readings still reach the lake)",
-                len(changes),
-                self._failed("publishing", exc),
-            )
+            self.publish_error = exc  # logged and counted by the publishing loop
             return False
         self._recovered("publishing")
         done = time.time()
@@ -668,6 +801,7 @@ class StreamConsumer:
             "deliveries_logged": c.deliveries_logged,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
+            "publish_failures": self.publish_failures,  # in a row, at the oldest round
             "last_write_at": c.last_write_at,
             "failing": dict(c.failing),
             **(

@@ -19,6 +19,7 @@ it) is evaluated at its newest step only, as before.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from collections.abc import Iterator
@@ -31,19 +32,44 @@ import pandas as pd
 
 _NS_HOUR = pd.Timedelta(hours=1).value
 
+log = logging.getLogger(__name__)
+
 
 def load_cursor(path: Path) -> dict[str, int]:
-    """site -> last handled step end (ns since the epoch, UTC); {} without a file."""
+    """site -> last handled step end (ns since the epoch, UTC); {} without a file, and {}
+    (with a warning naming the file, not its contents) for a corrupt one: invalid JSON or
+    UTF-8, wrong types, an unreadable time. The consumer then starts as without a cursor
+    (each site evaluated at its newest step) instead of not starting at all; the next
+    handled round writes a good cursor over it."""
     try:
         raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise TypeError("not a JSON object")
+        steps = raw.get("steps", {})
+        out = {}
+        for site, at in steps.items():
+            if not isinstance(at, str):  # save_cursor writes ISO times
+                raise TypeError("a step time is not a string")
+            t = pd.Timestamp(at)
+            if t is pd.NaT:  # "", "NaT", "nan"
+                raise ValueError("a step time is missing")
+            out[str(site)] = int(t.value)
+        return out
     except FileNotFoundError:
         return {}
-    steps = raw.get("steps", {}) if isinstance(raw, dict) else {}
-    return {str(site): pd.Timestamp(at).value for site, at in steps.items()}
+    except (ValueError, TypeError, AttributeError) as exc:  # JSONDecodeError, UnicodeError
+        log.warning(
+            "the stream cursor %s is corrupt (%s): ignored, each site starts at its newest "
+            "step as without a cursor",
+            path,
+            type(exc).__name__,
+        )
+        return {}
 
 
 def save_cursor(path: Path, cursor: dict[str, int]) -> None:
-    """Write the cursor atomically (temporary file, fsync, rename). Raises OSError."""
+    """Write the cursor atomically (temporary file, fsync, rename, fsync of the folder).
+    Raises OSError."""
     body = {
         "version": 1,
         "steps": {
@@ -57,6 +83,11 @@ def save_cursor(path: Path, cursor: dict[str, int]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(path)
+    fd = os.open(path.parent, os.O_RDONLY)  # the rename itself is durable too
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dataclass
