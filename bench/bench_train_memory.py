@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")
-    for name in ("models", "riskwarn.pipeline"):  # the training's own steps, timed
+    for name in ("models", "features", "riskwarn.pipeline"):  # the training's own steps
         logging.getLogger(name).setLevel(logging.INFO)
 
     from bench_full_day import SIMULATED_CITY_AREA, land, split_last_day

@@ -1,6 +1,8 @@
-"""Dump, or compare, everything one incidents training produces (a same-results check).
+"""Dump, or compare, everything one training produces (a same-results check).
 
     .venv/bin/python bench/train_outputs.py dump --sim DIR --template HOME --out DIR [--code DIR]
+        [--domain incidents|geohazard|geohazard_hourly] [--reading-months N] [--batch-sensors N]
+        [--eval-days N]
     .venv/bin/python bench/train_outputs.py compare DIR_A DIR_B
 
 ``dump`` lands and ingests the simulation's incidents history once in ``--template`` (as
@@ -11,6 +13,17 @@ then writes the backtest's scores of every method, the model's backtest scores, 
 scores of the evaluation rows, a digest of the model frame and the gate text. ``--code``:
 import riskwarn and models from that folder (an archive of another commit) instead of this
 checkout. ``compare`` says IDENTICAL or DIFFERENT per file (tables cell for cell, exact).
+
+``--domain geohazard`` or ``geohazard_hourly`` (a monitored-site domain) lands and ingests the
+site sources instead (hazard sites, sensors, sensor readings: the last ``--reading-months``,
+default 3, 0 = all; hazard events) and dumps the site table's digest, the backtest's
+scores and refits, the metrics, the final booster, its scores of the evaluation rows, the
+data version logged to MLflow and the gate text. ``--batch-sensors N``: training reads the
+readings by batches of about N sensors (``models.geohazard_sites.TRAIN_BATCH_SENSORS``; code
+from before the batches has no such setting and reads the table whole). ``--eval-days N``:
+the site backtest's evaluation window (``TrainOptions.eval_days``; default the domain's 28
+days, which on the small simulation hold no failure). A template home holds one domain family's
+sources: use one template per family.
 """
 
 from __future__ import annotations
@@ -27,7 +40,22 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def dump(sim: Path, template: Path, out: Path, code: Path) -> None:
+SITE_SOURCES = ("sim_hazard_sites", "sim_sensors", "sim_sensor_readings", "sim_hazard_events")
+
+
+def dump(
+    sim: Path,
+    template: Path,
+    out: Path,
+    code: Path,
+    domain: str = "incidents",
+    months: int = 3,
+    batch_sensors: int | None = None,
+    eval_days: int | None = None,
+) -> None:
+    if domain != "incidents":
+        dump_site(sim, template, out, code, domain, months, batch_sensors, eval_days)
+        return
     sys.path.insert(0, str(code))
     sys.path.insert(0, str(code / "bench"))
     import numpy as np
@@ -105,6 +133,104 @@ def dump(sim: Path, template: Path, out: Path, code: Path) -> None:
     print(res["gate"], flush=True)
 
 
+def dump_site(
+    sim: Path,
+    template: Path,
+    out: Path,
+    code: Path,
+    domain: str,
+    months: int,
+    batch_sensors: int | None = None,
+    eval_days: int | None = None,
+) -> None:
+    """The monitored-site domain's outputs (see the module docstring)."""
+    sys.path.insert(0, str(code))
+    sys.path.insert(0, str(code / "bench"))
+    import numpy as np
+    import pandas as pd
+    from bench_full_day import SIMULATED_CITY_AREA, land, split_last_day
+
+    import models.geohazard_sites as gs
+    from riskwarn import pipeline
+    from riskwarn.keys import new_key
+    from riskwarn.settings import Settings
+
+    meta = json.loads((sim / "simulation.json").read_text(encoding="utf-8"))
+    day = pd.Timestamp(meta["end"]).tz_localize(meta.get("timezone", "Asia/Shanghai"))
+    if not (template / "bench.ingested").exists():
+        template.mkdir(parents=True, exist_ok=True)
+        (template / "bench.key").write_text(new_key())
+        s = Settings(
+            home=template,
+            pseudonym_key=(template / "bench.key").read_text(),
+            city_area=SIMULATED_CITY_AREA,
+        )
+        plan = split_last_day(sim, day.strftime("%Y-%m-%d"), template / "cut", months or None)
+        for source in SITE_SOURCES:
+            land(s, source, plan[source]["history"])
+            mapping = code / "configs" / "sources" / f"{source}.yaml"
+            print(source, pipeline.ingest_source(s, mapping, day), flush=True)
+        (template / "bench.ingested").write_text("ok")
+    out.mkdir(parents=True, exist_ok=True)
+    home = out / "home"
+    if home.exists():
+        shutil.rmtree(home)
+    shutil.copytree(template, home)
+    settings = Settings(
+        home=home, pseudonym_key=(home / "bench.key").read_text(), city_area=SIMULATED_CITY_AREA
+    )
+    seen: dict[str, Any] = {}
+    real = {n: getattr(gs, n) for n in ("build_site_table", "run_site_backtest", "fit_site_model")}
+    real_log = gs.log_training_run
+
+    def keeper(name: str) -> Any:
+        def keep(*a: Any, **k: Any) -> Any:
+            seen[name] = real[name](*a, **k)
+            return seen[name]
+
+        return keep
+
+    def keep_log(*a: Any, **k: Any) -> Any:
+        seen["data_version"] = a[3]
+        return real_log(*a, **k)
+
+    for name in real:
+        setattr(gs, name, keeper(name))
+    if batch_sensors is not None:
+        if not hasattr(gs, "TRAIN_BATCH_SENSORS"):
+            raise SystemExit(f"--batch-sensors: the code in {code} reads the readings whole")
+        gs.TRAIN_BATCH_SENSORS = batch_sensors  # type: ignore[attr-defined]
+    gs.log_training_run = keep_log
+    t0 = time.perf_counter()
+    res = pipeline.train_domain(settings, domain, day, pipeline.TrainOptions(eval_days=eval_days))
+    print(f"train {domain} {time.perf_counter() - t0:.1f} s", flush=True)
+    table, bt = seen["build_site_table"], seen["run_site_backtest"]
+    final, threshold = seen["fit_site_model"]  # the last fit: the final model
+    bt.scores.to_parquet(out / "scores.parquet")
+    bt.fits.astype({c: str for c in bt.fits.columns if bt.fits[c].dtype == object}).to_parquet(
+        out / "fits.parquet"
+    )
+    (out / "data_version.txt").write_text(seen["data_version"] + "\n")
+    (out / "final_booster.json").write_text(
+        bytes(final.booster.save_raw("json")).decode() if final.booster is not None else "none"
+    )
+    features = gs.site_features(table)
+    ev = table[table["origin"] >= bt.scores["origin"].min()]
+    np.save(out / "final_raw.npy", final.raw(ev))
+    np.save(out / "final_proba.npy", final.predict_proba(ev))
+    (out / "final.json").write_text(
+        json.dumps({"threshold": threshold, "trees": final.trees, "features": features})
+    )
+    h = hashlib.sha256()
+    for c in table.columns:
+        h.update(c.encode())
+        h.update(str(table[c].dtype).encode())
+        h.update(pd.util.hash_pandas_object(table[c], index=False).to_numpy().tobytes())
+    (out / "frame.txt").write_text(f"{table.shape} {h.hexdigest()}\n")
+    (out / "gate.txt").write_text(str(res.get("gate")) + "\n")
+    print(res.get("gate"), flush=True)
+
+
 def compare(a: Path, b: Path) -> bool:
     import pandas as pd
 
@@ -135,12 +261,25 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--template", type=Path, required=True)
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--code", type=Path, default=ROOT)
+    d.add_argument("--domain", default="incidents")
+    d.add_argument("--reading-months", type=int, default=3)
+    d.add_argument("--batch-sensors", type=int, default=None)
+    d.add_argument("--eval-days", type=int, default=None)
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
     args = ap.parse_args(argv)
     if args.cmd == "dump":
-        dump(args.sim, args.template, args.out, args.code.resolve())
+        dump(
+            args.sim,
+            args.template,
+            args.out,
+            args.code.resolve(),
+            args.domain,
+            args.reading_months,
+            args.batch_sensors,
+            args.eval_days,
+        )
         return 0
     return 0 if compare(args.a, args.b) else 1
 

@@ -18,7 +18,10 @@ importable from here too.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,16 +39,20 @@ from features.rain_indices import GUZZETTI_2008 as GUZZETTI
 from features.sensor_readings import (  # noqa: F401  (part of this module's interface)
     _DISPLACEMENT_AGG,
     _NS_PER_H,
+    FrameReadings,
+    ReadingSource,
     SiteFeatureParams,
     _seconds,
     _SharedReadings,
     _spacing_s,
+    as_reading_source,
     dedupe_readings,
 )
 from riskwarn import sensor_physics as phys
 from riskwarn.contracts import HAZARD_TYPES
 
 SITE_KEYS = ["origin", "site_id"]
+log = logging.getLogger(__name__)
 
 
 def _bin_index(ts: pd.Series | pd.DatetimeIndex, step_hours: int, tz: str) -> np.ndarray:
@@ -160,7 +167,7 @@ def _utc_origins(origins: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.Datet
 
 
 def build_site_features(
-    readings: pd.DataFrame,
+    readings: pd.DataFrame | ReadingSource,
     sensors: pd.DataFrame,
     sites: pd.DataFrame,
     hazard_events: pd.DataFrame,
@@ -184,7 +191,7 @@ def build_site_features(
 
 
 def build_site_features_multi(
-    readings: pd.DataFrame,
+    readings: pd.DataFrame | ReadingSource,
     sensors: pd.DataFrame,
     sites: pd.DataFrame,
     hazard_events: pd.DataFrame,
@@ -192,30 +199,195 @@ def build_site_features_multi(
         tuple[Sequence[pd.Timestamp] | pd.DatetimeIndex, SiteFeatureParams | None]
     ],
     crs: str = "EPSG:3857",
+    *,
+    batch_sensors: int | None = None,
+    on_batch: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
 ) -> list[pd.DataFrame]:
     """:func:`build_site_features` for several (origins, params) sets, e.g. site x hour and
     site x day, in one pass: the per-reading work (de-duplication, displacement kinematics,
     spike and drift flags, sensor health) is done once and as-of joined to each set.
 
     Returns one frame per set, each equal to ``build_site_features`` of that set alone.
+
+    ``readings``: a frame, or a :class:`ReadingSource` that reads the readings of some
+    sensors (e.g. from the lake). The per-reading work is done per batch of sites
+    (:func:`site_batches`: the sites' own sensors, about ``batch_sensors`` of them; None
+    = one batch of every site): every quantity is per sensor and a site's aggregates are
+    over its own sensors, so batches give the same rows as one batch, and only one
+    batch's readings are held at a time. Rain is binned per gauge in each batch and its
+    features are computed once from all gauges' bins. ``on_batch(readings, sensors)`` is
+    called with each batch's readings and sensors (e.g. for other per-sensor work).
     """
+    source = as_reading_source(readings)
     sets = [(_utc_origins(o), p or SiteFeatureParams()) for o, p in origin_sets]
     ends = [int(idx.asi8.max()) for idx, _ in sets if len(idx)]
-    shared = _SharedReadings(readings, max(ends)) if ends else None
-    return [_site_frame(shared, sensors, sites, hazard_events, idx, p, crs) for idx, p in sets]
+    sites = sites.sort_values("record_id").reset_index(drop=True)
+    gauge_of_site = _site_gauges(sites, sensors)
+    gauges = sorted(set(gauge_of_site.dropna()))
+    parts: list[_SetParts] = [_SetParts() for _ in sets]
+    batches = site_batches(sensors, sites, gauges, batch_sensors)
+    for k, batch in enumerate(batches, start=1):
+        t0 = time.perf_counter()
+        frame = source.read(batch.sensor_ids)
+        t1 = time.perf_counter()
+        n_rows = len(frame)
+        if on_batch is not None:
+            on_batch(frame, batch.sensors)
+        t2 = time.perf_counter()
+        if ends:
+            shared = _SharedReadings(frame, max(ends))
+            del frame
+            for (idx, p), part in zip(sets, parts, strict=True):
+                if len(idx) == 0:
+                    continue
+                part.rain.append(_rain_bins(shared, batch.gauges, gauges, idx, p))
+                part.displacement.append(_displacement_at(shared, batch.sensors, idx, p))
+                part.health.append(_health_at(shared, batch.sensors, idx, p))
+            del shared
+        log.info(
+            "site batch %d/%d: %d sites, %d sensors, %d readings; read %.1f s, "
+            "on_batch %.1f s, features %.1f s",
+            k,
+            len(batches),
+            len(batch.site_ids),
+            len(batch.sensor_ids),
+            n_rows,
+            t1 - t0,
+            t2 - t1,
+            time.perf_counter() - t2,
+        )
+    return [
+        _site_frame(
+            part if ends else None, sites, gauge_of_site, gauges, hazard_events, idx, p, crs
+        )
+        for (idx, p), part in zip(sets, parts, strict=True)
+    ]
+
+
+@dataclass
+class _SetParts:
+    """One origin set's per-batch results: rain bins, displacement and health rows."""
+
+    rain: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    displacement: list[pd.DataFrame] = field(default_factory=list)
+    health: list[pd.DataFrame] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SiteBatch:
+    """Sites whose features are built together: their sensors (rows of the sensors
+    table, in its order), the rain gauges whose readings this batch bins, and the ids of
+    every sensor whose readings the batch reads."""
+
+    site_ids: tuple[str, ...]
+    sensors: pd.DataFrame
+    gauges: tuple[str, ...]
+
+    @property
+    def sensor_ids(self) -> list[str]:
+        own = self.sensors["record_id"].astype(str).tolist()
+        return sorted(set(own) | set(self.gauges))
+
+
+def site_batches(
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    gauges: Sequence[str],
+    batch_sensors: int | None = None,
+) -> list[SiteBatch]:
+    """Sites (in id order) cut into batches of about ``batch_sensors`` own sensors (None:
+    one batch). A gauge is binned in the batch that reads it as a site's own sensor; the
+    gauges of no site (or of sites not in ``sites``) in batches of their own of up to
+    ``batch_sensors`` gauges (in the first batch with None). Always at least one batch."""
+    site_ids = sorted(sites["record_id"].astype(str).unique())
+    site_col = sensors["site_id"]
+    site_of = site_col.astype(str).where(site_col.notna().to_numpy(), None)
+    known = site_of.isin(set(site_ids)).to_numpy()
+    per_site = site_of[known].value_counts()
+    groups: list[list[str]] = [[]]
+    n = 0
+    for sid in site_ids:
+        k = int(per_site.get(sid, 0))
+        if batch_sensors is not None and groups[-1] and n + k > batch_sensors:
+            groups.append([])
+            n = 0
+        groups[-1].append(sid)
+        n += k
+    batches = []
+    covered: set[str] = set()
+    for group in groups:
+        mask = known & site_of.isin(set(group)).to_numpy()
+        own = sensors.loc[mask]
+        ids = set(own["record_id"].astype(str))
+        batches.append((group, own, sorted(g for g in gauges if g in ids)))
+        covered |= ids
+    extra = [g for g in gauges if g not in covered]
+    if batch_sensors is None or not any(len(own) for _, own, _ in batches):
+        group, own, mine = batches[0]
+        batches[0] = (group, own, sorted([*mine, *extra]))
+    else:  # batches of their own, with no site
+        step = max(batch_sensors, 1)
+        for i in range(0, len(extra), step):
+            batches.append(([], sensors.iloc[:0], extra[i : i + step]))
+    return [SiteBatch(tuple(g), own, tuple(mine)) for g, own, mine in batches]
+
+
+def _rain_bins(
+    shared: _SharedReadings,
+    batch_gauges: Sequence[str],
+    gauges: Sequence[str],
+    idx: pd.DatetimeIndex,
+    params: SiteFeatureParams,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The usable rain readings of ``batch_gauges`` visible by the last origin: position of
+    the gauge in ``gauges``, the step each ends in, and the value (in reading order)."""
+    rain = shared.rain
+    codes = shared.readings.codes_of(np.asarray(batch_gauges, dtype=object))
+    row_of = np.full(len(shared.readings.sensor_ids) + 1, -1, dtype=np.int64)
+    at = pd.Index(gauges).get_indexer(pd.Index(batch_gauges, dtype=object))
+    row_of[codes[codes >= 0]] = at[codes >= 0]
+    gpos = row_of[rain.sensor]
+    sel = gpos >= 0
+    ends = pd.DatetimeIndex((rain.end[sel] - 1).astype("M8[ns]")).tz_localize("UTC")
+    end_bin = _bin_index(ends, params.step_hours, params.tz)
+    keep = end_bin <= int(_origin_bins(idx, params.step_hours, params.tz).max())
+    return gpos[sel][keep], end_bin[keep], rain.value[sel][keep]
+
+
+def _rain_matrix(
+    bins: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_gauges: int, o_bins: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Gauges x steps rain totals from the batches' rain bins, and the first step's index
+    (one step before the first origin's, or the first reading's if earlier)."""
+    gpos = np.concatenate([b[0] for b in bins]) if bins else np.zeros(0, np.int64)
+    end_bin = np.concatenate([b[1] for b in bins]) if bins else np.zeros(0, np.int64)
+    value = np.concatenate([b[2] for b in bins]) if bins else np.zeros(0)
+    b0 = min(int(end_bin.min()) if len(end_bin) else int(o_bins.min()), int(o_bins.min()) - 1)
+    nb = int(o_bins.max()) - b0 + 1
+    flat = gpos * nb + (end_bin - b0)
+    # per bin, the values are added in reading order, within one gauge (as one batch would)
+    mat = np.bincount(flat, weights=value, minlength=n_gauges * nb).reshape(n_gauges, nb)
+    return mat, b0
+
+
+def _concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    full = [f for f in frames if len(f)]
+    if not full:
+        return frames[0]
+    return full[0] if len(full) == 1 else pd.concat(full, ignore_index=True)
 
 
 def _site_frame(
-    shared: _SharedReadings | None,
-    sensors: pd.DataFrame,
+    parts: _SetParts | None,
     sites: pd.DataFrame,
+    gauge_of_site: pd.Series,
+    gauges: list[str],
     hazard_events: pd.DataFrame,
     idx: pd.DatetimeIndex,
     params: SiteFeatureParams,
     crs: str,
 ) -> pd.DataFrame:
     step = params.step_hours
-    sites = sites.sort_values("record_id").reset_index(drop=True)
     site_ids = sites["record_id"].astype(str).to_numpy(dtype=object)
     n_s, n_o = len(site_ids), len(idx)
     keys = pd.DataFrame(
@@ -227,37 +399,21 @@ def _site_frame(
         else keys["origin"]
     )
     out = keys.copy()
-    if n_o == 0 or shared is None:
+    if n_o == 0 or parts is None:
         return out
     o_bins = _origin_bins(idx, step, params.tz)
     # --- rain
-    gauge_of_site = _site_gauges(sites, sensors)
-    gauges = sorted(set(gauge_of_site.dropna()))
     if gauges:
-        rain = shared.rain
-        codes = shared.readings.codes_of(np.asarray(gauges, dtype=object))
-        row_of = np.full(len(shared.readings.sensor_ids) + 1, -1, dtype=np.int64)
-        row_of[codes[codes >= 0]] = np.flatnonzero(codes >= 0)
-        gpos = row_of[rain.sensor]
-        sel = gpos >= 0
-        ends = pd.DatetimeIndex((rain.end[sel] - 1).astype("M8[ns]")).tz_localize("UTC")
-        end_bin = _bin_index(ends, step, params.tz)
-        b0 = min(int(end_bin.min()) if len(end_bin) else int(o_bins.min()), int(o_bins.min()) - 1)
-        nb = int(o_bins.max()) - b0 + 1
-        keep = end_bin < b0 + nb
-        flat = gpos[sel][keep] * nb + (end_bin[keep] - b0)
-        mat = np.bincount(flat, weights=rain.value[sel][keep], minlength=len(gauges) * nb).reshape(
-            len(gauges), nb
-        )
+        mat, b0 = _rain_matrix(parts.rain, len(gauges), o_bins)
         feats = _rain_features(mat, (o_bins - b0).astype(np.int64), params)
         gp = pd.Index(gauges).get_indexer(gauge_of_site.reindex(site_ids).to_numpy())
         for name, arr in feats.items():
             vals = np.where(gp[:, None] >= 0, arr[np.maximum(gp, 0), :], np.nan)
             out[name] = vals.T.ravel().astype(np.float32)
     # --- displacement (max over the site's displacement sensors)
-    out = out.merge(_displacement_at(shared, sensors, idx, params), on=SITE_KEYS, how="left")
+    out = out.merge(_concat_rows(parts.displacement), on=SITE_KEYS, how="left")
     # --- sensor health
-    out = out.merge(_health_at(shared, sensors, idx, params), on=SITE_KEYS, how="left")
+    out = out.merge(_concat_rows(parts.health), on=SITE_KEYS, how="left")
     # --- static attributes
     static = pd.DataFrame({"site_id": site_ids})
     static["slope_class"] = (

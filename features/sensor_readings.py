@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,34 @@ class SiteFeatureParams:
     drift_min_readings: int = 10  # in the reference window (3 in the recent one), else no flag
     dead_after_hours: float = 24.0
     label_radius_m: float = 0.0  # also count unassigned events within this distance of the site
+
+
+@runtime_checkable
+class ReadingSource(Protocol):
+    """Where the site features read sensor readings from, a batch of sensors at a time."""
+
+    def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
+        """The readings of these sensors (``sensor_id``, ``observed_at``, ``interval_s``,
+        ``quantity``, ``value``, ``quality``), in the order the whole table has them."""
+        ...
+
+
+@dataclass(frozen=True)
+class FrameReadings:
+    """A :class:`ReadingSource` over readings already in memory (serving, tests)."""
+
+    frame: pd.DataFrame
+
+    def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
+        col = self.frame["sensor_id"]
+        wanted = set(map(str, sensor_ids))
+        mask = col.notna().to_numpy() & col.astype(str).isin(wanted).to_numpy()
+        return self.frame if mask.all() else self.frame[mask]
+
+
+def as_reading_source(readings: pd.DataFrame | ReadingSource) -> ReadingSource:
+    """``readings`` as a :class:`ReadingSource` (a frame is wrapped in :class:`FrameReadings`)."""
+    return FrameReadings(readings) if isinstance(readings, pd.DataFrame) else readings
 
 
 def _sorted_codes(col: pd.Series, as_str: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -76,13 +76,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from features.sensor_readings import ReadingSource
 from models.explain import global_importance
 from models.gate import NothingToLearn
 from models.metrics import best_threshold_tss
@@ -212,7 +213,7 @@ def table_origins(
 
 
 def build_site_table(
-    readings: pd.DataFrame,
+    readings: pd.DataFrame | ReadingSource,
     sensors: pd.DataFrame,
     sites: pd.DataFrame,
     hazard_events: pd.DataFrame,
@@ -220,19 +221,40 @@ def build_site_table(
     config: SiteModelConfig,
     *,
     with_rules: bool = True,
+    batch_sensors: int | None = None,
 ) -> pd.DataFrame:
-    """Site x origin features, labels and (``with_rules``) the sensor-rule level per row."""
+    """Site x origin features, labels and (``with_rules``) the sensor-rule level per row.
+
+    ``readings``: a frame (serving, tests) or a :class:`features.geohazard.ReadingSource`
+    (training reads the lake by batch of sites, about ``batch_sensors`` sensors each; the
+    rows do not depend on the batches: :func:`features.geohazard.build_site_features_multi`).
+    """
     from features.derived import add_derived_features
-    from features.geohazard import SiteFeatureParams, build_site_features
+    from features.geohazard import SiteFeatureParams, build_site_features_multi
 
     params = SiteFeatureParams(
         step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
     )
-    table = build_site_features(readings, sensors, sites, hazard_events, origins, params)
+    rule_parts: list[pd.DataFrame] = []
+
+    def rules_of_batch(frame: pd.DataFrame, batch_sensors: pd.DataFrame) -> None:
+        # per site, the max over its own displacement sensors: all in the same batch
+        rule_parts.append(sensor_rule_levels(frame, batch_sensors, pd.DatetimeIndex(origins)))
+
+    (table,) = build_site_features_multi(
+        readings,
+        sensors,
+        sites,
+        hazard_events,
+        [(origins, params)],
+        batch_sensors=batch_sensors,
+        on_batch=rules_of_batch if with_rules else None,
+    )
     table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
     table = add_derived_features(table, "site", KEYS)  # before the rule level (a baseline)
     if with_rules:
-        rules = sensor_rule_levels(readings, sensors, pd.DatetimeIndex(origins))
+        full = [r for r in rule_parts if len(r)]
+        rules = pd.concat(full, ignore_index=True) if full else rule_parts[0]
         table = table.merge(rules, on=KEYS, how="left")
         table[RULE_COLUMN] = table[RULE_COLUMN].fillna(0.0).astype(np.float32)
     return table
@@ -507,8 +529,41 @@ def data_end_of(readings: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp((pd.to_datetime(readings["observed_at"], utc=True) + interval).max())
 
 
+# sensors per batch when training reads the lake (about 150 k readings per sensor and
+# year on the simulated city: a batch's per-reading work, not the whole history, in memory)
+TRAIN_BATCH_SENSORS = 48
+
+
+@dataclass(frozen=True)
+class ReadingsSummary:
+    """What training needs of all its readings besides the features: how many, the first
+    start, the data end (:func:`data_end_of`) and their data version."""
+
+    rows: int
+    first: pd.Timestamp | None
+    data_end: pd.Timestamp | None
+    version: str
+
+    @classmethod
+    def of_frame(cls, readings: pd.DataFrame) -> ReadingsSummary:
+        from models.train import data_version
+
+        if readings.empty:
+            return cls(0, None, None, data_version(readings))
+        first = pd.Timestamp(readings["observed_at"].min())
+        return cls(len(readings), first, data_end_of(readings), data_version(readings))
+
+
+@runtime_checkable
+class TrainingReadings(ReadingSource, Protocol):
+    """A :class:`ReadingSource` that can also summarise all its readings (e.g. the lake's,
+    read in pieces; ``riskwarn.pipeline.LakeReadings``)."""
+
+    def summary(self) -> ReadingsSummary: ...
+
+
 def train_site_domain(
-    readings: pd.DataFrame,
+    readings: pd.DataFrame | TrainingReadings,
     sensors: pd.DataFrame,
     sites: pd.DataFrame,
     events: pd.DataFrame,
@@ -522,17 +577,24 @@ def train_site_domain(
     auto_promote: bool = True,
     n_boot: int = 500,
     artifact_location: str | None = None,
+    batch_sensors: int | None = None,
 ) -> SiteTrainReport:
     """Backtest, fit, log, register and gate a ``geohazard``/``geohazard_hourly`` challenger."""
-    from models.train import data_version, importance_figure, reliability_figure
+    from models.train import combine_versions, data_version, importance_figure, reliability_figure
 
     config = replace(config or site_config(domain), tz=tz)
-    if readings.empty or sites.empty:
+    summary = (
+        ReadingsSummary.of_frame(readings)
+        if isinstance(readings, pd.DataFrame)
+        else readings.summary()
+    )
+    if summary.rows == 0 or sites.empty:
         raise ValueError(f"no sensor readings or sites to train {domain} on")
-    data_end = data_end_of(readings)
-    first = pd.Timestamp(readings["observed_at"].min())
-    origins, eval_origins = table_origins(first, data_end, config)
-    table = build_site_table(readings, sensors, sites, events, origins, config)
+    assert summary.first is not None and summary.data_end is not None
+    origins, eval_origins = table_origins(summary.first, summary.data_end, config)
+    table = build_site_table(
+        readings, sensors, sites, events, origins, config, batch_sensors=batch_sensors
+    )
     features = site_features(table)
     bt = run_site_backtest(table, eval_origins, config)
     in_eval = events.dropna(subset=["site_id"])
@@ -569,7 +631,7 @@ def train_site_domain(
         final,
         domain,
         metrics,
-        data_version(readings, sensors, sites, events),
+        combine_versions([summary.version, *(data_version(f) for f in (sensors, sites, events))]),
         ev_rows,
         figures,
         site_model_card(domain, metrics, decision, features),

@@ -70,13 +70,33 @@ def data_version(frame: pd.DataFrame, *more: pd.DataFrame) -> str:
     Several input tables (``more``) are hashed each and combined in the order given.
     """
     if more:
-        parts = [data_version(f) for f in (frame, *more)]
-        return hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
+        return combine_versions([data_version(f) for f in (frame, *more)])
     cols = sorted(frame.columns)
-    hashed = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
-    digest = hashlib.sha256(np.sort(hashed).tobytes())
-    digest.update(",".join(cols).encode())
+    return hashes_version(row_hashes(frame), cols)
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One 64-bit hash per row of ``frame`` (its columns in sorted order): a frame read in
+    pieces hashes, piece by piece, to the same values as the whole (:func:`data_version`)."""
+    cols = sorted(frame.columns)
+    return np.array(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy())
+
+
+def hashes_version(hashed: np.ndarray, columns: list[str]) -> str:
+    """:func:`data_version` of a table from its :func:`row_hashes` (all its rows, any order;
+    the array is sorted in place when writable) and its sorted column names."""
+    if hashed.flags.writeable:
+        hashed.sort()
+    else:
+        hashed = np.sort(hashed)
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update(",".join(columns).encode())
     return digest.hexdigest()[:16]
+
+
+def combine_versions(parts: list[str]) -> str:
+    """The data version of several tables from each one's :func:`data_version`, in order."""
+    return hashlib.sha256(",".join(parts).encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from riskwarn import domains
@@ -244,6 +247,133 @@ def _train_cases(
     )
 
 
+@dataclass(frozen=True)
+class LakeReadings:
+    """The lake's ``sensor_readings`` before ``end`` as a training reading source
+    (:class:`models.geohazard_sites.TrainingReadings`), never read whole at once.
+
+    One pass streams the table in pieces of ``rows_per_piece`` rows (all reads see table
+    ``version``, one snapshot): it computes the :meth:`summary` (row count, first start,
+    data end, data version) and spills each sensor's rows to Arrow IPC files (LZ4) in a
+    temporary folder (under ``spill_dir``, default the system's); :meth:`read` then reads
+    some sensors' files and returns exactly what ``read_table(..., where={"sensor_id":
+    ids})`` would (sorted by key, canonical dtypes), without scanning the table again.
+    Use it as a context manager (or call :meth:`close`) to remove the folder."""
+
+    lake_dir: Path
+    end: pd.Timestamp
+    columns: tuple[str, ...]
+    version: int | None = None
+    rows_per_piece: int = 2_000_000
+    spill_dir: Path | None = None
+    _state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __enter__(self) -> LakeReadings:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the spilled files."""
+        import shutil
+
+        folder = self._state.pop("folder", None)
+        self._state.clear()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
+        import pyarrow as pa
+
+        from riskwarn.lake.read import sorted_frame
+
+        files = self._spilled()
+        paths = [f for sid in sorted(set(map(str, sensor_ids))) for f in files.get(sid, ())]
+        tables = [pa.ipc.open_file(f).read_all() for f in paths]
+        got = pa.concat_tables(tables) if tables else self._state["schema"].empty_table()
+        return sorted_frame(got, "sensor_readings", list(self.columns))
+
+    def summary(self) -> Any:
+        """:class:`models.geohazard_sites.ReadingsSummary` of every reading before ``end``:
+        equal to ``ReadingsSummary.of_frame`` of the whole table's frame."""
+        self._spilled()
+        return self._state["summary"]
+
+    def _spilled(self) -> dict[str, list[Path]]:
+        if "files" in self._state:
+            return self._state["files"]  # type: ignore[no-any-return]
+        import tempfile
+
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from models.geohazard_sites import ReadingsSummary, data_end_of
+        from models.train import hashes_version, row_hashes
+        from riskwarn.contracts import TABLES
+        from riskwarn.lake import layout
+        from riskwarn.lake.read import canonical_frame, scan_pieces
+
+        t0 = time.perf_counter()
+        cols = list(self.columns)
+        scanned = [*cols, *(k for k in TABLES["sensor_readings"].key if k not in cols)]
+        folder = Path(tempfile.mkdtemp(prefix="riskwarn-readings-", dir=self.spill_dir))
+        self._state["folder"] = folder
+        schema = layout.delta_schema(TABLES["sensor_readings"]).empty_table().select(scanned)
+        options = pa.ipc.IpcWriteOptions(compression="lz4")
+        files: dict[str, list[Path]] = {}
+        index: dict[str, int] = {}  # file names (a sensor id may hold any character)
+        hashes: list[np.ndarray] = []
+        first: pd.Timestamp | None = None
+        data_end: pd.Timestamp | None = None
+        for n, piece in enumerate(
+            scan_pieces(
+                self.lake_dir,
+                "sensor_readings",
+                scanned,
+                end=self.end,
+                version=self.version,
+                rows_per_piece=self.rows_per_piece,
+            )
+        ):
+            schema = piece.schema.empty_table()
+            frame = canonical_frame(piece, "sensor_readings", cols)
+            hashes.append(row_hashes(frame))
+            lo, hi = pd.Timestamp(frame["observed_at"].min()), data_end_of(frame)
+            first = lo if first is None or lo < first else first
+            data_end = hi if data_end is None or hi > data_end else data_end
+            del frame
+            piece = piece.filter(pc.is_valid(piece["sensor_id"]))
+            piece = piece.take(pc.sort_indices(piece, sort_keys=[("sensor_id", "ascending")]))
+            ids = np.asarray(piece["sensor_id"].to_numpy(zero_copy_only=False), dtype=object)
+            cuts = np.flatnonzero(ids[1:] != ids[:-1]) + 1 if len(ids) else np.zeros(0, int)
+            starts = np.r_[0, cuts] if len(ids) else cuts
+            stops = np.r_[cuts, len(ids)] if len(ids) else cuts
+            for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+                sid = str(ids[a])
+                path = folder / f"{index.setdefault(sid, len(index))}.{n}.arrow"
+                with pa.ipc.new_file(path, piece.schema, options=options) as writer:
+                    writer.write_table(piece.slice(a, b - a))
+                files.setdefault(sid, []).append(path)
+            del piece
+        every = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        del hashes
+        self._state["schema"] = schema.schema
+        self._state["summary"] = ReadingsSummary(
+            len(every), first, data_end, hashes_version(every, sorted(cols))
+        )
+        self._state["files"] = files
+        log.info(
+            "sensor_readings before %s: %d rows summarised and spilled by sensor (%d sensors)"
+            " in %.1f s",
+            self.end,
+            len(every),
+            len(files),
+            time.perf_counter() - t0,
+        )
+        return files
+
+
 def _train_sites(
     settings: Settings,
     domain: str,
@@ -254,17 +384,16 @@ def _train_sites(
 ) -> Any:
     """The monitored-site models (``geohazard``, ``geohazard_hourly``).
 
-    Reads ``hazard_sites``, ``sensors``, ``sensor_readings`` (taken before the end) and
-    ``hazard_events`` (occurred before the end; they are only labels).
+    Reads ``hazard_sites``, ``sensors``, ``hazard_events`` (occurred before the end; they
+    are only labels) and ``sensor_readings`` taken before the end, the latter never whole:
+    by batch of sites (:class:`LakeReadings`, ``TRAIN_BATCH_SENSORS`` sensors a batch).
     """
-    from models.geohazard_sites import READING_COLUMNS, train_site_domain
-    from riskwarn.lake import read_table
+    from models.geohazard_sites import READING_COLUMNS, TRAIN_BATCH_SENSORS, train_site_domain
+    from riskwarn.lake import read_table, table_version
 
     sites = read_table(settings.lake_dir, "hazard_sites")
     sensors = read_table(settings.lake_dir, "sensors")
-    readings = read_table(settings.lake_dir, "sensor_readings", columns=list(READING_COLUMNS))
     events = read_table(settings.lake_dir, "hazard_events")
-    readings = readings.loc[readings["observed_at"] < end]
     events = events.loc[events["occurred_at"] < end]
     from dataclasses import replace
 
@@ -273,7 +402,18 @@ def _train_sites(
     eval_days = common.pop("eval_days", None)  # a field of the site model's config
     if eval_days is not None:
         common["config"] = replace(site_config(domain), eval_days=eval_days)
-    return train_site_domain(readings, sensors, sites, events, client, domain=domain, **common)
+    version = table_version(settings.lake_dir, "sensor_readings")
+    with LakeReadings(settings.lake_dir, end, READING_COLUMNS, version=version) as readings:
+        return train_site_domain(
+            readings,
+            sensors,
+            sites,
+            events,
+            client,
+            domain=domain,
+            batch_sensors=TRAIN_BATCH_SENSORS,
+            **common,
+        )
 
 
 # --------------------------------------------------------------------------- scoring

@@ -164,14 +164,18 @@ def test_site_training_frame_equals_serving_frame(
     real = geohazard_sites.build_site_table
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
         patched.setattr(geohazard_sites, "build_site_table", _capture)
+        # training reads the lake by batch of sites: several batches here
+        patched.setattr(geohazard_sites, "TRAIN_BATCH_SENSORS", 4)
         train_domain(city, domain, "2024-03-15T00:00Z")
     args, kwargs = got.value.args_, got.value.kwargs
+    assert kwargs["batch_sensors"] == 4
     origins = pd.DatetimeIndex(args[4])
     training = real(*args, **kwargs)
     sites = lake.read_table(city.lake_dir, "hazard_sites")
     sensors = lake.read_table(city.lake_dir, "sensors")
     inputs = geohazard_sites.site_features(training)
-    first = pd.Timestamp(args[0]["observed_at"].min())
+    first = args[0].summary().first  # the training path's readings: a lake source
+    args[0].close()  # spilled again by the calls above (training closed it): remove
     late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
     assert len(late)
     for origin in (origins[0], late[0], origins[-1]):
@@ -326,6 +330,7 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
         train_domain(city, "geohazard", "2024-03-15T00:00Z")
     args, kwargs = got.value.args_, got.value.kwargs
     training = real_site(*args, **kwargs)
+    args[0].close()  # the lake source, spilled again by the rebuild: remove its files
     name = new["site"].name
     assert name in geohazard_sites.site_features(training)
     uncatalogued += [c for c in geohazard_sites.site_features(training) if lookup(c) is None]

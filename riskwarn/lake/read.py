@@ -11,7 +11,7 @@ isolation): a write in progress is never half visible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -156,9 +156,83 @@ def read_table(
         where=where,
         version=version,
     )
+    return sorted_frame(got, table, cols)
+
+
+def sorted_frame(got: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Scanned rows of ``table`` (``columns`` and its key columns) as :func:`read_table`
+    returns them: sorted by key, canonical dtypes, ``columns`` only."""
+    tbl = TABLES[table]
     got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in tbl.key]))
+    return canonical_frame(got, table, columns)
+
+
+def canonical_frame(got: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Scanned rows of ``table`` as a frame of canonical dtypes, ``columns`` only (in the
+    rows' order)."""
+    tbl = TABLES[table]
     frame = got.to_pandas()
-    return conform(frame.reindex(columns=tbl.columns), tbl)[cols].reset_index(drop=True)
+    return conform(frame.reindex(columns=tbl.columns), tbl)[list(columns)].reset_index(drop=True)
+
+
+def scan_pieces(
+    lake_dir: Path,
+    table: str,
+    columns: Sequence[str] | None = None,
+    *,
+    start: datetime | pd.Timestamp | str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+    where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
+    rows_per_piece: int = 2_000_000,
+) -> Iterator[pa.Table]:
+    """The rows :func:`scan` returns, streamed as Arrow tables of about ``rows_per_piece``
+    rows, in no particular order (nothing if the table does not exist yet)."""
+    tbl = TABLES[table]
+    cols = list(columns or tbl.columns)
+    ds = dataset(lake_dir, table, version=version)
+    if ds is None:
+        return
+    flt = row_filter(tbl, None, start, end, where)
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    for batch in ds.scanner(columns=cols, filter=flt).to_batches():
+        if batch.num_rows:
+            pending.append(batch)
+            n += batch.num_rows
+        if n >= rows_per_piece:
+            yield pa.Table.from_batches(pending)
+            pending, n = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending)
+
+
+def read_table_pieces(
+    lake_dir: Path,
+    table: str,
+    columns: Sequence[str] | None = None,
+    *,
+    start: datetime | pd.Timestamp | str | None = None,
+    end: datetime | pd.Timestamp | str | None = None,
+    where: dict[str, Sequence[Any]] | None = None,
+    version: int | None = None,
+    rows_per_piece: int = 2_000_000,
+) -> Iterator[pd.DataFrame]:
+    """The rows :func:`read_table` returns (same filters, columns and dtypes), streamed in
+    frames of about ``rows_per_piece`` rows, in no particular order: for a pass over a
+    table too large to hold (counts, min/max, row hashes) in the memory of one piece."""
+    cols = list(columns or TABLES[table].columns)
+    for piece in scan_pieces(
+        lake_dir,
+        table,
+        cols,
+        start=start,
+        end=end,
+        where=where,
+        version=version,
+        rows_per_piece=rows_per_piece,
+    ):
+        yield canonical_frame(piece, table, cols)
 
 
 def read_quarantine(lake_dir: Path, sources: Sequence[str] | None = None) -> pd.DataFrame:
