@@ -510,6 +510,79 @@ def test_a_rebuild_whose_evaluation_fails_too_keeps_the_readings_and_shows_it(
     assert "12.3456" not in text
 
 
+def test_a_rebuild_whose_lake_read_fails_keeps_the_replayed_state_and_shows_it(
+    settings: Any, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """The replay raises part way and the fallback's lake read raises too: the state the
+    replay built (readings up to the failure) is kept, not replaced by an empty one, and
+    ``--status`` shows FAILING replay; the log names the error's class, not its message.
+    (The branch of _replay_failed the test above does not reach.)"""
+    import logging
+
+    from riskwarn.ingest import ingest_files
+    from riskwarn.stream import consumer as consumer_mod
+    from riskwarn.stream.cursor import save_cursor
+    from riskwarn.stream.status import status_line
+    from testkit.stream_helpers import Running, stream_consumer
+
+    first, second, red_at = _red_then_lower_slope()
+    readings = pd.concat([first, second], ignore_index=True)
+    ingest_files(
+        load_mapping(MAPPING),
+        [_batch_file(readings, tmp_path / "readings.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
+    save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
+
+    real = consumer_mod.replay_rounds
+    raised: list[int] = []
+
+    def failing(*a: Any) -> Any:
+        gen = real(*a)
+        yield next(gen)
+        yield next(gen)  # the hour of T: red
+        raised.append(1)
+        raise RuntimeError("replay bug at G1 reading 12.3456 mm")
+
+    real_read = consumer_mod.StreamConsumer._stored_readings
+
+    def failing_read(self: Any, sites: Any) -> Any:
+        if raised:
+            raised.append(2)
+            raise OSError("lake unreadable at G1 reading 12.3456 mm")
+        return real_read(self, sites)
+
+    monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
+    monkeypatch.setattr(consumer_mod.StreamConsumer, "_stored_readings", failing_read)
+    with (
+        caplog.at_level(logging.INFO, logger="riskwarn.stream.consumer"),
+        Running(
+            stream_consumer(
+                settings.home,
+                broker.port,
+                store_url=settings.resolved_store_url,
+                lake_dir=settings.lake_dir,
+                client_id="rw-replay-read-fails",
+            )
+        ) as c,
+    ):
+        wait_for(lambda: 2 in raised, 60)
+        wait_for(lambda: "replay" in c.counters.failing, 60)
+        st = c.state
+        assert "G1" in st.sensors and st.sensors["G1"].last_ns >= red_at.value - 3_600_000_000_000
+        assert st.origin_of("H1") is not None  # evaluable: not an empty state
+        assert "OSError" in c.counters.failing["replay"]
+        wait_for(lambda: "FAILING replay" in status_line(run / "stream.status.json"), 30)
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "rebuilding the per-sensor state failed too (" in text, text
+    assert "OSError" in text, text
+    assert "12.3456" not in text
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"G-PRIVATE": "H-PRI', b'["G-PRIVATE"]', b'{"G-PRIVATE": 7}', b"\xff\xfe"],
