@@ -2,8 +2,8 @@
 
 Write side (:mod:`riskwarn.lake.write`): :func:`upsert` (MERGE by ``(source,
 record_id)``, one commit, under the table's writer lock) and :func:`write_quarantine`.
-Read side (:mod:`riskwarn.lake.read`): :func:`read_table` (:func:`read_table_pieces`:
-the same rows streamed in pieces), :func:`scan`, :func:`connect`
+Read side (:mod:`riskwarn.lake.read`): :func:`read_table`, :func:`scan` (:func:`scan_pieces`:
+the same rows streamed in pieces), :func:`connect`
 (DuckDB), :func:`read_quarantine`, :func:`table_version`. A record's versions:
 :func:`record_history`. Upkeep (compaction, vacuum, checkpoints, snapshots) in
 :mod:`riskwarn.lake.maintenance`; converting the old Parquet layout in
@@ -21,7 +21,6 @@ from riskwarn.lake.read import (
     latest_time,
     read_quarantine,
     read_table,
-    read_table_pieces,
     row_filter,
     scan,
     table_version,
@@ -37,7 +36,6 @@ __all__ = [
     "latest_time",
     "read_quarantine",
     "read_table",
-    "read_table_pieces",
     "record_history",
     "row_filter",
     "scan",

@@ -207,34 +207,6 @@ def scan_pieces(
         yield pa.Table.from_batches(pending)
 
 
-def read_table_pieces(
-    lake_dir: Path,
-    table: str,
-    columns: Sequence[str] | None = None,
-    *,
-    start: datetime | pd.Timestamp | str | None = None,
-    end: datetime | pd.Timestamp | str | None = None,
-    where: dict[str, Sequence[Any]] | None = None,
-    version: int | None = None,
-    rows_per_piece: int = 2_000_000,
-) -> Iterator[pd.DataFrame]:
-    """The rows :func:`read_table` returns (same filters, columns and dtypes), streamed in
-    frames of about ``rows_per_piece`` rows, in no particular order: for a pass over a
-    table too large to hold (counts, min/max, row hashes) in the memory of one piece."""
-    cols = list(columns or TABLES[table].columns)
-    for piece in scan_pieces(
-        lake_dir,
-        table,
-        cols,
-        start=start,
-        end=end,
-        where=where,
-        version=version,
-        rows_per_piece=rows_per_piece,
-    ):
-        yield canonical_frame(piece, table, cols)
-
-
 def read_quarantine(lake_dir: Path, sources: Sequence[str] | None = None) -> pd.DataFrame:
     """Quarantined rows (optionally of some sources), sorted by source, table, batch, row."""
     ds = dataset(lake_dir, layout.QUARANTINE)
