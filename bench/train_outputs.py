@@ -9,7 +9,8 @@
 ``bench/bench_full_day.py`` cuts it), copies that home to ``<out>/home`` and trains the
 incidents domain there through ``pipeline.train_domain`` (the ``train_models`` DAG's call),
 then writes the backtest's scores of every method, the model's backtest scores, the metrics
-(timings aside), the trials, the refits, the final booster's JSON, its raw and calibrated
+(timings aside), the trials, the refits, the final booster's JSON (and that of the trees up
+to its best iteration, the ones its predictions use), its raw and calibrated
 scores of the evaluation rows, a digest of the model frame and the gate text. ``--code``:
 import riskwarn and models from that folder (an archive of another commit) instead of this
 checkout. ``compare`` says IDENTICAL or DIFFERENT per file (tables cell for cell, exact).
@@ -113,6 +114,10 @@ def dump(
     (out / "metrics.json").write_text(json.dumps(metrics, default=str, sort_keys=True, indent=1))
     (out / "trials.json").write_text(json.dumps(r.model.trials, default=str, sort_keys=True))
     (out / "final_booster.json").write_bytes(bytes(final.booster.save_raw("json")))
+    # the trees predictions use (up to the best iteration; the booster also holds the
+    # early-stopping rounds grown after it, which a shorter patience does not grow)
+    used = final.booster[: final.best_iteration + 1]
+    (out / "final_booster_used.json").write_bytes(bytes(used.save_raw("json")))
     ev = r.frame[r.frame["origin"].isin(r.eval_origins)]
     np.save(out / "final_raw.npy", final.raw(ev))
     np.save(out / "final_proba.npy", final.predict_proba(ev))
