@@ -186,8 +186,13 @@ class StreamConsumer:
     # -- state across restarts ---------------------------------------------------------
 
     def _save_sites(self) -> None:
-        """Remember which site each sensor belongs to (the topics say; the lake does not)."""
-        sites = self.state.sites_map()
+        """Remember which site each sensor belongs to (the topics say; the lake does not):
+        every mapping known, the state's and the saved file's. The state holds only the
+        sensors with readings in the rules' history window (the warm-up adds no others), so
+        its map alone would drop a sensor quiet for longer than that from the file, and
+        after the next restart its stored readings would not be read (not in the replay,
+        24 h of new readings before it counts again). Nothing is removed from the map."""
+        sites = {**self.known_sites, **self.state.sites_map()}
         try:
             write_durably(self.sites_path, json.dumps(sites))
         except OSError as exc:  # full disk: kept in memory, written with a later batch
@@ -204,6 +209,7 @@ class StreamConsumer:
         but not published before a crash is published now, once, with its own step time,
         even when readings of later steps are in the lake too."""
         sites = self.stored_sites = load_sites(self.sites_path)
+        self.known_sites = dict(sites)  # kept in the map even when not warmed up
         if not sites:
             return
         got = self._stored_readings(sites)
@@ -219,7 +225,7 @@ class StreamConsumer:
         touched = self.state.add(plan.history, {**sites})
         for site, at in plan.start.items():
             self.state.evaluated_origin[site] = at
-        self.known_sites = self.state.sites_map()
+        self.known_sites = {**sites, **self.state.sites_map()}
         self.replay_sites = touched | set(plan.start)
         self.replay_hours = plan.hours
         if plan.capped:
@@ -612,7 +618,13 @@ class StreamConsumer:
                 if s is not None and site is not None:
                     log_ = self.sent_log.setdefault(site, deque(maxlen=5000))
                     log_.append((int(t), s))
-        if touched - set(self.known_sites.values()):
+        # a sensor not in the map yet (a new site, or a new sensor of a known site: before,
+        # only a new site saved the map, so a new sensor of a known site was not in it)
+        known, sensors = self.known_sites, self.state.sensors
+        if touched and any(
+            sid in sensors and known.get(sid) != sensors[sid].site_id
+            for sid in set(acc["sensor_id"])
+        ):
             self._save_sites()
         return touched
 
