@@ -121,3 +121,72 @@ def test_a_new_sensor_of_a_known_site_is_saved_and_read_after_a_restart(
         assert c.state.sensors["G2"].last_ns == g2["observed_at"].max().value
         assert c.state.sensors["G2"].site_id == "H1"
     assert _saved(settings) == {"G1": "H1", "G2": "H1"}
+
+
+def test_the_map_survives_kill9_of_a_real_consumer_process(
+    settings: Any, broker: Broker, tmp_path: Path
+) -> None:
+    """The same with `riskwarn stream` processes: the quiet Q1 (site H1, last reading
+    2026-09-07) and G1 stored; the process gets N1 (a new site, H9) and G2 (a new sensor
+    of H1) over the broker and is killed with SIGKILL; the restarted process must warm
+    up all four sensors. On the code before: 3 sensors (G2 not in the map) (checked:
+    fails)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from testkit.stream_helpers import slope_readings
+    from tests.test_stream import ROOT
+
+    quiet = slope_readings("Q1", start=pd.Timestamp("2026-09-01", tz="UTC"), step="1h", seed=5)
+    quiet = quiet.loc[quiet["observed_at"] < pd.Timestamp("2026-09-08", tz="UTC")]
+    step = _home(settings, tmp_path, quiet, {"G1": "H1", "Q1": "H1"})
+    new = slope_readings("N1", start=step, step="1h", seed=6).head(1)
+    g2 = slope_readings(
+        "G2", start=step - pd.Timedelta(hours=5), step="1h", steady_days=99, seed=7
+    ).head(6)
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(settings.home),
+        "RISKWARN_STORE_URL": settings.resolved_store_url,
+    }
+    cmd = [sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)]
+    cmd += ["--source", str(MAPPING), "--no-model", "--batch-s", "0.2"]
+    cmd += ["--client-id", "rw-sites-kill9"]
+    status = settings.home / "run" / "stream.status.json"
+
+    def state() -> dict[str, Any]:
+        try:
+            return dict(json.loads(status.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        status.unlink(missing_ok=True)
+        p = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        procs.append(p)
+        wait_for(lambda: state().get("pid") == p.pid and state()["connected"], 60)
+        wait_for(lambda: state()["backlog"] == 0, 60)
+        return p
+
+    try:
+        proc = start()
+        assert state()["sensors"] == 2  # G1 and the quiet Q1
+        _publish(broker, new, site="H9")
+        _publish(broker, g2, site="H1")
+        wait_for(lambda: state()["new_in_lake"] >= 7 and state()["backlog"] == 0, 60)
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+        start()
+        assert state()["sensors"] == 4, state()  # G1, Q1, N1, G2 read from the lake
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(30)
+    assert _saved(settings) == {"G1": "H1", "Q1": "H1", "N1": "H9", "G2": "H1"}
