@@ -164,39 +164,43 @@ def children() -> Iterator[list[Child]]:
 @pytest.fixture(scope="module")
 def reference(
     lake_base: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[], Path]]:
-    """A home where each site domain was trained once, alone and uninterrupted (started
-    at once: it runs while the first test runs)."""
-    home, spill = _new_home(lake_base, tmp_path_factory.mktemp("reference"))
+) -> Iterator[Callable[[str], Path]]:
+    """Per site domain, a home where it was trained once, alone and uninterrupted (both
+    started at once, in processes of their own: they run while the first test runs)."""
     script = (
         "import json, sys\n"
         "from riskwarn.pipeline import train_domain\n"
         "from riskwarn.settings import Settings\n"
         "from tests.conftest import TEST_PSEUDONYM_KEY as K\n"
         "s = Settings(home=sys.argv[1], pseudonym_key=K, spill_dir=sys.argv[2])\n"
-        "for d in ('geohazard', 'geohazard_hourly'):\n"
-        "    print(json.dumps(train_domain(s, d, sys.argv[3]), default=str))\n"
+        "print(json.dumps(train_domain(s, sys.argv[3], sys.argv[4]), default=str))\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, str(home), str(spill), END],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    done: list[Path] = []
+    procs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+    for domain in ("geohazard", "geohazard_hourly"):
+        home, spill = _new_home(lake_base, tmp_path_factory.mktemp(f"reference_{domain}"))
+        procs[domain] = (
+            home,
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(home), str(spill), domain, END],
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            ),
+        )
 
-    def wait() -> Path:
-        if not done:
+    def wait(domain: str) -> Path:
+        home, proc = procs[domain]
+        if proc.returncode is None:
             _out, err = proc.communicate(timeout=WAIT_S)
             assert proc.returncode == 0, err[-3000:]
-            done.append(home)
         return home
 
     yield wait
-    if proc.poll() is None:
-        proc.kill()
+    for _, proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
         proc.communicate()
 
 
@@ -273,7 +277,7 @@ def test_a_training_killed_mid_spill_is_swept_by_the_next_which_gives_the_same_r
     assert "removed abandoned spill folder" in again.err
     assert f"pid {killed.proc.pid} " in again.err  # who left it (no personal data)
 
-    ref = _trained(reference(), "geohazard")
+    ref = _trained(reference("geohazard"), "geohazard")
     got = _trained(home, "geohazard")
     assert got["versions"] == 1 and got[result["version"]]["status"] == "FINISHED"
     assert _content(got, result["version"]) == _content(ref, "1")
@@ -335,13 +339,14 @@ def test_two_site_trainings_at_once_on_one_home(
     daily.release("batch")
     daily_result = daily.result()
     assert list(spill.iterdir()) == []
-    ref = reference()
     for domain, result in (("geohazard", daily_result), ("geohazard_hourly", hourly_result)):
         got = _trained(home, domain)
         assert got["versions"] == 1, domain
         v = got[result["version"]]
         assert (v["status"], v["model_status"], v["gate_json"]) == ("FINISHED", "READY", True)
-        assert _content(got, result["version"]) == _content(_trained(ref, domain), "1"), domain
+        assert _content(got, result["version"]) == _content(
+            _trained(reference(domain), domain), "1"
+        ), domain
 
 
 def _hold(path: Path) -> subprocess.Popen[str]:
