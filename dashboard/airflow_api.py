@@ -65,25 +65,96 @@ def token(cfg: AirflowConfig) -> str:
     return str(r.json()["access_token"])
 
 
-def retrain_body(domain: str, requested_by: str) -> dict[str, Any]:
+def retrain_body(domain: str, requested_by: str, run_id: str | None = None) -> dict[str, Any]:
     """The ``POST .../dagRuns`` body: a run now (no logical date) training ``domain`` only.
 
     ``logical_date`` is required by Airflow 3's API and may be null; the DAG's ``domains``
-    param is a list, so one domain goes as a one-element list.
+    param is a list, so one domain goes as a one-element list. ``run_id``: the run's id,
+    chosen by the client so a retried request can find the run an earlier attempt stored.
     """
-    return {"logical_date": None, "conf": {"domains": [domain], "requested_by": requested_by}}
+    body: dict[str, Any] = {
+        "logical_date": None,
+        "conf": {"domains": [domain], "requested_by": requested_by},
+    }
+    if run_id is not None:
+        body["dag_run_id"] = run_id
+    return body
 
 
-def trigger(cfg: AirflowConfig, domain: str, requested_by: str) -> dict[str, Any]:
-    """Start a DAG run that retrains ``domain``; returns the DAG run (``dag_run_id``, ``state``)."""
-    r = requests.post(
-        f"{cfg.base_url}/api/v2/dags/{cfg.dag_id}/dagRuns",
-        json=retrain_body(domain, requested_by),
-        headers={"Authorization": f"Bearer {token(cfg)}"},
-        timeout=TIMEOUT_S,
-    )
-    r.raise_for_status()
-    return dict(r.json())
+def new_run_id(domain: str) -> str:
+    """A fresh, unguessable DAG run id for a retrain of ``domain`` (Airflow's run id
+    pattern: letters, digits, ``_.~:+-``)."""
+    import secrets
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return f"riskwarn-retrain-{domain}-{stamp}-{secrets.token_hex(4)}"
+
+
+# how long a trigger keeps retrying an Airflow that fails transiently (a 5xx such as
+# SQLite's "database is locked" while the DAG processor writes, a dropped connection)
+TRIGGER_RETRY_S = 60.0
+
+
+def _stored_run(
+    cfg: AirflowConfig, run_id: str, headers: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The DAG run ``run_id`` when Airflow has it, else None (also when Airflow cannot say)."""
+    try:
+        r = requests.get(
+            f"{cfg.base_url}/api/v2/dags/{cfg.dag_id}/dagRuns/{run_id}",
+            headers=dict(headers),
+            timeout=TIMEOUT_S,
+        )
+    except requests.RequestException:
+        return None
+    return dict(r.json()) if r.ok else None
+
+
+def trigger(
+    cfg: AirflowConfig,
+    domain: str,
+    requested_by: str,
+    *,
+    retry_s: float = TRIGGER_RETRY_S,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Start a DAG run that retrains ``domain``; returns the DAG run (``dag_run_id``, ``state``).
+
+    Exactly one run per call: the run's id is chosen here (:func:`new_run_id`), so after a
+    server error, a dropped connection or a timeout the run is looked up by that id before
+    the request is sent again (an attempt whose answer was lost may have stored it), and a
+    409 for that id means an earlier attempt stored it. Transient failures are retried with
+    back-off for ``retry_s`` seconds, then the last one is raised; a 4xx other than 409
+    (wrong password, unknown DAG, bad body) is raised at once.
+    """
+    import time
+
+    run_id = run_id or new_run_id(domain)
+    headers = {"Authorization": f"Bearer {token(cfg)}"}
+    url = f"{cfg.base_url}/api/v2/dags/{cfg.dag_id}/dagRuns"
+    body = retrain_body(domain, requested_by, run_id)
+    deadline = time.monotonic() + retry_s
+    delay = 0.5
+    while True:
+        failure: requests.RequestException
+        try:
+            r = requests.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            failure = exc
+        else:
+            if r.ok:
+                return dict(r.json())
+            if r.status_code != 409 and r.status_code < 500:
+                r.raise_for_status()
+            failure = requests.HTTPError(f"{r.status_code} {r.reason} for url: {r.url}", response=r)
+        stored = _stored_run(cfg, run_id, headers)
+        if stored is not None:
+            return stored
+        if time.monotonic() + delay > deadline:
+            raise failure
+        time.sleep(delay)
+        delay = min(delay * 2.0, 8.0)
 
 
 def progress(cfg: AirflowConfig, dag_run_id: str) -> dict[str, Any]:

@@ -156,6 +156,11 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Model version {v}: **failed its promotion gate**, promoted by force by {actor}; "
         "read with caution.",
     },
+    "model_note_unjudged": {
+        "zh": "依据模型第 {v} 版：**未经上线门槛评判**，由 {actor} 强制启用，结果仅供参考。",
+        "en": "Model version {v}: **never judged by its promotion gate**, promoted by force "
+        "by {actor}; read with caution.",
+    },
     "model_note_passed": {
         "zh": "依据模型第 {v} 版：已通过上线门槛。",
         "en": "Model version {v}: passed its promotion gate.",

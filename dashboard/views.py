@@ -449,7 +449,11 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
     details = dict((promotion or {}).get("details") or {})
     actor = str((promotion or {}).get("actor") or "")
     if details.get("forced_over_gate"):
-        return t("model_note_forced", lang, v=version, actor=actor)
+        # the record's gate is the version's tag when it moved: fail, or None (never judged)
+        key = (
+            "model_note_forced" if details.get("gate", "fail") == "fail" else "model_note_unjudged"
+        )
+        return t(key, lang, v=version, actor=actor)
     if actor == "riskwarn train":
         return t("model_note_passed", lang, v=version)
     if actor:

@@ -372,20 +372,28 @@ def promote(
 ) -> dict[str, Any]:
     """Point ``champion`` at ``version``; the audit entry is written before the alias moves.
 
-    ``actor`` defaults to :func:`authenticated_actor` of the registry. A version tagged
-    ``gate=fail`` by its training run is refused unless ``force`` (then the audit entry
-    says ``forced_over_gate``). Promoting the version already served with a matching
+    ``actor`` defaults to :func:`authenticated_actor` of the registry. A version not tagged
+    ``gate=pass`` by its training run (tagged ``fail``, or never judged) is refused unless
+    ``force`` (then the audit entry says ``forced_over_gate``). Promoting the version already served with a matching
     record changes nothing; if the alias points at it but riskwarn's record does not
     match (moved behind its back, or another serving store), the move is recorded.
     """
     name = model_name(domain)
     version = str(version)
     mv = client.get_model_version(name, version)  # raises if the version does not exist
-    failed_gate = (mv.tags or {}).get("gate") == "fail"
+    gate = (mv.tags or {}).get("gate")
+    # only a version its training tagged gate=pass goes in without --force: one without a
+    # gate tag (its training died between registering it and settling the gate, or it was
+    # registered by hand) was never judged
+    failed_gate = gate != "pass"
     if failed_gate and not force:
+        why = (
+            "failed its promotion gate (see the run's model card)"
+            if gate == "fail"
+            else "has no gate outcome (its training did not finish judging it)"
+        )
         raise PromotionRefused(
-            f"{name} v{version} failed its promotion gate (see the run's model card); "
-            "promote it anyway only with --force and a reason"
+            f"{name} v{version} {why}; promote it anyway only with --force and a reason"
         )
     previous = champion_version(client, domain)
     if previous == version and store is not None:
@@ -402,7 +410,7 @@ def promote(
         history.append(previous)
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": via}
     if failed_gate:
-        details["forced_over_gate"] = True
+        details["forced_over_gate"] = True  # the record's "gate" says fail or None
     actor = actor or authenticated_actor(mlflow.get_registry_uri())
     record = _move_alias(
         client,

@@ -83,13 +83,20 @@ def ingest_source(
 
 
 def _training_context(settings: Settings) -> tuple[Any, Any, str]:
-    """MLflow client, migrated serving store and artefact URI shared by every training task."""
+    """MLflow client, migrated serving store and artefact URI shared by every training task.
+
+    Opened under :func:`riskwarn.spill.setup_lock`: trainings started together (the DAG's
+    domains, a retrain from the dashboard) never create or upgrade the databases at once."""
     from models.registry import configure
+    from riskwarn.spill import setup_lock
     from riskwarn.store import Store
 
-    client = configure(settings.resolved_mlflow_uri)
-    store = Store.from_settings(settings)
-    store.upgrade()
+    with setup_lock(settings):
+        client = configure(settings.resolved_mlflow_uri)
+        client.search_experiments(max_results=1)  # creates mlflow.db's tables if new
+        client.search_registered_models(max_results=1)  # the registry's, the same file
+        store = Store.from_settings(settings)
+        store.upgrade()
     artifacts = (settings.home / "mlartifacts").resolve()
     artifacts.mkdir(parents=True, exist_ok=True)
     return client, store, artifacts.as_uri()
@@ -117,7 +124,9 @@ def train_domain(
 
     Uses only lake records before the interval end, so a re-run of the same week trains
     on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
-    gate decision and whether the champion moved. The one entry point of the
+    gate decision and whether the champion moved. One training of a domain at a time on
+    a home: a second one started meanwhile raises :class:`riskwarn.spill.TrainingBusy`
+    (a RuntimeError) at once. The one entry point of the
     ``train_models`` DAG and of ``riskwarn train``. When the data hold nothing to learn
     yet (:class:`models.gate.NothingToLearn`, e.g. no site failure in any training rows)
     nothing is logged and the result says ``not_trained`` with the reason (and
@@ -133,6 +142,20 @@ def train_domain(
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
+    from riskwarn.spill import training_lock
+
+    with training_lock(settings, domain):  # TrainingBusy if it is already training here
+        return _train_domain(settings, domain, interval_end, opts, trainer, common)
+
+
+def _train_domain(
+    settings: Settings,
+    domain: str,
+    interval_end: Any,
+    opts: TrainOptions,
+    trainer: Any,
+    common: dict[str, Any],
+) -> dict[str, Any]:
     from models.gate import NothingToLearn
 
     client, store, artifact_uri = _training_context(settings)
@@ -255,7 +278,10 @@ class LakeReadings:
     One pass streams the table in pieces of ``rows_per_piece`` rows (all reads see table
     ``version``, one snapshot): it computes the :meth:`summary` (row count, first start,
     data end, data version) and spills each sensor's rows to Arrow IPC files (LZ4) in a
-    temporary folder (under ``spill_dir``, default the system's); :meth:`read` then reads
+    folder of this process under ``spill_dir`` (default ``<system temp>/riskwarn-spill``;
+    training passes :func:`riskwarn.spill.spill_parent`), locked for the process's life
+    (:func:`riskwarn.spill.claim`); before spilling it removes the folders there whose
+    owner died (:func:`riskwarn.spill.sweep`), never a live one. :meth:`read` then reads
     some sensors' files and returns exactly what ``read_table(..., where={"sensor_id":
     ids})`` would (sorted by key, canonical dtypes), without scanning the table again.
     Use it as a context manager (or call :meth:`close`) to remove the folder."""
@@ -275,13 +301,11 @@ class LakeReadings:
         self.close()
 
     def close(self) -> None:
-        """Remove the spilled files."""
-        import shutil
-
+        """Remove the spilled files (and release the folder's lock)."""
         folder = self._state.pop("folder", None)
         self._state.clear()
         if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+            folder.close()
 
     def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
         import pyarrow as pa
@@ -317,8 +341,15 @@ class LakeReadings:
         t0 = time.perf_counter()
         cols = list(self.columns)
         scanned = [*cols, *(k for k in TABLES["sensor_readings"].key if k not in cols)]
-        folder = Path(tempfile.mkdtemp(prefix="riskwarn-readings-", dir=self.spill_dir))
-        self._state["folder"] = folder
+        from riskwarn import spill
+
+        if "folder" in self._state:  # an earlier spill failed part way: start again
+            self._state.pop("folder").close()
+        parent = self.spill_dir or Path(tempfile.gettempdir()) / "riskwarn-spill"
+        spill.sweep(parent)
+        claimed = spill.claim(parent, f"sensor_readings before {self.end.isoformat()}")
+        self._state["folder"] = claimed
+        folder = claimed.path
         schema = layout.delta_schema(TABLES["sensor_readings"]).empty_table().select(scanned)
         options = pa.ipc.IpcWriteOptions(compression="lz4")
         files: dict[str, list[Path]] = {}
@@ -403,7 +434,11 @@ def _train_sites(
     if eval_days is not None:
         common["config"] = replace(site_config(domain), eval_days=eval_days)
     version = table_version(settings.lake_dir, "sensor_readings")
-    with LakeReadings(settings.lake_dir, end, READING_COLUMNS, version=version) as readings:
+    from riskwarn.spill import spill_parent
+
+    with LakeReadings(
+        settings.lake_dir, end, READING_COLUMNS, version=version, spill_dir=spill_parent(settings)
+    ) as readings:
         return train_site_domain(
             readings,
             sensors,

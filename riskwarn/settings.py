@@ -75,6 +75,14 @@ class Settings(BaseModel):
         "ingest quarantines located records outside it (outside_city_area); empty = no check.",
     )
 
+    spill_dir: str = Field(
+        default="",
+        description="Where training spills the sensor readings it reads (default "
+        "<home>/tmp/spill; 3.1 GB a site domain on the simulated city): one folder per "
+        "training, removed when it ends, or by the next training if its process died "
+        "(riskwarn.spill, docs/operations.md).",
+    )
+
     engine: Literal["local", "dask"] = Field(
         default="local",
         description="Where hotspot feature building and XGBoost training run: 'local' (this "

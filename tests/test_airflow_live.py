@@ -200,7 +200,10 @@ def test_trigger_posts_the_domain_as_the_train_dags_domains_param(fake_api) -> N
     assert token_url == "http://af:8080/auth/token" and creds["username"] == "ana"
     assert url == "http://af:8080/api/v2/dags/train_models/dagRuns"
     # Airflow 3 requires logical_date (null = now); train_models reads the list `domains`
+    run_id = body.pop("dag_run_id")
     assert body == {"logical_date": None, "conf": {"domains": ["disputes"], "requested_by": "ana"}}
+    # the client names the run, so a retry can find what an earlier attempt stored
+    assert re.fullmatch(r"riskwarn-retrain-disputes-\d{8}T\d{6}Z-[0-9a-f]{8}", run_id)
 
 
 def test_progress_reads_run_and_task_states_with_a_bearer_token(fake_api) -> None:

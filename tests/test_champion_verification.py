@@ -50,6 +50,8 @@ def home(tmp_path: Path) -> Iterator[dict[str, Any]]:
     reg.ensure_experiment(NAME, (tmp_path / "artifacts").as_uri())
     mlflow.set_experiment(NAME)
     v1, v2 = log_version("count_28d"), log_version("count_7d")
+    for v in (v1, v2):  # judged as a training would (settle_gate); untagged needs --force
+        client.set_model_version_tag(NAME, v, "gate", "pass")
     settings = Settings(home=tmp_path / "home", mlflow_tracking_uri=uri)
     lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")
     store = Store.from_settings(settings)
@@ -73,7 +75,7 @@ def test_a_promotion_is_audited_first_with_the_authenticated_actor(
     entry = moves(store).iloc[-1]
     assert entry["action"] == "promote" and entry["actor"] == f"os:{OS_USER}"
     details = entry["details"]
-    assert details["version"] == home["v1"] and details["gate"] is None
+    assert details["version"] == home["v1"] and details["gate"] == "pass"
     assert len(details["digest"]) == 64 and details["via"] == "riskwarn promote"
 
     # the audit entry is written before the alias moves: a move that fails is on record
@@ -114,10 +116,10 @@ def test_an_alias_moved_behind_riskwarns_back_is_refused_at_load(home: dict[str,
 def test_an_edited_gate_tag_or_replaced_files_are_refused(home: dict[str, Any]) -> None:
     client, store, settings = home["client"], home["store"], home["settings"]
     reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
-    client.set_model_version_tag(NAME, home["v1"], "gate", "pass")
-    with pytest.raises(ChampionUnavailable, match="gate tag 'pass'"):
+    client.set_model_version_tag(NAME, home["v1"], "gate", "fail")
+    with pytest.raises(ChampionUnavailable, match="gate tag 'fail'"):
         score_domain(settings, "incidents", ORIGIN, store=store)
-    client.delete_model_version_tag(NAME, home["v1"], "gate")
+    client.set_model_version_tag(NAME, home["v1"], "gate", "pass")
     assert score_domain(settings, "incidents", ORIGIN, store=store)
 
     source = client.get_model_version(NAME, home["v1"]).source  # models:/m-<id>

@@ -206,6 +206,11 @@ def test_a_map_scored_without_a_model_version_says_so() -> None:
     assert "—" not in views.model_note("—", None, "zh")
     assert views.model_note("—", None, "en").startswith("These scores come from no registered")
     assert views.model_note("3", None, "zh") == "依据模型第 3 版。"
+    forced = {"actor": "os:ana", "details": {"forced_over_gate": True, "gate": "fail"}}
+    assert "未通过上线门槛" in views.model_note("3", forced, "zh")
+    unjudged = {"actor": "os:ana", "details": {"forced_over_gate": True, "gate": None}}
+    assert "never judged" in views.model_note("3", unjudged, "en")
+    assert "未经上线门槛评判" in views.model_note("3", unjudged, "zh")
 
 
 def test_a_warning_outside_every_district_is_said_in_words() -> None:

@@ -193,6 +193,8 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     # register a second version from the same run's model
     mv2 = mlflow.register_model(report.run.model_uri, "riskwarn-incidents")
     v2 = str(mv2.version)
+    # as its training would have judged it (settle_gate); untagged it would need --force
+    mlflow_client.set_model_version_tag("riskwarn-incidents", v2, "gate", "pass")
     # v1's gate failed on the tiny training data: seeding it as champion needs force
     reg.promote(
         mlflow_client, "incidents", "1", store=store, actor="test", reason="seed", force=True
@@ -332,3 +334,25 @@ def test_the_served_champion_gives_the_training_paths_blended_score(
     np.testing.assert_allclose(served_p, final.predict_proba(rows), rtol=1e-6, atol=1e-7)
     if final.blend.weight > 0:  # the blend moves the score: serving the margin would differ
         assert not np.allclose(served["score"].to_numpy(), margin)
+
+
+def test_a_version_never_judged_needs_force_too(trained, mlflow_client, store) -> None:
+    """A training killed between registering its version and tagging the gate leaves a
+    version without a gate tag: it was never judged, so it is refused like a failed one
+    (the old code refused only ``gate=fail`` and promoted it without --force)."""
+    report, _ = trained
+    reg.configure(mlflow_client.tracking_uri)
+    first = mlflow_client.get_model_version("riskwarn-incidents", report.run.version)
+    mv = mlflow_client.create_model_version("riskwarn-incidents", first.source, first.run_id)
+    v = str(mv.version)
+    assert "gate" not in (mlflow_client.get_model_version("riskwarn-incidents", v).tags or {})
+    before = reg.champion_version(mlflow_client, "incidents")
+    with pytest.raises(reg.PromotionRefused, match="has no gate outcome"):
+        reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="try")
+    assert reg.champion_version(mlflow_client, "incidents") == before
+    out = reg.promote(
+        mlflow_client, "incidents", v, store=store, actor="test", reason="reviewed", force=True
+    )
+    assert out["changed"] and out["forced_over_gate"] and out["gate"] is None
+    if before is not None:
+        reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="undo")

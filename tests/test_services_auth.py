@@ -145,7 +145,11 @@ def test_services_sign_everyone_in_and_listen_on_loopback_only(tmp_path: Path) -
             600,
             "the DAG processor registering train_models",
         )
-        run = airflow_api.trigger(cfg, "incidents", "test")
+        try:
+            run = airflow_api.trigger(cfg, "incidents", "test")
+        except requests.HTTPError as exc:  # say why: the API server's own log
+            log = (home / "logs" / "airflow-api.log").read_text(errors="replace")
+            pytest.fail(f"{exc}\n--- airflow-api.log (end) ---\n{log[-6000:]}")
         assert run["dag_run_id"]
 
         # MLflow: basic auth on every request, including moving an alias

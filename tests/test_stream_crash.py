@@ -583,6 +583,82 @@ def test_a_rebuild_whose_lake_read_fails_keeps_the_replayed_state_and_shows_it(
     assert "12.3456" not in text
 
 
+def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
+    settings: Any, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above (the replay raises after T's hour, the fallback's lake read too): the
+    status says ``FAILING replay since <t>: OSError; 1 site(s) not evaluated yet``. Then
+    G1 reports again over the broker (09:00 to 10:10): H1's new steps are evaluated, so
+    the consumer is healthy again and the FAILING line must give way to ``replay
+    recovered at <time> (failing since <t>: OSError; 1 site(s) evaluated by new steps)``.
+    On the code before: FAILING replay stayed until a restart (checked: fails, timeout
+    waiting for the recovery)."""
+    from riskwarn.ingest import ingest_files
+    from riskwarn.stream import consumer as consumer_mod
+    from riskwarn.stream.cursor import save_cursor
+    from riskwarn.stream.status import status_line
+    from testkit.stream_helpers import Running, slope_readings, stream_consumer
+
+    first, second, red_at = _red_then_lower_slope()
+    readings = pd.concat([first, second], ignore_index=True)
+    ingest_files(
+        load_mapping(MAPPING),
+        [_batch_file(readings, tmp_path / "readings.parquet")],
+        settings,
+        as_of=datetime.now(UTC),
+    )
+    run = settings.home / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
+    save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
+    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    end = second["observed_at"].max()
+    later = r.loc[(r["observed_at"] > end) & (r["observed_at"] <= end + pd.Timedelta("80min"))]
+
+    real = consumer_mod.replay_rounds
+    raised: list[int] = []
+
+    def failing(*a: Any) -> Any:
+        gen = real(*a)
+        yield next(gen)
+        yield next(gen)  # the hour of T: red
+        raised.append(1)
+        raise RuntimeError("replay bug at G1 reading 12.3456 mm")
+
+    real_read = consumer_mod.StreamConsumer._stored_readings
+
+    def failing_read(self: Any, sites: Any) -> Any:
+        if raised:
+            raised.append(2)
+            raise OSError("lake unreadable at G1 reading 12.3456 mm")
+        return real_read(self, sites)
+
+    monkeypatch.setattr(consumer_mod, "replay_rounds", failing)
+    monkeypatch.setattr(consumer_mod.StreamConsumer, "_stored_readings", failing_read)
+    status = run / "stream.status.json"
+    with Running(
+        stream_consumer(
+            settings.home,
+            broker.port,
+            store_url=settings.resolved_store_url,
+            lake_dir=settings.lake_dir,
+            client_id="rw-replay-recovers",
+        )
+    ) as c:
+        line = wait_for(lambda: "FAILING replay" in (t := status_line(status)) and t, 60)
+        assert "OSError; 1 site(s) not evaluated yet" in line, line
+        wait_for(c.settled, 60)
+        before = c.state.evaluated_origin["H1"]
+        _publish(broker, later)
+        wait_for(lambda: c.state.evaluated_origin["H1"] > before, 30)  # new steps evaluated
+        wait_for(c.settled, 30)
+        line = wait_for(lambda: "replay recovered at" in (t := status_line(status)) and t, 30)
+        assert "FAILING replay" not in line, line
+        assert "(failing since " in line and "OSError; 1 site(s) evaluated by new steps)" in line
+        assert c.counters.failing == {}
+    assert "12.3456" not in status.read_text()
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"G-PRIVATE": "H-PRI', b'["G-PRIVATE"]', b'{"G-PRIVATE": 7}', b"\xff\xfe"],

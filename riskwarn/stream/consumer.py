@@ -164,6 +164,11 @@ class StreamConsumer:
         self.replay_sites: set[str] = set()
         self.replay_hours: list[pd.DataFrame] = []
         self.replay_left = 0  # hours of stored readings still to replay
+        # after a failed replay whose fallback failed too: the sites it could not evaluate,
+        # until new steps evaluate them (FAILING replay meanwhile), and that failure's
+        # "since <UTC>: <Class>"
+        self.replay_unevaluated: set[str] = set()
+        self.replay_failure = ""
         self._warm_up()
         # (data time ns, sent time) of the site's recent readings that carried a send time:
         # a change at step end T is timed from the first reading of T or later to arrive
@@ -186,8 +191,13 @@ class StreamConsumer:
     # -- state across restarts ---------------------------------------------------------
 
     def _save_sites(self) -> None:
-        """Remember which site each sensor belongs to (the topics say; the lake does not)."""
-        sites = self.state.sites_map()
+        """Remember which site each sensor belongs to (the topics say; the lake does not):
+        every mapping known, the state's and the saved file's. The state holds only the
+        sensors with readings in the rules' history window (the warm-up adds no others), so
+        its map alone would drop a sensor quiet for longer than that from the file, and
+        after the next restart its stored readings would not be read (not in the replay,
+        24 h of new readings before it counts again). Nothing is removed from the map."""
+        sites = {**self.known_sites, **self.state.sites_map()}
         try:
             write_durably(self.sites_path, json.dumps(sites))
         except OSError as exc:  # full disk: kept in memory, written with a later batch
@@ -204,6 +214,7 @@ class StreamConsumer:
         but not published before a crash is published now, once, with its own step time,
         even when readings of later steps are in the lake too."""
         sites = self.stored_sites = load_sites(self.sites_path)
+        self.known_sites = dict(sites)  # kept in the map even when not warmed up
         if not sites:
             return
         got = self._stored_readings(sites)
@@ -219,7 +230,7 @@ class StreamConsumer:
         touched = self.state.add(plan.history, {**sites})
         for site, at in plan.start.items():
             self.state.evaluated_origin[site] = at
-        self.known_sites = self.state.sites_map()
+        self.known_sites = {**sites, **self.state.sites_map()}
         self.replay_sites = touched | set(plan.start)
         self.replay_hours = plan.hours
         if plan.capped:
@@ -269,7 +280,9 @@ class StreamConsumer:
         hysteresis seeded from the levels served or about to be (the rounds the replay
         already evaluated are kept and published in order). Logged by the error's class
         and code locations, not its message (it may quote a reading). If the rebuild fails
-        too, ``riskwarn stream --status`` shows ``FAILING replay`` (until a restart): a
+        too, ``riskwarn stream --status`` shows ``FAILING replay ...; N site(s) not
+        evaluated yet`` until new steps have evaluated every site the replay was to
+        evaluate (then ``replay recovered at <time> ...``, :meth:`_replay_caught_up`): a
         failed lake read keeps the state as the replay left it; a failed evaluation keeps
         the rebuilt state (every stored reading in), its sites evaluated when their next
         readings come."""
@@ -282,6 +295,7 @@ class StreamConsumer:
         with self.lock:
             self.replay_left = 0
             levels = [lv for _, round_, _ in self.pending for lv in round_.values()]
+        todo = set(self.replay_sites)  # the sites whose steps the replay was to evaluate
         self.replay_sites, self.replay_hours = set(), []
         seed = {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
         seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
@@ -309,6 +323,7 @@ class StreamConsumer:
                 _where(again),
             )
             log.warning("restart: no fallback; the partly replayed state is kept")
+            self._replay_unevaluated(todo)
             return
         try:
             rounds = state.evaluate_within(state.due(touched), math.inf)
@@ -322,6 +337,7 @@ class StreamConsumer:
             )
             self.state = state
             log.warning("restart: fell back to the stored readings; 0 step(s) evaluated")
+            self._replay_unevaluated(todo | touched)
             return
         self.state = state
         with self.lock:
@@ -333,6 +349,39 @@ class StreamConsumer:
             len({site for round_ in rounds for site in round_}),
             sum(len(round_) for round_ in rounds),
         )
+
+    def _replay_unevaluated(self, sites: set[str]) -> None:
+        """The failed replay and its fallback left ``sites`` not evaluated (evaluation
+        thread): ``FAILING replay`` names how many until new steps evaluate them."""
+        self.replay_failure = self.counters.failing.get("replay", "")
+        self.replay_unevaluated = set(sites)
+        self._replay_caught_up(set())
+
+    def _replay_caught_up(self, evaluated: set[str]) -> None:
+        """New steps evaluated ``evaluated`` (evaluation thread): once every site the
+        failed replay left is evaluated, ``FAILING replay`` gives way to ``replay
+        recovered at <time> (failing since <time>: <Class>; N site(s) evaluated by new
+        steps)`` in the status, kept until a restart; until then the count is updated."""
+        if not self.replay_failure:
+            return
+        n = len(self.replay_unevaluated)
+        self.replay_unevaluated -= evaluated
+        left = len(self.replay_unevaluated)
+        if left:
+            self.counters.failing["replay"] = (
+                f"{self.replay_failure}; {left} site(s) not evaluated yet"
+            )
+            return
+        self.counters.failing.pop("replay", None)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        self.counters.recovered["replay"] = (
+            f"at {now} (failing {self.replay_failure}; {n} site(s) evaluated by new steps)"
+        )
+        log.warning(
+            "replay works again: the %d site(s) the failed replay left are evaluated by new steps",
+            n,
+        )
+        self.replay_failure = ""
 
     def _replay(self) -> None:
         """After a restart (evaluation thread, before any new reading): evaluate the warmed
@@ -612,7 +661,13 @@ class StreamConsumer:
                 if s is not None and site is not None:
                     log_ = self.sent_log.setdefault(site, deque(maxlen=5000))
                     log_.append((int(t), s))
-        if touched - set(self.known_sites.values()):
+        # a sensor not in the map yet (a new site, or a new sensor of a known site: before,
+        # only a new site saved the map, so a new sensor of a known site was not in it)
+        known, sensors = self.known_sites, self.state.sensors
+        if touched and any(
+            sid in sensors and known.get(sid) != sensors[sid].site_id
+            for sid in set(acc["sensor_id"])
+        ):
             self._save_sites()
         return touched
 
@@ -625,6 +680,8 @@ class StreamConsumer:
             done = time.time()
             with self.lock:
                 self.pending.extend((self.added_seq, levels, done) for levels in rounds)
+            if self.replay_failure and rounds:
+                self._replay_caught_up({site for levels in rounds for site in levels})
         finally:
             with self.lock:
                 self.evaluating = False
@@ -827,6 +884,7 @@ class StreamConsumer:
             "publish_failures": self.publish_failures,  # in a row, at the oldest round
             "last_write_at": c.last_write_at,
             "failing": dict(c.failing),
+            "recovered": dict(c.recovered),
             **(
                 self.model.status()
                 if self.model is not None

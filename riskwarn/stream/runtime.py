@@ -62,6 +62,9 @@ class Counters:
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first
     # line of the error>"), for the log and `riskwarn stream --status`; gone once it works
     failing: dict[str, str] = field(default_factory=dict)
+    # what failed and works again ("replay" -> "at <UTC> (failing since <UTC>: <Class>;
+    # ...)"), shown by `riskwarn stream --status` until the consumer restarts
+    recovered: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

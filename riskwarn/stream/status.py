@@ -21,6 +21,7 @@ def status_line(path: Path) -> str:
     state = "running" if alive else "stopped"
     conn = "connected" if s.get("connected") and alive else "disconnected"
     failing = "".join(f"; FAILING {k} {v}" for k, v in (s.get("failing") or {}).items())
+    failing += "".join(f"; {k} recovered {v}" for k, v in (s.get("recovered") or {}).items())
     model = s.get("model")
     if model:
         ms = s.get("model_eval_ms")
