@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -159,14 +160,13 @@ def reliability_figure(y: np.ndarray, p: np.ndarray):
     return fig
 
 
-def hit_rate_figure(
-    merged: pd.DataFrame, fractions=AREA_FRACTIONS, outside: pd.DataFrame | None = None
-):
-    """Hit rate vs share of area flagged, one line per method (every event counted)."""
+def hit_rate_figure(windows: Mapping[str, pd.DataFrame], fractions=AREA_FRACTIONS):
+    """Hit rate vs share of area flagged, one line per method (every event counted), from
+    each method's evaluation windows (:func:`hotspot_windows`, as the gate uses them: not
+    computed again here, which on the city took the training's peak address space)."""
     fig = Figure(figsize=(5, 4))
     ax = fig.subplots()
-    for method, g in merged.groupby("method"):
-        w = hotspot_windows(g, fractions=fractions, outside=outside)
+    for method, w in windows.items():
         res = pooled_hotspot_metrics(w, fractions)
         ax.plot(
             [f * 100 for f in fractions],
@@ -380,7 +380,7 @@ def train_hotspot_domain(
         "reliability": reliability_figure(
             xgb_rows["label_any"].to_numpy(), xgb_rows["score"].to_numpy()
         ),
-        "hit_rate_curve": hit_rate_figure(merged, outside=result.outside),
+        "hit_rate_curve": hit_rate_figure(windows),
         "importance": importance_figure(importance),
     }
     card = model_card(
