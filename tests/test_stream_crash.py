@@ -659,6 +659,87 @@ def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
     assert "12.3456" not in status.read_text()
 
 
+def _consumer_behind(settings: Any, broker: Broker, lags: dict[str, int]) -> Any:
+    """A consumer (not running: its methods are called directly) whose state holds 5 days
+    of readings of one sensor per site (G<k> of H<k>, the failing slope's steady creep),
+    each site evaluated up to ``lags[site]`` hourly steps before its newest complete one,
+    as a failed replay whose fallback's lake read failed too leaves it (``FAILING replay
+    since ...: OSError``, the sites in ``lags`` left)."""
+    from testkit.stream_helpers import slope_readings, stream_consumer
+
+    c = stream_consumer(
+        settings.home,
+        broker.port,
+        store_url=settings.resolved_store_url,
+        lake_dir=settings.lake_dir,
+        client_id="rw-replay-behind",
+    )
+    start = pd.Timestamp("2026-11-01", tz="UTC")
+    for k, site in enumerate(sorted(lags), 1):
+        r = slope_readings(f"G{k}", start=start, step="10min", seed=k)
+        c.state.add(r.loc[r["observed_at"] < start + pd.Timedelta(days=5)], {f"G{k}": site})
+        newest = c.state.origin_of(site)
+        assert newest is not None
+        c.state.evaluated_origin[site] = newest - lags[site] * 3_600_000_000_000
+    c.counters.failing["replay"] = "since 2026-12-04T15:00:00+00:00: OSError"
+    c._replay_unevaluated(set(lags))
+    return c
+
+
+def _release(c: Any) -> None:
+    c.store_lock.release()
+    c.instance_lock.release()
+
+
+def test_failing_replay_stays_until_its_sites_have_no_step_left(
+    settings: Any, broker: Broker
+) -> None:
+    """H1, H2, H3 are 1, 2, 3 steps behind. The time budget lets each pass evaluate one
+    round (one step of each due site; the rest waits in the backlog, as
+    ``evaluate_within`` leaves it when the budget runs out): after the first round every
+    site has been evaluated once, but H2 and H3 still have steps due, so FAILING replay
+    must stay (2, then 1 site(s) not evaluated yet) and clear only after the third round.
+    On the code before: 'replay recovered' after the first round (checked: fails)."""
+    c = _consumer_behind(settings, broker, {"H1": 1, "H2": 2, "H3": 3})
+    try:
+        assert c.counters.failing["replay"].endswith("OSError; 3 site(s) not evaluated yet")
+        left = []
+        for _ in range(3):
+            st = c.state
+            done = st.evaluate(st.due({"H1", "H2", "H3"}))  # one round ...
+            st.backlog = set(st.due(set(done)))  # ... then the budget ran out
+            c._replay_caught_up(set(done))
+            left.append(c.counters.failing.get("replay", ""))
+        assert left[0].endswith("; 2 site(s) not evaluated yet"), left
+        assert left[1].endswith("; 1 site(s) not evaluated yet"), left
+        assert left[2] == "", left
+        assert c.state.backlog == set()
+        rec = c.counters.recovered["replay"]
+        assert rec.endswith(
+            "(failing since 2026-12-04T15:00:00+00:00: OSError; 3 site(s) evaluated by new steps)"
+        ), rec
+    finally:
+        _release(c)
+
+
+def test_replay_recovery_counts_every_site_it_left(settings: Any, broker: Broker) -> None:
+    """H1, H2, H3 one step behind each, evaluated by three successive evaluation passes
+    (``_evaluate``, the live path, one site each): the recovery must say '3 site(s)
+    evaluated by new steps'. On the code before it said '1 site(s)' (the number left
+    before the last pass; checked: fails)."""
+    c = _consumer_behind(settings, broker, {"H1": 1, "H2": 1, "H3": 1})
+    try:
+        for site in ("H1", "H2", "H3"):
+            assert "replay" in c.counters.failing
+            c._evaluate({site})
+            assert c.state._next_origin(site) is None
+        assert "replay" not in c.counters.failing
+        rec = c.counters.recovered["replay"]
+        assert rec.endswith("OSError; 3 site(s) evaluated by new steps)"), rec
+    finally:
+        _release(c)
+
+
 @pytest.mark.parametrize(
     "body",
     [b'{"G-PRIVATE": "H-PRI', b'["G-PRIVATE"]', b'{"G-PRIVATE": 7}', b"\xff\xfe"],

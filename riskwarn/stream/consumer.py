@@ -165,9 +165,12 @@ class StreamConsumer:
         self.replay_hours: list[pd.DataFrame] = []
         self.replay_left = 0  # hours of stored readings still to replay
         # after a failed replay whose fallback failed too: the sites it could not evaluate,
-        # until new steps evaluate them (FAILING replay meanwhile), and that failure's
-        # "since <UTC>: <Class>"
+        # until new steps have evaluated each of them up to its newest step (FAILING replay
+        # meanwhile), how many they were, those evaluated by a new step at least once, and
+        # that failure's "since <UTC>: <Class>"
         self.replay_unevaluated: set[str] = set()
+        self.replay_total = 0
+        self.replay_seen: set[str] = set()
         self.replay_failure = ""
         self._warm_up()
         # (data time ns, sent time) of the site's recent readings that carried a send time:
@@ -355,23 +358,37 @@ class StreamConsumer:
         thread): ``FAILING replay`` names how many until new steps evaluate them."""
         self.replay_failure = self.counters.failing.get("replay", "")
         self.replay_unevaluated = set(sites)
+        self.replay_total = len(sites)
+        self.replay_seen = set()
         self._replay_caught_up(set())
 
     def _replay_caught_up(self, evaluated: set[str]) -> None:
-        """New steps evaluated ``evaluated`` (evaluation thread): once every site the
-        failed replay left is evaluated, ``FAILING replay`` gives way to ``replay
-        recovered at <time> (failing since <time>: <Class>; N site(s) evaluated by new
-        steps)`` in the status, kept until a restart; until then the count is updated."""
+        """New steps evaluated ``evaluated`` (evaluation thread, after each evaluation
+        pass): a site the failed replay left counts as caught up once a new step of it has
+        been evaluated and none is due any more (not in the state's backlog, no step after
+        the last evaluated one: the time budget catches a site up one step per round, so
+        its first new step is not enough). Every site evaluated once and not caught up yet
+        is checked again on each pass. Once all are, ``FAILING replay`` gives way to
+        ``replay recovered at <time> (failing since <time>: <Class>; N site(s) evaluated by
+        new steps)`` (N: all the sites it left) in the status, kept until a restart; until
+        then the count of those left is updated."""
         if not self.replay_failure:
             return
-        n = len(self.replay_unevaluated)
-        self.replay_unevaluated -= evaluated
+        self.replay_seen |= evaluated & self.replay_unevaluated
+        state = self.state
+        self.replay_unevaluated -= {
+            site
+            for site in self.replay_seen
+            if site not in state.backlog and state._next_origin(site) is None
+        }
+        self.replay_seen &= self.replay_unevaluated
         left = len(self.replay_unevaluated)
         if left:
             self.counters.failing["replay"] = (
                 f"{self.replay_failure}; {left} site(s) not evaluated yet"
             )
             return
+        n = self.replay_total
         self.counters.failing.pop("replay", None)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         self.counters.recovered["replay"] = (
@@ -680,7 +697,7 @@ class StreamConsumer:
             done = time.time()
             with self.lock:
                 self.pending.extend((self.added_seq, levels, done) for levels in rounds)
-            if self.replay_failure and rounds:
+            if self.replay_failure:  # also when no round: a site's last step may be done
                 self._replay_caught_up({site for levels in rounds for site in levels})
         finally:
             with self.lock:
