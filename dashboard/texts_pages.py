@@ -368,6 +368,11 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "**This version failed its gate and was promoted by force** by {actor} on {at}; "
         'reason: "{reason}".',
     },
+    "vd_forced_unjudged": {
+        "zh": "**该版本未经上线门槛评判，由 {actor} 于 {at} 强制启用**，理由：“{reason}”。",
+        "en": "**This version was never judged by its gate and was promoted by force** by "
+        '{actor} on {at}; reason: "{reason}".',
+    },
     "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
     "vd_promoted_auto": {
         "zh": "通过门槛后由训练流程于 {at} 自动启用。",

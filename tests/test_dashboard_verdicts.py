@@ -139,6 +139,36 @@ def test_a_passing_champion_promoted_by_training() -> None:
     assert "明显优于" in zh and "门槛检查全部通过" in zh and "自动启用" in zh
 
 
+def test_the_audit_entry_settle_gate_writes_reads_as_automatic_and_an_unjudged_force_is_named() -> (
+    None
+):
+    """settle_gate's promotion records the training's operator as actor (``os:airflow``)
+    and "riskwarn train (gate passed)" as ``via``: the old page compared the actor with
+    "riskwarn train" and said "promoted by hand by os:airflow". A version forced in
+    without any gate tag was said to have failed its gate."""
+    from dashboard import views
+
+    auto = {
+        "actor": "os:airflow",
+        "at": "2026-12-03T00:32:00Z",
+        "details": {"version": "1", "via": "riskwarn train (gate passed)", "gate": "pass"},
+    }
+    v = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": "pass"}, None, None, auto)
+    assert "自动启用" in "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert views.model_note("1", auto, "en") == "Model version 1: passed its promotion gate."
+    forced = {
+        "actor": "os:ana",
+        "at": "2026-12-03T00:32:00Z",
+        "details": {"forced_over_gate": True, "gate": None, "reason": "urgent"},
+    }
+    u = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": None}, None, None, forced)
+    en = "\n".join(verdicts.verdict_lines(u, "en", TZ))
+    assert "never judged by its gate" in en and "failed its gate" not in en
+    forced_fail = {**forced, "details": {**forced["details"], "gate": "fail"}}
+    f = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": "fail"}, None, None, forced_fail)
+    assert "failed its gate" in "\n".join(verdicts.verdict_lines(f, "en", TZ))
+
+
 def test_without_a_recorded_gate_the_version_tag_still_decides_and_else_it_says_unknown() -> None:
     v = verdicts.verdict("incidents", CHAMPION, None, INCIDENTS_METRICS, None)
     assert v.status == "fail" and v.versus_best is not None  # from metrics.json
