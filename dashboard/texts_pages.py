@@ -222,6 +222,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "Airflow 拒绝了这次训练请求：{error}",
         "en": "Airflow refused the retrain: {error}",
     },
+    "retrain_starting": {
+        "zh": "正在请求 Airflow 开始训练……",
+        "en": "Asking Airflow to start the retrain…",
+    },
     "retrain_no_answer": {
         "zh": "暂时无法获取训练进度（{error}），稍后自动重试。",
         "en": "No progress from Airflow right now ({error}); trying again shortly.",
