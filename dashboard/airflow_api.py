@@ -139,7 +139,10 @@ def trigger(
     while True:
         failure: requests.RequestException
         try:
-            r = requests.post(url, json=body, headers=headers, timeout=TIMEOUT_S)
+            # a slow answer may not carry the wait much past ``retry_s``
+            left = max(1.0, deadline - time.monotonic())
+            timeout = (TIMEOUT_S[0], min(TIMEOUT_S[1], left))
+            r = requests.post(url, json=body, headers=headers, timeout=timeout)
         except (requests.ConnectionError, requests.Timeout) as exc:
             failure = exc
         else:

@@ -222,6 +222,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "Airflow 拒绝了这次训练请求：{error}",
         "en": "Airflow refused the retrain: {error}",
     },
+    "retrain_starting": {
+        "zh": "正在请求 Airflow 开始训练……",
+        "en": "Asking Airflow to start the retrain…",
+    },
     "retrain_no_answer": {
         "zh": "暂时无法获取训练进度（{error}），稍后自动重试。",
         "en": "No progress from Airflow right now ({error}); trying again shortly.",
@@ -367,6 +371,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "**该版本未通过门槛，由 {actor} 于 {at} 强制启用**，理由：“{reason}”。",
         "en": "**This version failed its gate and was promoted by force** by {actor} on {at}; "
         'reason: "{reason}".',
+    },
+    "vd_forced_unjudged": {
+        "zh": "**该版本未经上线门槛评判，由 {actor} 于 {at} 强制启用**，理由：“{reason}”。",
+        "en": "**This version was never judged by its gate and was promoted by force** by "
+        '{actor} on {at}; reason: "{reason}".',
     },
     "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
     "vd_promoted_auto": {

@@ -23,7 +23,16 @@ from dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
 # is_ex_post); "champion" is the serving model itself when a challenger is compared.
 NOT_A_METHOD_PREFIXES = ("ceiling", "champion")
 MODEL_METHOD = "xgboost"
-AUTO_PROMOTER = "riskwarn train"  # the actor models.registry.settle_gate writes
+AUTO_PROMOTER = "riskwarn train"  # how models.registry.settle_gate's promotion says "via"
+
+
+def promoted_automatically(promotion: Mapping[str, Any] | None) -> bool:
+    """Whether an audit entry is the training's own promotion after a passed gate: its
+    ``details.via`` starts with "riskwarn train" (the actor is whoever ran the training,
+    e.g. ``os:airflow``; older entries named "riskwarn train" as the actor)."""
+    entry = dict(promotion or {})
+    via = str(dict(entry.get("details") or {}).get("via") or "")
+    return via.startswith(AUTO_PROMOTER) or entry.get("actor") == AUTO_PROMOTER
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class Verdict:
     promoted_by: str | None = None
     promoted_at: pd.Timestamp | None = None
     promotion_reason: str | None = None
+    promoted_auto: bool = False
 
 
 def is_method(name: str) -> bool:
@@ -190,6 +200,7 @@ def verdict(
         promoted_by=(promotion or {}).get("actor"),
         promoted_at=_time((promotion or {}).get("at")),
         promotion_reason=details.get("reason"),
+        promoted_auto=promoted_automatically(promotion),
     )
 
 
@@ -324,14 +335,14 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     if v.forced:
         lines.append(
             t(
-                "vd_forced",
+                "vd_forced" if v.status == "fail" else "vd_forced_unjudged",
                 lang,
                 actor=v.promoted_by or "?",
                 at=fmt_datetime(v.promoted_at, lang, tz),
                 reason=v.promotion_reason or "—",
             )
         )
-    elif v.promoted_by == AUTO_PROMOTER:
+    elif v.promoted_auto:
         lines.append(t("vd_promoted_auto", lang, at=fmt_datetime(v.promoted_at, lang, tz)))
     elif v.promoted_by:
         lines.append(

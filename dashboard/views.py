@@ -14,7 +14,7 @@ import pandas as pd
 
 from dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
 from dashboard.metric_words import metric_order
-from dashboard.verdicts import method_name
+from dashboard.verdicts import method_name, promoted_automatically
 
 PERSONAL_KEY_HINTS = ("name", "phone", "mobile", "id_number", "idcard", "id_card", "address")
 
@@ -454,7 +454,7 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
             "model_note_forced" if details.get("gate", "fail") == "fail" else "model_note_unjudged"
         )
         return t(key, lang, v=version, actor=actor)
-    if actor == "riskwarn train":
+    if promoted_automatically(promotion):
         return t("model_note_passed", lang, v=version)
     if actor:
         return t("model_note_manual", lang, v=version, actor=actor)

@@ -476,6 +476,10 @@ def rollback(
     if not history:
         raise ValueError(f"{name} has no previous champion to roll back to")
     target = history.pop()
+    details: dict[str, Any] = {"previous": current, "reason": reason, "via": "riskwarn rollback"}
+    if (client.get_model_version(name, target).tags or {}).get("gate") != "pass":
+        # back to a version that failed its gate or was never judged: the pages keep saying so
+        details["forced_over_gate"] = True
     record = _move_alias(
         client,
         store,
@@ -484,7 +488,7 @@ def rollback(
         version=target,
         history=history,
         actor=actor or authenticated_actor(mlflow.get_registry_uri()),
-        details={"previous": current, "reason": reason, "via": "riskwarn rollback"},
+        details=details,
     )
     return record
 

@@ -139,6 +139,36 @@ def test_a_passing_champion_promoted_by_training() -> None:
     assert "明显优于" in zh and "门槛检查全部通过" in zh and "自动启用" in zh
 
 
+def test_the_audit_entry_settle_gate_writes_reads_as_automatic_and_an_unjudged_force_is_named() -> (
+    None
+):
+    """settle_gate's promotion records the training's operator as actor (``os:airflow``)
+    and "riskwarn train (gate passed)" as ``via``: the old page compared the actor with
+    "riskwarn train" and said "promoted by hand by os:airflow". A version forced in
+    without any gate tag was said to have failed its gate."""
+    from dashboard import views
+
+    auto = {
+        "actor": "os:airflow",
+        "at": "2026-12-03T00:32:00Z",
+        "details": {"version": "1", "via": "riskwarn train (gate passed)", "gate": "pass"},
+    }
+    v = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": "pass"}, None, None, auto)
+    assert "自动启用" in "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert views.model_note("1", auto, "en") == "Model version 1: passed its promotion gate."
+    forced = {
+        "actor": "os:ana",
+        "at": "2026-12-03T00:32:00Z",
+        "details": {"forced_over_gate": True, "gate": None, "reason": "urgent"},
+    }
+    u = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": None}, None, None, forced)
+    en = "\n".join(verdicts.verdict_lines(u, "en", TZ))
+    assert "never judged by its gate" in en and "failed its gate" not in en
+    forced_fail = {**forced, "details": {**forced["details"], "gate": "fail"}}
+    f = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": "fail"}, None, None, forced_fail)
+    assert "failed its gate" in "\n".join(verdicts.verdict_lines(f, "en", TZ))
+
+
 def test_without_a_recorded_gate_the_version_tag_still_decides_and_else_it_says_unknown() -> None:
     v = verdicts.verdict("incidents", CHAMPION, None, INCIDENTS_METRICS, None)
     assert v.status == "fail" and v.versus_best is not None  # from metrics.json
@@ -286,11 +316,14 @@ def test_retrain_asks_for_confirmation_before_anything_is_triggered(
     from dashboard import airflow_api
 
     triggered: list[str] = []
+    ids: list[str] = []
     monkeypatch.setattr(airflow_api, "reachable", lambda cfg: True)
     monkeypatch.setattr(
         airflow_api,
         "trigger",
-        lambda cfg, domain, who: triggered.append(domain) or {"dag_run_id": "manual__1"},
+        lambda cfg, domain, who, run_id: (
+            triggered.append(domain) or ids.append(run_id) or {"dag_run_id": run_id}
+        ),
     )
     at = _page(home)
     next(b for b in at.button if b.key == "retrain_go").click().run()
@@ -301,7 +334,60 @@ def test_retrain_asks_for_confirmation_before_anything_is_triggered(
     next(b for b in at.button if b.key == "retrain_go").click().run()
     next(b for b in at.button if b.key == "retrain_yes").click().run()
     assert triggered == ["incidents"]
-    assert at.session_state["retrain_run"]["dag_run_id"] == "manual__1"
+    assert at.session_state["retrain_run"]["dag_run_id"] == ids[0]
+
+
+def test_a_retrain_whose_answer_was_lost_is_followed_by_its_id_or_said_not_started(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page keeps the run id before asking Airflow: a trigger that raises after
+    Airflow stored the run (answer lost) is still followed; one Airflow never stored is
+    said refused and the button comes back. The old page kept nothing when the trigger
+    raised (a second click started a second run)."""
+    import requests
+
+    from dashboard import airflow_api
+
+    stored: dict[str, dict] = {}
+
+    def trigger(cfg, domain, who, run_id):
+        if domain == "incidents":  # stored, then the answer lost
+            stored[run_id] = {"state": "running"}
+        raise requests.ConnectionError("connection reset")
+
+    def progress(cfg, run_id):
+        if run_id not in stored:
+            response = requests.Response()
+            response.status_code = 404
+            raise requests.HTTPError("404 DagRun not found", response=response)
+        return {
+            "state": "running",
+            "conf": {},
+            "tasks": {"train": "running"},
+            "queued_at": None,
+            "start_date": "2026-12-04T10:00:00Z",
+            "end_date": None,
+        }
+
+    monkeypatch.setattr(airflow_api, "reachable", lambda cfg: True)
+    monkeypatch.setattr(airflow_api, "trigger", trigger)
+    monkeypatch.setattr(airflow_api, "progress", progress)
+    at = _page(home)
+    next(b for b in at.button if b.key == "retrain_go").click().run()
+    next(b for b in at.button if b.key == "retrain_yes").click().run()
+    run = at.session_state["retrain_run"]
+    assert list(stored) == [run["dag_run_id"]] and "connection reset" in run["start_error"]
+    assert not at.exception and not at.error  # followed: the run exists
+    assert any("重新训练（" in m.value and "已用时" in m.value for m in at.markdown)
+
+    del at.session_state["retrain_run"]
+    at.run()
+    at.selectbox(key="rt_domain").set_value("disputes").run()
+    next(b for b in at.button if b.key == "retrain_go").click().run()
+    next(b for b in at.button if b.key == "retrain_yes").click().run()
+    assert any("拒绝" in e.value and "connection reset" in e.value for e in at.error)
+    assert "retrain_run" not in at.session_state  # the button is offered again
+    assert len(stored) == 1
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -211,6 +211,8 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     row = log[log["action"] == "rollback"].iloc[0]
     details = row["details"] if isinstance(row["details"], dict) else json.loads(row["details"])
     assert details["version"] == "1" and details["previous"] == v2
+    # back to v1, whose gate failed: the rollback keeps the pages' caution (forced_over_gate)
+    assert details["forced_over_gate"] is True
     assert first in (None, "1")
     with pytest.raises(mlflow.exceptions.MlflowException):
         reg.promote(mlflow_client, "incidents", "999", store=store, reason="no such version")

@@ -254,6 +254,16 @@ def follow_retrain(cfg: airflow_api.AirflowConfig, run: dict) -> None:
     """The retrain's Airflow run until it ends: state, duration, tasks, then the result."""
     try:
         prog = airflow_api.progress(cfg, run["dag_run_id"])
+    except requests.HTTPError as exc:
+        if exc.response is None or exc.response.status_code != 404 or not run.get("starting"):
+            st.warning(t("retrain_no_answer", lg, error=type(exc).__name__))
+            return
+        if run.get("start_error"):  # Airflow never stored it: say why, offer the button again
+            st.error(t("retrain_refused", lg, error=run["start_error"]))
+            del st.session_state["retrain_run"]
+        else:  # asked a moment ago (the request may still be on its way)
+            st.info(t("retrain_starting", lg))
+        return
     except requests.RequestException as exc:
         st.warning(t("retrain_no_answer", lg, error=type(exc).__name__))
         return
@@ -323,22 +333,35 @@ with tab_retrain:
                 st.session_state["retrain_confirm"] = rt_domain
                 st.rerun()
         else:
-            st.warning(t("retrain_confirm", lg, domain=t(f"domain_{pending}", lg)))
-            yes, no = st.columns(2)
-            if yes.button(t("retrain_yes", lg), type="primary", key="retrain_yes"):
+            box = st.empty()  # the question and its buttons, gone while Airflow is asked
+            with box.container():
+                st.warning(t("retrain_confirm", lg, domain=t(f"domain_{pending}", lg)))
+                yes, no = st.columns(2)
+                go = yes.button(t("retrain_yes", lg), type="primary", key="retrain_yes")
+                stop = no.button(t("retrain_no", lg), key="retrain_no")
+            if go:
                 del st.session_state["retrain_confirm"]
+                box.empty()
+                # the run's id is chosen and kept before Airflow is asked: if the answer is
+                # lost, or a click reruns the page mid-request, the page still follows (or
+                # finds missing) that run and never starts a second one for this click
+                run_id = airflow_api.new_run_id(pending)
+                st.session_state["retrain_run"] = {
+                    "dag_run_id": run_id,
+                    "domain": pending,
+                    "requested_at": pd.Timestamp.now(tz="UTC"),
+                    "starting": True,
+                }
                 try:
-                    started = airflow_api.trigger(cfg, pending, ctx.user.username)
+                    with st.spinner(t("retrain_starting", lg)):
+                        airflow_api.trigger(cfg, pending, ctx.user.username, run_id=run_id)
                 except requests.RequestException as exc:
-                    st.error(t("retrain_refused", lg, error=str(exc)))
-                else:
                     st.session_state["retrain_run"] = {
-                        "dag_run_id": started["dag_run_id"],
-                        "domain": pending,
-                        "requested_at": pd.Timestamp.now(tz="UTC"),
+                        **st.session_state["retrain_run"],
+                        "start_error": str(exc),
                     }
-                    st.rerun()
-            if no.button(t("retrain_no", lg), key="retrain_no"):
+                st.rerun()
+            elif stop:
                 del st.session_state["retrain_confirm"]
                 st.rerun()
         current = st.session_state.get("retrain_run")

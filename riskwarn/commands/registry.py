@@ -31,7 +31,8 @@ def _client_and_store():
 @click.option(
     "--force",
     is_flag=True,
-    help="Promote a version whose promotion gate failed (recorded in the audit log).",
+    help="Promote a version whose promotion gate failed or never judged it (recorded in "
+    "the audit log).",
 )
 def promote(domain: str, version: str, reason: str, force: bool) -> None:
     """Point DOMAIN's champion alias at model VERSION (refused if its gate failed,

@@ -331,6 +331,8 @@ class StreamConsumer:
         try:
             rounds = state.evaluate_within(state.due(touched), math.inf)
         except Exception as again:  # the readings are in: new ones evaluate the sites
+            # the rebuilt state first: once FAILING replay shows, it is the state in use
+            self.state = state
             text = self._failed("replay", again, error_kind(again))
             log.error(
                 "evaluating the rebuilt per-sensor state failed (%s, at %s); its readings "
@@ -338,7 +340,6 @@ class StreamConsumer:
                 text,
                 _where(again),
             )
-            self.state = state
             log.warning("restart: fell back to the stored readings; 0 step(s) evaluated")
             self._replay_unevaluated(todo | touched)
             return
