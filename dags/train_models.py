@@ -1,7 +1,11 @@
 """train_models: weekly challenger training, backtest, gate and promotion per domain.
 
 Each domain is its own task (a failure in one does not stop the others); the gate in
-models decides whether the challenger becomes ``champion``.
+models decides whether the challenger becomes ``champion``. At most
+``RISKWARN_TRAIN_CONCURRENCY`` (default 2, 0 = no cap; read at parse time) of them run
+at once in a run (``max_active_tis_per_dagrun``): each training holds gigabytes (about
+7 GB for incidents on the simulated city), and the LocalExecutor would otherwise start
+them all together (docs/operations.md, "How many trainings at once").
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from riskwarn.orchestration import (
     default_args,
     interval_end,
     requested_domains,
+    train_concurrency,
 )
 
 DOMAINS = list(domains.names(trained_by=domains.TRAIN_DAG))
+TRAIN_CONCURRENCY = train_concurrency()
 
 
 @dag(
@@ -36,7 +42,10 @@ def train_models() -> None:
     def domains(**context) -> list[str]:
         return requested_domains(context["params"]["domains"], DOMAINS, "train_models")
 
-    @task(map_index_template="{{ task.op_kwargs['domain'] }}")
+    @task(
+        map_index_template="{{ task.op_kwargs['domain'] }}",
+        max_active_tis_per_dagrun=TRAIN_CONCURRENCY,
+    )
     def train(domain: str, **context) -> dict:
         from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import train_domain

@@ -90,6 +90,8 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
         env["RISKWARN_MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     if settings.city_area:
         env["RISKWARN_CITY_AREA"] = settings.city_area
+    if "train_concurrency" in settings.model_fields_set:  # given, not the default
+        env["RISKWARN_TRAIN_CONCURRENCY"] = str(settings.train_concurrency)
     return env
 
 
@@ -233,6 +235,29 @@ def interval_end(context: Any) -> Any:
 def source_mapping_files() -> list[Path]:
     """Source mapping files with a landing folder DAG (listed, never parsed: cheap)."""
     return sorted(SOURCES_DIR.glob("*.yaml"))
+
+
+def train_concurrency(env: dict[str, str] | None = None) -> int | None:
+    """How many mapped trainings one ``train_models`` run may run at once:
+    ``RISKWARN_TRAIN_CONCURRENCY`` (``Settings.train_concurrency``, default 2; 0 = no cap,
+    returned as None), read at parse time into the train task's
+    ``max_active_tis_per_dagrun``. A value that is not a whole number >= 0 raises
+    ValueError: the DAG fails to import and Airflow shows why, rather than training
+    every domain at once (each holds gigabytes)."""
+    from riskwarn.settings import Settings
+
+    raw = (os.environ if env is None else env).get("RISKWARN_TRAIN_CONCURRENCY", "").strip()
+    if not raw:
+        value = int(Settings.model_fields["train_concurrency"].default)
+    else:
+        try:
+            value = Settings(train_concurrency=raw).train_concurrency  # type: ignore[arg-type]
+        except ValueError:
+            raise ValueError(
+                f"RISKWARN_TRAIN_CONCURRENCY={raw!r} is not a whole number >= 0 "
+                "(trainings train_models runs at once; 0 = no cap)"
+            ) from None
+    return value or None
 
 
 def nowcast_minutes(env: dict[str, str] | None = None) -> int:

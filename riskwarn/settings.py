@@ -49,6 +49,15 @@ class Settings(BaseModel):
         "(virtual memory, which runs ahead of resident memory; 0 = none): past it the task "
         "fails with MemoryError instead of the kernel killing processes.",
     )
+    train_concurrency: int = Field(
+        default=2,
+        ge=0,
+        description="Trainings the train_models DAG runs at once (max_active_tis_per_dagrun "
+        "of its mapped train task; 0 = no cap). Each training holds up to its resident peak "
+        "(about 7 GB for incidents on the simulated city): size it as the machine's memory "
+        "over the largest resident peak of a training (docs/operations.md). Read when the "
+        "DAG is parsed.",
+    )
     backup_dir: str = Field(
         default="",
         description="Where riskwarn backup writes (default <home>/backups; put it on another "
