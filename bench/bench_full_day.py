@@ -21,6 +21,7 @@ peak``: ``ru_maxrss``):
    are exported (``pipeline.publish_exports``). Target: 60 seconds.
 
     .venv/bin/python bench/bench_full_day.py --sim DIR [--home DIR] [--reading-months N]
+        [--domains A,B] [--parallel N]
 
 * ``--sim DIR``: the output of ``riskwarn simulate --size city --out DIR`` (required).
 * ``--home DIR``: the riskwarn home to build (default: a temporary folder, removed).
@@ -28,6 +29,13 @@ peak``: ``ru_maxrss``):
   all 36); a quicker, smaller rebuild, said in the output.
 * ``--domains A,B``: train only these domains (default: every domain of ``train_models``);
   a partial rebuild, said in the output.
+* ``--parallel N``: the rebuild's trainings as the ``train_models`` DAG runs them under
+  its cap (``RISKWARN_TRAIN_CONCURRENCY``, ``max_active_tis_per_dagrun``): N worker
+  processes, a fresh one per training (as each Airflow task is its own process), largest
+  domain first (``LARGEST_FIRST``); each training's line gives its own process's wall,
+  CPU and peaks, and when it started and ended after the trainings began. The rebuild's
+  wall is then the ingests + the trainings' elapsed time + champions, its CPU the sum
+  over every stage. Default: one training after the other, in this process.
 
 Every stage runs under the memory budget of its DAG task (``RISKWARN_TASK_MEMORY_MB``,
 default 8192 MB of address space); a stage that fails is printed as FAILED and the run
@@ -42,12 +50,15 @@ import riskwarn  # noqa: F401  (first: its allocator settings precede pyarrow, r
 # isort: on
 import argparse
 import json
+import multiprocessing
 import resource
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,6 +67,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SIMULATED_CITY_AREA = "115.7,29.6,117.4,31.3"  # riskwarn.demo.SIMULATED_CITY_AREA
+# --parallel's order, longest training first (the rest keep train_models' order after
+# these): the walls of the last full city run before --parallel existed
+# (docs/benchmarks.md, 18.3: incidents ~830 s, geohazard_hourly 427 s, geohazard 306 s,
+# disputes 269 s); longest first keeps the longest from starting last.
+LARGEST_FIRST = ("incidents", "geohazard_hourly", "geohazard", "disputes", "dispute_cases")
 
 
 def _peak_mb() -> float:
@@ -86,6 +102,69 @@ def _stage_peak_mb() -> float | None:
     return None
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One stage's figures, from the process that ran it (picklable: a --parallel worker
+    sends it back)."""
+
+    wall: float
+    cpu: float
+    stage_peak: float | None
+    process_peak: float
+    outcome: str
+    failed: bool
+    not_trained: bool = False
+    started: float = 0.0  # time.time() at the stage's start
+    ended: float = 0.0
+
+
+def measure(fn: Callable[[], Any], memory_mb: int) -> tuple[Measured, Any]:
+    """Run ``fn`` under the memory budget of its DAG task and measure it in this process:
+    wall, CPU (this process, all threads), the stage's own peak resident memory and the
+    process's peak so far. A failure is caught and said in the outcome."""
+    from riskwarn.orchestration import memory_budget
+
+    windowed = _reset_stage_peak()
+    started = time.time()
+    t0, c0 = time.perf_counter(), time.process_time()
+    failed = False
+    try:
+        with memory_budget(memory_mb):
+            result = fn()
+        outcome = _short(result)
+    except Exception as exc:  # a failed task: say so, go on
+        result = None
+        failed = True
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        outcome = f"FAILED ({type(exc).__name__}: {reason})"
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    m = Measured(
+        wall=wall,
+        cpu=cpu,
+        stage_peak=_stage_peak_mb() if windowed else None,
+        process_peak=_peak_mb(),
+        outcome=outcome,
+        failed=failed,
+        not_trained=isinstance(result, dict) and bool(result.get("not_trained")),
+        started=started,
+        ended=started + wall,
+    )
+    return m, result
+
+
+def train_in_worker(settings: Any, domain: str, end: Any, memory_mb: int) -> Measured:
+    """One training in a --parallel worker process (a fresh process per training)."""
+    from riskwarn import pipeline
+
+    return measure(partial(pipeline.train_domain, settings, domain, end), memory_mb)[0]
+
+
+def largest_first(trained: list[str]) -> list[str]:
+    """``trained`` in --parallel's order: ``LARGEST_FIRST``, then the others as given."""
+    known = [d for d in LARGEST_FIRST if d in trained]
+    return known + [d for d in trained if d not in known]
+
+
 class Stages:
     """Runs and prints the stages; keeps (part, stage, wall, cpu) for the totals.
 
@@ -102,30 +181,22 @@ class Stages:
         self.memory_mb = memory_mb
 
     def run(self, part: str, stage: str, fn: Callable[[], Any]) -> Any:
-        from riskwarn.orchestration import memory_budget
+        m, result = measure(fn, self.memory_mb)
+        self.record(part, stage, m)
+        return result
 
-        windowed = _reset_stage_peak()
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            with memory_budget(self.memory_mb):
-                result = fn()
-            outcome = _short(result)
-        except Exception as exc:  # a failed task: say so, go on
-            result = None
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-            outcome = f"FAILED ({type(exc).__name__}: {reason})"
+    def record(self, part: str, stage: str, m: Measured, when: str = "") -> None:
+        """Keep and print one stage's figures (``when``: a --parallel training's span)."""
+        if m.failed:
             self.failed.append((part, stage))
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        stage_peak = _stage_peak_mb() if windowed else None
-        self.rows.append((part, stage, wall, cpu))
-        self.stage_peaks.append(stage_peak)
-        rss = f"{stage_peak:7,.0f}" if stage_peak is not None else "    n/a"
+        self.rows.append((part, stage, m.wall, m.cpu))
+        self.stage_peaks.append(m.stage_peak)
+        rss = f"{m.stage_peak:7,.0f}" if m.stage_peak is not None else "    n/a"
         print(
-            f"  {stage:<44} {wall:8.1f} s  cpu {cpu:8.1f} s  stage peak {rss} MB"
-            f"  process peak {_peak_mb():7,.0f} MB  {outcome}",
+            f"  {stage:<44} {m.wall:8.1f} s  cpu {m.cpu:8.1f} s  stage peak {rss} MB"
+            f"  process peak {m.process_peak:7,.0f} MB  {when}{m.outcome}",
             flush=True,
         )
-        return result
 
     def failures(self, part: str) -> str:
         n = sum(1 for p, _ in self.failed if p == part)
@@ -134,6 +205,58 @@ class Stages:
     def total(self, part: str) -> tuple[float, float]:
         rows = [r for r in self.rows if r[0] == part]
         return sum(r[2] for r in rows), sum(r[3] for r in rows)
+
+
+def train_parallel(
+    stages: Stages,
+    settings: Any,
+    trained: list[str],
+    end: Any,
+    workers: int,
+    worker: Callable[[Any, str, Any, int], Measured] = train_in_worker,
+) -> tuple[list[str], float]:
+    """Train ``trained`` largest first in ``workers`` processes (a fresh one per training,
+    started by ``spawn``: no forked copy of this process's threads or memory); print each
+    training as it ends. Returns the domains not trained and the elapsed wall.
+    ``worker`` (module level, picklable) runs one training; tests pass a stand-in."""
+    order = largest_first(trained)
+    print(
+        f"trainings in {workers} worker process(es), largest first: {', '.join(order)}",
+        flush=True,
+    )
+    not_trained: list[str] = []
+    t0, wall0 = time.time(), time.perf_counter()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        max_tasks_per_child=1,
+    )
+    with pool:
+        futures = {pool.submit(worker, settings, d, end, stages.memory_mb): d for d in order}
+        for future in as_completed(futures):
+            domain = futures[future]
+            try:
+                m = future.result()
+            except Exception as exc:  # the worker itself died (OOM killer, say)
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+                now = time.time()
+                m = Measured(
+                    0.0,
+                    0.0,
+                    None,
+                    0.0,
+                    f"FAILED ({type(exc).__name__}: {reason})",
+                    True,
+                    started=now,
+                    ended=now,
+                )
+            when = f"[+{m.started - t0:6.1f} .. +{m.ended - t0:6.1f} s]  "
+            stages.record("rebuild", f"train {domain}", m, when)
+            if m.not_trained:
+                not_trained.append(domain)
+    elapsed = time.perf_counter() - wall0
+    print(f"  trainings, elapsed (as run in parallel)       {elapsed:8.1f} s", flush=True)
+    return not_trained, elapsed
 
 
 def _short(result: Any) -> str:
@@ -216,7 +339,17 @@ def main(argv: list[str] | None = None) -> int:
         help="comma list: train only these domains of train_models (default: every one); "
         "a partial rebuild, said in the output",
     )
+    ap.add_argument(
+        "--parallel",
+        type=int,
+        default=0,
+        metavar="N",
+        help="train in N worker processes, largest domain first, as train_models does "
+        "with RISKWARN_TRAIN_CONCURRENCY=N (default: one after the other, in this process)",
+    )
     args = ap.parse_args(argv)
+    if args.parallel < 0:
+        ap.error("--parallel: a number of worker processes >= 1")
 
     from riskwarn import domains, pipeline
     from riskwarn.keys import new_key
@@ -258,24 +391,34 @@ def main(argv: list[str] | None = None) -> int:
             skipped = [d for d in trained if d not in wanted]
             trained = [d for d in trained if d in wanted]
             print(f"PARTIAL rebuild: not trained here: {', '.join(skipped) or 'none'}", flush=True)
-        not_trained = []
-        for domain in trained:
-            out = stages.run(
-                "rebuild",
-                f"train {domain}",
-                partial(pipeline.train_domain, settings, domain, day_start),
+        not_trained: list[str] = []
+        overlap = 0.0  # wall the trainings' sum exceeds their elapsed time (parallel)
+        if args.parallel:
+            before = len(stages.rows)
+            not_trained, elapsed = train_parallel(
+                stages, settings, trained, day_start, args.parallel
             )
-            if isinstance(out, dict) and out.get("not_trained"):
-                not_trained.append(domain)
+            overlap = sum(r[2] for r in stages.rows[before:]) - elapsed
+        else:
+            for domain in trained:
+                out = stages.run(
+                    "rebuild",
+                    f"train {domain}",
+                    partial(pipeline.train_domain, settings, domain, day_start),
+                )
+                if isinstance(out, dict) and out.get("not_trained"):
+                    not_trained.append(domain)
         stages.run(
             "rebuild",
             "champions (promote newest where none)",
             partial(bootstrap_champions, settings, trained),
         )
         wall, cpu = stages.total("rebuild")
+        wall -= overlap
         print(
             f"full rebuild: {wall:.1f} s wall ({wall / 60:.1f} min), cpu {cpu:.1f} s"
-            f"{stages.failures('rebuild')}"
+            + (f" (trainings in {args.parallel} processes)" if args.parallel else "")
+            + stages.failures("rebuild")
             + (
                 f"; not trained (nothing to learn yet): {', '.join(not_trained)}"
                 if not_trained

@@ -1,0 +1,69 @@
+"""bench/bench_full_day.py --parallel: trainings in N worker processes, largest first."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bench_full_day as bench
+
+
+def stand_in_training(folder: Path, domain: str, end, memory_mb: int) -> bench.Measured:
+    """A training in its own process (module level: spawn pickles it by name). The first
+    two wait until each other has started (so they did run at once; one worker would
+    fail them after a minute); ``broken`` fails, ``empty`` has nothing to learn."""
+
+    def train() -> dict:
+        (folder / f"{domain}.started").touch()
+        partner = {"incidents": "geohazard_hourly", "geohazard_hourly": "incidents"}.get(domain)
+        waited = 0.0
+        while partner and not (folder / f"{partner}.started").exists():
+            if waited > 60:
+                raise RuntimeError(f"{partner} never ran beside {domain}")
+            time.sleep(0.1)
+            waited += 0.1
+        time.sleep(0.5)
+        if domain == "broken":
+            raise RuntimeError("boom")
+        return {"pid": os.getpid(), "not_trained": "no rows" if domain == "empty" else ""}
+
+    return bench.measure(train, memory_mb)[0]
+
+
+def test_largest_first_puts_the_known_longest_trainings_first() -> None:
+    given = ["incidents", "disputes", "dispute_cases", "geohazard", "geohazard_hourly", "new"]
+    assert bench.largest_first(given) == [
+        "incidents", "geohazard_hourly", "geohazard", "disputes", "dispute_cases", "new",
+    ]  # fmt: skip
+    assert bench.largest_first(["dispute_cases", "disputes"]) == ["disputes", "dispute_cases"]
+
+
+@pytest.mark.timeout(300)
+def test_parallel_trainings_run_at_most_n_at_once_each_in_its_own_process(tmp_path, capsys) -> None:
+    stages = bench.Stages(memory_mb=0)
+    domains = ["dispute_cases", "incidents", "empty", "broken", "geohazard_hourly"]
+    not_trained, elapsed = bench.train_parallel(
+        stages, tmp_path, domains, None, 2, worker=stand_in_training
+    )
+    out = capsys.readouterr().out
+    assert "largest first: incidents, geohazard_hourly, dispute_cases, empty, broken" in out
+    assert "never ran beside" not in out  # the two largest ran at once
+    assert not_trained == ["empty"]
+    assert stages.failed == [("rebuild", "train broken")]
+    assert "FAILED (RuntimeError: boom)" in out
+    rows = [r for r in stages.rows if r[1].startswith("train ")]
+    assert len(rows) == 5 and all(0.4 < wall < 90 for _, _, wall, _ in rows)
+    assert elapsed >= max(wall for _, _, wall, _ in rows)
+    spans = [line for line in out.splitlines() if "[+" in line]
+    assert len(spans) == 5
+    starts_ends = [
+        tuple(float(x.strip(" +s")) for x in line.split("[")[1].split("]")[0].split(".."))
+        for line in spans
+    ]
+    for t, _ in starts_ends:  # never more than 2 running at any training's start
+        assert sum(1 for s, e in starts_ends if s <= t < e) <= 2
