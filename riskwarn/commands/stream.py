@@ -160,7 +160,7 @@ def stream(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     consumer.run()
-    if consumer.refused:  # wrong or missing credentials: one line, exit 1 (no retry loop)
+    if consumer.refused:  # wrong or missing credentials: one line, exit 2 (no retry loop)
         raise click.ClickException(consumer.refused)
 
 

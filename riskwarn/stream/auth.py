@@ -205,9 +205,10 @@ def password_hint(home: Path) -> str:
 def refusal_text(host: str, port: int, user: str | None, reason: object, hint: str) -> str:
     """One line: who was refused by which broker, why, and where the password comes from."""
     who = f"as {user!r}" if user else "without a user name"
+    source = f"password from {hint}" if hint else "no password given"
     return (
         f"MQTT broker {host}:{port} refused the sign-in {who}: {reason} "
-        f"(password from {hint}; docs/streaming.md)"
+        f"({source}; docs/streaming.md)"
     )
 
 

@@ -489,7 +489,8 @@ class StreamConsumer:
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.counters.connected = False
-        log.warning("disconnected from the broker (%s); reconnecting", rc)
+        if self.refused is None:  # after a refused sign-in the consumer stops (said once)
+            log.warning("disconnected from the broker (%s); reconnecting", rc)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(Message(msg.topic, bytes(msg.payload), msg.mid, time.time()))

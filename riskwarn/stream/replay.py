@@ -101,7 +101,7 @@ def connect(
     *,
     username: str | None = None,
     password: str | None = None,
-    password_from: str = "no password given",
+    password_from: str = "",
     timeout_s: float = 30.0,
 ) -> mqtt.Client:
     """A started publishing client (QoS 1 needs the network loop), signed in as

@@ -29,7 +29,7 @@ class StreamConfig:
     # RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json; None = no sign-in
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    password_from: str = "no password given"  # where it came from, for the refusal line
+    password_from: str = ""  # where it came from, for the refusal line
     max_batch: int = 5000
     batch_s: float = 0.5
     eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
