@@ -101,7 +101,11 @@ start() {
   local name="$1"
   if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
   if [[ $name == mosquitto ]]; then
-    if answers "$MQTT_PORT"; then echo "an MQTT broker already answers on $MQTT_PORT"; return; fi
+    if answers "$MQTT_PORT"; then
+      echo "an MQTT broker already answers on $MQTT_PORT (riskwarn does not start its own)"
+      "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT" || true   # warns if it is anonymous
+      return
+    fi
     mkdir -p "$RISKWARN_HOME/mosquitto"
     # accounts, hashed password file and ACL (riskwarn.stream.auth), then the conf
     "$PY" -m riskwarn.stream.auth conf "$MQTT_PORT" "$RISKWARN_HOME/mosquitto" >"$RUN/mosquitto.conf"

@@ -119,16 +119,17 @@ def _puback(port: int, user: str, password: str, topic: str, payload: str) -> st
 
 
 def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) -> None:
-    """``scripts/services.sh up mosquitto``: the broker it starts refuses anonymous
+    """``scripts/services.sh up mosquitto stream``: the broker it starts refuses anonymous
     clients and wrong passwords, takes the two accounts, and keeps only hashes in the
-    files Mosquitto reads (the passwords themselves: secrets file, 0600)."""
+    files Mosquitto reads (the passwords themselves: secrets file, 0600); the consumer
+    it starts signs in with the password from the secrets file."""
     home, port = tmp_path / "home", free_port()
     env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(port)}
     for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_AIRFLOW_DB_URL"):
         env.pop(name, None)
     try:
         up = subprocess.run(
-            ["bash", str(SCRIPT), "up", "mosquitto"],
+            ["bash", str(SCRIPT), "up", "mosquitto", "stream"],
             env=env,
             capture_output=True,
             text=True,
@@ -155,10 +156,18 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
         assert _refused(port, "intruder", "x" * 24)
         assert _refused(port, "gateway", passwords["gateway"]) == ""
         assert _refused(port, "stream", passwords["stream"]) == ""
+
+        status = home / "run" / "stream.status.json"
+        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180, 1)
     finally:
         subprocess.run(
-            ["bash", str(SCRIPT), "down", "mosquitto"], env=env, capture_output=True, timeout=120
+            ["bash", str(SCRIPT), "down", "stream", "mosquitto"],
+            env=env,
+            capture_output=True,
+            timeout=120,
         )
+    log = (home / "logs" / "stream.log").read_text()
+    assert "refused" not in log and "connected to 127.0.0.1" in log, log[-2000:]
 
 
 def test_each_account_can_do_only_its_part(broker: Broker) -> None:
@@ -303,3 +312,27 @@ def test_refused_sign_in_stops_with_one_line(settings: Any, broker: Broker) -> N
     assert "'stream': Not authorized" in last and "RISKWARN_MQTT_PASSWORD" in last
     assert "Traceback" not in done.stderr
     assert "wrong-0123456789" not in done.stderr  # the password is never printed
+
+
+def test_probe_tells_an_anonymous_broker(tmp_path: Path, broker: Broker) -> None:
+    """``scripts/services.sh`` does not start its own broker when one answers on the
+    port; it warns when that one takes anonymous clients (like the old conf)."""
+    from riskwarn.stream.auth import anonymous_accepted
+
+    assert anonymous_accepted("127.0.0.1", broker.port) is False
+    assert anonymous_accepted("127.0.0.1", free_port(), timeout_s=2) is None
+    open_broker = Broker(tmp_path / "open", auth=False)
+    open_broker.start()
+    try:
+        assert anonymous_accepted("127.0.0.1", open_broker.port) is True
+        env = {**os.environ, "RISKWARN_HOME": str(tmp_path / "home")}
+        probe = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", "probe", str(open_broker.port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert probe.returncode == 1 and "accepts anonymous clients" in probe.stderr
+    finally:
+        open_broker.stop()

@@ -212,6 +212,37 @@ def refusal_text(host: str, port: int, user: str | None, reason: object, hint: s
     )
 
 
+def anonymous_accepted(host: str, port: int, timeout_s: float = 10.0) -> bool | None:
+    """Whether the broker at ``host:port`` lets a client in without a user name (None:
+    no answer): ``scripts/services.sh`` warns when the broker it finds on its port (and
+    so does not start its own) is open to anyone."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    answered = threading.Event()
+    reason: list[object] = []
+
+    def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object) -> None:
+        reason.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError:
+        return None
+    client.loop_start()
+    try:
+        if not answered.wait(timeout_s):
+            return None
+        return not getattr(reason[0], "is_failure", True)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
 def _main(argv: list[str]) -> int:
     from riskwarn.filemodes import restrict_umask
     from riskwarn.settings import load_settings
@@ -220,8 +251,19 @@ def _main(argv: list[str]) -> int:
     home = load_settings().home
     usage = (
         "usage: python -m riskwarn.stream.auth conf PORT DATA_DIR | add-gateway NAME | "
-        "rotate NAME | users"
+        "rotate NAME | users | probe PORT"
     )
+    if len(argv) == 2 and argv[0] == "probe":  # scripts/services.sh: a broker it did not start
+        if anonymous_accepted("127.0.0.1", int(argv[1])):
+            print(
+                f"WARNING: the MQTT broker already answering on 127.0.0.1:{argv[1]} (not started "
+                "by riskwarn) accepts anonymous clients: any account on the host can publish "
+                "readings to it or read them. Give it accounts and an ACL (docs/streaming.md) or "
+                "set RISKWARN_MQTT_PORT to a free port to run riskwarn's own broker.",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
     if len(argv) == 3 and argv[0] == "conf":  # scripts/services.sh
         sys.stdout.write(render_conf(home, int(argv[1]), Path(argv[2])))
         return 0
