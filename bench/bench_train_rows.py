@@ -1,14 +1,15 @@
 """Fewer training rows by fewer origins: paired backtests of training-origin settings.
 
     .venv/bin/python bench/bench_train_rows.py chicago --out DIR \\
-        [--variants ref=728:7,A=364:7,B=728:14] [--only B] [--compare-only]
+        [--variants ref=728:7,A=364:7,B=728:14] [--refit-days 84] [--only B] [--compare-only]
     .venv/bin/python bench/bench_train_rows.py cincinnati --out DIR --variants ref=728:7,A=364:7
 
 Runs ``riskwarn backtest incidents`` once per variant (``NAME=WINDOW:STEP``: its
 ``--train-window-days`` and ``--train-step-days``; the first variant is the reference) on
 the same data, protocol and evaluation origins: ``chicago`` is bench/bench_backtest.py's
 weekly protocol (2016-2017, 250 m), any other case one of bench/bench_cities.py's cities;
-only the two options differ from the case's own command. Each run's folder
+only the two options (and ``--refit-days`` when given, the same for every variant) differ
+from the case's own command. Each run's folder
 (``DIR/<name>``) gets ``bench.json`` (wall and CPU seconds, load averages before and after,
 the command); a folder that already holds a finished run is not run again. ``--only``:
 run only those variants (several processes may share ``DIR``); ``--compare-only``: run
@@ -73,8 +74,12 @@ def parse_variants(text: str) -> dict[str, tuple[int, int]]:
     return variants
 
 
-def variant_args(case: str, out: Path, window: int, step: int) -> list[str]:
+def variant_args(
+    case: str, out: Path, window: int, step: int, refit_days: int | None = None
+) -> list[str]:
     args = with_option(case_args(case, out), "--train-window-days", str(window))
+    if refit_days is not None:
+        args = with_option(args, "--refit-days", str(refit_days))
     return with_option(args, "--train-step-days", str(step))
 
 
@@ -146,6 +151,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="ref=728:7,A=364:7,B=728:14")
     ap.add_argument("--only", default=None, help="comma list of variants to run")
     ap.add_argument("--compare-only", action="store_true")
+    ap.add_argument(
+        "--refit-days",
+        type=int,
+        default=None,
+        help="every variant's --refit-days (default: the case's own; the city's training "
+        "refits every 84 days)",
+    )
     a = ap.parse_args(argv)
     variants = parse_variants(a.variants)
     only = set(a.only.split(",")) if a.only else set(variants)
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = a.out / name
         if a.compare_only or name not in only or finished(run_dir):
             continue
-        bench = run_variant(variant_args(a.case, run_dir, window, step), run_dir)
+        bench = run_variant(variant_args(a.case, run_dir, window, step, a.refit_days), run_dir)
         print(f"{a.case} {name} (window {window}, step {step}): {bench['wall_s']:.1f} s wall")
     names = list(variants)
     ref = names[0]
