@@ -1,7 +1,9 @@
 """Benchmark of the streaming path (issue 16): MQTT -> lake -> warnings.
 
-Starts a Mosquitto broker of its own on a free port (persistence on, no in-flight or
-queue cap: scripts/mosquitto.conf.in) and ``riskwarn stream`` in a fresh home, then
+Starts a Mosquitto broker of its own on a free port with riskwarn's own configuration
+(persistence on, no in-flight or queue cap, no anonymous client: scripts/mosquitto.conf.in;
+the consumer signs in as ``stream``, the publisher as ``gateway``) and ``riskwarn
+stream`` in a fresh home, then
 publishes ``--sensors`` steady sensors, one reading each per 10 s, for ``--minutes``
 (defaults 2,000 and 10: 200 readings/s), plus ``--slopes`` failing slopes whose 18-day
 readings (14 steady days, then Fukuzono acceleration to failure) are replayed at the
@@ -290,7 +292,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench_stream_"))
     home = tmp / "home"
     home.mkdir(mode=0o700)
-    broker = Broker(tmp / "broker")
+    broker = Broker(tmp / "broker", auth=True)  # riskwarn's conf: accounts and ACL
     broker.start()
     metrics = tmp / "metrics.txt"
     hook = Webhook().__enter__()
@@ -313,6 +315,7 @@ def main() -> None:
         **os.environ,
         "RISKWARN_HOME": str(home),
         "RISKWARN_WEBHOOK_SECRET": "bench-webhook-secret-0123456789abcdef",
+        **broker.env("stream"),  # the consumer signs in as 'stream'
     }
     if not args.no_model:
         from riskwarn.settings import Settings
@@ -372,7 +375,7 @@ def main() -> None:
         )
         for i in range(args.slopes)
     ]
-    client = connect("127.0.0.1", broker.port, "bench-publisher")
+    client = connect("127.0.0.1", broker.port, "bench-publisher", **broker.login("gateway"))
     published: list[str] = []
     full_slopes = slopes
     if args.slope_tail_days is not None:

@@ -131,6 +131,8 @@ def domain_spec(
     values: dict[str, Any] = {
         "horizon_days": domain.horizon_days,
         "step_days": domain.step_days,
+        # weekly: every other week's origins (half the rows) was measured and not adopted,
+        # not non-inferior at PAI@1 % (docs/benchmarks.md, issue 18.3, "Fewer training origins")
         "train_step_days": max(domain.step_days, 7),
         "group_column": domain.group_column,
         "holiday_country": domain.holiday_calendar,

@@ -10,8 +10,9 @@ everything heavy is imported inside functions.
 * :func:`migrate` — ``airflow db migrate`` in that environment.
 * :func:`default_args` / :func:`on_task_failure` — retries, timeouts and the
   failure callback that writes the serving store's audit log.
-* :func:`run_demo_pipeline` — simulate the small city, then run every DAG *through
-  Airflow* (``airflow dags test`` per DAG, in dependency order).
+* :func:`run_demo_pipeline` — simulate the small city, then run its DAGs *through
+  Airflow* (``airflow dags test`` per DAG, in dependency order; not
+  ``lake_maintenance`` nor the public datasets' ingests).
 """
 
 from __future__ import annotations
@@ -74,6 +75,13 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "RISKWARN_HOME": str(settings.home.resolve()),
         }
     )
+    # Airflow 3 also opens an async engine; for PostgreSQL it must be told to use
+    # psycopg (asyncpg is not installed), and an async URL of another database must not
+    # be inherited from the caller's environment
+    if db_url.startswith("postgresql+psycopg://"):
+        env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"] = db_url
+    else:
+        env.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC", None)
     # real users, passwords in <home>/secrets (riskwarn.service_auth); nothing on 0.0.0.0
     from riskwarn.service_auth import airflow_auth_env
 
@@ -316,7 +324,9 @@ def demo_dag_sequence(source_stems: list[str]) -> list[str]:
 def run_demo_pipeline(
     settings: Settings, seed: int = 7, logical_date: str | None = None, size: str = "small"
 ) -> list[str]:
-    """Simulate the small city and run every riskwarn DAG on it through Airflow.
+    """Simulate the small city and run riskwarn's DAGs on it through Airflow (the
+    ``ingest_sim_*`` DAGs, ``train_models``, ``score_and_warn``, ``geohazard_nowcast``,
+    ``publish``; not ``lake_maintenance`` nor the public datasets' ingests).
 
     Writes the simulated extracts into ``settings.landing_dir`` (one folder per
     ``sim_*`` source mapping), migrates Airflow's DB, then ``airflow dags test`` each

@@ -84,6 +84,18 @@ class Settings(BaseModel):
         "ingest quarantines located records outside it (outside_city_area); empty = no check.",
     )
 
+    mqtt_user: str = Field(
+        default="",
+        description="Account on the MQTT broker (riskwarn.stream.auth); empty = the role's "
+        "own: 'stream' for riskwarn stream, 'gateway' for riskwarn stream replay.",
+    )
+    mqtt_password: str = Field(
+        default="",
+        repr=False,
+        description="Password of that account; empty = the one in "
+        "<home>/secrets/mqtt_passwords.json (created by scripts/services.sh).",
+    )
+
     spill_dir: str = Field(
         default="",
         description="Where training spills the sensor readings it reads (default "

@@ -19,10 +19,8 @@ env = airflow_env(load_settings(), base=base)
 env.pop("RISKWARN_AIRFLOW_DB_URL", None)  # an input, already exported by the caller
 db_url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
 lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(env.items())]
-if db_url.startswith("postgresql+psycopg://"):
-    lines.append(f"export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC={shlex.quote(db_url)}")
-else:  # never leave an async URL of another database behind
-    lines.append("unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC")
+if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC" not in env:  # airflow_env sets it for psycopg
+    lines.append("unset AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC")  # none of another DB
 print("\n".join(lines))
 PY
 )"

@@ -26,8 +26,9 @@ WORK="$(mktemp -d /tmp/rw-backfill.XXXXXX)"
 OUT="$(mkdir -p "${1:-$WORK/out}" && cd "${1:-$WORK/out}" && pwd)"
 DB="rw_backfill_$(date +%s)_$$"
 PG="postgresql+psycopg://postgres@127.0.0.1:5432"
-# The city is simulated for 2024 (the DAGs start on 2024-01-01: Airflow creates no task
-# for a logical date before a DAG's start_date, so a 2023 run would "succeed" empty).
+# The city is simulated for 2024 (the DAGs start on 2000-01-01, orchestration.EARLIEST_START:
+# Airflow creates no task for a logical date before a DAG's start_date, so such a run
+# would "succeed" empty).
 SIM_START="2024-01-01"
 FROM="2024-12-16T00:00:00+08:00"   # a past week (Mon..Sun) of the simulated year,
 TO="2024-12-22T00:00:00+08:00"     # local midnights: 7 daily runs

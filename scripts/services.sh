@@ -3,7 +3,7 @@
 # triggerer), MLflow tracking server (:5000), the dashboard (:8501), Mosquitto (:1883,
 # only if no broker answers there) and the `riskwarn stream` consumer (docs/streaming.md;
 # RISKWARN_STREAM_CONTACTS names its contacts file).
-#   scripts/services.sh up [service...] | down | status
+#   scripts/services.sh up [service...] | down [service...] | status
 # Each service runs in its own session (setsid) with a pid file under
 # $RISKWARN_HOME/run; `down` signals every process of that session (TERM, then KILL
 # after 20 s), so no task worker or server child is left behind.
@@ -13,8 +13,11 @@
 # are not started: the API server reads task logs from the log folder); Airflow signs
 # users in (simple auth manager, users admin and dashboard) and MLflow asks for HTTP
 # basic auth; their random passwords are in $RISKWARN_HOME/secrets (mode 0600), created
-# by riskwarn.service_auth before the services start. Everything they create is private
-# to this user (umask 077). Ports: RISKWARN_AIRFLOW_PORT, RISKWARN_MLFLOW_PORT,
+# by riskwarn.service_auth before the services start. Mosquitto takes no anonymous
+# client: accounts stream (the consumer: reads the reading topics) and gateway (sensor
+# gateways: publish to them), passwords in $RISKWARN_HOME/secrets/mqtt_passwords.json,
+# hashed password file and ACL beside it (riskwarn.stream.auth, docs/streaming.md).
+# Everything they create is private to this user (umask 077). Ports: RISKWARN_AIRFLOW_PORT, RISKWARN_MLFLOW_PORT,
 # RISKWARN_DASHBOARD_PORT. With PostgreSQL roles (docs/serving-store.md) the dashboard
 # connects with RISKWARN_DASHBOARD_STORE_URL, the rest with RISKWARN_STORE_URL.
 set -euo pipefail
@@ -98,9 +101,14 @@ start() {
   local name="$1"
   if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
   if [[ $name == mosquitto ]]; then
-    if answers "$MQTT_PORT"; then echo "an MQTT broker already answers on $MQTT_PORT"; return; fi
+    if answers "$MQTT_PORT"; then
+      echo "an MQTT broker already answers on $MQTT_PORT (riskwarn does not start its own)"
+      "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT" || true   # warns if it is anonymous
+      return
+    fi
     mkdir -p "$RISKWARN_HOME/mosquitto"
-    sed -e "s|@PORT@|$MQTT_PORT|" -e "s|@DATA@|$RISKWARN_HOME/mosquitto|" scripts/mosquitto.conf.in >"$RUN/mosquitto.conf"
+    # accounts, hashed password file and ACL (riskwarn.stream.auth), then the conf
+    "$PY" -m riskwarn.stream.auth conf "$MQTT_PORT" "$RISKWARN_HOME/mosquitto" >"$RUN/mosquitto.conf"
     if [[ $(id -u) == 0 ]]; then echo "user root" >>"$RUN/mosquitto.conf"; fi
   fi
   # shellcheck disable=SC2046
@@ -143,6 +151,7 @@ case "${1:-status}" in
     load_credentials
     echo "sign-in: Airflow users admin / dashboard, passwords in $RISKWARN_HOME/secrets/airflow_passwords.json;"
     echo "         MLflow user admin, password in $RISKWARN_HOME/secrets/mlflow_auth.ini (admin_password)"
+    echo "         MQTT users stream / gateway, passwords in $RISKWARN_HOME/secrets/mqtt_passwords.json"
     if (($# > 1)); then SERVICES=("${@:2}"); fi   # up [service...]: only those
     for s in "${SERVICES[@]}"; do
       if [[ $s == dashboard ]] && ! "$BIN/riskwarn" --help | grep -q dashboard; then
@@ -156,6 +165,7 @@ case "${1:-status}" in
     done
     ;;
   down)
+    if (($# > 1)); then SERVICES=("${@:2}"); fi   # down [service...]: only those
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop "${SERVICES[$i]}"; done
     ;;
   status)
@@ -163,5 +173,5 @@ case "${1:-status}" in
       if alive "$s"; then echo "$s running (pid $(cat "$RUN/$s.pid")) $(port_for "$s")"; else echo "$s stopped"; fi
     done
     ;;
-  *) echo "usage: $0 up [service...]|down|status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [service...]|down [service...]|status" >&2; exit 2 ;;
 esac

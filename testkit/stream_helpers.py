@@ -87,25 +87,57 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 
 
 class Broker:
-    """A Mosquitto broker of its own (persistent sessions kept on disk across restarts)."""
+    """A Mosquitto broker of its own (persistent sessions kept on disk across restarts).
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    ``auth=True``: riskwarn's own configuration (:func:`riskwarn.stream.auth.render_conf`,
+    what ``scripts/services.sh`` starts): no anonymous client, the accounts ``stream``
+    (reads the reading topics) and ``gateway`` (publishes to them) with passwords in
+    ``<dir>/home/secrets/mqtt_passwords.json``; :meth:`login` gives a role's
+    ``username``/``password`` (keywords of ``StreamConfig`` and
+    ``riskwarn.stream.replay.connect``), :meth:`env` the same as ``RISKWARN_MQTT_*``
+    variables for a ``riskwarn stream`` process. ``auth=False``: anonymous clients."""
+
+    def __init__(self, workdir: Path, port: int | None = None, *, auth: bool = False) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.conf = self.dir / "mosquitto.conf"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
-            f"user {getpass.getuser()}\n"
-            "persistence true\n"
-            f"persistence_location {self.dir}/\n"
-            "autosave_interval 1\n"
-            "max_inflight_messages 0\n"
-            "max_queued_messages 0\n"
-            f"log_dest file {self.dir}/mosquitto.log\n"
-        )
+        self.auth = auth
+        self.home = self.dir / "home"  # the broker's accounts (auth)
+        if auth:
+            from riskwarn.stream.auth import render_conf
+
+            text = render_conf(self.home, self.port, self.dir, autosave_s=1)
+            self.conf.write_text(text + f"user {getpass.getuser()}\n")
+        else:
+            self.conf.write_text(
+                f"listener {self.port} 127.0.0.1\n"
+                "allow_anonymous true\n"
+                f"user {getpass.getuser()}\n"
+                "persistence true\n"
+                f"persistence_location {self.dir}/\n"
+                "autosave_interval 1\n"
+                "max_inflight_messages 0\n"
+                "max_queued_messages 0\n"
+                f"log_dest file {self.dir}/mosquitto.log\n"
+            )
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def login(self, role: str) -> dict[str, Any]:
+        """``username``/``password`` of the account ``role`` (``stream``, ``gateway``);
+        {} without auth."""
+        if not self.auth:
+            return {}
+        from riskwarn.stream.auth import read_passwords
+
+        return {"username": role, "password": read_passwords(self.home)[role]}
+
+    def env(self, role: str) -> dict[str, str]:
+        """``RISKWARN_MQTT_USER``/``RISKWARN_MQTT_PASSWORD`` of ``role``; {} without auth."""
+        got = self.login(role)
+        if not got:
+            return {}
+        return {"RISKWARN_MQTT_USER": got["username"], "RISKWARN_MQTT_PASSWORD": got["password"]}
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])

@@ -3,7 +3,8 @@ beyond 127.0.0.1 (issue 13.10).
 
 On the old code Airflow ran its simple auth manager in all-admins mode (anyone on the
 host got an admin token from ``/auth/token/login``), MLflow had no login at all, and
-the scheduler's and triggerer's log servers listened on 0.0.0.0:8793/8794.
+the scheduler's and triggerer's log servers listened on 0.0.0.0:8793/8794; later the
+MQTT broker took anonymous clients (``allow_anonymous true``).
 
 The services are started for real by the script, in a scratch home and on free ports
 (so a running ``make up`` is not disturbed), then stopped; the dashboard's retrain
@@ -30,6 +31,7 @@ from dashboard import airflow_api
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "services.sh"
 SERVICES = [
+    "mosquitto",
     "mlflow",
     "airflow-api",
     "airflow-scheduler",
@@ -85,12 +87,13 @@ def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def
 @pytest.mark.timeout(2400)
 def test_services_sign_everyone_in_and_listen_on_loopback_only(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    airflow_port, mlflow_port = free_port(), free_port()
+    airflow_port, mlflow_port, mqtt_port = free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "RISKWARN_HOME": str(home),
         "RISKWARN_AIRFLOW_PORT": str(airflow_port),
         "RISKWARN_MLFLOW_PORT": str(mlflow_port),
+        "RISKWARN_MQTT_PORT": str(mqtt_port),
         "RISKWARN_SERVICE_WAIT_S": "900",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",  # run nothing on its own
     }
@@ -122,7 +125,7 @@ def test_services_sign_everyone_in_and_listen_on_loopback_only(tmp_path: Path) -
             for c in conns
             if c.status == psutil.CONN_LISTEN
         }
-        assert {port for *_, port in listening} >= {airflow_port, mlflow_port}
+        assert {port for *_, port in listening} >= {airflow_port, mlflow_port, mqtt_port}
         assert all(ip in LOOPBACK for _, ip, _ in listening), listening
 
         # Airflow: no token without a password, no API call without a token
@@ -168,6 +171,20 @@ def test_services_sign_everyone_in_and_listen_on_loopback_only(tmp_path: Path) -
         admin = ("admin", mlflow_admin_password(Settings(home=home)))
         assert requests.get(search, auth=admin, timeout=30).status_code == 200
         assert requests.get(search, auth=("admin", "password1234"), timeout=30).status_code == 401
+
+        # the MQTT broker: no anonymous client, no wrong password (tests/test_stream_auth.py
+        # checks what each account may do)
+        from riskwarn.stream.auth import anonymous_accepted, read_passwords
+        from riskwarn.stream.replay import connect
+
+        assert anonymous_accepted("127.0.0.1", mqtt_port) is False
+        mqtt_passwords = read_passwords(home)
+        for user in ("stream", "gateway"):
+            with pytest.raises(RuntimeError, match="Not authorized"):
+                connect("127.0.0.1", mqtt_port, username=user, password="password1234")
+            client = connect("127.0.0.1", mqtt_port, username=user, password=mqtt_passwords[user])
+            client.loop_stop()
+            client.disconnect()
     finally:
         sessions |= sessions_of(home)
         subprocess.run(["bash", str(SCRIPT), "down"], env=env, capture_output=True, timeout=300)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,16 @@ MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
 
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """riskwarn's own broker configuration: accounts and ACL, no anonymous client (the
+    consumer signs in as ``stream``, the publishers as ``gateway``)."""
+    b = Broker(tmp_path / "broker", auth=True)
+    b.start()
+    yield b
+    b.stop()
+
+
 def _mapping() -> Any:
     from riskwarn.sources import load_mapping
 
@@ -46,6 +57,7 @@ def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
         broker.port,
         store_url=settings.resolved_store_url,
         lake_dir=settings.lake_dir,
+        **broker.login("stream"),
         **kw,
     )
 
@@ -53,7 +65,7 @@ def _consumer(settings: Any, broker: Broker, **kw: Any) -> Any:
 def _publish(broker: Broker, readings: pd.DataFrame, site: str = "H1") -> None:
     from riskwarn.stream.replay import connect, publish_readings
 
-    client = connect("127.0.0.1", broker.port)
+    client = connect("127.0.0.1", broker.port, **broker.login("gateway"))
     try:
         sites = {s: site for s in readings["sensor_id"].unique()}
         for _ in publish_readings(client, "simcity", readings, sites):
@@ -205,6 +217,8 @@ def test_malformed_storm_is_quarantined_with_reasons(settings: Any, broker: Brok
     future = datetime.now(UTC) + timedelta(days=400)
     with Running(_consumer(settings, broker)) as c:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        gateway = broker.login("gateway")
+        client.username_pw_set(gateway["username"], gateway["password"])
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
         t = topic_for("simcity", "H1", "G0")
@@ -404,7 +418,7 @@ def test_webhook_retries_with_backoff_then_delivers(settings: Any, tmp_path: Pat
 
 
 def _run_cli(settings: Any, broker: Broker) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "RISKWARN_HOME": str(settings.home)}
+    env = {**os.environ, "RISKWARN_HOME": str(settings.home), **broker.env("stream")}
     return subprocess.Popen(
         [
             sys.executable,

@@ -29,6 +29,12 @@ def _status_path() -> Path:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=1883, show_default=True, type=int)
 @click.option(
+    "--user",
+    "mqtt_user",
+    help="Broker account (default: RISKWARN_MQTT_USER, else 'stream'; replay: 'gateway'); "
+    "its password from RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json.",
+)
+@click.option(
     "--client-id",
     default="riskwarn-stream",
     show_default=True,
@@ -83,6 +89,7 @@ def stream(
     source: str,
     host: str,
     port: int,
+    mqtt_user: str | None,
     client_id: str,
     contacts: str | None,
     batch_s: float,
@@ -96,7 +103,7 @@ def stream(
 ) -> None:
     """Consume sensor readings from MQTT: validate, store, warn and deliver (until stopped)."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"host": host, "port": port, "source": source}
+        ctx.obj = {"host": host, "port": port, "source": source, "user": mqtt_user}
         return
     if status:
         from riskwarn.stream.status import status_line
@@ -106,14 +113,16 @@ def stream(
     from riskwarn.keys import pseudonym_key_for
     from riskwarn.settings import load_settings
     from riskwarn.sources import load_mapping
+    from riskwarn.stream.auth import CONSUMER_USER, client_credentials, password_hint
     from riskwarn.stream.consumer import StreamConfig, StreamConsumer
     from riskwarn.stream.delivery import load_config
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = load_settings()
+    settings = load_settings(mqtt_user=mqtt_user)
     mapping = load_mapping(source)
+    user, password = client_credentials(settings, CONSUMER_USER)
     if mapping.table != "sensor_readings":
         raise click.UsageError(f"{source} maps {mapping.table}, not sensor_readings")
     cfg = StreamConfig(
@@ -124,6 +133,9 @@ def stream(
         host=host,
         port=port,
         client_id=client_id,
+        username=user,
+        password=password,
+        password_from=password_hint(settings.home),
         batch_s=batch_s,
         delivery=load_config(contacts) if contacts else None,
         metrics_path=Path(metrics) if metrics else None,
@@ -148,6 +160,8 @@ def stream(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     consumer.run()
+    if consumer.refused:  # wrong or missing credentials: one line, exit 2 (no retry loop)
+        raise click.ClickException(consumer.refused)
 
 
 @stream.command()
@@ -182,20 +196,26 @@ def replay(
     """Publish a simulated city's readings (or one site's) to the broker."""
     import pandas as pd
 
+    from riskwarn.settings import load_settings
+    from riskwarn.stream.auth import BrokerRefused
     from riskwarn.stream.replay import replay_sim
 
     o = ctx.obj
-    n = replay_sim(
-        Path(sim_dir),
-        host=o["host"],
-        port=o["port"],
-        readings_mapping=Path(o["source"]),
-        sensors_mapping=Path(sensors_source),
-        site=site,
-        start=pd.Timestamp(start, tz="UTC") if start else None,
-        end=pd.Timestamp(end, tz="UTC") if end else None,
-        speed=speed,
-    )
+    try:
+        n = replay_sim(
+            Path(sim_dir),
+            host=o["host"],
+            port=o["port"],
+            readings_mapping=Path(o["source"]),
+            sensors_mapping=Path(sensors_source),
+            site=site,
+            start=pd.Timestamp(start, tz="UTC") if start else None,
+            end=pd.Timestamp(end, tz="UTC") if end else None,
+            speed=speed,
+            settings=load_settings(mqtt_user=o["user"]),
+        )
+    except BrokerRefused as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"published {n} readings")
 
 

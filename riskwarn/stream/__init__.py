@@ -7,6 +7,7 @@ Modules: :mod:`~riskwarn.stream.payload` (topics, payload), :mod:`~riskwarn.stre
 site levels), :mod:`~riskwarn.stream.publish` (level changes -> Store),
 :mod:`~riskwarn.stream.delivery` (contacts, e-mail, webhook, retries, escalation),
 :mod:`~riskwarn.stream.consumer` (the MQTT loop), :mod:`~riskwarn.stream.status` (the
-one-line status), :mod:`~riskwarn.stream.replay` (simulated readings into the broker).
+one-line status), :mod:`~riskwarn.stream.replay` (simulated readings into the broker),
+:mod:`~riskwarn.stream.auth` (the broker's accounts, password and ACL files).
 Kept light: importing the package imports none of them.
 """

@@ -42,6 +42,7 @@ import pandas as pd
 
 from riskwarn.ingest import write_batch
 from riskwarn.store import Store
+from riskwarn.stream.auth import refusal_text, sign_in_refused
 from riskwarn.stream.cursor import (
     ReplayPlan,
     load_cursor,
@@ -185,6 +186,9 @@ class StreamConsumer:
             protocol=mqtt.MQTTv311,
             manual_ack=True,
         )
+        if cfg.username:
+            self.client.username_pw_set(cfg.username, cfg.password)
+        self.refused: str | None = None  # the broker refused the sign-in (one line)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -463,6 +467,15 @@ class StreamConsumer:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
+            if sign_in_refused(rc):  # no retry cures wrong credentials: stop, say why
+                text = refusal_text(
+                    self.cfg.host, self.cfg.port, self.cfg.username, rc, self.cfg.password_from
+                )
+                self.refused = text
+                self.counters.failing["broker sign-in"] = text
+                log.error("%s; stopping", text)
+                self.stopping.set()
+                return
             log.warning("broker refused the connection: %s", rc)
             return
         self.counters.connected = True
@@ -476,7 +489,8 @@ class StreamConsumer:
 
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.counters.connected = False
-        log.warning("disconnected from the broker (%s); reconnecting", rc)
+        if self.refused is None:  # after a refused sign-in the consumer stops (said once)
+            log.warning("disconnected from the broker (%s); reconnecting", rc)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         self.inbox.put(Message(msg.topic, bytes(msg.payload), msg.mid, time.time()))

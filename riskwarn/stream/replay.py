@@ -8,11 +8,12 @@ to their sensors' sites, and published in time order, one topic per sensor, QoS 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import paho.mqtt.client as mqtt
@@ -21,7 +22,17 @@ import pandas as pd
 from riskwarn.ingest import RawChunk, validate_chunks
 from riskwarn.ingest.read import stringify
 from riskwarn.sources import SourceMapping, load_mapping
+from riskwarn.stream.auth import (
+    GATEWAY_USER,
+    BrokerRefused,
+    client_credentials,
+    password_hint,
+    refusal_text,
+)
 from riskwarn.stream.payload import QOS, encode, topic_for
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
 
 SENSOR_COLUMNS = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
 
@@ -83,16 +94,58 @@ def sim_readings(
     )
 
 
-def connect(host: str, port: int, client_id: str = "") -> mqtt.Client:
-    """A started publishing client (QoS 1 needs the network loop)."""
+def connect(
+    host: str,
+    port: int,
+    client_id: str = "",
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    password_from: str = "",
+    timeout_s: float = 30.0,
+) -> mqtt.Client:
+    """A started publishing client (QoS 1 needs the network loop), signed in as
+    ``username`` (a gateway account, :mod:`riskwarn.stream.auth`). Waits for the broker's
+    answer: :class:`~riskwarn.stream.auth.BrokerRefused` (one line, the CONNACK reason)
+    if it refuses the sign-in or does not answer."""
     client = mqtt.Client(
         mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
     )
+    if username:
+        client.username_pw_set(username, password)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
+    answered = threading.Event()
+    reason: list[Any] = []
+
+    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        reason.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
     client.connect(host, port, keepalive=30)
     client.loop_start()
+    if not answered.wait(timeout_s) or reason[0].is_failure:
+        client.loop_stop()
+        client.disconnect()
+        why = reason[0] if reason else f"no answer within {timeout_s:.0f} s"
+        raise BrokerRefused(refusal_text(host, port, username, why, password_from))
+    client.on_connect = None
     return client
+
+
+def gateway_client(host: str, port: int, settings: Settings, client_id: str = "") -> mqtt.Client:
+    """:func:`connect` with the gateway account's credentials
+    (:func:`riskwarn.stream.auth.client_credentials`)."""
+    user, password = client_credentials(settings, GATEWAY_USER)
+    return connect(
+        host,
+        port,
+        client_id,
+        username=user,
+        password=password,
+        password_from=password_hint(settings.home),
+    )
 
 
 def publish_readings(
@@ -144,8 +197,11 @@ def replay_sim(
     start: pd.Timestamp | None = None,
     end: pd.Timestamp | None = None,
     speed: float = 0.0,
+    settings: Settings | None = None,
 ) -> int:
-    """Replay the simulated city (or one site) into the broker; returns readings sent."""
+    """Replay the simulated city (or one site) into the broker, signed in as the gateway
+    account (credentials from ``settings``, default :func:`load_settings`'s:
+    :func:`gateway_client`); returns readings sent."""
     mapping = load_mapping(readings_mapping)
     sensors = sim_sensors(sim_dir, load_mapping(sensors_mapping))
     if site is not None:
@@ -155,7 +211,9 @@ def replay_sim(
     ids = sensors["record_id"].astype(str).tolist() if site is not None else None
     readings = sim_readings(sim_dir, mapping, ids, start, end)
     sites = dict(zip(sensors["record_id"].astype(str), sensors["site_id"], strict=True))
-    client = connect(host, port)
+    from riskwarn.settings import load_settings
+
+    client = gateway_client(host, port, settings or load_settings())
     try:
         sent = 0
         for sent in publish_readings(client, mapping.name, readings, sites, speed):  # noqa: B007

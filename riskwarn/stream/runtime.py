@@ -25,6 +25,11 @@ class StreamConfig:
     host: str = "127.0.0.1"
     port: int = 1883
     client_id: str = "riskwarn-stream"
+    # the broker account (riskwarn.stream.auth): user "stream", its password from
+    # RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json; None = no sign-in
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    password_from: str = ""  # where it came from, for the refusal line
     max_batch: int = 5000
     batch_s: float = 0.5
     eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most

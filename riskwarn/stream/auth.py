@@ -1,0 +1,294 @@
+"""Sign-in and topic rights on riskwarn's MQTT broker (Mosquitto; docs/streaming.md).
+
+The broker ``scripts/services.sh`` starts takes no anonymous client
+(``allow_anonymous false``): every client signs in with a user name and password, and
+an ACL file gives each account only what it needs:
+
+* ``stream``, the consumer (``riskwarn stream``): may only **read** (subscribe to) the
+  reading topics ``riskwarn/v1/readings/<source>/<site>/<sensor>``; it publishes
+  nothing over MQTT (acknowledgements are QoS-1 PUBACKs, not messages; warnings and
+  acks go through the serving store).
+* every other account in the passwords file is a sensor gateway: ``gateway`` (created
+  by default; ``riskwarn stream replay`` and the bench publish with it) and those
+  added with ``python -m riskwarn.stream.auth add-gateway NAME``. A gateway may only
+  **write** (publish to) the reading topics; it cannot subscribe to or read them, nor
+  publish anywhere else.
+
+The passwords are random (``secrets.token_urlsafe``) and kept, like the other
+services' (:mod:`riskwarn.service_auth`), in ``<home>/secrets/mqtt_passwords.json``
+(mode 0600, ``{"user": "password"}``). Mosquitto gets only their hashes:
+:func:`write_broker_files` writes ``<home>/secrets/mosquitto.passwd`` (0600) with
+``/usr/bin/mosquitto_passwd -U`` (which hashes a ``user:password`` file in place, so no
+password is ever on a command line) and ``<home>/secrets/mosquitto.acl``, and
+:func:`render_conf` the broker's configuration from ``scripts/mosquitto.conf.in``.
+
+Clients find their password in ``RISKWARN_MQTT_PASSWORD`` (with ``RISKWARN_MQTT_USER``;
+settings ``mqtt_password`` / ``mqtt_user``) or else in the passwords file of
+``RISKWARN_HOME`` (:func:`client_credentials`).
+
+Not covered: the listener has no TLS (it is on 127.0.0.1; a gateway on another host
+would send its password in clear: put the listener behind TLS first, see
+docs/security.md), and a gateway may publish for any source, site and sensor (no
+per-gateway topic limits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from riskwarn.filemodes import write_private_file
+from riskwarn.stream.payload import TOPIC_ROOT
+
+if TYPE_CHECKING:
+    from riskwarn.settings import Settings
+
+CONSUMER_USER = "stream"
+GATEWAY_USER = "gateway"
+READINGS_TOPICS = f"{TOPIC_ROOT}/+/+/+"  # <source>/<site>/<sensor>, nothing else
+MOSQUITTO_PASSWD = os.environ.get("MOSQUITTO_PASSWD") or (
+    shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+)
+TEMPLATE = Path(__file__).resolve().parents[2] / "scripts" / "mosquitto.conf.in"
+_SAFE_NAME = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def secrets_dir(home: Path) -> Path:
+    return Path(home).resolve() / "secrets"
+
+
+def passwords_file(home: Path) -> Path:
+    return secrets_dir(home) / "mqtt_passwords.json"
+
+
+def passwd_file(home: Path) -> Path:
+    return secrets_dir(home) / "mosquitto.passwd"
+
+
+def acl_file(home: Path) -> Path:
+    return secrets_dir(home) / "mosquitto.acl"
+
+
+def _check_name(user: str) -> str:
+    if not user or not set(user) <= _SAFE_NAME or len(user) > 64:
+        raise ValueError(f"{user!r} is not an account name (letters, digits, - _ . only)")
+    return user
+
+
+def read_passwords(home: Path) -> dict[str, str]:
+    path = passwords_file(home)
+    return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def _write_passwords(home: Path, passwords: dict[str, str]) -> None:
+    write_private_file(passwords_file(home), (json.dumps(passwords, indent=1) + "\n").encode())
+
+
+def ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
+    """The accounts' passwords; random ones are added (file 0600) for the consumer, the
+    default gateway and ``users`` when missing."""
+    passwords = read_passwords(home)
+    missing = [
+        _check_name(u) for u in (CONSUMER_USER, GATEWAY_USER, *users) if not passwords.get(u)
+    ]
+    if missing:
+        passwords.update({u: secrets.token_urlsafe(18) for u in missing})
+        _write_passwords(home, passwords)
+    return passwords
+
+
+def rotate(home: Path, user: str) -> str:
+    """A new random password for ``user`` (an existing account); returns it."""
+    passwords = ensure_passwords(home)
+    if user not in passwords:
+        raise KeyError(f"no MQTT account {user!r} in {passwords_file(home)}")
+    passwords[user] = secrets.token_urlsafe(18)
+    _write_passwords(home, passwords)
+    return passwords[user]
+
+
+def acl_text(users: list[str]) -> str:
+    """The ACL: the consumer reads the reading topics, every other account writes them."""
+    lines = [
+        "# riskwarn: topic rights on its MQTT broker (riskwarn.stream.auth, at each start)",
+        f"user {CONSUMER_USER}",
+        f"topic read {READINGS_TOPICS}",
+        "",
+    ]
+    for user in sorted(u for u in users if u != CONSUMER_USER):
+        lines += [f"user {_check_name(user)}", f"topic write {READINGS_TOPICS}", ""]
+    return "\n".join(lines)
+
+
+def write_broker_files(home: Path) -> tuple[Path, Path]:
+    """Write Mosquitto's password file (hashed by ``mosquitto_passwd -U``) and ACL file
+    from the passwords file (accounts created when missing); returns their paths."""
+    passwords = ensure_passwords(home)
+    hashed, acl = passwd_file(home), acl_file(home)
+    plain = "".join(f"{_check_name(u)}:{p}\n" for u, p in sorted(passwords.items()))
+    tmp = hashed.with_name(hashed.name + ".tmp")
+    write_private_file(tmp, plain.encode())
+    try:
+        done = subprocess.run(
+            [MOSQUITTO_PASSWD, "-U", str(tmp)], capture_output=True, text=True, timeout=60
+        )
+        if done.returncode != 0 or ":$7$" not in tmp.read_text():
+            raise RuntimeError(
+                f"{MOSQUITTO_PASSWD} -U failed (exit {done.returncode}): "
+                f"{(done.stderr or done.stdout).strip()[:200]}"
+            )
+        tmp.replace(hashed)
+    finally:
+        tmp.unlink(missing_ok=True)
+    write_private_file(acl, acl_text(list(passwords)).encode())
+    return hashed, acl
+
+
+def render_conf(
+    home: Path, port: int, data_dir: Path, *, autosave_s: int = 10, template: Path = TEMPLATE
+) -> str:
+    """Mosquitto's configuration from ``scripts/mosquitto.conf.in`` (the broker files are
+    written first)."""
+    hashed, acl = write_broker_files(home)
+    text = template.read_text()
+    for key, value in {
+        "@PORT@": str(int(port)),
+        "@DATA@": str(data_dir),
+        "@PASSWORD_FILE@": str(hashed),
+        "@ACL_FILE@": str(acl),
+        "@AUTOSAVE@": str(int(autosave_s)),
+    }.items():
+        text = text.replace(key, value)
+    return text
+
+
+class BrokerRefused(RuntimeError):
+    """The broker refused a client's sign-in (its CONNACK reason, one line)."""
+
+
+def client_credentials(settings: Settings, role: str) -> tuple[str, str | None]:
+    """User and password a client signs in with: ``settings.mqtt_user``
+    (``RISKWARN_MQTT_USER``; default the role's account, ``stream`` or ``gateway``) and
+    ``settings.mqtt_password`` (``RISKWARN_MQTT_PASSWORD``), else that user's password in
+    ``<home>/secrets/mqtt_passwords.json``; None if neither has one (the client then
+    signs in without a password and the broker refuses it)."""
+    user = settings.mqtt_user or role
+    password = settings.mqtt_password or None
+    if password is None:
+        try:
+            password = read_passwords(settings.home).get(user)
+        except (OSError, ValueError):
+            password = None
+    return user, password
+
+
+# CONNACK reasons that no retry cures (MQTT 3.1.1 return codes 4 and 5 as paho's MQTT 5
+# reason codes; 140: bad authentication method)
+SIGN_IN_REFUSED = frozenset({134, 135, 140})
+
+
+def sign_in_refused(reason: object) -> bool:
+    """A CONNACK reason that says the credentials are wrong or missing."""
+    return getattr(reason, "value", None) in SIGN_IN_REFUSED
+
+
+def password_hint(home: Path) -> str:
+    return f"RISKWARN_MQTT_PASSWORD or {passwords_file(home)}"
+
+
+def refusal_text(host: str, port: int, user: str | None, reason: object, hint: str) -> str:
+    """One line: who was refused by which broker, why, and where the password comes from."""
+    who = f"as {user!r}" if user else "without a user name"
+    source = f"password from {hint}" if hint else "no password given"
+    return (
+        f"MQTT broker {host}:{port} refused the sign-in {who}: {reason} "
+        f"({source}; docs/streaming.md)"
+    )
+
+
+def anonymous_accepted(host: str, port: int, timeout_s: float = 10.0) -> bool | None:
+    """Whether the broker at ``host:port`` lets a client in without a user name (None:
+    no answer): ``scripts/services.sh`` warns when the broker it finds on its port (and
+    so does not start its own) is open to anyone."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    answered = threading.Event()
+    reason: list[object] = []
+
+    def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object) -> None:
+        reason.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(host, port, keepalive=10)
+    except OSError:
+        return None
+    client.loop_start()
+    try:
+        if not answered.wait(timeout_s):
+            return None
+        return not getattr(reason[0], "is_failure", True)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def _main(argv: list[str]) -> int:
+    from riskwarn.filemodes import restrict_umask
+    from riskwarn.settings import load_settings
+
+    restrict_umask()
+    home = load_settings().home
+    usage = (
+        "usage: python -m riskwarn.stream.auth conf PORT DATA_DIR | add-gateway NAME | "
+        "rotate NAME | users | probe PORT"
+    )
+    if len(argv) == 2 and argv[0] == "probe":  # scripts/services.sh: a broker it did not start
+        if anonymous_accepted("127.0.0.1", int(argv[1])):
+            print(
+                f"WARNING: the MQTT broker already answering on 127.0.0.1:{argv[1]} (not started "
+                "by riskwarn) accepts anonymous clients: any account on the host can publish "
+                "readings to it or read them. Give it accounts and an ACL (docs/streaming.md) or "
+                "set RISKWARN_MQTT_PORT to a free port to run riskwarn's own broker.",
+                file=sys.stderr,
+            )
+            return 1
+        return 0
+    if len(argv) == 3 and argv[0] == "conf":  # scripts/services.sh
+        sys.stdout.write(render_conf(home, int(argv[1]), Path(argv[2])))
+        return 0
+    if len(argv) == 2 and argv[0] == "add-gateway":
+        ensure_passwords(home, (argv[1],))
+        print(
+            f"account {argv[1]!r}: password in {passwords_file(home)}; restart the broker "
+            "(scripts/services.sh down mosquitto && scripts/services.sh up mosquitto)"
+        )
+        return 0
+    if len(argv) == 2 and argv[0] == "rotate":
+        rotate(home, argv[1])
+        print(
+            f"new password for {argv[1]!r} in {passwords_file(home)}; restart the broker and "
+            "every client that signs in as it"
+        )
+        return 0
+    if argv == ["users"]:
+        for user in sorted(read_passwords(home)):
+            role = "consumer (read)" if user == CONSUMER_USER else "gateway (write)"
+            print(f"{user}\t{role}")
+        return 0
+    print(usage, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":  # python -m riskwarn.stream.auth ...
+    sys.exit(_main(sys.argv[1:]))

@@ -1,0 +1,338 @@
+"""riskwarn's MQTT broker signs every client in and gives each account only its part.
+
+On the old code ``scripts/mosquitto.conf.in`` said ``allow_anonymous true`` and had no
+ACL: anyone on the host could publish fake readings (landed in the lake, turned into
+geohazard warnings) or subscribe to every reading. Now (riskwarn.stream.auth) the
+broker takes no anonymous client and no wrong password; the gateway account may only
+publish to the reading topics (not read them, not publish elsewhere); the consumer
+account ``stream`` may only read them. Every test runs a real Mosquitto with riskwarn's
+own generated configuration (by ``scripts/services.sh`` itself, or by the same renderer
+through ``testkit.stream_helpers.Broker(auth=True)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from testkit.stream_helpers import (
+    MOSQUITTO,
+    Broker,
+    Running,
+    free_port,
+    slope_readings,
+    stream_consumer,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "services.sh"
+MAPPING = ROOT / "configs" / "sources" / "sim_sensor_readings.yaml"
+READING = "riskwarn/v1/readings/simcity/H1/G0"
+
+pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker", auth=True)
+    b.start()
+    yield b
+    b.stop()
+
+
+def _client(port: int, user: str | None = None, password: str | None = None, v5: bool = False):  # type: ignore[no-untyped-def]
+    """A started paho client and the broker's CONNACK reason (None: no answer in 10 s)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311
+    )
+    if user is not None:
+        client.username_pw_set(user, password)
+    answered = threading.Event()
+    got: list[Any] = []
+
+    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        got.append(rc)
+        answered.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port, keepalive=30)
+    client.loop_start()
+    answered.wait(10)
+    return client, (got[0] if got else None)
+
+
+def _close(client: Any) -> None:
+    client.loop_stop()
+    client.disconnect()
+
+
+def _refused(port: int, user: str | None = None, password: str | None = None) -> str:
+    """The CONNACK reason of a sign-in the broker must refuse ('' if it accepted it)."""
+    client, rc = _client(port, user, password)
+    _close(client)
+    assert rc is not None, "the broker did not answer"
+    return "" if not rc.is_failure else str(rc)
+
+
+def _subscriber(port: int, user: str, password: str, topic: str) -> tuple[Any, list[str]]:
+    got: list[str] = []
+    client, rc = _client(port, user, password)
+    assert rc is not None and not rc.is_failure, rc
+    client.on_message = lambda _c, _u, m: got.append(f"{m.topic} {m.payload.decode()}")
+    done = threading.Event()
+    client.on_subscribe = lambda *_: done.set()
+    client.subscribe(topic, qos=1)
+    assert done.wait(10)
+    return client, got
+
+
+def _puback(port: int, user: str, password: str, topic: str, payload: str) -> str:
+    """The PUBACK reason (MQTT 5: the broker says whether it took the message)."""
+    client, rc = _client(port, user, password, v5=True)
+    assert rc is not None and not rc.is_failure, rc
+    acked = threading.Event()
+    reason: list[Any] = []
+
+    def on_publish(_c: Any, _u: Any, _mid: Any, rc: Any, _p: Any) -> None:
+        reason.append(rc)
+        acked.set()
+
+    client.on_publish = on_publish
+    client.publish(topic, payload.encode(), qos=1)
+    assert acked.wait(10), "no PUBACK"
+    _close(client)
+    return str(reason[0])
+
+
+def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) -> None:
+    """``scripts/services.sh up mosquitto stream``: the broker it starts refuses anonymous
+    clients and wrong passwords, takes the two accounts, and keeps only hashes in the
+    files Mosquitto reads (the passwords themselves: secrets file, 0600); the consumer
+    it starts signs in with the password from the secrets file."""
+    home, port = tmp_path / "home", free_port()
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(port)}
+    for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_AIRFLOW_DB_URL"):
+        env.pop(name, None)
+    try:
+        up = subprocess.run(
+            ["bash", str(SCRIPT), "up", "mosquitto", "stream"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "mosquitto answers" in up.stdout, up.stdout
+
+        conf = (home / "run" / "mosquitto.conf").read_text()
+        assert "allow_anonymous false" in conf.splitlines()
+        passwords = json.loads((home / "secrets" / "mqtt_passwords.json").read_text())
+        assert set(passwords) == {"stream", "gateway"}
+        hashed = (home / "secrets" / "mosquitto.passwd").read_text()
+        for user, password in passwords.items():
+            assert len(password) >= 20
+            assert password not in conf and password not in hashed
+            assert f"{user}:$7$" in hashed  # PBKDF2-SHA512, mosquitto_passwd's hash
+        for f in (home / "secrets").iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+
+        assert "Not authorized" in _refused(port)  # anonymous
+        assert _refused(port, "gateway", "wrong-password-0123456789")
+        assert _refused(port, "stream", passwords["gateway"])  # another account's password
+        assert _refused(port, "intruder", "x" * 24)
+        assert _refused(port, "gateway", passwords["gateway"]) == ""
+        assert _refused(port, "stream", passwords["stream"]) == ""
+
+        status = home / "run" / "stream.status.json"
+        wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180, 1)
+    finally:
+        subprocess.run(
+            ["bash", str(SCRIPT), "down", "stream", "mosquitto"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+    log = (home / "logs" / "stream.log").read_text()
+    assert "refused" not in log and "connected to 127.0.0.1" in log, log[-2000:]
+
+
+def test_each_account_can_do_only_its_part(broker: Broker) -> None:
+    """gateway: publishes readings, cannot read them, cannot publish elsewhere; stream:
+    reads readings, cannot publish (not even a reading)."""
+    port = broker.port
+    gw, st = broker.login("gateway"), broker.login("stream")
+    assert _refused(port) and _refused(port, "stream", "not-the-password-0123")
+
+    # the consumer account reads the readings (asks for everything: gets only readings)
+    reader, read = _subscriber(port, st["username"], st["password"], "#")
+    # the gateway account asks for the readings too: it must get none
+    spy, spied = _subscriber(port, gw["username"], gw["password"], "riskwarn/v1/readings/#")
+    try:
+        assert _puback(port, gw["username"], gw["password"], READING, "gateway") == "Success"
+        wait_for(lambda: any(m.endswith(" gateway") for m in read), 10)
+
+        # not authorized, and nobody gets them
+        for topic in ("riskwarn/v1/status/x", "riskwarn/v1/readings/simcity/H1", "other"):
+            assert _puback(port, gw["username"], gw["password"], topic, "elsewhere") == (
+                "Not authorized"
+            ), topic
+        assert _puback(port, st["username"], st["password"], READING, "forged") == (
+            "Not authorized"
+        )
+        # the same over MQTT 3.1.1 (what riskwarn's clients speak): dropped by the broker
+        client, rc = _client(port, st["username"], st["password"])
+        assert rc is not None and not rc.is_failure
+        client.publish(READING, b"forged-311", qos=1)
+        time.sleep(1.0)
+        _close(client)
+
+        assert _puback(port, gw["username"], gw["password"], READING, "last") == "Success"
+        wait_for(lambda: any(m.endswith(" last") for m in read), 10)  # in order: after all
+        assert read == [f"{READING} gateway", f"{READING} last"], read
+        assert spied == []
+    finally:
+        _close(reader)
+        _close(spy)
+
+
+def test_gateway_readings_land_through_the_consumer_and_nothing_else(
+    settings: Any, broker: Broker
+) -> None:
+    """End to end with the right accounts: readings the gateway account publishes land
+    in the lake through ``riskwarn stream`` signed in as ``stream``; a reading the
+    consumer account tries to publish does not."""
+    import paho.mqtt.client as mqtt
+
+    from riskwarn import lake
+    from riskwarn.stream.payload import encode, topic_for
+    from riskwarn.stream.replay import connect, publish_readings
+
+    start = pd.Timestamp.now(tz="UTC").floor("10min") - pd.Timedelta(hours=8)
+    readings = slope_readings("G0", start=start, steady_days=99, failure_after_days=0.3)
+    consumer = stream_consumer(
+        settings.home,
+        broker.port,
+        store_url=settings.resolved_store_url,
+        lake_dir=settings.lake_dir,
+        **broker.login("stream"),
+    )
+    with Running(consumer) as c:
+        # the consumer's own account cannot inject a reading (another sensor, G9)
+        forged = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        st = broker.login("stream")
+        forged.username_pw_set(st["username"], st["password"])
+        forged.connect("127.0.0.1", broker.port)
+        forged.loop_start()
+        reading = {
+            "sensor_id": "G9",
+            "observed_at": start.to_pydatetime(),
+            "interval_s": 600,
+            "quantity": "displacement_mm",
+            "value": 99.0,
+            "quality": "good",
+        }
+        forged.publish(topic_for("simcity", "H1", "G9"), encode(reading), qos=1)
+        time.sleep(0.5)
+        forged.loop_stop()
+        forged.disconnect()
+
+        client = connect("127.0.0.1", broker.port, **broker.login("gateway"))
+        try:
+            for _ in publish_readings(client, "simcity", readings, {"G0": "H1"}):
+                pass
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        wait_for(lambda: c.counters.accepted >= len(readings), 60)
+        time.sleep(1.0)
+        assert c.counters.received == len(readings)
+    got = lake.read_table(settings.lake_dir, "sensor_readings", ["simcity"])
+    assert len(got) == len(readings) and set(got["sensor_id"]) == {"G0"}
+
+
+def test_refused_sign_in_stops_with_one_line(settings: Any, broker: Broker) -> None:
+    """A wrong or missing password: the consumer stops with the broker's CONNACK reason
+    in one line (``riskwarn stream``: ``error: ...``, exit 2) instead of reconnecting forever; the
+    publisher's connect raises it."""
+    from riskwarn.stream.auth import BrokerRefused
+    from riskwarn.stream.replay import connect
+
+    with pytest.raises(BrokerRefused, match=r"refused the sign-in as 'gateway': Not authorized"):
+        connect("127.0.0.1", broker.port, username="gateway", password="wrong-0123456789")
+    with pytest.raises(BrokerRefused, match=r"refused the sign-in without a user name"):
+        connect("127.0.0.1", broker.port)
+
+    # in process, no credentials at all: run() returns, the status says why
+    consumer = stream_consumer(
+        settings.home, broker.port, store_url=settings.resolved_store_url, client_id="rw-anon"
+    )
+    runner = threading.Thread(target=consumer.run, daemon=True)
+    runner.start()
+    runner.join(30)
+    assert not runner.is_alive(), "the consumer kept reconnecting"
+    assert consumer.refused and "Not authorized" in consumer.refused
+    status = json.loads((settings.home / "run" / "stream.status.json").read_text())
+    assert status["running"] is False and "Not authorized" in status["failing"]["broker sign-in"]
+
+    # the command, with a wrong password
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(settings.home),
+        "RISKWARN_MQTT_PASSWORD": "wrong-0123456789",
+    }
+    env.pop("RISKWARN_MQTT_USER", None)
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)),
+            *("--source", str(MAPPING), "--no-model", "--client-id", "rw-wrong"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]  # riskwarn.cli: user errors exit 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: MQTT broker 127.0.0.1:{broker.port} refused the sign-in as ")
+    assert "'stream': Not authorized" in last and "RISKWARN_MQTT_PASSWORD" in last
+    assert "Traceback" not in done.stderr
+    assert "wrong-0123456789" not in done.stderr  # the password is never printed
+
+
+def test_probe_tells_an_anonymous_broker(tmp_path: Path, broker: Broker) -> None:
+    """``scripts/services.sh`` does not start its own broker when one answers on the
+    port; it warns when that one takes anonymous clients (like the old conf)."""
+    from riskwarn.stream.auth import anonymous_accepted
+
+    assert anonymous_accepted("127.0.0.1", broker.port) is False
+    assert anonymous_accepted("127.0.0.1", free_port(), timeout_s=2) is None
+    open_broker = Broker(tmp_path / "open", auth=False)
+    open_broker.start()
+    try:
+        assert anonymous_accepted("127.0.0.1", open_broker.port) is True
+        env = {**os.environ, "RISKWARN_HOME": str(tmp_path / "home")}
+        probe = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", "probe", str(open_broker.port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert probe.returncode == 1 and "accepts anonymous clients" in probe.stderr
+    finally:
+        open_broker.stop()
