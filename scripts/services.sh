@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # riskwarn services on localhost: Airflow (api-server :8080, scheduler, dag-processor,
-# triggerer), MLflow tracking server (:5000), the dashboard (:8501), Mosquitto (:1883,
-# only if no broker answers there) and the `riskwarn stream` consumer (docs/streaming.md;
+# triggerer), MLflow tracking server (:5000), the dashboard (:8501), Mosquitto (:1884;
+# if something else answers there, `up` refuses it and does not start the consumer,
+# unless RISKWARN_MQTT_EXTERNAL=1 and that broker refuses anonymous clients) and the `riskwarn stream` consumer (docs/streaming.md;
 # RISKWARN_STREAM_CONTACTS names its contacts file).
 #   scripts/services.sh up [service...] | down [service...] | status
 # Each service runs in its own session (setsid) with a pid file under
@@ -39,7 +40,7 @@ export RISKWARN_MLFLOW_TRACKING_URI="$MLFLOW_DB"
 AIRFLOW_PORT="${RISKWARN_AIRFLOW_PORT:-8080}"
 MLFLOW_PORT="${RISKWARN_MLFLOW_PORT:-5000}"
 DASHBOARD_PORT="${RISKWARN_DASHBOARD_PORT:-8501}"
-MQTT_PORT="${RISKWARN_MQTT_PORT:-1883}"
+MQTT_PORT="${RISKWARN_MQTT_PORT:-1884}"   # 1883: the system Mosquitto on these hosts
 MOSQUITTO="${MOSQUITTO:-/usr/sbin/mosquitto}"
 export AIRFLOW__API__PORT="$AIRFLOW_PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$AIRFLOW_PORT/execution/"
@@ -97,18 +98,35 @@ alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; 
 
 answers() { "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $1)))" 2>/dev/null; }
 
+# A broker riskwarn did not start answers on $MQTT_PORT: the consumer would send the
+# `stream` password to it. Refused (one line on stderr, status 1) unless the operator
+# opts in with RISKWARN_MQTT_EXTERNAL=1, and even then if it takes anonymous clients.
+foreign_broker_refused() {
+  if alive mosquitto || ! answers "$MQTT_PORT"; then return 1; fi
+  if [[ ${RISKWARN_MQTT_EXTERNAL:-0} != 1 ]]; then
+    echo "error: something riskwarn did not start answers on 127.0.0.1:$MQTT_PORT; not using it (the consumer would send its password there): set RISKWARN_MQTT_PORT to a free port, or RISKWARN_MQTT_EXTERNAL=1 to use that broker (docs/streaming.md)" >&2
+    return 0
+  fi
+  if ! "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT"; then   # prints why on stderr
+    echo "error: RISKWARN_MQTT_EXTERNAL=1 but the broker on 127.0.0.1:$MQTT_PORT takes anonymous clients; not using it" >&2
+    return 0
+  fi
+  echo "using the MQTT broker riskwarn did not start on 127.0.0.1:$MQTT_PORT (RISKWARN_MQTT_EXTERNAL=1)"
+  return 1
+}
+
 start() {
   local name="$1"
   if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  if [[ $name == mosquitto || $name == stream ]] && foreign_broker_refused; then
+    echo "$name not started" >&2; return 1
+  fi
   if [[ $name == mosquitto ]]; then
-    if answers "$MQTT_PORT"; then
-      echo "an MQTT broker already answers on $MQTT_PORT (riskwarn does not start its own)"
-      "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT" || true   # warns if it is anonymous
-      return
-    fi
+    if answers "$MQTT_PORT"; then return; fi   # an external broker, accepted above
     mkdir -p "$RISKWARN_HOME/mosquitto"
     # accounts, hashed password file and ACL (riskwarn.stream.auth), then the conf
-    "$PY" -m riskwarn.stream.auth conf "$MQTT_PORT" "$RISKWARN_HOME/mosquitto" >"$RUN/mosquitto.conf"
+    "$PY" -m riskwarn.stream.auth conf "$MQTT_PORT" "$RISKWARN_HOME/mosquitto" >"$RUN/mosquitto.conf" \
+      || { echo "mosquitto not started: no configuration" >&2; return 1; }
     if [[ $(id -u) == 0 ]]; then echo "user root" >>"$RUN/mosquitto.conf"; fi
   fi
   # shellcheck disable=SC2046
@@ -157,12 +175,13 @@ case "${1:-status}" in
       if [[ $s == dashboard ]] && ! "$BIN/riskwarn" --help | grep -q dashboard; then
         echo "dashboard command not available; skipped"; continue
       fi
-      start "$s"
+      start "$s" || refused=1
     done
     for s in "${SERVICES[@]}"; do
       p="$(port_for "$s")"
       if [[ -n $p ]] && alive "$s"; then wait_port "$s" "$p"; fi
     done
+    exit "${refused:-0}"
     ;;
   down)
     if (($# > 1)); then SERVICES=("${@:2}"); fi   # down [service...]: only those

@@ -170,6 +170,42 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
     assert "refused" not in log and "connected to 127.0.0.1" in log, log[-2000:]
 
 
+def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> None:
+    """Something riskwarn did not start answers on ``RISKWARN_MQTT_PORT`` (here an
+    anonymous Mosquitto, like this host's system one on 1883): ``up`` refuses it (one
+    line on stderr, non-zero exit) and does not start the consumer, which would send the
+    ``stream`` password there; ``RISKWARN_MQTT_EXTERNAL=1`` does not cure an anonymous one.
+    On the old code ``up`` only warned and started ``stream`` against it."""
+    foreign = Broker(tmp_path / "foreign", auth=False)
+    foreign.start()
+    home = tmp_path / "home"
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(foreign.port)}
+    for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_AIRFLOW_DB_URL"):
+        env.pop(name, None)
+    try:
+        for external in ("0", "1"):
+            up = subprocess.run(
+                ["bash", str(SCRIPT), "up", "mosquitto", "stream"],
+                env={**env, "RISKWARN_MQTT_EXTERNAL": external},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert up.returncode != 0, up.stdout + up.stderr
+            assert f"127.0.0.1:{foreign.port}" in up.stderr and "not using it" in up.stderr
+            assert "stream not started" in up.stderr, up.stderr
+            assert not (home / "run" / "stream.pid").exists(), up.stdout
+            assert not (home / "run" / "mosquitto.pid").exists(), up.stdout
+    finally:
+        subprocess.run(
+            ["bash", str(SCRIPT), "down", "stream", "mosquitto"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        foreign.stop()
+
+
 def test_each_account_can_do_only_its_part(broker: Broker) -> None:
     """gateway: publishes readings, cannot read them, cannot publish elsewhere; stream:
     reads readings, cannot publish (not even a reading)."""

@@ -27,7 +27,7 @@ def _status_path() -> Path:
     help="Mapping file of the readings' source.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=1883, show_default=True, type=int)
+@click.option("--port", default=1884, show_default=True, type=int)
 @click.option(
     "--user",
     "mqtt_user",

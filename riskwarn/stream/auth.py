@@ -214,8 +214,8 @@ def refusal_text(host: str, port: int, user: str | None, reason: object, hint: s
 
 def anonymous_accepted(host: str, port: int, timeout_s: float = 10.0) -> bool | None:
     """Whether the broker at ``host:port`` lets a client in without a user name (None:
-    no answer): ``scripts/services.sh`` warns when the broker it finds on its port (and
-    so does not start its own) is open to anyone."""
+    no answer): ``scripts/services.sh`` refuses a broker it did not start that is open to
+    anyone, even with ``RISKWARN_MQTT_EXTERNAL=1``."""
     import threading
 
     import paho.mqtt.client as mqtt

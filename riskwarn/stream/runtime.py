@@ -23,7 +23,7 @@ class StreamConfig:
     store_url: str
     status_path: Path
     host: str = "127.0.0.1"
-    port: int = 1883
+    port: int = 1884  # riskwarn's own broker (scripts/services.sh); 1883: the system one
     client_id: str = "riskwarn-stream"
     # the broker account (riskwarn.stream.auth): user "stream", its password from
     # RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json; None = no sign-in
