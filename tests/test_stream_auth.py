@@ -245,6 +245,27 @@ def test_each_account_can_do_only_its_part(broker: Broker) -> None:
         _close(spy)
 
 
+def test_no_retained_reading_reaches_a_new_consumer_session(broker: Broker) -> None:
+    """``retain_available false``: a retained reading a gateway publishes is not kept for
+    the next consumer session to subscribe (on the old conf it was re-delivered to
+    every new subscriber)."""
+    port = broker.port
+    gw, st = broker.login("gateway"), broker.login("stream")
+    client, rc = _client(port, gw["username"], gw["password"])
+    assert rc is not None and not rc.is_failure, rc
+    info = client.publish(READING, b"retained", qos=1, retain=True)
+    info.wait_for_publish(timeout=5)  # the broker may drop the client instead of a PUBACK
+    time.sleep(0.5)
+    _close(client)
+    reader, read = _subscriber(port, st["username"], st["password"], "riskwarn/v1/readings/#")
+    try:
+        assert _puback(port, gw["username"], gw["password"], READING, "marker") == "Success"
+        wait_for(lambda: any(m.endswith(" marker") for m in read), 10)
+        assert read == [f"{READING} marker"], read
+    finally:
+        _close(reader)
+
+
 def test_gateway_readings_land_through_the_consumer_and_nothing_else(
     settings: Any, broker: Broker
 ) -> None:
