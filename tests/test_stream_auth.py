@@ -206,6 +206,72 @@ def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> No
         foreign.stop()
 
 
+def _signs_in(hashed_line: str, password: str) -> bool:
+    """Whether ``password`` matches a ``mosquitto_passwd`` line (``user:$7$iter$salt$hash``,
+    PBKDF2-SHA512): what the broker checks at sign-in."""
+    import base64
+    import hashlib
+
+    _, _, iterations, salt, digest = hashed_line.split(":", 1)[1].split("$")
+    got = hashlib.pbkdf2_hmac(
+        "sha512", password.encode(), base64.b64decode(salt), int(iterations), 64
+    )
+    return got == base64.b64decode(digest)
+
+
+def test_broker_files_written_at_once_by_two_processes_stay_consistent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes writing the broker files of one (new) home at the same time (two
+    ``services.sh up``, an ``add-gateway`` beside a start): no error, and the hashed file
+    lets every account of the passwords file sign in. On the old code they shared one
+    fixed temp file and could each create different passwords. ``mosquitto_passwd -U``
+    runs under umask 077 (its plaintext backup ``<file>.tmp`` took the caller's umask)."""
+    home = tmp_path / "home"
+    code = (
+        "import sys; from pathlib import Path; from riskwarn.stream.auth import "
+        "write_broker_files\nfor _ in range(15): write_broker_files(Path(sys.argv[1]))"
+    )
+    env = {**os.environ, "RISKWARN_HOME": str(home)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(home)],
+            env=env,
+            cwd=ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    from riskwarn.stream import auth
+
+    passwords = auth.read_passwords(home)
+    lines = dict(
+        (line.split(":", 1)[0], line) for line in auth.passwd_file(home).read_text().split()
+    )
+    assert set(lines) == set(passwords) == {"stream", "gateway"}
+    for user, password in passwords.items():
+        assert _signs_in(lines[user], password), user
+    assert sorted(p.name for p in auth.secrets_dir(home).iterdir() if "passwd" in p.name) == [
+        "mosquitto.passwd"
+    ]
+
+    # mosquitto_passwd's own umask
+    seen = tmp_path / "umask"
+    wrapper = tmp_path / "mosquitto_passwd"
+    wrapper.write_text(f'#!/bin/sh\numask >{seen}\nexec {auth.MOSQUITTO_PASSWD} "$@"\n')
+    wrapper.chmod(0o700)
+    monkeypatch.setattr(auth, "MOSQUITTO_PASSWD", str(wrapper))
+    old = os.umask(0o022)
+    try:
+        auth.write_broker_files(home)
+    finally:
+        os.umask(old)
+    assert seen.read_text().strip() == "0077"
+
+
 def test_each_account_can_do_only_its_part(broker: Broker) -> None:
     """gateway: publishes readings, cannot read them, cannot publish elsewhere; stream:
     reads readings, cannot publish (not even a reading)."""

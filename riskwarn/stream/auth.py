@@ -34,16 +34,20 @@ per-gateway topic limits).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from riskwarn.filemodes import write_private_file
+from riskwarn.filemodes import private_dir, write_private_file
 from riskwarn.stream.payload import TOPIC_ROOT
 
 if TYPE_CHECKING:
@@ -75,6 +79,20 @@ def acl_file(home: Path) -> Path:
     return secrets_dir(home) / "mosquitto.acl"
 
 
+@contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    """Exclusive ``flock`` on ``<secrets>/.mqtt.lock`` around a read-modify-write of the
+    passwords file and the broker files (two ``services.sh up`` or an ``add-gateway``
+    beside a broker start would otherwise lose an account or mix files)."""
+    folder = private_dir(secrets_dir(home))
+    fd = os.open(folder / ".mqtt.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def _check_name(user: str) -> str:
     if not user or not set(user) <= _SAFE_NAME or len(user) > 64:
         raise ValueError(f"{user!r} is not an account name (letters, digits, - _ . only)")
@@ -93,6 +111,11 @@ def _write_passwords(home: Path, passwords: dict[str, str]) -> None:
 def ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
     """The accounts' passwords; random ones are added (file 0600) for the consumer, the
     default gateway and ``users`` when missing."""
+    with _locked(home):
+        return _ensure_passwords(home, users)
+
+
+def _ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
     passwords = read_passwords(home)
     missing = [
         _check_name(u) for u in (CONSUMER_USER, GATEWAY_USER, *users) if not passwords.get(u)
@@ -105,12 +128,13 @@ def ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
 
 def rotate(home: Path, user: str) -> str:
     """A new random password for ``user`` (an existing account); returns it."""
-    passwords = ensure_passwords(home)
-    if user not in passwords:
-        raise KeyError(f"no MQTT account {user!r} in {passwords_file(home)}")
-    passwords[user] = secrets.token_urlsafe(18)
-    _write_passwords(home, passwords)
-    return passwords[user]
+    with _locked(home):
+        passwords = _ensure_passwords(home)
+        if user not in passwords:
+            raise KeyError(f"no MQTT account {user!r} in {passwords_file(home)}")
+        passwords[user] = secrets.token_urlsafe(18)
+        _write_passwords(home, passwords)
+        return passwords[user]
 
 
 def acl_text(users: list[str]) -> str:
@@ -129,25 +153,35 @@ def acl_text(users: list[str]) -> str:
 def write_broker_files(home: Path) -> tuple[Path, Path]:
     """Write Mosquitto's password file (hashed by ``mosquitto_passwd -U``) and ACL file
     from the passwords file (accounts created when missing); returns their paths."""
-    passwords = ensure_passwords(home)
-    hashed, acl = passwd_file(home), acl_file(home)
-    plain = "".join(f"{_check_name(u)}:{p}\n" for u, p in sorted(passwords.items()))
-    tmp = hashed.with_name(hashed.name + ".tmp")
-    write_private_file(tmp, plain.encode())
-    try:
-        done = subprocess.run(
-            [MOSQUITTO_PASSWD, "-U", str(tmp)], capture_output=True, text=True, timeout=60
-        )
-        if done.returncode != 0 or ":$7$" not in tmp.read_text():
-            raise RuntimeError(
-                f"{MOSQUITTO_PASSWD} -U failed (exit {done.returncode}): "
-                f"{(done.stderr or done.stdout).strip()[:200]}"
+    with _locked(home):
+        passwords = _ensure_passwords(home)
+        hashed, acl = passwd_file(home), acl_file(home)
+        plain = "".join(f"{_check_name(u)}:{p}\n" for u, p in sorted(passwords.items()))
+        # a file of its own (mkstemp: 0600), and mosquitto_passwd under umask 077: -U
+        # writes a plaintext backup "<file>.tmp" with the umask's mode
+        fd, name = tempfile.mkstemp(prefix=".mosquitto.passwd.", dir=hashed.parent)
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(plain)
+            done = subprocess.run(
+                [MOSQUITTO_PASSWD, "-U", str(tmp)],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                umask=0o077,
             )
-        tmp.replace(hashed)
-    finally:
-        tmp.unlink(missing_ok=True)
-    write_private_file(acl, acl_text(list(passwords)).encode())
-    return hashed, acl
+            if done.returncode != 0 or ":$7$" not in tmp.read_text():
+                raise RuntimeError(
+                    f"{MOSQUITTO_PASSWD} -U failed (exit {done.returncode}): "
+                    f"{(done.stderr or done.stdout).strip()[:200]}"
+                )
+            tmp.replace(hashed)
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".tmp").unlink(missing_ok=True)
+        write_private_file(acl, acl_text(list(passwords)).encode())
+        return hashed, acl
 
 
 def render_conf(
