@@ -272,6 +272,49 @@ def test_broker_files_written_at_once_by_two_processes_stay_consistent(
     assert seen.read_text().strip() == "0077"
 
 
+def test_auth_command_errors_are_one_line(tmp_path: Path) -> None:
+    """``python -m riskwarn.stream.auth``: a missing ``mosquitto_passwd``, an unknown
+    account to rotate, a bad account name and ``add-gateway stream`` (it would hand out
+    the reading account) each end with one ``error:`` line and exit 2, no traceback; a
+    corrupt passwords file is named by the clients instead of being read as 'no
+    password'. On the old code: tracebacks, ``add-gateway stream`` accepted, and the
+    corrupt file silently ignored."""
+    import click
+
+    from riskwarn.settings import Settings
+    from riskwarn.stream.auth import client_credentials, passwords_file
+
+    home = tmp_path / "home"
+    env = {**os.environ, "RISKWARN_HOME": str(home)}
+    cases = [
+        (
+            ["conf", "1884", str(tmp_path / "data")],
+            {"MOSQUITTO_PASSWD": "/nonexistent/mp"},
+            "not found",
+        ),
+        (["rotate", "UNKNOWN"], {}, "no MQTT account 'UNKNOWN'"),
+        (["add-gateway", "bad name"], {}, "is not an account name"),
+        (["add-gateway", "stream"], {}, "consumer's (reading) account"),
+    ]
+    for argv, extra, expected in cases:
+        done = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", *argv],
+            env={**env, **extra},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2 and len(lines) == 1, (argv, done.stderr)
+        assert lines[0].startswith("error: ") and expected in lines[0], (argv, lines)
+
+    passwords_file(home).write_text("{not json")
+    with pytest.raises(click.ClickException, match=r"mqtt_passwords\.json") as raised:
+        client_credentials(Settings(home=home), "stream")
+    assert "\n" not in raised.value.format_message()
+
+
 def test_each_account_can_do_only_its_part(broker: Broker) -> None:
     """gateway: publishes readings, cannot read them, cannot publish elsewhere; stream:
     reads readings, cannot publish (not even a reading)."""

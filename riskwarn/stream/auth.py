@@ -164,6 +164,11 @@ def write_broker_files(home: Path) -> tuple[Path, Path]:
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(plain)
+            if not Path(MOSQUITTO_PASSWD).is_file():
+                raise RuntimeError(
+                    f"{MOSQUITTO_PASSWD} not found: install mosquitto (Debian: the mosquitto "
+                    "package) or set MOSQUITTO_PASSWD"
+                )
             done = subprocess.run(
                 [MOSQUITTO_PASSWD, "-U", str(tmp)],
                 capture_output=True,
@@ -217,8 +222,13 @@ def client_credentials(settings: Settings, role: str) -> tuple[str, str | None]:
     if password is None:
         try:
             password = read_passwords(settings.home).get(user)
-        except (OSError, ValueError):
-            password = None
+        except (OSError, ValueError, TypeError) as exc:  # unreadable or not {"user": "pw"}
+            import click
+
+            raise click.ClickException(
+                f"cannot read the MQTT passwords file {passwords_file(settings.home)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
     return user, password
 
 
@@ -287,6 +297,15 @@ def _main(argv: list[str]) -> int:
         "usage: python -m riskwarn.stream.auth conf PORT DATA_DIR | add-gateway NAME | "
         "rotate NAME | users | probe PORT"
     )
+    try:
+        return _run(argv, home, usage)
+    except (KeyError, ValueError, RuntimeError, OSError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+
+def _run(argv: list[str], home: Path, usage: str) -> int:
     if len(argv) == 2 and argv[0] == "probe":  # scripts/services.sh: a broker it did not start
         if anonymous_accepted("127.0.0.1", int(argv[1])):
             print(
@@ -302,6 +321,11 @@ def _main(argv: list[str]) -> int:
         sys.stdout.write(render_conf(home, int(argv[1]), Path(argv[2])))
         return 0
     if len(argv) == 2 and argv[0] == "add-gateway":
+        if argv[1] == CONSUMER_USER:
+            raise ValueError(
+                f"{CONSUMER_USER!r} is the consumer's (reading) account, not a gateway: "
+                "choose another name"
+            )
         ensure_passwords(home, (argv[1],))
         print(
             f"account {argv[1]!r}: password in {passwords_file(home)}; restart the broker "
