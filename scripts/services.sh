@@ -108,7 +108,7 @@ foreign_broker_refused() {
     return 0
   fi
   if ! "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT"; then   # prints why on stderr
-    echo "error: RISKWARN_MQTT_EXTERNAL=1 but the broker on 127.0.0.1:$MQTT_PORT takes anonymous clients; not using it" >&2
+    echo "error: RISKWARN_MQTT_EXTERNAL=1 but what answers on 127.0.0.1:$MQTT_PORT takes anonymous clients or is no MQTT broker; not using it" >&2
     return 0
   fi
   echo "using the MQTT broker riskwarn did not start on 127.0.0.1:$MQTT_PORT (RISKWARN_MQTT_EXTERNAL=1)"

@@ -196,6 +196,25 @@ def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> No
             assert "stream not started" in up.stderr, up.stderr
             assert not (home / "run" / "stream.pid").exists(), up.stdout
             assert not (home / "run" / "mosquitto.pid").exists(), up.stdout
+        # RISKWARN_MQTT_EXTERNAL=1 and something that is no MQTT broker: refused too
+        import socket
+
+        with socket.socket() as mute:
+            mute.bind(("127.0.0.1", 0))
+            mute.listen()
+            up = subprocess.run(
+                ["bash", str(SCRIPT), "up", "stream"],
+                env={
+                    **env,
+                    "RISKWARN_MQTT_EXTERNAL": "1",
+                    "RISKWARN_MQTT_PORT": str(mute.getsockname()[1]),
+                },
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        assert up.returncode != 0 and "no MQTT answer" in up.stderr, up.stdout + up.stderr
+        assert not (home / "run" / "stream.pid").exists(), up.stdout
     finally:
         subprocess.run(
             ["bash", str(SCRIPT), "down", "stream", "mosquitto"],

@@ -307,7 +307,11 @@ def _main(argv: list[str]) -> int:
 
 def _run(argv: list[str], home: Path, usage: str) -> int:
     if len(argv) == 2 and argv[0] == "probe":  # scripts/services.sh: a broker it did not start
-        if anonymous_accepted("127.0.0.1", int(argv[1])):
+        accepted = anonymous_accepted("127.0.0.1", int(argv[1]))
+        if accepted is None:
+            print(f"error: no MQTT answer on 127.0.0.1:{argv[1]} within 10 s", file=sys.stderr)
+            return 1
+        if accepted:
             print(
                 f"WARNING: the MQTT broker already answering on 127.0.0.1:{argv[1]} (not started "
                 "by riskwarn) accepts anonymous clients: any account on the host can publish "
