@@ -21,7 +21,7 @@ peak``: ``ru_maxrss``):
    are exported (``pipeline.publish_exports``). Target: 60 seconds.
 
     .venv/bin/python bench/bench_full_day.py --sim DIR [--home DIR] [--reading-months N]
-        [--domains A,B] [--parallel N]
+        [--domains A,B] [--parallel N] [--wait-before-daily PATH]
 
 * ``--sim DIR``: the output of ``riskwarn simulate --size city --out DIR`` (required).
 * ``--home DIR``: the riskwarn home to build (default: a temporary folder, removed).
@@ -36,6 +36,10 @@ peak``: ``ru_maxrss``):
   CPU and peaks, and when it started and ended after the trainings began. The rebuild's
   wall is then the ingests + the trainings' elapsed time + champions, its CPU the sum
   over every stage. Default: one training after the other, in this process.
+* ``--wait-before-daily PATH``: after the rebuild, wait (polling every 5 s) until
+  ``PATH`` exists before the daily run, so that the daily run can be timed on a quiet
+  machine (e.g. once other jobs beside a long rebuild have ended); the wait is not
+  counted. Each part prints the machine's load average at its start and end.
 
 Every stage runs under the memory budget of its DAG task (``RISKWARN_TASK_MEMORY_MB``,
 default 8192 MB of address space); a stage that fails is printed as FAILED and the run
@@ -51,6 +55,7 @@ import riskwarn  # noqa: F401  (first: its allocator settings precede pyarrow, r
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -259,6 +264,20 @@ def train_parallel(
     return not_trained, elapsed
 
 
+def load_words() -> str:
+    """The machine's load average (1, 5, 15 min) as printed beside each part."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} (1 / 5 / 15 min)"
+
+
+def wait_for(path: Path, poll_s: float = 5.0) -> float:
+    """Block until ``path`` exists; returns the seconds waited."""
+    t0 = time.perf_counter()
+    while not path.exists():
+        time.sleep(poll_s)
+    return time.perf_counter() - t0
+
+
 def _short(result: Any) -> str:
     if isinstance(result, dict) and result.get("not_trained"):
         return f"NOT TRAINED ({result['not_trained']})"[:200]
@@ -347,6 +366,13 @@ def main(argv: list[str] | None = None) -> int:
         help="train in N worker processes, largest domain first, as train_models does "
         "with RISKWARN_TRAIN_CONCURRENCY=N (default: one after the other, in this process)",
     )
+    ap.add_argument(
+        "--wait-before-daily",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="after the rebuild, wait until PATH exists before the daily run (not counted)",
+    )
     args = ap.parse_args(argv)
     if args.parallel < 0:
         ap.error("--parallel: a number of worker processes >= 1")
@@ -374,7 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"home {home}; sensor-reading months landed: {months}", flush=True)
         mappings = {s: ROOT / "configs" / "sources" / f"{s}.yaml" for s in plan}
 
-        print("full rebuild (history up to the day before, then training):", flush=True)
+        print(
+            f"full rebuild (history up to the day before, then training); {load_words()}:",
+            flush=True,
+        )
         for source, files in plan.items():
             land(settings, source, files["history"])
             stages.run(
@@ -423,11 +452,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"; not trained (nothing to learn yet): {', '.join(not_trained)}"
                 if not_trained
                 else ""
-            ),
+            )
+            + f"; at its end {load_words()}",
             flush=True,
         )
+        if args.wait_before_daily is not None:
+            print(f"waiting for {args.wait_before_daily} before the daily run ...", flush=True)
+            waited = wait_for(args.wait_before_daily)
+            print(f"waited {waited:.0f} s (not counted)", flush=True)
 
-        print(f"daily incremental run of {day}:", flush=True)
+        print(f"daily incremental run of {day}; {load_words()}:", flush=True)
         for source, files in plan.items():
             if files["day"]:
                 land(settings, source, files["day"])
@@ -450,7 +484,8 @@ def main(argv: list[str] | None = None) -> int:
         stages.run("daily", "publish (exports)", partial(pipeline.publish_exports, settings))
         wall, cpu = stages.total("daily")
         print(
-            f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('daily')}",
+            f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('daily')}"
+            f"; at its end {load_words()}",
             flush=True,
         )
     finally:

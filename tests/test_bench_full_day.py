@@ -67,3 +67,17 @@ def test_parallel_trainings_run_at_most_n_at_once_each_in_its_own_process(tmp_pa
     ]
     for t, _ in starts_ends:  # never more than 2 running at any training's start
         assert sum(1 for s, e in starts_ends if s <= t < e) <= 2
+
+
+def test_wait_for_blocks_until_the_file_exists(tmp_path) -> None:
+    import threading
+
+    flag = tmp_path / "go"
+    timer = threading.Timer(0.3, flag.touch)
+    timer.start()
+    try:
+        waited = bench.wait_for(flag, poll_s=0.05)
+    finally:
+        timer.cancel()
+    assert flag.exists() and waited >= 0.25
+    assert "load average" in bench.load_words()
