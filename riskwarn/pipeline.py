@@ -106,7 +106,8 @@ def _training_context(settings: Settings) -> tuple[Any, Any, str]:
 class TrainOptions:
     """Options of one training run (``riskwarn train`` flags; the DAG uses the defaults).
 
-    ``eval_days`` None keeps each domain's own latest-window length; ``sources`` limits
+    ``eval_days`` None keeps each domain's own latest-window length (site domains reach
+    back from it until it holds ``min_eval_failures`` failures, docs/design.md); ``sources`` limits
     the hotspot domains to some lake sources (None = all).
     """
 
