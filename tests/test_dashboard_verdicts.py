@@ -622,3 +622,47 @@ def test_a_site_backtest_that_reached_back_says_how_far_and_why() -> None:
     assert "the backtest reaches back from 1 Dec 2025 to hold at least 10 failures" in en
     zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
     assert "为纳入至少 10 起失稳，回测期由 2025年12月1日 起向前延伸" in zh
+
+
+def test_models_page_says_could_not_be_judged_for_a_site_champion(home: Path) -> None:
+    """The page itself (AppTest): a geohazard version gated on a window with no failure,
+    logged and settled as training does, then promoted by hand with a reason."""
+    import mlflow
+
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    client = reg.configure(f"sqlite:///{home / 'mlflow.db'}")
+    reg.ensure_experiment("riskwarn-geohazard", (home / "art").as_uri())
+    mlflow.set_experiment("riskwarn-geohazard")
+    with mlflow.start_run() as run:
+        mlflow.log_params(DRY_PARAMS)
+        mlflow.log_dict(json.loads(json.dumps(DRY_METRICS)), "metrics.json")
+        mlflow.log_text("# card", "model_card.md")
+    client.create_registered_model("riskwarn-geohazard")
+    mv = client.create_model_version(
+        "riskwarn-geohazard", f"runs:/{run.info.run_id}/x", run_id=run.info.run_id
+    )
+    decision = gate(DRY_METRICS["model_minus_baseline"], 0.001, not_judged_why=DRY_WHY)
+    assert not reg.settle_gate(client, "geohazard", mv.version, decision, auto_promote=True)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        reg.promote(
+            client,
+            "geohazard",
+            mv.version,
+            store=store,
+            actor="ana",
+            reason="dry season",
+            force=True,
+        )
+    finally:
+        store.close()
+    at = _page(home)
+    html = "\n".join(str(h.proto.body) for h in at.get("html"))
+    text = "\n".join(m.value for m in at.markdown)
+    assert "上线门槛无法评判，被强制启用" in html and "未通过上线门槛" not in html
+    assert "门槛无法评判" in text and "人工填写理由强制启用" in text and "dry season" in text
+    en = _page(home, "en")
+    text_en = "\n".join(m.value for m in en.markdown)
+    assert "could not judge it" in text_en and DRY_WHY in text_en
