@@ -277,7 +277,8 @@ def evaluation_window(
     it does, but not past the earliest origin that still has ``min_train_failures``
     failures closed before it (the first refit's training rows) nor more than
     ``max_eval_days`` back. When that bound comes first, the window holds as many as it
-    can reach, and reaches back no further than the last failure it gains.
+    can reach, and reaches back no further than the last failure it gains. The
+    reach-back's origins are those of the training grid (every ``train_every_hours``).
     """
     horizon = pd.Timedelta(hours=config.horizon_hours)
     starts = every.as_unit("ns").asi8
@@ -293,10 +294,16 @@ def evaluation_window(
     n_in = upto - np.searchsorted(t, starts, side="left")
     n_full = upto - np.searchsorted(t, starts + horizon.value, side="left")
     n_closed = np.searchsorted(t, starts - horizon.value, side="right")
+    # the reach-back (before the last eval_days) is scored on the training origins' grid
+    # (every train_every_hours: hourly, every 3rd hour): origins the table holds anyway, so
+    # it costs no feature rows; the last eval_days keep every origin
+    step = max(config.train_every_hours // config.step_hours, 1) * config.step_hours
+    hours = (starts - starts[0]) // 3_600_000_000_000
+    keep = (hours % step == 0) | (np.arange(len(every)) >= i0)
 
     def window(i: int, extended_for: str = "", limited_by: str = "") -> EvalWindow:
         return EvalWindow(
-            origins=every[i:],
+            origins=every[i:][keep[i:]],
             failures=int(n_in[i]),
             default_start=every[i0],
             default_failures=int(n_in[i0]),
@@ -322,6 +329,10 @@ def evaluation_window(
         target = min(want, int(n_full[lo]))
         # n_full does not grow with i: the latest start in [lo, i0] that holds `target`
         i = int(np.nonzero(n_full[lo : i0 + 1] >= target)[0][-1]) + lo
+        # start on the grid: the nearest grid origin before it, else the next one after it
+        grid = np.nonzero(keep)[0]
+        down, up = grid[grid <= i], grid[grid >= i]
+        i = int(down[-1]) if len(down) and down[-1] >= lo else int(up[0]) if len(up) else i
         extended = f"min_eval_failures={want}"
     if n_full[i] >= want:
         limited = ""

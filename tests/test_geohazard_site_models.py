@@ -511,6 +511,20 @@ def test_evaluation_window_reaches_back_until_it_holds_failures() -> None:
     _, capped = site_origins(first, end, replace(cfg, max_eval_days=120), fails)
     assert capped.start >= every[-1] - pd.Timedelta(days=120)
     assert capped.limited_by == "max_eval_days" and capped.failures == 1
+    # hourly: the reach-back is scored on the training grid (every 3rd hour), so the table
+    # gets no origin it would not have had with the fixed window; the last 28 days hourly
+    hourly = site_config("geohazard_hourly", tz="Asia/Shanghai", min_eval_failures=3)
+    h_origins, h_win = site_origins(first, end, hourly, fails)
+    assert h_win.extended_for and h_win.failures == 3
+    assert h_origins.equals(table_origins(first, end, hourly)[0])
+    gaps = pd.Series(h_win.origins).diff().dropna()
+    before = pd.Series(h_win.origins[1:]) < h_win.default_start
+    assert (gaps[before.to_numpy()] == pd.Timedelta(hours=3)).all()
+    assert (gaps[~before.to_numpy()] <= pd.Timedelta(hours=3)).all()
+    assert (
+        pd.Series(h_win.origins).pipe(lambda o: o[o >= h_win.default_start]).diff().dropna()
+        == pd.Timedelta(hours=1)
+    ).all()
 
 
 def test_reach_back_backtest_trains_only_on_closed_windows_and_skips_dry_refits(
