@@ -81,9 +81,9 @@ class GateResult:
     def summary(self) -> str:
         status = {"pass": "PASS", "fail": "FAIL", NOT_JUDGED: "NOT JUDGED"}[self.status]
         parts = [
-            f"{c['check']}: "
-            + ("not judged" if not c.get("judged", True) else "ok" if c["ok"] else "no")
-            + f" ({c['detail']})"
+            f"{c['check']}: {c['detail']}"  # "not judged: <why>"
+            if not c.get("judged", True)
+            else f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})"
             for c in self.checks
         ]
         return f"gate {status}: " + "; ".join(parts)
