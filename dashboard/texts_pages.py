@@ -341,8 +341,8 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_gate_failed": {"zh": "未通过的门槛检查：{checks}。", "en": "Gate checks failed: {checks}."},
     "vd_gate_not_judged": {
         "zh": "**门槛无法评判**：{why}，模型与简单方法的比较无从计算——既未证明更好，也未证明更差。"
-        "因此未自动启用。如需启用，请由人工填写理由强制启用（`riskwarn promote {domain} 版本号 "
-        "--force --reason ...`，记入审计日志），或待数据中出现失稳后重新训练。",
+        "因此未自动启用。如需启用，请由人工在命令行强制启用并填写理由（记入审计日志），"
+        "或待数据中出现失稳后重新训练。",
         "en": "**The gate could not judge it**: {why}, so no comparison with the simple "
         "methods could be computed: it was shown neither better nor worse. It was therefore "
         "not promoted automatically. To use it, promote it by hand with a reason (`riskwarn "

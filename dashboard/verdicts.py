@@ -418,13 +418,8 @@ def window_words(v: Verdict, lang: str) -> list[str]:
 
 
 def not_judged_why(v: Verdict, lang: str) -> str:
-    """Why the gate could not judge: the backtest window and its failures (the gate's own
-    English words in English, when it recorded them)."""
-    if lang == "en":
-        for c in v.not_judged:
-            detail = str(c.get("detail", ""))
-            if detail.startswith("not judged: "):
-                return detail.removeprefix("not judged: ")
+    """Why the gate could not judge: the backtest window and its failures, in the page's
+    words and date format (the gate's own detail is English with ISO dates)."""
     if v.eval_failures is not None and v.eval_start and v.eval_end:
         return t(
             "vd_not_judged_window",
@@ -473,11 +468,7 @@ def retrain_words(
             )
         unjudged = unjudged_checks(gate)
         if unjudged:
-            why = (
-                str(unjudged[0].get("detail", "")).removeprefix("not judged: ")
-                if lang == "en"
-                else t("vd_not_judged_generic", lang)
-            )
+            why = t("vd_not_judged_generic", lang)
             words += " " + t(
                 "vd_gate_not_judged", lang, why=why, domain=outcome.get("domain", "DOMAIN")
             )
