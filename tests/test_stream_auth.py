@@ -145,6 +145,23 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
 
         status = home / "run" / "stream.status.json"
         wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180, 1)
+
+        # rotate the consumer's password: the broker services.sh started (its pid file)
+        # re-reads its accounts, the running consumer signs in again with the new one
+        rotated = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", "rotate", "stream"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        pid = (home / "run" / "mosquitto.pid").read_text().strip()
+        assert rotated.returncode == 0 and f"(pid {pid}) re-reads" in rotated.stdout, rotated
+        wait_for(lambda: _refused(port, "stream", passwords["stream"]), 10, 0.5)
+        log_path = home / "logs" / "stream.log"
+        wait_for(lambda: "signed in again as 'stream'" in log_path.read_text(), 60, 1)
+        wait_for(lambda: json.loads(status.read_text())["connected"], 30, 1)
     finally:
         subprocess.run(
             ["bash", str(SCRIPT), "down", "stream", "mosquitto"],
@@ -153,7 +170,9 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
             timeout=120,
         )
     log = (home / "logs" / "stream.log").read_text()
-    assert "refused" not in log and "connected to 127.0.0.1" in log, log[-2000:]
+    assert "connected to 127.0.0.1" in log, log[-2000:]
+    # one line for the refused sign-in after the rotation, none before it
+    assert log.count("refused the sign-in") == 1, log[-2000:]
 
 
 def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> None:
