@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -195,22 +196,28 @@ class _Acks:
 def _settle(
     client: mqtt.Client,
     acks: _Acks,
-    pending: list[tuple[int, str]],
+    pending: deque[tuple[int, str]],
     tally: Tally,
-    timeout_s: float = 60.0,
+    timeout_s: float | None = 60.0,
 ) -> None:
-    """Wait for the PUBACKs of ``pending`` (message id, topic), in order, and count them;
-    :class:`PublishRefused` at the first refused one, a lost connection or no answer."""
+    """Count the PUBACKs of ``pending`` (message id, topic), in order: all of them,
+    waiting up to ``timeout_s``, or (``timeout_s`` None) those already in, without
+    waiting. :class:`PublishRefused` at the first refused one, a lost connection or (when
+    waiting) no answer."""
     where = f"MQTT broker {client.host}:{client.port}"
     who = f"as {client.username!r}" if client.username else "without a user name"
     with acks.cond:
-        acks.cond.wait_for(
-            lambda: acks.lost is not None or all(m in acks.reasons for m, _ in pending),
-            timeout_s,
-        )
-        for mid, topic in pending:
+        if timeout_s is not None:
+            acks.cond.wait_for(
+                lambda: acks.lost is not None or all(m in acks.reasons for m, _ in pending),
+                timeout_s,
+            )
+        while pending:
+            mid, topic = pending[0]
             rc = acks.reasons.pop(mid, None)
             if rc is None:
+                if timeout_s is None and acks.lost is None:
+                    return  # not acknowledged yet: counted at a later call
                 why = (
                     f"closed the connection ({acks.lost})"
                     if acks.lost is not None
@@ -229,10 +236,39 @@ def _settle(
                     "a gateway account: RISKWARN_MQTT_GATEWAY_USER / "
                     "RISKWARN_MQTT_GATEWAY_PASSWORD; docs/streaming.md)"
                 )
+            pending.popleft()
             tally.published += 1
             if rc.value == NO_MATCHING_SUBSCRIBERS:
                 tally.unrouted += 1
-    pending.clear()
+
+
+class AckedPublisher:
+    """QoS-1 publishing on a client from :func:`connect` that counts only what the broker
+    acknowledged with a success reason (``tally``): :meth:`publish` does not wait,
+    :meth:`check` counts the PUBACKs already in (call it often: message ids wrap at
+    65,535), :meth:`settle` waits for all of them; both raise :class:`PublishRefused` at
+    the first refused reading."""
+
+    def __init__(self, client: mqtt.Client, tally: Tally | None = None) -> None:
+        self.client = client
+        self.tally = tally if tally is not None else Tally()
+        self.acks = _Acks(client)
+        self.pending: deque[tuple[int, str]] = deque()
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        info = self.client.publish(topic, payload, qos=QOS)
+        self.pending.append((info.mid, topic))
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:  # not connected any more: raises, says why
+            with self.acks.cond:
+                self.acks.lost = self.acks.lost or mqtt.error_string(info.rc)
+            self.settle()
+
+    def check(self) -> None:
+        _settle(self.client, self.acks, self.pending, self.tally, None)
+
+    def settle(self, timeout_s: float = 60.0) -> int:
+        _settle(self.client, self.acks, self.pending, self.tally, timeout_s)
+        return self.tally.published
 
 
 def publish_readings(
@@ -248,11 +284,9 @@ def publish_readings(
     readings and at the end (``tally`` keeps the counts). Raises :class:`PublishRefused`
     at the first reading the broker refuses or does not acknowledge. ``speed`` > 0
     sleeps between readings so data time runs ``speed`` times real time."""
-    tally = tally if tally is not None else Tally()
-    acks = _Acks(client)
+    out = AckedPublisher(client, tally)
     t0_data = None
     t0_wall = time.monotonic()
-    pending: list[tuple[int, str]] = []
     for n, r in enumerate(readings[SENSOR_COLUMNS].itertuples(index=False), start=1):
         obs = pd.Timestamp(r.observed_at)
         if speed > 0:
@@ -266,17 +300,10 @@ def publish_readings(
         if pd.isna(reading["value"]):
             reading["value"] = None
         topic = topic_for(source, sites.get(str(r.sensor_id)), str(r.sensor_id))
-        info = client.publish(topic, encode(reading, datetime.now(UTC)), qos=QOS)
-        pending.append((info.mid, topic))
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:  # not connected any more: raises, says why
-            with acks.cond:
-                acks.lost = acks.lost or mqtt.error_string(info.rc)
-            _settle(client, acks, pending, tally)
+        out.publish(topic, encode(reading, datetime.now(UTC)))
         if n % 1000 == 0:
-            _settle(client, acks, pending, tally)
-            yield tally.published
-    _settle(client, acks, pending, tally)
-    yield tally.published
+            yield out.settle()
+    yield out.settle()
 
 
 def replay_sim(
