@@ -189,6 +189,10 @@ def step_origins(first: pd.Timestamp, last: pd.Timestamp, config: SiteModelConfi
     )
 
 
+MIN_FIT_ORIGINS = 3
+"""A backtest refit needs training rows from at least this many origins (else it waits)."""
+
+
 @dataclass(frozen=True)
 class EvalWindow:
     """The evaluation window of a site domain and why it is where it is.
@@ -196,8 +200,9 @@ class EvalWindow:
     ``origins``: the evaluation origins; ``failures``: distinct failures at monitored
     sites from the first origin to the end of the last label window; ``default_start`` /
     ``default_failures``: the same for the last ``eval_days`` alone; ``train_failures``:
-    failures whose label window closed before the first origin (what the first refit can
-    learn from); ``extended_for``: ``"min_eval_failures=N"`` when the window reaches
+    failures a table row labels (not in the warm-up) whose label window closed before the
+    first origin, within ``train_window_days`` (what the first refit can learn from);
+    ``extended_for``: ``"min_eval_failures=N"`` when the window reaches
     back further than ``eval_days`` to hold N failures, else ``""``; ``limited_by``:
     why it holds fewer than ``min_eval_failures`` (``""``, ``"training_history"``: going
     further back would leave the first refit fewer than ``min_train_failures``;
@@ -275,8 +280,9 @@ def evaluation_window(
     The last ``eval_days`` by default. When they hold fewer than ``min_eval_failures``
     failures (``failure_times``), the window reaches back one origin step at a time until
     it does, but not past the earliest origin that still has ``min_train_failures``
-    failures closed before it (the first refit's training rows) nor more than
-    ``max_eval_days`` back. When that bound comes first, the window holds as many as it
+    failures closed before it (the first refit's training rows, on at least
+    ``MIN_FIT_ORIGINS`` closed origins: a window starting earlier would claim origins the
+    backtest cannot score) nor more than ``max_eval_days`` back. When that bound comes first, the window holds as many as it
     can reach, and reaches back no further than the last failure it gains. The
     reach-back's origins are those of the training grid (every ``train_every_hours``).
     """
@@ -293,13 +299,21 @@ def evaluation_window(
     # what the reach-back counts); and those closed (t + horizon <= every[i]) before it
     n_in = upto - np.searchsorted(t, starts, side="left")
     n_full = upto - np.searchsorted(t, starts + horizon.value, side="left")
-    n_closed = np.searchsorted(t, starts - horizon.value, side="right")
     # the reach-back (before the last eval_days) is scored on the training origins' grid
     # (every train_every_hours: hourly, every 3rd hour): origins the table holds anyway, so
     # it costs no feature rows; the last eval_days keep every origin
     step = max(config.train_every_hours // config.step_hours, 1) * config.step_hours
     hours = (starts - starts[0]) // 3_600_000_000_000
-    keep = (hours % step == 0) | (np.arange(len(every)) >= i0)
+    on_grid = hours % step == 0
+    keep = on_grid | (np.arange(len(every)) >= i0)
+    # what the first refit at every[i] can learn from (run_site_backtest): failures a table
+    # row labels (none before the first origin: they fall in the warm-up), closed before
+    # it and inside its train_window_days, on at least MIN_FIT_ORIGINS closed origins
+    lab = t[t >= starts[0]]
+    n_closed = np.searchsorted(lab, starts - horizon.value, side="right") - np.searchsorted(
+        lab, starts - pd.Timedelta(days=config.train_window_days).value, side="left"
+    )
+    n_origins_closed = np.searchsorted(starts[on_grid], starts - horizon.value, side="right")
 
     def window(i: int, extended_for: str = "", limited_by: str = "") -> EvalWindow:
         return EvalWindow(
@@ -321,7 +335,9 @@ def evaluation_window(
     # failures to learn from, and at most max_eval_days before the last origin
     reach = every[-1] - pd.Timedelta(days=config.max_eval_days)
     lo_days = int(np.searchsorted(starts, reach.value, side="left"))
-    ok_train = np.nonzero(n_closed >= max(config.min_train_failures, 0))[0]
+    ok_train = np.nonzero(
+        (n_closed >= max(config.min_train_failures, 0)) & (n_origins_closed >= MIN_FIT_ORIGINS)
+    )[0]
     lo_train = int(ok_train[0]) if len(ok_train) else len(every)
     lo = max(lo_days, lo_train)
     i, extended = i0, ""
@@ -573,7 +589,7 @@ def run_site_backtest(
                 and origin - last_fit[0] < pd.Timedelta(days=config.reach_back_refit_days)
             ):  # reach-back: nothing new to learn from since the last fit
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
-            elif train[LABEL].sum() == 0 or train["origin"].nunique() < 3:
+            elif train[LABEL].sum() == 0 or train["origin"].nunique() < MIN_FIT_ORIGINS:
                 if model is None:  # nothing to learn from yet: the backtest starts later
                     continue
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)

@@ -555,3 +555,27 @@ def test_reach_back_backtest_trains_only_on_closed_windows_and_skips_dry_refits(
     gaps = reach["refit_origin"].diff().dropna()
     same = reach["train_failures"].diff().dropna() == 0
     assert (gaps[same] >= pd.Timedelta(days=cfg.reach_back_refit_days)).all()
+
+
+def test_reach_back_never_starts_where_the_first_refit_cannot_fit(small: dict) -> None:
+    """Readings from 3 July: the 11 July failure falls in the warm-up (before the first
+    origin, so no table row labels it) and only two origins have closed label windows on
+    12 and 13 July. The window used to count that failure as 'closed before' the first
+    refit and start on 12 July, claiming the 14 July failure as evaluated, while the
+    backtest (no refit possible before 14 July 16:00) scored none of it: the logged
+    eval_start / eval_failures and the gate's 'why' described rows never scored. Every
+    origin of the window must be scored, and the failures it reports must be scored."""
+    from models.geohazard_sites import site_failure_times, site_origins
+
+    readings = small["readings"].loc[
+        small["readings"]["observed_at"] >= pd.Timestamp("2023-07-03T12:00Z")
+    ]
+    cfg = site_config("geohazard", eval_days=1, min_eval_failures=10)
+    times = site_failure_times(small["events"], small["sites"])
+    origins, win = site_origins(readings["observed_at"].min(), AS_OF, cfg, times)
+    table = _table(small, origins, "geohazard", readings=readings)
+    bt = run_site_backtest(table, win.origins, cfg, reach_back_until=win.default_start)
+    x = bt.scores[bt.scores["method"] == "xgboost"]
+    assert x["origin"].min() == win.start, (win.words("UTC"), x["origin"].min())
+    scored = times[(times >= x["origin"].min()) & (times < win.end)]
+    assert win.failures == len(scored)
