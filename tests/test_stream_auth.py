@@ -780,3 +780,51 @@ def test_rotate_reloads_the_broker_and_the_running_consumer_keeps_receiving(
     assert len(lines) == 1 and "re-reading the password from" in lines[0], lines
     assert old not in lines[0] and new not in lines[0]
     print(f"rotate -> consumer receiving again: {back_s:.1f} s")
+
+
+def test_reload_signals_only_this_homes_broker(tmp_path: Path, broker: Broker) -> None:
+    """A pid file left behind whose pid now names a ``mosquitto_sub`` (its name starts
+    with "mosquitto") or another home's broker: reload/rotate must not signal it. On the
+    old code the name check took both: SIGHUP killed the operator's ``mosquitto_sub`` and
+    reloaded the other broker, and the command said this home's broker re-read its
+    accounts."""
+    from riskwarn.stream.auth import broker_pid_file, reload_broker
+
+    other = Broker(tmp_path / "other", auth=True)
+    other.start()
+    sub = subprocess.Popen(
+        [
+            str(Path(MOSQUITTO).parent.parent / "bin" / "mosquitto_sub"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-t",
+            "riskwarn/v1/readings/#",
+            "-u",
+            "stream",
+            "-P",
+            broker.login("stream")["password"],
+            "-i",
+            "stream",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(1.0)
+        assert sub.poll() is None, "mosquitto_sub did not start"
+        pid_file = broker_pid_file(other.home)
+        for pid in (sub.pid, broker.proc.pid):  # type: ignore[union-attr]
+            pid_file.write_text(f"{pid}\n")
+            said = reload_broker(other.home)
+            assert said.startswith("no broker started by riskwarn runs for this home"), said
+        time.sleep(0.5)
+        assert sub.poll() is None, "SIGHUP went to mosquitto_sub"
+        # this home's own broker is still found and signalled
+        pid_file.write_text(f"{other.proc.pid}\n")  # type: ignore[union-attr]
+        assert f"the broker (pid {other.proc.pid}) re-reads" in reload_broker(other.home)  # type: ignore[union-attr]
+    finally:
+        sub.terminate()
+        sub.wait(10)
+        other.stop()

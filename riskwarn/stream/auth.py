@@ -131,13 +131,22 @@ def broker_pid_file(home: Path) -> Path:
 
 def _broker_pid(home: Path) -> int | None:
     """The pid of the Mosquitto riskwarn started for ``home`` (None: none runs; a pid
-    file left behind whose pid now names another program does not count)."""
+    file left behind whose pid now names another program does not count).
+
+    The process must be ``mosquitto`` itself (not ``mosquitto_sub`` or another
+    ``mosquitto*`` tool, which SIGHUP would kill) started with ``-c CONF`` whose
+    ``password_file`` is this home's (not another home's broker)."""
     try:
         pid = int(broker_pid_file(home).read_text().strip())
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
-    except (OSError, ValueError):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+        args = [a.decode(errors="replace") for a in argv]
+        if Path(args[0]).name != "mosquitto" or "-c" not in args[:-1]:
+            return None
+        conf = Path(f"/proc/{pid}/cwd") / args[args.index("-c") + 1]
+        lines = {line.strip() for line in conf.read_text(errors="replace").splitlines()}
+    except (OSError, ValueError, IndexError):
         return None
-    return pid if Path(argv0.decode(errors="replace")).name.startswith("mosquitto") else None
+    return pid if f"password_file {passwd_file(home)}" in lines else None
 
 
 def reload_broker(home: Path) -> str:
