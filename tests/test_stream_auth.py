@@ -828,3 +828,22 @@ def test_reload_signals_only_this_homes_broker(tmp_path: Path, broker: Broker) -
         sub.terminate()
         sub.wait(10)
         other.stop()
+
+
+def test_acked_publisher_survives_more_readings_than_message_ids(broker: Broker) -> None:
+    """MQTT message ids wrap at 65,535. A caller that publishes more than that before
+    calling ``check`` (bench_stream.py's slope tail, a broker slow to acknowledge) used
+    to get two pending readings with one id: the first took the second's PUBACK and the
+    second then 'was not acknowledged', a spurious PublishRefused (and a refused reading
+    could be counted with a later one's success). The publisher counts in time by itself."""
+    from riskwarn.stream.auth import close_client
+    from riskwarn.stream.replay import AckedPublisher, connect
+
+    out = AckedPublisher(connect("127.0.0.1", broker.port, **broker.login("gateway")))
+    try:
+        n = 66_000
+        for i in range(n):
+            out.publish(READING, b'{"i": %d}' % i)
+        assert out.settle() == n
+    finally:
+        close_client(out.client)

@@ -242,11 +242,16 @@ def _settle(
                 tally.unrouted += 1
 
 
+MAX_PENDING = 32_768
+"""Unacknowledged readings an :class:`AckedPublisher` holds at most (message ids: 1..65,535)."""
+
+
 class AckedPublisher:
     """QoS-1 publishing on a client from :func:`connect` that counts only what the broker
     acknowledged with a success reason (``tally``): :meth:`publish` does not wait,
-    :meth:`check` counts the PUBACKs already in (call it often: message ids wrap at
-    65,535), :meth:`settle` waits for all of them; both raise :class:`PublishRefused` at
+    :meth:`check` counts the PUBACKs already in, :meth:`settle` waits for all of them
+    (:meth:`publish` itself checks, then waits, once ``MAX_PENDING`` are unacknowledged:
+    message ids wrap at 65,535); both raise :class:`PublishRefused` at
     the first refused reading."""
 
     def __init__(self, client: mqtt.Client, tally: Tally | None = None) -> None:
@@ -262,6 +267,12 @@ class AckedPublisher:
             with self.acks.cond:
                 self.acks.lost = self.acks.lost or mqtt.error_string(info.rc)
             self.settle()
+        if len(self.pending) >= MAX_PENDING:
+            # message ids wrap at 65,535: two pending readings must never share one (the
+            # first would take the second's PUBACK); count what is in, else wait for it
+            self.check()
+            if len(self.pending) >= MAX_PENDING:
+                self.settle()
 
     def check(self) -> None:
         _settle(self.client, self.acks, self.pending, self.tally, None)
