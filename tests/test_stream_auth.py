@@ -847,3 +847,26 @@ def test_acked_publisher_survives_more_readings_than_message_ids(broker: Broker)
         assert out.settle() == n
     finally:
         close_client(out.client)
+
+
+def test_broker_start_closes_a_passwords_file_open_to_others(tmp_path: Path) -> None:
+    """The plaintext passwords file restored or copied with mode 0644 into a secrets
+    folder open to others (0755): every account's password readable by any user of the
+    host. On the old code a broker start (``auth conf``, as ``services.sh up``), rotate or
+    reload left it so (only the folder got a warning); now it is made 0600."""
+    from riskwarn.stream.auth import ensure_passwords, passwords_file, secrets_dir
+
+    home = tmp_path / "home"
+    ensure_passwords(home)
+    secrets_dir(home).chmod(0o755)
+    passwords_file(home).chmod(0o644)
+    done = subprocess.run(
+        [sys.executable, "-m", "riskwarn.stream.auth", "conf", "1883", str(tmp_path / "data")],
+        env={**os.environ, "RISKWARN_HOME": str(home)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert stat.S_IMODE(passwords_file(home).stat().st_mode) == 0o600

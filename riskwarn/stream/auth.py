@@ -59,7 +59,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskwarn.filemodes import private_dir, write_private_file
+from riskwarn.filemodes import FILE_MODE, others_can_access, private_dir, write_private_file
 from riskwarn.stream.payload import TOPIC_ROOT
 
 if TYPE_CHECKING:
@@ -184,6 +184,10 @@ def ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def _ensure_passwords(home: Path, users: tuple[str, ...] = ()) -> dict[str, str]:
+    path = passwords_file(home)
+    if path.exists() and others_can_access(path):  # plaintext passwords: never shared
+        log.warning("%s was open to other users; made it 0600", path)
+        path.chmod(FILE_MODE)
     passwords = read_passwords(home)
     missing = [
         _check_name(u) for u in (CONSUMER_USER, GATEWAY_USER, *users) if not passwords.get(u)
