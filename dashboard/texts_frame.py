@@ -161,6 +161,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Model version {v}: **never judged by its promotion gate**, promoted by force "
         "by {actor}; read with caution.",
     },
+    "model_note_not_judged": {
+        "zh": "依据模型第 {v} 版：**上线门槛无法评判**（回测期内无可比较的事件），由 {actor} "
+        "强制启用，结果仅供参考。",
+        "en": "Model version {v}: **its promotion gate could not judge it** (no event to "
+        "compare on in the backtest), promoted by force by {actor}; read with caution.",
+    },
     "model_note_passed": {
         "zh": "依据模型第 {v} 版：已通过上线门槛。",
         "en": "Model version {v}: passed its promotion gate.",

@@ -449,9 +449,15 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
     details = dict((promotion or {}).get("details") or {})
     actor = str((promotion or {}).get("actor") or "")
     if details.get("forced_over_gate"):
-        # the record's gate is the version's tag when it moved: fail, or None (never judged)
+        # the record's gate is the version's tag when it moved: fail, not_judged (the gate
+        # ran but could compute no comparison), or None (never judged)
+        gate = details.get("gate", "fail")
         key = (
-            "model_note_forced" if details.get("gate", "fail") == "fail" else "model_note_unjudged"
+            "model_note_forced"
+            if gate == "fail"
+            else "model_note_not_judged"
+            if gate == "not_judged"
+            else "model_note_unjudged"
         )
         return t(key, lang, v=version, actor=actor)
     if promoted_automatically(promotion):

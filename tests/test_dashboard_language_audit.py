@@ -213,6 +213,21 @@ def test_a_map_scored_without_a_model_version_says_so() -> None:
     assert "未经上线门槛评判" in views.model_note("3", unjudged, "zh")
 
 
+def test_the_map_note_of_a_champion_forced_over_a_not_judged_gate_says_could_not_be_judged() -> (
+    None
+):
+    """A version whose gate ran but could not judge it (``gate=not_judged``: no event in
+    the window), promoted with --force: the overview's note said "never judged by its
+    promotion gate" (the words for a version its training never judged), while the models
+    page says "could not be judged"."""
+    from dashboard import views
+
+    forced = {"actor": "os:ana", "details": {"forced_over_gate": True, "gate": "not_judged"}}
+    en, zh = views.model_note("3", forced, "en"), views.model_note("3", forced, "zh")
+    assert "could not judge" in en and "never judged" not in en, en
+    assert "无法评判" in zh and "由 os:ana 强制启用" in zh, zh
+
+
 def test_a_warning_outside_every_district_is_said_in_words() -> None:
     """The county chart of the city showed a bare "—" row for cells beyond the boundaries."""
     assert views.place_words(None, None, {}, "zh") == "未落入任何县区"
