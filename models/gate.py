@@ -195,6 +195,10 @@ def gate(
                 "ci": [float(lo), float(hi)],
             }
         )
+    if not checks:  # compared with nothing: calibration alone never promotes
+        checks.append(
+            _not_judged("beats the baselines", "no comparison with any method was computed")
+        )
     bound = max_ece
     detail = f"ECE {ece:.4f}, bound {max_ece}"
     if base_rate is not None and np.isfinite(base_rate) and base_rate > 0:

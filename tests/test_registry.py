@@ -167,6 +167,16 @@ def test_gate_needs_every_lower_bound_above_zero_and_calibration() -> None:
     assert not reg.gate(good, ece=0.2, max_ece=0.05).passed
 
 
+def test_a_gate_that_compared_nothing_does_not_pass() -> None:
+    """No comparison and no non-inferiority check (a domain whose baselines all dropped
+    out, a caller's slip): the old gate passed on calibration alone and the challenger
+    would have been promoted automatically without ever being compared with anything."""
+    res = reg.gate({}, 0.01)
+    assert not res.passed and res.status == "not_judged"
+    assert "no comparison" in res.summary()
+    assert reg.gate({}, 0.5).status == "fail"  # a judged check that failed still says fail
+
+
 def test_the_best_baseline_check_fails_only_when_worse_beyond_noise() -> None:
     """Issue 17: never worse than the best baseline by more than noise, at PAI@1/5/10 %.
     A tie (CI around zero) passes; a CI wholly below zero at any one share fails."""
