@@ -154,14 +154,9 @@ def log_training_run(
     name = model_name(domain)
     ensure_experiment(name, artifact_location)
     mlflow.set_experiment(name)
-    with mlflow.start_run(run_name=f"{domain}-challenger") as run:
-        mlflow.set_tags(
-            {
-                "riskwarn.domain": domain,
-                "riskwarn.data_version": data_version,
-                **owner_tags(domain),
-            }
-        )
+    # the owner's tags with the run itself (one call): a kill can leave no run without them
+    with mlflow.start_run(run_name=f"{domain}-challenger", tags=owner_tags(domain)) as run:
+        mlflow.set_tags({"riskwarn.domain": domain, "riskwarn.data_version": data_version})
         mlflow.log_params(
             {
                 "domain": domain,

@@ -50,6 +50,11 @@ def test_a_killed_trainings_run_is_ended_by_the_next_and_a_live_owners_is_not(
 ) -> None:
     home, spill = _new_home(lake_base, tmp_path)
     uri = f"sqlite:///{(home / 'mlflow.db').resolve()}"
+    # the experiment as a training creates it (its artifacts in the home), made here first:
+    # two processes creating it at once race in MLflow (the loser's run goes to "Default")
+    _client(home).create_experiment(
+        "riskwarn-geohazard", artifact_location=(home / "mlartifacts").resolve().as_uri()
+    )
     # two live owners: one tagged as riskwarn tags (same host: its pid is seen alive), one
     # with no owner recorded (nothing proves it dead)
     live: list[tuple[subprocess.Popen[str], Path]] = []
@@ -82,7 +87,10 @@ def test_a_killed_trainings_run_is_ended_by_the_next_and_a_live_owners_is_not(
             [client.get_experiment_by_name("riskwarn-geohazard").experiment_id],
             filter_string="attributes.status = 'RUNNING'",
         )}  # fmt: skip
-        assert len(running) == 3
+        every = client.search_runs(
+            [client.get_experiment_by_name("riskwarn-geohazard").experiment_id]
+        )
+        assert len(running) == 3, [(r.info.run_id, r.info.status, r.data.tags) for r in every]
         (killed_id,) = running - set(live_ids)
         first.kill()  # SIGKILL: its run cannot be ended by itself
         assert first.proc.returncode == -9
