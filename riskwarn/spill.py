@@ -348,11 +348,13 @@ def legacy_leftovers(tmp: Path | None = None) -> list[dict[str, Any]]:
 
 def sweep_all(settings: Settings) -> dict[str, Any]:
     """What the ``lake_maintenance`` DAG's ``sweep_temporary`` task and ``riskwarn lake
-    sweep`` do: :func:`sweep` the home's spill parent (:func:`spill_parent`) and
-    :func:`default_parent`, and report :func:`legacy_leftovers`. Returns ``removed``
+    sweep`` do: :func:`sweep` the home's spill parent (:func:`spill_parent`),
+    :func:`default_parent` and ``<system temp>/riskwarn-spill`` (the default parent of
+    an untold training before), and report :func:`legacy_leftovers`. Returns ``removed``
     (one dict per folder removed) and ``legacy``; logs each legacy folder at WARNING."""
     removed: list[dict[str, Any]] = []
-    for parent in dict.fromkeys([spill_parent(settings), default_parent()]):
+    before = Path(tempfile.gettempdir()) / "riskwarn-spill"  # the default before (owned folders)
+    for parent in dict.fromkeys([spill_parent(settings), default_parent(), before]):
         removed += [{**r, "parent": str(parent)} for r in sweep(parent)]
     legacy = legacy_leftovers()
     for item in legacy:
