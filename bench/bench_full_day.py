@@ -123,15 +123,24 @@ class Measured:
     ended: float = 0.0
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended and waited-for child processes (e.g. the
+    ``riskwarn promote`` subprocess of the champions stage)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def measure(fn: Callable[[], Any], memory_mb: int) -> tuple[Measured, Any]:
     """Run ``fn`` under the memory budget of its DAG task and measure it in this process:
-    wall, CPU (this process, all threads), the stage's own peak resident memory and the
-    process's peak so far. A failure is caught and said in the outcome."""
+    wall, CPU (this process, all threads, plus the child processes it ran and waited for:
+    the champions stage promotes through a ``riskwarn promote`` subprocess), the stage's
+    own peak resident memory and the process's peak so far. A failure is caught and said
+    in the outcome."""
     from riskwarn.orchestration import memory_budget
 
     windowed = _reset_stage_peak()
     started = time.time()
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), time.process_time() + _children_cpu()
     failed = False
     try:
         with memory_budget(memory_mb):
@@ -142,7 +151,7 @@ def measure(fn: Callable[[], Any], memory_mb: int) -> tuple[Measured, Any]:
         failed = True
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         outcome = f"FAILED ({type(exc).__name__}: {reason})"
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    wall, cpu = time.perf_counter() - t0, time.process_time() + _children_cpu() - c0
     m = Measured(
         wall=wall,
         cpu=cpu,

@@ -193,7 +193,7 @@ def _run_bursts(
 ) -> dict[tuple[str, int], float]:
     """Publish ``args.bursts`` step-closing bursts of all sites; (site, step end ns) ->
     send time of the reading that closed it."""
-    from riskwarn.stream.payload import QOS, encode, topic_for
+    from riskwarn.stream.payload import encode, topic_for
 
     n = args.burst_sites
     sent: dict[tuple[str, int], float] = {}
@@ -205,7 +205,6 @@ def _run_bursts(
             client.publish(
                 topic_for("simcity", site, BURST_SENSOR.format(i)),
                 encode(_burst_reading(i, t, _burst_value(creep, noise, i, t)), now),
-                qos=QOS,
             )
             if closing:
                 sent[(site, t.value)] = now.timestamp()
@@ -286,8 +285,9 @@ def main() -> None:
         args.sensors, args.slopes, args.minutes, args.skip_nowcast = 0, 0, 0.0, True
 
     from riskwarn import lake
-    from riskwarn.stream.payload import QOS, encode, topic_for
-    from riskwarn.stream.replay import connect
+    from riskwarn.stream.auth import close_client
+    from riskwarn.stream.payload import encode, topic_for
+    from riskwarn.stream.replay import AckedPublisher, connect
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_stream_"))
     home = tmp / "home"
@@ -375,7 +375,11 @@ def main() -> None:
         )
         for i in range(args.slopes)
     ]
-    client = connect("127.0.0.1", broker.port, "bench-publisher", **broker.login("gateway"))
+    # counts only what the broker acknowledged (MQTT 5 PUBACK reasons); a refused reading
+    # stops the bench with PublishRefused instead of a drain that never completes
+    client = AckedPublisher(
+        connect("127.0.0.1", broker.port, "bench-publisher", **broker.login("gateway"))
+    )
     published: list[str] = []
     full_slopes = slopes
     if args.slope_tail_days is not None:
@@ -384,9 +388,7 @@ def main() -> None:
             for r in s.loc[s["observed_at"] < cut].itertuples(index=False):
                 reading = r._asdict()
                 reading["observed_at"] = pd.Timestamp(r.observed_at).to_pydatetime()
-                client.publish(
-                    topic_for("simcity", f"FSITE{k}", r.sensor_id), encode(reading), qos=QOS
-                )
+                client.publish(topic_for("simcity", f"FSITE{k}", r.sensor_id), encode(reading))
                 local = pd.Timestamp(r.observed_at).tz_convert("Asia/Shanghai")
                 published.append(f"{r.sensor_id}|{local:%Y-%m-%d %H:%M:%S}|累计位移")
         slopes = [s.loc[s["observed_at"] >= cut] for s in slopes]
@@ -430,9 +432,7 @@ def main() -> None:
                 "quality": "good",
             }
             client.publish(
-                topic_for("simcity", f"BSITE{i // 4:04d}", sid),
-                encode(reading, datetime.now(UTC)),
-                qos=QOS,
+                topic_for("simcity", f"BSITE{i // 4:04d}", sid), encode(reading, datetime.now(UTC))
             )
             local = obs.tz_convert("Asia/Shanghai").strftime("%Y-%m-%d %H:%M:%S")
             published.append(f"{sid}|{local}|累计位移")
@@ -444,7 +444,6 @@ def main() -> None:
                 client.publish(
                     topic_for("simcity", f"FSITE{k}", r.sensor_id),
                     encode(reading, datetime.now(UTC)),
-                    qos=QOS,
                 )
                 local = (
                     pd.Timestamp(r.observed_at)
@@ -452,9 +451,11 @@ def main() -> None:
                     .strftime("%Y-%m-%d %H:%M:%S")
                 )
                 published.append(f"{r.sensor_id}|{local}|累计位移")
+        client.check()  # the PUBACKs in so far (a refused reading stops the bench)
     publish_s = time.monotonic() - t0
-    client.loop_stop()
-    client.disconnect()
+    acknowledged = client.settle()
+    assert acknowledged == len(published), (acknowledged, len(published))
+    close_client(client.client)
     with contextlib.suppress(TimeoutError):
         wait_for(
             lambda: (

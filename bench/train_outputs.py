@@ -22,8 +22,9 @@ scores and refits, the metrics, the final booster, its scores of the evaluation 
 data version logged to MLflow and the gate text. ``--batch-sensors N``: training reads the
 readings by batches of about N sensors (``models.geohazard_sites.TRAIN_BATCH_SENSORS``; code
 from before the batches has no such setting and reads the table whole). ``--eval-days N``:
-the site backtest's evaluation window (``TrainOptions.eval_days``; default the domain's 28
-days, which on the small simulation hold no failure). A template home holds one domain family's
+the site backtest's last window (``TrainOptions.eval_days``; default the domain's 28
+days, which on the small simulation hold no failure: the window then reaches back to its
+July failures, ``models.geohazard_sites.evaluation_window``). A template home holds one domain family's
 sources: use one template per family.
 """
 

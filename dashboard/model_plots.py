@@ -22,7 +22,7 @@ import altair as alt
 import pandas as pd
 
 from dashboard.i18n import fmt_date, fmt_int, t
-from dashboard.verdicts import check_words, method_name
+from dashboard.verdicts import check_words, judged_failures, method_name, unjudged_checks
 
 PLOT_JSON = {"importance": "plots/importance.json", "reliability": "plots/reliability.json"}
 """The plots the page redraws from their data, and where training logs that data."""
@@ -202,9 +202,26 @@ def _gate_line(gate: Mapping[str, Any] | None) -> str:
         return "上线门槛：未记录。"
     if gate.get("passed"):
         return "上线门槛：通过。"
-    failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
-    return "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
+    failed = judged_failures(gate)
+    line = (
+        "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
+        if failed
+        else ""
+    )
+    if unjudged_checks(gate):
+        line += (
+            "上线门槛：**无法评判**（回测期内没有可供比较的失稳，既未证明优于简单方法，也未证明更差），"
+            "因此未自动启用；如需启用，请由人工填写理由强制启用（记入审计日志），"
+            "或待数据中出现失稳后重新训练。"
+        )
+    return line
 
+
+LIMITED_ZH = {
+    "training_history": "再向前会使首次训练缺少失稳样本，未能达到目标",
+    "max_eval_days": "已达最长回测期上限，未能达到目标",
+    "data": "数据中没有更多失稳，未能达到目标",
+}
 
 TASK_ZH = {
     "hotspot": "任务：按未来 {h} 天内至少发生 1 起事件的可能，为各网格排序；输出校准后的概率"
@@ -270,6 +287,22 @@ def card_markdown(
             f"{metrics.get('n_days', '—')} 天 × {metrics.get('n_sites', '—')} 个监测点，"
             f"基础发生率 {_f(metrics.get('base_rate'), 5)}。"
         )
+        win = metrics.get("eval_window") or {}
+        if win:
+            words = (
+                f"回测期 {_day(win.get('eval_start'))} 至 {_day(win.get('eval_end'))}，"
+                f"监测点失稳 {win.get('eval_failures', '—')} 起"
+            )
+            extended = str(win.get("eval_window_extended_for") or "none")
+            if extended != "none":
+                words += (
+                    f"；为纳入至少 {extended.rpartition('=')[2]} 起失稳，"
+                    f"由 {_day(win.get('eval_default_start'))} 起向前延伸"
+                )
+            limited = str(win.get("eval_window_limited_by") or "none")
+            if limited != "none":
+                words += "；" + LIMITED_ZH.get(limited, limited)
+            facts.append(words + "。")
     else:
         facts.append(
             f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"

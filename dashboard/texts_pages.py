@@ -253,6 +253,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "训练完成：新版本 {v} **未通过**上线门槛，{promoted}。",
         "en": "Done: new version {v} **fails** the gate and {promoted}.",
     },
+    "retrain_result_not_judged": {
+        "zh": "训练完成：新版本 {v} **无法由上线门槛评判**（不是未通过），{promoted}。",
+        "en": "Done: new version {v} **could not be judged** by the gate (not a failure) "
+        "and {promoted}.",
+    },
     "retrain_not_trained": {
         "zh": "训练结束：**未训练**新模型，当前服役模型保持不变。原因：{reason}。",
         "en": "Done: **not trained**, the serving model is unchanged. Why: {reason}.",
@@ -294,6 +299,7 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_status_pass": {"zh": "通过上线门槛", "en": "Passes its gate"},
     "vd_status_fail": {"zh": "未通过上线门槛", "en": "Fails its gate"},
     "vd_status_unknown": {"zh": "未记录门槛结果", "en": "No gate result recorded"},
+    "vd_status_not_judged": {"zh": "上线门槛无法评判", "en": "Could not be judged by its gate"},
     "vd_status_forced": {"zh": "，被强制启用", "en": ", promoted by force"},
     "vd_versus_better": {
         "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
@@ -333,6 +339,45 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Every gate check passed: better than each simple method, and calibrated.",
     },
     "vd_gate_failed": {"zh": "未通过的门槛检查：{checks}。", "en": "Gate checks failed: {checks}."},
+    "vd_gate_not_judged": {
+        "zh": "**门槛无法评判**：{why}，模型与简单方法的比较无从计算——既未证明更好，也未证明更差。"
+        "因此未自动启用。如需启用，请由人工在命令行强制启用并填写理由（记入审计日志），"
+        "或待数据中出现失稳后重新训练。",
+        "en": "**The gate could not judge it**: {why}, so no comparison with the simple "
+        "methods could be computed: it was shown neither better nor worse. It was therefore "
+        "not promoted automatically. To use it, promote it by hand with a reason (`riskwarn "
+        "promote {domain} VERSION --force --reason ...`, audited), or retrain once the data "
+        "hold failures.",
+    },
+    "vd_not_judged_window": {
+        "zh": "回测期 {start} 至 {end} 内监测点失稳 {n} 起",
+        "en": "{n} site failure(s) in the backtest {start} to {end}",
+    },
+    "vd_not_judged_generic": {
+        "zh": "回测期内没有可供比较的事件",
+        "en": "the backtest window held no event to compare on",
+    },
+    "vd_eval_failures": {
+        "zh": "回测期内监测点失稳 {n} 起",
+        "en": "{n} site failure(s) in the backtest",
+    },
+    "vd_eval_extended": {
+        "zh": "为纳入至少 {want} 起失稳，回测期由 {default} 起向前延伸",
+        "en": "the backtest reaches back from {default} to hold at least {want} failures",
+    },
+    "vd_eval_limited_training_history": {
+        "zh": "再向前会使首次训练缺少失稳样本，未能达到 {want} 起",
+        "en": "it could not reach {want}: further back the first refit would have no "
+        "failure to learn from",
+    },
+    "vd_eval_limited_max_eval_days": {
+        "zh": "已达最长回测期上限，未能达到 {want} 起",
+        "en": "it could not reach {want} within the longest backtest allowed",
+    },
+    "vd_eval_limited_data": {
+        "zh": "数据中没有更多失稳，未能达到 {want} 起",
+        "en": "the data hold no more failures to reach {want}",
+    },
     "vd_gate_unknown": {
         "zh": "该版本训练时未记录门槛结果。",
         "en": "No gate result was recorded when this version was trained.",
@@ -393,6 +438,11 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "What this means: this domain's warnings come from a model **below the "
         "standard**; it ranks places no better than simple methods such as {base}, so treat "
         "its scores with caution.",
+    },
+    "vd_meaning_not_judged": {
+        "zh": "含义：回测无法判断该模型是否优于简单方法（并非未通过）；它不会自动启用。",
+        "en": "What this means: the backtest could not tell whether this model beats the "
+        "simple methods (this is not a failure); it is not promoted automatically.",
     },
     "vd_meaning_unknown": {
         "zh": "含义：无法判断该模型是否达标，请重新训练以记录门槛结果。",

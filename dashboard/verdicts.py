@@ -60,7 +60,7 @@ class Verdict:
 
     domain: str
     version: str
-    status: str  # pass | fail | unknown (no gate recorded)
+    status: str  # pass | fail | not_judged (a comparison not computed) | unknown (no gate)
     forced: bool
     metric: str | None = None
     model_value: float | None = None
@@ -70,6 +70,7 @@ class Verdict:
     rank: int | None = None
     n_methods: int | None = None
     failed: list[dict[str, Any]] = field(default_factory=list)
+    not_judged: list[dict[str, Any]] = field(default_factory=list)
     trained_at: pd.Timestamp | None = None
     trained_until: pd.Timestamp | None = None
     n_train_rows: int | None = None
@@ -78,6 +79,12 @@ class Verdict:
     eval_start: str | None = None
     eval_end: str | None = None
     n_origins: int | None = None
+    # site domains: failures in the backtest, and why the window reaches back (if it does)
+    eval_failures: int | None = None
+    eval_default_start: str | None = None
+    eval_extended_for: str | None = None
+    eval_limited_by: str | None = None
+    eval_min_failures: int | None = None
     promoted_by: str | None = None
     promoted_at: pd.Timestamp | None = None
     promotion_reason: str | None = None
@@ -95,6 +102,11 @@ def _num(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def _given(value: Any) -> str | None:
+    """A logged param, None for absent or ``none``."""
+    return None if value in (None, "", "none") else str(value)
 
 
 def _time(value: Any) -> pd.Timestamp | None:
@@ -120,8 +132,36 @@ def comparisons(
         return out
     for other, comp in ((metrics or {}).get("model_minus_baseline") or {}).items():
         lo, hi = comp.get("ci", [math.nan, math.nan])
-        out.append(Comparison(str(other), float(comp["diff"]), float(lo), float(hi)))
+        c = Comparison(str(other), float(comp["diff"]), float(lo), float(hi))
+        if all(math.isfinite(x) for x in (c.diff, c.lo, c.hi)):  # NaN: nothing was judged
+            out.append(c)
     return out
+
+
+GATE_STATUSES = ("pass", "fail", "not_judged")
+
+
+def gate_status(gate: Mapping[str, Any] | None, tag: str | None = None) -> str:
+    """``pass``, ``fail``, ``not_judged`` or ``unknown`` from a run's gate.json (its
+    ``status``; older ones only say ``passed``) or else the version's ``gate`` tag."""
+    if gate is not None and "passed" in gate:
+        status = gate.get("status")
+        if status in GATE_STATUSES:
+            return str(status)
+        return "pass" if gate.get("passed") else "fail"
+    return tag if tag in GATE_STATUSES else "unknown"
+
+
+def judged_failures(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The gate's checks that were computed and failed."""
+    return [
+        c for c in (gate or {}).get("checks", []) if not c.get("ok", True) and c.get("judged", True)
+    ]
+
+
+def unjudged_checks(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The gate's checks that could not be computed (``judged: false``)."""
+    return [c for c in (gate or {}).get("checks", []) if c.get("judged", True) is False]
 
 
 def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict[str, float]]:
@@ -152,11 +192,7 @@ def verdict(
     :func:`dashboard.queries.champion` returns); ``promotion``: the audit entry
     (``actor``, ``at``, ``details``) that pointed the alias at this version, if any.
     """
-    tag = champion.get("gate_tag")
-    if gate is not None:
-        status = "pass" if gate.get("passed") else "fail"
-    else:
-        status = tag if tag in ("pass", "fail") else "unknown"
+    status = gate_status(gate, champion.get("gate_tag"))
     details = dict((promotion or {}).get("details") or {})
     forced = bool(details.get("forced_over_gate"))
     name, values = headline_values(metrics)
@@ -171,8 +207,8 @@ def verdict(
         if model_value is not None
         else None
     )
-    failed = [c for c in (gate or {}).get("checks", []) if not c.get("ok", True)]
     params = champion.get("params") or {}
+    eval_failures = _num(params.get("eval_failures"))
     rows = _num(params.get("n_train_rows"))
     feats = _num(params.get("n_features"))
     origins = _num(params.get("eval_origins") or (metrics or {}).get("n_origins"))
@@ -188,7 +224,8 @@ def verdict(
         versus_best=comps.get(best) if best else None,
         rank=rank,
         n_methods=len(values) if model_value is not None else None,
-        failed=failed,
+        failed=judged_failures(gate),
+        not_judged=unjudged_checks(gate),
         trained_at=_time(champion.get("trained_at")),
         trained_until=_time(params.get("trained_until")),
         n_train_rows=int(rows) if rows is not None else None,
@@ -197,6 +234,13 @@ def verdict(
         eval_start=params.get("eval_start"),
         eval_end=params.get("eval_end"),
         n_origins=int(origins) if origins is not None else None,
+        eval_failures=int(eval_failures) if eval_failures is not None else None,
+        eval_default_start=params.get("eval_default_start"),
+        eval_extended_for=_given(params.get("eval_window_extended_for")),
+        eval_limited_by=_given(params.get("eval_window_limited_by")),
+        eval_min_failures=int(wanted)
+        if (wanted := _num(params.get("eval_min_failures")))
+        else None,
         promoted_by=(promotion or {}).get("actor"),
         promoted_at=_time((promotion or {}).get("at")),
         promotion_reason=details.get("reason"),
@@ -306,6 +350,8 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
         lines.append(
             t("vd_gate_failed", lang, checks=sep.join(check_words(c, lang) for c in v.failed))
         )
+    if v.status != "pass" and v.not_judged:
+        lines.append(t("vd_gate_not_judged", lang, why=not_judged_why(v, lang), domain=v.domain))
     elif v.status == "unknown":
         lines.append(t("vd_gate_unknown", lang))
     data = []
@@ -322,6 +368,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
         if v.n_origins
         else ""
     )
+    window = (("，" if lang == "zh" else ", ").join([window, *window_words(v, lang)])).strip("，, ")
     lines.append(
         t(
             "vd_trained",
@@ -351,6 +398,39 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     return lines
 
 
+def window_words(v: Verdict, lang: str) -> list[str]:
+    """A site backtest's failures and why its window reaches back (empty for others)."""
+    out = []
+    if v.eval_failures is not None:
+        out.append(t("vd_eval_failures", lang, n=v.eval_failures))
+    want = (
+        str(v.eval_min_failures)
+        if v.eval_min_failures
+        else (v.eval_extended_for or "").rpartition("=")[2] or "?"
+    )
+    if v.eval_extended_for:
+        out.append(t("vd_eval_extended", lang, want=want, default=_day(v.eval_default_start, lang)))
+    if v.eval_limited_by:
+        key = f"vd_eval_limited_{v.eval_limited_by}"
+        text = t(key, lang, want=want)
+        out.append(v.eval_limited_by if text == key else text)
+    return out
+
+
+def not_judged_why(v: Verdict, lang: str) -> str:
+    """Why the gate could not judge: the backtest window and its failures, in the page's
+    words and date format (the gate's own detail is English with ISO dates)."""
+    if v.eval_failures is not None and v.eval_start and v.eval_end:
+        return t(
+            "vd_not_judged_window",
+            lang,
+            n=v.eval_failures,
+            start=_day(v.eval_start, lang),
+            end=_day(v.eval_end, lang),
+        )
+    return t("vd_not_judged_generic", lang)
+
+
 def retrain_words(
     outcome: Mapping[str, Any], gate: Mapping[str, Any] | None, lang: str
 ) -> tuple[str, str]:
@@ -363,19 +443,35 @@ def retrain_words(
         reason = str(reason or t("retrain_not_trained_why", lang)).rstrip("。.")
         return "info", t("retrain_not_trained", lang, reason=reason)
     passed = gate.get("passed") if gate else str(outcome.get("gate", "")).startswith("gate PASS")
+    status = (
+        gate_status(gate)
+        if gate
+        else "not_judged"
+        if str(outcome.get("gate", "")).startswith("gate NOT JUDGED")
+        else "pass"
+        if passed
+        else "fail"
+    )
     words = t(
-        "retrain_result_pass" if passed else "retrain_result_fail",
+        f"retrain_result_{status}",
         lang,
         v=outcome.get("version") or "—",
         promoted=t("retrain_promoted" if outcome.get("promoted") else "retrain_not_promoted", lang),
     )
     if gate and not passed:
-        failed = [c for c in gate.get("checks", []) if not c.get("ok", True)]
-        words += " " + t(
-            "vd_gate_failed",
-            lang,
-            checks=("；" if lang == "zh" else "; ").join(check_words(c, lang) for c in failed),
-        )
+        failed = judged_failures(gate)
+        if failed:
+            words += " " + t(
+                "vd_gate_failed",
+                lang,
+                checks=("；" if lang == "zh" else "; ").join(check_words(c, lang) for c in failed),
+            )
+        unjudged = unjudged_checks(gate)
+        if unjudged:
+            why = t("vd_not_judged_generic", lang)
+            words += " " + t(
+                "vd_gate_not_judged", lang, why=why, domain=outcome.get("domain", "DOMAIN")
+            )
     return ("success" if passed else "warning"), words
 
 

@@ -396,6 +396,12 @@ def train_case_domain(
         champion=before,
         base_rate=metrics["methods"]["xgboost"].get("base_rate"),
         n_rows=metrics["methods"]["xgboost"].get("n_rows"),
+        not_judged_why=(
+            f"no escalation in the evaluation window {eval_origins[0]:%Y-%m-%d} .. "
+            f"{eval_origins[-1]:%Y-%m-%d}"
+            if bt.scores["label"].sum() == 0
+            else None
+        ),
     )
 
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)

@@ -33,22 +33,72 @@ NOT_WORSE_HEADLINE = "pai@0.05"
 """The non-inferiority check shown as the comparison with the best baseline."""
 
 
+NOT_JUDGED = "not_judged"
+"""The status of a gate some of whose comparisons could not be computed (no event in the
+evaluation window, a non-finite CI) and none of whose judged checks failed."""
+
+DEFAULT_NOT_JUDGED_WHY = "the comparison gave no finite difference (no event in the window?)"
+
+
 @dataclass
 class GateResult:
-    """Promotion decision with its reasons (each check and its numbers)."""
+    """Promotion decision with its reasons (each check and its numbers).
+
+    ``status``: ``pass`` (every check ok), ``fail`` (a check was judged and failed) or
+    ``not_judged`` (no judged check failed, but a comparison could not be computed: the
+    challenger was never shown to beat what it is compared with, nor to lose).
+    ``passed`` is True only for ``pass``: a challenger that was not judged is not promoted
+    automatically; a person may promote it by hand with a reason (audited,
+    ``riskwarn promote --force``).
+    """
 
     passed: bool
     checks: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def judged(self) -> bool:
+        """Whether every check could be computed."""
+        return all(c.get("judged", True) for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        if self.passed:
+            return "pass"
+        failed = [c for c in self.checks if not c["ok"] and c.get("judged", True)]
+        return "fail" if failed or self.judged else NOT_JUDGED
+
     def record(self) -> dict[str, Any]:
-        """The decision as JSON-able data (``gate.json`` of the run): ``passed`` and each
-        check with its numbers (``against``, ``diff``, ``ci``; ``ece``, ``bound``)."""
-        return {"passed": bool(self.passed), "checks": json.loads(json.dumps(self.checks))}
+        """The decision as JSON-able data (``gate.json`` of the run): ``passed``,
+        ``status``, ``judged`` and each check with its numbers (``against``, ``diff``,
+        ``ci``; ``ece``, ``bound``; ``judged: false`` for a comparison not computed)."""
+        return {
+            "passed": bool(self.passed),
+            "status": self.status,
+            "judged": self.judged,
+            "checks": json.loads(json.dumps(self.checks)),
+        }
 
     def summary(self) -> str:
-        status = "PASS" if self.passed else "FAIL"
-        parts = [f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})" for c in self.checks]
+        status = {"pass": "PASS", "fail": "FAIL", NOT_JUDGED: "NOT JUDGED"}[self.status]
+        parts = [
+            f"{c['check']}: {c['detail']}"  # "not judged: <why>"
+            if not c.get("judged", True)
+            else f"{c['check']}: {'ok' if c['ok'] else 'no'} ({c['detail']})"
+            for c in self.checks
+        ]
         return f"gate {status}: " + "; ".join(parts)
+
+
+def _finite(*values: Any) -> bool:
+    try:
+        return bool(np.all(np.isfinite(np.asarray(values, dtype=float))))
+    except (TypeError, ValueError):
+        return False
+
+
+def _not_judged(check: str, why: str, **numbers: Any) -> dict[str, Any]:
+    """A comparison that could not be computed: not ok (never promotes), not a failure."""
+    return {"check": check, "ok": False, "judged": False, "detail": f"not judged: {why}", **numbers}
 
 
 def _metric_words(metric: str) -> str:
@@ -69,6 +119,7 @@ def gate(
     n_rows: int | None = None,
     max_ece_ratio: float = 0.5,
     not_worse: dict[str, dict[str, Any]] | None = None,
+    not_judged_why: str | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -91,12 +142,24 @@ def gate(
     its CI lies wholly below zero (worse beyond noise). The headline one (``NOT_WORSE_HEADLINE``,
     PAI@5 %) carries ``against`` (what the dashboard's verdict reads); the others name
     the baseline under ``baseline``.
+
+    A comparison whose difference or CI is not finite (no event in the evaluation window,
+    so no AUC or PAI) is *not judged*: its check says ``not judged: <not_judged_why>``
+    (the domain's words, e.g. "no site failure in the evaluation window 2025-12-01 ..
+    2025-12-28"), has ``judged: False`` and ``ok: False``; the gate then does not pass
+    (status ``not_judged`` unless another check really failed, :class:`GateResult`).
     """
+    why = not_judged_why or DEFAULT_NOT_JUDGED_WHY
     checks: list[dict[str, Any]] = []
     for metric, comp in sorted((not_worse or {}).items()):
         lo, hi = comp["ci"]
+        key = "against" if metric == NOT_WORSE_HEADLINE else "baseline"
+        name = f"not worse than {comp['against']} at {_metric_words(metric)}"
+        if not _finite(comp["diff"], lo, hi):
+            checks.append(_not_judged(name, why, metric=metric, **{key: comp["against"]}))
+            continue
         check = {
-            "check": f"not worse than {comp['against']} at {_metric_words(metric)}",
+            "check": name,
             "ok": bool(np.isfinite(hi) and hi >= 0),
             "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] "
             "(fails only if the CI lies below zero)",
@@ -104,7 +167,6 @@ def gate(
             "diff": float(comp["diff"]),
             "ci": [float(lo), float(hi)],
         }
-        key = "against" if metric == NOT_WORSE_HEADLINE else "baseline"
         check[key] = comp["against"]
         checks.append(check)
     if champion is not None and "champion" not in comparisons:
@@ -120,6 +182,9 @@ def gate(
         )
     for other, comp in sorted(comparisons.items()):
         lo, hi = comp["ci"]
+        if not _finite(comp["diff"], lo, hi):
+            checks.append(_not_judged(f"beats {other}", why, against=other))
+            continue
         checks.append(
             {
                 "check": f"beats {other}",
@@ -139,10 +204,13 @@ def gate(
             f"ECE {ece:.4f}, bound {bound:.4f} ({max_ece_ratio:g} x base rate "
             f"{base_rate:.4f}, or 2 s.e. {noise:.4f} if larger; at most {max_ece})"
         )
+    if not _finite(ece):
+        checks.append(_not_judged("calibration", f"no calibration error ({why})", bound=bound))
+        return GateResult(False, checks)
     checks.append(
         {
             "check": "calibration",
-            "ok": bool(np.isfinite(ece) and ece <= bound),
+            "ok": bool(ece <= bound),
             "detail": detail,
             "ece": float(ece),
             "bound": float(bound),

@@ -85,7 +85,7 @@ from mlflow.exceptions import MlflowException
 
 from features.sensor_readings import ReadingSource
 from models.explain import global_importance
-from models.gate import NothingToLearn
+from models.gate import NOT_JUDGED, NothingToLearn
 from models.metrics import best_threshold_tss
 from models.registry import (
     GateResult,
@@ -189,27 +189,198 @@ def step_origins(first: pd.Timestamp, last: pd.Timestamp, config: SiteModelConfi
     )
 
 
-def table_origins(
-    first_reading: pd.Timestamp, data_end: pd.Timestamp, config: SiteModelConfig
-) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
-    """(all origins of the table, evaluation origins) for data up to ``data_end``.
+@dataclass(frozen=True)
+class EvalWindow:
+    """The evaluation window of a site domain and why it is where it is.
 
-    The last origin is the last one whose label window is complete at ``data_end``;
-    evaluation covers its last ``eval_days``; before that, origins every
-    ``train_every_hours`` (at least one step).
+    ``origins``: the evaluation origins; ``failures``: distinct failures at monitored
+    sites from the first origin to the end of the last label window; ``default_start`` /
+    ``default_failures``: the same for the last ``eval_days`` alone; ``train_failures``:
+    failures whose label window closed before the first origin (what the first refit can
+    learn from); ``extended_for``: ``"min_eval_failures=N"`` when the window reaches
+    back further than ``eval_days`` to hold N failures, else ``""``; ``limited_by``:
+    why it holds fewer than ``min_eval_failures`` (``""``, ``"training_history"``: going
+    further back would leave the first refit fewer than ``min_train_failures``;
+    ``"max_eval_days"``; ``"data"``: no earlier failure to reach).
+    """
+
+    origins: pd.DatetimeIndex
+    failures: int
+    default_start: pd.Timestamp
+    default_failures: int
+    train_failures: int
+    extended_for: str
+    limited_by: str
+    horizon_hours: int
+    wanted: int = 0  # min_eval_failures
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.origins[0])
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The end of the last evaluation origin's label window."""
+        return pd.Timestamp(self.origins[-1]) + pd.Timedelta(hours=self.horizon_hours)
+
+    def dates(self, tz: str) -> str:
+        """``2025-12-01 .. 2025-12-28`` (local days of the first and last origin)."""
+        lo = self.start.tz_convert(tz)
+        hi = pd.Timestamp(self.origins[-1]).tz_convert(tz)
+        return f"{lo:%Y-%m-%d} .. {hi:%Y-%m-%d}"
+
+    def words(self, tz: str) -> str:
+        """One sentence: the window, its failures, and why it reaches back (if it does)."""
+        text = f"evaluation window {self.dates(tz)}: {self.failures} site failure(s)"
+        if self.extended_for:
+            text += (
+                f"; reached back from {self.default_start.tz_convert(tz):%Y-%m-%d} (the last "
+                f"window held {self.default_failures}) for {self.extended_for}"
+            )
+        if self.limited_by:
+            text += f"; fewer than wanted, limited by {self.limited_by.replace('_', ' ')}"
+        return text
+
+    def params(self, tz: str) -> dict[str, Any]:
+        """What a training run logs about the window (MLflow params)."""
+        return {
+            "eval_start": f"{self.start.tz_convert(tz):%Y-%m-%d}",
+            "eval_end": f"{pd.Timestamp(self.origins[-1]).tz_convert(tz):%Y-%m-%d}",
+            "eval_failures": self.failures,
+            "eval_default_start": f"{self.default_start.tz_convert(tz):%Y-%m-%d}",
+            "eval_default_failures": self.default_failures,
+            "eval_train_failures": self.train_failures,
+            "eval_window_extended_for": self.extended_for or "none",
+            "eval_window_limited_by": self.limited_by or "none",
+            "eval_min_failures": self.wanted,
+        }
+
+
+def site_failure_times(events: pd.DataFrame, sites: pd.DataFrame) -> pd.DatetimeIndex:
+    """Times of the distinct failures at monitored sites (events with a known site_id of
+    ``sites``), sorted, UTC."""
+    ev = events.dropna(subset=["site_id"])
+    ev = ev.loc[ev["site_id"].astype(str).isin(set(sites["record_id"].astype(str)))]
+    ev = ev.assign(site_id=ev["site_id"].astype(str)).drop_duplicates(["site_id", "occurred_at"])
+    return pd.DatetimeIndex(pd.to_datetime(ev["occurred_at"], utc=True)).sort_values()
+
+
+def evaluation_window(
+    every: pd.DatetimeIndex,
+    config: SiteModelConfig,
+    failure_times: pd.DatetimeIndex | None = None,
+) -> EvalWindow:
+    """The evaluation origins among ``every`` (all complete origins, sorted).
+
+    The last ``eval_days`` by default. When they hold fewer than ``min_eval_failures``
+    failures (``failure_times``), the window reaches back one origin step at a time until
+    it does, but not past the earliest origin that still has ``min_train_failures``
+    failures closed before it (the first refit's training rows) nor more than
+    ``max_eval_days`` back. When that bound comes first, the window holds as many as it
+    can reach, and reaches back no further than the last failure it gains. The
+    reach-back's origins are those of the training grid (every ``train_every_hours``).
+    """
+    horizon = pd.Timedelta(hours=config.horizon_hours)
+    starts = every.as_unit("ns").asi8
+    cut = every[-1] - pd.Timedelta(days=config.eval_days) + pd.Timedelta(hours=1)
+    i0 = min(int(np.searchsorted(starts, cut.value, side="left")), len(every) - 1)
+    ft = pd.DatetimeIndex([] if failure_times is None else failure_times)
+    t = ft.tz_convert("UTC").as_unit("ns").sort_values().asi8 if len(ft) else np.array([], "i8")
+    end = (every[-1] + horizon).value
+    upto = np.searchsorted(t, end, side="left")
+    # failures in [every[i], end) (what the metrics count); those whose every labelled
+    # origin lies in the window (t >= every[i] + horizon: the lead-up is evaluated too,
+    # what the reach-back counts); and those closed (t + horizon <= every[i]) before it
+    n_in = upto - np.searchsorted(t, starts, side="left")
+    n_full = upto - np.searchsorted(t, starts + horizon.value, side="left")
+    n_closed = np.searchsorted(t, starts - horizon.value, side="right")
+    # the reach-back (before the last eval_days) is scored on the training origins' grid
+    # (every train_every_hours: hourly, every 3rd hour): origins the table holds anyway, so
+    # it costs no feature rows; the last eval_days keep every origin
+    step = max(config.train_every_hours // config.step_hours, 1) * config.step_hours
+    hours = (starts - starts[0]) // 3_600_000_000_000
+    keep = (hours % step == 0) | (np.arange(len(every)) >= i0)
+
+    def window(i: int, extended_for: str = "", limited_by: str = "") -> EvalWindow:
+        return EvalWindow(
+            origins=every[i:][keep[i:]],
+            failures=int(n_in[i]),
+            default_start=every[i0],
+            default_failures=int(n_in[i0]),
+            train_failures=int(n_closed[i]),
+            extended_for=extended_for,
+            limited_by=limited_by,
+            horizon_hours=config.horizon_hours,
+            wanted=config.min_eval_failures,
+        )
+
+    want = config.min_eval_failures
+    if want <= 0 or n_full[i0] >= want:
+        return window(i0)
+    # the furthest back the window may start: the first refit keeps min_train_failures
+    # failures to learn from, and at most max_eval_days before the last origin
+    reach = every[-1] - pd.Timedelta(days=config.max_eval_days)
+    lo_days = int(np.searchsorted(starts, reach.value, side="left"))
+    ok_train = np.nonzero(n_closed >= max(config.min_train_failures, 0))[0]
+    lo_train = int(ok_train[0]) if len(ok_train) else len(every)
+    lo = max(lo_days, lo_train)
+    i, extended = i0, ""
+    if lo < i0 and n_full[lo] > n_full[i0]:
+        target = min(want, int(n_full[lo]))
+        # n_full does not grow with i: the latest start in [lo, i0] that holds `target`
+        i = int(np.nonzero(n_full[lo : i0 + 1] >= target)[0][-1]) + lo
+        # start on the grid: the nearest grid origin before it, else the next one after it
+        grid = np.nonzero(keep)[0]
+        down, up = grid[grid <= i], grid[grid >= i]
+        i = int(down[-1]) if len(down) and down[-1] >= lo else int(up[0]) if len(up) else i
+        extended = f"min_eval_failures={want}"
+    if n_full[i] >= want:
+        limited = ""
+    elif n_full[0] <= n_full[i]:
+        limited = "data"  # no earlier failure among the complete origins
+    elif lo_train >= lo_days:
+        limited = "training_history"
+    else:
+        limited = "max_eval_days"
+    return window(i, extended, limited)
+
+
+def site_origins(
+    first_reading: pd.Timestamp,
+    data_end: pd.Timestamp,
+    config: SiteModelConfig,
+    failure_times: pd.DatetimeIndex | None = None,
+) -> tuple[pd.DatetimeIndex, EvalWindow]:
+    """(all origins of the table, the evaluation window) for data up to ``data_end``.
+
+    The last origin is the last one whose label window is complete at ``data_end``; the
+    evaluation window is :func:`evaluation_window` (every origin inside it); before it,
+    origins every ``train_every_hours`` (at least one step).
     """
     last = data_end - pd.Timedelta(hours=config.horizon_hours)
     first = first_reading + pd.Timedelta(days=config.warmup_days)
     every = step_origins(first, last, config)
     if len(every) == 0:
         raise ValueError(f"no complete origin between {first} and {last}")
-    eval_start = every[-1] - pd.Timedelta(days=config.eval_days) + pd.Timedelta(hours=1)
-    evals = every[every >= eval_start]
+    win = evaluation_window(pd.DatetimeIndex(every), config, failure_times)
+    evals = win.origins
     spacing = max(config.train_every_hours // config.step_hours, 1)
-    before = every[every < eval_start]
+    before = every[every < evals[0]]
     hours = np.asarray((before - every[0]) / pd.Timedelta(hours=1), dtype=float)
     train = before[hours % (spacing * config.step_hours) == 0]
-    return train.union(evals), evals
+    return train.union(evals), win
+
+
+def table_origins(
+    first_reading: pd.Timestamp,
+    data_end: pd.Timestamp,
+    config: SiteModelConfig,
+    failure_times: pd.DatetimeIndex | None = None,
+) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """(all origins of the table, evaluation origins): :func:`site_origins` without the
+    window's account. Without ``failure_times`` the window is the last ``eval_days``."""
+    origins, win = site_origins(first_reading, data_end, config, failure_times)
+    return origins, win.origins
 
 
 def build_site_table(
@@ -367,9 +538,19 @@ class SiteBacktest:
 
 
 def run_site_backtest(
-    table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: SiteModelConfig
+    table: pd.DataFrame,
+    eval_origins: Sequence[pd.Timestamp],
+    config: SiteModelConfig,
+    *,
+    reach_back_until: pd.Timestamp | None = None,
 ) -> SiteBacktest:
-    """Rolling-origin backtest of the model and every baseline over ``eval_origins``."""
+    """Rolling-origin backtest of the model and every baseline over ``eval_origins``.
+
+    Refits every ``refit_every_days``. Before ``reach_back_until`` (the start of the last
+    ``eval_days`` when the window reached back for failures, :class:`EvalWindow`) a due
+    refit is skipped while the training rows hold the same failure rows as the last fit
+    and that fit is younger than ``reach_back_refit_days``.
+    """
     features = site_features(table)
     by_origin = dict(tuple(table.groupby("origin", sort=True)))
     out, fits = [], []
@@ -377,12 +558,22 @@ def run_site_backtest(
     thresholds: dict[str, float] = {}
     levels: dict[str, list[float]] = {}
     next_refit: pd.Timestamp | None = None
+    last_fit: tuple[pd.Timestamp, int] | None = None  # (origin, failure rows) of the last fit
     for origin in sorted(pd.DatetimeIndex(eval_origins)):
         if origin not in by_origin:
             continue
         if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
             train = site_training_rows(table, origin, config)
-            if train[LABEL].sum() == 0 or train["origin"].nunique() < 3:
+            if (
+                model is not None
+                and last_fit is not None
+                and reach_back_until is not None
+                and origin < reach_back_until
+                and int(train[LABEL].sum()) == last_fit[1]
+                and origin - last_fit[0] < pd.Timedelta(days=config.reach_back_refit_days)
+            ):  # reach-back: nothing new to learn from since the last fit
+                next_refit = origin + pd.Timedelta(days=config.refit_every_days)
+            elif train[LABEL].sum() == 0 or train["origin"].nunique() < 3:
                 if model is None:  # nothing to learn from yet: the backtest starts later
                     continue
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
@@ -432,6 +623,7 @@ def run_site_backtest(
                     model.deferred or "none",
                 )
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
+                last_fit = (origin, int(train[LABEL].sum()))
         assert model is not None
         rows = by_origin[origin]
         raw = model.raw(rows)
@@ -476,6 +668,16 @@ def site_model_card(
         for k, v in sorted(metrics["methods"].items())
     )
     task = domains.get(domain).summary
+    window = (metrics.get("eval_window") or {}).get("words", "the last eval_days")
+    not_judged = (
+        "\n**The gate could not judge this challenger** (no finite comparison: see the "
+        "checks above), so it was not promoted automatically. It was never shown to beat "
+        "the rules, nor to lose to them. Promote it by hand only with a reason, which is "
+        "audited (`riskwarn promote "
+        f"{domain} VERSION --force --reason ...`), or retrain when the data hold failures.\n"
+        if gate_result.status == NOT_JUDGED
+        else ""
+    )
     return f"""# Model card: {model_name(domain)}
 
 - Task: {task}. XGBoost `binary:logistic`,
@@ -485,7 +687,9 @@ def site_model_card(
 - Evaluation: rolling origins, {metrics["n_origins"]} origins over {metrics["n_days"]}
   days x {metrics["n_sites"]} sites, base rate {metrics["base_rate"]:.5f}; training rows
   only with label windows closed before each refit. Thresholds: max TSS on training rows.
+- Evaluation window: {window}
 - Gate (AUC, paired day bootstrap): {gate_result.summary()}
+{not_judged}
 
 | method | AUC [95% CI] | AP | TSS | POD | FAR | failures warned | median lead (h) |
 |---|---|---|---|---|---|---|---|
@@ -494,6 +698,21 @@ def site_model_card(
 Features ({len(features)}): {", ".join(features)}. Left out: {", ".join(HISTORY_DEPENDENT)}
 (their value depends on how much history is read; the nowcast reads 35 days).
 """
+
+
+def not_judged_words(window: EvalWindow, metrics: dict[str, Any], tz: str) -> str:
+    """Why a comparison of a site model could not be computed, for the gate's checks."""
+    scored = int(metrics.get("methods", {}).get("xgboost", {}).get("failures", 0) or 0)
+    if window.failures == 0 or scored == 0:
+        why = f"no site failure in the evaluation window {window.dates(tz)}"
+    else:
+        why = (
+            f"{window.failures} site failure(s) in the evaluation window {window.dates(tz)} "
+            "gave no finite difference"
+        )
+    if window.limited_by:
+        why += f" (the window could not reach further back: {window.limited_by.replace('_', ' ')})"
+    return why
 
 
 @dataclass
@@ -591,12 +810,21 @@ def train_site_domain(
     if summary.rows == 0 or sites.empty:
         raise ValueError(f"no sensor readings or sites to train {domain} on")
     assert summary.first is not None and summary.data_end is not None
-    origins, eval_origins = table_origins(summary.first, summary.data_end, config)
+    origins, window = site_origins(
+        summary.first, summary.data_end, config, site_failure_times(events, sites)
+    )
+    eval_origins = window.origins
+    log.info("%s: %s", domain, window.words(config.tz))
     table = build_site_table(
         readings, sensors, sites, events, origins, config, batch_sensors=batch_sensors
     )
     features = site_features(table)
-    bt = run_site_backtest(table, eval_origins, config)
+    bt = run_site_backtest(
+        table,
+        eval_origins,
+        config,
+        reach_back_until=window.default_start if window.extended_for else None,
+    )
     in_eval = events.dropna(subset=["site_id"])
     in_eval = in_eval[
         (in_eval["occurred_at"] >= eval_origins[0])
@@ -613,7 +841,13 @@ def train_site_domain(
         champion=before,
         base_rate=metrics["methods"]["xgboost"].get("base_rate"),
         n_rows=metrics["methods"]["xgboost"].get("n_rows"),
+        not_judged_why=not_judged_words(window, metrics, config.tz),
     )
+    metrics["eval_window"] = {
+        **window.params(config.tz),
+        "words": window.words(config.tz),
+        "refits": len(bt.fits),
+    }
     final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
     final, threshold = fit_site_model(
         site_training_rows(table, final_origin, config), features, config, final_origin
@@ -637,6 +871,8 @@ def train_site_domain(
         site_model_card(domain, metrics, decision, features),
         params={
             "eval_origins": len(eval_origins),
+            **window.params(config.tz),
+            "backtest_refits": len(bt.fits),
             "objective": "binary:logistic",
             "step_hours": config.step_hours,
             "horizon_hours": config.horizon_hours,

@@ -35,7 +35,7 @@ from mlflow.pyfunc import PythonModel
 
 from models.backtest import FittedModel
 from models.explain import contributions, explain_rows
-from models.gate import GateResult
+from models.gate import NOT_JUDGED, GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
 from models.model_env import model_requirements
 
@@ -480,7 +480,8 @@ def promote(
     """Point ``champion`` at ``version``; the audit entry is written before the alias moves.
 
     ``actor`` defaults to :func:`authenticated_actor` of the registry. A version not tagged
-    ``gate=pass`` by its training run (tagged ``fail``, or never judged) is refused unless
+    ``gate=pass`` by its training run (tagged ``fail``, ``not_judged``, or never judged) is
+    refused unless
     ``force`` (then the audit entry says ``forced_over_gate``). Promoting the version already served with a matching
     record changes nothing; if the alias points at it but riskwarn's record does not
     match (moved behind its back, or another serving store), the move is recorded.
@@ -497,6 +498,9 @@ def promote(
         why = (
             "failed its promotion gate (see the run's model card)"
             if gate == "fail"
+            else "could not be judged by its promotion gate (a comparison could not be "
+            "computed, e.g. no event in the evaluation window; see the run's gate.json)"
+            if gate == NOT_JUDGED
             else "has no gate outcome (its training did not finish judging it)"
         )
         raise PromotionRefused(
@@ -548,9 +552,9 @@ def settle_gate(
     """
     if version is None:
         return False
-    client.set_model_version_tag(
-        model_name(domain), version, "gate", "pass" if decision.passed else "fail"
-    )
+    # pass | fail | not_judged (a comparison could not be computed: never promoted
+    # automatically, told apart from a real failure by the pages and by promote)
+    client.set_model_version_tag(model_name(domain), version, "gate", decision.status)
     # the decision with its numbers, for readers that must say why (the dashboard's verdict)
     run_id = client.get_model_version(model_name(domain), version).run_id
     if run_id:

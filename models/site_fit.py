@@ -49,6 +49,26 @@ class SiteModelConfig:
     horizon_hours: int = 24
     tz: str = "Asia/Shanghai"
     eval_days: int = 28
+    # the evaluation window reaches back from the last ``eval_days``, in whole origin
+    # steps, until it holds this many distinct failures at monitored sites
+    # (:func:`models.geohazard_sites.table_origins`). Why 10: with k failures the AUC's
+    # standard error is about sqrt(AUC (1 - AUC) / k) (0.11 at AUC 0.85 and k = 10, 0.21
+    # at k = 3), so below ~10 the paired day bootstrap cannot tell the model from the
+    # velocity rule at any plausible difference; 10 is also where trees start to grow
+    # (``min_tree_failures``). 0 = the fixed ``eval_days`` window (the old behaviour).
+    min_eval_failures: int = 10
+    # ... but never so far that the first evaluation origin has fewer than this many
+    # failures closed before it (the backtest's first refit needs one to learn from) ...
+    min_train_failures: int = 1
+    # ... nor more than this many days back from the last origin (one seasonal cycle: a
+    # year holds every wet season the data have); the cost bound of the reach-back
+    max_eval_days: int = 365
+    # inside the reach-back (before the last ``eval_days``) a due refit is skipped while
+    # the training rows hold the same failure rows as the last fit and that fit is
+    # younger than this many days: refitting on more dry-season negatives costs minutes
+    # on the city and changes little; refits there are bounded by the reach-back's
+    # failures plus one per ``reach_back_refit_days``
+    reach_back_refit_days: int = 28
     # failures are rare: each new one should reach the model within days (simulated city,
     # daily backtest Jul-Sep 2024: AUC 0.51 refitting every 14 days, 0.71 every 3 days)
     refit_every_days: int = 3

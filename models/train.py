@@ -360,6 +360,11 @@ def train_hotspot_domain(
         base_rate=float(labels["label_any"].mean()),
         n_rows=len(labels),
         not_worse=not_worse,
+        not_judged_why=(
+            f"no event in the evaluation window {start.date()} .. {end.date()}"
+            if labels["label_any"].sum() == 0
+            else f"no finite difference in the window {start.date()} .. {end.date()}"
+        ),
     )
 
     # final model: every row whose labels are complete at the end of the data

@@ -106,7 +106,8 @@ def _training_context(settings: Settings) -> tuple[Any, Any, str]:
 class TrainOptions:
     """Options of one training run (``riskwarn train`` flags; the DAG uses the defaults).
 
-    ``eval_days`` None keeps each domain's own latest-window length; ``sources`` limits
+    ``eval_days`` None keeps each domain's own latest-window length (site domains reach
+    back from it until it holds ``min_eval_failures`` failures, docs/design.md); ``sources`` limits
     the hotspot domains to some lake sources (None = all).
     """
 
@@ -537,8 +538,11 @@ def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[s
 def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> list[str]:
     """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
 
-    Keyed on the run id, so re-publishing the same run rewrites identical files.
-    Returns the written directories.
+    Keyed on the run id, so re-publishing the same run rewrites identical files. The run,
+    its forecasts and its warnings are read from one database snapshot
+    (``Store.published_snapshot``): a publish landing between separate reads would put
+    the next run's forecasts in the folder named after this one. Returns the written
+    directories.
     """
     from riskwarn.store import Store
 
@@ -546,13 +550,13 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
     store.upgrade()
     out = []
     for domain in only if only is not None else tuple(domains.DOMAINS):
-        run = store.published_run(domain)
+        snap = store.published_snapshot(domain)
+        run = snap["run"]
         if run is None:
             continue
         run_id = run["run_id"]
-        forecasts = store.published_forecasts(domain)
-        warnings = store.warnings(domain=domain)
-        warnings = warnings.loc[warnings["run_id"] == run_id] if len(warnings) else warnings
+        forecasts = snap["forecasts"]
+        warnings = snap["warnings"]
         folder = settings.exports_dir / domain / run_id.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
         forecasts.sort_values(["rank", "unit_id"]).to_csv(folder / "forecasts.csv", index=False)

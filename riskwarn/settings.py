@@ -86,14 +86,25 @@ class Settings(BaseModel):
 
     mqtt_user: str = Field(
         default="",
-        description="Account on the MQTT broker (riskwarn.stream.auth); empty = the role's "
-        "own: 'stream' for riskwarn stream, 'gateway' for riskwarn stream replay.",
+        description="The consumer's (riskwarn stream's) account on the MQTT broker "
+        "(riskwarn.stream.auth); empty = 'stream'. Not used for publishing.",
     )
     mqtt_password: str = Field(
         default="",
         repr=False,
-        description="Password of that account; empty = the one in "
+        description="Password of the consumer's account; empty = the one in "
         "<home>/secrets/mqtt_passwords.json (created by scripts/services.sh).",
+    )
+    mqtt_gateway_user: str = Field(
+        default="",
+        description="The account publishers (riskwarn stream replay, the bench) sign in "
+        "with; empty = 'gateway'.",
+    )
+    mqtt_gateway_password: str = Field(
+        default="",
+        repr=False,
+        description="Password of the publishers' account; empty = the one in "
+        "<home>/secrets/mqtt_passwords.json.",
     )
 
     spill_dir: str = Field(

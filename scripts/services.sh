@@ -17,7 +17,9 @@
 # by riskwarn.service_auth before the services start. Mosquitto takes no anonymous
 # client: accounts stream (the consumer: reads the reading topics) and gateway (sensor
 # gateways: publish to them), passwords in $RISKWARN_HOME/secrets/mqtt_passwords.json,
-# hashed password file and ACL beside it (riskwarn.stream.auth, docs/streaming.md).
+# hashed password file and ACL beside it (riskwarn.stream.auth, docs/streaming.md); a
+# client's id is its account name; `python -m riskwarn.stream.auth rotate|add-gateway|reload`
+# make the broker started here re-read them (SIGHUP to run/mosquitto.pid, no restart).
 # Everything they create is private to this user (umask 077). Ports: RISKWARN_AIRFLOW_PORT, RISKWARN_MLFLOW_PORT,
 # RISKWARN_DASHBOARD_PORT. With PostgreSQL roles (docs/serving-store.md) the dashboard
 # connects with RISKWARN_DASHBOARD_STORE_URL, the rest with RISKWARN_STORE_URL.

@@ -95,9 +95,19 @@ class Broker:
     ``<dir>/home/secrets/mqtt_passwords.json``; :meth:`login` gives a role's
     ``username``/``password`` (keywords of ``StreamConfig`` and
     ``riskwarn.stream.replay.connect``), :meth:`env` the same as ``RISKWARN_MQTT_*``
-    variables for a ``riskwarn stream`` process. ``auth=False``: anonymous clients."""
+    variables for a ``riskwarn stream`` process; ``gateways`` adds gateway accounts (as
+    ``add-gateway``). Started, it writes its pid to ``<home>/run/mosquitto.pid`` as
+    ``scripts/services.sh`` does, so ``python -m riskwarn.stream.auth rotate`` with
+    ``RISKWARN_HOME=<home>`` reloads it. ``auth=False``: anonymous clients."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, auth: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        auth: bool = False,
+        gateways: tuple[str, ...] = (),
+    ) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -105,8 +115,9 @@ class Broker:
         self.auth = auth
         self.home = self.dir / "home"  # the broker's accounts (auth)
         if auth:
-            from riskwarn.stream.auth import render_conf
+            from riskwarn.stream.auth import ensure_passwords, render_conf
 
+            ensure_passwords(self.home, gateways)
             text = render_conf(self.home, self.port, self.dir, autosave_s=1)
             self.conf.write_text(text + f"user {getpass.getuser()}\n")
         else:
@@ -133,15 +144,22 @@ class Broker:
         return {"username": role, "password": read_passwords(self.home)[role]}
 
     def env(self, role: str) -> dict[str, str]:
-        """``RISKWARN_MQTT_USER``/``RISKWARN_MQTT_PASSWORD`` of ``role``; {} without auth."""
+        """The variables a process signs in with as ``role``: ``RISKWARN_MQTT_USER`` /
+        ``_PASSWORD`` for the consumer (``stream``), ``RISKWARN_MQTT_GATEWAY_USER`` /
+        ``_PASSWORD`` for a publisher; {} without auth."""
         got = self.login(role)
         if not got:
             return {}
-        return {"RISKWARN_MQTT_USER": got["username"], "RISKWARN_MQTT_PASSWORD": got["password"]}
+        prefix = "RISKWARN_MQTT" if role == "stream" else "RISKWARN_MQTT_GATEWAY"
+        return {f"{prefix}_USER": got["username"], f"{prefix}_PASSWORD": got["password"]}
 
     def start(self) -> None:
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)])
         wait_port(self.port)
+        if self.auth:
+            run = self.home / "run"
+            run.mkdir(parents=True, exist_ok=True)
+            (run / "mosquitto.pid").write_text(f"{self.proc.pid}\n")
 
     def stop(self) -> None:
         if self.proc is not None:

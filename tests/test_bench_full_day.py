@@ -81,3 +81,11 @@ def test_wait_for_blocks_until_the_file_exists(tmp_path) -> None:
         timer.cancel()
     assert flag.exists() and waited >= 0.25
     assert "load average" in bench.load_words()
+
+
+def test_a_stage_counts_the_cpu_of_the_child_processes_it_ran() -> None:
+    import subprocess
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
+    m, _ = bench.measure(lambda: subprocess.run([sys.executable, "-c", burn], check=True), 0)
+    assert m.cpu >= 0.5, m  # the child's ~0.6 s, not only this process's wait

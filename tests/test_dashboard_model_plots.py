@@ -230,3 +230,54 @@ def test_an_older_run_shows_the_images_and_the_english_card_with_a_note(home: Pa
     assert len(caps) == 2 and all("只能显示训练时生成的图片" in c for c in caps), caps
     assert any("仅有英文版" in i.value for i in at.info)
     assert "# Model card: riskwarn-incidents" in "\n".join(m.value for m in at.markdown)
+
+
+def test_the_model_cards_say_could_not_be_judged_in_both_languages() -> None:
+    """Chinese card (dashboard) and English card (training) of a site run whose
+    evaluation window held no failure: could not be judged, not failed, what to do."""
+    from models.gate import gate
+    from models.geohazard_sites import site_model_card
+
+    nan = float("nan")
+    why = "no site failure in the evaluation window 2025-12-01 .. 2025-12-28"
+    comps = {"velocity": {"diff": nan, "ci": [nan, nan]}}
+    decision = gate(comps, 0.001, not_judged_why=why)
+    row = {
+        "auc": nan,
+        "auc_ci": [nan, nan],
+        "average_precision": nan,
+        "tss": nan,
+        "pod": nan,
+        "far": nan,
+        "failures_warned": 0,
+        "failures": 0,
+        "median_lead_time_h": nan,
+    }
+    metrics = {
+        "headline": "auc",
+        "methods": {"xgboost": {**row, "ece": 0.001}, "velocity": row},
+        "n_origins": 28,
+        "n_days": 28,
+        "n_sites": 20,
+        "base_rate": 0.0,
+        "eval_window": {
+            "eval_start": "2025-12-01",
+            "eval_end": "2025-12-28",
+            "eval_failures": 0,
+            "eval_default_start": "2025-12-01",
+            "eval_window_extended_for": "none",
+            "eval_window_limited_by": "training_history",
+            "words": "evaluation window 2025-12-01 .. 2025-12-28: 0 site failure(s)",
+        },
+    }
+    card = model_plots.card_markdown("geohazard", "4", metrics, {}, [], decision.record())
+    assert card is not None
+    assert "上线门槛：**无法评判**" in card and "人工填写理由强制启用" in card
+    assert "未通过" not in card
+    assert "回测期 2025年12月1日 至 2025年12月28日，监测点失稳 0 起" in card
+    assert "再向前会使首次训练缺少失稳样本" in card
+    en = site_model_card("geohazard", metrics, decision, ["velocity_mm_per_day"])
+    assert "gate NOT JUDGED" in en and f"not judged: {why}" in en
+    assert "could not judge this challenger" in en and "--force --reason" in en
+    assert "Evaluation window: evaluation window 2025-12-01 .. 2025-12-28" in en
+    assert "FAIL" not in en and "+nan" not in en

@@ -546,3 +546,129 @@ def test_metrics_display_formats_counts_and_gaps() -> None:
         "kde": {"auc": "—", "pai_at_0.05": "2.900", "events": "100"},
         "xgboost": {"auc": "0.710", "pai_at_0.05": "3.200", "events": "7,319"},
     }
+
+
+# a site run whose evaluation window held no failure (the city's dry-season December)
+NAN = float("nan")
+DRY_METRICS = {
+    "headline": "auc",
+    "methods": {
+        "xgboost": {"auc": NAN, "ece": 0.001, "tss": NAN, "failures": 0},
+        "velocity": {"auc": NAN, "tss": NAN},
+        "sensor_rules": {"auc": NAN, "tss": NAN},
+    },
+    "model_minus_baseline": {
+        "velocity": {"diff": NAN, "ci": [NAN, NAN]},
+        "sensor_rules": {"diff": NAN, "ci": [NAN, NAN]},
+    },
+}
+DRY_WHY = "no site failure in the evaluation window 2025-12-01 .. 2025-12-28"
+DRY_PARAMS = {
+    **CHAMPION["params"],
+    "eval_start": "2025-12-01",
+    "eval_end": "2025-12-28",
+    "eval_failures": "0",
+    "eval_default_start": "2025-12-01",
+    "eval_window_extended_for": "none",
+    "eval_window_limited_by": "training_history",
+    "eval_min_failures": "10",
+}
+
+
+def test_a_gate_that_could_not_judge_reads_could_not_be_judged_with_what_to_do() -> None:
+    """The page read "Fails its gate ... not clearly better than velocity (nan ...)" for a
+    challenger nothing could be judged on: it must say could not be judged, that this is
+    not a failure, and what to do, in both languages."""
+    g = gate(DRY_METRICS["model_minus_baseline"], 0.001, not_judged_why=DRY_WHY).record()
+    champ = {**CHAMPION, "gate_tag": "not_judged", "params": DRY_PARAMS}
+    v = verdicts.verdict("geohazard", champ, g, DRY_METRICS, None)
+    assert v.status == "not_judged" and v.failed == [] and len(v.not_judged) == 2
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert verdicts.status_words(v, "en") == "Could not be judged by its gate"
+    assert "could not judge it" in en and "this is not a failure" in en
+    assert "0 site failure(s) in the backtest 1 Dec 2025 to 28 Dec 2025, so no comparison" in en
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", en)  # the page's date format, not ISO
+    assert "promote it by hand with a reason" in en and "--force --reason" in en
+    assert "0 site failure(s) in the backtest" in en
+    assert "it could not reach 10: further back the first refit would have no failure" in en
+    assert "nan" not in en.lower() and "Gate checks failed" not in en
+    assert "below the standard" not in en and "fails" not in en.lower()
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert verdicts.status_words(v, "zh") == "上线门槛无法评判"
+    assert "门槛无法评判" in zh and "并非未通过" in zh and "人工在命令行强制启用并填写理由" in zh
+    assert "--force" not in zh  # the Chinese page writes no Latin command
+    assert "回测期 2025年12月1日 至 2025年12月28日 内监测点失稳 0 起" in zh
+    assert "nan" not in zh.lower() and "未通过的门槛检查" not in zh and "未达标" not in zh
+    # older runs' gate.json (no status) and the version's tag alone still decide
+    assert verdicts.gate_status({"passed": False, "checks": []}) == "fail"
+    assert verdicts.gate_status(None, "not_judged") == "not_judged"
+    # a finished retrain says the same, not "fails the gate"
+    kind, words = verdicts.retrain_words({"version": "7", "domain": "geohazard"}, g, "en")
+    assert kind == "warning" and "could not be judged" in words and "held no event" in words
+    assert "fails" not in words
+    kind, zh_words = verdicts.retrain_words({"version": "7", "domain": "geohazard"}, g, "zh")
+    assert "无法由上线门槛评判" in zh_words and "未通过上线门槛" not in zh_words
+
+
+def test_a_site_backtest_that_reached_back_says_how_far_and_why() -> None:
+    params = {
+        **DRY_PARAMS,
+        "eval_start": "2025-08-02",
+        "eval_failures": "10",
+        "eval_default_start": "2025-12-01",
+        "eval_window_extended_for": "min_eval_failures=10",
+        "eval_window_limited_by": "none",
+    }
+    v = verdicts.verdict("geohazard", {**CHAMPION, "params": params}, None, SITE_METRICS, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "10 site failure(s) in the backtest" in en
+    assert "the backtest reaches back from 1 Dec 2025 to hold at least 10 failures" in en
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "为纳入至少 10 起失稳，回测期由 2025年12月1日 起向前延伸" in zh
+
+
+def test_models_page_says_could_not_be_judged_for_a_site_champion(home: Path) -> None:
+    """The page itself (AppTest): a geohazard version gated on a window with no failure,
+    logged and settled as training does, then promoted by hand with a reason."""
+    import mlflow
+
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    client = reg.configure(f"sqlite:///{home / 'mlflow.db'}")
+    reg.ensure_experiment("riskwarn-geohazard", (home / "art").as_uri())
+    mlflow.set_experiment("riskwarn-geohazard")
+    with mlflow.start_run() as run:
+        mlflow.log_params(DRY_PARAMS)
+        mlflow.log_dict(json.loads(json.dumps(DRY_METRICS)), "metrics.json")
+        mlflow.log_text("# card", "model_card.md")
+    client.create_registered_model("riskwarn-geohazard")
+    mv = client.create_model_version(
+        "riskwarn-geohazard", f"runs:/{run.info.run_id}/x", run_id=run.info.run_id
+    )
+    decision = gate(DRY_METRICS["model_minus_baseline"], 0.001, not_judged_why=DRY_WHY)
+    assert not reg.settle_gate(client, "geohazard", mv.version, decision, auto_promote=True)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        reg.promote(
+            client,
+            "geohazard",
+            mv.version,
+            store=store,
+            actor="ana",
+            reason="dry season",
+            force=True,
+        )
+    finally:
+        store.close()
+    at = _page(home)
+    html = "\n".join(str(h.proto.body) for h in at.get("html"))
+    text = "\n".join(m.value for m in at.markdown)
+    # (the module's home may also hold another test's incidents champion: read this one's)
+    badge = next(line for line in html.splitlines() if "地质灾害 · 服役模型" in line)
+    assert "上线门槛无法评判，被强制启用" in badge and "未通过" not in badge
+    assert "#5d6d7e" in badge  # grey, not the failure's red
+    assert "门槛无法评判" in text and "人工在命令行强制启用" in text and "dry season" in text
+    en = _page(home, "en")
+    text_en = "\n".join(m.value for m in en.markdown)
+    assert "could not judge it" in text_en and "0 site failure(s) in the backtest" in text_en

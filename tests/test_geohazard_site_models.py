@@ -175,7 +175,7 @@ def test_training_registers_a_gated_challenger(trained: dict) -> None:
     report, client = trained["report"], trained["client"]
     assert report.version == "1"
     mv = client.get_model_version(model_name("geohazard_hourly"), "1")
-    assert mv.tags["gate"] == ("pass" if report.gate.passed else "fail")
+    assert mv.tags["gate"] == report.gate.status  # pass | fail | not_judged
     assert report.promoted == report.gate.passed
     assert any(c["check"] == "beats sensor_rules" for c in report.gate.checks)
     run = client.get_run(report.run_id)
@@ -456,3 +456,102 @@ def test_three_gorges_served_levels_stay_below_orange(trained: dict, shared_data
             else:  # no reading in the window (not yet installed, or stopped): no movement read
                 assert "sent no reading" in text
             assert "Sensor " + r.point in text  # the sensor check that set blue
+
+
+def test_evaluation_window_reaches_back_until_it_holds_failures() -> None:
+    """The city's data end in the dry season: the last 28 days held no failure, every
+    comparison was NaN and the gate read FAIL. The window reaches back in whole origin
+    steps until it holds ``min_eval_failures`` failures, never past the point where the
+    first refit would have fewer than ``min_train_failures`` failures closed before it."""
+    from models.geohazard_sites import site_origins, step_origins
+
+    first = pd.Timestamp("2025-05-01T00:00Z")
+    end = pd.Timestamp("2025-12-31T00:00Z")
+    fails = pd.DatetimeIndex(
+        [
+            "2025-06-20T03:00Z",
+            "2025-07-10T05:00Z",
+            "2025-08-01T09:00Z",
+            "2025-08-20T11:00Z",
+            "2025-09-05T02:00Z",
+        ]
+    )
+    cfg = site_config("geohazard", tz="Asia/Shanghai", min_eval_failures=3)
+    origins, win = site_origins(first, end, cfg, fails)
+    every = step_origins(
+        first + pd.Timedelta(days=cfg.warmup_days), end - pd.Timedelta(hours=24), cfg
+    )
+    assert win.default_failures == 0 and win.default_start == every[every >= win.default_start][0]
+    assert (win.default_start - win.start) > pd.Timedelta(days=90)  # reached back
+    assert win.start in every and set(win.origins) <= set(origins)  # whole origin steps
+    assert (win.origins == every[every >= win.start]).all()  # every origin inside it
+    # it holds 3 failures, each with its whole labelled lead-up, and starts as late as it can
+    assert win.failures == 3 and win.start + pd.Timedelta(hours=24) <= fails[2]
+    assert win.start + pd.Timedelta(days=2) > fails[2]
+    assert win.train_failures == 2 and win.extended_for == "min_eval_failures=3"
+    assert win.limited_by == ""
+    p = win.params("Asia/Shanghai")
+    assert p["eval_start"] == "2025-07-31" and p["eval_failures"] == 3
+    assert p["eval_window_extended_for"] == "min_eval_failures=3"
+    assert "reached back from" in win.words("Asia/Shanghai")
+    # wanting more than the data can give without emptying the first refit: as many as it
+    # can, the first refit keeps one failure closed before it, and it says why
+    _, most = site_origins(first, end, replace(cfg, min_eval_failures=10), fails)
+    assert most.failures == 4 and most.train_failures == 1
+    assert most.start >= fails[0] + pd.Timedelta(hours=24)
+    assert most.limited_by == "training_history"
+    # no failure anywhere: the last eval_days, and it says the data hold none
+    _, none = site_origins(first, end, cfg, fails[:0])
+    assert none.start == none.default_start and none.failures == 0 and none.limited_by == "data"
+    # min_eval_failures=0, or no failure times given: the fixed window of old
+    _, fixed = site_origins(first, end, replace(cfg, min_eval_failures=0), fails)
+    assert fixed.start == fixed.default_start
+    assert (table_origins(first, end, cfg)[1] == fixed.origins).all()
+    # the cost bound: never more than max_eval_days back
+    _, capped = site_origins(first, end, replace(cfg, max_eval_days=120), fails)
+    assert capped.start >= every[-1] - pd.Timedelta(days=120)
+    assert capped.limited_by == "max_eval_days" and capped.failures == 1
+    # hourly: the reach-back is scored on the training grid (every 3rd hour), so the table
+    # gets no origin it would not have had with the fixed window; the last 28 days hourly
+    hourly = site_config("geohazard_hourly", tz="Asia/Shanghai", min_eval_failures=3)
+    h_origins, h_win = site_origins(first, end, hourly, fails)
+    assert h_win.extended_for and h_win.failures == 3
+    assert h_origins.equals(table_origins(first, end, hourly)[0])
+    gaps = pd.Series(h_win.origins).diff().dropna()
+    before = pd.Series(h_win.origins[1:]) < h_win.default_start
+    assert (gaps[before.to_numpy()] == pd.Timedelta(hours=3)).all()
+    assert (gaps[~before.to_numpy()] <= pd.Timedelta(hours=3)).all()
+    assert (
+        pd.Series(h_win.origins).pipe(lambda o: o[o >= h_win.default_start]).diff().dropna()
+        == pd.Timedelta(hours=1)
+    ).all()
+
+
+def test_reach_back_backtest_trains_only_on_closed_windows_and_skips_dry_refits(
+    small: dict,
+) -> None:
+    """The small city's failures are on 11-14 July; with the last day alone as the window
+    it reaches back to hold them. Every refit still uses only rows whose label window
+    closed before it; in the reach-back a refit with nothing new to learn is skipped."""
+    from models.geohazard_sites import site_failure_times, site_origins
+
+    cfg = site_config("geohazard_hourly", eval_days=1, refit_every_days=1, min_eval_failures=2)
+    first = small["readings"]["observed_at"].min()
+    times = site_failure_times(small["events"], small["sites"])
+    origins, win = site_origins(first, AS_OF, cfg, times)
+    assert win.extended_for and win.start < win.default_start and win.failures > 0
+    table = _table(small, origins)
+    bt = run_site_backtest(table, win.origins, cfg, reach_back_until=win.default_start)
+    assert len(bt.fits) > 0
+    for refit in bt.fits["refit_origin"]:
+        rows = site_training_rows(table, refit, cfg)
+        assert (rows["origin"] + pd.Timedelta(hours=24) <= refit).all()
+    assert (bt.fits["last_label_end"] <= bt.fits["refit_origin"]).all()
+    x = bt.scores[bt.scores["method"] == "xgboost"]
+    assert x["origin"].min() >= win.start and x["label"].sum() > 0  # failures are scored
+    # in the reach-back, consecutive refits differ in the failures they learned from (or
+    # are reach_back_refit_days apart)
+    reach = bt.fits[bt.fits["refit_origin"] < win.default_start]
+    gaps = reach["refit_origin"].diff().dropna()
+    same = reach["train_failures"].diff().dropna() == 0
+    assert (gaps[same] >= pd.Timedelta(days=cfg.reach_back_refit_days)).all()

@@ -358,3 +358,48 @@ def test_a_version_never_judged_needs_force_too(trained, mlflow_client, store) -
     assert out["changed"] and out["forced_over_gate"] and out["gate"] is None
     if before is not None:
         reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="undo")
+
+
+def test_a_gate_fed_nan_comparisons_says_not_judged_not_passed_and_not_failed(
+    trained, mlflow_client, store
+):
+    """A window with no event gives NaN differences: the gate read "FAIL ... beats velocity:
+    no (diff +nan ...)", i.e. a model losing to the rules. It must say not judged, not pass
+    (never promoted automatically) and stay distinguishable from a real failure, in
+    gate.json, in the version's tag and in what promote refuses."""
+    nan = float("nan")
+    why = "no site failure in the evaluation window 2025-12-01 .. 2025-12-28"
+    comps = {m: {"diff": nan, "ci": [nan, nan]} for m in ("velocity", "sensor_rules")}
+    res = reg.gate(comps, 0.001, not_judged_why=why)
+    assert not res.passed and res.status == "not_judged" and not res.judged
+    text = res.summary()
+    assert text.startswith("gate NOT JUDGED")
+    assert f"beats velocity: not judged: {why}" in text
+    assert "nan" not in text.lower() and "FAIL" not in text
+    rec = res.record()
+    assert rec["status"] == "not_judged" and rec["judged"] is False and rec["passed"] is False
+    assert json.loads(json.dumps(rec, allow_nan=False)) == rec  # strict JSON: no NaN written
+    # a real failure stays a failure even when other comparisons could not be judged
+    mixed = reg.gate({**comps, "caine": {"diff": -0.2, "ci": [-0.3, -0.1]}}, 0.001)
+    assert mixed.status == "fail" and not mixed.passed
+    assert reg.gate({"caine": {"diff": -0.2, "ci": [-0.3, -0.1]}}, 0.001).status == "fail"
+    # every domain: the hotspot models' not-worse checks and a NaN calibration error too
+    hot = reg.gate(
+        {}, 0.01, not_worse={"pai@0.05": {"against": "kde", "diff": nan, "ci": [nan, nan]}}
+    )
+    assert (
+        hot.status == "not_judged" and "not worse than kde at PAI@5%: not judged" in hot.summary()
+    )
+    assert reg.gate({"kde": {"diff": 0.2, "ci": [0.1, 0.3]}}, nan).status == "not_judged"
+    # the version's tag says so, and promote asks for --force with words that are not "failed"
+    report, _ = trained
+    reg.configure(mlflow_client.tracking_uri)
+    first = mlflow_client.get_model_version("riskwarn-incidents", report.run.version)
+    mv = mlflow_client.create_model_version("riskwarn-incidents", first.source, first.run_id)
+    v = str(mv.version)
+    before = reg.champion_version(mlflow_client, "incidents")
+    assert not reg.settle_gate(mlflow_client, "incidents", v, res, auto_promote=True, store=store)
+    assert mlflow_client.get_model_version("riskwarn-incidents", v).tags["gate"] == "not_judged"
+    assert reg.champion_version(mlflow_client, "incidents") == before
+    with pytest.raises(reg.PromotionRefused, match="could not be judged by its promotion gate"):
+        reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="try")

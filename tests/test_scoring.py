@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -130,6 +131,43 @@ def test_publish_exports_csv_and_geojson_are_reproducible(scored_home):
     publish_exports(settings)
     again = {p.name: p.read_bytes() for p in sorted(settings.exports_dir.rglob("*.*"))}
     assert again == first
+
+
+def test_exports_hold_one_run_even_when_a_publish_lands_between_reads(scored_home, monkeypatch):
+    """The next run is published (really, through score_domain) right after the served
+    run has been read: the export folder named after a run holds only that run's rows."""
+    settings, store, _ = scored_home
+    first = score_domain(settings, "incidents", ORIGIN, store=store)
+    real_run = Store.published_run
+    published_next: list[str] = []
+
+    def run_then_publish_next(self, domain):
+        run = real_run(self, domain)
+        if not published_next:
+            later = ORIGIN + pd.Timedelta(days=1)
+            published_next.append(score_domain(settings, "incidents", later, store=store))
+        return run
+
+    monkeypatch.setattr(Store, "published_run", run_then_publish_next)
+    real_run_of_snapshot = Store.published_snapshot
+
+    def snapshot_then_publish_next(self, domain):
+        snap = real_run_of_snapshot(self, domain)
+        if not published_next:
+            later = ORIGIN + pd.Timedelta(days=1)
+            published_next.append(score_domain(settings, "incidents", later, store=store))
+        return snap
+
+    monkeypatch.setattr(Store, "published_snapshot", snapshot_then_publish_next)
+    (folder,) = publish_exports(settings, only=("incidents",))
+    assert published_next and published_next[0] != first
+    run_in_name = first.replace(":", "_")
+    assert folder.endswith(run_in_name)
+    assert set(pd.read_csv(f"{folder}/forecasts.csv")["run_id"]) == {first}
+    warned = pd.read_csv(f"{folder}/warnings.csv")
+    assert len(warned) and set(warned["run_id"]) == {first}
+    geo = json.loads((Path(folder) / "forecasts.geojson").read_text(encoding="utf-8"))
+    assert len(geo["features"]) == 12
 
 
 # --------------------------------------------------------------------------- nowcast

@@ -46,38 +46,24 @@ pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto 
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "broker", auth=True)
+    b = Broker(tmp_path / "broker", auth=True, gateways=("gw-north", "gw-south"))
     b.start()
     yield b
     b.stop()
 
 
 def _client(port: int, user: str | None = None, password: str | None = None, v5: bool = False):  # type: ignore[no-untyped-def]
-    """A started paho client and the broker's CONNACK reason (None: no answer in 10 s)."""
-    import paho.mqtt.client as mqtt
+    """A started paho client and the broker's CONNACK reason (None: no answer in 10 s):
+    riskwarn's own sign-in wait (:func:`riskwarn.stream.auth.open_client`)."""
+    from riskwarn.stream.auth import open_client
 
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311
-    )
-    if user is not None:
-        client.username_pw_set(user, password)
-    answered = threading.Event()
-    got: list[Any] = []
-
-    def on_connect(_c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        got.append(rc)
-        answered.set()
-
-    client.on_connect = on_connect
-    client.connect("127.0.0.1", port, keepalive=30)
-    client.loop_start()
-    answered.wait(10)
-    return client, (got[0] if got else None)
+    return open_client("127.0.0.1", port, username=user, password=password, v5=v5)
 
 
 def _close(client: Any) -> None:
-    client.loop_stop()
-    client.disconnect()
+    from riskwarn.stream.auth import close_client
+
+    close_client(client)
 
 
 def _refused(port: int, user: str | None = None, password: str | None = None) -> str:
@@ -159,6 +145,23 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
 
         status = home / "run" / "stream.status.json"
         wait_for(lambda: status.exists() and json.loads(status.read_text())["connected"], 180, 1)
+
+        # rotate the consumer's password: the broker services.sh started (its pid file)
+        # re-reads its accounts, the running consumer signs in again with the new one
+        rotated = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", "rotate", "stream"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        pid = (home / "run" / "mosquitto.pid").read_text().strip()
+        assert rotated.returncode == 0 and f"(pid {pid}) re-reads" in rotated.stdout, rotated
+        wait_for(lambda: _refused(port, "stream", passwords["stream"]), 10, 0.5)
+        log_path = home / "logs" / "stream.log"
+        wait_for(lambda: "signed in again as 'stream'" in log_path.read_text(), 60, 1)
+        wait_for(lambda: json.loads(status.read_text())["connected"], 30, 1)
     finally:
         subprocess.run(
             ["bash", str(SCRIPT), "down", "stream", "mosquitto"],
@@ -167,7 +170,9 @@ def test_services_script_starts_the_broker_with_accounts_only(tmp_path: Path) ->
             timeout=120,
         )
     log = (home / "logs" / "stream.log").read_text()
-    assert "refused" not in log and "connected to 127.0.0.1" in log, log[-2000:]
+    assert "connected to 127.0.0.1" in log, log[-2000:]
+    # one line for the refused sign-in after the rotation, none before it
+    assert log.count("refused the sign-in") == 1, log[-2000:]
 
 
 def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> None:
@@ -334,17 +339,39 @@ def test_auth_command_errors_are_one_line(tmp_path: Path) -> None:
     assert "\n" not in raised.value.format_message()
 
 
+def _dropped_over_311(port: int, user: str, password: str, topic: str, payload: bytes) -> bool:
+    """Publish over MQTT 3.1.1 (no reason codes) and wait for the broker's answer: True
+    if it closed the connection after the PUBACK, which is how Mosquitto 2.0.11 refuses a
+    3.1.1 client's publish the ACL denies (the PUBACK itself says nothing); False if it
+    kept the connection 3 s (took the message)."""
+    client, rc = _client(port, user, password)
+    assert rc is not None and not rc.is_failure, rc
+    closed = threading.Event()
+    client.on_disconnect = lambda *_: closed.set()
+    info = client.publish(topic, payload, qos=1)
+    info.wait_for_publish(10)
+    assert info.is_published(), "no PUBACK: the publish never reached the broker"
+    dropped = closed.wait(3)
+    _close(client)
+    return dropped
+
+
 def test_each_account_can_do_only_its_part(broker: Broker) -> None:
     """gateway: publishes readings, cannot read them, cannot publish elsewhere; stream:
-    reads readings, cannot publish (not even a reading)."""
+    reads readings, cannot publish (not even a reading). Each refused publish is checked
+    as the broker's refusal (MQTT 5 PUBACK 'Not authorized'; over MQTT 3.1.1 the broker
+    closing the connection after its PUBACK): on the old test the 3.1.1 step published
+    unconnected-checked and slept, so it passed even if nothing was sent."""
     port = broker.port
     gw, st = broker.login("gateway"), broker.login("stream")
     assert _refused(port) and _refused(port, "stream", "not-the-password-0123")
 
     # the consumer account reads the readings (asks for everything: gets only readings)
     reader, read = _subscriber(port, st["username"], st["password"], "#")
-    # the gateway account asks for the readings too: it must get none
-    spy, spied = _subscriber(port, gw["username"], gw["password"], "riskwarn/v1/readings/#")
+    # a gateway account asks for the readings too: it must get none (its own account:
+    # one account's second connection would close the first, use_username_as_clientid)
+    north = broker.login("gw-north")
+    spy, spied = _subscriber(port, north["username"], north["password"], "riskwarn/v1/readings/#")
     try:
         assert _puback(port, gw["username"], gw["password"], READING, "gateway") == "Success"
         wait_for(lambda: any(m.endswith(" gateway") for m in read), 10)
@@ -354,19 +381,21 @@ def test_each_account_can_do_only_its_part(broker: Broker) -> None:
             assert _puback(port, gw["username"], gw["password"], topic, "elsewhere") == (
                 "Not authorized"
             ), topic
+    finally:
+        _close(reader)  # signing in as 'stream' below would close it (one client per account)
+    try:
+        # the consumer account publishes a reading: refused by the broker (MQTT 5: PUBACK
+        # 'Not authorized'; MQTT 3.1.1, the consumer's protocol: sent, then the
+        # connection closed)
         assert _puback(port, st["username"], st["password"], READING, "forged") == (
             "Not authorized"
         )
-        # the same over MQTT 3.1.1 (what riskwarn's clients speak): dropped by the broker
-        client, rc = _client(port, st["username"], st["password"])
-        assert rc is not None and not rc.is_failure
-        client.publish(READING, b"forged-311", qos=1)
-        time.sleep(1.0)
-        _close(client)
+        assert _dropped_over_311(port, st["username"], st["password"], READING, b"forged-311")
 
+        reader, read2 = _subscriber(port, st["username"], st["password"], "#")
         assert _puback(port, gw["username"], gw["password"], READING, "last") == "Success"
-        wait_for(lambda: any(m.endswith(" last") for m in read), 10)  # in order: after all
-        assert read == [f"{READING} gateway", f"{READING} last"], read
+        wait_for(lambda: any(m.endswith(" last") for m in read2), 10)
+        assert read == [f"{READING} gateway"] and read2 == [f"{READING} last"], (read, read2)
         assert spied == []
     finally:
         _close(reader)
@@ -407,6 +436,28 @@ def test_gateway_readings_land_through_the_consumer_and_nothing_else(
 
     start = pd.Timestamp.now(tz="UTC").floor("10min") - pd.Timedelta(hours=8)
     readings = slope_readings("G0", start=start, steady_days=99, failure_after_days=0.3)
+    # the consumer's own account cannot inject a reading (another sensor, G9): signed
+    # in (the connection is waited for), the broker answers the publish with "Not
+    # authorized" (MQTT 5 PUBACK), so the check cannot pass by never sending it. Before
+    # the consumer starts: a second client of the account 'stream' would close the
+    # consumer's connection (the broker's client id is the account name)
+    st = broker.login("stream")
+    reading = {
+        "sensor_id": "G9",
+        "observed_at": start.to_pydatetime(),
+        "interval_s": 600,
+        "quantity": "displacement_mm",
+        "value": 99.0,
+        "quality": "good",
+    }
+    forged = _puback(
+        broker.port,
+        st["username"],
+        st["password"],
+        topic_for("simcity", "H1", "G9"),
+        encode(reading),
+    )
+    assert forged == "Not authorized", forged
     consumer = stream_consumer(
         settings.home,
         broker.port,
@@ -415,27 +466,6 @@ def test_gateway_readings_land_through_the_consumer_and_nothing_else(
         **broker.login("stream"),
     )
     with Running(consumer) as c:
-        # the consumer's own account cannot inject a reading (another sensor, G9): signed
-        # in (the connection is waited for), the broker answers the publish with "Not
-        # authorized" (MQTT 5 PUBACK), so the check cannot pass by never sending it
-        st = broker.login("stream")
-        reading = {
-            "sensor_id": "G9",
-            "observed_at": start.to_pydatetime(),
-            "interval_s": 600,
-            "quantity": "displacement_mm",
-            "value": 99.0,
-            "quality": "good",
-        }
-        forged = _puback(
-            broker.port,
-            st["username"],
-            st["password"],
-            topic_for("simcity", "H1", "G9"),
-            encode(reading),
-        )
-        assert forged == "Not authorized", forged
-
         client = connect("127.0.0.1", broker.port, **broker.login("gateway"))
         try:
             for _ in publish_readings(client, "simcity", readings, {"G0": "H1"}):
@@ -522,3 +552,231 @@ def test_probe_tells_an_anonymous_broker(tmp_path: Path, broker: Broker) -> None
         assert probe.returncode == 1 and "accepts anonymous clients" in probe.stderr
     finally:
         open_broker.stop()
+
+
+def _publish_as(broker: Broker, role: str, readings: pd.DataFrame) -> int:
+    """Publish ``readings`` (sensor G0 at site H1) signed in as ``role``; the count the
+    broker acknowledged."""
+    from riskwarn.stream.replay import Tally, connect, publish_readings
+
+    client = connect("127.0.0.1", broker.port, **broker.login(role))
+    tally = Tally()
+    try:
+        for _ in publish_readings(client, "simcity", readings, {"G0": "H1"}, tally=tally):
+            pass
+    finally:
+        _close(client)
+    return tally.published
+
+
+def _readings(n: int, hours_ago: int = 8) -> pd.DataFrame:
+    start = pd.Timestamp.now(tz="UTC").floor("10min") - pd.Timedelta(hours=hours_ago)
+    return slope_readings("G0", start=start, steady_days=99, failure_after_days=0.3).head(n)
+
+
+def test_a_gateway_cannot_take_the_consumers_session(
+    settings: Any, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A gateway account connecting with the consumer's client id ``riskwarn-stream``
+    (clean session): on the old conf the broker gave it the consumer's session, so it
+    kicked the running consumer off (each reconnect of one kicked the other) and, while
+    the consumer was down, wiped the session with the readings queued for it. Now
+    (``use_username_as_clientid true``) its client id is its account name: the running
+    consumer stays connected, and the readings queued while it is down reach it when it
+    comes back."""
+    import logging
+
+    from riskwarn.stream.auth import open_client
+
+    caplog.set_level(logging.INFO, logger="riskwarn.stream.consumer")
+    # two gateway accounts of their own (the publisher below is 'gateway': one account's
+    # second connection would close its first)
+    thief_ids = {"gw-north": "riskwarn-stream", "gw-south": "stream"}
+
+    def consumer() -> Any:
+        return stream_consumer(
+            settings.home,
+            broker.port,
+            store_url=settings.resolved_store_url,
+            lake_dir=settings.lake_dir,
+            client_id="riskwarn-stream",  # the default of `riskwarn stream`
+            **broker.login("stream"),
+        )
+
+    first = _readings(5, hours_ago=10)
+    with Running(consumer()) as c:
+        # the thief keeps its connection (paho reconnects it if the broker drops it)
+        thieves = [
+            open_client("127.0.0.1", broker.port, client_id=cid, **broker.login(account))
+            for account, cid in thief_ids.items()
+        ]
+        try:
+            assert all(rc is not None and not rc.is_failure for _, rc in thieves)
+            time.sleep(3.0)
+            assert c.counters.connected
+            assert _publish_as(broker, "gateway", first) == len(first)
+            wait_for(lambda: c.counters.received >= len(first), 30)
+        finally:
+            for client, _ in thieves:
+                _close(client)
+        kicked = [r.getMessage() for r in caplog.records if "disconnected from" in r.getMessage()]
+        assert kicked == [], kicked  # (before the consumer's own disconnect at its stop)
+
+    # the consumer is down: its persistent session queues what the gateway publishes
+    later = _readings(6, hours_ago=5)
+    assert _publish_as(broker, "gateway", later) == len(later)
+    for account, cid in thief_ids.items():  # clean session: would wipe the session
+        client, rc = open_client("127.0.0.1", broker.port, client_id=cid, **broker.login(account))
+        assert rc is not None and not rc.is_failure, rc
+        _close(client)
+    with Running(consumer()) as c:
+        wait_for(lambda: c.counters.received >= len(later), 30)
+        time.sleep(1.0)
+        assert c.counters.received == len(later)
+
+
+def test_publishing_counts_only_what_the_broker_acknowledged(broker: Broker) -> None:
+    """A publisher signed in as the consumer's account (the old shared
+    ``RISKWARN_MQTT_USER``): the broker refuses each reading. On the old code
+    ``publish_readings`` counted them all as published (MQTT 3.1.1: no reason code was
+    checked); now the first refused PUBACK raises :class:`PublishRefused` with one line
+    and nothing is counted. As a gateway every reading is counted once acknowledged."""
+    from riskwarn.stream.replay import PublishRefused
+
+    readings = _readings(3)
+    with pytest.raises(PublishRefused) as refused:
+        _publish_as(broker, "stream", readings)
+    line = str(refused.value)
+    assert "\n" not in line
+    assert f"refused the reading published to {READING} as 'stream': Not authorized" in line
+    assert "0 reading(s) acknowledged before it" in line and "RISKWARN_MQTT_GATEWAY_USER" in line
+    assert _publish_as(broker, "gateway", readings) == len(readings)
+
+
+@pytest.fixture(scope="module")
+def sim_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small simulated city (``riskwarn simulate --size small``, about 15 s)."""
+    out = tmp_path_factory.mktemp("sim")
+    done = subprocess.run(
+        [sys.executable, "-m", "riskwarn.cli", "simulate", "--size", "small", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out
+
+
+def test_replay_command_signs_in_as_a_gateway_and_fails_on_a_refused_reading(
+    sim_city: Path, broker: Broker
+) -> None:
+    """``riskwarn stream replay``: with the consumer's variables set (the old shared
+    ``RISKWARN_MQTT_USER`` / ``_PASSWORD`` = stream) it signs in as the gateway account
+    (``RISKWARN_MQTT_GATEWAY_*``, else the passwords file), says so in one line, and
+    every reading it counts reaches a subscriber; given the consumer's account as its own
+    (``RISKWARN_MQTT_GATEWAY_USER=stream``) it ends with one ``error:`` line, exit 2 and no
+    "published" count. On the old code it signed in as stream and printed "published N
+    readings" while the broker dropped each one."""
+    sensors = pd.read_csv(sim_city / "extracts" / "sensors.csv", dtype=str)
+    site = sensors["隐患点编号"].dropna().iloc[0]  # the first sensor's site (hazard site id)
+    base = [
+        *(sys.executable, "-m", "riskwarn.cli", "stream", "--port", str(broker.port)),
+        *("replay", "--sim", str(sim_city), "--site", site),
+        *("--start", "2023-06-01T00:00:00", "--end", "2023-06-01T06:00:00"),
+    ]
+    env = {**os.environ, "RISKWARN_HOME": str(broker.home)}
+    for name in ("RISKWARN_MQTT_GATEWAY_USER", "RISKWARN_MQTT_GATEWAY_PASSWORD"):
+        env.pop(name, None)
+    st = broker.login("stream")
+    reader, read = _subscriber(broker.port, st["username"], st["password"], "riskwarn/v1/#")
+    try:
+        done = subprocess.run(
+            base,
+            env={**env, **broker.env("stream")},  # RISKWARN_MQTT_USER/PASSWORD = stream's
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "publishing signs in as 'gateway'" in done.stderr, done.stderr[-2000:]
+        published = int(done.stdout.split("published ", 1)[1].split()[0])
+        assert published > 0 and "acknowledged by the broker" in done.stdout, done.stdout
+        wait_for(lambda: len(read) >= published, 30)
+        assert len(read) == published
+    finally:
+        _close(reader)
+
+    done = subprocess.run(
+        base,
+        env={
+            **env,
+            "RISKWARN_MQTT_GATEWAY_USER": "stream",
+            "RISKWARN_MQTT_GATEWAY_PASSWORD": st["password"],
+        },
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr[-2000:])
+    assert "published" not in done.stdout, done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: MQTT broker 127.0.0.1:{broker.port} refused the reading")
+    assert "as 'stream': Not authorized" in last and "Traceback" not in done.stderr
+    assert st["password"] not in done.stderr
+
+
+def test_rotate_reloads_the_broker_and_the_running_consumer_keeps_receiving(
+    settings: Any, broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``python -m riskwarn.stream.auth rotate stream`` while a consumer runs: the broker
+    riskwarn started (its pid file) re-reads its accounts at once (SIGHUP; the old
+    password is refused, no restart) and drops the consumer's connection; the consumer,
+    refused with its old password, re-reads the passwords file, signs in with the new
+    one and keeps receiving, with one log line. On the old code the broker kept the old
+    password until a restart, and the consumer stopped at its first refused reconnect."""
+    import logging
+
+    from riskwarn.stream.auth import passwords_file, read_passwords
+
+    caplog.set_level(logging.INFO, logger="riskwarn.stream.consumer")
+    old = broker.login("stream")["password"]
+    consumer = stream_consumer(
+        settings.home,
+        broker.port,
+        store_url=settings.resolved_store_url,
+        lake_dir=settings.lake_dir,
+        password_file=passwords_file(broker.home),
+        **broker.login("stream"),
+    )
+    first, later = _readings(4, hours_ago=10), _readings(5, hours_ago=5)
+    with Running(consumer) as c:
+        assert _publish_as(broker, "gateway", first) == len(first)
+        wait_for(lambda: c.counters.received >= len(first), 30)
+        t0 = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "riskwarn.stream.auth", "rotate", "stream"],
+            env={**os.environ, "RISKWARN_HOME": str(broker.home)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"the broker (pid {broker.proc.pid}) re-reads" in done.stdout, done.stdout  # type: ignore[union-attr]
+        new = read_passwords(broker.home)["stream"]
+        assert new != old
+        # the broker took the new password without a restart (a refused sign-in does not
+        # touch the consumer's session; signing in as stream would take it over)
+        wait_for(lambda: _refused(broker.port, "stream", old), 10, 0.5)
+        wait_for(lambda: c.counters.connected and c.password == new, 60, 0.2)
+        assert _publish_as(broker, "gateway", later) == len(later)
+        wait_for(lambda: c.counters.received >= len(first) + len(later), 30)
+        back_s = time.monotonic() - t0
+        assert consumer.refused is None and "broker sign-in" not in c.counters.failing
+    lines = [r.getMessage() for r in caplog.records if "refused the sign-in" in r.getMessage()]
+    assert len(lines) == 1 and "re-reading the password from" in lines[0], lines
+    assert old not in lines[0] and new not in lines[0]
+    print(f"rotate -> consumer receiving again: {back_s:.1f} s")

@@ -38,7 +38,12 @@ ctx = page_context("models")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 tracking_uri = ctx.settings.resolved_mlflow_uri
 mlflow_ui = os.environ.get("RISKWARN_MLFLOW_UI_URL", "http://127.0.0.1:5000").rstrip("/")
-STATUS_COLOUR = {"pass": "#2e7d32", "fail": "#c62828", "unknown": "#8d6e00"}
+STATUS_COLOUR = {
+    "pass": "#2e7d32",
+    "fail": "#c62828",
+    "not_judged": "#5d6d7e",  # not a failure: nothing could be judged
+    "unknown": "#8d6e00",
+}
 
 
 def mlflow_links(champ: dict) -> str:

@@ -31,8 +31,9 @@ def _status_path() -> Path:
 @click.option(
     "--user",
     "mqtt_user",
-    help="Broker account (default: RISKWARN_MQTT_USER, else 'stream'; replay: 'gateway'); "
-    "its password from RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json.",
+    help="The consumer's broker account (default: RISKWARN_MQTT_USER, else 'stream'), its "
+    "password from RISKWARN_MQTT_PASSWORD or <home>/secrets/mqtt_passwords.json. Before "
+    "`replay` (old form): the publishing account, as replay's own --user.",
 )
 @click.option(
     "--client-id",
@@ -113,7 +114,13 @@ def stream(
     from riskwarn.keys import pseudonym_key_for
     from riskwarn.settings import load_settings
     from riskwarn.sources import load_mapping
-    from riskwarn.stream.auth import CONSUMER_USER, client_credentials, password_hint
+    from riskwarn.stream.auth import (
+        CONSUMER_USER,
+        client_credentials,
+        password_hint,
+        passwords_file,
+        read_passwords,
+    )
     from riskwarn.stream.consumer import StreamConfig, StreamConsumer
     from riskwarn.stream.delivery import load_config
 
@@ -123,6 +130,13 @@ def stream(
     settings = load_settings(mqtt_user=mqtt_user)
     mapping = load_mapping(source)
     user, password = client_credentials(settings, CONSUMER_USER)
+    if user != CONSUMER_USER and user in read_passwords(settings.home):
+        # every other account of riskwarn's passwords file is a gateway: it may not read
+        raise click.UsageError(
+            f"{user!r} is a gateway (publishing) account of {passwords_file(settings.home)}: "
+            f"it cannot read the readings; the consumer signs in as {CONSUMER_USER!r} "
+            "(RISKWARN_MQTT_USER / --user; publishers use RISKWARN_MQTT_GATEWAY_USER)"
+        )
     if mapping.table != "sensor_readings":
         raise click.UsageError(f"{source} maps {mapping.table}, not sensor_readings")
     cfg = StreamConfig(
@@ -136,6 +150,8 @@ def stream(
         username=user,
         password=password,
         password_from=password_hint(settings.home),
+        # re-read when the broker refuses the password (rotated): not when it is given
+        password_file=None if settings.mqtt_password else passwords_file(settings.home),
         batch_s=batch_s,
         delivery=load_config(contacts) if contacts else None,
         metrics_path=Path(metrics) if metrics else None,
@@ -183,6 +199,12 @@ def stream(
     help="Times real time (0: as fast as possible).",
 )
 @click.option("--sensors-source", default="configs/sources/sim_sensors.yaml", show_default=True)
+@click.option(
+    "--user",
+    "gateway_user",
+    help="Publishing (gateway) account (default: RISKWARN_MQTT_GATEWAY_USER, else 'gateway'); "
+    "its password from RISKWARN_MQTT_GATEWAY_PASSWORD or <home>/secrets/mqtt_passwords.json.",
+)
 @click.pass_context
 def replay(
     ctx: click.Context,
@@ -192,17 +214,19 @@ def replay(
     end: str | None,
     speed: float,
     sensors_source: str,
+    gateway_user: str | None,
 ) -> None:
-    """Publish a simulated city's readings (or one site's) to the broker."""
+    """Publish a simulated city's readings (or one site's) to the broker, QoS 1; counts
+    only what the broker acknowledged (a refused reading: one line, exit 2)."""
     import pandas as pd
 
     from riskwarn.settings import load_settings
     from riskwarn.stream.auth import BrokerRefused
-    from riskwarn.stream.replay import replay_sim
+    from riskwarn.stream.replay import PublishRefused, replay_sim
 
     o = ctx.obj
     try:
-        n = replay_sim(
+        tally = replay_sim(
             Path(sim_dir),
             host=o["host"],
             port=o["port"],
@@ -212,11 +236,18 @@ def replay(
             start=pd.Timestamp(start, tz="UTC") if start else None,
             end=pd.Timestamp(end, tz="UTC") if end else None,
             speed=speed,
-            settings=load_settings(mqtt_user=o["user"]),
+            settings=load_settings(mqtt_gateway_user=gateway_user or o["user"]),
         )
-    except BrokerRefused as exc:
+    except (BrokerRefused, PublishRefused) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"published {n} readings")
+    click.echo(f"published {tally.published} readings (each acknowledged by the broker)")
+    if tally.unrouted:
+        click.echo(
+            f'warning: {tally.unrouted} of them had no subscriber on the broker ("No matching '
+            'subscribers": no consumer session holds them; start riskwarn stream once so '
+            "the broker keeps its session)",
+            err=True,
+        )
 
 
 @stream.command()

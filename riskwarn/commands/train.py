@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
     "--eval-days",
     type=click.IntRange(min=14),
     default=None,
-    help="Latest backtest window used by the gate (default: the domain's own).",
+    help="Latest backtest window used by the gate (default: the domain's own; site "
+    "domains reach back further until it holds 10 failures).",
 )
 @click.option("--tz", default=None, help="Local time zone of the origins (default: display tz).")
 @click.option(

@@ -22,9 +22,19 @@ services' (:mod:`riskwarn.service_auth`), in ``<home>/secrets/mqtt_passwords.jso
 password is ever on a command line) and ``<home>/secrets/mosquitto.acl``, and
 :func:`render_conf` the broker's configuration from ``scripts/mosquitto.conf.in``.
 
-Clients find their password in ``RISKWARN_MQTT_PASSWORD`` (with ``RISKWARN_MQTT_USER``;
-settings ``mqtt_password`` / ``mqtt_user``) or else in the passwords file of
-``RISKWARN_HOME`` (:func:`client_credentials`).
+The broker takes each client's id from its account (``use_username_as_clientid true``):
+no account can connect with the consumer's client id and take its persistent session
+(wipe its queued readings, or keep kicking it off). Two clients signed in as one account
+at the same time are one client to the broker: the newer connection closes the older
+(give every gateway its own account).
+
+The consumer finds its password in ``RISKWARN_MQTT_PASSWORD`` (with
+``RISKWARN_MQTT_USER``; settings ``mqtt_password`` / ``mqtt_user``), publishers (``riskwarn
+stream replay``, the bench) theirs in ``RISKWARN_MQTT_GATEWAY_PASSWORD`` (with
+``RISKWARN_MQTT_GATEWAY_USER``), each else in the passwords file of ``RISKWARN_HOME``
+(:func:`client_credentials`). ``rotate``, ``add-gateway`` and ``reload`` rewrite the
+broker files and make the broker riskwarn started re-read them (SIGHUP to the pid in
+``<home>/run/mosquitto.pid``, :func:`reload_broker`): no restart.
 
 Not covered: the listener has no TLS (it is on 127.0.0.1; a gateway on another host
 would send its password in clear: put the listener behind TLS first, see
@@ -36,22 +46,28 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from riskwarn.filemodes import private_dir, write_private_file
 from riskwarn.stream.payload import TOPIC_ROOT
 
 if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
     from riskwarn.settings import Settings
+
+log = logging.getLogger(__name__)
 
 CONSUMER_USER = "stream"
 GATEWAY_USER = "gateway"
@@ -100,8 +116,51 @@ def _check_name(user: str) -> str:
 
 
 def read_passwords(home: Path) -> dict[str, str]:
-    path = passwords_file(home)
+    return load_passwords(passwords_file(home))
+
+
+def load_passwords(path: Path) -> dict[str, str]:
+    """``{"user": "password"}`` of a passwords file ({} if it does not exist)."""
     return dict(json.loads(path.read_text())) if path.exists() else {}
+
+
+def broker_pid_file(home: Path) -> Path:
+    """Where ``scripts/services.sh`` keeps the pid of the broker it started."""
+    return Path(home).resolve() / "run" / "mosquitto.pid"
+
+
+def _broker_pid(home: Path) -> int | None:
+    """The pid of the Mosquitto riskwarn started for ``home`` (None: none runs; a pid
+    file left behind whose pid now names another program does not count)."""
+    try:
+        pid = int(broker_pid_file(home).read_text().strip())
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except (OSError, ValueError):
+        return None
+    return pid if Path(argv0.decode(errors="replace")).name.startswith("mosquitto") else None
+
+
+def reload_broker(home: Path) -> str:
+    """Rewrite the broker files from the passwords file and make the broker riskwarn
+    started for ``home`` re-read them (Mosquitto reloads its configuration, password
+    file and ACL on SIGHUP; a connected client whose password no longer matches is
+    disconnected and must sign in again). Returns one line saying what was done."""
+    write_broker_files(home)
+    pid = _broker_pid(home)
+    if pid is None:
+        return (
+            f"no broker started by riskwarn runs for this home ({broker_pid_file(home)}): "
+            "the broker reads the accounts at its next start (scripts/services.sh up "
+            "mosquitto); a broker riskwarn did not start must be given them by its operator"
+        )
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except OSError as exc:
+        raise RuntimeError(
+            f"cannot signal the broker (pid {pid}) to reload its accounts: {exc.strerror}; "
+            "restart it (scripts/services.sh down mosquitto && scripts/services.sh up mosquitto)"
+        ) from None
+    return f"the broker (pid {pid}) re-reads its password file and ACL (SIGHUP): no restart"
 
 
 def _write_passwords(home: Path, passwords: dict[str, str]) -> None:
@@ -212,13 +271,33 @@ class BrokerRefused(RuntimeError):
 
 
 def client_credentials(settings: Settings, role: str) -> tuple[str, str | None]:
-    """User and password a client signs in with: ``settings.mqtt_user``
-    (``RISKWARN_MQTT_USER``; default the role's account, ``stream`` or ``gateway``) and
-    ``settings.mqtt_password`` (``RISKWARN_MQTT_PASSWORD``), else that user's password in
-    ``<home>/secrets/mqtt_passwords.json``; None if neither has one (the client then
-    signs in without a password and the broker refuses it)."""
-    user = settings.mqtt_user or role
-    password = settings.mqtt_password or None
+    """User and password a client of ``role`` signs in with.
+
+    The consumer (``role`` ``stream``): ``settings.mqtt_user`` (``RISKWARN_MQTT_USER``,
+    default ``stream``) and ``settings.mqtt_password`` (``RISKWARN_MQTT_PASSWORD``).
+    A publisher (``role`` ``gateway``): ``settings.mqtt_gateway_user``
+    (``RISKWARN_MQTT_GATEWAY_USER``, default ``gateway``) and
+    ``settings.mqtt_gateway_password`` (``RISKWARN_MQTT_GATEWAY_PASSWORD``); the
+    consumer's variables are not used for publishing (before, both roles shared them and
+    a replay run as ``stream`` had every reading dropped), and a note says so when only
+    they are set. Without a password setting: that user's password in
+    ``<home>/secrets/mqtt_passwords.json``; None if neither has one (the client then signs
+    in without a password and the broker refuses it)."""
+    if role == CONSUMER_USER:
+        user = settings.mqtt_user or role
+        password = settings.mqtt_password or None
+    else:
+        user = settings.mqtt_gateway_user or role
+        password = settings.mqtt_gateway_password or None
+        if (settings.mqtt_user or settings.mqtt_password) and not (
+            settings.mqtt_gateway_user or settings.mqtt_gateway_password
+        ):
+            log.warning(
+                "RISKWARN_MQTT_USER / RISKWARN_MQTT_PASSWORD are the consumer's account; "
+                "publishing signs in as %r (RISKWARN_MQTT_GATEWAY_USER / "
+                "RISKWARN_MQTT_GATEWAY_PASSWORD, else the passwords file)",
+                user,
+            )
     if password is None:
         try:
             password = read_passwords(settings.home).get(user)
@@ -242,8 +321,11 @@ def sign_in_refused(reason: object) -> bool:
     return getattr(reason, "value", None) in SIGN_IN_REFUSED
 
 
-def password_hint(home: Path) -> str:
-    return f"RISKWARN_MQTT_PASSWORD or {passwords_file(home)}"
+def password_hint(home: Path, role: str = CONSUMER_USER) -> str:
+    variable = (
+        "RISKWARN_MQTT_PASSWORD" if role == CONSUMER_USER else "RISKWARN_MQTT_GATEWAY_PASSWORD"
+    )
+    return f"{variable} or {passwords_file(home)}"
 
 
 def refusal_text(host: str, port: int, user: str | None, reason: object, hint: str) -> str:
@@ -256,35 +338,67 @@ def refusal_text(host: str, port: int, user: str | None, reason: object, hint: s
     )
 
 
-def anonymous_accepted(host: str, port: int, timeout_s: float = 10.0) -> bool | None:
-    """Whether the broker at ``host:port`` lets a client in without a user name (None:
-    no answer): ``scripts/services.sh`` refuses a broker it did not start that is open to
-    anyone, even with ``RISKWARN_MQTT_EXTERNAL=1``."""
+def open_client(
+    host: str,
+    port: int,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    client_id: str = "",
+    v5: bool = False,
+    timeout_s: float = 10.0,
+    prepare: Callable[[mqtt.Client], None] | None = None,
+) -> tuple[mqtt.Client, Any]:
+    """Connect a paho client (MQTT 3.1.1, or 5 with ``v5``), start its network loop and
+    wait for the broker's CONNACK: returns the client and the CONNACK reason (a paho
+    ``ReasonCode``; None: no answer within ``timeout_s``). ``prepare`` sets the client up
+    before it connects. The client runs either way: :func:`close_client` it. Raises
+    ``OSError`` if nothing takes the TCP connection. The one place riskwarn waits for a
+    sign-in (publishers, the broker probe, the tests)."""
     import threading
 
     import paho.mqtt.client as mqtt
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+    )
+    if username is not None:
+        client.username_pw_set(username, password)
+    if prepare is not None:
+        prepare(client)
     answered = threading.Event()
-    reason: list[object] = []
+    reason: list[Any] = []
 
     def on_connect(_c: object, _u: object, _f: object, rc: object, _p: object) -> None:
-        reason.append(rc)
-        answered.set()
+        if not answered.is_set():
+            reason.append(rc)
+            answered.set()
 
     client.on_connect = on_connect
+    client.connect(host, port, keepalive=30)
+    client.loop_start()
+    answered.wait(timeout_s)
+    client.on_connect = None
+    return client, (reason[0] if reason else None)
+
+
+def close_client(client: mqtt.Client) -> None:
+    client.loop_stop()
+    client.disconnect()
+
+
+def anonymous_accepted(host: str, port: int, timeout_s: float = 10.0) -> bool | None:
+    """Whether the broker at ``host:port`` lets a client in without a user name (None:
+    no answer): ``scripts/services.sh`` refuses a broker it did not start that is open to
+    anyone, even with ``RISKWARN_MQTT_EXTERNAL=1``."""
     try:
-        client.connect(host, port, keepalive=10)
+        client, reason = open_client(host, port, timeout_s=timeout_s)
     except OSError:
         return None
-    client.loop_start()
-    try:
-        if not answered.wait(timeout_s):
-            return None
-        return not getattr(reason[0], "is_failure", True)
-    finally:
-        client.loop_stop()
-        client.disconnect()
+    close_client(client)
+    return None if reason is None else not reason.is_failure
 
 
 def _main(argv: list[str]) -> int:
@@ -295,7 +409,7 @@ def _main(argv: list[str]) -> int:
     home = load_settings().home
     usage = (
         "usage: python -m riskwarn.stream.auth conf PORT DATA_DIR | add-gateway NAME | "
-        "rotate NAME | users | probe PORT"
+        "rotate NAME | reload | users | probe PORT"
     )
     try:
         return _run(argv, home, usage)
@@ -331,17 +445,21 @@ def _run(argv: list[str], home: Path, usage: str) -> int:
                 "choose another name"
             )
         ensure_passwords(home, (argv[1],))
-        print(
-            f"account {argv[1]!r}: password in {passwords_file(home)}; restart the broker "
-            "(scripts/services.sh down mosquitto && scripts/services.sh up mosquitto)"
-        )
+        print(f"account {argv[1]!r}: password in {passwords_file(home)}; {reload_broker(home)}")
         return 0
     if len(argv) == 2 and argv[0] == "rotate":
         rotate(home, argv[1])
         print(
-            f"new password for {argv[1]!r} in {passwords_file(home)}; restart the broker and "
-            "every client that signs in as it"
+            f"new password for {argv[1]!r} in {passwords_file(home)}; {reload_broker(home)}. "
+            + (
+                "The consumer re-reads it from that file when the broker refuses the old one."
+                if argv[1] == CONSUMER_USER
+                else "Give it to every client that signs in as that account."
+            )
         )
+        return 0
+    if argv == ["reload"]:  # after removing an account from the passwords file by hand
+        print(reload_broker(home))
         return 0
     if argv == ["users"]:
         for user in sorted(read_passwords(home)):

@@ -42,7 +42,7 @@ import pandas as pd
 
 from riskwarn.ingest import write_batch
 from riskwarn.store import Store
-from riskwarn.stream.auth import refusal_text, sign_in_refused
+from riskwarn.stream.auth import load_passwords, refusal_text, sign_in_refused
 from riskwarn.stream.cursor import (
     ReplayPlan,
     load_cursor,
@@ -189,6 +189,9 @@ class StreamConsumer:
         if cfg.username:
             self.client.username_pw_set(cfg.username, cfg.password)
         self.refused: str | None = None  # the broker refused the sign-in (one line)
+        self.password = cfg.password  # the one signing in now (re-read after a refusal)
+        self.signed_in = False  # the broker took the credentials once
+        self.refusals = 0  # sign-ins refused in a row (after the first sign-in)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -467,18 +470,21 @@ class StreamConsumer:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, flags: Any, rc: Any, _p: Any) -> None:
         if rc.is_failure:
-            if sign_in_refused(rc):  # no retry cures wrong credentials: stop, say why
-                text = refusal_text(
-                    self.cfg.host, self.cfg.port, self.cfg.username, rc, self.cfg.password_from
-                )
-                self.refused = text
-                self.counters.failing["broker sign-in"] = text
-                log.error("%s; stopping", text)
-                self.stopping.set()
+            if sign_in_refused(rc):
+                self._sign_in_refused(client, rc)
                 return
             log.warning("broker refused the connection: %s", rc)
             return
         self.counters.connected = True
+        self.signed_in = True
+        if self.refusals:
+            log.warning(
+                "signed in again as %r after %d refused sign-in(s)",
+                self.cfg.username,
+                self.refusals,
+            )
+            self.refusals = 0
+        self._recovered("broker sign-in")
         client.subscribe(subscription(self.cfg.mapping.name), qos=QOS)
         log.info(
             "connected to %s:%d (session present: %s)",
@@ -487,9 +493,59 @@ class StreamConsumer:
             flags.session_present,
         )
 
+    def _reread_password(self, client: mqtt.Client) -> bool:
+        """Read the password again from the passwords file it came from (a rotated one:
+        ``python -m riskwarn.stream.auth rotate stream``); True if it changed (the next
+        sign-in uses it)."""
+        if self.cfg.password_file is None or not self.cfg.username:
+            return False
+        try:
+            fresh = load_passwords(self.cfg.password_file).get(self.cfg.username)
+        except (OSError, ValueError, TypeError) as exc:
+            log.error("cannot re-read the MQTT password (%s)", error_kind(exc))
+            return False
+        if not fresh or fresh == self.password:
+            return False
+        self.password = fresh
+        client.username_pw_set(self.cfg.username, fresh)
+        return True
+
+    def _sign_in_refused(self, client: mqtt.Client, rc: Any) -> None:
+        """Wrong or missing credentials (network thread). The password is read again
+        from its file first (rotated meanwhile). At the first sign-in, a refusal the file
+        does not cure stops the consumer (a misconfiguration: one line, exit 2). After it
+        has signed in once (a rotated password: the broker reloaded its accounts and
+        closed the connection), it keeps trying with paho's backoff (1 s doubling to 10 s),
+        re-reading the file each time: one log line per refused streak, the status's
+        ``failing`` names it until a sign-in works."""
+        text = refusal_text(
+            self.cfg.host, self.cfg.port, self.cfg.username, rc, self.cfg.password_from
+        )
+        changed = self._reread_password(client)
+        if not self.signed_in and not changed:  # no retry cures wrong credentials: stop
+            self.refused = text
+            self.counters.failing["broker sign-in"] = text
+            log.error("%s; stopping", text)
+            self.stopping.set()
+            return
+        self.refusals += 1
+        self._failed("broker sign-in", Exception(), f"{text}; retrying")
+        if self.refusals == 1:
+            if self.cfg.password_file is not None:
+                then = f"re-reading the password from {self.cfg.password_file} at each try"
+            else:
+                then = "the password is not from a file, restart with the new one"
+            log.error(
+                "%s; retrying with backoff (1 s doubling to 10 s), %s; "
+                "the broker keeps the session's readings meanwhile",
+                text,
+                then,
+            )
+
     def _on_disconnect(self, _c: Any, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.counters.connected = False
-        if self.refused is None:  # after a refused sign-in the consumer stops (said once)
+        # after a refused sign-in it stops or retries: said once by _sign_in_refused
+        if self.refused is None and not self.refusals:
             log.warning("disconnected from the broker (%s); reconnecting", rc)
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:

@@ -30,6 +30,9 @@ class StreamConfig:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     password_from: str = ""  # where it came from, for the refusal line
+    # the passwords file (<home>/secrets/mqtt_passwords.json) the password came from:
+    # re-read when the broker refuses it (rotated); None: given directly (environment)
+    password_file: Path | None = None
     max_batch: int = 5000
     batch_s: float = 0.5
     eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
