@@ -5,6 +5,12 @@ retention properties from ``Settings.lake_history_days``, compact small files in
 of ``lake_target_file_mb``, vacuum files that no version of the last
 ``lake_history_days`` days needs (and files a killed writer left behind), write a
 checkpoint and drop expired log entries. ``riskwarn lake maintain`` does the same by hand.
+
+``sweep_temporary``: remove the temporary folders (training spills, XGBoost
+external-memory pages, model downloads) whose owning process is gone (its ``flock`` is
+free), never one in use, and report the owner-less ``riskwarn-*`` folders earlier
+versions left in the system's temporary folder (docs/operations.md). ``riskwarn lake
+sweep`` does the same by hand.
 """
 
 from __future__ import annotations
@@ -37,7 +43,19 @@ def lake_maintenance() -> None:
         with memory_budget(settings.task_memory_mb):
             return run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
 
+    @task
+    def sweep_temporary() -> dict:
+        from riskwarn.orchestration import memory_budget
+        from riskwarn.settings import load_settings
+        from riskwarn.spill import sweep_all
+
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            done = sweep_all(settings)
+        return {"removed": done["removed"], "legacy": [x["path"] for x in done["legacy"]]}
+
     maintain()
+    sweep_temporary()
 
 
 lake_maintenance()

@@ -153,15 +153,22 @@ def _external_memory_dmatrix(
     4-byte bin index per value plus a column-wise copy: about 4.4 GB beside the 3.9 GB
     frame, past the 8,192 MB task budget. Same sketch (the same blocks), same bins, same
     boosters (tests/test_training_memory_path.py compares them byte for byte). The folder
-    goes with the matrix."""
-    import tempfile
+    goes with the matrix; it is a spill folder of this process
+    (:func:`riskwarn.spill.claim` under the training's spill parent), so a training
+    killed meanwhile leaves nothing that the next sweep does not remove."""
     import weakref
 
-    cache = tempfile.TemporaryDirectory(prefix="riskwarn-xgb-")
-    blocks = OriginBlocks(frame, features, objective, block_rows, f"{cache.name}/fit")
-    matrix = xgb.ExtMemQuantileDMatrix(
-        blocks, max_bin=int(params.get("max_bin", 256)), nthread=params.get("nthread")
-    )
+    from riskwarn import spill
+
+    cache = spill.claim(spill.current_parent(), "xgboost external-memory matrix")
+    try:
+        blocks = OriginBlocks(frame, features, objective, block_rows, f"{cache.path}/fit")
+        matrix = xgb.ExtMemQuantileDMatrix(
+            blocks, max_bin=int(params.get("max_bin", 256)), nthread=params.get("nthread")
+        )
+    except BaseException:
+        cache.close()
+        raise
     matrix._riskwarn_blocks = blocks  # type: ignore[attr-defined]  # kept with the matrix
-    weakref.finalize(matrix, cache.cleanup)
+    weakref.finalize(matrix, cache.close)
     return matrix

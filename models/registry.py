@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +154,8 @@ def log_training_run(
     name = model_name(domain)
     ensure_experiment(name, artifact_location)
     mlflow.set_experiment(name)
-    with mlflow.start_run(run_name=f"{domain}-challenger") as run:
+    # the owner's tags with the run itself (one call): a kill can leave no run without them
+    with mlflow.start_run(run_name=f"{domain}-challenger", tags=owner_tags(domain)) as run:
         mlflow.set_tags({"riskwarn.domain": domain, "riskwarn.data_version": data_version})
         mlflow.log_params(
             {
@@ -192,6 +192,107 @@ def log_training_run(
         return RunRecord(run.info.run_id, info.model_uri, str(version) if version else None)
 
 
+# --------------------------------------------------------------------------- abandoned runs
+# A training killed with kill -9 (the OOM killer, a dying Airflow worker) cannot end its
+# MLflow run: it would show RUNNING for ever. Each run records who owns it
+# (owner_tags); the next training of the domain, holding the domain's training lock, ends
+# the runs whose owner is gone (end_abandoned_runs). Never a run whose owner may live.
+
+OWNER_TAG = "riskwarn.owner."  # + host, boot_id, pid, pid_start, lock
+ABANDONED_TAG = "riskwarn.abandoned"  # why the run was ended by another process
+ABANDONED_FOUND_TAG = "riskwarn.abandoned_found"  # when, and by which process
+ABANDONED_STATUS = "KILLED"  # not FAILED: no exception; the process ended without a word
+
+
+def owner_tags(domain: str) -> dict[str, str]:
+    """The tags naming this process as a run's owner (host, boot id, pid, the pid's
+    start time) and the training lock of ``domain`` it holds, if any."""
+    from riskwarn.spill import held_training_lock, process_identity
+
+    tags = {OWNER_TAG + k: v for k, v in process_identity().items()}
+    lock = held_training_lock(domain)
+    if lock:
+        tags[OWNER_TAG + "lock"] = lock
+    return tags
+
+
+def run_owner_state(tags: dict[str, str], held_lock: str | None) -> tuple[str, str]:
+    """``("alive" | "gone" | "unknown", why)`` of a RUNNING run's owner, from its tags.
+
+    Gone: its process is proven gone on this host (:func:`riskwarn.spill.process_state`),
+    or (another host) it was started under the training lock ``held_lock`` that the
+    caller now holds: the lock is released only when its training ended."""
+    from riskwarn.spill import process_state
+
+    identity = {k[len(OWNER_TAG) :]: v for k, v in tags.items() if k.startswith(OWNER_TAG)}
+    state, why = process_state(identity)
+    if state == "unknown" and held_lock and identity.get("lock") == held_lock:
+        return "gone", (
+            f"host {identity.get('host')} pid {identity.get('pid')} started it under the "
+            f"training lock {held_lock}, which is free again (that training ended)"
+        )
+    return state, why
+
+
+def running_runs(client: MlflowClient, domain: str) -> list[Any]:
+    """The runs of ``domain``'s experiment that MLflow shows as RUNNING, oldest first."""
+    exp = client.get_experiment_by_name(model_name(domain))
+    if exp is None:
+        return []
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string="attributes.status = 'RUNNING'",
+        max_results=1000,
+        order_by=["attributes.start_time ASC"],
+    )
+    return list(runs)
+
+
+def end_abandoned_runs(
+    client: MlflowClient, domain: str, by: str = "training"
+) -> list[dict[str, str]]:
+    """End as KILLED the RUNNING runs of ``domain`` whose owner is gone; returns them.
+
+    Call it holding the domain's training lock (:func:`riskwarn.spill.training_lock`):
+    no training of the domain on this home is live then, and two callers never race.
+    Each ended run gets the tags ``riskwarn.abandoned`` (why) and
+    ``riskwarn.abandoned_found`` (when, by which host and pid). A run whose owner lives
+    or cannot be told (another host without the lock, no owner recorded) is left alone.
+    ``by`` names the caller in the ``riskwarn.abandoned_found`` tag."""
+    import datetime as dt
+    import os
+    import socket
+
+    from riskwarn.spill import held_training_lock
+
+    held = held_training_lock(domain)
+    ended: list[dict[str, str]] = []
+    for run in running_runs(client, domain):
+        state, why = run_owner_state(run.data.tags, held)
+        if state != "gone":
+            if state == "unknown":
+                log.info("MLflow run %s of %s shows RUNNING, left alone: %s", run.info.run_id,
+                         domain, why)  # fmt: skip
+            continue
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        found = f"{now} by host {socket.gethostname()} pid {os.getpid()} ({by} {domain})"
+        client.set_tag(
+            run.info.run_id, ABANDONED_TAG, f"its process ended without ending it: {why}"
+        )
+        client.set_tag(run.info.run_id, ABANDONED_FOUND_TAG, found)
+        client.set_terminated(run.info.run_id, status=ABANDONED_STATUS)
+        log.warning(
+            "ended MLflow run %s of %s as %s: it showed RUNNING but %s (found %s)",
+            run.info.run_id,
+            domain,
+            ABANDONED_STATUS,
+            why,
+            found,
+        )
+        ended.append({"run_id": run.info.run_id, "why": why, "found": found})
+    return ended
+
+
 def champion_version(client: MlflowClient, domain: str) -> str | None:
     """The version the ``champion`` alias points at (None if there is none)."""
     try:
@@ -220,8 +321,10 @@ def load_champion(domain: str, store: Any | None = None) -> RiskModel:
 
 def _load_verified(client: MlflowClient, store: Any, domain: str) -> tuple[str, Any]:
     """The champion's version and pyfunc model, loaded from the files just verified."""
-    with tempfile.TemporaryDirectory(prefix="riskwarn-champion-") as tmp:
-        version, folder = verified_champion(client, store, domain, Path(tmp))
+    from riskwarn.spill import owned_tempdir
+
+    with owned_tempdir("champion download") as tmp:  # the files in a folder of their own
+        version, folder = verified_champion(client, store, domain, tmp / "download")
         return version, mlflow.pyfunc.load_model(str(folder))
 
 
@@ -286,8 +389,10 @@ def model_digest(folder: Path) -> str:
 
 
 def download_version(name: str, version: str, dst: Path) -> Path:
-    """The model files of ``name`` v``version``, downloaded into ``dst``."""
+    """The model files of ``name`` v``version``, downloaded into ``dst`` (created)."""
     import mlflow.artifacts
+
+    dst.mkdir(parents=True, exist_ok=True)
 
     return Path(
         mlflow.artifacts.download_artifacts(
@@ -298,8 +403,10 @@ def download_version(name: str, version: str, dst: Path) -> Path:
 
 def version_digest(name: str, version: str) -> str:
     """:func:`model_digest` of a registered version's files."""
-    with tempfile.TemporaryDirectory(prefix="riskwarn-model-") as tmp:
-        return model_digest(download_version(name, version, Path(tmp)))
+    from riskwarn.spill import owned_tempdir
+
+    with owned_tempdir("model digest") as tmp:  # not beside owner.lock: the digest is the folder's
+        return model_digest(download_version(name, version, tmp / "download"))
 
 
 def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:

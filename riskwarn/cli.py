@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback",
         "Return a domain's champion alias to the previous version.",
     ),
+    "runs": (
+        "riskwarn.commands.registry",
+        "runs",
+        "MLflow runs shown RUNNING, and whether their owner lives.",
+    ),
     "score": (
         "riskwarn.commands.score",
         "score",

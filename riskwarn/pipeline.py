@@ -127,7 +127,9 @@ def train_domain(
     on the same data (``data_version`` in MLflow shows it). Returns the run id, version,
     gate decision and whether the champion moved. One training of a domain at a time on
     a home: a second one started meanwhile raises :class:`riskwarn.spill.TrainingBusy`
-    (a RuntimeError) at once. The one entry point of the
+    (a RuntimeError) at once. Holding that lock it first ends the domain's MLflow runs
+    left RUNNING by a training that died (:func:`models.registry.end_abandoned_runs`;
+    their ids in ``abandoned_runs_ended``). The one entry point of the
     ``train_models`` DAG and of ``riskwarn train``. When the data hold nothing to learn
     yet (:class:`models.gate.NothingToLearn`, e.g. no site failure in any training rows)
     nothing is logged and the result says ``not_trained`` with the reason (and
@@ -143,10 +145,13 @@ def train_domain(
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days
-    from riskwarn.spill import training_lock
+    from riskwarn.spill import spill_parent, sweep, training_lock, using_parent
 
     with training_lock(settings, domain):  # TrainingBusy if it is already training here
-        return _train_domain(settings, domain, interval_end, opts, trainer, common)
+        parent = spill_parent(settings)
+        sweep(parent)  # what trainings killed before left (their owner gone), never a live one
+        with using_parent(parent):  # the XGBoost external-memory pages go there too
+            return _train_domain(settings, domain, interval_end, opts, trainer, common)
 
 
 def _train_domain(
@@ -158,8 +163,14 @@ def _train_domain(
     common: dict[str, Any],
 ) -> dict[str, Any]:
     from models.gate import NothingToLearn
+    from models.registry import end_abandoned_runs
 
     client, store, artifact_uri = _training_context(settings)
+    try:  # under the domain's training lock: no live training of it owns a run now
+        ended = [r["run_id"] for r in end_abandoned_runs(client, domain)]
+    except BaseException:
+        store.close()
+        raise
     common.update(store=store, artifact_location=artifact_uri, tz=opts.tz or settings.display_tz)
     try:
         report = trainer(settings, domain, utc(interval_end), opts, client, common)
@@ -178,6 +189,7 @@ def _train_domain(
             "champion_before": before,
             "not_trained": str(exc),
             "not_trained_zh": exc.zh,  # the reason in Chinese (None if not given)
+            "abandoned_runs_ended": ended,
         }
     finally:
         store.close()
@@ -190,6 +202,7 @@ def _train_domain(
         "gate": report.gate.summary(),
         "promoted": bool(report.promoted),
         "champion_before": report.champion_before,
+        "abandoned_runs_ended": ended,  # runs left RUNNING by a dead training, now KILLED
     }
 
 
@@ -279,7 +292,7 @@ class LakeReadings:
     One pass streams the table in pieces of ``rows_per_piece`` rows (all reads see table
     ``version``, one snapshot): it computes the :meth:`summary` (row count, first start,
     data end, data version) and spills each sensor's rows to Arrow IPC files (LZ4) in a
-    folder of this process under ``spill_dir`` (default ``<system temp>/riskwarn-spill``;
+    folder of this process under ``spill_dir`` (default :func:`riskwarn.spill.default_parent`;
     training passes :func:`riskwarn.spill.spill_parent`), locked for the process's life
     (:func:`riskwarn.spill.claim`); before spilling it removes the folders there whose
     owner died (:func:`riskwarn.spill.sweep`), never a live one. :meth:`read` then reads
@@ -328,8 +341,6 @@ class LakeReadings:
     def _spilled(self) -> dict[str, list[Path]]:
         if "files" in self._state:
             return self._state["files"]  # type: ignore[no-any-return]
-        import tempfile
-
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -346,7 +357,7 @@ class LakeReadings:
 
         if "folder" in self._state:  # an earlier spill failed part way: start again
             self._state.pop("folder").close()
-        parent = self.spill_dir or Path(tempfile.gettempdir()) / "riskwarn-spill"
+        parent = self.spill_dir or spill.default_parent()
         spill.sweep(parent)
         claimed = spill.claim(parent, f"sensor_readings before {self.end.isoformat()}")
         self._state["folder"] = claimed

@@ -52,6 +52,55 @@ def spill_parent(settings: Settings) -> Path:
     return Path(settings.spill_dir) if settings.spill_dir else settings.home / "tmp" / "spill"
 
 
+def default_parent() -> Path:
+    """The parent of a process that was given none (serving's model downloads, a training
+    outside :func:`riskwarn.pipeline.train_domain`): ``<system temp>/riskwarn-spill-<uid>``,
+    one per account (a service account never meets another's folder), created 0700 and
+    refused (RuntimeError) if it is not this account's own private folder."""
+    parent = Path(tempfile.gettempdir()) / f"riskwarn-spill-{os.getuid()}"
+    with contextlib.suppress(FileExistsError):
+        parent.mkdir(mode=0o700)
+    st = os.lstat(parent)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise RuntimeError(
+            f"{parent} is not a private folder of this account (uid {os.getuid()}): "
+            "refusing to put temporary files there; remove it or set RISKWARN_SPILL_DIR"
+        )
+    return parent
+
+
+_PARENT: list[Path] = []  # the parent set by the training running in this process
+
+
+def current_parent() -> Path:
+    """Where this process's temporary folders go (:func:`owned_tempdir`): the training's
+    spill parent while one runs here (:func:`using_parent`), else :func:`default_parent`."""
+    return _PARENT[-1] if _PARENT else default_parent()
+
+
+@contextlib.contextmanager
+def using_parent(parent: Path) -> Iterator[None]:
+    """Make ``parent`` :func:`current_parent` meanwhile (a training: its spill parent)."""
+    _PARENT.append(Path(parent))
+    try:
+        yield
+    finally:
+        _PARENT.pop()
+
+
+@contextlib.contextmanager
+def owned_tempdir(purpose: str, parent: Path | None = None) -> Iterator[Path]:
+    """A temporary folder owned (locked) by this process, removed on exit; if the process
+    is killed first, the next :func:`sweep` of its parent removes it."""
+    folder = claim(parent or current_parent(), purpose)
+    try:
+        yield folder.path
+    finally:
+        folder.close()
+
+
 def _owner(purpose: str) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     return {
@@ -199,6 +248,127 @@ def sweep(parent: Path) -> list[dict[str, Any]]:
     return removed
 
 
+# --------------------------------------------------------------------------- processes
+
+
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _pid_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (``/proc/<pid>/stat`` field 22),
+    "" if there is no such process (or no ``/proc``)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_identity(pid: int | None = None) -> dict[str, str]:
+    """Who a process is, in a form that outlives it: host name, boot id, pid and the pid's
+    start time (a pid reused after the process died has another start time)."""
+    pid = os.getpid() if pid is None else pid
+    return {
+        "host": socket.gethostname(),
+        "boot_id": _boot_id(),
+        "pid": str(pid),
+        "pid_start": _pid_start(pid),
+    }
+
+
+def process_state(identity: dict[str, str]) -> tuple[str, str]:
+    """``("alive" | "gone" | "unknown", why)`` of the process ``identity`` names.
+
+    "gone" only on proof: the same host and boot and no process with that pid and start
+    time, or the same host restarted since (another boot id). Another host's process, or
+    an identity without start time or boot id, is "unknown": a pid says nothing there."""
+    host, pid = identity.get("host", ""), identity.get("pid", "")
+    boot, start = identity.get("boot_id", ""), identity.get("pid_start", "")
+    if not host or not pid.isdigit():
+        return "unknown", "no owner recorded"
+    if host != socket.gethostname():
+        return "unknown", f"owned by host {host} (its processes cannot be seen from here)"
+    here = _boot_id()
+    if not boot or not here or not start:
+        return "unknown", f"host {host} pid {pid}: no boot id or start time to compare"
+    if boot != here:
+        return "gone", f"host {host} has restarted since pid {pid} started"
+    now = _pid_start(int(pid))
+    if now == start:
+        return "alive", f"host {host} pid {pid} still runs"
+    if now:
+        return "gone", f"pid {pid} on host {host} is another process now (the owner ended)"
+    return "gone", f"pid {pid} on host {host} no longer runs"
+
+
+_HELD: dict[str, str] = {}  # domain -> the training lock this process holds for it
+
+
+def held_training_lock(domain: str) -> str | None:
+    """The training lock (``<home>/run/train-<domain>.lock``, resolved) this process holds
+    for ``domain``, None if it holds none."""
+    return _HELD.get(domain)
+
+
+# Folders that riskwarn made in the system's temporary folder before they had an owner
+# (tempfile.TemporaryDirectory / mkdtemp): nothing says whether their process lives.
+LEGACY_PREFIXES = ("riskwarn-readings-", "riskwarn-xgb-", "riskwarn-champion-", "riskwarn-model-")
+
+
+def legacy_leftovers(tmp: Path | None = None) -> list[dict[str, Any]]:
+    """The ``riskwarn-readings-*`` / ``riskwarn-xgb-*`` / ``riskwarn-champion-*`` /
+    ``riskwarn-model-*`` folders in the system's temporary folder (made without an owner
+    by earlier versions, or by one still running): name, bytes, last modified (UTC).
+    Reported, never removed: nothing proves their process gone."""
+    tmp = Path(tmp or tempfile.gettempdir())
+    out: list[dict[str, Any]] = []
+    try:
+        entries = sorted(tmp.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.name.startswith(LEGACY_PREFIXES):
+            continue
+        try:
+            if not entry.is_dir() or entry.is_symlink():
+                continue
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        modified = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
+        out.append({"path": str(entry), "bytes": _size(entry), "modified": modified.isoformat()})
+    return out
+
+
+def sweep_all(settings: Settings) -> dict[str, Any]:
+    """What the ``lake_maintenance`` DAG's ``sweep_temporary`` task and ``riskwarn lake
+    sweep`` do: :func:`sweep` the home's spill parent (:func:`spill_parent`),
+    :func:`default_parent` and ``<system temp>/riskwarn-spill`` (the default parent of
+    an untold training before), and report :func:`legacy_leftovers`. Returns ``removed``
+    (one dict per folder removed) and ``legacy``; logs each legacy folder at WARNING."""
+    removed: list[dict[str, Any]] = []
+    before = Path(tempfile.gettempdir()) / "riskwarn-spill"  # the default before (owned folders)
+    for parent in dict.fromkeys([spill_parent(settings), default_parent(), before]):
+        removed += [{**r, "parent": str(parent)} for r in sweep(parent)]
+    legacy = legacy_leftovers()
+    for item in legacy:
+        log.warning(
+            "%s (%.1f MB, last modified %s) was left by riskwarn in the temporary folder "
+            "without an owner (an earlier version, or one still running): not removed; "
+            "remove it by hand once no training or scoring of that version runs",
+            item["path"],
+            item["bytes"] / 1e6,
+            item["modified"],
+        )
+    return {"removed": removed, "legacy": legacy}
+
+
 class TrainingBusy(RuntimeError):
     """The domain is already being trained on this home: a second training is refused."""
 
@@ -225,7 +395,11 @@ def training_lock(settings: Settings, domain: str) -> Iterator[None]:
                 "it again when that one has ended"
             )
         _write_owner(fd, f"training {domain}")
-        yield
+        _HELD[domain] = str((folder / f"train-{domain}.lock").resolve())
+        try:
+            yield
+        finally:
+            _HELD.pop(domain, None)
     finally:
         os.close(fd)
 

@@ -74,9 +74,11 @@ def test_a_quiet_sensor_keeps_its_site_across_restarts(
 ) -> None:
     """Q1 (site H1) last reported on 2026-09-07, more than the rules' history window
     (33 days) before H1's cursor (G1, H1's other sensor, reports up to 2026-11-18 08:50).
-    The warm-up adds it anyway (its own last 33 days of readings), so a save of the map
-    (N1, a new site) keeps it, and a restart reads its readings again. Passes on the code
-    before too: the reported drop outside the history window does not happen."""
+    The warm-up reads its readings (its own last 33 days) and the state forgets it (silent
+    for longer than the state's history, docs/streaming.md "Silent sensors"), but the map
+    keeps it: a save of the map (N1, a new site) keeps it, and a restart reads its
+    readings again. The map part passes on the code before too: the reported drop outside
+    the history window does not happen."""
     from testkit.stream_helpers import slope_readings
 
     quiet = slope_readings("Q1", start=pd.Timestamp("2026-09-01", tz="UTC"), step="1h", seed=5)
@@ -86,8 +88,10 @@ def test_a_quiet_sensor_keeps_its_site_across_restarts(
     for name in ("first", "restarted"):
         with _consumer(settings, broker, "rw-sites-quiet") as c:
             wait_for(c.settled, 60)
-            assert c.state.sensors["Q1"].last_ns == quiet["observed_at"].max().value
-            assert c.state.sensors["Q1"].site_id == "H1"
+            # silent for longer than the state's history (768 h of stream time before
+            # G1's newest reading): forgotten by the state, kept in the map
+            assert "Q1" not in c.state.sensors and c.state.forgotten == 1
+            assert c.known_sites["Q1"] == "H1"
             if name == "first":
                 _publish(broker, new, site="H9")
                 wait_for(lambda: "N1" in _saved(settings), 30)  # a new site: saved
@@ -129,8 +133,9 @@ def test_the_map_survives_kill9_of_a_real_consumer_process(
     """The same with `riskwarn stream` processes: the quiet Q1 (site H1, last reading
     2026-09-07) and G1 stored; the process gets N1 (a new site, H9) and G2 (a new sensor
     of H1) over the broker and is killed with SIGKILL; the restarted process must warm
-    up all four sensors. On the code before: 3 sensors (G2 not in the map) (checked:
-    fails)."""
+    up all four sensors (Q1 is then forgotten by the state again: silent for longer than
+    its history; the map keeps it). On the code before: 3 sensors (G2 not in the map)
+    (checked: fails)."""
     import os
     import signal
     import subprocess
@@ -176,14 +181,17 @@ def test_the_map_survives_kill9_of_a_real_consumer_process(
 
     try:
         proc = start()
-        assert state()["sensors"] == 2  # G1 and the quiet Q1
+        # G1 and the quiet Q1 read from the lake; Q1, silent for longer than the state's
+        # history, forgotten by the state (kept in the map, asserted at the end)
+        assert (state()["sensors"], state()["sensors_forgotten"]) == (1, 1), state()
         _publish(broker, new, site="H9")
         _publish(broker, g2, site="H1")
         wait_for(lambda: state()["new_in_lake"] >= 7 and state()["backlog"] == 0, 60)
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
         start()
-        assert state()["sensors"] == 4, state()  # G1, Q1, N1, G2 read from the lake
+        # G1, Q1, N1, G2 read from the lake (Q1 forgotten again: 3 in the state)
+        assert (state()["sensors"], state()["sensors_forgotten"]) == (3, 1), state()
     finally:
         for p in procs:
             if p.poll() is None:

@@ -11,7 +11,9 @@ after creating ``$TRAIN_CHILD_MARKER.P``:
 * ``mlflow_init``: as MLflow starts creating the tables of a new ``mlflow.db``;
 * ``spill``: after the first piece of ``sensor_readings`` is spilled (mid-spill);
 * ``batch``: at the first batch read from the spilled files (spill complete, features
-  being built).
+  being built);
+* ``mlflow_run``: in the MLflow run, its tags set, before its params are logged (the run
+  shows RUNNING).
 
 No timing: the test waits for the marker, the child for the go file.
 """
@@ -83,6 +85,16 @@ def main(argv: list[str]) -> int:
             return real_read(self, sensor_ids)
 
         LakeReadings.read = read_then_pause  # type: ignore[method-assign]
+    if "mlflow_run" in pause:
+        import mlflow
+
+        real_params = mlflow.log_params
+
+        def params_after_pause(*a: Any, **k: Any) -> Any:
+            _pause("mlflow_run")
+            return real_params(*a, **k)
+
+        mlflow.log_params = params_after_pause  # type: ignore[assignment]
     from riskwarn.pipeline import train_domain
     from riskwarn.settings import load_settings
 

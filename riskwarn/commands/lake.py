@@ -86,6 +86,29 @@ def maintain(as_json: bool) -> None:
 
 
 @lake.command()
+def sweep() -> None:
+    """Remove temporary folders whose owning process is gone (as the lake_maintenance DAG
+    does daily); list owner-less riskwarn folders in the system temp (never removed)."""
+    from riskwarn.settings import load_settings
+    from riskwarn.spill import sweep_all
+
+    done = sweep_all(load_settings())
+    for r in done["removed"]:
+        click.echo(
+            f"removed {r['parent']}/{r['name']} ({r['bytes'] / 1e6:.1f} MB): left by host "
+            f"{r.get('host', '?')} pid {r.get('pid', '?')} (started {r.get('started', '?')}, "
+            f"{r.get('for', '?')}), which is gone"
+        )
+    for x in done["legacy"]:
+        click.echo(
+            f"not removed: {x['path']} ({x['bytes'] / 1e6:.1f} MB, last modified "
+            f"{x['modified']}): no owner recorded; remove by hand once no older riskwarn runs"
+        )
+    if not done["removed"] and not done["legacy"]:
+        click.echo("nothing to remove")
+
+
+@lake.command()
 @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
 def snapshot(dest: Path) -> None:
     """Copy the lake to DEST as one consistent state (writers wait meanwhile)."""

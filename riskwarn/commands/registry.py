@@ -83,3 +83,44 @@ def rollback(domain: str, reason: str) -> None:
     finally:
         store.close()
     click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")
+
+
+@click.command()
+@click.argument("domains_", metavar="[DOMAIN]...", nargs=-1, type=click.Choice(domains.names()))
+@click.option(
+    "--end-abandoned",
+    is_flag=True,
+    help="End as KILLED the runs whose owner is gone (what the next training does), holding "
+    "each domain's training lock (refused while the domain trains).",
+)
+def runs(domains_: tuple[str, ...], end_abandoned: bool) -> None:
+    """The MLflow runs of each DOMAIN (default: all) that show RUNNING, and whether their
+    owner lives: ``alive``, ``gone`` (abandoned by a training that died: the next training
+    of the domain ends it as KILLED) or ``unknown`` (another host's, or no owner recorded:
+    never ended automatically)."""
+    import datetime as dt
+
+    from models import registry
+    from riskwarn.settings import load_settings
+    from riskwarn.spill import TrainingBusy, held_training_lock, training_lock
+
+    settings = load_settings()
+    client = registry.configure(settings.resolved_mlflow_uri)
+    shown = 0
+    for domain in domains_ or tuple(domains.names()):
+        if end_abandoned:
+            try:
+                with training_lock(settings, domain):
+                    ended = registry.end_abandoned_runs(client, domain, by="riskwarn runs")
+                    for r in ended:
+                        click.echo(f"riskwarn-{domain} {r['run_id']} ended as KILLED: {r['why']}")
+            except TrainingBusy as exc:
+                raise click.ClickException(str(exc).split(":")[0] + ": not now") from None
+        for run in registry.running_runs(client, domain):
+            state, why = registry.run_owner_state(run.data.tags, held_training_lock(domain))
+            started = run.info.start_time
+            at = dt.datetime.fromtimestamp(started / 1000, dt.UTC).isoformat(timespec="seconds")
+            click.echo(f"riskwarn-{domain} {run.info.run_id} RUNNING since {at}: {state} ({why})")
+            shown += 1
+    if not shown:
+        click.echo("no run shows RUNNING")

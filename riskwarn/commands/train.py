@@ -68,6 +68,11 @@ def train(
         result = train_domain(load_settings(), domain, end, options)
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
+    for run_id in result.get("abandoned_runs_ended", ()):
+        click.echo(
+            f"ended run {run_id} of riskwarn-{domain} as KILLED: a training that died left it "
+            "RUNNING (its tag riskwarn.abandoned says why)"
+        )
     if result.get("not_trained"):
         click.echo(f"riskwarn-{domain} {result['gate']}")
         click.echo(f"champion stays {result['champion_before'] or 'unset'}")

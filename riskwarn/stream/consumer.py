@@ -964,6 +964,7 @@ class StreamConsumer:
             + self.replay_left
             + len(self.replay_sites),
             "sensors": len(self.state),
+            "sensors_forgotten": self.state.forgotten,  # silent past the rules' history
             "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
             "level_changes": c.level_changes,
             "deliveries_logged": c.deliveries_logged,

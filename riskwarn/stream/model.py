@@ -82,6 +82,9 @@ class _Codes:
         return got
 
 
+_HOUR_NS = 3_600_000_000_000
+
+
 @dataclass
 class _Sensor:
     chunks: list[np.ndarray] = field(default_factory=list)
@@ -91,13 +94,21 @@ class _Sensor:
 
 class ReadingWindow:
     """Every reading of the last ``lookback_days`` (before each sensor's newest), per
-    sensor, one per (time, quantity) (the later arrival wins, as the lake's upsert)."""
+    sensor, one per (time, quantity) (the later arrival wins, as the lake's upsert).
+
+    A sensor whose newest reading is older than the window's newest (any sensor's, event
+    time) by more than the window keeps (``lookback_days`` + 1 day) is forgotten, checked
+    once per hour of stream time: none of its readings is in the window of a step
+    evaluated since (docs/streaming.md, "Silent sensors")."""
 
     def __init__(self, lookback_days: float = LOOKBACK_DAYS, compact_every: int = 64) -> None:
         # one extra day: a step evaluated late (a consumer catching up) sees its window
         self.keep_ns = int(pd.Timedelta(days=lookback_days + 1).value)
         self.compact_every = compact_every
         self.sensors: dict[str, _Sensor] = {}
+        self.newest = np.iinfo(np.int64).min  # the newest reading of any sensor
+        self.checked_hour = np.iinfo(np.int64).min
+        self.forgotten = 0
         self.quantities = _Codes()
         self.qualities = _Codes()
         self.lock = threading.Lock()
@@ -130,6 +141,15 @@ class ReadingWindow:
                 st.newest = max(st.newest, int(part["t"].max()))
                 if st.n_pending >= self.compact_every:
                     self._compact(st)
+                self.newest = max(self.newest, st.newest)
+            hour = self.newest // _HOUR_NS
+            if hour > self.checked_hour:  # once per hour of stream time
+                self.checked_hour = hour
+                cutoff = self.newest - self.keep_ns
+                gone = [sid for sid, st in self.sensors.items() if st.newest < cutoff]
+                for sid in gone:
+                    del self.sensors[sid]
+                self.forgotten += len(gone)
 
     def _compact(self, st: _Sensor) -> np.ndarray:
         a = st.chunks[0] if len(st.chunks) == 1 else np.concatenate(st.chunks)

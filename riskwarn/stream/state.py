@@ -9,6 +9,20 @@ The stream keeps, per displacement sensor, only what the nowcast's sensor rules 
   health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky, over
   24 h), so that a step evaluated late (a consumer catching up) sees its whole window.
 
+**Silent sensors are forgotten** (:meth:`SensorStates.forget_silent`): a sensor whose
+newest reading is older than the newest reading of the stream (any sensor's: event
+time, not the clock, so a replay or an outage of every sensor forgets nothing) by more
+than the state's history (``history_steps`` hourly steps, 32 days with the nowcast's
+rules: what an active sensor's state still holds) is dropped from the state, checked once
+per hour of stream time. Such a sensor's health over the last 24 h reads as no readings
+whether or not its old state is kept, and its old steps are older than any window the
+rules read: its site's level does not move. What changes is that its site's reasons
+and evidence no longer list it ("Sensor X has sent no reading in the last 24 h", status
+dead): for that month they did, and the batch nowcast, which reads the sensor register,
+goes on saying it. If it reports again it starts afresh, as a new sensor does: every new
+reading counts once (nothing of the old state is mixed in), and it takes part in its
+site's step ends once it holds 24 h again.
+
 A site is evaluated with the function the nowcast's
 :func:`riskwarn.nowcast.site_sensor_state` goes through,
 :func:`riskwarn.site_state.site_states` (velocity, acceleration, inverse velocity,
@@ -32,6 +46,7 @@ never delayed (lead time). A held level says so in its reasons and evidence.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections import deque
@@ -46,6 +61,7 @@ from riskwarn import warnings as rw
 from riskwarn.site_state import site_sensor_states
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
+log = logging.getLogger(__name__)
 _STEP = pd.Timedelta(hours=1)
 _NS_STEP = _STEP.value
 
@@ -154,6 +170,11 @@ class SensorStates:
         self.backlog: set[str] = set()  # due sites left for the next loop (time budget)
         self.evaluated_origin: dict[str, int] = {}  # site -> last evaluated step end (ns)
         self.window_ns = int(24 * 3600 * 1e9)  # the health rules' window
+        # a sensor silent for longer than what an active one keeps is forgotten
+        self.forget_after_ns = max(self.history_steps * _NS_STEP, 2 * self.window_ns)
+        self.newest_ns = 0  # the stream's newest reading (any sensor): its event time
+        self.checked_step = 0  # the hour of stream time silent sensors were last looked for
+        self.forgotten = 0  # sensors forgotten so far (the consumer's status shows it)
 
     def __len__(self) -> int:
         return len(self.sensors)
@@ -232,8 +253,41 @@ class SensorStates:
                 st.recent.popleft()
             st.first_ns = t if st.first_ns == 0 else min(st.first_ns, t)
             st.last_ns = max(st.last_ns, t)
+            self.newest_ns = max(self.newest_ns, t)
             touched.add(st.site_id)
+        if _step_of(self.newest_ns) > self.checked_step:  # once per hour of stream time
+            self.checked_step = _step_of(self.newest_ns)
+            self.forget_silent()
         return touched
+
+    def forget_silent(self) -> list[str]:
+        """Drop the sensors whose newest reading is older than the stream's newest by more
+        than :attr:`forget_after_ns`; returns their ids (logged once, counted in
+        :attr:`forgotten`). A site left without sensors keeps its served level, its
+        hysteresis and its last evaluated step (so a step is never evaluated twice)."""
+        cutoff = self.newest_ns - self.forget_after_ns
+        gone = [sid for sid, st in self.sensors.items() if st.last_ns < cutoff]
+        what = []
+        for sid in gone:
+            st = self.sensors.pop(sid)
+            site = st.site_id
+            what.append(f"{sid} (site {site}, last reading {pd.Timestamp(st.last_ns, tz='UTC')})")
+            ids = self.by_site.get(site, [])
+            if sid in ids:
+                ids.remove(sid)
+            if not ids:
+                self.by_site.pop(site, None)
+        if gone:
+            self.forgotten += len(gone)
+            log.info(
+                "forgot %d sensor(s) silent for over %.0f h of stream time (%d kept): %s%s",
+                len(gone),
+                self.forget_after_ns / _NS_STEP,
+                len(self.sensors),
+                ", ".join(what[:20]),
+                f" and {len(what) - 20} more" if len(what) > 20 else "",
+            )
+        return gone
 
     def origin_of(self, site: str) -> int | None:
         """The site's latest complete hourly step (ns): the hour start at or before its

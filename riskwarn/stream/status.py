@@ -31,10 +31,11 @@ def status_line(path: Path) -> str:
         model = f"; site model: {model}" + ("" if model.startswith(("off", "rules only")) else cost)
     else:
         model = ""
+    forgot = f" ({s['sensors_forgotten']} silent forgotten)" if s.get("sensors_forgotten") else ""
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
-        f"{s['queued']} queued, {s['sensors']} sensors, {s['warned_sites']} warned sites, "
+        f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {s['warned_sites']} warned sites, "
         f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
         f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"
     )
