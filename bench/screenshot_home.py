@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     from models.train import train_hotspot_domain
     from riskwarn.store import Store
     from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-    from tests.test_backtest import CRS, TZ, synthetic_events
-    from tests.test_registry import SMALL
+    from testkit.synthetic_hotspots import CRS, TZ, synthetic_events
+    from testkit.synthetic_hotspots import SMALL_TRAINING as SMALL
 
     home = args.home.resolve()
     city = demo_home(home, n_cells=args.demo_cells, weeks=args.weeks, n_cases=args.cases)

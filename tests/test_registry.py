@@ -11,18 +11,11 @@ import pandas as pd
 import pytest
 
 from models import registry as reg
-from models.backtest import ModelConfig, monotone_constraints
+from models.backtest import monotone_constraints
 from models.train import data_version, train_hotspot_domain
-from tests.test_backtest import CRS, TZ, synthetic_events
+from testkit.synthetic_hotspots import CRS, SMALL_TRAINING, TZ, synthetic_events
 
-SMALL = ModelConfig(
-    train_window_days=210,
-    es_origins=3,
-    cal_origins=3,
-    max_rounds=30,
-    early_stopping_rounds=10,
-    grid=({"max_depth": 3, "learning_rate": 0.2, "min_child_weight": 1.0},),
-)
+SMALL = SMALL_TRAINING
 
 
 @pytest.fixture(scope="module")

@@ -723,8 +723,17 @@ def test_replay_command_signs_in_as_a_gateway_and_fails_on_a_refused_reading(
     assert done.returncode == 2, (done.stdout, done.stderr[-2000:])
     assert "published" not in done.stdout, done.stdout
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: MQTT broker 127.0.0.1:{broker.port} refused the reading")
-    assert "as 'stream': Not authorized" in last and "Traceback" not in done.stderr
+    # Mosquitto 2.0.11 here either answers the refused publish with PUBACK "Not
+    # authorized" or drops the connection before any PUBACK ("Bad socket read/write" in
+    # its log; seen in the full suite and alone, 2026-12-04): both must end in one error
+    # line naming the broker and the account, exit 2 and no "published" count
+    where = f"error: MQTT broker 127.0.0.1:{broker.port} "
+    assert last.startswith(where + "refused the reading") or last.startswith(
+        where + "closed the connection"
+    ), last
+    assert "as 'stream'" in last and "Traceback" not in done.stderr
+    if "refused the reading" in last:
+        assert "as 'stream': Not authorized" in last
     assert st["password"] not in done.stderr
 
 
