@@ -648,8 +648,16 @@ def test_publishing_counts_only_what_the_broker_acknowledged(broker: Broker) -> 
         _publish_as(broker, "stream", readings)
     line = str(refused.value)
     assert "\n" not in line
-    assert f"refused the reading published to {READING} as 'stream': Not authorized" in line
-    assert "0 reading(s) acknowledged before it" in line and "RISKWARN_MQTT_GATEWAY_USER" in line
+    # Mosquitto 2.0.11 sends the PUBACK "Not authorized" and closes the connection; with
+    # more readings in flight the client's next write can fail first, so the publisher
+    # may see the closed connection before that PUBACK (docs/streaming.md): either way
+    # one line, nothing counted
+    if "refused the reading" in line:
+        assert f"refused the reading published to {READING} as 'stream': Not authorized" in line
+        assert "RISKWARN_MQTT_GATEWAY_USER" in line
+    else:
+        assert "closed the connection" in line and f"published to {READING} as 'stream'" in line
+    assert "0 reading(s) acknowledged before it" in line
     assert _publish_as(broker, "gateway", readings) == len(readings)
 
 
