@@ -92,6 +92,12 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
     for name, value in allocator_env().items():
         env.setdefault(name, value)
+    # OpenMP threads that sleep instead of spinning when idle (riskwarn/threads.py)
+    from riskwarn.threads import openmp_env
+
+    if "GOMP_SPINCOUNT" not in env:
+        for name, value in openmp_env().items():
+            env.setdefault(name, value)
     if settings.store_url:
         env["RISKWARN_STORE_URL"] = settings.store_url
     if settings.mlflow_tracking_uri:
