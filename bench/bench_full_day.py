@@ -21,7 +21,7 @@ peak``: ``ru_maxrss``):
    are exported (``pipeline.publish_exports``). Target: 60 seconds.
 
     .venv/bin/python bench/bench_full_day.py --sim DIR [--home DIR] [--reading-months N]
-        [--domains A,B] [--parallel N] [--wait-before-daily PATH]
+        [--domains A,B] [--parallel N] [--wait-before-daily PATH] [--ingest-only]
 
 * ``--sim DIR``: the output of ``riskwarn simulate --size city --out DIR`` (required).
 * ``--home DIR``: the riskwarn home to build (default: a temporary folder, removed).
@@ -40,6 +40,8 @@ peak``: ``ru_maxrss``):
   ``PATH`` exists before the daily run, so that the daily run can be timed on a quiet
   machine (e.g. once other jobs beside a long rebuild have ended); the wait is not
   counted. Each part prints the machine's load average at its start and end.
+* ``--ingest-only``: land and ingest the history, then stop (no training, no daily run):
+  a home for ``bench/bench_train_domain.py`` or ``bench/profile_train_domain.py``.
 
 Every stage runs under the memory budget of its DAG task (``RISKWARN_TASK_MEMORY_MB``,
 default 8192 MB of address space); a stage that fails is printed as FAILED and the run
@@ -382,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="PATH",
         help="after the rebuild, wait until PATH exists before the daily run (not counted)",
     )
+    ap.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="land and ingest the history, then stop (a home to train domains in later)",
+    )
     args = ap.parse_args(argv)
     if args.parallel < 0:
         ap.error("--parallel: a number of worker processes >= 1")
@@ -420,6 +427,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"ingest {source} ({len(files['history'])} files)",
                 partial(pipeline.ingest_source, settings, mappings[source], day_start),
             )
+        if args.ingest_only:
+            wall, cpu = stages.total("rebuild")
+            print(
+                f"ingest only: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('rebuild')}"
+                f"; at its end {load_words()}",
+                flush=True,
+            )
+            return 1 if stages.failed else 0
         trained = list(domains.names(trained_by=domains.TRAIN_DAG))
         if args.domains:
             wanted = [d.strip() for d in args.domains.split(",") if d.strip()]
