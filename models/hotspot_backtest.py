@@ -50,7 +50,6 @@ from models.baselines import (
     long_run_scores,
     prospective_scores,
 )
-from models.calibration import calibration_by_group
 from models.case_control import negative_sampler, sampling_cut
 from models.extra_features import ExtraFeatureParams, build_extra_features
 from models.grid import CountCube, history_cube
@@ -60,6 +59,7 @@ from models.hotspot_evaluation import (
     events_outside_area,
     loo_ceiling_scores,
 )
+from models.metrics import probability_metrics_numpy
 from riskwarn.domains import Domain
 
 log = logging.getLogger(__name__)
@@ -604,7 +604,27 @@ def calibration_per_admin(
         .fillna({"admin_code": "unknown"})
         .rename(columns={"score": "probability"})
     )
-    return calibration_by_group(frame, "admin_code").to_dict("records")
+    return calibration_by_admin(frame).to_dict("records")
+
+
+def calibration_by_admin(frame: pd.DataFrame, group_col: str = "admin_code") -> pd.DataFrame:
+    """:func:`models.calibration.calibration_by_group` of ``frame`` (``label_any``,
+    ``probability``) per ``group_col`` (no missing keys), the same columns, rows and values
+    within floating rounding, through :func:`models.metrics.probability_metrics_numpy`
+    on one sort of the rows instead of a pandas group and scikit-learn's checks per group
+    (tests/test_calibration_by_admin.py)."""
+    codes, keys = pd.factorize(frame[group_col], sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(keys)))]
+    y = frame["label_any"].to_numpy()[order]
+    p = frame["probability"].to_numpy()[order]
+    rows = []
+    for i, key in enumerate(keys):
+        a, b = bounds[i], bounds[i + 1]
+        res = probability_metrics_numpy(y[a:b], p[a:b])
+        res.update({group_col: key, "n": int(b - a), "mean_probability": float(p[a:b].mean())})
+        rows.append(res)
+    return pd.DataFrame(rows)
 
 
 def scores_for_output(scores: pd.DataFrame, tz: str) -> pd.DataFrame:
