@@ -14,8 +14,10 @@ SHAP, figures, MLflow logging) and, with ``--cprofile FILE``, cProfile with a CP
 Each stage line: calls, wall and CPU seconds *inclusive* of the stages inside it (the
 indentation says which are inside which). ``--outputs FILE``: the trained report's metrics
 (without their timings) and the final model's probabilities of the last evaluation
-origin's rows, as JSON, to compare two code versions' outputs
-(``bench/compare_train_outputs.py``).
+origin's rows, as JSON (sorted keys), to compare two code versions' outputs with ``cmp``.
+The stage lines of the matrices, boosters, blends and calibrators count the final fit's
+too. cProfile inflates the stages made of many Python calls (docs/benchmarks.md, "Where
+``train incidents``' CPU goes").
 """
 
 from __future__ import annotations
