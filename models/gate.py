@@ -39,6 +39,132 @@ evaluation window, a non-finite CI) and none of whose judged checks failed."""
 
 DEFAULT_NOT_JUDGED_WHY = "the comparison gave no finite difference (no event in the window?)"
 
+MIN_CHAMPION_ORIGINS = 4
+"""The champion is compared only on evaluation origins at or after its ``trained_through``
+(out of sample for both models); with fewer such origins than this (or no event among
+them) the comparison is not made (:class:`ChampionComparison`)."""
+
+MIN_CHAMPION_EVENTS = 1
+"""... and at least this many events (failures, escalations) among those origins."""
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The challenger against the serving champion, out of sample for both.
+
+    ``trained_through``: the champion's training origin (ISO UTC; labels at or after it
+    were never seen), from its run's param, else its run's start time
+    (``through_source`` says which); ``recipe_same``: the challenger is trained the same
+    way (:mod:`models.recipe`), so it is a refresh with newer data (to
+    ``challenger_through``); ``n_origins`` of the window's ``window_origins`` come at or
+    after ``trained_through``, holding ``n_events`` events (``event_words``: "event",
+    "site failure", "escalation"); ``diff`` / ``ci``: challenger minus champion on
+    exactly those origins (None when there were too few to compute it).
+    """
+
+    version: str
+    trained_through: str
+    recipe_same: bool
+    n_origins: int
+    window_origins: int
+    n_events: int
+    challenger_through: str | None = None
+    diff: float | None = None
+    ci: tuple[float, float] | list[float] | None = None
+    through_source: str = "trained_through"
+    event_words: str = "event"
+
+    @property
+    def enough(self) -> bool:
+        """Whether the out-of-sample origins are enough to compare on."""
+        return self.n_origins >= MIN_CHAMPION_ORIGINS and self.n_events >= MIN_CHAMPION_EVENTS
+
+    def numbers(self) -> dict[str, Any]:
+        """What the gate's check records (besides ``diff`` / ``ci``)."""
+        return {
+            "against": "champion",
+            "champion_version": self.version,
+            "trained_through": self.trained_through,
+            "trained_through_from": self.through_source,
+            "recipe_same": bool(self.recipe_same),
+            "n_origins": int(self.n_origins),
+            "window_origins": int(self.window_origins),
+            "n_events": int(self.n_events),
+            "min_origins": MIN_CHAMPION_ORIGINS,
+        }
+
+
+def _need() -> str:
+    return "an" if MIN_CHAMPION_EVENTS == 1 else str(MIN_CHAMPION_EVENTS)
+
+
+def _day(iso: str | None) -> str:
+    return str(iso or "?")[:10]
+
+
+def champion_check(c: ChampionComparison) -> dict[str, Any]:
+    """The gate's check of the challenger against the champion (see :func:`gate`)."""
+    v, through = f"champion v{c.version}", _day(c.trained_through)
+    after = (
+        f"{c.n_origins} of the window's {c.window_origins} origins after {through}, "
+        f"{c.n_events} {c.event_words}(s)"
+    )
+    numbers = c.numbers()
+    if c.recipe_same:
+        name = "not worse than champion"
+        if not c.enough or c.diff is None or c.ci is None:
+            return {
+                "check": name,
+                "ok": True,
+                "detail": f"same recipe as {v} (trained to {through}): a refresh with data "
+                f"to {_day(c.challenger_through)}; nothing to compare out of sample "
+                f"({c.n_origins} origins after {through} with {c.n_events} "
+                f"{c.event_words}(s), needs {MIN_CHAMPION_ORIGINS} with {_need()} "
+                f"{c.event_words}); judged by the rules and calibration checks",
+                "compared": False,
+                **numbers,
+            }
+    else:
+        name = "beats champion"
+        if not c.enough or c.diff is None or c.ci is None:
+            comes = "comes" if c.n_origins == 1 else "come"
+            held = (
+                f"only {c.n_origins} of the window's {c.window_origins} origins {comes} after it"
+                if c.n_origins < MIN_CHAMPION_ORIGINS
+                else f"the {c.n_origins} of the window's {c.window_origins} origins after it "
+                f"hold {c.n_events} {c.event_words}(s)"
+            )
+            return _not_judged(
+                name,
+                f"{v} was trained on data to {through}; {held} (needs "
+                f"{MIN_CHAMPION_ORIGINS} with {_need()} {c.event_words}): it cannot be compared "
+                "out of sample. Wait until the window holds them, or promote by hand",
+                reason="champion_out_of_sample",
+                compared=False,
+                **numbers,
+            )
+    lo, hi = (float(x) for x in c.ci)
+    if not _finite(c.diff, lo, hi):
+        return _not_judged(
+            name,
+            f"no finite difference with {v} on the {after}",
+            reason="champion_no_difference",
+            compared=False,
+            **numbers,
+        )
+    ok = (hi >= 0) if c.recipe_same else (lo > 0)
+    rule = " (fails only if the CI lies below zero)" if c.recipe_same else ""
+    return {
+        "check": name,
+        "ok": bool(ok),
+        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}, out of sample: "
+        f"{after} ({v} trained to {through})",
+        "compared": True,
+        **numbers,
+        "diff": float(c.diff),
+        "ci": [lo, hi],
+    }
+
 
 @dataclass
 class GateResult:
@@ -120,6 +246,7 @@ def gate(
     max_ece_ratio: float = 0.5,
     not_worse: dict[str, dict[str, Any]] | None = None,
     not_judged_why: str | None = None,
+    champion_vs: ChampionComparison | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -148,6 +275,13 @@ def gate(
     (the domain's words, e.g. "no site failure in the evaluation window 2025-12-01 ..
     2025-12-28"), has ``judged: False`` and ``ok: False``; the gate then does not pass
     (status ``not_judged`` unless another check really failed, :class:`GateResult`).
+
+    ``champion_vs``: the comparison with the serving champion on the origins it never
+    saw (:class:`ChampionComparison`; the training jobs pass this, never a
+    ``comparisons["champion"]`` scored on rows the champion was fitted on). A challenger
+    with another recipe must beat it (CI above zero; too few out-of-sample origins: *not
+    judged*); one with the same recipe (a refresh) must not be worse (fails only if the
+    CI lies below zero; too few origins: ok, the other checks judge it).
     """
     why = not_judged_why or DEFAULT_NOT_JUDGED_WHY
     checks: list[dict[str, Any]] = []
@@ -169,7 +303,9 @@ def gate(
         }
         check[key] = comp["against"]
         checks.append(check)
-    if champion is not None and "champion" not in comparisons:
+    if champion_vs is not None:
+        checks.append(champion_check(champion_vs))
+    elif champion is not None and "champion" not in comparisons:
         checks.append(
             {
                 "check": "beats champion",
