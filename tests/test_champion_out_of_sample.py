@@ -20,11 +20,13 @@ import mlflow
 import pandas as pd
 import pytest
 
+from features.calendar import local_midnights
 from models import case_models, train
 from models import registry as reg
 from models.case_models import train_case_domain
 from models.gate import MIN_CHAMPION_ORIGINS, NOT_JUDGED
 from models.train import train_hotspot_domain
+from riskwarn import domains
 from testkit.synthetic_hotspots import CRS, SMALL_TRAINING, TZ, synthetic_events
 from tests.test_case_site_models import CONFIG as CASE_CONFIG
 from tests.test_case_site_models import _cases
@@ -117,6 +119,27 @@ def test_hotspot_twin_is_a_refresh_and_the_champion_never_scores_rows_it_saw(
     assert "same recipe as champion v1" in twin.gate.summary()
     # never scored on a row whose origin is before the champion's trained_through
     assert all(o >= through for o in spy.origins)
+
+    # a champion (of unknown recipe) whose trained_through lies inside the window is
+    # scored on exactly the window's later origins, and judged on them
+    run = client.get_run(twin.run.run_id).data.params
+    step = domains.get("incidents").step_days
+    window = list(local_midnights(run["eval_start"], run["eval_end"], step, TZ))
+    assert len(window) == c["window_origins"]
+    mid = pd.Timestamp(window[-MIN_CHAMPION_ORIGINS])  # enough later origins to judge
+    real = reg.champion_provenance
+
+    def provenance(*args, **kwargs):
+        return replace(real(*args, **kwargs), trained_through=mid, recipe=None)
+
+    monkeypatch.setattr(train, "champion_provenance", provenance)
+    spy.origins.clear()
+    rival = fit()
+    later = {o for o in window if o >= mid}
+    assert set(spy.origins) == later and len(later) < len(window)
+    c = champion_check(rival)
+    assert c["check"] == "beats champion" and c["recipe_same"] is False
+    assert c["compared"] is True and c["n_origins"] == len(later) and len(c["ci"]) == 2
 
 
 # --------------------------------------------------------------------------- cases
