@@ -330,7 +330,8 @@ class ChampionProvenance:
     """What the serving champion's final model saw and how it was trained.
 
     ``trained_through``: its run's ``trained_through`` param; a champion trained before
-    the param existed gets its run's start time (``through_source`` ``"run start"``: it
+    the param existed gets its run's start time, or the version's creation time if the run
+    is gone (``through_source`` ``"run start"``: it
     may have seen anything before it was trained, so no row it saw is ever called out of
     sample). ``recipe``: its run's ``recipe`` param, None if it has none (unknown: never
     the same as a challenger's)."""
@@ -351,9 +352,13 @@ def champion_provenance(client: MlflowClient, domain: str, version: str) -> Cham
     params: dict[str, str] = {}
     start: pd.Timestamp | None = None
     if mv.run_id:
-        run = client.get_run(mv.run_id)
-        params = dict(run.data.params or {})
-        start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
+        try:
+            run = client.get_run(mv.run_id)
+        except MlflowException:  # its run was deleted: the version's creation time below
+            run = None
+        if run is not None:
+            params = dict(run.data.params or {})
+            start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
     through = params.get(TRAINED_THROUGH)
     if through:
         stamp, source = pd.Timestamp(through), TRAINED_THROUGH

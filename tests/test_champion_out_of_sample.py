@@ -64,11 +64,13 @@ def registry(tmp_path_factory):
     from riskwarn.store import Store
 
     root = tmp_path_factory.mktemp("oos")
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())  # global: put back
     client = reg.configure(f"sqlite:///{root / 'mlflow.db'}")
     store = Store(f"sqlite:///{root / 'serving.db'}")
     store.upgrade()
     yield client, store, (root / "artifacts").as_uri()
     store.close()
+    reg.configure(*previous)
 
 
 def _force(client, store, domain: str, version: str | None) -> None:
@@ -227,3 +229,32 @@ def test_case_champion_is_judged_on_exactly_the_origins_after_its_training(
     logged = json.loads(Path(client.download_artifacts(unjudged.run_id, "gate.json")).read_text())
     (lc,) = [x for x in logged["checks"] if x.get("against") == "champion"]
     assert lc["recipe_same"] is False and lc["champion_version"] == new.version
+
+
+def test_an_older_champion_without_the_params_counts_as_trained_at_its_run_start(
+    registry,
+) -> None:
+    """A champion logged before ``trained_through`` and ``recipe`` existed: it may have
+    seen everything before its run started (so no row it saw is called out of sample),
+    and its recipe is unknown (never the same as a challenger's)."""
+    client, _store, artifacts = registry
+    reg.ensure_experiment("riskwarn-disputes", artifacts)
+    mlflow.set_experiment("riskwarn-disputes")
+    with mlflow.start_run() as run:
+        mlflow.log_params({"trained_until": "2016-02-01 16:00:00+00:00"})
+    client.create_registered_model("riskwarn-disputes")
+    mv = client.create_model_version(
+        "riskwarn-disputes", f"runs:/{run.info.run_id}/m", run.info.run_id
+    )
+    prov = reg.champion_provenance(client, "disputes", str(mv.version))
+    started = pd.Timestamp(client.get_run(run.info.run_id).info.start_time, unit="ms", tz="UTC")
+    assert prov.trained_through == started and prov.through_source == "run start"
+    assert prov.recipe is None and not prov.same_recipe(None) and not prov.same_recipe("abc")
+    with mlflow.start_run() as run:
+        mlflow.log_params({"trained_through": "2016-02-01T16:00:00+00:00", "recipe": "abc"})
+    mv = client.create_model_version(
+        "riskwarn-disputes", f"runs:/{run.info.run_id}/m", run.info.run_id
+    )
+    prov = reg.champion_provenance(client, "disputes", str(mv.version))
+    assert prov.trained_through == pd.Timestamp("2016-02-01T16:00Z")
+    assert prov.through_source == "trained_through" and prov.same_recipe("abc")
