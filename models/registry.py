@@ -330,8 +330,9 @@ class ChampionProvenance:
     """What the serving champion's final model saw and how it was trained.
 
     ``trained_through``: its run's ``trained_through`` param; a champion trained before
-    the param existed gets its run's start time, or the version's creation time if the run
-    is gone (``through_source`` ``"run start"``: it
+    the param existed gets its run's ``trained_until`` (its final fit's origin, which every
+    older run logged with its zone; ``through_source`` ``"trained_until"``), else its run's
+    start time, or the version's creation time if the run is gone (``"run start"``: it
     may have seen anything before it was trained, so no row it saw is ever called out of
     sample). ``recipe``: its run's ``recipe`` param, None if it has none (unknown: never
     the same as a challenger's)."""
@@ -344,6 +345,21 @@ class ChampionProvenance:
 
     def same_recipe(self, other: str | None) -> bool:
         return self.recipe is not None and other is not None and self.recipe == other
+
+
+def _aware(text: str | None) -> pd.Timestamp | None:
+    """``text`` as a UTC instant if it parses and carries a zone (``trained_until`` of
+    older runs: ``str`` of the final fit's origin); None otherwise (a zone-less time could
+    be local: not trusted)."""
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+    if stamp is pd.NaT or stamp.tzinfo is None:
+        return None
+    return stamp.tz_convert("UTC")
 
 
 def champion_provenance(client: MlflowClient, domain: str, version: str) -> ChampionProvenance:
@@ -360,9 +376,12 @@ def champion_provenance(client: MlflowClient, domain: str, version: str) -> Cham
             params = dict(run.data.params or {})
             start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
     through = params.get(TRAINED_THROUGH)
+    until = _aware(params.get("trained_until"))
     if through:
         stamp, source = pd.Timestamp(through), TRAINED_THROUGH
         stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    elif until is not None:  # an older champion: its final fit's origin, logged with a zone
+        stamp, source = until, "trained_until"
     else:  # an older champion: it may have seen everything before it was trained
         created = pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC")
         stamp, source = (start if start is not None else created), "run start"

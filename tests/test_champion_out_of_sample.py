@@ -234,21 +234,32 @@ def test_case_champion_is_judged_on_exactly_the_origins_after_its_training(
 def test_an_older_champion_without_the_params_counts_as_trained_at_its_run_start(
     registry,
 ) -> None:
-    """A champion logged before ``trained_through`` and ``recipe`` existed: it may have
-    seen everything before its run started (so no row it saw is called out of sample),
-    and its recipe is unknown (never the same as a challenger's)."""
+    """A champion logged before ``trained_through`` and ``recipe`` existed: its final
+    fit's origin (``trained_until``, logged with a zone by every older run) bounds what it
+    saw; without that (or with a zone-less one, which could be local time) it may have
+    seen everything before its run started (so no row it saw is called out of sample).
+    Its recipe is unknown (never the same as a challenger's)."""
     client, _store, artifacts = registry
     reg.ensure_experiment("riskwarn-disputes", artifacts)
     mlflow.set_experiment("riskwarn-disputes")
+    client.create_registered_model("riskwarn-disputes")
     with mlflow.start_run() as run:
         mlflow.log_params({"trained_until": "2016-02-01 16:00:00+00:00"})
-    client.create_registered_model("riskwarn-disputes")
     mv = client.create_model_version(
         "riskwarn-disputes", f"runs:/{run.info.run_id}/m", run.info.run_id
     )
     prov = reg.champion_provenance(client, "disputes", str(mv.version))
-    started = pd.Timestamp(client.get_run(run.info.run_id).info.start_time, unit="ms", tz="UTC")
-    assert prov.trained_through == started and prov.through_source == "run start"
+    assert prov.trained_through == pd.Timestamp("2016-02-01T16:00Z")
+    assert prov.through_source == "trained_until" and prov.recipe is None
+    for until in ({"trained_until": "2016-02-01 16:00:00"}, {}):  # zone-less, or none
+        with mlflow.start_run() as run:
+            mlflow.log_params(until or {"n_features": 3})
+        mv = client.create_model_version(
+            "riskwarn-disputes", f"runs:/{run.info.run_id}/m", run.info.run_id
+        )
+        prov = reg.champion_provenance(client, "disputes", str(mv.version))
+        started = pd.Timestamp(client.get_run(run.info.run_id).info.start_time, unit="ms", tz="UTC")
+        assert prov.trained_through == started and prov.through_source == "run start"
     assert prov.recipe is None and not prov.same_recipe(None) and not prov.same_recipe("abc")
     with mlflow.start_run() as run:
         mlflow.log_params({"trained_through": "2016-02-01T16:00:00+00:00", "recipe": "abc"})
