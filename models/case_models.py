@@ -39,7 +39,12 @@ from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
 from models.explain import contributions, global_importance
 from models.gate import GateResult, gate
-from models.metrics import probability_metrics, ranking_metrics
+from models.metrics import (
+    ECE_NOISE_DRAWS,
+    ece_noise_quantile,
+    probability_metrics,
+    ranking_metrics,
+)
 from models.registry import (
     champion_version,
     load_champion,
@@ -402,6 +407,11 @@ def train_case_domain(
             if bt.scores["label"].sum() == 0
             else None
         ),
+        ece_noise=ece_noise_quantile(
+            bt.scores.loc[bt.scores["method"] == "xgboost", "score"],
+            rows_per_event=max(1, config.horizon_days // config.step_days),  # 30 d / 7 d: 4
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
     )
 
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
