@@ -281,6 +281,7 @@ def calibration_check(
         "bound": bound,
         "max_ece": float(max_ece),
         "ratio_bound": ratio_bound,
+        "max_ece_ratio": float(max_ece_ratio),
         "base_rate": rate,
         "noise_q95": noise,
         "noise_draws": int(ece_draws) if ece_draws else None,
