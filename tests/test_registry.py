@@ -73,6 +73,9 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     run = mlflow_client.get_run(report.run.run_id)
     assert run.data.params["data_version"] == data_version(events)
     assert run.data.params["domain"] == "incidents"
+    calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
+    assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
+    assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]
     assert "methods.xgboost.pai_at_0.05" in run.data.metrics
     assert "methods.long_run.pai_at_0.05" in run.data.metrics
     # the standard count (every event of a window) in what is logged and what the gate used
