@@ -250,6 +250,10 @@ def calibration_check(
     deviation), and for a model that under-predicts it grows with the events the model
     missed. Without ``base_rate`` the relative part is ``max_ece`` (absolute bound only);
     without ``ece_noise`` there is no noise allowance.
+
+    The check carries ``ece``, ``bound``, ``max_ece``, ``ratio_bound``, ``max_ece_ratio``,
+    ``base_rate``, ``noise_q95``, ``noise_draws``, ``n_rows`` (None where not given) and
+    words that say which term set the bound.
     """
     rate = float(base_rate) if base_rate is not None and base_rate > 0 else None
     rate = rate if rate is not None and np.isfinite(rate) else None
