@@ -332,10 +332,27 @@ def _signed(value: float, digits: int = 2) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
+def _small(value: float) -> str:
+    """3 decimals, or 2 significant digits below 0.001 (an ECE of 0.00012 is not 0.000)."""
+    if value == 0 or not math.isfinite(value) or abs(value) >= 0.001:
+        return f"{value:.3f}"
+    return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}"
+
+
 def check_words(check: Mapping[str, Any], lang: str) -> str:
     """One failed gate check in plain words."""
     if check.get("check") == "calibration" and "ece" in check:
-        return t("vd_fail_calibration", lang, ece=_n(check["ece"], 3), bound=_n(check["bound"], 3))
+        ece, bound = _small(check["ece"]), _small(check["bound"])
+        if check.get("noise_q95") is None:  # a gate of before the consistency bound
+            return t("vd_fail_calibration", lang, ece=ece, bound=bound)
+        return t(
+            "vd_fail_calibration_noise",
+            lang,
+            ece=ece,
+            bound=bound,
+            ratio=f"{check.get('max_ece_ratio', 0.5):g}",
+            cap=f"{check.get('max_ece', 0.05):g}",
+        )
     if check.get("scored") is False:
         return t("vd_fail_unscored", lang)
     if "against" in check and check.get("ci"):

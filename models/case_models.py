@@ -39,7 +39,12 @@ from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
 from models.explain import contributions, global_importance
 from models.gate import ChampionComparison, GateResult, champion_check, gate
-from models.metrics import probability_metrics, ranking_metrics
+from models.metrics import (
+    ECE_NOISE_DRAWS,
+    ece_noise_quantile,
+    probability_metrics,
+    ranking_metrics,
+)
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
     ChampionProvenance,
@@ -451,6 +456,11 @@ def train_case_domain(
             else None
         ),
         champion_vs=versus,
+        ece_noise=ece_noise_quantile(
+            bt.scores.loc[bt.scores["method"] == "xgboost", "score"],
+            rows_per_event=max(1, config.horizon_days // config.step_days),  # 30 d / 7 d: 4
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
     )
 
     final = fit_case_model(

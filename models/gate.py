@@ -247,6 +247,8 @@ def gate(
     not_worse: dict[str, dict[str, Any]] | None = None,
     not_judged_why: str | None = None,
     champion_vs: ChampionComparison | None = None,
+    ece_noise: float | None = None,
+    ece_draws: int | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -258,10 +260,14 @@ def gate(
     the current table lacks), the gate fails: a challenger that could not be compared
     with the serving model is never promoted automatically.
     With ``base_rate`` (the observed event rate of the ``n_rows`` evaluated rows), ECE must
-    also be at most ``max_ece_ratio`` x ``base_rate`` (or two standard errors of the
-    observed rate, if larger: with few events the rate itself is uncertain): at base
-    rates of a few percent an absolute bound of 0.05 would pass a model that predicts
-    double the true rate everywhere.
+    also be at most ``max_ece_ratio`` x ``base_rate`` or ``ece_noise``, whichever is larger
+    (and never above ``max_ece``): at base rates of a few percent an absolute bound of 0.05
+    would pass a model that predicts double the true rate everywhere. ``ece_noise`` is the
+    95 % quantile of the ECE of a perfectly calibrated model with the challenger's own
+    evaluation predictions (``models.metrics.ece_noise_quantile``, ``ece_draws`` draws of
+    Bernoulli labels: consistency resampling, Bröcker & Smith 2007): with few events the
+    ECE of a calibrated model is itself of the order of the base rate, so only an ECE
+    above that is miscalibration beyond noise (:func:`calibration_check`).
 
     ``not_worse``: non-inferiority checks, keyed by metric (e.g. ``"pai@0.01"``), each
     ``{"against", "diff", "ci": [lo, hi]}`` of challenger minus ``against`` (the hotspot
@@ -335,25 +341,89 @@ def gate(
         checks.append(
             _not_judged("beats the baselines", "no comparison with any method was computed")
         )
-    bound = max_ece
-    detail = f"ECE {ece:.4f}, bound {max_ece}"
-    if base_rate is not None and np.isfinite(base_rate) and base_rate > 0:
-        noise = 2.0 * np.sqrt(base_rate * (1 - base_rate) / n_rows) if n_rows else 0.0
-        bound = float(min(max_ece, max(max_ece_ratio * base_rate, noise)))
-        detail = (
-            f"ECE {ece:.4f}, bound {bound:.4f} ({max_ece_ratio:g} x base rate "
-            f"{base_rate:.4f}, or 2 s.e. {noise:.4f} if larger; at most {max_ece})"
-        )
-    if not _finite(ece):
-        checks.append(_not_judged("calibration", f"no calibration error ({why})", bound=bound))
-        return GateResult(False, checks)
-    checks.append(
-        {
-            "check": "calibration",
-            "ok": bool(ece <= bound),
-            "detail": detail,
-            "ece": float(ece),
-            "bound": float(bound),
-        }
+    calibration = calibration_check(
+        ece, max_ece, base_rate, max_ece_ratio, ece_noise, ece_draws, n_rows
     )
+    if not _finite(ece):
+        checks.append(
+            _not_judged("calibration", f"no calibration error ({why})", bound=calibration["bound"])
+        )
+        return GateResult(False, checks)
+    checks.append(calibration)
     return GateResult(all(c["ok"] for c in checks), checks)
+
+
+def _num(x: float) -> str:
+    """4 decimals, or 2 significant digits below 0.001 (a bound of 6.3e-05 is not 0.0000)."""
+    if not np.isfinite(x) or x == 0 or abs(x) >= 0.001:
+        return f"{x:.4f}"
+    return f"{x:.{1 - int(np.floor(np.log10(abs(x))))}f}"
+
+
+def calibration_check(
+    ece: float,
+    max_ece: float = 0.05,
+    base_rate: float | None = None,
+    max_ece_ratio: float = 0.5,
+    ece_noise: float | None = None,
+    ece_draws: int | None = None,
+    n_rows: int | None = None,
+) -> dict[str, Any]:
+    """The gate's calibration check: ok if ``ece`` <= bound, where
+
+    bound = min(``max_ece``, max(``max_ece_ratio`` x ``base_rate``, ``ece_noise``)).
+
+    ``max_ece_ratio`` x ``base_rate`` is the miscalibration tolerated in any case (at a base
+    rate of 2 %, ECE 0.01 is a model off by half the rate); ``ece_noise`` (the 95 % ECE of a
+    calibrated model with these predictions, consistency resampling) is what the events'
+    noise alone gives: with 9 failures in 10**5 rows, a calibrated model's ECE is of the
+    order of the base rate, above half of it about as often as not. The absolute cap
+    ``max_ece`` still holds: a model whose probabilities are off by more than 0.05 on
+    average is not served automatically, even when the data are too few to tell (a person
+    may promote it by hand). The old allowance, two standard errors of the observed base
+    rate, is gone: with one bin it is about this quantile (1.96 s.e. of the rate under the
+    model's own predictions), with several bins it undercounts (ECE adds every bin's
+    deviation), and for a model that under-predicts it grows with the events the model
+    missed. Without ``base_rate`` the relative part is ``max_ece`` (absolute bound only);
+    without ``ece_noise`` there is no noise allowance.
+
+    The check carries ``ece``, ``bound``, ``max_ece``, ``ratio_bound``, ``max_ece_ratio``,
+    ``base_rate``, ``noise_q95``, ``noise_draws``, ``n_rows`` (None where not given) and
+    words that say which term set the bound.
+    """
+    rate = float(base_rate) if base_rate is not None and base_rate > 0 else None
+    rate = rate if rate is not None and np.isfinite(rate) else None
+    noise = float(ece_noise) if ece_noise is not None and np.isfinite(ece_noise) else None
+    ratio_bound = max_ece_ratio * rate if rate is not None else None
+    allowed = max(ratio_bound if ratio_bound is not None else max_ece, noise or 0.0)
+    bound = float(min(max_ece, allowed))
+    calibrated = "the 95 % ECE of a calibrated model with these predictions"
+    draws = f"{ece_draws} draws" if ece_draws else "draws"
+    if rate is None or ratio_bound is None:
+        why = "the absolute bound" + (
+            f"; {calibrated} is {_num(noise)} ({draws})" if noise is not None else ""
+        )
+    else:
+        ratio_words = f"{max_ece_ratio:g} x base rate {_num(rate)}"
+        if noise is not None and noise > ratio_bound:
+            why = f"{calibrated}, {draws}; {ratio_words} is {_num(ratio_bound)}"
+        else:
+            why = ratio_words + (
+                f"; {calibrated} is {_num(noise)} ({draws})" if noise is not None else ""
+            )
+    if bound < allowed:
+        why += f"; capped at {max_ece:g}"
+    return {
+        "check": "calibration",
+        "ok": bool(ece <= bound),
+        "detail": f"ECE {_num(ece)}, bound {_num(bound)} ({why})",
+        "ece": float(ece),
+        "bound": bound,
+        "max_ece": float(max_ece),
+        "ratio_bound": ratio_bound,
+        "max_ece_ratio": float(max_ece_ratio),
+        "base_rate": rate,
+        "noise_q95": noise,
+        "noise_draws": int(ece_draws) if ece_draws else None,
+        "n_rows": int(n_rows) if n_rows is not None else None,
+    }

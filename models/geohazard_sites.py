@@ -86,7 +86,7 @@ from mlflow.exceptions import MlflowException
 from features.sensor_readings import ReadingSource
 from models.explain import global_importance
 from models.gate import NOT_JUDGED, ChampionComparison, NothingToLearn, champion_check
-from models.metrics import best_threshold_tss
+from models.metrics import ECE_NOISE_DRAWS, best_threshold_tss, ece_noise_quantile
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
     ChampionProvenance,
@@ -953,6 +953,11 @@ def train_site_domain(
         n_rows=metrics["methods"]["xgboost"].get("n_rows"),
         not_judged_why=not_judged_words(window, metrics, config.tz),
         champion_vs=versus,
+        ece_noise=ece_noise_quantile(
+            bt.scores.loc[bt.scores["method"] == "xgboost", "score"],
+            rows_per_event=max(1, config.horizon_hours // config.step_hours),  # 24 if hourly
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
     )
     metrics["eval_window"] = {
         **window.params(config.tz),

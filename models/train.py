@@ -47,6 +47,8 @@ from models.hotspot_backtest import (
 )
 from models.metrics import (
     AREA_FRACTIONS,
+    ECE_NOISE_DRAWS,
+    ece_noise_quantile,
     hotspot_windows,
     pai_statistic,
     paired_bootstrap_diff,
@@ -465,6 +467,11 @@ def train_hotspot_domain(
         champion=before,
         base_rate=float(labels["label_any"].mean()),
         n_rows=len(labels),
+        ece_noise=ece_noise_quantile(
+            merged.loc[merged["method"] == "xgboost", "score"],
+            rows_per_event=max(1, ds.horizon_hours // ds.step_hours),  # overlapping windows
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
         not_worse=not_worse,
         champion_vs=versus,
         not_judged_why=(

@@ -122,6 +122,27 @@ def test_the_gates_other_pai_checks_read_in_the_pages_language() -> None:
     assert verdicts.method_name("inverse_velocity", "zh") == "速率倒数法"
 
 
+def test_a_failed_calibration_check_says_what_its_bound_is() -> None:
+    """At a site model's base rate (0.0001) the models page read "calibration error 0.000
+    above the bound 0.000": neither number nor the bound's meaning. The consistency bound's
+    words say what the bound is (half the base rate, or what chance gives a calibrated
+    model 1 time in 20) in both languages, with the numbers' significant digits."""
+    ok = {"long_run": {"diff": 0.2, "ci": [0.1, 0.3]}}
+    check = gate(ok, 0.00031, base_rate=0.0001, n_rows=90_000, ece_noise=0.00012).checks[-1]
+    assert not check["ok"]
+    en = verdicts.check_words(check, "en")
+    assert en.startswith("calibration error 0.00031 above the bound 0.00012: ")
+    assert "0.5 x the base rate" in en and "1 time in 20" in en and "at most 0.05" in en
+    zh = verdicts.check_words(check, "zh")
+    assert zh.startswith("概率校准误差 0.00031 超过上限 0.00012：")
+    assert "基准发生率的 0.5 倍" in zh and "20 次中才有 1 次" in zh and "最多 0.05" in zh
+    # a gate.json written before the consistency bound keeps its old words
+    old = {"check": "calibration", "ok": False, "ece": 0.0554, "bound": 0.05}
+    assert verdicts.check_words(old, "en") == (
+        "calibration error 0.055 above the bound 0.050 (probabilities do not match observed rates)"
+    )
+
+
 def test_a_passing_champion_promoted_by_training() -> None:
     metrics = {
         "headline": "average_precision",

@@ -178,6 +178,9 @@ def test_training_registers_a_gated_challenger(trained: dict) -> None:
     assert mv.tags["gate"] == report.gate.status  # pass | fail | not_judged
     assert report.promoted == report.gate.passed
     assert any(c["check"] == "beats sensor_rules" for c in report.gate.checks)
+    calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
+    assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
+    assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]
     run = client.get_run(report.run_id)
     assert run.data.params["objective"] == "binary:logistic"
     assert "methods.xgboost.auc" in run.data.metrics
