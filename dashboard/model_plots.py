@@ -22,7 +22,14 @@ import altair as alt
 import pandas as pd
 
 from dashboard.i18n import fmt_date, fmt_int, t
-from dashboard.verdicts import check_words, judged_failures, method_name, unjudged_checks
+from dashboard.verdicts import (
+    champion_of,
+    champion_words,
+    check_words,
+    judged_failures,
+    method_name,
+    unjudged_checks,
+)
 
 PLOT_JSON = {"importance": "plots/importance.json", "reliability": "plots/reliability.json"}
 """The plots the page redraws from their data, and where training logs that data."""
@@ -197,18 +204,26 @@ def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
     return [head, sep, *body]
 
 
-def _gate_line(gate: Mapping[str, Any] | None) -> str:
+def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC") -> str:
     if not gate or "passed" not in gate:
         return "上线门槛：未记录。"
+    champ = champion_of(gate)
+    said = champion_words(champ, "zh", tz)
     if gate.get("passed"):
-        return "上线门槛：通过。"
+        return "上线门槛：通过。" + (said or "")
     failed = judged_failures(gate)
     line = (
         "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
         if failed
         else ""
     )
-    if unjudged_checks(gate):
+    unjudged = unjudged_checks(gate)
+    if champ is not None and champ.get("reason") == "champion_out_of_sample":
+        line += str(said)
+        unjudged = [c for c in unjudged if c.get("reason") != "champion_out_of_sample"]
+    elif said:
+        line += said
+    if unjudged:
         line += (
             "上线门槛：**无法评判**（回测期内没有可供比较的失稳，既未证明优于简单方法，也未证明更差），"
             "因此未自动启用；如需启用，请由人工填写理由强制启用（记入审计日志），"
@@ -245,6 +260,7 @@ def card_markdown(
     params: Mapping[str, Any],
     features: list[str] | None,
     gate: Mapping[str, Any] | None,
+    tz: str = "UTC",
 ) -> str | None:
     """The model card in Chinese from what the run logged; None when the run lacks the
     facts (no per-method table in ``metrics.json``): the page then shows training's
@@ -308,7 +324,7 @@ def card_markdown(
             f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
             f"基础升级率 {_f(metrics.get('base_rate'), 3)}。"
         )
-    facts.append(_gate_line(gate))
+    facts.append(_gate_line(gate, tz))
     lines += [f"- {f}" for f in facts] + ["", *_table(family, methods), ""]
     if features:
         words = "；".join(dict.fromkeys(feature_label(f, "zh") for f in features))

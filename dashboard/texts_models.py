@@ -31,6 +31,46 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "此次训练未记录生成中文模型说明所需的数据，以下模型说明仅有英文版。",
         "en": "",
     },
+    # the gate's comparison with the previous serving model, on forecast origins after
+    # its training data only (models/gate.py: champion_check)
+    "vd_champion_better": {
+        "zh": "与此前的服役模型（第 {v} 版）相比：在 {through} 起它未见过的 {n} 个"
+        "预测起点上明显更好（差 {diff}，区间 {lo} 至 {hi}）。",
+        "en": "Against the previous model (v{v}): clearly better on the {n} forecast origins "
+        "from {through} on, which it never saw ({diff}, CI {lo} to {hi}).",
+    },
+    "vd_champion_not_worse": {
+        "zh": "与此前的服役模型（第 {v} 版）训练方法相同，只是数据更新：在 {through} 起"
+        "它未见过的 {n} 个预测起点上不比它差（差 {diff}，区间 {lo} 至 {hi}）。",
+        "en": "Same recipe as the previous model (v{v}), with newer data: not worse on the "
+        "{n} forecast origins from {through} on, which it never saw ({diff}, CI {lo} "
+        "to {hi}).",
+    },
+    "vd_champion_refresh": {
+        "zh": "与此前的服役模型（第 {v} 版）训练方法相同，只是数据更新；{through} 起"
+        "还没有足够的它未见过的预测起点可供比较（{n} 个，至少需要 {min} 个且有事件），"
+        "由与简单方法的比较和校准检查决定。",
+        "en": "Same recipe as the previous model (v{v}), with newer data; too few forecast "
+        "origins from {through} on, which it never saw, to compare the two ({n}, needs "
+        "{min} with an event): the simple methods and calibration decide.",
+    },
+    "vd_meaning_not_judged_champion": {
+        "zh": "含义：无法在两者都未见过的数据上与此前的服役模型比较（并非未通过）；它不会自动启用。",
+        "en": "What this means: it could not be compared with the previous model on data "
+        "neither saw (this is not a failure); it is not promoted automatically.",
+    },
+    "vd_gate_not_judged_champion": {
+        "zh": "**门槛无法评判**：此前的服役模型（第 {v} 版）用 {through} 之前的数据训练，"
+        "回测期 {total} 个预测起点中只有 {n} 个在此之后（至少需要 {min} 个且有事件），"
+        "无法在两者都未见过的数据上比较，因此未自动启用。可等数据更新后重新训练，"
+        "或由人工填写理由强制启用（记入审计日志）。",
+        "en": "**The gate could not judge it**: the previous model (v{v}) was trained on data "
+        "before {through}, and only {n} of the backtest's {total} forecast origins come "
+        "after that (needs {min} with an event), so the two cannot be compared on data neither "
+        "saw. It was not promoted automatically. Wait for newer data and retrain, or "
+        "promote it by hand with a reason (`riskwarn promote {domain} VERSION --force "
+        "--reason ...`, audited).",
+    },
     # the wall screen's side column names each domain's list (dashboard/pages/overview.py)
     "top_places_of": {"zh": "重点关注地区：{domain}", "en": "Places to watch: {domain}"},
 }

@@ -287,10 +287,13 @@ TEXT: dict[str, dict[str, str]] = {
     "verdicts_title": {"zh": "各领域服役模型结论", "en": "Verdict on each serving model"},
     "verdicts_intro": {
         "zh": "上线门槛：模型须在回测中明显优于每一种简单方法（差值的 95% 置信区间全部大于 0），"
-        "且预测概率与实际发生率相符（校准误差不超过上限）。",
+        "且预测概率与实际发生率相符（校准误差不超过上限：基准发生率的一半，或按同样预测完全校准的"
+        "模型仅因偶然 20 次中才有 1 次超过的误差，取较大者，且不超过固定上限）。",
         "en": "The promotion gate: in the backtest the model must beat every simple method "
         "clearly (the 95% confidence interval of the difference above 0) and its probabilities "
-        "must match observed rates (calibration error within the bound).",
+        "must match observed rates (calibration error within the bound: half the base rate, "
+        "or the error a perfectly calibrated model with these predictions exceeds by chance "
+        "only 1 time in 20, if larger; never above a fixed cap).",
     },
     "vd_title": {
         "zh": "{domain} · 服役模型第 {v} 版",
@@ -398,6 +401,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "概率校准误差 {ece} 超过上限 {bound}（预测概率与实际发生率不符）",
         "en": "calibration error {ece} above the bound {bound} (probabilities do not match "
         "observed rates)",
+    },
+    "vd_fail_calibration_noise": {
+        "zh": "概率校准误差 {ece} 超过上限 {bound}：预测概率与实际发生率不符，且超出偶然所能解释的范围"
+        "（上限取“基准发生率的 {ratio} 倍”与“按同样预测完全校准的模型仅因事件的偶然性，"
+        "20 次中才有 1 次超过的误差”中的较大者，最多 {cap}）",
+        "en": "calibration error {ece} above the bound {bound}: probabilities do not match "
+        "observed rates, beyond what chance explains (the bound is the larger of {ratio} x "
+        "the base rate and the error a perfectly calibrated model with these predictions "
+        "exceeds by chance only 1 time in 20; at most {cap})",
     },
     "vd_fail_unscored": {
         "zh": "无法与此前的服役模型比较",

@@ -89,6 +89,8 @@ class Verdict:
     promoted_at: pd.Timestamp | None = None
     promotion_reason: str | None = None
     promoted_auto: bool = False
+    # the gate's comparison with the previous serving model (models/gate.py:champion_check)
+    champion: dict[str, Any] | None = None
 
 
 def is_method(name: str) -> bool:
@@ -162,6 +164,53 @@ def judged_failures(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 def unjudged_checks(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The gate's checks that could not be computed (``judged: false``)."""
     return [c for c in (gate or {}).get("checks", []) if c.get("judged", True) is False]
+
+
+def champion_of(gate: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The gate's out-of-sample comparison with the previous serving model, if it made one
+    (``recipe_same`` marks it: older gates compared in-sample and do not carry it)."""
+    for c in (gate or {}).get("checks", []):
+        if c.get("against") == "champion" and "recipe_same" in c:
+            return dict(c)
+    return None
+
+
+def _champion_out_of_sample_unjudged(check: Mapping[str, Any]) -> bool:
+    return check.get("reason") == "champion_out_of_sample"
+
+
+def champion_words(
+    check: Mapping[str, Any] | None, lang: str, tz: str, domain: str = "DOMAIN"
+) -> str | None:
+    """The comparison with the previous serving model in plain words (None: nothing to say,
+    e.g. it failed: :func:`check_words` says that)."""
+    if not check:
+        return None
+    through = fmt_datetime(_time(check.get("trained_through")), lang, tz)
+    numbers = {
+        "v": check.get("champion_version", "?"),
+        "through": through,
+        "n": check.get("n_origins", 0),
+        "total": check.get("window_origins", "?"),
+        "min": check.get("min_origins", 4),
+        "domain": domain,
+    }
+    if _champion_out_of_sample_unjudged(check):
+        return t("vd_gate_not_judged_champion", lang, **numbers)
+    if not check.get("ok") or check.get("judged") is False:
+        return None
+    if not check.get("compared"):
+        return t("vd_champion_refresh", lang, **numbers)
+    lo, hi = check["ci"]
+    key = "vd_champion_not_worse" if check.get("recipe_same") else "vd_champion_better"
+    return t(
+        key,
+        lang,
+        **numbers,
+        diff=_signed(float(check["diff"])),
+        lo=_signed(float(lo)),
+        hi=_signed(float(hi)),
+    )
 
 
 def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict[str, float]]:
@@ -245,6 +294,7 @@ def verdict(
         promoted_at=_time((promotion or {}).get("at")),
         promotion_reason=details.get("reason"),
         promoted_auto=promoted_automatically(promotion),
+        champion=champion_of(gate),
     )
 
 
@@ -282,10 +332,27 @@ def _signed(value: float, digits: int = 2) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
+def _small(value: float) -> str:
+    """3 decimals, or 2 significant digits below 0.001 (an ECE of 0.00012 is not 0.000)."""
+    if value == 0 or not math.isfinite(value) or abs(value) >= 0.001:
+        return f"{value:.3f}"
+    return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}"
+
+
 def check_words(check: Mapping[str, Any], lang: str) -> str:
     """One failed gate check in plain words."""
     if check.get("check") == "calibration" and "ece" in check:
-        return t("vd_fail_calibration", lang, ece=_n(check["ece"], 3), bound=_n(check["bound"], 3))
+        ece, bound = _small(check["ece"]), _small(check["bound"])
+        if check.get("noise_q95") is None:  # a gate of before the consistency bound
+            return t("vd_fail_calibration", lang, ece=ece, bound=bound)
+        return t(
+            "vd_fail_calibration_noise",
+            lang,
+            ece=ece,
+            bound=bound,
+            ratio=f"{check.get('max_ece_ratio', 0.5):g}",
+            cap=f"{check.get('max_ece', 0.05):g}",
+        )
     if check.get("scored") is False:
         return t("vd_fail_unscored", lang)
     if "against" in check and check.get("ci"):
@@ -319,7 +386,13 @@ def check_words(check: Mapping[str, Any], lang: str) -> str:
 def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     """The verdict as short sentences (markdown), most important first."""
     sep = "；" if lang == "zh" else "; "
-    lines = [t(f"vd_meaning_{v.status}", lang, base=method_name(v.best_baseline, lang))]
+    others = [c for c in v.not_judged if not _champion_out_of_sample_unjudged(c)]
+    meaning = (
+        "vd_meaning_not_judged_champion"
+        if v.status == "not_judged" and v.not_judged and not others
+        else f"vd_meaning_{v.status}"
+    )
+    lines = [t(meaning, lang, base=method_name(v.best_baseline, lang))]
     if v.versus_best is not None and v.model_value is not None:
         c = v.versus_best
         lines.append(
@@ -350,7 +423,10 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
         lines.append(
             t("vd_gate_failed", lang, checks=sep.join(check_words(c, lang) for c in v.failed))
         )
-    if v.status != "pass" and v.not_judged:
+    champ = champion_words(v.champion, lang, tz, v.domain)
+    if champ:
+        lines.append(champ)
+    if v.status != "pass" and others:
         lines.append(t("vd_gate_not_judged", lang, why=not_judged_why(v, lang), domain=v.domain))
     elif v.status == "unknown":
         lines.append(t("vd_gate_unknown", lang))
@@ -467,11 +543,14 @@ def retrain_words(
                 checks=("；" if lang == "zh" else "; ").join(check_words(c, lang) for c in failed),
             )
         unjudged = unjudged_checks(gate)
+        domain = outcome.get("domain", "DOMAIN")
+        champ = champion_of(gate)
+        if champ is not None and _champion_out_of_sample_unjudged(champ):
+            words += " " + str(champion_words(champ, lang, "UTC", str(domain)))
+            unjudged = [c for c in unjudged if not _champion_out_of_sample_unjudged(c)]
         if unjudged:
             why = t("vd_not_judged_generic", lang)
-            words += " " + t(
-                "vd_gate_not_judged", lang, why=why, domain=outcome.get("domain", "DOMAIN")
-            )
+            words += " " + t("vd_gate_not_judged", lang, why=why, domain=domain)
     return ("success" if passed else "warning"), words
 
 

@@ -38,10 +38,19 @@ from models.backtest import FittedModel, ModelConfig, split_by_time, training_ro
 from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
 from models.explain import contributions, global_importance
-from models.gate import GateResult, gate
-from models.metrics import probability_metrics, ranking_metrics
+from models.gate import ChampionComparison, GateResult, champion_check, gate
+from models.metrics import (
+    ECE_NOISE_DRAWS,
+    ece_noise_quantile,
+    probability_metrics,
+    ranking_metrics,
+)
+from models.recipe import Recipe, code_version, recipe
 from models.registry import (
+    ChampionProvenance,
+    champion_provenance,
     champion_version,
+    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -317,27 +326,55 @@ class CaseTrainReport:
     scores: pd.DataFrame
 
 
+def case_recipe(
+    domain: str, features: list[str], config: CaseModelConfig, *, crs: str, cell_size_m: float
+) -> Recipe:
+    """The recipe (:mod:`models.recipe`) of the case model."""
+    shape = {"crs": crs, "cell_size_m": cell_size_m, "tz": config.tz}
+    return recipe(domain, features, config, shape, code_version())
+
+
 def _champion_comparison(
-    client: MlflowClient,
     domain: str,
     table: pd.DataFrame,
     scores: pd.DataFrame,
+    prov: ChampionProvenance,
+    *,
+    recipe_digest: str,
+    trained_through: pd.Timestamp,
     n_boot: int,
     store: Any | None = None,
-) -> dict[str, Any] | None:
-    if champion_version(client, domain) is None:
-        return None
+) -> ChampionComparison | None:
+    """The challenger against the champion on the evaluation origins at or after the
+    champion's ``trained_through`` only (None if the champion could not be scored)."""
+    since = prov.trained_through
+    model = scores[scores["method"] == "xgboost"]
+    later = model[model["origin"] >= since]
+    comp = ChampionComparison(
+        version=prov.version,
+        trained_through=iso_utc(since),
+        recipe_same=prov.same_recipe(recipe_digest),
+        n_origins=int(later["origin"].nunique()),
+        window_origins=int(model["origin"].nunique()),
+        n_events=int(later["label"].sum()),
+        challenger_through=iso_utc(trained_through),
+        through_source=prov.through_source,
+        event_words="escalation",
+    )
     try:
         champ = load_champion(domain, store)
     except MlflowException:
         return None
-    rows = table.merge(scores.loc[scores["method"] == "xgboost", CASE_KEYS], on=CASE_KEYS)
+    rows = table.merge(later[CASE_KEYS], on=CASE_KEYS)
     if any(f not in rows.columns for f in champ.features):
         return None
+    if not comp.enough:
+        return comp
     champ_scores = rows[CASE_KEYS].assign(
         score=champ.predict(None, rows)["probability"].to_numpy(), label=rows[LABEL].to_numpy()
     )
-    return origin_bootstrap_diff(scores[scores["method"] == "xgboost"], champ_scores, n_boot=n_boot)
+    d = origin_bootstrap_diff(later, champ_scores, n_boot=n_boot)
+    return replace(comp, diff=d["diff"], ci=d["ci"])
 
 
 def train_case_domain(
@@ -385,10 +422,26 @@ def train_case_domain(
     bt = run_case_backtest(table, eval_origins, config)
     metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
     comparisons = dict(metrics["model_minus_baseline"])
+    final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
+    own = case_recipe(domain, features, config, crs=crs, cell_size_m=cell_size_m)
     before = champion_version(client, domain)
-    champ = _champion_comparison(client, domain, table, bt.scores, n_boot, store)
-    if champ is not None:
-        comparisons["champion"] = champ
+    # the champion only on origins it never saw (at or after its trained_through)
+    versus = (
+        _champion_comparison(
+            domain,
+            table,
+            bt.scores,
+            champion_provenance(client, domain, before),
+            recipe_digest=own.digest,
+            trained_through=final_origin,
+            n_boot=n_boot,
+            store=store,
+        )
+        if before is not None
+        else None
+    )
+    if versus is not None:
+        metrics["champion_comparison"] = champion_check(versus)
     decision = gate(
         comparisons,
         metrics["methods"]["xgboost"]["ece"],
@@ -402,9 +455,14 @@ def train_case_domain(
             if bt.scores["label"].sum() == 0
             else None
         ),
+        champion_vs=versus,
+        ece_noise=ece_noise_quantile(
+            bt.scores.loc[bt.scores["method"] == "xgboost", "score"],
+            rows_per_event=max(1, config.horizon_days // config.step_days),  # 30 d / 7 d: 4
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
     )
 
-    final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
     final = fit_case_model(
         training_rows(table, final_origin, config.window()), features, config, final_origin
     )
@@ -431,6 +489,8 @@ def train_case_domain(
             "refit_every_days": config.refit_every_days,
         },
         artifact_location=artifact_location,
+        trained_through=final_origin,
+        recipe=own,
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

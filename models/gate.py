@@ -39,6 +39,132 @@ evaluation window, a non-finite CI) and none of whose judged checks failed."""
 
 DEFAULT_NOT_JUDGED_WHY = "the comparison gave no finite difference (no event in the window?)"
 
+MIN_CHAMPION_ORIGINS = 4
+"""The champion is compared only on evaluation origins at or after its ``trained_through``
+(out of sample for both models); with fewer such origins than this (or no event among
+them) the comparison is not made (:class:`ChampionComparison`)."""
+
+MIN_CHAMPION_EVENTS = 1
+"""... and at least this many events (failures, escalations) among those origins."""
+
+
+@dataclass(frozen=True)
+class ChampionComparison:
+    """The challenger against the serving champion, out of sample for both.
+
+    ``trained_through``: the champion's training origin (ISO UTC; labels at or after it
+    were never seen), from its run's param, else its run's start time
+    (``through_source`` says which); ``recipe_same``: the challenger is trained the same
+    way (:mod:`models.recipe`), so it is a refresh with newer data (to
+    ``challenger_through``); ``n_origins`` of the window's ``window_origins`` come at or
+    after ``trained_through``, holding ``n_events`` events (``event_words``: "event",
+    "site failure", "escalation"); ``diff`` / ``ci``: challenger minus champion on
+    exactly those origins (None when there were too few to compute it).
+    """
+
+    version: str
+    trained_through: str
+    recipe_same: bool
+    n_origins: int
+    window_origins: int
+    n_events: int
+    challenger_through: str | None = None
+    diff: float | None = None
+    ci: tuple[float, float] | list[float] | None = None
+    through_source: str = "trained_through"
+    event_words: str = "event"
+
+    @property
+    def enough(self) -> bool:
+        """Whether the out-of-sample origins are enough to compare on."""
+        return self.n_origins >= MIN_CHAMPION_ORIGINS and self.n_events >= MIN_CHAMPION_EVENTS
+
+    def numbers(self) -> dict[str, Any]:
+        """What the gate's check records (besides ``diff`` / ``ci``)."""
+        return {
+            "against": "champion",
+            "champion_version": self.version,
+            "trained_through": self.trained_through,
+            "trained_through_from": self.through_source,
+            "recipe_same": bool(self.recipe_same),
+            "n_origins": int(self.n_origins),
+            "window_origins": int(self.window_origins),
+            "n_events": int(self.n_events),
+            "min_origins": MIN_CHAMPION_ORIGINS,
+        }
+
+
+def _need() -> str:
+    return "an" if MIN_CHAMPION_EVENTS == 1 else str(MIN_CHAMPION_EVENTS)
+
+
+def _day(iso: str | None) -> str:
+    return str(iso or "?")[:10]
+
+
+def champion_check(c: ChampionComparison) -> dict[str, Any]:
+    """The gate's check of the challenger against the champion (see :func:`gate`)."""
+    v, through = f"champion v{c.version}", _day(c.trained_through)
+    after = (
+        f"{c.n_origins} of the window's {c.window_origins} origins after {through}, "
+        f"{c.n_events} {c.event_words}(s)"
+    )
+    numbers = c.numbers()
+    if c.recipe_same:
+        name = "not worse than champion"
+        if not c.enough or c.diff is None or c.ci is None:
+            return {
+                "check": name,
+                "ok": True,
+                "detail": f"same recipe as {v} (trained to {through}): a refresh with data "
+                f"to {_day(c.challenger_through)}; nothing to compare out of sample "
+                f"({c.n_origins} origins after {through} with {c.n_events} "
+                f"{c.event_words}(s), needs {MIN_CHAMPION_ORIGINS} with {_need()} "
+                f"{c.event_words}); judged by the rules and calibration checks",
+                "compared": False,
+                **numbers,
+            }
+    else:
+        name = "beats champion"
+        if not c.enough or c.diff is None or c.ci is None:
+            comes = "comes" if c.n_origins == 1 else "come"
+            held = (
+                f"only {c.n_origins} of the window's {c.window_origins} origins {comes} after it"
+                if c.n_origins < MIN_CHAMPION_ORIGINS
+                else f"the {c.n_origins} of the window's {c.window_origins} origins after it "
+                f"hold {c.n_events} {c.event_words}(s)"
+            )
+            return _not_judged(
+                name,
+                f"{v} was trained on data to {through}; {held} (needs "
+                f"{MIN_CHAMPION_ORIGINS} with {_need()} {c.event_words}): it cannot be compared "
+                "out of sample. Wait until the window holds them, or promote by hand",
+                reason="champion_out_of_sample",
+                compared=False,
+                **numbers,
+            )
+    lo, hi = (float(x) for x in c.ci)
+    if not _finite(c.diff, lo, hi):
+        return _not_judged(
+            name,
+            f"no finite difference with {v} on the {after}",
+            reason="champion_no_difference",
+            compared=False,
+            **numbers,
+        )
+    ok = (hi >= 0) if c.recipe_same else (lo > 0)
+    rule = " (fails only if the CI lies below zero)" if c.recipe_same else ""
+    return {
+        "check": name,
+        "ok": bool(ok),
+        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}, out of sample: "
+        f"{after} ({v} trained to {through})",
+        "compared": True,
+        **numbers,
+        "diff": float(c.diff),
+        "ci": [lo, hi],
+    }
+
 
 @dataclass
 class GateResult:
@@ -120,6 +246,9 @@ def gate(
     max_ece_ratio: float = 0.5,
     not_worse: dict[str, dict[str, Any]] | None = None,
     not_judged_why: str | None = None,
+    champion_vs: ChampionComparison | None = None,
+    ece_noise: float | None = None,
+    ece_draws: int | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -131,10 +260,14 @@ def gate(
     the current table lacks), the gate fails: a challenger that could not be compared
     with the serving model is never promoted automatically.
     With ``base_rate`` (the observed event rate of the ``n_rows`` evaluated rows), ECE must
-    also be at most ``max_ece_ratio`` x ``base_rate`` (or two standard errors of the
-    observed rate, if larger: with few events the rate itself is uncertain): at base
-    rates of a few percent an absolute bound of 0.05 would pass a model that predicts
-    double the true rate everywhere.
+    also be at most ``max_ece_ratio`` x ``base_rate`` or ``ece_noise``, whichever is larger
+    (and never above ``max_ece``): at base rates of a few percent an absolute bound of 0.05
+    would pass a model that predicts double the true rate everywhere. ``ece_noise`` is the
+    95 % quantile of the ECE of a perfectly calibrated model with the challenger's own
+    evaluation predictions (``models.metrics.ece_noise_quantile``, ``ece_draws`` draws of
+    Bernoulli labels: consistency resampling, Bröcker & Smith 2007): with few events the
+    ECE of a calibrated model is itself of the order of the base rate, so only an ECE
+    above that is miscalibration beyond noise (:func:`calibration_check`).
 
     ``not_worse``: non-inferiority checks, keyed by metric (e.g. ``"pai@0.01"``), each
     ``{"against", "diff", "ci": [lo, hi]}`` of challenger minus ``against`` (the hotspot
@@ -148,6 +281,13 @@ def gate(
     (the domain's words, e.g. "no site failure in the evaluation window 2025-12-01 ..
     2025-12-28"), has ``judged: False`` and ``ok: False``; the gate then does not pass
     (status ``not_judged`` unless another check really failed, :class:`GateResult`).
+
+    ``champion_vs``: the comparison with the serving champion on the origins it never
+    saw (:class:`ChampionComparison`; the training jobs pass this, never a
+    ``comparisons["champion"]`` scored on rows the champion was fitted on). A challenger
+    with another recipe must beat it (CI above zero; too few out-of-sample origins: *not
+    judged*); one with the same recipe (a refresh) must not be worse (fails only if the
+    CI lies below zero; too few origins: ok, the other checks judge it).
     """
     why = not_judged_why or DEFAULT_NOT_JUDGED_WHY
     checks: list[dict[str, Any]] = []
@@ -169,7 +309,9 @@ def gate(
         }
         check[key] = comp["against"]
         checks.append(check)
-    if champion is not None and "champion" not in comparisons:
+    if champion_vs is not None:
+        checks.append(champion_check(champion_vs))
+    elif champion is not None and "champion" not in comparisons:
         checks.append(
             {
                 "check": "beats champion",
@@ -199,25 +341,89 @@ def gate(
         checks.append(
             _not_judged("beats the baselines", "no comparison with any method was computed")
         )
-    bound = max_ece
-    detail = f"ECE {ece:.4f}, bound {max_ece}"
-    if base_rate is not None and np.isfinite(base_rate) and base_rate > 0:
-        noise = 2.0 * np.sqrt(base_rate * (1 - base_rate) / n_rows) if n_rows else 0.0
-        bound = float(min(max_ece, max(max_ece_ratio * base_rate, noise)))
-        detail = (
-            f"ECE {ece:.4f}, bound {bound:.4f} ({max_ece_ratio:g} x base rate "
-            f"{base_rate:.4f}, or 2 s.e. {noise:.4f} if larger; at most {max_ece})"
-        )
-    if not _finite(ece):
-        checks.append(_not_judged("calibration", f"no calibration error ({why})", bound=bound))
-        return GateResult(False, checks)
-    checks.append(
-        {
-            "check": "calibration",
-            "ok": bool(ece <= bound),
-            "detail": detail,
-            "ece": float(ece),
-            "bound": float(bound),
-        }
+    calibration = calibration_check(
+        ece, max_ece, base_rate, max_ece_ratio, ece_noise, ece_draws, n_rows
     )
+    if not _finite(ece):
+        checks.append(
+            _not_judged("calibration", f"no calibration error ({why})", bound=calibration["bound"])
+        )
+        return GateResult(False, checks)
+    checks.append(calibration)
     return GateResult(all(c["ok"] for c in checks), checks)
+
+
+def _num(x: float) -> str:
+    """4 decimals, or 2 significant digits below 0.001 (a bound of 6.3e-05 is not 0.0000)."""
+    if not np.isfinite(x) or x == 0 or abs(x) >= 0.001:
+        return f"{x:.4f}"
+    return f"{x:.{1 - int(np.floor(np.log10(abs(x))))}f}"
+
+
+def calibration_check(
+    ece: float,
+    max_ece: float = 0.05,
+    base_rate: float | None = None,
+    max_ece_ratio: float = 0.5,
+    ece_noise: float | None = None,
+    ece_draws: int | None = None,
+    n_rows: int | None = None,
+) -> dict[str, Any]:
+    """The gate's calibration check: ok if ``ece`` <= bound, where
+
+    bound = min(``max_ece``, max(``max_ece_ratio`` x ``base_rate``, ``ece_noise``)).
+
+    ``max_ece_ratio`` x ``base_rate`` is the miscalibration tolerated in any case (at a base
+    rate of 2 %, ECE 0.01 is a model off by half the rate); ``ece_noise`` (the 95 % ECE of a
+    calibrated model with these predictions, consistency resampling) is what the events'
+    noise alone gives: with 9 failures in 10**5 rows, a calibrated model's ECE is of the
+    order of the base rate, above half of it about as often as not. The absolute cap
+    ``max_ece`` still holds: a model whose probabilities are off by more than 0.05 on
+    average is not served automatically, even when the data are too few to tell (a person
+    may promote it by hand). The old allowance, two standard errors of the observed base
+    rate, is gone: with one bin it is about this quantile (1.96 s.e. of the rate under the
+    model's own predictions), with several bins it undercounts (ECE adds every bin's
+    deviation), and for a model that under-predicts it grows with the events the model
+    missed. Without ``base_rate`` the relative part is ``max_ece`` (absolute bound only);
+    without ``ece_noise`` there is no noise allowance.
+
+    The check carries ``ece``, ``bound``, ``max_ece``, ``ratio_bound``, ``max_ece_ratio``,
+    ``base_rate``, ``noise_q95``, ``noise_draws``, ``n_rows`` (None where not given) and
+    words that say which term set the bound.
+    """
+    rate = float(base_rate) if base_rate is not None and base_rate > 0 else None
+    rate = rate if rate is not None and np.isfinite(rate) else None
+    noise = float(ece_noise) if ece_noise is not None and np.isfinite(ece_noise) else None
+    ratio_bound = max_ece_ratio * rate if rate is not None else None
+    allowed = max(ratio_bound if ratio_bound is not None else max_ece, noise or 0.0)
+    bound = float(min(max_ece, allowed))
+    calibrated = "the 95 % ECE of a calibrated model with these predictions"
+    draws = f"{ece_draws} draws" if ece_draws else "draws"
+    if rate is None or ratio_bound is None:
+        why = "the absolute bound" + (
+            f"; {calibrated} is {_num(noise)} ({draws})" if noise is not None else ""
+        )
+    else:
+        ratio_words = f"{max_ece_ratio:g} x base rate {_num(rate)}"
+        if noise is not None and noise > ratio_bound:
+            why = f"{calibrated}, {draws}; {ratio_words} is {_num(ratio_bound)}"
+        else:
+            why = ratio_words + (
+                f"; {calibrated} is {_num(noise)} ({draws})" if noise is not None else ""
+            )
+    if bound < allowed:
+        why += f"; capped at {max_ece:g}"
+    return {
+        "check": "calibration",
+        "ok": bool(ece <= bound),
+        "detail": f"ECE {_num(ece)}, bound {_num(bound)} ({why})",
+        "ece": float(ece),
+        "bound": bound,
+        "max_ece": float(max_ece),
+        "ratio_bound": ratio_bound,
+        "max_ece_ratio": float(max_ece_ratio),
+        "base_rate": rate,
+        "noise_q95": noise,
+        "noise_draws": int(ece_draws) if ece_draws else None,
+        "n_rows": int(n_rows) if n_rows is not None else None,
+    }

@@ -85,12 +85,16 @@ from mlflow.exceptions import MlflowException
 
 from features.sensor_readings import ReadingSource
 from models.explain import global_importance
-from models.gate import NOT_JUDGED, NothingToLearn
-from models.metrics import best_threshold_tss
+from models.gate import NOT_JUDGED, ChampionComparison, NothingToLearn, champion_check
+from models.metrics import ECE_NOISE_DRAWS, best_threshold_tss, ece_noise_quantile
+from models.recipe import Recipe, code_version, recipe
 from models.registry import (
+    ChampionProvenance,
     GateResult,
+    champion_provenance,
     champion_version,
     gate,
+    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -98,6 +102,7 @@ from models.registry import (
 )
 from models.site_evaluation import (  # noqa: F401  (part of this module's interface)
     DayBootstrap,
+    champion_auc_diff,
     evaluate_site_methods,
     failure_lead_times,
     local_day_codes,
@@ -685,12 +690,26 @@ def site_model_card(
     )
     task = domains.get(domain).summary
     window = (metrics.get("eval_window") or {}).get("words", "the last eval_days")
+    unjudged = [c for c in gate_result.checks if not c.get("judged", True)]
+    only_champion = bool(unjudged) and all(
+        c.get("reason") == "champion_out_of_sample" for c in unjudged
+    )
     not_judged = (
-        "\n**The gate could not judge this challenger** (no finite comparison: see the "
-        "checks above), so it was not promoted automatically. It was never shown to beat "
-        "the rules, nor to lose to them. Promote it by hand only with a reason, which is "
-        "audited (`riskwarn promote "
-        f"{domain} VERSION --force --reason ...`), or retrain when the data hold failures.\n"
+        (
+            "\n**The gate could not judge this challenger**: it could not be compared with "
+            "the serving champion on origins the champion never saw (see the checks above), "
+            "so it was not promoted automatically. Promote it by hand only with a reason, "
+            f"which is audited (`riskwarn promote {domain} VERSION --force --reason ...`), or "
+            "retrain when the window holds enough origins after the champion's training.\n"
+        )
+        if only_champion
+        else (
+            "\n**The gate could not judge this challenger** (no finite comparison: see the "
+            "checks above), so it was not promoted automatically. It was never shown to beat "
+            "the rules, nor to lose to them. Promote it by hand only with a reason, which is "
+            "audited (`riskwarn promote "
+            f"{domain} VERSION --force --reason ...`), or retrain when the data hold failures.\n"
+        )
         if gate_result.status == NOT_JUDGED
         else ""
     )
@@ -746,16 +765,72 @@ class SiteTrainReport:
 
 
 def _champion_scores(
-    domain: str, table: pd.DataFrame, scores: pd.DataFrame, store: Any | None = None
+    domain: str,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    store: Any | None = None,
+    since: pd.Timestamp | None = None,
+    score: bool = True,
 ) -> pd.DataFrame | None:
+    """The champion's scores of the evaluation rows whose origin is at or after ``since``
+    (its ``trained_through``: rows it never saw); None if it cannot be loaded or scored.
+    With ``score`` False it is only loaded and checked (no row scored: an empty frame)."""
     try:
         champ = load_champion(domain, store)
     except MlflowException:
         return None
-    rows = table.merge(scores.loc[scores["method"] == "xgboost", KEYS], on=KEYS)
+    keys = scores.loc[scores["method"] == "xgboost", KEYS]
+    if since is not None:
+        keys = keys[keys["origin"] >= since]
+    rows = table.merge(keys, on=KEYS)
     if any(f not in rows.columns for f in champ.features):
         return None
+    if not score or rows.empty:
+        return rows[KEYS].head(0).assign(score=0.0)
     return rows[KEYS].assign(score=champ.predict(None, rows)["probability"].to_numpy())
+
+
+def site_recipe(domain: str, features: list[str], config: SiteModelConfig) -> Recipe:
+    """The recipe (:mod:`models.recipe`) of a site domain's model."""
+    return recipe(domain, features, config, {"tz": config.tz}, code_version())
+
+
+def site_champion_comparison(
+    domain: str,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    prov: ChampionProvenance,
+    config: SiteModelConfig,
+    *,
+    recipe_digest: str,
+    trained_through: pd.Timestamp,
+    n_boot: int,
+    store: Any | None = None,
+) -> ChampionComparison | None:
+    """The challenger against the champion on the evaluation origins at or after the
+    champion's ``trained_through`` only (None if the champion could not be scored)."""
+    since = prov.trained_through
+    model = scores[scores["method"] == "xgboost"]
+    origins = pd.DatetimeIndex(model["origin"].unique())
+    later = model[model["origin"] >= since]
+    comp = ChampionComparison(
+        version=prov.version,
+        trained_through=iso_utc(since),
+        recipe_same=prov.same_recipe(recipe_digest),
+        n_origins=int(later["origin"].nunique()),
+        window_origins=len(origins),
+        n_events=int(later["label"].sum()),
+        challenger_through=iso_utc(trained_through),
+        through_source=prov.through_source,
+        event_words="site failure",
+    )
+    champ = _champion_scores(domain, table, scores, store, since, score=comp.enough)
+    if champ is None or champ["score"].isna().any():
+        return None
+    if not comp.enough:
+        return comp
+    d = champion_auc_diff(scores, champ, config, n_boot=n_boot)
+    return replace(comp, diff=d["diff"], ci=d["ci"])
 
 
 def data_end_of(readings: pd.DataFrame) -> pd.Timestamp:
@@ -847,9 +922,28 @@ def train_site_domain(
         & (in_eval["occurred_at"] < eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours))
         & in_eval["site_id"].astype(str).isin(set(table["site_id"]))
     ]
+    final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
+    own = site_recipe(domain, features, config)
     before = champion_version(client, domain)
-    champ = _champion_scores(domain, table, bt.scores, store) if before is not None else None
-    metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot, champion=champ)
+    metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot)
+    # the champion only on origins it never saw (at or after its trained_through)
+    versus = (
+        site_champion_comparison(
+            domain,
+            table,
+            bt.scores,
+            champion_provenance(client, domain, before),
+            config,
+            recipe_digest=own.digest,
+            trained_through=final_origin,
+            n_boot=n_boot,
+            store=store,
+        )
+        if before is not None
+        else None
+    )
+    if versus is not None:
+        metrics["champion_comparison"] = champion_check(versus)
     decision = gate(
         metrics["model_minus_baseline"],
         metrics["methods"]["xgboost"]["ece"],
@@ -858,13 +952,18 @@ def train_site_domain(
         base_rate=metrics["methods"]["xgboost"].get("base_rate"),
         n_rows=metrics["methods"]["xgboost"].get("n_rows"),
         not_judged_why=not_judged_words(window, metrics, config.tz),
+        champion_vs=versus,
+        ece_noise=ece_noise_quantile(
+            bt.scores.loc[bt.scores["method"] == "xgboost", "score"],
+            rows_per_event=max(1, config.horizon_hours // config.step_hours),  # 24 if hourly
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
     )
     metrics["eval_window"] = {
         **window.params(config.tz),
         "words": window.words(config.tz),
         "refits": len(bt.fits),
     }
-    final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
     final, threshold = fit_site_model(
         site_training_rows(table, final_origin, config), features, config, final_origin
     )
@@ -896,6 +995,8 @@ def train_site_domain(
             "warning_threshold": round(threshold, 6),
         },
         artifact_location=artifact_location,
+        trained_through=final_origin,
+        recipe=own,
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -281,13 +282,87 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -
     p = np.clip(np.asarray(p, dtype=float), 0.0, 1.0)
     if y.size == 0:
         return float("nan")
-    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    bins = _ece_bins(p, n_bins)
     weight = np.bincount(bins, minlength=n_bins)
     sum_p = np.bincount(bins, weights=p, minlength=n_bins)
     sum_y = np.bincount(bins, weights=y, minlength=n_bins)
     nz = weight > 0
     gap = np.abs(sum_p[nz] - sum_y[nz]) / weight[nz]
     return float(np.sum(weight[nz] / y.size * gap))
+
+
+ECE_NOISE_DRAWS = 200
+"""Draws of :func:`ece_noise_quantile` used by the promotion gate (fixed seed 0)."""
+
+
+def _ece_bins(p: np.ndarray, n_bins: int) -> np.ndarray:
+    return np.minimum((p * n_bins).astype(int), n_bins - 1)
+
+
+def ece_noise_draws(
+    y_prob: npt.ArrayLike,
+    n_draws: int = ECE_NOISE_DRAWS,
+    seed: int = 0,
+    n_bins: int = 10,
+    rows_per_event: int = 1,
+) -> np.ndarray:
+    """ECEs of a perfectly calibrated model with these predictions (consistency resampling).
+
+    Bröcker & Smith (2007), "Increasing the reliability of reliability diagrams" (Weather
+    and Forecasting 22): each of ``n_draws`` draws takes labels y* ~ Bernoulli(p) from the
+    predictions ``y_prob`` themselves and computes :func:`expected_calibration_error` of
+    (y*, p) with the same equal-width bins. The spread of these ECEs is what the events'
+    sampling noise alone gives a calibrated model: with few events per bin it is of the
+    order of the base rate. Vectorised: rows sorted by bin once, labels drawn in chunks of
+    about 4 M (row, draw) cells and summed per bin; only the per-bin label counts of each
+    draw are kept (``n_bins`` x ``n_draws``). The uniforms are float32 (resolution 2**-24,
+    so a row's Bernoulli probability is off by under 6e-8): half the time of float64.
+    Deterministic for a fixed ``seed``. Empty input: an empty array.
+
+    ``rows_per_event`` (m > 1): labels of overlapping windows are not independent (an
+    hourly site origin with a 24-hour horizon: one failure makes the 24 origins before it
+    positive), so m independent Bernoulli labels would understate the noise about
+    sqrt(m)-fold. Each row then draws Bernoulli(p / m) and counts m times: the same
+    expected count, m times the variance, as if the m rows an event labels fell in the
+    same bin (for a site's consecutive hours they mostly do). m = 1 is Bröcker & Smith's
+    resampling as published.
+    """
+    if n_draws < 1 or rows_per_event < 1:
+        raise ValueError(
+            f"n_draws and rows_per_event must be at least 1: {n_draws}, {rows_per_event}"
+        )
+    p = np.clip(np.asarray(y_prob, dtype=float).ravel(), 0.0, 1.0)
+    if p.size == 0:
+        return np.empty(0)
+    bins = _ece_bins(p, n_bins)
+    order = np.argsort(bins, kind="stable")
+    p, bins = p[order], bins[order]
+    sum_p = np.bincount(bins, weights=p, minlength=n_bins)
+    counts = np.zeros((n_bins, n_draws))
+    rng = np.random.default_rng(seed)
+    step = max(1, (1 << 22) // n_draws)
+    p32 = (p / rows_per_event).astype(np.float32)
+    for start in range(0, p.size, step):
+        pc, bc = p32[start : start + step], bins[start : start + step]
+        hit = rng.random((pc.size, n_draws), dtype=np.float32) < pc[:, None]
+        first = np.flatnonzero(np.r_[True, bc[1:] != bc[:-1]])
+        counts[bc[first]] += np.add.reduceat(hit, first, axis=0, dtype=np.int64)
+    return np.abs(sum_p[:, None] - rows_per_event * counts).sum(axis=0) / p.size
+
+
+def ece_noise_quantile(
+    y_prob: npt.ArrayLike,
+    n_draws: int = ECE_NOISE_DRAWS,
+    q: float = 0.95,
+    seed: int = 0,
+    n_bins: int = 10,
+    rows_per_event: int = 1,
+) -> float:
+    """The ``q`` quantile of :func:`ece_noise_draws`: an observed ECE above it is
+    miscalibration beyond what the events' noise explains (at level 1 - ``q``). NaN for
+    no rows. About 1.5 s on 10**6 rows with 200 draws (``bench/bench_ece_noise.py``)."""
+    draws = ece_noise_draws(y_prob, n_draws, seed, n_bins, rows_per_event)
+    return float(np.quantile(draws, q)) if draws.size else float("nan")
 
 
 def reliability_curve(

@@ -38,12 +38,16 @@ from models.explain import contributions, explain_rows
 from models.gate import NOT_JUDGED, GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
 from models.model_env import model_requirements
+from models.recipe import Recipe
 
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
+TRAINED_THROUGH = "trained_through"  # run param: the final model's training origin (ISO UTC)
+RECIPE = "recipe"  # run param: models.recipe digest; the whole recipe in recipe.json
+RECIPE_ARTIFACT = "recipe.json"
 PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
 
@@ -145,8 +149,16 @@ def log_training_run(
     params: dict[str, Any] | None = None,
     register: bool = True,
     artifact_location: str | None = None,
+    *,
+    trained_through: pd.Timestamp | None = None,
+    recipe: Recipe | None = None,
 ) -> RunRecord:
     """Log params, metrics, data version, features, plots, model card and the model.
+
+    ``trained_through`` (the final model's training origin: labels at or after it were
+    never seen) and ``recipe`` (:mod:`models.recipe`) are logged as the params
+    ``trained_through`` (ISO UTC) and ``recipe`` (its digest; ``recipe.json`` holds the
+    whole recipe): what a later challenger's gate reads (:func:`champion_provenance`).
 
     ``artifact_location`` is used when the domain's experiment is created (e.g. a folder
     under ``Settings.home``); without it MLflow would default to ``./mlruns``.
@@ -169,6 +181,11 @@ def log_training_run(
                 **(params or {}),
             }
         )
+        if trained_through is not None:
+            mlflow.log_param(TRAINED_THROUGH, iso_utc(trained_through))
+        if recipe is not None:
+            mlflow.log_param(RECIPE, recipe.digest)
+            mlflow.log_dict(recipe.document, RECIPE_ARTIFACT)
         mlflow.log_metrics(_flat_metrics(metrics))
         mlflow.log_dict({"features": fitted.features}, "features.json")
         mlflow.log_dict(json.loads(json.dumps(metrics, default=str)), "metrics.json")
@@ -299,6 +316,76 @@ def champion_version(client: MlflowClient, domain: str) -> str | None:
         return str(client.get_model_version_by_alias(model_name(domain), CHAMPION).version)
     except MlflowException:
         return None
+
+
+def iso_utc(instant: Any) -> str:
+    """An instant as ISO 8601 UTC (``2026-11-30T16:00:00+00:00``); naive means UTC."""
+    stamp = pd.Timestamp(instant)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.isoformat()
+
+
+@dataclass(frozen=True)
+class ChampionProvenance:
+    """What the serving champion's final model saw and how it was trained.
+
+    ``trained_through``: its run's ``trained_through`` param; a champion trained before
+    the param existed gets its run's ``trained_until`` (its final fit's origin, which every
+    older run logged with its zone; ``through_source`` ``"trained_until"``), else its run's
+    start time, or the version's creation time if the run is gone (``"run start"``: it
+    may have seen anything before it was trained, so no row it saw is ever called out of
+    sample). ``recipe``: its run's ``recipe`` param, None if it has none (unknown: never
+    the same as a challenger's)."""
+
+    version: str
+    run_id: str | None
+    trained_through: pd.Timestamp
+    through_source: str
+    recipe: str | None
+
+    def same_recipe(self, other: str | None) -> bool:
+        return self.recipe is not None and other is not None and self.recipe == other
+
+
+def _aware(text: str | None) -> pd.Timestamp | None:
+    """``text`` as a UTC instant if it parses and carries a zone (``trained_until`` of
+    older runs: ``str`` of the final fit's origin); None otherwise (a zone-less time could
+    be local: not trusted)."""
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+    if stamp is pd.NaT or stamp.tzinfo is None:
+        return None
+    return stamp.tz_convert("UTC")
+
+
+def champion_provenance(client: MlflowClient, domain: str, version: str) -> ChampionProvenance:
+    """:class:`ChampionProvenance` of ``domain``'s version ``version`` from its MLflow run."""
+    mv = client.get_model_version(model_name(domain), str(version))
+    params: dict[str, str] = {}
+    start: pd.Timestamp | None = None
+    if mv.run_id:
+        try:
+            run = client.get_run(mv.run_id)
+        except MlflowException:  # its run was deleted: the version's creation time below
+            run = None
+        if run is not None:
+            params = dict(run.data.params or {})
+            start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
+    through = params.get(TRAINED_THROUGH)
+    until = _aware(params.get("trained_until"))
+    if through:
+        stamp, source = pd.Timestamp(through), TRAINED_THROUGH
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    elif until is not None:  # an older champion: its final fit's origin, logged with a zone
+        stamp, source = until, "trained_until"
+    else:  # an older champion: it may have seen everything before it was trained
+        created = pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC")
+        stamp, source = (start if start is not None else created), "run start"
+    return ChampionProvenance(str(version), mv.run_id, stamp, source, params.get(RECIPE) or None)
 
 
 def load_champion(domain: str, store: Any | None = None) -> RiskModel:

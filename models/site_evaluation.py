@@ -108,6 +108,23 @@ def local_day_codes(origins: pd.Series, tz: str) -> np.ndarray:
     return pd.factorize(days, sort=True)[0]
 
 
+def champion_auc_diff(
+    scores: pd.DataFrame, champion: pd.DataFrame, config: SiteModelConfig, n_boot: int = 500
+) -> dict[str, Any]:
+    """The model's AUC minus the champion's on the champion's rows only (``origin``,
+    ``site_id``, ``score``: the origins it never saw), paired day bootstrap CI."""
+    model = scores.loc[scores["method"] == "xgboost", [*KEYS, "label", "score"]]
+    c = model.merge(champion[[*KEYS, "score"]].rename(columns={"score": "champ"}), on=KEYS)
+    c = c.sort_values(KEYS).reset_index(drop=True)
+    y = c["label"].to_numpy()
+    if c.empty or y.min() == y.max():
+        return {"diff": float("nan"), "ci": [float("nan"), float("nan")]}
+    boot = DayBootstrap(local_day_codes(c["origin"], config.tz), n_boot)
+    a, b = c["score"].to_numpy(), c["champ"].to_numpy()
+    d = probability_metrics(y, a)["auc"] - probability_metrics(y, b)["auc"]
+    return {"diff": float(d), "ci": _ci(boot.auc(y, a) - boot.auc(y, b))}
+
+
 def evaluate_site_methods(
     scores: pd.DataFrame,
     events: pd.DataFrame,

@@ -5,10 +5,12 @@
 
 1. a rolling-origin backtest over the latest window (``eval_days`` before the data end)
    scores the model, every baseline and the ex-post ceiling on the same cells and origins;
-2. the champion (if any) scores the same evaluation rows;
+2. the champion (if any) scores the evaluation rows whose origin is at or after its
+   ``trained_through`` (rows it never saw; docs/design.md "Promotion gate");
 3. a final model is fitted on every row whose labels are complete at the data end;
-4. everything is logged to MLflow (params, metrics, data version, features, plots, model
-   card, the model with signature and input example) and registered;
+4. everything is logged to MLflow (params incl. ``trained_through`` and ``recipe``,
+   metrics, data version, features, plots, model card, the model with signature and
+   input example) and registered;
 5. the gate decides; a passing challenger becomes ``champion`` (audit-logged).
 """
 
@@ -35,7 +37,7 @@ from models.backtest import (
     training_rows,
 )
 from models.explain import contributions, global_importance
-from models.gate import GateResult, gate
+from models.gate import ChampionComparison, GateResult, champion_check, gate
 from models.hotspot_backtest import (
     FrameBuilder,
     HotspotBacktestResult,
@@ -45,16 +47,22 @@ from models.hotspot_backtest import (
 )
 from models.metrics import (
     AREA_FRACTIONS,
+    ECE_NOISE_DRAWS,
+    ece_noise_quantile,
     hotspot_windows,
     pai_statistic,
     paired_bootstrap_diff,
     pooled_hotspot_metrics,
     reliability_curve,
 )
+from models.recipe import Recipe, code_version, recipe
 from models.registry import (
     PLOT_DATA,
+    ChampionProvenance,
     RunRecord,
+    champion_provenance,
     champion_version,
+    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -267,19 +275,99 @@ def not_worse_than_best(
 
 
 def _champion_scores(
-    result: HotspotBacktestResult, domain: str, store: Any | None = None
+    result: HotspotBacktestResult,
+    domain: str,
+    store: Any | None = None,
+    since: pd.Timestamp | None = None,
+    score: bool = True,
 ) -> pd.DataFrame | None:
-    """Champion's scores on the evaluation rows (None if there is no usable champion)."""
+    """Champion's scores on the evaluation rows whose origin is at or after ``since`` (its
+    ``trained_through``: rows it never saw; None if there is no usable champion). With
+    ``score`` False it is only loaded and checked (no row scored: an empty frame)."""
     try:
         champ = load_champion(domain, store)
     except MlflowException:
         return None
     rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
+    if since is not None:
+        rows = rows[rows["origin"] >= since]
     if any(f not in rows.columns for f in champ.features):
         log.warning("champion needs features the current table lacks; not comparable")
         return None
+    if not score or rows.empty:
+        return rows[KEYS].head(0).assign(method="champion", score=0.0)
     pred = champ.predict(None, rows)
     return rows[KEYS].assign(method="champion", score=pred["probability"].to_numpy())
+
+
+def hotspot_recipe(
+    domain: str,
+    features: list[str],
+    cfg: ModelConfig,
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    max_cells: int | None,
+    eval_days: int,
+) -> Recipe:
+    """The recipe (:mod:`models.recipe`) of a cell domain's model."""
+    shape = {
+        "crs": crs,
+        "cell_size_m": cell_size_m,
+        "tz": tz,
+        "max_cells": max_cells,
+        "eval_days": eval_days,
+    }
+    return recipe(domain, features, cfg, shape, code_version())
+
+
+def _champion_comparison(
+    result: HotspotBacktestResult,
+    domain: str,
+    prov: ChampionProvenance,
+    labels: pd.DataFrame,
+    challenger: pd.DataFrame,
+    *,
+    recipe_digest: str,
+    trained_through: pd.Timestamp,
+    n_boot: int,
+    store: Any | None,
+) -> tuple[ChampionComparison, float] | None:
+    """The champion against the challenger's windows (``challenger``) on the evaluation
+    origins at or after the champion's ``trained_through`` only, with the champion's PAI@5%
+    there (None if the champion could not be scored)."""
+    since = prov.trained_through
+    origins = pd.DatetimeIndex(result.eval_origins)
+    later = origins[origins >= since]
+    outside = result.outside
+    out_later = (
+        outside[outside["origin"] >= since] if len(outside) and "origin" in outside else outside
+    )
+    events = int(labels.loc[labels["origin"] >= since, "label_count"].sum())
+    if len(out_later) and "label_count" in out_later:
+        events += int(out_later["label_count"].sum())
+    comp = ChampionComparison(
+        version=prov.version,
+        trained_through=iso_utc(since),
+        recipe_same=prov.same_recipe(recipe_digest),
+        n_origins=len(later),
+        window_origins=len(origins),
+        n_events=events,
+        challenger_through=iso_utc(trained_through),
+        through_source=prov.through_source,
+        event_words="event",
+    )
+    champ = _champion_scores(result, domain, store, since, score=comp.enough)
+    if champ is None:
+        return None
+    if not comp.enough:
+        return comp, float("nan")
+    cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=out_later)
+    cw = cw.sort_values("origin").reset_index(drop=True)
+    xw = challenger[challenger["origin"] >= since].sort_values("origin").reset_index(drop=True)
+    d, lo, hi = paired_bootstrap_diff(xw, cw, pai_statistic(0.05), n_boot=n_boot)
+    return replace(comp, diff=d, ci=[lo, hi]), float(pai_statistic(0.05)(cw, None))
 
 
 def train_hotspot_domain(
@@ -340,26 +428,52 @@ def train_hotspot_domain(
     # the gate: the (blended) candidate is not worse than the best baseline beyond noise at
     # PAI@1/5/10 % (issue 17), and beats the serving champion at PAI@5 %
     not_worse = not_worse_than_best(windows, metrics["best_baseline"], n_boot)
-    comparisons: dict[str, dict[str, Any]] = {}
-    champ = _champion_scores(result, domain, store)
+    # the champion only on origins it never saw (at or after its trained_through)
+    final_origin = (end + pd.Timedelta(days=ds.horizon_days)).tz_localize(tz).tz_convert("UTC")
+    own = hotspot_recipe(
+        domain,
+        result.features,
+        cfg,
+        crs=crs,
+        cell_size_m=cell_size_m,
+        tz=tz,
+        max_cells=max_cells,
+        eval_days=eval_days,
+    )
     before = champion_version(client, domain)
-    if champ is not None:
-        cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=result.outside)
-        cw = cw.sort_values("origin")
-        d, lo, hi = paired_bootstrap_diff(
-            windows["xgboost"], cw.reset_index(drop=True), pai_statistic(0.05), n_boot=n_boot
+    versus: ChampionComparison | None = None
+    if before is not None:
+        compared = _champion_comparison(
+            result,
+            domain,
+            champion_provenance(client, domain, before),
+            labels,
+            windows["xgboost"],
+            recipe_digest=own.digest,
+            trained_through=final_origin,
+            n_boot=n_boot,
+            store=store,
         )
-        comparisons["champion"] = {"diff": d, "ci": [lo, hi]}
-        metrics["champion_pai@0.05"] = pai_statistic(0.05)(cw, None)
+        if compared is not None:
+            versus, champ_pai = compared
+            metrics["champion_comparison"] = champion_check(versus)
+            if np.isfinite(champ_pai):
+                metrics["champion_pai@0.05"] = champ_pai
     ece = metrics["methods"]["xgboost"]["ece"]
     decision = gate(
-        comparisons,
+        {},
         ece,
         max_ece=max_ece,
         champion=before,
         base_rate=float(labels["label_any"].mean()),
         n_rows=len(labels),
+        ece_noise=ece_noise_quantile(
+            merged.loc[merged["method"] == "xgboost", "score"],
+            rows_per_event=max(1, ds.horizon_hours // ds.step_hours),  # overlapping windows
+        ),
+        ece_draws=ECE_NOISE_DRAWS,
         not_worse=not_worse,
+        champion_vs=versus,
         not_judged_why=(
             f"no event in the evaluation window {start.date()} .. {end.date()}"
             if labels["label_any"].sum() == 0
@@ -368,7 +482,6 @@ def train_hotspot_domain(
     )
 
     # final model: every row whose labels are complete at the end of the data
-    final_origin = (end + pd.Timedelta(days=ds.horizon_days)).tz_localize(tz).tz_convert("UTC")
     best = max(result.model.trials, key=lambda t: t["val_pai"])
     hp = {k: best[k] for k in cfg.grid[0]}
     rows = training_rows(result.frame, final_origin, result.spec.model)
@@ -407,6 +520,8 @@ def train_hotspot_domain(
             "blend": blend_words(final),
         },
         artifact_location=artifact_location,
+        trained_through=final_origin,
+        recipe=own,
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

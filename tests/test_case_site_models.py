@@ -130,6 +130,9 @@ def test_train_register_load_and_score(data, settings) -> None:
     assert 0 < m["xgboost"]["brier"] < 0.25
     checks = {c["check"] for c in report.gate.checks}
     assert checks == {"beats category_rate", "beats failed_mediations", "calibration"}
+    calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
+    assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
+    assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]
     assert report.version == "1"
     assert report.promoted == report.gate.passed
     if not report.promoted:

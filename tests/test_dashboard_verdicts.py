@@ -122,6 +122,27 @@ def test_the_gates_other_pai_checks_read_in_the_pages_language() -> None:
     assert verdicts.method_name("inverse_velocity", "zh") == "速率倒数法"
 
 
+def test_a_failed_calibration_check_says_what_its_bound_is() -> None:
+    """At a site model's base rate (0.0001) the models page read "calibration error 0.000
+    above the bound 0.000": neither number nor the bound's meaning. The consistency bound's
+    words say what the bound is (half the base rate, or what chance gives a calibrated
+    model 1 time in 20) in both languages, with the numbers' significant digits."""
+    ok = {"long_run": {"diff": 0.2, "ci": [0.1, 0.3]}}
+    check = gate(ok, 0.00031, base_rate=0.0001, n_rows=90_000, ece_noise=0.00012).checks[-1]
+    assert not check["ok"]
+    en = verdicts.check_words(check, "en")
+    assert en.startswith("calibration error 0.00031 above the bound 0.00012: ")
+    assert "0.5 x the base rate" in en and "1 time in 20" in en and "at most 0.05" in en
+    zh = verdicts.check_words(check, "zh")
+    assert zh.startswith("概率校准误差 0.00031 超过上限 0.00012：")
+    assert "基准发生率的 0.5 倍" in zh and "20 次中才有 1 次" in zh and "最多 0.05" in zh
+    # a gate.json written before the consistency bound keeps its old words
+    old = {"check": "calibration", "ok": False, "ece": 0.0554, "bound": 0.05}
+    assert verdicts.check_words(old, "en") == (
+        "calibration error 0.055 above the bound 0.050 (probabilities do not match observed rates)"
+    )
+
+
 def test_a_passing_champion_promoted_by_training() -> None:
     metrics = {
         "headline": "average_precision",
@@ -672,3 +693,84 @@ def test_models_page_says_could_not_be_judged_for_a_site_champion(home: Path) ->
     en = _page(home, "en")
     text_en = "\n".join(m.value for m in en.markdown)
     assert "could not judge it" in text_en and "0 site failure(s) in the backtest" in text_en
+
+
+OK_CASES = {
+    "headline": "average_precision",
+    "methods": {"xgboost": {"average_precision": 0.4}, "category_rate": {"average_precision": 0.2}},
+    "model_minus_baseline": {"category_rate": {"diff": 0.2, "ci": [0.1, 0.3]}},
+}
+
+
+def _versus(**kw):
+    from models.gate import ChampionComparison
+
+    base = {
+        "version": "3",
+        "trained_through": "2026-11-30T16:00:00+00:00",
+        "recipe_same": False,
+        "n_origins": 1,
+        "window_origins": 12,
+        "n_events": 1,
+        "challenger_through": "2026-12-04T16:00:00+00:00",
+    }
+    return ChampionComparison(**{**base, **kw})
+
+
+def test_a_champion_that_cannot_be_compared_out_of_sample_reads_why_in_both_languages() -> None:
+    """The gate's comparison with the previous model is made only on forecast origins after
+    its training data: with too few the challenger is not judged (grey, not promoted), and
+    the page says so in its own words, not "no event in the backtest" (which is not why)."""
+    g = gate(OK_CASES["model_minus_baseline"], 0.001, champion="3", champion_vs=_versus()).record()
+    assert g["status"] == "not_judged"
+    champ = {**CHAMPION, "gate_tag": "not_judged"}
+    v = verdicts.verdict("dispute_cases", champ, g, OK_CASES, None)
+    assert v.status == "not_judged" and v.failed == []
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "could not be compared with the previous model on data neither saw" in en
+    assert "the previous model (v3) was trained on data before 1 Dec 2026 00:00" in en
+    assert "only 1 of the backtest's 12 forecast origins come after that (needs 4" in en
+    assert "riskwarn promote dispute_cases VERSION --force --reason" in en
+    assert "held no event" not in en and "beats the simple methods" not in en
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "此前的服役模型（第 3 版）用 2026年12月1日 00:00 之前的数据训练" in zh
+    assert "无法在两者都未见过的数据上" in zh and "并非未通过" in zh and "--force" not in zh
+    kind, words = verdicts.retrain_words({"version": "4", "domain": "dispute_cases"}, g, "en")
+    assert kind == "warning" and "could not be judged" in words and "(v3)" in words
+    assert "held no event" not in words
+    from dashboard.model_plots import _gate_line
+
+    assert "第 3 版" in _gate_line(g, TZ) and "没有可供比较的失稳" not in _gate_line(g, TZ)
+
+
+def test_the_comparison_with_the_previous_model_is_said_when_the_gate_passes() -> None:
+    refresh = gate(
+        OK_CASES["model_minus_baseline"],
+        0.001,
+        champion="3",
+        champion_vs=_versus(recipe_same=True, n_origins=0, n_events=0),
+    ).record()
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "pass"}, refresh, OK_CASES, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert v.status == "pass" and "Same recipe as the previous model (v3), with newer data" in en
+    assert "the simple methods and calibration decide" in en
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "训练方法相同，只是数据更新" in zh
+    better = gate(
+        OK_CASES["model_minus_baseline"],
+        0.001,
+        champion="3",
+        champion_vs=_versus(n_origins=6, n_events=2, diff=0.12, ci=[0.02, 0.2]),
+    ).record()
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "pass"}, better, OK_CASES, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "clearly better on the 6 forecast origins from 1 Dec 2026 00:00 on" in en
+    worse = gate(
+        OK_CASES["model_minus_baseline"],
+        0.001,
+        champion="3",
+        champion_vs=_versus(recipe_same=True, n_origins=6, n_events=2, diff=-0.3, ci=[-0.5, -0.1]),
+    ).record()
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "fail"}, worse, OK_CASES, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "worse than the previous serving model (−0.30, CI −0.50 to −0.10)" in en

@@ -178,9 +178,66 @@ def test_training_registers_a_gated_challenger(trained: dict) -> None:
     assert mv.tags["gate"] == report.gate.status  # pass | fail | not_judged
     assert report.promoted == report.gate.passed
     assert any(c["check"] == "beats sensor_rules" for c in report.gate.checks)
+    calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
+    assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
+    assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]
     run = client.get_run(report.run_id)
     assert run.data.params["objective"] == "binary:logistic"
     assert "methods.xgboost.auc" in run.data.metrics
+
+
+def test_site_twin_is_a_refresh_and_the_champion_never_scores_rows_it_saw(
+    small: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trained twice with the same code on the same rows, the second run is a refresh of
+    the first (same recipe): its champion check is "not worse than champion", ok with
+    nothing later to compare on, and the champion scores no row before its
+    trained_through. The old code scored it on every evaluation row, in-sample."""
+    import mlflow
+
+    import models.geohazard_sites as sites_module
+    from tests.test_champion_out_of_sample import ChampionSpy
+
+    # MLflow's URIs are global: put them back for the module's other tests
+    previous = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
+    try:
+        client = configure(f"sqlite:///{tmp_path / 'mlflow.db'}")
+        store = Store(f"sqlite:///{tmp_path / 'serving.db'}")
+        store.upgrade()
+        cfg = site_config("geohazard_hourly", eval_days=4, refit_every_days=2)
+
+        def fit():
+            return train_site_domain(
+                small["readings"],
+                small["sensors"],
+                small["sites"],
+                small["events"],
+                client,
+                domain="geohazard_hourly",
+                tz="Asia/Shanghai",
+                config=cfg,
+                n_boot=50,
+                artifact_location=(tmp_path / "artifacts").as_uri(),
+                store=store,
+            )
+
+        first = fit()
+        params = client.get_run(first.run_id).data.params
+        through = pd.Timestamp(params["trained_through"])
+        assert through == pd.Timestamp(first.backtest.scores["origin"].max()) + pd.Timedelta(
+            hours=24
+        )
+        promote(client, "geohazard_hourly", first.version, store=store, reason="seed", force=True)
+        spy = ChampionSpy(monkeypatch, sites_module)
+        twin = fit()
+        assert client.get_run(twin.run_id).data.params["recipe"] == params["recipe"]
+        (c,) = [c for c in twin.gate.checks if c.get("against") == "champion"]
+        assert c["check"] == "not worse than champion" and c["ok"] and c["recipe_same"] is True
+        assert c["n_origins"] == 0 and pd.Timestamp(c["trained_through"]) == through
+        assert all(o >= through for o in spy.origins)
+        store.close()
+    finally:
+        configure(*previous)
 
 
 def _nowcast_home(trained: dict, name: str) -> Settings:

@@ -180,6 +180,7 @@ with tab_models:
                             "features"
                         ),
                         queries.run_json(tracking_uri, run_id, "gate.json"),
+                        tz=tz,
                     )
                     if lg == "zh"
                     else None
