@@ -53,8 +53,8 @@ class ChampionComparison:
     """The challenger against the serving champion, out of sample for both.
 
     ``trained_through``: the champion's training origin (ISO UTC; labels at or after it
-    were never seen), from its run's param, else its run's start time
-    (``through_source`` says which); ``recipe_same``: the challenger is trained the same
+    were never seen), from its run's param, else its run's ``trained_until``, else its
+    run's start time (``through_source`` says which); ``recipe_same``: the challenger is trained the same
     way (:mod:`models.recipe`), so it is a refresh with newer data (to
     ``challenger_through``); ``n_origins`` of the window's ``window_origins`` come at or
     after ``trained_through``, holding ``n_events`` events (``event_words``: "event",

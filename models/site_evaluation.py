@@ -130,13 +130,12 @@ def evaluate_site_methods(
     events: pd.DataFrame,
     config: SiteModelConfig,
     n_boot: int = 500,
-    champion: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Every metric per method, day-bootstrap CIs and model-minus-other AUC differences.
 
     ``events`` (``site_id``, ``occurred_at``) are the failures inside the evaluation
-    window (for lead times); ``champion`` optionally holds the champion's scores of the
-    same rows (``origin``, ``site_id``, ``score``).
+    window (for lead times). The serving champion is not compared here: training compares
+    it only on the origins it never saw (``models.geohazard_sites.site_champion_comparison``).
     """
     scores = scores.sort_values(["method", *KEYS]).reset_index(drop=True)
     first = scores[scores["method"] == "xgboost"]
@@ -185,13 +184,6 @@ def evaluate_site_methods(
             continue
         d = result["methods"]["xgboost"]["auc"] - result["methods"][m]["auc"]
         comps[m] = {"diff": float(d), "ci": _ci(model - reps)}
-    if champion is not None and len(champion):
-        c = first[[*KEYS, "label"]].merge(champion[[*KEYS, "score"]], on=KEYS, how="left")
-        if c["score"].notna().all():
-            y, s = c["label"].to_numpy(), c["score"].to_numpy()
-            reps = boot.auc(y, s)
-            d = result["methods"]["xgboost"]["auc"] - probability_metrics(y, s)["auc"]
-            comps["champion"] = {"diff": float(d), "ci": _ci(model - reps)}
     result["model_minus_baseline"] = comps
     # TSS at each method's own training-row threshold, paired on the same day resamples
     result["model_minus_baseline_tss"] = {
