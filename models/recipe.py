@@ -21,8 +21,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-RECIPE_PACKAGES = ("features", "models")
-"""The packages whose source is part of every recipe (how rows are built and fitted)."""
+RECIPE_PACKAGES = (
+    "features",
+    "models",
+    "riskwarn/contracts.py",
+    "riskwarn/domains.py",
+    "riskwarn/geo.py",
+    "riskwarn/sensor_physics.py",
+    "riskwarn/sensor_rules.py",
+)
+"""The source that is part of every recipe (how rows are built and fitted): the
+``features`` and ``models`` packages and the ``riskwarn`` modules they build rows with
+(categories, domains, cells, sensor physics and rules; ``tests/test_recipe.py`` checks
+that every such module ``features`` and ``models`` import at module level is listed)."""
 
 MACHINE_KEYS = frozenset({"nthread", "n_jobs"})
 """Config keys that say how many cores fit the model, not how it is trained (left out:
@@ -80,12 +91,14 @@ def recipe(
 
 @functools.cache
 def code_version(packages: tuple[str, ...] = RECIPE_PACKAGES) -> str:
-    """sha256 (16 hex digits) over the ``.py`` files of ``packages`` (path and content,
-    sorted): any change to how rows are built or models fitted changes every recipe."""
+    """sha256 (16 hex digits) over the ``.py`` files of ``packages`` (folders or single
+    files; path and content, sorted): any change to how rows are built or models fitted
+    changes every recipe."""
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
+        where = root / package
+        for path in [where] if where.is_file() else sorted(where.rglob("*.py")):
             digest.update(path.relative_to(root).as_posix().encode() + b"\0")
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
