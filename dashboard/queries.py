@@ -308,7 +308,7 @@ def all_warnings(
     return run_warnings(snap.url, snap.keys(domain), county=county, state=state)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)  # a key per set of runs
 def run_warnings(
     url: str,
     runs: tuple[tuple[str, str], ...],
