@@ -171,6 +171,24 @@ def pick_label(row: Any, lang: str) -> str:
     )
 
 
+def stale_message(first: dict[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
+    """What a reviewer whose decision came too late is told (shown through ``st.error``,
+    Markdown): who decided first, when, how and why. The other reviewer's name and reason
+    are data: escaped, on one line, so they cannot format the message, link or fetch an
+    image (``![x](http://host/x.png)`` would make this reviewer's browser fetch it)."""
+    from dashboard.i18n import fmt_datetime, t
+    from dashboard.text import md_line
+
+    return t(
+        "stale",
+        lang,
+        reviewer=md_line(first.get("reviewer") or "?"),
+        at=fmt_datetime(first.get("reviewed_at"), lang, tz),
+        action=t(f"action_{first.get('action') or 'accept'}", lang),
+        reason=md_line(first.get("reason") or ""),
+    )
+
+
 # ----------------------------------------------------------------------------- evidence
 
 EVIDENCE_TEXT: dict[str, dict[str, str]] = {

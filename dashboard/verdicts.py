@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
+from dashboard.text import md_line
 
 # Ex-post references are not methods a forecaster could use (models.backtest:
 # is_ex_post); "champion" is the serving model itself when a challenger is compared.
@@ -460,16 +461,21 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
             t(
                 "vd_forced" if v.status == "fail" else "vd_forced_unjudged",
                 lang,
-                actor=v.promoted_by or "?",
+                actor=md_line(v.promoted_by or "?"),
                 at=fmt_datetime(v.promoted_at, lang, tz),
-                reason=v.promotion_reason or "—",
+                reason=md_line(v.promotion_reason or "—"),  # typed by whoever promoted
             )
         )
     elif v.promoted_auto:
         lines.append(t("vd_promoted_auto", lang, at=fmt_datetime(v.promoted_at, lang, tz)))
     elif v.promoted_by:
         lines.append(
-            t("vd_promoted", lang, actor=v.promoted_by, at=fmt_datetime(v.promoted_at, lang, tz))
+            t(
+                "vd_promoted",
+                lang,
+                actor=md_line(v.promoted_by),
+                at=fmt_datetime(v.promoted_at, lang, tz),
+            )
         )
     return lines
 

@@ -447,7 +447,7 @@ def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> 
     if version in ("", "—", "None", "nan"):
         return t("model_note_unversioned", lang)
     details = dict((promotion or {}).get("details") or {})
-    actor = str((promotion or {}).get("actor") or "")
+    actor = md_text(" ".join(str((promotion or {}).get("actor") or "").split()))  # Markdown
     if details.get("forced_over_gate"):
         # the record's gate is the version's tag when it moved: fail, not_judged (the gate
         # ran but could compute no comparison), or None (never judged)

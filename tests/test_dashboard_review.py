@@ -198,3 +198,47 @@ def test_draft_helpers_refuse_incomplete_or_empty_decisions() -> None:
         "incidents:c1_2:20260105T0000Z"
     )
     assert text.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http://a) \\$y\\$ \\<b\\>"
+
+
+EVIL_REASON = (
+    "**BOLD** :red[RED] $x^2$ <b>html</b>\n\n# heading\n"
+    "![beacon](http://127.0.0.1:9/beacon.png) [click](javascript:alert(1))"
+)
+
+
+def test_the_stale_decision_message_shows_the_other_reason_as_plain_text(
+    home: Path, store: Store
+) -> None:
+    """Another reviewer decides first with a reason full of Markdown: the late reviewer's
+    error shows that reason escaped (no image fetched, no link, no formatting)."""
+    at = _reviewer_at("en")
+    _picker(at).select_index(5).run()
+    wid = str(_picker(at).value)
+    _widget(at.radio, "action").set_value("accept").run()
+    _widget(at.text_area, "reason").input("checked on site").run()
+    seen = store.get_warning(wid)
+    store.review_warning(
+        wid, "dismiss", EVIL_REASON, "reviewer2", expected_version=int(seen["version"])
+    )
+    _submit(at)
+    shown = [str(e.value) for e in at.error]
+    assert len(shown) == 1 and "already decided" in shown[0], shown
+    message = shown[0]
+    assert "![" not in message and "](" not in message.replace("\\](", "")
+    assert "\\!\\[beacon\\]" in message and "\\*\\*BOLD\\*\\*" in message
+    assert "\\$x^2\\$" in message and "\\<b\\>" in message and "\n" not in message
+    assert "\\# heading" in message
+    assert store.warning_reviews(wid)["reviewer"].tolist() == ["reviewer2"]
+
+
+def test_promotion_actor_and_reason_are_escaped_on_the_models_page() -> None:
+    """Who promoted and why (typed at ``riskwarn promote --reason``) are data in Markdown."""
+    from dashboard import verdicts, views
+
+    promo = {"actor": "os:**x**", "details": {"forced_over_gate": True, "gate": "fail"}}
+    assert "\\*\\*x\\*\\*" in views.model_note("3", promo, "en")
+    v = verdicts.Verdict(
+        "incidents", "3", "fail", True, promoted_by="os:**x**", promotion_reason="![i](http://h/i)"
+    )
+    said = "\n".join(verdicts.verdict_lines(v, "en", "UTC"))
+    assert "\\!\\[i\\](http://h/i)" in said and "\\*\\*x\\*\\*" in said

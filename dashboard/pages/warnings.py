@@ -265,17 +265,7 @@ with right:
                     # someone decided first: keep their decision, tell and show it
                     first = exc.current.get("last_review") or {}
                     st.session_state[seen_key] = int(exc.current["version"])
-                    st.session_state["rv_flash"] = (
-                        "error",
-                        t(
-                            "stale",
-                            lg,
-                            reviewer=first.get("reviewer", "?"),
-                            at=fmt_datetime(first.get("reviewed_at"), lg, tz),
-                            action=t(f"action_{first.get('action', 'accept')}", lg),
-                            reason=first.get("reason", ""),
-                        ),
-                    )
+                    st.session_state["rv_flash"] = ("error", review.stale_message(first, lg, tz))
                 else:
                     st.session_state[seen_key] = int(done["version"])
                     review.clear_draft(st.session_state)
