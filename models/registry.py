@@ -553,6 +553,17 @@ def _move_alias(
     return record
 
 
+def _given_reason(reason: str | None, action: str, name: str) -> str:
+    """``reason`` stripped; :class:`PromotionRefused` if it is blank (the audit log keeps
+    why every alias move was made, as warning reviews refuse a blank reason)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise PromotionRefused(
+            f"{name}: a {action} needs a reason (it is written to the audit log)"
+        )
+    return reason
+
+
 def promote(
     client: MlflowClient,
     domain: str,
@@ -574,6 +585,7 @@ def promote(
     match (moved behind its back, or another serving store), the move is recorded.
     """
     name = model_name(domain)
+    reason = _given_reason(reason, "promotion", name)
     version = str(version)
     mv = client.get_model_version(name, version)  # raises if the version does not exist
     gate = (mv.tags or {}).get("gate")
@@ -669,6 +681,7 @@ def rollback(
 ) -> dict[str, Any]:
     """Return ``champion`` to the version that served before; audited before it moves."""
     name = model_name(domain)
+    reason = _given_reason(reason, "rollback", name)
     history = _history(client, name)
     current = champion_version(client, domain)
     if not history:

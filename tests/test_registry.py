@@ -225,6 +225,30 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
         reg.promote(mlflow_client, "incidents", "999", store=store, reason="no such version")
 
 
+def test_a_move_without_a_reason_is_refused_before_anything_moves(
+    trained, mlflow_client, store
+) -> None:
+    """Blank reasons are refused by the library (the CLI, Airflow and others call it)."""
+    report, _ = trained
+    before = reg.champion_version(mlflow_client, "incidents")
+    n_audit = len(store.audit_log())
+    for reason in ("", "   ", "\n\t "):
+        with pytest.raises(reg.PromotionRefused, match="needs a reason"):
+            reg.promote(
+                mlflow_client,
+                "incidents",
+                report.run.version,
+                store=store,
+                actor="test",
+                reason=reason,
+                force=True,
+            )
+        with pytest.raises(reg.PromotionRefused, match="needs a reason"):
+            reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason=reason)
+    assert reg.champion_version(mlflow_client, "incidents") == before
+    assert len(store.audit_log()) == n_audit
+
+
 def test_champion_loads_predicts_and_explains(trained, mlflow_client, store) -> None:
     report, _ = trained
     if reg.champion_version(mlflow_client, "incidents") is None:
