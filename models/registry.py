@@ -22,6 +22,8 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -553,6 +555,43 @@ def _move_alias(
     return record
 
 
+ALIAS_LOCK_WAIT_S = 60.0  # a move takes seconds (it digests the version's files)
+
+
+class ChampionBusy(PromotionRefused):
+    """Another promote or rollback of the model held its alias lock longer than we waited."""
+
+
+def alias_lock_folder(lock_dir: Path | None = None) -> Path:
+    """Where the alias locks are: ``lock_dir`` if given; beside a SQLite registry (its
+    folder's ``run/``: ``<home>/run``, with the training locks, for the home's
+    ``mlflow.db``), else the riskwarn home's ``run/``."""
+    if lock_dir is not None:
+        return Path(lock_dir)
+    uri = mlflow.get_registry_uri()
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / "run"
+    from riskwarn.settings import load_settings
+
+    return load_settings().home / "run"
+
+
+@contextmanager
+def alias_lock(name: str, lock_dir: Path | None = None) -> Iterator[None]:
+    """Hold ``name``'s alias lock (:func:`riskwarn.spill.alias_lock`) while its champion
+    alias moves: the history tag's read-modify-write and "audit, then move the alias" of
+    two moves at once could leave the alias and the newest audit record disagreeing.
+    Waits up to :data:`ALIAS_LOCK_WAIT_S`, then :class:`ChampionBusy`."""
+    from riskwarn.spill import AliasBusy
+    from riskwarn.spill import alias_lock as file_lock
+
+    try:
+        with file_lock(alias_lock_folder(lock_dir), name, ALIAS_LOCK_WAIT_S):
+            yield
+    except AliasBusy as exc:
+        raise ChampionBusy(str(exc)) from None
+
+
 def _given_reason(reason: str | None, action: str, name: str) -> str:
     """``reason`` stripped; :class:`PromotionRefused` if it is blank (the audit log keeps
     why every alias move was made, as warning reviews refuse a blank reason)."""
@@ -574,6 +613,7 @@ def promote(
     actor: str | None = None,
     force: bool = False,
     via: str = "riskwarn promote",
+    lock_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Point ``champion`` at ``version``; the audit entry is written before the alias moves.
 
@@ -583,9 +623,31 @@ def promote(
     ``force`` (then the audit entry says ``forced_over_gate``). Promoting the version already served with a matching
     record changes nothing; if the alias points at it but riskwarn's record does not
     match (moved behind its back, or another serving store), the move is recorded.
+
+    Runs under the model's alias lock (:func:`alias_lock`): a concurrent promote or
+    rollback of the same model waits for it, up to :data:`ALIAS_LOCK_WAIT_S`.
     """
     name = model_name(domain)
     reason = _given_reason(reason, "promotion", name)
+    with alias_lock(name, lock_dir):
+        return _promote(
+            client, domain, version, store=store, reason=reason, actor=actor, force=force, via=via
+        )
+
+
+def _promote(
+    client: MlflowClient,
+    domain: str,
+    version: str,
+    *,
+    store: Any,
+    reason: str,
+    actor: str | None,
+    force: bool,
+    via: str,
+) -> dict[str, Any]:
+    """:func:`promote`, holding the alias lock."""
+    name = model_name(domain)
     version = str(version)
     mv = client.get_model_version(name, version)  # raises if the version does not exist
     gate = (mv.tags or {}).get("gate")
@@ -678,10 +740,22 @@ def rollback(
     store: Any,
     reason: str,
     actor: str | None = None,
+    lock_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Return ``champion`` to the version that served before; audited before it moves."""
+    """Return ``champion`` to the version that served before; audited before it moves.
+
+    Under the model's alias lock, as :func:`promote`."""
     name = model_name(domain)
     reason = _given_reason(reason, "rollback", name)
+    with alias_lock(name, lock_dir):
+        return _rollback(client, domain, store=store, reason=reason, actor=actor)
+
+
+def _rollback(
+    client: MlflowClient, domain: str, *, store: Any, reason: str, actor: str | None
+) -> dict[str, Any]:
+    """:func:`rollback`, holding the alias lock."""
+    name = model_name(domain)
     history = _history(client, name)
     current = champion_version(client, domain)
     if not history:

@@ -404,6 +404,40 @@ def training_lock(settings: Settings, domain: str) -> Iterator[None]:
         os.close(fd)
 
 
+class AliasBusy(RuntimeError):
+    """Another process kept moving the model's champion alias longer than we waited."""
+
+
+@contextlib.contextmanager
+def alias_lock(folder: Path, model: str, wait_s: float) -> Iterator[None]:
+    """Hold ``<folder>/alias-<model>.lock`` (``flock``) while the champion alias of
+    ``model`` moves (the promote/rollback history read-modify-write, audit, alias move).
+
+    A second move waits for the first up to ``wait_s`` seconds (a move takes seconds: it
+    downloads the version's files to digest them), then :class:`AliasBusy` naming the
+    holder. Released by the kernel if the process dies, as the training lock."""
+    import time
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"alias-{model}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                owner = _read_owner(fd)
+                raise AliasBusy(
+                    f"{model}: another promote or rollback is moving its champion alias "
+                    f"(host {owner.get('host', '?')}, pid {owner.get('pid', '?')}, started "
+                    f"{owner.get('started', '?')}) and did not end within {wait_s:g} s: not "
+                    "moved; run it again when that one has ended"
+                )
+            time.sleep(0.1)
+        _write_owner(fd, f"moving {model}@champion")
+        yield
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def setup_lock(settings: Settings) -> Iterator[None]:
     """Hold ``<home>/run/setup.lock`` (waiting for it) while a training opens the stores.

@@ -249,6 +249,84 @@ def test_a_move_without_a_reason_is_refused_before_anything_moves(
     assert len(store.audit_log()) == n_audit
 
 
+FIRST_MOVER = """
+import sys
+
+from models import registry as reg
+from riskwarn.store import Store
+
+client = reg.configure(sys.argv[1])
+store = Store(sys.argv[2])
+moving = reg._move_alias
+
+
+def paused(*args, **kwargs):  # hold still between reading the history and moving the alias
+    print("moving", flush=True)
+    sys.stdin.readline()
+    return moving(*args, **kwargs)
+
+
+reg._move_alias = paused
+out = reg.promote(
+    client, "incidents", sys.argv[3], store=store, actor="first", reason="first", force=True
+)
+print("done", out["version"], flush=True)
+"""
+
+
+def test_a_second_alias_move_waits_for_the_first_or_is_refused(
+    trained, mlflow_client, store, monkeypatch
+) -> None:
+    """Two processes move the alias at once: the second, finding the first in the middle
+    of its move, is refused after its wait (here short); after the first has ended the
+    alias and the newest audit record agree, and the next move goes through."""
+    import subprocess
+    import sys
+
+    report, _ = trained
+    one = str(mlflow.register_model(report.run.model_uri, "riskwarn-incidents").version)
+    two = str(mlflow.register_model(report.run.model_uri, "riskwarn-incidents").version)
+    first = subprocess.Popen(
+        [sys.executable, "-c", FIRST_MOVER, mlflow.get_registry_uri(), store.url, one],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stdout is not None and first.stdin is not None
+        assert first.stdout.readline().strip() == "moving"
+        monkeypatch.setattr(reg, "ALIAS_LOCK_WAIT_S", 0.5, raising=False)
+        with pytest.raises(reg.PromotionRefused, match="another promote or rollback"):
+            reg.promote(
+                mlflow_client,
+                "incidents",
+                two,
+                store=store,
+                actor="second",
+                reason="second",
+                force=True,
+            )
+        with pytest.raises(reg.PromotionRefused, match="another promote or rollback"):
+            reg.rollback(mlflow_client, "incidents", store=store, actor="second", reason="back")
+        first.stdin.write("\n")
+        first.stdin.flush()
+        assert first.stdout.readline().split() == ["done", one]
+        first.stdin.close()
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert reg.champion_version(mlflow_client, "incidents") == one
+    assert reg.recorded_champion(store, "riskwarn-incidents")["version"] == one
+    out = reg.promote(
+        mlflow_client, "incidents", two, store=store, actor="second", reason="now", force=True
+    )
+    assert out["previous"] == one
+    assert reg.recorded_champion(store, "riskwarn-incidents")["version"] == two
+    assert reg.champion_version(mlflow_client, "incidents") == two
+
+
 def test_champion_loads_predicts_and_explains(trained, mlflow_client, store) -> None:
     report, _ = trained
     if reg.champion_version(mlflow_client, "incidents") is None:
