@@ -155,14 +155,41 @@ def badge(level: str | None, state: str, lang: str) -> str:
     )
 
 
+def queue_order(queue: Any) -> Any:
+    """``queue`` (warnings) most pressing first, by the level in force: a reviewer's
+    adjustment counts, and dismissed warnings (no level in force) come after every warning
+    in force, whatever level they were raised at; then by score, then by id."""
+    rank = queue["effective_level"].map(
+        lambda v: LEVEL_RANKS.get(v, 0) if isinstance(v, str) else 0
+    )
+    return (
+        queue.assign(_rank=rank)
+        .sort_values(
+            ["_rank", "score", "warning_id"], ascending=[False, False, True], kind="stable"
+        )
+        .drop(columns="_rank")
+        .reset_index(drop=True)
+    )
+
+
+def level_words(row: Any, lang: str) -> str:
+    """The level of a queue row in words: dismissed ones say so, with the level they were
+    raised at (not a bare "no warning", which reads as if nothing had been raised)."""
+    from dashboard.i18n import level_label, t
+
+    if getattr(row, "state", None) == "dismissed":
+        return t("pick_dismissed", lang, level=level_label(getattr(row, "level", None), lang))
+    return level_label(row.effective_level, lang)
+
+
 def pick_label(row: Any, lang: str) -> str:
     """One line per warning for the picker: id, level, place, what, domain (all unique by id)."""
-    from dashboard.i18n import fmt_pct, level_label
+    from dashboard.i18n import fmt_pct
 
     return " · ".join(
         (
             row.short_id,
-            level_label(row.effective_level, lang),
+            level_words(row, lang),
             row.place,
             row.unit,
             row.domain_label,

@@ -93,6 +93,7 @@ TEXT: dict[str, dict[str, str]] = {
     "state_accepted": {"zh": "已确认", "en": "Accepted"},
     "state_adjusted": {"zh": "已调整", "en": "Adjusted"},
     "state_dismissed": {"zh": "已撤销", "en": "Dismissed"},
+    "pick_dismissed": {"zh": "已撤销（原{level}）", "en": "Dismissed (was {level})"},
     "all": {"zh": "全部", "en": "All"},
     # trends
     "trend_emerging": {"zh": "新出现", "en": "Emerging"},

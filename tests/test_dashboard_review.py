@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("streamlit")
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, review, text
@@ -242,3 +243,43 @@ def test_promotion_actor_and_reason_are_escaped_on_the_models_page() -> None:
     )
     said = "\n".join(verdicts.verdict_lines(v, "en", "UTC"))
     assert "\\!\\[i\\](http://h/i)" in said and "\\*\\*x\\*\\*" in said
+
+
+def test_the_queue_orders_by_the_level_in_force_dismissed_last() -> None:
+    import pandas as pd
+
+    queue = pd.DataFrame(
+        {
+            "warning_id": ["a", "b", "c", "d", "e"],
+            "level": ["orange", "orange", "yellow", "red", "orange"],
+            "state": ["dismissed", "new", "adjusted", "new", "accepted"],
+            "effective_level": [None, "orange", "red", "red", "orange"],
+            "score": [0.9, 0.5, 0.4, 0.3, 0.6],
+        }
+    )
+    assert review.queue_order(queue)["warning_id"].tolist() == ["c", "d", "e", "b", "a"]
+    rows = list(
+        queue.assign(
+            short_id="x", place="p", unit="u", domain_label="d", probability=0.1
+        ).itertuples()
+    )
+    assert "Dismissed (was Orange" in review.pick_label(rows[0], "en")
+    assert "已撤销（原橙色" in review.pick_label(rows[0], "zh")
+    assert "Dismissed" not in review.pick_label(rows[1], "en")
+
+
+def test_a_dismissed_warning_leaves_the_top_of_the_picker(home: Path, store: Store) -> None:
+    at = _reviewer_at("en")
+    picker = _picker(at)
+    top = str(picker.value)  # the first warning of the queue is chosen
+    seen = store.get_warning(top)
+    assert seen["effective_level"] is not None
+    store.review_warning(top, "dismiss", "false alarm", "reviewer2", int(seen["version"]))
+    st.cache_data.clear()  # as another user's review after the warnings' short cache
+    at = _reviewer_at("en")
+    labels = list(_picker(at).options)
+    assert str(_picker(at).value) != top
+    dismissed = [i for i, label in enumerate(labels) if label.startswith(review.short_id(top))]
+    assert all("Dismissed (was" in labels[i] for i in dismissed)
+    in_force = [i for i, label in enumerate(labels) if "Dismissed (was" not in label]
+    assert in_force and (not dismissed or min(dismissed) > max(in_force)), labels[:5]

@@ -79,6 +79,7 @@ if queue.empty:
     st.stop()
 QUEUE_ROWS = 300  # the panel works from the top of the queue; the rest waits for filters
 n_total = len(queue)
+queue = review.queue_order(queue)  # by the level in force: dismissed ones last
 queue = review.queue_labels(queue.head(QUEUE_ROWS), names, site_names, lg)
 
 st.subheader(t("queue", lg))
