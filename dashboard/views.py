@@ -329,25 +329,44 @@ def first_reason(reasons: Any, lang: str) -> str:
 FOCUS_PARAM = "warning"  # pages/warnings.py?warning=<warning_id>: open that warning
 
 
+URL_WARNING = "rv_url_warning"  # session key: the warning this session last saw in the URL
+
+
 def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any) -> str | None:
-    """Open the warning named in the URL (``?warning=<id>``, the maps' links) on the review
-    page: its domain and county become the filters and it becomes the chosen warning
-    (through the ``<key>__value`` choices that ``shell.select`` carries over). The
-    parameter is then removed, so later visits keep the reviewer's own choices.
-    Returns the warning id, or None when the URL names no known warning."""
+    """Open the warning named in the URL (``?warning=<id>``: the maps' links, a reload, a
+    copied link) on the review page: its domain and county become the filters and it
+    becomes the chosen warning (through the ``<key>__value`` choices that ``shell.select``
+    carries over). Only a warning the session has not seen in the URL yet is opened, so
+    later choices of the reviewer are kept; the parameter itself stays
+    (:func:`keep_warning_in_url` makes it follow the chosen warning). Returns the warning
+    id, or None when the URL names no new, known warning (an unknown one is removed)."""
     wid = query_params.get(FOCUS_PARAM)
-    if wid is None:
+    if wid is None or wid == session_state.get(URL_WARNING):
         return None
-    del query_params[FOCUS_PARAM]
     hit = warnings[warnings["warning_id"] == wid]
     if hit.empty:
+        del query_params[FOCUS_PARAM]
         return None
+    session_state[URL_WARNING] = wid
     row = hit.iloc[0]
     session_state["rv_domain__value"] = row["domain"]
     session_state["rv_county__value"] = row["county_code"]
     session_state["rv_state__value"] = None
     session_state["rv_pick__value"] = wid
     return str(wid)
+
+
+def keep_warning_in_url(wid: str | None, query_params: Any, session_state: Any) -> None:
+    """The chosen warning in the URL (``?warning=<id>``) while it is chosen, so a reload or
+    a copied link opens it again; no parameter when none is chosen."""
+    if wid is None:
+        if FOCUS_PARAM in query_params:
+            del query_params[FOCUS_PARAM]
+        session_state.pop(URL_WARNING, None)
+        return
+    if query_params.get(FOCUS_PARAM) != wid:
+        query_params[FOCUS_PARAM] = wid
+    session_state[URL_WARNING] = wid
 
 
 def fmt_duration(seconds: float | None, lang: str) -> str:

@@ -248,11 +248,21 @@ def test_the_review_page_opens_the_warning_a_map_link_names() -> None:
     params = {"warning": "w7"}
     state: dict = {}
     assert views.focus_warning(w, params, state) == "w7"
-    assert params == {}  # used once
+    assert params == {"warning": "w7"}  # kept: a reload opens it again
     assert state["rv_pick__value"] == "w7"
     assert state["rv_domain__value"] == "incidents"
     assert state["rv_county__value"] == w["county_code"][7] and state["rv_state__value"] is None
-    assert views.focus_warning(w, {"warning": "nope"}, {}) is None
+    # the reviewer picks another one: the URL follows, and is not applied over the choice
+    state["rv_pick__value"] = "w3"
+    views.keep_warning_in_url("w3", params, state)
+    assert params == {"warning": "w3"}
+    assert views.focus_warning(w, params, state) is None and state["rv_pick__value"] == "w3"
+    # a new session (a reload) with that URL opens w3
+    assert views.focus_warning(w, params, {}) == "w3"
+    views.keep_warning_in_url(None, params, state)
+    assert params == {}
+    unknown = {"warning": "nope"}
+    assert views.focus_warning(w, unknown, {}) is None and unknown == {}
 
 
 def test_site_why_names_the_model_the_sensor_rule_or_the_fault() -> None:

@@ -283,3 +283,28 @@ def test_a_dismissed_warning_leaves_the_top_of_the_picker(home: Path, store: Sto
     assert all("Dismissed (was" in labels[i] for i in dismissed)
     in_force = [i for i, label in enumerate(labels) if "Dismissed (was" not in label]
     assert in_force and (not dismissed or min(dismissed) > max(in_force)), labels[:5]
+
+
+def _reviewer_at_url(wid: str) -> AppTest:
+    """The review page opened at ``?warning=<wid>`` in a new session (a reload)."""
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = "en"
+    at.query_params["warning"] = wid
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_chosen_warning_stays_in_the_url_and_a_reload_reopens_it(home: Path) -> None:
+    at = _reviewer_at("en")
+    _picker(at).select_index(3).run()
+    wid = str(_picker(at).value)
+    assert at.query_params.get("warning") in (wid, [wid])
+    # a reload: a new session with the same URL shows the same warning, still in the URL
+    again = _reviewer_at_url(wid)
+    assert str(_picker(again).value) == wid
+    _widget(again.radio, "action").set_value("accept").run()  # later runs keep it
+    assert str(_picker(again).value) == wid
+    assert again.query_params.get("warning") in (wid, [wid])

@@ -117,6 +117,7 @@ wid = shell.select(
     lg,
     texts_vary=True,
 )
+views.keep_warning_in_url(wid, st.query_params, st.session_state)  # a reload keeps it
 if wid is None:
     st.stop()
 assert wid is not None
