@@ -1,6 +1,7 @@
 """What the dashboard reads from the lake, through :mod:`riskwarn.lake` only (no SQL):
 admin units and their shapes, hazard sites, sensors and readings, and how fresh the data
-is. Cached with ``st.cache_data`` keyed on the lake folder."""
+is. Cached with ``st.cache_data`` keyed on the lake folder and, for the tables read
+whole, the table's Delta version (:func:`table_version`)."""
 
 from __future__ import annotations
 
@@ -12,64 +13,99 @@ import streamlit as st
 from riskwarn import lake
 
 
-def _read_lake_table(lake_dir: Path, table: str) -> pd.DataFrame:
-    frame = lake.read_table(lake_dir, table)
+def _read_lake_table(lake_dir: Path, table: str, version: int | None = None) -> pd.DataFrame:
+    frame = lake.read_table(lake_dir, table, version=version)
     return pd.DataFrame() if frame.empty else frame
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
+def table_version(lake_dir: str, table: str) -> int | None:
+    """The lake table's current Delta version (None: no table): part of the key of every
+    cached read of it, so a commit (an ingest, a correction of a name) is read at once and
+    an unchanged table stays cached. Reads the table's log only."""
+    return lake.table_version(Path(lake_dir), table)
+
+
 def admin_units(lake_dir: str) -> pd.DataFrame:
     """County/township/community units with names and boundaries (empty without a lake)."""
-    frame = _read_lake_table(Path(lake_dir), "admin_units")
+    return _admin_units(lake_dir, table_version(lake_dir, "admin_units"))
+
+
+def unit_names(lake_dir: str) -> dict[str, str]:
+    """Admin code -> name for counties and townships."""
+    return _unit_names(lake_dir, table_version(lake_dir, "admin_units"))
+
+
+def boundary_paths(lake_dir: str) -> pd.DataFrame:
+    """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
+    return _boundary_paths(lake_dir, table_version(lake_dir, "admin_units"))
+
+
+def area_shapes(lake_dir: str, level: str) -> pd.DataFrame:
+    """Outlines and label points of the counties or townships, for the maps."""
+    return _area_shapes(lake_dir, level, table_version(lake_dir, "admin_units"))
+
+
+def hazard_sites(lake_dir: str) -> pd.DataFrame:
+    """Monitored hazard sites (no personal data: names are place names)."""
+    return _hazard_sites(lake_dir, table_version(lake_dir, "hazard_sites"))
+
+
+def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
+    """Sensors of one site."""
+    return _site_sensors(lake_dir, site_id, table_version(lake_dir, "sensors"))
+
+
+# The cached reads, keyed on the folder and the table's version (read at that version, so
+# what is cached is what the key names); old versions' entries age out.
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
+def _admin_units(lake_dir: str, version: int | None) -> pd.DataFrame:
+    frame = _read_lake_table(Path(lake_dir), "admin_units", version)
     cols = ["record_id", "name", "level", "parent_id", "geometry_wkt"]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     return frame.loc[:, cols].drop_duplicates("record_id").reset_index(drop=True)
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
-def unit_names(lake_dir: str) -> dict[str, str]:
-    """Admin code -> name for counties and townships."""
-    units = admin_units(lake_dir)
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
+def _unit_names(lake_dir: str, version: int | None) -> dict[str, str]:
+    units = _admin_units(lake_dir, version)
     return dict(zip(units["record_id"].astype(str), units["name"].astype(str), strict=True))
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
-def boundary_paths(lake_dir: str) -> pd.DataFrame:
-    """County and township boundary lines (``name``, ``level``, ``path``) for the maps."""
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
+def _boundary_paths(lake_dir: str, version: int | None) -> pd.DataFrame:
     from dashboard.maps import boundary_paths as paths
 
     return pd.concat(
         [
-            paths(area_shapes(lake_dir, "township"), "township"),
-            paths(area_shapes(lake_dir, "county"), "county"),
+            paths(_area_shapes(lake_dir, "township", version), "township"),
+            paths(_area_shapes(lake_dir, "county", version), "county"),
         ],
         ignore_index=True,
     )
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
-def area_shapes(lake_dir: str, level: str) -> pd.DataFrame:
-    """Outlines and label points of the counties or townships, for the maps."""
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=8)
+def _area_shapes(lake_dir: str, level: str, version: int | None) -> pd.DataFrame:
     from dashboard.maps import area_shapes as build
 
-    return build(admin_units(lake_dir), level)
+    return build(_admin_units(lake_dir, version), level)
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
-def hazard_sites(lake_dir: str) -> pd.DataFrame:
-    """Monitored hazard sites (no personal data: names are place names)."""
-    frame = _read_lake_table(Path(lake_dir), "hazard_sites")
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=4)
+def _hazard_sites(lake_dir: str, version: int | None) -> pd.DataFrame:
+    frame = _read_lake_table(Path(lake_dir), "hazard_sites", version)
     cols = ["record_id", "name", "hazard_type", "lon", "lat", "admin_code", "people_threatened"]
     if frame.empty:
         return pd.DataFrame(columns=cols)
     return frame.loc[:, [c for c in cols if c in frame.columns]].drop_duplicates("record_id")
 
 
-@st.cache_data(ttl=3600, show_spinner=False)
-def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
-    """Sensors of one site."""
-    frame = _read_lake_table(Path(lake_dir), "sensors")
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=256)
+def _site_sensors(lake_dir: str, site_id: str, version: int | None) -> pd.DataFrame:
+    frame = _read_lake_table(Path(lake_dir), "sensors", version)
     if frame.empty:
         return pd.DataFrame(columns=["record_id", "sensor_type", "site_id"])
     return frame[frame["site_id"] == site_id].loc[:, ["record_id", "sensor_type", "site_id"]]

@@ -30,6 +30,7 @@ from dashboard.lake_reads import (
     hazard_sites,
     site_readings,
     site_sensors,
+    table_version,
     unit_names,
 )
 from dashboard.model_reads import (
@@ -363,7 +364,7 @@ def review_warning(
     finally:
         run_warnings.clear()
         warning_reviews.clear()
-        overview_map.clear()
+        _overview_map.clear()
 
 
 def acknowledge_alarm(url: str, warning_id: str, delivery_key: str, user: str) -> int:
@@ -413,7 +414,6 @@ def run_key(snap: Snapshot, *domains_: str) -> str:
     return "|".join(f"{r}@{at}" for d in domains_ for r, at in snap.keys(d)) or "-"
 
 
-@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
 def overview_map(
     url: str,
     _snap: Snapshot,
@@ -428,6 +428,41 @@ def overview_map(
     width_px: int = 640,
     height_px: int = 560,
 ) -> Any:
+    """:func:`_overview_map`, also keyed on the version of the lake's admin units (whose
+    names and outlines it draws: a corrected name shows at once)."""
+    return _overview_map(
+        url,
+        _snap,
+        lake_dir,
+        domain,
+        lang,
+        crs,
+        cell_size_m,
+        basemap_url,
+        runs,
+        warnings_key,
+        table_version(lake_dir, "admin_units"),
+        width_px,
+        height_px,
+    )
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def _overview_map(
+    url: str,
+    _snap: Snapshot,
+    lake_dir: str,
+    domain: str,
+    lang: str,
+    crs: str,
+    cell_size_m: float,
+    basemap_url: str | None,
+    runs: str,
+    warnings_key: str,
+    units_version: int | None,
+    width_px: int = 640,
+    height_px: int = 560,
+) -> Any:
     """The overview's map of ``domain`` (a :class:`maps.DeckSpec`), or None without data.
 
     Every warning in force of the snapshot's run as a square in its level's colour over
@@ -435,7 +470,8 @@ def overview_map(
     bar (:mod:`dashboard.maps`). Built once per language, published run (``runs``,
     :func:`run_key`), state of the warnings (``warnings_key``, :func:`warnings_version`)
     and size, not on every data refresh; a review also clears it. ``_snap`` (not part of
-    the key) is the page's snapshot, whose runs ``runs`` names.
+    the key) is the page's snapshot, whose runs ``runs`` names; ``units_version`` (the
+    admin units' lake version) is only part of the key.
     """
     from dashboard import maps, views
     from dashboard.i18n import fmt_pct
