@@ -91,15 +91,36 @@ def counts_chart(counts: pd.DataFrame, lang: str) -> alt.Chart:
     )
 
 
+# One colour per domain, whatever the language (Altair's default follows the labels'
+# order, which differs between zh and en); not the warning levels' blue/yellow/orange/red.
+DOMAIN_PALETTE = ("#4c78a8", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#79706e")
+
+
+def domain_colour(domain: str) -> str:
+    """The fixed colour of ``domain`` in charts (grey for an unknown one)."""
+    from riskwarn import domains
+
+    names = list(domains.names())
+    return DOMAIN_PALETTE[names.index(domain) % len(DOMAIN_PALETTE)] if domain in names else "#999"
+
+
 def trend_chart(summary: pd.DataFrame, lang: str, y_title: str) -> alt.Chart:
-    """Line per domain of the weekly mean probability of the top places."""
+    """Line per domain of the weekly mean probability of the top places (``domain``: each
+    line's colour, fixed by :func:`domain_colour`)."""
+    scale = alt.Undefined
+    if "domain" in summary.columns:
+        pairs = summary[["domain", "domain_label"]].drop_duplicates("domain")
+        scale = alt.Scale(
+            domain=pairs["domain_label"].tolist(),
+            range=[domain_colour(d) for d in pairs["domain"]],
+        )
     return (
         alt.Chart(summary)
         .mark_line(point=True)
         .encode(
             x=alt.X("week:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("top_mean:Q", title=y_title, axis=alt.Axis(format="%")),
-            color=alt.Color("domain_label:N", title=t("domain", lang)),
+            color=alt.Color("domain_label:N", title=t("domain", lang), scale=scale),
             tooltip=[
                 alt.Tooltip("domain_label:N", title=t("domain", lang)),
                 alt.Tooltip("week:N", title=t("origin", lang)),

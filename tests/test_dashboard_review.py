@@ -308,3 +308,25 @@ def test_the_chosen_warning_stays_in_the_url_and_a_reload_reopens_it(home: Path)
     _widget(again.radio, "action").set_value("accept").run()  # later runs keep it
     assert str(_picker(again).value) == wid
     assert again.query_params.get("warning") in (wid, [wid])
+
+
+def test_the_trend_chart_gives_each_domain_one_colour_in_both_languages() -> None:
+    import pandas as pd
+
+    from dashboard import views
+    from dashboard.i18n import t
+
+    def colours(lang: str) -> dict[str, str]:
+        summary = pd.DataFrame(
+            {
+                "domain": ["incidents", "disputes"],
+                "week": ["w1", "w1"],
+                "top_mean": [0.2, 0.3],
+            }
+        ).assign(domain_label=lambda f: [t(f"domain_{d}", lang) for d in f["domain"]])
+        scale = views.trend_chart(summary, lang, "y").to_dict()["encoding"]["color"]["scale"]
+        by_label = dict(zip(scale["domain"], scale["range"], strict=True))
+        return {d: by_label[t(f"domain_{d}", lang)] for d in ("incidents", "disputes")}
+
+    assert colours("zh") == colours("en")
+    assert colours("en")["incidents"] != colours("en")["disputes"]

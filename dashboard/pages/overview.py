@@ -235,7 +235,7 @@ def body() -> None:
     for d, h in histories.items():
         s = trends.weekly_summary(h, top_n=20)
         if not s.empty:
-            summaries.append(s.assign(domain_label=t(f"domain_{d}", lg)))
+            summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
     kpis(all_warnings, summaries)
 
     def in_domain(domain: str) -> pd.DataFrame:
