@@ -302,8 +302,18 @@ def sidebar(user: auth.User | None) -> None:
         if user is not None:
             lg = lang()
             name = user.name if lg == "zh" else user.username  # display names are Chinese
-            st.caption(t("signed_in_as", lg, name=name, role=t(ROLE_KEYS[user.role], lg)))
+            st.caption(signed_in_line(name, t(ROLE_KEYS[user.role], lg), lg))
             st.button(t("sign_out", lg), on_click=sign_out, key="sign_out")
+
+
+def signed_in_line(name: str, role: str, lang: str) -> str:
+    """The sidebar's "signed in as NAME (ROLE)" (Markdown: the name is escaped); the role
+    once when the name is the role's own word (the demo's 评估专家 was shown twice)."""
+    from dashboard.text import md_line
+
+    if name.strip() == role.strip():
+        return t("signed_in_as_role", lang, role=md_line(role))
+    return t("signed_in_as", lang, name=md_line(name), role=role)
 
 
 def navigation(user: auth.User) -> Any:

@@ -10,6 +10,7 @@ TEXT: dict[str, dict[str, str]] = {
     "app_title": {"zh": "市域风险预警", "en": "City Risk Early Warning"},
     "language": {"zh": "语言", "en": "Language"},
     "signed_in_as": {"zh": "当前用户：{name}（{role}）", "en": "Signed in as {name} ({role})"},
+    "signed_in_as_role": {"zh": "当前用户：{role}", "en": "Signed in as {role}"},
     "sign_out": {"zh": "退出登录", "en": "Sign out"},
     "sign_in": {"zh": "登录", "en": "Sign in"},
     "sign_in_sso": {"zh": "使用单位账号登录", "en": "Sign in with your organisation account"},

@@ -330,3 +330,15 @@ def test_the_trend_chart_gives_each_domain_one_colour_in_both_languages() -> Non
 
     assert colours("zh") == colours("en")
     assert colours("en")["incidents"] != colours("en")["disputes"]
+
+
+def test_the_sidebar_names_a_user_whose_name_is_the_role_once() -> None:
+    from dashboard import shell
+
+    assert shell.signed_in_line("评估专家", "评估专家", "zh") == "当前用户：评估专家"
+    assert (
+        shell.signed_in_line("评估专家乙", "评估专家", "zh") == "当前用户：评估专家乙（评估专家）"
+    )
+    assert (
+        shell.signed_in_line("**x**", "Reviewer", "en") == "Signed in as \\*\\*x\\*\\* (Reviewer)"
+    )
