@@ -67,9 +67,10 @@ def main() -> int:
     users_file = write_demo_users_once(settings)
     from riskwarn.commands.dashboard import demo_password_note
 
-    log.info("%s", demo_password_note(users_file))
     if os.environ.get("RISKWARN_DEMO_NO_SERVE"):
+        log.info("%s", demo_password_note(users_file))
         return 0  # `riskwarn dashboard` later signs in with the same demo logins
+    # else `riskwarn dashboard --demo-users` below prints the note (once, not here too)
     port = os.environ.get("RISKWARN_DASHBOARD_PORT", "8501")
     host = os.environ.get("RISKWARN_DASHBOARD_HOST", DEFAULT_HOST)
     log.info("serving the dashboard on http://%s:%s (Ctrl-C to stop)", host, port)
