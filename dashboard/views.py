@@ -107,7 +107,7 @@ def domain_colour(domain: str) -> str:
 def trend_chart(summary: pd.DataFrame, lang: str, y_title: str) -> alt.Chart:
     """Line per domain of the weekly mean probability of the top places (``domain``: each
     line's colour, fixed by :func:`domain_colour`)."""
-    scale = alt.Undefined
+    scale: Any = alt.Undefined
     if "domain" in summary.columns:
         pairs = summary[["domain", "domain_label"]].drop_duplicates("domain")
         scale = alt.Scale(
