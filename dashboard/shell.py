@@ -25,6 +25,10 @@ CSS = """
 div[data-testid="stSidebarHeader"] { padding-bottom: 0; }
 div[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
 h1 { padding-top: 0.2rem; }
+/* the 220 px sidebar cut a long page title ("Models & data qu…" at 1280 px): wrap it */
+[data-testid="stSidebarNavLink"] { height: auto; min-height: 2rem; }
+[data-testid="stSidebarNavLink"] span, [data-testid="stSidebarNavLink"] p {
+  white-space: normal; overflow: visible; text-overflow: clip; }
 </style>
 """
 
