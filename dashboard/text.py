@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!~$#|"})
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!~$#|:"})
 
 
 def md_escape(text: str) -> str:
     """``text`` with the Markdown characters that make links, images, HTML, code, emphasis
-    or formulas escaped, so data shown through ``st.markdown`` reads as written."""
+    or formulas escaped, so data shown through ``st.markdown`` reads as written (``:`` too:
+    Streamlit's ``:red[...]`` directives). A bare ``http://...`` in the text still shows as
+    a link (GFM autolinks survive escaping): clickable, never fetched."""
     return str(text).translate(_MD_SPECIAL)
 
 

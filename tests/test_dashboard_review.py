@@ -198,7 +198,7 @@ def test_draft_helpers_refuse_incomplete_or_empty_decisions() -> None:
     assert review.short_id("incidents:c1_2:20260105T0000Z") == review.short_id(
         "incidents:c1_2:20260105T0000Z"
     )
-    assert text.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http://a) \\$y\\$ \\<b\\>"
+    assert text.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http\\://a) \\$y\\$ \\<b\\>"
 
 
 EVIL_REASON = (
@@ -228,7 +228,7 @@ def test_the_stale_decision_message_shows_the_other_reason_as_plain_text(
     assert "![" not in message and "](" not in message.replace("\\](", "")
     assert "\\!\\[beacon\\]" in message and "\\*\\*BOLD\\*\\*" in message
     assert "\\$x^2\\$" in message and "\\<b\\>" in message and "\n" not in message
-    assert "\\# heading" in message
+    assert "\\# heading" in message and "\\:red\\[RED\\]" in message  # no colour directive
     assert store.warning_reviews(wid)["reviewer"].tolist() == ["reviewer2"]
 
 
@@ -242,7 +242,7 @@ def test_promotion_actor_and_reason_are_escaped_on_the_models_page() -> None:
         "incidents", "3", "fail", True, promoted_by="os:**x**", promotion_reason="![i](http://h/i)"
     )
     said = "\n".join(verdicts.verdict_lines(v, "en", "UTC"))
-    assert "\\!\\[i\\](http://h/i)" in said and "\\*\\*x\\*\\*" in said
+    assert "\\!\\[i\\](http\\://h/i)" in said and "\\*\\*x\\*\\*" in said
 
 
 def test_the_queue_orders_by_the_level_in_force_dismissed_last() -> None:
