@@ -52,8 +52,9 @@ TEXT: dict[str, dict[str, str]] = {
         "forecast origin {origin}",
     },
     "as_of_replay": {
-        "zh": "（历史数据回放：以最新起报时间判断预警是否仍有效）",
-        "en": "(replay of past data: warnings in force are judged at the latest origin)",
+        "zh": "（历史数据回放：各类预警按其自身最新起报时间判断是否仍有效）",
+        "en": "(replay of past data: each domain's warnings in force are judged at its own "
+        "latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
     "place_unknown": {"zh": "未落入任何县区", "en": "Outside every district"},
