@@ -430,7 +430,8 @@ def warnings_version(frame: pd.DataFrame) -> str:
 def hotspot_labels(snap: Snapshot, domain: str, top_n: int = 20, weeks: int = 4) -> pd.DataFrame:
     """Emerging / intensifying / persistent / diminishing label of each recent hotspot
     up to the snapshot's run of ``domain`` (cached by that run: they change only with a
-    new run)."""
+    new run). A hotspot reaches :func:`hotspot_floor`; with one week published there
+    are no labels (:func:`hotspot_weeks`)."""
     return run_hotspot_labels(snap.url, snap, domain, snap.keys(domain), top_n, weeks)
 
 
@@ -446,7 +447,23 @@ def run_hotspot_labels(
     """:func:`hotspot_labels`, keyed by the run (``runs``), not by the whole snapshot."""
     from dashboard import trends
 
-    return trends.classify_hotspots(forecast_history(_snap, domain), top_n=top_n, weeks=weeks)
+    return trends.classify_hotspots(
+        forecast_history(_snap, domain), top_n=top_n, weeks=weeks, floor=hotspot_floor(domain)
+    )
+
+
+def hotspot_floor(domain: str) -> float | None:
+    """The probability a place must reach to count as a hotspot in a week: the domain's
+    blue raise threshold (the lowest warning level; docs/dashboard.md, "How hotspots
+    changed"). None for a domain outside the registry."""
+    return domains.get(domain).levels.raise_at[0] if domain in domains.DOMAINS else None
+
+
+def hotspot_weeks(snap: Snapshot, domain: str, weeks: int = 4) -> int:
+    """How many weekly runs :func:`hotspot_labels` compares (fewer than 2: no labels)."""
+    from dashboard import trends
+
+    return trends.weeks_published(forecast_history(snap, domain), weeks=weeks)
 
 
 def run_key(snap: Snapshot, *domains_: str) -> str:

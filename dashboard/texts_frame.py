@@ -213,6 +213,15 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "<b>{place}</b> · warnings: {n} · up to {prob} · {trend}",
     },
     "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
+    "hotspot_history_short": {
+        "zh": "历史不足，暂不判断热点变化：已发布 {n} 周预报（至少需要 2 周）。",
+        "en": "Not enough history yet: {n} week(s) published (changes need 2).",
+    },
+    "hotspot_none": {
+        "zh": "近几周没有地点达到蓝色预警概率并位列前 20，无热点。",
+        "en": "No place reached the blue warning probability in the top 20 in recent "
+        "weeks: no hotspots.",
+    },
     "week_of": {"zh": "{date} 当周", "en": "Week of {date}"},
     "domain": {"zh": "领域", "en": "Domain"},
     "county": {"zh": "县（区）", "en": "County"},
