@@ -171,3 +171,49 @@ def test_a_stretch_of_origins_scores_like_the_per_origin_loop() -> None:
         got = _score_stretch(table, by_origin, list(stretch), model, thresholds, levels)
         pd.testing.assert_frame_equal(got, want, check_exact=True)
     assert want["score"].nunique() > 100 and want["warned"].any() and want["level"].max() == 4
+
+
+@pytest.mark.parametrize("unique_index", [True, False])
+def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
+    unique_index: bool,
+) -> None:
+    """The fit predicts every training row once and slices it: the deferred types, the
+    calibrator, the levels and the threshold are those of predicting each slice anew."""
+    from dataclasses import replace
+
+    from models.geohazard_sites import (
+        LABEL,
+        RULE_COLUMN,
+        fit_shrunk_platt,
+        fit_site_model,
+        site_config,
+        site_features,
+    )
+    from models.site_fit import site_types_to_defer, split_training_rows
+    from models.site_levels import level_thresholds, rule_level_shares
+
+    table = _site_rows(seed=7)
+    cfg = replace(site_config("geohazard_hourly"), min_tree_failures=1, min_type_failures=1)
+    refit = pd.Timestamp("2024-06-09T00:00Z")
+    train = table[table["origin"] + pd.Timedelta(hours=24) <= refit]
+    if not unique_index:  # labels repeat: the slices are predicted each on their own
+        train = train.set_axis(np.arange(len(train)) // 2)
+    features = [c for c in site_features(table) if c != LABEL]
+    model, threshold = fit_site_model(train, features, cfg, refit)
+    assert model.trees > 0
+    rows = train.sort_values("origin", kind="stable")
+    _, es, cal = split_training_rows(rows, cfg)
+    later = pd.concat([es, cal])
+    deferred = model.deferred
+    model.deferred = ()  # as the fit judged the site types: nothing deferred yet
+    raw_later = model.raw(later)
+    assert site_types_to_defer(model, later, cfg) == deferred
+    assert site_types_to_defer(model, later, cfg, raw=raw_later) == deferred
+    model.deferred = deferred
+    platt = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy()).model
+    assert platt.coef_[0, 0] == model.calibrator.model.coef_[0, 0]
+    assert platt.intercept_[0] == model.calibrator.model.intercept_[0]
+    shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
+    assert model.level_thresholds == tuple(level_thresholds(model.predict_proba(rows), shares))
+    pick = later if later[LABEL].sum() > 0 else rows
+    assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
