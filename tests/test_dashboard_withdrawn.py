@@ -109,6 +109,29 @@ def test_a_withdrawn_warning_leaves_the_queue_and_its_trail_says_withdrawn(home:
     assert "This warning was withdrawn at" in info
 
 
+def test_an_open_form_on_a_warning_withdrawn_meanwhile_records_nothing(home: Path) -> None:
+    """A reviewer fills the form; a re-run withdraws the warning; the submit records no
+    decision on it (before, the decision was recorded on a warning no longer raised)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = _reviewer_at("en")
+    wid = str(_select(at, "rv_pick").value)
+    action = next(w for w in at.radio if str(w.key).startswith("rv_action_"))
+    action.set_value("dismiss").run()
+    next(w for w in at.text_area if str(w.key).startswith("rv_reason_")).input("false alarm").run()
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    before = len(store.warning_reviews())
+    _rerun_without(store, wid)
+    next(w for w in at.button if str(w.key).startswith("rv_submit_")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert store.warning_reviews(wid).empty
+    assert len(store.warning_reviews()) == before
+    assert store.get_warning(wid)["withdrawn_at"] is not None
+    assert str(_select(at, "rv_pick").value) != wid
+    store.close()
+
+
 def test_trail_frame_orders_decisions_and_publication_events() -> None:
     reviews = pd.DataFrame(
         {
