@@ -177,7 +177,10 @@ class Supervisor:
             "updated_at": now_iso(),
             **extra,
         }
-        write_json(self.state_file, self.state)
+        try:
+            write_json(self.state_file, self.state)
+        except OSError as exc:  # a full disk must not end the supervision
+            say(self.name, f"cannot write {self.state_file} ({exc.strerror}); supervising on")
 
     def _on_signal(self, sig: int, _frame: Any) -> None:
         self.stopping = True
@@ -191,7 +194,10 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid_file.write_text(f"{proc.pid}\n")
+        try:
+            self.pid_file.write_text(f"{proc.pid}\n")
+        except OSError as exc:
+            say(self.name, f"cannot write {self.pid_file} ({exc.strerror})")
         return proc
 
     def _adoptable(self) -> int | None:
@@ -263,26 +269,40 @@ class Supervisor:
 
     def _loop(self, adopted: int | None) -> int:
         while not self.stopping:
+            failed = ""  # why the command could not be started
             if adopted is not None:
                 pid, proc = adopted, None
                 say(self.name, f"watching pid {pid}, left running by a supervisor that ended")
                 adopted = None
             else:
                 since = self.log.stat().st_size if self.log.exists() else 0
-                proc = self._spawn()
-                pid = proc.pid
-                say(self.name, f"started pid {pid}: {' '.join(self.cmd)}")
-            self.save("running", pid=pid, pid_start=start_time(pid), started_at=now_iso())
+                try:
+                    proc = self._spawn()
+                except OSError as exc:  # no such program, not executable: an exit too
+                    proc, pid = None, 0
+                    failed = f"error: cannot start {self.cmd[0]}: {exc.strerror}"
+                    say(self.name, failed)
+                else:
+                    pid = proc.pid
+                    say(self.name, f"started pid {pid}: {' '.join(self.cmd)}")
             began = time.monotonic()
-            code = self._watch(pid, proc)
-            if self.stopping:
-                break
+            if pid:
+                self.save("running", pid=pid, pid_start=start_time(pid), started_at=now_iso())
+                code = self._watch(pid, proc)
+                if self.stopping:
+                    break
+                self._end_session(pid, None)  # what the service left in its session
+            else:
+                code, proc = 127, None
             ran = time.monotonic() - began
-            self._end_session(pid, None)  # what the service left in its session
             with contextlib.suppress(OSError):
                 self.pid_file.unlink()
             self.last_exit = {"at": now_iso(), "ran_s": round(ran, 1)}
-            if code is None:
+            if not pid:
+                self.last_exit["code"] = 127
+                self.last_exit["error"] = failed
+                how = "could not be started"
+            elif code is None:
                 self.last_exit["unknown"] = "not a child of this supervisor"
                 how = "ended (exit status unknown: adopted)"
             elif code < 0:
@@ -293,19 +313,20 @@ class Supervisor:
                 how = f"exited with code {code}"
             if proc is not None and (err := last_error(self.log, since)):
                 self.last_exit["error"] = err
+            what = f"pid {pid}" if pid else self.cmd[0]
             t = time.monotonic()
             self.exits = [x for x in self.exits if t - x < self.policy.window_s] + [t]
             if len(self.exits) >= self.policy.max_exits:
                 say(
                     self.name,
-                    f"pid {pid} {how} after {ran:.1f} s: {len(self.exits)} exits within "
+                    f"{what} {how} after {ran:.1f} s: {len(self.exits)} exits within "
                     f"{self.policy.window_s:g} s, a crash loop: not restarting it "
                     f"(scripts/services.sh up {self.name} tries again)",
                 )
                 self.save("crash-loop")
                 return 1
             delay = self.policy.delay(len(self.exits))
-            say(self.name, f"pid {pid} {how} after {ran:.1f} s; restarting in {delay:g} s")
+            say(self.name, f"{what} {how} after {ran:.1f} s; restarting in {delay:g} s")
             self.save(
                 "restarting",
                 next_start_at=datetime.fromtimestamp(time.time() + delay, UTC).strftime(
