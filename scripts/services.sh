@@ -168,27 +168,28 @@ wait_port() {
   echo "$name did not answer on port $port within $limit s" >&2; return 1
 }
 
-# TERM to every process of the session led by the pid in file $1, KILL after 20 s
+# TERM to every process of session $1, KILL after 20 s; waits until the session is empty,
+# zombies included (a process whose parent died is reaped by init a moment later)
 end_session() {
-  local pid i
-  [[ -f $1 ]] || return 0
-  pid="$(cat "$1")"
+  local sid="$1" i
+  [[ -n $sid ]] || return 0
   # the service leads its own session; task workers move to their own process groups
   # but stay in that session, so signal the whole session
-  pkill -TERM -s "$pid" 2>/dev/null || true
+  pkill -TERM -s "$sid" 2>/dev/null || true
   for i in $(seq 1 20); do
-    pgrep -s "$pid" >/dev/null 2>&1 || break
+    pgrep -s "$sid" >/dev/null 2>&1 || return 0
     sleep 1
   done
-  pkill -KILL -s "$pid" 2>/dev/null || true
+  pkill -KILL -s "$sid" 2>/dev/null || true
 }
 
 stop() {
-  local name="$1" spid i
+  local name="$1" spid="" pid="" i
   if ! supervised "$name" && ! alive "$name"; then
     rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
     echo "$name not running"; return
   fi
+  [[ -f "$RUN/$name.pid" ]] && pid="$(cat "$RUN/$name.pid")"
   if supervised "$name"; then
     # the supervisor stops its service (TERM, KILL after 20 s), then ends
     spid="$(cat "$RUN/$name.supervisor.pid")"
@@ -198,9 +199,10 @@ stop() {
       sleep 0.2
     done
   fi
-  # a service whose supervisor was killed, or a supervisor that did not end
-  if alive "$name"; then end_session "$RUN/$name.pid"; fi
-  if supervised "$name"; then end_session "$RUN/$name.supervisor.pid"; fi
+  # whatever is left: a service whose supervisor was killed, a supervisor that did not
+  # end, and the zombies of both sessions until they are reaped
+  end_session "$pid"
+  end_session "$spid"
   rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
   echo "stopped $name"
 }
