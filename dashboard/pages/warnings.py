@@ -35,11 +35,11 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 }
 
 ctx = page_context("warnings")
-lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
+lg, tz, url, snap = ctx.lang, ctx.tz, ctx.store_url, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
 sites = queries.hazard_sites(ctx.lake_dir)
 site_names = dict(zip(sites["record_id"].astype(str), sites["name"].astype(str), strict=True))
-everything = queries.warnings(url)
+everything = queries.warnings(snap)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
@@ -73,7 +73,7 @@ state = shell.select(
     "rv_state",
     lg,
 )
-queue = queries.warnings(url, domain=domain, county=county, state=state)
+queue = queries.warnings(snap, domain=domain, county=county, state=state)
 if queue.empty:
     st.info(t("empty_queue", lg))
     st.stop()
@@ -146,7 +146,7 @@ with left:
             end=fmt_datetime(current["valid_to"], lg, tz),
         )
     )
-    hist = queries.place_history(url, current["domain"], current["unit_id"])
+    hist = queries.place_history(snap, current["domain"], current["unit_id"])
     where = hist.dropna(subset=["lon", "lat"]).tail(1)
     if not where.empty:
         lon, lat = float(where["lon"].iloc[0]), float(where["lat"].iloc[0])
