@@ -484,16 +484,12 @@ def _expire_short_caches() -> None:
     cached."""
     from dashboard import queries
 
-    for fn in (
-        queries.published_run,
-        queries.published_forecasts,
-        queries.top_forecasts,
-        queries.forecast_history,
-        queries.all_warnings,
-        queries.clock,
+    for fn in (  # the snapshot itself is read on every render, never cached
+        queries.history_run_ids,
+        queries.run_warnings,
         queries.data_times,
         queries.warning_reviews,
-        queries.place_history,
+        queries.run_place_history,
         queries.ingest_batches,
         queries.site_readings,
     ):

@@ -72,7 +72,7 @@ STAGES: list[tuple[str, str, str, int]] = [
     ("models.hotspot_backtest", "calibration_per_admin", "calibration_per_admin", 1),
     ("models.train", "hotspot_windows", "hotspot_windows (train)", 0),
     ("models.train", "not_worse_than_best", "bootstrap not_worse_than_best", 0),
-    ("models.train", "_champion_scores", "champion scores", 0),
+    ("models.train", "compare_with_champion", "champion comparison (load, score, measure)", 0),
     ("models.train", "paired_bootstrap_diff", "bootstrap vs champion", 0),
     ("models.train", "training_rows", "training_rows (final)", 0),
     ("models.train", "fit_model", "final fit_model", 0),

@@ -199,7 +199,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     lg = ctx.lang
     st.markdown(f"**{t('dp_title', lg)}**")
     st.caption(t("dp_intro", lg, weeks=RECENT_WEEKS))
-    run = queries.published_run(ctx.store_url, domain)
+    run = queries.published_run(ctx.snapshot, domain)
     origin = pd.Timestamp(run["origin"]) if run else None
     if origin is not None and origin.tzinfo is None:
         origin = origin.tz_localize("UTC")
@@ -208,7 +208,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     except Exception as exc:  # no lake yet: say so instead of failing the page
         st.info(t("dp_no_data", lg) + f" ({type(exc).__name__})")
         return
-    warns = queries.warnings(ctx.store_url, domain=domain)
+    warns = queries.warnings(ctx.snapshot, domain=domain)
     shares = district_shares(warns, inc, pop)
     if shares.empty:
         st.info(t("dp_no_data", lg))

@@ -6,11 +6,17 @@ lake through ``riskwarn.lake`` (:mod:`.lake_reads`), MLflow through
 ``st.cache_data(ttl=...)`` keyed on the store URL / lake folder, clients with
 ``st.cache_resource``. The one write, a review decision, goes through the store API and
 clears the cached warning reads.
+
+Each page render first reads one :class:`Snapshot` of what is published
+(:func:`snapshot`, one statement, uncached); every read of forecasts and warnings takes
+it and is cached by the snapshot's run ids, so one page never shows two runs of a
+domain (docs/dashboard.md, "One snapshot per page").
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -60,6 +66,8 @@ REEXPORTED = (
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60
+# a warning's events written by publications, not by reviewers (riskwarn.store.publishing)
+WARNING_EVENTS = ("withdraw_warning", "warning_raised_again")
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
 DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
 DOMAINS_ALL = tuple(domains.DOMAINS)
@@ -88,36 +96,103 @@ def alarm_log(url: str) -> pd.DataFrame:
     return build(s.deliveries(), s.acknowledgements())
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def published_run(url: str, domain: str) -> dict[str, Any] | None:
-    """The published run of ``domain`` (dict) or None."""
-    return store(url).published_run(domain)
+# ---------------------------------------------------------------- the page's snapshot
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def published_forecasts(url: str, domain: str) -> pd.DataFrame:
-    """Published forecast rows of ``domain``."""
-    return store(url).published_forecasts(domain)
+@dataclass(frozen=True)
+class ServedRun:
+    """One domain's published run in a :class:`Snapshot`.
+
+    ``served_at`` is when ``publications`` last pointed at it: it changes when the same
+    run id is published again (a re-run of its interval), so reads keyed by
+    :attr:`key` never serve the rows of an earlier publication of that run.
+    """
+
+    domain: str
+    run_id: str
+    served_at: str
+    row: tuple[tuple[str, Any], ...]  # the forecast_runs row
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.run_id, self.served_at)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.row)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What was published when this page render began, every domain read together
+    (``Store.serving_snapshot``: one statement). Every read of the page's forecasts and
+    warnings is keyed by its runs, so a publish during the render cannot mix two runs
+    on one page; the next render takes a new snapshot."""
+
+    url: str
+    served: tuple[ServedRun, ...]
+
+    def run(self, domain: str) -> dict[str, Any] | None:
+        """The published run of ``domain`` (its ``forecast_runs`` row) or None."""
+        for r in self.served:
+            if r.domain == domain:
+                return r.as_dict()
+        return None
+
+    def keys(self, domain: str | None = None) -> tuple[tuple[str, str], ...]:
+        """``(run_id, served_at)`` of the runs of ``domain`` (all domains: None)."""
+        return tuple(r.key for r in self.served if domain is None or r.domain == domain)
+
+
+def snapshot(url: str) -> Snapshot:
+    """Read what is published now, once per page render (never cached: one small
+    statement over ``publications``; everything keyed by it is)."""
+    rows = store(url).serving_snapshot()
+    served = tuple(
+        ServedRun(
+            domain=domain,
+            run_id=str(row["run_id"]),
+            served_at=pd.Timestamp(row["served_at"]).isoformat(),
+            row=tuple((k, v) for k, v in row.items() if k != "served_at"),
+        )
+        for domain, row in sorted(rows.items())
+    )
+    return Snapshot(url=url, served=served)
+
+
+def published_run(snap: Snapshot, domain: str) -> dict[str, Any] | None:
+    """The published run of ``domain`` in the snapshot (dict) or None."""
+    return snap.run(domain)
 
 
 RUN_TTL_S = 3600  # a run's rows never change once published: cache them by run id
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def top_forecasts(url: str, domain: str, max_rank: int = 1500) -> pd.DataFrame:
-    """The ``max_rank`` riskiest rows of the published run of ``domain`` (for the map).
+def published_forecasts(snap: Snapshot, domain: str) -> pd.DataFrame:
+    """Forecast rows of the snapshot's run of ``domain`` (empty without one)."""
+    key = snap.keys(domain)
+    run_id, served_at = key[0] if key else ("", "")
+    return run_forecasts(snap.url, run_id, served_at)
 
-    Same rows as the head of ``Store.published_forecasts`` (ordered by rank). The
-    published run is looked up on every refresh; its rows are cached by run id.
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def run_forecasts(url: str, run_id: str, served_at: str) -> pd.DataFrame:
+    """Every forecast row of one publication of a run (``served_at`` is part of the key)."""
+    return store(url).run_forecasts(run_id)
+
+
+def top_forecasts(snap: Snapshot, domain: str, max_rank: int = 1500) -> pd.DataFrame:
+    """The ``max_rank`` riskiest rows of the snapshot's run of ``domain`` (for the map).
+
+    Same rows as the head of :func:`published_forecasts` (ordered by rank), cached by run.
     """
-    run = published_run(url, domain)
-    if run is None:
-        return store(url).top_forecasts((), max_rank)  # no run: the empty frame
-    return run_top_forecasts(url, str(run["run_id"]), max_rank)
+    key = snap.keys(domain)
+    if not key:
+        return store(snap.url).top_forecasts((), max_rank)  # no run: the empty frame
+    return run_top_forecasts(snap.url, *key[0], max_rank)
 
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=32)
-def run_top_forecasts(url: str, run_id: str, max_rank: int) -> pd.DataFrame:
+def run_top_forecasts(url: str, run_id: str, served_at: str, max_rank: int) -> pd.DataFrame:
     """Forecast rows of one run with ``rank <= max_rank``, by rank (``Store.top_forecasts``)."""
     return store(url).top_forecasts((run_id,), max_rank)
 
@@ -133,19 +208,30 @@ HISTORY_COLUMNS = [
 ]
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def forecast_history(url: str, domain: str, weeks: int = 6, max_rank: int = 200) -> pd.DataFrame:
-    """The ``max_rank`` riskiest places of each published/superseded run of the last ``weeks``.
+def forecast_history(
+    snap: Snapshot, domain: str, weeks: int = 6, max_rank: int = 200
+) -> pd.DataFrame:
+    """The ``max_rank`` riskiest places of each published/superseded run of the ``weeks``
+    up to the snapshot's run of ``domain`` (none after it, none without it).
 
     Trends only look at the top of each week, so this reads the documented ``forecasts``
     table with a rank filter (a few thousand rows) instead of every cell of every run
     (``Store.forecast_history``, hundreds of thousands at city scale). The runs are looked
-    up on every refresh; their rows are cached by run id (:func:`runs_top_forecasts`).
+    up once a minute; their rows are cached by run id (:func:`runs_top_forecasts`).
     """
-    run = published_run(url, domain)
-    since = pd.Timestamp(run["origin"]) - pd.Timedelta(weeks=weeks) if run is not None else None
-    run_ids = tuple(store(url).run_ids(domain, since=since))
-    return runs_top_forecasts(url, run_ids, max_rank)
+    run = snap.run(domain)
+    if run is None:
+        return runs_top_forecasts(snap.url, (), max_rank)
+    run_ids = history_run_ids(snap.url, domain, pd.Timestamp(run["origin"]).isoformat(), weeks)
+    return runs_top_forecasts(snap.url, run_ids, max_rank)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def history_run_ids(url: str, domain: str, until: str, weeks: int) -> tuple[str, ...]:
+    """Ids of the published/superseded runs of ``domain`` with an origin in the ``weeks``
+    up to ``until`` (ISO time, the snapshot's origin)."""
+    end = pd.Timestamp(until)
+    return tuple(store(url).run_ids(domain, since=end - pd.Timedelta(weeks=weeks), until=end))
 
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=32)
@@ -157,11 +243,20 @@ def runs_top_forecasts(url: str, run_ids: tuple[str, ...], max_rank: int) -> pd.
     return frame.reset_index(drop=True)
 
 
+def place_history(snap: Snapshot, domain: str, unit_id: str) -> pd.DataFrame:
+    """Past published forecasts of one place up to the snapshot's run of ``domain``:
+    ``origin``, ``probability``, ``score``, ``rank`` and where it is (``lon``, ``lat``,
+    ``cell_x``, ``cell_y``)."""
+    run = snap.run(domain)
+    until = pd.Timestamp(run["origin"]).isoformat() if run is not None else None
+    return run_place_history(snap.url, domain, unit_id, until)
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
-    """Past published forecasts of one place: ``origin``, ``probability``, ``score``, ``rank``
-    and where it is (``lon``, ``lat``, ``cell_x``, ``cell_y``)."""
-    frame = store(url).forecast_history(domain, unit_id=unit_id)
+def run_place_history(url: str, domain: str, unit_id: str, until: str | None) -> pd.DataFrame:
+    """:func:`place_history` of origins up to ``until`` (ISO time; None: all)."""
+    end = pd.Timestamp(until) if until is not None else None
+    frame = store(url).forecast_history(domain, unit_id=unit_id, until=end)
     return frame.loc[
         :, ["origin", "probability", "score", "rank", "lon", "lat", "cell_x", "cell_y"]
     ]
@@ -170,10 +265,9 @@ def place_history(url: str, domain: str, unit_id: str) -> pd.DataFrame:
 REPLAY_AFTER = pd.Timedelta(days=14)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def clock(url: str) -> dict[str, Any]:
+def clock(snap: Snapshot) -> dict[str, Any]:
     """The time the dashboard judges validity at: ``now`` (UTC), ``origin`` (the newest
-    published forecast origin) and ``replay``.
+    forecast origin published in the snapshot) and ``replay``.
 
     A live installation uses the wall clock. When the newest published origin is more
     than :data:`REPLAY_AFTER` old the data is a replay (the demo's simulated city, a
@@ -181,9 +275,7 @@ def clock(url: str) -> dict[str, Any]:
     force and older ones expired, and the "data as of" line says it is a replay.
     """
     origins = [
-        pd.Timestamp(run["origin"])
-        for run in (published_run(url, d) for d in DOMAINS_ALL)
-        if run is not None
+        pd.Timestamp(run["origin"]) for run in (snap.run(d) for d in DOMAINS_ALL) if run is not None
     ]
     newest = max(origins) if origins else None
     wall = pd.Timestamp.now(tz="UTC")
@@ -199,30 +291,64 @@ def active(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
 
 
 def warnings(
-    url: str,
+    snap: Snapshot,
     domain: str | None = None,
     county: str | None = None,
     state: str | None = None,
     include_expired: bool = False,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of published runs in force now (:func:`clock`), optionally filtered;
-    expired ones only with ``include_expired`` (they are never counted or queued)."""
-    frame = all_warnings(url, domain=domain, county=county, state=state)
-    return frame if include_expired else active(frame, clock(url)["now"])
+    """Warnings of the snapshot's runs in force now (:func:`clock`), optionally filtered;
+    expired ones only with ``include_expired`` (they are never counted or queued).
+    Withdrawn warnings (a re-publication of their run no longer raised them) are never in
+    force: ``withdrawn=True`` reads only those, for the review page's history."""
+    frame = all_warnings(snap, domain=domain, county=county, state=state, withdrawn=withdrawn)
+    return frame if include_expired else active(frame, clock(snap)["now"])
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def all_warnings(
-    url: str, domain: str | None = None, county: str | None = None, state: str | None = None
+    snap: Snapshot,
+    domain: str | None = None,
+    county: str | None = None,
+    state: str | None = None,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of published runs, expired or not, optionally filtered."""
-    return store(url).warnings(domain=domain, county=county, state=state)
+    """Warnings of the snapshot's runs (of ``domain``), expired or not, optionally filtered;
+    withdrawn ones (only) with ``withdrawn``."""
+    return run_warnings(
+        snap.url, snap.keys(domain), county=county, state=state, withdrawn=withdrawn
+    )
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)  # a key per set of runs
+def run_warnings(
+    url: str,
+    runs: tuple[tuple[str, str], ...],
+    county: str | None = None,
+    state: str | None = None,
+    withdrawn: bool = False,
+) -> pd.DataFrame:
+    """Warnings of the runs ``runs`` (``(run_id, served_at)``), read by run id: those in
+    force, or with ``withdrawn`` only those a re-publication of their run withdrew.
+
+    Cached briefly, not for long like forecasts: a warning's review state changes after
+    publication (a review here clears this cache at once; another user's within
+    :data:`TTL_S`)."""
+    return store(url).warnings(
+        county=county, state=state, run_ids=[r for r, _ in runs], withdrawn=withdrawn
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def warning_reviews(url: str, warning_id: str | None = None) -> pd.DataFrame:
     """The append-only review trail (of one warning, or all)."""
     return store(url).warning_reviews(warning_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def warning_events(url: str, warning_id: str) -> list[dict[str, Any]]:
+    """A warning's withdrawals and re-raisings by publications (audit log), newest first."""
+    return store(url).audit_entries("warning", warning_id, WARNING_EVENTS)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -257,8 +383,9 @@ def review_warning(
             level=level,
         )
     finally:
-        all_warnings.clear()
+        run_warnings.clear()
         warning_reviews.clear()
+        warning_events.clear()
         overview_map.clear()
 
 
@@ -282,44 +409,62 @@ def warnings_version(frame: pd.DataFrame) -> str:
     return f"{len(frame)}:{versions}:{frame['warning_id'].max()}"
 
 
-@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
-def hotspot_labels(
-    url: str, domain: str, run_id: str | None, top_n: int = 20, weeks: int = 4
-) -> pd.DataFrame:
+def hotspot_labels(snap: Snapshot, domain: str, top_n: int = 20, weeks: int = 4) -> pd.DataFrame:
     """Emerging / intensifying / persistent / diminishing label of each recent hotspot
-    (cached by the published ``run_id``: the labels change only with a new run)."""
+    up to the snapshot's run of ``domain`` (cached by that run: they change only with a
+    new run)."""
+    return run_hotspot_labels(snap.url, snap, domain, snap.keys(domain), top_n, weeks)
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def run_hotspot_labels(
+    url: str,
+    _snap: Snapshot,
+    domain: str,
+    runs: tuple[tuple[str, str], ...],
+    top_n: int,
+    weeks: int,
+) -> pd.DataFrame:
+    """:func:`hotspot_labels`, keyed by the run (``runs``), not by the whole snapshot."""
     from dashboard import trends
 
-    return trends.classify_hotspots(forecast_history(url, domain), top_n=top_n, weeks=weeks)
+    return trends.classify_hotspots(forecast_history(_snap, domain), top_n=top_n, weeks=weeks)
+
+
+def run_key(snap: Snapshot, *domains_: str) -> str:
+    """The snapshot's runs of ``domains_`` as one cache key (``run_id@served_at``)."""
+    return "|".join(f"{r}@{at}" for d in domains_ for r, at in snap.keys(d)) or "-"
 
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
 def overview_map(
     url: str,
+    _snap: Snapshot,
     lake_dir: str,
     domain: str,
     lang: str,
     crs: str,
     cell_size_m: float,
     basemap_url: str | None,
-    run_id: str | None,
+    runs: str,
     warnings_key: str,
     width_px: int = 640,
     height_px: int = 560,
 ) -> Any:
     """The overview's map of ``domain`` (a :class:`maps.DeckSpec`), or None without data.
 
-    Every warning in force of the published run as a square in its level's colour over
+    Every warning in force of the snapshot's run as a square in its level's colour over
     townships filled by their highest level, with county and township names and a scale
-    bar (:mod:`dashboard.maps`). Built once per language, published run
-    (``run_id``), state of the warnings (``warnings_key``, :func:`warnings_version`) and
-    size, not on every data refresh; a review also clears it.
+    bar (:mod:`dashboard.maps`). Built once per language, published run (``runs``,
+    :func:`run_key`), state of the warnings (``warnings_key``, :func:`warnings_version`)
+    and size, not on every data refresh; a review also clears it. ``_snap`` (not part of
+    the key) is the page's snapshot, whose runs ``runs`` names.
     """
     from dashboard import maps, views
     from dashboard.i18n import fmt_pct
 
-    w = views.effective_level(warnings(url, domain=domain))
-    if run_id is None and w.empty:
+    w = views.effective_level(warnings(_snap, domain=domain))
+    if _snap.run(domain) is None and w.empty:
         return None
     w = w.assign(level=w["effective_level"]) if not w.empty else w.assign(level=None)
     names = unit_names(lake_dir)
@@ -350,7 +495,7 @@ def overview_map(
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
 def site_table(
-    url: str, lake_dir: str, domain: str, lang: str, run_id: str | None, warnings_key: str
+    url: str, _snap: Snapshot, lake_dir: str, domain: str, lang: str, runs: str, warnings_key: str
 ) -> pd.DataFrame:
     """Every monitored site with its level in force and why (model, sensor rule or fault).
 
@@ -358,22 +503,23 @@ def site_table(
     ``level`` ("none" without a warning), ``level_label``, ``detail`` (why, in words),
     ``why`` (its kind; "stream" where the real-time stream raised it above the model),
     ``probability``, ``hazard_type``, ``people_threatened``; red first.
-    Cached by the published run and the state of its warnings, like the maps.
+    Cached by the snapshot's runs of ``domain`` and of the stream (``runs``,
+    :func:`run_key`) and the state of their warnings, like the maps.
     """
     from dashboard import views
     from dashboard.i18n import LEVEL_RANK, level_label, place_name, t
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
-    forecasts = published_forecasts(url, domain)
+    forecasts = published_forecasts(_snap, domain)
     if sites.empty and forecasts.empty:
         return pd.DataFrame()
     if sites.empty:
         sites = forecasts[["unit_id", "lon", "lat"]].assign(name=None, hazard_type=None)
     sites = sites.assign(unit_id=sites["unit_id"].astype(str))
     fc = forecasts.set_index("unit_id") if not forecasts.empty else pd.DataFrame()
-    w = views.effective_level(warnings(url, domain=domain))
+    w = views.effective_level(warnings(_snap, domain=domain))
     by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
-    sw = views.effective_level(warnings(url, domain=STREAM_DOMAIN))
+    sw = views.effective_level(warnings(_snap, domain=STREAM_DOMAIN))
     live = sw.drop_duplicates("unit_id").set_index("unit_id") if not sw.empty else pd.DataFrame()
     hold = domains.get(domain).levels.hold_at if domain in domains.DOMAINS else (1.0,) * 4
     names = unit_names(lake_dir)
@@ -439,11 +585,12 @@ def site_table(
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
 def site_map(
     url: str,
+    _snap: Snapshot,
     lake_dir: str,
     domain: str,
     lang: str,
     basemap_url: str | None,
-    run_id: str | None,
+    runs: str,
     warnings_key: str,
     width_px: int = 520,
     height_px: int = 560,
@@ -452,7 +599,7 @@ def site_map(
     dots by level over townships filled by their highest site level, names, scale bar."""
     from dashboard import maps
 
-    table = site_table(url, lake_dir, domain, lang, run_id, warnings_key)
+    table = site_table(url, _snap, lake_dir, domain, lang, runs, warnings_key)
     if table.empty:
         return None
     names = unit_names(lake_dir)

@@ -31,7 +31,9 @@ h1 { padding-top: 0.2rem; }
 
 @dataclass(frozen=True)
 class PageContext:
-    """What a page needs: settings, language, display zone, store URL and user."""
+    """What a page needs: settings, language, display zone, store URL, user, and the
+    snapshot of what is published (read once per render: every store read of the page
+    goes through it, so the page never mixes two runs)."""
 
     settings: Settings
     lang: str
@@ -39,6 +41,7 @@ class PageContext:
     store_url: str
     lake_dir: str
     user: auth.User
+    snapshot: queries.Snapshot
 
 
 SIDEBAR_WIDTH_PX = 220
@@ -367,7 +370,8 @@ def page_context(page: str) -> PageContext:
     # the page's material icon would make the browser fetch a favicon from the internet
     st.set_page_config(page_title=page_index.title(page, lg), page_icon="🛡️")
     st.title(page_index.title(page, lg))
-    data_as_of(settings, lg)
+    snap = queries.snapshot(settings.resolved_store_url)
+    data_as_of(settings, lg, snap)
     return PageContext(
         settings=settings,
         lang=lg,
@@ -375,13 +379,15 @@ def page_context(page: str) -> PageContext:
         store_url=settings.resolved_store_url,
         lake_dir=str(settings.lake_dir),
         user=user,
+        snapshot=snap,
     )
 
 
-def data_as_of(settings: Settings, lg: str) -> None:
+def data_as_of(settings: Settings, lg: str, snap: queries.Snapshot) -> None:
     """The "data as of" line every page shows: newest ingested event, newest sensor
-    reading, newest forecast origin (one date format per language), replay or not."""
-    clock = queries.clock(settings.resolved_store_url)
+    reading, newest forecast origin of the page's snapshot (one date format per
+    language), replay or not."""
+    clock = queries.clock(snap)
     times = queries.data_times(str(settings.lake_dir))
     tz = settings.display_tz
     line = t(

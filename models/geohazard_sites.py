@@ -81,20 +81,18 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from features.sensor_readings import ReadingSource
+from models.champion import compare_scores_with_champion
 from models.explain import global_importance
-from models.gate import NOT_JUDGED, ChampionComparison, NothingToLearn, champion_check
+from models.gate import NOT_JUDGED, NothingToLearn, champion_check
 from models.metrics import ECE_NOISE_DRAWS, best_threshold_tss, ece_noise_quantile
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
-    ChampionProvenance,
     GateResult,
     champion_provenance,
     champion_version,
     gate,
-    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -831,73 +829,9 @@ class SiteTrainReport:
     backtest: SiteBacktest
 
 
-def _champion_scores(
-    domain: str,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    store: Any | None = None,
-    since: pd.Timestamp | None = None,
-    score: bool = True,
-) -> pd.DataFrame | None:
-    """The champion's scores of the evaluation rows whose origin is at or after ``since``
-    (its ``trained_through``: rows it never saw); None if it cannot be loaded or scored.
-    With ``score`` False it is only loaded and checked (no row scored: an empty frame)."""
-    try:
-        champ = load_champion(domain, store)
-    except MlflowException:
-        return None
-    keys = scores.loc[scores["method"] == "xgboost", KEYS]
-    if since is not None:
-        keys = keys[keys["origin"] >= since]
-    rows = table.merge(keys, on=KEYS)
-    if any(f not in rows.columns for f in champ.features):
-        return None
-    if not score or rows.empty:
-        return rows[KEYS].head(0).assign(score=0.0)
-    return rows[KEYS].assign(score=champ.predict(None, rows)["probability"].to_numpy())
-
-
 def site_recipe(domain: str, features: list[str], config: SiteModelConfig) -> Recipe:
     """The recipe (:mod:`models.recipe`) of a site domain's model."""
     return recipe(domain, features, config, {"tz": config.tz}, code_version())
-
-
-def site_champion_comparison(
-    domain: str,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    prov: ChampionProvenance,
-    config: SiteModelConfig,
-    *,
-    recipe_digest: str,
-    trained_through: pd.Timestamp,
-    n_boot: int,
-    store: Any | None = None,
-) -> ChampionComparison | None:
-    """The challenger against the champion on the evaluation origins at or after the
-    champion's ``trained_through`` only (None if the champion could not be scored)."""
-    since = prov.trained_through
-    model = scores[scores["method"] == "xgboost"]
-    origins = pd.DatetimeIndex(model["origin"].unique())
-    later = model[model["origin"] >= since]
-    comp = ChampionComparison(
-        version=prov.version,
-        trained_through=iso_utc(since),
-        recipe_same=prov.same_recipe(recipe_digest),
-        n_origins=int(later["origin"].nunique()),
-        window_origins=len(origins),
-        n_events=int(later["label"].sum()),
-        challenger_through=iso_utc(trained_through),
-        through_source=prov.through_source,
-        event_words="site failure",
-    )
-    champ = _champion_scores(domain, table, scores, store, since, score=comp.enough)
-    if champ is None or champ["score"].isna().any():
-        return None
-    if not comp.enough:
-        return comp
-    d = champion_auc_diff(scores, champ, config, n_boot=n_boot)
-    return replace(comp, diff=d["diff"], ci=d["ci"])
 
 
 def data_end_of(readings: pd.DataFrame) -> pd.Timestamp:
@@ -995,16 +929,16 @@ def train_site_domain(
     metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot)
     # the champion only on origins it never saw (at or after its trained_through)
     versus = (
-        site_champion_comparison(
-            domain,
+        compare_scores_with_champion(
+            champion_provenance(client, domain, before),
             table,
             bt.scores,
-            champion_provenance(client, domain, before),
-            config,
+            keys=KEYS,
+            load=lambda: load_champion(domain, store),
+            measure=lambda later, champ: champion_auc_diff(later, champ, config, n_boot=n_boot),
             recipe_digest=own.digest,
-            trained_through=final_origin,
-            n_boot=n_boot,
-            store=store,
+            challenger_through=final_origin,
+            event_words="site failure",
         )
         if before is not None
         else None

@@ -24,17 +24,17 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 }
 
 ctx = page_context("disputes")
-lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
+lg, tz, snap = ctx.lang, ctx.tz, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
-cases = queries.published_forecasts(url, queries.CASE_DOMAIN)
+cases = queries.published_forecasts(snap, queries.CASE_DOMAIN)
 if cases.empty:
     st.info(t("no_data", lg))
     st.stop()
 st.caption(t("disputes_intro", lg))
-warned = queries.warnings(url, domain=queries.CASE_DOMAIN).drop_duplicates("unit_id")
+warned = queries.warnings(snap, domain=queries.CASE_DOMAIN).drop_duplicates("unit_id")
 warned = warned.set_index("unit_id")
 cases = views.case_rows(cases, warned, names, lg)
-run = queries.published_run(url, queries.CASE_DOMAIN)
+run = queries.published_run(snap, queries.CASE_DOMAIN)
 c1, c2, c3 = st.columns(3)
 c1.metric(t("open_cases", lg), fmt_int(len(cases), lg), border=True)
 c2.metric(t("level_red", lg), fmt_int((cases["level"] == "red").sum(), lg), border=True)

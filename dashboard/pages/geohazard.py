@@ -31,18 +31,18 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 }
 
 ctx = page_context("geohazard")
-lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
+lg, tz, url, snap = ctx.lang, ctx.tz, ctx.store_url, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
 sites = queries.hazard_sites(ctx.lake_dir)
 site_domain, scores = next(
-    ((d, f) for d in queries.SITE_DOMAINS if not (f := queries.published_forecasts(url, d)).empty),
+    ((d, f) for d in queries.SITE_DOMAINS if not (f := queries.published_forecasts(snap, d)).empty),
     (queries.SITE_DOMAINS[-1], pd.DataFrame()),
 )
 if sites.empty and scores.empty:
     st.info(t("no_data", lg))
     st.stop()
-level_of = queries.warnings(url, domain=site_domain).set_index("unit_id")["effective_level"]
-streamed = queries.warnings(url, domain=queries.STREAM_DOMAIN)  # the real-time stream's levels
+level_of = queries.warnings(snap, domain=site_domain).set_index("unit_id")["effective_level"]
+streamed = queries.warnings(snap, domain=queries.STREAM_DOMAIN)  # the real-time stream's levels
 if not streamed.empty:
     live = views.effective_level(streamed).drop_duplicates("unit_id")
     live = live.set_index("unit_id")["effective_level"]
@@ -62,11 +62,11 @@ sites = sites.assign(
 
 def all_sites(domain: str) -> str | None:
     """Every site on a map and in a list, by level, with why; returns the site clicked."""
-    run = queries.published_run(url, domain)
-    key = queries.warnings_version(queries.warnings(url, domain=domain))
+    run = queries.published_run(snap, domain)
+    key = queries.warnings_version(queries.warnings(snap, domain=domain))
     key += "|" + queries.warnings_version(streamed)  # the stream's levels show too
-    run_id = str(run["run_id"]) if run else None
-    table = queries.site_table(url, ctx.lake_dir, domain, lg, run_id, key)
+    runs = queries.run_key(snap, domain, queries.STREAM_DOMAIN)
+    table = queries.site_table(url, snap, ctx.lake_dir, domain, lg, runs, key)
     if table.empty:
         return None
     st.subheader(t("sites_title", lg))
@@ -85,7 +85,7 @@ def all_sites(domain: str) -> str | None:
         + " "
         + t("sites_pick_hint", lg)
     )
-    deck = queries.site_map(url, ctx.lake_dir, domain, lg, maps.tile_url(), run_id, key)
+    deck = queries.site_map(url, snap, ctx.lake_dir, domain, lg, maps.tile_url(), runs, key)
     with st.container(key="rwrow_sites"):
         left, right = st.columns([1, 1], gap="medium")
     with left:

@@ -159,18 +159,21 @@ def picked_panel(dw: pd.DataFrame, picked: dict | None, names: dict[str, str], d
         )
 
 
-def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str, str]) -> None:
+def domain_map(
+    snap: queries.Snapshot, domain: str, dw: pd.DataFrame, names: dict[str, str]
+) -> None:
     """Title, map with legend, and what was clicked, for one hotspot domain."""
-    run_id = str(run["run_id"]) if run else None
+    run = queries.published_run(snap, domain)
     deck = queries.overview_map(
         url,
+        snap,
         ctx.lake_dir,
         domain,
         lg,
         ctx.settings.city_crs,
         ctx.settings.cell_size_m,
         maps.tile_url(),
-        run_id,
+        queries.run_key(snap, domain),
         queries.warnings_version(dw),
         width_px=700 if wall.on else 480,
         height_px=MAP_HEIGHT,
@@ -193,14 +196,14 @@ def domain_map(domain: str, run: dict | None, dw: pd.DataFrame, names: dict[str,
         banner=t("map_banner_empty", lg, domain=words) if quiet else None,
     )
     if quiet:
-        empty_map_note(domain)
+        empty_map_note(snap, domain)
     picked_panel(dw, picked, names, domain)
 
 
-def empty_map_note(domain: str) -> None:
+def empty_map_note(snap: queries.Snapshot, domain: str) -> None:
     """Why a published run's map has no squares: no cell's chance reaches the lowest
     level (an honest forecast, e.g. sparse disputes), or the warnings ended."""
-    top = queries.top_forecasts(url, domain, 1)
+    top = queries.top_forecasts(snap, domain, 1)
     p = top["probability"].max() if "probability" in top and len(top) else None
     thr = domains.get(domain).levels.raise_at[0]
     below = p is None or pd.isna(p) or float(p) < thr
@@ -209,19 +212,25 @@ def empty_map_note(domain: str) -> None:
     st.info(t(key, lg, domain=words, p=fmt_pct(p, lg), thr=fmt_pct(thr, lg, 0)))
 
 
+# the page's snapshot for the first run of body(); the wall screen's refreshes (fragment
+# runs) each read a new one
+FIRST_SNAPSHOT = [ctx.snapshot]
+
+
 def body() -> None:
     if wall.on and not shell.still_signed_in(ctx.settings):
         st.rerun(scope="app")  # a removed or demoted user's wall screen ends at once
+    snap = FIRST_SNAPSHOT.pop() if FIRST_SNAPSHOT else queries.snapshot(url)
     names = queries.unit_names(ctx.lake_dir)
-    all_warnings = views.effective_level(queries.warnings(url))
-    runs = {d: queries.published_run(url, d) for d in queries.DOMAINS_HOTSPOT}
+    all_warnings = views.effective_level(queries.warnings(snap))
+    runs = {d: queries.published_run(snap, d) for d in queries.DOMAINS_HOTSPOT}
     origins = [pd.Timestamp(r["origin"]) for r in runs.values() if r]
     if not origins and all_warnings.empty:
         st.info(t("no_data", lg))
         return
     if origins:
         st.caption(t("week_of", lg, date=fmt_date(max(origins), lg, tz)))
-    histories = {d: queries.forecast_history(url, d) for d in queries.DOMAINS_HOTSPOT}
+    histories = {d: queries.forecast_history(snap, d) for d in queries.DOMAINS_HOTSPOT}
     summaries = []
     for d, h in histories.items():
         s = trends.weekly_summary(h, top_n=20)
@@ -240,12 +249,12 @@ def body() -> None:
         *map_cols, side = st.columns([5] * len(queries.DOMAINS_HOTSPOT) + [3], gap="medium")
         for col, domain in zip(map_cols, queries.DOMAINS_HOTSPOT, strict=True):
             with col:
-                domain_map(domain, runs[domain], in_domain(domain), names)
+                domain_map(snap, domain, in_domain(domain), names)
         with side, st.container(key="rwwall_places"):
             for i, domain in enumerate(queries.DOMAINS_HOTSPOT):
                 if i:  # a gap between the domains' lists
                     st.html("<div style='height:0.6rem'></div>")
-                labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
+                labels = queries.hotspot_labels(snap, domain)
                 title = t("top_places_of", lg, domain=t(f"domain_{domain}", lg))
                 # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot)
                 places(in_domain(domain), labels, names, n=4, title=title)
@@ -263,11 +272,11 @@ def body() -> None:
     for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
         with tab:
             dw = in_domain(domain)
-            labels = queries.hotspot_labels(url, domain, _run_id(runs[domain]))
+            labels = queries.hotspot_labels(snap, domain)
             with st.container(key=f"rwrow_{domain}"):
                 left, right = st.columns([3, 2], gap="medium")
             with left:
-                domain_map(domain, runs[domain], dw, names)
+                domain_map(snap, domain, dw, names)
             with right:
                 places(dw, labels, names, n=6)
                 hotspot_changes(labels)
@@ -289,10 +298,6 @@ def body() -> None:
             st.altair_chart(views.trend_chart(summary, lg, t("trend_y", lg, n=20)), width="stretch")
         else:
             st.caption(t("no_data", lg))
-
-
-def _run_id(run: dict | None) -> str | None:
-    return str(run["run_id"]) if run else None
 
 
 map_panel.styles()

@@ -50,6 +50,34 @@ class ReadStore(StoreBase):
             .order_by(f.c.rank, f.c.unit_id)
         )
 
+    def serving_snapshot(self) -> dict[str, dict[str, Any]]:
+        """What is served now, for every domain at once: domain -> its published run
+        (``forecast_runs`` row plus ``served_at``, when ``publications`` last pointed at it).
+
+        One statement, so one database snapshot: a publish (one transaction) is either in
+        it or not, for every domain together. Readers then read rows by these run ids
+        (:meth:`run_forecasts`, :meth:`top_forecasts`, ``warnings(run_ids=...)``), which a
+        later publish of another run cannot change: the dashboard reads one of these per
+        page so a page never mixes two runs.
+        """
+        runs, pub = table_of(ForecastRun), table_of(Publication)
+        stmt = (
+            sa.select(runs, pub.c.published_at.label("served_at"))
+            .join(pub, pub.c.run_id == runs.c.run_id)
+            .order_by(pub.c.domain)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return {str(r["domain"]): dict(r) for r in rows}
+
+    def run_forecasts(self, run_id: str) -> pd.DataFrame:
+        """Every forecast row of one run (published or superseded), ordered as
+        :meth:`published_forecasts`; empty for a run that is not (or no longer) stored."""
+        f = table_of(Forecast)
+        stmt = sa.select(f).where(f.c.run_id == run_id).order_by(f.c.rank, f.c.unit_id)
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(f.c))
+
     def published_run(self, domain: str) -> dict[str, Any] | None:
         """The run served for ``domain`` (its ``forecast_runs`` row), or None."""
         with self._read() as conn:
@@ -83,15 +111,22 @@ class ReadStore(StoreBase):
         }
 
     def forecast_history(
-        self, domain: str, unit_id: str | None = None, since: datetime | None = None
+        self,
+        domain: str,
+        unit_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> pd.DataFrame:
-        """Forecasts of every published or superseded run of ``domain``, oldest origin first."""
+        """Forecasts of every published or superseded run of ``domain``, oldest origin first
+        (origins from ``since`` up to ``until``, both included)."""
         f = table_of(Forecast)
         stmt = sa.select(f).where(f.c.domain == domain).order_by(f.c.origin, f.c.rank, f.c.unit_id)
         if unit_id is not None:
             stmt = stmt.where(f.c.unit_id == str(unit_id))
         if since is not None:
             stmt = stmt.where(f.c.origin >= utc(since))
+        if until is not None:
+            stmt = stmt.where(f.c.origin <= utc(until))
         with self._read() as conn:
             return frame_of(conn.execute(stmt).mappings().all(), list(f.c))
 
@@ -100,12 +135,16 @@ class ReadStore(StoreBase):
         domain: str,
         statuses: tuple[str, ...] = ("published", "superseded"),
         since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[str]:
-        """Ids of the runs of ``domain`` with one of ``statuses`` (origin >= ``since``)."""
+        """Ids of the runs of ``domain`` with one of ``statuses`` (``since`` <= origin <=
+        ``until``)."""
         r = table_of(ForecastRun)
         stmt = sa.select(r.c.run_id).where(r.c.domain == domain, r.c.status.in_(statuses))
         if since is not None:
             stmt = stmt.where(r.c.origin >= utc(since))
+        if until is not None:
+            stmt = stmt.where(r.c.origin <= utc(until))
         with self._read() as conn:
             return sorted(str(row[0]) for row in conn.execute(stmt))
 
@@ -132,15 +171,22 @@ class ReadStore(StoreBase):
 
     @staticmethod
     def _warnings_stmt(
-        domain: str | None, county: str | None, state: str | None, published_only: bool
+        domain: str | None,
+        county: str | None,
+        state: str | None,
+        published_only: bool,
+        run_ids: Sequence[str] | None = None,
+        withdrawn: bool | None = False,
     ) -> sa.Select[Any]:
         w, pub = table_of(RiskWarning), table_of(Publication)
         effective = sa.case(
-            (w.c.state == "dismissed", sa.null()),
+            (sa.or_(w.c.state == "dismissed", w.c.withdrawn_at.is_not(None)), sa.null()),
             else_=sa.func.coalesce(w.c.reviewed_level, w.c.level),
         ).label("effective_level")
         stmt = sa.select(w, effective)
-        if published_only:
+        if run_ids is not None:
+            stmt = stmt.where(w.c.run_id.in_(list(run_ids)))
+        elif published_only:
             stmt = stmt.join(pub, sa.and_(pub.c.run_id == w.c.run_id, pub.c.domain == w.c.domain))
         if domain is not None:
             stmt = stmt.where(w.c.domain == domain)
@@ -148,6 +194,9 @@ class ReadStore(StoreBase):
             stmt = stmt.where(w.c.county_code == county)
         if state is not None:
             stmt = stmt.where(w.c.state == state)
+        if withdrawn is not None:
+            column = w.c.withdrawn_at
+            stmt = stmt.where(column.is_not(None) if withdrawn else column.is_(None))
         return stmt.order_by(w.c.level_rank.desc(), w.c.score.desc(), w.c.warning_id)
 
     def warnings(
@@ -156,20 +205,32 @@ class ReadStore(StoreBase):
         county: str | None = None,
         state: str | None = None,
         published_only: bool = True,
+        run_ids: Sequence[str] | None = None,
+        withdrawn: bool | None = False,
     ) -> pd.DataFrame:
         """Warnings ranked by level and score, with ``effective_level`` (the reviewed level
-        where adjusted or accepted, else the raised level; None once dismissed).
+        where adjusted or accepted, else the raised level; None once dismissed or
+        withdrawn).
+
+        ``withdrawn``: False (the default) leaves out the warnings a re-publication of
+        their run withdrew (they are not in force, not to review, not counted), True keeps
+        only those, None keeps both (a warning's history).
 
         ``published_only`` keeps the warnings of each domain's served run; otherwise
-        every warning ever published (history).
+        every warning ever published (history). ``run_ids`` (instead of either) keeps
+        the warnings of those runs: the runs of a :meth:`serving_snapshot`, so a
+        publish after the snapshot adds none of its warnings.
         """
+        if run_ids is not None and not run_ids:
+            return frame_of([], [*table_of(RiskWarning).c, "effective_level"])
+        stmt = self._warnings_stmt(domain, county, state, published_only, run_ids, withdrawn)
         with self._read() as conn:
-            rows = conn.execute(self._warnings_stmt(domain, county, state, published_only))
+            rows = conn.execute(stmt)
             return frame_of(rows.mappings().all(), [*table_of(RiskWarning).c, "effective_level"])
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:
         """One warning with ``effective_level`` (as in :meth:`warnings`) and ``last_review``
-        (dict or None); KeyError if it does not exist."""
+        (dict or None), withdrawn or not (``withdrawn_at``); KeyError if it does not exist."""
         with self._read() as conn:
             return self._get_warning(conn, warning_id)
 
@@ -189,7 +250,11 @@ class ReadStore(StoreBase):
             .mappings()
             .first()
         )
-        effective = None if row["state"] == "dismissed" else row["reviewed_level"] or row["level"]
+        effective = (
+            None
+            if row["state"] == "dismissed" or row["withdrawn_at"] is not None
+            else row["reviewed_level"] or row["level"]
+        )
         return {
             **dict(row),
             "effective_level": effective,
