@@ -120,7 +120,7 @@ SITE_STAGES: list[tuple[str, str, str, int]] = [
     ("models.site_evaluation", "warning_metrics", "warning_metrics (site_evaluation)", 1),
     ("models.site_levels", "level_lead_times", "level_lead_times", 1),
     ("models.site_levels", "paired_lead_differences", "paired_lead_differences", 1),
-    ("models.geohazard_sites", "site_champion_comparison", "champion comparison", 0),
+    ("models.geohazard_sites", "compare_scores_with_champion", "champion comparison", 0),
     ("models.geohazard_sites", "ece_noise_quantile", "ece_noise_quantile (gate bound)", 0),
     ("models.geohazard_sites", "gate", "gate", 0),
     ("models.geohazard_sites", "global_importance", "global_importance", 0),
