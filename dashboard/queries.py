@@ -66,6 +66,8 @@ REEXPORTED = (
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60
+# a warning's events written by publications, not by reviewers (riskwarn.store.publishing)
+WARNING_EVENTS = ("withdraw_warning", "warning_raised_again")
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
 DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
 DOMAINS_ALL = tuple(domains.DOMAINS)
@@ -335,18 +337,28 @@ def warnings(
     county: str | None = None,
     state: str | None = None,
     include_expired: bool = False,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
     """Warnings of the snapshot's runs in force (:func:`in_force`), optionally filtered;
-    expired ones only with ``include_expired`` (they are never counted or queued)."""
-    frame = all_warnings(snap, domain=domain, county=county, state=state)
+    expired ones only with ``include_expired`` (they are never counted or queued).
+    Withdrawn warnings (a re-publication of their run no longer raised them) are never in
+    force: ``withdrawn=True`` reads only those, for the review page's history."""
+    frame = all_warnings(snap, domain=domain, county=county, state=state, withdrawn=withdrawn)
     return frame if include_expired else in_force(snap, frame)
 
 
 def all_warnings(
-    snap: Snapshot, domain: str | None = None, county: str | None = None, state: str | None = None
+    snap: Snapshot,
+    domain: str | None = None,
+    county: str | None = None,
+    state: str | None = None,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of the snapshot's runs (of ``domain``), expired or not, optionally filtered."""
-    return run_warnings(snap.url, snap.keys(domain), county=county, state=state)
+    """Warnings of the snapshot's runs (of ``domain``), expired or not, optionally filtered;
+    withdrawn ones (only) with ``withdrawn``."""
+    return run_warnings(
+        snap.url, snap.keys(domain), county=county, state=state, withdrawn=withdrawn
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)  # a key per set of runs
@@ -355,19 +367,29 @@ def run_warnings(
     runs: tuple[tuple[str, str], ...],
     county: str | None = None,
     state: str | None = None,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of the runs ``runs`` (``(run_id, served_at)``), read by run id.
+    """Warnings of the runs ``runs`` (``(run_id, served_at)``), read by run id: those in
+    force, or with ``withdrawn`` only those a re-publication of their run withdrew.
 
     Cached briefly, not for long like forecasts: a warning's review state changes after
     publication (a review here clears this cache at once; another user's within
     :data:`TTL_S`)."""
-    return store(url).warnings(county=county, state=state, run_ids=[r for r, _ in runs])
+    return store(url).warnings(
+        county=county, state=state, run_ids=[r for r, _ in runs], withdrawn=withdrawn
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def warning_reviews(url: str, warning_id: str | None = None) -> pd.DataFrame:
     """The append-only review trail (of one warning, or all)."""
     return store(url).warning_reviews(warning_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def warning_events(url: str, warning_id: str) -> list[dict[str, Any]]:
+    """A warning's withdrawals and re-raisings by publications (audit log), newest first."""
+    return store(url).audit_entries("warning", warning_id, WARNING_EVENTS)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -404,6 +426,7 @@ def review_warning(
     finally:
         run_warnings.clear()
         warning_reviews.clear()
+        warning_events.clear()
         overview_map.clear()
 
 

@@ -94,6 +94,7 @@ TEXT: dict[str, dict[str, str]] = {
     "state_accepted": {"zh": "已确认", "en": "Accepted"},
     "state_adjusted": {"zh": "已调整", "en": "Adjusted"},
     "state_dismissed": {"zh": "已撤销", "en": "Dismissed"},
+    "state_withdrawn": {"zh": "已撤回", "en": "Withdrawn"},
     "all": {"zh": "全部", "en": "All"},
     # trends
     "trend_emerging": {"zh": "新出现", "en": "Emerging"},
@@ -252,6 +253,26 @@ TEXT: dict[str, dict[str, str]] = {
     "action_accept": {"zh": "确认", "en": "Accept"},
     "action_adjust": {"zh": "调整等级", "en": "Adjust level"},
     "action_dismiss": {"zh": "撤销", "en": "Dismiss"},
+    # a warning's events written by a publication (in its trail beside the decisions)
+    "event_withdraw_warning": {"zh": "撤回", "en": "Withdrawn"},
+    "event_warning_raised_again": {"zh": "重新发出", "en": "Raised again"},
+    "withdrawn_why": {
+        "zh": "{run} 重算后不再发出该预警",
+        "en": "not raised by the re-run of {run}",
+    },
+    "raised_again_why": {
+        "zh": "{run} 再次发出该预警，需重新研判",
+        "en": "raised again by {run}: needs a fresh review",
+    },
+    "withdrawn_note": {
+        "zh": "该预警已于 {at} 撤回（{why}），不再生效，不能再研判；研判记录保留如下。",
+        "en": "This warning was withdrawn at {at} ({why}). It is not in force and takes "
+        "no decision; its trail is kept below.",
+    },
+    "stale_withdrawn": {
+        "zh": "该预警已于 {at} 撤回（{why}）。您的决定未保存。",
+        "en": "This warning was withdrawn at {at} ({why}). Your decision was not saved.",
+    },
     "new_level": {"zh": "调整为", "en": "New level"},
     "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
     "reason_col": {"zh": "理由", "en": "Reason"},
