@@ -5,7 +5,8 @@ Trains ``DOMAIN`` in an existing home (as ``bench/bench_train_domain.py``:
 ``train_models`` would) with a timer around each stage function (wrapped in its module for
 this process only: frame building and its parts, the hyperparameter trials, the matrices,
 the boosters, the blend choice, scoring, baselines, metrics, bootstraps, the final fit,
-SHAP, figures, MLflow logging) and, with ``--cprofile FILE``, cProfile with a CPU timer
+SHAP, figures, MLflow logging; for a site domain ``SITE_STAGES``: the site table, the
+backtest's refits and their parts, the metrics, the gate's bound, the final fit) and, with ``--cprofile FILE``, cProfile with a CPU timer
 (``time.process_time``: every thread of the process) saved to ``FILE``.
 
     .venv/bin/python bench/profile_train_domain.py --sim /work/lakebench/city \\
@@ -14,7 +15,8 @@ SHAP, figures, MLflow logging) and, with ``--cprofile FILE``, cProfile with a CP
 Each stage line: calls, wall and CPU seconds *inclusive* of the stages inside it (the
 indentation says which are inside which). ``--outputs FILE``: the trained report's metrics
 (without their timings) and the final model's probabilities of the last evaluation
-origin's rows, as JSON (sorted keys), to compare two code versions' outputs with ``cmp``.
+origin's rows (a site domain: its metrics, gate text, refits and a digest of the
+backtest's scores), as JSON (sorted keys), to compare two code versions' outputs with ``cmp``.
 The stage lines of the matrices, boosters, blends and calibrators count the final fit's
 too. cProfile inflates the stages made of many Python calls (docs/benchmarks.md, "Where
 ``train incidents``' CPU goes").
@@ -70,7 +72,7 @@ STAGES: list[tuple[str, str, str, int]] = [
     ("models.hotspot_backtest", "calibration_per_admin", "calibration_per_admin", 1),
     ("models.train", "hotspot_windows", "hotspot_windows (train)", 0),
     ("models.train", "not_worse_than_best", "bootstrap not_worse_than_best", 0),
-    ("models.train", "_champion_scores", "champion scores", 0),
+    ("models.train", "compare_with_champion", "champion comparison (load, score, measure)", 0),
     ("models.train", "paired_bootstrap_diff", "bootstrap vs champion", 0),
     ("models.train", "training_rows", "training_rows (final)", 0),
     ("models.train", "fit_model", "final fit_model", 0),
@@ -85,32 +87,97 @@ STAGES: list[tuple[str, str, str, int]] = [
     ("models.train", "settle_gate", "settle_gate", 0),
 ]
 
+# the monitored-site domains (geohazard, geohazard_hourly): models.geohazard_sites and the
+# modules it calls; a function bound in two modules (fit_site_model, best_threshold_tss,
+# level_thresholds) is wrapped in each under one name, and the table by caller splits it
+SITE_STAGES: list[tuple[str, str, str, int]] = [
+    ("riskwarn.pipeline", "LakeReadings.summary", "readings spill + summary (LakeReadings)", 0),
+    ("models.geohazard_sites", "build_site_table", "site table (build_site_table)", 0),
+    ("features.geohazard", "build_site_features_multi", "build_site_features_multi", 1),
+    ("riskwarn.pipeline", "LakeReadings.read", "LakeReadings.read (spilled batches)", 2),
+    ("models.geohazard_sites", "sensor_rule_levels", "sensor_rule_levels", 2),
+    ("features.derived", "add_derived_features", "add_derived_features", 1),
+    ("models.geohazard_sites", "run_site_backtest", "backtest (run_site_backtest)", 0),
+    ("models.geohazard_sites", "site_training_rows", "site_training_rows", 1),
+    ("models.geohazard_sites", "fit_site_model", "fit_site_model", 1),
+    ("models.site_fit", "split_training_rows", "split_training_rows", 2),
+    ("models.site_fit", "fit_velocity_prior", "fit_velocity_prior", 2),
+    ("models.site_fit", "fit_logistic_trees", "fit_logistic_trees (xgb.train)", 2),
+    ("models.site_fit", "site_types_to_defer", "site_types_to_defer", 2),
+    ("models.site_fit", "fit_shrunk_platt", "fit_shrunk_platt", 2),
+    ("models.site_fit", "level_thresholds", "level_thresholds", 2),
+    ("models.site_fit", "best_threshold_tss", "best_threshold_tss", 2),
+    ("models.geohazard_sites", "best_threshold_tss", "best_threshold_tss", 2),
+    ("models.geohazard_sites", "level_thresholds", "level_thresholds", 2),
+    ("models.geohazard_sites", "baseline_scores", "baseline_scores", 1),
+    ("models.geohazard_sites", "levels_of", "levels_of", 1),
+    ("models.geohazard_sites", "evaluate_site_methods", "evaluate_site_methods (metrics)", 0),
+    ("models.site_evaluation", "failure_lead_times", "failure_lead_times", 1),
+    ("models.site_evaluation", "DayBootstrap.auc", "DayBootstrap.auc", 1),
+    ("models.site_evaluation", "DayBootstrap.tss", "DayBootstrap.tss", 1),
+    ("models.site_evaluation", "probability_metrics", "probability_metrics", 1),
+    ("models.site_evaluation", "ranking_metrics", "ranking_metrics", 1),
+    ("models.site_evaluation", "warning_metrics", "warning_metrics (site_evaluation)", 1),
+    ("models.site_levels", "level_lead_times", "level_lead_times", 1),
+    ("models.site_levels", "paired_lead_differences", "paired_lead_differences", 1),
+    ("models.geohazard_sites", "compare_scores_with_champion", "champion comparison", 0),
+    ("models.geohazard_sites", "ece_noise_quantile", "ece_noise_quantile (gate bound)", 0),
+    ("models.geohazard_sites", "gate", "gate", 0),
+    ("models.geohazard_sites", "global_importance", "global_importance", 0),
+    ("models.site_fit", "SiteFittedModel.contributions", "SHAP contributions", 0),
+    ("models.train", "reliability_figure", "figure reliability", 0),
+    ("models.train", "importance_figure", "figure importance", 0),
+    ("models.train", "data_version", "data_version", 0),
+    ("models.geohazard_sites", "site_model_card", "model_card", 0),
+    ("models.geohazard_sites", "log_training_run", "MLflow log_training_run", 0),
+    ("models.geohazard_sites", "settle_gate", "settle_gate", 0),
+    ("models.site_fit", "SiteFittedModel.raw", "SiteFittedModel.raw (all predictions)", 0),
+]
+
 
 class Timers:
     def __init__(self) -> None:
         self.stats: dict[str, list[float]] = {}  # name: [calls, wall, cpu]
+        # (name, innermost enclosing stage or "-"): [calls, wall, cpu]
+        self.by_caller: dict[tuple[str, str], list[float]] = {}
+        self.stack: list[str] = []
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            if self.stack and self.stack[-1] == name:  # a wrapped call of itself: once
+                return fn(*args, **kwargs)
+            caller = self.stack[-1] if self.stack else "-"
+            self.stack.append(name)
             t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                s = self.stats.setdefault(name, [0, 0.0, 0.0])
-                s[0] += 1
-                s[1] += time.perf_counter() - t0
-                s[2] += time.process_time() - c0
+                self.stack.pop()
+                w, c = time.perf_counter() - t0, time.process_time() - c0
+                for s in (
+                    self.stats.setdefault(name, [0, 0.0, 0.0]),
+                    self.by_caller.setdefault((name, caller), [0, 0.0, 0.0]),
+                ):
+                    s[0] += 1
+                    s[1] += w
+                    s[2] += c
 
         return timed
 
 
-def install(timers: Timers) -> None:
+def install(timers: Timers, stages: list[tuple[str, str, str, int]] | None = None) -> None:
     import importlib
 
-    for module, attr, name, _ in STAGES:
+    for module, attr, name, _ in STAGES if stages is None else stages:
         mod = importlib.import_module(module)
-        setattr(mod, attr, timers.wrap(name, getattr(mod, attr)))
+        owner: Any = mod
+        *path, last = attr.split(".")  # "Class.method": wrapped on the class
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, last, timers.wrap(name, getattr(owner, last)))
+    if stages is not None:
+        return
     from models.backtest import FittedModel
 
     FittedModel.margin = timers.wrap("FittedModel.margin (all predictions)", FittedModel.margin)  # type: ignore[method-assign]
@@ -145,6 +212,34 @@ def capture_outputs(path: Path) -> None:
     import riskwarn.pipeline  # noqa: F401  (imports train_hotspot_domain inside the function)
 
 
+def capture_site_outputs(path: Path) -> None:
+    """Wrap ``models.geohazard_sites.train_site_domain`` to write its outputs to ``path``:
+    the metrics, the gate text, the backtest's refits and a digest of its scores (every
+    method's score, level and warning of every evaluation row)."""
+    import hashlib
+
+    import models.geohazard_sites as gs
+
+    inner = gs.train_site_domain
+
+    @functools.wraps(inner)
+    def keep(*args: Any, **kwargs: Any) -> Any:
+        report = inner(*args, **kwargs)
+        scores = report.backtest.scores
+        h = hashlib.sha256(pd.util.hash_pandas_object(scores, index=False).to_numpy().tobytes())
+        out = {
+            "metrics": report.metrics,
+            "gate": report.gate.summary(),
+            "fits": report.backtest.fits.astype(str).to_dict("records"),
+            "scores_rows": len(scores),
+            "scores_sha256": h.hexdigest(),
+        }
+        path.write_text(json.dumps(out, default=str, sort_keys=True), encoding="utf-8")
+        return report
+
+    gs.train_site_domain = keep  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim", type=Path, required=True)
@@ -164,10 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(
         home=args.home, pseudonym_key=new_key(), city_area=full_day.SIMULATED_CITY_AREA
     )
+    from riskwarn import domains
+
+    site = domains.get(args.domain).family == "site"
+    stages = SITE_STAGES if site else STAGES
     timers = Timers()
-    install(timers)
+    install(timers, SITE_STAGES if site else None)
     if args.outputs is not None:
-        capture_outputs(args.outputs)
+        (capture_site_outputs if site else capture_outputs)(args.outputs)
     print(full_day.load_words(), flush=True)
     prof = cProfile.Profile(time.process_time) if args.cprofile else None
     t0, c0 = time.perf_counter(), time.process_time()
@@ -181,11 +280,17 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(out, default=str), flush=True)
     print(f"train {args.domain}: {wall:.1f} s wall, cpu {cpu:.1f} s", flush=True)
     print(f"{'stage (inclusive)':<52} {'calls':>5} {'wall s':>9} {'cpu s':>9} {'cpu %':>6}")
-    for _, _, name, depth in STAGES:
-        if name in timers.stats:
+    shown: set[str] = set()
+    for _, _, name, depth in stages:
+        if name in timers.stats and name not in shown:
+            shown.add(name)
             n, w, c = timers.stats[name]
             label = "  " * depth + name
             print(f"{label:<52} {int(n):>5} {w:9.1f} {c:9.1f} {100 * c / cpu:6.1f}")
+    print(f"\n{'stage <- innermost enclosing stage':<80} {'calls':>5} {'wall s':>9} {'cpu s':>9}")
+    for (name, caller), (n, w, c) in sorted(timers.by_caller.items(), key=lambda kv: -kv[1][2]):
+        label = f"{name} <- {caller}"
+        print(f"{label:<80} {int(n):>5} {w:9.1f} {c:9.1f}")
     name = "FittedModel.margin (all predictions)"
     if name in timers.stats:
         n, w, c = timers.stats[name]

@@ -198,6 +198,9 @@ def dump_site(
 
     def keep_log(*a: Any, **k: Any) -> Any:
         seen["data_version"] = a[3]
+        seen["metrics"] = json.dumps(
+            {k: v for k, v in a[2].items() if k != "timings_s"}, default=str, sort_keys=True
+        )
         return real_log(*a, **k)
 
     for name in real:
@@ -217,6 +220,7 @@ def dump_site(
         out / "fits.parquet"
     )
     (out / "data_version.txt").write_text(seen["data_version"] + "\n")
+    (out / "metrics.json").write_text(seen["metrics"] + "\n")
     (out / "final_booster.json").write_text(
         bytes(final.booster.save_raw("json")).decode() if final.booster is not None else "none"
     )

@@ -153,6 +153,15 @@ def fmt_hours(hours: float | None, lang: str) -> str:
     return f"{float(hours):.0f} 小时" if lang == "zh" else f"{float(hours):.0f} h"
 
 
+def fmt_age(age: pd.Timedelta, lang: str) -> str:
+    """How old something is: whole days from two days on, else whole hours."""
+    hours = age.total_seconds() / 3600
+    if hours >= 48:
+        days = int(hours // 24)
+        return f"{days} 天" if lang == "zh" else f"{days} days"
+    return fmt_hours(hours, lang)
+
+
 def localise_frame(
     frame: pd.DataFrame,
     lang: str,

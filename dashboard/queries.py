@@ -67,6 +67,8 @@ REEXPORTED = (
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60
+# a warning's events written by publications, not by reviewers (riskwarn.store.publishing)
+WARNING_EVENTS = ("withdraw_warning", "warning_raised_again")
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
 DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
 DOMAINS_ALL = tuple(domains.DOMAINS)
@@ -262,24 +264,54 @@ def run_place_history(url: str, domain: str, unit_id: str, until: str | None) ->
 
 
 REPLAY_AFTER = pd.Timedelta(days=14)
+STALE_FALLBACK = pd.Timedelta(hours=24)  # a domain outside the registry (the stream's)
 
 
 def clock(snap: Snapshot) -> dict[str, Any]:
-    """The time the dashboard judges validity at: ``now`` (UTC), ``origin`` (the newest
-    forecast origin published in the snapshot) and ``replay``.
+    """The times the dashboard judges validity at: ``now`` (UTC: the wall clock, or in a
+    replay the newest origin of any domain), ``origin`` (the newest forecast origin
+    published in the snapshot), ``replay`` and ``at`` (domain -> the time that domain's
+    warnings are judged at, :func:`judged_at`).
 
     A live installation uses the wall clock. When the newest published origin is more
     than :data:`REPLAY_AFTER` old the data is a replay (the demo's simulated city, a
-    restored backup): ``now`` is then that origin, so the served week's warnings are in
-    force and older ones expired, and the "data as of" line says it is a replay.
+    restored backup) and the "data as of" line says so. A replay judges each domain at
+    its own published origin: the demo mixes real 2023 geohazard data with a simulated
+    2024 city, and judging the geohazard run at the city's origin expired every one of
+    its warnings (docs/dashboard.md, "When a warning is in force").
     """
-    origins = [
-        pd.Timestamp(run["origin"]) for run in (snap.run(d) for d in DOMAINS_ALL) if run is not None
-    ]
+    origin_of = {r.domain: pd.Timestamp(r.as_dict()["origin"]) for r in snap.served}
+    origins = [origin_of[d] for d in DOMAINS_ALL if d in origin_of]
     newest = max(origins) if origins else None
     wall = pd.Timestamp.now(tz="UTC")
     replay = newest is not None and wall - newest > REPLAY_AFTER
-    return {"now": newest if replay else wall, "origin": newest, "replay": replay}
+    at = {d: (o if replay else wall) for d, o in origin_of.items()}
+    return {"now": newest if replay else wall, "origin": newest, "replay": replay, "at": at}
+
+
+def judged_at(snap: Snapshot, domain: str) -> pd.Timestamp:
+    """When ``domain``'s warnings are judged (in force or expired): the wall clock on a
+    live installation, the domain's own published origin in a replay (:func:`clock`)."""
+    c = clock(snap)
+    return c["at"].get(domain, c["now"])
+
+
+def staleness(snap: Snapshot, domain: str) -> pd.Timedelta | None:
+    """How old ``domain``'s published run is when it no longer covers now: on a live
+    installation, a run whose horizon has passed (the wall clock is after its origin plus
+    the domain's horizon) is stale and this returns its age; else (fresh, a replay, no
+    run) None. A page then says how old its data is instead of "below threshold"."""
+    run = snap.run(domain)
+    c = clock(snap)
+    if run is None or c["replay"]:
+        return None
+    horizon = (
+        pd.Timedelta(hours=domains.get(domain).horizon_hours)
+        if domain in domains.DOMAINS
+        else STALE_FALLBACK
+    )
+    age = pd.Timestamp(c["now"]) - pd.Timestamp(run["origin"])
+    return age if age > horizon else None
 
 
 def active(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
@@ -289,24 +321,45 @@ def active(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     return frame.loc[pd.to_datetime(frame["valid_to"], utc=True) > now].reset_index(drop=True)
 
 
+def in_force(snap: Snapshot, frame: pd.DataFrame) -> pd.DataFrame:
+    """The warnings of ``frame`` in force, each judged at its domain's time
+    (:func:`judged_at`): the one rule every page and the review queue count by."""
+    if frame.empty:
+        return frame
+    c = clock(snap)
+    now = frame["domain"].map(lambda d: c["at"].get(d, c["now"]))
+    valid_to = pd.to_datetime(frame["valid_to"], utc=True)
+    return frame.loc[valid_to > pd.to_datetime(now, utc=True)].reset_index(drop=True)
+
+
 def warnings(
     snap: Snapshot,
     domain: str | None = None,
     county: str | None = None,
     state: str | None = None,
     include_expired: bool = False,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of the snapshot's runs in force now (:func:`clock`), optionally filtered;
-    expired ones only with ``include_expired`` (they are never counted or queued)."""
-    frame = all_warnings(snap, domain=domain, county=county, state=state)
-    return frame if include_expired else active(frame, clock(snap)["now"])
+    """Warnings of the snapshot's runs in force (:func:`in_force`), optionally filtered;
+    expired ones only with ``include_expired`` (they are never counted or queued).
+    Withdrawn warnings (a re-publication of their run no longer raised them) are never in
+    force: ``withdrawn=True`` reads only those, for the review page's history."""
+    frame = all_warnings(snap, domain=domain, county=county, state=state, withdrawn=withdrawn)
+    return frame if include_expired else in_force(snap, frame)
 
 
 def all_warnings(
-    snap: Snapshot, domain: str | None = None, county: str | None = None, state: str | None = None
+    snap: Snapshot,
+    domain: str | None = None,
+    county: str | None = None,
+    state: str | None = None,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of the snapshot's runs (of ``domain``), expired or not, optionally filtered."""
-    return run_warnings(snap.url, snap.keys(domain), county=county, state=state)
+    """Warnings of the snapshot's runs (of ``domain``), expired or not, optionally filtered;
+    withdrawn ones (only) with ``withdrawn``."""
+    return run_warnings(
+        snap.url, snap.keys(domain), county=county, state=state, withdrawn=withdrawn
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=64)  # a key per set of runs
@@ -315,19 +368,29 @@ def run_warnings(
     runs: tuple[tuple[str, str], ...],
     county: str | None = None,
     state: str | None = None,
+    withdrawn: bool = False,
 ) -> pd.DataFrame:
-    """Warnings of the runs ``runs`` (``(run_id, served_at)``), read by run id.
+    """Warnings of the runs ``runs`` (``(run_id, served_at)``), read by run id: those in
+    force, or with ``withdrawn`` only those a re-publication of their run withdrew.
 
     Cached briefly, not for long like forecasts: a warning's review state changes after
     publication (a review here clears this cache at once; another user's within
     :data:`TTL_S`)."""
-    return store(url).warnings(county=county, state=state, run_ids=[r for r, _ in runs])
+    return store(url).warnings(
+        county=county, state=state, run_ids=[r for r, _ in runs], withdrawn=withdrawn
+    )
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def warning_reviews(url: str, warning_id: str | None = None) -> pd.DataFrame:
     """The append-only review trail (of one warning, or all)."""
     return store(url).warning_reviews(warning_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def warning_events(url: str, warning_id: str) -> list[dict[str, Any]]:
+    """A warning's withdrawals and re-raisings by publications (audit log), newest first."""
+    return store(url).audit_entries("warning", warning_id, WARNING_EVENTS)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -364,6 +427,7 @@ def review_warning(
     finally:
         run_warnings.clear()
         warning_reviews.clear()
+        warning_events.clear()
         _overview_map.clear()
 
 
@@ -390,7 +454,8 @@ def warnings_version(frame: pd.DataFrame) -> str:
 def hotspot_labels(snap: Snapshot, domain: str, top_n: int = 20, weeks: int = 4) -> pd.DataFrame:
     """Emerging / intensifying / persistent / diminishing label of each recent hotspot
     up to the snapshot's run of ``domain`` (cached by that run: they change only with a
-    new run)."""
+    new run). A hotspot reaches :func:`hotspot_floor`; with one week published there
+    are no labels (:func:`hotspot_weeks`)."""
     return run_hotspot_labels(snap.url, snap, domain, snap.keys(domain), top_n, weeks)
 
 
@@ -406,7 +471,23 @@ def run_hotspot_labels(
     """:func:`hotspot_labels`, keyed by the run (``runs``), not by the whole snapshot."""
     from dashboard import trends
 
-    return trends.classify_hotspots(forecast_history(_snap, domain), top_n=top_n, weeks=weeks)
+    return trends.classify_hotspots(
+        forecast_history(_snap, domain), top_n=top_n, weeks=weeks, floor=hotspot_floor(domain)
+    )
+
+
+def hotspot_floor(domain: str) -> float | None:
+    """The probability a place must reach to count as a hotspot in a week: the domain's
+    blue raise threshold (the lowest warning level; docs/dashboard.md, "How hotspots
+    changed"). None for a domain outside the registry."""
+    return domains.get(domain).levels.raise_at[0] if domain in domains.DOMAINS else None
+
+
+def hotspot_weeks(snap: Snapshot, domain: str, weeks: int = 4) -> int:
+    """How many weekly runs :func:`hotspot_labels` compares (fewer than 2: no labels)."""
+    from dashboard import trends
+
+    return trends.weeks_published(forecast_history(snap, domain), weeks=weeks)
 
 
 def run_key(snap: Snapshot, *domains_: str) -> str:
@@ -508,7 +589,15 @@ def _overview_map(
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
 def site_table(
-    url: str, _snap: Snapshot, lake_dir: str, domain: str, lang: str, runs: str, warnings_key: str
+    url: str,
+    _snap: Snapshot,
+    lake_dir: str,
+    domain: str,
+    lang: str,
+    runs: str,
+    warnings_key: str,
+    tz: str = "UTC",
+    stale: bool = False,
 ) -> pd.DataFrame:
     """Every monitored site with its level in force and why (model, sensor rule or fault).
 
@@ -518,9 +607,14 @@ def site_table(
     ``probability``, ``hazard_type``, ``people_threatened``; red first.
     Cached by the snapshot's runs of ``domain`` and of the stream (``runs``,
     :func:`run_key`) and the state of their warnings, like the maps.
+
+    A site without a warning in force is "below threshold" only when the served run
+    scored it and raised nothing; a site whose warning of that run expired says when
+    ("expired"), every quiet site of a ``stale`` run (:func:`staleness`) says the run is
+    out of date ("stale"), and a site the run did not score says so ("not_scored").
     """
     from dashboard import views
-    from dashboard.i18n import LEVEL_RANK, level_label, place_name, t
+    from dashboard.i18n import LEVEL_RANK, fmt_datetime, level_label, place_name, t
 
     sites = hazard_sites(lake_dir).rename(columns={"record_id": "unit_id"})
     forecasts = published_forecasts(_snap, domain)
@@ -534,6 +628,13 @@ def site_table(
     by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
     sw = views.effective_level(warnings(_snap, domain=STREAM_DOMAIN))
     live = sw.drop_duplicates("unit_id").set_index("unit_id") if not sw.empty else pd.DataFrame()
+    every = all_warnings(_snap, domain=domain)
+    ended = (
+        pd.to_datetime(every["valid_to"], utc=True).groupby(every["unit_id"].astype(str)).max()
+        if not every.empty
+        else pd.Series(dtype="datetime64[ns, UTC]")
+    )
+    origin = (_snap.run(domain) or {}).get("origin")
     hold = domains.get(domain).levels.hold_at if domain in domains.DOMAINS else (1.0,) * 4
     names = unit_names(lake_dir)
     rows = []
@@ -559,6 +660,13 @@ def site_table(
             hold,
             hit.get("reviewed_level") if hit is not None else None,
         )
+        if kind == "none":  # nothing in force: below threshold only if the run said so
+            if s.unit_id in ended.index:
+                kind, facts = "expired", {"at": fmt_datetime(ended[s.unit_id], lang, tz)}
+            elif stale:
+                kind, facts = "stale", {"at": fmt_datetime(origin, lang, tz)}
+            elif f is None:
+                kind, facts = "not_scored", {}
         detail = views.site_why_words(kind, facts, lang)
         streamed = live.loc[s.unit_id] if s.unit_id in live.index else None
         if streamed is not None and LEVEL_RANK.get(str(streamed["effective_level"]), 0) > (
@@ -607,12 +715,14 @@ def site_map(
     warnings_key: str,
     width_px: int = 520,
     height_px: int = 560,
+    tz: str = "UTC",
+    stale: bool = False,
 ) -> Any:
     """The map of every monitored site (a :class:`maps.DeckSpec`), or None without sites:
     dots by level over townships filled by their highest site level, names, scale bar."""
     from dashboard import maps
 
-    table = site_table(url, _snap, lake_dir, domain, lang, runs, warnings_key)
+    table = site_table(url, _snap, lake_dir, domain, lang, runs, warnings_key, tz, stale)
     if table.empty:
         return None
     names = unit_names(lake_dir)

@@ -142,12 +142,21 @@ def queue_labels(queue: Any, names: dict[str, str], site_names: dict[str, str], 
     )
 
 
+def shown_state(state: str, withdrawn_at: Any) -> str:
+    """The state a warning is shown in: 'withdrawn' once a re-publication of its run no
+    longer raised it (the store keeps the review state it had beside ``withdrawn_at``)."""
+    return state if withdrawn_at is None or pd_isna(withdrawn_at) else "withdrawn"
+
+
 def badge(level: str | None, state: str, lang: str) -> str:
     """HTML badge of a warning's level in force, in the level palette; a dismissed warning
-    reads "已撤销" in grey, not its old level."""
+    reads "已撤销" and a withdrawn one "已撤回" in grey, not its old level."""
     from dashboard.i18n import LEVEL_HEX, level_label, t
 
-    text = t("state_dismissed", lang) if state == "dismissed" else level_label(level, lang)
+    if state in ("dismissed", "withdrawn"):
+        text, level = t(f"state_{state}", lang), None
+    else:
+        text = level_label(level, lang)
     colour = LEVEL_HEX.get(level or "none", "#999")
     ink = "#222" if level in ("yellow", None) else "#fff"
     return (
@@ -214,6 +223,65 @@ def stale_message(first: dict[str, Any], lang: str, tz: str = "Asia/Shanghai") -
         action=t(f"action_{first.get('action') or 'accept'}", lang),
         reason=md_line(first.get("reason") or ""),
     )
+
+
+def event_why(event: dict[str, Any], lang: str) -> str:
+    """Why a publication withdrew a warning or raised it again, in ``lang``."""
+    from dashboard.i18n import t
+
+    run = str((event.get("details") or {}).get("run_id", "?"))
+    key = "withdrawn_why" if event["action"] == "withdraw_warning" else "raised_again_why"
+    return t(key, lang, run=run)
+
+
+def trail_frame(reviews: Any, events: list[dict[str, Any]], lang: str) -> Any:
+    """A warning's trail: the review decisions (``warning_reviews``) and the publications'
+    withdrawals and re-raisings of it (audit entries), oldest first, actions in words."""
+    import pandas as pd
+
+    from dashboard.i18n import t
+
+    rows = [
+        {
+            "reviewed_at": r.reviewed_at,
+            "reviewer": r.reviewer,
+            "action": t(f"action_{r.action}", lang),
+            "from_level": r.from_level,
+            "to_level": r.to_level,
+            "reason": r.reason,
+            "warning_version": r.warning_version,
+        }
+        for r in reviews.itertuples()
+    ]
+    rows += [
+        {
+            "reviewed_at": e["at"],
+            "reviewer": e["actor"],
+            "action": t(f"event_{e['action']}", lang),
+            "from_level": None,
+            "to_level": None,
+            "reason": event_why(e, lang),
+            "warning_version": (e.get("details") or {}).get("version"),
+        }
+        for e in events
+    ]
+    frame = pd.DataFrame(rows, columns=list(TRAIL_COLUMNS))
+    if frame.empty:
+        return frame
+    at = pd.to_datetime(frame["reviewed_at"], utc=True)
+    return frame.iloc[at.argsort(kind="stable")].reset_index(drop=True)
+
+
+TRAIL_COLUMNS = {
+    "reviewed_at": "reviewed_at",
+    "reviewer": "reviewer",
+    "action": "action",
+    "from_level": "from_level",
+    "to_level": "to_level",
+    "reason": "reason_col",
+    "warning_version": "version",
+}
+"""Trail column -> text key of its header."""
 
 
 # ----------------------------------------------------------------------------- evidence

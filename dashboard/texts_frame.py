@@ -53,8 +53,9 @@ TEXT: dict[str, dict[str, str]] = {
         "forecast origin {origin}",
     },
     "as_of_replay": {
-        "zh": "（历史数据回放：以最新起报时间判断预警是否仍有效）",
-        "en": "(replay of past data: warnings in force are judged at the latest origin)",
+        "zh": "（历史数据回放：各类预警按其自身最新起报时间判断是否仍有效）",
+        "en": "(replay of past data: each domain's warnings in force are judged at its own "
+        "latest origin)",
     },
     "case_state_none": {"zh": "未预警", "en": "No warning"},
     "place_unknown": {"zh": "未落入任何县区", "en": "Outside every district"},
@@ -95,6 +96,7 @@ TEXT: dict[str, dict[str, str]] = {
     "state_adjusted": {"zh": "已调整", "en": "Adjusted"},
     "state_dismissed": {"zh": "已撤销", "en": "Dismissed"},
     "pick_dismissed": {"zh": "已撤销（原{level}）", "en": "Dismissed (was {level})"},
+    "state_withdrawn": {"zh": "已撤回", "en": "Withdrawn"},
     "all": {"zh": "全部", "en": "All"},
     # trends
     "trend_emerging": {"zh": "新出现", "en": "Emerging"},
@@ -214,6 +216,15 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "<b>{place}</b> · warnings: {n} · up to {prob} · {trend}",
     },
     "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
+    "hotspot_history_short": {
+        "zh": "历史不足，暂不判断热点变化：已发布 {n} 周预报（至少需要 2 周）。",
+        "en": "Not enough history yet: {n} week(s) published (changes need 2).",
+    },
+    "hotspot_none": {
+        "zh": "近几周没有地点达到蓝色预警概率并位列前 20，无热点。",
+        "en": "No place reached the blue warning probability in the top 20 in recent "
+        "weeks: no hotspots.",
+    },
     "week_of": {"zh": "{date} 当周", "en": "Week of {date}"},
     "domain": {"zh": "领域", "en": "Domain"},
     "county": {"zh": "县（区）", "en": "County"},
@@ -244,6 +255,26 @@ TEXT: dict[str, dict[str, str]] = {
     "action_accept": {"zh": "确认", "en": "Accept"},
     "action_adjust": {"zh": "调整等级", "en": "Adjust level"},
     "action_dismiss": {"zh": "撤销", "en": "Dismiss"},
+    # a warning's events written by a publication (in its trail beside the decisions)
+    "event_withdraw_warning": {"zh": "撤回", "en": "Withdrawn"},
+    "event_warning_raised_again": {"zh": "重新发出", "en": "Raised again"},
+    "withdrawn_why": {
+        "zh": "{run} 重算后不再发出该预警",
+        "en": "not raised by the re-run of {run}",
+    },
+    "raised_again_why": {
+        "zh": "{run} 再次发出该预警，需重新研判",
+        "en": "raised again by {run}: needs a fresh review",
+    },
+    "withdrawn_note": {
+        "zh": "该预警已于 {at} 撤回（{why}），不再生效，不能再研判；研判记录保留如下。",
+        "en": "This warning was withdrawn at {at} ({why}). It is not in force and takes "
+        "no decision; its trail is kept below.",
+    },
+    "stale_withdrawn": {
+        "zh": "该预警已于 {at} 撤回（{why}）。您的决定未保存。",
+        "en": "This warning was withdrawn at {at} ({why}). Your decision was not saved.",
+    },
     "new_level": {"zh": "调整为", "en": "New level"},
     "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
     "reason_col": {"zh": "理由", "en": "Reason"},

@@ -130,6 +130,21 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "why_review": {"zh": "研判专家调整为{level}", "en": "set to {level} by a reviewer"},
     "why_none": {"zh": "未达预警阈值", "en": "below every threshold"},
+    "why_expired": {"zh": "预警已于 {at} 过期", "en": "warning expired at {at}"},
+    "why_stale": {
+        "zh": "无最新评估（最近一次起报 {at}）",
+        "en": "no current assessment (latest run {at})",
+    },
+    "why_not_scored": {"zh": "本次评估未覆盖该点", "en": "not scored in the latest run"},
+    "sites_stale": {
+        "zh": "最近一次评估起报于 {at}，距今 {age}，已超出其预报时效：以下等级不代表当前状况。",
+        "en": "The latest run is from {at}, {age} ago, past its horizon: the levels below "
+        "are not current.",
+    },
+    "map_legend_stale_sites": {
+        "zh": "评估数据已过时，无法判断当前预警",
+        "en": "Data out of date: no current levels",
+    },
     "why_stream": {"zh": "实时监测：{reasons}", "en": "real-time sensors: {reasons}"},
     "fault_dead": {"zh": "无数据", "en": "silent"},
     "fault_flat": {"zh": "读数卡滞", "en": "stuck"},

@@ -1,8 +1,11 @@
 """How each hotspot changed over recent weeks: emerging, intensifying, persistent, diminishing.
 
 Pure functions: a forecast history frame in, one label per place out. A place is *hot*
-in a week when its forecast rank is within ``top_n`` (rank 1 = riskiest). Comparing the
-latest week with the ``weeks - 1`` weeks before it:
+in a week when its forecast rank is within ``top_n`` (rank 1 = riskiest) and, given a
+``floor``, its probability reaches it (the dashboard passes the domain's blue raise
+threshold: a place the model would not even put on watch is no hotspot, however it
+ranks in a quiet week). Comparing the latest week with the ``weeks - 1`` weeks before
+it:
 
 * ``emerging``: hot now, hot in none of the earlier weeks;
 * ``intensifying``: hot now and before, and its score rose by more than ``change``
@@ -11,7 +14,9 @@ latest week with the ``weeks - 1`` weeks before it:
   ``change``;
 * ``persistent``: hot now and before, score within ``change`` of before.
 
-Places that were never hot in the window get no label.
+Places that were never hot in the window get no label. With a single week in the
+window there is nothing to compare with: no place gets a label (every top place used to
+be "emerging"); :func:`weeks_published` says how many weeks there are.
 """
 
 from __future__ import annotations
@@ -22,31 +27,48 @@ import pandas as pd
 TREND_LABELS = ("emerging", "intensifying", "persistent", "diminishing")
 
 
+def weeks_published(history: pd.DataFrame, *, weeks: int = 4) -> int:
+    """How many forecast origins of ``history`` :func:`classify_hotspots` compares (at
+    most ``weeks``); fewer than 2: no change can be told."""
+    return 0 if history.empty else min(int(history["origin"].nunique()), weeks)
+
+
 def classify_hotspots(
-    history: pd.DataFrame, *, top_n: int = 20, weeks: int = 4, change: float = 0.15
+    history: pd.DataFrame,
+    *,
+    top_n: int = 20,
+    weeks: int = 4,
+    change: float = 0.15,
+    floor: float | None = None,
 ) -> pd.DataFrame:
     """Label each place that was hot in the last ``weeks`` forecast origins.
 
     ``history`` needs ``unit_id``, ``origin``, ``score`` and ``rank`` (one row per place and
-    origin). Returns ``unit_id``, ``label``, ``hot_weeks`` (number of hot weeks in the
+    origin), and ``probability`` with a ``floor`` (a place below it, or without a
+    probability, is not hot that week). Returns ``unit_id``, ``label``, ``hot_weeks`` (number of hot weeks in the
     window), ``score_now``, ``score_before`` (mean over the earlier weeks, NaN if absent)
     and ``change_ratio`` (``score_now / score_before - 1``), sorted by label then score.
     """
     columns = ["unit_id", "label", "hot_weeks", "score_now", "score_before", "change_ratio"]
-    if history.empty:
+    if weeks_published(history, weeks=weeks) < 2:  # no earlier week: no change to tell
         return pd.DataFrame(columns=columns)
     origins = np.sort(history["origin"].unique())[-weeks:]
     recent = history[history["origin"].isin(origins)]
+    if floor is not None:
+        reaches = pd.to_numeric(recent["probability"], errors="coerce") >= floor
+        recent = recent.assign(hot=(recent["rank"] <= top_n) & reaches)
+    else:
+        recent = recent.assign(hot=recent["rank"] <= top_n)
     latest = origins[-1]
     wide_score = recent.pivot_table(index="unit_id", columns="origin", values="score")
-    wide_rank = recent.pivot_table(index="unit_id", columns="origin", values="rank")
-    hot = (wide_rank <= top_n).reindex(columns=origins, fill_value=False).fillna(False)
-    scores = wide_score.reindex(columns=origins)
-    hot_now = hot[latest].astype(bool)
+    wide_hot = recent.pivot_table(index="unit_id", columns="origin", values="hot", aggfunc="max")
+    hot = wide_hot.reindex(columns=origins).fillna(False).astype(bool)
+    scores = wide_score.reindex(index=hot.index, columns=origins)
+    hot_now = hot[latest]
     earlier = [o for o in origins if o != latest]
-    hot_before = hot[earlier].any(axis=1) if earlier else pd.Series(False, index=hot.index)
+    hot_before = hot[earlier].any(axis=1)
     score_now = scores[latest].fillna(0.0)
-    score_before = scores[earlier].mean(axis=1) if earlier else pd.Series(np.nan, index=hot.index)
+    score_before = scores[earlier].mean(axis=1)
     ratio = score_now / score_before.replace(0.0, np.nan) - 1.0
 
     label = pd.Series(pd.NA, index=hot.index, dtype="object")

@@ -404,7 +404,20 @@ def fmt_duration(seconds: float | None, lang: str) -> str:
     return " ".join(p for p in parts if p)
 
 
-SITE_WHY = ("model", "sensor_rule", "sensor_health", "rules_only", "review", "none")
+# "none": the served run scored the site and raised nothing (below every threshold);
+# "expired": its warning of that run is no longer in force; "stale": the run is out of
+# date (queries.staleness); "not_scored": the run has no score for the site
+SITE_WHY = (
+    "model",
+    "sensor_rule",
+    "sensor_health",
+    "rules_only",
+    "review",
+    "none",
+    "expired",
+    "stale",
+    "not_scored",
+)
 
 
 def site_why(
@@ -477,6 +490,8 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
         return t("why_sensor_health", lang, faults=items or "—")
     if kind == "review":
         return t("why_review", lang, level=level_label(facts.get("level"), lang))
+    if kind in ("expired", "stale"):
+        return t(f"why_{kind}", lang, at=facts.get("at") or "—")
     return t(f"why_{kind}", lang)
 
 

@@ -31,14 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 from sklearn.metrics import average_precision_score
 
 from models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
 from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
+from models.champion import compare_scores_with_champion
 from models.explain import contributions, global_importance
-from models.gate import ChampionComparison, GateResult, champion_check, gate
+from models.gate import GateResult, champion_check, gate
 from models.metrics import (
     ECE_NOISE_DRAWS,
     ece_noise_quantile,
@@ -47,10 +47,8 @@ from models.metrics import (
 )
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
-    ChampionProvenance,
     champion_provenance,
     champion_version,
-    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -334,49 +332,6 @@ def case_recipe(
     return recipe(domain, features, config, shape, code_version())
 
 
-def _champion_comparison(
-    domain: str,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    prov: ChampionProvenance,
-    *,
-    recipe_digest: str,
-    trained_through: pd.Timestamp,
-    n_boot: int,
-    store: Any | None = None,
-) -> ChampionComparison | None:
-    """The challenger against the champion on the evaluation origins at or after the
-    champion's ``trained_through`` only (None if the champion could not be scored)."""
-    since = prov.trained_through
-    model = scores[scores["method"] == "xgboost"]
-    later = model[model["origin"] >= since]
-    comp = ChampionComparison(
-        version=prov.version,
-        trained_through=iso_utc(since),
-        recipe_same=prov.same_recipe(recipe_digest),
-        n_origins=int(later["origin"].nunique()),
-        window_origins=int(model["origin"].nunique()),
-        n_events=int(later["label"].sum()),
-        challenger_through=iso_utc(trained_through),
-        through_source=prov.through_source,
-        event_words="escalation",
-    )
-    try:
-        champ = load_champion(domain, store)
-    except MlflowException:
-        return None
-    rows = table.merge(later[CASE_KEYS], on=CASE_KEYS)
-    if any(f not in rows.columns for f in champ.features):
-        return None
-    if not comp.enough:
-        return comp
-    champ_scores = rows[CASE_KEYS].assign(
-        score=champ.predict(None, rows)["probability"].to_numpy(), label=rows[LABEL].to_numpy()
-    )
-    d = origin_bootstrap_diff(later, champ_scores, n_boot=n_boot)
-    return replace(comp, diff=d["diff"], ci=d["ci"])
-
-
 def train_case_domain(
     disputes: pd.DataFrame,
     events: pd.DataFrame,
@@ -427,15 +382,16 @@ def train_case_domain(
     before = champion_version(client, domain)
     # the champion only on origins it never saw (at or after its trained_through)
     versus = (
-        _champion_comparison(
-            domain,
+        compare_scores_with_champion(
+            champion_provenance(client, domain, before),
             table,
             bt.scores,
-            champion_provenance(client, domain, before),
+            keys=CASE_KEYS,
+            load=lambda: load_champion(domain, store),
+            measure=lambda later, champ: origin_bootstrap_diff(later, champ, n_boot=n_boot),
             recipe_digest=own.digest,
-            trained_through=final_origin,
-            n_boot=n_boot,
-            store=store,
+            challenger_through=final_origin,
+            event_words="escalation",
         )
         if before is not None
         else None

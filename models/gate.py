@@ -252,13 +252,15 @@ def gate(
 ) -> GateResult:
     """Decide promotion.
 
-    ``comparisons``: for the champion (key ``"champion"``) and each baseline, the
-    paired-bootstrap difference ``{"diff", "ci": [lo, hi]}`` of the headline metric
-    (challenger minus other) on the latest backtest window. Every lower bound must be
-    above zero, and ECE at most ``max_ece``. ``champion``: the serving version, if any;
-    when there is one but no comparison with it (it could not be loaded, or needs inputs
-    the current table lacks), the gate fails: a challenger that could not be compared
-    with the serving model is never promoted automatically.
+    ``comparisons``: for each baseline, the paired-bootstrap difference
+    ``{"diff", "ci": [lo, hi]}`` of the headline metric (challenger minus baseline) on the
+    latest backtest window. Every lower bound must be above zero, and ECE at most
+    ``max_ece``. The champion is never one of them (a ``"champion"`` key raises
+    ``ValueError``): it is compared out of sample, ``champion_vs`` below. ``champion``:
+    the serving version, if any; when there is one but no ``champion_vs`` (it could not
+    be loaded, needs inputs the current table lacks, or gave no probability), the gate
+    fails: a challenger that could not be compared with the serving model is never
+    promoted automatically.
     With ``base_rate`` (the observed event rate of the ``n_rows`` evaluated rows), ECE must
     also be at most ``max_ece_ratio`` x ``base_rate`` or ``ece_noise``, whichever is larger
     (and never above ``max_ece``): at base rates of a few percent an absolute bound of 0.05
@@ -283,12 +285,17 @@ def gate(
     (status ``not_judged`` unless another check really failed, :class:`GateResult`).
 
     ``champion_vs``: the comparison with the serving champion on the origins it never
-    saw (:class:`ChampionComparison`; the training jobs pass this, never a
-    ``comparisons["champion"]`` scored on rows the champion was fitted on). A challenger
+    saw (:class:`ChampionComparison`, from ``models.champion.compare_with_champion``;
+    never a difference scored on rows the champion was fitted on). A challenger
     with another recipe must beat it (CI above zero; too few out-of-sample origins: *not
     judged*); one with the same recipe (a refresh) must not be worse (fails only if the
     CI lies below zero; too few origins: ok, the other checks judge it).
     """
+    if "champion" in comparisons:
+        raise ValueError(
+            "the champion is compared only out of sample: pass champion_vs "
+            "(models.champion.compare_with_champion), not comparisons['champion']"
+        )
     why = not_judged_why or DEFAULT_NOT_JUDGED_WHY
     checks: list[dict[str, Any]] = []
     for metric, comp in sorted((not_worse or {}).items()):
@@ -311,7 +318,7 @@ def gate(
         checks.append(check)
     if champion_vs is not None:
         checks.append(champion_check(champion_vs))
-    elif champion is not None and "champion" not in comparisons:
+    elif champion is not None:
         checks.append(
             {
                 "check": "beats champion",

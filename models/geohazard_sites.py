@@ -81,20 +81,18 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from features.sensor_readings import ReadingSource
+from models.champion import compare_scores_with_champion
 from models.explain import global_importance
-from models.gate import NOT_JUDGED, ChampionComparison, NothingToLearn, champion_check
+from models.gate import NOT_JUDGED, NothingToLearn, champion_check
 from models.metrics import ECE_NOISE_DRAWS, best_threshold_tss, ece_noise_quantile
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
-    ChampionProvenance,
     GateResult,
     champion_provenance,
     champion_version,
     gate,
-    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -549,6 +547,35 @@ def _no_signal_low(score: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(score), score, low)
 
 
+def _no_signal_low_by_group(score: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """:func:`_no_signal_low` of each group of consecutive rows (``starts``: the first row
+    of each group, increasing, every group non-empty) at once: the same values as calling
+    it group by group (the minimum is exact, the same ``- 1.0``)."""
+    finite = np.isfinite(score)
+    if score.size == 0:
+        return np.where(finite, score, 0.0)
+    lowest = np.minimum.reduceat(np.where(finite, score, np.inf), starts)
+    low = np.where(np.isfinite(lowest), lowest - 1.0, 0.0)
+    return np.where(finite, score, np.repeat(low, np.diff(np.r_[starts, score.size])))
+
+
+def baseline_scores_by_origin(rows: pd.DataFrame, starts: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`baseline_scores` of several origins' rows at once (``starts``: the first row
+    of each origin's consecutive rows): each origin's no-signal value is its own, as when
+    :func:`baseline_scores` is called origin by origin."""
+    out = {name: rows[col].to_numpy(float) for name, col in BASELINE_COLUMNS.items()}
+    out.update(
+        {
+            name: -rows[col].to_numpy(float)
+            for name, col in BASELINE_DECREASING.items()
+            if col in rows
+        }
+    )
+    if RULE_COLUMN in rows:
+        out["sensor_rules"] = rows[RULE_COLUMN].to_numpy(float)
+    return {k: _no_signal_low_by_group(v, starts) for k, v in out.items()}
+
+
 @dataclass
 class SiteBacktest:
     """Scores per method on the evaluation rows, the thresholds used and the last fit."""
@@ -573,8 +600,11 @@ def run_site_backtest(
     and that fit is younger than ``reach_back_refit_days``.
     """
     features = site_features(table)
-    by_origin = dict(tuple(table.groupby("origin", sort=True)))
+    # each origin's row positions (in table order); the rows are taken once per stretch of
+    # origins scored by one fit (:func:`_score_stretch`), not once per origin
+    by_origin = table.groupby("origin", sort=True).indices
     out, fits = [], []
+    stretch: list[pd.Timestamp] = []  # origins scored by the current fit, not yet scored
     model: SiteFittedModel | None = None
     thresholds: dict[str, float] = {}
     levels: dict[str, list[float]] = {}
@@ -599,6 +629,10 @@ def run_site_backtest(
                     continue
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
             else:
+                if stretch:  # the last fit's origins, before the new fit replaces it
+                    assert model is not None
+                    out.append(_score_stretch(table, by_origin, stretch, model, thresholds, levels))
+                    stretch = []
                 model, t_model = fit_site_model(train, features, config, origin)
                 thresholds = {"xgboost": t_model}
                 y_train = train[LABEL].to_numpy()
@@ -646,33 +680,64 @@ def run_site_backtest(
                 next_refit = origin + pd.Timedelta(days=config.refit_every_days)
                 last_fit = (origin, int(train[LABEL].sum()))
         assert model is not None
-        rows = by_origin[origin]
-        raw = model.raw(rows)
-        methods = {"xgboost": model.calibrator.predict(raw), **baseline_scores(rows)}
-        for name, score in methods.items():
-            level = levels_of(score, levels[name])
-            out.append(
-                pd.DataFrame(
-                    {
-                        "origin": origin,
-                        "site_id": rows["site_id"].to_numpy(),
-                        "method": name,
-                        "score": score,
-                        # the model's margin before calibration (NaN for the baselines)
-                        "raw": raw if name == "xgboost" else np.nan,
-                        "threshold": thresholds[name],
-                        "warned": score >= thresholds[name],
-                        "level": level,
-                        "orange": level >= 3,
-                        "label": rows[LABEL].to_numpy(int),
-                    }
-                )
-            )
+        stretch.append(origin)
     if model is None:
         raise NothingToLearn(
             no_failure_reason(table, eval_origins), zh=no_failure_reason(table, eval_origins, "zh")
         )
+    if stretch:
+        out.append(_score_stretch(table, by_origin, stretch, model, thresholds, levels))
     return SiteBacktest(pd.concat(out, ignore_index=True), model, pd.DataFrame(fits))
+
+
+def _score_stretch(
+    table: pd.DataFrame,
+    by_origin: dict[Any, np.ndarray],
+    origins: list[pd.Timestamp],
+    model: SiteFittedModel,
+    thresholds: dict[str, float],
+    levels: dict[str, list[float]],
+) -> pd.DataFrame:
+    """The backtest's scores of ``origins`` (consecutive evaluation origins scored by one
+    fit): per origin, per method (the model, then every baseline), its rows in table order,
+    the same frame as one per origin and method put together. The model scores all the
+    rows at once (a row's margin and probability do not depend on the other rows); each
+    baseline's no-signal value is still each origin's own."""
+    pos = [by_origin[o] for o in origins]
+    counts = np.array([len(p) for p in pos])
+    rows = table.take(np.concatenate(pos))
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    raw = model.raw(rows)
+    methods = {"xgboost": model.calibrator.predict(raw), **baseline_scores_by_origin(rows, starts)}
+    n, names = len(rows), list(methods)
+    score = np.concatenate([methods[m] for m in names])
+    threshold = np.repeat([float(thresholds[m]) for m in names], n)
+    level = np.concatenate([levels_of(methods[m], levels[m]) for m in names])
+    nan = np.full(n, np.nan)
+    # origin-major, then method, then the origin's rows (the order of the old per-origin loop)
+    origin_of_row = np.repeat(np.arange(len(origins)), counts)
+    order = np.lexsort(
+        (
+            np.tile(np.arange(n), len(names)),
+            np.repeat(np.arange(len(names)), n),
+            np.tile(origin_of_row, len(names)),
+        )
+    )
+    return pd.DataFrame(
+        {
+            "origin": pd.DatetimeIndex(origins).repeat(counts * len(names)),
+            "site_id": np.tile(rows["site_id"].to_numpy(), len(names))[order],
+            "method": np.repeat(np.array(names, dtype=object), n)[order],
+            "score": score[order],
+            # the model's margin before calibration (NaN for the baselines)
+            "raw": np.concatenate([np.asarray(raw, dtype=float), *[nan] * (len(names) - 1)])[order],
+            "threshold": threshold[order],
+            "warned": (score >= threshold)[order],
+            "level": level[order],
+            "orange": (level >= 3)[order],
+            "label": np.tile(rows[LABEL].to_numpy(int), len(names))[order],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- training job
@@ -764,73 +829,9 @@ class SiteTrainReport:
     backtest: SiteBacktest
 
 
-def _champion_scores(
-    domain: str,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    store: Any | None = None,
-    since: pd.Timestamp | None = None,
-    score: bool = True,
-) -> pd.DataFrame | None:
-    """The champion's scores of the evaluation rows whose origin is at or after ``since``
-    (its ``trained_through``: rows it never saw); None if it cannot be loaded or scored.
-    With ``score`` False it is only loaded and checked (no row scored: an empty frame)."""
-    try:
-        champ = load_champion(domain, store)
-    except MlflowException:
-        return None
-    keys = scores.loc[scores["method"] == "xgboost", KEYS]
-    if since is not None:
-        keys = keys[keys["origin"] >= since]
-    rows = table.merge(keys, on=KEYS)
-    if any(f not in rows.columns for f in champ.features):
-        return None
-    if not score or rows.empty:
-        return rows[KEYS].head(0).assign(score=0.0)
-    return rows[KEYS].assign(score=champ.predict(None, rows)["probability"].to_numpy())
-
-
 def site_recipe(domain: str, features: list[str], config: SiteModelConfig) -> Recipe:
     """The recipe (:mod:`models.recipe`) of a site domain's model."""
     return recipe(domain, features, config, {"tz": config.tz}, code_version())
-
-
-def site_champion_comparison(
-    domain: str,
-    table: pd.DataFrame,
-    scores: pd.DataFrame,
-    prov: ChampionProvenance,
-    config: SiteModelConfig,
-    *,
-    recipe_digest: str,
-    trained_through: pd.Timestamp,
-    n_boot: int,
-    store: Any | None = None,
-) -> ChampionComparison | None:
-    """The challenger against the champion on the evaluation origins at or after the
-    champion's ``trained_through`` only (None if the champion could not be scored)."""
-    since = prov.trained_through
-    model = scores[scores["method"] == "xgboost"]
-    origins = pd.DatetimeIndex(model["origin"].unique())
-    later = model[model["origin"] >= since]
-    comp = ChampionComparison(
-        version=prov.version,
-        trained_through=iso_utc(since),
-        recipe_same=prov.same_recipe(recipe_digest),
-        n_origins=int(later["origin"].nunique()),
-        window_origins=len(origins),
-        n_events=int(later["label"].sum()),
-        challenger_through=iso_utc(trained_through),
-        through_source=prov.through_source,
-        event_words="site failure",
-    )
-    champ = _champion_scores(domain, table, scores, store, since, score=comp.enough)
-    if champ is None or champ["score"].isna().any():
-        return None
-    if not comp.enough:
-        return comp
-    d = champion_auc_diff(scores, champ, config, n_boot=n_boot)
-    return replace(comp, diff=d["diff"], ci=d["ci"])
 
 
 def data_end_of(readings: pd.DataFrame) -> pd.Timestamp:
@@ -928,16 +929,16 @@ def train_site_domain(
     metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot)
     # the champion only on origins it never saw (at or after its trained_through)
     versus = (
-        site_champion_comparison(
-            domain,
+        compare_scores_with_champion(
+            champion_provenance(client, domain, before),
             table,
             bt.scores,
-            champion_provenance(client, domain, before),
-            config,
+            keys=KEYS,
+            load=lambda: load_champion(domain, store),
+            measure=lambda later, champ: champion_auc_diff(later, champ, config, n_boot=n_boot),
             recipe_digest=own.digest,
-            trained_through=final_origin,
-            n_boot=n_boot,
-            store=store,
+            challenger_through=final_origin,
+            event_words="site failure",
         )
         if before is not None
         else None

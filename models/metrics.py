@@ -486,18 +486,44 @@ def lead_times_hours(
 
 
 def best_threshold_tss(y: np.ndarray, p: np.ndarray) -> float:
-    """Probability threshold that maximises TSS on (training) data; warn when p >= it."""
+    """Probability threshold that maximises TSS on (training) data; warn when p >= it.
+
+    The candidates are the distinct values of ``p`` (at most 200) or 201 of its quantiles;
+    the first of the best wins. Each candidate's TSS is ``warning_metrics(p >= t, y)``'s,
+    counted from one sort instead of a pass over the rows per candidate
+    (:func:`tss_at_thresholds`)."""
     y = np.asarray(y, dtype=bool)
     p = np.asarray(p, dtype=float)
     cands = np.unique(p)
     if cands.size > 200:
         cands = np.unique(np.quantile(p, np.linspace(0, 1, 201)))
     best, best_t = -np.inf, float(cands[-1]) if cands.size else 0.5
-    for t in cands:
-        tss = warning_metrics(p >= t, y)["tss"]
+    for t, tss in zip(cands, tss_at_thresholds(y, p, cands), strict=True):
         if np.isfinite(tss) and tss > best:
-            best, best_t = tss, float(t)
+            best, best_t = float(tss), float(t)
     return best_t
+
+
+def tss_at_thresholds(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """``warning_metrics(p >= t, y)["tss"]`` for every ``t`` of ``thresholds``, bit for bit
+    (the same integer counts, the same divisions), from one sort of the events' and one of
+    the non-events' ``p`` (a row with NaN ``p`` is never warned, as ``NaN >= t`` is False;
+    NaN sorts last, so it is never counted at or above a threshold)."""
+    y = np.asarray(y, dtype=bool)
+    p = np.asarray(p, dtype=float)
+    t = np.asarray(thresholds, dtype=float)
+    out = []
+    for rows in (p[y], p[~y]):
+        s = np.sort(rows)
+        valid = s.size - int(np.isnan(s).sum())
+        warned = (valid - np.searchsorted(s, t, side="left")).astype(float)
+        out.append((warned, float(rows.size) - warned))
+    (hits, misses), (false_alarms, correct_neg) = out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ev, non = hits + misses, false_alarms + correct_neg
+        pod = np.where(ev > 0, hits / ev, np.nan)
+        pofd = np.where(non > 0, false_alarms / non, np.nan)
+    return np.asarray(pod - pofd, dtype=float)
 
 
 # ------------------------------------------------------------------ block bootstrap

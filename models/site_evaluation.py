@@ -135,7 +135,7 @@ def evaluate_site_methods(
 
     ``events`` (``site_id``, ``occurred_at``) are the failures inside the evaluation
     window (for lead times). The serving champion is not compared here: training compares
-    it only on the origins it never saw (``models.geohazard_sites.site_champion_comparison``).
+    it only on the origins it never saw (``models.champion.compare_scores_with_champion``).
     """
     scores = scores.sort_values(["method", *KEYS]).reset_index(drop=True)
     first = scores[scores["method"] == "xgboost"]

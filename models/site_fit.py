@@ -429,14 +429,19 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
 
 
 def site_types_to_defer(
-    model: SiteFittedModel, held_out: pd.DataFrame, config: SiteModelConfig
+    model: SiteFittedModel,
+    held_out: pd.DataFrame,
+    config: SiteModelConfig,
+    raw: np.ndarray | None = None,
 ) -> tuple[str, ...]:
     """Site-type columns on which the model does not rank ``held_out`` failures (rows the
     trees were not grown on) above the velocity rule (its prior): per type when the type
-    has ``min_type_failures`` failures there, else by the comparison over all types."""
+    has ``min_type_failures`` failures there, else by the comparison over all types.
+    ``raw``: ``model.raw(held_out)`` when the caller has it."""
     assert model.prior is not None
     y = held_out[LABEL].to_numpy(int)
-    raw, rule = model.raw(held_out), model.prior.margin(held_out)
+    raw = model.raw(held_out) if raw is None else raw
+    rule = model.prior.margin(held_out)
     pooled_worse = not (0 < y.sum() < len(y)) or _auc(y, raw) < _auc(y, rule)
     out = []
     for col in (c for c in held_out.columns if c.startswith(SITE_TYPE_PREFIX)):
@@ -505,17 +510,36 @@ def fit_site_model(
         prior=prior,
     )
     type_cols = [c for c in rows.columns if c.startswith(SITE_TYPE_PREFIX)]
+    later = pd.concat([es, cal])
+    # every row's margin once, sliced for the slices (a row's margin does not depend on
+    # the other rows predicted with it); rows whose labels repeat: each slice predicted
+    at = rows.index.get_indexer if rows.index.is_unique else None
+    trees_raw = model.raw(rows) if at is not None else None  # nothing deferred yet
     if prior is not None and config.defer_by_site_type and type_cols and model.trees:
         model.tree_features = list(features)
         model.features = [*features, *(c for c in type_cols if c not in features)]
-        model.deferred = site_types_to_defer(model, pd.concat([es, cal]), config)
+        model.deferred = site_types_to_defer(
+            model,
+            later,
+            config,
+            None if at is None or trees_raw is None else trees_raw[at(later.index)],
+        )
+    raw_rows: np.ndarray | None = None
+    if at is not None and trees_raw is not None:
+        raw_rows = trees_raw  # as model.raw(rows) now, deferred rows included
+        d = model.deferred_rows(rows)
+        if d.any() and model.prior is not None:
+            raw_rows = np.where(d, model.prior.margin(rows), trees_raw)
+    raw_cal = model.raw(cal) if at is None or raw_rows is None else raw_rows[at(cal.index)]
     if prior is None:
-        model.calibrator = fit_calibrator(model.raw(cal), cal[LABEL].to_numpy(), "platt")
+        model.calibrator = fit_calibrator(raw_cal, cal[LABEL].to_numpy(), "platt")
     else:  # the margin is already log-odds: only correct it as far as the slice shows
-        model.calibrator = fit_shrunk_platt(model.raw(cal), cal[LABEL].to_numpy())
+        model.calibrator = fit_shrunk_platt(raw_cal, cal[LABEL].to_numpy())
+    proba_rows = None if raw_rows is None else model.calibrator.predict(raw_rows)
     if config.level_policy == "rule_rates" and RULE_COLUMN in rows:
         shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
-        model.level_thresholds = tuple(level_thresholds(model.predict_proba(rows), shares))
+        p_rows = model.predict_proba(rows) if proba_rows is None else proba_rows
+        model.level_thresholds = tuple(level_thresholds(p_rows, shares))
     elif config.level_policy == "rule_budget" and RULE_COLUMN in rows:
         # orange/red: no more episodes on the training rows than the sensor rules raise
         by_site = rows.sort_values(["site_id", "origin"], kind="stable")
@@ -528,9 +552,12 @@ def fit_site_model(
                 shares,
             )
         )
-    later = pd.concat([es, cal])
     pick = later if later[LABEL].sum() > 0 else rows
-    threshold = best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
+    if at is None or proba_rows is None:
+        p_pick = model.predict_proba(pick)
+    else:
+        p_pick = proba_rows if pick is rows else proba_rows[at(pick.index)]
+    threshold = best_threshold_tss(pick[LABEL].to_numpy(), p_pick)
     return model, threshold
 
 

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from models.backtest import (
     KEYS,
@@ -36,6 +35,7 @@ from models.backtest import (
     fit_model,
     training_rows,
 )
+from models.champion import compare_with_champion
 from models.explain import contributions, global_importance
 from models.gate import ChampionComparison, GateResult, champion_check, gate
 from models.hotspot_backtest import (
@@ -62,7 +62,6 @@ from models.registry import (
     RunRecord,
     champion_provenance,
     champion_version,
-    iso_utc,
     load_champion,
     log_training_run,
     model_name,
@@ -274,32 +273,6 @@ def not_worse_than_best(
     return out
 
 
-def _champion_scores(
-    result: HotspotBacktestResult,
-    domain: str,
-    store: Any | None = None,
-    since: pd.Timestamp | None = None,
-    score: bool = True,
-) -> pd.DataFrame | None:
-    """Champion's scores on the evaluation rows whose origin is at or after ``since`` (its
-    ``trained_through``: rows it never saw; None if there is no usable champion). With
-    ``score`` False it is only loaded and checked (no row scored: an empty frame)."""
-    try:
-        champ = load_champion(domain, store)
-    except MlflowException:
-        return None
-    rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
-    if since is not None:
-        rows = rows[rows["origin"] >= since]
-    if any(f not in rows.columns for f in champ.features):
-        log.warning("champion needs features the current table lacks; not comparable")
-        return None
-    if not score or rows.empty:
-        return rows[KEYS].head(0).assign(method="champion", score=0.0)
-    pred = champ.predict(None, rows)
-    return rows[KEYS].assign(method="champion", score=pred["probability"].to_numpy())
-
-
 def hotspot_recipe(
     domain: str,
     features: list[str],
@@ -335,11 +308,10 @@ def _champion_comparison(
     store: Any | None,
 ) -> tuple[ChampionComparison, float] | None:
     """The champion against the challenger's windows (``challenger``) on the evaluation
-    origins at or after the champion's ``trained_through`` only, with the champion's PAI@5%
-    there (None if the champion could not be scored)."""
+    origins at or after the champion's ``trained_through`` only
+    (:func:`models.champion.compare_with_champion`), with the champion's PAI@5% there
+    (NaN when not compared; None if the champion could not be scored)."""
     since = prov.trained_through
-    origins = pd.DatetimeIndex(result.eval_origins)
-    later = origins[origins >= since]
     outside = result.outside
     out_later = (
         outside[outside["origin"] >= since] if len(outside) and "origin" in outside else outside
@@ -347,27 +319,30 @@ def _champion_comparison(
     events = int(labels.loc[labels["origin"] >= since, "label_count"].sum())
     if len(out_later) and "label_count" in out_later:
         events += int(out_later["label_count"].sum())
-    comp = ChampionComparison(
-        version=prov.version,
-        trained_through=iso_utc(since),
-        recipe_same=prov.same_recipe(recipe_digest),
-        n_origins=len(later),
-        window_origins=len(origins),
+    rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
+    champ_pai: list[float] = []
+
+    def measure(champ: pd.DataFrame) -> dict[str, Any]:
+        cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=out_later)
+        cw = cw.sort_values("origin").reset_index(drop=True)
+        xw = challenger[challenger["origin"] >= since].sort_values("origin").reset_index(drop=True)
+        d, lo, hi = paired_bootstrap_diff(xw, cw, pai_statistic(0.05), n_boot=n_boot)
+        champ_pai.append(float(pai_statistic(0.05)(cw, None)))
+        return {"diff": d, "ci": [lo, hi]}
+
+    comp = compare_with_champion(
+        prov,
+        rows[rows["origin"] >= since],
+        origins=pd.DatetimeIndex(result.eval_origins),
         n_events=events,
-        challenger_through=iso_utc(trained_through),
-        through_source=prov.through_source,
+        keys=KEYS,
+        load=lambda: load_champion(domain, store),
+        measure=measure,
+        recipe_digest=recipe_digest,
+        challenger_through=trained_through,
         event_words="event",
     )
-    champ = _champion_scores(result, domain, store, since, score=comp.enough)
-    if champ is None:
-        return None
-    if not comp.enough:
-        return comp, float("nan")
-    cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=out_later)
-    cw = cw.sort_values("origin").reset_index(drop=True)
-    xw = challenger[challenger["origin"] >= since].sort_values("origin").reset_index(drop=True)
-    d, lo, hi = paired_bootstrap_diff(xw, cw, pai_statistic(0.05), n_boot=n_boot)
-    return replace(comp, diff=d, ci=[lo, hi]), float(pai_statistic(0.05)(cw, None))
+    return None if comp is None else (comp, champ_pai[0] if champ_pai else float("nan"))
 
 
 def train_hotspot_domain(

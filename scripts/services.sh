@@ -5,9 +5,13 @@
 # unless RISKWARN_MQTT_EXTERNAL=1 and that broker refuses anonymous clients) and the `riskwarn stream` consumer (docs/streaming.md;
 # RISKWARN_STREAM_CONTACTS names its contacts file).
 #   scripts/services.sh up [service...] | down [service...] | status
-# Each service runs in its own session (setsid) with a pid file under
-# $RISKWARN_HOME/run; `down` signals every process of that session (TERM, then KILL
-# after 20 s), so no task worker or server child is left behind.
+# Each service runs under a supervisor (scripts/supervise.py, one per service): the service
+# in its own session with its pid file under $RISKWARN_HOME/run, restarted with backoff
+# (1 s doubling) after any exit `down` did not ask for, `kill -9` included, until 5 exits
+# within 300 s (a crash loop: not restarted, `status` says so; RISKWARN_SUPERVISE_* change
+# these). `down` stops the supervisor, which signals every process of the service's
+# session (TERM, then KILL after 20 s), so no task worker or server child is left behind.
+# `status`: per service running / restarting / CRASH-LOOP, restart count, last exit.
 #
 # Security (issue 13.10, docs/security.md): every service listens on 127.0.0.1 only
 # (the scheduler's and triggerer's log servers, which would bind 0.0.0.0:8793/8794,
@@ -96,7 +100,11 @@ env_for() {
   unset RW_DASHBOARD_AIRFLOW_PASSWORD
 }
 
-alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+# a live process (a zombie, killed and not yet reaped by its parent, is not)
+live() { local st; st="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1; st="${st##*) }"; [[ ${st:0:1} != [ZX] ]]; }
+alive() { [[ -f "$RUN/$1.pid" ]] && live "$(cat "$RUN/$1.pid")"; }
+# the service's supervisor runs (the service itself may be between two starts)
+supervised() { [[ -f "$RUN/$1.supervisor.pid" ]] && live "$(cat "$RUN/$1.supervisor.pid")"; }
 
 answers() { "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $1)))" 2>/dev/null; }
 
@@ -104,7 +112,7 @@ answers() { "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys
 # `stream` password to it. Refused (one line on stderr, status 1) unless the operator
 # opts in with RISKWARN_MQTT_EXTERNAL=1, and even then if it takes anonymous clients.
 foreign_broker_refused() {
-  if alive mosquitto || ! answers "$MQTT_PORT"; then return 1; fi
+  if alive mosquitto || supervised mosquitto || ! answers "$MQTT_PORT"; then return 1; fi
   if [[ ${RISKWARN_MQTT_EXTERNAL:-0} != 1 ]]; then
     echo "error: something riskwarn did not start answers on 127.0.0.1:$MQTT_PORT; not using it (the consumer would send its password there): set RISKWARN_MQTT_PORT to a free port, or RISKWARN_MQTT_EXTERNAL=1 to use that broker (docs/streaming.md)" >&2
     return 0
@@ -119,22 +127,33 @@ foreign_broker_refused() {
 
 start() {
   local name="$1"
-  if alive "$name"; then echo "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  if supervised "$name"; then
+    echo "$name already running (supervisor pid $(cat "$RUN/$name.supervisor.pid"))"; return
+  fi
   if [[ $name == mosquitto || $name == stream ]] && foreign_broker_refused; then
     echo "$name not started" >&2; return 1
   fi
   if [[ $name == mosquitto ]]; then
-    if answers "$MQTT_PORT"; then return; fi   # an external broker, accepted above
+    # an external broker, accepted above (not ours, left running by a killed supervisor)
+    if ! alive mosquitto && answers "$MQTT_PORT"; then return; fi
     mkdir -p "$RISKWARN_HOME/mosquitto"
     # accounts, hashed password file and ACL (riskwarn.stream.auth), then the conf
     "$PY" -m riskwarn.stream.auth conf "$MQTT_PORT" "$RISKWARN_HOME/mosquitto" >"$RUN/mosquitto.conf" \
       || { echo "mosquitto not started: no configuration" >&2; return 1; }
     if [[ $(id -u) == 0 ]]; then echo "user root" >>"$RUN/mosquitto.conf"; fi
   fi
+  # the supervisor makes its own session and starts the service in another one; a
+  # service left running by a supervisor that was killed is watched, not started twice
+  # (the log is appended to: a crash loop's output survives the next `up`)
   # shellcheck disable=SC2046
-  ( env_for "$name"; exec setsid $(cmd_for "$name") ) >"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! >"$RUN/$name.pid"
-  echo "started $name (pid $!, log $LOGS/$name.log)"
+  ( env_for "$name"; exec "$PY" "$ROOT/scripts/supervise.py" run "$name" --run "$RUN" --log "$LOGS/$name.log" -- $(cmd_for "$name") ) >>"$LOGS/$name.log" 2>&1 < /dev/null &
+  local i
+  for i in $(seq 1 50); do   # until it holds its lock and wrote its pid (at most 10 s)
+    supervised "$name" && break
+    live $! || break
+    sleep 0.2
+  done
+  echo "started $name (supervisor pid $!, log $LOGS/$name.log)"
 }
 
 wait_port() {
@@ -143,25 +162,48 @@ wait_port() {
     if "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
       echo "$name answers on http://127.0.0.1:$port"; return 0
     fi
-    alive "$name" || { echo "$name died; see $LOGS/$name.log" >&2; tail -5 "$LOGS/$name.log" >&2; return 1; }
+    supervised "$name" || { echo "$name died; see $LOGS/$name.log" >&2; tail -5 "$LOGS/$name.log" >&2; return 1; }
     sleep 2
   done
   echo "$name did not answer on port $port within $limit s" >&2; return 1
 }
 
-stop() {
-  local name="$1" pid i
-  if ! alive "$name"; then rm -f "$RUN/$name.pid"; echo "$name not running"; return; fi
-  pid="$(cat "$RUN/$name.pid")"
-  # the service leads its own session (setsid); task workers move to their own
-  # process groups but stay in that session, so signal the whole session
-  pkill -TERM -s "$pid" 2>/dev/null || true
+# TERM to every process of session $1, KILL after 20 s; waits until the session is empty,
+# zombies included (a process whose parent died is reaped by init a moment later)
+end_session() {
+  local sid="$1" i
+  [[ -n $sid ]] || return 0
+  # the service leads its own session; task workers move to their own process groups
+  # but stay in that session, so signal the whole session
+  pkill -TERM -s "$sid" 2>/dev/null || true
   for i in $(seq 1 20); do
-    pgrep -s "$pid" >/dev/null 2>&1 || break
+    pgrep -s "$sid" >/dev/null 2>&1 || return 0
     sleep 1
   done
-  pkill -KILL -s "$pid" 2>/dev/null || true
-  rm -f "$RUN/$name.pid"
+  pkill -KILL -s "$sid" 2>/dev/null || true
+}
+
+stop() {
+  local name="$1" spid="" pid="" i
+  if ! supervised "$name" && ! alive "$name"; then
+    rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
+    echo "$name not running"; return
+  fi
+  [[ -f "$RUN/$name.pid" ]] && pid="$(cat "$RUN/$name.pid")"
+  if supervised "$name"; then
+    # the supervisor stops its service (TERM, KILL after 20 s), then ends
+    spid="$(cat "$RUN/$name.supervisor.pid")"
+    kill -TERM "$spid" 2>/dev/null || true
+    for i in $(seq 1 150); do
+      live "$spid" || break
+      sleep 0.2
+    done
+  fi
+  # whatever is left: a service whose supervisor was killed, a supervisor that did not
+  # end, and the zombies of both sessions until they are reaped
+  end_session "$pid"
+  end_session "$spid"
+  rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
   echo "stopped $name"
 }
 
@@ -181,7 +223,7 @@ case "${1:-status}" in
     done
     for s in "${SERVICES[@]}"; do
       p="$(port_for "$s")"
-      if [[ -n $p ]] && alive "$s"; then wait_port "$s" "$p"; fi
+      if [[ -n $p ]] && supervised "$s"; then wait_port "$s" "$p"; fi
     done
     exit "${refused:-0}"
     ;;
@@ -190,9 +232,9 @@ case "${1:-status}" in
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do stop "${SERVICES[$i]}"; done
     ;;
   status)
-    for s in "${SERVICES[@]}"; do
-      if alive "$s"; then echo "$s running (pid $(cat "$RUN/$s.pid")) $(port_for "$s")"; else echo "$s stopped"; fi
-    done
+    args=()
+    for s in "${SERVICES[@]}"; do args+=("$s:$(port_for "$s")"); done
+    "$PY" "$ROOT/scripts/supervise.py" status --run "$RUN" "${args[@]}"
     ;;
   *) echo "usage: $0 up [service...]|down [service...]|status" >&2; exit 2 ;;
 esac

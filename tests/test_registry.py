@@ -15,6 +15,7 @@ from models.backtest import monotone_constraints
 from models.metrics import ECE_NOISE_DRAWS, ece_noise_quantile, expected_calibration_error
 from models.train import data_version, train_hotspot_domain
 from testkit.synthetic_hotspots import CRS, SMALL_TRAINING, TZ, synthetic_events
+from tests.test_gate_champion import champ  # champion v3, another recipe
 
 SMALL = SMALL_TRAINING
 
@@ -154,14 +155,21 @@ def test_data_version_is_order_independent_and_content_sensitive() -> None:
 def test_gate_needs_every_lower_bound_above_zero_and_calibration() -> None:
     good = {
         "long_run": {"diff": 0.3, "ci": [0.1, 0.5]},
-        "champion": {"diff": 0.2, "ci": [0.05, 0.4]},
+        "kde": {"diff": 0.2, "ci": [0.05, 0.4]},
     }
     assert reg.gate(good, ece=0.01).passed
-    noisy = {**good, "champion": {"diff": 0.1, "ci": [-0.05, 0.3]}}
+    noisy = {**good, "kde": {"diff": 0.1, "ci": [-0.05, 0.3]}}
     res = reg.gate(noisy, ece=0.01)
     assert not res.passed
-    assert any(c["check"] == "beats champion" and not c["ok"] for c in res.checks)
+    assert any(c["check"] == "beats kde" and not c["ok"] for c in res.checks)
     assert not reg.gate(good, ece=0.2, max_ece=0.05).passed
+    # the champion (another recipe, compared out of sample): its lower bound too
+    beaten = champ(n_origins=6, n_events=2, diff=0.2, ci=[0.05, 0.4])
+    assert reg.gate(good, ece=0.01, champion="3", champion_vs=beaten).passed
+    tied = champ(n_origins=6, n_events=2, diff=0.1, ci=[-0.05, 0.3])
+    res = reg.gate(good, ece=0.01, champion="3", champion_vs=tied)
+    assert not res.passed
+    assert any(c["check"] == "beats champion" and not c["ok"] for c in res.checks)
 
 
 def test_a_gate_that_compared_nothing_does_not_pass() -> None:
@@ -190,8 +198,8 @@ def test_the_best_baseline_check_fails_only_when_worse_beyond_noise() -> None:
     assert [c["check"] for c in failed] == ["not worse than long_run at PAI@1%"]
     assert failed[0]["baseline"] == "long_run" and "against" not in failed[0]
     # beating the baselines is not enough to replace a champion it does not beat
-    champ = {"champion": {"diff": 0.0, "ci": [-0.1, 0.1]}}
-    assert not reg.gate(champ, 0.01, champion="2", not_worse=tie).passed
+    level = champ(version="2", n_origins=6, n_events=2, diff=0.0, ci=[-0.1, 0.1])
+    assert not reg.gate({}, 0.01, champion="2", not_worse=tie, champion_vs=level).passed
 
 
 def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) -> None:
@@ -402,8 +410,21 @@ def test_gate_fails_when_the_serving_champion_could_not_be_compared() -> None:
     assert reg.gate(ok, 0.01).passed  # no champion yet: baselines and calibration decide
     refused = reg.gate(ok, 0.01, champion="3")
     assert not refused.passed and "champion v3 could not be scored" in refused.summary()
-    compared = reg.gate({**ok, "champion": {"diff": 0.1, "ci": [0.02, 0.2]}}, 0.01, champion="3")
-    assert compared.passed
+    beaten = champ(n_origins=6, n_events=2, diff=0.1, ci=[0.02, 0.2])
+    compared = reg.gate(ok, 0.01, champion="3", champion_vs=beaten)
+    assert compared.passed and "could not be scored" not in compared.summary()
+
+
+def test_the_gate_takes_no_in_sample_champion_comparison() -> None:
+    """The champion is compared only out of sample (``champion_vs``). The old gate also
+    took a ``comparisons["champion"]`` (scored on rows the champion was fitted on): it
+    judged that as "beats champion" and let it stand in for the missing out-of-sample
+    comparison. Now such a key is refused, with or without a serving version."""
+    ok = {"long_run": {"diff": 0.2, "ci": [0.1, 0.3]}}
+    in_sample = {**ok, "champion": {"diff": 0.1, "ci": [0.02, 0.2]}}
+    for champion in ("3", None):
+        with pytest.raises(ValueError, match="champion_vs"):
+            reg.gate(in_sample, 0.01, champion=champion)
 
 
 def test_calibration_bound_follows_the_base_rate() -> None:

@@ -11,6 +11,7 @@ from dashboard import auth, map_panel, maps, queries, sensors, views
 from dashboard.i18n import (
     AXIS_DAY,
     LEVEL_RANK,
+    fmt_age,
     fmt_datetime,
     fmt_day,
     fmt_int,
@@ -66,10 +67,16 @@ def all_sites(domain: str) -> str | None:
     key = queries.warnings_version(queries.warnings(snap, domain=domain))
     key += "|" + queries.warnings_version(streamed)  # the stream's levels show too
     runs = queries.run_key(snap, domain, queries.STREAM_DOMAIN)
-    table = queries.site_table(url, snap, ctx.lake_dir, domain, lg, runs, key)
+    age = queries.staleness(snap, domain)  # a live run past its horizon: say how old
+    stale = age is not None
+    table = queries.site_table(url, snap, ctx.lake_dir, domain, lg, runs, key, tz, stale)
     if table.empty:
         return None
     st.subheader(t("sites_title", lg))
+    if age is not None and run is not None:
+        st.warning(
+            t("sites_stale", lg, at=fmt_datetime(run["origin"], lg, tz), age=fmt_age(age, lg))
+        )
     counts = table["level"].value_counts()
     st.caption(
         t(
@@ -85,7 +92,9 @@ def all_sites(domain: str) -> str | None:
         + " "
         + t("sites_pick_hint", lg)
     )
-    deck = queries.site_map(url, snap, ctx.lake_dir, domain, lg, maps.tile_url(), runs, key)
+    deck = queries.site_map(
+        url, snap, ctx.lake_dir, domain, lg, maps.tile_url(), runs, key, tz=tz, stale=stale
+    )
     with st.container(key="rwrow_sites"):
         left, right = st.columns([1, 1], gap="medium")
     with left:
@@ -93,7 +102,11 @@ def all_sites(domain: str) -> str | None:
         legend = maps.legend_html(
             lg,
             note_key="map_legend_note_sites",
-            empty=t("map_legend_empty_sites", lg) if quiet else None,
+            empty=(
+                t("map_legend_stale_sites" if stale else "map_legend_empty_sites", lg)
+                if quiet
+                else None
+            ),
         )
         picked = map_panel.show_map(deck, legend, key="site_map", height=560)
     with right:

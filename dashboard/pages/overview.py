@@ -89,10 +89,15 @@ def places(
     st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
 
 
-def hotspot_changes(labels: pd.DataFrame) -> None:
+def hotspot_changes(labels: pd.DataFrame, n_weeks: int) -> None:
+    """How many places emerged, intensified, persisted, diminished; with fewer than two
+    weeks published, that there is not enough history yet (no labels)."""
     st.markdown(f"**{t('hotspot_labels', lg)}**")
+    if n_weeks < 2:
+        st.caption(t("hotspot_history_short", lg, n=fmt_int(n_weeks, lg)))
+        return
     if labels.empty:
-        st.caption(t("no_data", lg))
+        st.caption(t("hotspot_none", lg))
         return
     cols = st.columns(4)
     for col, lab in zip(cols, trends.TREND_LABELS, strict=True):
@@ -279,7 +284,7 @@ def body() -> None:
                 domain_map(snap, domain, dw, names)
             with right:
                 places(dw, labels, names, n=6)
-                hotspot_changes(labels)
+                hotspot_changes(labels, queries.hotspot_weeks(snap, domain))
 
     with st.container(key="rwrow_charts"):
         left, right = st.columns(2, gap="large")

@@ -68,12 +68,17 @@ county = shell.select(
 state = shell.select(
     f3,
     t("state", lg),
-    [None, "new", "accepted", "adjusted", "dismissed"],
+    [None, "new", "accepted", "adjusted", "dismissed", "withdrawn"],
     lambda s: t(f"state_{s}", lg) if s else t("all", lg),
     "rv_state",
     lg,
 )
-queue = queries.warnings(snap, domain=domain, county=county, state=state)
+# withdrawn warnings (a re-publication of their run no longer raised them) are never in
+# force or queued: only this filter shows them, with their trail, for the record
+withdrawn = state == "withdrawn"
+queue = queries.warnings(
+    snap, domain=domain, county=county, state=None if withdrawn else state, withdrawn=withdrawn
+)
 if queue.empty:
     st.info(t("empty_queue", lg))
     st.stop()
@@ -81,6 +86,11 @@ QUEUE_ROWS = 300  # the panel works from the top of the queue; the rest waits fo
 n_total = len(queue)
 queue = review.queue_order(queue)  # by the level in force: dismissed ones last
 queue = review.queue_labels(queue.head(QUEUE_ROWS), names, site_names, lg)
+queue = queue.assign(
+    state=[
+        review.shown_state(s, w) for s, w in zip(queue["state"], queue["withdrawn_at"], strict=True)
+    ]
+)
 
 st.subheader(t("queue", lg))
 shown = localise_frame(
@@ -123,6 +133,7 @@ if wid is None:
 assert wid is not None
 row = queue.loc[queue["warning_id"] == wid].iloc[0]
 current = queries.get_warning(url, wid)
+current_state = review.shown_state(current["state"], current.get("withdrawn_at"))
 seen_key = f"seen_version:{wid}"
 st.session_state.setdefault(seen_key, int(current["version"]))
 sid = review.short_id(wid)
@@ -130,12 +141,12 @@ sid = review.short_id(wid)
 left, right = st.columns([3, 2], gap="large")
 with left:
     st.markdown(
-        review.badge(current["effective_level"], current["state"], lg)
+        review.badge(current["effective_level"], current_state, lg)
         + " &nbsp; "
         + escape(f"{sid} · {row.place} · {row.unit} · {row.domain_label}")
         + " &nbsp; · "
         + escape(
-            f"{fmt_pct(current.get('probability'), lg)} · {t('state_' + current['state'], lg)}"
+            f"{fmt_pct(current.get('probability'), lg)} · {t('state_' + current_state, lg)}"
             f" · {t('lead_time', lg, h=fmt_hours(current.get('lead_time_hours'), lg))}"
         ),
         unsafe_allow_html=True,
@@ -198,7 +209,11 @@ with left:
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")
-    if not auth.can_review(ctx.user.role):
+    if current_state == "withdrawn":
+        why = review.event_why({"action": "withdraw_warning", "details": current}, lg)
+        at = fmt_datetime(current["withdrawn_at"], lg, tz)
+        st.info(t("withdrawn_note", lg, at=at, why=why), icon=":material/undo:")
+    elif not auth.can_review(ctx.user.role):
         st.info(t("read_only", lg))
     else:
         draft = review.draft_for(st.session_state, wid)
@@ -264,10 +279,18 @@ with right:
                         **chosen,
                     )
                 except StaleWarningError as exc:
-                    # someone decided first: keep their decision, tell and show it
+                    # someone decided first (or a re-run withdrew it): keep theirs, tell
                     first = exc.current.get("last_review") or {}
                     st.session_state[seen_key] = int(exc.current["version"])
-                    st.session_state["rv_flash"] = ("error", review.stale_message(first, lg, tz))
+                    gone = exc.current.get("withdrawn_at")
+                    if gone is not None:
+                        why = review.event_why(
+                            {"action": "withdraw_warning", "details": exc.current}, lg
+                        )
+                        said = t("stale_withdrawn", lg, at=fmt_datetime(gone, lg, tz), why=why)
+                    else:
+                        said = review.stale_message(first, lg, tz)
+                    st.session_state["rv_flash"] = ("error", said)
                 else:
                     st.session_state[seen_key] = int(done["version"])
                     review.clear_draft(st.session_state)
@@ -290,25 +313,18 @@ with right:
 
 with st.container():
     st.markdown(f"**{t('trail', lg)}**")
-    trail = queries.warning_reviews(url, wid)
+    trail = review.trail_frame(
+        queries.warning_reviews(url, wid), queries.warning_events(url, wid), lg
+    )
     if trail.empty:
         st.caption("—")
     else:
-        trail = trail.assign(action=[t(f"action_{a}", lg) for a in trail["action"]])
         st.dataframe(
             localise_frame(
                 trail,
                 lg,
                 tz,
-                columns={
-                    "reviewed_at": "reviewed_at",
-                    "reviewer": "reviewer",
-                    "action": "action",
-                    "from_level": "from_level",
-                    "to_level": "to_level",
-                    "reason": "reason_col",
-                    "warning_version": "version",
-                },
+                columns=review.TRAIL_COLUMNS,
                 times=("reviewed_at",),
                 levels=("from_level", "to_level"),
             ),

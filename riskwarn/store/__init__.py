@@ -8,8 +8,16 @@ from riskwarn.store.api import (
     RunRestagedError,
     StaleWarningError,
     Store,
+    WithdrawnWarningError,
     run_id_for,
     warning_id_for,
 )
 
-__all__ = ["RunRestagedError", "StaleWarningError", "Store", "run_id_for", "warning_id_for"]
+__all__ = [
+    "RunRestagedError",
+    "StaleWarningError",
+    "Store",
+    "WithdrawnWarningError",
+    "run_id_for",
+    "warning_id_for",
+]

@@ -25,13 +25,14 @@ from riskwarn.store.publishing import (
     run_id_for,
     warning_id_for,
 )
-from riskwarn.store.reviews import ReviewStore, StaleWarningError
+from riskwarn.store.reviews import ReviewStore, StaleWarningError, WithdrawnWarningError
 from riskwarn.store.sql import json_dumps, make_engine
 
 __all__ = [
     "RunRestagedError",
     "StaleWarningError",
     "Store",
+    "WithdrawnWarningError",
     "json_dumps",
     "make_engine",
     "run_id_for",

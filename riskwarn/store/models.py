@@ -205,7 +205,10 @@ WARNING_CONTENT = (
 
 
 class RiskWarning(_WarningColumns, Base):
-    """Published warnings with their review state; upserted by ``warning_id``."""
+    """Published warnings with their review state; upserted by ``warning_id``.
+
+    A warning whose run was re-published without it is *withdrawn* (``withdrawn_at``
+    set), never deleted: it keeps its review state and trail but is not in force."""
 
     __tablename__ = "warnings"
     __table_args__ = (
@@ -227,6 +230,11 @@ class RiskWarning(_WarningColumns, Base):
     version: Mapped[int] = mapped_column(sa.Integer, sort_order=10)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=10)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=10)
+    # set while the warning is withdrawn (migration 0006): a re-publication of its run no
+    # longer raised it; its review state above is kept, it is no longer in force
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), sort_order=20)
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(128), sort_order=20)
+    withdrawn_reason: Mapped[str | None] = mapped_column(sa.Text, sort_order=20)
 
 
 class StagedWarning(_WarningColumns, Base):

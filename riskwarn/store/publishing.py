@@ -215,7 +215,8 @@ class PublishingStore(StoreBase):
         """Serve a staged run, atomically; return its status ('published' or 'superseded').
 
         In one transaction: the staged rows replace any earlier rows of the run, the
-        warnings are upserted, the run becomes 'published', the domain's previous run
+        warnings are upserted (those of the run it no longer raises are withdrawn, see
+        :meth:`_merge_warnings`), the run becomes 'published', the domain's previous run
         'superseded' and ``publications[domain]`` points at it. A run older than the
         one served (a backfill) is stored as 'superseded' and does not replace it.
         Publishing an already published run with nothing staged does nothing.
@@ -266,7 +267,7 @@ class PublishingStore(StoreBase):
                 .values(**meta, status=status, n_rows=n_rows, published_at=now)
             )
             self._move_forecasts(conn, run_id)
-            n_warn = self._merge_warnings(conn, run_id, now, becomes_current)
+            n_warn, n_withdrawn = self._merge_warnings(conn, run_id, now, becomes_current, actor)
             if becomes_current:
                 if current is not None and current.run_id != run_id:
                     conn.execute(
@@ -293,12 +294,20 @@ class PublishingStore(StoreBase):
                     "status": status,
                     "n_forecasts": n_rows,
                     "n_warnings": n_warn,
+                    "n_withdrawn": n_withdrawn,
                     "staged_at": staged_at.isoformat(),
                     "replaced": None if current is None else current.run_id,
                 },
             )
         self._staging_tokens.pop(run_id, None)
-        log.info("run %s %s (%d forecasts, %d warnings)", run_id, status, n_rows, n_warn)
+        log.info(
+            "run %s %s (%d forecasts, %d warnings, %d withdrawn)",
+            run_id,
+            status,
+            n_rows,
+            n_warn,
+            n_withdrawn,
+        )
         return status
 
     @staticmethod
@@ -312,14 +321,25 @@ class PublishingStore(StoreBase):
             )
         )
 
-    @staticmethod
-    def _merge_warnings(conn: Connection, run_id: str, now: datetime, is_current: bool) -> int:
-        """Upsert the run's staged warnings into ``warnings``; return how many it has.
+    def _merge_warnings(
+        self, conn: Connection, run_id: str, now: datetime, is_current: bool, actor: str
+    ) -> tuple[int, int]:
+        """Upsert the run's staged warnings into ``warnings``; withdraw those of the run
+        that its staged rows no longer have. Returns (warnings staged, warnings withdrawn).
 
         New warnings start as state 'new', version 1. An existing warning whose level
         changed is reset to 'new' with its version bumped (it needs a fresh review);
         otherwise only its content is refreshed and its review state/version kept.
-        Unchanged warnings are not touched (a re-run rewrites nothing).
+        Unchanged warnings are not touched (a re-run rewrites nothing). A withdrawn
+        warning raised again is 'new' again (version bumped, review trail kept).
+
+        A warning whose ``run_id`` is this run and which this publication does not raise
+        (the run published again after a data correction or a backfill re-run) is
+        withdrawn: kept with its review state and trail, ``withdrawn_at/by/reason`` set,
+        its version bumped (a review form opened on it gets the stale-version conflict),
+        audited. Only warnings of this very run: one a newer run raised since (a
+        backfill's warning taken over, the stream's carried-over episode) has that run's
+        id and is not this publication's to withdraw.
         """
         w, sw = table_of(RiskWarning), table_of(StagedWarning)
         staged = conn.execute(sa.select(sw).where(sw.c.run_id == run_id)).mappings().all()
@@ -350,6 +370,34 @@ class PublishingStore(StoreBase):
                 continue
             if not is_current and old["run_id"] != run_id:
                 continue  # a backfilled older run never overrides a newer run's warning
+            if old["withdrawn_at"] is not None:
+                conn.execute(
+                    sa.update(w)
+                    .where(w.c.warning_id == new["warning_id"])
+                    .values(
+                        **new,
+                        updated_at=now,
+                        state="new",
+                        reviewed_level=None,
+                        version=w.c.version + 1,
+                        withdrawn_at=None,
+                        withdrawn_by=None,
+                        withdrawn_reason=None,
+                    )
+                )
+                self._audit(
+                    conn,
+                    actor,
+                    "warning_raised_again",
+                    "warning",
+                    new["warning_id"],
+                    {
+                        "run_id": run_id,
+                        "withdrawn_at": old["withdrawn_at"].isoformat(),
+                        "version": old["version"] + 1,
+                    },
+                )
+                continue
             if all(old[k] == new[k] for k in WARNING_CONTENT):
                 continue
             values: dict[str, Any] = {**new, "updated_at": now}
@@ -358,4 +406,41 @@ class PublishingStore(StoreBase):
             conn.execute(sa.update(w).where(w.c.warning_id == new["warning_id"]).values(**values))
         if inserts:
             conn.execute(sa.insert(w), inserts)
-        return len(staged)
+        withdrawn = self._withdraw_dropped(conn, run_id, now, actor)
+        return len(staged), withdrawn
+
+    def _withdraw_dropped(self, conn: Connection, run_id: str, now: datetime, actor: str) -> int:
+        """Withdraw the warnings of ``run_id`` (in force) that its staged rows lack."""
+        w, sw = table_of(RiskWarning), table_of(StagedWarning)
+        reason = f"not raised by the re-run of {run_id}"
+        dropped = conn.execute(
+            sa.select(w.c.warning_id, w.c.state, w.c.version)
+            .where(
+                w.c.run_id == run_id,
+                w.c.withdrawn_at.is_(None),
+                w.c.warning_id.not_in(sa.select(sw.c.warning_id).where(sw.c.run_id == run_id)),
+            )
+            .order_by(w.c.warning_id)
+            .with_for_update(of=w)
+        ).all()
+        for wid, state, version in dropped:
+            conn.execute(
+                sa.update(w)
+                .where(w.c.warning_id == wid)
+                .values(
+                    version=w.c.version + 1,
+                    updated_at=now,
+                    withdrawn_at=now,
+                    withdrawn_by=actor,
+                    withdrawn_reason=reason,
+                )
+            )
+            self._audit(
+                conn,
+                actor,
+                "withdraw_warning",
+                "warning",
+                wid,
+                {"run_id": run_id, "reason": reason, "state": state, "version": version + 1},
+            )
+        return len(dropped)

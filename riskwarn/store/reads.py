@@ -176,10 +176,11 @@ class ReadStore(StoreBase):
         state: str | None,
         published_only: bool,
         run_ids: Sequence[str] | None = None,
+        withdrawn: bool | None = False,
     ) -> sa.Select[Any]:
         w, pub = table_of(RiskWarning), table_of(Publication)
         effective = sa.case(
-            (w.c.state == "dismissed", sa.null()),
+            (sa.or_(w.c.state == "dismissed", w.c.withdrawn_at.is_not(None)), sa.null()),
             else_=sa.func.coalesce(w.c.reviewed_level, w.c.level),
         ).label("effective_level")
         stmt = sa.select(w, effective)
@@ -193,6 +194,9 @@ class ReadStore(StoreBase):
             stmt = stmt.where(w.c.county_code == county)
         if state is not None:
             stmt = stmt.where(w.c.state == state)
+        if withdrawn is not None:
+            column = w.c.withdrawn_at
+            stmt = stmt.where(column.is_not(None) if withdrawn else column.is_(None))
         return stmt.order_by(w.c.level_rank.desc(), w.c.score.desc(), w.c.warning_id)
 
     def warnings(
@@ -202,9 +206,15 @@ class ReadStore(StoreBase):
         state: str | None = None,
         published_only: bool = True,
         run_ids: Sequence[str] | None = None,
+        withdrawn: bool | None = False,
     ) -> pd.DataFrame:
         """Warnings ranked by level and score, with ``effective_level`` (the reviewed level
-        where adjusted or accepted, else the raised level; None once dismissed).
+        where adjusted or accepted, else the raised level; None once dismissed or
+        withdrawn).
+
+        ``withdrawn``: False (the default) leaves out the warnings a re-publication of
+        their run withdrew (they are not in force, not to review, not counted), True keeps
+        only those, None keeps both (a warning's history).
 
         ``published_only`` keeps the warnings of each domain's served run; otherwise
         every warning ever published (history). ``run_ids`` (instead of either) keeps
@@ -213,14 +223,14 @@ class ReadStore(StoreBase):
         """
         if run_ids is not None and not run_ids:
             return frame_of([], [*table_of(RiskWarning).c, "effective_level"])
-        stmt = self._warnings_stmt(domain, county, state, published_only, run_ids)
+        stmt = self._warnings_stmt(domain, county, state, published_only, run_ids, withdrawn)
         with self._read() as conn:
             rows = conn.execute(stmt)
             return frame_of(rows.mappings().all(), [*table_of(RiskWarning).c, "effective_level"])
 
     def get_warning(self, warning_id: str) -> dict[str, Any]:
         """One warning with ``effective_level`` (as in :meth:`warnings`) and ``last_review``
-        (dict or None); KeyError if it does not exist."""
+        (dict or None), withdrawn or not (``withdrawn_at``); KeyError if it does not exist."""
         with self._read() as conn:
             return self._get_warning(conn, warning_id)
 
@@ -240,7 +250,11 @@ class ReadStore(StoreBase):
             .mappings()
             .first()
         )
-        effective = None if row["state"] == "dismissed" else row["reviewed_level"] or row["level"]
+        effective = (
+            None
+            if row["state"] == "dismissed" or row["withdrawn_at"] is not None
+            else row["reviewed_level"] or row["level"]
+        )
         return {
             **dict(row),
             "effective_level": effective,

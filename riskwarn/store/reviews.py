@@ -38,6 +38,21 @@ class StaleWarningError(Exception):
         self.expected_version = expected_version
 
 
+class WithdrawnWarningError(StaleWarningError):
+    """The warning was withdrawn (a re-publication of its run no longer raised it): no
+    decision can be recorded on it, whatever version the review was based on."""
+
+    def __init__(self, current: dict[str, Any], expected_version: int) -> None:
+        Exception.__init__(
+            self,
+            f"warning {current['warning_id']} was withdrawn at {current['withdrawn_at']} "
+            f"({current['withdrawn_reason']}): no decision recorded (the review was based "
+            f"on version {expected_version}, version {current['version']} is current)",
+        )
+        self.current = current
+        self.expected_version = expected_version
+
+
 class ReviewStore(ReadStore):
     """Accept, adjust or dismiss warnings."""
 
@@ -58,6 +73,8 @@ class ReviewStore(ReadStore):
         ValueError (nothing written) for an unknown action, an empty reason or reviewer,
         a level given with anything but 'adjust', and an 'adjust' without a level or to
         the level the warning already has (confirming a level is an 'accept').
+        A withdrawn warning takes no decision: the attempt is audited as
+        'review_rejected' and :class:`WithdrawnWarningError` (a StaleWarningError) raised.
         """
         if action not in REVIEW_ACTIONS:
             raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
@@ -74,7 +91,11 @@ class ReviewStore(ReadStore):
         with self._write() as conn:
             current = self._get_warning(conn, warning_id)  # KeyError if unknown
             from_level = current["reviewed_level"] or current["level"]
-            same_level = level == from_level and current["state"] != "dismissed"
+            same_level = (
+                level == from_level
+                and current["state"] != "dismissed"
+                and current["withdrawn_at"] is None
+            )
             if action == "adjust" and same_level and current["version"] == expected_version:
                 raise ValueError(
                     f"warning {warning_id} is already {level}: an 'adjust' must change the "
@@ -83,7 +104,11 @@ class ReviewStore(ReadStore):
             to_level = {"accept": from_level, "adjust": level, "dismiss": None}[action]
             updated = conn.execute(
                 sa.update(w)
-                .where(w.c.warning_id == warning_id, w.c.version == int(expected_version))
+                .where(
+                    w.c.warning_id == warning_id,
+                    w.c.version == int(expected_version),
+                    w.c.withdrawn_at.is_(None),
+                )
                 .values(
                     state=STATE_OF_ACTION[action],
                     reviewed_level=to_level,
@@ -109,6 +134,7 @@ class ReviewStore(ReadStore):
                         **attempt,
                         "current_version": stale["version"],
                         "current_state": stale["state"],
+                        "withdrawn": stale["withdrawn_at"] is not None,
                     },
                 )
             else:
@@ -127,6 +153,8 @@ class ReviewStore(ReadStore):
                 self._audit(conn, reviewer, f"review_{action}", "warning", warning_id, attempt)
                 result = self._get_warning(conn, warning_id)
         if updated == 0:
+            if stale["withdrawn_at"] is not None:
+                raise WithdrawnWarningError(stale, int(expected_version))
             raise StaleWarningError(stale, int(expected_version))
         log.info("warning %s %s by %s", warning_id, action, reviewer)
         return result

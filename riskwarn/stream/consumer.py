@@ -72,6 +72,10 @@ log = logging.getLogger(__name__)
 # consecutive failed attempts at one round after which the publishing is reported as
 # stuck (status and log; publishing keeps trying): about 5 s of a store outage
 PUBLISH_STUCK_AFTER = 5
+# refused sign-ins in a row (after a first sign-in) at which a consumer whose password is
+# from the environment stops with exit 2 (about 15 s of paho's backoff): it cannot read a
+# rotated one, and its supervisor (scripts/supervise.py) then shows a crash loop
+ENV_PASSWORD_REFUSALS = 5
 
 
 def _connection_error(exc: BaseException) -> bool:
@@ -517,7 +521,10 @@ class StreamConsumer:
         has signed in once (a rotated password: the broker reloaded its accounts and
         closed the connection), it keeps trying with paho's backoff (1 s doubling to 10 s),
         re-reading the file each time: one log line per refused streak, the status's
-        ``failing`` names it until a sign-in works."""
+        ``failing`` names it until a sign-in works. A password given in the environment
+        (no file to re-read) cannot be cured by retrying: the ``ENV_PASSWORD_REFUSALS``-th
+        refusal in a row stops the consumer (one line, exit 2) so that its supervisor shows
+        it, where it retried for ever before."""
         text = refusal_text(
             self.cfg.host, self.cfg.port, self.cfg.username, rc, self.cfg.password_from
         )
@@ -529,12 +536,29 @@ class StreamConsumer:
             self.stopping.set()
             return
         self.refusals += 1
+        if self.cfg.password_file is None and self.refusals >= ENV_PASSWORD_REFUSALS:
+            # given in the environment: this process can never read the new password;
+            # stop (exit 2) so that the supervisor's state shows it (a crash loop: every
+            # restart with the same environment is refused at once), not retry in silence
+            self.refused = (
+                f"{text}; refused {self.refusals} times in a row after signing in: the "
+                "password was given in the environment (RISKWARN_MQTT_PASSWORD), which a "
+                "running consumer cannot read again (rotated?); stopping: restart it with "
+                "the new password, or without RISKWARN_MQTT_PASSWORD to read the passwords file"
+            )
+            self.counters.failing["broker sign-in"] = self.refused
+            log.error("%s", self.refused)
+            self.stopping.set()
+            return
         self._failed("broker sign-in", Exception(), f"{text}; retrying")
         if self.refusals == 1:
             if self.cfg.password_file is not None:
                 then = f"re-reading the password from {self.cfg.password_file} at each try"
             else:
-                then = "the password is not from a file, restart with the new one"
+                then = (
+                    "the password is not from a file (RISKWARN_MQTT_PASSWORD): stopping "
+                    f"after {ENV_PASSWORD_REFUSALS} refusals in a row, restart with the new one"
+                )
             log.error(
                 "%s; retrying with backoff (1 s doubling to 10 s), %s; "
                 "the broker keeps the session's readings meanwhile",

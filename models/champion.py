@@ -1,0 +1,125 @@
+"""The challenger against the serving champion, on the origins the champion never saw.
+
+One comparison for every model family (docs/design.md, "The champion is compared only
+on data neither model was trained on"): the champion scores only the evaluation rows
+whose origin is at or after its ``trained_through``
+(:func:`models.registry.champion_provenance`), and the family's own paired measure
+(hotspot: PAI@5 % over windows; sites: AUC with a day bootstrap; cases: AP with an origin
+bootstrap) sets the challenger against it on exactly those rows. The result is the
+:class:`models.gate.ChampionComparison` the gate judges (:func:`models.gate.champion_check`).
+
+:func:`compare_with_champion` is the comparison itself; :func:`compare_scores_with_champion`
+feeds it from a backtest's scores frame (one row per method, origin and key, with the
+label: the site and case families).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from models.gate import ChampionComparison
+from models.registry import ChampionProvenance, iso_utc
+
+log = logging.getLogger(__name__)
+
+Measure = Callable[[pd.DataFrame], Mapping[str, Any]]
+"""The champion's scores (the keys and ``score``) -> ``{"diff", "ci": [lo, hi]}`` of the
+challenger minus the champion on those rows."""
+
+
+def compare_with_champion(
+    prov: ChampionProvenance,
+    rows: pd.DataFrame,
+    *,
+    origins: pd.DatetimeIndex,
+    n_events: int,
+    keys: Sequence[str],
+    load: Callable[[], Any],
+    measure: Measure,
+    recipe_digest: str,
+    challenger_through: pd.Timestamp,
+    event_words: str,
+) -> ChampionComparison | None:
+    """The challenger against the champion of provenance ``prov`` out of sample for both.
+
+    ``rows``: the evaluation rows (``keys`` and the features) whose origin is at or after
+    ``prov.trained_through``; ``origins``: the evaluation window's distinct origins;
+    ``n_events``: the events (failures, escalations, ...) of the rows at or after it.
+    ``load``: the champion (a model with ``features`` and ``predict(None, rows)``;
+    ``MlflowException`` if there is none). With too few origins or events after it
+    (:attr:`ChampionComparison.enough`) the comparison is returned without a difference
+    and nothing is scored; otherwise ``measure`` of the champion's scores of ``rows``
+    gives ``diff`` and ``ci``.
+
+    None when the champion could not be scored: it could not be loaded, it needs a
+    feature ``rows`` lack, or it gives no probability (NaN) for some row. The gate then
+    says so and never promotes automatically.
+    """
+    since = prov.trained_through
+    comp = ChampionComparison(
+        version=prov.version,
+        trained_through=iso_utc(since),
+        recipe_same=prov.same_recipe(recipe_digest),
+        n_origins=int((origins >= since).sum()),
+        window_origins=len(origins),
+        n_events=int(n_events),
+        challenger_through=iso_utc(challenger_through),
+        through_source=prov.through_source,
+        event_words=event_words,
+    )
+    try:
+        champ = load()
+    except MlflowException:
+        return None
+    missing = [f for f in champ.features if f not in rows.columns]
+    if missing:
+        log.warning("champion needs features the current table lacks (%s); not comparable", missing)
+        return None
+    if not comp.enough:
+        return comp
+    scored = rows[list(keys)].assign(score=0.0)
+    if len(rows):
+        scored["score"] = champ.predict(None, rows)["probability"].to_numpy()
+    if scored["score"].isna().any():
+        return None
+    d = measure(scored)
+    return replace(comp, diff=d["diff"], ci=d["ci"])
+
+
+def compare_scores_with_champion(
+    prov: ChampionProvenance,
+    table: pd.DataFrame,
+    scores: pd.DataFrame,
+    *,
+    keys: Sequence[str],
+    load: Callable[[], Any],
+    measure: Callable[[pd.DataFrame, pd.DataFrame], Mapping[str, Any]],
+    recipe_digest: str,
+    challenger_through: pd.Timestamp,
+    event_words: str,
+) -> ChampionComparison | None:
+    """:func:`compare_with_champion` of a backtest's ``scores`` (``method``, ``keys`` with
+    ``origin``, ``label``, ``score``): the window is the ``xgboost`` rows' origins, the
+    events their labels at or after the champion's ``trained_through``, and the champion
+    scores the rows of ``table`` (the features) with those rows' keys. ``measure`` gets the
+    challenger's rows there (``xgboost`` only) and the champion's scores."""
+    model = scores[scores["method"] == "xgboost"]
+    later = model[model["origin"] >= prov.trained_through]
+    return compare_with_champion(
+        prov,
+        table.merge(later[list(keys)], on=list(keys)),
+        origins=pd.DatetimeIndex(model["origin"].unique()),
+        n_events=int(later["label"].sum()),
+        keys=keys,
+        load=load,
+        measure=lambda champ: measure(later, champ),
+        recipe_digest=recipe_digest,
+        challenger_through=challenger_through,
+        event_words=event_words,
+    )

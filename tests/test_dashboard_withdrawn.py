@@ -1,0 +1,168 @@
+"""Withdrawn warnings on the review page (AppTest on a populated demo store).
+
+A served run re-published without one of its warnings withdraws it
+(docs/serving-store.md, "Warnings lifecycle"): the page must not queue or count it,
+and where its trail is shown it reads "withdrawn", in both languages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, review
+from riskwarn.store import Store
+from riskwarn.store.models import WARNING_CONTENT
+from riskwarn.store.publishing import RUN_KEYS
+from testkit.dashboard_demo import demo_home
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("withdrawn") / "home"
+    city = demo_home(home, n_cells=300, weeks=2, n_cases=40)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _reviewer_at(lang: str) -> AppTest:
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _select(at: AppTest, key: str) -> Any:
+    found = [w for w in at.selectbox if str(w.key).startswith(key)]
+    assert len(found) == 1, [w.key for w in at.selectbox]
+    return found[0]
+
+
+def _rerun_without(store: Store, warning_id: str) -> str:
+    """Re-publish the run of ``warning_id`` (same run id) without that warning."""
+    w = store.get_warning(warning_id)
+    run = store.runs().set_index("run_id").loc[w["run_id"]]
+    run_id = store.stage_run({"run_id": w["run_id"], **{k: run[k] for k in RUN_KEYS[1:]}})
+    store.write_forecasts(run_id, store.run_forecasts(run_id))
+    kept = store.warnings(run_ids=[run_id])
+    kept = kept.loc[kept["warning_id"] != warning_id, [c for c in WARNING_CONTENT]]
+    store.write_warnings(run_id, kept.drop(columns="run_id"))
+    store.publish_run(run_id, actor="rerun-after-correction")
+    return run_id
+
+
+def test_a_withdrawn_warning_leaves_the_queue_and_its_trail_says_withdrawn(home: Path) -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = _reviewer_at("zh")
+    picker = _select(at, "rv_pick")
+    wid = str(picker.value)
+    labels_before = list(picker.options)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    store.review_warning(wid, "accept", "现场核实", "reviewer", store.get_warning(wid)["version"])
+    run_id = _rerun_without(store, wid)
+    store.close()
+
+    st.cache_data.clear()
+    at = _reviewer_at("zh")
+    sid = review.short_id(wid)
+    assert any(sid in str(o) for o in labels_before)
+    assert not any(sid in str(o) for o in _select(at, "rv_pick").options)  # not queued
+    assert len(_select(at, "rv_pick").options) == len(labels_before) - 1
+
+    _select(at, "rv_state").set_value("withdrawn").run()  # the filter that shows them
+    assert not at.exception, [e.value for e in at.exception]
+    assert str(_select(at, "rv_pick").value) == wid
+    page = "\n".join(str(m.value) for m in [*at.markdown, *at.info])
+    assert "已撤回" in page and f"{run_id} 重算后不再发出该预警" in page
+    assert not [w for w in at.radio if str(w.key).startswith("rv_action_")]  # no form
+    trail = at.dataframe[-1].value
+    assert trail["处置"].tolist() == ["确认", "撤回"]
+    assert trail["研判人"].tolist() == ["reviewer", "rerun-after-correction"]
+
+    at.session_state["lang"] = "en"
+    at.run()
+    trail = at.dataframe[-1].value
+    assert trail["Action"].tolist() == ["Accept", "Withdrawn"]
+    assert trail["Reason"].tolist()[-1] == f"not raised by the re-run of {run_id}"
+    info = "\n".join(str(m.value) for m in at.info)
+    assert "This warning was withdrawn at" in info
+
+
+def test_an_open_form_on_a_warning_withdrawn_meanwhile_records_nothing(home: Path) -> None:
+    """A reviewer fills the form; a re-run withdraws the warning; the submit records no
+    decision on it (before, the decision was recorded on a warning no longer raised)."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = _reviewer_at("en")
+    wid = str(_select(at, "rv_pick").value)
+    action = next(w for w in at.radio if str(w.key).startswith("rv_action_"))
+    action.set_value("dismiss").run()
+    next(w for w in at.text_area if str(w.key).startswith("rv_reason_")).input("false alarm").run()
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    before = len(store.warning_reviews())
+    _rerun_without(store, wid)
+    next(w for w in at.button if str(w.key).startswith("rv_submit_")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert store.warning_reviews(wid).empty
+    assert len(store.warning_reviews()) == before
+    assert store.get_warning(wid)["withdrawn_at"] is not None
+    assert str(_select(at, "rv_pick").value) != wid
+    store.close()
+
+
+def test_trail_frame_orders_decisions_and_publication_events() -> None:
+    reviews = pd.DataFrame(
+        {
+            "reviewed_at": [pd.Timestamp("2026-03-02 09:00", tz="UTC")],
+            "reviewer": ["alice"],
+            "action": ["accept"],
+            "from_level": ["red"],
+            "to_level": ["red"],
+            "reason": ["confirmed"],
+            "warning_version": [2],
+        }
+    )
+    events = [  # newest first, as Store.audit_entries returns them
+        {
+            "at": pd.Timestamp("2026-03-03 09:00", tz="UTC"),
+            "actor": "pipeline",
+            "action": "warning_raised_again",
+            "details": {"run_id": "incidents:20260302T0000Z", "version": 4},
+        },
+        {
+            "at": pd.Timestamp("2026-03-02 10:00", tz="UTC"),
+            "actor": "pipeline",
+            "action": "withdraw_warning",
+            "details": {"run_id": "incidents:20260302T0000Z", "version": 3},
+        },
+    ]
+    frame = review.trail_frame(reviews, events, "en")
+    assert frame["action"].tolist() == ["Accept", "Withdrawn", "Raised again"]
+    assert frame["warning_version"].tolist() == [2, 3, 4]
+    zh = review.trail_frame(reviews, events, "zh")
+    assert zh["action"].tolist() == ["确认", "撤回", "重新发出"]
+    assert review.shown_state("accepted", pd.Timestamp("2026-03-02", tz="UTC")) == "withdrawn"
+    assert review.shown_state("accepted", None) == "accepted"
+    assert "已撤回" in review.badge("red", "withdrawn", "zh")
