@@ -225,7 +225,8 @@ def test_the_map_note_of_a_champion_forced_over_a_not_judged_gate_says_could_not
     forced = {"actor": "os:ana", "details": {"forced_over_gate": True, "gate": "not_judged"}}
     en, zh = views.model_note("3", forced, "en"), views.model_note("3", forced, "zh")
     assert "could not judge" in en and "never judged" not in en, en
-    assert "无法评判" in zh and "由 os:ana 强制启用" in zh, zh
+    # the note is Markdown: the promoter's name is escaped (os\\:ana), shown as os:ana
+    assert "无法评判" in zh and "由 os:ana 强制启用" in zh.replace("\\", ""), zh
 
 
 def test_a_warning_outside_every_district_is_said_in_words() -> None:
