@@ -312,10 +312,11 @@ def sidebar(user: auth.User | None) -> None:
 
 def signed_in_line(name: str, role: str, lang: str) -> str:
     """The sidebar's "signed in as NAME (ROLE)" (Markdown: the name is escaped); the role
-    once when the name is the role's own word (the demo's 评估专家 was shown twice)."""
+    once when the name is the role's own word, whatever its case (the demo's 评估专家 and
+    "leader (Leader)" were shown twice)."""
     from dashboard.text import md_line
 
-    if name.strip() == role.strip():
+    if name.strip().casefold() == role.strip().casefold():
         return t("signed_in_as_role", lang, role=md_line(role))
     return t("signed_in_as", lang, name=md_line(name), role=role)
 

@@ -336,6 +336,8 @@ def test_the_sidebar_names_a_user_whose_name_is_the_role_once() -> None:
     from dashboard import shell
 
     assert shell.signed_in_line("评估专家", "评估专家", "zh") == "当前用户：评估专家"
+    # the demo's English sidebar read "Signed in as leader (Leader)"
+    assert shell.signed_in_line("leader", "Leader", "en") == "Signed in as Leader"
     assert (
         shell.signed_in_line("评估专家乙", "评估专家", "zh") == "当前用户：评估专家乙（评估专家）"
     )
