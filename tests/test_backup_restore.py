@@ -99,7 +99,9 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
         )
 
 
-def warnings_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def warnings_page(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, warning: str | None = None
+) -> dict[str, Any]:
     """The warnings page as a reviewer sees it: its text and every table shown."""
     from dashboard import auth
 
@@ -114,6 +116,8 @@ def warnings_page(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[s
     role, name = auth.DEMO_USERS["reviewer"]
     at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
     at.session_state["lang"] = "en"
+    if warning is not None:  # opened at its link (?warning=ID), as a reviewer reopens it
+        at.query_params["warning"] = warning
     at.run()
     at.switch_page("pages/warnings.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -143,7 +147,8 @@ def test_restore_into_an_empty_home_serves_the_same(
         current = store.get_warning(reviewed)
         store.review_warning(reviewed, "dismiss", REASON, "reviewer", int(current["version"]))
     before = contents(settings)
-    page_before = warnings_page(settings, monkeypatch)
+    # a dismissed warning leaves the top of the queue: reopen it at its link
+    page_before = warnings_page(settings, monkeypatch, warning=reviewed)
     assert page_before["selected"] == [reviewed]
     assert any(REASON in t for t in page_before["tables"]), "the trail is on the page"
 
@@ -166,7 +171,7 @@ def test_restore_into_an_empty_home_serves_the_same(
     assert out["artifact_locations_rewritten"] > 0
 
     assert_same(before, contents(target))
-    assert warnings_page(target, monkeypatch) == page_before
+    assert warnings_page(target, monkeypatch, warning=reviewed) == page_before
     with Store(target.resolved_store_url) as store:  # the champion verifies and loads
         client = reg.configure(target.resolved_mlflow_uri)
         _, files = reg.verified_champion(client, store, "incidents", tmp_path / "dl")

@@ -180,10 +180,13 @@ def test_demo_site_still_draws_all_four_charts(sites_home: Path) -> None:
     assert not _infos(at)
     assert "阈值线" in _text(at)
     legend = [m.value for m in at.markdown if 'class="rw-legend"' in m.value]
-    # this home's site warnings have expired (hourly nowcast, judged at the wall clock):
-    # every site is grey and the legend says so on the map
+    # this home's hourly nowcast is past its horizon (judged at the wall clock): every
+    # site is grey, and the legend and the page say the data is out of date instead of
+    # "no site has a warning now" (which implied all is well)
     assert len(legend) == 1 and 'data-rw-marks="0"' in legend[0]
-    assert 'class="rw-legend-empty"' in legend[0] and "目前所有隐患点均无预警" in legend[0]
+    assert 'class="rw-legend-empty"' in legend[0] and "评估数据已过时" in legend[0]
+    assert "目前所有隐患点均无预警" not in legend[0]
+    assert "已超出其预报时效" in _text(at)
 
 
 def test_dry_site_says_no_rain_instead_of_a_flat_zero_chart(sites_home: Path) -> None:
