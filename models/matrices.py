@@ -38,6 +38,16 @@ def _dmatrix(frame: pd.DataFrame, features: list[str], objective: str) -> xgb.DM
     return xgb.DMatrix(x, label=y, feature_names=features, **_weights(frame))
 
 
+def float32_rows(frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """``frame[features]`` as a row-major (C-contiguous) float32 array: the values of
+    ``frame[features].to_numpy(np.float32)``, which pandas returns column-major (a
+    transposed view). XGBoost's data iterators reference the array as given (no copy, unlike
+    a plain ``DMatrix``), and its sketch and bin pages read it row by row: from a
+    column-major block that took about a quarter more CPU (docs/benchmarks.md, "The fit
+    matrices' blocks row-major"); the same values, so the same cuts, bins and boosters."""
+    return np.ascontiguousarray(frame[features].to_numpy(np.float32))
+
+
 def _weights(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """``weight`` of subsampled rows (``label_weight``, non-ranking objectives), if any."""
     if "label_weight" not in frame.columns:
@@ -91,7 +101,7 @@ class OriginBlocks(xgb.DataIter):
             {"qid": self.qid[a:b]} if self.objective.startswith("rank:") else _weights(part)
         )
         input_data(
-            data=part[self.features].to_numpy(np.float32),
+            data=float32_rows(part, self.features),
             label=_labels(part, self.objective),
             feature_names=self.features,
             **extra,
