@@ -175,6 +175,20 @@ def test_the_open_warning_withdrawn_is_said_and_no_other_is_opened_in_its_place(
     assert [w for w in at.radio if str(w.key).startswith("rv_action_")]  # its form
     at.run()
     assert not at.warning  # and it stays gone
+
+    # a reload of its link (?warning=<id>, a new session) is told too, in place of the
+    # first warning of the queue
+    again = AppTest.from_file(str(APP), default_timeout=60)
+    role, name = auth.DEMO_USERS["reviewer"]
+    again.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    again.session_state["lang"] = "en"
+    again.query_params["warning"] = wid
+    again.switch_page("pages/warnings.py").run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert _select(again, "rv_pick").value is None
+    notice = "\n".join(str(w.value) for w in again.warning)
+    assert "The warning you had open" in notice and sid in notice
+    assert again.query_params.get("warning") in (None, [], "")
     store.close()
 
 

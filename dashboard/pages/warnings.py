@@ -43,6 +43,9 @@ everything = queries.warnings(snap)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
+asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
+if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
+    st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked))  # told below
 views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
