@@ -8,8 +8,11 @@ peak``: ``ru_maxrss``):
 1. **Full rebuild**: a fresh home; every extract of the simulation up to the day before
    its last day lands in ``<home>/landing/<source>/`` and is ingested
    (``pipeline.ingest_source``, the ``ingest_<source>`` DAGs); then every domain the
-   ``train_models`` DAG trains is trained, backtested and gated
-   (``pipeline.train_domain``) with the data before that last day. A domain without a
+   ``train_models`` DAG trains is trained, backtested and gated with the data before that
+   last day, grouped as the DAG's ``train`` tasks are (``domains.training_groups``: one
+   stage ``train geohazard_hourly+geohazard`` for the two site domains, one spill of the
+   readings for both, ``pipeline.train_group``; each other domain alone,
+   ``pipeline.train_domain``). A domain without a
    champion afterwards gets its newest version promoted the way ``make demo`` does
    (``orchestration.bootstrap_champions``: ``riskwarn promote --force``, audited).
    Target: 10 minutes.
@@ -161,24 +164,52 @@ def measure(fn: Callable[[], Any], memory_mb: int) -> tuple[Measured, Any]:
         process_peak=_peak_mb(),
         outcome=outcome,
         failed=failed,
-        not_trained=isinstance(result, dict) and bool(result.get("not_trained")),
+        not_trained=_not_trained(result),
         started=started,
         ended=started + wall,
     )
     return m, result
 
 
-def train_in_worker(settings: Any, domain: str, end: Any, memory_mb: int) -> Measured:
-    """One training in a --parallel worker process (a fresh process per training)."""
+def train_unit(settings: Any, unit: str, end: Any) -> Any:
+    """One ``train_models`` task: ``unit`` is a domain or a group joined by ``+``
+    (:func:`training_units`); what the task returns, or its exception
+    (``pipeline.group_result``)."""
     from riskwarn import pipeline
 
-    return measure(partial(pipeline.train_domain, settings, domain, end), memory_mb)[0]
+    return pipeline.group_result(pipeline.train_group(settings, unit.split("+"), end))
+
+
+def training_units(trained: list[str]) -> list[str]:
+    """``trained`` as the ``train_models`` DAG's tasks: its groups
+    (``riskwarn.domains.training_groups``), each joined by ``+``."""
+    from riskwarn.domains import training_groups
+
+    return ["+".join(group) for group in training_groups(trained)]
+
+
+def train_in_worker(settings: Any, unit: str, end: Any, memory_mb: int) -> Measured:
+    """One training task in a --parallel worker process (a fresh process per task)."""
+    return measure(partial(train_unit, settings, unit, end), memory_mb)[0]
 
 
 def largest_first(trained: list[str]) -> list[str]:
-    """``trained`` in --parallel's order: ``LARGEST_FIRST``, then the others as given."""
-    known = [d for d in LARGEST_FIRST if d in trained]
-    return known + [d for d in trained if d not in known]
+    """``trained`` (domains or ``+``-joined groups, ranked by their first domain) in
+    --parallel's order: ``LARGEST_FIRST``, then the others as given."""
+    rank = {d: i for i, d in enumerate(LARGEST_FIRST)}
+    known = sorted(
+        (u for u in trained if u.split("+")[0] in rank), key=lambda u: rank[u.split("+")[0]]
+    )
+    return known + [u for u in trained if u.split("+")[0] not in rank]
+
+
+def _not_trained(result: Any) -> bool:
+    """Whether a training's result says a domain (of a group, any) had nothing to learn."""
+    if not isinstance(result, dict):
+        return False
+    if isinstance(result.get("domains"), dict):
+        return any(_not_trained(r) for r in result["domains"].values())
+    return bool(result.get("not_trained"))
 
 
 class Stages:
@@ -290,6 +321,8 @@ def wait_for(path: Path, poll_s: float = 5.0) -> float:
 
 
 def _short(result: Any) -> str:
+    if isinstance(result, dict) and isinstance(result.get("domains"), dict):
+        return "; ".join(f"{d}: {_short(r)}" for d, r in result["domains"].items())[:300]
     if isinstance(result, dict) and result.get("not_trained"):
         return f"NOT TRAINED ({result['not_trained']})"[:200]
     if isinstance(result, dict):
@@ -446,21 +479,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"PARTIAL rebuild: not trained here: {', '.join(skipped) or 'none'}", flush=True)
         not_trained: list[str] = []
         overlap = 0.0  # wall the trainings' sum exceeds their elapsed time (parallel)
+        units = training_units(trained)  # as the train_models DAG's tasks
         if args.parallel:
             before = len(stages.rows)
-            not_trained, elapsed = train_parallel(
-                stages, settings, trained, day_start, args.parallel
-            )
+            not_trained, elapsed = train_parallel(stages, settings, units, day_start, args.parallel)
             overlap = sum(r[2] for r in stages.rows[before:]) - elapsed
         else:
-            for domain in trained:
+            for unit in units:
                 out = stages.run(
-                    "rebuild",
-                    f"train {domain}",
-                    partial(pipeline.train_domain, settings, domain, day_start),
+                    "rebuild", f"train {unit}", partial(train_unit, settings, unit, day_start)
                 )
-                if isinstance(out, dict) and out.get("not_trained"):
-                    not_trained.append(domain)
+                if _not_trained(out):
+                    not_trained.append(unit)
         stages.run(
             "rebuild",
             "champions (promote newest where none)",

@@ -10,6 +10,10 @@ run built:
   full-day run trained with: the training uses the data before it).
 * ``--home DIR``: the home (lake, MLflow registry, serving store).
 * ``DOMAIN ...``: the domains to train, one after the other.
+* ``--together``: train them as ``train_models`` groups them instead
+  (``riskwarn.domains.training_groups``: the site domains in one stage, sharing one spill
+  of the readings and the per-sensor work, ``pipeline.train_group``), e.g.
+  ``--together geohazard_hourly geohazard``.
 
 Each training registers a new version and is gated as ``train_models`` would (it becomes
 champion only if its gate passes). Prints each training's line, its report (gate, version,
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim", type=Path, required=True)
     ap.add_argument("--home", type=Path, required=True)
+    ap.add_argument("--together", action="store_true")
     ap.add_argument("domains", nargs="+")
     args = ap.parse_args(argv)
 
@@ -51,10 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     stages = full_day.Stages(settings.task_memory_mb)
     print(full_day.load_words(), flush=True)
-    for domain in args.domains:
-        out = stages.run(
-            "train", f"train {domain}", partial(pipeline.train_domain, settings, domain, day_start)
+    if args.together:
+        from riskwarn.domains import training_groups
+
+        units = ["+".join(group) for group in training_groups(args.domains)]
+    else:
+        units = list(args.domains)
+    for unit in units:
+        train = (
+            partial(full_day.train_unit, settings, unit, day_start)
+            if "+" in unit
+            else partial(pipeline.train_domain, settings, unit, day_start)
         )
+        out = stages.run("train", f"train {unit}", train)
         print(json.dumps(out, default=str), flush=True)
         print(full_day.load_words(), flush=True)
     return 1 if stages.failed else 0

@@ -21,7 +21,10 @@ default 3, 0 = all; hazard events) and dumps the site table's digest, the backte
 scores and refits, the metrics, the final booster, its scores of the evaluation rows, the
 data version logged to MLflow and the gate text. ``--batch-sensors N``: training reads the
 readings by batches of about N sensors (``models.geohazard_sites.TRAIN_BATCH_SENSORS``; code
-from before the batches has no such setting and reads the table whole). ``--eval-days N``:
+from before the batches has no such setting and reads the table whole). ``--domain geohazard_hourly,geohazard`` (several site domains, comma-separated) trains them
+together through ``pipeline.train_domains`` (one spill, one pass of the shared work, as the
+``train_models`` DAG does) and writes each domain's outputs to ``<out>/<domain>``: compare
+each with a dump of that domain alone. ``--eval-days N``:
 the site backtest's last window (``TrainOptions.eval_days``; default the domain's 28
 days, which on the small simulation hold no failure: the window then reaches back to its
 July failures, ``models.geohazard_sites.evaluation_window``). A template home holds one domain family's
@@ -152,7 +155,6 @@ def dump_site(
     """The monitored-site domain's outputs (see the module docstring)."""
     sys.path.insert(0, str(code))
     sys.path.insert(0, str(code / "bench"))
-    import numpy as np
     import pandas as pd
     from bench_full_day import SIMULATED_CITY_AREA, land, split_last_day
 
@@ -185,18 +187,23 @@ def dump_site(
     settings = Settings(
         home=home, pseudonym_key=(home / "bench.key").read_text(), city_area=SIMULATED_CITY_AREA
     )
-    seen: dict[str, Any] = {}
+    group = domain.split(",")
+    if len(group) > 1 and not hasattr(pipeline, "train_domains"):
+        raise SystemExit(f"--domain {domain}: the code in {code} trains one domain at a time")
+    seen_of: dict[str, dict[str, Any]] = {d: {} for d in group}
+    current = [group[0]]  # the domain being trained (the group trains them one after another)
     real = {n: getattr(gs, n) for n in ("build_site_table", "run_site_backtest", "fit_site_model")}
     real_log = gs.log_training_run
 
     def keeper(name: str) -> Any:
         def keep(*a: Any, **k: Any) -> Any:
-            seen[name] = real[name](*a, **k)
-            return seen[name]
+            seen_of[current[0]][name] = real[name](*a, **k)
+            return seen_of[current[0]][name]
 
         return keep
 
     def keep_log(*a: Any, **k: Any) -> Any:
+        seen = seen_of[current[0]]
         seen["data_version"] = a[3]
         seen["metrics"] = json.dumps(
             {k: v for k, v in a[2].items() if k != "timings_s"}, default=str, sort_keys=True
@@ -205,14 +212,41 @@ def dump_site(
 
     for name in real:
         setattr(gs, name, keeper(name))
+    if len(group) > 1:  # the group's tables come from build_site_tables, one per domain
+        real_finish = gs.finish_site_training
+
+        def keep_finish(plan: Any, table: Any, *a: Any, **k: Any) -> Any:
+            current[0] = plan.domain
+            seen_of[plan.domain]["build_site_table"] = table
+            return real_finish(plan, table, *a, **k)
+
+        gs.finish_site_training = keep_finish
     if batch_sensors is not None:
         if not hasattr(gs, "TRAIN_BATCH_SENSORS"):
             raise SystemExit(f"--batch-sensors: the code in {code} reads the readings whole")
         gs.TRAIN_BATCH_SENSORS = batch_sensors  # type: ignore[attr-defined]
     gs.log_training_run = keep_log
     t0 = time.perf_counter()
-    res = pipeline.train_domain(settings, domain, day, pipeline.TrainOptions(eval_days=eval_days))
+    options = pipeline.TrainOptions(eval_days=eval_days)
+    if len(group) > 1:
+        results = pipeline.train_domains(settings, group, day, options)
+        for r in results.values():
+            if isinstance(r, Exception):
+                raise r
+    else:
+        results = {domain: pipeline.train_domain(settings, domain, day, options)}
     print(f"train {domain} {time.perf_counter() - t0:.1f} s", flush=True)
+    for d in group:
+        where = out / d if len(group) > 1 else out
+        where.mkdir(parents=True, exist_ok=True)
+        write_site_outputs(where, gs, seen_of[d], results[d])
+
+
+def write_site_outputs(out: Path, gs: Any, seen: dict[str, Any], res: Any) -> None:
+    """One site domain's outputs (the module docstring) from what its training passed."""
+    import numpy as np
+    import pandas as pd
+
     table, bt = seen["build_site_table"], seen["run_site_backtest"]
     final, threshold = seen["fit_site_model"]  # the last fit: the final model
     bt.scores.to_parquet(out / "scores.parquet")

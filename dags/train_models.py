@@ -1,11 +1,19 @@
 """train_models: weekly challenger training, backtest, gate and promotion per domain.
 
-Each domain is its own task (a failure in one does not stop the others); the gate in
-models decides whether the challenger becomes ``champion``. At most
-``RISKWARN_TRAIN_CONCURRENCY`` (default 2, 0 = no cap; read at parse time) of them run
-at once in a run (``max_active_tis_per_dagrun``): each training holds gigabytes (about
-7 GB for incidents on the simulated city), and the LocalExecutor would otherwise start
-them all together (docs/operations.md, "How many trainings at once").
+The ``train`` task is mapped over groups of domains (``riskwarn.domains.training_groups``):
+each domain alone, except the site domains (``geohazard``, ``geohazard_hourly``), which
+are trained together by one task as they read the same sensor readings: one spill of the
+lake's readings and one pass of the per-sensor work for both
+(``riskwarn.pipeline.train_site_group``; docs/design.md, "Training the site domains
+together"). Each domain still has its own MLflow run, gate and promotion, and a failure
+in one does not stop the others: in a group the other domains are trained and recorded,
+then the task fails naming the failed one (a retry trains the group again). A run whose
+``domains`` param names one site domain trains it alone. The gate in models decides
+whether the challenger becomes ``champion``. At most ``RISKWARN_TRAIN_CONCURRENCY``
+(default 2, 0 = no cap; read at parse time) tasks run at once in a run
+(``max_active_tis_per_dagrun``): each training holds gigabytes (about 7 GB for incidents
+on the simulated city), and the LocalExecutor would otherwise start them all together
+(docs/operations.md, "How many trainings at once").
 """
 
 from __future__ import annotations
@@ -39,24 +47,27 @@ TRAIN_CONCURRENCY = train_concurrency()
 )
 def train_models() -> None:
     @task
-    def domains(**context) -> list[str]:
-        return requested_domains(context["params"]["domains"], DOMAINS, "train_models")
+    def domains(**context) -> list[list[str]]:
+        from riskwarn.domains import training_groups
+
+        asked = requested_domains(context["params"]["domains"], DOMAINS, "train_models")
+        return [list(group) for group in training_groups(asked)]
 
     @task(
-        map_index_template="{{ task.op_kwargs['domain'] }}",
+        map_index_template="{{ task.op_kwargs['group'] | join('+') }}",
         max_active_tis_per_dagrun=TRAIN_CONCURRENCY,
     )
-    def train(domain: str, **context) -> dict:
+    def train(group: list[str], **context) -> dict:
         from riskwarn.orchestration import memory_budget
-        from riskwarn.pipeline import train_domain
+        from riskwarn.pipeline import group_result, train_group
         from riskwarn.settings import load_settings
 
         end = interval_end(context)
         settings = load_settings()
         with memory_budget(settings.task_memory_mb):
-            return train_domain(settings, domain, end)
+            return group_result(train_group(settings, group, end))
 
-    train.expand(domain=domains())
+    train.expand(group=domains())
 
 
 train_models()

@@ -17,7 +17,7 @@ import base64
 import hashlib
 import html
 import re
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
@@ -422,15 +422,47 @@ def evidence_label(key: str, value: Any, lang: str) -> str:
 # ----------------------------------------------------------------------------- locator map
 
 
-def locator_deck(unit: Any, boundaries: Any, settings: Any) -> Any:
+CASE_AREA_M = 1000.0  # a dispute case is shown to its square of this side, never its point
+
+
+def case_area(lon: float, lat: float, settings: Any) -> dict[str, Any]:
+    """Where a dispute case is, as the dashboard may show it: the ``CASE_AREA_M`` square
+    of the city grid (``settings.city_crs``) it falls in, never its point. A case's centre
+    is an address (4 decimals are about 10 m: one household), so the page shows the
+    square's ring (``ring``, ``[lon, lat]`` pairs) and its centre to 2 decimals (``lon``,
+    ``lat``, about 1 km); both come from the square alone, so the case's own coordinates
+    never reach the browser (docs/dashboard.md, "Privacy of dispute cases")."""
+    import math
+
+    import numpy as np
+
+    from dashboard import maps
+    from riskwarn.geo import project, unproject
+
+    x, y = project(np.array([lon]), np.array([lat]), settings.city_crs)
+    bx, by = math.floor(float(x[0]) / CASE_AREA_M), math.floor(float(y[0]) / CASE_AREA_M)
+    ring = maps.cell_polygons(np.array([bx]), np.array([by]), CASE_AREA_M, settings.city_crs)[0]
+    clon, clat = unproject(
+        np.array([(bx + 0.5) * CASE_AREA_M]),
+        np.array([(by + 0.5) * CASE_AREA_M]),
+        settings.city_crs,
+    )
+    return {"lon": round(float(clon[0]), 2), "lat": round(float(clat[0]), 2), "ring": ring}
+
+
+def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) -> Any:
     """A small offline map of one warned unit: its cell square (or its point) over the
-    county and township boundaries, centred on it."""
+    county and township boundaries, centred on it. ``area`` (:func:`case_area`, for a
+    dispute case): that square instead, centred on its centre; the unit's own
+    coordinates are not used."""
     import numpy as np
     import pydeck as pdk
 
     from dashboard import maps
     from dashboard.i18n import LEVEL_COLOURS
 
+    if area is not None:
+        unit = {"lon": area["lon"], "lat": area["lat"]}
     lon, lat = float(unit["lon"]), float(unit["lat"])
     layers: list[Any] = []
     for level, (colour, width) in maps.BOUNDARY_STYLE.items():
@@ -450,6 +482,25 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any) -> Any:
     has_cell = all(
         k in unit and unit[k] is not None and not pd_isna(unit[k]) for k in ("cell_x", "cell_y")
     )
+    if area is not None:
+        layers.append(
+            pdk.Layer(
+                "PolygonLayer",
+                data=[{"polygon": area["ring"]}],
+                id="locator-case-area",
+                get_polygon="polygon",
+                get_fill_color=[*LEVEL_COLOURS["red"], 90],
+                get_line_color=[20, 20, 20, 255],
+                line_width_min_pixels=2,
+                stroked=True,
+            )
+        )
+        return pdk.Deck(
+            layers=layers,
+            initial_view_state=pdk.ViewState(latitude=lat, longitude=lon, zoom=12),
+            map_style=maps.style_url(maps.tile_url()),
+            map_provider=None,
+        )
     if has_cell:
         ring = maps.cell_polygons(
             np.array([unit["cell_x"]]),
@@ -496,3 +547,60 @@ def pd_isna(value: Any) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+OPEN_KEY = "rv_open"  # (warning id, its picker label) of the warning open on the page
+GONE_KEY = "rv_gone"  # the notice of an open warning withdrawn, until another is chosen
+
+
+def opened(
+    state: MutableMapping[Any, Any], warning_id: str, label: str, in_force: bool = True
+) -> None:
+    """Remember the warning open on the review page, if in force (one already withdrawn,
+    opened through the 'withdrawn' filter, gets no notice); a choice ends a notice."""
+    if in_force:
+        state[OPEN_KEY] = (warning_id, label)
+    else:
+        state.pop(OPEN_KEY, None)
+    state.pop(GONE_KEY, None)
+
+
+def withdrawn_open(
+    state: MutableMapping[Any, Any],
+    labels: Mapping[str, str],
+    get_warning: Callable[[str], Mapping[str, Any]],
+    lang: str,
+    tz: str,
+) -> str | None:
+    """The notice (Markdown) for the reviewer whose open warning was withdrawn since (it
+    left the queue ``labels``), in ``lang``; kept until another warning is chosen (:func:`opened`),
+    None otherwise; it adds that the decision the reviewer had started on it was not
+    saved. A warning that only left the queue (a filter, its episode ended) is
+    not withdrawn and gets no notice."""
+    from dashboard.i18n import fmt_datetime, t
+    from dashboard.text import md_line
+
+    was = state.get(OPEN_KEY)
+    if was is not None and was[0] not in labels:
+        state.pop(OPEN_KEY, None)
+        try:
+            w = get_warning(was[0])
+        except KeyError:
+            w = {}
+        at = w.get("withdrawn_at")
+        if at is not None and not pd_isna(at):
+            draft = state.get(DRAFT_KEY)
+            unsaved = (
+                isinstance(draft, dict)
+                and draft.get("warning_id") == was[0]
+                and bool(draft.get("action") or str(draft.get("reason") or "").strip())
+            )
+            state[GONE_KEY] = (was[1], at, str(w.get("run_id", "?")), unsaved)
+    gone = state.get(GONE_KEY)
+    if gone is None:
+        return None
+    label, at, run, unsaved = gone
+    why = event_why({"action": "withdraw_warning", "details": {"run_id": run}}, lang)
+    at_words = fmt_datetime(at, lang, tz)  # shown through st.warning (Markdown): data escaped
+    said = t("open_withdrawn", lang, label=md_line(label), at=at_words, why=md_line(why))
+    return f"{said} {t('draft_not_saved', lang)}" if unsaved else said

@@ -426,6 +426,7 @@ def select(
     lg: str,
     index: int | None = 0,
     texts_vary: bool = False,
+    placeholder: str | None = None,
 ) -> Any:
     """A selectbox whose shown option follows the language, keeping the choice.
 
@@ -443,6 +444,9 @@ def select(
     previous = st.session_state.get(f"{key}__value")
     if previous in options:
         index = options.index(previous)
-    value = container.selectbox(label, options, index=index, format_func=format_func, key=wkey)
+    extra = {} if placeholder is None else {"placeholder": placeholder}
+    value = container.selectbox(
+        label, options, index=index, format_func=format_func, key=wkey, **extra
+    )
     st.session_state[f"{key}__value"] = value
     return value

@@ -211,9 +211,11 @@ TEXT: dict[str, dict[str, str]] = {
     "trend_title": {"zh": "近几周趋势", "en": "Trend over recent weeks"},
     "trend_y": {"zh": "前 {n} 热点平均风险概率", "en": "Mean probability, top {n} places"},
     "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
+    # the hotspot trend follows (" · 升温") only when the place has one: a place without
+    # enough history says nothing about it (it read "· —")
     "top_place_line": {
-        "zh": "<b>{place}</b> · {n} 处 · 最高 {prob} · {trend}",
-        "en": "<b>{place}</b> · warnings: {n} · up to {prob} · {trend}",
+        "zh": "<b>{place}</b> · {n} 处 · 最高 {prob}",
+        "en": "<b>{place}</b> · warnings: {n} · up to {prob}",
     },
     "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
     "hotspot_history_short": {
@@ -271,6 +273,18 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "This warning was withdrawn at {at} ({why}). It is not in force and takes "
         "no decision; its trail is kept below.",
     },
+    "open_withdrawn": {
+        "zh": "您打开的预警“{label}”已于 {at} 撤回（{why}），不再生效，不能再研判。"
+        "系统没有替您打开其他预警：请在下方选择要研判的预警。",
+        "en": "The warning you had open, “{label}”, was withdrawn at {at} ({why}). It is "
+        "not in force and takes no decision. No other warning was opened in its place: "
+        "choose the warning to review below.",
+    },
+    "draft_not_saved": {
+        "zh": "您对它填写的决定未保存。",
+        "en": "The decision you had started on it was not saved.",
+    },
+    "pick_placeholder": {"zh": "请选择预警", "en": "Choose a warning"},
     "stale_withdrawn": {
         "zh": "该预警已于 {at} 撤回（{why}）。您的决定未保存。",
         "en": "This warning was withdrawn at {at} ({why}). Your decision was not saved.",
@@ -303,6 +317,11 @@ TEXT: dict[str, dict[str, str]] = {
     "valid_to": {"zh": "有效至", "en": "Valid until"},
     "valid_range": {"zh": "有效期：{start} 至 {end}", "en": "Valid: {start} to {end}"},
     "coordinates": {"zh": "中心坐标 {lat}, {lon}", "en": "Centre {lat}, {lon}"},
+    "case_area": {
+        "zh": "约 1 公里方格（中心约 {lat}, {lon}）；为保护当事人隐私，案件不显示具体位置",
+        "en": "Within a 1 km square (centre about {lat}, {lon}); a case's exact location "
+        "is not shown, to protect the people involved",
+    },
     "locator_map": {"zh": "在地图上查看", "en": "Show on the map"},
     "stale": {
         "zh": "该预警已被 {reviewer} 于 {at} 研判（{action}，理由：{reason}）。您的决定未保存，"

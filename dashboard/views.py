@@ -5,6 +5,7 @@ Pure helpers (frames in, frames/strings/chart specs out) used by the pages.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -235,6 +236,25 @@ def top_places(warnings: pd.DataFrame, labels: pd.DataFrame, n: int = 6) -> pd.D
     g["level"] = g["_rank"].map({v: k for k, v in rank.items()})
     g["trend"] = [TREND_PRIORITY[i] if i < len(TREND_PRIORITY) else None for i in g["_trend"]]
     return g.reset_index()[cols]
+
+
+def place_line(p: Any, place: str, lang: str) -> str:
+    """One line of "Places to watch" (HTML; ``p`` a row of :func:`top_places`, ``place``
+    its name): level count, highest probability and, only when the place has one, its
+    hotspot trend; nothing about the trend when there is too little history (the line
+    ended "· —" before)."""
+    from dashboard.i18n import fmt_int, fmt_pct
+
+    line = t(
+        "top_place_line",
+        lang,
+        place=html.escape(place),
+        n=fmt_int(p.n_warnings, lang),
+        prob=fmt_pct(p.max_probability, lang),
+    )
+    if isinstance(p.trend, str) and p.trend:
+        line += " · " + html.escape(t(f"trend_{p.trend}", lang))
+    return line
 
 
 def metrics_table(metrics: Mapping[str, float]) -> pd.DataFrame:

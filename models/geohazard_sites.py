@@ -419,35 +419,70 @@ def build_site_table(
     (training reads the lake by batch of sites, about ``batch_sensors`` sensors each; the
     rows do not depend on the batches: :func:`features.geohazard.build_site_features_multi`).
     """
-    from features.derived import add_derived_features
-    from features.geohazard import SiteFeatureParams, build_site_features_multi
-
-    params = SiteFeatureParams(
-        step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
-    )
-    rule_parts: list[pd.DataFrame] = []
-
-    def rules_of_batch(frame: pd.DataFrame, batch_sensors: pd.DataFrame) -> None:
-        # per site, the max over its own displacement sensors: all in the same batch
-        rule_parts.append(sensor_rule_levels(frame, batch_sensors, pd.DatetimeIndex(origins)))
-
-    (table,) = build_site_features_multi(
+    (table,) = build_site_tables(
         readings,
         sensors,
         sites,
         hazard_events,
-        [(origins, params)],
+        [(origins, config)],
+        with_rules=with_rules,
+        batch_sensors=batch_sensors,
+    )
+    return table
+
+
+def build_site_tables(
+    readings: pd.DataFrame | ReadingSource,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    sets: Sequence[tuple[Sequence[pd.Timestamp] | pd.DatetimeIndex, SiteModelConfig]],
+    *,
+    with_rules: bool = True,
+    batch_sensors: int | None = None,
+) -> list[pd.DataFrame]:
+    """:func:`build_site_table` of several (origins, config) sets (e.g. ``geohazard_hourly``'s
+    and ``geohazard``'s) in one pass over the readings: each batch is read once, its
+    per-reading work (:func:`features.geohazard.build_site_features_multi`) and the
+    per-sensor displacement kinematics of the sensor rules (:func:`sensor_rule_levels_multi`)
+    are done once and sampled at each set's origins. One table per set, each equal to
+    ``build_site_table`` of that set alone."""
+    from features.derived import add_derived_features
+    from features.geohazard import SiteFeatureParams, build_site_features_multi
+
+    indexes = [pd.DatetimeIndex(origins) for origins, _ in sets]
+    params = [
+        SiteFeatureParams(step_hours=c.step_hours, tz=c.tz, horizon_hours=c.horizon_hours)
+        for _, c in sets
+    ]
+    rule_parts: list[list[pd.DataFrame]] = [[] for _ in sets]
+
+    def rules_of_batch(frame: pd.DataFrame, batch_sensors: pd.DataFrame) -> None:
+        # per site, the max over its own displacement sensors: all in the same batch
+        levels = sensor_rule_levels_multi(frame, batch_sensors, indexes)
+        for parts, part in zip(rule_parts, levels, strict=True):
+            parts.append(part)
+
+    tables = build_site_features_multi(
+        readings,
+        sensors,
+        sites,
+        hazard_events,
+        [(idx, p) for idx, p in zip(indexes, params, strict=True)],
         batch_sensors=batch_sensors,
         on_batch=rules_of_batch if with_rules else None,
     )
-    table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
-    table = add_derived_features(table, "site", KEYS)  # before the rule level (a baseline)
-    if with_rules:
-        full = [r for r in rule_parts if len(r)]
-        rules = pd.concat(full, ignore_index=True) if full else rule_parts[0]
-        table = table.merge(rules, on=KEYS, how="left")
-        table[RULE_COLUMN] = table[RULE_COLUMN].fillna(0.0).astype(np.float32)
-    return table
+    out = []
+    for table, parts in zip(tables, rule_parts, strict=True):
+        table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
+        table = add_derived_features(table, "site", KEYS)  # before the rule level (a baseline)
+        if with_rules:
+            full = [r for r in parts if len(r)]
+            rules = pd.concat(full, ignore_index=True) if full else parts[0]
+            table = table.merge(rules, on=KEYS, how="left")
+            table[RULE_COLUMN] = table[RULE_COLUMN].fillna(0.0).astype(np.float32)
+        out.append(table)
+    return out
 
 
 def sensor_rule_levels(
@@ -462,6 +497,18 @@ def sensor_rule_levels(
     reading at ``t`` is moved 1 ns later so that an origin's hourly sample holds only
     readings strictly before it.
     """
+    return sensor_rule_levels_multi(readings, sensors, [origins], step)[0]
+
+
+def sensor_rule_levels_multi(
+    readings: pd.DataFrame,
+    sensors: pd.DataFrame,
+    origin_sets: Sequence[pd.DatetimeIndex],
+    step: str = "1h",
+) -> list[pd.DataFrame]:
+    """:func:`sensor_rule_levels` at each of several origin sets: each sensor's kinematics
+    and levels are computed once and sampled at every set (one frame per set, each equal
+    to ``sensor_rule_levels`` of that set alone)."""
     from riskwarn.sensor_rules import (
         DISPLACEMENT_TYPES,
         NOWCAST_RULES,
@@ -478,8 +525,8 @@ def sensor_rule_levels(
         & readings["quantity"].isin(["displacement_mm", "crack_width_mm"])
         & readings["value"].notna()
     ]
-    origins = pd.DatetimeIndex(origins).tz_convert("UTC").as_unit("ns")
-    frames = []
+    sets = [pd.DatetimeIndex(o).tz_convert("UTC").as_unit("ns") for o in origin_sets]
+    frames: list[list[pd.DataFrame]] = [[] for _ in sets]
     for sid, g in r.groupby("sensor_id", sort=True):
         at = pd.DatetimeIndex(g["observed_at"]).as_unit("ns") + pd.Timedelta(1, "ns")
         series = pd.Series(g["value"].to_numpy(float), index=at)
@@ -488,20 +535,28 @@ def sensor_rule_levels(
             continue
         lv = sensor_levels(k, NOWCAST_RULES)["sensor_level_rank"]
         lv.index = pd.DatetimeIndex(lv.index).as_unit("ns")
-        # the latest sample at or before each origin (a sensor that stopped keeps its
-        # last level only for 6 h, like the nowcast's dead-sensor rule)
-        pos = lv.index.searchsorted(origins, side="right") - 1
-        ok = pos >= 0
-        vals = np.zeros(len(origins))
-        age = np.full(len(origins), np.inf)
-        vals[ok] = lv.to_numpy(float)[pos[ok]]
-        age[ok] = (origins[ok] - lv.index[pos[ok]]) / pd.Timedelta(hours=1)
-        vals[age > 6] = 0.0
-        frames.append(pd.DataFrame({"origin": origins, "site_id": site_of[sid], RULE_COLUMN: vals}))
-    if not frames:
-        return pd.DataFrame(columns=[*KEYS, RULE_COLUMN])
-    out = pd.concat(frames, ignore_index=True)
-    return out.groupby(KEYS, as_index=False)[RULE_COLUMN].max()
+        levels = lv.to_numpy(float)
+        for origins, out in zip(sets, frames, strict=True):
+            # the latest sample at or before each origin (a sensor that stopped keeps its
+            # last level only for 6 h, like the nowcast's dead-sensor rule)
+            pos = lv.index.searchsorted(origins, side="right") - 1
+            ok = pos >= 0
+            vals = np.zeros(len(origins))
+            age = np.full(len(origins), np.inf)
+            vals[ok] = levels[pos[ok]]
+            age[ok] = (origins[ok] - lv.index[pos[ok]]) / pd.Timedelta(hours=1)
+            vals[age > 6] = 0.0
+            out.append(
+                pd.DataFrame({"origin": origins, "site_id": site_of[sid], RULE_COLUMN: vals})
+            )
+    result = []
+    for out in frames:
+        if not out:
+            result.append(pd.DataFrame(columns=[*KEYS, RULE_COLUMN]))
+            continue
+        every = pd.concat(out, ignore_index=True)
+        result.append(every.groupby(KEYS, as_index=False)[RULE_COLUMN].max())
+    return result
 
 
 def site_features(table: pd.DataFrame) -> list[str]:
@@ -873,6 +928,45 @@ class TrainingReadings(ReadingSource, Protocol):
     def summary(self) -> ReadingsSummary: ...
 
 
+@dataclass(frozen=True)
+class SitePlan:
+    """What a site domain's training decides before reading any feature: its config (with
+    the display time zone), every origin of its table and its evaluation window."""
+
+    domain: str
+    config: SiteModelConfig
+    origins: pd.DatetimeIndex
+    window: EvalWindow
+
+
+def readings_summary(readings: pd.DataFrame | TrainingReadings) -> ReadingsSummary:
+    """The :class:`ReadingsSummary` of a frame or of a :class:`TrainingReadings` source."""
+    if isinstance(readings, pd.DataFrame):
+        return ReadingsSummary.of_frame(readings)
+    return readings.summary()
+
+
+def plan_site_training(
+    summary: ReadingsSummary,
+    sites: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    domain: str,
+    tz: str,
+    config: SiteModelConfig | None = None,
+) -> SitePlan:
+    """The origins and evaluation window of ``domain``'s training on readings ``summary``."""
+    config = replace(config or site_config(domain), tz=tz)
+    if summary.rows == 0 or sites.empty:
+        raise ValueError(f"no sensor readings or sites to train {domain} on")
+    assert summary.first is not None and summary.data_end is not None
+    origins, window = site_origins(
+        summary.first, summary.data_end, config, site_failure_times(events, sites)
+    )
+    log.info("%s: %s", domain, window.words(config.tz))
+    return SitePlan(domain, config, origins, window)
+
+
 def train_site_domain(
     readings: pd.DataFrame | TrainingReadings,
     sensors: pd.DataFrame,
@@ -891,25 +985,130 @@ def train_site_domain(
     batch_sensors: int | None = None,
 ) -> SiteTrainReport:
     """Backtest, fit, log, register and gate a ``geohazard``/``geohazard_hourly`` challenger."""
+    summary = readings_summary(readings)
+    plan = plan_site_training(summary, sites, events, domain=domain, tz=tz, config=config)
+    table = build_site_table(
+        readings, sensors, sites, events, plan.origins, plan.config, batch_sensors=batch_sensors
+    )
+    return finish_site_training(
+        plan,
+        table,
+        summary,
+        sensors,
+        sites,
+        events,
+        client,
+        store=store,
+        max_ece=max_ece,
+        auto_promote=auto_promote,
+        n_boot=n_boot,
+        artifact_location=artifact_location,
+    )
+
+
+def train_site_domains(
+    readings: pd.DataFrame | TrainingReadings,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    events: pd.DataFrame,
+    client: MlflowClient,
+    *,
+    domains: Sequence[str],
+    tz: str,
+    configs: dict[str, SiteModelConfig] | None = None,
+    store: Any | None = None,
+    max_ece: float = 0.05,
+    auto_promote: bool = True,
+    n_boot: int = 500,
+    artifact_location: str | None = None,
+    batch_sensors: int | None = None,
+) -> dict[str, SiteTrainReport | Exception]:
+    """:func:`train_site_domain` of several site domains on the same readings, sharing the
+    work that does not depend on the domain: the readings' summary, one read of each batch
+    and its per-reading and per-sensor work (:func:`build_site_tables`). Each domain then
+    has its own backtest, MLflow run, gate and promotion, exactly as if trained alone.
+
+    Per domain, its report or the exception that stopped it (:class:`NothingToLearn`
+    included): one domain's failure after the shared work never stops another's training.
+    A failure of the shared work (the summary, the tables) is every planned domain's."""
+    results: dict[str, SiteTrainReport | Exception] = {}
+    summary = readings_summary(readings)
+    plans: list[SitePlan] = []
+    for domain in domains:
+        try:
+            plans.append(
+                plan_site_training(
+                    summary,
+                    sites,
+                    events,
+                    domain=domain,
+                    tz=tz,
+                    config=(configs or {}).get(domain),
+                )
+            )
+        except Exception as exc:  # this domain only; the others go on
+            log.exception("%s: cannot plan its training", domain)
+            results[domain] = exc
+    if not plans:
+        return results
+    try:
+        tables = build_site_tables(
+            readings,
+            sensors,
+            sites,
+            events,
+            [(plan.origins, plan.config) for plan in plans],
+            batch_sensors=batch_sensors,
+        )
+    except Exception as exc:
+        log.exception("site tables of %s", [p.domain for p in plans])
+        results.update({plan.domain: exc for plan in plans})
+        return results
+    for plan in plans:
+        table = tables.pop(0)  # each table freed once its domain is done
+        try:
+            results[plan.domain] = finish_site_training(
+                plan,
+                table,
+                summary,
+                sensors,
+                sites,
+                events,
+                client,
+                store=store,
+                max_ece=max_ece,
+                auto_promote=auto_promote,
+                n_boot=n_boot,
+                artifact_location=artifact_location,
+            )
+        except Exception as exc:  # this domain only; the others go on
+            log.exception("%s: training failed", plan.domain)
+            results[plan.domain] = exc
+        del table
+    return {domain: results[domain] for domain in domains}
+
+
+def finish_site_training(
+    plan: SitePlan,
+    table: pd.DataFrame,
+    summary: ReadingsSummary,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    events: pd.DataFrame,
+    client: MlflowClient,
+    *,
+    store: Any | None = None,
+    max_ece: float = 0.05,
+    auto_promote: bool = True,
+    n_boot: int = 500,
+    artifact_location: str | None = None,
+) -> SiteTrainReport:
+    """The backtest, final fit, MLflow run, gate and promotion of ``plan``'s domain on its
+    site ``table`` (:func:`build_site_table` of the plan's origins)."""
     from models.train import combine_versions, data_version, importance_figure, reliability_figure
 
-    config = replace(config or site_config(domain), tz=tz)
-    summary = (
-        ReadingsSummary.of_frame(readings)
-        if isinstance(readings, pd.DataFrame)
-        else readings.summary()
-    )
-    if summary.rows == 0 or sites.empty:
-        raise ValueError(f"no sensor readings or sites to train {domain} on")
-    assert summary.first is not None and summary.data_end is not None
-    origins, window = site_origins(
-        summary.first, summary.data_end, config, site_failure_times(events, sites)
-    )
+    domain, config, window = plan.domain, plan.config, plan.window
     eval_origins = window.origins
-    log.info("%s: %s", domain, window.words(config.tz))
-    table = build_site_table(
-        readings, sensors, sites, events, origins, config, batch_sensors=batch_sensors
-    )
     features = site_features(table)
     bt = run_site_backtest(
         table,

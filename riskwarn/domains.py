@@ -14,6 +14,7 @@ time).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Literal
@@ -217,3 +218,30 @@ def names(
 def served() -> tuple[str, ...]:
     """Domains some DAG publishes on a schedule (the demo trains exactly these)."""
     return tuple(d.name for d in DOMAINS.values() if d.scored_by is not None)
+
+
+def training_groups(names: Sequence[str]) -> list[tuple[str, ...]]:
+    """``names`` cut into the groups trained together (:func:`riskwarn.pipeline.train_domains`,
+    the ``train_models`` DAG): every site domain (``geohazard``, ``geohazard_hourly``) in
+    one group, at the place of the first, as they read the same readings
+    (:func:`riskwarn.pipeline.train_site_group`); any other domain (or a name that is no
+    domain) alone. Order kept, duplicates dropped."""
+    groups: list[list[str]] = []
+    sites: list[str] | None = None
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            family = get(name).family
+        except UnknownDomain:
+            family = None
+        if family == "site":
+            if sites is None:
+                sites = []
+                groups.append(sites)
+            sites.append(name)
+        else:
+            groups.append([name])
+    return [tuple(g) for g in groups]

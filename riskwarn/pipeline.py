@@ -176,23 +176,33 @@ def _train_domain(
         report = trainer(settings, domain, utc(interval_end), opts, client, common)
     except NothingToLearn as exc:
         # the data hold nothing to learn yet (e.g. no site failure): not a failed run
-        from models.registry import champion_version
-
-        log.warning("%s not trained: %s", domain, exc)
-        before = champion_version(client, domain)
-        return {
-            "domain": domain,
-            "mlflow_run_id": None,
-            "version": None,
-            "gate": f"not trained: {exc}",
-            "promoted": False,
-            "champion_before": before,
-            "not_trained": str(exc),
-            "not_trained_zh": exc.zh,  # the reason in Chinese (None if not given)
-            "abandoned_runs_ended": ended,
-        }
+        return _not_trained(client, domain, exc, ended)
     finally:
         store.close()
+    return _trained(domain, report, ended)
+
+
+def _not_trained(client: Any, domain: str, exc: Any, ended: list[str]) -> dict[str, Any]:
+    """:func:`train_domain`'s result when the data hold nothing to learn yet."""
+    from models.registry import champion_version
+
+    log.warning("%s not trained: %s", domain, exc)
+    before = champion_version(client, domain)
+    return {
+        "domain": domain,
+        "mlflow_run_id": None,
+        "version": None,
+        "gate": f"not trained: {exc}",
+        "promoted": False,
+        "champion_before": before,
+        "not_trained": str(exc),
+        "not_trained_zh": exc.zh,  # the reason in Chinese (None if not given)
+        "abandoned_runs_ended": ended,
+    }
+
+
+def _trained(domain: str, report: Any, ended: list[str]) -> dict[str, Any]:
+    """:func:`train_domain`'s result of a training report."""
     run_id = report.run.run_id if hasattr(report, "run") else report.run_id
     version = report.run.version if hasattr(report, "run") else report.version
     return {
@@ -204,6 +214,204 @@ def _train_domain(
         "champion_before": report.champion_before,
         "abandoned_runs_ended": ended,  # runs left RUNNING by a dead training, now KILLED
     }
+
+
+def train_domains(
+    settings: Settings,
+    names: Sequence[str],
+    interval_end: Any,
+    options: TrainOptions | None = None,
+) -> dict[str, dict[str, Any] | Exception]:
+    """:func:`train_group` of each of :func:`riskwarn.domains.training_groups` ``(names)``: per domain (in
+    the order of ``names``), :func:`train_domain`'s result or the exception that stopped
+    its training; a domain's failure never stops another's."""
+    out: dict[str, dict[str, Any] | Exception] = {}
+    for group in domains.training_groups(names):
+        out.update(train_group(settings, group, interval_end, options))
+    return {name: out[name] for name in dict.fromkeys(names)}
+
+
+def train_group(
+    settings: Settings,
+    group: Sequence[str],
+    interval_end: Any,
+    options: TrainOptions | None = None,
+) -> dict[str, dict[str, Any] | Exception]:
+    """Train one group of :func:`riskwarn.domains.training_groups`: one domain by :func:`train_domain`,
+    several site domains by :func:`train_site_group`. Per domain, its result or the
+    exception that stopped it (logged; never raised)."""
+    if len(group) > 1:
+        return train_site_group(settings, group, interval_end, options)
+    (domain,) = group
+    try:
+        return {domain: train_domain(settings, domain, interval_end, options)}
+    except Exception as exc:
+        log.exception("training %s failed", domain)
+        return {domain: exc}
+
+
+class GroupFailed(RuntimeError):
+    """Some domains of a group failed (:func:`group_result`); ``results`` holds every
+    domain's result or exception, the others trained and recorded."""
+
+    def __init__(self, message: str, results: dict[str, dict[str, Any] | Exception]) -> None:
+        super().__init__(message)
+        self.results = results
+
+
+def group_result(results: dict[str, dict[str, Any] | Exception]) -> dict[str, Any]:
+    """What a ``train_models`` task returns for :func:`train_group`'s ``results``: one
+    domain's result as :func:`train_domain` returns it (the dashboard reads it), several
+    as ``{"domains": {domain: result}}``. Raises if a domain failed: one domain's own
+    exception, else :class:`GroupFailed` naming the failed ones (after the others were
+    trained and recorded)."""
+    failed = {name: r for name, r in results.items() if isinstance(r, Exception)}
+    if len(results) == 1:
+        (result,) = results.values()
+        if isinstance(result, Exception):
+            raise result
+        return result
+    if failed:
+        done = {name: r for name, r in results.items() if not isinstance(r, Exception)}
+        words = "; ".join(f"{name}: {type(e).__name__}: {e}" for name, e in failed.items())
+        trained = ", ".join(
+            f"{name} (run {r.get('mlflow_run_id')}, gate {r.get('gate')})"
+            for name, r in done.items()
+        )
+        raise GroupFailed(
+            f"training failed for {words}; trained and recorded: {trained or 'none'}", results
+        ) from next(iter(failed.values()))
+    return {"domains": results}
+
+
+def train_site_group(
+    settings: Settings,
+    names: Sequence[str],
+    interval_end: Any,
+    options: TrainOptions | None = None,
+) -> dict[str, dict[str, Any] | Exception]:
+    """Train several site domains (``geohazard``, ``geohazard_hourly``) for one interval
+    end sharing what they have in common: one spill of the lake's readings
+    (:class:`LakeReadings`), one read of each batch of sites and its per-reading and
+    per-sensor work (:func:`models.geohazard_sites.train_site_domains`). Each domain keeps
+    its own training lock, abandoned-run clean-up, MLflow run, gate and promotion, and
+    its result is what :func:`train_domain` of it alone returns (the same run contents,
+    tests/test_site_group_training.py; bench/train_outputs.py compares them).
+
+    Per domain, its result or the exception that stopped it: a domain already being
+    trained here (:class:`riskwarn.spill.TrainingBusy`) or failing after the shared work
+    leaves the others trained; a failure of the shared work (the spill, the site
+    tables) is each domain's."""
+    from contextlib import ExitStack
+
+    from riskwarn.spill import TrainingBusy, spill_parent, sweep, training_lock, using_parent
+
+    for name in names:
+        if domains.get(name).family != "site":
+            raise ValueError(f"train_site_group trains site domains only, not {name!r}")
+    opts = options or TrainOptions()
+    results: dict[str, dict[str, Any] | Exception] = {}
+    with ExitStack() as stack:
+        held = []
+        for name in names:
+            try:
+                stack.enter_context(training_lock(settings, name))
+                held.append(name)
+            except TrainingBusy as exc:
+                log.error("%s", exc)
+                results[name] = exc
+        if held:
+            parent = spill_parent(settings)
+            sweep(parent)  # what trainings killed before left (their owner gone)
+            stack.enter_context(using_parent(parent))
+            results.update(_train_sites_together(settings, held, utc(interval_end), opts))
+    return {name: results[name] for name in names}
+
+
+def _train_sites_together(
+    settings: Settings, names: list[str], end: pd.Timestamp, opts: TrainOptions
+) -> dict[str, dict[str, Any] | Exception]:
+    from dataclasses import replace
+
+    from models.gate import NothingToLearn
+    from models.geohazard_sites import (
+        READING_COLUMNS,
+        TRAIN_BATCH_SENSORS,
+        site_config,
+        train_site_domains,
+    )
+    from models.registry import end_abandoned_runs
+    from riskwarn.lake import read_table, table_version
+    from riskwarn.spill import spill_parent
+
+    try:
+        client, store, artifact_uri = _training_context(settings)
+    except Exception as exc:
+        log.exception("training context of %s", names)
+        return {name: exc for name in names}
+    results: dict[str, dict[str, Any] | Exception] = {}
+    ended: dict[str, list[str]] = {}
+    try:
+        for name in names:  # under each domain's training lock
+            try:
+                ended[name] = [r["run_id"] for r in end_abandoned_runs(client, name)]
+            except Exception as exc:
+                log.exception("%s: ending abandoned runs", name)
+                results[name] = exc
+        live = [name for name in names if name in ended]
+        if not live:
+            return results
+        configs = (
+            {name: replace(site_config(name), eval_days=opts.eval_days) for name in live}
+            if opts.eval_days is not None
+            else None
+        )
+        try:
+            sites = read_table(settings.lake_dir, "hazard_sites")
+            sensors = read_table(settings.lake_dir, "sensors")
+            events = read_table(settings.lake_dir, "hazard_events")
+            events = events.loc[events["occurred_at"] < end]
+            version = table_version(settings.lake_dir, "sensor_readings")
+            with LakeReadings(
+                settings.lake_dir,
+                end,
+                READING_COLUMNS,
+                version=version,
+                spill_dir=spill_parent(settings),
+            ) as readings:
+                reports: dict[str, Any] = train_site_domains(
+                    readings,
+                    sensors,
+                    sites,
+                    events,
+                    client,
+                    domains=live,
+                    tz=opts.tz or settings.display_tz,
+                    configs=configs,
+                    store=store,
+                    max_ece=opts.max_ece,
+                    auto_promote=opts.auto_promote,
+                    artifact_location=artifact_uri,
+                    batch_sensors=TRAIN_BATCH_SENSORS,
+                )
+        except Exception as exc:  # the shared work: each domain's failure
+            log.exception("site training of %s", live)
+            reports = {name: exc for name in live}
+        for name in live:
+            report = reports[name]
+            try:
+                if isinstance(report, NothingToLearn):
+                    results[name] = _not_trained(client, name, report, ended[name])
+                elif isinstance(report, Exception):
+                    results[name] = report
+                else:
+                    results[name] = _trained(name, report, ended[name])
+            except Exception as exc:
+                log.exception("%s: its result", name)
+                results[name] = exc
+    finally:
+        store.close()
+    return results
 
 
 def _train_hotspots(

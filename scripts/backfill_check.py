@@ -10,9 +10,28 @@ sources ``scripts/airflow_env.sh``) and the repository on ``PYTHONPATH``:
 * ``wait-backfill DAG_ID`` — poll the metadata DB until the DAG's newest backfill is
   complete; print its runs;
 * ``snapshot OUT`` — forecasts, warnings and runs of the serving store as pickles;
-* ``compare ORIGINAL AFTER`` — row-for-row identity and no duplicates; exit 1 if not;
+* ``compare ORIGINAL AFTER`` — row-for-row identity of what a re-run must reproduce
+  (below) and no duplicates; exit 1 if not;
 * ``retrain BASE_URL OUT`` — the dashboard's Airflow client against the live API:
   token, trigger a retrain of incidents, follow it until the train task runs.
+
+What ``compare`` compares (:data:`COMPARED`): a backfill re-runs the scoring, so what
+the scoring writes must come out the same, and what the store keeps *about* a warning
+since it was raised need not:
+
+* forecasts: every column;
+* runs: every column but ``published_at`` (when the run was (re)published);
+* warnings: the content a run writes (``riskwarn.store.models.WARNING_CONTENT``: id, run,
+  unit, origin, validity, level, probability, score, reasons, evidence, lead time,
+  county and township) and whether the warning is **in force** (``withdrawn_at`` null).
+  Not the review and publication bookkeeping: ``state``, ``reviewed_level``,
+  ``version``, ``created_at``, ``updated_at``, ``withdrawn_at/by/reason``. A panel's
+  decision between the two snapshots, or a warning withdrawn by an operator's correction
+  re-run and raised again by the backfill (state 'new', version + 1, new
+  ``updated_at``) is no difference; before, the whole table was compared and it was. A
+  warning the backfill's re-run no longer raises is withdrawn by it: it was in force
+  and is not, and that stays a difference (the re-run did not reproduce the original),
+  reported as ``withdrawn by the backfill``.
 """
 
 from __future__ import annotations
@@ -27,11 +46,14 @@ from typing import Any
 
 import pandas as pd
 
+from riskwarn.store.models import WARNING_CONTENT
+
 DOMAIN = "incidents"
 CONF = {"domains": [DOMAIN]}
 # Columns that legitimately change when a run is published again: when the run was
-# (re)published. Everything else of forecasts, warnings and runs must be identical.
+# (re)published; the warnings' review and publication bookkeeping (module doc).
 VOLATILE = {"runs": ["published_at"], "forecasts": [], "warnings": []}
+WARNING_COMPARED = [*WARNING_CONTENT, "in_force"]
 KEYS = {
     "forecasts": ["run_id", "unit_id"],
     "warnings": ["warning_id"],
@@ -121,12 +143,24 @@ def load_snapshot(folder: Path) -> dict[str, pd.DataFrame]:
     return {name: pd.read_pickle(folder / f"{name}.pkl") for name in KEYS}
 
 
+def compared(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of a snapshot's table that a re-run must reproduce (module doc)."""
+    if name == "warnings":
+        frame = frame.assign(in_force=frame["withdrawn_at"].isna())
+        return frame[WARNING_COMPARED].reset_index(drop=True)
+    return frame.drop(columns=VOLATILE[name])
+
+
 def differences(original: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -> list[str]:
-    """What differs between two snapshots, volatile columns aside; [] = identical."""
+    """What differs between two snapshots in what a re-run must reproduce; [] = identical."""
     problems = []
+    gone = set(original["warnings"].loc[original["warnings"]["withdrawn_at"].isna(), "warning_id"])
+    gone &= set(after["warnings"].loc[after["warnings"]["withdrawn_at"].notna(), "warning_id"])
+    if gone:
+        problems.append(f"warnings: {len(gone)} withdrawn by the backfill: {sorted(gone)[:10]}")
     for name, keys in KEYS.items():
-        a = original[name].drop(columns=VOLATILE[name])
-        b = after[name].drop(columns=VOLATILE[name])
+        a = compared(name, original[name])
+        b = compared(name, after[name])
         for label, frame in (("original", a), ("after backfill", b)):
             dups = int(frame.duplicated(keys).sum())
             if dups:

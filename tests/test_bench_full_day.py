@@ -89,3 +89,15 @@ def test_a_stage_counts_the_cpu_of_the_child_processes_it_ran() -> None:
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass"
     m, _ = bench.measure(lambda: subprocess.run([sys.executable, "-c", burn], check=True), 0)
     assert m.cpu >= 0.5, m  # the child's ~0.6 s, not only this process's wait
+
+
+def test_the_rebuild_trains_the_site_domains_as_one_task_like_train_models() -> None:
+    trained = ["incidents", "disputes", "dispute_cases", "geohazard", "geohazard_hourly"]
+    units = bench.training_units(trained)
+    assert units == ["incidents", "disputes", "dispute_cases", "geohazard+geohazard_hourly"]
+    assert bench.largest_first(units) == [
+        "incidents", "geohazard+geohazard_hourly", "disputes", "dispute_cases",
+    ]  # fmt: skip
+    group = {"domains": {"geohazard": {"not_trained": "no failure"}, "geohazard_hourly": {}}}
+    assert bench._not_trained(group) and not bench._not_trained({"domains": {"a": {}}})
+    assert "geohazard: NOT TRAINED (no failure)" in bench._short(group)

@@ -70,7 +70,10 @@ def registry(tmp_path_factory):
     store.upgrade()
     yield client, store, (root / "artifacts").as_uri()
     store.close()
-    reg.configure(*previous)
+    # set the URIs back without a client: a client on MLflow's default URI would create
+    # sqlite:///mlflow.db in the working directory
+    mlflow.set_tracking_uri(previous[0])
+    mlflow.set_registry_uri(previous[1])
 
 
 def _force(client, store, domain: str, version: str | None) -> None:

@@ -128,7 +128,67 @@ def test_an_open_form_on_a_warning_withdrawn_meanwhile_records_nothing(home: Pat
     assert store.warning_reviews(wid).empty
     assert len(store.warning_reviews()) == before
     assert store.get_warning(wid)["withdrawn_at"] is not None
-    assert str(_select(at, "rv_pick").value) != wid
+    # nothing else opened in its place; the reviewer is told why, and that nothing was saved
+    assert _select(at, "rv_pick").value is None
+    assert "The warning you had open" in at.warning[0].value
+    assert at.warning[0].value.endswith("The decision you had started on it was not saved.")
+    store.close()
+
+
+def test_the_open_warning_withdrawn_is_said_and_no_other_is_opened_in_its_place(
+    home: Path,
+) -> None:
+    """A reviewer has a warning open; a re-publication withdraws it. Before, the picker
+    moved to another warning without a word (the form then decided on that one); now the
+    page says which warning was withdrawn, when and why (en and zh), opens none and shows
+    no form until the reviewer chooses one."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = _reviewer_at("en")
+    picker = _select(at, "rv_pick")
+    wid = str(picker.value)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    run_id = _rerun_without(store, wid)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _select(at, "rv_pick").value is None
+    sid = review.short_id(wid)
+    notice = "\n".join(str(w.value) for w in at.warning)
+    assert "The warning you had open" in notice and sid in notice
+    assert "was withdrawn at" in notice and "not raised by the re" in notice
+    assert "not saved" not in notice  # no decision had been started
+    assert run_id.split(":")[-1] in notice  # the run (its colon Markdown-escaped)
+    assert not [w for w in at.radio if str(w.key).startswith("rv_action_")]  # no form
+    assert not [w for w in at.button if str(w.key).startswith("rv_submit_")]
+
+    at.session_state["lang"] = "zh"
+    at.run()
+    assert _select(at, "rv_pick").value is None
+    notice = "\n".join(str(w.value) for w in at.warning)
+    assert "您打开的预警" in notice and sid in notice and "撤回" in notice
+    assert "重算后不再发出该预警" in notice
+
+    _select(at, "rv_pick").set_value(_select(at, "rv_pick").options[0]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _select(at, "rv_pick").value is not None and not at.warning  # chosen: notice gone
+    assert [w for w in at.radio if str(w.key).startswith("rv_action_")]  # its form
+    at.run()
+    assert not at.warning  # and it stays gone
+
+    # a reload of its link (?warning=<id>, a new session) is told too, in place of the
+    # first warning of the queue
+    again = AppTest.from_file(str(APP), default_timeout=60)
+    role, name = auth.DEMO_USERS["reviewer"]
+    again.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    again.session_state["lang"] = "en"
+    again.query_params["warning"] = wid
+    again.switch_page("pages/warnings.py").run()
+    assert not again.exception, [e.value for e in again.exception]
+    assert _select(again, "rv_pick").value is None
+    notice = "\n".join(str(w.value) for w in again.warning)
+    assert "The warning you had open" in notice and sid in notice
+    assert again.query_params.get("warning") in (None, [], "")
     store.close()
 
 

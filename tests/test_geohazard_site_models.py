@@ -237,7 +237,8 @@ def test_site_twin_is_a_refresh_and_the_champion_never_scores_rows_it_saw(
         assert all(o >= through for o in spy.origins)
         store.close()
     finally:
-        configure(*previous)
+        mlflow.set_tracking_uri(previous[0])  # no client: it would create ./mlflow.db
+        mlflow.set_registry_uri(previous[1])
 
 
 def _nowcast_home(trained: dict, name: str) -> Settings:

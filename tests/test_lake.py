@@ -266,6 +266,51 @@ def test_quarantine_keyed_by_batch_and_row_and_idempotent(tmp_path: Path) -> Non
     assert lake.connect(tmp_path).execute("select count(*) from quarantine").fetchone() == (4,)
 
 
+def test_quarantine_write_replaces_the_batch(tmp_path: Path) -> None:
+    """A batch's quarantine replaces what it held: rows not in it leave (one commit, the
+    other batches and tables untouched); an empty one with ``batches`` empties it."""
+
+    def q(batch: str, rows: list[int], table: str = "incidents") -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "source": "t",
+                "table_name": table,
+                "batch_id": batch,
+                "file_name": "f.csv",
+                "row_number": pd.Series(rows, dtype="int64"),
+                "reason": "spike",
+                "message": "m",
+                "original": "{}",
+            }
+        )
+
+    for frame in (q("a", [1, 2, 3]), q("b", [1, 2]), q("a", [1, 4], "disputes")):
+        assert lake.write_quarantine(tmp_path, "t", frame) is True
+
+    def held() -> list[tuple[str, str, int]]:
+        back = lake.read_quarantine(tmp_path)
+        return sorted(zip(back["table_name"], back["batch_id"], back["row_number"], strict=True))
+
+    assert lake.write_quarantine(tmp_path, "t", q("a", [2, 5])) is True
+    assert held() == [
+        ("disputes", "a", 1),
+        ("disputes", "a", 4),
+        ("incidents", "a", 2),
+        ("incidents", "a", 5),
+        ("incidents", "b", 1),
+        ("incidents", "b", 2),
+    ]
+    assert lake.write_quarantine(tmp_path, "t", q("a", [2, 5])) is False
+    empty = q("a", [])
+    assert lake.write_quarantine(tmp_path, "t", empty, batches=[("incidents", "a")]) is True
+    assert lake.write_quarantine(tmp_path, "t", empty, batches=[("incidents", "a")]) is False
+    assert [r[:2] for r in held()] == [("disputes", "a")] * 2 + [("incidents", "b")] * 2
+    # nothing stored, nothing to store: no table is created
+    other = tmp_path / "other"
+    assert lake.write_quarantine(other, "t", empty, batches=[("incidents", "a")]) is False
+    assert not (other / "_quarantine").exists()
+
+
 def test_maintenance_compacts_vacuums_and_keeps_what_retention_needs(tmp_path: Path) -> None:
     for i in range(4):
         lake.upsert(

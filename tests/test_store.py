@@ -181,6 +181,38 @@ def test_ingest_batches_upsert_by_batch_id(store: Store) -> None:
         store.record_ingest_batch({**report, "ingested_at": datetime(2026, 3, 1)})
 
 
+def test_every_ingest_run_of_a_batch_is_kept_in_the_audit_log(store: Store) -> None:
+    """A re-run replaces the batch's row (its counts describe the lake as it is now), but
+    the run that added the rows keeps its record: each run is audited with the counts it
+    replaced (before: the first run's 'new 7' was lost to the re-run's 'new 0')."""
+    report = {
+        "batch_id": "chicago:abc",
+        "source": "chicago",
+        "file_name": "chicago.csv",
+        "table_name": "incidents",
+        "read": 10,
+        "accepted": 7,
+        "new": 7,
+        "updated": 0,
+        "unchanged": 0,
+        "quarantined": 2,
+        "duplicates": 1,
+        "ingested_at": datetime(2026, 3, 1, 8, tzinfo=UTC),
+    }
+    store.record_ingest_batch(report, actor="os:alice")
+    later = datetime(2026, 3, 2, 8, tzinfo=UTC)
+    store.record_ingest_batch({**report, "new": 0, "unchanged": 7, "ingested_at": later})
+    entries = store.audit_entries("ingest_batch", "chicago:abc", ("ingest_batch",))
+    assert [e["actor"] for e in entries] == ["pipeline", "os:alice"]  # newest first
+    rerun, first = (e["details"] for e in entries)
+    assert (first["new"], first["unchanged"], first["replaced"]) == (7, 0, None)
+    assert first["ingested_at"] == "2026-03-01T08:00:00+00:00"
+    assert (rerun["new"], rerun["unchanged"]) == (0, 7)
+    assert rerun["replaced"]["new"] == 7
+    assert rerun["replaced"]["ingested_at"] == "2026-03-01T08:00:00+00:00"
+    assert len(store.ingest_batches()) == 1
+
+
 # -- runs and publishing ---------------------------------------------------------------
 
 

@@ -1,9 +1,9 @@
 """The stream's publishes and warning withdrawal (real SQLite and PostgreSQL stores).
 
 The stream keeps one warning id per episode and carries it from run to run: each
-publish is a new run (one per second) whose warnings take the new run id. A publish
-never withdraws what moved on to it; only a run published again under its own id (two
-publishes within one second) withdraws what that run no longer has.
+publish is a new run (its own id, to the microsecond, unique and in publishing order)
+whose warnings take the new run id. A publish never withdraws what moved on to it, nor
+an episode that ended in it, however close two publishes are.
 """
 
 from __future__ import annotations
@@ -66,18 +66,47 @@ def test_stream_publishes_carry_warnings_over_and_withdraw_nothing(store: Store)
     assert not (store.audit_log()["action"] == "withdraw_warning").any()
 
 
-def test_two_stream_publishes_in_one_second_leave_no_ended_warning_in_force(
+def test_two_stream_publishes_in_one_second_are_two_runs_and_withdraw_nothing(
     store: Store,
 ) -> None:
-    """Two publishes within one second are one run id published twice: the ended
-    episode was left in force under that run (the served one) before; now it is
-    withdrawn, and a restarted stream does not carry it over."""
+    """Two publishes within one second (400 ms apart) are two runs: the episode ending in
+    the second one is ended (kept with the run that last raised it, out of the served
+    run), not withdrawn, as for publishes seconds apart. Before, the run id had
+    one-second resolution: the second publish was a re-publication of the first run and
+    withdrew B ("not raised by the re-run of ...") while B's contacts got "ended"."""
     pub = Publisher(store)
     first = step(pub, {"A": 3, "B": 4}, T0)
     b_id = pub.served["B"]["warning_id"]
-    again = step(pub, {"A": 3, "B": 0}, T0 + pd.Timedelta(milliseconds=400))
-    assert again == first  # "one run per publishing second"
-    assert store.published_run(DOMAIN)["run_id"] == first
+    second = step(pub, {"A": 3, "B": 0}, T0 + pd.Timedelta(milliseconds=400))
+    assert first is not None and second is not None
+    assert first < second  # unique, in publishing order
+    assert store.published_run(DOMAIN)["run_id"] == second
     assert store.warnings(domain=DOMAIN)["unit_id"].tolist() == ["A"]
-    assert store.get_warning(b_id)["withdrawn_at"] is not None
+    b = store.get_warning(b_id)
+    assert (b["withdrawn_at"], b["run_id"]) == (None, first)
+    assert store.warnings(withdrawn=True).empty
+    assert not (store.audit_log()["action"] == "withdraw_warning").any()
     assert set(Publisher(store).served) == {"A"}  # a restart carries A only
+
+
+def test_stream_run_ids_stay_unique_and_ordered_in_one_microsecond_and_after_restart(
+    store: Store,
+) -> None:
+    """The same instant twice (also after a restart) still gives a new run id after the
+    last one: no publish is ever a re-publication of another."""
+    pub = Publisher(store)
+    ids = [step(pub, {"A": 3, "B": 4}, T0), step(pub, {"A": 3, "B": 0}, T0)]
+    ids.append(step(pub, {"A": 4}, T0))
+    restarted = Publisher(store)
+    ids.append(step(restarted, {"A": 0}, T0))
+    assert ids == [
+        "geohazard_stream:20261201T080000.000000Z",
+        "geohazard_stream:20261201T080000.000000Z~0001",
+        "geohazard_stream:20261201T080000.000000Z~0002",
+        "geohazard_stream:20261201T080000.000000Z~0003",
+    ]
+    assert ids == sorted(ids)
+    assert store.published_run(DOMAIN)["run_id"] == ids[-1]
+    assert store.warnings(domain=DOMAIN).empty
+    assert store.warnings(withdrawn=True).empty
+    assert not (store.audit_log()["action"] == "withdraw_warning").any()

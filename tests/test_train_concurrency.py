@@ -86,3 +86,28 @@ def test_airflow_env_passes_a_train_concurrency_given_in_settings(tmp_path) -> N
     assert airflow_env(Settings(home=tmp_path), base)["RISKWARN_TRAIN_CONCURRENCY"] == "4"
     given = Settings(home=tmp_path, train_concurrency=1)
     assert airflow_env(given, base)["RISKWARN_TRAIN_CONCURRENCY"] == "1"
+
+
+def test_train_models_trains_the_site_domains_in_one_task(parse_env) -> None:
+    """The mapped ``train`` task runs per group of domains: the two site domains share one
+    task (one spill of the readings for both, riskwarn.pipeline.train_site_group), every
+    other domain has its own; a run asking for one site domain trains it alone."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from riskwarn import domains
+
+    bag = DagBag(dag_folder=TRAIN_MODELS)
+    assert bag.import_errors == {}
+    dag = bag.dags["train_models"]
+    groups_of = dag.get_task("domains").python_callable
+    every = list(domains.names(trained_by=domains.TRAIN_DAG))
+    groups = groups_of(params={"domains": every})
+    sites = [d for d in every if domains.get(d).family == "site"]
+    assert sorted(sites) == ["geohazard", "geohazard_hourly"]
+    assert sites in groups
+    assert sorted(d for g in groups for d in g) == sorted(every)
+    assert all(len(g) == 1 for g in groups if g != sites)
+    assert groups_of(params={"domains": ["geohazard"]}) == [["geohazard"]]
+    parsed, serialized = _train_tasks(bag)
+    assert parsed.is_mapped and serialized.is_mapped
+    assert parsed.map_index_template == "{{ task.op_kwargs['group'] | join('+') }}"

@@ -8,8 +8,6 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 
 from __future__ import annotations
 
-from html import escape
-
 import pandas as pd
 import streamlit as st
 
@@ -75,14 +73,7 @@ def places(
         "<div class='rw-place'>"
         + views.badge(p.level, lg)
         + " "
-        + t(
-            "top_place_line",
-            lg,
-            place=escape(views.place_words(p.county_code, p.township_code, names, lg)),
-            n=fmt_int(p.n_warnings, lg),
-            prob=fmt_pct(p.max_probability, lg),
-            trend=t(f"trend_{p.trend}", lg) if isinstance(p.trend, str) and p.trend else "—",
-        )
+        + views.place_line(p, views.place_words(p.county_code, p.township_code, names, lg), lg)
         + "</div>"
         for p in views.top_places(dw, labels, n=n).itertuples()
     ]

@@ -43,6 +43,9 @@ everything = queries.warnings(snap)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
+asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
+if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
+    st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked))  # told below
 views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
@@ -118,6 +121,12 @@ if n_total > QUEUE_ROWS:
 
 # ---- one warning
 labels = {r.warning_id: review.pick_label(r, lg) for r in queue.itertuples()}
+# the warning open until now left the queue because a re-publication withdrew it: say
+# so, and open nothing in its place (the picker would otherwise move to another warning
+# without a word, and a decision could be taken on it unknowingly) until one is chosen
+gone = review.withdrawn_open(
+    st.session_state, labels, lambda w: queries.get_warning(url, w), lg, tz
+)
 wid = shell.select(
     st,
     t("pick_warning", lg),
@@ -125,15 +134,23 @@ wid = shell.select(
     lambda w: labels.get(w, str(w)),
     "rv_pick",
     lg,
+    index=None if gone else 0,
     texts_vary=True,
+    placeholder=t("pick_placeholder", lg),
 )
 views.keep_warning_in_url(wid, st.query_params, st.session_state)  # a reload keeps it
 if wid is None:
+    if gone:
+        st.warning(gone, icon=":material/undo:")
+        flash = st.session_state.pop("rv_flash", None)  # a submit it refused
+        if flash and flash[0] == "error":
+            st.error(flash[1], icon=":material/sync_problem:")
     st.stop()
 assert wid is not None
 row = queue.loc[queue["warning_id"] == wid].iloc[0]
 current = queries.get_warning(url, wid)
 current_state = review.shown_state(current["state"], current.get("withdrawn_at"))
+review.opened(st.session_state, wid, labels[wid], in_force=current_state != "withdrawn")
 seen_key = f"seen_version:{wid}"
 st.session_state.setdefault(seen_key, int(current["version"]))
 sid = review.short_id(wid)
@@ -163,11 +180,16 @@ with left:
     where = hist.dropna(subset=["lon", "lat"]).tail(1)
     if not where.empty:
         lon, lat = float(where["lon"].iloc[0]), float(where["lat"].iloc[0])
-        st.caption(t("coordinates", lg, lat=f"{lat:.4f}°N", lon=f"{lon:.4f}°E"))
+        # a dispute case's centre is an address: shown to its 1 km square only (privacy)
+        area = review.case_area(lon, lat, ctx.settings) if current["unit_type"] == "case" else None
+        if area is not None:
+            st.caption(t("case_area", lg, lat=f"{area['lat']:.2f}°N", lon=f"{area['lon']:.2f}°E"))
+        else:
+            st.caption(t("coordinates", lg, lat=f"{lat:.4f}°N", lon=f"{lon:.4f}°E"))
         with st.expander(t("locator_map", lg)):
             st.pydeck_chart(
                 review.locator_deck(
-                    where.iloc[0], queries.boundary_paths(ctx.lake_dir), ctx.settings
+                    where.iloc[0], queries.boundary_paths(ctx.lake_dir), ctx.settings, area
                 ),
                 height=320,
             )

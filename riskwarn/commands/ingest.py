@@ -51,7 +51,17 @@ def _record(settings: Any, report: dict[str, Any]) -> None:
 
     with Store.from_settings(settings) as store:
         store.upgrade()
-        store.record_ingest_batch({k: v for k, v in report.items() if k != "messages"})
+        store.record_ingest_batch(
+            {k: v for k, v in report.items() if k != "messages"}, actor=_os_actor()
+        )
+
+
+def _os_actor() -> str:
+    """The operating-system account running the command (from the uid, not ``$USER``)."""
+    import os
+    import pwd
+
+    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
 
 
 @click.command()

@@ -24,6 +24,11 @@ def _client_and_store():
     return configure(settings.resolved_mlflow_uri), store, settings.resolved_mlflow_uri
 
 
+def version_label(version: str) -> str:
+    """The version as given, with one ``v`` in front (``1`` and ``v1`` both ``v1``)."""
+    return version if version[:1] in ("v", "V") else f"v{version}"
+
+
 @click.command()
 @click.argument("domain", type=click.Choice(domains.names()))
 @click.argument("version")
@@ -54,7 +59,7 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         )
     except (MlflowException, registry.PromotionRefused) as exc:
         raise click.ClickException(
-            f"cannot promote riskwarn-{domain} v{version}: {str(exc).splitlines()[0]}"
+            f"cannot promote riskwarn-{domain} {version_label(version)}: {str(exc).splitlines()[0]}"
         ) from None
     finally:
         store.close()

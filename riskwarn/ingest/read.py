@@ -222,9 +222,15 @@ def read_raw_chunks(
     try:
         yield from CsvRecords(mapping, path, encoding, delimiter).chunks()
     except UnicodeDecodeError:
+        where = first_undecodable(path, encoding)
+        at = (
+            ""
+            if where is None
+            else f": first undecodable byte at offset {where[0]} (line {where[1]})"
+        )
         raise FileProblem(
             "bad_encoding",
-            f"cannot decode the file as {encoding} beyond its first {_SNIFF_BYTES} bytes",
+            f"cannot decode the file as {encoding} beyond its first {_SNIFF_BYTES} bytes{at}",
         ) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileProblem(
@@ -234,6 +240,31 @@ def read_raw_chunks(
         raise FileProblem(
             "not_a_table", f"not a table: {_first_line(exc)}", _summary(_head_bytes(path), size)
         ) from None
+
+
+def first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:
+    """The 0-based byte offset (of the gunzipped data for a .gz file) and the 1-based
+    line (the header is line 1) of the first byte not decodable in ``encoding``, or None
+    if the whole file decodes. Reads the file again: only called once decoding failed."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    done = lines = 0  # bytes handed to the decoder, line ends decoded
+    fh: Any = gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")  # noqa: SIM115
+    with fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            pending = decoder.getstate()[0]  # bytes of an unfinished character
+            try:
+                lines += decoder.decode(block).count("\n")
+            except UnicodeDecodeError as exc:
+                data = pending + block
+                start = done - len(pending)  # file offset of data[0]
+                before = data[: exc.start].decode(encoding, errors="replace")
+                return start + exc.start, lines + before.count("\n") + 1
+            done += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return done - len(exc.object) + exc.start, lines + 1
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

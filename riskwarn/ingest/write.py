@@ -2,7 +2,8 @@
 
 :func:`write_batch` is the whole interface between ingestion and the lake: the accepted
 rows (canonical columns and dtypes, sorted by key) are upserted by ``(source,
-record_id)`` and the quarantine rows by ``(batch_id, row_number)``; the lake answers
+record_id)`` and the quarantine rows replace the batch's (by ``(batch_id,
+row_number)``, rows no longer quarantined removed); the lake answers
 with the counts ``new`` / ``updated`` / ``unchanged``. How the lake stores them is its
 own business (:mod:`riskwarn.lake`); this is the only module of ingestion that calls it.
 """
@@ -36,7 +37,13 @@ def write_batch(
             grain=grain,
             ids_carry_time=ids_carry_time,
         )
-        lake.write_quarantine(lake_dir, batch.source, batch.quarantine)
+        # the batch's whole quarantine: rows a re-ingest now accepts leave it
+        lake.write_quarantine(
+            lake_dir,
+            batch.source,
+            batch.quarantine,
+            batches=[(batch.table_name, batch.batch_id)],
+        )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
     return {k: int(result[k]) for k in ("new", "updated", "unchanged")}

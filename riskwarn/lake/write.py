@@ -457,26 +457,38 @@ def write_quarantine(
     source: str,
     quarantine: pd.DataFrame,
     *,
+    batches: Sequence[tuple[str, str]] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> bool:
-    """Upsert quarantined rows keyed by ``(batch_id, row_number)``; idempotent (a batch
-    already stored as it is makes no commit). Returns whether the table changed."""
+    """Store the quarantine of one or more batches: the rows keyed by ``(table_name,
+    batch_id, row_number)`` replace what the quarantine held for those batches.
+
+    ``batches``: the ``(table_name, batch_id)`` pairs this write is the whole quarantine
+    of (default: those of the rows; pass them to also cover a batch with no quarantined
+    row now). A row of such a batch that is not in ``quarantine`` is removed, in the same
+    commit as the inserts and updates: a re-ingest that now accepts a row it quarantined
+    before (a later ``--as-of``) leaves no trace of it in the quarantine. Idempotent: a
+    batch already stored as it is makes no commit. Returns whether the table changed."""
     from deltalake import write_deltalake
 
-    if quarantine.empty:
-        return False
     schema = layout.QUARANTINE_SCHEMA
     rows = pa.Table.from_pandas(
-        quarantine[schema.names].astype({"row_number": "int64"}),
+        quarantine.reindex(columns=schema.names).astype({"row_number": "int64"}),
         schema=schema,
         preserve_index=False,
     ).replace_schema_metadata(None)
     rows = rows.take(
         pc.sort_indices(rows, sort_keys=[("batch_id", "ascending"), ("row_number", "ascending")])
     )
-    batch_ids = pc.unique(rows["batch_id"])
+    pairs = set(zip(rows["table_name"].to_pylist(), rows["batch_id"].to_pylist(), strict=True))
+    pairs |= {(str(t), str(b)) for t, b in batches or ()}
+    if not pairs:
+        return False
+    batch_ids = pa.array(sorted({b for _, b in pairs}), pa.string())
     layout.check_not_legacy(lake_dir, layout.QUARANTINE)
     with layout.writer_lock(lake_dir, layout.QUARANTINE) as path:
+        if not rows.num_rows and not layout.is_delta(path):
+            return False  # nothing stored, nothing to store
         dt = open_or_create(path, None, history_days)
         files = _files(dt)
         if files.num_rows:
@@ -484,6 +496,8 @@ def write_quarantine(
         writer = writer_properties()
         props = _commit_props(",".join(batch_ids.to_pylist()))
         if not _may_hold(files, "batch_id", batch_ids).any():
+            if not rows.num_rows:
+                return False
             write_deltalake(
                 dt,
                 rows,
@@ -493,6 +507,21 @@ def write_quarantine(
                 commit_properties=props,
             )
             return True
+
+        def scope(alias: str) -> str:
+            """The stored rows of these batches (of this source)."""
+            return (
+                f"{alias}source = {_sql_text(source)} AND ("
+                + " OR ".join(
+                    f"({alias}table_name = {_sql_text(t)} AND {alias}batch_id = {_sql_text(b)})"
+                    for t, b in sorted(pairs)
+                )
+                + ")"
+            )
+
+        if not rows.num_rows:  # every row of the batches accepted now
+            done = dt.delete(scope(""), writer_properties=writer, commit_properties=props)
+            return bool(done.get("num_deleted_rows"))
         ids = ", ".join(_sql_text(b) for b in batch_ids.to_pylist())
         on = (
             f"t.source = {_sql_text(source)} AND t.batch_id IN ({ids}) AND "
@@ -514,6 +543,11 @@ def write_quarantine(
             )
             .when_matched_update_all(predicate=differs)
             .when_not_matched_insert_all()
+            .when_not_matched_by_source_delete(predicate=scope("t."))
             .execute()
         )
-        return bool(metrics["num_target_rows_inserted"] or metrics["num_target_rows_updated"])
+        return bool(
+            metrics["num_target_rows_inserted"]
+            or metrics["num_target_rows_updated"]
+            or metrics["num_target_rows_deleted"]
+        )

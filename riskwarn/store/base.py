@@ -139,8 +139,14 @@ class StoreBase:
 
     # -- ingest and audit --------------------------------------------------------------
 
-    def record_ingest_batch(self, report: Mapping[str, Any]) -> None:
-        """Insert or replace the counts of one ingested file (key ``batch_id``)."""
+    def record_ingest_batch(self, report: Mapping[str, Any], actor: str = "pipeline") -> None:
+        """Insert or replace the counts of one ingested file (key ``batch_id``), and append
+        an ``ingest_batch`` entry to the audit log in the same transaction.
+
+        ``ingest_batches`` holds each file's latest ingest (its counts must agree with the
+        lake and quarantine as they are now); the audit log keeps every run: who, when,
+        its counts and the counts it replaced, so the run that added a file's rows keeps
+        its record after an unchanged re-run ("new 0, unchanged N")."""
         missing = {"batch_id", "source", "file_name", "table_name", "ingested_at"} - set(report)
         missing |= set(INGEST_COUNTS) - set(report)
         if missing:
@@ -154,8 +160,25 @@ class StoreBase:
             "ingested_at": utc(report["ingested_at"]),
         }
         row.update({k: int(report[k]) for k in INGEST_COUNTS})
+        t = table_of(IngestBatch)
         with self._write() as conn:
-            upsert(conn, table_of(IngestBatch), [row], ["batch_id"])
+            before = (
+                conn.execute(sa.select(t).where(t.c.batch_id == row["batch_id"])).mappings().first()
+            )
+            upsert(conn, t, [row], ["batch_id"])
+            details: dict[str, Any] = {
+                k: row[k] for k in ("source", "file_name", "table_name", *INGEST_COUNTS)
+            }
+            details["ingested_at"] = row["ingested_at"].isoformat()
+            details["replaced"] = (
+                None
+                if before is None
+                else {
+                    "ingested_at": utc(before["ingested_at"]).isoformat(),
+                    **{k: int(before[k]) for k in INGEST_COUNTS},
+                }
+            )
+            self._audit(conn, actor, "ingest_batch", "ingest_batch", row["batch_id"], details)
 
     def ingest_batches(self) -> pd.DataFrame:
         """Every recorded ingest batch, newest first."""

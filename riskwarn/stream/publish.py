@@ -9,6 +9,15 @@ raised its site above "no warning" to the one that lowered it back: its id is
 ``geohazard_stream:<site>:<start of the episode>``, so a level change inside an episode
 updates the same warning (the store resets its review, as for any level change) and
 its history stays one row.
+
+Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
+(``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
+id (the same microsecond, also after a restart) the last id with a counter
+(``...Z~0001``, ``~`` sorts after the digits and ``Z``). Ids are unique and sort in
+publishing order. A run id shared by two publishes would be a *re-publication* of one
+run to the store, which withdraws what the second publish no longer has: an episode
+ending in the second of two publishes within one second (the old id had one-second
+resolution) was recorded as withdrawn while its contacts got the "ended" message.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import warnings as rw
-from riskwarn.store import Store, run_id_for
+from riskwarn.store import Store
 from riskwarn.stream.state import SiteLevel
 
 DOMAIN = "geohazard_stream"
@@ -76,6 +85,7 @@ class Publisher:
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
         run = store.published_run(DOMAIN)
+        self.last_run_id: str | None = None if run is None else str(run["run_id"])
         if run is not None:
             f = store.published_forecasts(DOMAIN)
             self.sites = set(f["unit_id"].astype(str))
@@ -124,6 +134,15 @@ class Publisher:
             "township_code": None,
             "state": "new",
         }
+
+    def _next_run_id(self, origin: pd.Timestamp) -> str:
+        """A run id of its own for this publish, after every earlier one (module doc)."""
+        run_id = f"{DOMAIN}:{origin:%Y%m%dT%H%M%S.%f}Z"
+        last = self.last_run_id
+        if last is not None and run_id <= last:
+            base, _, n = last.partition("~")
+            run_id = f"{base}~{int(n or 0) + 1:04d}"
+        return run_id
 
     def publish(
         self,
@@ -176,8 +195,7 @@ class Publisher:
                 for row in served.values()
             ]
         )
-        run_id = run_id_for(DOMAIN, origin.to_pydatetime())
-        run_id = f"{run_id}{origin:%S}"  # one run per publishing second
+        run_id = self._next_run_id(origin)
         self.store.stage_run(
             {
                 "run_id": run_id,
@@ -195,6 +213,7 @@ class Publisher:
             cols = [c for c in rw.WARNING_COLUMNS if c in warnings.columns]
             self.store.write_warnings(run_id, warnings[cols])
         self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
+        self.last_run_id = run_id
         self.served = {k: {**v, "origin": origin} for k, v in served.items()}
         self.sites = set(sites)
         return run_id

@@ -1,0 +1,137 @@
+"""Dispute cases on the dashboard: never their exact location (AppTest, demo store).
+
+A dispute case's centre is an address: "29.8878 N, 116.2747 E" is about 10 m, one
+household. The review page shows a case only to its 1 km square of the city grid
+(caption and locator map), never its coordinates; cells and sites keep theirs
+(docs/dashboard.md, "Privacy of dispute cases"). Also here: the overview's "Places to
+watch" lines say nothing about a trend a place does not have (they ended "· —").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, queries, review
+from riskwarn.settings import load_settings
+from riskwarn.store import Store
+from testkit.dashboard_demo import demo_home
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("privacy") / "home"
+    city = demo_home(home, n_cells=300, weeks=1, n_cases=40)
+    # the demo's case forecasts carry no location; the scoring pipeline copies each
+    # case's lon/lat into its forecast (riskwarn/scoring.py): give them one, in the city
+    # (beside a cell centre, to the 6 decimals a geocoded address has)
+    store = Store(city.store_url)
+    with store.engine.begin() as con:
+        lon0, lat0 = con.exec_driver_sql(
+            "SELECT lon, lat FROM forecasts WHERE lon IS NOT NULL LIMIT 1"
+        ).one()
+        con.exec_driver_sql(
+            "UPDATE forecasts SET lon = ? + 0.0012347 * (rank % 7), "
+            "lat = ? + 0.0009871 * (rank % 5) WHERE unit_type = 'case'",
+            (float(lon0), float(lat0)),
+        )
+    store.close()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _app(lang: str, role: str = "reviewer") -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()
+    r, name = auth.DEMO_USERS[role]
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.session_state["user"] = auth.User(username=role, name=name, role=r)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _select(at: AppTest, key: str) -> Any:
+    found = [w for w in at.selectbox if str(w.key).startswith(key)]
+    assert len(found) == 1, [w.key for w in at.selectbox]
+    return found[0]
+
+
+def _page_text(at: AppTest) -> str:
+    """Every text of the page a browser gets: Markdown, captions, notes, tables, maps."""
+    parts = [
+        str(e.value) for kind in ("markdown", "caption", "info", "warning") for e in at.get(kind)
+    ]
+    parts += [str(df.value.to_csv()) for df in at.dataframe]
+    parts += [str(e.proto) for e in at.get("deck_gl_json_chart")]
+    parts += [str(e.label) for e in at.get("expander")]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_dispute_case_is_shown_to_its_1_km_square_never_its_point(home: Path, lang: str) -> None:
+    at = _app(lang)
+    at.switch_page("pages/warnings.py").run()
+    _select(at, "rv_domain").set_value(queries.CASE_DOMAIN).run()
+    assert not at.exception, [e.value for e in at.exception]
+    wid = str(_select(at, "rv_pick").value)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    w = store.get_warning(wid)
+    assert w["unit_type"] == "case"
+    hist = store.forecast_history(queries.CASE_DOMAIN, unit_id=w["unit_id"])
+    store.close()
+    lon, lat = float(hist["lon"].dropna().iloc[-1]), float(hist["lat"].dropna().iloc[-1])
+    page = _page_text(at)
+    assert at.get("deck_gl_json_chart"), "the locator map is shown (as its square)"
+    for digits in (3, 4, 5):
+        assert f"{lat:.{digits}f}" not in page and f"{lon:.{digits}f}" not in page
+    area = review.case_area(lon, lat, load_settings())
+    said = {"en": "Within a 1 km square", "zh": "约 1 公里方格"}[lang]
+    assert said in page and f"{area['lat']:.2f}°N" in page
+    assert "locator-case-area" in page and "locator-point" not in page
+
+
+def test_a_cell_keeps_its_centre_and_point(home: Path) -> None:
+    at = _app("en")
+    at.switch_page("pages/warnings.py").run()
+    _select(at, "rv_domain").set_value("incidents").run()
+    page = _page_text(at)
+    assert "Centre " in page and "locator-case-area" not in page
+
+
+def test_case_area_is_the_square_not_the_point() -> None:
+    settings = load_settings()
+    a = review.case_area(116.274712, 29.887843, settings)
+    b = review.case_area(116.274112, 29.887343, settings)  # a house 80 m away, same square
+    assert a == b and len(a["ring"]) == 5
+    lons = [p[0] for p in a["ring"]]
+    lats = [p[1] for p in a["ring"]]
+    assert min(lons) <= 116.274712 <= max(lons) and min(lats) <= 29.887843 <= max(lats)
+    assert 0.009 < max(lats) - min(lats) < 0.0095  # 1 km of latitude
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_places_to_watch_lines_say_nothing_of_a_missing_trend(home: Path, lang: str) -> None:
+    """One week published: no place has a trend; the lines ended "· —"."""
+    at = _app(lang, role="leader")
+    lines = [str(m.value) for m in at.markdown if "rw-place" in str(m.value)]
+    assert lines, [str(m.value)[:80] for m in at.markdown]
+    text = "".join(lines)
+    assert "· —" not in text and "—</div>" not in text
+    assert ("warnings: " if lang == "en" else " 处 · 最高 ") in text
