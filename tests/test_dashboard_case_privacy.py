@@ -135,3 +135,71 @@ def test_places_to_watch_lines_say_nothing_of_a_missing_trend(home: Path, lang: 
     text = "".join(lines)
     assert "· —" not in text and "—</div>" not in text
     assert ("warnings: " if lang == "en" else " 处 · 最高 ") in text
+
+
+def _chart_columns(at: AppTest) -> list[list[str]]:
+    """The columns of every Altair chart's data the page sends (Arrow tables)."""
+    import pyarrow as pa
+
+    out = []
+    for e in [*at.get("vega_lite_chart"), *at.get("arrow_vega_lite_chart")]:
+        proto = e.proto
+        tables = [proto.data.data] if proto.data.data else []
+        tables += [d.data.data for d in proto.datasets]
+        for blob in tables:
+            out.append(pa.ipc.open_stream(blob).read_all().column_names)
+    return out
+
+
+@pytest.fixture(scope="module")
+def home_two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A case with an earlier week: the review page draws the place's history chart (the
+    demo publishes one run of cases; an earlier run of the same cases is copied in, a
+    week before, as a superseded run, as the weekly scoring leaves it)."""
+    home = tmp_path_factory.mktemp("privacy2") / "home"
+    city = demo_home(home, n_cells=300, weeks=1, n_cases=40)
+    store = Store(city.store_url)
+    with store.engine.begin() as con:
+        lon0, lat0 = con.exec_driver_sql(
+            "SELECT lon, lat FROM forecasts WHERE lon IS NOT NULL LIMIT 1"
+        ).one()
+        con.exec_driver_sql(
+            "UPDATE forecasts SET lon = ?, lat = ? WHERE unit_type = 'case'",
+            (float(lon0) + 0.0012347, float(lat0) + 0.0009871),
+        )
+        for table in ("forecast_runs", "forecasts"):
+            cols = [r[1] for r in con.exec_driver_sql(f"PRAGMA table_info({table})")]
+            chosen = {
+                "run_id": "run_id || '-earlier'",
+                "origin": "strftime('%Y-%m-%d %H:%M:%S.000000', origin, '-7 days')",
+                "status": "'superseded'",
+            }
+            picks = ", ".join(chosen.get(c, c) for c in cols)
+            where = "domain = ?"
+            con.exec_driver_sql(
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {picks} FROM {table} "
+                f"WHERE {where}",
+                (queries.CASE_DOMAIN,),
+            )
+    store.close()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def test_a_case_history_chart_sends_only_week_and_probability(home_two_weeks: Path) -> None:
+    """With two weeks the history chart is drawn; its data went to the browser with the
+    case's lon/lat and cell (reviewer, helper-88): now only the two plotted columns."""
+    at = _app("en")
+    at.switch_page("pages/warnings.py").run()
+    _select(at, "rv_domain").set_value(queries.CASE_DOMAIN).run()
+    assert not at.exception, [e.value for e in at.exception]
+    columns = _chart_columns(at)
+    assert columns, "the place's history chart is drawn with two weeks published"
+    for names in columns:
+        assert not {"lon", "lat", "cell_x", "cell_y"} & set(names), names

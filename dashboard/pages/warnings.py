@@ -201,9 +201,16 @@ with left:
     )
     if len(hist) > 1:
         st.markdown(f"**{t('place_history', lg)}**")
-        hist = hist.assign(week=[fmt_day(o, lg, tz) for o in hist["origin"]])  # short, level
+        # only the two plotted columns reach the browser: the history also holds the place's
+        # lon/lat and cell, which for a dispute case locate a household (privacy)
+        chart = pd.DataFrame(
+            {
+                "week": [fmt_day(o, lg, tz) for o in hist["origin"]],  # short, level
+                "probability": hist["probability"].to_numpy(),
+            }
+        )
         st.altair_chart(
-            alt.Chart(hist)
+            alt.Chart(chart)
             .mark_area(line=True, opacity=0.25)
             .encode(
                 x=alt.X("week:N", sort=None, title=t("origin", lg), axis=alt.Axis(labelAngle=0)),
