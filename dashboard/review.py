@@ -450,11 +450,14 @@ def case_area(lon: float, lat: float, settings: Any) -> dict[str, Any]:
     return {"lon": round(float(clon[0]), 2), "lat": round(float(clat[0]), 2), "ring": ring}
 
 
-def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) -> Any:
+def locator_deck(
+    unit: Any, boundaries: Any, settings: Any, area: Any = None, level: Any = None
+) -> Any:
     """A small offline map of one warned unit: its cell square (or its point) over the
     county and township boundaries, centred on it. ``area`` (:func:`case_area`, for a
     dispute case): that square instead, centred on its centre; the unit's own
-    coordinates are not used."""
+    coordinates are not used. The unit is drawn in its warning ``level``'s colour (a
+    yellow warning drawn red read as a red one); grey without a level."""
     import numpy as np
     import pydeck as pdk
 
@@ -465,20 +468,21 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) ->
         unit = {"lon": area["lon"], "lat": area["lat"]}
     lon, lat = float(unit["lon"]), float(unit["lat"])
     layers: list[Any] = []
-    for level, (colour, width) in maps.BOUNDARY_STYLE.items():
-        part = boundaries[boundaries["level"] == level] if len(boundaries) else boundaries
+    for admin, (line, width) in maps.BOUNDARY_STYLE.items():
+        part = boundaries[boundaries["level"] == admin] if len(boundaries) else boundaries
         if len(part):
             layers.append(
                 pdk.Layer(
                     "PathLayer",
                     data=part[["path"]],
-                    id=f"locator-{level}",
+                    id=f"locator-{admin}",
                     get_path="path",
-                    get_color=colour,
+                    get_color=line,
                     width_min_pixels=width,
                 )
             )
-    red = [*LEVEL_COLOURS["red"], 230]
+    colour = LEVEL_COLOURS.get(str(level), LEVEL_COLOURS["none"])
+    fill = [*colour, 230]
     has_cell = all(
         k in unit and unit[k] is not None and not pd_isna(unit[k]) for k in ("cell_x", "cell_y")
     )
@@ -489,7 +493,7 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) ->
                 data=[{"polygon": area["ring"]}],
                 id="locator-case-area",
                 get_polygon="polygon",
-                get_fill_color=[*LEVEL_COLOURS["red"], 90],
+                get_fill_color=[*colour, 90],
                 get_line_color=[20, 20, 20, 255],
                 line_width_min_pixels=2,
                 stroked=True,
@@ -514,7 +518,7 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) ->
                 data=[{"polygon": ring}],
                 id="locator-cell",
                 get_polygon="polygon",
-                get_fill_color=red,
+                get_fill_color=fill,
                 get_line_color=[20, 20, 20, 255],
                 line_width_min_pixels=2,
                 stroked=True,
@@ -526,7 +530,7 @@ def locator_deck(unit: Any, boundaries: Any, settings: Any, area: Any = None) ->
             data=[{"position": [lon, lat]}],
             id="locator-point",
             get_position="position",
-            get_fill_color=[0, 0, 0, 0] if has_cell else red,
+            get_fill_color=[0, 0, 0, 0] if has_cell else fill,
             get_line_color=[20, 20, 20, 255],
             get_radius=400,
             radius_min_pixels=9,
@@ -576,7 +580,9 @@ def withdrawn_open(
     left the queue ``labels``), in ``lang``; kept until another warning is chosen (:func:`opened`),
     None otherwise; it adds that the decision the reviewer had started on it was not
     saved. A warning that only left the queue (a filter, its episode ended) is
-    not withdrawn and gets no notice."""
+    not withdrawn and gets no notice. A warning named by a link (``?warning=``, an
+    ``OPEN_KEY`` entry with a third element) that is not in the queue gets a notice too:
+    unknown, or known but not in force now; nothing is opened in its place either."""
     from dashboard.i18n import fmt_datetime, t
     from dashboard.text import md_line
 
@@ -596,9 +602,14 @@ def withdrawn_open(
                 and bool(draft.get("action") or str(draft.get("reason") or "").strip())
             )
             state[GONE_KEY] = (was[1], at, str(w.get("run_id", "?")), unsaved)
+        elif len(was) > 2:  # named by a link (?warning=) and not in the queue: say so
+            state[GONE_KEY] = (was[1] if w else str(was[0])[:80], bool(w))
     gone = state.get(GONE_KEY)
     if gone is None:
         return None
+    if len(gone) == 2:  # a link to a warning that is not in the queue
+        label, known = gone
+        return t("link_not_in_queue" if known else "link_unknown", lang, label=md_line(label))
     label, at, run, unsaved = gone
     why = event_why({"action": "withdraw_warning", "details": {"run_id": run}}, lang)
     at_words = fmt_datetime(at, lang, tz)  # shown through st.warning (Markdown): data escaped

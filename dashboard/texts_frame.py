@@ -275,10 +275,22 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "open_withdrawn": {
         "zh": "您打开的预警“{label}”已于 {at} 撤回（{why}），不再生效，不能再研判。"
-        "系统没有替您打开其他预警：请在下方选择要研判的预警。",
+        "系统没有替您打开其他预警：请在上方选择要研判的预警。",
         "en": "The warning you had open, “{label}”, was withdrawn at {at} ({why}). It is "
         "not in force and takes no decision. No other warning was opened in its place: "
-        "choose the warning to review below.",
+        "choose the warning to review above.",
+    },
+    "link_unknown": {
+        "zh": "链接中的预警“{label}”不存在。系统没有替您打开其他预警：请在上方选择要研判的预警。",
+        "en": "The link names a warning, “{label}”, that does not exist. No other warning "
+        "was opened in its place: choose the warning to review above.",
+    },
+    "link_not_in_queue": {
+        "zh": "链接中的预警“{label}”现已不在生效期内（已过期，或属于较早一期），不在研判队列中。"
+        "系统没有替您打开其他预警：请在上方选择要研判的预警。",
+        "en": "The warning in the link, “{label}”, is not in force now (it expired, or is "
+        "from an earlier run), so it is not in the review queue. No other warning was "
+        "opened in its place: choose the warning to review above.",
     },
     "draft_not_saved": {
         "zh": "您对它填写的决定未保存。",

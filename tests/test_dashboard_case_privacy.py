@@ -203,3 +203,24 @@ def test_a_case_history_chart_sends_only_week_and_probability(home_two_weeks: Pa
     assert columns, "the place's history chart is drawn with two weeks published"
     for names in columns:
         assert not {"lon", "lat", "cell_x", "cell_y"} & set(names), names
+
+
+@pytest.mark.parametrize("level", ["yellow", "blue", None])
+def test_the_locator_draws_the_warning_in_its_own_level_colour(level: str | None) -> None:
+    """The case's square (and a cell) were always filled red: a yellow warning read as a
+    red one on the map (reviewer helper-88). Now its level's colour, grey without one."""
+    import json
+
+    from dashboard.i18n import LEVEL_COLOURS
+
+    settings = load_settings()
+    area = review.case_area(116.274712, 29.887843, settings)
+    want = [*LEVEL_COLOURS[level or "none"]]
+    deck = json.loads(review.locator_deck({}, [], settings, area, level=level).to_json())
+    square = [layer for layer in deck["layers"] if layer["id"] == "locator-case-area"]
+    assert square and square[0]["getFillColor"][:3] == want
+    cell = {"lon": 116.2747, "lat": 29.8878, "cell_x": 10, "cell_y": 20}
+    deck = json.loads(review.locator_deck(cell, [], settings, level=level).to_json())
+    fills = [layer.get("getFillColor") for layer in deck["layers"]]
+    assert [*LEVEL_COLOURS["red"], 230] not in fills or level == "red"
+    assert any(f is not None and f[:3] == want for f in fills), fills

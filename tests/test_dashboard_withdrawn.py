@@ -192,6 +192,34 @@ def test_the_open_warning_withdrawn_is_said_and_no_other_is_opened_in_its_place(
     store.close()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_link_to_an_unknown_warning_is_said_and_none_is_opened(home: Path, lang: str) -> None:
+    """``?warning=nope`` (a mistyped or stale link): before, the first warning of the
+    queue opened without a word and the reviewer could decide on it believing it was
+    the linked one (reviewer helper-88). Now the page says the link's warning does not
+    exist, opens none and shows no form; choosing one opens it."""
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    role, name = auth.DEMO_USERS["reviewer"]
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.query_params["warning"] = "nope<script>"
+    at.switch_page("pages/warnings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _select(at, "rv_pick").value is None
+    notice = "\n".join(str(w.value) for w in at.warning)
+    said = {"en": "that does not exist", "zh": "不存在"}[lang]
+    assert said in notice and "nope" in notice and "<script>" not in notice
+    assert not [w for w in at.radio if str(w.key).startswith("rv_action_")]  # no form
+    at.run()  # any rerun keeps it so
+    assert _select(at, "rv_pick").value is None and at.warning
+    _select(at, "rv_pick").set_value(_select(at, "rv_pick").options[0]).run()
+    assert _select(at, "rv_pick").value is not None and not at.warning
+    assert [w for w in at.radio if str(w.key).startswith("rv_action_")]
+
+
 def test_trail_frame_orders_decisions_and_publication_events() -> None:
     reviews = pd.DataFrame(
         {

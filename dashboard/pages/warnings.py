@@ -45,7 +45,7 @@ if everything.empty:
     st.stop()
 asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
 if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
-    st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked))  # told below
+    st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
 views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
@@ -189,7 +189,11 @@ with left:
         with st.expander(t("locator_map", lg)):
             st.pydeck_chart(
                 review.locator_deck(
-                    where.iloc[0], queries.boundary_paths(ctx.lake_dir), ctx.settings, area
+                    where.iloc[0],
+                    queries.boundary_paths(ctx.lake_dir),
+                    ctx.settings,
+                    area,
+                    level=current["effective_level"],
                 ),
                 height=320,
             )
