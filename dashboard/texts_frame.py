@@ -220,7 +220,11 @@ TEXT: dict[str, dict[str, str]] = {
     "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
     "hotspot_history_short": {
         "zh": "历史不足，暂不判断热点变化：已发布 {n} 周预报（至少需要 2 周）。",
-        "en": "Not enough history yet: {n} week(s) published (changes need 2).",
+        "en": "Not enough history yet: {weeks} published (changes need 2).",
+    },
+    "trend_history_short": {
+        "zh": "历史不足，暂不判断趋势：已发布 {n} 周预报（至少需要 2 周）。",
+        "en": "Not enough history for a trend yet: {weeks} published (a trend needs 2).",
     },
     "hotspot_none": {
         "zh": "近几周没有地点达到蓝色预警概率并位列前 20，无热点。",

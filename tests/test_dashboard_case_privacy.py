@@ -224,3 +224,18 @@ def test_the_locator_draws_the_warning_in_its_own_level_colour(level: str | None
     fills = [layer.get("getFillColor") for layer in deck["layers"]]
     assert [*LEVEL_COLOURS["red"], 230] not in fills or level == "red"
     assert any(f is not None and f[:3] == want for f in fills), fills
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_trend_chart_says_one_week_is_no_trend(home: Path, lang: str) -> None:
+    """One week published: the "Trend over recent weeks" chart drew one dot per domain
+    with no word (reviewer helper-88 S8); it now says there is no trend yet, and the
+    English counts weeks without "week(s)"."""
+    at = _app(lang, role="leader")
+    captions = "\n".join(str(c.value) for c in at.caption)
+    said = {
+        "en": "Not enough history for a trend yet: 1 week published",
+        "zh": "暂不判断趋势：已发布 1 周预报",
+    }[lang]
+    assert said in captions, captions
+    assert "week(s)" not in captions

@@ -80,12 +80,17 @@ def places(
     st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
 
 
+def weeks_words(n: int) -> dict[str, str]:
+    """``n`` for the zh texts and ``weeks`` ('1 week', '3 weeks') for the en ones."""
+    return {"n": fmt_int(n, lg), "weeks": f"{fmt_int(n, lg)} week{'' if n == 1 else 's'}"}
+
+
 def hotspot_changes(labels: pd.DataFrame, n_weeks: int) -> None:
     """How many places emerged, intensified, persisted, diminished; with fewer than two
     weeks published, that there is not enough history yet (no labels)."""
     st.markdown(f"**{t('hotspot_labels', lg)}**")
     if n_weeks < 2:
-        st.caption(t("hotspot_history_short", lg, n=fmt_int(n_weeks, lg)))
+        st.caption(t("hotspot_history_short", lg, **weeks_words(n_weeks)))
         return
     if labels.empty:
         st.caption(t("hotspot_none", lg))
@@ -291,6 +296,9 @@ def body() -> None:
         if summaries:
             summary = pd.concat(summaries, ignore_index=True)
             summary["week"] = [fmt_day(o, lg, tz) for o in summary["origin"]]
+            n_weeks = int(summary.groupby("domain")["origin"].nunique().max())
+            if n_weeks < 2:  # one point per domain is no trend: say so
+                st.caption(t("trend_history_short", lg, **weeks_words(n_weeks)))
             st.altair_chart(views.trend_chart(summary, lg, t("trend_y", lg, n=20)), width="stretch")
         else:
             st.caption(t("no_data", lg))
