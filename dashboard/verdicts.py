@@ -330,6 +330,10 @@ def _n(value: float | None, digits: int = 2) -> str:
 
 
 def _signed(value: float, digits: int = 2) -> str:
+    """``+0.12`` / ``−0.12``; a value under one unit of the last digit keeps 2 significant
+    digits (a CI bound of −0.0050 read "−0.00", its sign then meant nothing)."""
+    if value != 0 and math.isfinite(value) and abs(value) < 10**-digits:
+        digits = 1 - math.floor(math.log10(abs(value)))
     return f"{value:+.{digits}f}".replace("-", "−")
 
 

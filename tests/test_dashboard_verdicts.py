@@ -774,3 +774,14 @@ def test_the_comparison_with_the_previous_model_is_said_when_the_gate_passes() -
     v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "fail"}, worse, OK_CASES, None)
     en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
     assert "worse than the previous serving model (−0.30, CI −0.50 to −0.10)" in en
+
+
+def test_a_signed_number_near_zero_keeps_its_digits() -> None:
+    """A CI bound of -0.0050 read "−0.00" (reviewer helper-88 S5c): a bound whose sign
+    decides the verdict must not print as zero."""
+    from dashboard.verdicts import _signed
+
+    assert _signed(-0.0050) == "−0.0050"
+    assert _signed(0.0004) == "+0.00040"
+    assert _signed(-0.1452) == "−0.15" and _signed(0.122) == "+0.12"
+    assert _signed(0.0) == "+0.00"
