@@ -261,7 +261,7 @@ def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
     return [head, sep, *body]
 
 
-def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC") -> str:
+def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC", metric: str | None = None) -> str:
     if not gate or "passed" not in gate:
         return "上线门槛：未记录。"
     champ = champion_of(gate)
@@ -270,7 +270,7 @@ def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC") -> str:
         return "上线门槛：通过。" + (said or "")
     failed = judged_failures(gate)
     line = (
-        "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
+        "上线门槛：未通过（" + "；".join(check_words(c, "zh", metric) for c in failed) + "）。"
         if failed
         else ""
     )
@@ -381,7 +381,7 @@ def card_markdown(
             f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
             f"基础升级率 {_f(metrics.get('base_rate'), 3)}。"
         )
-    facts.append(_gate_line(gate, tz))
+    facts.append(_gate_line(gate, tz, (metrics or {}).get("headline")))
     lines += [f"- {f}" for f in facts] + ["", *_table(family, methods), ""]
     if features:
         words = "；".join(dict.fromkeys(feature_label(f, "zh") for f in features))

@@ -412,6 +412,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
         "en": "not clearly better than {other} ({diff}, CI {lo} to {hi})",
     },
+    "vd_fail_tie_at": {
+        "zh": "在{metric}上未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "not clearly better than {other} at {metric} ({diff}, CI {lo} to {hi})",
+    },
     "vd_fail_calibration": {
         "zh": "概率校准误差 {ece} 超过上限 {bound}（预测概率与实际发生率不符）",
         "en": "calibration error {ece} above the bound {bound} (probabilities do not match "
