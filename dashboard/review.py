@@ -150,7 +150,7 @@ def shown_state(state: str, withdrawn_at: Any) -> str:
 
 def badge(level: str | None, state: str, lang: str) -> str:
     """HTML badge of a warning's level in force, in the level palette; a dismissed warning
-    reads "已撤销" and a withdrawn one "已撤回" in grey, not its old level."""
+    reads "已排除" and a withdrawn one "已撤回" in grey, not its old level."""
     from dashboard.i18n import LEVEL_HEX, level_label, t
 
     if state in ("dismissed", "withdrawn"):
