@@ -196,3 +196,40 @@ def test_two_ingests_of_one_file_at_once_record_each_run_once(tmp_path: Path) ->
         assert rec["accepted"] == len(read_table(home / "lake", "incidents")) == GOOD
     finally:
         store.close()
+
+
+def test_a_run_dead_before_its_lake_commit_is_closed_not_recorded(tmp_path: Path) -> None:
+    """A run that noted its intent and died before any lake commit stored nothing: the
+    next run closes its intent (``ingest_interrupted``) and records only itself."""
+    from datetime import UTC, datetime
+
+    from riskwarn.ingest import read_and_validate
+    from riskwarn.ingest.journal import StoreJournal
+    from riskwarn.sources import load_mapping
+
+    home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    store = Store(url)
+    try:
+        store.upgrade()
+        batch = read_and_validate(
+            load_mapping(SOURCE),
+            path,
+            pseudonym_key="unused",
+            as_of=datetime(2024, 1, 1, tzinfo=UTC),
+        )
+        dead, _ = StoreJournal(store, home / "lake", actor="os:dead").begin(
+            batch, datetime(2024, 1, 1, tzinfo=UTC)
+        )
+        assert [i["run_id"] for i in store.open_ingests(batch.batch_id)] == [dead]
+        done = _cli(home, url, path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        [report] = json.loads(done.stdout)
+        assert report["new"] == GOOD
+        assert store.open_ingests(batch.batch_id) == []
+        closed = store.audit_entries("ingest_batch", batch.batch_id, ("ingest_interrupted",))
+        assert [e["details"]["run_id"] for e in closed] == [dead]
+        runs = _runs(store, batch.batch_id)
+        assert [r["new"] for r in runs] == [GOOD] and runs[0]["run_id"] != dead
+    finally:
+        store.close()
