@@ -233,3 +233,48 @@ def test_a_run_dead_before_its_lake_commit_is_closed_not_recorded(tmp_path: Path
         assert [r["new"] for r in runs] == [GOOD] and runs[0]["run_id"] != dead
     finally:
         store.close()
+
+
+_LANDING = """
+import sys
+from riskwarn import pipeline
+from riskwarn.settings import load_settings
+print(pipeline.ingest_source(load_settings(), sys.argv[1], "2024-01-01T00:00:00Z"))
+"""
+
+
+def test_landing_run_killed_before_its_record_is_recorded_by_the_retry(tmp_path: Path) -> None:
+    """The Airflow path (``pipeline.ingest_source``): the task is SIGKILLed after the
+    lake commit; the file stays in landing; the retry records the killed run's commits,
+    then its own, and archives the file."""
+    home = tmp_path / "home"
+    mapping = tmp_path / "sim_incidents.yaml"  # the landing folder is named by the mapping
+    mapping.write_text(SOURCE.read_text(encoding="utf-8"), encoding="utf-8")
+    landing = home / "landing" / "sim_incidents"
+    landing.mkdir(parents=True)
+    _extract(landing / "inc.csv")
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": url}
+    marker = tmp_path / "killed"
+    cmd = [sys.executable, "-c", _LANDING, str(mapping)]
+    killed = subprocess.run(
+        cmd,
+        env={**env, "RISKWARN_TESTING": "1", "RISKWARN_INGEST_KILL_BEFORE_RECORD": str(marker)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (landing / "inc.csv").exists()  # not archived: the retry takes it again
+    retry = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert retry.returncode == 0, retry.stderr[-2000:]
+    assert not (landing / "inc.csv").exists()
+    store = Store(url)
+    try:
+        [rec] = store.ingest_batches().to_dict("records")
+        assert rec["accepted"] == len(read_table(home / "lake", "incidents")) == GOOD
+        runs = _runs(store, rec["batch_id"])
+        assert [r["new"] for r in runs] == [GOOD, 0]
+        assert "recovered" in runs[0] and "recovered" not in runs[1]
+    finally:
+        store.close()
