@@ -278,3 +278,34 @@ def test_landing_run_killed_before_its_record_is_recorded_by_the_retry(tmp_path:
         assert "recovered" in runs[0] and "recovered" not in runs[1]
     finally:
         store.close()
+
+
+def test_an_open_intent_of_another_lake_is_left_alone(tmp_path: Path) -> None:
+    """A store shared by two lakes: a run on lake A has noted its intent (it may be
+    alive: lake B's ingest lock says nothing about it); an ingest of the same file into
+    lake B leaves that intent open, and A's record is still taken afterwards."""
+    from datetime import UTC, datetime
+
+    from riskwarn.ingest import read_and_validate
+    from riskwarn.ingest.journal import StoreJournal
+    from riskwarn.sources import load_mapping
+
+    path = _extract(tmp_path / "inc.csv")
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    store = Store(url)
+    try:
+        store.upgrade()
+        when = datetime(2024, 1, 1, tzinfo=UTC)
+        batch = read_and_validate(load_mapping(SOURCE), path, pseudonym_key="unused", as_of=when)
+        journal_a = StoreJournal(store, tmp_path / "home-a" / "lake", actor="os:a")
+        run_a, _ = journal_a.begin(batch, when)
+        done = _cli(tmp_path / "home-b", url, path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert [i["run_id"] for i in store.open_ingests(batch.batch_id)] == [run_a]
+        assert store.audit_entries("ingest_batch", batch.batch_id, ("ingest_interrupted",)) == []
+        report_a = {**json.loads(done.stdout)[0], "ingested_at": when}
+        journal_a.finish(run_a, report_a)
+        assert store.open_ingests(batch.batch_id) == []
+        assert [r["run_id"] for r in _runs(store, batch.batch_id)][-1] == run_a
+    finally:
+        store.close()

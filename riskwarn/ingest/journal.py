@@ -89,6 +89,7 @@ class StoreJournal:
             "duplicates": int(batch.duplicates),
             "reasons": {str(k): int(v) for k, v in dict(batch.reasons).items()},
             "ingested_at": as_of.astimezone(UTC).isoformat(),
+            "lake": str(self.lake_dir.resolve()),
             "lake_versions": lake_versions(self.lake_dir, batch.table_name),
         }
         self.store.begin_ingest(intent, actor=self.actor)
@@ -104,7 +105,11 @@ class StoreJournal:
     def settle(self, batch_id: str) -> list[str]:
         """Record or close every open intent of ``batch_id`` (the caller holds the ingest
         lock, so their runs are over: dead, or this process's own failed write)."""
-        return [n for n in map(self._recover, self.store.open_ingests(batch_id)) if n]
+        lake = str(self.lake_dir.resolve())
+        # only this lake's runs: a store shared by several lakes holds others' intents,
+        # whose runs this lock says nothing about
+        mine = [i for i in self.store.open_ingests(batch_id) if i.get("lake") == lake]
+        return [n for n in map(self._recover, mine) if n]
 
     def _recover(self, intent: dict[str, Any]) -> str:
         """Record (or close) the open intent of a run that died; returns a message."""

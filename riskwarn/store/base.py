@@ -161,7 +161,8 @@ class StoreBase:
         its record after an unchanged re-run ("new 0, unchanged N").
 
         ``run_id``: the ingest run (its intent, :meth:`begin_ingest`); a run already
-        recorded is not recorded again (returns False), so a run is recorded once.
+        recorded is not recorded again (returns False), so a run is recorded once (a run
+        whose intent was closed as interrupted is still recorded: it did store).
         ``recovered``: this is the record of a run that died after its lake commits and
         before its record, rebuilt from its intent and the lake's commits by a later run
         (:mod:`riskwarn.ingest.journal`); kept in the entry's details."""
@@ -180,7 +181,9 @@ class StoreBase:
         row.update({k: int(report[k]) for k in INGEST_COUNTS})
         t = table_of(IngestBatch)
         with self._write() as conn:
-            if run_id is not None and run_id in self._closed_runs(conn, row["batch_id"]):
+            if run_id is not None and run_id in self._closed_runs(
+                conn, row["batch_id"], (INGEST_RECORDED,)
+            ):
                 return False
             before = (
                 conn.execute(sa.select(t).where(t.c.batch_id == row["batch_id"])).mappings().first()
@@ -265,12 +268,18 @@ class StoreBase:
         )
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
-    def _closed_runs(self, conn: Connection, batch_id: str) -> set[str]:
-        """Run ids of ``batch_id`` already recorded or closed (in ``conn``'s transaction)."""
+    def _closed_runs(
+        self,
+        conn: Connection,
+        batch_id: str,
+        actions: tuple[str, ...] = (INGEST_RECORDED, INGEST_INTERRUPTED),
+    ) -> set[str]:
+        """Run ids of ``batch_id`` with an entry of ``actions`` (default: recorded or
+        closed), in ``conn``'s transaction."""
         return {
             str((e["details"] or {}).get("run_id"))
             for e in self._ingest_entries(conn, batch_id)
-            if e["action"] != INGEST_STARTED and (e["details"] or {}).get("run_id")
+            if e["action"] in actions and (e["details"] or {}).get("run_id")
         }
 
     def ingest_batches(self) -> pd.DataFrame:
