@@ -50,23 +50,27 @@ def landing_files(settings: Settings, source_name: str) -> list[Path]:
 
 def ingest_source(
     settings: Settings, mapping_path: str | Path, interval_end: Any
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Ingest every landing file of one source into the lake, one file at a time: each
     file's batch is recorded in the store as soon as it is in the lake, then the file
     moves to ``<home>/archive/<source>/ingested=<interval end>/`` (docs/ingestion.md).
 
     ``ingested_at`` is the interval end, so a re-run records identical batches.
-    Returns summed counts (``files``, ``archived``, ``read``, ``accepted``, ...).
+    Returns summed counts (``files``, ``archived``, ``read``, ``accepted``, ...), the
+    files left for the next run as still being written (``still_changing``) and the
+    entries never read (``not_read``: sub-folders, non-regular files), each also warned
+    about in the task log.
     """
     from riskwarn.ingest import load_mapping
-    from riskwarn.ingest.landing import COUNTS, ingest_landing
+    from riskwarn.ingest.landing import COUNTS, ingest_landing, warn_unread
     from riskwarn.store import Store
 
     mapping = load_mapping(Path(mapping_path))
     folder = settings.landing_dir / Path(mapping_path).stem
     if not landing_files(settings, folder.name):
         log.info("no landing files for %s", mapping.name)
-        return dict.fromkeys(("files", "archived", *COUNTS), 0)
+        empty: dict[str, Any] = dict.fromkeys(("files", "archived", *COUNTS), 0)
+        return {**empty, "still_changing": [], "not_read": warn_unread(folder)}
     store = Store.from_settings(settings)
     store.upgrade()
 

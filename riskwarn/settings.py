@@ -84,6 +84,15 @@ class Settings(BaseModel):
         "ingest quarantines located records outside it (outside_city_area); empty = no check.",
     )
 
+    landing_settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="A landing file is ingested only once its size and mtime have not "
+        "changed for this long (checked twice, and again after it is read); one still "
+        "changing is left for the next run. Deliver by writing under a dot-name or *.part "
+        "and renaming (docs/ingestion.md).",
+    )
+
     mqtt_user: str = Field(
         default="",
         description="The consumer's (riskwarn stream's) account on the MQTT broker "

@@ -6,6 +6,7 @@ quarantined at ingest."""
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -126,3 +127,121 @@ def test_records_outside_the_city_area_are_quarantined(tmp_path: Path) -> None:
     assert lake["lon"].between(115.7, 117.4).all() and len(lake) == 10
     with pytest.raises(ValidationError, match="min_lon,min_lat,max_lon,max_lat"):
         Settings(city_area="116,31,115,30")
+
+
+def _lake_rows(settings: Settings) -> int:
+    try:
+        return len(read_table(settings.lake_dir, "incidents"))
+    except Exception:  # no table yet
+        return 0
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D6: a file appended to during the run is neither ingested nor archived; the next
+    run, once it stopped changing, ingests it whole."""
+    import threading
+    import time
+
+    settings = Settings(home=tmp_path / "home", landing_settle_seconds=1.0)
+    mapping = tmp_path / "poison.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    folder = settings.landing_dir / "poison"
+    folder.mkdir(parents=True)
+    path = folder / "slow.csv"
+    path.write_text(HEADER + _rows(500), encoding="utf-8")
+    done = threading.Event()
+
+    def writer() -> None:  # keeps appending for ~3 s, as a slow upload does
+        for k in range(15):
+            with path.open("a", encoding="utf-8") as f:
+                f.write(_rows(100, 500 + 100 * k))
+            time.sleep(0.2)
+        done.set()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        first = pipeline.ingest_source(settings, mapping, AS_OF)
+    finally:
+        thread.join()
+    assert done.is_set()
+    assert [p.name for p in landing.landing_files(folder)] == ["slow.csv"]
+    assert _lake_rows(settings) == 0
+    assert "slow.csv is still being written" in caplog.text
+    assert (first["files"], first["archived"], first["still_changing"]) == (0, 0, ["slow.csv"])
+    second = pipeline.ingest_source(settings, mapping, AS_OF)  # waits until it settled
+    assert (second["archived"], second["accepted"]) == (1, 2000)
+    assert (
+        _lake_rows(settings)
+        == 2000
+        == len(
+            path.parent.parent.parent.joinpath(
+                "archive", "poison", "ingested=2024-01-01T000000Z", "slow.csv"
+            )
+            .read_text()
+            .splitlines()
+        )
+        - 1
+    )
+
+
+def test_a_file_written_to_while_it_is_read_stays_in_landing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D6, the second check: a writer that resumes while the file is being read (after it
+    looked settled) leaves it in landing; the next run reads it whole."""
+    settings = Settings(home=tmp_path / "home", landing_settle_seconds=0)
+    mapping = tmp_path / "poison.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    folder = settings.landing_dir / "poison"
+    folder.mkdir(parents=True)
+    path = folder / "resumed.csv"
+    path.write_text(HEADER + _rows(300), encoding="utf-8")
+    real = landing.ingest_files
+    calls = []
+
+    def read_then_writer_resumes(mapping, files, settings, **kwargs):
+        reports = real(mapping, files, settings, **kwargs)
+        if not calls:
+            with path.open("a", encoding="utf-8") as f:
+                f.write(_rows(200, 300))
+        calls.append(1)
+        return reports
+
+    monkeypatch.setattr(landing, "ingest_files", read_then_writer_resumes)
+    first = pipeline.ingest_source(settings, mapping, AS_OF)
+    assert [p.name for p in landing.landing_files(folder)] == ["resumed.csv"]
+    assert (first["accepted"], first["archived"], first["still_changing"]) == (
+        300,
+        0,
+        ["resumed.csv"],
+    )
+    second = pipeline.ingest_source(settings, mapping, AS_OF)
+    assert (second["archived"], second["accepted"]) == (1, 500)
+    assert _lake_rows(settings) == 500
+    assert landing.landing_files(folder) == []
+
+
+def test_sub_folders_and_special_files_are_named_in_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """D7: a sub-folder of a landing folder is never read, and each run says so, in the
+    task log and in the returned report (also when it is the folder's only entry)."""
+    settings = Settings(home=tmp_path / "home", landing_settle_seconds=0)
+    mapping = tmp_path / "poison.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    folder = settings.landing_dir / "poison"
+    (folder / "2023 batch").mkdir(parents=True)
+    (folder / "2023 batch" / "adv.csv").write_text(HEADER + _rows(5), encoding="utf-8")
+    alone = pipeline.ingest_source(settings, mapping, AS_OF)
+    assert "not read" in caplog.text and "2023 batch/" in caplog.text
+    assert (alone["files"], alone["not_read"]) == (0, ["2023 batch/"])
+    os.mkfifo(folder / "pipe.csv")
+    (folder / "ok.csv").write_text(HEADER + _rows(5), encoding="utf-8")
+    caplog.clear()
+    totals = pipeline.ingest_source(settings, mapping, AS_OF)
+    assert (totals["archived"], totals["accepted"]) == (1, 5)
+    assert totals["not_read"] == ["2023 batch/", "pipe.csv (not a regular file)"]
+    assert "pipe.csv (not a regular file)" in caplog.text

@@ -7,12 +7,22 @@ caller's ``journal``), then move the file to
 be read as a table is quarantined like any other batch and archived too, so it is never
 retried; a file whose ingestion fails unexpectedly stays in landing, the others go on,
 and the failure is raised at the end (one line per file).
+
+A file is taken only once it has stopped changing (:func:`settled_files`): its size and
+mtime unchanged for ``settle_seconds`` (``RISKWARN_LANDING_SETTLE_SECONDS``), and
+checked again after it was read; a file still being written is left in landing for the
+next run, with a warning. Sub-folders and entries that are not regular files are never
+read; each run warns naming them. The safe way to deliver is still to write under a
+dot-name (or ``*.part``) and rename when complete (docs/ingestion.md).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +42,107 @@ class LandingFailed(RuntimeError):
     """Some landing files could not be ingested (they stay in landing); one line each."""
 
 
+PART_SUFFIX = ".part"
+
+
+def _waiting(p: Path) -> bool:
+    """Not a hidden name nor one still being delivered (``*.part``)."""
+    return not p.name.startswith(".") and not p.name.endswith(PART_SUFFIX)
+
+
 def landing_files(folder: Path) -> list[Path]:
-    """Files waiting in ``folder`` (sorted, so runs are deterministic)."""
+    """Regular files waiting in ``folder`` (sorted, so runs are deterministic); dot-names
+    and ``*.part`` names are deliveries still being written."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in folder.iterdir() if _waiting(p) and _regular(p))
+
+
+def _regular(p: Path) -> bool:
+    try:
+        return p.is_file()  # a link to a regular file is one too
+    except OSError:
+        return False
+
+
+def unread_entries(folder: Path) -> list[str]:
+    """Entries of ``folder`` never read: sub-folders (only the folder's own files are
+    ingested) and anything not a regular file (a FIFO, a device, a socket, a broken
+    link); each shown with a trailing ``/`` (folder) or ``(not a regular file)``."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in sorted(folder.iterdir()):
+        if not _waiting(p) or _regular(p):
+            continue
+        out.append(f"{p.name}/" if p.is_dir() else f"{p.name} (not a regular file)")
+    return out
+
+
+def warn_unread(folder: Path) -> list[str]:
+    """Log a warning naming :func:`unread_entries` of ``folder``; returns them."""
+    unread = unread_entries(folder)
+    if unread:
+        log.warning(
+            "landing/%s: %d entr%s not read (only regular files directly in the folder are "
+            "ingested; move files out of sub-folders): %s",
+            folder.name,
+            len(unread),
+            "y" if len(unread) == 1 else "ies",
+            ", ".join(unread),
+        )
+    return unread
+
+
+def _sig(st: os.stat_result) -> tuple[int, int]:
+    return st.st_size, st.st_mtime_ns
+
+
+def settled_files(
+    files: list[Path],
+    settle_seconds: float,
+    *,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[dict[Path, tuple[int, int]], list[Path]]:
+    """Split ``files`` into those that stopped changing and those still being written.
+
+    A file whose mtime is ``settle_seconds`` old is settled. The others are looked at
+    twice: the run waits until the youngest would be that old (at most
+    ``settle_seconds``), then a file whose size and mtime did not move is settled, one
+    that moved is still being written. Returns ``({settled file: (size, mtime_ns)},
+    [still changing])``; the signature is checked again after the file is read."""
+    first: dict[Path, tuple[int, int]] = {}
+    young: list[Path] = []
+    for p in files:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        first[p] = _sig(st)
+        if now() - st.st_mtime < settle_seconds:
+            young.append(p)
+    if young:
+        newest = max(p.stat().st_mtime if p.exists() else 0.0 for p in young)
+        sleep(min(settle_seconds, max(0.0, newest + settle_seconds - now())))
+    changing = []
+    for p in young:
+        try:
+            same = _sig(p.stat()) == first[p]
+        except FileNotFoundError:
+            same = False
+        if not same:
+            changing.append(p)
+            del first[p]
+    return first, changing
+
+
+def changed_since(path: Path, sig: tuple[int, int]) -> bool:
+    """Whether ``path`` changed (or went) since its signature ``sig`` was taken."""
+    try:
+        return _sig(path.stat()) != sig
+    except FileNotFoundError:
+        return True
 
 
 def archive_folder(archive_dir: Path, source: str, as_of: datetime) -> Path:
@@ -77,15 +183,29 @@ def ingest_landing(
     *,
     as_of: datetime,
     journal: StoreJournal | None,
-) -> dict[str, int]:
-    """Ingest, record and archive each file of ``folder``; returns summed counts.
+) -> dict[str, Any]:
+    """Ingest, record and archive each settled file of ``folder``; returns summed counts,
+    ``still_changing`` (names left for the next run) and ``not_read`` (sub-folders and
+    other entries never read, :func:`unread_entries`).
 
     ``journal`` records each batch in the serving store right after it is in the lake
     (:mod:`riskwarn.ingest.journal`) and before the file leaves landing, so a crash at any
     point leaves the file in landing and its re-run is idempotent (same batch id); a run
     killed between its lake commit and its record is recorded by that re-run."""
-    files = landing_files(folder)
-    totals = {"files": len(files), "archived": 0, **dict.fromkeys(COUNTS, 0)}
+    unread = warn_unread(folder)
+    sigs, changing = settled_files(landing_files(folder), settings.landing_settle_seconds)
+    files = sorted(sigs)
+    totals: dict[str, Any] = {"files": len(files), "archived": 0, **dict.fromkeys(COUNTS, 0)}
+    totals["still_changing"] = [p.name for p in changing]
+    totals["not_read"] = unread
+    for path in changing:
+        log.warning(
+            "landing/%s/%s is still being written (size or mtime changed within %s s); "
+            "left for the next run",
+            folder.name,
+            path.name,
+            settings.landing_settle_seconds,
+        )
     failed: list[str] = []
     archive = archive_folder(settings.archive_dir, folder.name, as_of)
     for path in files:
@@ -95,10 +215,20 @@ def ingest_landing(
             log.exception("ingest of %s failed; it stays in landing", path)
             failed.append(f"{path.name}: {type(exc).__name__}: {_first_line(exc)}")
             continue
+        for key in COUNTS:  # in the lake and recorded, archived or not
+            totals[key] += int(report[key])
+        if changed_since(path, sigs[path]):  # written to while it was read
+            log.warning(
+                "landing/%s/%s changed while it was read; it stays in landing and the next "
+                "run reads it whole (its rows so far are in the lake, batch %s)",
+                folder.name,
+                path.name,
+                report["batch_id"],
+            )
+            totals["still_changing"].append(path.name)
+            continue
         archive_file(path, archive, report["batch_id"])
         totals["archived"] += 1
-        for key in COUNTS:
-            totals[key] += int(report[key])
     if failed:
         raise LandingFailed(
             f"{len(failed)} of {len(files)} file(s) of {folder.name} failed and stay in "
