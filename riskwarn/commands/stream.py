@@ -253,13 +253,28 @@ def replay(
 @stream.command()
 @click.argument("warning_id")
 @click.option("--by", "who", required=True, help="Who acknowledges (user name or contact id).")
-@click.option("--key", "delivery_key", help="The change acknowledged (the message's delivery key).")
+@click.option(
+    "--key",
+    "delivery_key",
+    help="The change acknowledged (the message's delivery key); without it, every change "
+    "of the warning delivered and not yet acknowledged.",
+)
 def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
-    """Acknowledge a delivered warning change (stops its escalation)."""
+    """Acknowledge a delivered warning change (stops its escalation); without --key,
+    every delivered change of the warning nobody acknowledged yet. A warning (or key)
+    with no delivery in the log is refused (exit 2), nothing recorded."""
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
 
     with Store.from_settings(load_settings()) as store:
         store.upgrade()
-        ack_id = store.acknowledge(warning_id, who, delivery_key=delivery_key, via="cli")
-    click.echo(f"acknowledged {warning_id} (ack {ack_id})")
+        try:
+            done = store.acknowledge_delivered(
+                warning_id, who, delivery_key=delivery_key, via="cli"
+            )
+        except KeyError as exc:
+            raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None
+    if not done:
+        click.echo(f"{warning_id}: every delivered change was already acknowledged; nothing new")
+    for ack_id, key in done:
+        click.echo(f"acknowledged {warning_id} change {key} (ack {ack_id})")

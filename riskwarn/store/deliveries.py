@@ -150,6 +150,67 @@ class DeliveryStore(ReadStore):
             )
         return int(ack_id)
 
+    def acknowledge_delivered(
+        self,
+        warning_id: str,
+        acknowledged_by: str,
+        *,
+        delivery_key: str | None = None,
+        via: str = "cli",
+    ) -> list[tuple[int, str]]:
+        """Acknowledge the delivered changes of ``warning_id`` (``riskwarn stream ack``):
+        the one ``delivery_key`` names, or, without it, every change of the warning in the
+        delivery log nobody has acknowledged yet (each one row and one audit entry, so
+        each one's escalation stops). Returns ``[(ack id, delivery key)]``, empty when
+        every change was already acknowledged. KeyError (nothing written) when the
+        delivery log has no such warning, or no such change of it."""
+        a, d = table_of(WarningAck), table_of(Delivery)
+        when = self._now()
+        done: list[tuple[int, str]] = []
+        with self._write() as conn:
+            stmt = sa.select(d.c.delivery_key).where(d.c.warning_id == warning_id).distinct()
+            keys = sorted(str(k) for k in conn.execute(stmt).scalars())
+            if not keys:
+                raise KeyError(f"no delivery of warning {warning_id!r} in the delivery log")
+            if delivery_key is not None:
+                if delivery_key not in keys:
+                    raise KeyError(
+                        f"warning {warning_id!r} has no delivered change {delivery_key!r} "
+                        f"(its changes: {', '.join(keys)})"
+                    )
+                keys = [delivery_key]
+            else:
+                acked = set(
+                    conn.execute(
+                        sa.select(a.c.delivery_key).where(
+                            a.c.warning_id == warning_id, a.c.delivery_key.is_not(None)
+                        )
+                    ).scalars()
+                )
+                keys = [k for k in keys if k not in acked]
+            for key in keys:
+                ack_id = conn.execute(
+                    sa.insert(a)
+                    .values(
+                        warning_id=warning_id,
+                        delivery_key=key,
+                        acknowledged_by=acknowledged_by,
+                        acknowledged_at=when,
+                        via=via,
+                    )
+                    .returning(a.c.ack_id)
+                ).scalar_one()
+                self._audit(
+                    conn,
+                    acknowledged_by,
+                    "acknowledge_warning",
+                    "warning",
+                    warning_id,
+                    {"delivery_key": key, "via": via},
+                )
+                done.append((int(ack_id), key))
+        return done
+
     def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:
         """Who acknowledged which warning change and when, oldest first (the dashboard
         shows these beside the warning)."""
