@@ -107,3 +107,54 @@ def test_ack_of_an_unknown_warning_fails_and_records_nothing(
     assert store.acknowledgements("nope").empty
     assert _acks_audited(store, "nope") == 0
     store.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _riskwarn(args: list[str], env: dict[str, str], timeout: float = 120):
+    import os
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "riskwarn")
+    return subprocess.run(
+        [exe, *args], env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_replay_with_no_broker_one_line_and_the_env_port(home: Path, tmp_path: Path) -> None:
+    """D9: nothing on the port: one line naming host:port, exit 2, no traceback; the port
+    comes from RISKWARN_MQTT_PORT (as scripts/services.sh), an explicit --port wins."""
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    env_port, flag_port = _free_port(), _free_port()
+    env = {"RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(env_port)}
+    got = _riskwarn(["stream", "replay", "--sim", str(sim)], env)
+    assert "Traceback" not in got.stderr
+    assert got.returncode == 2
+    assert got.stderr.strip().splitlines() == [
+        f"error: cannot reach the MQTT broker at 127.0.0.1:{env_port}: Connection refused "
+        "(start it: scripts/services.sh up mosquitto; the port comes from --port, else "
+        "RISKWARN_MQTT_PORT, else 1884)"
+    ]
+    got = _riskwarn(["stream", "--port", str(flag_port), "replay", "--sim", str(sim)], env)
+    assert got.returncode == 2 and f"127.0.0.1:{flag_port}:" in got.stderr
+
+
+def test_consumer_with_no_broker_exits_with_one_line(home: Path) -> None:
+    """D9: the consumer used to run silently with nothing on the port."""
+    port = _free_port()
+    env = {"RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(port)}
+    got = _riskwarn(["stream", "--no-model"], env, timeout=60)  # waits 30 s, then stops
+    assert got.returncode == 2 and "Traceback" not in got.stderr
+    assert (
+        got.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: cannot reach the MQTT broker at 127.0.0.1:{port}: Connection refused")
+    )

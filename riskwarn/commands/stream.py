@@ -27,7 +27,23 @@ def _status_path() -> Path:
     help="Mapping file of the readings' source.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=1884, show_default=True, type=int)
+@click.option(
+    "--port",
+    default=1884,
+    show_default=True,
+    type=int,
+    envvar="RISKWARN_MQTT_PORT",
+    show_envvar=True,
+    help="The broker's port (as scripts/services.sh: RISKWARN_MQTT_PORT; --port wins).",
+)
+@click.option(
+    "--connect-wait-s",
+    default=30.0,
+    show_default=True,
+    type=float,
+    help="At start, how long the consumer waits for the broker to answer before it exits "
+    "(exit 2, one line); once connected it reconnects on its own.",
+)
 @click.option(
     "--user",
     "mqtt_user",
@@ -90,6 +106,7 @@ def stream(
     source: str,
     host: str,
     port: int,
+    connect_wait_s: float,
     mqtt_user: str | None,
     client_id: str,
     contacts: str | None,
@@ -165,6 +182,7 @@ def stream(
     )
     from riskwarn.stream.lock import AlreadyRunning, StoreTaken
 
+    _wait_for_broker(host, port, connect_wait_s)
     try:
         consumer = StreamConsumer(cfg)
     except (AlreadyRunning, StoreTaken) as exc:
@@ -178,6 +196,31 @@ def stream(
     consumer.run()
     if consumer.refused:  # wrong or missing credentials: one line, exit 2 (no retry loop)
         raise click.ClickException(consumer.refused)
+
+
+def _wait_for_broker(host: str, port: int, wait_s: float) -> None:
+    """Return once something answers at ``host:port`` (TCP); after ``wait_s`` seconds of
+    refusals, one line and exit 2 (a consumer with no broker used to run silently)."""
+    import socket
+    import time
+
+    from riskwarn.stream.auth import unreachable_text
+
+    deadline = time.monotonic() + wait_s
+    warned = False
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+            return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise click.ClickException(unreachable_text(host, port, exc)) from None
+            if not warned:
+                logging.getLogger(__name__).warning(
+                    "%s; waiting up to %.0f s", unreachable_text(host, port, exc), wait_s
+                )
+                warned = True
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 @stream.command()

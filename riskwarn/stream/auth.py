@@ -283,6 +283,20 @@ class BrokerRefused(RuntimeError):
     """The broker refused a client's sign-in (its CONNACK reason, one line)."""
 
 
+class BrokerUnreachable(BrokerRefused, ConnectionError):
+    """Nothing answers at the broker's address (connection refused, no route, time-out):
+    one line naming it. Also an ``OSError``, as the socket error it replaces."""
+
+
+def unreachable_text(host: str, port: int, exc: OSError) -> str:
+    """One line: nothing answers at ``host:port``, and how to point riskwarn at a broker."""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    return (
+        f"cannot reach the MQTT broker at {host}:{port}: {why} (start it: scripts/services.sh "
+        "up mosquitto; the port comes from --port, else RISKWARN_MQTT_PORT, else 1884)"
+    )
+
+
 def client_credentials(settings: Settings, role: str) -> tuple[str, str | None]:
     """User and password a client of ``role`` signs in with.
 
@@ -390,7 +404,10 @@ def open_client(
             answered.set()
 
     client.on_connect = on_connect
-    client.connect(host, port, keepalive=30)
+    try:
+        client.connect(host, port, keepalive=30)
+    except OSError as exc:
+        raise BrokerUnreachable(unreachable_text(host, port, exc)) from None
     client.loop_start()
     answered.wait(timeout_s)
     client.on_connect = None
