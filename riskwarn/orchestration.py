@@ -275,13 +275,20 @@ def train_concurrency(env: dict[str, str] | None = None) -> int | None:
 
 
 def nowcast_minutes(env: dict[str, str] | None = None) -> int:
-    """The nowcast cadence: ``RISKWARN_NOWCAST_MINUTES`` (10..60, default 60)."""
-    raw = (os.environ if env is None else env).get("RISKWARN_NOWCAST_MINUTES", "60")
+    """The nowcast cadence: ``RISKWARN_NOWCAST_MINUTES`` (10..60, default 60); anything
+    else is refused with ValueError naming the value (the DAG's import error says it),
+    never silently replaced."""
+    raw = (os.environ if env is None else env).get("RISKWARN_NOWCAST_MINUTES", "") or "60"
     try:
         value = int(raw)
     except ValueError:
-        value = 60
-    return min(max(value, 10), 60)
+        value = -1
+    if not 10 <= value <= 60:
+        raise ValueError(
+            f"RISKWARN_NOWCAST_MINUTES={raw!r} is not a whole number of minutes from 10 to 60 "
+            "(the geohazard_nowcast cadence; unset = 60)"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------- demo

@@ -72,9 +72,14 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
     settings = load_settings()
     users_file = auth.users_file_path(settings.home)
     if demo_users and not users_file.exists():
-        password = os.environ.get(DEMO_PASSWORD_ENV, DEFAULT_DEMO_PASSWORD)
+        password = os.environ.get(DEMO_PASSWORD_ENV) or DEFAULT_DEMO_PASSWORD
         auth.write_demo_users(users_file, password)
-        click.echo(f"demo users written to {users_file} (password from ${DEMO_PASSWORD_ENV})")
+        origin = (
+            f"password from ${DEMO_PASSWORD_ENV}"
+            if os.environ.get(DEMO_PASSWORD_ENV)
+            else f"the default demo password, ${DEMO_PASSWORD_ENV} is not set"
+        )
+        click.echo(f"demo users written to {users_file} ({origin})")
     if demo_users:
         click.echo(demo_password_note(users_file))
     if not users_file.exists():

@@ -112,6 +112,11 @@ def ingest(
     missing = [f for f in files if not Path(f).exists()]
     if missing:
         raise click.UsageError(f"file not found: {missing[0]}")
+    special = [f for f in files if not Path(f).is_file()]
+    if special:  # /dev/zero, a FIFO: reading would never end
+        raise click.UsageError(
+            f"not a regular file: {special[0]} (a folder, device or FIFO is not read)"
+        )
     settings = load_settings()
     when = _parse_as_of(as_of)
     from riskwarn.keys import PseudonymKeyError, pseudonym_key_for

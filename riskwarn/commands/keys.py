@@ -24,6 +24,11 @@ def init(path: Path) -> None:
     """Write a random 256-bit pseudonym key to PATH (mode 0600); never overwrites a key."""
     from riskwarn.keys import create_key_file
 
+    if not path.parent.is_dir():  # a typo in the folder must not create a new tree
+        raise click.ClickException(
+            f"folder {path.parent} does not exist: create it first (mkdir -m 700), or fix "
+            "the path; nothing written"
+        )
     try:
         create_key_file(path)
     except FileExistsError:
