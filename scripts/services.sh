@@ -160,7 +160,8 @@ wait_port() {
   local name="$1" port="$2" limit="${RISKWARN_SERVICE_WAIT_S:-300}" start=$SECONDS
   while ((SECONDS - start < limit)); do
     if "$PY" -c "import socket,sys; s=socket.socket(); s.settimeout(1); sys.exit(s.connect_ex(('127.0.0.1', $port)))" 2>/dev/null; then
-      echo "$name answers on http://127.0.0.1:$port"; return 0
+      local scheme=http; [[ $name == mosquitto ]] && scheme=mqtt
+      echo "$name answers on $scheme://127.0.0.1:$port"; return 0
     fi
     supervised "$name" || { echo "$name died; see $LOGS/$name.log" >&2; tail -5 "$LOGS/$name.log" >&2; return 1; }
     sleep 2

@@ -492,6 +492,14 @@ def _run(argv: list[str], home: Path, usage: str) -> int:
         print(reload_broker(home))
         return 0
     if argv == ["users"]:
+        if not passwords_file(home).exists():
+            print(
+                f"error: no MQTT passwords file {passwords_file(home)} yet: it is created at "
+                "the broker's first start (scripts/services.sh up mosquitto; RISKWARN_HOME "
+                "must be the home the broker runs for)",
+                file=sys.stderr,
+            )
+            return 1
         for user in sorted(read_passwords(home)):
             role = "consumer (read)" if user == CONSUMER_USER else "gateway (write)"
             print(f"{user}\t{role}")
