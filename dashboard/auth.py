@@ -176,3 +176,32 @@ def write_demo_users(path: Path, password: str) -> Path:
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     return path
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m dashboard.auth hash``: read a password (prompted, or one line of
+    standard input) and print its users-file ``password_hash`` (docs/security.md)."""
+    import getpass
+    import sys
+
+    if argv != ["hash"]:
+        print(
+            "usage: python -m dashboard.auth hash   (password prompted or on stdin)",
+            file=sys.stderr,
+        )
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("error: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+if __name__ == "__main__":  # python -m dashboard.auth hash
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))

@@ -55,7 +55,9 @@ def _status_path() -> Path:
     "--client-id",
     default="riskwarn-stream",
     show_default=True,
-    help="Fixed: the broker keeps this client's session.",
+    help="Client id sent to the broker. riskwarn's own broker ignores it "
+    "(use_username_as_clientid): the session is the account's, 'stream'. It names the "
+    "session only on a broker riskwarn did not start.",
 )
 @click.option(
     "--contacts",
