@@ -28,13 +28,14 @@ def test_ingest_refuses_a_device_or_fifo(
 def test_keys_init_does_not_create_a_missing_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """S7: a typo in the folder silently created a new tree."""
+    """S7: a typo in the folder silently created a new tree (/nonexistent/dir); one new
+    folder under an existing one is still made, and said."""
     target = tmp_path / "nonexistent" / "dir" / "k"
     assert main(["keys", "init", "--pseudonym-key-file", str(target)]) != 0
-    assert "does not exist" in capsys.readouterr().err
+    assert f"folder {tmp_path / 'nonexistent'} does not exist" in capsys.readouterr().err
     assert not (tmp_path / "nonexistent").exists()
-    (tmp_path / "ok").mkdir()
     assert main(["keys", "init", "--pseudonym-key-file", str(tmp_path / "ok" / "k")]) == 0
+    assert f"created folder {tmp_path / 'ok'} (mode 0700)" in capsys.readouterr().out
 
 
 def test_demo_users_say_where_the_password_came_from(

@@ -24,11 +24,15 @@ def init(path: Path) -> None:
     """Write a random 256-bit pseudonym key to PATH (mode 0600); never overwrites a key."""
     from riskwarn.keys import create_key_file
 
-    if not path.parent.is_dir():  # a typo in the folder must not create a new tree
-        raise click.ClickException(
-            f"folder {path.parent} does not exist: create it first (mkdir -m 700), or fix "
-            "the path; nothing written"
-        )
+    folder = path.parent
+    if not folder.is_dir():  # a typo in the path must not silently create a new tree
+        if not folder.parent.is_dir():
+            raise click.ClickException(
+                f"folder {folder.parent} does not exist: create it first, or fix the path; "
+                "nothing written"
+            )
+        folder.mkdir(mode=0o700)  # one new folder, as mkdir would, and said
+        click.echo(f"created folder {folder} (mode 0700)")
     try:
         create_key_file(path)
     except FileExistsError:
