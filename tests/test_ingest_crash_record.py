@@ -366,3 +366,43 @@ def test_kill_9_between_table_commit_and_quarantine_commit(tmp_path: Path, store
         assert store.open_ingests(report["batch_id"]) == []
     finally:
         store.close()
+
+
+def test_an_ingest_waiting_for_the_lock_says_so(tmp_path: Path) -> None:
+    """The ingest lock has no time limit; an ingest that finds it held says it waits
+    (before: silence until the holder ended), then goes on once it is released."""
+    import fcntl
+    import time
+
+    from riskwarn.lake.layout import LOCKS
+
+    home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
+    locks = home / "lake" / LOCKS
+    locks.mkdir(parents=True)
+    fd = os.open(locks / "ingest-incidents.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another ingest of the table, under way
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    Store(url).upgrade()
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": url}
+    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json"]
+    err = tmp_path / "stderr"
+    with err.open("w") as err_fh:
+        proc = subprocess.Popen(
+            [*cmd, "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err_fh,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while "waiting for another ingest" not in err.read_text():
+                assert proc.poll() is None, err.read_text()[-2000:]
+                assert time.monotonic() < deadline, err.read_text()[-2000:]
+                time.sleep(0.2)
+            assert proc.poll() is None  # still waiting
+        finally:
+            os.close(fd)  # the other ingest ends
+        out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.read_text()[-2000:]
+    assert json.loads(out)[0]["new"] == GOOD
