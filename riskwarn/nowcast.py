@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import domains, sensor_rules
+from riskwarn import domains, level_hold, sensor_rules
 from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
     data_version,
     forecasts_frame,
-    previous_levels,
     serve_site_model,
     utc,
     write_run,
@@ -107,6 +106,25 @@ def site_sensor_state(
     return pd.DataFrame(records)
 
 
+def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+    """The warnings of the latest published run of ``domain`` strictly before ``origin``
+    (empty when there is none, or when it warned nobody).
+
+    The run, not the latest warning: a run that raised no warning (every site calm) is the
+    previous run all the same. Only runs before ``origin`` are read, so re-running an
+    origin (a backfill) gives the same levels whatever was published after it.
+    """
+    runs = store.runs(domain)
+    if not runs.empty:
+        runs = runs.loc[runs["status"].isin(["published", "superseded"])]
+        o = pd.to_datetime(runs["origin"], utc=True)
+        runs = runs.loc[o < origin]
+    if runs.empty:
+        return pd.DataFrame(columns=["unit_id", "level_rank", "evidence"])
+    latest = runs.loc[pd.to_datetime(runs["origin"], utc=True).idxmax(), "run_id"]
+    return store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
+
+
 def rain_evidence(
     sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
 ) -> dict[str, float]:
@@ -186,16 +204,24 @@ def nowcast_geohazard(
         forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
     )
     policy = model_level_policy(champion, domains.get(domain).levels)
-    history = store.warnings(domain=domain, published_only=False)
+    previous = previous_run_warnings(store, domain, origin)
     model_levels = rw.assign_levels(
         units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
         policy,
-        previous_levels(history, origin),
+        previous[["unit_id", "level_rank"]],
     )
     sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
     levels = rw.combine_geohazard_levels(
         model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
     )
+    # the combined level is held as the stream holds it (one rule, level_hold.hold_step):
+    # raised at once, lowered only after a sustained calm, so a slope at a threshold does
+    # not publish red/yellow/red hour to hour
+    hy = level_hold.BATCH_HYSTERESIS
+    held = level_hold.held_levels(
+        list(levels["unit_id"]), levels["level_rank"].to_numpy(), previous, hy
+    ).set_index("unit_id")
+    levels["level_rank"] = held["level_rank"].reindex(levels["unit_id"]).to_numpy()
     levels["score"] = score
     # the rule and health sentences travel as bilingual reason items (below)
     levels["sensor_reason"] = ""
@@ -212,6 +238,18 @@ def nowcast_geohazard(
         u: {**ev, "rain_24h_mm": rain.get(u, 0.0)}
         for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
     }
+    for u, h in held.loc[held["held_steps_below"] > 0].iterrows():
+        n, raw = int(h["held_steps_below"]), int(h["raw_rank"])
+        reasons[u] = [
+            *reasons.get(u, []),
+            level_hold.held_reason(int(h["level_rank"]), raw, n, hy.lower_after_steps),
+        ]
+        evidence[u] = {
+            **evidence.get(u, {}),
+            "rules_level_rank": raw,
+            "held_steps_below": n,
+            "held_lower_to": int(h["held_lower_to"]),
+        }
     model_label = (
         f"{champion.name} v{champion.version}" if champion else "unavailable (sensor rules only)"
     )
