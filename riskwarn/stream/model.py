@@ -233,10 +233,10 @@ def model_reason(score: ModelScore, rules_rank: int, horizon_hours: float) -> di
     zh = {0: "无预警", **rw.LEVEL_COLOUR_ZH}
     p, m = score.probability, score.level_rank
     en = (
-        f"Site model {score.model}: failure probability {p:.0%} over the next "
+        f"Site model {score.model}: failure probability {rw.pct_text(p)} over the next "
         f"{horizon_hours:.0f} h (model level {names[m]}"
     )
-    cn = f"场地模型 {score.model}：未来 {horizon_hours:.0f} 小时失稳概率 {p:.0%}（模型等级{zh[m]}"
+    cn = f"场地模型 {score.model}：未来 {horizon_hours:.0f} 小时失稳概率 {rw.pct_text(p)}（模型等级{zh[m]}"
     if m > rules_rank:
         en += f"; raised above the sensor rules' {names[rules_rank]})."
         cn += f"；高于传感器规则的{zh[rules_rank]}，由模型上调）。"
