@@ -49,12 +49,17 @@ def model_level_policy(
     warns on as many training rows as the sensor rules' level ``k`` or above) carries its
     four probabilities; the nowcast raises at them and holds at the domain's hold/raise
     ratio below them. A level no training row reached (infinite threshold) is put above
-    every probability (1 + k), so it is never raised by the model alone.
+    every probability (1 + k), so it is never raised by the model alone. A middle level
+    tied with the one above it (a model trained before the rule) is placed between its
+    neighbours by :func:`models.site_levels.untie_levels`, as training now does.
     """
+    from models.site_levels import untie_levels
+
     model = champion.python_model() if champion is not None else None
     th = getattr(getattr(model, "fitted", None), "level_thresholds", None)
     if th is None or len(th) != 4:
         return default
+    th = untie_levels(th)
     raise_at: list[float] = []
     for k, t in enumerate(th, start=1):
         t = float(t) if np.isfinite(t) else 1.0 + k
