@@ -295,7 +295,12 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "sensor_id": {"zh": "传感器", "en": "Sensor"},
     "status": {"zh": "状态", "en": "Status"},
     "readings_24h": {"zh": "24 小时读数", "en": "Readings, 24 h"},
-    "velocity_mm_per_day": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
+    # the sensor rules' velocity (riskwarn.sensor_rules.NOWCAST_RULES.smooth_steps hourly
+    # steps), not the model's 24 h GNSS input named in its reason
+    "velocity_mm_per_day": {
+        "zh": "传感器规则位移速率，近 6 小时（毫米/日）",
+        "en": "Sensor-rule velocity, last 6 h (mm/day)",
+    },
     "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
     "category": {"zh": "纠纷类别", "en": "Category"},
     "open_days": {"zh": "已受理天数", "en": "Days open"},

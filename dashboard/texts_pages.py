@@ -120,8 +120,8 @@ TEXT: dict[str, dict[str, str]] = {
     "people_threatened": {"zh": "威胁人数", "en": "People at risk"},
     "why_model": {"zh": "模型预测（概率 {p}）", "en": "model (probability {p})"},
     "why_sensor_rule": {
-        "zh": "传感器规则：切线角 {angle}°，位移速率 {v} 毫米/日（{sensor}）",
-        "en": "sensor rule: tangent angle {angle}°, {v} mm/day ({sensor})",
+        "zh": "传感器规则：切线角 {angle}°，近 6 小时位移速率 {v} 毫米/日（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, {v} mm/day over the last 6 h ({sensor})",
     },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
     "why_rules_only": {
