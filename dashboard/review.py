@@ -424,6 +424,24 @@ def evidence_label(key: str, value: Any, lang: str) -> str:
     return evidence_word(key, lang) if words == key else words
 
 
+def evidence_fact_rows(
+    facts: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai"
+) -> list[tuple[str, str]]:
+    """The (label, value) rows of a warning's scalar evidence, each value shown once: a
+    key with its own words (``rain_24h_mm`` -> "Rain, last 24 h (mm)") gets them and the
+    value; a catalogued feature without (its label is a sentence that already holds the
+    value, "72.0 mm of rain in the last 3 days") gets no second value; any other key
+    its word and the value."""
+    rows = []
+    for k, v in facts.items():
+        if k in EVIDENCE_TEXT:
+            rows.append((evidence_word(k, lang), evidence_value(k, v, lang, tz)))
+            continue
+        label = evidence_label(k, v, lang)
+        rows.append((label, "" if label != k else evidence_value(k, v, lang, tz)))
+    return rows
+
+
 # ----------------------------------------------------------------------------- locator map
 
 

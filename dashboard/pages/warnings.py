@@ -226,11 +226,12 @@ with left:
     facts, tables = views.evidence_frames(current.get("evidence"))
     st.markdown(f"**{t('evidence', lg)}**")
     if facts:
+        rows = review.evidence_fact_rows(facts, lg, tz)  # each value once (S1)
         st.dataframe(
             pd.DataFrame(
                 {
-                    t("metric", lg): [review.evidence_label(k, v, lg) for k, v in facts.items()],
-                    t("value", lg): [review.evidence_value(k, v, lg, tz) for k, v in facts.items()],
+                    t("metric", lg): [label for label, _ in rows],
+                    t("value", lg): [value for _, value in rows],
                 }
             ),
             hide_index=True,
