@@ -61,7 +61,8 @@ def daily_site_series(
         return pd.DataFrame(columns=cols)
     full = pd.date_range(out.index.min(), out.index.max(), freq="D", name="day")
     out = out.reindex(full)
-    out["rain_mm"] = out["rain_mm"].fillna(0.0) if rain.size else np.nan
+    # a day without any gauge reading is unknown (a silent gauge), never 0 mm
+    out["rain_mm"] = out["rain_mm"] if rain.size else np.nan
     out["displacement_mm"] = out["displacement_mm"].interpolate(limit_area="inside")
     # velocity over a centred window of smooth_days: GNSS noise (±2-3 mm) swamps daily steps
     d = out["displacement_mm"]
@@ -78,6 +79,7 @@ def daily_site_series(
 
 
 SeriesState = Literal["missing", "zero", "ok"]
+RainState = Literal["no_gauge", "missing", "zero", "ok"]
 TangentGap = Literal["no_displacement", "too_few_readings", "no_steady_creep"]
 
 
@@ -90,6 +92,17 @@ def series_state(values: pd.Series, *, atol: float = 1e-9) -> SeriesState:
     if v.size == 0:
         return "missing"
     return "zero" if bool(np.all(np.abs(v) <= atol)) else "ok"
+
+
+def rain_state(site_sensors: pd.DataFrame, series: pd.DataFrame) -> RainState:
+    """What the site page can say of rain: ``'no_gauge'`` when the site has no rain gauge
+    (neither its own nor a nearest one: ``site_sensors`` from
+    :func:`dashboard.lake_reads.site_sensors` holds none), else the
+    :func:`series_state` of the daily rain (``'missing'``: the gauge sent no reading).
+    Rain is then unknown, never 0 mm."""
+    if not (site_sensors["sensor_type"] == "rain_gauge").any():
+        return "no_gauge"
+    return series_state(series["rain_mm"]) if "rain_mm" in series else "missing"
 
 
 def tangent_gap(series: pd.DataFrame) -> TangentGap | None:

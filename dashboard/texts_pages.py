@@ -64,8 +64,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No rain from {start} to {end}: the rain gauge recorded 0 mm.",
     },
     "rain_missing": {
-        "zh": "无降雨数据：该点没有雨量计读数。",
-        "en": "No rain data: there are no rain-gauge readings for this site.",
+        "zh": "降雨量未知：该点的雨量计（自有或最近的）近期没有读数。",
+        "en": "Rain unknown: the site's rain gauge (its own or the nearest) sent no "
+        "recent reading.",
+    },
+    "rain_no_gauge": {
+        "zh": "降雨量未知：该点及其附近没有雨量计。",
+        "en": "Rain unknown: there is no rain gauge at or near this site.",
     },
     "displacement_zero": {
         "zh": "{start}至{end}无位移：位移传感器记录为 0 毫米。",

@@ -42,6 +42,9 @@ EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
         ("rain_gauge", "rain_mm", HOURS, np.where(np.arange(len(HOURS)) % 50 == 0, 4.0, 0.0)),
         ("crack_meter", "displacement_mm", HOURS, np.full(len(HOURS), 5.0)),
     ],
+    "HS905": [  # no gauge of its own: its rain is the nearest gauge's (HS901-4's, same place)
+        ("gnss", "displacement_mm", HOURS, np.arange(len(HOURS)) * 0.02),
+    ],
 }
 
 
@@ -240,3 +243,36 @@ def test_stable_site_says_no_movement_and_no_baseline(sites_home: Path) -> None:
         "10月11日至11月19日位移速率为 0：未监测到变形。",
         "无法计算切线角：前 30 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
     ]
+
+
+def test_site_without_own_gauge_shows_the_nearest_gauges_rain(sites_home: Path) -> None:
+    """The simulation's and the demo city's gauges have no site id: the page reads the
+    gauge the model reads (the nearest), instead of "no rain data" (reviewer finding D2)."""
+    for lang in ("en", "zh"):
+        at = _site("HS905", lang)
+        zero = [i for i in _infos(at) if "No rain from" in i or "无降雨" in i]
+        assert "rain_mm" in _charted(at) or zero, _infos(at)
+        assert not [i for i in _infos(at) if "Rain unknown" in i or "降雨量未知" in i]
+
+
+def test_rain_state_says_unknown_without_gauge_or_reading() -> None:
+    gauge = pd.DataFrame({"record_id": ["G"], "sensor_type": ["rain_gauge"], "site_id": [None]})
+    gnss = pd.DataFrame({"record_id": ["D"], "sensor_type": ["gnss"], "site_id": ["S"]})
+    silent = pd.DataFrame({"rain_mm": [np.nan, np.nan]})
+    assert sensors.rain_state(gnss, silent) == "no_gauge"
+    assert sensors.rain_state(pd.concat([gnss, gauge]), silent) == "missing"
+    assert sensors.rain_state(gauge, pd.DataFrame({"rain_mm": [0.0, 1.5]})) == "ok"
+    # a day the gauge sent nothing is a gap, not 0 mm
+    days = pd.to_datetime(["2026-06-01T01:00Z", "2026-06-03T01:00Z"])
+    readings = pd.DataFrame(
+        {"sensor_id": "G", "observed_at": days, "quantity": "rain_mm", "value": [2.0, 3.0]}
+    )
+    daily = sensors.daily_site_series(readings).set_index("day")["rain_mm"]
+    assert daily.iloc[0] == 2.0 and np.isnan(daily.iloc[1]) and daily.iloc[2] == 3.0
+    from dashboard.i18n import t
+
+    assert "no rain gauge" in t("rain_no_gauge", "en") and "没有雨量计" in t("rain_no_gauge", "zh")
+    from dashboard.review import evidence_value
+
+    assert evidence_value("rain_24h_mm", None, "en").startswith("unknown")
+    assert evidence_value("rain_24h_mm", None, "zh").startswith("未知")

@@ -256,14 +256,16 @@ x = alt.X("day_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg]))
 # A series with no value, or only zeros, draws a blank chart (a zero series' axis reads
 # "0.000000"); the reader gets a sentence saying what was measured, or why nothing was.
 span = {"start": fmt_day(series["day"].min(), lg, tz), "end": fmt_day(series["day"].max(), lg, tz)}
-state = {
+state: dict[str, str] = {
     c: sensors.series_state(series[c])
     for c in ("rain_mm", "displacement_mm", "velocity_mm_per_day")
 }
+state["rain_mm"] = sensors.rain_state(sensor_list, series)
 no_velocity = "no_displacement" if state["displacement_mm"] == "missing" else "too_few_readings"
 tangent_gap = sensors.tangent_gap(series)
 notes: dict[str, str | None] = {
     "rain_mm": {
+        "no_gauge": t("rain_no_gauge", lg),
         "missing": t("rain_missing", lg),
         "zero": t("rain_zero", lg, **span),
     }.get(state["rain_mm"]),
