@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import sensor_physics as phys
+from riskwarn import sensor_rules as rw
+from riskwarn.sensor_rules import HealthRules
 
 TANGENT_THRESHOLDS_DEG = {"attention": 45.0, "orange": 80.0, "red": 85.0}
 STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
@@ -118,12 +120,22 @@ def tangent_gap(series: pd.DataFrame) -> TangentGap | None:
     return "no_steady_creep"
 
 
+def health_time(origin: object, newest_reading: object) -> pd.Timestamp:
+    """When the site page judges sensor health: the later of the nowcast's origin shown
+    and the newest reading in the lake (the data-as-of time), never the site's own last
+    reading (a site whose sensors all fell silent together would look online); the wall
+    clock when neither is known."""
+    known = [pd.Timestamp(v) for v in (origin, newest_reading) if v is not None and pd.notna(v)]
+    known = [v.tz_localize("UTC") if v.tzinfo is None else v.tz_convert("UTC") for v in known]
+    return max(known) if known else pd.Timestamp.now(tz="UTC")
+
+
 def sensor_health(
     readings: pd.DataFrame,
     sensors: pd.DataFrame,
     *,
     now: pd.Timestamp,
-    online_within_h: float = 6.0,
+    rules: HealthRules | None = None,
     gap_factor: float = 3.0,
     spike_mad: float = 6.0,
     max_rain_mm: float = 100.0,
@@ -135,8 +147,16 @@ def sensor_health(
     deviations from its rolling median (window 11), or flagged ``suspect`` by the source;
     for rain (intermittent by nature) only negative readings or more than ``max_rain_mm``
     in one reading count.
-    A sensor is online when its last reading is within ``online_within_h`` hours of ``now``.
+    Judged at ``now`` (:func:`health_time`) from the readings before it. A sensor is online
+    unless the nowcast's dead-sensor rule (:func:`riskwarn.sensor_rules.sensor_health`
+    with ``rules``, no reading in the ``dead_after_hours`` before ``now``) calls it dead.
     """
+    readings = readings.loc[readings["observed_at"] < now]
+    dead = set(
+        rw.sensor_health(
+            readings, now, rules=rules or rw.HealthRules(), sensors=sensors["record_id"]
+        ).query("status == 'dead'")["sensor_id"]
+    )
     rows = []
     for sid, stype in zip(sensors["record_id"], sensors["sensor_type"], strict=True):
         g = readings[readings["sensor_id"] == sid].sort_values("observed_at")
@@ -176,11 +196,7 @@ def sensor_health(
                 "sensor_id": sid,
                 "sensor_type": stype,
                 "last_seen": last,
-                "online": not bool(
-                    phys.is_dead(
-                        (now - last) / pd.Timedelta(hours=1), dead_after_hours=online_within_h
-                    )
-                ),
+                "online": sid not in dead,
                 "gaps": gaps,
                 "spikes": spikes,
             }

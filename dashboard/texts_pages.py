@@ -18,6 +18,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Threshold lines: 45° attention, 80° orange, 85° red",
     },
     "health": {"zh": "数据健康", "en": "Data health"},
+    "health_at": {
+        "zh": "按 {at} 判定（与实时预警的断线规则相同：{hours} 小时无读数即离线）。",
+        "en": "As of {at} (the nowcast's dead-sensor rule: no reading for {hours} h is offline).",
+    },
     "unit_mm": {"zh": "毫米", "en": "mm"},
     "unit_mm_per_day": {"zh": "毫米/日", "en": "mm/day"},
     "alarm_log": {

@@ -25,6 +25,7 @@ from tests.test_dashboard import home as home  # the module-scoped demo home (re
 END = pd.Timestamp("2026-11-20", tz="UTC")
 HOURS = pd.date_range(END - pd.Timedelta(days=40), END, freq="h", inclusive="left")
 ONE_DAY = HOURS[-24:]
+SILENT = HOURS[: -24 * 20]
 # site -> sensors: (sensor type, quantity, hours, values); see each test for what it shows
 EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
     "HS901": [  # dry: the gauge reads 0 mm every hour; steady creep
@@ -44,6 +45,10 @@ EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
     ],
     "HS905": [  # no gauge of its own: its rain is the nearest gauge's (HS901-4's, same place)
         ("gnss", "displacement_mm", HOURS, np.arange(len(HOURS)) * 0.02),
+    ],
+    "HS906": [  # both sensors fell silent together 20 days before the others' last reading
+        ("gnss", "displacement_mm", SILENT, np.arange(len(SILENT)) * 0.02),
+        ("crack_meter", "crack_width_mm", SILENT, 1.0 + np.arange(len(SILENT)) * 0.001),
     ],
 }
 
@@ -276,3 +281,18 @@ def test_rain_state_says_unknown_without_gauge_or_reading() -> None:
 
     assert evidence_value("rain_24h_mm", None, "en").startswith("unknown")
     assert evidence_value("rain_24h_mm", None, "zh").startswith("未知")
+
+
+def test_sensors_silent_together_are_offline_at_the_data_time(sites_home: Path) -> None:
+    """Sensor health is judged at the nowcast's origin / the lake's newest reading, not at
+    the site's own last reading: two sensors silent for 20 days while the lake goes on
+    are offline, as the nowcast's dead-sensor rule says (before: "online 2/2", reviewer
+    finding D1)."""
+    for lang, word in (("en", "offline"), ("zh", "离线")):
+        at = _site("HS906", lang)
+        table = at.dataframe[-1].value.set_index(at.dataframe[-1].value.columns[0])
+        status = table.iloc[:, 2]  # sensor id -> online / offline
+        assert status["HS906-0"] == status["HS906-1"] == word, table
+        online = next(m for m in at.metric if m.label in ("Sensors online", "在线传感器"))
+        assert online.value == f"{int((status != word).sum())}/{len(status)}"
+        assert ("dead-sensor rule" if lang == "en" else "断线规则") in _text(at)

@@ -225,8 +225,12 @@ site = sites.set_index("record_id").loc[site_id]
 sensor_list = queries.site_sensors(ctx.lake_dir, site_id)
 readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]))
 series = sensors.daily_site_series(readings)
-now = readings["observed_at"].max() if not readings.empty else pd.Timestamp.now(tz="UTC")
-health = sensors.sensor_health(readings, sensor_list, now=now)
+# health as of the nowcast shown / the lake's data, as the nowcast's dead-sensor rule
+shown_run = queries.published_run(snap, site_domain)
+health_at = sensors.health_time(
+    shown_run["origin"] if shown_run else None, queries.data_times(ctx.lake_dir)["reading"]
+)
+health = sensors.sensor_health(readings, sensor_list, now=health_at)
 
 c1, c2, c3, c4 = st.columns(4)
 with c1:
@@ -346,6 +350,8 @@ with angle_cell:
         st.caption(t("thresholds", lg))
 
 st.subheader(t("health", lg))
+dead_h = f"{sensors.HealthRules().dead_after_hours:g}"
+st.caption(t("health_at", lg, at=fmt_datetime(health_at, lg, tz), hours=dead_h))
 st.dataframe(
     health.assign(
         online=[t("online" if o else "offline", lg) for o in health["online"]],
