@@ -4,7 +4,13 @@
   (mm/day) and the improved tangent angle (degrees): displacement is normalised by the
   steady-stage velocity ``v0`` (median daily velocity over the first ``steady_days``),
   ``T(t) = S(t) / v0`` and ``alpha = arctan(dT/dt)`` so a steady creep gives 45°.
-* :func:`sensor_health`: sensors online, gaps and spikes per sensor.
+  (kept for :func:`tangent_gap`'s reasons; the page's angle chart draws :func:`rule_angles`).
+* :func:`sensor_displacement`: daily displacement per sensor, GNSS and crack meters.
+* :func:`rule_angles` / :func:`angle_thresholds`: the improved tangent angle and its four
+  bands exactly as the nowcast's sensor rules compute them (``NOWCAST_RULES``).
+* :func:`rain_state`: whether the site has a rain gauge (its own or the nearest) at all.
+* :func:`health_time` / :func:`sensor_health`: sensors online (the nowcast's dead-sensor
+  rule, at the nowcast's origin / the lake's data time), gaps and spikes per sensor.
 * :func:`series_state` / :func:`tangent_gap`: whether a chart would be empty or a flat zero
   line (whose axis collapses to "0.000000"), and why a tangent angle is undefined, so the
   page can say so in words instead of drawing a blank chart.
@@ -21,7 +27,7 @@ from riskwarn import sensor_physics as phys
 from riskwarn import sensor_rules as rw
 from riskwarn.sensor_rules import HealthRules
 
-TANGENT_THRESHOLDS_DEG = {"attention": 45.0, "orange": 80.0, "red": 85.0}
+DISPLACEMENT_QUANTITIES = ("displacement_mm", "crack_width_mm")  # GNSS and crack meters
 STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
 
 
@@ -78,6 +84,57 @@ def daily_site_series(
     else:
         out["tangent_angle_deg"] = np.nan
     return out.reset_index()[cols]
+
+
+def sensor_displacement(readings: pd.DataFrame) -> pd.DataFrame:
+    """Daily cumulative displacement per displacement sensor, GNSS (``displacement_mm``)
+    and crack meters (``crack_width_mm``) alike: ``day`` (UTC), ``sensor_id``,
+    ``displacement_mm`` (the day's last value)."""
+    cols = ["day", "sensor_id", "displacement_mm"]
+    r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    r = r.assign(day=r["observed_at"].dt.floor("D")).sort_values("observed_at", kind="stable")
+    out = r.groupby(["sensor_id", "day"], as_index=False)["value"].last()
+    return out.rename(columns={"value": "displacement_mm"})[cols]
+
+
+def rule_angles(
+    readings: pd.DataFrame, rules: rw.SensorRules = rw.NOWCAST_RULES, step: str = "1h"
+) -> pd.DataFrame:
+    """The improved tangent angle the nowcast's sensor rules compute
+    (:func:`riskwarn.sensor_rules.displacement_kinematics` with ``rules``, at each
+    ``step`` end, from the readings up to it) for every displacement sensor (GNSS and
+    crack meters): ``at`` (UTC), ``sensor_id``, ``tangent_angle_deg``."""
+    cols = ["at", "sensor_id", "tangent_angle_deg"]
+    r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
+    parts = []
+    for sid, g in r.groupby("sensor_id"):
+        series = pd.Series(
+            g["value"].to_numpy(float), index=pd.DatetimeIndex(g["observed_at"])
+        ).sort_index(kind="stable")
+        series = series[~series.index.duplicated(keep="last")]  # the last of a time
+        k = rw.displacement_kinematics(series, step, rules)
+        parts.append(
+            pd.DataFrame(
+                {"at": k.index, "sensor_id": sid, "tangent_angle_deg": k["tangent_angle_deg"]}
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    return out.loc[np.isfinite(out["tangent_angle_deg"].to_numpy(float)), cols]
+
+
+def angle_thresholds(rules: rw.SensorRules = rw.NOWCAST_RULES) -> pd.DataFrame:
+    """The rules' tangent-angle bands as chart lines: ``level``, ``deg``, ``colour``."""
+    return pd.DataFrame(
+        {
+            "level": ["blue", "yellow", "orange", "red"],
+            "deg": [rules.attention_deg, rules.yellow_deg, rules.orange_deg, rules.red_deg],
+            "colour": ["#1f77b4", "#e6b800", "#ff7f0e", "#d62728"],
+        }
+    )
 
 
 SeriesState = Literal["missing", "zero", "ok"]

@@ -14,8 +14,11 @@ TEXT: dict[str, dict[str, str]] = {
     "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
     "thresholds": {
-        "zh": "阈值线：45° 注意，80° 橙色，85° 红色",
-        "en": "Threshold lines: 45° attention, 80° orange, 85° red",
+        "zh": "预警规则计算的改进切线角（每小时，每个位移传感器）；阈值线：{blue}° 蓝色，"
+        "{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
+        "en": "The improved tangent angle the warning rules compute (hourly, per displacement "
+        "sensor); lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
+        "(orange and red also need sustained acceleration)",
     },
     "health": {"zh": "数据健康", "en": "Data health"},
     "health_at": {

@@ -243,11 +243,9 @@ def test_one_day_of_displacement_is_too_few_for_a_tangent_angle(sites_home: Path
 
 def test_stable_site_says_no_movement_and_no_baseline(sites_home: Path) -> None:
     at = _site("HS904")
-    assert sorted(_charted(at)) == ["displacement_mm", "rain_mm"]  # 5 mm flat: axis is fine
-    assert _infos(at) == [
-        "10月11日至11月19日位移速率为 0：未监测到变形。",
-        "无法计算切线角：前 30 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
-    ]
+    # 5 mm flat: the axis is fine; the rules' angle of a sensor that does not move is 0°
+    assert sorted(_charted(at)) == ["deg", "displacement_mm", "rain_mm", "tangent_angle_deg"]
+    assert _infos(at) == ["10月11日至11月19日位移速率为 0：未监测到变形。"]
 
 
 def test_site_without_own_gauge_shows_the_nearest_gauges_rain(sites_home: Path) -> None:
@@ -296,3 +294,77 @@ def test_sensors_silent_together_are_offline_at_the_data_time(sites_home: Path) 
         online = next(m for m in at.metric if m.label in ("Sensors online", "在线传感器"))
         assert online.value == f"{int((status != word).sum())}/{len(status)}"
         assert ("dead-sensor rule" if lang == "en" else "断线规则") in _text(at)
+
+
+def _chart(at, field: str):  # type: ignore[no-untyped-def]
+    """The chart element (or layered chart) that draws ``field``."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        if field in [layer["encoding"]["y"]["field"] for layer in spec.get("layer", [spec])]:
+            return chart
+    raise AssertionError(f"no chart of {field}")
+
+
+def _values(chart, field: str) -> list:  # type: ignore[no-untyped-def,type-arg]
+    """Every value of ``field`` in the chart's data (the Arrow tables the page sends)."""
+    import pyarrow as pa
+
+    proto = chart.proto
+    blobs = ([proto.data.data] if proto.data.data else []) + [d.data.data for d in proto.datasets]
+    out: list = []  # type: ignore[type-arg]
+    for blob in blobs:
+        table = pa.ipc.open_stream(blob).read_all()
+        if field in table.column_names:
+            out += table.column(field).to_pylist()
+    return out
+
+
+def test_crack_meters_and_the_rules_angle_and_lines_are_charted(sites_home: Path) -> None:
+    """Crack meters are charted beside GNSS; the angle chart shows each sensor's angle as
+    the rules compute it, with the rules' four lines (reviewer finding D4)."""
+    from riskwarn.sensor_rules import NOWCAST_RULES
+
+    for lang, words in (
+        ("en", "lines: 45° blue, 50° yellow, 80° orange, 85° red"),
+        ("zh", "阈值线：45° 蓝色，50° 黄色，80° 橙色，85° 红色"),
+    ):
+        at = _site("HS906", lang)
+        disp = _chart(at, "displacement_mm")
+        assert set(_values(disp, "sensor_id")) == {"HS906-0", "HS906-1"}  # GNSS + crack meter
+        angle = _chart(at, "tangent_angle_deg")
+        assert set(_values(angle, "sensor_id")) == {"HS906-0", "HS906-1"}
+        assert sorted(set(_values(angle, "deg"))) == [
+            NOWCAST_RULES.attention_deg,
+            NOWCAST_RULES.yellow_deg,
+            NOWCAST_RULES.orange_deg,
+            NOWCAST_RULES.red_deg,
+        ]
+        assert words in _text(at)
+
+
+def test_rule_angles_are_the_nowcasts_angles() -> None:
+    """The chart's angle at a step end is the one the nowcast's sensor rules give the same
+    sensor there (riskwarn.nowcast.site_sensor_state's evidence)."""
+    from riskwarn.nowcast import site_sensor_state
+
+    origin = pd.Timestamp("2026-07-01T00:00Z")
+    t = pd.date_range(origin - pd.Timedelta(days=40), origin, freq="10min", inclusive="left")
+    days = (t - t[0]).total_seconds().to_numpy() / 86400.0
+    rng = np.random.default_rng(3)
+    creep = 0.5 * days + rng.normal(0, 0.05, len(t))
+    surge = creep + np.where(days > 38, (days - 38) ** 3 * 4.0, 0.0)
+    readings = pd.concat(
+        [
+            pd.DataFrame({"sensor_id": "C1", "quantity": "crack_width_mm", "value": creep}),
+            pd.DataFrame({"sensor_id": "G1", "quantity": "displacement_mm", "value": surge}),
+        ]
+    ).assign(observed_at=np.concatenate([t, t]), interval_s=600, quality="good")
+    sensor_table = pd.DataFrame(
+        {"record_id": ["C1", "G1"], "site_id": "S", "sensor_type": ["crack_meter", "gnss"]}
+    )
+    state = site_sensor_state(pd.DataFrame({"record_id": ["S"]}), sensor_table, readings, origin)
+    want = {e["sensor_id"]: e["tangent_angle_deg"] for e in state["evidence"].iloc[0]["sensors"]}
+    got = sensors.rule_angles(readings)
+    last = got.loc[got["at"] == origin].set_index("sensor_id")["tangent_angle_deg"]
+    assert want["G1"] > want["C1"]
+    assert last.round(1).to_dict() == want
