@@ -83,7 +83,12 @@ def text_box_px(text: str, size: float) -> tuple[float, float]:
     return em * size + 6.0, 1.2 * size + 6.0
 
 
-def place_labels(labels: pd.DataFrame, view: pdk.ViewState, gap_px: float = 2.0) -> pd.DataFrame:
+def place_labels(
+    labels: pd.DataFrame,
+    view: pdk.ViewState,
+    gap_px: float = 2.0,
+    width_px: float | None = None,
+) -> pd.DataFrame:
     """The labels that fit the initial ``view`` without touching one another: placed in
     priority order; a warned township's or a county's name that meets a placed one is
     tried one line above, then one line below its point; a name that fits nowhere is
@@ -94,6 +99,10 @@ def place_labels(labels: pd.DataFrame, view: pdk.ViewState, gap_px: float = 2.0)
     township with the most warnings sat as a ghost under a county name. Deciding here
     draws every kept name whole, so the deck has no collision filter any more (its partial
     fades showed even between names placed apart, on the 1920 px wall screen).
+
+    ``width_px``: the width the view was fitted to (:func:`view_for`); a name that would
+    stick out of it is moved inward until it fits whole (on a 390 px phone the county
+    names on the city's edge were cut in half).
     """
     if labels.empty:
         return labels
@@ -107,6 +116,11 @@ def place_labels(labels: pd.DataFrame, view: pdk.ViewState, gap_px: float = 2.0)
         x = (math.radians(lon) - lon_c) * scale
         y0 = (y_c - _merc(lat)) * scale
         w, h = text_box_px(str(r.text), float(r.size))
+        if width_px is not None:  # whole inside the fitted width
+            room = max(width_px / 2 - w / 2 - gap_px, 0.0)
+            if abs(x) > room:
+                x = math.copysign(room, x)
+                lon = round(math.degrees(lon_c + x / scale), 6)
         shifts = (0.0, -h, h) if int(r.priority) >= COUNTY_PRIORITY else (0.0,)
         for dy in shifts:
             y = y0 + dy

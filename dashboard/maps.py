@@ -492,7 +492,7 @@ def risk_deck(
         )
     bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
     view = view_for(bounds, width_px=width_px, height_px=height_px)
-    labels = place_labels(labels, view)  # only names that fit whole at the initial view
+    labels = place_labels(labels, view, width_px=width_px)  # names that fit whole at the view
     if not labels.empty:
         layers.append(
             _text_layer(

@@ -57,39 +57,96 @@ def feature_label(name: str, lang: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+LABEL_FONT_PX = 11  # the importance chart's feature names
+LABEL_LINE_EM = 19.0  # one line of a name, in ems of that font (CJK 1 em, Latin about 0.6)
+LABEL_LIMIT_PX = int((LABEL_LINE_EM + 2) * LABEL_FONT_PX)  # a line (and its closing marks) fits
+
+
+def text_em(text: str) -> float:
+    """Width of ``text`` in ems of a sans font: CJK characters 1, others 0.6 (the map's
+    estimate, :func:`dashboard.map_layout.text_box_px`)."""
+    return sum(1.0 if ord(ch) >= 0x2E80 else 0.6 for ch in text)
+
+
+OPENING = "（(“《"  # never at a line's end
+CLOSING = "）)”》，。、；：,.;:…"  # never at a line's start
+
+
+def wrap_label(text: str, line_em: float = LABEL_LINE_EM) -> list[str]:
+    """``text`` in lines of at most ``line_em`` ems, broken between words (Latin) or
+    between characters (CJK; a run of digits or Latin letters such as "20:00-05:00" is
+    never split). Nothing is dropped: the lines put back together are the text."""
+    tokens = re.findall(r"[\u2e80-\uffff]|[^\u2e80-\uffff\s]+|\s+", text.strip())
+    lines: list[str] = []
+    line = ""
+    for tok in tokens:
+        full = line and not line.isspace() and text_em((line + tok).rstrip()) > line_em
+        if full and tok not in CLOSING:  # a closing mark stays on its line
+            carry = line[-1] if line[-1] in OPENING else ""  # an opening one goes down
+            lines.append(line[: len(line) - len(carry)].rstrip())
+            line = carry + ("" if tok.isspace() else tok)
+        else:
+            line += tok
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [text]
+
+
 def importance_frame(data: Mapping[str, Any], lang: str) -> pd.DataFrame:
-    """``plots/importance.json`` as rows: feature in words, its id, mean |SHAP|."""
+    """``plots/importance.json`` as rows: feature in words (``feature``, whole; ``label``,
+    wrapped in lines joined by newlines, made unique with the id when two features read
+    the same), mean |SHAP|."""
     bars = [b for b in data.get("features") or [] if isinstance(b, Mapping)]
+    ids = [str(b["feature"]) for b in bars]
+    words = [feature_label(i, lang) for i in ids]
+    seen = pd.Series(words).duplicated(keep=False).tolist() if words else []
+    labels = [
+        "\n".join(wrap_label(f"{w} ({i})" if dup else w))
+        for w, i, dup in zip(words, ids, seen, strict=True)
+    ]
     return pd.DataFrame(
         {
-            "feature": [feature_label(str(b["feature"]), lang) for b in bars],
+            "feature": words,
+            "label": labels,
             "value": [float(b["value"]) for b in bars],
         },
-        columns=["feature", "value"],
+        columns=["feature", "label", "value"],
     )
 
 
 def importance_chart(data: Mapping[str, Any], lang: str) -> alt.Chart:
-    """Horizontal bars of mean |SHAP|, largest on top, features in the page's words."""
+    """Horizontal bars of mean |SHAP|, largest on top, features in the page's words.
+
+    Each name is written whole, wrapped over lines (``labelExpr`` splits the label at its
+    newlines): cut at 300 px with "…", long names lost the words that tell features apart
+    (two read "… age-weighted past events around this cell (half-life one…"). The tooltip
+    gives the name on one line."""
     frame = importance_frame(data, lang)
     what, who = t("plot_importance_x", lang), t("plot_feature", lang)
+    lines = max((label.count("\n") + 1 for label in frame["label"]), default=1)
     return (
         alt.Chart(frame)
         .mark_bar()
         .encode(
             x=alt.X("value:Q", title=what),
             y=alt.Y(
-                "feature:N",
+                "label:N",
                 title=None,
-                sort=list(frame["feature"]),
-                axis=alt.Axis(labelLimit=300, labelOverlap=False),
+                sort=list(frame["label"]),
+                axis=alt.Axis(
+                    labelExpr="split(datum.label, '\\n')",
+                    labelLimit=LABEL_LIMIT_PX,
+                    labelFontSize=LABEL_FONT_PX,
+                    labelOverlap=False,
+                ),
             ),
             tooltip=[
                 alt.Tooltip("feature:N", title=who),
                 alt.Tooltip("value:Q", title=what, format=".3f"),
             ],
         )
-        .properties(height=max(160, 26 * len(frame)))  # every label drawn, none skipped
+        # every label drawn, none skipped: a band holds the longest name's lines
+        .properties(height=max(160, (LABEL_FONT_PX + 3) * lines * len(frame) + 8 * len(frame)))
     )
 
 
@@ -204,7 +261,7 @@ def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
     return [head, sep, *body]
 
 
-def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC") -> str:
+def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC", metric: str | None = None) -> str:
     if not gate or "passed" not in gate:
         return "上线门槛：未记录。"
     champ = champion_of(gate)
@@ -213,7 +270,7 @@ def _gate_line(gate: Mapping[str, Any] | None, tz: str = "UTC") -> str:
         return "上线门槛：通过。" + (said or "")
     failed = judged_failures(gate)
     line = (
-        "上线门槛：未通过（" + "；".join(check_words(c, "zh") for c in failed) + "）。"
+        "上线门槛：未通过（" + "；".join(check_words(c, "zh", metric) for c in failed) + "）。"
         if failed
         else ""
     )
@@ -324,7 +381,7 @@ def card_markdown(
             f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
             f"基础升级率 {_f(metrics.get('base_rate'), 3)}。"
         )
-    facts.append(_gate_line(gate, tz))
+    facts.append(_gate_line(gate, tz, (metrics or {}).get("headline")))
     lines += [f"- {f}" for f in facts] + ["", *_table(family, methods), ""]
     if features:
         words = "；".join(dict.fromkeys(feature_label(f, "zh") for f in features))

@@ -22,17 +22,51 @@ def mlflow_client(tracking_uri: str) -> Any:
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
 def champion(tracking_uri: str, domain: str) -> dict[str, Any] | None:
-    """The champion of ``domain``: version, run id, metrics, params and artifact paths."""
+    """The champion of ``domain``: version, run id, metrics, params and artifact paths.
+
+    The registry's ``champion`` alias is read on every call (one registry query), the
+    version's details are cached by version: a promotion or a rollback (the CLI's, a
+    retrain's) shows on the next page run. The whole answer was cached for 300 s, so a
+    data scientist who had just promoted saw the old champion for up to 5 minutes.
+    When the alias has moved, the cached audit entries (:func:`promotion`) are dropped
+    too: a rollback to an earlier version is its own entry, not that version's older one.
+    """
+    version = champion_version(tracking_uri, domain)
+    if version is None:
+        return None
+    seen = _SEEN.get((tracking_uri, domain))
+    if seen is not None and seen != version:
+        promotion.clear()
+    _SEEN[(tracking_uri, domain)] = version
+    return _champion(tracking_uri, domain, version)
+
+
+_SEEN: dict[tuple[str, str], str] = {}  # the champion version each domain last read
+
+
+def champion_version(tracking_uri: str, domain: str) -> str | None:
+    """The version the ``champion`` alias of ``domain``'s model points at (not cached)."""
     if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri[10:]).exists():
         return None  # no registry yet; reading must not create one
+    name = f"riskwarn-{domain}"
+    try:
+        mv = mlflow_client(tracking_uri).get_model_version_by_alias(name, "champion")
+    except Exception as exc:  # no such model or alias: the registry says so with an error
+        LOG.info("no champion for %s: %s", name, exc)
+        return None
+    return str(mv.version)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _champion(tracking_uri: str, domain: str, version: str) -> dict[str, Any] | None:
+    """:func:`champion`'s details of ``version`` (cached: a version's run does not change)."""
     client = mlflow_client(tracking_uri)
     name = f"riskwarn-{domain}"
     try:
-        mv = client.get_model_version_by_alias(name, "champion")
-    except Exception as exc:  # no such model or alias: the registry says so with an error
-        LOG.info("no champion for %s: %s", name, exc)
+        mv = client.get_model_version(name, version)
+    except Exception as exc:  # deleted since the alias was read
+        LOG.info("no version %s of %s: %s", version, name, exc)
         return None
     run = client.get_run(mv.run_id)
     artifacts = _list_artifacts(client, mv.run_id)

@@ -150,7 +150,7 @@ def shown_state(state: str, withdrawn_at: Any) -> str:
 
 def badge(level: str | None, state: str, lang: str) -> str:
     """HTML badge of a warning's level in force, in the level palette; a dismissed warning
-    reads "已撤销" and a withdrawn one "已撤回" in grey, not its old level."""
+    reads "已排除" and a withdrawn one "已撤回" in grey, not its old level."""
     from dashboard.i18n import LEVEL_HEX, level_label, t
 
     if state in ("dismissed", "withdrawn"):
@@ -356,6 +356,12 @@ def evidence_word(key: str, lang: str) -> str:
     return entry[lang] if entry and lang in entry else key
 
 
+RAIN_UNKNOWN = {
+    "zh": "未知（无雨量计或雨量计无读数）",
+    "en": "unknown (no rain gauge, or no reading from it)",
+}
+
+
 def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
     """An evidence value in ``lang``: statuses, sources, categories and the model's absence
     in words, dates and times in the language's one format (``tz``: the display zone)."""
@@ -370,6 +376,8 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return reason_text(value, lang)
     if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
+    if key == "rain_24h_mm" and (value is None or pd_isna(value)):
+        return RAIN_UNKNOWN[lang]  # no gauge, or no reading: unknown, never 0 mm
     if key == "source" and str(value) in SOURCE_TEXT:
         return SOURCE_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):

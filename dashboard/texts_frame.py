@@ -91,11 +91,14 @@ TEXT: dict[str, dict[str, str]] = {
     "level_yellow": {"zh": "黄色（III级）", "en": "Yellow (III)"},
     "level_blue": {"zh": "蓝色（IV级）", "en": "Blue (IV)"},
     "level_none": {"zh": "无预警", "en": "No warning"},
+    # one Chinese term per state: a reviewer's dismissal (judged not warranted) is 排除 /
+    # 已排除; a publication's withdrawal (its re-run no longer raised it) is 撤回 / 已撤回.
+    # The two read 已撤销 / 已撤回 before, one character apart.
     "state_new": {"zh": "待研判", "en": "New"},
     "state_accepted": {"zh": "已确认", "en": "Accepted"},
     "state_adjusted": {"zh": "已调整", "en": "Adjusted"},
-    "state_dismissed": {"zh": "已撤销", "en": "Dismissed"},
-    "pick_dismissed": {"zh": "已撤销（原{level}）", "en": "Dismissed (was {level})"},
+    "state_dismissed": {"zh": "已排除", "en": "Dismissed"},
+    "pick_dismissed": {"zh": "已排除（原{level}）", "en": "Dismissed (was {level})"},
     "state_withdrawn": {"zh": "已撤回", "en": "Withdrawn"},
     "all": {"zh": "全部", "en": "All"},
     # trends
@@ -122,7 +125,7 @@ TEXT: dict[str, dict[str, str]] = {
         "missing data.",
     },
     "map_empty_other": {
-        "zh": "本周没有生效的{domain}预警，所以地图上没有色块（最高预测概率 {p}，蓝色门槛 {thr}；预警可能已过期或被撤销）。",
+        "zh": "本周没有生效的{domain}预警，所以地图上没有色块（最高预测概率 {p}，蓝色门槛 {thr}；预警可能已过期或被研判排除）。",
         "en": "No {domain} warning is in force, so the map shows no squares (highest forecast "
         "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
     },
@@ -260,7 +263,7 @@ TEXT: dict[str, dict[str, str]] = {
     "action": {"zh": "处置", "en": "Action"},
     "action_accept": {"zh": "确认", "en": "Accept"},
     "action_adjust": {"zh": "调整等级", "en": "Adjust level"},
-    "action_dismiss": {"zh": "撤销", "en": "Dismiss"},
+    "action_dismiss": {"zh": "排除", "en": "Dismiss"},
     # a warning's events written by a publication (in its trail beside the decisions)
     "event_withdraw_warning": {"zh": "撤回", "en": "Withdrawn"},
     "event_warning_raised_again": {"zh": "重新发出", "en": "Raised again"},

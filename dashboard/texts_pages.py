@@ -14,10 +14,17 @@ TEXT: dict[str, dict[str, str]] = {
     "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
     "thresholds": {
-        "zh": "阈值线：45° 注意，80° 橙色，85° 红色",
-        "en": "Threshold lines: 45° attention, 80° orange, 85° red",
+        "zh": "预警规则计算的改进切线角（每小时，每个位移传感器）；阈值线：{blue}° 蓝色，"
+        "{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
+        "en": "The improved tangent angle the warning rules compute (hourly, per displacement "
+        "sensor); lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
+        "(orange and red also need sustained acceleration)",
     },
     "health": {"zh": "数据健康", "en": "Data health"},
+    "health_at": {
+        "zh": "按 {at} 判定（与实时预警的断线规则相同：{hours} 小时无读数即离线）。",
+        "en": "As of {at} (the nowcast's dead-sensor rule: no reading for {hours} h is offline).",
+    },
     "unit_mm": {"zh": "毫米", "en": "mm"},
     "unit_mm_per_day": {"zh": "毫米/日", "en": "mm/day"},
     "alarm_log": {
@@ -64,8 +71,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No rain from {start} to {end}: the rain gauge recorded 0 mm.",
     },
     "rain_missing": {
-        "zh": "无降雨数据：该点没有雨量计读数。",
-        "en": "No rain data: there are no rain-gauge readings for this site.",
+        "zh": "降雨量未知：该点的雨量计（自有或最近的）近期没有读数。",
+        "en": "Rain unknown: the site's rain gauge (its own or the nearest) sent no "
+        "recent reading.",
+    },
+    "rain_no_gauge": {
+        "zh": "降雨量未知：该点及其附近没有雨量计。",
+        "en": "Rain unknown: there is no rain gauge at or near this site.",
     },
     "displacement_zero": {
         "zh": "{start}至{end}无位移：位移传感器记录为 0 毫米。",
@@ -191,6 +203,7 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_bad_line": {"zh": "字段个数不符", "en": "Wrong number of fields"},
     "qr_unclosed_quote": {"zh": "引号未闭合", "en": "Unclosed quote"},
     "qr_line_too_long": {"zh": "行过长", "en": "Line too long"},
+    "qr_carriage_return": {"zh": "行内含回车符", "en": "Carriage return inside a line"},
     "qr_nul_byte": {"zh": "含空字节", "en": "NUL bytes"},
     "qr_field_too_long": {"zh": "字段过长", "en": "Field too long"},
     "qr_schema": {"zh": "未通过数据契约检查", "en": "Contract check failed"},
@@ -411,6 +424,10 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_fail_tie": {
         "zh": "未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
         "en": "not clearly better than {other} ({diff}, CI {lo} to {hi})",
+    },
+    "vd_fail_tie_at": {
+        "zh": "在{metric}上未能明显优于“{other}”（差 {diff}，区间 {lo} 至 {hi}）",
+        "en": "not clearly better than {other} at {metric} ({diff}, CI {lo} to {hi})",
     },
     "vd_fail_calibration": {
         "zh": "概率校准误差 {ece} 超过上限 {bound}（预测概率与实际发生率不符）",

@@ -11,6 +11,7 @@ the alias, why, and ``forced_over_gate``). :func:`verdict` gathers the facts,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,9 +209,7 @@ def champion_words(
         key,
         lang,
         **numbers,
-        diff=_signed(float(check["diff"])),
-        lo=_signed(float(lo)),
-        hi=_signed(float(hi)),
+        **comparison_numbers(float(check["diff"]), float(lo), float(hi)),
     )
 
 
@@ -329,10 +328,37 @@ def _n(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _signed(value: float, digits: int = 2) -> str:
+COMPARISON_DIGITS = 3  # the metrics table's (views.metrics_display) and the gate's own detail
+
+
+def comparison_digits(lo: float, hi: float) -> int:
+    """The decimals of every number of one comparison (its values, difference and CI):
+    3, as the metrics table under the verdict writes them, or more when a CI bound is
+    under 0.001, so it keeps 2 significant digits (its sign decides the verdict). One
+    precision for all: "−0.005 (CI −0.0081 to −0.0012)" beside "lower by 0.01" read as
+    if the line contradicted itself."""
+    small = [abs(x) for x in (lo, hi) if x != 0 and math.isfinite(x)]
+    if not small or min(small) >= 10**-COMPARISON_DIGITS:
+        return COMPARISON_DIGITS
+    return min(1 - math.floor(math.log10(min(small))), 8)
+
+
+def comparison_numbers(diff: float, lo: float, hi: float) -> dict[str, str]:
+    """``diff``, ``abs`` (its size), ``lo`` and ``hi`` at :func:`comparison_digits`."""
+    d = comparison_digits(lo, hi)
+    return {
+        "diff": _signed(diff, d, keep=False),
+        "abs": f"{abs(diff):.{d}f}",
+        "lo": _signed(lo, d, keep=False),
+        "hi": _signed(hi, d, keep=False),
+    }
+
+
+def _signed(value: float, digits: int = 2, keep: bool = True) -> str:
     """``+0.12`` / ``−0.12``; a value under one unit of the last digit keeps 2 significant
-    digits (a CI bound of −0.0050 read "−0.00", its sign then meant nothing)."""
-    if value != 0 and math.isfinite(value) and abs(value) < 10**-digits:
+    digits (a CI bound of −0.0050 read "−0.00", its sign then meant nothing) unless
+    ``keep`` is False (the digits are one comparison's, :func:`comparison_digits`)."""
+    if keep and value != 0 and math.isfinite(value) and abs(value) < 10**-digits:
         digits = 1 - math.floor(math.log10(abs(value)))
     return f"{value:+.{digits}f}".replace("-", "−")
 
@@ -344,8 +370,21 @@ def _small(value: float) -> str:
     return f"{value:.{1 - math.floor(math.log10(abs(value)))}f}"
 
 
-def check_words(check: Mapping[str, Any], lang: str) -> str:
-    """One failed gate check in plain words."""
+def check_metric(metric: str | None, lang: str) -> str | None:
+    """A metric as a failed check names it, before the check's own parenthesis:
+    :func:`metric_name` without its parenthesis ("PAI@5%", "命中效率 PAI@5%", "average
+    precision"); None for none."""
+    if not metric:
+        return None
+    return re.sub(r"\s*[（(][^（）()]*[）)]$", "", metric_name(metric, lang))
+
+
+def check_words(check: Mapping[str, Any], lang: str, metric: str | None = None) -> str:
+    """One failed gate check in plain words, naming the metric it compares on: the
+    check's own (``metric``, the gate's PAI@1/5/10 % checks) or else ``metric``, the
+    run's headline (what the gate's "beats ..." checks and the champion check compare;
+    ``metrics.json``'s ``headline``). Its numbers are rounded as the metrics table's
+    (:func:`comparison_numbers`)."""
     if check.get("check") == "calibration" and "ece" in check:
         ece, bound = _small(check["ece"]), _small(check["bound"])
         if check.get("noise_q95") is None:  # a gate of before the consistency bound
@@ -360,30 +399,19 @@ def check_words(check: Mapping[str, Any], lang: str) -> str:
         )
     if check.get("scored") is False:
         return t("vd_fail_unscored", lang)
-    if "against" in check and check.get("ci"):
+    other = check.get("against") or check.get("baseline")
+    if other and check.get("ci") and "diff" in check:
+        # models/gate.py writes its "check" in English ("not worse than kde at PAI@1%")
         lo, hi = check["ci"]
-        c = Comparison(str(check["against"]), float(check["diff"]), float(lo), float(hi))
+        c = Comparison(str(other), float(check["diff"]), float(lo), float(hi))
+        named = check_metric(str(check.get("metric") or metric or ""), lang)
         key = "vd_fail_worse" if c.verdict == "worse" else "vd_fail_tie"
         return t(
-            key,
+            key + ("_at" if named else ""),
             lang,
             other=method_name(c.against, lang),
-            diff=_signed(c.diff),
-            lo=_signed(c.lo),
-            hi=_signed(c.hi),
-        )
-    if "baseline" in check and check.get("ci") and check.get("metric"):
-        # the gate's other non-inferiority checks (PAI@1%, PAI@10%): models/gate.py writes
-        # their "check" in English ("not worse than kde at PAI@1%")
-        lo, hi = check["ci"]
-        return t(
-            "vd_fail_worse_at",
-            lang,
-            other=method_name(str(check["baseline"]), lang),
-            metric=metric_name(str(check["metric"]), lang),
-            diff=_signed(float(check["diff"])),
-            lo=_signed(float(lo)),
-            hi=_signed(float(hi)),
+            metric=named or "",
+            **comparison_numbers(c.diff, c.lo, c.hi),
         )
     return str(check.get("check", "?"))
 
@@ -400,23 +428,26 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     lines = [t(meaning, lang, base=method_name(v.best_baseline, lang))]
     if v.versus_best is not None and v.model_value is not None:
         c = v.versus_best
+        d = comparison_digits(c.lo, c.hi)
         lines.append(
             t(
                 f"vd_versus_{c.verdict}",
                 lang,
                 metric=metric_name(v.metric, lang),
-                model=_n(v.model_value),
+                model=_n(v.model_value, d),
                 base=method_name(v.best_baseline, lang),
-                base_value=_n(v.baseline_value),
-                diff=_signed(c.diff),
-                abs=_n(abs(c.diff)),
-                lo=_signed(c.lo),
-                hi=_signed(c.hi),
+                base_value=_n(v.baseline_value, d),
+                **comparison_numbers(c.diff, c.lo, c.hi),
             )
         )
     elif v.model_value is not None:
         lines.append(
-            t("vd_model_only", lang, metric=metric_name(v.metric, lang), model=_n(v.model_value))
+            t(
+                "vd_model_only",
+                lang,
+                metric=metric_name(v.metric, lang),
+                model=_n(v.model_value, COMPARISON_DIGITS),
+            )
         )
     if v.rank is not None and v.n_methods:
         lines.append(t("vd_rank", lang, rank=v.rank, n=v.n_methods))
@@ -426,7 +457,11 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
         lines.append(t("vd_gate_pass", lang))
     elif v.failed:
         lines.append(
-            t("vd_gate_failed", lang, checks=sep.join(check_words(c, lang) for c in v.failed))
+            t(
+                "vd_gate_failed",
+                lang,
+                checks=sep.join(check_words(c, lang, v.metric) for c in v.failed),
+            )
         )
     champ = champion_words(v.champion, lang, tz, v.domain)
     if champ:
@@ -518,12 +553,16 @@ def not_judged_why(v: Verdict, lang: str) -> str:
 
 
 def retrain_words(
-    outcome: Mapping[str, Any], gate: Mapping[str, Any] | None, lang: str
+    outcome: Mapping[str, Any],
+    gate: Mapping[str, Any] | None,
+    lang: str,
+    metric: str | None = None,
 ) -> tuple[str, str]:
     """What a finished retrain says: ``(kind, words)``, kind ``success`` (gate passed),
     ``warning`` (gate failed) or ``info`` (not trained: the data held nothing to learn,
     :class:`models.gate.NothingToLearn`; no version, no gate). ``outcome`` is what
-    ``riskwarn.pipeline.train_domain`` returned, ``gate`` the run's gate.json if any."""
+    ``riskwarn.pipeline.train_domain`` returned, ``gate`` the run's gate.json if any,
+    ``metric`` its metrics.json's headline (named in a failed comparison)."""
     if outcome.get("not_trained"):
         reason = outcome.get("not_trained_zh") if lang == "zh" else outcome.get("not_trained")
         reason = str(reason or t("retrain_not_trained_why", lang)).rstrip("。.")
@@ -550,7 +589,9 @@ def retrain_words(
             words += " " + t(
                 "vd_gate_failed",
                 lang,
-                checks=("；" if lang == "zh" else "; ").join(check_words(c, lang) for c in failed),
+                checks=("；" if lang == "zh" else "; ").join(
+                    check_words(c, lang, metric) for c in failed
+                ),
             )
         unjudged = unjudged_checks(gate)
         domain = outcome.get("domain", "DOMAIN")

@@ -13,6 +13,7 @@ placeholders; ``describe(name, value, "zh")`` fills it, naming categories in Chi
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from itertools import product
@@ -279,11 +280,11 @@ PATTERNS: dict[str, FeatureInfo] = {
         zh="预测窗口内有 {value:g} 天法定节假日",
     ),
     "cal_spring_festival_in_window": FeatureInfo(
-        "the Spring Festival falls in the forecast window ({value:g})",
+        "the Spring Festival falls in the forecast window: {value:yesno}",
         "0/1",
         "the holiday calendar",
         "all",
-        zh="预测窗口内有春节（{value:g}）",
+        zh="预测窗口内有春节：{value:yesno}",
     ),
     "cal_days_to_next_holiday": FeatureInfo(
         "{value:g} days to the next public holiday",
@@ -329,11 +330,11 @@ PATTERNS: dict[str, FeatureInfo] = {
         zh="当事方 {value:g} 个",
     ),
     "log_amount_cny": FeatureInfo(
-        "about {value:.1f} (log10 CNY) in dispute",
+        "about {value:log10_yuan} yuan in dispute",
         "log10 CNY",
         "the case record",
         "disputes",
-        zh="涉及金额约 {value:.1f}（人民币元的常用对数）",
+        zh="涉及金额约 {value:log10_yuan}元",
     ),
     "party_prior_disputes": FeatureInfo(
         "the parties had {value:g} earlier disputes",
@@ -364,11 +365,11 @@ PATTERNS: dict[str, FeatureInfo] = {
         zh="近 {n} 天本网格及相邻网格有 {value:g} 起纠纷升级",
     ),
     "category_{group}": FeatureInfo(
-        "a {group} dispute ({value:g})",
+        "a {group} dispute: {value:yesno}",
         "0/1",
         "the case record",
         "disputes",
-        zh="{group}类纠纷（{value:g}）",
+        zh="{group}类纠纷：{value:yesno}",
     ),
     "cal_season": FeatureInfo(
         "season {value:g} (0 winter, 1 spring, 2 summer, 3 autumn)",
@@ -378,11 +379,11 @@ PATTERNS: dict[str, FeatureInfo] = {
         zh="季节 {value:g}（0 冬、1 春、2 夏、3 秋）",
     ),
     "already_escalated": FeatureInfo(
-        "the case already escalated before ({value:g})",
+        "the case already escalated before: {value:yesno}",
         "0/1",
         "the case's events before the origin",
         "disputes",
-        zh="该案此前已升级（{value:g}）",
+        zh="该案此前已升级：{value:yesno}",
     ),
     # geohazard sites and city-wide rain (features/catalog_sites.py)
     **SITE_PATTERNS,
@@ -481,24 +482,57 @@ def lookup(name: str) -> tuple[FeatureInfo, dict[str, str]] | None:
     return None
 
 
-class _ZhFormatter(string.Formatter):
-    """Chinese number style inside templates: thousands-grouped values of 100,000 or more
-    are written in 万 (``123,456`` -> ``12.3万``), as the dashboard writes counts."""
+class _Formatter(string.Formatter):
+    """The templates' own number styles, in the reader's language:
+
+    * ``{value:yesno}``: a 0/1 flag as a word, "yes" / "no" (是 / 否); a reader saw "(1)";
+    * ``{value:log10_yuan}``: a log10 amount (``log_amount_cny``) as the amount in yuan, 2
+      significant digits (4.3 -> "20,000"; Chinese "2万" from 10,000 on); a reader saw
+      "about 4.3 (log10 CNY)";
+    * Chinese only: thousands-grouped values of 100,000 or more in 万 (``123,456`` ->
+      ``12.3万``), as the dashboard writes counts.
+    """
+
+    def __init__(self, lang: str) -> None:
+        super().__init__()
+        self.lang = lang
 
     def format_field(self, value: object, format_spec: str) -> str:
-        if isinstance(value, int | float) and "," in format_spec and abs(float(value)) >= 100_000:
+        zh = self.lang == "zh"
+        if format_spec == "yesno" and isinstance(value, int | float):
+            on = float(value) >= 0.5
+            return ("是" if on else "否") if zh else ("yes" if on else "no")
+        if format_spec == "log10_yuan" and isinstance(value, int | float):
+            return _yuan(10 ** float(value), zh)
+        if (
+            zh
+            and isinstance(value, int | float)
+            and "," in format_spec
+            and abs(float(value)) >= 100_000
+        ):
             return f"{float(value) / 10_000:,.1f}万"
         return super().format_field(value, format_spec)
 
 
-_ZH_FORMAT = _ZhFormatter()
+def _yuan(amount: float, zh: bool) -> str:
+    """An amount in yuan rounded to 2 significant digits ("20,000"; Chinese "2万",
+    "1.5万", "3,200")."""
+    if not math.isfinite(amount) or amount <= 0:
+        return "0"
+    digits = 1 - math.floor(math.log10(amount))
+    rounded = round(amount, digits)
+    if zh and rounded >= 10_000:
+        return f"{rounded / 10_000:,.4g}万"
+    return f"{rounded:,.0f}" if rounded >= 1 else f"{rounded:g}"
+
+
+_FORMAT = {"en": _Formatter("en"), "zh": _Formatter("zh")}
 
 
 def fill_template(template: str, lang: str, **values: object) -> str:
-    """``template.format(**values)``, with Chinese number style when ``lang`` is 'zh'."""
-    if lang == "zh":
-        return _ZH_FORMAT.format(template, **values)
-    return template.format(**values)
+    """``template.format(**values)`` with the templates' number styles (:class:`_Formatter`:
+    flags as yes/no, log10 amounts in yuan, Chinese 万) in ``lang``."""
+    return _FORMAT["zh" if lang == "zh" else "en"].format(template, **values)
 
 
 def _words(parts: dict[str, str], lang: str) -> dict[str, str]:

@@ -130,19 +130,19 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         zh="近 7 天从传感器数据中剔除 {value:g} 个尖峰",
     ),
     "drift_flag": FeatureInfo(
-        "a sensor's level shifted in the last 7 days ({value:g}); check it against the "
+        "a sensor's level shifted in the last 7 days: {value:yesno}; check it against the "
         "site's other sensors",
         "0/1",
         "readings before the origin",
         "geohazard",
-        zh="有传感器读数近 7 天出现整体偏移（{value:g}），请与该点其他传感器对照",
+        zh="有传感器读数近 7 天出现整体偏移：{value:yesno}，请与该点其他传感器对照",
     ),
     "dead_sensor_flag": FeatureInfo(
-        "a sensor sent nothing in the last hours ({value:g})",
+        "a sensor sent nothing in the last hours: {value:yesno}",
         "0/1",
         "readings before the origin",
         "geohazard",
-        zh="有传感器近几小时无数据（{value:g}）",
+        zh="有传感器近几小时无数据：{value:yesno}",
     ),
     "sensor_rule_level": FeatureInfo(
         "the sensor rules' warning level here is {value:g} (0 none, 1 blue - 4 red)",
@@ -166,11 +166,11 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         zh="受威胁区域内居住 {value:,.0f} 人",
     ),
     "hazard_type_{group}": FeatureInfo(
-        "a {group} site ({value:g})",
+        "a {group} site: {value:yesno}",
         "0/1",
         "static site data",
         "geohazard",
-        zh="{group}隐患点（{value:g}）",
+        zh="{group}隐患点：{value:yesno}",
     ),
     "rain_day_mm": FeatureInfo(
         "{value:.1f} mm of rain today",

@@ -70,11 +70,14 @@ def ingest_source(
     store = Store.from_settings(settings)
     store.upgrade()
 
-    def record(report: dict[str, Any]) -> None:
-        store.record_ingest_batch({k: v for k, v in report.items() if k != "messages"})
+    from riskwarn.ingest.journal import StoreJournal
 
     as_of = utc(interval_end).to_pydatetime()
-    totals = ingest_landing(mapping, folder, settings, as_of=as_of, record=record)
+    journal = StoreJournal(store, settings.lake_dir)
+    try:
+        totals = ingest_landing(mapping, folder, settings, as_of=as_of, journal=journal)
+    finally:
+        store.close()
     log.info("ingested %s: %s", mapping.name, totals)
     return totals
 

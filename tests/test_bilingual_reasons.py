@@ -30,7 +30,7 @@ def test_every_feature_has_a_chinese_template_with_the_same_placeholders(name: s
 
 def test_describe_in_chinese_names_groups_and_writes_large_numbers_in_wan() -> None:
     assert describe("count_violent_7d", 4, "zh") == "近 7 天本网格发生 4 起暴力类事件"
-    assert describe("category_labour_wage", 1, "zh") == "劳资类纠纷（1）"
+    assert describe("category_labour_wage", 1, "zh") == "劳资类纠纷：是"
     assert describe("rate_ratio_7d_vs_longrun", 3, "zh") == "近 7 天的发生率是本网格常态的 3.0 倍"
     assert describe("population_persons", 123_456, "zh") == "本网格常住人口 12.3万 人"
     assert describe("population_persons", 1_234, "zh") == "本网格常住人口 1,234 人"

@@ -320,3 +320,22 @@ def test_the_models_page_of_a_champion_shows_no_english_plot_or_raw_feature_id(
         }
     )
     assert english_words == [], english_words
+
+
+def test_one_chinese_term_per_state_dismissed_and_withdrawn_apart() -> None:
+    """A reviewer's dismissal read 已撤销 and a publication's withdrawal 已撤回 (reviewer:
+    one character apart, for two different states). Every text about a dismissal says
+    排除, every text about a withdrawal 撤回, and the two state labels share no character
+    but 已."""
+    from dashboard.i18n import TEXT
+
+    for key, entry in TEXT.items():
+        en, zh = entry.get("en", ""), entry.get("zh", "")
+        if re.search(r"dismiss", en, re.I):
+            assert "排除" in zh and "撤" not in zh, (key, zh)
+        if re.search(r"withdr", en, re.I):
+            assert "撤回" in zh and "排除" not in zh, (key, zh)
+    dismissed, withdrawn = TEXT["state_dismissed"]["zh"], TEXT["state_withdrawn"]["zh"]
+    assert set(dismissed) & set(withdrawn) <= {"已"}, (dismissed, withdrawn)
+    assert TEXT["action_dismiss"]["zh"] in dismissed  # the action and its state agree
+    assert TEXT["event_withdraw_warning"]["zh"] in withdrawn

@@ -167,6 +167,42 @@ def test_feature_labels_are_the_catalogs_words_with_the_value_left_open() -> Non
     assert model_plots.feature_label("not_a_feature", "zh") == "not_a_feature"
 
 
+# a trained incidents model's 15 most important features (bench/screenshot_home.py,
+# 2026-12-05): names of up to 93 characters, three of them alike up to character 58
+LONG_NAMED = [
+    "decayed_count_hl60d", "lr_decayed_hl730d", "longrun_rate_per_day", "lr_decayed_hl365d",
+    "lr_smooth_hl1y_s2", "lr_smooth_hl1y_s1", "lr_smooth_all_s2", "count_365d",
+    "lr_season_share", "lr_count_night", "lr_smooth_all_s4", "lr_smooth_hl1y_s4",
+    "hist_prospective", "trend_28d_vs_365d", "lr_share_night",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_importance_labels_are_written_whole_however_long(lang: str) -> None:
+    """The models page cut long feature names at 300 px with "…" (reviewer screenshot:
+    two bars read "… age-weighted past events around this cell (half-life one…"). Each
+    label as the chart draws it (its lines, when a labelExpr splits it) must fit the
+    axis's labelLimit at its font size, and its lines put together must be the name."""
+    data = {"features": [{"feature": f, "value": 1.0 / (i + 1)} for i, f in enumerate(LONG_NAMED)]}
+    spec = model_plots.importance_chart(data, lang).to_dict()
+    field = spec["encoding"]["y"]["field"]
+    axis = spec["encoding"]["y"].get("axis", {})
+    limit, size = axis.get("labelLimit", 180), axis.get("labelFontSize", 10)
+    splits = axis.get("labelExpr") == "split(datum.label, '\\n')"
+    rows = next(iter(spec["datasets"].values()))
+    assert len({r[field] for r in rows}) == len(LONG_NAMED)  # no two bars merge
+    for row, name in zip(rows, LONG_NAMED, strict=True):
+        lines = row[field].split("\n") if splits else [row[field]]
+        whole = model_plots.feature_label(name, lang)
+        assert "".join("".join(lines).split()) == "".join(whole.split()), (lines, whole)
+        for line in lines:  # CJK a full em, others 0.6 em (a generous Latin width)
+            px = size * sum(1.0 if ord(ch) >= 0x2E80 else 0.6 for ch in line)
+            assert px <= limit, (line, px, limit)
+    # the chart is tall enough for every line of every label
+    most = max(len(r[field].split("\n")) if splits else 1 for r in rows)
+    assert spec["height"] >= len(rows) * most * (size + 2)
+
+
 def test_training_logs_the_data_its_plots_draw() -> None:
     """models.train's figures carry their data (logged as plots/*.json): the importance
     bars largest first, the reliability bins as sklearn's quantile bins with counts."""

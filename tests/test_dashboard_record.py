@@ -57,7 +57,7 @@ def test_a_case_shows_its_warning_reasons_and_a_dismissed_case_no_old_level() ->
     no_explanation = t("case_no_explanation", "zh")  # D-2: none kept, and the page says so
     assert rows["explanation_text"].tolist() == ["近 30 天调解 3 次", no_explanation, "自带解释"]
     assert rows["level"].tolist()[0] == "red" and pd.isna(rows["level"].tolist()[1])
-    assert rows["state_label"].tolist() == ["待研判", "已撤销", "未预警"]
+    assert rows["state_label"].tolist() == ["待研判", "已排除", "未预警"]
     en = views.case_rows(cases, warned, {"340803": "大观区"}, "en")
     assert en["explanation_text"].tolist()[0] == "3 mediations in 30 days"
     assert en["place"].tolist()[0] == "Daguan District"

@@ -264,7 +264,7 @@ def test_the_queue_orders_by_the_level_in_force_dismissed_last() -> None:
         ).itertuples()
     )
     assert "Dismissed (was Orange" in review.pick_label(rows[0], "en")
-    assert "已撤销（原橙色" in review.pick_label(rows[0], "zh")
+    assert "已排除（原橙色" in review.pick_label(rows[0], "zh")
     assert "Dismissed" not in review.pick_label(rows[1], "en")
 
 

@@ -85,7 +85,7 @@ def test_a_failed_and_forced_champion_is_said_plainly() -> None:
     assert (v.rank, v.n_methods) == (4, 5)  # ceilings are not methods
     zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
     assert "未达标" in zh.splitlines()[0]  # what it means comes first
-    assert "核密度热点" in zh and "明显不如" in zh and "低 0.86" in zh and "−1.16 至 −0.59" in zh
+    assert "核密度热点" in zh and "明显不如" in zh and "低 0.865" in zh and "−1.161 至 −0.586" in zh
     assert "在 5 种可实际使用的方法中排第 4" in zh
     assert "由 demo 于 2026年12月3日 08:39 强制启用" in zh and "demo bootstrap" in zh
     assert "2023年12月31日 之前的数据" in zh and "110.5万" in zh
@@ -116,9 +116,9 @@ def test_the_gates_other_pai_checks_read_in_the_pages_language() -> None:
         "baseline": "kde",
     }
     zh = verdicts.check_words(check, "zh")
-    assert zh == "在命中效率 PAI@1%上不如“核密度热点”（差 −0.15，区间 −0.27 至 −0.01）"
+    assert zh == "在命中效率 PAI@1%上不如“核密度热点”（差 −0.150，区间 −0.270 至 −0.010）"
     en = verdicts.check_words({**check, "metric": "pai@0.1"}, "en")
-    assert en == "worse than kernel density hotspots at PAI@10% (−0.15, CI −0.27 to −0.01)"
+    assert en == "worse than kernel density hotspots at PAI@10% (−0.150, CI −0.270 to −0.010)"
     assert verdicts.method_name("inverse_velocity", "zh") == "速率倒数法"
 
 
@@ -773,7 +773,10 @@ def test_the_comparison_with_the_previous_model_is_said_when_the_gate_passes() -
     ).record()
     v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "fail"}, worse, OK_CASES, None)
     en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
-    assert "worse than the previous serving model (−0.30, CI −0.50 to −0.10)" in en
+    said = (
+        "worse than the previous serving model at average precision (−0.300, CI −0.500 to −0.100)"
+    )
+    assert said in en
 
 
 def test_a_signed_number_near_zero_keeps_its_digits() -> None:
@@ -785,3 +788,41 @@ def test_a_signed_number_near_zero_keeps_its_digits() -> None:
     assert _signed(0.0004) == "+0.00040"
     assert _signed(-0.1452) == "−0.15" and _signed(0.122) == "+0.12"
     assert _signed(0.0) == "+0.00"
+
+
+SMALL_METRICS = {  # differences of a few thousandths: where two precisions disagreed
+    "headline": "pai@0.05",
+    "best_baseline": "kde",
+    "methods": {"xgboost": {"pai@0.05": 1.2312}, "kde": {"pai@0.05": 1.2355}},
+    "model_minus_baseline": {"kde": {"diff": -0.0043, "ci": [-0.0081, -0.0012]}},
+}
+_NUM = re.compile(r"[+−-]?\d+\.\d+")
+
+
+@pytest.mark.parametrize(
+    ("lang", "metric"),
+    [("en", "worse than kernel density hotspots at PAI@5% ("), ("zh", "在命中效率 PAI@5%上不如")],
+)
+def test_a_failed_check_names_its_metric_and_rounds_as_the_detail(lang: str, metric: str) -> None:
+    """The failed-check line said "worse than kde (−0.0043, CI −0.0081 to −0.0012)"
+    without the metric, under "lower by 0.00 (95% CI −0.0081 to −0.0012), clearly worse"
+    (reviewer): it names the metric, and every number of the comparison is written at one
+    precision, the metrics table's 3 decimals, in both lines."""
+    g = _gate_record(SMALL_METRICS, ece=0.001)
+    v = verdicts.verdict("incidents", CHAMPION, g, SMALL_METRICS, FORCED)
+    lines = verdicts.verdict_lines(v, lang, TZ)
+    versus = next(x for x in lines if "0.0" in x and ("backtest" in x or "回测中" in x))
+    failed = next(x for x in lines if x.startswith(("Gate checks failed", "未通过的门槛检查")))
+    assert metric in failed, failed
+    check_numbers = _NUM.findall(failed)
+    assert check_numbers == ["−0.004", "−0.008", "−0.001"], failed
+    versus_numbers = _NUM.findall(versus)
+    assert versus_numbers == ["1.231", "1.236", "0.004", "−0.008", "−0.001"], versus
+    # the retrain's result and the Chinese model card name it too
+    _kind, words = verdicts.retrain_words({"version": "2"}, g, lang, "pai@0.05")
+    assert metric in words, words
+    if lang == "zh":
+        from dashboard import model_plots
+
+        card = model_plots.card_markdown("incidents", "2", SMALL_METRICS, {}, [], g)
+        assert card is not None and metric in card, card

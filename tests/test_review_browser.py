@@ -37,7 +37,7 @@ ZH = {
     "saved": "已保存",
     "accept": "确认",
     "adjust": "调整等级",
-    "dismiss": "撤销",
+    "dismiss": "排除",
     "level": "调整为",
     "levels": {"red": "红色（I级）", "orange": "橙色（II级）", "yellow": "黄色（III级）"},
     "language": "中文",

@@ -311,12 +311,14 @@ def follow_retrain(cfg: airflow_api.AirflowConfig, run: dict) -> None:
         else:
             st.info(t("retrain_no_result", lg))
         return
-    gate = (
-        queries.run_json(tracking_uri, str(outcome.get("mlflow_run_id")), "gate.json")
-        if outcome.get("mlflow_run_id")
+    run_id = str(outcome.get("mlflow_run_id") or "")
+    gate = queries.run_json(tracking_uri, run_id, "gate.json") if run_id else None
+    headline = (
+        (queries.run_json(tracking_uri, run_id, "metrics.json") or {}).get("headline")
+        if run_id
         else None
     )
-    kind, words = verdicts.retrain_words(outcome, gate, lg)
+    kind, words = verdicts.retrain_words(outcome, gate, lg, headline)
     {"success": st.success, "warning": st.warning, "info": st.info}[kind](words)
 
 

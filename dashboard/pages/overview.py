@@ -37,6 +37,12 @@ ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 wall = map_panel.wall_mode()
 MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920 x 1080
+# the width the city is fitted into: the narrowest column the map is drawn in, a 390 px
+# phone's (390 px less Streamlit's 1 rem padding each side: 358 px). The map's own width
+# is the column's (wider on a desktop: the city is centred with more land around it);
+# fitted to 480 px, a phone cut the city's sides, its county names and the scale bar
+PHONE_COLUMN_PX = 358
+MAP_FIT_PX = 700 if wall.on else PHONE_COLUMN_PX
 
 
 def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
@@ -176,7 +182,7 @@ def domain_map(
         maps.tile_url(),
         queries.run_key(snap, domain),
         queries.warnings_version(dw),
-        width_px=700 if wall.on else 480,
+        width_px=MAP_FIT_PX,
         height_px=MAP_HEIGHT,
     )
     if deck is None:

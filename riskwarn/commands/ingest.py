@@ -42,18 +42,18 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _record(settings: Any, report: dict[str, Any]) -> None:
-    """Record the batch in the serving store (skipped only if riskwarn.store is absent)."""
+def _journal(settings: Any) -> Any:
+    """The serving store's ingest journal (None only if riskwarn.store is absent); the
+    caller closes ``journal.store``."""
     if importlib.util.find_spec("riskwarn.store") is None:
-        log.warning("riskwarn.store not installed; batch %s not recorded", report["batch_id"])
-        return
+        log.warning("riskwarn.store not installed; batches not recorded")
+        return None
+    from riskwarn.ingest.journal import StoreJournal
     from riskwarn.store import Store
 
-    with Store.from_settings(settings) as store:
-        store.upgrade()
-        store.record_ingest_batch(
-            {k: v for k, v in report.items() if k != "messages"}, actor=_os_actor()
-        )
+    store = Store.from_settings(settings)
+    store.upgrade()
+    return StoreJournal(store, settings.lake_dir, actor=_os_actor())
 
 
 def _os_actor() -> str:
@@ -121,17 +121,18 @@ def ingest(
     except PseudonymKeyError as exc:
         raise click.ClickException(str(exc)) from None
     done: list[dict[str, Any]] = []
+    # each file's batch is recorded in the store as soon as it is in the lake, under the
+    # table's ingest lock (riskwarn.ingest.journal: a run killed in between is recorded
+    # by the next run of its file)
+    journal = None if no_store else _journal(settings)
 
     def finished(report: dict[str, Any]) -> None:
-        """Record each file's batch as soon as it is in the lake."""
-        if not no_store:
-            _record(settings, report)
         done.append(report)
 
     try:
         if use_sql:
             try:
-                finished(ingest_sql(mapping, settings, as_of=when))
+                finished(ingest_sql(mapping, settings, as_of=when, journal=journal))
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
         else:
@@ -150,6 +151,7 @@ def ingest(
                     as_of=when,
                     progress=lambda n: bar.advance(task, n),
                     on_report=finished,
+                    journal=journal,
                 )
     except LakeError as exc:  # full disk, read-only; the files done before stay reported
         if as_json:
@@ -159,6 +161,9 @@ def ingest(
             for report in done:
                 click.echo(format_report(report))
         raise click.ClickException(str(exc)) from None
+    finally:
+        if journal is not None:
+            journal.store.close()
     if as_json:
         click.echo(json.dumps([_json_report(r) for r in done], indent=2, ensure_ascii=False))
     else:

@@ -16,7 +16,9 @@ One module per stage (see docs/ingestion.md):
 4. :mod:`~riskwarn.ingest.write` (:func:`store_batch`): the batch handed to the lake
    (upsert + quarantine); the only module that calls :mod:`riskwarn.lake`.
 
-:mod:`~riskwarn.ingest.flow` runs the stages for each file (or SQL source).
+:mod:`~riskwarn.ingest.flow` runs the stages for each file (or SQL source);
+:mod:`~riskwarn.ingest.journal` records each batch in the serving store so that a run
+killed between its lake commit and its record is recorded by the next run of its file.
 Everything works on whole columns (value-by-value rules run once per distinct value);
 see "Performance" in docs/ingestion.md.
 

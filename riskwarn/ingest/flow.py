@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,13 @@ from riskwarn.ingest.raw_rows import original_json
 from riskwarn.ingest.read import file_batch_id, mapping_digest, read_raw_chunks, stringify
 from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
-from riskwarn.ingest.write import store_batch
+from riskwarn.ingest.write import ingest_lock, store_batch
 from riskwarn.sources import Area, SourceMapping
+
+if TYPE_CHECKING:
+    from riskwarn.ingest.journal import StoreJournal
+
+log = logging.getLogger(__name__)
 
 # CSV files hash only the rows whose id repeats, read again (most files have none) instead
 # of every row while mapping; False: every row (the old path, kept for the equivalence
@@ -339,6 +345,46 @@ def city_area(settings: Any) -> Area | None:
     return Area(min_lon=min_lon, max_lon=max_lon, min_lat=min_lat, max_lat=max_lat)
 
 
+def store_and_record(
+    batch: Batch,
+    lake_dir: Path,
+    as_of: datetime,
+    mapping: SourceMapping,
+    journal: StoreJournal | None,
+) -> dict[str, Any]:
+    """Write a batch into the lake and, with a ``journal``, record it in the serving store:
+    under the table's ingest lock, the journal's intent, the lake commits (marked with the
+    run id) and the record (:mod:`riskwarn.ingest.journal`). Runs of the batch that died
+    between their lake commits and their record are recorded first (their messages are
+    added to the report)."""
+    if journal is None:
+        return store_batch(
+            batch, lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
+        )
+    with ingest_lock(lake_dir, batch.table_name):
+        run_id, notes = journal.begin(batch, as_of)
+        try:
+            report = store_batch(
+                batch,
+                lake_dir,
+                as_of,
+                mapping.partition,
+                ids_carry_time=mapping.ids_carry_time,
+                run_id=run_id,
+            )
+        except BaseException:
+            # a failed write (full disk) may have made a commit before failing: record
+            # what it stored now, or close its intent, rather than leave it to the re-run
+            try:
+                journal.settle(batch.batch_id)
+            except Exception:
+                log.exception("could not settle the failed run %s of %s", run_id, batch.file_name)
+            raise
+        journal.finish(run_id, report)
+    report["messages"] = [*report["messages"], *notes]
+    return report
+
+
 def ingest_files(
     mapping: SourceMapping,
     files: Sequence[str | Path],
@@ -347,12 +393,15 @@ def ingest_files(
     as_of: datetime,
     progress: Callable[[int], None] | None = None,
     on_report: Callable[[dict[str, Any]], None] | None = None,
+    journal: StoreJournal | None = None,
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
 
-    ``on_report`` gets each file's report once its batch is in the lake (the serving
-    store records it there, so a later failure leaves the earlier files recorded); with
-    the writer thread that is after the next file is validated, or at the end.
+    With a ``journal`` each file's batch is recorded in the serving store as soon as it
+    is in the lake, in the writer thread (:func:`store_and_record`), so a later failure
+    leaves the earlier files recorded. ``on_report`` gets each file's report once it is
+    stored (and recorded); with the writer thread that is after the next file is
+    validated, or at the end.
     A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
     import pyarrow
 
@@ -369,13 +418,7 @@ def ingest_files(
 
     def _store(batch: Batch) -> dict[str, Any]:
         try:
-            return store_batch(
-                batch,
-                settings.lake_dir,
-                as_of,
-                mapping.partition,
-                ids_carry_time=mapping.ids_carry_time,
-            )
+            return store_and_record(batch, settings.lake_dir, as_of, mapping, journal)
         finally:
             # hold no file's rows longer than needed: drop the batch and hand Arrow's
             # freed buffers back to the OS
@@ -411,18 +454,22 @@ def ingest_files(
 
 
 def ingest_sql(
-    mapping: SourceMapping, settings: Any, *, as_of: datetime, url: str | None = None
+    mapping: SourceMapping,
+    settings: Any,
+    *,
+    as_of: datetime,
+    url: str | None = None,
+    journal: StoreJournal | None = None,
 ) -> dict[str, Any]:
-    """Read the mapping's SQL source, validate and upsert it into the lake."""
+    """Read the mapping's SQL source, validate and upsert it into the lake (recorded
+    through ``journal`` as :func:`ingest_files` does)."""
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     batch = read_sql_and_validate(
         mapping, pseudonym_key=key, as_of=as_of, url=url, city_area=city_area(settings)
     )
-    return store_batch(
-        batch, settings.lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
-    )
+    return store_and_record(batch, settings.lake_dir, as_of, mapping, journal)
 
 
 def now_utc() -> datetime:

@@ -2,7 +2,7 @@
 
 ``<home>/landing/<source>/`` holds the files a source delivers. :func:`ingest_landing`
 takes them one at a time: read, validate, write to the lake, record the batch (the
-caller's ``record``), then move the file to
+caller's ``journal``), then move the file to
 ``<home>/archive/<source>/ingested=<ingest time>/<original name>``. A file that cannot
 be read as a table is quarantined like any other batch and archived too, so it is never
 retried; a file whose ingestion fails unexpectedly stays in landing, the others go on,
@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskwarn.ingest.flow import ingest_files
 from riskwarn.sources import SourceMapping
+
+if TYPE_CHECKING:
+    from riskwarn.ingest.journal import StoreJournal
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +76,25 @@ def ingest_landing(
     settings: Any,
     *,
     as_of: datetime,
-    record: Callable[[dict[str, Any]], None],
+    journal: StoreJournal | None,
 ) -> dict[str, int]:
     """Ingest, record and archive each file of ``folder``; returns summed counts.
 
-    ``record`` stores one batch report (the serving store); it runs right after the
-    file's batch is in the lake and before the file leaves landing, so a crash at any
-    point leaves the file in landing and its re-run is idempotent (same batch id)."""
+    ``journal`` records each batch in the serving store right after it is in the lake
+    (:mod:`riskwarn.ingest.journal`) and before the file leaves landing, so a crash at any
+    point leaves the file in landing and its re-run is idempotent (same batch id); a run
+    killed between its lake commit and its record is recorded by that re-run."""
     files = landing_files(folder)
     totals = {"files": len(files), "archived": 0, **dict.fromkeys(COUNTS, 0)}
     failed: list[str] = []
     archive = archive_folder(settings.archive_dir, folder.name, as_of)
     for path in files:
         try:
-            [report] = ingest_files(mapping, [path], settings, as_of=as_of)
+            [report] = ingest_files(mapping, [path], settings, as_of=as_of, journal=journal)
         except Exception as exc:  # one file's failure must not stop the others
             log.exception("ingest of %s failed; it stays in landing", path)
             failed.append(f"{path.name}: {type(exc).__name__}: {_first_line(exc)}")
             continue
-        record(report)
         archive_file(path, archive, report["batch_id"])
         totals["archived"] += 1
         for key in COUNTS:

@@ -137,8 +137,38 @@ def open_bytes(path: Path, encoding: str, mapping: SourceMapping) -> tuple[io.Ra
     return _Utf8(text), "utf-8"
 
 
-def _terminators(a: np.ndarray) -> np.ndarray:
-    """Positions just after each line end (``\\n``, ``\\r\\n`` or a lone ``\\r``)."""
+@dataclass
+class LineEnds:
+    """The file's line ends, decided by its first one (:func:`first_line_end_is_lone_cr`):
+    ``lone_cr`` True for a file whose lines end in a lone ``\\r`` (old Mac exports; then
+    ``\\n``, ``\\r\\n`` and ``\\r`` all end a line, as before), False for a file of ``\\n``
+    or ``\\r\\n`` line ends, where a ``\\r`` not followed by ``\\n`` is not a line end but a
+    stray byte inside the line (its record is quarantined whole as ``carriage_return``);
+    None until the first bytes are read."""
+
+    lone_cr: bool | None = None
+
+
+def first_line_end_is_lone_cr(data: bytes) -> bool:
+    """Whether the first line end in ``data`` is a ``\\r`` not followed by ``\\n``."""
+    cr, lf = data.find(b"\r"), data.find(b"\n")
+    if cr < 0 or (0 <= lf < cr):
+        return False
+    return data[cr + 1 : cr + 2] != b"\n"
+
+
+def stray_cr(line: bytes) -> int:
+    """Offset in ``line`` of its first ``\\r`` that does not end it (``\\r\\n`` at its end, or
+    a final ``\\r``, is a line end), or -1."""
+    body = line[:-2] if line.endswith(b"\r\n") else line[:-1] if line.endswith(b"\r") else line
+    return body.find(b"\r")
+
+
+def _terminators(a: np.ndarray, lone_cr: bool = True) -> np.ndarray:
+    """Positions just after each line end (``\\n``, ``\\r\\n`` or, with ``lone_cr``, a lone
+    ``\\r``)."""
+    if not lone_cr:
+        return np.flatnonzero(a == 10) + 1
     term = a == 10
     cr = np.flatnonzero(a == 13)
     if len(cr):
@@ -148,18 +178,26 @@ def _terminators(a: np.ndarray) -> np.ndarray:
     return np.flatnonzero(term) + 1
 
 
-def blocks(stream: io.RawIOBase, max_line: int) -> Iterator[bytes | _TooLong]:
+def blocks(
+    stream: io.RawIOBase, max_line: int, ends: LineEnds | None = None
+) -> Iterator[bytes | _TooLong]:
     """Blocks of whole lines (the last one may lack its line end at the end of the file);
     a line longer than ``max_line`` bytes is consumed in bounded pieces and given as its
-    length and the sha256 of its first ``max_line`` bytes."""
+    length and the sha256 of its first ``max_line`` bytes. ``ends`` is set from the first
+    bytes read (:class:`LineEnds`; without it, a lone ``\\r`` ends a line)."""
+    ends = ends if ends is not None else LineEnds(lone_cr=True)
     carry = b""
     eof = False
     while not eof:
         data = stream.read(BLOCK_BYTES) or b""
         eof = not data
+        if ends.lone_cr is None and data:
+            ends.lone_cr = first_line_end_is_lone_cr(data)
         buf = carry + data
         # the last line end; a final \r may still be followed by \n in the next read
-        cut = max(buf.rfind(b"\n"), buf.rfind(b"\r", 0, max(len(buf) - 1, 0))) + 1
+        cut = buf.rfind(b"\n") + 1
+        if ends.lone_cr:
+            cut = max(cut, buf.rfind(b"\r", 0, max(len(buf) - 1, 0)) + 1)
         if eof:
             cut = len(buf)
         if cut:
@@ -171,9 +209,10 @@ def blocks(stream: io.RawIOBase, max_line: int) -> Iterator[bytes | _TooLong]:
             carry = b""
             while True:
                 data = stream.read(BLOCK_BYTES) or b""
-                ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
-                if not data or ends:
-                    end = min(ends) + 1 if ends else 0
+                found = [data.find(b"\n"), data.find(b"\r") if ends.lone_cr else -1]
+                at = [i for i in found if i >= 0]
+                if not data or at:
+                    end = min(at) + 1 if at else 0
                     if end and data[end - 1 : end + 1] == b"\r\n":
                         end += 1
                     n += end
@@ -224,6 +263,7 @@ class CsvRecords:
         self._decoder = codecs.getincrementaldecoder(encoding)
         self._names: pd.Index | None = None  # pandas' column names of the header
         self._pending: list[tuple[int, bytes]] = []  # lines of a record with an open quote
+        self.line_ends = LineEnds()  # decided by the file's first line end
         # NumPy checks of whole blocks (line-oriented CSV with single-byte delimiters);
         # otherwise every line goes through Python
         self._fast = not mapping.newlines_in_values and len(delimiter.encode()) == 1
@@ -236,7 +276,7 @@ class CsvRecords:
         self._decoder = codecs.getincrementaldecoder(self.encoding)
         with stream:
             chunk = _Chunk()
-            for item in blocks(stream, self.limits.max_line_bytes):
+            for item in blocks(stream, self.limits.max_line_bytes, self.line_ends):
                 if not self.header:
                     item = self._take_header(item)
                     if not self.header:
@@ -286,7 +326,7 @@ class CsvRecords:
                 f"(limits.max_line_bytes = {self.limits.max_line_bytes})",
             )
         a = np.frombuffer(item, dtype=np.uint8)
-        ends = _terminators(a)
+        ends = _terminators(a, bool(self.line_ends.lone_cr))
         if not len(ends) or ends[-1] != len(a):
             ends = np.append(ends, len(a))
         start = 0
@@ -296,6 +336,11 @@ class CsvRecords:
             start = end
             if self.lines <= self.mapping.skip_rows or not line.strip(_BLANK):
                 continue
+            if stray_cr(line) >= 0:
+                raise FileProblem(
+                    "not_a_table",
+                    "not a table: the header line holds a carriage return (\\r) inside it",
+                )
             fields, taken = split_record([self._text(line)], self.delimiter)
             if taken > 1:
                 raise FileProblem("not_a_table", "not a table: the header line opens a quote")
@@ -340,7 +385,9 @@ class CsvRecords:
         """Line-oriented CSV, ASCII-based encoding: every line checked with NumPy, lines
         with quotes one by one with ``csv``."""
         a = np.frombuffer(block, dtype=np.uint8)
-        ends = _terminators(a) if b"\r" in block else np.flatnonzero(a == 10) + 1
+        has_cr = b"\r" in block
+        lone_cr = bool(self.line_ends.lone_cr)
+        ends = _terminators(a) if has_cr and lone_cr else np.flatnonzero(a == 10) + 1
         if not len(ends) or ends[-1] != len(a):
             ends = np.append(ends, len(a))
         starts = np.concatenate([[0], ends[:-1]])
@@ -354,6 +401,13 @@ class CsvRecords:
 
         fields = per_line(ord(self.delimiter)) + 1
         quotes = per_line(ord('"')) if b'"' in block else np.zeros(len(ends), dtype=np.int64)
+        # a \r that ends no line (not before a \n, not the file's last byte): its line is
+        # one record, quarantined whole (never split, never parsed)
+        strays = np.zeros(len(ends), dtype=np.int64)
+        if has_cr and not lone_cr:
+            cr = np.flatnonzero(a == 13)
+            cr = cr[(cr + 1 < len(a)) & (a[np.minimum(cr + 1, len(a) - 1)] != 10)]
+            strays = np.diff(np.searchsorted(cr, bounds)).astype(np.int64)
         # blank lines (only spaces, tabs, line ends) are not records; a line with a
         # delimiter is not blank unless the delimiter is itself a space or a tab
         if self.delimiter in " \t" or self.ncols == 1:
@@ -367,11 +421,16 @@ class CsvRecords:
         self.lines += len(ends)
         record = filled.cumsum() + self.records
         self.records = int(record[-1]) if len(record) else self.records
-        good = filled & (quotes == 0) & (fields == self.ncols)
+        good = filled & (quotes == 0) & (fields == self.ncols) & (strays == 0)
         out = _Chunk()
         for i in np.flatnonzero(filled & ~good).tolist():
             line = block[starts[i] : ends[i]]
             n, why = int(fields[i]), "bad_line"
+            if strays[i]:
+                out.bad.append(
+                    self._bad(int(record[i]), int(line_no[i]), "carriage_return", n, line)
+                )
+                continue
             if quotes[i]:
                 parsed, taken = split_record([self._text(line)], self.delimiter)
                 n, why = len(parsed), ("unclosed_quote" if taken > 1 else "bad_line")
@@ -392,7 +451,7 @@ class CsvRecords:
         """Every line in Python: records may span lines (``newlines_in_values``), or the
         encoding / delimiter is not a single ASCII byte."""
         a = np.frombuffer(block, dtype=np.uint8)
-        ends = _terminators(a)
+        ends = _terminators(a, bool(self.line_ends.lone_cr))
         if not len(ends) or ends[-1] != len(a):
             ends = np.append(ends, len(a))
         out = _Chunk()
@@ -419,7 +478,16 @@ class CsvRecords:
                 continue
             self._pending.append((line_no, line))
             texts = [self._text(b) for _, b in self._pending]
-            fields, taken = split_record(texts, self.delimiter)
+            try:
+                fields, taken = split_record(texts, self.delimiter)
+            except csv.Error:  # a \r inside an unquoted value (quoted, it is text)
+                if len(self._pending) > 1:
+                    todo[:0] = self._break_open_quote(out)
+                    continue
+                self._pending.clear()
+                self.records += 1
+                out.bad.append(self._bad(self.records, line_no, "carriage_return", 0, line))
+                continue
             if taken <= len(self._pending):  # the record is complete
                 if len(self._pending) > 1 and len(fields) != self.ncols:
                     todo[:0] = self._break_open_quote(out)
@@ -450,11 +518,12 @@ class CsvRecords:
         return rest
 
     def _bad(self, record: int, line_no: int, reason: str, nfields: int, text: bytes) -> BadRecord:
-        detail = (
-            "a quote opens and does not close"
-            if reason == "unclosed_quote"
-            else f"{nfields} fields, the header has {self.ncols}"
-        )
+        if reason == "unclosed_quote":
+            detail = "a quote opens and does not close"
+        elif reason == "carriage_return":
+            detail = f"the first \\r at byte {stray_cr(text) + 1} of {len(text)}"
+        else:
+            detail = f"{nfields} fields, the header has {self.ncols}"
         return BadRecord(
             record, line_no, reason, detail, len(text), hashlib.sha256(text).hexdigest()
         )

@@ -371,6 +371,10 @@ _REASON_TEXT = {
     "bad_line": "the line has the wrong number of fields",
     "unclosed_quote": "a quote opens in the line and does not close (the next lines are read on their own)",
     "line_too_long": "the line is longer than limits.max_line_bytes (not read)",
+    "carriage_return": (
+        "a carriage return (\\r) inside the line, not at its end: the line is one record, "
+        "quarantined whole (not split there, not read)"
+    ),
     "nul_byte": "NUL byte(s) in the data",
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",

@@ -18,13 +18,19 @@ from riskwarn.ingest.validate import Batch
 
 
 def write_batch(
-    lake_dir: Path, batch: Batch, grain: str = "year", *, ids_carry_time: bool = False
+    lake_dir: Path,
+    batch: Batch,
+    grain: str = "year",
+    *,
+    ids_carry_time: bool = False,
+    run_id: str | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
-    (their sum is ``len(batch.accepted)``)."""
+    (their sum is ``len(batch.accepted)``). ``run_id`` marks every lake commit of this
+    write (the ingest run, :mod:`riskwarn.ingest.journal`)."""
     from riskwarn import lake
 
     try:
@@ -36,6 +42,7 @@ def write_batch(
             batch_id=batch.batch_id,
             grain=grain,
             ids_carry_time=ids_carry_time,
+            run_id=run_id,
         )
         # the batch's whole quarantine: rows a re-ingest now accepts leave it
         lake.write_quarantine(
@@ -43,6 +50,7 @@ def write_batch(
             batch.source,
             batch.quarantine,
             batches=[(batch.table_name, batch.batch_id)],
+            run_id=run_id,
         )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
@@ -83,7 +91,40 @@ def store_batch(
     grain: str = "year",
     *,
     ids_carry_time: bool = False,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
-    written = write_batch(lake_dir, batch, grain, ids_carry_time=ids_carry_time)
+    written = write_batch(lake_dir, batch, grain, ids_carry_time=ids_carry_time, run_id=run_id)
     return batch_report(batch, written, as_of)
+
+
+def lake_versions(lake_dir: Path, table_name: str) -> dict[str, int | None]:
+    """The current versions of the batch's table and of the quarantine (None: no table)."""
+    from riskwarn import lake
+    from riskwarn.lake.layout import QUARANTINE
+
+    return {
+        "table": lake.table_version(lake_dir, table_name),
+        "quarantine": lake.table_version(lake_dir, QUARANTINE),
+    }
+
+
+def commits_of_run(
+    lake_dir: Path, table_name: str, versions: dict[str, Any], run_id: str
+) -> dict[str, list[dict[str, Any]]]:
+    """The lake commits ingest run ``run_id`` made on the batch's table and on the
+    quarantine after ``versions`` (:func:`lake_versions` taken before the run wrote)."""
+    from riskwarn import lake
+    from riskwarn.lake.layout import QUARANTINE
+
+    return {
+        "table": lake.run_commits(lake_dir, table_name, versions.get("table"), run_id),
+        "quarantine": lake.run_commits(lake_dir, QUARANTINE, versions.get("quarantine"), run_id),
+    }
+
+
+def ingest_lock(lake_dir: Path, table_name: str) -> Any:
+    """The table's ingest lock (:func:`riskwarn.lake.layout.ingest_lock`)."""
+    from riskwarn.lake.layout import ingest_lock as lock
+
+    return lock(lake_dir, table_name)

@@ -13,7 +13,7 @@ the same rows streamed in pieces), :func:`connect`
 from __future__ import annotations
 
 from riskwarn.lake.arrow import sort_order, to_arrow
-from riskwarn.lake.history import record_history
+from riskwarn.lake.history import record_history, run_commits
 from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
 from riskwarn.lake.read import (
     connect,
@@ -38,6 +38,7 @@ __all__ = [
     "read_table",
     "record_history",
     "row_filter",
+    "run_commits",
     "scan",
     "sort_order",
     "table_version",

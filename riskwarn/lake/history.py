@@ -126,3 +126,42 @@ def _legacy(lake_dir: Path, table: str, record_id: str, source: str | None) -> p
     got["change"] = "legacy"
     got["batch_id"] = got.pop("superseded_by_batch")
     return got
+
+
+def run_commits(
+    lake_dir: Path, name: str, after_version: int | None, run_id: str
+) -> list[dict[str, Any]]:
+    """The commits of table ``name`` made by ingest run ``run_id`` (commit metadata
+    :data:`~riskwarn.lake.write.RUN_KEY`) after ``after_version`` (None: from the first),
+    oldest first, each ``{"version", "operation", "inserted", "updated", "deleted",
+    "planned", "rows"}``: rows inserted / updated / deleted by it (from the commit's
+    operation metrics), and how many commits and rows (new + updated) the run planned on
+    this table (None on the quarantine).
+    Only the log entries after ``after_version`` are read."""
+    from riskwarn.lake.write import PLAN_KEY, ROWS_KEY, RUN_KEY
+
+    dt = delta_table(lake_dir, name)
+    if dt is None:
+        return []
+    start = -1 if after_version is None else int(after_version)
+    count = int(dt.version()) - start
+    if count <= 0:
+        return []
+    found = []
+    for c in dt.history(count):
+        if c.get(RUN_KEY) != run_id or int(c["version"]) <= start:
+            continue
+        m = c.get("operationMetrics") or {}
+        planned, rows = c.get(PLAN_KEY), c.get(ROWS_KEY)
+        found.append(
+            {
+                "version": int(c["version"]),
+                "operation": str(c.get("operation", "")),
+                "inserted": int(m.get("num_target_rows_inserted", m.get("num_added_rows", 0))),
+                "updated": int(m.get("num_target_rows_updated", 0)),
+                "deleted": int(m.get("num_target_rows_deleted", m.get("num_deleted_rows", 0))),
+                "planned": None if planned is None else int(planned),
+                "rows": None if rows is None else int(rows),
+            }
+        )
+    return sorted(found, key=lambda c: c["version"])

@@ -10,6 +10,7 @@ Layout under ``lake_dir`` (docs/design.md, "The lake")::
     _quarantine/             Delta table of rejected rows, source=<s>/table_name=<t>/
     _legacy_history/<table>/ superseded rows carried over from the old Parquet lake
     _locks/<table>.lock      the writer lock of a table (flock), .writing = write under way
+    _locks/ingest-<table>.lock  held by an ingest from its store intent to its store record
 
 Partition columns are lake layout, not data: ``year`` (UTC) and ``month`` (1-12, or 0
 for sources partitioned by year). Times are stored as Delta ``timestamp`` (microseconds,
@@ -173,6 +174,26 @@ def writer_lock(lake_dir: Path, name: str) -> Iterator[Path]:
                 ) from exc
             raise
         marker.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def ingest_lock(lake_dir: Path, table_name: str) -> Iterator[None]:
+    """Hold the ingest lock of a canonical table (an exclusive ``flock``, released by the
+    kernel if the process dies) from an ingest's intent in the serving store, through its
+    lake commits, to its record in the store (docs/ingestion.md, "A crash between the lake
+    and the store"). Whoever holds it and finds an intent of this table still open knows
+    its run is dead. Taken before the table's writer lock, never inside it."""
+    locks = Path(lake_dir) / LOCKS
+    try:
+        locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(locks / f"ingest-{lock_name(table_name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise LakeError(f"cannot write the lake at {lake_dir}: {describe_os_error(exc)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
     finally:
         os.close(fd)
 

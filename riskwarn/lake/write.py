@@ -38,6 +38,12 @@ from riskwarn.lake import layout
 log = logging.getLogger(__name__)
 
 BATCH_KEY = "riskwarn.batch_id"
+# the ingest run that made a commit (a fresh id per run of a batch) and, on a table's
+# commits, how many commits and rows (new + updated) the run planned there
+# (riskwarn.lake.history.run_commits)
+RUN_KEY = "riskwarn.run_id"
+PLAN_KEY = "riskwarn.table_commits"
+ROWS_KEY = "riskwarn.rows_written"
 
 
 def writer_properties() -> Any:
@@ -242,6 +248,7 @@ def upsert(
     grain: str = "year",
     ids_carry_time: bool = False,
     history_days: int = DEFAULT_HISTORY_DAYS,
+    run_id: str | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
 
@@ -253,6 +260,8 @@ def upsert(
     A batch is at most two commits, each atomic: the MERGE of its corrections (with its
     new rows when they are few), then the append of its new rows. A crash between the two
     leaves the corrections applied; the re-run adds the rest and reports them as new.
+    ``run_id`` (an ingest run) goes into each commit's metadata with the number of
+    commits and rows the run planned (:data:`RUN_KEY`, :data:`PLAN_KEY`, :data:`ROWS_KEY`).
     """
     table = TABLES[table_name]
     if accepted.empty:
@@ -263,13 +272,20 @@ def upsert(
     layout.check_not_legacy(lake_dir, table_name)
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
-        return _write(dt, batch, table, source, batch_id, ids_carry_time)
+        return _write(dt, batch, table, source, batch_id, ids_carry_time, run_id)
 
 
-def _commit_props(batch_id: str) -> Any:
+def _commit_props(
+    batch_id: str, run_id: str | None = None, plan: tuple[int, int] | None = None
+) -> Any:
     from deltalake import CommitProperties
 
-    return CommitProperties(custom_metadata={BATCH_KEY: batch_id})
+    meta = {BATCH_KEY: batch_id}
+    if run_id is not None:
+        meta[RUN_KEY] = run_id
+        if plan is not None:
+            meta[PLAN_KEY], meta[ROWS_KEY] = str(plan[0]), str(plan[1])
+    return CommitProperties(custom_metadata=meta)
 
 
 # a batch's new rows ride along in the MERGE of its corrections when at most this many;
@@ -334,7 +350,13 @@ def _same_values(a: pa.Array, b: pa.Array) -> np.ndarray:
 
 
 def _write(
-    dt: Any, batch: pa.Table, table: Table, source: str, batch_id: str, ids_carry_time: bool
+    dt: Any,
+    batch: pa.Table,
+    table: Table,
+    source: str,
+    batch_id: str,
+    ids_carry_time: bool,
+    run_id: str | None = None,
 ) -> dict[str, int]:
     """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
     files = _files(dt)
@@ -370,13 +392,15 @@ def _write(
     new = ~known
     n_new, n_changed = int(new.sum()), int(changed.sum())
     merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
+    planned = int(n_changed > 0) + int(n_new > 0 and not merge_new)
+    props = _commit_props(batch_id, run_id, (planned, n_changed + n_new))
     updated = inserted = 0
     if n_changed:
         rows = batch.filter(pa.array(changed | new if merge_new else changed))
-        done = _merge(dt, rows, table, source, batch_id, stored_parts)
+        done = _merge(dt, rows, table, source, props, stored_parts)
         updated, inserted = done["updated"], done["new"]
     if n_new and not merge_new:
-        _append(dt, batch if new.all() else batch.filter(pa.array(new)), table, batch_id)
+        _append(dt, batch if new.all() else batch.filter(pa.array(new)), table, props)
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
     return {"new": inserted, "updated": updated, "unchanged": batch.num_rows - inserted - updated}
@@ -406,7 +430,7 @@ def _probe(
     return dt.to_pyarrow_dataset().to_table(filter=flt)
 
 
-def _append(dt: Any, rows: pa.Table, table: Table, batch_id: str) -> None:
+def _append(dt: Any, rows: pa.Table, table: Table, props: Any) -> None:
     from deltalake import write_deltalake
 
     write_deltalake(
@@ -415,7 +439,7 @@ def _append(dt: Any, rows: pa.Table, table: Table, batch_id: str) -> None:
         mode="append",
         partition_by=list(layout.partition_columns(table)),
         writer_properties=writer_properties(),
-        commit_properties=_commit_props(batch_id),
+        commit_properties=props,
     )
 
 
@@ -424,7 +448,7 @@ def _merge(
     rows: pa.Table,
     table: Table,
     source: str,
-    batch_id: str,
+    props: Any,
     stored_parts: list[tuple[int, int]],
 ) -> dict[str, int]:
     """Delta MERGE of ``rows`` by record_id over the partitions the matched ids live in."""
@@ -440,7 +464,7 @@ def _merge(
             source_alias="s",
             target_alias="t",
             writer_properties=writer_properties(),
-            commit_properties=_commit_props(batch_id),
+            commit_properties=props,
         )
         .when_matched_update_all(predicate=differs)
         .when_not_matched_insert_all()
@@ -459,6 +483,7 @@ def write_quarantine(
     *,
     batches: Sequence[tuple[str, str]] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
+    run_id: str | None = None,
 ) -> bool:
     """Store the quarantine of one or more batches: the rows keyed by ``(table_name,
     batch_id, row_number)`` replace what the quarantine held for those batches.
@@ -494,7 +519,7 @@ def write_quarantine(
         if files.num_rows:
             files = files.filter(pc.equal(files.column("partition.source"), source))
         writer = writer_properties()
-        props = _commit_props(",".join(batch_ids.to_pylist()))
+        props = _commit_props(",".join(batch_ids.to_pylist()), run_id)
         if not _may_hold(files, "batch_id", batch_ids).any():
             if not rows.num_rows:
                 return False

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 VERSION_TABLE = "riskwarn_alembic_version"
 INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL SQLSTATE
 INGEST_COUNTS = ("read", "accepted", "new", "updated", "unchanged", "quarantined", "duplicates")
+# audit actions on an ingest batch: a run's intent (before its lake commits), its record,
+# and the closing of an intent whose run died before it stored anything
+INGEST_STARTED = "ingest_started"
+INGEST_RECORDED = "ingest_batch"
+INGEST_INTERRUPTED = "ingest_interrupted"
 
 
 class SchemaPermissionError(RuntimeError):
@@ -139,14 +144,28 @@ class StoreBase:
 
     # -- ingest and audit --------------------------------------------------------------
 
-    def record_ingest_batch(self, report: Mapping[str, Any], actor: str = "pipeline") -> None:
+    def record_ingest_batch(
+        self,
+        report: Mapping[str, Any],
+        actor: str = "pipeline",
+        *,
+        run_id: str | None = None,
+        recovered: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Insert or replace the counts of one ingested file (key ``batch_id``), and append
         an ``ingest_batch`` entry to the audit log in the same transaction.
 
         ``ingest_batches`` holds each file's latest ingest (its counts must agree with the
         lake and quarantine as they are now); the audit log keeps every run: who, when,
         its counts and the counts it replaced, so the run that added a file's rows keeps
-        its record after an unchanged re-run ("new 0, unchanged N")."""
+        its record after an unchanged re-run ("new 0, unchanged N").
+
+        ``run_id``: the ingest run (its intent, :meth:`begin_ingest`); a run already
+        recorded is not recorded again (returns False), so a run is recorded once (a run
+        whose intent was closed as interrupted is still recorded: it did store).
+        ``recovered``: this is the record of a run that died after its lake commits and
+        before its record, rebuilt from its intent and the lake's commits by a later run
+        (:mod:`riskwarn.ingest.journal`); kept in the entry's details."""
         missing = {"batch_id", "source", "file_name", "table_name", "ingested_at"} - set(report)
         missing |= set(INGEST_COUNTS) - set(report)
         if missing:
@@ -162,6 +181,10 @@ class StoreBase:
         row.update({k: int(report[k]) for k in INGEST_COUNTS})
         t = table_of(IngestBatch)
         with self._write() as conn:
+            if run_id is not None and run_id in self._closed_runs(
+                conn, row["batch_id"], (INGEST_RECORDED,)
+            ):
+                return False
             before = (
                 conn.execute(sa.select(t).where(t.c.batch_id == row["batch_id"])).mappings().first()
             )
@@ -178,7 +201,86 @@ class StoreBase:
                     **{k: int(before[k]) for k in INGEST_COUNTS},
                 }
             )
-            self._audit(conn, actor, "ingest_batch", "ingest_batch", row["batch_id"], details)
+            if run_id is not None:
+                details["run_id"] = run_id
+            if recovered is not None:
+                details["recovered"] = dict(recovered)
+            self._audit(conn, actor, INGEST_RECORDED, "ingest_batch", row["batch_id"], details)
+        return True
+
+    def begin_ingest(self, intent: Mapping[str, Any], actor: str = "pipeline") -> None:
+        """Append the intent of ingest run ``intent["run_id"]`` of batch
+        ``intent["batch_id"]`` (an ``ingest_started`` audit entry) before its lake commits:
+        its counts known before the write and the lake's versions then. It stays open
+        until the run is recorded (:meth:`record_ingest_batch` with its ``run_id``) or
+        closed (:meth:`close_ingest`); :meth:`open_ingests` lists the open ones."""
+        for key in ("run_id", "batch_id"):
+            if not intent.get(key):
+                raise ValueError(f"ingest intent lacks {key!r}")
+        with self._write() as conn:
+            self._audit(
+                conn, actor, INGEST_STARTED, "ingest_batch", str(intent["batch_id"]), intent
+            )
+
+    def open_ingests(self, batch_id: str) -> list[dict[str, Any]]:
+        """The intents of ``batch_id`` neither recorded nor closed, oldest first: each
+        the intent's details plus ``actor`` and ``at``."""
+        with self._read() as conn:
+            entries = self._ingest_entries(conn, batch_id)
+        closed = {
+            (e["details"] or {}).get("run_id") for e in entries if e["action"] != INGEST_STARTED
+        }
+        return [
+            {**(e["details"] or {}), "actor": e["actor"], "at": e["at"]}
+            for e in entries
+            if e["action"] == INGEST_STARTED and (e["details"] or {}).get("run_id") not in closed
+        ]
+
+    def close_ingest(
+        self, batch_id: str, run_id: str, details: Mapping[str, Any], actor: str = "pipeline"
+    ) -> bool:
+        """Close the open intent of a run that stored nothing (``ingest_interrupted``);
+        False if the run was already recorded or closed."""
+        with self._write() as conn:
+            if run_id in self._closed_runs(conn, batch_id):
+                return False
+            self._audit(
+                conn,
+                actor,
+                INGEST_INTERRUPTED,
+                "ingest_batch",
+                batch_id,
+                {**details, "run_id": run_id},
+            )
+        return True
+
+    def _ingest_entries(self, conn: Connection, batch_id: str) -> list[dict[str, Any]]:
+        """The audit entries of one batch's ingest runs, oldest first."""
+        t = table_of(AuditLog)
+        stmt = (
+            sa.select(t.c.action, t.c.actor, t.c.at, t.c.details)
+            .where(
+                t.c.object_type == "ingest_batch",
+                t.c.object_id == batch_id,
+                t.c.action.in_((INGEST_STARTED, INGEST_RECORDED, INGEST_INTERRUPTED)),
+            )
+            .order_by(t.c.id)
+        )
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+    def _closed_runs(
+        self,
+        conn: Connection,
+        batch_id: str,
+        actions: tuple[str, ...] = (INGEST_RECORDED, INGEST_INTERRUPTED),
+    ) -> set[str]:
+        """Run ids of ``batch_id`` with an entry of ``actions`` (default: recorded or
+        closed), in ``conn``'s transaction."""
+        return {
+            str((e["details"] or {}).get("run_id"))
+            for e in self._ingest_entries(conn, batch_id)
+            if e["action"] in actions and (e["details"] or {}).get("run_id")
+        }
 
     def ingest_batches(self) -> pd.DataFrame:
         """Every recorded ingest batch, newest first."""

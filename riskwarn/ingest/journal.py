@@ -1,0 +1,184 @@
+"""The ingest journal: a batch's lake commits and its record in the serving store, kept
+in agreement through a crash between the two (docs/ingestion.md, "A crash between the
+lake and the store").
+
+A run of a batch, holding the table's ingest lock (:func:`~riskwarn.ingest.write.ingest_lock`)
+from the first step to the last:
+
+1. closes the batch's open intents left by dead runs (:meth:`StoreJournal.begin`): an
+   intent still open while the lock is held belongs to a run that died; the commits it
+   made (found in the lake by its run id, after the versions its intent noted) are
+   recorded now, once, as that run's (counts from its intent and the commits' metrics,
+   ``recovered`` in the audit entry); if it made none, its intent is closed as
+   ``ingest_interrupted``;
+2. appends its own intent (``ingest_started``: run id, the counts known before the write,
+   the lake's versions) to the store's audit log;
+3. writes the lake, every commit carrying the run id;
+4. records the batch (``ingest_batches`` + the ``ingest_batch`` audit entry with the
+   run id) in one transaction (:meth:`StoreJournal.finish`).
+
+A ``kill -9`` between 3 and 4 leaves the intent open; the next run of the batch records
+the dead run's commits before its own, so the store says which run added the rows, once,
+and its counts agree with the lake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from riskwarn.ingest.validate import Batch
+from riskwarn.ingest.write import commits_of_run, lake_versions
+
+log = logging.getLogger(__name__)
+
+KILL_BEFORE_RECORD = "RISKWARN_INGEST_KILL_BEFORE_RECORD"
+
+
+class IngestStore(Protocol):
+    """What the journal needs of the serving store (:class:`riskwarn.store.Store`)."""
+
+    def begin_ingest(self, intent: dict[str, Any], actor: str = ...) -> None: ...
+
+    def open_ingests(self, batch_id: str) -> list[dict[str, Any]]: ...
+
+    def close_ingest(
+        self, batch_id: str, run_id: str, details: dict[str, Any], actor: str = ...
+    ) -> bool: ...
+
+    def record_ingest_batch(
+        self,
+        report: dict[str, Any],
+        actor: str = ...,
+        *,
+        run_id: str | None = None,
+        recovered: dict[str, Any] | None = None,
+    ) -> bool: ...
+
+
+FIXED_COUNTS = ("read", "accepted", "quarantined", "duplicates")
+
+
+class StoreJournal:
+    """Records each batch of an ingest in the serving store (see the module docstring)."""
+
+    def __init__(self, store: IngestStore, lake_dir: Path, actor: str = "pipeline") -> None:
+        self.store = store
+        self.lake_dir = Path(lake_dir)
+        self.actor = actor
+
+    def begin(self, batch: Batch, as_of: datetime) -> tuple[str, list[str]]:
+        """Recover the batch's dead runs, then note this run's intent. Returns the new run
+        id and one message per recovered run. The caller holds the ingest lock."""
+        notes = self.settle(batch.batch_id)
+        run_id = uuid.uuid4().hex
+        intent: dict[str, Any] = {
+            "run_id": run_id,
+            "batch_id": batch.batch_id,
+            "source": batch.source,
+            "file_name": batch.file_name,
+            "table_name": batch.table_name,
+            "read": int(batch.read),
+            "accepted": len(batch.accepted),
+            "quarantined": len(batch.quarantine),
+            "duplicates": int(batch.duplicates),
+            "reasons": {str(k): int(v) for k, v in dict(batch.reasons).items()},
+            "ingested_at": as_of.astimezone(UTC).isoformat(),
+            "lake": str(self.lake_dir.resolve()),
+            "lake_versions": lake_versions(self.lake_dir, batch.table_name),
+        }
+        self.store.begin_ingest(intent, actor=self.actor)
+        return run_id, notes
+
+    def finish(self, run_id: str, report: dict[str, Any]) -> None:
+        """Record this run's batch (once; the caller still holds the ingest lock)."""
+        crash_point(KILL_BEFORE_RECORD)
+        self.store.record_ingest_batch(
+            {k: v for k, v in report.items() if k != "messages"}, self.actor, run_id=run_id
+        )
+
+    def settle(self, batch_id: str) -> list[str]:
+        """Record or close every open intent of ``batch_id`` (the caller holds the ingest
+        lock, so their runs are over: dead, or this process's own failed write)."""
+        lake = str(self.lake_dir.resolve())
+        # only this lake's runs: a store shared by several lakes holds others' intents,
+        # whose runs this lock says nothing about
+        mine = [i for i in self.store.open_ingests(batch_id) if i.get("lake") == lake]
+        return [n for n in map(self._recover, mine) if n]
+
+    def _recover(self, intent: dict[str, Any]) -> str:
+        """Record (or close) the open intent of a run that died; returns a message."""
+        run_id, batch_id = str(intent["run_id"]), str(intent["batch_id"])
+        versions = dict(intent.get("lake_versions") or {})
+        commits = commits_of_run(self.lake_dir, str(intent["table_name"]), versions, run_id)
+        table, quarantine = commits["table"], commits["quarantine"]
+        started = f"run {run_id[:12]} of {intent['file_name']} ({intent.get('ingested_at')})"
+        if not table and not quarantine:
+            self.store.close_ingest(
+                batch_id,
+                run_id,
+                {"file_name": intent["file_name"], "stored": "nothing (no lake commit)"},
+                actor=self.actor,
+            )
+            log.warning("%s ended before its lake commit: nothing stored", started)
+            return ""
+        planned = max((c["planned"] or 0 for c in table), default=0)
+        planned_rows = max((c["rows"] or 0 for c in table), default=0)
+        new = sum(c["inserted"] for c in table)
+        updated = sum(c["updated"] for c in table)
+        # a run killed between its two table commits stored only the first: the rows of
+        # the other are not stored (the re-run stores them and reports them as new)
+        complete = len(table) >= planned
+        not_stored = 0 if complete else planned_rows - new - updated
+        unchanged = int(intent["accepted"]) - planned_rows
+        report: dict[str, Any] = {
+            **{k: intent[k] for k in ("batch_id", "source", "file_name", "table_name")},
+            **{k: int(intent[k]) for k in FIXED_COUNTS},
+            "new": new,
+            "updated": updated,
+            "unchanged": unchanged,
+            "reasons": dict(intent.get("reasons") or {}),
+            "ingested_at": datetime.fromisoformat(str(intent["ingested_at"])),
+        }
+        recovered = {
+            "by": self.actor,
+            "at": datetime.now(UTC).isoformat(),
+            "table_versions": [c["version"] for c in table],
+            "quarantine_versions": [c["version"] for c in quarantine],
+            "table_commits_planned": planned,
+            "complete": complete,
+            "not_stored": not_stored,
+            "note": "the run died after its lake commits and before its record in the store",
+        }
+        self.store.record_ingest_batch(
+            report, str(intent.get("actor") or self.actor), run_id=run_id, recovered=recovered
+        )
+        what = f"new {new}, updated {updated}" + (
+            "" if complete else f", {not_stored} rows of its second commit not stored"
+        )
+        log.warning("%s was killed after its lake commits; recorded now: %s", started, what)
+        return (
+            f"recorded an earlier {started} that stopped after its lake commit "
+            f"(versions {recovered['table_versions'] or recovered['quarantine_versions']}): "
+            f"{what}"
+        )
+
+
+def crash_point(variable: str) -> None:
+    """Test hook (tests/test_ingest_crash_record.py): with ``RISKWARN_TESTING`` set and
+    ``variable`` naming a file that does not exist yet, create it and SIGKILL this
+    process. Without ``RISKWARN_TESTING`` it does nothing (a variable left in a production
+    environment must not kill an ingest)."""
+    marker = os.environ.get(variable)
+    if not os.environ.get("RISKWARN_TESTING") or not marker or os.path.exists(marker):
+        return
+    with open(marker, "w") as fh:
+        fh.write(str(os.getpid()))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)
