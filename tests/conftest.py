@@ -32,6 +32,7 @@ LONGEST_FIRST = (
     "test_stream_rules_batch",
     "test_stream_supervise",
     "test_services_auth",
+    "test_dashboard_mlflow_link",
     "test_stream_store_lock",
     "test_memory_budget",
     "test_bench_full_day",
