@@ -361,6 +361,12 @@ def evidence_word(key: str, lang: str) -> str:
     return entry[lang] if entry and lang in entry else key
 
 
+RAIN_UNKNOWN = {
+    "zh": "未知（无雨量计或雨量计无读数）",
+    "en": "unknown (no rain gauge, or no reading from it)",
+}
+
+
 def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
     """An evidence value in ``lang``: statuses, sources, categories and the model's absence
     in words, dates and times in the language's one format (``tz``: the display zone)."""
@@ -375,6 +381,8 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return reason_text(value, lang)
     if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
+    if key == "rain_24h_mm" and (value is None or pd_isna(value)):
+        return RAIN_UNKNOWN[lang]  # no gauge, or no reading: unknown, never 0 mm
     if key == "source" and str(value) in SOURCE_TEXT:
         return SOURCE_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):

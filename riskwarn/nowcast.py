@@ -131,18 +131,24 @@ def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd
 
 
 def rain_evidence(
-    sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
-) -> dict[str, float]:
-    """Rain (mm) over the last 24 h per site, from rain gauges at the site (pure)."""
-    gauges = sensors.loc[(sensors["sensor_type"] == "rain_gauge") & sensors["site_id"].notna()]
-    r = readings.loc[
-        (readings["quantity"] == "rain_mm")
-        & readings["sensor_id"].isin(gauges["record_id"])
-        & (readings["observed_at"] >= origin - pd.Timedelta(hours=24))
-    ]
-    per_sensor = r.groupby("sensor_id")["value"].sum()
-    site_of = gauges.set_index("record_id")["site_id"]
-    return per_sensor.groupby(site_of.reindex(per_sensor.index)).max().round(1).to_dict()
+    sites: pd.DataFrame, sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
+) -> dict[str, float | None]:
+    """Rain (mm) over the 24 h before ``origin`` per site, as the site model reads it (pure).
+
+    Through :func:`features.geohazard.site_rain`: the site's gauge by the features' rule
+    (its own, else the nearest), the same readings and windows as the model's
+    ``rain_24h_mm``. None (unknown, never 0 mm) for a site without gauge or whose gauge
+    sent no usable reading in the window. Readings ending after ``origin`` are not read.
+    """
+    from features.geohazard import site_rain
+
+    r = site_rain(readings, sensors, sites, [origin])
+    known = r["rain_readings_24h"].fillna(0).to_numpy() > 0
+    mm = r["rain_24h_mm"].to_numpy(float) if "rain_24h_mm" in r else np.full(len(r), np.nan)
+    return {
+        str(u): (round(float(v), 1) if k and np.isfinite(v) else None)
+        for u, v, k in zip(r["site_id"], mm, known, strict=True)
+    }
 
 
 def nowcast_geohazard(
@@ -181,7 +187,7 @@ def nowcast_geohazard(
     sensors = lake.read_table(settings.lake_dir, "sensors")
     readings = sf.read_recent_readings(settings, origin, lookback_days)
     state = site_sensor_state(sites, sensors, readings, origin)
-    rain = rain_evidence(sensors, readings, origin)
+    rain = rain_evidence(sites, sensors, readings, origin)
     outage: str | None = None
     try:
         champion: Champion | None = serving_champion(settings.resolved_mlflow_uri, domain, store)
@@ -240,7 +246,7 @@ def nowcast_geohazard(
         for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
     }
     evidence = {
-        u: {**ev, "rain_24h_mm": rain.get(u, 0.0)}
+        u: {**ev, "rain_24h_mm": rain.get(u)}
         for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
     }
     for u, h in held.loc[held["held_steps_below"] > 0].iterrows():

@@ -365,13 +365,13 @@ class StreamSiteModel:
             log.info("site model %s serving on the stream (with the sensor rules)", self.state)
 
     def _read_tables(self) -> None:
-        from features.geohazard import _site_gauges
+        from features.geohazard import site_gauges
         from riskwarn import lake
 
         self.lake_sites = lake.read_table(self.lake_dir, "hazard_sites")
         self.lake_sensors = lake.read_table(self.lake_dir, "sensors")
         sites, sensors = self.tables(set())
-        self.gauge_of = {str(k): str(v) for k, v in _site_gauges(sites, sensors).dropna().items()}
+        self.gauge_of = {str(k): str(v) for k, v in site_gauges(sites, sensors).dropna().items()}
         self.gauge_size = (len(sites), len(sensors))
 
     def _warm_up(self, sensor_ids: list[str]) -> None:
@@ -491,13 +491,13 @@ class StreamSiteModel:
         """(sites, sensors, readings) for the model at ``origin``: the sites, their sensors
         and the rain gauge batch serving picks for each (from all sites and gauges), with
         the window's readings of ``[origin - lookback, origin)``."""
-        from features.geohazard import _site_gauges
+        from features.geohazard import site_gauges
 
         sites, sensors = self.tables(set(site_ids))
         size = (len(sites), len(sensors))
         if size != self.gauge_size:  # batch serving's pick, from all sites and gauges
             self.gauge_of = {
-                str(k): str(v) for k, v in _site_gauges(sites, sensors).dropna().items()
+                str(k): str(v) for k, v in site_gauges(sites, sensors).dropna().items()
             }
             self.gauge_size = size
         gauge_of = self.gauge_of
