@@ -22,8 +22,12 @@ $(VENV)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(VENV)/.installed
 
+# The suite in PYTEST_WORKERS processes (pytest-xdist; 0 = one process, as before), one
+# test module per unit of work, the longest modules first (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: install
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS) \
+		|| { rc=$$?; [ $$rc -ne 5 ] || echo 'make test: pytest collected no tests (exit 5): failing' >&2; exit $$rc; }
 
 lint: install
 	$(VENV)/bin/ruff check .

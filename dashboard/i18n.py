@@ -88,9 +88,11 @@ def fmt_float(value: float | None, lang: str, digits: int = 2) -> str:
 
 def fmt_pct(value: float | None, lang: str, digits: int = 1) -> str:
     """A share (0..1) as a percentage."""
+    from riskwarn.warnings import pct_text  # the reasons' rule too
+
     if value is None or pd.isna(value):
         return "—"
-    return f"{float(value) * 100:.{digits}f}%"
+    return pct_text(float(value), digits)
 
 
 def fmt_delta(value: float | int, lang: str) -> str:

@@ -51,8 +51,15 @@ def hazard_sites(lake_dir: str) -> pd.DataFrame:
 
 
 def site_sensors(lake_dir: str, site_id: str) -> pd.DataFrame:
-    """Sensors of one site."""
-    return _site_sensors(lake_dir, site_id, table_version(lake_dir, "sensors"))
+    """Sensors of one site: its own, and the rain gauge the site model reads its rain from
+    (its own, else the nearest: :func:`features.geohazard.site_gauges`, the rule of the
+    features and of the nowcast's evidence). No rain gauge row: the site has no gauge."""
+    return _site_sensors(
+        lake_dir,
+        site_id,
+        table_version(lake_dir, "sensors"),
+        table_version(lake_dir, "hazard_sites"),
+    )
 
 
 # The cached reads, keyed on the folder and the table's version (read at that version, so
@@ -104,11 +111,21 @@ def _hazard_sites(lake_dir: str, version: int | None) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=256)
-def _site_sensors(lake_dir: str, site_id: str, version: int | None) -> pd.DataFrame:
+def _site_sensors(
+    lake_dir: str, site_id: str, version: int | None, sites_version: int | None
+) -> pd.DataFrame:
+    from features.geohazard import site_gauges
+
+    cols = ["record_id", "sensor_type", "site_id"]
     frame = _read_lake_table(Path(lake_dir), "sensors", version)
     if frame.empty:
-        return pd.DataFrame(columns=["record_id", "sensor_type", "site_id"])
-    return frame[frame["site_id"] == site_id].loc[:, ["record_id", "sensor_type", "site_id"]]
+        return pd.DataFrame(columns=cols)
+    sites = _read_lake_table(Path(lake_dir), "hazard_sites", sites_version)
+    gauge = site_gauges(sites, frame).get(site_id) if not sites.empty else None
+    own = frame["site_id"] == site_id
+    if isinstance(gauge, str):  # the site's rain, as the model reads it
+        own |= (frame["record_id"] == gauge) & (frame["sensor_type"] == "rain_gauge")
+    return frame.loc[own, cols].drop_duplicates("record_id")
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -295,7 +295,12 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "sensor_id": {"zh": "传感器", "en": "Sensor"},
     "status": {"zh": "状态", "en": "Status"},
     "readings_24h": {"zh": "24 小时读数", "en": "Readings, 24 h"},
-    "velocity_mm_per_day": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
+    # the sensor rules' velocity (riskwarn.sensor_rules.NOWCAST_RULES.smooth_steps hourly
+    # steps), not the model's 24 h GNSS input named in its reason
+    "velocity_mm_per_day": {
+        "zh": "传感器规则位移速率，近 6 小时（毫米/日）",
+        "en": "Sensor-rule velocity, last 6 h (mm/day)",
+    },
     "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
     "category": {"zh": "纠纷类别", "en": "Category"},
     "open_days": {"zh": "已受理天数", "en": "Days open"},
@@ -356,6 +361,12 @@ def evidence_word(key: str, lang: str) -> str:
     return entry[lang] if entry and lang in entry else key
 
 
+RAIN_UNKNOWN = {
+    "zh": "未知（无雨量计或雨量计无读数）",
+    "en": "unknown (no rain gauge, or no reading from it)",
+}
+
+
 def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
     """An evidence value in ``lang``: statuses, sources, categories and the model's absence
     in words, dates and times in the language's one format (``tz``: the display zone)."""
@@ -370,6 +381,8 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return reason_text(value, lang)
     if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
+    if key == "rain_24h_mm" and (value is None or pd_isna(value)):
+        return RAIN_UNKNOWN[lang]  # no gauge, or no reading: unknown, never 0 mm
     if key == "source" and str(value) in SOURCE_TEXT:
         return SOURCE_TEXT[str(value)][lang]
     if key == "model" and str(value).startswith("unavailable"):
@@ -417,6 +430,24 @@ def evidence_label(key: str, value: Any, lang: str) -> str:
 
     words = evidence_fact_label(key, value, lang)
     return evidence_word(key, lang) if words == key else words
+
+
+def evidence_fact_rows(
+    facts: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai"
+) -> list[tuple[str, str]]:
+    """The (label, value) rows of a warning's scalar evidence, each value shown once: a
+    key with its own words (``rain_24h_mm`` -> "Rain, last 24 h (mm)") gets them and the
+    value; a catalogued feature without (its label is a sentence that already holds the
+    value, "72.0 mm of rain in the last 3 days") gets no second value; any other key
+    its word and the value."""
+    rows = []
+    for k, v in facts.items():
+        if k in EVIDENCE_TEXT:
+            rows.append((evidence_word(k, lang), evidence_value(k, v, lang, tz)))
+            continue
+        label = evidence_label(k, v, lang)
+        rows.append((label, "" if label != k else evidence_value(k, v, lang, tz)))
+    return rows
 
 
 # ----------------------------------------------------------------------------- locator map

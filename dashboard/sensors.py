@@ -4,7 +4,13 @@
   (mm/day) and the improved tangent angle (degrees): displacement is normalised by the
   steady-stage velocity ``v0`` (median daily velocity over the first ``steady_days``),
   ``T(t) = S(t) / v0`` and ``alpha = arctan(dT/dt)`` so a steady creep gives 45°.
-* :func:`sensor_health`: sensors online, gaps and spikes per sensor.
+  (kept for :func:`tangent_gap`'s reasons; the page's angle chart draws :func:`rule_angles`).
+* :func:`sensor_displacement`: daily displacement per sensor, GNSS and crack meters.
+* :func:`rule_angles` / :func:`angle_thresholds`: the improved tangent angle and its four
+  bands exactly as the nowcast's sensor rules compute them (``NOWCAST_RULES``).
+* :func:`rain_state`: whether the site has a rain gauge (its own or the nearest) at all.
+* :func:`health_time` / :func:`sensor_health`: sensors online (the nowcast's dead-sensor
+  rule, at the nowcast's origin / the lake's data time), gaps and spikes per sensor.
 * :func:`series_state` / :func:`tangent_gap`: whether a chart would be empty or a flat zero
   line (whose axis collapses to "0.000000"), and why a tangent angle is undefined, so the
   page can say so in words instead of drawing a blank chart.
@@ -18,8 +24,10 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import sensor_physics as phys
+from riskwarn import sensor_rules as rw
+from riskwarn.sensor_rules import HealthRules
 
-TANGENT_THRESHOLDS_DEG = {"attention": 45.0, "orange": 80.0, "red": 85.0}
+DISPLACEMENT_QUANTITIES = ("displacement_mm", "crack_width_mm")  # GNSS and crack meters
 STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
 
 
@@ -61,7 +69,8 @@ def daily_site_series(
         return pd.DataFrame(columns=cols)
     full = pd.date_range(out.index.min(), out.index.max(), freq="D", name="day")
     out = out.reindex(full)
-    out["rain_mm"] = out["rain_mm"].fillna(0.0) if rain.size else np.nan
+    # a day without any gauge reading is unknown (a silent gauge), never 0 mm
+    out["rain_mm"] = out["rain_mm"] if rain.size else np.nan
     out["displacement_mm"] = out["displacement_mm"].interpolate(limit_area="inside")
     # velocity over a centred window of smooth_days: GNSS noise (±2-3 mm) swamps daily steps
     d = out["displacement_mm"]
@@ -77,7 +86,59 @@ def daily_site_series(
     return out.reset_index()[cols]
 
 
+def sensor_displacement(readings: pd.DataFrame) -> pd.DataFrame:
+    """Daily cumulative displacement per displacement sensor, GNSS (``displacement_mm``)
+    and crack meters (``crack_width_mm``) alike: ``day`` (UTC), ``sensor_id``,
+    ``displacement_mm`` (the day's last value)."""
+    cols = ["day", "sensor_id", "displacement_mm"]
+    r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
+    if r.empty:
+        return pd.DataFrame(columns=cols)
+    r = r.assign(day=r["observed_at"].dt.floor("D")).sort_values("observed_at", kind="stable")
+    out = r.groupby(["sensor_id", "day"], as_index=False)["value"].last()
+    return out.rename(columns={"value": "displacement_mm"})[cols]
+
+
+def rule_angles(
+    readings: pd.DataFrame, rules: rw.SensorRules = rw.NOWCAST_RULES, step: str = "1h"
+) -> pd.DataFrame:
+    """The improved tangent angle the nowcast's sensor rules compute
+    (:func:`riskwarn.sensor_rules.displacement_kinematics` with ``rules``, at each
+    ``step`` end, from the readings up to it) for every displacement sensor (GNSS and
+    crack meters): ``at`` (UTC), ``sensor_id``, ``tangent_angle_deg``."""
+    cols = ["at", "sensor_id", "tangent_angle_deg"]
+    r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
+    parts = []
+    for sid, g in r.groupby("sensor_id"):
+        series = pd.Series(
+            g["value"].to_numpy(float), index=pd.DatetimeIndex(g["observed_at"])
+        ).sort_index(kind="stable")
+        series = series[~series.index.duplicated(keep="last")]  # the last of a time
+        k = rw.displacement_kinematics(series, step, rules)
+        parts.append(
+            pd.DataFrame(
+                {"at": k.index, "sensor_id": sid, "tangent_angle_deg": k["tangent_angle_deg"]}
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    return out.loc[np.isfinite(out["tangent_angle_deg"].to_numpy(float)), cols]
+
+
+def angle_thresholds(rules: rw.SensorRules = rw.NOWCAST_RULES) -> pd.DataFrame:
+    """The rules' tangent-angle bands as chart lines: ``level``, ``deg``, ``colour``."""
+    return pd.DataFrame(
+        {
+            "level": ["blue", "yellow", "orange", "red"],
+            "deg": [rules.attention_deg, rules.yellow_deg, rules.orange_deg, rules.red_deg],
+            "colour": ["#1f77b4", "#e6b800", "#ff7f0e", "#d62728"],
+        }
+    )
+
+
 SeriesState = Literal["missing", "zero", "ok"]
+RainState = Literal["no_gauge", "missing", "zero", "ok"]
 TangentGap = Literal["no_displacement", "too_few_readings", "no_steady_creep"]
 
 
@@ -90,6 +151,17 @@ def series_state(values: pd.Series, *, atol: float = 1e-9) -> SeriesState:
     if v.size == 0:
         return "missing"
     return "zero" if bool(np.all(np.abs(v) <= atol)) else "ok"
+
+
+def rain_state(site_sensors: pd.DataFrame, series: pd.DataFrame) -> RainState:
+    """What the site page can say of rain: ``'no_gauge'`` when the site has no rain gauge
+    (neither its own nor a nearest one: ``site_sensors`` from
+    :func:`dashboard.lake_reads.site_sensors` holds none), else the
+    :func:`series_state` of the daily rain (``'missing'``: the gauge sent no reading).
+    Rain is then unknown, never 0 mm."""
+    if not (site_sensors["sensor_type"] == "rain_gauge").any():
+        return "no_gauge"
+    return series_state(series["rain_mm"]) if "rain_mm" in series else "missing"
 
 
 def tangent_gap(series: pd.DataFrame) -> TangentGap | None:
@@ -105,12 +177,22 @@ def tangent_gap(series: pd.DataFrame) -> TangentGap | None:
     return "no_steady_creep"
 
 
+def health_time(origin: object, newest_reading: object) -> pd.Timestamp:
+    """When the site page judges sensor health: the later of the nowcast's origin shown
+    and the newest reading in the lake (the data-as-of time), never the site's own last
+    reading (a site whose sensors all fell silent together would look online); the wall
+    clock when neither is known."""
+    known = [pd.Timestamp(v) for v in (origin, newest_reading) if v is not None and pd.notna(v)]
+    known = [v.tz_localize("UTC") if v.tzinfo is None else v.tz_convert("UTC") for v in known]
+    return max(known) if known else pd.Timestamp.now(tz="UTC")
+
+
 def sensor_health(
     readings: pd.DataFrame,
     sensors: pd.DataFrame,
     *,
     now: pd.Timestamp,
-    online_within_h: float = 6.0,
+    rules: HealthRules | None = None,
     gap_factor: float = 3.0,
     spike_mad: float = 6.0,
     max_rain_mm: float = 100.0,
@@ -122,8 +204,16 @@ def sensor_health(
     deviations from its rolling median (window 11), or flagged ``suspect`` by the source;
     for rain (intermittent by nature) only negative readings or more than ``max_rain_mm``
     in one reading count.
-    A sensor is online when its last reading is within ``online_within_h`` hours of ``now``.
+    Judged at ``now`` (:func:`health_time`) from the readings before it. A sensor is online
+    unless the nowcast's dead-sensor rule (:func:`riskwarn.sensor_rules.sensor_health`
+    with ``rules``, no reading in the ``dead_after_hours`` before ``now``) calls it dead.
     """
+    readings = readings.loc[readings["observed_at"] < now]
+    dead = set(
+        rw.sensor_health(
+            readings, now, rules=rules or rw.HealthRules(), sensors=sensors["record_id"]
+        ).query("status == 'dead'")["sensor_id"]
+    )
     rows = []
     for sid, stype in zip(sensors["record_id"], sensors["sensor_type"], strict=True):
         g = readings[readings["sensor_id"] == sid].sort_values("observed_at")
@@ -163,11 +253,7 @@ def sensor_health(
                 "sensor_id": sid,
                 "sensor_type": stype,
                 "last_seen": last,
-                "online": not bool(
-                    phys.is_dead(
-                        (now - last) / pd.Timedelta(hours=1), dead_after_hours=online_within_h
-                    )
-                ),
+                "online": sid not in dead,
                 "gaps": gaps,
                 "spikes": spikes,
             }

@@ -14,10 +14,17 @@ TEXT: dict[str, dict[str, str]] = {
     "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
     "thresholds": {
-        "zh": "阈值线：45° 注意，80° 橙色，85° 红色",
-        "en": "Threshold lines: 45° attention, 80° orange, 85° red",
+        "zh": "预警规则计算的改进切线角（每小时，每个位移传感器）；阈值线：{blue}° 蓝色，"
+        "{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
+        "en": "The improved tangent angle the warning rules compute (hourly, per displacement "
+        "sensor); lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
+        "(orange and red also need sustained acceleration)",
     },
     "health": {"zh": "数据健康", "en": "Data health"},
+    "health_at": {
+        "zh": "按 {at} 判定（与实时预警的断线规则相同：{hours} 小时无读数即离线）。",
+        "en": "As of {at} (the nowcast's dead-sensor rule: no reading for {hours} h is offline).",
+    },
     "unit_mm": {"zh": "毫米", "en": "mm"},
     "unit_mm_per_day": {"zh": "毫米/日", "en": "mm/day"},
     "alarm_log": {
@@ -64,8 +71,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No rain from {start} to {end}: the rain gauge recorded 0 mm.",
     },
     "rain_missing": {
-        "zh": "无降雨数据：该点没有雨量计读数。",
-        "en": "No rain data: there are no rain-gauge readings for this site.",
+        "zh": "降雨量未知：该点的雨量计（自有或最近的）近期没有读数。",
+        "en": "Rain unknown: the site's rain gauge (its own or the nearest) sent no "
+        "recent reading.",
+    },
+    "rain_no_gauge": {
+        "zh": "降雨量未知：该点及其附近没有雨量计。",
+        "en": "Rain unknown: there is no rain gauge at or near this site.",
     },
     "displacement_zero": {
         "zh": "{start}至{end}无位移：位移传感器记录为 0 毫米。",
@@ -120,8 +132,8 @@ TEXT: dict[str, dict[str, str]] = {
     "people_threatened": {"zh": "威胁人数", "en": "People at risk"},
     "why_model": {"zh": "模型预测（概率 {p}）", "en": "model (probability {p})"},
     "why_sensor_rule": {
-        "zh": "传感器规则：切线角 {angle}°，位移速率 {v} 毫米/日（{sensor}）",
-        "en": "sensor rule: tangent angle {angle}°, {v} mm/day ({sensor})",
+        "zh": "传感器规则：切线角 {angle}°，近 6 小时位移速率 {v} 毫米/日（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, {v} mm/day over the last 6 h ({sensor})",
     },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
     "why_rules_only": {

@@ -165,6 +165,27 @@ def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFra
     return facts, tables
 
 
+def place_history_series(hist: pd.DataFrame, lang: str, tz: str) -> tuple[pd.DataFrame, str]:
+    """The "history of this place" chart's points (``when``, ``value``) and what ``value``
+    is (``"probability"`` or ``"score"``).
+
+    Origins are labelled by day, or by day and time when the place has several origins a
+    local day (the hourly site nowcast: 11:00, 12:00 and 13:00 all read "1 Jul"). The
+    model's probability where it gave one (origins without are left out, not drawn as 0%);
+    a place the model never scored (sensor rules only: no probability) plots the served
+    score instead (the sensor level / 4), never an axis of "0.000000%"."""
+    from dashboard.i18n import fmt_datetime, fmt_day, to_local
+
+    days = [to_local(o, tz).date() for o in hist["origin"]]  # type: ignore[union-attr]
+    hourly = len(set(days)) < len(days)
+    when = [fmt_datetime(o, lang, tz) if hourly else fmt_day(o, lang, tz) for o in hist["origin"]]
+    prob = pd.to_numeric(hist["probability"], errors="coerce")
+    kind = "probability" if prob.notna().any() else "score"
+    value = prob if kind == "probability" else pd.to_numeric(hist["score"], errors="coerce")
+    out = pd.DataFrame({"when": when, "value": value.to_numpy()})
+    return out.loc[out["value"].notna()].reset_index(drop=True), kind
+
+
 def evidence_fact_label(key: str, value: Any, lang: str) -> str:
     """A catalogued numeric evidence fact in plain words of ``lang`` (``rain_3d_mm`` 72.0 ->
     "近 3 天降雨 72.0 毫米"); other facts keep their key."""

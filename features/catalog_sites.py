@@ -67,11 +67,14 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         zh="降雨强度达到 Guzzetti 阈值的 {value:.1f} 倍",
     ),
     "velocity_mm_per_day": FeatureInfo(
-        "the slope moved {value:.2f} mm per day recently",
+        # the model's input: GNSS displacement over the last 24 h (SiteFeatureParams
+        # .velocity_window_days), the fastest GNSS of the site; not the sensor rules'
+        # velocity in a warning's evidence (last 6 hourly steps, any displacement sensor)
+        "the slope (GNSS) moved {value:.2f} mm per day over the last 24 h",
         "mm/day",
         "displacement readings before the origin",
         "geohazard",
-        zh="坡体近期位移速率每天 {value:.2f} 毫米",
+        zh="坡体（GNSS）近 24 小时位移速率每天 {value:.2f} 毫米",
     ),
     "acceleration_mm_per_day2": FeatureInfo(
         "movement is changing by {value:.3f} mm/day per day",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -75,8 +75,16 @@ def _origin_bins(origins: pd.DatetimeIndex, step_hours: int, tz: str) -> np.ndar
     return b
 
 
-def _site_gauges(sites: pd.DataFrame, sensors: pd.DataFrame) -> pd.Series:
-    """Rain gauge for each site: its own gauge, else the nearest rain gauge (by lon/lat)."""
+def site_gauges(sites: pd.DataFrame, sensors: pd.DataFrame) -> pd.Series:
+    """Rain gauge for each site: its own gauge, else the nearest rain gauge (by lon/lat).
+
+    The one gauge-to-site rule of the geohazard path: the site model's rain features
+    (training and serving), the nowcast's rain evidence (:func:`site_rain`) and the
+    dashboard's site page all read a site's rain from this gauge. Indexed by site id;
+    None where a site has no gauge of its own and no located one to be nearest to (its
+    rain is then unknown, never 0 mm). ``sites``: every site (the projection's latitude is
+    their mean), ``sensors``: the sensors table (``record_id``, ``site_id``,
+    ``sensor_type``, ``lon``, ``lat``)."""
     gauges = sensors[sensors["sensor_type"] == "rain_gauge"].sort_values("record_id")
     own = (
         gauges.dropna(subset=["site_id"])
@@ -222,7 +230,7 @@ def build_site_features_multi(
     sets = [(_utc_origins(o), p or SiteFeatureParams()) for o, p in origin_sets]
     ends = [int(idx.asi8.max()) for idx, _ in sets if len(idx)]
     sites = sites.sort_values("record_id").reset_index(drop=True)
-    gauge_of_site = _site_gauges(sites, sensors)
+    gauge_of_site = site_gauges(sites, sensors)
     gauges = sorted(set(gauge_of_site.dropna()))
     parts: list[_SetParts] = [_SetParts() for _ in sets]
     batches = site_batches(sensors, sites, gauges, batch_sensors)
@@ -370,6 +378,75 @@ def _rain_matrix(
     return mat, b0
 
 
+def _site_rain_columns(
+    bins: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    gauges: list[str],
+    gauge_of_site: pd.Series,
+    site_ids: np.ndarray,
+    o_bins: np.ndarray,
+    params: SiteFeatureParams,
+) -> dict[str, np.ndarray]:
+    """The rain features of each site (its gauge's, :func:`site_gauges`) at each origin,
+    origin-major (the order of :func:`_site_frame`'s keys); NaN for a site without gauge."""
+    if not gauges:
+        return {}
+    mat, b0 = _rain_matrix(bins, len(gauges), o_bins)
+    feats = _rain_features(mat, (o_bins - b0).astype(np.int64), params)
+    gp = pd.Index(gauges).get_indexer(gauge_of_site.reindex(site_ids).to_numpy())
+    return {
+        name: np.where(gp[:, None] >= 0, arr[np.maximum(gp, 0), :], np.nan).T.ravel()
+        for name, arr in feats.items()
+    }
+
+
+def site_rain(
+    readings: pd.DataFrame,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    params: SiteFeatureParams | None = None,
+) -> pd.DataFrame:
+    """Each site's rain at each origin, as the site model sees it: ``origin``, ``site_id``,
+    ``rain_gauge_id`` (:func:`site_gauges`), the rain feature columns of
+    :func:`build_site_features` (the same code: de-duplicated usable readings of the
+    site's gauge, visible by the origin, binned where they end) and
+    ``rain_readings_24h``, the number of those readings in the 24 h before the origin.
+
+    Rain is unknown (NaN) for a site without gauge; a gauge that sent no reading in the
+    window gives 0 mm as a feature (the model was trained so) but ``rain_readings_24h``
+    0, so evidence can say "unknown" instead of "0 mm". Nothing after an origin is read.
+    """
+    p = params or SiteFeatureParams()
+    idx = _utc_origins(origins)
+    sites = sites.sort_values("record_id").reset_index(drop=True)
+    site_ids = sites["record_id"].astype(str).to_numpy(dtype=object)
+    gauge_of_site = site_gauges(sites, sensors)
+    gauges = sorted(set(gauge_of_site.dropna()))
+    out = pd.DataFrame(
+        {
+            "origin": np.repeat(idx.to_numpy(), len(site_ids)),
+            "site_id": np.tile(site_ids, len(idx)),
+        }
+    )
+    out["rain_gauge_id"] = (
+        gauge_of_site.reindex(out["site_id"]).astype(object).to_numpy(dtype=object)
+    )
+    if len(idx) == 0:
+        return out
+    frame = readings.loc[readings["sensor_id"].astype(str).isin(gauges)]
+    shared = _SharedReadings(frame, int(idx.asi8.max()))
+    bins = [_rain_bins(shared, gauges, gauges, idx, p)]
+    o_bins = _origin_bins(idx, p.step_hours, p.tz)
+    for name, vals in _site_rain_columns(bins, gauges, gauge_of_site, site_ids, o_bins, p).items():
+        out[name] = vals
+    counted = [(g, b, np.ones_like(v)) for g, b, v in bins]
+    count = _site_rain_columns(
+        counted, gauges, gauge_of_site, site_ids, o_bins, replace(p, rain_windows_hours=(24,))
+    )
+    out["rain_readings_24h"] = count.get("rain_24h_mm", np.full(len(out), np.nan))
+    return out
+
+
 def _concat_rows(frames: list[pd.DataFrame]) -> pd.DataFrame:
     full = [f for f in frames if len(f)]
     if not full:
@@ -403,13 +480,10 @@ def _site_frame(
         return out
     o_bins = _origin_bins(idx, step, params.tz)
     # --- rain
-    if gauges:
-        mat, b0 = _rain_matrix(parts.rain, len(gauges), o_bins)
-        feats = _rain_features(mat, (o_bins - b0).astype(np.int64), params)
-        gp = pd.Index(gauges).get_indexer(gauge_of_site.reindex(site_ids).to_numpy())
-        for name, arr in feats.items():
-            vals = np.where(gp[:, None] >= 0, arr[np.maximum(gp, 0), :], np.nan)
-            out[name] = vals.T.ravel().astype(np.float32)
+    for name, vals in _site_rain_columns(
+        parts.rain, gauges, gauge_of_site, site_ids, o_bins, params
+    ).items():
+        out[name] = vals.astype(np.float32)
     # --- displacement (max over the site's displacement sensors)
     out = out.merge(_concat_rows(parts.displacement), on=SITE_KEYS, how="left")
     # --- sensor health

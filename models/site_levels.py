@@ -41,11 +41,30 @@ def rule_level_shares(rule_level: np.ndarray) -> list[float]:
     return [float(np.mean(lv >= k)) if lv.size else 0.0 for k in range(1, 5)]
 
 
+def untie_levels(thresholds: list[float] | tuple[float, ...]) -> list[float]:
+    """Nested thresholds of levels 1..4 with no dead middle level.
+
+    When the training rows have no orange-only hour (the rules go from yellow straight to
+    red), orange's rate equals red's and the two thresholds tie: the model could never
+    issue orange (a band 1e-9 wide). Rule: a middle level (orange, then yellow) whose
+    finite threshold ties the level above it, while the level below it is lower, is put
+    at the geometric mean of its neighbours' thresholds (the arithmetic mean if the lower
+    one is 0), so it warns between them. Infinite thresholds (a level no training row
+    reached) stay: the model alone never issues that level.
+    """
+    th = [float(t) for t in thresholds]
+    for k in (2, 1):  # orange, then yellow (0-based)
+        lo, hi = th[k - 1], th[k + 1]
+        if np.isfinite(hi) and th[k] >= hi and lo < hi:
+            th[k] = float(np.sqrt(lo * hi)) if lo > 0 else (lo + hi) / 2.0
+    return th
+
+
 def level_thresholds(score: np.ndarray, shares: list[float]) -> list[float]:
     """Thresholds of levels 1..4 warning on ``shares`` of the rows (nested: a higher level
-    never has a lower threshold)."""
+    never has a lower threshold; a tied middle level placed by :func:`untie_levels`)."""
     th = [rate_threshold(score, s) for s in shares]
-    return list(np.maximum.accumulate(np.asarray(th, dtype=float)))
+    return untie_levels(list(np.maximum.accumulate(np.asarray(th, dtype=float))))
 
 
 def levels_of(score: np.ndarray, thresholds: list[float]) -> np.ndarray:
@@ -207,4 +226,4 @@ def budget_level_thresholds(
     th = [rate_threshold(score, shares[0]), rate_threshold(score, shares[1])]
     for k in (3, 4):
         th.append(budget_threshold(score, site, episode_count(site, lv >= k)))
-    return list(np.maximum.accumulate(np.asarray(th, dtype=float)))
+    return untie_levels(list(np.maximum.accumulate(np.asarray(th, dtype=float))))

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from riskwarn import domains, sensor_rules
+from riskwarn import domains, level_hold, sensor_rules
 from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
     data_version,
     forecasts_frame,
-    previous_levels,
     serve_site_model,
     utc,
     write_run,
@@ -50,12 +49,17 @@ def model_level_policy(
     warns on as many training rows as the sensor rules' level ``k`` or above) carries its
     four probabilities; the nowcast raises at them and holds at the domain's hold/raise
     ratio below them. A level no training row reached (infinite threshold) is put above
-    every probability (1 + k), so it is never raised by the model alone.
+    every probability (1 + k), so it is never raised by the model alone. A middle level
+    tied with the one above it (a model trained before the rule) is placed between its
+    neighbours by :func:`models.site_levels.untie_levels`, as training now does.
     """
+    from models.site_levels import untie_levels
+
     model = champion.python_model() if champion is not None else None
     th = getattr(getattr(model, "fitted", None), "level_thresholds", None)
     if th is None or len(th) != 4:
         return default
+    th = untie_levels(th)
     raise_at: list[float] = []
     for k, t in enumerate(th, start=1):
         t = float(t) if np.isfinite(t) else 1.0 + k
@@ -107,19 +111,44 @@ def site_sensor_state(
     return pd.DataFrame(records)
 
 
+def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+    """The warnings of the latest published run of ``domain`` strictly before ``origin``
+    (empty when there is none, or when it warned nobody).
+
+    The run, not the latest warning: a run that raised no warning (every site calm) is the
+    previous run all the same. Only runs before ``origin`` are read, so re-running an
+    origin (a backfill) gives the same levels whatever was published after it.
+    """
+    runs = store.runs(domain)
+    if not runs.empty:
+        runs = runs.loc[runs["status"].isin(["published", "superseded"])]
+        o = pd.to_datetime(runs["origin"], utc=True)
+        runs = runs.loc[o < origin]
+    if runs.empty:
+        return pd.DataFrame(columns=["unit_id", "level_rank", "evidence"])
+    latest = runs.loc[pd.to_datetime(runs["origin"], utc=True).idxmax(), "run_id"]
+    return store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
+
+
 def rain_evidence(
-    sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
-) -> dict[str, float]:
-    """Rain (mm) over the last 24 h per site, from rain gauges at the site (pure)."""
-    gauges = sensors.loc[(sensors["sensor_type"] == "rain_gauge") & sensors["site_id"].notna()]
-    r = readings.loc[
-        (readings["quantity"] == "rain_mm")
-        & readings["sensor_id"].isin(gauges["record_id"])
-        & (readings["observed_at"] >= origin - pd.Timedelta(hours=24))
-    ]
-    per_sensor = r.groupby("sensor_id")["value"].sum()
-    site_of = gauges.set_index("record_id")["site_id"]
-    return per_sensor.groupby(site_of.reindex(per_sensor.index)).max().round(1).to_dict()
+    sites: pd.DataFrame, sensors: pd.DataFrame, readings: pd.DataFrame, origin: pd.Timestamp
+) -> dict[str, float | None]:
+    """Rain (mm) over the 24 h before ``origin`` per site, as the site model reads it (pure).
+
+    Through :func:`features.geohazard.site_rain`: the site's gauge by the features' rule
+    (its own, else the nearest), the same readings and windows as the model's
+    ``rain_24h_mm``. None (unknown, never 0 mm) for a site without gauge or whose gauge
+    sent no usable reading in the window. Readings ending after ``origin`` are not read.
+    """
+    from features.geohazard import site_rain
+
+    r = site_rain(readings, sensors, sites, [origin])
+    known = r["rain_readings_24h"].fillna(0).to_numpy() > 0
+    mm = r["rain_24h_mm"].to_numpy(float) if "rain_24h_mm" in r else np.full(len(r), np.nan)
+    return {
+        str(u): (round(float(v), 1) if k and np.isfinite(v) else None)
+        for u, v, k in zip(r["site_id"], mm, known, strict=True)
+    }
 
 
 def nowcast_geohazard(
@@ -158,7 +187,7 @@ def nowcast_geohazard(
     sensors = lake.read_table(settings.lake_dir, "sensors")
     readings = sf.read_recent_readings(settings, origin, lookback_days)
     state = site_sensor_state(sites, sensors, readings, origin)
-    rain = rain_evidence(sensors, readings, origin)
+    rain = rain_evidence(sites, sensors, readings, origin)
     outage: str | None = None
     try:
         champion: Champion | None = serving_champion(settings.resolved_mlflow_uri, domain, store)
@@ -186,16 +215,24 @@ def nowcast_geohazard(
         forecasts["probability"].astype(object).where(forecasts["probability"].notna(), None)
     )
     policy = model_level_policy(champion, domains.get(domain).levels)
-    history = store.warnings(domain=domain, published_only=False)
+    previous = previous_run_warnings(store, domain, origin)
     model_levels = rw.assign_levels(
         units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
         policy,
-        previous_levels(history, origin),
+        previous[["unit_id", "level_rank"]],
     )
     sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
     levels = rw.combine_geohazard_levels(
         model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
     )
+    # the combined level is held as the stream holds it (one rule, level_hold.hold_step):
+    # raised at once, lowered only after a sustained calm, so a slope at a threshold does
+    # not publish red/yellow/red hour to hour
+    hy = level_hold.BATCH_HYSTERESIS
+    held = level_hold.held_levels(
+        list(levels["unit_id"]), levels["level_rank"].to_numpy(), previous, hy
+    ).set_index("unit_id")
+    levels["level_rank"] = held["level_rank"].reindex(levels["unit_id"]).to_numpy()
     levels["score"] = score
     # the rule and health sentences travel as bilingual reason items (below)
     levels["sensor_reason"] = ""
@@ -209,9 +246,21 @@ def nowcast_geohazard(
         for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
     }
     evidence = {
-        u: {**ev, "rain_24h_mm": rain.get(u, 0.0)}
+        u: {**ev, "rain_24h_mm": rain.get(u)}
         for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
     }
+    for u, h in held.loc[held["held_steps_below"] > 0].iterrows():
+        n, raw = int(h["held_steps_below"]), int(h["raw_rank"])
+        reasons[u] = [
+            *reasons.get(u, []),
+            level_hold.held_reason(int(h["level_rank"]), raw, n, hy.lower_after_steps),
+        ]
+        evidence[u] = {
+            **evidence.get(u, {}),
+            "rules_level_rank": raw,
+            "held_steps_below": n,
+            "held_lower_to": int(h["held_lower_to"]),
+        }
     model_label = (
         f"{champion.name} v{champion.version}" if champion else "unavailable (sensor rules only)"
     )

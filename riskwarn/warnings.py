@@ -203,12 +203,19 @@ CAPPED_REASON: dict[str, str] = {
 }
 
 
+def pct_text(share: float, digits: int = 1) -> str:
+    """A share (0..1) as a percentage with ``digits`` decimals: the one rule of the
+    warning header (``dashboard.i18n.fmt_pct``) and the reasons, so a yellow at p = 0.0012
+    reads "0.1%" in both (whole percents printed "0%" beside the header's "0.1%")."""
+    return f"{float(share) * 100:.{digits}f}%"
+
+
 def probability_reason(probability: float, horizon_hours: float, rank: int) -> dict[str, str]:
     """The model-probability reason of a warning in English and Chinese."""
     return {
-        "en": f"Model probability {probability:.0%} over the next {horizon_hours:.0f} h "
+        "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
         f"(level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}).",
-        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {probability:.0%}"
+        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
         f"（{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级）。",
     }
 

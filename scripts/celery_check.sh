@@ -24,7 +24,7 @@ if ! err="$("$BIN/python" -c 'import airflow.providers.celery.executors.celery_e
   exit 1
 fi
 WORK="$(mktemp -d /tmp/rw-celery.XXXXXX)"
-DB="rw_celery_$(date +%s)"
+DB="rw_celery_$(date +%s)_$$"
 PG="postgresql+psycopg://postgres@127.0.0.1:5432"
 export RISKWARN_HOME="$WORK/home"
 export RISKWARN_MLFLOW_TRACKING_URI="sqlite:///$WORK/mlflow.db"
@@ -46,6 +46,13 @@ export AIRFLOW__CORE__EXECUTOR=airflow.providers.celery.executors.celery_executo
 export AIRFLOW__CELERY__BROKER_URL=redis://127.0.0.1:6379/5
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY=1
+# own ports, as backfill_check.sh: a running `make up`, or another check or test (make test
+# runs two at once), may hold 8080/8793
+free_port() { "$BIN/python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+API_PORT="$(free_port)"
+export AIRFLOW__API__PORT="$API_PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$API_PORT/execution/"
+export AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT="$(free_port)"
 PIDS=()
 
 cleanup() {
@@ -88,7 +95,8 @@ store.close()
 PY
 
 start() { local log="$1"; shift; setsid "$@" >"$WORK/$log.log" 2>&1 </dev/null & PIDS+=($!); }
-start api "$BIN/airflow" api-server --port 8080 --host 127.0.0.1
+echo "API server on 127.0.0.1:$API_PORT"
+start api "$BIN/airflow" api-server --port "$API_PORT" --host 127.0.0.1
 start dag-processor "$BIN/airflow" dag-processor
 start scheduler "$BIN/airflow" scheduler
 start celery-1 "$BIN/airflow" celery worker --celery-hostname worker1@%h --concurrency 1 --skip-serve-logs

@@ -19,6 +19,42 @@ PG_ADMIN_URL = os.environ.get(
 # must (riskwarn.keys); subprocesses (Airflow tasks, the CLI) inherit it.
 TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 
+# `make test` runs the suite in 2 processes (pytest-xdist, `-n 2 --dist loadfile
+# --no-loadscope-reorder`): each test module is one unit of work that runs whole on one
+# worker (its module-scoped fixtures, e.g. test_airflow_live's `live`, run once), handed
+# out in collection order as a worker frees up. The longest modules go first, so that
+# none starts last on one worker while the other has nothing left: these, longest first
+# (seconds per module, measured; README "Tests"), then the other modules with a test
+# marked slow, then the rest in file order.
+LONGEST_FIRST = (
+    "test_airflow_live",
+    "test_celery",
+    "test_stream_rules_batch",
+    "test_stream_supervise",
+    "test_services_auth",
+    "test_dashboard_mlflow_link",
+    "test_stream_store_lock",
+    "test_memory_budget",
+    "test_bench_full_day",
+)
+
+
+def _module_rank(item: pytest.Item, slow_modules: set[str]) -> int:
+    stem = item.path.stem
+    if stem in LONGEST_FIRST:
+        return LONGEST_FIRST.index(stem)
+    return len(LONGEST_FIRST) + (0 if stem in slow_modules else 1)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker: the longest modules first (a stable sort by module, so each
+    module's tests stay together and in their order). A serial run keeps file order."""
+    if not hasattr(config, "workerinput"):
+        return
+    slow_modules = {item.path.stem for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: _module_rank(item, slow_modules))
+
 
 @pytest.fixture(autouse=True, scope="session")
 def pseudonym_key_for_tests() -> Iterator[None]:

@@ -25,6 +25,7 @@ from tests.test_dashboard import home as home  # the module-scoped demo home (re
 END = pd.Timestamp("2026-11-20", tz="UTC")
 HOURS = pd.date_range(END - pd.Timedelta(days=40), END, freq="h", inclusive="left")
 ONE_DAY = HOURS[-24:]
+SILENT = HOURS[: -24 * 20]
 # site -> sensors: (sensor type, quantity, hours, values); see each test for what it shows
 EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
     "HS901": [  # dry: the gauge reads 0 mm every hour; steady creep
@@ -41,6 +42,13 @@ EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
     "HS904": [  # stable: displacement does not change, so velocity is 0 and v0 is 0
         ("rain_gauge", "rain_mm", HOURS, np.where(np.arange(len(HOURS)) % 50 == 0, 4.0, 0.0)),
         ("crack_meter", "displacement_mm", HOURS, np.full(len(HOURS), 5.0)),
+    ],
+    "HS905": [  # no gauge of its own: its rain is the nearest gauge's (HS901-4's, same place)
+        ("gnss", "displacement_mm", HOURS, np.arange(len(HOURS)) * 0.02),
+    ],
+    "HS906": [  # both sensors fell silent together 20 days before the others' last reading
+        ("gnss", "displacement_mm", SILENT, np.arange(len(SILENT)) * 0.02),
+        ("crack_meter", "crack_width_mm", SILENT, 1.0 + np.arange(len(SILENT)) * 0.001),
     ],
 }
 
@@ -235,8 +243,128 @@ def test_one_day_of_displacement_is_too_few_for_a_tangent_angle(sites_home: Path
 
 def test_stable_site_says_no_movement_and_no_baseline(sites_home: Path) -> None:
     at = _site("HS904")
-    assert sorted(_charted(at)) == ["displacement_mm", "rain_mm"]  # 5 mm flat: axis is fine
-    assert _infos(at) == [
-        "10月11日至11月19日位移速率为 0：未监测到变形。",
-        "无法计算切线角：前 30 天没有稳定蠕变（速率不大于 0），缺少归一化基准。",
-    ]
+    # 5 mm flat: the axis is fine; the rules' angle of a sensor that does not move is 0°
+    assert sorted(_charted(at)) == ["deg", "displacement_mm", "rain_mm", "tangent_angle_deg"]
+    assert _infos(at) == ["10月11日至11月19日位移速率为 0：未监测到变形。"]
+
+
+def test_site_without_own_gauge_shows_the_nearest_gauges_rain(sites_home: Path) -> None:
+    """The simulation's and the demo city's gauges have no site id: the page reads the
+    gauge the model reads (the nearest), instead of "no rain data" (reviewer finding D2)."""
+    for lang in ("en", "zh"):
+        at = _site("HS905", lang)
+        zero = [i for i in _infos(at) if "No rain from" in i or "无降雨" in i]
+        assert "rain_mm" in _charted(at) or zero, _infos(at)
+        assert not [i for i in _infos(at) if "Rain unknown" in i or "降雨量未知" in i]
+
+
+def test_rain_state_says_unknown_without_gauge_or_reading() -> None:
+    gauge = pd.DataFrame({"record_id": ["G"], "sensor_type": ["rain_gauge"], "site_id": [None]})
+    gnss = pd.DataFrame({"record_id": ["D"], "sensor_type": ["gnss"], "site_id": ["S"]})
+    silent = pd.DataFrame({"rain_mm": [np.nan, np.nan]})
+    assert sensors.rain_state(gnss, silent) == "no_gauge"
+    assert sensors.rain_state(pd.concat([gnss, gauge]), silent) == "missing"
+    assert sensors.rain_state(gauge, pd.DataFrame({"rain_mm": [0.0, 1.5]})) == "ok"
+    # a day the gauge sent nothing is a gap, not 0 mm
+    days = pd.to_datetime(["2026-06-01T01:00Z", "2026-06-03T01:00Z"])
+    readings = pd.DataFrame(
+        {"sensor_id": "G", "observed_at": days, "quantity": "rain_mm", "value": [2.0, 3.0]}
+    )
+    daily = sensors.daily_site_series(readings).set_index("day")["rain_mm"]
+    assert daily.iloc[0] == 2.0 and np.isnan(daily.iloc[1]) and daily.iloc[2] == 3.0
+    from dashboard.i18n import t
+
+    assert "no rain gauge" in t("rain_no_gauge", "en") and "没有雨量计" in t("rain_no_gauge", "zh")
+    from dashboard.review import evidence_value
+
+    assert evidence_value("rain_24h_mm", None, "en").startswith("unknown")
+    assert evidence_value("rain_24h_mm", None, "zh").startswith("未知")
+
+
+def test_sensors_silent_together_are_offline_at_the_data_time(sites_home: Path) -> None:
+    """Sensor health is judged at the nowcast's origin / the lake's newest reading, not at
+    the site's own last reading: two sensors silent for 20 days while the lake goes on
+    are offline, as the nowcast's dead-sensor rule says (before: "online 2/2", reviewer
+    finding D1)."""
+    for lang, word in (("en", "offline"), ("zh", "离线")):
+        at = _site("HS906", lang)
+        table = at.dataframe[-1].value.set_index(at.dataframe[-1].value.columns[0])
+        status = table.iloc[:, 2]  # sensor id -> online / offline
+        assert status["HS906-0"] == status["HS906-1"] == word, table
+        online = next(m for m in at.metric if m.label in ("Sensors online", "在线传感器"))
+        assert online.value == f"{int((status != word).sum())}/{len(status)}"
+        assert ("dead-sensor rule" if lang == "en" else "断线规则") in _text(at)
+
+
+def _chart(at, field: str):  # type: ignore[no-untyped-def]
+    """The chart element (or layered chart) that draws ``field``."""
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        if field in [layer["encoding"]["y"]["field"] for layer in spec.get("layer", [spec])]:
+            return chart
+    raise AssertionError(f"no chart of {field}")
+
+
+def _values(chart, field: str) -> list:  # type: ignore[no-untyped-def,type-arg]
+    """Every value of ``field`` in the chart's data (the Arrow tables the page sends)."""
+    import pyarrow as pa
+
+    proto = chart.proto
+    blobs = ([proto.data.data] if proto.data.data else []) + [d.data.data for d in proto.datasets]
+    out: list = []  # type: ignore[type-arg]
+    for blob in blobs:
+        table = pa.ipc.open_stream(blob).read_all()
+        if field in table.column_names:
+            out += table.column(field).to_pylist()
+    return out
+
+
+def test_crack_meters_and_the_rules_angle_and_lines_are_charted(sites_home: Path) -> None:
+    """Crack meters are charted beside GNSS; the angle chart shows each sensor's angle as
+    the rules compute it, with the rules' four lines (reviewer finding D4)."""
+    from riskwarn.sensor_rules import NOWCAST_RULES
+
+    for lang, words in (
+        ("en", "lines: 45° blue, 50° yellow, 80° orange, 85° red"),
+        ("zh", "阈值线：45° 蓝色，50° 黄色，80° 橙色，85° 红色"),
+    ):
+        at = _site("HS906", lang)
+        disp = _chart(at, "displacement_mm")
+        assert set(_values(disp, "sensor_id")) == {"HS906-0", "HS906-1"}  # GNSS + crack meter
+        angle = _chart(at, "tangent_angle_deg")
+        assert set(_values(angle, "sensor_id")) == {"HS906-0", "HS906-1"}
+        assert sorted(set(_values(angle, "deg"))) == [
+            NOWCAST_RULES.attention_deg,
+            NOWCAST_RULES.yellow_deg,
+            NOWCAST_RULES.orange_deg,
+            NOWCAST_RULES.red_deg,
+        ]
+        assert words in _text(at)
+
+
+def test_rule_angles_are_the_nowcasts_angles() -> None:
+    """The chart's angle at a step end is the one the nowcast's sensor rules give the same
+    sensor there (riskwarn.nowcast.site_sensor_state's evidence)."""
+    from riskwarn.nowcast import site_sensor_state
+
+    origin = pd.Timestamp("2026-07-01T00:00Z")
+    t = pd.date_range(origin - pd.Timedelta(days=40), origin, freq="10min", inclusive="left")
+    days = (t - t[0]).total_seconds().to_numpy() / 86400.0
+    rng = np.random.default_rng(3)
+    creep = 0.5 * days + rng.normal(0, 0.05, len(t))
+    surge = creep + np.where(days > 38, (days - 38) ** 3 * 4.0, 0.0)
+    readings = pd.concat(
+        [
+            pd.DataFrame({"sensor_id": "C1", "quantity": "crack_width_mm", "value": creep}),
+            pd.DataFrame({"sensor_id": "G1", "quantity": "displacement_mm", "value": surge}),
+        ]
+    ).assign(observed_at=np.concatenate([t, t]), interval_s=600, quality="good")
+    sensor_table = pd.DataFrame(
+        {"record_id": ["C1", "G1"], "site_id": "S", "sensor_type": ["crack_meter", "gnss"]}
+    )
+    state = site_sensor_state(pd.DataFrame({"record_id": ["S"]}), sensor_table, readings, origin)
+    want = {e["sensor_id"]: e["tangent_angle_deg"] for e in state["evidence"].iloc[0]["sensors"]}
+    got = sensors.rule_angles(readings)
+    last = got.loc[got["at"] == origin].set_index("sensor_id")["tangent_angle_deg"]
+    assert want["G1"] > want["C1"]
+    assert last.round(1).to_dict() == want

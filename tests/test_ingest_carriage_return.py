@@ -160,3 +160,24 @@ def test_stray_cr_with_newlines_in_values(tmp_path: Path) -> None:
     assert json.loads(batch.quarantine["original"].iloc[0])["line"] == 3
     got = dict(zip(batch.accepted["record_id"], batch.accepted["admin_code"], strict=True))
     assert got == {"a": "one", "c": "thr\ree", "d": "fo\nur", "e": "five"}
+
+
+def test_a_stray_cr_in_the_header_line_is_a_file_problem_not_old_mac_line_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The header of a ``\\n`` file holds a stray ``\\r``: its first line end looked like a
+    lone ``\\r``, so the whole file was read as an old Mac file (``\\r`` ends lines) and the
+    10 records were read as 11 ``bad_line`` fragments. The file's line ends are ``\\n``
+    (10 of them against one lone ``\\r``): the header's ``\\r`` makes it not a table."""
+    header = HEADER.replace("纬度", "纬\r度")
+    path = tmp_path / "inc.csv"
+    path.write_bytes((header + "\n" + "\n".join(_row(i) for i in range(10)) + "\n").encode())
+    report = _ingest(tmp_path / "home", path, monkeypatch, capsys)
+    assert report["reasons"] == {"not_a_table": 1}, report
+    q = read_quarantine(tmp_path / "home" / "lake")
+    assert list(q["reason"]) == ["not_a_table"]
+    # an old Mac file (lone \r line ends) is still read line by line
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes((HEADER + "\r" + "\r".join(_row(i) for i in range(10)) + "\r").encode())
+    report = _ingest(tmp_path / "home2", mac, monkeypatch, capsys)
+    assert (report["read"], report["accepted"]) == (10, 10)

@@ -309,3 +309,100 @@ def test_an_open_intent_of_another_lake_is_left_alone(tmp_path: Path) -> None:
         assert [r["run_id"] for r in _runs(store, batch.batch_id)][-1] == run_a
     finally:
         store.close()
+
+
+# the CLI, SIGKILLed when it is about to write the quarantine (its table commit is made)
+_KILLED_BEFORE_QUARANTINE = """
+import os, signal, sys
+import riskwarn.lake as lake
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+lake.write_quarantine = killed
+from riskwarn.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_kill_9_between_table_commit_and_quarantine_commit(tmp_path: Path, store_url: str) -> None:
+    """A batch with rows to quarantine is two lake writes: the table's commit, then the
+    quarantine's. Killed between the two, the run stored its rows but not its
+    quarantine: its recovered record says so (quarantined 0, not complete) instead of
+    claiming the 2 quarantined rows the quarantine did not hold; the re-run stores and
+    records them."""
+    home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
+    lake_dir = home / "lake"
+    Store(store_url).upgrade()
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": store_url}
+    args = ["ingest", "--json", "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)]
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_QUARANTINE, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert len(read_table(lake_dir, "incidents")) == GOOD
+    assert len(read_quarantine(lake_dir)) == 0  # the quarantine commit was not made
+    store = Store(store_url)
+    try:
+        again = _cli(home, store_url, path)
+        assert again.returncode == 0, again.stderr[-2000:]
+        [report] = json.loads(again.stdout)
+        runs = _runs(store, report["batch_id"])
+        first, second = runs
+        assert "recovered" in first and "recovered" not in second
+        # the killed run stored its 40 rows and none of its quarantine
+        assert (first["new"], first["accepted"], first["quarantined"]) == (GOOD, GOOD, 0)
+        assert first["recovered"]["complete"] is False
+        assert first["recovered"]["quarantine_not_stored"] == FUTURE
+        assert any("quarantined rows not stored" in m for m in report["messages"]), report
+        # the re-run stored the quarantine; the store's row agrees with the lake
+        assert (second["new"], second["unchanged"], second["quarantined"]) == (0, GOOD, FUTURE)
+        [rec] = store.ingest_batches().to_dict("records")
+        assert rec["quarantined"] == len(read_quarantine(lake_dir)) == FUTURE
+        assert rec["accepted"] == len(read_table(lake_dir, "incidents")) == GOOD
+        assert rec["read"] == rec["accepted"] + rec["quarantined"] + rec["duplicates"]
+        assert store.open_ingests(report["batch_id"]) == []
+    finally:
+        store.close()
+
+
+def test_an_ingest_waiting_for_the_lock_says_so(tmp_path: Path) -> None:
+    """The ingest lock has no time limit; an ingest that finds it held says it waits
+    (before: silence until the holder ended), then goes on once it is released."""
+    import fcntl
+    import time
+
+    from riskwarn.lake.layout import LOCKS
+
+    home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
+    locks = home / "lake" / LOCKS
+    locks.mkdir(parents=True)
+    fd = os.open(locks / "ingest-incidents.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another ingest of the table, under way
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    Store(url).upgrade()
+    env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": url}
+    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json"]
+    err = tmp_path / "stderr"
+    with err.open("w") as err_fh:
+        proc = subprocess.Popen(
+            [*cmd, "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err_fh,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 240
+            while "waiting for another ingest" not in err.read_text():
+                assert proc.poll() is None, err.read_text()[-2000:]
+                assert time.monotonic() < deadline, err.read_text()[-2000:]
+                time.sleep(0.2)
+            assert proc.poll() is None  # still waiting
+        finally:
+            os.close(fd)  # the other ingest ends
+        out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.read_text()[-2000:]
+    assert json.loads(out)[0]["new"] == GOOD

@@ -184,3 +184,28 @@ def test_episode_budget_levels_raise_no_more_episodes_than_the_rules() -> None:
     moved = run_site_backtest(changed, days[80:85], cfg)
     cols = ["level_shares", "model_level_thresholds"]
     assert moved.fits.loc[0, cols].tolist() == short.fits.loc[0, cols].tolist()
+
+
+def test_orange_is_reachable_when_training_has_no_orange_only_rows() -> None:
+    """Review r92 D5a: the demo champion's orange band was 1e-9 wide (orange's training
+    rate equal to red's: no orange-only hour), so the model never issued orange."""
+    from types import SimpleNamespace
+
+    from riskwarn import domains
+    from riskwarn.nowcast import model_level_policy
+    from riskwarn.warnings import probability_levels
+
+    rng = np.random.default_rng(3)
+    score = rng.random(10_000)
+    th = level_thresholds(score, [0.2, 0.1, 0.01, 0.01])
+    assert th[1] < th[2] < th[3]
+    assert np.mean(levels_of(score, th) == 3) > 0.01  # orange warns on some rows
+    assert th[3] == pytest.approx(np.quantile(score, 0.99))  # red unchanged
+    # a champion trained before the rule: its tied thresholds are untied at serving
+    fitted = SimpleNamespace(level_thresholds=(0.000702, 0.000861, 0.013655, 0.013655))
+    champion = SimpleNamespace(python_model=lambda: SimpleNamespace(fitted=fitted))
+    policy = model_level_policy(champion, domains.get("geohazard_hourly").levels)  # type: ignore[arg-type]
+    assert policy.raise_at[1] < policy.raise_at[2] < policy.raise_at[3] == 0.013655
+    assert probability_levels(pd.Series([0.005]), policy.raise_at).tolist() == [3]
+    # a level no training row reached stays unreachable
+    assert level_thresholds(score, [0.1, 0.0, 0.0, 0.0])[2] == float("inf")

@@ -215,8 +215,8 @@ def test_build_warnings_rows_and_roll_up():
     assert w["level"].tolist() == ["red", "orange", "yellow"]
     assert set(w["state"]) == {"new"}
     assert w.loc[0, "reasons"][1].startswith("4 assaults")
-    assert "Model probability 90%" in w.loc[0, "reasons"][0]["en"]
-    assert "90%" in w.loc[0, "reasons"][0]["zh"]
+    assert "Model probability 90.0%" in w.loc[0, "reasons"][0]["en"]
+    assert "90.0%" in w.loc[0, "reasons"][0]["zh"]
     assert any("hysteresis" in r["en"] for r in w.loc[1, "reasons"] if isinstance(r, dict))
     assert w.loc[0, "evidence"] == {"recent_events_7d": 4}
     assert w["lead_time_hours"].tolist() == [168.0, 10.0, 168.0]

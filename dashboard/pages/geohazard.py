@@ -225,8 +225,14 @@ site = sites.set_index("record_id").loc[site_id]
 sensor_list = queries.site_sensors(ctx.lake_dir, site_id)
 readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]))
 series = sensors.daily_site_series(readings)
-now = readings["observed_at"].max() if not readings.empty else pd.Timestamp.now(tz="UTC")
-health = sensors.sensor_health(readings, sensor_list, now=now)
+per_sensor = sensors.sensor_displacement(readings)  # GNSS and crack meters, one line each
+angles = sensors.rule_angles(readings)  # the angle the warning rules compute
+# health as of the nowcast shown / the lake's data, as the nowcast's dead-sensor rule
+shown_run = queries.published_run(snap, site_domain)
+health_at = sensors.health_time(
+    shown_run["origin"] if shown_run else None, queries.data_times(ctx.lake_dir)["reading"]
+)
+health = sensors.sensor_health(readings, sensor_list, now=health_at)
 
 c1, c2, c3, c4 = st.columns(4)
 with c1:
@@ -256,14 +262,17 @@ x = alt.X("day_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg]))
 # A series with no value, or only zeros, draws a blank chart (a zero series' axis reads
 # "0.000000"); the reader gets a sentence saying what was measured, or why nothing was.
 span = {"start": fmt_day(series["day"].min(), lg, tz), "end": fmt_day(series["day"].max(), lg, tz)}
-state = {
+state: dict[str, str] = {
     c: sensors.series_state(series[c])
     for c in ("rain_mm", "displacement_mm", "velocity_mm_per_day")
 }
+state["rain_mm"] = sensors.rain_state(sensor_list, series)
+state["displacement_mm"] = sensors.series_state(per_sensor["displacement_mm"])
 no_velocity = "no_displacement" if state["displacement_mm"] == "missing" else "too_few_readings"
-tangent_gap = sensors.tangent_gap(series)
+tangent_gap = None if len(angles) else (sensors.tangent_gap(series) or "too_few_readings")
 notes: dict[str, str | None] = {
     "rain_mm": {
+        "no_gauge": t("rain_no_gauge", lg),
         "missing": t("rain_missing", lg),
         "zero": t("rain_zero", lg, **span),
     }.get(state["rain_mm"]),
@@ -297,18 +306,22 @@ def line(column: str, colour: str) -> alt.Chart:
     return alt.Chart(series).mark_line(color=colour, point=bool(series[column].count() < 2))
 
 
-rules = pd.DataFrame(
-    {
-        "deg": list(sensors.TANGENT_THRESHOLDS_DEG.values()),
-        "colour": ["#999999", "#ff7f0e", "#d62728"],
-    }
+thresholds = sensors.angle_thresholds()
+angles["at_local"] = pd.to_datetime(angles["at"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+per_sensor["day_local"] = (
+    pd.to_datetime(per_sensor["day"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
 )
-angle = line("tangent_angle_deg", "#333").encode(
-    x=x,
-    y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
+angle = (
+    alt.Chart(angles)
+    .mark_line()
+    .encode(
+        x=alt.X("at_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg])),
+        y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
+        color=alt.Color("sensor_id:N", title=t("col_sensor_id", lg)),
+    )
 )
 lines = (
-    alt.Chart(rules)
+    alt.Chart(thresholds)
     .mark_rule(strokeDash=[5, 3])
     .encode(y="deg:Q", color=alt.Color("colour:N", scale=None))
 )
@@ -326,8 +339,12 @@ with disp_cell:
     panel(
         t("displacement", lg),
         "displacement_mm",
-        line("displacement_mm", "#54a24b").encode(
-            x=x, y=alt.Y("displacement_mm:Q", title=t("unit_mm", lg))
+        alt.Chart(per_sensor)
+        .mark_line(point=bool(per_sensor.groupby("sensor_id").size().max() < 2))
+        .encode(
+            x=alt.X("day_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg])),
+            y=alt.Y("displacement_mm:Q", title=t("unit_mm", lg)),
+            color=alt.Color("sensor_id:N", title=t("col_sensor_id", lg)),
         ),
     )
 vel_cell, angle_cell = st.columns(2)
@@ -341,9 +358,12 @@ with vel_cell:
     )
 with angle_cell:
     if panel(t("tangent", lg), "tangent_angle_deg", angle + lines):
-        st.caption(t("thresholds", lg))
+        degs = dict(zip(thresholds["level"], thresholds["deg"], strict=True))
+        st.caption(t("thresholds", lg, **{k: f"{v:g}" for k, v in degs.items()}))
 
 st.subheader(t("health", lg))
+dead_h = f"{sensors.HealthRules().dead_after_hours:g}"
+st.caption(t("health_at", lg, at=fmt_datetime(health_at, lg, tz), hours=dead_h))
 st.dataframe(
     health.assign(
         online=[t("online" if o else "offline", lg) for o in health["online"]],

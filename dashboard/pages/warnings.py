@@ -16,7 +16,6 @@ import streamlit as st
 from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
     fmt_datetime,
-    fmt_day,
     fmt_hours,
     fmt_pct,
     level_label,
@@ -207,18 +206,14 @@ with left:
         st.markdown(f"**{t('place_history', lg)}**")
         # only the two plotted columns reach the browser: the history also holds the place's
         # lon/lat and cell, which for a dispute case locate a household (privacy)
-        chart = pd.DataFrame(
-            {
-                "week": [fmt_day(o, lg, tz) for o in hist["origin"]],  # short, level
-                "probability": hist["probability"].to_numpy(),
-            }
-        )
+        chart, kind = views.place_history_series(hist, lg, tz)  # hours kept apart (S2)
+        axis = alt.Axis(format="%") if kind == "probability" else alt.Axis(format=".2f")
         st.altair_chart(
             alt.Chart(chart)
             .mark_area(line=True, opacity=0.25)
             .encode(
-                x=alt.X("week:N", sort=None, title=t("origin", lg), axis=alt.Axis(labelAngle=0)),
-                y=alt.Y("probability:Q", title=t("probability", lg), axis=alt.Axis(format="%")),
+                x=alt.X("when:N", sort=None, title=t("origin", lg), axis=alt.Axis(labelAngle=0)),
+                y=alt.Y("value:Q", title=t(kind, lg), axis=axis),
             )
             .properties(height=180),
             width="stretch",
@@ -226,11 +221,12 @@ with left:
     facts, tables = views.evidence_frames(current.get("evidence"))
     st.markdown(f"**{t('evidence', lg)}**")
     if facts:
+        rows = review.evidence_fact_rows(facts, lg, tz)  # each value once (S1)
         st.dataframe(
             pd.DataFrame(
                 {
-                    t("metric", lg): [review.evidence_label(k, v, lg) for k, v in facts.items()],
-                    t("value", lg): [review.evidence_value(k, v, lg, tz) for k, v in facts.items()],
+                    t("metric", lg): [label for label, _ in rows],
+                    t("value", lg): [value for _, value in rows],
                 }
             ),
             hide_index=True,

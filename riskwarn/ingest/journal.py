@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from riskwarn.ingest.validate import Batch
-from riskwarn.ingest.write import commits_of_run, lake_versions
+from riskwarn.ingest.write import commits_of_run, lake_versions, quarantined_rows
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +133,19 @@ class StoreJournal:
         updated = sum(c["updated"] for c in table)
         # a run killed between its two table commits stored only the first: the rows of
         # the other are not stored (the re-run stores them and reports them as new)
-        complete = len(table) >= planned
-        not_stored = 0 if complete else planned_rows - new - updated
+        not_stored = 0 if len(table) >= planned else planned_rows - new - updated
         unchanged = int(intent["accepted"]) - planned_rows
+        # the quarantine is written after the table: a run killed between the two stored
+        # its rows but not its quarantine; count what the quarantine holds of the batch
+        quarantined = quarantined_rows(
+            self.lake_dir, str(intent["source"]), str(intent["table_name"]), batch_id
+        )
+        quarantine_missing = max(int(intent["quarantined"]) - quarantined, 0)
+        complete = not not_stored and not quarantine_missing
         report: dict[str, Any] = {
             **{k: intent[k] for k in ("batch_id", "source", "file_name", "table_name")},
             **{k: int(intent[k]) for k in FIXED_COUNTS},
+            "quarantined": int(intent["quarantined"]) - quarantine_missing,
             "new": new,
             "updated": updated,
             "unchanged": unchanged,
@@ -153,14 +160,17 @@ class StoreJournal:
             "table_commits_planned": planned,
             "complete": complete,
             "not_stored": not_stored,
+            "quarantine_not_stored": quarantine_missing,
             "note": "the run died after its lake commits and before its record in the store",
         }
         self.store.record_ingest_batch(
             report, str(intent.get("actor") or self.actor), run_id=run_id, recovered=recovered
         )
-        what = f"new {new}, updated {updated}" + (
-            "" if complete else f", {not_stored} rows of its second commit not stored"
-        )
+        what = f"new {new}, updated {updated}"
+        if not_stored:
+            what += f", {not_stored} rows of its second commit not stored"
+        if quarantine_missing:
+            what += f", {quarantine_missing} quarantined rows not stored (its quarantine commit)"
         log.warning("%s was killed after its lake commits; recorded now: %s", started, what)
         return (
             f"recorded an earlier {started} that stopped after its lake commit "

@@ -150,11 +150,15 @@ class LineEnds:
 
 
 def first_line_end_is_lone_cr(data: bytes) -> bool:
-    """Whether the first line end in ``data`` is a ``\\r`` not followed by ``\\n``."""
+    """Whether ``data`` (the file's first bytes) is of lone-``\\r`` line ends: its first
+    line end is a ``\\r`` not followed by ``\\n``, and it holds more lone ``\\r`` than
+    ``\\n`` (a stray ``\\r`` in the header line of a ``\\n`` file is not a line end)."""
     cr, lf = data.find(b"\r"), data.find(b"\n")
-    if cr < 0 or (0 <= lf < cr):
+    if cr < 0 or (0 <= lf < cr) or data[cr + 1 : cr + 2] == b"\n":
         return False
-    return data[cr + 1 : cr + 2] != b"\n"
+    # a final \r may be the first half of a \r\n cut by the read: not counted
+    lone = data.count(b"\r") - data.count(b"\r\n") - data.endswith(b"\r")
+    return lone > data.count(b"\n")
 
 
 def stray_cr(line: bytes) -> int:

@@ -128,3 +128,21 @@ def ingest_lock(lake_dir: Path, table_name: str) -> Any:
     from riskwarn.lake.layout import ingest_lock as lock
 
     return lock(lake_dir, table_name)
+
+
+def quarantined_rows(lake_dir: Path, source: str, table_name: str, batch_id: str) -> int:
+    """How many rows of batch ``batch_id`` the lake's quarantine holds now."""
+    import pyarrow.compute as pc
+
+    from riskwarn.lake.layout import QUARANTINE
+    from riskwarn.lake.read import dataset
+
+    ds = dataset(lake_dir, QUARANTINE)
+    if ds is None:
+        return 0
+    flt = (
+        (pc.field("source") == source)
+        & (pc.field("table_name") == table_name)
+        & (pc.field("batch_id") == batch_id)
+    )
+    return int(ds.count_rows(filter=flt))

@@ -192,7 +192,17 @@ def ingest_lock(lake_dir: Path, table_name: str) -> Iterator[None]:
     except OSError as exc:
         raise LakeError(f"cannot write the lake at {lake_dir}: {describe_os_error(exc)}") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            # no time limit (an ingest of a big file holds it for minutes): say who waits
+            log.warning(
+                "waiting for another ingest of %s in %s to finish (lock %s)",
+                table_name,
+                lake_dir,
+                locks / f"ingest-{lock_name(table_name)}.lock",
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)

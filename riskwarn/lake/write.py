@@ -417,17 +417,26 @@ def _probe(
     """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
     the candidate partitions and, given a ``window`` (column, min, max), from files whose
     statistics overlap it: partition values and min/max statistics skip the other files."""
-    flt = (pc.field("source") == source) & pc.field("record_id").isin(ids.combine_chunks())
+    wanted = pc.field("record_id").isin(ids.combine_chunks())
     if window is not None:
         col, lo, hi = window
-        flt = flt & (pc.field(col) >= lo) & (pc.field(col) <= hi)
+        wanted = wanted & (pc.field(col) >= lo) & (pc.field(col) <= hi)
+    where = pc.field("source") == source
     if parts:
         by_part = None
         for y, m in parts:
             term = (pc.field("year") == y) & (pc.field("month") == m)
             by_part = term if by_part is None else (by_part | term)
-        flt = flt & by_part
-    return dt.to_pyarrow_dataset().to_table(filter=flt)
+        where = where & by_part
+    ds = dt.to_pyarrow_dataset()
+    try:
+        return ds.to_table(filter=where & wanted)
+    except pa.ArrowNotImplementedError:
+        # files written by a Delta MERGE (deltalake >= 1.4) store strings as string_view,
+        # which Arrow cannot compare with a string in a filter (delta-rs issue 4579): read
+        # the candidate partitions, strings as string, and select the rows here
+        got = ds.to_table(filter=where)
+        return got.filter(wanted)
 
 
 def _append(dt: Any, rows: pa.Table, table: Table, props: Any) -> None:

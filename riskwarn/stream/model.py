@@ -233,10 +233,10 @@ def model_reason(score: ModelScore, rules_rank: int, horizon_hours: float) -> di
     zh = {0: "无预警", **rw.LEVEL_COLOUR_ZH}
     p, m = score.probability, score.level_rank
     en = (
-        f"Site model {score.model}: failure probability {p:.0%} over the next "
+        f"Site model {score.model}: failure probability {rw.pct_text(p)} over the next "
         f"{horizon_hours:.0f} h (model level {names[m]}"
     )
-    cn = f"场地模型 {score.model}：未来 {horizon_hours:.0f} 小时失稳概率 {p:.0%}（模型等级{zh[m]}"
+    cn = f"场地模型 {score.model}：未来 {horizon_hours:.0f} 小时失稳概率 {rw.pct_text(p)}（模型等级{zh[m]}"
     if m > rules_rank:
         en += f"; raised above the sensor rules' {names[rules_rank]})."
         cn += f"；高于传感器规则的{zh[rules_rank]}，由模型上调）。"
@@ -365,13 +365,13 @@ class StreamSiteModel:
             log.info("site model %s serving on the stream (with the sensor rules)", self.state)
 
     def _read_tables(self) -> None:
-        from features.geohazard import _site_gauges
+        from features.geohazard import site_gauges
         from riskwarn import lake
 
         self.lake_sites = lake.read_table(self.lake_dir, "hazard_sites")
         self.lake_sensors = lake.read_table(self.lake_dir, "sensors")
         sites, sensors = self.tables(set())
-        self.gauge_of = {str(k): str(v) for k, v in _site_gauges(sites, sensors).dropna().items()}
+        self.gauge_of = {str(k): str(v) for k, v in site_gauges(sites, sensors).dropna().items()}
         self.gauge_size = (len(sites), len(sensors))
 
     def _warm_up(self, sensor_ids: list[str]) -> None:
@@ -491,13 +491,13 @@ class StreamSiteModel:
         """(sites, sensors, readings) for the model at ``origin``: the sites, their sensors
         and the rain gauge batch serving picks for each (from all sites and gauges), with
         the window's readings of ``[origin - lookback, origin)``."""
-        from features.geohazard import _site_gauges
+        from features.geohazard import site_gauges
 
         sites, sensors = self.tables(set(site_ids))
         size = (len(sites), len(sensors))
         if size != self.gauge_size:  # batch serving's pick, from all sites and gauges
             self.gauge_of = {
-                str(k): str(v) for k, v in _site_gauges(sites, sensors).dropna().items()
+                str(k): str(v) for k, v in site_gauges(sites, sensors).dropna().items()
             }
             self.gauge_size = size
         gauge_of = self.gauge_of

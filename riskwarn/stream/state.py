@@ -33,7 +33,8 @@ nowcast evaluates the same origin 10-60 min later): the rules sample each series
 ends, and a partly filled step reads as a slower velocity (evaluated mid-step, a slope
 that the rules put at red on the hour flickered between yellow and red).
 
-**Hysteresis** (:class:`Hysteresis`): the rules' level of each hourly step is raised at
+**Hysteresis** (:class:`Hysteresis`, the rule :func:`riskwarn.level_hold.hold_step` that
+the batch nowcast applies too): the combined level of each hourly step is raised at
 once, but lowered only after ``lower_after_steps`` consecutive hourly evaluations below
 the served level (an alarm "off-delay", as alarm-management practice, ISA-18.2, and
 geohazard practice, which lifts or downgrades a warning only once the deformation has
@@ -58,7 +59,10 @@ import pandas as pd
 
 from riskwarn import nowcast
 from riskwarn import warnings as rw
+from riskwarn.level_hold import Held, Hysteresis, held_reason, hold_step
 from riskwarn.site_state import site_sensor_states
+
+__all__ = ["Hysteresis", "SensorStates", "SiteLevel", "held_reason", "pending_reason"]
 
 DISPLACEMENT_QUANTITIES = {"displacement_mm": "gnss", "crack_width_mm": "crack_meter"}
 log = logging.getLogger(__name__)
@@ -77,25 +81,6 @@ class SensorState:
     last_ns: int = 0
 
 
-@dataclass(frozen=True)
-class Hysteresis:
-    """Lower a site's level (any level) only after ``lower_after_steps`` consecutive
-    hourly evaluations below it; raise it to orange or red at once, but to blue or
-    yellow (shown, never delivered) only after ``confirm_steps`` consecutive hourly
-    evaluations above it. ``Hysteresis(1, 1)`` = none: the rules' level of each step."""
-
-    lower_after_steps: int = 6
-    confirm_steps: int = 2
-    at_once_rank: int = 3  # orange and red (the delivered levels) are raised at once
-
-
-@dataclass
-class _Held:
-    rank: int  # the served (held) level
-    below: list[int] = field(default_factory=list)  # rules' levels of the steps below it
-    above: list[int] = field(default_factory=list)  # ... above it, below orange (on-delay)
-
-
 def pending_reason(rank: int, raw: int, steps_above: int, need: int) -> dict[str, str]:
     """The bilingual reason item of a blue/yellow not shown yet (on-delay)."""
     names = {0: "no warning", **rw.LEVEL_NAMES}
@@ -106,19 +91,6 @@ def pending_reason(rank: int, raw: int, steps_above: int, need: int) -> dict[str
         "hourly evaluations (orange and red at once).",
         "zh": f"暂保持{zh[rank]}：传感器规则已连续 {steps_above} 小时为{zh[raw]}；"
         f"蓝色、黄色需连续 {need} 次小时评估才显示（橙色、红色立即发布）。",
-    }
-
-
-def held_reason(rank: int, raw: int, steps_below: int, need: int) -> dict[str, str]:
-    """The bilingual reason item of a level kept by hysteresis."""
-    names = {0: "no warning", **rw.LEVEL_NAMES}
-    zh = {0: "无预警", **rw.LEVEL_COLOUR_ZH}
-    return {
-        "en": f"Held at {names[rank]} by hysteresis: the sensor rules read {names[raw]} "
-        f"for {steps_below} h; a level is lowered only after {need} consecutive hourly "
-        "evaluations below it.",
-        "zh": f"滞回保持{zh[rank]}：传感器规则已连续 {steps_below} 小时为{zh[raw]}；"
-        f"需连续 {need} 次小时评估低于当前等级才降级。",
     }
 
 
@@ -157,7 +129,7 @@ class SensorStates:
         # the site model (riskwarn.stream.model.StreamSiteModel) or None: rules only
         self.model = model
         self.hysteresis = hysteresis or Hysteresis()
-        self.held: dict[str, _Held] = {}  # site -> served level and the steps below it
+        self.held: dict[str, Held] = {}  # site -> served level and the steps below it
         self.health = health or rw.HealthRules()
         self.history_steps = (
             rules.steady_window_steps + 4 * (rules.n_accel + rules.smooth_steps) + 8
@@ -183,30 +155,15 @@ class SensorStates:
         """Start hysteresis from the served levels (after a restart: a served red is
         lowered only after ``lower_after_steps`` evaluations below it, counted anew)."""
         for site, rank in levels.items():
-            self.held[site] = _Held(int(rank))
+            self.held[site] = Held(int(rank))
 
     def _hold(self, site: str, raw: int) -> tuple[int, int, int]:
         """The level to serve for the rules' level ``raw`` of the site's next step, the
         number of consecutive steps below it so far (0 = not held) and of steps above it
         waiting for confirmation (0 = none)."""
-        hy = self.hysteresis
-        h = self.held.setdefault(site, _Held(0))
-        if raw == h.rank:
-            self.held[site] = _Held(raw)
-            return raw, 0, 0
-        if raw > h.rank:  # orange/red at once; blue/yellow once confirmed
-            if raw >= hy.at_once_rank or len(h.above) + 1 >= max(hy.confirm_steps, 1):
-                new = raw if raw >= hy.at_once_rank else min([*h.above, raw])
-                self.held[site] = _Held(new)
-                return new, 0, 0
-            self.held[site] = _Held(h.rank, above=[*h.above, raw])
-            return h.rank, 0, len(h.above) + 1
-        h.above = []
-        h.below.append(raw)
-        if len(h.below) >= max(hy.lower_after_steps, 1):
-            self.held[site] = _Held(max(h.below))
-            return max(h.below), 0, 0
-        return h.rank, len(h.below), 0
+        h = hold_step(self.held.get(site, Held()), raw, self.hysteresis)
+        self.held[site] = h
+        return h.rank, len(h.below), len(h.above)
 
     def add(self, readings: pd.DataFrame, sites: dict[str, str | None]) -> set[str]:
         """Add accepted readings (canonical columns); returns the sites touched."""
@@ -455,7 +412,11 @@ class SensorStates:
         if below:
             need = self.hysteresis.lower_after_steps
             reasons.append(held_reason(rank, raw, below, need))
-            evidence.update(rules_level_rank=raw, held_steps_below=below)
+            evidence.update(
+                rules_level_rank=raw,
+                held_steps_below=below,
+                held_lower_to=max(self.held[site].below),
+            )
         if above:
             reasons.append(pending_reason(rank, raw, above, self.hysteresis.confirm_steps))
             evidence.update(rules_level_rank=raw, pending_steps_above=above)

@@ -1,0 +1,79 @@
+"""A correction ingested after an earlier MERGE commit of the same table.
+
+deltalake >= 1.4 writes the files of a MERGE with strings as ``string_view``
+(delta-rs issue 4579); Arrow has no kernel comparing ``string_view`` with ``string``, so
+the ingest's probe of the stored rows (a ``record_id`` filter) failed on every later
+ingest that met such a file: ``ArrowNotImplementedError: Function 'greater_equal' has no
+kernel matching input types (string, string_view)``. A crash between the MERGE and the
+append of a batch (its two table commits) could then never be re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from riskwarn.lake import read_table
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE = ROOT / "configs" / "sources" / "sim_incidents.yaml"
+HEADER = (
+    "警情编号,发案时间,报警时间,时间精度,警情大类,警情类别,警情级别,经度,纬度,"
+    "所属社区代码,发案场所,处警单位"
+)
+
+
+def _row(i: int, when: str) -> str:
+    return (
+        f"JQ{i:08d},{when},{when},精确到分,侵财类,盗窃,1,116.{i:06d},30.{i:06d},"
+        f"3408{i:08d},住宅小区,某某派出所"
+    )
+
+
+def _file(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _ingest(home: Path, path: Path) -> dict[str, Any]:
+    env = {**os.environ, "RISKWARN_HOME": str(home)}
+    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json", "--no-store"]
+    done = subprocess.run(
+        [*cmd, "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [report] = json.loads(done.stdout)
+    return report
+
+
+def test_corrections_after_a_merge_commit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _file(tmp_path / "a.csv", [_row(i, "2023-05-01 10:00:00") for i in range(40)])
+    # row 0 corrected, 20 new: one MERGE commit
+    b = [_row(0, "2023-05-01 11:00:00")] + [_row(100 + i, "2023-06-01 10:00:00") for i in range(20)]
+    c = [_row(1, "2023-05-02 11:00:00")] + [_row(200 + i, "2023-06-01 10:00:00") for i in range(20)]
+    assert _ingest(home, first)["new"] == 40
+    second = _file(tmp_path / "b.csv", b)
+    merged = _ingest(home, second)
+    assert (merged["new"], merged["updated"]) == (20, 1)
+    types = {
+        str(pq.read_schema(f).field("record_id").type)
+        for f in (home / "lake" / "incidents").rglob("*.parquet")
+    }
+    assert "string_view" in types  # the MERGE's files (what made the probe fail)
+    third = _ingest(home, _file(tmp_path / "c.csv", c))
+    assert (third["new"], third["updated"], third["unchanged"]) == (20, 1, 0)
+    again = _ingest(home, second)
+    assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 21)
+    lake = read_table(home / "lake", "incidents")
+    assert len(lake) == 80 and lake["record_id"].is_unique
