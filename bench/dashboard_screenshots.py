@@ -173,8 +173,17 @@ def _whole_page(page: Any, width: int, path: Path) -> str:
     return "; ".join(problems)
 
 
+PHONE_USER_AGENT = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Mobile Safari/537.36"
+)
+
+
 def sign_in(browser: Any, base: str, username: str, password: str, width: int) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": TALL})
+    # a phone-sized window says it is a phone, as a phone's browser does (the overview fits
+    # its map by the User-Agent: dashboard.map_layout.map_fit_px)
+    agent = {"user_agent": PHONE_USER_AGENT} if width < 600 else {}
+    context = browser.new_context(viewport={"width": width, "height": TALL}, **agent)
     page = context.new_page()
     page.set_default_timeout(120_000)
     page.goto(base)

@@ -213,3 +213,24 @@ def scale_bar(
         {"text": [t("map_scale", lang, km=f"{length:g}")], "position": [[end, lat]]}
     )
     return paths, text
+
+
+# The width the overview fits the city into. A 390 px phone's column is 358 px (390 less
+# Streamlit's 1 rem padding each side): fitted to 480 px there, the city's sides, the county
+# names on them and the scale bar were cut. On a desktop or tablet column (600 px and more)
+# a 358 px fit drew the city small in a wide grey map, so a browser that says it is not a
+# phone gets the wider fit; a browser that says nothing (or an app test) gets the phone's,
+# which fits everywhere. The wall screen (1920 x 1080) fits 700 px.
+PHONE_FIT_PX = 358
+DESKTOP_FIT_PX = 480
+WALL_FIT_PX = 700
+
+
+def map_fit_px(wall: bool, user_agent: str | None) -> int:
+    """The overview's fit width: wall screen, desktop (a User-Agent without the ``Mobi``
+    token every phone browser sends) or phone (a phone, or no User-Agent)."""
+    if wall:
+        return WALL_FIT_PX
+    if user_agent and "Mobi" not in user_agent:
+        return DESKTOP_FIT_PX
+    return PHONE_FIT_PX

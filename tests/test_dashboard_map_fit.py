@@ -85,3 +85,37 @@ def test_the_whole_city_and_its_names_fit_a_phone_column(home: Path, lang: str) 
         d_left, d_right, _ = _extent(deck, DESKTOP_COLUMN_PX)
         assert d_right - d_left > 0.3 * DESKTOP_COLUMN_PX
         assert abs((d_left + d_right) / 2 - DESKTOP_COLUMN_PX / 2) < 0.1 * DESKTOP_COLUMN_PX
+
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36"
+)
+DESKTOP = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
+IPAD = (
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Safari/605.1.15"
+)
+
+
+def test_the_fit_width_follows_the_browser() -> None:
+    """A phone (or a browser that does not say) gets the phone's fit; a desktop or tablet
+    the wider one, where a 358 px fit drew the city small in a wide grey map; the wall
+    screen its own."""
+    from dashboard.map_layout import map_fit_px
+
+    assert map_fit_px(False, IPHONE) == PHONE_COLUMN_PX
+    assert map_fit_px(False, ANDROID) == PHONE_COLUMN_PX
+    assert map_fit_px(False, None) == PHONE_COLUMN_PX
+    assert map_fit_px(False, "") == PHONE_COLUMN_PX
+    assert map_fit_px(False, DESKTOP) == 480
+    assert map_fit_px(False, IPAD) == 480
+    assert map_fit_px(True, IPHONE) == 700
+    assert map_fit_px(True, DESKTOP) == 700

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_panel, maps, queries, shell, trends, views
+from dashboard import auth, map_layout, map_panel, maps, queries, shell, trends, views
 from dashboard.i18n import (
     fmt_date,
     fmt_datetime,
@@ -37,12 +37,9 @@ ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
 wall = map_panel.wall_mode()
 MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920 x 1080
-# the width the city is fitted into: the narrowest column the map is drawn in, a 390 px
-# phone's (390 px less Streamlit's 1 rem padding each side: 358 px). The map's own width
-# is the column's (wider on a desktop: the city is centred with more land around it);
-# fitted to 480 px, a phone cut the city's sides, its county names and the scale bar
-PHONE_COLUMN_PX = 358
-MAP_FIT_PX = 700 if wall.on else PHONE_COLUMN_PX
+# the width the city is fitted into (map_layout.map_fit_px): a phone's column, or a
+# desktop's; the browser's own width never reaches the server, its User-Agent does
+MAP_FIT_PX = map_layout.map_fit_px(wall.on, st.context.headers.get("User-Agent"))
 
 
 def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
