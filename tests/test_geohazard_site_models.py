@@ -287,7 +287,7 @@ def test_nowcast_combines_model_and_hard_rules(trained: dict) -> None:
     assert "红色预警" in _reason_text(reasons, "zh")
     assert "Model unavailable" not in _reason_text(reasons)
     # the model's own reason names the movement even when it is the velocity prior alone
-    assert "mainly because: the slope moved" in _reason_text(reasons)
+    assert "mainly because: the slope (GNSS) moved" in _reason_text(reasons)
     # the dead sensor is explicit, in both languages
     assert w.loc["s3", "evidence"]["sensor_health"] == "dead"
     assert "not as no movement" in _reason_text(w.loc["s3", "reasons"])

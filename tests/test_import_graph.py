@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "riskwarn.serving_frames",
             "riskwarn.scoring",
             "riskwarn.warnings",
+            "riskwarn.level_hold",
             "riskwarn.reasons",
             "riskwarn.nowcast",
             "riskwarn.stream",
