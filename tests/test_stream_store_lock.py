@@ -162,3 +162,39 @@ def test_sqlite_store_reached_by_a_symlink_or_a_relative_path_is_the_same_store(
     lock = StoreLock("sqlite:///file-link.db", "simcity")
     lock.acquire(pid=0)
     lock.release()
+
+
+@pytest.mark.postgres
+def test_the_lock_holder_named_is_the_one_in_this_database(pg_url: str) -> None:
+    """Advisory locks are per database but ``pg_locks`` lists every database's: the
+    refusal named another database's stream (a second installation on the same server, or
+    the other ``make test`` worker) as this store's holder (seen in a parallel CI run)."""
+    import secrets
+
+    import sqlalchemy as sa
+
+    from riskwarn.stream.lock import advisory_lock_holder
+    from tests.conftest import PG_ADMIN_URL
+
+    key = secrets.randbits(62)
+    lock = sa.text("SELECT pg_advisory_lock(:k)")
+
+    def engine(url: str, name: str) -> sa.Engine:
+        args = {"application_name": name}
+        return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=args)
+
+    elsewhere, here = engine(PG_ADMIN_URL, "rw-other-database"), engine(pg_url, "rw-this-one")
+    try:
+        with elsewhere.connect() as other:
+            other.execute(lock, {"k": key})
+            other.commit()
+            with here.connect() as look:
+                assert advisory_lock_holder(look, key) is None  # held in another database only
+                with here.connect() as holder:
+                    holder.execute(lock, {"k": key})
+                    holder.commit()
+                    look.rollback()  # pg_stat_activity is read once per transaction
+                    assert advisory_lock_holder(look, key) == "rw-this-one"
+    finally:
+        elsewhere.dispose()
+        here.dispose()

@@ -23,6 +23,27 @@ from pathlib import Path
 from typing import IO, Any
 
 
+def advisory_lock_holder(conn: Any, key: int) -> str | None:
+    """The application name of the session that holds advisory lock ``key`` in this
+    connection's database (None if none does or it set no name).
+
+    ``pg_locks`` lists every database's locks and advisory locks are per database, so the
+    lookup keeps to the current one: another installation (or test) on the same server
+    holding the same key in its own database is not this store's holder."""
+    import sqlalchemy as sa
+
+    row = conn.execute(
+        sa.text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+            "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
+        ),
+        {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
+    ).first()
+    return str(row[0]) if row and row[0] else None
+
+
 class AlreadyRunning(RuntimeError):
     """Another consumer holds this home's stream lock."""
 
@@ -143,17 +164,10 @@ class StoreLock:
         got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
         conn.commit()
         if not got:
-            row = conn.execute(
-                sa.text(
-                    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
-                    "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-                    "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"
-                ),
-                {"hi": key >> 32, "lo": key & 0xFFFFFFFF},
-            ).first()
+            holder_name = advisory_lock_holder(conn, key)
             conn.close()
             self._engine.dispose()
-            other = str(row[0]) if row and row[0] else "another process"
+            other = holder_name or "another process"
             raise StoreTaken(self._message(other, f"PostgreSQL advisory lock {key}"))
         self._conn = conn
 
