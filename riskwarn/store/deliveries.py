@@ -126,28 +126,40 @@ class DeliveryStore(ReadStore):
     ) -> int:
         """Record that ``acknowledged_by`` (a user name or contact id) acknowledged the
         warning (its change ``delivery_key``); audited. Returns the acknowledgement id."""
-        a = table_of(WarningAck)
         when = utc(at) if at is not None else self._now()
         with self._write() as conn:
-            ack_id = conn.execute(
-                sa.insert(a)
-                .values(
-                    warning_id=warning_id,
-                    delivery_key=delivery_key,
-                    acknowledged_by=acknowledged_by,
-                    acknowledged_at=when,
-                    via=via,
-                )
-                .returning(a.c.ack_id)
-            ).scalar_one()
-            self._audit(
-                conn,
-                acknowledged_by,
-                "acknowledge_warning",
-                "warning",
-                warning_id,
-                {"delivery_key": delivery_key, "via": via},
+            return self._insert_ack(conn, warning_id, delivery_key, acknowledged_by, when, via)
+
+    def _insert_ack(
+        self,
+        conn: Any,
+        warning_id: str,
+        delivery_key: str | None,
+        acknowledged_by: str,
+        when: datetime,
+        via: str,
+    ) -> int:
+        """One acknowledgement row and its audit entry, in ``conn``'s transaction."""
+        a = table_of(WarningAck)
+        ack_id = conn.execute(
+            sa.insert(a)
+            .values(
+                warning_id=warning_id,
+                delivery_key=delivery_key,
+                acknowledged_by=acknowledged_by,
+                acknowledged_at=when,
+                via=via,
             )
+            .returning(a.c.ack_id)
+        ).scalar_one()
+        self._audit(
+            conn,
+            acknowledged_by,
+            "acknowledge_warning",
+            "warning",
+            warning_id,
+            {"delivery_key": delivery_key, "via": via},
+        )
         return int(ack_id)
 
     def acknowledge_delivered(
@@ -189,26 +201,8 @@ class DeliveryStore(ReadStore):
                 )
                 keys = [k for k in keys if k not in acked]
             for key in keys:
-                ack_id = conn.execute(
-                    sa.insert(a)
-                    .values(
-                        warning_id=warning_id,
-                        delivery_key=key,
-                        acknowledged_by=acknowledged_by,
-                        acknowledged_at=when,
-                        via=via,
-                    )
-                    .returning(a.c.ack_id)
-                ).scalar_one()
-                self._audit(
-                    conn,
-                    acknowledged_by,
-                    "acknowledge_warning",
-                    "warning",
-                    warning_id,
-                    {"delivery_key": key, "via": via},
-                )
-                done.append((int(ack_id), key))
+                ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
+                done.append((ack_id, key))
         return done
 
     def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:
