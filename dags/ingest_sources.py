@@ -8,7 +8,10 @@ upserts the lake, records its batch in the serving store at once, and moves it t
 file (a gzip bomb, a million-column header, a broken gzip) is quarantined whole with a
 one-line reason and archived like any other, so retries never trip over it; a file that
 fails unexpectedly stays in landing while the others are recorded, and the task fails
-naming it. Then the Asset ``riskwarn_lake_<source>`` is emitted (downstream DAGs may be scheduled on
+naming it. A file that stored nothing because every row was quarantined (a poison file
+included) is recorded and archived too, and the task then fails without retries
+(``AirflowFailException``) naming it: nothing of it reached the lake, someone must look
+at the quarantine (docs/ingestion.md, "A file that stored nothing"). Then the Asset ``riskwarn_lake_<source>`` is emitted (downstream DAGs may be scheduled on
 it). Ingestion is idempotent (re-ingesting a file changes
 nothing), and ``ingested_at`` is the data interval's end, so a re-run of an interval
 records identical batches.
@@ -54,6 +57,9 @@ def make_ingest_dag(mapping: Path):
     def ingest_dag() -> None:
         @task(outlets=[lake_asset(stem)])
         def ingest(**context) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from riskwarn.ingest.landing import LandingStoredNothing
             from riskwarn.orchestration import memory_budget
             from riskwarn.pipeline import ingest_source
             from riskwarn.settings import load_settings
@@ -61,7 +67,11 @@ def make_ingest_dag(mapping: Path):
             end = interval_end(context)
             settings = load_settings()
             with memory_budget(settings.task_memory_mb):
-                return ingest_source(settings, str(mapping), end)
+                try:
+                    return ingest_source(settings, str(mapping), end)
+                except LandingStoredNothing as exc:
+                    # the file is archived: a retry would find nothing and turn green
+                    raise AirflowFailException(str(exc)) from None
 
         ingest()
 

@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     import os
 
+    from riskwarn.commands import ExitStatus
     from riskwarn.filemodes import restrict_umask
     from riskwarn.redact import install_log_redaction, redact
 
@@ -128,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except ExitStatus as exc:  # an outcome with its own code, output already printed
+        return exc.code
     finally:
         os.umask(previous)
     return 0

@@ -59,10 +59,18 @@ def ingest_source(
     Returns summed counts (``files``, ``archived``, ``read``, ``accepted``, ...), the
     files left for the next run as still being written (``still_changing``) and the
     entries never read (``not_read``: sub-folders, non-regular files), each also warned
-    about in the task log.
+    about in the task log. A file that stored nothing because every row was quarantined
+    is recorded and archived like the others, warned about, and then raises
+    :class:`riskwarn.ingest.landing.LandingStoredNothing` (its ``totals`` the report):
+    the DAG fails the task without retries (docs/ingestion.md).
     """
     from riskwarn.ingest import load_mapping
-    from riskwarn.ingest.landing import COUNTS, ingest_landing, warn_unread
+    from riskwarn.ingest.landing import (
+        COUNTS,
+        ingest_landing,
+        raise_if_stored_nothing,
+        warn_unread,
+    )
     from riskwarn.store import Store
 
     mapping = load_mapping(Path(mapping_path))
@@ -70,7 +78,12 @@ def ingest_source(
     if not landing_files(settings, folder.name):
         log.info("no landing files for %s", mapping.name)
         empty: dict[str, Any] = dict.fromkeys(("files", "archived", *COUNTS), 0)
-        return {**empty, "still_changing": [], "not_read": warn_unread(folder)}
+        return {
+            **empty,
+            "still_changing": [],
+            "not_read": warn_unread(folder),
+            "stored_nothing": [],
+        }
     store = Store.from_settings(settings)
     store.upgrade()
 
@@ -83,6 +96,7 @@ def ingest_source(
     finally:
         store.close()
     log.info("ingested %s: %s", mapping.name, totals)
+    raise_if_stored_nothing(folder.name, totals)  # a file wholly quarantined: not fine
     return totals
 
 

@@ -136,6 +136,31 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     assert len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == 890
 
 
+def test_ingest_dag_fails_without_retry_when_a_file_stored_nothing(af, dagbag):
+    """Review S5: a landing file whose every row was quarantined stored nothing; the run
+    must not end green. The file is recorded and archived (a retry finds nothing and
+    would turn green), so the task fails at once, retries notwithstanding."""
+    landing = af.landing_dir / "chicago"
+    landing.mkdir(parents=True)
+    (landing / "all_bad.csv").write_text(
+        "date,loc_cat,longitude,latitude,district\n"
+        "2015-02-30 10:00,street,-87.7,41.8,1\nnot a time,street,-87.7,41.8,1\n",
+        encoding="utf-8",
+    )
+    dag = dagbag.get_dag("ingest_chicago")
+    assert dag.get_task("ingest").retries == 2  # kept: AirflowFailException skips them
+    dr = dag.test(logical_date=pd.Timestamp("2024-03-11T00:00Z").to_pydatetime())
+    assert "failed" in str(dr.state).lower()
+    [ti] = dr.get_task_instances()
+    assert "failed" in str(ti.state).lower()  # not up_for_retry
+    batches = _store(af).ingest_batches()
+    b = batches.loc[batches["file_name"] == "all_bad.csv"].iloc[0]
+    assert (b["read"], b["accepted"], b["quarantined"]) == (2, 0, 2)
+    assert not any(landing.iterdir())  # archived like any other file
+    failed = _store(af).audit_log().query("action == 'task_failed'")
+    assert any("stored nothing" in str(d) and "all_bad.csv" in str(d) for d in failed["details"])
+
+
 def test_score_and_warn_dag_is_idempotent(af, dagbag):
     _run(dagbag, "score_and_warn", ORIGIN, {"domains": ["incidents"]})
     store = _store(af)
@@ -176,7 +201,7 @@ def test_failed_task_is_written_to_audit_log(af, dagbag):
     log = _store(af).audit_log()
     failed = log.loc[log["action"] == "task_failed"]
     assert len(failed) >= 1
-    assert "riskwarn-disputes@champion" in str(failed.iloc[0]["details"])
+    assert any("riskwarn-disputes@champion" in str(d) for d in failed["details"])
     assert _store(af).published_run("disputes") is None
 
 

@@ -64,9 +64,25 @@ def _batches(settings: Settings):
     return store.ingest_batches().set_index("file_name")
 
 
-def test_poison_file_is_quarantined_and_every_file_recorded_and_archived(source) -> None:
+def test_poison_file_is_quarantined_and_every_file_recorded_and_archived(
+    source, caplog: pytest.LogCaptureFixture
+) -> None:
     settings, mapping, folder = source
-    totals = pipeline.ingest_source(settings, mapping, AS_OF)
+    # the poison file stored nothing: the run fails (one line naming it) after every
+    # file was stored, recorded and archived (docs/ingestion.md)
+    with caplog.at_level("WARNING"), pytest.raises(landing.LandingStoredNothing) as err:
+        pipeline.ingest_source(settings, mapping, AS_OF)
+    assert str(err.value).startswith("1 of 3 file(s) of poison stored nothing")
+    assert str(err.value).endswith(": b_cut.csv.gz") and "\n" not in str(err.value)
+    warned = [r.getMessage() for r in caplog.records if "nothing stored" in r.getMessage()]
+    assert warned == [
+        f"landing/poison/b_cut.csv.gz: nothing stored, all 1 row quarantined (not_a_table 1); "
+        f"see the quarantine of batch {_batches(settings).loc['b_cut.csv.gz', 'batch_id'][:16]} "
+        f"(source poison) in {settings.lake_dir / '_quarantine'} or the dashboard's "
+        "Models & data quality page"
+    ]
+    totals = err.value.totals
+    assert totals["stored_nothing"] == ["b_cut.csv.gz"]
     assert (totals["files"], totals["archived"]) == (3, 3)
     assert (totals["read"], totals["accepted"], totals["quarantined"]) == (51, 50, 1)
     batches = _batches(settings)
@@ -108,6 +124,7 @@ def test_unexpected_failure_leaves_that_file_in_landing_only(
     with pytest.raises(landing.LandingFailed) as err:
         pipeline.ingest_source(settings, mapping, AS_OF)
     assert "c_good.csv: RuntimeError: simulated bug" in str(err.value)
+    assert str(err.value).endswith("; 1 stored nothing, all their rows quarantined: b_cut.csv.gz")
     assert "\n" not in str(err.value)
     assert sorted(_batches(settings).index) == ["a_good.csv", "b_cut.csv.gz"]
     assert [p.name for p in landing.landing_files(folder)] == ["c_good.csv"]

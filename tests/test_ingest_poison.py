@@ -111,10 +111,15 @@ def test_gzip_bomb_and_wide_header_are_quarantined_in_bounded_memory(tmp_path: P
         + [str(f) for f in files],
         tmp_path / "home",
     )
-    assert code == 0, err[-2000:]
+    assert code == 3, err[-2000:]  # the three poison files stored nothing
     assert "Traceback" not in out + err
     reports = {r["file_name"]: r for r in json.loads(out)}
     assert reports["a_good.csv"]["accepted"] == 10 and reports["z_good.csv"]["accepted"] == 10
+    assert sorted(n for n, r in reports.items() if r["stored_nothing"]) == [
+        "bomb.csv.gz",
+        "many_columns.csv",
+        "wide.csv",
+    ]
     assert reports["bomb.csv.gz"]["reasons"] in ({"line_too_long": 1}, {"too_large": 1})
     assert reports["wide.csv"]["reasons"] == {"too_many_columns": 1}
     assert reports["many_columns.csv"]["reasons"] == {"too_many_columns": 1}

@@ -93,6 +93,11 @@ def ingest(
 
     Rejected rows go to the quarantine with their reason and original content; each file
     reports read = accepted + quarantined + duplicates.
+
+    Exit code 0 when every file stored its valid rows (some rows quarantined is still 0:
+    the report counts them); 3 when a file stored nothing because all its rows were
+    quarantined (one `warning:` line per such file on stderr; the other files are
+    stored); 2 for a usage error or a lake that cannot be written.
     """
     from rich.progress import BarColumn, Progress, TextColumn
 
@@ -174,12 +179,25 @@ def ingest(
     else:
         for report in done:
             click.echo(format_report(report))
+    from riskwarn.commands import ExitStatus
+    from riskwarn.ingest.flow import EXIT_ALL_QUARANTINED, stored_nothing, stored_nothing_line
+
+    empty = [r for r in done if stored_nothing(r)]
+    for report in empty:  # on stderr, so a script sees it beside the exit code
+        click.echo(f"warning: {stored_nothing_line(report, settings.lake_dir)}", err=True)
+    if empty:
+        # the other files (if any) are stored and reported; this exit code tells a
+        # script that at least one file stored nothing (docs/ingestion.md)
+        raise ExitStatus(EXIT_ALL_QUARANTINED)
 
 
 def _json_report(report: dict[str, Any]) -> dict[str, Any]:
+    from riskwarn.ingest.flow import stored_nothing
+
     return {
         **report,
         "ingested_at": report["ingested_at"].isoformat(),
         "reconciled": report["read"]
         == report["accepted"] + report["quarantined"] + report["duplicates"],
+        "stored_nothing": stored_nothing(report),
     }

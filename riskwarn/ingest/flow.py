@@ -385,6 +385,31 @@ def store_and_record(
     return report
 
 
+def stored_nothing(report: dict[str, Any]) -> bool:
+    """Whether a file's batch stored no record because every row it read was quarantined
+    (``accepted`` 0, ``quarantined`` > 0; duplicates of quarantined rows aside). An empty
+    file (read 0) is not such a batch: it had nothing to store. ``riskwarn ingest``
+    exits with :data:`EXIT_ALL_QUARANTINED` and the landing DAG's task fails on it
+    (docs/ingestion.md, "A file that stored nothing")."""
+    return int(report["accepted"]) == 0 and int(report["quarantined"]) > 0
+
+
+EXIT_ALL_QUARANTINED = 3
+
+
+def stored_nothing_line(report: dict[str, Any], lake_dir: Path) -> str:
+    """One line for a :func:`stored_nothing` batch: the file, the quarantine count with
+    its reasons and where the rows are (no row content: originals may hold places)."""
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["reasons"].items()))
+    n = int(report["quarantined"])
+    return (
+        f"{report['file_name']}: nothing stored, all {n} row{'s' if n != 1 else ''} "
+        f"quarantined ({reasons}); see the quarantine of batch {report['batch_id'][:16]} "
+        f"(source {report['source']}) in {Path(lake_dir) / '_quarantine'} or the "
+        f"dashboard's Models & data quality page"
+    )
+
+
 def ingest_files(
     mapping: SourceMapping,
     files: Sequence[str | Path],

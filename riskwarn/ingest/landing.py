@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from riskwarn.ingest.flow import ingest_files
+from riskwarn.ingest.flow import ingest_files, stored_nothing, stored_nothing_line
 from riskwarn.sources import SourceMapping
 
 if TYPE_CHECKING:
@@ -40,6 +40,16 @@ COUNTS = ("read", "accepted", "quarantined", "duplicates")
 
 class LandingFailed(RuntimeError):
     """Some landing files could not be ingested (they stay in landing); one line each."""
+
+
+class LandingStoredNothing(RuntimeError):
+    """Some landing files stored nothing: every row of each was quarantined (they are
+    archived like any other file, so a retry cannot help; the quarantine holds the rows).
+    One line; ``totals`` is the run's report (:func:`ingest_landing`)."""
+
+    def __init__(self, message: str, totals: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.totals = totals
 
 
 PART_SUFFIX = ".part"
@@ -198,6 +208,7 @@ def ingest_landing(
     totals: dict[str, Any] = {"files": len(files), "archived": 0, **dict.fromkeys(COUNTS, 0)}
     totals["still_changing"] = [p.name for p in changing]
     totals["not_read"] = unread
+    totals["stored_nothing"] = []
     for path in changing:
         log.warning(
             "landing/%s/%s is still being written (size or mtime changed within %s s); "
@@ -217,6 +228,11 @@ def ingest_landing(
             continue
         for key in COUNTS:  # in the lake and recorded, archived or not
             totals[key] += int(report[key])
+        if stored_nothing(report):  # recorded and archived; the task fails at the end
+            log.warning(
+                "landing/%s/%s", folder.name, stored_nothing_line(report, settings.lake_dir)
+            )
+            totals["stored_nothing"].append(path.name)
         if changed_since(path, sigs[path]):  # written to while it was read
             log.warning(
                 "landing/%s/%s changed while it was read; it stays in landing and the next "
@@ -229,12 +245,32 @@ def ingest_landing(
             continue
         archive_file(path, archive, report["batch_id"])
         totals["archived"] += 1
+    nothing = totals["stored_nothing"]
+    also = (
+        f"; {len(nothing)} stored nothing, all their rows quarantined: {', '.join(nothing)}"
+        if nothing
+        else ""
+    )
     if failed:
         raise LandingFailed(
             f"{len(failed)} of {len(files)} file(s) of {folder.name} failed and stay in "
-            f"landing (the others were ingested and archived): {'; '.join(failed)}"
+            f"landing (the others were ingested and archived): {'; '.join(failed)}{also}"
         )
     return totals
+
+
+def raise_if_stored_nothing(source: str, totals: dict[str, Any]) -> None:
+    """Raise :class:`LandingStoredNothing` (one line) when a file of the run stored
+    nothing because every row was quarantined; the run's other files are stored,
+    recorded and archived."""
+    nothing = totals.get("stored_nothing") or []
+    if nothing:
+        raise LandingStoredNothing(
+            f"{len(nothing)} of {totals['files']} file(s) of {source} stored nothing, every "
+            f"row quarantined (archived; the task log names the reasons and the quarantine; "
+            f"the run stored {totals['accepted']} row(s) of the others): {', '.join(nothing)}",
+            totals,
+        )
 
 
 def _first_line(exc: BaseException) -> str:
