@@ -83,16 +83,55 @@ def _prepare_text(s: pd.Series, rule: ColumnRule, nulls: set[str]) -> pd.Series:
     if rule.map:
         mapped = s.map(lambda v: rule.map.get(v, v) if v is not None else None)  # type: ignore[union-attr]
         s = mapped.astype(object)
-    if rule.normalize and s.notna().any():
+    return _normalize(s, rule.normalize)
+
+
+def _normalize(s: pd.Series, how: str | None) -> pd.Series:
+    if how and s.notna().any():
         t = s.where(s.isna(), s.astype(str).str.strip())
-        if rule.normalize == "snake_case":
+        if how == "snake_case":
             t = t.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
-        elif rule.normalize == "lower":
+        elif how == "lower":
             t = t.str.lower()
-        elif rule.normalize == "upper":
+        elif how == "upper":
             t = t.str.upper()
         s = t
     return s
+
+
+# canonical columns whose `map` is the source's whole vocabulary: a value the map does
+# not know is quarantined (`unmapped_category:<col>`), not stored as the raw text
+CATEGORY_COLUMNS = frozenset({"category", "category_group"})
+# clock skew tolerated between a report time and the event time (reported_at may be
+# up to this much before occurred_at): docs/ingestion.md, "reported before occurred"
+REPORT_SKEW = pd.Timedelta(hours=1)
+
+
+def _unmapped(values: pd.Series, rule: ColumnRule) -> np.ndarray:
+    """Rows whose value is neither a key of ``rule.map`` mapped nor one of its canonical
+    values (a source that already sends ``other`` is fine)."""
+    known = rule.map or {}
+    targets = _normalize(pd.Series([str(v) for v in known.values()], dtype=object), rule.normalize)
+    return (values.notna() & ~values.astype(object).isin(set(targets))).to_numpy(dtype=bool)
+
+
+def reported_before_occurred(out: pd.DataFrame, tz: str) -> pd.Series:
+    """Rows whose ``reported_at`` is before ``occurred_at`` by more than
+    :data:`REPORT_SKEW`. Both are compared as times only when both carry one
+    (``time_precision`` minute or hour, and a report time that is not exactly local
+    midnight, i.e. not a date-only value); otherwise the report is compared with the
+    start of the event's local day, so a date-only value never raises it on the day
+    of the event (docs/ingestion.md)."""
+    rep, occ = out["reported_at"], out["occurred_at"]
+    both = rep.notna() & occ.notna()
+    if not both.any():
+        return pd.Series(False, index=out.index)
+    local_rep = rep.dt.tz_convert(tz)
+    rep_dated = (local_rep == local_rep.dt.normalize()) & both
+    timed = out["time_precision"].isin(("minute", "hour")) & ~rep_dated
+    occ_day = occ.dt.tz_convert(tz).dt.normalize().dt.tz_convert("UTC")
+    ref = occ.where(timed, occ_day)
+    return (both & (rep < ref - REPORT_SKEW)).fillna(False)
 
 
 def _parse(
@@ -308,6 +347,13 @@ def _apply_rule(
             has &= keep
     else:
         values = _typed_const(None, dtype, len(raw), raw.index, mapping.timezone)
+    if rule.map and name in CATEGORY_COLUMNS and dtype == "str":
+        new = _unmapped(values, rule) & ~has
+        if new.any():
+            if not len(reason):
+                reason = np.full(len(raw), "", dtype=object)
+            reason[new] = f"unmapped_category:{name}"
+            has |= new
     for cond in reversed(rule.when):
         hit = raw[cond.column].isin(cond.values)
         if hit.any():
@@ -598,6 +644,9 @@ def map_chunk(
             flag(out[f.name] > limit, f"future_timestamp:{f.name}")
         if not f.nullable:
             flag(out[f.name].isna(), f"missing_value:{f.name}")
+    if table.name == "incidents":  # not hazard_events: a call about a moving slope
+        # may come before it fails (36 Hong Kong landslides: docs/ingestion.md)
+        flag(reported_before_occurred(out, mapping.timezone), "reported_before_occurred")
     if mapping.value_range is not None and "value" in table.columns:
         lo, hi = mapping.value_range
         v = out["value"]

@@ -379,6 +379,14 @@ _REASON_TEXT = {
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",
     "schema": "contract check failed: {arg}",
+    "unmapped_category": (
+        "'{arg}' is not in the mapping's `map` (a category the mapping does not know: add "
+        "it to the map, e.g. as `other`, and ingest the file again)"
+    ),
+    "reported_before_occurred": (
+        "reported_at is before occurred_at by more than the 1 h clock-skew tolerance "
+        "(date-only values: the report is on an earlier local day than the event)"
+    ),
 }
 
 
