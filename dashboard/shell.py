@@ -340,6 +340,25 @@ def navigation(user: auth.User) -> Any:
     return st.navigation(sections, position="sidebar", expanded=True)
 
 
+def _sign_in_page() -> None:
+    login_form(queries.settings())
+
+
+def signed_out_navigation() -> Any:
+    """Before sign-in the navigation lists nothing (``position="hidden"``): every URL,
+    the app's own and each page's (``/disputes``), shows the sign-in screen, so a link
+    to a page opens it after sign-in (no "page not found" dialog). Without it Streamlit
+    listed the ``pages/`` folder next to ``app.py`` by file name (``disputes``,
+    ``geohazard``, ...), each answering only "sign in" (review S12)."""
+    lg = lang()
+    pages = [st.Page(_sign_in_page, title=t("sign_in", lg), default=True)]
+    pages += [
+        st.Page(_sign_in_page, title=t("sign_in", lg), url_path=key, visibility="hidden")
+        for key in page_index.pages()
+    ]
+    return st.navigation(pages, position="hidden")
+
+
 def main() -> None:
     """Entry point body: page config, sign-in, sidebar, then run the chosen page."""
     if st.session_state.get(LANG_KEY) not in LANGS:
@@ -361,7 +380,7 @@ def main() -> None:
     if st.query_params.get("lang") != lang():
         st.query_params["lang"] = lang()
     if user is None:
-        login_form(settings)
+        signed_out_navigation().run()
         return
     navigation(user).run()
     with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
