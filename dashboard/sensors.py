@@ -31,22 +31,45 @@ DISPLACEMENT_QUANTITIES = ("displacement_mm", "crack_width_mm")  # GNSS and crac
 STEADY_DAYS = 30  # days at the start of the series that set the steady-stage velocity v0
 
 
+def local_day(observed_at: pd.Series, tz: str) -> pd.Series:
+    """The start of each time's calendar day in ``tz`` (the city's display zone), as a
+    UTC time: the page labels a day by its local date, so the day must be bucketed
+    there too (bucketing by the UTC day put 00:00-08:00 Shanghai time on the day
+    before the one its label names; review S13)."""
+    local = pd.to_datetime(observed_at, utc=True).dt.tz_convert(tz)
+    return local.dt.normalize().dt.tz_convert("UTC")
+
+
+def _local_days(first: pd.Timestamp, last: pd.Timestamp, tz: str) -> pd.DatetimeIndex:
+    """Every local calendar day from ``first`` to ``last`` (UTC starts of local days),
+    built on dates so a daylight-saving day (23 or 25 hours) is one day."""
+    dates = pd.date_range(
+        first.tz_convert(tz).tz_localize(None), last.tz_convert(tz).tz_localize(None), freq="D"
+    )
+    return dates.tz_localize(tz).tz_convert("UTC").rename("day")
+
+
 def daily_site_series(
-    readings: pd.DataFrame, *, steady_days: int = STEADY_DAYS, smooth_days: int = 5
+    readings: pd.DataFrame,
+    *,
+    steady_days: int = STEADY_DAYS,
+    smooth_days: int = 5,
+    tz: str = "UTC",
 ) -> pd.DataFrame:
     """Daily series of one site: ``day``, ``rain_mm``, ``displacement_mm``,
     ``velocity_mm_per_day`` (trailing ``smooth_days`` mean of daily steps),
     ``tangent_angle_deg``.
 
-    ``readings`` is long form (``observed_at`` UTC, ``quantity``, ``value``). Rain is summed
-    per day (mean over gauges); displacement is the last value of the day, averaged over
-    displacement sensors.
+    ``readings`` is long form (``observed_at`` UTC, ``quantity``, ``value``). Days are
+    calendar days in ``tz`` (the page passes the city's display zone); ``day`` is the
+    start of that local day as a UTC time. Rain is summed per day (mean over gauges);
+    displacement is the last value of the day, averaged over displacement sensors.
     """
     cols = ["day", "rain_mm", "displacement_mm", "velocity_mm_per_day", "tangent_angle_deg"]
     if readings.empty:
         return pd.DataFrame(columns=cols)
     r = readings.dropna(subset=["value"]).copy()
-    r["day"] = r["observed_at"].dt.floor("D")
+    r["day"] = local_day(r["observed_at"], tz)
     rain = (
         r[r["quantity"] == "rain_mm"]
         .groupby(["sensor_id", "day"])["value"]
@@ -67,7 +90,7 @@ def daily_site_series(
     out = pd.concat([rain, disp], axis=1).sort_index()
     if out.empty:
         return pd.DataFrame(columns=cols)
-    full = pd.date_range(out.index.min(), out.index.max(), freq="D", name="day")
+    full = _local_days(out.index.min(), out.index.max(), tz)
     out = out.reindex(full)
     # a day without any gauge reading is unknown (a silent gauge), never 0 mm
     out["rain_mm"] = out["rain_mm"] if rain.size else np.nan
@@ -86,15 +109,15 @@ def daily_site_series(
     return out.reset_index()[cols]
 
 
-def sensor_displacement(readings: pd.DataFrame) -> pd.DataFrame:
+def sensor_displacement(readings: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:
     """Daily cumulative displacement per displacement sensor, GNSS (``displacement_mm``)
-    and crack meters (``crack_width_mm``) alike: ``day`` (UTC), ``sensor_id``,
-    ``displacement_mm`` (the day's last value)."""
+    and crack meters (``crack_width_mm``) alike: ``day`` (start of the calendar day in
+    ``tz``, as a UTC time), ``sensor_id``, ``displacement_mm`` (the day's last value)."""
     cols = ["day", "sensor_id", "displacement_mm"]
     r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
     if r.empty:
         return pd.DataFrame(columns=cols)
-    r = r.assign(day=r["observed_at"].dt.floor("D")).sort_values("observed_at", kind="stable")
+    r = r.assign(day=local_day(r["observed_at"], tz)).sort_values("observed_at", kind="stable")
     out = r.groupby(["sensor_id", "day"], as_index=False)["value"].last()
     return out.rename(columns={"value": "displacement_mm"})[cols]
 

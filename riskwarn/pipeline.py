@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -719,10 +720,36 @@ def geohazard_nowcast(
 # --------------------------------------------------------------------------- publish
 
 
+def export_time(value: Any) -> str | None:
+    """A time as the exports write it: ISO 8601 in UTC with ``Z``
+    (``2024-03-10T16:00:00Z``; microseconds only when there are any). A naive time is
+    UTC (the serving store's convention); None / NaT -> None (docs/serving-store.md,
+    "Exports")."""
+    if value is None or value is pd.NaT:
+        return None
+    ts = pd.Timestamp(value)
+    if pd.isna(ts):
+        return None
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    text = ts.strftime("%Y-%m-%dT%H:%M:%S")
+    if ts.microsecond:
+        text += f".{ts.microsecond:06d}"
+    return text + "Z"
+
+
+def _export_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every time column written by :func:`export_time`."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].map(export_time).astype(object)
+    return out
+
+
 def _json_ready(value: Any) -> Any:
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, (pd.Timestamp, datetime)):
+        return export_time(value)
+    if hasattr(value, "isoformat"):  # a date
         return value.isoformat()
     if isinstance(value, float) and value != value:
         return None
@@ -788,8 +815,11 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
         warnings = snap["warnings"]
         folder = settings.exports_dir / domain / run_id.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
-        forecasts.sort_values(["rank", "unit_id"]).to_csv(folder / "forecasts.csv", index=False)
-        w = warnings.drop(columns=["created_at", "updated_at"], errors="ignore")
+        # one time format in every file: ISO 8601 UTC 'Z' (export_time)
+        _export_times(forecasts.sort_values(["rank", "unit_id"])).to_csv(
+            folder / "forecasts.csv", index=False
+        )
+        w = _export_times(warnings.drop(columns=["created_at", "updated_at"], errors="ignore"))
         for col in ("reasons", "evidence"):
             if col in w:
                 w[col] = w[col].map(lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))

@@ -24,7 +24,7 @@ from tests.test_dashboard import home as home  # the module-scoped demo home (re
 
 END = pd.Timestamp("2026-11-20", tz="UTC")
 HOURS = pd.date_range(END - pd.Timedelta(days=40), END, freq="h", inclusive="left")
-ONE_DAY = HOURS[-24:]
+ONE_DAY = HOURS[-32:-8]  # one local day in Shanghai (19 Nov), as the site page counts days
 SILENT = HOURS[: -24 * 20]
 # site -> sensors: (sensor type, quantity, hours, values); see each test for what it shows
 EXTRA: dict[str, list[tuple[str, str, pd.DatetimeIndex, np.ndarray]]] = {
@@ -156,14 +156,15 @@ def _daily(site: str) -> pd.DataFrame:
         pd.DataFrame({"sensor_id": f"{site}-{k}", "observed_at": h, "quantity": q, "value": v})
         for k, (_, q, h, v) in enumerate(EXTRA[site])
     ]
-    return sensors.daily_site_series(pd.concat(frames, ignore_index=True))
+    return sensors.daily_site_series(pd.concat(frames, ignore_index=True), tz="Asia/Shanghai")
 
 
 def test_tangent_gap_names_the_reason_the_angle_is_undefined() -> None:
     dry = _daily("HS901")
     assert sensors.series_state(dry["rain_mm"]) == "zero"
     assert sensors.tangent_gap(dry) is None  # steady creep: 45°
-    assert dry["tangent_angle_deg"].iloc[-1] == pytest.approx(45.0, abs=0.5)
+    # the last complete local day (the readings end at 07:00 Shanghai time on 20 Nov)
+    assert dry["tangent_angle_deg"].iloc[-2] == pytest.approx(45.0, abs=0.5)
     assert sensors.series_state(_daily("HS902")["rain_mm"]) == "ok"
     assert sensors.tangent_gap(_daily("HS902")) == "no_displacement"
     assert sensors.tangent_gap(_daily("HS903")) == "too_few_readings"
@@ -200,13 +201,15 @@ def test_demo_site_still_draws_all_four_charts(sites_home: Path) -> None:
 def test_dry_site_says_no_rain_instead_of_a_flat_zero_chart(sites_home: Path) -> None:
     at = _site("HS901")
     assert "rain_mm" not in _charted(at)
+    # the readings run 2026-10-11T00:00Z to 11-19T23:00Z, i.e. 11 Oct 08:00 to 20 Nov
+    # 07:00 in Shanghai: local days 11 Oct to 20 Nov (was "to 19 Nov", the UTC day)
     assert [i for i in _infos(at) if "无降雨" in i] == [
-        "10月11日至11月19日无降雨：雨量计记录为 0 毫米。"
+        "10月11日至11月20日无降雨：雨量计记录为 0 毫米。"
     ]
     # the other three still draw: displacement, velocity and a 45° tangent angle
     assert {"displacement_mm", "velocity_mm_per_day", "tangent_angle_deg"} <= set(_charted(at))
     en = _site("HS901", "en")
-    assert "No rain from 11 Oct to 19 Nov: the rain gauge recorded 0 mm." in _infos(en)
+    assert "No rain from 11 Oct to 20 Nov: the rain gauge recorded 0 mm." in _infos(en)
     assert "rain_mm" not in _charted(en)
 
 
@@ -245,7 +248,7 @@ def test_stable_site_says_no_movement_and_no_baseline(sites_home: Path) -> None:
     at = _site("HS904")
     # 5 mm flat: the axis is fine; the rules' angle of a sensor that does not move is 0°
     assert sorted(_charted(at)) == ["deg", "displacement_mm", "rain_mm", "tangent_angle_deg"]
-    assert _infos(at) == ["10月11日至11月19日位移速率为 0：未监测到变形。"]
+    assert _infos(at) == ["10月11日至11月20日位移速率为 0：未监测到变形。"]  # local days
 
 
 def test_site_without_own_gauge_shows_the_nearest_gauges_rain(sites_home: Path) -> None:
@@ -368,3 +371,37 @@ def test_rule_angles_are_the_nowcasts_angles() -> None:
     last = got.loc[got["at"] == origin].set_index("sensor_id")["tangent_angle_deg"]
     assert want["G1"] > want["C1"]
     assert last.round(1).to_dict() == want
+
+
+def test_site_days_are_the_citys_local_days_their_labels_name() -> None:
+    """Review S13: readings were bucketed by the UTC day and labelled with the local date,
+    so in Shanghai (UTC+8) the rain of 00:00-08:00 on 1 June was drawn on 31 May. Days
+    are now local calendar days (Asia/Shanghai here; America/New_York across a DST day)."""
+    tz = "Asia/Shanghai"
+    at = pd.to_datetime(
+        ["2026-05-31T17:00Z", "2026-06-01T03:00Z", "2026-06-01T17:00Z"]  # 1 Jun 01:00, 11:00; 2 Jun
+    )
+    rain = pd.DataFrame(
+        {"sensor_id": "G", "observed_at": at, "quantity": "rain_mm", "value": [5.0, 3.0, 1.0]}
+    )
+    disp = rain.assign(sensor_id="D", quantity="displacement_mm", value=[10.0, 11.0, 12.0])
+    daily = sensors.daily_site_series(pd.concat([rain, disp]), tz=tz)
+    labels = daily["day"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d").tolist()
+    assert labels == ["2026-06-01", "2026-06-02"]
+    assert daily["rain_mm"].tolist() == [8.0, 1.0]
+    assert daily["displacement_mm"].tolist() == [11.0, 12.0]  # the local day's last value
+    per = sensors.sensor_displacement(disp, tz=tz)
+    assert per["day"].dt.tz_convert(tz).dt.strftime("%Y-%m-%d").tolist() == labels
+    assert per["displacement_mm"].tolist() == [11.0, 12.0]
+    # a 25-hour local day (DST ends 2026-11-01 in New York) is one day, none skipped
+    ny = pd.to_datetime(["2026-10-31T12:00Z", "2026-11-02T12:00Z"])
+    r = pd.DataFrame(
+        {"sensor_id": "G", "observed_at": ny, "quantity": "rain_mm", "value": [1.0, 2.0]}
+    )
+    days = sensors.daily_site_series(r, tz="America/New_York")["day"]
+    local = days.dt.tz_convert("America/New_York")
+    assert local.dt.strftime("%Y-%m-%d %H:%M").tolist() == [
+        "2026-10-31 00:00",
+        "2026-11-01 00:00",
+        "2026-11-02 00:00",
+    ]

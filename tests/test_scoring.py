@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -290,3 +292,55 @@ def test_nowcast_sensor_rules_without_model(settings):
     nowcast_geohazard(settings, origin, store=store)
     after = store.warnings(domain="geohazard_hourly").drop(columns=["created_at", "updated_at"])
     pd.testing.assert_frame_equal(before, after)
+
+
+# --------------------------------------------------------------------------- export times
+
+_TIME_LIKE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+_EXPORT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside ``value`` (JSON text in a CSV cell is opened)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (*_strings(k), *_strings(v))]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    if isinstance(value, str):
+        if value[:1] in "[{":
+            try:
+                return [value, *_strings(json.loads(value))]
+            except ValueError:
+                return [value]
+        return [value]
+    return []
+
+
+def test_every_time_in_the_exports_is_iso_8601_utc_z(scored_home):
+    """Review S13: forecasts.csv wrote '2024-03-10 16:00:00+00:00', the GeoJSON
+    '2024-03-10T16:00:00+00:00', the warnings' evidence other forms: one format now,
+    ISO 8601 in UTC with 'Z' (docs/serving-store.md, "Exports")."""
+    settings, store, _ = scored_home
+    score_domain(settings, "incidents", ORIGIN, store=store)
+    origin = pd.Timestamp("2024-07-10T12:00Z")
+    _geohazard_lake(settings, origin)
+    nowcast_geohazard(settings, origin, store=store)
+    folders = publish_exports(settings)
+    assert len(folders) == 2
+    times: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in Path(folder).iterdir():
+            if path.suffix == ".csv":
+                cells = pd.read_csv(path, dtype=str, keep_default_na=False).to_numpy().ravel()
+                found = [s for c in cells for s in _strings(c)]
+            else:
+                found = _strings(json.loads(path.read_text(encoding="utf-8")))
+            for s in found:
+                if _TIME_LIKE.match(s) and not s.startswith(("{", "[")):
+                    times.setdefault(path.name, set()).add(s)
+    assert set(times) >= {"forecasts.csv", "warnings.csv", "forecasts.geojson"}, times
+    bad = {
+        name: sorted(v for v in vals if not _EXPORT_TIME.match(v))[:5]
+        for name, vals in times.items()
+    }
+    assert not any(bad.values()), bad

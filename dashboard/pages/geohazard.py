@@ -224,8 +224,9 @@ site_id = st.selectbox(
 site = sites.set_index("record_id").loc[site_id]
 sensor_list = queries.site_sensors(ctx.lake_dir, site_id)
 readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]))
-series = sensors.daily_site_series(readings)
-per_sensor = sensors.sensor_displacement(readings)  # GNSS and crack meters, one line each
+# days are the city's local days, as the charts label them (review S13)
+series = sensors.daily_site_series(readings, tz=tz)
+per_sensor = sensors.sensor_displacement(readings, tz=tz)  # GNSS and crack meters
 angles = sensors.rule_angles(readings)  # the angle the warning rules compute
 # health as of the nowcast shown / the lake's data, as the nowcast's dead-sensor rule
 shown_run = queries.published_run(snap, site_domain)
