@@ -117,6 +117,11 @@ def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd
     runs before ``origin`` are read, so re-running an origin (a backfill) gives the same
     levels whatever was published after it. Shared by the daily scoring and the hourly
     nowcast (hysteresis for both).
+
+    Only warnings still in force at ``origin`` (``valid_to`` after it) are returned: a
+    level is held, not revived, so after a gap longer than the domain's horizon (a DAG
+    paused for a month, sensors silent, services started on an old home) the run starts
+    from its own levels instead of holding one judged on data that old.
     """
     runs = store.runs(domain)
     if not runs.empty:
@@ -126,7 +131,10 @@ def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd
     if runs.empty:
         return pd.DataFrame(columns=["unit_id", "level_rank", "evidence"])
     latest = runs.loc[pd.to_datetime(runs["origin"], utc=True).idxmax(), "run_id"]
-    return store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
+    w = store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
+    if w.empty:
+        return w
+    return w.loc[pd.to_datetime(w["valid_to"], utc=True) > origin].reset_index(drop=True)
 
 
 def previous_levels(previous: pd.DataFrame) -> pd.DataFrame:

@@ -64,3 +64,21 @@ def test_a_calm_run_between_ends_the_hold(settings):
     assert day4.set_index("unit_id").loc["c1", "level_rank"] == 4
     day5 = _score(store, DAY1 + pd.Timedelta(days=4), p_hold)
     assert int(day5.set_index("unit_id").loc["c1", "level_rank"]) == min(4, holdable) > raised
+
+
+def test_a_level_is_not_held_across_a_gap_longer_than_the_horizon(settings):
+    """A run after a gap (a paused DAG, services started on an old home) starts from its
+    own levels: the previous run's warnings are no longer in force."""
+    store = Store.from_settings(settings)
+    store.upgrade()
+    policy = domains.get(DOMAIN).levels
+    p_hold, raised, holdable = _hold_only_probability(policy)
+    horizon = pd.Timedelta(hours=domains.get(DOMAIN).horizon_hours)
+
+    assert _score(store, DAY1, 0.99).set_index("unit_id").loc["c1", "level_rank"] == 4
+    within = _score(store, DAY1 + horizon - pd.Timedelta(hours=1), p_hold)
+    assert int(within.set_index("unit_id").loc["c1", "level_rank"]) == min(4, holdable)
+    later = DAY1 + horizon - pd.Timedelta(hours=1) + horizon + pd.Timedelta(days=400)
+    after_gap = _score(store, later, p_hold)
+    got = int(after_gap.set_index("unit_id")["level_rank"].get("c1", 0))
+    assert got == raised, f"held {got} over a gap of 400 days (raised {raised})"
