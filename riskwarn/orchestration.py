@@ -95,6 +95,11 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
     for name, value in allocator_env().items():
         env.setdefault(name, value)
+    # a task's calls to the execution API (on this host) wait up to 60 s, not Airflow's
+    # 5 s: on a loaded 2-core machine the first task of a run failed after four timed-out
+    # calls and came back only after its retry delay (scripts/backfill_check.sh, under
+    # make test, 2026-12-05); a value set by the caller wins
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
     # OpenMP threads that sleep instead of spinning when idle (riskwarn/threads.py)
     from riskwarn.threads import openmp_env
 
