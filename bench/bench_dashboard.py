@@ -177,7 +177,8 @@ def publish_hotspots(
         )
         history = store.warnings(domain=domain, published_only=False)
         scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
-        levels = rw.assign_levels(scored, policy, scoring.previous_levels(history, origin))
+        previous = scoring.previous_levels(scoring.previous_run_warnings(store, domain, origin))
+        levels = rw.assign_levels(scored, policy, previous)
         levels = rw.apply_capacity(
             levels, policy.max_high_per_county, scoring.issued_this_week(history, origin)
         )

@@ -263,7 +263,7 @@ def run_place_history(url: str, domain: str, unit_id: str, until: str | None) ->
     ]
 
 
-REPLAY_AFTER = pd.Timedelta(days=14)
+REPLAY_AFTER = pd.Timedelta(domains.REPLAY_AFTER)
 STALE_FALLBACK = pd.Timedelta(hours=24)  # a domain outside the registry (the stream's)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -31,6 +32,12 @@ CITY_HOLIDAYS = "CN"
 TRAIN_DAG = "train_models"
 DAILY_SCORING_DAG = "score_and_warn"
 NOWCAST_DAG = "geohazard_nowcast"
+
+# A home whose newest published forecast is older than this is a replay (the demo's
+# simulated city, a restored backup): the dashboard judges its warnings at their own
+# origins (dashboard.queries.clock), and `scripts/services.sh up` starts its DAGs paused
+# (riskwarn.orchestration.pause_on_replay).
+REPLAY_AFTER = timedelta(days=14)
 
 
 @dataclass(frozen=True)

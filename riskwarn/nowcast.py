@@ -22,6 +22,7 @@ from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
     data_version,
     forecasts_frame,
+    previous_run_warnings,
     serve_site_model,
     utc,
     write_run,
@@ -109,25 +110,6 @@ def site_sensor_state(
     site_of = dict(zip(health["sensor_id"], health["site_id"], strict=True))
     records = site_states(list(sites["record_id"]), site_of, health, series, rules, step)
     return pd.DataFrame(records)
-
-
-def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
-    """The warnings of the latest published run of ``domain`` strictly before ``origin``
-    (empty when there is none, or when it warned nobody).
-
-    The run, not the latest warning: a run that raised no warning (every site calm) is the
-    previous run all the same. Only runs before ``origin`` are read, so re-running an
-    origin (a backfill) gives the same levels whatever was published after it.
-    """
-    runs = store.runs(domain)
-    if not runs.empty:
-        runs = runs.loc[runs["status"].isin(["published", "superseded"])]
-        o = pd.to_datetime(runs["origin"], utc=True)
-        runs = runs.loc[o < origin]
-    if runs.empty:
-        return pd.DataFrame(columns=["unit_id", "level_rank", "evidence"])
-    latest = runs.loc[pd.to_datetime(runs["origin"], utc=True).idxmax(), "run_id"]
-    return store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
 
 
 def rain_evidence(

@@ -65,7 +65,10 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            # a home whose data is a replay starts its DAGs paused (pause_on_replay)
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(
+                replay_pause_marker(settings).exists()
+            ),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(AIRFLOW_API_PORT),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
@@ -92,6 +95,11 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 
     for name, value in allocator_env().items():
         env.setdefault(name, value)
+    # a task's calls to the execution API (on this host) wait up to 60 s, not Airflow's
+    # 5 s: on a loaded 2-core machine the first task of a run failed after four timed-out
+    # calls and came back only after its retry delay (scripts/backfill_check.sh, under
+    # make test, 2026-12-05); a value set by the caller wins
+    env.setdefault("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60")
     # OpenMP threads that sleep instead of spinning when idle (riskwarn/threads.py)
     from riskwarn.threads import openmp_env
 
@@ -112,6 +120,76 @@ def airflow_env(settings: Settings, base: dict[str, str] | None = None) -> dict[
 def airflow_bin() -> str:
     """The ``airflow`` executable of this interpreter's environment."""
     return str(Path(sys.executable).with_name("airflow"))
+
+
+REPLAY_AFTER = domains.REPLAY_AFTER
+
+
+def replay_pause_marker(settings: Settings) -> Path:
+    """The file that says :func:`pause_on_replay` paused this home's DAGs."""
+    return settings.home / "run" / "airflow_paused_for_replay"
+
+
+def replay_origin(settings: Settings, now: datetime | None = None) -> datetime | None:
+    """The newest published forecast origin of the home's store when it is over
+    :data:`REPLAY_AFTER` before ``now`` (its data is a replay), else None (live, or no
+    store or run yet)."""
+    import sqlalchemy as sa
+
+    from riskwarn.store import Store
+
+    url = settings.resolved_store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return None
+    store = Store.from_settings(settings)
+    try:
+        runs = store.runs()
+    except sa.exc.SQLAlchemyError:  # a store not created yet
+        return None
+    finally:
+        store.close()
+    runs = runs.loc[runs["status"].isin(["published", "superseded"])]
+    if runs.empty:
+        return None
+    import pandas as pd
+
+    newest = pd.to_datetime(runs["origin"], utc=True).max().to_pydatetime()
+    now = now or datetime.now(UTC)
+    return newest if now - newest > REPLAY_AFTER else None
+
+
+def pause_on_replay(settings: Settings, env: dict[str, str] | None = None) -> str:
+    """Before the services start: on a home whose data is a replay, pause every DAG (and
+    have new ones created paused) so the scheduler does not run the live schedules over
+    it; ``RISKWARN_LIVE_SCHEDULES=1`` runs them anyway. A live home is left alone (and
+    loses the marker). Returns what to tell the operator ('' when nothing was done)."""
+    env = dict(os.environ if env is None else env)
+    marker = replay_pause_marker(settings)
+    newest = replay_origin(settings)
+    if newest is None:
+        marker.unlink(missing_ok=True)
+        return ""
+    if env.get("RISKWARN_LIVE_SCHEDULES") == "1":
+        marker.unlink(missing_ok=True)
+        return (
+            f"this home's data is a replay (newest forecast origin {newest:%Y-%m-%d %H:%M}Z); "
+            "RISKWARN_LIVE_SCHEDULES=1: the DAGs run their live schedules on it"
+        )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(newest.isoformat() + "\n")
+    done = subprocess.run(
+        [airflow_bin(), "dags", "pause", "--treat-dag-id-as-regex", "-y", ".*"],
+        env=airflow_env(settings),
+        capture_output=True,
+        text=True,
+    )
+    note = "" if done.returncode == 0 else " (none stored yet: new DAGs are created paused)"
+    return (
+        f"this home's data is a replay (newest forecast origin {newest:%Y-%m-%d %H:%M}Z, over "
+        f"{REPLAY_AFTER.days} days ago): Airflow's DAGs are paused{note} so the live schedules "
+        "do not publish runs beside it; unpause them in the Airflow UI, or start with "
+        "RISKWARN_LIVE_SCHEDULES=1, to run them"
+    )
 
 
 def migrate(settings: Settings) -> None:

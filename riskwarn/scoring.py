@@ -108,16 +108,40 @@ def forecasts_frame(
     return f
 
 
-def previous_levels(history: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
-    """Levels of the latest published run strictly before ``origin`` (for hysteresis)."""
-    if history.empty:
+def previous_run_warnings(store: Store, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+    """The warnings of the latest published run of ``domain`` strictly before ``origin``
+    (empty when there is none, or when it warned nobody).
+
+    The run, not the latest warning: a run that raised no warning (every unit calm) is the
+    previous run all the same, so a level it dropped is not held from an older run. Only
+    runs before ``origin`` are read, so re-running an origin (a backfill) gives the same
+    levels whatever was published after it. Shared by the daily scoring and the hourly
+    nowcast (hysteresis for both).
+
+    Only warnings still in force at ``origin`` (``valid_to`` after it) are returned: a
+    level is held, not revived, so after a gap longer than the domain's horizon (a DAG
+    paused for a month, sensors silent, services started on an old home) the run starts
+    from its own levels instead of holding one judged on data that old.
+    """
+    runs = store.runs(domain)
+    if not runs.empty:
+        runs = runs.loc[runs["status"].isin(["published", "superseded"])]
+        o = pd.to_datetime(runs["origin"], utc=True)
+        runs = runs.loc[o < origin]
+    if runs.empty:
+        return pd.DataFrame(columns=["unit_id", "level_rank", "evidence"])
+    latest = runs.loc[pd.to_datetime(runs["origin"], utc=True).idxmax(), "run_id"]
+    w = store.warnings(domain=domain, published_only=False, run_ids=[str(latest)])
+    if w.empty:
+        return w
+    return w.loc[pd.to_datetime(w["valid_to"], utc=True) > origin].reset_index(drop=True)
+
+
+def previous_levels(previous: pd.DataFrame) -> pd.DataFrame:
+    """``unit_id``, ``level_rank`` of the previous run's warnings (for hysteresis)."""
+    if previous.empty:
         return pd.DataFrame(columns=["unit_id", "level_rank"])
-    h = history.assign(origin=pd.to_datetime(history["origin"], utc=True))
-    h = h.loc[h["origin"] < origin]
-    if h.empty:
-        return pd.DataFrame(columns=["unit_id", "level_rank"])
-    last = h.loc[h["origin"] == h["origin"].max()]
-    return last[["unit_id", "level_rank"]].astype({"level_rank": int})
+    return previous[["unit_id", "level_rank"]].astype({"level_rank": int})
 
 
 def issued_this_week(history: pd.DataFrame, origin: pd.Timestamp) -> dict[str, int]:
@@ -359,7 +383,8 @@ def _warn_and_write(
     spec = domains.get(domain)
     policy = policy or spec.levels
     history = store.warnings(domain=domain, published_only=False)
-    levels = rw.assign_levels(scored, policy, previous_levels(history, origin))
+    previous = previous_levels(previous_run_warnings(store, domain, origin))
+    levels = rw.assign_levels(scored, policy, previous)
     levels = rw.apply_capacity(
         levels, policy.max_high_per_county, issued_this_week(history, origin)
     )

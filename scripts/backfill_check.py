@@ -5,7 +5,8 @@ sources ``scripts/airflow_env.sh``) and the repository on ``PYTHONPATH``:
 
 * ``prepare SIM_DIR`` — ingest the simulated city's admin units, grid cells and
   incidents into the lake and register a transparent incidents champion;
-* ``originals FROM TO OUT`` — the original forecasts: ``dag.test()`` of
+* ``originals FROM TO OUT`` — once the DAG processor has registered every DAG of the
+  folder (``scripts/airflow_wait.py``), the original forecasts: ``dag.test()`` of
   ``score_and_warn`` for every local midnight FROM..TO, in order, then a snapshot;
 * ``wait-backfill DAG_ID`` — poll the metadata DB until the DAG's newest backfill is
   complete; print its runs;
@@ -96,8 +97,12 @@ def run_originals(first: str, last: str) -> list[str]:
     from airflow.dag_processing.dagbag import DagBag
 
     from riskwarn.orchestration import DAGS_FOLDER
+    from scripts.airflow_wait import wait_for_dags
 
-    dag = DagBag(dag_folder=str(DAGS_FOLDER)).get_dag("score_and_warn")
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    waited = wait_for_dags(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], bag.dag_ids)
+    print(f"registered by the DAG processor: {len(bag.dag_ids)} DAGs ({waited:.0f} s)", flush=True)
+    dag = bag.get_dag("score_and_warn")
     run_ids = []
     for when in week_logical_dates(first, last):
         dr = dag.test(logical_date=when.to_pydatetime(), run_conf=CONF)

@@ -46,6 +46,12 @@ export AIRFLOW__CORE__EXECUTOR=airflow.providers.celery.executors.celery_executo
 export AIRFLOW__CELERY__BROKER_URL=redis://127.0.0.1:6379/5
 export AIRFLOW__CELERY__RESULT_BACKEND="db+postgresql+psycopg://postgres@127.0.0.1:5432/$DB"
 export AIRFLOW__CELERY__WORKER_CONCURRENCY=1
+# the scheduler's send of a task to Redis, and a task's calls to the execution API, wait
+# up to 30/60 s: with Airflow's defaults 1/5 s, under make test's load on this 2-core
+# machine, the first task's send timed out, then its execution API calls, and it ran again
+# only after the DAG's 2-minute retry delay (test_celery: 839 s, 2026-12-05 14:06 UTC)
+export AIRFLOW__CELERY__OPERATION_TIMEOUT=30
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT=60
 # own ports, as backfill_check.sh: a running `make up`, or another check or test (make test
 # runs two at once), may hold 8080/8793
 free_port() { "$BIN/python" -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
@@ -102,20 +108,12 @@ start scheduler "$BIN/airflow" scheduler
 start celery-1 "$BIN/airflow" celery worker --celery-hostname worker1@%h --concurrency 1 --skip-serve-logs
 start celery-2 "$BIN/airflow" celery worker --celery-hostname worker2@%h --concurrency 1 --skip-serve-logs
 
-# wait for the DAG to be parsed, then trigger one day
-for i in $(seq 1 90); do
-  "$BIN/airflow" dags list -o plain 2>/dev/null | grep -q '^score_and_warn' && break; sleep 4
-done
+# wait for the DAG to be parsed (on the metadata DB: scripts/airflow_wait.py), then trigger one day
+"$BIN/python" "$ROOT/scripts/airflow_wait.py" --timeout 360 dags score_and_warn
 "$BIN/airflow" dags unpause score_and_warn >/dev/null
 "$BIN/airflow" dags trigger score_and_warn -l 2024-03-10T16:00:00+00:00 \
   -r celery_check --conf '{"domains": ["incidents"]}' >/dev/null
-state=""
-for i in $(seq 1 150); do
-  state="$("$BIN/airflow" dags state score_and_warn 2024-03-10T16:00:00+00:00 2>/dev/null \
-    | grep -oE "^(success|failed|running|queued)\b" | tail -1 || true)"
-  [[ $state == success || $state == failed ]] && break
-  sleep 4
-done
+state="$("$BIN/python" "$ROOT/scripts/airflow_wait.py" --timeout 900 run score_and_warn celery_check || true)"
 echo "score_and_warn run state: $state"
 if [[ $state != success ]]; then
   # say why: the end of every task log of the run (CI keeps only this output)

@@ -211,6 +211,8 @@ stop() {
 case "${1:-status}" in
   up)
     "$PY" -c "from riskwarn.orchestration import migrate; from riskwarn.settings import load_settings; migrate(load_settings())"
+    # a home whose data is a replay (the demo's) starts with its DAGs paused (docs/operations.md "Demo")
+    "$PY" -c "from riskwarn.orchestration import pause_on_replay; from riskwarn.settings import load_settings; m = pause_on_replay(load_settings()); m and print(m)"
     load_credentials
     echo "sign-in: Airflow users admin / dashboard, passwords in $RISKWARN_HOME/secrets/airflow_passwords.json;"
     echo "         MLflow user admin, password in $RISKWARN_HOME/secrets/mlflow_auth.ini (admin_password)"

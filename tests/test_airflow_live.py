@@ -18,7 +18,9 @@ client's requests, checked with a fake ``requests``.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,10 +41,28 @@ VOLATILE_RUN_COLUMNS = ["published_at"]
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("backfill")
-    proc = subprocess.run(
-        ["bash", str(SCRIPT), str(out)], capture_output=True, text=True, timeout=1750
+    # its own process group: at the time limit the script gets TERM, so that its EXIT trap
+    # stops the Airflow processes it started (own sessions) and drops the database; a
+    # plain timeout killed bash alone and left the API server, scheduler and DAG processor
+    # running for the rest of the suite (2026-12-05)
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
-    return {"out": out, "rc": proc.returncode, "log": proc.stdout + proc.stderr}
+    try:
+        log, _ = proc.communicate(timeout=1750)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            log, _ = proc.communicate(timeout=45)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            log, _ = proc.communicate()
+        log += "\nbackfill_check.sh ran over 1750 s: stopped"
+    return {"out": out, "rc": proc.returncode, "log": log}
 
 
 def _snapshot(folder: Path) -> dict[str, pd.DataFrame]:

@@ -96,3 +96,20 @@ def test_nowcast_holds_published_red_then_lowers_after_calm(settings):
     before = _run_rows(store, mid)
     nowcast_geohazard(settings, mid, store=store)
     pd.testing.assert_frame_equal(before, _run_rows(store, mid))
+
+
+def test_nowcast_does_not_hold_a_red_published_before_a_long_gap(settings):
+    """Services started on an old home (review r100 D2): the previous run is 15 months
+    old, its red no longer in force, so the nowcast does not hold it."""
+    t0 = pd.Timestamp("2024-07-10T12:00Z")
+    idx = pd.date_range(t0 - pd.Timedelta(days=30), t0 + pd.Timedelta(hours=2), freq="10min")
+    days = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
+    rng = np.random.default_rng(0)
+    calm = 10.0 * np.sqrt(days + 1.0)
+    steady = {g: pd.Series(calm + rng.normal(0, 0.02, len(days)), idx) for g in ("g1", "g2")}
+    _site_lake(settings, {"g1": ("s1", "gnss"), "g2": ("s2", "gnss")}, steady)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _seed_red(store, "s1", t0 - pd.Timedelta(days=460))
+    nowcast_geohazard(settings, t0, store=store)
+    assert "s1" not in _run_rows(store, t0).set_index("unit_id").index

@@ -1,0 +1,84 @@
+"""`scripts/services.sh up` on a home whose data is a replay (the demo's) starts its DAGs
+paused (review r100 D3: `make up` on the demo's home ran about 20 DAGs at once on the wall
+clock and published today's runs beside the 2024 replay)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import orchestration as orch
+from riskwarn.scoring import forecasts_frame, write_run
+from riskwarn.store import Store
+
+DOMAIN = "incidents"
+
+
+def _publish(store: Store, origin: pd.Timestamp) -> None:
+    units = pd.DataFrame({"unit_id": ["c1"], "county_code": ["A"], "township_code": ["A1"]})
+    write_run(
+        store,
+        domain=DOMAIN,
+        origin=origin,
+        forecasts=forecasts_frame(units, np.array([0.1]), DOMAIN, origin),
+        warnings=pd.DataFrame(),
+        model_name_=None,
+        model_version=None,
+        data_version_="t",
+        airflow_run_id=None,
+    )
+
+
+def test_replay_origin_is_the_newest_run_when_it_is_old(settings):
+    assert orch.replay_origin(settings) is None  # no store yet
+    store = Store.from_settings(settings)
+    store.upgrade()
+    assert orch.replay_origin(settings) is None  # no run
+    old = pd.Timestamp("2024-01-01T16:00Z")
+    _publish(store, old)
+    assert orch.replay_origin(settings) == old.to_pydatetime()
+    now = datetime(2024, 1, 10, tzinfo=UTC)  # nine days after: live
+    assert orch.replay_origin(settings, now=now) is None
+    recent = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(days=1)
+    _publish(store, recent)
+    assert orch.replay_origin(settings) is None
+
+
+def test_up_pauses_every_dag_of_a_replay_home(settings):
+    orch.migrate(settings)
+    env = orch.airflow_env(settings)
+    assert env["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
+    subprocess.run(
+        [orch.airflow_bin(), "dags", "reserialize"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    db = orch.airflow_home(settings) / "airflow.db"
+
+    def paused() -> dict[str, int]:
+        with sqlite3.connect(db) as conn:
+            return dict(conn.execute("select dag_id, is_paused from dag").fetchall())
+
+    assert paused() and not any(paused().values())  # what the demo leaves
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _publish(store, pd.Timestamp("2024-01-01T16:00Z"))
+
+    said = orch.pause_on_replay(settings, env={"RISKWARN_LIVE_SCHEDULES": "1"})
+    assert "RISKWARN_LIVE_SCHEDULES=1" in said and not any(paused().values())
+
+    said = orch.pause_on_replay(settings, env={})
+    assert "replay" in said and "2024-01-01 16:00Z" in said
+    assert all(paused().values()), paused()
+    assert orch.airflow_env(settings)["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "True"
+
+    # live data again: nothing paused by up, new DAGs created unpaused
+    _publish(store, pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=2))
+    assert orch.pause_on_replay(settings, env={}) == ""
+    assert orch.airflow_env(settings)["AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION"] == "False"
