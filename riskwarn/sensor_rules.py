@@ -65,6 +65,23 @@ class SensorRules:
       ``accel_factor`` times it;
     * the inverse-velocity line (R^2 >= ``min_inv_r2``, falling) and a forecast failure
       within the horizon, as before.
+
+    **Yellow noise gate** (``yellow_steps`` > 0; the nowcast's hourly rules: 2). The
+    tangent angle divides the velocity by the steady-stage velocity; where reading noise
+    dominates a short-step velocity (a GNSS solution at +-2.5 mm read hourly: 6-hour
+    velocities with ~14 mm/day of noise against creep of a few hundredths of a mm/day)
+    the steady velocity is the noise's own median and the angle of a stable slope is
+    >= 50° in about one hour in five: yellow by chance. The tangent angle's yellow band
+    (and the bands above it, which need acceleration anyway) therefore also needs the
+    movement to be real, as operational early-warning systems require before an alert:
+    the velocity above the sensor's noise floor, creep + ``noise_z`` velocity-noise SD of
+    the same baseline as the acceleration test, for ``yellow_steps`` consecutive steps
+    (``above_noise_run``; a lone spike that passes the health checks moves one step).
+    Below it the angle gives at most blue (attention). Where the noise is small against
+    the creep the floor is just above the creep and the 50° band decides as before.
+    0 = off (the monthly rules: a monthly velocity is not noise-dominated). Orange and
+    red are unchanged: acceleration already needs ``n_accel`` (>= ``yellow_steps``)
+    consecutive steps above a floor at least as high.
     """
 
     attention_deg: float = 45.0
@@ -82,6 +99,7 @@ class SensorRules:
     noise_z: float = 3.0
     accel_factor: float = 2.0
     fit_steps: int = 0
+    yellow_steps: int = 0
 
 
 def _trailing(x: np.ndarray, k: int) -> np.ndarray:
@@ -106,6 +124,8 @@ def displacement_kinematics(
     arctan(v / v_steady)), ``accel_steps`` (consecutive steps of rising velocity),
     ``inv_velocity_r2`` and ``failure_in_hours`` (Fukuzono: linear fit of 1/v over the
     last ``n_accel`` + 1 steps extrapolated to 1/v = 0; NaN unless tertiary),
+    ``above_noise_run`` (consecutive steps up to this one whose velocity is above the
+    noise floor, creep + ``noise_z`` velocity-noise SD),
     ``tertiary`` (sustained acceleration: at least ``n_accel`` consecutive rising
     steps, 1/v falling along a line, and the growth ratio v_t / v_{t-1} not falling,
     as in hyperbolic pre-failure creep; a seasonal step's growth saturates).
@@ -154,6 +174,9 @@ def displacement_kinematics(
         rules.accel_factor * creep.clip(lower=rules.min_steady_velocity_mm_per_day),
     )
     significant = (velocity > floor).astype(float).where(floor.notna(), 0.0)
+    # the yellow noise gate: consecutive steps with the velocity above creep + noise_z SD
+    above = (velocity > creep + rules.noise_z * noise).fillna(False).astype(bool)
+    above_noise_run = above.astype(int).groupby((~above).cumsum()).cumsum()
     # Fukuzono/Voight tertiary creep: 1/v linear in t, so log v is convex (the growth ratio
     # of velocity keeps rising); a seasonal step saturates: its growth ratio falls.
     log_v = np.log(velocity.where(velocity > 0))
@@ -213,6 +236,7 @@ def displacement_kinematics(
             .sum()
             .fillna(0)
             .astype(int),
+            "above_noise_run": above_noise_run.astype(int),
             "tangent_angle_deg": tangent,
             "accel_steps": accel_steps.astype(int),
             "inv_velocity_r2": r2,
@@ -221,6 +245,23 @@ def displacement_kinematics(
             "accelerating": accelerating.astype(bool),
         }
     )
+
+
+NOISE_GATE_TEXT = (
+    "velocity within the sensor's noise (not above its noise floor for {n} consecutive "
+    "steps: at most blue)",
+    "速度在传感器噪声范围内（未连续 {n} 个时段超过噪声下限：最高蓝色）",
+)
+
+
+def noise_capped(kinematics: pd.DataFrame, rules: SensorRules) -> np.ndarray:
+    """Rows whose velocity has not been above the noise floor for ``rules.yellow_steps``
+    consecutive steps (:class:`SensorRules`, yellow noise gate): their tangent angle gives
+    at most blue. All False when the gate is off (``yellow_steps`` 0)."""
+    if rules.yellow_steps <= 0:
+        return np.zeros(len(kinematics), dtype=bool)
+    run = kinematics["above_noise_run"].fillna(0).to_numpy()
+    return run < rules.yellow_steps
 
 
 def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) -> pd.DataFrame:
@@ -248,17 +289,22 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
     # without sustained acceleration a fast step is at most yellow
     # significant sustained acceleration without a reliable 1/v line yet: at most orange
     angle_rank = np.where(tert, angle_rank, np.minimum(angle_rank, np.where(accel, 3, 2)))
+    # yellow noise gate: an angle from a velocity inside the sensor's noise is at most blue
+    noisy = noise_capped(kinematics, rules) & ~accel
+    angle_rank = np.where(noisy, np.minimum(angle_rank, 1), angle_rank)
     fail_rank = np.select(
         [fail_h <= rules.red_failure_hours, fail_h <= rules.orange_failure_hours], [4, 3], 0
     )
     rank = np.maximum(angle_rank, fail_rank)
     red = rank == 4
     reasons = []
-    for ang, fh, t_, r, ar in zip(a, fail_h, tert, rank, angle_rank, strict=True):
+    for ang, fh, t_, r, ar, nz in zip(a, fail_h, tert, rank, angle_rank, noisy, strict=True):
         if r == 0:
             reasons.append("")
             continue
         parts = [f"improved tangent angle {ang:.1f}°"]
+        if nz and r == 1 and ang >= rules.yellow_deg:
+            parts.append(NOISE_GATE_TEXT[0].format(n=rules.yellow_steps))
         if t_:
             parts.append("sustained (tertiary) acceleration")
             if not math.isnan(fh):
@@ -358,11 +404,13 @@ def sensor_rule_reason(
     failure_in_hours: float,
     tertiary: bool,
     rules: SensorRules | None = None,
+    above_noise_run: int | None = None,
 ) -> dict[str, str] | None:
     """The displacement rule that set a site's level, as a bilingual reason item.
 
     ``{"en": ..., "zh": ...}`` (the warning ``reasons`` contract); None when no rule
-    fired. A red rule says that it holds whatever the model says.
+    fired. A red rule says that it holds whatever the model says. ``above_noise_run``
+    (the kinematics' column): a blue held there by the yellow noise gate says so.
     """
     rules = rules or SensorRules()
     if level_rank <= 0:
@@ -370,6 +418,16 @@ def sensor_rule_reason(
     a = float(tangent_angle_deg)
     en = [f"improved tangent angle {a:.1f}°"]
     zh = [f"改进切线角 {a:.0f}°"]
+    gated = (
+        above_noise_run is not None
+        and rules.yellow_steps > 0
+        and above_noise_run < rules.yellow_steps
+        and level_rank == 1
+        and a >= rules.yellow_deg
+    )
+    if gated:
+        en.append(NOISE_GATE_TEXT[0].format(n=rules.yellow_steps))
+        zh.append(NOISE_GATE_TEXT[1].format(n=rules.yellow_steps))
     if tertiary and a >= rules.red_deg:
         en[0] += f" (>= {rules.red_deg:.0f}° red threshold)"
         zh[0] += f"，已超过 {rules.red_deg:.0f}° 红色阈值"
@@ -388,7 +446,7 @@ def sensor_rule_reason(
             "(no reliable inverse-velocity line yet: orange, not red)"
         )
         zh.append("速度显著高于蠕变基线并持续上升（速度倒数拟合尚不可靠：橙色，非红色）")
-    elif a >= rules.orange_deg:
+    elif a >= rules.orange_deg and not gated:
         en.append("a step without sustained acceleration (seasonal-step rule: capped at yellow)")
         zh.append("单次位移台阶、无持续加速（季节性台阶规则：最高黄色）")
     text_en = "Displacement: " + ", ".join(en) + "."
@@ -453,7 +511,10 @@ def sensor_health_reason(
 
 DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # the nowcast's rules: 30 days of hourly steps set the steady velocity, 6-hour velocities
-NOWCAST_RULES = SensorRules(steady_window_steps=30 * 24, smooth_steps=6, fit_steps=12)
+# and the yellow noise gate: 2 consecutive hourly velocities above the noise floor
+NOWCAST_RULES = SensorRules(
+    steady_window_steps=30 * 24, smooth_steps=6, fit_steps=12, yellow_steps=2
+)
 
 
 # --------------------------------------------------------------------------- model applicability

@@ -27,6 +27,7 @@ COLUMNS = [
     "creep_velocity_mm_per_day",
     "velocity_noise_mm_per_day",
     "significant_steps",
+    "above_noise_run",
     "tangent_angle_deg",
     "accel_steps",
     "inv_velocity_r2",
@@ -137,6 +138,11 @@ def last_step_kinematics(
         rules.accel_factor * creep_s.clip(lower=rules.min_steady_velocity_mm_per_day).to_numpy(),
     )
     significant = np.where(~np.isnan(floor), (velocity > floor).astype(float), 0.0)
+    # the yellow noise gate: consecutive steps up to the last row with the velocity above
+    # creep + noise_z SD
+    with np.errstate(invalid="ignore"):
+        above = (velocity > creep + rules.noise_z * noise)[::-1]  # last row first
+    above_run = np.where(above.all(axis=0), rows, np.argmin(above, axis=0))
     log_v = np.log(np.where(velocity > 0, velocity, np.nan))
     inv_v = phys.inverse_velocity(velocity)
 
@@ -184,6 +190,7 @@ def last_step_kinematics(
             "creep_velocity_mm_per_day": creep[-1],
             "velocity_noise_mm_per_day": noise[-1],
             "significant_steps": sig_steps.astype(int),
+            "above_noise_run": above_run.astype(int),
             "tangent_angle_deg": tangent,
             "accel_steps": accel_steps[-1].astype(int),
             "inv_velocity_r2": r2,

@@ -87,7 +87,7 @@ def site_states(
     lv = rw.sensor_levels(kin, rules) if len(kin) else None
     per_kin: dict[str, dict[str, Any]] = {}
     if lv is not None:
-        for sid, rank, red, reason, vel, ang, fh, tert in zip(
+        for sid, rank, red, reason, vel, ang, fh, tert, run in zip(
             kin.index,
             lv["sensor_level_rank"],
             lv["sensor_red"],
@@ -96,6 +96,7 @@ def site_states(
             kin["tangent_angle_deg"],
             kin["failure_in_hours"],
             kin["tertiary"],
+            kin["above_noise_run"],
             strict=True,
         ):
             per_kin[sid] = {
@@ -106,6 +107,7 @@ def site_states(
                 "tangent_angle_deg": float(ang),
                 "failure_in_hours": float(fh),
                 "tertiary": bool(tert),
+                "above_noise_run": int(run),
             }
     by_site: dict[str, list[dict[str, Any]]] = {}
     for h in health.to_dict("records"):  # sorted by sensor id, as the nowcast's merge
@@ -155,6 +157,7 @@ def site_states(
                     float(best["failure_in_hours"]),
                     bool(best["tertiary"]),
                     rules,
+                    int(best["above_noise_run"]),
                 )
             )
         for h in s:

@@ -61,6 +61,7 @@ def reference_site_sensor_state(
                 "tangent_angle_deg": float(last["tangent_angle_deg"]),
                 "failure_in_hours": float(last["failure_in_hours"]),
                 "tertiary": bool(last["tertiary"]),
+                "above_noise_run": int(last["above_noise_run"]),
             }
         )
     kin = pd.DataFrame(
@@ -74,6 +75,7 @@ def reference_site_sensor_state(
             "tangent_angle_deg",
             "failure_in_hours",
             "tertiary",
+            "above_noise_run",
         ],
     )
     per_sensor = health.merge(kin, on="sensor_id", how="left")
@@ -117,6 +119,7 @@ def reference_site_sensor_state(
                     float(best["failure_in_hours"]),
                     bool(best["tertiary"]),
                     rules,
+                    int(best["above_noise_run"]),
                 )
             )
         for r in s.itertuples(index=False):

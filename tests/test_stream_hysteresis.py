@@ -110,7 +110,10 @@ def test_the_failing_slope_no_longer_churns_below_orange() -> None:
     """bench/bench_stream.py's slope 0 (seed 0), all 18 days fed as the bench does (7 h a
     micro-batch): with the old default (lower after 3 h, blue/yellow at once) its level
     changed 32 times, mostly none/blue/yellow; with the defaults (lower after 6 h,
-    blue/yellow after 2 h) 10 times, and red comes at the same hour."""
+    blue/yellow after 2 h) 10 times, and red comes at the same hour. Since the rules'
+    yellow noise gate (a tangent angle from a velocity inside the sensor's noise is at most
+    blue) the rules no longer read yellow on its steady creep: 15 changes with the old
+    default (none/blue flips, then yellow, red), 5 with the defaults."""
     from riskwarn.stream.state import Hysteresis, SensorStates
 
     r = slope_readings("G", start=START, step="10min", seed=0)
@@ -129,6 +132,6 @@ def test_the_failing_slope_no_longer_churns_below_orange() -> None:
 
     old, old_red = changes(Hysteresis(3, 1))
     new, new_red = changes(Hysteresis())
-    assert len(old) >= 25, old
-    assert len(new) <= 12 and new[-1] == 4, new
+    assert len(old) >= 12, old
+    assert len(new) <= 6 and new[-1] == 4, new
     assert new_red == old_red

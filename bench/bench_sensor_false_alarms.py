@@ -1,0 +1,243 @@
+"""False alarms and lead time of the nowcast's sensor rules, per level, on the simulated city.
+
+    /work/wt/heavy nice -n 5 .venv/bin/python bench/bench_sensor_false_alarms.py \
+        [--seed 1] [--sites 360] [--days 1096] [--cache var/bench/sim_hourly]
+
+The geohazard component of ``riskwarn simulate --size city --seed 1`` (the same
+geography, configuration and random stream: ``bench/sim_sites.py``), one displacement
+reading per hour (the last of the hour's six 10-minute readings, as the nowcast samples
+its hourly steps), every displacement sensor through the nowcast's hourly rules
+(``NOWCAST_RULES``: 6-hour velocities, improved tangent angle, tertiary-creep and
+inverse-velocity rules) at every hour; a site's level at an hour is the highest of its
+sensors'. Sensor health (the nowcast's 24 h checks) is not applied: the hourly record has
+one reading an hour where the checks expect six, and a single spike never fails them
+(spikes are left in, as they reach the rules).
+
+Every figure counts every site and every failure (DOMAIN.md "How forecasts are judged"):
+
+* non-failing sites: sites that reached each level (or above) at any hour; site-hours at
+  each level; alarms (episodes: an hour at the level or above after an hour below it) per
+  site-year;
+* failures at monitored sites: probability of detection (POD) = failures with the level
+  or above in the ``--window`` hours before them / all failures (a failure whose sensors
+  had died, or that the rules never flagged, is a miss); lead time = hours from the first
+  hour at the level or above in that window to the failure, mean over all failures with
+  0 h for a miss, and median over the detected;
+* false-alarm ratio FAR = alarms not followed by a failure of their site within
+  ``--window`` hours / all alarms (non-failing and failing sites; an alarm more than
+  ``--window`` hours before its site's failure is false).
+
+``--rules old,new``: old = ``NOWCAST_RULES`` with ``yellow_steps`` 0 (the rules before the
+yellow noise gate), new = ``NOWCAST_RULES`` (``yellow_steps`` 2), ``k1`` .. ``k4`` =
+``yellow_steps`` 1..4; all on the same simulation (paired).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from riskwarn.sensor_rules import NOWCAST_RULES, SensorRules, displacement_kinematics, sensor_levels
+
+LEVELS = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
+HOUR = pd.Timedelta(hours=1)
+
+
+def frames(seed: int, sites: int, days: int, cache: Path | None) -> dict[str, pd.DataFrame]:
+    names = ("readings", "sensors", "events", "truth")
+    if cache is not None and all((cache / f"{n}.parquet").exists() for n in names):
+        return {n: pd.read_parquet(cache / f"{n}.parquet") for n in names}
+    from sim_sites import sim_site_frames
+
+    f = sim_site_frames(seed, sites, days, onset_shift=0.0)
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            f[n].to_parquet(cache / f"{n}.parquet")
+    return f
+
+
+def sensor_hours(f: dict[str, pd.DataFrame], variants: dict[str, SensorRules]) -> pd.DataFrame:
+    """Per displacement sensor and hour: each variant's level (column ``level_<name>``),
+    tangent angle, velocity and whether it is above the noise floor. The variants differ
+    only in ``yellow_steps`` (a level rule), so the kinematics are computed once."""
+    rules = next(iter(variants.values()))
+    assert all(
+        replace(r, yellow_steps=0) == replace(rules, yellow_steps=0) for r in variants.values()
+    )
+    sensors = f["sensors"]
+    disp = sensors[sensors["sensor_type"].isin(["gnss", "crack_meter"])].set_index("record_id")
+    r = f["readings"]
+    r = r[r["sensor_id"].isin(disp.index) & r["value"].notna()]
+    out = []
+    for sid, g in r.groupby("sensor_id", sort=True):
+        at = pd.DatetimeIndex(g["observed_at"])
+        k = displacement_kinematics(pd.Series(g["value"].to_numpy(float), index=at), "1h", rules)
+        levels = {
+            f"level_{name}": sensor_levels(k, v)["sensor_level_rank"].to_numpy()
+            for name, v in variants.items()
+        }
+        out.append(
+            pd.DataFrame(
+                {
+                    "sensor_id": sid,
+                    "site_id": disp.loc[sid, "site_id"],
+                    "kind": disp.loc[sid, "sensor_type"],
+                    "hour": k.index,
+                    **levels,
+                    "angle": k["tangent_angle_deg"].to_numpy(),
+                    "velocity": k["velocity_mm_per_day"].to_numpy(),
+                    "above_floor": (k["above_noise_run"] > 0).to_numpy(),
+                    "noise": k["velocity_noise_mm_per_day"].to_numpy(),
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True)
+
+
+def episodes(level: pd.Series, k: int) -> pd.Series:
+    """Start hours of runs at level >= k (a site's hourly series, hours contiguous)."""
+    on = level >= k
+    prev = on.shift(fill_value=False)
+    gap = level.index.to_series().diff() != HOUR  # a missing hour ends a run
+    return on & (~prev | gap.to_numpy())
+
+
+def score(sh: pd.DataFrame, f: dict[str, pd.DataFrame], window_h: float) -> dict[str, Any]:
+    fail = f["events"].dropna(subset=["site_id"]).groupby("site_id")["occurred_at"].min()
+    site = sh.groupby(["site_id", "hour"])["level"].max()
+    site_ids = sorted(set(f["sensors"]["site_id"].dropna()))
+    win = pd.Timedelta(hours=window_h)
+    res: dict[str, Any] = {}
+    non = [s for s in site_ids if s not in fail.index]
+    hours_non = sum(len(site.loc[s]) for s in non if s in site.index)
+    years = hours_non / (24 * 365.25)
+    table = []
+    for k, name in LEVELS.items():
+        reach = sum(int((site.loc[s] >= k).any()) for s in non if s in site.index)
+        at_hours = sum(int((site.loc[s] == k).sum()) for s in non if s in site.index)
+        n_alarm = sum(int(episodes(site.loc[s], k).sum()) for s in non if s in site.index)
+        false_f = true_f = 0
+        leads = []
+        for s, tf in fail.items():
+            if s not in site.index:
+                leads.append(np.nan)
+                continue
+            lv = site.loc[s]
+            ep = episodes(lv, k)
+            starts = lv.index[ep.to_numpy()]
+            true_now = (starts <= tf) & (starts > tf - win)
+            true_f += int(true_now.sum())
+            false_f += int((~true_now & (starts <= tf)).sum())
+            w = lv[(lv.index > tf - win) & (lv.index <= tf)]
+            hit = w.index[(w >= k).to_numpy()]
+            leads.append((tf - hit.min()) / HOUR if len(hit) else np.nan)
+        leads_a = np.asarray(leads, dtype=float)
+        n_false = n_alarm + false_f
+        table.append(
+            {
+                "level": name,
+                "non-failing sites reaching it": f"{reach} / {len(non)}",
+                "site-hours at it": at_hours,
+                "alarms per site-year": round(n_alarm / years, 2),
+                "POD": f"{int(np.isfinite(leads_a).sum())} / {len(fail)}",
+                "mean lead h (miss = 0)": round(float(np.nan_to_num(leads_a).mean()), 1),
+                "median lead h (detected)": round(float(np.nanmedian(leads_a)), 1)
+                if np.isfinite(leads_a).any()
+                else None,
+                "FAR": round(n_false / max(n_false + true_f, 1), 3),
+            }
+        )
+    res["non-failing sites"] = len(non)
+    res["non-failing site-years"] = round(years, 1)
+    res["failures at monitored sites"] = len(fail)
+    res["table"] = pd.DataFrame(table)
+    # per failure: highest level in the window and lead per level
+    per = []
+    for s, tf in fail.items():
+        lv = site.loc[s] if s in site.index else pd.Series(dtype=int)
+        w = lv[(lv.index > tf - win) & (lv.index <= tf)]
+        kinds = sorted(set(sh.loc[sh["site_id"] == s, "kind"]))
+        row = {"site": s, "sensors": "+".join(kinds), "highest": int(w.max()) if len(w) else 0}
+        for k in (2, 3, 4):
+            hit = w.index[(w >= k).to_numpy()]
+            row[f"{LEVELS[k]} lead h"] = round((tf - hit.min()) / HOUR, 1) if len(hit) else None
+        row["last reading before failure h"] = (
+            round((tf - lv.index.max()) / HOUR, 1) if len(lv) else None
+        )
+        per.append(row)
+    res["failures"] = pd.DataFrame(per)
+    return res
+
+
+def cause(sh: pd.DataFrame, f: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Yellow hours on non-failing sites: by sensor kind, velocity above the noise floor
+    (creep + 3 velocity-noise SD) at that hour?"""
+    fail = set(f["events"]["site_id"].dropna())
+    y = sh[(sh["level"] == 2) & ~sh["site_id"].isin(fail)]
+    g = y.groupby("kind")
+    return pd.DataFrame(
+        {
+            "yellow sensor-hours": g.size(),
+            "sensors with yellow": g["sensor_id"].nunique(),
+            "share above 3-SD noise floor": g["above_floor"].mean().round(3),
+            "median tangent angle": g["angle"].median().round(1),
+            "median 6-h velocity mm/day": g["velocity"].median().round(2),
+            "median velocity noise SD mm/day": g["noise"].median().round(2),
+        }
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--sites", type=int, default=360)
+    p.add_argument("--days", type=int, default=1096)
+    p.add_argument("--window", type=float, default=144.0)
+    p.add_argument("--cache", type=Path, default=None)
+    p.add_argument("--rules", default="old,new")
+    a = p.parse_args()
+    pd.set_option("display.width", 250)
+    pd.set_option("display.max_columns", 20)
+    pd.set_option("display.max_rows", 200)
+    t0 = time.perf_counter()
+    print(time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "|", subprocess.getoutput("uptime"))
+    f = frames(a.seed, a.sites, a.days, a.cache)
+    print(
+        f"simulation: seed {a.seed}, {a.sites} sites, {a.days} days ({time.perf_counter() - t0:.0f} s)"
+    )
+    variants = {
+        "old": replace(NOWCAST_RULES, yellow_steps=0),
+        "new": NOWCAST_RULES,
+        **{f"k{n}": replace(NOWCAST_RULES, yellow_steps=n) for n in (1, 2, 3, 4)},
+    }
+    chosen = {name: variants[name] for name in a.rules.split(",")}
+    t1 = time.perf_counter()
+    sh_all = sensor_hours(f, chosen)
+    print(f"kinematics and levels: {time.perf_counter() - t1:.0f} s")
+    for name, rules in chosen.items():
+        sh = sh_all.assign(level=sh_all[f"level_{name}"])
+        res = score(sh, f, a.window)
+        print(f"\n=== rules {name}: yellow_steps={rules.yellow_steps} (NOWCAST_RULES otherwise)")
+        for key in ("non-failing sites", "non-failing site-years", "failures at monitored sites"):
+            print(f"{key}: {res[key]}")
+        print(res["table"].to_string(index=False))
+        print("\nyellow hours on non-failing sites, by sensor kind:")
+        print(cause(sh, f).to_string())
+        print(f"\nper failure (window {a.window:.0f} h):")
+        print(res["failures"].to_string(index=False))
+    print(f"\nwall time {time.perf_counter() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
