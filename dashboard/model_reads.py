@@ -116,10 +116,27 @@ def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     return None
 
 
-@st.cache_data(ttl=60, show_spinner=False)
 def served_champion(tracking_uri: str, url: str, domain: str, version: str) -> dict[str, Any]:
-    """Whether scoring serves the champion alias of ``domain`` (at ``version``, the cache's
-    key): the very check scoring makes (:func:`models.registry.checked_champion`: the alias,
+    """:func:`_served_champion`, cached by the alias's ``version`` and the id of riskwarn's
+    newest alias move (read on every call, one audit query): a promotion or rollback shows
+    on the next page run, even one that returns the alias to the version it had."""
+    from dashboard.store_handle import store
+    from models import registry
+
+    try:
+        record = registry.recorded_champion(store(url), registry.model_name(domain))
+    except Exception as exc:  # the serving store cannot be read: scoring fails too
+        return {"served": False, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    move = str((record or {}).get("move_id") or "")
+    return _served_champion(tracking_uri, url, domain, version, move)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _served_champion(
+    tracking_uri: str, url: str, domain: str, version: str, move: str
+) -> dict[str, Any]:
+    """Whether scoring serves the champion alias of ``domain`` (at ``version``; ``version``
+    and ``move`` are the cache's key): the very check scoring makes (:func:`models.registry.checked_champion`: the alias,
     the version's gate tag and its files against riskwarn's newest alias move).
 
     ``{"served": True, "version", "promotion"}`` (the audit entry it matches, as
