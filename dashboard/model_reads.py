@@ -107,8 +107,71 @@ def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     for entry in store(url).audit_entries("model", model, ("promote", "rollback")):
         details = entry.get("details") or {}
         if str(details.get("version")) == str(version):
-            return {"actor": entry["actor"], "at": entry["at"], "details": details}
+            return {
+                "action": entry["action"],
+                "actor": entry["actor"],
+                "at": entry["at"],
+                "details": details,
+            }
     return None
+
+
+def served_champion(tracking_uri: str, url: str, domain: str, version: str) -> dict[str, Any]:
+    """:func:`_served_champion`, cached by the alias's ``version`` and the id of riskwarn's
+    newest alias move (read on every call, one audit query): a promotion or rollback shows
+    on the next page run, even one that returns the alias to the version it had."""
+    from dashboard.store_handle import store
+    from models import registry
+
+    try:
+        record = registry.recorded_champion(store(url), registry.model_name(domain))
+    except Exception as exc:  # the serving store cannot be read: scoring fails too
+        return {"served": False, "reason": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    move = str((record or {}).get("move_id") or "")
+    return _served_champion(tracking_uri, url, domain, version, move)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _served_champion(
+    tracking_uri: str, url: str, domain: str, version: str, move: str
+) -> dict[str, Any]:
+    """Whether scoring serves the champion alias of ``domain`` (at ``version``; ``version``
+    and ``move`` are the cache's key): the very check scoring makes (:func:`models.registry.checked_champion`: the alias,
+    the version's gate tag and its files against riskwarn's newest alias move).
+
+    ``{"served": True, "version", "promotion"}`` (the audit entry it matches, as
+    :func:`promotion`), or ``{"served": False, "reason"}``: the alias moved behind
+    riskwarn's back, a gate tag edited, files replaced, or the check could not be made.
+    """
+    import mlflow
+
+    from dashboard.store_handle import store
+    from models import registry
+    from riskwarn.spill import owned_tempdir
+
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)  # models:/ URIs resolve against the registry
+        with owned_tempdir("champion check") as tmp:
+            served, _, record = registry.checked_champion(
+                mlflow_client(tracking_uri), store(url), domain, tmp / "download"
+            )
+    except registry.ChampionRefused as exc:
+        return {"served": False, "reason": str(exc)}
+    except Exception as exc:  # registry or artifact store unreadable: scoring fails too
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        return {"served": False, "reason": f"{type(exc).__name__}: {first}"}
+    details = {k: v for k, v in record.items() if k not in ("action", "actor", "at")}
+    return {
+        "served": True,
+        "version": served,
+        "promotion": {
+            "action": record.get("action"),
+            "actor": record.get("actor"),
+            "at": record.get("at"),
+            "details": details,
+        },
+    }
 
 
 def _list_artifacts(client: Any, run_id: str, path: str | None = None, depth: int = 2) -> list[str]:

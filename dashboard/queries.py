@@ -39,6 +39,7 @@ from dashboard.model_reads import (
     mlflow_client,
     promotion,
     run_json,
+    served_champion,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -64,6 +65,7 @@ REEXPORTED = (
     mlflow_client,
     promotion,
     run_json,
+    served_champion,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60

@@ -332,6 +332,22 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_status_unknown": {"zh": "未记录门槛结果", "en": "No gate result recorded"},
     "vd_status_not_judged": {"zh": "上线门槛无法评判", "en": "Could not be judged by its gate"},
     "vd_status_forced": {"zh": "，被强制启用", "en": ", promoted by force"},
+    "vd_status_rolled_back": {"zh": "，经回滚启用", "en": ", rolled back to"},
+    "vd_refused_title": {
+        "zh": "{domain} · 冠军别名指向第 {v} 版，但未获服役",
+        "en": "{domain} · the champion alias points at version {v}, which is not served",
+    },
+    "vd_status_refused": {"zh": "与 riskwarn 记录不符", "en": "Disagrees with riskwarn's record"},
+    "vd_refused": {
+        "zh": "riskwarn 拒绝用它评分（与评分时的核验相同）：{reason}",
+        "en": "riskwarn refuses to score with it (the check scoring makes): {reason}",
+    },
+    "vd_refused_meaning": {
+        "zh": "含义：在用 `riskwarn promote` 启用一个版本之前，该领域不会产生新的评分；"
+        "最近一次发布的结果继续有效。",
+        "en": "What this means: nothing new is scored for this domain until a version is "
+        "promoted with `riskwarn promote`; the last published run stays served.",
+    },
     "vd_versus_better": {
         "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
         "模型高 {abs}（差值的 95% 置信区间 {lo} 至 {hi}），**明显优于**该方法。",
@@ -467,6 +483,10 @@ TEXT: dict[str, dict[str, str]] = {
         '{actor} on {at}; reason: "{reason}".',
     },
     "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
+    "vd_rolled_back": {
+        "zh": "由 {actor} 于 {at} 回滚至该版本，理由：“{reason}”。",
+        "en": 'Rolled back to this version by {actor} on {at}; reason: "{reason}".',
+    },
     "vd_promoted_auto": {
         "zh": "通过门槛后由训练流程于 {at} 自动启用。",
         "en": "Promoted automatically by the training run on {at}, after passing its gate.",

@@ -91,6 +91,7 @@ class Verdict:
     promoted_at: pd.Timestamp | None = None
     promotion_reason: str | None = None
     promoted_auto: bool = False
+    rolled_back: bool = False  # the alias move that made it the champion was a rollback
     # the gate's comparison with the previous serving model (models/gate.py:champion_check)
     champion: dict[str, Any] | None = None
 
@@ -241,7 +242,12 @@ def verdict(
     :func:`dashboard.queries.champion` returns); ``promotion``: the audit entry
     (``actor``, ``at``, ``details``) that pointed the alias at this version, if any.
     """
-    status = gate_status(gate, champion.get("gate_tag"))
+    # the version's own gate tag (what promote and scoring check), not its run's gate.json:
+    # a version registered again from a judged run, or a tag edited, has the run's file
+    tag = champion.get("gate_tag")
+    status = str(tag) if tag in GATE_STATUSES else "unknown"
+    if gate_status(gate) != status:
+        gate = None  # the run's gate.json judged something else: none of its checks apply
     details = dict((promotion or {}).get("details") or {})
     forced = bool(details.get("forced_over_gate"))
     name, values = headline_values(metrics)
@@ -294,6 +300,7 @@ def verdict(
         promoted_at=_time((promotion or {}).get("at")),
         promotion_reason=details.get("reason"),
         promoted_auto=promoted_automatically(promotion),
+        rolled_back=(promotion or {}).get("action") == "rollback",
         champion=champion_of(gate),
     )
 
@@ -495,7 +502,17 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
             window=window,
         )
     )
-    if v.forced:
+    if v.rolled_back:
+        lines.append(
+            t(
+                "vd_rolled_back",
+                lang,
+                actor=md_line(v.promoted_by or "?"),
+                at=fmt_datetime(v.promoted_at, lang, tz),
+                reason=md_line(v.promotion_reason or "—"),  # typed by whoever rolled back
+            )
+        )
+    elif v.forced:
         lines.append(
             t(
                 "vd_forced" if v.status == "fail" else "vd_forced_unjudged",
@@ -606,6 +623,9 @@ def retrain_words(
 
 
 def status_words(v: Verdict, lang: str) -> str:
-    """The verdict's headline: passes / fails its gate (and promoted by force)."""
+    """The verdict's headline: passes / fails its gate (and promoted by force, or
+    rolled back to)."""
     text = t(f"vd_status_{v.status}", lang)
+    if v.rolled_back:
+        return text + t("vd_status_rolled_back", lang)
     return text + (t("vd_status_forced", lang) if v.forced else "")

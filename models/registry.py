@@ -426,6 +426,29 @@ class PromotionRefused(ValueError):
     """An alias move riskwarn will not make (gate failed without ``force``, no audit, ...)."""
 
 
+class ForeignModel(PromotionRefused):
+    """The version's run belongs to another domain: refused even with ``--force``."""
+
+
+class RollbackRefused(ValueError):
+    """No earlier champion a rollback may return to."""
+
+
+def foreign_domain(client: MlflowClient, domain: str, mv: Any) -> str | None:
+    """The other domain whose training run made model version ``mv`` (its run's
+    ``domain`` param or ``riskwarn.domain`` tag), or None: it is ``domain``'s, or its run
+    names no domain (registered by hand) or is gone. A model of another domain's features
+    cannot score this domain's frame."""
+    if not mv.run_id:
+        return None
+    try:
+        run = client.get_run(mv.run_id)
+    except MlflowException:
+        return None
+    named = run.data.params.get("domain") or run.data.tags.get("riskwarn.domain")
+    return named if named and named != domain else None
+
+
 class ChampionRefused(RuntimeError):
     """The champion alias does not match what riskwarn recorded: it is not served."""
 
@@ -501,7 +524,8 @@ def version_digest(name: str, version: str) -> str:
 def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
     """The newest alias move of ``name`` in riskwarn's audit log that did not fail.
 
-    Returns its details plus ``actor`` and ``at``; None if riskwarn never moved it.
+    Returns its details plus ``action`` (promote or rollback), ``actor`` and ``at``; None
+    if riskwarn never moved it.
     """
     log = store.audit_entries("model", name, (*MOVE_ACTIONS, FAILED_MOVE))
     failed = {
@@ -510,7 +534,12 @@ def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
     for entry in log:  # newest first
         details = entry["details"] or {}
         if entry["action"] in MOVE_ACTIONS and details.get("move_id") not in failed:
-            return {**details, "actor": entry["actor"], "at": entry["at"]}
+            return {
+                **details,
+                "action": entry["action"],
+                "actor": entry["actor"],
+                "at": entry["at"],
+            }
     return None
 
 
@@ -650,6 +679,12 @@ def _promote(
     name = model_name(domain)
     version = str(version)
     mv = client.get_model_version(name, version)  # raises if the version does not exist
+    other = foreign_domain(client, domain, mv)
+    if other is not None:  # even with --force: scoring could not feed it
+        raise ForeignModel(
+            f"{name} v{version} was trained for the domain {other!r}, not {domain!r} (its "
+            "run's domain): its features are not this domain's scoring frame; not promoting it"
+        )
     gate = (mv.tags or {}).get("gate")
     # only a version its training tagged gate=pass goes in without --force: one without a
     # gate tag (its training died between registering it and settling the gate, or it was
@@ -758,10 +793,26 @@ def _rollback(
     name = model_name(domain)
     history = _history(client, name)
     current = champion_version(client, domain)
-    if not history:
-        raise ValueError(f"{name} has no previous champion to roll back to")
-    target = history.pop()
+    skipped: list[str] = []
+    while history:
+        target = history.pop()
+        try:
+            mv = client.get_model_version(name, target)
+        except MlflowException:  # deleted since it served
+            skipped.append(f"v{target} (no longer registered)")
+            continue
+        other = foreign_domain(client, domain, mv)
+        if other is None:
+            break
+        skipped.append(f"v{target} (trained for {other!r})")
+    else:
+        raise RollbackRefused(
+            f"{name} has no previous champion to roll back to"
+            + (f" (skipped {', '.join(skipped)})" if skipped else "")
+        )
     details: dict[str, Any] = {"previous": current, "reason": reason, "via": "riskwarn rollback"}
+    if skipped:
+        details["skipped"] = skipped
     if (client.get_model_version(name, target).tags or {}).get("gate") != "pass":
         # back to a version that failed its gate or was never judged: the pages keep saying so
         details["forced_over_gate"] = True
@@ -780,7 +831,17 @@ def _rollback(
 
 def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) -> tuple[str, Path]:
     """The champion's version and its model files (in ``dst``), checked against riskwarn's
-    record before anything is loaded.
+    record before anything is loaded (:func:`checked_champion`)."""
+    version, folder, _ = checked_champion(client, store, domain, dst)
+    return version, folder
+
+
+def checked_champion(
+    client: MlflowClient, store: Any, domain: str, dst: Path
+) -> tuple[str, Path, dict[str, Any]]:
+    """The champion's version, its model files (in ``dst``) and riskwarn's record of the
+    alias move they match (:func:`recorded_champion`), checked before anything is loaded:
+    what scoring serves and what the dashboard's models page names.
 
     :class:`ChampionRefused` if riskwarn never recorded a move of the alias, or the alias,
     the version's gate tag or the files' digest differ from the newest record.
@@ -813,7 +874,7 @@ def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) 
             f"{name} v{version}: its model files differ from those riskwarn promoted ({when}): "
             "not serving it"
         )
-    return version, folder
+    return version, folder, record
 
 
 # --------------------------------------------------------------------------- serving

@@ -52,12 +52,18 @@ def run_id_for(domain: str, origin: pd.Timestamp) -> str:
     return f"{domain}:{utc(origin):%Y%m%dT%H%MZ}"
 
 
+class FeaturesMismatch(ValueError):
+    """The champion takes features the domain's scoring frame does not have (e.g. a model
+    of another domain's run promoted under this domain's name)."""
+
+
 def predict_probability(champion: Champion, frame: pd.DataFrame) -> np.ndarray:
-    """Calibrated probabilities of the champion for every row of ``frame``."""
+    """Calibrated probabilities of the champion for every row of ``frame``
+    (:class:`FeaturesMismatch` if the frame lacks one of the champion's features)."""
     cols = champion.feature_names or [c for c in frame.columns if not c.startswith("label_")]
     missing = [c for c in cols if c not in frame.columns]
     if missing:
-        raise ValueError(
+        raise FeaturesMismatch(
             f"the scoring frame of {champion.domain} lacks the champion's features {missing[:5]}"
         )
     # cast to the champion's logged signature (counts arrive as ints, models take floats)
@@ -330,9 +336,10 @@ def score_domain(
     """Score ``domain`` at ``origin`` with its champion, publish; return the run id.
 
     Raises :class:`ChampionUnavailable` (nothing written, the served run stays) when
-    the registry or champion is missing.
+    the registry or champion is missing, or the champion takes features the scoring
+    frame lacks (audited as ``champion_refused``).
     """
-    from models.registry import serving_champion
+    from models.registry import ChampionUnavailable, serving_champion
     from riskwarn.store import Store as _Store
 
     spec = domains.get(domain)
@@ -346,7 +353,12 @@ def score_domain(
     frame = scoring_frame(settings, domain, origin)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
-    prob = predict_probability(champion, frame)
+    try:
+        prob = predict_probability(champion, frame)
+    except FeaturesMismatch as exc:
+        why = f"{champion.name} v{champion.version}: {exc}"
+        store.audit("pipeline", "champion_refused", "model", champion.name, {"reason": why})
+        raise ChampionUnavailable(f"refusing to serve {why}") from exc
     forecasts = forecasts_frame(frame, prob, domain, origin)
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     explanations = model_explanations(champion, frame)

@@ -25,6 +25,7 @@ from dashboard import (
 from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
 from dashboard.metric_words import metric_words
 from dashboard.shell import page_context
+from dashboard.text import md_line
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "模型与数据质量", "en": "Models & data quality"},
@@ -52,14 +53,35 @@ def mlflow_links(champ: dict) -> str:
     return f"[{t('mlflow_run', lg)}]({run}) · [{t('mlflow_version', lg)}]({version})"
 
 
+def refused_card(domain: str, champ: dict, reason: str) -> None:
+    """The champion alias scoring refuses (it disagrees with riskwarn's record): said so,
+    with the refusal, never as a serving model with a gate badge."""
+    with st.container(border=True, key=f"verdict_{domain}"):
+        st.html(
+            f'<div style="font-size:1.1rem;font-weight:600">'
+            f"{t('vd_refused_title', lg, domain=t(f'domain_{domain}', lg), v=champ['version'])} "
+            f'<span class="rw-badge" style="background:{STATUS_COLOUR["fail"]};'
+            f'margin-left:0.4rem">{t("vd_status_refused", lg)}</span></div>'
+        )
+        lines = [t("vd_refused", lg, reason=md_line(reason)), t("vd_refused_meaning", lg)]
+        st.markdown("\n".join(f"- {line}" for line in lines))
+        st.caption(mlflow_links(champ))
+
+
 def verdict_card(domain: str, champ: dict) -> None:
-    """One domain's verdict: a coloured headline, then the facts in plain words."""
+    """One domain's verdict: a coloured headline, then the facts in plain words. The
+    serving model is the one scoring's check of the alias serves (its gate tag, the alias
+    move riskwarn recorded); an alias it refuses gets :func:`refused_card`."""
+    served = queries.served_champion(tracking_uri, url, domain, str(champ["version"]))
+    if not served["served"]:
+        refused_card(domain, champ, served["reason"])
+        return
     v = verdicts.verdict(
         domain,
         champ,
         queries.run_json(tracking_uri, champ["run_id"], "gate.json"),
         queries.run_json(tracking_uri, champ["run_id"], "metrics.json"),
-        queries.promotion(url, champ["name"], str(champ["version"])),
+        served["promotion"],
     )
     colour = STATUS_COLOUR[v.status]
     with st.container(border=True, key=f"verdict_{domain}"):

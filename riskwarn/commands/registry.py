@@ -24,6 +24,12 @@ def _client_and_store():
     return configure(settings.resolved_mlflow_uri), store, settings.resolved_mlflow_uri
 
 
+class WrongModel(click.ClickException):
+    """A model that cannot serve this domain (another domain's features): exit 2."""
+
+    exit_code = 2
+
+
 def version_label(version: str) -> str:
     """The version as given, with one ``v`` in front (``1`` and ``v1`` both ``v1``)."""
     return version if version[:1] in ("v", "V") else f"v{version}"
@@ -58,7 +64,9 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
             force=force,
         )
     except (MlflowException, registry.PromotionRefused) as exc:
-        raise click.ClickException(
+        # another domain's model (refused even with --force): exit 2
+        kind = WrongModel if isinstance(exc, registry.ForeignModel) else click.ClickException
+        raise kind(
             f"cannot promote riskwarn-{domain} {version_label(version)}: {str(exc).splitlines()[0]}"
         ) from None
     finally:
@@ -87,6 +95,8 @@ def rollback(domain: str, reason: str) -> None:
         raise click.ClickException(str(exc).splitlines()[0]) from None
     finally:
         store.close()
+    for skipped in out.get("skipped") or []:  # another domain's model, or deleted
+        click.echo(f"skipped {skipped}: not a champion of {domain}", err=True)
     click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")
 
 

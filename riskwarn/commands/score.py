@@ -19,9 +19,10 @@ def score(domain: str, origin: str) -> None:
     import pandas as pd
 
     from models.registry import ChampionUnavailable
+    from riskwarn.commands.registry import WrongModel
     from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import local_origin
-    from riskwarn.scoring import score_domain
+    from riskwarn.scoring import FeaturesMismatch, score_domain
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
 
@@ -38,7 +39,9 @@ def score(domain: str, origin: str) -> None:
         else:
             run_id = score_domain(settings, domain, ts)
     except ChampionUnavailable as exc:
-        raise click.ClickException(f"{exc} (the last published run stays served)") from None
+        # a model of another domain's frame: exit 2, as promote refusing it
+        kind = WrongModel if isinstance(exc.__cause__, FeaturesMismatch) else click.ClickException
+        raise kind(f"{exc} (the last published run stays served)") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
         raise click.ClickException(str(exc)) from None
     click.echo(f"published {run_id}")

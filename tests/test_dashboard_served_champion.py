@@ -1,0 +1,131 @@
+"""The models page names the champion scoring serves, with its own gate (reviewer): the
+card showed the raw MLflow alias as the "serving model" and took the gate badge from the
+run's gate.json, so an alias moved behind riskwarn's back and tagged gate=pass read
+"serving model version 2 — Passes its gate" while `riskwarn score` refused it; a version
+registered again from a judged run (no gate tag of its own) read "Passes its gate" beside
+"never judged by its gate"; and a rollback was called a promotion by force.
+
+Real MLflow (SQLite) registry and serving store of a small demo home, the page run with
+Streamlit's AppTest, the alias moved with models.registry (what the CLI calls) or
+directly in MLflow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import DEMO_USERS, User
+from testkit.dashboard_server import use_dashboard_env
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+DOMAIN = "incidents"
+PASSED_GATE = {"passed": True, "status": "pass", "checks": []}
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A demo home with incidents v1 (its run's gate passed, tagged gate=pass, promoted)
+    and v2, registered again from v1's run (no gate tag of its own)."""
+    import mlflow
+
+    from models import registry as reg
+    from riskwarn.store import Store
+    from testkit.dashboard_demo import demo_home
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=40, weeks=1, n_cases=4)
+    client = reg.configure(f"sqlite:///{home / 'mlflow.db'}")
+    name = reg.model_name(DOMAIN)
+    reg.ensure_experiment(name, (home / "art").as_uri())
+    mlflow.set_experiment(name)
+    client.create_registered_model(name)
+    with mlflow.start_run() as run:
+        mlflow.log_params({"n_features": "12", "domain": DOMAIN})
+        mlflow.log_dict(PASSED_GATE, "gate.json")
+    for _ in range(2):
+        client.create_model_version(name, f"runs:/{run.info.run_id}/x", run_id=run.info.run_id)
+    client.set_model_version_tag(name, "1", "gate", "pass")
+    store = Store(city.store_url)
+    try:
+        reg.promote(client, DOMAIN, "1", store=store, actor="ana", reason="first")
+    finally:
+        store.close()
+    mp = pytest.MonkeyPatch()
+    use_dashboard_env(mp, home, city.store_url)
+    yield {"client": client, "name": name, "store_url": city.store_url}
+    mp.undo()
+
+
+def _page() -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "data_scientist")
+    at.session_state["user"] = User(username, "Ana", "data_scientist")
+    at.session_state["lang"] = "en"
+    at.run()
+    at.switch_page("pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _card(at: AppTest) -> str:
+    """The incidents verdict card's title (st.html) and lines (markdown)."""
+    return "\n".join([*(h.value for h in at.get("html")), *(m.value for m in at.markdown)])
+
+
+def test_an_alias_moved_behind_riskwarns_back_is_not_named_the_serving_model(
+    home: dict[str, Any],
+) -> None:
+    client, name = home["client"], home["name"]
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    client.set_registered_model_alias(name, "champion", "2")  # not through riskwarn
+    text = _card(_page())
+    assert "serving model version 2" not in text, text
+    assert "Passes its gate" not in text, text
+    assert "points at version 2, which is not served" in text, text
+    assert "points at v2, but riskwarn recorded v1" in text, text  # scoring's own refusal
+
+
+def test_a_version_without_its_own_gate_tag_does_not_pass_its_runs_gate(
+    home: dict[str, Any],
+) -> None:
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    store = Store(home["store_url"])
+    try:
+        reg.promote(home["client"], DOMAIN, "2", store=store, actor="bob", reason="r", force=True)
+    finally:
+        store.close()
+    text = _card(_page())
+    assert "serving model version 2" in text, text
+    assert "No gate result recorded" in text, text
+    assert "Passes its gate" not in text and "Every gate check passed" not in text, text
+    assert "never judged by its gate and was promoted by force" in text, text
+
+
+def test_a_rollback_is_called_a_rollback(home: dict[str, Any]) -> None:
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    store = Store(home["store_url"])
+    try:
+        reg.promote(home["client"], DOMAIN, "2", store=store, actor="bob", reason="r", force=True)
+        reg.rollback(
+            home["client"], DOMAIN, store=store, actor="carol", reason="review: wrong model"
+        )
+    finally:
+        store.close()
+    text = _card(_page())
+    assert "serving model version 1" in text and "Passes its gate, rolled back to" in text, text
+    assert "Rolled back to this version by carol" in text, text
+    assert "wrong model" in text, text  # the rollback's reason (markdown-escaped)
+    assert "promoted by force" not in text.lower() and "Promoted by" not in text, text
