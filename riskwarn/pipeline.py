@@ -750,6 +750,23 @@ def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[s
     return {"type": "FeatureCollection", "features": features}
 
 
+def blur_case_locations(forecasts: pd.DataFrame, crs: str) -> pd.DataFrame:
+    """A case-level domain's forecasts as they may be exported: each case's point
+    (``lon``, ``lat``: an address) replaced by the centre of its 1 km square
+    (``riskwarn.geo.case_squares``, the blurring the dashboard shows), and its 250 m cell
+    (``cell_x``, ``cell_y``: a few buildings) dropped. Exports count as what users see."""
+    from riskwarn.geo import case_squares
+
+    out = forecasts.copy()
+    if len(out) and {"lon", "lat"} <= set(out.columns):
+        _, _, clon, clat = case_squares(out["lon"], out["lat"], crs)
+        out["lon"], out["lat"] = clon, clat
+    for col in ("cell_x", "cell_y"):
+        if col in out:
+            out[col] = None
+    return out
+
+
 def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> list[str]:
     """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
 
@@ -771,6 +788,8 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
             continue
         run_id = run["run_id"]
         forecasts = snap["forecasts"]
+        if domains.DOMAINS[domain].unit == "case":  # a case's point is an address (privacy)
+            forecasts = blur_case_locations(forecasts, settings.city_crs)
         warnings = snap["warnings"]
         folder = settings.exports_dir / domain / run_id.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
