@@ -807,6 +807,70 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
     return out
 
 
+# --------------------------------------------------------------------------- retention
+
+
+def personal_sources(mapping_files: Sequence[Path]) -> list[str]:
+    """Names of the sources whose raw files hold personal fields: their mapping
+    pseudonymises columns or drops personal-looking ones (``looks_personal``: names,
+    phones, ID numbers never reach the lake, but the landing file, and so its archive,
+    has them)."""
+    from riskwarn.ingest import load_mapping
+    from riskwarn.sources import looks_personal
+
+    out = []
+    for path in mapping_files:
+        mapping = load_mapping(path)
+        if mapping.pseudonymise or any(looks_personal(c) for c in mapping.drop):
+            out.append(Path(path).stem)
+    return sorted(out)
+
+
+def purge_personal_archive(
+    settings: Settings, sources: Sequence[str], now: pd.Timestamp | None = None
+) -> list[str]:
+    """Remove the archived landing files (``<home>/archive/<source>/ingested=<stamp>/``)
+    of ``sources`` ingested more than ``settings.archive_personal_days`` days before
+    ``now``; the folder's stamp is the ingest's interval end. Each removal is logged and
+    audited (``archive_purged``) by file name only. Returns the removed files, relative
+    to the archive; a re-run removes nothing more."""
+    import shutil
+    from datetime import datetime
+
+    now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
+    cutoff = now - pd.Timedelta(days=settings.archive_personal_days)
+    removed: list[str] = []
+    for source in sources:
+        for folder in sorted((settings.archive_dir / source).glob("ingested=*")):
+            try:
+                stamp = datetime.strptime(folder.name, "ingested=%Y-%m-%dT%H%M%SZ")
+            except ValueError:
+                continue
+            if pd.Timestamp(stamp, tz="UTC") >= cutoff:
+                continue
+            files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+            shutil.rmtree(folder)
+            removed += [str(p.relative_to(settings.archive_dir)) for p in files]
+    if removed:
+        from riskwarn.store import Store
+
+        for name in removed:
+            log.info("archive retention: removed %s", name)
+        store = Store.from_settings(settings)
+        store.upgrade()
+        try:
+            store.audit(
+                "riskwarn",
+                "archive_purged",
+                "archive",
+                str(settings.archive_dir),
+                {"files": removed, "retention_days": settings.archive_personal_days},
+            )
+        finally:
+            store.close()
+    return removed
+
+
 # --------------------------------------------------------------------------- failures
 
 
