@@ -11,6 +11,11 @@ external-memory pages, model downloads) whose owning process is gone (its ``floc
 free), never one in use, and report the owner-less ``riskwarn-*`` folders earlier
 versions left in the system's temporary folder (docs/operations.md). ``riskwarn lake
 sweep`` does the same by hand.
+
+``purge_personal_archive``: remove the archived landing files of sources with personal
+fields (their mapping pseudonymises or drops columns: dispute parties', handlers' names,
+phones, ID numbers) older than ``Settings.archive_personal_days`` (default 30), audited
+by file name (``archive_purged``). ``riskwarn lake maintain`` does it too.
 """
 
 from __future__ import annotations
@@ -54,8 +59,19 @@ def lake_maintenance() -> None:
             done = sweep_all(settings)
         return {"removed": done["removed"], "legacy": [x["path"] for x in done["legacy"]]}
 
+    @task
+    def purge_personal_archive() -> list[str]:
+        from riskwarn.orchestration import memory_budget, source_mapping_files
+        from riskwarn.pipeline import personal_sources, purge_personal_archive
+        from riskwarn.settings import load_settings
+
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return purge_personal_archive(settings, personal_sources(source_mapping_files()))
+
     maintain()
     sweep_temporary()
+    purge_personal_archive()
 
 
 lake_maintenance()

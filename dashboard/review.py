@@ -453,32 +453,22 @@ def evidence_fact_rows(
 # ----------------------------------------------------------------------------- locator map
 
 
-CASE_AREA_M = 1000.0  # a dispute case is shown to its square of this side, never its point
-
-
 def case_area(lon: float, lat: float, settings: Any) -> dict[str, Any]:
     """Where a dispute case is, as the dashboard may show it: the ``CASE_AREA_M`` square
     of the city grid (``settings.city_crs``) it falls in, never its point. A case's centre
     is an address (4 decimals are about 10 m: one household), so the page shows the
     square's ring (``ring``, ``[lon, lat]`` pairs) and its centre to 2 decimals (``lon``,
     ``lat``, about 1 km); both come from the square alone, so the case's own coordinates
-    never reach the browser (docs/dashboard.md, "Privacy of dispute cases")."""
-    import math
-
+    never reach the browser (docs/dashboard.md, "Privacy of dispute cases"). The blurring
+    is ``riskwarn.geo.case_squares``, which the exports use too."""
     import numpy as np
 
     from dashboard import maps
-    from riskwarn.geo import project, unproject
+    from riskwarn.geo import CASE_AREA_M, case_squares
 
-    x, y = project(np.array([lon]), np.array([lat]), settings.city_crs)
-    bx, by = math.floor(float(x[0]) / CASE_AREA_M), math.floor(float(y[0]) / CASE_AREA_M)
-    ring = maps.cell_polygons(np.array([bx]), np.array([by]), CASE_AREA_M, settings.city_crs)[0]
-    clon, clat = unproject(
-        np.array([(bx + 0.5) * CASE_AREA_M]),
-        np.array([(by + 0.5) * CASE_AREA_M]),
-        settings.city_crs,
-    )
-    return {"lon": round(float(clon[0]), 2), "lat": round(float(clat[0]), 2), "ring": ring}
+    bx, by, clon, clat = case_squares(np.array([lon]), np.array([lat]), settings.city_crs)
+    ring = maps.cell_polygons(bx, by, CASE_AREA_M, settings.city_crs)[0]
+    return {"lon": float(clon[0]), "lat": float(clat[0]), "ring": ring}
 
 
 def locator_deck(

@@ -251,6 +251,13 @@ def backups(root: Path) -> list[Path]:
     )
 
 
+def _os_actor() -> str:
+    """The audit actor: the operating-system account running the command (from the uid)."""
+    import pwd
+
+    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+
+
 def backup(
     settings: Settings,
     dest: Path | None = None,
@@ -316,6 +323,14 @@ def backup(
     for old in removed:
         shutil.rmtree(old)
     log.info("backup %s written (%d files); removed %d old", final, len(files), len(removed))
+    with Store(store_url) as store:  # after the copy: the entry is in the live store only
+        store.audit(
+            _os_actor(),
+            "backup",
+            "backup",
+            name,
+            {"path": str(final), "files": len(files), "removed": removed, "parts": sorted(parts)},
+        )
     return {**manifest, "path": str(final), "removed": removed}
 
 
@@ -382,6 +397,20 @@ def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
         shutil.copy2(backup_dir / "home" / fname, settings.home / fname)
         (settings.home / fname).chmod(FILE_MODE)
     log.info("restored %s into %s", backup_dir, settings.home)
+    with Store(store_url) as store:  # into the restored store: its trail says where it came from
+        store.audit(
+            _os_actor(),
+            "restore",
+            "backup",
+            manifest["name"],
+            {
+                "path": str(backup_dir),
+                "created_at": manifest["created_at"],
+                "from_home": manifest["home"],
+                "home": str(settings.home),
+                "parts": sorted(parts),
+            },
+        )
     return {
         "restored": manifest["name"],
         "home": str(settings.home),

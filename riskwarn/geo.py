@@ -47,6 +47,26 @@ def cell_index(
     )
 
 
+CASE_AREA_M = 1000.0  # a dispute case is shown and exported to its square of this side
+
+
+def case_squares(
+    lon: np.ndarray | pd.Series, lat: np.ndarray | pd.Series, crs: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Blur dispute cases' points to their ``CASE_AREA_M`` squares of the city grid.
+
+    A case's centre is an address (4 decimals are about 10 m: one household). Returns
+    the squares' indices ``(bx, by)`` in ``crs`` and their centres' ``(lon, lat)``
+    rounded to 2 decimals (about 1 km): computed from the square alone, so two cases in
+    one square come out the same. The one blurring the dashboard (``review.case_area``)
+    and the exports (``pipeline.publish_exports``) both use; NaN stays NaN.
+    """
+    x, y = project(lon, lat, crs)
+    bx, by = cell_index(x, y, CASE_AREA_M)
+    clon, clat = unproject((bx + 0.5) * CASE_AREA_M, (by + 0.5) * CASE_AREA_M, crs)
+    return bx, by, np.round(clon, 2), np.round(clat, 2)
+
+
 def cell_id(cell_x: int, cell_y: int) -> str:
     """Stable text id of a cell, e.g. ``"c1234_-56"``."""
     return f"c{int(cell_x)}_{int(cell_y)}"

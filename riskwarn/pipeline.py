@@ -791,6 +791,23 @@ def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[s
     return {"type": "FeatureCollection", "features": features}
 
 
+def blur_case_locations(forecasts: pd.DataFrame, crs: str) -> pd.DataFrame:
+    """A case-level domain's forecasts as they may be exported: each case's point
+    (``lon``, ``lat``: an address) replaced by the centre of its 1 km square
+    (``riskwarn.geo.case_squares``, the blurring the dashboard shows), and its 250 m cell
+    (``cell_x``, ``cell_y``: a few buildings) dropped. Exports count as what users see."""
+    from riskwarn.geo import case_squares
+
+    out = forecasts.copy()
+    if len(out) and {"lon", "lat"} <= set(out.columns):
+        _, _, clon, clat = case_squares(out["lon"], out["lat"], crs)
+        out["lon"], out["lat"] = clon, clat
+    for col in ("cell_x", "cell_y"):
+        if col in out:
+            out[col] = None
+    return out
+
+
 def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> list[str]:
     """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
 
@@ -812,6 +829,8 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
             continue
         run_id = run["run_id"]
         forecasts = snap["forecasts"]
+        if domains.DOMAINS[domain].unit == "case":  # a case's point is an address (privacy)
+            forecasts = blur_case_locations(forecasts, settings.city_crs)
         warnings = snap["warnings"]
         folder = settings.exports_dir / domain / run_id.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
@@ -830,6 +849,70 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
         )
         out.append(str(folder))
     return out
+
+
+# --------------------------------------------------------------------------- retention
+
+
+def personal_sources(mapping_files: Sequence[Path]) -> list[str]:
+    """Names of the sources whose raw files hold personal fields: their mapping
+    pseudonymises columns or drops personal-looking ones (``looks_personal``: names,
+    phones, ID numbers never reach the lake, but the landing file, and so its archive,
+    has them)."""
+    from riskwarn.ingest import load_mapping
+    from riskwarn.sources import looks_personal
+
+    out = []
+    for path in mapping_files:
+        mapping = load_mapping(path)
+        if mapping.pseudonymise or any(looks_personal(c) for c in mapping.drop):
+            out.append(Path(path).stem)
+    return sorted(out)
+
+
+def purge_personal_archive(
+    settings: Settings, sources: Sequence[str], now: pd.Timestamp | None = None
+) -> list[str]:
+    """Remove the archived landing files (``<home>/archive/<source>/ingested=<stamp>/``)
+    of ``sources`` ingested more than ``settings.archive_personal_days`` days before
+    ``now``; the folder's stamp is the ingest's interval end. Each removal is logged and
+    audited (``archive_purged``) by file name only. Returns the removed files, relative
+    to the archive; a re-run removes nothing more."""
+    import shutil
+    from datetime import datetime
+
+    now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
+    cutoff = now - pd.Timedelta(days=settings.archive_personal_days)
+    removed: list[str] = []
+    for source in sources:
+        for folder in sorted((settings.archive_dir / source).glob("ingested=*")):
+            try:
+                stamp = datetime.strptime(folder.name, "ingested=%Y-%m-%dT%H%M%SZ")
+            except ValueError:
+                continue
+            if pd.Timestamp(stamp, tz="UTC") >= cutoff:
+                continue
+            files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+            shutil.rmtree(folder)
+            removed += [str(p.relative_to(settings.archive_dir)) for p in files]
+    if removed:
+        from riskwarn.store import Store
+
+        for name in removed:
+            log.info("archive retention: removed %s", name)
+        store = Store.from_settings(settings)
+        store.upgrade()
+        try:
+            store.audit(
+                "riskwarn",
+                "archive_purged",
+                "archive",
+                str(settings.archive_dir),
+                {"files": removed, "retention_days": settings.archive_personal_days},
+            )
+        finally:
+            store.close()
+    return removed
 
 
 # --------------------------------------------------------------------------- failures

@@ -307,20 +307,7 @@ def write_run(
     store.write_forecasts(run_id, forecasts)
     if not warnings.empty:
         store.write_warnings(run_id, warnings)
-    store.publish_run(run_id)
-    store.audit(
-        "pipeline",
-        "publish_run",
-        "forecast_run",
-        run_id,
-        {
-            "domain": domain,
-            "n_forecasts": len(forecasts),
-            "n_warnings": len(warnings),
-            "model_version": model_version,
-            "data_version": data_version_,
-        },
-    )
+    store.publish_run(run_id)  # audits publish_run (one entry, in its transaction)
     return run_id
 
 

@@ -75,6 +75,13 @@ class Settings(BaseModel):
         description="Days a lake table keeps old versions (corrections' history, time "
         "travel) before maintenance vacuums them.",
     )
+    archive_personal_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an archived landing file of a source with personal fields "
+        "(one its mapping pseudonymises or drops columns of) is kept under "
+        "<home>/archive before lake maintenance removes it.",
+    )
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
     )

@@ -153,8 +153,15 @@ start() {
     live $! || break
     sleep 0.2
   done
+  # the port it was started with, for `status` (the caller's environment may differ)
+  local port; port="$(port_for "$name")"
+  if [[ -n $port ]]; then echo "$port" >"$RUN/$name.port"; fi
   echo "started $name (supervisor pid $!, log $LOGS/$name.log)"
 }
+
+# the port a service was started with ($RUN/NAME.port, written at `up`), else this
+# environment's
+started_port() { cat "$RUN/$1.port" 2>/dev/null || port_for "$1"; }
 
 wait_port() {
   local name="$1" port="$2" limit="${RISKWARN_SERVICE_WAIT_S:-300}" start=$SECONDS
@@ -187,7 +194,7 @@ end_session() {
 stop() {
   local name="$1" spid="" pid="" i
   if ! supervised "$name" && ! alive "$name"; then
-    rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
+    rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json" "$RUN/$name.port"
     echo "$name not running"; return
   fi
   [[ -f "$RUN/$name.pid" ]] && pid="$(cat "$RUN/$name.pid")"
@@ -204,7 +211,7 @@ stop() {
   # end, and the zombies of both sessions until they are reaped
   end_session "$pid"
   end_session "$spid"
-  rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json"
+  rm -f "$RUN/$name.pid" "$RUN/$name.supervisor.pid" "$RUN/$name.supervisor.json" "$RUN/$name.port"
   echo "stopped $name"
 }
 
@@ -236,7 +243,7 @@ case "${1:-status}" in
     ;;
   status)
     args=()
-    for s in "${SERVICES[@]}"; do args+=("$s:$(port_for "$s")"); done
+    for s in "${SERVICES[@]}"; do args+=("$s:$(started_port "$s")"); done
     "$PY" "$ROOT/scripts/supervise.py" status --run "$RUN" "${args[@]}"
     ;;
   *) echo "usage: $0 up [service...]|down [service...]|status" >&2; exit 2 ;;

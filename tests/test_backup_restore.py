@@ -161,6 +161,10 @@ def test_restore_into_an_empty_home_serves_the_same(
     assert made["counts"]["warning_reviews"] == 2 and made["files"] > 10
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     assert not (folder / "secrets").exists()
+    with Store(settings.resolved_store_url) as store:  # the backup is in the audit log
+        log = store.audit_log(limit=100_000)
+    done = log[log["action"] == "backup"]
+    assert done["object_id"].tolist() == [folder.name], log["action"].tolist()[:5]
 
     target = settings_for(tmp_path / "restored")
     shutil.rmtree(settings.home)  # the original is gone: the backup must be enough
@@ -170,7 +174,14 @@ def test_restore_into_an_empty_home_serves_the_same(
     out = json.loads(capsys.readouterr().out)
     assert out["artifact_locations_rewritten"] > 0
 
-    assert_same(before, contents(target))
+    after = contents(target)
+    audit = after["audit"]
+    # the restored store's trail: the backup's entries, then the restore (and no more)
+    restored = audit[audit["action"] == "restore"]
+    assert restored["object_id"].tolist() == [folder.name], audit["action"].tolist()[:5]
+    assert restored["details"].iloc[0]["path"] == str(folder)
+    after["audit"] = audit[audit["action"] != "restore"]
+    assert_same(before, after)
     assert warnings_page(target, monkeypatch, warning=reviewed) == page_before
     with Store(target.resolved_store_url) as store:  # the champion verifies and loads
         client = reg.configure(target.resolved_mlflow_uri)
@@ -230,7 +241,11 @@ def test_postgresql_store_round_trip(pg_url: str, tmp_path: Path) -> None:
         url = sa.make_url(pg_url).set(database=other).render_as_string(hide_password=False)
         target = settings_for(tmp_path / "restored", store_url=url)
         restore(target, Path(made["path"]))
-        assert_same(before, contents(target))
+        after = contents(target)
+        audit = after["audit"]
+        assert audit["action"].tolist().count("restore") == 1
+        after["audit"] = audit[audit["action"] != "restore"]
+        assert_same(before, after)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')

@@ -42,9 +42,9 @@ def test_demo_users_say_where_the_password_came_from(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """S9: with RISKWARN_DEMO_PASSWORD unset it said '(password from $RISKWARN_DEMO_PASSWORD)'."""
-    import subprocess
+    import os
 
-    monkeypatch.setattr(subprocess, "call", lambda *a, **k: 0)  # do not serve
+    monkeypatch.setattr(os, "execv", lambda *a, **k: None)  # do not serve
     monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RISKWARN_DEMO_PASSWORD", raising=False)
     assert main(["dashboard", "--demo-users"]) == 0

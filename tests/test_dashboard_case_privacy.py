@@ -239,3 +239,47 @@ def test_the_trend_chart_says_one_week_is_no_trend(home: Path, lang: str) -> Non
     }[lang]
     assert said in captions, captions
     assert "week(s)" not in captions
+
+
+def test_case_exports_give_the_1_km_square_never_the_point(home: Path) -> None:
+    """``exports/dispute_cases/<run>/forecasts.{csv,geojson}`` gave each case's point to 6
+    decimals while the dashboard blurs it to its 1 km square; now the same blurring
+    (``riskwarn.geo.case_squares``), and no 250 m cell. Incidents keep their points."""
+    import json
+
+    import pandas as pd
+
+    from riskwarn.pipeline import publish_exports
+
+    settings = load_settings()
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    cases = store.published_snapshot(queries.CASE_DOMAIN)["forecasts"].dropna(subset=["lon"])
+    store.close()
+    assert len(cases)
+    (folder,) = publish_exports(settings, only=(queries.CASE_DOMAIN,))
+    csv_text = (Path(folder) / "forecasts.csv").read_text(encoding="utf-8")
+    geo_text = (Path(folder) / "forecasts.geojson").read_text(encoding="utf-8")
+    for lon, lat in zip(cases["lon"], cases["lat"], strict=True):
+        for digits in (3, 4, 5, 6):
+            for text in (csv_text, geo_text):
+                assert f"{lat:.{digits}f}" not in text and f"{lon:.{digits}f}" not in text
+    exported = pd.read_csv(Path(folder) / "forecasts.csv").set_index("unit_id")
+    assert exported[["cell_x", "cell_y"]].isna().all().all()
+    points = {
+        f["properties"]["unit_id"]: f["geometry"]["coordinates"]
+        for f in json.loads(geo_text)["features"]
+    }
+    for r in cases.itertuples():
+        area = review.case_area(r.lon, r.lat, settings)  # what the review page shows
+        assert points[r.unit_id] == [area["lon"], area["lat"]]
+        assert (exported.at[r.unit_id, "lon"], exported.at[r.unit_id, "lat"]) == (
+            area["lon"],
+            area["lat"],
+        )
+    (cells,) = publish_exports(settings, only=("incidents",))
+    cell_geo = json.loads((Path(cells) / "forecasts.geojson").read_text(encoding="utf-8"))
+    assert any(
+        len(str(c).split(".")[-1]) > 2
+        for f in cell_geo["features"]
+        for c in f["geometry"]["coordinates"]
+    )

@@ -120,6 +120,22 @@ def test_missing_champion_fails_loudly_and_keeps_served_run(scored_home, tmp_pat
     assert store.runs("incidents")["run_id"].tolist() == [run_id]
 
 
+def test_a_publish_is_audited_once_with_every_detail(scored_home):
+    """``score_domain`` audited ``publish_run`` itself after ``Store.publish_run`` had
+    (two entries per publish); now one, the store's, with the scoring's details."""
+    settings, store, _ = scored_home
+    run_id = score_domain(settings, "incidents", ORIGIN, store=store)
+    log = store.audit_log(limit=100_000)
+    entries = log[(log["action"] == "publish_run") & (log["object_id"] == run_id)]
+    assert len(entries) == 1, entries
+    details = entries["details"].iloc[0]
+    run = store.published_run("incidents")
+    assert details["domain"] == "incidents" and details["status"] == "published"
+    assert details["model_version"] == run["model_version"] is not None
+    assert details["data_version"] == run["data_version"]
+    assert details["n_forecasts"] == 12 and details["n_warnings"] >= 3
+
+
 def test_publish_exports_csv_and_geojson_are_reproducible(scored_home):
     settings, store, _ = scored_home
     score_domain(settings, "incidents", ORIGIN, store=store)

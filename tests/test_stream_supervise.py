@@ -380,3 +380,18 @@ def test_supervised_kill9_before_publish_publishes_red_once(
     assert len(mails) == 1 and len(hook.received) == 1  # delivered once
     lake = _lake(settings)
     assert len(lake) == total and lake["record_id"].is_unique
+
+
+def test_status_gives_the_ports_the_services_were_started_with(tmp_path: Path) -> None:
+    """``status`` printed the ports of the caller's environment (1884 while the broker
+    listened on another): now the port recorded at ``up`` (``run/NAME.port``)."""
+    home, port, other = tmp_path / "home", free_port(), free_port()
+    env = _env(home, port)
+    try:
+        _services(env, "up", "mosquitto")
+        line = _status_of(_env(home, other), "mosquitto")
+        assert line.startswith("mosquitto running") and f" {port};" in line, line
+        assert str(other) not in line, line
+    finally:
+        _services(env, "down", "mosquitto", timeout=180)
+    assert not (home / "run" / "mosquitto.port").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -85,9 +84,10 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
     if not users_file.exists():
         click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
     click.echo(f"riskwarn dashboard on http://{host}:{port}")
-    try:
-        code = subprocess.call(streamlit_command(host, port))
-    except KeyboardInterrupt:
-        code = 0
-    if code not in (0, -2, 130):
-        raise click.ClickException(f"streamlit exited with code {code}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit replaces this process (same pid): a SIGTERM/SIGINT to the pid services.sh
+    # or an operator recorded reaches the server itself. A child started with
+    # subprocess.call kept running and holding the port when this parent was killed.
+    cmd = streamlit_command(host, port)
+    os.execv(cmd[0], cmd)

@@ -65,7 +65,8 @@ def _show(value: Any) -> str:
 @lake.command()
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def maintain(as_json: bool) -> None:
-    """Compact small files, vacuum versions older than lake_history_days, checkpoint."""
+    """Compact small files, vacuum versions older than lake_history_days, checkpoint;
+    remove archived landing files with personal fields older than archive_personal_days."""
     from riskwarn.lake import LakeError
     from riskwarn.lake.maintenance import maintain as run
     from riskwarn.settings import load_settings
@@ -75,9 +76,15 @@ def maintain(as_json: bool) -> None:
         done = run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
     except LakeError as exc:
         raise _fail(exc) from None
+    from riskwarn.orchestration import source_mapping_files
+    from riskwarn.pipeline import personal_sources, purge_personal_archive
+
+    purged = purge_personal_archive(settings, personal_sources(source_mapping_files()))
     if as_json:
         click.echo(json.dumps(done, indent=2))
         return
+    for name in purged:
+        click.echo(f"archive: removed {name} (older than {settings.archive_personal_days} days)")
     for d in done:
         click.echo(
             f"{d['table']}: version {d['version']}, compacted {d['files_compacted']} files "

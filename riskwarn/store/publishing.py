@@ -291,7 +291,10 @@ class PublishingStore(StoreBase):
                 "forecast_run",
                 run_id,
                 {
+                    "domain": domain,
                     "status": status,
+                    "model_version": meta.get("model_version"),
+                    "data_version": meta.get("data_version"),
                     "n_forecasts": n_rows,
                     "n_warnings": n_warn,
                     "n_withdrawn": n_withdrawn,
