@@ -339,11 +339,11 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "vd_status_refused": {"zh": "与 riskwarn 记录不符", "en": "Disagrees with riskwarn's record"},
     "vd_refused": {
-        "zh": "riskwarn 拒绝用它评分（与评分时的核验相同）：{reason}",
+        "zh": "系统拒绝用它评分（与评分时的核验相同）：{reason}",
         "en": "riskwarn refuses to score with it (the check scoring makes): {reason}",
     },
     "vd_refused_meaning": {
-        "zh": "含义：在用 `riskwarn promote` 启用一个版本之前，该领域不会产生新的评分；"
+        "zh": "含义：在数据科学人员用命令行重新启用（提升）一个版本之前，该领域不会产生新的评分；"
         "最近一次发布的结果继续有效。",
         "en": "What this means: nothing new is scored for this domain until a version is "
         "promoted with `riskwarn promote`; the last published run stays served.",

@@ -63,7 +63,10 @@ def refused_card(domain: str, champ: dict, reason: str) -> None:
             f'<span class="rw-badge" style="background:{STATUS_COLOUR["fail"]};'
             f'margin-left:0.4rem">{t("vd_status_refused", lg)}</span></div>'
         )
-        lines = [t("vd_refused", lg, reason=md_line(reason)), t("vd_refused_meaning", lg)]
+        # scoring's refusal is English (the CLI's and the audit log's words): the Chinese
+        # page says where to read it rather than mixing languages
+        why = md_line(reason) if lg == "en" else "详见审计日志中的拒绝记录"
+        lines = [t("vd_refused", lg, reason=why), t("vd_refused_meaning", lg)]
         st.markdown("\n".join(f"- {line}" for line in lines))
         st.caption(mlflow_links(champ))
 
