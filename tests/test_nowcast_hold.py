@@ -64,15 +64,21 @@ def _run_rows(store: Store, origin: pd.Timestamp) -> pd.DataFrame:
     return w.drop(columns=["created_at", "updated_at"]).reset_index(drop=True)
 
 
-def test_nowcast_holds_published_red_then_lowers_after_calm(settings):
-    t0 = pd.Timestamp("2024-07-10T12:00Z")
-    idx = pd.date_range(t0 - pd.Timedelta(days=30), t0 + pd.Timedelta(hours=8), freq="10min")
+def _steady_lake(settings, t0: pd.Timestamp, hours_after: int) -> None:
+    """Two GNSS sites creeping and slowing down (tangent angle under 45 deg: the rules
+    read no warning) from 30 days before ``t0`` to ``hours_after`` after it."""
+    end = t0 + pd.Timedelta(hours=hours_after)
+    idx = pd.date_range(t0 - pd.Timedelta(days=30), end, freq="10min")
     days = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
     rng = np.random.default_rng(0)
-    # creeping and slowing down (tangent angle under 45 deg): the rules read no warning
     calm = 10.0 * np.sqrt(days + 1.0)
     steady = {g: pd.Series(calm + rng.normal(0, 0.02, len(days)), idx) for g in ("g1", "g2")}
     _site_lake(settings, {"g1": ("s1", "gnss"), "g2": ("s2", "gnss")}, steady)
+
+
+def test_nowcast_holds_published_red_then_lowers_after_calm(settings):
+    t0 = pd.Timestamp("2024-07-10T12:00Z")
+    _steady_lake(settings, t0, hours_after=8)
     store = Store.from_settings(settings)
     store.upgrade()
     _seed_red(store, "s1", t0 - pd.Timedelta(hours=1))
@@ -102,12 +108,7 @@ def test_nowcast_does_not_hold_a_red_published_before_a_long_gap(settings):
     """Services started on an old home (review r100 D2): the previous run is 15 months
     old, its red no longer in force, so the nowcast does not hold it."""
     t0 = pd.Timestamp("2024-07-10T12:00Z")
-    idx = pd.date_range(t0 - pd.Timedelta(days=30), t0 + pd.Timedelta(hours=2), freq="10min")
-    days = np.asarray((idx - idx[0]).total_seconds() / 86400.0)
-    rng = np.random.default_rng(0)
-    calm = 10.0 * np.sqrt(days + 1.0)
-    steady = {g: pd.Series(calm + rng.normal(0, 0.02, len(days)), idx) for g in ("g1", "g2")}
-    _site_lake(settings, {"g1": ("s1", "gnss"), "g2": ("s2", "gnss")}, steady)
+    _steady_lake(settings, t0, hours_after=2)
     store = Store.from_settings(settings)
     store.upgrade()
     _seed_red(store, "s1", t0 - pd.Timedelta(days=460))
