@@ -332,7 +332,11 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_status_unknown": {"zh": "未记录门槛结果", "en": "No gate result recorded"},
     "vd_status_not_judged": {"zh": "上线门槛无法评判", "en": "Could not be judged by its gate"},
     "vd_status_forced": {"zh": "，被强制启用", "en": ", promoted by force"},
-    "vd_status_rolled_back": {"zh": "，经回滚启用", "en": ", rolled back to"},
+    # the badge names the version the rollback went back to (it read ", rolled back to")
+    "vd_status_rolled_back": {
+        "zh": "，经回滚恢复为第 {v} 版",
+        "en": ", rolled back to version {v}",
+    },
     "vd_refused_title": {
         "zh": "{domain} · 冠军别名指向第 {v} 版，但未获服役",
         "en": "{domain} · the champion alias points at version {v}, which is not served",

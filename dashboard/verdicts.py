@@ -624,8 +624,8 @@ def retrain_words(
 
 def status_words(v: Verdict, lang: str) -> str:
     """The verdict's headline: passes / fails its gate (and promoted by force, or
-    rolled back to)."""
+    rolled back to this version, named)."""
     text = t(f"vd_status_{v.status}", lang)
     if v.rolled_back:
-        return text + t("vd_status_rolled_back", lang)
+        return text + t("vd_status_rolled_back", lang, v=v.version)
     return text + (t("vd_status_forced", lang) if v.forced else "")

@@ -125,7 +125,9 @@ def test_a_rollback_is_called_a_rollback(home: dict[str, Any]) -> None:
     finally:
         store.close()
     text = _card(_page())
-    assert "serving model version 1" in text and "Passes its gate, rolled back to" in text, text
+    assert (
+        "serving model version 1" in text and "Passes its gate, rolled back to version 1" in text
+    ), text
     assert "Rolled back to this version by carol" in text, text
     assert "wrong model" in text, text  # the rollback's reason (markdown-escaped)
     assert "promoted by force" not in text.lower() and "Promoted by" not in text, text

@@ -95,6 +95,16 @@ def test_a_failed_and_forced_champion_is_said_plainly() -> None:
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in en)  # no Chinese on English pages
 
 
+def test_a_rolled_back_champion_names_the_version_it_went_back_to() -> None:
+    """The badge read "Fails its gate, rolled back to" and stopped: it names the version."""
+    g = _gate_record(INCIDENTS_METRICS, ece=0.0174)
+    rollback = {**FORCED, "action": "rollback"}
+    v = verdicts.verdict("incidents", {**CHAMPION, "version": "7"}, g, INCIDENTS_METRICS, rollback)
+    assert v.rolled_back and v.status == "fail"
+    assert verdicts.status_words(v, "en") == "Fails its gate, rolled back to version 7"
+    assert verdicts.status_words(v, "zh") == "未通过上线门槛，经回滚恢复为第 7 版"
+
+
 def test_a_model_below_chance_and_the_failed_checks_are_named() -> None:
     g = _gate_record(SITE_METRICS, ece=0.002)
     v = verdicts.verdict("geohazard_hourly", CHAMPION, g, SITE_METRICS, FORCED)
