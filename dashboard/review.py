@@ -39,28 +39,67 @@ def short_id(warning_id: str) -> str:
     return "W-" + base64.b32encode(digest).decode()[:7]
 
 
-def new_draft(warning_id: str | None, serial: int) -> dict[str, Any]:
-    """An empty draft for ``warning_id``; ``serial`` names its widgets."""
-    return {"warning_id": warning_id, "serial": serial, "action": None, "level": None, "reason": ""}
+def new_draft(warning_id: str | None, serial: int, base: int | None = None) -> dict[str, Any]:
+    """An empty draft for ``warning_id``; ``serial`` names its widgets; ``base`` is the
+    version of the warning the form was shown with (what a decision is recorded against)."""
+    return {
+        "warning_id": warning_id,
+        "serial": serial,
+        "base": base,
+        "conflict": None,
+        "action": None,
+        "level": None,
+        "reason": "",
+    }
 
 
-def draft_for(state: MutableMapping[Any, Any], warning_id: str) -> dict[str, Any]:
-    """The draft of ``warning_id`` in ``state``; a new empty one when another warning's
-    draft (or none) is there."""
+def draft_for(
+    state: MutableMapping[Any, Any], warning_id: str, version: int | None = None
+) -> dict[str, Any]:
+    """The draft of ``warning_id`` in ``state``; a new empty one, based on ``version`` (the
+    version the page shows), when another warning's draft (or none) is there."""
     draft = state.get(DRAFT_KEY)
     if not isinstance(draft, dict) or draft.get("warning_id") != warning_id:
         serial = int(draft["serial"]) + 1 if isinstance(draft, dict) else 0
-        draft = new_draft(warning_id, serial)
+        draft = new_draft(warning_id, serial, version)
         state[DRAFT_KEY] = draft
+    elif draft.get("base") is None and version is not None:
+        draft["base"] = int(version)
     return draft
 
 
-def clear_draft(state: MutableMapping[Any, Any]) -> dict[str, Any]:
-    """Start a new empty draft for the same warning (after a saved decision)."""
+def clear_draft(state: MutableMapping[Any, Any], version: int | None = None) -> dict[str, Any]:
+    """Start a new empty draft for the same warning, based on ``version`` (after a saved
+    decision: the version it made)."""
     old = state.get(DRAFT_KEY) or new_draft(None, -1)
-    draft = new_draft(old.get("warning_id"), int(old["serial"]) + 1)
+    draft = new_draft(old.get("warning_id"), int(old["serial"]) + 1, version)
     state[DRAFT_KEY] = draft
     return draft
+
+
+def refuse(state: MutableMapping[Any, Any], current: Mapping[str, Any]) -> None:
+    """A submit found the warning changed since the form was shown (``current``: the
+    warning now, with its ``last_review``): the draft is marked in conflict and stays
+    based on the version the reviewer saw, so no further submit of it (a second click
+    already on its way) can pass; only :func:`rebase` lifts the conflict."""
+    draft = state.get(DRAFT_KEY)
+    if isinstance(draft, dict):
+        draft["conflict"] = {
+            "version": int(current["version"]),
+            "last_review": dict(current.get("last_review") or {}),
+        }
+
+
+def rebase(state: MutableMapping[Any, Any]) -> None:
+    """``on_click`` of the conflict's "review again" control: a new draft (new widgets)
+    based on the version the conflict named, keeping the reason typed and nothing of
+    the action or level: the reviewer chooses again, seeing the current decision."""
+    old = state.get(DRAFT_KEY)
+    if not isinstance(old, dict) or not old.get("conflict"):
+        return
+    draft = new_draft(old["warning_id"], int(old["serial"]) + 1, old["conflict"]["version"])
+    draft["reason"] = str(old.get("reason") or "")
+    state[DRAFT_KEY] = draft
 
 
 def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:

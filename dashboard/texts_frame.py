@@ -343,11 +343,13 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "locator_map": {"zh": "在地图上查看", "en": "Show on the map"},
     "stale": {
-        "zh": "该预警已被 {reviewer} 于 {at} 研判（{action}，理由：{reason}）。您的决定未保存，"
-        "请查看后重新决定。",
+        "zh": "该预警已被 {reviewer} 于 {at} 研判（{action}，理由：{reason}）。您的决定未保存。"
+        "如需重新决定，请先点击“基于当前决定重新研判”；在此之前本表单不能提交。",
         "en": "{reviewer} already decided this warning at {at} ({action}, reason: {reason}). "
-        "Your decision was not saved; review it and decide again.",
+        "Your decision was not saved. To decide again, first press “Review again with the "
+        "current decision”; until then this form cannot be submitted.",
     },
+    "review_again": {"zh": "基于当前决定重新研判", "en": "Review again with the current decision"},
     "read_only": {
         "zh": "您的角色只读，不能提交研判。",
         "en": "Your role is read-only here; you cannot submit decisions.",

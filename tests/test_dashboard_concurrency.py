@@ -78,7 +78,18 @@ def test_second_reviewer_is_told_and_shown_the_first_decision(
         assert (
             (rejected["action"] == "review_rejected") & (rejected["actor"] == "reviewer2")
         ).any()
-        # the second reviewer now sees the current version and may decide again, knowingly
+        # the refused form stays refused: it cannot be submitted again (before, the form
+        # had moved to the current version and a second click went through), and says so
+        second.run()
+        assert _widget(second.button, "rv_submit_").disabled
+        assert "未保存" in " ".join(e.value for e in second.error)  # still told
+        assert store.warning_reviews(wid)["reviewer"].tolist() == ["reviewer"]
+        # once the reviewer asks to review again with the current decision, the form is
+        # based on it: the reason typed is kept, the action is chosen again
+        _widget(second.button, "rv_rebase_").click().run()
+        assert not second.error
+        assert _widget(second.text_area, "rv_reason_").value == "应降为橙色处置"
+        assert _widget(second.radio, "rv_action_").value is None
         _decide(second, "adjust", "复核后仍需升级", level="red")
         assert second.success and store.get_warning(wid)["reviewed_level"] == "red"
         assert store.warning_reviews(wid)["reviewer"].tolist() == ["reviewer", "reviewer2"]

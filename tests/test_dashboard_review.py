@@ -201,6 +201,28 @@ def test_draft_helpers_refuse_incomplete_or_empty_decisions() -> None:
     assert text.md_escape("[x](http://a) $y$ <b>") == "\\[x\\](http\\://a) \\$y\\$ \\<b\\>"
 
 
+def test_a_refused_draft_stays_on_its_version_until_rebased() -> None:
+    """A stale submit marks the draft in conflict without moving it to the current
+    version (a second click would pass otherwise); only a rebase moves it, as a new
+    draft (new widgets) keeping the reason and dropping the action and level."""
+    state: dict[str, Any] = {}
+    d = review.draft_for(state, "w1", 3)
+    assert d["base"] == 3 and d["conflict"] is None
+    d.update(action="adjust", level="red", reason="patrol saw it")
+    current = {"version": 4, "last_review": {"reviewer": "bob", "action": "dismiss"}}
+    review.refuse(state, current)
+    again = review.draft_for(state, "w1", 4)  # the page's next run shows version 4
+    assert again is d and again["base"] == 3 and again["conflict"]["version"] == 4
+    review.rebase(state)
+    fresh = review.draft_for(state, "w1", 5)  # based on the conflict's version, not 5
+    assert (fresh["base"], fresh["conflict"], fresh["serial"]) == (4, None, d["serial"] + 1)
+    assert (fresh["action"], fresh["level"], fresh["reason"]) == (None, None, "patrol saw it")
+    review.rebase(state)  # no conflict: nothing happens
+    assert state[review.DRAFT_KEY] is fresh
+    saved = review.clear_draft(state, 5)
+    assert (saved["base"], saved["reason"]) == (5, "")
+
+
 EVIL_REASON = (
     "**BOLD** :red[RED] $x^2$ <b>html</b>\n\n# heading\n"
     "![beacon](http://127.0.0.1:9/beacon.png) [click](javascript:alert(1))"

@@ -335,6 +335,95 @@ def test_admin_decides_and_leader_reads_and_scientist_is_refused(
     scientist.context.close()
 
 
+def _warning_audit(store_url: str, warning_id: str) -> list[list[Any]]:
+    """(action, actor) of the audit entries of one warning, oldest first."""
+    store = Store(store_url)
+    try:
+        log = store.audit_log()
+        log = log.loc[log["object_id"] == warning_id].sort_values("id")
+        return log[["action", "actor"]].values.tolist()
+    finally:
+        store.close()
+
+
+def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
+    served: tuple[str, str], browser: Any
+) -> None:
+    """Two quick clicks on a stale form (the reviewer's script /tmp/review/pwE.py):
+    reviewer2 fills Accept while reviewer dismisses, then clicks Submit twice 0.3 s apart.
+    Before, the first click was refused but moved the form to the current version with
+    the draft kept, so the second click recorded the accept over the dismissal unseen
+    (and "from Orange"). Now the form stays refused, in both languages, until reviewer2
+    presses "review again with the current decision", and what is then recorded is
+    recorded against the dismissal reviewer2 was shown."""
+    base, store_url = served
+    target = _new_warnings(store_url)[-2]
+    wid, raised = target["warning_id"], target["level"]
+    first, second = Walk(browser, base, "reviewer"), Walk(browser, base, "reviewer2")
+    for walk in (first, second):
+        walk.switch("en")
+        walk.open_review()
+        walk.pick(wid)
+
+    second.action("accept")
+    second.reason("Confirmed by patrol")
+    second.reason_box().blur()
+    second.idle()
+    first.action("dismiss")
+    first.reason("Duplicate reports, dismiss")
+    first.submit()
+    first.saved(wid)
+
+    button = second.page.get_by_role("button", name=EN["submit"])
+    button.click()
+    second.page.wait_for_timeout(300)
+    try:  # refused: the button is disabled by then, or the click is ignored
+        second.page.get_by_role("button", name=EN["submit"]).click(timeout=5_000)
+    except Exception as exc:  # a disabled button times the click out
+        assert "Timeout" in type(exc).__name__, exc
+    second.idle()
+    second.page.wait_for_timeout(1_500)  # a queued run would have finished by now
+    second.idle()
+    assert _trail(store_url, wid) == [
+        ["dismiss", raised, None, "Duplicate reports, dismiss", "reviewer"]
+    ]
+    audit = _warning_audit(store_url, wid)
+    assert ["review_accept", "reviewer2"] not in audit, audit
+    assert ["review_rejected", "reviewer2"] in audit, audit
+    notice = second.page.get_by_text(re.compile("reviewer already decided this warning"))
+    second.expect(notice).to_be_visible()
+    saved = second.page.get_by_text(re.compile(f"^{EN['saved']}: ")).filter(visible=True)
+    second.expect(saved).to_have_count(0)
+    second.expect(second.page.get_by_role("button", name=EN["submit"])).to_be_disabled()
+    second.shot("review_conflict_en")
+
+    # the refusal survives a language switch, said in Chinese, with the control in Chinese
+    second.switch("zh")
+    second.expect(second.page.get_by_text(re.compile("该预警已被 reviewer"))).to_be_visible()
+    second.expect(second.page.get_by_role("button", name=ZH["submit"])).to_be_disabled()
+    again = second.page.get_by_role("button", name="基于当前决定重新研判")
+    second.expect(again).to_be_visible()
+    second.shot("review_conflict_zh")
+    assert _trail(store_url, wid)[-1][-1] == "reviewer"
+
+    # reviewing again: the form is based on the dismissal, the reason kept, no action
+    again.click()
+    second.idle()
+    second.expect(second.page.get_by_text(re.compile("该预警已被 reviewer"))).to_have_count(0)
+    second.expect(second.reason_box().first).to_have_value("Confirmed by patrol")
+    for action in ("accept", "adjust", "dismiss"):
+        second.expect(second.radio(action)).not_to_be_checked()
+    second.action("accept")
+    second.submit()
+    second.saved(wid)
+    assert _trail(store_url, wid) == [
+        ["dismiss", raised, None, "Duplicate reports, dismiss", "reviewer"],
+        ["accept", None, raised, "Confirmed by patrol", "reviewer2"],  # from the dismissal
+    ]
+    first.context.close()
+    second.context.close()
+
+
 @pytest.fixture(autouse=True)
 def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     """Keep what the browser showed when a step failed (tests/artifacts/failed-*.png)."""

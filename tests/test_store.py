@@ -417,6 +417,26 @@ def test_review_refuses_a_decision_that_is_not_what_it_says(store: Store) -> Non
     ]
 
 
+def test_a_decision_after_a_dismissal_is_recorded_from_no_level(store: Store) -> None:
+    """A dismissed warning is in force at no level: a later decision on it is recorded
+    from none (the trail said "from Orange" for an accept that followed a dismissal)."""
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c001", ORIGIN)  # raised orange
+    store.review_warning(wid, "dismiss", "duplicate reports", "bob", 1)
+    again = store.review_warning(wid, "accept", "confirmed by patrol", "alice", 2)
+    assert (again["state"], again["effective_level"]) == ("accepted", "orange")
+    store.review_warning(wid, "dismiss", "patrol was wrong", "bob", 3)
+    store.review_warning(wid, "adjust", "new evidence", "alice", 4, level="orange")
+    reviews = store.warning_reviews(wid)
+    cols = ["action", "from_level", "to_level", "warning_version"]
+    assert reviews[cols].astype(object).where(reviews[cols].notna(), None).values.tolist() == [
+        ["dismiss", "orange", None, 2],
+        ["accept", None, "orange", 3],
+        ["dismiss", "orange", None, 4],
+        ["adjust", None, "orange", 5],
+    ]
+
+
 def test_republish_keeps_review_unless_level_changes(store: Store) -> None:
     run_id = publish(store)
     red, orange = (warning_id_for(DOMAIN, u, ORIGIN) for u in ("c000", "c001"))

@@ -150,8 +150,6 @@ row = queue.loc[queue["warning_id"] == wid].iloc[0]
 current = queries.get_warning(url, wid)
 current_state = review.shown_state(current["state"], current.get("withdrawn_at"))
 review.opened(st.session_state, wid, labels[wid], in_force=current_state != "withdrawn")
-seen_key = f"seen_version:{wid}"
-st.session_state.setdefault(seen_key, int(current["version"]))
 sid = review.short_id(wid)
 
 left, right = st.columns([3, 2], gap="large")
@@ -245,8 +243,22 @@ with right:
     elif not auth.can_review(ctx.user.role):
         st.info(t("read_only", lg))
     else:
-        draft = review.draft_for(st.session_state, wid)
+        # the draft is based on the version shown now; a submit refused as stale keeps
+        # it there, in conflict, until the reviewer asks to review again (review.rebase)
+        draft = review.draft_for(st.session_state, wid, int(current["version"]))
+        conflict = draft.get("conflict")
         now_level = current["effective_level"]
+        if conflict:
+            st.error(
+                review.stale_message(conflict["last_review"], lg, tz),
+                icon=":material/sync_problem:",
+            )
+            st.button(
+                t("review_again", lg),
+                key=review.widget_key("rebase", draft, lg),
+                on_click=review.rebase,
+                args=(st.session_state,),
+            )
         with st.container(border=True):
             st.caption(t("form_for", lg, id=sid))
             key = review.widget_key("action", draft, lg)
@@ -291,9 +303,12 @@ with right:
                     words = t("adjust_to", lg, level=level_label(draft["level"], lg))
                 st.caption(t("will_record", lg, decision=words))
             submitted = st.button(
-                t("submit", lg), type="primary", key=review.widget_key("submit", draft, lg)
+                t("submit", lg),
+                type="primary",
+                key=review.widget_key("submit", draft, lg),
+                disabled=bool(conflict),
             )
-        if submitted:
+        if submitted and not conflict:  # a click queued before the conflict was shown: none
             problem = review.decision_problem(draft, now_level)
             if problem:
                 st.error(t(problem, lg))
@@ -304,25 +319,24 @@ with right:
                         url,
                         wid,
                         reviewer=ctx.user.username,
-                        expected_version=st.session_state[seen_key],
+                        expected_version=int(draft["base"]),
                         **chosen,
                     )
                 except StaleWarningError as exc:
-                    # someone decided first (or a re-run withdrew it): keep theirs, tell
-                    first = exc.current.get("last_review") or {}
-                    st.session_state[seen_key] = int(exc.current["version"])
+                    # someone decided first (or a re-run withdrew it): keep theirs, tell;
+                    # the form stays refused (not moved to the current version) until the
+                    # reviewer presses "review again", so a second click cannot pass
                     gone = exc.current.get("withdrawn_at")
                     if gone is not None:
                         why = review.event_why(
                             {"action": "withdraw_warning", "details": exc.current}, lg
                         )
                         said = t("stale_withdrawn", lg, at=fmt_datetime(gone, lg, tz), why=why)
+                        st.session_state["rv_flash"] = ("error", said)
                     else:
-                        said = review.stale_message(first, lg, tz)
-                    st.session_state["rv_flash"] = ("error", said)
+                        review.refuse(st.session_state, exc.current)
                 else:
-                    st.session_state[seen_key] = int(done["version"])
-                    review.clear_draft(st.session_state)
+                    review.clear_draft(st.session_state, int(done["version"]))
                     st.session_state["rv_flash"] = (
                         "success",
                         t(

@@ -90,18 +90,17 @@ class ReviewStore(ReadStore):
         now = self._now()
         with self._write() as conn:
             current = self._get_warning(conn, warning_id)  # KeyError if unknown
-            from_level = current["reviewed_level"] or current["level"]
-            same_level = (
-                level == from_level
-                and current["state"] != "dismissed"
-                and current["withdrawn_at"] is None
-            )
+            # the level in force when decided (what the reviewer saw): none once dismissed;
+            # an 'accept' of a dismissed warning reinstates the level it was raised at
+            raised = current["reviewed_level"] or current["level"]
+            from_level = None if current["state"] == "dismissed" else raised
+            same_level = level == from_level and current["withdrawn_at"] is None
             if action == "adjust" and same_level and current["version"] == expected_version:
                 raise ValueError(
                     f"warning {warning_id} is already {level}: an 'adjust' must change the "
                     "level (use 'accept' to confirm it)"
                 )
-            to_level = {"accept": from_level, "adjust": level, "dismiss": None}[action]
+            to_level = {"accept": raised, "adjust": level, "dismiss": None}[action]
             updated = conn.execute(
                 sa.update(w)
                 .where(
