@@ -410,7 +410,7 @@ def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
     again.click()
     second.idle()
     second.expect(second.page.get_by_text(re.compile("该预警已被 reviewer"))).to_have_count(0)
-    second.expect(second.reason_box().first).to_have_value("Confirmed by patrol")
+    second.expect(second.reason_box()).to_have_value("Confirmed by patrol")
     for action in ("accept", "adjust", "dismiss"):
         second.expect(second.radio(action)).not_to_be_checked()
     second.action("accept")

@@ -248,12 +248,16 @@ with right:
         draft = review.draft_for(st.session_state, wid, int(current["version"]))
         conflict = draft.get("conflict")
         now_level = current["effective_level"]
+        # the conflict's notice has a slot of its own, present (empty) without one: the
+        # form keeps its place in the page, so a rebase replaces it instead of leaving
+        # the refused form's widgets beside the new ones in the browser for a while
+        notice = st.container()
         if conflict:
-            st.error(
+            notice.error(
                 review.stale_message(conflict["last_review"], lg, tz),
                 icon=":material/sync_problem:",
             )
-            st.button(
+            notice.button(
                 t("review_again", lg),
                 key=review.widget_key("rebase", draft, lg),
                 on_click=review.rebase,
