@@ -20,7 +20,8 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
 * **Session token** (issue 12 §4): ``<payload>.<HMAC-SHA256>``, the payload being the
   base64url JSON ``{"u": user, "r": role, "iat": issued, "exp": expires, "jti": id}``,
   signed with a random key in ``<home>/secrets/dashboard_session.key`` (0600). The token
-  lives in a ``SameSite=Strict`` cookie, so a browser refresh (a new Streamlit session)
+  lives in an ``HttpOnly``, ``SameSite=Strict`` cookie that the server sets
+  (:func:`cookie_script`, ``dashboard/server.py``), so a browser refresh (a new Streamlit session)
   keeps the user signed in. It expires after the idle timeout and is renewed while the
   user works (sliding), so an idle browser is signed out even across refreshes; an
   absolute limit (:data:`MAX_SESSION`) bounds it. Sign-out revokes its ``jti``
@@ -36,6 +37,8 @@ import hmac
 import json
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -265,15 +268,44 @@ def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
     return str(payload.get("jti")) in revoked(home)
 
 
+COOKIE_ROUTE = "/_riskwarn/cookie"
+CODE_TTL_S = 60.0
+# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s);
+# the page's script and the cookie route run in the same server process (dashboard/server.py)
+_CODES: dict[str, tuple[str, str | None, int, float]] = {}
+_CODES_LOCK = threading.Lock()
+
+
+def cookie_code(name: str, value: str | None, max_age_s: int) -> str:
+    """A one-time code (60 s) the page redeems at :data:`COOKIE_ROUTE` for an HttpOnly
+    cookie ``name`` = ``value`` (None: deleted)."""
+    code = secrets.token_urlsafe(24)
+    now = time.monotonic()
+    with _CODES_LOCK:
+        for old in [c for c, v in _CODES.items() if v[3] < now]:
+            del _CODES[old]
+        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S)
+    return code
+
+
+def redeem_cookie_code(code: str) -> tuple[str, str | None, int] | None:
+    """The cookie a valid, unused, unexpired code stands for (the code is spent), or None."""
+    with _CODES_LOCK:
+        entry = _CODES.pop(code, None)
+    if entry is None or entry[3] < time.monotonic():
+        return None
+    return entry[0], entry[1], entry[2]
+
+
 def cookie_script(token: str | None, max_age_s: int, name: str = COOKIE) -> str:
-    """JavaScript that sets (or, with ``token`` None, deletes) the cookie ``name`` (the
-    session cookie unless said otherwise)."""
-    value = token or ""
-    age = max_age_s if token else 0
+    """JavaScript that has the server set (or, with ``token`` None, delete) the HttpOnly
+    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code
+    to :data:`COOKIE_ROUTE`; the token itself never reaches the page."""
+    code = cookie_code(name, token, max_age_s)
     return (
-        "<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
-        f"document.cookie='{name}={value}; Path=/; Max-Age={int(age)}; SameSite=Strict'+s;"
-        "})();</script>"
+        "<script>(function(){"
+        f"fetch('{COOKIE_ROUTE}',{{method:'POST',body:'{code}',credentials:'same-origin',"
+        "cache:'no-store'});})();</script>"
     )
 
 

@@ -281,6 +281,18 @@ def _logins_all(store_url: str, name: str) -> list[tuple[str, str | None]]:
 # ----------------------------------------------------------------------------- browser
 
 
+def _wait_for_cookie(context: Any, name: str, timeout_s: float = 60) -> dict[str, Any]:
+    """The browser's cookie ``name`` once it is there (HttpOnly cookies are not in
+    ``document.cookie``: read them from the browser context)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == name]
+        if found:
+            return dict(found[0])
+        time.sleep(0.2)
+    raise AssertionError(f"no cookie {name!r} after {timeout_s} s: {context.cookies()}")
+
+
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -303,9 +315,11 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         page.get_by_label("密码").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="登录").click()
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
-        page.wait_for_function(f"document.cookie.includes('{sessions.COOKIE}=')")
-        cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
+        cookie = _wait_for_cookie(context, sessions.COOKIE)
         assert cookie["sameSite"] == "Strict"
+        # HttpOnly: no script in the page can read the session token
+        assert cookie["httpOnly"] is True, cookie
+        assert sessions.COOKIE not in page.evaluate("document.cookie")
 
         page.reload()  # a new Streamlit session: signed in again from the cookie
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
@@ -364,6 +378,11 @@ def test_failing_a_members_password_elsewhere_does_not_lock_them_out(tmp_path: P
         sign_in(page, DEMO_PASSWORD)
         expect(page.get_by_role("heading", name=overview)).to_be_visible()
         page.locator(".rw-run-done").wait_for(state="attached")  # the run wrote it
+        deadline = time.monotonic() + 20  # and the server set it (not asserted here: the
+        while time.monotonic() < deadline:  # old code had no device cookie)
+            if any(c["name"].startswith(sessions.DEVICE_COOKIE) for c in member.cookies()):
+                break
+            time.sleep(0.2)
         page.get_by_role("button", name="退出登录").click()
         expect(page.get_by_label("密码")).to_be_visible()
 
@@ -383,9 +402,8 @@ def test_failing_a_members_password_elsewhere_does_not_lock_them_out(tmp_path: P
         page.reload()  # the member, days later: a new visit in their own browser
         sign_in(page, DEMO_PASSWORD)
         expect(page.get_by_role("heading", name=overview)).to_be_visible()
-        device = sessions.device_cookie("reviewer2")
-        cookie = next(c for c in member.cookies() if c["name"] == device)
-        assert cookie["sameSite"] == "Strict"
+        cookie = _wait_for_cookie(member, sessions.device_cookie("reviewer2"))
+        assert cookie["sameSite"] == "Strict" and cookie["httpOnly"] is True
 
         stranger = browser.new_context().new_page()  # the right password, unknown browser
         stranger.set_default_timeout(120_000)
