@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
+# version tag: the champion version its gate judged it against ("none": there was none);
+# promote refuses a pass judged against another champion than the one serving
+GATE_CHAMPION_TAG = "gate_champion"
+NO_CHAMPION = "none"
 TRAINED_THROUGH = "trained_through"  # run param: the final model's training origin (ISO UTC)
 RECIPE = "recipe"  # run param: models.recipe digest; the whole recipe in recipe.json
 RECIPE_ARTIFACT = "recipe.json"
@@ -430,6 +434,44 @@ class ForeignModel(PromotionRefused):
     """The version's run belongs to another domain: refused even with ``--force``."""
 
 
+class StaleGate(PromotionRefused):
+    """The version passed its gate against another champion than the one serving now (or
+    against one not recorded): refused without ``--force``, audited as ``promotion_refused``."""
+
+
+UNKNOWN = object()  # gate_judged_against: which champion is not recorded
+
+
+def gate_judged_against(client: MlflowClient, mv: Any) -> Any:
+    """The champion version model version ``mv``'s gate judged it against: its
+    ``gate_champion`` tag (None for ``"none"``: there was no champion); for a version
+    judged before the tag existed, its run's ``gate.json`` (its champion check's
+    ``champion_version``; no champion check: there was none); :data:`UNKNOWN` when neither
+    says (no ``gate.json``, or a champion check naming no version)."""
+    tag = (mv.tags or {}).get(GATE_CHAMPION_TAG)
+    if tag is not None:
+        return None if tag == NO_CHAMPION else str(tag)
+    if not mv.run_id:
+        return UNKNOWN
+    from riskwarn.spill import owned_tempdir
+
+    try:
+        with owned_tempdir("gate record") as tmp:
+            path = client.download_artifacts(mv.run_id, GATE_ARTIFACT, str(tmp))
+            record = json.loads(Path(path).read_text())
+    except Exception:  # no gate.json (never judged, or registered by hand), run gone
+        return UNKNOWN
+    if not isinstance(record, dict):
+        return UNKNOWN
+    if "champion" in record:
+        return None if record["champion"] is None else str(record["champion"])
+    for check in record.get("checks") or []:
+        if isinstance(check, dict) and check.get("against") == "champion":
+            version = check.get("champion_version")
+            return str(version) if version is not None else UNKNOWN
+    return None  # no champion check: the gate only omits it when there was no champion
+
+
 class RollbackRefused(ValueError):
     """No earlier champion a rollback may return to."""
 
@@ -649,7 +691,12 @@ def promote(
     ``actor`` defaults to :func:`authenticated_actor` of the registry. A version not tagged
     ``gate=pass`` by its training run (tagged ``fail``, ``not_judged``, or never judged) is
     refused unless
-    ``force`` (then the audit entry says ``forced_over_gate``). Promoting the version already served with a matching
+    ``force`` (then the audit entry says ``forced_over_gate``). A version tagged ``pass``
+    whose gate judged it against another champion than the one serving now
+    (:func:`gate_judged_against`: e.g. an old version over a newer champion, or one judged
+    when no champion served) is refused (:class:`StaleGate`, audited as
+    ``promotion_refused``) unless ``force`` (the entry then says
+    ``forced_over_stale_gate``). Promoting the version already served with a matching
     record changes nothing; if the alias points at it but riskwarn's record does not
     match (moved behind its back, or another serving store), the move is recorded.
 
@@ -703,6 +750,37 @@ def _promote(
             f"{name} v{version} {why}; promote it anyway only with --force and a reason"
         )
     previous = champion_version(client, domain)
+    stale: dict[str, Any] = {}
+    if gate == "pass" and previous is not None and previous != version:
+        against = gate_judged_against(client, mv)
+        if against != previous:
+            stale = {
+                "gate_champion": None if against is UNKNOWN else against,
+                "serving": previous,
+            }
+            judged = (
+                "against a champion it does not record"
+                if against is UNKNOWN
+                else "with no champion serving"
+                if against is None
+                else f"against champion v{against}"
+            )
+            why = (
+                f"{name} v{version} passed its gate {judged}, but v{previous} serves now: "
+                f"it was never judged against v{previous}; retrain it (its gate then judges "
+                "it against the serving champion) or promote it anyway only with --force "
+                "and a reason"
+            )
+            if not force:
+                if store is not None:
+                    store.audit(
+                        actor or authenticated_actor(mlflow.get_registry_uri()),
+                        "promotion_refused",
+                        "model",
+                        name,
+                        {"version": version, "reason": reason, "via": via, "why": why, **stale},
+                    )
+                raise StaleGate(why)
     if previous == version and store is not None:
         recorded = recorded_champion(store, name)
         if (
@@ -718,6 +796,8 @@ def _promote(
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": via}
     if failed_gate:
         details["forced_over_gate"] = True  # the record's "gate" says fail or None
+    if stale:  # --force over a pass judged against another champion than the serving one
+        details["forced_over_stale_gate"] = stale
     actor = actor or authenticated_actor(mlflow.get_registry_uri())
     record = _move_alias(
         client,
@@ -748,6 +828,11 @@ def settle_gate(
     """
     if version is None:
         return False
+    # which champion it was judged against, before the outcome: a version tagged pass
+    # always says it (promote compares it with the champion serving then)
+    client.set_model_version_tag(
+        model_name(domain), version, GATE_CHAMPION_TAG, decision.champion or NO_CHAMPION
+    )
     # pass | fail | not_judged (a comparison could not be computed: never promoted
     # automatically, told apart from a real failure by the pages and by promote)
     client.set_model_version_tag(model_name(domain), version, "gate", decision.status)
@@ -757,14 +842,18 @@ def settle_gate(
         client.log_dict(run_id, decision.record(), GATE_ARTIFACT)
     if not (decision.passed and auto_promote):
         return False
-    promote(
-        client,
-        domain,
-        version,
-        store=store,
-        reason=decision.summary(),
-        via="riskwarn train (gate passed)",
-    )
+    try:
+        promote(
+            client,
+            domain,
+            version,
+            store=store,
+            reason=decision.summary(),
+            via="riskwarn train (gate passed)",
+        )
+    except StaleGate as exc:  # another champion was promoted while it trained (audited)
+        log.warning("not promoting %s v%s: %s", model_name(domain), version, exc)
+        return False
     return True
 
 

@@ -50,7 +50,10 @@ def home(tmp_path: Path) -> Iterator[dict[str, Any]]:
     reg.ensure_experiment(NAME, (tmp_path / "artifacts").as_uri())
     mlflow.set_experiment(NAME)
     v1, v2 = log_version("count_28d"), log_version("count_7d")
-    for v in (v1, v2):  # judged as a training would (settle_gate); untagged needs --force
+    # judged as a training would (settle_gate): v1 with no champion, v2 against v1;
+    # untagged needs --force
+    for v, against in ((v1, reg.NO_CHAMPION), (v2, v1)):
+        client.set_model_version_tag(NAME, v, reg.GATE_CHAMPION_TAG, against)
         client.set_model_version_tag(NAME, v, "gate", "pass")
     settings = Settings(home=tmp_path / "home", mlflow_tracking_uri=uri)
     lake.upsert(settings.lake_dir, "incidents", "test", _incidents(), batch_id="b1")

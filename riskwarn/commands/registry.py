@@ -25,7 +25,8 @@ def _client_and_store():
 
 
 class WrongModel(click.ClickException):
-    """A model that cannot serve this domain (another domain's features): exit 2."""
+    """A model that cannot serve this domain (another domain's features), or a promotion
+    refused for a gate passed against another champion than the serving one: exit 2."""
 
     exit_code = 2
 
@@ -42,12 +43,12 @@ def version_label(version: str) -> str:
 @click.option(
     "--force",
     is_flag=True,
-    help="Promote a version whose promotion gate failed or never judged it (recorded in "
-    "the audit log).",
+    help="Promote a version whose promotion gate failed, never judged it, or judged it "
+    "against another champion than the one serving now (recorded in the audit log).",
 )
 def promote(domain: str, version: str, reason: str, force: bool) -> None:
-    """Point DOMAIN's champion alias at model VERSION (refused if its gate failed,
-    unless --force)."""
+    """Point DOMAIN's champion alias at model VERSION (refused if its gate failed, or
+    passed against another champion than the one serving now, unless --force)."""
     from mlflow.exceptions import MlflowException
 
     from models import registry
@@ -64,8 +65,10 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
             force=force,
         )
     except (MlflowException, registry.PromotionRefused) as exc:
-        # another domain's model (refused even with --force): exit 2
-        kind = WrongModel if isinstance(exc, registry.ForeignModel) else click.ClickException
+        # another domain's model (refused even with --force), or a pass judged against
+        # another champion than the serving one (audited; --force overrides): exit 2
+        refused = (registry.ForeignModel, registry.StaleGate)
+        kind = WrongModel if isinstance(exc, refused) else click.ClickException
         raise kind(
             f"cannot promote riskwarn-{domain} {version_label(version)}: {str(exc).splitlines()[0]}"
         ) from None
