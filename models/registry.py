@@ -633,13 +633,14 @@ class ChampionBusy(PromotionRefused):
     """Another promote or rollback of the model held its alias lock longer than we waited."""
 
 
-def alias_lock_folder(lock_dir: Path | None = None) -> Path:
+def alias_lock_folder(lock_dir: Path | None = None, registry_uri: str | None = None) -> Path:
     """Where the alias locks are: ``lock_dir`` if given; beside a SQLite registry (its
     folder's ``run/``: ``<home>/run``, with the training locks, for the home's
-    ``mlflow.db``), else the riskwarn home's ``run/``."""
+    ``mlflow.db``), else the riskwarn home's ``run/``. The registry is ``registry_uri``,
+    by default MLflow's current one."""
     if lock_dir is not None:
         return Path(lock_dir)
-    uri = mlflow.get_registry_uri()
+    uri = registry_uri or mlflow.get_registry_uri()
     if uri.startswith("sqlite:///"):
         return Path(uri.removeprefix("sqlite:///")).parent / "run"
     from riskwarn.settings import load_settings
@@ -658,6 +659,34 @@ def alias_lock(name: str, lock_dir: Path | None = None) -> Iterator[None]:
 
     try:
         with file_lock(alias_lock_folder(lock_dir), name, ALIAS_LOCK_WAIT_S):
+            yield
+    except AliasBusy as exc:
+        raise ChampionBusy(str(exc)) from None
+
+
+@contextmanager
+def all_alias_locks(
+    registry_uri: str,
+    purpose: str,
+    wait_s: float = ALIAS_LOCK_WAIT_S,
+    lock_dir: Path | None = None,
+) -> Iterator[None]:
+    """Hold the alias lock of every domain's model (in name order, one at a time as a move
+    takes one: no deadlock) of the registry ``registry_uri``: no promote or rollback moves
+    a champion alias, nor writes its audit entry, meanwhile. ``riskwarn backup`` holds them
+    across its dumps of the serving store and MLflow, so the restored audit log records
+    the alias the restored registry holds. :class:`ChampionBusy` after ``wait_s``."""
+    from contextlib import ExitStack
+
+    from riskwarn import domains
+    from riskwarn.spill import AliasBusy
+    from riskwarn.spill import alias_lock as file_lock
+
+    folder = alias_lock_folder(lock_dir, registry_uri)
+    try:
+        with ExitStack() as stack:
+            for name in sorted(model_name(d) for d in domains.names()):
+                stack.enter_context(file_lock(folder, name, wait_s, purpose))
             yield
     except AliasBusy as exc:
         raise ChampionBusy(str(exc)) from None
