@@ -73,6 +73,7 @@ a model must see the same quantity in both. The tangent-angle and inverse-veloci
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -409,6 +410,7 @@ def feature_params(config: SiteModelConfig) -> SiteFeatureParams:
     )
 
 
+@functools.lru_cache(maxsize=32)  # per domain and zone: the stream asks per site
 def unknowable_inputs(domain: str, tz: str) -> frozenset[str]:
     """The model inputs of ``domain``'s site table that a lake may be unable to give at all
     (the rain features, absent without any rain gauge: :func:`features.geohazard.rain_feature_names`).
