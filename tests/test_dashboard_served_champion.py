@@ -200,3 +200,22 @@ def test_the_overview_says_when_mlflow_and_riskwarns_record_disagree(
     ) in text, text
     zh = _texts(_page_as("overview", "leader", "zh"))
     assert "与系统的上线记录（第 1 版）不一致" in zh, zh
+
+
+def test_a_pass_forced_over_a_newer_champion_is_called_so(home: dict[str, Any]) -> None:
+    """v2 passed its gate when nothing served (gate_champion none); promoting it over v1
+    needs --force (models.registry.StaleGate), and the card said only "Passes its gate"."""
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    client, name = home["client"], home["name"]
+    client.set_model_version_tag(name, "2", reg.GATE_CHAMPION_TAG, reg.NO_CHAMPION)
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    store = Store(home["store_url"])
+    try:
+        reg.promote(client, DOMAIN, "2", store=store, actor="bob", reason="hand", force=True)
+    finally:
+        store.close()
+    text = _card(_page())
+    assert "serving model version 2" in text and "Passes its gate, promoted by force" in text
+    assert "Its gate passed with no model serving, never against version 1 it replaced" in text
