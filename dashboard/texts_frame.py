@@ -195,13 +195,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The next scoring run uses model version {v}.",
     },
     "champ_refused": {
-        "zh": "MLflow 的冠军别名指向第 {alias} 版，但系统的上线记录是{recorded}：评分拒绝使用它，"
+        "zh": "MLflow 的冠军别名指向第 {alias} 版，但系统的上线记录为：{recorded}。评分拒绝使用它，"
         "目前没有在用的模型（最近一次发布的结果继续有效）。",
         "en": "MLflow's champion alias points at version {alias}, but riskwarn's record says "
         "{recorded}: scoring refuses it, so no model is served (the last published runs stay).",
     },
     "champ_recorded_v": {"zh": "第 {v} 版", "en": "version {v}"},
-    "champ_recorded_none": {"zh": "没有任何上线记录", "en": "no promotion at all"},
+    "champ_recorded_none": {"zh": "从未记录任何上线", "en": "no promotion at all"},
     "champ_recorded_same": {
         "zh": "同一版本，但门槛标签或模型文件已被改动",
         "en": "the same version, but its gate tag or model files changed",
