@@ -105,6 +105,25 @@ def test_a_replayed_stream_then_a_live_one_are_judged_by_event_time(store: Store
     )
 
 
+def test_a_restart_after_a_superseded_round_numbers_runs_after_it(store: Store) -> None:
+    """The superseded replayed round has a greater run id than the served live run; after
+    a restart the next live round must get a new id, not the superseded run's (that would
+    re-publish it and withdraw the replayed warning it holds)."""
+    live = pd.Timestamp.now(tz="UTC").floor("h") - H
+    pub = Publisher(store)
+    served = step(pub, {"L": 4}, live)
+    late = step(pub, {"R": 4}, live - pd.Timedelta(days=20))
+    assert pub.last_status == "superseded" and served is not None and late is not None
+    assert late > served
+    restarted = Publisher(store)
+    again = step(restarted, {"L": 3}, live)
+    assert again is not None and again > late
+    assert restarted.last_status == "published"
+    runs = store.runs(DOMAIN).set_index("run_id")["status"].to_dict()
+    assert runs == {served: "superseded", late: "superseded", again: "published"}
+    assert store.warnings(withdrawn=True).empty
+
+
 def test_a_live_site_late_by_an_hour_is_served_with_the_next_round(store: Store) -> None:
     """A gateway flushing an hour late: its step is older than the served run, so it is
     stored as superseded; its red is served (in force, own event time) with the next

@@ -104,7 +104,9 @@ class Publisher:
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
         run = store.published_run(DOMAIN)
-        self.last_run_id: str | None = None if run is None else str(run["run_id"])
+        # after every id stored, not only the served one: a round older than the served
+        # run (event time) is stored superseded under a greater id
+        self.last_run_id: str | None = store.last_run_id(DOMAIN)
         if run is not None:
             f = store.published_forecasts(DOMAIN)
             self.sites = set(f["unit_id"].astype(str))
