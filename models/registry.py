@@ -316,6 +316,56 @@ def end_abandoned_runs(
     return ended
 
 
+# A training task's result, kept on its MLflow run so that a retry of the same task (an
+# Airflow retry of a site group whose other domain failed) reuses it instead of training
+# the domain again (riskwarn.pipeline.train_group).
+
+TASK_TAG = "riskwarn.task"  # the task that trained the run: "<dag id>/<run id>/<map index>"
+TASK_RESULT_TAG = "riskwarn.task_result"  # train_domain's result of that task, as JSON
+
+
+def _tag_literal(text: str) -> str:
+    """``text`` as a quoted string of an MLflow search filter (quotes and backslashes are
+    not allowed in it: a task key never holds them, and one that did is not searched)."""
+    if "'" in text or "\\" in text:
+        raise ValueError(f"a task key may hold no quote or backslash: {text!r}")
+    return f"'{text}'"
+
+
+def record_task_result(client: MlflowClient, result: dict[str, Any], task: str) -> bool:
+    """Mark ``result``'s run (:func:`riskwarn.pipeline.train_domain`'s result) as trained by
+    ``task``; False when the result has no run (nothing was trained). The result is set
+    before the task tag, so a run found by its task always has its result."""
+    run_id = result.get("mlflow_run_id")
+    if not run_id:
+        return False
+    _tag_literal(task)
+    client.set_tag(run_id, TASK_RESULT_TAG, json.dumps(result, sort_keys=True, default=str))
+    client.set_tag(run_id, TASK_TAG, task)
+    return True
+
+
+def task_result(client: MlflowClient, domain: str, task: str) -> dict[str, Any] | None:
+    """The result :func:`record_task_result` kept for ``domain`` and ``task`` (its newest
+    FINISHED run marked with ``task``), or None."""
+    exp = client.get_experiment_by_name(model_name(domain))
+    if exp is None:
+        return None
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string=(
+            f"tags.`{TASK_TAG}` = {_tag_literal(task)} and attributes.status = 'FINISHED'"
+        ),
+        max_results=1,
+        order_by=["attributes.start_time DESC"],
+    )
+    for run in runs:
+        text = run.data.tags.get(TASK_RESULT_TAG)
+        if text:
+            return dict(json.loads(text))
+    return None
+
+
 def champion_version(client: MlflowClient, domain: str) -> str | None:
     """The version the ``champion`` alias points at (None if there is none)."""
     try:
