@@ -978,7 +978,13 @@ def _rollback(
             f"{name} has no previous champion to roll back to"
             + (f" (skipped {', '.join(skipped)})" if skipped else "")
         )
-    details: dict[str, Any] = {"previous": current, "reason": reason, "via": "riskwarn rollback"}
+    # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
+    # (scoring refused it) is named apart, never reported as the version rolled back from
+    recorded = recorded_champion(store, name) if store is not None else None
+    previous = str(recorded["version"]) if recorded and recorded.get("version") else current
+    details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
+    if previous != current:
+        details["alias_was"] = current
     if skipped:
         details["skipped"] = skipped
     if (client.get_model_version(name, target).tags or {}).get("gate") != "pass":

@@ -53,6 +53,8 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
 
     from models import registry
 
+    if version[:1] in ("v", "V") and version[1:].isdigit():
+        version = version[1:]  # "v2", as every message and page writes it, is version 2
     client, store, uri = _client_and_store()
     try:
         out = registry.promote(
@@ -101,6 +103,12 @@ def rollback(domain: str, reason: str) -> None:
     for skipped in out.get("skipped") or []:  # another domain's model, or deleted
         click.echo(f"skipped {skipped}: not a champion of {domain}", err=True)
     click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")
+    if out.get("alias_was"):
+        click.echo(
+            f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
+            f"riskwarn's record, {out['previous']}, is what served)",
+            err=True,
+        )
 
 
 @click.command()
