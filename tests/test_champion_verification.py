@@ -209,3 +209,43 @@ def test_training_compares_with_a_verified_champion_only(home: dict[str, Any]) -
     client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])
     with pytest.raises(reg.ChampionRefused, match="moved behind riskwarn's back"):
         reg.load_champion("incidents", store)  # what training calls with the pipeline's store
+
+
+def test_models_lists_versions_their_gate_and_which_one_serves(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn models incidents``: newest first, each version's gate and the champion
+    it was judged against, SERVING on the version riskwarn recorded and MLflow's alias
+    names; an alias moved behind riskwarn's back is called out, not shown as serving."""
+    import json
+
+    from click.testing import CliRunner
+
+    from riskwarn.cli import cli
+
+    settings = home["settings"]
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="first")
+
+    def models(*extra: str) -> str:
+        done = CliRunner().invoke(cli, ["models", "incidents", *extra])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    lines = models().splitlines()
+    assert lines[0].split()[0] == "v2" and "gate pass (against v1)" in lines[0]
+    assert lines[1].split()[0] == "v1" and "gate pass (with no champion)" in lines[1]
+    assert lines[1].endswith("[SERVING]") and "SERVING" not in lines[0]
+    rows = json.loads(models("--json"))
+    assert [(r["version"], r["recorded"], r["alias"]) for r in rows] == [
+        (home["v2"], False, False),
+        (home["v1"], True, True),
+    ]
+
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])  # straight to MLflow
+    out = models()
+    assert "points at v2, riskwarn recorded v1: scoring refuses" in out
+    assert "[alias only]" in out and "[recorded, alias elsewhere]" in out
+    assert "SERVING" not in out
