@@ -7,7 +7,9 @@ lake's readings and one pass of the per-sensor work for both
 (``riskwarn.pipeline.train_site_group``; docs/design.md, "Training the site domains
 together"). Each domain still has its own MLflow run, gate and promotion, and a failure
 in one does not stop the others: in a group the other domains are trained and recorded,
-then the task fails naming the failed one (a retry trains the group again). A run whose
+then the task fails naming the failed one; its retry trains only the failed one (each
+trained domain's MLflow run is marked with the task, and a try finding its domain's run
+reuses its result: ``riskwarn.pipeline.train_group``). A run whose
 ``domains`` param names one site domain trains it alone. The gate in models decides
 whether the challenger becomes ``champion``. At most ``RISKWARN_TRAIN_CONCURRENCY``
 (default 2, 0 = no cap; read at parse time) tasks run at once in a run
@@ -65,7 +67,9 @@ def train_models() -> None:
         end = interval_end(context)
         settings = load_settings()
         with memory_budget(settings.task_memory_mb):
-            return group_result(train_group(settings, group, end))
+            ti = context["ti"]  # the same key for every try: a retry reuses what trained
+            task_key = f"{ti.dag_id}/{ti.run_id}/{ti.map_index}"
+            return group_result(train_group(settings, group, end, task=task_key))
 
     train.expand(group=domains())
 

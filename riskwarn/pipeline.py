@@ -258,18 +258,81 @@ def train_group(
     group: Sequence[str],
     interval_end: Any,
     options: TrainOptions | None = None,
+    task: str | None = None,
 ) -> dict[str, dict[str, Any] | Exception]:
     """Train one group of :func:`riskwarn.domains.training_groups`: one domain by :func:`train_domain`,
     several site domains by :func:`train_site_group`. Per domain, its result or the
-    exception that stopped it (logged; never raised)."""
-    if len(group) > 1:
-        return train_site_group(settings, group, interval_end, options)
-    (domain,) = group
+    exception that stopped it (logged; never raised).
+
+    ``task`` names the Airflow task instance training the group (``"<dag id>/<run id>/<map
+    index>"``, the same for each of its tries). Each domain it trains is marked with it in
+    MLflow (:func:`models.registry.record_task_result`), and a domain an earlier try of
+    the task already trained is not trained again: its recorded result is returned, with
+    ``earlier_try`` True. So a retry of a site group whose other domain failed trains only
+    the failed one (docs/design.md, "Training the site domains together")."""
+    done = _earlier_tries(settings, group, task) if task else {}
+    todo = [name for name in group if name not in done]
+    results: dict[str, dict[str, Any] | Exception] = {}
+    if len(todo) > 1:
+        results = train_site_group(settings, todo, interval_end, options)
+    elif todo:
+        (domain,) = todo
+        try:
+            results = {domain: train_domain(settings, domain, interval_end, options)}
+        except Exception as exc:
+            log.exception("training %s failed", domain)
+            results = {domain: exc}
+    if task:
+        _record_tries(settings, results, task)
+    merged = {**done, **results}
+    return {name: merged[name] for name in group}
+
+
+def _earlier_tries(
+    settings: Settings, group: Sequence[str], task: str
+) -> dict[str, dict[str, Any]]:
+    """The results an earlier try of ``task`` recorded, per domain of ``group`` (none on a
+    home whose MLflow cannot be read: the group is then trained, as without a task)."""
+    from models.registry import configure, task_result
+    from riskwarn.spill import setup_lock
+
+    done: dict[str, dict[str, Any]] = {}
     try:
-        return {domain: train_domain(settings, domain, interval_end, options)}
-    except Exception as exc:
-        log.exception("training %s failed", domain)
-        return {domain: exc}
+        with setup_lock(settings):  # the first try may be creating mlflow.db's tables
+            client = configure(settings.resolved_mlflow_uri)
+        for name in group:
+            result = task_result(client, name, task)
+            if result is not None:
+                log.warning(
+                    "%s: trained by an earlier try of %s (run %s, version %s): not trained again",
+                    name,
+                    task,
+                    result.get("mlflow_run_id"),
+                    result.get("version"),
+                )
+                done[name] = {**result, "earlier_try": True}
+    except Exception:
+        log.exception("reading %s's earlier tries: training the whole group", task)
+        return {}
+    return done
+
+
+def _record_tries(
+    settings: Settings, results: dict[str, dict[str, Any] | Exception], task: str
+) -> None:
+    """Mark each domain trained in ``results`` with ``task`` (:func:`_earlier_tries` reads it);
+    a failure to mark only means a retry trains that domain again."""
+    from models.registry import configure, record_task_result
+
+    trained = {n: r for n, r in results.items() if isinstance(r, dict) and r.get("mlflow_run_id")}
+    if not trained:
+        return
+    try:
+        client = configure(settings.resolved_mlflow_uri)
+        for result in trained.values():
+            record_task_result(client, result, task)
+    except Exception:
+        log.exception("marking %s's trained domains %s", task, sorted(trained))
 
 
 class GroupFailed(RuntimeError):

@@ -77,3 +77,37 @@ def test_corrections_after_a_merge_commit(tmp_path: Path) -> None:
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 21)
     lake = read_table(home / "lake", "incidents")
     assert len(lake) == 80 and lake["record_id"].is_unique
+
+
+def test_filtered_reads_of_a_table_a_merge_wrote(tmp_path: Path) -> None:
+    """``read_table`` / ``scan_pieces`` with a string ``where`` (the stream's and the site
+    page's ``sensor_id`` filter; here ``record_id``) over files of both kinds: April's
+    2022's rows stay in the first ingest's file (strings as ``string``), 2023's (another
+    ``year`` partition) are rewritten by the MERGE of a correction (``string_view``). The
+    old reader failed with ``ArrowNotImplementedError ... (string, string_view)``."""
+    from riskwarn.lake.read import dataset, scan_pieces
+
+    home = tmp_path / "home"
+    april = [_row(i, "2022-04-10 10:00:00") for i in range(10)]
+    may = [_row(50 + i, "2023-05-10 10:00:00") for i in range(10)]
+    assert _ingest(home, _file(tmp_path / "a.csv", april + may))["new"] == 20
+    fix = _ingest(home, _file(tmp_path / "b.csv", [_row(50, "2023-05-10 11:00:00")]))
+    assert fix["updated"] == 1
+    ds = dataset(home / "lake", "incidents")
+    assert ds is not None
+    kinds = sorted(str(f.physical_schema.field("record_id").type) for f in ds.get_fragments())
+    assert kinds == ["string", "string_view"], kinds
+    wanted = ["JQ00000003", "JQ00000051", "JQ00000050", "JQ99999999"]
+    lake = home / "lake"
+    got = read_table(lake, "incidents", where={"record_id": wanted})
+    assert got["record_id"].tolist() == ["JQ00000003", "JQ00000050", "JQ00000051"]
+    assert str(got.loc[got["record_id"] == "JQ00000050", "occurred_at"].iloc[0]).startswith(
+        "2023-05-10 03:00"  # the correction (11:00 in the city's UTC+8)
+    )
+    pieces = list(scan_pieces(lake, "incidents", ["record_id"], where={"record_id": wanted}))
+    assert sorted(i for p in pieces for i in p.column("record_id").to_pylist()) == sorted(
+        wanted[:3]
+    )
+    assert read_table(lake, "incidents", where={"record_id": ["JQ99999999"]}).empty
+    windowed = read_table(lake, "incidents", start="2023-01-01", where={"record_id": wanted})
+    assert windowed["record_id"].tolist() == ["JQ00000050", "JQ00000051"]

@@ -153,6 +153,55 @@ def test_a_failing_site_domain_leaves_the_other_trained_and_recorded(
     assert err.value.results["geohazard_hourly"] == hourly
 
 
+def test_a_retry_of_the_task_trains_only_the_domain_that_failed(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DAG's site task fails because its daily domain failed; Airflow's retry (the same
+    task key) trains only the daily domain and returns the hourly one's first result: one
+    hourly run and one hourly version in MLflow, not two. Another task (next week's run)
+    trains both."""
+    from models import geohazard_sites
+    from models.registry import configure
+    from riskwarn import pipeline
+
+    settings = _home(template, tmp_path, "retry")
+    real = geohazard_sites.run_site_backtest
+    task = "train_models/scheduled__2023-07-16T00:00:00+00:00/1"
+
+    def daily_fails(table: Any, eval_origins: Any, config: Any, **k: Any) -> Any:
+        if config.step_hours == 24:
+            raise RuntimeError("daily backtest broke")
+        return real(table, eval_origins, config, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(geohazard_sites, "run_site_backtest", daily_fails)
+        first = pipeline.train_group(settings, SITES, AS_OF, task=task)
+    with pytest.raises(pipeline.GroupFailed):
+        pipeline.group_result(first)
+    hourly = first["geohazard_hourly"]
+    assert isinstance(hourly, dict) and hourly["version"] == "1"
+
+    retry = pipeline.train_group(settings, SITES, AS_OF, task=task)
+    assert retry["geohazard_hourly"] == {**hourly, "earlier_try": True}
+    daily = retry["geohazard"]
+    assert isinstance(daily, dict) and daily["version"] == "1" and "earlier_try" not in daily
+    assert set(pipeline.group_result(retry)["domains"]) == set(SITES)
+
+    client = configure(settings.resolved_mlflow_uri)
+    hourly_exp = client.get_experiment_by_name("riskwarn-geohazard_hourly")
+    assert hourly_exp is not None
+    assert len(client.search_runs([hourly_exp.experiment_id])) == 1
+    assert len(client.search_model_versions("name = 'riskwarn-geohazard_hourly'")) == 1
+
+    again = pipeline.train_group(settings, SITES, AS_OF, task=task)  # a third try: both kept
+    assert all(r["earlier_try"] for r in again.values() if isinstance(r, dict))
+    assert again["geohazard"]["mlflow_run_id"] == daily["mlflow_run_id"]
+
+    other = pipeline.train_group(settings, SITES, AS_OF, task="train_models/manual__x/1")
+    assert all(isinstance(r, dict) and "earlier_try" not in r for r in other.values())
+    assert len(client.search_runs([hourly_exp.experiment_id])) == 2
+
+
 def test_a_site_domain_already_training_elsewhere_does_not_stop_the_other(
     template: Path, tmp_path: Path
 ) -> None:

@@ -80,11 +80,14 @@ def row_filter(
     start: Any = None,
     end: Any = None,
     where: dict[str, Sequence[Any]] | None = None,
+    cast_strings: bool = False,
 ) -> pc.Expression | None:
     """An Arrow filter: ``source IN sources``, ``start <= time < end``, ``col IN values``.
 
     The time window also names the ``year`` partitions it spans, so files of other years
-    are skipped from their partition values alone."""
+    are skipped from their partition values alone. ``cast_strings``: each ``where`` column
+    of string values is compared as ``string`` (for the files a Delta MERGE wrote with
+    ``string_view``: :func:`batches`); such a term no longer prunes by statistics."""
     terms: list[pc.Expression] = []
     if sources:
         terms.append(pc.field("source").isin(list(sources)))
@@ -96,7 +99,10 @@ def row_filter(
     if end is not None and col is not None:
         terms += [col < _ts(end), pc.field("year") <= pd.Timestamp(end).year + 1]
     for name, values in (where or {}).items():
-        terms.append(pc.field(name).isin(list(values)))
+        field = pc.field(name)
+        if cast_strings and name in _string_terms({name: values}):
+            field = field.cast(pa.string())
+        terms.append(field.isin(list(values)))
     if not terms:
         return None
     out = terms[0]
@@ -121,11 +127,55 @@ def scan(
     ``version``: as of that table version (time travel; default the latest)."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
-    flt = row_filter(tbl, sources, start, end, where)
+    row_filter(tbl, sources, start, end, where)  # a window on a table without time raises
     ds = dataset(lake_dir, table, version=version)
     if ds is None:
         return layout.delta_schema(tbl).empty_table().select(cols)
-    return ds.to_table(columns=cols, filter=flt)
+    schema = pa.schema([ds.schema.field(c) for c in cols])
+    return pa.Table.from_batches(list(batches(ds, tbl, cols, sources, start, end, where)), schema)
+
+
+def _string_terms(where: dict[str, Sequence[Any]] | None) -> list[str]:
+    """The ``where`` columns compared with string values."""
+    return sorted(n for n, v in (where or {}).items() if any(isinstance(x, str) for x in v))
+
+
+def batches(
+    ds: pads.Dataset,
+    table: Table,
+    columns: Sequence[str],
+    sources: Sequence[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    where: dict[str, Sequence[Any]] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """The record batches of ``ds`` that :func:`row_filter` selects (strings as ``string``).
+
+    deltalake (>= 1.4) writes a MERGE's files with strings as ``string_view`` (delta-rs
+    issue 4579), and Arrow cannot compare ``string_view`` with a string in a filter
+    (``ArrowNotImplementedError: ... (string, string_view)``). The files left after the
+    partition values' pruning are split by what they store: the plain ones are filtered
+    as usual (statistics skip row groups), the MERGE's ones with their string terms cast
+    to ``string`` (every row group read, filtered batch by batch: memory stays bounded)."""
+    flt = row_filter(table, sources, start, end, where)
+    strings = _string_terms(where)
+    if not strings:
+        yield from ds.scanner(columns=list(columns), filter=flt).to_batches()
+        return
+    plain: list[Any] = []
+    views: list[Any] = []
+    for frag in ds.get_fragments(filter=flt):  # partition values only
+        phys = frag.physical_schema
+        stored = [phys.field(n).type for n in strings if n in phys.names]
+        (views if any(pa.types.is_string_view(t) for t in stored) else plain).append(frag)
+    fmt, fs = ds.format, ds.filesystem  # type: ignore[attr-defined]
+    if plain:
+        part = pads.FileSystemDataset(plain, ds.schema, fmt, fs)
+        yield from part.scanner(columns=list(columns), filter=flt).to_batches()
+    if views:
+        cast = row_filter(table, sources, start, end, where, cast_strings=True)
+        part = pads.FileSystemDataset(views, ds.schema, fmt, fs)
+        yield from part.scanner(columns=list(columns), filter=cast).to_batches()
 
 
 def read_table(
@@ -193,10 +243,9 @@ def scan_pieces(
     ds = dataset(lake_dir, table, version=version)
     if ds is None:
         return
-    flt = row_filter(tbl, None, start, end, where)
     pending: list[pa.RecordBatch] = []
     n = 0
-    for batch in ds.scanner(columns=cols, filter=flt).to_batches():
+    for batch in batches(ds, tbl, cols, None, start, end, where):
         if batch.num_rows:
             pending.append(batch)
             n += batch.num_rows

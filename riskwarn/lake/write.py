@@ -417,10 +417,12 @@ def _probe(
     """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
     the candidate partitions and, given a ``window`` (column, min, max), from files whose
     statistics overlap it: partition values and min/max statistics skip the other files."""
-    wanted = pc.field("record_id").isin(ids.combine_chunks())
+    values = ids.combine_chunks()
+    in_window = pc.scalar(True)
     if window is not None:
         col, lo, hi = window
-        wanted = wanted & (pc.field(col) >= lo) & (pc.field(col) <= hi)
+        in_window = (pc.field(col) >= lo) & (pc.field(col) <= hi)
+    wanted = pc.field("record_id").isin(values) & in_window
     where = pc.field("source") == source
     if parts:
         by_part = None
@@ -433,10 +435,11 @@ def _probe(
         return ds.to_table(filter=where & wanted)
     except pa.ArrowNotImplementedError:
         # files written by a Delta MERGE (deltalake >= 1.4) store strings as string_view,
-        # which Arrow cannot compare with a string in a filter (delta-rs issue 4579): read
-        # the candidate partitions, strings as string, and select the rows here
-        got = ds.to_table(filter=where)
-        return got.filter(wanted)
+        # which Arrow cannot compare with a string in a filter (delta-rs issue 4579):
+        # compare record_id as string (the window's statistics still skip files; the ids
+        # are matched batch by batch, so memory stays bounded; riskwarn.lake.read.batches)
+        as_string = pc.field("record_id").cast(pa.string()).isin(values)
+        return ds.to_table(filter=where & as_string & in_window)
 
 
 def _append(dt: Any, rows: pa.Table, table: Table, props: Any) -> None:
