@@ -175,3 +175,46 @@ def test_lake_maintain_json_includes_the_purge_and_bad_retention_is_one_line(
         err = capsys.readouterr().err
         assert err.startswith(f"error: RISKWARN_ARCHIVE_PERSONAL_DAYS='{bad}': ")
         assert len(err.splitlines()) == 1, err
+
+
+def test_a_run_killed_at_any_step_is_completed_by_the_next_audited_once(
+    settings: Settings,
+) -> None:
+    # a kill -9 between the rename and the first audit leaves a .purging- folder that no
+    # audit names: the next run audits and removes it; one killed after the start audit
+    # (the immutable-file test) is completed without a second start entry
+    folder = _old(settings, "2026-09-01T000000Z")
+    left = folder.with_name(".purging-ingested=2026-09-01T000000Z-0badc0de")
+    folder.rename(left)
+    done = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert done["removed"] == ["sim_disputes/ingested=2026-09-01T000000Z/disputes.csv"]
+    assert not left.exists()
+    entries = _audit(settings)
+    assert [e["action"] for e in entries] == ["archive_purge_started", "archive_purged"]
+    assert {e["object_id"] for e in entries} == {
+        "sim_disputes/.purging-ingested=2026-09-01T000000Z-0badc0de"
+    }
+
+
+def test_lake_maintain_names_a_folder_it_could_not_remove_in_one_line_and_exits_1(
+    settings: Settings, monkeypatch, capsys
+) -> None:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    settings.home.chmod(0o700)
+    stuck = _old(settings, "2026-01-01T000000Z") / "disputes.csv"
+    _old(settings, "2026-02-01T000000Z")
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        assert main(["lake", "maintain"]) == 1
+    finally:
+        for p in settings.archive_dir.rglob("disputes.csv"):
+            subprocess.run(["chattr", "-i", str(p)], check=False)
+    out, err = capsys.readouterr()
+    assert "archive: removed sim_disputes/ingested=2026-02-01T000000Z/disputes.csv" in out
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: archive: could not remove sim_disputes/.purging-ingested=")
+    assert "Traceback" not in err
+    assert main(["lake", "maintain"]) == 0  # the next run completes it
+    assert "ingested=2026-01-01T000000Z/disputes.csv" in capsys.readouterr().out
