@@ -29,7 +29,10 @@ Every figure counts every site and every failure (DOMAIN.md "How forecasts are j
 
 ``--rules old,new``: old = ``NOWCAST_RULES`` with ``yellow_steps`` 0 (the rules before the
 yellow noise gate), new = ``NOWCAST_RULES`` (``yellow_steps`` 2), ``k1`` .. ``k4`` =
-``yellow_steps`` 1..4; all on the same simulation (paired).
+``yellow_steps`` 1..4, ``gnss12`` / ``gnss24`` / ``gnss48`` = ``NOWCAST_RULES`` with the
+GNSS velocity taken as the Theil-Sen slope of the last 12 / 24 / 48 hourly samples
+(``SensorRules.robust_steps``; crack meters keep ``NOWCAST_RULES``); all on the same
+simulation (paired). A variant whose kinematics differ gets its own kinematics pass.
 """
 
 from __future__ import annotations
@@ -67,38 +70,48 @@ def frames(seed: int, sites: int, days: int, cache: Path | None) -> dict[str, pd
     return f
 
 
-def sensor_hours(f: dict[str, pd.DataFrame], variants: dict[str, SensorRules]) -> pd.DataFrame:
+KINDS = ("gnss", "crack_meter")
+
+
+def sensor_hours(
+    f: dict[str, pd.DataFrame], variants: dict[str, dict[str, SensorRules]]
+) -> pd.DataFrame:
     """Per displacement sensor and hour: each variant's level (column ``level_<name>``),
-    tangent angle, velocity and whether it is above the noise floor. The variants differ
-    only in ``yellow_steps`` (a level rule), so the kinematics are computed once."""
-    rules = next(iter(variants.values()))
-    assert all(
-        replace(r, yellow_steps=0) == replace(rules, yellow_steps=0) for r in variants.values()
-    )
+    tangent angle, velocity, noise and whether it is above the noise floor (``angle_<name>``
+    ...). ``variants``: name -> sensor kind -> rules. Variants whose rules for a kind
+    differ only in ``yellow_steps`` (a level rule) share one kinematics pass."""
     sensors = f["sensors"]
-    disp = sensors[sensors["sensor_type"].isin(["gnss", "crack_meter"])].set_index("record_id")
+    disp = sensors[sensors["sensor_type"].isin(KINDS)].set_index("record_id")
     r = f["readings"]
     r = r[r["sensor_id"].isin(disp.index) & r["value"].notna()]
     out = []
     for sid, g in r.groupby("sensor_id", sort=True):
+        kind = str(disp.loc[sid, "sensor_type"])
         at = pd.DatetimeIndex(g["observed_at"])
-        k = displacement_kinematics(pd.Series(g["value"].to_numpy(float), index=at), "1h", rules)
-        levels = {
-            f"level_{name}": sensor_levels(k, v)["sensor_level_rank"].to_numpy()
-            for name, v in variants.items()
-        }
+        series = pd.Series(g["value"].to_numpy(float), index=at)
+        kin: dict[SensorRules, pd.DataFrame] = {}
+        cols: dict[str, Any] = {}
+        for name, by_kind in variants.items():
+            rules = by_kind[kind]
+            key = replace(rules, yellow_steps=0)
+            if key not in kin:
+                kin[key] = displacement_kinematics(series, "1h", rules)
+            k = kin[key]
+            cols[f"level_{name}"] = sensor_levels(k, rules)["sensor_level_rank"].to_numpy(np.int8)
+            cols[f"angle_{name}"] = k["tangent_angle_deg"].to_numpy(np.float32)
+            cols[f"velocity_{name}"] = k["velocity_mm_per_day"].to_numpy(np.float32)
+            cols[f"above_floor_{name}"] = (k["above_noise_run"] > 0).to_numpy()
+            cols[f"noise_{name}"] = k["velocity_noise_mm_per_day"].to_numpy(np.float32)
+        index = next(iter(kin.values())).index
+        assert all(k.index.equals(index) for k in kin.values())
         out.append(
             pd.DataFrame(
                 {
                     "sensor_id": sid,
                     "site_id": disp.loc[sid, "site_id"],
-                    "kind": disp.loc[sid, "sensor_type"],
-                    "hour": k.index,
-                    **levels,
-                    "angle": k["tangent_angle_deg"].to_numpy(),
-                    "velocity": k["velocity_mm_per_day"].to_numpy(),
-                    "above_floor": (k["above_noise_run"] > 0).to_numpy(),
-                    "noise": k["velocity_noise_mm_per_day"].to_numpy(),
+                    "kind": kind,
+                    "hour": index,
+                    **cols,
                 }
             )
         )
@@ -216,19 +229,39 @@ def main() -> None:
     print(
         f"simulation: seed {a.seed}, {a.sites} sites, {a.days} days ({time.perf_counter() - t0:.0f} s)"
     )
+
+    def everywhere(r: SensorRules) -> dict[str, SensorRules]:
+        return dict.fromkeys(KINDS, r)
+
     variants = {
-        "old": replace(NOWCAST_RULES, yellow_steps=0),
-        "new": NOWCAST_RULES,
-        **{f"k{n}": replace(NOWCAST_RULES, yellow_steps=n) for n in (1, 2, 3, 4)},
+        "old": everywhere(replace(NOWCAST_RULES, yellow_steps=0)),
+        "new": everywhere(NOWCAST_RULES),
+        **{f"k{n}": everywhere(replace(NOWCAST_RULES, yellow_steps=n)) for n in (1, 2, 3, 4)},
+        **{
+            f"gnss{n}": {
+                "gnss": replace(NOWCAST_RULES, robust_steps=n),
+                "crack_meter": NOWCAST_RULES,
+            }
+            for n in (12, 24, 48)
+        },
     }
     chosen = {name: variants[name] for name in a.rules.split(",")}
     t1 = time.perf_counter()
     sh_all = sensor_hours(f, chosen)
     print(f"kinematics and levels: {time.perf_counter() - t1:.0f} s")
-    for name, rules in chosen.items():
-        sh = sh_all.assign(level=sh_all[f"level_{name}"])
+    for name, by_kind in chosen.items():
+        sh = sh_all.assign(
+            **{
+                c: sh_all[f"{c}_{name}"]
+                for c in ("level", "angle", "velocity", "above_floor", "noise")
+            }
+        )
         res = score(sh, f, a.window)
-        print(f"\n=== rules {name}: yellow_steps={rules.yellow_steps} (NOWCAST_RULES otherwise)")
+        rules = by_kind["gnss"]
+        print(
+            f"\n=== rules {name}: yellow_steps={rules.yellow_steps}, GNSS robust_steps="
+            f"{rules.robust_steps} (NOWCAST_RULES otherwise)"
+        )
         for key in ("non-failing sites", "non-failing site-years", "failures at monitored sites"):
             print(f"{key}: {res[key]}")
         print(res["table"].to_string(index=False))
@@ -236,6 +269,24 @@ def main() -> None:
         print(cause(sh, f).to_string())
         print(f"\nper failure (window {a.window:.0f} h):")
         print(res["failures"].to_string(index=False))
+        per = res["failures"]
+        for kinds in ("gnss", "crack_meter+gnss") if len(per) else ():
+            sub = per[per["sensors"] == kinds]
+            print(f"failures at {kinds} sites: {len(sub)}", end="")
+            for lv in ("yellow", "orange", "red"):
+                lead = sub[f"{lv} lead h"]
+                print(
+                    f"; {lv}: detected {int(lead.notna().sum())}, mean lead "
+                    f"{float(lead.fillna(0).mean()) if len(sub) else 0:.1f} h (miss = 0)",
+                    end="",
+                )
+            print()
+        non = sh[~sh["site_id"].isin(set(f["events"]["site_id"].dropna()))]
+        for kind, g in non.groupby("kind"):
+            print(
+                f"non-failing {kind} sensors: sensor-hours at orange+ {int((g['level'] >= 3).sum())},"
+                f" at red {int((g['level'] >= 4).sum())}"
+            )
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
 
 

@@ -61,6 +61,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Acknowledged: {what} ({who}, {when}). A red alarm is no longer escalated.",
     },
     "alarm_ack_none": {"zh": "所有推送的预警均已签收。", "en": "Every alarm sent is acknowledged."},
+    "alarm_ack_refused": {
+        "zh": "未签收：{what} 已由 {who} 于 {when} 签收，本次未记录。",
+        "en": "Not recorded: {what} was already acknowledged by {who} at {when}.",
+    },
+    "alarm_ack_unknown": {
+        "zh": "未签收：推送记录中已无该预警变化，本次未记录。",
+        "en": "Not recorded: the delivery log no longer has this warning change.",
+    },
     "sensors_online": {"zh": "在线传感器", "en": "Sensors online"},
     "gaps": {"zh": "数据缺口", "en": "Gaps"},
     "spikes": {"zh": "异常跳变", "en": "Spikes"},
@@ -486,6 +494,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "**This version was never judged by its gate and was promoted by force** by "
         '{actor} on {at}; reason: "{reason}".',
     },
+    "vd_forced_stale": {
+        "zh": "**该版本的门槛是{against}评判的，从未与它替换的第 {serving} 版比较；由 {actor} 于 "
+        "{at} 强制启用**，理由：“{reason}”。",
+        "en": "**Its gate passed {against}, never against version {serving} it replaced: "
+        'promoted by force** by {actor} on {at}; reason: "{reason}".',
+    },
+    "vd_stale_none": {"zh": "在没有在用模型时", "en": "with no model serving"},
+    "vd_stale_version": {"zh": "对照第 {v} 版", "en": "against version {v}"},
     "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
     "vd_rolled_back": {
         "zh": "由 {actor} 于 {at} 回滚至该版本，理由：“{reason}”。",

@@ -100,12 +100,48 @@ class SensorRules:
     accel_factor: float = 2.0
     fit_steps: int = 0
     yellow_steps: int = 0
+    robust_steps: int = 0
+    """Experimental, off (0) in every served rule set: > 0 takes the velocity as the
+    Theil-Sen slope of the last ``robust_steps`` samples instead of the
+    ``smooth_steps`` difference (tried for hourly GNSS at +-2.5 mm, 2026-12-05; result in
+    docs/benchmarks.md, "Robust GNSS velocity"). Only
+    :func:`displacement_kinematics` implements it; the stream's batch twin
+    (:mod:`riskwarn.sensor_rules_batch`) refuses it, so it cannot be served by one path
+    and not the other."""
 
 
 def _trailing(x: np.ndarray, k: int) -> np.ndarray:
     """``(k, n)``: column i holds ``x[i-k+1 .. i]`` (NaN before the start)."""
     padded = np.concatenate([np.full(k - 1, np.nan), x])
     return np.lib.stride_tricks.sliding_window_view(padded, k).T
+
+
+def rolling_theil_sen(t: np.ndarray, y: np.ndarray, k: int, min_n: int) -> np.ndarray:
+    """Theil-Sen slope (median of pairwise slopes) of ``y`` on ``t`` over each trailing
+    window of ``k`` samples (causal: row i uses samples i-k+1..i); NaN samples are left
+    out, and a window with fewer than ``min_n`` samples gives NaN."""
+    n = len(y)
+    out = np.full(n, np.nan)
+    if n == 0:
+        return out
+    tw, yw = _trailing(np.asarray(t, float), k), _trailing(np.asarray(y, float), k)
+    i, j = np.triu_indices(k, 1)
+    count = np.isfinite(yw).sum(axis=0)
+    chunk = max(1, 2_000_000 // len(i))
+    for a in range(0, n, chunk):
+        b = min(a + chunk, n)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slopes = (yw[j, a:b] - yw[i, a:b]) / (tw[j, a:b] - tw[i, a:b])
+        full = count[a:b] == k  # no gap in the window: the plain (faster) median
+        med = np.full(b - a, np.nan)
+        if full.any():
+            med[full] = np.median(slopes[:, full], axis=0)
+        part = ~full & np.isfinite(slopes).any(axis=0)
+        if part.any():
+            med[part] = np.nanmedian(slopes[:, part], axis=0)
+        out[a:b] = med
+    out[count < min_n] = np.nan
+    return out
 
 
 def displacement_kinematics(
@@ -146,6 +182,10 @@ def displacement_kinematics(
     d_prev = sampled.ffill().shift(m)
     t_prev = t.where(known).ffill().shift(m)
     velocity = phys.velocity(sampled, d_prev, t - t_prev)
+    if rules.robust_steps > 0:  # experimental (SensorRules.robust_steps)
+        k_r = int(rules.robust_steps)
+        ts = rolling_theil_sen(t.to_numpy(float), sampled.to_numpy(float), k_r, max(3, k_r // 2))
+        velocity = pd.Series(ts, index=sampled.index)
     velocity = velocity.where(known)
     del dt
     rising = velocity.diff() > 0

@@ -99,6 +99,10 @@ def last_step_kinematics(
     one row per sensor, indexed by ``sensor_id``, the same columns plus ``at`` (its last
     step end). A sensor without readings is left out."""
     rules = rules or SensorRules()
+    if rules.robust_steps:
+        raise NotImplementedError(
+            "SensorRules.robust_steps is experimental: displacement_kinematics only"
+        )
     step_ns = int(pd.Timedelta(step).value)
     ids = [sid for sid, (t, _) in series.items() if len(t)]
     if not ids:

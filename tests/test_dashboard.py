@@ -212,6 +212,15 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
         "riskwarn-incidents", f"runs:/{run.info.run_id}/plots", run_id=run.info.run_id
     )
     client.set_registered_model_alias("riskwarn-incidents", "champion", mv.version)
+    # recorded by riskwarn, as `riskwarn promote` does: the page names what scoring serves
+    # (an alias riskwarn never recorded is refused, tests/test_dashboard_served_champion.py)
+    import os
+
+    from riskwarn.store import Store
+    from scripts.check_champion import adopt_champion
+
+    with Store(os.environ["RISKWARN_STORE_URL"]) as store:
+        adopt_champion(uri, store, "incidents")
     del mlflow
     import streamlit as st
 
@@ -275,11 +284,14 @@ def test_map_needs_no_internet() -> None:
 
 def test_dashboard_command_runs_streamlit_headless_without_usage_stats() -> None:
     from riskwarn.commands.dashboard import APP as CMD_APP
-    from riskwarn.commands.dashboard import streamlit_command
+    from riskwarn.commands.dashboard import SERVER, streamlit_command
 
     cmd = streamlit_command("127.0.0.1", 8765)
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]) == CMD_APP
-    assert CMD_APP.resolve() == APP.resolve() and CMD_APP.exists()
+    # served through dashboard/server.py: app.py inside the ASGI app whose cookie route
+    # sets the session cookie HttpOnly (docs/security.md)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]) == SERVER
+    assert CMD_APP.resolve() == APP.resolve() and CMD_APP.exists() and SERVER.exists()
+    assert '"app.py"' in SERVER.read_text()
     assert {
         "--server.headless=true",
         "--browser.gatherUsageStats=false",

@@ -104,7 +104,7 @@ def _stream_raises_to_red(site_id: str) -> None:
     level = SiteLevel(site_id, 4, [STREAM_REASON], "ok", float("nan"), {}, now)
     store = Store(os.environ["RISKWARN_STORE_URL"])
     pub = Publisher(store)
-    assert pub.publish({site_id: level}, pub.changes({site_id: level}), now.to_pydatetime())
+    assert pub.publish({site_id: level}, pub.changes({site_id: level}))
     store.close()
 
 

@@ -42,11 +42,9 @@ def _notifications(settings: Any, levels: list[Any]) -> list[tuple[int, int]]:
     store.upgrade()
     pub = Publisher(store)
     sent = []
-    for i, lv in enumerate(levels):
+    for lv in levels:
         changes = pub.changes({"H1": lv})
-        pub.publish(
-            {"H1": lv}, changes, pd.Timestamp("2026-12-01", tz="UTC") + pd.Timedelta(i, "s")
-        )
+        pub.publish({"H1": lv}, changes)
         sent += [(c.from_rank, c.to_rank) for c in changes if c.notify]
     store.close()
     return sent

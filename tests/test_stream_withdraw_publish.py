@@ -40,7 +40,7 @@ def level(site: str, rank: int, at: pd.Timestamp) -> SiteLevel:
 
 def step(pub: Publisher, ranks: dict[str, int], at: pd.Timestamp) -> str | None:
     levels = {s: level(s, r, at) for s, r in ranks.items()}
-    return pub.publish(levels, pub.changes(levels), at.to_pydatetime())
+    return pub.publish(levels, pub.changes(levels))
 
 
 def test_stream_publishes_carry_warnings_over_and_withdraw_nothing(store: Store) -> None:

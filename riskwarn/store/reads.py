@@ -84,6 +84,15 @@ class ReadStore(StoreBase):
             row = conn.execute(self._published_run_stmt(domain)).mappings().first()
         return None if row is None else dict(row)
 
+    def last_run_id(self, domain: str) -> str | None:
+        """The greatest run id of ``domain`` (any status), or None: the stream numbers its
+        runs after it (a superseded run can have a greater id than the served one)."""
+        t = table_of(ForecastRun)
+        with self._read() as conn:
+            got = conn.execute(sa.select(sa.func.max(t.c.run_id)).where(t.c.domain == domain))
+            value = got.scalar_one_or_none()
+        return None if value is None else str(value)
+
     def published_forecasts(self, domain: str) -> pd.DataFrame:
         """The forecasts of the run served for ``domain`` (one statement: one snapshot)."""
         with self._read() as conn:

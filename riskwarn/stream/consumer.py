@@ -913,11 +913,17 @@ class StreamConsumer:
         begin = time.time()
         self.publisher.model_label = self.model.label if self.model is not None else None
         try:
-            self.publisher.publish(levels, changes, datetime.now(UTC), deliveries=rows)
+            # the run's origin is the readings' event time (the steps' ends), not now
+            self.publisher.publish(levels, changes, deliveries=rows)
         except Exception as exc:  # store unavailable: keep the levels, retry next loop
             self.publish_error = exc  # logged and counted by the publishing loop
             return False
         self._recovered("publishing")
+        if self.publisher.last_status == "superseded":
+            log.info(
+                "evaluated steps older than the served run (replayed or late readings): "
+                "stored as a superseded run, not served over it"
+            )
         done = time.time()
         if self.metrics is not None:  # waited after evaluation, publish transaction
             self.metrics.write(f"p {begin - evaluated:.4f} {done - begin:.4f}\n")

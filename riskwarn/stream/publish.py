@@ -10,6 +10,19 @@ raised its site above "no warning" to the one that lowered it back: its id is
 updates the same warning (the store resets its review, as for any level change) and
 its history stays one row.
 
+**Event time.** A run's origin is the event time of the readings it was evaluated
+from: the latest step end (``SiteLevel.observed_to``: every reading used is before it)
+among its evaluated sites, never the wall clock. Each warning carries its own site's
+step end as origin and is valid for 24 h after it (``valid_to``), so a warning is in
+force by the time of the data that raised it: a replayed stream's warnings (readings
+of last month) are expired when judged at a live stream's time and do not stay in force
+after the replay. A round whose event time is older than the run already served (a
+replay after a live stream, a gateway flushing readings hours late) is stored by the
+store as 'superseded' and not published over the served run (its warnings and
+deliveries are recorded); its levels reach the served snapshot with the next round at
+or after the served origin, carried with their own event times. Before 2026-12-05 the
+origin was the publishing wall clock.
+
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
 id (the same microsecond, also after a restart) the last id with a counter
@@ -25,7 +38,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -72,6 +84,12 @@ class LevelChange:
         return self.from_rank >= NOTIFY_RANK
 
 
+def event_time(t: Any) -> pd.Timestamp:
+    """``t`` as a UTC timestamp (a naive one is UTC)."""
+    ts = pd.Timestamp(t)
+    return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
+
+
 class Publisher:
     """The stream's served snapshot and its level changes."""
 
@@ -81,11 +99,14 @@ class Publisher:
         self.served: dict[str, dict[str, Any]] = {}
         self.sites: set[str] = set()
         self.model_label: str | None = None  # the site model serving beside the rules
+        self.last_status: str | None = None  # the store's answer to the last publish
         w = store.warnings(domain=DOMAIN)
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
         run = store.published_run(DOMAIN)
-        self.last_run_id: str | None = None if run is None else str(run["run_id"])
+        # after every id stored, not only the served one: a round older than the served
+        # run (event time) is stored superseded under a greater id
+        self.last_run_id: str | None = store.last_run_id(DOMAIN)
         if run is not None:
             f = store.published_forecasts(DOMAIN)
             self.sites = set(f["unit_id"].astype(str))
@@ -105,11 +126,11 @@ class Publisher:
             out.append(LevelChange(site, wid, old_rank, lv.level_rank, lv.observed_to))
         return out
 
-    def _warning_row(
-        self, lv: SiteLevel, wid: str, start: Any, origin: pd.Timestamp
-    ) -> dict[str, Any]:
+    def _warning_row(self, lv: SiteLevel, wid: str, start: Any) -> dict[str, Any]:
+        """The warning of ``lv``: origin its own step end (event time), valid 24 h after."""
         rank = lv.level_rank
         fail = lv.failure_in_hours
+        origin = event_time(lv.observed_to)
         return {
             "warning_id": wid,
             "domain": DOMAIN,
@@ -148,19 +169,17 @@ class Publisher:
         self,
         levels: dict[str, SiteLevel],
         changes: list[LevelChange],
-        now: datetime,
         deliveries: Sequence[Mapping[str, Any]] = (),
     ) -> str | None:
         """Publish the snapshot with ``levels`` applied (one transaction, with the
-        changes' ``deliveries`` logged in it); None when nothing changed. Raises what the
-        store raises (the caller retries)."""
+        changes' ``deliveries`` logged in it); None when nothing changed. The run's
+        origin is the event time of ``levels`` (their latest step end, module doc); the
+        store serves it only if it is not older than the served run ('superseded'
+        otherwise, :attr:`last_status`). Raises what the store raises (the caller
+        retries)."""
         if not changes:
             return None
-        origin = (
-            pd.Timestamp(now).tz_convert("UTC")
-            if pd.Timestamp(now).tzinfo
-            else pd.Timestamp(now, tz="UTC")
-        )
+        origin = max(event_time(lv.observed_to) for lv in levels.values())
         served = dict(self.served)
         for c in changes:
             lv = levels[c.site_id]
@@ -168,7 +187,7 @@ class Publisher:
                 served.pop(c.site_id, None)
                 continue
             start = c.at if c.from_rank == 0 else self.served[c.site_id]["valid_from"]
-            served[c.site_id] = self._warning_row(lv, c.warning_id, start, origin)
+            served[c.site_id] = self._warning_row(lv, c.warning_id, start)
         for site, lv in levels.items():  # refreshed content of warnings whose level held
             if (
                 site in served
@@ -176,7 +195,7 @@ class Publisher:
                 and site not in {c.site_id for c in changes}
             ):
                 served[site] = self._warning_row(
-                    lv, served[site]["warning_id"], served[site]["valid_from"], origin
+                    lv, served[site]["warning_id"], served[site]["valid_from"]
                 )
         sites = sorted(self.sites | set(levels) | set(served))
         forecasts = pd.DataFrame(
@@ -212,8 +231,9 @@ class Publisher:
         if len(warnings):
             cols = [c for c in rw.WARNING_COLUMNS if c in warnings.columns]
             self.store.write_warnings(run_id, warnings[cols])
-        self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
+        self.last_status = self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.last_run_id = run_id
-        self.served = {k: {**v, "origin": origin} for k, v in served.items()}
+        # each warning keeps its own event time (a carried warning is not refreshed)
+        self.served = served
         self.sites = set(sites)
         return run_id

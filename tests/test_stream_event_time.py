@@ -1,0 +1,202 @@
+"""The stream's warnings live in event time (real SQLite and PostgreSQL stores).
+
+A run's origin is the step end of the readings it was evaluated from and each warning
+is valid for 24 h after its own site's step end, so a replayed stream (readings of
+weeks ago) leaves no warning in force once a live stream publishes, and a replayed
+round published after a live one is stored as superseded instead of being served over
+it. Before, the origin was the publishing wall clock: the replay's warnings stayed in
+force for a day after the replay and mixed with the live ones, and a replayed round
+replaced the live run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from riskwarn.store import Store
+from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, Publisher
+from riskwarn.stream.state import SiteLevel
+from testkit.stream_helpers import MOSQUITTO
+
+REASON = {"en": "Displacement: improved tangent angle 86.0°.", "zh": "位移监测：改进切线角86.0°。"}
+H = pd.Timedelta(hours=1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'serving.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    s = Store(url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def step(pub: Publisher, ranks: dict[str, int], at: pd.Timestamp) -> str | None:
+    """One evaluated round: each site's level at the step ending at ``at``."""
+    levels = {s: SiteLevel(s, r, [REASON], "ok", float("nan"), {}, at) for s, r in ranks.items()}
+    return pub.publish(levels, pub.changes(levels))
+
+
+def in_force(store: Store) -> list[str]:
+    """The stream's sites with a warning in force, by the dashboard's own rule."""
+    from dashboard import queries
+
+    snap = queries.snapshot(store.url)
+    return sorted(queries.warnings(snap, domain=DOMAIN)["unit_id"].astype(str))
+
+
+def test_a_replayed_stream_then_a_live_one_are_judged_by_event_time(store: Store) -> None:
+    live = pd.Timestamp.now(tz="UTC").floor("h") - H  # the live stream's last step end
+    old = live - pd.Timedelta(days=20)  # a replay of readings three weeks old
+    pub = Publisher(store)
+
+    # the replay: R goes yellow, then red
+    step(pub, {"R": 2}, old)
+    replayed = step(pub, {"R": 4}, old + H)
+    run = store.published_run(DOMAIN)
+    assert run["run_id"] == replayed
+    assert pd.Timestamp(run["origin"]) == old + H  # event time, not the wall clock
+    r = store.warnings(domain=DOMAIN).set_index("unit_id").loc["R"]
+    assert pd.Timestamp(r["origin"]) == old + H
+    assert pd.Timestamp(r["valid_to"]) == old + H + pd.Timedelta(hours=HORIZON_HOURS)
+    assert r["evidence"]["observed_to"] == (old + H).isoformat()  # nothing after the origin
+
+    # the live stream: L goes red at its own (recent) step end and is served
+    live_run = step(pub, {"L": 4}, live)
+    assert pub.last_status == "published"
+    run = store.published_run(DOMAIN)
+    assert (run["run_id"], pd.Timestamp(run["origin"])) == (live_run, live)
+    # the replay's red expired three weeks ago (event time): only L is in force
+    assert in_force(store) == ["L"]
+
+    # more of the replay after the live run: older than what is served, so it is stored
+    # as superseded and not served over the live run
+    late = step(pub, {"R": 3}, old + 2 * H)
+    assert late is not None and pub.last_status == "superseded"
+    runs = store.runs(DOMAIN).set_index("run_id")
+    assert runs.loc[late, "status"] == "superseded"
+    assert store.published_run(DOMAIN)["run_id"] == live_run
+    served = store.warnings(domain=DOMAIN).set_index("unit_id")
+    assert served.loc["L", "run_id"] == live_run and served.loc["L", "level"] == "red"
+    assert in_force(store) == ["L"]
+
+    # the live stream goes on: L lowered an hour later; the replayed R rides along in the
+    # snapshot with its own event time (expired), never in force
+    again = step(pub, {"L": 3}, live + H)
+    assert pub.last_status == "published"
+    assert store.published_run(DOMAIN)["run_id"] == again
+    served = store.warnings(domain=DOMAIN).set_index("unit_id")
+    assert pd.Timestamp(served.loc["R", "valid_to"]) == old + 2 * H + pd.Timedelta(hours=24)
+    assert pd.Timestamp(served.loc["L", "origin"]) == live + H
+    assert in_force(store) == ["L"]
+    # after a restart the publisher carries on from the store: no change seen again
+    restarted = Publisher(store)
+    assert (
+        restarted.changes({"L": SiteLevel("L", 3, [REASON], "ok", float("nan"), {}, live + H)})
+        == []
+    )
+
+
+def test_a_restart_after_a_superseded_round_numbers_runs_after_it(store: Store) -> None:
+    """The superseded replayed round has a greater run id than the served live run; after
+    a restart the next live round must get a new id, not the superseded run's (that would
+    re-publish it and withdraw the replayed warning it holds)."""
+    live = pd.Timestamp.now(tz="UTC").floor("h") - H
+    pub = Publisher(store)
+    served = step(pub, {"L": 4}, live)
+    late = step(pub, {"R": 4}, live - pd.Timedelta(days=20))
+    assert pub.last_status == "superseded" and served is not None and late is not None
+    assert late > served
+    restarted = Publisher(store)
+    again = step(restarted, {"L": 3}, live)
+    assert again is not None and again > late
+    assert restarted.last_status == "published"
+    runs = store.runs(DOMAIN).set_index("run_id")["status"].to_dict()
+    assert runs == {served: "superseded", late: "superseded", again: "published"}
+    assert store.warnings(withdrawn=True).empty
+
+
+def test_a_live_site_late_by_an_hour_is_served_with_the_next_round(store: Store) -> None:
+    """A gateway flushing an hour late: its step is older than the served run, so it is
+    stored as superseded; its red is served (in force, own event time) with the next
+    round of any site at or after the served origin."""
+    live = pd.Timestamp.now(tz="UTC").floor("h") - 2 * H
+    pub = Publisher(store)
+    step(pub, {"A": 3}, live + H)
+    step(pub, {"B": 4}, live)  # B's step of an hour before, late
+    assert pub.last_status == "superseded"
+    assert in_force(store) == ["A"]
+    step(pub, {"A": 4}, live + 2 * H)
+    assert pub.last_status == "published"
+    assert in_force(store) == ["A", "B"]
+    b = store.warnings(domain=DOMAIN).set_index("unit_id").loc["B"]
+    assert pd.Timestamp(b["valid_to"]) == live + pd.Timedelta(hours=24)
+
+
+@pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
+def test_consumer_replay_then_live_then_replay_over_a_real_broker(
+    settings: Any, broker: Any
+) -> None:
+    """The real consumer on a private broker and a real lake and store: a replayed
+    failing slope (readings three weeks old), then a live one (readings up to now), then
+    another replayed one. The served run's origin is the readings' time; only the live
+    slope's warning is in force; the second replay is stored as superseded runs and never
+    served over the live run. On the code before, every run's origin was the wall clock:
+    the first replay's red was still in force beside the live one, and the second
+    replay's runs replaced the live run."""
+    from testkit.stream_helpers import Running, slope_readings, stream_consumer, wait_for
+    from tests.test_stream import _publish
+
+    now = pd.Timestamp.now(tz="UTC").floor("10min")
+    replay1 = slope_readings("GR1", start=now - pd.Timedelta(days=40), step="10min", seed=2)
+    replay2 = slope_readings("GR2", start=now - pd.Timedelta(days=41), step="10min", seed=3)
+    live = slope_readings(
+        "GL1", start=now - pd.Timedelta(days=18) + pd.Timedelta(hours=3), step="10min", seed=1
+    )
+    live = live.loc[live["observed_at"] <= now]  # up to now: 3 h before its failure
+    st = Store(settings.resolved_store_url)
+    consumer = stream_consumer(
+        settings.home,
+        broker.port,
+        store_url=settings.resolved_store_url,
+        lake_dir=settings.lake_dir,
+        client_id="rw-event-time",
+    )
+    with Running(consumer) as c:
+
+        def warned(site: str) -> bool:
+            return c.settled() and c.publisher.served.get(site, {}).get("level_rank", 0) >= 3
+
+        _publish(broker, replay1, site="HR1")
+        wait_for(lambda: warned("HR1"), 180)
+        run = st.published_run(DOMAIN)
+        assert pd.Timestamp(run["origin"]) <= replay1["observed_at"].max() + H  # event time
+
+        _publish(broker, live, site="HL1")
+        wait_for(lambda: warned("HL1") and c.inbox.qsize() == 0, 180)
+        wait_for(c.settled, 60)
+        live_run = st.published_run(DOMAIN)
+        origin = pd.Timestamp(live_run["origin"])
+        assert now - pd.Timedelta(hours=24) < origin <= now
+        hl1 = st.warnings(domain=DOMAIN).set_index("unit_id").loc["HL1"]
+        assert pd.Timestamp(hl1["origin"]) <= origin  # nothing after the run's origin
+        assert in_force(st) == ["HL1"]
+
+        _publish(broker, replay2, site="HR2")
+        wait_for(lambda: warned("HR2") and c.inbox.qsize() == 0, 180)
+        wait_for(c.settled, 60)
+    runs = st.runs(DOMAIN)
+    later = runs.loc[pd.to_datetime(runs["origin"], utc=True) < now - pd.Timedelta(days=20)]
+    assert len(later) and st.published_run(DOMAIN)["run_id"] == live_run["run_id"]
+    hr2 = runs.loc[runs["run_id"] > live_run["run_id"], "status"]
+    assert len(hr2) and set(hr2) == {"superseded"}
+    assert in_force(st) == ["HL1"]
+    st.close()
