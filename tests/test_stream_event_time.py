@@ -142,6 +142,31 @@ def test_a_live_site_late_by_an_hour_is_served_with_the_next_round(store: Store)
 
 
 @pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
+def test_a_level_held_for_two_days_stays_in_force(store: Store) -> None:
+    """A site evaluated at red every hour for 48 h with no change anywhere: its warning
+    is published again (new origin and valid_to) once its validity ends within 12 h of
+    the step, so it never expires on the dashboard; nothing else is published and the
+    warning (its id, its episode start) stays one. Before, only a level change anywhere
+    published a round and the red expired 24 h after it was raised."""
+    refresh_before = pd.Timedelta(hours=12)  # riskwarn.stream.publish.REFRESH_BEFORE
+    start = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=48)
+    pub = Publisher(store)
+    assert step(pub, {"S": 4, "Q": 0}, start) is not None
+    [wid] = store.warnings(domain=DOMAIN)["warning_id"].tolist()
+    published = []
+    for h in range(1, 49):
+        at = start + h * H
+        if step(pub, {"S": 4, "Q": 0}, at) is not None:
+            published.append(h)
+        w = store.warnings(domain=DOMAIN).set_index("unit_id").loc["S"]
+        assert pd.Timestamp(w["valid_to"]) - at > refresh_before - H, h  # never near its end
+    assert published == [12, 24, 36, 48]  # a round each 12 h of event time, no more
+    w = store.warnings(domain=DOMAIN).set_index("unit_id").loc["S"]
+    assert (w["warning_id"], pd.Timestamp(w["valid_from"])) == (wid, start)
+    assert pd.Timestamp(w["origin"]) == start + 48 * H
+    assert in_force(store) == ["S"]  # judged at the wall clock, two days after the raise
+
+
 def test_consumer_replay_then_live_then_replay_over_a_real_broker(
     settings: Any, broker: Any
 ) -> None:

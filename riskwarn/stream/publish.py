@@ -49,6 +49,10 @@ from riskwarn.stream.state import SiteLevel
 
 DOMAIN = "geohazard_stream"
 HORIZON_HOURS = 24.0
+# a warning whose level holds is published again (new origin and valid_to) once its
+# validity ends within this of its site's latest step: a level held for a day never
+# expires on the dashboard while its site is still evaluated at it (Publisher.due_refresh)
+REFRESH_BEFORE = pd.Timedelta(hours=HORIZON_HOURS / 2)
 NOTIFY_RANK = 3  # orange and red are delivered to people
 
 
@@ -126,6 +130,21 @@ class Publisher:
             out.append(LevelChange(site, wid, old_rank, lv.level_rank, lv.observed_to))
         return out
 
+    def due_refresh(self, levels: dict[str, SiteLevel]) -> bool:
+        """Whether a round without level changes is published all the same: a served
+        warning whose site is evaluated at its level again and whose validity ends
+        within :data:`REFRESH_BEFORE` of that step's end (event time). Without it a
+        warning was refreshed only when some site's level changed, and a city where
+        nothing changed for 24 h showed a site still evaluated at red as expired. At most
+        one such round per :data:`REFRESH_BEFORE` of event time while levels hold."""
+        for site, lv in levels.items():
+            row = self.served.get(site)
+            if row is None or lv.level_rank == 0 or lv.level_rank != int(row["level_rank"]):
+                continue
+            if event_time(row["valid_to"]) - event_time(lv.observed_to) <= REFRESH_BEFORE:
+                return True
+        return False
+
     def _warning_row(self, lv: SiteLevel, wid: str, start: Any) -> dict[str, Any]:
         """The warning of ``lv``: origin its own step end (event time), valid 24 h after."""
         rank = lv.level_rank
@@ -175,9 +194,10 @@ class Publisher:
         changes' ``deliveries`` logged in it); None when nothing changed. The run's
         origin is the event time of ``levels`` (their latest step end, module doc); the
         store serves it only if it is not older than the served run ('superseded'
-        otherwise, :attr:`last_status`). Raises what the store raises (the caller
-        retries)."""
-        if not changes:
+        otherwise, :attr:`last_status`). A round without changes is published when
+        :meth:`due_refresh` says a held warning needs new times. Raises what the store
+        raises (the caller retries)."""
+        if not changes and not self.due_refresh(levels):
             return None
         origin = max(event_time(lv.observed_to) for lv in levels.values())
         served = dict(self.served)
