@@ -276,7 +276,8 @@ def render_for_page(st: Any, ctx: Any, tracking_uri: str) -> None:
     if not names:
         return
     domain = names[0]
-    champ = queries.champion(tracking_uri, domain)
+    serving = queries.serving_model(tracking_uri, ctx.store_url, domain)
+    champ = serving["champion"] if serving["served"] else None  # what scoring serves
     metrics = queries.run_json(tracking_uri, champ["run_id"], "metrics.json") if champ else None
     st.divider()
     render(st, ctx, domain, metrics)

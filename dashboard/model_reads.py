@@ -116,6 +116,47 @@ def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     return None
 
 
+def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
+    """What scoring would serve for ``domain`` now: the one read behind every place of the
+    dashboard that names a domain's champion (verdict cards, the Champion tab, the
+    district panel, the overview's map note).
+
+    ``alias``: the version MLflow's ``champion`` alias points at (None: no alias, nothing
+    to serve); ``served``: scoring's own check passes (:func:`served_champion`:
+    :func:`models.registry.checked_champion`); ``version``: the version served (None
+    when refused); ``recorded``: the version of riskwarn's newest alias move (None: never
+    recorded; it differs from ``alias`` when MLflow and riskwarn's record disagree);
+    ``reason``: scoring's refusal (English, the CLI's words) when not served;
+    ``champion``: :func:`champion`'s details of the alias's version (the served one when
+    ``served``); ``promotion``: the audit entry it matches when served."""
+    from dashboard.store_handle import store
+    from models import registry
+
+    details = champion(tracking_uri, domain)
+    out: dict[str, Any] = {
+        "alias": None if details is None else str(details["version"]),
+        "served": False,
+        "version": None,
+        "recorded": None,
+        "reason": None,
+        "champion": details,
+        "promotion": None,
+    }
+    if details is None:
+        return out
+    try:
+        record = registry.recorded_champion(store(url), registry.model_name(domain))
+    except Exception:  # the store cannot be read: served_champion says why below
+        record = None
+    out["recorded"] = None if record is None else str(record.get("version"))
+    served = served_champion(tracking_uri, url, domain, out["alias"])
+    if served["served"]:
+        out.update(served=True, version=str(served["version"]), promotion=served["promotion"])
+    else:
+        out["reason"] = served["reason"]
+    return out
+
+
 def served_champion(tracking_uri: str, url: str, domain: str, version: str) -> dict[str, Any]:
     """:func:`_served_champion`, cached by the alias's ``version`` and the id of riskwarn's
     newest alias move (read on every call, one audit query): a promotion or rollback shows

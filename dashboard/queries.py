@@ -40,6 +40,7 @@ from dashboard.model_reads import (
     promotion,
     run_json,
     served_champion,
+    serving_model,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -66,6 +67,7 @@ REEXPORTED = (
     promotion,
     run_json,
     served_champion,
+    serving_model,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60

@@ -183,6 +183,29 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Model version {v}: promoted by hand by {actor}.",
     },
     "model_note_plain": {"zh": "依据模型第 {v} 版。", "en": "Model version {v}."},
+    # what scoring would serve now, when it is not the map's model (model_reads.serving_model)
+    "model_note_refused": {
+        "zh": "注意：MLflow 的冠军别名（第 {alias} 版）与系统的上线记录（{recorded}）不一致，"
+        "下一次评分将拒绝使用它，本图保持不变。",
+        "en": "Note: MLflow's champion alias (version {alias}) and riskwarn's record "
+        "({recorded}) disagree: the next scoring run refuses it, and this map stays.",
+    },
+    "model_note_next": {
+        "zh": "下一次评分将使用模型第 {v} 版。",
+        "en": "The next scoring run uses model version {v}.",
+    },
+    "champ_refused": {
+        "zh": "MLflow 的冠军别名指向第 {alias} 版，但系统的上线记录为：{recorded}。评分拒绝使用它，"
+        "目前没有在用的模型（最近一次发布的结果继续有效）。",
+        "en": "MLflow's champion alias points at version {alias}, but riskwarn's record says "
+        "{recorded}: scoring refuses it, so no model is served (the last published runs stay).",
+    },
+    "champ_recorded_v": {"zh": "第 {v} 版", "en": "version {v}"},
+    "champ_recorded_none": {"zh": "从未记录任何上线", "en": "no promotion at all"},
+    "champ_recorded_same": {
+        "zh": "同一版本，但门槛标签或模型文件已被改动",
+        "en": "the same version, but its gate tag or model files changed",
+    },
     "model_note_unversioned": {
         "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
         "en": "These scores come from no registered model version (e.g. a baseline or test data).",

@@ -482,6 +482,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "**This version was never judged by its gate and was promoted by force** by "
         '{actor} on {at}; reason: "{reason}".',
     },
+    "vd_forced_stale": {
+        "zh": "**该版本的门槛是{against}评判的，从未与它替换的第 {serving} 版比较；由 {actor} 于 "
+        "{at} 强制启用**，理由：“{reason}”。",
+        "en": "**Its gate passed {against}, never against version {serving} it replaced: "
+        'promoted by force** by {actor} on {at}; reason: "{reason}".',
+    },
+    "vd_stale_none": {"zh": "在没有在用模型时", "en": "with no model serving"},
+    "vd_stale_version": {"zh": "对照第 {v} 版", "en": "against version {v}"},
     "vd_promoted": {"zh": "由 {actor} 于 {at} 启用。", "en": "Promoted by {actor} on {at}."},
     "vd_rolled_back": {
         "zh": "由 {actor} 于 {at} 回滚至该版本，理由：“{reason}”。",

@@ -94,6 +94,9 @@ class Verdict:
     rolled_back: bool = False  # the alias move that made it the champion was a rollback
     # the gate's comparison with the previous serving model (models/gate.py:champion_check)
     champion: dict[str, Any] | None = None
+    # promoted with --force over a pass judged against another champion than the one it
+    # replaced (the audit entry's forced_over_stale_gate: gate_champion, serving)
+    stale_gate: dict[str, Any] | None = None
 
 
 def is_method(name: str) -> bool:
@@ -249,7 +252,8 @@ def verdict(
     if gate_status(gate) != status:
         gate = None  # the run's gate.json judged something else: none of its checks apply
     details = dict((promotion or {}).get("details") or {})
-    forced = bool(details.get("forced_over_gate"))
+    stale = details.get("forced_over_stale_gate")
+    forced = bool(details.get("forced_over_gate")) or isinstance(stale, dict)
     name, values = headline_values(metrics)
     comps = {c.against: c for c in comparisons(gate, metrics)}
     baselines = {m: v for m, v in values.items() if m != MODEL_METHOD}
@@ -302,6 +306,7 @@ def verdict(
         promoted_auto=promoted_automatically(promotion),
         rolled_back=(promotion or {}).get("action") == "rollback",
         champion=champion_of(gate),
+        stale_gate=stale if isinstance(stale, dict) else None,
     )
 
 
@@ -510,6 +515,21 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 actor=md_line(v.promoted_by or "?"),
                 at=fmt_datetime(v.promoted_at, lang, tz),
                 reason=md_line(v.promotion_reason or "—"),  # typed by whoever rolled back
+            )
+        )
+    elif v.stale_gate is not None and v.status == "pass":
+        against = v.stale_gate.get("gate_champion")
+        lines.append(
+            t(
+                "vd_forced_stale",
+                lang,
+                against=t("vd_stale_none", lang)
+                if against is None
+                else t("vd_stale_version", lang, v=against),
+                serving=v.stale_gate.get("serving", "?"),
+                actor=md_line(v.promoted_by or "?"),
+                at=fmt_datetime(v.promoted_at, lang, tz),
+                reason=md_line(v.promotion_reason or "—"),  # typed by whoever promoted
             )
         )
     elif v.forced:

@@ -536,6 +536,43 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
     return t(f"why_{kind}", lang)
 
 
+def recorded_words(serving: Mapping[str, Any], lang: str) -> str:
+    """riskwarn's recorded champion beside MLflow's alias, in words (``serving``:
+    :func:`dashboard.model_reads.serving_model`)."""
+    recorded = serving.get("recorded")
+    if recorded is None:
+        return t("champ_recorded_none", lang)
+    if str(recorded) == str(serving.get("alias")):
+        return t("champ_recorded_same", lang)
+    return t("champ_recorded_v", lang, v=recorded)
+
+
+def refused_words(serving: Mapping[str, Any], lang: str) -> str:
+    """The champion alias scoring refuses: what MLflow and riskwarn's record each say and
+    that no model is served."""
+    return t(
+        "champ_refused", lang, alias=serving.get("alias"), recorded=recorded_words(serving, lang)
+    )
+
+
+def serving_note(run_version: str, serving: Mapping[str, Any], lang: str) -> str | None:
+    """What the next scoring run would serve, when it is not the model behind a published
+    map (``run_version``): a refused alias (MLflow and riskwarn's record disagree), or
+    another version served since; None when it is the same, or no champion is set."""
+    if serving.get("alias") is None:
+        return None
+    if not serving.get("served"):
+        return t(
+            "model_note_refused",
+            lang,
+            alias=serving.get("alias"),
+            recorded=recorded_words(serving, lang),
+        )
+    if str(serving.get("version")) != str(run_version):
+        return t("model_note_next", lang, v=serving.get("version"))
+    return None
+
+
 def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
     """One line for leaders on the model behind a map: version and whether it passed its
     gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it); a run

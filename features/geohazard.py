@@ -167,6 +167,15 @@ def _rain_features(
     return out
 
 
+def rain_feature_names(params: SiteFeatureParams) -> tuple[str, ...]:
+    """The rain columns of the site table with ``params`` when the lake has a rain gauge;
+    without any gauge the table has none of them (rain unknown, :func:`_site_rain_columns`).
+    The names :func:`_rain_features` writes, read off one empty gauge (they do not depend
+    on the rain): what serving may treat as unknown inputs rather than a champion that does
+    not fit the domain's frame (:func:`riskwarn.scoring.serve_site_model`)."""
+    return tuple(_rain_features(np.zeros((1, 1)), np.zeros(1, dtype=np.int64), params))
+
+
 def _utc_origins(origins: Sequence[pd.Timestamp] | pd.DatetimeIndex) -> pd.DatetimeIndex:
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
     if len(idx) == 0 and idx.tz is None:

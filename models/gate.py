@@ -180,6 +180,9 @@ class GateResult:
 
     passed: bool
     checks: list[dict[str, Any]] = field(default_factory=list)
+    # the serving champion's version the challenger was judged against (None: there was
+    # none); promote refuses a pass judged against another champion than the one serving
+    champion: str | None = None
 
     @property
     def judged(self) -> bool:
@@ -195,12 +198,14 @@ class GateResult:
 
     def record(self) -> dict[str, Any]:
         """The decision as JSON-able data (``gate.json`` of the run): ``passed``,
-        ``status``, ``judged`` and each check with its numbers (``against``, ``diff``,
+        ``status``, ``judged``, ``champion`` (the version judged against, null: none) and
+        each check with its numbers (``against``, ``diff``,
         ``ci``; ``ece``, ``bound``; ``judged: false`` for a comparison not computed)."""
         return {
             "passed": bool(self.passed),
             "status": self.status,
             "judged": self.judged,
+            "champion": self.champion,
             "checks": json.loads(json.dumps(self.checks)),
         }
 
@@ -297,6 +302,7 @@ def gate(
             "(models.champion.compare_with_champion), not comparisons['champion']"
         )
     why = not_judged_why or DEFAULT_NOT_JUDGED_WHY
+    judged_against = champion or (champion_vs.version if champion_vs is not None else None)
     checks: list[dict[str, Any]] = []
     for metric, comp in sorted((not_worse or {}).items()):
         lo, hi = comp["ci"]
@@ -326,6 +332,7 @@ def gate(
                 "detail": f"champion v{champion} could not be scored on this data (load "
                 "failed or its features are missing); compare by hand, then promote",
                 "against": "champion",
+                "champion_version": str(champion),
                 "scored": False,
             }
         )
@@ -355,9 +362,9 @@ def gate(
         checks.append(
             _not_judged("calibration", f"no calibration error ({why})", bound=calibration["bound"])
         )
-        return GateResult(False, checks)
+        return GateResult(False, checks, judged_against)
     checks.append(calibration)
-    return GateResult(all(c["ok"] for c in checks), checks)
+    return GateResult(all(c["ok"] for c in checks), checks, judged_against)
 
 
 def _num(x: float) -> str:

@@ -73,6 +73,7 @@ a model must see the same quantity in both. The tangent-angle and inverse-veloci
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -82,7 +83,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
-from features.sensor_readings import ReadingSource
+from features.sensor_readings import ReadingSource, SiteFeatureParams
 from models.champion import compare_scores_with_champion
 from models.explain import global_importance
 from models.gate import NOT_JUDGED, NothingToLearn, champion_check
@@ -402,6 +403,25 @@ def table_origins(
     return origins, win.origins
 
 
+def feature_params(config: SiteModelConfig) -> SiteFeatureParams:
+    """The feature parameters of a site model's table (step, zone, horizon of ``config``)."""
+    return SiteFeatureParams(
+        step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
+    )
+
+
+@functools.lru_cache(maxsize=32)  # per domain and zone: the stream asks per site
+def unknowable_inputs(domain: str, tz: str) -> frozenset[str]:
+    """The model inputs of ``domain``'s site table that a lake may be unable to give at all
+    (the rain features, absent without any rain gauge: :func:`features.geohazard.rain_feature_names`).
+    Serving treats a champion's missing input of this set as unknown (NaN, said in the
+    reasons); any other missing input means the champion does not fit the domain's frame
+    and is refused (:func:`riskwarn.scoring.serve_site_model`)."""
+    from features.geohazard import rain_feature_names
+
+    return frozenset(rain_feature_names(feature_params(site_config(domain, tz=tz))))
+
+
 def build_site_table(
     readings: pd.DataFrame | ReadingSource,
     sensors: pd.DataFrame,
@@ -448,13 +468,10 @@ def build_site_tables(
     are done once and sampled at each set's origins. One table per set, each equal to
     ``build_site_table`` of that set alone."""
     from features.derived import add_derived_features
-    from features.geohazard import SiteFeatureParams, build_site_features_multi
+    from features.geohazard import build_site_features_multi
 
     indexes = [pd.DatetimeIndex(origins) for origins, _ in sets]
-    params = [
-        SiteFeatureParams(step_hours=c.step_hours, tz=c.tz, horizon_hours=c.horizon_hours)
-        for _, c in sets
-    ]
+    params = [feature_params(c) for _, c in sets]
     rule_parts: list[list[pd.DataFrame]] = [[] for _ in sets]
 
     def rules_of_batch(frame: pd.DataFrame, batch_sensors: pd.DataFrame) -> None:

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 CHAMPION = "champion"
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
+# version tag: the champion version its gate judged it against ("none": there was none);
+# promote refuses a pass judged against another champion than the one serving
+GATE_CHAMPION_TAG = "gate_champion"
+NO_CHAMPION = "none"
 TRAINED_THROUGH = "trained_through"  # run param: the final model's training origin (ISO UTC)
 RECIPE = "recipe"  # run param: models.recipe digest; the whole recipe in recipe.json
 RECIPE_ARTIFACT = "recipe.json"
@@ -480,6 +484,95 @@ class ForeignModel(PromotionRefused):
     """The version's run belongs to another domain: refused even with ``--force``."""
 
 
+class StaleGate(PromotionRefused):
+    """The version passed its gate against another champion than the one serving now (or
+    against one not recorded): refused without ``--force``, audited as ``promotion_refused``."""
+
+
+UNKNOWN = object()  # gate_judged_against: which champion is not recorded
+
+
+def gate_judged_against(client: MlflowClient, mv: Any) -> Any:
+    """The champion version model version ``mv``'s gate judged it against: its
+    ``gate_champion`` tag (None for ``"none"``: there was no champion); for a version
+    judged before the tag existed, its run's ``gate.json`` (its champion check's
+    ``champion_version``; no champion check: there was none); :data:`UNKNOWN` when neither
+    says (no ``gate.json``, or a champion check naming no version)."""
+    tag = (mv.tags or {}).get(GATE_CHAMPION_TAG)
+    if tag is not None:
+        return None if tag == NO_CHAMPION else str(tag)
+    record = gate_record(client, mv.run_id)
+    if record is None:  # no gate.json (never judged, or registered by hand), run gone
+        return UNKNOWN
+    if "champion" in record:
+        return None if record["champion"] is None else str(record["champion"])
+    for check in record.get("checks") or []:
+        if isinstance(check, dict) and check.get("against") == "champion":
+            version = check.get("champion_version")
+            return str(version) if version is not None else UNKNOWN
+    return None  # no champion check: the gate only omits it when there was no champion
+
+
+def gate_record(client: MlflowClient, run_id: str | None) -> dict[str, Any] | None:
+    """The run's ``gate.json`` (the promotion gate's decision and its checks), or None."""
+    if not run_id:
+        return None
+    from riskwarn.spill import owned_tempdir
+
+    try:
+        with owned_tempdir("gate record") as tmp:
+            path = client.download_artifacts(run_id, GATE_ARTIFACT, str(tmp))
+            record = json.loads(Path(path).read_text())
+    except Exception:  # never judged, registered by hand, or the run is gone
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, Any]]:
+    """Every registered version of ``domain``'s model, newest first, as a data scientist
+    compares them before a promotion or rollback: when and from which run it was trained,
+    data through when, its gate tag and which champion the gate judged it against, the
+    gate's checks, whether MLflow's ``champion`` alias points at it and whether riskwarn's
+    record (what scoring serves) names it (``riskwarn models``)."""
+    name = model_name(domain)
+    try:
+        found = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []
+    alias = champion_version(client, domain) if found else None
+    recorded = recorded_champion(store, name) if store is not None else None
+    served = str(recorded["version"]) if recorded and recorded.get("version") else None
+    out: list[dict[str, Any]] = []
+    for mv in sorted(found, key=lambda m: int(m.version), reverse=True):
+        params: dict[str, str] = {}
+        if mv.run_id:
+            try:
+                params = dict(client.get_run(mv.run_id).data.params)
+            except MlflowException:
+                params = {}
+        against = gate_judged_against(client, mv)
+        record = gate_record(client, mv.run_id)
+        out.append(
+            {
+                "version": str(mv.version),
+                "created": iso_utc(pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC")),
+                "run_id": mv.run_id,
+                "recipe": params.get("recipe"),
+                "trained_through": params.get("trained_through"),
+                "gate": (mv.tags or {}).get("gate"),
+                "gate_champion": "unknown" if against is UNKNOWN else against,
+                "checks": [
+                    {k: c.get(k) for k in ("check", "ok", "judged", "detail")}
+                    for c in (record or {}).get("checks") or []
+                    if isinstance(c, dict)
+                ],
+                "alias": str(mv.version) == alias,
+                "recorded": str(mv.version) == served,
+            }
+        )
+    return out
+
+
 class RollbackRefused(ValueError):
     """No earlier champion a rollback may return to."""
 
@@ -641,13 +734,14 @@ class ChampionBusy(PromotionRefused):
     """Another promote or rollback of the model held its alias lock longer than we waited."""
 
 
-def alias_lock_folder(lock_dir: Path | None = None) -> Path:
+def alias_lock_folder(lock_dir: Path | None = None, registry_uri: str | None = None) -> Path:
     """Where the alias locks are: ``lock_dir`` if given; beside a SQLite registry (its
     folder's ``run/``: ``<home>/run``, with the training locks, for the home's
-    ``mlflow.db``), else the riskwarn home's ``run/``."""
+    ``mlflow.db``), else the riskwarn home's ``run/``. The registry is ``registry_uri``,
+    by default MLflow's current one."""
     if lock_dir is not None:
         return Path(lock_dir)
-    uri = mlflow.get_registry_uri()
+    uri = registry_uri or mlflow.get_registry_uri()
     if uri.startswith("sqlite:///"):
         return Path(uri.removeprefix("sqlite:///")).parent / "run"
     from riskwarn.settings import load_settings
@@ -666,6 +760,34 @@ def alias_lock(name: str, lock_dir: Path | None = None) -> Iterator[None]:
 
     try:
         with file_lock(alias_lock_folder(lock_dir), name, ALIAS_LOCK_WAIT_S):
+            yield
+    except AliasBusy as exc:
+        raise ChampionBusy(str(exc)) from None
+
+
+@contextmanager
+def all_alias_locks(
+    registry_uri: str,
+    purpose: str,
+    wait_s: float = ALIAS_LOCK_WAIT_S,
+    lock_dir: Path | None = None,
+) -> Iterator[None]:
+    """Hold the alias lock of every domain's model (in name order, one at a time as a move
+    takes one: no deadlock) of the registry ``registry_uri``: no promote or rollback moves
+    a champion alias, nor writes its audit entry, meanwhile. ``riskwarn backup`` holds them
+    across its dumps of the serving store and MLflow, so the restored audit log records
+    the alias the restored registry holds. :class:`ChampionBusy` after ``wait_s``."""
+    from contextlib import ExitStack
+
+    from riskwarn import domains
+    from riskwarn.spill import AliasBusy
+    from riskwarn.spill import alias_lock as file_lock
+
+    folder = alias_lock_folder(lock_dir, registry_uri)
+    try:
+        with ExitStack() as stack:
+            for name in sorted(model_name(d) for d in domains.names()):
+                stack.enter_context(file_lock(folder, name, wait_s, purpose))
             yield
     except AliasBusy as exc:
         raise ChampionBusy(str(exc)) from None
@@ -699,7 +821,12 @@ def promote(
     ``actor`` defaults to :func:`authenticated_actor` of the registry. A version not tagged
     ``gate=pass`` by its training run (tagged ``fail``, ``not_judged``, or never judged) is
     refused unless
-    ``force`` (then the audit entry says ``forced_over_gate``). Promoting the version already served with a matching
+    ``force`` (then the audit entry says ``forced_over_gate``). A version tagged ``pass``
+    whose gate judged it against another champion than the one serving now
+    (:func:`gate_judged_against`: e.g. an old version over a newer champion, or one judged
+    when no champion served) is refused (:class:`StaleGate`, audited as
+    ``promotion_refused``) unless ``force`` (the entry then says
+    ``forced_over_stale_gate``). Promoting the version already served with a matching
     record changes nothing; if the alias points at it but riskwarn's record does not
     match (moved behind its back, or another serving store), the move is recorded.
 
@@ -753,6 +880,37 @@ def _promote(
             f"{name} v{version} {why}; promote it anyway only with --force and a reason"
         )
     previous = champion_version(client, domain)
+    stale: dict[str, Any] = {}
+    if gate == "pass" and previous is not None and previous != version:
+        against = gate_judged_against(client, mv)
+        if against != previous:
+            stale = {
+                "gate_champion": None if against is UNKNOWN else against,
+                "serving": previous,
+            }
+            judged = (
+                "against a champion it does not record"
+                if against is UNKNOWN
+                else "with no champion serving"
+                if against is None
+                else f"against champion v{against}"
+            )
+            why = (
+                f"{name} v{version} passed its gate {judged}, but v{previous} serves now: "
+                f"it was never judged against v{previous}; retrain it (its gate then judges "
+                "it against the serving champion) or promote it anyway only with --force "
+                "and a reason"
+            )
+            if not force:
+                if store is not None:
+                    store.audit(
+                        actor or authenticated_actor(mlflow.get_registry_uri()),
+                        "promotion_refused",
+                        "model",
+                        name,
+                        {"version": version, "reason": reason, "via": via, "why": why, **stale},
+                    )
+                raise StaleGate(why)
     if previous == version and store is not None:
         recorded = recorded_champion(store, name)
         if (
@@ -768,6 +926,8 @@ def _promote(
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": via}
     if failed_gate:
         details["forced_over_gate"] = True  # the record's "gate" says fail or None
+    if stale:  # --force over a pass judged against another champion than the serving one
+        details["forced_over_stale_gate"] = stale
     actor = actor or authenticated_actor(mlflow.get_registry_uri())
     record = _move_alias(
         client,
@@ -798,6 +958,11 @@ def settle_gate(
     """
     if version is None:
         return False
+    # which champion it was judged against, before the outcome: a version tagged pass
+    # always says it (promote compares it with the champion serving then)
+    client.set_model_version_tag(
+        model_name(domain), version, GATE_CHAMPION_TAG, decision.champion or NO_CHAMPION
+    )
     # pass | fail | not_judged (a comparison could not be computed: never promoted
     # automatically, told apart from a real failure by the pages and by promote)
     client.set_model_version_tag(model_name(domain), version, "gate", decision.status)
@@ -807,14 +972,18 @@ def settle_gate(
         client.log_dict(run_id, decision.record(), GATE_ARTIFACT)
     if not (decision.passed and auto_promote):
         return False
-    promote(
-        client,
-        domain,
-        version,
-        store=store,
-        reason=decision.summary(),
-        via="riskwarn train (gate passed)",
-    )
+    try:
+        promote(
+            client,
+            domain,
+            version,
+            store=store,
+            reason=decision.summary(),
+            via="riskwarn train (gate passed)",
+        )
+    except StaleGate as exc:  # another champion was promoted while it trained (audited)
+        log.warning("not promoting %s v%s: %s", model_name(domain), version, exc)
+        return False
     return True
 
 
@@ -860,7 +1029,13 @@ def _rollback(
             f"{name} has no previous champion to roll back to"
             + (f" (skipped {', '.join(skipped)})" if skipped else "")
         )
-    details: dict[str, Any] = {"previous": current, "reason": reason, "via": "riskwarn rollback"}
+    # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
+    # (scoring refused it) is named apart, never reported as the version rolled back from
+    recorded = recorded_champion(store, name) if store is not None else None
+    previous = str(recorded["version"]) if recorded and recorded.get("version") else current
+    details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
+    if previous != current:
+        details["alias_was"] = current
     if skipped:
         details["skipped"] = skipped
     if (client.get_model_version(name, target).tags or {}).get("gate") != "pass":

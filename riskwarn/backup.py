@@ -10,6 +10,10 @@
   store's database, or an MLflow server, which backs up its own store), then
   ``mlartifacts/``: the model files (copied after the database, so every file the
   database names is there);
+  The two databases are dumped holding every champion alias lock (the locks ``riskwarn
+  promote`` / ``rollback`` take): a promotion's audit entry and its alias move are both
+  in the backup or both not, so the restored champion is the one the restored audit log
+  records, and scoring serves it;
 * ``lake/``: a consistent snapshot of the Delta lake (``riskwarn.lake`` holds every
   writer while it links or copies the files);
 * ``home/``: the dashboard's users file (scrypt hashes), if any;
@@ -264,7 +268,12 @@ def backup(
     keep: int | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Back up the serving store, MLflow and the lake of ``settings``; return the manifest."""
+    """Back up the serving store, MLflow and the lake of ``settings``; return the manifest.
+
+    The serving store and MLflow are dumped holding every champion alias lock
+    (:func:`models.registry.all_alias_locks`): a promote or rollback waits for the dumps
+    (up to a minute), and the backup waits for a move under way."""
+    from models import registry
     from riskwarn.store import Store
 
     root = Path(dest or settings.resolved_backup_dir)
@@ -280,16 +289,30 @@ def backup(
     private_dir(root)
     private_dir(work)
     store_url = settings.resolved_store_url
-    parts: dict[str, Any] = {"serving": dump_database(store_url, work / "serving")}
+    mlflow_url = settings.resolved_mlflow_uri
+    parts: dict[str, Any] = {}
+    # no champion alias moves between the two dumps (every alias lock held, the locks
+    # promote and rollback take): a promote's audit entry (serving store) and its alias
+    # move (MLflow) are both in the backup or both not, so the restored champion is the
+    # one the restored audit log records (scoring serves it)
+    try:
+        # where promote finds them: beside a SQLite registry, else in the home
+        lock_dir = None if mlflow_url.startswith("sqlite:///") else settings.home / "run"
+        with registry.all_alias_locks(mlflow_url, f"riskwarn backup {name}", lock_dir=lock_dir):
+            parts["serving"] = dump_database(store_url, work / "serving")
+            if mlflow_url == store_url:
+                parts["mlflow"] = {"same_as": "serving"}
+            elif _database_kind(mlflow_url) is not None:
+                parts["mlflow"] = dump_database(mlflow_url, work / "mlflow")
+            else:
+                parts["mlflow"] = {
+                    "skipped": f"MLflow at {redact(mlflow_url)}: back up its own store"
+                }
+    except registry.ChampionBusy as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        raise BackupError(f"not backed up: {exc}") from None
     with Store(store_url) as store:
         revision = store.current_revision()
-    mlflow_url = settings.resolved_mlflow_uri
-    if mlflow_url == store_url:
-        parts["mlflow"] = {"same_as": "serving"}
-    elif _database_kind(mlflow_url) is not None:
-        parts["mlflow"] = dump_database(mlflow_url, work / "mlflow")
-    else:
-        parts["mlflow"] = {"skipped": f"MLflow at {redact(mlflow_url)}: back up its own store"}
     artifacts = settings.home / ARTIFACTS
     if artifacts.is_dir():
         _copy_tree(artifacts, work / ARTIFACTS)

@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback",
         "Return a domain's champion alias to the previous version.",
     ),
+    "models": (
+        "riskwarn.commands.registry",
+        "models_",
+        "A domain's model versions: gate verdicts, which one serves.",
+    ),
     "runs": (
         "riskwarn.commands.registry",
         "runs",

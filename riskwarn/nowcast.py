@@ -20,9 +20,11 @@ from riskwarn import domains, level_hold, sensor_rules
 from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
+    FeaturesMismatch,
     data_version,
     forecasts_frame,
     previous_run_warnings,
+    refused,
     serve_site_model,
     utc,
     write_run,
@@ -185,9 +187,20 @@ def nowcast_geohazard(
     codes = sf.admin_lookup(lake.read_table(settings.lake_dir, "admin_units"))
     units = units.merge(codes, left_on="admin_code", right_on="record_id", how="left")
     units = units.merge(state.astype({"unit_id": str}), on="unit_id", how="left")
-    served = serve_site_model(
-        champion, sites, sensors, readings, origin, domain, settings.display_tz
-    ).set_index("unit_id")
+    mismatch: FeaturesMismatch | None = None
+    try:
+        served = serve_site_model(
+            champion, sites, sensors, readings, origin, domain, settings.display_tz
+        )
+    except FeaturesMismatch as exc:  # the champion does not fit the site frame: refused
+        assert champion is not None  # no champion, no features to lack
+        mismatch, refusal = exc, refused(store, champion, exc)
+        log.warning("%s; nowcasting on sensor rules alone", refusal)
+        outage, champion = str(refusal), None
+        served = serve_site_model(
+            None, sites, sensors, readings, origin, domain, settings.display_tz
+        )
+    served = served.set_index("unit_id")
     prob = served["probability"].reindex(units["unit_id"]).to_numpy(float)
     model_reasons = served["reason_items"].to_dict()
     sensor_score = units["sensor_level_rank"].fillna(0).to_numpy() / 4.0
@@ -265,8 +278,9 @@ def nowcast_geohazard(
         airflow_run_id=airflow_run_id,
     )
     if outage is not None:
+        # from the mismatch: `riskwarn score` exits 2 for it, as for the daily domains
         raise ChampionUnavailable(
             f"published {run_id} on the sensor rules only, but the {domain} model should "
             f"be serving: {outage}"
-        )
+        ) from mismatch
     return run_id

@@ -57,15 +57,40 @@ class FeaturesMismatch(ValueError):
     of another domain's run promoted under this domain's name)."""
 
 
+def missing_features(
+    champion: Champion, columns: Any, may_be_unknown: frozenset[str] = frozenset()
+) -> list[str]:
+    """The champion's features absent from ``columns`` that are in ``may_be_unknown``
+    (inputs the lake may be unable to give, scored as unknown by the caller);
+    :class:`FeaturesMismatch` if any other feature is absent: the champion does not fit the
+    domain's frame (e.g. a model of another domain's run). The one check of every family
+    (:func:`predict_probability`, :func:`serve_site_model`)."""
+    have = set(columns)
+    missing = [c for c in champion.feature_names or [] if c not in have]
+    foreign = [c for c in missing if c not in may_be_unknown]
+    if foreign:
+        raise FeaturesMismatch(
+            f"the scoring frame of {champion.domain} lacks the champion's features {foreign[:5]}"
+        )
+    return missing
+
+
+def refused(store: Store, champion: Champion, exc: FeaturesMismatch) -> Exception:
+    """The :class:`models.registry.ChampionUnavailable` to raise (``from exc``) for a
+    champion whose features the domain's frame lacks, audited as ``champion_refused``
+    (what the CLI turns into one line and exit 2; hotspot, case and site scoring alike)."""
+    from models.registry import ChampionUnavailable
+
+    why = f"{champion.name} v{champion.version}: {exc}"
+    store.audit("pipeline", "champion_refused", "model", champion.name, {"reason": why})
+    return ChampionUnavailable(f"refusing to serve {why}")
+
+
 def predict_probability(champion: Champion, frame: pd.DataFrame) -> np.ndarray:
     """Calibrated probabilities of the champion for every row of ``frame``
     (:class:`FeaturesMismatch` if the frame lacks one of the champion's features)."""
     cols = champion.feature_names or [c for c in frame.columns if not c.startswith("label_")]
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise FeaturesMismatch(
-            f"the scoring frame of {champion.domain} lacks the champion's features {missing[:5]}"
-        )
+    missing_features(champion, frame.columns)
     # cast to the champion's logged signature (counts arrive as ints, models take floats)
     out = champion.model.predict(frame[cols].astype(champion.feature_dtypes or float))
     if isinstance(out, pd.DataFrame):
@@ -191,12 +216,17 @@ def serve_site_model(
     (NaN where refused or without a champion), ``model_applicable``, ``spacing_hours``
     (the widest median spacing of the site's displacement sensors, NaN if unknown) and
     ``reason_items`` (the model's own reasons, or why it was not applied). If the lake
-    cannot give some of the champion's inputs at all (e.g. no rain gauge: no rain
-    columns), they are NaN (unknown) and the reasons say so; a champion that cannot
-    score NaN is refused at every site with that reason (logged) instead of crashing.
+    cannot give some of the champion's inputs at all (no rain gauge: no rain columns,
+    :func:`models.geohazard_sites.unknowable_inputs`), they are NaN (unknown) and the
+    reasons say so; a champion that cannot score NaN is refused at every site with that
+    reason (logged) instead of crashing. A champion taking any other input the site frame
+    lacks does not fit the domain: :class:`FeaturesMismatch` (:func:`missing_features`, as
+    in hotspot and case scoring), never scored on NaN.
     Batch nowcast, stream and daily serving (:func:`score_domain`, ``rules_served``
     False: the reasons then say the run gives no level, not "sensor rules only") call it.
     """
+    from models.geohazard_sites import unknowable_inputs
+
     unit_ids = sites["record_id"].astype(str).tolist()
     limit = sensor_rules.max_model_spacing_hours(domains.get(domain).step_hours)
     disp_sensors = sensors.loc[
@@ -234,7 +264,7 @@ def serve_site_model(
         )
         frame = site_model_frame(sites, sensors, model_readings, origin, domain, tz)
         frame = pd.DataFrame({"unit_id": unit_ids}).merge(frame, on="unit_id", how="left")
-        missing = [c for c in champion.feature_names or [] if c not in frame.columns]
+        missing = missing_features(champion, frame.columns, unknowable_inputs(domain, tz))
         if missing:  # e.g. no rain gauge in the lake: no rain columns at all
             # unknown inputs are NaN, as the all-sites frame gives a site whose gauge sent
             # nothing (and as the stream did); a champion that cannot score NaN is refused
@@ -326,7 +356,7 @@ def score_domain(
     the registry or champion is missing, or the champion takes features the scoring
     frame lacks (audited as ``champion_refused``).
     """
-    from models.registry import ChampionUnavailable, serving_champion
+    from models.registry import serving_champion
     from riskwarn.store import Store as _Store
 
     spec = domains.get(domain)
@@ -343,9 +373,7 @@ def score_domain(
     try:
         prob = predict_probability(champion, frame)
     except FeaturesMismatch as exc:
-        why = f"{champion.name} v{champion.version}: {exc}"
-        store.audit("pipeline", "champion_refused", "model", champion.name, {"reason": why})
-        raise ChampionUnavailable(f"refusing to serve {why}") from exc
+        raise refused(store, champion, exc) from exc
     forecasts = forecasts_frame(frame, prob, domain, origin)
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     explanations = model_explanations(champion, frame)
@@ -429,9 +457,12 @@ def _score_sites(
     sites, sensors, readings = sf.site_serving_inputs(settings, origin)
     if sites.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
-    served = serve_site_model(
-        champion, sites, sensors, readings, origin, domain, settings.display_tz, False
-    )
+    try:
+        served = serve_site_model(
+            champion, sites, sensors, readings, origin, domain, settings.display_tz, False
+        )
+    except FeaturesMismatch as exc:  # as hotspot and case scoring: nothing written
+        raise refused(store, champion, exc) from exc
     units = served.merge(sf.site_places(settings, sites), on="unit_id", how="left")
     prob = units["probability"].to_numpy(float)
     forecasts = forecasts_frame(units, prob, domain, origin, score=np.nan_to_num(prob, nan=0.0))

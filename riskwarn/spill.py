@@ -409,11 +409,15 @@ class AliasBusy(RuntimeError):
 
 
 @contextlib.contextmanager
-def alias_lock(folder: Path, model: str, wait_s: float) -> Iterator[None]:
+def alias_lock(
+    folder: Path, model: str, wait_s: float, purpose: str | None = None
+) -> Iterator[None]:
     """Hold ``<folder>/alias-<model>.lock`` (``flock``) while the champion alias of
-    ``model`` moves (the promote/rollback history read-modify-write, audit, alias move).
+    ``model`` moves (the promote/rollback history read-modify-write, audit, alias move),
+    or while a backup dumps the serving store and MLflow (``purpose``: what the holder
+    does, as its owner record and another waiter's message say).
 
-    A second move waits for the first up to ``wait_s`` seconds (a move takes seconds: it
+    A second holder waits for the first up to ``wait_s`` seconds (a move takes seconds: it
     downloads the version's files to digest them), then :class:`AliasBusy` naming the
     holder. Released by the kernel if the process dies, as the training lock."""
     import time
@@ -425,14 +429,15 @@ def alias_lock(folder: Path, model: str, wait_s: float) -> Iterator[None]:
         while not _try_lock(fd):
             if time.monotonic() >= deadline:
                 owner = _read_owner(fd)
+                what = owner.get("for") or "another promote or rollback"
                 raise AliasBusy(
-                    f"{model}: another promote or rollback is moving its champion alias "
-                    f"(host {owner.get('host', '?')}, pid {owner.get('pid', '?')}, started "
-                    f"{owner.get('started', '?')}) and did not end within {wait_s:g} s: not "
-                    "moved; run it again when that one has ended"
+                    f"{model}: its champion alias lock is held ({what}: host "
+                    f"{owner.get('host', '?')}, pid {owner.get('pid', '?')}, started "
+                    f"{owner.get('started', '?')}) and was not released within {wait_s:g} s: "
+                    "not done; run it again when that one has ended"
                 )
             time.sleep(0.1)
-        _write_owner(fd, f"moving {model}@champion")
+        _write_owner(fd, purpose or f"moving {model}@champion")
         yield
     finally:
         os.close(fd)

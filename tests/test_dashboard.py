@@ -212,6 +212,15 @@ def test_models_page_shows_the_champion_run(home: Path, tmp_path: Path) -> None:
         "riskwarn-incidents", f"runs:/{run.info.run_id}/plots", run_id=run.info.run_id
     )
     client.set_registered_model_alias("riskwarn-incidents", "champion", mv.version)
+    # recorded by riskwarn, as `riskwarn promote` does: the page names what scoring serves
+    # (an alias riskwarn never recorded is refused, tests/test_dashboard_served_champion.py)
+    import os
+
+    from riskwarn.store import Store
+    from scripts.check_champion import adopt_champion
+
+    with Store(os.environ["RISKWARN_STORE_URL"]) as store:
+        adopt_champion(uri, store, "incidents")
     del mlflow
     import streamlit as st
 

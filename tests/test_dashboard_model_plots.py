@@ -91,8 +91,15 @@ def log_champion(
         client.create_registered_model(name)
     mv = client.create_model_version(name, f"runs:/{run.info.run_id}/x", run_id=run.info.run_id)
     decision = reg.gate(METRICS["model_minus_baseline"], 0.0174)
-    reg.settle_gate(client, domain, mv.version, decision, auto_promote=True)
-    client.set_registered_model_alias(name, reg.CHAMPION, mv.version)
+    reg.settle_gate(client, domain, mv.version, decision, auto_promote=False)
+    # recorded by riskwarn, as `riskwarn promote` does: the page shows what scoring serves
+    # (an alias riskwarn never recorded is refused, tests/test_dashboard_served_champion.py)
+    import os
+
+    from riskwarn.store import Store
+
+    with Store(os.environ["RISKWARN_STORE_URL"]) as store:
+        reg.promote(client, domain, mv.version, store=store, reason="plots test", force=True)
     return run.info.run_id
 
 

@@ -129,3 +129,93 @@ def test_a_rollback_is_called_a_rollback(home: dict[str, Any]) -> None:
     assert "Rolled back to this version by carol" in text, text
     assert "wrong model" in text, text  # the rollback's reason (markdown-escaped)
     assert "promoted by force" not in text.lower() and "Promoted by" not in text, text
+
+
+# Every place that names a domain's champion names what scoring serves (one read,
+# dashboard.model_reads.serving_model): the Champion tab and the overview's map note
+# read the raw MLflow alias, so an alias moved behind riskwarn's back was shown there as
+# the champion (its metrics, plots and card) while the verdict card above said scoring
+# refuses it, and the overview said nothing.
+
+
+def _page_as(page: str, role: str = "data_scientist", lang: str = "en") -> AppTest:
+    import streamlit as st
+
+    st.cache_data.clear()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == role)
+    at.session_state["user"] = User(username, "Ana", role)
+    at.session_state["lang"] = lang
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [
+        *(h.value for h in at.get("html")),
+        *(m.value for m in at.markdown),
+        *(c.value for c in at.caption),
+        *(w.value for w in at.warning),
+        *(i.value for i in at.info),
+    ]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_the_champion_tab_does_not_name_a_refused_alias_the_champion(
+    home: dict[str, Any],
+) -> None:
+    client, name = home["client"], home["name"]
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    client.set_registered_model_alias(name, "champion", "2")  # not through riskwarn
+    text = _texts(_page_as("models"))
+    assert f"**{name}** · version 2" not in text, text  # the tab's champion heading
+    assert (
+        "MLflow's champion alias points at version 2, but riskwarn's record says version 1: "
+        "scoring refuses it, so no model is served"
+    ) in text, text
+
+
+def test_the_champion_tab_names_the_served_version(home: dict[str, Any]) -> None:
+    text = _texts(_page_as("models"))
+    assert f"**{home['name']}** · version 1" in text, text
+    assert "scoring refuses it" not in text, text
+
+
+def test_the_overview_says_when_mlflow_and_riskwarns_record_disagree(
+    home: dict[str, Any],
+) -> None:
+    client, name = home["client"], home["name"]
+    text = _texts(_page_as("overview", "leader"))
+    # the demo's published runs were scored by version 3; v1 serves now
+    assert "The next scoring run uses model version 1." in text, text
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    client.set_registered_model_alias(name, "champion", "2")  # not through riskwarn
+    text = _texts(_page_as("overview", "leader"))
+    assert (
+        "Note: MLflow's champion alias (version 2) and riskwarn's record (version 1) "
+        "disagree: the next scoring run refuses it"
+    ) in text, text
+    zh = _texts(_page_as("overview", "leader", "zh"))
+    assert "与系统的上线记录（第 1 版）不一致" in zh, zh
+
+
+def test_a_pass_forced_over_a_newer_champion_is_called_so(home: dict[str, Any]) -> None:
+    """v2 passed its gate when nothing served (gate_champion none); promoting it over v1
+    needs --force (models.registry.StaleGate), and the card said only "Passes its gate"."""
+    from models import registry as reg
+    from riskwarn.store import Store
+
+    client, name = home["client"], home["name"]
+    client.set_model_version_tag(name, "2", reg.GATE_CHAMPION_TAG, reg.NO_CHAMPION)
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    store = Store(home["store_url"])
+    try:
+        reg.promote(client, DOMAIN, "2", store=store, actor="bob", reason="hand", force=True)
+    finally:
+        store.close()
+    text = _card(_page())
+    assert "serving model version 2" in text and "Passes its gate, promoted by force" in text
+    assert "Its gate passed with no model serving, never against version 1 it replaced" in text

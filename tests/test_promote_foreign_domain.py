@@ -31,6 +31,9 @@ def setup(tmp_path: Path):
         with mlflow.start_run(tags={"riskwarn.domain": domain}) as run:
             mlflow.log_params({"domain": domain})
         mv = client.create_model_version(NAME, f"runs:/{run.info.run_id}/x", run.info.run_id)
+        # as settle_gate tags them: v1 judged with no champion, the others against v1
+        against = reg.NO_CHAMPION if mv.version == "1" else "1"
+        client.set_model_version_tag(NAME, mv.version, reg.GATE_CHAMPION_TAG, against)
         client.set_model_version_tag(NAME, mv.version, "gate", "pass")
     store = Store(f"sqlite:///{tmp_path / 'serving.db'}")
     store.upgrade()

@@ -208,7 +208,9 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     # register a second version from the same run's model
     mv2 = mlflow.register_model(report.run.model_uri, "riskwarn-incidents")
     v2 = str(mv2.version)
-    # as its training would have judged it (settle_gate); untagged it would need --force
+    # as its training would have judged it (settle_gate), against v1; untagged it would
+    # need --force
+    mlflow_client.set_model_version_tag("riskwarn-incidents", v2, reg.GATE_CHAMPION_TAG, "1")
     mlflow_client.set_model_version_tag("riskwarn-incidents", v2, "gate", "pass")
     # v1's gate failed on the tiny training data: seeding it as champion needs force
     reg.promote(

@@ -104,3 +104,84 @@ def test_daily_serving_without_rain_gauge_publishes_every_site_with_the_reason(s
         (why,) = _en(f.loc[u, "explanation"])
         assert why.startswith("Model not applicable: no rain gauge in the lake")
     assert store.warnings(domain="geohazard").empty
+
+
+# --------------------------------------------------------------------------- features mismatch
+# A site champion that takes an input no site frame of the domain has (e.g. a model of
+# another domain's features) was scored with that input NaN: the daily run published with
+# "the model's inputs cannot be built from the lake's sensors" (a model that scores NaN
+# would have published its numbers), nothing was audited and `riskwarn score` exited 0.
+# It is now refused as hotspot and case scoring refuse one: one line, exit 2, an audit
+# entry `champion_refused` (the hourly nowcast still publishes its sensor rules first).
+
+FOREIGN = "count_7d"  # a hotspot input: never a column of a site frame
+
+
+@pytest.fixture(scope="module")
+def foreign_registry(tmp_path_factory) -> str:
+    """Champions of both site domains reading a hotspot feature."""
+    root = tmp_path_factory.mktemp("mlflow-foreign")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    for domain in ("geohazard", "geohazard_hourly"):
+        register(uri, (root / f"artifacts-{domain}").as_uri(), domain, FOREIGN)
+    return uri
+
+
+def _cli_score(settings: Settings, monkeypatch, domain: str, origin: pd.Timestamp) -> int:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri or "")
+    return main(["score", domain, "--origin", origin.isoformat()])
+
+
+def _refusals(store: Store) -> list[dict]:
+    from models.registry import model_name
+
+    return store.audit_entries("model", model_name("geohazard"), ("champion_refused",)) + (
+        store.audit_entries("model", model_name("geohazard_hourly"), ("champion_refused",))
+    )
+
+
+@pytest.mark.parametrize("rain_gauge", [True, False])
+def test_daily_site_champion_lacking_frame_features_is_refused_exit_2_and_audited(
+    settings, foreign_registry, monkeypatch, capsys, rain_gauge
+):
+    settings, store = _home(settings, foreign_registry)
+    _lake(settings, DAILY_ORIGIN, rain_gauge=rain_gauge)
+    code = _cli_score(settings, monkeypatch, "geohazard", DAILY_ORIGIN)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "lacks the champion's features ['count_7d']" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert store.published_forecasts("geohazard").empty  # nothing written
+    (entry,) = _refusals(store)
+    assert "count_7d" in entry["details"]["reason"], entry
+
+
+def test_hourly_site_champion_lacking_frame_features_serves_the_rules_then_exit_2(
+    settings, foreign_registry, monkeypatch, capsys
+):
+    settings, store = _home(settings, foreign_registry)
+    _lake(settings, HOURLY_ORIGIN, rain_gauge=True)
+    code = _cli_score(settings, monkeypatch, "geohazard_hourly", HOURLY_ORIGIN)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "lacks the champion's features ['count_7d']" in err and "Traceback" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    w = store.warnings(domain="geohazard_hourly").set_index("unit_id")
+    assert w.loc["s1", "level"] == "red"  # the sensor rules still published
+    f = store.published_forecasts("geohazard_hourly")
+    assert f["probability"].isna().all(), f
+    assert store.runs("geohazard_hourly")["model_version"].isna().all()
+    (entry,) = _refusals(store)
+    assert "count_7d" in entry["details"]["reason"], entry
+
+
+def test_missing_rain_inputs_without_gauge_are_still_unknown_not_a_mismatch(settings, registry):
+    """The rain features are the one set a lake may be unable to give (no gauge): still
+    the model-not-applicable reason, no refusal of the champion."""
+    settings, store = _home(settings, registry)
+    _lake(settings, DAILY_ORIGIN, rain_gauge=False)
+    score_domain(settings, "geohazard", DAILY_ORIGIN, store=store)
+    assert not _refusals(store)

@@ -312,3 +312,36 @@ def test_without_champion_the_stream_runs_the_rules_and_says_so(
         assert ev["site_model"] == "unavailable (sensor rules only)"
     assert c.model.evaluations == 0
     store.close()
+
+
+def test_a_champion_whose_features_no_site_frame_has_is_refused_on_the_stream(
+    tmp_path: Path,
+) -> None:
+    """As batch site scoring refuses it (tests/test_site_model_serving.py): the stream did
+    load it and scored every site with the missing input NaN; now it is refused at load,
+    audited ``champion_refused``, and the stream runs on the rules, saying why."""
+    from models.registry import model_name
+    from riskwarn.settings import Settings
+    from riskwarn.store import Store
+    from riskwarn.stream.model import StreamSiteModel
+    from scripts.check_champion import adopt_champion, register
+    from tests.test_scoring import _geohazard_lake
+
+    settings = Settings(
+        home=tmp_path / "home", mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+    settings.home.mkdir()
+    _geohazard_lake(settings, ORIGIN)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    uri = settings.resolved_mlflow_uri
+    register(uri, (tmp_path / "artifacts").as_uri(), DOMAIN, "count_7d")  # a hotspot input
+    adopt_champion(uri, store, DOMAIN)
+    m = StreamSiteModel(uri, store, settings.lake_dir, every_s=0.0)
+    m.load()
+    assert m.champion is None, m.state
+    assert m.state.startswith("rules only: refusing to serve riskwarn-geohazard_hourly v1"), m.state
+    assert "lacks the champion's features ['count_7d']" in m.state, m.state
+    (entry,) = store.audit_entries("model", model_name(DOMAIN), ("champion_refused",))
+    assert "count_7d" in entry["details"]["reason"], entry
+    store.close()

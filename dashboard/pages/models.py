@@ -71,14 +71,16 @@ def refused_card(domain: str, champ: dict, reason: str) -> None:
         st.caption(mlflow_links(champ))
 
 
-def verdict_card(domain: str, champ: dict) -> None:
+def verdict_card(domain: str, serving: dict) -> None:
     """One domain's verdict: a coloured headline, then the facts in plain words. The
     serving model is the one scoring's check of the alias serves (its gate tag, the alias
-    move riskwarn recorded); an alias it refuses gets :func:`refused_card`."""
-    served = queries.served_champion(tracking_uri, url, domain, str(champ["version"]))
-    if not served["served"]:
-        refused_card(domain, champ, served["reason"])
+    move riskwarn recorded: :func:`dashboard.model_reads.serving_model`); an alias it
+    refuses gets :func:`refused_card`."""
+    champ = serving["champion"]
+    if not serving["served"]:
+        refused_card(domain, champ, serving["reason"])
         return
+    served = serving
     v = verdicts.verdict(
         domain,
         champ,
@@ -102,11 +104,11 @@ st.subheader(t("verdicts_title", lg))
 st.caption(t("verdicts_intro", lg))
 missing = []
 for name in queries.DOMAINS_ALL:
-    champion = queries.champion(tracking_uri, name)
-    if champion is None:
+    serving = queries.serving_model(tracking_uri, url, name)
+    if serving["champion"] is None:
         missing.append(t(f"domain_{name}", lg))
     else:
-        verdict_card(name, champion)
+        verdict_card(name, serving)
 if missing:
     st.caption(t("vd_no_champion", lg, domain=("、" if lg == "zh" else ", ").join(missing)))
 
@@ -123,9 +125,13 @@ with tab_models:
         "md_domain",
         lg,
     )
-    champ = queries.champion(tracking_uri, domain)
-    if champ is None:
+    serving = queries.serving_model(tracking_uri, url, domain)
+    champ = serving["champion"] if serving["served"] else None
+    if serving["champion"] is None:
         st.info(t("no_champion", lg))
+    elif champ is None:  # the alias scoring refuses: not named the champion
+        st.warning(views.refused_words(serving, lg), icon=":material/block:")
+        st.caption(mlflow_links(serving["champion"]))
     else:
         st.markdown(
             f"**{champ['name']}** · {t('version_label', lg, v=champ['version'])} · "

@@ -189,7 +189,12 @@ def domain_map(
     if run and run.get("model_name"):
         version = str(run.get("model_version") or "—")
         promo = queries.promotion(url, str(run["model_name"]), version)
-        st.caption(views.model_note(version, promo, lg), help=t("model_note_help", lg))
+        note = views.model_note(version, promo, lg)
+        # what scoring serves now (the models page's check), if not this map's model
+        now = views.serving_note(
+            version, queries.serving_model(ctx.settings.resolved_mlflow_uri, url, domain), lg
+        )
+        st.caption(f"{note} {now}" if now else note, help=t("model_note_help", lg))
     quiet = bool(run) and dw.empty  # a served week with no warning in force
     words = t(f"domain_{domain}", lg)
     picked = map_panel.show_map(

@@ -340,6 +340,7 @@ class StreamSiteModel:
         from models.registry import ChampionUnavailable, champion_expected, serving_champion
         from riskwarn import domains
         from riskwarn.nowcast import model_level_policy
+        from riskwarn.scoring import FeaturesMismatch, refused
 
         before = self.label
         try:
@@ -357,7 +358,15 @@ class StreamSiteModel:
         self._read_tables()
         if not self.warmed:
             self._warm_up(sensors_seen or [])
-        self._warm_code(champion)
+        try:
+            self._warm_code(champion)
+        except FeaturesMismatch as exc:  # refused as batch scoring refuses it (audited)
+            error = refused(self.store, champion, exc)
+            state = f"rules only: {str(error).splitlines()[0][:200]}"
+            if state != self.state:
+                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+            self.expected, self.state, self.champion = True, state, None
+            return
         self.champion = champion
         self.state = f"{champion.name} v{champion.version}"
         if self.state != before:
@@ -396,7 +405,10 @@ class StreamSiteModel:
     def _warm_code(self, champion: Champion) -> None:
         """Build one model input of a made-up site here, in the loading thread: the first
         call imports the feature code (tens of seconds on a loaded machine), which must
-        not happen in the consumer's loop; so does the champion's first prediction."""
+        not happen in the consumer's loop; so does the champion's first prediction.
+        A champion taking features no site frame has raises
+        :class:`riskwarn.scoring.FeaturesMismatch` here (it is refused, :meth:`_load`)."""
+        from riskwarn.scoring import FeaturesMismatch
 
         t = pd.date_range("2026-01-01", periods=48, freq="1h", tz="UTC")
         readings = pd.DataFrame(
@@ -426,6 +438,8 @@ class StreamSiteModel:
         t0 = time.perf_counter()
         try:
             self._predict(champion, (sites, sensors, readings), t[-1], "_warm", 0)
+        except FeaturesMismatch:
+            raise
         except Exception as exc:  # only a warm-up: the real inputs say what is wrong
             log.info("site model warm-up: %s", exc)
         log.info("site model code warmed up in %.1f s", time.perf_counter() - t0)
