@@ -16,12 +16,13 @@ among its evaluated sites, never the wall clock. Each warning carries its own si
 step end as origin and is valid for 24 h after it (``valid_to``), so a warning is in
 force by the time of the data that raised it: a replayed stream's warnings (readings
 of last month) are expired when judged at a live stream's time and do not stay in force
-after the replay. A round whose event time is older than the run already served (a
-replay after a live stream, a gateway flushing readings hours late) is stored by the
-store as 'superseded' and not published over the served run (its warnings and
-deliveries are recorded); its levels reach the served snapshot with the next round at
-or after the served origin, carried with their own event times. Before 2026-12-05 the
-origin was the publishing wall clock.
+after the replay. A round whose event time is older than the run already served but
+by less than a warning's validity (a gateway flushing readings an hour late) joins the
+served snapshot at once: it is published at the served origin, each warning with its own
+event time. One older still (a replay after a live stream) is stored by the store as
+'superseded' and not published over the served run (its warnings and deliveries are
+recorded); its levels reach the served snapshot with the next round, carried with their
+own (expired) event times. Before 2026-12-05 the origin was the publishing wall clock.
 
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
@@ -108,6 +109,8 @@ class Publisher:
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
         run = store.published_run(DOMAIN)
+        # the served run's origin: a round older than it but still valid at it joins it
+        self.served_origin: pd.Timestamp | None = None if run is None else event_time(run["origin"])
         # after every id stored, not only the served one: a round older than the served
         # run (event time) is stored superseded under a greater id
         self.last_run_id: str | None = store.last_run_id(DOMAIN)
@@ -200,6 +203,12 @@ class Publisher:
         if not changes and not self.due_refresh(levels):
             return None
         origin = max(event_time(lv.observed_to) for lv in levels.values())
+        late = self.served_origin is not None and origin < self.served_origin
+        if late and origin + pd.Timedelta(hours=HORIZON_HOURS) > self.served_origin:
+            # late readings (a gateway flushing an hour late) whose levels are still valid
+            # at the served time join the served snapshot now, each warning with its own
+            # event time; older ones (a replay) are stored superseded by the store
+            origin = self.served_origin
         served = dict(self.served)
         for c in changes:
             lv = levels[c.site_id]
@@ -253,6 +262,8 @@ class Publisher:
             self.store.write_warnings(run_id, warnings[cols])
         self.last_status = self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.last_run_id = run_id
+        if self.last_status == "published":
+            self.served_origin = origin
         # each warning keeps its own event time (a carried warning is not refreshed)
         self.served = served
         self.sites = set(sites)
