@@ -15,7 +15,9 @@ sweep`` does the same by hand.
 ``purge_personal_archive``: remove the archived landing files of sources with personal
 fields (their mapping pseudonymises or drops columns: dispute parties', handlers' names,
 phones, ID numbers) older than ``Settings.archive_personal_days`` (default 30), audited
-by file name (``archive_purged``). ``riskwarn lake maintain`` does it too.
+per folder by file name (``archive_purge_started``, ``archive_purged``); a folder that
+cannot be removed fails the task after the others are removed, and the next run
+completes it. ``riskwarn lake maintain`` does it too.
 """
 
 from __future__ import annotations
@@ -60,14 +62,19 @@ def lake_maintenance() -> None:
         return {"removed": done["removed"], "legacy": [x["path"] for x in done["legacy"]]}
 
     @task
-    def purge_personal_archive() -> list[str]:
+    def purge_personal_archive() -> dict[str, list[str]]:
         from riskwarn.orchestration import memory_budget, source_mapping_files
         from riskwarn.pipeline import personal_sources, purge_personal_archive
         from riskwarn.settings import load_settings
 
         settings = load_settings()
         with memory_budget(settings.task_memory_mb):
-            return purge_personal_archive(settings, personal_sources(source_mapping_files()))
+            done = purge_personal_archive(settings, personal_sources(source_mapping_files()))
+        if done["failed"]:  # the other folders are removed; the next run completes these
+            raise RuntimeError(
+                f"{len(done['failed'])} archive folder(s) not removed: {'; '.join(done['failed'])}"
+            )
+        return done
 
     maintain()
     sweep_temporary()

@@ -437,9 +437,17 @@ def review_warning(
 
 def acknowledge_alarm(url: str, warning_id: str, delivery_key: str, user: str) -> int:
     """A duty officer acknowledges a delivered warning change (its escalation stops);
-    recorded with the user and the store's time, audited. Refreshes the alarm log."""
+    recorded with the user and the store's time, audited. Refreshes the alarm log.
+
+    The same function as ``riskwarn stream ack --key`` (``Store.acknowledge_delivered``):
+    KeyError for a warning or change the delivery log does not have,
+    ``AlreadyAcknowledgedError`` (naming the first) for a change acknowledged already;
+    nothing is recorded then."""
     try:
-        return store(url).acknowledge(warning_id, user, delivery_key=delivery_key, via="dashboard")
+        ((ack_id, _),) = store(url).acknowledge_delivered(
+            warning_id, user, delivery_key=delivery_key, via="dashboard"
+        )
+        return ack_id
     finally:
         alarm_log.clear()
 

@@ -9,10 +9,19 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   the run of failures. Unknown names are locked exactly like known ones (nothing tells
   them apart), and the state lives in the store, so a new browser or a restarted server
   does not reset it.
+* **Known devices** (review 2026-12-05: the lock was a lever to keep a panel member out
+  by failing their password on purpose): a browser where a name signed in holds a
+  signed device token for that name (cookie :func:`device_cookie`, :data:`DEVICE_TTL`).
+  Attempts are counted apart: those from browsers without a valid token for the name
+  (anyone, an attacker included) in one run, each known device's in its own. Failures
+  from elsewhere lock the name everywhere but on its known devices, so the member signs
+  in on their own browser through an attack, while guessing stays as slow as before (a
+  token is issued only after a right password, and cannot be forged without the key).
 * **Session token** (issue 12 §4): ``<payload>.<HMAC-SHA256>``, the payload being the
   base64url JSON ``{"u": user, "r": role, "iat": issued, "exp": expires, "jti": id}``,
   signed with a random key in ``<home>/secrets/dashboard_session.key`` (0600). The token
-  lives in a ``SameSite=Strict`` cookie, so a browser refresh (a new Streamlit session)
+  lives in an ``HttpOnly``, ``SameSite=Strict`` cookie that the server sets
+  (:func:`cookie_script`, ``dashboard/server.py``), so a browser refresh (a new Streamlit session)
   keeps the user signed in. It expires after the idle timeout and is renewed while the
   user works (sliding), so an idle browser is signed out even across refreshes; an
   absolute limit (:data:`MAX_SESSION`) bounds it. Sign-out revokes its ``jti``
@@ -28,6 +37,8 @@ import hmac
 import json
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,11 +76,24 @@ def _utc(value: Any) -> datetime:
     return datetime.fromisoformat(str(value)).astimezone(UTC)
 
 
-def failures_in_a_row(entries: Iterable[Mapping[str, Any]], now: datetime) -> list[datetime]:
+def device_of(entry: Mapping[str, Any]) -> str | None:
+    """The known device an audited sign-in attempt came from (None: anywhere else)."""
+    details = entry.get("details") or {}
+    device = details.get("device") if isinstance(details, Mapping) else None
+    return str(device) if device else None
+
+
+def failures_in_a_row(
+    entries: Iterable[Mapping[str, Any]], now: datetime, device: str | None = None
+) -> list[datetime]:
     """Times of the failed sign-ins since the last success within :data:`FAILURE_WINDOW`,
-    newest first. ``entries``: audit entries (``action``, ``at``), newest first."""
+    newest first, of one class of clients: the known device ``device``, or (None) every
+    browser that is not a known device of the name. ``entries``: audit entries
+    (``action``, ``at``, ``details``), newest first."""
     out: list[datetime] = []
     for entry in entries:
+        if device_of(entry) != device:
+            continue
         at = _utc(entry["at"])
         if now - at > FAILURE_WINDOW or entry["action"] == "login":
             break
@@ -85,9 +109,12 @@ def lock_for(n_failures: int) -> timedelta:
     return min(FIRST_LOCK * 2 ** (n_failures - FREE_FAILURES), MAX_LOCK)
 
 
-def locked_until(entries: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
-    """Until when the name whose audit ``entries`` are given is locked, or None."""
-    failed = failures_in_a_row(entries, now)
+def locked_until(
+    entries: Iterable[Mapping[str, Any]], now: datetime, device: str | None = None
+) -> datetime | None:
+    """Until when the name whose audit ``entries`` are given is locked for the known
+    device ``device`` (None: for every browser that is not a known device), or None."""
+    failed = failures_in_a_row(entries, now, device)
     if len(failed) < FREE_FAILURES:
         return None
     until = failed[0] + lock_for(len(failed))
@@ -157,6 +184,52 @@ def needs_renewal(payload: Mapping[str, Any], now: datetime, ttl: timedelta) -> 
     return float(payload["exp"]) - now.timestamp() < ttl.total_seconds() * 0.75
 
 
+DEVICE_COOKIE = "riskwarn_device_"
+DEVICE_TTL = timedelta(days=90)
+_DEVICE_MAC = b"riskwarn-device|"  # device tokens are not session tokens, nor these those
+
+
+def device_cookie(username: str) -> str:
+    """The cookie holding the device token of ``username`` (one per name and browser)."""
+    return DEVICE_COOKIE + hashlib.sha256(audit_name(username).encode()).hexdigest()[:12]
+
+
+def _device_mac(key: bytes, body: str) -> str:
+    return _b64(hmac.new(key, _DEVICE_MAC + body.encode(), hashlib.sha256).digest())
+
+
+def issue_device(key: bytes, username: str, now: datetime, device: str | None = None) -> str:
+    """A signed device token: this browser signed in as ``username`` (:data:`DEVICE_TTL`)."""
+    payload = {
+        "u": audit_name(username),
+        "d": device or secrets.token_urlsafe(12),
+        "exp": int((now + DEVICE_TTL).timestamp()),
+    }
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    return f"{body}.{_device_mac(key, body)}"
+
+
+def read_device(key: bytes, token: str | None, username: str, now: datetime) -> str | None:
+    """The device id of a valid, unexpired device token of ``username``, else None."""
+    if not token or token.count(".") != 1:
+        return None
+    body, sig = token.split(".")
+    if not hmac.compare_digest(sig, _device_mac(key, body)):
+        return None
+    try:
+        payload = json.loads(_unb64(body))
+    except ValueError:
+        return None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("u") != audit_name(username)
+        or int(payload.get("exp", 0)) <= now.timestamp()
+        or not payload.get("d")
+    ):
+        return None
+    return str(payload["d"])
+
+
 def key_path(home: Path) -> Path:
     return Path(home) / "secrets" / "dashboard_session.key"
 
@@ -195,14 +268,44 @@ def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
     return str(payload.get("jti")) in revoked(home)
 
 
-def cookie_script(token: str | None, max_age_s: int) -> str:
-    """JavaScript that sets (or, with ``token`` None, deletes) the session cookie."""
-    value = token or ""
-    age = max_age_s if token else 0
+COOKIE_ROUTE = "/_riskwarn/cookie"
+CODE_TTL_S = 60.0
+# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s);
+# the page's script and the cookie route run in the same server process (dashboard/server.py)
+_CODES: dict[str, tuple[str, str | None, int, float]] = {}
+_CODES_LOCK = threading.Lock()
+
+
+def cookie_code(name: str, value: str | None, max_age_s: int) -> str:
+    """A one-time code (60 s) the page redeems at :data:`COOKIE_ROUTE` for an HttpOnly
+    cookie ``name`` = ``value`` (None: deleted)."""
+    code = secrets.token_urlsafe(24)
+    now = time.monotonic()
+    with _CODES_LOCK:
+        for old in [c for c, v in _CODES.items() if v[3] < now]:
+            del _CODES[old]
+        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S)
+    return code
+
+
+def redeem_cookie_code(code: str) -> tuple[str, str | None, int] | None:
+    """The cookie a valid, unused, unexpired code stands for (the code is spent), or None."""
+    with _CODES_LOCK:
+        entry = _CODES.pop(code, None)
+    if entry is None or entry[3] < time.monotonic():
+        return None
+    return entry[0], entry[1], entry[2]
+
+
+def cookie_script(token: str | None, max_age_s: int, name: str = COOKIE) -> str:
+    """JavaScript that has the server set (or, with ``token`` None, delete) the HttpOnly
+    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code
+    to :data:`COOKIE_ROUTE`; the token itself never reaches the page."""
+    code = cookie_code(name, token, max_age_s)
     return (
-        "<script>(function(){var s=location.protocol==='https:'?'; Secure':'';"
-        f"document.cookie='{COOKIE}={value}; Path=/; Max-Age={int(age)}; SameSite=Strict'+s;"
-        "})();</script>"
+        "<script>(function(){"
+        f"fetch('{COOKIE_ROUTE}',{{method:'POST',body:'{code}',credentials:'same-origin',"
+        "cache:'no-store'});})();</script>"
     )
 
 

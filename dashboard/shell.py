@@ -205,25 +205,44 @@ def try_sign_in(settings: Settings, users: dict[str, Any], username: str, passwo
     now = sessions.now_utc()
     name = sessions.audit_name(username)
     store = queries.store(settings.resolved_store_url)
-    until = sessions.locked_until(store.audit_entries("user", name, sessions.LOGIN_ACTIONS), now)
+    key = sessions.signing_key(settings.home)
+    # a browser where this name signed in before counts its attempts apart (a lock caused
+    # from elsewhere does not keep the member out of their own browser)
+    device = sessions.read_device(key, _cookie(sessions.device_cookie(name)), name, now)
+    known = {"device": device} if device else {}
+    entries = store.audit_entries("user", name, sessions.LOGIN_ACTIONS)
+    until = sessions.locked_until(entries, now, device)
     if until is not None:
-        audit(settings, "login_locked", name, until=until.isoformat())
+        audit(settings, "login_locked", name, until=until.isoformat(), **known)
         st.session_state["locked_until"] = until
         return "login_locked"
     user = auth.authenticate(users, username, password)
     if user is None:
-        audit(settings, "login_failed", name, reason="bad_credentials")
-        until = sessions.locked_until(
-            store.audit_entries("user", name, sessions.LOGIN_ACTIONS), sessions.now_utc()
-        )
+        audit(settings, "login_failed", name, reason="bad_credentials", **known)
+        entries = store.audit_entries("user", name, sessions.LOGIN_ACTIONS)
+        until = sessions.locked_until(entries, sessions.now_utc(), device)
         if until is not None:
             st.session_state["locked_until"] = until
             return "login_locked"
         return "bad_login"
-    audit(settings, "login", user.username, role=user.role, method="password")
+    audit(settings, "login", user.username, role=user.role, method="password", **known)
     st.session_state.pop("cookie_out", None)
     _start_session(settings, user, None)
+    # this browser is (still) a known device of the name: a token renewed for 90 days
+    st.session_state["device_cookie_out"] = (
+        sessions.device_cookie(name),
+        sessions.issue_device(key, name, sessions.now_utc(), device),
+    )
     return ""
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie of the request that opened this browser session (None outside a server)."""
+    try:
+        value = st.context.cookies.get(name)
+    except Exception:  # no request (AppTest)
+        return None
+    return str(value) if value else None
 
 
 def login_form(settings: Settings) -> None:
@@ -277,7 +296,16 @@ def sign_out() -> None:
 
 
 def emit_cookie() -> None:
-    """Write a new session cookie, or delete it, when this run decided to."""
+    """Write a new session cookie, or delete it, when this run decided to; and a new
+    device token after a sign-in."""
+    device = st.session_state.pop("device_cookie_out", None)
+    if device:
+        name, token = device
+        with st.sidebar:
+            st.html(
+                sessions.cookie_script(token, int(sessions.DEVICE_TTL.total_seconds()), name),
+                unsafe_allow_javascript=True,
+            )
     if "cookie_out" not in st.session_state or st.session_state.get("cookie_sent") == (
         st.session_state["cookie_out"] or "-"
     ):

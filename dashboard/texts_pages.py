@@ -61,6 +61,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Acknowledged: {what} ({who}, {when}). A red alarm is no longer escalated.",
     },
     "alarm_ack_none": {"zh": "所有推送的预警均已签收。", "en": "Every alarm sent is acknowledged."},
+    "alarm_ack_refused": {
+        "zh": "未签收：{what} 已由 {who} 于 {when} 签收，本次未记录。",
+        "en": "Not recorded: {what} was already acknowledged by {who} at {when}.",
+    },
+    "alarm_ack_unknown": {
+        "zh": "未签收：推送记录中已无该预警变化，本次未记录。",
+        "en": "Not recorded: the delivery log no longer has this warning change.",
+    },
     "sensors_online": {"zh": "在线传感器", "en": "Sensors online"},
     "gaps": {"zh": "数据缺口", "en": "Gaps"},
     "spikes": {"zh": "异常跳变", "en": "Spikes"},

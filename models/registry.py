@@ -501,17 +501,8 @@ def gate_judged_against(client: MlflowClient, mv: Any) -> Any:
     tag = (mv.tags or {}).get(GATE_CHAMPION_TAG)
     if tag is not None:
         return None if tag == NO_CHAMPION else str(tag)
-    if not mv.run_id:
-        return UNKNOWN
-    from riskwarn.spill import owned_tempdir
-
-    try:
-        with owned_tempdir("gate record") as tmp:
-            path = client.download_artifacts(mv.run_id, GATE_ARTIFACT, str(tmp))
-            record = json.loads(Path(path).read_text())
-    except Exception:  # no gate.json (never judged, or registered by hand), run gone
-        return UNKNOWN
-    if not isinstance(record, dict):
+    record = gate_record(client, mv.run_id)
+    if record is None:  # no gate.json (never judged, or registered by hand), run gone
         return UNKNOWN
     if "champion" in record:
         return None if record["champion"] is None else str(record["champion"])
@@ -520,6 +511,66 @@ def gate_judged_against(client: MlflowClient, mv: Any) -> Any:
             version = check.get("champion_version")
             return str(version) if version is not None else UNKNOWN
     return None  # no champion check: the gate only omits it when there was no champion
+
+
+def gate_record(client: MlflowClient, run_id: str | None) -> dict[str, Any] | None:
+    """The run's ``gate.json`` (the promotion gate's decision and its checks), or None."""
+    if not run_id:
+        return None
+    from riskwarn.spill import owned_tempdir
+
+    try:
+        with owned_tempdir("gate record") as tmp:
+            path = client.download_artifacts(run_id, GATE_ARTIFACT, str(tmp))
+            record = json.loads(Path(path).read_text())
+    except Exception:  # never judged, registered by hand, or the run is gone
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, Any]]:
+    """Every registered version of ``domain``'s model, newest first, as a data scientist
+    compares them before a promotion or rollback: when and from which run it was trained,
+    data through when, its gate tag and which champion the gate judged it against, the
+    gate's checks, whether MLflow's ``champion`` alias points at it and whether riskwarn's
+    record (what scoring serves) names it (``riskwarn models``)."""
+    name = model_name(domain)
+    try:
+        found = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []
+    alias = champion_version(client, domain) if found else None
+    recorded = recorded_champion(store, name) if store is not None else None
+    served = str(recorded["version"]) if recorded and recorded.get("version") else None
+    out: list[dict[str, Any]] = []
+    for mv in sorted(found, key=lambda m: int(m.version), reverse=True):
+        params: dict[str, str] = {}
+        if mv.run_id:
+            try:
+                params = dict(client.get_run(mv.run_id).data.params)
+            except MlflowException:
+                params = {}
+        against = gate_judged_against(client, mv)
+        record = gate_record(client, mv.run_id)
+        out.append(
+            {
+                "version": str(mv.version),
+                "created": iso_utc(pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC")),
+                "run_id": mv.run_id,
+                "recipe": params.get("recipe"),
+                "trained_through": params.get("trained_through"),
+                "gate": (mv.tags or {}).get("gate"),
+                "gate_champion": "unknown" if against is UNKNOWN else against,
+                "checks": [
+                    {k: c.get(k) for k in ("check", "ok", "judged", "detail")}
+                    for c in (record or {}).get("checks") or []
+                    if isinstance(c, dict)
+                ],
+                "alias": str(mv.version) == alias,
+                "recorded": str(mv.version) == served,
+            }
+        )
+    return out
 
 
 class RollbackRefused(ValueError):
@@ -978,7 +1029,13 @@ def _rollback(
             f"{name} has no previous champion to roll back to"
             + (f" (skipped {', '.join(skipped)})" if skipped else "")
         )
-    details: dict[str, Any] = {"previous": current, "reason": reason, "via": "riskwarn rollback"}
+    # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
+    # (scoring refused it) is named apart, never reported as the version rolled back from
+    recorded = recorded_champion(store, name) if store is not None else None
+    previous = str(recorded["version"]) if recorded and recorded.get("version") else current
+    details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
+    if previous != current:
+        details["alias_was"] = current
     if skipped:
         details["skipped"] = skipped
     if (client.get_model_version(name, target).tags or {}).get("gate") != "pass":

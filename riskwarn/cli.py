@@ -46,6 +46,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rollback",
         "Return a domain's champion alias to the previous version.",
     ),
+    "models": (
+        "riskwarn.commands.registry",
+        "models_",
+        "A domain's model versions: gate verdicts, which one serves.",
+    ),
     "runs": (
         "riskwarn.commands.registry",
         "runs",
@@ -116,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     from riskwarn.commands import ExitStatus
     from riskwarn.filemodes import restrict_umask
     from riskwarn.redact import install_log_redaction, redact
+    from riskwarn.settings import SettingsError
 
     previous = restrict_umask()
     install_log_redaction()  # no password of a database URL in any log line
@@ -126,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as exc:
         click.echo(f"error: {redact(exc.format_message())}", err=True)
+        return 2
+    except SettingsError as exc:  # a RISKWARN_* value out of range: one line, any command
+        click.echo(f"error: {redact(str(exc))}", err=True)
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -170,19 +170,24 @@ def pause_on_replay(settings: Settings, env: dict[str, str] | None = None) -> st
         marker.unlink(missing_ok=True)
         return ""
     if env.get("RISKWARN_LIVE_SCHEDULES") == "1":
-        marker.unlink(missing_ok=True)
+        # DAGs an earlier `up` paused for the replay (the marker says so) are unpaused:
+        # the override runs the schedules, it does not only stop pausing them
+        note = ""
+        if marker.exists():
+            done = _airflow_dags(settings, "unpause")
+            note = (
+                "; the DAGs an earlier start paused for the replay are unpaused"
+                if done.returncode == 0
+                else f"; no stored DAG unpaused ({_tail(done)})"
+            )
+            marker.unlink()  # new DAGs are created unpaused either way
         return (
             f"this home's data is a replay (newest forecast origin {newest:%Y-%m-%d %H:%M}Z); "
-            "RISKWARN_LIVE_SCHEDULES=1: the DAGs run their live schedules on it"
+            f"RISKWARN_LIVE_SCHEDULES=1: the DAGs run their live schedules on it{note}"
         )
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(newest.isoformat() + "\n")
-    done = subprocess.run(
-        [airflow_bin(), "dags", "pause", "--treat-dag-id-as-regex", "-y", ".*"],
-        env=airflow_env(settings),
-        capture_output=True,
-        text=True,
-    )
+    done = _airflow_dags(settings, "pause")
     note = "" if done.returncode == 0 else " (none stored yet: new DAGs are created paused)"
     return (
         f"this home's data is a replay (newest forecast origin {newest:%Y-%m-%d %H:%M}Z, over "
@@ -190,6 +195,21 @@ def pause_on_replay(settings: Settings, env: dict[str, str] | None = None) -> st
         "do not publish runs beside it; unpause them in the Airflow UI, or start with "
         "RISKWARN_LIVE_SCHEDULES=1, to run them"
     )
+
+
+def _airflow_dags(settings: Settings, verb: str) -> subprocess.CompletedProcess[str]:
+    """``airflow dags pause|unpause`` of every DAG stored in the metadata DB."""
+    return subprocess.run(
+        [airflow_bin(), "dags", verb, "--treat-dag-id-as-regex", "-y", ".*"],
+        env=airflow_env(settings),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _tail(done: subprocess.CompletedProcess[str]) -> str:
+    lines = (done.stderr or done.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit {done.returncode}"
 
 
 def migrate(settings: Settings) -> None:

@@ -933,49 +933,131 @@ def personal_sources(mapping_files: Sequence[Path]) -> list[str]:
     return sorted(out)
 
 
+PURGING = ".purging-"  # prefix of a folder the purge took out of the archive
+
+
 def purge_personal_archive(
     settings: Settings, sources: Sequence[str], now: pd.Timestamp | None = None
-) -> list[str]:
+) -> dict[str, list[str]]:
     """Remove the archived landing files (``<home>/archive/<source>/ingested=<stamp>/``)
     of ``sources`` ingested more than ``settings.archive_personal_days`` days before
-    ``now``; the folder's stamp is the ingest's interval end. Each removal is logged and
-    audited (``archive_purged``) by file name only. Returns the removed files, relative
-    to the archive; a re-run removes nothing more."""
-    import shutil
+    ``now``; the folder's stamp is the ingest's interval end.
+
+    Folder by folder: the folder is first renamed to ``.purging-ingested=<stamp>-<id>``
+    (the decision: a file archived after it goes into a new ``ingested=<stamp>`` folder,
+    which this run leaves alone), then audited ``archive_purge_started`` with its file
+    names, then emptied, audited ``archive_purged`` and removed. A folder whose
+    removal fails (a file that cannot be removed) is reported and left renamed; the
+    others go on, and the next run completes it (its start already audited, its
+    ``archive_purged`` written once it is gone). So every removed file is audited, by
+    name only, exactly once per step, a crash or kill -9 at any point included.
+
+    A symlinked file is removed as a link: its target, outside the archive, is not the
+    archive's and stays (named under ``links`` and in the audit). A folder whose name
+    is not ``ingested=<stamp>`` is never removed and is warned about (``unnamed``).
+
+    Returns ``removed`` (files, relative to the archive), ``links`` (those of them that
+    were symlinks), ``failed`` (one line per folder left for the next run) and
+    ``unnamed``; a re-run removes nothing more."""
+    import uuid
     from datetime import datetime
+
+    from riskwarn.store import Store
 
     now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
     cutoff = now - pd.Timedelta(days=settings.archive_personal_days)
-    removed: list[str] = []
+    arch = settings.archive_dir
+    out: dict[str, list[str]] = {"removed": [], "links": [], "failed": [], "unnamed": []}
+    staged: list[Path] = []
     for source in sources:
-        for folder in sorted((settings.archive_dir / source).glob("ingested=*")):
+        base = arch / source
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            if folder.name.startswith(PURGING):  # a run that stopped half-way
+                staged.append(folder)
+                continue
             try:
                 stamp = datetime.strptime(folder.name, "ingested=%Y-%m-%dT%H%M%SZ")
             except ValueError:
+                rel = str(folder.relative_to(arch))
+                log.warning(
+                    "archive retention: %s is not named ingested=<YYYY-MM-DDTHHMMSSZ>; "
+                    "it is never removed (move its files into a dated folder or remove "
+                    "it by hand)",
+                    rel,
+                )
+                out["unnamed"].append(rel)
                 continue
             if pd.Timestamp(stamp, tz="UTC") >= cutoff:
                 continue
-            files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
-            shutil.rmtree(folder)
-            removed += [str(p.relative_to(settings.archive_dir)) for p in files]
-    if removed:
-        from riskwarn.store import Store
+            target = base / f"{PURGING}{folder.name}-{uuid.uuid4().hex[:8]}"
+            try:
+                folder.rename(target)  # atomic: what is in it now is what is purged
+            except OSError as exc:
+                out["failed"].append(f"{folder.relative_to(arch)}: {type(exc).__name__}: {exc}")
+                continue
+            staged.append(target)
+    if not staged:
+        for line in out["failed"]:
+            log.warning("archive retention: %s", line)
+        return out
+    store = Store.from_settings(settings)
+    store.upgrade()
+    try:
+        for folder in staged:
+            try:
+                _purge_folder(store, settings, folder, out)
+            except OSError as exc:
+                out["failed"].append(
+                    f"{folder.relative_to(arch)}: {type(exc).__name__}: {exc} "
+                    "(left for the next run, which completes it)"
+                )
+    finally:
+        store.close()
+    for line in out["failed"]:
+        log.warning("archive retention: could not remove %s", line)
+    return out
 
-        for name in removed:
-            log.info("archive retention: removed %s", name)
-        store = Store.from_settings(settings)
-        store.upgrade()
-        try:
-            store.audit(
-                "riskwarn",
-                "archive_purged",
-                "archive",
-                str(settings.archive_dir),
-                {"files": removed, "retention_days": settings.archive_personal_days},
-            )
-        finally:
-            store.close()
-    return removed
+
+def _purge_folder(store: Any, settings: Settings, folder: Path, out: dict[str, list[str]]) -> None:
+    """Audit, empty and remove one folder :func:`purge_personal_archive` renamed."""
+    import shutil
+
+    arch = settings.archive_dir
+    rel = str(folder.relative_to(arch))
+    original = folder.parent.name + "/" + folder.name.removeprefix(PURGING).rsplit("-", 1)[0]
+    files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    links = [p for p in files if p.is_symlink()]
+    names = [str(p.relative_to(arch)).replace(rel, original, 1) for p in files]
+    link_names = [str(p.relative_to(arch)).replace(rel, original, 1) for p in links]
+    details = {
+        "folder": original,
+        "files": names,
+        "links": link_names,
+        "retention_days": settings.archive_personal_days,
+    }
+    started = store.audit_entries("archive", rel, ("archive_purge_started",))
+    if started:  # an earlier run audited the folder's files before it stopped
+        details = started[-1]["details"]
+        names, link_names = list(details["files"]), list(details["links"])
+    else:
+        store.audit("riskwarn", "archive_purge_started", "archive", rel, details)
+    for p in files:
+        p.unlink()  # a symlink: the link only, its target is not the archive's
+    if not store.audit_entries("archive", rel, ("archive_purged",)):
+        store.audit("riskwarn", "archive_purged", "archive", rel, details)
+    shutil.rmtree(folder)  # only empty folders are left in it
+    for name in names:
+        log.info("archive retention: removed %s", name)
+    for name in link_names:
+        log.warning(
+            "archive retention: %s was a symlink; the link is removed, its target "
+            "(outside the archive) is not",
+            name,
+        )
+    out["removed"] += names
+    out["links"] += link_names
 
 
 # --------------------------------------------------------------------------- failures

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
+
 
 class Settings(BaseModel):
     """Where riskwarn keeps its data and how it talks to its services."""
@@ -78,9 +80,12 @@ class Settings(BaseModel):
     archive_personal_days: int = Field(
         default=30,
         ge=1,
+        le=ARCHIVE_PERSONAL_DAYS_MAX,
         description="Days an archived landing file of a source with personal fields "
         "(one its mapping pseudonymises or drops columns of) is kept under "
-        "<home>/archive before lake maintenance removes it.",
+        "<home>/archive before lake maintenance removes it: a whole number from 1 to "
+        "36500 (100 years). 0 is refused: it would remove a file at the first "
+        "maintenance after its ingest, before anyone could look at a quarantine against it.",
     )
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
@@ -199,12 +204,28 @@ def city_box(text: str) -> tuple[float, float, float, float]:
     return box[0], box[1], box[2], box[3]
 
 
+class SettingsError(ValueError):
+    """A ``RISKWARN_*`` value out of its type or range; the message is one line."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from ``RISKWARN_*`` environment variables plus explicit overrides."""
+    """Build settings from ``RISKWARN_*`` environment variables plus explicit overrides.
+    A value out of its type or range raises :class:`SettingsError` naming the variable,
+    its value and what is allowed (one line, no traceback at the CLI)."""
+    from pydantic import ValidationError
+
     values: dict[str, Any] = {}
     for name in Settings.model_fields:
         env = os.environ.get(f"RISKWARN_{name.upper()}")
         if env is not None and env != "":
             values[name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            name = str(err["loc"][0]) if err["loc"] else "?"
+            value = str(err.get("input", ""))[:80]
+            parts.append(f"RISKWARN_{name.upper()}={value!r}: {err['msg']}")
+        raise SettingsError("; ".join(parts)) from None

@@ -220,6 +220,10 @@ case "${1:-status}" in
     "$PY" -c "from riskwarn.orchestration import migrate; from riskwarn.settings import load_settings; migrate(load_settings())"
     # a home whose data is a replay (the demo's) starts with its DAGs paused (docs/operations.md "Demo")
     "$PY" -c "from riskwarn.orchestration import pause_on_replay; from riskwarn.settings import load_settings; m = pause_on_replay(load_settings()); m and print(m)"
+    # airflow_env.sh (sourced above) read the marker before pause_on_replay wrote or
+    # removed it: the services get what it decided, so a first `up` creates DAGs paused
+    if [[ -f $RUN/airflow_paused_for_replay ]]; then paused_at_creation=True; else paused_at_creation=False; fi
+    export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="$paused_at_creation"
     load_credentials
     echo "sign-in: Airflow users admin / dashboard, passwords in $RISKWARN_HOME/secrets/airflow_passwords.json;"
     echo "         MLflow user admin, password in $RISKWARN_HOME/secrets/mlflow_auth.ini (admin_password)"

@@ -6,6 +6,10 @@ than the retention, audited by file name only (docs/security.md)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+from pathlib import Path
+
 import pandas as pd
 
 from riskwarn.orchestration import source_mapping_files
@@ -26,13 +30,191 @@ def test_personal_archive_older_than_retention_is_removed(settings: Settings) ->
         folder.mkdir(parents=True)
         (folder / "disputes.csv").write_text("name,phone\nZhang San,13800000000\n")
     assert "sim_incidents" not in sources
-    removed = purge_personal_archive(settings, sources, now=now)
+    removed = purge_personal_archive(settings, sources, now=now)["removed"]
     assert removed == ["sim_disputes/ingested=2026-10-01T000000Z/disputes.csv"]
     assert not old.exists() and (new / "disputes.csv").exists()
     assert (public / "disputes.csv").exists()  # no personal fields: not this retention's
-    assert purge_personal_archive(settings, sources, now=now) == []  # re-run: nothing
+    again = purge_personal_archive(settings, sources, now=now)  # re-run: nothing
+    assert again == {"removed": [], "links": [], "failed": [], "unnamed": []}
+    entries = _audit(settings)
+    assert [e["action"] for e in entries] == ["archive_purge_started", "archive_purged"]
+    assert "Zhang" not in str(entries) and "disputes.csv" in str(entries[1]["details"])
+
+
+def _audit(settings: Settings) -> list[dict]:
+    """The purge's audit entries, oldest first."""
     store = Store.from_settings(settings)
-    entries = store.audit_entries("archive", str(arch), ("archive_purged",))
-    store.close()
-    assert len(entries) == 1
-    assert "Zhang" not in str(entries[0]) and "disputes.csv" in str(entries[0])
+    try:
+        log = store.audit_log()
+    finally:
+        store.close()
+    log = log.loc[log["action"].isin(["archive_purge_started", "archive_purged"])]
+    return log.iloc[::-1].to_dict("records")
+
+
+NOW = pd.Timestamp("2026-12-05T12:00:00Z")
+SOURCES = ["sim_disputes"]
+
+
+def _old(settings: Settings, stamp: str, name: str = "disputes.csv") -> Path:
+    folder = settings.archive_dir / "sim_disputes" / f"ingested={stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text("name,phone\nZhang San,13800000000\n")
+    return folder
+
+
+def test_a_folder_that_cannot_be_removed_is_reported_and_the_others_purged_and_audited(
+    settings: Settings,
+) -> None:
+    # review 2026-12-05: an error mid-loop (an immutable file) stopped the purge with a
+    # traceback after earlier folders were removed, and none of them was audited
+    a = _old(settings, "2026-09-01T000000Z")
+    b = _old(settings, "2026-10-01T000000Z")
+    stuck = a / "disputes.csv"
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        done = purge_personal_archive(settings, SOURCES, now=NOW)
+        assert done["removed"] == ["sim_disputes/ingested=2026-10-01T000000Z/disputes.csv"]
+        [line] = done["failed"]
+        assert "sim_disputes/.purging-ingested=2026-09-01T000000Z-" in line
+        assert "PermissionError" in line and "\n" not in line
+        assert not b.exists() and not a.exists()  # a is renamed, waiting for the next run
+        entries = _audit(settings)
+        # b removed and audited; a's files audited before their removal was tried
+        assert [(e["action"], e["details"]["folder"]) for e in entries] == [
+            ("archive_purge_started", "sim_disputes/ingested=2026-09-01T000000Z"),
+            ("archive_purge_started", "sim_disputes/ingested=2026-10-01T000000Z"),
+            ("archive_purged", "sim_disputes/ingested=2026-10-01T000000Z"),
+        ]
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+        for p in settings.archive_dir.rglob("disputes.csv"):
+            subprocess.run(["chattr", "-i", str(p)], check=False)
+    # the next run completes a: removed, audited once more only as done
+    again = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert again["removed"] == ["sim_disputes/ingested=2026-09-01T000000Z/disputes.csv"]
+    assert again["failed"] == []
+    assert list((settings.archive_dir / "sim_disputes").iterdir()) == []
+    actions = [(e["action"], e["details"]["folder"].split("=")[1][:10]) for e in _audit(settings)]
+    assert sorted(actions) == sorted(
+        [
+            ("archive_purge_started", "2026-09-01"),
+            ("archive_purge_started", "2026-10-01"),
+            ("archive_purged", "2026-10-01"),
+            ("archive_purged", "2026-09-01"),
+        ]
+    )
+    assert purge_personal_archive(settings, SOURCES, now=NOW)["removed"] == []
+
+
+def test_a_file_archived_after_the_purge_decided_is_kept(settings: Settings) -> None:
+    # the purge takes an old folder out of the archive by renaming it first; a file the
+    # landing DAG archives under the same old stamp afterwards goes into a new folder
+    # (archive_file makes it) instead of failing with 'Directory not empty' or being
+    # removed unaudited
+    from riskwarn.ingest.landing import archive_file
+
+    old = _old(settings, "2026-09-01T000000Z")
+    late = settings.home / "late.csv"
+    late.write_text("name\nLi Si\n")
+    real_rename = Path.rename
+
+    def rename_then_archive(self: Path, target: Path) -> Path:  # the concurrent archive
+        out = real_rename(self, target)
+        if self == old:
+            archive_file(late, old, "b" * 64)
+        return out
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "rename", rename_then_archive)
+        done = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert done["removed"] == ["sim_disputes/ingested=2026-09-01T000000Z/disputes.csv"]
+    assert done["failed"] == []
+    assert (old / "late.csv").read_text() == "name\nLi Si\n"  # kept: the next run's
+
+
+def test_symlinked_files_are_removed_as_links_and_odd_folders_are_warned_about(
+    settings: Settings, caplog
+) -> None:
+    outside = settings.home / "elsewhere.csv"
+    outside.write_text("name\nZhang San\n")
+    folder = settings.archive_dir / "sim_disputes" / "ingested=2026-09-01T000000Z"
+    folder.mkdir(parents=True)
+    (folder / "linked.csv").symlink_to(outside)
+    odd = settings.archive_dir / "sim_disputes" / "manual-copy"
+    odd.mkdir()
+    with caplog.at_level("WARNING"):
+        done = purge_personal_archive(settings, SOURCES, now=NOW)
+    linked = "sim_disputes/ingested=2026-09-01T000000Z/linked.csv"
+    assert done["removed"] == done["links"] == [linked]
+    assert done["unnamed"] == ["sim_disputes/manual-copy"]
+    assert outside.exists() and odd.exists()  # outside the archive: not the archive's
+    text = caplog.text
+    assert "manual-copy is not named ingested=" in text
+    assert "was a symlink; the link is removed, its target" in text
+    assert _audit(settings)[-1]["details"]["links"] == [linked]
+
+
+def test_lake_maintain_json_includes_the_purge_and_bad_retention_is_one_line(
+    settings: Settings, monkeypatch, capsys
+) -> None:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    settings.home.chmod(0o700)
+    _old(settings, "2026-01-01T000000Z")
+    assert main(["lake", "maintain", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["archive"]["removed"] == ["sim_disputes/ingested=2026-01-01T000000Z/disputes.csv"]
+    assert out["tables"] == []
+    for bad in ("0", "-1", "abc", "30.5", "1e3", "99999999999"):
+        monkeypatch.setenv("RISKWARN_ARCHIVE_PERSONAL_DAYS", bad)
+        assert main(["lake", "maintain"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: RISKWARN_ARCHIVE_PERSONAL_DAYS='{bad}': ")
+        assert len(err.splitlines()) == 1, err
+
+
+def test_a_run_killed_at_any_step_is_completed_by_the_next_audited_once(
+    settings: Settings,
+) -> None:
+    # a kill -9 between the rename and the first audit leaves a .purging- folder that no
+    # audit names: the next run audits and removes it; one killed after the start audit
+    # (the immutable-file test) is completed without a second start entry
+    folder = _old(settings, "2026-09-01T000000Z")
+    left = folder.with_name(".purging-ingested=2026-09-01T000000Z-0badc0de")
+    folder.rename(left)
+    done = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert done["removed"] == ["sim_disputes/ingested=2026-09-01T000000Z/disputes.csv"]
+    assert not left.exists()
+    entries = _audit(settings)
+    assert [e["action"] for e in entries] == ["archive_purge_started", "archive_purged"]
+    assert {e["object_id"] for e in entries} == {
+        "sim_disputes/.purging-ingested=2026-09-01T000000Z-0badc0de"
+    }
+
+
+def test_lake_maintain_names_a_folder_it_could_not_remove_in_one_line_and_exits_1(
+    settings: Settings, monkeypatch, capsys
+) -> None:
+    from riskwarn.cli import main
+
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    settings.home.chmod(0o700)
+    stuck = _old(settings, "2026-01-01T000000Z") / "disputes.csv"
+    _old(settings, "2026-02-01T000000Z")
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        assert main(["lake", "maintain"]) == 1
+    finally:
+        for p in settings.archive_dir.rglob("disputes.csv"):
+            subprocess.run(["chattr", "-i", str(p)], check=False)
+    out, err = capsys.readouterr()
+    assert "archive: removed sim_disputes/ingested=2026-02-01T000000Z/disputes.csv" in out
+    [line] = [x for x in err.splitlines() if x.startswith("error:")]
+    assert line.startswith("error: archive: could not remove sim_disputes/.purging-ingested=")
+    assert "Traceback" not in err
+    assert main(["lake", "maintain"]) == 0  # the next run completes it
+    assert "ingested=2026-01-01T000000Z/disputes.csv" in capsys.readouterr().out

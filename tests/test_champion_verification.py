@@ -116,6 +116,41 @@ def test_an_alias_moved_behind_riskwarns_back_is_refused_at_load(home: dict[str,
     assert store.published_run("incidents")["model_version"] == home["v2"]
 
 
+def test_a_rollback_after_an_alias_moved_behind_riskwarns_back_names_what_served(
+    home: dict[str, Any],
+) -> None:
+    """riskwarn promoted v1 then v2; someone points the alias back at v1 straight in
+    MLflow (scoring refuses it); ``rollback`` then records and prints that it rolled back
+    from v2, what served, with the alias's v1 named apart. Before: "1 -> 1", previous 1."""
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="first")
+    reg.promote(client, "incidents", home["v2"], store=store, reason="second")
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v1"])  # straight to MLflow
+    out = reg.rollback(client, "incidents", store=store, reason="v2 misbehaves")
+    assert (out["previous"], out["version"], out["alias_was"]) == (home["v2"], home["v1"], "1")
+    entry = moves(store).iloc[-1]
+    assert entry["action"] == "rollback" and entry["details"]["previous"] == home["v2"]
+    assert reg.recorded_champion(store, NAME)["version"] == home["v1"]
+
+
+def test_promote_takes_a_version_written_as_in_the_messages(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn promote incidents v1``: every message and page writes "v1"; the command
+    took only "1" ("Parameter 'version' must be an integer, got 'v1'")."""
+    from click.testing import CliRunner
+
+    from riskwarn.cli import cli
+
+    settings = home["settings"]
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    done = CliRunner().invoke(cli, ["promote", "incidents", "v1", "--reason", "first"])
+    assert done.exit_code == 0, done.output
+    assert "riskwarn-incidents@champion: unset -> 1" in done.output
+    assert reg.champion_version(home["client"], "incidents") == home["v1"]
+
+
 def test_an_edited_gate_tag_or_replaced_files_are_refused(home: dict[str, Any]) -> None:
     client, store, settings = home["client"], home["store"], home["settings"]
     reg.promote(client, "incidents", home["v1"], store=store, reason="champion")
@@ -174,3 +209,43 @@ def test_training_compares_with_a_verified_champion_only(home: dict[str, Any]) -
     client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])
     with pytest.raises(reg.ChampionRefused, match="moved behind riskwarn's back"):
         reg.load_champion("incidents", store)  # what training calls with the pipeline's store
+
+
+def test_models_lists_versions_their_gate_and_which_one_serves(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn models incidents``: newest first, each version's gate and the champion
+    it was judged against, SERVING on the version riskwarn recorded and MLflow's alias
+    names; an alias moved behind riskwarn's back is called out, not shown as serving."""
+    import json
+
+    from click.testing import CliRunner
+
+    from riskwarn.cli import cli
+
+    settings = home["settings"]
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="first")
+
+    def models(*extra: str) -> str:
+        done = CliRunner().invoke(cli, ["models", "incidents", *extra])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    lines = models().splitlines()
+    assert lines[0].split()[0] == "v2" and "gate pass (against v1)" in lines[0]
+    assert lines[1].split()[0] == "v1" and "gate pass (with no champion)" in lines[1]
+    assert lines[1].endswith("[SERVING]") and "SERVING" not in lines[0]
+    rows = json.loads(models("--json"))
+    assert [(r["version"], r["recorded"], r["alias"]) for r in rows] == [
+        (home["v2"], False, False),
+        (home["v1"], True, True),
+    ]
+
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v2"])  # straight to MLflow
+    out = models()
+    assert "points at v2, riskwarn recorded v1: scoring refuses" in out
+    assert "[alias only]" in out and "[recorded, alias elsewhere]" in out
+    assert "SERVING" not in out

@@ -284,11 +284,14 @@ def test_map_needs_no_internet() -> None:
 
 def test_dashboard_command_runs_streamlit_headless_without_usage_stats() -> None:
     from riskwarn.commands.dashboard import APP as CMD_APP
-    from riskwarn.commands.dashboard import streamlit_command
+    from riskwarn.commands.dashboard import SERVER, streamlit_command
 
     cmd = streamlit_command("127.0.0.1", 8765)
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]) == CMD_APP
-    assert CMD_APP.resolve() == APP.resolve() and CMD_APP.exists()
+    # served through dashboard/server.py: app.py inside the ASGI app whose cookie route
+    # sets the session cookie HttpOnly (docs/security.md)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and Path(cmd[4]) == SERVER
+    assert CMD_APP.resolve() == APP.resolve() and CMD_APP.exists() and SERVER.exists()
+    assert '"app.py"' in SERVER.read_text()
     assert {
         "--server.headless=true",
         "--browser.gatherUsageStats=false",

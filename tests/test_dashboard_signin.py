@@ -51,6 +51,32 @@ def test_back_off_starts_after_five_failures_and_doubles() -> None:
     assert sessions.locked_until(many, T0 + timedelta(seconds=40)) is not None
 
 
+def test_failures_from_elsewhere_do_not_lock_a_known_device(tmp_path: Path) -> None:
+    """Review 2026-12-05: anyone could keep a panel member out by failing their password.
+    Attempts from a browser holding the name's device token count apart; failures from
+    anywhere else lock every browser but the known devices, and a device's own failures
+    lock that device only."""
+    elsewhere = _entries(*[("login_failed", i) for i in range(8)])
+    now = T0 + timedelta(seconds=9)
+    assert sessions.locked_until(elsewhere, now) is not None  # guessing stays slow
+    assert sessions.locked_until(elsewhere, now, device="d1") is None  # the member is not out
+    mine = [{**e, "details": {"device": "d1"}} for e in elsewhere]
+    assert sessions.locked_until(mine, now, device="d1") is not None
+    assert sessions.locked_until(mine, now, device="d2") is None
+    assert sessions.locked_until(mine, now) is None
+    # a device token is the name's own, signed, and expires
+    key = sessions.signing_key(tmp_path)
+    token = sessions.issue_device(key, "reviewer", T0, device="d1")
+    assert sessions.read_device(key, token, "reviewer", T0) == "d1"
+    assert sessions.read_device(key, token, "reviewer2", T0) is None
+    assert sessions.read_device(key, token, "reviewer", T0 + sessions.DEVICE_TTL) is None
+    assert sessions.read_device(b"another key", token, "reviewer", T0) is None
+    session = sessions.issue(key, "reviewer", "reviewer", T0, timedelta(minutes=30))
+    assert sessions.read_device(key, session, "reviewer", T0) is None  # not a device token
+    assert sessions.read(key, token, T0) is None  # nor a device token a session
+    assert sessions.device_cookie("reviewer") != sessions.device_cookie("reviewer2")
+
+
 def test_a_success_or_time_ends_the_run_of_failures() -> None:
     events = [("login_failed", i) for i in range(5)] + [("login", 10), ("login_failed", 11)]
     assert sessions.locked_until(_entries(*events), T0 + timedelta(seconds=12)) is None
@@ -255,6 +281,18 @@ def _logins_all(store_url: str, name: str) -> list[tuple[str, str | None]]:
 # ----------------------------------------------------------------------------- browser
 
 
+def _wait_for_cookie(context: Any, name: str, timeout_s: float = 60) -> dict[str, Any]:
+    """The browser's cookie ``name`` once it is there (HttpOnly cookies are not in
+    ``document.cookie``: read them from the browser context)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == name]
+        if found:
+            return dict(found[0])
+        time.sleep(0.2)
+    raise AssertionError(f"no cookie {name!r} after {timeout_s} s: {context.cookies()}")
+
+
 @pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
 def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -277,9 +315,11 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         page.get_by_label("密码").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="登录").click()
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
-        page.wait_for_function(f"document.cookie.includes('{sessions.COOKIE}=')")
-        cookie = next(c for c in context.cookies() if c["name"] == sessions.COOKIE)
+        cookie = _wait_for_cookie(context, sessions.COOKIE)
         assert cookie["sameSite"] == "Strict"
+        # HttpOnly: no script in the page can read the session token
+        assert cookie["httpOnly"] is True, cookie
+        assert sessions.COOKIE not in page.evaluate("document.cookie")
 
         page.reload()  # a new Streamlit session: signed in again from the cookie
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
@@ -304,3 +344,79 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         log = store.audit_log()
         actions = log.loc[log["object_type"] == "user", "action"].tolist()[::-1]
     assert actions[-3:] == ["login", "session_resumed", "logout"], actions
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+def test_failing_a_members_password_elsewhere_does_not_lock_them_out(tmp_path: Path) -> None:
+    """A panel member signed in once in their browser. Someone else then fails their
+    password until the name is locked: the member still signs in in their own browser
+    (the old code refused them for up to 15 minutes, doubling, as long as the attacker
+    kept failing), while a fresh browser with the right password is still refused."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from testkit.dashboard_server import dashboard_env, launch_chromium, serve
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
+    expect = sync_api.expect
+    expect.set_options(timeout=120_000)
+    overview = "本周风险总览"
+
+    def sign_in(page: Any, password: str) -> None:
+        page.get_by_label("用户名").fill("reviewer2")
+        page.get_by_label("密码").fill(password)
+        page.get_by_role("button", name="登录").click()
+
+    with (
+        serve(home, dashboard_env(home, city.store_url)) as base,
+        sync_api.sync_playwright() as p,
+    ):
+        browser = launch_chromium(sync_api, p)
+        member = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = member.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(base)
+        sign_in(page, DEMO_PASSWORD)
+        expect(page.get_by_role("heading", name=overview)).to_be_visible()
+        page.locator(".rw-run-done").wait_for(state="attached")  # the run wrote it
+        deadline = time.monotonic() + 20  # and the server set it (not asserted here: the
+        while time.monotonic() < deadline:  # old code had no device cookie)
+            if any(c["name"].startswith(sessions.DEVICE_COOKIE) for c in member.cookies()):
+                break
+            time.sleep(0.2)
+        page.get_by_role("button", name="退出登录").click()
+        expect(page.get_by_label("密码")).to_be_visible()
+
+        attacker = browser.new_context().new_page()  # no cookie of the member's
+        attacker.set_default_timeout(120_000)
+        attacker.goto(base)
+        for _ in range(sessions.FREE_FAILURES + 2):
+            sign_in(attacker, "wrong-guess")
+            expect(
+                attacker.get_by_text("用户名或密码错误")
+                .or_(attacker.get_by_text("连续登录失败次数过多"))
+                .first
+            ).to_be_visible()
+            attacker.wait_for_timeout(300)
+        expect(attacker.get_by_text("连续登录失败次数过多").first).to_be_visible()
+
+        page.reload()  # the member, days later: a new visit in their own browser
+        sign_in(page, DEMO_PASSWORD)
+        expect(page.get_by_role("heading", name=overview)).to_be_visible()
+        cookie = _wait_for_cookie(member, sessions.device_cookie("reviewer2"))
+        assert cookie["sameSite"] == "Strict" and cookie["httpOnly"] is True
+
+        stranger = browser.new_context().new_page()  # the right password, unknown browser
+        stranger.set_default_timeout(120_000)
+        stranger.goto(base)
+        sign_in(stranger, DEMO_PASSWORD)
+        expect(stranger.get_by_text("连续登录失败次数过多").first).to_be_visible()
+        expect(stranger.get_by_role("heading", name=overview)).to_have_count(0)
+        browser.close()
+    with Store(city.store_url) as store:
+        entries = store.audit_entries(
+            "user", "reviewer2", ("login", "login_failed", "login_locked")
+        )
+    trail = [(e["action"], bool((e["details"] or {}).get("device"))) for e in reversed(entries)]
+    assert trail[0] == ("login", False) and trail[-2] == ("login", True), trail
+    assert trail[-1] == ("login_locked", False)
+    assert sum(a == "login_failed" for a, _ in trail) >= sessions.FREE_FAILURES

@@ -97,3 +97,26 @@ def test_an_empty_file_alone_exits_0(home: Path, capsys: pytest.CaptureFixture[s
     (home / "empty.csv").write_text("", encoding="utf-8")
     assert _ingest(home, "empty.csv") == 0
     assert "empty file" in capsys.readouterr().out
+
+
+def test_a_file_sharing_no_column_with_the_mapping_exits_3_not_a_traceback(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # review 2026-12-05: a header with no mapped column left a frame with rows and no
+    # column, whose stored original crashed (ValueError, exit 1) before any report
+    (home / "good.csv").write_text(HEADER + GOOD, encoding="utf-8")
+    (home / "wrong_header.csv").write_text("foo,bar\n1,2\n3,4\n", encoding="utf-8")
+    assert _ingest(home, "good.csv", "wrong_header.csv") == 3
+    out, err = capsys.readouterr()
+    # every file's outcome is reported: the good one stored, the other quarantined
+    assert "good.csv -> incidents" in out and "accepted 5 (new 5" in out
+    assert "wrong_header.csv -> incidents" in out and "quarantined 2" in out
+    assert "Traceback" not in out + err
+    [line] = err.splitlines()
+    assert line.startswith("warning: wrong_header.csv: nothing stored, all 2 rows quarantined")
+    lake = home / "home" / "lake"
+    q = read_quarantine(lake)
+    assert len(q) == 2
+    assert all(str(r).startswith("missing_column:") for r in q["reason"])
+    assert set(q["original"]) == {"{}"}  # foo and bar are not the mapping's: not stored
+    assert len(read_table(lake, "incidents")) == 5

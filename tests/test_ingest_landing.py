@@ -262,3 +262,24 @@ def test_sub_folders_and_special_files_are_named_in_a_warning(
     assert (totals["archived"], totals["accepted"]) == (1, 5)
     assert totals["not_read"] == ["2023 batch/", "pipe.csv (not a regular file)"]
     assert "pipe.csv (not a regular file)" in caplog.text
+
+
+def test_a_file_sharing_no_column_with_the_mapping_is_quarantined_and_archived(
+    source, caplog: pytest.LogCaptureFixture
+) -> None:
+    # review 2026-12-05: such a file crashed its ingest (ValueError) and so stayed in
+    # landing, failing every run; it is a poison file like the others
+    settings, mapping, folder = source
+    (folder / "b_cut.csv.gz").unlink()
+    (folder / "b_wrong_header.csv").write_text("foo,bar\n1,2\n3,4\n", encoding="utf-8")
+    with caplog.at_level("WARNING"), pytest.raises(landing.LandingStoredNothing) as err:
+        pipeline.ingest_source(settings, mapping, AS_OF)
+    assert str(err.value).endswith(": b_wrong_header.csv")
+    totals = err.value.totals
+    assert (totals["files"], totals["archived"], totals["quarantined"]) == (3, 3, 2)
+    assert landing.landing_files(folder) == []
+    archived = settings.archive_dir / "poison" / "ingested=2024-01-01T000000Z"
+    assert "b_wrong_header.csv" in {p.name for p in archived.iterdir()}
+    assert _batches(settings).loc["b_wrong_header.csv", "quarantined"] == 2
+    # the next run has nothing left to fail on
+    assert pipeline.ingest_source(settings, mapping, AS_OF)["files"] == 0

@@ -335,6 +335,54 @@ def test_admin_decides_and_leader_reads_and_scientist_is_refused(
     scientist.context.close()
 
 
+def test_clicks_racing_a_language_switch_never_record_another_decision(
+    served: tuple[str, str], browser: Any
+) -> None:
+    """Attack (review 2026-12-05): the reviewer does not wait for the page. A choice
+    clicked and the language switched at once, then submit clicked while the switch's
+    run is still going (the old language's button may be what is under the mouse), twice.
+    Whatever happens, the store holds at most one decision per warning, and only the one
+    chosen: never another action, level or reason, never two."""
+    base, store_url = served
+    todo = _new_warnings(store_url)
+    walk = Walk(browser, base, "reviewer2")
+    walk.open_review()
+    for i, (action, switch_to) in enumerate([("dismiss", "en"), ("adjust", "zh")]):
+        w = todo[-1 - i]  # still new: not decided by the other tests
+        walk.pick(w["warning_id"])
+        if action == "adjust":
+            walk.action("adjust")
+            walk.level("yellow")  # the queue's new warnings are red or orange
+            chosen_level: str | None = "yellow"
+        else:
+            chosen_level = None
+        reason = f"race {i}: 理由 reason"
+        walk.reason(reason)
+        group = walk.page.get_by_role("radiogroup", name=walk.w["action_label"])
+        group.get_by_text(walk.w[action], exact=True).click()  # no wait
+        walk.page.get_by_role("radio", name=WORDS[switch_to]["language"]).click()  # no wait
+        before = walk.w
+        walk.lang = switch_to
+        for _ in range(2):  # submit in whichever language is showing, without waiting
+            button = walk.page.get_by_role(
+                "button", name=re.compile(f"^({before['submit']}|{walk.w['submit']})$")
+            ).first
+            button.click(timeout=10_000)
+        walk.idle()
+        walk.page.wait_for_timeout(1500)
+        walk.idle()  # the language the page settled in (a click may land on a rerun)
+        english = walk.page.get_by_role("radio", name=EN["language"]).is_checked()
+        walk.lang = "en" if english else "zh"
+        trail = _trail(store_url, w["warning_id"])
+        assert len(trail) <= 1, trail
+        if trail:
+            to_level = chosen_level if action == "adjust" else None
+            assert trail == [[action, w["level"], to_level, reason, "reviewer2"]], trail
+    walk.context.close()
+    # (a submit lost on a rerun records nothing, which the reviewer sees: allowed; runs
+    # on 2026-12-05 recorded 0 or 1 of the 2 races)
+
+
 @pytest.fixture(autouse=True)
 def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
     """Keep what the browser showed when a step failed (tests/artifacts/failed-*.png)."""

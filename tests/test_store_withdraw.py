@@ -224,7 +224,7 @@ def test_an_existing_store_upgrades_with_its_warnings_in_force(store_url: str) -
     old.close()
 
     upgraded = Store(store_url)
-    assert upgraded.upgrade() == "0006_warning_withdrawal" == upgraded.head_revision()
+    assert upgraded.upgrade() == upgraded.head_revision()
     assert sorted(upgraded.warnings()["warning_id"]) == [C1, C2]
     assert upgraded.warnings(withdrawn=True).empty
     c1 = upgraded.get_warning(C1)

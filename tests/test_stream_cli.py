@@ -70,9 +70,10 @@ def test_ack_without_key_stops_escalation_of_every_change(
     acks = store.acknowledgements(WARNING)
     assert sorted(acks["delivery_key"]) == sorted(c.key for c in changes)
     assert _acks_audited(store, WARNING) == 2
-    # again: nothing open, nothing recorded twice
-    assert main(["stream", "ack", WARNING, "--by", "duty-1"]) == 0
-    assert "already acknowledged" in capsys.readouterr().out
+    # again: nothing open, nothing recorded twice; refused, naming who was first
+    assert main(["stream", "ack", WARNING, "--by", "duty-2"]) == 2
+    err = capsys.readouterr().err
+    assert "already acknowledged" in err and "by duty-1" in err
     assert len(store.acknowledgements(WARNING)) == 2
     store.close()
 

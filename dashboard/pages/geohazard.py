@@ -22,6 +22,8 @@ from dashboard.i18n import (
     t,
 )
 from dashboard.shell import page_context
+from dashboard.text import md_line
+from riskwarn.store import AlreadyAcknowledgedError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
@@ -153,6 +155,9 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
     done = st.session_state.pop("alarm_ack_done", None)
     if done:
         st.success(done)
+    refused = st.session_state.pop("alarm_ack_refused", None)
+    if refused:
+        st.error(refused)
     open_ = alarms.loc[alarms["acknowledged_by"].isna()]
     if open_.empty:
         st.caption(t("alarm_ack_none", lg))
@@ -172,7 +177,21 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
         )
         if st.form_submit_button(t("alarm_ack_button", lg)) and key in labels:
             row = open_.loc[open_["delivery_key"] == key].iloc[0]
-            queries.acknowledge_alarm(url, str(row["warning_id"]), key, ctx.user.username)
+            try:
+                queries.acknowledge_alarm(url, str(row["warning_id"]), key, ctx.user.username)
+            except AlreadyAcknowledgedError as exc:  # someone else was first
+                first = exc.first[0]
+                st.session_state["alarm_ack_refused"] = t(
+                    "alarm_ack_refused",
+                    lg,
+                    what=labels[key],
+                    who=md_line(str(first["acknowledged_by"])),
+                    when=fmt_datetime(first["acknowledged_at"], lg, tz),
+                )
+                st.rerun()
+            except KeyError:  # the change is no longer in the delivery log
+                st.session_state["alarm_ack_refused"] = t("alarm_ack_unknown", lg)
+                st.rerun()
             when = fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz)
             st.session_state["alarm_ack_done"] = t(
                 "alarm_ack_done", lg, what=labels[key], who=ctx.user.username, when=when

@@ -12,6 +12,8 @@ import dashboard as dashboard_package
 
 # the Streamlit script: app.py of the installed top-level ``dashboard`` package
 APP = Path(dashboard_package.__file__).resolve().parent / "app.py"
+# what ``streamlit run`` serves: app.py inside the ASGI app that sets HttpOnly cookies
+SERVER = Path(dashboard_package.__file__).resolve().parent / "server.py"
 DEMO_PASSWORD_ENV = "RISKWARN_DEMO_PASSWORD"
 DEFAULT_DEMO_PASSWORD = "riskwarn-demo"
 
@@ -30,7 +32,7 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "-m",
         "streamlit",
         "run",
-        str(APP),
+        str(SERVER),
         "--server.headless=true",
         f"--server.address={host}",
         f"--server.port={port}",

@@ -171,6 +171,12 @@ def ingest(
             for report in done:
                 click.echo(format_report(report))
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a bug: the files stored (and recorded) before it are reported
+        for report in done:
+            click.echo(format_report(report), err=as_json)
+        failed = files[len(done)] if len(done) < len(files) else "the SQL source"
+        click.echo(f"error: ingest of {failed} failed ({type(exc).__name__})", err=True)
+        raise
     finally:
         if journal is not None:
             journal.store.close()

@@ -66,7 +66,10 @@ def _show(value: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def maintain(as_json: bool) -> None:
     """Compact small files, vacuum versions older than lake_history_days, checkpoint;
-    remove archived landing files with personal fields older than archive_personal_days."""
+    remove archived landing files with personal fields older than archive_personal_days.
+
+    Exit 1 when an archive folder could not be removed (one `error:` line each; the
+    others are removed, and the next run completes it)."""
     from riskwarn.lake import LakeError
     from riskwarn.lake.maintenance import maintain as run
     from riskwarn.settings import load_settings
@@ -81,15 +84,29 @@ def maintain(as_json: bool) -> None:
 
     purged = purge_personal_archive(settings, personal_sources(source_mapping_files()))
     if as_json:
-        click.echo(json.dumps(done, indent=2))
-        return
-    for name in purged:
-        click.echo(f"archive: removed {name} (older than {settings.archive_personal_days} days)")
-    for d in done:
+        click.echo(json.dumps({"tables": done, "archive": purged}, indent=2))
+    else:
+        days = settings.archive_personal_days
+        for name in purged["removed"]:
+            link = " (a symlink: the link only, its target stays)" * (name in purged["links"])
+            click.echo(f"archive: removed {name} (older than {days} days){link}")
+        for d in done:
+            click.echo(
+                f"{d['table']}: version {d['version']}, compacted {d['files_compacted']} files "
+                f"into {d['files_written']}, vacuumed {d['files_vacuumed']}"
+            )
+    for name in purged["unnamed"]:
         click.echo(
-            f"{d['table']}: version {d['version']}, compacted {d['files_compacted']} files "
-            f"into {d['files_written']}, vacuumed {d['files_vacuumed']}"
+            f"warning: archive: {name} is not named ingested=<YYYY-MM-DDTHHMMSSZ>; "
+            "never removed by the retention",
+            err=True,
         )
+    for line in purged["failed"]:
+        click.echo(f"error: archive: could not remove {line}", err=True)
+    if purged["failed"]:
+        from riskwarn.commands import ExitStatus
+
+        raise ExitStatus(1)
 
 
 @lake.command()

@@ -53,6 +53,8 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
 
     from models import registry
 
+    if version[:1] in ("v", "V") and version[1:].isdigit():
+        version = version[1:]  # "v2", as every message and page writes it, is version 2
     client, store, uri = _client_and_store()
     try:
         out = registry.promote(
@@ -80,6 +82,69 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         click.echo(f"riskwarn-{domain}@champion already at {version}")
 
 
+@click.command("models")
+@click.argument("domain", type=click.Choice(domains.names()))
+@click.option("--checks", is_flag=True, help="Each version's promotion-gate checks too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def models_(domain: str, checks: bool, as_json: bool) -> None:
+    """DOMAIN's model versions, newest first: trained when and through when, the gate's
+    verdict and the champion it was judged against, and which version serves (riskwarn's
+    record, what scoring loads) and where MLflow's champion alias points. Read-only."""
+    import json
+
+    from models import registry
+
+    client, store, _ = _client_and_store()
+    try:
+        rows = registry.versions(client, store, domain)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"riskwarn-{domain}: no registered version (train one: riskwarn train {domain})")
+        return
+    served = next((r["version"] for r in rows if r["recorded"]), None)
+    alias = next((r["version"] for r in rows if r["alias"]), None)
+    if served is None:
+        click.echo(
+            f"riskwarn-{domain}: no version recorded as champion by riskwarn: nothing serves"
+        )
+    elif alias != served:
+        click.echo(
+            f"riskwarn-{domain}: MLflow's champion alias points at {version_label(alias or '-')}, "
+            f"riskwarn recorded {version_label(served)}: scoring refuses to serve until they agree "
+            "(riskwarn promote or rollback)"
+        )
+    for r in rows:
+        marks = [m for m, on in (("SERVING", r["recorded"] and r["alias"]),) if on]
+        if r["alias"] and not r["recorded"]:
+            marks.append("alias only")
+        if r["recorded"] and not r["alias"]:
+            marks.append("recorded, alias elsewhere")
+        judged = r["gate_champion"]
+        against = (
+            "with no champion"
+            if judged is None
+            else "against an unrecorded champion"
+            if judged == "unknown"
+            else f"against {version_label(str(judged))}"
+        )
+        gate = r["gate"] or "none"
+        click.echo(
+            f"{version_label(r['version']):>5}  created {r['created'][:16]}Z  "
+            f"trained through {(r['trained_through'] or '?')[:10]}  "
+            f"recipe {r['recipe'] or '?'}  gate {gate}"
+            + (f" ({against})" if r["gate"] else "")
+            + (f"  [{', '.join(marks)}]" if marks else "")
+        )
+        if checks:
+            for c in r["checks"]:
+                state = "--" if c.get("judged") is False else "ok" if c.get("ok") else "NO"
+                click.echo(f"         {state:>2}  {c.get('check')}: {c.get('detail')}")
+
+
 @click.command()
 @click.argument("domain", type=click.Choice(domains.names()))
 @click.option("--reason", required=True, help="Why (written to the audit log).")
@@ -101,6 +166,12 @@ def rollback(domain: str, reason: str) -> None:
     for skipped in out.get("skipped") or []:  # another domain's model, or deleted
         click.echo(f"skipped {skipped}: not a champion of {domain}", err=True)
     click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")
+    if out.get("alias_was"):
+        click.echo(
+            f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
+            f"riskwarn's record, {out['previous']}, is what served)",
+            err=True,
+        )
 
 
 @click.command()

@@ -307,9 +307,10 @@ def replay(
 def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     """Acknowledge a delivered warning change (stops its escalation); without --key,
     every delivered change of the warning nobody acknowledged yet. A warning (or key)
-    with no delivery in the log is refused (exit 2), nothing recorded."""
+    with no delivery in the log is refused (exit 2), nothing recorded; so is a change
+    (without --key: every change) someone acknowledged first, naming them."""
     from riskwarn.settings import load_settings
-    from riskwarn.store import Store
+    from riskwarn.store import AlreadyAcknowledgedError, Store
 
     with Store.from_settings(load_settings()) as store:
         store.upgrade()
@@ -319,7 +320,7 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
             )
         except KeyError as exc:
             raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None
-    if not done:
-        click.echo(f"{warning_id}: every delivered change was already acknowledged; nothing new")
+        except AlreadyAcknowledgedError as exc:
+            raise click.ClickException(str(exc)) from None
     for ack_id, key in done:
         click.echo(f"acknowledged {warning_id} change {key} (ack {ack_id})")

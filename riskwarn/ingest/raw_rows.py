@@ -96,9 +96,14 @@ def _arrow_column(values: pd.Series) -> Any:
 
 
 def row_json(raw: pd.DataFrame) -> pd.Series:
-    """JSON object of each raw row (column -> text), vectorised through pandas' writer."""
-    if raw.empty:
+    """JSON object of each raw row (column -> text), vectorised through pandas' writer.
+    A frame with rows but no column (a file sharing no column with its mapping: nothing
+    of it may be stored) gives ``{}`` for each row; ``raw.empty`` is True for it too, so
+    rows and columns are tested apart."""
+    if not len(raw):
         return pd.Series([], index=raw.index, dtype=object)
+    if not len(raw.columns):
+        return pd.Series("{}", index=raw.index, dtype=object)
     text = raw.astype(object).to_json(orient="records", lines=True, force_ascii=False)
     return pd.Series(text.rstrip("\n").split("\n"), index=raw.index, dtype=object)
 

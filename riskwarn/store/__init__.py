@@ -5,6 +5,7 @@ city's other systems; riskwarn code goes through :class:`Store`.
 """
 
 from riskwarn.store.api import (
+    AlreadyAcknowledgedError,
     RunRestagedError,
     StaleWarningError,
     Store,
@@ -14,6 +15,7 @@ from riskwarn.store.api import (
 )
 
 __all__ = [
+    "AlreadyAcknowledgedError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

@@ -18,7 +18,7 @@ schema, ingest counts, audit), ``publishing`` (stage, fill, publish a run),
 
 from __future__ import annotations
 
-from riskwarn.store.deliveries import DeliveryStore
+from riskwarn.store.deliveries import AlreadyAcknowledgedError, DeliveryStore
 from riskwarn.store.publishing import (
     PublishingStore,
     RunRestagedError,
@@ -29,6 +29,7 @@ from riskwarn.store.reviews import ReviewStore, StaleWarningError, WithdrawnWarn
 from riskwarn.store.sql import json_dumps, make_engine
 
 __all__ = [
+    "AlreadyAcknowledgedError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

@@ -58,6 +58,22 @@ def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]], now: 
     return added
 
 
+class AlreadyAcknowledgedError(Exception):
+    """The warning change (or every change of the warning) was acknowledged first by
+    someone else; nothing was recorded. ``first``: the first acknowledgement of each
+    change (``delivery_key``, ``acknowledged_by``, ``acknowledged_at``, ``via``)."""
+
+    def __init__(self, warning_id: str, first: Sequence[Mapping[str, Any]]) -> None:
+        said = "; ".join(
+            f"change {f['delivery_key']} by {f['acknowledged_by']} at "
+            f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
+            for f in first
+        )
+        super().__init__(f"warning {warning_id} was already acknowledged: {said}; nothing recorded")
+        self.warning_id = warning_id
+        self.first = [dict(f) for f in first]
+
+
 class DeliveryStore(ReadStore):
     """The delivery queue/log and acknowledgements."""
 
@@ -120,32 +136,39 @@ class DeliveryStore(ReadStore):
         warning_id: str,
         acknowledged_by: str,
         *,
-        delivery_key: str | None = None,
+        delivery_key: str,
         via: str = "dashboard",
-        at: datetime | None = None,
     ) -> int:
         """Record that ``acknowledged_by`` (a user name or contact id) acknowledged the
-        warning (its change ``delivery_key``); audited. Returns the acknowledgement id."""
-        when = utc(at) if at is not None else self._now()
-        with self._write() as conn:
-            return self._insert_ack(conn, warning_id, delivery_key, acknowledged_by, when, via)
+        delivered change ``delivery_key`` of the warning; audited. Returns the
+        acknowledgement id. Goes through :meth:`acknowledge_delivered` (the same checks
+        as ``riskwarn stream ack --key``): KeyError for a warning or key the delivery log
+        does not have, :class:`AlreadyAcknowledgedError` when the change was
+        acknowledged first by someone else (nothing recorded)."""
+        ((ack_id, _),) = self.acknowledge_delivered(
+            warning_id, acknowledged_by, delivery_key=delivery_key, via=via
+        )
+        return ack_id
 
     def _insert_ack(
         self,
         conn: Any,
         warning_id: str,
-        delivery_key: str | None,
+        delivery_key: str,
         acknowledged_by: str,
         when: datetime,
         via: str,
     ) -> int:
-        """One acknowledgement row and its audit entry, in ``conn``'s transaction."""
+        """One acknowledgement row and its audit entry, in ``conn``'s transaction. The
+        row claims its change (``claim`` = the delivery key, unique): a second
+        acknowledgement of the change fails with IntegrityError."""
         a = table_of(WarningAck)
         ack_id = conn.execute(
             sa.insert(a)
             .values(
                 warning_id=warning_id,
                 delivery_key=delivery_key,
+                claim=delivery_key,
                 acknowledged_by=acknowledged_by,
                 acknowledged_at=when,
                 via=via,
@@ -162,6 +185,19 @@ class DeliveryStore(ReadStore):
         )
         return int(ack_id)
 
+    def _first_acks(self, conn: Any, warning_id: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The first acknowledgement of each of ``keys`` that has one, oldest first."""
+        a = table_of(WarningAck)
+        rows = conn.execute(
+            sa.select(a.c.delivery_key, a.c.acknowledged_by, a.c.acknowledged_at, a.c.via)
+            .where(a.c.warning_id == warning_id, a.c.delivery_key.in_(list(keys)))
+            .order_by(a.c.ack_id)
+        ).mappings()
+        first: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            first.setdefault(str(row["delivery_key"]), dict(row))
+        return list(first.values())
+
     def acknowledge_delivered(
         self,
         warning_id: str,
@@ -170,13 +206,33 @@ class DeliveryStore(ReadStore):
         delivery_key: str | None = None,
         via: str = "cli",
     ) -> list[tuple[int, str]]:
-        """Acknowledge the delivered changes of ``warning_id`` (``riskwarn stream ack``):
-        the one ``delivery_key`` names, or, without it, every change of the warning in the
-        delivery log nobody has acknowledged yet (each one row and one audit entry, so
-        each one's escalation stops). Returns ``[(ack id, delivery key)]``, empty when
-        every change was already acknowledged. KeyError (nothing written) when the
-        delivery log has no such warning, or no such change of it."""
-        a, d = table_of(WarningAck), table_of(Delivery)
+        """Acknowledge delivered changes of ``warning_id``: the one function every
+        acknowledgement goes through (``riskwarn stream ack``, the dashboard,
+        :meth:`acknowledge`). ``delivery_key`` names the change; without it, every change
+        of the warning in the delivery log nobody has acknowledged yet (each one row and
+        one audit entry, so each one's escalation stops). Returns ``[(ack id, delivery
+        key)]``.
+
+        Each change is acknowledged exactly once, whatever runs at the same time (a
+        unique claim on the delivery key): :class:`AlreadyAcknowledgedError` (nothing
+        written, the refusal audited as ``acknowledge_rejected``) names who acknowledged
+        it first, when the named change, or every change of the warning, was
+        acknowledged already. KeyError (nothing written) when the delivery log has no
+        such warning, or no such change of it."""
+        for attempt in range(3):
+            try:
+                return self._acknowledge_once(warning_id, acknowledged_by, delivery_key, via)
+            except sa.exc.IntegrityError:
+                # another session claimed one of the changes between our read and our
+                # insert (PostgreSQL, READ COMMITTED): read again, it is acknowledged now
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _acknowledge_once(
+        self, warning_id: str, acknowledged_by: str, delivery_key: str | None, via: str
+    ) -> list[tuple[int, str]]:
+        d = table_of(Delivery)
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
@@ -191,18 +247,37 @@ class DeliveryStore(ReadStore):
                         f"(its changes: {', '.join(keys)})"
                     )
                 keys = [delivery_key]
-            else:
-                acked = set(
-                    conn.execute(
-                        sa.select(a.c.delivery_key).where(
-                            a.c.warning_id == warning_id, a.c.delivery_key.is_not(None)
-                        )
-                    ).scalars()
+            first = self._first_acks(conn, warning_id, keys)
+            acked = {str(f["delivery_key"]) for f in first}
+            todo = [k for k in keys if k not in acked]
+            if not todo:
+                refused = AlreadyAcknowledgedError(warning_id, first)
+                self._audit(
+                    conn,
+                    acknowledged_by,
+                    "acknowledge_rejected",
+                    "warning",
+                    warning_id,
+                    {
+                        "delivery_key": delivery_key,
+                        "via": via,
+                        "first": [
+                            {
+                                "delivery_key": f["delivery_key"],
+                                "by": f["acknowledged_by"],
+                                "at": utc(f["acknowledged_at"]).isoformat(),
+                            }
+                            for f in first
+                        ],
+                    },
                 )
-                keys = [k for k in keys if k not in acked]
-            for key in keys:
-                ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
-                done.append((ack_id, key))
+            else:
+                refused = None
+                for key in todo:
+                    ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
+                    done.append((ack_id, key))
+        if refused is not None:
+            raise refused
         return done
 
     def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:

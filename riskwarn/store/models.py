@@ -360,10 +360,15 @@ class Delivery(Base):
 
 
 class WarningAck(Base):
-    """Who acknowledged a warning change, and when (append-only)."""
+    """Who acknowledged a warning change, and when (append-only). ``claim`` is the
+    delivery key, unique: a change is acknowledged once (migration 0007; acknowledgements
+    recorded twice before it keep ``claim`` NULL on every row but the first)."""
 
     __tablename__ = "warning_acks"
-    __table_args__ = (sa.Index("ix_warning_acks_warning_id", "warning_id"),)
+    __table_args__ = (
+        sa.Index("ix_warning_acks_warning_id", "warning_id"),
+        sa.Index("uq_warning_acks_claim", "claim", unique=True),
+    )
 
     ack_id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     warning_id: Mapped[str] = mapped_column(sa.String(256))
@@ -371,6 +376,7 @@ class WarningAck(Base):
     acknowledged_by: Mapped[str] = mapped_column(sa.String(128))
     acknowledged_at: Mapped[datetime] = mapped_column(UTCDateTime())
     via: Mapped[str] = mapped_column(sa.String(32))
+    claim: Mapped[str | None] = mapped_column(sa.String(128))
 
 
 APPEND_ONLY_TABLES = ("warning_reviews", "audit_log")
