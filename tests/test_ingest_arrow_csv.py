@@ -8,6 +8,7 @@ the small simulation's extracts and on the public datasets in ../shared/data."""
 from __future__ import annotations
 
 import gzip
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,7 +142,8 @@ def _incidents_with_defects(n: int, seed: int = 0) -> list[str]:
 
 
 def _write(path: Path, text: str, encoding: str = "utf-8") -> Path:
-    data = text.encode(encoding)
+    """``text`` in ``encoding``; each U+E000 becomes the byte 0xFF (undecodable in UTF-8)."""
+    data = text.encode(encoding).replace("\ue000".encode(encoding), b"\xff")
     if path.name.endswith(".gz"):
         with gzip.open(path, "wb") as fh:
             fh.write(data)
@@ -207,8 +209,18 @@ def test_incidents_with_every_defect(
     columns: whole-column evaluation, Arrow numbers)."""
     mapping = _mapping("sim_incidents.yaml", **{**INC_LIMITS, "chunk_rows": chunk_rows})
     rows = _incidents_with_defects(20_000)
+    # undecodable bytes (bad_encoding): in a dropped column, and in a line with quotes
+    rows.insert(len(rows) // 3, _inc_row(55).replace("某某派出所", "某某\ue000派出所"))
+    rows.insert(2 * len(rows) // 3, _inc_row(56).replace("住宅小区", '"住宅\ue000小区"'))
     path = _write(tmp_path / name, INC_HEADER + "\n" + "\n".join(rows))  # no final newline
     batch, arrow_chunks = _both(mapping, path, monkeypatch)
+    assert batch.reasons["bad_encoding"] == 2
+    bad = batch.quarantine[batch.quarantine["reason"] == "bad_encoding"]
+    lines_of = [json.loads(o)["line"] for o in bad["original"]]
+    assert lines_of == [
+        2 + next(i for i, r in enumerate(rows) if "\ue000" in r and m in r)
+        for m in ("JX00000055", "JX00000056")
+    ]
     if chunk_rows == 700:  # most chunks are plain; the ones with quotes or NUL are not
         assert arrow_chunks >= 3
     reasons = batch.reasons
@@ -517,4 +529,8 @@ def test_bad_encoding_in_a_dropped_column_deep_in_the_file(
     path = tmp_path / "disputes.csv"
     path.write_bytes(data[:cut] + b"\x80\xff" + data[cut + 2 :])
     batch, _ = _both(mapping, path, monkeypatch)
-    assert batch.reasons == {"bad_encoding": 1}  # the whole file, as before
+    # that line only (before: the whole file, one record), in both paths
+    assert batch.read == 22_000 and batch.reasons["bad_encoding"] == 1
+    assert set(batch.reasons) == {"bad_encoding", "unmapped_category:category"}
+    bad = batch.quarantine[batch.quarantine["reason"] == "bad_encoding"]
+    assert json.loads(bad["original"].iloc[0])["line"] == data[:cut].count(b"\n") + 1

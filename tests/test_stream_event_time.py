@@ -124,21 +124,54 @@ def test_a_restart_after_a_superseded_round_numbers_runs_after_it(store: Store) 
     assert store.warnings(withdrawn=True).empty
 
 
-def test_a_live_site_late_by_an_hour_is_served_with_the_next_round(store: Store) -> None:
-    """A gateway flushing an hour late: its step is older than the served run, so it is
-    stored as superseded; its red is served (in force, own event time) with the next
-    round of any site at or after the served origin."""
+def test_a_live_site_late_by_an_hour_is_served_at_once(store: Store) -> None:
+    """A gateway flushing an hour late: its step is older than the served run but its red
+    is still valid at the served time, so the round joins the served snapshot at once
+    (run origin the served origin, the warning with its own event time). Before, it was
+    stored superseded and served only with the next round of some site: in a stream that
+    then went quiet, a known red never reached the dashboard."""
     live = pd.Timestamp.now(tz="UTC").floor("h") - 2 * H
     pub = Publisher(store)
     step(pub, {"A": 3}, live + H)
     step(pub, {"B": 4}, live)  # B's step of an hour before, late
-    assert pub.last_status == "superseded"
-    assert in_force(store) == ["A"]
+    assert pub.last_status == "published"
+    assert in_force(store) == ["A", "B"]
+    assert pd.Timestamp(store.published_run(DOMAIN)["origin"]) == live + H  # not older
+    b = store.warnings(domain=DOMAIN).set_index("unit_id").loc["B"]
+    assert pd.Timestamp(b["origin"]) == live  # its own event time
+    assert pd.Timestamp(b["valid_to"]) == live + pd.Timedelta(hours=24)
     step(pub, {"A": 4}, live + 2 * H)
     assert pub.last_status == "published"
     assert in_force(store) == ["A", "B"]
-    b = store.warnings(domain=DOMAIN).set_index("unit_id").loc["B"]
-    assert pd.Timestamp(b["valid_to"]) == live + pd.Timedelta(hours=24)
+    # late by more than a warning's validity (a replay): stored superseded, not served
+    step(pub, {"C": 4}, live - pd.Timedelta(hours=30))
+    assert pub.last_status == "superseded"
+    assert in_force(store) == ["A", "B"]
+
+
+def test_a_level_held_for_two_days_stays_in_force(store: Store) -> None:
+    """A site evaluated at red every hour for 48 h with no change anywhere: its warning
+    is published again (new origin and valid_to) once its validity ends within 12 h of
+    the step, so it never expires on the dashboard; nothing else is published and the
+    warning (its id, its episode start) stays one. Before, only a level change anywhere
+    published a round and the red expired 24 h after it was raised."""
+    refresh_before = pd.Timedelta(hours=12)  # riskwarn.stream.publish.REFRESH_BEFORE
+    start = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=48)
+    pub = Publisher(store)
+    assert step(pub, {"S": 4, "Q": 0}, start) is not None
+    [wid] = store.warnings(domain=DOMAIN)["warning_id"].tolist()
+    published = []
+    for h in range(1, 49):
+        at = start + h * H
+        if step(pub, {"S": 4, "Q": 0}, at) is not None:
+            published.append(h)
+        w = store.warnings(domain=DOMAIN).set_index("unit_id").loc["S"]
+        assert pd.Timestamp(w["valid_to"]) - at > refresh_before - H, h  # never near its end
+    assert published == [12, 24, 36, 48]  # a round each 12 h of event time, no more
+    w = store.warnings(domain=DOMAIN).set_index("unit_id").loc["S"]
+    assert (w["warning_id"], pd.Timestamp(w["valid_from"])) == (wid, start)
+    assert pd.Timestamp(w["origin"]) == start + 48 * H
+    assert in_force(store) == ["S"]  # judged at the wall clock, two days after the raise
 
 
 @pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")

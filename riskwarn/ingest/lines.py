@@ -44,6 +44,10 @@ _UTF8_NAMES = ("utf-8", "utf8", "utf-8-sig")  # Arrow reads these bytes as they 
 # plain line bodies are parsed by pyarrow.csv (see CsvRecords._arrow_frame); False: by
 # pandas' C parser always (the old path, kept for the equivalence tests)
 USE_ARROW = True
+# lines undecodable in the file's encoding that make it look like another one: with this
+# many or more, no other non-ASCII line decodable, and the whole file decodable in the
+# encoding charset-normalizer finds on them, the file is read in that one (reported)
+MANY_UNDECODABLE = 10
 # columns the mapping only drops are left out of the Arrow parse (never converted, never
 # in the frame); False: every column (the old path, kept for the equivalence tests)
 SKIP_DROPPED = True
@@ -271,6 +275,11 @@ class CsvRecords:
         # NumPy checks of whole blocks (line-oriented CSV with single-byte delimiters);
         # otherwise every line goes through Python
         self._fast = not mapping.newlines_in_values and len(delimiter.encode()) == 1
+        self.notes: list[str] = []  # messages for the batch, given at the end of the file
+        self.undecodable = 0  # lines quarantined as bad_encoding
+        self.first_undecodable = 0  # physical line of the first
+        self._non_ascii_ok = False  # a non-ASCII byte was decoded in the file's encoding
+        self._other_tried = False  # another encoding was looked for (once per file)
         csv.field_size_limit(max(csv.field_size_limit(), self.limits.max_line_bytes + 1))
 
     # ------------------------------------------------------------------ driver
@@ -292,6 +301,12 @@ class CsvRecords:
             for part in self._flush_pending():
                 chunk = yield from self._add(chunk, part)
             yield self._parse(chunk)
+        if self.undecodable:
+            self.notes.append(
+                f"{self.undecodable} line{'s' if self.undecodable > 1 else ''} undecodable "
+                f"as {self.encoding} (first at line {self.first_undecodable}): "
+                "quarantined as bad_encoding"
+            )
 
     def _add(self, chunk: _Chunk, part: _Chunk) -> Generator[RawChunk, None, _Chunk]:
         """Add one block's records to the chunk; emit full chunks (``chunk_rows`` good
@@ -355,6 +370,7 @@ class CsvRecords:
                     f"(limits.max_columns = {self.limits.max_columns})",
                 )
             self.header = line if line.endswith((b"\n", b"\r")) else line + b"\n"
+            self._non_ascii_ok = not line.isascii()  # it decoded (split_record above)
             self.ncols = len(fields)
             return item[end:]
         return b""
@@ -403,6 +419,9 @@ class CsvRecords:
             # (no line is empty, so this is what reduceat over the mask gives)
             return np.diff(np.searchsorted(np.flatnonzero(a == byte), bounds)).astype(np.int64)
 
+        undecodable = np.zeros(len(ends), dtype=np.int64)  # 1-based byte of the first
+        for i, at in self._undecodable(block, a, starts, ends).items():
+            undecodable[i] = at
         fields = per_line(ord(self.delimiter)) + 1
         quotes = per_line(ord('"')) if b'"' in block else np.zeros(len(ends), dtype=np.int64)
         # a \r that ends no line (not before a \n, not the file's last byte): its line is
@@ -425,11 +444,18 @@ class CsvRecords:
         self.lines += len(ends)
         record = filled.cumsum() + self.records
         self.records = int(record[-1]) if len(record) else self.records
-        good = filled & (quotes == 0) & (fields == self.ncols) & (strays == 0)
+        good = filled & (quotes == 0) & (fields == self.ncols) & (strays == 0) & (undecodable == 0)
         out = _Chunk()
         for i in np.flatnonzero(filled & ~good).tolist():
             line = block[starts[i] : ends[i]]
             n, why = int(fields[i]), "bad_line"
+            if undecodable[i]:
+                out.bad.append(
+                    self._bad(
+                        int(record[i]), int(line_no[i]), "bad_encoding", int(undecodable[i]), line
+                    )
+                )
+                continue
             if strays[i]:
                 out.bad.append(
                     self._bad(int(record[i]), int(line_no[i]), "carriage_return", n, line)
@@ -458,13 +484,99 @@ class CsvRecords:
         ends = _terminators(a, bool(self.line_ends.lone_cr))
         if not len(ends) or ends[-1] != len(a):
             ends = np.append(ends, len(a))
+        starts = np.concatenate([[0], ends[:-1]])
+        undecodable = self._undecodable(block, a, starts, ends)
         out = _Chunk()
         start = 0
-        for end in ends.tolist():
+        for i, end in enumerate(ends.tolist()):
             self.lines += 1
-            self._feed(self.lines, block[start:end], out)
+            self._feed(self.lines, block[start:end], out, undecodable.get(i))
             start = end
         return out
+
+    def _undecodable(
+        self, block: bytes, a: np.ndarray, starts: np.ndarray, ends: np.ndarray
+    ) -> dict[int, int]:
+        """Lines of ``block`` (by index) not decodable in the file's encoding: the 1-based
+        byte of the line where decoding fails. An all-ASCII block is not decoded (every
+        encoding read here is ASCII-based), others once whole, line by line only when
+        that fails. The first failure of a file whose non-ASCII lines all fail may switch
+        the file's encoding (:meth:`_other_encoding`)."""
+        if not len(a) or int(a.max()) < 128:
+            return {}
+        try:
+            block.decode(self.encoding)
+        except UnicodeDecodeError:
+            pass
+        else:
+            self._non_ascii_ok = True
+            return {}
+        if not self._other_tried:
+            self._other_tried = True
+            other = None if self._non_ascii_ok else self._other_encoding()
+            if other is not None:
+                self.notes.append(
+                    f"wrong encoding: file is not {self.encoding} beyond its first bytes "
+                    f"({MANY_UNDECODABLE} or more lines undecodable); detected and decoded "
+                    f"as {other}"
+                )
+                self.encoding = other
+                self._decoder = codecs.getincrementaldecoder(other)
+                return self._undecodable(block, a, starts, ends)
+        bad: dict[int, int] = {}
+        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            line = block[s:e]
+            if line.isascii():
+                continue
+            try:
+                line.decode(self.encoding)
+            except UnicodeDecodeError as exc:
+                bad[i] = exc.start + 1
+        return bad
+
+    def _other_encoding(self) -> str | None:
+        """The encoding the file is in when it is not in the one sniffed from its head:
+        every line holding a non-ASCII byte fails in that one (no line before this block
+        held one, or it would have decoded), at least :data:`MANY_UNDECODABLE` of them,
+        and the whole file decodes in what charset-normalizer finds on those lines (an
+        ASCII-based encoding, so the lines already read, all ASCII, read the same). Reads
+        the file again, once, and only when a line failed; None: keep the encoding."""
+        from charset_normalizer import from_bytes
+
+        failing, sample, seen = 0, bytearray(), 0
+        limit = self.limits.max_file_bytes
+        gz = self.path.name.endswith(".gz")
+        fh: Any = gzip.open(self.path, "rb") if gz else self.path.open("rb")  # noqa: SIM115
+        with fh:
+            for line in iter(lambda: fh.readline(1 << 20), b""):
+                seen += len(line)
+                if seen > limit:
+                    return None
+                if line.isascii():
+                    continue
+                try:
+                    line.decode(self.encoding)
+                except UnicodeDecodeError:
+                    failing += 1
+                    if len(sample) < 1 << 18:
+                        sample += line
+                    continue
+                return None  # a non-ASCII line in the file's encoding: it is that one
+        if failing < MANY_UNDECODABLE:
+            return None
+        best = from_bytes(bytes(sample)).best()
+        if best is None or not ascii_compatible(best.encoding):
+            return None
+        decoder = codecs.getincrementaldecoder(best.encoding)()
+        fh = gzip.open(self.path, "rb") if gz else self.path.open("rb")  # noqa: SIM115
+        try:
+            with fh:
+                for data in iter(lambda: fh.read(1 << 20), b""):
+                    decoder.decode(data)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return None
+        return str(best.encoding)
 
     def _flush_pending(self) -> Iterator[_Chunk]:
         """End of the file (or a line too long): a quote still open breaks its line."""
@@ -474,7 +586,14 @@ class CsvRecords:
                 self._break_open_quote(out)
             yield out
 
-    def _feed(self, line_no: int, line: bytes, out: _Chunk) -> None:
+    def _feed(self, line_no: int, line: bytes, out: _Chunk, undecodable: int | None = None) -> None:
+        if undecodable is not None:  # a record of its own; no open quote runs through it
+            while self._pending:
+                for n, b in self._break_open_quote(out):
+                    self._feed(n, b, out)
+            self.records += 1
+            out.bad.append(self._bad(self.records, line_no, "bad_encoding", undecodable, line))
+            return
         todo = [(line_no, line)]
         while todo:
             line_no, line = todo.pop(0)
@@ -526,6 +645,10 @@ class CsvRecords:
             detail = "a quote opens and does not close"
         elif reason == "carriage_return":
             detail = f"the first \\r at byte {stray_cr(text) + 1} of {len(text)}"
+        elif reason == "bad_encoding":  # nfields: the byte where decoding fails
+            detail = f"not {self.encoding}: undecodable byte at byte {nfields} of {len(text)}"
+            self.undecodable += 1
+            self.first_undecodable = self.first_undecodable or line_no
         else:
             detail = f"{nfields} fields, the header has {self.ncols}"
         return BadRecord(
@@ -572,11 +695,11 @@ class CsvRecords:
         Only plain bodies qualify: no quote character (every field is the text between
         two delimiters, checked line by line above to be ``ncols`` fields), no NUL
         byte, a single-byte delimiter. The column names are pandas' own, read from the
-        header line alone; a body that is not valid text in the encoding is left to
-        pandas, which raises as before: every piece is decoded here, UTF-8 ones too when
-        a column is not read (Arrow checks UTF-8 as strictly as Python, but only in the
-        columns it reads, and those only dropped are not read), so a bad byte in a name
-        still quarantines the whole file as ``bad_encoding``. A piece that starts with
+        header line alone. Every line of the pieces has been decoded in the file's
+        encoding already (:meth:`_undecodable`; a line that is not is quarantined as
+        ``bad_encoding``), so a piece in another encoding is decoded here only to give
+        Arrow UTF-8, and a UTF-8 piece is not checked again (Arrow checks UTF-8 only in
+        the columns it reads). A piece that starts with
         U+FEFF is left to pandas too: Arrow drops it as a file's BOM, pandas keeps it as
         text (pieces follow the header, so it is never the file's)."""
         if not pieces:
@@ -599,12 +722,6 @@ class CsvRecords:
             try:  # whole lines: no character spans two pieces
                 pieces = [p.decode(self.encoding).encode("utf-8") for p in pieces]
             except (UnicodeError, LookupError):
-                return None
-        elif len(keep) < self.ncols:  # Arrow checks UTF-8 only in the columns it reads
-            try:
-                for p in pieces:
-                    p.decode("utf-8")
-            except UnicodeError:
                 return None
         if any(p.startswith(codecs.BOM_UTF8) for p in pieces):
             return None

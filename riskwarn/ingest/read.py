@@ -220,7 +220,9 @@ def read_raw_chunks(
     encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size)
     messages.extend(msgs)
     try:
-        yield from CsvRecords(mapping, path, encoding, delimiter).chunks()
+        records = CsvRecords(mapping, path, encoding, delimiter)
+        yield from records.chunks()
+        messages.extend(records.notes)
     except UnicodeDecodeError:
         where = first_undecodable(path, encoding)
         at = (

@@ -25,7 +25,7 @@ class BadRecord:
 
     row: int  # 1-based data record number (header and blank lines excluded)
     line: int  # physical line number in the file (1-based; header lines included)
-    reason: str  # bad_line / unclosed_quote / line_too_long / carriage_return
+    reason: str  # bad_line / unclosed_quote / line_too_long / carriage_return / bad_encoding
     detail: str
     length: int  # characters
     sha256: str

@@ -375,6 +375,10 @@ _REASON_TEXT = {
         "a carriage return (\\r) inside the line, not at its end: the line is one record, "
         "quarantined whole (not split there, not read)"
     ),
+    "bad_encoding": (
+        "the line is not text in the file's encoding (an undecodable byte): the line is one "
+        "record, quarantined whole (not read)"
+    ),
     "nul_byte": "NUL byte(s) in the data",
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",

@@ -903,8 +903,8 @@ class StreamConsumer:
 
     def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)
-        if not changes:
-            return True
+        if not changes and not self.publisher.due_refresh(levels):
+            return True  # nothing changed and no held warning is near its end
         # the deliveries of the changes are logged in the transaction that publishes
         # them: a crash never serves a change without its messages (after a restart the
         # served level is read back, so the change would not be seen again)

@@ -16,12 +16,13 @@ among its evaluated sites, never the wall clock. Each warning carries its own si
 step end as origin and is valid for 24 h after it (``valid_to``), so a warning is in
 force by the time of the data that raised it: a replayed stream's warnings (readings
 of last month) are expired when judged at a live stream's time and do not stay in force
-after the replay. A round whose event time is older than the run already served (a
-replay after a live stream, a gateway flushing readings hours late) is stored by the
-store as 'superseded' and not published over the served run (its warnings and
-deliveries are recorded); its levels reach the served snapshot with the next round at
-or after the served origin, carried with their own event times. Before 2026-12-05 the
-origin was the publishing wall clock.
+after the replay. A round whose event time is older than the run already served but
+by less than a warning's validity (a gateway flushing readings an hour late) joins the
+served snapshot at once: it is published at the served origin, each warning with its own
+event time. One older still (a replay after a live stream) is stored by the store as
+'superseded' and not published over the served run (its warnings and deliveries are
+recorded); its levels reach the served snapshot with the next round, carried with their
+own (expired) event times. Before 2026-12-05 the origin was the publishing wall clock.
 
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
@@ -49,6 +50,10 @@ from riskwarn.stream.state import SiteLevel
 
 DOMAIN = "geohazard_stream"
 HORIZON_HOURS = 24.0
+# a warning whose level holds is published again (new origin and valid_to) once its
+# validity ends within this of its site's latest step: a level held for a day never
+# expires on the dashboard while its site is still evaluated at it (Publisher.due_refresh)
+REFRESH_BEFORE = pd.Timedelta(hours=HORIZON_HOURS / 2)
 NOTIFY_RANK = 3  # orange and red are delivered to people
 
 
@@ -104,6 +109,8 @@ class Publisher:
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
         run = store.published_run(DOMAIN)
+        # the served run's origin: a round older than it but still valid at it joins it
+        self.served_origin: pd.Timestamp | None = None if run is None else event_time(run["origin"])
         # after every id stored, not only the served one: a round older than the served
         # run (event time) is stored superseded under a greater id
         self.last_run_id: str | None = store.last_run_id(DOMAIN)
@@ -125,6 +132,21 @@ class Publisher:
                 wid = str(old["warning_id"])
             out.append(LevelChange(site, wid, old_rank, lv.level_rank, lv.observed_to))
         return out
+
+    def due_refresh(self, levels: dict[str, SiteLevel]) -> bool:
+        """Whether a round without level changes is published all the same: a served
+        warning whose site is evaluated at its level again and whose validity ends
+        within :data:`REFRESH_BEFORE` of that step's end (event time). Without it a
+        warning was refreshed only when some site's level changed, and a city where
+        nothing changed for 24 h showed a site still evaluated at red as expired. At most
+        one such round per :data:`REFRESH_BEFORE` of event time while levels hold."""
+        for site, lv in levels.items():
+            row = self.served.get(site)
+            if row is None or lv.level_rank == 0 or lv.level_rank != int(row["level_rank"]):
+                continue
+            if event_time(row["valid_to"]) - event_time(lv.observed_to) <= REFRESH_BEFORE:
+                return True
+        return False
 
     def _warning_row(self, lv: SiteLevel, wid: str, start: Any) -> dict[str, Any]:
         """The warning of ``lv``: origin its own step end (event time), valid 24 h after."""
@@ -175,11 +197,18 @@ class Publisher:
         changes' ``deliveries`` logged in it); None when nothing changed. The run's
         origin is the event time of ``levels`` (their latest step end, module doc); the
         store serves it only if it is not older than the served run ('superseded'
-        otherwise, :attr:`last_status`). Raises what the store raises (the caller
-        retries)."""
-        if not changes:
+        otherwise, :attr:`last_status`). A round without changes is published when
+        :meth:`due_refresh` says a held warning needs new times. Raises what the store
+        raises (the caller retries)."""
+        if not changes and not self.due_refresh(levels):
             return None
         origin = max(event_time(lv.observed_to) for lv in levels.values())
+        late = self.served_origin is not None and origin < self.served_origin
+        if late and origin + pd.Timedelta(hours=HORIZON_HOURS) > self.served_origin:
+            # late readings (a gateway flushing an hour late) whose levels are still valid
+            # at the served time join the served snapshot now, each warning with its own
+            # event time; older ones (a replay) are stored superseded by the store
+            origin = self.served_origin
         served = dict(self.served)
         for c in changes:
             lv = levels[c.site_id]
@@ -233,6 +262,8 @@ class Publisher:
             self.store.write_warnings(run_id, warnings[cols])
         self.last_status = self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.last_run_id = run_id
+        if self.last_status == "published":
+            self.served_origin = origin
         # each warning keeps its own event time (a carried warning is not refreshed)
         self.served = served
         self.sites = set(sites)
