@@ -99,7 +99,9 @@ def log_champion(
     from riskwarn.store import Store
 
     with Store(os.environ["RISKWARN_STORE_URL"]) as store:
-        reg.promote(client, domain, mv.version, store=store, reason="plots test", force=True)
+        reg.promote(
+            client, domain, mv.version, store=store, reason="模型图测试", force=True
+        )  # a panel types its reason in Chinese
     return run.info.run_id
 
 
