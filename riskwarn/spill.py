@@ -437,7 +437,7 @@ def alias_lock(
                     "not done; run it again when that one has ended"
                 )
             time.sleep(0.1)
-        _write_owner(fd, purpose or f"moving {model}@champion")
+        _write_owner(fd, purpose or f"another promote or rollback, moving {model}@champion")
         yield
     finally:
         os.close(fd)
