@@ -492,16 +492,18 @@ class StaleGate(PromotionRefused):
 UNKNOWN = object()  # gate_judged_against: which champion is not recorded
 
 
-def gate_judged_against(client: MlflowClient, mv: Any) -> Any:
+def gate_judged_against(client: MlflowClient, mv: Any, record: Any = UNKNOWN) -> Any:
     """The champion version model version ``mv``'s gate judged it against: its
     ``gate_champion`` tag (None for ``"none"``: there was no champion); for a version
     judged before the tag existed, its run's ``gate.json`` (its champion check's
     ``champion_version``; no champion check: there was none); :data:`UNKNOWN` when neither
-    says (no ``gate.json``, or a champion check naming no version)."""
+    says (no ``gate.json``, or a champion check naming no version). ``record``: the run's
+    ``gate.json`` when the caller has read it already (:func:`gate_record`)."""
     tag = (mv.tags or {}).get(GATE_CHAMPION_TAG)
     if tag is not None:
         return None if tag == NO_CHAMPION else str(tag)
-    record = gate_record(client, mv.run_id)
+    if record is UNKNOWN:
+        record = gate_record(client, mv.run_id)
     if record is None:  # no gate.json (never judged, or registered by hand), run gone
         return UNKNOWN
     if "champion" in record:
@@ -550,8 +552,8 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 params = dict(client.get_run(mv.run_id).data.params)
             except MlflowException:
                 params = {}
-        against = gate_judged_against(client, mv)
-        record = gate_record(client, mv.run_id)
+        record = gate_record(client, mv.run_id)  # read once: checks and, untagged, the champion
+        against = gate_judged_against(client, mv, record)
         out.append(
             {
                 "version": str(mv.version),

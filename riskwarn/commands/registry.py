@@ -118,11 +118,11 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             "(riskwarn promote or rollback)"
         )
     for r in rows:
-        marks = [m for m, on in (("SERVING", r["recorded"] and r["alias"]),) if on]
-        if r["alias"] and not r["recorded"]:
-            marks.append("alias only")
-        if r["recorded"] and not r["alias"]:
-            marks.append("recorded, alias elsewhere")
+        mark = {
+            (True, True): "SERVING",
+            (False, True): "alias only",
+            (True, False): "recorded, alias elsewhere",
+        }.get((r["recorded"], r["alias"]))
         judged = r["gate_champion"]
         against = (
             "with no champion"
@@ -137,7 +137,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             f"trained through {(r['trained_through'] or '?')[:10]}  "
             f"recipe {r['recipe'] or '?'}  gate {gate}"
             + (f" ({against})" if r["gate"] else "")
-            + (f"  [{', '.join(marks)}]" if marks else "")
+            + (f"  [{mark}]" if mark else "")
         )
         if checks:
             for c in r["checks"]:
