@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import sensor_physics as phys
-from riskwarn.sensor_rules import SensorRules, rolling_theil_sen
+from riskwarn.sensor_rules import SensorRules
 
 COLUMNS = [
     "displacement_mm",
@@ -68,16 +68,6 @@ def sampled_matrix(
     return values, t_days, last
 
 
-def _theil_sen_column(t: np.ndarray, y: np.ndarray, k: int, min_n: int) -> np.ndarray:
-    """``rolling_theil_sen`` of one right-aligned column: its rows before the series'
-    first step (NaN) are left out, so every window holds the samples the per-series path
-    sees, in the same order."""
-    out = np.full(len(y), np.nan)
-    start = int(np.argmax(np.isfinite(t))) if np.isfinite(t).any() else len(t)
-    out[start:] = rolling_theil_sen(t[start:], y[start:], k, min_n)
-    return out
-
-
 def _line_last(t: np.ndarray, iv: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``displacement_kinematics``' ``line(k)`` at the last row: (slope, r2, t_fail)."""
     rows = t.shape[0]
@@ -109,9 +99,9 @@ def last_step_kinematics(
     one row per sensor, indexed by ``sensor_id``, the same columns plus ``at`` (its last
     step end). A sensor without readings is left out."""
     rules = rules or SensorRules()
-    if rules.robust_blocks:
+    if rules.robust_steps:
         raise NotImplementedError(
-            "SensorRules.robust_blocks is experimental: displacement_kinematics only"
+            "SensorRules.robust_steps is experimental: displacement_kinematics only"
         )
     step_ns = int(pd.Timedelta(step).value)
     ids = [sid for sid, (t, _) in series.items() if len(t)]
@@ -124,14 +114,6 @@ def last_step_kinematics(
     d_prev = pd.DataFrame(sampled).ffill().shift(m).to_numpy()
     t_prev = pd.DataFrame(np.where(known, t, np.nan)).ffill().shift(m).to_numpy()
     velocity = phys.velocity(sampled, d_prev, t - t_prev)
-    if rules.robust_steps > 0:  # SensorRules.robust_steps: the Theil-Sen slope, per column
-        k_r = int(rules.robust_steps)
-        velocity = np.column_stack(
-            [
-                _theil_sen_column(t[:, c], sampled[:, c], k_r, max(3, k_r // 2))
-                for c in range(sampled.shape[1])
-            ]
-        ).reshape(sampled.shape)
     velocity = np.where(known, velocity, np.nan)
     vel = pd.DataFrame(velocity)
     rising = (vel.diff() > 0).to_numpy()

@@ -131,13 +131,8 @@ class SensorStates:
         self.hysteresis = hysteresis or Hysteresis()
         self.held: dict[str, Held] = {}  # site -> served level and the steps below it
         self.health = health or rw.HealthRules()
-        # (+ robust_steps: a Theil-Sen velocity, SensorRules.robust_steps, reads that many
-        # steps before the steady window's first)
         self.history_steps = (
-            rules.steady_window_steps
-            + 4 * (rules.n_accel + rules.smooth_steps)
-            + 8
-            + rules.robust_steps
+            rules.steady_window_steps + 4 * (rules.n_accel + rules.smooth_steps) + 8
         )
         self.min_gap_ns = int(self.health.expected_interval_s * 1e9 / 2)
         self.sensors: dict[str, SensorState] = {}
