@@ -31,13 +31,29 @@ Every figure counts every site and every failure (DOMAIN.md "How forecasts are j
 yellow noise gate), new = ``NOWCAST_RULES`` (``yellow_steps`` 2), ``k1`` .. ``k4`` =
 ``yellow_steps`` 1..4, ``gnss12`` / ``gnss24`` / ``gnss48`` = ``NOWCAST_RULES`` with the
 GNSS velocity taken as the Theil-Sen slope of the last 12 / 24 / 48 hourly samples
-(``SensorRules.robust_steps``; crack meters keep ``NOWCAST_RULES``); all on the same
-simulation (paired). A variant whose kinematics differ gets its own kinematics pass.
+(``SensorRules.robust_steps``; crack meters keep ``NOWCAST_RULES``); ``gnss<W>b<B>``
+(e.g. ``gnss24b2``) = the Theil-Sen velocity over W hours with every significance,
+acceleration and 1/v test on B non-overlapping windows (``SensorRules.robust_blocks``,
+the second attempt), ``gnss<W>b<B>z<Z>`` / ``gnss<W>z<Z>`` the same / the overlapping
+windows with ``noise_z`` Z for the GNSS sensors (B independent windows each Z SD above
+the floor; one W-hour window Z SD above it, a multiple-testing correction); all on the same simulation
+(paired). A variant whose kinematics
+differ gets its own kinematics pass (Theil-Sen slopes are computed once per sensor and
+window).
+
+``--gnss-noise corr`` adds time-correlated noise to every GNSS reading (failing and
+stable sites alike; the simulator's own is white, 2.5 mm per reading) before the rules
+see it: :func:`correlated_noise`, sub-daily AR(1) errors (multipath/troposphere),
+flicker-like noise (a sum of first-order Gauss-Markov processes with time constants 1-64
+days, equal variance each: a 1/f spectrum over that band) and a benchmark random walk;
+``--noise-scale`` multiplies all of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import re
 import subprocess
 import sys
 import time
@@ -50,6 +66,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import riskwarn.sensor_rules as sr
 from riskwarn.sensor_rules import NOWCAST_RULES, SensorRules, displacement_kinematics, sensor_levels
 
 LEVELS = {1: "blue", 2: "yellow", 3: "orange", 4: "red"}
@@ -71,6 +88,63 @@ def frames(seed: int, sites: int, days: int, cache: Path | None) -> dict[str, pd
 
 
 KINDS = ("gnss", "crack_meter")
+
+# correlated GNSS noise (mm; time constants in hours): sub-daily AR(1), flicker-like band,
+# random walk (mm per sqrt(year))
+AR_SD, AR_TAU_H = 2.0, 6.0
+FLICKER_SD, FLICKER_TAUS_H = 1.0, (24.0, 96.0, 384.0, 1536.0)
+RW_MM_PER_SQRT_YEAR = 2.0
+
+
+def _gauss_markov(rng: np.random.Generator, n: int, sd: float, tau_h: float) -> np.ndarray:
+    """Stationary first-order Gauss-Markov (AR(1)) series, hourly, standard deviation ``sd``."""
+    phi = float(np.exp(-1.0 / tau_h))
+    e = rng.standard_normal(n) * sd * np.sqrt(1 - phi**2)
+    e[0] = rng.standard_normal() * sd
+    from scipy.signal import lfilter
+
+    return np.asarray(lfilter([1.0], [1.0, -phi], e))
+
+
+def correlated_noise(rng: np.random.Generator, hours: int, scale: float = 1.0) -> np.ndarray:
+    """Hourly time-correlated GNSS position error (mm) over ``hours`` hours."""
+    x = _gauss_markov(rng, hours, AR_SD, AR_TAU_H)
+    for tau in FLICKER_TAUS_H:
+        x += _gauss_markov(rng, hours, FLICKER_SD, tau)
+    x += np.cumsum(rng.standard_normal(hours)) * RW_MM_PER_SQRT_YEAR / np.sqrt(24 * 365.25)
+    return scale * x
+
+
+def add_correlated_noise(
+    f: dict[str, pd.DataFrame], seed: int, scale: float
+) -> dict[str, pd.DataFrame]:
+    """``f`` with :func:`correlated_noise` added to every GNSS reading (one process per
+    sensor on its hourly grid, seeded per sensor)."""
+    gnss = set(f["sensors"].loc[f["sensors"]["sensor_type"] == "gnss", "record_id"])
+    r = f["readings"].copy()
+    is_g = r["sensor_id"].isin(gnss) & r["value"].notna()
+    for n, (_sid, g) in enumerate(r[is_g].groupby("sensor_id", sort=True)):
+        h = ((g["observed_at"] - g["observed_at"].min()) / HOUR).round().astype(int).to_numpy()
+        noise = correlated_noise(np.random.default_rng([seed, n]), int(h.max()) + 1, scale)
+        r.loc[g.index, "value"] = g["value"].to_numpy(float) + noise[h]
+    return {**f, "readings": r}
+
+
+@functools.lru_cache(maxsize=8)
+def _theil_sen_cached(k: int, min_n: int, t: bytes, y: bytes) -> np.ndarray:
+    return _theil_sen(np.frombuffer(t), np.frombuffer(y), k, min_n)
+
+
+_theil_sen = sr.rolling_theil_sen
+
+
+def _theil_sen_memo(t: np.ndarray, y: np.ndarray, k: int, min_n: int) -> np.ndarray:
+    """The same slopes, computed once per sensor and window across variants."""
+    tb, yb = np.ascontiguousarray(t, float).tobytes(), np.ascontiguousarray(y, float).tobytes()
+    return _theil_sen_cached(k, min_n, tb, yb).copy()
+
+
+sr.rolling_theil_sen = _theil_sen_memo  # type: ignore[assignment]
 
 
 def sensor_hours(
@@ -219,6 +293,9 @@ def main() -> None:
     p.add_argument("--window", type=float, default=144.0)
     p.add_argument("--cache", type=Path, default=None)
     p.add_argument("--rules", default="old,new")
+    p.add_argument("--gnss-noise", choices=("white", "corr"), default="white")
+    p.add_argument("--noise-scale", type=float, default=1.0)
+    p.add_argument("--noise-seed", type=int, default=11)
     a = p.parse_args()
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 20)
@@ -229,6 +306,14 @@ def main() -> None:
     print(
         f"simulation: seed {a.seed}, {a.sites} sites, {a.days} days ({time.perf_counter() - t0:.0f} s)"
     )
+    if a.gnss_noise == "corr":
+        f = add_correlated_noise(f, a.noise_seed, a.noise_scale)
+        print(
+            f"GNSS noise: simulator's white 2.5 mm + correlated x{a.noise_scale} (AR(1) "
+            f"{AR_SD} mm / {AR_TAU_H:.0f} h, flicker-like {len(FLICKER_TAUS_H)} x {FLICKER_SD} mm"
+            f" over {FLICKER_TAUS_H[0]:.0f}-{FLICKER_TAUS_H[-1]:.0f} h, random walk "
+            f"{RW_MM_PER_SQRT_YEAR} mm/sqrt(yr)), seed {a.noise_seed}"
+        )
 
     def everywhere(r: SensorRules) -> dict[str, SensorRules]:
         return dict.fromkeys(KINDS, r)
@@ -245,6 +330,15 @@ def main() -> None:
             for n in (12, 24, 48)
         },
     }
+    for name in a.rules.split(","):
+        m = re.fullmatch(r"gnss(\d+)(?:b(\d+))?(?:z([\d.]+))?", name)
+        if m and name not in variants:
+            w, b = int(m.group(1)), int(m.group(2) or 0)
+            z = float(m.group(3)) if m.group(3) else NOWCAST_RULES.noise_z
+            variants[name] = {
+                "gnss": replace(NOWCAST_RULES, robust_steps=w, robust_blocks=b, noise_z=z),
+                "crack_meter": NOWCAST_RULES,
+            }
     chosen = {name: variants[name] for name in a.rules.split(",")}
     t1 = time.perf_counter()
     sh_all = sensor_hours(f, chosen)
@@ -260,7 +354,8 @@ def main() -> None:
         rules = by_kind["gnss"]
         print(
             f"\n=== rules {name}: yellow_steps={rules.yellow_steps}, GNSS robust_steps="
-            f"{rules.robust_steps} (NOWCAST_RULES otherwise)"
+            f"{rules.robust_steps}, robust_blocks={rules.robust_blocks}, noise_z={rules.noise_z}"
+            " (NOWCAST_RULES otherwise)"
         )
         for key in ("non-failing sites", "non-failing site-years", "failures at monitored sites"):
             print(f"{key}: {res[key]}")

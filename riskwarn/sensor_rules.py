@@ -108,6 +108,24 @@ class SensorRules:
     :func:`displacement_kinematics` implements it; the stream's batch twin
     (:mod:`riskwarn.sensor_rules_batch`) refuses it, so it cannot be served by one path
     and not the other."""
+    robust_blocks: int = 0
+    """Experimental, off (0) in every served rule set; needs ``robust_steps`` > 0. The
+    second attempt at the robust GNSS velocity (2026-12-05, docs/benchmarks.md "Robust
+    GNSS velocity", second attempt): a Theil-Sen window of ``robust_steps`` samples that
+    slides one step shares all but one sample with the previous one, so a run of
+    "consecutive significant steps" and a straight 1/v line are one noise excursion seen
+    many times. With ``robust_blocks`` = B > 0 every significance and acceleration test
+    reads only *non-overlapping* windows, the velocities at t, t - W, ..., t - (B-1) W
+    (W = ``robust_steps``): sustained = all B significant (each against its own noise
+    floor), accelerating = rising from block to block (and, for B >= 3, the growth not
+    falling by more than ``convexity_tol``), tertiary = the 1/v line through the last
+    max(B, 3) block velocities falling with R^2 >= ``min_inv_r2``; the yellow noise gate counts
+    ``yellow_steps`` consecutive *blocks* above the floor. The hourly step and window
+    modes are not used in this mode."""
+
+    def __post_init__(self) -> None:
+        if self.robust_blocks > 0 and self.robust_steps <= 0:
+            raise ValueError("SensorRules.robust_blocks needs robust_steps > 0")
 
 
 def _trailing(x: np.ndarray, k: int) -> np.ndarray:
@@ -142,6 +160,51 @@ def rolling_theil_sen(t: np.ndarray, y: np.ndarray, k: int, min_n: int) -> np.nd
         out[a:b] = med
     out[count < min_n] = np.nan
     return out
+
+
+def _block_tests(
+    t: np.ndarray,
+    velocity: pd.Series,
+    significant: pd.Series,
+    above: pd.Series,
+    rules: SensorRules,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series, pd.Series, int]:
+    """The significance, acceleration and 1/v tests of ``SensorRules.robust_blocks``: on
+    the velocities at t, t - W, ..., t - (B-1) W only (W = ``robust_steps``, windows that
+    share no sample). Returns ``(accelerating, tertiary, r2, t_fail, above_noise_run,
+    n_blocks)``."""
+    w, nb = int(rules.robust_steps), int(rules.robust_blocks)
+    idx = velocity.index
+    v = [velocity.shift(j * w) for j in range(nb)]  # v[0] now, v[j] j windows before
+    sig = [significant.shift(j * w).fillna(0.0) > 0 for j in range(nb)]
+    sustained = pd.Series(np.logical_and.reduce([s.to_numpy() for s in sig]), index=idx)
+    rising = pd.Series(True, index=idx)
+    for j in range(nb - 1):
+        rising &= v[j] > v[j + 1]
+    log_v = [np.log(x.where(x > 0)) for x in v]
+    convex = pd.Series(True, index=idx)
+    for j in range(nb - 2):  # growth now >= growth a window before - tol
+        convex &= (log_v[j] - log_v[j + 1]) >= (log_v[j + 1] - log_v[j + 2]) - rules.convexity_tol
+    accelerating = sustained & rising & convex
+    # Fukuzono over the block velocities (oldest first); at least 3 points (a line through
+    # two is always straight)
+    t_s = pd.Series(t, index=idx)
+    iv = pd.Series(phys.inverse_velocity(velocity.to_numpy(float)), index=idx)
+    n_line = max(nb, 3)
+    pts = [
+        (t_s.shift(j * w).to_numpy(), iv.shift(j * w).to_numpy()) for j in reversed(range(n_line))
+    ]
+    mean_t, mean_iv, slope, r2 = phys.inverse_velocity_line(lambda j: pts[j], n_line)
+    t_fail = pd.Series(phys.failure_time(mean_t, mean_iv, slope), index=idx)
+    tertiary = accelerating & pd.Series((slope < 0) & (r2 >= rules.min_inv_r2), index=idx)
+    # the yellow gate's run, in blocks: the current window and the ones before it above
+    # the floor (counted up to max(yellow_steps, B))
+    run = pd.Series(0, index=idx)
+    alive = pd.Series(True, index=idx)
+    for j in range(max(int(rules.yellow_steps), nb)):
+        alive &= above.shift(j * w, fill_value=False).astype(bool)
+        run += alive.astype(int)
+    return accelerating, tertiary, pd.Series(r2, index=idx), t_fail, run, nb
 
 
 def displacement_kinematics(
@@ -264,6 +327,15 @@ def displacement_kinematics(
         r2 = r2.where(~use_w, r2_w)
         t_fail = t_fail.where(~use_w, t_fail_w)
         accelerating, tertiary = accelerating | acc_w, tertiary | tert_w
+    if rules.robust_blocks > 0:  # experimental: non-overlapping windows only
+        b = _block_tests(t_np, velocity, significant, above, rules)
+        accelerating, tertiary, r2, t_fail, above_noise_run, n_sig = b
+    sig_count = significant.rolling(n_sig, min_periods=1).sum()
+    if rules.robust_blocks > 0:  # significant blocks among the last robust_blocks windows
+        w_b = int(rules.robust_steps)
+        sig_count = significant.copy()
+        for j in range(1, int(rules.robust_blocks)):
+            sig_count += significant.shift(j * w_b).fillna(0.0)
     failure_hours = ((t_fail - t) * 24.0).where(tertiary & (t_fail >= t))
     return pd.DataFrame(
         {
@@ -272,10 +344,7 @@ def displacement_kinematics(
             "steady_velocity_mm_per_day": steady,
             "creep_velocity_mm_per_day": creep,
             "velocity_noise_mm_per_day": noise,
-            "significant_steps": significant.rolling(n_sig, min_periods=1)
-            .sum()
-            .fillna(0)
-            .astype(int),
+            "significant_steps": sig_count.fillna(0).astype(int),
             "above_noise_run": above_noise_run.astype(int),
             "tangent_angle_deg": tangent,
             "accel_steps": accel_steps.astype(int),
