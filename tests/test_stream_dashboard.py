@@ -16,7 +16,8 @@ pytest.importorskip("streamlit")
 from tests.test_dashboard import _open, _text
 from tests.test_dashboard import home as home  # the module-scoped demo home (re-exported)
 
-AT = pd.Timestamp("2026-11-18T14:00", tz="UTC")
+# a few hours ago: warnings still in force (a change whose warning ended is not delivered)
+AT = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=3)
 
 
 def _log_two_changes(store: Any) -> None:
