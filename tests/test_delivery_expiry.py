@@ -193,3 +193,31 @@ def test_warning_published_again_keeps_its_queued_message_in_force(url: str) -> 
     assert store.deliveries()["status"].tolist() == ["sent"]
     assert _expired_audit(store) == []
     store.close()
+
+
+def test_the_alarm_log_shows_an_expired_change_as_not_open_in_both_languages(url: str) -> None:
+    """The dashboard's alarm log lists a replayed change with its outcome 'expired'
+    (Chinese: 已过期未发送) and marks it expired: nobody got it, so it is not counted
+    open nor offered for acknowledgement (dashboard/pages/geohazard.py)."""
+    from dashboard.views import alarm_outcome
+    from riskwarn.store import Store
+    from riskwarn.stream.alarm_log import alarm_log
+    from riskwarn.stream.delivery import enqueue
+
+    clock = Clock()
+    store = Store(url, clock=clock)
+    store.upgrade()
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        old, live = _red(clock.now - pd.Timedelta(days=30)), _red(clock.now)
+        assert enqueue(store, cfg, old, []) == 0  # logged expired: nothing queued
+        assert enqueue(store, cfg, live, []) == 1
+    log = alarm_log(store.deliveries(), store.acknowledgements()).set_index("delivery_key")
+    store.close()
+    assert log.loc[old.key, "sent"] == "webhook:duty-1 expired" and log.loc[old.key, "expired"]
+    assert log.loc[live.key, "sent"] == "webhook:duty-1 pending"
+    assert not log.loc[live.key, "expired"]
+    assert alarm_outcome(log.loc[old.key, "sent"], "zh") == "webhook:duty-1 已过期未发送"
+    assert alarm_outcome(log.loc[old.key, "sent"], "en") == "webhook:duty-1 expired"
+    two = "email:duty-1 sent, webhook:duty-1 retrying (2 attempts)"
+    assert alarm_outcome(two, "zh") == "email:duty-1 已送达，webhook:duty-1 重试中（已尝试 2 次）"
