@@ -4,7 +4,7 @@ Generated at parse time by *listing* ``configs/sources/*.yaml`` (no file is read
 database is touched). Each DAG picks up the files waiting in
 ``<RISKWARN_HOME>/landing/<source>/`` one at a time: validates and quarantines it,
 upserts the lake, records its batch in the serving store at once, and moves it to
-``<RISKWARN_HOME>/archive/<source>/ingested=<interval end>/<original name>``. A poison
+``<RISKWARN_HOME>/archive/<source>/ingested=<interval end>_archived=<archive time>/<original name>``. A poison
 file (a gzip bomb, a million-column header, a broken gzip) is quarantined whole with a
 one-line reason and archived like any other, so retries never trip over it; a file that
 fails unexpectedly stays in landing while the others are recorded, and the task fails

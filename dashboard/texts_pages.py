@@ -37,6 +37,13 @@ TEXT: dict[str, dict[str, str]] = {
         "who acknowledged them when; red changes not acknowledged: {open}.",
     },
     "alarm_not_acked": {"zh": "未签收", "en": "not acknowledged"},
+    # the outcome of each delivery (riskwarn.stream.alarm_log; English as the log writes it)
+    "alarm_status_sent": {"zh": "已送达", "en": "sent"},
+    "alarm_status_pending": {"zh": "待发送", "en": "pending"},
+    "alarm_status_retrying": {"zh": "重试中", "en": "retrying"},
+    "alarm_status_failed": {"zh": "发送失败", "en": "failed"},
+    "alarm_status_expired": {"zh": "已过期未发送", "en": "expired"},
+    "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
     "alarm_change_new": {"zh": "新发布", "en": "new"},
     "alarm_change_raised": {"zh": "升级", "en": "raised"},
     "alarm_change_lowered": {"zh": "降级", "en": "lowered"},

@@ -218,6 +218,27 @@ def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
     return [reason_text(r, lang) for r in reasons]
 
 
+ALARM_OUTCOME = re.compile(r"(?P<to>\S+) (?P<status>[a-z]+)(?: \((?P<n>\d+) attempts?\))?")
+
+
+def alarm_outcome(text: str, lang: str) -> str:
+    """The alarm log's outcome cell (``email:duty-1 sent, webhook:duty-1 retrying (2
+    attempts)``, riskwarn.stream.alarm_log) in the page's language: the channel:contact
+    ids stay, the status words and attempt counts are translated."""
+    if lang == "en" or not isinstance(text, str):
+        return text
+    out = []
+    for item in text.split(", "):
+        m = ALARM_OUTCOME.fullmatch(item)
+        if m is None:
+            out.append(item)
+            continue
+        words = t(f"alarm_status_{m['status']}", lang)
+        tries = t("alarm_attempts", lang, n=m["n"]) if m["n"] else ""
+        out.append(f"{m['to']} {words}{tries}")
+    return "，".join(out)
+
+
 def fmt_time(ts: Any, lang: str, tz: str) -> str:
     """A time in the display zone (re-exported for pages)."""
     from dashboard.i18n import fmt_datetime

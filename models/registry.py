@@ -477,16 +477,41 @@ def _history(client: MlflowClient, name: str) -> list[str]:
 
 
 class PromotionRefused(ValueError):
-    """An alias move riskwarn will not make (gate failed without ``force``, no audit, ...)."""
+    """An alias move riskwarn will not make (gate failed without ``force``, no audit, ...).
+
+    ``refusal`` names the kind in the ``promotion_refused`` audit entry; ``details`` are
+    facts the entry carries besides the version, reason, via and why."""
+
+    refusal = "refused"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+
+class GateRefused(PromotionRefused):
+    """The version's gate failed, could not judge it, or never settled: ``--force`` only."""
+
+    refusal = "gate"
+
+
+class UnknownVersion(PromotionRefused):
+    """The model has no such version (or no registered model at all)."""
+
+    refusal = "unknown_version"
 
 
 class ForeignModel(PromotionRefused):
     """The version's run belongs to another domain: refused even with ``--force``."""
 
+    refusal = "foreign_model"
+
 
 class StaleGate(PromotionRefused):
     """The version passed its gate against another champion than the one serving now (or
     against one not recorded): refused without ``--force``, audited as ``promotion_refused``."""
+
+    refusal = "stale_gate"
 
 
 UNKNOWN = object()  # gate_judged_against: which champion is not recorded
@@ -710,6 +735,9 @@ def _move_alias(
         "model": name,
         "version": version,
         "gate": (mv.tags or {}).get("gate"),
+        # the champion the gate judged it against, as tagged (None: untagged, judged
+        # before the tag existed or never): a gate fact like the outcome
+        "gate_champion": (mv.tags or {}).get(GATE_CHAMPION_TAG),
         "digest": version_digest(name, version),
         "move_id": uuid.uuid4().hex,
     }
@@ -734,6 +762,8 @@ ALIAS_LOCK_WAIT_S = 60.0  # a move takes seconds (it digests the version's files
 
 class ChampionBusy(PromotionRefused):
     """Another promote or rollback of the model held its alias lock longer than we waited."""
+
+    refusal = "busy"
 
 
 def alias_lock_folder(lock_dir: Path | None = None, registry_uri: str | None = None) -> Path:
@@ -833,14 +863,63 @@ def promote(
     match (moved behind its back, or another serving store), the move is recorded.
 
     Runs under the model's alias lock (:func:`alias_lock`): a concurrent promote or
-    rollback of the same model waits for it, up to :data:`ALIAS_LOCK_WAIT_S`.
+    rollback of the same model waits for it, up to :data:`ALIAS_LOCK_WAIT_S`
+    (:class:`ChampionBusy`).
+
+    Every refusal (:class:`PromotionRefused`: a gate not passed, an unknown version,
+    another domain's model, a stale pass, the lock held too long) leaves one audit entry
+    ``promotion_refused`` (version, reason, via, ``refusal`` kind, ``why``: the message)
+    in ``store``, then is raised. A blank reason is refused before anything is looked up
+    and is not audited (the audit log keeps why a move was tried; there is no why).
     """
     name = model_name(domain)
     reason = _given_reason(reason, "promotion", name)
-    with alias_lock(name, lock_dir):
-        return _promote(
-            client, domain, version, store=store, reason=reason, actor=actor, force=force, via=via
-        )
+    try:
+        with alias_lock(name, lock_dir):
+            return _promote(
+                client,
+                domain,
+                version,
+                store=store,
+                reason=reason,
+                actor=actor,
+                force=force,
+                via=via,
+            )
+    except PromotionRefused as exc:
+        _audit_refusal(store, actor, name, str(version), reason, via, exc)
+        raise
+
+
+def _audit_refusal(
+    store: Any,
+    actor: str | None,
+    name: str,
+    version: str,
+    reason: str,
+    via: str,
+    exc: PromotionRefused,
+) -> None:
+    """The ``promotion_refused`` entry of a refused promote (none without a store: the
+    library called with none moves nothing either). An actor the registry cannot
+    authenticate (an MLflow server without credentials: itself a refusal) is written
+    ``unauthenticated``."""
+    if store is None:
+        return
+    if actor is None:
+        try:
+            actor = authenticated_actor(mlflow.get_registry_uri())
+        except PromotionRefused:
+            actor = "unauthenticated"
+    details = {
+        "version": version,
+        "reason": reason,
+        "via": via,
+        "refusal": exc.refusal,
+        "why": str(exc).splitlines()[0] if str(exc) else exc.refusal,
+        **exc.details,
+    }
+    store.audit(actor, "promotion_refused", "model", name, details)
 
 
 def _promote(
@@ -857,12 +936,20 @@ def _promote(
     """:func:`promote`, holding the alias lock."""
     name = model_name(domain)
     version = str(version)
-    mv = client.get_model_version(name, version)  # raises if the version does not exist
+    try:
+        mv = client.get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # the registry failed: not a refusal
+        raise UnknownVersion(
+            f"{name} has no version {version} (`riskwarn models {domain}` lists them)"
+        ) from exc
     other = foreign_domain(client, domain, mv)
     if other is not None:  # even with --force: scoring could not feed it
         raise ForeignModel(
             f"{name} v{version} was trained for the domain {other!r}, not {domain!r} (its "
-            "run's domain): its features are not this domain's scoring frame; not promoting it"
+            "run's domain): its features are not this domain's scoring frame; not promoting it",
+            {"trained_for": other},
         )
     gate = (mv.tags or {}).get("gate")
     # only a version its training tagged gate=pass goes in without --force: one without a
@@ -878,8 +965,9 @@ def _promote(
             if gate == NOT_JUDGED
             else "has no gate outcome (its training did not finish judging it)"
         )
-        raise PromotionRefused(
-            f"{name} v{version} {why}; promote it anyway only with --force and a reason"
+        raise GateRefused(
+            f"{name} v{version} {why}; promote it anyway only with --force and a reason",
+            {"gate": gate},
         )
     previous = champion_version(client, domain)
     stale: dict[str, Any] = {}
@@ -903,22 +991,16 @@ def _promote(
                 "it against the serving champion) or promote it anyway only with --force "
                 "and a reason"
             )
-            if not force:
-                if store is not None:
-                    store.audit(
-                        actor or authenticated_actor(mlflow.get_registry_uri()),
-                        "promotion_refused",
-                        "model",
-                        name,
-                        {"version": version, "reason": reason, "via": via, "why": why, **stale},
-                    )
-                raise StaleGate(why)
+            if not force:  # audited by promote, as every refusal
+                raise StaleGate(why, stale)
     if previous == version and store is not None:
         recorded = recorded_champion(store, name)
         if (
             recorded is not None
             and recorded.get("version") == version
             and recorded.get("gate") == (mv.tags or {}).get("gate")
+            and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
+            == (mv.tags or {}).get(GATE_CHAMPION_TAG)
             and recorded.get("digest") == version_digest(name, version)
         ):
             return {"model": name, "version": version, "previous": previous, "changed": False}
@@ -1089,11 +1171,19 @@ def checked_champion(
             f"{name}@{CHAMPION} points at v{version}, but riskwarn recorded {when}: the alias "
             f"was moved behind riskwarn's back; not serving it (move it with {how})"
         )
-    gate_tag = (client.get_model_version(name, version).tags or {}).get("gate")
+    tags = client.get_model_version(name, version).tags or {}
+    gate_tag = tags.get("gate")
     if gate_tag != record.get("gate"):
         raise ChampionRefused(
             f"{name} v{version} has gate tag {gate_tag!r}, but riskwarn recorded "
             f"{record.get('gate')!r} when it promoted {when}: not serving it"
+        )
+    # recorded since 2026-12-05 (older records do not name it, and are not held to it)
+    if "gate_champion" in record and tags.get(GATE_CHAMPION_TAG) != record["gate_champion"]:
+        raise ChampionRefused(
+            f"{name} v{version} has {GATE_CHAMPION_TAG} tag {tags.get(GATE_CHAMPION_TAG)!r}, "
+            f"but riskwarn recorded {record['gate_champion']!r} when it promoted {when}: "
+            "not serving it"
         )
     folder = download_version(name, version, dst)
     if model_digest(folder) != record.get("digest"):

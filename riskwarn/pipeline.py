@@ -939,12 +939,18 @@ PURGING = ".purging-"  # prefix of a folder the purge took out of the archive
 def purge_personal_archive(
     settings: Settings, sources: Sequence[str], now: pd.Timestamp | None = None
 ) -> dict[str, list[str]]:
-    """Remove the archived landing files (``<home>/archive/<source>/ingested=<stamp>/``)
-    of ``sources`` ingested more than ``settings.archive_personal_days`` days before
-    ``now``; the folder's stamp is the ingest's interval end.
+    """Remove the archived landing files of ``sources`` archived more than
+    ``settings.archive_personal_days`` days before ``now``. A folder
+    ``<home>/archive/<source>/ingested=<interval end>_archived=<archive time>/`` is aged
+    from its archive time, never from its interval end (a backfill archives an old
+    interval's files today: they are kept the whole retention from today). A folder
+    named ``ingested=<stamp>`` only (archived before 2026-12-05, which recorded no
+    archive time) is aged from the later of its stamp and its modification time (the
+    last time a file was archived into it; a copy that did not keep it only keeps the
+    folder longer).
 
-    Folder by folder: the folder is first renamed to ``.purging-ingested=<stamp>-<id>``
-    (the decision: a file archived after it goes into a new ``ingested=<stamp>`` folder,
+    Folder by folder: the folder is first renamed to ``.purging-<name>-<id>``
+    (the decision: a file archived after it goes into a new folder of the same name,
     which this run leaves alone), then audited ``archive_purge_started`` with its file
     names, then emptied, audited ``archive_purged`` and removed. A folder whose
     removal fails (a file that cannot be removed) is reported and left renamed; the
@@ -954,14 +960,15 @@ def purge_personal_archive(
 
     A symlinked file is removed as a link: its target, outside the archive, is not the
     archive's and stays (named under ``links`` and in the audit). A folder whose name
-    is not ``ingested=<stamp>`` is never removed and is warned about (``unnamed``).
+    is neither of those is never removed and is warned about (``unnamed``).
 
     Returns ``removed`` (files, relative to the archive), ``links`` (those of them that
     were symlinks), ``failed`` (one line per folder left for the next run) and
     ``unnamed``; a re-run removes nothing more."""
     import uuid
-    from datetime import datetime
+    from datetime import UTC, datetime
 
+    from riskwarn.ingest.landing import archive_folder_times
     from riskwarn.store import Store
 
     now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
@@ -978,18 +985,22 @@ def purge_personal_archive(
                 staged.append(folder)
                 continue
             try:
-                stamp = datetime.strptime(folder.name, "ingested=%Y-%m-%dT%H%M%SZ")
+                stamp, archived = archive_folder_times(folder.name)
             except ValueError:
                 rel = str(folder.relative_to(arch))
                 log.warning(
-                    "archive retention: %s is not named ingested=<YYYY-MM-DDTHHMMSSZ>; "
+                    "archive retention: %s is not named ingested=<YYYY-MM-DDTHHMMSSZ>"
+                    "[_archived=<YYYY-MM-DDTHHMMSSZ>]; "
                     "it is never removed (move its files into a dated folder or remove "
                     "it by hand)",
                     rel,
                 )
                 out["unnamed"].append(rel)
                 continue
-            if pd.Timestamp(stamp, tz="UTC") >= cutoff:
+            if archived is None:  # named before archive times were: its last change
+                changed = datetime.fromtimestamp(folder.stat().st_mtime, UTC)
+                archived = max(stamp, changed)
+            if pd.Timestamp(archived) >= cutoff:
                 continue
             target = base / f"{PURGING}{folder.name}-{uuid.uuid4().hex[:8]}"
             try:

@@ -170,7 +170,8 @@ class Settings(BaseModel):
 
     @property
     def archive_dir(self) -> Path:
-        """Where processed landing files go (``archive/<source>/ingested=<time>/<name>``)."""
+        """Where processed landing files go
+        (``archive/<source>/ingested=<interval end>_archived=<archive time>/<name>``)."""
         return self.home / "archive"
 
     @property

@@ -7,6 +7,7 @@ than the retention, audited by file name only (docs/security.md)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def test_personal_archive_older_than_retention_is_removed(settings: Settings) ->
     for folder in (old, new, public):
         folder.mkdir(parents=True)
         (folder / "disputes.csv").write_text("name,phone\nZhang San,13800000000\n")
+        _archived_at(folder)
     assert "sim_incidents" not in sources
     removed = purge_personal_archive(settings, sources, now=now)["removed"]
     assert removed == ["sim_disputes/ingested=2026-10-01T000000Z/disputes.csv"]
@@ -56,10 +58,18 @@ NOW = pd.Timestamp("2026-12-05T12:00:00Z")
 SOURCES = ["sim_disputes"]
 
 
+def _archived_at(folder: Path) -> None:
+    """A folder named as before 2026-12-05 (``ingested=<stamp>``, no archive time) last
+    changed at its stamp, as one archived then: the retention ages it from then."""
+    stamp = pd.Timestamp(folder.name.removeprefix("ingested="))
+    os.utime(folder, (stamp.timestamp(), stamp.timestamp()))
+
+
 def _old(settings: Settings, stamp: str, name: str = "disputes.csv") -> Path:
     folder = settings.archive_dir / "sim_disputes" / f"ingested={stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text("name,phone\nZhang San,13800000000\n")
+    _archived_at(folder)
     return folder
 
 
@@ -143,6 +153,7 @@ def test_symlinked_files_are_removed_as_links_and_odd_folders_are_warned_about(
     folder = settings.archive_dir / "sim_disputes" / "ingested=2026-09-01T000000Z"
     folder.mkdir(parents=True)
     (folder / "linked.csv").symlink_to(outside)
+    _archived_at(folder)
     odd = settings.archive_dir / "sim_disputes" / "manual-copy"
     odd.mkdir()
     with caplog.at_level("WARNING"):
@@ -218,3 +229,55 @@ def test_lake_maintain_names_a_folder_it_could_not_remove_in_one_line_and_exits_
     assert "Traceback" not in err
     assert main(["lake", "maintain"]) == 0  # the next run completes it
     assert "ingested=2026-01-01T000000Z/disputes.csv" in capsys.readouterr().out
+
+
+def test_a_backfill_archived_today_is_kept_the_whole_retention_from_today(
+    settings: Settings,
+) -> None:
+    """Review 2026-12-05: the age was counted from the folder's stamp, the DAG interval
+    end, so a backfill of March archiving its landing files in December made them
+    eligible for purge at once. The folder now names its archive time too, and the age
+    counts from it; a folder named as before is aged from its last change."""
+    from datetime import UTC, datetime
+
+    from riskwarn.ingest.landing import archive_folder, archive_folder_times
+
+    interval_end = datetime(2026, 3, 10, tzinfo=UTC)  # the backfilled interval
+    archived = NOW.to_pydatetime() - pd.Timedelta(days=1)  # archived yesterday
+    folder = archive_folder(settings.archive_dir, "sim_disputes", interval_end, archived)
+    assert folder.name == "ingested=2026-03-10T000000Z_archived=2026-12-04T120000Z"
+    assert archive_folder_times(folder.name) == (interval_end, archived)
+    assert archive_folder_times("ingested=2026-03-10T000000Z") == (interval_end, None)
+    folder.mkdir(parents=True)
+    (folder / "disputes.csv").write_text("name,phone\nZhang San,13800000000\n")
+    # a legacy-named folder of the same old interval, into which a file went yesterday
+    legacy = settings.archive_dir / "sim_disputes" / "ingested=2026-03-10T000000Z"
+    legacy.mkdir()
+    (legacy / "late.csv").write_text("name\nLi Si\n")
+    os.utime(legacy, (archived.timestamp(), archived.timestamp()))
+    # and one of the old rule's kind that really was archived long ago
+    gone = _old(settings, "2026-03-01T000000Z")
+    days = settings.archive_personal_days
+    done = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert done["removed"] == [f"sim_disputes/{gone.name}/disputes.csv"], done
+    assert (folder / "disputes.csv").exists() and (legacy / "late.csv").exists()
+    # the retention counted from the archive time: gone the day after it ends
+    later = pd.Timestamp(archived) + pd.Timedelta(days=days, hours=1)
+    done = purge_personal_archive(settings, SOURCES, now=later)
+    assert sorted(done["removed"]) == [
+        "sim_disputes/ingested=2026-03-10T000000Z/late.csv",
+        f"sim_disputes/{folder.name}/disputes.csv",
+    ], done
+
+
+def test_an_old_stamp_archived_into_yesterday_is_kept(settings: Settings) -> None:
+    """The same, for a folder named as before 2026-12-05 (no archive time in its name):
+    a backfill archived March's files into ``ingested=2026-03-10T000000Z`` yesterday (its
+    last change); the old rule purged it at once by its stamp."""
+    legacy = settings.archive_dir / "sim_disputes" / "ingested=2026-03-10T000000Z"
+    legacy.mkdir(parents=True)
+    (legacy / "disputes.csv").write_text("name,phone\nZhang San,13800000000\n")
+    yesterday = (NOW - pd.Timedelta(days=1)).timestamp()
+    os.utime(legacy, (yesterday, yesterday))
+    assert purge_personal_archive(settings, SOURCES, now=NOW)["removed"] == []
+    assert (legacy / "disputes.csv").exists()

@@ -119,9 +119,12 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     assert (
         len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == b["accepted"]
     )
-    # the file left landing for the archive, under its own name and the ingest time
+    # the file left landing for the archive, under its own name, the interval end and
+    # the archive time (what the personal-data retention ages it from)
     assert not any(landing.iterdir())
-    archived = af.archive_dir / "threegorges_displacement" / "ingested=2024-03-10T000000Z"
+    [archived] = (af.archive_dir / "threegorges_displacement").glob(
+        "ingested=2024-03-10T000000Z_archived=*"
+    )
     assert [p.name for p in archived.iterdir()] == ["displacement_monthly.csv"]
     # a re-run of the interval changes nothing; the same file delivered again neither
     _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))

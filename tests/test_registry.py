@@ -231,8 +231,11 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     # back to v1, whose gate failed: the rollback keeps the pages' caution (forced_over_gate)
     assert details["forced_over_gate"] is True
     assert first in (None, "1")
-    with pytest.raises(mlflow.exceptions.MlflowException):
+    # a version that does not exist is a refusal (audited), not MLflow's error text
+    with pytest.raises(reg.UnknownVersion, match="riskwarn-incidents has no version 999"):
         reg.promote(mlflow_client, "incidents", "999", store=store, reason="no such version")
+    refused = store.audit_entries("model", "riskwarn-incidents", ("promotion_refused",))
+    assert [e["details"]["refusal"] for e in refused][:1] == ["unknown_version"]
 
 
 def test_a_move_without_a_reason_is_refused_before_anything_moves(

@@ -110,6 +110,15 @@ def _failing_slope() -> tuple[pd.DataFrame, pd.DataFrame]:
     return first, second
 
 
+def _in_force(*parts: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
+    """``parts`` moved by whole days so that the red hour (``FAIL`` - 10 h) falls within
+    the last day: its warning is in force now, so its messages are sent (those of a
+    warning that ended, as the slope's of November would be, are recorded expired)."""
+    days = (pd.Timestamp.now(tz="UTC") - (FAIL - pd.Timedelta(hours=10))).days
+    shift = pd.Timedelta(days=days)
+    return tuple(p.assign(observed_at=p["observed_at"] + shift) for p in parts)
+
+
 def _batch_file(readings: pd.DataFrame, path: Path) -> Path:
     """The same readings as the simulated city's monthly extract (batch path)."""
     local = readings["observed_at"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
@@ -291,7 +300,7 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
 
     secret = "test-webhook-secret-0123456789abcdef"
     os.environ["RW_TEST_HOOK_SECRET"] = secret
-    first, second = _failing_slope()
+    first, second = _in_force(*_failing_slope())
     readings = pd.concat([first, second])
     with smtp_server() as (smtp_port, mails), Webhook() as hook:
         contacts = tmp_path / "contacts.yaml"
@@ -401,9 +410,8 @@ def test_webhook_retries_with_backoff_then_delivers(settings: Any, tmp_path: Pat
             retry_base_s=0.2,
             max_attempts=5,
         )
-        change = LevelChange(
-            "H9", "geohazard_stream:H9:x", 0, 3, pd.Timestamp("2026-12-01", tz="UTC")
-        )
+        now = pd.Timestamp.now(tz="UTC")  # in force: an ended warning is not delivered
+        change = LevelChange("H9", "geohazard_stream:H9:x", 0, 3, now)
         assert enqueue(store, cfg, change, []) == 1
         assert enqueue(store, cfg, change, []) == 0  # de-duplicated: one message per change
         assert deliver_due(store, cfg)["retry"] == 1

@@ -55,8 +55,8 @@ def _sent_changes(url: str, tmp_path: Path, n: int) -> tuple[Any, Any, list[Any]
     cfg = load_config(contacts)
     store = Store(url)
     store.upgrade()
-    at = pd.Timestamp("2026-11-18T14:00Z")
-    changes = [LevelChange(s, f"geohazard_stream:{s}:20261118T1400Z", 2, 4, at) for s in sites]
+    at = pd.Timestamp.now(tz="UTC").floor("h")  # in force: an ended warning is not delivered
+    changes = [LevelChange(s, f"geohazard_stream:{s}:{at:%Y%m%dT%H%MZ}", 2, 4, at) for s in sites]
     for change in changes:
         assert enqueue(store, cfg, change, [{"en": "red", "zh": "红色"}]) == 1
     for row in store.due_deliveries():

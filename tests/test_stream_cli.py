@@ -12,7 +12,9 @@ import pytest
 
 from riskwarn.cli import main
 
-WARNING = "geohazard_stream:H1:20261118T1400Z"
+# two hours ago: the warning is in force (one that ended is not delivered)
+AT = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=2)
+WARNING = f"geohazard_stream:H1:{AT:%Y%m%dT%H%MZ}"
 
 
 @pytest.fixture
@@ -42,8 +44,8 @@ def _two_red_changes_sent(home: Path, tmp_path: Path):
     store = Store.from_settings(Settings(home=home))
     store.upgrade()
     changes = [
-        LevelChange("H1", WARNING, 2, 4, pd.Timestamp("2026-11-18T14:00Z")),
-        LevelChange("H1", WARNING, 3, 4, pd.Timestamp("2026-11-18T16:00Z")),
+        LevelChange("H1", WARNING, 2, 4, AT),
+        LevelChange("H1", WARNING, 3, 4, AT + pd.Timedelta(hours=2)),
     ]
     for change in changes:
         assert enqueue(store, cfg, change, [{"en": "red", "zh": "红色"}]) == 1

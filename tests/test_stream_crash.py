@@ -35,7 +35,16 @@ import pytest
 
 from riskwarn.sources import load_mapping
 from testkit.stream_helpers import MOSQUITTO, Broker, Webhook, smtp_server, wait_for
-from tests.test_stream import FAIL, MAPPING, ROOT, _batch_file, _failing_slope, _lake, _publish
+from tests.test_stream import (
+    FAIL,
+    MAPPING,
+    ROOT,
+    _batch_file,
+    _failing_slope,
+    _in_force,
+    _lake,
+    _publish,
+)
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
@@ -49,7 +58,7 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
     from riskwarn.stream.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
     from riskwarn.stream.publish import DOMAIN
 
-    first, second = _failing_slope()
+    first, second = _in_force(*_failing_slope())  # delivered: its warning is in force
     total = len(first) + len(second)
     marker = tmp_path / "killed"
     status = settings.home / "run" / "stream.status.json"
@@ -159,7 +168,12 @@ def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     cut = FAIL - pd.Timedelta(days=1)
     first = r.loc[r["observed_at"] < cut]
     second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
-    return first, second, cut + pd.Timedelta(hours=7)
+    red_at = cut + pd.Timedelta(hours=7)
+    # moved by whole days so that T falls within the last day: its warning is in force
+    # now and its messages are sent (one that ended is logged expired, never sent)
+    shift = pd.Timedelta(days=(pd.Timestamp.now(tz="UTC") - red_at).days)
+    first, second = (p.assign(observed_at=p["observed_at"] + shift) for p in (first, second))
+    return first, second, red_at + shift
 
 
 def test_restart_replays_every_step_after_the_last_published(

@@ -16,7 +16,8 @@ pytest.importorskip("streamlit")
 from tests.test_dashboard import _open, _text
 from tests.test_dashboard import home as home  # the module-scoped demo home (re-exported)
 
-AT = pd.Timestamp("2026-11-18T14:00", tz="UTC")
+# a few hours ago: warnings still in force (a change whose warning ended is not delivered)
+AT = pd.Timestamp.now(tz="UTC").floor("h") - pd.Timedelta(hours=3)
 
 
 def _log_two_changes(store: Any) -> None:
@@ -86,6 +87,9 @@ def test_geohazard_page_shows_deliveries_and_acknowledgements(home: Path) -> Non
     zh = next(d.value for d in at_zh.dataframe if "签收人" in d.value.columns)
     assert zh["变化"].tolist() == ["新发布", "升级"]
     assert zh["签收人"].tolist() == ["未签收", "duty-1"]
+    # the outcome's status words in Chinese too (channel:contact ids stay as they are)
+    outcome = "email:duty-1 已送达，webhook:duty-1 重试中（已尝试 1 次）"
+    assert zh["推送（渠道:联系人 状态）"].tolist() == [outcome, outcome]
 
 
 STREAM_REASON = {

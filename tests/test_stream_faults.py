@@ -35,7 +35,7 @@ from testkit.stream_helpers import (
     stream_consumer,
     wait_for,
 )
-from tests.test_stream import Running, _failing_slope, _lake, _publish, _steady
+from tests.test_stream import Running, _failing_slope, _in_force, _lake, _publish, _steady
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
@@ -75,7 +75,7 @@ def test_postgres_outage_30s_loses_doubles_nothing_delivers_once(
     url = pg_url.replace(f"@{u.hostname}:{u.port or 5432}/", f"@127.0.0.1:{proxy.port}/")
     assert url != pg_url
     secret = "outage-test-webhook-secret-0123456789"
-    first, second = _failing_slope()
+    first, second = _in_force(*_failing_slope())  # delivered: its warning is in force
     total = len(first) + len(second)
     with smtp_server() as (smtp_port, mails), Webhook() as hook:
         contacts = tmp_path / "contacts.json"

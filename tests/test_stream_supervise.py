@@ -36,7 +36,7 @@ from testkit.stream_helpers import (
     stream_consumer,
     wait_for,
 )
-from tests.test_stream import MAPPING, ROOT, _failing_slope, _lake, _publish
+from tests.test_stream import MAPPING, ROOT, _failing_slope, _in_force, _lake, _publish
 
 pytestmark = pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 
@@ -296,7 +296,7 @@ def test_supervised_kill9_before_publish_publishes_red_once(
     from riskwarn.store import Store
     from riskwarn.stream.publish import DOMAIN
 
-    first, second = _failing_slope()
+    first, second = _in_force(*_failing_slope())  # delivered: its warning is in force
     total = len(first) + len(second)
     marker = tmp_path / "killed"
     run, log = settings.home / "run", tmp_path / "stream.log"

@@ -158,7 +158,8 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
     refused = st.session_state.pop("alarm_ack_refused", None)
     if refused:
         st.error(refused)
-    open_ = alarms.loc[alarms["acknowledged_by"].isna()]
+    # a change nobody was sent (its warning had ended: a replay) is not acknowledged
+    open_ = alarms.loc[alarms["acknowledged_by"].isna() & ~alarms["expired"]]
     if open_.empty:
         st.caption(t("alarm_ack_none", lg))
         return
@@ -206,7 +207,11 @@ chosen = all_sites(site_domain)
 alarms = queries.alarm_log(url)
 if not alarms.empty:
     st.subheader(t("alarm_log", lg))
-    n_open = int((alarms["to_level"] == "red").mul(alarms["acknowledged_by"].isna()).sum())
+    n_open = int(
+        (
+            (alarms["to_level"] == "red") & alarms["acknowledged_by"].isna() & ~alarms["expired"]
+        ).sum()
+    )
     st.caption(t("alarm_log_note", lg, n=fmt_int(len(alarms), lg), open=fmt_int(n_open, lg)))
     st.dataframe(
         alarms.assign(
@@ -217,8 +222,9 @@ if not alarms.empty:
             change=[t(f"alarm_change_{v}", lg) for v in alarms["change"]],
             from_level=[level_label(v, lg) if v else "—" for v in alarms["from_level"]],
             to_level=[level_label(v, lg) if v else "—" for v in alarms["to_level"]],
+            sent=[views.alarm_outcome(v, lg) for v in alarms["sent"]],
         )
-        .drop(columns=["delivery_key"])
+        .drop(columns=["delivery_key", "expired"])
         .rename(columns={c: t(f"alarm_col_{c}", lg) for c in alarms.columns}),
         hide_index=True,
         width="stretch",

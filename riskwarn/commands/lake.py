@@ -97,7 +97,8 @@ def maintain(as_json: bool) -> None:
             )
     for name in purged["unnamed"]:
         click.echo(
-            f"warning: archive: {name} is not named ingested=<YYYY-MM-DDTHHMMSSZ>; "
+            f"warning: archive: {name} is not named ingested=<YYYY-MM-DDTHHMMSSZ>"
+            "[_archived=<YYYY-MM-DDTHHMMSSZ>]; "
             "never removed by the retention",
             err=True,
         )

@@ -67,8 +67,8 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
             force=force,
         )
     except (MlflowException, registry.PromotionRefused) as exc:
-        # another domain's model (refused even with --force), or a pass judged against
-        # another champion than the serving one (audited; --force overrides): exit 2
+        # every refusal is audited (promotion_refused) by registry.promote; each is one
+        # error line, exit 2 (another domain's model is refused even with --force)
         refused = (registry.ForeignModel, registry.StaleGate)
         kind = WrongModel if isinstance(exc, refused) else click.ClickException
         raise kind(

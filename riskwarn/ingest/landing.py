@@ -3,7 +3,9 @@
 ``<home>/landing/<source>/`` holds the files a source delivers. :func:`ingest_landing`
 takes them one at a time: read, validate, write to the lake, record the batch (the
 caller's ``journal``), then move the file to
-``<home>/archive/<source>/ingested=<ingest time>/<original name>``. A file that cannot
+``<home>/archive/<source>/ingested=<interval end>_archived=<archive time>/<original name>``
+(the interval end is the ingest's data time; the archive time, the wall clock when the
+run archived, is what the personal-data retention counts from). A file that cannot
 be read as a table is quarantined like any other batch and archived too, so it is never
 retried; a file whose ingestion fails unexpectedly stays in landing, the others go on,
 and the failure is raised at the end (one line per file).
@@ -155,10 +157,27 @@ def changed_since(path: Path, sig: tuple[int, int]) -> bool:
         return True
 
 
-def archive_folder(archive_dir: Path, source: str, as_of: datetime) -> Path:
-    """``<archive>/<source>/ingested=<YYYY-MM-DDTHHMMSSZ>`` for files ingested at ``as_of``."""
-    stamp = as_of.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    return archive_dir / source / f"ingested={stamp}"
+STAMP = "%Y-%m-%dT%H%M%SZ"
+ARCHIVED = "_archived="  # between the interval end and the archive time in a folder name
+
+
+def archive_folder(archive_dir: Path, source: str, as_of: datetime, archived_at: datetime) -> Path:
+    """``<archive>/<source>/ingested=<as_of>_archived=<archived_at>`` (both
+    ``YYYY-MM-DDTHHMMSSZ``) for files ingested for the interval ending ``as_of`` and
+    archived at ``archived_at`` (the wall clock of the run)."""
+    stamp, at = (t.astimezone(UTC).strftime(STAMP) for t in (as_of, archived_at))
+    return archive_dir / source / f"ingested={stamp}{ARCHIVED}{at}"
+
+
+def archive_folder_times(name: str) -> tuple[datetime, datetime | None]:
+    """The interval end and archive time an archive folder's name records; the archive
+    time is None for a folder named ``ingested=<stamp>`` only (archived before
+    2026-12-05). ValueError for any other name."""
+    ingested, sep, archived = name.removeprefix("ingested=").partition(ARCHIVED)
+    if not name.startswith("ingested="):
+        raise ValueError(f"not an archive folder name: {name!r}")
+    when = datetime.strptime(ingested, STAMP).replace(tzinfo=UTC)
+    return when, datetime.strptime(archived, STAMP).replace(tzinfo=UTC) if sep else None
 
 
 def archive_file(path: Path, folder: Path, batch_id: str) -> Path:
@@ -193,6 +212,7 @@ def ingest_landing(
     *,
     as_of: datetime,
     journal: StoreJournal | None,
+    archived_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Ingest, record and archive each settled file of ``folder``; returns summed counts,
     ``still_changing`` (names left for the next run) and ``not_read`` (sub-folders and
@@ -201,7 +221,11 @@ def ingest_landing(
     ``journal`` records each batch in the serving store right after it is in the lake
     (:mod:`riskwarn.ingest.journal`) and before the file leaves landing, so a crash at any
     point leaves the file in landing and its re-run is idempotent (same batch id); a run
-    killed between its lake commit and its record is recorded by that re-run."""
+    killed between its lake commit and its record is recorded by that re-run.
+
+    The archive folder names ``as_of`` and ``archived_at`` (default: the wall clock
+    now, once per run): a backfill archiving an old interval's files today keeps them
+    the whole retention from today (:func:`riskwarn.pipeline.purge_personal_archive`)."""
     unread = warn_unread(folder)
     sigs, changing = settled_files(landing_files(folder), settings.landing_settle_seconds)
     files = sorted(sigs)
@@ -218,7 +242,8 @@ def ingest_landing(
             settings.landing_settle_seconds,
         )
     failed: list[str] = []
-    archive = archive_folder(settings.archive_dir, folder.name, as_of)
+    archived_at = archived_at or datetime.now(UTC)  # a fact about this run, not the data
+    archive = archive_folder(settings.archive_dir, folder.name, as_of, archived_at)
     for path in files:
         try:
             [report] = ingest_files(mapping, [path], settings, as_of=as_of, journal=journal)

@@ -1,9 +1,20 @@
 """Warning delivery in the serving store: the delivery log (a retry queue) and the
-acknowledgements of warning changes (issue 16, docs/streaming.md)."""
+acknowledgements of warning changes (issue 16, docs/streaming.md).
+
+**Expiry.** A delivery is sent only while its warning is in force: until the later of
+the validity of the change it announces (``valid_to`` of the row, or of its message:
+the end of the warning that change served) and the ``valid_to`` the ``warnings`` table
+holds for the warning now (a level that holds is published again with a later one),
+judged at the store's clock, the wall clock. A row logged past it (a replay of old
+readings) is logged as ``expired``, never pending; a pending row that comes due past it
+(it waited out an outage) becomes ``expired`` instead of being sent. Either is audited
+(``delivery_expired``, one entry per row). A row that names no validity at all and whose
+warning the store does not hold is not judged (sent as before).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from riskwarn.store.models import Delivery, WarningAck
+from riskwarn.store.models import Delivery, RiskWarning, WarningAck
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import frame_of, table_of, utc
 
@@ -31,10 +42,63 @@ DELIVERY_FIELDS = (
 )
 
 
-def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]], now: datetime) -> int:
-    """Insert pending deliveries in the caller's transaction (``publish_run`` logs a
-    change's deliveries in the transaction that publishes it); rows already logged (same
-    key, channel and contact) are skipped. Returns how many were new."""
+# audit(action, object_type, object_id, details): an entry in the caller's transaction
+Audit = Callable[[str, str, str, Mapping[str, Any]], None]
+
+
+def own_valid_to(row: Mapping[str, Any]) -> datetime | None:
+    """The end of validity a delivery row names itself (``valid_to`` of the row, else of
+    its message), or None (a row logged before 2026-12-05, or by a tool naming none)."""
+    value = row.get("valid_to")
+    if value is None and isinstance(row.get("message"), Mapping):
+        value = row["message"].get("valid_to")
+    return None if value is None else utc(value)
+
+
+def in_force_until(conn: Connection, row: Mapping[str, Any]) -> datetime | None:
+    """Until when the warning of delivery ``row`` is in force: the later of the row's
+    own validity and the ``valid_to`` the ``warnings`` table holds for its warning now
+    (not withdrawn); None when neither says."""
+    w = table_of(RiskWarning)
+    held = conn.execute(
+        sa.select(w.c.valid_to).where(
+            w.c.warning_id == row["warning_id"], w.c.withdrawn_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    ends = [t for t in (own_valid_to(row), None if held is None else utc(held)) if t is not None]
+    return max(ends) if ends else None
+
+
+def _ended(until: datetime | None, now: datetime) -> bool:
+    return until is not None and until <= now
+
+
+def _expiry_details(row: Mapping[str, Any], until: datetime, when: str) -> dict[str, Any]:
+    return {
+        "delivery_key": row["delivery_key"],
+        "warning_id": row["warning_id"],
+        "unit_id": row["unit_id"],
+        "change": row["change"],
+        "to_level": row["to_level"],
+        "channel": row["channel"],
+        "contact_id": row["contact_id"],
+        "changed_at": utc(row["changed_at"]).isoformat(),
+        "in_force_until": until.isoformat(),
+        "found": when,  # "logging": expired before it was queued; "sending": while queued
+    }
+
+
+def insert_deliveries(
+    conn: Connection,
+    rows: Sequence[Mapping[str, Any]],
+    now: datetime,
+    audit: Audit | None = None,
+) -> int:
+    """Insert deliveries in the caller's transaction (``publish_run`` logs a change's
+    deliveries in the transaction that publishes it); rows already logged (same key,
+    channel and contact) are skipped. A row whose warning is no longer in force at
+    ``now`` (:func:`in_force_until`) is logged ``expired``, not pending, and audited
+    through ``audit``. Returns how many were new and pending."""
     d = table_of(Delivery)
     added = 0
     for row in rows:
@@ -49,12 +113,29 @@ def insert_deliveries(conn: Connection, rows: Sequence[Mapping[str, Any]], now: 
         ).first()
         if exists is not None:
             continue
-        conn.execute(
-            sa.insert(d).values(
-                **values, status="pending", attempts=0, created_at=now, next_attempt_at=now
+        until = in_force_until(conn, row)
+        expired = _ended(until, now)
+        delivery_id = conn.execute(
+            sa.insert(d)
+            .values(
+                **values,
+                status="expired" if expired else "pending",
+                attempts=0,
+                created_at=now,
+                next_attempt_at=now,
             )
-        )
-        added += 1
+            .returning(d.c.delivery_id)
+        ).scalar_one()
+        if not expired:
+            added += 1
+        elif audit is not None:
+            assert until is not None
+            audit(
+                "delivery_expired",
+                "delivery",
+                str(delivery_id),
+                _expiry_details(values, until, "logging"),
+            )
     return added
 
 
@@ -77,13 +158,56 @@ class AlreadyAcknowledgedError(Exception):
 class DeliveryStore(ReadStore):
     """The delivery queue/log and acknowledgements."""
 
-    def enqueue_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> int:
+    def enqueue_deliveries(self, rows: Sequence[Mapping[str, Any]], actor: str = "stream") -> int:
         """Add pending deliveries; one already logged (same key, channel and contact) is
-        left as it is (de-duplication). Returns how many were new."""
+        left as it is (de-duplication), one whose warning is no longer in force is logged
+        ``expired`` (audited under ``actor``). Returns how many were new and pending."""
         if not rows:
             return 0
         with self._write() as conn:
-            return insert_deliveries(conn, rows, self._now())
+            return insert_deliveries(conn, rows, self._now(), self._auditor(conn, actor))
+
+    def _auditor(self, conn: Connection, actor: str) -> Audit:
+        def audit(action: str, object_type: str, object_id: str, details: Any) -> None:
+            self._audit(conn, actor, action, object_type, object_id, details)
+
+        return audit
+
+    def expire_deliveries(self, actor: str = "stream") -> list[dict[str, Any]]:
+        """Mark ``expired`` every pending delivery whose warning is no longer in force
+        (:func:`in_force_until` at the store's clock), each audited
+        (``delivery_expired``); what the sender calls before it sends. Reads first and
+        writes only when some row expired (the sender calls it every second). Returns
+        the rows expired (as :meth:`deliveries` has them, before the change)."""
+        d = table_of(Delivery)
+        now = self._now()
+        pending = sa.select(d).where(d.c.status == "pending")
+        with self._read() as conn:
+            rows = conn.execute(pending).mappings().all()
+            stale = [r["delivery_id"] for r in rows if _ended(in_force_until(conn, r), now)]
+        if not stale:
+            return []
+        done = []
+        with self._write() as conn:  # judged again: a publish may have renewed a warning
+            for row in conn.execute(pending.where(d.c.delivery_id.in_(stale))).mappings().all():
+                until = in_force_until(conn, row)
+                if until is None or until > now:
+                    continue
+                conn.execute(
+                    sa.update(d)
+                    .where(d.c.delivery_id == row["delivery_id"])
+                    .values(status="expired")
+                )
+                self._audit(
+                    conn,
+                    actor,
+                    "delivery_expired",
+                    "delivery",
+                    str(row["delivery_id"]),
+                    _expiry_details(row, until, "sending"),
+                )
+                done.append(dict(row))
+        return done
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""

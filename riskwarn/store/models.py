@@ -316,7 +316,8 @@ class Publication(Base):
 
 
 DELIVERY_CHANNELS = ("email", "webhook")
-DELIVERY_STATUSES = ("pending", "sent", "failed")
+# expired: not sent, the warning was no longer in force (migration 0008)
+DELIVERY_STATUSES = ("pending", "sent", "failed", "expired")
 WARNING_CHANGES = ("new", "raised", "lowered", "ended", "escalated")
 
 

@@ -282,8 +282,13 @@ class PublishingStore(StoreBase):
                     ["domain"],
                 )
             self._discard_staged(conn, run_id)
-            if deliveries:
-                insert_deliveries(conn, deliveries, now)
+            if deliveries:  # those of warnings no longer in force: logged expired, audited
+                insert_deliveries(
+                    conn,
+                    deliveries,
+                    now,
+                    lambda *entry: self._audit(conn, actor, *entry),
+                )
             self._audit(
                 conn,
                 actor,

@@ -5,6 +5,9 @@ acknowledgements (:meth:`~riskwarn.store.Store.acknowledgements`): per change
 (``delivery_key``), the site, the change and levels, when it happened, which channels
 and contacts it went to and with what outcome, and who acknowledged it when (or that
 nobody has yet). Contact ids only: the store keeps no address and neither does this.
+A change whose every delivery expired (its warning was no longer in force: a replay of
+old readings) is listed with its outcome (``email:duty-1 expired``) and marked
+``expired``: nobody got it, so it is neither open nor offered for acknowledgement.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ COLUMNS = [
     "acknowledged_at",
     "warning_id",
     "delivery_key",
+    "expired",  # every delivery of the change expired: nobody was sent it (not shown)
 ]
 
 
@@ -64,6 +68,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 else pd.NaT,
                 "warning_id": first["warning_id"],
                 "delivery_key": key,
+                "expired": bool((g["status"] == "expired").all()),
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

@@ -12,6 +12,15 @@ row per channel of the contact in the ``deliveries`` table (its delivery key nam
 change, so re-publishing or a restart adds nothing); :func:`deliver_due` sends due rows,
 retrying with exponential back-off (``retry_base_s`` * 2^attempts, at most
 ``max_attempts`` tries) and records each outcome.
+
+Only warnings in force are delivered. A change's message names the end of the warning
+it serves (``valid_to``: the reading's step end + :data:`~riskwarn.stream.publish.HORIZON_HOURS`,
+as the published warning row); the store logs a change whose warning is no longer in
+force (a replay of old readings) as ``expired``, and :func:`deliver_due` expires a
+queued one whose warning ended while it waited, instead of sending it; both audited
+(``delivery_expired``, :mod:`riskwarn.store.deliveries`). "Now" is the store's clock,
+the wall clock, never the readings' event time: a replay of last month's readings pages
+nobody, whatever time its readings say it is.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ import yaml
 
 from riskwarn import warnings as rw
 from riskwarn.store import Store
-from riskwarn.stream.publish import DOMAIN, LevelChange
+from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, LevelChange
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +128,14 @@ def load_config(path: str | Path) -> DeliveryConfig:
     return cfg
 
 
+def valid_to(change: LevelChange) -> pd.Timestamp:
+    """The end of the warning ``change`` serves: as the stream's published warning row,
+    its reading's step end + :data:`HORIZON_HOURS` (the store may hold a later one, if
+    the level held and was published again). The message of the change is not sent
+    after it unless the warning is still in force then."""
+    return change.at + pd.Timedelta(hours=HORIZON_HOURS)
+
+
 def _message(change: LevelChange, reasons: list[Any], step: int) -> dict[str, Any]:
     """What is sent (and kept in the log): the change, its reasons, no personal data."""
     level_to = rw.level_name(change.to_rank)
@@ -130,6 +147,7 @@ def _message(change: LevelChange, reasons: list[Any], step: int) -> dict[str, An
         "from_level": rw.level_name(change.from_rank),
         "to_level": level_to,
         "at": change.at.isoformat(),
+        "valid_to": valid_to(change).isoformat(),
         "reasons": reasons,
         "delivery_key": change.key,
         "escalation_step": step,
@@ -140,7 +158,9 @@ def delivery_rows(
     cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
 ) -> list[dict[str, Any]]:
     """The delivery-log rows of one change to the ``step``-th contact of its route (one
-    per channel; none if the change is not delivered or the route has no such step)."""
+    per channel; none if the change is not delivered or the route has no such step).
+    Each names its warning's end (``valid_to``): the store logs a row past it as
+    ``expired`` (not sent, audited) instead of pending."""
     route = cfg.route(change.site_id)
     if not change.notify or step >= len(route):
         return []
@@ -160,6 +180,7 @@ def delivery_rows(
             "escalation_step": step,
             "message": msg,
             "changed_at": change.at.to_pydatetime(),
+            "valid_to": valid_to(change).to_pydatetime(),
         }
         for channel in contact.channels
     ]
@@ -168,9 +189,11 @@ def delivery_rows(
 def enqueue(
     store: Store, cfg: DeliveryConfig, change: LevelChange, reasons: list[Any], step: int = 0
 ) -> int:
-    """Log the deliveries of one change to the ``step``-th contact of its route (once).
-    The consumer logs a change's first deliveries in the transaction that publishes it
-    (``Store.publish_run(deliveries=...)``); this is for escalations and tools."""
+    """Log the deliveries of one change to the ``step``-th contact of its route (once;
+    ``expired``, not pending, if its warning is no longer in force). Returns how many
+    were queued. The consumer logs a change's first deliveries in the transaction that
+    publishes it (``Store.publish_run(deliveries=...)``); this is for escalations and
+    tools."""
     return store.enqueue_deliveries(delivery_rows(cfg, change, reasons, step))
 
 
@@ -268,8 +291,20 @@ def _record_sent(store: Store, delivery_id: Any, patience_s: float = 300.0) -> N
 
 
 def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
-    """Send the due deliveries; returns counts sent / retry / failed."""
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    """Send the due deliveries of warnings in force; returns counts sent / retry /
+    failed / expired (queued deliveries whose warning is no longer in force, at the
+    store's clock: recorded ``expired`` and audited, not sent)."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "expired": 0}
+    for d in store.expire_deliveries():
+        counts["expired"] += 1
+        log.warning(
+            "delivery %s (%s to contact %s, warning %s) not sent: the warning is no longer "
+            "in force (recorded expired)",
+            d["delivery_id"],
+            d["channel"],
+            d["contact_id"],
+            d["warning_id"],
+        )
     for d in store.due_deliveries(limit):
         contact = cfg.contacts.get(d["contact_id"])
         try:
