@@ -238,6 +238,26 @@ def test_a_superseded_replayed_red_is_not_scored_in_the_next_live_run(store: Sto
     assert in_force(store) == ["L"]
 
 
+def test_a_restarted_consumer_holds_no_expired_replayed_level(store: Store, tmp_path: Path) -> None:
+    """After a restart the consumer's hysteresis starts from the served warnings in
+    force, not from an expired replayed red carried in the snapshot: seeded, that red
+    held the site at red on its first live steps (lowered only after
+    ``lower_after_steps`` hours), which is now a new episode and delivered."""
+    from testkit.stream_helpers import stream_consumer
+
+    live = pd.Timestamp.now(tz="UTC").floor("h") - 3 * H
+    pub = Publisher(store)
+    step(pub, {"R": 4}, live - pd.Timedelta(days=20))  # the replay
+    step(pub, {"L": 3}, live)  # the live stream
+    assert set(Publisher(store).served) == {"L", "R"}  # R rides along, expired
+    c = stream_consumer(tmp_path, 1, store_url=store.url)  # constructed, not connected
+    try:
+        assert {site: h.rank for site, h in c.state.held.items()} == {"L": 3}
+    finally:
+        c.store_lock.release()
+        c.instance_lock.release()
+
+
 def test_run_ids_sort_in_publishing_order_past_9999_publishes_at_one_origin(
     store: Store,
 ) -> None:

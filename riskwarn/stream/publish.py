@@ -148,6 +148,19 @@ class Publisher:
             return None
         return row
 
+    def served_levels(self) -> dict[str, int]:
+        """site -> level of the served warnings in force at the served run's origin: what
+        the consumer's hysteresis starts from (``SensorStates.seed_levels``). An expired
+        one (a replay's red carried in a live snapshot) is no level: seeded, it held the
+        site at red on its first live steps after a restart, a red that :meth:`changes`
+        then delivered as a new episode."""
+        at = self.served_origin
+        return {
+            site: int(row["level_rank"])
+            for site, row in self.served.items()
+            if at is None or self.current(site, at) is not None
+        }
+
     def changes(self, levels: dict[str, SiteLevel]) -> list[LevelChange]:
         """Level changes of the evaluated sites against the served snapshot, each judged
         at its step's event time (:meth:`current`: an expired warning is no level)."""
