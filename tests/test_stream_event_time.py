@@ -174,6 +174,127 @@ def test_a_level_held_for_two_days_stays_in_force(store: Store) -> None:
     assert in_force(store) == ["S"]  # judged at the wall clock, two days after the raise
 
 
+def levels_at(ranks: dict[str, int], at: pd.Timestamp) -> dict[str, SiteLevel]:
+    return {s: SiteLevel(s, r, [REASON], "ok", float("nan"), {}, at) for s, r in ranks.items()}
+
+
+def test_a_live_red_after_an_expired_replayed_red_is_a_new_episode(store: Store) -> None:
+    """A replay's red (dismissed by the panel) rides in the served snapshot with its own,
+    expired, event times once a live stream publishes. A later live red at that site is
+    compared against no level (an expired warning is no level): a new episode with a new
+    id, a new start and a fresh review, delivered. Before, it was compared against the
+    stale red: no change (nothing delivered) and the refresh served it under the replay's
+    id, episode start and 'dismissed' review; the stale red also scored 4 in the live
+    run's forecasts (test below)."""
+    live = pd.Timestamp.now(tz="UTC").floor("h") - 3 * H
+    old = live - pd.Timedelta(days=20)
+    pub = Publisher(store)
+    step(pub, {"R": 4}, old)  # the replay
+    stale = store.warnings(domain=DOMAIN).iloc[0]
+    store.review_warning(
+        str(stale["warning_id"]),
+        action="dismiss",
+        reason="replay test, not real",
+        reviewer="panel",
+        expected_version=int(stale["version"]),
+    )
+    step(pub, {"L": 1}, live)  # the live stream, another site
+    assert pub.last_status == "published"
+    assert in_force(store) == ["L"]
+    # the live site R: back at no warning (nothing to end), then red
+    assert pub.changes(levels_at({"R": 0}, live + H)) == []
+    assert not pub.due_refresh(levels_at({"R": 4}, live + H))
+    red = levels_at({"R": 4, "L": 1}, live + H)
+    restarted = Publisher(store)  # the same judgement after a restart
+    [change] = pub.changes(red)
+    assert restarted.changes(red) == [change]
+    assert (change.site_id, change.change, change.notify) == ("R", "new", True)
+    assert change.warning_id != stale["warning_id"]
+    restarted.publish(red, [change])
+    assert restarted.last_status == "published"
+    r = store.warnings(domain=DOMAIN).set_index("unit_id").loc["R"]
+    assert r["warning_id"] == change.warning_id
+    assert pd.Timestamp(r["valid_from"]) == live + H  # the live episode's start
+    assert r["state"] == "new"  # a fresh review, not the replay's dismissal
+    assert in_force(store) == ["L", "R"]
+    f = store.published_forecasts(DOMAIN).set_index("unit_id")["score"]
+    assert f.to_dict() == {"L": 1.0, "R": 4.0}
+    assert store.warnings(withdrawn=True).empty
+
+
+def test_a_superseded_replayed_red_is_not_scored_in_the_next_live_run(store: Store) -> None:
+    """A replay after a live stream: its red reaches the served snapshot with the next
+    live round, expired; the live run's forecast for its site is no level, not the
+    replay's red valid until tomorrow."""
+    live = pd.Timestamp.now(tz="UTC").floor("h") - 3 * H
+    pub = Publisher(store)
+    step(pub, {"L": 1}, live)
+    step(pub, {"R": 4}, live - pd.Timedelta(days=20))
+    assert pub.last_status == "superseded"
+    step(pub, {"L": 2}, live + H)
+    assert pub.last_status == "published"
+    f = store.published_forecasts(DOMAIN).set_index("unit_id")
+    assert f["score"].to_dict() == {"L": 2.0, "R": 0.0}
+    assert in_force(store) == ["L"]
+
+
+def test_a_restarted_consumer_holds_no_expired_replayed_level(store: Store, tmp_path: Path) -> None:
+    """After a restart the consumer's hysteresis starts from the served warnings in
+    force, not from an expired replayed red carried in the snapshot: seeded, that red
+    held the site at red on its first live steps (lowered only after
+    ``lower_after_steps`` hours), which is now a new episode and delivered."""
+    from testkit.stream_helpers import stream_consumer
+
+    live = pd.Timestamp.now(tz="UTC").floor("h") - 3 * H
+    pub = Publisher(store)
+    step(pub, {"R": 4}, live - pd.Timedelta(days=20))  # the replay
+    step(pub, {"L": 3}, live)  # the live stream
+    assert set(Publisher(store).served) == {"L", "R"}  # R rides along, expired
+    c = stream_consumer(tmp_path, 1, store_url=store.url)  # constructed, not connected
+    try:
+        assert {site: h.rank for site, h in c.state.held.items()} == {"L": 3}
+    finally:
+        c.store_lock.release()
+        c.instance_lock.release()
+
+
+def test_run_ids_sort_in_publishing_order_past_9999_publishes_at_one_origin(
+    store: Store,
+) -> None:
+    """After ``~9999`` the counter gets one more ``~`` per digit (``~~10000``), so the ids
+    still sort as strings and ``Store.last_run_id`` (the SQL max) is the newest; a restart
+    numbers after it. Before, ``~10000`` sorted before ``~9999``: the store's last id was
+    ``~9999`` and a restart reused ``~10000`` (a re-publication of that run)."""
+    t = pd.Timestamp.now(tz="UTC").floor("h") - H
+    pub = Publisher(store)
+    base = step(pub, {"A": 4}, t)
+    assert base is not None
+    pub.last_run_id = f"{base}~9998"  # as after 9,998 publishes at this origin
+    ids = [step(pub, {"A": 3}, t), step(pub, {"A": 4}, t)]
+    assert ids == sorted(ids) and store.last_run_id(DOMAIN) == ids[-1]
+    restarted = Publisher(store)
+    ids.append(step(restarted, {"A": 3}, t))
+    assert ids == sorted(ids) and len(set(ids)) == 3  # no id reused after the restart
+    assert store.last_run_id(DOMAIN) == ids[-1]
+    assert ids == [f"{base}~9999", f"{base}~~10000", f"{base}~~10001"]
+    assert store.published_run(DOMAIN)["run_id"] == ids[-1]
+    assert store.warnings(withdrawn=True).empty
+
+
+def test_run_counters_sort_as_strings() -> None:
+    from riskwarn.stream.publish import run_counter
+
+    assert [run_counter(n) for n in (1, 9999, 10000, 99999, 100000)] == [
+        "~0001",
+        "~9999",
+        "~~10000",
+        "~~99999",
+        "~~~100000",
+    ]
+    counters = [run_counter(n) for n in (1, 2, 9, 10, 999, 9998, 9999, 10000, 10001, 123456)]
+    assert counters == sorted(counters)
+
+
 @pytest.mark.skipif(not Path(MOSQUITTO).exists(), reason="mosquitto is not installed")
 def test_consumer_replay_then_live_then_replay_over_a_real_broker(
     settings: Any, broker: Any

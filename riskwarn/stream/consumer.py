@@ -141,9 +141,8 @@ class StreamConsumer:
             self.state.model = self.model
         else:
             log.info("no model registry configured: the stream evaluates the sensor rules alone")
-        self.state.seed_levels(
-            {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
-        )
+        # the served warnings in force (an expired one, a replay's, is no level)
+        self.state.seed_levels(self.publisher.served_levels())
         # evaluated rounds not yet published, each with the write sequence number of the
         # newest micro-batch it read (published once that one is durable)
         self.pending: list[tuple[int, dict[str, SiteLevel], float]] = []
@@ -311,7 +310,7 @@ class StreamConsumer:
             levels = [lv for _, round_, _ in self.pending for lv in round_.values()]
         todo = set(self.replay_sites)  # the sites whose steps the replay was to evaluate
         self.replay_sites, self.replay_hours = set(), []
-        seed = {site: int(row["level_rank"]) for site, row in self.publisher.served.items()}
+        seed = self.publisher.served_levels()
         seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
         state = self._new_state(seed)
         rounds: list[dict[str, SiteLevel]] = []

@@ -24,11 +24,23 @@ event time. One older still (a replay after a live stream) is stored by the stor
 recorded); its levels reach the served snapshot with the next round, carried with their
 own (expired) event times. Before 2026-12-05 the origin was the publishing wall clock.
 
+**An expired warning is no level** (:meth:`Publisher.current`). A site's served warning
+whose ``valid_to`` is at or before the event time of the site's new step (a replay's
+red carried in a live snapshot, or a live warning whose site went unevaluated for a
+day) is not compared against: a level above "no warning" starts a new episode (new
+warning id and ``valid_from``, a fresh review; delivered if orange or red), "no
+warning" changes nothing (no "ended" message for a warning no longer in force), and
+it is never refreshed. A run's forecast scores a site by its warning only while that
+is in force at the run's origin (0 otherwise). Before, a live red at a site carrying
+a replayed red was no change: nothing was delivered and the refresh served it under
+the replay's id, episode start and review state (a 'dismissed' red in force).
+
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
 id (the same microsecond, also after a restart) the last id with a counter
-(``...Z~0001``, ``~`` sorts after the digits and ``Z``). Ids are unique and sort in
-publishing order. A run id shared by two publishes would be a *re-publication* of one
+(``...Z~0001``, ``~`` sorts after the digits and ``Z``; past ``~9999`` one more ``~``
+per extra digit, ``~~10000``: :func:`run_counter`). Ids are unique and sort in
+publishing order as strings. A run id shared by two publishes would be a *re-publication* of one
 run to the store, which withdraws what the second publish no longer has: an episode
 ending in the second of two publishes within one second (the old id had one-second
 resolution) was recorded as withdrawn while its contacts got the "ended" message.
@@ -95,6 +107,15 @@ def event_time(t: Any) -> pd.Timestamp:
     return ts.tz_convert("UTC") if ts.tzinfo else ts.tz_localize("UTC")
 
 
+def run_counter(n: int) -> str:
+    """The run id suffix of the ``n``-th extra publish at one id: ``~0001`` to ``~9999``,
+    then one more ``~`` per extra digit (``~~10000``, ``~~~100000``): ``~`` sorts after
+    the digits, so the ids keep sorting in publishing order as strings (``Store.last_run_id``
+    is the SQL ``max``); a plain ``~10000`` sorted before ``~9999``."""
+    digits = f"{n:04d}"
+    return "~" * (len(digits) - 3) + digits
+
+
 class Publisher:
     """The stream's served snapshot and its level changes."""
 
@@ -118,11 +139,34 @@ class Publisher:
             f = store.published_forecasts(DOMAIN)
             self.sites = set(f["unit_id"].astype(str))
 
+    def current(self, site: str, at: Any) -> dict[str, Any] | None:
+        """The served warning of ``site`` in force at event time ``at``, or None: a served
+        warning whose validity ended at or before ``at`` (a replay's, or a live one whose
+        site went unevaluated for a day) counts as no level (module doc)."""
+        row = self.served.get(site)
+        if row is None or event_time(row["valid_to"]) <= event_time(at):
+            return None
+        return row
+
+    def served_levels(self) -> dict[str, int]:
+        """site -> level of the served warnings in force at the served run's origin: what
+        the consumer's hysteresis starts from (``SensorStates.seed_levels``). An expired
+        one (a replay's red carried in a live snapshot) is no level: seeded, it held the
+        site at red on its first live steps after a restart, a red that :meth:`changes`
+        then delivered as a new episode."""
+        at = self.served_origin
+        return {
+            site: int(row["level_rank"])
+            for site, row in self.served.items()
+            if at is None or self.current(site, at) is not None
+        }
+
     def changes(self, levels: dict[str, SiteLevel]) -> list[LevelChange]:
-        """Level changes of the evaluated sites against the served snapshot."""
+        """Level changes of the evaluated sites against the served snapshot, each judged
+        at its step's event time (:meth:`current`: an expired warning is no level)."""
         out = []
         for site, lv in sorted(levels.items()):
-            old = self.served.get(site)
+            old = self.current(site, lv.observed_to)
             old_rank = 0 if old is None else int(old["level_rank"])
             if lv.level_rank == old_rank:
                 continue
@@ -141,7 +185,7 @@ class Publisher:
         nothing changed for 24 h showed a site still evaluated at red as expired. At most
         one such round per :data:`REFRESH_BEFORE` of event time while levels hold."""
         for site, lv in levels.items():
-            row = self.served.get(site)
+            row = self.current(site, lv.observed_to)
             if row is None or lv.level_rank == 0 or lv.level_rank != int(row["level_rank"]):
                 continue
             if event_time(row["valid_to"]) - event_time(lv.observed_to) <= REFRESH_BEFORE:
@@ -184,7 +228,7 @@ class Publisher:
         last = self.last_run_id
         if last is not None and run_id <= last:
             base, _, n = last.partition("~")
-            run_id = f"{base}~{int(n or 0) + 1:04d}"
+            run_id = f"{base}{run_counter(int(n.lstrip('~') or 0) + 1)}"
         return run_id
 
     def publish(
@@ -227,6 +271,13 @@ class Publisher:
                     lv, served[site]["warning_id"], served[site]["valid_from"]
                 )
         sites = sorted(self.sites | set(levels) | set(served))
+        # a site's score at the run's origin is its warning's level only while that is in
+        # force there: an expired warning carried in the snapshot (a replay's) is no level
+        score = {
+            s: float(row["level_rank"])
+            for s, row in served.items()
+            if event_time(row["valid_to"]) > origin
+        }
         forecasts = pd.DataFrame(
             {
                 "unit_type": "site",
@@ -234,7 +285,7 @@ class Publisher:
                 "domain": DOMAIN,
                 "origin": origin,
                 "valid_to": origin + pd.Timedelta(hours=HORIZON_HOURS),
-                "score": [float(served[s]["level_rank"]) if s in served else 0.0 for s in sites],
+                "score": [score.get(s, 0.0) for s in sites],
             }
         )
         warnings = pd.DataFrame(
