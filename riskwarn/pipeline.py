@@ -800,12 +800,24 @@ def export_time(value: Any) -> str | None:
     return text + "Z"
 
 
+def export_times(values: pd.Series) -> pd.Series:
+    """:func:`export_time` of every value of a datetime64 column, at once (the same
+    texts; NaT -> None), as an object column: one vectorised ``strftime`` instead of a
+    Timestamp per row (126,475 forecast rows a day for incidents on the simulated city)."""
+    ts = values.dt.tz_localize("UTC") if values.dt.tz is None else values.dt.tz_convert("UTC")
+    micro = ts.dt.microsecond
+    text = ts.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    frac = ("." + micro.astype("Int64").astype(str).str.zfill(6)).where(micro > 0, "")
+    out = (text + frac + "Z").astype(object)
+    return out.where(ts.notna(), None)
+
+
 def _export_times(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every time column written by :func:`export_time`."""
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].map(export_time).astype(object)
+            out[col] = export_times(out[col])
     return out
 
 
@@ -823,7 +835,8 @@ def forecasts_geojson(forecasts: pd.DataFrame, warnings: pd.DataFrame) -> dict[s
     """GeoJSON FeatureCollection of a run's forecasts (points), with their warning level."""
     levels = warnings.set_index("unit_id")["level"].to_dict() if len(warnings) else {}
     features = []
-    for r in forecasts.sort_values(["rank", "unit_id"]).to_dict("records"):
+    # the time columns as export_time writes them, all at once (what _json_ready would)
+    for r in _export_times(forecasts.sort_values(["rank", "unit_id"])).to_dict("records"):
         if r.get("lon") is None or pd.isna(r.get("lon")):
             continue
         props = {

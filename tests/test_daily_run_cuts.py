@@ -1,0 +1,175 @@
+"""The daily run's speed cuts (issue 18.3) leave its outputs as they were.
+
+* A hotspot domain's warnings carry the model's explanation of their cell; the other
+  cells' explanations are never read, so scoring explains the warned cells alone
+  (:func:`riskwarn.scoring.warned_explanations`): the same entries, fewer rows explained.
+* Exports write their times through one vectorised :func:`riskwarn.pipeline.export_times`
+  instead of a Timestamp per row: the same texts.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import domains, scoring
+from riskwarn.pipeline import _json_ready, export_time, export_times, forecasts_geojson
+from riskwarn.scoring import score_domain
+from tests.test_scoring import (  # noqa: F401  (fixtures)
+    ORIGIN,
+    registry,
+    scored_home,
+)
+
+# --------------------------------------------------------------------------- explanations
+
+
+class _Explaining:
+    """A python model whose explanation of a row depends on that row alone; it records
+    how many rows it was asked to explain."""
+
+    def __init__(self) -> None:
+        self.rows_explained: list[int] = []
+
+    def explain(self, frame: pd.DataFrame, top_n: int = 3) -> list[dict[str, Any]]:
+        self.rows_explained.append(len(frame))
+        return [
+            {"sentence": f"{u}: {c:g} events", "sentence_zh": f"{u}：{c:g} 起"}
+            for u, c in zip(frame["unit_id"], frame["count_28d"], strict=True)
+        ]
+
+
+class _Champion:
+    def __init__(self, model: _Explaining) -> None:
+        self._model = model
+        self.domain, self.name, self.version = "incidents", "riskwarn-incidents", "1"
+
+    def python_model(self) -> _Explaining:
+        return self._model
+
+
+def test_warned_explanations_are_the_whole_frames_entries_of_the_warned_units() -> None:
+    from riskwarn.scoring import warned_explanations
+
+    frame = pd.DataFrame({"unit_id": [f"c{i}" for i in range(6)], "count_28d": [0, 3, 1, 8, 2, 5]})
+    model = _Explaining()
+    whole = scoring.model_explanations(_Champion(model), frame)  # type: ignore[arg-type]
+    warned = {"c3", "c5", "c1"}
+    got = warned_explanations(_Champion(model), frame, warned)  # type: ignore[arg-type]
+    assert got == {u: whole[u] for u in warned}
+    assert model.rows_explained == [6, 3]
+    assert warned_explanations(_Champion(model), frame, set()) == {}  # type: ignore[arg-type]
+    assert model.rows_explained == [6, 3]  # nobody warned: nothing explained
+
+
+def test_daily_hotspot_scoring_explains_only_the_warned_cells_and_writes_the_same_warnings(
+    scored_home,  # noqa: F811
+    monkeypatch,
+) -> None:
+    """On the old code every scored cell was explained (12 rows here); now the warned
+    ones alone, and the warnings' reasons are those the whole frame's explanations give."""
+    settings, store, frame = scored_home
+    model = _Explaining()
+    real_explanations = scoring.model_explanations
+
+    def explaining(champion: Any, rows: pd.DataFrame) -> dict[str, list[Any]]:
+        return real_explanations(_Champion(model), rows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scoring, "model_explanations", explaining)
+    # levels that warn some of the 12 cells, not all
+    policy = domains.LevelPolicy((0.9, 0.95, 0.97, 0.99), (0.85, 0.9, 0.95, 0.98), None)
+    score_domain(settings, "incidents", ORIGIN, store=store, policy=policy)
+    warnings = store.warnings(domain="incidents")
+    assert 0 < len(warnings) < len(frame)
+    assert model.rows_explained == [len(warnings)]
+    whole = real_explanations(_Champion(_Explaining()), frame)  # type: ignore[arg-type]
+    for unit, reasons in zip(warnings["unit_id"], warnings["reasons"], strict=True):
+        assert reasons[-len(whole[unit]) :] == whole[unit]
+
+
+# --------------------------------------------------------------------------- export times
+
+
+def _times() -> pd.DataFrame:
+    aware = pd.Series(
+        pd.to_datetime(
+            [
+                "2025-12-31T16:00:00Z",
+                "2026-01-07T16:00:00.000123Z",
+                None,
+                "1999-01-01T00:00:00.5Z",
+                "2025-06-30T23:59:59.999999Z",
+            ],
+            utc=True,
+            format="ISO8601",
+        )
+    )
+    return pd.DataFrame(
+        {
+            "utc": aware,
+            "local": aware.dt.tz_convert("Asia/Shanghai"),
+            "naive": aware.dt.tz_localize(None),
+            "ns": aware + pd.Timedelta(nanoseconds=7),
+        }
+    )
+
+
+def test_export_times_writes_what_export_time_writes_value_by_value() -> None:
+    for col, values in _times().items():
+        got = export_times(values).tolist()
+        assert got == [export_time(v) for v in values], col
+        assert export_times(values).dtype == object
+    empty = pd.Series(pd.DatetimeIndex([], tz="UTC"))
+    assert export_times(empty).tolist() == []
+
+
+def test_forecasts_geojson_is_what_the_per_row_conversion_gave() -> None:
+    t = _times()
+    forecasts = pd.DataFrame(
+        {
+            "run_id": "incidents:20251231T1600Z",
+            "domain": "incidents",
+            "unit_type": "cell",
+            "unit_id": [f"c{i}" for i in range(5)],
+            "origin": t["utc"],
+            "valid_to": t["local"],
+            "score": [0.9, np.nan, 0.5, 0.1, 0.3],
+            "probability": [0.9, 0.2, np.nan, 0.1, 0.3],
+            "rank": [1, 5, 2, 4, 3],
+            "county_code": ["a", None, "b", "c", "d"],
+            "township_code": ["t1", "t2", None, "t4", "t5"],
+            "lon": [116.1, 116.2, np.nan, 116.4, 116.5],
+            "lat": [30.1, 30.2, 30.3, 30.4, 30.5],
+        }
+    )
+    warnings = pd.DataFrame({"unit_id": ["c0", "c3"], "level": ["red", "blue"]})
+    # the conversion before the cut: every value of every row through _json_ready
+    levels = warnings.set_index("unit_id")["level"].to_dict()
+    expected = []
+    for r in forecasts.sort_values(["rank", "unit_id"]).to_dict("records"):
+        if r.get("lon") is None or pd.isna(r.get("lon")):
+            continue
+        keys = ("run_id", "domain", "unit_type", "unit_id", "origin", "valid_to", "score")
+        keys += ("probability", "rank", "county_code", "township_code")
+        props = {k: _json_ready(r[k]) for k in keys if k in r}
+        props["level"] = levels.get(r["unit_id"])
+        expected.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [float(r["lon"]), float(r["lat"])]},
+                "properties": props,
+            }
+        )
+    got = forecasts_geojson(forecasts, warnings)
+    assert got == {"type": "FeatureCollection", "features": expected}
+    text = json.dumps(got, ensure_ascii=False, sort_keys=True, indent=1)
+    old = json.dumps(
+        {"type": "FeatureCollection", "features": expected},
+        ensure_ascii=False,
+        sort_keys=True,
+        indent=1,
+    )
+    assert text == old
