@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from riskwarn import domains, scoring
 from riskwarn.pipeline import _json_ready, export_time, export_times, forecasts_geojson
@@ -173,3 +174,150 @@ def test_forecasts_geojson_is_what_the_per_row_conversion_gave() -> None:
         indent=1,
     )
     assert text == old
+
+
+# --------------------------------------------------------------------------- readings order
+
+
+def test_recent_readings_come_in_the_order_of_the_two_sorts_they_replace(tmp_path) -> None:
+    """One sort by sensor, time and then key gives what the key sort followed by a
+    stable sort by sensor and time gave: ties (a sensor's two readings of one time, two
+    sources) keep the key's order, a missing sensor id sorts last."""
+    from riskwarn import lake
+    from riskwarn.contracts import SENSOR_READINGS, conform
+    from riskwarn.serving_frames import read_recent_readings
+    from riskwarn.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    origin = pd.Timestamp("2025-12-31T16:00Z")
+    rng = np.random.default_rng(3)
+    n = 400
+    for source in ("b", "a"):
+        frame = pd.DataFrame(
+            {
+                "source": source,
+                "record_id": [f"r{rng.integers(0, 10**6):07d}-{i}" for i in range(n)],
+                "sensor_id": rng.choice(["s2", "s10", "s1", None], n),
+                "observed_at": origin - pd.to_timedelta(rng.integers(1, 60, n) * 600, unit="s"),
+                "interval_s": 600,
+                "quantity": rng.choice(["rain_mm", "displacement_mm"], n),
+                "value": rng.normal(size=n),
+            }
+        )
+        lake.upsert(
+            settings.lake_dir,
+            "sensor_readings",
+            source,
+            conform(frame, SENSOR_READINGS),
+            batch_id=source,
+            grain="month",
+        )
+    cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
+    old = lake.read_table(
+        settings.lake_dir,
+        "sensor_readings",
+        columns=cols,
+        start=origin - pd.Timedelta(days=35),
+        end=origin,
+    )
+    old = old.take(lake.sort_order(old, ["sensor_id", "observed_at"])).reset_index(drop=True)
+    old["observed_at"] = pd.to_datetime(old["observed_at"], utc=True)
+    new = read_recent_readings(settings, origin, 35)
+    assert len(new) == 2 * n and new.duplicated(["sensor_id", "observed_at"]).any()
+    assert new["sensor_id"].isna().any()
+    pd.testing.assert_frame_equal(new, old)
+
+
+# --------------------------------------------------------------------------- store rows
+
+
+def _records_before(frame: pd.DataFrame, table: Any) -> list[dict[str, Any]]:
+    """``records_for`` as it was: a dict per row, each value through ``_coerce``."""
+    from riskwarn.store.sql import _coerce
+
+    cols = [c for c in frame.columns if c in table.c]
+    obj = frame[cols].astype(object).where(frame[cols].notna(), None)
+    return [{k: _coerce(table.c[k], v) for k, v in row.items()} for row in obj.to_dict("records")]
+
+
+def test_records_for_gives_the_rows_the_per_value_conversion_gave() -> None:
+    import sqlalchemy as sa
+
+    from riskwarn.store.models import StagedForecast, StagedWarning, UTCDateTime
+    from riskwarn.store.sql import records_for, table_of
+
+    origin = pd.Timestamp("2025-12-31T16:00Z")
+    n = 7
+    forecasts = pd.DataFrame(
+        {
+            "unit_type": "cell",
+            "unit_id": [f"c{i}" for i in range(n)],
+            "domain": "incidents",
+            "origin": origin,
+            "valid_to": pd.Series(
+                [origin + pd.Timedelta(days=7)] * (n - 1) + [pd.NaT]
+            ).dt.tz_convert("Asia/Shanghai"),
+            "score": [0.5, np.nan, np.inf, 1e-300, 0.1, 0.2, 0.3],
+            "probability": pd.array([0.5, None, 0.2, 0.1, 0.1, 0.2, 0.3], dtype="Float64"),
+            "rank": np.arange(1, n + 1),
+            "county_code": ["a", None, np.nan, "b", 3, np.int64(4), "c"],
+            "township_code": pd.array(["t", None, "u", "v", "w", "x", "y"], dtype="string"),
+            "cell_x": pd.array([1, None, 3, 4, 5, 6, 7], dtype="Int64"),
+            "cell_y": [1.0, 2.0, np.nan, 4.0, 5.0, 6.0, 7.0],
+            "lon": np.arange(n, dtype=np.float32) / 3,
+            "lat": [1, 2, 3, 4, 5, 6, 7],
+            "explanation": [
+                None,
+                {"en": "x", "v": np.float64(np.nan)},
+                [np.int64(2)],
+                "s",
+                1,
+                2.5,
+                {},
+            ],
+            "not_a_column": 1,
+        }
+    )
+    table = table_of(StagedForecast)
+    assert records_for(forecasts, table) == _records_before(forecasts, table)
+    warnings = pd.DataFrame(
+        {
+            "warning_id": ["w1", "w2"],
+            "origin": [origin, origin],
+            "valid_from": [origin, origin],
+            "valid_to": [origin, pd.NaT],
+            "level": ["red", "blue"],
+            "level_rank": np.array([4, 1], dtype=np.int32),
+            "reasons": [[{"en": "a", "zh": "甲"}], []],
+            "evidence": [{"n": np.int64(3)}, None],
+            "lead_time_hours": [np.nan, 24],
+        }
+    )
+    table = table_of(StagedWarning)
+    assert records_for(warnings, table) == _records_before(warnings, table)
+    other = sa.Table(
+        "t",
+        sa.MetaData(),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("at", UTCDateTime()),
+        sa.Column("naive_at", sa.DateTime),
+    )
+    frame = pd.DataFrame(
+        {
+            "flag": [True, False, None],
+            "at": pd.to_datetime(
+                ["2025-01-01T00:00Z", None, "2025-01-02T00:00:00.000001Z"],
+                utc=True,
+                format="ISO8601",
+            ),
+            "naive_at": pd.to_datetime(["2025-01-01", None, "2025-01-02"]),
+        }
+    )
+    for convert in (records_for, _records_before):  # a naive time is refused, as before
+        with pytest.raises(ValueError, match="naive datetime"):
+            convert(frame, other)
+    aware = frame.drop(columns=["naive_at"])
+    assert records_for(aware, other) == _records_before(aware, other)
+    got = records_for(aware, other)
+    assert [type(r["flag"]) for r in got] == [bool, bool, type(None)]
+    assert records_for(frame[[]], other) == _records_before(frame[[]], other)
