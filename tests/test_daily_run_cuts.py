@@ -321,3 +321,74 @@ def test_records_for_gives_the_rows_the_per_value_conversion_gave() -> None:
     got = records_for(aware, other)
     assert [type(r["flag"]) for r in got] == [bool, bool, type(None)]
     assert records_for(frame[[]], other) == _records_before(frame[[]], other)
+
+
+# --------------------------------------------------------------------------- geojson text
+
+
+def _random_json(rng: np.random.Generator, depth: int = 0) -> Any:
+    kind = rng.integers(0, 10 if depth < 4 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return bool(rng.integers(0, 2))
+    if kind == 2:
+        return int(rng.integers(-(10**12), 10**12))
+    if kind == 3:
+        return float(
+            rng.choice(
+                [
+                    rng.normal() * 10.0 ** int(rng.integers(-8, 8)),
+                    np.nan,
+                    np.inf,
+                    -np.inf,
+                    0.0,
+                    -0.0,
+                    1e300,
+                ]
+            )
+        )
+    if kind in (4, 5):
+        return "".join(rng.choice(list('ab"\\\n\t\x01é中文 /,:{}[]'), rng.integers(0, 8)))
+    if kind in (6, 7):
+        return [_random_json(rng, depth + 1) for _ in range(rng.integers(0, 4))]
+    if kind == 8:
+        return tuple(_random_json(rng, depth + 1) for _ in range(rng.integers(0, 3)))
+    return {
+        "".join(rng.choice(list('kéy中 "_'), rng.integers(0, 5))): _random_json(rng, depth + 1)
+        for _ in range(rng.integers(0, 5))
+    }
+
+
+def test_dumps_indent1_writes_the_text_json_dumps_writes() -> None:
+    from riskwarn.pipeline import dumps_indent1
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        value = _random_json(rng)
+        assert dumps_indent1(value) == json.dumps(
+            value, ensure_ascii=False, sort_keys=True, indent=1
+        )
+    # what it does not write itself (numpy numbers, keys that are not strings) is json's
+    for value in ({"a": np.int64(3)}, {1: "x", "2": [np.float32(0.5)]}, [np.bool_(True)]):
+        try:
+            expected = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)
+        except TypeError as exc:
+            with pytest.raises(type(exc)):
+                dumps_indent1(value)
+        else:
+            assert dumps_indent1(value) == expected
+    t = _times()
+    forecasts = pd.DataFrame(
+        {
+            "unit_id": ["c0", "c1", "c2"],
+            "origin": t["utc"].iloc[:3],
+            "score": [0.5, np.nan, 0.25],
+            "rank": [1, 2, 3],
+            "lon": [116.1, 116.2, 116.3],
+            "lat": [30.1, 30.2, 30.3],
+            "county_code": ["县", None, "b"],
+        }
+    )
+    geo = forecasts_geojson(forecasts, pd.DataFrame({"unit_id": ["c0"], "level": ["red"]}))
+    assert dumps_indent1(geo) == json.dumps(geo, ensure_ascii=False, sort_keys=True, indent=1)
