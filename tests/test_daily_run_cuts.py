@@ -119,7 +119,8 @@ def _times() -> pd.DataFrame:
 
 
 def test_export_times_writes_what_export_time_writes_value_by_value() -> None:
-    for col, values in _times().items():
+    for col, once in _times().items():
+        values = pd.concat([once, once.iloc[::-1], once], ignore_index=True)  # repeated times
         got = export_times(values).tolist()
         assert got == [export_time(v) for v in values], col
         assert export_times(values).dtype == object
@@ -144,6 +145,9 @@ def test_forecasts_geojson_is_what_the_per_row_conversion_gave() -> None:
             "township_code": ["t1", "t2", None, "t4", "t5"],
             "lon": [116.1, 116.2, np.nan, 116.4, 116.5],
             "lat": [30.1, 30.2, 30.3, 30.4, 30.5],
+            # columns a feature does not read (a case's explanation, a 250 m cell)
+            "explanation": [None, [{"en": "x", "zh": "甲"}], None, [], ["y"]],
+            "cell_x": [1, 2, 3, 4, 5],
         }
     )
     warnings = pd.DataFrame({"unit_id": ["c0", "c3"], "level": ["red", "blue"]})
