@@ -391,6 +391,42 @@ def land(settings: Any, source: str, files: list[Path]) -> None:
         (folder / f.name).symlink_to(f.resolve())
 
 
+def daily_run(
+    stages: Stages, settings: Any, plan: dict, mappings: dict, day: str, day_end: Any
+) -> None:
+    """Part 2: the day's files land and are ingested, every daily domain is scored and
+    warned, the hourly nowcast runs at the day's end and the published runs are exported."""
+    from riskwarn import domains, pipeline
+
+    print(f"daily incremental run of {day}; {load_words()}:", flush=True)
+    for source, files in plan.items():
+        if files["day"]:
+            land(settings, source, files["day"])
+            stages.run(
+                "daily",
+                f"ingest {source} (1 file)",
+                partial(pipeline.ingest_source, settings, mappings[source], day_end),
+            )
+    for domain in domains.names(scored_by=domains.DAILY_SCORING_DAG):
+        stages.run(
+            "daily",
+            f"features + score + warn {domain}",
+            partial(pipeline.score_and_warn, settings, domain, day_end),
+        )
+    stages.run(
+        "daily",
+        "geohazard nowcast (hourly, at the day's end)",
+        partial(pipeline.geohazard_nowcast, settings, day_end),
+    )
+    stages.run("daily", "publish (exports)", partial(pipeline.publish_exports, settings))
+    wall, cpu = stages.total("daily")
+    print(
+        f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('daily')}"
+        f"; at its end {load_words()}",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim", type=Path, required=True)
@@ -418,6 +454,17 @@ def main(argv: list[str] | None = None) -> int:
         help="after the rebuild, wait until PATH exists before the daily run (not counted)",
     )
     ap.add_argument(
+        "--rebuild-only",
+        action="store_true",
+        help="the full rebuild, then stop: a home for --daily-only (copy it first: the daily "
+        "run writes to it)",
+    )
+    ap.add_argument(
+        "--daily-only",
+        action="store_true",
+        help="the daily incremental run only, on --home as --rebuild-only left it",
+    )
+    ap.add_argument(
         "--ingest-only",
         action="store_true",
         help="land and ingest the history, then stop (a home to train domains in later)",
@@ -425,9 +472,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.parallel < 0:
         ap.error("--parallel: a number of worker processes >= 1")
+    if args.daily_only and (args.home is None or not args.home.is_dir()):
+        ap.error("--daily-only: --home, a home --rebuild-only built")
 
     from riskwarn import domains, pipeline
-    from riskwarn.keys import new_key
+    from riskwarn.keys import ensure_demo_key
     from riskwarn.orchestration import bootstrap_champions
     from riskwarn.settings import Settings
 
@@ -440,7 +489,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="riskwarn-fullday-"))
     home = args.home or tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    settings = Settings(home=home, pseudonym_key=new_key(), city_area=SIMULATED_CITY_AREA)
+    # the pseudonym key: <home>/secrets/pseudonym.key (random, 0600), so that a
+    # --daily-only run on the home pseudonymises its day's parties as the rebuild did
+    settings = Settings(home=home, city_area=SIMULATED_CITY_AREA)
+    ensure_demo_key(settings)
     stages = Stages(settings.task_memory_mb)
     try:
         print(f"cutting {day} (local) out of the extracts of {args.sim} ...", flush=True)
@@ -448,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
         months = len(plan.get("sim_sensor_readings", {}).get("history", []))
         print(f"home {home}; sensor-reading months landed: {months}", flush=True)
         mappings = {s: ROOT / "configs" / "sources" / f"{s}.yaml" for s in plan}
+        if args.daily_only:
+            # the day's files were cut just now: let them settle as landing files must
+            # (settings.landing_settle_seconds) before the run's clock starts
+            time.sleep(settings.landing_settle_seconds + 1.0)
+            daily_run(stages, settings, plan, mappings, day, day_end)
+            return 1 if stages.failed else 0
 
         print(
             f"full rebuild (history up to the day before, then training); {load_words()}:",
@@ -515,33 +573,9 @@ def main(argv: list[str] | None = None) -> int:
             waited = wait_for(args.wait_before_daily)
             print(f"waited {waited:.0f} s (not counted)", flush=True)
 
-        print(f"daily incremental run of {day}; {load_words()}:", flush=True)
-        for source, files in plan.items():
-            if files["day"]:
-                land(settings, source, files["day"])
-                stages.run(
-                    "daily",
-                    f"ingest {source} (1 file)",
-                    partial(pipeline.ingest_source, settings, mappings[source], day_end),
-                )
-        for domain in domains.names(scored_by=domains.DAILY_SCORING_DAG):
-            stages.run(
-                "daily",
-                f"features + score + warn {domain}",
-                partial(pipeline.score_and_warn, settings, domain, day_end),
-            )
-        stages.run(
-            "daily",
-            "geohazard nowcast (hourly, at the day's end)",
-            partial(pipeline.geohazard_nowcast, settings, day_end),
-        )
-        stages.run("daily", "publish (exports)", partial(pipeline.publish_exports, settings))
-        wall, cpu = stages.total("daily")
-        print(
-            f"daily incremental run: {wall:.1f} s wall, cpu {cpu:.1f} s{stages.failures('daily')}"
-            f"; at its end {load_words()}",
-            flush=True,
-        )
+        if args.rebuild_only:
+            return 1 if stages.failed else 0
+        daily_run(stages, settings, plan, mappings, day, day_end)
     finally:
         if args.home is None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -376,9 +378,12 @@ def score_domain(
         raise refused(store, champion, exc) from exc
     forecasts = forecasts_frame(frame, prob, domain, origin)
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
-    explanations = model_explanations(champion, frame)
+    explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]]
     if spec.unit == "case":  # the panels read every open case's explanation, warned or not
+        explanations = model_explanations(champion, frame)
         forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
+    else:  # only a warning carries a cell's explanation: explain the warned cells alone
+        explanations = partial(warned_explanations, champion, frame)
     return _warn_and_write(
         store,
         domain,
@@ -393,6 +398,20 @@ def score_domain(
     )
 
 
+def warned_explanations(
+    champion: Champion, frame: pd.DataFrame, warned: set[str]
+) -> dict[str, Any]:
+    """:func:`riskwarn.reasons.model_explanations` of the rows of ``frame`` whose unit is
+    in ``warned``: each row's explanation is its own (its SHAP contributions and its
+    values), so these are the entries the whole frame's would give for those units, at
+    the cost of the warned rows instead of every scored cell (126,475 cells and a few
+    hundred warnings on the simulated city)."""
+    if not warned:
+        return {}
+    rows = frame.loc[frame["unit_id"].astype(str).isin(warned)]
+    return model_explanations(champion, rows)
+
+
 def _warn_and_write(
     store: Store,
     domain: str,
@@ -401,12 +420,14 @@ def _warn_and_write(
     policy: rw.LevelPolicy | None,
     scored: pd.DataFrame,
     forecasts: pd.DataFrame,
-    explanations: dict[str, Any],
+    explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]],
     version: str,
     airflow_run_id: str | None,
 ) -> str:
     """Levels (with hysteresis and the county capacity) and warnings of ``scored``
-    (unit_id, probability, score, county and township codes), then one run written."""
+    (unit_id, probability, score, county and township codes), then one run written.
+    ``explanations``: per unit, or a function giving them for the set of warned units
+    (called once the levels are known)."""
     spec = domains.get(domain)
     policy = policy or spec.levels
     history = store.warnings(domain=domain, published_only=False)
@@ -415,6 +436,10 @@ def _warn_and_write(
     levels = rw.apply_capacity(
         levels, policy.max_high_per_county, issued_this_week(history, origin)
     )
+    if callable(explanations):
+        explanations = explanations(
+            set(levels.loc[levels["level_rank"] >= 1, "unit_id"].astype(str))
+        )
     ctx = rw.WarningContext(
         domain,
         spec.unit,

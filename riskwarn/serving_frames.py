@@ -223,7 +223,9 @@ def site_model_frame(
 def read_recent_readings(
     settings: Settings, origin: pd.Timestamp, lookback_days: int
 ) -> pd.DataFrame:
-    """Sensor readings in ``[origin - lookback, origin)`` from the lake (windowed read)."""
+    """Sensor readings in ``[origin - lookback, origin)`` from the lake (windowed read),
+    sorted by sensor and time (ties by the lake's key), in one sort (not the key's
+    string sort, then the sensor's and time's)."""
     from riskwarn import lake
 
     cols = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
@@ -233,8 +235,7 @@ def read_recent_readings(
         columns=cols,
         start=origin - pd.Timedelta(days=lookback_days),
         end=origin,
+        order_by=["sensor_id", "observed_at"],
     )
-    order = lake.sort_order(frame, ["sensor_id", "observed_at"])
-    frame = frame.take(order).reset_index(drop=True)
     frame["observed_at"] = pd.to_datetime(frame["observed_at"], utc=True)
     return frame

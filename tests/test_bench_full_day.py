@@ -101,3 +101,38 @@ def test_the_rebuild_trains_the_site_domains_as_one_task_like_train_models() -> 
     group = {"domains": {"geohazard": {"not_trained": "no failure"}, "geohazard_hourly": {}}}
     assert bench._not_trained(group) and not bench._not_trained({"domains": {"a": {}}})
     assert "geohazard: NOT TRAINED (no failure)" in bench._short(group)
+
+
+def test_daily_only_wants_a_home_that_exists(tmp_path, capsys) -> None:
+    """--daily-only runs the daily part on a home --rebuild-only left (copied first):
+    without one it stops before cutting anything."""
+    with pytest.raises(SystemExit):
+        bench.main(["--sim", str(tmp_path), "--daily-only"])
+    with pytest.raises(SystemExit):
+        bench.main(["--sim", str(tmp_path), "--daily-only", "--home", str(tmp_path / "none")])
+    assert "--daily-only" in capsys.readouterr().err
+
+
+def test_compare_daily_outputs_sees_a_changed_export_and_a_changed_row(tmp_path) -> None:
+    import sqlite3
+
+    import compare_daily_outputs as compare
+
+    for name, score in (("a", 0.5), ("b", 0.5)):
+        home = tmp_path / name
+        (home / "exports" / "incidents").mkdir(parents=True)
+        (home / "exports" / "incidents" / "forecasts.csv").write_text("x\n1\n")
+        con = sqlite3.connect(home / "serving.db")
+        con.execute("create table forecasts (unit_id text, score real, created_at text)")
+        con.execute("insert into forecasts values ('c1', ?, ?)", (score, name))
+        con.commit()
+        con.close()
+    assert compare.compare(tmp_path / "a", tmp_path / "b") == []  # created_at: a clock column
+    (tmp_path / "b" / "exports" / "incidents" / "forecasts.csv").write_text("x\n2\n")
+    con = sqlite3.connect(tmp_path / "b" / "serving.db")
+    con.execute("update forecasts set score = 0.6")
+    con.commit()
+    con.close()
+    diffs = compare.compare(tmp_path / "a", tmp_path / "b")
+    assert len(diffs) == 2 and diffs[0].startswith("forecasts:")
+    assert diffs[1].startswith("exports/incidents/forecasts.csv")

@@ -188,32 +188,38 @@ def read_table(
     end: datetime | pd.Timestamp | str | None = None,
     where: dict[str, Sequence[Any]] | None = None,
     version: int | None = None,
+    order_by: Sequence[str] = (),
 ) -> pd.DataFrame:
     """A canonical table as a frame with canonical dtypes, sorted by key: all of it, or
     some ``sources``, ``columns``, the time window ``[start, end)`` (on the table's event
     time, UTC) and ``where`` (column -> allowed values); ``version``: as of that table
-    version (a Dask worker reads the version its client pinned)."""
+    version (a Dask worker reads the version its client pinned). ``order_by``: sorted by
+    these columns first (ascending, nulls last), then by key: in one sort, the order a
+    stable sort by ``order_by`` of the key-sorted frame gives."""
     tbl = TABLES[table]
     cols = list(columns or tbl.columns)
-    keys = [k for k in tbl.key if k not in cols]
+    keys = [k for k in [*tbl.key, *order_by] if k not in cols]
     got = scan(
         lake_dir,
         table,
         sources,
-        [*cols, *keys],
+        [*cols, *dict.fromkeys(keys)],
         start=start,
         end=end,
         where=where,
         version=version,
     )
-    return sorted_frame(got, table, cols)
+    return sorted_frame(got, table, cols, order_by)
 
 
-def sorted_frame(got: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
+def sorted_frame(
+    got: pa.Table, table: str, columns: Sequence[str], order_by: Sequence[str] = ()
+) -> pd.DataFrame:
     """Scanned rows of ``table`` (``columns`` and its key columns) as :func:`read_table`
-    returns them: sorted by key, canonical dtypes, ``columns`` only."""
+    returns them: sorted by ``order_by`` then key, canonical dtypes, ``columns`` only."""
     tbl = TABLES[table]
-    got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in tbl.key]))
+    sort_keys = [(k, "ascending") for k in [*order_by, *tbl.key]]
+    got = got.take(pc.sort_indices(got, sort_keys=sort_keys))
     return canonical_frame(got, table, columns)
 
 

@@ -13,8 +13,10 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from pandas.core.dtypes.cast import maybe_box_native
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
@@ -108,13 +110,44 @@ def lock_for_transaction(conn: Connection, space: str, key: str) -> None:
 
 
 def records_for(frame: pd.DataFrame, table: sa.Table) -> list[dict[str, Any]]:
-    """Frame rows as plain-Python dicts typed for ``table`` (NaN/NA -> None)."""
-    out: list[dict[str, Any]] = []
+    """Frame rows as plain-Python dicts typed for ``table`` (NaN/NA -> None).
+
+    Each value is what :func:`_coerce` makes of it (after pandas' boxing of numpy
+    scalars, as ``to_dict("records")`` boxes them), converted a column at a time: one
+    choice of conversion per column instead of per value, and a time zone-aware column
+    converted to UTC at once (a day's incidents run writes 126,475 forecast rows on the
+    simulated city)."""
     cols = [c for c in frame.columns if c in table.c]
-    obj = frame[cols].astype(object).where(frame[cols].notna(), None)
-    for row in obj.to_dict("records"):
-        out.append({k: _coerce(table.c[k], v) for k, v in row.items()})
-    return out
+    if not cols:
+        return [{} for _ in range(len(frame))]
+    values = [_column_values(table.c[k], frame[k]) for k in cols]
+    return [dict(zip(cols, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _column_values(column: sa.Column[Any], raw: pd.Series) -> list[Any]:
+    """:func:`_coerce` of every value of one column of a frame (NaN/NA -> None)."""
+    ctype = column.type
+    kind = raw.dtype.kind if isinstance(raw.dtype, np.dtype) else ""
+    if isinstance(ctype, sa.Float) and kind == "f":  # Python floats, NaN -> None
+        return [None if v != v else v for v in raw.tolist()]
+    if isinstance(ctype, sa.Integer) and kind in ("i", "u"):  # Python ints, never missing
+        return raw.tolist()
+    if isinstance(raw.dtype, pd.DatetimeTZDtype) and not isinstance(
+        ctype, sa.JSON | sa.Integer | sa.Float | sa.String
+    ):  # every value a Timestamp or NaT
+        stamps = raw.dt.tz_convert("UTC").dt.to_pydatetime()
+        return [None if na else v for v, na in zip(stamps, raw.isna().tolist(), strict=True)]
+    obj = raw.astype(object).where(raw.notna(), None)
+    boxed = list(map(maybe_box_native, obj.to_numpy()))
+    if isinstance(ctype, sa.JSON):
+        return [clean_json(v) for v in boxed]
+    if isinstance(ctype, sa.Integer):
+        return [None if v is None else int(v) for v in boxed]
+    if isinstance(ctype, sa.Float):
+        return [None if v is None else float(v) for v in boxed]
+    if isinstance(ctype, sa.String):
+        return [None if v is None else str(v) for v in boxed]
+    return [utc(v) if isinstance(v, pd.Timestamp) else v for v in boxed]
 
 
 def _coerce(column: sa.Column[Any], value: Any) -> Any:
