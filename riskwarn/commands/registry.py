@@ -78,6 +78,12 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         store.close()
     if out["changed"]:
         click.echo(f"riskwarn-{domain}@champion: {out['previous'] or 'unset'} -> {version}")
+        if out.get("alias_was"):
+            click.echo(
+                f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
+                f"riskwarn's record, {out['previous']}, is what served)",
+                err=True,
+            )
     else:
         click.echo(f"riskwarn-{domain}@champion already at {version}")
 
