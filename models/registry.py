@@ -539,8 +539,10 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     name = model_name(domain)
     try:
         found = client.search_model_versions(f"name = '{name}'")
-    except MlflowException:
-        return []
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []  # never registered; a registry that cannot be reached is raised
+        raise
     alias = champion_version(client, domain) if found else None
     recorded = recorded_champion(store, name) if store is not None else None
     served = str(recorded["version"]) if recorded and recorded.get("version") else None
