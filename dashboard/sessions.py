@@ -35,7 +35,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import threading
 import time
@@ -52,19 +51,17 @@ FAILURE_WINDOW = timedelta(minutes=15)
 FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(minutes=15)
 IDLE_ENV = "RISKWARN_DASHBOARD_IDLE_MINUTES"
-DEFAULT_IDLE = timedelta(minutes=30)
 MAX_SESSION = timedelta(hours=12)
 LOGIN_ACTIONS = ("login", "login_failed")
 
 
 def idle_timeout(environ: Mapping[str, str] | None = None) -> timedelta:
-    """The idle timeout: ``$RISKWARN_DASHBOARD_IDLE_MINUTES`` (default 30 minutes)."""
-    raw = (environ if environ is not None else os.environ).get(IDLE_ENV, "")
-    try:
-        minutes = float(raw) if raw.strip() else DEFAULT_IDLE.total_seconds() / 60
-    except ValueError:
-        minutes = DEFAULT_IDLE.total_seconds() / 60
-    return timedelta(minutes=max(minutes, 0.1))
+    """The idle timeout: ``$RISKWARN_DASHBOARD_IDLE_MINUTES`` (default 30 minutes),
+    validated by riskwarn.settings (a value that is not a number above 0, at most 720,
+    raises SettingsError; ``riskwarn dashboard`` refuses it at its start)."""
+    from riskwarn.settings import setting
+
+    return timedelta(minutes=float(setting("dashboard_idle_minutes", environ)))
 
 
 # ----------------------------------------------------------------------------- back-off

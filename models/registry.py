@@ -564,8 +564,10 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     name = model_name(domain)
     try:
         found = client.search_model_versions(f"name = '{name}'")
-    except MlflowException:
-        return []
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []  # never registered; a registry that cannot be reached is raised
+        raise
     alias = champion_version(client, domain) if found else None
     recorded = recorded_champion(store, name) if store is not None else None
     served = str(recorded["version"]) if recorded and recorded.get("version") else None
@@ -970,14 +972,20 @@ def _promote(
             {"gate": gate},
         )
     previous = champion_version(client, domain)
+    # what serves is what riskwarn recorded (as rollback has it); an alias moved behind
+    # riskwarn's back is named apart, never taken as the champion a gate is checked against
+    recorded = recorded_champion(store, name) if store is not None else None
+    serving = str(recorded["version"]) if recorded and recorded.get("version") else previous
     stale: dict[str, Any] = {}
-    if gate == "pass" and previous is not None and previous != version:
+    if gate == "pass" and serving is not None and serving != version:
         against = gate_judged_against(client, mv)
-        if against != previous:
+        if against != serving:
             stale = {
                 "gate_champion": None if against is UNKNOWN else against,
-                "serving": previous,
+                "serving": serving,
             }
+            if previous != serving:
+                stale["alias_was"] = previous
             judged = (
                 "against a champion it does not record"
                 if against is UNKNOWN
@@ -986,28 +994,29 @@ def _promote(
                 else f"against champion v{against}"
             )
             why = (
-                f"{name} v{version} passed its gate {judged}, but v{previous} serves now: "
-                f"it was never judged against v{previous}; retrain it (its gate then judges "
+                f"{name} v{version} passed its gate {judged}, but v{serving} serves now: "
+                f"it was never judged against v{serving}; retrain it (its gate then judges "
                 "it against the serving champion) or promote it anyway only with --force "
                 "and a reason"
             )
             if not force:  # audited by promote, as every refusal
                 raise StaleGate(why, stale)
-    if previous == version and store is not None:
-        recorded = recorded_champion(store, name)
-        if (
-            recorded is not None
-            and recorded.get("version") == version
-            and recorded.get("gate") == (mv.tags or {}).get("gate")
-            and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
-            == (mv.tags or {}).get(GATE_CHAMPION_TAG)
-            and recorded.get("digest") == version_digest(name, version)
-        ):
-            return {"model": name, "version": version, "previous": previous, "changed": False}
+    if (
+        previous == version
+        and recorded is not None
+        and recorded.get("version") == version
+        and recorded.get("gate") == (mv.tags or {}).get("gate")
+        and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
+        == (mv.tags or {}).get(GATE_CHAMPION_TAG)
+        and recorded.get("digest") == version_digest(name, version)
+    ):
+        return {"model": name, "version": version, "previous": previous, "changed": False}
     history = _history(client, name)
-    if previous is not None and previous != version:
-        history.append(previous)
-    details: dict[str, Any] = {"previous": previous, "reason": reason, "via": via}
+    if serving is not None and serving != version:
+        history.append(serving)
+    details: dict[str, Any] = {"previous": serving, "reason": reason, "via": via}
+    if previous != serving:
+        details["alias_was"] = previous
     if failed_gate:
         details["forced_over_gate"] = True  # the record's "gate" says fail or None
     if stale:  # --force over a pass judged against another champion than the serving one

@@ -140,6 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except ExitStatus as exc:  # an outcome with its own code, output already printed
         return exc.code
+    except Exception as exc:
+        # the store unreachable (or refusing: no such database, role, table), from any
+        # command: one line, as `db upgrade` says it, not a SQLAlchemy traceback. The
+        # exception class is looked up only when SQLAlchemy raised, so the CLI's start
+        # does not import it.
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
+            raise
+        cause = exc.orig or exc
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        click.echo(f"error: cannot use the store: {redact(first)}", err=True)
+        return 2
     finally:
         os.umask(previous)
     return 0

@@ -8,11 +8,13 @@ import time by other modules: callers build ``Settings`` once and pass it on.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+DASHBOARD_IDLE_MINUTES_MAX = 720  # dashboard.sessions.MAX_SESSION, 12 hours
 ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
 
 
@@ -87,6 +89,16 @@ class Settings(BaseModel):
         "36500 (100 years). 0 is refused: it would remove a file at the first "
         "maintenance after its ingest, before anyone could look at a quarantine against it.",
     )
+    dashboard_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=DASHBOARD_IDLE_MINUTES_MAX,
+        allow_inf_nan=False,
+        description="Minutes a dashboard session lasts without a request before it ends "
+        "(its cookie expires with it): a number above 0, at most 720 (the 12-hour cap of "
+        "any session). A value that is not a number, or 0 or below, is refused rather than "
+        "replaced by the default or a few seconds.",
+    )
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
     )
@@ -153,6 +165,40 @@ class Settings(BaseModel):
         default=1, ge=1, description="Threads per worker of that LocalCluster."
     )
 
+    @field_validator("display_tz")
+    @classmethod
+    def _display_tz_is_a_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"display_tz {value!r} is not an IANA time zone (e.g. Asia/Shanghai, UTC)"
+            ) from None
+        return value
+
+    @field_validator("city_crs")
+    @classmethod
+    def _city_crs_is_projected_in_metres(cls, value: str) -> str:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            crs = CRS.from_user_input(value)
+        except CRSError:
+            raise ValueError(
+                f"city_crs {value!r} is not a coordinate reference system pyproj knows "
+                "(e.g. EPSG:32650)"
+            ) from None
+        units = {a.unit_name for a in crs.axis_info}
+        if not crs.is_projected or not units <= {"metre", "meter"}:
+            raise ValueError(
+                f"city_crs {value!r} is not a projected CRS in metres (the grid's cells are "
+                "metres; e.g. a UTM zone, EPSG:32650)"
+            )
+        return value
+
     @field_validator("city_area")
     @classmethod
     def _city_area_is_a_box(cls, value: str) -> str:
@@ -213,14 +259,28 @@ def load_settings(**overrides: Any) -> Settings:
     """Build settings from ``RISKWARN_*`` environment variables plus explicit overrides.
     A value out of its type or range raises :class:`SettingsError` naming the variable,
     its value and what is allowed (one line, no traceback at the CLI)."""
-    from pydantic import ValidationError
-
     values: dict[str, Any] = {}
     for name in Settings.model_fields:
         env = os.environ.get(f"RISKWARN_{name.upper()}")
         if env is not None and env != "":
             values[name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
+    return _settings(values)
+
+
+def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting from ``RISKWARN_<NAME>`` of ``environ`` (default ``os.environ``),
+    validated as :func:`load_settings` validates it (:class:`SettingsError`), the
+    others left at their defaults: for a reader that needs that one only (the
+    dashboard's idle timeout, read on every request)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(f"RISKWARN_{name.upper()}")
+    return getattr(_settings({name: raw} if raw else {}), name)
+
+
+def _settings(values: dict[str, Any]) -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings(**values)
     except ValidationError as exc:
@@ -228,5 +288,6 @@ def load_settings(**overrides: Any) -> Settings:
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
             value = str(err.get("input", ""))[:80]
-            parts.append(f"RISKWARN_{name.upper()}={value!r}: {err['msg']}")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(f"RISKWARN_{name.upper()}={value!r}: {msg}")
         raise SettingsError("; ".join(parts)) from None

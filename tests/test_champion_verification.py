@@ -249,3 +249,34 @@ def test_models_lists_versions_their_gate_and_which_one_serves(
     assert "points at v2, riskwarn recorded v1: scoring refuses" in out
     assert "[alias only]" in out and "[recorded, alias elsewhere]" in out
     assert "SERVING" not in out
+
+
+def test_a_stale_gate_is_judged_against_riskwarns_record_not_a_moved_alias(
+    home: dict[str, Any],
+) -> None:
+    """v2 serves (promoted by riskwarn); someone points the alias at v1 straight in MLflow;
+    v3 passed its gate against v1. Before: ``promote 3`` compared v3's gate with the
+    alias (v1), printed "1 -> 3" and recorded previous 1, so v3, never judged against the
+    serving v2, replaced it. Now: refused as a stale gate against v2 (audited, the alias's
+    v1 named apart); with --force the record says previous v2, alias_was v1."""
+    client, store = home["client"], home["store"]
+    v3 = log_version("count_28d")
+    client.set_model_version_tag(NAME, v3, reg.GATE_CHAMPION_TAG, home["v1"])
+    client.set_model_version_tag(NAME, v3, "gate", "pass")
+    reg.promote(client, "incidents", home["v2"], store=store, reason="second")
+    client.set_registered_model_alias(NAME, reg.CHAMPION, home["v1"])  # straight to MLflow
+    with pytest.raises(reg.StaleGate, match=f"but v{home['v2']} serves now"):
+        reg.promote(client, "incidents", v3, store=store, reason="x")
+    refused = store.audit_log().iloc[0]
+    assert refused["action"] == "promotion_refused"
+    assert refused["details"]["serving"] == home["v2"]
+    assert refused["details"]["alias_was"] == home["v1"]
+    assert reg.champion_version(client, "incidents") == home["v1"]  # nothing moved
+
+    out = reg.promote(client, "incidents", v3, store=store, reason="x", force=True)
+    assert (out["previous"], out["version"]) == (home["v2"], v3)
+    entry = moves(store).iloc[-1]
+    assert entry["action"] == "promote"
+    assert entry["details"]["previous"] == home["v2"]
+    assert entry["details"]["alias_was"] == home["v1"]
+    assert entry["details"]["forced_over_stale_gate"]["serving"] == home["v2"]

@@ -24,6 +24,10 @@ def _client_and_store():
     return configure(settings.resolved_mlflow_uri), store, settings.resolved_mlflow_uri
 
 
+# MLflow HTTP settings for `riskwarn models` unless set: one retry, 10 s per request
+REGISTRY_QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
 class WrongModel(click.ClickException):
     """A model that cannot serve this domain (another domain's features), or a promotion
     refused for a gate passed against another champion than the serving one: exit 2."""
@@ -78,6 +82,12 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         store.close()
     if out["changed"]:
         click.echo(f"riskwarn-{domain}@champion: {out['previous'] or 'unset'} -> {version}")
+        if out.get("alias_was"):
+            click.echo(
+                f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
+                f"riskwarn's record, {out['previous']}, is what served)",
+                err=True,
+            )
     else:
         click.echo(f"riskwarn-{domain}@champion already at {version}")
 
@@ -91,14 +101,30 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
     verdict and the champion it was judged against, and which version serves (riskwarn's
     record, what scoring loads) and where MLflow's champion alias points. Read-only."""
     import json
+    import os
+
+    from mlflow.exceptions import MlflowException
 
     from models import registry
 
-    client, store, _ = _client_and_store()
+    # a read-only listing: an unreachable MLflow server is said in seconds, not after
+    # MLflow's default 7 retries with backoff (minutes); a value the user set is kept,
+    # and the environment is restored after (the command may run inside a process)
+    unset = [var for var in REGISTRY_QUICK if var not in os.environ]
+    os.environ.update({var: REGISTRY_QUICK[var] for var in unset})
     try:
-        rows = registry.versions(client, store, domain)
+        client, store, uri = _client_and_store()
+        try:
+            rows = registry.versions(client, store, domain)
+        except MlflowException as exc:
+            raise click.ClickException(
+                f"cannot read the model registry at {uri}: {str(exc).strip().splitlines()[0]}"
+            ) from None
+        finally:
+            store.close()
     finally:
-        store.close()
+        for var in unset:
+            os.environ.pop(var, None)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

@@ -320,6 +320,8 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
             )
         except KeyError as exc:
             raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None
+        except ValueError as exc:  # --by blank or over the column's length
+            raise click.ClickException(f"--by: {exc}; nothing acknowledged") from None
         except AlreadyAcknowledgedError as exc:
             raise click.ClickException(str(exc)) from None
     for ack_id, key in done:

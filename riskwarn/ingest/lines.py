@@ -129,6 +129,60 @@ def ascii_compatible(encoding: str) -> bool:
         return False
 
 
+def other_encoding(
+    path: Path,
+    encoding: str,
+    max_bytes: int,
+    *,
+    candidate: str | None = None,
+    min_failing: int = MANY_UNDECODABLE,
+) -> str | None:
+    """The encoding a file is in when it is not in ``encoding``: every line holding a
+    non-ASCII byte fails in ``encoding``, at least ``min_failing`` of them, and the whole
+    file decodes in ``candidate`` (default: what charset-normalizer finds on those
+    lines), an ASCII-based encoding (so the all-ASCII lines read the same). Reads the
+    file (gunzipped for .gz) once or twice; None: keep ``encoding``."""
+    from charset_normalizer import from_bytes
+
+    failing, sample, seen = 0, bytearray(), 0
+    gz = path.name.endswith(".gz")
+    fh: Any = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115
+    with fh:
+        for line in iter(lambda: fh.readline(1 << 20), b""):
+            seen += len(line)
+            if seen > max_bytes:
+                return None
+            if line.isascii():
+                continue
+            try:
+                line.decode(encoding)
+            except UnicodeDecodeError:
+                failing += 1
+                if len(sample) < 1 << 18:
+                    sample += line
+                continue
+            return None  # a non-ASCII line in the file's encoding: it is that one
+    if failing < max(min_failing, 1):
+        return None
+    if candidate is None:
+        best = from_bytes(bytes(sample)).best()
+        if best is None:
+            return None
+        candidate = str(best.encoding)
+    if not ascii_compatible(candidate):
+        return None
+    decoder = codecs.getincrementaldecoder(candidate)()
+    fh = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115
+    try:
+        with fh:
+            for data in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(data)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return candidate
+
+
 def open_bytes(path: Path, encoding: str, mapping: SourceMapping) -> tuple[io.RawIOBase, str]:
     """The file's bytes (gunzipped when named .gz, bounded by ``limits.max_file_mb``) and
     their encoding: as is, or re-encoded as UTF-8 when the encoding is not ASCII-based."""
@@ -535,48 +589,10 @@ class CsvRecords:
         return bad
 
     def _other_encoding(self) -> str | None:
-        """The encoding the file is in when it is not in the one sniffed from its head:
-        every line holding a non-ASCII byte fails in that one (no line before this block
-        held one, or it would have decoded), at least :data:`MANY_UNDECODABLE` of them,
-        and the whole file decodes in what charset-normalizer finds on those lines (an
-        ASCII-based encoding, so the lines already read, all ASCII, read the same). Reads
-        the file again, once, and only when a line failed; None: keep the encoding."""
-        from charset_normalizer import from_bytes
-
-        failing, sample, seen = 0, bytearray(), 0
-        limit = self.limits.max_file_bytes
-        gz = self.path.name.endswith(".gz")
-        fh: Any = gzip.open(self.path, "rb") if gz else self.path.open("rb")  # noqa: SIM115
-        with fh:
-            for line in iter(lambda: fh.readline(1 << 20), b""):
-                seen += len(line)
-                if seen > limit:
-                    return None
-                if line.isascii():
-                    continue
-                try:
-                    line.decode(self.encoding)
-                except UnicodeDecodeError:
-                    failing += 1
-                    if len(sample) < 1 << 18:
-                        sample += line
-                    continue
-                return None  # a non-ASCII line in the file's encoding: it is that one
-        if failing < MANY_UNDECODABLE:
-            return None
-        best = from_bytes(bytes(sample)).best()
-        if best is None or not ascii_compatible(best.encoding):
-            return None
-        decoder = codecs.getincrementaldecoder(best.encoding)()
-        fh = gzip.open(self.path, "rb") if gz else self.path.open("rb")  # noqa: SIM115
-        try:
-            with fh:
-                for data in iter(lambda: fh.read(1 << 20), b""):
-                    decoder.decode(data)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return None
-        return str(best.encoding)
+        """The encoding the file is in when it is not in the one sniffed from its head
+        (:func:`other_encoding`; no line before this block held a non-ASCII byte, or it
+        would have decoded). Only called when a line failed."""
+        return other_encoding(self.path, self.encoding, self.limits.max_file_bytes)
 
     def _flush_pending(self) -> Iterator[_Chunk]:
         """End of the file (or a line too long): a quote still open breaks its line."""

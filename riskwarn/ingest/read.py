@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.ingest.fastparse import TIME_RANGE
-from riskwarn.ingest.lines import CsvRecords
+from riskwarn.ingest.lines import (
+    MANY_UNDECODABLE,
+    CsvRecords,
+    ascii_compatible,
+    other_encoding,
+)
 from riskwarn.ingest.records import Factorized, FileProblem, RawChunk
 from riskwarn.sources import SourceMapping
 
@@ -64,8 +69,17 @@ def _summary(data: bytes, size: int) -> str:
     )
 
 
-def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, str, list[str]]:
-    """Encoding and delimiter for a CSV whose first bytes are ``head``; raises FileProblem."""
+def detect_text(
+    mapping: SourceMapping, head: bytes, size: int, path: Path | None = None
+) -> tuple[str, str, list[str]]:
+    """Encoding and delimiter for a CSV whose first bytes are ``head``; raises FileProblem.
+
+    The head obeys the rule the rest of the file does (:meth:`CsvRecords._undecodable`):
+    a few undecodable lines are corruption, left in the declared encoding to be
+    quarantined line by line as ``bad_encoding``. The encoding is detected instead only
+    when every non-ASCII line of the head fails, at least :data:`MANY_UNDECODABLE` of
+    them or the header line among them (it decides the columns), and the whole file
+    (``path``, when given) decodes in the detected encoding."""
     messages: list[str] = []
     if not head.strip():
         raise FileProblem("empty_file", "empty file: no header and no rows")
@@ -75,21 +89,29 @@ def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, st
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+        text = ""
+        if _head_is_corrupt(mapping, head, encoding):
+            text = head.decode(encoding, errors="replace")
+        else:
+            from charset_normalizer import from_bytes
 
-        best = from_bytes(head).best()
-        if best is None:
-            raise FileProblem(
-                "not_a_table",
-                "not a table: bytes are not text in any known encoding",
-                _summary(head, size),
-            ) from None
-        encoding = best.encoding
-        text = str(best)
-        messages.append(
-            f"wrong encoding: file is not {mapping.encoding}; detected and decoded as {encoding}"
-        )
-    printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4000])
+            best = from_bytes(head).best()
+            if best is None:
+                raise FileProblem(
+                    "not_a_table",
+                    "not a table: bytes are not text in any known encoding",
+                    _summary(head, size),
+                ) from None
+            if path is not None and not _file_is_in(path, mapping, encoding, best.encoding):
+                text = head.decode(encoding, errors="replace")  # corruption after all
+            else:
+                encoding = best.encoding
+                text = str(best)
+                messages.append(
+                    f"wrong encoding: file is not {mapping.encoding}; "
+                    f"detected and decoded as {encoding}"
+                )
+    printable = sum((ch.isprintable() and ch != "\ufffd") or ch in "\r\n\t" for ch in text[:4000])
     if text and printable / min(len(text), 4000) < 0.9:
         what = "contains binary (NUL) bytes" if "\x00" in text else "is not readable text"
         raise FileProblem("not_a_table", f"not a table: the file {what}", _summary(head, size))
@@ -105,6 +127,45 @@ def detect_text(mapping: SourceMapping, head: bytes, size: int) -> tuple[str, st
             )
             delimiter = best_d
     return encoding, delimiter, messages
+
+
+def _head_is_corrupt(mapping: SourceMapping, head: bytes, encoding: str) -> bool:
+    """Whether the undecodable bytes of ``head`` (which fails in ``encoding``) are
+    corruption in a file that is in ``encoding``: a non-ASCII line of the head decodes,
+    or fewer than :data:`MANY_UNDECODABLE` lines fail, the header line is not one of
+    them and, in a file shorter than the head, not every record does (a 4-row GBK
+    file). A last line cut by the sniff is left out (it may end inside a character)."""
+    lines = head.splitlines(keepends=True)
+    if len(head) >= _SNIFF_BYTES and lines and not lines[-1].endswith((b"\n", b"\r")):
+        lines = lines[:-1]
+    failing, header_fails, seen = 0, False, 0
+    for line in lines:
+        blank = not line.strip()
+        header = seen == mapping.skip_rows and not blank
+        if not blank or seen < mapping.skip_rows:
+            seen += 1
+        if line.isascii():
+            continue
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            failing += 1
+            header_fails = header_fails or header
+            continue
+        return True  # a non-ASCII line in the encoding: the file is in it
+    every_record = len(head) < _SNIFF_BYTES and failing == seen - mapping.skip_rows - 1
+    return failing < MANY_UNDECODABLE and not header_fails and not every_record
+
+
+def _file_is_in(path: Path, mapping: SourceMapping, declared: str, detected: str) -> bool:
+    """Whether the whole file is in ``detected`` rather than ``declared``: for an
+    ASCII-based ``detected``, no non-ASCII line of the file decodes in ``declared`` and
+    the whole file decodes in ``detected`` (:func:`other_encoding`); for another (UTF-16,
+    UTF-32) the whole file decodes in it."""
+    if not ascii_compatible(detected):
+        return first_undecodable(path, detected) is None
+    limit = mapping.limits.max_file_bytes
+    return other_encoding(path, declared, limit, candidate=detected, min_failing=1) is not None
 
 
 def _factorize_exact(s: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -217,7 +278,7 @@ def read_raw_chunks(
     if mapping.format == "parquet" or path.suffix == ".parquet":
         yield from _parquet_chunks(mapping, path, size, typed=typed)
         return
-    encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size)
+    encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size, path)
     messages.extend(msgs)
     try:
         records = CsvRecords(mapping, path, encoding, delimiter)

@@ -26,6 +26,9 @@ from riskwarn.store.models import Delivery, RiskWarning, WarningAck
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import frame_of, table_of, utc
 
+# warning_ack.acknowledged_by is VARCHAR(128): a longer name is refused before SQL
+ACK_BY_MAX = 128
+
 DELIVERY_FIELDS = (
     "delivery_key",
     "warning_id",
@@ -342,7 +345,18 @@ class DeliveryStore(ReadStore):
         written, the refusal audited as ``acknowledge_rejected``) names who acknowledged
         it first, when the named change, or every change of the warning, was
         acknowledged already. KeyError (nothing written) when the delivery log has no
-        such warning, or no such change of it."""
+        such warning, or no such change of it. ValueError (nothing written) for a blank
+        ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
+        reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
+        if not acknowledged_by or not acknowledged_by.strip():
+            raise ValueError(
+                "an acknowledgement needs who acknowledges (a user name or contact id)"
+            )
+        if len(acknowledged_by) > ACK_BY_MAX:
+            raise ValueError(
+                f"who acknowledges is at most {ACK_BY_MAX} characters (a user name or contact "
+                f"id), not {len(acknowledged_by)}"
+            )
         for attempt in range(3):
             try:
                 return self._acknowledge_once(warning_id, acknowledged_by, delivery_key, via)

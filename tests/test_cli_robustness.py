@@ -1,0 +1,192 @@
+"""The CLI with a service down or a setting wrong says so in one ``error:`` line and a
+nonzero exit, never a traceback or a false answer:
+
+* MLflow unreachable: ``riskwarn models`` said "no registered version", exit 0, after
+  4 minutes of MLflow's retries (``registry.versions`` swallowed every MlflowException);
+* the store unreachable: ``models``, ``rollback``, ``score``, ``stream ack`` printed a
+  SQLAlchemy traceback (one handler in ``riskwarn.cli.main`` now);
+* ``RISKWARN_DISPLAY_TZ=Mars/Base`` / ``RISKWARN_CITY_CRS=EPSG:999999``: tracebacks deep
+  in ``features build``; ``RISKWARN_DASHBOARD_IDLE_MINUTES=abc`` became 30 minutes and
+  ``-5`` six seconds, silently;
+* ``stream ack --by ''`` recorded an anonymous acknowledgement; a ``--by`` over 128
+  characters was a raw SQL traceback on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from riskwarn.cli import main
+
+UNREACHABLE_STORE = "postgresql+psycopg://nobody@127.0.0.1:1/x"
+WARNING = "geohazard_stream:H1:20261118T1400Z"
+QUICK = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("RISKWARN_HOME", str(home))
+    for var in (
+        "RISKWARN_STORE_URL",
+        "RISKWARN_MLFLOW_TRACKING_URI",
+        "RISKWARN_DISPLAY_TZ",
+        "RISKWARN_CITY_CRS",
+        "RISKWARN_DASHBOARD_IDLE_MINUTES",
+        *QUICK,
+    ):
+        monkeypatch.setenv(var, "x")  # recorded, so that the test's end restores it
+        monkeypatch.delenv(var)
+    return home
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_models_with_mlflow_unreachable_is_an_error_not_an_empty_list(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # quick on the old code too
+    assert main(["models", "incidents"]) == 2
+    out, err = capsys.readouterr()
+    assert "no registered version" not in out
+    line = _one_error_line(err)
+    assert "cannot read the model registry at http://127.0.0.1:9" in line
+
+
+def test_models_with_mlflow_unreachable_answers_in_seconds(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """MLflow's defaults (7 retries with backoff) took 4 minutes; the command sets one
+    retry and a 10 s timeout unless the user set them, and leaves the environment as
+    it was."""
+    import os
+
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    start = time.monotonic()
+    assert main(["models", "incidents"]) == 2
+    assert time.monotonic() - start < 60
+    _one_error_line(capsys.readouterr().err)
+    assert not any(var in os.environ for var in QUICK)
+
+
+def test_models_of_a_registry_with_no_version_still_says_so(
+    home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert main(["models", "incidents"]) == 0
+    assert "no registered version" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "incidents"],
+        ["rollback", "incidents", "--reason", "x"],
+        ["score", "incidents", "--origin", "2024-01-01"],
+        ["stream", "ack", WARNING, "--by", "duty-1"],
+    ],
+)
+def test_an_unreachable_store_is_one_error_line(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    monkeypatch.setenv("RISKWARN_STORE_URL", UNREACHABLE_STORE)
+    assert main(argv) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: cannot use the store: ") and "127.0.0.1" in line
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        ("RISKWARN_DISPLAY_TZ", "Mars/Base", "not an IANA time zone"),
+        ("RISKWARN_CITY_CRS", "EPSG:999999", "not a coordinate reference system"),
+        ("RISKWARN_CITY_CRS", "EPSG:4326", "not a projected CRS in metres"),
+        ("RISKWARN_DASHBOARD_IDLE_MINUTES", "abc", "valid number"),
+        ("RISKWARN_DASHBOARD_IDLE_MINUTES", "-5", "greater than 0"),
+        ("RISKWARN_DASHBOARD_IDLE_MINUTES", "nan", "finite number"),
+    ],
+)
+def test_an_invalid_setting_is_refused_in_one_line(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    var: str,
+    value: str,
+    says: str,
+) -> None:
+    monkeypatch.setenv(var, value)
+    argv = ["features", "build", "incidents", "--start", "2024-01-01", "--end", "2024-02-01"]
+    assert main(argv) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{var}={value!r}" in line and says in line
+
+
+def test_the_dashboard_idle_timeout_is_the_validated_setting() -> None:
+    from datetime import timedelta
+
+    from dashboard.sessions import idle_timeout
+    from riskwarn.settings import SettingsError
+
+    env = "RISKWARN_DASHBOARD_IDLE_MINUTES"
+    assert idle_timeout({}) == timedelta(minutes=30)
+    assert idle_timeout({env: "45"}) == timedelta(minutes=45)
+    for bad in ("abc", "-5", "0", "721"):
+        with pytest.raises(SettingsError, match=env):
+            idle_timeout({env: bad})
+
+
+def _delivered(settings: Any) -> Any:
+    """A store with one red change of WARNING delivered to duty-1 (as stream tests do)."""
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import enqueue, load_config
+    from riskwarn.stream.publish import LevelChange
+
+    contacts = settings.home / "contacts.yaml"
+    contacts.parent.mkdir(parents=True, exist_ok=True)
+    contacts.write_text(
+        "escalate_after_minutes: 15\n"
+        "contacts:\n"
+        "  duty-1: {email: duty1@example.test}\n"
+        "routes: {sites: {H1: [duty-1]}}\n"
+    )
+    store = Store.from_settings(settings)
+    store.upgrade()
+    change = LevelChange("H1", WARNING, 2, 4, pd.Timestamp("2026-11-18T14:00Z"))
+    assert enqueue(store, load_config(contacts), change, [{"en": "red", "zh": "红色"}]) == 1
+    for row in store.due_deliveries():
+        store.record_attempt(row["delivery_id"], ok=True)
+    return store
+
+
+@pytest.mark.parametrize("by", ["", "   ", "x" * 129])
+def test_ack_refuses_a_blank_or_overlong_by_on_postgresql(
+    home: Path,
+    pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    by: str,
+) -> None:
+    from riskwarn.settings import Settings
+
+    monkeypatch.setenv("RISKWARN_STORE_URL", pg_url)
+    store = _delivered(Settings(home=home, store_url=pg_url))
+    try:
+        assert main(["stream", "ack", WARNING, "--by", by]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert line.startswith("error: --by: ") and "nothing acknowledged" in line
+        assert store.acknowledgements(WARNING).empty
+        # a name of 128 characters is taken
+        assert main(["stream", "ack", WARNING, "--by", "y" * 128]) == 0
+        assert list(store.acknowledgements(WARNING)["acknowledged_by"]) == ["y" * 128]
+    finally:
+        store.close()
