@@ -247,14 +247,32 @@ def revoked_path(home: Path) -> Path:
     return Path(home) / "secrets" / "dashboard_revoked.json"
 
 
+# (revoked file's (mtime_ns, size, inode), its content): every run of a signed-in
+# session asks whether its token was revoked (a stat, a read only when the file changed)
+_REVOKED_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, int]]] = {}
+_REVOKED_LOCK = threading.Lock()
+
+
 def revoked(home: Path) -> dict[str, int]:
     """Revoked token ids -> their expiry (epoch seconds)."""
     path = revoked_path(home)
     try:
+        st = path.stat()
+    except OSError:
+        return {}
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    with _REVOKED_LOCK:
+        cached = _REVOKED_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    out = {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    with _REVOKED_LOCK:
+        _REVOKED_CACHE[path] = (stamp, out)
+    return out
 
 
 def revoke(home: Path, payload: Mapping[str, Any], now: datetime) -> None:
@@ -268,40 +286,81 @@ def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
     return str(payload.get("jti")) in revoked(home)
 
 
+def past_max_session(payload: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the session of ``payload`` reached :data:`MAX_SESSION` since its sign-in
+    (``iat``): then it ends, and no renewal starts it again."""
+    return now.timestamp() >= int(payload.get("iat", 0)) + MAX_SESSION.total_seconds()
+
+
+# sign-in attempts of one name run one at a time in this process (check lock, verify the
+# password, record the outcome): parallel attempts each passed the check before any
+# failure was recorded (review 2026-12-05: 12 tabs got 8-10 guesses instead of 5).
+# Striped by a hash of the name, so the locks are bounded whatever names are typed.
+_NAME_LOCKS = [threading.Lock() for _ in range(256)]
+
+
+def name_lock(username: str) -> threading.Lock:
+    """The lock serializing the sign-in attempts of ``username`` in this process."""
+    digest = hashlib.sha256(audit_name(username).encode()).digest()
+    return _NAME_LOCKS[int.from_bytes(digest[:2], "big") % len(_NAME_LOCKS)]
+
+
 COOKIE_ROUTE = "/_riskwarn/cookie"
 CODE_TTL_S = 60.0
-# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s);
-# the page's script and the cookie route run in the same server process (dashboard/server.py)
-_CODES: dict[str, tuple[str, str | None, int, float]] = {}
+MAX_CODE_BODY = 4096  # bytes: a code is 32 characters; bigger posts get 413 unread
+NONCE_COOKIE = "riskwarn_nonce"
+# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s,
+# browser nonce); the page's script and the cookie route run in the same server process
+# (dashboard/server.py)
+_CODES: dict[str, tuple[str, str | None, int, float, str]] = {}
 _CODES_LOCK = threading.Lock()
 
 
-def cookie_code(name: str, value: str | None, max_age_s: int) -> str:
+def new_nonce() -> str:
+    """A browser nonce: the server sets it (cookie :data:`NONCE_COOKIE`, HttpOnly) on the
+    page's first load; a one-time code is redeemed only with it."""
+    return secrets.token_urlsafe(24)
+
+
+def cookie_code(name: str, value: str | None, max_age_s: int, nonce: str | None) -> str | None:
     """A one-time code (60 s) the page redeems at :data:`COOKIE_ROUTE` for an HttpOnly
-    cookie ``name`` = ``value`` (None: deleted)."""
+    cookie ``name`` = ``value`` (None: deleted), only from the browser holding the nonce
+    cookie ``nonce`` (that browser session's, from ``st.context.cookies``). None without
+    a nonce (no cookie can be set then)."""
+    if not nonce:
+        return None
     code = secrets.token_urlsafe(24)
     now = time.monotonic()
     with _CODES_LOCK:
         for old in [c for c, v in _CODES.items() if v[3] < now]:
             del _CODES[old]
-        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S)
+        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S, nonce)
     return code
 
 
-def redeem_cookie_code(code: str) -> tuple[str, str | None, int] | None:
-    """The cookie a valid, unused, unexpired code stands for (the code is spent), or None."""
+def redeem_cookie_code(code: str, nonce: str | None) -> tuple[str, str | None, int] | None:
+    """The cookie a valid, unused, unexpired code stands for, if ``nonce`` (the posting
+    request's nonce cookie) is the one the code was issued to (the code is spent either
+    way), or None: a code a page script kept and posts from elsewhere gets nothing."""
     with _CODES_LOCK:
         entry = _CODES.pop(code, None)
     if entry is None or entry[3] < time.monotonic():
         return None
+    if not nonce or not hmac.compare_digest(entry[4].encode(), nonce.encode()):
+        return None
     return entry[0], entry[1], entry[2]
 
 
-def cookie_script(token: str | None, max_age_s: int, name: str = COOKIE) -> str:
+def cookie_script(
+    token: str | None, max_age_s: int, name: str = COOKIE, nonce: str | None = None
+) -> str:
     """JavaScript that has the server set (or, with ``token`` None, delete) the HttpOnly
-    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code
-    to :data:`COOKIE_ROUTE`; the token itself never reaches the page."""
-    code = cookie_code(name, token, max_age_s)
+    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code,
+    bound to this browser's ``nonce``, to :data:`COOKIE_ROUTE`; the token itself never
+    reaches the page. Empty without a nonce."""
+    code = cookie_code(name, token, max_age_s, nonce)
+    if code is None:
+        return ""
     return (
         "<script>(function(){"
         f"fetch('{COOKIE_ROUTE}',{{method:'POST',body:'{code}',credentials:'same-origin',"
