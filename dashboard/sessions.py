@@ -8,7 +8,7 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   locked for ``30 s * 2**(n - FREE_FAILURES)``, at most :data:`MAX_LOCK`; a success ends
   the run of failures. Unknown names are locked exactly like known ones (nothing tells
   them apart), and the state lives in the store, so a new browser or a restarted server
-  does not reset it.
+  does not reset it. The attempts of one name run one at a time (:func:`name_lock`).
 * **Known devices** (review 2026-12-05: the lock was a lever to keep a panel member out
   by failing their password on purpose): a browser where a name signed in holds a
   signed device token for that name (cookie :func:`device_cookie`, :data:`DEVICE_TTL`).
@@ -24,8 +24,13 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   (:func:`cookie_script`, ``dashboard/server.py``), so a browser refresh (a new Streamlit session)
   keeps the user signed in. It expires after the idle timeout and is renewed while the
   user works (sliding), so an idle browser is signed out even across refreshes; an
-  absolute limit (:data:`MAX_SESSION`) bounds it. Sign-out revokes its ``jti``
-  (``<home>/secrets/dashboard_revoked.json``), so a copied cookie is dead too.
+  absolute limit (:data:`MAX_SESSION`) ends it (no renewal past it). Sign-out revokes
+  its ``jti`` (``<home>/secrets/dashboard_revoked.json``), and every run of a signed-in
+  session checks that list and the limit, so a copied cookie, and the browser's other
+  tabs, are signed out too, at their next run (review 2026-12-05).
+* **Cookie codes**: the page gets the token set as an HttpOnly cookie by posting a
+  one-time code to :data:`COOKIE_ROUTE`; each code is bound to the browser's HttpOnly
+  nonce cookie (:data:`NONCE_COOKIE`, ``dashboard/server.py``).
 """
 
 from __future__ import annotations
