@@ -235,6 +235,10 @@ def read_device(key: bytes, token: str | None, username: str, now: datetime) -> 
     return str(payload["d"])
 
 
+# the files under <home>/secrets this module writes, one writer at a time in this process
+_WRITE_LOCK = threading.Lock()
+
+
 def key_path(home: Path) -> Path:
     return Path(home) / "secrets" / "dashboard_session.key"
 
@@ -243,8 +247,11 @@ def signing_key(home: Path) -> bytes:
     """The token signing key of ``home`` (created, 32 random bytes, mode 0600)."""
     path = key_path(home)
     if not path.is_file():
-        with contextlib.suppress(FileExistsError):  # another server process was first
-            write_private_file(path, secrets.token_hex(32).encode(), exclusive=True)
+        # write_private_file's temporary name is per process: two threads (two first
+        # sign-ins at once) clashed on it, one reading no key, the other losing its file
+        with _WRITE_LOCK, contextlib.suppress(FileExistsError):  # another process first
+            if not path.is_file():
+                write_private_file(path, secrets.token_hex(32).encode(), exclusive=True)
     return path.read_bytes().strip()
 
 
@@ -282,9 +289,10 @@ def revoked(home: Path) -> dict[str, int]:
 
 def revoke(home: Path, payload: Mapping[str, Any], now: datetime) -> None:
     """Revoke the token of ``payload`` (sign-out); expired entries are dropped."""
-    kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
-    kept[str(payload["jti"])] = int(payload["exp"])
-    write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
+    with _WRITE_LOCK:  # read-modify-write: two sign-outs at once kept only one of them
+        kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
+        kept[str(payload["jti"])] = int(payload["exp"])
+        write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
 
 
 def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:

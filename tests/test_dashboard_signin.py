@@ -592,3 +592,43 @@ def test_a_code_kept_by_a_page_script_gets_no_cookie_elsewhere(tmp_path: Path) -
         expect(member_page.get_by_role("heading", name="本周风险总览")).to_be_visible()
         assert _wait_for_cookie(member, sessions.COOKIE)["httpOnly"] is True
         browser.close()
+
+
+def test_first_key_and_sign_outs_at_once_in_one_process(tmp_path: Path) -> None:
+    """Seen while testing the parallel attempts: the session key's creation and the
+    revoked list's writes used a temporary file named per process, so two threads (two
+    first sign-ins, two sign-outs at once) clashed: FileNotFoundError or FileExistsError,
+    or a revocation lost. Now one writer at a time in the process."""
+    import threading
+
+    start = threading.Barrier(12)
+    keys: list[bytes | str] = []
+    errors: list[str] = []
+    now = sessions.now_utc()
+
+    def first_sign_in() -> None:
+        start.wait()
+        try:
+            keys.append(sessions.signing_key(tmp_path))
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    def sign_out(i: int) -> None:
+        start.wait()
+        try:
+            sessions.revoke(tmp_path, {"jti": f"j{i}", "exp": 2**31 - 1}, now)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    for target, args in ((first_sign_in, ()), (sign_out, None)):
+        threads = [
+            threading.Thread(target=target, args=args if args is not None else (i,))
+            for i in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    assert len(set(keys)) == 1 and len(keys) == 12
+    assert sorted(sessions.revoked(tmp_path)) == sorted(f"j{i}" for i in range(12))
