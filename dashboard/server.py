@@ -7,7 +7,12 @@ the page could read the session token and use it elsewhere. Now the script hands
 browser a one-time code (:func:`dashboard.sessions.cookie_code`, 60 s, single use, kept
 in this process) and the page posts it here; the answer sets the cookie with
 ``HttpOnly; SameSite=Strict; Path=/`` (``Secure`` behind the TLS proxy). Page scripts
-never see the token. ``riskwarn dashboard`` runs this file (``streamlit run`` finds the
+never see the token, and cannot have it set elsewhere either: each code is bound to the
+browser that asked for it by an HttpOnly nonce cookie (:data:`sessions.NONCE_COOKIE`)
+that :class:`NonceMiddleware` sets on the page's first load, which the browser session
+sees in ``st.context.cookies``; the route redeems a code only with that nonce cookie
+(a code a page script kept and posted from elsewhere gets 403). Posts over
+:data:`sessions.MAX_CODE_BODY` bytes get 413 unread. ``riskwarn dashboard`` runs this file (``streamlit run`` finds the
 ``app`` below and serves it with uvicorn).
 """
 
@@ -15,22 +20,85 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from streamlit.starlette import App
 
 from dashboard import sessions
 
 
+def _secure(request_scheme: str, forwarded_proto: str | None) -> bool:
+    return request_scheme == "https" or forwarded_proto == "https"
+
+
+class NonceMiddleware:
+    """Give a browser without one an HttpOnly nonce cookie with the page (an HTML
+    answer): the websocket it opens next carries it, so the browser session's one-time
+    codes are bound to it (``SameSite=Lax``: a page opened from a link elsewhere keeps
+    the browser's nonce instead of replacing it under its other tabs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if request.cookies.get(sessions.NONCE_COOKIE):
+            await self.app(scope, receive, send)
+            return
+        secure = _secure(request.url.scheme, request.headers.get("x-forwarded-proto"))
+
+        async def send_with_nonce(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    cookie = Response()
+                    cookie.set_cookie(
+                        sessions.NONCE_COOKIE,
+                        sessions.new_nonce(),
+                        path="/",
+                        httponly=True,
+                        samesite="lax",
+                        secure=secure,
+                    )
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_nonce)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The request's body, or None as soon as it is longer than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return body
+
+
 async def set_cookie(request: Request) -> Response:
-    """Redeem a one-time code: 204 with the cookie it stands for set (or deleted)."""
-    code = (await request.body()).decode("ascii", "replace").strip()
-    cookie = sessions.redeem_cookie_code(code)
+    """Redeem a one-time code: 204 with the cookie it stands for set (or deleted); 403
+    for a spent, expired or unknown code or one issued to another browser's nonce; 413
+    for a body over :data:`sessions.MAX_CODE_BODY` bytes."""
+    body = await _read_body(request, sessions.MAX_CODE_BODY)
+    if body is None:
+        return Response(status_code=413)
+    code = body.decode("ascii", "replace").strip()
+    cookie = sessions.redeem_cookie_code(code, request.cookies.get(sessions.NONCE_COOKIE))
     if cookie is None:
         return Response(status_code=403)
     name, value, max_age = cookie
-    secure = request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    secure = _secure(request.url.scheme, request.headers.get("x-forwarded-proto"))
     response = Response(status_code=204, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         name,
@@ -47,4 +115,5 @@ async def set_cookie(request: Request) -> Response:
 app = App(
     str(Path(__file__).with_name("app.py")),
     routes=[Route(sessions.COOKIE_ROUTE, set_cookie, methods=["POST"])],
+    middleware=[Middleware(NonceMiddleware)],
 )

@@ -8,7 +8,7 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   locked for ``30 s * 2**(n - FREE_FAILURES)``, at most :data:`MAX_LOCK`; a success ends
   the run of failures. Unknown names are locked exactly like known ones (nothing tells
   them apart), and the state lives in the store, so a new browser or a restarted server
-  does not reset it.
+  does not reset it. The attempts of one name run one at a time (:func:`name_lock`).
 * **Known devices** (review 2026-12-05: the lock was a lever to keep a panel member out
   by failing their password on purpose): a browser where a name signed in holds a
   signed device token for that name (cookie :func:`device_cookie`, :data:`DEVICE_TTL`).
@@ -24,8 +24,13 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   (:func:`cookie_script`, ``dashboard/server.py``), so a browser refresh (a new Streamlit session)
   keeps the user signed in. It expires after the idle timeout and is renewed while the
   user works (sliding), so an idle browser is signed out even across refreshes; an
-  absolute limit (:data:`MAX_SESSION`) bounds it. Sign-out revokes its ``jti``
-  (``<home>/secrets/dashboard_revoked.json``), so a copied cookie is dead too.
+  absolute limit (:data:`MAX_SESSION`) ends it (no renewal past it). Sign-out revokes
+  its ``jti`` (``<home>/secrets/dashboard_revoked.json``), and every run of a signed-in
+  session checks that list and the limit, so a copied cookie, and the browser's other
+  tabs, are signed out too, at their next run (review 2026-12-05).
+* **Cookie codes**: the page gets the token set as an HttpOnly cookie by posting a
+  one-time code to :data:`COOKIE_ROUTE`; each code is bound to the browser's HttpOnly
+  nonce cookie (:data:`NONCE_COOKIE`, ``dashboard/server.py``).
 """
 
 from __future__ import annotations
@@ -227,6 +232,10 @@ def read_device(key: bytes, token: str | None, username: str, now: datetime) -> 
     return str(payload["d"])
 
 
+# the files under <home>/secrets this module writes, one writer at a time in this process
+_WRITE_LOCK = threading.Lock()
+
+
 def key_path(home: Path) -> Path:
     return Path(home) / "secrets" / "dashboard_session.key"
 
@@ -235,8 +244,11 @@ def signing_key(home: Path) -> bytes:
     """The token signing key of ``home`` (created, 32 random bytes, mode 0600)."""
     path = key_path(home)
     if not path.is_file():
-        with contextlib.suppress(FileExistsError):  # another server process was first
-            write_private_file(path, secrets.token_hex(32).encode(), exclusive=True)
+        # write_private_file's temporary name is per process: two threads (two first
+        # sign-ins at once) clashed on it, one reading no key, the other losing its file
+        with _WRITE_LOCK, contextlib.suppress(FileExistsError):  # another process first
+            if not path.is_file():
+                write_private_file(path, secrets.token_hex(32).encode(), exclusive=True)
     return path.read_bytes().strip()
 
 
@@ -244,61 +256,121 @@ def revoked_path(home: Path) -> Path:
     return Path(home) / "secrets" / "dashboard_revoked.json"
 
 
+# (revoked file's (mtime_ns, size, inode), its content): every run of a signed-in
+# session asks whether its token was revoked (a stat, a read only when the file changed)
+_REVOKED_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, int]]] = {}
+_REVOKED_LOCK = threading.Lock()
+
+
 def revoked(home: Path) -> dict[str, int]:
     """Revoked token ids -> their expiry (epoch seconds)."""
     path = revoked_path(home)
     try:
+        st = path.stat()
+    except OSError:
+        return {}
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    with _REVOKED_LOCK:
+        cached = _REVOKED_CACHE.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    out = {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    with _REVOKED_LOCK:
+        _REVOKED_CACHE[path] = (stamp, out)
+    return out
 
 
 def revoke(home: Path, payload: Mapping[str, Any], now: datetime) -> None:
     """Revoke the token of ``payload`` (sign-out); expired entries are dropped."""
-    kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
-    kept[str(payload["jti"])] = int(payload["exp"])
-    write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
+    with _WRITE_LOCK:  # read-modify-write: two sign-outs at once kept only one of them
+        kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
+        kept[str(payload["jti"])] = int(payload["exp"])
+        write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
 
 
 def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
     return str(payload.get("jti")) in revoked(home)
 
 
+def past_max_session(payload: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the session of ``payload`` reached :data:`MAX_SESSION` since its sign-in
+    (``iat``): then it ends, and no renewal starts it again."""
+    return now.timestamp() >= int(payload.get("iat", 0)) + MAX_SESSION.total_seconds()
+
+
+# sign-in attempts of one name run one at a time in this process (check lock, verify the
+# password, record the outcome): parallel attempts each passed the check before any
+# failure was recorded (review 2026-12-05: 12 tabs got 8-10 guesses instead of 5).
+# Striped by a hash of the name, so the locks are bounded whatever names are typed.
+_NAME_LOCKS = [threading.Lock() for _ in range(256)]
+
+
+def name_lock(username: str) -> threading.Lock:
+    """The lock serializing the sign-in attempts of ``username`` in this process."""
+    digest = hashlib.sha256(audit_name(username).encode()).digest()
+    return _NAME_LOCKS[int.from_bytes(digest[:2], "big") % len(_NAME_LOCKS)]
+
+
 COOKIE_ROUTE = "/_riskwarn/cookie"
 CODE_TTL_S = 60.0
-# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s);
-# the page's script and the cookie route run in the same server process (dashboard/server.py)
-_CODES: dict[str, tuple[str, str | None, int, float]] = {}
+MAX_CODE_BODY = 4096  # bytes: a code is 32 characters; bigger posts get 413 unread
+NONCE_COOKIE = "riskwarn_nonce"
+# one-time code -> (cookie name, value or None to delete, max age s, expiry monotonic s,
+# browser nonce); the page's script and the cookie route run in the same server process
+# (dashboard/server.py)
+_CODES: dict[str, tuple[str, str | None, int, float, str]] = {}
 _CODES_LOCK = threading.Lock()
 
 
-def cookie_code(name: str, value: str | None, max_age_s: int) -> str:
+def new_nonce() -> str:
+    """A browser nonce: the server sets it (cookie :data:`NONCE_COOKIE`, HttpOnly) on the
+    page's first load; a one-time code is redeemed only with it."""
+    return secrets.token_urlsafe(24)
+
+
+def cookie_code(name: str, value: str | None, max_age_s: int, nonce: str | None) -> str | None:
     """A one-time code (60 s) the page redeems at :data:`COOKIE_ROUTE` for an HttpOnly
-    cookie ``name`` = ``value`` (None: deleted)."""
+    cookie ``name`` = ``value`` (None: deleted), only from the browser holding the nonce
+    cookie ``nonce`` (that browser session's, from ``st.context.cookies``). None without
+    a nonce (no cookie can be set then)."""
+    if not nonce:
+        return None
     code = secrets.token_urlsafe(24)
     now = time.monotonic()
     with _CODES_LOCK:
         for old in [c for c, v in _CODES.items() if v[3] < now]:
             del _CODES[old]
-        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S)
+        _CODES[code] = (name, value, int(max_age_s), now + CODE_TTL_S, nonce)
     return code
 
 
-def redeem_cookie_code(code: str) -> tuple[str, str | None, int] | None:
-    """The cookie a valid, unused, unexpired code stands for (the code is spent), or None."""
+def redeem_cookie_code(code: str, nonce: str | None) -> tuple[str, str | None, int] | None:
+    """The cookie a valid, unused, unexpired code stands for, if ``nonce`` (the posting
+    request's nonce cookie) is the one the code was issued to (the code is spent either
+    way), or None: a code a page script kept and posts from elsewhere gets nothing."""
     with _CODES_LOCK:
         entry = _CODES.pop(code, None)
     if entry is None or entry[3] < time.monotonic():
         return None
+    if not nonce or not hmac.compare_digest(entry[4].encode(), nonce.encode()):
+        return None
     return entry[0], entry[1], entry[2]
 
 
-def cookie_script(token: str | None, max_age_s: int, name: str = COOKIE) -> str:
+def cookie_script(
+    token: str | None, max_age_s: int, name: str = COOKIE, nonce: str | None = None
+) -> str:
     """JavaScript that has the server set (or, with ``token`` None, delete) the HttpOnly
-    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code
-    to :data:`COOKIE_ROUTE`; the token itself never reaches the page."""
-    code = cookie_code(name, token, max_age_s)
+    cookie ``name`` (the session cookie unless said otherwise): it posts a one-time code,
+    bound to this browser's ``nonce``, to :data:`COOKIE_ROUTE`; the token itself never
+    reaches the page. Empty without a nonce."""
+    code = cookie_code(name, token, max_age_s, nonce)
+    if code is None:
+        return ""
     return (
         "<script>(function(){"
         f"fetch('{COOKIE_ROUTE}',{{method:'POST',body:'{code}',credentials:'same-origin',"

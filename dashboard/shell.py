@@ -88,7 +88,8 @@ def audit(settings: Settings, action: str, username: str, **details: Any) -> Non
 
 
 def _end_session(settings: Settings, user: auth.User, reason: str, flash: str) -> None:
-    """End the session of ``user`` (idle, removed, demoted): audited, token revoked."""
+    """End the session of ``user`` (idle, removed, demoted, revoked elsewhere, past the
+    absolute limit): audited, token revoked."""
     audit(settings, "session_ended", user.username, reason=reason, role=user.role)
     _forget(settings)
     st.session_state["signin_flash"] = flash
@@ -120,6 +121,8 @@ def _start_session(settings: Settings, user: auth.User, payload: dict[str, Any] 
             jti=str(payload["jti"]) if payload is not None else None,
         )
         payload = sessions.read(sessions.signing_key(settings.home), token, now)
+        if payload is None:  # at the absolute limit: no token; the next run signs out
+            return
         st.session_state["cookie_out"] = token
     st.session_state["user"] = user
     st.session_state["token_payload"] = payload
@@ -174,7 +177,18 @@ def current_user(settings: Settings) -> auth.User | None:
     if isinstance(last, datetime) and now - last > idle:
         _end_session(settings, user, "idle", "session_idle")
         return None
-    _start_session(settings, user, st.session_state.get("token_payload"))
+    payload = st.session_state.get("token_payload")
+    # every run, not only when a cookie resumes a session: a sign-out elsewhere (the
+    # owner's other tab, or the owner while a thief's copy is open) ends this one too,
+    # and so does the absolute limit (a renewal never starts a new 12 hours)
+    if isinstance(payload, dict):
+        if sessions.is_revoked(settings.home, payload):
+            _end_session(settings, user, "revoked", "session_revoked")
+            return None
+        if sessions.past_max_session(payload, now):
+            _end_session(settings, user, "max_session", "session_max")
+            return None
+    _start_session(settings, user, payload if isinstance(payload, dict) else None)
     return user
 
 
@@ -191,17 +205,31 @@ def run_user(settings: Settings) -> auth.User | None:
 
 def still_signed_in(settings: Settings) -> bool:
     """For runs that do not pass through :func:`main` (the wall screen's refresh): whether
-    the signed-in user still exists with the same role (else the whole app reruns)."""
+    the signed-in user still exists with the same role and the session token is neither
+    revoked nor past the absolute limit (else the whole app reruns)."""
     user = st.session_state.get("user")
     if oidc_configured() or not isinstance(user, auth.User):
         return True
     users = auth.load_users(auth.users_file_path(settings.home))
+    payload = st.session_state.get("token_payload")
+    if isinstance(payload, dict) and (
+        sessions.is_revoked(settings.home, payload)
+        or sessions.past_max_session(payload, sessions.now_utc())
+    ):
+        return False
     return auth.still_valid(users, user) is not None
 
 
 def try_sign_in(settings: Settings, users: dict[str, Any], username: str, password: str) -> str:
     """Check one sign-in attempt (back-off, password) and audit it; the outcome's text key
-    (``""`` when signed in). Known and unknown names get the same answers and timing."""
+    (``""`` when signed in). Known and unknown names get the same answers and timing.
+    The attempts of one name run one at a time (:func:`sessions.name_lock`): parallel
+    attempts each passed the lock check before any failure was recorded."""
+    with sessions.name_lock(username):
+        return _try_sign_in(settings, users, username, password)
+
+
+def _try_sign_in(settings: Settings, users: dict[str, Any], username: str, password: str) -> str:
     now = sessions.now_utc()
     name = sessions.audit_name(username)
     store = queries.store(settings.resolved_store_url)
@@ -301,19 +329,22 @@ def emit_cookie() -> None:
     device = st.session_state.pop("device_cookie_out", None)
     if device:
         name, token = device
-        with st.sidebar:
-            st.html(
-                sessions.cookie_script(token, int(sessions.DEVICE_TTL.total_seconds()), name),
-                unsafe_allow_javascript=True,
-            )
+        script = sessions.cookie_script(
+            token, int(sessions.DEVICE_TTL.total_seconds()), name, _cookie(sessions.NONCE_COOKIE)
+        )
+        if script:
+            with st.sidebar:
+                st.html(script, unsafe_allow_javascript=True)
     if "cookie_out" not in st.session_state or st.session_state.get("cookie_sent") == (
         st.session_state["cookie_out"] or "-"
     ):
         return
     token = st.session_state["cookie_out"]
     max_age = int(sessions.idle_timeout().total_seconds())
-    with st.sidebar:
-        st.html(sessions.cookie_script(token, max_age), unsafe_allow_javascript=True)
+    script = sessions.cookie_script(token, max_age, sessions.COOKIE, _cookie(sessions.NONCE_COOKIE))
+    if script:
+        with st.sidebar:
+            st.html(script, unsafe_allow_javascript=True)
     st.session_state["cookie_sent"] = token or "-"
 
 

@@ -29,6 +29,14 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "因 {minutes} 分钟无操作，已自动退出，请重新登录。",
         "en": "Signed out after {minutes} minutes without activity: please sign in again.",
     },
+    "session_revoked": {
+        "zh": "此会话已在其他页面退出登录，请重新登录。",
+        "en": "This session was signed out elsewhere: please sign in again.",
+    },
+    "session_max": {
+        "zh": "登录已满 12 小时，请重新登录。",
+        "en": "Signed in for 12 hours, the longest a session lasts: please sign in again.",
+    },
     "session_changed": {
         "zh": "您的账号已被删除或角色已变更，请重新登录。",
         "en": "Your account was removed or its role changed: please sign in again.",

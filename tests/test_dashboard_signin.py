@@ -432,3 +432,215 @@ def test_failing_a_members_password_elsewhere_does_not_lock_them_out(tmp_path: P
     assert trail[0] == ("login", False) and trail[-2] == ("login", True), trail
     assert trail[-1] == ("login_locked", False)
     assert sum(a == "login_failed" for a, _ in trail) >= sessions.FREE_FAILURES
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+def test_parallel_attempts_get_no_extra_guesses(home: tuple[Path, str]) -> None:
+    """Review 2026-12-05: ``try_sign_in`` checked the lock, ran scrypt (the GIL released)
+    and only then recorded the failure, so 12 attempts at once (12 tabs; each Streamlit
+    session runs its script in its own thread of the one server process) got 8-10
+    password checks instead of 5. The attempts of one name now run one at a time: 5
+    checked, the rest refused as locked (the old code: more than 5 ``login_failed``)."""
+    import threading
+
+    from dashboard import shell
+    from riskwarn.settings import load_settings
+
+    path, store_url = home
+    settings = load_settings()
+    users = auth.load_users(auth.users_file_path(path))
+    auth.authenticate(users, "", "")  # the dummy hash, prepared as the sign-in form does
+    sessions.signing_key(path)  # as after the first page (its creation is not at issue)
+    start = threading.Barrier(12)
+    answers: list[str] = []
+
+    def attempt(i: int) -> None:
+        start.wait()
+        try:
+            answers.append(shell.try_sign_in(settings, users, "racer", f"guess-{i}"))
+        except Exception as exc:  # pragma: no cover - reported by the assertion below
+            answers.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    checked = [a for a, _ in _logins(store_url, "racer") if a == "login_failed"]
+    assert len(checked) == sessions.FREE_FAILURES, _logins(store_url, "racer")
+    assert sorted(answers) == ["bad_login"] * 4 + ["login_locked"] * 8, answers
+
+
+def test_sign_out_elsewhere_and_the_absolute_limit_end_open_sessions(
+    home: tuple[Path, str],
+) -> None:
+    """Review 2026-12-05: revocation was checked only when a cookie resumed a session, so
+    the owner's second tab (or a thief's copy) stayed signed in after a sign-out; and a
+    session past :data:`sessions.MAX_SESSION` renewed itself into a fresh 12 hours. Now
+    every run of a signed-in session checks both (old code: still signed in)."""
+    path, store_url = home
+    at = _signed_in("reviewer2")
+    assert "user" in at.session_state and at.title[0].value == "本周风险总览"
+    payload = dict(at.session_state["token_payload"])
+    sessions.revoke(path, payload, sessions.now_utc())  # signed out in another tab
+    # the session's next run (a new AppTest with the same state: AppTest's own rerun of a
+    # navigation app did not run the script's frame again)
+    at = _signed_in("reviewer2", token_payload=payload, last_active=sessions.now_utc())
+    assert "user" not in at.session_state
+    assert any("已在其他页面退出登录" in w.value for w in at.warning)
+
+    now = sessions.now_utc()
+    old = {
+        "u": "reviewer2",
+        "r": "reviewer",
+        "iat": int((now - sessions.MAX_SESSION - timedelta(minutes=1)).timestamp()),
+        "exp": int((now + timedelta(minutes=1)).timestamp()),
+        "jti": "past-the-limit",
+    }
+    # the old code renewed it into an expired token, then issued a new one with 12 hours
+    at = _signed_in("reviewer2", token_payload=old, last_active=now)
+    assert "user" not in at.session_state
+    assert "token_payload" not in at.session_state
+    assert any("12 小时" in w.value for w in at.warning)
+    ended = [a for a in _logins_all(store_url, "reviewer2") if a[0] == "session_ended"]
+    assert ended[-2:] == [("session_ended", "revoked"), ("session_ended", "max_session")]
+
+
+NONCE = "riskwarn_nonce"  # sessions.NONCE_COOKIE (spelled out: the old code had none)
+# a script in the page (an injected one) that keeps the one-time codes and never posts them
+_STEAL_CODES = """
+(() => {
+  const orig = window.fetch;
+  window.__stolen = [];
+  window.fetch = function(url, opts) {
+    if (String(url).includes('/_riskwarn/cookie')) {
+      window.__stolen.push(opts && opts.body);
+      return Promise.resolve(new Response(null, {status: 204}));
+    }
+    return orig.apply(this, arguments);
+  };
+})();
+"""
+
+
+def _post(url: str, body: bytes, cookie: str | None = None) -> tuple[int, list[str]]:
+    import urllib.error
+    import urllib.request
+
+    headers = {"Cookie": cookie} if cookie else {}
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, answer.headers.get_all("set-cookie") or []
+    except urllib.error.HTTPError as error:
+        return error.code, []
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+def test_a_code_kept_by_a_page_script_gets_no_cookie_elsewhere(tmp_path: Path) -> None:
+    """Review 2026-12-05: a page script wrapping ``window.fetch`` kept the one-time code
+    and redeemed it from elsewhere, getting the session token in ``Set-Cookie`` (the old
+    code: 204 with the token). A code is now bound to the browser's HttpOnly nonce cookie
+    (set with the page): from elsewhere, with no nonce or another browser's, 403. A body
+    of more than a few KB gets 413 unread (old code: read whole, then 403)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from testkit.dashboard_server import dashboard_env, launch_chromium, serve
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
+    expect = sync_api.expect
+    expect.set_options(timeout=120_000)
+    with (
+        serve(home, dashboard_env(home, city.store_url)) as base,
+        sync_api.sync_playwright() as p,
+    ):
+        browser = launch_chromium(sync_api, p)
+        victim = browser.new_context()
+        victim.add_init_script(_STEAL_CODES)
+        page = victim.new_page()
+        page.set_default_timeout(120_000)
+        page.goto(base)
+        page.get_by_label("用户名").fill("admin")
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and page.evaluate("window.__stolen.length") < 2:
+            time.sleep(0.3)
+        stolen = page.evaluate("window.__stolen")
+        assert len(stolen) >= 2, stolen  # the session's code and the device's
+        route = f"{base}{sessions.COOKIE_ROUTE}"
+        first = _post(route, stolen[0].encode())
+        assert first == (403, []), first  # from elsewhere, no nonce: the old code gave 204
+        nonce = _wait_for_cookie(victim, NONCE)
+        assert nonce["httpOnly"] is True
+        assert NONCE not in page.evaluate("document.cookie")
+        # another browser (its own nonce) redeems the others: nothing either
+        thief = browser.new_context()
+        thief_page = thief.new_page()
+        thief_page.set_default_timeout(120_000)
+        thief_page.goto(base)
+        theirs = _wait_for_cookie(thief, NONCE)
+        assert theirs["value"] != nonce["value"]
+        for code in stolen[1:]:
+            answer = _post(route, code.encode(), f"{NONCE}={theirs['value']}")
+            assert answer == (403, []), answer
+        assert not [c for c in thief.cookies() if c["name"] == sessions.COOKIE]
+        assert not [c for c in victim.cookies() if c["name"] == sessions.COOKIE]
+        # a big post is refused before it is read
+        status, _ = _post(route, b"x" * 100_000)
+        assert status == 413
+
+        # an ordinary browser still gets its cookie (bound to its own nonce)
+        member = browser.new_context()
+        member_page = member.new_page()
+        member_page.set_default_timeout(120_000)
+        member_page.goto(base)
+        member_page.get_by_label("用户名").fill("reviewer")
+        member_page.get_by_label("密码").fill(DEMO_PASSWORD)
+        member_page.get_by_role("button", name="登录").click()
+        expect(member_page.get_by_role("heading", name="本周风险总览")).to_be_visible()
+        assert _wait_for_cookie(member, sessions.COOKIE)["httpOnly"] is True
+        browser.close()
+
+
+def test_first_key_and_sign_outs_at_once_in_one_process(tmp_path: Path) -> None:
+    """Seen while testing the parallel attempts: the session key's creation and the
+    revoked list's writes used a temporary file named per process, so two threads (two
+    first sign-ins, two sign-outs at once) clashed: FileNotFoundError or FileExistsError,
+    or a revocation lost. Now one writer at a time in the process."""
+    import threading
+
+    start = threading.Barrier(12)
+    keys: list[bytes | str] = []
+    errors: list[str] = []
+    now = sessions.now_utc()
+
+    def first_sign_in() -> None:
+        start.wait()
+        try:
+            keys.append(sessions.signing_key(tmp_path))
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    def sign_out(i: int) -> None:
+        start.wait()
+        try:
+            sessions.revoke(tmp_path, {"jti": f"j{i}", "exp": 2**31 - 1}, now)
+        except Exception as exc:
+            errors.append(repr(exc))
+
+    for target, args in ((first_sign_in, ()), (sign_out, None)):
+        threads = [
+            threading.Thread(target=target, args=args if args is not None else (i,))
+            for i in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    assert len(set(keys)) == 1 and len(keys) == 12
+    assert sorted(sessions.revoked(tmp_path)) == sorted(f"j{i}" for i in range(12))
