@@ -24,7 +24,10 @@ import pytest
 from riskwarn.cli import main
 
 UNREACHABLE_STORE = "postgresql+psycopg://nobody@127.0.0.1:1/x"
-WARNING = "geohazard_stream:H1:20261118T1400Z"
+# a change in force now: a change whose warning has ended is not delivered (its messages
+# are logged expired), and only a delivered change can be acknowledged
+AT = pd.Timestamp.now(tz="UTC").floor("h")
+WARNING = f"geohazard_stream:H1:{AT:%Y%m%dT%H%MZ}"
 QUICK = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 
 
@@ -161,7 +164,7 @@ def _delivered(settings: Any) -> Any:
     )
     store = Store.from_settings(settings)
     store.upgrade()
-    change = LevelChange("H1", WARNING, 2, 4, pd.Timestamp("2026-11-18T14:00Z"))
+    change = LevelChange("H1", WARNING, 2, 4, AT)
     assert enqueue(store, load_config(contacts), change, [{"en": "red", "zh": "红色"}]) == 1
     for row in store.due_deliveries():
         store.record_attempt(row["delivery_id"], ok=True)
