@@ -157,6 +157,10 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
     assert len(lake) == total and lake["record_id"].is_unique  # each reading once
 
 
+SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
+RED_AT = FAIL - pd.Timedelta(days=1) + pd.Timedelta(hours=7)  # step T before the shift
+
+
 def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Slope seed 2 failing at FAIL: the rules (no hysteresis) read yellow up to
     2026-11-18 06:00, **red at 07:00 (step T)**, yellow at 08:00 (T+1), red again from
@@ -164,7 +168,7 @@ def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     is the newest complete step; 09:00 is not evaluated)."""
     from testkit.stream_helpers import slope_readings
 
-    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    r = slope_readings("G1", start=SLOPE_START, step="10min", seed=2)
     cut = FAIL - pd.Timedelta(days=1)
     first = r.loc[r["observed_at"] < cut]
     second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
@@ -625,7 +629,8 @@ def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
     run.mkdir(parents=True, exist_ok=True)
     (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
     save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
-    r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
+    # the same slope, moved by the days the two parts were moved (T within the last day)
+    r = slope_readings("G1", start=SLOPE_START + (red_at - RED_AT), step="10min", seed=2)
     end = second["observed_at"].max()
     later = r.loc[(r["observed_at"] > end) & (r["observed_at"] <= end + pd.Timedelta("80min"))]
 
@@ -802,7 +807,7 @@ def test_the_replay_adds_a_sensor_whose_readings_all_come_after_the_cursor(
     from testkit.stream_helpers import Running, slope_readings, stream_consumer
 
     first, second, red_at = _red_then_lower_slope()
-    g2 = slope_readings("G2", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=3)
+    g2 = slope_readings("G2", start=SLOPE_START + (red_at - RED_AT), step="10min", seed=3)
     g2 = g2.loc[(g2["observed_at"] >= red_at) & (g2["observed_at"] <= second["observed_at"].max())]
     assert len(g2)
     readings = pd.concat([first, second, g2], ignore_index=True)
