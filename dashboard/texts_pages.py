@@ -72,6 +72,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未签收：{what} 已由 {who} 于 {when} 签收，本次未记录。",
         "en": "Not recorded: {what} was already acknowledged by {who} at {when}.",
     },
+    "alarm_ack_never_sent": {
+        "zh": "未签收：{what} 的推送均已过期未发送（预警已不再有效），无需签收，本次未记录。",
+        "en": "Not recorded: {what} was never sent (every delivery expired unsent: the "
+        "warning was no longer in force), so there is nothing to acknowledge.",
+    },
     "alarm_ack_unknown": {
         "zh": "未签收：推送记录中已无该预警变化，本次未记录。",
         "en": "Not recorded: the delivery log no longer has this warning change.",

@@ -23,7 +23,7 @@ from dashboard.i18n import (
 )
 from dashboard.shell import page_context
 from dashboard.text import md_line
-from riskwarn.store import AlreadyAcknowledgedError
+from riskwarn.store import AlreadyAcknowledgedError, NeverSentError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
@@ -192,6 +192,11 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
                 st.rerun()
             except KeyError:  # the change is no longer in the delivery log
                 st.session_state["alarm_ack_refused"] = t("alarm_ack_unknown", lg)
+                st.rerun()
+            except NeverSentError:  # its deliveries expired unsent since the page showed it
+                st.session_state["alarm_ack_refused"] = t(
+                    "alarm_ack_never_sent", lg, what=labels[key]
+                )
                 st.rerun()
             when = fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz)
             st.session_state["alarm_ack_done"] = t(

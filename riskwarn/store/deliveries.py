@@ -142,20 +142,56 @@ def insert_deliveries(
     return added
 
 
+def _firsts(first: Sequence[Mapping[str, Any]]) -> str:
+    """``change K by WHO at WHEN (via HOW)`` for each first acknowledgement."""
+    return "; ".join(
+        f"change {f['delivery_key']} by {f['acknowledged_by']} at "
+        f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
+        for f in first
+    )
+
+
 class AlreadyAcknowledgedError(Exception):
     """The warning change (or every change of the warning) was acknowledged first by
     someone else; nothing was recorded. ``first``: the first acknowledgement of each
     change (``delivery_key``, ``acknowledged_by``, ``acknowledged_at``, ``via``)."""
 
     def __init__(self, warning_id: str, first: Sequence[Mapping[str, Any]]) -> None:
-        said = "; ".join(
-            f"change {f['delivery_key']} by {f['acknowledged_by']} at "
-            f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
-            for f in first
-        )
+        said = _firsts(first)
         super().__init__(f"warning {warning_id} was already acknowledged: {said}; nothing recorded")
         self.warning_id = warning_id
         self.first = [dict(f) for f in first]
+
+
+class NeverSentError(Exception):
+    """Every delivery of the change (without a key: of every change of the warning not
+    acknowledged yet) expired unsent: its warning was no longer in force, nobody was
+    told, so there is nothing to acknowledge; nothing was recorded. ``keys``: those
+    changes; ``first``: the first acknowledgement of the warning's other changes asked
+    for (as :class:`AlreadyAcknowledgedError`), if any."""
+
+    def __init__(
+        self, warning_id: str, keys: Sequence[str], first: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        said = (
+            f"warning {warning_id} was never sent, nothing to acknowledge: change"
+            f"{'s' if len(keys) > 1 else ''} {', '.join(keys)} (every delivery expired "
+            "unsent: the warning was no longer in force)"
+        )
+        if first:
+            said += f"; already acknowledged: {_firsts(first)}"
+        super().__init__(f"{said}; nothing recorded")
+        self.warning_id = warning_id
+        self.keys = list(keys)
+        self.first = [dict(f) for f in first]
+
+
+def never_sent(statuses: Sequence[str]) -> bool:
+    """Whether a change whose delivery rows have ``statuses`` was never sent to anyone
+    because every one expired (the rule :func:`riskwarn.stream.alarm_log.alarm_log`
+    marks ``expired`` and the dashboard does not offer for acknowledgement; the store
+    refuses to acknowledge it, :class:`NeverSentError`)."""
+    return len(statuses) > 0 and all(s == "expired" for s in statuses)
 
 
 class DeliveryStore(ReadStore):
@@ -344,7 +380,11 @@ class DeliveryStore(ReadStore):
         unique claim on the delivery key): :class:`AlreadyAcknowledgedError` (nothing
         written, the refusal audited as ``acknowledge_rejected``) names who acknowledged
         it first, when the named change, or every change of the warning, was
-        acknowledged already. KeyError (nothing written) when the delivery log has no
+        acknowledged already. A change whose every delivery expired unsent (its warning
+        was no longer in force: nobody was told) is not acknowledged: without a key it
+        is left out, and when nothing else is left, or it is the key named,
+        :class:`NeverSentError` (nothing written, audited ``acknowledge_rejected`` with
+        ``never_sent``); the dashboard does not offer such a change either. KeyError (nothing written) when the delivery log has no
         such warning, or no such change of it. ValueError (nothing written) for a blank
         ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
         reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
@@ -374,8 +414,11 @@ class DeliveryStore(ReadStore):
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key).where(d.c.warning_id == warning_id).distinct()
-            keys = sorted(str(k) for k in conn.execute(stmt).scalars())
+            stmt = sa.select(d.c.delivery_key, d.c.status).where(d.c.warning_id == warning_id)
+            statuses: dict[str, list[str]] = {}
+            for key, status in conn.execute(stmt):
+                statuses.setdefault(str(key), []).append(str(status))
+            keys = sorted(statuses)
             if not keys:
                 raise KeyError(f"no delivery of warning {warning_id!r} in the delivery log")
             if delivery_key is not None:
@@ -387,27 +430,30 @@ class DeliveryStore(ReadStore):
                 keys = [delivery_key]
             first = self._first_acks(conn, warning_id, keys)
             acked = {str(f["delivery_key"]) for f in first}
-            todo = [k for k in keys if k not in acked]
+            unsent = [k for k in keys if k not in acked and never_sent(statuses[k])]
+            todo = [k for k in keys if k not in acked and k not in unsent]
             if not todo:
-                refused = AlreadyAcknowledgedError(warning_id, first)
+                refused: Exception | None
+                if unsent:
+                    refused = NeverSentError(warning_id, unsent, first)
+                else:
+                    refused = AlreadyAcknowledgedError(warning_id, first)
+                details: dict[str, Any] = {
+                    "delivery_key": delivery_key,
+                    "via": via,
+                    "first": [
+                        {
+                            "delivery_key": f["delivery_key"],
+                            "by": f["acknowledged_by"],
+                            "at": utc(f["acknowledged_at"]).isoformat(),
+                        }
+                        for f in first
+                    ],
+                }
+                if unsent:
+                    details["never_sent"] = unsent  # every delivery of these expired
                 self._audit(
-                    conn,
-                    acknowledged_by,
-                    "acknowledge_rejected",
-                    "warning",
-                    warning_id,
-                    {
-                        "delivery_key": delivery_key,
-                        "via": via,
-                        "first": [
-                            {
-                                "delivery_key": f["delivery_key"],
-                                "by": f["acknowledged_by"],
-                                "at": utc(f["acknowledged_at"]).isoformat(),
-                            }
-                            for f in first
-                        ],
-                    },
+                    conn, acknowledged_by, "acknowledge_rejected", "warning", warning_id, details
                 )
             else:
                 refused = None
