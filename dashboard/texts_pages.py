@@ -31,6 +31,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "实时预警推送与签收",
         "en": "Real-time alarms: deliveries and acknowledgements",
     },
+    "alarm_log_note_expired": {
+        "zh": "另有 {n} 次变化的推送均已过期未发送（预警已不再有效），不计入上述数字。",
+        "en": " Besides, {n} changes were never sent (every delivery expired: the warning "
+        "was no longer in force), counted apart.",
+    },
     "alarm_log_note": {
         "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
         "en": "The latest {n} orange/red warning changes sent (e-mail, messaging gateway), and "

@@ -212,12 +212,7 @@ chosen = all_sites(site_domain)
 alarms = queries.alarm_log(url)
 if not alarms.empty:
     st.subheader(t("alarm_log", lg))
-    n_open = int(
-        (
-            (alarms["to_level"] == "red") & alarms["acknowledged_by"].isna() & ~alarms["expired"]
-        ).sum()
-    )
-    st.caption(t("alarm_log_note", lg, n=fmt_int(len(alarms), lg), open=fmt_int(n_open, lg)))
+    st.caption(views.alarm_log_caption(alarms, lg))
     st.dataframe(
         alarms.assign(
             changed_at=[fmt_datetime(v, lg, tz) for v in alarms["changed_at"]],

@@ -96,14 +96,18 @@ def insert_deliveries(
     rows: Sequence[Mapping[str, Any]],
     now: datetime,
     audit: Audit | None = None,
+    tally: dict[str, int] | None = None,
 ) -> int:
     """Insert deliveries in the caller's transaction (``publish_run`` logs a change's
     deliveries in the transaction that publishes it); rows already logged (same key,
     channel and contact) are skipped. A row whose warning is no longer in force at
     ``now`` (:func:`in_force_until`) is logged ``expired``, not pending, and audited
-    through ``audit``. Returns how many were new and pending."""
+    through ``audit``. Returns how many were new and pending; ``tally`` (if given)
+    gets ``pending`` and ``expired``: the new rows logged each way."""
     d = table_of(Delivery)
     added = 0
+    if tally is not None:
+        tally.update(pending=0, expired=0)
     for row in rows:
         values = {k: row.get(k) for k in DELIVERY_FIELDS}
         values["changed_at"] = utc(values["changed_at"])
@@ -129,6 +133,8 @@ def insert_deliveries(
             )
             .returning(d.c.delivery_id)
         ).scalar_one()
+        if tally is not None:
+            tally["expired" if expired else "pending"] += 1
         if not expired:
             added += 1
         elif audit is not None:
