@@ -15,7 +15,7 @@ warning the store does not hold is not judged (sent as before).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -28,6 +28,10 @@ from riskwarn.store.sql import frame_of, table_of, utc
 
 # warning_ack.acknowledged_by is VARCHAR(128): a longer name is refused before SQL
 ACK_BY_MAX = 128
+
+# how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
+# if the sender dies before recording the outcome, the row is due again after it
+CLAIM_LEASE_S = 120.0
 
 DELIVERY_FIELDS = (
     "delivery_key",
@@ -253,6 +257,44 @@ class DeliveryStore(ReadStore):
                 )
                 done.append(dict(row))
         return done
+
+    def claim_delivery(
+        self, delivery_id: int, lease_s: float = CLAIM_LEASE_S, actor: str = "stream"
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Claim a due delivery for sending, only while its warning is still in force:
+        the in-force check (:func:`in_force_until` at the store's clock) and the claim
+        are one write transaction, so a row whose warning ended since it was read as due
+        (the instant between :meth:`expire_deliveries` and the send, or a slow send of
+        an earlier row) is never sent. Returns ``("claimed", row)``: send it now (its
+        next attempt is moved ``lease_s`` ahead, so nothing else takes it meanwhile and
+        a sender that dies before recording the outcome leaves it to be sent again
+        then); ``("expired", row)``: recorded ``expired`` and audited
+        (``delivery_expired``, found ``sending``), not to be sent; ``("gone", None)``:
+        no longer pending and due (sent, expired or claimed by another sender)."""
+        d = table_of(Delivery)
+        now = self._now()
+        due = (d.c.delivery_id == delivery_id, d.c.status == "pending", d.c.next_attempt_at <= now)
+        with self._write() as conn:
+            row = conn.execute(sa.select(d).where(*due).with_for_update()).mappings().first()
+            if row is None:
+                return "gone", None
+            until = in_force_until(conn, row)
+            if _ended(until, now):
+                assert until is not None
+                conn.execute(sa.update(d).where(*due).values(status="expired"))
+                self._audit(
+                    conn,
+                    actor,
+                    "delivery_expired",
+                    "delivery",
+                    str(delivery_id),
+                    _expiry_details(row, until, "sending"),
+                )
+                return "expired", dict(row)
+            lease = now + timedelta(seconds=lease_s)
+            if conn.execute(sa.update(d).where(*due).values(next_attempt_at=lease)).rowcount != 1:
+                return "gone", None
+            return "claimed", dict(row)
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""
