@@ -69,7 +69,11 @@ PIDS=()
 
 cleanup() {
   for pid in "${PIDS[@]}"; do pkill -TERM -s "$pid" 2>/dev/null || true; done
-  for _ in $(seq 1 20); do
+  # KILL after 5 s: the scheduler does not end on TERM while its LocalExecutor runs the
+  # train task of the retrain step (minutes of training, its calls to the stopped API
+  # server refused), so a longer grace only waited to KILL it (20 s of each run, 2026-12-05
+  # 22:59:40-23:00:00 UTC in make test); the API server and DAG processor end at once
+  for _ in $(seq 1 5); do
     alive=0
     for pid in "${PIDS[@]}"; do pgrep -s "$pid" >/dev/null && alive=1; done
     [[ $alive == 0 ]] && break; sleep 1

@@ -217,18 +217,23 @@ stop() {
 
 case "${1:-status}" in
   up)
-    "$PY" -c "from riskwarn.orchestration import migrate; from riskwarn.settings import load_settings; migrate(load_settings())"
-    # a home whose data is a replay (the demo's) starts with its DAGs paused (docs/operations.md "Demo")
-    "$PY" -c "from riskwarn.orchestration import pause_on_replay; from riskwarn.settings import load_settings; m = pause_on_replay(load_settings()); m and print(m)"
-    # airflow_env.sh (sourced above) read the marker before pause_on_replay wrote or
-    # removed it: the services get what it decided, so a first `up` creates DAGs paused
-    if [[ -f $RUN/airflow_paused_for_replay ]]; then paused_at_creation=True; else paused_at_creation=False; fi
-    export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="$paused_at_creation"
+    if (($# > 1)); then SERVICES=("${@:2}"); fi   # up [service...]: only those
+    # Airflow's metadata DB and the replay pause concern the Airflow services only: `up
+    # mosquitto` or `up mlflow` does not migrate it (an `airflow db migrate` imports
+    # Airflow: 4-5 s here, more under load, once per `up`)
+    if [[ " ${SERVICES[*]} " == *" airflow-"* ]]; then
+      "$PY" -c "from riskwarn.orchestration import migrate; from riskwarn.settings import load_settings; migrate(load_settings())"
+      # a home whose data is a replay (the demo's) starts with its DAGs paused (docs/operations.md "Demo")
+      "$PY" -c "from riskwarn.orchestration import pause_on_replay; from riskwarn.settings import load_settings; m = pause_on_replay(load_settings()); m and print(m)"
+      # airflow_env.sh (sourced above) read the marker before pause_on_replay wrote or
+      # removed it: the services get what it decided, so a first `up` creates DAGs paused
+      if [[ -f $RUN/airflow_paused_for_replay ]]; then paused_at_creation=True; else paused_at_creation=False; fi
+      export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="$paused_at_creation"
+    fi
     load_credentials
     echo "sign-in: Airflow users admin / dashboard, passwords in $RISKWARN_HOME/secrets/airflow_passwords.json;"
     echo "         MLflow user admin, password in $RISKWARN_HOME/secrets/mlflow_auth.ini (admin_password)"
     echo "         MQTT users stream / gateway, passwords in $RISKWARN_HOME/secrets/mqtt_passwords.json"
-    if (($# > 1)); then SERVICES=("${@:2}"); fi   # up [service...]: only those
     for s in "${SERVICES[@]}"; do
       if [[ $s == dashboard ]] && ! "$BIN/riskwarn" --help | grep -q dashboard; then
         echo "dashboard command not available; skipped"; continue

@@ -24,18 +24,33 @@ TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 # worker (its module-scoped fixtures, e.g. test_airflow_live's `live`, run once), handed
 # out in collection order as a worker frees up. The longest modules go first, so that
 # none starts last on one worker while the other has nothing left: these, longest first
-# (seconds per module, measured; README "Tests"), then the other modules with a test
-# marked slow, then the rest in file order.
+# (seconds per module: the sum of its rows in the `--durations=120` table of a full run,
+# 2026-12-05 22:54-23:31 UTC under load 5-9, a lower bound; README "Tests"), then the other modules with a test
+# marked slow, then the rest in file order. Before, modules of 100-150 s (the training,
+# review-browser and stream-auth ones) were handed out in file order, late ("test_s...",
+# "test_t..."), and one of them could run alone at the end while the other worker idled.
 LONGEST_FIRST = (
-    "test_airflow_live",
-    "test_celery",
-    "test_stream_rules_batch",
-    "test_stream_supervise",
-    "test_services_auth",
-    "test_dashboard_mlflow_link",
-    "test_stream_store_lock",
-    "test_memory_budget",
-    "test_bench_full_day",
+    "test_airflow_live",  # 313 s
+    "test_stream_supervise",  # 178 s
+    "test_services_auth",  # 168 s
+    "test_training_spill",  # 151 s
+    "test_dashboard_mlflow_link",  # 150 s
+    "test_training_abandoned_runs",  # 146 s
+    "test_review_browser",  # 119 s
+    "test_celery",  # 115 s
+    "test_site_group_training",  # 103 s
+    "test_stream_auth",  # 101 s
+    "test_dashboard_signin",  # 99 s
+    "test_replay_pause",  # 92 s
+    "test_frame_parity",  # 88 s
+    "test_stream_faults",  # 70 s
+    "test_stream_crash",  # 63 s
+    "test_geohazard_site_models",  # 51 s
+    "test_dashboard_browser",  # 50 s
+    "test_dags",  # 46 s
+    "test_ingest_crash_record",  # 45 s
+    "test_champion_out_of_sample",  # 43 s
+    "test_stream_rules_batch",  # 41 s
 )
 
 

@@ -115,28 +115,37 @@ def test_first_up_of_a_replay_home_creates_its_dags_paused_and_live_schedules_un
     store.close()
     db = orch.airflow_home(settings) / "airflow.db"
 
-    def paused() -> dict[str, int]:
+    def stored() -> list[tuple[str, int, str]]:
+        """(dag_id, is_paused, DAG file name) of every DAG the dag-processor stored."""
         if not db.exists():
-            return {}
+            return []
         with sqlite3.connect(db) as conn:
             try:
-                return dict(conn.execute("select dag_id, is_paused from dag").fetchall())
+                rows = conn.execute("select dag_id, is_paused, fileloc from dag").fetchall()
             except sqlite3.OperationalError:  # not migrated yet
-                return {}
+                return []
+        return [(d, p, Path(f or "").name) for d, p, f in rows]
 
+    def paused() -> dict[str, int]:
+        return {d: p for d, p, _ in stored()}
+
+    dag_files = {p.name for p in orch.DAGS_FOLDER.glob("*.py")}
     try:
         said = _services(settings, "up", "airflow-dag-processor")
         assert "Airflow's DAGs are paused" in said
-        # the dag-processor stores the DAGs; wait until their number stops growing
-        seen: list[int] = []
+        # the dag-processor stores the DAGs, every DAG of a file in one transaction
+        # (Airflow's update_dag_parsing_results_in_db): wait until every DAG file of the
+        # folder has its DAGs stored, checking each DAG paused as it appears (the wait
+        # was for 4 equal counts 5 s apart: 15-20 s after the last file)
         deadline = time.monotonic() + 420
-        while time.monotonic() < deadline and (len(seen) < 4 or len(set(seen[-4:])) > 1):
-            now = paused()
-            assert all(now.values()), {d for d, p in now.items() if not p}
-            if now:
-                seen.append(len(now))
-            time.sleep(5)
-        assert len(seen) >= 4 and seen[-1] > 5, seen  # every DAG file parsed
+        while True:
+            now = stored()
+            assert all(p for _, p, _ in now), {d for d, p, _ in now if not p}
+            if {f for *_, f in now} >= dag_files or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert {f for *_, f in now} >= dag_files, (dag_files, now)  # every DAG file parsed
+        assert len(now) > 5, now
         assert all(paused().values())
 
         # the override after a paused start: the schedules run, every DAG unpaused

@@ -38,11 +38,35 @@ WAIT_S = 300  # only a fail-safe: every wait below is for a file or a process
 @pytest.fixture(scope="module")
 def lake_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The lake of a small simulated city with 6 monitored sites (as in
-    test_geohazard_site_batches), built once; each test copies it into a new home."""
+    test_geohazard_site_batches), built once per ``make test`` run; each test copies it
+    into a new home and never writes to it.
+
+    Once per run, not per module: this module and test_training_abandoned_runs both use
+    it, and under pytest-xdist they may run on either worker, so the lake lives in the
+    run's temporary folder (the workers' common parent) under a file lock; the first
+    module to ask builds it (26-31 s in make test), the other copies it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared / "spill_lake_shared"
+    lake = root / "home" / "lake"
+    with open(shared / "spill_lake_shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a build that did not finish
+            root.mkdir()
+            _build_lake_base(root)
+            (root / "built").touch()
+    return lake
+
+
+def _build_lake_base(root: Path) -> None:
+    """Simulate the city into ``root/sim``, ingest its site tables into ``root/home``'s
+    lake and create that home's stores."""
     from riskwarn.ingest import ingest_files, load_mapping
     from riskwarn.simulate import simulate
 
-    root = tmp_path_factory.mktemp("spill_lake")
     sim = root / "sim"
     simulate(
         sim, "small", seed=7, start=dt.date(2023, 5, 1), days=120, n_incidents=500,
@@ -71,7 +95,6 @@ def lake_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=True,
         capture_output=True,
     )
-    return settings.lake_dir
 
 
 def _new_home(lake_base: Path, root: Path, stores: bool = True) -> tuple[Path, Path]:
