@@ -115,6 +115,17 @@ class ModelConfig:
     negative_rate: float | None = None
 
 
+def with_max_bin(config: ModelConfig, max_bin: int | None) -> ModelConfig:
+    """``config`` with its boosters' ``max_bin`` (histogram bins per feature) set to
+    ``max_bin``; None: ``config`` unchanged. A bench and backtest knob (``riskwarn backtest
+    incidents --max-bin``, ``bench/profile_train_domain.py --max-bin``)."""
+    if max_bin is None:
+        return config
+    if max_bin < 2:
+        raise ValueError(f"max_bin must be at least 2, not {max_bin}")
+    return replace(config, base_params={**config.base_params, "max_bin": int(max_bin)})
+
+
 BLEND_INPUTS = ("hist_count_all", "hist_kde", "hist_prospective")
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
