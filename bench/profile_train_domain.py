@@ -185,10 +185,23 @@ def install(timers: Timers, stages: list[tuple[str, str, str, int]] | None = Non
 
 
 def capture_outputs(path: Path) -> None:
-    """Wrap ``models.train.train_hotspot_domain`` to write its outputs to ``path``."""
+    """Wrap ``models.train.train_hotspot_domain`` to write its outputs to ``path``, and
+    ``models.train.not_worse_than_best`` to write every method's evaluation windows (the
+    gate's per-origin hit tables) to ``path`` with the suffix ``.windows.parquet``."""
     import models.train as train
 
     inner = train.train_hotspot_domain
+    judge = train.not_worse_than_best
+
+    @functools.wraps(judge)
+    def keep_windows(windows: dict[str, pd.DataFrame], *args: Any, **kwargs: Any) -> Any:
+        # every method's evaluation windows as the gate reads them (one row per origin),
+        # for paired comparisons of two runs' models (bench/compare_windows.py)
+        table = pd.concat([w.assign(method=m) for m, w in windows.items()], ignore_index=True)
+        table.to_parquet(path.with_suffix(".windows.parquet"), index=False)
+        return judge(windows, *args, **kwargs)
+
+    train.not_worse_than_best = keep_windows  # type: ignore[assignment]
 
     @functools.wraps(inner)
     def keep(*args: Any, **kwargs: Any) -> Any:
