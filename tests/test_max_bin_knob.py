@@ -21,3 +21,42 @@ def test_with_max_bin_changes_only_max_bin() -> None:
     assert with_max_bin(base, None) is base
     with pytest.raises(ValueError):
         with_max_bin(base, 1)
+
+
+def test_backtest_max_bin_reaches_the_boosters_only(shared_data, tmp_path) -> None:
+    """`riskwarn backtest incidents --max-bin 4` grows other boosters (other xgboost
+    scores) on the same data; the baselines' scores stay the same; --max-bin 1 is refused."""
+    import pandas as pd
+
+    from riskwarn.cli import main
+    from tests.conftest import ROOT
+    from tests.test_backtest_cli import chicago_slice
+
+    events = chicago_slice(shared_data, tmp_path)
+    scores = {}
+    for name, extra in (("default", []), ("bins4", ["--max-bin", "4"])):
+        out = tmp_path / name
+        rc = main(
+            [
+                "backtest", "incidents", "--source", str(ROOT / "configs/sources/chicago.yaml"),
+                "--events", str(events), "--cell-size", "250", "--crs", "EPSG:32616",
+                "--start", "2016-01-01", "--end", "2016-01-07", "--refit-days", "28",
+                "--max-cells", "400", "--train-window-days", "120", "--out", str(out), *extra,
+            ]
+        )  # fmt: skip
+        assert rc == 0
+        scores[name] = pd.read_parquet(out / "scores.parquet").set_index(
+            ["method", "origin", "cell_x", "cell_y"]
+        )["score"]
+    a, b = scores["default"], scores["bins4"]
+    base = [m for m in a.index.get_level_values("method").unique() if m != "xgboost"]
+    assert a.loc[base].equals(b.loc[base])
+    assert not a.loc["xgboost"].equals(b.loc["xgboost"])
+    rc = main(
+        [
+            "backtest", "incidents", "--source", str(ROOT / "configs/sources/chicago.yaml"),
+            "--events", str(events), "--start", "2016-01-01", "--end", "2016-01-07",
+            "--max-bin", "1", "--out", str(tmp_path / "o"),
+        ]
+    )  # fmt: skip
+    assert rc == 2
