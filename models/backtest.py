@@ -94,9 +94,9 @@ class ModelConfig:
             "subsample": 0.8,
             "colsample_bytree": 0.8,
             "reg_lambda": 1.0,
-            # 64 (and 32) measured: no CPU saved on the city (other early-stopping points,
-            # no cheaper round) and 64 not non-inferior at PAI@1 % on Chicago
-            # (docs/benchmarks.md, issue 18.3, "`max_bin` 64 (and 32)"): kept at 128
+            # 64 and 32 measured: no CPU saved that counts (other early-stopping points, no
+            # cheaper round; 64 +10 % on the city) and 64 not non-inferior at PAI@1 % on
+            # Chicago (docs/benchmarks.md, issue 18.3, "`max_bin` 64 (and 32)"): kept at 128
             "max_bin": 128,
             "nthread": os.cpu_count() or 1,  # XGBoost's CPU hist is deterministic per setting
             "seed": 0,
