@@ -3,12 +3,14 @@
     .venv/bin/python bench/bench_train_rows.py chicago --out DIR \\
         [--variants ref=728:7,A=364:7,B=728:14] [--refit-days 84] [--only B] [--compare-only]
     .venv/bin/python bench/bench_train_rows.py cincinnati --out DIR --variants ref=728:7,A=364:7
+    .venv/bin/python bench/bench_train_rows.py chicago --out DIR --variants ref=364:7,bin64=364:7:64
 
-Runs ``riskwarn backtest incidents`` once per variant (``NAME=WINDOW:STEP``: its
-``--train-window-days`` and ``--train-step-days``; the first variant is the reference) on
+Runs ``riskwarn backtest incidents`` once per variant (``NAME=WINDOW:STEP[:MAXBIN]``: its
+``--train-window-days`` and ``--train-step-days``, and ``--max-bin`` when given; the first
+variant is the reference) on
 the same data, protocol and evaluation origins: ``chicago`` is bench/bench_backtest.py's
 weekly protocol (2016-2017, 250 m), any other case one of bench/bench_cities.py's cities;
-only the two options (and ``--refit-days`` when given, the same for every variant) differ
+only those options (and ``--refit-days`` when given, the same for every variant) differ
 from the case's own command. Each run's folder
 (``DIR/<name>``) gets ``bench.json`` (wall and CPU seconds, load averages before and after,
 the command); a folder that already holds a finished run is not run again. ``--only``:
@@ -60,26 +62,35 @@ def with_option(args: list[str], flag: str, value: str) -> list[str]:
     return [*out, flag, value]
 
 
-def parse_variants(text: str) -> dict[str, tuple[int, int]]:
-    """``ref=728:7,A=364:7`` -> {name: (train window days, train step days)}, in order."""
-    variants: dict[str, tuple[int, int]] = {}
+def parse_variants(text: str) -> dict[str, tuple[int, int, int | None]]:
+    """``ref=728:7,A=364:7,C=728:7:64`` -> {name: (train window days, train step days,
+    max_bin or None: the model's)}, in order."""
+    variants: dict[str, tuple[int, int, int | None]] = {}
     for item in text.split(","):
         name, _, setting = item.strip().partition("=")
-        window, _, step = setting.partition(":")
+        window, _, rest = setting.partition(":")
+        step, _, max_bin = rest.partition(":")
         if not name or not window or not step:
-            raise SystemExit(f"variant {item!r}: expected NAME=WINDOW:STEP")
-        variants[name] = (int(window), int(step))
+            raise SystemExit(f"variant {item!r}: expected NAME=WINDOW:STEP[:MAXBIN]")
+        variants[name] = (int(window), int(step), int(max_bin) if max_bin else None)
     if len(variants) < 2:
         raise SystemExit("need a reference and at least one candidate")
     return variants
 
 
 def variant_args(
-    case: str, out: Path, window: int, step: int, refit_days: int | None = None
+    case: str,
+    out: Path,
+    window: int,
+    step: int,
+    refit_days: int | None = None,
+    max_bin: int | None = None,
 ) -> list[str]:
     args = with_option(case_args(case, out), "--train-window-days", str(window))
     if refit_days is not None:
         args = with_option(args, "--refit-days", str(refit_days))
+    if max_bin is not None:
+        args = with_option(args, "--max-bin", str(max_bin))
     return with_option(args, "--train-step-days", str(step))
 
 
@@ -163,12 +174,16 @@ def main(argv: list[str] | None = None) -> int:
     only = set(a.only.split(",")) if a.only else set(variants)
     if not only <= set(variants):
         ap.error(f"--only names variants not in --variants: {sorted(only - set(variants))}")
-    for name, (window, step) in variants.items():
+    for name, (window, step, max_bin) in variants.items():
         run_dir = a.out / name
         if a.compare_only or name not in only or finished(run_dir):
             continue
-        bench = run_variant(variant_args(a.case, run_dir, window, step, a.refit_days), run_dir)
-        print(f"{a.case} {name} (window {window}, step {step}): {bench['wall_s']:.1f} s wall")
+        args = variant_args(a.case, run_dir, window, step, a.refit_days, max_bin)
+        bench = run_variant(args, run_dir)
+        print(
+            f"{a.case} {name} (window {window}, step {step}, max_bin {max_bin or 'default'}): "
+            f"{bench['wall_s']:.1f} s wall"
+        )
     names = list(variants)
     ref = names[0]
     if not all(finished(a.out / n) for n in names):
@@ -176,8 +191,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     res: dict[str, Any] = {"case": a.case, "reference": ref, "variants": {}}
     for name in names:
-        window, step = variants[name]
-        res["variants"][name] = {"window": window, "step": step, **summary(a.out / name)}
+        window, step, max_bin = variants[name]
+        res["variants"][name] = {
+            "window": window,
+            "step": step,
+            "max_bin": max_bin,
+            **summary(a.out / name),
+        }
     for name in names[1:]:
         diffs = compare(a.out / ref, a.out / name, a.out / f"paired_{name}")
         ref_pai = res["variants"][ref]["pai"]

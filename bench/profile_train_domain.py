@@ -10,7 +10,8 @@ backtest's refits and their parts, the metrics, the gate's bound, the final fit)
 (``time.process_time``: every thread of the process) saved to ``FILE``.
 
     .venv/bin/python bench/profile_train_domain.py --sim /work/lakebench/city \\
-        --home /work/lakebench/home [--cprofile out.pstats] [--outputs out.json] incidents
+        --home /work/lakebench/home [--cprofile out.pstats] [--outputs out.json] \\
+        [--max-bin N] incidents
 
 Each stage line: calls, wall and CPU seconds *inclusive* of the stages inside it (the
 indentation says which are inside which). ``--outputs FILE``: the trained report's metrics
@@ -184,10 +185,23 @@ def install(timers: Timers, stages: list[tuple[str, str, str, int]] | None = Non
 
 
 def capture_outputs(path: Path) -> None:
-    """Wrap ``models.train.train_hotspot_domain`` to write its outputs to ``path``."""
+    """Wrap ``models.train.train_hotspot_domain`` to write its outputs to ``path``, and
+    ``models.train.not_worse_than_best`` to write every method's evaluation windows (the
+    gate's per-origin hit tables) to ``path`` with the suffix ``.windows.parquet``."""
     import models.train as train
 
     inner = train.train_hotspot_domain
+    judge = train.not_worse_than_best
+
+    @functools.wraps(judge)
+    def keep_windows(windows: dict[str, pd.DataFrame], *args: Any, **kwargs: Any) -> Any:
+        # every method's evaluation windows as the gate reads them (one row per origin),
+        # for paired comparisons of two runs' models (bench/compare_windows.py)
+        table = pd.concat([w.assign(method=m) for m, w in windows.items()], ignore_index=True)
+        table.to_parquet(path.with_suffix(".windows.parquet"), index=False)
+        return judge(windows, *args, **kwargs)
+
+    train.not_worse_than_best = keep_windows  # type: ignore[assignment]
 
     @functools.wraps(inner)
     def keep(*args: Any, **kwargs: Any) -> Any:
@@ -240,12 +254,35 @@ def capture_site_outputs(path: Path) -> None:
     gs.train_site_domain = keep  # type: ignore[assignment]
 
 
+def set_max_bin(max_bin: int) -> None:
+    """Train the cell domain with its boosters' ``max_bin`` set to ``max_bin`` (the rest of
+    ``models.backtest.ModelConfig`` as it is): ``models.train.train_hotspot_domain``
+    wrapped for this process to pass that model config."""
+    import models.train as train
+    from models.backtest import ModelConfig, with_max_bin
+
+    inner = train.train_hotspot_domain
+
+    @functools.wraps(inner)
+    def binned(*args: Any, **kwargs: Any) -> Any:
+        kwargs["model"] = with_max_bin(kwargs.get("model") or ModelConfig(), max_bin)
+        return inner(*args, **kwargs)
+
+    train.train_hotspot_domain = binned  # type: ignore[assignment]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sim", type=Path, required=True)
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--cprofile", type=Path, default=None)
     ap.add_argument("--outputs", type=Path, default=None)
+    ap.add_argument(
+        "--max-bin",
+        type=int,
+        default=None,
+        help="a cell domain's boosters' max_bin (default: models.backtest.ModelConfig's)",
+    )
     ap.add_argument("domain")
     args = ap.parse_args(argv)
 
@@ -265,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     stages = SITE_STAGES if site else STAGES
     timers = Timers()
     install(timers, SITE_STAGES if site else None)
+    if args.max_bin is not None:
+        if site:
+            ap.error("--max-bin: cell domains only (the site models' is models.site_fit's)")
+        set_max_bin(args.max_bin)
     if args.outputs is not None:
         (capture_site_outputs if site else capture_outputs)(args.outputs)
     print(full_day.load_words(), flush=True)

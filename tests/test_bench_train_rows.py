@@ -29,14 +29,25 @@ def test_a_variant_changes_only_the_training_origin_options(case: str, tmp_path:
     # without --refit-days the case's own cadence stays (Chicago's protocol has none: 28)
     plain = _options(btr.variant_args(case, tmp_path, 728, 7))
     assert plain.get("--refit-days") == own.get("--refit-days")
+    assert "--max-bin" not in plain
+
+
+def test_a_max_bin_variant_adds_only_max_bin(tmp_path: Path) -> None:
+    own = _options(btr.case_args("chicago", tmp_path))
+    got = _options(btr.variant_args("chicago", tmp_path, 364, 7, max_bin=64))
+    changed = {k for k in got.keys() | own.keys() if got.get(k) != own.get(k)}
+    # --train-step-days 7 is stated (Chicago's protocol leaves it to its default, 7)
+    assert changed <= {"--max-bin", "--train-step-days"} and got["--train-step-days"] == "7"
+    assert got["--max-bin"] == "64"
 
 
 def test_variants_parse_in_order_with_the_reference_first() -> None:
     assert list(btr.parse_variants("ref=728:7,A=364:7,B=728:14").items()) == [
-        ("ref", (728, 7)),
-        ("A", (364, 7)),
-        ("B", (728, 14)),
+        ("ref", (728, 7, None)),
+        ("A", (364, 7, None)),
+        ("B", (728, 14, None)),
     ]
+    assert btr.parse_variants("ref=364:7,bin64=364:7:64")["bin64"] == (364, 7, 64)
     with pytest.raises(SystemExit):
         btr.parse_variants("ref=728:7")
     with pytest.raises(SystemExit):

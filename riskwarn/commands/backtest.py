@@ -192,6 +192,13 @@ def backtest() -> None:
     "(case-control subsampling; 1: every row); default: the model's "
     "(models.backtest.ModelConfig.negative_rate).",
 )
+@click.option(
+    "--max-bin",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Histogram bins per feature of the boosters (XGBoost max_bin); default: the "
+    "model's (models.backtest.ModelConfig.base_params).",
+)
 @click.option("--max-cells", type=click.IntRange(min=10), default=None, hidden=True)
 def incidents(
     source: Path,
@@ -212,12 +219,13 @@ def incidents(
     study_area: Path | None,
     blend: bool,
     negative_rate: float | None,
+    max_bin: int | None,
     max_cells: int | None,
 ) -> None:
     """Weekly (or daily) cell hotspot backtest of incidents (or, with a disputes mapping,
     dispute hotspots): xgboost beside every baseline."""
     from features.cells import cells_in_area
-    from models.backtest import ModelConfig
+    from models.backtest import ModelConfig, with_max_bin
     from models.hotspot_backtest import (
         HotspotBacktestSpec,
         outside_for_output,
@@ -250,12 +258,15 @@ def incidents(
         horizon_days=horizon_days,
         step_days=step_days,
         train_step_days=train_step_days or max(step_days, 7),
-        model=ModelConfig(
-            objective=objective,
-            refit_every_days=refit_days,
-            train_window_days=train_window_days,
-            blend=blend,
-            negative_rate=ModelConfig.negative_rate if negative_rate is None else negative_rate,
+        model=with_max_bin(
+            ModelConfig(
+                objective=objective,
+                refit_every_days=refit_days,
+                train_window_days=train_window_days,
+                blend=blend,
+                negative_rate=ModelConfig.negative_rate if negative_rate is None else negative_rate,
+            ),
+            max_bin,
         ),
         max_cells=max_cells,
         group_column=group_column,
