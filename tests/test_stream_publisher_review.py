@@ -103,8 +103,9 @@ def test_a_red_raised_during_a_catch_up_pages_once_and_is_escalated(store: Store
     now = pd.Timestamp.now(tz="UTC").floor("h")
     with Webhook() as hook:
         cfg = _cfg(hook, ("duty-1", "duty-2"))
+        pub = Publisher(store)
         for k in range(30, 0, -1):
-            _round(pub := Publisher(store) if k == 30 else pub, cfg, {"L": 4}, now - k * H)
+            _round(pub, cfg, {"L": 4}, now - k * H)
             deliver_due(store, cfg)  # the sender's loop, between the catch-up's rounds
         (w,) = store.warnings(domain=DOMAIN).to_dict("records")
         assert pd.Timestamp(w["valid_to"]) > now  # in force until tomorrow
@@ -196,32 +197,34 @@ START = pd.Timestamp("2026-11-01", tz="UTC")
 
 
 @pytest.mark.parametrize(("last_round_before", "held"), [(72 * H, False), (3 * H, True)])
-def test_a_restart_seeds_only_levels_in_force_at_the_next_step(
-    store: Store, last_round_before: pd.Timedelta, held: bool
+def test_a_restarted_consumer_seeds_only_levels_in_force_at_its_next_step(
+    store: Store, tmp_path: Path, last_round_before: pd.Timedelta, held: bool
 ) -> None:
-    """The last published round served H1 red; the consumer restarts and its first step
-    (2026-11-03 23:00, the rules read no level) is 72 h later: the expired red is not
-    held (no level, nothing delivered). A red 3 h old is held as before (hysteresis)."""
-    from riskwarn.stream.state import Hysteresis, SensorStates
+    """The last published round served H1 red; the consumer restarts (constructed as in
+    service: its hysteresis seeded from the publisher) and its first step (2026-11-03
+    23:00, the rules read no level) is 72 h later: the expired red is not held (no
+    level, nothing delivered). A red 3 h old is held as before (hysteresis)."""
+    from testkit.stream_helpers import stream_consumer
 
     step_end = pd.Timestamp("2026-11-03 23:00", tz="UTC")
     pub = Publisher(store)
-    last = {
-        "H1": SiteLevel("H1", 4, [REASON], "ok", float("nan"), {}, step_end - last_round_before)
-    }
+    red_at = step_end - last_round_before
+    last = {"H1": SiteLevel("H1", 4, [REASON], "ok", float("nan"), {}, red_at)}
     pub.publish(last, pub.changes(last))
-    restarted = Publisher(store)  # the restart
-    st = SensorStates(hysteresis=Hysteresis(6, 2))
-    st.seed_levels(restarted.served_levels(), restarted.served_until())
-    r = slope_readings("G1", start=START, step="10min", seed=2)
-    st.add(r.loc[r["observed_at"] < START + pd.Timedelta(days=3)], {"G1": "H1"})
-    ((lv,),) = [list(rd.values()) for rd in st.evaluate_within(st.due({"H1"}), 60)]
-    assert (lv.observed_to, lv.raw_rank) == (step_end, 0)
-    if held:
-        assert lv.level_rank == 4 and restarted.changes({"H1": lv}) == []
-    else:
-        assert lv.level_rank == 0
-        assert [c for c in restarted.changes({"H1": lv}) if c.notify] == []
+    c = stream_consumer(tmp_path, 1, store_url=store.url)  # the restart, not connected
+    try:
+        r = slope_readings("G1", start=START, step="10min", seed=2)
+        c.state.add(r.loc[r["observed_at"] < START + pd.Timedelta(days=3)], {"G1": "H1"})
+        ((lv,),) = [list(rd.values()) for rd in c.state.evaluate_within(c.state.due({"H1"}), 60)]
+        assert (lv.observed_to, lv.raw_rank) == (step_end, 0)
+        if held:
+            assert lv.level_rank == 4 and c.publisher.changes({"H1": lv}) == []
+        else:
+            assert lv.level_rank == 0
+            assert [x for x in c.publisher.changes({"H1": lv}) if x.notify] == []
+    finally:
+        c.store_lock.release()
+        c.instance_lock.release()
 
 
 # 4. run ids on a PostgreSQL database with a linguistic (ICU) collation
