@@ -21,11 +21,13 @@ by less than a warning's validity (a gateway flushing readings an hour late) joi
 served snapshot at once: it is published at the served origin, each warning with its own
 event time. One older still (a replay after a live stream) is stored by the store as
 'superseded' and not published over the served run (its warnings are recorded, its
-deliveries are not logged: nobody is told); its levels do not reach the served snapshot
-(until 2026-12-05 they did with the next round, and the served snapshot took the
-superseded round's changes: a replayed "ended" of the live warning was delivered and
-the next live red paged again as "new"). Before 2026-12-05 the origin was the
-publishing wall clock.
+deliveries are not logged: nobody is told); its levels reach the served snapshot with
+the next round, carried with their own (expired) event times, except for a site whose
+served warning is in force at the served run's origin (the live one), which it never
+changes. Until 2026-12-05 it did: a replayed step 20 days old at level none was an
+"ended" change of the live red, delivered, the live red left the snapshot and the next
+live step paged a second "new". Before 2026-12-05 the origin was the publishing wall
+clock.
 
 **An expired warning is no level** (:meth:`Publisher.current`). A site's served warning
 whose ``valid_to`` is at or before the event time of the site's new step (a replay's
@@ -334,8 +336,22 @@ class Publisher:
         self.last_status = self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.last_run_id = run_id
         if self.last_status != "published":
-            # superseded (older than the served run): stored, not served; the served
-            # snapshot stays as it was (and the store logged none of its deliveries)
+            # superseded (older than the served run by more than a warning's validity):
+            # stored, not served, none of its deliveries logged. A warning in force at the
+            # served origin (the live one) stays as served, whatever the round said of
+            # it; the round's other levels (a replay's episodes) join the snapshot, so a
+            # replayed episode goes on under one id (module doc)
+            live = {
+                s
+                for s, row in self.served.items()
+                if self.served_origin is not None
+                and event_time(row["valid_to"]) > self.served_origin
+            }
+            self.served = {
+                **{s: row for s, row in served.items() if s not in live},
+                **{s: self.served[s] for s in live},
+            }
+            self.sites = set(sites)
             return run_id
         self.served_origin = origin
         # each warning keeps its own event time (a carried warning is not refreshed)
