@@ -93,7 +93,7 @@ class ReadStore(StoreBase):
         is by code point already."""
         t = table_of(ForecastRun)
         with self._read() as conn:
-            col = t.c.run_id
+            col: sa.ColumnElement[Any] = t.c.run_id
             if conn.dialect.name == "postgresql":
                 col = col.collate("C")
             got = conn.execute(sa.select(sa.func.max(col)).where(t.c.domain == domain))
