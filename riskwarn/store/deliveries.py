@@ -142,6 +142,50 @@ def _expiry_details(row: Mapping[str, Any], until: datetime, when: str) -> dict[
     }
 
 
+def requeue_in_force(
+    conn: Connection,
+    warning_ids: Any,
+    now: datetime,
+    audit: Audit | None = None,
+) -> int:
+    """Put back to ``pending`` (due now) the ``expired`` deliveries of the warnings
+    ``warning_ids`` (ids, or a select of them) that are in force at ``now`` by the
+    ``warnings`` table (published again with a later ``valid_to``: a level held through
+    a catch-up), never sent and whose change nobody acknowledged; in the caller's
+    transaction (the one publishing the warnings), each audited ``delivery_requeued``.
+    A row expired while the stream was behind is so sent once its warning is in force
+    (module doc). Returns how many."""
+    d, w, a = table_of(Delivery), table_of(RiskWarning), table_of(WarningAck)
+    live = sa.select(w.c.warning_id).where(
+        w.c.warning_id.in_(warning_ids), w.c.withdrawn_at.is_(None), w.c.valid_to > now
+    )
+    rows = _with_held(
+        conn,
+        d.c.status == "expired",
+        d.c.sent_at.is_(None),
+        d.c.warning_id.in_(live),
+        ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
+    )
+    back = [(row, until) for row, held in rows if not _ended(until := _until(row, held), now)]
+    ids = [row["delivery_id"] for row, _ in back]
+    for i in range(0, len(ids), CHUNK):
+        conn.execute(
+            sa.update(d)
+            .where(d.c.delivery_id.in_(ids[i : i + CHUNK]), d.c.status == "expired")
+            .values(status="pending", next_attempt_at=now)
+        )
+    if audit is not None:
+        for row, until in back:
+            assert until is not None
+            audit(
+                "delivery_requeued",
+                "delivery",
+                str(row["delivery_id"]),
+                _expiry_details(row, until, "requeued"),
+            )
+    return len(back)
+
+
 def insert_deliveries(
     conn: Connection,
     rows: Sequence[Mapping[str, Any]],
@@ -191,50 +235,6 @@ def insert_deliveries(
                 _expiry_details(values, until, "logging"),
             )
     return added
-
-
-def requeue_in_force(
-    conn: Connection,
-    warning_ids: Any,
-    now: datetime,
-    audit: Audit | None = None,
-) -> int:
-    """Put back to ``pending`` (due now) the ``expired`` deliveries of the warnings
-    ``warning_ids`` (ids, or a select of them) that are in force at ``now`` by the
-    ``warnings`` table (published again with a later ``valid_to``: a level held through
-    a catch-up), never sent and whose change nobody acknowledged; in the caller's
-    transaction (the one publishing the warnings), each audited ``delivery_requeued``.
-    A row expired while the stream was behind is so sent once its warning is in force
-    (module doc). Returns how many."""
-    d, w, a = table_of(Delivery), table_of(RiskWarning), table_of(WarningAck)
-    live = sa.select(w.c.warning_id).where(
-        w.c.warning_id.in_(warning_ids), w.c.withdrawn_at.is_(None), w.c.valid_to > now
-    )
-    rows = _with_held(
-        conn,
-        d.c.status == "expired",
-        d.c.sent_at.is_(None),
-        d.c.warning_id.in_(live),
-        ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
-    )
-    back = [(row, until) for row, held in rows if not _ended(until := _until(row, held), now)]
-    ids = [row["delivery_id"] for row, _ in back]
-    for i in range(0, len(ids), CHUNK):
-        conn.execute(
-            sa.update(d)
-            .where(d.c.delivery_id.in_(ids[i : i + CHUNK]), d.c.status == "expired")
-            .values(status="pending", next_attempt_at=now)
-        )
-    if audit is not None:
-        for row, until in back:
-            assert until is not None
-            audit(
-                "delivery_requeued",
-                "delivery",
-                str(row["delivery_id"]),
-                _expiry_details(row, until, "requeued"),
-            )
-    return len(back)
 
 
 class AlreadyAcknowledgedError(Exception):
