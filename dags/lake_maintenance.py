@@ -17,7 +17,9 @@ fields (their mapping pseudonymises or drops columns: dispute parties', handlers
 phones, ID numbers) older than ``Settings.archive_personal_days`` (default 30), audited
 per folder by file name (``archive_purge_started``, ``archive_purged``); a folder that
 cannot be removed fails the task after the others are removed, and the next run
-completes it. ``riskwarn lake maintain`` does it too.
+completes it. ``riskwarn lake maintain`` does it too; one purge at a time per home
+(``riskwarn.spill.archive_purge_lock``): a second waits for the first, then finds what it
+removed gone (not an error).
 """
 
 from __future__ import annotations

@@ -441,8 +441,9 @@ def acknowledge_alarm(url: str, warning_id: str, delivery_key: str, user: str) -
 
     The same function as ``riskwarn stream ack --key`` (``Store.acknowledge_delivered``):
     KeyError for a warning or change the delivery log does not have,
-    ``AlreadyAcknowledgedError`` (naming the first) for a change acknowledged already;
-    nothing is recorded then."""
+    ``AlreadyAcknowledgedError`` (naming the first) for a change acknowledged already,
+    ``NeverSentError`` for a change whose every delivery expired unsent; nothing is
+    recorded then."""
     try:
         ((ack_id, _),) = store(url).acknowledge_delivered(
             warning_id, user, delivery_key=delivery_key, via="dashboard"

@@ -31,6 +31,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "实时预警推送与签收",
         "en": "Real-time alarms: deliveries and acknowledgements",
     },
+    "alarm_log_note_expired": {
+        "zh": "另有 {n} 次变化的推送均已过期未发送（预警已不再有效），不计入上述数字。",
+        "en": " Besides, {n} changes were never sent (every delivery expired: the warning "
+        "was no longer in force), counted apart.",
+    },
     "alarm_log_note": {
         "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
         "en": "The latest {n} orange/red warning changes sent (e-mail, messaging gateway), and "
@@ -71,6 +76,11 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_ack_refused": {
         "zh": "未签收：{what} 已由 {who} 于 {when} 签收，本次未记录。",
         "en": "Not recorded: {what} was already acknowledged by {who} at {when}.",
+    },
+    "alarm_ack_never_sent": {
+        "zh": "未签收：{what} 的推送均已过期未发送（预警已不再有效），无需签收，本次未记录。",
+        "en": "Not recorded: {what} was never sent (every delivery expired unsent: the "
+        "warning was no longer in force), so there is nothing to acknowledge.",
     },
     "alarm_ack_unknown": {
         "zh": "未签收：推送记录中已无该预警变化，本次未记录。",

@@ -221,6 +221,24 @@ def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
 ALARM_OUTCOME = re.compile(r"(?P<to>\S+) (?P<status>[a-z]+)(?: \((?P<n>\d+) attempts?\))?")
 
 
+def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
+    """The alarm log's caption (riskwarn.stream.alarm_log): how many changes were sent
+    and how many red ones nobody acknowledged; changes never sent (every delivery
+    expired: the warning was no longer in force, a replay) are neither, counted apart."""
+    from dashboard.i18n import fmt_int
+
+    expired = alarms["expired"].astype(bool)
+    n_open = int(
+        ((alarms["to_level"] == "red") & alarms["acknowledged_by"].isna() & ~expired).sum()
+    )
+    note = t(
+        "alarm_log_note", lang, n=fmt_int(int((~expired).sum()), lang), open=fmt_int(n_open, lang)
+    )
+    if expired.any():
+        note += t("alarm_log_note_expired", lang, n=fmt_int(int(expired.sum()), lang))
+    return note
+
+
 def alarm_outcome(text: str, lang: str) -> str:
     """The alarm log's outcome cell (``email:duty-1 sent, webhook:duty-1 retrying (2
     attempts)``, riskwarn.stream.alarm_log) in the page's language: the channel:contact

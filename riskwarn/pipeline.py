@@ -1062,7 +1062,22 @@ def purge_personal_archive(
 
     Returns ``removed`` (files, relative to the archive), ``links`` (those of them that
     were symlinks), ``failed`` (one line per folder left for the next run) and
-    ``unnamed``; a re-run removes nothing more."""
+    ``unnamed``; a re-run removes nothing more.
+
+    One purge at a time per home (:func:`riskwarn.spill.archive_purge_lock`): a second
+    one started meanwhile (``riskwarn lake maintain`` by hand while the DAG runs) waits
+    for the first, then finds what it removed gone, neither removed again nor an error;
+    a folder removed under a run by anything else counts as gone too."""
+    from riskwarn.spill import archive_purge_lock
+
+    with archive_purge_lock(settings):
+        return _purge_personal_archive(settings, sources, now)
+
+
+def _purge_personal_archive(
+    settings: Settings, sources: Sequence[str], now: pd.Timestamp | None
+) -> dict[str, list[str]]:
+    """:func:`purge_personal_archive` under its lock."""
     import uuid
     from datetime import UTC, datetime
 
@@ -1103,6 +1118,8 @@ def purge_personal_archive(
             target = base / f"{PURGING}{folder.name}-{uuid.uuid4().hex[:8]}"
             try:
                 folder.rename(target)  # atomic: what is in it now is what is purged
+            except FileNotFoundError:  # removed meanwhile by another run: gone, as wanted
+                continue
             except OSError as exc:
                 out["failed"].append(f"{folder.relative_to(arch)}: {type(exc).__name__}: {exc}")
                 continue
@@ -1136,6 +1153,8 @@ def _purge_folder(store: Any, settings: Settings, folder: Path, out: dict[str, l
     arch = settings.archive_dir
     rel = str(folder.relative_to(arch))
     original = folder.parent.name + "/" + folder.name.removeprefix(PURGING).rsplit("-", 1)[0]
+    if not folder.exists():  # removed meanwhile by another run: gone, as wanted
+        return
     files = sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink())
     links = [p for p in files if p.is_symlink()]
     names = [str(p.relative_to(arch)).replace(rel, original, 1) for p in files]
@@ -1153,10 +1172,14 @@ def _purge_folder(store: Any, settings: Settings, folder: Path, out: dict[str, l
     else:
         store.audit("riskwarn", "archive_purge_started", "archive", rel, details)
     for p in files:
-        p.unlink()  # a symlink: the link only, its target is not the archive's
+        p.unlink(missing_ok=True)  # a symlink: the link only, its target is not the archive's
     if not store.audit_entries("archive", rel, ("archive_purged",)):
         store.audit("riskwarn", "archive_purged", "archive", rel, details)
-    shutil.rmtree(folder)  # only empty folders are left in it
+    try:
+        shutil.rmtree(folder)  # only empty folders are left in it
+    except FileNotFoundError:  # removed meanwhile by another run: gone, as wanted
+        if folder.exists():
+            raise
     for name in names:
         log.info("archive retention: removed %s", name)
     for name in link_names:

@@ -458,3 +458,35 @@ def setup_lock(settings: Settings) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def archive_purge_lock(settings: Settings) -> Iterator[None]:
+    """Hold ``<home>/run/archive-purge.lock`` (``flock``) while the personal archive is
+    purged (:func:`riskwarn.pipeline.purge_personal_archive`: ``riskwarn lake maintain``,
+    the ``lake_maintenance`` DAG).
+
+    A second purge started meanwhile waits for the first (one warning naming it), then
+    lists the archive afresh: what the first removed is gone, not an error of the second,
+    and each folder is audited by one run only. No time limit, as the ingest and table
+    writer locks the same maintenance waits for; released by the kernel if the holder
+    dies, so a crash never blocks the next run."""
+    folder = settings.home / "run"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / "archive-purge.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if not _try_lock(fd):
+            owner = _read_owner(fd)
+            log.warning(
+                "archive retention: waiting for another purge of the archive to finish "
+                "(%s; host %s, pid %s, started %s); what it removes is not removed again",
+                owner.get("for", "riskwarn lake maintain"),
+                owner.get("host", "?"),
+                owner.get("pid", "?"),
+                owner.get("started", "?"),
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        _write_owner(fd, "riskwarn lake maintain or the lake_maintenance DAG")
+        yield
+    finally:
+        os.close(fd)

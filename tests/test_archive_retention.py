@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from riskwarn.orchestration import source_mapping_files
 from riskwarn.pipeline import personal_sources, purge_personal_archive
@@ -281,3 +282,56 @@ def test_an_old_stamp_archived_into_yesterday_is_kept(settings: Settings) -> Non
     os.utime(legacy, (yesterday, yesterday))
     assert purge_personal_archive(settings, SOURCES, now=NOW)["removed"] == []
     assert (legacy / "disputes.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_two_lake_maintain_at_once_each_folder_removed_and_audited_once_no_false_error(
+    settings: Settings, backend: str, request: pytest.FixtureRequest
+) -> None:
+    # 2026-12-05: two `riskwarn lake maintain` at once (the DAG and an operator) both
+    # purged the same folders: the losers exited 1 with "could not remove ...:
+    # FileNotFoundError" for folders the winner had removed, and folders were audited
+    # twice. Now the second waits for the first (one warning naming it) and finds them gone.
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    settings.home.chmod(0o700)
+    env = {**os.environ, "RISKWARN_HOME": str(settings.home), "PYTHONPATH": str(root)}
+    if backend == "postgresql":
+        env["RISKWARN_STORE_URL"] = request.getfixturevalue("pg_url")
+    else:
+        env.pop("RISKWARN_STORE_URL", None)
+    want = set()
+    for i in range(150):
+        stamp = f"2026-01-{1 + i % 28:02d}T{i // 28:02d}0000Z"
+        folder = settings.archive_dir / "sim_disputes" / f"ingested={stamp}_archived={stamp}"
+        folder.mkdir(parents=True)
+        for j in range(3):
+            (folder / f"d{j}.csv").write_text("name,phone\nZhang San,13800000000\n")
+            want.add(f"sim_disputes/{folder.name}/d{j}.csv")
+    cmd = [sys.executable, "-m", "riskwarn.cli", "lake", "maintain", "--json"]
+    runs = [
+        subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    outs = [(p.communicate(timeout=300), p.returncode) for p in runs]
+    removed: list[str] = []
+    for (out, err), rc in outs:
+        text = err.decode()
+        assert rc == 0, text[-2000:]
+        assert "error:" not in text and "Traceback" not in text, text[-2000:]
+        done = json.loads(out)["archive"]
+        assert done["failed"] == []
+        removed += done["removed"]
+    assert sorted(removed) == sorted(want)  # each file reported removed by one run only
+    assert list((settings.archive_dir / "sim_disputes").iterdir()) == []
+    store = Store(env.get("RISKWARN_STORE_URL") or settings.resolved_store_url)
+    try:
+        log = store.audit_log()
+    finally:
+        store.close()
+    for action in ("archive_purge_started", "archive_purged"):
+        ids = log.loc[log["action"] == action, "object_id"].tolist()
+        assert len(ids) == len(set(ids)) == 150, action  # once per folder per step

@@ -221,3 +221,105 @@ def test_the_alarm_log_shows_an_expired_change_as_not_open_in_both_languages(url
     assert alarm_outcome(log.loc[old.key, "sent"], "en") == "webhook:duty-1 expired"
     two = "email:duty-1 sent, webhook:duty-1 retrying (2 attempts)"
     assert alarm_outcome(two, "zh") == "email:duty-1 已送达，webhook:duty-1 重试中（已尝试 2 次）"
+
+
+def test_a_change_never_sent_is_not_acknowledged_by_the_cli_nor_the_dashboard(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """A replayed change whose every delivery expired unsent (nobody was told) is not
+    offered by the dashboard; `riskwarn stream ack` acknowledged it anyway (exit 0, an
+    acknowledgement of a message nobody got). Now the store refuses it for every path:
+    one `error:` line, exit 2, nothing recorded, the refusal audited; a change in force
+    beside it is acknowledged as before."""
+    from riskwarn.cli import main
+    from riskwarn.store import Store
+    from riskwarn.stream.alarm_log import alarm_log
+    from riskwarn.stream.delivery import enqueue
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    clock = Clock()
+    store = Store(url, clock=clock)
+    store.upgrade()
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        old, live = _red(clock.now - pd.Timedelta(days=30)), _red(clock.now)
+        assert enqueue(store, cfg, old, []) == 0  # logged expired: never sent
+        assert enqueue(store, cfg, live, []) == 1
+    log = alarm_log(store.deliveries(), store.acknowledgements()).set_index("delivery_key")
+    assert log.loc[old.key, "expired"] and not log.loc[live.key, "expired"]
+    for argv in (["--key", old.key], []):  # the change named, or every change of it
+        assert main(["stream", "ack", old.warning_id, *argv, "--by", "duty-1"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and len(err.splitlines()) == 1, err
+        assert err.startswith(f"error: warning {old.warning_id} was never sent"), err
+        assert old.key in err and "nothing recorded" in err
+    assert main(["stream", "ack", live.warning_id, "--by", "duty-1"]) == 0  # in force: as before
+    assert f"acknowledged {live.warning_id} change {live.key}" in capsys.readouterr().out
+    from dashboard import queries
+    from riskwarn.store import NeverSentError
+
+    with pytest.raises(NeverSentError):  # the dashboard's path: the same refusal
+        queries.acknowledge_alarm(url, old.warning_id, old.key, "officer-a")
+    assert store.acknowledgements(old.warning_id).empty
+    rejected = store.audit_entries("warning", old.warning_id, ("acknowledge_rejected",))
+    assert [e["details"]["never_sent"] for e in rejected] == [[old.key]] * 3
+    assert sorted(e["actor"] for e in rejected) == ["duty-1", "duty-1", "officer-a"]
+    store.close()
+
+
+def test_a_delivery_that_expires_after_it_was_read_as_due_is_never_sent(url: str) -> None:
+    """The sender read a red change's delivery as due and in force; its warning ended in
+    the instant before the send (an earlier row's send took that long). It used to be
+    sent all the same; now the send claims the row only while the warning is in force
+    (one transaction with the check), so it is recorded expired, audited, not sent."""
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import deliver_due, enqueue
+
+    clock = Clock()
+    store = Store(url, clock=clock)
+    store.upgrade()
+    read_due = store.due_deliveries
+
+    def due_then_time_passes(limit: int = 100) -> list[dict[str, Any]]:
+        rows = read_due(limit)  # read while in force ...
+        clock.now += pd.Timedelta(hours=2)  # ... and the warning ends before the send
+        return rows
+
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        change = _red(clock.now - pd.Timedelta(hours=23))  # in force one more hour
+        assert enqueue(store, cfg, change, []) == 1
+        store.due_deliveries = due_then_time_passes  # type: ignore[method-assign]
+        counts = deliver_due(store, cfg)
+        assert hook.received == [], "sent after its warning ended"
+        assert counts == {"sent": 0, "retry": 0, "failed": 0, "expired": 1}
+    assert store.deliveries()["status"].tolist() == ["expired"]
+    (entry,) = _expired_audit(store)
+    assert entry["details"]["found"] == "sending"
+    store.close()
+
+
+def test_a_claimed_delivery_is_sent_by_one_sender_only(url: str) -> None:
+    """Two senders (two store connections) claim the same due row: one gets it, the
+    other finds it gone; a sender that dies after claiming leaves it due again after
+    the lease."""
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import deliver_due, enqueue
+
+    clock = Clock()
+    a, b = Store(url, clock=clock), Store(url, clock=clock)
+    a.upgrade()
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        assert enqueue(a, cfg, _red(clock.now - pd.Timedelta(hours=1)), []) == 1
+        (due,) = a.due_deliveries()
+        outcome, row = a.claim_delivery(due["delivery_id"], lease_s=60)
+        assert outcome == "claimed" and row is not None
+        assert b.claim_delivery(due["delivery_id"]) == ("gone", None)
+        assert b.due_deliveries() == []  # the claimer's for the lease
+        clock.now += pd.Timedelta(seconds=61)  # the claimer died without recording
+        assert deliver_due(b, cfg)["sent"] == 1 and len(hook.received) == 1
+    assert a.deliveries()["status"].tolist() == ["sent"]
+    a.close()
+    b.close()

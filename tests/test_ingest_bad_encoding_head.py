@@ -140,3 +140,31 @@ def test_real_hko_rainfall_with_a_byte_on_line_101(tmp_path: Path) -> None:
     assert batch.reasons.get("bad_encoding") == 1
     assert not any(r.startswith("missing_column") for r in batch.reasons)
     assert len(batch.accepted) == 45_229
+
+
+def test_a_whole_file_encoding_failure_says_what_decided_it(tmp_path: Path) -> None:
+    # 2026-12-05: a stray byte in the header line (inside the first 64 KB) failed the
+    # whole file with "cannot decode the file as utf-8 beyond its first 65536 bytes:
+    # first undecodable byte at offset 149 (line 1)": the header decided it, not bytes
+    # beyond the head; so for a UTF-16 file whose bad bytes lie inside the head
+    path = tmp_path / "inc.csv"
+    path.write_bytes(_with_bytes([HEADER, *_rows(2000)], {1: b"\xff"}))
+    batch = _read(path)
+    assert (batch.read, batch.reasons) == (1, {"bad_encoding": 1})
+    (message,) = [m for m in batch.messages if "cannot decode" in m]
+    assert message.startswith("cannot decode the header line as utf-8 "), message
+    assert "offset 149, line 1" in message and "beyond" not in message, message
+
+    spec = yaml.safe_load(SOURCE.read_text("utf-8"))
+    spec["encoding"] = "utf-16"
+    utf16 = parse_mapping(yaml.safe_dump(spec, allow_unicode=True))
+    text = "\n".join([HEADER, *_rows(3000)]).encode("utf-16")
+    for offset, where in ((20_000, "within"), (300_000, "beyond")):
+        path.write_bytes(text[:offset] + b"\x00\xdc" + text[offset:])  # a lone surrogate
+        batch = _read(path, utf16)
+        assert batch.reasons == {"bad_encoding": 1}
+        (message,) = [m for m in batch.messages if "cannot decode" in m]
+        assert message.startswith(f"cannot decode the file as utf-16 {where} its first 65536 "), (
+            message
+        )
+        assert f"offset {offset}," in message, message

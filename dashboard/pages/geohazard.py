@@ -23,7 +23,7 @@ from dashboard.i18n import (
 )
 from dashboard.shell import page_context
 from dashboard.text import md_line
-from riskwarn.store import AlreadyAcknowledgedError
+from riskwarn.store import AlreadyAcknowledgedError, NeverSentError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "地质灾害隐患点", "en": "Geohazard sites"},
@@ -193,6 +193,11 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
             except KeyError:  # the change is no longer in the delivery log
                 st.session_state["alarm_ack_refused"] = t("alarm_ack_unknown", lg)
                 st.rerun()
+            except NeverSentError:  # its deliveries expired unsent since the page showed it
+                st.session_state["alarm_ack_refused"] = t(
+                    "alarm_ack_never_sent", lg, what=labels[key]
+                )
+                st.rerun()
             when = fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz)
             st.session_state["alarm_ack_done"] = t(
                 "alarm_ack_done", lg, what=labels[key], who=ctx.user.username, when=when
@@ -207,12 +212,7 @@ chosen = all_sites(site_domain)
 alarms = queries.alarm_log(url)
 if not alarms.empty:
     st.subheader(t("alarm_log", lg))
-    n_open = int(
-        (
-            (alarms["to_level"] == "red") & alarms["acknowledged_by"].isna() & ~alarms["expired"]
-        ).sum()
-    )
-    st.caption(t("alarm_log_note", lg, n=fmt_int(len(alarms), lg), open=fmt_int(n_open, lg)))
+    st.caption(views.alarm_log_caption(alarms, lg))
     st.dataframe(
         alarms.assign(
             changed_at=[fmt_datetime(v, lg, tz) for v in alarms["changed_at"]],

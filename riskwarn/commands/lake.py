@@ -69,7 +69,9 @@ def maintain(as_json: bool) -> None:
     remove archived landing files with personal fields older than archive_personal_days.
 
     Exit 1 when an archive folder could not be removed (one `error:` line each; the
-    others are removed, and the next run completes it)."""
+    others are removed, and the next run completes it). One archive purge at a time: a
+    maintain started while another (or the lake_maintenance DAG) purges waits for it (one
+    warning naming it), then finds what it removed gone, which is not an error."""
     from riskwarn.lake import LakeError
     from riskwarn.lake.maintenance import maintain as run
     from riskwarn.settings import load_settings

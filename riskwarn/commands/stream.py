@@ -308,9 +308,10 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     """Acknowledge a delivered warning change (stops its escalation); without --key,
     every delivered change of the warning nobody acknowledged yet. A warning (or key)
     with no delivery in the log is refused (exit 2), nothing recorded; so is a change
-    (without --key: every change) someone acknowledged first, naming them."""
+    (without --key: every change) someone acknowledged first, naming them, and a change
+    whose every delivery expired unsent (its warning had ended: nobody was told)."""
     from riskwarn.settings import load_settings
-    from riskwarn.store import AlreadyAcknowledgedError, Store
+    from riskwarn.store import AlreadyAcknowledgedError, NeverSentError, Store
 
     with Store.from_settings(load_settings()) as store:
         store.upgrade()
@@ -322,7 +323,7 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
             raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None
         except ValueError as exc:  # --by blank or over the column's length
             raise click.ClickException(f"--by: {exc}; nothing acknowledged") from None
-        except AlreadyAcknowledgedError as exc:
+        except (AlreadyAcknowledgedError, NeverSentError) as exc:
             raise click.ClickException(str(exc)) from None
     for ack_id, key in done:
         click.echo(f"acknowledged {warning_id} change {key} (ack {ack_id})")

@@ -321,6 +321,7 @@ class CsvRecords:
         self.records = 0  # records so far (good and bad)
         self.lines = 0  # physical lines so far
         self.header = b""
+        self.header_undecodable = False  # the header line failed in the encoding
         self.ncols = 0
         self._decoder = codecs.getincrementaldecoder(encoding)
         self._names: pd.Index | None = None  # pandas' column names of the header
@@ -414,7 +415,12 @@ class CsvRecords:
                     "not_a_table",
                     "not a table: the header line holds a carriage return (\\r) inside it",
                 )
-            fields, taken = split_record([self._text(line)], self.delimiter)
+            try:
+                text = self._text(line)
+            except UnicodeDecodeError:  # the whole file fails: the header names the columns
+                self.header_undecodable = True
+                raise
+            fields, taken = split_record([text], self.delimiter)
             if taken > 1:
                 raise FileProblem("not_a_table", "not a table: the header line opens a quote")
             if len(fields) > self.limits.max_columns:

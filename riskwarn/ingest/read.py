@@ -278,22 +278,18 @@ def read_raw_chunks(
     if mapping.format == "parquet" or path.suffix == ".parquet":
         yield from _parquet_chunks(mapping, path, size, typed=typed)
         return
-    encoding, delimiter, msgs = detect_text(mapping, _head_bytes(path), size, path)
+    head = _head_bytes(path)
+    encoding, delimiter, msgs = detect_text(mapping, head, size, path)
     messages.extend(msgs)
+    records: CsvRecords | None = None
     try:
         records = CsvRecords(mapping, path, encoding, delimiter)
         yield from records.chunks()
         messages.extend(records.notes)
     except UnicodeDecodeError:
-        where = first_undecodable(path, encoding)
-        at = (
-            ""
-            if where is None
-            else f": first undecodable byte at offset {where[0]} (line {where[1]})"
-        )
+        header_failed = records is not None and records.header_undecodable
         raise FileProblem(
-            "bad_encoding",
-            f"cannot decode the file as {encoding} beyond its first {_SNIFF_BYTES} bytes{at}",
+            "bad_encoding", _undecodable_text(path, encoding, len(head), header_failed)
         ) from None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FileProblem(
@@ -303,6 +299,24 @@ def read_raw_chunks(
         raise FileProblem(
             "not_a_table", f"not a table: {_first_line(exc)}", _summary(_head_bytes(path), size)
         ) from None
+
+
+def _undecodable_text(path: Path, encoding: str, head_len: int, header_failed: bool) -> str:
+    """Why a file is ``bad_encoding`` as a whole, saying what decided it: its header
+    line (it names the columns: nothing can be read without it), wherever it is; else
+    the first undecodable byte, and whether it lies beyond the first ``head_len`` bytes
+    the encoding was sniffed from (only then "beyond": before 2026-12-05 the message
+    said so for a bad header on line 1 too)."""
+    where = first_undecodable(path, encoding)
+    at = "" if where is None else f" (first undecodable byte at offset {where[0]}, line {where[1]})"
+    if header_failed:
+        return (
+            f"cannot decode the header line as {encoding}{at}: the header names the "
+            "columns, so no row can be read"
+        )
+    if where is not None and where[0] < head_len:
+        return f"cannot decode the file as {encoding} within its first {head_len} bytes{at}"
+    return f"cannot decode the file as {encoding} beyond its first {head_len} bytes{at}"
 
 
 def first_undecodable(path: Path, encoding: str) -> tuple[int, int] | None:

@@ -6,6 +6,7 @@ city's other systems; riskwarn code goes through :class:`Store`.
 
 from riskwarn.store.api import (
     AlreadyAcknowledgedError,
+    NeverSentError,
     RunRestagedError,
     StaleWarningError,
     Store,
@@ -16,6 +17,7 @@ from riskwarn.store.api import (
 
 __all__ = [
     "AlreadyAcknowledgedError",
+    "NeverSentError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

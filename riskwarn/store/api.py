@@ -18,7 +18,7 @@ schema, ingest counts, audit), ``publishing`` (stage, fill, publish a run),
 
 from __future__ import annotations
 
-from riskwarn.store.deliveries import AlreadyAcknowledgedError, DeliveryStore
+from riskwarn.store.deliveries import AlreadyAcknowledgedError, DeliveryStore, NeverSentError
 from riskwarn.store.publishing import (
     PublishingStore,
     RunRestagedError,
@@ -30,6 +30,7 @@ from riskwarn.store.sql import json_dumps, make_engine
 
 __all__ = [
     "AlreadyAcknowledgedError",
+    "NeverSentError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

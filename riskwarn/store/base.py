@@ -46,6 +46,8 @@ class StoreBase:
         self._clock = clock or (lambda: datetime.now(UTC))
         # run_id -> token of the runs this store staged and has not published yet
         self._staging_tokens: dict[str, str] = {}
+        # the deliveries the last publish_run logged: new pending, new expired
+        self.last_deliveries: dict[str, int] = {"pending": 0, "expired": 0}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:

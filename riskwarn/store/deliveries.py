@@ -47,6 +47,10 @@ LEGACY_VALIDITY = timedelta(hours=24)
 # ids per IN list (SQLite's bound-parameter limit)
 CHUNK = 500
 
+# how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
+# if the sender dies before recording the outcome, the row is due again after it
+CLAIM_LEASE_S = 120.0
+
 DELIVERY_FIELDS = (
     "delivery_key",
     "warning_id",
@@ -191,14 +195,18 @@ def insert_deliveries(
     rows: Sequence[Mapping[str, Any]],
     now: datetime,
     audit: Audit | None = None,
+    tally: dict[str, int] | None = None,
 ) -> int:
     """Insert deliveries in the caller's transaction (``publish_run`` logs a change's
     deliveries in the transaction that publishes it); rows already logged (same key,
     channel and contact) are skipped. A row whose warning is no longer in force at
     ``now`` (:func:`in_force_until`) is logged ``expired``, not pending, and audited
-    through ``audit``. Returns how many were new and pending."""
+    through ``audit``. Returns how many were new and pending; ``tally`` (if given)
+    gets ``pending`` and ``expired``: the new rows logged each way."""
     d = table_of(Delivery)
     added = 0
+    if tally is not None:
+        tally.update(pending=0, expired=0)
     for row in rows:
         values = {k: row.get(k) for k in DELIVERY_FIELDS}
         values["changed_at"] = utc(values["changed_at"])
@@ -224,6 +232,8 @@ def insert_deliveries(
             )
             .returning(d.c.delivery_id)
         ).scalar_one()
+        if tally is not None:
+            tally["expired" if expired else "pending"] += 1
         if not expired:
             added += 1
         elif audit is not None:
@@ -237,20 +247,56 @@ def insert_deliveries(
     return added
 
 
+def _firsts(first: Sequence[Mapping[str, Any]]) -> str:
+    """``change K by WHO at WHEN (via HOW)`` for each first acknowledgement."""
+    return "; ".join(
+        f"change {f['delivery_key']} by {f['acknowledged_by']} at "
+        f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
+        for f in first
+    )
+
+
 class AlreadyAcknowledgedError(Exception):
     """The warning change (or every change of the warning) was acknowledged first by
     someone else; nothing was recorded. ``first``: the first acknowledgement of each
     change (``delivery_key``, ``acknowledged_by``, ``acknowledged_at``, ``via``)."""
 
     def __init__(self, warning_id: str, first: Sequence[Mapping[str, Any]]) -> None:
-        said = "; ".join(
-            f"change {f['delivery_key']} by {f['acknowledged_by']} at "
-            f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
-            for f in first
-        )
+        said = _firsts(first)
         super().__init__(f"warning {warning_id} was already acknowledged: {said}; nothing recorded")
         self.warning_id = warning_id
         self.first = [dict(f) for f in first]
+
+
+class NeverSentError(Exception):
+    """Every delivery of the change (without a key: of every change of the warning not
+    acknowledged yet) expired unsent: its warning was no longer in force, nobody was
+    told, so there is nothing to acknowledge; nothing was recorded. ``keys``: those
+    changes; ``first``: the first acknowledgement of the warning's other changes asked
+    for (as :class:`AlreadyAcknowledgedError`), if any."""
+
+    def __init__(
+        self, warning_id: str, keys: Sequence[str], first: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
+        said = (
+            f"warning {warning_id} was never sent, nothing to acknowledge: change"
+            f"{'s' if len(keys) > 1 else ''} {', '.join(keys)} (every delivery expired "
+            "unsent: the warning was no longer in force)"
+        )
+        if first:
+            said += f"; already acknowledged: {_firsts(first)}"
+        super().__init__(f"{said}; nothing recorded")
+        self.warning_id = warning_id
+        self.keys = list(keys)
+        self.first = [dict(f) for f in first]
+
+
+def never_sent(statuses: Sequence[str]) -> bool:
+    """Whether a change whose delivery rows have ``statuses`` was never sent to anyone
+    because every one expired (the rule :func:`riskwarn.stream.alarm_log.alarm_log`
+    marks ``expired`` and the dashboard does not offer for acknowledgement; the store
+    refuses to acknowledge it, :class:`NeverSentError`)."""
+    return len(statuses) > 0 and all(s == "expired" for s in statuses)
 
 
 class DeliveryStore(ReadStore):
@@ -317,6 +363,44 @@ class DeliveryStore(ReadStore):
                     )
                     done.append(row)
         return done
+
+    def claim_delivery(
+        self, delivery_id: int, lease_s: float = CLAIM_LEASE_S, actor: str = "stream"
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Claim a due delivery for sending, only while its warning is still in force:
+        the in-force check (:func:`in_force_until` at the store's clock) and the claim
+        are one write transaction, so a row whose warning ended since it was read as due
+        (the instant between :meth:`expire_deliveries` and the send, or a slow send of
+        an earlier row) is never sent. Returns ``("claimed", row)``: send it now (its
+        next attempt is moved ``lease_s`` ahead, so nothing else takes it meanwhile and
+        a sender that dies before recording the outcome leaves it to be sent again
+        then); ``("expired", row)``: recorded ``expired`` and audited
+        (``delivery_expired``, found ``sending``), not to be sent; ``("gone", None)``:
+        no longer pending and due (sent, expired or claimed by another sender)."""
+        d = table_of(Delivery)
+        now = self._now()
+        due = (d.c.delivery_id == delivery_id, d.c.status == "pending", d.c.next_attempt_at <= now)
+        with self._write() as conn:
+            row = conn.execute(sa.select(d).where(*due).with_for_update()).mappings().first()
+            if row is None:
+                return "gone", None
+            until = in_force_until(conn, row)
+            if _ended(until, now):
+                assert until is not None
+                conn.execute(sa.update(d).where(*due).values(status="expired"))
+                self._audit(
+                    conn,
+                    actor,
+                    "delivery_expired",
+                    "delivery",
+                    str(delivery_id),
+                    _expiry_details(row, until, "sending"),
+                )
+                return "expired", dict(row)
+            lease = now + timedelta(seconds=lease_s)
+            if conn.execute(sa.update(d).where(*due).values(next_attempt_at=lease)).rowcount != 1:
+                return "gone", None
+            return "claimed", dict(row)
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""
@@ -450,7 +534,11 @@ class DeliveryStore(ReadStore):
         unique claim on the delivery key): :class:`AlreadyAcknowledgedError` (nothing
         written, the refusal audited as ``acknowledge_rejected``) names who acknowledged
         it first, when the named change, or every change of the warning, was
-        acknowledged already. KeyError (nothing written) when the delivery log has no
+        acknowledged already. A change whose every delivery expired unsent (its warning
+        was no longer in force: nobody was told) is not acknowledged: without a key it
+        is left out, and when nothing else is left, or it is the key named,
+        :class:`NeverSentError` (nothing written, audited ``acknowledge_rejected`` with
+        ``never_sent``); the dashboard does not offer such a change either. KeyError (nothing written) when the delivery log has no
         such warning, or no such change of it. ValueError (nothing written) for a blank
         ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
         reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
@@ -480,8 +568,11 @@ class DeliveryStore(ReadStore):
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key).where(d.c.warning_id == warning_id).distinct()
-            keys = sorted(str(k) for k in conn.execute(stmt).scalars())
+            stmt = sa.select(d.c.delivery_key, d.c.status).where(d.c.warning_id == warning_id)
+            statuses: dict[str, list[str]] = {}
+            for key, status in conn.execute(stmt):
+                statuses.setdefault(str(key), []).append(str(status))
+            keys = sorted(statuses)
             if not keys:
                 raise KeyError(f"no delivery of warning {warning_id!r} in the delivery log")
             if delivery_key is not None:
@@ -493,27 +584,30 @@ class DeliveryStore(ReadStore):
                 keys = [delivery_key]
             first = self._first_acks(conn, warning_id, keys)
             acked = {str(f["delivery_key"]) for f in first}
-            todo = [k for k in keys if k not in acked]
+            unsent = [k for k in keys if k not in acked and never_sent(statuses[k])]
+            todo = [k for k in keys if k not in acked and k not in unsent]
             if not todo:
-                refused = AlreadyAcknowledgedError(warning_id, first)
+                refused: Exception | None
+                if unsent:
+                    refused = NeverSentError(warning_id, unsent, first)
+                else:
+                    refused = AlreadyAcknowledgedError(warning_id, first)
+                details: dict[str, Any] = {
+                    "delivery_key": delivery_key,
+                    "via": via,
+                    "first": [
+                        {
+                            "delivery_key": f["delivery_key"],
+                            "by": f["acknowledged_by"],
+                            "at": utc(f["acknowledged_at"]).isoformat(),
+                        }
+                        for f in first
+                    ],
+                }
+                if unsent:
+                    details["never_sent"] = unsent  # every delivery of these expired
                 self._audit(
-                    conn,
-                    acknowledged_by,
-                    "acknowledge_rejected",
-                    "warning",
-                    warning_id,
-                    {
-                        "delivery_key": delivery_key,
-                        "via": via,
-                        "first": [
-                            {
-                                "delivery_key": f["delivery_key"],
-                                "by": f["acknowledged_by"],
-                                "at": utc(f["acknowledged_at"]).isoformat(),
-                            }
-                            for f in first
-                        ],
-                    },
+                    conn, acknowledged_by, "acknowledge_rejected", "warning", warning_id, details
                 )
             else:
                 refused = None

@@ -233,7 +233,11 @@ class PublishingStore(StoreBase):
 
         The run's lock is taken before anything is read, then the domain's (one
         publisher per domain at a time), so the staged rows cannot change under it.
+
+        :attr:`last_deliveries` then says how many of ``deliveries`` were logged new
+        ``pending`` and how many ``expired`` (their warning no longer in force).
         """
+        self.last_deliveries = {"pending": 0, "expired": 0}
         with self._write() as conn:
             runs = table_of(ForecastRun)
             meta_row = self._own_staged_run(conn, run_id)
@@ -292,8 +296,9 @@ class PublishingStore(StoreBase):
                 conn, sa.select(sw.c.warning_id).where(sw.c.run_id == run_id), now, audit
             )
             self._discard_staged(conn, run_id)
+            tally = {"pending": 0, "expired": 0}
             if deliveries and becomes_current:  # those of warnings no longer in force:
-                insert_deliveries(conn, deliveries, now, audit)  # logged expired, audited
+                insert_deliveries(conn, deliveries, now, audit, tally)  # logged expired
             self._audit(
                 conn,
                 actor,
@@ -315,6 +320,7 @@ class PublishingStore(StoreBase):
                 },
             )
         self._staging_tokens.pop(run_id, None)
+        self.last_deliveries = tally
         log.info(
             "run %s %s (%d forecasts, %d warnings, %d withdrawn)",
             run_id,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from riskwarn.store.deliveries import never_sent
+
 COLUMNS = [
     "changed_at",
     "unit_id",
@@ -68,7 +70,8 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 else pd.NaT,
                 "warning_id": first["warning_id"],
                 "delivery_key": key,
-                "expired": bool((g["status"] == "expired").all()),
+                # the store's rule: such a change is refused if acknowledged anyway
+                "expired": never_sent(g["status"].astype(str).tolist()),
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

@@ -934,7 +934,11 @@ class StreamConsumer:
             self.metrics.write(f"p {begin - evaluated:.4f} {done - begin:.4f}\n")
         self.counters.published_runs += 1
         self.counters.level_changes += len(changes)
-        self.counters.deliveries_logged += len(rows)
+        # the store's count: a row of a warning no longer in force is logged expired,
+        # one logged already (a restart publishing a change again) is not logged twice
+        logged = self.publisher.store.last_deliveries
+        self.counters.deliveries_logged += logged["pending"]
+        self.counters.deliveries_logged_expired += logged["expired"]
         for ch in changes:
             log.info("site %s: %s (%d -> %d)", ch.site_id, ch.change, ch.from_rank, ch.to_rank)
             if self.metrics is not None:
@@ -968,7 +972,8 @@ class StreamConsumer:
         last_escalation = 0.0
         while not self.stopping.wait(1.0):
             try:
-                deliver_due(store, self.cfg.delivery)
+                done = deliver_due(store, self.cfg.delivery)
+                self.counters.deliveries_expired_queued += done["expired"]
                 if time.monotonic() - last_escalation > 10:
                     escalate(store, self.cfg.delivery)
                     last_escalation = time.monotonic()
@@ -979,6 +984,7 @@ class StreamConsumer:
 
     def _write_status(self, running: bool = True) -> None:
         c = self.counters
+        warned, warned_expired = self.publisher.warned_sites(datetime.now(UTC))
         status = {
             "pid": os.getpid(),
             "running": running,
@@ -1000,9 +1006,14 @@ class StreamConsumer:
             + len(self.replay_sites),
             "sensors": len(self.state),
             "sensors_forgotten": self.state.forgotten,  # silent past the rules' history
-            "warned_sites": sum(1 for v in self.publisher.served.values() if v["level_rank"] > 0),
+            # in force now (as the dashboard judges them); expired ones carried apart
+            "warned_sites": warned,
+            "warned_sites_expired": warned_expired,
             "level_changes": c.level_changes,
+            # logged in force; expired ones (never sent) apart: when logged, while queued
             "deliveries_logged": c.deliveries_logged,
+            "deliveries_logged_expired": c.deliveries_logged_expired,
+            "deliveries_expired_queued": c.deliveries_expired_queued,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

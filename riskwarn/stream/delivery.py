@@ -32,6 +32,7 @@ import logging
 import os
 import smtplib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -290,22 +291,38 @@ def _record_sent(store: Store, delivery_id: Any, patience_s: float = 300.0) -> N
             delay = min(delay * 2, 10.0)
 
 
+def _log_expired(d: Mapping[str, Any]) -> None:
+    log.warning(
+        "delivery %s (%s to contact %s, warning %s) not sent: the warning is no longer "
+        "in force (recorded expired)",
+        d["delivery_id"],
+        d["channel"],
+        d["contact_id"],
+        d["warning_id"],
+    )
+
+
 def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
     """Send the due deliveries of warnings in force; returns counts sent / retry /
     failed / expired (queued deliveries whose warning is no longer in force, at the
-    store's clock: recorded ``expired`` and audited, not sent)."""
+    store's clock: recorded ``expired`` and audited, not sent). Each row is claimed
+    just before its send, in one transaction with its in-force check
+    (:meth:`~riskwarn.store.Store.claim_delivery`)."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "expired": 0}
-    for d in store.expire_deliveries():
+    for stale in store.expire_deliveries():
         counts["expired"] += 1
-        log.warning(
-            "delivery %s (%s to contact %s, warning %s) not sent: the warning is no longer "
-            "in force (recorded expired)",
-            d["delivery_id"],
-            d["channel"],
-            d["contact_id"],
-            d["warning_id"],
-        )
-    for d in store.due_deliveries(limit):
+        _log_expired(stale)
+    for due in store.due_deliveries(limit):
+        # claimed only while its warning is still in force (one transaction): a row that
+        # expired since it was read (an earlier row's slow send) is recorded, not sent
+        outcome, claimed = store.claim_delivery(due["delivery_id"])
+        if outcome == "expired":
+            counts["expired"] += 1
+            _log_expired(due)
+            continue
+        if claimed is None:  # sent, expired or claimed meanwhile by another sender
+            continue
+        d = claimed
         contact = cfg.contacts.get(d["contact_id"])
         try:
             if contact is None:

@@ -183,6 +183,21 @@ class Publisher:
             if at is None or self.current(site, at) is not None
         }
 
+    def warned_sites(self, wall: Any) -> tuple[int, int]:
+        """How many served warnings above "no warning" are in force and how many expired
+        (carried in the snapshot past their validity: a replay's, or a site unevaluated
+        for a day), judged as the dashboard judges them (``dashboard.queries.clock``):
+        at the wall clock ``wall``, or, when the served run's origin is more than
+        ``domains.REPLAY_AFTER`` before it (a replay), at that origin."""
+        from riskwarn.domains import REPLAY_AFTER
+
+        at = event_time(wall)
+        if self.served_origin is not None and at - self.served_origin > REPLAY_AFTER:
+            at = self.served_origin
+        warned = [row for row in self.served.values() if int(row["level_rank"]) > 0]
+        live = sum(1 for row in warned if event_time(row["valid_to"]) > at)
+        return live, len(warned) - live
+
     def changes(self, levels: dict[str, SiteLevel]) -> list[LevelChange]:
         """Level changes of the evaluated sites against the served snapshot, each judged
         at its step's event time (:meth:`current`: an expired warning is no level)."""

@@ -64,7 +64,9 @@ class Counters:
     store_retries: int = 0
     published_runs: int = 0
     level_changes: int = 0
-    deliveries_logged: int = 0
+    deliveries_logged: int = 0  # new rows logged pending (their warning in force)
+    deliveries_logged_expired: int = 0  # new rows logged expired: never queued nor sent
+    deliveries_expired_queued: int = 0  # pending rows that expired before being sent
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

@@ -32,10 +32,17 @@ def status_line(path: Path) -> str:
     else:
         model = ""
     forgot = f" ({s['sensors_forgotten']} silent forgotten)" if s.get("sensors_forgotten") else ""
+    # in force; expired ones apart (a consumer before 2026-12-05 wrote none: counted in)
+    carried = s.get("warned_sites_expired") or 0
+    warned = f"{s['warned_sites']} warned sites" + (f" (+{carried} expired)" if carried else "")
+    unsent = (s.get("deliveries_logged_expired") or 0) + (s.get("deliveries_expired_queued") or 0)
+    sent = f"{s['deliveries_logged']} deliveries" + (
+        f" (+{unsent} expired unsent)" if unsent else ""
+    )
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
-        f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {s['warned_sites']} warned sites, "
-        f"{s['level_changes']} level changes, {s['deliveries_logged']} deliveries; "
+        f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {warned}, "
+        f"{s['level_changes']} level changes, {sent}; "
         f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"
     )
