@@ -325,12 +325,14 @@ class DeliveryStore(ReadStore):
         writes only when some row expired, judged again then under the domains' publish
         lock (a publication in between may have put the warning back in force). Returns
         the rows expired (as :meth:`deliveries` has them, before the change)."""
-        d = table_of(Delivery)
+        d, w = table_of(Delivery), table_of(RiskWarning)
         now = self._now()
+        # a row whose warning the store holds in force now is in force: not read
+        maybe = sa.or_(w.c.valid_to.is_(None), w.c.valid_to <= now)
         with self._read() as conn:
             stale = {
                 row["delivery_id"]: row["domain"]
-                for row, held in _with_held(conn, d.c.status == "pending")
+                for row, held in _with_held(conn, d.c.status == "pending", maybe)
                 if _ended(_until(row, held), now)
             }
         if not stale:
