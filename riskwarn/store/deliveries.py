@@ -8,8 +8,21 @@ holds for the warning now (a level that holds is published again with a later on
 judged at the store's clock, the wall clock. A row logged past it (a replay of old
 readings) is logged as ``expired``, never pending; a pending row that comes due past it
 (it waited out an outage) becomes ``expired`` instead of being sent. Either is audited
-(``delivery_expired``, one entry per row). A row that names no validity at all and whose
-warning the store does not hold is not judged (sent as before).
+(``delivery_expired``, one entry per row). A row from before 2026-12-05 (migration 0008)
+whose message names no ``valid_to`` ends :data:`LEGACY_VALIDITY` after its change's
+``at`` (as the stream's warning did); a row that names neither and whose warning the
+store does not hold is not judged (sent as before).
+
+**Back in force.** The warning's ``valid_to`` in the store moves on while its level
+holds, also when the stream catches up a backlog step by step: the change that raised a
+warning 30 hours ago (event time) is past its own validity when logged, and its warning
+is in force again (until tomorrow) a few rounds later. So the verdict is not final
+while the store holds the warning: a publication that leaves a warning in force at the
+store's clock (:func:`requeue_in_force`, in the publishing transaction) puts its
+``expired`` deliveries that were never sent and whose change nobody acknowledged back
+to ``pending`` (audited ``delivery_requeued``), and the sender sends each once. A
+replay's warning never comes back into force (nothing publishes it valid past now):
+its deliveries stay expired.
 """
 
 from __future__ import annotations
@@ -24,10 +37,15 @@ from sqlalchemy.engine import Connection
 
 from riskwarn.store.models import Delivery, RiskWarning, WarningAck
 from riskwarn.store.reads import ReadStore
-from riskwarn.store.sql import frame_of, table_of, utc
+from riskwarn.store.sql import frame_of, lock_for_transaction, table_of, utc
 
 # warning_ack.acknowledged_by is VARCHAR(128): a longer name is refused before SQL
 ACK_BY_MAX = 128
+# the validity of a change whose row names none (logged before migration 0008): from its
+# message's ``at``, as the stream's warnings (riskwarn.stream.publish.HORIZON_HOURS)
+LEGACY_VALIDITY = timedelta(hours=24)
+# ids per IN list (SQLite's bound-parameter limit)
+CHUNK = 500
 
 # how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
 # if the sender dies before recording the outcome, the row is due again after it
@@ -55,11 +73,43 @@ Audit = Callable[[str, str, str, Mapping[str, Any]], None]
 
 def own_valid_to(row: Mapping[str, Any]) -> datetime | None:
     """The end of validity a delivery row names itself (``valid_to`` of the row, else of
-    its message), or None (a row logged before 2026-12-05, or by a tool naming none)."""
+    its message, else its message's ``at`` + :data:`LEGACY_VALIDITY`: a row logged before
+    2026-12-05), or None (a row naming none of them: a tool's)."""
     value = row.get("valid_to")
-    if value is None and isinstance(row.get("message"), Mapping):
-        value = row["message"].get("valid_to")
+    message = row.get("message")
+    if value is None and isinstance(message, Mapping):
+        value = message.get("valid_to")
+        if value is None and message.get("at") is not None:
+            return utc(message["at"]) + LEGACY_VALIDITY
     return None if value is None else utc(value)
+
+
+def _until(row: Mapping[str, Any], held: Any) -> datetime | None:
+    """The later of the row's own validity and ``held`` (the store's ``valid_to`` of its
+    warning, None when not held or withdrawn), or None when neither says."""
+    ends = [t for t in (own_valid_to(row), None if held is None else utc(held)) if t is not None]
+    return max(ends) if ends else None
+
+
+def _with_held(conn: Connection, *where: Any) -> list[tuple[dict[str, Any], Any]]:
+    """Delivery rows matching ``where``, each with the ``valid_to`` the ``warnings`` table
+    holds for its warning (None: not held or withdrawn); one statement (no query per row:
+    the sender judges every pending row every loop)."""
+    d, w = table_of(Delivery), table_of(RiskWarning)
+    held = w.c.valid_to.label("held_valid_to")
+    stmt = (
+        sa.select(d, held)
+        .select_from(
+            d.outerjoin(w, sa.and_(w.c.warning_id == d.c.warning_id, w.c.withdrawn_at.is_(None)))
+        )
+        .where(*where)
+        .order_by(d.c.delivery_id)
+    )
+    out = []
+    for r in conn.execute(stmt).mappings():
+        row = dict(r)
+        out.append((row, row.pop("held_valid_to")))
+    return out
 
 
 def in_force_until(conn: Connection, row: Mapping[str, Any]) -> datetime | None:
@@ -72,8 +122,7 @@ def in_force_until(conn: Connection, row: Mapping[str, Any]) -> datetime | None:
             w.c.warning_id == row["warning_id"], w.c.withdrawn_at.is_(None)
         )
     ).scalar_one_or_none()
-    ends = [t for t in (own_valid_to(row), None if held is None else utc(held)) if t is not None]
-    return max(ends) if ends else None
+    return _until(row, held)
 
 
 def _ended(until: datetime | None, now: datetime) -> bool:
@@ -91,8 +140,54 @@ def _expiry_details(row: Mapping[str, Any], until: datetime, when: str) -> dict[
         "contact_id": row["contact_id"],
         "changed_at": utc(row["changed_at"]).isoformat(),
         "in_force_until": until.isoformat(),
-        "found": when,  # "logging": expired before it was queued; "sending": while queued
+        # "logging": expired before it was queued; "sending": while queued; "requeued":
+        # in force again (delivery_requeued)
+        "found": when,
     }
+
+
+def requeue_in_force(
+    conn: Connection,
+    warning_ids: Any,
+    now: datetime,
+    audit: Audit | None = None,
+) -> int:
+    """Put back to ``pending`` (due now) the ``expired`` deliveries of the warnings
+    ``warning_ids`` (ids, or a select of them) that are in force at ``now`` by the
+    ``warnings`` table (published again with a later ``valid_to``: a level held through
+    a catch-up), never sent and whose change nobody acknowledged; in the caller's
+    transaction (the one publishing the warnings), each audited ``delivery_requeued``.
+    A row expired while the stream was behind is so sent once its warning is in force
+    (module doc). Returns how many."""
+    d, w, a = table_of(Delivery), table_of(RiskWarning), table_of(WarningAck)
+    live = sa.select(w.c.warning_id).where(
+        w.c.warning_id.in_(warning_ids), w.c.withdrawn_at.is_(None), w.c.valid_to > now
+    )
+    rows = _with_held(
+        conn,
+        d.c.status == "expired",
+        d.c.sent_at.is_(None),
+        d.c.warning_id.in_(live),
+        ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
+    )
+    back = [(row, until) for row, held in rows if not _ended(until := _until(row, held), now)]
+    ids = [row["delivery_id"] for row, _ in back]
+    for i in range(0, len(ids), CHUNK):
+        conn.execute(
+            sa.update(d)
+            .where(d.c.delivery_id.in_(ids[i : i + CHUNK]), d.c.status == "expired")
+            .values(status="pending", next_attempt_at=now)
+        )
+    if audit is not None:
+        for row, until in back:
+            assert until is not None
+            audit(
+                "delivery_requeued",
+                "delivery",
+                str(row["delivery_id"]),
+                _expiry_details(row, until, "requeued"),
+            )
+    return len(back)
 
 
 def insert_deliveries(
@@ -225,37 +320,50 @@ class DeliveryStore(ReadStore):
     def expire_deliveries(self, actor: str = "stream") -> list[dict[str, Any]]:
         """Mark ``expired`` every pending delivery whose warning is no longer in force
         (:func:`in_force_until` at the store's clock), each audited
-        (``delivery_expired``); what the sender calls before it sends. Reads first and
-        writes only when some row expired (the sender calls it every second). Returns
+        (``delivery_expired``); what the sender calls before it sends. One read of the
+        pending rows with their warnings (set-based: the sender calls it every loop);
+        writes only when some row expired, judged again then under the domains' publish
+        lock (a publication in between may have put the warning back in force). Returns
         the rows expired (as :meth:`deliveries` has them, before the change)."""
-        d = table_of(Delivery)
+        d, w = table_of(Delivery), table_of(RiskWarning)
         now = self._now()
-        pending = sa.select(d).where(d.c.status == "pending")
+        # a row whose warning the store holds in force now is in force: not read
+        maybe = sa.or_(w.c.valid_to.is_(None), w.c.valid_to <= now)
         with self._read() as conn:
-            rows = conn.execute(pending).mappings().all()
-            stale = [r["delivery_id"] for r in rows if _ended(in_force_until(conn, r), now)]
+            stale = {
+                row["delivery_id"]: row["domain"]
+                for row, held in _with_held(conn, d.c.status == "pending", maybe)
+                if _ended(_until(row, held), now)
+            }
         if not stale:
             return []
         done = []
-        with self._write() as conn:  # judged again: a publish may have renewed a warning
-            for row in conn.execute(pending.where(d.c.delivery_id.in_(stale))).mappings().all():
-                until = in_force_until(conn, row)
-                if until is None or until > now:
+        with self._write() as conn:
+            for domain in sorted(set(stale.values())):  # the order publish_run takes them
+                lock_for_transaction(conn, "domain", str(domain))
+            ids = sorted(stale)
+            for i in range(0, len(ids), CHUNK):
+                part = ids[i : i + CHUNK]
+                rows = _with_held(conn, d.c.status == "pending", d.c.delivery_id.in_(part))
+                gone = [(r, u) for r, held in rows if _ended(u := _until(r, held), now)]
+                if not gone:
                     continue
                 conn.execute(
                     sa.update(d)
-                    .where(d.c.delivery_id == row["delivery_id"])
+                    .where(d.c.delivery_id.in_([r["delivery_id"] for r, _ in gone]))
                     .values(status="expired")
                 )
-                self._audit(
-                    conn,
-                    actor,
-                    "delivery_expired",
-                    "delivery",
-                    str(row["delivery_id"]),
-                    _expiry_details(row, until, "sending"),
-                )
-                done.append(dict(row))
+                for row, until in gone:
+                    assert until is not None
+                    self._audit(
+                        conn,
+                        actor,
+                        "delivery_expired",
+                        "delivery",
+                        str(row["delivery_id"]),
+                        _expiry_details(row, until, "sending"),
+                    )
+                    done.append(row)
         return done
 
     def claim_delivery(

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskwarn.store.base import StoreBase
-from riskwarn.store.deliveries import insert_deliveries
+from riskwarn.store.deliveries import insert_deliveries, requeue_in_force
 from riskwarn.store.models import (
     LEVELS,
     WARNING_CONTENT,
@@ -222,7 +222,11 @@ class PublishingStore(StoreBase):
         Publishing an already published run with nothing staged does nothing.
         ``deliveries`` (rows of :meth:`enqueue_deliveries`) are logged in the same
         transaction: a change is published with its deliveries or not at all (a crash
-        between the two would otherwise serve a change nobody is ever told about).
+        between the two would otherwise serve a change nobody is ever told about); a
+        superseded run's are not logged (its changes never reach the served snapshot:
+        a replay older than the live stream tells nobody; counted in the audit entry).
+        Expired deliveries of the run's warnings that are in force again are queued
+        again (:func:`~riskwarn.store.deliveries.requeue_in_force`).
         Raises ValueError for a run with no forecasts (the served run stays), and
         :class:`RunRestagedError` if another writer re-staged the run since this store
         staged it (its attempt, not this one, is the one that can be published).
@@ -285,16 +289,16 @@ class PublishingStore(StoreBase):
                     [{"domain": domain, "run_id": run_id, "published_at": now}],
                     ["domain"],
                 )
+            audit = lambda *entry: self._audit(conn, actor, *entry)  # noqa: E731
+            # a level held through a catch-up: its warning is in force again (at now)
+            sw = table_of(StagedWarning)
+            requeue_in_force(
+                conn, sa.select(sw.c.warning_id).where(sw.c.run_id == run_id), now, audit
+            )
             self._discard_staged(conn, run_id)
             tally = {"pending": 0, "expired": 0}
-            if deliveries:  # those of warnings no longer in force: logged expired, audited
-                insert_deliveries(
-                    conn,
-                    deliveries,
-                    now,
-                    lambda *entry: self._audit(conn, actor, *entry),
-                    tally,
-                )
+            if deliveries and becomes_current:  # those of warnings no longer in force:
+                insert_deliveries(conn, deliveries, now, audit, tally)  # logged expired
             self._audit(
                 conn,
                 actor,
@@ -311,6 +315,8 @@ class PublishingStore(StoreBase):
                     "n_withdrawn": n_withdrawn,
                     "staged_at": staged_at.isoformat(),
                     "replaced": None if current is None else current.run_id,
+                    # a superseded run's deliveries are not logged
+                    "deliveries_not_logged": 0 if becomes_current else len(deliveries),
                 },
             )
         self._staging_tokens.pop(run_id, None)

@@ -86,10 +86,17 @@ class ReadStore(StoreBase):
 
     def last_run_id(self, domain: str) -> str | None:
         """The greatest run id of ``domain`` (any status), or None: the stream numbers its
-        runs after it (a superseded run can have a greater id than the served one)."""
+        runs after it (a superseded run can have a greater id than the served one).
+        Greatest by code point, as Python compares strings, whatever the database's
+        collation: on PostgreSQL ``COLLATE "C"`` (a linguistic collation, ICU's, sorts
+        ``~9999`` after ``~~10000``: the counter reused an id); SQLite's default (BINARY)
+        is by code point already."""
         t = table_of(ForecastRun)
         with self._read() as conn:
-            got = conn.execute(sa.select(sa.func.max(t.c.run_id)).where(t.c.domain == domain))
+            col: sa.ColumnElement[Any] = t.c.run_id
+            if conn.dialect.name == "postgresql":
+                col = col.collate("C")
+            got = conn.execute(sa.select(sa.func.max(col)).where(t.c.domain == domain))
             value = got.scalar_one_or_none()
         return None if value is None else str(value)
 

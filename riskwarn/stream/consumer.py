@@ -54,7 +54,7 @@ from riskwarn.stream.cursor import (
 )
 from riskwarn.stream.lock import InstanceLock, StoreLock
 from riskwarn.stream.payload import QOS, subscription
-from riskwarn.stream.publish import LevelChange, Publisher
+from riskwarn.stream.publish import HORIZON_HOURS, LevelChange, Publisher
 from riskwarn.stream.runtime import (
     Counters,
     Handoff,
@@ -141,8 +141,9 @@ class StreamConsumer:
             self.state.model = self.model
         else:
             log.info("no model registry configured: the stream evaluates the sensor rules alone")
-        # the served warnings in force (an expired one, a replay's, is no level)
-        self.state.seed_levels(self.publisher.served_levels())
+        # the served warnings in force (an expired one, a replay's, is no level), each
+        # held only for a step before its warning's end (a restart after a day: none)
+        self.state.seed_levels(self.publisher.served_levels(), self.publisher.served_until())
         # evaluated rounds not yet published, each with the write sequence number of the
         # newest micro-batch it read (published once that one is durable)
         self.pending: list[tuple[int, dict[str, SiteLevel], float]] = []
@@ -276,12 +277,14 @@ class StreamConsumer:
         )
         return got.loc[got["sensor_id"].isin(list(sites))]
 
-    def _new_state(self, levels: dict[str, int]) -> SensorStates:
+    def _new_state(
+        self, levels: dict[str, int], until: dict[str, pd.Timestamp] | None = None
+    ) -> SensorStates:
         state = SensorStates(
             hysteresis=Hysteresis(self.cfg.lower_after_steps, self.cfg.confirm_steps),
             model=self.model,
         )
-        state.seed_levels(levels)
+        state.seed_levels(levels, until)
         return state
 
     def _replay_failed(self, exc: BaseException) -> None:
@@ -311,8 +314,11 @@ class StreamConsumer:
         todo = set(self.replay_sites)  # the sites whose steps the replay was to evaluate
         self.replay_sites, self.replay_hours = set(), []
         seed = self.publisher.served_levels()
-        seed.update({lv.site_id: lv.level_rank for lv in levels})  # in order: the last wins
-        state = self._new_state(seed)
+        until = self.publisher.served_until()
+        for lv in levels:  # in order: the last wins
+            seed[lv.site_id] = lv.level_rank
+            until[lv.site_id] = lv.observed_to + pd.Timedelta(hours=HORIZON_HOURS)
+        state = self._new_state(seed, until)
         rounds: list[dict[str, SiteLevel]] = []
         touched: set[str] = set()
         try:

@@ -20,14 +20,20 @@ after the replay. A round whose event time is older than the run already served 
 by less than a warning's validity (a gateway flushing readings an hour late) joins the
 served snapshot at once: it is published at the served origin, each warning with its own
 event time. One older still (a replay after a live stream) is stored by the store as
-'superseded' and not published over the served run (its warnings and deliveries are
-recorded); its levels reach the served snapshot with the next round, carried with their
-own (expired) event times. Before 2026-12-05 the origin was the publishing wall clock.
+'superseded' and not published over the served run (its warnings are recorded, its
+deliveries are not logged: nobody is told); its levels reach the served snapshot with
+the next round, carried with their own (expired) event times, except for a site whose
+served warning is in force at the served run's origin (the live one), which it never
+changes. Until 2026-12-05 it did: a replayed step 20 days old at level none was an
+"ended" change of the live red, delivered, the live red left the snapshot and the next
+live step paged a second "new". Before 2026-12-05 the origin was the publishing wall
+clock.
 
 **An expired warning is no level** (:meth:`Publisher.current`). A site's served warning
 whose ``valid_to`` is at or before the event time of the site's new step (a replay's
 red carried in a live snapshot, or a live warning whose site went unevaluated for a
-day) is not compared against: a level above "no warning" starts a new episode (new
+day), or whose episode starts after that step (a replayed step older than a live
+warning), is not compared against: a level above "no warning" starts a new episode (new
 warning id and ``valid_from``, a fresh review; delivered if orange or red), "no
 warning" changes nothing (no "ended" message for a warning no longer in force), and
 it is never refreshed. A run's forecast scores a site by its warning only while that
@@ -111,7 +117,7 @@ def run_counter(n: int) -> str:
     """The run id suffix of the ``n``-th extra publish at one id: ``~0001`` to ``~9999``,
     then one more ``~`` per extra digit (``~~10000``, ``~~~100000``): ``~`` sorts after
     the digits, so the ids keep sorting in publishing order as strings (``Store.last_run_id``
-    is the SQL ``max``); a plain ``~10000`` sorted before ``~9999``."""
+    is the SQL ``max`` by code point, ``COLLATE "C"`` on PostgreSQL); a plain ``~10000`` sorted before ``~9999``."""
     digits = f"{n:04d}"
     return "~" * (len(digits) - 3) + digits
 
@@ -142,11 +148,27 @@ class Publisher:
     def current(self, site: str, at: Any) -> dict[str, Any] | None:
         """The served warning of ``site`` in force at event time ``at``, or None: a served
         warning whose validity ended at or before ``at`` (a replay's, or a live one whose
-        site went unevaluated for a day) counts as no level (module doc)."""
+        site went unevaluated for a day) counts as no level (module doc), and so does one
+        whose episode starts after ``at`` (``valid_from``, else ``origin``): a replayed
+        step 20 days older than a live red is not compared against it (its level 0 was an
+        "ended" change of the live warning, delivered)."""
         row = self.served.get(site)
         if row is None or event_time(row["valid_to"]) <= event_time(at):
             return None
+        start = row.get("valid_from")
+        if start is None or pd.isna(start):
+            start = row["origin"]
+        if event_time(start) > event_time(at):
+            return None  # a step older than the warning's episode (a replay): not its level
         return row
+
+    def served_until(self) -> dict[str, pd.Timestamp]:
+        """site -> end of validity (event time) of its served warning: the consumer's
+        hysteresis holds a seeded level (:meth:`served_levels`) only for a step before it
+        (``SensorStates.seed_levels``). Without it, a restart more than a day after the
+        last round held the first live step (raw yellow) at the old red, a red that
+        :meth:`changes` delivered as a new episode."""
+        return {site: event_time(row["valid_to"]) for site, row in self.served.items()}
 
     def served_levels(self) -> dict[str, int]:
         """site -> level of the served warnings in force at the served run's origin: what
@@ -328,8 +350,25 @@ class Publisher:
             self.store.write_warnings(run_id, warnings[cols])
         self.last_status = self.store.publish_run(run_id, actor="stream", deliveries=deliveries)
         self.last_run_id = run_id
-        if self.last_status == "published":
-            self.served_origin = origin
+        if self.last_status != "published":
+            # superseded (older than the served run by more than a warning's validity):
+            # stored, not served, none of its deliveries logged. A warning in force at the
+            # served origin (the live one) stays as served, whatever the round said of
+            # it; the round's other levels (a replay's episodes) join the snapshot, so a
+            # replayed episode goes on under one id (module doc)
+            live = {
+                s
+                for s, row in self.served.items()
+                if self.served_origin is not None
+                and event_time(row["valid_to"]) > self.served_origin
+            }
+            self.served = {
+                **{s: row for s, row in served.items() if s not in live},
+                **{s: self.served[s] for s in live},
+            }
+            self.sites = set(sites)
+            return run_id
+        self.served_origin = origin
         # each warning keeps its own event time (a carried warning is not refreshed)
         self.served = served
         self.sites = set(sites)

@@ -51,6 +51,7 @@ import logging
 import math
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,9 @@ class SensorStates:
         self.model = model
         self.hysteresis = hysteresis or Hysteresis()
         self.held: dict[str, Held] = {}  # site -> served level and the steps below it
+        # site -> end (event time) of the served warning a seeded level came from: held
+        # only for a step before it (seed_levels); dropped at the site's first step
+        self.seed_until: dict[str, pd.Timestamp] = {}
         self.health = health or rw.HealthRules()
         self.history_steps = (
             rules.steady_window_steps + 4 * (rules.n_accel + rules.smooth_steps) + 8
@@ -151,11 +155,28 @@ class SensorStates:
     def __len__(self) -> int:
         return len(self.sensors)
 
-    def seed_levels(self, levels: dict[str, int]) -> None:
+    def seed_levels(
+        self, levels: dict[str, int], until: Mapping[str, pd.Timestamp] | None = None
+    ) -> None:
         """Start hysteresis from the served levels (after a restart: a served red is
-        lowered only after ``lower_after_steps`` evaluations below it, counted anew)."""
+        lowered only after ``lower_after_steps`` evaluations below it, counted anew).
+        ``until``: site -> end of validity (event time) of the warning its level comes
+        from; the seed holds only if the site's first step ends before it (a restart
+        more than a day after the last round starts the site from no level: the expired
+        red held a raw yellow at red, delivered as a new red)."""
         for site, rank in levels.items():
             self.held[site] = Held(int(rank))
+            if until is not None and site in until:
+                self.seed_until[site] = pd.Timestamp(until[site])
+            else:
+                self.seed_until.pop(site, None)
+
+    def _drop_expired_seed(self, site: str, origin: pd.Timestamp) -> None:
+        """At the site's first step after :meth:`seed_levels`: forget the seeded level
+        if its warning was no longer in force at the step's end ``origin``."""
+        until = self.seed_until.pop(site, None)
+        if until is not None and pd.Timestamp(origin) >= until:
+            self.held.pop(site, None)
 
     def _hold(self, site: str, raw: int) -> tuple[int, int, int]:
         """The level to serve for the rules' level ``raw`` of the site's next step, the
@@ -363,6 +384,7 @@ class SensorStates:
         sites = [str(state["unit_id"]) for state in states]
         scores = []
         for site in sites:
+            self._drop_expired_seed(site, origin)
             prev = self.held[site].rank if site in self.held else 0
             scores.append(self.model.score(site, origin, prev) if self.model is not None else None)
         level = pd.DataFrame(
