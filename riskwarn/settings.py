@@ -15,6 +15,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DASHBOARD_IDLE_MINUTES_MAX = 720  # dashboard.sessions.MAX_SESSION, 12 hours
+# the schemes of MLflow's tracking stores ("" is a local path)
+MLFLOW_URI_SCHEMES = frozenset(
+    (
+        "",
+        "file",
+        "http",
+        "https",
+        "sqlite",
+        "postgresql",
+        "mysql",
+        "mssql",
+        "databricks",
+        "databricks-uc",
+        "uc",
+    )
+)
 ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
 
 
@@ -164,6 +180,43 @@ class Settings(BaseModel):
     dask_threads_per_worker: int = Field(
         default=1, ge=1, description="Threads per worker of that LocalCluster."
     )
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url_is_sqlite_or_postgresql(cls, value: str) -> str:
+        if not value:
+            return value
+        import sqlalchemy as sa
+
+        try:
+            url = sa.make_url(value)
+        except sa.exc.ArgumentError:
+            raise ValueError(
+                "not a SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db, "
+                "sqlite:////path/serving.db)"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"the serving store is SQLite or PostgreSQL, not {url.get_backend_name()!r}"
+            )
+        try:
+            url.get_dialect().import_dbapi()
+        except Exception as exc:  # an unknown driver, or one not installed
+            raise ValueError(f"driver {url.drivername!r} unavailable ({exc})") from None
+        return value
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _mlflow_uri_has_a_known_scheme(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        scheme = urlsplit(value).scheme.split("+")[0].lower()
+        if scheme not in MLFLOW_URI_SCHEMES:
+            raise ValueError(
+                f"scheme {scheme!r} is not one MLflow tracks to (http, https, file, sqlite, "
+                "postgresql, mysql, mssql, databricks; or a local path)"
+            )
+        return value
 
     @field_validator("display_tz")
     @classmethod
