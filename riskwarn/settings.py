@@ -334,13 +334,17 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
 def _settings(values: dict[str, Any]) -> Settings:
     from pydantic import ValidationError
 
+    from riskwarn.redact import redact
+
     try:
         return Settings(**values)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
-            value = str(err.get("input", ""))[:80]
+            # the password of a URL masked before the value is cut (a cut URL could
+            # keep part of its password where redact no longer sees a URL)
+            value = redact(str(err.get("input", "")))[:80]
             msg = str(err["msg"]).removeprefix("Value error, ")
             parts.append(f"RISKWARN_{name.upper()}={value!r}: {msg}")
         raise SettingsError("; ".join(parts)) from None
