@@ -37,9 +37,12 @@ def _secure(request_scheme: str, forwarded_proto: str | None) -> bool:
 
 class NonceMiddleware:
     """Give a browser without one an HttpOnly nonce cookie with the page (an HTML
-    answer): the websocket it opens next carries it, so the browser session's one-time
-    codes are bound to it (``SameSite=Lax``: a page opened from a link elsewhere keeps
-    the browser's nonce instead of replacing it under its other tabs)."""
+    answer, or a ``304 Not Modified`` one: the page is served ``no-cache``, so a browser
+    restarted with the page in its cache, its session cookies gone, revalidates it and
+    gets a 304 with no body and no content type): the websocket it opens next carries
+    it, so the browser session's one-time codes are bound to it (``SameSite=Lax``: a
+    page opened from a link elsewhere keeps the browser's nonce instead of replacing it
+    under its other tabs)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -57,7 +60,8 @@ class NonceMiddleware:
         async def send_with_nonce(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                if headers.get("content-type", "").startswith("text/html"):
+                html = headers.get("content-type", "").startswith("text/html")
+                if html or message.get("status") == 304:
                     cookie = Response()
                     cookie.set_cookie(
                         sessions.NONCE_COOKIE,

@@ -265,12 +265,13 @@ def _try_sign_in(settings: Settings, users: dict[str, Any], username: str, passw
 
 
 def _cookie(name: str) -> str | None:
-    """A cookie of the request that opened this browser session (None outside a server)."""
+    """A cookie of the request that opened this browser session (None outside a server:
+    AppTest's context is a mock whose every cookie is a mock object, never a string)."""
     try:
         value = st.context.cookies.get(name)
-    except Exception:  # no request (AppTest)
+    except Exception:  # no request
         return None
-    return str(value) if value else None
+    return value if isinstance(value, str) and value else None
 
 
 def login_form(settings: Settings) -> None:
@@ -335,6 +336,8 @@ def emit_cookie() -> None:
         if script:
             with st.sidebar:
                 st.html(script, unsafe_allow_javascript=True)
+        else:  # no nonce: nothing was sent; keep it for a later run rather than drop it
+            st.session_state["device_cookie_out"] = device
     if "cookie_out" not in st.session_state or st.session_state.get("cookie_sent") == (
         st.session_state["cookie_out"] or "-"
     ):
@@ -342,9 +345,10 @@ def emit_cookie() -> None:
     token = st.session_state["cookie_out"]
     max_age = int(sessions.idle_timeout().total_seconds())
     script = sessions.cookie_script(token, max_age, sessions.COOKIE, _cookie(sessions.NONCE_COOKIE))
-    if script:
-        with st.sidebar:
-            st.html(script, unsafe_allow_javascript=True)
+    if not script:  # no nonce cookie: no code could be issued, so nothing was sent
+        return
+    with st.sidebar:
+        st.html(script, unsafe_allow_javascript=True)
     st.session_state["cookie_sent"] = token or "-"
 
 

@@ -117,6 +117,15 @@ TEXT: dict[str, dict[str, str]] = {
     # overview
     "kpi_warnings": {"zh": "有效预警", "en": "Active warnings"},
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
+    "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
+    "red_off_maps": {
+        "zh": "不在以上地图中的红色预警（{n}）",
+        "en": "Red warnings not on these maps ({n})",
+    },
+    "red_off_maps_line": {
+        "zh": "{domain} · {place} · 概率 {prob}",
+        "en": "{domain} · {place} · {prob}",
+    },
     "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
     "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
     "kpi_hot_mean_help": {

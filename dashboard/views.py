@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
@@ -296,6 +296,31 @@ def top_places(warnings: pd.DataFrame, labels: pd.DataFrame, n: int = 6) -> pd.D
     g["level"] = g["_rank"].map({v: k for k, v in rank.items()})
     g["trend"] = [TREND_PRIORITY[i] if i < len(TREND_PRIORITY) else None for i in g["_trend"]]
     return g.reset_index()[cols]
+
+
+def red_off_the_maps(warnings: pd.DataFrame, map_domains: Sequence[str]) -> pd.DataFrame:
+    """The red warnings (effective level) of domains with no hotspot map on the overview
+    (e.g. a dispute case's): counted in its "Red warnings" figure, so listed there too,
+    most probable first, for a leader to find."""
+    if warnings.empty:
+        return warnings
+    red = warnings[
+        (warnings["effective_level"] == "red") & ~warnings["domain"].isin(list(map_domains))
+    ]
+    return red.sort_values("probability", ascending=False)
+
+
+def red_by_domain(warnings: pd.DataFrame, lang: str) -> str:
+    """``'Civil disputes 1 · Dispute escalation 1'``: the red count split by domain."""
+    if warnings.empty:
+        return ""
+    red = warnings[warnings["effective_level"] == "red"]
+    counts = red.groupby("domain").size()
+    from dashboard.i18n import fmt_int
+
+    return " · ".join(
+        f"{t(f'domain_{d}', lang)} {fmt_int(int(n), lang)}" for d, n in counts.items()
+    )
 
 
 def place_line(p: Any, place: str, lang: str) -> str:

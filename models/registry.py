@@ -938,6 +938,12 @@ def _promote(
     """:func:`promote`, holding the alias lock."""
     name = model_name(domain)
     version = str(version)
+    if not version.isdigit():  # MLflow's versions are whole numbers (it refuses "abc"
+        # as INVALID_PARAMETER_VALUE): refused here, and so audited as every refusal
+        raise UnknownVersion(
+            f"{name} has no version {version!r}: a version is a whole number "
+            f"(`riskwarn models {domain}` lists them)"
+        )
     try:
         mv = client.get_model_version(name, version)
     except MlflowException as exc:
@@ -1016,7 +1022,9 @@ def _promote(
         history.append(serving)
     details: dict[str, Any] = {"previous": serving, "reason": reason, "via": via}
     if previous != serving:
-        details["alias_was"] = previous
+        details["alias_was"] = previous  # None: the alias was missing (deleted outside)
+        if previous is None:
+            details["alias_missing"] = True
     if failed_gate:
         details["forced_over_gate"] = True  # the record's "gate" says fail or None
     if stale:  # --force over a pass judged against another champion than the serving one

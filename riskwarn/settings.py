@@ -15,6 +15,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DASHBOARD_IDLE_MINUTES_MAX = 720  # dashboard.sessions.MAX_SESSION, 12 hours
+# the schemes of MLflow's tracking stores ("" is a local path)
+MLFLOW_URI_SCHEMES = frozenset(
+    (
+        "",
+        "file",
+        "http",
+        "https",
+        "sqlite",
+        "postgresql",
+        "mysql",
+        "mssql",
+        "databricks",
+        "databricks-uc",
+        "uc",
+    )
+)
 ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
 
 
@@ -165,6 +181,43 @@ class Settings(BaseModel):
         default=1, ge=1, description="Threads per worker of that LocalCluster."
     )
 
+    @field_validator("store_url")
+    @classmethod
+    def _store_url_is_sqlite_or_postgresql(cls, value: str) -> str:
+        if not value:
+            return value
+        import sqlalchemy as sa
+
+        try:
+            url = sa.make_url(value)
+        except sa.exc.ArgumentError:
+            raise ValueError(
+                "not a SQLAlchemy URL (e.g. postgresql+psycopg://user@host/db, "
+                "sqlite:////path/serving.db)"
+            ) from None
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(
+                f"the serving store is SQLite or PostgreSQL, not {url.get_backend_name()!r}"
+            )
+        try:
+            url.get_dialect().import_dbapi()
+        except Exception as exc:  # an unknown driver, or one not installed
+            raise ValueError(f"driver {url.drivername!r} unavailable ({exc})") from None
+        return value
+
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _mlflow_uri_has_a_known_scheme(cls, value: str) -> str:
+        from urllib.parse import urlsplit
+
+        scheme = urlsplit(value).scheme.split("+")[0].lower()
+        if scheme not in MLFLOW_URI_SCHEMES:
+            raise ValueError(
+                f"scheme {scheme!r} is not one MLflow tracks to (http, https, file, sqlite, "
+                "postgresql, mysql, mssql, databricks; or a local path)"
+            )
+        return value
+
     @field_validator("display_tz")
     @classmethod
     def _display_tz_is_a_zone(cls, value: str) -> str:
@@ -281,13 +334,17 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
 def _settings(values: dict[str, Any]) -> Settings:
     from pydantic import ValidationError
 
+    from riskwarn.redact import redact
+
     try:
         return Settings(**values)
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
             name = str(err["loc"][0]) if err["loc"] else "?"
-            value = str(err.get("input", ""))[:80]
+            # the password of a URL masked before the value is cut (a cut URL could
+            # keep part of its password where redact no longer sees a URL)
+            value = redact(str(err.get("input", "")))[:80]
             msg = str(err["msg"]).removeprefix("Value error, ")
             parts.append(f"RISKWARN_{name.upper()}={value!r}: {msg}")
         raise SettingsError("; ".join(parts)) from None

@@ -193,3 +193,69 @@ def test_ack_refuses_a_blank_or_overlong_by_on_postgresql(
         assert list(store.acknowledgements(WARNING)["acknowledged_by"]) == ["y" * 128]
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["runs"],
+        ["runs", "incidents", "--end-abandoned"],
+        ["promote", "incidents", "1", "--reason", "x"],
+        ["rollback", "incidents", "--reason", "x"],
+        ["score", "incidents", "--origin", "2024-01-01"],
+    ],
+)
+def test_registry_commands_with_mlflow_unreachable_answer_in_seconds(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    """As ``models``: ``runs`` took 269 s and ended in a traceback, ``promote`` and
+    ``score`` 265-271 s before their error line (MLflow's 7 retries with backoff); one
+    retry now unless the user set it, and the environment left as it was."""
+    import os
+
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ops")  # promote/rollback name the actor
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "x")
+    start = time.monotonic()
+    assert main(argv) == 2
+    took = time.monotonic() - start
+    line = _one_error_line(capsys.readouterr().err)
+    print(f"{argv}: {took:.1f} s: {line}")
+    assert "127.0.0.1" in line or "Connection refused" in line or "Max retries" in line, line
+    assert took < 60, took
+    assert not any(var in os.environ for var in QUICK)
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        ("RISKWARN_STORE_URL", "notaurl", "not a SQLAlchemy URL"),
+        ("RISKWARN_STORE_URL", "mysql://u@127.0.0.1/x", "SQLite or PostgreSQL, not 'mysql'"),
+        ("RISKWARN_STORE_URL", "postgresql+nosuchdriver://u@127.0.0.1/x", "unavailable"),
+        ("RISKWARN_MLFLOW_TRACKING_URI", "foo://bar", "scheme 'foo'"),
+    ],
+)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["models", "incidents"],
+        ["score", "incidents", "--origin", "2024-01-01"],
+        ["stream", "ack", WARNING, "--by", "duty-1"],
+    ],
+)
+def test_a_malformed_store_or_mlflow_url_is_refused_in_one_line(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+    var: str,
+    value: str,
+    says: str,
+    argv: list[str],
+) -> None:
+    """These were a 46-line ArgumentError traceback (``notaurl``), a ModuleNotFoundError
+    (``mysql://``) and MLflow's UnsupportedModelRegistryStoreURIException (``foo://``),
+    exit 1: now the settings refuse them, for every command."""
+    monkeypatch.setenv(var, value)
+    assert main(argv) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{var}={value!r}" in line and says in line, line

@@ -140,3 +140,38 @@ def test_the_gate_champion_is_recorded_with_the_move_and_held_to(
     client.set_model_version_tag(NAME, v2, reg.GATE_CHAMPION_TAG, reg.NO_CHAMPION)
     with pytest.raises(reg.ChampionRefused, match="gate_champion tag 'none'"):
         reg.checked_champion(client, store, DOMAIN, Path(store.url.split("///")[-1]).parent / "x")
+
+
+def test_a_version_that_is_not_a_number_is_refused_and_audited(
+    home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MLflow refused ``abc`` (INVALID_PARAMETER_VALUE), a registry error the old code
+    did not take for a refusal: one error line, and no ``promotion_refused`` entry."""
+    client, store, _ = home
+    code, err = _cli(["promote", DOMAIN, "abc", "--reason", "try"], capsys)
+    assert code == 2 and "a version is a whole number" in err, err
+    (entry,) = _refusals(store)
+    assert (entry["details"]["version"], entry["details"]["refusal"]) == (
+        "abc",
+        "unknown_version",
+    ), entry
+    assert reg.champion_version(client, DOMAIN) == "1"
+
+
+def test_promoting_the_champion_after_its_alias_was_deleted_says_so(
+    home, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The alias deleted outside riskwarn, ``promote incidents 1`` (the recorded
+    champion) printed ``1 -> 1`` alone: now the user is told the alias was missing and
+    the move's audit entry says so (``alias_was: null``, ``alias_missing``)."""
+    from riskwarn.cli import main
+
+    client, store, _ = home
+    client.delete_registered_model_alias(NAME, reg.CHAMPION)
+    assert main(["promote", DOMAIN, "1", "--reason", "restore the alias"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 -> 1" in out, out
+    assert "alias was missing" in err, err
+    assert reg.champion_version(client, DOMAIN) == "1"
+    move = store.audit_entries("model", NAME, ("promote",))[0]["details"]
+    assert move["alias_missing"] is True and move["alias_was"] is None, move

@@ -29,7 +29,9 @@ def test_a_bad_store_url_is_reported_without_its_password(
 ) -> None:
     assert main(["db", "upgrade", "--url", f"nosuchdialect://rw:{PASSWORD}@db.local/x"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot open store") and "rw:***@db.local" in err
+    # refused by the settings now (any command), still one line without the password
+    assert err.startswith("error: RISKWARN_STORE_URL=") and "rw:***@db.local" in err
+    assert len(err.strip().splitlines()) == 1, err
     assert PASSWORD not in err
 
 
@@ -112,3 +114,16 @@ def test_the_lake_and_the_store_are_private_whatever_the_umask(tmp_path: Path) -
     assert (home / "serving.db") in files
     loose = {str(p.relative_to(tmp_path)): oct(mode(p)) for p in created if mode(p) & 0o077}
     assert not loose, f"readable by other users: {loose}"
+
+
+def test_a_long_bad_store_url_keeps_no_part_of_its_password(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings cut a refused value to 80 characters: cut before masking, a URL whose
+    password runs past the cut lost its '@' and kept the password's start."""
+    long_pw = "Z" * 40 + PASSWORD
+    url = f"mysql://some-fairly-long-user-name:{long_pw}@db.local/x"
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    assert main(["models", "incidents"]) == 2
+    err = capsys.readouterr().err
+    assert "ZZZZ" not in err and "***" in err, err

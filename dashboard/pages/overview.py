@@ -49,7 +49,12 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
     with st.container(key="rwkpi"):
         c1, c2, c3, c4 = st.columns(4)
     c1.metric(t("kpi_warnings", lg), fmt_int(len(all_warnings), lg), border=True)
-    c2.metric(t("kpi_red", lg), fmt_int(red, lg), border=True)
+    c2.metric(
+        t("kpi_red", lg),
+        fmt_int(red, lg),
+        border=True,
+        help=t("kpi_red_help", lg, parts=views.red_by_domain(all_warnings, lg)) if red else None,
+    )
     c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
     if summaries:
         latest = summaries[0]
@@ -81,6 +86,33 @@ def places(
         for p in views.top_places(dw, labels, n=n).itertuples()
     ]
     st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
+
+
+def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
+    """The red warnings counted above whose domain has no map here (a dispute case's):
+    each with its domain and place, and a link to it on the review page."""
+    red = views.red_off_the_maps(all_warnings, queries.DOMAINS_HOTSPOT)
+    if red.empty:
+        return
+    with st.container(key="rwred_off_maps"):
+        st.markdown(f"**{t('red_off_maps', lg, n=fmt_int(len(red), lg))}**")
+        for w in red.itertuples():
+            line = t(
+                "red_off_maps_line",
+                lg,
+                domain=t(f"domain_{w.domain}", lg),
+                place=views.place_words(w.county_code, w.township_code, names, lg),
+                prob=fmt_pct(w.probability, lg),
+            )
+            if auth.can_view(ctx.user.role, "warnings"):
+                st.page_link(
+                    "pages/warnings.py",
+                    label=line,
+                    icon=":material/open_in_new:",
+                    query_params={"warning": str(w.warning_id)},
+                )
+            else:
+                st.markdown(views.badge("red", lg) + " " + line, unsafe_allow_html=True)
 
 
 def weeks_words(n: int) -> dict[str, str]:
@@ -277,6 +309,7 @@ def body() -> None:
         )
         return
 
+    red_off_the_maps(all_warnings, names)
     tabs = st.tabs([t(f"domain_{d}", lg) for d in queries.DOMAINS_HOTSPOT])
     for tab, domain in zip(tabs, queries.DOMAINS_HOTSPOT, strict=True):
         with tab:

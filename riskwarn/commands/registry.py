@@ -8,6 +8,11 @@ is no ``--actor`` to claim another name.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import click
 
 from riskwarn import domains
@@ -24,8 +29,31 @@ def _client_and_store():
     return configure(settings.resolved_mlflow_uri), store, settings.resolved_mlflow_uri
 
 
-# MLflow HTTP settings for `riskwarn models` unless set: one retry, 10 s per request
+# MLflow HTTP settings for the registry commands unless set: one retry, 10 s per request
 REGISTRY_QUICK = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+
+
+@contextmanager
+def quick_registry(**settings: str) -> Iterator[None]:
+    """MLflow's HTTP client with :data:`REGISTRY_QUICK` (or ``settings``) for the block:
+    an unreachable MLflow server is said in seconds, not after MLflow's default 7
+    retries with backoff (about 4.5 minutes). A value the user set is kept, and the
+    environment is restored after (the command may run inside a process)."""
+    quick = {**REGISTRY_QUICK, **settings}
+    unset = [var for var in quick if var not in os.environ]
+    os.environ.update({var: quick[var] for var in unset})
+    try:
+        yield
+    finally:
+        for var in unset:
+            os.environ.pop(var, None)
+
+
+def registry_unreadable(uri: str, exc: Exception) -> click.ClickException:
+    """The one error line of an MLflow registry that could not be read."""
+    return click.ClickException(
+        f"cannot read the model registry at {uri}: {str(exc).strip().splitlines()[0]}"
+    )
 
 
 class WrongModel(click.ClickException):
@@ -61,15 +89,16 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         version = version[1:]  # "v2", as every message and page writes it, is version 2
     client, store, uri = _client_and_store()
     try:
-        out = registry.promote(
-            client,
-            domain,
-            version,
-            store=store,
-            actor=registry.authenticated_actor(uri),
-            reason=reason,
-            force=force,
-        )
+        with quick_registry():  # an unreachable MLflow server: said in seconds
+            out = registry.promote(
+                client,
+                domain,
+                version,
+                store=store,
+                actor=registry.authenticated_actor(uri),
+                reason=reason,
+                force=force,
+            )
     except (MlflowException, registry.PromotionRefused) as exc:
         # every refusal is audited (promotion_refused) by registry.promote; each is one
         # error line, exit 2 (another domain's model is refused even with --force)
@@ -82,7 +111,13 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         store.close()
     if out["changed"]:
         click.echo(f"riskwarn-{domain}@champion: {out['previous'] or 'unset'} -> {version}")
-        if out.get("alias_was"):
+        if out.get("alias_missing"):
+            click.echo(
+                f"(MLflow's champion alias was missing, deleted outside riskwarn; it is set "
+                f"again, to {version}; riskwarn's record, {out['previous']}, is what served)",
+                err=True,
+            )
+        elif out.get("alias_was"):
             click.echo(
                 f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
                 f"riskwarn's record, {out['previous']}, is what served)",
@@ -101,30 +136,20 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
     verdict and the champion it was judged against, and which version serves (riskwarn's
     record, what scoring loads) and where MLflow's champion alias points. Read-only."""
     import json
-    import os
 
     from mlflow.exceptions import MlflowException
 
     from models import registry
 
-    # a read-only listing: an unreachable MLflow server is said in seconds, not after
-    # MLflow's default 7 retries with backoff (minutes); a value the user set is kept,
-    # and the environment is restored after (the command may run inside a process)
-    unset = [var for var in REGISTRY_QUICK if var not in os.environ]
-    os.environ.update({var: REGISTRY_QUICK[var] for var in unset})
-    try:
+    # a read-only listing: an unreachable MLflow server is said in seconds
+    with quick_registry():
         client, store, uri = _client_and_store()
         try:
             rows = registry.versions(client, store, domain)
         except MlflowException as exc:
-            raise click.ClickException(
-                f"cannot read the model registry at {uri}: {str(exc).strip().splitlines()[0]}"
-            ) from None
+            raise registry_unreadable(uri, exc) from None
         finally:
             store.close()
-    finally:
-        for var in unset:
-            os.environ.pop(var, None)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -182,9 +207,10 @@ def rollback(domain: str, reason: str) -> None:
 
     client, store, uri = _client_and_store()
     try:
-        out = registry.rollback(
-            client, domain, store=store, actor=registry.authenticated_actor(uri), reason=reason
-        )
+        with quick_registry():  # an unreachable MLflow server: said in seconds
+            out = registry.rollback(
+                client, domain, store=store, actor=registry.authenticated_actor(uri), reason=reason
+            )
     except (ValueError, MlflowException) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None
     finally:
@@ -213,14 +239,28 @@ def runs(domains_: tuple[str, ...], end_abandoned: bool) -> None:
     owner lives: ``alive``, ``gone`` (abandoned by a training that died: the next training
     of the domain ends it as KILLED) or ``unknown`` (another host's, or no owner recorded:
     never ended automatically)."""
+    from mlflow.exceptions import MlflowException
+
+    from riskwarn.settings import load_settings
+
+    settings = load_settings()
+    uri = settings.resolved_mlflow_uri
+    try:
+        with quick_registry():  # read-only but for --end-abandoned: said in seconds
+            shown = _show_runs(settings, uri, domains_, end_abandoned)
+    except MlflowException as exc:
+        raise registry_unreadable(uri, exc) from None
+    if not shown:
+        click.echo("no run shows RUNNING")
+
+
+def _show_runs(settings: Any, uri: str, domains_: tuple[str, ...], end_abandoned: bool) -> int:
     import datetime as dt
 
     from models import registry
-    from riskwarn.settings import load_settings
     from riskwarn.spill import TrainingBusy, held_training_lock, training_lock
 
-    settings = load_settings()
-    client = registry.configure(settings.resolved_mlflow_uri)
+    client = registry.configure(uri)
     shown = 0
     for domain in domains_ or tuple(domains.names()):
         if end_abandoned:
@@ -237,5 +277,4 @@ def runs(domains_: tuple[str, ...], end_abandoned: bool) -> None:
             at = dt.datetime.fromtimestamp(started / 1000, dt.UTC).isoformat(timespec="seconds")
             click.echo(f"riskwarn-{domain} {run.info.run_id} RUNNING since {at}: {state} ({why})")
             shown += 1
-    if not shown:
-        click.echo("no run shows RUNNING")
+    return shown

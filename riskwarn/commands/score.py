@@ -19,7 +19,7 @@ def score(domain: str, origin: str) -> None:
     import pandas as pd
 
     from models.registry import ChampionUnavailable
-    from riskwarn.commands.registry import WrongModel
+    from riskwarn.commands.registry import WrongModel, quick_registry
     from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import local_origin
     from riskwarn.scoring import FeaturesMismatch, score_domain
@@ -34,10 +34,13 @@ def score(domain: str, origin: str) -> None:
     if ts.tzinfo is None and ts == ts.normalize():
         ts = local_origin(ts.tz_localize(settings.display_tz), settings.display_tz)
     try:
-        if domains.get(domain).scored_by == domains.NOWCAST_DAG:
-            run_id = nowcast_geohazard(settings, ts, domain=domain)
-        else:
-            run_id = score_domain(settings, domain, ts)
+        # an unreachable MLflow server is said in seconds (one retry, not MLflow's 7 with
+        # backoff: 4.5 minutes); MLflow's 120 s per request kept for the model's download
+        with quick_registry(MLFLOW_HTTP_REQUEST_TIMEOUT="120"):
+            if domains.get(domain).scored_by == domains.NOWCAST_DAG:
+                run_id = nowcast_geohazard(settings, ts, domain=domain)
+            else:
+                run_id = score_domain(settings, domain, ts)
     except ChampionUnavailable as exc:
         # a model of another domain's frame: exit 2, as promote refusing it
         kind = WrongModel if isinstance(exc.__cause__, FeaturesMismatch) else click.ClickException
