@@ -317,8 +317,9 @@ def load_settings(**overrides: Any) -> Settings:
         env = os.environ.get(f"RISKWARN_{name.upper()}")
         if env is not None and env != "":
             values[name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return _settings(values)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
+    return _settings(values, given=frozenset(given))
 
 
 def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
@@ -331,7 +332,10 @@ def setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
     return getattr(_settings({name: raw} if raw else {}), name)
 
 
-def _settings(values: dict[str, Any]) -> Settings:
+def _settings(values: dict[str, Any], given: frozenset[str] = frozenset()) -> Settings:
+    """``Settings(**values)``, a refusal as one :class:`SettingsError` line naming each
+    bad value by its ``RISKWARN_*`` variable, or by its setting's name when the caller
+    gave it (``given``: a command-line value such as ``db upgrade --url``)."""
     from pydantic import ValidationError
 
     from riskwarn.redact import redact
@@ -346,5 +350,6 @@ def _settings(values: dict[str, Any]) -> Settings:
             # keep part of its password where redact no longer sees a URL)
             value = redact(str(err.get("input", "")))[:80]
             msg = str(err["msg"]).removeprefix("Value error, ")
-            parts.append(f"RISKWARN_{name.upper()}={value!r}: {msg}")
+            where = name if name in given else f"RISKWARN_{name.upper()}"
+            parts.append(f"{where}={value!r}: {msg}")
         raise SettingsError("; ".join(parts)) from None

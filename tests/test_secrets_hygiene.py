@@ -30,7 +30,7 @@ def test_a_bad_store_url_is_reported_without_its_password(
     assert main(["db", "upgrade", "--url", f"nosuchdialect://rw:{PASSWORD}@db.local/x"]) == 2
     err = capsys.readouterr().err
     # refused by the settings now (any command), still one line without the password
-    assert err.startswith("error: RISKWARN_STORE_URL=") and "rw:***@db.local" in err
+    assert err.startswith("error: store_url=") and "rw:***@db.local" in err
     assert len(err.strip().splitlines()) == 1, err
     assert PASSWORD not in err
 
