@@ -341,6 +341,10 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
         "en": "Sensor-rule velocity, last 6 h (mm/day)",
     },
     "tangent_angle_deg": {"zh": "切线角（度）", "en": "Tangent angle (°)"},
+    # what each source said (riskwarn.nowcast.level_sources): the level is the higher one
+    "model_level": {"zh": "模型给出的等级", "en": "Level from the model"},
+    "model_threshold": {"zh": "模型该等级的概率阈值", "en": "Model's threshold for that level"},
+    "rules_level": {"zh": "传感器规则给出的等级", "en": "Level from the sensor rules"},
     "category": {"zh": "纠纷类别", "en": "Category"},
     "open_days": {"zh": "已受理天数", "en": "Days open"},
     "failed_mediations": {"zh": "调解失败次数", "en": "Failed mediations"},
@@ -420,6 +424,14 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return reason_text(value, lang)
     if key in ("status", "sensor_health", "health") and str(value) in STATUS_TEXT:
         return STATUS_TEXT[str(value)][lang]
+    if key in ("model_level", "rules_level"):
+        from dashboard.i18n import level_label
+
+        return level_label(str(value), lang) if value else ("未达阈值" if lang == "zh" else "none")
+    if key == "model_threshold" and isinstance(value, int | float):
+        from dashboard.i18n import fmt_pct
+
+        return fmt_pct(float(value), lang, 2)
     if key == "rain_24h_mm" and (value is None or pd_isna(value)):
         return RAIN_UNKNOWN[lang]  # no gauge, or no reading: unknown, never 0 mm
     if key == "source" and str(value) in SOURCE_TEXT:

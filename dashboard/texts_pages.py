@@ -161,6 +161,20 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "sensor rule: tangent angle {angle}°, {v} mm/day over the last 6 h ({sensor})",
     },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
+    "why_model_threshold": {
+        "zh": "模型预测：概率 {p}，达到{level}阈值 {threshold}",
+        "en": "model: probability {p}, at or above the {level} threshold {threshold}",
+    },
+    "why_sensor_fault_level": {
+        "zh": "传感器异常使预警等级提升（位移情况未知）：{faults}",
+        "en": "raised by a sensor fault (movement unknown): {faults}",
+    },
+    "why_held": {
+        "zh": "维持前期等级：已连续 {n} 个时段低于该等级，需持续平稳后才降级",
+        "en": "kept at the earlier level: {n} steps below it so far, lowered only after a "
+        "sustained calm",
+    },
+    "why_also": {"zh": "；另：{note}", "en": "; also {note}"},
     "why_rules_only": {
         "zh": "仅按传感器规则（模型不可用）",
         "en": "sensor rules only (model unavailable)",

@@ -516,6 +516,7 @@ SITE_WHY = (
     "model",
     "sensor_rule",
     "sensor_health",
+    "held",
     "rules_only",
     "review",
     "none",
@@ -539,60 +540,107 @@ def site_why(
     probability reaches) and the sensor rules'; a site whose sensors all fail gets at
     least blue. So the model explains the level when it alone reaches it; otherwise a
     fault explains a blue level of a site with a sensor-health flag, and a displacement
-    rule explains the rest (its numbers from the evidence). Returns the kind (one of
-    :data:`SITE_WHY`) and the facts to word it (``probability``; ``sensor``,
-    ``tangent_angle_deg``, ``velocity_mm_per_day``; ``faults``: sensor id -> status).
+    rule explains the rest (its numbers from the evidence). A nowcast that recorded what
+    each source said (``model_level``, ``model_threshold``, ``rules_level``:
+    :func:`riskwarn.nowcast.level_sources`; the model's levels may be its own training
+    thresholds, not the domain's ``hold_at``) is read from that instead: the model, the
+    rule, the hold (``held``) or else the fault that raised the level. A sensor fault
+    beside another source is kept as a note (``faults``), never as the reason. Returns
+    the kind (one of :data:`SITE_WHY`) and the facts to word it (``probability``,
+    ``threshold``, ``level``; ``sensor``, ``tangent_angle_deg``, ``velocity_mm_per_day``;
+    ``steps``; ``faults``: sensor id -> status; ``raised``: the fault set the level).
     """
     if reviewed_level:
         return "review", {"level": reviewed_level}
     if not level or level == "none":
         return "none", {}
-    rank = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}.get(level, 0)
+    ranks = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
+    rank = ranks.get(level, 0)
     ev = evidence if isinstance(evidence, dict) else {}
     sensors = [s for s in ev.get("sensors") or [] if isinstance(s, dict)]
-    p = pd.to_numeric(probability, errors="coerce")
-    if pd.isna(p):
-        return "rules_only", {}
-    if sum(float(p) >= h for h in hold_at) >= rank:
-        return "model", {"probability": float(p)}
     faults = {
         str(s.get("sensor_id")): str(s.get("status"))
         for s in sensors
         if s.get("status") not in (None, "ok")
     }
+    # a fault beside the source that set the level is a note, not the reason
+    note = {"faults": faults} if faults else {}
+    moving = [s for s in sensors if s.get("tangent_angle_deg") is not None]
+    rule: dict[str, Any] = {}
+    if moving:
+        top = max(moving, key=lambda s: float(s["tangent_angle_deg"]))
+        rule = {
+            "sensor": top.get("sensor_id"),
+            "tangent_angle_deg": float(top["tangent_angle_deg"]),
+            "velocity_mm_per_day": top.get("velocity_mm_per_day"),
+        }
+    p = pd.to_numeric(probability, errors="coerce")
+    if pd.isna(p):
+        return "rules_only", {}
+    if "model_level" in ev:  # the nowcast recorded what each source said (level_sources)
+        if ranks.get(str(ev.get("model_level")), 0) >= rank:
+            return "model", {
+                "probability": float(p),
+                "threshold": ev.get("model_threshold"),
+                "level": ev.get("model_level"),
+                **note,
+            }
+        if ranks.get(str(ev.get("rules_level")), 0) >= rank:
+            return "sensor_rule", {**rule, **note}
+        if ev.get("held_steps_below"):
+            return "held", {"steps": int(ev["held_steps_below"]), **note}
+        return "sensor_health", {"faults": faults, "raised": True}
+    if sum(float(p) >= h for h in hold_at) >= rank:
+        return "model", {"probability": float(p), **note}
     if ev.get("sensor_health") and rank == 1:
         return "sensor_health", {"faults": faults}
-    moving = [s for s in sensors if s.get("tangent_angle_deg") is not None]
     if not moving:
         return "sensor_health" if faults else "sensor_rule", {"faults": faults}
-    top = max(moving, key=lambda s: float(s["tangent_angle_deg"]))
-    return "sensor_rule", {
-        "sensor": top.get("sensor_id"),
-        "tangent_angle_deg": float(top["tangent_angle_deg"]),
-        "velocity_mm_per_day": top.get("velocity_mm_per_day"),
-    }
+    return "sensor_rule", {**rule, **note}
 
 
 def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
     """:func:`site_why` in plain words of ``lang``."""
     from dashboard.i18n import fmt_pct
 
+    sep = "、" if lang == "zh" else ", "
+    faults = facts.get("faults") or {}
+    items = sep.join(f"{sid} {t(f'fault_{st}', lang)}" for sid, st in faults.items())
+    fault_words = t("why_sensor_health", lang, faults=items or "—")
+    # the source that set the level first; a sensor fault beside it as a note
+    also = t("why_also", lang, note=fault_words) if faults else ""
     if kind == "model":
-        return t("why_model", lang, p=fmt_pct(facts.get("probability"), lang))
+        p = fmt_pct(facts.get("probability"), lang, 2)
+        th, lv = facts.get("threshold"), facts.get("level")
+        if th is not None and lv:
+            words = t(
+                "why_model_threshold",
+                lang,
+                p=p,
+                threshold=fmt_pct(float(th), lang, 2),
+                level=level_label(str(lv), lang),
+            )
+        else:
+            words = t("why_model", lang, p=p)
+        return words + also
     if kind == "sensor_rule" and "tangent_angle_deg" in facts:
         v = facts.get("velocity_mm_per_day")
-        return t(
-            "why_sensor_rule",
-            lang,
-            angle=f"{facts['tangent_angle_deg']:.0f}",
-            v="—" if v is None else f"{float(v):.1f}",
-            sensor=facts.get("sensor") or "?",
+        return (
+            t(
+                "why_sensor_rule",
+                lang,
+                angle=f"{facts['tangent_angle_deg']:.0f}",
+                v="—" if v is None else f"{float(v):.1f}",
+                sensor=facts.get("sensor") or "?",
+            )
+            + also
         )
+    if kind == "held":
+        return t("why_held", lang, n=facts.get("steps", "?")) + also
+    if kind == "sensor_health" and facts.get("raised"):
+        return t("why_sensor_fault_level", lang, faults=items or "—")
     if kind in ("sensor_health", "sensor_rule"):
-        sep = "、" if lang == "zh" else ", "
-        faults = facts.get("faults") or {}
-        items = sep.join(f"{sid} {t(f'fault_{st}', lang)}" for sid, st in faults.items())
-        return t("why_sensor_health", lang, faults=items or "—")
+        return fault_words
     if kind == "review":
         return t("why_review", lang, level=level_label(facts.get("level"), lang))
     if kind in ("expired", "stale"):

@@ -82,6 +82,24 @@ def describe(name: str, value: float, templates: Mapping[str, str], lang: str = 
     return f"{name} = {value:g}"
 
 
+# a site's movement features are read at each sensor's last reading before the origin
+# (features.geohazard: "displacement_age_days" says how old it is); a factor named from a
+# reading older than this says so, so a silent sensor's last surge is not read as now
+MOVEMENT_FEATURES = (
+    "velocity_mm_per_day",
+    "acceleration_mm_per_day2",
+    "steady_velocity_mm_per_day",
+    "tangent_angle_deg",
+    "inverse_velocity_day_per_mm",
+    "fukuzono_hours_to_failure",
+)
+MOVEMENT_STALE_DAYS = 1.0
+AS_OF = {
+    "en": " (as of the last displacement reading, {d:.1f} days before this run)",
+    "zh": "（截至 {d:.1f} 天前的最近一次位移读数）",
+}
+
+
 def sentence(texts: list[str], lang: str) -> str:
     """The factors' texts as one sentence in ``lang``."""
     lead, sep, end, none = SENTENCE.get(lang, SENTENCE["en"])
@@ -106,6 +124,11 @@ def explain_rows(
     templates_zh = feature_descriptions("zh") if templates_zh is None else templates_zh
     feats = [c for c in contribs.columns if c != "bias"]
     values = contribs[feats].to_numpy()
+    age = (
+        pd.to_numeric(frame["displacement_age_days"], errors="coerce").to_numpy(float)
+        if "displacement_age_days" in frame
+        else np.full(len(frame), np.nan)
+    )
     order = np.argsort(-values, axis=1)[:, :top_n]
     out = []
     for i, idx in enumerate(order):
@@ -115,13 +138,16 @@ def explain_rows(
                 break
             name = feats[j]
             v = float(frame[name].iloc[i])
+            stale = name in MOVEMENT_FEATURES and bool(age[i] > MOVEMENT_STALE_DAYS)
+            en_as_of = AS_OF["en"].format(d=age[i]) if stale else ""
+            zh_as_of = AS_OF["zh"].format(d=age[i]) if stale else ""
             factors.append(
                 {
                     "feature": name,
                     "value": v,
                     "contribution": float(values[i, j]),
-                    "text": describe(name, v, templates),
-                    "text_zh": describe(name, v, templates_zh, "zh"),
+                    "text": describe(name, v, templates) + en_as_of,
+                    "text_zh": describe(name, v, templates_zh, "zh") + zh_as_of,
                 }
             )
         en = sentence([f["text"] for f in factors], "en")

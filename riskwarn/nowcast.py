@@ -135,6 +135,26 @@ def rain_evidence(
     }
 
 
+def level_sources(model: Any, rules_rank: int, policy: domains.LevelPolicy) -> dict[str, Any]:
+    """What each source says of a site, for its warning's evidence (the dashboard's "why"
+    names the source that set the level, and a sensor fault only as a note beside it).
+
+    ``model``: a row of :func:`riskwarn.warnings.assign_levels` (``level_rank``,
+    ``raised_rank``, ``probability``); ``rules_rank``: the sensor rules' level. Returns
+    ``model_level`` (None below every threshold or without a probability),
+    ``model_threshold`` (the probability threshold of that level the model met: the raise
+    threshold, or the lower hold one when hysteresis kept it) and ``rules_level``."""
+    k = int(model.level_rank)
+    p = model.probability
+    known = p is not None and not pd.isna(p) and k > 0
+    met = policy.raise_at if int(model.raised_rank) >= k else policy.hold_at
+    return {
+        "model_level": rw.level_name(k) if known else None,
+        "model_threshold": round(float(met[k - 1]), 6) if known else None,
+        "rules_level": rw.level_name(int(rules_rank)),
+    }
+
+
 def nowcast_geohazard(
     settings: Settings,
     origin: Any,
@@ -241,8 +261,14 @@ def nowcast_geohazard(
         for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
     }
     evidence = {
-        u: {**ev, "rain_24h_mm": rain.get(u)}
-        for u, ev in zip(units["unit_id"], units["evidence"], strict=True)
+        u: {**ev, "rain_24h_mm": rain.get(u), **level_sources(m, s, policy)}
+        for u, ev, m, s in zip(
+            units["unit_id"],
+            units["evidence"],
+            model_levels.itertuples(index=False),
+            units["sensor_level_rank"].fillna(0).astype(int),
+            strict=True,
+        )
     }
     for u, h in held.loc[held["held_steps_below"] > 0].iterrows():
         n, raw = int(h["held_steps_below"]), int(h["raw_rank"])

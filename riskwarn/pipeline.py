@@ -1032,6 +1032,8 @@ def personal_sources(mapping_files: Sequence[Path]) -> list[str]:
 
 
 PURGING = ".purging-"  # prefix of a folder the purge took out of the archive
+# an archive time later than now by more than this is a clock problem, warned about
+ARCHIVE_CLOCK_SKEW = pd.Timedelta(hours=1)
 
 
 def purge_personal_archive(
@@ -1058,11 +1060,13 @@ def purge_personal_archive(
 
     A symlinked file is removed as a link: its target, outside the archive, is not the
     archive's and stays (named under ``links`` and in the audit). A folder whose name
-    is neither of those is never removed and is warned about (``unnamed``).
+    is neither of those is never removed and is warned about (``unnamed``); so is one
+    whose archive time is more than :data:`ARCHIVE_CLOCK_SKEW` after ``now`` (a wrong
+    clock: kept, ``future``).
 
     Returns ``removed`` (files, relative to the archive), ``links`` (those of them that
-    were symlinks), ``failed`` (one line per folder left for the next run) and
-    ``unnamed``; a re-run removes nothing more.
+    were symlinks), ``failed`` (one line per folder left for the next run),
+    ``unnamed`` and ``future``; a re-run removes nothing more.
 
     One purge at a time per home (:func:`riskwarn.spill.archive_purge_lock`): a second
     one started meanwhile (``riskwarn lake maintain`` by hand while the DAG runs) waits
@@ -1087,7 +1091,13 @@ def _purge_personal_archive(
     now = utc(now if now is not None else pd.Timestamp.now(tz="UTC"))
     cutoff = now - pd.Timedelta(days=settings.archive_personal_days)
     arch = settings.archive_dir
-    out: dict[str, list[str]] = {"removed": [], "links": [], "failed": [], "unnamed": []}
+    out: dict[str, list[str]] = {
+        "removed": [],
+        "links": [],
+        "failed": [],
+        "unnamed": [],
+        "future": [],
+    }
     staged: list[Path] = []
     for source in sources:
         base = arch / source
@@ -1113,6 +1123,20 @@ def _purge_personal_archive(
             if archived is None:  # named before archive times were: its last change
                 changed = datetime.fromtimestamp(folder.stat().st_mtime, UTC)
                 archived = max(stamp, changed)
+            if pd.Timestamp(archived) > now + ARCHIVE_CLOCK_SKEW:  # kept, but said
+                rel = str(folder.relative_to(arch))
+                log.warning(
+                    "archive retention: %s was archived at %s, after now (%s): a clock "
+                    "was wrong when it was archived or is wrong now; it is kept until %d "
+                    "days after that time (check the clock, then rename the folder with "
+                    "its true archive time)",
+                    rel,
+                    f"{pd.Timestamp(archived):%Y-%m-%d %H:%M:%S}Z",
+                    f"{now:%Y-%m-%d %H:%M:%S}Z",
+                    settings.archive_personal_days,
+                )
+                out["future"].append(rel)
+                continue
             if pd.Timestamp(archived) >= cutoff:
                 continue
             target = base / f"{PURGING}{folder.name}-{uuid.uuid4().hex[:8]}"

@@ -38,7 +38,7 @@ def test_personal_archive_older_than_retention_is_removed(settings: Settings) ->
     assert not old.exists() and (new / "disputes.csv").exists()
     assert (public / "disputes.csv").exists()  # no personal fields: not this retention's
     again = purge_personal_archive(settings, sources, now=now)  # re-run: nothing
-    assert again == {"removed": [], "links": [], "failed": [], "unnamed": []}
+    assert again == {"removed": [], "links": [], "failed": [], "unnamed": [], "future": []}
     entries = _audit(settings)
     assert [e["action"] for e in entries] == ["archive_purge_started", "archive_purged"]
     assert "Zhang" not in str(entries) and "disputes.csv" in str(entries[1]["details"])
@@ -335,3 +335,24 @@ def test_two_lake_maintain_at_once_each_folder_removed_and_audited_once_no_false
     for action in ("archive_purge_started", "archive_purged"):
         ids = log.loc[log["action"] == action, "object_id"].tolist()
         assert len(ids) == len(set(ids)) == 150, action  # once per folder per step
+
+
+def test_a_folder_archived_in_the_future_is_kept_and_warned_about_once(
+    settings: Settings, caplog
+) -> None:
+    """A wrong clock stamped a folder 2099: kept (its retention runs from then) as before,
+    but no longer silently: one warning line naming it, and ``future`` in the result."""
+    name = "ingested=2026-11-01T000000Z_archived=2099-01-01T000000Z"
+    folder = settings.archive_dir / "sim_disputes" / name
+    folder.mkdir(parents=True)
+    (folder / "disputes.csv").write_text("name\nZhang San\n")
+    ok = settings.archive_dir / "sim_disputes" / "ingested=2026-12-01T000000Z"
+    ok.mkdir()
+    _archived_at(ok)
+    with caplog.at_level("WARNING"):
+        done = purge_personal_archive(settings, SOURCES, now=NOW)
+    assert done["future"] == [f"sim_disputes/{name}"] and done["removed"] == []
+    assert (folder / "disputes.csv").exists()
+    lines = [r.getMessage() for r in caplog.records if "after now" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"archive retention: sim_disputes/{name} was archived at 2099")

@@ -155,3 +155,23 @@ def test_every_hotspot_model_input_has_plain_words_in_both_languages() -> None:
         stacked = feature_descriptions(lang)
         bare = [f for f in features if f not in stacked and describe(f, 1.0, lang) == f"{f} = 1"]
         assert not bare, f"{lang}: no plain words for {bare}"
+
+
+def test_a_movement_factor_from_an_old_reading_says_how_old() -> None:
+    """The demo's orange site: both sensors silent for 13 days, the model's top factor
+    their last 24 h velocity, worded "over the last 24 h" as if it were now."""
+    from models.explain import explain_rows
+
+    contribs = pd.DataFrame(
+        {"velocity_mm_per_day": [2.0, 2.0], "displacement_age_days": [0.1, 0.1], "bias": 0.0}
+    )
+    frame = pd.DataFrame(
+        {"velocity_mm_per_day": [31.7, 31.7], "displacement_age_days": [12.7, 0.01]}
+    )
+    old, fresh = explain_rows(contribs, frame, top_n=1)
+    assert old["sentence"] == (
+        "Higher risk mainly because: the slope (GNSS) moved 31.70 mm per day over the last "
+        "24 h (as of the last displacement reading, 12.7 days before this run)."
+    )
+    assert "（截至 12.7 天前的最近一次位移读数）" in old["sentence_zh"]
+    assert "as of" not in fresh["sentence"] and "截至" not in fresh["sentence_zh"]

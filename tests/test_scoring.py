@@ -291,6 +291,10 @@ def test_nowcast_sensor_rules_without_model(settings):
     )
     assert 0 < w.loc["s1", "lead_time_hours"] < 24
     assert w.loc["s1", "evidence"]["rain_24h_mm"] == pytest.approx(72.0)
+    # what each source said (the geohazard page's why): the rules' red, no model level
+    assert w.loc["s1", "evidence"]["rules_level"] == "red"
+    assert w.loc["s1", "evidence"]["model_level"] is None
+    assert w.loc["s3", "evidence"]["rules_level"] is None
     # the dead sensor is flagged, not read as "no movement"
     assert w.loc["s3", "level"] == "blue"
     assert w.loc["s3", "evidence"]["sensor_health"] == "dead"

@@ -104,6 +104,12 @@ def maintain(as_json: bool) -> None:
             "never removed by the retention",
             err=True,
         )
+    for name in purged["future"]:
+        click.echo(
+            f"warning: archive: {name} has an archive time in the future (a wrong clock); "
+            "kept until its retention runs from that time",
+            err=True,
+        )
     for line in purged["failed"]:
         click.echo(f"error: archive: could not remove {line}", err=True)
     if purged["failed"]:
