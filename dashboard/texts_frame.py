@@ -126,6 +126,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{domain} · {place} · 概率 {prob}",
         "en": "{domain} · {place} · {prob}",
     },
+    # the wall screen's lines: no link, so the unit's id (a case's pseudonymous id, a site's)
+    "red_off_maps_wall_line": {
+        "zh": "{domain} · {unit} · {place} · 概率 {prob}",
+        "en": "{domain} · {unit} · {place} · {prob}",
+    },
+    "red_off_maps_more": {
+        "zh": "另有 {n} 条（见预警研判）",
+        "en": "and {n} more (see Warnings review)",
+    },
     "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
     "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
     "kpi_hot_mean_help": {

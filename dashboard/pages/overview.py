@@ -8,6 +8,8 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import streamlit as st
 
@@ -94,6 +96,9 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
     red = views.red_off_the_maps(all_warnings, queries.DOMAINS_HOTSPOT)
     if red.empty:
         return
+    if wall.on:
+        wall_red_off_the_maps(red, names)
+        return
     with st.container(key="rwred_off_maps"):
         st.markdown(f"**{t('red_off_maps', lg, n=fmt_int(len(red), lg))}**")
         for w in red.itertuples():
@@ -113,6 +118,41 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
                 )
             else:
                 st.markdown(views.badge("red", lg) + " " + line, unsafe_allow_html=True)
+
+
+# the wall's side column holds this many red lines at most (more: "and n more"), so the
+# places to watch stay on a 1080 px screen
+WALL_RED_LINES = 4
+
+
+def wall_red_off_the_maps(red: pd.DataFrame, names: dict[str, str]) -> None:
+    """The wall screen's list of the red warnings off its maps: read-only (the wall is
+    unattended: no link to a page that needs a sign-in), each line with its domain, the
+    unit's id (a case's pseudonymous id, a site's id), place and probability; never a
+    dispute party's personal data."""
+    lines = [
+        "<div class='rw-place'>"
+        + views.badge("red", lg)
+        + " "
+        + html.escape(
+            t(
+                "red_off_maps_wall_line",
+                lg,
+                domain=t(f"domain_{w.domain}", lg),
+                unit=str(w.unit_id),
+                place=views.place_words(w.county_code, w.township_code, names, lg),
+                prob=fmt_pct(w.probability, lg),
+            )
+        )
+        + "</div>"
+        for w in red.head(WALL_RED_LINES).itertuples()
+    ]
+    if len(red) > WALL_RED_LINES:
+        more = fmt_int(len(red) - WALL_RED_LINES, lg)
+        lines.append(f"<div class='rw-place'>{t('red_off_maps_more', lg, n=more)}</div>")
+    title = t("red_off_maps", lg, n=fmt_int(len(red), lg))
+    with st.container(key="rwwall_red"):
+        st.markdown(f"**{title}**" + "".join(lines), unsafe_allow_html=True)
 
 
 def weeks_words(n: int) -> dict[str, str]:
@@ -291,14 +331,19 @@ def body() -> None:
         for col, domain in zip(map_cols, queries.DOMAINS_HOTSPOT, strict=True):
             with col:
                 domain_map(snap, domain, in_domain(domain), names)
+        # red warnings of domains with no map here first: counted in the KPI, found here
+        off = views.red_off_the_maps(all_warnings, queries.DOMAINS_HOTSPOT)
         with side, st.container(key="rwwall_places"):
+            red_off_the_maps(all_warnings, names)
             for i, domain in enumerate(queries.DOMAINS_HOTSPOT):
-                if i:  # a gap between the domains' lists
+                if i or not off.empty:  # a gap between the lists
                     st.html("<div style='height:0.6rem'></div>")
                 labels = queries.hotspot_labels(snap, domain)
                 title = t("top_places_of", lg, domain=t(f"domain_{domain}", lg))
-                # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot)
-                places(in_domain(domain), labels, names, n=4, title=title)
+                # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot);
+                # 3 each under a red list
+                n = 4 if off.empty else 3
+                places(in_domain(domain), labels, names, n=n, title=title)
         st.caption(
             t(
                 "wall_refreshed",
