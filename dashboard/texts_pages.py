@@ -174,6 +174,42 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "kept at the earlier level: {n} steps below it so far, lowered only after a "
         "sustained calm",
     },
+    # the review page's first reason: the source that set the level (views.warning_reason_lines)
+    "src_first": {"zh": "预警等级{level}{source}。", "en": "Level {level} {source}."},
+    "src_model": {
+        "zh": "由模型给出：概率 {p} ≥ 模型{level}阈值 {threshold}",
+        "en": "set by the model: probability {p} ≥ its {level} threshold {threshold}",
+    },
+    "src_rule_angle": {
+        "zh": "由传感器规则给出（{sensor}）：切线角 {value}° ≥ {level}阈值 {threshold}°",
+        "en": "set by a sensor rule ({sensor}): tangent angle {value}° ≥ {level} threshold "
+        "{threshold}°",
+    },
+    "src_rule_failure": {
+        "zh": "由传感器规则给出（{sensor}）：速度倒数法预测 {value} 小时后失稳 ≤ {level}阈值 "
+        "{threshold} 小时",
+        "en": "set by a sensor rule ({sensor}): inverse-velocity failure forecast in {value} h "
+        "≤ {level} threshold {threshold} h",
+    },
+    "src_rule_plain": {"zh": "由传感器规则给出", "en": "set by the sensor rules"},
+    "src_held": {
+        "zh": "为维持前期等级：已连续 {n} 个时段低于该等级，需持续平稳后才降级",
+        "en": "held from earlier runs: {n} steps below it so far, lowered only after a "
+        "sustained calm",
+    },
+    "src_fault": {
+        "zh": "由传感器异常给出（位移情况未知）：{faults}",
+        "en": "set by a sensor fault (movement unknown): {faults}",
+    },
+    "src_model_alone": {
+        "zh": "模型预测未来 {h} 小时内的概率为 {p}（模型单独给出：{level}）。",
+        "en": "Model probability {p} over the next {h} h (the model alone: {level}).",
+    },
+    "src_model_none": {"zh": "未达模型任何阈值", "en": "below every model threshold"},
+    "level_word_red": {"zh": "红色", "en": "red"},
+    "level_word_orange": {"zh": "橙色", "en": "orange"},
+    "level_word_yellow": {"zh": "黄色", "en": "yellow"},
+    "level_word_blue": {"zh": "蓝色", "en": "blue"},
     "why_also": {"zh": "；另：{note}", "en": "; also {note}"},
     "why_rules_only": {
         "zh": "仅按传感器规则（模型不可用）",

@@ -766,3 +766,113 @@ def mlflow_urls(ui: str, champ: Mapping[str, Any]) -> tuple[str, str]:
     ui = ui.rstrip("/")
     run = f"{ui}/#/experiments/{champ['experiment_id']}/runs/{champ['run_id']}"
     return run, f"{ui}/#/models/{champ['name']}/versions/{champ['version']}"
+
+
+_RANKS = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
+
+
+def _rule_words(level: str, ev: Mapping[str, Any], lead_h: Any, lang: str, rules: Any) -> str:
+    """The sensor rule that gave ``level``: the measured value beside the configured
+    threshold it reached (the tangent angle's band, else the inverse-velocity failure
+    forecast), the sensor named; without a value, that the rule set it."""
+    word = t(f"level_word_{level}", lang)
+    band = {
+        "blue": rules.attention_deg,
+        "yellow": rules.yellow_deg,
+        "orange": rules.orange_deg,
+        "red": rules.red_deg,
+    }[level]
+    moving = [
+        s
+        for s in ev.get("sensors") or []
+        if isinstance(s, dict) and s.get("tangent_angle_deg") is not None
+    ]
+    top = max(moving, key=lambda s: float(s["tangent_angle_deg"])) if moving else None
+    sensor = str(top.get("sensor_id")) if top else "?"
+    if top is not None and float(top["tangent_angle_deg"]) >= band:
+        return t(
+            "src_rule_angle",
+            lang,
+            sensor=sensor,
+            value=f"{float(top['tangent_angle_deg']):.1f}",
+            level=word,
+            threshold=f"{band:.0f}",
+        )
+    fail = {"orange": rules.orange_failure_hours, "red": rules.red_failure_hours}.get(level)
+    h = pd.to_numeric(lead_h, errors="coerce")
+    if fail is not None and not pd.isna(h) and float(h) <= fail:
+        return t(
+            "src_rule_failure",
+            lang,
+            sensor=sensor,
+            value=f"{float(h):.0f}",
+            level=word,
+            threshold=f"{fail:.0f}",
+        )
+    return t("src_rule_plain", lang)
+
+
+def warning_reason_lines(warning: Mapping[str, Any], lang: str, rules: Any = None) -> list[str]:
+    """A warning's reasons on the review page in ``lang``, the source that set its level
+    first, as the site list's "why" (:func:`site_why`).
+
+    A warning whose evidence records what each source said
+    (:func:`riskwarn.nowcast.level_sources`: ``model_level``, ``model_threshold``,
+    ``rules_level``, ``held_steps_below``) opens with the source of its published level:
+    the model (its probability and the threshold it met), a sensor rule (the measured
+    value and the rule's threshold from ``rules``, default the nowcast's
+    ``NOWCAST_RULES``), the hold, or a sensor fault; the stored model-probability reason,
+    which named the combined level, says what the model alone gave instead. Any other
+    warning reads its stored reasons as before (:func:`reason_lines`)."""
+    from dashboard.i18n import fmt_pct
+    from riskwarn.sensor_rules import NOWCAST_RULES
+
+    rules = rules or NOWCAST_RULES
+    stored = warning.get("reasons")
+    ev = warning.get("evidence")
+    level = str(warning.get("level") or "")
+    if not isinstance(ev, dict) or "model_level" not in ev or level not in _RANKS:
+        return reason_lines(stored, lang)
+    rank = _RANKS[level]
+    label = level_label(level, lang)
+    p = pd.to_numeric(warning.get("probability"), errors="coerce")
+    model = ev.get("model_level")
+    if not pd.isna(p) and _RANKS.get(str(model), 0) >= rank:
+        th = ev.get("model_threshold")
+        source = t(
+            "src_model",
+            lang,
+            p=fmt_pct(float(p), lang, 2),
+            level=t(f"level_word_{model}", lang),
+            threshold=fmt_pct(float(th), lang, 2) if th is not None else "—",
+        )
+    elif _RANKS.get(str(ev.get("rules_level")), 0) >= rank:
+        source = _rule_words(level, ev, warning.get("lead_time_hours"), lang, rules)
+    elif ev.get("held_steps_below"):
+        source = t("src_held", lang, n=int(ev["held_steps_below"]))
+    else:
+        faults = [
+            f"{s.get('sensor_id')} {t('fault_' + str(s.get('status')), lang)}"
+            for s in ev.get("sensors") or []
+            if isinstance(s, dict) and s.get("status") not in (None, "ok")
+        ]
+        source = t("src_fault", lang, faults=("、" if lang == "zh" else ", ").join(faults) or "—")
+    lines = [t("src_first", lang, level=label, source=source)]
+    items = list(stored) if isinstance(stored, list) else ([] if stored is None else [stored])
+    if (
+        items
+        and isinstance(items[0], dict)
+        and str(items[0].get("en", "")).startswith("Model probability ")
+    ):
+        horizon = re.search(r"next (\d+) h", str(items[0]["en"]))
+        lines.append(
+            t(
+                "src_model_alone",
+                lang,
+                p=fmt_pct(float(p), lang, 2) if not pd.isna(p) else "—",
+                h=horizon.group(1) if horizon else "—",
+                level=level_label(str(model), lang) if model else t("src_model_none", lang),
+            )
+        )
+        items = items[1:]
+    return lines + reason_lines(items, lang)

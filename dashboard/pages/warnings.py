@@ -196,9 +196,7 @@ with left:
             )
     st.markdown(f"**{t('reasons', lg)}**")
     st.markdown(
-        "\n".join(
-            f"- {text.md_escape(line)}" for line in views.reason_lines(current.get("reasons"), lg)
-        )
+        "\n".join(f"- {text.md_escape(line)}" for line in views.warning_reason_lines(current, lg))
     )
     if len(hist) > 1:
         st.markdown(f"**{t('place_history', lg)}**")
