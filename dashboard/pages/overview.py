@@ -121,8 +121,9 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
 
 
 # the wall's side column holds this many red lines at most (more: "and n more"), so the
-# places to watch stay on a 1080 px screen
-WALL_RED_LINES = 4
+# places to watch stay on a 1080 px screen (3 red lines and 3 places each ran past it in
+# English: bench/dashboard_screenshots.py --widths 1920, 2026-12-06)
+WALL_RED_LINES = 3
 
 
 def wall_red_off_the_maps(red: pd.DataFrame, names: dict[str, str]) -> None:
@@ -341,8 +342,8 @@ def body() -> None:
                 labels = queries.hotspot_labels(snap, domain)
                 title = t("top_places_of", lg, domain=t(f"domain_{domain}", lg))
                 # 4 each: English lines wrap to two; 5 each ran past 1080 px (screenshot);
-                # 3 each under a red list
-                n = 4 if off.empty else 3
+                # 2 each under a red list (3 ran past it)
+                n = 4 if off.empty else 2
                 places(in_domain(domain), labels, names, n=n, title=title)
         st.caption(
             t(
