@@ -32,9 +32,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Real-time alarms: deliveries and acknowledgements",
     },
     "alarm_log_note_expired": {
-        "zh": "另有 {n} 次变化的推送均已过期未发送（预警已不再有效），不计入上述数字。",
-        "en": " Besides, {n} changes were never sent (every delivery expired: the warning "
-        "was no longer in force), counted apart.",
+        "zh": "另有 {n} 次变化未发送（预警已不再有效而过期、并入其后的变化，或发送前已解除），不计入上述数字。",
+        "en": " Besides, {n} changes were never sent (expired: the warning was no longer in "
+        "force; merged into a later change; or ended before it could be sent), counted apart.",
+    },
+    "alarm_log_note_unpaged": {
+        "zh": "其中 {n} 个预警在追赶积压数据期间发布并解除，未推送（发送前已解除），见下表。",
+        "en": " Of these, {n} warnings started and ended while the stream caught up a "
+        "backlog and were not paged (ended before they could be sent): listed below.",
     },
     "alarm_log_note": {
         "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
@@ -48,6 +53,15 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_status_retrying": {"zh": "重试中", "en": "retrying"},
     "alarm_status_failed": {"zh": "发送失败", "en": "failed"},
     "alarm_status_expired": {"zh": "已过期未发送", "en": "expired"},
+    # not sent after a catch-up (riskwarn.store.deliveries._net_change)
+    "alarm_status_superseded": {
+        "zh": "未单独发送（并入其后的变化）",
+        "en": "not sent (merged into a later change)",
+    },
+    "alarm_status_unpaged": {
+        "zh": "未推送（发送前已解除）",
+        "en": "not paged (ended before it could be sent)",
+    },
     "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
     "alarm_change_new": {"zh": "新发布", "en": "new"},
     "alarm_change_raised": {"zh": "升级", "en": "raised"},

@@ -236,25 +236,31 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     )
     if expired.any():
         note += t("alarm_log_note_expired", lang, n=fmt_int(int(expired.sum()), lang))
+        # warnings nobody was told of that ended during a catch-up (status unpaged)
+        unpaged = alarms.loc[alarms["sent"].astype(str).str.contains(r" unpaged\b")]
+        if len(unpaged):
+            n = unpaged["warning_id"].nunique()
+            note += t("alarm_log_note_unpaged", lang, n=fmt_int(int(n), lang))
     return note
 
 
 def alarm_outcome(text: str, lang: str) -> str:
     """The alarm log's outcome cell (``email:duty-1 sent, webhook:duty-1 retrying (2
     attempts)``, riskwarn.stream.alarm_log) in the page's language: the channel:contact
-    ids stay, the status words and attempt counts are translated."""
-    if lang == "en" or not isinstance(text, str):
+    ids stay, the status words and attempt counts are translated (in English too: the
+    statuses ``superseded`` and ``unpaged`` are said in words)."""
+    if not isinstance(text, str):
         return text
     out = []
     for item in text.split(", "):
         m = ALARM_OUTCOME.fullmatch(item)
-        if m is None:
-            out.append(item)
+        if m is None or (lang == "en" and m["status"] not in ("superseded", "unpaged")):
+            out.append(item)  # English: as the log writes it ("1 attempt", "2 attempts")
             continue
         words = t(f"alarm_status_{m['status']}", lang)
         tries = t("alarm_attempts", lang, n=m["n"]) if m["n"] else ""
         out.append(f"{m['to']} {words}{tries}")
-    return "，".join(out)
+    return ("，" if lang == "zh" else ", ").join(out)
 
 
 def fmt_time(ts: Any, lang: str, tz: str) -> str:

@@ -158,10 +158,11 @@ def test_a_replayed_step_older_than_the_live_red_pages_nobody(store: Store, repl
 
 def test_a_superseded_round_inside_the_live_episode_tells_nobody(store: Store) -> None:
     """A red held for two days; then a step of 40 h ago is replayed at level none (after
-    the episode's start, so it is a change of the live warning): the round is older than
-    the served run by more than a day, stored superseded. Its "ended" change is not logged
-    (the audit counts it) nor sent, the served snapshot keeps the red, and the next live
-    step is no new episode."""
+    the episode's start but before the warning's latest data: no change of it, since
+    2026-12-06) with a red at another site: the round is older than the served run by
+    more than a day, stored superseded. Its "new" change is not logged (the audit counts
+    it) nor sent, the served snapshot keeps the red, and the next live step is no new
+    episode."""
     from riskwarn.stream.delivery import deliver_due
 
     live = pd.Timestamp.now(tz="UTC").floor("h") - 2 * H
@@ -172,8 +173,11 @@ def test_a_superseded_round_inside_the_live_episode_tells_nobody(store: Store) -
             _round(pub, cfg, {"L": 4}, live - k * H)
         deliver_due(store, cfg)
         wid = pub.served["L"]["warning_id"]
-        (ended,) = _round(pub, cfg, {"L": 0}, live - 40 * H)
-        assert (ended.warning_id, ended.change) == (wid, "ended")
+        # L's level there is older than the data its warning was last built from: no
+        # change of it at all (since 2026-12-06, Publisher.stale; before, an "ended"
+        # change the store superseded); site R's replayed red is the superseded round's
+        changes = _round(pub, cfg, {"L": 0, "R": 4}, live - 40 * H)
+        assert [(c.site_id, c.change) for c in changes] == [("R", "new")]
         assert pub.last_status == "superseded"
         deliver_due(store, cfg)
         assert pub.served["L"]["warning_id"] == wid

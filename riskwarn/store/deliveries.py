@@ -23,6 +23,12 @@ store's clock (:func:`requeue_in_force`, in the publishing transaction) puts its
 to ``pending`` (audited ``delivery_requeued``), and the sender sends each once. A
 replay's warning never comes back into force (nothing publishes it valid past now):
 its deliveries stay expired.
+
+**Net change** (since 2026-12-06, :func:`_net_change` at the claim): of a warning's
+unsent changes to one contact and channel only the latest is sent, as the change from
+what they last heard, naming the levels not sent; the earlier are ``superseded``. The
+end of a warning they never heard of is not paged (``unpaged``). Both audited, never
+deleted (docs/streaming.md, "Catch-up").
 """
 
 from __future__ import annotations
@@ -190,6 +196,133 @@ def requeue_in_force(
     return len(back)
 
 
+# a change's level below this is not paged on its own (riskwarn.stream.publish.NOTIFY_RANK)
+PAGED_LEVELS = ("orange", "red")
+LEVEL_ORDER = {None: 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+
+
+def _order(row: Mapping[str, Any]) -> tuple[datetime, int]:
+    return utc(row["changed_at"]), int(row["delivery_id"])
+
+
+def _not_sent(rows: Sequence[Mapping[str, Any]], until: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The levels of the unsent changes ``rows`` (oldest first), each from its change to
+    the next one (the last to ``until``'s): what the officer was not told."""
+    out = []
+    for row, nxt in zip(rows, [*rows[1:], until], strict=True):
+        if row["to_level"] is None:
+            continue
+        out.append(
+            {
+                "level": row["to_level"],
+                "from": utc(row["changed_at"]).isoformat(),
+                "to": utc(nxt["changed_at"]).isoformat(),
+            }
+        )
+    return out
+
+
+def _net_change(
+    conn: Connection, row: dict[str, Any], now: datetime, audit: Audit
+) -> tuple[str, dict[str, Any]]:
+    """What becomes of the due, in-force delivery ``row`` (escalation step 0) at its
+    send, judged against the other step-0 rows of its warning to the same contact and
+    channel (its "peers"), in the claiming transaction (docs/streaming.md, "Catch-up").
+
+    * ``superseded`` (recorded, audited ``delivery_superseded``): a later change of the
+      warning to them is pending as well (that one carries the net state), or was sent.
+    * ``held``: an earlier change to them is pending and not due (being sent under a
+      claim, or waiting for a retry): judged again once that one is sent or due.
+    * ``unpaged`` (recorded, audited ``delivery_unpaged`` with the levels not sent):
+      none of its earlier changes was sent to them (they never heard of the warning)
+      and it is the end of the warning, or a level below orange. A change of a warning
+      nobody was told of is not paged piecemeal (a red that started and ended during a
+      catch-up: no "red ended" for a red never heard of); the dashboard's alarm log
+      shows it ("not paged: ended before it could be sent").
+    * ``send``, with the row as it is to be sent: when earlier changes were not sent
+      (expired, superseded, failed), the row's ``change``/``from_level`` become the
+      change from the last level sent to them (none: ``new``), its message names them
+      (``not_sent``: each level with its start and end) and keeps the change as logged
+      (``logged_change``: escalation keys on it). Earlier due pending rows are
+      superseded here.
+    """
+    d = table_of(Delivery)
+    peers = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(d).where(
+                d.c.warning_id == row["warning_id"],
+                d.c.contact_id == row["contact_id"],
+                d.c.channel == row["channel"],
+                d.c.escalation_step == 0,
+                d.c.delivery_id != row["delivery_id"],
+            )
+        ).mappings()
+    ]
+    peers.sort(key=_order)
+    mine = _order(row)
+    # a later change to them, pending or sent already (this one requeued after it)
+    later = [p for p in peers if _order(p) > mine and p["status"] in ("pending", "sent")]
+    earlier = [p for p in peers if _order(p) < mine]
+    if later:
+        _mark(conn, row, "superseded", audit, {"superseded_by": later[-1]["delivery_key"]})
+        return "superseded", row
+    if any(p["status"] == "pending" and utc(p["next_attempt_at"]) > now for p in earlier):
+        return "held", row
+    sent = [p for p in earlier if p["status"] == "sent"]
+    heard = sent[-1] if sent else None
+    unsent = [p for p in earlier if heard is None or _order(p) > _order(heard)]
+    if not unsent:
+        return "send", row
+    missed = _not_sent(unsent, row)
+    heard_level = None if heard is None else heard["to_level"]
+    for p in unsent:
+        if p["status"] == "pending":  # due (not held above): the net state is this row's
+            _mark(conn, p, "superseded", audit, {"superseded_by": row["delivery_key"]})
+    if heard is None and row["to_level"] not in PAGED_LEVELS:
+        _mark(conn, row, "unpaged", audit, {"not_sent": missed})
+        return "unpaged", row
+    to = row["to_level"]
+    if LEVEL_ORDER.get(heard_level, 0) == LEVEL_ORDER.get(to, 0):
+        change, from_level = row["change"], row["from_level"]  # back where it was heard
+    elif heard_level is None:
+        change, from_level = "new", None
+    elif to is None:
+        change, from_level = "ended", heard_level
+    else:
+        up = LEVEL_ORDER.get(to, 0) > LEVEL_ORDER.get(heard_level, 0)
+        change, from_level = ("raised" if up else "lowered"), heard_level
+    message = dict(row["message"] or {})
+    message.setdefault(
+        "logged_change", {"change": message.get("change"), "from_level": message.get("from_level")}
+    )
+    message.update(change=change, from_level=from_level, not_sent=missed)
+    values = {"change": change, "from_level": from_level, "message": message}
+    conn.execute(sa.update(d).where(d.c.delivery_id == row["delivery_id"]).values(**values))
+    return "send", {**row, **values}
+
+
+def _mark(
+    conn: Connection, row: Mapping[str, Any], status: str, audit: Audit, extra: Mapping[str, Any]
+) -> None:
+    """Record the pending ``row`` as ``status`` (``superseded`` / ``unpaged``: not sent),
+    audited ``delivery_<status>`` with the row's details and ``extra``."""
+    d = table_of(Delivery)
+    done = conn.execute(
+        sa.update(d)
+        .where(d.c.delivery_id == row["delivery_id"], d.c.status.in_(("pending", "expired")))
+        .values(status=status)
+    )
+    if done.rowcount != 1:
+        return  # another sender's claim recorded it first (once, audited there)
+    details = {
+        k: v
+        for k, v in _expiry_details(row, utc(row["changed_at"]), status).items()
+        if k != "in_force_until"
+    }
+    audit(f"delivery_{status}", "delivery", str(row["delivery_id"]), {**details, **extra})
+
+
 def insert_deliveries(
     conn: Connection,
     rows: Sequence[Mapping[str, Any]],
@@ -291,12 +424,17 @@ class NeverSentError(Exception):
         self.first = [dict(f) for f in first]
 
 
+# statuses of a delivery never sent (never to be): its warning was no longer in force,
+# a later change carried the net state, or it ended before the officer heard of it
+NEVER_SENT = ("expired", "superseded", "unpaged")
+
+
 def never_sent(statuses: Sequence[str]) -> bool:
     """Whether a change whose delivery rows have ``statuses`` was never sent to anyone
-    because every one expired (the rule :func:`riskwarn.stream.alarm_log.alarm_log`
+    because every one expired, was superseded or was not paged (:data:`NEVER_SENT`; the rule :func:`riskwarn.stream.alarm_log.alarm_log`
     marks ``expired`` and the dashboard does not offer for acknowledgement; the store
     refuses to acknowledge it, :class:`NeverSentError`)."""
-    return len(statuses) > 0 and all(s == "expired" for s in statuses)
+    return len(statuses) > 0 and all(s in NEVER_SENT for s in statuses)
 
 
 class DeliveryStore(ReadStore):
@@ -369,7 +507,13 @@ class DeliveryStore(ReadStore):
     def claim_delivery(
         self, delivery_id: int, lease_s: float = CLAIM_LEASE_S, actor: str = "stream"
     ) -> tuple[str, dict[str, Any] | None]:
-        """Claim a due delivery for sending, only while its warning is still in force:
+        """Claim a due delivery for sending, only while its warning is still in force
+        and only as the net change of its warning (:func:`_net_change`: ``superseded``
+        when a later change of the warning to the same contact and channel is unsent
+        too, ``unpaged`` when the officer never heard of the warning and it ended, or
+        fell below orange, before it could be sent; ``held`` while an earlier change of
+        it to them is being sent or waits for a retry; a claimed row's message is then
+        the change from what they last heard):
         the in-force check (:func:`in_force_until` at the store's clock) and the claim
         are one write transaction, so a row whose warning ended since it was read as due
         (the instant between :meth:`expire_deliveries` and the send, or a slow send of
@@ -378,7 +522,9 @@ class DeliveryStore(ReadStore):
         a sender that dies before recording the outcome leaves it to be sent again
         then); ``("expired", row)``: recorded ``expired`` and audited
         (``delivery_expired``, found ``sending``), not to be sent; ``("gone", None)``:
-        no longer pending and due (sent, expired or claimed by another sender)."""
+        no longer pending and due (sent, expired or claimed by another sender);
+        ``("superseded" | "unpaged", row)``: recorded so and audited, not to be sent;
+        ``("held", row)``: left pending, judged again on a later loop."""
         d = table_of(Delivery)
         now = self._now()
         due = (d.c.delivery_id == delivery_id, d.c.status == "pending", d.c.next_attempt_at <= now)
@@ -399,6 +545,11 @@ class DeliveryStore(ReadStore):
                     _expiry_details(row, until, "sending"),
                 )
                 return "expired", dict(row)
+            if int(row["escalation_step"]) == 0:
+                verdict = _net_change(conn, dict(row), now, self._auditor(conn, actor))
+                if verdict[0] != "send":
+                    return verdict[0], verdict[1]
+                row = verdict[1]
             lease = now + timedelta(seconds=lease_s)
             if conn.execute(sa.update(d).where(*due).values(next_attempt_at=lease)).rowcount != 1:
                 return "gone", None

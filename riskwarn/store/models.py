@@ -317,7 +317,9 @@ class Publication(Base):
 
 DELIVERY_CHANNELS = ("email", "webhook")
 # expired: not sent, the warning was no longer in force (migration 0008)
-DELIVERY_STATUSES = ("pending", "sent", "failed", "expired")
+# superseded / unpaged: not sent, a later change carried the net state / the warning
+# ended before the officer heard of it (migration 0009, riskwarn.store.deliveries)
+DELIVERY_STATUSES = ("pending", "sent", "failed", "expired", "superseded", "unpaged")
 WARNING_CHANGES = ("new", "raised", "lowered", "ended", "escalated")
 
 

@@ -7,7 +7,10 @@ and contacts it went to and with what outcome, and who acknowledged it when (or 
 nobody has yet). Contact ids only: the store keeps no address and neither does this.
 A change whose every delivery expired (its warning was no longer in force: a replay of
 old readings) is listed with its outcome (``email:duty-1 expired``) and marked
-``expired``: nobody got it, so it is neither open nor offered for acknowledgement.
+``expired``: nobody got it, so it is neither open nor offered for acknowledgement. So
+is one whose deliveries were ``superseded`` (a later change of its warning carried the
+net state) or ``unpaged`` (its warning ended before anyone heard of it; since
+2026-12-06, docs/streaming.md "Catch-up").
 """
 
 from __future__ import annotations

@@ -218,6 +218,10 @@ def _body(msg: dict[str, Any]) -> str:
     lines = [
         f"Site {msg['site_id']}: {msg['change']} ({msg['from_level'] or 'none'} -> {msg['to_level'] or 'none'})",
         f"at {msg['at']}",
+        *[
+            f"Not sent before (the stream was catching up): {x['level']} from {x['from']} to {x['to']}."
+            for x in msg.get("not_sent") or []
+        ],
         "",
         *[r["en"] if isinstance(r, dict) else str(r) for r in msg["reasons"]],
         "",
@@ -308,7 +312,7 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     store's clock: recorded ``expired`` and audited, not sent). Each row is claimed
     just before its send, in one transaction with its in-force check
     (:meth:`~riskwarn.store.Store.claim_delivery`)."""
-    counts = {"sent": 0, "retry": 0, "failed": 0, "expired": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "expired": 0, "superseded": 0, "unpaged": 0}
     for stale in store.expire_deliveries():
         counts["expired"] += 1
         _log_expired(stale)
@@ -320,8 +324,19 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
             counts["expired"] += 1
             _log_expired(due)
             continue
-        if claimed is None:  # sent, expired or claimed meanwhile by another sender
+        if outcome in ("superseded", "unpaged"):  # not sent: recorded and audited
+            counts[outcome] += 1
+            log.info(
+                "delivery %s (warning %s) not sent: %s",
+                due["delivery_id"],
+                due["warning_id"],
+                "a later change carries the net state"
+                if outcome == "superseded"
+                else "the warning ended before it could be sent",
+            )
             continue
+        if outcome != "claimed" or claimed is None:  # sent, expired, claimed meanwhile
+            continue  # by another sender, or held behind an earlier change being sent
         d = claimed
         contact = cfg.contacts.get(d["contact_id"])
         try:
@@ -374,12 +389,19 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
         if top["sent_at"].min() + wait > now or store.acknowledged(str(key)):
             continue
         msg = top["message"].iloc[0]
+        # the change as logged (its key): a page sent as the net change of a catch-up
+        # names its logged change apart (riskwarn.store.deliveries._net_change)
+        logged = msg.get("logged_change") or msg
         change = LevelChange(
             msg["site_id"],
             msg["warning_id"],
-            rw.LEVEL_RANKS.get(msg["from_level"] or "", 0),
+            rw.LEVEL_RANKS.get(logged["from_level"] or "", 0),
             rw.LEVEL_RANKS[msg["to_level"]],
             pd.Timestamp(msg["at"]),
         )
-        added += enqueue(store, cfg, change, msg["reasons"], step + 1)
+        rows = delivery_rows(cfg, change, msg["reasons"], step + 1)
+        for row in rows:  # the escalation says what the page it follows said
+            if msg.get("not_sent"):
+                row["message"]["not_sent"] = msg["not_sent"]
+        added += store.enqueue_deliveries(rows)
     return added

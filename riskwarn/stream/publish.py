@@ -41,6 +41,12 @@ is in force at the run's origin (0 otherwise). Before, a live red at a site carr
 a replayed red was no change: nothing was delivered and the refresh served it under
 the replay's id, episode start and review state (a 'dismissed' red in force).
 
+**A late step never changes a warning from older data** (:meth:`Publisher.stale`,
+since 2026-12-06): a step inside a served warning's episode but before the step end it
+was last published from, or inside the site's last ended episode, is no change and no
+refresh of it (before, it moved the warning's validity backwards, paged a "lowered"
+from stale data, or a new red inside an ended episode).
+
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
 id (the same microsecond, also after a restart) the last id with a counter
@@ -132,6 +138,9 @@ class Publisher:
         self.sites: set[str] = set()
         self.model_label: str | None = None  # the site model serving beside the rules
         self.last_status: str | None = None  # the store's answer to the last publish
+        # site -> (episode start, step end that ended it) of its last ended warning, in
+        # this process: a late step inside it is stale (:meth:`stale`)
+        self.ended: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
         w = store.warnings(domain=DOMAIN)
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
@@ -161,6 +170,27 @@ class Publisher:
         if event_time(start) > event_time(at):
             return None  # a step older than the warning's episode (a replay): not its level
         return row
+
+    def stale(self, site: str, at: Any) -> bool:
+        """Whether a step of ``site`` ending at ``at`` is older than the data its warning
+        was last built from: inside the served warning's episode but before its
+        ``origin`` (the step end it was last published from), or inside the site's last
+        ended episode (from its start to the step that ended it). Such a step (late, or
+        replayed) changes nothing of that warning: no level change, no refresh (its
+        validity never moves backwards). Before 2026-12-06 it did: a late yellow step
+        was a "lowered" page of a red that newer steps held, a late red step rebuilt the
+        warning with a validity hours shorter, and a late red step inside an ended
+        episode paged a new red. A step older than the episode's start is a replay's
+        (:meth:`current`), judged as before."""
+        t = event_time(at)
+        row = self.served.get(site)
+        if row is not None:
+            start = row.get("valid_from")
+            if start is None or pd.isna(start):
+                start = row["origin"]
+            return event_time(start) <= t < event_time(row["origin"])
+        ended = self.ended.get(site)
+        return ended is not None and ended[0] <= t <= ended[1]
 
     def served_until(self) -> dict[str, pd.Timestamp]:
         """site -> end of validity (event time) of its served warning: the consumer's
@@ -203,6 +233,8 @@ class Publisher:
         at its step's event time (:meth:`current`: an expired warning is no level)."""
         out = []
         for site, lv in sorted(levels.items()):
+            if self.stale(site, lv.observed_to):
+                continue  # older than the warning's own data: changes nothing of it
             old = self.current(site, lv.observed_to)
             old_rank = 0 if old is None else int(old["level_rank"])
             if lv.level_rank == old_rank:
@@ -223,7 +255,12 @@ class Publisher:
         one such round per :data:`REFRESH_BEFORE` of event time while levels hold."""
         for site, lv in levels.items():
             row = self.current(site, lv.observed_to)
-            if row is None or lv.level_rank == 0 or lv.level_rank != int(row["level_rank"]):
+            if (
+                row is None
+                or self.stale(site, lv.observed_to)
+                or lv.level_rank == 0
+                or lv.level_rank != int(row["level_rank"])
+            ):
                 continue
             if event_time(row["valid_to"]) - event_time(lv.observed_to) <= REFRESH_BEFORE:
                 return True
@@ -303,6 +340,7 @@ class Publisher:
                 site in served
                 and lv.level_rank == served[site]["level_rank"]
                 and site not in {c.site_id for c in changes}
+                and not self.stale(site, lv.observed_to)  # never from older data
             ):
                 served[site] = self._warning_row(
                     lv, served[site]["warning_id"], served[site]["valid_from"]
@@ -369,6 +407,15 @@ class Publisher:
             self.sites = set(sites)
             return run_id
         self.served_origin = origin
+        for c in changes:
+            if c.to_rank == 0 and c.site_id in self.served:
+                row = self.served[c.site_id]
+                start = row.get("valid_from")
+                if start is None or pd.isna(start):
+                    start = row["origin"]
+                self.ended[c.site_id] = (event_time(start), event_time(c.at))
+            elif c.from_rank == 0:
+                self.ended.pop(c.site_id, None)
         # each warning keeps its own event time (a carried warning is not refreshed)
         self.served = served
         self.sites = set(sites)

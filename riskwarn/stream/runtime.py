@@ -67,6 +67,10 @@ class Counters:
     deliveries_logged: int = 0  # new rows logged pending (their warning in force)
     deliveries_logged_expired: int = 0  # new rows logged expired: never queued nor sent
     deliveries_expired_queued: int = 0  # pending rows that expired before being sent
+    # not sent after a catch-up (riskwarn.store.deliveries._net_change): merged into a
+    # later change of their warning / the end of a warning nobody was told of
+    deliveries_superseded: int = 0
+    deliveries_unpaged: int = 0
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

@@ -36,9 +36,15 @@ def status_line(path: Path) -> str:
     carried = s.get("warned_sites_expired") or 0
     warned = f"{s['warned_sites']} warned sites" + (f" (+{carried} expired)" if carried else "")
     unsent = (s.get("deliveries_logged_expired") or 0) + (s.get("deliveries_expired_queued") or 0)
-    sent = f"{s['deliveries_logged']} deliveries" + (
-        f" (+{unsent} expired unsent)" if unsent else ""
-    )
+    apart = [f"+{unsent} expired unsent"] if unsent else []
+    if s.get("deliveries_superseded"):  # merged into a later change of their warning
+        apart.append(f"{s['deliveries_superseded']} merged into a later change / 并入其后的变化")
+    if s.get("deliveries_unpaged"):  # a warning nobody was told of ended (a catch-up)
+        apart.append(
+            f"{s['deliveries_unpaged']} not paged: ended before it could be sent"
+            " / 未推送：发送前已解除"
+        )
+    sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
