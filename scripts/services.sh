@@ -171,22 +171,24 @@ wait_port() {
       echo "$name answers on $scheme://127.0.0.1:$port"; return 0
     fi
     supervised "$name" || { echo "$name died; see $LOGS/$name.log" >&2; tail -5 "$LOGS/$name.log" >&2; return 1; }
-    sleep 2
+    sleep 0.5
   done
   echo "$name did not answer on port $port within $limit s" >&2; return 1
 }
 
 # TERM to every process of session $1, KILL after 20 s; waits until the session is empty,
-# zombies included (a process whose parent died is reaped by init a moment later)
+# zombies included (a process whose parent died is reaped by init a moment later); looks
+# every 0.2 s (each `down` of a service waited up to 1 s too long in each of its two
+# sessions)
 end_session() {
   local sid="$1" i
   [[ -n $sid ]] || return 0
   # the service leads its own session; task workers move to their own process groups
   # but stay in that session, so signal the whole session
   pkill -TERM -s "$sid" 2>/dev/null || true
-  for i in $(seq 1 20); do
+  for i in $(seq 1 100); do
     pgrep -s "$sid" >/dev/null 2>&1 || return 0
-    sleep 1
+    sleep 0.2
   done
   pkill -KILL -s "$sid" 2>/dev/null || true
 }

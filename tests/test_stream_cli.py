@@ -151,13 +151,16 @@ def test_replay_with_no_broker_one_line_and_the_env_port(home: Path, tmp_path: P
 
 
 def test_consumer_with_no_broker_exits_with_one_line(home: Path) -> None:
-    """D9: the consumer used to run silently with nothing on the port."""
+    """D9: the consumer used to run silently with nothing on the port. It waits
+    ``--connect-wait-s`` (default 30 s) for a broker, then stops: 2 s here (the old code
+    ran on until the subprocess timeout)."""
     port = _free_port()
     env = {"RISKWARN_HOME": str(home), "RISKWARN_MQTT_PORT": str(port)}
-    got = _riskwarn(["stream", "--no-model"], env, timeout=60)  # waits 30 s, then stops
+    got = _riskwarn(["stream", "--connect-wait-s", "2", "--no-model"], env, timeout=60)
     assert got.returncode == 2 and "Traceback" not in got.stderr
     assert (
         got.stderr.strip()
         .splitlines()[-1]
         .startswith(f"error: cannot reach the MQTT broker at 127.0.0.1:{port}: Connection refused")
     )
+    assert "waiting up to 2 s" in got.stderr  # it waited, as long as it was told

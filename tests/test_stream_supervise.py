@@ -268,6 +268,7 @@ def test_password_from_the_environment_stops_after_refusals(settings: Any, broke
         store_url=settings.resolved_store_url,
         lake_dir=settings.lake_dir,
         password_from="RISKWARN_MQTT_PASSWORD or ...",
+        reconnect_max_s=1,  # paho's backoff 1, 1, 1, 1 s (the default: 1, 2, 4, 8 s)
         **broker.login("stream"),
     )
     with Running(consumer) as c:
@@ -280,7 +281,6 @@ def test_password_from_the_environment_stops_after_refusals(settings: Any, broke
             timeout=60,
         )
         assert done.returncode == 0, done.stderr
-        # paho's backoff: 1, 2, 4, 8 s between the refused tries
         wait_for(lambda: c.refused is not None, 120, 0.5)
         wait_for(lambda: not c.counters.connected, 10, 0.1)
     text = consumer.refused

@@ -200,7 +200,7 @@ class StreamConsumer:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(cfg.max_batch)
-        self.client.reconnect_delay_set(1, 10)
+        self.client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
 
     # -- state across restarts ---------------------------------------------------------
 

@@ -33,6 +33,10 @@ class StreamConfig:
     # the passwords file (<home>/secrets/mqtt_passwords.json) the password came from:
     # re-read when the broker refuses it (rotated); None: given directly (environment)
     password_file: Path | None = None
+    # paho's reconnect backoff after a lost connection or a refused sign-in: from
+    # reconnect_min_s, doubling, at most reconnect_max_s (whole seconds, as paho takes)
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 10
     max_batch: int = 5000
     batch_s: float = 0.5
     eval_budget_s: float = 0.5  # evaluation between looks at new readings, at most
