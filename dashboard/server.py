@@ -35,11 +35,27 @@ def _secure(request_scheme: str, forwarded_proto: str | None) -> bool:
     return request_scheme == "https" or forwarded_proto == "https"
 
 
+# where Streamlit serves what is not the page: its bundles, API, media and components
+ASSET_PREFIXES = ("/static/", "/_stcore/", "/media/", "/component/", "/app/static/")
+
+
+def is_page_path(path: str) -> bool:
+    """Whether ``path`` asks for the page itself (``/``, a page's route such as
+    ``/review``, or an ``.html`` file), not one of its assets (a script, a style sheet,
+    the favicon, ``manifest.json``: a name with another extension, or under
+    :data:`ASSET_PREFIXES`)."""
+    if path.startswith(ASSET_PREFIXES):
+        return False
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    return "." not in last or last.endswith(".html")
+
+
 class NonceMiddleware:
     """Give a browser without one an HttpOnly nonce cookie with the page (an HTML
-    answer, or a ``304 Not Modified`` one: the page is served ``no-cache``, so a browser
-    restarted with the page in its cache, its session cookies gone, revalidates it and
-    gets a 304 with no body and no content type): the websocket it opens next carries
+    answer, or a ``304 Not Modified`` one for the page's path, :func:`is_page_path`: the
+    page is served ``no-cache``, so a browser restarted with the page in its cache, its
+    session cookies gone, revalidates it and gets a 304 with no body and no content
+    type; a 304 of a script or style sheet mints no nonce): the websocket it opens next carries
     it, so the browser session's one-time codes are bound to it (``SameSite=Lax``: a
     page opened from a link elsewhere keeps the browser's nonce instead of replacing it
     under its other tabs)."""
@@ -61,7 +77,7 @@ class NonceMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 html = headers.get("content-type", "").startswith("text/html")
-                if html or message.get("status") == 304:
+                if html or (message.get("status") == 304 and is_page_path(scope["path"])):
                     cookie = Response()
                     cookie.set_cookie(
                         sessions.NONCE_COOKIE,

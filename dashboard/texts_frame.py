@@ -54,6 +54,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Your role ({role}) may not open this page.",
     },
     "no_data": {"zh": "暂无已发布的数据。", "en": "No published data yet."},
+    "no_data_home": {
+        "zh": "本看板的工作目录 {home} 中还没有已发布的评分结果：请在该目录运行流水线"
+        "（`make demo`），或将 RISKWARN_HOME 设为已有结果的工作目录后重新启动 "
+        "`riskwarn dashboard`。",
+        "en": "No published run in this dashboard's home, {home}: run the pipeline there "
+        "(`make demo`), or restart `riskwarn dashboard` with RISKWARN_HOME set to the home "
+        "that holds one.",
+    },
     "updated": {"zh": "数据更新于 {at}", "en": "Data as of {at}"},
     "as_of": {
         "zh": "数据截至：最新事件 {event} · 最新传感器读数 {reading} · 最新预报起报 {origin}",

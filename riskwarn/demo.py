@@ -11,7 +11,8 @@
    dashboard on http://127.0.0.1:8501 (this host only; ``RISKWARN_DASHBOARD_HOST`` to
    change) until interrupted.
 
-Set ``RISKWARN_DEMO_NO_SERVE=1`` to stop after step 2 (used by CI smoke runs).
+Set ``RISKWARN_DEMO_NO_SERVE=1`` to stop after step 2 (used by CI smoke runs); its last
+line is the command that serves the dashboard of that home later (:func:`serve_command`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,20 @@ def write_demo_users_once(settings: Settings) -> Path:
     return path
 
 
+def serve_command(settings: Settings) -> str:
+    """The command that serves this demo's dashboard afterwards, from any folder: its
+    home given absolute (``riskwarn dashboard`` reads ``./var`` of the folder it runs
+    in otherwise), the store and MLflow as the demo ran with them if set."""
+    import shlex
+
+    env = [f"RISKWARN_HOME={shlex.quote(str(settings.home.resolve()))}"]
+    for name in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI"):
+        if os.environ.get(name):  # a URL with a password is masked by the log redaction
+            env.append(f"{name}={shlex.quote(os.environ[name])}")
+    riskwarn_bin = shlex.quote(str(Path(sys.executable).with_name("riskwarn")))
+    return " ".join([*env, riskwarn_bin, "dashboard"])
+
+
 def main() -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -69,7 +84,9 @@ def main() -> int:
 
     if os.environ.get("RISKWARN_DEMO_NO_SERVE"):
         log.info("%s", demo_password_note(users_file))
-        return 0  # `riskwarn dashboard` later signs in with the same demo logins
+        # `riskwarn dashboard` later signs in with the same demo logins
+        log.info("to serve the dashboard of this demo: %s", serve_command(settings))
+        return 0
     # else `riskwarn dashboard --demo-users` below prints the note (once, not here too)
     port = os.environ.get("RISKWARN_DASHBOARD_PORT", "8501")
     host = os.environ.get("RISKWARN_DASHBOARD_HOST", DEFAULT_HOST)

@@ -16,9 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
-# scheme://user:password@  (the password runs to the last '@' before a space, as
-# SQLAlchemy and libpq read it; over-masking a 'host:port/path@x' is harmless)
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s@]+(?=@)")
+# scheme://user:password@  The password is masked to the last '@' before a space or a
+# quote: SQLAlchemy and libpq end it at the first '@', urllib at the last one of the
+# host part, and a password with an unescaped '@' (refused by the settings, but a URL
+# may come from elsewhere) must not show its rest as the host. Over-masking a
+# 'host/path@x' is harmless.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@'\"]*:)[^\s'\"]+(?=@)")
 # password=secret (libpq keyword strings, query strings, config dumps)
 _KEY_PASSWORD = re.compile(
     r"(?P<head>\b[A-Za-z_]*(?:password|passwd|pwd)\s*[=:]\s*)"

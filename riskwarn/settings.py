@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+DASHBOARD_IDLE_MINUTES_MIN = 1  # below, a session ends between two clicks
 DASHBOARD_IDLE_MINUTES_MAX = 720  # dashboard.sessions.MAX_SESSION, 12 hours
 # the schemes of MLflow's tracking stores ("" is a local path)
 MLFLOW_URI_SCHEMES = frozenset(
@@ -31,6 +32,8 @@ MLFLOW_URI_SCHEMES = frozenset(
         "uc",
     )
 )
+# MLflow tracking URI schemes that are SQLAlchemy database URLs
+MLFLOW_DATABASE_SCHEMES = frozenset(("sqlite", "postgresql", "mysql", "mssql"))
 ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
 
 
@@ -65,9 +68,11 @@ class Settings(BaseModel):
     )
     task_memory_mb: int = Field(
         default=8192,
+        ge=0,
         description="Memory budget of one Airflow task, MB of address space it may add "
-        "(virtual memory, which runs ahead of resident memory; 0 = none): past it the task "
-        "fails with MemoryError instead of the kernel killing processes.",
+        "(virtual memory, which runs ahead of resident memory; 0 = none, a negative "
+        "number is refused): past it the task fails with MemoryError instead of the "
+        "kernel killing processes.",
     )
     train_concurrency: int = Field(
         default=2,
@@ -107,13 +112,13 @@ class Settings(BaseModel):
     )
     dashboard_idle_minutes: float = Field(
         default=30,
-        gt=0,
+        ge=DASHBOARD_IDLE_MINUTES_MIN,
         le=DASHBOARD_IDLE_MINUTES_MAX,
         allow_inf_nan=False,
         description="Minutes a dashboard session lasts without a request before it ends "
-        "(its cookie expires with it): a number above 0, at most 720 (the 12-hour cap of "
-        "any session). A value that is not a number, or 0 or below, is refused rather than "
-        "replaced by the default or a few seconds.",
+        "(its cookie expires with it): a number from 1 to 720 (the 12-hour cap of any "
+        "session). A value that is not a number, or below 1 (a session gone between two "
+        "clicks), is refused rather than replaced by the default or a few seconds.",
     )
     lake_target_file_mb: int = Field(
         default=128, ge=1, description="File size lake compaction aims at (MB)."
@@ -183,7 +188,7 @@ class Settings(BaseModel):
 
     @field_validator("store_url")
     @classmethod
-    def _store_url_is_sqlite_or_postgresql(cls, value: str) -> str:
+    def _store_url_is_sqlite_or_postgresql(cls, value: str, info: ValidationInfo) -> str:
         if not value:
             return value
         import sqlalchemy as sa
@@ -199,15 +204,21 @@ class Settings(BaseModel):
             raise ValueError(
                 f"the serving store is SQLite or PostgreSQL, not {url.get_backend_name()!r}"
             )
+        _no_at_in_host(url.host)
         try:
             url.get_dialect().import_dbapi()
         except Exception as exc:  # an unknown driver, or one not installed
             raise ValueError(f"driver {url.drivername!r} unavailable ({exc})") from None
+        if url.get_backend_name() == "sqlite":
+            # a URL given on the command line (``db upgrade --url``) is the operator
+            # creating a store there: its folder may be created (and is said)
+            given = "store_url" in ((info.context or {}).get("given") or ())
+            _sqlite_file_in_a_folder(url, info.data.get("home"), "the serving store", given)
         return value
 
     @field_validator("mlflow_tracking_uri")
     @classmethod
-    def _mlflow_uri_has_a_known_scheme(cls, value: str) -> str:
+    def _mlflow_uri_has_a_known_scheme(cls, value: str, info: ValidationInfo) -> str:
         from urllib.parse import urlsplit
 
         scheme = urlsplit(value).scheme.split("+")[0].lower()
@@ -216,6 +227,23 @@ class Settings(BaseModel):
                 f"scheme {scheme!r} is not one MLflow tracks to (http, https, file, sqlite, "
                 "postgresql, mysql, mssql, databricks; or a local path)"
             )
+        if scheme in MLFLOW_DATABASE_SCHEMES:
+            import sqlalchemy as sa
+
+            try:
+                url = sa.make_url(value)
+            except sa.exc.ArgumentError:
+                raise ValueError(
+                    f"not a SQLAlchemy URL, as MLflow's {scheme} store needs"
+                ) from None
+            _no_at_in_host(url.host)
+            if scheme == "sqlite":
+                _sqlite_not_in_memory(url, "MLflow's store")
+        elif scheme in ("http", "https"):
+            netloc = urlsplit(value).netloc
+            # urllib reads the password to the last '@', SQLAlchemy to the first: an
+            # unescaped '@' in userinfo is read differently by the two, so refused
+            _no_at_in_host(netloc.partition("@")[2] if "@" in netloc else "")
         return value
 
     @field_validator("display_tz")
@@ -290,6 +318,54 @@ class Settings(BaseModel):
         return self.mlflow_tracking_uri or f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
 
 
+def _no_at_in_host(host: str | None) -> None:
+    """Refuse a URL whose host part holds an ``@``: SQLAlchemy and libpq end the password
+    at its first ``@``, so an unescaped ``@`` in the password puts the password's rest
+    into the host name, where a "cannot resolve host" error would print it. The message
+    names neither the password nor the host."""
+    if host and "@" in host:
+        raise ValueError(
+            "its host part holds an '@': write an '@' of the user name or password as "
+            "%40 (percent-encoded), or the rest of the password is read as the host"
+        )
+
+
+def _sqlite_not_in_memory(url: Any, what: str) -> str:
+    """The SQLite file of ``url``; refused if the database is in memory (each process
+    would get its own, empty and gone when it ends)."""
+    database = url.database or ""
+    if database.startswith("file:"):  # a SQLite URI filename (?uri=true)
+        database = database.removeprefix("file:").split("?", 1)[0]
+    memory = "mode=memory" in (url.database or "") or url.query.get("mode") == "memory"
+    if database in ("", ":memory:") or memory:
+        raise ValueError(
+            f"{what} is in memory: each process would get its own, empty and gone when it "
+            "ends; give a file (e.g. sqlite:////srv/riskwarn/store.db)"
+        )
+    return str(database)
+
+
+def _sqlite_file_in_a_folder(
+    url: Any, home: Path | None, what: str, new_folder_ok: bool = False
+) -> None:
+    """Refuse an in-memory SQLite database (each process would get its own, gone when
+    it ends) and, unless ``new_folder_ok``, a file whose folder does not exist (a typo
+    in a setting every command and DAG reads would otherwise start a fresh, empty
+    store): riskwarn creates only its home's folders (``home``)."""
+    database = _sqlite_not_in_memory(url, what)
+    folder = Path(database).absolute().parent
+    if new_folder_ok or folder.is_dir():
+        return
+    if home is not None:
+        home_dir = Path(home).absolute()
+        if folder == home_dir or home_dir in folder.parents:
+            return  # riskwarn creates its home's folders
+    raise ValueError(
+        f"{what}'s folder {str(folder)!r} does not exist (riskwarn creates only its home's "
+        "folders): create it, or fix the path"
+    )
+
+
 def city_box(text: str) -> tuple[float, float, float, float]:
     """``'min_lon,min_lat,max_lon,max_lat'`` -> the four numbers (ValueError, one line)."""
     parts = [p.strip() for p in text.split(",")]
@@ -341,7 +417,7 @@ def _settings(values: dict[str, Any], given: frozenset[str] = frozenset()) -> Se
     from riskwarn.redact import redact
 
     try:
-        return Settings(**values)
+        return Settings.model_validate(values, context={"given": given})
     except ValidationError as exc:
         parts = []
         for err in exc.errors():

@@ -115,7 +115,7 @@ def test_an_unreachable_store_is_one_error_line(
         ("RISKWARN_CITY_CRS", "EPSG:999999", "not a coordinate reference system"),
         ("RISKWARN_CITY_CRS", "EPSG:4326", "not a projected CRS in metres"),
         ("RISKWARN_DASHBOARD_IDLE_MINUTES", "abc", "valid number"),
-        ("RISKWARN_DASHBOARD_IDLE_MINUTES", "-5", "greater than 0"),
+        ("RISKWARN_DASHBOARD_IDLE_MINUTES", "-5", "greater than or equal to 1"),
         ("RISKWARN_DASHBOARD_IDLE_MINUTES", "nan", "finite number"),
     ],
 )

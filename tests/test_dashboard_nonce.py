@@ -122,3 +122,67 @@ def test_a_restarted_chromium_stays_signed_in_after_a_refresh(tmp_path: Path) ->
             expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
             expect(page.get_by_label("密码")).to_have_count(0)
             context.close()
+
+
+def _answer_304(path: str, cookie: str | None = None) -> list[str]:
+    """The set-cookie headers NonceMiddleware adds to a ``304`` answer for ``path``."""
+    import asyncio
+
+    from starlette.responses import Response
+
+    from dashboard.server import NonceMiddleware
+
+    async def not_modified(scope, receive, send):  # type: ignore[no-untyped-def]
+        await Response(status_code=304, headers={"etag": '"abc"'})(scope, receive, send)
+
+    headers = [(b"if-none-match", b'"abc"')]
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+        "server": ("127.0.0.1", 8501),
+    }
+    sent: list[dict] = []
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    asyncio.run(NonceMiddleware(not_modified)(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 304
+    return [v.decode() for k, v in start["headers"] if k == b"set-cookie"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/js/index.Bx3kQ1.js",
+        "/static/css/index.Ab12.css",
+        "/favicon.png",
+        "/manifest.json",
+        "/_stcore/host-config",
+        "/media/abc.png",
+    ],
+)
+def test_a_revalidated_asset_mints_no_nonce(path: str) -> None:
+    """The old middleware set a new nonce on every 304, a script's or a style sheet's
+    too (``curl -H 'If-None-Match: ...' /static/js/index.*.js``): only the page's own
+    revalidation must carry one."""
+    assert _answer_304(path) == []
+
+
+@pytest.mark.parametrize("path", ["/", "/review", "/index.html"])
+def test_a_revalidated_page_mints_a_nonce_once(path: str) -> None:
+    cookies = _answer_304(path)
+    assert len(cookies) == 1 and cookies[0].startswith(NONCE + "="), cookies
+    assert "HttpOnly" in cookies[0]
+    assert _answer_304(path, cookie=cookies[0].split(";")[0]) == []  # kept, not replaced

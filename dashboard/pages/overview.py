@@ -307,8 +307,9 @@ def body() -> None:
     all_warnings = views.effective_level(queries.warnings(snap))
     runs = {d: queries.published_run(snap, d) for d in queries.DOMAINS_HOTSPOT}
     origins = [pd.Timestamp(r["origin"]) for r in runs.values() if r]
-    if not origins and all_warnings.empty:
-        st.info(t("no_data", lg))
+    if not origins and all_warnings.empty:  # say which home it reads: maybe the wrong one
+        home = " ".join(str(ctx.settings.home.resolve()).replace("`", "'").split())
+        st.info(t("no_data_home", lg, home=f"`{home}`"))
         return
     if origins:
         st.caption(t("week_of", lg, date=fmt_date(max(origins), lg, tz)))

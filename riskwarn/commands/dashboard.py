@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,6 +57,29 @@ def demo_password_note(users_file: Path) -> str:
     )
 
 
+def empty_home_note(settings: Any) -> str | None:
+    """One line when the home the dashboard reads holds no published run (its pages
+    would be empty: often the wrong home, e.g. ``riskwarn dashboard`` started in another
+    folder reads that folder's ``var``), naming the home; None when one is published or
+    the store cannot be read now (the pages say so then)."""
+    from riskwarn import domains
+    from riskwarn.store import Store
+
+    try:
+        with Store.from_settings(settings) as store:
+            if store.current_revision() is not None and any(
+                store.published_run(d) for d in domains.names()
+            ):
+                return None
+    except Exception:  # unreachable or refusing: not this note's to say
+        return None
+    return (
+        f"note: no published run in the home {settings.home.resolve()} (RISKWARN_HOME): the "
+        "dashboard will be empty; run the pipeline there (make demo), or set RISKWARN_HOME "
+        "to the home that holds one"
+    )
+
+
 @click.command("dashboard")
 @click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -85,6 +109,9 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
         click.echo(demo_password_note(users_file))
     if not users_file.exists():
         click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
+    empty = empty_home_note(settings)
+    if empty:
+        click.echo(empty)
     click.echo(f"riskwarn dashboard on http://{host}:{port}")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 URL_HELP = "SQLAlchemy URL of the store (default: RISKWARN_STORE_URL or SQLite in RISKWARN_HOME)."
@@ -19,6 +21,16 @@ def _store(url: str | None):  # type: ignore[no-untyped-def]
         raise click.ClickException(
             redact(f"cannot open store {settings.resolved_store_url!r}: {exc}")
         ) from None
+
+
+def new_sqlite_folder(url: object) -> Path | None:
+    """The folder a SQLite store's file will be created in when it does not exist yet
+    (the upgrade creates it), else None."""
+    database = getattr(url, "database", None)
+    if getattr(url, "get_backend_name", lambda: "")() != "sqlite" or not database:
+        return None
+    folder = Path(database).absolute().parent
+    return None if folder.is_dir() else folder
 
 
 def _one_line(exc: Exception) -> str:
@@ -42,6 +54,7 @@ def upgrade(url: str | None) -> None:
     from riskwarn.store.base import SchemaPermissionError
 
     store = _store(url)
+    folder = new_sqlite_folder(store.engine.url)
     try:
         revision = store.upgrade(force=True)  # also re-applies the roles' grants (PostgreSQL)
     except sa.exc.OperationalError as exc:
@@ -50,6 +63,8 @@ def upgrade(url: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
+    if folder is not None:  # only a --url may name one (RISKWARN_STORE_URL: refused)
+        click.echo(f"created the folder {folder} for the new store")
     click.echo(f"{store!r} at revision {revision}")
 
 

@@ -56,6 +56,44 @@ def registry_unreadable(uri: str, exc: Exception) -> click.ClickException:
     )
 
 
+def move_actor(uri: str) -> str:
+    """``registry.authenticated_actor(uri)``; when it refuses (an MLflow server used
+    without credentials) and the server does not answer either, the unreachable server
+    is said first, the missing credentials after it: both are true, and the first is
+    what stops the move now (raised as ``registry.PromotionRefused``)."""
+    from models import registry
+    from riskwarn.redact import redact
+
+    try:
+        return registry.authenticated_actor(uri)
+    except registry.PromotionRefused as refused:
+        down = mlflow_unreachable(uri)
+        if down is None:
+            raise
+        raise registry.PromotionRefused(
+            f"cannot reach the MLflow server at {redact(uri)} ({down}); also, {refused}"
+        ) from None
+
+
+def mlflow_unreachable(uri: str, timeout_s: float = 10.0) -> str | None:
+    """Why the MLflow server at ``uri`` (http or https) does not answer, in one line, or
+    None when it answers (any status: a 401 is a server that answers)."""
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout_s)
+    except requests.Timeout:
+        return f"no answer in {timeout_s:g} s"
+    except requests.ConnectionError as exc:
+        import re
+
+        # urllib3 nests the OS's reason three levels deep: "[Errno 111] Connection refused"
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        errno = re.search(r"\[Errno -?\d+\] [^'\"()]+", text)
+        return errno.group(0).strip() if errno else text or type(exc).__name__
+    return None
+
+
 class WrongModel(click.ClickException):
     """A model that cannot serve this domain (another domain's features), or a promotion
     refused for a gate passed against another champion than the serving one: exit 2."""
@@ -95,7 +133,7 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
                 domain,
                 version,
                 store=store,
-                actor=registry.authenticated_actor(uri),
+                actor=move_actor(uri),
                 reason=reason,
                 force=force,
             )
@@ -209,7 +247,7 @@ def rollback(domain: str, reason: str) -> None:
     try:
         with quick_registry():  # an unreachable MLflow server: said in seconds
             out = registry.rollback(
-                client, domain, store=store, actor=registry.authenticated_actor(uri), reason=reason
+                client, domain, store=store, actor=move_actor(uri), reason=reason
             )
     except (ValueError, MlflowException) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None

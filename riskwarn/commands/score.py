@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from riskwarn import domains
@@ -44,7 +46,22 @@ def score(domain: str, origin: str) -> None:
     except ChampionUnavailable as exc:
         # a model of another domain's frame: exit 2, as promote refusing it
         kind = WrongModel if isinstance(exc.__cause__, FeaturesMismatch) else click.ClickException
-        raise kind(f"{exc} (the last published run stays served)") from None
+        raise kind(f"{exc} ({served_note(settings, domain)})") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
         raise click.ClickException(str(exc)) from None
     click.echo(f"published {run_id}")
+
+
+def served_note(settings: Any, domain: str) -> str:
+    """What stays served after a refused scoring: the last published run of ``domain``,
+    or, when none exists, that nothing is served (said, not assumed)."""
+    from riskwarn.store import Store
+
+    try:
+        with Store.from_settings(settings) as store:
+            run = store.published_run(domain) if store.current_revision() else None
+    except Exception:  # the store unreadable: say what is known, not a second error
+        return "the last published run, if any, stays served"
+    if run is None:
+        return f"no run of {domain} is published yet: nothing is served for it"
+    return "the last published run stays served"
