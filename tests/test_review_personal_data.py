@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from riskwarn.redact import personal_data
@@ -85,7 +86,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from testkit.dashboard_demo import demo_home
 
     home = tmp_path_factory.mktemp("pii") / "home"
-    city = demo_home(home, n_cells=120, weeks=1, n_cases=5)
+    city = demo_home(  # a fixed past day (a replay): the queue whatever the calendar says
+        home, n_cells=120, weeks=1, n_cases=5, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("RISKWARN_HOME", str(home))
     mp.setenv("RISKWARN_STORE_URL", city.store_url)
