@@ -617,7 +617,10 @@ def site_table(
     ``unit_id``, ``name``, ``place``, ``county_code``, ``township_code``, ``lon``, ``lat``,
     ``level`` ("none" without a warning), ``level_label``, ``detail`` (why, in words),
     ``why`` (its kind; "stream" where the real-time stream raised it above the model),
-    ``probability``, ``hazard_type``, ``people_threatened``; red first.
+    ``probability``, ``threshold`` and ``threshold_level`` (the model's own threshold of
+    the level it set, from the warning's evidence; None where another source set the
+    level or an older warning did not record it), ``hazard_type``, ``people_threatened``;
+    red first.
     Cached by the snapshot's runs of ``domain`` and of the stream (``runs``,
     :func:`run_key`) and the state of their warnings, like the maps.
 
@@ -705,6 +708,9 @@ def site_table(
                 "detail": detail,
                 "why": kind,
                 "probability": prob,
+                # the model's own threshold of the level it set (None otherwise)
+                "threshold": facts.get("threshold") if kind == "model" else None,
+                "threshold_level": facts.get("level") if kind == "model" else None,
                 "hazard_type": getattr(s, "hazard_type", None),
                 "people_threatened": getattr(s, "people_threatened", None),
             }

@@ -488,13 +488,24 @@ def evidence_fact_rows(
 ) -> list[tuple[str, str]]:
     """The (label, value) rows of a warning's scalar evidence, each value shown once: a
     key with its own words (``rain_24h_mm`` -> "Rain, last 24 h (mm)") gets them and the
-    value; a catalogued feature without (its label is a sentence that already holds the
-    value, "72.0 mm of rain in the last 3 days") gets no second value; any other key
-    its word and the value."""
+    value; a catalogued feature without gets its sentence with the value left out and
+    the value in the value column ("… mm of rain in the last 3 days", "72.0": the value
+    column was empty, the value only in the sentence), or, where the sentence cannot be
+    split, the sentence and no second value; any other key its word and the value."""
+    from features.catalog import describe_parts
+
     rows = []
     for k, v in facts.items():
         if k in EVIDENCE_TEXT:
             rows.append((evidence_word(k, lang), evidence_value(k, v, lang, tz)))
+            continue
+        split = (
+            describe_parts(k, float(v), lang)
+            if isinstance(v, int | float) and not isinstance(v, bool)
+            else None
+        )
+        if split is not None:
+            rows.append(split)
             continue
         label = evidence_label(k, v, lang)
         rows.append((label, "" if label != k else evidence_value(k, v, lang, tz)))

@@ -97,8 +97,14 @@ def daily_site_series(
     out["displacement_mm"] = out["displacement_mm"].interpolate(limit_area="inside")
     # velocity over a centred window of smooth_days: GNSS noise (±2-3 mm) swamps daily steps
     d = out["displacement_mm"]
+    # only on days with a displacement: a trailing mean running on past the last reading
+    # drew a climb to the last day's step alone (the demo site: 7.4 -> 20 mm/day over four
+    # days without a reading)
     out["velocity_mm_per_day"] = (
-        phys.velocity(d, d.shift(1), 1.0).rolling(smooth_days, min_periods=1).mean()
+        phys.velocity(d, d.shift(1), 1.0)
+        .rolling(smooth_days, min_periods=1)
+        .mean()
+        .where(d.notna())
     )
     v = out["velocity_mm_per_day"]
     steady = v.iloc[: max(steady_days, 2)].median()
@@ -107,6 +113,16 @@ def daily_site_series(
     else:
         out["tangent_angle_deg"] = np.nan
     return out.reset_index()[cols]
+
+
+def axis_domain(values: pd.Series, pad: float = 0.1) -> list[float]:
+    """A y-axis domain holding every value of ``values`` with ``pad`` of its span to
+    spare above (and below a negative minimum), so the largest value is drawn inside the
+    plot, never on its top edge where it reads as clipped. Zero is always included."""
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    lo, hi = (min(0.0, float(v.min())), max(0.0, float(v.max()))) if len(v) else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    return [lo - pad * span if lo < 0 else lo, hi + pad * span]
 
 
 def sensor_displacement(readings: pd.DataFrame, *, tz: str = "UTC") -> pd.DataFrame:

@@ -143,6 +143,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "另有 {n} 条（见预警研判）",
         "en": "and {n} more (see Warnings review)",
     },
+    # the overview's list past RED_OFF_MAPS_LINES: a link for roles that may open the
+    # review page, plain words for the others (they cannot follow it)
+    "red_off_maps_more_link": {
+        "zh": "另有 {n} 条：在预警研判中查看",
+        "en": "and {n} more: open Warnings review",
+    },
+    "red_off_maps_more_plain": {"zh": "另有 {n} 条", "en": "and {n} more"},
     "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
     "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
     "kpi_hot_mean_help": {

@@ -247,6 +247,16 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Data out of date: no current levels",
     },
     "why_stream": {"zh": "实时监测：{reasons}", "en": "real-time sensors: {reasons}"},
+    # the site detail's probability, with what set the level beside it (views.probability_note)
+    "prob_from": {"zh": "{level}自 {threshold} 起", "en": "{level} from {threshold}"},
+    "prob_set_by_sensor_rule": {"zh": "等级由传感器规则给出", "en": "level set by a sensor rule"},
+    "prob_set_by_sensor_health": {
+        "zh": "等级由传感器异常给出",
+        "en": "level set by a sensor fault",
+    },
+    "prob_set_by_held": {"zh": "等级为维持前期等级", "en": "level held from earlier runs"},
+    "prob_set_by_review": {"zh": "等级由研判专家调整", "en": "level set by a reviewer"},
+    "prob_set_by_stream": {"zh": "等级由实时监测给出", "en": "level set by the real-time sensors"},
     "fault_dead": {"zh": "无数据", "en": "silent"},
     "fault_flat": {"zh": "读数卡滞", "en": "stuck"},
     "fault_gappy": {"zh": "缺测严重", "en": "gappy"},

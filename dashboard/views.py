@@ -605,6 +605,26 @@ def site_why(
     return "sensor_rule", {**rule, **note}
 
 
+def probability_note(kind: str, threshold: Any, level: Any, lang: str) -> str | None:
+    """What to read beside a site's probability where its level is shown, so a low
+    probability next to a high level needs no other column: the model's own threshold of
+    the level it set ("Orange (II) from 0.65%"; ``kind`` "model" with the ``threshold``
+    and ``level`` its warning's evidence recorded, :func:`site_why`), or the source that
+    set the level instead (a sensor rule, a fault, the hold, a reviewer, the real-time
+    sensors). None for a site without a warning, or an older warning whose model
+    threshold was not recorded."""
+    from dashboard.i18n import fmt_pct
+
+    if kind == "model":
+        th = pd.to_numeric(threshold, errors="coerce")
+        if pd.isna(th) or not isinstance(level, str) or not level:
+            return None
+        return t("prob_from", lang, level=level_label(level, lang), threshold=fmt_pct(th, lang, 2))
+    if kind in ("sensor_rule", "sensor_health", "held", "review", "stream"):
+        return t(f"prob_set_by_{kind}", lang)
+    return None
+
+
 def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
     """:func:`site_why` in plain words of ``lang``."""
     from dashboard.i18n import fmt_pct

@@ -555,6 +555,37 @@ def describe(name: str, value: float, lang: str = "en") -> str:
         return f"{name} = {value}"
 
 
+BLANK = "…"  # where the value stands in :func:`describe_parts`' sentence
+
+
+def describe_parts(name: str, value: float, lang: str = "en") -> tuple[str, str] | None:
+    """:func:`describe`'s sentence with the value left out (:data:`BLANK` in its place) and
+    the value as the sentence writes it, for a table with a value column ("… mm of rain
+    in the last 3 days", "72.0"; "近 3 天降雨 … 毫米", "72.0"); None if ``name`` is not
+    catalogued or its sentence does not hold the value exactly once."""
+    found = lookup(name)
+    if found is None:
+        return None
+    info, parts = found
+    template = info.template_for(lang)
+    specs = [spec for _, field, spec, _ in string.Formatter().parse(template) if field == "value"]
+    if len(specs) != 1:
+        return None
+    spec = specs[0] or ""
+    words = _words(parts, lang)
+    try:
+        shown = fill_template("{value:" + spec + "}", lang, value=value)
+        label = fill_template(
+            template.replace("{value:" + spec + "}", "{_blank}").replace("{value}", "{_blank}"),
+            lang,
+            _blank=BLANK,
+            **words,
+        )
+    except (ValueError, KeyError):
+        return None
+    return (label, shown) if BLANK in label else None
+
+
 def catalog_markdown() -> str:
     """Markdown table of every catalogued feature (for docs/features.md)."""
     lines = [

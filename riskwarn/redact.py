@@ -31,6 +31,32 @@ _KEY_PASSWORD = re.compile(
 _FACTORY_MARK = "_riskwarn_redacting"
 
 
+# Personal data of dispute parties in free text (a review reason): a Chinese mobile
+# number (11 digits from 13x-19x, optionally +86 and spaced or hyphenated 3-4-4) and a
+# resident ID number (18 digits, the last may be X, or the old 15-digit form), each with
+# a plausible birth date; digits run on either side are not matched (a longer number).
+_MOBILE = re.compile(r"(?<![0-9])(?:\+?86[\s-]?)?1[3-9][0-9](?:[\s-]?[0-9]{4}){2}(?![0-9])")
+_DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+_ID_18 = re.compile(
+    rf"(?<![0-9])[1-9][0-9]{{5}}(?:18|19|20)[0-9]{{2}}{_DATE}[0-9]{{3}}[0-9Xx](?![0-9])"
+)
+_ID_15 = re.compile(rf"(?<![0-9])[1-9][0-9]{{5}}[0-9]{{2}}{_DATE}[0-9]{{3}}(?![0-9])")
+PERSONAL_KINDS = ("phone", "id_number")
+
+
+def personal_data(text: str) -> list[str]:
+    """The kinds of personal data found in ``text`` (a subset of :data:`PERSONAL_KINDS`,
+    in that order): ``phone`` for a Chinese mobile number, ``id_number`` for an 18- or
+    15-digit resident ID number. Used to refuse, never to mask: see
+    ``Store.review_warning``."""
+    found = []
+    if _MOBILE.search(text):
+        found.append("phone")
+    if _ID_18.search(text) or _ID_15.search(text):
+        found.append("id_number")
+    return found
+
+
 def redact(text: str) -> str:
     """``text`` with every URL password and ``password=...`` value replaced by ``***``."""
     if "://" not in text and "pass" not in text.lower() and "pwd" not in text.lower():

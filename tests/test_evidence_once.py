@@ -1,5 +1,7 @@
 """Each evidence value is shown once on the warning page (review r92 S1: "0.0 mm of rain
-in the last 24 hours" beside a value column repeating "0.0")."""
+in the last 24 hours" beside a value column repeating "0.0"), and in the value column
+(review 2026-12-06: "72.0 mm of rain in the last 3 days" left the Value cell empty, at
+every width; now "… mm of rain in the last 3 days" | "72.0")."""
 
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ def test_evidence_rows_show_each_value_once(lang):
     # a key with its own words keeps its value column; a catalogued sentence has none
     word = review.evidence_word("rain_24h_mm", lang)
     assert rows[word] == "37.8"
-    sentence = next(lbl for lbl in rows if "72.0" in lbl)
-    assert rows[sentence] == ""
+    sentence = {"en": "… mm of rain in the last 3 days", "zh": "近 3 天降雨 … 毫米"}[lang]
+    assert rows[sentence] == "72.0"  # the value in the value column, not in the label
+    assert all(value != "" for value in rows.values()), rows
     assert rows["weird_key"] == "1.5"
+
+
+@pytest.mark.parametrize(
+    ("lang", "label", "value"),
+    [("en", "about … yuan in dispute", "20,000"), ("zh", "涉及金额约 …元", "2万")],
+)
+def test_a_catalogued_value_keeps_the_sentences_own_format(lang, label, value):
+    assert review.evidence_fact_rows({"log_amount_cny": 4.3}, lang) == [(label, value)]

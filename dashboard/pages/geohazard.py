@@ -63,8 +63,9 @@ sites = sites.assign(
 ).sort_values(["rank", "record_id"])
 
 
-def all_sites(domain: str) -> str | None:
-    """Every site on a map and in a list, by level, with why; returns the site clicked."""
+def all_sites(domain: str) -> tuple[str | None, pd.DataFrame]:
+    """Every site on a map and in a list, by level, with why; returns the site clicked and
+    the list (:func:`queries.site_table`)."""
     run = queries.published_run(snap, domain)
     key = queries.warnings_version(queries.warnings(snap, domain=domain))
     key += "|" + queries.warnings_version(streamed)  # the stream's levels show too
@@ -73,7 +74,7 @@ def all_sites(domain: str) -> str | None:
     stale = age is not None
     table = queries.site_table(url, snap, ctx.lake_dir, domain, lg, runs, key, tz, stale)
     if table.empty:
-        return None
+        return None, table
     st.subheader(t("sites_title", lg))
     if age is not None and run is not None:
         st.warning(
@@ -145,8 +146,8 @@ def all_sites(domain: str) -> str | None:
     # apply a click once: later reruns keep whatever was chosen in the selectbox since
     if choice is not None and choice != st.session_state.get("gh_pick_applied"):
         st.session_state["gh_pick_applied"] = choice
-        return choice
-    return None
+        return choice, table
+    return None, table
 
 
 def acknowledge_form(alarms: pd.DataFrame) -> None:
@@ -206,7 +207,7 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
 
 
 map_panel.styles()
-chosen = all_sites(site_domain)
+chosen, site_list = all_sites(site_domain)
 
 # real-time alarms (issue 16): what was sent to whom, and who acknowledged it
 alarms = queries.alarm_log(url)
@@ -266,7 +267,25 @@ with c1:
         f"{t('current_level', lg)}<br/>" + views.badge(level_of.get(site_id), lg),
         unsafe_allow_html=True,
     )
-c2.metric(t("probability", lg), fmt_pct(prob_of.get(site_id), lg), border=True)
+# the probability to two decimals with what set the level beside it (the model's own
+# threshold of that level, or the source that set it): "0.9%" next to "Orange (II)" read
+# as a contradiction when the explanation was only in the list's Why column
+listed = site_list.set_index("unit_id") if not site_list.empty else pd.DataFrame()
+row = listed.loc[site_id] if site_id in listed.index else None
+prob = row["probability"] if row is not None else prob_of.get(site_id)
+prob_note = (
+    views.probability_note(str(row["why"]), row["threshold"], row["threshold_level"], lg)
+    if row is not None
+    else None
+)
+c2.metric(
+    t("probability", lg),
+    fmt_pct(prob, lg, 2),
+    prob_note,
+    delta_color="off",
+    delta_arrow="off",
+    border=True,
+)
 c3.metric(
     t("sensors_online", lg),
     f"{int(health['online'].sum())}/{len(health)}" if len(health) else "—",
@@ -379,7 +398,12 @@ with vel_cell:
         t("velocity", lg),
         "velocity_mm_per_day",
         line("velocity_mm_per_day", "#e45756").encode(
-            x=x, y=alt.Y("velocity_mm_per_day:Q", title=t("unit_mm_per_day", lg))
+            x=x,
+            y=alt.Y(
+                "velocity_mm_per_day:Q",
+                title=t("unit_mm_per_day", lg),
+                scale=alt.Scale(domain=sensors.axis_domain(series["velocity_mm_per_day"])),
+            ),
         ),
     )
 with angle_cell:

@@ -90,9 +90,16 @@ def places(
     st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
 
 
+# the overview lists this many red warnings off its maps at most, then "and n more"
+# (a week with many red dispute cases pushed the maps off the screen)
+RED_OFF_MAPS_LINES = 5
+
+
 def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
     """The red warnings counted above whose domain has no map here (a dispute case's):
-    each with its domain and place, and a link to it on the review page."""
+    the :data:`RED_OFF_MAPS_LINES` most probable, each with its domain and place and a
+    link to it on the review page, then "and n more" (a link to the review page for the
+    roles that may open it)."""
     red = views.red_off_the_maps(all_warnings, queries.DOMAINS_HOTSPOT)
     if red.empty:
         return
@@ -101,7 +108,7 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
         return
     with st.container(key="rwred_off_maps"):
         st.markdown(f"**{t('red_off_maps', lg, n=fmt_int(len(red), lg))}**")
-        for w in red.itertuples():
+        for w in red.head(RED_OFF_MAPS_LINES).itertuples():
             line = t(
                 "red_off_maps_line",
                 lg,
@@ -118,6 +125,16 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
                 )
             else:
                 st.markdown(views.badge("red", lg) + " " + line, unsafe_allow_html=True)
+        if len(red) > RED_OFF_MAPS_LINES:
+            more = fmt_int(len(red) - RED_OFF_MAPS_LINES, lg)
+            if auth.can_view(ctx.user.role, "warnings"):
+                st.page_link(
+                    "pages/warnings.py",
+                    label=t("red_off_maps_more_link", lg, n=more),
+                    icon=":material/list:",
+                )
+            else:
+                st.markdown(t("red_off_maps_more_plain", lg, n=more))
 
 
 # the wall's side column holds this many red lines at most (more: "and n more"), so the

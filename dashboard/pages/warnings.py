@@ -23,7 +23,7 @@ from dashboard.i18n import (
     t,
 )
 from dashboard.shell import page_context
-from riskwarn.store import StaleWarningError
+from riskwarn.store import PersonalDataError, StaleWarningError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "预警研判", "en": "Warnings review"},
@@ -324,6 +324,8 @@ with right:
                         expected_version=int(draft["base"]),
                         **chosen,
                     )
+                except PersonalDataError as exc:  # a phone or ID number: nothing saved
+                    st.session_state["rv_flash"] = ("error", exc.message.get(lg, exc.message["en"]))
                 except StaleWarningError as exc:
                     # someone decided first (or a re-run withdrew it): keep theirs, tell;
                     # the form stays refused (not moved to the current version) until the

@@ -7,6 +7,7 @@ city's other systems; riskwarn code goes through :class:`Store`.
 from riskwarn.store.api import (
     AlreadyAcknowledgedError,
     NeverSentError,
+    PersonalDataError,
     RunRestagedError,
     StaleWarningError,
     Store,
@@ -18,6 +19,7 @@ from riskwarn.store.api import (
 __all__ = [
     "AlreadyAcknowledgedError",
     "NeverSentError",
+    "PersonalDataError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

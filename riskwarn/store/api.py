@@ -25,12 +25,18 @@ from riskwarn.store.publishing import (
     run_id_for,
     warning_id_for,
 )
-from riskwarn.store.reviews import ReviewStore, StaleWarningError, WithdrawnWarningError
+from riskwarn.store.reviews import (
+    PersonalDataError,
+    ReviewStore,
+    StaleWarningError,
+    WithdrawnWarningError,
+)
 from riskwarn.store.sql import json_dumps, make_engine
 
 __all__ = [
     "AlreadyAcknowledgedError",
     "NeverSentError",
+    "PersonalDataError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

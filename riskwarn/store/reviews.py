@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from riskwarn.redact import personal_data
 from riskwarn.store.models import LEVELS, REVIEW_ACTIONS, RiskWarning, WarningReview
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import table_of
@@ -53,6 +54,32 @@ class WithdrawnWarningError(StaleWarningError):
         self.expected_version = expected_version
 
 
+PERSONAL_WORDS = {  # riskwarn.redact.personal_data's kinds, in a refusal's words
+    "phone": {"en": "a phone number", "zh": "电话号码"},
+    "id_number": {"en": "an ID number", "zh": "身份证号"},
+}
+
+
+class PersonalDataError(ValueError):
+    """A review reason holds personal data (a phone or ID number of a dispute party):
+    nothing is recorded, the reviewer is asked to remove it (``kinds``: what was found,
+    :func:`riskwarn.redact.personal_data`; ``message`` in ``en`` and ``zh``). Refused,
+    never masked: the reviewer stays accountable for the words recorded."""
+
+    def __init__(self, warning_id: str, kinds: list[str]) -> None:
+        self.warning_id = warning_id
+        self.kinds = list(kinds)
+        en = " and ".join(PERSONAL_WORDS[k]["en"] for k in self.kinds)
+        zh = "和".join(PERSONAL_WORDS[k]["zh"] for k in self.kinds)
+        self.message = {
+            "en": f"The reason contains {en}. Personal data of the parties (names, phone "
+            "and ID numbers) is not recorded: remove it and submit again. Nothing was saved.",
+            "zh": f"理由中含有{zh}。当事人的个人信息（姓名、电话、身份证号）不予记录："
+            "请删除后重新提交。本次未保存。",
+        }
+        super().__init__(f"warning {warning_id}: {self.message['en']}")
+
+
 class ReviewStore(ReadStore):
     """Accept, adjust or dismiss warnings."""
 
@@ -70,6 +97,10 @@ class ReviewStore(ReadStore):
         The update only applies if the warning is still at ``expected_version``;
         otherwise the attempt is written to the audit log as 'review_rejected' and
         StaleWarningError carries the current warning and its last review.
+        A reason with a phone or ID number (:func:`riskwarn.redact.personal_data`) is
+        refused with :class:`PersonalDataError` before anything else is written; the
+        refusal is audited as 'review_refused_personal_data' with what was found, never
+        the text.
         ValueError (nothing written) for an unknown action, an empty reason or reviewer,
         a level given with anything but 'adjust', and an 'adjust' without a level or to
         the level the warning already has (confirming a level is an 'accept').
@@ -86,6 +117,30 @@ class ReviewStore(ReadStore):
             raise ValueError(f"'adjust' needs a level in {', '.join(LEVELS)}, not {level!r}")
         if action != "adjust" and level is not None:
             raise ValueError(f"only 'adjust' takes a level; {action!r} was given {level!r}")
+        found = personal_data(reason)
+        if found:  # refused, audited without the text (it is what must not be stored)
+            with self._write() as conn:
+                self._get_warning(conn, warning_id)  # KeyError if unknown
+                self._audit(
+                    conn,
+                    reviewer,
+                    "review_refused_personal_data",
+                    "warning",
+                    warning_id,
+                    {
+                        "action": action,
+                        "level": level,
+                        "found": found,
+                        "expected_version": int(expected_version),
+                    },
+                )
+            log.warning(
+                "warning %s: %s refused, its reason holds %s (not recorded)",
+                warning_id,
+                action,
+                ", ".join(found),
+            )
+            raise PersonalDataError(warning_id, found)
         w = table_of(RiskWarning)
         now = self._now()
         with self._write() as conn:

@@ -1,0 +1,101 @@
+"""The overview's "Red warnings not on these maps" list is capped (review 2026-12-06).
+
+The list (``views.red_off_the_maps``: a dispute case's red warnings, a red geohazard
+site's) had no cap: a week with many red dispute cases pushed the maps off the screen.
+Now it shows the five most probable, then "and n more", a link to the warnings review
+for the roles that may open it and plain words for the others, in Chinese and English
+(as the wall screen does, tests/test_dashboard_wall_red.py).
+
+The demo home is built for a fixed past day (a replay: the warnings are in force whatever
+the calendar says).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth
+from testkit.dashboard_demo import demo_home
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+RED_CASES = 8  # with the demo's red site: 9 red warnings off the maps
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("redcap") / "home"
+    city = demo_home(
+        home, n_cells=120, weeks=1, n_cases=20, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
+    )
+    engine = sa.create_engine(city.store_url)
+    with engine.begin() as conn:
+        cases = conn.execute(
+            sa.text("SELECT warning_id FROM warnings WHERE domain = 'dispute_cases' LIMIT :n"),
+            {"n": RED_CASES},
+        ).all()
+        assert len(cases) == RED_CASES
+        for (wid,) in cases:
+            conn.execute(
+                sa.text("UPDATE warnings SET level = 'red' WHERE warning_id = :w"), {"w": wid}
+            )
+    engine.dispose()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _overview(username: str, lang: str) -> AppTest:
+    role, name = auth.DEMO_USERS[username]
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["user"] = auth.User(username=username, name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _red_list(at: AppTest) -> tuple[str, list[str], list[str]]:
+    """The list's heading, its page links' labels and its other lines."""
+    (box,) = [c for c in at.main.get("flex_container") if "rwred_off_maps" in str(c.proto)] or [
+        None
+    ]
+    assert box is not None, "no list of red warnings off the maps"
+    heading = str(box.get("markdown")[0].value)
+    links = [str(e.proto.label) for e in box.get("page_link")]
+    lines = [str(m.value) for m in box.get("markdown")[1:]]
+    return heading, links, lines
+
+
+@pytest.mark.parametrize(
+    ("lang", "more"),
+    [("en", "and {n} more: open Warnings review"), ("zh", "另有 {n} 条：在预警研判中查看")],
+)
+def test_a_reviewer_sees_five_lines_and_a_link_to_the_rest(
+    home: Path, lang: str, more: str
+) -> None:
+    heading, links, lines = _red_list(_overview("reviewer", lang))
+    n = int(heading.rsplit("（" if lang == "zh" else "(", 1)[1].strip("）)*"))
+    assert n > 5, heading
+    assert links[:5] and len(links) == 6 and not lines, (links, lines)
+    assert links[-1] == more.format(n=n - 5)
+
+
+@pytest.mark.parametrize(("lang", "more"), [("en", "and {n} more"), ("zh", "另有 {n} 条")])
+def test_a_role_without_the_review_page_reads_plain_words(home: Path, lang: str, more: str) -> None:
+    heading, links, lines = _red_list(_overview("scientist", lang))
+    n = int(heading.rsplit("（" if lang == "zh" else "(", 1)[1].strip("）)*"))
+    assert not links and len(lines) == 6, lines
+    assert lines[-1] == more.format(n=n - 5)

@@ -1,0 +1,143 @@
+"""A review reason with a party's phone or ID number is refused, never stored (review
+2026-12-06).
+
+``review_warning(..., 'accept', 'phoned party 13241835768, ID 340822195105078924', ...)``
+was stored verbatim in ``warning_reviews`` and the audit log and shown in the page's
+decision trail. Personal data of dispute parties never reaches logs or the dashboard:
+the store now refuses such a reason (``PersonalDataError``, en + zh, asking the reviewer
+to remove it; refusing keeps their words their own, masking would change them), audits
+the refusal with what was found and never the text, and the review page shows the
+refusal and records nothing. The CLI and the dashboard both go through the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from riskwarn.redact import personal_data
+from riskwarn.store import PersonalDataError, Store, warning_id_for
+from tests.test_store import DOMAIN, ORIGIN, publish
+
+PHONE, ID18 = "13241835768", "340822195105078924"
+REASON = f"phoned party {PHONE}, ID {ID18}"
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (REASON, ["phone", "id_number"]),
+        ("电话 132-4183-5768 已联系", ["phone"]),
+        ("+86 132 4183 5768", ["phone"]),
+        ("身份证 34082219510507892X", ["id_number"]),
+        ("old ID 340822510507892", ["id_number"]),  # 15 digits, born 1951-05-07
+        ("72.0 mm of rain in 3 days; site DZ3408820004; version 12", []),
+        ("warning incidents:c001_002:2026-03-04 checked, 20 people", []),
+        ("ticket 123456789012345678901234", []),  # a longer number is neither
+    ],
+)
+def test_personal_data_finds_mobiles_and_id_numbers(text: str, found: list[str]) -> None:
+    assert personal_data(text) == found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'serving.db'}")
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def test_the_store_refuses_and_audits_without_the_text(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)
+    with caplog.at_level(logging.DEBUG), pytest.raises(PersonalDataError) as info:
+        store.review_warning(wid, "accept", REASON, "alice", 1)
+    assert info.value.kinds == ["phone", "id_number"]
+    assert "remove it" in info.value.message["en"] and "请删除" in info.value.message["zh"]
+    assert PHONE not in str(info.value) and ID18 not in str(info.value)
+    assert store.warning_reviews(wid).empty
+    assert store.get_warning(wid)["version"] == 1 and store.get_warning(wid)["state"] == "new"
+    (entry,) = store.audit_entries("warning", wid, ("review_refused_personal_data",))
+    written = json.dumps(entry, default=str)
+    assert PHONE not in written and ID18 not in written
+    assert entry["details"]["found"] == ["phone", "id_number"]
+    assert not store.audit_entries("warning", wid, ("review_accept",))
+    assert PHONE not in caplog.text and ID18 not in caplog.text
+    # the same decision without the numbers is recorded
+    done = store.review_warning(wid, "accept", "phoned the parties", "alice", 1)
+    assert done["version"] == 2
+
+
+# ---------------------------------------------------------------- the review page
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    pytest.importorskip("streamlit")
+    from testkit.dashboard_demo import demo_home
+
+    home = tmp_path_factory.mktemp("pii") / "home"
+    city = demo_home(  # a fixed past day (a replay): the queue whatever the calendar says
+        home, n_cells=120, weeks=1, n_cases=5, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
+    )
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", city.store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    yield home
+    mp.undo()
+
+
+def _widget(elements: Any, field: str) -> Any:
+    (found,) = [w for w in elements if str(w.key).startswith(f"rv_{field}_")]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", "The reason contains a phone number and an ID number"),
+        ("zh", "理由中含有电话号码和身份证号"),
+    ],
+)
+def test_the_review_page_shows_the_refusal_and_records_nothing(
+    home: Path, lang: str, words: str
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
+    wid = str(picker.value)
+    _widget(at.radio, "action").set_value("accept").run()
+    _widget(at.text_area, "reason").input(REASON).run()
+    _widget(at.button, "submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = "\n".join(str(m.value) for m in at.error)
+    assert words in errors and PHONE not in errors
+    assert _widget(at.text_area, "reason").value == REASON  # kept for the reviewer to edit
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        assert store.warning_reviews(wid).empty
+    finally:
+        store.close()
+    shown = "\n".join(str(m.value) for m in [*at.markdown, *at.caption, *at.success])
+    assert PHONE not in shown and ID18 not in shown
