@@ -48,6 +48,13 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_status_retrying": {"zh": "重试中", "en": "retrying"},
     "alarm_status_failed": {"zh": "发送失败", "en": "failed"},
     "alarm_status_expired": {"zh": "已过期未发送", "en": "expired"},
+    # the review panel dismissed the warning or set it below the change's level
+    "alarm_status_cancelled": {"zh": "复核后取消发送", "en": "cancelled"},
+    "alarm_log_note_cancelled": {
+        "zh": "另有 {n} 次变化的推送因复核取消、未发送（复核组已排除该预警，或将其调低到该变化的等级以下），也不再升级通知。",
+        "en": " {n} changes were cancelled by review (the panel dismissed their warning or "
+        "set it below their level): their queued deliveries were not sent nor escalated.",
+    },
     "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
     "alarm_change_new": {"zh": "新发布", "en": "new"},
     "alarm_change_raised": {"zh": "升级", "en": "raised"},

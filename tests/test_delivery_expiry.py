@@ -125,7 +125,13 @@ def test_replayed_change_is_logged_expired_and_never_sent(url: str) -> None:
         d = store.deliveries()
         assert d["status"].tolist() == ["expired"] and d["attempts"].tolist() == [0]
         assert store.due_deliveries() == []
-        assert deliver_due(store, cfg) == {"sent": 0, "retry": 0, "failed": 0, "expired": 0}
+        assert deliver_due(store, cfg) == {
+            "sent": 0,
+            "retry": 0,
+            "failed": 0,
+            "expired": 0,
+            "cancelled": 0,
+        }
         assert hook.received == []
     (entry,) = _expired_audit(store)
     assert entry["actor"] == "stream"
@@ -155,7 +161,13 @@ def test_queued_delivery_whose_warning_ended_is_expired_not_sent(url: str) -> No
         assert deliver_due(store, cfg)["retry"] == 1  # the gateway is down
         hook.status = 200
         clock.now += pd.Timedelta(hours=24)  # the warning ended an hour ago
-        assert deliver_due(store, cfg) == {"sent": 0, "retry": 0, "failed": 0, "expired": 1}
+        assert deliver_due(store, cfg) == {
+            "sent": 0,
+            "retry": 0,
+            "failed": 0,
+            "expired": 1,
+            "cancelled": 0,
+        }
         assert deliver_due(store, cfg)["expired"] == 0  # once
         assert hook.received == []  # (the receiver keeps only what it took: 200)
     d = store.deliveries()
@@ -293,7 +305,7 @@ def test_a_delivery_that_expires_after_it_was_read_as_due_is_never_sent(url: str
         store.due_deliveries = due_then_time_passes  # type: ignore[method-assign]
         counts = deliver_due(store, cfg)
         assert hook.received == [], "sent after its warning ended"
-        assert counts == {"sent": 0, "retry": 0, "failed": 0, "expired": 1}
+        assert counts == {"sent": 0, "retry": 0, "failed": 0, "expired": 1, "cancelled": 0}
     assert store.deliveries()["status"].tolist() == ["expired"]
     (entry,) = _expired_audit(store)
     assert entry["details"]["found"] == "sending"

@@ -317,7 +317,9 @@ class Publication(Base):
 
 DELIVERY_CHANNELS = ("email", "webhook")
 # expired: not sent, the warning was no longer in force (migration 0008)
-DELIVERY_STATUSES = ("pending", "sent", "failed", "expired")
+# cancelled: not sent, the review panel dismissed the warning or adjusted it below the
+# change's level (migration 0009, riskwarn.store.deliveries.review_stops_paging)
+DELIVERY_STATUSES = ("pending", "sent", "failed", "expired", "cancelled")
 WARNING_CHANGES = ("new", "raised", "lowered", "ended", "escalated")
 
 

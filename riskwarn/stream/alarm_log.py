@@ -8,6 +8,9 @@ nobody has yet). Contact ids only: the store keeps no address and neither does t
 A change whose every delivery expired (its warning was no longer in force: a replay of
 old readings) is listed with its outcome (``email:duty-1 expired``) and marked
 ``expired``: nobody got it, so it is neither open nor offered for acknowledgement.
+A change some delivery of which the review panel stopped (its warning dismissed, or set
+below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
+every delivery was cancelled is ``expired`` as well (never sent).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ COLUMNS = [
     "warning_id",
     "delivery_key",
     "expired",  # every delivery of the change expired: nobody was sent it (not shown)
+    "cancelled",  # a delivery of the change was cancelled by review (not shown)
 ]
 
 
@@ -72,6 +76,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 "delivery_key": key,
                 # the store's rule: such a change is refused if acknowledged anyway
                 "expired": never_sent(g["status"].astype(str).tolist()),
+                "cancelled": bool((g["status"] == "cancelled").any()),
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

@@ -974,6 +974,7 @@ class StreamConsumer:
             try:
                 done = deliver_due(store, self.cfg.delivery)
                 self.counters.deliveries_expired_queued += done["expired"]
+                self.counters.deliveries_cancelled += done["cancelled"]
                 if time.monotonic() - last_escalation > 10:
                     escalate(store, self.cfg.delivery)
                     last_escalation = time.monotonic()
@@ -1014,6 +1015,9 @@ class StreamConsumer:
             "deliveries_logged": c.deliveries_logged,
             "deliveries_logged_expired": c.deliveries_logged_expired,
             "deliveries_expired_queued": c.deliveries_expired_queued,
+            # pending rows not sent: the review panel dismissed their warning, or set
+            # it below their level (status cancelled)
+            "deliveries_cancelled": c.deliveries_cancelled,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

@@ -67,6 +67,7 @@ class Counters:
     deliveries_logged: int = 0  # new rows logged pending (their warning in force)
     deliveries_logged_expired: int = 0  # new rows logged expired: never queued nor sent
     deliveries_expired_queued: int = 0  # pending rows that expired before being sent
+    deliveries_cancelled: int = 0  # pending rows the review panel stopped (dismissed)
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

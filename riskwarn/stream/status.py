@@ -39,6 +39,8 @@ def status_line(path: Path) -> str:
     sent = f"{s['deliveries_logged']} deliveries" + (
         f" (+{unsent} expired unsent)" if unsent else ""
     )
+    if s.get("deliveries_cancelled"):  # the review panel dismissed / lowered the warning
+        sent += f" ({s['deliveries_cancelled']} cancelled by review, not sent / 复核后取消发送)"
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
