@@ -62,6 +62,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未推送（发送前已解除）",
         "en": "not paged (ended before it could be sent)",
     },
+    # the review panel dismissed the warning or set it below the change's level
+    "alarm_status_cancelled": {"zh": "复核后取消发送", "en": "cancelled"},
+    "alarm_log_note_cancelled": {
+        "zh": "另有 {n} 次变化的推送因复核取消、未发送（复核组已排除该预警，或将其调低到该变化的等级以下），也不再升级通知。",
+        "en": " {n} changes were cancelled by review (the panel dismissed their warning or "
+        "set it below their level): their queued deliveries were not sent nor escalated.",
+    },
     "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
     "alarm_change_new": {"zh": "新发布", "en": "new"},
     "alarm_change_raised": {"zh": "升级", "en": "raised"},

@@ -224,7 +224,9 @@ ALARM_OUTCOME = re.compile(r"(?P<to>\S+) (?P<status>[a-z]+)(?: \((?P<n>\d+) atte
 def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     """The alarm log's caption (riskwarn.stream.alarm_log): how many changes were sent
     and how many red ones nobody acknowledged; changes never sent (every delivery
-    expired: the warning was no longer in force, a replay) are neither, counted apart."""
+    expired: the warning was no longer in force, a replay) are neither, counted apart;
+    changes cancelled by review (the panel dismissed their warning or set it below their
+    level) are counted apart too."""
     from dashboard.i18n import fmt_int
 
     expired = alarms["expired"].astype(bool)
@@ -234,13 +236,18 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     note = t(
         "alarm_log_note", lang, n=fmt_int(int((~expired).sum()), lang), open=fmt_int(n_open, lang)
     )
-    if expired.any():
-        note += t("alarm_log_note_expired", lang, n=fmt_int(int(expired.sum()), lang))
+    # cancelled by review: said apart (the panel stopped them), not as expired
+    cancelled = alarms["cancelled"].astype(bool) if "cancelled" in alarms else expired & False
+    if (expired & ~cancelled).any():
+        n_expired = int((expired & ~cancelled).sum())
+        note += t("alarm_log_note_expired", lang, n=fmt_int(n_expired, lang))
         # warnings nobody was told of that ended during a catch-up (status unpaged)
         unpaged = alarms.loc[alarms["sent"].astype(str).str.contains(r" unpaged\b")]
         if len(unpaged):
             n = unpaged["warning_id"].nunique()
             note += t("alarm_log_note_unpaged", lang, n=fmt_int(int(n), lang))
+    if cancelled.any():
+        note += t("alarm_log_note_cancelled", lang, n=fmt_int(int(cancelled.sum()), lang))
     return note
 
 

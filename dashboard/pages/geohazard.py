@@ -225,7 +225,7 @@ if not alarms.empty:
             to_level=[level_label(v, lg) if v else "—" for v in alarms["to_level"]],
             sent=[views.alarm_outcome(v, lg) for v in alarms["sent"]],
         )
-        .drop(columns=["delivery_key", "expired"])
+        .drop(columns=["delivery_key", "expired", "cancelled"])
         .rename(columns={c: t(f"alarm_col_{c}", lg) for c in alarms.columns}),
         hide_index=True,
         width="stretch",

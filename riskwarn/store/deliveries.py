@@ -29,6 +29,13 @@ unsent changes to one contact and channel only the latest is sent, as the change
 what they last heard, naming the levels not sent; the earlier are ``superseded``. The
 end of a warning they never heard of is not paged (``unpaged``). Both audited, never
 deleted (docs/streaming.md, "Catch-up").
+
+**Cancelled by review** (since 2026-12-06, :func:`review_stops_paging`). A delivery
+pages only while the review panel still wants its warning paged at the change's level:
+one whose warning the panel dismissed, or adjusted below that level, is not sent but
+recorded ``cancelled`` at its claim (audited ``delivery_cancelled``: who decided, when,
+the action and levels), is never requeued and never escalated (docs/streaming.md,
+"Cancelled by review").
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from riskwarn.store.models import Delivery, RiskWarning, WarningAck
+from riskwarn.store.models import LEVELS, Delivery, RiskWarning, WarningAck, WarningReview
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import frame_of, lock_for_transaction, table_of, utc
 
@@ -135,6 +142,108 @@ def _ended(until: datetime | None, now: datetime) -> bool:
     return until is not None and until <= now
 
 
+# a change to one of these levels pages someone (riskwarn.stream.publish: orange/red)
+PAGING_LEVELS = ("orange", "red")
+
+
+def review_stops_paging(
+    state: str | None, reviewed_level: str | None, to_level: str | None
+) -> str | None:
+    """Whether the review panel's decision on a warning (its ``state`` and
+    ``reviewed_level`` in the ``warnings`` table; None: not held) stops a delivery of its
+    change to ``to_level``: the one predicate the claim (at the send), the requeue and
+    the escalation judge by. ``"dismissed"``: the panel dismissed the warning (a false
+    alarm); ``"adjusted_below"``: the panel set it below the change's level (a red set to
+    orange stops the red page and its escalation, an orange change still pages; set to
+    yellow or blue, neither does). None: page as logged: not reviewed, accepted, or
+    adjusted to the change's level or above (an orange the panel raised to red is never
+    suppressed; its change is sent as logged). A change to a level that pages nobody
+    (``ended``, or lowered below orange) is never stopped: it tells those already paged
+    that it is over."""
+    if to_level not in PAGING_LEVELS:
+        return None
+    if state == "dismissed":
+        return "dismissed"
+    if reviewed_level is not None and LEVELS[reviewed_level] < LEVELS[to_level]:
+        return "adjusted_below"
+    return None
+
+
+def review_stops(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The rows of ``rows`` (delivery rows) whose paging the review of their warning stops
+    (:func:`review_stops_paging`, read in ``conn``'s transaction), by delivery id, each
+    with why (``review``: ``dismissed`` / ``adjusted_below``) and the panel's last
+    decision (``reviewed_by``, ``reviewed_at``, ``review_action``, ``reviewed_level``,
+    ``warning_version``). Reads the ``warnings`` rows of their warnings, and the last
+    review of those stopped."""
+    w, r = table_of(RiskWarning), table_of(WarningReview)
+    ids = sorted({str(row["warning_id"]) for row in rows})
+    held: dict[str, Mapping[str, Any]] = {}
+    for i in range(0, len(ids), CHUNK):
+        stmt = sa.select(w.c.warning_id, w.c.state, w.c.reviewed_level, w.c.version).where(
+            w.c.warning_id.in_(ids[i : i + CHUNK])
+        )
+        held.update({str(x["warning_id"]): dict(x) for x in conn.execute(stmt).mappings()})
+    out: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        warning = held.get(str(row["warning_id"]))
+        if warning is None:
+            continue
+        why = review_stops_paging(warning["state"], warning["reviewed_level"], row["to_level"])
+        if why is not None:
+            out[int(row["delivery_id"])] = {"review": why, "warning_id": str(row["warning_id"])}
+    for wid in sorted({v["warning_id"] for v in out.values()}):
+        last = (
+            conn.execute(
+                sa.select(r).where(r.c.warning_id == wid).order_by(r.c.review_id.desc()).limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        decided = {
+            "reviewed_by": None if last is None else last["reviewer"],
+            "reviewed_at": None if last is None else utc(last["reviewed_at"]).isoformat(),
+            "review_action": None if last is None else last["action"],
+            "reviewed_level": held[wid]["reviewed_level"],
+            "warning_version": int(held[wid]["version"]),
+        }
+        for v in out.values():
+            if v["warning_id"] == wid:
+                v.update(decided)
+    for v in out.values():
+        del v["warning_id"]
+    return out
+
+
+def cancel_by_review(
+    conn: Connection, row: Mapping[str, Any], review: Mapping[str, Any], audit: Audit
+) -> bool:
+    """Record the pending or expired delivery ``row`` ``cancelled`` (never sent), audited
+    ``delivery_cancelled`` with its details and ``review`` (from :func:`review_stops`);
+    in the caller's transaction. False when it was neither any more (another sender
+    recorded it first)."""
+    d = table_of(Delivery)
+    done = conn.execute(
+        sa.update(d)
+        .where(d.c.delivery_id == row["delivery_id"], d.c.status.in_(("pending", "expired")))
+        .values(status="cancelled")
+    ).rowcount
+    if done != 1:
+        return False
+    details = {
+        k: v
+        for k, v in _expiry_details(row, utc(row["changed_at"]), "cancelled").items()
+        if k != "in_force_until"
+    }
+    audit(
+        "delivery_cancelled",
+        "delivery",
+        str(row["delivery_id"]),
+        {**details, "escalation_step": int(row["escalation_step"]), **review},
+    )
+    return True
+
+
 def _expiry_details(row: Mapping[str, Any], until: datetime, when: str) -> dict[str, Any]:
     return {
         "delivery_key": row["delivery_key"],
@@ -177,6 +286,8 @@ def requeue_in_force(
         ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
     )
     back = [(row, until) for row, held in rows if not _ended(until := _until(row, held), now)]
+    stopped = review_stops(conn, [row for row, _ in back])  # the panel stopped its paging
+    back = [(row, until) for row, until in back if row["delivery_id"] not in stopped]
     ids = [row["delivery_id"] for row, _ in back]
     for i in range(0, len(ids), CHUNK):
         conn.execute(
@@ -263,7 +374,8 @@ def _net_change(
     mine = _order(row)
     # a later change to them, pending or sent already (this one requeued after it)
     later = [p for p in peers if _order(p) > mine and p["status"] in ("pending", "sent")]
-    earlier = [p for p in peers if _order(p) < mine]
+    # a change the review panel cancelled is not "not sent during a catch-up"
+    earlier = [p for p in peers if _order(p) < mine and p["status"] != "cancelled"]
     if later:
         _mark(conn, row, "superseded", audit, {"superseded_by": later[-1]["delivery_key"]})
         return "superseded", row
@@ -425,13 +537,15 @@ class NeverSentError(Exception):
 
 
 # statuses of a delivery never sent (never to be): its warning was no longer in force,
-# a later change carried the net state, or it ended before the officer heard of it
-NEVER_SENT = ("expired", "superseded", "unpaged")
+# a later change carried the net state, it ended before the officer heard of it, or
+# the review panel stopped its paging
+NEVER_SENT = ("expired", "superseded", "unpaged", "cancelled")
 
 
 def never_sent(statuses: Sequence[str]) -> bool:
     """Whether a change whose delivery rows have ``statuses`` was never sent to anyone
-    because every one expired, was superseded or was not paged (:data:`NEVER_SENT`; the rule :func:`riskwarn.stream.alarm_log.alarm_log`
+    because every one expired, was superseded, was not paged or was cancelled by review
+    (:data:`NEVER_SENT`; the rule :func:`riskwarn.stream.alarm_log.alarm_log`
     marks ``expired`` and the dashboard does not offer for acknowledgement; the store
     refuses to acknowledge it, :class:`NeverSentError`)."""
     return len(statuses) > 0 and all(s in NEVER_SENT for s in statuses)
@@ -521,10 +635,14 @@ class DeliveryStore(ReadStore):
         next attempt is moved ``lease_s`` ahead, so nothing else takes it meanwhile and
         a sender that dies before recording the outcome leaves it to be sent again
         then); ``("expired", row)``: recorded ``expired`` and audited
-        (``delivery_expired``, found ``sending``), not to be sent; ``("gone", None)``:
-        no longer pending and due (sent, expired or claimed by another sender);
-        ``("superseded" | "unpaged", row)``: recorded so and audited, not to be sent;
-        ``("held", row)``: left pending, judged again on a later loop."""
+        (``delivery_expired``, found ``sending``), not to be sent; ``("cancelled",
+        row)``: the review panel stopped its paging (:func:`review_stops_paging`, judged
+        in the same transaction, so a dismissal committed before the claim is never
+        sent), recorded ``cancelled`` and audited (``delivery_cancelled``), not to be
+        sent; ``("gone", None)``: no longer pending and due (sent, expired, cancelled or
+        claimed by another sender); ``("superseded" | "unpaged", row)``: recorded so and
+        audited, not to be sent; ``("held", row)``: left pending, judged again on a
+        later loop."""
         d = table_of(Delivery)
         now = self._now()
         due = (d.c.delivery_id == delivery_id, d.c.status == "pending", d.c.next_attempt_at <= now)
@@ -545,6 +663,10 @@ class DeliveryStore(ReadStore):
                     _expiry_details(row, until, "sending"),
                 )
                 return "expired", dict(row)
+            stopped = review_stops(conn, [row]).get(int(row["delivery_id"]))
+            if stopped is not None:  # the panel dismissed it, or set it below this level
+                cancel_by_review(conn, row, stopped, self._auditor(conn, actor))
+                return "cancelled", dict(row)
             if int(row["escalation_step"]) == 0:
                 verdict = _net_change(conn, dict(row), now, self._auditor(conn, actor))
                 if verdict[0] != "send":
@@ -554,6 +676,16 @@ class DeliveryStore(ReadStore):
             if conn.execute(sa.update(d).where(*due).values(next_attempt_at=lease)).rowcount != 1:
                 return "gone", None
             return "claimed", dict(row)
+
+    def review_stopped(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
+        """The delivery rows of ``rows`` whose paging the review of their warning stops
+        now (:func:`review_stops`: dismissed, or adjusted below the change's level), by
+        delivery id, with why and who decided when; what the escalation asks before it
+        pages the next contact."""
+        if not rows:
+            return {}
+        with self._read() as conn:
+            return review_stops(conn, rows)
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""

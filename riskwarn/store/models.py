@@ -319,7 +319,9 @@ DELIVERY_CHANNELS = ("email", "webhook")
 # expired: not sent, the warning was no longer in force (migration 0008)
 # superseded / unpaged: not sent, a later change carried the net state / the warning
 # ended before the officer heard of it (migration 0009, riskwarn.store.deliveries)
-DELIVERY_STATUSES = ("pending", "sent", "failed", "expired", "superseded", "unpaged")
+# cancelled: not sent, the review panel dismissed the warning or adjusted it below the
+# change's level (migration 0010, riskwarn.store.deliveries.review_stops_paging)
+DELIVERY_STATUSES = ("pending", "sent", "failed", "expired", "superseded", "unpaged", "cancelled")
 WARNING_CHANGES = ("new", "raised", "lowered", "ended", "escalated")
 
 

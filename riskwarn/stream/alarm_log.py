@@ -11,6 +11,9 @@ old readings) is listed with its outcome (``email:duty-1 expired``) and marked
 is one whose deliveries were ``superseded`` (a later change of its warning carried the
 net state) or ``unpaged`` (its warning ended before anyone heard of it; since
 2026-12-06, docs/streaming.md "Catch-up").
+A change some delivery of which the review panel stopped (its warning dismissed, or set
+below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
+every delivery was cancelled is ``expired`` as well (never sent).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ COLUMNS = [
     "warning_id",
     "delivery_key",
     "expired",  # every delivery of the change expired: nobody was sent it (not shown)
+    "cancelled",  # a delivery of the change was cancelled by review (not shown)
 ]
 
 
@@ -75,6 +79,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 "delivery_key": key,
                 # the store's rule: such a change is refused if acknowledged anyway
                 "expired": never_sent(g["status"].astype(str).tolist()),
+                "cancelled": bool((g["status"] == "cancelled").any()),
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

@@ -976,6 +976,7 @@ class StreamConsumer:
                 self.counters.deliveries_expired_queued += done["expired"]
                 self.counters.deliveries_superseded += done["superseded"]
                 self.counters.deliveries_unpaged += done["unpaged"]
+                self.counters.deliveries_cancelled += done["cancelled"]
                 if time.monotonic() - last_escalation > 10:
                     escalate(store, self.cfg.delivery)
                     last_escalation = time.monotonic()
@@ -1018,6 +1019,9 @@ class StreamConsumer:
             "deliveries_expired_queued": c.deliveries_expired_queued,
             "deliveries_superseded": c.deliveries_superseded,
             "deliveries_unpaged": c.deliveries_unpaged,
+            # pending rows not sent: the review panel dismissed their warning, or set
+            # it below their level (status cancelled)
+            "deliveries_cancelled": c.deliveries_cancelled,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

@@ -21,6 +21,12 @@ queued one whose warning ended while it waited, instead of sending it; both audi
 (``delivery_expired``, :mod:`riskwarn.store.deliveries`). "Now" is the store's clock,
 the wall clock, never the readings' event time: a replay of last month's readings pages
 nobody, whatever time its readings say it is.
+
+Only warnings the review panel still wants paged are delivered: a change whose warning
+the panel dismissed, or adjusted below the change's level, is recorded ``cancelled`` at
+its send instead of being sent, and is not escalated
+(:func:`riskwarn.store.deliveries.review_stops_paging`, docs/streaming.md, "Cancelled by
+review").
 """
 
 from __future__ import annotations
@@ -309,10 +315,20 @@ def _log_expired(d: Mapping[str, Any]) -> None:
 def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
     """Send the due deliveries of warnings in force; returns counts sent / retry /
     failed / expired (queued deliveries whose warning is no longer in force, at the
-    store's clock: recorded ``expired`` and audited, not sent). Each row is claimed
-    just before its send, in one transaction with its in-force check
+    store's clock: recorded ``expired`` and audited, not sent) / cancelled (the review
+    panel dismissed their warning or set it below their level: recorded ``cancelled``
+    and audited, not sent). Each row is claimed just before its send, in one
+    transaction with its in-force and review checks
     (:meth:`~riskwarn.store.Store.claim_delivery`)."""
-    counts = {"sent": 0, "retry": 0, "failed": 0, "expired": 0, "superseded": 0, "unpaged": 0}
+    counts = {
+        "sent": 0,
+        "retry": 0,
+        "failed": 0,
+        "expired": 0,
+        "superseded": 0,
+        "unpaged": 0,
+        "cancelled": 0,
+    }
     for stale in store.expire_deliveries():
         counts["expired"] += 1
         _log_expired(stale)
@@ -323,6 +339,16 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
         if outcome == "expired":
             counts["expired"] += 1
             _log_expired(due)
+            continue
+        if outcome == "cancelled":  # the review panel stopped its paging: recorded
+            counts["cancelled"] += 1
+            log.info(
+                "delivery %s (%s to contact %s, warning %s) not sent: cancelled by review",
+                due["delivery_id"],
+                due["channel"],
+                due["contact_id"],
+                due["warning_id"],
+            )
             continue
         if outcome in ("superseded", "unpaged"):  # not sent: recorded and audited
             counts[outcome] += 1
@@ -373,7 +399,9 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
 
 def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> int:
     """Escalate red changes nobody acknowledged within ``escalate_after_minutes``: the
-    next contact of the route gets them. Returns how many deliveries were added."""
+    next contact of the route gets them, unless the review panel has since dismissed
+    their warning or set it below red (:func:`~riskwarn.store.deliveries.review_stops_paging`).
+    Returns how many deliveries were added."""
     now = now or datetime.now(UTC)
     log_ = store.deliveries()
     if log_.empty:
@@ -387,6 +415,8 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
         if (log_.loc[log_["delivery_key"] == key, "escalation_step"] > step).any():
             continue
         if top["sent_at"].min() + wait > now or store.acknowledged(str(key)):
+            continue
+        if store.review_stopped([top.iloc[0].to_dict()]):  # dismissed, or set below red
             continue
         msg = top["message"].iloc[0]
         # the change as logged (its key): a page sent as the net change of a catch-up

@@ -75,6 +75,7 @@ class Counters:
     # later change of their warning / the end of a warning nobody was told of
     deliveries_superseded: int = 0
     deliveries_unpaged: int = 0
+    deliveries_cancelled: int = 0  # pending rows the review panel stopped (dismissed)
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

@@ -44,6 +44,8 @@ def status_line(path: Path) -> str:
             f"{s['deliveries_unpaged']} not paged: ended before it could be sent"
             " / 未推送：发送前已解除"
         )
+    if s.get("deliveries_cancelled"):  # the review panel dismissed / lowered the warning
+        apart.append(f"{s['deliveries_cancelled']} cancelled by review, not sent / 复核后取消发送")
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
