@@ -269,18 +269,28 @@ def test_an_adjust_below_the_change_cancels_it_and_an_adjust_up_still_pages(url:
         _publish(
             store, "second", later, {"H1": 4, "H2": 3, "H3": 4}, delivery_rows(cfg, h1_red, []), ids
         )
-        assert deliver_due(store, cfg)["retry"] == 4
+        # the net change: H1's orange is superseded by its red (pending), the rest retry
+        first = deliver_due(store, cfg)
+        assert (first["retry"], first["superseded"]) == (3, 1), first
         _review(store, h1_red.warning_id, "adjust", "one sensor only", level="orange")
         _review(store, h2_orange.warning_id, "adjust", "slope moving fast", level="red")
         _review(store, h3_red.warning_id, "adjust", "dry season, stable", level="yellow")
         hook.status = 200
         clock.now += pd.Timedelta(minutes=10)
         counts = deliver_due(store, cfg)
-        sent = sorted((m["site_id"], m["to_level"]) for m in hook.bodies())
-    assert sent == [("H1", "orange"), ("H2", "orange")], sent
-    assert counts["sent"] == 2 and counts["cancelled"] == 2, counts
+        # H1's red cancelled: the orange it superseded is judged again, sent next loop
+        again = deliver_due(store, cfg)
+        assert deliver_due(store, cfg)["sent"] == 0
+        sent = sorted((m["site_id"], m["change"], m["to_level"]) for m in hook.bodies())
+    assert sent == [("H1", "new", "orange"), ("H2", "new", "orange")], sent
+    assert counts["sent"] + again["sent"] == 2 and counts["cancelled"] == 2, (counts, again)
     d = store.deliveries().set_index("delivery_key")
     assert d.loc[h1_red.key, "status"] == "cancelled" and d.loc[h3_red.key, "status"] == "cancelled"
+    assert d.loc[h1_orange.key, "status"] == "sent"
+    (back,) = store.audit_entries(
+        "delivery", str(d.loc[h1_orange.key, "delivery_id"]), ("delivery_rejudged",)
+    )
+    assert back["details"]["cancelled"] == h1_red.key
     reasons = {e["details"]["delivery_key"]: e["details"] for e in _cancelled_audit(store)}
     assert reasons[h1_red.key]["review"] == "adjusted_below"
     assert reasons[h1_red.key]["reviewed_level"] == "orange"

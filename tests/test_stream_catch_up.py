@@ -291,3 +291,156 @@ def test_a_catch_up_orange_red_pages_red_once_and_escalation_follows_it(
         assert got == want
         _round(pub, cfg, {"L": 4}, now)  # a refresh puts nothing back in the queue
         assert deliver_due(store, cfg)["sent"] == 0
+
+
+# 4. found in review (2026-12-06): what the officer may have heard, and a dip and back
+
+
+class Clock:
+    """The store's clock: the wall clock moved on by ``off`` (a lease running out)."""
+
+    off = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.off
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def clocked(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, Clock]]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'serving.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    clock = Clock()
+    s = Store(url, clock=clock)
+    s.upgrade()
+    yield s, clock
+    s.close()
+
+
+def test_a_change_claimed_by_a_sender_that_died_counts_as_heard_and_its_end_is_paged(
+    clocked: tuple[Store, Clock],
+) -> None:
+    """A sender claims "new red", posts it and is killed before recording the send (its
+    claim is all the store has). The red ends. While the claim's lease runs, the end
+    waits (held); after it, the officer gets "ended": a change that may have been sent
+    counts as heard (at least once). Before: "new" superseded, "ended" unpaged, the
+    officer who got "new red" never heard it ended."""
+    from riskwarn.store.deliveries import CLAIM_LEASE_S
+    from riskwarn.stream.delivery import deliver_due
+
+    store, clock = clocked
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 4}, now - 2 * H)
+        (due,) = store.due_deliveries()
+        assert store.claim_delivery(due["delivery_id"])[0] == "claimed"  # then SIGKILL
+        _round(pub, cfg, {"L": 0}, now - H)  # the red ends
+        assert deliver_due(store, cfg)["sent"] == 0
+        assert store.deliveries()["status"].tolist() == ["pending", "pending"], "held"
+        clock.off = timedelta(seconds=CLAIM_LEASE_S + 10)  # the lease runs out
+        deliver_due(store, cfg)
+        assert deliver_due(store, cfg)["sent"] == 0
+        got = [(m["change"], m["from_level"], m["to_level"]) for m in _received(hook)]
+    assert got == [("ended", "red", None)]
+    d = store.deliveries()
+    assert d[["change", "status"]].values.tolist() == [["new", "superseded"], ["ended", "sent"]]
+
+
+@pytest.mark.parametrize("ack", [False, True])
+def test_a_dip_and_back_to_the_level_heard_pages_nothing(store: Store, ack: bool) -> None:
+    """A "new red" sent; catch-up steps lower it to orange and raise it back to red, both
+    unsent: the officer last heard red and it is red, so nothing is paged (the rows
+    recorded not sent, the audit names the dip) and the red is escalated once, or not
+    at all once acknowledged. Before: "raised orange -> red" paged, escalated again
+    under its new key (also after the red was acknowledged)."""
+    from riskwarn.stream.delivery import deliver_due, escalate
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook, ("duty-1", "duty-2"))
+        _round(pub, cfg, {"L": 4}, now - 4 * H)
+        deliver_due(store, cfg)
+        (msg,) = _received(hook)
+        if ack:
+            store.acknowledge_delivered(msg["warning_id"], "duty-1")
+        _round(pub, cfg, {"L": 3}, now - 3 * H)
+        _round(pub, cfg, {"L": 4}, now - 2 * H)
+        counts = deliver_due(store, cfg)
+        assert (counts["sent"], counts["superseded"], counts["unpaged"]) == (0, 1, 1)
+        assert _received(hook) == [msg]
+        later = datetime.now(UTC) + timedelta(hours=3)
+        assert escalate(store, cfg, now=later) == (0 if ack else 1)
+        assert escalate(store, cfg, now=later) == 0
+        deliver_due(store, cfg)
+        got = [(m["change"], m["to_level"], m["delivery_key"]) for m in _received(hook)]
+    want = [("new", "red", msg["delivery_key"])]
+    if not ack:
+        want.append(("escalated", "red", msg["delivery_key"]))
+    assert got == want
+    d = store.deliveries()
+    assert d.loc[d["escalation_step"] == 0, ["change", "to_level", "status"]].values.tolist() == [
+        ["new", "red", "sent"],
+        ["lowered", "orange", "superseded"],
+        ["raised", "red", "unpaged"],
+    ]
+    (entry,) = _audit(store, ("delivery_unpaged",))
+    assert entry["details"]["unpaged"] == "unchanged"
+    assert entry["details"]["heard"] == msg["delivery_key"]
+    assert entry["details"]["not_sent"] == [
+        {"level": "orange", "from": (now - 3 * H).isoformat(), "to": (now - 2 * H).isoformat()}
+    ]
+
+
+def test_a_red_never_heard_of_after_an_acknowledged_orange_is_not_paged_as_lowered(
+    store: Store,
+) -> None:
+    """Orange sent and acknowledged; then red and back to orange, both queued: the
+    officer last heard orange and it is orange. Before: "lowered red -> orange" for a
+    red they never heard of."""
+    from riskwarn.stream.delivery import deliver_due
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook, ("duty-1", "duty-2"))
+        _round(pub, cfg, {"L": 3}, now - 3 * H)
+        deliver_due(store, cfg)
+        (msg,) = _received(hook)
+        store.acknowledge_delivered(msg["warning_id"], "duty-1")
+        _round(pub, cfg, {"L": 4}, now - 2 * H)
+        _round(pub, cfg, {"L": 3}, now - H)
+        deliver_due(store, cfg)
+        assert _received(hook) == [msg]
+    d = store.deliveries()
+    assert d["status"].tolist() == ["sent", "superseded", "unpaged"]
+
+
+def test_rows_superseded_within_a_later_changes_claim_are_counted(
+    clocked: tuple[Store, Clock],
+) -> None:
+    """A "new red" failed once (retry in 60 s); "lowered orange" is logged and comes due
+    first: its claim supersedes the red (the net change is "new orange"), and the
+    sender's counts (so `stream --status`) include that row. Before: not counted."""
+    from dataclasses import replace
+
+    from riskwarn.stream.delivery import deliver_due
+
+    store, clock = clocked
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook(status=503) as hook:
+        cfg = replace(_cfg(hook), retry_base_s=60.0)
+        _round(pub, cfg, {"L": 4}, now - 2 * H)
+        assert deliver_due(store, cfg)["retry"] == 1
+        _round(pub, cfg, {"L": 3}, now - H)
+        hook.status = 200
+        clock.off = timedelta(seconds=120)  # both due, the orange first
+        counts = deliver_due(store, cfg)
+        (msg,) = _received(hook)
+    assert (msg["change"], msg["to_level"]) == ("new", "orange")
+    assert (counts["sent"], counts["superseded"]) == (1, 1), counts
+    assert store.deliveries()["status"].tolist() == ["superseded", "sent"]

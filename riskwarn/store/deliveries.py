@@ -60,6 +60,17 @@ LEGACY_VALIDITY = timedelta(hours=24)
 # ids per IN list (SQLite's bound-parameter limit)
 CHUNK = 500
 
+# ``last_error`` of a row claimed for sending whose outcome is not recorded yet: kept when
+# the sender dies between its send and the record (the row may have been sent)
+CLAIMED = "claimed: outcome not recorded"
+# the key of a claimed row (from :func:`_net_change`) counting the earlier pending rows
+# it superseded in its claim (``deliver_due`` counts them)
+SUPERSEDED_PEERS = "superseded_peers"
+# why a row was recorded ``unpaged`` (its message's ``unpaged``): the warning ended, or
+# fell below orange, before the officer heard of it; or it is back at the level they
+# last heard (nothing changed for them)
+UNPAGED_WHY = ("ended", "below_orange", "unchanged")
+
 # how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
 # if the sender dies before recording the outcome, the row is due again after it
 CLAIM_LEASE_S = 120.0
@@ -381,23 +392,38 @@ def _net_change(
         return "superseded", row
     if any(p["status"] == "pending" and utc(p["next_attempt_at"]) > now for p in earlier):
         return "held", row
-    sent = [p for p in earlier if p["status"] == "sent"]
+    # what they may have heard: sent, or claimed for sending with no outcome recorded
+    # (the sender died after its lease began: at least once, so counted as heard)
+    sent = [p for p in earlier if possibly_sent(p)]
     heard = sent[-1] if sent else None
     unsent = [p for p in earlier if heard is None or _order(p) > _order(heard)]
     if not unsent:
         return "send", row
     missed = _not_sent(unsent, row)
     heard_level = None if heard is None else heard["to_level"]
+    merged = 0
     for p in unsent:
         if p["status"] == "pending":  # due (not held above): the net state is this row's
-            _mark(conn, p, "superseded", audit, {"superseded_by": row["delivery_key"]})
-    if heard is None and row["to_level"] not in PAGED_LEVELS:
-        _mark(conn, row, "unpaged", audit, {"not_sent": missed})
-        return "unpaged", row
+            merged += _mark(conn, p, "superseded", audit, {"superseded_by": row["delivery_key"]})
+    row = {**row, SUPERSEDED_PEERS: merged}
     to = row["to_level"]
-    if LEVEL_ORDER.get(heard_level, 0) == LEVEL_ORDER.get(to, 0):
-        change, from_level = row["change"], row["from_level"]  # back where it was heard
-    elif heard_level is None:
+    if heard is None and to not in PAGED_LEVELS:
+        why = "ended" if to is None else "below_orange"
+        _mark(conn, row, "unpaged", audit, {"not_sent": missed, "unpaged": why})
+        return "unpaged", _note_unpaged(conn, row, why)
+    if heard is not None and LEVEL_ORDER.get(heard_level, 0) == LEVEL_ORDER.get(to, 0):
+        # back at the level they last heard (a dip or a rise in between, unsent): the
+        # net change from what they heard is none, so nothing is paged (a "raised
+        # orange -> red" to an officer who last heard red would be untrue)
+        extra = {
+            "not_sent": missed,
+            "unpaged": "unchanged",
+            "heard": heard["delivery_key"],
+            "heard_level": heard_level,
+        }
+        _mark(conn, row, "unpaged", audit, extra)
+        return "unpaged", _note_unpaged(conn, row, "unchanged")
+    if heard_level is None:
         change, from_level = "new", None
     elif to is None:
         change, from_level = "ended", heard_level
@@ -416,9 +442,10 @@ def _net_change(
 
 def _mark(
     conn: Connection, row: Mapping[str, Any], status: str, audit: Audit, extra: Mapping[str, Any]
-) -> None:
+) -> bool:
     """Record the pending ``row`` as ``status`` (``superseded`` / ``unpaged``: not sent),
-    audited ``delivery_<status>`` with the row's details and ``extra``."""
+    audited ``delivery_<status>`` with the row's details and ``extra``. False (nothing
+    written) when it was neither pending nor expired any more."""
     d = table_of(Delivery)
     done = conn.execute(
         sa.update(d)
@@ -426,13 +453,81 @@ def _mark(
         .values(status=status)
     )
     if done.rowcount != 1:
-        return  # another sender's claim recorded it first (once, audited there)
+        return False  # another sender's claim recorded it first (once, audited there)
     details = {
         k: v
         for k, v in _expiry_details(row, utc(row["changed_at"]), status).items()
         if k != "in_force_until"
     }
     audit(f"delivery_{status}", "delivery", str(row["delivery_id"]), {**details, **extra})
+    return True
+
+
+def _note_unpaged(conn: Connection, row: dict[str, Any], why: str) -> dict[str, Any]:
+    """Keep why ``row`` was not paged in its message (``unpaged``: :data:`UNPAGED_WHY`),
+    for the alarm log to say so; returns the row so."""
+    d = table_of(Delivery)
+    message = {**dict(row["message"] or {}), "unpaged": why}
+    conn.execute(sa.update(d).where(d.c.delivery_id == row["delivery_id"]).values(message=message))
+    return {**row, "message": message}
+
+
+def possibly_sent(row: Mapping[str, Any]) -> bool:
+    """Whether the officer may have heard the delivery ``row``: sent, or claimed for
+    sending and never recorded (:data:`CLAIMED`: the sender died between its send and
+    the record; its lease ran out). Delivery is at least once: such a change counts as
+    heard (its end is paged; a repeat is acceptable, a missing page is not)."""
+    return row["status"] == "sent" or row.get("last_error") == CLAIMED
+
+
+def rejudge_superseded(
+    conn: Connection, row: Mapping[str, Any], now: datetime, audit: Audit
+) -> int:
+    """After the step-0 ``row`` was cancelled by review: put the earlier changes of its
+    warning to the same contact and channel that were ``superseded`` after the last one
+    they may have heard back to ``pending`` (due now), each audited
+    ``delivery_rejudged``, so the next loop sends the net state the panel endorses (a
+    red set to orange: the orange it superseded is sent). Returns how many."""
+    d = table_of(Delivery)
+    peers = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(d).where(
+                d.c.warning_id == row["warning_id"],
+                d.c.contact_id == row["contact_id"],
+                d.c.channel == row["channel"],
+                d.c.escalation_step == 0,
+                d.c.delivery_id != row["delivery_id"],
+            )
+        ).mappings()
+    ]
+    peers = sorted((p for p in peers if _order(p) < _order(row)), key=_order)
+    heard = [p for p in peers if possibly_sent(p)]
+    after = _order(heard[-1]) if heard else None
+    back = 0
+    for p in peers:
+        if p["status"] != "superseded" or (after is not None and _order(p) <= after):
+            continue
+        done = conn.execute(
+            sa.update(d)
+            .where(d.c.delivery_id == p["delivery_id"], d.c.status == "superseded")
+            .values(status="pending", next_attempt_at=now)
+        ).rowcount
+        if done != 1:
+            continue
+        back += 1
+        details = {
+            k: v
+            for k, v in _expiry_details(p, utc(p["changed_at"]), "cancelled_by_review").items()
+            if k != "in_force_until"
+        }
+        audit(
+            "delivery_rejudged",
+            "delivery",
+            str(p["delivery_id"]),
+            {**details, "cancelled": row["delivery_key"]},
+        )
+    return back
 
 
 def insert_deliveries(
@@ -665,7 +760,10 @@ class DeliveryStore(ReadStore):
                 return "expired", dict(row)
             stopped = review_stops(conn, [row]).get(int(row["delivery_id"]))
             if stopped is not None:  # the panel dismissed it, or set it below this level
-                cancel_by_review(conn, row, stopped, self._auditor(conn, actor))
+                audit = self._auditor(conn, actor)
+                if cancel_by_review(conn, row, stopped, audit) and row["escalation_step"] == 0:
+                    # the earlier changes it superseded are judged again (next loop)
+                    rejudge_superseded(conn, row, now, audit)
                 return "cancelled", dict(row)
             if int(row["escalation_step"]) == 0:
                 verdict = _net_change(conn, dict(row), now, self._auditor(conn, actor))
@@ -673,7 +771,8 @@ class DeliveryStore(ReadStore):
                     return verdict[0], verdict[1]
                 row = verdict[1]
             lease = now + timedelta(seconds=lease_s)
-            if conn.execute(sa.update(d).where(*due).values(next_attempt_at=lease)).rowcount != 1:
+            claim = {"next_attempt_at": lease, "last_error": CLAIMED}
+            if conn.execute(sa.update(d).where(*due).values(**claim)).rowcount != 1:
                 return "gone", None
             return "claimed", dict(row)
 

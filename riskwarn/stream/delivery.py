@@ -51,6 +51,7 @@ import yaml
 
 from riskwarn import warnings as rw
 from riskwarn.store import Store
+from riskwarn.store.deliveries import SUPERSEDED_PEERS
 from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, LevelChange
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,18 @@ def _log_expired(d: Mapping[str, Any]) -> None:
     )
 
 
+def _not_paged_because(outcome: str, row: Mapping[str, Any] | None) -> str:
+    """Why a claimed row was not sent (``superseded`` / ``unpaged``), for the log."""
+    if outcome == "superseded":
+        return "a later change carries the net state"
+    why = ((row or {}).get("message") or {}).get("unpaged")
+    if why == "unchanged":
+        return "back at the level last sent to the contact (nothing changed for them)"
+    if why == "below_orange":
+        return "fell below orange before the contact heard of the warning"
+    return "the warning ended before the contact heard of it"
+
+
 def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str, int]:
     """Send the due deliveries of warnings in force; returns counts sent / retry /
     failed / expired (queued deliveries whose warning is no longer in force, at the
@@ -336,6 +349,8 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
         # claimed only while its warning is still in force (one transaction): a row that
         # expired since it was read (an earlier row's slow send) is recorded, not sent
         outcome, claimed = store.claim_delivery(due["delivery_id"])
+        # earlier rows this claim recorded superseded (its change carries their net state)
+        counts["superseded"] += int((claimed or {}).get(SUPERSEDED_PEERS, 0))
         if outcome == "expired":
             counts["expired"] += 1
             _log_expired(due)
@@ -356,9 +371,7 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                 "delivery %s (warning %s) not sent: %s",
                 due["delivery_id"],
                 due["warning_id"],
-                "a later change carries the net state"
-                if outcome == "superseded"
-                else "the warning ended before it could be sent",
+                _not_paged_because(outcome, claimed),
             )
             continue
         if outcome != "claimed" or claimed is None:  # sent, expired, claimed meanwhile
