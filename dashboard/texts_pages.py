@@ -32,14 +32,28 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Real-time alarms: deliveries and acknowledgements",
     },
     "alarm_log_note_expired": {
-        "zh": "另有 {n} 次变化未发送（预警已不再有效而过期、并入其后的变化，或发送前已解除），不计入上述数字。",
+        "zh": "另有 {n} 次变化未发送（预警已不再有效而过期、并入其后的变化，或对值班人员无新变化而未推送），不计入上述数字。",
         "en": " Besides, {n} changes were never sent (expired: the warning was no longer in "
-        "force; merged into a later change; or ended before it could be sent), counted apart.",
+        "force; merged into a later change; or not paged: nothing new for the officer), "
+        "counted apart.",
     },
+    # not paged, by why (riskwarn.store.deliveries.UNPAGED_WHY); {parts}: the clauses below
     "alarm_log_note_unpaged": {
-        "zh": "其中 {n} 个预警在追赶积压数据期间发布并解除，未推送（发送前已解除），见下表。",
-        "en": " Of these, {n} warnings started and ended while the stream caught up a "
-        "backlog and were not paged (ended before they could be sent): listed below.",
+        "zh": "其中未推送（见下表）：{parts}。",
+        "en": " Of these, not paged (listed below): {parts}.",
+    },
+    "alarm_unpaged_ended": {
+        "zh": "{n} 次变化在值班人员获知该预警前预警已解除（追赶积压数据，或网关在整个过程中不可用）",
+        "en": "{n} ended before the officer heard of the warning (a backlog being caught "
+        "up, or a gateway down throughout)",
+    },
+    "alarm_unpaged_below": {
+        "zh": "{n} 次变化在值班人员获知该预警前已降至橙色以下（预警仍有效）",
+        "en": "{n} fell below orange before the officer heard of the warning (still in force)",
+    },
+    "alarm_unpaged_unchanged": {
+        "zh": "{n} 次变化回到上次推送给值班人员的等级（其间的起伏未推送）",
+        "en": "{n} back at the level last sent to the officer (the change between was not sent)",
     },
     "alarm_log_note": {
         "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
@@ -61,6 +75,14 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_status_unpaged": {
         "zh": "未推送（发送前已解除）",
         "en": "not paged (ended before it could be sent)",
+    },
+    "alarm_status_unpaged-below": {
+        "zh": "未推送（获知前已降至橙色以下）",
+        "en": "not paged (below orange before anyone heard of it)",
+    },
+    "alarm_status_unpaged-unchanged": {
+        "zh": "未推送（已回到上次推送的等级）",
+        "en": "not paged (back at the level last sent)",
     },
     # the review panel dismissed the warning or set it below the change's level
     "alarm_status_cancelled": {"zh": "复核后取消发送", "en": "cancelled"},

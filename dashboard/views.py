@@ -218,7 +218,7 @@ def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
     return [reason_text(r, lang) for r in reasons]
 
 
-ALARM_OUTCOME = re.compile(r"(?P<to>\S+) (?P<status>[a-z]+)(?: \((?P<n>\d+) attempts?\))?")
+ALARM_OUTCOME = re.compile(r"(?P<to>\S+) (?P<status>[a-z-]+)(?: \((?P<n>\d+) attempts?\))?")
 
 
 def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
@@ -241,11 +241,21 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     if (expired & ~cancelled).any():
         n_expired = int((expired & ~cancelled).sum())
         note += t("alarm_log_note_expired", lang, n=fmt_int(n_expired, lang))
-        # warnings nobody was told of that ended during a catch-up (status unpaged)
-        unpaged = alarms.loc[alarms["sent"].astype(str).str.contains(r" unpaged\b")]
-        if len(unpaged):
-            n = unpaged["warning_id"].nunique()
-            note += t("alarm_log_note_unpaged", lang, n=fmt_int(int(n), lang))
+        # changes not paged (status unpaged), by why: ended or below orange before the
+        # officer heard of the warning, or back at the level last sent to them
+        sent = alarms["sent"].astype(str)
+        parts = []
+        for why, pattern in (
+            ("ended", r" unpaged(?![-\w])"),
+            ("below", r" unpaged-below\b"),
+            ("unchanged", r" unpaged-unchanged\b"),
+        ):
+            n = int(sent.str.contains(pattern).sum())
+            if n:
+                parts.append(t(f"alarm_unpaged_{why}", lang, n=fmt_int(n, lang)))
+        if parts:
+            joined = ("；" if lang == "zh" else "; ").join(parts)
+            note += t("alarm_log_note_unpaged", lang, parts=joined)
     if cancelled.any():
         note += t("alarm_log_note_cancelled", lang, n=fmt_int(int(cancelled.sum()), lang))
     return note
@@ -261,7 +271,8 @@ def alarm_outcome(text: str, lang: str) -> str:
     out = []
     for item in text.split(", "):
         m = ALARM_OUTCOME.fullmatch(item)
-        if m is None or (lang == "en" and m["status"] not in ("superseded", "unpaged")):
+        said = m is not None and m["status"].startswith(("superseded", "unpaged"))
+        if m is None or (lang == "en" and not said):
             out.append(item)  # English: as the log writes it ("1 attempt", "2 attempts")
             continue
         words = t(f"alarm_status_{m['status']}", lang)

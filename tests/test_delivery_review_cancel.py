@@ -181,7 +181,7 @@ def test_a_dismissed_red_queued_in_an_outage_is_cancelled_not_sent_nor_escalated
     assert pd.Timestamp(details["reviewed_at"]) == dismissed_at
     assert details["delivery_key"] == red.key and details["to_level"] == "red"
     assert details["contact_id"] == "duty-1" and details["escalation_step"] == 0
-    with pytest.raises(NeverSentError):  # nobody was told: nothing to acknowledge
+    with pytest.raises(NeverSentError, match="cancelled by review"):  # nobody was told
         store.acknowledge_delivered(red.warning_id, "duty-1")
     store.close()
 

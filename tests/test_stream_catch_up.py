@@ -130,10 +130,12 @@ def test_a_red_that_started_and_ended_during_a_catch_up_pages_nobody_and_is_show
     from dashboard.views import alarm_log_caption
 
     alarms = alarm_log(store.deliveries(), store.acknowledgements())
-    assert "Of these, 1 warnings started and ended while the stream caught up" in (
+    assert "Of these, not paged (listed below): 1 ended before the officer heard of" in (
         alarm_log_caption(alarms, "en")
     )
-    assert "其中 1 个预警在追赶积压数据期间发布并解除，未推送" in alarm_log_caption(alarms, "zh")
+    assert "其中未推送（见下表）：1 次变化在值班人员获知该预警前预警已解除" in (
+        alarm_log_caption(alarms, "zh")
+    )
 
 
 def test_the_status_line_counts_what_was_not_sent_after_a_catch_up(tmp_path: Path) -> None:
@@ -164,7 +166,9 @@ def test_the_status_line_counts_what_was_not_sent_after_a_catch_up(tmp_path: Pat
     path.write_text(json.dumps(status))
     assert (
         "3 deliveries (+2 expired unsent; 2 merged into a later change / 并入其后的变化; "
-        "1 not paged: ended before it could be sent / 未推送：发送前已解除)"
+        "1 not paged: ended or below orange before the officer heard of the warning, or "
+        "back at the level last sent / "
+        "未推送：值班人员获知前已解除或降至橙色以下，或已回到上次推送的等级)"
     ) in status_line(path)
 
 
@@ -417,6 +421,18 @@ def test_a_red_never_heard_of_after_an_acknowledged_orange_is_not_paged_as_lower
         assert _received(hook) == [msg]
     d = store.deliveries()
     assert d["status"].tolist() == ["sent", "superseded", "unpaged"]
+    # acknowledging either says why it was never sent (before: "expired ... no longer in
+    # force" for both, a warning in force)
+    from riskwarn.store import NeverSentError
+
+    raised, lowered = d["delivery_key"].iloc[1], d["delivery_key"].iloc[2]
+    with pytest.raises(NeverSentError, match="merged into a later change") as exc:
+        store.acknowledge_delivered(msg["warning_id"], "duty-1", delivery_key=raised)
+    assert f"change {lowered} carried the net state" in str(exc.value)
+    assert "no longer in force" not in str(exc.value)
+    with pytest.raises(NeverSentError, match="not paged: nothing new") as exc:
+        store.acknowledge_delivered(msg["warning_id"], "duty-1", delivery_key=lowered)
+    assert "no longer in force" not in str(exc.value)
 
 
 def test_rows_superseded_within_a_later_changes_claim_are_counted(
@@ -444,3 +460,52 @@ def test_rows_superseded_within_a_later_changes_claim_are_counted(
     assert (msg["change"], msg["to_level"]) == ("new", "orange")
     assert (counts["sent"], counts["superseded"]) == (1, 1), counts
     assert store.deliveries()["status"].tolist() == ["superseded", "sent"]
+
+
+def test_the_alarm_log_says_why_a_change_was_not_paged_in_both_languages(store: Store) -> None:
+    """Red then yellow, both queued (the warning still in force at yellow): the lowering
+    is not paged because it fell below orange before anyone heard of the warning, not
+    because it "ended"; and a dip and back to the level heard is said as such. Before:
+    every unpaged row "ended before it could be sent", the caption "1 warnings started
+    and ended while the stream caught up a backlog" (also for a gateway down)."""
+    from dashboard.views import alarm_log_caption, alarm_outcome
+    from riskwarn.stream.alarm_log import alarm_log
+    from riskwarn.stream.delivery import deliver_due
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 4}, now - 3 * H)
+        _round(pub, cfg, {"L": 2}, now - 2 * H)  # yellow: still in force
+        _round(pub, cfg, {"M": 4}, now - 4 * H)
+        deliver_due(store, cfg)
+        _round(pub, cfg, {"M": 3}, now - 3 * H)
+        _round(pub, cfg, {"M": 4}, now - 2 * H)  # back at the red M's officer heard
+        deliver_due(store, cfg)
+        assert [m["site_id"] for m in _received(hook)] == ["M"]
+    assert store.warnings(domain=DOMAIN).set_index("unit_id").loc["L", "level"] == "yellow"
+    log = alarm_log(store.deliveries(), store.acknowledgements())
+    said = {
+        (r.unit_id, r.change): (alarm_outcome(r.sent, "en"), alarm_outcome(r.sent, "zh"))
+        for r in log.itertuples()
+    }
+    assert said[("L", "lowered")] == (
+        "webhook:duty-1 not paged (below orange before anyone heard of it)",
+        "webhook:duty-1 未推送（获知前已降至橙色以下）",
+    )
+    assert said[("M", "raised")] == (
+        "webhook:duty-1 not paged (back at the level last sent)",
+        "webhook:duty-1 未推送（已回到上次推送的等级）",
+    )
+    en, zh = alarm_log_caption(log, "en"), alarm_log_caption(log, "zh")
+    assert (
+        "Of these, not paged (listed below): 1 fell below orange before the officer heard "
+        "of the warning (still in force); 1 back at the level last sent to the officer"
+    ) in en
+    assert "ended" not in en.split("Of these")[1] and "warnings" not in en.split("Of these")[1]
+    assert (
+        "其中未推送（见下表）：1 次变化在值班人员获知该预警前已降至橙色以下（预警仍有效）；"
+        "1 次变化回到上次推送给值班人员的等级"
+    ) in zh
+    assert "解除" not in zh.split("其中未推送")[1]

@@ -27,15 +27,18 @@ its deliveries stay expired.
 **Net change** (since 2026-12-06, :func:`_net_change` at the claim): of a warning's
 unsent changes to one contact and channel only the latest is sent, as the change from
 what they last heard, naming the levels not sent; the earlier are ``superseded``. The
-end of a warning they never heard of is not paged (``unpaged``). Both audited, never
-deleted (docs/streaming.md, "Catch-up").
+end of a warning they never heard of is not paged (``unpaged``), nor a change back at
+the level they last heard. What they heard includes a row claimed and never recorded
+(:data:`CLAIMED`: at least once). Audited, never deleted (docs/streaming.md,
+"Catch-up").
 
 **Cancelled by review** (since 2026-12-06, :func:`review_stops_paging`). A delivery
 pages only while the review panel still wants its warning paged at the change's level:
 one whose warning the panel dismissed, or adjusted below that level, is not sent but
 recorded ``cancelled`` at its claim (audited ``delivery_cancelled``: who decided, when,
 the action and levels), is never requeued and never escalated (docs/streaming.md,
-"Cancelled by review").
+"Cancelled by review"). A cancelled step-0 change puts the changes it superseded back to
+``pending`` (:func:`rejudge_superseded`), judged again.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from riskwarn.store.models import LEVELS, Delivery, RiskWarning, WarningAck, WarningReview
+from riskwarn.store.models import LEVELS, AuditLog, Delivery, RiskWarning, WarningAck, WarningReview
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import frame_of, lock_for_transaction, table_of, utc
 
@@ -361,12 +364,15 @@ def _net_change(
       nobody was told of is not paged piecemeal (a red that started and ended during a
       catch-up: no "red ended" for a red never heard of); the dashboard's alarm log
       shows it ("not paged: ended before it could be sent").
+    * ``unpaged`` as well when it is back at the level they last heard (a dip or a rise
+      in between, unsent): nothing changed for them (audited with ``heard``).
+    "Sent" is :func:`possibly_sent`: recorded sent, or claimed and never recorded.
     * ``send``, with the row as it is to be sent: when earlier changes were not sent
       (expired, superseded, failed), the row's ``change``/``from_level`` become the
       change from the last level sent to them (none: ``new``), its message names them
       (``not_sent``: each level with its start and end) and keeps the change as logged
       (``logged_change``: escalation keys on it). Earlier due pending rows are
-      superseded here.
+      superseded here (counted in the returned row's :data:`SUPERSEDED_PEERS`).
     """
     d = table_of(Delivery)
     peers = [
@@ -608,20 +614,51 @@ class AlreadyAcknowledgedError(Exception):
         self.first = [dict(f) for f in first]
 
 
+# why a delivery with this status was never sent (NeverSentError's message)
+NEVER_SENT_WHY = {
+    "expired": "expired unsent: the warning was no longer in force",
+    "superseded": "merged into a later change",
+    "unpaged": "not paged: nothing new for the contact (the warning ended or fell below "
+    "orange before they heard of it, or it was back at the level last sent to them)",
+    "cancelled": "cancelled by review: the panel dismissed the warning or set it below "
+    "the change's level",
+}
+
+
+def never_sent_reason(statuses: Sequence[str], carried_by: Sequence[str] = ()) -> str:
+    """Why a change whose deliveries have ``statuses`` (all :data:`NEVER_SENT`) was never
+    sent, in words; ``carried_by``: the keys of the changes that carried the net state of
+    its superseded deliveries."""
+    out = []
+    for status in dict.fromkeys(statuses):
+        why = NEVER_SENT_WHY.get(status, status)
+        if status == "superseded" and carried_by:
+            why += f": change {', '.join(carried_by)} carried the net state"
+        out.append(why)
+    return "; ".join(out)
+
+
 class NeverSentError(Exception):
     """Every delivery of the change (without a key: of every change of the warning not
-    acknowledged yet) expired unsent: its warning was no longer in force, nobody was
-    told, so there is nothing to acknowledge; nothing was recorded. ``keys``: those
-    changes; ``first``: the first acknowledgement of the warning's other changes asked
-    for (as :class:`AlreadyAcknowledgedError`), if any."""
+    acknowledged yet) was never sent (:data:`NEVER_SENT`: expired, superseded by a
+    later change, not paged, cancelled by review): nobody was told by it, so there is
+    nothing to acknowledge; nothing was recorded. ``keys``: those changes; ``first``:
+    the first acknowledgement of the warning's other changes asked for (as
+    :class:`AlreadyAcknowledgedError`), if any; ``reasons``: why each key was never sent
+    (:func:`never_sent_reason`; default: expired)."""
 
     def __init__(
-        self, warning_id: str, keys: Sequence[str], first: Sequence[Mapping[str, Any]] = ()
+        self,
+        warning_id: str,
+        keys: Sequence[str],
+        first: Sequence[Mapping[str, Any]] = (),
+        reasons: Mapping[str, str] | None = None,
     ) -> None:
+        why = dict(reasons or {})
+        each = [f"{k} ({why.get(k) or NEVER_SENT_WHY['expired']})" for k in keys]
         said = (
             f"warning {warning_id} was never sent, nothing to acknowledge: change"
-            f"{'s' if len(keys) > 1 else ''} {', '.join(keys)} (every delivery expired "
-            "unsent: the warning was no longer in force)"
+            f"{'s' if len(keys) > 1 else ''} {', '.join(each)}"
         )
         if first:
             said += f"; already acknowledged: {_firsts(first)}"
@@ -629,6 +666,7 @@ class NeverSentError(Exception):
         self.warning_id = warning_id
         self.keys = list(keys)
         self.first = [dict(f) for f in first]
+        self.reasons = why
 
 
 # statuses of a delivery never sent (never to be): its warning was no longer in force,
@@ -644,6 +682,23 @@ def never_sent(statuses: Sequence[str]) -> bool:
     marks ``expired`` and the dashboard does not offer for acknowledgement; the store
     refuses to acknowledge it, :class:`NeverSentError`)."""
     return len(statuses) > 0 and all(s in NEVER_SENT for s in statuses)
+
+
+def _carried_by(conn: Connection, delivery_ids: Sequence[int]) -> list[str]:
+    """The keys that carried the net state of the superseded deliveries
+    ``delivery_ids`` (their ``delivery_superseded`` audit entries), oldest first."""
+    t = table_of(AuditLog)
+    rows = conn.execute(
+        sa.select(t.c.details)
+        .where(
+            t.c.object_type == "delivery",
+            t.c.object_id.in_([str(i) for i in delivery_ids]),
+            t.c.action == "delivery_superseded",
+        )
+        .order_by(t.c.id)
+    ).scalars()
+    keys = [r.get("superseded_by") for r in rows if isinstance(r, Mapping)]
+    return list(dict.fromkeys(str(k) for k in keys if k))
 
 
 class DeliveryStore(ReadStore):
@@ -952,10 +1007,14 @@ class DeliveryStore(ReadStore):
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key, d.c.status).where(d.c.warning_id == warning_id)
+            stmt = sa.select(d.c.delivery_key, d.c.status, d.c.delivery_id).where(
+                d.c.warning_id == warning_id
+            )
             statuses: dict[str, list[str]] = {}
-            for key, status in conn.execute(stmt):
+            ids: dict[str, list[int]] = {}
+            for key, status, delivery_id in conn.execute(stmt):
                 statuses.setdefault(str(key), []).append(str(status))
+                ids.setdefault(str(key), []).append(int(delivery_id))
             keys = sorted(statuses)
             if not keys:
                 raise KeyError(f"no delivery of warning {warning_id!r} in the delivery log")
@@ -973,7 +1032,10 @@ class DeliveryStore(ReadStore):
             if not todo:
                 refused: Exception | None
                 if unsent:
-                    refused = NeverSentError(warning_id, unsent, first)
+                    reasons = {
+                        k: never_sent_reason(statuses[k], _carried_by(conn, ids[k])) for k in unsent
+                    }
+                    refused = NeverSentError(warning_id, unsent, first, reasons)
                 else:
                     refused = AlreadyAcknowledgedError(warning_id, first)
                 details: dict[str, Any] = {

@@ -9,8 +9,10 @@ A change whose every delivery expired (its warning was no longer in force: a rep
 old readings) is listed with its outcome (``email:duty-1 expired``) and marked
 ``expired``: nobody got it, so it is neither open nor offered for acknowledgement. So
 is one whose deliveries were ``superseded`` (a later change of its warning carried the
-net state) or ``unpaged`` (its warning ended before anyone heard of it; since
-2026-12-06, docs/streaming.md "Catch-up").
+net state) or ``unpaged`` (nothing new for the officer; since 2026-12-06,
+docs/streaming.md "Catch-up"), said by why: ``unpaged`` (the warning ended before they
+heard of it), ``unpaged-below`` (it fell below orange before they heard of it; still in
+force), ``unpaged-unchanged`` (back at the level last sent to them).
 A change some delivery of which the review panel stopped (its warning dismissed, or set
 below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
 every delivery was cancelled is ``expired`` as well (never sent).
@@ -53,6 +55,12 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
         for r in g.itertuples(index=False):
             n = int(r.attempts)
             status = "retrying" if r.status == "pending" and n > 0 else r.status
+            if status == "unpaged":  # why: in its message (older rows: by its level)
+                why = r.message.get("unpaged") if isinstance(r.message, dict) else None
+                if why == "unchanged":
+                    status = "unpaged-unchanged"
+                elif why == "below_orange" or (why is None and not pd.isna(r.to_level)):
+                    status = "unpaged-below"
             tag = f"{r.channel}:{r.contact_id} {status}"
             if status != "sent" and n > 0:
                 tag += f" ({n} attempt{'s' if n > 1 else ''})"

@@ -39,10 +39,11 @@ def status_line(path: Path) -> str:
     apart = [f"+{unsent} expired unsent"] if unsent else []
     if s.get("deliveries_superseded"):  # merged into a later change of their warning
         apart.append(f"{s['deliveries_superseded']} merged into a later change / 并入其后的变化")
-    if s.get("deliveries_unpaged"):  # a warning nobody was told of ended (a catch-up)
+    if s.get("deliveries_unpaged"):  # nothing new for the officer (docs/streaming.md)
         apart.append(
-            f"{s['deliveries_unpaged']} not paged: ended before it could be sent"
-            " / 未推送：发送前已解除"
+            f"{s['deliveries_unpaged']} not paged: ended or below orange before the officer "
+            "heard of the warning, or back at the level last sent / "
+            "未推送：值班人员获知前已解除或降至橙色以下，或已回到上次推送的等级"
         )
     if s.get("deliveries_cancelled"):  # the review panel dismissed / lowered the warning
         apart.append(f"{s['deliveries_cancelled']} cancelled by review, not sent / 复核后取消发送")
