@@ -509,3 +509,24 @@ def test_the_alarm_log_says_why_a_change_was_not_paged_in_both_languages(store: 
         "1 次变化回到上次推送给值班人员的等级"
     ) in zh
     assert "解除" not in zh.split("其中未推送")[1]
+
+
+def test_a_row_another_sender_recorded_is_never_marked_again(store: Store) -> None:
+    """The net change marks peers it read as pending; another sender (PostgreSQL, READ
+    COMMITTED) may have recorded one sent since. Marking it superseded then must change
+    nothing and audit nothing: a sent page stays sent."""
+    from riskwarn.store.deliveries import _mark
+    from riskwarn.stream.delivery import deliver_due
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 4}, now - H)
+        assert deliver_due(store, cfg)["sent"] == 1
+    (row,) = store.deliveries().to_dict("records")
+    entries: list[Any] = []
+    with store._write() as conn:
+        done = _mark(conn, row, "superseded", lambda *a: entries.append(a), {})
+    assert not done and entries == []
+    assert store.deliveries()["status"].tolist() == ["sent"]
