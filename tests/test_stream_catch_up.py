@@ -320,6 +320,49 @@ def test_a_late_yellow_inside_an_ended_yellow_after_a_restart_changes_nothing(
     assert store.warnings(domain=DOMAIN).empty
 
 
+def test_the_consumer_judges_a_late_step_after_a_restart_as_before_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """The same through the consumer (its methods called directly, not running, no
+    broker): orange at L from 3 h ago, held 1 h ago (no change, nothing published, the
+    cursor moves); the consumer restarts; a late level-0 step of 2 h ago ends nothing.
+    Fails if the consumer does not pass its cursor to the publisher, or does not record
+    a round without a change as judged."""
+    from testkit.stream_helpers import free_port, stream_consumer
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    home = tmp_path / "home"
+
+    def level(rank: int, at: pd.Timestamp) -> dict[str, SiteLevel]:
+        return {"L": SiteLevel("L", rank, [REASON], "ok", float("nan"), {}, at)}
+
+    def consumer() -> Any:
+        return stream_consumer(home, free_port(), store_url=store.url, client_id="rw-late")
+
+    def release(c: Any) -> None:
+        c.store.close()
+        c.store_lock.release()
+        c.instance_lock.release()
+
+    c = consumer()
+    try:
+        for rank, at in ((3, now - 3 * H), (3, now - H)):
+            assert c._publish(level(rank, at))
+            c._handled(level(rank, at))
+            assert c._save_cursor()
+        assert c.counters.published_runs == 1  # the held orange published nothing
+    finally:
+        release(c)
+    c = consumer()  # restarted
+    try:
+        assert c._publish(level(0, now - 2 * H))
+        assert c.counters.level_changes == 0
+    finally:
+        release(c)
+    after = store.warnings(domain=DOMAIN).set_index("unit_id").loc["L"]
+    assert after["level"] == "orange"
+
+
 # 3. a warning back in force after a catch-up: the net state, once
 
 
