@@ -11,7 +11,10 @@ real local webhook receiver.
    log shows it in both languages; it cannot be acknowledged (nobody got it).
 2. A late step older than the data a warning was last built from (or within an episode
    that has ended) changed that warning: it moved its validity backwards, paged a
-   "lowered" from stale data, or started a new red episode inside an ended one.
+   "lowered" from stale data, or started a new red episode inside an ended one. Then
+   (review, same day) the comparison was against the last step PUBLISHED, not the newest
+   one judged (a held orange with no refresh due was ended, lowered or raised by a late
+   step older than its newest), and the ended episode was forgotten on restart.
 3. A warning back in force after a catch-up had every unsent change queued again: a
    catch-up going orange -> red -> orange sent three pages. Now the officer gets one,
    the net state (the latest change, relative to what the officer last heard, naming
@@ -226,6 +229,142 @@ def test_a_late_step_inside_an_ended_episode_starts_no_new_one(store: Store) -> 
             ("L", "ended"),
         ]
     assert store.warnings(domain=DOMAIN).empty
+
+
+@pytest.mark.parametrize("restart", [False, True])
+@pytest.mark.parametrize("late_rank", [0, 2, 4])
+def test_a_late_step_older_than_an_unpublished_newer_step_changes_nothing(
+    store: Store, tmp_path: Path, late_rank: int, restart: bool
+) -> None:
+    """Orange at L from 3 h ago, orange again 1 h ago (no refresh due: nothing
+    published); then a step of 2 h ago arrives late. The newest data said orange:
+    nothing changes. Before, a late level 0 paged "ended" and removed the warning, 2 paged
+    "lowered", 4 paged "raised" (the publisher compared against the last step PUBLISHED,
+    not the last one judged). ``restart``: the consumer restarts in between, its cursor
+    (run/stream.cursor.json, the newest step handled per site) read back."""
+    from riskwarn.stream.cursor import load_cursor, save_cursor
+    from riskwarn.stream.delivery import deliver_due
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 3}, now - 3 * H)
+        assert (
+            pub.publish({"L": SiteLevel("L", 3, [REASON], "ok", float("nan"), {}, now - H)}, [])
+            is None
+        )  # held, no refresh due: nothing published
+        deliver_due(store, cfg)
+        if restart:
+            cursor = tmp_path / "stream.cursor.json"
+            save_cursor(cursor, {"L": int((now - H).value)})  # what the consumer wrote
+            pub = Publisher(store, seen=load_cursor(cursor))
+        assert _round(pub, cfg, {"L": late_rank}, now - 2 * H) == []
+        deliver_due(store, cfg)
+        assert [(m["site_id"], m["change"]) for m in _received(hook)] == [("L", "new")]
+    after = store.warnings(domain=DOMAIN).set_index("unit_id").loc["L"]
+    assert after["level"] == "orange"
+    assert pd.Timestamp(after["origin"]) == now - 3 * H
+
+
+@pytest.mark.parametrize("cursor", [False, True])
+def test_a_late_step_inside_an_ended_episode_starts_no_new_one_after_a_restart(
+    store: Store, tmp_path: Path, cursor: bool
+) -> None:
+    """Red at L from 6 h ago, ended 3 h ago; the consumer restarts (a new Publisher);
+    a late red step of 4 h ago arrives. Before, the ended window lived in memory only:
+    the officer got new -> ended -> NEW red, and a red in force for 20 h from stale data.
+    Now the window is read back from the store (the warning's episode start, its "ended"
+    delivery's step), with or without the consumer's cursor."""
+    from riskwarn.stream.cursor import load_cursor, save_cursor
+    from riskwarn.stream.delivery import deliver_due
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 4}, now - 6 * H)
+        deliver_due(store, cfg)
+        _round(pub, cfg, {"L": 0}, now - 3 * H)
+        deliver_due(store, cfg)
+        seen = None
+        if cursor:
+            path = tmp_path / "stream.cursor.json"
+            save_cursor(path, {"L": int((now - 3 * H).value)})
+            seen = load_cursor(path)
+        pub = Publisher(store, seen=seen)  # the consumer restarts
+        assert _round(pub, cfg, {"L": 4}, now - 4 * H) == []
+        deliver_due(store, cfg)
+        assert [(m["site_id"], m["change"]) for m in _received(hook)] == [
+            ("L", "new"),
+            ("L", "ended"),
+        ]
+    assert store.warnings(domain=DOMAIN).empty
+
+
+def test_a_late_yellow_inside_an_ended_yellow_after_a_restart_changes_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    """A yellow episode (no delivery row records its end): yellow from 6 h ago, ended 3 h
+    ago, level 0 again 2 h ago; restarted with the consumer's cursor, a late yellow step of
+    4 h ago starts no new yellow warning."""
+    from riskwarn.stream.cursor import load_cursor, save_cursor
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    pub = Publisher(store)
+    with Webhook() as hook:
+        cfg = _cfg(hook)
+        _round(pub, cfg, {"L": 2}, now - 6 * H)
+        _round(pub, cfg, {"L": 0}, now - 3 * H)
+        _round(pub, cfg, {"L": 0}, now - 2 * H)
+        path = tmp_path / "stream.cursor.json"
+        save_cursor(path, {"L": int((now - 2 * H).value)})
+        pub = Publisher(store, seen=load_cursor(path))
+        assert _round(pub, cfg, {"L": 2}, now - 4 * H) == []
+    assert store.warnings(domain=DOMAIN).empty
+
+
+def test_the_consumer_judges_a_late_step_after_a_restart_as_before_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """The same through the consumer (its methods called directly, not running, no
+    broker): orange at L from 3 h ago, held 1 h ago (no change, nothing published, the
+    cursor moves); the consumer restarts; a late level-0 step of 2 h ago ends nothing.
+    Fails if the consumer does not pass its cursor to the publisher, or does not record
+    a round without a change as judged."""
+    from testkit.stream_helpers import free_port, stream_consumer
+
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    home = tmp_path / "home"
+
+    def level(rank: int, at: pd.Timestamp) -> dict[str, SiteLevel]:
+        return {"L": SiteLevel("L", rank, [REASON], "ok", float("nan"), {}, at)}
+
+    def consumer() -> Any:
+        return stream_consumer(home, free_port(), store_url=store.url, client_id="rw-late")
+
+    def release(c: Any) -> None:
+        c.store.close()
+        c.store_lock.release()
+        c.instance_lock.release()
+
+    c = consumer()
+    try:
+        for rank, at in ((3, now - 3 * H), (3, now - H)):
+            assert c._publish(level(rank, at))
+            c._handled(level(rank, at))
+            assert c._save_cursor()
+        assert c.counters.published_runs == 1  # the held orange published nothing
+    finally:
+        release(c)
+    c = consumer()  # restarted
+    try:
+        assert c._publish(level(0, now - 2 * H))
+        assert c.counters.level_changes == 0
+    finally:
+        release(c)
+    after = store.warnings(domain=DOMAIN).set_index("unit_id").loc["L"]
+    assert after["level"] == "orange"
 
 
 # 3. a warning back in force after a catch-up: the net state, once

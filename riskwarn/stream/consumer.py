@@ -125,7 +125,13 @@ class StreamConsumer:
         self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps, cfg.confirm_steps))
         self.store = Store(cfg.store_url)
         self.store.upgrade()
-        self.publisher = Publisher(self.store)
+        # site -> the last step end whose outcome was published or unchanged (durable)
+        self.cursor_path = cfg.status_path.with_name("stream.cursor.json")
+        self.cursor: dict[str, int] = load_cursor(self.cursor_path)
+        self.cursor_dirty = False
+        # the cursor is the newest step judged per site: a late step older than it
+        # changes nothing after a restart either (Publisher.stale)
+        self.publisher = Publisher(self.store, seen=self.cursor)
         self.model = None
         if cfg.mlflow_uri:
             from riskwarn.stream.model import StreamSiteModel
@@ -162,10 +168,6 @@ class StreamConsumer:
         self.sites_path = cfg.status_path.with_name("stream.sites.json")
         self.known_sites: dict[str, str] = {}
         self.stored_sites: dict[str, str] = {}  # run/stream.sites.json as read at start
-        # site -> the last step end whose outcome was published or unchanged (durable)
-        self.cursor_path = cfg.status_path.with_name("stream.cursor.json")
-        self.cursor: dict[str, int] = load_cursor(self.cursor_path)
-        self.cursor_dirty = False
         self.replay_sites: set[str] = set()
         self.replay_hours: list[pd.DataFrame] = []
         self.replay_left = 0  # hours of stored readings still to replay
@@ -909,6 +911,7 @@ class StreamConsumer:
     def _publish(self, levels: dict[str, SiteLevel], evaluated: float = 0.0) -> bool:
         changes = self.publisher.changes(levels)
         if not changes and not self.publisher.due_refresh(levels):
+            self.publisher.judged(levels)  # the sites' newest judged steps (Publisher.stale)
             return True  # nothing changed and no held warning is near its end
         # the deliveries of the changes are logged in the transaction that publishes
         # them: a crash never serves a change without its messages (after a restart the

@@ -42,10 +42,14 @@ a replayed red was no change: nothing was delivered and the refresh served it un
 the replay's id, episode start and review state (a 'dismissed' red in force).
 
 **A late step never changes a warning from older data** (:meth:`Publisher.stale`,
-since 2026-12-06): a step inside a served warning's episode but before the step end it
-was last published from, or inside the site's last ended episode, is no change and no
-refresh of it (before, it moved the warning's validity backwards, paged a "lowered"
-from stale data, or a new red inside an ended episode).
+since 2026-12-06): a step inside a served warning's episode but before the newest step
+judged for its site (published or not: a held level with no refresh due publishes
+nothing), or inside the site's last ended episode (up to that newest step), is no
+change and no refresh of it (before, it moved the warning's validity backwards, paged a
+"lowered", "raised" or "ended" from stale data, or a new red inside an ended episode).
+The newest step judged per site is the consumer's cursor after a restart, and the ended
+episodes are read back from the store (:meth:`Publisher._load_ended`), so a restart
+judges a late step as the running consumer did.
 
 Every publish is a run of its own: ``geohazard_stream:<origin to the microsecond>Z``
 (``geohazard_stream:20261201T080000.400000Z``), and if that is not after the last run
@@ -131,19 +135,27 @@ def run_counter(n: int) -> str:
 class Publisher:
     """The stream's served snapshot and its level changes."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, seen: Mapping[str, Any] | None = None) -> None:
+        """``seen``: site -> the newest step end already judged (the consumer's cursor,
+        ns since the epoch or a time), so a restart judges late steps as no restart."""
         self.store = store
         # site -> the served warning row (from the store at start: a restart carries on)
         self.served: dict[str, dict[str, Any]] = {}
         self.sites: set[str] = set()
         self.model_label: str | None = None  # the site model serving beside the rules
         self.last_status: str | None = None  # the store's answer to the last publish
-        # site -> (episode start, step end that ended it) of its last ended warning, in
-        # this process: a late step inside it is stale (:meth:`stale`)
+        # site -> (episode start, step end that ended it) of its last ended warning: a
+        # late step inside it is stale (:meth:`stale`); rebuilt from the store at start
         self.ended: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
+        # site -> the newest step end judged (published, or no change): a late step
+        # older than it never changes the site's warning (:meth:`stale`)
+        self.seen: dict[str, pd.Timestamp] = {
+            str(site): event_time(at) for site, at in (seen or {}).items()
+        }
         w = store.warnings(domain=DOMAIN)
         for row in w.to_dict("records"):
             self.served[str(row["unit_id"])] = row
+        self._load_ended()
         run = store.published_run(DOMAIN)
         # the served run's origin: a round older than it but still valid at it joins it
         self.served_origin: pd.Timestamp | None = None if run is None else event_time(run["origin"])
@@ -153,6 +165,40 @@ class Publisher:
         if run is not None:
             f = store.published_forecasts(DOMAIN)
             self.sites = set(f["unit_id"].astype(str))
+
+    def _load_ended(self) -> None:
+        """The last ended episode of each site without a served warning, from the store
+        (so a restart judges a late step as the running consumer did): the site's warning
+        with the latest episode start (``valid_from``) among every warning the stream
+        published, from that start to the step that ended it: its "ended" deliveries'
+        ``changed_at`` (orange/red), else the last step it was published from
+        (``origin``); the consumer's cursor (``seen``) extends it to the newest step
+        judged. Before 2026-12-06 the window lived in memory only: after a restart a late
+        red step inside an ended red paged a new red."""
+        hist = self.store.warnings(domain=DOMAIN, published_only=False)
+        last: dict[str, dict[str, Any]] = {}
+        for row in hist.to_dict("records"):
+            site = str(row["unit_id"])
+            if site in self.served or int(row["level_rank"]) <= 0:
+                continue
+            start = _episode_start(row)
+            if site not in last or start > _episode_start(last[site]):
+                last[site] = row
+        for site, row in last.items():
+            end = event_time(row["origin"])
+            d = self.store.deliveries(str(row["warning_id"]))
+            ends = d.loc[d["change"] == "ended", "changed_at"]
+            if len(ends):
+                end = max(end, max(event_time(t) for t in ends))
+            self.ended[site] = (_episode_start(row), end)
+
+    def judged(self, levels: Mapping[str, SiteLevel]) -> None:
+        """The round of ``levels`` is handled (published, or no change): its steps are the
+        sites' newest judged data unless newer ones were (:attr:`seen`)."""
+        for site, lv in levels.items():
+            t = event_time(lv.observed_to)
+            if site not in self.seen or t > self.seen[site]:
+                self.seen[site] = t
 
     def current(self, site: str, at: Any) -> dict[str, Any] | None:
         """The served warning of ``site`` in force at event time ``at``, or None: a served
@@ -172,25 +218,33 @@ class Publisher:
         return row
 
     def stale(self, site: str, at: Any) -> bool:
-        """Whether a step of ``site`` ending at ``at`` is older than the data its warning
-        was last built from: inside the served warning's episode but before its
-        ``origin`` (the step end it was last published from), or inside the site's last
-        ended episode (from its start to the step that ended it). Such a step (late, or
-        replayed) changes nothing of that warning: no level change, no refresh (its
-        validity never moves backwards). Before 2026-12-06 it did: a late yellow step
-        was a "lowered" page of a red that newer steps held, a late red step rebuilt the
-        warning with a validity hours shorter, and a late red step inside an ended
-        episode paged a new red. A step older than the episode's start is a replay's
-        (:meth:`current`), judged as before."""
+        """Whether a step of ``site`` ending at ``at`` is older than the newest data
+        judged for the site: inside the served warning's episode but before the later of
+        its ``origin`` (the step end it was last published from) and :attr:`seen` (the
+        newest step judged: a held level with no refresh due is judged, not published),
+        or inside the site's last ended episode (from its start to the later of the step
+        that ended it and :attr:`seen`). Such a step (late, or replayed) changes nothing
+        of that warning: no level change, no refresh (its validity never moves
+        backwards). Before 2026-12-06 it did: a late yellow step was a "lowered" page of
+        a red that newer steps held, a late red step rebuilt the warning with a validity
+        hours shorter, and a late red step inside an ended episode paged a new red; and
+        until the same day's fix, against the last step published only (an orange held
+        without a refresh was lowered, raised or ended by a late step older than the
+        newest one) and the ended episode was forgotten on restart. A step older than the
+        episode's start is a replay's (:meth:`current`), judged as before."""
         t = event_time(at)
+        seen = self.seen.get(site)
         row = self.served.get(site)
         if row is not None:
-            start = row.get("valid_from")
-            if start is None or pd.isna(start):
-                start = row["origin"]
-            return event_time(start) <= t < event_time(row["origin"])
+            newest = event_time(row["origin"])
+            if seen is not None and seen > newest:
+                newest = seen  # a newer step held the level without a publish
+            return _episode_start(row) <= t < newest
         ended = self.ended.get(site)
-        return ended is not None and ended[0] <= t <= ended[1]
+        if ended is None:
+            return False
+        end = ended[1] if seen is None else max(ended[1], seen)
+        return ended[0] <= t <= end
 
     def served_until(self) -> dict[str, pd.Timestamp]:
         """site -> end of validity (event time) of its served warning: the consumer's
@@ -319,6 +373,7 @@ class Publisher:
         :meth:`due_refresh` says a held warning needs new times. Raises what the store
         raises (the caller retries)."""
         if not changes and not self.due_refresh(levels):
+            self.judged(levels)
             return None
         origin = max(event_time(lv.observed_to) for lv in levels.values())
         late = self.served_origin is not None and origin < self.served_origin
@@ -405,6 +460,7 @@ class Publisher:
                 **{s: self.served[s] for s in live},
             }
             self.sites = set(sites)
+            self.judged(levels)
             return run_id
         self.served_origin = origin
         for c in changes:
@@ -419,4 +475,13 @@ class Publisher:
         # each warning keeps its own event time (a carried warning is not refreshed)
         self.served = served
         self.sites = set(sites)
+        self.judged(levels)
         return run_id
+
+
+def _episode_start(row: Mapping[str, Any]) -> pd.Timestamp:
+    """A warning row's episode start: ``valid_from``, else its ``origin``."""
+    start = row.get("valid_from")
+    if start is None or pd.isna(start):
+        start = row["origin"]
+    return event_time(start)
