@@ -56,6 +56,15 @@ def t(key: str, lang: str, **kwargs: Any) -> str:
     return text.format(**kwargs) if kwargs else text
 
 
+def t_count(key: str, lang: str, n: int, **kwargs: Any) -> str:
+    """The text ``key`` for a count ``n`` (filled in as ``{n}``, formatted): ``key_zero``
+    for none and ``key_one`` for one when such a text exists (English says "no change",
+    "1 change was"; Chinese has no plural, its variants repeat the text), else ``key``."""
+    form = {0: "_zero", 1: "_one"}.get(n, "")
+    chosen = f"{key}{form}" if form and f"{key}{form}" in TEXT else key
+    return t(chosen, lang, n=fmt_int(n, lang), **kwargs)
+
+
 def level_label(level: str | None, lang: str) -> str:
     """``'red'`` -> ``'红色（I级）'`` / ``'Red (I)'``."""
     return t(f"level_{level if isinstance(level, str) and level else 'none'}", lang)

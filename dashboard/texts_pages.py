@@ -31,11 +31,18 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "实时预警推送与签收",
         "en": "Real-time alarms: deliveries and acknowledgements",
     },
+    # counts: dashboard.i18n.t_count picks the _one (and _zero) text when there is one
     "alarm_log_note_expired": {
         "zh": "另有 {n} 次变化未发送（预警已不再有效而过期、并入其后的变化，或对值班人员无新变化而未推送），不计入上述数字。",
-        "en": " Besides, {n} changes were never sent (expired: the warning was no longer in "
-        "force; merged into a later change; or not paged: nothing new for the officer), "
-        "counted apart.",
+        "en": " {n} changes were never sent (expired: the warning was no longer in force; "
+        "merged into a later change; or not paged: nothing new for the officer) and are "
+        "not counted above.",
+    },
+    "alarm_log_note_expired_one": {
+        "zh": "另有 {n} 次变化未发送（预警已不再有效而过期、并入其后的变化，或对值班人员无新变化而未推送），不计入上述数字。",
+        "en": " {n} change was never sent (expired: the warning was no longer in force; "
+        "merged into a later change; or not paged: nothing new for the officer) and is "
+        "not counted above.",
     },
     # not paged, by why (riskwarn.store.deliveries.UNPAGED_WHY); {parts}: the clauses below
     "alarm_log_note_unpaged": {
@@ -59,6 +66,16 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
         "en": "The latest {n} orange/red warning changes sent (e-mail, messaging gateway), and "
         "who acknowledged them when; red changes not acknowledged: {open}.",
+    },
+    "alarm_log_note_one": {
+        "zh": "最近 {n} 次橙色/红色预警变化的推送（邮件、短信网关），及谁在何时签收；未签收的红色预警：{open}。",
+        "en": "The one orange/red warning change sent (e-mail, messaging gateway), and who "
+        "acknowledged it when; red changes not acknowledged: {open}.",
+    },
+    "alarm_log_note_zero": {
+        "zh": "尚无橙色/红色预警变化经邮件、短信网关推送，没有待签收的红色预警。",
+        "en": "No orange/red warning change was sent (e-mail, messaging gateway): no red "
+        "change waits for an acknowledgement.",
     },
     "alarm_not_acked": {"zh": "未签收", "en": "not acknowledged"},
     # the outcome of each delivery (riskwarn.stream.alarm_log; English as the log writes it)
@@ -89,7 +106,12 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_log_note_cancelled": {
         "zh": "另有 {n} 次变化的推送因复核取消、未发送（复核组已排除该预警，或将其调低到该变化的等级以下），也不再升级通知。",
         "en": " {n} changes were cancelled by review (the panel dismissed their warning or "
-        "set it below their level): their queued deliveries were not sent nor escalated.",
+        "set it below their level): their queued deliveries were neither sent nor escalated.",
+    },
+    "alarm_log_note_cancelled_one": {
+        "zh": "另有 {n} 次变化的推送因复核取消、未发送（复核组已排除该预警，或将其调低到该变化的等级以下），也不再升级通知。",
+        "en": " {n} change was cancelled by review (the panel dismissed its warning or set "
+        "it below its level): its queued deliveries were neither sent nor escalated.",
     },
     "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
     "alarm_change_new": {"zh": "新发布", "en": "new"},
@@ -120,10 +142,29 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未签收：{what} 已由 {who} 于 {when} 签收，本次未记录。",
         "en": "Not recorded: {what} was already acknowledged by {who} at {when}.",
     },
+    # {why}: the alarm_never_sent_<status> texts of its deliveries (NeverSentError.statuses)
     "alarm_ack_never_sent": {
-        "zh": "未签收：{what} 的推送均已过期未发送（预警已不再有效），无需签收，本次未记录。",
-        "en": "Not recorded: {what} was never sent (every delivery expired unsent: the "
-        "warning was no longer in force), so there is nothing to acknowledge.",
+        "zh": "未签收：{what} 从未推送给任何人（{why}），无需签收，本次未记录。",
+        "en": "Not recorded: {what} was never sent to anyone ({why}), so there is nothing "
+        "to acknowledge.",
+    },
+    "alarm_never_sent_expired": {
+        "zh": "已过期未发送：预警已不再有效",
+        "en": "expired unsent: the warning was no longer in force",
+    },
+    "alarm_never_sent_superseded": {
+        "zh": "已并入其后的变化",
+        "en": "merged into a later change",
+    },
+    "alarm_never_sent_unpaged": {
+        "zh": "未推送：对值班人员无新变化（其获知前预警已解除或降至橙色以下，或已回到上次推送的等级）",
+        "en": "not paged: nothing new for the officer (the warning ended or fell below "
+        "orange before they heard of it, or it was back at the level last sent to them)",
+    },
+    "alarm_never_sent_cancelled": {
+        "zh": "复核后取消发送：复核组已排除该预警，或将其调低到该变化的等级以下",
+        "en": "cancelled by review: the panel dismissed the warning or set it below the "
+        "change's level",
     },
     "alarm_ack_unknown": {
         "zh": "未签收：推送记录中已无该预警变化，本次未记录。",
@@ -474,11 +515,20 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "系统拒绝用它评分（与评分时的核验相同）：{reason}",
         "en": "riskwarn refuses to score with it (the check scoring makes): {reason}",
     },
+    # as `riskwarn score` says it (riskwarn.commands.score.served_note): with a published
+    # run of the domain, or none
     "vd_refused_meaning": {
         "zh": "含义：在数据科学人员用命令行重新启用（提升）一个版本之前，该领域不会产生新的评分；"
         "最近一次发布的结果继续有效。",
         "en": "What this means: nothing new is scored for this domain until a version is "
         "promoted with `riskwarn promote`; the last published run stays served.",
+    },
+    "vd_refused_meaning_unpublished": {
+        "zh": "含义：在数据科学人员用命令行重新启用（提升）一个版本之前，该领域不会产生新的评分；"
+        "该领域尚无已发布的结果，目前没有任何评分在用。",
+        "en": "What this means: nothing new is scored for this domain until a version is "
+        "promoted with `riskwarn promote`; no run of it is published yet, so nothing is "
+        "served for it.",
     },
     "vd_versus_better": {
         "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："

@@ -13,7 +13,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from dashboard.i18n import LEVEL_HEX, LEVELS, level_label, place_name, t
+from dashboard.i18n import LEVEL_HEX, LEVELS, TEXT, level_label, place_name, t
 from dashboard.metric_words import metric_order
 from dashboard.verdicts import method_name, promoted_automatically
 
@@ -227,20 +227,19 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     expired: the warning was no longer in force, a replay) are neither, counted apart;
     changes cancelled by review (the panel dismissed their warning or set it below their
     level) are counted apart too."""
-    from dashboard.i18n import fmt_int
+    from dashboard.i18n import fmt_int, t_count
 
     expired = alarms["expired"].astype(bool)
     n_open = int(
         ((alarms["to_level"] == "red") & alarms["acknowledged_by"].isna() & ~expired).sum()
     )
-    note = t(
-        "alarm_log_note", lang, n=fmt_int(int((~expired).sum()), lang), open=fmt_int(n_open, lang)
-    )
+    # one and none are said in words in English ("The one ... change", "No ... change")
+    note = t_count("alarm_log_note", lang, int((~expired).sum()), open=fmt_int(n_open, lang))
     # cancelled by review: said apart (the panel stopped them), not as expired
     cancelled = alarms["cancelled"].astype(bool) if "cancelled" in alarms else expired & False
     if (expired & ~cancelled).any():
         n_expired = int((expired & ~cancelled).sum())
-        note += t("alarm_log_note_expired", lang, n=fmt_int(n_expired, lang))
+        note += t_count("alarm_log_note_expired", lang, n_expired)
         # changes not paged (status unpaged), by why: ended or below orange before the
         # officer heard of the warning, or back at the level last sent to them
         sent = alarms["sent"].astype(str)
@@ -257,8 +256,26 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
             joined = ("；" if lang == "zh" else "; ").join(parts)
             note += t("alarm_log_note_unpaged", lang, parts=joined)
     if cancelled.any():
-        note += t("alarm_log_note_cancelled", lang, n=fmt_int(int(cancelled.sum()), lang))
+        note += t_count("alarm_log_note_cancelled", lang, int(cancelled.sum()))
     return note
+
+
+def never_sent_refusal(what: str, statuses: Any, lang: str) -> str:
+    """Why acknowledging ``what`` was refused, in ``lang``: it was never sent, for the
+    statuses of its deliveries (``NeverSentError.statuses``: ``{key: [status, ...]}``;
+    expired, superseded, unpaged, cancelled), each said once; expired if none is known
+    (the store's own default)."""
+    seen = dict.fromkeys(s for each in dict(statuses or {}).values() for s in each)
+    whys = [t(f"alarm_never_sent_{s}", lang) for s in seen if f"alarm_never_sent_{s}" in TEXT]
+    joined = ("；" if lang == "zh" else "; ").join(whys or [t("alarm_never_sent_expired", lang)])
+    return t("alarm_ack_never_sent", lang, what=what, why=joined)
+
+
+def refused_meaning(published: bool, lang: str) -> str:
+    """What a refused champion means for a domain (the models page), as `riskwarn score`
+    says it (riskwarn.commands.score.served_note): its last published run stays served,
+    or, with none ``published``, nothing is served for it."""
+    return t("vd_refused_meaning" if published else "vd_refused_meaning_unpublished", lang)
 
 
 def alarm_outcome(text: str, lang: str) -> str:

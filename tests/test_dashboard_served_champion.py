@@ -221,3 +221,23 @@ def test_a_pass_forced_over_a_newer_champion_is_called_so(home: dict[str, Any]) 
     text = _card(_page())
     assert "serving model version 2" in text and "Passes its gate, promoted by force" in text
     assert "Its gate passed with no model serving, never against version 1 it replaced" in text
+
+
+def test_a_refused_alias_with_no_run_published_says_nothing_is_served(
+    home: dict[str, Any],
+) -> None:
+    """The refused card said "the last published run stays served" with no run of the
+    domain published (as `riskwarn score` did: test_settings_refusals); now it says, as
+    score does, that nothing is served for it; with a run published, that it stays."""
+    import sqlalchemy as sa
+
+    client, name = home["client"], home["name"]
+    client.set_model_version_tag(name, "2", "gate", "pass")
+    client.set_registered_model_alias(name, "champion", "2")  # not through riskwarn
+    assert "the last published run stays served" in _card(_page())
+    with sa.create_engine(home["store_url"]).begin() as conn:  # no run of incidents published
+        conn.execute(sa.text("DELETE FROM publications WHERE domain = :d"), {"d": DOMAIN})
+    text = _card(_page())
+    assert "points at version 2, which is not served" in text, text
+    assert "stays served" not in text, text
+    assert "no run of it is published yet, so nothing is served for it" in text, text

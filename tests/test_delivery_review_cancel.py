@@ -413,8 +413,9 @@ def test_cancelled_deliveries_are_shown_in_the_alarm_log_and_status_in_both_lang
     assert log.loc[red.key, "cancelled"] and log.loc[red.key, "expired"]
     assert alarm_outcome(log.loc[red.key, "sent"], "zh") == "webhook:duty-1 复核后取消发送"
     en, zh = (alarm_log_caption(log.reset_index(), lang) for lang in ("en", "zh"))
-    assert "red changes not acknowledged: 0." in en
-    assert "1 changes were cancelled by review (the panel dismissed their warning" in en
+    assert en.startswith("No orange/red warning change was sent")  # before: "The latest 0"
+    assert "no red change waits for an acknowledgement." in en
+    assert "1 change was cancelled by review (the panel dismissed its warning" in en
     assert "never sent (every delivery expired" not in en
     assert "另有 1 次变化的推送因复核取消、未发送" in zh and "已过期" not in zh
     path = tmp_path / "status.json"

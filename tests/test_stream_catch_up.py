@@ -569,9 +569,19 @@ def test_a_red_never_heard_of_after_an_acknowledged_orange_is_not_paged_as_lower
         store.acknowledge_delivered(msg["warning_id"], "duty-1", delivery_key=raised)
     assert f"change {lowered} carried the net state" in str(exc.value)
     assert "no longer in force" not in str(exc.value)
+    # the dashboard says why in the page's language (before: "every delivery expired
+    # unsent: the warning was no longer in force" for both, in either language)
+    from dashboard.views import never_sent_refusal
+
+    assert {k: set(v) for k, v in exc.value.statuses.items()} == {raised: {"superseded"}}
+    zh = never_sent_refusal("L", exc.value.statuses, "zh")
+    assert "已并入其后的变化" in zh and "过期" not in zh, zh
     with pytest.raises(NeverSentError, match="not paged: nothing new") as exc:
         store.acknowledge_delivered(msg["warning_id"], "duty-1", delivery_key=lowered)
     assert "no longer in force" not in str(exc.value)
+    assert {k: set(v) for k, v in exc.value.statuses.items()} == {lowered: {"unpaged"}}
+    en = never_sent_refusal("L", exc.value.statuses, "en")
+    assert "not paged: nothing new for the officer" in en and "expired" not in en, en
 
 
 def test_rows_superseded_within_a_later_changes_claim_are_counted(

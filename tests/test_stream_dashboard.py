@@ -220,3 +220,40 @@ def test_duty_officer_acknowledges_on_the_dashboard_and_escalation_stops(home: P
     assert escalate(store, cfg, now=later) == 0
     assert (store.deliveries()["contact_id"] == "duty-2").sum() == 0
     store.close()
+
+
+def test_a_change_never_sent_is_refused_with_its_reason_on_the_chinese_page(home: Path) -> None:
+    """A change offered for acknowledgement whose delivery the review panel cancelled
+    before the click: the Chinese page refuses it saying why (复核后取消发送), in Chinese.
+    Before: "推送均已过期未发送（预警已不再有效）" whatever the reason."""
+    import sqlalchemy as sa
+    import streamlit as st
+
+    from riskwarn.store import Store
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue
+    from riskwarn.stream.publish import LevelChange
+
+    cfg = DeliveryConfig(
+        contacts={"duty-1": Contact("duty-1", email="d1@example.test")}, default=["duty-1"]
+    )
+    red = LevelChange("HS780", "geohazard_stream:HS780:c", 0, 4, AT + pd.Timedelta(hours=2))
+    store = Store(os.environ["RISKWARN_STORE_URL"])
+    store.upgrade()
+    assert enqueue(store, cfg, red, []) == 1
+    st.cache_data.clear()
+    at = _open("reviewer", "geohazard", "zh")
+    box = at.selectbox(key="alarm_ack_key")
+    assert any(o.startswith("HS780 · ") for o in box.options), box.options
+    box.set_value(red.key)
+    with sa.create_engine(os.environ["RISKWARN_STORE_URL"]).begin() as conn:  # the panel
+        conn.execute(
+            sa.text("UPDATE deliveries SET status = 'cancelled' WHERE delivery_key = :k"),
+            {"k": red.key},
+        )
+    next(b for b in at.button if b.label == "签收").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (refused,) = [e.value for e in at.error if "未签收" in e.value]
+    assert "从未推送给任何人（复核后取消发送" in refused, refused
+    assert "过期" not in refused and "cancelled" not in refused, refused
+    assert store.acknowledgements("geohazard_stream:HS780:c").empty
+    store.close()

@@ -115,7 +115,7 @@ def test_alarm_log_caption_counts_changes_never_sent_apart_in_both_languages() -
     en = alarm_log_caption(alarms, "en")
     assert en.startswith("The latest 2 orange/red warning changes sent")
     assert "red changes not acknowledged: 1." in en
-    assert "1 changes were never sent (expired: the warning was no longer in force;" in en
+    assert "1 change was never sent (expired: the warning was no longer in force;" in en
     zh = alarm_log_caption(alarms, "zh")
     assert zh.startswith("最近 2 次橙色/红色预警变化的推送") and "未签收的红色预警：1" in zh
     assert "另有 1 次变化未发送（预警已不再有效而过期" in zh

@@ -194,9 +194,9 @@ def acknowledge_form(alarms: pd.DataFrame) -> None:
             except KeyError:  # the change is no longer in the delivery log
                 st.session_state["alarm_ack_refused"] = t("alarm_ack_unknown", lg)
                 st.rerun()
-            except NeverSentError:  # its deliveries expired unsent since the page showed it
-                st.session_state["alarm_ack_refused"] = t(
-                    "alarm_ack_never_sent", lg, what=labels[key]
+            except NeverSentError as exc:  # never sent since the page showed it: say why
+                st.session_state["alarm_ack_refused"] = views.never_sent_refusal(
+                    labels[key], exc.statuses, lg
                 )
                 st.rerun()
             when = fmt_datetime(pd.Timestamp.now(tz="UTC"), lg, tz)

@@ -66,7 +66,9 @@ def refused_card(domain: str, champ: dict, reason: str) -> None:
         # scoring's refusal is English (the CLI's and the audit log's words): the Chinese
         # page says where to read it rather than mixing languages
         why = md_line(reason) if lg == "en" else "详见审计日志中的拒绝记录"
-        lines = [t("vd_refused", lg, reason=why), t("vd_refused_meaning", lg)]
+        # what stays served, as `riskwarn score` says it: the last published run, if any
+        published = queries.published_run(ctx.snapshot, domain) is not None
+        lines = [t("vd_refused", lg, reason=why), views.refused_meaning(published, lg)]
         st.markdown("\n".join(f"- {line}" for line in lines))
         st.caption(mlflow_links(champ))
 

@@ -645,7 +645,8 @@ class NeverSentError(Exception):
     nothing to acknowledge; nothing was recorded. ``keys``: those changes; ``first``:
     the first acknowledgement of the warning's other changes asked for (as
     :class:`AlreadyAcknowledgedError`), if any; ``reasons``: why each key was never sent
-    (:func:`never_sent_reason`; default: expired)."""
+    (:func:`never_sent_reason`; default: expired); ``statuses``: the statuses of each
+    key's deliveries (:data:`NEVER_SENT`), for a reader to say why in its own language."""
 
     def __init__(
         self,
@@ -653,6 +654,7 @@ class NeverSentError(Exception):
         keys: Sequence[str],
         first: Sequence[Mapping[str, Any]] = (),
         reasons: Mapping[str, str] | None = None,
+        statuses: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         why = dict(reasons or {})
         each = [f"{k} ({why.get(k) or NEVER_SENT_WHY['expired']})" for k in keys]
@@ -667,6 +669,7 @@ class NeverSentError(Exception):
         self.keys = list(keys)
         self.first = [dict(f) for f in first]
         self.reasons = why
+        self.statuses = {k: list(v) for k, v in (statuses or {}).items()}
 
 
 # statuses of a delivery never sent (never to be): its warning was no longer in force,
@@ -1035,7 +1038,9 @@ class DeliveryStore(ReadStore):
                     reasons = {
                         k: never_sent_reason(statuses[k], _carried_by(conn, ids[k])) for k in unsent
                     }
-                    refused = NeverSentError(warning_id, unsent, first, reasons)
+                    refused = NeverSentError(
+                        warning_id, unsent, first, reasons, {k: statuses[k] for k in unsent}
+                    )
                 else:
                     refused = AlreadyAcknowledgedError(warning_id, first)
                 details: dict[str, Any] = {
