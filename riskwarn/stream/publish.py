@@ -465,11 +465,7 @@ class Publisher:
         self.served_origin = origin
         for c in changes:
             if c.to_rank == 0 and c.site_id in self.served:
-                row = self.served[c.site_id]
-                start = row.get("valid_from")
-                if start is None or pd.isna(start):
-                    start = row["origin"]
-                self.ended[c.site_id] = (event_time(start), event_time(c.at))
+                self.ended[c.site_id] = (_episode_start(self.served[c.site_id]), event_time(c.at))
             elif c.from_rank == 0:
                 self.ended.pop(c.site_id, None)
         # each warning keeps its own event time (a carried warning is not refreshed)
