@@ -236,26 +236,9 @@ def cancel_by_review(
     ``delivery_cancelled`` with its details and ``review`` (from :func:`review_stops`);
     in the caller's transaction. False when it was neither any more (another sender
     recorded it first)."""
-    d = table_of(Delivery)
-    done = conn.execute(
-        sa.update(d)
-        .where(d.c.delivery_id == row["delivery_id"], d.c.status.in_(("pending", "expired")))
-        .values(status="cancelled")
-    ).rowcount
-    if done != 1:
-        return False
-    details = {
-        k: v
-        for k, v in _expiry_details(row, utc(row["changed_at"]), "cancelled").items()
-        if k != "in_force_until"
-    }
-    audit(
-        "delivery_cancelled",
-        "delivery",
-        str(row["delivery_id"]),
-        {**details, "escalation_step": int(row["escalation_step"]), **review},
+    return _mark(
+        conn, row, "cancelled", audit, {"escalation_step": int(row["escalation_step"]), **review}
     )
-    return True
 
 
 def _expiry_details(row: Mapping[str, Any], until: datetime, when: str) -> dict[str, Any]:
@@ -321,9 +304,9 @@ def requeue_in_force(
     return len(back)
 
 
-# a change's level below this is not paged on its own (riskwarn.stream.publish.NOTIFY_RANK)
-PAGED_LEVELS = ("orange", "red")
-LEVEL_ORDER = {None: 0, "blue": 1, "yellow": 2, "orange": 3, "red": 4}
+# a level's rank, no warning 0 (models.LEVELS)
+LEVEL_ORDER: dict[str | None, int] = {None: 0}
+LEVEL_ORDER.update(LEVELS)
 
 
 def _order(row: Mapping[str, Any]) -> tuple[datetime, int]:
@@ -413,7 +396,7 @@ def _net_change(
             merged += _mark(conn, p, "superseded", audit, {"superseded_by": row["delivery_key"]})
     row = {**row, SUPERSEDED_PEERS: merged}
     to = row["to_level"]
-    if heard is None and to not in PAGED_LEVELS:
+    if heard is None and to not in PAGING_LEVELS:
         why = "ended" if to is None else "below_orange"
         _mark(conn, row, "unpaged", audit, {"not_sent": missed, "unpaged": why})
         return "unpaged", _note_unpaged(conn, row, why)
@@ -449,7 +432,8 @@ def _net_change(
 def _mark(
     conn: Connection, row: Mapping[str, Any], status: str, audit: Audit, extra: Mapping[str, Any]
 ) -> bool:
-    """Record the pending ``row`` as ``status`` (``superseded`` / ``unpaged``: not sent),
+    """Record the pending ``row`` as ``status`` (``superseded`` / ``unpaged`` /
+    ``cancelled``: not sent),
     audited ``delivery_<status>`` with the row's details and ``extra``. False (nothing
     written) when it was neither pending nor expired any more."""
     d = table_of(Delivery)
