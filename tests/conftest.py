@@ -71,6 +71,31 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: _module_rank(item, slow_modules))
 
 
+def create_stores(home: Path) -> None:
+    """Create the stores of riskwarn home ``home`` (mlflow.db and serving.db, migrated to
+    the head) as a training's first call does, in another process (this one's MLflow stays
+    unconfigured). MLflow's migrations of a new mlflow.db take 3-40 s here: tests that
+    train in many new homes create them once in a template and copy the files."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from riskwarn.pipeline import _training_context\n"
+        "from riskwarn.settings import Settings\n"
+        "from tests.conftest import TEST_PSEUDONYM_KEY as K\n"
+        "_, store, _ = _training_context(Settings(home=sys.argv[1], pseudonym_key=K))\n"
+        "store.close()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(home)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=True,
+        capture_output=True,
+    )
+
+
 @pytest.fixture(autouse=True, scope="session")
 def pseudonym_key_for_tests() -> Iterator[None]:
     saved = os.environ.get("RISKWARN_PSEUDONYM_KEY")

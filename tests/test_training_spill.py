@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from riskwarn.settings import Settings
-from tests.conftest import TEST_PSEUDONYM_KEY
+from tests.conftest import TEST_PSEUDONYM_KEY, create_stores
 
 ROOT = Path(__file__).resolve().parents[1]
 END = "2023-08-31T00:00Z"
@@ -78,23 +78,7 @@ def _build_lake_base(root: Path) -> None:
         mapping = load_mapping(ROOT / "configs" / "sources" / f"sim_{table}.yaml")
         files = sorted(p for p in (sim / "extracts").rglob(f"{table}.*") if p.is_file())
         ingest_files(mapping, files, settings, as_of=datetime(2030, 1, 1, tzinfo=UTC))
-    # the stores of a home, created once (MLflow's migrations of a new mlflow.db take
-    # 10-40 s here), in another process: this one's MLflow stays unconfigured
-    script = (
-        "import sys\n"
-        "from riskwarn.pipeline import _training_context\n"
-        "from riskwarn.settings import Settings\n"
-        "from tests.conftest import TEST_PSEUDONYM_KEY as K\n"
-        "_, store, _ = _training_context(Settings(home=sys.argv[1], pseudonym_key=K))\n"
-        "store.close()\n"
-    )
-    subprocess.run(
-        [sys.executable, "-c", script, str(settings.home)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=True,
-        capture_output=True,
-    )
+    create_stores(settings.home)  # once: each test copies them
 
 
 def _new_home(lake_base: Path, root: Path, stores: bool = True) -> tuple[Path, Path]:
