@@ -38,7 +38,7 @@ LONGEST_FIRST = (
     "test_review_browser",  # 119 s
     "test_celery",  # 115 s
     "test_services_auth",  # 168 s before; x0.63 alone since (README "Tests"): ~106 s
-    "test_site_group_training",  # 103 s
+    "test_site_group_training",  # 103 s before; alone 108-112 s -> 66-97 s since (README "Tests")
     "test_stream_auth",  # 101 s
     "test_dashboard_signin",  # 99 s
     "test_replay_pause",  # 92 s
