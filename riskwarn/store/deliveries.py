@@ -1053,6 +1053,23 @@ class DeliveryStore(ReadStore):
             raise refused
         return done
 
+    def ended_changes(self, warning_ids: Sequence[str]) -> dict[str, list[datetime]]:
+        """The ``changed_at`` of the deliveries of ``warning_ids`` whose ``change`` is
+        ``ended``, by warning id (warnings with none left out): one statement per
+        :data:`CHUNK` ids, not one per warning (the stream's publisher reads them for
+        every ended episode at its start)."""
+        d = table_of(Delivery)
+        ids = sorted({str(w) for w in warning_ids})
+        out: dict[str, list[datetime]] = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), CHUNK):
+                stmt = sa.select(d.c.warning_id, d.c.changed_at).where(
+                    d.c.warning_id.in_(ids[i : i + CHUNK]), d.c.change == "ended"
+                )
+                for warning_id, changed_at in conn.execute(stmt):
+                    out.setdefault(str(warning_id), []).append(changed_at)
+        return out
+
     def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:
         """Who acknowledged which warning change and when, oldest first (the dashboard
         shows these beside the warning)."""
