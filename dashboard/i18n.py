@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 
 from dashboard import page_index, placenames, texts_frame, texts_models, texts_pages
-
-Lang = Literal["zh", "en"]
-LANGS: tuple[Lang, ...] = ("zh", "en")
-DEFAULT_LANG: Lang = "zh"
+from riskwarn import i18n, paging_texts
+from riskwarn.i18n import DEFAULT_LANG as DEFAULT_LANG  # the languages: riskwarn.i18n's
+from riskwarn.i18n import LANGS as LANGS
+from riskwarn.i18n import Lang as Lang
 
 LEVELS: tuple[str, ...] = ("red", "orange", "yellow", "blue")
 LEVEL_RANK: dict[str, int] = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
@@ -31,6 +31,7 @@ LEVEL_COLOURS: dict[str, tuple[int, int, int]] = {
 LEVEL_HEX: dict[str, str] = {k: "#{:02x}{:02x}{:02x}".format(*v) for k, v in LEVEL_COLOURS.items()}
 
 TEXT: dict[str, dict[str, str]] = {
+    **paging_texts.TEXT,  # said outside the dashboard too: pages, `riskwarn stream ack`
     **texts_frame.TEXT,
     **texts_pages.TEXT,
     **texts_models.TEXT,
@@ -47,22 +48,16 @@ ROLE_KEYS = {
 PLACE_NAMES_EN = placenames.OFFICIAL  # official English forms of known names
 
 
-def t(key: str, lang: str, **kwargs: Any) -> str:
+def t(key: str, lang: str, /, **kwargs: Any) -> str:
     """The text ``key`` in ``lang`` with ``kwargs`` filled in (the key itself if unknown)."""
-    entry = TEXT.get(key)
-    if entry is None:
-        return key
-    text = entry.get(lang) or entry[DEFAULT_LANG]
-    return text.format(**kwargs) if kwargs else text
+    return i18n.text(TEXT, key, lang, **kwargs)
 
 
-def t_count(key: str, lang: str, n: int, **kwargs: Any) -> str:
+def t_count(key: str, lang: str, n: int, /, **kwargs: Any) -> str:
     """The text ``key`` for a count ``n`` (filled in as ``{n}``, formatted): ``key_zero``
     for none and ``key_one`` for one when such a text exists (English says "no change",
     "1 change was"; Chinese has no plural, its variants repeat the text), else ``key``."""
-    form = {0: "_zero", 1: "_one"}.get(n, "")
-    chosen = f"{key}{form}" if form and f"{key}{form}" in TEXT else key
-    return t(chosen, lang, n=fmt_int(n, lang), **kwargs)
+    return t(i18n.count_key(TEXT, key, n), lang, n=fmt_int(n, lang), **kwargs)
 
 
 def level_label(level: str | None, lang: str) -> str:

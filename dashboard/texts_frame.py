@@ -102,11 +102,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Geohazards (real-time sensors)",
     },
     # levels and states
-    "level_red": {"zh": "红色（I级）", "en": "Red (I)"},
-    "level_orange": {"zh": "橙色（II级）", "en": "Orange (II)"},
-    "level_yellow": {"zh": "黄色（III级）", "en": "Yellow (III)"},
-    "level_blue": {"zh": "蓝色（IV级）", "en": "Blue (IV)"},
-    "level_none": {"zh": "无预警", "en": "No warning"},
+    # level_red ... level_none: riskwarn.paging_texts (the pages say them too)
     # one Chinese term per state: a reviewer's dismissal (judged not warranted) is 排除 /
     # 已排除; a publication's withdrawal (its re-run no longer raised it) is 撤回 / 已撤回.
     # The two read 已撤销 / 已撤回 before, one character apart.

@@ -101,6 +101,24 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未推送（已回到上次推送的等级）",
         "en": "not paged (back at the level last sent)",
     },
+    # claimed for sending, its outcome never recorded (the sender died), then recorded
+    # not sent (riskwarn.stream.alarm_log): it may have reached the officer
+    "alarm_status_superseded-maybe-sent": {
+        "zh": "可能已送达（发送结果未记录），之后并入其后的变化",
+        "en": "may have been sent (its outcome was not recorded), then merged into a later change",
+    },
+    "alarm_status_unpaged-maybe-sent": {
+        "zh": "可能已送达（发送结果未记录），之后未再推送",
+        "en": "may have been sent (its outcome was not recorded), not paged again",
+    },
+    "alarm_status_expired-maybe-sent": {
+        "zh": "可能已送达（发送结果未记录），之后已过期",
+        "en": "may have been sent (its outcome was not recorded), then expired",
+    },
+    "alarm_status_cancelled-maybe-sent": {
+        "zh": "可能已送达（发送结果未记录），之后复核后取消",
+        "en": "may have been sent (its outcome was not recorded), then cancelled by review",
+    },
     # the review panel dismissed the warning or set it below the change's level
     "alarm_status_cancelled": {"zh": "复核后取消发送", "en": "cancelled"},
     "alarm_log_note_cancelled": {
@@ -114,11 +132,7 @@ TEXT: dict[str, dict[str, str]] = {
         "it below its level): its queued deliveries were neither sent nor escalated.",
     },
     "alarm_attempts": {"zh": "（已尝试 {n} 次）", "en": " ({n} attempts)"},
-    "alarm_change_new": {"zh": "新发布", "en": "new"},
-    "alarm_change_raised": {"zh": "升级", "en": "raised"},
-    "alarm_change_lowered": {"zh": "降级", "en": "lowered"},
-    "alarm_change_ended": {"zh": "解除", "en": "ended"},
-    "alarm_change_escalated": {"zh": "逐级上报", "en": "escalated"},
+    # alarm_change_<change>: riskwarn.paging_texts (the pages say them too)
     "alarm_col_changed_at": {"zh": "变化时间", "en": "Changed at"},
     "alarm_col_unit_id": {"zh": "隐患点", "en": "Site"},
     "alarm_col_change": {"zh": "变化", "en": "Change"},
@@ -148,24 +162,7 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Not recorded: {what} was never sent to anyone ({why}), so there is nothing "
         "to acknowledge.",
     },
-    "alarm_never_sent_expired": {
-        "zh": "已过期未发送：预警已不再有效",
-        "en": "expired unsent: the warning was no longer in force",
-    },
-    "alarm_never_sent_superseded": {
-        "zh": "已并入其后的变化",
-        "en": "merged into a later change",
-    },
-    "alarm_never_sent_unpaged": {
-        "zh": "未推送：对值班人员无新变化（其获知前预警已解除或降至橙色以下，或已回到上次推送的等级）",
-        "en": "not paged: nothing new for the officer (the warning ended or fell below "
-        "orange before they heard of it, or it was back at the level last sent to them)",
-    },
-    "alarm_never_sent_cancelled": {
-        "zh": "复核后取消发送：复核组已排除该预警，或将其调低到该变化的等级以下",
-        "en": "cancelled by review: the panel dismissed the warning or set it below the "
-        "change's level",
-    },
+    # alarm_never_sent_<status>: riskwarn.paging_texts (`riskwarn stream ack` says them too)
     "alarm_ack_unknown": {
         "zh": "未签收：推送记录中已无该预警变化，本次未记录。",
         "en": "Not recorded: the delivery log no longer has this warning change.",

@@ -265,10 +265,11 @@ def never_sent_refusal(what: str, statuses: Any, lang: str) -> str:
     statuses of its deliveries (``NeverSentError.statuses``: ``{key: [status, ...]}``;
     expired, superseded, unpaged, cancelled), each said once; expired if none is known
     (the store's own default)."""
-    seen = dict.fromkeys(s for each in dict(statuses or {}).values() for s in each)
-    whys = [t(f"alarm_never_sent_{s}", lang) for s in seen if f"alarm_never_sent_{s}" in TEXT]
-    joined = ("；" if lang == "zh" else "; ").join(whys or [t("alarm_never_sent_expired", lang)])
-    return t("alarm_ack_never_sent", lang, what=what, why=joined)
+    from riskwarn.paging_texts import never_sent_why
+
+    seen = [s for each in dict(statuses or {}).values() for s in each]
+    known = [s for s in seen if f"alarm_never_sent_{s}" in TEXT] or ["expired"]
+    return t("alarm_ack_never_sent", lang, what=what, why=never_sent_why(known, lang))
 
 
 def refused_meaning(published: bool, lang: str) -> str:
@@ -288,7 +289,8 @@ def alarm_outcome(text: str, lang: str) -> str:
     out = []
     for item in text.split(", "):
         m = ALARM_OUTCOME.fullmatch(item)
-        said = m is not None and m["status"].startswith(("superseded", "unpaged"))
+        status = "" if m is None else m["status"]
+        said = status.startswith(("superseded", "unpaged")) or status.endswith("-maybe-sent")
         if m is None or (lang == "en" and not said):
             out.append(item)  # English: as the log writes it ("1 attempt", "2 attempts")
             continue

@@ -52,6 +52,12 @@ class Settings(BaseModel):
         default="", description="MLflow tracking URI; default SQLite in home."
     )
     display_tz: str = Field(default="Asia/Shanghai", description="Time zone used to display times.")
+    paging_lang: Literal["zh", "en"] = Field(
+        default="zh",
+        description="Language of the pages sent to duty officers (e-mail subject and body, "
+        "the webhook's subject and text; its machine-readable fields stay as they are) and "
+        "of riskwarn stream ack's answers: 'zh' (Chinese, the dashboard's default) or 'en'.",
+    )
     city_crs: str = Field(
         default="EPSG:32650", description="Projected CRS of the city grid (metres)."
     )

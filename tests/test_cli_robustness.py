@@ -182,6 +182,7 @@ def test_ack_refuses_a_blank_or_overlong_by_on_postgresql(
     from riskwarn.settings import Settings
 
     monkeypatch.setenv("RISKWARN_STORE_URL", pg_url)
+    monkeypatch.setenv("RISKWARN_PAGING_LANG", "en")  # the English wording is checked
     store = _delivered(Settings(home=home, store_url=pg_url))
     try:
         assert main(["stream", "ack", WARNING, "--by", by]) == 2

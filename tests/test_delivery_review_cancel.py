@@ -167,6 +167,7 @@ def test_a_dismissed_red_queued_in_an_outage_is_cancelled_not_sent_nor_escalated
             "superseded": 0,
             "unpaged": 0,
             "cancelled": 1,
+            "maybe_sent": 0,
         }
         clock.now += pd.Timedelta(minutes=40)
         assert escalate(store, cfg, now=clock.now.to_pydatetime()) == 0

@@ -21,6 +21,7 @@ WARNING = f"geohazard_stream:H1:{AT:%Y%m%dT%H%MZ}"
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("RISKWARN_HOME", str(home))
+    monkeypatch.setenv("RISKWARN_PAGING_LANG", "en")  # `ack`'s English wording is checked
     for var in ("RISKWARN_STORE_URL", "RISKWARN_MQTT_PORT"):
         monkeypatch.delenv(var, raising=False)
     return home

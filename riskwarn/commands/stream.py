@@ -172,7 +172,7 @@ def stream(
         # re-read when the broker refuses the password (rotated): not when it is given
         password_file=None if settings.mqtt_password else passwords_file(settings.home),
         batch_s=batch_s,
-        delivery=load_config(contacts) if contacts else None,
+        delivery=load_config(contacts, settings.paging_lang) if contacts else None,
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),
         lower_after_steps=lower_after_steps,
@@ -306,24 +306,41 @@ def replay(
 )
 def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     """Acknowledge a delivered warning change (stops its escalation); without --key,
-    every delivered change of the warning nobody acknowledged yet. A warning (or key)
-    with no delivery in the log is refused (exit 2), nothing recorded; so is a change
-    (without --key: every change) someone acknowledged first, naming them, and a change
-    whose every delivery expired unsent (its warning had ended: nobody was told)."""
+    every change of the warning nobody acknowledged yet that someone may have received
+    (a change still queued, or whose sending failed, is left out and named). A warning
+    (or key) with no delivery in the log is refused (exit 2), nothing recorded; so is a
+    change (without --key: every change) someone acknowledged first, naming them, a
+    change never sent (expired, merged into a later change, not paged, cancelled by
+    review), and, without --key, a warning none of whose open changes was sent yet.
+    Answers in RISKWARN_PAGING_LANG (zh or en), the language of the pages."""
+    from riskwarn.paging_texts import not_sent_yet_why, t
     from riskwarn.settings import load_settings
-    from riskwarn.store import AlreadyAcknowledgedError, NeverSentError, Store
+    from riskwarn.store import Store
+    from riskwarn.store.deliveries import (
+        AckByError,
+        AlreadyAcknowledgedError,
+        NeverSentError,
+        NoDeliveryError,
+        NotSentYetError,
+    )
 
-    with Store.from_settings(load_settings()) as store:
+    settings = load_settings()
+    lang = settings.paging_lang
+    with Store.from_settings(settings) as store:
         store.upgrade()
         try:
             done = store.acknowledge_delivered(
                 warning_id, who, delivery_key=delivery_key, via="cli"
             )
-        except KeyError as exc:
-            raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None
-        except ValueError as exc:  # --by blank or over the column's length
-            raise click.ClickException(f"--by: {exc}; nothing acknowledged") from None
-        except (AlreadyAcknowledgedError, NeverSentError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except (
+            NoDeliveryError,
+            AckByError,
+            AlreadyAcknowledgedError,
+            NeverSentError,
+            NotSentYetError,
+        ) as exc:
+            raise click.ClickException(exc.said(lang)) from None
     for ack_id, key in done:
-        click.echo(f"acknowledged {warning_id} change {key} (ack {ack_id})")
+        click.echo(t("ack_done", lang, warning=warning_id, key=key, ack=ack_id))
+    for key, statuses in done.left.items():
+        click.echo(t("ack_left", lang, key=key, why=not_sent_yet_why(statuses, lang)))

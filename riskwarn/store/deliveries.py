@@ -51,6 +51,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from riskwarn import paging_texts
 from riskwarn.store.models import LEVELS, AuditLog, Delivery, RiskWarning, WarningAck, WarningReview
 from riskwarn.store.reads import ReadStore
 from riskwarn.store.sql import frame_of, lock_for_transaction, table_of, utc
@@ -577,83 +578,123 @@ def insert_deliveries(
     return added
 
 
-def _firsts(first: Sequence[Mapping[str, Any]]) -> str:
-    """``change K by WHO at WHEN (via HOW)`` for each first acknowledgement."""
-    return "; ".join(
-        f"change {f['delivery_key']} by {f['acknowledged_by']} at "
-        f"{utc(f['acknowledged_at']).isoformat(timespec='seconds')} (via {f['via']})"
-        for f in first
-    )
-
-
 class AlreadyAcknowledgedError(Exception):
     """The warning change (or every change of the warning) was acknowledged first by
     someone else; nothing was recorded. ``first``: the first acknowledgement of each
-    change (``delivery_key``, ``acknowledged_by``, ``acknowledged_at``, ``via``)."""
+    change (``delivery_key``, ``acknowledged_by``, ``acknowledged_at``, ``via``).
+    :meth:`said` words it in a language (``str()`` is English)."""
 
     def __init__(self, warning_id: str, first: Sequence[Mapping[str, Any]]) -> None:
-        said = _firsts(first)
-        super().__init__(f"warning {warning_id} was already acknowledged: {said}; nothing recorded")
         self.warning_id = warning_id
         self.first = [dict(f) for f in first]
+        super().__init__(self.said("en"))
 
-
-# why a delivery with this status was never sent (NeverSentError's message)
-NEVER_SENT_WHY = {
-    "expired": "expired unsent: the warning was no longer in force",
-    "superseded": "merged into a later change",
-    "unpaged": "not paged: nothing new for the contact (the warning ended or fell below "
-    "orange before they heard of it, or it was back at the level last sent to them)",
-    "cancelled": "cancelled by review: the panel dismissed the warning or set it below "
-    "the change's level",
-}
+    def said(self, lang: str) -> str:
+        return paging_texts.already_acknowledged(self.warning_id, self.first, lang)
 
 
 def never_sent_reason(statuses: Sequence[str], carried_by: Sequence[str] = ()) -> str:
     """Why a change whose deliveries have ``statuses`` (all :data:`NEVER_SENT`) was never
-    sent, in words; ``carried_by``: the keys of the changes that carried the net state of
-    its superseded deliveries."""
-    out = []
-    for status in dict.fromkeys(statuses):
-        why = NEVER_SENT_WHY.get(status, status)
-        if status == "superseded" and carried_by:
-            why += f": change {', '.join(carried_by)} carried the net state"
-        out.append(why)
-    return "; ".join(out)
+    sent, in English words (:func:`riskwarn.paging_texts.never_sent_why`);
+    ``carried_by``: the keys of the changes that carried the net state of its
+    superseded deliveries."""
+    return paging_texts.never_sent_why(statuses, "en", carried_by)
 
 
 class NeverSentError(Exception):
     """Every delivery of the change (without a key: of every change of the warning not
     acknowledged yet) was never sent (:data:`NEVER_SENT`: expired, superseded by a
-    later change, not paged, cancelled by review): nobody was told by it, so there is
-    nothing to acknowledge; nothing was recorded. ``keys``: those changes; ``first``:
-    the first acknowledgement of the warning's other changes asked for (as
-    :class:`AlreadyAcknowledgedError`), if any; ``reasons``: why each key was never sent
-    (:func:`never_sent_reason`; default: expired); ``statuses``: the statuses of each
-    key's deliveries (:data:`NEVER_SENT`), for a reader to say why in its own language."""
+    later change, not paged, cancelled by review) and none may have been heard (a claim
+    whose outcome was not recorded may have been: :func:`possibly_sent`): nobody was
+    told by it, so there is nothing to acknowledge; nothing was recorded. ``keys``: those
+    changes; ``first``: the first acknowledgement of the warning's other changes asked
+    for (as :class:`AlreadyAcknowledgedError`), if any; ``statuses``: the statuses of
+    each key's deliveries (:data:`NEVER_SENT`; default: expired), for a reader to say why
+    in its own language; ``carried_by``: per key, the changes that carried the net state
+    of its superseded deliveries; ``reasons``: why each key was never sent, in English
+    (:func:`never_sent_reason`). :meth:`said` words it in a language (``str()`` is
+    English)."""
 
     def __init__(
         self,
         warning_id: str,
         keys: Sequence[str],
         first: Sequence[Mapping[str, Any]] = (),
-        reasons: Mapping[str, str] | None = None,
         statuses: Mapping[str, Sequence[str]] | None = None,
+        carried_by: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
-        why = dict(reasons or {})
-        each = [f"{k} ({why.get(k) or NEVER_SENT_WHY['expired']})" for k in keys]
-        said = (
-            f"warning {warning_id} was never sent, nothing to acknowledge: change"
-            f"{'s' if len(keys) > 1 else ''} {', '.join(each)}"
-        )
-        if first:
-            said += f"; already acknowledged: {_firsts(first)}"
-        super().__init__(f"{said}; nothing recorded")
         self.warning_id = warning_id
         self.keys = list(keys)
         self.first = [dict(f) for f in first]
-        self.reasons = why
         self.statuses = {k: list(v) for k, v in (statuses or {}).items()}
+        self.carried_by = {k: list(v) for k, v in (carried_by or {}).items()}
+        self.reasons = {
+            k: never_sent_reason(self.statuses.get(k) or ["expired"], self.carried_by.get(k, ()))
+            for k in self.keys
+        }
+        super().__init__(self.said("en"))
+
+    def said(self, lang: str) -> str:
+        return paging_texts.never_sent(
+            self.warning_id, self.keys, self.statuses, self.carried_by, self.first, lang
+        )
+
+
+class NotSentYetError(Exception):
+    """``riskwarn stream ack`` without a key, and no change of the warning left to
+    acknowledge that may have been heard: the changes not acknowledged yet are queued
+    (never sent so far) or their sending failed, so nobody received them; nothing was
+    recorded. ``statuses``: those changes' keys with their deliveries' statuses.
+    :meth:`said` words it in a language (``str()`` is English)."""
+
+    def __init__(self, warning_id: str, statuses: Mapping[str, Sequence[str]]) -> None:
+        self.warning_id = warning_id
+        self.statuses = {k: list(v) for k, v in statuses.items()}
+        super().__init__(self.said("en"))
+
+    def said(self, lang: str) -> str:
+        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang)
+
+
+class NoDeliveryError(KeyError):
+    """The delivery log has no delivery of the warning (``key`` None), or no change
+    ``key`` of it (``keys``: its changes); nothing was recorded. :meth:`said` words it in
+    a language (``args[0]`` is English)."""
+
+    def __init__(self, warning_id: str, key: str | None = None, keys: Sequence[str] = ()) -> None:
+        self.warning_id, self.key, self.keys = warning_id, key, list(keys)
+        super().__init__(self.said("en"))
+
+    def said(self, lang: str) -> str:
+        key = "ack_no_delivery" if self.key is None else "ack_no_change"
+        return paging_texts.t(
+            key, lang, warning=self.warning_id, key=self.key, keys=", ".join(self.keys)
+        )
+
+
+class AckByError(ValueError):
+    """Who acknowledges is blank or longer than the column (:data:`ACK_BY_MAX`); nothing
+    was recorded. :meth:`said` words it in a language (``str()`` is English)."""
+
+    def __init__(self, length: int | None) -> None:
+        self.length = length  # None: blank
+        super().__init__(self.said("en"))
+
+    def said(self, lang: str) -> str:
+        if self.length is None:
+            return paging_texts.t("ack_by_blank", lang)
+        return paging_texts.t("ack_by_long", lang, most=ACK_BY_MAX, n=self.length)
+
+
+class Acknowledged(list[tuple[int, str]]):
+    """What :meth:`DeliveryStore.acknowledge_delivered` recorded: ``[(ack id, delivery
+    key)]``; ``left``: the changes left out without a key because nobody may have
+    received them yet (queued, or their sending failed), with their deliveries'
+    statuses."""
+
+    def __init__(self, done: Sequence[tuple[int, str]], left: Mapping[str, Sequence[str]]) -> None:
+        super().__init__(done)
+        self.left = {k: list(v) for k, v in left.items()}
 
 
 # statuses of a delivery never sent (never to be): its warning was no longer in force,
@@ -669,6 +710,14 @@ def never_sent(statuses: Sequence[str]) -> bool:
     marks ``expired`` and the dashboard does not offer for acknowledgement; the store
     refuses to acknowledge it, :class:`NeverSentError`)."""
     return len(statuses) > 0 and all(s in NEVER_SENT for s in statuses)
+
+
+def never_heard(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether nobody was told of a change by its delivery ``rows`` (``status``,
+    ``last_error``): :func:`never_sent`, and no row may have been heard
+    (:func:`possibly_sent`: a row claimed for sending whose outcome was never recorded,
+    then superseded, expired, not paged or cancelled, may have reached the officer)."""
+    return never_sent([str(r["status"]) for r in rows]) and not any(possibly_sent(r) for r in rows)
 
 
 def _carried_by(conn: Connection, delivery_ids: Sequence[int]) -> list[str]:
@@ -948,35 +997,41 @@ class DeliveryStore(ReadStore):
         *,
         delivery_key: str | None = None,
         via: str = "cli",
-    ) -> list[tuple[int, str]]:
+    ) -> Acknowledged:
         """Acknowledge delivered changes of ``warning_id``: the one function every
         acknowledgement goes through (``riskwarn stream ack``, the dashboard,
         :meth:`acknowledge`). ``delivery_key`` names the change; without it, every change
         of the warning in the delivery log nobody has acknowledged yet (each one row and
-        one audit entry, so each one's escalation stops). Returns ``[(ack id, delivery
-        key)]``.
+        one audit entry, so each one's escalation stops) that someone may have received:
+        a delivery of it was sent, or claimed for sending and never recorded
+        (:func:`possibly_sent`). Without a key, a change still queued (never sent so
+        far) or whose sending failed is left out (since 2026-12-06; before, it was
+        acknowledged: an officer acknowledged a page they never got, and its escalation
+        never started): returned in ``left``, and when nothing else is left,
+        :class:`NotSentYetError` (nothing written, audited ``acknowledge_rejected`` with
+        ``not_sent_yet``). A change named by its key is acknowledged while queued (the
+        officer names it: e.g. seen on the dashboard's alarm log). Returns
+        :class:`Acknowledged`: ``[(ack id, delivery key)]`` and ``left``.
 
         Each change is acknowledged exactly once, whatever runs at the same time (a
         unique claim on the delivery key): :class:`AlreadyAcknowledgedError` (nothing
         written, the refusal audited as ``acknowledge_rejected``) names who acknowledged
         it first, when the named change, or every change of the warning, was
-        acknowledged already. A change whose every delivery expired unsent (its warning
-        was no longer in force: nobody was told) is not acknowledged: without a key it
+        acknowledged already. A change never sent (:func:`never_sent`: every delivery
+        expired, superseded, not paged or cancelled, none possibly heard: nobody was told)
+        is not acknowledged: without a key it
         is left out, and when nothing else is left, or it is the key named,
         :class:`NeverSentError` (nothing written, audited ``acknowledge_rejected`` with
-        ``never_sent``); the dashboard does not offer such a change either. KeyError (nothing written) when the delivery log has no
-        such warning, or no such change of it. ValueError (nothing written) for a blank
+        ``never_sent``); the dashboard does not offer such a change either.
+        :class:`NoDeliveryError` (a KeyError; nothing written) when the delivery log has
+        no such warning, or no such change of it. :class:`AckByError` (a ValueError;
+        nothing written) for a blank
         ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
         reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
         if not acknowledged_by or not acknowledged_by.strip():
-            raise ValueError(
-                "an acknowledgement needs who acknowledges (a user name or contact id)"
-            )
+            raise AckByError(None)
         if len(acknowledged_by) > ACK_BY_MAX:
-            raise ValueError(
-                f"who acknowledges is at most {ACK_BY_MAX} characters (a user name or contact "
-                f"id), not {len(acknowledged_by)}"
-            )
+            raise AckByError(len(acknowledged_by))
         for attempt in range(3):
             try:
                 return self._acknowledge_once(warning_id, acknowledged_by, delivery_key, via)
@@ -989,41 +1044,53 @@ class DeliveryStore(ReadStore):
 
     def _acknowledge_once(
         self, warning_id: str, acknowledged_by: str, delivery_key: str | None, via: str
-    ) -> list[tuple[int, str]]:
+    ) -> Acknowledged:
         d = table_of(Delivery)
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key, d.c.status, d.c.delivery_id).where(
+            stmt = sa.select(d.c.delivery_key, d.c.status, d.c.delivery_id, d.c.last_error).where(
                 d.c.warning_id == warning_id
             )
             statuses: dict[str, list[str]] = {}
             ids: dict[str, list[int]] = {}
-            for key, status, delivery_id in conn.execute(stmt):
-                statuses.setdefault(str(key), []).append(str(status))
-                ids.setdefault(str(key), []).append(int(delivery_id))
+            heard: set[str] = set()  # changes some delivery of which may have been heard
+            for row in conn.execute(stmt).mappings():
+                key = str(row["delivery_key"])
+                statuses.setdefault(key, []).append(str(row["status"]))
+                ids.setdefault(key, []).append(int(row["delivery_id"]))
+                if possibly_sent(row):
+                    heard.add(key)
             keys = sorted(statuses)
             if not keys:
-                raise KeyError(f"no delivery of warning {warning_id!r} in the delivery log")
+                raise NoDeliveryError(warning_id)
             if delivery_key is not None:
                 if delivery_key not in keys:
-                    raise KeyError(
-                        f"warning {warning_id!r} has no delivered change {delivery_key!r} "
-                        f"(its changes: {', '.join(keys)})"
-                    )
+                    raise NoDeliveryError(warning_id, delivery_key, keys)
                 keys = [delivery_key]
             first = self._first_acks(conn, warning_id, keys)
             acked = {str(f["delivery_key"]) for f in first}
-            unsent = [k for k in keys if k not in acked and never_sent(statuses[k])]
-            todo = [k for k in keys if k not in acked and k not in unsent]
+            open_ = [k for k in keys if k not in acked]
+            unsent = [k for k in open_ if k not in heard and never_sent(statuses[k])]
+            # without a key: only what may have been heard (sent, or claimed and never
+            # recorded); a change still queued, or whose sending failed, reached nobody
+            left = {
+                k: statuses[k]
+                for k in open_
+                if delivery_key is None and k not in heard and k not in unsent
+            }
+            todo = [k for k in open_ if k not in unsent and k not in left]
+            refused: Exception | None = None
             if not todo:
-                refused: Exception | None
-                if unsent:
-                    reasons = {
-                        k: never_sent_reason(statuses[k], _carried_by(conn, ids[k])) for k in unsent
-                    }
+                if left:
+                    refused = NotSentYetError(warning_id, left)
+                elif unsent:
                     refused = NeverSentError(
-                        warning_id, unsent, first, reasons, {k: statuses[k] for k in unsent}
+                        warning_id,
+                        unsent,
+                        first,
+                        {k: statuses[k] for k in unsent},
+                        {k: _carried_by(conn, ids[k]) for k in unsent},
                     )
                 else:
                     refused = AlreadyAcknowledgedError(warning_id, first)
@@ -1040,18 +1107,36 @@ class DeliveryStore(ReadStore):
                     ],
                 }
                 if unsent:
-                    details["never_sent"] = unsent  # every delivery of these expired
+                    details["never_sent"] = unsent  # every delivery of these never sent
+                if left:
+                    details["not_sent_yet"] = sorted(left)  # queued, or sending failed
                 self._audit(
                     conn, acknowledged_by, "acknowledge_rejected", "warning", warning_id, details
                 )
             else:
-                refused = None
                 for key in todo:
                     ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
                     done.append((ack_id, key))
         if refused is not None:
             raise refused
-        return done
+        return Acknowledged(done, left)
+
+    def ended_changes(self, warning_ids: Sequence[str]) -> dict[str, list[datetime]]:
+        """The ``changed_at`` of the deliveries of ``warning_ids`` whose ``change`` is
+        ``ended``, by warning id (warnings with none left out): one statement per
+        :data:`CHUNK` ids, not one per warning (the stream's publisher reads them for
+        every ended episode at its start)."""
+        d = table_of(Delivery)
+        ids = sorted({str(w) for w in warning_ids})
+        out: dict[str, list[datetime]] = {}
+        with self._read() as conn:
+            for i in range(0, len(ids), CHUNK):
+                stmt = sa.select(d.c.warning_id, d.c.changed_at).where(
+                    d.c.warning_id.in_(ids[i : i + CHUNK]), d.c.change == "ended"
+                )
+                for warning_id, changed_at in conn.execute(stmt):
+                    out.setdefault(str(warning_id), []).append(changed_at)
+        return out
 
     def acknowledgements(self, warning_id: str | None = None) -> pd.DataFrame:
         """Who acknowledged which warning change and when, oldest first (the dashboard

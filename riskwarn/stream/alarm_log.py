@@ -13,6 +13,12 @@ net state) or ``unpaged`` (nothing new for the officer; since 2026-12-06,
 docs/streaming.md "Catch-up"), said by why: ``unpaged`` (the warning ended before they
 heard of it), ``unpaged-below`` (it fell below orange before they heard of it; still in
 force), ``unpaged-unchanged`` (back at the level last sent to them).
+A row claimed for sending whose outcome was never recorded (``last_error`` is
+:data:`~riskwarn.store.deliveries.CLAIMED`: the sender died between its send and the
+record) and then recorded not sent is said to have maybe been sent:
+``webhook:duty-1 superseded-maybe-sent`` (since 2026-12-06; before, "not sent (merged
+into a later change)" for a page the officer may have had), and its change is not
+``expired`` (it may have been heard: counted as sent, offered for acknowledgement).
 A change some delivery of which the review panel stopped (its warning dismissed, or set
 below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
 every delivery was cancelled is ``expired`` as well (never sent).
@@ -22,7 +28,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from riskwarn.store.deliveries import never_sent
+from riskwarn.store.deliveries import NEVER_SENT, never_heard, possibly_sent
 
 COLUMNS = [
     "changed_at",
@@ -55,7 +61,11 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
         for r in g.itertuples(index=False):
             n = int(r.attempts)
             status = "retrying" if r.status == "pending" and n > 0 else r.status
-            if status == "unpaged":  # why: in its message (older rows: by its level)
+            if r.status in NEVER_SENT and possibly_sent(r._asdict()):
+                # claimed for sending, outcome never recorded (the sender died), then
+                # recorded not sent: it may have reached the officer
+                status = f"{r.status}-maybe-sent"
+            elif status == "unpaged":  # why: in its message (older rows: by its level)
                 why = r.message.get("unpaged") if isinstance(r.message, dict) else None
                 if why == "unchanged":
                     status = "unpaged-unchanged"
@@ -86,7 +96,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 "warning_id": first["warning_id"],
                 "delivery_key": key,
                 # the store's rule: such a change is refused if acknowledged anyway
-                "expired": never_sent(g["status"].astype(str).tolist()),
+                "expired": never_heard(g.to_dict("records")),
                 "cancelled": bool((g["status"] == "cancelled").any()),
             }
         )

@@ -980,6 +980,7 @@ class StreamConsumer:
                 self.counters.deliveries_superseded += done["superseded"]
                 self.counters.deliveries_unpaged += done["unpaged"]
                 self.counters.deliveries_cancelled += done["cancelled"]
+                self.counters.deliveries_maybe_sent += done["maybe_sent"]
                 if time.monotonic() - last_escalation > 10:
                     escalate(store, self.cfg.delivery)
                     last_escalation = time.monotonic()
@@ -1025,6 +1026,8 @@ class StreamConsumer:
             # pending rows not sent: the review panel dismissed their warning, or set
             # it below their level (status cancelled)
             "deliveries_cancelled": c.deliveries_cancelled,
+            # recorded not sent after a claim whose outcome was never recorded
+            "deliveries_maybe_sent": c.deliveries_maybe_sent,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

@@ -50,8 +50,10 @@ import requests
 import yaml
 
 from riskwarn import warnings as rw
+from riskwarn.i18n import DEFAULT_LANG
+from riskwarn.paging_texts import level_words, t
 from riskwarn.store import Store
-from riskwarn.store.deliveries import SUPERSEDED_PEERS
+from riskwarn.store.deliveries import SUPERSEDED_PEERS, possibly_sent
 from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, LevelChange
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class DeliveryConfig:
     retry_base_s: float = 2.0
     max_attempts: int = 8
     timeout_s: float = 10.0
+    # the pages' language (RISKWARN_PAGING_LANG; the dashboard's default, Chinese)
+    lang: str = DEFAULT_LANG
 
     def route(self, site_id: str) -> list[str]:
         """Contact ids responsible for a site, in escalation order."""
@@ -98,8 +102,9 @@ class DeliveryConfig:
         return self.default
 
 
-def load_config(path: str | Path) -> DeliveryConfig:
-    """The contacts file; the webhook secret comes from the environment variable it names."""
+def load_config(path: str | Path, lang: str = DEFAULT_LANG) -> DeliveryConfig:
+    """The contacts file; the webhook secret comes from the environment variable it
+    names; ``lang``: the pages' language (``Settings.paging_lang``)."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     contacts = {
         str(cid): Contact(str(cid), c.get("email"), bool(c.get("webhook", False)))
@@ -123,6 +128,7 @@ def load_config(path: str | Path) -> DeliveryConfig:
         escalate_after_minutes=float(raw.get("escalate_after_minutes", 15)),
         retry_base_s=float(raw.get("retry_base_s", 2)),
         max_attempts=int(raw.get("max_attempts", 8)),
+        lang=lang,
     )
     unknown = {
         c for r in [*cfg.sites.values(), *cfg.townships.values(), cfg.default] for c in r
@@ -216,24 +222,56 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
-def _subject(msg: dict[str, Any]) -> str:
-    to = msg["to_level"] or "no warning"
-    return f"[riskwarn] site {msg['site_id']}: {msg['change']} -> {to}"
+def _reason(reason: Any, lang: str) -> str:
+    """One bilingual reason (``{"en": ..., "zh": ...}``) in ``lang``, else the other
+    language; a plain string as it is."""
+    if isinstance(reason, dict):
+        other = "en" if lang == "zh" else "zh"
+        return str(reason.get(lang) or reason.get(other) or reason)
+    return str(reason)
 
 
-def _body(msg: dict[str, Any]) -> str:
+def page_subject(msg: Mapping[str, Any], lang: str) -> str:
+    """The page's subject line in ``lang`` (the e-mail's Subject, the webhook's
+    ``subject``)."""
+    return t(
+        "page_subject",
+        lang,
+        site=msg["site_id"],
+        change=t(f"alarm_change_{msg['change']}", lang),
+        to=level_words(msg["to_level"], lang),
+    )
+
+
+def page_text(msg: Mapping[str, Any], lang: str) -> str:
+    """The page's text in ``lang`` (the e-mail's body, the webhook's ``text``): the
+    change, when, the levels not sent before (a catch-up's net change), the reasons, the
+    ids and how to acknowledge. The message's fields themselves stay as logged."""
     lines = [
-        f"Site {msg['site_id']}: {msg['change']} ({msg['from_level'] or 'none'} -> {msg['to_level'] or 'none'})",
-        f"at {msg['at']}",
+        t(
+            "page_headline",
+            lang,
+            site=msg["site_id"],
+            change=t(f"alarm_change_{msg['change']}", lang),
+            from_level=level_words(msg["from_level"], lang),
+            to=level_words(msg["to_level"], lang),
+        ),
+        t("page_at", lang, at=msg["at"]),
         *[
-            f"Not sent before (the stream was catching up): {x['level']} from {x['from']} to {x['to']}."
+            t(
+                "page_not_sent",
+                lang,
+                level=level_words(x["level"], lang),
+                start=x["from"],
+                end=x["to"],
+            )
             for x in msg.get("not_sent") or []
         ],
         "",
-        *[r["en"] if isinstance(r, dict) else str(r) for r in msg["reasons"]],
+        *[_reason(r, lang) for r in msg["reasons"]],
         "",
-        f"Warning {msg['warning_id']}, change {msg['delivery_key']}.",
-        f"Acknowledge: riskwarn stream ack {msg['warning_id']} --key {msg['delivery_key']} --by <you>",
+        t("page_ids", lang, warning=msg["warning_id"], key=msg["delivery_key"]),
+        t("page_ack", lang, warning=msg["warning_id"], key=msg["delivery_key"]),
     ]
     return "\n".join(lines)
 
@@ -242,12 +280,12 @@ def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> No
     em = EmailMessage()
     em["From"] = cfg.mail_from
     em["To"] = contact.email or ""
-    em["Subject"] = _subject(msg)
+    em["Subject"] = page_subject(msg, cfg.lang)
     em["X-Riskwarn-Delivery-Key"] = msg["delivery_key"]
     # the same Message-ID on a resend (after a crash between sending and recording it):
     # mail systems that de-duplicate by it show the message once
     em["Message-ID"] = f"<{msg['delivery_key']}.{contact.contact_id}@riskwarn>"
-    em.set_content(_body(msg))
+    em.set_content(page_text(msg, cfg.lang))
     with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
         smtp.send_message(em)
 
@@ -255,7 +293,16 @@ def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> No
 def send_webhook(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> None:
     if not cfg.webhook_url:
         raise RuntimeError("no webhook url configured")
-    body = json.dumps({**msg, "contact_id": contact.contact_id}, ensure_ascii=False).encode()
+    # the message's fields as logged (machine-readable: levels, ids, keys), and the page's
+    # words for a gateway that forwards text (an SMS): in the paging language
+    page = {
+        "lang": cfg.lang,
+        "subject": page_subject(msg, cfg.lang),
+        "text": page_text(msg, cfg.lang),
+    }
+    body = json.dumps(
+        {**msg, "contact_id": contact.contact_id, **page}, ensure_ascii=False
+    ).encode()
     ts = str(int(time.time()))
     resp = requests.post(
         cfg.webhook_url,
@@ -330,7 +377,9 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     failed / expired (queued deliveries whose warning is no longer in force, at the
     store's clock: recorded ``expired`` and audited, not sent) / cancelled (the review
     panel dismissed their warning or set it below their level: recorded ``cancelled``
-    and audited, not sent). Each row is claimed just before its send, in one
+    and audited, not sent) / maybe_sent (rows recorded so, or superseded or not paged,
+    after a claim whose outcome was never recorded: they may have been sent; counted
+    apart from the others). Each row is claimed just before its send, in one
     transaction with its in-force and review checks
     (:meth:`~riskwarn.store.Store.claim_delivery`)."""
     counts = {
@@ -341,9 +390,10 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
         "superseded": 0,
         "unpaged": 0,
         "cancelled": 0,
+        "maybe_sent": 0,
     }
     for stale in store.expire_deliveries():
-        counts["expired"] += 1
+        counts["maybe_sent" if possibly_sent(stale) else "expired"] += 1
         _log_expired(stale)
     for due in store.due_deliveries(limit):
         # claimed only while its warning is still in force (one transaction): a row that
@@ -351,6 +401,18 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
         outcome, claimed = store.claim_delivery(due["delivery_id"])
         # earlier rows this claim recorded superseded (its change carries their net state)
         counts["superseded"] += int((claimed or {}).get(SUPERSEDED_PEERS, 0))
+        if outcome in ("expired", "cancelled", "superseded", "unpaged") and possibly_sent(due):
+            # claimed before, its outcome never recorded (the sender died): it may have
+            # been sent, so it is counted apart from the rows never sent
+            counts["maybe_sent"] += 1
+            log.info(
+                "delivery %s (warning %s) recorded %s, not sent again: it may have been "
+                "sent already (a claim whose outcome was not recorded)",
+                due["delivery_id"],
+                due["warning_id"],
+                outcome,
+            )
+            continue
         if outcome == "expired":
             counts["expired"] += 1
             _log_expired(due)

@@ -184,12 +184,12 @@ class Publisher:
             start = _episode_start(row)
             if site not in last or start > _episode_start(last[site]):
                 last[site] = row
+        # the "ended" deliveries of every such warning in one read (was one per site)
+        ends = self.store.ended_changes([str(row["warning_id"]) for row in last.values()])
         for site, row in last.items():
             end = event_time(row["origin"])
-            d = self.store.deliveries(str(row["warning_id"]))
-            ends = d.loc[d["change"] == "ended", "changed_at"]
-            if len(ends):
-                end = max(end, max(event_time(t) for t in ends))
+            for t in ends.get(str(row["warning_id"]), ()):
+                end = max(end, event_time(t))
             self.ended[site] = (_episode_start(row), end)
 
     def judged(self, levels: Mapping[str, SiteLevel]) -> None:

@@ -76,6 +76,9 @@ class Counters:
     deliveries_superseded: int = 0
     deliveries_unpaged: int = 0
     deliveries_cancelled: int = 0  # pending rows the review panel stopped (dismissed)
+    # rows recorded not sent (superseded, not paged, expired, cancelled) after a claim
+    # whose outcome was never recorded: they may have been sent (counted apart from those)
+    deliveries_maybe_sent: int = 0
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

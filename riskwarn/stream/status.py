@@ -47,6 +47,11 @@ def status_line(path: Path) -> str:
         )
     if s.get("deliveries_cancelled"):  # the review panel dismissed / lowered the warning
         apart.append(f"{s['deliveries_cancelled']} cancelled by review, not sent / 复核后取消发送")
+    if s.get("deliveries_maybe_sent"):  # claimed, outcome never recorded, then not resent
+        apart.append(
+            f"{s['deliveries_maybe_sent']} may have been sent (the send's outcome was not "
+            "recorded), not sent again / 可能已送达（发送结果未记录），未再发送"
+        )
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
