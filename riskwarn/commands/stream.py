@@ -297,7 +297,14 @@ def replay(
 
 @stream.command()
 @click.argument("warning_id")
-@click.option("--by", "who", required=True, help="Who acknowledges (user name or contact id).")
+@click.option(
+    "--by",
+    "who",
+    required=True,
+    help="Who acknowledges (user name or contact id), recorded as typed; the audit entry "
+    "also names the OS account running the command (run_by) and, on PostgreSQL, the "
+    "store's database user (db_user).",
+)
 @click.option(
     "--key",
     "delivery_key",
@@ -312,12 +319,14 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     whose every delivery expired unsent (its warning had ended: nobody was told)."""
     from riskwarn.settings import load_settings
     from riskwarn.store import AlreadyAcknowledgedError, NeverSentError, Store
+    from riskwarn.store.base import os_actor
 
     with Store.from_settings(load_settings()) as store:
         store.upgrade()
         try:
+            # --by is a name as typed (the audit entry's actor); who typed it: run_by
             done = store.acknowledge_delivered(
-                warning_id, who, delivery_key=delivery_key, via="cli"
+                warning_id, who, delivery_key=delivery_key, via="cli", run_by=os_actor()
             )
         except KeyError as exc:
             raise click.ClickException(f"{exc.args[0]}; nothing acknowledged") from None

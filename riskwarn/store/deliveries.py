@@ -901,10 +901,13 @@ class DeliveryStore(ReadStore):
         acknowledged_by: str,
         when: datetime,
         via: str,
+        run_by: str | None = None,
     ) -> int:
         """One acknowledgement row and its audit entry, in ``conn``'s transaction. The
         row claims its change (``claim`` = the delivery key, unique): a second
-        acknowledgement of the change fails with IntegrityError."""
+        acknowledgement of the change fails with IntegrityError. ``run_by``: who ran
+        the command that recorded it, when that is not ``acknowledged_by`` itself
+        (``riskwarn stream ack --by`` names someone, and nothing checks the name)."""
         a = table_of(WarningAck)
         ack_id = conn.execute(
             sa.insert(a)
@@ -924,7 +927,7 @@ class DeliveryStore(ReadStore):
             "acknowledge_warning",
             "warning",
             warning_id,
-            {"delivery_key": delivery_key, "via": via},
+            {"delivery_key": delivery_key, "via": via, **({"run_by": run_by} if run_by else {})},
         )
         return int(ack_id)
 
@@ -948,6 +951,7 @@ class DeliveryStore(ReadStore):
         *,
         delivery_key: str | None = None,
         via: str = "cli",
+        run_by: str | None = None,
     ) -> list[tuple[int, str]]:
         """Acknowledge delivered changes of ``warning_id``: the one function every
         acknowledgement goes through (``riskwarn stream ack``, the dashboard,
@@ -967,7 +971,9 @@ class DeliveryStore(ReadStore):
         ``never_sent``); the dashboard does not offer such a change either. KeyError (nothing written) when the delivery log has no
         such warning, or no such change of it. ValueError (nothing written) for a blank
         ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
-        reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
+        reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters).
+        ``run_by`` (the CLI: ``os:<account>``) goes into the audit entries' details: the
+        name ``acknowledged_by`` is as typed, and it is the audit entry's actor."""
         if not acknowledged_by or not acknowledged_by.strip():
             raise ValueError(
                 "an acknowledgement needs who acknowledges (a user name or contact id)"
@@ -979,7 +985,9 @@ class DeliveryStore(ReadStore):
             )
         for attempt in range(3):
             try:
-                return self._acknowledge_once(warning_id, acknowledged_by, delivery_key, via)
+                return self._acknowledge_once(
+                    warning_id, acknowledged_by, delivery_key, via, run_by
+                )
             except sa.exc.IntegrityError:
                 # another session claimed one of the changes between our read and our
                 # insert (PostgreSQL, READ COMMITTED): read again, it is acknowledged now
@@ -988,7 +996,12 @@ class DeliveryStore(ReadStore):
         raise AssertionError("unreachable")
 
     def _acknowledge_once(
-        self, warning_id: str, acknowledged_by: str, delivery_key: str | None, via: str
+        self,
+        warning_id: str,
+        acknowledged_by: str,
+        delivery_key: str | None,
+        via: str,
+        run_by: str | None = None,
     ) -> list[tuple[int, str]]:
         d = table_of(Delivery)
         when = self._now()
@@ -1041,13 +1054,17 @@ class DeliveryStore(ReadStore):
                 }
                 if unsent:
                     details["never_sent"] = unsent  # every delivery of these expired
+                if run_by:
+                    details["run_by"] = run_by
                 self._audit(
                     conn, acknowledged_by, "acknowledge_rejected", "warning", warning_id, details
                 )
             else:
                 refused = None
                 for key in todo:
-                    ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
+                    ack_id = self._insert_ack(
+                        conn, warning_id, key, acknowledged_by, when, via, run_by
+                    )
                     done.append((ack_id, key))
         if refused is not None:
             raise refused
