@@ -1,6 +1,7 @@
 """Dashboard sessions: sign-in back-off, signed expiring session tokens, sign-out.
 
-Pure functions of plain values (the shell does the Streamlit and store calls):
+Functions of plain values (the shell does the Streamlit calls; revocation takes the
+serving store):
 
 * **Back-off** (issue 13.11): the sign-in attempts of a user name are read from the audit
   log (``login`` / ``login_failed`` entries, newest first). After
@@ -25,9 +26,11 @@ Pure functions of plain values (the shell does the Streamlit and store calls):
   keeps the user signed in. It expires after the idle timeout and is renewed while the
   user works (sliding), so an idle browser is signed out even across refreshes; an
   absolute limit (:data:`MAX_SESSION`) ends it (no renewal past it). Sign-out revokes
-  its ``jti`` (``<home>/secrets/dashboard_revoked.json``), and every run of a signed-in
-  session checks that list and the limit, so a copied cookie, and the browser's other
-  tabs, are signed out too, at their next run (review 2026-12-05).
+  its ``jti`` in the serving store (:func:`revoke`: an audit entry, shared by every
+  dashboard process on the store and kept across restarts), and every run of a
+  signed-in session checks it and the limit, so a copied cookie, the browser's other
+  tabs and another dashboard server are signed out too, at their next run (reviews
+  2026-12-05, 2026-12-06); an open page also checks on a timer (:data:`WATCH_S`).
 * **Cookie codes**: the page gets the token set as an HttpOnly cookie by posting a
   one-time code to :data:`COOKIE_ROUTE`; each code is bound to the browser's HttpOnly
   nonce cookie (:data:`NONCE_COOKIE`, ``dashboard/server.py``).
@@ -57,6 +60,7 @@ FIRST_LOCK = timedelta(seconds=30)
 MAX_LOCK = timedelta(minutes=15)
 IDLE_ENV = "RISKWARN_DASHBOARD_IDLE_MINUTES"
 MAX_SESSION = timedelta(hours=12)
+WATCH_S = 30  # an open page checks its session this often (shell.watch_session)
 LOGIN_ACTIONS = ("login", "login_failed")
 
 
@@ -232,7 +236,7 @@ def read_device(key: bytes, token: str | None, username: str, now: datetime) -> 
     return str(payload["d"])
 
 
-# the files under <home>/secrets this module writes, one writer at a time in this process
+# the files under <home>/secrets this module writes or removes, one at a time in this process
 _WRITE_LOCK = threading.Lock()
 
 
@@ -252,48 +256,64 @@ def signing_key(home: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-def revoked_path(home: Path) -> Path:
+# Revocation (sign-out, and every end of a session) is one ``session_revoked`` entry of
+# the serving store's audit log, object ``session`` / the token's ``jti``: shared by every
+# dashboard process on the store (two servers, a restarted one), never lost to a second
+# writer (an INSERT, no read-modify-write of a file), and append-only (the database's
+# trigger; no role can take a revocation back). It used to be a JSON file in
+# <home>/secrets, rewritten by each process under a lock of its own: two processes
+# signing out at once kept only one revocation (review 2026-12-06).
+SESSION_OBJECT = "session"
+REVOKED_ACTION = "session_revoked"
+
+
+def revoke(store: Any, payload: Mapping[str, Any], reason: str = "logout") -> None:
+    """Revoke the token of ``payload`` in the serving ``store`` (a :class:`Store`):
+    every process on the store refuses it from its next check on."""
+    store.audit(
+        audit_name(str(payload.get("u", ""))),
+        REVOKED_ACTION,
+        SESSION_OBJECT,
+        str(payload["jti"]),
+        {"reason": reason, "exp": int(payload.get("exp", 0))},
+    )
+
+
+def is_revoked(store: Any, payload: Mapping[str, Any]) -> bool:
+    """Whether the token of ``payload`` was revoked by any process on ``store`` (one
+    indexed read: the audit log's object index)."""
+    jti = payload.get("jti")
+    if not jti:
+        return True  # a signed token always has one: without it, nothing could revoke it
+    return bool(store.audit_entries(SESSION_OBJECT, str(jti), (REVOKED_ACTION,)))
+
+
+def legacy_revoked_path(home: Path) -> Path:
+    """The revoked list of earlier versions (``<home>/secrets/dashboard_revoked.json``)."""
     return Path(home) / "secrets" / "dashboard_revoked.json"
 
 
-# (revoked file's (mtime_ns, size, inode), its content): every run of a signed-in
-# session asks whether its token was revoked (a stat, a read only when the file changed)
-_REVOKED_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, int]]] = {}
-_REVOKED_LOCK = threading.Lock()
-
-
-def revoked(home: Path) -> dict[str, int]:
-    """Revoked token ids -> their expiry (epoch seconds)."""
-    path = revoked_path(home)
-    try:
-        st = path.stat()
-    except OSError:
-        return {}
-    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-    with _REVOKED_LOCK:
-        cached = _REVOKED_CACHE.get(path)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    out = {str(k): int(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    with _REVOKED_LOCK:
-        _REVOKED_CACHE[path] = (stamp, out)
-    return out
-
-
-def revoke(home: Path, payload: Mapping[str, Any], now: datetime) -> None:
-    """Revoke the token of ``payload`` (sign-out); expired entries are dropped."""
-    with _WRITE_LOCK:  # read-modify-write: two sign-outs at once kept only one of them
-        kept = {j: e for j, e in revoked(home).items() if e > now.timestamp()}
-        kept[str(payload["jti"])] = int(payload["exp"])
-        write_private_file(revoked_path(home), json.dumps(kept, sort_keys=True).encode())
-
-
-def is_revoked(home: Path, payload: Mapping[str, Any]) -> bool:
-    return str(payload.get("jti")) in revoked(home)
+def carry_legacy_revocations(home: Path, store: Any, now: datetime) -> int:
+    """Move the unexpired entries of the earlier versions' revoked file into ``store``
+    and remove the file (a stat on every run until then): tokens signed out before the
+    upgrade stay refused. Returns how many were carried."""
+    path = legacy_revoked_path(home)
+    if not path.is_file():
+        return 0
+    with _WRITE_LOCK:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:  # another thread carried it meanwhile
+            return 0
+        except (OSError, ValueError):
+            data = {}
+        carried = 0
+        for jti, exp in data.items() if isinstance(data, dict) else ():
+            if int(exp) > now.timestamp():
+                revoke(store, {"jti": str(jti), "exp": int(exp)}, "carried")
+                carried += 1
+        path.unlink(missing_ok=True)
+    return carried
 
 
 def past_max_session(payload: Mapping[str, Any], now: datetime) -> bool:

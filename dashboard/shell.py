@@ -91,15 +91,29 @@ def _end_session(settings: Settings, user: auth.User, reason: str, flash: str) -
     """End the session of ``user`` (idle, removed, demoted, revoked elsewhere, past the
     absolute limit): audited, token revoked."""
     audit(settings, "session_ended", user.username, reason=reason, role=user.role)
-    _forget(settings)
+    _forget(settings, reason)
     st.session_state["signin_flash"] = flash
 
 
-def _forget(settings: Settings) -> None:
+def _store(settings: Settings) -> Any:
+    """The serving store, where revocations are kept; the revoked file of earlier
+    versions is carried into it first (once: a stat on each run until then)."""
+    store = queries.store(settings.resolved_store_url)
+    sessions.carry_legacy_revocations(settings.home, store, sessions.now_utc())
+    return store
+
+
+def is_revoked(settings: Settings, payload: Any) -> bool:
+    """Whether the session token ``payload`` was revoked by any dashboard process on the
+    serving store (this one, another server, before a restart)."""
+    return sessions.is_revoked(_store(settings), payload)
+
+
+def _forget(settings: Settings, reason: str = "logout") -> None:
     """Drop the signed-in user and revoke the session token (the cookie is cleared)."""
     payload = st.session_state.pop("token_payload", None)
-    if payload:
-        sessions.revoke(settings.home, payload, sessions.now_utc())
+    if payload and reason != "revoked":  # revoked elsewhere: it already is
+        sessions.revoke(_store(settings), payload, reason)
     st.session_state.pop("user", None)
     st.session_state.pop("last_active", None)
     st.session_state["cookie_out"] = None  # delete the cookie on the next run
@@ -135,7 +149,7 @@ def _resume(settings: Settings, users: dict[str, Any]) -> auth.User | None:
     if not token or st.session_state.get("cookie_out", "") is None:
         return None  # no cookie, or signed out in this browser session
     payload = sessions.read(sessions.signing_key(settings.home), token, sessions.now_utc())
-    if payload is None or sessions.is_revoked(settings.home, payload):
+    if payload is None or is_revoked(settings, payload):
         return None
     user = auth.still_valid(
         users, auth.User(str(payload["u"]), str(payload["u"]), str(payload["r"]))
@@ -182,7 +196,7 @@ def current_user(settings: Settings) -> auth.User | None:
     # owner's other tab, or the owner while a thief's copy is open) ends this one too,
     # and so does the absolute limit (a renewal never starts a new 12 hours)
     if isinstance(payload, dict):
-        if sessions.is_revoked(settings.home, payload):
+        if is_revoked(settings, payload):
             _end_session(settings, user, "revoked", "session_revoked")
             return None
         if sessions.past_max_session(payload, now):
@@ -213,11 +227,19 @@ def still_signed_in(settings: Settings) -> bool:
     users = auth.load_users(auth.users_file_path(settings.home))
     payload = st.session_state.get("token_payload")
     if isinstance(payload, dict) and (
-        sessions.is_revoked(settings.home, payload)
-        or sessions.past_max_session(payload, sessions.now_utc())
+        is_revoked(settings, payload) or sessions.past_max_session(payload, sessions.now_utc())
     ):
         return False
     return auth.still_valid(users, user) is not None
+
+
+def watch_session() -> None:
+    """Every :data:`sessions.WATCH_S` seconds on an open signed-in page (a fragment): a
+    session revoked by any dashboard process on the store, past its absolute limit, or
+    whose user was removed or demoted reruns the whole app, which ends it (the page's
+    content goes with it); before, such a page stayed on screen until its next click."""
+    if not still_signed_in(queries.settings()):
+        st.rerun(scope="app")
 
 
 def try_sign_in(settings: Settings, users: dict[str, Any], username: str, password: str) -> str:
@@ -448,6 +470,8 @@ def main() -> None:
     navigation(user).run()
     with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
         st.html(RUN_DONE)
+        # an open page nobody touches learns of a sign-out elsewhere within WATCH_S
+        st.fragment(run_every=sessions.WATCH_S)(watch_session)()
 
 
 RUN_DONE = '<div class="rw-run-done" hidden></div>'

@@ -255,13 +255,6 @@ def backups(root: Path) -> list[Path]:
     )
 
 
-def _os_actor() -> str:
-    """The audit actor: the operating-system account running the command (from the uid)."""
-    import pwd
-
-    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
-
-
 def backup(
     settings: Settings,
     dest: Path | None = None,
@@ -275,6 +268,7 @@ def backup(
     (up to a minute), and the backup waits for a move under way."""
     from models import registry
     from riskwarn.store import Store
+    from riskwarn.store.base import os_actor
 
     root = Path(dest or settings.resolved_backup_dir)
     keep = settings.backup_keep if keep is None else keep
@@ -348,7 +342,7 @@ def backup(
     log.info("backup %s written (%d files); removed %d old", final, len(files), len(removed))
     with Store(store_url) as store:  # after the copy: the entry is in the live store only
         store.audit(
-            _os_actor(),
+            os_actor(),
             "backup",
             "backup",
             name,
@@ -385,6 +379,7 @@ def verify(backup_dir: Path) -> dict[str, Any]:
 def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
     """Restore ``backup_dir`` into the (empty) home and stores of ``settings``."""
     from riskwarn.store import Store
+    from riskwarn.store.base import os_actor
 
     backup_dir = Path(backup_dir)
     manifest = verify(backup_dir)
@@ -422,7 +417,7 @@ def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
     log.info("restored %s into %s", backup_dir, settings.home)
     with Store(store_url) as store:  # into the restored store: its trail says where it came from
         store.audit(
-            _os_actor(),
+            os_actor(),
             "restore",
             "backup",
             manifest["name"],

@@ -244,7 +244,9 @@ class Settings(BaseModel):
                 ) from None
             _no_at_in_host(url.host)
             if scheme == "sqlite":
-                _sqlite_not_in_memory(url, "MLflow's store")
+                # a typo in the folder made MLflow create a fresh, empty tracking
+                # database elsewhere (or fail obscurely): refused as the store's is
+                _sqlite_file_in_a_folder(url, info.data.get("home"), "MLflow's store")
         elif scheme in ("http", "https"):
             netloc = urlsplit(value).netloc
             # urllib reads the password to the last '@', SQLAlchemy to the first: an

@@ -159,8 +159,11 @@ def test_tokens_are_signed_expire_and_stop_at_the_absolute_limit(tmp_path: Path)
     )
     left = sessions.read(key, late, T0 + timedelta(hours=11, minutes=55))
     assert left is not None and left["exp"] == int((T0 + sessions.MAX_SESSION).timestamp())
-    sessions.revoke(tmp_path, payload, T0)
-    assert sessions.is_revoked(tmp_path, payload)
+    with Store(f"sqlite:///{tmp_path / 'serving.db'}") as store:
+        store.upgrade()
+        assert not sessions.is_revoked(store, payload)
+        sessions.revoke(store, payload)
+        assert sessions.is_revoked(store, payload)
 
 
 def test_dashboard_command_hides_error_details_outside_development(
@@ -501,11 +504,12 @@ def test_sign_out_elsewhere_and_the_absolute_limit_end_open_sessions(
     the owner's second tab (or a thief's copy) stayed signed in after a sign-out; and a
     session past :data:`sessions.MAX_SESSION` renewed itself into a fresh 12 hours. Now
     every run of a signed-in session checks both (old code: still signed in)."""
-    path, store_url = home
+    _, store_url = home
     at = _signed_in("reviewer2")
     assert "user" in at.session_state and at.title[0].value == "本周风险总览"
     payload = dict(at.session_state["token_payload"])
-    sessions.revoke(path, payload, sessions.now_utc())  # signed out in another tab
+    with Store(store_url) as store:  # signed out in another tab
+        sessions.revoke(store, payload)
     # the session's next run (a new AppTest with the same state: AppTest's own rerun of a
     # navigation app did not run the script's frame again)
     at = _signed_in("reviewer2", token_payload=payload, last_active=sessions.now_utc())
@@ -627,17 +631,16 @@ def test_a_code_kept_by_a_page_script_gets_no_cookie_elsewhere(tmp_path: Path) -
         browser.close()
 
 
-def test_first_key_and_sign_outs_at_once_in_one_process(tmp_path: Path) -> None:
-    """Seen while testing the parallel attempts: the session key's creation and the
-    revoked list's writes used a temporary file named per process, so two threads (two
-    first sign-ins, two sign-outs at once) clashed: FileNotFoundError or FileExistsError,
-    or a revocation lost. Now one writer at a time in the process."""
+def test_first_key_at_once_in_one_process(tmp_path: Path) -> None:
+    """Seen while testing the parallel attempts: the session key's creation used a
+    temporary file named per process, so two threads (two first sign-ins) clashed:
+    FileNotFoundError or FileExistsError. Now one writer at a time in the process.
+    (Sign-outs at once: tests/test_dashboard_revocation_shared.py.)"""
     import threading
 
     start = threading.Barrier(12)
     keys: list[bytes | str] = []
     errors: list[str] = []
-    now = sessions.now_utc()
 
     def first_sign_in() -> None:
         start.wait()
@@ -646,25 +649,13 @@ def test_first_key_and_sign_outs_at_once_in_one_process(tmp_path: Path) -> None:
         except Exception as exc:
             errors.append(repr(exc))
 
-    def sign_out(i: int) -> None:
-        start.wait()
-        try:
-            sessions.revoke(tmp_path, {"jti": f"j{i}", "exp": 2**31 - 1}, now)
-        except Exception as exc:
-            errors.append(repr(exc))
-
-    for target, args in ((first_sign_in, ()), (sign_out, None)):
-        threads = [
-            threading.Thread(target=target, args=args if args is not None else (i,))
-            for i in range(12)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    threads = [threading.Thread(target=first_sign_in) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     assert not errors, errors
     assert len(set(keys)) == 1 and len(keys) == 12
-    assert sorted(sessions.revoked(tmp_path)) == sorted(f"j{i}" for i in range(12))
 
 
 def test_without_a_nonce_no_cookie_is_claimed_sent(home: tuple[Path, str]) -> None:

@@ -170,3 +170,36 @@ def test_a_refused_score_says_nothing_is_served_when_nothing_is_published(
     line = errors[0]
     assert "stays served" not in line, line
     assert line.endswith("(no run of incidents is published yet: nothing is served for it)")
+
+
+def test_an_mlflow_store_in_a_folder_that_does_not_exist_is_refused_and_nothing_created(
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """RISKWARN_MLFLOW_TRACKING_URI is read by every command and DAG as the store's URL
+    is: a SQLite file in a folder that does not exist (a typo) is refused in the same
+    one line, not a fresh, empty MLflow database made elsewhere (old: accepted)."""
+    missing = tmp_path / "nonexistent" / "dir"
+    uri = f"sqlite:///{missing / 'mlflow.db'}"
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", uri)
+    assert main(["db", "upgrade"]) == 2
+    line = _one_error_line(capsys.readouterr().err)
+    assert line.startswith("error: RISKWARN_MLFLOW_TRACKING_URI='sqlite:///"), line
+    assert "MLflow's store's folder" in line and "does not exist" in line, line
+    assert str(missing) in line, line
+    assert not (tmp_path / "nonexistent").exists()
+    # a relative path: its folder is read from the working folder, as SQLite does
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", "sqlite:///typo/mlflow.db")
+    with pytest.raises(SettingsError, match=r"RISKWARN_MLFLOW_TRACKING_URI=.*does not exist"):
+        load_settings()
+    # inside the home (riskwarn creates its folders), or in a folder that exists: accepted
+    for ok in (
+        f"sqlite:///{home / 'registry' / 'mlflow.db'}",
+        f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "sqlite:///mlflow.db",
+    ):
+        monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", ok)
+        assert load_settings().mlflow_tracking_uri == ok

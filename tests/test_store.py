@@ -146,7 +146,11 @@ def test_tables_are_append_only_in_the_database(store: Store) -> None:
             c.exec_driver_sql(statement)
     log = store.audit_log()
     assert log["actor"].tolist() == ["alice"]
-    assert log["details"].iloc[0] == {"ip": "127.0.0.1"}
+    details = dict(log["details"].iloc[0])
+    # PostgreSQL: the database role that wrote it as well (tests/test_audit_db_user.py)
+    db_user = details.pop("db_user", None)
+    assert details == {"ip": "127.0.0.1"}
+    assert (db_user is not None) == (store.engine.dialect.name == "postgresql")
     assert str(log["at"].dtype).endswith("UTC]")
 
 

@@ -50,18 +50,11 @@ def _journal(settings: Any) -> Any:
         return None
     from riskwarn.ingest.journal import StoreJournal
     from riskwarn.store import Store
+    from riskwarn.store.base import os_actor
 
     store = Store.from_settings(settings)
     store.upgrade()
-    return StoreJournal(store, settings.lake_dir, actor=_os_actor())
-
-
-def _os_actor() -> str:
-    """The operating-system account running the command (from the uid, not ``$USER``)."""
-    import os
-    import pwd
-
-    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+    return StoreJournal(store, settings.lake_dir, actor=os_actor())
 
 
 @click.command()

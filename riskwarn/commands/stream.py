@@ -297,7 +297,14 @@ def replay(
 
 @stream.command()
 @click.argument("warning_id")
-@click.option("--by", "who", required=True, help="Who acknowledges (user name or contact id).")
+@click.option(
+    "--by",
+    "who",
+    required=True,
+    help="Who acknowledges (user name or contact id), recorded as typed; the audit entry "
+    "also names the OS account running the command (run_by) and, on PostgreSQL, the "
+    "store's database user (db_user).",
+)
 @click.option(
     "--key",
     "delivery_key",
@@ -316,6 +323,7 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     from riskwarn.paging_texts import not_sent_yet_why, t
     from riskwarn.settings import load_settings
     from riskwarn.store import Store
+    from riskwarn.store.base import os_actor
     from riskwarn.store.deliveries import (
         AckByError,
         AlreadyAcknowledgedError,
@@ -329,8 +337,9 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
     with Store.from_settings(settings) as store:
         store.upgrade()
         try:
+            # --by is a name as typed (the audit entry's actor); who typed it: run_by
             done = store.acknowledge_delivered(
-                warning_id, who, delivery_key=delivery_key, via="cli"
+                warning_id, who, delivery_key=delivery_key, via="cli", run_by=os_actor()
             )
         except (
             NoDeliveryError,

@@ -37,6 +37,17 @@ class SchemaPermissionError(RuntimeError):
     """This database role may not create or change the schema (only the owner may)."""
 
 
+def os_actor() -> str:
+    """``os:<account>``: the operating-system account running this process, from its
+    uid (not ``$USER``, which the caller sets): the audit actor of CLI commands that
+    have no authenticated user of their own (ingest, backup, restore), and the
+    ``run_by`` of ``riskwarn stream ack``."""
+    import os
+    import pwd
+
+    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+
+
 class StoreBase:
     """The serving store at a SQLAlchemy URL (SQLite file or PostgreSQL): the shared core."""
 
@@ -48,6 +59,9 @@ class StoreBase:
         self._staging_tokens: dict[str, str] = {}
         # the deliveries the last publish_run logged: new pending, new expired
         self.last_deliveries: dict[str, int] = {"pending": 0, "expired": 0}
+        # PostgreSQL: the role the server authenticated this store's connections as
+        # (``session_user``), read at the first audit entry; "" on SQLite (no users)
+        self._db_user: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -307,7 +321,15 @@ class StoreBase:
         object_id: str,
         details: Mapping[str, Any] | None,
     ) -> None:
-        """Append an audit entry in ``conn``'s transaction; passwords are masked (13.13)."""
+        """Append an audit entry in ``conn``'s transaction; passwords are masked (13.13).
+        On PostgreSQL the details also name ``db_user``: the database role the server
+        authenticated the writing connection as (``session_user``, e.g. ``alice`` of
+        ``postgresql://alice@host/db``), whatever ``actor`` says (an OS account, a
+        typed ``--by``): the one name in the entry the database itself vouches for."""
+        details = dict(details or {})
+        db_user = self._session_user(conn)
+        if db_user:
+            details["db_user"] = db_user
         conn.execute(
             sa.insert(table_of(AuditLog)).values(
                 at=self._now(),
@@ -315,9 +337,18 @@ class StoreBase:
                 action=action,
                 object_type=object_type,
                 object_id=redact(str(object_id)),
-                details=redact_value(clean_json(dict(details or {}))),
+                details=redact_value(clean_json(details)),
             )
         )
+
+    def _session_user(self, conn: Connection) -> str:
+        """The database role of this store's connections (PostgreSQL), else ""."""
+        if self._db_user is None:
+            if conn.dialect.name == "postgresql":
+                self._db_user = str(conn.execute(sa.text("SELECT session_user")).scalar_one())
+            else:
+                self._db_user = ""
+        return self._db_user
 
     def audit_entries(
         self, object_type: str, object_id: str, actions: tuple[str, ...]

@@ -950,10 +950,13 @@ class DeliveryStore(ReadStore):
         acknowledged_by: str,
         when: datetime,
         via: str,
+        run_by: str | None = None,
     ) -> int:
         """One acknowledgement row and its audit entry, in ``conn``'s transaction. The
         row claims its change (``claim`` = the delivery key, unique): a second
-        acknowledgement of the change fails with IntegrityError."""
+        acknowledgement of the change fails with IntegrityError. ``run_by``: who ran
+        the command that recorded it, when that is not ``acknowledged_by`` itself
+        (``riskwarn stream ack --by`` names someone, and nothing checks the name)."""
         a = table_of(WarningAck)
         ack_id = conn.execute(
             sa.insert(a)
@@ -973,7 +976,7 @@ class DeliveryStore(ReadStore):
             "acknowledge_warning",
             "warning",
             warning_id,
-            {"delivery_key": delivery_key, "via": via},
+            {"delivery_key": delivery_key, "via": via, **({"run_by": run_by} if run_by else {})},
         )
         return int(ack_id)
 
@@ -997,6 +1000,7 @@ class DeliveryStore(ReadStore):
         *,
         delivery_key: str | None = None,
         via: str = "cli",
+        run_by: str | None = None,
     ) -> Acknowledged:
         """Acknowledge delivered changes of ``warning_id``: the one function every
         acknowledgement goes through (``riskwarn stream ack``, the dashboard,
@@ -1027,14 +1031,18 @@ class DeliveryStore(ReadStore):
         no such warning, or no such change of it. :class:`AckByError` (a ValueError;
         nothing written) for a blank
         ``acknowledged_by`` (an acknowledgement names who made it, as a review names its
-        reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters)."""
+        reviewer) or one longer than the column (:data:`ACK_BY_MAX` characters).
+        ``run_by`` (the CLI: ``os:<account>``) goes into the audit entries' details: the
+        name ``acknowledged_by`` is as typed, and it is the audit entry's actor."""
         if not acknowledged_by or not acknowledged_by.strip():
             raise AckByError(None)
         if len(acknowledged_by) > ACK_BY_MAX:
             raise AckByError(len(acknowledged_by))
         for attempt in range(3):
             try:
-                return self._acknowledge_once(warning_id, acknowledged_by, delivery_key, via)
+                return self._acknowledge_once(
+                    warning_id, acknowledged_by, delivery_key, via, run_by
+                )
             except sa.exc.IntegrityError:
                 # another session claimed one of the changes between our read and our
                 # insert (PostgreSQL, READ COMMITTED): read again, it is acknowledged now
@@ -1043,7 +1051,12 @@ class DeliveryStore(ReadStore):
         raise AssertionError("unreachable")
 
     def _acknowledge_once(
-        self, warning_id: str, acknowledged_by: str, delivery_key: str | None, via: str
+        self,
+        warning_id: str,
+        acknowledged_by: str,
+        delivery_key: str | None,
+        via: str,
+        run_by: str | None = None,
     ) -> Acknowledged:
         d = table_of(Delivery)
         when = self._now()
@@ -1110,12 +1123,16 @@ class DeliveryStore(ReadStore):
                     details["never_sent"] = unsent  # every delivery of these never sent
                 if left:
                     details["not_sent_yet"] = sorted(left)  # queued, or sending failed
+                if run_by:
+                    details["run_by"] = run_by
                 self._audit(
                     conn, acknowledged_by, "acknowledge_rejected", "warning", warning_id, details
                 )
             else:
                 for key in todo:
-                    ack_id = self._insert_ack(conn, warning_id, key, acknowledged_by, when, via)
+                    ack_id = self._insert_ack(
+                        conn, warning_id, key, acknowledged_by, when, via, run_by
+                    )
                     done.append((ack_id, key))
         if refused is not None:
             raise refused

@@ -1,0 +1,203 @@
+"""Session revocation is shared by every dashboard process on the serving store (review
+2026-12-06).
+
+On the old code a sign-out was written to ``<home>/secrets/dashboard_revoked.json`` of
+the process that signed out, read-modified-written under a lock of that process only: a
+second dashboard server on the same store (its own home, the same signing key, as behind
+a load balancer) kept the signed-out session valid, and two processes signing out at
+once could each drop the other's entry. Now a revocation is an audit entry in the store
+(``dashboard.sessions.revoke``), checked on every run of a signed-in session, by any
+process, and kept across restarts. Both backends, as the other store tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashboard import auth, sessions
+from riskwarn.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'serving.db'}"
+    pg: str = request.getfixturevalue("pg_url")
+    return pg
+
+
+def _app() -> None:
+    """One page run of the dashboard's frame: the signed-in user, and a sign-out button."""
+    import streamlit as st
+
+    from dashboard import queries, shell
+
+    user = shell.current_user(queries.settings())
+    st.markdown(f"user: {user.username if user else '-'}")
+    st.button("out", on_click=shell.sign_out, key="out")
+
+
+def _instance(home: Path, url: str, monkeypatch: pytest.MonkeyPatch, **state: Any) -> Any:
+    """A run of a dashboard instance of ``home`` on the store ``url``, whose browser
+    session holds ``state``."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("RISKWARN_HOME", str(home))
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    at = AppTest.from_function(_app, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def _user(at: Any) -> str:
+    assert not at.exception, at.exception
+    return str(at.markdown[0].value).removeprefix("user: ")
+
+
+def _homes(tmp_path: Path) -> tuple[Path, Path]:
+    """Two servers' homes: their own folders, the demo users and one signing key (a key
+    copied to both, as two servers behind one address need)."""
+    a, b = tmp_path / "server-a", tmp_path / "server-b"
+    for home in (a, b):
+        auth.write_demo_users(auth.users_file_path(home), "pw-not-used-here")
+    key = sessions.signing_key(a)
+    sessions.key_path(b).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(sessions.key_path(a), sessions.key_path(b))
+    assert sessions.signing_key(b) == key
+    return a, b
+
+
+@pytest.mark.timeout(300)
+def test_a_sign_out_on_one_server_ends_the_session_on_another_and_after_a_restart(
+    tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Store(url) as store:
+        store.upgrade()
+    a, b = _homes(tmp_path)
+    now = sessions.now_utc()
+    token = sessions.issue(
+        sessions.signing_key(a), "reviewer", "reviewer", now, sessions.idle_timeout()
+    )
+    payload = sessions.read(sessions.signing_key(a), token, now)
+    assert payload is not None
+    user = auth.User("reviewer", "评估专家", "reviewer")
+    state = {"user": user, "token_payload": payload, "last_active": now}
+
+    # the same session (a copied cookie, or the load balancer's other server) is open on both
+    on_a = _instance(a, url, monkeypatch, **state)
+    assert _user(on_a) == "reviewer"
+    assert _user(_instance(b, url, monkeypatch, **state)) == "reviewer"
+
+    # signed out on server A ...
+    monkeypatch.setenv("RISKWARN_HOME", str(a))
+    on_a = on_a.button(key="out").click().run()
+    assert _user(on_a) == "-"
+    # ... server B's next run of that session ends it (old code: still signed in there)
+    on_b = _instance(b, url, monkeypatch, **state)
+    assert _user(on_b) == "-"
+    assert "user" not in on_b.session_state
+
+    # a restarted server (a new process, nothing in memory) refuses it too
+    check = (
+        "import sys; from dashboard import sessions; from riskwarn.store import Store; "
+        "s = Store(sys.argv[1]); print(sessions.is_revoked(s, {'jti': sys.argv[2]}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", check, url, str(payload["jti"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=True,
+    )
+    assert out.stdout.strip() == "True", out
+
+    with Store(url) as store:
+        entries = store.audit_entries(
+            sessions.SESSION_OBJECT, str(payload["jti"]), (sessions.REVOKED_ACTION,)
+        )
+    # one revocation (the sign-out); server B's end of the session added none
+    assert [(e["actor"], e["details"]["reason"]) for e in entries] == [("reviewer", "logout")]
+
+
+def test_sign_outs_at_once_are_all_kept(tmp_path: Path, url: str) -> None:
+    """Twelve sign-outs at once on one store (threads here, processes on the servers):
+    each is an INSERT, none overwrites another (the old file's read-modify-write was
+    serialized within one process only)."""
+    import threading
+
+    with Store(url) as store:
+        store.upgrade()
+    start = threading.Barrier(12)
+    errors: list[str] = []
+
+    def sign_out(i: int) -> None:
+        start.wait()
+        try:
+            with Store(url) as own:  # each its own engine, as another process would
+                sessions.revoke(own, {"u": "u", "jti": f"j{i}", "exp": 2**31 - 1})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=sign_out, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    with Store(url) as store:
+        assert all(sessions.is_revoked(store, {"jti": f"j{i}"}) for i in range(12))
+        assert not sessions.is_revoked(store, {"jti": "j12"})
+
+
+def test_the_revoked_file_of_earlier_versions_is_carried_into_the_store(
+    tmp_path: Path, url: str
+) -> None:
+    """Sessions signed out before the upgrade stay signed out: the file's unexpired
+    entries go to the store (the expired ones need nothing), then the file is removed."""
+    import json
+
+    now = sessions.now_utc()
+    path = sessions.legacy_revoked_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    live, gone = int(now.timestamp()) + 600, int(now.timestamp()) - 600
+    path.write_text(json.dumps({"live": live, "gone": gone}), encoding="utf-8")
+    with Store(url) as store:
+        store.upgrade()
+        assert sessions.carry_legacy_revocations(tmp_path, store, now) == 1
+        assert not path.exists()
+        assert sessions.is_revoked(store, {"jti": "live"})
+        assert not sessions.is_revoked(store, {"jti": "gone"})
+        assert sessions.carry_legacy_revocations(tmp_path, store, now) == 0
+
+
+def test_an_open_page_reruns_when_its_session_ends_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The open page's timer (``shell.watch_session``, every ``sessions.WATCH_S`` s):
+    a session no longer valid reruns the whole app, which ends it; a valid one does
+    nothing. The old code had no timer: the page stayed until its next click."""
+    from dashboard import shell
+
+    reruns: list[dict[str, Any]] = []
+    monkeypatch.setattr(shell.queries, "settings", lambda: None)
+    monkeypatch.setattr(shell.st, "rerun", lambda **kw: reruns.append(kw))
+    monkeypatch.setattr(shell, "still_signed_in", lambda settings: True)
+    shell.watch_session()
+    assert reruns == []
+    monkeypatch.setattr(shell, "still_signed_in", lambda settings: False)
+    shell.watch_session()
+    assert reruns == [{"scope": "app"}]
+    assert 0 < sessions.WATCH_S <= 60
