@@ -425,9 +425,16 @@ def ranking_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     y = np.asarray(y, dtype=int)
     both = 0 < y.sum() < y.size
     return {
-        "auc": float(roc_auc_score(y, score)) if both else float("nan"),
+        "auc": roc_auc(y, score),
         "average_precision": float(average_precision_score(y, score)) if both else float("nan"),
     }
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """:func:`ranking_metrics`' AUC alone (scikit-learn's ``roc_auc_score``; NaN with one
+    class), without the average precision's second pass over the rows."""
+    y = np.asarray(y, dtype=int)
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < y.size else float("nan")
 
 
 def warning_metrics(warned: np.ndarray, event: np.ndarray) -> dict[str, float]:

@@ -217,3 +217,25 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
     assert model.level_thresholds == tuple(level_thresholds(model.predict_proba(rows), shares))
     pick = later if later[LABEL].sum() > 0 else rows
     assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_the_deferral_auc_is_ranking_metrics_auc_without_average_precision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deferral compares AUCs only: it gets ``ranking_metrics``' AUC bit for bit (one
+    class: NaN) and never computes the average precision it used to throw away."""
+    from models.site_fit import _auc
+
+    rng = np.random.default_rng(3)
+    cases = [_random_case(rng, i) for i in range(200)]
+    cases = [(y, p) for y, p in cases if np.isfinite(p).all()]  # scikit-learn refuses NaN
+    want = [m.ranking_metrics(y, p)["auc"] for y, p in cases]
+
+    def no_average_precision(*args: object, **kwargs: object) -> float:
+        raise AssertionError("average precision computed for the deferral")
+
+    monkeypatch.setattr(m, "average_precision_score", no_average_precision)
+    got = [_auc(y, p) for y, p in cases]
+    assert np.array_equal(np.array(got), np.array(want), equal_nan=True)
+    assert sum(np.isnan(w) for w in want) > 5 and sum(np.isfinite(w) for w in want) > 50
