@@ -239,3 +239,49 @@ def test_the_deferral_auc_is_ranking_metrics_auc_without_average_precision(
     got = [_auc(y, p) for y, p in cases]
     assert np.array_equal(np.array(got), np.array(want), equal_nan=True)
     assert sum(np.isnan(w) for w in want) > 5 and sum(np.isfinite(w) for w in want) > 50
+
+
+class _CountingNumpy:
+    """numpy, counting the calls of some of its functions (the sizes of their first
+    argument), to say how many passes over the rows a fast path makes."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.calls: dict[str, list[int]] = {name: [] for name in names}
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(np, name)
+        if name not in self.calls:
+            return real
+
+        def counted(a: object, *args: object, **kwargs: object) -> object:
+            self.calls[name].append(int(np.size(a)))
+            return real(a, *args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # quantiles of infinities
+def test_level_thresholds_take_every_share_from_one_quantile_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The four levels' thresholds are the per-share quantiles bit for bit (NaN, infinities,
+    ties, a zero share, no rows), from one partition of the scores instead of four."""
+    from models import site_levels
+
+    rng = np.random.default_rng(4)
+    for i in range(400):
+        _, p = _random_case(rng, i)
+        shares = sorted(rng.choice([0.0, 0.001, 0.01, 0.2, 0.5, 1.0, 1.5], 4), reverse=True)
+        want = [site_levels.rate_threshold(p, s) for s in shares]
+        got = site_levels.rate_thresholds(p, shares)
+        assert np.array_equal(np.array(got), np.array(want), equal_nan=True), i
+        th = list(np.maximum.accumulate(np.asarray(want, dtype=float)))
+        assert np.array_equal(
+            np.array(site_levels.level_thresholds(p, shares)),
+            np.array(site_levels.untie_levels(th)),
+            equal_nan=True,
+        ), i
+    counting = _CountingNumpy(("quantile",))
+    monkeypatch.setattr(site_levels, "np", counting)
+    site_levels.level_thresholds(rng.random(1000), [0.3, 0.2, 0.1, 0.05])
+    assert counting.calls["quantile"] == [1000]
