@@ -285,3 +285,30 @@ def test_level_thresholds_take_every_share_from_one_quantile_call(
     monkeypatch.setattr(site_levels, "np", counting)
     site_levels.level_thresholds(rng.random(1000), [0.3, 0.2, 0.1, 0.05])
     assert counting.calls["quantile"] == [1000]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # np.quantile of infinities
+def test_best_threshold_tss_sorts_the_rows_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidates, the quantiles and the non-events' counts come from one sort of every
+    row's score (the old threshold bit for bit, both zeros and NaN included); the
+    non-events are not sorted apart, nor the candidates found by sorting again."""
+    rng = np.random.default_rng(6)
+    for i in range(300):
+        y, p = _random_case(rng, i)
+        if i % 4 == 1 and p.size:  # both zeros: np.unique keeps the first after its sort
+            p[rng.random(p.size) < 0.2] = rng.choice([0.0, -0.0])
+        want = _old_best_threshold_tss(y, p)
+        got = m.best_threshold_tss(y, p)
+        assert got == want or (np.isnan(got) and np.isnan(want)), i
+        assert np.signbit(got) == np.signbit(want), i
+        ordered = np.sort(p)
+        if not (ordered == 0).any():
+            assert np.array_equal(m._unique_of_sorted(ordered), np.unique(p), equal_nan=True), i
+    y = rng.random(20_000) < 0.01
+    p = rng.random(20_000) + y * 0.3
+    counting = _CountingNumpy(("sort", "unique", "quantile"))
+    monkeypatch.setattr(m, "np", counting)
+    assert m.best_threshold_tss(y, p) == _old_best_threshold_tss(y, p)
+    # one sort of every row, one of the events; np.unique only of the 201 quantiles
+    assert sorted(counting.calls["sort"]) == sorted([20_000, int(y.sum())])
+    assert counting.calls["unique"] == [201]
