@@ -13,6 +13,11 @@ backtest's refits and their parts, the metrics, the gate's bound, the final fit)
         --home /work/lakebench/home [--cprofile out.pstats] [--outputs out.json] \\
         [--max-bin N] incidents
 
+``DOMAIN`` may name several site domains joined by ``+`` (``geohazard+geohazard_hourly``):
+they are then trained together as ``train_models`` trains them (``pipeline.train_domains``:
+one spill of the readings, one site-table pass), and ``--outputs`` holds each domain's
+outputs under its name.
+
 Each stage line: calls, wall and CPU seconds *inclusive* of the stages inside it (the
 indentation says which are inside which). ``--outputs FILE``: the trained report's metrics
 (without their timings) and the final model's probabilities of the last evaluation
@@ -93,15 +98,41 @@ STAGES: list[tuple[str, str, str, int]] = [
 # level_thresholds) is wrapped in each under one name, and the table by caller splits it
 SITE_STAGES: list[tuple[str, str, str, int]] = [
     ("riskwarn.pipeline", "LakeReadings.summary", "readings spill + summary (LakeReadings)", 0),
+    ("models.train", "row_hashes", "row_hashes (spill's data version)", 1),
+    ("riskwarn.lake.read", "canonical_frame", "canonical_frame", 1),
     ("models.geohazard_sites", "build_site_table", "site table (build_site_table)", 0),
+    ("models.geohazard_sites", "build_site_tables", "site tables (build_site_tables)", 0),
     ("features.geohazard", "build_site_features_multi", "build_site_features_multi", 1),
     ("riskwarn.pipeline", "LakeReadings.read", "LakeReadings.read (spilled batches)", 2),
+    ("riskwarn.lake.read", "sorted_frame", "sorted_frame (sort by key, to pandas)", 3),
     ("models.geohazard_sites", "sensor_rule_levels", "sensor_rule_levels", 2),
+    ("models.geohazard_sites", "sensor_rule_levels_multi", "sensor_rule_levels_multi", 2),
+    ("riskwarn.sensor_rules", "displacement_kinematics", "displacement_kinematics", 3),
+    ("riskwarn.sensor_rules", "sensor_levels", "sensor_levels", 3),
+    ("features.geohazard", "_SharedReadings", "_SharedReadings (dedupe, rain, health)", 2),
+    ("features.sensor_readings", "_reading_arrays", "_reading_arrays (dedupe)", 3),
+    ("features.sensor_readings", "_health_table", "_health_table", 3),
+    ("features.geohazard", "_rain_bins", "_rain_bins", 2),
+    ("features.geohazard", "_displacement_at", "_displacement_at", 2),
+    ("features.sensor_readings", "_displacement_table", "_displacement_table", 3),
+    ("features.geohazard", "_health_at", "_health_at", 2),
+    ("features.sensor_readings", "_flag_table", "_flag_table", 3),
+    ("features.geohazard", "_site_frame", "_site_frame", 2),
+    ("features.geohazard", "_site_rain_columns", "_site_rain_columns", 3),
+    ("features.geohazard", "_site_labels", "_site_labels", 3),
     ("features.derived", "add_derived_features", "add_derived_features", 1),
+    (
+        "models.geohazard_sites",
+        "finish_site_training",
+        "a domain's own work (finish_site_training)",
+        0,
+    ),
     ("models.geohazard_sites", "run_site_backtest", "backtest (run_site_backtest)", 0),
     ("models.geohazard_sites", "site_training_rows", "site_training_rows", 1),
     ("models.geohazard_sites", "fit_site_model", "fit_site_model", 1),
     ("models.site_fit", "split_training_rows", "split_training_rows", 2),
+    ("models.site_fit", "failure_events", "failure_events", 3),
+    ("models.boosting", "labelled_matrix", "labelled_matrix (DMatrix)", 3),
     ("models.site_fit", "fit_velocity_prior", "fit_velocity_prior", 2),
     ("models.site_fit", "fit_logistic_trees", "fit_logistic_trees (xgb.train)", 2),
     ("models.site_fit", "site_types_to_defer", "site_types_to_defer", 2),
@@ -112,6 +143,7 @@ SITE_STAGES: list[tuple[str, str, str, int]] = [
     ("models.geohazard_sites", "level_thresholds", "level_thresholds", 2),
     ("models.geohazard_sites", "baseline_scores", "baseline_scores", 1),
     ("models.geohazard_sites", "levels_of", "levels_of", 1),
+    ("models.geohazard_sites", "_score_stretch", "_score_stretch", 1),
     ("models.geohazard_sites", "evaluate_site_methods", "evaluate_site_methods (metrics)", 0),
     ("models.site_evaluation", "failure_lead_times", "failure_lead_times", 1),
     ("models.site_evaluation", "DayBootstrap.auc", "DayBootstrap.auc", 1),
@@ -142,6 +174,9 @@ class Timers:
         # (name, innermost enclosing stage or "-"): [calls, wall, cpu]
         self.by_caller: dict[tuple[str, str], list[float]] = {}
         self.stack: list[str] = []
+        self.tag = "-"  # the domain being finished (site domains trained together)
+        # (tag, name): [calls, wall, cpu]
+        self.by_tag: dict[tuple[str, str], list[float]] = {}
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -159,6 +194,7 @@ class Timers:
                 for s in (
                     self.stats.setdefault(name, [0, 0.0, 0.0]),
                     self.by_caller.setdefault((name, caller), [0, 0.0, 0.0]),
+                    self.by_tag.setdefault((self.tag, name), [0, 0.0, 0.0]),
                 ):
                     s[0] += 1
                     s[1] += w
@@ -178,6 +214,19 @@ def install(timers: Timers, stages: list[tuple[str, str, str, int]] | None = Non
             owner = getattr(owner, part)
         setattr(owner, last, timers.wrap(name, getattr(owner, last)))
     if stages is not None:
+        import models.geohazard_sites as gs
+
+        finish = gs.finish_site_training  # the stage timer's wrapper
+
+        @functools.wraps(finish)
+        def tagged(plan: Any, *args: Any, **kwargs: Any) -> Any:
+            timers.tag = plan.domain
+            try:
+                return finish(plan, *args, **kwargs)
+            finally:
+                timers.tag = "-"
+
+        gs.finish_site_training = tagged  # type: ignore[assignment]
         return
     from models.backtest import FittedModel
 
@@ -226,15 +275,18 @@ def capture_outputs(path: Path) -> None:
     import riskwarn.pipeline  # noqa: F401  (imports train_hotspot_domain inside the function)
 
 
-def capture_site_outputs(path: Path) -> None:
+def capture_site_outputs(path: Path, group: bool = False) -> None:
     """Wrap ``models.geohazard_sites.train_site_domain`` to write its outputs to ``path``:
     the metrics, the gate text, the backtest's refits and a digest of its scores (every
-    method's score, level and warning of every evaluation row)."""
+    method's score, level and warning of every evaluation row). ``group``: the domains
+    are trained together (``finish_site_training`` wrapped instead), each one's outputs
+    under its name in ``path``."""
     import hashlib
 
     import models.geohazard_sites as gs
 
-    inner = gs.train_site_domain
+    inner = gs.finish_site_training if group else gs.train_site_domain
+    written: dict[str, Any] = {}
 
     @functools.wraps(inner)
     def keep(*args: Any, **kwargs: Any) -> Any:
@@ -248,10 +300,16 @@ def capture_site_outputs(path: Path) -> None:
             "scores_rows": len(scores),
             "scores_sha256": h.hexdigest(),
         }
+        if group:
+            written[report.domain] = out
+            out = written
         path.write_text(json.dumps(out, default=str, sort_keys=True), encoding="utf-8")
         return report
 
-    gs.train_site_domain = keep  # type: ignore[assignment]
+    if group:
+        gs.finish_site_training = keep  # type: ignore[assignment]
+    else:
+        gs.train_site_domain = keep  # type: ignore[assignment]
 
 
 def set_max_bin(max_bin: int) -> None:
@@ -298,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     from riskwarn import domains
 
-    site = domains.get(args.domain).family == "site"
+    group = args.domain.split("+")
+    site = all(domains.get(d).family == "site" for d in group)
+    if len(group) > 1 and not site:
+        ap.error(f"{args.domain}: only site domains are trained together")
     stages = SITE_STAGES if site else STAGES
     timers = Timers()
     install(timers, SITE_STAGES if site else None)
@@ -307,13 +368,19 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("--max-bin: cell domains only (the site models' is models.site_fit's)")
         set_max_bin(args.max_bin)
     if args.outputs is not None:
-        (capture_site_outputs if site else capture_outputs)(args.outputs)
+        if site:
+            capture_site_outputs(args.outputs, group=len(group) > 1)
+        else:
+            capture_outputs(args.outputs)
     print(full_day.load_words(), flush=True)
     prof = cProfile.Profile(time.process_time) if args.cprofile else None
     t0, c0 = time.perf_counter(), time.process_time()
     if prof is not None:
         prof.enable()
-    out = pipeline.train_domain(settings, args.domain, day_start)
+    if len(group) > 1:
+        out: Any = pipeline.train_domains(settings, group, day_start)
+    else:
+        out = pipeline.train_domain(settings, args.domain, day_start)
     if prof is not None:
         prof.disable()
         prof.dump_stats(str(args.cprofile))
@@ -332,6 +399,15 @@ def main(argv: list[str] | None = None) -> int:
     for (name, caller), (n, w, c) in sorted(timers.by_caller.items(), key=lambda kv: -kv[1][2]):
         label = f"{name} <- {caller}"
         print(f"{label:<80} {int(n):>5} {w:9.1f} {c:9.1f}")
+    tags = sorted({tag for tag, _ in timers.by_tag} - {"-"})
+    for tag in tags:  # site domains trained together: each one's own stages
+        print(
+            f"\n{'stage (inclusive), ' + tag + ' only':<52} {'calls':>5} {'wall s':>9} {'cpu s':>9}"
+        )
+        for _, _, name, depth in stages:
+            if (tag, name) in timers.by_tag:
+                n, w, c = timers.by_tag[(tag, name)]
+                print(f"{'  ' * depth + name:<52} {int(n):>5} {w:9.1f} {c:9.1f}")
     name = "FittedModel.margin (all predictions)"
     if name in timers.stats:
         n, w, c = timers.stats[name]

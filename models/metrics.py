@@ -425,9 +425,16 @@ def ranking_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
     y = np.asarray(y, dtype=int)
     both = 0 < y.sum() < y.size
     return {
-        "auc": float(roc_auc_score(y, score)) if both else float("nan"),
+        "auc": roc_auc(y, score),
         "average_precision": float(average_precision_score(y, score)) if both else float("nan"),
     }
+
+
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """:func:`ranking_metrics`' AUC alone (scikit-learn's ``roc_auc_score``; NaN with one
+    class), without the average precision's second pass over the rows."""
+    y = np.asarray(y, dtype=int)
+    return float(roc_auc_score(y, score)) if 0 < y.sum() < y.size else float("nan")
 
 
 def warning_metrics(warned: np.ndarray, event: np.ndarray) -> dict[str, float]:
@@ -494,31 +501,64 @@ def best_threshold_tss(y: np.ndarray, p: np.ndarray) -> float:
     (:func:`tss_at_thresholds`)."""
     y = np.asarray(y, dtype=bool)
     p = np.asarray(p, dtype=float)
-    cands = np.unique(p)
-    if cands.size > 200:
-        cands = np.unique(np.quantile(p, np.linspace(0, 1, 201)))
+    ordered = np.sort(p)  # once: the candidates, the quantiles and the counts read it
+    zero = ordered == 0.0
+    # np.unique of sorted rows is np.unique of the rows, unless both zeros are there (a
+    # sort may put either first, and the first is kept): then the rows themselves
+    mixed = bool(zero.any()) and np.unique(np.signbit(ordered[zero])).size > 1
+    cands = np.unique(p) if mixed else _unique_of_sorted(ordered)
+    if cands.size > 200:  # the same order statistics, so the same quantiles
+        cands = np.unique(np.quantile(ordered, np.linspace(0, 1, 201)))
     best, best_t = -np.inf, float(cands[-1]) if cands.size else 0.5
-    for t, tss in zip(cands, tss_at_thresholds(y, p, cands), strict=True):
+    for t, tss in zip(cands, tss_at_thresholds(y, p, cands, ordered=ordered), strict=True):
         if np.isfinite(tss) and tss > best:
             best, best_t = float(tss), float(t)
     return best_t
 
 
-def tss_at_thresholds(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def _unique_of_sorted(ordered: np.ndarray) -> np.ndarray:
+    """``np.unique`` of a sorted float array without sorting it again: the same mask as
+    numpy's (the first of each run of equal values; the NaNs, sorted last, as one)."""
+    n = ordered.size
+    mask = np.empty(n, dtype=bool)
+    mask[:1] = True
+    if n and np.isnan(ordered[-1]):
+        first_nan = int(np.searchsorted(ordered, ordered[-1], side="left"))
+        if first_nan > 0:
+            mask[1:first_nan] = ordered[1:first_nan] != ordered[: first_nan - 1]
+        mask[first_nan] = True
+        mask[first_nan + 1 :] = False
+    else:
+        mask[1:] = ordered[1:] != ordered[:-1]
+    return ordered[mask]
+
+
+def tss_at_thresholds(
+    y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, *, ordered: np.ndarray | None = None
+) -> np.ndarray:
     """``warning_metrics(p >= t, y)["tss"]`` for every ``t`` of ``thresholds``, bit for bit
     (the same integer counts, the same divisions), from one sort of the events' and one of
     the non-events' ``p`` (a row with NaN ``p`` is never warned, as ``NaN >= t`` is False;
-    NaN sorts last, so it is never counted at or above a threshold)."""
+    NaN sorts last, so it is never counted at or above a threshold). ``ordered``: every
+    row's ``p`` sorted, when the caller has it: the non-events' counts are then every row's
+    less the events' (the same integers), without sorting the non-events."""
     y = np.asarray(y, dtype=bool)
     p = np.asarray(p, dtype=float)
     t = np.asarray(thresholds, dtype=float)
-    out = []
-    for rows in (p[y], p[~y]):
-        s = np.sort(rows)
+
+    def at_or_above(s: np.ndarray) -> np.ndarray:  # s sorted
         valid = s.size - int(np.isnan(s).sum())
-        warned = (valid - np.searchsorted(s, t, side="left")).astype(float)
-        out.append((warned, float(rows.size) - warned))
-    (hits, misses), (false_alarms, correct_neg) = out
+        return valid - np.searchsorted(s, t, side="left")
+
+    events = p[y]
+    warned_ev = at_or_above(np.sort(events))
+    if ordered is None:
+        warned_non = at_or_above(np.sort(p[~y]))
+    else:
+        warned_non = at_or_above(ordered) - warned_ev
+    hits, false_alarms = warned_ev.astype(float), warned_non.astype(float)
+    misses = float(events.size) - hits
+    correct_neg = float(p.size - events.size) - false_alarms
     with np.errstate(invalid="ignore", divide="ignore"):
         ev, non = hits + misses, false_alarms + correct_neg
         pod = np.where(ev > 0, hits / ev, np.nan)

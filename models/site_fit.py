@@ -423,9 +423,9 @@ class SiteFittedModel(FittedModel):
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from models.metrics import ranking_metrics
+    from models.metrics import roc_auc
 
-    return float(ranking_metrics(y, s)["auc"])
+    return roc_auc(y, s)  # the AUC alone: the deferral never reads the average precision
 
 
 def site_types_to_defer(

@@ -35,6 +35,20 @@ def rate_threshold(score: np.ndarray, share: float) -> float:
     return float(np.quantile(score, 1.0 - min(share, 1.0)))
 
 
+def rate_thresholds(score: np.ndarray, shares: list[float]) -> list[float]:
+    """:func:`rate_threshold` of each of ``shares``, from one ``np.quantile`` call (one
+    partition of ``score`` for every share instead of one each; each quantile is computed
+    from the same order statistics by the same interpolation, so bit for bit)."""
+    score = np.asarray(score, dtype=float)
+    out = [float("inf")] * len(shares)
+    live = [i for i, share in enumerate(shares) if share > 0 and len(score)]
+    if live:
+        qs = np.quantile(score, [1.0 - min(shares[i], 1.0) for i in live])
+        for i, q in zip(live, qs, strict=True):
+            out[i] = float(q)
+    return out
+
+
 def rule_level_shares(rule_level: np.ndarray) -> list[float]:
     """Share of the (training) rows at each sensor-rule level 1..4 or above."""
     lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
@@ -63,7 +77,7 @@ def untie_levels(thresholds: list[float] | tuple[float, ...]) -> list[float]:
 def level_thresholds(score: np.ndarray, shares: list[float]) -> list[float]:
     """Thresholds of levels 1..4 warning on ``shares`` of the rows (nested: a higher level
     never has a lower threshold; a tied middle level placed by :func:`untie_levels`)."""
-    th = [rate_threshold(score, s) for s in shares]
+    th = rate_thresholds(score, shares)
     return untie_levels(list(np.maximum.accumulate(np.asarray(th, dtype=float))))
 
 

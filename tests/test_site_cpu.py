@@ -217,3 +217,98 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
     assert model.level_thresholds == tuple(level_thresholds(model.predict_proba(rows), shares))
     pick = later if later[LABEL].sum() > 0 else rows
     assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_the_deferral_auc_is_ranking_metrics_auc_without_average_precision(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deferral compares AUCs only: it gets ``ranking_metrics``' AUC bit for bit (one
+    class: NaN) and never computes the average precision it used to throw away."""
+    from models.site_fit import _auc
+
+    rng = np.random.default_rng(3)
+    cases = [_random_case(rng, i) for i in range(200)]
+    cases = [(y, p) for y, p in cases if np.isfinite(p).all()]  # scikit-learn refuses NaN
+    want = [m.ranking_metrics(y, p)["auc"] for y, p in cases]
+
+    def no_average_precision(*args: object, **kwargs: object) -> float:
+        raise AssertionError("average precision computed for the deferral")
+
+    monkeypatch.setattr(m, "average_precision_score", no_average_precision)
+    got = [_auc(y, p) for y, p in cases]
+    assert np.array_equal(np.array(got), np.array(want), equal_nan=True)
+    assert sum(np.isnan(w) for w in want) > 5 and sum(np.isfinite(w) for w in want) > 50
+
+
+class _CountingNumpy:
+    """numpy, counting the calls of some of its functions (the sizes of their first
+    argument), to say how many passes over the rows a fast path makes."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.calls: dict[str, list[int]] = {name: [] for name in names}
+
+    def __getattr__(self, name: str) -> object:
+        real = getattr(np, name)
+        if name not in self.calls:
+            return real
+
+        def counted(a: object, *args: object, **kwargs: object) -> object:
+            self.calls[name].append(int(np.size(a)))
+            return real(a, *args, **kwargs)
+
+        return counted
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # quantiles of infinities
+def test_level_thresholds_take_every_share_from_one_quantile_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The four levels' thresholds are the per-share quantiles bit for bit (NaN, infinities,
+    ties, a zero share, no rows), from one partition of the scores instead of four."""
+    from models import site_levels
+
+    rng = np.random.default_rng(4)
+    for i in range(400):
+        _, p = _random_case(rng, i)
+        shares = sorted(rng.choice([0.0, 0.001, 0.01, 0.2, 0.5, 1.0, 1.5], 4), reverse=True)
+        want = [site_levels.rate_threshold(p, s) for s in shares]
+        got = site_levels.rate_thresholds(p, shares)
+        assert np.array_equal(np.array(got), np.array(want), equal_nan=True), i
+        th = list(np.maximum.accumulate(np.asarray(want, dtype=float)))
+        assert np.array_equal(
+            np.array(site_levels.level_thresholds(p, shares)),
+            np.array(site_levels.untie_levels(th)),
+            equal_nan=True,
+        ), i
+    counting = _CountingNumpy(("quantile",))
+    monkeypatch.setattr(site_levels, "np", counting)
+    site_levels.level_thresholds(rng.random(1000), [0.3, 0.2, 0.1, 0.05])
+    assert counting.calls["quantile"] == [1000]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # np.quantile of infinities
+def test_best_threshold_tss_sorts_the_rows_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The candidates, the quantiles and the non-events' counts come from one sort of every
+    row's score (the old threshold bit for bit, both zeros and NaN included); the
+    non-events are not sorted apart, nor the candidates found by sorting again."""
+    rng = np.random.default_rng(6)
+    for i in range(300):
+        y, p = _random_case(rng, i)
+        if i % 4 == 1 and p.size:  # both zeros: np.unique keeps the first after its sort
+            p[rng.random(p.size) < 0.2] = rng.choice([0.0, -0.0])
+        want = _old_best_threshold_tss(y, p)
+        got = m.best_threshold_tss(y, p)
+        assert got == want or (np.isnan(got) and np.isnan(want)), i
+        assert np.signbit(got) == np.signbit(want), i
+        ordered = np.sort(p)
+        if not (ordered == 0).any():
+            assert np.array_equal(m._unique_of_sorted(ordered), np.unique(p), equal_nan=True), i
+    y = rng.random(20_000) < 0.01
+    p = rng.random(20_000) + y * 0.3
+    counting = _CountingNumpy(("sort", "unique", "quantile"))
+    monkeypatch.setattr(m, "np", counting)
+    assert m.best_threshold_tss(y, p) == _old_best_threshold_tss(y, p)
+    # one sort of every row, one of the events; np.unique only of the 201 quantiles
+    assert sorted(counting.calls["sort"]) == sorted([20_000, int(y.sum())])
+    assert counting.calls["unique"] == [201]

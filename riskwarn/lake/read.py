@@ -218,9 +218,25 @@ def sorted_frame(
     """Scanned rows of ``table`` (``columns`` and its key columns) as :func:`read_table`
     returns them: sorted by ``order_by`` then key, canonical dtypes, ``columns`` only."""
     tbl = TABLES[table]
-    sort_keys = [(k, "ascending") for k in [*order_by, *tbl.key]]
+    sort_keys = [(k, "ascending") for k in sort_columns(got, [*order_by, *tbl.key])]
     got = got.take(pc.sort_indices(got, sort_keys=sort_keys))
     return canonical_frame(got, table, columns)
+
+
+def sort_columns(got: pa.Table, columns: Sequence[str]) -> list[str]:
+    """``columns`` without its leading columns that hold one value in every row (no null):
+    Arrow's stable sort by the rest puts the rows in the same order, and a sort by one
+    column is much cheaper than by several (the lake's key ``(source, record_id)`` of a
+    single source: by ``record_id`` alone). The last column always stays."""
+    cols = list(columns)
+    while len(cols) > 1:
+        col = got.column(cols[0])
+        if col.null_count or len(col) == 0:
+            break
+        if pc.count_distinct(col).as_py() != 1:
+            break
+        cols.pop(0)
+    return cols
 
 
 def canonical_frame(got: pa.Table, table: str, columns: Sequence[str]) -> pd.DataFrame:
