@@ -76,6 +76,11 @@ class Counters:
     deliveries_superseded: int = 0
     deliveries_unpaged: int = 0
     deliveries_cancelled: int = 0  # pending rows the review panel stopped (dismissed)
+    # deliveries recorded failed in the store now (their contact not reached after every
+    # retry; escalated, tried again while in force), and of these the red ones: read by
+    # the sender with each escalation pass
+    deliveries_failed: int = 0
+    deliveries_failed_red: int = 0
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first
