@@ -343,6 +343,8 @@ def test_a_failed_red_is_shown_in_the_status_line_and_the_alarm_log_in_both_lang
         _fail_out(store, cfg, clock)
     failed = store.failed_deliveries()
     log = alarm_log(store.deliveries(), store.acknowledgements())
+    clock.now += pd.Timedelta(hours=24)  # the warning ended: no longer in the status line
+    assert store.failed_deliveries().empty and len(failed) == 1
     store.close()
     row = log.set_index("delivery_key").loc[red.key]
     assert row["failed"] and not row["expired"]

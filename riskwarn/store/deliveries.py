@@ -901,13 +901,18 @@ class DeliveryStore(ReadStore):
 
     def failed_deliveries(self) -> pd.DataFrame:
         """The deliveries recorded ``failed`` now (the contact was not reached after every
-        retry), oldest first: what ``riskwarn stream --status`` counts."""
+        retry) whose warning is still in force, oldest first: what ``riskwarn stream
+        --status`` counts (a failure of a warning that has ended stays in the log and
+        the alarm log, not in the status line for ever)."""
         d = table_of(Delivery)
+        now = self._now()
         with self._read() as conn:
-            rows = conn.execute(
-                sa.select(d).where(d.c.status == "failed").order_by(d.c.delivery_id)
-            ).mappings()
-            return frame_of(rows.all(), list(d.c))
+            rows = [
+                row
+                for row, held in _with_held(conn, d.c.status == "failed")
+                if not _ended(_until(row, held), now)
+            ]
+        return frame_of(rows, list(d.c))
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""
