@@ -82,7 +82,25 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_status_sent": {"zh": "已送达", "en": "sent"},
     "alarm_status_pending": {"zh": "待发送", "en": "pending"},
     "alarm_status_retrying": {"zh": "重试中", "en": "retrying"},
-    "alarm_status_failed": {"zh": "发送失败", "en": "failed"},
+    "alarm_status_failed": {"zh": "发送失败（未送达）", "en": "FAILED (not reached)"},
+    # a change whose delivery failed after every retry (riskwarn.stream.alarm_log "failed"):
+    # said above the log, in red; {what}: "site · level · channel:contact" of each
+    "alarm_log_failed": {
+        "zh": "{n} 次橙色/红色预警变化多次重试仍未送达值班人员：{what}。已转由路由中的下一位联系人接收"
+        "（并注明前一位未能送达），预警有效期内将继续重试。请检查邮件服务器或短信网关。",
+        "en": "{n} orange/red warning changes could not be delivered after every retry: "
+        "{what}. The next contact of the route is paged in their place (told who could "
+        "not be reached), and the failed deliveries are tried again while the warning is "
+        "in force. Check the mail server or messaging gateway.",
+    },
+    "alarm_log_failed_one": {
+        "zh": "{n} 次橙色/红色预警变化多次重试仍未送达值班人员：{what}。已转由路由中的下一位联系人接收"
+        "（并注明前一位未能送达），预警有效期内将继续重试。请检查邮件服务器或短信网关。",
+        "en": "{n} orange/red warning change could not be delivered after every retry: "
+        "{what}. The next contact of the route is paged in their place (told who could "
+        "not be reached), and the failed delivery is tried again while the warning is in "
+        "force. Check the mail server or messaging gateway.",
+    },
     "alarm_status_expired": {"zh": "已过期未发送", "en": "expired"},
     # not sent after a catch-up (riskwarn.store.deliveries._net_change)
     "alarm_status_superseded": {

@@ -260,6 +260,31 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
     return note
 
 
+def alarm_log_failed(alarms: pd.DataFrame, lang: str) -> str | None:
+    """What the page says in red above the alarm log when some change's delivery
+    ``failed`` (its contact not reached after every retry; riskwarn.stream.alarm_log):
+    how many, each as ``site · level · channel:contact``, and what the service does about
+    it; None when none failed."""
+    from dashboard.i18n import t_count
+
+    if "failed" not in alarms:
+        return None
+    failed = alarms.loc[alarms["failed"].fillna(False).astype(bool)]
+    if failed.empty:
+        return None
+    sep = "；" if lang == "zh" else "; "
+    what = sep.join(
+        f"{r.unit_id} · {level_label(r.to_level, lang)} · "
+        + ("、" if lang == "zh" else ", ").join(
+            m["to"]
+            for m in (ALARM_OUTCOME.fullmatch(x) for x in str(r.sent).split(", "))
+            if m is not None and m["status"] == "failed"
+        )
+        for r in failed.itertuples(index=False)
+    )
+    return t_count("alarm_log_failed", lang, len(failed), what=what)
+
+
 def never_sent_refusal(what: str, statuses: Any, lang: str) -> str:
     """Why acknowledging ``what`` was refused, in ``lang``: it was never sent, for the
     statuses of its deliveries (``NeverSentError.statuses``: ``{key: [status, ...]}``;
@@ -283,14 +308,17 @@ def alarm_outcome(text: str, lang: str) -> str:
     """The alarm log's outcome cell (``email:duty-1 sent, webhook:duty-1 retrying (2
     attempts)``, riskwarn.stream.alarm_log) in the page's language: the channel:contact
     ids stay, the status words and attempt counts are translated (in English too: the
-    statuses ``superseded`` and ``unpaged`` are said in words)."""
+    statuses ``superseded`` and ``unpaged`` are said in words, ``failed`` as ``FAILED (not
+    reached)``)."""
     if not isinstance(text, str):
         return text
     out = []
     for item in text.split(", "):
         m = ALARM_OUTCOME.fullmatch(item)
         status = "" if m is None else m["status"]
-        said = status.startswith(("superseded", "unpaged")) or status.endswith("-maybe-sent")
+        said = status.startswith(("superseded", "unpaged", "failed")) or status.endswith(
+            "-maybe-sent"
+        )
         if m is None or (lang == "en" and not said):
             out.append(item)  # English: as the log writes it ("1 attempt", "2 attempts")
             continue

@@ -214,6 +214,9 @@ alarms = queries.alarm_log(url)
 if not alarms.empty:
     st.subheader(t("alarm_log", lg))
     st.caption(views.alarm_log_caption(alarms, lg))
+    failed_note = views.alarm_log_failed(alarms, lg)
+    if failed_note:  # a page that reached nobody: said in red, above the log
+        st.error(failed_note)
     st.dataframe(
         alarms.assign(
             changed_at=[fmt_datetime(v, lg, tz) for v in alarms["changed_at"]],
@@ -225,7 +228,7 @@ if not alarms.empty:
             to_level=[level_label(v, lg) if v else "—" for v in alarms["to_level"]],
             sent=[views.alarm_outcome(v, lg) for v in alarms["sent"]],
         )
-        .drop(columns=["delivery_key", "expired", "cancelled"])
+        .drop(columns=["delivery_key", "expired", "cancelled", "failed"])
         .rename(columns={c: t(f"alarm_col_{c}", lg) for c in alarms.columns}),
         hide_index=True,
         width="stretch",

@@ -39,6 +39,14 @@ recorded ``cancelled`` at its claim (audited ``delivery_cancelled``: who decided
 the action and levels), is never requeued and never escalated (docs/streaming.md,
 "Cancelled by review"). A cancelled step-0 change puts the changes it superseded back to
 ``pending`` (:func:`rejudge_superseded`), judged again.
+
+**Failed** (since 2026-12-06). A delivery whose retry budget ran out is recorded
+``failed`` (the contact was not reached) with its next try :data:`FAILED_RETRY_S` later;
+:meth:`DeliveryStore.retry_failed` puts it back to ``pending`` then (audited
+``delivery_retried``) while its warning is in force, nobody acknowledged its change and
+the review panel has not stopped its paging, so the claim judges it as any pending row
+(net change, review, expiry). Its change escalates to the next contact
+(``riskwarn.stream.delivery.escalate``; docs/streaming.md, "Failed deliveries").
 """
 
 from __future__ import annotations
@@ -74,6 +82,11 @@ SUPERSEDED_PEERS = "superseded_peers"
 # fell below orange, before the officer heard of it; or it is back at the level they
 # last heard (nothing changed for them)
 UNPAGED_WHY = ("ended", "below_orange", "unchanged")
+
+# how long after a delivery's retry budget ran out (recorded ``failed``: the contact was
+# not reached) it is tried again, once, while its warning is in force
+# (``DeliveryStore.retry_failed``; ``retry_failed_after_minutes`` in the contacts file)
+FAILED_RETRY_S = 600.0
 
 # how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
 # if the sender dies before recording the outcome, the row is due again after it
@@ -877,6 +890,79 @@ class DeliveryStore(ReadStore):
         with self._read() as conn:
             return review_stops(conn, rows)
 
+    def retry_failed(self, actor: str = "stream") -> list[dict[str, Any]]:
+        """Put back to ``pending`` (due now) the ``failed`` deliveries (their retry budget
+        spent: the contact was not reached) whose next try is due (``record_attempt``'s
+        ``again_after_s``), whose warning is still in force (:func:`in_force_until`),
+        whose change nobody acknowledged and whose paging the review panel has not
+        stopped (:func:`review_stops_paging`); each audited ``delivery_retried``. So a
+        page that failed through an outage goes out once the outage is over, as the
+        warning's net change (the claim judges it: superseded by a later change, cancelled
+        by review, expired). One read of the failed rows (the sender calls it every
+        loop); writes only when one is due. Returns the rows put back."""
+        d, a = table_of(Delivery), table_of(WarningAck)
+        now = self._now()
+        due = (
+            d.c.status == "failed",
+            d.c.next_attempt_at <= now,
+            ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
+        )
+        with self._read() as conn:
+            maybe = [
+                row for row, held in _with_held(conn, *due) if not _ended(_until(row, held), now)
+            ]
+        if not maybe:
+            return []
+        back = []
+        with self._write() as conn:
+            ids = [row["delivery_id"] for row in maybe]
+            rows = []
+            for i in range(0, len(ids), CHUNK):
+                part = d.c.delivery_id.in_(ids[i : i + CHUNK])
+                rows += [
+                    (row, until)
+                    for row, held in _with_held(conn, *due, part)
+                    if not _ended(until := _until(row, held), now)
+                ]
+            stopped = review_stops(conn, [row for row, _ in rows])
+            for row, until in rows:
+                if row["delivery_id"] in stopped:  # the panel stopped its paging: left failed
+                    continue
+                done = conn.execute(
+                    sa.update(d)
+                    .where(d.c.delivery_id == row["delivery_id"], *due)
+                    .values(status="pending", next_attempt_at=now)
+                ).rowcount
+                if done != 1:  # another sender put it back first (audited there)
+                    continue
+                assert until is not None
+                details = {
+                    **_expiry_details(row, until, "retried"),
+                    "escalation_step": int(row["escalation_step"]),
+                    "attempts": int(row["attempts"]),
+                    "last_error": row["last_error"],
+                }
+                self._audit(
+                    conn, actor, "delivery_retried", "delivery", str(row["delivery_id"]), details
+                )
+                back.append(row)
+        return back
+
+    def failed_deliveries(self) -> pd.DataFrame:
+        """The deliveries recorded ``failed`` now (the contact was not reached after every
+        retry) whose warning is still in force, oldest first: what ``riskwarn stream
+        --status`` counts (a failure of a warning that has ended stays in the log and
+        the alarm log, not in the status line for ever)."""
+        d = table_of(Delivery)
+        now = self._now()
+        with self._read() as conn:
+            rows = [
+                row
+                for row, held in _with_held(conn, d.c.status == "failed")
+                if not _ended(_until(row, held), now)
+            ]
+        return frame_of(rows, list(d.c))
+
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""
         d = table_of(Delivery)
@@ -896,15 +982,26 @@ class DeliveryStore(ReadStore):
         ok: bool,
         error: str | None = None,
         retry_at: datetime | None = None,
+        again_after_s: float | None = None,
     ) -> None:
-        """An attempt's outcome: sent; or failed, to retry at ``retry_at`` (None: give up).
-        ``error`` must carry no address (the caller writes a class of error only)."""
+        """An attempt's outcome: sent; or failed, to retry at ``retry_at``; or, with
+        ``retry_at`` None (the retry budget is spent), ``failed``: the contact was not
+        reached. A failed row is tried again ``again_after_s`` after this (the store's
+        clock; None: the sender's default :data:`FAILED_RETRY_S`) while its warning is in
+        force (:meth:`retry_failed`) and its change escalates to the next contact
+        (``riskwarn.stream.delivery.escalate``). ``error`` must carry no address (the
+        caller writes a class of error only)."""
         d = table_of(Delivery)
         now = self._now()
         if ok:
             values: dict[str, Any] = {"status": "sent", "sent_at": now, "last_error": None}
         elif retry_at is None:
-            values = {"status": "failed", "last_error": (error or "")[:500]}
+            again = FAILED_RETRY_S if again_after_s is None else again_after_s
+            values = {
+                "status": "failed",
+                "last_error": (error or "")[:500],
+                "next_attempt_at": now + timedelta(seconds=again),
+            }
         else:
             values = {"next_attempt_at": utc(retry_at), "last_error": (error or "")[:500]}
         with self._write() as conn:

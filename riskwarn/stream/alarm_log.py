@@ -22,6 +22,10 @@ into a later change)" for a page the officer may have had), and its change is no
 A change some delivery of which the review panel stopped (its warning dismissed, or set
 below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
 every delivery was cancelled is ``expired`` as well (never sent).
+A change some delivery of which is ``failed`` now (its contact was not reached after
+every retry: ``email:duty-1 failed (8 attempts)``) is marked ``failed``: the dashboard
+says so above the log (the next contact is paged in that one's place, and the delivery
+is tried again while the warning is in force; docs/streaming.md, "Failed deliveries").
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ COLUMNS = [
     "delivery_key",
     "expired",  # every delivery of the change expired: nobody was sent it (not shown)
     "cancelled",  # a delivery of the change was cancelled by review (not shown)
+    "failed",  # a delivery of the change failed: its contact was not reached (not shown)
 ]
 
 
@@ -98,6 +103,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 # the store's rule: such a change is refused if acknowledged anyway
                 "expired": never_heard(g.to_dict("records")),
                 "cancelled": bool((g["status"] == "cancelled").any()),
+                "failed": bool((g["status"] == "failed").any()),
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

@@ -983,6 +983,9 @@ class StreamConsumer:
                 self.counters.deliveries_maybe_sent += done["maybe_sent"]
                 if time.monotonic() - last_escalation > 10:
                     escalate(store, self.cfg.delivery)
+                    failed = store.failed_deliveries()  # not reached: `stream --status`
+                    self.counters.deliveries_failed = len(failed)
+                    self.counters.deliveries_failed_red = int((failed["to_level"] == "red").sum())
                     last_escalation = time.monotonic()
             except Exception as exc:  # store down: try again next second
                 log.error("delivery loop: %s; trying again", self._failed("delivery", exc))
@@ -1028,6 +1031,10 @@ class StreamConsumer:
             "deliveries_cancelled": c.deliveries_cancelled,
             # recorded not sent after a claim whose outcome was never recorded
             "deliveries_maybe_sent": c.deliveries_maybe_sent,
+            # recorded failed in the store now: the contact was not reached after every
+            # retry (escalated to the next contact, tried again while in force)
+            "deliveries_failed": c.deliveries_failed,
+            "deliveries_failed_red": c.deliveries_failed_red,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

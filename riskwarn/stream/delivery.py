@@ -53,7 +53,13 @@ from riskwarn import warnings as rw
 from riskwarn.i18n import DEFAULT_LANG
 from riskwarn.paging_texts import level_words, t
 from riskwarn.store import Store
-from riskwarn.store.deliveries import SUPERSEDED_PEERS, possibly_sent
+from riskwarn.store.deliveries import (
+    CLAIMED,
+    FAILED_RETRY_S,
+    PAGING_LEVELS,
+    SUPERSEDED_PEERS,
+    possibly_sent,
+)
 from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, LevelChange
 
 log = logging.getLogger(__name__)
@@ -91,6 +97,9 @@ class DeliveryConfig:
     timeout_s: float = 10.0
     # the pages' language (RISKWARN_PAGING_LANG; the dashboard's default, Chinese)
     lang: str = DEFAULT_LANG
+    # a delivery whose retry budget ran out (``failed``: the contact was not reached) is
+    # tried again once every this many minutes while its warning is in force
+    retry_failed_after_minutes: float = FAILED_RETRY_S / 60
 
     def route(self, site_id: str) -> list[str]:
         """Contact ids responsible for a site, in escalation order."""
@@ -129,6 +138,9 @@ def load_config(path: str | Path, lang: str = DEFAULT_LANG) -> DeliveryConfig:
         retry_base_s=float(raw.get("retry_base_s", 2)),
         max_attempts=int(raw.get("max_attempts", 8)),
         lang=lang,
+        retry_failed_after_minutes=float(
+            raw.get("retry_failed_after_minutes", FAILED_RETRY_S / 60)
+        ),
     )
     unknown = {
         c for r in [*cfg.sites.values(), *cfg.townships.values(), cfg.default] for c in r
@@ -267,6 +279,11 @@ def page_text(msg: Mapping[str, Any], lang: str) -> str:
             )
             for x in msg.get("not_sent") or []
         ],
+        *[
+            f"Could not be delivered to contact {x['contact_id']} (escalation step "
+            f"{x['escalation_step']}: {x['error'] or 'failed'}): you are paged in their place."
+            for x in msg.get("unreached") or []
+        ],
         "",
         *[_reason(r, lang) for r in msg["reasons"]],
         "",
@@ -395,6 +412,17 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     for stale in store.expire_deliveries():
         counts["maybe_sent" if possibly_sent(stale) else "expired"] += 1
         _log_expired(stale)
+    for again in store.retry_failed():  # failed through an outage: tried again, in force
+        log.warning(
+            "delivery %s (%s to contact %s, warning %s) failed before (%s, %d attempts); "
+            "its warning is in force: trying again",
+            again["delivery_id"],
+            again["channel"],
+            again["contact_id"],
+            again["warning_id"],
+            again["last_error"],
+            int(again["attempts"]),
+        )
     for due in store.due_deliveries(limit):
         # claimed only while its warning is still in force (one transaction): a row that
         # expired since it was read (an earlier row's slow send) is recorded, not sent
@@ -452,9 +480,29 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                 else datetime.now(UTC) + timedelta(seconds=cfg.retry_base_s * 2 ** (n - 1))
             )
             store.record_attempt(
-                d["delivery_id"], ok=False, error=_error_class(exc), retry_at=retry_at
+                d["delivery_id"],
+                ok=False,
+                error=_error_class(exc),
+                retry_at=retry_at,
+                again_after_s=cfg.retry_failed_after_minutes * 60,
             )
             counts["retry" if retry_at else "failed"] += 1
+            if retry_at is None:  # the contact was not reached: escalated, retried later
+                log.error(
+                    "delivery %s (%s to contact %s, %s warning %s) FAILED after %d attempts "
+                    "(%s): the contact was not reached; the change escalates to the next "
+                    "contact after %.0f min and is tried again every %.0f min while in force",
+                    d["delivery_id"],
+                    d["channel"],
+                    d["contact_id"],
+                    d["to_level"],
+                    d["warning_id"],
+                    n,
+                    _error_class(exc),
+                    cfg.escalate_after_minutes,
+                    cfg.retry_failed_after_minutes,
+                )
+                continue
             log.warning(
                 "delivery %s (%s to contact %s) attempt %d failed: %s",
                 d["delivery_id"],
@@ -472,26 +520,70 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     return counts
 
 
+def _unreached(top: pd.DataFrame) -> bool:
+    """Whether the deliveries ``top`` (one change to one contact, every channel) did not
+    reach the contact and will not without help: none sent (nor claimed with no outcome
+    recorded: at least once), every one ``failed`` (its retry budget spent) or being
+    retried after a failed attempt."""
+    for r in top.itertuples(index=False):
+        if r.status == "failed":
+            continue
+        if r.status == "pending" and int(r.attempts) > 0 and r.last_error != CLAIMED:
+            continue
+        return False
+    return True
+
+
 def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> int:
-    """Escalate red changes nobody acknowledged within ``escalate_after_minutes``: the
-    next contact of the route gets them, unless the review panel has since dismissed
-    their warning or set it below red (:func:`~riskwarn.store.deliveries.review_stops_paging`).
-    Returns how many deliveries were added."""
+    """Escalate, to the next contact of the route:
+
+    * red changes delivered and nobody acknowledged within ``escalate_after_minutes``
+      of their sending;
+    * orange and red changes that did not reach their contact (:func:`_unreached`:
+      every channel ``failed`` after its retry budget, or still retrying) within
+      ``escalate_after_minutes`` of being queued to them, nobody having acknowledged
+      them: "could not reach" counts as "did not acknowledge". The next contact's page
+      names the contact not reached (``unreached``: contact, step, class of error) and
+      what that one's page said. An orange so escalated that reaches its contact goes no
+      further (as a delivered orange); one that fails there goes on.
+
+    Neither when the review panel has since dismissed the warning or set it below the
+    change's level (:func:`~riskwarn.store.deliveries.review_stops_paging`). Returns how
+    many deliveries were added (each once: the store de-duplicates by change, channel
+    and contact, whatever number of senders)."""
     now = now or datetime.now(UTC)
     log_ = store.deliveries()
     if log_.empty:
         return 0
-    red = log_.loc[(log_["to_level"] == "red") & (log_["status"] == "sent")]
+    paging = log_.loc[log_["to_level"].isin(PAGING_LEVELS)]
     added = 0
     wait = timedelta(minutes=cfg.escalate_after_minutes)
-    for key, g in red.groupby("delivery_key"):
+    for key, g in paging.groupby("delivery_key"):
         step = int(g["escalation_step"].max())
         top = g.loc[g["escalation_step"] == step]
-        if (log_.loc[log_["delivery_key"] == key, "escalation_step"] > step).any():
+        sent = top.loc[top["status"] == "sent"]
+        unreached: list[dict[str, Any]] = []
+        if len(sent):  # delivered: a red nobody acknowledged in time
+            if (top["to_level"] != "red").any() or sent["sent_at"].min() + wait > now:
+                continue
+        elif _unreached(top):  # not delivered to this contact: the next one is paged
+            if top["created_at"].min() + wait > now:
+                continue
+            unreached = [
+                {
+                    "contact_id": str(top["contact_id"].iloc[0]),
+                    "escalation_step": step,
+                    "error": ", ".join(
+                        sorted({str(e) for e in top["last_error"].dropna() if e != CLAIMED})
+                    )
+                    or None,
+                }
+            ]
+        else:
             continue
-        if top["sent_at"].min() + wait > now or store.acknowledged(str(key)):
+        if store.acknowledged(str(key)):
             continue
-        if store.review_stopped([top.iloc[0].to_dict()]):  # dismissed, or set below red
+        if store.review_stopped([top.iloc[0].to_dict()]):  # dismissed, or set below it
             continue
         msg = top["message"].iloc[0]
         # the change as logged (its key): a page sent as the net change of a catch-up
@@ -508,5 +600,8 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
         for row in rows:  # the escalation says what the page it follows said
             if msg.get("not_sent"):
                 row["message"]["not_sent"] = msg["not_sent"]
+            # and whom it could not reach (those before, if they failed too)
+            if unreached or msg.get("unreached"):
+                row["message"]["unreached"] = [*(msg.get("unreached") or []), *unreached]
         added += store.enqueue_deliveries(rows)
     return added

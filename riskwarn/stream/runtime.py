@@ -79,6 +79,11 @@ class Counters:
     # rows recorded not sent (superseded, not paged, expired, cancelled) after a claim
     # whose outcome was never recorded: they may have been sent (counted apart from those)
     deliveries_maybe_sent: int = 0
+    # deliveries recorded failed in the store now (their contact not reached after every
+    # retry; escalated, tried again while in force), and of these the red ones: read by
+    # the sender with each escalation pass
+    deliveries_failed: int = 0
+    deliveries_failed_red: int = 0
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

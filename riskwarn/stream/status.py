@@ -53,6 +53,13 @@ def status_line(path: Path) -> str:
             "recorded), not sent again / 可能已送达（发送结果未记录），未再发送"
         )
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
+    if s.get("deliveries_failed"):  # a page that reached nobody: said first, in capitals
+        n, red = int(s["deliveries_failed"]), int(s.get("deliveries_failed_red") or 0)
+        failing = (
+            f"; DELIVERY FAILED: {n} deliveries ({red} red) did not reach their contact after "
+            "every retry (escalated to the next contact, tried again while in force) / "
+            f"推送失败：{n} 条（红色 {red} 条）多次重试仍未送达（已转下一联系人，预警有效期内继续重试）"
+        ) + failing
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
         f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
