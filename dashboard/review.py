@@ -723,26 +723,42 @@ def kept_open(
     return w
 
 
+def left_why(w: Mapping[str, Any], filters: tuple[Any, ...], below: Collection[str]) -> str:
+    """Why the warning ``w`` is not in the review queue under ``filters`` (domain, county,
+    state): ``"rows"`` in it but below its first :data:`QUEUE_ROWS` (``below``: those
+    ids), ``"filter"`` not matching the filters, ``"lapsed"`` matching them but no longer
+    in force (expired, or its run no longer the one served)."""
+    if w["warning_id"] in below:
+        return "rows"
+    domain, county, wanted = filters
+    now = shown_state(w["state"], w.get("withdrawn_at"))
+    if (
+        (domain is None or w.get("domain") == domain)
+        and (county is None or w.get("county_code") == county)
+        and (wanted is None or wanted == now)
+    ):
+        return "lapsed"
+    return "filter"
+
+
 def left_notice(
     w: Mapping[str, Any],
     label: str,
-    below_rows: bool,
+    why: str,
     state: Mapping[Any, Any],
     lang: str,
     tz: str,
 ) -> str:
     """The notice (Markdown) of a warning kept open though it left the queue
-    (:func:`kept_open`): which one, why it is not in the queue (the filters, or below the
-    first :data:`QUEUE_ROWS`), who decided it, when, how and why if that happened since
-    it was opened, and that it stays open, in ``lang``."""
+    (:func:`kept_open`): which one, why it is not in the queue (:func:`left_why`: the
+    filters and its state now, below the first :data:`QUEUE_ROWS`, no longer in force),
+    who decided it, when, how and why if that happened since it was opened, and that it
+    stays open, in ``lang``."""
     from dashboard.i18n import t
     from dashboard.text import md_line
 
-    if below_rows:
-        said = [t("open_left_rows", lang, label=md_line(label), n=QUEUE_ROWS)]
-    else:
-        now = t(f"state_{shown_state(w['state'], w.get('withdrawn_at'))}", lang)
-        said = [t("open_left_filter", lang, label=md_line(label), state=now)]
+    now = t(f"state_{shown_state(w['state'], w.get('withdrawn_at'))}", lang)
+    said = [t(f"open_left_{why}", lang, label=md_line(label), n=QUEUE_ROWS, state=now)]
     last = w.get("last_review") or {}
     shown = state.get(SHOWN_KEY)
     version = shown[1] if shown and shown[0] == w["warning_id"] else None

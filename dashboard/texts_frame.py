@@ -375,6 +375,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The warning you had open, “{label}”, is no longer among the first {n} of "
         "the queue above.",
     },
+    "open_left_lapsed": {
+        "zh": "您打开的预警“{label}”已不在生效期内（已过期，或所属一期已被较新的一期取代），"
+        "不在上方队列中。",
+        "en": "The warning you had open, “{label}”, is no longer in force (it expired, or "
+        "a newer run replaced its run), so it is not in the queue above.",
+    },
     "open_left_decided": {
         "zh": "{reviewer} 已于 {at} 研判该预警（{action}，理由：{reason}）。",
         "en": "{reviewer} decided it at {at} ({action}, reason: {reason}).",

@@ -253,3 +253,40 @@ def test_a_warning_decided_below_the_queue_rows_stays_open(
     notice = _text(at.warning)
     assert f"is no longer among the first {review.QUEUE_ROWS}" in notice, notice
     assert "reviewer1 decided it at" in notice and "(Dismiss" in notice
+
+
+def test_the_notice_says_why_the_warning_left_and_only_a_decision_since_it_was_opened() -> None:
+    """Pure: ``left_why`` tells the filters, the row cap and a warning no longer in force
+    apart (before, every one of them replaced the open warning without a word), and the
+    notice names a decision only when it came after the warning was opened; the other
+    reviewer's name and reason are escaped (data, not Markdown)."""
+    w = {
+        "warning_id": "w1",
+        "domain": "incidents",
+        "county_code": "340811",
+        "state": "accepted",
+        "withdrawn_at": None,
+        "last_review": {
+            "reviewer": "*rv1*",
+            "reviewed_at": "2026-11-30T05:51:00Z",
+            "action": "accept",
+            "reason": "[x](http://h/x)",
+            "warning_version": 2,
+        },
+    }
+    assert review.left_why(w, (None, None, "new"), set()) == "filter"
+    assert review.left_why(w, ("disputes", None, None), set()) == "filter"
+    assert review.left_why(w, (None, None, None), {"w1"}) == "rows"
+    assert review.left_why(w, ("incidents", "340811", "accepted"), set()) == "lapsed"
+    opened_at_1 = {review.SHOWN_KEY: ("w1", 1)}
+    en = review.left_notice(w, "W-X · Red", "filter", opened_at_1, "en", "Asia/Shanghai")
+    assert "no longer matches the filters (it is now Accepted)" in en
+    assert "\\*rv1\\* decided it at" in en
+    assert "(Accept, reason: \\[x\\](http\\://h/x))" in en  # no link
+    zh = review.left_notice(w, "W-X · 红色", "lapsed", opened_at_1, "zh", "Asia/Shanghai")
+    assert "已不在生效期内" in zh and "\\*rv1\\* 已于" in zh and "（确认，理由：" in zh
+    rows = review.left_notice(w, "W-X", "rows", opened_at_1, "en", "Asia/Shanghai")
+    assert f"no longer among the first {review.QUEUE_ROWS}" in rows
+    opened_at_2 = {review.SHOWN_KEY: ("w1", 2)}  # opened after that decision: not said
+    later = review.left_notice(w, "W-X", "filter", opened_at_2, "en", "Asia/Shanghai")
+    assert "decided" not in later and "It stays open here" in later

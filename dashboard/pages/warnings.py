@@ -142,8 +142,8 @@ if kept is not None:
     one = review.queue_labels(one, names, site_names, lg)
     one = one.assign(state=[review.shown_state(kept["state"], kept.get("withdrawn_at"))])
     label = review.pick_label(next(one.itertuples()), lg)
-    below = kept["warning_id"] in beyond  # in the queue still, below its first rows
-    left_note = review.left_notice(kept, label, below, st.session_state, lg, tz)
+    why = review.left_why(kept, (domain, county, state), beyond)
+    left_note = review.left_notice(kept, label, why, st.session_state, lg, tz)
     labels = {kept["warning_id"]: label + t("pick_left_queue", lg), **labels}
     queue = pd.concat([one, queue], ignore_index=True) if len(queue) else one
 # the warning open until now left the queue because a re-publication withdrew it: say
