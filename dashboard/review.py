@@ -17,7 +17,7 @@ import base64
 import hashlib
 import html
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
@@ -246,22 +246,28 @@ def pick_label(row: Any, lang: str) -> str:
     )
 
 
-def stale_message(first: dict[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
+def stale_message(first: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
-    Markdown): who decided first, when, how and why. The other reviewer's name and reason
-    are data: escaped, on one line, so they cannot format the message, link or fetch an
-    image (``![x](http://host/x.png)`` would make this reviewer's browser fetch it)."""
+    Markdown): who decided first, when, how and why (:func:`decided_words`)."""
+    from dashboard.i18n import t
+
+    return t("stale", lang, **decided_words(first, lang, tz))
+
+
+def decided_words(decided: Mapping[str, Any], lang: str, tz: str) -> dict[str, str]:
+    """A recorded decision (``last_review``) as the ``reviewer``, ``at``, ``action`` and
+    ``reason`` of a Markdown message in ``lang``. The reviewer's name and reason are data:
+    escaped, on one line, so they cannot format the message, link or fetch an image
+    (``![x](http://host/x.png)`` would make the reader's browser fetch it)."""
     from dashboard.i18n import fmt_datetime, t
     from dashboard.text import md_line
 
-    return t(
-        "stale",
-        lang,
-        reviewer=md_line(first.get("reviewer") or "?"),
-        at=fmt_datetime(first.get("reviewed_at"), lang, tz),
-        action=t(f"action_{first.get('action') or 'accept'}", lang),
-        reason=md_line(first.get("reason") or ""),
-    )
+    return {
+        "reviewer": md_line(decided.get("reviewer") or "?"),
+        "at": fmt_datetime(decided.get("reviewed_at"), lang, tz),
+        "action": t(f"action_{decided.get('action') or 'accept'}", lang),
+        "reason": md_line(decided.get("reason") or ""),
+    }
 
 
 def event_why(event: dict[str, Any], lang: str) -> str:
@@ -638,18 +644,128 @@ def pd_isna(value: Any) -> bool:
 
 OPEN_KEY = "rv_open"  # (warning id, its picker label) of the warning open on the page
 GONE_KEY = "rv_gone"  # the notice of an open warning withdrawn, until another is chosen
+SHOWN_KEY = "rv_shown"  # (warning id, version) of the open warning when it was opened
+FILTERS_KEY = "rv_filters"  # the review page's filters on its previous run
+PICK_VALUE = "rv_pick__value"  # the picker's choice (carried over by shell.select)
+QUEUE_ROWS = 300  # the review page works from the top of the queue; the rest waits for filters
 
 
 def opened(
-    state: MutableMapping[Any, Any], warning_id: str, label: str, in_force: bool = True
+    state: MutableMapping[Any, Any],
+    warning_id: str,
+    label: str,
+    in_force: bool = True,
+    version: int | None = None,
 ) -> None:
     """Remember the warning open on the review page, if in force (one already withdrawn,
-    opened through the 'withdrawn' filter, gets no notice); a choice ends a notice."""
+    opened through the 'withdrawn' filter, gets no notice), and the ``version`` it had
+    when it was opened (kept while it stays open); a choice ends a notice."""
     if in_force:
         state[OPEN_KEY] = (warning_id, label)
     else:
         state.pop(OPEN_KEY, None)
+    shown = state.get(SHOWN_KEY)
+    if not shown or shown[0] != warning_id:
+        state[SHOWN_KEY] = (warning_id, version)
     state.pop(GONE_KEY, None)
+
+
+def started(state: Mapping[Any, Any], warning_id: str) -> bool:
+    """Whether the reviewer has a decision on ``warning_id`` under way, not saved: an
+    action, level or reason in its draft, or a submit of it refused (in conflict)."""
+    draft = state.get(DRAFT_KEY)
+    return (
+        isinstance(draft, dict)
+        and draft.get("warning_id") == warning_id
+        and bool(
+            draft.get("action")
+            or draft.get("level")
+            or str(draft.get("reason") or "").strip()
+            or draft.get("conflict")
+        )
+    )
+
+
+def kept_open(
+    state: MutableMapping[Any, Any],
+    in_view: Collection[str],
+    get_warning: Callable[[str], Mapping[str, Any]],
+    filters: tuple[Any, ...],
+) -> Mapping[str, Any] | None:
+    """The warning open on the review page (as it is now) when it left the queue shown,
+    ``in_view`` (the ids of its first :data:`QUEUE_ROWS` under the ``filters``), and is to
+    stay open; None otherwise.
+
+    It stays open (the page lists it in the picker and says why it is not in the queue)
+    when someone else's decision took it out of a "new" queue, or below the queue's first
+    rows, when anything else did so without the reviewer changing the filters, and when
+    the reviewer changed the filters with a decision on it under way: before, the picker
+    moved to the queue's first warning without a word, and a refused or unsaved decision
+    vanished with the form. Only a change of the filters with nothing started on it lets
+    the queue's first warning open in its place, as a filter change always did. A
+    withdrawn warning is left to :func:`withdrawn_open` (its notice; nothing opened), a
+    warning named by a link to the link's notice, a warning the reviewer moved away from
+    (the picker, a map link) to that choice."""
+    seen = state.get(FILTERS_KEY)
+    state[FILTERS_KEY] = filters
+    was = state.get(OPEN_KEY)
+    if was is None or len(was) > 2 or was[0] in in_view or state.get(PICK_VALUE) != was[0]:
+        return None
+    try:
+        w = get_warning(was[0])
+    except KeyError:
+        return None
+    at = w.get("withdrawn_at")
+    if at is not None and not pd_isna(at):
+        return None
+    if seen is not None and tuple(seen) != tuple(filters) and not started(state, was[0]):
+        return None
+    return w
+
+
+def left_why(w: Mapping[str, Any], filters: tuple[Any, ...], below: Collection[str]) -> str:
+    """Why the warning ``w`` is not in the review queue under ``filters`` (domain, county,
+    state): ``"rows"`` in it but below its first :data:`QUEUE_ROWS` (``below``: those
+    ids), ``"filter"`` not matching the filters, ``"lapsed"`` matching them but no longer
+    in force (expired, or its run no longer the one served)."""
+    if w["warning_id"] in below:
+        return "rows"
+    domain, county, wanted = filters
+    now = shown_state(w["state"], w.get("withdrawn_at"))
+    if (
+        (domain is None or w.get("domain") == domain)
+        and (county is None or w.get("county_code") == county)
+        and (wanted is None or wanted == now)
+    ):
+        return "lapsed"
+    return "filter"
+
+
+def left_notice(
+    w: Mapping[str, Any],
+    label: str,
+    why: str,
+    state: Mapping[Any, Any],
+    lang: str,
+    tz: str,
+) -> str:
+    """The notice (Markdown) of a warning kept open though it left the queue
+    (:func:`kept_open`): which one, why it is not in the queue (:func:`left_why`: the
+    filters and its state now, below the first :data:`QUEUE_ROWS`, no longer in force),
+    who decided it, when, how and why if that happened since it was opened, and that it
+    stays open, in ``lang``."""
+    from dashboard.i18n import t
+    from dashboard.text import md_line
+
+    now = t(f"state_{shown_state(w['state'], w.get('withdrawn_at'))}", lang)
+    said = [t(f"open_left_{why}", lang, label=md_line(label), n=QUEUE_ROWS, state=now)]
+    last = w.get("last_review") or {}
+    shown = state.get(SHOWN_KEY)
+    version = shown[1] if shown and shown[0] == w["warning_id"] else None
+    if last and version is not None and int(last.get("warning_version") or 0) > int(version):
+        said.append(t("open_left_decided", lang, **decided_words(last, lang, tz)))
+    said.append(t("open_left_kept", lang))
+    return (" " if lang == "en" else "").join(said)
 
 
 def withdrawn_open(
@@ -678,12 +794,7 @@ def withdrawn_open(
             w = {}
         at = w.get("withdrawn_at")
         if at is not None and not pd_isna(at):
-            draft = state.get(DRAFT_KEY)
-            unsaved = (
-                isinstance(draft, dict)
-                and draft.get("warning_id") == was[0]
-                and bool(draft.get("action") or str(draft.get("reason") or "").strip())
-            )
+            unsaved = started(state, was[0])
             state[GONE_KEY] = (was[1], at, str(w.get("run_id", "?")), unsaved)
         elif len(was) > 2:  # named by a link (?warning=) and not in the queue: say so
             state[GONE_KEY] = (was[1] if w else str(was[0])[:80], bool(w))

@@ -359,6 +359,33 @@ TEXT: dict[str, dict[str, str]] = {
         "from an earlier run), so it is not in the review queue. No other warning was "
         "opened in its place: choose the warning to review above.",
     },
+    # the open warning left the queue (someone else decided it, the filters changed with a
+    # decision started on it, or it fell below the queue's first rows): kept open, said so
+    "open_left_filter": {
+        "zh": "您打开的预警“{label}”已不符合当前的筛选条件（现为{state}），不在上方队列中。",
+        "en": "The warning you had open, “{label}”, no longer matches the filters (it is "
+        "now {state}), so it is not in the queue above.",
+    },
+    "open_left_rows": {
+        "zh": "您打开的预警“{label}”已排在队列前 {n} 条之后，不在上方队列中。",
+        "en": "The warning you had open, “{label}”, is no longer among the first {n} of "
+        "the queue above.",
+    },
+    "open_left_lapsed": {
+        "zh": "您打开的预警“{label}”已不在生效期内（已过期，或所属一期已被较新的一期取代），"
+        "不在上方队列中。",
+        "en": "The warning you had open, “{label}”, is no longer in force (it expired, or "
+        "a newer run replaced its run), so it is not in the queue above.",
+    },
+    "open_left_decided": {
+        "zh": "{reviewer} 已于 {at} 研判该预警（{action}，理由：{reason}）。",
+        "en": "{reviewer} decided it at {at} ({action}, reason: {reason}).",
+    },
+    "open_left_kept": {
+        "zh": "它仍在此打开，直到您另选预警；系统没有替您打开其他预警。",
+        "en": "It stays open here until you choose another warning; none was opened in its place.",
+    },
+    "pick_left_queue": {"zh": "（不在当前队列中）", "en": " (not in the queue now)"},
     "draft_not_saved": {
         "zh": "您对它填写的决定未保存。",
         "en": "The decision you had started on it was not saved.",

@@ -81,45 +81,71 @@ withdrawn = state == "withdrawn"
 queue = queries.warnings(
     snap, domain=domain, county=county, state=None if withdrawn else state, withdrawn=withdrawn
 )
-if queue.empty:
-    st.info(t("empty_queue", lg))
-    st.stop()
-QUEUE_ROWS = 300  # the panel works from the top of the queue; the rest waits for filters
+QUEUE_ROWS = review.QUEUE_ROWS  # the panel works from the top of the queue
 n_total = len(queue)
 queue = review.queue_order(queue)  # by the level in force: dismissed ones last
-queue = review.queue_labels(queue.head(QUEUE_ROWS), names, site_names, lg)
-queue = queue.assign(
+in_view = queue.head(QUEUE_ROWS)
+beyond = set(queue["warning_id"].iloc[QUEUE_ROWS:])  # in the queue, below its top
+# the warning open until now left that view (someone else decided it out of a "new"
+# queue, or below its first rows; the filters changed with a decision on it under
+# way): it stays open, listed first in the picker, and the page says why below (before,
+# the picker moved to the queue's first warning without a word, and a refused decision's
+# message went with the form)
+kept = review.kept_open(
+    st.session_state,
+    set(in_view["warning_id"]),
+    lambda w: queries.get_warning(url, w),
+    (domain, county, state),
+)
+if queue.empty:
+    st.info(t("empty_queue", lg))
+    if kept is None and review.OPEN_KEY not in st.session_state:
+        st.stop()
+labelled = review.queue_labels(in_view, names, site_names, lg)
+queue = labelled.assign(
     state=[
-        review.shown_state(s, w) for s, w in zip(queue["state"], queue["withdrawn_at"], strict=True)
+        review.shown_state(s, w)
+        for s, w in zip(labelled["state"], labelled["withdrawn_at"], strict=True)
     ]
 )
 
-st.subheader(t("queue", lg))
-shown = localise_frame(
-    queue.assign(level_shown=queue["effective_level"].fillna("none")),
-    lg,
-    tz,
-    columns={
-        "short_id": "col_id",
-        "level_shown": "level",
-        "domain_label": "domain",
-        "place": "place",
-        "unit": "unit_col",
-        "probability": "probability",
-        "valid_to": "valid_to",
-        "state": "state",
-    },
-    times=("valid_to",),
-    levels=("level_shown",),
-    states=("state",),
-    pcts=("probability",),
-)
-st.dataframe(shown, hide_index=True, height=260, width="stretch")
+if not queue.empty:
+    st.subheader(t("queue", lg))
+    shown = localise_frame(
+        queue.assign(level_shown=queue["effective_level"].fillna("none")),
+        lg,
+        tz,
+        columns={
+            "short_id": "col_id",
+            "level_shown": "level",
+            "domain_label": "domain",
+            "place": "place",
+            "unit": "unit_col",
+            "probability": "probability",
+            "valid_to": "valid_to",
+            "state": "state",
+        },
+        times=("valid_to",),
+        levels=("level_shown",),
+        states=("state",),
+        pcts=("probability",),
+    )
+    st.dataframe(shown, hide_index=True, height=260, width="stretch")
 if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
 # ---- one warning
 labels = {r.warning_id: review.pick_label(r, lg) for r in queue.itertuples()}
+left_note = None  # the notice of the open warning kept open out of the queue
+if kept is not None:
+    one = pd.DataFrame([{c: kept.get(c) for c in in_view.columns}])
+    one = review.queue_labels(one, names, site_names, lg)
+    one = one.assign(state=[review.shown_state(kept["state"], kept.get("withdrawn_at"))])
+    label = review.pick_label(next(one.itertuples()), lg)
+    why = review.left_why(kept, (domain, county, state), beyond)
+    left_note = review.left_notice(kept, label, why, st.session_state, lg, tz)
+    labels = {kept["warning_id"]: label + t("pick_left_queue", lg), **labels}
+    queue = pd.concat([one, queue], ignore_index=True) if len(queue) else one
 # the warning open until now left the queue because a re-publication withdrew it: say
 # so, and open nothing in its place (the picker would otherwise move to another warning
 # without a word, and a decision could be taken on it unknowingly) until one is chosen
@@ -133,7 +159,7 @@ wid = shell.select(
     lambda w: labels.get(w, str(w)),
     "rv_pick",
     lg,
-    index=None if gone else 0,
+    index=None if gone or not labels else 0,
     texts_vary=True,
     placeholder=t("pick_placeholder", lg),
 )
@@ -149,8 +175,18 @@ assert wid is not None
 row = queue.loc[queue["warning_id"] == wid].iloc[0]
 current = queries.get_warning(url, wid)
 current_state = review.shown_state(current["state"], current.get("withdrawn_at"))
-review.opened(st.session_state, wid, labels[wid], in_force=current_state != "withdrawn")
+review.opened(
+    st.session_state,
+    wid,
+    labels[wid].removesuffix(t("pick_left_queue", lg)),
+    in_force=current_state != "withdrawn",
+    version=int(current["version"]),
+)
 sid = review.short_id(wid)
+if (
+    left_note and kept is not None and wid == kept["warning_id"]
+):  # kept open out of the queue: say why
+    st.warning(left_note, icon=":material/filter_alt_off:")
 
 left, right = st.columns([3, 2], gap="large")
 with left:
