@@ -68,6 +68,12 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "此前未推送（实时监测正在追赶积压数据）：{level}，自 {start} 至 {end}。",
         "en": "Not sent before (the stream was catching up): {level} from {start} to {end}.",
     },
+    "page_unreached": {
+        "zh": "未能送达联系人 {contact}（升级第 {step} 级：{error}），现改为推送给您。",
+        "en": "Could not be delivered to contact {contact} (escalation step {step}: {error}): "
+        "you are paged in their place.",
+    },
+    "page_unreached_error": {"zh": "发送失败", "en": "failed"},
     "page_ids": {"zh": "预警 {warning}，变化 {key}。", "en": "Warning {warning}, change {key}."},
     "page_ack": {
         "zh": "签收：riskwarn stream ack {warning} --key {key} --by <签收人>",

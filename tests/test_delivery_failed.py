@@ -169,7 +169,7 @@ def test_the_next_contact_that_fails_too_escalates_again_and_the_email_says_who(
     fails too, then the director is paged, the page naming both contacts not reached;
     the e-mail text says it."""
     from riskwarn.store import Store
-    from riskwarn.stream.delivery import Contact, _body, deliver_due, escalate
+    from riskwarn.stream.delivery import Contact, deliver_due, escalate, page_text
 
     clock = Clock()
     store = Store(url, clock=clock)
@@ -192,9 +192,14 @@ def test_the_next_contact_that_fails_too_escalates_again_and_the_email_says_who(
         (page,) = hook.bodies()
     assert page["contact_id"] == "director" and page["escalation_step"] == 2
     assert [u["contact_id"] for u in page["unreached"]] == ["duty-1", "boss"]
-    text = _body(page)
+    text = page_text(page, "en")
     assert "Could not be delivered to contact duty-1 (escalation step 0: " in text
     assert "Could not be delivered to contact boss (escalation step 1: " in text
+    zh = page_text(page, "zh")
+    assert "未能送达联系人 duty-1（升级第 0 级：" in zh
+    assert "未能送达联系人 boss（升级第 1 级：" in zh
+    assert "Could not be delivered" not in zh
+    assert page["text"] == page_text(page, page["lang"])  # the webhook's text says it too
     store.close()
 
 

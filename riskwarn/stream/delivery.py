@@ -280,8 +280,13 @@ def page_text(msg: Mapping[str, Any], lang: str) -> str:
             for x in msg.get("not_sent") or []
         ],
         *[
-            f"Could not be delivered to contact {x['contact_id']} (escalation step "
-            f"{x['escalation_step']}: {x['error'] or 'failed'}): you are paged in their place."
+            t(
+                "page_unreached",
+                lang,
+                contact=x["contact_id"],
+                step=x["escalation_step"],
+                error=x["error"] or t("page_unreached_error", lang),
+            )
             for x in msg.get("unreached") or []
         ],
         "",
