@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from riskwarn.redact import personal_data
+from riskwarn.redact import mask_personal, personal_data
 from riskwarn.store import PersonalDataError, Store, warning_id_for
 from tests.test_store import DOMAIN, ORIGIN, publish
 
@@ -44,6 +44,48 @@ REASON = f"phoned party {PHONE}, ID {ID18}"
 )
 def test_personal_data_finds_mobiles_and_id_numbers(text: str, found: list[str]) -> None:
     assert personal_data(text) == found
+
+
+# written the ways people write them (review 2026-12-06: these passed the check)
+FOUND = [
+    ("座机 0556-5123456", ["phone"]),
+    ("call (0556)5123456 today", ["phone"]),
+    ("（0556）5123456", ["phone"]),
+    ("0556 5123456", ["phone"]),
+    ("05565123456", ["phone"]),
+    ("010-62345678", ["phone"]),
+    ("+86 556 5123456", ["phone"]),
+    ("138 1234 5678", ["phone"]),
+    ("+86 138-1234-5678", ["phone"]),
+    ("ID 340811 19900101 123X", ["id_number"]),
+    ("身份证340811-1990-0101-123X", ["id_number"]),
+    ("id 340811 1990 01 01 123x", ["id_number"]),
+    ("old ID 340811 900101 123", ["id_number"]),
+]
+# what reviewers legitimately write: never taken for a phone or ID number
+NOT_FOUND = [
+    "checked 2025-12-31, again 2026-01-02 08:30-09:45",
+    "2025-12-31 23:59:59 and 2025/12/31 0800",
+    "probability 0.85 (85%), threshold 0.63, p=0.0556",
+    "case MD202312190001 and MD202312190002 merged",
+    "site DZ3408820004, station 420500000123",
+    "rain 72.0 mm in 24 h, 125.5 mm in 3 days, 0556 mm ever",
+    "shift 0800-2000, 20 people, 3 sites, version 12",
+    "incidents:c001_002:2026-03-04 and 1390 calls since 2024 0101 1200",
+]
+
+
+@pytest.mark.parametrize(("text", "found"), FOUND)
+def test_landlines_and_spaced_numbers_are_found(text: str, found: list[str]) -> None:
+    assert personal_data(text) == found
+    masked = mask_personal(text, {"phone": "[P]", "id_number": "[ID]"})
+    assert not any(ch.isdigit() for ch in masked.split("[")[-1]), masked
+
+
+@pytest.mark.parametrize("text", NOT_FOUND)
+def test_what_reviewers_write_is_not_taken_for_personal_data(text: str) -> None:
+    assert personal_data(text) == []
+    assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == text
 
 
 @pytest.fixture
