@@ -246,6 +246,18 @@ def pick_label(row: Any, lang: str) -> str:
     )
 
 
+def shown_reason(reason: Any, lang: str) -> str:
+    """A recorded review reason as shown or exported in ``lang``: any phone or ID number
+    (:func:`riskwarn.redact.personal_data`; a reason recorded before such reasons were
+    refused, or restored from an older backup) masked as "[phone removed]" / "[ID number
+    removed]". The record itself (``warning_reviews``, the audit log) is never changed."""
+    from dashboard.i18n import t
+    from riskwarn.redact import PERSONAL_KINDS, mask_personal
+
+    words = {k: t(f"masked_{k}", lang) for k in PERSONAL_KINDS}
+    return mask_personal(str(reason or ""), words)
+
+
 def stale_message(first: dict[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
     Markdown): who decided first, when, how and why. The other reviewer's name and reason
@@ -260,7 +272,7 @@ def stale_message(first: dict[str, Any], lang: str, tz: str = "Asia/Shanghai") -
         reviewer=md_line(first.get("reviewer") or "?"),
         at=fmt_datetime(first.get("reviewed_at"), lang, tz),
         action=t(f"action_{first.get('action') or 'accept'}", lang),
-        reason=md_line(first.get("reason") or ""),
+        reason=md_line(shown_reason(first.get("reason"), lang)),
     )
 
 
@@ -287,7 +299,7 @@ def trail_frame(reviews: Any, events: list[dict[str, Any]], lang: str) -> Any:
             "action": t(f"action_{r.action}", lang),
             "from_level": r.from_level,
             "to_level": r.to_level,
-            "reason": r.reason,
+            "reason": shown_reason(r.reason, lang),
             "warning_version": r.warning_version,
         }
         for r in reviews.itertuples()

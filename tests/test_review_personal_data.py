@@ -183,3 +183,78 @@ def test_the_review_page_shows_the_refusal_and_records_nothing(
         store.close()
     shown = "\n".join(str(m.value) for m in [*at.markdown, *at.caption, *at.success])
     assert PHONE not in shown and ID18 not in shown
+
+
+# ------------------------------------------- reasons recorded before the check: masked
+
+
+def _record_unchecked(store: Store, wid: str, reason: str, version: int) -> None:
+    """A decision recorded as before the check existed (or restored from an old backup)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr("riskwarn.store.reviews.personal_data", lambda _text: [])
+    try:
+        store.review_warning(wid, "accept", reason, "alice", version)
+    finally:
+        mp.undo()
+
+
+OLD_REASON = f"phoned 0556-5123456 and {PHONE}, ID 340811 19900101 123X, all calm"
+
+
+@pytest.mark.parametrize(
+    ("lang", "masked"),
+    [
+        ("en", "phoned [phone removed] and [phone removed], ID [ID number removed], all calm"),
+        ("zh", "phoned [电话已隐去] and [电话已隐去], ID [身份证号已隐去], all calm"),
+    ],
+)
+def test_an_old_reason_is_masked_where_shown_never_in_the_record(
+    store: Store, lang: str, masked: str
+) -> None:
+    from dashboard import review
+
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)
+    _record_unchecked(store, wid, OLD_REASON, 1)
+    reviews = store.warning_reviews(wid)
+    assert list(reviews["reason"]) == [OLD_REASON]  # the record is the reviewer's words
+    (entry,) = store.audit_entries("warning", wid, ("review_accept",))
+    assert entry["details"]["reason"] == OLD_REASON
+    trail = review.trail_frame(reviews, [], lang)
+    assert list(trail["reason"]) == [masked]
+    last = store.get_warning(wid)["last_review"]
+    stale = review.stale_message(last, lang)
+    assert "5123456" not in stale and PHONE not in stale and "19900101" not in stale
+    assert ("phone removed" if lang == "en" else "电话已隐去") in stale  # Markdown-escaped
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "[phone removed]"), ("zh", "[电话已隐去]")])
+def test_the_review_page_trail_masks_an_old_reason(home: Path, lang: str, word: str) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
+    wid = str(picker.value)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        if store.warning_reviews(wid).empty:  # once for both languages (a module's home)
+            _record_unchecked(store, wid, OLD_REASON, int(store.get_warning(wid)["version"]))
+    finally:
+        store.close()
+    from dashboard import queries
+
+    queries.warning_reviews.clear()  # read before the decision was recorded
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # the trail's table (what its CSV download exports) holds the masked reason only
+    shown = "\n".join(df.value.to_csv() for df in at.dataframe)
+    assert word in shown, shown
+    assert PHONE not in shown and "5123456" not in shown and "19900101" not in shown
