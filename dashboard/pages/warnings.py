@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
+    LEVELS,
     fmt_datetime,
     fmt_hours,
     fmt_pct,
@@ -45,16 +46,26 @@ if everything.empty:
 asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
 if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
     st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
+domains = sorted(everything["domain"].unique())
+views.focus_filters(domains, st.query_params, st.session_state)  # the overview's "n more"
 views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
-f1, f2, f3 = st.columns(3)
-domains = sorted(everything["domain"].unique())
+f1, f2, f3, f4 = st.columns(4)
+# a set of domains (a tuple) is a choice only when a link asked for it (views.focus_filters)
+domain_set = st.session_state.get("rv_domain__value")
+domain_sets = [domain_set] if isinstance(domain_set, tuple) else []
 domain = shell.select(
     f1,
     t("domain", lg),
-    [None, *domains],
-    lambda d: t(f"domain_{d}", lg) if d else t("all", lg),
+    [None, *domain_sets, *domains],
+    lambda d: (
+        " + ".join(t(f"domain_{x}", lg) for x in d)
+        if isinstance(d, tuple)
+        else t(f"domain_{d}", lg)
+        if d
+        else t("all", lg)
+    ),
     "rv_domain",
     lg,
 )
@@ -75,12 +86,28 @@ state = shell.select(
     "rv_state",
     lg,
 )
+level_filter = shell.select(
+    f4,
+    t("level", lg),
+    [None, *LEVELS],
+    lambda v: level_label(v, lg) if v else t("all", lg),
+    "rv_level",
+    lg,
+)
 # withdrawn warnings (a re-publication of their run no longer raised them) are never in
 # force or queued: only this filter shows them, with their trail, for the record
 withdrawn = state == "withdrawn"
 queue = queries.warnings(
-    snap, domain=domain, county=county, state=None if withdrawn else state, withdrawn=withdrawn
+    snap,
+    domain=None if isinstance(domain, tuple) else domain,
+    county=county,
+    state=None if withdrawn else state,
+    withdrawn=withdrawn,
 )
+if isinstance(domain, tuple):
+    queue = queue[queue["domain"].isin(list(domain))]
+if level_filter is not None:  # the level in force (a review's, else the raised one)
+    queue = queue[queue["effective_level"] == level_filter]
 if queue.empty:
     st.info(t("empty_queue", lg))
     st.stop()
