@@ -230,6 +230,49 @@ def level_words(row: Any, lang: str) -> str:
     return level_label(row.effective_level, lang)
 
 
+# The queue's table has eight columns: on a phone (390 px) it scrolled sideways and its
+# place, unit and state were out of sight (bench/dashboard_screenshots.py --widths 390,
+# 2026-12-06). Both are sent; under 640 px (where Streamlit stacks its columns too) the
+# CSS hides the table and shows the same rows as wrapped cards, above it the reverse.
+QUEUE_CSS = """
+<style>
+.st-key-rwqueue_cards { display: none !important; }
+@media (max-width: 640px) {
+  .st-key-rwqueue_table { display: none !important; }
+  .st-key-rwqueue_cards { display: block !important; max-height: 430px; overflow-y: auto;
+    overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
+}
+.rw-qcard { padding: 0.45rem 0; border-bottom: 1px solid #eceef1; line-height: 1.45;
+  overflow-wrap: anywhere; }
+.rw-qcard:last-child { border-bottom: none; }
+.rw-qcard-sub { color: #555; font-size: 0.88rem; }
+</style>
+"""
+
+
+def queue_cards(shown: Any, levels: Any, states: Any, lang: str) -> str:
+    """The queue as cards for a narrow screen (HTML, :data:`QUEUE_CSS`): per row of
+    ``shown`` (the queue's table as shown: id, level, domain, place, unit, probability,
+    valid to, state, in those columns and the reader's words) its level badge
+    (``levels``/``states``: the level in force and state, for :func:`badge`), id and
+    probability, then place and unit, then domain, valid to and state; every value
+    escaped (places and units are data)."""
+    cols = list(shown.columns)
+    cards = []
+    for row, level, state in zip(shown.itertuples(index=False), levels, states, strict=True):
+        wid, _, domain, place, unit, prob, valid_to, state_words = (
+            html.escape(str(v)) for v in row
+        )
+        cards.append(
+            "<div class='rw-qcard'>"
+            f"{badge(level, state, lang)} <b>{wid}</b> · {prob}<br>"
+            f"{place} · {unit}<br>"
+            f"<span class='rw-qcard-sub'>{domain} · {html.escape(str(cols[6]))} {valid_to}"
+            f" · {state_words}</span></div>"
+        )
+    return "".join(cards)
+
+
 def pick_label(row: Any, lang: str) -> str:
     """One line per warning for the picker: id, level, place, what, domain (all unique by id)."""
     from dashboard.i18n import fmt_pct

@@ -141,7 +141,14 @@ shown = localise_frame(
     states=("state",),
     pcts=("probability",),
 )
-st.dataframe(shown, hide_index=True, height=260, width="stretch")
+st.markdown(review.QUEUE_CSS, unsafe_allow_html=True)
+with st.container(key="rwqueue_table"):
+    st.dataframe(shown, hide_index=True, height=260, width="stretch")
+with st.container(key="rwqueue_cards"):  # the same rows on a phone (review.QUEUE_CSS)
+    st.markdown(
+        review.queue_cards(shown, queue["effective_level"], queue["state"], lg),
+        unsafe_allow_html=True,
+    )
 if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
