@@ -58,11 +58,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp.undo()
 
 
-def _overview(username: str, lang: str) -> AppTest:
+def _overview(username: str, lang: str, wall: bool = False) -> AppTest:
     role, name = auth.DEMO_USERS[username]
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state["user"] = auth.User(username=username, name=name, role=role)
     at.session_state["lang"] = lang
+    if wall:
+        at.query_params["wall"] = "1"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -150,13 +152,7 @@ def test_the_wall_screen_shows_three_red_lines_then_and_n_more(
     """More red warnings off the maps than the wall's side column holds
     (``overview.WALL_RED_LINES``, 3): the three most probable, then "and n more" as
     plain words (the wall is unattended: no link), the count in the heading all of them."""
-    role, name = auth.DEMO_USERS["leader"]
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["user"] = auth.User(username="leader", name=name, role=role)
-    at.session_state["lang"] = lang
-    at.query_params["wall"] = "1"
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = _overview("leader", lang, wall=True)
     (box,) = [c for c in at.main.get("flex_container") if "rwwall_red" in str(c.proto)]
     (listed,) = [str(m.value) for m in box.get("markdown")]
     n = RED_CASES + 1  # the cases made red and the demo's red site

@@ -141,6 +141,22 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp.undo()
 
 
+def _review_page(lang: str) -> Any:
+    """The review page as the demo reviewer sees it in ``lang`` (an AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    return at
+
+
 def _widget(elements: Any, field: str) -> Any:
     (found,) = [w for w in elements if str(w.key).startswith(f"rv_{field}_")]
     return found
@@ -156,17 +172,7 @@ def _widget(elements: Any, field: str) -> Any:
 def test_the_review_page_shows_the_refusal_and_records_nothing(
     home: Path, lang: str, words: str
 ) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from dashboard import auth
-
-    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    role, name = auth.DEMO_USERS["reviewer"]
-    at = AppTest.from_file(str(app), default_timeout=60)
-    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page("pages/warnings.py").run()
+    at = _review_page(lang)
     (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
     wid = str(picker.value)
     _widget(at.radio, "action").set_value("accept").run()
@@ -230,17 +236,7 @@ def test_an_old_reason_is_masked_where_shown_never_in_the_record(
 
 @pytest.mark.parametrize(("lang", "word"), [("en", "[phone removed]"), ("zh", "[电话已隐去]")])
 def test_the_review_page_trail_masks_an_old_reason(home: Path, lang: str, word: str) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from dashboard import auth
-
-    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    role, name = auth.DEMO_USERS["reviewer"]
-    at = AppTest.from_file(str(app), default_timeout=60)
-    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page("pages/warnings.py").run()
+    at = _review_page(lang)
     (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
     wid = str(picker.value)
     store = Store(f"sqlite:///{home / 'serving.db'}")
