@@ -528,7 +528,7 @@ def focus_filters(known: Sequence[str], query_params: Any, session_state: Any) -
     if session_state.get(URL_FILTERS) == (level, named):  # applied, and still in the URL
         return
     session_state[URL_FILTERS] = (level, named)
-    session_state["rv_level__value"] = level if level in LEVELS else None
+    session_state["rv_flevel__value"] = level if level in LEVELS else None
     picked = tuple(sorted({d for d in str(named or "").split(",") if d in set(known)}))
     session_state["rv_domain__value"] = picked[0] if len(picked) == 1 else (picked or None)
     session_state["rv_county__value"] = None
@@ -555,7 +555,7 @@ def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any)
     session_state["rv_domain__value"] = row["domain"]
     session_state["rv_county__value"] = row["county_code"]
     session_state["rv_state__value"] = None
-    session_state["rv_level__value"] = None
+    session_state["rv_flevel__value"] = None
     session_state["rv_pick__value"] = wid
     return str(wid)
 

@@ -131,7 +131,7 @@ def test_the_more_link_opens_the_queue_filtered_to_these_red_warnings(
     assert not page.exception, [e.value for e in page.exception]
     (picker,) = [w for w in page.selectbox if str(w.key).startswith("rv_pick")]
     assert len(picker.options) == n  # exactly the red warnings counted on the overview
-    (level,) = [w for w in page.selectbox if str(w.key).startswith("rv_level")]
+    (level,) = [w for w in page.selectbox if str(w.key).startswith("rv_flevel")]
     assert level.value == "red"
     (domain,) = [w for w in page.selectbox if str(w.key).startswith("rv_domain")]
     assert domain.value == ("dispute_cases", "geohazard")

@@ -384,5 +384,5 @@ def test_the_queue_has_phone_cards_of_the_same_rows(home: Path, lang: str) -> No
     shown = html.split("class='rw-qcard'")[1]
     for value in (first.iloc[0], first.iloc[3], first.iloc[4], first.iloc[5], first.iloc[7]):
         assert str(value) in shown, (value, shown)  # id, place, unit, probability, state
-    css = "".join(str(m.value) for m in at.markdown if "@media" in str(m.value))
+    css = "".join(str(e.proto) for e in at.get("html"))
     assert "max-width: 640px" in css and ".st-key-rwqueue_table { display: none" in css

@@ -91,7 +91,7 @@ level_filter = shell.select(
     t("level", lg),
     [None, *LEVELS],
     lambda v: level_label(v, lg) if v else t("all", lg),
-    "rv_level",
+    "rv_flevel",
     lg,
 )
 # withdrawn warnings (a re-publication of their run no longer raised them) are never in
@@ -141,7 +141,7 @@ shown = localise_frame(
     states=("state",),
     pcts=("probability",),
 )
-st.markdown(review.QUEUE_CSS, unsafe_allow_html=True)
+st.html(review.QUEUE_CSS)
 with st.container(key="rwqueue_table"):
     st.dataframe(shown, hide_index=True, height=260, width="stretch")
 with st.container(key="rwqueue_cards"):  # the same rows on a phone (review.QUEUE_CSS)
