@@ -230,6 +230,49 @@ def level_words(row: Any, lang: str) -> str:
     return level_label(row.effective_level, lang)
 
 
+# The queue's table has eight columns: on a phone (390 px) it scrolled sideways and its
+# place, unit and state were out of sight (bench/dashboard_screenshots.py --widths 390,
+# 2026-12-06). Both are sent; under 640 px (where Streamlit stacks its columns too) the
+# CSS hides the table and shows the same rows as wrapped cards, above it the reverse.
+QUEUE_CSS = """
+<style>
+.st-key-rwqueue_cards { display: none !important; }
+@media (max-width: 640px) {
+  .st-key-rwqueue_table { display: none !important; }
+  .st-key-rwqueue_cards { display: block !important; max-height: 430px; overflow-y: auto;
+    overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
+}
+.rw-qcard { padding: 0.45rem 0; border-bottom: 1px solid #eceef1; line-height: 1.45;
+  overflow-wrap: anywhere; }
+.rw-qcard:last-child { border-bottom: none; }
+.rw-qcard-sub { color: #555; font-size: 0.88rem; }
+</style>
+"""
+
+
+def queue_cards(shown: Any, levels: Any, states: Any, lang: str) -> str:
+    """The queue as cards for a narrow screen (HTML, :data:`QUEUE_CSS`): per row of
+    ``shown`` (the queue's table as shown: id, level, domain, place, unit, probability,
+    valid to, state, in those columns and the reader's words) its level badge
+    (``levels``/``states``: the level in force and state, for :func:`badge`), id and
+    probability, then place and unit, then domain, valid to and state; every value
+    escaped (places and units are data)."""
+    cols = list(shown.columns)
+    cards = []
+    for row, level, state in zip(shown.itertuples(index=False), levels, states, strict=True):
+        wid, _, domain, place, unit, prob, valid_to, state_words = (
+            html.escape(str(v)) for v in row
+        )
+        cards.append(
+            "<div class='rw-qcard'>"
+            f"{badge(level, state, lang)} <b>{wid}</b> · {prob}<br>"
+            f"{place} · {unit}<br>"
+            f"<span class='rw-qcard-sub'>{domain} · {html.escape(str(cols[6]))} {valid_to}"
+            f" · {state_words}</span></div>"
+        )
+    return "".join(cards)
+
+
 def pick_label(row: Any, lang: str) -> str:
     """One line per warning for the picker: id, level, place, what, domain (all unique by id)."""
     from dashboard.i18n import fmt_pct
@@ -244,6 +287,18 @@ def pick_label(row: Any, lang: str) -> str:
             fmt_pct(row.probability, lang),
         )
     )
+
+
+def shown_reason(reason: Any, lang: str) -> str:
+    """A recorded review reason as shown or exported in ``lang``: any phone or ID number
+    (:func:`riskwarn.redact.personal_data`; a reason recorded before such reasons were
+    refused, or restored from an older backup) masked as "[phone removed]" / "[ID number
+    removed]". The record itself (``warning_reviews``, the audit log) is never changed."""
+    from dashboard.i18n import t
+    from riskwarn.redact import PERSONAL_KINDS, mask_personal
+
+    words = {k: t(f"masked_{k}", lang) for k in PERSONAL_KINDS}
+    return mask_personal(str(reason or ""), words)
 
 
 def stale_message(first: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
@@ -266,7 +321,7 @@ def decided_words(decided: Mapping[str, Any], lang: str, tz: str) -> dict[str, s
         "reviewer": md_line(decided.get("reviewer") or "?"),
         "at": fmt_datetime(decided.get("reviewed_at"), lang, tz),
         "action": t(f"action_{decided.get('action') or 'accept'}", lang),
-        "reason": md_line(decided.get("reason") or ""),
+        "reason": md_line(shown_reason(decided.get("reason"), lang)),
     }
 
 
@@ -293,7 +348,7 @@ def trail_frame(reviews: Any, events: list[dict[str, Any]], lang: str) -> Any:
             "action": t(f"action_{r.action}", lang),
             "from_level": r.from_level,
             "to_level": r.to_level,
-            "reason": r.reason,
+            "reason": shown_reason(r.reason, lang),
             "warning_version": r.warning_version,
         }
         for r in reviews.itertuples()
@@ -725,17 +780,19 @@ def kept_open(
 
 def left_why(w: Mapping[str, Any], filters: tuple[Any, ...], below: Collection[str]) -> str:
     """Why the warning ``w`` is not in the review queue under ``filters`` (domain, county,
-    state): ``"rows"`` in it but below its first :data:`QUEUE_ROWS` (``below``: those
-    ids), ``"filter"`` not matching the filters, ``"lapsed"`` matching them but no longer
+    state, level): ``"rows"`` in it but below its first :data:`QUEUE_ROWS` (``below``: those
+    ids), ``"filter"`` not matching the filters (domain or set of domains, county, state, level in force), ``"lapsed"`` matching them but no longer
     in force (expired, or its run no longer the one served)."""
     if w["warning_id"] in below:
         return "rows"
-    domain, county, wanted = filters
+    domain, county, wanted, level = filters
     now = shown_state(w["state"], w.get("withdrawn_at"))
+    domains = domain if isinstance(domain, tuple) else (domain,)
     if (
-        (domain is None or w.get("domain") == domain)
+        (domain is None or w.get("domain") in domains)
         and (county is None or w.get("county_code") == county)
         and (wanted is None or wanted == now)
+        and (level is None or w.get("effective_level") == level)
     ):
         return "lapsed"
     return "filter"

@@ -528,6 +528,42 @@ FOCUS_PARAM = "warning"  # pages/warnings.py?warning=<warning_id>: open that war
 
 URL_WARNING = "rv_url_warning"  # session key: the warning this session last saw in the URL
 
+# pages/warnings.py?level=red&domains=a,b: open the queue filtered to those (the
+# overview's "and n more" under its red warnings off the maps)
+LEVEL_PARAM, DOMAINS_PARAM = "level", "domains"
+URL_FILTERS = "rv_url_filters"  # session key: the filters last taken from the URL
+
+
+def filters_link(level: str, domains: Sequence[str]) -> dict[str, str]:
+    """The query parameters opening the review page's queue filtered to warnings at
+    ``level`` (in force) of ``domains`` (:func:`focus_filters` reads them)."""
+    return {LEVEL_PARAM: level, DOMAINS_PARAM: ",".join(sorted(set(domains)))}
+
+
+def focus_filters(known: Sequence[str], query_params: Any, session_state: Any) -> None:
+    """Set the review page's filters from the URL (:func:`filters_link`), then drop the
+    parameters (the filters stay the session's; the reviewer may change them): the level
+    filter to ``level``, the domain filter to the one domain named or to the set of them
+    (one choice of the domain filter, shown as their names joined), the county and state
+    filters to all, once per visit of the link (not again while the URL still holds
+    them: later choices of the reviewer are kept). Unknown levels or domains are ignored."""
+    level = query_params.get(LEVEL_PARAM)
+    named = query_params.get(DOMAINS_PARAM)
+    if level is None and named is None:
+        session_state.pop(URL_FILTERS, None)
+        return
+    for param in (LEVEL_PARAM, DOMAINS_PARAM):
+        if param in query_params:
+            del query_params[param]
+    if session_state.get(URL_FILTERS) == (level, named):  # applied, and still in the URL
+        return
+    session_state[URL_FILTERS] = (level, named)
+    session_state["rv_flevel__value"] = level if level in LEVELS else None
+    picked = tuple(sorted({d for d in str(named or "").split(",") if d in set(known)}))
+    session_state["rv_domain__value"] = picked[0] if len(picked) == 1 else (picked or None)
+    session_state["rv_county__value"] = None
+    session_state["rv_state__value"] = None
+
 
 def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any) -> str | None:
     """Open the warning named in the URL (``?warning=<id>``: the maps' links, a reload, a
@@ -549,6 +585,7 @@ def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any)
     session_state["rv_domain__value"] = row["domain"]
     session_state["rv_county__value"] = row["county_code"]
     session_state["rv_state__value"] = None
+    session_state["rv_flevel__value"] = None
     session_state["rv_pick__value"] = wid
     return str(wid)
 

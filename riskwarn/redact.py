@@ -32,29 +32,71 @@ _FACTORY_MARK = "_riskwarn_redacting"
 
 
 # Personal data of dispute parties in free text (a review reason): a Chinese mobile
-# number (11 digits from 13x-19x, optionally +86 and spaced or hyphenated 3-4-4) and a
-# resident ID number (18 digits, the last may be X, or the old 15-digit form), each with
-# a plausible birth date; digits run on either side are not matched (a longer number).
-_MOBILE = re.compile(r"(?<![0-9])(?:\+?86[\s-]?)?1[3-9][0-9](?:[\s-]?[0-9]{4}){2}(?![0-9])")
-_DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
-_ID_18 = re.compile(
-    rf"(?<![0-9])[1-9][0-9]{{5}}(?:18|19|20)[0-9]{{2}}{_DATE}[0-9]{{3}}[0-9Xx](?![0-9])"
+# number (11 digits from 13x-19x, optionally +86, spaced or hyphenated 3-4-4), a landline
+# number (an area code 010, 02x or 0xxx, written 0556-5123456, (0556)5123456, 0556 5123456
+# or run together, optionally +86, then a 7- or 8-digit local number not starting with 0
+# or 1) and a resident ID number (18 digits, the last may be X, or the old 15-digit form),
+# each with a plausible birth date, optionally spaced or hyphenated between its region,
+# year, month-day and sequence parts; digits run on either side are not matched (a longer
+# number). Dates (2025-12-31), times, probabilities, case ids (MD202312190001), site ids
+# and rain figures do not have these shapes (tests/test_review_personal_data.py). A local
+# number written without its area code (5123456) and names are not found: see README's
+# privacy section.
+_SEP = r"[\s\-－]?"  # one space or hyphen (also full-width) between groups, or none
+_MOBILE = re.compile(rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9](?:{_SEP}[0-9]{{4}}){{2}}(?![0-9])")
+_AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # an area code without its leading 0
+_LANDLINE = re.compile(
+    r"(?<![0-9A-Za-z])"
+    rf"(?:(?:\+|00)86{_SEP}(?:[(（]0?{_AREA}[)）]|0?{_AREA})|[(（]0{_AREA}[)）]|0{_AREA})"
+    rf"{_SEP}[2-9][0-9]{{2,3}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
-_ID_15 = re.compile(rf"(?<![0-9])[1-9][0-9]{{5}}[0-9]{{2}}{_DATE}[0-9]{{3}}(?![0-9])")
+_MONTH_DAY = rf"(?:0[1-9]|1[0-2]){_SEP}(?:0[1-9]|[12][0-9]|3[01])"
+_ID_18 = re.compile(
+    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}{_SEP}{_MONTH_DAY}"
+    rf"{_SEP}[0-9]{{3}}[0-9Xx](?![0-9])"
+)
+_ID_15 = re.compile(
+    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}{_SEP}{_MONTH_DAY}{_SEP}[0-9]{{3}}(?![0-9])"
+)
 PERSONAL_KINDS = ("phone", "id_number")
+_PATTERNS = (  # ID numbers first: a phone-shaped run inside one is part of the ID
+    ("id_number", _ID_18),
+    ("id_number", _ID_15),
+    ("phone", _MOBILE),
+    ("phone", _LANDLINE),
+)
+
+
+def personal_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where ``text`` holds personal data: ``(start, end, kind)`` in text order, ``kind``
+    one of :data:`PERSONAL_KINDS`; spans never overlap (an ID number wins over a phone
+    number found inside it)."""
+    spans: list[tuple[int, int, str]] = []
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
+                spans.append((m.start(), m.end(), kind))
+    return sorted(spans)
 
 
 def personal_data(text: str) -> list[str]:
     """The kinds of personal data found in ``text`` (a subset of :data:`PERSONAL_KINDS`,
-    in that order): ``phone`` for a Chinese mobile number, ``id_number`` for an 18- or
-    15-digit resident ID number. Used to refuse, never to mask: see
-    ``Store.review_warning``."""
-    found = []
-    if _MOBILE.search(text):
-        found.append("phone")
-    if _ID_18.search(text) or _ID_15.search(text):
-        found.append("id_number")
-    return found
+    in that order): ``phone`` for a Chinese mobile or landline number, ``id_number`` for
+    an 18- or 15-digit resident ID number. Used to refuse a new review reason (see
+    ``Store.review_warning``); :func:`mask_personal` masks one recorded before."""
+    found = {kind for _, _, kind in personal_spans(text)}
+    return [k for k in PERSONAL_KINDS if k in found]
+
+
+def mask_personal(text: str, words: Mapping[str, str]) -> str:
+    """``text`` with each phone or ID number replaced by ``words[kind]`` (e.g. ``"[phone
+    removed]"`` in the reader's language): for showing or exporting a reason recorded
+    before :func:`personal_data` refused them, never for changing what is recorded."""
+    out, at = [], 0
+    for start, end, kind in personal_spans(text):
+        out += [text[at:start], words[kind]]
+        at = end
+    return "".join(out) + text[at:]
 
 
 def redact(text: str) -> str:

@@ -27,6 +27,7 @@ from testkit.dashboard_demo import demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 RED_CASES = 8  # with the demo's red site: 9 red warnings off the maps
+WALL_RED_LINES = 3  # dashboard/pages/overview.py's (a page script: not importable here)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +58,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp.undo()
 
 
-def _overview(username: str, lang: str) -> AppTest:
+def _overview(username: str, lang: str, wall: bool = False) -> AppTest:
     role, name = auth.DEMO_USERS[username]
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state["user"] = auth.User(username=username, name=name, role=role)
     at.session_state["lang"] = lang
+    if wall:
+        at.query_params["wall"] = "1"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -99,3 +102,63 @@ def test_a_role_without_the_review_page_reads_plain_words(home: Path, lang: str,
     n = int(heading.rsplit("（" if lang == "zh" else "(", 1)[1].strip("）)*"))
     assert not links and len(lines) == 6, lines
     assert lines[-1] == more.format(n=n - 5)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_more_link_opens_the_queue_filtered_to_these_red_warnings(
+    home: Path, lang: str
+) -> None:
+    """The "and n more" link led to the whole warnings list; it now opens the review
+    page's queue filtered to the red warnings the list summarised (review 2026-12-06)."""
+    from urllib.parse import parse_qs
+
+    at = _overview("reviewer", lang)
+    heading, _, _ = _red_list(at)
+    n = int(heading.rsplit("（" if lang == "zh" else "(", 1)[1].strip("）)*"))
+    (box,) = [c for c in at.main.get("flex_container") if "rwred_off_maps" in str(c.proto)]
+    more = box.get("page_link")[-1].proto
+    assert more.query_string, "the link opens the unfiltered list"
+    params = {k: v[0] for k, v in parse_qs(more.query_string).items()}
+    assert params == {"level": "red", "domains": "dispute_cases,geohazard"}
+
+    role, name = auth.DEMO_USERS["reviewer"]
+    page = AppTest.from_file(str(APP), default_timeout=120)
+    page.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    page.session_state["lang"] = lang
+    for key, value in params.items():
+        page.query_params[key] = value
+    page.switch_page("pages/warnings.py").run()
+    assert not page.exception, [e.value for e in page.exception]
+    (picker,) = [w for w in page.selectbox if str(w.key).startswith("rv_pick")]
+    assert len(picker.options) == n  # exactly the red warnings counted on the overview
+    (level,) = [w for w in page.selectbox if str(w.key).startswith("rv_flevel")]
+    assert level.value == "red"
+    (domain,) = [w for w in page.selectbox if str(w.key).startswith("rv_domain")]
+    assert domain.value == ("dispute_cases", "geohazard")
+    red = "Red" if lang == "en" else "红"
+    assert all(red in str(o) for o in picker.options), picker.options
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading", "more"),
+    [
+        ("en", "Red warnings not on these maps ({n})", "and {n} more (see Warnings review)"),
+        ("zh", "不在以上地图中的红色预警（{n}）", "另有 {n} 条（见预警研判）"),
+    ],
+)
+def test_the_wall_screen_shows_three_red_lines_then_and_n_more(
+    home: Path, lang: str, heading: str, more: str
+) -> None:
+    """More red warnings off the maps than the wall's side column holds
+    (``overview.WALL_RED_LINES``, 3): the three most probable, then "and n more" as
+    plain words (the wall is unattended: no link), the count in the heading all of them."""
+    at = _overview("leader", lang, wall=True)
+    (box,) = [c for c in at.main.get("flex_container") if "rwwall_red" in str(c.proto)]
+    (listed,) = [str(m.value) for m in box.get("markdown")]
+    n = RED_CASES + 1  # the cases made red and the demo's red site
+    assert heading.format(n=n) in listed, listed
+    lines = [x.split(">", 1)[1].split("</div>")[0] for x in listed.split("rw-place")[1:]]
+    assert len(lines) == WALL_RED_LINES + 1, lines
+    assert all("%" in x for x in lines[:WALL_RED_LINES]), lines
+    assert lines[-1] == more.format(n=n - WALL_RED_LINES), lines
+    assert not at.get("page_link"), [str(e.proto) for e in at.get("page_link")]

@@ -366,3 +366,23 @@ def test_the_sidebar_names_a_user_whose_name_is_the_role_once() -> None:
     assert (
         shell.signed_in_line("**x**", "Reviewer", "en") == "Signed in as \\*\\*x\\*\\* (Reviewer)"
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_queue_has_phone_cards_of_the_same_rows(home: Path, lang: str) -> None:
+    """At 390 px the queue's eight-column table scrolled sideways (place, unit and state
+    out of sight: bench/dashboard_screenshots.py --widths 390, 2026-12-06). The page now
+    also sends the same rows as wrapped cards, which its CSS shows instead of the table
+    under 640 px (review.QUEUE_CSS; the screenshot at 390 px is the browser's check)."""
+    at = _reviewer_at(lang)
+    (table,) = [c for c in at.main.get("flex_container") if "rwqueue_table" in str(c.proto)]
+    (cards,) = [c for c in at.main.get("flex_container") if "rwqueue_cards" in str(c.proto)]
+    (frame,) = table.dataframe
+    html = "".join(str(m.value) for m in cards.get("markdown"))
+    assert html.count("class='rw-qcard'") == len(frame.value)
+    first = frame.value.iloc[0]
+    shown = html.split("class='rw-qcard'")[1]
+    for value in (first.iloc[0], first.iloc[3], first.iloc[4], first.iloc[5], first.iloc[7]):
+        assert str(value) in shown, (value, shown)  # id, place, unit, probability, state
+    css = "".join(str(e.proto) for e in at.get("html"))
+    assert "max-width: 640px" in css and ".st-key-rwqueue_table { display: none" in css

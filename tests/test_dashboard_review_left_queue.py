@@ -274,10 +274,15 @@ def test_the_notice_says_why_the_warning_left_and_only_a_decision_since_it_was_o
             "warning_version": 2,
         },
     }
-    assert review.left_why(w, (None, None, "new"), set()) == "filter"
-    assert review.left_why(w, ("disputes", None, None), set()) == "filter"
-    assert review.left_why(w, (None, None, None), {"w1"}) == "rows"
-    assert review.left_why(w, ("incidents", "340811", "accepted"), set()) == "lapsed"
+    assert review.left_why(w, (None, None, "new", None), set()) == "filter"
+    assert review.left_why(w, ("disputes", None, None, None), set()) == "filter"
+    assert review.left_why(w, (None, None, None, None), {"w1"}) == "rows"
+    assert review.left_why(w, ("incidents", "340811", "accepted", None), set()) == "lapsed"
+    # the overview's link filters by a set of domains and a level in force
+    red = {**w, "effective_level": "red"}
+    assert review.left_why(red, (("disputes", "incidents"), None, None, "red"), set()) == "lapsed"
+    assert review.left_why(red, (("disputes", "geohazard"), None, None, None), set()) == "filter"
+    assert review.left_why(red, (None, None, None, "orange"), set()) == "filter"
     opened_at_1 = {review.SHOWN_KEY: ("w1", 1)}
     en = review.left_notice(w, "W-X · Red", "filter", opened_at_1, "en", "Asia/Shanghai")
     assert "no longer matches the filters (it is now Accepted)" in en

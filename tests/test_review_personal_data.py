@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from riskwarn.redact import personal_data
+from riskwarn.redact import mask_personal, personal_data
 from riskwarn.store import PersonalDataError, Store, warning_id_for
 from tests.test_store import DOMAIN, ORIGIN, publish
 
@@ -44,6 +44,48 @@ REASON = f"phoned party {PHONE}, ID {ID18}"
 )
 def test_personal_data_finds_mobiles_and_id_numbers(text: str, found: list[str]) -> None:
     assert personal_data(text) == found
+
+
+# written the ways people write them (review 2026-12-06: these passed the check)
+FOUND = [
+    ("座机 0556-5123456", ["phone"]),
+    ("call (0556)5123456 today", ["phone"]),
+    ("（0556）5123456", ["phone"]),
+    ("0556 5123456", ["phone"]),
+    ("05565123456", ["phone"]),
+    ("010-62345678", ["phone"]),
+    ("+86 556 5123456", ["phone"]),
+    ("138 1234 5678", ["phone"]),
+    ("+86 138-1234-5678", ["phone"]),
+    ("ID 340811 19900101 123X", ["id_number"]),
+    ("身份证340811-1990-0101-123X", ["id_number"]),
+    ("id 340811 1990 01 01 123x", ["id_number"]),
+    ("old ID 340811 900101 123", ["id_number"]),
+]
+# what reviewers legitimately write: never taken for a phone or ID number
+NOT_FOUND = [
+    "checked 2025-12-31, again 2026-01-02 08:30-09:45",
+    "2025-12-31 23:59:59 and 2025/12/31 0800",
+    "probability 0.85 (85%), threshold 0.63, p=0.0556",
+    "case MD202312190001 and MD202312190002 merged",
+    "site DZ3408820004, station 420500000123",
+    "rain 72.0 mm in 24 h, 125.5 mm in 3 days, 0556 mm ever",
+    "shift 0800-2000, 20 people, 3 sites, version 12",
+    "incidents:c001_002:2026-03-04 and 1390 calls since 2024 0101 1200",
+]
+
+
+@pytest.mark.parametrize(("text", "found"), FOUND)
+def test_landlines_and_spaced_numbers_are_found(text: str, found: list[str]) -> None:
+    assert personal_data(text) == found
+    masked = mask_personal(text, {"phone": "[P]", "id_number": "[ID]"})
+    assert not any(ch.isdigit() for ch in masked.split("[")[-1]), masked
+
+
+@pytest.mark.parametrize("text", NOT_FOUND)
+def test_what_reviewers_write_is_not_taken_for_personal_data(text: str) -> None:
+    assert personal_data(text) == []
+    assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == text
 
 
 @pytest.fixture
@@ -99,6 +141,22 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     mp.undo()
 
 
+def _review_page(lang: str) -> Any:
+    """The review page as the demo reviewer sees it in ``lang`` (an AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    role, name = auth.DEMO_USERS["reviewer"]
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    at.switch_page("pages/warnings.py").run()
+    return at
+
+
 def _widget(elements: Any, field: str) -> Any:
     (found,) = [w for w in elements if str(w.key).startswith(f"rv_{field}_")]
     return found
@@ -114,17 +172,7 @@ def _widget(elements: Any, field: str) -> Any:
 def test_the_review_page_shows_the_refusal_and_records_nothing(
     home: Path, lang: str, words: str
 ) -> None:
-    from streamlit.testing.v1 import AppTest
-
-    from dashboard import auth
-
-    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
-    role, name = auth.DEMO_USERS["reviewer"]
-    at = AppTest.from_file(str(app), default_timeout=60)
-    at.session_state["user"] = auth.User(username="reviewer", name=name, role=role)
-    at.session_state["lang"] = lang
-    at.run()
-    at.switch_page("pages/warnings.py").run()
+    at = _review_page(lang)
     (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
     wid = str(picker.value)
     _widget(at.radio, "action").set_value("accept").run()
@@ -141,3 +189,68 @@ def test_the_review_page_shows_the_refusal_and_records_nothing(
         store.close()
     shown = "\n".join(str(m.value) for m in [*at.markdown, *at.caption, *at.success])
     assert PHONE not in shown and ID18 not in shown
+
+
+# ------------------------------------------- reasons recorded before the check: masked
+
+
+def _record_unchecked(store: Store, wid: str, reason: str, version: int) -> None:
+    """A decision recorded as before the check existed (or restored from an old backup)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr("riskwarn.store.reviews.personal_data", lambda _text: [])
+    try:
+        store.review_warning(wid, "accept", reason, "alice", version)
+    finally:
+        mp.undo()
+
+
+OLD_REASON = f"phoned 0556-5123456 and {PHONE}, ID 340811 19900101 123X, all calm"
+
+
+@pytest.mark.parametrize(
+    ("lang", "masked"),
+    [
+        ("en", "phoned [phone removed] and [phone removed], ID [ID number removed], all calm"),
+        ("zh", "phoned [电话已隐去] and [电话已隐去], ID [身份证号已隐去], all calm"),
+    ],
+)
+def test_an_old_reason_is_masked_where_shown_never_in_the_record(
+    store: Store, lang: str, masked: str
+) -> None:
+    from dashboard import review
+
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)
+    _record_unchecked(store, wid, OLD_REASON, 1)
+    reviews = store.warning_reviews(wid)
+    assert list(reviews["reason"]) == [OLD_REASON]  # the record is the reviewer's words
+    (entry,) = store.audit_entries("warning", wid, ("review_accept",))
+    assert entry["details"]["reason"] == OLD_REASON
+    trail = review.trail_frame(reviews, [], lang)
+    assert list(trail["reason"]) == [masked]
+    last = store.get_warning(wid)["last_review"]
+    stale = review.stale_message(last, lang)
+    assert "5123456" not in stale and PHONE not in stale and "19900101" not in stale
+    assert ("phone removed" if lang == "en" else "电话已隐去") in stale  # Markdown-escaped
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "[phone removed]"), ("zh", "[电话已隐去]")])
+def test_the_review_page_trail_masks_an_old_reason(home: Path, lang: str, word: str) -> None:
+    at = _review_page(lang)
+    (picker,) = [w for w in at.selectbox if str(w.key).startswith("rv_pick")]
+    wid = str(picker.value)
+    store = Store(f"sqlite:///{home / 'serving.db'}")
+    try:
+        if store.warning_reviews(wid).empty:  # once for both languages (a module's home)
+            _record_unchecked(store, wid, OLD_REASON, int(store.get_warning(wid)["version"]))
+    finally:
+        store.close()
+    from dashboard import queries
+
+    queries.warning_reviews.clear()  # read before the decision was recorded
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    # the trail's table (what its CSV download exports) holds the masked reason only
+    shown = "\n".join(df.value.to_csv() for df in at.dataframe)
+    assert word in shown, shown
+    assert PHONE not in shown and "5123456" not in shown and "19900101" not in shown

@@ -132,6 +132,8 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
                     "pages/warnings.py",
                     label=t("red_off_maps_more_link", lg, n=more),
                     icon=":material/list:",
+                    # the queue filtered to these red warnings, not the whole of it
+                    query_params=views.filters_link("red", red["domain"].unique()),
                 )
             else:
                 st.markdown(t("red_off_maps_more_plain", lg, n=more))

@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
+    LEVELS,
     fmt_datetime,
     fmt_hours,
     fmt_pct,
@@ -45,16 +46,26 @@ if everything.empty:
 asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
 if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
     st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
+domains = sorted(everything["domain"].unique())
+views.focus_filters(domains, st.query_params, st.session_state)  # the overview's "n more"
 views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
 
 # ---- filters
-f1, f2, f3 = st.columns(3)
-domains = sorted(everything["domain"].unique())
+f1, f2, f3, f4 = st.columns(4)
+# a set of domains (a tuple) is a choice only when a link asked for it (views.focus_filters)
+domain_set = st.session_state.get("rv_domain__value")
+domain_sets = [domain_set] if isinstance(domain_set, tuple) else []
 domain = shell.select(
     f1,
     t("domain", lg),
-    [None, *domains],
-    lambda d: t(f"domain_{d}", lg) if d else t("all", lg),
+    [None, *domain_sets, *domains],
+    lambda d: (
+        " + ".join(t(f"domain_{x}", lg) for x in d)
+        if isinstance(d, tuple)
+        else t(f"domain_{d}", lg)
+        if d
+        else t("all", lg)
+    ),
     "rv_domain",
     lg,
 )
@@ -75,12 +86,28 @@ state = shell.select(
     "rv_state",
     lg,
 )
+level_filter = shell.select(
+    f4,
+    t("level", lg),
+    [None, *LEVELS],
+    lambda v: level_label(v, lg) if v else t("all", lg),
+    "rv_flevel",
+    lg,
+)
 # withdrawn warnings (a re-publication of their run no longer raised them) are never in
 # force or queued: only this filter shows them, with their trail, for the record
 withdrawn = state == "withdrawn"
 queue = queries.warnings(
-    snap, domain=domain, county=county, state=None if withdrawn else state, withdrawn=withdrawn
+    snap,
+    domain=None if isinstance(domain, tuple) else domain,
+    county=county,
+    state=None if withdrawn else state,
+    withdrawn=withdrawn,
 )
+if isinstance(domain, tuple):
+    queue = queue[queue["domain"].isin(list(domain))]
+if level_filter is not None:  # the level in force (a review's, else the raised one)
+    queue = queue[queue["effective_level"] == level_filter]
 QUEUE_ROWS = review.QUEUE_ROWS  # the panel works from the top of the queue
 n_total = len(queue)
 queue = review.queue_order(queue)  # by the level in force: dismissed ones last
@@ -95,7 +122,7 @@ kept = review.kept_open(
     st.session_state,
     set(in_view["warning_id"]),
     lambda w: queries.get_warning(url, w),
-    (domain, county, state),
+    (domain, county, state, level_filter),
 )
 if queue.empty:
     st.info(t("empty_queue", lg))
@@ -130,7 +157,14 @@ if not queue.empty:
         states=("state",),
         pcts=("probability",),
     )
-    st.dataframe(shown, hide_index=True, height=260, width="stretch")
+    st.html(review.QUEUE_CSS)
+    with st.container(key="rwqueue_table"):
+        st.dataframe(shown, hide_index=True, height=260, width="stretch")
+    with st.container(key="rwqueue_cards"):  # the same rows on a phone (review.QUEUE_CSS)
+        st.markdown(
+            review.queue_cards(shown, queue["effective_level"], queue["state"], lg),
+            unsafe_allow_html=True,
+        )
 if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
@@ -142,7 +176,7 @@ if kept is not None:
     one = review.queue_labels(one, names, site_names, lg)
     one = one.assign(state=[review.shown_state(kept["state"], kept.get("withdrawn_at"))])
     label = review.pick_label(next(one.itertuples()), lg)
-    why = review.left_why(kept, (domain, county, state), beyond)
+    why = review.left_why(kept, (domain, county, state, level_filter), beyond)
     left_note = review.left_notice(kept, label, why, st.session_state, lg, tz)
     labels = {kept["warning_id"]: label + t("pick_left_queue", lg), **labels}
     queue = pd.concat([one, queue], ignore_index=True) if len(queue) else one
