@@ -32,7 +32,7 @@ _FACTORY_MARK = "_riskwarn_redacting"
 
 
 # Personal data of dispute parties in free text (a review reason): a Chinese mobile
-# number (11 digits from 13x-19x, optionally +86, spaced or hyphenated 3-4-4), a landline
+# number (11 digits from 13x-19x, optionally +86, in any grouping), a landline
 # number (an area code 010, 02x or 0xxx, written 0556-5123456, (0556)5123456, 0556 5123456
 # or run together, optionally +86, then a 7- or 8-digit local number not starting with 0
 # or 1) and a resident ID number (18 digits, the last may be X, or the old 15-digit form),
@@ -43,7 +43,12 @@ _FACTORY_MARK = "_riskwarn_redacting"
 # number written without its area code (5123456) and names are not found: see README's
 # privacy section.
 _SEP = r"[\s\-－]?"  # one space or hyphen (also full-width) between groups, or none
-_MOBILE = re.compile(rf"(?<![0-9])(?:\+?86{_SEP})?1[3-9][0-9](?:{_SEP}[0-9]{{4}}){{2}}(?![0-9])")
+# a mobile's 11 digits in any grouping (3-4-4, 4-4-3, 132.4183.5768): one space, hyphen or
+# dot between any two of them, or none
+_MOBILE_SEP = r"[\s\-－.]?"
+_MOBILE = re.compile(
+    rf"(?<![0-9])(?:\+?86{_SEP})?1{_MOBILE_SEP}[3-9](?:{_MOBILE_SEP}[0-9]){{9}}(?![0-9])"
+)
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # an area code without its leading 0
 _LANDLINE = re.compile(
     r"(?<![0-9A-Za-z])"
@@ -67,13 +72,29 @@ _PATTERNS = (  # ID numbers first: a phone-shaped run inside one is part of the 
 )
 
 
+# Full-width forms (what Chinese input methods type: １３２４１８３５７６８, Ｘ, ＋, the
+# ideographic space) read as their ASCII forms, one character for one, so that a span
+# found in the folded text is the same span of the text as written.
+_FOLD = str.maketrans(
+    {
+        **{chr(0xFF10 + i): str(i) for i in range(10)},
+        "Ｘ": "X",
+        "ｘ": "x",
+        "＋": "+",
+        "．": ".",
+        "\u3000": " ",
+    }
+)
+
+
 def personal_spans(text: str) -> list[tuple[int, int, str]]:
     """Where ``text`` holds personal data: ``(start, end, kind)`` in text order, ``kind``
     one of :data:`PERSONAL_KINDS`; spans never overlap (an ID number wins over a phone
-    number found inside it)."""
+    number found inside it). Full-width digits count as digits (:data:`_FOLD`)."""
+    folded = text.translate(_FOLD)
     spans: list[tuple[int, int, str]] = []
     for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(text):
+        for m in pattern.finditer(folded):
             if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
                 spans.append((m.start(), m.end(), kind))
     return sorted(spans)

@@ -61,6 +61,18 @@ FOUND = [
     ("身份证340811-1990-0101-123X", ["id_number"]),
     ("id 340811 1990 01 01 123x", ["id_number"]),
     ("old ID 340811 900101 123", ["id_number"]),
+    # review 2026-12-06 (second): full-width digits (Chinese input methods) and other
+    # groupings of a mobile passed the check
+    (
+        "电话１３２４１８３５７６８，身份证３４０８２２１９５１０５０７８９２４",
+        ["phone", "id_number"],
+    ),
+    ("身份证３４０８２２１９５１０５０７８９２Ｘ", ["id_number"]),
+    ("mixed １3241835768", ["phone"]),
+    ("call 132.4183.5768", ["phone"]),
+    ("call 1324 1835 768", ["phone"]),
+    ("＋８６　１３２　４１８３　５７６８", ["phone"]),
+    ("座机（０５５６）５１２３４５６", ["phone"]),
 ]
 # what reviewers legitimately write: never taken for a phone or ID number
 NOT_FOUND = [
@@ -72,6 +84,9 @@ NOT_FOUND = [
     "rain 72.0 mm in 24 h, 125.5 mm in 3 days, 0556 mm ever",
     "shift 0800-2000, 20 people, 3 sites, version 12",
     "incidents:c001_002:2026-03-04 and 1390 calls since 2024 0101 1200",
+    "２０２５年１２月３１日 ０８:３０，概率 ０.８５，雨量 １２５.５ mm",
+    "scores 13.5 14.2 15.8, 1.39 and 19.0",
+    "versions 1.3, 1.4 and 1.5; sites 13 14 15",
 ]
 
 
