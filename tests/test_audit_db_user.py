@@ -97,3 +97,28 @@ def test_on_sqlite_a_cli_ack_names_the_os_account(
     assert entry["actor"] == "duty-1"
     assert entry["details"]["run_by"] == OS_ACCOUNT  # old: no run_by
     assert "db_user" not in entry["details"]  # SQLite: no database users
+
+
+def test_a_uid_without_an_account_name_is_named_by_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container run with ``--user 12345`` (OpenShift's random uid) has no passwd
+    entry: ``stream ack`` (and ingest, backup, restore) died with KeyError (review
+    2026-12-06); the audit names ``os:uid=<n>`` instead."""
+    from riskwarn.store.base import os_actor
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    store, _, changes = _sent_changes(url, tmp_path, 1)
+    store.close()
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(os, "getuid", lambda: 12345)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert os_actor() == "os:uid=12345"
+    _ack_by_cli(url, changes[0].warning_id, monkeypatch)  # old: KeyError
+    [entry] = _ack_entries(url, changes[0].warning_id)
+    assert entry["actor"] == "duty-1"
+    assert entry["details"]["run_by"] == "os:uid=12345"
