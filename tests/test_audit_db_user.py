@@ -85,6 +85,34 @@ def test_a_cli_ack_names_the_database_user_and_the_os_account(
     assert probe["details"] == {"db_user": admin_role}
 
 
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_db_user_is_the_login_role_not_a_role_set_after(
+    pg_url: str, alice: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SET ROLE`` changes ``current_user``, not who logged in: the entry names the
+    role the server authenticated (``session_user``), alice, not the group role she
+    switched to."""
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    store, _, _ = _sent_changes(pg_url, tmp_path, 1)  # the schema, made by the owner
+    store.close()
+    alice_url, alice_name = alice
+    with Store(alice_url) as as_alice:
+
+        @sa.event.listens_for(as_alice.engine, "connect")
+        def _set_role(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET ROLE {WRITER}")
+            dbapi_conn.commit()  # else the pool's rollback on return undoes it
+
+        as_alice.audit("pipeline", "probe", "test", "set-role", {})
+        with as_alice.engine.connect() as conn:  # the same pooled connection
+            assert conn.execute(sa.text("SELECT current_user")).scalar_one() == WRITER
+    with Store(pg_url) as owner:
+        [probe] = owner.audit_entries("test", "set-role", ("probe",))
+    assert probe["details"]["db_user"] == alice_name  # current_user: riskwarn_writer
+
+
 def test_on_sqlite_a_cli_ack_names_the_os_account(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
