@@ -201,3 +201,67 @@ def test_an_open_page_reruns_when_its_session_ends_elsewhere(
     shell.watch_session()
     assert reruns == [{"scope": "app"}]
     assert 0 < sessions.WATCH_S <= 60
+
+
+def _signed_in_state(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A reviewer's browser session on the server of ``home``: (its state, its payload)."""
+    now = sessions.now_utc()
+    key = sessions.signing_key(home)
+    payload = sessions.read(
+        key, sessions.issue(key, "reviewer", "reviewer", now, sessions.idle_timeout()), now
+    )
+    assert payload is not None
+    user = auth.User("reviewer", "评估专家", "reviewer")
+    return {"user": user, "token_payload": payload, "last_active": now}, payload
+
+
+@pytest.mark.timeout(300)
+def test_a_sign_out_the_store_cannot_record_still_ends_the_session_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails at the sign-out (a blip, a failover). Old code: the token was
+    dropped before the revocation, which raised; the user stayed signed in and the next
+    run issued a new token (a new jti, a fresh 12 hours) while the old one, never
+    revoked, still worked on another server. Now the session ends in this browser, the
+    sign-in screen says the sign-out was not recorded, and the revocation is recorded
+    once the store answers."""
+    import sqlalchemy as sa
+
+    from dashboard import shell
+    from dashboard.i18n import t
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, b = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    on_a = _instance(a, url, monkeypatch, **state)
+    assert _user(on_a) == "reviewer"
+
+    real, down = sessions.revoke, [True]
+
+    def failing(store: Any, p: Any, reason: str = "logout") -> None:
+        if down[0]:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        real(store, p, reason)
+
+    monkeypatch.setattr(sessions, "revoke", failing)
+    on_a = on_a.button(key="out").click().run()
+    assert _user(on_a) == "-"  # old: the click raised, the user stayed signed in
+    on_a = on_a.run()  # a reload while the store still fails
+    assert _user(on_a) == "-"  # old: signed in again, with a new token
+    assert "token_payload" not in on_a.session_state
+    assert on_a.session_state["cookie_out"] is None  # the cookie is deleted
+    assert on_a.session_state["signin_flash"] == "signout_unrecorded"
+    assert on_a.session_state[shell.REVOKE_PENDING][0]["jti"] == payload["jti"]
+    for lg in ("en", "zh"):
+        assert "12" in t("signout_unrecorded", lg)
+    assert t("signout_unrecorded", "en") != t("signout_unrecorded", "zh")
+
+    down[0] = False  # the store answers again: this browser's next run records it
+    on_a = on_a.run()
+    assert _user(on_a) == "-"
+    assert shell.REVOKE_PENDING not in on_a.session_state
+    with Store(url) as store:
+        assert sessions.is_revoked(store, payload)
+    assert _user(_instance(b, url, monkeypatch, **state)) == "-"  # the copied cookie
