@@ -265,3 +265,116 @@ def test_a_sign_out_the_store_cannot_record_still_ends_the_session_here(
     with Store(url) as store:
         assert sessions.is_revoked(store, payload)
     assert _user(_instance(b, url, monkeypatch, **state)) == "-"  # the copied cookie
+
+
+def test_the_dashboard_carries_the_old_revoked_file_on_its_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session signed out before the upgrade (its jti in the old file) is refused by
+    the dashboard's first run on the new code: shell._store carries the file."""
+    import json
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    path = sessions.legacy_revoked_path(a)
+    path.write_text(json.dumps({payload["jti"]: payload["exp"]}), encoding="utf-8")
+    assert _user(_instance(a, url, monkeypatch, **state)) == "-"
+    assert not path.exists()
+
+
+def _still_app() -> None:
+    """The wall screen's and the watch's check, outside main()."""
+    import streamlit as st
+
+    from dashboard import queries, shell
+
+    st.markdown(f"still: {shell.still_signed_in(queries.settings())}")
+
+
+@pytest.mark.timeout(300)
+def test_the_watch_check_sees_a_revocation_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """still_signed_in (the open page's timer, the wall screen's refresh) is False once
+    another process revoked the session, without any run of main()."""
+    from streamlit.testing.v1 import AppTest
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    monkeypatch.setenv("RISKWARN_HOME", str(a))
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    at = AppTest.from_function(_still_app, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert at.markdown[0].value == "still: True"
+    with Store(url) as store:  # another server signs it out
+        sessions.revoke(store, payload)
+    at.run()
+    assert at.markdown[0].value == "still: False"
+
+
+def test_a_token_without_a_jti_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing could revoke a token without a jti (every token this code signs has one):
+    it counts as revoked, in the store check and in a signed-in run."""
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+        assert sessions.is_revoked(store, {"u": "reviewer", "exp": 2**31 - 1})
+        assert sessions.is_revoked(store, {"u": "reviewer", "jti": ""})
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    no_jti = {k: v for k, v in payload.items() if k != "jti"}
+    assert _user(_instance(a, url, monkeypatch, **{**state, "token_payload": no_jti})) == "-"
+
+
+def _main_app() -> None:
+    from dashboard import shell
+
+    shell.main()
+
+
+def test_main_starts_the_session_watch_on_a_signed_in_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main() runs watch_session as a fragment every WATCH_S seconds after the page
+    (signed in only); without it an open page never learns of a sign-out elsewhere."""
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    from dashboard import shell
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, _ = _signed_in_state(a)
+    fragments: list[dict[str, Any]] = []
+    real_fragment = st.fragment
+
+    def fragment(*args: Any, **kw: Any) -> Any:
+        fragments.append(kw)
+        return real_fragment(*args, **kw)
+
+    monkeypatch.setattr(shell, "navigation", lambda user: SimpleNamespace(run=lambda: None))
+    monkeypatch.setattr(shell, "watch_session", lambda: st.markdown("watching"))
+    monkeypatch.setattr(shell.st, "fragment", fragment)
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("RISKWARN_HOME", str(a))
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    at = AppTest.from_function(_main_app, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown if m.value == "watching"] == ["watching"]
+    assert fragments == [{"run_every": sessions.WATCH_S}]
