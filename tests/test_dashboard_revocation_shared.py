@@ -378,3 +378,43 @@ def test_main_starts_the_session_watch_on_a_signed_in_page(
     assert not at.exception, at.exception
     assert [m.value for m in at.markdown if m.value == "watching"] == ["watching"]
     assert fragments == [{"run_every": sessions.WATCH_S}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"x": null, "y": "soon", "z": [1], "w": 1e999, "live": LIVE, "gone": GONE}',
+        "not json",
+        "[1, 2]",
+    ],
+)
+def test_a_bad_old_revoked_file_is_set_aside_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    """Entries that are not (id, expiry) are skipped with a warning (no token ids in
+    it), the good ones carried, and the file kept as ``.invalid``. Old code: TypeError
+    on every dashboard run for ``{"x": null}``; other bad files deleted silently."""
+    import logging
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, _ = _signed_in_state(a)
+    now = sessions.now_utc()
+    live, gone = int(now.timestamp()) + 600, int(now.timestamp()) - 600
+    path = sessions.legacy_revoked_path(a)
+    content = text.replace("LIVE", str(live)).replace("GONE", str(gone))
+    path.write_text(content, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="dashboard.sessions"):
+        # the dashboard's run goes on (old: TypeError on every run for the first file)
+        assert _user(_instance(a, url, monkeypatch, **state)) == "reviewer"
+    assert not path.exists()
+    assert path.with_name(path.name + ".invalid").read_text(encoding="utf-8") == content
+    warned = [r.getMessage() for r in caplog.records if r.name == "dashboard.sessions"]
+    assert len(warned) == 1 and "invalid" in warned[0]
+    assert not any(jti in warned[0] for jti in ('"x"', "live", "gone", "soon"))
+    with Store(url) as store:
+        assert sessions.is_revoked(store, {"jti": "live"}) == text.startswith("{")
+        assert not sessions.is_revoked(store, {"jti": "gone"})
+        assert not sessions.is_revoked(store, {"jti": "x"})
