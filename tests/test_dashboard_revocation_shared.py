@@ -46,14 +46,16 @@ def _app() -> None:
     st.button("out", on_click=shell.sign_out, key="out")
 
 
-def _instance(home: Path, url: str, monkeypatch: pytest.MonkeyPatch, **state: Any) -> Any:
-    """A run of a dashboard instance of ``home`` on the store ``url``, whose browser
-    session holds ``state``."""
+def _instance(
+    home: Path, url: str, monkeypatch: pytest.MonkeyPatch, app: Any = _app, **state: Any
+) -> Any:
+    """A run of a dashboard instance of ``home`` on the store ``url`` (the script
+    ``app``), whose browser session holds ``state``."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("RISKWARN_HOME", str(home))
     monkeypatch.setenv("RISKWARN_STORE_URL", url)
-    at = AppTest.from_function(_app, default_timeout=60)
+    at = AppTest.from_function(app, default_timeout=60)
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
@@ -300,19 +302,12 @@ def test_the_watch_check_sees_a_revocation_elsewhere(
 ) -> None:
     """still_signed_in (the open page's timer, the wall screen's refresh) is False once
     another process revoked the session, without any run of main()."""
-    from streamlit.testing.v1 import AppTest
-
     url = f"sqlite:///{tmp_path / 'serving.db'}"
     with Store(url) as store:
         store.upgrade()
     a, _ = _homes(tmp_path)
     state, payload = _signed_in_state(a)
-    monkeypatch.setenv("RISKWARN_HOME", str(a))
-    monkeypatch.setenv("RISKWARN_STORE_URL", url)
-    at = AppTest.from_function(_still_app, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
+    at = _instance(a, url, monkeypatch, _still_app, **state)
     assert not at.exception, at.exception
     assert at.markdown[0].value == "still: True"
     with Store(url) as store:  # another server signs it out
@@ -367,14 +362,7 @@ def test_main_starts_the_session_watch_on_a_signed_in_page(
     monkeypatch.setattr(shell, "navigation", lambda user: SimpleNamespace(run=lambda: None))
     monkeypatch.setattr(shell, "watch_session", lambda: st.markdown("watching"))
     monkeypatch.setattr(shell.st, "fragment", fragment)
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("RISKWARN_HOME", str(a))
-    monkeypatch.setenv("RISKWARN_STORE_URL", url)
-    at = AppTest.from_function(_main_app, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
+    at = _instance(a, url, monkeypatch, _main_app, **state)
     assert not at.exception, at.exception
     assert [m.value for m in at.markdown if m.value == "watching"] == ["watching"]
     assert fragments == [{"run_every": sessions.WATCH_S}]
