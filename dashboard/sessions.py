@@ -43,6 +43,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -52,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 from riskwarn.filemodes import write_private_file
+
+log = logging.getLogger(__name__)
 
 COOKIE = "riskwarn_session"
 FREE_FAILURES = 5
@@ -296,7 +299,13 @@ def legacy_revoked_path(home: Path) -> Path:
 def carry_legacy_revocations(home: Path, store: Any, now: datetime) -> int:
     """Move the unexpired entries of the earlier versions' revoked file into ``store``
     and remove the file (a stat on every run until then): tokens signed out before the
-    upgrade stay refused. Returns how many were carried."""
+    upgrade stay refused. Returns how many were carried.
+
+    Entries it cannot read (an expiry that is not a number, an empty id) are skipped,
+    the good ones carried, and the file is kept as ``<name>.invalid`` with a warning
+    (counts only, no token ids) for an administrator; likewise a file that is not a JSON
+    object. Before (review 2026-12-06) ``{"x": null}`` raised TypeError on every run of
+    every page, and an unreadable file was deleted without a word."""
     path = legacy_revoked_path(home)
     if not path.is_file():
         return 0
@@ -306,13 +315,37 @@ def carry_legacy_revocations(home: Path, store: Any, now: datetime) -> int:
         except FileNotFoundError:  # another thread carried it meanwhile
             return 0
         except (OSError, ValueError):
-            data = {}
-        carried = 0
-        for jti, exp in data.items() if isinstance(data, dict) else ():
-            if int(exp) > now.timestamp():
-                revoke(store, {"jti": str(jti), "exp": int(exp)}, "carried")
+            data = None
+        entries = data if isinstance(data, dict) else {}
+        carried = bad = 0
+        for jti, exp in entries.items():
+            try:
+                expires = int(exp)
+            except (TypeError, ValueError, OverflowError):
+                bad += 1
+                continue
+            if not str(jti):
+                bad += 1
+            elif expires > now.timestamp():
+                revoke(store, {"jti": str(jti), "exp": expires}, "carried")
                 carried += 1
-        path.unlink(missing_ok=True)
+        if bad or data is None or not isinstance(data, dict):
+            kept = path.with_name(path.name + ".invalid")
+            try:
+                path.replace(kept)
+            except OSError as exc:
+                log.warning("%s: could not be moved aside: %s", path, type(exc).__name__)
+            else:
+                log.warning(
+                    "%s: not a JSON object or %d entries not understood (not carried; "
+                    "%d carried): kept as %s",
+                    path,
+                    bad,
+                    carried,
+                    kept.name,
+                )
+        else:
+            path.unlink(missing_ok=True)
     return carried
 
 

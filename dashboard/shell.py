@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
+from sqlalchemy import exc as sa_exc
 
 from dashboard import auth, page_index, queries, sessions
 from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
@@ -91,8 +92,8 @@ def _end_session(settings: Settings, user: auth.User, reason: str, flash: str) -
     """End the session of ``user`` (idle, removed, demoted, revoked elsewhere, past the
     absolute limit): audited, token revoked."""
     audit(settings, "session_ended", user.username, reason=reason, role=user.role)
-    _forget(settings, reason)
-    st.session_state["signin_flash"] = flash
+    if _forget(settings, reason):  # else its flash says the end was not recorded
+        st.session_state["signin_flash"] = flash
 
 
 def _store(settings: Settings) -> Any:
@@ -109,14 +110,51 @@ def is_revoked(settings: Settings, payload: Any) -> bool:
     return sessions.is_revoked(_store(settings), payload)
 
 
-def _forget(settings: Settings, reason: str = "logout") -> None:
-    """Drop the signed-in user and revoke the session token (the cookie is cleared)."""
-    payload = st.session_state.pop("token_payload", None)
-    if payload and reason != "revoked":  # revoked elsewhere: it already is
-        sessions.revoke(_store(settings), payload, reason)
+# what a failing serving store raises (a blip, a failover, a full disk)
+STORE_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, OSError)
+
+
+def _forget(settings: Settings, reason: str = "logout") -> bool:
+    """Revoke the session token, then drop the signed-in user (the cookie is cleared).
+    The session ends in this browser even when the store cannot record the revocation:
+    then the sign-in screen says so (``signout_unrecorded``: a copy of the cookie still
+    works elsewhere) and later runs of this browser session retry it. Before (review
+    2026-12-06) the token was dropped first and a failed revocation left the user signed
+    in without it: the next run issued a new token (a fresh 12 hours) and the old one,
+    never revoked, still worked on another server. Returns whether it was recorded."""
+    payload = st.session_state.get("token_payload")
+    recorded = True
+    if isinstance(payload, dict) and reason != "revoked":  # revoked elsewhere: it already is
+        try:
+            sessions.revoke(_store(settings), payload, reason)
+        except STORE_ERRORS as exc:
+            # the exception's text may hold the statement's parameters: its type only
+            LOG.warning("session revocation (%s) not recorded: %s", reason, type(exc).__name__)
+            st.session_state[REVOKE_PENDING] = (dict(payload), reason)
+            st.session_state["signin_flash"] = "signout_unrecorded"
+            recorded = False
+    st.session_state.pop("token_payload", None)
     st.session_state.pop("user", None)
     st.session_state.pop("last_active", None)
     st.session_state["cookie_out"] = None  # delete the cookie on the next run
+    return recorded
+
+
+REVOKE_PENDING = "revoke_pending"  # (payload, reason) of a revocation the store refused
+
+
+def _retry_revocation(settings: Settings) -> None:
+    """Record the revocation a failing store refused at sign-out, if it answers now."""
+    pending = st.session_state.get(REVOKE_PENDING)
+    if not pending:
+        return
+    payload, reason = pending
+    try:
+        sessions.revoke(_store(settings), payload, reason)
+    except STORE_ERRORS as exc:
+        LOG.warning("session revocation (%s) still not recorded: %s", reason, type(exc).__name__)
+        return
+    st.session_state.pop(REVOKE_PENDING, None)
 
 
 def _start_session(settings: Settings, user: auth.User, payload: dict[str, Any] | None) -> None:
@@ -180,6 +218,7 @@ def current_user(settings: Settings) -> auth.User | None:
             audit(settings, "login", oidc.username, role=oidc.role, method="oidc")
             st.session_state["oidc_audited"] = oidc.username
         return oidc
+    _retry_revocation(settings)
     user = st.session_state.get("user")
     if not isinstance(user, auth.User):
         return _resume(settings, users)
@@ -301,6 +340,8 @@ def login_form(settings: Settings) -> None:
     lg = lang()
     st.title(t("app_title", lg))
     flash = st.session_state.pop("signin_flash", None)
+    if not flash and st.session_state.get(REVOKE_PENDING):
+        flash = "signout_unrecorded"  # until a retry records it
     if flash:
         minutes = round(sessions.idle_timeout().total_seconds() / 60)
         st.warning(t(flash, lg, minutes=minutes), icon=":material/logout:")
@@ -340,7 +381,10 @@ def sign_out() -> None:
     settings = queries.settings()
     user = st.session_state.get("user")
     if isinstance(user, auth.User):
-        audit(settings, "logout", user.username, role=user.role)
+        try:
+            audit(settings, "logout", user.username, role=user.role)
+        except STORE_ERRORS as exc:  # the sign-out goes on: _forget says what it recorded
+            LOG.warning("logout not audited: %s", type(exc).__name__)
     _forget(settings)
     if oidc_configured():
         st.logout()

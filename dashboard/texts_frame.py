@@ -33,6 +33,16 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "此会话已在其他页面退出登录，请重新登录。",
         "en": "This session was signed out elsewhere: please sign in again.",
     },
+    "signout_unrecorded": {
+        "zh": "已在此浏览器退出登录，但服务器未能记录本次退出（服务库暂时无法访问）："
+        "此会话的 Cookie 副本在其他服务器上可能仍然有效，直至过期（自登录起最长 12 小时）。"
+        "服务库恢复后本浏览器会自动补记；如担心 Cookie 已泄露，请联系管理员。",
+        "en": "Signed out in this browser, but the server could not record the sign-out (the "
+        "serving store did not answer): a copy of this session's cookie may still work on "
+        "other servers until it expires (at most 12 hours after sign-in). This browser "
+        "records it once the store answers again; if the cookie may have leaked, tell an "
+        "administrator.",
+    },
     "session_max": {
         "zh": "登录已满 12 小时，请重新登录。",
         "en": "Signed in for 12 hours, the longest a session lasts: please sign in again.",

@@ -642,11 +642,13 @@ def authenticated_actor(registry_uri: str) -> str:
     Through an MLflow server: its basic-auth user (``mlflow:<user>``; the server
     refuses the call if the password is wrong), and no move without credentials. On a
     registry the process opens itself (SQLite file, database URL): the operating-system
-    account running it (``os:<user>``, from the process's uid, not ``$USER``).
+    account running it (``os:<user>``, from the process's uid, not ``$USER``;
+    ``os:uid=<n>`` for a uid with no account name: :func:`riskwarn.store.base.os_actor`).
     """
     import os
-    import pwd
     from urllib.parse import urlparse
+
+    from riskwarn.store.base import os_actor
 
     if urlparse(registry_uri).scheme in ("http", "https"):
         user = os.environ.get("MLFLOW_TRACKING_USERNAME")
@@ -656,7 +658,7 @@ def authenticated_actor(registry_uri: str) -> str:
                 "and MLFLOW_TRACKING_PASSWORD (riskwarn records who moves the champion alias)"
             )
         return f"mlflow:{user}"
-    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+    return os_actor()  # a uid without a passwd entry raised KeyError: no promote, rollback
 
 
 def model_digest(folder: Path) -> str:

@@ -85,6 +85,34 @@ def test_a_cli_ack_names_the_database_user_and_the_os_account(
     assert probe["details"] == {"db_user": admin_role}
 
 
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_db_user_is_the_login_role_not_a_role_set_after(
+    pg_url: str, alice: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``SET ROLE`` changes ``current_user``, not who logged in: the entry names the
+    role the server authenticated (``session_user``), alice, not the group role she
+    switched to."""
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    store, _, _ = _sent_changes(pg_url, tmp_path, 1)  # the schema, made by the owner
+    store.close()
+    alice_url, alice_name = alice
+    with Store(alice_url) as as_alice:
+
+        @sa.event.listens_for(as_alice.engine, "connect")
+        def _set_role(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET ROLE {WRITER}")
+            dbapi_conn.commit()  # else the pool's rollback on return undoes it
+
+        as_alice.audit("pipeline", "probe", "test", "set-role", {})
+        with as_alice.engine.connect() as conn:  # the same pooled connection
+            assert conn.execute(sa.text("SELECT current_user")).scalar_one() == WRITER
+    with Store(pg_url) as owner:
+        [probe] = owner.audit_entries("test", "set-role", ("probe",))
+    assert probe["details"]["db_user"] == alice_name  # current_user: riskwarn_writer
+
+
 def test_on_sqlite_a_cli_ack_names_the_os_account(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -97,3 +125,28 @@ def test_on_sqlite_a_cli_ack_names_the_os_account(
     assert entry["actor"] == "duty-1"
     assert entry["details"]["run_by"] == OS_ACCOUNT  # old: no run_by
     assert "db_user" not in entry["details"]  # SQLite: no database users
+
+
+def test_a_uid_without_an_account_name_is_named_by_its_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container run with ``--user 12345`` (OpenShift's random uid) has no passwd
+    entry: ``stream ack`` (and ingest, backup, restore) died with KeyError (review
+    2026-12-06); the audit names ``os:uid=<n>`` instead."""
+    from riskwarn.store.base import os_actor
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    store, _, changes = _sent_changes(url, tmp_path, 1)
+    store.close()
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(os, "getuid", lambda: 12345)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert os_actor() == "os:uid=12345"
+    _ack_by_cli(url, changes[0].warning_id, monkeypatch)  # old: KeyError
+    [entry] = _ack_entries(url, changes[0].warning_id)
+    assert entry["actor"] == "duty-1"
+    assert entry["details"]["run_by"] == "os:uid=12345"

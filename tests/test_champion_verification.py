@@ -201,6 +201,23 @@ def test_an_mlflow_server_without_credentials_moves_nothing(
     assert reg.authenticated_actor("https://mlflow.city.local") == "mlflow:ops"
 
 
+def test_a_uid_without_an_account_name_can_move_the_alias(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container run with ``--user 12345`` (no passwd entry): the actor of a promote or
+    rollback on a registry opened directly is ``os:uid=12345`` (old: KeyError, nothing
+    could be promoted or rolled back there)."""
+    import os
+    import pwd
+
+    def no_entry(uid: int) -> Any:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(os, "getuid", lambda: 12345)
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert reg.authenticated_actor("sqlite:///mlflow.db") == "os:uid=12345"
+
+
 def test_training_compares_with_a_verified_champion_only(home: dict[str, Any]) -> None:
     client, store = home["client"], home["store"]
     reg.promote(client, "incidents", home["v1"], store=store, reason="champion")

@@ -46,14 +46,16 @@ def _app() -> None:
     st.button("out", on_click=shell.sign_out, key="out")
 
 
-def _instance(home: Path, url: str, monkeypatch: pytest.MonkeyPatch, **state: Any) -> Any:
-    """A run of a dashboard instance of ``home`` on the store ``url``, whose browser
-    session holds ``state``."""
+def _instance(
+    home: Path, url: str, monkeypatch: pytest.MonkeyPatch, app: Any = _app, **state: Any
+) -> Any:
+    """A run of a dashboard instance of ``home`` on the store ``url`` (the script
+    ``app``), whose browser session holds ``state``."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("RISKWARN_HOME", str(home))
     monkeypatch.setenv("RISKWARN_STORE_URL", url)
-    at = AppTest.from_function(_app, default_timeout=60)
+    at = AppTest.from_function(app, default_timeout=60)
     for key, value in state.items():
         at.session_state[key] = value
     return at.run()
@@ -201,3 +203,206 @@ def test_an_open_page_reruns_when_its_session_ends_elsewhere(
     shell.watch_session()
     assert reruns == [{"scope": "app"}]
     assert 0 < sessions.WATCH_S <= 60
+
+
+def _signed_in_state(home: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A reviewer's browser session on the server of ``home``: (its state, its payload)."""
+    now = sessions.now_utc()
+    key = sessions.signing_key(home)
+    payload = sessions.read(
+        key, sessions.issue(key, "reviewer", "reviewer", now, sessions.idle_timeout()), now
+    )
+    assert payload is not None
+    user = auth.User("reviewer", "评估专家", "reviewer")
+    return {"user": user, "token_payload": payload, "last_active": now}, payload
+
+
+@pytest.mark.timeout(300)
+def test_a_sign_out_the_store_cannot_record_still_ends_the_session_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store fails at the sign-out (a blip, a failover). Old code: the token was
+    dropped before the revocation, which raised; the user stayed signed in and the next
+    run issued a new token (a new jti, a fresh 12 hours) while the old one, never
+    revoked, still worked on another server. Now the session ends in this browser, the
+    sign-in screen says the sign-out was not recorded, and the revocation is recorded
+    once the store answers."""
+    import sqlalchemy as sa
+
+    from dashboard import shell
+    from dashboard.i18n import t
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, b = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    on_a = _instance(a, url, monkeypatch, **state)
+    assert _user(on_a) == "reviewer"
+
+    real, down = sessions.revoke, [True]
+
+    def failing(store: Any, p: Any, reason: str = "logout") -> None:
+        if down[0]:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        real(store, p, reason)
+
+    monkeypatch.setattr(sessions, "revoke", failing)
+    on_a = on_a.button(key="out").click().run()
+    assert _user(on_a) == "-"  # old: the click raised, the user stayed signed in
+    on_a = on_a.run()  # a reload while the store still fails
+    assert _user(on_a) == "-"  # old: signed in again, with a new token
+    assert "token_payload" not in on_a.session_state
+    assert on_a.session_state["cookie_out"] is None  # the cookie is deleted
+    assert on_a.session_state["signin_flash"] == "signout_unrecorded"
+    assert on_a.session_state[shell.REVOKE_PENDING][0]["jti"] == payload["jti"]
+    for lg in ("en", "zh"):
+        assert "12" in t("signout_unrecorded", lg)
+    assert t("signout_unrecorded", "en") != t("signout_unrecorded", "zh")
+
+    down[0] = False  # the store answers again: this browser's next run records it
+    on_a = on_a.run()
+    assert _user(on_a) == "-"
+    assert shell.REVOKE_PENDING not in on_a.session_state
+    with Store(url) as store:
+        assert sessions.is_revoked(store, payload)
+    assert _user(_instance(b, url, monkeypatch, **state)) == "-"  # the copied cookie
+
+
+def test_the_dashboard_carries_the_old_revoked_file_on_its_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session signed out before the upgrade (its jti in the old file) is refused by
+    the dashboard's first run on the new code: shell._store carries the file."""
+    import json
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    path = sessions.legacy_revoked_path(a)
+    path.write_text(json.dumps({payload["jti"]: payload["exp"]}), encoding="utf-8")
+    assert _user(_instance(a, url, monkeypatch, **state)) == "-"
+    assert not path.exists()
+
+
+def _still_app() -> None:
+    """The wall screen's and the watch's check, outside main()."""
+    import streamlit as st
+
+    from dashboard import queries, shell
+
+    st.markdown(f"still: {shell.still_signed_in(queries.settings())}")
+
+
+@pytest.mark.timeout(300)
+def test_the_watch_check_sees_a_revocation_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """still_signed_in (the open page's timer, the wall screen's refresh) is False once
+    another process revoked the session, without any run of main()."""
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    at = _instance(a, url, monkeypatch, _still_app, **state)
+    assert not at.exception, at.exception
+    assert at.markdown[0].value == "still: True"
+    with Store(url) as store:  # another server signs it out
+        sessions.revoke(store, payload)
+    at.run()
+    assert at.markdown[0].value == "still: False"
+
+
+def test_a_token_without_a_jti_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing could revoke a token without a jti (every token this code signs has one):
+    it counts as revoked, in the store check and in a signed-in run."""
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+        assert sessions.is_revoked(store, {"u": "reviewer", "exp": 2**31 - 1})
+        assert sessions.is_revoked(store, {"u": "reviewer", "jti": ""})
+    a, _ = _homes(tmp_path)
+    state, payload = _signed_in_state(a)
+    no_jti = {k: v for k, v in payload.items() if k != "jti"}
+    assert _user(_instance(a, url, monkeypatch, **{**state, "token_payload": no_jti})) == "-"
+
+
+def _main_app() -> None:
+    from dashboard import shell
+
+    shell.main()
+
+
+def test_main_starts_the_session_watch_on_a_signed_in_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main() runs watch_session as a fragment every WATCH_S seconds after the page
+    (signed in only); without it an open page never learns of a sign-out elsewhere."""
+    from types import SimpleNamespace
+
+    import streamlit as st
+
+    from dashboard import shell
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, _ = _signed_in_state(a)
+    fragments: list[dict[str, Any]] = []
+    real_fragment = st.fragment
+
+    def fragment(*args: Any, **kw: Any) -> Any:
+        fragments.append(kw)
+        return real_fragment(*args, **kw)
+
+    monkeypatch.setattr(shell, "navigation", lambda user: SimpleNamespace(run=lambda: None))
+    monkeypatch.setattr(shell, "watch_session", lambda: st.markdown("watching"))
+    monkeypatch.setattr(shell.st, "fragment", fragment)
+    at = _instance(a, url, monkeypatch, _main_app, **state)
+    assert not at.exception, at.exception
+    assert [m.value for m in at.markdown if m.value == "watching"] == ["watching"]
+    assert fragments == [{"run_every": sessions.WATCH_S}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"x": null, "y": "soon", "z": [1], "w": 1e999, "live": LIVE, "gone": GONE}',
+        "not json",
+        "[1, 2]",
+    ],
+)
+def test_a_bad_old_revoked_file_is_set_aside_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    """Entries that are not (id, expiry) are skipped with a warning (no token ids in
+    it), the good ones carried, and the file kept as ``.invalid``. Old code: TypeError
+    on every dashboard run for ``{"x": null}``; other bad files deleted silently."""
+    import logging
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    state, _ = _signed_in_state(a)
+    now = sessions.now_utc()
+    live, gone = int(now.timestamp()) + 600, int(now.timestamp()) - 600
+    path = sessions.legacy_revoked_path(a)
+    content = text.replace("LIVE", str(live)).replace("GONE", str(gone))
+    path.write_text(content, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="dashboard.sessions"):
+        # the dashboard's run goes on (old: TypeError on every run for the first file)
+        assert _user(_instance(a, url, monkeypatch, **state)) == "reviewer"
+    assert not path.exists()
+    assert path.with_name(path.name + ".invalid").read_text(encoding="utf-8") == content
+    warned = [r.getMessage() for r in caplog.records if r.name == "dashboard.sessions"]
+    assert len(warned) == 1 and "invalid" in warned[0]
+    assert not any(jti in warned[0] for jti in ('"x"', "live", "gone", "soon"))
+    with Store(url) as store:
+        assert sessions.is_revoked(store, {"jti": "live"}) == text.startswith("{")
+        assert not sessions.is_revoked(store, {"jti": "gone"})
+        assert not sessions.is_revoked(store, {"jti": "x"})

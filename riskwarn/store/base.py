@@ -41,11 +41,19 @@ def os_actor() -> str:
     """``os:<account>``: the operating-system account running this process, from its
     uid (not ``$USER``, which the caller sets): the audit actor of CLI commands that
     have no authenticated user of their own (ingest, backup, restore), and the
-    ``run_by`` of ``riskwarn stream ack``."""
+    ``run_by`` of ``riskwarn stream ack``. A uid with no account name (a container
+    started with ``--user 12345``, OpenShift's random uid: no passwd entry) is
+    ``os:uid=<n>``; a failed lookup never stops the command (review 2026-12-06: ack,
+    ingest, backup and restore died with KeyError)."""
     import os
     import pwd
 
-    return f"os:{pwd.getpwuid(os.getuid()).pw_name}"
+    uid = os.getuid()
+    try:
+        name = pwd.getpwuid(uid).pw_name
+    except (KeyError, OSError, ValueError, OverflowError):
+        name = ""
+    return f"os:{name}" if name else f"os:uid={uid}"
 
 
 class StoreBase:
