@@ -479,9 +479,16 @@ def _note_unpaged(conn: Connection, row: dict[str, Any], why: str) -> dict[str, 
 def possibly_sent(row: Mapping[str, Any]) -> bool:
     """Whether the officer may have heard the delivery ``row``: sent, or claimed for
     sending and never recorded (:data:`CLAIMED`: the sender died between its send and
-    the record; its lease ran out). Delivery is at least once: such a change counts as
+    the record; its lease ran out), or claimed so once before (``maybe_heard``, set by
+    the claim that took it again: kept whatever that claim's outcome, since
+    2026-12-06, migration 0011). Delivery is at least once: such a change counts as
     heard (its end is paged; a repeat is acceptable, a missing page is not)."""
-    return row["status"] == "sent" or row.get("last_error") == CLAIMED
+    return row["status"] == "sent" or row.get("last_error") == CLAIMED or _flag(row)
+
+
+def _flag(row: Mapping[str, Any]) -> bool:
+    value = row.get("maybe_heard")
+    return bool(value) and value == value  # a frame's missing value (NaN) is not a mark
 
 
 def rejudge_superseded(
@@ -875,7 +882,11 @@ class DeliveryStore(ReadStore):
                     return verdict[0], verdict[1]
                 row = verdict[1]
             lease = now + timedelta(seconds=lease_s)
-            claim = {"next_attempt_at": lease, "last_error": CLAIMED}
+            claim: dict[str, Any] = {"next_attempt_at": lease, "last_error": CLAIMED}
+            if row["last_error"] == CLAIMED:
+                # its last claim's lease ran out with no outcome recorded: that send may
+                # have reached the officer, whatever this one's outcome (possibly_sent)
+                claim["maybe_heard"] = True
             if conn.execute(sa.update(d).where(*due).values(**claim)).rowcount != 1:
                 return "gone", None
             return "claimed", dict(row)
@@ -1159,9 +1170,13 @@ class DeliveryStore(ReadStore):
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key, d.c.status, d.c.delivery_id, d.c.last_error).where(
-                d.c.warning_id == warning_id
-            )
+            stmt = sa.select(
+                d.c.delivery_key,
+                d.c.status,
+                d.c.delivery_id,
+                d.c.last_error,
+                d.c.maybe_heard,
+            ).where(d.c.warning_id == warning_id)
             statuses: dict[str, list[str]] = {}
             ids: dict[str, list[int]] = {}
             heard: set[str] = set()  # changes some delivery of which may have been heard

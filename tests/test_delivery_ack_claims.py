@@ -1,0 +1,164 @@
+"""`riskwarn stream ack` and claims of deliveries (review 2026-12-06).
+
+1. `ack W` without a key acknowledged a red change whose send was in flight (claimed,
+   its lease still running): ``possibly_sent`` is true for a live claim. An officer
+   acknowledging the orange page they got also acknowledged the red nobody had yet;
+   when that send failed and later succeeded, its escalation never started. Now a claim
+   inside its lease is left open without a key (named in ``left``, as a queued change);
+   only a claim whose lease ran out with no outcome counts as possibly heard.
+2. The "may have been heard" mark was lost: claim 1 reached the officer and the sender
+   was killed; the lease ran out, claim 2's send failed (HTTP 503) and
+   ``record_attempt`` overwrote ``last_error``. `ack W` then said nothing was sent, and
+   once a later change superseded it `ack --key` was refused as "never sent" and the
+   alarm log said "superseded" (never sent). Now the re-claim sets the row's
+   ``maybe_heard`` (migration 0011), which no later outcome clears.
+3. Refused because nothing acknowledgeable is left (a change still queued), `ack` said
+   "no change sent yet" and hid that another change was sent and acknowledged by
+   someone: it now names who acknowledged it and when (en and zh).
+
+SQLite and PostgreSQL; the store's clock is moved by the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from riskwarn.store import Store
+from riskwarn.store.deliveries import CLAIM_LEASE_S
+from riskwarn.stream.publish import DOMAIN, LevelChange
+
+REASON = {"en": "x", "zh": "x"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'serving.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+class Clock:
+    """The store's clock, moved by the test (the wall clock in service)."""
+
+    def __init__(self) -> None:
+        self.now = pd.Timestamp.now(tz="UTC").floor("s")
+
+    def __call__(self) -> datetime:
+        return self.now.to_pydatetime()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(url: str, clock: Clock) -> Iterator[Store]:
+    s = Store(url, clock=clock)
+    s.upgrade()
+    yield s
+    s.close()
+
+
+def _cfg(**kw: Any) -> Any:
+    from riskwarn.stream.delivery import Contact, DeliveryConfig
+
+    return DeliveryConfig(
+        contacts={"a": Contact("a", webhook=True), "b": Contact("b", webhook=True)},
+        default=["a", "b"],
+        webhook_url="http://127.0.0.1:9/none",
+        webhook_secret="s" * 32,
+        escalate_after_minutes=15,
+        **kw,
+    )
+
+
+def _changes(clock: Clock) -> tuple[LevelChange, LevelChange]:
+    """H1 new orange 40 minutes ago, raised to red 35 minutes ago (both in force)."""
+    at = clock.now - pd.Timedelta(minutes=40)
+    wid = f"{DOMAIN}:H1:{at:%Y%m%dT%H%MZ}"
+    return LevelChange("H1", wid, 0, 3, at), LevelChange(
+        "H1", wid, 3, 4, at + pd.Timedelta(minutes=5)
+    )
+
+
+def _rows(store: Store) -> dict[str, dict[str, Any]]:
+    return {r["delivery_key"]: r for r in store.due_deliveries()}
+
+
+# 2. a claim whose outcome was never recorded stays "may have been heard"
+
+
+def _claimed_twice_then_failed(store: Store, clock: Clock, row: dict[str, Any]) -> None:
+    """Claim 1 reaches the officer, the sender is killed; the lease runs out; claim 2's
+    send fails (HTTP 503), retried later."""
+    assert store.claim_delivery(row["delivery_id"])[0] == "claimed"
+    clock.now += pd.Timedelta(seconds=CLAIM_LEASE_S + 10)
+    assert store.claim_delivery(row["delivery_id"])[0] == "claimed"
+    store.record_attempt(row["delivery_id"], ok=False, error="HTTP 503", retry_at=clock())
+
+
+def test_a_failed_retry_keeps_the_earlier_unrecorded_claim_heard(
+    store: Store, clock: Clock
+) -> None:
+    from riskwarn.store.deliveries import possibly_sent
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue
+
+    cfg = DeliveryConfig(
+        contacts={"a": Contact("a", webhook=True)},
+        default=["a"],
+        webhook_url="http://127.0.0.1:9/none",
+        webhook_secret="s" * 32,
+    )
+    _, red = _changes(clock)
+    enqueue(store, cfg, red, [REASON])
+    (row,) = store.due_deliveries()
+    _claimed_twice_then_failed(store, clock, row)
+    (now,) = store.deliveries(red.warning_id).to_dict("records")
+    assert now["last_error"] == "HTTP 503" and now["status"] == "pending"
+    assert possibly_sent(now)  # old: False (the first claim forgotten)
+    done = store.acknowledge_delivered(red.warning_id, "officer-a")  # old: NotSentYetError
+    assert [k for _, k in done] == [red.key]
+
+
+def test_a_superseded_change_whose_first_claim_was_lost_can_be_acknowledged(
+    store: Store, clock: Clock
+) -> None:
+    """Then the red is lowered to orange: the orange is paged as "lowered" from the red
+    the officer may have heard (old: "new", the red forgotten), the red's row is
+    superseded-maybe-sent on the alarm log (old: superseded, never sent) and `ack --key`
+    takes it (old: refused, never sent)."""
+    from riskwarn.stream.alarm_log import alarm_log
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue
+
+    cfg = DeliveryConfig(
+        contacts={"a": Contact("a", webhook=True)},
+        default=["a"],
+        webhook_url="http://127.0.0.1:9/none",
+        webhook_secret="s" * 32,
+    )
+    at = clock.now - pd.Timedelta(minutes=40)
+    wid = f"{DOMAIN}:H1:{at:%Y%m%dT%H%MZ}"
+    red = LevelChange("H1", wid, 0, 4, at)
+    enqueue(store, cfg, red, [REASON])
+    (row,) = store.due_deliveries()
+    _claimed_twice_then_failed(store, clock, row)
+    lowered = LevelChange("H1", wid, 4, 3, at + pd.Timedelta(minutes=20))
+    enqueue(store, cfg, lowered, [REASON])
+    rows = _rows(store)
+    outcome, claimed = store.claim_delivery(rows[lowered.key]["delivery_id"])
+    assert outcome == "claimed" and claimed is not None
+    assert (claimed["change"], claimed["from_level"]) == ("lowered", "red")  # old: new, None
+    assert store.claim_delivery(rows[red.key]["delivery_id"])[0] == "superseded"
+    d = store.deliveries(wid)
+    log = alarm_log(d, store.acknowledgements()).set_index("delivery_key")
+    assert log.loc[red.key, "sent"] == "webhook:a superseded-maybe-sent (1 attempt)"
+    assert not log.loc[red.key, "expired"]
+    done = store.acknowledge_delivered(wid, "officer-a", delivery_key=red.key)
+    assert [k for _, k in done] == [red.key]  # old: NeverSentError
