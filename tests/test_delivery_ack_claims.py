@@ -22,7 +22,7 @@ SQLite and PostgreSQL; the store's clock is moved by the test.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 
 from riskwarn.store import Store
-from riskwarn.store.deliveries import CLAIM_LEASE_S
+from riskwarn.store.deliveries import CLAIM_LEASE_S, NotSentYetError
 from riskwarn.stream.publish import DOMAIN, LevelChange
 
 REASON = {"en": "x", "zh": "x"}
@@ -90,6 +90,65 @@ def _changes(clock: Clock) -> tuple[LevelChange, LevelChange]:
 
 def _rows(store: Store) -> dict[str, dict[str, Any]]:
     return {r["delivery_key"]: r for r in store.due_deliveries()}
+
+
+# 1. a send in flight is not acknowledged without a key
+
+
+def test_ack_without_a_key_leaves_a_red_being_sent_open(store: Store, clock: Clock) -> None:
+    from riskwarn.stream.delivery import enqueue, escalate
+
+    cfg = _cfg()
+    orange, red = _changes(clock)
+    enqueue(store, cfg, orange, [REASON])
+    enqueue(store, cfg, red, [REASON])
+    rows = _rows(store)
+    store.record_attempt(rows[orange.key]["delivery_id"], ok=True)
+    assert store.claim_delivery(rows[red.key]["delivery_id"])[0] == "claimed"  # POST under way
+    done = store.acknowledge_delivered(orange.warning_id, "officer-a")
+    assert [k for _, k in done] == [orange.key]  # old: the red as well
+    assert done.left == {red.key: ["pending"]}
+    assert not store.acknowledged(red.key)
+    # that POST fails; the retry gets through
+    store.record_attempt(rows[red.key]["delivery_id"], ok=False, error="HTTP 503", retry_at=clock())
+    assert store.claim_delivery(rows[red.key]["delivery_id"])[0] == "claimed"
+    store.record_attempt(rows[red.key]["delivery_id"], ok=True)
+    # nobody acknowledged the red: contact b is paged after escalate_after_minutes
+    later = clock.now.to_pydatetime() + timedelta(minutes=30)
+    assert escalate(store, cfg, now=later) == 1  # old: 0
+
+
+def test_ack_without_a_key_takes_a_claim_whose_lease_ran_out(store: Store, clock: Clock) -> None:
+    """The sender died inside its send and the lease ran out with no outcome: the red may
+    have been heard, so `ack` without a key takes it (at least once)."""
+    from riskwarn.stream.delivery import enqueue
+
+    cfg = _cfg()
+    orange, red = _changes(clock)
+    enqueue(store, cfg, orange, [REASON])
+    enqueue(store, cfg, red, [REASON])
+    rows = _rows(store)
+    store.record_attempt(rows[orange.key]["delivery_id"], ok=True)
+    assert store.claim_delivery(rows[red.key]["delivery_id"])[0] == "claimed"
+    clock.now += pd.Timedelta(seconds=CLAIM_LEASE_S + 1)
+    done = store.acknowledge_delivered(orange.warning_id, "officer-a")
+    assert sorted(k for _, k in done) == sorted([orange.key, red.key]) and done.left == {}
+
+
+def test_a_red_being_sent_alone_is_refused_without_a_key_and_taken_by_its_key(
+    store: Store, clock: Clock
+) -> None:
+    from riskwarn.stream.delivery import enqueue
+
+    cfg = _cfg()
+    _, red = _changes(clock)
+    enqueue(store, cfg, red, [REASON])
+    (row,) = [r for r in store.due_deliveries() if r["contact_id"] == "a"]
+    assert store.claim_delivery(row["delivery_id"])[0] == "claimed"
+    with pytest.raises(NotSentYetError):  # old: acknowledged
+        store.acknowledge_delivered(red.warning_id, "officer-a")
+    done = store.acknowledge_delivered(red.warning_id, "officer-a", delivery_key=red.key)
+    assert [k for _, k in done] == [red.key]
 
 
 # 2. a claim whose outcome was never recorded stays "may have been heard"

@@ -482,13 +482,37 @@ def possibly_sent(row: Mapping[str, Any]) -> bool:
     the record; its lease ran out), or claimed so once before (``maybe_heard``, set by
     the claim that took it again: kept whatever that claim's outcome, since
     2026-12-06, migration 0011). Delivery is at least once: such a change counts as
-    heard (its end is paged; a repeat is acceptable, a missing page is not)."""
+    heard (its end is paged; a repeat is acceptable, a missing page is not). A claim
+    whose lease still runs is "possibly sent" here too; :func:`heard_by_now` tells it
+    apart."""
     return row["status"] == "sent" or row.get("last_error") == CLAIMED or _flag(row)
 
 
 def _flag(row: Mapping[str, Any]) -> bool:
     value = row.get("maybe_heard")
     return bool(value) and value == value  # a frame's missing value (NaN) is not a mark
+
+
+def in_flight(row: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the delivery ``row`` is claimed for sending and its lease still runs:
+    the send is under way (or its sender died and the lease has not run out), its
+    outcome unknown yet."""
+    return (
+        row["status"] == "pending"
+        and row.get("last_error") == CLAIMED
+        and utc(row["next_attempt_at"]) > now
+    )
+
+
+def heard_by_now(row: Mapping[str, Any], now: datetime) -> bool:
+    """:func:`possibly_sent`, except a claim whose lease still runs (:func:`in_flight`)
+    and that no earlier claim of the row may have delivered (``maybe_heard``): its send
+    is under way, nobody has it yet. What ``riskwarn stream ack`` without a key
+    acknowledges (an acknowledgement typed for an orange page does not take the red
+    being sent at that moment, whose escalation would then never start)."""
+    if in_flight(row, now) and not _flag(row):
+        return False
+    return possibly_sent(row)
 
 
 def rejudge_superseded(
@@ -1116,8 +1140,9 @@ class DeliveryStore(ReadStore):
         of the warning in the delivery log nobody has acknowledged yet (each one row and
         one audit entry, so each one's escalation stops) that someone may have received:
         a delivery of it was sent, or claimed for sending and never recorded
-        (:func:`possibly_sent`). Without a key, a change still queued (never sent so
-        far) or whose sending failed is left out (since 2026-12-06; before, it was
+        (:func:`possibly_sent`) once its claim's lease ran out (:func:`heard_by_now`).
+        Without a key, a change still queued (never sent so far), being sent (claimed,
+        its lease still running: since 2026-12-06) or whose sending failed is left out (since 2026-12-06; before, it was
         acknowledged: an officer acknowledged a page they never got, and its escalation
         never started): returned in ``left``, and when nothing else is left,
         :class:`NotSentYetError` (nothing written, audited ``acknowledge_rejected`` with
@@ -1176,6 +1201,7 @@ class DeliveryStore(ReadStore):
                 d.c.delivery_id,
                 d.c.last_error,
                 d.c.maybe_heard,
+                d.c.next_attempt_at,
             ).where(d.c.warning_id == warning_id)
             statuses: dict[str, list[str]] = {}
             ids: dict[str, list[int]] = {}
@@ -1184,7 +1210,9 @@ class DeliveryStore(ReadStore):
                 key = str(row["delivery_key"])
                 statuses.setdefault(key, []).append(str(row["status"]))
                 ids.setdefault(key, []).append(int(row["delivery_id"]))
-                if possibly_sent(row):
+                # a claim still in its lease is being sent: nobody has it yet (without a
+                # key it is left open, as a queued one; with one, the officer names it)
+                if heard_by_now(row, when):
                     heard.add(key)
             keys = sorted(statuses)
             if not keys:
