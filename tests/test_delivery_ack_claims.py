@@ -221,3 +221,54 @@ def test_a_superseded_change_whose_first_claim_was_lost_can_be_acknowledged(
     assert not log.loc[red.key, "expired"]
     done = store.acknowledge_delivered(wid, "officer-a", delivery_key=red.key)
     assert [k for _, k in done] == [red.key]  # old: NeverSentError
+
+
+# 3. the refusal names who acknowledged the change already sent
+
+
+def test_not_sent_yet_names_who_acknowledged_the_sent_change(
+    store: Store,
+    clock: Clock,
+    url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from riskwarn.cli import main
+    from riskwarn.stream.delivery import Contact, DeliveryConfig, enqueue
+
+    cfg = DeliveryConfig(
+        contacts={"a": Contact("a", webhook=True)},
+        default=["a"],
+        webhook_url="http://127.0.0.1:9/none",
+        webhook_secret="s" * 32,
+    )
+    orange, red = _changes(clock)
+    enqueue(store, cfg, orange, [REASON])
+    enqueue(store, cfg, red, [REASON])
+    rows = _rows(store)
+    store.record_attempt(rows[orange.key]["delivery_id"], ok=True)
+    store.acknowledge_delivered(orange.warning_id, "officer-a", delivery_key=orange.key)
+    at = clock.now.isoformat(timespec="seconds")
+    with pytest.raises(NotSentYetError) as info:
+        store.acknowledge_delivered(orange.warning_id, "officer-b")
+    en, zh = info.value.said("en"), info.value.said("zh")
+    assert en == (
+        f"warning {orange.warning_id} has nothing left to acknowledge: change {red.key} "
+        "(queued, not sent yet) not received by anyone yet; already acknowledged: change "
+        f"{orange.key} by officer-a at {at} (via cli); nothing recorded"
+    )  # old: "has no change sent yet", officer-a's acknowledgement not named
+    assert zh == (
+        f"预警 {orange.warning_id} 暂无可签收的变化：变化 {red.key}（排队待发送，尚未送达）"
+        f"尚无人收到；已签收：变化 {orange.key} 已由 officer-a 于 {at} 签收（途径：cli）；"
+        "本次未记录"
+    )
+    # the command says it too, in the paging language
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RISKWARN_STORE_URL", url)
+    for lang, said in (("en", "by officer-a at"), ("zh", "已由 officer-a 于")):
+        monkeypatch.setenv("RISKWARN_PAGING_LANG", lang)
+        assert main(["stream", "ack", orange.warning_id, "--by", "officer-b"]) == 2
+        err = capsys.readouterr().err
+        assert said in err and red.key in err, err
+    assert len(store.acknowledgements(orange.warning_id)) == 1

@@ -261,8 +261,9 @@ def test_ack_without_a_key_leaves_a_queued_change_open(
     assert main(["stream", "ack", first.warning_id, "--by", "duty-1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: warning {first.warning_id} has no change sent yet, nothing to acknowledge: "
-        f"change {queued.key} (queued, not sent yet); nothing recorded"
+        f"error: warning {first.warning_id} has nothing left to acknowledge: "
+        f"change {queued.key} (queued, not sent yet) not received by anyone yet; already "
+        f"acknowledged: change {first.key} by duty-1 at "
     ), err
     rejected = store.audit_entries("warning", first.warning_id, ("acknowledge_rejected",))
     assert [e["details"]["not_sent_yet"] for e in rejected] == [[queued.key]]

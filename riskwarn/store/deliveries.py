@@ -687,17 +687,26 @@ class NeverSentError(Exception):
 class NotSentYetError(Exception):
     """``riskwarn stream ack`` without a key, and no change of the warning left to
     acknowledge that may have been heard: the changes not acknowledged yet are queued
-    (never sent so far) or their sending failed, so nobody received them; nothing was
-    recorded. ``statuses``: those changes' keys with their deliveries' statuses.
-    :meth:`said` words it in a language (``str()`` is English)."""
+    (never sent so far, or being sent under a claim) or their sending failed, so nobody
+    received them; nothing was recorded. ``statuses``: those changes' keys with their
+    deliveries' statuses; ``first``: the first acknowledgement of the warning's other
+    changes (as :class:`AlreadyAcknowledgedError`), named too (since 2026-12-06: before,
+    the refusal said only "no change sent yet", hiding a change sent and acknowledged
+    by someone). :meth:`said` words it in a language (``str()`` is English)."""
 
-    def __init__(self, warning_id: str, statuses: Mapping[str, Sequence[str]]) -> None:
+    def __init__(
+        self,
+        warning_id: str,
+        statuses: Mapping[str, Sequence[str]],
+        first: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.warning_id = warning_id
         self.statuses = {k: list(v) for k, v in statuses.items()}
+        self.first = [dict(f) for f in first]
         super().__init__(self.said("en"))
 
     def said(self, lang: str) -> str:
-        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang)
+        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang, self.first)
 
 
 class NoDeliveryError(KeyError):
@@ -1236,7 +1245,7 @@ class DeliveryStore(ReadStore):
             refused: Exception | None = None
             if not todo:
                 if left:
-                    refused = NotSentYetError(warning_id, left)
+                    refused = NotSentYetError(warning_id, left, first)
                 elif unsent:
                     refused = NeverSentError(
                         warning_id,
