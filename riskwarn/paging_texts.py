@@ -96,6 +96,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "warning {warning} has no change sent yet, nothing to acknowledge: "
         "{changes}; nothing recorded",
     },
+    # the same, when another change of the warning was sent and acknowledged already
+    "ack_not_sent_yet_acked": {
+        "zh": "预警 {warning} 暂无可签收的变化：{changes}尚无人收到；已签收：{firsts}；本次未记录",
+        "en": "warning {warning} has nothing left to acknowledge: {changes} not received by "
+        "anyone yet; already acknowledged: {firsts}; nothing recorded",
+    },
     "ack_change": {"zh": "变化 {key}（{why}）", "en": "{key} ({why})"},
     "ack_changes_one": {"zh": "{list}", "en": "change {list}"},
     "ack_changes": {"zh": "{list}", "en": "changes {list}"},
@@ -210,9 +216,23 @@ def not_sent_yet_why(statuses: Sequence[str], lang: str) -> str:
     return t("ack_queued" if "pending" in statuses else "ack_failed", lang)
 
 
-def not_sent_yet(warning_id: str, statuses: Mapping[str, Sequence[str]], lang: str) -> str:
-    """``NotSentYetError`` in ``lang``."""
+def not_sent_yet(
+    warning_id: str,
+    statuses: Mapping[str, Sequence[str]],
+    lang: str,
+    first: Sequence[Mapping[str, Any]] = (),
+) -> str:
+    """``NotSentYetError`` in ``lang``; ``first``: the warning's changes acknowledged
+    already, who and when (named after the changes not sent yet)."""
     items = [
         t("ack_change", lang, key=k, why=not_sent_yet_why(s, lang)) for k, s in statuses.items()
     ]
-    return t("ack_not_sent_yet", lang, warning=warning_id, changes=_changes(items, lang))
+    if not first:
+        return t("ack_not_sent_yet", lang, warning=warning_id, changes=_changes(items, lang))
+    return t(
+        "ack_not_sent_yet_acked",
+        lang,
+        warning=warning_id,
+        changes=_changes(items, lang),
+        firsts=firsts_text(first, lang),
+    )

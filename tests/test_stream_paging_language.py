@@ -261,8 +261,9 @@ def test_ack_without_a_key_leaves_a_queued_change_open(
     assert main(["stream", "ack", first.warning_id, "--by", "duty-1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
-        f"error: warning {first.warning_id} has no change sent yet, nothing to acknowledge: "
-        f"change {queued.key} (queued, not sent yet); nothing recorded"
+        f"error: warning {first.warning_id} has nothing left to acknowledge: "
+        f"change {queued.key} (queued, not sent yet) not received by anyone yet; already "
+        f"acknowledged: change {first.key} by duty-1 at "
     ), err
     rejected = store.audit_entries("warning", first.warning_id, ("acknowledge_rejected",))
     assert [e["details"]["not_sent_yet"] for e in rejected] == [[queued.key]]
@@ -282,7 +283,7 @@ def test_ack_without_a_key_leaves_a_queued_change_open(
 
 def test_ack_without_a_key_takes_a_change_that_may_have_been_sent(store: Store) -> None:
     """A change claimed for sending whose outcome was never recorded (the sender died
-    after its POST) may have reached the officer: acknowledged without a key; a change
+    after its POST) and whose lease ran out may have reached the officer: acknowledged without a key; a change
     whose sending failed for good reached nobody: left out. An explicit key still takes
     a queued change (the officer names it, e.g. from the dashboard's alarm log)."""
     from riskwarn.stream.delivery import enqueue
@@ -292,7 +293,9 @@ def test_ack_without_a_key_takes_a_change_that_may_have_been_sent(store: Store) 
     for change in (claimed, failed, queued):
         assert enqueue(store, cfg, change, [REASON]) == 1
     rows = {r["warning_id"]: r for r in store.due_deliveries()}
-    assert store.claim_delivery(rows[claimed.warning_id]["delivery_id"])[0] == "claimed"
+    # claimed by a sender that died: its lease (none here) ran out, no outcome recorded
+    claim = store.claim_delivery(rows[claimed.warning_id]["delivery_id"], lease_s=0.0)
+    assert claim[0] == "claimed"
     store.record_attempt(rows[failed.warning_id]["delivery_id"], ok=False, error="HTTP 503")
     done = store.acknowledge_delivered(claimed.warning_id, "duty-1")
     assert [k for _, k in done] == [claimed.key] and done.left == {}

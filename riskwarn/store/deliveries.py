@@ -479,9 +479,40 @@ def _note_unpaged(conn: Connection, row: dict[str, Any], why: str) -> dict[str, 
 def possibly_sent(row: Mapping[str, Any]) -> bool:
     """Whether the officer may have heard the delivery ``row``: sent, or claimed for
     sending and never recorded (:data:`CLAIMED`: the sender died between its send and
-    the record; its lease ran out). Delivery is at least once: such a change counts as
-    heard (its end is paged; a repeat is acceptable, a missing page is not)."""
-    return row["status"] == "sent" or row.get("last_error") == CLAIMED
+    the record; its lease ran out), or claimed so once before (``maybe_heard``, set by
+    the claim that took it again: kept whatever that claim's outcome, since
+    2026-12-06, migration 0011). Delivery is at least once: such a change counts as
+    heard (its end is paged; a repeat is acceptable, a missing page is not). A claim
+    whose lease still runs is "possibly sent" here too; :func:`heard_by_now` tells it
+    apart."""
+    return row["status"] == "sent" or row.get("last_error") == CLAIMED or _flag(row)
+
+
+def _flag(row: Mapping[str, Any]) -> bool:
+    value = row.get("maybe_heard")
+    return bool(value) and value == value  # a frame's missing value (NaN) is not a mark
+
+
+def in_flight(row: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the delivery ``row`` is claimed for sending and its lease still runs:
+    the send is under way (or its sender died and the lease has not run out), its
+    outcome unknown yet."""
+    return (
+        row["status"] == "pending"
+        and row.get("last_error") == CLAIMED
+        and utc(row["next_attempt_at"]) > now
+    )
+
+
+def heard_by_now(row: Mapping[str, Any], now: datetime) -> bool:
+    """:func:`possibly_sent`, except a claim whose lease still runs (:func:`in_flight`)
+    and that no earlier claim of the row may have delivered (``maybe_heard``): its send
+    is under way, nobody has it yet. What ``riskwarn stream ack`` without a key
+    acknowledges (an acknowledgement typed for an orange page does not take the red
+    being sent at that moment, whose escalation would then never start)."""
+    if in_flight(row, now) and not _flag(row):
+        return False
+    return possibly_sent(row)
 
 
 def rejudge_superseded(
@@ -656,17 +687,26 @@ class NeverSentError(Exception):
 class NotSentYetError(Exception):
     """``riskwarn stream ack`` without a key, and no change of the warning left to
     acknowledge that may have been heard: the changes not acknowledged yet are queued
-    (never sent so far) or their sending failed, so nobody received them; nothing was
-    recorded. ``statuses``: those changes' keys with their deliveries' statuses.
-    :meth:`said` words it in a language (``str()`` is English)."""
+    (never sent so far, or being sent under a claim) or their sending failed, so nobody
+    received them; nothing was recorded. ``statuses``: those changes' keys with their
+    deliveries' statuses; ``first``: the first acknowledgement of the warning's other
+    changes (as :class:`AlreadyAcknowledgedError`), named too (since 2026-12-06: before,
+    the refusal said only "no change sent yet", hiding a change sent and acknowledged
+    by someone). :meth:`said` words it in a language (``str()`` is English)."""
 
-    def __init__(self, warning_id: str, statuses: Mapping[str, Sequence[str]]) -> None:
+    def __init__(
+        self,
+        warning_id: str,
+        statuses: Mapping[str, Sequence[str]],
+        first: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         self.warning_id = warning_id
         self.statuses = {k: list(v) for k, v in statuses.items()}
+        self.first = [dict(f) for f in first]
         super().__init__(self.said("en"))
 
     def said(self, lang: str) -> str:
-        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang)
+        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang, self.first)
 
 
 class NoDeliveryError(KeyError):
@@ -875,7 +915,11 @@ class DeliveryStore(ReadStore):
                     return verdict[0], verdict[1]
                 row = verdict[1]
             lease = now + timedelta(seconds=lease_s)
-            claim = {"next_attempt_at": lease, "last_error": CLAIMED}
+            claim: dict[str, Any] = {"next_attempt_at": lease, "last_error": CLAIMED}
+            if row["last_error"] == CLAIMED:
+                # its last claim's lease ran out with no outcome recorded: that send may
+                # have reached the officer, whatever this one's outcome (possibly_sent)
+                claim["maybe_heard"] = True
             if conn.execute(sa.update(d).where(*due).values(**claim)).rowcount != 1:
                 return "gone", None
             return "claimed", dict(row)
@@ -1105,8 +1149,9 @@ class DeliveryStore(ReadStore):
         of the warning in the delivery log nobody has acknowledged yet (each one row and
         one audit entry, so each one's escalation stops) that someone may have received:
         a delivery of it was sent, or claimed for sending and never recorded
-        (:func:`possibly_sent`). Without a key, a change still queued (never sent so
-        far) or whose sending failed is left out (since 2026-12-06; before, it was
+        (:func:`possibly_sent`) once its claim's lease ran out (:func:`heard_by_now`).
+        Without a key, a change still queued (never sent so far), being sent (claimed,
+        its lease still running: since 2026-12-06) or whose sending failed is left out (since 2026-12-06; before, it was
         acknowledged: an officer acknowledged a page they never got, and its escalation
         never started): returned in ``left``, and when nothing else is left,
         :class:`NotSentYetError` (nothing written, audited ``acknowledge_rejected`` with
@@ -1159,9 +1204,14 @@ class DeliveryStore(ReadStore):
         when = self._now()
         done: list[tuple[int, str]] = []
         with self._write() as conn:
-            stmt = sa.select(d.c.delivery_key, d.c.status, d.c.delivery_id, d.c.last_error).where(
-                d.c.warning_id == warning_id
-            )
+            stmt = sa.select(
+                d.c.delivery_key,
+                d.c.status,
+                d.c.delivery_id,
+                d.c.last_error,
+                d.c.maybe_heard,
+                d.c.next_attempt_at,
+            ).where(d.c.warning_id == warning_id)
             statuses: dict[str, list[str]] = {}
             ids: dict[str, list[int]] = {}
             heard: set[str] = set()  # changes some delivery of which may have been heard
@@ -1169,7 +1219,9 @@ class DeliveryStore(ReadStore):
                 key = str(row["delivery_key"])
                 statuses.setdefault(key, []).append(str(row["status"]))
                 ids.setdefault(key, []).append(int(row["delivery_id"]))
-                if possibly_sent(row):
+                # a claim still in its lease is being sent: nobody has it yet (without a
+                # key it is left open, as a queued one; with one, the officer names it)
+                if heard_by_now(row, when):
                     heard.add(key)
             keys = sorted(statuses)
             if not keys:
@@ -1193,7 +1245,7 @@ class DeliveryStore(ReadStore):
             refused: Exception | None = None
             if not todo:
                 if left:
-                    refused = NotSentYetError(warning_id, left)
+                    refused = NotSentYetError(warning_id, left, first)
                 elif unsent:
                     refused = NeverSentError(
                         warning_id,

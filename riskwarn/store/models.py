@@ -362,6 +362,10 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a claim of this row ended without a recorded outcome (the sender died after its
+    # send, its lease ran out): the officer may have heard it, whatever came after
+    # (migration 0011; ``riskwarn.store.deliveries.possibly_sent``)
+    maybe_heard: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class WarningAck(Base):
