@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
-from sqlalchemy import exc as sa_exc
 
 from dashboard import auth, page_index, queries, sessions
 from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
 from riskwarn.settings import Settings
+from riskwarn.store import STORE_ERRORS
 
 LOG = logging.getLogger(__name__)
 
@@ -108,10 +108,6 @@ def is_revoked(settings: Settings, payload: Any) -> bool:
     """Whether the session token ``payload`` was revoked by any dashboard process on the
     serving store (this one, another server, before a restart)."""
     return sessions.is_revoked(_store(settings), payload)
-
-
-# what a failing serving store raises (a blip, a failover, a full disk)
-STORE_ERRORS: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, OSError)
 
 
 def _forget(settings: Settings, reason: str = "logout") -> bool:

@@ -322,7 +322,7 @@ def test_publish_to_email_and_signed_webhook(settings: Any, broker: Broker, tmp_
                 }
             )
         )
-        cfg = load_config(contacts)
+        cfg = load_config(contacts, lang="en")  # the pages' words are checked below
         with Running(_consumer(settings, broker, delivery=cfg)) as c:
             _publish(broker, first)
             wait_for(lambda: c.counters.received >= len(first), 60)

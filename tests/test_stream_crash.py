@@ -174,8 +174,15 @@ def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
     red_at = cut + pd.Timedelta(hours=7)
     # moved by whole days so that T falls within the last day: its warning is in force
-    # now and its messages are sent (one that ended is logged expired, never sent)
-    shift = pd.Timedelta(days=(pd.Timestamp.now(tz="UTC") - red_at).days)
+    # now and its messages are sent (one that ended is logged expired, never sent); run
+    # between 07:00 and 08:50 UTC, that put the readings after T up to 1 h 50 min in the
+    # future, quarantined as such (CI on 52713d1 at 07:13 UTC): then moved back by the
+    # whole hours that put the newest reading in the past (T still within the last day)
+    now = pd.Timestamp.now(tz="UTC")
+    shift = pd.Timedelta(days=(now - red_at).days)
+    ahead = second["observed_at"].max() + shift - now
+    if ahead > pd.Timedelta(0):
+        shift -= ahead.ceil("1h")
     first, second = (p.assign(observed_at=p["observed_at"] + shift) for p in (first, second))
     return first, second, red_at + shift
 

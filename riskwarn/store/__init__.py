@@ -4,6 +4,8 @@ The documented schema (``docs/serving-store.md``) is the integration point for t
 city's other systems; riskwarn code goes through :class:`Store`.
 """
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from riskwarn.store.api import (
     AlreadyAcknowledgedError,
     NeverSentError,
@@ -16,7 +18,12 @@ from riskwarn.store.api import (
     warning_id_for,
 )
 
+# what a store that cannot answer raises (a blip, a failover, a full disk): for callers
+# that must not import SQLAlchemy themselves (the dashboard reads no SQL of its own)
+STORE_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError)
+
 __all__ = [
+    "STORE_ERRORS",
     "AlreadyAcknowledgedError",
     "NeverSentError",
     "PersonalDataError",
