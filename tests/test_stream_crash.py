@@ -161,11 +161,15 @@ SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
 RED_AT = FAIL - pd.Timedelta(days=1) + pd.Timedelta(hours=7)  # step T before the shift
 
 
-def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+def _red_then_lower_slope(
+    room: pd.Timedelta | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     """Slope seed 2 failing at FAIL: the rules (no hysteresis) read yellow up to
     2026-11-18 06:00, **red at 07:00 (step T)**, yellow at 08:00 (T+1), red again from
     09:00. Two parts: up to a day before the failure (yellow at most), then up to 08:50 (T+1
-    is the newest complete step; 09:00 is not evaluated)."""
+    is the newest complete step; 09:00 is not evaluated). ``room``: how long after the
+    newest reading must still be in the past (a test that publishes the readings that
+    follow, moved by the same shift)."""
     from testkit.stream_helpers import slope_readings
 
     r = slope_readings("G1", start=SLOPE_START, step="10min", seed=2)
@@ -177,10 +181,12 @@ def _red_then_lower_slope() -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
     # now and its messages are sent (one that ended is logged expired, never sent); run
     # between 07:00 and 08:50 UTC, that put the readings after T up to 1 h 50 min in the
     # future, quarantined as such (CI on 52713d1 at 07:13 UTC): then moved back by the
-    # whole hours that put the newest reading in the past (T still within the last day)
+    # whole hours that put the newest reading in the past (T still within the last day);
+    # the same for the readings a test publishes after them (``room``: CI on 0c36ca9 at
+    # about 08:00 UTC, the 80 minutes after 08:50 were in the future)
     now = pd.Timestamp.now(tz="UTC")
     shift = pd.Timedelta(days=(now - red_at).days)
-    ahead = second["observed_at"].max() + shift - now
+    ahead = second["observed_at"].max() + (room or pd.Timedelta(0)) + shift - now
     if ahead > pd.Timedelta(0):
         shift -= ahead.ceil("1h")
     first, second = (p.assign(observed_at=p["observed_at"] + shift) for p in (first, second))
@@ -624,7 +630,7 @@ def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
     from riskwarn.stream.status import status_line
     from testkit.stream_helpers import Running, slope_readings, stream_consumer
 
-    first, second, red_at = _red_then_lower_slope()
+    first, second, red_at = _red_then_lower_slope(room=pd.Timedelta("80min"))
     readings = pd.concat([first, second], ignore_index=True)
     ingest_files(
         load_mapping(MAPPING),
