@@ -962,6 +962,23 @@ def _promote(
             {"trained_for": other},
         )
     gate = (mv.tags or {}).get("gate")
+    previous = champion_version(client, domain)
+    # what serves is what riskwarn recorded (as rollback has it); an alias moved behind
+    # riskwarn's back is named apart, never taken as the champion a gate is checked against
+    recorded = recorded_champion(store, name) if store is not None else None
+    if (
+        previous == version
+        and recorded is not None
+        and recorded.get("version") == version
+        and recorded.get("gate") == gate
+        and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
+        == (mv.tags or {}).get(GATE_CHAMPION_TAG)
+        and recorded.get("digest") == version_digest(name, version)
+    ):
+        # it serves already, as recorded (a version promoted over its gate with --force
+        # included): nothing to move and nothing refused; asked again without --force it
+        # was told "failed its promotion gate ... only with --force" (review, stop 37)
+        return {"model": name, "version": version, "previous": previous, "changed": False}
     # only a version its training tagged gate=pass goes in without --force: one without a
     # gate tag (its training died between registering it and settling the gate, or it was
     # registered by hand) was never judged
@@ -979,10 +996,6 @@ def _promote(
             f"{name} v{version} {why}; promote it anyway only with --force and a reason",
             {"gate": gate},
         )
-    previous = champion_version(client, domain)
-    # what serves is what riskwarn recorded (as rollback has it); an alias moved behind
-    # riskwarn's back is named apart, never taken as the champion a gate is checked against
-    recorded = recorded_champion(store, name) if store is not None else None
     serving = str(recorded["version"]) if recorded and recorded.get("version") else previous
     stale: dict[str, Any] = {}
     if gate == "pass" and serving is not None and serving != version:
@@ -1009,16 +1022,6 @@ def _promote(
             )
             if not force:  # audited by promote, as every refusal
                 raise StaleGate(why, stale)
-    if (
-        previous == version
-        and recorded is not None
-        and recorded.get("version") == version
-        and recorded.get("gate") == (mv.tags or {}).get("gate")
-        and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
-        == (mv.tags or {}).get(GATE_CHAMPION_TAG)
-        and recorded.get("digest") == version_digest(name, version)
-    ):
-        return {"model": name, "version": version, "previous": previous, "changed": False}
     history = _history(client, name)
     if serving is not None and serving != version:
         history.append(serving)

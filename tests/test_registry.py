@@ -406,6 +406,13 @@ def test_a_failed_gate_needs_force_and_the_audit_log_says_so(trained, mlflow_cli
     forced = [d for d in details if d["version"] == v]
     assert len(forced) == 1 and forced[0]["forced_over_gate"] is True
     assert forced[0]["reason"] == "reviewed"
+    # asked again, without --force, for the version that now serves: nothing to move and
+    # nothing refused (it was told "failed its promotion gate ... only with --force")
+    n_audit = len(store.audit_log())
+    again = reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="again")
+    assert again["changed"] is False and again["version"] == v
+    assert reg.champion_version(mlflow_client, "incidents") == v
+    assert len(store.audit_log()) == n_audit
     if before is not None:
         reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="undo")
 
