@@ -224,7 +224,8 @@ def _file_list(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def _copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target, copy_function=shutil.copy2)
+    # into an empty folder too (restore: a folder that exists empty is not occupied)
+    shutil.copytree(source, target, copy_function=shutil.copy2, dirs_exist_ok=True)
     for p in [target, *target.rglob("*")]:
         p.chmod(0o700 if p.is_dir() else FILE_MODE)
 
@@ -354,14 +355,81 @@ def backup(
 # --------------------------------------------------------------------------- restore
 
 
+def _safe_name(name: object) -> bool:
+    """A path inside the backup or the home: relative, no ``..``, no empty or dot part."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name:
+        return False
+    return all(part not in ("", ".", "..") for part in name.split("/"))
+
+
+def _check_manifest(manifest: object, where: Path) -> dict[str, Any]:
+    """The manifest's shape, checked before anything is read from or written by it: a
+    damaged or crafted manifest is one line (``BackupError``), never a traceback, and can
+    name no path outside the backup or the home (review stop 37: a crafted
+    ``parts.home: ["../x"]`` wrote ``x`` beside the home)."""
+
+    def bad(what: str) -> BackupError:
+        return BackupError(f"{where} is damaged: {what}; nothing was restored")
+
+    if not isinstance(manifest, dict):
+        raise bad("its manifest is not a JSON object")
+    missing = [
+        k
+        for k in ("format", "name", "created_at", "home", "parts", "files", "counts")
+        if k not in manifest
+    ]
+    if missing:
+        raise bad(f"its manifest has no {', '.join(missing)}")
+    if manifest["format"] != FORMAT:
+        raise BackupError(f"backup format {manifest['format']} is not {FORMAT}")
+    files, parts = manifest["files"], manifest["parts"]
+    if not isinstance(files, dict) or not all(
+        _safe_name(f) and isinstance(v, dict) and isinstance(v.get("sha256"), str)
+        for f, v in files.items()
+    ):
+        raise bad("its manifest's file list is not a list of files inside the backup")
+    if not isinstance(parts, dict) or not isinstance(parts.get("serving"), dict):
+        raise bad("its manifest names no serving store")
+    for key in ("serving", "mlflow"):
+        part = parts.get(key, {})
+        if not isinstance(part, dict):
+            raise bad(f"its manifest's {key} part is not an object")
+        if part.get("file") is not None and (
+            part["file"] not in files or part.get("kind") not in ("sqlite", "postgresql")
+        ):
+            raise bad(f"its manifest's {key} database is not one of its files")
+    home_files = parts.get("home", [])
+    if not isinstance(home_files, list) or any(f not in HOME_FILES for f in home_files):
+        raise bad(f"its manifest's home files are not among {', '.join(HOME_FILES)}")
+    if any(f"home/{f}" not in files for f in home_files):
+        raise bad("its manifest's home files are not among its files")
+    if parts.get(ARTIFACTS, ARTIFACTS) != ARTIFACTS or (
+        "lake" in parts
+        and not (isinstance(parts["lake"], dict) and parts["lake"].get("folder") == "lake")
+    ):
+        raise bad("its manifest names folders this format does not have")
+    return manifest
+
+
 def verify(backup_dir: Path) -> dict[str, Any]:
     """The backup's manifest, after checking every file it lists (and no file more)."""
     path = Path(backup_dir) / MANIFEST
     if not path.is_file():
         raise BackupError(f"{backup_dir} is not a riskwarn backup (no {MANIFEST})")
-    manifest: dict[str, Any] = json.loads(path.read_text())
-    if manifest.get("format") != FORMAT:
-        raise BackupError(f"backup format {manifest.get('format')} is not {FORMAT}")
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BackupError(
+            f"{backup_dir} is damaged: its {MANIFEST} cannot be read ({type(exc).__name__} "
+            f"at character {getattr(exc, 'pos', '?')}); nothing was restored"
+        ) from None
+    manifest = _check_manifest(loaded, Path(backup_dir))
+    links = [p for p in Path(backup_dir).rglob("*") if p.is_symlink()]
+    if links:  # a link would copy a file from outside the backup into the home
+        raise BackupError(
+            f"backup {backup_dir} holds a symbolic link ({links[0].relative_to(backup_dir)}); "
+            "a backup holds files only: nothing was restored"
+        )
     found = _file_list(Path(backup_dir))
     listed = manifest["files"]
     bad = sorted(
@@ -374,6 +442,123 @@ def verify(backup_dir: Path) -> dict[str, Any]:
             f"(first: {bad[0]}); nothing was restored"
         )
     return manifest
+
+
+def _restore_parts(
+    settings: Settings,
+    backup_dir: Path,
+    manifest: dict[str, Any],
+    targets: list[tuple[str, str]],
+) -> int:
+    """Each part of a verified backup into the empty home and stores; MLflow locations
+    rewritten (the count returned)."""
+    from riskwarn.store import Store
+
+    parts = manifest["parts"]
+    store_url = targets[0][1]
+    restore_database(parts["serving"], backup_dir, store_url)
+    with Store(store_url) as store:  # migrate an older backup; PostgreSQL: grants
+        store.upgrade(force=True)
+    relocated = 0
+    if len(targets) > 1:
+        mlflow_url = targets[1][1]
+        restore_database(parts["mlflow"], backup_dir, mlflow_url)
+        old = str(Path(manifest["home"]) / ARTIFACTS)
+        relocated = relocate_artifacts(mlflow_url, old, str(settings.home.resolve() / ARTIFACTS))
+    if ARTIFACTS in parts:
+        _copy_tree(backup_dir / ARTIFACTS, settings.home / ARTIFACTS)
+    if "lake" in parts:
+        _copy_tree(backup_dir / "lake", settings.lake_dir)
+    for fname in parts.get("home", []):
+        shutil.copy2(backup_dir / "home" / fname, settings.home / fname)
+        (settings.home / fname).chmod(FILE_MODE)
+    return relocated
+
+
+_DROP_ORDER = {
+    "VIEW": 0,
+    "MATERIALIZED VIEW": 0,
+    "TABLE": 1,
+    "SEQUENCE": 2,
+    "FUNCTION": 3,
+    "TYPE": 4,
+}
+_PG_OBJECTS = """
+SELECT c.oid::regclass::text AS ident,
+       CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                      WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {user}
+UNION ALL
+SELECT p.oid::regprocedure::text, 'FUNCTION'
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user}
+UNION ALL
+SELECT t.oid::regtype::text, 'TYPE'
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE t.typtype IN ('e', 'd') AND {user}
+""".format(
+    user="n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_toast%'"
+)
+
+
+def _pg_objects(url: str) -> dict[str, str]:
+    """The user objects of a PostgreSQL database: identity -> kind (TABLE, FUNCTION...)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {row.ident: row.kind for row in conn.execute(sa.text(_PG_OBJECTS))}
+    finally:
+        engine.dispose()
+
+
+def _folders(settings: Settings, parts: dict[str, Any]) -> list[Path]:
+    """The folders a restore of ``parts`` fills."""
+    folders = {ARTIFACTS: settings.home / ARTIFACTS, "lake": settings.lake_dir}
+    return [path for part, path in folders.items() if part in parts]
+
+
+def _undo_restore(
+    settings: Settings,
+    parts: dict[str, Any],
+    targets: list[tuple[str, str]],
+    before: dict[str, dict[str, str]],
+) -> list[str]:
+    """Remove what a failed restore wrote (every target was empty before it: checked);
+    the places it could not empty, for the message."""
+    left: list[str] = []
+    for what, url in targets:
+        try:
+            if _kind(url) == "sqlite":
+                path = Path(str(sa.make_url(url).database))
+                for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                    p.unlink(missing_ok=True)
+                path.with_name(f".{path.name}.restore").unlink(missing_ok=True)
+            else:  # PostgreSQL: drop what the restore created (tables, their
+                # sequences, the store's trigger functions), nothing that was there before
+                new = {k: v for k, v in _pg_objects(url).items() if k not in before.get(url, {})}
+                engine = sa.create_engine(url)
+                try:
+                    with engine.begin() as conn:
+                        for ident, kind in sorted(new.items(), key=lambda kv: _DROP_ORDER[kv[1]]):
+                            conn.exec_driver_sql(f"DROP {kind} IF EXISTS {ident} CASCADE")
+                finally:
+                    engine.dispose()
+        except Exception:  # named in the message instead
+            log.exception("could not empty the %s after a failed restore", what)
+            left.append(f"the {what} {redact(url)}")
+    for folder in _folders(settings, parts):  # empty (or absent) before: checked
+        if folder.is_dir():
+            for p in list(folder.iterdir()):
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
+            if any(folder.iterdir()):
+                left.append(str(folder))
+    for fname in parts.get("home", []):
+        (settings.home / fname).unlink(missing_ok=True)
+    return left
 
 
 def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
@@ -390,30 +575,36 @@ def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
     if mlflow_part.get("file"):
         targets.append(("MLflow store", mlflow_url))
     occupied = [f"{what} {redact(url)}" for what, url in targets if not _is_empty(url)]
-    for folder in ("lake", ARTIFACTS):
-        if folder in parts and (settings.home / folder).exists():
-            occupied.append(str(settings.home / folder))
+    occupied += [str(f) for f in _folders(settings, parts) if f.is_dir() and any(f.iterdir())]
     if occupied:
         raise BackupError(
             f"refusing to restore over existing data: {', '.join(occupied)} (restore into "
             "an empty home and empty databases)"
         )
     private_dir(settings.home)
-    restore_database(parts["serving"], backup_dir, store_url)
-    with Store(store_url) as store:  # migrate an older backup; PostgreSQL: grants
-        store.upgrade(force=True)
-    relocated = 0
-    if mlflow_part.get("file"):
-        restore_database(mlflow_part, backup_dir, mlflow_url)
-        old = str(Path(manifest["home"]) / ARTIFACTS)
-        relocated = relocate_artifacts(mlflow_url, old, str(settings.home.resolve() / ARTIFACTS))
-    if ARTIFACTS in parts:
-        _copy_tree(backup_dir / ARTIFACTS, settings.home / ARTIFACTS)
-    if "lake" in parts:
-        _copy_tree(backup_dir / "lake", settings.lake_dir)
-    for fname in parts.get("home", []):
-        shutil.copy2(backup_dir / "home" / fname, settings.home / fname)
-        (settings.home / fname).chmod(FILE_MODE)
+    # what a PostgreSQL target held (no table: checked) before, so that a failed restore
+    # drops only what it created
+    before = {url: _pg_objects(url) for _, url in targets if _kind(url) == "postgresql"}
+    try:
+        relocated = _restore_parts(settings, backup_dir, manifest, targets)
+    except Exception as exc:
+        # nothing half-restored is left behind: what this restore wrote is removed, so the
+        # home is empty again and the same restore can be run once the cause is mended
+        # (review stop 37: a restore failing midway left a half-restored home that the
+        # next restore refused as occupied)
+        left = _undo_restore(settings, parts, targets, before)
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackupError(
+            redact(
+                f"restore of {backup_dir.name} failed ({type(exc).__name__}: {why}); "
+                + (
+                    "what it had written is removed: the home is empty again"
+                    if not left
+                    else f"could not remove what it wrote in {', '.join(left)}: empty them "
+                    "before restoring again"
+                )
+            )
+        ) from exc
     log.info("restored %s into %s", backup_dir, settings.home)
     with Store(store_url) as store:  # into the restored store: its trail says where it came from
         store.audit(

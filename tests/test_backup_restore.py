@@ -221,8 +221,112 @@ def test_a_damaged_backup_is_refused_and_old_backups_are_pruned(
     assert not (target.home / "serving.db").exists()
 
 
+def _copy_backup(folder: Path, to: Path) -> Path:
+    shutil.copytree(folder, to)
+    return to
+
+
+def test_a_damaged_or_crafted_manifest_is_one_line_and_writes_nothing(
+    source: tuple[Settings, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A truncated manifest, one without its file list, one whose home files name a path
+    outside the home, and a backup holding a symbolic link: each refused in one line
+    (exit 2), nothing restored, nothing written outside the home. On the code before:
+    tracebacks (JSONDecodeError, KeyError) and ``parts.home: ["../outside"]`` wrote
+    ``outside`` beside the home (review stop 37)."""
+    settings, _ = source
+    made = backup(settings, dest=tmp_path / "backups", now=datetime(2026, 12, 1, tzinfo=UTC))
+    good = Path(made["path"])
+    manifest = json.loads((good / "manifest.json").read_text())
+
+    truncated = _copy_backup(good, tmp_path / "truncated")
+    (truncated / "manifest.json").write_text(json.dumps(manifest)[:200])
+    no_files = _copy_backup(good, tmp_path / "no_files")
+    (no_files / "manifest.json").write_text(
+        json.dumps({k: v for k, v in manifest.items() if k != "files"})
+    )
+    crafted = _copy_backup(good, tmp_path / "crafted")
+    outside = tmp_path / "restored-target" / ".." / "outside_target"
+    (crafted / "home").mkdir(exist_ok=True)
+    (crafted / "home" / "x").write_text("not the home's")
+    evil = {**manifest, "parts": {**manifest["parts"], "home": ["../outside_target"]}}
+    (crafted / "manifest.json").write_text(json.dumps(evil))
+    climbing = _copy_backup(good, tmp_path / "climbing")
+    up = {**manifest, "files": {**manifest["files"], "../outside_target": {"sha256": "0"}}}
+    (climbing / "manifest.json").write_text(json.dumps(up))
+    linked = _copy_backup(good, tmp_path / "linked")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("outside the backup")
+    (linked / "home").mkdir(exist_ok=True)
+    (linked / "home" / "users.yaml").unlink(missing_ok=True)
+    (linked / "home" / "users.yaml").symlink_to(secret)
+    cases = {
+        truncated: "cannot be read",
+        no_files: "has no files",
+        crafted: "home files are not among users.yaml",
+        climbing: "not a list of files inside the backup",
+        linked: "symbolic link",
+    }
+    target = settings_for(tmp_path / "restored-target")
+    monkeypatch.setenv("RISKWARN_HOME", str(target.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", target.resolved_mlflow_uri)
+    monkeypatch.delenv("RISKWARN_STORE_URL", raising=False)
+    for folder, why in cases.items():
+        with pytest.raises(BackupError, match=why):
+            restore(target, folder)
+        assert main(["restore", str(folder)]) == 2
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert not outside.resolve().exists()
+    assert not (target.home / "serving.db").exists()
+    assert restore(target, good)["restored"] == good.name  # the intact backup still restores
+
+
+def test_a_restore_failing_midway_leaves_the_home_empty_and_runs_again(
+    source: tuple[Settings, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lake's copy fails after the stores and the model files were restored: the
+    restore says so in one line, removes what it wrote, and the same restore then
+    succeeds and serves the same. On the code before: the exception escaped, the home was
+    left half-restored, and the next restore was refused as occupied (review stop 37)."""
+    import riskwarn.backup as bk
+
+    settings, _ = source
+    before = contents(settings)
+    made = backup(settings, dest=tmp_path / "backups", now=datetime(2026, 12, 1, tzinfo=UTC))
+    folder = Path(made["path"])
+    target = settings_for(tmp_path / "restored")
+    real_copy = bk._copy_tree
+
+    def failing_copy(src: Path, dst: Path) -> None:
+        if src.name == "lake":
+            (dst / "partial").mkdir(parents=True)  # the copy had begun
+            raise OSError(28, "No space left on device")
+        real_copy(src, dst)
+
+    monkeypatch.setattr(bk, "_copy_tree", failing_copy)
+    with pytest.raises(BackupError, match=r"No space left on device.*home is empty again"):
+        restore(target, folder)
+    assert not (target.home / "serving.db").exists()
+    assert not (target.home / "mlflow.db").exists()
+    for name in ("mlartifacts", "lake"):
+        assert not (target.home / name).exists() or not any((target.home / name).iterdir())
+    monkeypatch.setattr(bk, "_copy_tree", real_copy)
+    restore(target, folder)
+    after = contents(target)
+    after["audit"] = after["audit"][after["audit"]["action"] != "restore"]
+    before["audit"] = before["audit"][before["audit"]["action"] != "backup"]
+    after["audit"] = after["audit"][after["audit"]["action"] != "backup"]
+    assert_same(before, after)
+
+
 @pytest.mark.postgres
-def test_postgresql_store_round_trip(pg_url: str, tmp_path: Path) -> None:
+def test_postgresql_store_round_trip(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # a password in the URL (trust authentication ignores it): never in the manifest
     with_password = sa.make_url(pg_url).set(password="S3cret-pw").render_as_string(False)
     settings = settings_for(tmp_path / "source", store_url=with_password)
@@ -240,6 +344,25 @@ def test_postgresql_store_round_trip(pg_url: str, tmp_path: Path) -> None:
     try:
         url = sa.make_url(pg_url).set(database=other).render_as_string(hide_password=False)
         target = settings_for(tmp_path / "restored", store_url=url)
+        # a restore failing midway (the lake's copy) drops the tables it restored: the
+        # same restore then runs into an empty database (review stop 37)
+        import riskwarn.backup as bk
+
+        real_copy = bk._copy_tree
+
+        def failing_copy(src: Path, dst: Path) -> None:
+            if src.name == "lake":
+                raise OSError(28, "No space left on device")
+            real_copy(src, dst)
+
+        monkeypatch.setattr(bk, "_copy_tree", failing_copy)
+        with pytest.raises(BackupError, match="home is empty again"):
+            restore(target, Path(made["path"]))
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            assert sa.inspect(conn).get_table_names() == []
+        engine.dispose()
+        monkeypatch.setattr(bk, "_copy_tree", real_copy)
         restore(target, Path(made["path"]))
         after = contents(target)
         audit = after["audit"]
