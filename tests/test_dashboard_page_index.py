@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("streamlit")
@@ -73,12 +74,27 @@ def test_a_page_without_its_entry_is_refused(tmp_path: Path) -> None:
 @pytest.fixture()
 def pages_with_a_new_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The dashboard's pages plus one new file (a copy of the folder: the tree is not
-    written), with a populated demo home."""
+    written), with a populated demo home built for a fixed past day (a replay: each
+    domain judged at its own origin, so the demo's geohazard red is in force and the
+    overview lists it off the maps, whatever the calendar). The entry point is copied
+    beside them: a page links to another by its path from the entry point
+    (``pages/warnings.py``, the leader's link to that red), which must be a page of the
+    navigation. Run from dashboard/app.py, the link named the tree's file, not the copy's:
+    the leader's overview failed whenever a red was off the maps, which with a demo of
+    the current week was on Mondays only (its geohazard red is in force for 24 h from
+    Monday 00:00 Asia/Shanghai)."""
     folder = tmp_path / "pages"
     shutil.copytree(ROOT / "dashboard" / "pages", folder)
+    shutil.copy(APP, tmp_path / "app.py")
     (folder / "zz_test_page.py").write_text(NEW_PAGE, encoding="utf-8")
     monkeypatch.setattr(page_index, "PAGES_DIR", folder)
-    city = demo_home(tmp_path / "home", n_cells=60, weeks=1, n_cases=10)
+    city = demo_home(  # a fixed past day (a replay): the same pages whatever the calendar
+        tmp_path / "home",
+        n_cells=60,
+        weeks=1,
+        n_cases=10,
+        today=pd.Timestamp("2026-03-04 02:00", tz="UTC"),
+    )
     use_dashboard_env(monkeypatch, tmp_path / "home", city.store_url)
     yield folder
 
@@ -89,7 +105,7 @@ def test_a_new_page_is_one_file(pages_with_a_new_file: Path, username: str, allo
     open to its roles and refused to the others."""
     assert auth.can_view(auth.DEMO_USERS[username][0], "zz_test_page") is allowed
     role, name = auth.DEMO_USERS[username]
-    at = AppTest.from_file(str(APP), default_timeout=60)
+    at = AppTest.from_file(str(pages_with_a_new_file.parent / "app.py"), default_timeout=60)
     at.session_state["user"] = auth.User(username=username, name=name, role=role)
     at.session_state["lang"] = "en"
     at.run()

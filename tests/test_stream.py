@@ -111,11 +111,13 @@ def _failing_slope() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _in_force(*parts: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """``parts`` moved by whole days so that the red hour (``FAIL`` - 10 h) falls within
-    the last day: its warning is in force now, so its messages are sent (those of a
-    warning that ended, as the slope's of November would be, are recorded expired)."""
-    days = (pd.Timestamp.now(tz="UTC") - (FAIL - pd.Timedelta(hours=10))).days
-    shift = pd.Timedelta(days=days)
+    """``parts`` moved by whole hours so that the red hour (``FAIL`` - 10 h, the newest
+    reading) falls within the last hour: its warning is in force now and for 23 h more, so
+    its messages are sent (those of a warning that ended, as the slope's of November
+    would be, are recorded expired). Moved by whole days before, the red hour fell
+    anywhere in the last day (always 14:00 UTC): run just before 14:00 UTC, its warning
+    ended while the test ran, and its messages were logged expired."""
+    shift = (pd.Timestamp.now(tz="UTC") - (FAIL - pd.Timedelta(hours=10))).floor("1h")
     return tuple(p.assign(observed_at=p["observed_at"] + shift) for p in parts)
 
 

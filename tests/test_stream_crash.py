@@ -177,18 +177,15 @@ def _red_then_lower_slope(
     first = r.loc[r["observed_at"] < cut]
     second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
     red_at = cut + pd.Timedelta(hours=7)
-    # moved by whole days so that T falls within the last day: its warning is in force
-    # now and its messages are sent (one that ended is logged expired, never sent); run
-    # between 07:00 and 08:50 UTC, that put the readings after T up to 1 h 50 min in the
-    # future, quarantined as such (CI on 52713d1 at 07:13 UTC): then moved back by the
-    # whole hours that put the newest reading in the past (T still within the last day);
-    # the same for the readings a test publishes after them (``room``: CI on 0c36ca9 at
-    # about 08:00 UTC, the 80 minutes after 08:50 were in the future)
+    # moved by whole hours so that the newest reading (and ``room`` after it) falls within
+    # the last hour: T is then within the last 2 h 50 min (4 h 10 min with 80 min of
+    # room), its warning in force now and for over 19 h more, so its messages are sent
+    # (one that ended is logged expired, never sent). Moved by whole days before, T was
+    # always 07:00 UTC: run between 07:00 and 10:10 UTC the readings were in the future
+    # (quarantined; CI on 52713d1 and 0c36ca9), and run in the minutes before 07:00 UTC
+    # the warning ended while the test ran
     now = pd.Timestamp.now(tz="UTC")
-    shift = pd.Timedelta(days=(now - red_at).days)
-    ahead = second["observed_at"].max() + (room or pd.Timedelta(0)) + shift - now
-    if ahead > pd.Timedelta(0):
-        shift -= ahead.ceil("1h")
+    shift = (now - second["observed_at"].max() - (room or pd.Timedelta(0))).floor("1h")
     first, second = (p.assign(observed_at=p["observed_at"] + shift) for p in (first, second))
     return first, second, red_at + shift
 
@@ -642,7 +639,7 @@ def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
     run.mkdir(parents=True, exist_ok=True)
     (run / "stream.sites.json").write_text(json.dumps({"G1": "H1"}))
     save_cursor(run / "stream.cursor.json", {"H1": (red_at - pd.Timedelta(hours=1)).value})
-    # the same slope, moved by the days the two parts were moved (T within the last day)
+    # the same slope, moved by the hours the two parts were moved (T within the last day)
     r = slope_readings("G1", start=SLOPE_START + (red_at - RED_AT), step="10min", seed=2)
     end = second["observed_at"].max()
     later = r.loc[(r["observed_at"] > end) & (r["observed_at"] <= end + pd.Timedelta("80min"))]
