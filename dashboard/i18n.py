@@ -18,6 +18,8 @@ from riskwarn import i18n, paging_texts
 from riskwarn.i18n import DEFAULT_LANG as DEFAULT_LANG  # the languages: riskwarn.i18n's
 from riskwarn.i18n import LANGS as LANGS
 from riskwarn.i18n import Lang as Lang
+from riskwarn.i18n import fmt_datetime as fmt_datetime  # shared with pages and the CLI
+from riskwarn.i18n import to_local as to_local
 
 LEVELS: tuple[str, ...] = ("red", "orange", "yellow", "blue")
 LEVEL_RANK: dict[str, int] = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
@@ -103,26 +105,6 @@ def fmt_delta(value: float | int, lang: str) -> str:
     """A signed change, e.g. ``+3`` or ``-2``."""
     v = round(float(value))
     return f"{v:+d}"
-
-
-def to_local(ts: Any, tz: str) -> pd.Timestamp | None:
-    """A UTC (or naive-as-UTC) timestamp converted to ``tz``."""
-    if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
-        return None
-    stamp = pd.Timestamp(ts)
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return stamp.tz_convert(tz)
-
-
-def fmt_datetime(ts: Any, lang: str, tz: str) -> str:
-    """A time in the display zone: ``2026年11月27日 18:30`` / ``27 Nov 2026 18:30``."""
-    local = to_local(ts, tz)
-    if local is None:
-        return "—"
-    if lang == "zh":
-        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
-    return f"{local.day} {local:%b %Y %H:%M}"
 
 
 def fmt_date(ts: Any, lang: str, tz: str) -> str:

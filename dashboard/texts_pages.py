@@ -87,18 +87,22 @@ TEXT: dict[str, dict[str, str]] = {
     # said above the log, in red; {what}: "site · level · channel:contact" of each
     "alarm_log_failed": {
         "zh": "{n} 次橙色/红色预警变化多次重试仍未送达值班人员：{what}。已转由路由中的下一位联系人接收"
-        "（并注明前一位未能送达），预警有效期内将继续重试。请检查邮件服务器或短信网关。",
+        "（若路由中还有下一位，并注明前一位未能送达；路由中最后一位联系人之后无人可再转交），"
+        "预警有效期内将继续重试。请检查邮件服务器或短信网关。",
         "en": "{n} orange/red warning changes could not be delivered after every retry: "
-        "{what}. The next contact of the route is paged in their place (told who could "
-        "not be reached), and the failed deliveries are tried again while the warning is "
+        "{what}. The next contact of the route is paged in their place, if the route has "
+        "one (told who could not be reached; after its last contact there is nobody "
+        "further to escalate to), and the failed deliveries are tried again while the warning is "
         "in force. Check the mail server or messaging gateway.",
     },
     "alarm_log_failed_one": {
         "zh": "{n} 次橙色/红色预警变化多次重试仍未送达值班人员：{what}。已转由路由中的下一位联系人接收"
-        "（并注明前一位未能送达），预警有效期内将继续重试。请检查邮件服务器或短信网关。",
+        "（若路由中还有下一位，并注明前一位未能送达；路由中最后一位联系人之后无人可再转交），"
+        "预警有效期内将继续重试。请检查邮件服务器或短信网关。",
         "en": "{n} orange/red warning change could not be delivered after every retry: "
-        "{what}. The next contact of the route is paged in their place (told who could "
-        "not be reached), and the failed delivery is tried again while the warning is in "
+        "{what}. The next contact of the route is paged in their place, if the route has "
+        "one (told who could not be reached; after its last contact there is nobody "
+        "further to escalate to), and the failed delivery is tried again while the warning is in "
         "force. Check the mail server or messaging gateway.",
     },
     "alarm_status_expired": {"zh": "已过期未发送", "en": "expired"},

@@ -7,16 +7,29 @@ read through ``dashboard.i18n.t``) merges :data:`riskwarn.paging_texts.TEXT`, th
 said outside the dashboard too (pages, ``riskwarn stream ack``), which the stream's
 sender and the CLI read through :func:`riskwarn.paging_texts.t`. Chinese is the default language, as the
 dashboard's.
+
+Times said to a person (the dashboard, a page, ``riskwarn stream ack``'s answers) are in
+the display time zone (``Settings.display_tz``, :data:`DEFAULT_DISPLAY_TZ` unless
+configured): :func:`fmt_datetime`; outside the dashboard with the zone named
+(:func:`fmt_datetime_zone`: ``北京时间`` / ``Asia/Shanghai``), as a page is read away from
+the city's screens. Machine
+fields (the webhook's JSON, the logs) stay ISO 8601 UTC. Light: pandas is imported only
+when a time is formatted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Lang = Literal["zh", "en"]
 LANGS: tuple[Lang, ...] = ("zh", "en")
 DEFAULT_LANG: Lang = "zh"
+# the zone times are shown in unless configured (``Settings.display_tz``'s default)
+DEFAULT_DISPLAY_TZ = "Asia/Shanghai"
 
 
 def text(catalogue: Mapping[str, Mapping[str, str]], key: str, lang: str, /, **kwargs: Any) -> str:
@@ -40,3 +53,46 @@ def count_key(catalogue: Mapping[str, Any], key: str, n: int) -> str:
 def joiner(lang: str) -> str:
     """What joins clauses of a list in ``lang``: ``；`` / ``; ``."""
     return "；" if lang == "zh" else "; "
+
+
+def to_local(ts: Any, tz: str) -> pd.Timestamp | None:
+    """A UTC (or naive-as-UTC) timestamp, or an ISO 8601 text, converted to ``tz``;
+    None for a missing one."""
+    import pandas as pd
+
+    if ts is None or (not isinstance(ts, str) and pd.isna(ts)):
+        return None
+    stamp = pd.Timestamp(ts)
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return stamp.tz_convert(tz)
+
+
+def fmt_datetime(ts: Any, lang: str, tz: str) -> str:
+    """A time in the display zone: ``2026年11月27日 18:30`` / ``27 Nov 2026 18:30``."""
+    local = to_local(ts, tz)
+    if local is None:
+        return "—"
+    if lang == "zh":
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
+# zones with a Chinese name (else the IANA name): China's one zone is 北京时间
+ZONE_NAMES_ZH: dict[str, str] = {
+    "Asia/Shanghai": "北京时间",
+    "Asia/Chongqing": "北京时间",
+    "Asia/Chungking": "北京时间",
+    "Asia/Harbin": "北京时间",
+    "PRC": "北京时间",
+    "UTC": "协调世界时",
+    "Etc/UTC": "协调世界时",
+}
+
+
+def fmt_datetime_zone(ts: Any, lang: str, tz: str) -> str:
+    """:func:`fmt_datetime` with the zone named, for a text read away from the
+    dashboard (a page, the command line): ``2026年12月6日 15:20（北京时间）`` /
+    ``6 Dec 2026 15:20 (Asia/Shanghai)``."""
+    when = fmt_datetime(ts, lang, tz)
+    return f"{when}（{ZONE_NAMES_ZH.get(tz, tz)}）" if lang == "zh" else f"{when} ({tz})"

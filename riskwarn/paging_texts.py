@@ -7,7 +7,10 @@ level words, the change words and why a change was never sent read the same on t
 dashboard, in a page and at the command line.
 
 Only human text: the webhook's machine-readable fields (levels, ids, keys) are English
-identifiers in every language (:func:`riskwarn.stream.delivery.send_webhook`).
+identifiers in every language (:func:`riskwarn.stream.delivery.send_webhook`), its times
+ISO 8601 UTC. Times said to a person are in the display time zone (``tz``:
+``Settings.display_tz``), the zone named (:func:`riskwarn.i18n.fmt_datetime_zone`):
+``2026年12月6日 15:20（北京时间）`` (since 2026-12-06; before, the UTC ISO text).
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from riskwarn.i18n import joiner, text
-from riskwarn.store.sql import utc
+from riskwarn.i18n import DEFAULT_DISPLAY_TZ, fmt_datetime_zone, joiner, text
 
 TEXT: dict[str, dict[str, str]] = {
     # levels (the dashboard's level labels)
@@ -73,6 +75,15 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Could not be delivered to contact {contact} (escalation step {step}: {error}): "
         "you are paged in their place.",
     },
+    # the same, when an earlier send to that contact may have got through (a claim whose
+    # outcome was never recorded: riskwarn.store.deliveries.possibly_sent)
+    "page_maybe_unreached": {
+        "zh": "可能未送达联系人 {contact}（升级第 {step} 级：{error}；此前一次发送的结果未记录，"
+        "可能已送达），现同时推送给您。",
+        "en": "May not have reached contact {contact} (escalation step {step}: {error}; the "
+        "outcome of an earlier send was not recorded, it may have got through): you are "
+        "paged as well.",
+    },
     "page_unreached_error": {"zh": "发送失败", "en": "failed"},
     "page_ids": {"zh": "预警 {warning}，变化 {key}。", "en": "Warning {warning}, change {key}."},
     "page_ack": {
@@ -103,6 +114,9 @@ TEXT: dict[str, dict[str, str]] = {
         "anyone yet; already acknowledged: {firsts}; nothing recorded",
     },
     "ack_change": {"zh": "变化 {key}（{why}）", "en": "{key} ({why})"},
+    # how an acknowledgement was made (the acknowledgements' ``via``)
+    "ack_via_cli": {"zh": "命令行", "en": "cli"},
+    "ack_via_dashboard": {"zh": "看板", "en": "dashboard"},
     "ack_changes_one": {"zh": "{list}", "en": "change {list}"},
     "ack_changes": {"zh": "{list}", "en": "changes {list}"},
     "ack_first": {
@@ -169,23 +183,33 @@ def _changes(items: Sequence[str], lang: str) -> str:
     return t(key, lang, list=("，" if lang == "zh" else ", ").join(items))
 
 
-def firsts_text(first: Sequence[Mapping[str, Any]], lang: str) -> str:
-    """Who acknowledged each change first and when (``AlreadyAcknowledgedError.first``)."""
+def via_words(via: Any, lang: str) -> str:
+    """How an acknowledgement was made (``cli`` / ``dashboard``) in ``lang``; an other
+    value as it is."""
+    key = f"ack_via_{via}"
+    return t(key, lang) if key in TEXT else str(via)
+
+
+def firsts_text(first: Sequence[Mapping[str, Any]], lang: str, tz: str = DEFAULT_DISPLAY_TZ) -> str:
+    """Who acknowledged each change first and when (``AlreadyAcknowledgedError.first``),
+    the time in ``tz`` (the zone named), the way in words."""
     return joiner(lang).join(
         t(
             "ack_first",
             lang,
             key=f["delivery_key"],
             who=f["acknowledged_by"],
-            at=utc(f["acknowledged_at"]).isoformat(timespec="seconds"),
-            via=f["via"],
+            at=fmt_datetime_zone(f["acknowledged_at"], lang, tz),
+            via=via_words(f["via"], lang),
         )
         for f in first
     )
 
 
-def already_acknowledged(warning_id: str, first: Sequence[Mapping[str, Any]], lang: str) -> str:
-    return t("ack_already", lang, warning=warning_id, firsts=firsts_text(first, lang))
+def already_acknowledged(
+    warning_id: str, first: Sequence[Mapping[str, Any]], lang: str, tz: str = DEFAULT_DISPLAY_TZ
+) -> str:
+    return t("ack_already", lang, warning=warning_id, firsts=firsts_text(first, lang, tz))
 
 
 def never_sent(
@@ -195,8 +219,9 @@ def never_sent(
     carried_by: Mapping[str, Sequence[str]],
     first: Sequence[Mapping[str, Any]],
     lang: str,
+    tz: str = DEFAULT_DISPLAY_TZ,
 ) -> str:
-    """``NeverSentError`` in ``lang``."""
+    """``NeverSentError`` in ``lang`` (times in ``tz``)."""
     items = [
         t(
             "ack_change",
@@ -206,7 +231,7 @@ def never_sent(
         )
         for k in keys
     ]
-    acked = t("ack_also_acked", lang, firsts=firsts_text(first, lang)) if first else ""
+    acked = t("ack_also_acked", lang, firsts=firsts_text(first, lang, tz)) if first else ""
     return t("ack_never_sent", lang, warning=warning_id, changes=_changes(items, lang), acked=acked)
 
 
@@ -221,9 +246,10 @@ def not_sent_yet(
     statuses: Mapping[str, Sequence[str]],
     lang: str,
     first: Sequence[Mapping[str, Any]] = (),
+    tz: str = DEFAULT_DISPLAY_TZ,
 ) -> str:
     """``NotSentYetError`` in ``lang``; ``first``: the warning's changes acknowledged
-    already, who and when (named after the changes not sent yet)."""
+    already, who and when (named after the changes not sent yet; times in ``tz``)."""
     items = [
         t("ack_change", lang, key=k, why=not_sent_yet_why(s, lang)) for k, s in statuses.items()
     ]
@@ -234,5 +260,5 @@ def not_sent_yet(
         lang,
         warning=warning_id,
         changes=_changes(items, lang),
-        firsts=firsts_text(first, lang),
+        firsts=firsts_text(first, lang, tz),
     )

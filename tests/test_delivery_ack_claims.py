@@ -231,6 +231,7 @@ def test_not_sent_yet_names_who_acknowledged_the_sent_change(
     capsys: pytest.CaptureFixture,
 ) -> None:
     from riskwarn.cli import main
+    from riskwarn.i18n import DEFAULT_DISPLAY_TZ, fmt_datetime_zone
     from riskwarn.stream.delivery import enqueue
 
     cfg = _cfg("a")
@@ -240,18 +241,20 @@ def test_not_sent_yet_names_who_acknowledged_the_sent_change(
     rows = _rows(store)
     store.record_attempt(rows[orange.key]["delivery_id"], ok=True)
     store.acknowledge_delivered(orange.warning_id, "officer-a", delivery_key=orange.key)
-    at = clock.now.isoformat(timespec="seconds")
+    # in the display zone, named (since 2026-12-06; before, UTC ISO: tests/test_paging_words.py)
+    at_en = fmt_datetime_zone(clock.now, "en", DEFAULT_DISPLAY_TZ)
+    at_zh = fmt_datetime_zone(clock.now, "zh", DEFAULT_DISPLAY_TZ)
     with pytest.raises(NotSentYetError) as info:
         store.acknowledge_delivered(orange.warning_id, "officer-b")
     en, zh = info.value.said("en"), info.value.said("zh")
     assert en == (
         f"warning {orange.warning_id} has nothing left to acknowledge: change {red.key} "
         "(queued, not sent yet) not received by anyone yet; already acknowledged: change "
-        f"{orange.key} by officer-a at {at} (via cli); nothing recorded"
+        f"{orange.key} by officer-a at {at_en} (via cli); nothing recorded"
     )  # old: "has no change sent yet", officer-a's acknowledgement not named
     assert zh == (
         f"预警 {orange.warning_id} 暂无可签收的变化：变化 {red.key}（排队待发送，尚未送达）"
-        f"尚无人收到；已签收：变化 {orange.key} 已由 officer-a 于 {at} 签收（途径：cli）；"
+        f"尚无人收到；已签收：变化 {orange.key} 已由 officer-a 于 {at_zh} 签收（途径：命令行）；"
         "本次未记录"
     )
     # the command says it too, in the paging language
@@ -308,6 +311,7 @@ def test_the_chinese_catch_up_page_names_the_levels_not_sent_in_chinese(
     """M07: an orange and then a red queued through an outage; the red is sent as the
     net change and its page says the orange was not sent before, in the paging
     language."""
+    from riskwarn.i18n import DEFAULT_DISPLAY_TZ, fmt_datetime_zone
     from riskwarn.stream.delivery import enqueue, page_text
 
     at = clock.now - pd.Timedelta(hours=2)
@@ -321,13 +325,13 @@ def test_the_chinese_catch_up_page_names_the_levels_not_sent_in_chinese(
     assert outcome == "claimed" and claimed is not None
     (missed,) = claimed["message"]["not_sent"]
     zh = page_text(claimed["message"], "zh")
-    assert (
-        f"此前未推送（实时监测正在追赶积压数据）：橙色（II级），自 {missed['from']} 至 "
-        f"{missed['to']}。"
-    ) in zh, zh
+    tz = DEFAULT_DISPLAY_TZ  # times in the display zone, named (tests/test_paging_words.py)
+    start, end = (fmt_datetime_zone(missed[k], "zh", tz) for k in ("from", "to"))
+    assert f"此前未推送（实时监测正在追赶积压数据）：橙色（II级），自 {start} 至 {end}。" in zh, zh
     assert "Not sent before" not in zh
     en = page_text(claimed["message"], "en")
-    assert f"Not sent before (the stream was catching up): Orange (II) from {missed['from']}" in en
+    start = fmt_datetime_zone(missed["from"], "en", tz)
+    assert f"Not sent before (the stream was catching up): Orange (II) from {start}" in en
 
 
 def test_the_stream_command_pages_in_the_paging_language(

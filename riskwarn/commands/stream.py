@@ -12,6 +12,27 @@ import click
 DEFAULT_SOURCE = "configs/sources/sim_sensor_readings.yaml"
 
 
+def _refusal(exc: Any, lang: str, tz: str) -> str:
+    """Why ``stream ack`` recorded nothing, in ``lang``, times in the display zone ``tz``
+    (the exception's own ``said`` names them in the default zone)."""
+    from riskwarn import paging_texts as pt
+    from riskwarn.store.deliveries import (
+        AlreadyAcknowledgedError,
+        NeverSentError,
+        NotSentYetError,
+    )
+
+    if isinstance(exc, AlreadyAcknowledgedError):
+        return pt.already_acknowledged(exc.warning_id, exc.first, lang, tz)
+    if isinstance(exc, NeverSentError):
+        return pt.never_sent(
+            exc.warning_id, exc.keys, exc.statuses, exc.carried_by, exc.first, lang, tz
+        )
+    if isinstance(exc, NotSentYetError):
+        return pt.not_sent_yet(exc.warning_id, exc.statuses, lang, exc.first, tz)
+    return str(exc.said(lang))  # no time in it
+
+
 def _status_path() -> Path:
     from riskwarn.settings import load_settings
 
@@ -141,7 +162,7 @@ def stream(
         read_passwords,
     )
     from riskwarn.stream.consumer import StreamConfig, StreamConsumer
-    from riskwarn.stream.delivery import load_config
+    from riskwarn.stream.delivery import ContactsError, load_config
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -158,6 +179,12 @@ def stream(
         )
     if mapping.table != "sensor_readings":
         raise click.UsageError(f"{source} maps {mapping.table}, not sensor_readings")
+    try:  # a contacts file out of its types or ranges: one line, exit 2
+        delivery = (
+            load_config(contacts, settings.paging_lang, settings.display_tz) if contacts else None
+        )
+    except ContactsError as exc:
+        raise click.ClickException(str(exc)) from None
     cfg = StreamConfig(
         mapping=mapping,
         lake_dir=settings.lake_dir,
@@ -172,7 +199,7 @@ def stream(
         # re-read when the broker refuses the password (rotated): not when it is given
         password_file=None if settings.mqtt_password else passwords_file(settings.home),
         batch_s=batch_s,
-        delivery=load_config(contacts, settings.paging_lang) if contacts else None,
+        delivery=delivery,
         metrics_path=Path(metrics) if metrics else None,
         pseudonym_key=pseudonym_key_for(settings, mapping),
         lower_after_steps=lower_after_steps,
@@ -348,7 +375,7 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
             NeverSentError,
             NotSentYetError,
         ) as exc:
-            raise click.ClickException(exc.said(lang)) from None
+            raise click.ClickException(_refusal(exc, lang, settings.display_tz)) from None
     for ack_id, key in done:
         click.echo(t("ack_done", lang, warning=warning_id, key=key, ack=ack_id))
     for key, statuses in done.left.items():

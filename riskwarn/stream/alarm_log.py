@@ -24,8 +24,9 @@ below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``;
 every delivery was cancelled is ``expired`` as well (never sent).
 A change some delivery of which is ``failed`` now (its contact was not reached after
 every retry: ``email:duty-1 failed (8 attempts)``) is marked ``failed``: the dashboard
-says so above the log (the next contact is paged in that one's place, and the delivery
-is tried again while the warning is in force; docs/streaming.md, "Failed deliveries").
+says so above the log (the next contact is paged in that one's place if the route has
+one, and the delivery is tried again while the warning is in force; docs/streaming.md,
+"Failed deliveries").
 """
 
 from __future__ import annotations

@@ -969,7 +969,7 @@ class StreamConsumer:
         ]
 
     def _deliver_loop(self) -> None:
-        from riskwarn.stream.delivery import deliver_due, escalate
+        from riskwarn.stream.delivery import deliver_due, escalate, failed_at_last_contact
 
         store = Store(self.cfg.store_url)
         last_escalation = 0.0
@@ -986,6 +986,9 @@ class StreamConsumer:
                     failed = store.failed_deliveries()  # not reached: `stream --status`
                     self.counters.deliveries_failed = len(failed)
                     self.counters.deliveries_failed_red = int((failed["to_level"] == "red").sum())
+                    self.counters.deliveries_failed_last = failed_at_last_contact(
+                        self.cfg.delivery, failed
+                    )
                     last_escalation = time.monotonic()
             except Exception as exc:  # store down: try again next second
                 log.error("delivery loop: %s; trying again", self._failed("delivery", exc))
@@ -1035,6 +1038,7 @@ class StreamConsumer:
             # retry (escalated to the next contact, tried again while in force)
             "deliveries_failed": c.deliveries_failed,
             "deliveries_failed_red": c.deliveries_failed_red,
+            "deliveries_failed_last": c.deliveries_failed_last,
             "lake_retries": c.lake_retries,
             "store_retries": c.store_retries,
             "publish_failures": self.publish_failures,  # in a row, at the oldest round

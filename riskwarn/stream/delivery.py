@@ -35,6 +35,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import os
 import smtplib
 import time
@@ -50,7 +51,7 @@ import requests
 import yaml
 
 from riskwarn import warnings as rw
-from riskwarn.i18n import DEFAULT_LANG
+from riskwarn.i18n import DEFAULT_DISPLAY_TZ, DEFAULT_LANG, fmt_datetime_zone
 from riskwarn.paging_texts import level_words, t
 from riskwarn.store import Store
 from riskwarn.store.deliveries import (
@@ -100,6 +101,8 @@ class DeliveryConfig:
     # a delivery whose retry budget ran out (``failed``: the contact was not reached) is
     # tried again once every this many minutes while its warning is in force
     retry_failed_after_minutes: float = FAILED_RETRY_S / 60
+    # the zone the pages' times are said in (RISKWARN_DISPLAY_TZ, the dashboard's)
+    tz: str = DEFAULT_DISPLAY_TZ
 
     def route(self, site_id: str) -> list[str]:
         """Contact ids responsible for a site, in escalation order."""
@@ -110,45 +113,136 @@ class DeliveryConfig:
             return self.townships[town]
         return self.default
 
+    def has_next_contact(self, site_id: str, step: int) -> bool:
+        """Whether the route of ``site_id`` has a contact after its ``step``-th: someone
+        to escalate to (the last contact's failed page goes nowhere further)."""
+        return step + 1 < len(self.route(site_id))
 
-def load_config(path: str | Path, lang: str = DEFAULT_LANG) -> DeliveryConfig:
+
+class ContactsError(ValueError):
+    """The contacts file is unreadable or holds a value out of its type or range; the
+    message is one line naming the file and the key (``riskwarn stream``: exit 2)."""
+
+
+# the contacts file's numbers that must be greater than 0: key -> (default, whole)
+POSITIVE_KEYS: dict[str, tuple[float, bool]] = {
+    "escalate_after_minutes": (15.0, False),
+    "max_attempts": (8, True),
+    "retry_failed_after_minutes": (FAILED_RETRY_S / 60, False),
+}
+
+
+def _positive_numbers(raw: Mapping[str, Any], path: str | Path) -> dict[str, float]:
+    """The :data:`POSITIVE_KEYS` of the contacts file (their defaults when absent);
+    a value that is not a number greater than 0 (a whole one for ``max_attempts``)
+    raises :class:`ContactsError` naming each such key, its value and the file."""
+    out, wrong = {}, []
+    for key, (default, whole) in POSITIVE_KEYS.items():
+        value = raw.get(key, default)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and math.isfinite(value) and value > 0 and (not whole or value == int(value)):
+            out[key] = float(value)
+        else:
+            kind = "a whole number greater than 0" if whole else "a number greater than 0"
+            wrong.append(f"{key} must be {kind}, not {value!r}")
+    if wrong:
+        raise ContactsError(f"{path}: " + "; ".join(wrong))
+    return out
+
+
+def _mapping(value: Any, what: str, path: str | Path) -> dict[Any, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ContactsError(f"{path}: {what} must be a mapping, not {value!r}")
+    return value
+
+
+def _ids(value: Any, what: str, path: str | Path) -> list[str]:
+    """A route: a list of contact ids."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(x, str | int) for x in value):
+        raise ContactsError(f"{path}: {what} must be a list of contact ids, not {value!r}")
+    return [str(x) for x in value]
+
+
+def load_config(
+    path: str | Path, lang: str = DEFAULT_LANG, tz: str = DEFAULT_DISPLAY_TZ
+) -> DeliveryConfig:
     """The contacts file; the webhook secret comes from the environment variable it
-    names; ``lang``: the pages' language (``Settings.paging_lang``)."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    contacts = {
-        str(cid): Contact(str(cid), c.get("email"), bool(c.get("webhook", False)))
-        for cid, c in (raw.get("contacts") or {}).items()
-    }
-    routes = raw.get("routes") or {}
-    smtp = raw.get("smtp") or {}
-    hook = raw.get("webhook") or {}
+    names; ``lang``: the pages' language (``Settings.paging_lang``); ``tz``: the zone
+    their times are said in (``Settings.display_tz``). A file that cannot be read, or
+    a value out of its type or range (the minutes and attempts must be greater than 0,
+    a route a list of known contact ids), raises :class:`ContactsError` naming the file
+    and the key (since 2026-12-06; before, ``retry_failed_after_minutes: -5`` or
+    ``max_attempts: 0`` were taken as given)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ContactsError(
+            f"{path}: cannot read the contacts file ({type(exc).__name__})"
+        ) from None
+    except yaml.YAMLError:
+        raise ContactsError(f"{path}: not valid YAML") from None
+    raw = _mapping(raw, "the contacts file", path)
+    contacts = {}
+    for cid, c in _mapping(raw.get("contacts"), "contacts", path).items():
+        c = _mapping(c, f"contacts.{cid}", path)
+        if c.get("email") is not None and not isinstance(c["email"], str):
+            raise ContactsError(
+                f"{path}: contacts.{cid}.email must be an address, not {c['email']!r}"
+            )
+        if not isinstance(c.get("webhook", False), bool):
+            raise ContactsError(
+                f"{path}: contacts.{cid}.webhook must be true or false, not {c['webhook']!r}"
+            )
+        contacts[str(cid)] = Contact(str(cid), c.get("email"), c.get("webhook", False))
+    routes = _mapping(raw.get("routes"), "routes", path)
+    smtp = _mapping(raw.get("smtp"), "smtp", path)
+    hook = _mapping(raw.get("webhook"), "webhook", path)
+    port = smtp.get("port", 25)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ContactsError(f"{path}: smtp.port must be a port number (1-65535), not {port!r}")
+    base = raw.get("retry_base_s", 2)
+    if not isinstance(base, int | float) or isinstance(base, bool) or not 0 <= base < math.inf:
+        raise ContactsError(f"{path}: retry_base_s must be a number of seconds >= 0, not {base!r}")
+    numbers = _positive_numbers(raw, path)
     secret = os.environ.get(str(hook.get("secret_env", "RISKWARN_WEBHOOK_SECRET")), "")
     cfg = DeliveryConfig(
         contacts=contacts,
-        sites={str(k): [str(x) for x in v] for k, v in (routes.get("sites") or {}).items()},
-        townships={str(k): [str(x) for x in v] for k, v in (routes.get("townships") or {}).items()},
-        default=[str(x) for x in routes.get("default") or []],
-        site_township={str(k): str(v) for k, v in (raw.get("site_townships") or {}).items()},
+        sites={
+            str(k): _ids(v, f"routes.sites.{k}", path)
+            for k, v in _mapping(routes.get("sites"), "routes.sites", path).items()
+        },
+        townships={
+            str(k): _ids(v, f"routes.townships.{k}", path)
+            for k, v in _mapping(routes.get("townships"), "routes.townships", path).items()
+        },
+        default=_ids(routes.get("default"), "routes.default", path),
+        site_township={
+            str(k): str(v)
+            for k, v in _mapping(raw.get("site_townships"), "site_townships", path).items()
+        },
         smtp_host=str(smtp.get("host", "127.0.0.1")),
-        smtp_port=int(smtp.get("port", 25)),
+        smtp_port=port,
         mail_from=str(smtp.get("from", "riskwarn@localhost")),
         webhook_url=hook.get("url"),
         webhook_secret=secret,
-        escalate_after_minutes=float(raw.get("escalate_after_minutes", 15)),
-        retry_base_s=float(raw.get("retry_base_s", 2)),
-        max_attempts=int(raw.get("max_attempts", 8)),
+        escalate_after_minutes=numbers["escalate_after_minutes"],
+        retry_base_s=float(base),
+        max_attempts=int(numbers["max_attempts"]),
         lang=lang,
-        retry_failed_after_minutes=float(
-            raw.get("retry_failed_after_minutes", FAILED_RETRY_S / 60)
-        ),
+        retry_failed_after_minutes=numbers["retry_failed_after_minutes"],
+        tz=tz,
     )
     unknown = {
         c for r in [*cfg.sites.values(), *cfg.townships.values(), cfg.default] for c in r
     } - set(contacts)
     if unknown:
-        raise ValueError(f"{path}: routes name unknown contacts {sorted(unknown)}")
+        raise ContactsError(f"{path}: routes name unknown contacts {sorted(unknown)}")
     if cfg.webhook_url and not cfg.webhook_secret:
-        raise ValueError(
+        raise ContactsError(
             f"{path}: a webhook needs its secret in ${hook.get('secret_env', 'RISKWARN_WEBHOOK_SECRET')}"
         )
     return cfg
@@ -255,10 +349,12 @@ def page_subject(msg: Mapping[str, Any], lang: str) -> str:
     )
 
 
-def page_text(msg: Mapping[str, Any], lang: str) -> str:
+def page_text(msg: Mapping[str, Any], lang: str, tz: str = DEFAULT_DISPLAY_TZ) -> str:
     """The page's text in ``lang`` (the e-mail's body, the webhook's ``text``): the
-    change, when, the levels not sent before (a catch-up's net change), the reasons, the
-    ids and how to acknowledge. The message's fields themselves stay as logged."""
+    change, when (in ``tz``, the zone named), the levels not sent before (a catch-up's
+    net change), the contacts not reached before (or maybe not: ``maybe_heard``), the
+    reasons, the ids and how to acknowledge. The message's fields themselves stay as
+    logged (ISO 8601 UTC)."""
     lines = [
         t(
             "page_headline",
@@ -268,20 +364,20 @@ def page_text(msg: Mapping[str, Any], lang: str) -> str:
             from_level=level_words(msg["from_level"], lang),
             to=level_words(msg["to_level"], lang),
         ),
-        t("page_at", lang, at=msg["at"]),
+        t("page_at", lang, at=fmt_datetime_zone(msg["at"], lang, tz)),
         *[
             t(
                 "page_not_sent",
                 lang,
                 level=level_words(x["level"], lang),
-                start=x["from"],
-                end=x["to"],
+                start=fmt_datetime_zone(x["from"], lang, tz),
+                end=fmt_datetime_zone(x["to"], lang, tz),
             )
             for x in msg.get("not_sent") or []
         ],
         *[
             t(
-                "page_unreached",
+                "page_maybe_unreached" if x.get("maybe_heard") else "page_unreached",
                 lang,
                 contact=x["contact_id"],
                 step=x["escalation_step"],
@@ -307,7 +403,7 @@ def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> No
     # the same Message-ID on a resend (after a crash between sending and recording it):
     # mail systems that de-duplicate by it show the message once
     em["Message-ID"] = f"<{msg['delivery_key']}.{contact.contact_id}@riskwarn>"
-    em.set_content(page_text(msg, cfg.lang))
+    em.set_content(page_text(msg, cfg.lang, cfg.tz))
     with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
         smtp.send_message(em)
 
@@ -320,7 +416,7 @@ def send_webhook(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> 
     page = {
         "lang": cfg.lang,
         "subject": page_subject(msg, cfg.lang),
-        "text": page_text(msg, cfg.lang),
+        "text": page_text(msg, cfg.lang, cfg.tz),
     }
     body = json.dumps(
         {**msg, "contact_id": contact.contact_id, **page}, ensure_ascii=False
@@ -493,10 +589,17 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
             )
             counts["retry" if retry_at else "failed"] += 1
             if retry_at is None:  # the contact was not reached: escalated, retried later
+                further = (
+                    f"the change escalates to the next contact after "
+                    f"{cfg.escalate_after_minutes:.0f} min"
+                    if cfg.has_next_contact(str(d["unit_id"]), int(d["escalation_step"]))
+                    else "it is the last contact of the site's route: no further contact "
+                    "to escalate to"
+                )
                 log.error(
                     "delivery %s (%s to contact %s, %s warning %s) FAILED after %d attempts "
-                    "(%s): the contact was not reached; the change escalates to the next "
-                    "contact after %.0f min and is tried again every %.0f min while in force",
+                    "(%s): the contact was not reached; %s; it is tried again every %.0f min "
+                    "while in force",
                     d["delivery_id"],
                     d["channel"],
                     d["contact_id"],
@@ -504,7 +607,7 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                     d["warning_id"],
                     n,
                     _error_class(exc),
-                    cfg.escalate_after_minutes,
+                    further,
                     cfg.retry_failed_after_minutes,
                 )
                 continue
@@ -539,6 +642,15 @@ def _unreached(top: pd.DataFrame) -> bool:
     return True
 
 
+def failed_at_last_contact(cfg: DeliveryConfig, failed: pd.DataFrame) -> int:
+    """How many of the ``failed`` deliveries (``Store.failed_deliveries``) went to the
+    last contact of their site's route: nobody further to escalate to."""
+    return sum(
+        not cfg.has_next_contact(str(r.unit_id), int(r.escalation_step))
+        for r in failed.itertuples(index=False)
+    )
+
+
 def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> int:
     """Escalate, to the next contact of the route:
 
@@ -548,8 +660,10 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
       every channel ``failed`` after its retry budget, or still retrying) within
       ``escalate_after_minutes`` of being queued to them, nobody having acknowledged
       them: "could not reach" counts as "did not acknowledge". The next contact's page
-      names the contact not reached (``unreached``: contact, step, class of error) and
-      what that one's page said. An orange so escalated that reaches its contact goes no
+      names the contact not reached (``unreached``: contact, step, class of error; and
+      ``maybe_heard: true`` when an earlier send to them may have got through, a claim
+      whose outcome was never recorded: the page says "may not have reached") and what
+      that one's page said. An orange so escalated that reaches its contact goes no
       further (as a delivered orange); one that fails there goes on.
 
     Neither when the review panel has since dismissed the warning or set it below the
@@ -584,6 +698,10 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
                     or None,
                 }
             ]
+            if any(possibly_sent(r) for r in top.to_dict("records")):
+                # an earlier claim's send may have got through (its outcome was never
+                # recorded): the page says "may not have reached", not "could not"
+                unreached[0]["maybe_heard"] = True
         else:
             continue
         if store.acknowledged(str(key)):

@@ -84,6 +84,8 @@ class Counters:
     # the sender with each escalation pass
     deliveries_failed: int = 0
     deliveries_failed_red: int = 0
+    # of these, the ones to the last contact of their route (nobody further to escalate to)
+    deliveries_failed_last: int = 0
     last_write_at: str | None = None
     connected: bool = False
     # what is failing now ("lake write" / "publishing" -> "since <UTC>: <Class>: <first

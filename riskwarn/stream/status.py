@@ -55,10 +55,11 @@ def status_line(path: Path) -> str:
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     if s.get("deliveries_failed"):  # a page that reached nobody: said first, in capitals
         n, red = int(s["deliveries_failed"]), int(s.get("deliveries_failed_red") or 0)
+        en, zh = _escalated_words(n, s.get("deliveries_failed_last"))
         failing = (
             f"; DELIVERY FAILED: {n} deliveries ({red} red) did not reach their contact after "
-            "every retry (escalated to the next contact, tried again while in force) / "
-            f"推送失败：{n} 条（红色 {red} 条）多次重试仍未送达（已转下一联系人，预警有效期内继续重试）"
+            f"every retry ({en}, tried again while in force) / "
+            f"推送失败：{n} 条（红色 {red} 条）多次重试仍未送达（{zh}，预警有效期内继续重试）"
         ) + failing
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
@@ -66,4 +67,25 @@ def status_line(path: Path) -> str:
         f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {warned}, "
         f"{s['level_changes']} level changes, {sent}; "
         f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"
+    )
+
+
+def _escalated_words(n: int, last: int | None) -> tuple[str, str]:
+    """Where ``n`` failed deliveries went on, ``last`` of them to the last contact of
+    their route (nobody further; None: a status file from before 2026-12-06, not
+    known), in English and Chinese."""
+    if last is None:
+        return "escalated to the next contact if the route has one", "如路由中有下一联系人则已转交"
+    last = int(last)
+    if last == 0:
+        return "escalated to the next contact", "已转下一联系人"
+    if last >= n:
+        return (
+            "the last contact of the route: no further contact to escalate to",
+            "已是路由中最后一位联系人，无可再转交的联系人",
+        )
+    return (
+        f"escalated to the next contact; {last} at the last contact of the route: no "
+        "further contact to escalate to",
+        f"已转下一联系人；其中 {last} 条已是路由中最后一位联系人，无可再转交的联系人",
     )
