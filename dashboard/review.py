@@ -17,7 +17,7 @@ import base64
 import hashlib
 import html
 import re
-from collections.abc import Callable, Collection, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
@@ -702,6 +702,7 @@ GONE_KEY = "rv_gone"  # the notice of an open warning withdrawn, until another i
 SHOWN_KEY = "rv_shown"  # (warning id, version) of the open warning when it was opened
 FILTERS_KEY = "rv_filters"  # the review page's filters on its previous run
 PICK_VALUE = "rv_pick__value"  # the picker's choice (carried over by shell.select)
+SAVED_KEY = "rv_saved"  # (warning id, the one after it) of the reviewer's own saved decision
 QUEUE_ROWS = 300  # the review page works from the top of the queue; the rest waits for filters
 
 
@@ -723,6 +724,38 @@ def opened(
     if not shown or shown[0] != warning_id:
         state[SHOWN_KEY] = (warning_id, version)
     state.pop(GONE_KEY, None)
+
+
+def saved(
+    state: MutableMapping[Any, Any], warning_id: str, version: int, order: Sequence[str]
+) -> None:
+    """The reviewer's own decision on ``warning_id`` was saved, making ``version``:
+    remembered for the next run (:func:`moved_on`) with the warning after it in the
+    picker's ``order``, and the open warning counts as seen at that version (a notice of
+    :func:`left_notice` names decisions taken since, not this one)."""
+    ids = list(order)
+    after = ids[ids.index(warning_id) + 1 :] if warning_id in ids else []
+    state[SAVED_KEY] = (warning_id, after[0] if after else None)
+    state[SHOWN_KEY] = (warning_id, int(version))
+
+
+def moved_on(state: MutableMapping[Any, Any], in_view: Collection[str]) -> bool:
+    """On the run after the reviewer's own decision was saved (:func:`saved`): when it
+    took the warning out of the queue shown, ``in_view`` (the "new" filter, below the
+    first rows), the page moves on to the warning that came after it (the queue's first
+    when that one left too) without a notice: it is not kept open (:func:`kept_open`),
+    whose notice told the reviewer of their own decision as of someone else's. Returns
+    whether it moved on; a warning still in the queue stays open."""
+    done = state.pop(SAVED_KEY, None)
+    was = state.get(OPEN_KEY)
+    if done is None or was is None or was[0] != done[0] or done[0] in in_view:
+        return False
+    state.pop(OPEN_KEY, None)
+    if done[1] in in_view:
+        state[PICK_VALUE] = done[1]
+    else:
+        state.pop(PICK_VALUE, None)
+    return True
 
 
 def started(state: Mapping[Any, Any], warning_id: str) -> bool:
@@ -752,7 +785,8 @@ def kept_open(
     stay open; None otherwise.
 
     It stays open (the page lists it in the picker and says why it is not in the queue)
-    when someone else's decision took it out of a "new" queue, or below the queue's first
+    when someone else's decision took it out of a "new" queue (the reviewer's own saved
+    decision moves on instead: :func:`moved_on`, called before), or below the queue's first
     rows, when anything else did so without the reviewer changing the filters, and when
     the reviewer changed the filters with a decision on it under way: before, the picker
     moved to the queue's first warning without a word, and a refused or unsaved decision

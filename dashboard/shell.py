@@ -90,10 +90,22 @@ def audit(settings: Settings, action: str, username: str, **details: Any) -> Non
 
 def _end_session(settings: Settings, user: auth.User, reason: str, flash: str) -> None:
     """End the session of ``user`` (idle, removed, demoted, revoked elsewhere, past the
-    absolute limit): audited, token revoked."""
-    audit(settings, "session_ended", user.username, reason=reason, role=user.role)
-    if _forget(settings, reason):  # else its flash says the end was not recorded
+    absolute limit): token revoked, then audited (:func:`_forget`)."""
+    ended = ("session_ended", user.username, {"reason": reason, "role": user.role})
+    if _forget(settings, reason, then=ended):  # else its flash says it was not recorded
         st.session_state["signin_flash"] = flash
+
+
+def _audit_after(settings: Settings, entry: tuple[str, str, dict[str, Any]] | None) -> None:
+    """The audit ``entry`` (action, username, details) of a session's end, written once
+    its token is revoked; a store failing now is logged (the session has ended)."""
+    if entry is None:
+        return
+    action, username, details = entry
+    try:
+        audit(settings, action, username, **details)
+    except STORE_ERRORS as exc:
+        LOG.warning("%s not audited: %s", action, type(exc).__name__)
 
 
 def _store(settings: Settings) -> Any:
@@ -110,14 +122,22 @@ def is_revoked(settings: Settings, payload: Any) -> bool:
     return sessions.is_revoked(_store(settings), payload)
 
 
-def _forget(settings: Settings, reason: str = "logout") -> bool:
-    """Revoke the session token, then drop the signed-in user (the cookie is cleared).
-    The session ends in this browser even when the store cannot record the revocation:
-    then the sign-in screen says so (``signout_unrecorded``: a copy of the cookie still
-    works elsewhere) and later runs of this browser session retry it. Before (review
-    2026-12-06) the token was dropped first and a failed revocation left the user signed
-    in without it: the next run issued a new token (a fresh 12 hours) and the old one,
-    never revoked, still worked on another server. Returns whether it was recorded."""
+def _forget(
+    settings: Settings,
+    reason: str = "logout",
+    then: tuple[str, str, dict[str, Any]] | None = None,
+) -> bool:
+    """Revoke the session token, then drop the signed-in user (the cookie is cleared),
+    then audit the end of the session, ``then`` (action, username, details). The session
+    ends in this browser even when the store cannot record the revocation: then the
+    sign-in screen says so (``signout_unrecorded``: a copy of the cookie still works
+    elsewhere) and later runs of this browser session retry it, auditing ``then`` once
+    it is recorded. Before (review 2026-12-06) the token was dropped first and a failed
+    revocation left the user signed in without it: the next run issued a new token (a
+    fresh 12 hours) and the old one, never revoked, still worked on another server; and
+    the end was audited before the revocation, so a crash or a store failing between
+    them left a ``logout`` recorded for a token still valid. Returns whether the
+    revocation was recorded."""
     payload = st.session_state.get("token_payload")
     recorded = True
     if isinstance(payload, dict) and reason != "revoked":  # revoked elsewhere: it already is
@@ -126,31 +146,36 @@ def _forget(settings: Settings, reason: str = "logout") -> bool:
         except STORE_ERRORS as exc:
             # the exception's text may hold the statement's parameters: its type only
             LOG.warning("session revocation (%s) not recorded: %s", reason, type(exc).__name__)
-            st.session_state[REVOKE_PENDING] = (dict(payload), reason)
+            st.session_state[REVOKE_PENDING] = (dict(payload), reason, then)
             st.session_state["signin_flash"] = "signout_unrecorded"
             recorded = False
     st.session_state.pop("token_payload", None)
     st.session_state.pop("user", None)
     st.session_state.pop("last_active", None)
     st.session_state["cookie_out"] = None  # delete the cookie on the next run
+    if recorded:
+        _audit_after(settings, then)
     return recorded
 
 
-REVOKE_PENDING = "revoke_pending"  # (payload, reason) of a revocation the store refused
+# (payload, reason, the audit entry to write after it) of a revocation the store refused
+REVOKE_PENDING = "revoke_pending"
 
 
 def _retry_revocation(settings: Settings) -> None:
-    """Record the revocation a failing store refused at sign-out, if it answers now."""
+    """Record the revocation a failing store refused at sign-out, if it answers now,
+    then the end of the session it was to be audited with (:func:`_forget`)."""
     pending = st.session_state.get(REVOKE_PENDING)
     if not pending:
         return
-    payload, reason = pending
+    payload, reason, *after = pending  # a session of the previous version: no third
     try:
         sessions.revoke(_store(settings), payload, reason)
     except STORE_ERRORS as exc:
         LOG.warning("session revocation (%s) still not recorded: %s", reason, type(exc).__name__)
         return
     st.session_state.pop(REVOKE_PENDING, None)
+    _audit_after(settings, after[0] if after else None)
 
 
 def _start_session(settings: Settings, user: auth.User, payload: dict[str, Any] | None) -> None:
@@ -373,15 +398,12 @@ def login_form(settings: Settings) -> None:
 
 
 def sign_out() -> None:
-    """``on_click`` of the sign-out button: audited, token revoked, cookie cleared."""
+    """``on_click`` of the sign-out button: token revoked, cookie cleared, then audited
+    (a ``logout`` in the audit log means the token no longer works: :func:`_forget`)."""
     settings = queries.settings()
     user = st.session_state.get("user")
-    if isinstance(user, auth.User):
-        try:
-            audit(settings, "logout", user.username, role=user.role)
-        except STORE_ERRORS as exc:  # the sign-out goes on: _forget says what it recorded
-            LOG.warning("logout not audited: %s", type(exc).__name__)
-    _forget(settings)
+    logout = ("logout", user.username, {"role": user.role}) if isinstance(user, auth.User) else None
+    _forget(settings, then=logout)
     if oidc_configured():
         st.logout()
 

@@ -32,22 +32,27 @@ _FACTORY_MARK = "_riskwarn_redacting"
 
 
 # Personal data of dispute parties in free text (a review reason): a Chinese mobile
-# number (11 digits from 13x-19x, optionally +86, in any grouping), a landline
+# number (11 digits from 13x-19x, optionally +86 or 0086, in any grouping), a landline
 # number (an area code 010, 02x or 0xxx, written 0556-5123456, (0556)5123456, 0556 5123456
 # or run together, optionally +86, then a 7- or 8-digit local number not starting with 0
 # or 1) and a resident ID number (18 digits, the last may be X, or the old 15-digit form),
-# each with a plausible birth date, optionally spaced or hyphenated between its region,
-# year, month-day and sequence parts; digits run on either side are not matched (a longer
-# number). Dates (2025-12-31), times, probabilities, case ids (MD202312190001), site ids
-# and rain figures do not have these shapes (tests/test_review_personal_data.py). A local
+# each with a plausible birth date; the 18-digit one in any grouping (340811 19900101
+# 123X, 3408 1119 9001 0112 3X, 340811/19900101/123X), the 15-digit one spaced between
+# its region, year, month-day and sequence parts; digits run on either side are not
+# matched (a longer number). Groups are parted by one space, a hyphen or dash (the em
+# and en dashes Chinese input methods type, one or two, a space either side or not:
+# 132 - 4183 - 5768, 132——4183——5768), a dot or, in an ID number, a slash. Dates
+# (2025-12-31, 2025/12/31), times, probabilities, case ids (MD202312190001), site ids and
+# rain figures do not have these shapes (tests/test_review_personal_data.py). A local
 # number written without its area code (5123456) and names are not found: see README's
 # privacy section.
-_SEP = r"[\s\-－]?"  # one space or hyphen (also full-width) between groups, or none
-# a mobile's 11 digits in any grouping (3-4-4, 4-4-3, 132.4183.5768): one space, hyphen or
+_DASH = r"[\-\u2010-\u2015\u2212\uff0d]"  # hyphen, the dashes, minus, full-width hyphen
+_SEP = rf"(?:\s?{_DASH}{{1,2}}\s?|\s)?"  # between groups: a space or a dash, or none
+# a mobile's 11 digits in any grouping (3-4-4, 4-4-3, 132.4183.5768): a separator or a
 # dot between any two of them, or none
-_MOBILE_SEP = r"[\s\-－.]?"
+_MOBILE_SEP = rf"(?:{_SEP}|\.)"
 _MOBILE = re.compile(
-    rf"(?<![0-9])(?:\+?86{_SEP})?1{_MOBILE_SEP}[3-9](?:{_MOBILE_SEP}[0-9]){{9}}(?![0-9])"
+    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP})?1{_MOBILE_SEP}[3-9](?:{_MOBILE_SEP}[0-9]){{9}}(?![0-9])"
 )
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # an area code without its leading 0
 _LANDLINE = re.compile(
@@ -56,9 +61,35 @@ _LANDLINE = re.compile(
     rf"{_SEP}[2-9][0-9]{{2,3}}{_SEP}[0-9]{{4}}(?![0-9])"
 )
 _MONTH_DAY = rf"(?:0[1-9]|1[0-2]){_SEP}(?:0[1-9]|[12][0-9]|3[01])"
+
+
+def _any_grouping(*digits: str | tuple[tuple[str, str], ...]) -> str:
+    """A pattern of ``digits`` (a character class each, or alternatives of two such as
+    ``(("1", "9"), ("2", "0"))``) with a separator (:data:`_SEP`, a dot or a slash) or
+    none between any two of them."""
+    sep = rf"(?:{_SEP}|[./])"
+    return sep.join(
+        d if isinstance(d, str) else "(?:" + "|".join(f"{x}{sep}{y}" for x, y in d) + ")"
+        for d in digits
+    )
+
+
+# 18 digits: region (6, not starting with 0), birth year (18xx-20xx), month, day,
+# sequence (3), check digit or X
 _ID_18 = re.compile(
-    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}{_SEP}{_MONTH_DAY}"
-    rf"{_SEP}[0-9]{{3}}[0-9Xx](?![0-9])"
+    "(?<![0-9])"
+    + _any_grouping(
+        "[1-9]",
+        *["[0-9]"] * 5,
+        (("1", "[89]"), ("2", "0")),
+        "[0-9]",
+        "[0-9]",
+        (("0", "[1-9]"), ("1", "[0-2]")),
+        (("0", "[1-9]"), ("[12]", "[0-9]"), ("3", "[01]")),
+        *["[0-9]"] * 3,
+        "[0-9Xx]",
+    )
+    + "(?![0-9])"
 )
 _ID_15 = re.compile(
     rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}{_SEP}{_MONTH_DAY}{_SEP}[0-9]{{3}}(?![0-9])"
@@ -82,6 +113,7 @@ _FOLD = str.maketrans(
         "ｘ": "x",
         "＋": "+",
         "．": ".",
+        "／": "/",
         "\u3000": " ",
     }
 )

@@ -121,16 +121,15 @@ def test_a_decision_refused_out_of_the_new_queue_is_said_on_the_warning_seen(
     assert _widget(at.text_area, "reason").value == MY_REASON  # the reason typed is kept
     _ok(_widget(at.radio, "action").set_value("dismiss").run())
     _submit(at)
-    assert str(_select(at, "rv_pick").value) == wid  # saved, and still the one open
     assert store.warning_reviews(wid)[["action", "reviewer"]].values.tolist() == [
         ["accept", "reviewer1"],
         ["dismiss", "reviewer"],
     ]
-    assert sid in _text(at.success)
     assert len(store.warning_reviews()) == before + 1
-
-    # choosing another warning ends it: the notice goes, and it leaves the picker
-    _ok(_select(at, "rv_pick").select_index(1).run())
+    # saved: the reviewer's own decision ends it (as choosing another warning would):
+    # the page moves on to the queue's next warning with the saved one's confirmation,
+    # the notice goes, and it leaves the picker
+    assert sid in _text(at.success)
     assert str(_select(at, "rv_pick").value) != wid
     assert not at.warning
     _ok(at.run())
@@ -196,7 +195,9 @@ def test_a_filter_changed_mid_draft_keeps_the_warning_and_its_draft(
     assert got[["action", "reason", "reviewer"]].values.tolist() == [
         ["accept", "checked on site", "reviewer"]
     ]
-    assert str(_select(at, "rv_pick").value) == wid
+    # saved by the reviewer: the page moves on to the filtered queue's first warning
+    assert str(_select(at, "rv_pick").value) != wid
+    assert review.short_id(wid) in _text(at.success) and not at.warning
 
     # nothing started now: a filter change opens that queue's first warning, no notice
     _ok(_select(at, "rv_state").set_value("dismissed").run())
@@ -295,3 +296,109 @@ def test_the_notice_says_why_the_warning_left_and_only_a_decision_since_it_was_o
     opened_at_2 = {review.SHOWN_KEY: ("w1", 2)}  # opened after that decision: not said
     later = review.left_notice(w, "W-X", "filter", opened_at_2, "en", "Asia/Shanghai")
     assert "decided" not in later and "It stays open here" in later
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_my_own_decision_out_of_the_new_queue_moves_on_to_the_next_warning(
+    home: Path, store: Store, lang: str
+) -> None:
+    """Review 2026-12-06 (rev1): under "new", the reviewer's OWN saved decision took the
+    warning out of the queue and the page kept it open with the notice meant for someone
+    else's ("... reviewer decided it at ... It stays open here ... none was opened in its
+    place"): their own decision in the third person, and every decision needed a manual
+    pick of the next warning. Now: the confirmation, no notice, and the warning that came
+    after it in the queue opens (as before the kept-open change)."""
+    words = WORDS[lang]
+    at = _reviewer_at(lang)
+    _ok(_select(at, "rv_state").set_value("new").run())
+    _ok(_select(at, "rv_pick").select_index(1).run())  # not the first: "next" is the third
+    wid = str(_select(at, "rv_pick").value)
+    sid = review.short_id(wid)
+    after = str(_select(at, "rv_pick").options[2]).split(" ")[0]  # its short id
+    _ok(_widget(at.radio, "action").set_value("accept").run())
+    _ok(_widget(at.text_area, "reason").input("verified on site").run())
+    _submit(at)
+
+    assert store.warning_reviews(wid)[["action", "reviewer"]].values.tolist() == [
+        ["accept", "reviewer"]
+    ]
+    success = _text(at.success)
+    assert sid in success and words["action"] in success, success
+    assert not at.warning, _text(at.warning)  # old: "... reviewer decided it at ..."
+    now = str(_select(at, "rv_pick").value)
+    assert review.short_id(now) == after  # old: the decided warning, kept open
+    options = [str(o) for o in _select(at, "rv_pick").options]
+    assert not any(o.startswith(sid) or words["marker"] in o for o in options), options[:2]
+    assert [w for w in at.radio if str(w.key).startswith("rv_action_")]  # its form
+    assert _widget(at.text_area, "reason").value == ""  # an empty one
+    _ok(at.run())  # the next click: the confirmation was said once, nothing else comes
+    assert str(_select(at, "rv_pick").value) == now
+    assert not at.warning and not at.success
+
+
+def test_my_own_decision_that_empties_the_queue_is_confirmed(home: Path, store: Store) -> None:
+    """The reviewer decides the last warning of a filtered "new" queue: the page says the
+    queue is empty and shows the confirmation (before, it stopped without it and the
+    confirmation turned up later on whichever warning opened next)."""
+    seen = store.warnings(state="new")
+    county = str(seen.groupby("county_code").size().sort_values().index[0])
+    at = _reviewer_at("en")
+    _ok(_select(at, "rv_county").set_value(county).run())
+    _ok(_select(at, "rv_state").set_value("new").run())
+    wid = str(_select(at, "rv_pick").value)
+    for other in store.warnings(county=county, state="new")["warning_id"]:
+        if other != wid:
+            _other_decides(store, other)
+    st.cache_data.clear()
+    _ok(at.run())
+    assert [str(o).split(" ")[0] for o in _select(at, "rv_pick").options] == [review.short_id(wid)]
+    _ok(_widget(at.radio, "action").set_value("accept").run())
+    _ok(_widget(at.text_area, "reason").input("verified on site").run())
+    _submit(at)
+    assert "No warnings match." in _text(at.info)
+    assert review.short_id(wid) in _text(at.success)
+    assert not at.warning
+    _ok(_select(at, "rv_state").set_value(None).run())  # all states: not said again
+    assert not at.success
+
+
+def test_my_own_decision_on_a_warning_still_in_the_queue_keeps_it_open(
+    home: Path, store: Store
+) -> None:
+    """No filter: the decided warning stays in the queue, and open, with the
+    confirmation and no notice (as before)."""
+    at = _reviewer_at("en")
+    _ok(_select(at, "rv_pick").select_index(1).run())
+    wid = str(_select(at, "rv_pick").value)
+    _ok(_widget(at.radio, "action").set_value("accept").run())
+    _ok(_widget(at.text_area, "reason").input("checked twice").run())
+    _submit(at)
+    assert store.warning_reviews(wid)["reviewer"].tolist()[-1] == "reviewer"
+    assert str(_select(at, "rv_pick").value) == wid
+    assert review.short_id(wid) in _text(at.success) and not at.warning
+
+
+def test_moved_on_only_after_the_reviewers_own_save_out_of_the_view() -> None:
+    """Pure: :func:`review.saved` / :func:`review.moved_on` (the page calls moved_on
+    before :func:`review.kept_open` on every run)."""
+    state: dict[str, object] = {}
+    review.opened(state, "b", "W-B", version=1)
+    review.saved(state, "b", 2, ["a", "b", "c"])
+    assert state[review.SHOWN_KEY] == ("b", 2)  # a later notice names decisions after it
+    state[review.PICK_VALUE] = "b"
+    assert review.moved_on(state, {"a", "c"})
+    assert state[review.PICK_VALUE] == "c" and review.OPEN_KEY not in state
+    assert review.SAVED_KEY not in state
+    assert review.kept_open(state, {"a", "c"}, lambda w: {}, (None,) * 4) is None
+    # the next one left too: the queue's first opens (the picker's default)
+    review.opened(state, "c", "W-C", version=1)
+    review.saved(state, "c", 2, ["a", "c", "d"])
+    assert review.moved_on(state, {"a"}) and review.PICK_VALUE not in state
+    # still in the view (no filter): it stays open; the mark is used once
+    review.opened(state, "a", "W-A", version=1)
+    review.saved(state, "a", 2, ["a"])
+    assert not review.moved_on(state, {"a"})
+    assert state[review.OPEN_KEY] == ("a", "W-A") and review.SAVED_KEY not in state
+    # someone else's decision (no save of the reviewer's): not this function's
+    assert not review.moved_on(state, set())
+    assert state[review.OPEN_KEY] == ("a", "W-A")

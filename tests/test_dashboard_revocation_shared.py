@@ -406,3 +406,96 @@ def test_a_bad_old_revoked_file_is_set_aside_not_a_crash(
         assert sessions.is_revoked(store, {"jti": "live"}) == text.startswith("{")
         assert not sessions.is_revoked(store, {"jti": "gone"})
         assert not sessions.is_revoked(store, {"jti": "x"})
+
+
+def _ended(url: str, payload: dict[str, Any]) -> list[tuple[str, bool]]:
+    """The reviewer's session-end audit entries, oldest first, each with whether the
+    token of ``payload`` was revoked before it was written (audit ids ascend)."""
+    with Store(url) as store:
+        revoked = store.audit_entries(
+            sessions.SESSION_OBJECT, str(payload["jti"]), (sessions.REVOKED_ACTION,)
+        )
+        ends = store.audit_entries("user", "reviewer", ("logout", "session_ended"))
+    first = min((int(r["id"]) for r in revoked), default=None)
+    return [(str(e["action"]), first is not None and first < int(e["id"])) for e in reversed(ends)]
+
+
+@pytest.mark.timeout(300)
+def test_the_end_of_a_session_is_audited_only_once_its_token_is_revoked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review 2026-12-06: the sign-out audited ``logout`` first and revoked the token
+    second (and so did an idle session's end, ``session_ended``): a crash or a store
+    failing between the two left the end recorded while the token still worked. Now the
+    token is revoked first; while that cannot be recorded nothing says the session
+    ended, and the end is audited after the revocation once the store takes it."""
+    import sqlalchemy as sa
+
+    from dashboard import shell
+
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+    real, down = sessions.revoke, [True]
+
+    def failing(store: Any, p: Any, reason: str = "logout") -> None:
+        if down[0]:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("server closed the connection"))
+        real(store, p, reason)
+
+    monkeypatch.setattr(sessions, "revoke", failing)
+
+    # a sign-out whose revocation the store refuses (the audit itself would be taken)
+    state, payload = _signed_in_state(a)
+    on_a = _instance(a, url, monkeypatch, **state)
+    on_a = on_a.button(key="out").click().run()
+    assert _user(on_a) == "-"
+    with Store(url) as store:
+        assert not sessions.is_revoked(store, payload)  # the token still works
+    assert _ended(url, payload) == []  # old: [("logout", False)]
+    down[0] = False  # the store takes it: the revocation, then the logout
+    on_a = on_a.run()
+    assert shell.REVOKE_PENDING not in on_a.session_state
+    assert _ended(url, payload) == [("logout", True)]
+
+    # an idle session's end, the same way
+    down[0] = True
+    state, payload = _signed_in_state(a)
+    state["last_active"] = state["last_active"] - sessions.idle_timeout() * 2
+    on_a = _instance(a, url, monkeypatch, **state)
+    assert _user(on_a) == "-"
+    assert _ended(url, payload)[1:] == []  # old: the session_ended entry
+    down[0] = False
+    on_a = on_a.run()
+    assert _ended(url, payload)[1:] == [("session_ended", True)]
+
+    # a sign-out the store records at once: revoked, then audited
+    state, payload = _signed_in_state(a)
+    on_a = _instance(a, url, monkeypatch, **state)
+    on_a = on_a.button(key="out").click().run()
+    assert _user(on_a) == "-"
+    assert _ended(url, payload)[2:] == [("logout", True)]
+
+
+@pytest.mark.timeout(300)
+def test_a_crash_at_the_revocation_audits_no_logout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process stops at the revocation (an error no code handles, as a crash would
+    stop it there): nothing says the user logged out, as the token was not revoked."""
+    url = f"sqlite:///{tmp_path / 'serving.db'}"
+    with Store(url) as store:
+        store.upgrade()
+    a, _ = _homes(tmp_path)
+
+    def crash(store: Any, p: Any, reason: str = "logout") -> None:
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(sessions, "revoke", crash)
+    state, payload = _signed_in_state(a)
+    on_a = _instance(a, url, monkeypatch, **state)
+    on_a.button(key="out").click().run()
+    with Store(url) as store:
+        assert not sessions.is_revoked(store, payload)
+    assert _ended(url, payload) == []  # old: [("logout", False)]

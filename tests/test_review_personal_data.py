@@ -73,6 +73,18 @@ FOUND = [
     ("call 1324 1835 768", ["phone"]),
     ("＋８６　１３２　４１８３　５７６８", ["phone"]),
     ("座机（０５５６）５１２３４５６", ["phone"]),
+    # review 2026-12-06 (third): a 0086 prefix, dashes with spaces around them, the em
+    # and en dashes of Chinese input methods, ID numbers in 4-digit groups or parted by
+    # slashes or dots
+    ("电话008613241835768", ["phone"]),
+    ("132 - 4183 - 5768", ["phone"]),
+    ("132—4183—5768", ["phone"]),
+    ("132–4183–5768", ["phone"]),
+    ("132——4183——5768", ["phone"]),
+    ("ID 3408 1119 9001 0112 3X", ["id_number"]),
+    ("340811/19900101/123X", ["id_number"]),
+    ("340811.19900101.123X", ["id_number"]),
+    ("身份证３４０８１１／１９９００１０１／１２３Ｘ", ["id_number"]),
 ]
 # what reviewers legitimately write: never taken for a phone or ID number
 NOT_FOUND = [
@@ -87,6 +99,13 @@ NOT_FOUND = [
     "２０２５年１２月３１日 ０８:３０，概率 ０.８５，雨量 １２５.５ mm",
     "scores 13.5 14.2 15.8, 1.39 and 19.0",
     "versions 1.3, 1.4 and 1.5; sites 13 14 15",
+    # the same written with dashes, slashes and dots (review 2026-12-06, third)
+    "checked 2025—12—31 and 2026–01–02, 08:30—09:45 and 0800 - 2000",
+    "2025/12/31 - 2026/01/02 0800, 2025.12.31 2026.01.02, 20251231—20260102",
+    "rain 130–145 mm, 125.5 — 130.2 mm; versions 1.3–1.4–1.5",
+    "probability 0.85 — 0.90 (85%–90%), p=0.0556",
+    "case MD202312190001 — MD202312190002; sites DZ3408820004/DZ3408820005",
+    "２０２５／１２／３１ —— ２０２６／０１／０２",
 ]
 
 
@@ -95,6 +114,22 @@ def test_landlines_and_spaced_numbers_are_found(text: str, found: list[str]) -> 
     assert personal_data(text) == found
     masked = mask_personal(text, {"phone": "[P]", "id_number": "[ID]"})
     assert not any(ch.isdigit() for ch in masked.split("[")[-1]), masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [  # review 2026-12-06 (third): '340811.[P]X' (a mobile found inside the ID number)
+        ("电话008613241835768。", "电话[P]。"),
+        ("call 132 - 4183 - 5768 now", "call [P] now"),
+        ("电话132—4183—5768，", "电话[P]，"),
+        ("132–4183–5768", "[P]"),
+        ("ID 3408 1119 9001 0112 3X ok", "ID [ID] ok"),
+        ("ID 340811/19900101/123X.", "ID [ID]."),
+        ("ID 340811.19900101.123X", "ID [ID]"),
+    ],
+)
+def test_the_new_forms_are_masked_whole(text: str, masked: str) -> None:
+    assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == masked
 
 
 @pytest.mark.parametrize("text", NOT_FOUND)

@@ -34,6 +34,17 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "order": 20,
 }
 
+
+def say_flash() -> None:
+    """The outcome of the last submit (saved, or refused), once: on the form shown, or
+    where the page stops without one (kept, it would show up on a warning opened later)."""
+    flash = st.session_state.pop("rv_flash", None)
+    if flash and flash[0] == "error":
+        st.error(flash[1], icon=":material/sync_problem:")
+    elif flash:
+        st.success(flash[1], icon=":material/check_circle:")
+
+
 ctx = page_context("warnings")
 lg, tz, url, snap = ctx.lang, ctx.tz, ctx.store_url, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
@@ -113,6 +124,10 @@ n_total = len(queue)
 queue = review.queue_order(queue)  # by the level in force: dismissed ones last
 in_view = queue.head(QUEUE_ROWS)
 beyond = set(queue["warning_id"].iloc[QUEUE_ROWS:])  # in the queue, below its top
+# the reviewer's own decision just saved took the open warning out of that view: the
+# page moves on to the next warning, no notice (it told them of their own decision as of
+# someone else's); the saved one's confirmation is shown on the next warning's form
+review.moved_on(st.session_state, set(in_view["warning_id"]))
 # the warning open until now left that view (someone else decided it out of a "new"
 # queue, or below its first rows; the filters changed with a decision on it under
 # way): it stays open, listed first in the picker, and the page says why below (before,
@@ -124,9 +139,12 @@ kept = review.kept_open(
     lambda w: queries.get_warning(url, w),
     (domain, county, state, level_filter),
 )
+
+
 if queue.empty:
     st.info(t("empty_queue", lg))
     if kept is None and review.OPEN_KEY not in st.session_state:
+        say_flash()  # the reviewer's decision that emptied it was saved
         st.stop()
 labelled = review.queue_labels(in_view, names, site_names, lg)
 queue = labelled.assign(
@@ -201,9 +219,7 @@ views.keep_warning_in_url(wid, st.query_params, st.session_state)  # a reload ke
 if wid is None:
     if gone:
         st.warning(gone, icon=":material/undo:")
-        flash = st.session_state.pop("rv_flash", None)  # a submit it refused
-        if flash and flash[0] == "error":
-            st.error(flash[1], icon=":material/sync_problem:")
+    say_flash()  # a submit it refused, or the decision that emptied the queue saved
     st.stop()
 assert wid is not None
 row = queue.loc[queue["warning_id"] == wid].iloc[0]
@@ -411,6 +427,7 @@ with right:
                         review.refuse(st.session_state, exc.current)
                 else:
                     review.clear_draft(st.session_state, int(done["version"]))
+                    review.saved(st.session_state, wid, int(done["version"]), list(labels))
                     st.session_state["rv_flash"] = (
                         "success",
                         t(
@@ -422,11 +439,7 @@ with right:
                         ),
                     )
                 st.rerun()
-        flash = st.session_state.pop("rv_flash", None)
-        if flash and flash[0] == "error":
-            st.error(flash[1], icon=":material/sync_problem:")
-        elif flash:
-            st.success(flash[1], icon=":material/check_circle:")
+        say_flash()
 
 with st.container():
     st.markdown(f"**{t('trail', lg)}**")
