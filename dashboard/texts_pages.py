@@ -660,6 +660,13 @@ TEXT: dict[str, dict[str, str]] = {
         "the base rate and the error a perfectly calibrated model with these predictions "
         "exceeds by chance only 1 time in 20; at most {cap})",
     },
+    "vd_fail_older_data": {
+        "zh": "训练数据只到 {mine}，早于此前的服役模型（第 {v} 版，数据到 {through}）："
+        "用较旧数据训练的模型不会自动取代较新的模型（如需有意回退，须人工填写理由强制启用）",
+        "en": "trained on data to {mine}, older than the previous serving model's (v{v}, data "
+        "to {through}): an older model never replaces a newer one automatically (a deliberate "
+        "rollback is promoted by hand with a reason)",
+    },
     "vd_fail_unscored": {
         "zh": "无法与此前的服役模型比较",
         "en": "could not be compared with the previous serving model",

@@ -411,6 +411,14 @@ def check_words(check: Mapping[str, Any], lang: str, metric: str | None = None) 
         )
     if check.get("scored") is False:
         return t("vd_fail_unscored", lang)
+    if check.get("reason") == "older_than_champion":  # models.gate.OLDER_DATA
+        return t(
+            "vd_fail_older_data",
+            lang,
+            mine=_day(check.get("challenger_through"), lang),
+            v=check.get("champion_version", "?"),
+            through=_day(check.get("trained_through"), lang),
+        )
     other = check.get("against") or check.get("baseline")
     if other and check.get("ci") and "diff" in check:
         # models/gate.py writes its "check" in English ("not worse than kde at PAI@1%")

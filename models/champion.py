@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from models.gate import ChampionComparison
+from models.gate import ChampionComparison, older_than_champion
 from models.registry import ChampionProvenance, iso_utc
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ def compare_with_champion(
     and nothing is scored; otherwise ``measure`` of the champion's scores of ``rows``
     gives ``diff`` and ``ci``.
 
+    A challenger trained on data ending before the champion's
+    (:func:`models.gate.older_than_champion`) is returned without loading the champion:
+    the gate fails it on the dates alone.
+
     None when the champion could not be scored: it could not be loaded, it needs a
     feature ``rows`` lack, or it gives no probability (NaN) for some row. The gate then
     says so and never promotes automatically.
@@ -73,6 +77,8 @@ def compare_with_champion(
         through_source=prov.through_source,
         event_words=event_words,
     )
+    if older_than_champion(comp):  # the gate fails it on the dates alone: nothing to score
+        return comp
     try:
         champ = load()
     except MlflowException:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 
 class NothingToLearn(ValueError):
@@ -102,14 +103,58 @@ def _day(iso: str | None) -> str:
     return str(iso or "?")[:10]
 
 
+OLDER_DATA = "older_than_champion"
+"""The ``reason`` of the champion check of a challenger whose training data end before the
+serving champion's (:func:`champion_check`): a judged failure, never promoted
+automatically (a backfill must not roll the champion back to staler data)."""
+
+
+def _instant(iso: str | None) -> pd.Timestamp | None:
+    """``iso`` as a UTC timestamp (naive: UTC), None if it is missing or unreadable."""
+    if not iso:
+        return None
+    try:
+        stamp = pd.Timestamp(iso)
+    except (TypeError, ValueError):
+        return None
+    if stamp is pd.NaT:
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def older_than_champion(c: ChampionComparison) -> bool:
+    """Whether the challenger's training data end (``challenger_through``) before the
+    champion's (``trained_through``). Only a known data end counts: a champion whose end is
+    its run's start time (``through_source`` ``"run start"``, an old run without the param)
+    may have been trained on anything before it, so that time says nothing of its data."""
+    if c.through_source == "run start":
+        return False
+    mine, theirs = _instant(c.challenger_through), _instant(c.trained_through)
+    return mine is not None and theirs is not None and mine < theirs
+
+
 def champion_check(c: ChampionComparison) -> dict[str, Any]:
     """The gate's check of the challenger against the champion (see :func:`gate`)."""
     v, through = f"champion v{c.version}", _day(c.trained_through)
+    numbers = c.numbers()
+    if older_than_champion(c):
+        # a backfill (train --as-of an old date, Airflow's train_models backfill) would
+        # otherwise pass as a "refresh" and roll the champion back to staler data
+        return {
+            "check": "data not older than champion",
+            "ok": False,
+            "detail": f"trained on data to {_day(c.challenger_through)}, before {v}'s data "
+            f"(to {through}): an older model never replaces a newer one automatically; to "
+            "roll back to it on purpose, promote it by hand with --force and a reason",
+            "reason": OLDER_DATA,
+            "compared": False,
+            "challenger_through": c.challenger_through,
+            **numbers,
+        }
     after = (
         f"{c.n_origins} of the window's {c.window_origins} origins after {through}, "
         f"{c.n_events} {c.event_words}(s)"
     )
-    numbers = c.numbers()
     if c.recipe_same:
         name = "not worse than champion"
         if not c.enough or c.diff is None or c.ci is None:
@@ -294,7 +339,10 @@ def gate(
     never a difference scored on rows the champion was fitted on). A challenger
     with another recipe must beat it (CI above zero; too few out-of-sample origins: *not
     judged*); one with the same recipe (a refresh) must not be worse (fails only if the
-    CI lies below zero; too few origins: ok, the other checks judge it).
+    CI lies below zero; too few origins: ok, the other checks judge it). Either fails,
+    whatever its numbers, when its training data end before the champion's
+    (:func:`older_than_champion`: a backfill's model, reason ``older_than_champion``): it is
+    never promoted automatically, only by hand (``riskwarn promote --force`` with a reason).
     """
     if "champion" in comparisons:
         raise ValueError(

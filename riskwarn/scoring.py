@@ -77,6 +77,70 @@ def missing_features(
     return missing
 
 
+class InSampleOrigin(ValueError):
+    """The champion was trained on data after the origin (its ``trained_through`` is later:
+    labels of this origin's window were among its training rows), so its forecast there
+    would be in-sample: a backfill that looks better than any forecast made at the time."""
+
+
+def out_of_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:
+    """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
+    that end at or before ``origin`` (its run's ``trained_through``, or a zoned
+    ``trained_until``: labels at or after it were never seen;
+    :func:`models.registry.champion_provenance`).
+
+    A version whose data end is unknown (an old run that logged only its start time) is
+    served as before: its start time says nothing of its data. Airflow's scheduled runs
+    score the newest local midnight, after the training data of any model trained by
+    then (``trained_through`` is at least one horizon before training's ``as_of``)."""
+    from mlflow import MlflowClient
+
+    from models.registry import champion_provenance, model_name
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    prov = champion_provenance(client, domain, version)
+    through = prov.trained_through
+    if prov.through_source == "run start" or origin >= through:
+        return
+    raise InSampleOrigin(
+        f"{model_name(domain)} v{version} was trained on data to {through:%Y-%m-%d %H:%M}Z, "
+        f"after the origin {origin:%Y-%m-%d %H:%M}Z: its forecast there would be in-sample, "
+        "not a forecast (score origins from that date on, or serve a version trained "
+        "before the origin first: riskwarn rollback / promote --force, audited)"
+    )
+
+
+def _alias_version(uri: str, domain: str) -> str | None:
+    """The version the champion alias points at now, None if that cannot be read (then
+    :func:`models.registry.serving_champion` says why, as before)."""
+    from mlflow import MlflowClient
+
+    from models.registry import champion_version
+
+    try:
+        return champion_version(MlflowClient(tracking_uri=uri, registry_uri=uri), domain)
+    except Exception:  # registry unreachable: serving_champion's error is the one to show
+        return None
+
+
+def _refuse_in_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:
+    """:func:`out_of_sample` as a :class:`models.registry.ChampionUnavailable` (caused by
+    :class:`InSampleOrigin`: the CLI's one line, exit 2)."""
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import ChampionUnavailable, model_name
+
+    try:
+        out_of_sample(uri, domain, version, origin)
+    except InSampleOrigin as exc:
+        raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
+    except MlflowException as exc:  # the registry cannot say what the version saw
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ChampionUnavailable(
+            f"cannot read the training data end of {model_name(domain)} v{version}: {first}"
+        ) from exc
+
+
 def refused(store: Store, champion: Champion, exc: FeaturesMismatch) -> Exception:
     """The :class:`models.registry.ChampionUnavailable` to raise (``from exc``) for a
     champion whose features the domain's frame lacks, audited as ``champion_refused``
@@ -351,12 +415,19 @@ def score_domain(
     store: Store | None = None,
     airflow_run_id: str | None = None,
     policy: rw.LevelPolicy | None = None,
+    allow_in_sample: bool = False,
 ) -> str:
     """Score ``domain`` at ``origin`` with its champion, publish; return the run id.
 
     Raises :class:`ChampionUnavailable` (nothing written, the served run stays) when
     the registry or champion is missing, or the champion takes features the scoring
-    frame lacks (audited as ``champion_refused``).
+    frame lacks (audited as ``champion_refused``), or the champion was trained on data
+    after ``origin`` (:func:`out_of_sample`; the cause is :class:`InSampleOrigin`): a
+    backfill of an old origin (``riskwarn score --origin``, the DAG's backfill) never
+    publishes an in-sample forecast as if it had been made at the time, where every hit
+    rate or verdict computed from published runs would count it as one.
+    ``allow_in_sample``: score anyway (checks of the serving mechanics at a training
+    origin, e.g. tests/test_frame_parity.py; neither the CLI nor the DAGs offer it).
     """
     from models.registry import serving_champion
     from riskwarn.store import Store as _Store
@@ -366,7 +437,14 @@ def score_domain(
     if store is None:
         store = _Store.from_settings(settings)
         store.upgrade()
-    champion = serving_champion(settings.resolved_mlflow_uri, domain, store)
+    uri = settings.resolved_mlflow_uri
+    # before the champion is downloaded and unpickled: the alias's version's data end
+    checked = None if allow_in_sample else _alias_version(uri, domain)
+    if checked is not None:
+        _refuse_in_sample(uri, domain, checked, origin)
+    champion = serving_champion(uri, domain, store)
+    if not allow_in_sample and champion.version != checked:  # the alias moved meanwhile
+        _refuse_in_sample(uri, domain, champion.version, origin)
     if spec.family == "site":
         return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
     frame = scoring_frame(settings, domain, origin)

@@ -17,14 +17,17 @@ from riskwarn import domains
     help="Forecast origin, e.g. 2024-03-11 (local midnight) or 2024-03-10T16:00Z.",
 )
 def score(domain: str, origin: str) -> None:
-    """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run."""
+    """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run.
+
+    Refused (exit 2, nothing written) when the champion was trained on data after ORIGIN:
+    its forecast there would be in-sample (riskwarn.scoring.out_of_sample)."""
     import pandas as pd
 
     from models.registry import ChampionUnavailable
     from riskwarn.commands.registry import WrongModel, quick_registry
     from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import local_origin
-    from riskwarn.scoring import FeaturesMismatch, score_domain
+    from riskwarn.scoring import FeaturesMismatch, InSampleOrigin, score_domain
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
 
@@ -44,8 +47,10 @@ def score(domain: str, origin: str) -> None:
             else:
                 run_id = score_domain(settings, domain, ts)
     except ChampionUnavailable as exc:
-        # a model of another domain's frame: exit 2, as promote refusing it
-        kind = WrongModel if isinstance(exc.__cause__, FeaturesMismatch) else click.ClickException
+        # a model of another domain's frame, or one trained on data after the origin (its
+        # forecast there would be in-sample): exit 2, as promote refusing it
+        wrong = isinstance(exc.__cause__, FeaturesMismatch | InSampleOrigin)
+        kind = WrongModel if wrong else click.ClickException
         raise kind(f"{exc} ({served_note(settings, domain)})") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
         raise click.ClickException(str(exc)) from None
