@@ -395,6 +395,11 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_nul_byte": {"zh": "含空字节", "en": "NUL bytes"},
     "qr_field_too_long": {"zh": "字段过长", "en": "Field too long"},
     "qr_schema": {"zh": "未通过数据契约检查", "en": "Contract check failed"},
+    "qr_personal_data": {
+        "zh": "含个人信息（电话或身份证号）",
+        "en": "Personal data (phone or ID number)",
+    },
+    "qr_unknown_admin_code": {"zh": "区划代码不在已知区划中", "en": "Unknown admin code"},
     "qr_other": {"zh": "其他原因", "en": "Other"},
     "table_incidents": {"zh": "案事件", "en": "Incidents"},
     "table_disputes": {"zh": "纠纷", "en": "Disputes"},

@@ -516,14 +516,29 @@ class _Formatter(string.Formatter):
 
 def _yuan(amount: float, zh: bool) -> str:
     """An amount in yuan rounded to 2 significant digits ("20,000"; Chinese "2万",
-    "1.5万", "3,200")."""
+    "1.5万", "3,200"); large ones in words, never in exponent notation: from a million
+    "3.4 million", "1.2 billion", "340,000 trillion"; Chinese from 1亿 (10^8) "3.4亿",
+    from 1万亿 (10^12) "34万亿" (a reader saw "3.4e+13万元")."""
     if not math.isfinite(amount) or amount <= 0:
         return "0"
     digits = 1 - math.floor(math.log10(amount))
     rounded = round(amount, digits)
-    if zh and rounded >= 10_000:
-        return f"{rounded / 10_000:,.4g}万"
+    if zh:
+        for unit, word in ((1e12, "万亿"), (1e8, "亿"), (1e4, "万")):
+            if rounded >= unit:
+                return f"{_plain(rounded / unit)}{word}"
+    else:
+        for unit, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+            if rounded >= unit:
+                return f"{_plain(rounded / unit)} {word}"
     return f"{rounded:,.0f}" if rounded >= 1 else f"{rounded:g}"
+
+
+def _plain(value: float) -> str:
+    """A positive number of at most 2 significant digits (after division by a unit), in
+    plain digits with thousands separators: 3.4 -> "3.4", 20 -> "20", 340000 -> "340,000"."""
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
+    return text
 
 
 _FORMAT = {"en": _Formatter("en"), "zh": _Formatter("zh")}

@@ -176,6 +176,9 @@ INCIDENTS = Table(
     time_column="occurred_at",
 )
 
+N_PARTIES_MAX = 10_000  # parties of one dispute (see DISPUTES)
+AMOUNT_CNY_MAX = 1_000_000_000  # yuan in one dispute, 10亿 (see DISPUTES)
+
 DISPUTES = Table(
     "disputes",
     "Civil disputes (one row per case). Personal fields are stripped at ingestion.",
@@ -191,7 +194,22 @@ DISPUTES = Table(
             "';'-joined keyed pseudonyms (HMAC-SHA256) of the parties.",
             nullable=True,
         ),
-        Field("n_parties", "int", "Number of parties.", nullable=True, min_value=1),
+        # Plausible bounds, so that an identifier typed into the column is refused, not
+        # stored as a count or an amount (a phone number 13812345678 as the number of
+        # parties, an ID number as the amount): a collective dispute (wage arrears of a
+        # site's workers, a housing estate against its management) has up to a few
+        # thousand parties; a grassroots register's largest amounts (a village's
+        # demolition compensation) are in the hundreds of millions of yuan, while a
+        # mobile number read as a number is over 1.3e10, an ID number over 1e17 and a
+        # landline with its area code (0556-5123456, 010-12345678) over 1e9.
+        Field(
+            "n_parties",
+            "int",
+            "Number of parties.",
+            nullable=True,
+            min_value=1,
+            max_value=N_PARTIES_MAX,
+        ),
         Field(
             "amount_cny",
             "float",
@@ -199,6 +217,7 @@ DISPUTES = Table(
             "CNY",
             nullable=True,
             min_value=0,
+            max_value=AMOUNT_CNY_MAX,
         ),
     ),
     time_column="opened_at",

@@ -116,6 +116,7 @@ def validate_chunks(
     reread: Callable[[], Iterator[RawChunk]] | None = None,
     city_area: Area | None = None,
     hash_later: bool = False,
+    admin_codes: frozenset[str] | None = None,
 ) -> Batch:
     """Map every chunk, then finish the batch (shared by files and SQL).
 
@@ -154,6 +155,7 @@ def validate_chunks(
                 with_hash=not hash_later,  # else only rows whose id repeats are hashed
                 memo=memo,
                 factorized=chunk.factorized,
+                admin_codes=admin_codes,
             )
             parts.append(cand)
             why.append(reason)
@@ -258,8 +260,10 @@ def read_and_validate(
     as_of: datetime,
     progress: Callable[[int], None] | None = None,
     city_area: Area | None = None,
+    admin_codes: frozenset[str] | None = None,
 ) -> Batch:
-    """Read one file and validate it; file-level problems become quarantine + message."""
+    """Read one file and validate it; file-level problems become quarantine + message.
+    ``admin_codes``: the known admin units' codes (:func:`known_admin_codes`)."""
     p = Path(path)
     batch_id = (
         file_batch_id(mapping, p) if p.exists() else hashlib.sha256(str(p).encode()).hexdigest()
@@ -286,6 +290,7 @@ def read_and_validate(
             reread=reread,
             city_area=city_area,
             hash_later=parquet or CSV_HASH_LATER,
+            admin_codes=admin_codes,
         )
     except FileProblem as problem:
         return _file_problem_batch(mapping, problem, batch_id, p.name)
@@ -298,6 +303,7 @@ def read_sql_and_validate(
     as_of: datetime,
     url: str | None = None,
     city_area: Area | None = None,
+    admin_codes: frozenset[str] | None = None,
 ) -> Batch:
     """Read the mapping's SQL source (table or query) with SQLAlchemy and validate it."""
     import sqlalchemy as sa
@@ -331,7 +337,22 @@ def read_sql_and_validate(
         messages=messages,
         reread=lambda: iter([chunk]),
         city_area=city_area,
+        admin_codes=admin_codes,
     )
+
+
+def known_admin_codes(lake_dir: Path, mapping: SourceMapping) -> frozenset[str] | None:
+    """The codes (record ids) of the admin units in the lake, which a mapping of a table in
+    :data:`~riskwarn.ingest.mapping.ADMIN_CODE_TABLES` reading ``admin_code`` is checked
+    against; None (no check) for other mappings and while the lake holds no admin unit
+    (a city ingests its admin units first: docs/ingestion.md)."""
+    from riskwarn import lake
+    from riskwarn.ingest.mapping import ADMIN_CODE_TABLES
+
+    if mapping.table not in ADMIN_CODE_TABLES or "admin_code" not in mapping.columns:
+        return None
+    codes = lake.read_table(lake_dir, "admin_units", columns=["record_id"])["record_id"]
+    return frozenset(codes.dropna().astype(str)) if len(codes) else None
 
 
 def city_area(settings: Any) -> Area | None:
@@ -434,6 +455,7 @@ def ingest_files(
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     area = city_area(settings)
+    admin = known_admin_codes(settings.lake_dir, mapping)
     reports: list[dict[str, Any]] = []
     # A file's lake write (delta-rs and pyarrow, which release the GIL) runs in one
     # writer thread while the next file is read and validated: commits stay one at a
@@ -459,7 +481,13 @@ def ingest_files(
         try:
             for f in files:
                 batch = read_and_validate(
-                    mapping, f, pseudonym_key=key, as_of=as_of, progress=progress, city_area=area
+                    mapping,
+                    f,
+                    pseudonym_key=key,
+                    as_of=as_of,
+                    progress=progress,
+                    city_area=area,
+                    admin_codes=admin,
                 )
                 if pending is not None:
                     _collect(pending)
@@ -492,7 +520,12 @@ def ingest_sql(
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
     batch = read_sql_and_validate(
-        mapping, pseudonym_key=key, as_of=as_of, url=url, city_area=city_area(settings)
+        mapping,
+        pseudonym_key=key,
+        as_of=as_of,
+        url=url,
+        city_area=city_area(settings),
+        admin_codes=known_admin_codes(settings.lake_dir, mapping),
     )
     return store_and_record(batch, settings.lake_dir, as_of, mapping, journal)
 

@@ -24,6 +24,8 @@ from riskwarn.ingest.location import map_xy as _map_xy
 from riskwarn.ingest.raw_rows import (
     allowed_columns,
     content_hash,
+    geometry_columns,
+    personal_values,
     row_sha1,
     sanitize_raw,
     stored_json,
@@ -553,6 +555,7 @@ def map_chunk(
     with_hash: bool = True,
     memo: dict[Any, Any] | None = None,
     factorized: dict[str, Factorized] | None = None,
+    admin_codes: frozenset[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Map one all-text chunk onto the canonical table (pure).
 
@@ -568,6 +571,10 @@ def map_chunk(
     repeats later (:func:`row_hashes`), which spares hashing every row. ``memo`` (one
     dict per file, shared by its chunks) keeps parsed times from chunk to chunk.
     ``factorized`` (:attr:`RawChunk.factorized`) spares factorizing those columns again.
+    A phone or ID number in an id or text column (:func:`personal_text_columns`) is
+    ``personal_data:<column>``; with ``admin_codes`` (the admin units' codes, for the
+    tables in :data:`ADMIN_CODE_TABLES`) an ``admin_code`` not among them is
+    ``unknown_admin_code`` (a known code is never taken for personal data).
     """
     table = TABLES[mapping.table]
     raw = raw.reset_index(drop=True)
@@ -602,6 +609,7 @@ def map_chunk(
 
     if not plain_text:
         _check_text(mapping, raw, flag)
+    _check_personal(mapping, raw, flag, admin_codes, factorized)
     out["source"] = mapping.name
     if mapping.id:
         rid, empty = _record_ids(
@@ -625,6 +633,10 @@ def map_chunk(
             has[w] = True
     for name, cols in mapping.pseudonymise.items():
         out[name] = _join_nonempty(clean, cols)
+    if admin_codes is not None and table.name in ADMIN_CODE_TABLES and "admin_code" in out:
+        code = out["admin_code"]
+        known = code.isin(admin_codes).to_numpy(dtype=bool)
+        flag(code.notna().to_numpy(dtype=bool) & ~known, "unknown_admin_code")
 
     if mapping.x and mapping.y:
         _map_xy(mapping, raw, out, flag)
@@ -681,6 +693,78 @@ def row_hashes(mapping: SourceMapping, raw: pd.DataFrame, pseudonym_key: str) ->
     raw = raw.reset_index(drop=True)
     raw.columns = [str(c) for c in raw.columns]
     return content_hash(sanitize_raw(mapping, raw, pseudonym_key))
+
+
+# tables whose admin_code must be the code of a known admin unit (the lake's admin_units)
+# when the lake holds any: a civil dispute is placed in its community through it, and a
+# code typed wrong (or a name and phone number typed into it) would be stored as a place
+ADMIN_CODE_TABLES = frozenset({"disputes"})
+
+
+# the official code lists (the civil affairs bureau's admin units, the city's grid): their
+# ids and the codes they refer to are codes by definition (15-digit grid or village codes
+# may have the shape of an old ID number), not checked for personal data
+CODE_LIST_FIELDS = {"admin_units": ("parent_id",), "grid_cells": ("admin_id",)}
+
+
+def personal_text_columns(mapping: SourceMapping) -> list[str]:
+    """The source columns checked for phone and ID numbers at ingest: the id columns and
+    the columns read into text fields (category, admin code, name, ...), minus those
+    pseudonymised or dropped, those read into a geometry (WKT), the ids and codes of
+    the official code lists (:data:`CODE_LIST_FIELDS`), and minus id columns also read into a number or time field
+    (a reading's time: a phone number there is no time and is quarantined anyway)."""
+    table = TABLES[mapping.table]
+    text: list[str] = []
+    other: set[str] = set()
+    codes = CODE_LIST_FIELDS.get(table.name, ())
+    for name, rule in mapping.columns.items():
+        cols = rule.sources + rule.template_columns
+        if name in codes:
+            other.update(cols)
+        elif table.field(name).dtype == "str":
+            text += cols
+        else:
+            other.update(cols)
+    ids = [c for c in (mapping.id.columns if mapping.id else []) if c not in other]
+    if codes:  # an official code list: its ids are the codes
+        ids = []
+    skip = {c for cols in mapping.pseudonymise.values() for c in cols} | set(mapping.drop)
+    skip |= geometry_columns(mapping)
+    return [c for c in dict.fromkeys(ids + text) if c not in skip]
+
+
+def _check_personal(
+    mapping: SourceMapping,
+    raw: pd.DataFrame,
+    flag: Callable[[pd.Series, str], None],
+    admin_codes: frozenset[str] | None,
+    factorized: dict[str, Factorized] | None,
+) -> None:
+    """Rows with a phone or ID number (:func:`~riskwarn.ingest.raw_rows.personal_values`)
+    in one of :func:`personal_text_columns`: ``personal_data:<column>``. A value of the
+    admin code's column that is a known admin code is not looked at."""
+    admin_rule = mapping.columns.get("admin_code")
+    admin_cols = set(admin_rule.sources) if admin_rule is not None else set()
+    for col in personal_text_columns(mapping):
+        if col not in raw.columns:
+            continue
+        coded = factorized.get(col) if factorized is not None else None
+        if coded is not None:  # the reader's distinct texts: look at those only
+            codes, uniq = coded
+            hit_uniq = personal_values(pd.Series(uniq, dtype=object))
+            if admin_codes and col in admin_cols:
+                hit_uniq &= ~pd.Series(uniq, dtype=object).astype(str).str.strip().isin(
+                    admin_codes
+                ).to_numpy(dtype=bool)
+            at = np.asarray(codes)
+            hit = np.zeros(len(at), dtype=bool)
+            hit[at >= 0] = hit_uniq[at[at >= 0]]
+        else:
+            values = raw[col]
+            hit = personal_values(values)
+            if admin_codes and col in admin_cols and hit.any():
+                hit &= ~values.astype(str).str.strip().isin(admin_codes).to_numpy(dtype=bool)
+        flag(hit, f"personal_data:{col}")
 
 
 def _check_text(

@@ -14,19 +14,46 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from riskwarn.redact import personal_data
 from riskwarn.sources import SourceMapping, looks_personal
 
 ORIGINAL_VALUE_CHARS = 1000  # a longer value is cut in the quarantine's original
 
+# An ID number as clerks type it: with spaces or hyphens between its groups
+# ("340822 19510507 8924"), a lower-case check character x, full-width digits (Chinese
+# input methods). Folded to the 18 (or old 15) plain characters with an upper-case X
+# before the HMAC, so one person keeps one pseudonym (the party-history features count
+# a party's earlier cases by it). A value that is not an ID number once folded (a name,
+# a phone number) is only stripped at its ends, as before; a well-formed ID number is
+# hashed as it always was, so stored pseudonyms do not change.
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]|[0-9]{15}")
+_ID_FOLD = str.maketrans(
+    {**{chr(0xFF10 + i): str(i) for i in range(10)}, "Ｘ": "X", "ｘ": "X", "x": "X"}
+)
+_ID_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\uff0d]+")
+
+
+def pseudonym_input(value: str) -> str:
+    """The text a value's pseudonym is computed from: an ID number folded to its plain
+    form (:data:`_ID_NUMBER`: separators removed, full-width digits and ``x`` as ``0-9``
+    and ``X``), any other value stripped at its ends."""
+    text = value.strip()
+    if _ID_NUMBER.fullmatch(text):
+        return text
+    folded = _ID_SEPARATORS.sub("", text.translate(_ID_FOLD))
+    return folded if _ID_NUMBER.fullmatch(folded) else text
+
 
 def pseudonym(value: str, key: str) -> str:
-    """Keyed pseudonym: HMAC-SHA256(key, value), hex, first 16 characters."""
-    return hmac.new(key.encode(), value.strip().encode(), hashlib.sha256).hexdigest()[:16]
+    """Keyed pseudonym: HMAC-SHA256(key, value), hex, first 16 characters; the value as
+    :func:`pseudonym_input` gives it (one ID number, however written, one pseudonym)."""
+    return hmac.new(key.encode(), pseudonym_input(value).encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def pseudonyms(values: Any, key: str) -> list[str]:
@@ -44,7 +71,7 @@ def pseudonyms(values: Any, key: str) -> list[str]:
         if not isinstance(v, str) or not v.strip():
             return ""
         i = inner.copy()
-        i.update(v.strip().encode())
+        i.update(pseudonym_input(v).encode())
         o = outer.copy()
         o.update(i.digest())
         return o.hexdigest()[:16]
@@ -140,12 +167,22 @@ def original_json(mapping: SourceMapping, raw: pd.DataFrame, key: str) -> pd.Ser
 
 
 def stored_json(mapping: SourceMapping, clean: pd.DataFrame) -> pd.Series:
-    """:func:`original_json` of rows already through :func:`sanitize_raw`."""
+    """:func:`original_json` of rows already through :func:`sanitize_raw`: phone and ID
+    numbers in any value but a pseudonym are masked (:func:`mask_values`), so a quarantined
+    row keeps no personal data typed into a column meant for something else."""
     allowed = allowed_columns(mapping)
+    pseud = {c for cols in mapping.pseudonymise.values() for c in cols}
     kept = clean[[c for c in clean.columns if c in allowed]]
     cut = {}
+    geometry, coordinates = geometry_columns(mapping), coordinate_columns(mapping)
     for c in kept.columns:
-        s = kept[c]
+        given = kept[c]
+        if c in pseud or c in geometry:  # pseudonyms; WKT's long decimals look like numbers
+            s = given
+        else:
+            s = mask_values(given, keep_decimals=c in coordinates)
+        if s is not given:
+            cut[c] = s
         n = s.str.len()
         if (n > ORIGINAL_VALUE_CHARS).any():
             long = n > ORIGINAL_VALUE_CHARS
@@ -154,3 +191,67 @@ def stored_json(mapping: SourceMapping, clean: pd.DataFrame) -> pd.Series:
     if cut:
         kept = kept.assign(**cut)
     return row_json(kept)
+
+
+PERSONAL_MASK = "***"  # what a value holding a phone or ID number becomes in an original
+# a value with fewer digits than this holds no phone or ID number (the shortest, a
+# landline 010-2345678, has 10): the detector runs only on the others
+_MIN_PERSONAL_DIGITS = 10
+
+
+def personal_values(values: pd.Series) -> np.ndarray:
+    """Mask of the values holding a phone or ID number (:func:`riskwarn.redact.personal_data`),
+    found on the distinct values with at least :data:`_MIN_PERSONAL_DIGITS` digits (an
+    Arrow count first: the usual code, category or name never reaches the detector)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    if not len(uniq):
+        return np.zeros(len(values), dtype=bool)
+    text = pa.array([str(u) for u in uniq], type=pa.string())
+    digits = pc.count_substring_regex(text, "[0-9\uff10-\uff19]").to_numpy(zero_copy_only=False)
+    found = np.zeros(len(uniq), dtype=bool)
+    for i in np.flatnonzero(digits >= _MIN_PERSONAL_DIGITS):
+        found[i] = bool(personal_data(str(uniq[i])))
+    out = np.zeros(len(values), dtype=bool)
+    has = codes >= 0
+    out[has] = found[codes[has]]
+    return out
+
+
+def geometry_columns(mapping: SourceMapping) -> set[str]:
+    """Source columns read into a geometry (``*_wkt``): WKT's coordinates with many
+    decimals (116.13812345678) have the shape of a phone number, and are none."""
+    return {
+        c
+        for name, rule in mapping.columns.items()
+        if name.endswith("_wkt")
+        for c in rule.sources + rule.template_columns
+    }
+
+
+def coordinate_columns(mapping: SourceMapping) -> set[str]:
+    """Source columns read into coordinates (lon, lat, the mapping's x and y)."""
+    cols = {c for c in (mapping.x, mapping.y) if c}
+    for name in ("lon", "lat"):
+        rule = mapping.columns.get(name)
+        if rule is not None:
+            cols.update(rule.sources + rule.template_columns)
+    return cols
+
+
+def mask_values(values: pd.Series, keep_decimals: bool = False) -> pd.Series:
+    """``values`` with each value holding a phone or ID number replaced as a whole by
+    :data:`PERSONAL_MASK` (a name typed next to the number, "张三 13812345678", goes with
+    it: names have no pattern to find them by); the same Series (not a copy) when no
+    value holds one. ``keep_decimals``: a value with a decimal point is kept (a
+    coordinate, 116.13812345678)."""
+    hit = personal_values(values)
+    if keep_decimals and hit.any():
+        hit &= ~values.astype(str).str.contains(".", regex=False).to_numpy(dtype=bool)
+    if not hit.any():
+        return values
+    return values.astype(object).where(~hit, PERSONAL_MASK)

@@ -383,6 +383,14 @@ _REASON_TEXT = {
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",
     "schema": "contract check failed: {arg}",
+    "personal_data": (
+        "'{arg}' holds a phone or ID number (personal data): the row is not stored, and the "
+        "number is masked in its quarantined original"
+    ),
+    "unknown_admin_code": (
+        "admin_code is not the code of an admin unit in the lake (admin_units): ingest the "
+        "admin units first, or correct the code, and ingest the file again"
+    ),
     "unmapped_category": (
         "'{arg}' is not in the mapping's `map` (a category the mapping does not know: add "
         "it to the map, e.g. as `other`, and ingest the file again)"
