@@ -10,10 +10,11 @@
 * :func:`models.gate.gate` decides whether a challenger may replace the champion;
   :func:`settle_gate` tags the version with the decision and promotes it if it passed.
 * :func:`promote` / :func:`rollback` move the alias and nothing else; each move is
-  written to the serving store's audit log first (authenticated actor, gate tag, digest
-  of the model files), and :func:`verified_champion` refuses to serve a champion that
-  does not match the newest record. The alias history is kept as a registered-model
-  tag so a rollback returns to the version that served before.
+  written to the serving store's audit log (authenticated actor, gate tag, digest of the
+  model files): its intent before the alias moves, the move itself once it has moved
+  (:func:`_move_alias`), and :func:`verified_champion` refuses to serve a champion that
+  does not match the newest recorded move. A rollback returns to the version that
+  served before, from the chain of recorded moves (:func:`champion_chain`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ from models.recipe import Recipe
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
+# the alias history the old code kept as a registered-model tag (written after the alias
+# moved, so a crash or a registry error between the two lost a step); no longer written
+# nor read: the rollback chain is the audit log's (champion_chain)
 HISTORY_TAG = "riskwarn.champion_history"
 GATE_ARTIFACT = "gate.json"  # the promotion gate's decision, logged with the version's run
 # version tag: the champion version its gate judged it against ("none": there was none);
@@ -471,11 +475,6 @@ def _load_verified(client: MlflowClient, store: Any, domain: str) -> tuple[str, 
         return version, mlflow.pyfunc.load_model(str(folder))
 
 
-def _history(client: MlflowClient, name: str) -> list[str]:
-    tags = client.get_registered_model(name).tags
-    return json.loads(tags.get(HISTORY_TAG, "[]"))
-
-
 class PromotionRefused(ValueError):
     """An alias move riskwarn will not make (gate failed without ``force``, no audit, ...).
 
@@ -602,10 +601,6 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     return out
 
 
-class RollbackRefused(ValueError):
-    """No earlier champion a rollback may return to."""
-
-
 def foreign_domain(client: MlflowClient, domain: str, mv: Any) -> str | None:
     """The other domain whose training run made model version ``mv`` (its run's
     ``domain`` param or ``riskwarn.domain`` tag), or None: it is ``domain``'s, or its run
@@ -626,14 +621,19 @@ class ChampionRefused(RuntimeError):
 
 
 # --------------------------------------------------------------------------- alias moves
-# Every move of the champion alias is written to riskwarn's audit log *before* the alias
-# moves, with the authenticated actor, the version's gate tag and a digest of its model
-# files. Scoring serves a champion only if the alias, the gate tag and the files match
-# the newest such record (verified_champion): an alias moved behind riskwarn's back, a
-# gate tag edited or a model file replaced is refused before anything is unpickled.
+# Every move of the champion alias is written to riskwarn's audit log, with the
+# authenticated actor, the version's gate tag and a digest of its model files: its intent
+# before the alias moves, the move once it has moved (_move_alias). Scoring serves a
+# champion only if the alias, the gate tag and the files match the newest recorded move
+# (verified_champion): an alias moved behind riskwarn's back, a gate tag edited or a model
+# file replaced is refused before anything is unpickled.
 
 MOVE_ACTIONS = ("promote", "rollback")
 FAILED_MOVE = "alias_move_failed"
+# the intent of a move, written before the alias moves; its promote/rollback entry (same
+# move_id) once it moved (since 2026-12-06; before, the promote/rollback entry was written
+# first, and a crash after it left a record of a move never made)
+MOVE_STARTED = "alias_move_started"
 
 
 def authenticated_actor(registry_uri: str) -> str:
@@ -695,26 +695,125 @@ def version_digest(name: str, version: str) -> str:
         return model_digest(download_version(name, version, tmp / "download"))
 
 
-def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
-    """The newest alias move of ``name`` in riskwarn's audit log that did not fail.
-
-    Returns its details plus ``action`` (promote or rollback), ``actor`` and ``at``; None
-    if riskwarn never moved it.
-    """
+def _committed_moves(store: Any, name: str) -> list[dict[str, Any]]:
+    """The alias moves of ``name`` riskwarn recorded as made (``promote``/``rollback``
+    entries without an ``alias_move_failed`` of their ``move_id``), newest first."""
     log = store.audit_entries("model", name, (*MOVE_ACTIONS, FAILED_MOVE))
     failed = {
         e["details"].get("move_id") for e in log if e["action"] == FAILED_MOVE and e["details"]
     }
-    for entry in log:  # newest first
-        details = entry["details"] or {}
-        if entry["action"] in MOVE_ACTIONS and details.get("move_id") not in failed:
-            return {
-                **details,
-                "action": entry["action"],
-                "actor": entry["actor"],
-                "at": entry["at"],
-            }
+    return [
+        e
+        for e in log
+        if e["action"] in MOVE_ACTIONS and (e["details"] or {}).get("move_id") not in failed
+    ]
+
+
+def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
+    """The newest alias move of ``name`` in riskwarn's audit log that did not fail.
+
+    Returns its details plus ``action`` (promote or rollback), ``actor`` and ``at``; None
+    if riskwarn never moved it. A move whose intent was recorded but whose alias move was
+    never confirmed (:data:`MOVE_STARTED` alone: a crash in between) is not one.
+    """
+    for entry in _committed_moves(store, name):  # newest first
+        return {
+            **(entry["details"] or {}),
+            "action": entry["action"],
+            "actor": entry["actor"],
+            "at": entry["at"],
+        }
     return None
+
+
+def champion_chain(store: Any, name: str) -> list[str]:
+    """The versions a rollback returns to, the nearest last: replayed from riskwarn's
+    recorded moves, oldest first (a promote stacks the version that served before it, its
+    ``previous``; a rollback to v returns to v, dropping it and what was stacked above it).
+
+    It is what the old registered-model tag ``riskwarn.champion_history`` held, taken
+    from the audit log alone (older logs included): the tag was written after the alias
+    moved, so a crash or a registry error between the two made a rollback skip the
+    version that served."""
+    chain: list[str] = []
+    for entry in reversed(_committed_moves(store, name)):  # oldest first
+        details = entry["details"] or {}
+        version = str(details.get("version"))
+        previous = details.get("previous")
+        if entry["action"] == "promote":
+            if previous is not None and str(previous) != version:
+                chain.append(str(previous))
+        elif version in chain:  # a rollback to it (and past those it skipped)
+            del chain[len(chain) - 1 - chain[::-1].index(version) :]
+    return chain
+
+
+def _alias_of(client: MlflowClient, name: str) -> str | None:
+    """The version ``name``'s champion alias points at (None: no alias)."""
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+def pending_moves(store: Any, name: str) -> list[dict[str, Any]]:
+    """Intents of alias moves (:data:`MOVE_STARTED`) of ``name`` with neither their move
+    nor its failure recorded, newest first: a promote or rollback that died (killed, the
+    serving store gone) between recording its intent and recording its move."""
+    log = store.audit_entries("model", name, (*MOVE_ACTIONS, FAILED_MOVE, MOVE_STARTED))
+    settled = {(e["details"] or {}).get("move_id") for e in log if e["action"] != MOVE_STARTED}
+    return [
+        e
+        for e in log
+        if e["action"] == MOVE_STARTED and (e["details"] or {}).get("move_id") not in settled
+    ]
+
+
+def settle_pending_moves(
+    client: MlflowClient, store: Any, name: str, actor: str | None = None
+) -> list[dict[str, Any]]:
+    """Record how the interrupted alias moves of ``name`` ended (:func:`pending_moves`);
+    returns the entries written. Call it holding the alias lock (no move is live then):
+    promote and rollback do, first.
+
+    The newest one whose version MLflow's alias points at moved the alias: its move is
+    recorded (``promote``/``rollback``, its intent's actor and details, ``recovered``:
+    who found it, when it started); the others never moved it: ``alias_move_failed``
+    (``interrupted``). A re-run after a crash so leaves riskwarn's record and MLflow's
+    alias agreeing, and the audit log saying once what happened."""
+    pending = pending_moves(store, name)
+    if not pending:
+        return []
+    alias = _alias_of(client, name)
+    finder = actor or authenticated_actor(mlflow.get_registry_uri())
+    written: list[dict[str, Any]] = []
+    for i, entry in enumerate(pending):
+        intent = {k: v for k, v in (entry["details"] or {}).items() if k != "db_user"}
+        action = intent.pop("action", None)
+        version = str(intent.get("version"))
+        started = iso_utc(entry["at"]) if entry.get("at") is not None else None
+        if i == 0 and alias == version and action in MOVE_ACTIONS:
+            details = {**intent, "recovered": {"by": finder, "started": started}}
+            store.audit(entry["actor"], action, "model", name, details)
+            written.append({"action": action, **details})
+            log.warning("%s: an interrupted %s of v%s had moved the alias: recorded now",
+                        name, action, version)  # fmt: skip
+            continue
+        failed = {
+            "move_id": intent.get("move_id"),
+            "version": version,
+            "error": f"interrupted before the alias moved (it points at v{alias}), found by "
+            f"{finder}",
+            "interrupted": True,
+            "started": started,
+        }
+        store.audit(finder, FAILED_MOVE, "model", name, failed)
+        written.append({"action": FAILED_MOVE, **failed})
+        log.warning("%s: an interrupted %s of v%s never moved the alias (it points at v%s): "
+                    "recorded as failed", name, action, version, alias)  # fmt: skip
+    return written
 
 
 def _move_alias(
@@ -724,11 +823,17 @@ def _move_alias(
     action: str,
     name: str,
     version: str,
-    history: list[str],
     actor: str,
     details: dict[str, Any],
 ) -> dict[str, Any]:
-    """Audit, then move the alias; a move that fails is audited as failed and re-raised."""
+    """Record the intent, move the alias, record the move.
+
+    The intent (:data:`MOVE_STARTED`, the whole record) is written before the alias moves,
+    the move (``action``, what :func:`recorded_champion` and scoring read) once it has
+    moved. A crash in between leaves the intent alone, settled by the next promote or
+    rollback (:func:`settle_pending_moves`) from where the alias really points. A failed
+    alias call is checked against the alias: it moved (the answer was lost) and the move
+    is recorded, or it did not and ``alias_move_failed`` is, then the error is raised."""
     if store is None:
         raise PromotionRefused(
             f"{name}: the champion alias only moves with riskwarn's audit log (no store given)"
@@ -745,19 +850,26 @@ def _move_alias(
         "digest": version_digest(name, version),
         "move_id": uuid.uuid4().hex,
     }
-    store.audit(actor, action, "model", name, record)  # before the alias moves
+    store.audit(actor, MOVE_STARTED, "model", name, {**record, "action": action})
     try:
         client.set_registered_model_alias(name, CHAMPION, version)
-        client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
     except Exception as exc:
-        store.audit(
-            actor,
-            FAILED_MOVE,
-            "model",
-            name,
-            {"move_id": record["move_id"], "version": version, "error": repr(exc)},
-        )
-        raise
+        try:
+            moved = _alias_of(client, name) == version
+        except Exception:  # the registry cannot say: left to settle_pending_moves
+            raise exc from None
+        if not moved:
+            store.audit(
+                actor,
+                FAILED_MOVE,
+                "model",
+                name,
+                {"move_id": record["move_id"], "version": version, "error": repr(exc)},
+            )
+            raise
+        log.warning("%s: moving the alias to v%s raised %r, but it points there", name,
+                    version, exc)  # fmt: skip
+    store.audit(actor, action, "model", name, record)  # the move, made
     return record
 
 
@@ -899,12 +1011,14 @@ def _audit_refusal(
     store: Any,
     actor: str | None,
     name: str,
-    version: str,
+    version: str | None,
     reason: str,
     via: str,
-    exc: PromotionRefused,
+    exc: PromotionRefused | RollbackRefused,
+    action: str = "promotion_refused",
 ) -> None:
-    """The ``promotion_refused`` entry of a refused promote (none without a store: the
+    """The ``promotion_refused`` entry of a refused promote (``rollback_refused`` of a
+    refused rollback, no version: none was chosen) (none without a store: the
     library called with none moves nothing either). An actor the registry cannot
     authenticate (an MLflow server without credentials: itself a refusal) is written
     ``unauthenticated``."""
@@ -916,14 +1030,14 @@ def _audit_refusal(
         except PromotionRefused:
             actor = "unauthenticated"
     details = {
-        "version": version,
+        **({"version": version} if version is not None else {}),
         "reason": reason,
         "via": via,
         "refusal": exc.refusal,
         "why": str(exc).splitlines()[0] if str(exc) else exc.refusal,
         **exc.details,
     }
-    store.audit(actor, "promotion_refused", "model", name, details)
+    store.audit(actor, action, "model", name, details)
 
 
 def _promote(
@@ -962,6 +1076,8 @@ def _promote(
             {"trained_for": other},
         )
     gate = (mv.tags or {}).get("gate")
+    if store is not None:  # a move a crash interrupted: recorded as it ended, first
+        settle_pending_moves(client, store, name, actor)
     previous = champion_version(client, domain)
     # what serves is what riskwarn recorded (as rollback has it); an alias moved behind
     # riskwarn's back is named apart, never taken as the champion a gate is checked against
@@ -1022,9 +1138,6 @@ def _promote(
             )
             if not force:  # audited by promote, as every refusal
                 raise StaleGate(why, stale)
-    history = _history(client, name)
-    if serving is not None and serving != version:
-        history.append(serving)
     details: dict[str, Any] = {"previous": serving, "reason": reason, "via": via}
     if previous != serving:
         details["alias_was"] = previous  # None: the alias was missing (deleted outside)
@@ -1041,7 +1154,6 @@ def _promote(
         action="promote",
         name=name,
         version=version,
-        history=history,
         actor=actor,
         details=details,
     )
@@ -1093,6 +1205,16 @@ def settle_gate(
     return True
 
 
+class RollbackRefused(ValueError):
+    """No earlier champion a rollback may return to (audited as ``rollback_refused``)."""
+
+    refusal = "no_previous_champion"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.details = dict(details or {})
+
+
 def rollback(
     client: MlflowClient,
     domain: str,
@@ -1102,13 +1224,23 @@ def rollback(
     actor: str | None = None,
     lock_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Return ``champion`` to the version that served before; audited before it moves.
+    """Return ``champion`` to the version that served before (:func:`champion_chain`);
+    its intent is audited before it moves, the move once it has.
 
-    Under the model's alias lock, as :func:`promote`."""
+    Under the model's alias lock, as :func:`promote`. A refusal (no earlier champion to
+    return to, :class:`RollbackRefused`; the lock held too long, :class:`ChampionBusy`)
+    leaves one audit entry ``rollback_refused`` (reason, via, ``refusal`` kind, ``why``),
+    as a refused promote leaves ``promotion_refused``; a blank reason is not audited."""
     name = model_name(domain)
     reason = _given_reason(reason, "rollback", name)
-    with alias_lock(name, lock_dir):
-        return _rollback(client, domain, store=store, reason=reason, actor=actor)
+    try:
+        with alias_lock(name, lock_dir):
+            return _rollback(client, domain, store=store, reason=reason, actor=actor)
+    except (RollbackRefused, ChampionBusy) as exc:
+        _audit_refusal(
+            store, actor, name, None, reason, "riskwarn rollback", exc, "rollback_refused"
+        )
+        raise
 
 
 def _rollback(
@@ -1116,8 +1248,17 @@ def _rollback(
 ) -> dict[str, Any]:
     """:func:`rollback`, holding the alias lock."""
     name = model_name(domain)
-    history = _history(client, name)
+    # the registry first: unreachable, or no such model, is its error (not "no previous
+    # champion", as the chain read from the serving store alone would say)
+    client.get_registered_model(name)
+    if store is not None:  # a move a crash interrupted: recorded as it ended, first
+        settle_pending_moves(client, store, name, actor)
+    history = champion_chain(store, name) if store is not None else []
     current = champion_version(client, domain)
+    # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
+    # (scoring refused it) is named apart, never reported as the version rolled back from
+    recorded = recorded_champion(store, name) if store is not None else None
+    previous = str(recorded["version"]) if recorded and recorded.get("version") else current
     skipped: list[str] = []
     while history:
         target = history.pop()
@@ -1133,12 +1274,9 @@ def _rollback(
     else:
         raise RollbackRefused(
             f"{name} has no previous champion to roll back to"
-            + (f" (skipped {', '.join(skipped)})" if skipped else "")
+            + (f" (skipped {', '.join(skipped)})" if skipped else ""),
+            {"serving": previous, **({"skipped": skipped} if skipped else {})},
         )
-    # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
-    # (scoring refused it) is named apart, never reported as the version rolled back from
-    recorded = recorded_champion(store, name) if store is not None else None
-    previous = str(recorded["version"]) if recorded and recorded.get("version") else current
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
     if previous != current:
         details["alias_was"] = current
@@ -1153,7 +1291,6 @@ def _rollback(
         action="rollback",
         name=name,
         version=target,
-        history=history,
         actor=actor or authenticated_actor(mlflow.get_registry_uri()),
         details=details,
     )
@@ -1189,6 +1326,22 @@ def checked_champion(
         )
     when = f"v{record['version']} by {record['actor']} at {record['at']:%Y-%m-%d %H:%M}Z"
     if record.get("version") != version:
+        interrupted = next(
+            (
+                e
+                for e in pending_moves(store, name)
+                if str((e["details"] or {}).get("version")) == version
+            ),
+            None,
+        )
+        if interrupted is not None:  # a crash between moving the alias and recording it
+            kind = (interrupted["details"] or {}).get("action") or "move"
+            raise ChampionRefused(
+                f"{name}@{CHAMPION} points at v{version}, but riskwarn recorded {when}: a "
+                f"{kind} of v{version} by {interrupted['actor']} was interrupted before it "
+                f"was recorded; not serving it (run `riskwarn {kind} {domain} ...` again: it "
+                "records how that move ended first)"
+            )
         raise ChampionRefused(
             f"{name}@{CHAMPION} points at v{version}, but riskwarn recorded {when}: the alias "
             f"was moved behind riskwarn's back; not serving it (move it with {how})"

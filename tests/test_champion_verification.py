@@ -81,7 +81,8 @@ def test_a_promotion_is_audited_first_with_the_authenticated_actor(
     assert details["version"] == home["v1"] and details["gate"] == "pass"
     assert len(details["digest"]) == 64 and details["via"] == "riskwarn promote"
 
-    # the audit entry is written before the alias moves: a move that fails is on record
+    # its intent is written before the alias moves (the move once it has): a move that
+    # fails is on record, as failed
     def refuse(*_: Any, **__: Any) -> None:
         raise mlflow.exceptions.MlflowException("registry went away")
 
@@ -89,7 +90,8 @@ def test_a_promotion_is_audited_first_with_the_authenticated_actor(
     with pytest.raises(mlflow.exceptions.MlflowException):
         reg.promote(client, "incidents", home["v2"], store=store, reason="second")
     log = moves(store)
-    assert list(log["action"][-2:]) == ["promote", "alias_move_failed"]
+    assert list(log["action"][-2:]) == ["alias_move_started", "alias_move_failed"]
+    assert log["details"].iloc[-2]["version"] == home["v2"]
     assert log["details"].iloc[-1]["move_id"] == log["details"].iloc[-2]["move_id"]
     assert reg.recorded_champion(store, NAME)["version"] == home["v1"]  # the failed one is not
     monkeypatch.undo()

@@ -55,20 +55,32 @@ def test_another_domains_model_is_refused_even_with_force(setup) -> None:
     assert reg.champion_version(client, "dispute_cases") == "1"
 
 
+def _old_forced_promote_of_v3(store, previous: str | None) -> None:
+    """v3 got into the rollback chain as the old promote took it with --force: its
+    recorded move (the alias is left where it is)."""
+    store.audit("t", "promote", "model", NAME, {"version": "3", "previous": previous})
+
+
 def test_a_rollback_skips_another_domains_model_and_says_so(setup) -> None:
     client, store = setup
     _promote(client, store, "1")
-    _promote(client, store, "2")
-    # v3 got into the history behind riskwarn's back (the old promote took it with --force)
-    client.set_registered_model_tag(NAME, reg.HISTORY_TAG, '["1", "3"]')
+    _old_forced_promote_of_v3(store, "1")
+    _promote(client, store, "2", force=True)  # the chain: v1, v3
     out = reg.rollback(client, "dispute_cases", store=store, actor="t", reason="back")
     assert out["version"] == "1", out
     assert out["skipped"] == ["v3 (trained for 'incidents')"], out
     assert reg.champion_version(client, "dispute_cases") == "1"
-    client.set_registered_model_tag(NAME, reg.HISTORY_TAG, '["3"]')
+
+
+def test_a_rollback_to_nothing_but_another_domains_model_is_refused(setup) -> None:
+    client, store = setup
+    _old_forced_promote_of_v3(store, None)
+    _promote(client, store, "2", force=True)  # the chain: v3
     with pytest.raises(ValueError, match=r"no previous champion .*skipped v3"):
         reg.rollback(client, "dispute_cases", store=store, actor="t", reason="again")
-    assert reg.champion_version(client, "dispute_cases") == "1"
+    assert reg.champion_version(client, "dispute_cases") == "2"
+    [refused] = store.audit_entries("model", NAME, ("rollback_refused",))
+    assert refused["details"]["skipped"] == ["v3 (trained for 'incidents')"]
 
 
 def test_the_cli_refuses_it_in_one_line_with_exit_2(

@@ -321,6 +321,8 @@ def test_a_second_alias_move_waits_for_the_first_or_is_refused(
             )
         with pytest.raises(reg.PromotionRefused, match="another promote or rollback"):
             reg.rollback(mlflow_client, "incidents", store=store, actor="second", reason="back")
+        busy = store.audit_entries("model", "riskwarn-incidents", ("rollback_refused",))[0]
+        assert (busy["actor"], busy["details"]["refusal"]) == ("second", "busy")
         first.stdin.write("\n")
         first.stdin.flush()
         assert first.stdout.readline().split() == ["done", one]
@@ -369,6 +371,10 @@ def test_rollback_without_history_fails(mlflow_client, store) -> None:
     mlflow_client.create_registered_model("riskwarn-disputes")
     with pytest.raises(ValueError, match="no previous champion"):
         reg.rollback(mlflow_client, "disputes", store=store, reason="nothing to return to")
+    # audited as a refused promote is (promotion_refused); it left nothing
+    [refused] = store.audit_entries("model", "riskwarn-disputes", ("rollback_refused",))
+    assert refused["details"]["refusal"] == "no_previous_champion"
+    assert refused["details"]["reason"] == "nothing to return to"
 
 
 def test_train_cli_user_errors(tmp_path, monkeypatch, capsys) -> None:

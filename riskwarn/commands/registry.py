@@ -184,6 +184,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         client, store, uri = _client_and_store()
         try:
             rows = registry.versions(client, store, domain)
+            pending = registry.pending_moves(store, registry.model_name(domain)) if rows else []
         except MlflowException as exc:
             raise registry_unreadable(uri, exc) from None
         finally:
@@ -205,6 +206,14 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             f"riskwarn-{domain}: MLflow's champion alias points at {version_label(alias or '-')}, "
             f"riskwarn recorded {version_label(served)}: scoring refuses to serve until they agree "
             "(riskwarn promote or rollback)"
+        )
+    for entry in pending[:1]:  # a crash between recording a move's intent and its move
+        details = entry["details"] or {}
+        kind = details.get("action") or "move"
+        click.echo(
+            f"riskwarn-{domain}: a {kind} of {version_label(str(details.get('version')))} by "
+            f"{entry['actor']} at {entry['at']:%Y-%m-%d %H:%M}Z was interrupted before it was "
+            f"recorded; the next riskwarn promote or rollback records how it ended"
         )
     for r in rows:
         mark = {
