@@ -329,6 +329,11 @@ TEXT: dict[str, dict[str, str]] = {
     "evidence": {"zh": "证据", "en": "Evidence"},
     "place_history": {"zh": "该地历史风险", "en": "History of this place"},
     "trail": {"zh": "研判记录（只增不改）", "en": "Decision trail (append-only)"},
+    # the queue's and the trail's data grid, behind the wrapped table (review.frame_table)
+    "table_grid": {
+        "zh": "表格视图：排序、搜索、下载 CSV",
+        "en": "Table view: sort, search, download CSV",
+    },
     "decide": {"zh": "研判决定", "en": "Decision"},
     "action": {"zh": "处置", "en": "Action"},
     "action_accept": {"zh": "确认", "en": "Accept"},
