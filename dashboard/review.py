@@ -404,15 +404,12 @@ def pick_label(row: Any, lang: str) -> str:
 
 
 def shown_reason(reason: Any, lang: str) -> str:
-    """A recorded review reason as shown or exported in ``lang``: any phone or ID number
-    (:func:`riskwarn.redact.personal_data`; a reason recorded before such reasons were
-    refused, or restored from an older backup) masked as "[phone removed]" / "[ID number
-    removed]". The record itself (``warning_reviews``, the audit log) is never changed."""
-    from dashboard.i18n import t
-    from riskwarn.redact import PERSONAL_KINDS, mask_personal
+    """A recorded review reason as shown or exported in ``lang``, its phone and ID numbers
+    masked (:func:`dashboard.text.shown_reason`, which the models page uses for the
+    reasons of model promotions and rollbacks too); the record itself is never changed."""
+    from dashboard.text import shown_reason as masked
 
-    words = {k: t(f"masked_{k}", lang) for k in PERSONAL_KINDS}
-    return mask_personal(str(reason or ""), words)
+    return masked(reason, lang)
 
 
 def stale_message(first: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:

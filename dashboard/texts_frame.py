@@ -413,8 +413,9 @@ TEXT: dict[str, dict[str, str]] = {
     "new_level": {"zh": "调整为", "en": "New level"},
     "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
     "reason_col": {"zh": "理由", "en": "Reason"},
-    # a phone or ID number in a reason recorded before such reasons were refused: masked
-    # where shown or exported (review.shown_reason), the record itself unchanged
+    # a phone or ID number in a reason recorded before such reasons were refused (a
+    # review's, a model promotion's or rollback's): masked where shown or exported
+    # (text.shown_reason), the record itself unchanged
     "masked_phone": {"zh": "[电话已隐去]", "en": "[phone removed]"},
     "masked_id_number": {"zh": "[身份证号已隐去]", "en": "[ID number removed]"},
     "submit": {"zh": "提交", "en": "Submit"},
