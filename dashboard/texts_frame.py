@@ -331,7 +331,7 @@ TEXT: dict[str, dict[str, str]] = {
     "trail": {"zh": "研判记录（只增不改）", "en": "Decision trail (append-only)"},
     # the queue's and the trail's data grid, behind the wrapped table (review.frame_table)
     "table_grid": {
-        "zh": "表格视图：排序、搜索、下载 CSV",
+        "zh": "表格视图：排序、搜索、下载",
         "en": "Table view: sort, search, download CSV",
     },
     "decide": {"zh": "研判决定", "en": "Decision"},

@@ -430,6 +430,6 @@ def test_the_queue_and_the_trail_fit_their_frame_as_wrapping_tables(
     assert at.dataframe[-1].value.iloc[-1].iloc[5] == reason  # the grid's copy (CSV)
     labels = {
         "en": "Table view: sort, search, download CSV",
-        "zh": "表格视图：排序、搜索、下载 CSV",
+        "zh": "表格视图：排序、搜索、下载",
     }
     assert [e.label for e in at.expander].count(labels[lang]) == 2
