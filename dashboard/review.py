@@ -234,9 +234,21 @@ def level_words(row: Any, lang: str) -> str:
 # place, unit and state were out of sight (bench/dashboard_screenshots.py --widths 390,
 # 2026-12-06). Both are sent; under 640 px (where Streamlit stacks its columns too) the
 # CSS hides the table and shows the same rows as wrapped cards, above it the reverse.
+# The table is HTML (:func:`frame_table`), not Streamlit's data grid: the grid sizes each
+# column to its longest value and never wraps, so at 800-1280 px the queue scrolled
+# sideways inside its frame (at 1280 px its "valid until" was cut at the frame's edge and
+# its state out of sight) and the trail's reasons were cut mid-sentence. The HTML table
+# fits its frame's width, wrapping places, subjects and reasons; the grid (sorting,
+# search, CSV download) stays one click away, in an expander below each.
 QUEUE_CSS = """
 <style>
+.st-key-rwqueue, .st-key-rwtrail { container-type: inline-size; }
 .st-key-rwqueue_cards { display: none !important; }
+@container (max-width: 759px) {
+  .st-key-rwqueue_table { display: none !important; }
+  .st-key-rwqueue_cards { display: block !important; max-height: 430px; overflow-y: auto;
+    overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
+}
 @media (max-width: 640px) {
   .st-key-rwqueue_table { display: none !important; }
   .st-key-rwqueue_cards { display: block !important; max-height: 430px; overflow-y: auto;
@@ -246,8 +258,110 @@ QUEUE_CSS = """
   overflow-wrap: anywhere; }
 .rw-qcard:last-child { border-bottom: none; }
 .rw-qcard-sub { color: #555; font-size: 0.88rem; }
+.rw-tablebox { max-height: 430px; overflow-y: auto; overflow-x: hidden;
+  border: 1px solid #e3e5e8; border-radius: 0.5rem; }
+.rw-table { width: 100%; border-collapse: collapse; font-size: 0.875rem; line-height: 1.4; }
+.rw-table th { position: sticky; top: 0; z-index: 1; background: #f7f8fa; color: #555;
+  font-weight: 600; text-align: left; padding: 0.4rem 0.5rem; word-break: keep-all;
+  border-bottom: 1px solid #e3e5e8; }
+.rw-table td { padding: 0.35rem 0.5rem; border-bottom: 1px solid #eceef1;
+  vertical-align: top; }
+.rw-table tr:last-child td { border-bottom: none; }
+.rw-table td.rw-keep { white-space: nowrap; }
+.rw-table .rw-num { text-align: right; }
+.rw-table td.rw-num { white-space: nowrap; }
+.rw-table td.rw-text { overflow-wrap: anywhere; min-width: 10rem; }
+@container (min-width: 760px) { .rw-table td.rw-wkeep { white-space: nowrap; } }
 </style>
 """
+"""The queue's and the trail's layout: the queue is the HTML table (:func:`queue_table`)
+where its frame is 760 px wide or more (a 1280 px window with the sidebar open: 900 px),
+else the cards (:func:`queue_cards`; 800 and 1024 px windows: 550 and 640 px, where the
+eight columns' shortest widths, 700 px in English, did not fit and Chinese domains
+wrapped a character a line); the trail wraps its times and levels only under 760 px.
+Measured on screenshots (bench/dashboard_screenshots.py --widths 800 1024 1280,
+2026-12-06). Container queries: the frame's width, whether the sidebar is open or not."""
+
+
+def frame_table(
+    shown: Any,
+    *,
+    keep: Collection[str] = (),
+    keep_wide: Collection[str] = (),
+    numbers: Collection[str] = (),
+    text: Collection[str] = (),
+    cells: Mapping[str, Collection[str]] | None = None,
+    label: str = "",
+) -> str:
+    """``shown`` (a display frame: headers and values in the reader's words) as an HTML
+    table that fits its frame's width (:data:`QUEUE_CSS`): long values wrap at their
+    spaces (Chinese anywhere); columns in ``keep`` (ids, levels) stay on one line,
+    ``keep_wide`` ones where the frame is 760 px wide or more, ``numbers`` on one line
+    too, right-aligned; ``text`` columns (free text: reasons) wrap anywhere
+    and are given room first. ``cells``: HTML to show instead of the escaped value, per
+    column (one per row: a level's badge). Every value is escaped (they are data); a
+    value's line breaks become spaces. ``label``: the table's accessible name."""
+    cols = [str(c) for c in shown.columns]
+    cells = cells or {}
+    kind = {c: "rw-keep" if c in keep else "rw-num" if c in numbers else "" for c in cols}
+    kind.update({c: "rw-wkeep" for c in cols if c in keep_wide})
+    kind.update({c: "rw-text" for c in cols if c in text})
+
+    attr = {c: f' class="{kind[c]}"' if kind[c] else "" for c in cols}
+    head = "".join(f'<th{attr[c]} scope="col">{html.escape(c)}</th>' for c in cols)
+    given = {c: list(v) for c, v in cells.items() if c in cols}
+    rows = []
+    for i, row in enumerate(shown.itertuples(index=False)):
+        out = [
+            f"<td{attr[c]}>" + (given[c][i] if c in given else html.escape(cell_words(v))) + "</td>"
+            for c, v in zip(cols, row, strict=True)
+        ]
+        rows.append("<tr>" + "".join(out) + "</tr>")
+    name = f' aria-label="{html.escape(label)}"' if label else ""
+    return (
+        f'<div class="rw-tablebox"><table class="rw-table"{name}><thead><tr>{head}</tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def cell_words(value: Any) -> str:
+    """A table cell's value as text on one line: nothing for a missing value, a whole
+    number without its ".0" (a trail's version beside a withdrawal's missing one)."""
+    if value is None or (not isinstance(value, str) and pd_isna(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return " ".join(str(value).split())
+
+
+def queue_table(shown: Any, levels: Any, states: Any, lang: str, label: str = "") -> str:
+    """The queue's table (HTML, :func:`frame_table`) of ``shown`` (as :func:`queue_cards`
+    takes it): the level column as the level's badge (:func:`badge`: a dismissed or
+    withdrawn warning's reads so, in grey), id, level and probability on one line."""
+    cols = [str(c) for c in shown.columns]
+    badges = [badge(v, s, lang) for v, s in zip(levels, states, strict=True)]
+    return frame_table(
+        shown,
+        keep=(cols[0], cols[1]),
+        numbers=(cols[5],),
+        cells={cols[1]: badges},
+        label=label,
+    )
+
+
+def trail_table(shown: Any, label: str = "") -> str:
+    """The decision trail's table (HTML, :func:`frame_table`) of ``shown`` (the trail as
+    shown: :data:`TRAIL_COLUMNS` in the reader's words): its reasons wrap in full (the
+    grid cut them at its frame's edge); the time and levels on one line where the frame
+    is wide enough; the version is a number."""
+    cols = [str(c) for c in shown.columns]
+    return frame_table(
+        shown,
+        keep_wide=(cols[0], cols[3], cols[4]),
+        text=(cols[5],),
+        numbers=(cols[6],),
+        label=label,
+    )
 
 
 def queue_cards(shown: Any, levels: Any, states: Any, lang: str) -> str:
@@ -290,15 +404,12 @@ def pick_label(row: Any, lang: str) -> str:
 
 
 def shown_reason(reason: Any, lang: str) -> str:
-    """A recorded review reason as shown or exported in ``lang``: any phone or ID number
-    (:func:`riskwarn.redact.personal_data`; a reason recorded before such reasons were
-    refused, or restored from an older backup) masked as "[phone removed]" / "[ID number
-    removed]". The record itself (``warning_reviews``, the audit log) is never changed."""
-    from dashboard.i18n import t
-    from riskwarn.redact import PERSONAL_KINDS, mask_personal
+    """A recorded review reason as shown or exported in ``lang``, its phone and ID numbers
+    masked (:func:`dashboard.text.shown_reason`, which the models page uses for the
+    reasons of model promotions and rollbacks too); the record itself is never changed."""
+    from dashboard.text import shown_reason as masked
 
-    words = {k: t(f"masked_{k}", lang) for k in PERSONAL_KINDS}
-    return mask_personal(str(reason or ""), words)
+    return masked(reason, lang)
 
 
 def stale_message(first: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:

@@ -1,6 +1,9 @@
-"""Data text made safe for ``st.markdown`` (used by the review form and the views)."""
+"""Data text made safe for ``st.markdown`` (used by the review form and the views), and
+reasons typed by people shown without the personal data they may hold."""
 
 from __future__ import annotations
+
+from typing import Any
 
 _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>!~$#|:"})
 
@@ -18,3 +21,17 @@ def md_line(text: str) -> str:
     included, become one space): for data put inside a sentence, where a line break would
     start a heading, list or table of its own."""
     return md_escape(" ".join(str(text).split()))
+
+
+def shown_reason(reason: Any, lang: str) -> str:
+    """A reason typed by a person, as shown or exported in ``lang``: a warning review's
+    (``warning_reviews``), a model promotion's or rollback's (the audit entry of the
+    champion alias move). Any phone or ID number (:func:`riskwarn.redact.personal_data`:
+    a reason recorded before such reasons were refused, or restored from an older backup)
+    masked as "[phone removed]" / "[ID number removed]"; the record itself (the review,
+    the audit log) is never changed. ``""`` for no reason."""
+    from dashboard.i18n import t
+    from riskwarn.redact import PERSONAL_KINDS, mask_personal
+
+    words = {k: t(f"masked_{k}", lang) for k in PERSONAL_KINDS}
+    return mask_personal(str(reason or ""), words)

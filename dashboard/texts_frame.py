@@ -329,6 +329,11 @@ TEXT: dict[str, dict[str, str]] = {
     "evidence": {"zh": "证据", "en": "Evidence"},
     "place_history": {"zh": "该地历史风险", "en": "History of this place"},
     "trail": {"zh": "研判记录（只增不改）", "en": "Decision trail (append-only)"},
+    # the queue's and the trail's data grid, behind the wrapped table (review.frame_table)
+    "table_grid": {
+        "zh": "表格视图：排序、搜索、下载",
+        "en": "Table view: sort, search, download CSV",
+    },
     "decide": {"zh": "研判决定", "en": "Decision"},
     "action": {"zh": "处置", "en": "Action"},
     "action_accept": {"zh": "确认", "en": "Accept"},
@@ -408,8 +413,9 @@ TEXT: dict[str, dict[str, str]] = {
     "new_level": {"zh": "调整为", "en": "New level"},
     "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
     "reason_col": {"zh": "理由", "en": "Reason"},
-    # a phone or ID number in a reason recorded before such reasons were refused: masked
-    # where shown or exported (review.shown_reason), the record itself unchanged
+    # a phone or ID number in a reason recorded before such reasons were refused (a
+    # review's, a model promotion's or rollback's): masked where shown or exported
+    # (text.shown_reason), the record itself unchanged
     "masked_phone": {"zh": "[电话已隐去]", "en": "[phone removed]"},
     "masked_id_number": {"zh": "[身份证号已隐去]", "en": "[ID number removed]"},
     "submit": {"zh": "提交", "en": "Submit"},

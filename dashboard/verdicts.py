@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard.i18n import fmt_date, fmt_datetime, fmt_int, t
-from dashboard.text import md_line
+from dashboard.text import md_line, shown_reason
 
 # Ex-post references are not methods a forecaster could use (models.backtest:
 # is_ex_post); "champion" is the serving model itself when a challenger is compared.
@@ -436,6 +436,14 @@ def check_words(check: Mapping[str, Any], lang: str, metric: str | None = None) 
     return str(check.get("check", "?"))
 
 
+def promotion_words(v: Verdict, lang: str) -> str:
+    """The reason typed by whoever promoted or rolled back the model, on one line for
+    Markdown, its phone and ID numbers masked (:func:`dashboard.text.shown_reason`, as a
+    review's reason: an alias move's reason was never checked for them before
+    2026-12-06); "—" without one."""
+    return md_line(shown_reason(v.promotion_reason, lang) or "—")
+
+
 def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     """The verdict as short sentences (markdown), most important first."""
     sep = "；" if lang == "zh" else "; "
@@ -522,7 +530,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 lang,
                 actor=md_line(v.promoted_by or "?"),
                 at=fmt_datetime(v.promoted_at, lang, tz),
-                reason=md_line(v.promotion_reason or "—"),  # typed by whoever rolled back
+                reason=promotion_words(v, lang),  # typed by whoever rolled back
             )
         )
     elif v.stale_gate is not None and v.status == "pass":
@@ -537,7 +545,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 serving=v.stale_gate.get("serving", "?"),
                 actor=md_line(v.promoted_by or "?"),
                 at=fmt_datetime(v.promoted_at, lang, tz),
-                reason=md_line(v.promotion_reason or "—"),  # typed by whoever promoted
+                reason=promotion_words(v, lang),  # typed by whoever promoted
             )
         )
     elif v.forced:
@@ -547,7 +555,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 lang,
                 actor=md_line(v.promoted_by or "?"),
                 at=fmt_datetime(v.promoted_at, lang, tz),
-                reason=md_line(v.promotion_reason or "—"),  # typed by whoever promoted
+                reason=promotion_words(v, lang),  # typed by whoever promoted
             )
         )
     elif v.promoted_auto:

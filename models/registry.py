@@ -513,6 +513,31 @@ class StaleGate(PromotionRefused):
     refusal = "stale_gate"
 
 
+class PersonalDataRefused(PromotionRefused):
+    """A promotion's or rollback's reason holds personal data of a dispute party (a phone
+    or ID number: :func:`riskwarn.redact.personal_data`): nothing moves and the reason is
+    written nowhere; the refusal is audited with what was found (``found``), never the
+    text, as a warning review's is (:class:`riskwarn.store.PersonalDataError`). Refused,
+    not masked: whoever moves a model stays accountable for the words recorded.
+    ``message`` in ``en`` and ``zh``."""
+
+    refusal = "personal_data"
+
+    def __init__(self, name: str, found: list[str]) -> None:
+        from riskwarn.store.reviews import PERSONAL_WORDS
+
+        en = " and ".join(PERSONAL_WORDS[k]["en"] for k in found)
+        zh = "和".join(PERSONAL_WORDS[k]["zh"] for k in found)
+        self.message = {
+            "en": f"{name}: the reason contains {en}. Personal data of the parties (names, "
+            "phone and ID numbers) is not recorded: remove it and try again. Nothing was "
+            "changed.",
+            "zh": f"{name}：理由中含有{zh}。当事人的个人信息（姓名、电话、身份证号）不予记录："
+            "请删除后重试。本次未做任何更改。",
+        }
+        super().__init__(self.message["en"], {"found": list(found)})
+
+
 UNKNOWN = object()  # gate_judged_against: which champion is not recorded
 
 
@@ -952,6 +977,14 @@ def _given_reason(reason: str | None, action: str, name: str) -> str:
     return reason
 
 
+def _personal_refusal(reason: str, name: str) -> PersonalDataRefused | None:
+    """The refusal of a ``reason`` holding a phone or ID number, or None."""
+    from riskwarn.redact import personal_data
+
+    found = personal_data(reason)
+    return PersonalDataRefused(name, found) if found else None
+
+
 def promote(
     client: MlflowClient,
     domain: str,
@@ -986,10 +1019,16 @@ def promote(
     another domain's model, a stale pass, the lock held too long) leaves one audit entry
     ``promotion_refused`` (version, reason, via, ``refusal`` kind, ``why``: the message)
     in ``store``, then is raised. A blank reason is refused before anything is looked up
-    and is not audited (the audit log keeps why a move was tried; there is no why).
+    and is not audited (the audit log keeps why a move was tried; there is no why). A
+    reason holding a phone or ID number (:class:`PersonalDataRefused`) is refused before
+    anything is looked up too, audited without its text (``found``: what it holds).
     """
     name = model_name(domain)
     reason = _given_reason(reason, "promotion", name)
+    personal = _personal_refusal(reason, name)
+    if personal is not None:  # audited without the text (it is what must not be stored)
+        _audit_refusal(store, actor, name, str(version), None, via, personal)
+        raise personal
     try:
         with alias_lock(name, lock_dir):
             return _promote(
@@ -1012,16 +1051,16 @@ def _audit_refusal(
     actor: str | None,
     name: str,
     version: str | None,
-    reason: str,
+    reason: str | None,
     via: str,
     exc: PromotionRefused | RollbackRefused,
     action: str = "promotion_refused",
 ) -> None:
-    """The ``promotion_refused`` entry of a refused promote (``rollback_refused`` of a
-    refused rollback, no version: none was chosen) (none without a store: the
-    library called with none moves nothing either). An actor the registry cannot
-    authenticate (an MLflow server without credentials: itself a refusal) is written
-    ``unauthenticated``."""
+    """The ``promotion_refused`` entry of a refused promote (``action``: the
+    ``rollback_refused`` of a refused rollback, no version: none was chosen; none without
+    a store: the library called with none moves nothing either). ``reason`` None: left
+    out (one holding personal data). An actor the registry cannot authenticate (an MLflow
+    server without credentials: itself a refusal) is written ``unauthenticated``."""
     if store is None:
         return
     if actor is None:
@@ -1030,8 +1069,8 @@ def _audit_refusal(
         except PromotionRefused:
             actor = "unauthenticated"
     details = {
-        **({"version": version} if version is not None else {}),
-        "reason": reason,
+        **({} if version is None else {"version": version}),
+        **({} if reason is None else {"reason": reason}),
         "via": via,
         "refusal": exc.refusal,
         "why": str(exc).splitlines()[0] if str(exc) else exc.refusal,
@@ -1227,12 +1266,21 @@ def rollback(
     """Return ``champion`` to the version that served before (:func:`champion_chain`);
     its intent is audited before it moves, the move once it has.
 
-    Under the model's alias lock, as :func:`promote`. A refusal (no earlier champion to
-    return to, :class:`RollbackRefused`; the lock held too long, :class:`ChampionBusy`)
-    leaves one audit entry ``rollback_refused`` (reason, via, ``refusal`` kind, ``why``),
-    as a refused promote leaves ``promotion_refused``; a blank reason is not audited."""
+    Under the model's alias lock, as :func:`promote`. A reason holding a phone or ID
+    number is refused (:class:`PersonalDataRefused`) before anything is looked up,
+    audited as ``rollback_refused`` without its text. Any other refusal (no earlier
+    champion to return to, :class:`RollbackRefused`; the lock held too long,
+    :class:`ChampionBusy`) leaves one ``rollback_refused`` entry too (reason, via,
+    ``refusal`` kind, ``why``), as a refused promote leaves ``promotion_refused``; a blank
+    reason is not audited."""
     name = model_name(domain)
     reason = _given_reason(reason, "rollback", name)
+    personal = _personal_refusal(reason, name)
+    if personal is not None:  # audited without the text, as promote's
+        _audit_refusal(
+            store, actor, name, None, None, "riskwarn rollback", personal, "rollback_refused"
+        )
+        raise personal
     try:
         with alias_lock(name, lock_dir):
             return _rollback(client, domain, store=store, reason=reason, actor=actor)

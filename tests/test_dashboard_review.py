@@ -377,7 +377,8 @@ def test_the_queue_has_phone_cards_of_the_same_rows(home: Path, lang: str) -> No
     at = _reviewer_at(lang)
     (table,) = [c for c in at.main.get("flex_container") if "rwqueue_table" in str(c.proto)]
     (cards,) = [c for c in at.main.get("flex_container") if "rwqueue_cards" in str(c.proto)]
-    (frame,) = table.dataframe
+    assert not table.dataframe  # an HTML table there; the grid behind its expander
+    frame = at.dataframe[0]
     html = "".join(str(m.value) for m in cards.get("markdown"))
     assert html.count("class='rw-qcard'") == len(frame.value)
     first = frame.value.iloc[0]
@@ -386,3 +387,49 @@ def test_the_queue_has_phone_cards_of_the_same_rows(home: Path, lang: str) -> No
         assert str(value) in shown, (value, shown)  # id, place, unit, probability, state
     css = "".join(str(e.proto) for e in at.get("html"))
     assert "max-width: 640px" in css and ".st-key-rwqueue_table { display: none" in css
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_queue_and_the_trail_fit_their_frame_as_wrapping_tables(
+    home: Path, store: Store, lang: str
+) -> None:
+    """At 800-1280 px the queue's data grid scrolled sideways in its frame (at 1280 px its
+    "valid until" was cut at the frame's edge, its state out of sight) and the trail's
+    reasons were cut mid-sentence (bench/dashboard_screenshots.py --widths 800 1024 1280,
+    2026-12-06): the grid sizes columns to their longest value and never wraps. Both are
+    now HTML tables that fit their frame and wrap, every column and every word of a
+    reason in them; the grid (sort, search, CSV) is behind an expander; a frame narrower
+    than 760 px shows the queue's cards (review.QUEUE_CSS; the screenshots are the
+    browser's check)."""
+    import re
+    from html import escape
+
+    at = _reviewer_at(lang)
+    wid = str(_picker(at).value)
+    reason = "现场核查：" + "边坡裂缝扩大，" * 20 + "end of the reason"
+    version = int(store.get_warning(wid)["version"])
+    store.review_warning(wid, "accept", reason, "reviewer", version)
+    st.cache_data.clear()  # decided outside the page: its cached reads do not know yet
+    at = _reviewer_at(lang)
+    assert str(_picker(at).value) == wid
+    (table,) = [c for c in at.main.get("flex_container") if "rwqueue_table" in str(c.proto)]
+    html = "".join(str(h.value) for h in table.get("html"))
+    grid = at.dataframe[0].value  # the same rows, in the grid behind the expander
+    heads = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html.split("</thead>")[0])
+    assert heads == [escape(str(c)) for c in grid.columns] and len(heads) == 8, heads
+    assert html.count("<tr>") == len(grid) + 1
+    first = html.split("<tbody>")[1].split("</tr>")[0]
+    for value in grid.iloc[0].drop(grid.columns[1]):  # the level is its badge
+        assert escape(str(value)) in first, (value, first)
+    css = "".join(str(e.proto) for e in at.get("html"))
+    assert "container-type: inline-size" in css and "@container (max-width: 759px)" in css
+    assert ".rw-tablebox { max-height: 430px; overflow-y: auto; overflow-x: hidden;" in css
+    (trail,) = [c for c in at.main.get("flex_container") if "rwtrail" in str(c.proto)]
+    shown = "".join(str(h.value) for h in trail.get("html"))
+    assert reason in shown and 'class="rw-text"' in shown, shown
+    assert at.dataframe[-1].value.iloc[-1].iloc[5] == reason  # the grid's copy (CSV)
+    labels = {
+        "en": "Table view: sort, search, download CSV",
+        "zh": "表格视图：排序、搜索、下载",
+    }
+    assert [e.label for e in at.expander].count(labels[lang]) == 2

@@ -176,13 +176,22 @@ if not queue.empty:
         pcts=("probability",),
     )
     st.html(review.QUEUE_CSS)
-    with st.container(key="rwqueue_table"):
+    # a table that fits its frame, wrapping (review.QUEUE_CSS: the data grid scrolled
+    # sideways at 800-1280 px); in a frame narrower than 760 px the same rows as cards
+    with st.container(key="rwqueue"):  # its width chooses table or cards (QUEUE_CSS)
+        with st.container(key="rwqueue_table"):
+            st.html(
+                review.queue_table(
+                    shown, queue["effective_level"], queue["state"], lg, label=t("queue", lg)
+                )
+            )
+        with st.container(key="rwqueue_cards"):  # the same rows in a narrow frame
+            st.markdown(
+                review.queue_cards(shown, queue["effective_level"], queue["state"], lg),
+                unsafe_allow_html=True,
+            )
+    with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
         st.dataframe(shown, hide_index=True, height=260, width="stretch")
-    with st.container(key="rwqueue_cards"):  # the same rows on a phone (review.QUEUE_CSS)
-        st.markdown(
-            review.queue_cards(shown, queue["effective_level"], queue["state"], lg),
-            unsafe_allow_html=True,
-        )
 if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
@@ -449,15 +458,16 @@ with st.container():
     if trail.empty:
         st.caption("—")
     else:
-        st.dataframe(
-            localise_frame(
-                trail,
-                lg,
-                tz,
-                columns=review.TRAIL_COLUMNS,
-                times=("reviewed_at",),
-                levels=("from_level", "to_level"),
-            ),
-            hide_index=True,
-            width="stretch",
+        shown_trail = localise_frame(
+            trail,
+            lg,
+            tz,
+            columns=review.TRAIL_COLUMNS,
+            times=("reviewed_at",),
+            levels=("from_level", "to_level"),
         )
+        st.html(review.QUEUE_CSS)  # its reasons wrap in full (the grid cut them)
+        with st.container(key="rwtrail"):
+            st.html(review.trail_table(shown_trail, label=t("trail", lg)))
+        with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
+            st.dataframe(shown_trail, hide_index=True, width="stretch")
