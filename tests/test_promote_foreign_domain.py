@@ -127,6 +127,10 @@ def test_scoring_a_champion_whose_features_the_frame_lacks_is_one_line_exit_2_an
     champ = reg.Champion("dispute_cases", NAME, "3", None, ["incidents_only_feature"])
     monkeypatch.setattr("riskwarn.store.Store.from_settings", lambda s: FakeStore())
     monkeypatch.setattr("models.registry.serving_champion", lambda uri, d, store: champ)
+    # no registry here: the in-sample check (the champion's data end against the origin,
+    # tests/test_backfill_models.py) reads that the alias names v3 trained before it
+    monkeypatch.setattr(scoring, "_alias_version", lambda uri, d: "3")
+    monkeypatch.setattr(scoring, "out_of_sample", lambda uri, d, v, origin: None)
     monkeypatch.setattr(
         scoring, "scoring_frame", lambda s, d, o: pd.DataFrame({"unit_id": ["a"], "f": [1.0]})
     )
