@@ -117,7 +117,8 @@ foreign_broker_refused() {
     echo "error: something riskwarn did not start answers on 127.0.0.1:$MQTT_PORT; not using it (the consumer would send its password there): set RISKWARN_MQTT_PORT to a free port, or RISKWARN_MQTT_EXTERNAL=1 to use that broker (docs/streaming.md)" >&2
     return 0
   fi
-  if ! "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT"; then   # prints why on stderr
+  # prints why on stderr; RISKWARN_MQTT_PROBE_WAIT_S: how long it waits for an MQTT answer
+  if ! "$PY" -m riskwarn.stream.auth probe "$MQTT_PORT" "${RISKWARN_MQTT_PROBE_WAIT_S:-10}"; then
     echo "error: RISKWARN_MQTT_EXTERNAL=1 but what answers on 127.0.0.1:$MQTT_PORT takes anonymous clients or is no MQTT broker; not using it" >&2
     return 0
   fi

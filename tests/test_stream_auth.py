@@ -213,12 +213,15 @@ def test_services_script_refuses_a_broker_it_did_not_start(tmp_path: Path) -> No
                     **env,
                     "RISKWARN_MQTT_EXTERNAL": "1",
                     "RISKWARN_MQTT_PORT": str(mute.getsockname()[1]),
+                    # it never answers: 2 s to find that out, not the default 10
+                    "RISKWARN_MQTT_PROBE_WAIT_S": "2",
                 },
                 capture_output=True,
                 text=True,
                 timeout=300,
             )
         assert up.returncode != 0 and "no MQTT answer" in up.stderr, up.stdout + up.stderr
+        assert "within 2 s" in up.stderr, up.stderr
         assert not (home / "run" / "stream.pid").exists(), up.stdout
     finally:
         subprocess.run(

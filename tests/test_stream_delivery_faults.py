@@ -88,6 +88,9 @@ def test_kill9_between_sending_and_recording(
                     "webhook": {"url": hook.url, "secret_env": "RW_CRASH_HOOK_SECRET"},
                     "escalate_after_minutes": 600,
                     "retry_base_s": 0.2,
+                    # the in-flight claim is due again 5 s after the kill (default 120 s)
+                    "timeout_s": 2,
+                    "claim_lease_s": 5,
                     "contacts": {"duty-1": {"email": "duty1@example.test", "webhook": True}},
                     "routes": {"default": ["duty-1"]},
                 }
@@ -124,6 +127,10 @@ def test_kill9_between_sending_and_recording(
             assert log.loc["email", "status"] == "sent" and log.loc["email", "attempts"] == 1
             assert log.loc["webhook", "status"] == "pending"
             assert log.loc["webhook", "sent_at"] is None or pd.isna(log.loc["webhook", "sent_at"])
+            # claimed for the contacts file's lease (5 s), not CLAIM_LEASE_S (120 s)
+            lease_end = pd.Timestamp(log.loc["webhook", "next_attempt_at"])
+            lease_end = lease_end if lease_end.tzinfo else lease_end.tz_localize("UTC")
+            assert lease_end - pd.Timestamp.now(tz="UTC") <= pd.Timedelta(seconds=5)
             proc = start()
             wait_for(lambda: set(store.deliveries()["status"]) == {"sent"}, 180, 0.2)
         finally:

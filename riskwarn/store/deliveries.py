@@ -89,7 +89,8 @@ UNPAGED_WHY = ("ended", "below_orange", "unchanged")
 FAILED_RETRY_S = 600.0
 
 # how long a claimed delivery is the claiming sender's (longer than a send's timeouts):
-# if the sender dies before recording the outcome, the row is due again after it
+# if the sender dies before recording the outcome, the row is due again after it (the
+# default of the contacts file's ``claim_lease_s``)
 CLAIM_LEASE_S = 120.0
 
 DELIVERY_FIELDS = (

@@ -439,7 +439,7 @@ def _main(argv: list[str]) -> int:
     home = load_settings().home
     usage = (
         "usage: python -m riskwarn.stream.auth conf PORT DATA_DIR | add-gateway NAME | "
-        "rotate NAME | reload | users | probe PORT"
+        "rotate NAME | reload | users | probe PORT [WAIT_S]"
     )
     try:
         return _run(argv, home, usage)
@@ -450,10 +450,13 @@ def _main(argv: list[str]) -> int:
 
 
 def _run(argv: list[str], home: Path, usage: str) -> int:
-    if len(argv) == 2 and argv[0] == "probe":  # scripts/services.sh: a broker it did not start
-        accepted = anonymous_accepted("127.0.0.1", int(argv[1]))
+    if len(argv) in (2, 3) and argv[0] == "probe":  # services.sh: a broker it did not start
+        wait_s = float(argv[2]) if len(argv) == 3 else 10.0  # RISKWARN_MQTT_PROBE_WAIT_S
+        accepted = anonymous_accepted("127.0.0.1", int(argv[1]), timeout_s=wait_s)
         if accepted is None:
-            print(f"error: no MQTT answer on 127.0.0.1:{argv[1]} within 10 s", file=sys.stderr)
+            print(
+                f"error: no MQTT answer on 127.0.0.1:{argv[1]} within {wait_s:g} s", file=sys.stderr
+            )
             return 1
         if accepted:
             print(

@@ -55,6 +55,7 @@ from riskwarn.i18n import DEFAULT_DISPLAY_TZ, DEFAULT_LANG, fmt_datetime_zone
 from riskwarn.paging_texts import level_words, t
 from riskwarn.store import Store
 from riskwarn.store.deliveries import (
+    CLAIM_LEASE_S,
     CLAIMED,
     FAILED_RETRY_S,
     PAGING_LEVELS,
@@ -96,6 +97,9 @@ class DeliveryConfig:
     retry_base_s: float = 2.0
     max_attempts: int = 8
     timeout_s: float = 10.0
+    # how long a claimed delivery is its sender's: a claim whose outcome was not
+    # recorded (the sender died) is due again after it (longer than a send: _send_times)
+    claim_lease_s: float = CLAIM_LEASE_S
     # the pages' language (RISKWARN_PAGING_LANG; the dashboard's default, Chinese)
     lang: str = DEFAULT_LANG
     # a delivery whose retry budget ran out (``failed``: the contact was not reached) is
@@ -236,6 +240,7 @@ def load_config(
         retry_failed_after_minutes=numbers["retry_failed_after_minutes"],
         tz=tz,
     )
+    cfg.timeout_s, cfg.claim_lease_s = _send_times(raw, path)
     unknown = {
         c for r in [*cfg.sites.values(), *cfg.townships.values(), cfg.default] for c in r
     } - set(contacts)
@@ -246,6 +251,31 @@ def load_config(
             f"{path}: a webhook needs its secret in ${hook.get('secret_env', 'RISKWARN_WEBHOOK_SECRET')}"
         )
     return cfg
+
+
+# a claim's lease outlasts a send's timeout by at least this (the page built, the store's
+# claim and record): a lease that ran out while the send was under way would let another
+# sender send the row again
+CLAIM_LEASE_MARGIN_S = 2.0
+
+
+def _send_times(raw: Mapping[str, Any], path: str | Path) -> tuple[float, float]:
+    """The contacts file's ``timeout_s`` (a send's timeout, default 10) and
+    ``claim_lease_s`` (default :data:`~riskwarn.store.deliveries.CLAIM_LEASE_S`):
+    seconds greater than 0, the lease longer than the timeout +
+    :data:`CLAIM_LEASE_MARGIN_S`; else ``ValueError`` naming the file and the key."""
+    timeout = raw.get("timeout_s", DeliveryConfig.timeout_s)
+    lease = raw.get("claim_lease_s", CLAIM_LEASE_S)
+    for key, v in (("timeout_s", timeout), ("claim_lease_s", lease)):
+        if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < float("inf"):
+            raise ValueError(f"{path}: {key} must be a number of seconds > 0, not {v!r}")
+    if lease <= timeout + CLAIM_LEASE_MARGIN_S:
+        raise ValueError(
+            f"{path}: claim_lease_s ({lease:g}) must be longer than timeout_s ({timeout:g}) "
+            f"+ {CLAIM_LEASE_MARGIN_S:g} s: a lease that runs out during a send lets "
+            "another sender send it again"
+        )
+    return float(timeout), float(lease)
 
 
 def valid_to(change: LevelChange) -> pd.Timestamp:
@@ -527,7 +557,7 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     for due in store.due_deliveries(limit):
         # claimed only while its warning is still in force (one transaction): a row that
         # expired since it was read (an earlier row's slow send) is recorded, not sent
-        outcome, claimed = store.claim_delivery(due["delivery_id"])
+        outcome, claimed = store.claim_delivery(due["delivery_id"], cfg.claim_lease_s)
         # earlier rows this claim recorded superseded (its change carries their net state)
         counts["superseded"] += int((claimed or {}).get(SUPERSEDED_PEERS, 0))
         if outcome in ("expired", "cancelled", "superseded", "unpaged") and possibly_sent(due):
