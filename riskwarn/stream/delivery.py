@@ -263,14 +263,14 @@ def _send_times(raw: Mapping[str, Any], path: str | Path) -> tuple[float, float]
     """The contacts file's ``timeout_s`` (a send's timeout, default 10) and
     ``claim_lease_s`` (default :data:`~riskwarn.store.deliveries.CLAIM_LEASE_S`):
     seconds greater than 0, the lease longer than the timeout +
-    :data:`CLAIM_LEASE_MARGIN_S`; else ``ValueError`` naming the file and the key."""
+    :data:`CLAIM_LEASE_MARGIN_S`; else :class:`ContactsError` naming the file and the key."""
     timeout = raw.get("timeout_s", DeliveryConfig.timeout_s)
     lease = raw.get("claim_lease_s", CLAIM_LEASE_S)
     for key, v in (("timeout_s", timeout), ("claim_lease_s", lease)):
         if not isinstance(v, int | float) or isinstance(v, bool) or not 0 < v < float("inf"):
-            raise ValueError(f"{path}: {key} must be a number of seconds > 0, not {v!r}")
+            raise ContactsError(f"{path}: {key} must be a number of seconds > 0, not {v!r}")
     if lease <= timeout + CLAIM_LEASE_MARGIN_S:
-        raise ValueError(
+        raise ContactsError(
             f"{path}: claim_lease_s ({lease:g}) must be longer than timeout_s ({timeout:g}) "
             f"+ {CLAIM_LEASE_MARGIN_S:g} s: a lease that runs out during a send lets "
             "another sender send it again"
