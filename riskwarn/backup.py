@@ -480,25 +480,31 @@ _DROP_ORDER = {
     "MATERIALIZED VIEW": 0,
     "TABLE": 1,
     "SEQUENCE": 2,
-    "FUNCTION": 3,
+    "ROUTINE": 3,
     "TYPE": 4,
+    "EXTENSION": 5,
+    "SCHEMA": 6,
 }
 _PG_OBJECTS = """
 SELECT c.oid::regclass::text AS ident,
        CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
-                      WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind
+                      WHEN 'S' THEN 'SEQUENCE' WHEN 'c' THEN 'TYPE' ELSE 'TABLE' END AS kind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S') AND {user}
+ WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S', 'c') AND {user}
 UNION ALL
-SELECT p.oid::regprocedure::text, 'FUNCTION'
+SELECT p.oid::regprocedure::text, 'ROUTINE'
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {user}
 UNION ALL
 SELECT t.oid::regtype::text, 'TYPE'
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
- WHERE t.typtype IN ('e', 'd') AND {user}
+ WHERE t.typtype IN ('e', 'd', 'r', 'm') AND {user}
+UNION ALL
+SELECT quote_ident(e.extname), 'EXTENSION' FROM pg_extension e
+UNION ALL
+SELECT quote_ident(n.nspname), 'SCHEMA' FROM pg_namespace n WHERE {user}
 """.format(
     user="n.nspname NOT IN ('pg_catalog', 'information_schema') "
-    "AND n.nspname NOT LIKE 'pg\\_toast%'"
+    "AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'"
 )
 
 
@@ -510,6 +516,29 @@ def _pg_objects(url: str) -> dict[str, str]:
             return {row.ident: row.kind for row in conn.execute(sa.text(_PG_OBJECTS))}
     finally:
         engine.dispose()
+
+
+def _drop_new_pg_objects(url: str, before: dict[str, str]) -> dict[str, str]:
+    """Drop what a failed restore created in the PostgreSQL database at ``url`` (tables,
+    their sequences, the store's trigger functions, and any view, routine, type,
+    extension or schema the dump held), each under its own savepoint, nothing that was
+    there before (``before``); what is left of the new objects (empty: all gone)."""
+
+    def new() -> dict[str, str]:
+        return {k: v for k, v in _pg_objects(url).items() if (k, v) not in before.items()}
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for ident, kind in sorted(new().items(), key=lambda kv: (_DROP_ORDER[kv[1]], kv[0])):
+                try:
+                    with conn.begin_nested():
+                        conn.exec_driver_sql(f"DROP {kind} IF EXISTS {ident} CASCADE")
+                except sa.exc.DBAPIError as exc:  # e.g. a function an extension owns
+                    log.debug("restore undo: DROP %s %s: %s", kind, ident, exc.orig)
+    finally:
+        engine.dispose()
+    return new()
 
 
 def _folders(settings: Settings, parts: dict[str, Any]) -> list[Path]:
@@ -534,16 +563,8 @@ def _undo_restore(
                 for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
                     p.unlink(missing_ok=True)
                 path.with_name(f".{path.name}.restore").unlink(missing_ok=True)
-            else:  # PostgreSQL: drop what the restore created (tables, their
-                # sequences, the store's trigger functions), nothing that was there before
-                new = {k: v for k, v in _pg_objects(url).items() if k not in before.get(url, {})}
-                engine = sa.create_engine(url)
-                try:
-                    with engine.begin() as conn:
-                        for ident, kind in sorted(new.items(), key=lambda kv: _DROP_ORDER[kv[1]]):
-                            conn.exec_driver_sql(f"DROP {kind} IF EXISTS {ident} CASCADE")
-                finally:
-                    engine.dispose()
+            elif _drop_new_pg_objects(url, before.get(url, {})):
+                left.append(f"the {what} {redact(url)}")
         except Exception:  # named in the message instead
             log.exception("could not empty the %s after a failed restore", what)
             left.append(f"the {what} {redact(url)}")
