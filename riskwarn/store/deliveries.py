@@ -393,7 +393,7 @@ def _net_change(
     # a later change to them, pending or sent already (this one requeued after it), or
     # failed, or not paged (the warning ended or fell below orange before they heard of
     # it: this one, retried after a failure, would page a level that is over)
-    later = [p for p in peers if _order(p) > mine and p["status"] in LATER_STATUSES]
+    later = [p for p in peers if _order(p) > mine and _replaces(p, row)]
     # a change the review panel cancelled is not "not sent during a catch-up"
     earlier = [p for p in peers if _order(p) < mine and p["status"] != "cancelled"]
     if later:
@@ -586,6 +586,18 @@ def rejudge_superseded(
 LATER_STATUSES = ("pending", "sent", "failed", "unpaged")
 
 
+def _replaces(later: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Whether the delivery ``later`` (of a later change of ``row``'s warning) makes
+    ``row`` stale: its status is one of :data:`LATER_STATUSES`, and it is not a change
+    back to ``row``'s level recorded ``unpaged`` as unchanged (a dip and back: the net
+    state is ``row``'s level again, so a red heard, dipped and back is escalated)."""
+    if later["status"] not in LATER_STATUSES:
+        return False
+    message = later.get("message")
+    unchanged = isinstance(message, Mapping) and message.get("unpaged") == "unchanged"
+    return not (later["status"] == "unpaged" and unchanged and later["to_level"] == row["to_level"])
+
+
 def later_change(
     row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
 ) -> Mapping[str, Any] | None:
@@ -605,7 +617,7 @@ def later_change(
     for p in rows:
         if p["warning_id"] != row["warning_id"] or p["delivery_key"] == row["delivery_key"]:
             continue
-        if p["status"] not in LATER_STATUSES or _order(p) <= mine:
+        if not _replaces(p, row) or _order(p) <= mine:
             continue
         if step0 and (
             int(p["escalation_step"]) != 0
@@ -621,16 +633,17 @@ def later_change(
 def changed_since(log: pd.DataFrame) -> set[str]:
     """The changes (delivery keys) of the delivery log ``log`` (:meth:`DeliveryStore.deliveries`)
     whose warning has a later change logged (:func:`later_change`'s rule for an
-    escalation: any contact, a status of :data:`LATER_STATUSES`): what
-    ``riskwarn.stream.delivery.escalate`` does not escalate (the next contact would be
-    paged a level that is over)."""
+    escalation: any contact): what ``riskwarn.stream.delivery.escalate`` does not
+    escalate (the next contact would be paged a level that is over)."""
     if log.empty:
         return set()
-    live = log.loc[log["status"].isin(LATER_STATUSES)]
-    last = pd.to_datetime(live.groupby("warning_id")["changed_at"].max(), utc=True)
-    at = pd.to_datetime(log["changed_at"], utc=True)
-    newest = pd.to_datetime(log["warning_id"].map(last), utc=True)
-    return {str(k) for k in log.loc[newest.notna() & (at < newest), "delivery_key"]}
+    out: set[str] = set()
+    for _, g in log.groupby("warning_id", sort=False):
+        rows = g.to_dict("records")
+        for row in rows:
+            if later_change({**row, "escalation_step": 1}, rows) is not None:
+                out.add(str(row["delivery_key"]))
+    return out
 
 
 def _warning_rows(conn: Connection, warning_ids: Any) -> dict[str, list[dict[str, Any]]]:
