@@ -98,7 +98,7 @@ def alarm_log(url: str) -> pd.DataFrame:
     from riskwarn.stream.alarm_log import alarm_log as build
 
     s = store(url)
-    return build(s.deliveries(), s.acknowledgements())
+    return build(s.deliveries(), s.acknowledgements(), final=s.final_failures())
 
 
 # ---------------------------------------------------------------- the page's snapshot

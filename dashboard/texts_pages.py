@@ -83,6 +83,23 @@ TEXT: dict[str, dict[str, str]] = {
     "alarm_status_pending": {"zh": "待发送", "en": "pending"},
     "alarm_status_retrying": {"zh": "重试中", "en": "retrying"},
     "alarm_status_failed": {"zh": "发送失败（未送达）", "en": "FAILED (not reached)"},
+    # a failed delivery not tried again (Store.final_failures): final, said with why
+    "alarm_status_failed-acknowledged": {
+        "zh": "未送达（该变化已有人签收，不再重试）",
+        "en": "not reached (not tried again: the change was acknowledged)",
+    },
+    "alarm_status_failed-ended": {
+        "zh": "未送达（预警已不在有效期内，不再重试）",
+        "en": "not reached (not tried again: the warning is no longer in force)",
+    },
+    "alarm_status_failed-stopped": {
+        "zh": "未送达（审核已停止该预警的推送，不再重试）",
+        "en": "not reached (not tried again: the review panel stopped its paging)",
+    },
+    "alarm_status_failed-superseded": {
+        "zh": "未送达（预警其后已有变化，不再重试）",
+        "en": "not reached (not tried again: a later change of the warning replaces it)",
+    },
     # a change whose delivery failed after every retry (riskwarn.stream.alarm_log "failed"):
     # said above the log, in red; {what}: "site · level · channel:contact" of each
     "alarm_log_failed": {

@@ -262,9 +262,12 @@ def alarm_log_caption(alarms: pd.DataFrame, lang: str) -> str:
 
 def alarm_log_failed(alarms: pd.DataFrame, lang: str) -> str | None:
     """What the page says in red above the alarm log when some change's delivery
-    ``failed`` (its contact not reached after every retry; riskwarn.stream.alarm_log):
-    how many, each as ``site · level · channel:contact``, and what the service does about
-    it; None when none failed."""
+    ``failed`` and is tried again (its contact not reached after every retry;
+    riskwarn.stream.alarm_log's ``failed``, the rows ``Store.failed_deliveries`` holds:
+    what ``riskwarn stream --status`` counts): how many, each as ``site · level ·
+    channel:contact``, and what the service does about it; None when none. A failure
+    not tried again (``failed-acknowledged``, ``-ended``, ``-stopped``, ``-superseded``)
+    is said in its row only."""
     from dashboard.i18n import t_count
 
     if "failed" not in alarms:

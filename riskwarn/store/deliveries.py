@@ -43,10 +43,14 @@ the action and levels), is never requeued and never escalated (docs/streaming.md
 **Failed** (since 2026-12-06). A delivery whose retry budget ran out is recorded
 ``failed`` (the contact was not reached) with its next try :data:`FAILED_RETRY_S` later;
 :meth:`DeliveryStore.retry_failed` puts it back to ``pending`` then (audited
-``delivery_retried``) while its warning is in force, nobody acknowledged its change and
-the review panel has not stopped its paging, so the claim judges it as any pending row
-(net change, review, expiry). Its change escalates to the next contact
-(``riskwarn.stream.delivery.escalate``; docs/streaming.md, "Failed deliveries").
+``delivery_retried``) while its warning is in force, nobody acknowledged its change,
+the review panel has not stopped its paging and no later change of its warning replaces
+it (:func:`later_change`: then it is recorded ``superseded``; the claim does the same
+to an escalation), so the claim judges it as any pending row (net change, review,
+expiry). Its change escalates to the next contact (``riskwarn.stream.delivery.escalate``,
+not once its warning changed since; docs/streaming.md, "Failed deliveries"). The
+failed rows not tried again are final (:meth:`DeliveryStore.final_failures`), not
+counted as DELIVERY FAILED (:meth:`DeliveryStore.failed_deliveries`).
 """
 
 from __future__ import annotations
@@ -387,8 +391,10 @@ def _net_change(
     ]
     peers.sort(key=_order)
     mine = _order(row)
-    # a later change to them, pending or sent already (this one requeued after it)
-    later = [p for p in peers if _order(p) > mine and p["status"] in ("pending", "sent")]
+    # a later change to them, pending or sent already (this one requeued after it), or
+    # failed, or not paged (the warning ended or fell below orange before they heard of
+    # it: this one, retried after a failure, would page a level that is over)
+    later = [p for p in peers if _order(p) > mine and _replaces(p, row)]
     # a change the review panel cancelled is not "not sent during a catch-up"
     earlier = [p for p in peers if _order(p) < mine and p["status"] != "cancelled"]
     if later:
@@ -445,16 +451,22 @@ def _net_change(
 
 
 def _mark(
-    conn: Connection, row: Mapping[str, Any], status: str, audit: Audit, extra: Mapping[str, Any]
+    conn: Connection,
+    row: Mapping[str, Any],
+    status: str,
+    audit: Audit,
+    extra: Mapping[str, Any],
+    from_: Sequence[str] = ("pending", "expired"),
 ) -> bool:
     """Record the pending ``row`` as ``status`` (``superseded`` / ``unpaged`` /
     ``cancelled``: not sent),
     audited ``delivery_<status>`` with the row's details and ``extra``. False (nothing
-    written) when it was neither pending nor expired any more."""
+    written) when its status was none of ``from_`` any more (default: pending, expired;
+    :meth:`DeliveryStore.retry_failed` supersedes ``failed`` rows)."""
     d = table_of(Delivery)
     done = conn.execute(
         sa.update(d)
-        .where(d.c.delivery_id == row["delivery_id"], d.c.status.in_(("pending", "expired")))
+        .where(d.c.delivery_id == row["delivery_id"], d.c.status.in_(tuple(from_)))
         .values(status=status)
     )
     if done.rowcount != 1:
@@ -566,6 +578,168 @@ def rejudge_superseded(
     return back
 
 
+# the statuses of a later change of a warning that make an earlier change of it stale
+# (:func:`later_change`): being sent or sent, failed (tried again as the net change), or
+# not paged (the warning ended or fell below orange before the officer heard of it). Not
+# an expired or superseded row (a catch-up's; requeued with the earlier one while in
+# force, or superseded by a later one that counts) nor one cancelled by review (not
+# the warning's state the panel endorses)
+LATER_STATUSES = ("pending", "sent", "failed", "unpaged")
+
+
+def _replaces(later: Mapping[str, Any], row: Mapping[str, Any]) -> bool:
+    """Whether the delivery ``later`` (of a later change of ``row``'s warning) makes
+    ``row`` stale: its status is one of :data:`LATER_STATUSES`, and it is not a change
+    back to ``row``'s level recorded ``unpaged`` as unchanged (a dip and back: the net
+    state is ``row``'s level again, so a red heard, dipped and back is escalated)."""
+    if later["status"] not in LATER_STATUSES:
+        return False
+    message = later.get("message")
+    unchanged = isinstance(message, Mapping) and message.get("unpaged") == "unchanged"
+    return not (later["status"] == "unpaged" and unchanged and later["to_level"] == row["to_level"])
+
+
+def later_change(
+    row: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """The latest change of the warning of delivery ``row`` logged after it (a later
+    ``changed_at``, another key, its status one of :data:`LATER_STATUSES`) among
+    ``rows`` (delivery rows; those of other warnings are ignored), or None: ``row`` is
+    its warning's latest change. For a step-0 row only the changes to the same contact
+    and channel at step 0 count (the peers :func:`_net_change` judges by: the officer
+    gets the net change); for an escalation (step 1 and on) any change of the warning
+    does: a red escalated to the boss is stale once the warning ended, was lowered or
+    raised, whoever that change went to (since 2026-12-06: before, a failed escalation
+    was retried until its own ``valid_to``, and the boss got "escalated -> red" about a
+    warning that had ended)."""
+    mine = _order(row)
+    step0 = int(row["escalation_step"]) == 0
+    found: Mapping[str, Any] | None = None
+    for p in rows:
+        if p["warning_id"] != row["warning_id"] or p["delivery_key"] == row["delivery_key"]:
+            continue
+        if not _replaces(p, row) or _order(p) <= mine:
+            continue
+        if step0 and (
+            int(p["escalation_step"]) != 0
+            or p["contact_id"] != row["contact_id"]
+            or p["channel"] != row["channel"]
+        ):
+            continue
+        if found is None or _order(p) > _order(found):
+            found = p
+    return found
+
+
+def changed_since(log: pd.DataFrame) -> set[str]:
+    """The changes (delivery keys) of the delivery log ``log`` (:meth:`DeliveryStore.deliveries`)
+    whose warning has a later change logged (:func:`later_change`'s rule for an
+    escalation: any contact): what ``riskwarn.stream.delivery.escalate`` does not
+    escalate (the next contact would be paged a level that is over)."""
+    if log.empty:
+        return set()
+    out: set[str] = set()
+    for _, g in log.groupby("warning_id", sort=False):
+        rows = g.to_dict("records")
+        for row in rows:
+            if later_change({**row, "escalation_step": 1}, rows) is not None:
+                out.add(str(row["delivery_key"]))
+    return out
+
+
+def _warning_rows(conn: Connection, warning_ids: Any) -> dict[str, list[dict[str, Any]]]:
+    """Every delivery row of the warnings ``warning_ids``, by warning id (one statement
+    per :data:`CHUNK` ids)."""
+    d = table_of(Delivery)
+    ids = sorted({str(w) for w in warning_ids})
+    out: dict[str, list[dict[str, Any]]] = {}
+    for i in range(0, len(ids), CHUNK):
+        stmt = sa.select(d).where(d.c.warning_id.in_(ids[i : i + CHUNK]))
+        for r in conn.execute(stmt).mappings():
+            out.setdefault(str(r["warning_id"]), []).append(dict(r))
+    return out
+
+
+# the text comparison of a message's ISO times with now's (:func:`_maybe_in_force`) is
+# coarse by this much: enough for any UTC offset written in them
+_TEXT_MARGIN = timedelta(days=1)
+
+
+def _maybe_in_force(now: datetime) -> Any:
+    """A SQL condition on a delivery row joined to its warning (:func:`_with_held`) that
+    every row whose warning may be in force at ``now`` passes: the warning held in force,
+    or the ``valid_to`` of the row's message (else its ``at`` + :data:`LEGACY_VALIDITY`)
+    not a day before ``now``, compared as ISO text; a row naming neither passes. Coarse
+    (the rows it keeps are judged exactly, :func:`_until`): it keeps the failed rows of
+    warnings long ended out of the read the sender makes every loop."""
+    d, w = table_of(Delivery), table_of(RiskWarning)
+    vt = d.c.message["valid_to"].as_string()
+    at = d.c.message["at"].as_string()
+    return sa.or_(
+        w.c.valid_to > now,
+        vt >= (now - _TEXT_MARGIN).isoformat(),
+        sa.and_(
+            vt.is_(None),
+            sa.or_(at.is_(None), at >= (now - LEGACY_VALIDITY - _TEXT_MARGIN).isoformat()),
+        ),
+    )
+
+
+# why a failed delivery is not tried again (:meth:`DeliveryStore.final_failures`): its
+# change was acknowledged, its warning is no longer in force, the review panel stopped
+# its paging, or a later change of its warning replaces it (:func:`later_change`)
+FINAL_WHY = ("acknowledged", "ended", "stopped", "superseded")
+
+
+def _judge_failed(
+    conn: Connection, now: datetime, *where: Any
+) -> list[tuple[dict[str, Any], datetime | None, str | None, Mapping[str, Any] | None]]:
+    """The ``failed`` deliveries matching ``where`` whose change nobody acknowledged and
+    whose warning may be in force (:func:`_maybe_in_force`, in SQL), each as ``(row,
+    until, why, later)``: ``why`` None when it is to be tried again (in force, paging
+    not stopped by review, its warning's latest change for its contact:
+    :func:`later_change`), else ``ended`` / ``stopped`` / ``superseded`` (``later``: the
+    change that replaces it). The one judgement :meth:`DeliveryStore.retry_failed`,
+    :meth:`~DeliveryStore.failed_deliveries` and :meth:`~DeliveryStore.final_failures`
+    make."""
+    d, a = table_of(Delivery), table_of(WarningAck)
+    rows = _with_held(
+        conn,
+        d.c.status == "failed",
+        ~d.c.delivery_key.in_(sa.select(a.c.delivery_key).where(a.c.delivery_key.is_not(None))),
+        _maybe_in_force(now),
+        *where,
+    )
+    out: list[tuple[dict[str, Any], datetime | None, str | None, Mapping[str, Any] | None]] = []
+    live = []
+    for row, held in rows:
+        until = _until(row, held)
+        if _ended(until, now):
+            out.append((row, until, "ended", None))
+        else:
+            live.append((row, until))
+    stopped = review_stops(conn, [row for row, _ in live])
+    peers = _warning_rows(
+        conn, {row["warning_id"] for row, _ in live if row["delivery_id"] not in stopped}
+    )
+    for row, until in live:
+        if row["delivery_id"] in stopped:  # the panel stopped its paging: left failed
+            out.append((row, until, "stopped", None))
+            continue
+        later = later_change(row, peers.get(str(row["warning_id"]), []))
+        out.append((row, until, None if later is None else "superseded", later))
+    out.sort(key=lambda v: int(v[0]["delivery_id"]))
+    return out
+
+
+def _dialect_insert(conn: Connection) -> Any:
+    """The ``insert`` of ``conn``'s dialect (PostgreSQL or SQLite: both have
+    ``on_conflict_do_nothing``)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
 def insert_deliveries(
     conn: Connection,
     rows: Sequence[Mapping[str, Any]],
@@ -575,7 +749,11 @@ def insert_deliveries(
 ) -> int:
     """Insert deliveries in the caller's transaction (``publish_run`` logs a change's
     deliveries in the transaction that publishes it); rows already logged (same key,
-    channel and contact) are skipped. A row whose warning is no longer in force at
+    channel and contact) are skipped, also when another session logs them at the same
+    moment (``INSERT ... ON CONFLICT DO NOTHING`` on the unique key: two senders
+    escalating one change at once on PostgreSQL both succeed, one row is written; since
+    2026-12-06, before, the second raised IntegrityError and its sender's pass was lost).
+    A row whose warning is no longer in force at
     ``now`` (:func:`in_force_until`) is logged ``expired``, not pending, and audited
     through ``audit``. Returns how many were new and pending; ``tally`` (if given)
     gets ``pending`` and ``expired``: the new rows logged each way."""
@@ -597,17 +775,20 @@ def insert_deliveries(
             continue
         until = in_force_until(conn, row)
         expired = _ended(until, now)
+        insert = _dialect_insert(conn)(d).values(
+            **values,
+            status="expired" if expired else "pending",
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
         delivery_id = conn.execute(
-            sa.insert(d)
-            .values(
-                **values,
-                status="expired" if expired else "pending",
-                attempts=0,
-                created_at=now,
-                next_attempt_at=now,
-            )
-            .returning(d.c.delivery_id)
-        ).scalar_one()
+            insert.on_conflict_do_nothing(
+                index_elements=[d.c.delivery_key, d.c.channel, d.c.contact_id]
+            ).returning(d.c.delivery_id)
+        ).scalar_one_or_none()
+        if delivery_id is None:  # logged by another session since the check above
+            continue
         if tally is not None:
             tally["expired" if expired else "pending"] += 1
         if not expired:
@@ -915,6 +1096,17 @@ class DeliveryStore(ReadStore):
                 if verdict[0] != "send":
                     return verdict[0], verdict[1]
                 row = verdict[1]
+            else:  # an escalation is stale once its warning changed since (later_change)
+                rows = _warning_rows(conn, [row["warning_id"]]).get(str(row["warning_id"]), [])
+                later = later_change(row, rows)
+                if later is not None:
+                    audit = self._auditor(conn, actor)
+                    extra = {
+                        "superseded_by": later["delivery_key"],
+                        "escalation_step": int(row["escalation_step"]),
+                    }
+                    _mark(conn, row, "superseded", audit, extra)
+                    return "superseded", dict(row)
             lease = now + timedelta(seconds=lease_s)
             claim: dict[str, Any] = {"next_attempt_at": lease, "last_error": CLAIMED}
             if row["last_error"] == CLAIMED:
@@ -939,74 +1131,115 @@ class DeliveryStore(ReadStore):
         """Put back to ``pending`` (due now) the ``failed`` deliveries (their retry budget
         spent: the contact was not reached) whose next try is due (``record_attempt``'s
         ``again_after_s``), whose warning is still in force (:func:`in_force_until`),
-        whose change nobody acknowledged and whose paging the review panel has not
-        stopped (:func:`review_stops_paging`); each audited ``delivery_retried``. So a
+        whose change nobody acknowledged, whose paging the review panel has not stopped
+        (:func:`review_stops_paging`) and that are their warning's latest change for
+        their contact (:func:`later_change`); each audited ``delivery_retried``. So a
         page that failed through an outage goes out once the outage is over, as the
-        warning's net change (the claim judges it: superseded by a later change, cancelled
-        by review, expired). One read of the failed rows (the sender calls it every
-        loop); writes only when one is due. Returns the rows put back."""
-        d, a = table_of(Delivery), table_of(WarningAck)
+        warning's net change (the claim judges it again: superseded, cancelled by
+        review, expired). A due failed row a later change of its warning replaces (the
+        warning ended, was lowered or raised since: for an escalation, whoever that
+        change went to) is recorded ``superseded`` instead (audited
+        ``delivery_superseded``, ``superseded_by`` that change; since 2026-12-06: before,
+        a failed escalation was retried until its own ``valid_to``, 24 h, and the boss
+        was paged a red that had ended). A failed row whose warning ended, whose change
+        was acknowledged or whose paging the panel stopped is left ``failed``, not tried
+        (:meth:`final_failures`). One read of the failed rows that may be in force
+        (:func:`_maybe_in_force`, in SQL: the failures of warnings long ended are not
+        read; the sender calls this every loop); writes only when one is due. Returns
+        the rows put back."""
+        d = table_of(Delivery)
         now = self._now()
-        due = (
-            d.c.status == "failed",
-            d.c.next_attempt_at <= now,
-            ~d.c.delivery_key.in_(sa.select(a.c.delivery_key)),
-        )
+        due = (d.c.next_attempt_at <= now,)
         with self._read() as conn:
-            maybe = [
-                row for row, held in _with_held(conn, *due) if not _ended(_until(row, held), now)
+            todo = [
+                v[0]["delivery_id"]
+                for v in _judge_failed(conn, now, *due)
+                if v[2] in (None, "superseded")
             ]
-        if not maybe:
+        if not todo:
             return []
         back = []
         with self._write() as conn:
-            ids = [row["delivery_id"] for row in maybe]
-            rows = []
-            for i in range(0, len(ids), CHUNK):
-                part = d.c.delivery_id.in_(ids[i : i + CHUNK])
-                rows += [
-                    (row, until)
-                    for row, held in _with_held(conn, *due, part)
-                    if not _ended(until := _until(row, held), now)
-                ]
-            stopped = review_stops(conn, [row for row, _ in rows])
-            for row, until in rows:
-                if row["delivery_id"] in stopped:  # the panel stopped its paging: left failed
-                    continue
-                done = conn.execute(
-                    sa.update(d)
-                    .where(d.c.delivery_id == row["delivery_id"], *due)
-                    .values(status="pending", next_attempt_at=now)
-                ).rowcount
-                if done != 1:  # another sender put it back first (audited there)
-                    continue
-                assert until is not None
-                details = {
-                    **_expiry_details(row, until, "retried"),
-                    "escalation_step": int(row["escalation_step"]),
-                    "attempts": int(row["attempts"]),
-                    "last_error": row["last_error"],
-                }
-                self._audit(
-                    conn, actor, "delivery_retried", "delivery", str(row["delivery_id"]), details
-                )
-                back.append(row)
+            audit = self._auditor(conn, actor)
+            for i in range(0, len(todo), CHUNK):
+                part = d.c.delivery_id.in_(todo[i : i + CHUNK])
+                for row, until, why, later in _judge_failed(conn, now, *due, part):
+                    facts = {
+                        "escalation_step": int(row["escalation_step"]),
+                        "attempts": int(row["attempts"]),
+                        "last_error": row["last_error"],
+                    }
+                    if why == "superseded":  # a later change of its warning replaces it
+                        assert later is not None
+                        extra = {**facts, "superseded_by": later["delivery_key"]}
+                        _mark(conn, row, "superseded", audit, extra, from_=("failed",))
+                        continue
+                    if why is not None:  # ended or stopped since the read: left failed
+                        continue
+                    done = conn.execute(
+                        sa.update(d)
+                        .where(d.c.delivery_id == row["delivery_id"], d.c.status == "failed", *due)
+                        .values(status="pending", next_attempt_at=now)
+                    ).rowcount
+                    if done != 1:  # another sender put it back first (audited there)
+                        continue
+                    assert until is not None
+                    details = {**_expiry_details(row, until, "retried"), **facts}
+                    self._audit(
+                        conn,
+                        actor,
+                        "delivery_retried",
+                        "delivery",
+                        str(row["delivery_id"]),
+                        details,
+                    )
+                    back.append(row)
         return back
 
     def failed_deliveries(self) -> pd.DataFrame:
         """The deliveries recorded ``failed`` now (the contact was not reached after every
-        retry) whose warning is still in force, oldest first: what ``riskwarn stream
-        --status`` counts (a failure of a warning that has ended stays in the log and
-        the alarm log, not in the status line for ever)."""
+        retry) that :meth:`retry_failed` will try again, oldest first: their warning in
+        force, their change not acknowledged, their paging not stopped by review, no
+        later change of their warning replacing them. What ``riskwarn stream --status``
+        counts as DELIVERY FAILED and the dashboard's alarm log says in red; the other
+        failed rows (:meth:`final_failures`) stay in the log, shown as final (since
+        2026-12-06: before, a failure acknowledged via the next contact, or whose paging
+        the panel stopped, was counted while its warning was in force, and the alarm
+        log's banner showed every failure ever)."""
         d = table_of(Delivery)
         now = self._now()
         with self._read() as conn:
-            rows = [
-                row
-                for row, held in _with_held(conn, d.c.status == "failed")
-                if not _ended(_until(row, held), now)
-            ]
+            rows = [row for row, _, why, _ in _judge_failed(conn, now) if why is None]
         return frame_of(rows, list(d.c))
+
+    def final_failures(self) -> dict[int, str]:
+        """The ``failed`` deliveries :meth:`retry_failed` will not try again, by delivery
+        id, with why (:data:`FINAL_WHY`): ``acknowledged`` (someone acknowledged the
+        change, e.g. the next contact paged in this one's place), ``ended`` (its warning
+        is no longer in force), ``stopped`` (the review panel dismissed the warning or
+        set it below the change's level), ``superseded`` (a later change of its warning
+        replaces it: recorded so at its next due try). What the dashboard's alarm log
+        says of them instead of DELIVERY FAILED. Reads the ids of every failed row and
+        the rows of those that may be in force."""
+        d, a = table_of(Delivery), table_of(WarningAck)
+        now = self._now()
+        acked = d.c.delivery_key.in_(
+            sa.select(a.c.delivery_key).where(a.c.delivery_key.is_not(None))
+        )
+        with self._read() as conn:
+            ids = conn.execute(
+                sa.select(d.c.delivery_id, acked.label("acked")).where(d.c.status == "failed")
+            ).all()
+            judged = {int(v[0]["delivery_id"]): v[2] for v in _judge_failed(conn, now)}
+        out: dict[int, str] = {}
+        for delivery_id, was_acked in ids:
+            if was_acked:
+                out[int(delivery_id)] = "acknowledged"
+            elif int(delivery_id) not in judged:  # not in force (the SQL condition)
+                out[int(delivery_id)] = "ended"
+            elif (why := judged[int(delivery_id)]) is not None:
+                out[int(delivery_id)] = why
+        return out
 
     def due_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         """Pending deliveries whose next attempt is due, oldest first."""

@@ -22,14 +22,23 @@ into a later change)" for a page the officer may have had), and its change is no
 A change some delivery of which the review panel stopped (its warning dismissed, or set
 below the change's level: ``webhook:duty-1 cancelled``) is marked ``cancelled``; one whose
 every delivery was cancelled is ``expired`` as well (never sent).
-A change some delivery of which is ``failed`` now (its contact was not reached after
-every retry: ``email:duty-1 failed (8 attempts)``) is marked ``failed``: the dashboard
-says so above the log (the next contact is paged in that one's place if the route has
-one, and the delivery is tried again while the warning is in force; docs/streaming.md,
-"Failed deliveries").
+A change some delivery of which is ``failed`` and will be tried again (its contact was
+not reached after every retry: ``email:duty-1 failed (8 attempts)``) is marked
+``failed``: the dashboard says so above the log (the next contact is paged in that one's
+place if the route has one, and the delivery is tried again while the warning is in
+force; docs/streaming.md, "Failed deliveries"). A failed delivery that will not be tried
+again (:meth:`riskwarn.store.Store.final_failures`, passed as ``final``) is said with why,
+``failed-acknowledged`` (someone acknowledged the change), ``failed-ended`` (its warning
+is no longer in force), ``failed-stopped`` (the review panel stopped its paging) or
+``failed-superseded`` (a later change of its warning replaces it), and does not mark
+its change ``failed`` (since 2026-12-06: before, every failure ever stayed "tried
+again" above the log). Without ``final`` only the acknowledgements ``acks`` tell a
+failure final.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -50,23 +59,42 @@ COLUMNS = [
     "delivery_key",
     "expired",  # every delivery of the change expired: nobody was sent it (not shown)
     "cancelled",  # a delivery of the change was cancelled by review (not shown)
-    "failed",  # a delivery of the change failed: its contact was not reached (not shown)
+    # a delivery of the change failed (its contact was not reached) and is tried again
+    # (not shown)
+    "failed",
 ]
 
 
-def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
+def alarm_log(
+    deliveries: pd.DataFrame,
+    acks: pd.DataFrame,
+    limit: int = 50,
+    final: Mapping[int, str] | None = None,
+) -> pd.DataFrame:
     """The latest ``limit`` warning changes, newest first (empty frame of :data:`COLUMNS`
-    when nothing was delivered)."""
+    when nothing was delivered). ``final``: the failed deliveries not tried again, by
+    delivery id, with why (:meth:`riskwarn.store.Store.final_failures`)."""
     if deliveries.empty:
         return pd.DataFrame(columns=COLUMNS)
     d = deliveries.sort_values("delivery_id")
+    acked = set() if acks.empty else {str(k) for k in acks["delivery_key"].dropna()}
     rows = []
     for key, g in d.groupby("delivery_key", sort=False):
         first = g.iloc[0]
         outcome = []
+        failing = False  # a delivery of the change failed and is tried again
         for r in g.itertuples(index=False):
             n = int(r.attempts)
             status = "retrying" if r.status == "pending" and n > 0 else r.status
+            if status == "failed":
+                if final is not None:
+                    why = final.get(int(r.delivery_id))
+                else:  # only the acknowledgements tell
+                    why = "acknowledged" if str(key) in acked else None
+                if why is not None:
+                    status = f"failed-{why}"
+                else:
+                    failing = True
             if r.status in NEVER_SENT and possibly_sent(r._asdict()):
                 # claimed for sending, outcome never recorded (the sender died), then
                 # recorded not sent: it may have reached the officer
@@ -104,7 +132,7 @@ def alarm_log(deliveries: pd.DataFrame, acks: pd.DataFrame, limit: int = 50) -> 
                 # the store's rule: such a change is refused if acknowledged anyway
                 "expired": never_heard(g.to_dict("records")),
                 "cancelled": bool((g["status"] == "cancelled").any()),
-                "failed": bool((g["status"] == "failed").any()),
+                "failed": failing,
             }
         )
     out = pd.DataFrame(rows, columns=COLUMNS)

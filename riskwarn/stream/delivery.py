@@ -60,6 +60,7 @@ from riskwarn.store.deliveries import (
     FAILED_RETRY_S,
     PAGING_LEVELS,
     SUPERSEDED_PEERS,
+    changed_since,
     possibly_sent,
 )
 from riskwarn.stream.publish import DOMAIN, HORIZON_HOURS, LevelChange
@@ -697,7 +698,9 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
       further (as a delivered orange); one that fails there goes on.
 
     Neither when the review panel has since dismissed the warning or set it below the
-    change's level (:func:`~riskwarn.store.deliveries.review_stops_paging`). Returns how
+    change's level (:func:`~riskwarn.store.deliveries.review_stops_paging`), nor when a
+    later change of the warning is logged (it ended, was lowered or raised since:
+    :func:`~riskwarn.store.deliveries.changed_since`). Returns how
     many deliveries were added (each once: the store de-duplicates by change, channel
     and contact, whatever number of senders)."""
     now = now or datetime.now(UTC)
@@ -705,6 +708,7 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
     if log_.empty:
         return 0
     paging = log_.loc[log_["to_level"].isin(PAGING_LEVELS)]
+    stale = changed_since(log_)  # the warning changed since: the next contact not paged
     added = 0
     wait = timedelta(minutes=cfg.escalate_after_minutes)
     for key, g in paging.groupby("delivery_key"):
@@ -734,7 +738,7 @@ def escalate(store: Store, cfg: DeliveryConfig, now: datetime | None = None) -> 
                 unreached[0]["maybe_heard"] = True
         else:
             continue
-        if store.acknowledged(str(key)):
+        if key in stale or store.acknowledged(str(key)):
             continue
         if store.review_stopped([top.iloc[0].to_dict()]):  # dismissed, or set below it
             continue
