@@ -577,7 +577,7 @@ def _undo_restore(
                     p.unlink(missing_ok=True)
             if any(folder.iterdir()):
                 left.append(str(folder))
-    for fname in parts.get("home", []):
+    for fname in parts.get("home", []):  # absent before: checked
         (settings.home / fname).unlink(missing_ok=True)
     return left
 
@@ -597,6 +597,11 @@ def restore(settings: Settings, backup_dir: Path) -> dict[str, Any]:
         targets.append(("MLflow store", mlflow_url))
     occupied = [f"{what} {redact(url)}" for what, url in targets if not _is_empty(url)]
     occupied += [str(f) for f in _folders(settings, parts) if f.is_dir() and any(f.iterdir())]
+    # a users file already in the home would be overwritten (and, by a restore that
+    # fails, removed: review stop 37): occupied too
+    occupied += [
+        str(settings.home / f) for f in parts.get("home", []) if (settings.home / f).exists()
+    ]
     if occupied:
         raise BackupError(
             f"refusing to restore over existing data: {', '.join(occupied)} (restore into "

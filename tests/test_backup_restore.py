@@ -373,3 +373,100 @@ def test_postgresql_store_round_trip(
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
         admin.dispose()
+
+
+def test_a_users_file_already_in_the_home_is_occupied_and_kept(
+    source: tuple[Settings, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backup carries a users file; the target home holds the operator's own: the
+    restore refuses the home as occupied (before, it was overwritten, and a restore that
+    failed later deleted it: review stop 37), and the file is kept as it was."""
+    import riskwarn.backup as bk
+
+    settings, _ = source
+    (settings.home / "users.yaml").write_text("users: {}\n")
+    made = backup(settings, dest=tmp_path / "b", now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert "users.yaml" in made["parts"].get("home", [])
+    target = settings_for(tmp_path / "t")
+    target.home.mkdir(parents=True)
+    (target.home / "users.yaml").write_text("operator's own admin\n")
+    real_copy = bk._copy_tree
+
+    def failing_copy(src: Path, dst: Path) -> None:
+        if src.name == "lake":
+            raise OSError(28, "No space left on device")
+        real_copy(src, dst)
+
+    monkeypatch.setattr(bk, "_copy_tree", failing_copy)
+    with pytest.raises(BackupError, match=r"refusing to restore over existing data.*users\.yaml"):
+        restore(target, Path(made["path"]))
+    assert (target.home / "users.yaml").read_text() == "operator's own admin\n"
+    assert not (target.home / "serving.db").exists()
+
+
+@pytest.mark.postgres
+def test_a_failed_postgresql_restore_drops_what_it_created_and_keeps_the_rest(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dump holds more than riskwarn's tables (a schema with a composite type, a
+    procedure); the target database holds objects of its own (a schema with a table and a
+    function, a function in public). A restore failing at the store's migration drops
+    every object it created and none of the others, then runs again. Before: the
+    procedure ("is not a function") rolled the whole undo back, and a schema and a
+    composite type were left for the next pg_restore to stop on (review stop 37)."""
+    from riskwarn.store import Store as StoreClass
+
+    settings = settings_for(tmp_path / "source", store_url=pg_url)
+    populate(settings)
+    src = sa.create_engine(pg_url)
+    with src.begin() as c:
+        c.exec_driver_sql("CREATE SCHEMA extra")
+        c.exec_driver_sql("CREATE TYPE extra.pair AS (a int, b int)")
+        c.exec_driver_sql("CREATE PROCEDURE public.noop() LANGUAGE sql AS 'select 1'")
+    src.dispose()
+    made = backup(settings, dest=tmp_path / "b")
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    other = sa.make_url(pg_url).database + "_t"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{other}"')
+    url = sa.make_url(pg_url).set(database=other).render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as c:
+            c.exec_driver_sql("CREATE SCHEMA ops")
+            c.exec_driver_sql("CREATE TABLE ops.keep_me (id serial)")
+            c.exec_driver_sql(
+                "CREATE FUNCTION ops.keep_fn() RETURNS int LANGUAGE sql AS 'select 1'"
+            )
+            c.exec_driver_sql("CREATE FUNCTION keep_pub() RETURNS int LANGUAGE sql AS 'select 2'")
+        target = settings_for(tmp_path / "t", store_url=url)
+        real = StoreClass.upgrade
+
+        def failing_upgrade(self: Any, *a: Any, **k: Any) -> None:
+            raise RuntimeError("migration failed")
+
+        monkeypatch.setattr(StoreClass, "upgrade", failing_upgrade)
+        with pytest.raises(BackupError, match="home is empty again"):
+            restore(target, Path(made["path"]))
+        with engine.connect() as c:
+            assert sa.inspect(c).get_table_names() == []
+            assert sa.inspect(c).get_table_names(schema="ops") == ["keep_me"]
+            names = {
+                r[0]
+                for r in c.exec_driver_sql(
+                    "SELECT proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                    " WHERE n.nspname IN ('public', 'ops', 'extra')"
+                )
+            }
+            assert names == {"keep_fn", "keep_pub"}, names
+            schemas = {r[0] for r in c.exec_driver_sql("SELECT nspname FROM pg_namespace")}
+            assert "extra" not in schemas and "ops" in schemas
+        monkeypatch.setattr(StoreClass, "upgrade", real)
+        restore(target, Path(made["path"]))
+        with engine.connect() as c:
+            assert "warnings" in sa.inspect(c).get_table_names()
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{other}" WITH (FORCE)')
+        admin.dispose()
