@@ -23,7 +23,9 @@ from tests.test_delivery_failed import Clock, _queued
 
 def _contacts(tmp_path: Path, **keys: Any) -> Path:
     path = tmp_path / "contacts.yaml"
-    body = {"contacts": {"duty-1": {"webhook": True}}, "routes": {"default": ["duty-1"]}}
+    # duty-1 by the webhook when the test gives one (a contact must be reachable)
+    duty = {"webhook": True} if "webhook" in keys else {"email": "duty1@example.test"}
+    body = {"contacts": {"duty-1": duty}, "routes": {"default": ["duty-1"]}}
     path.write_text(json.dumps({**body, **keys}), encoding="utf-8")
     return path
 

@@ -11,6 +11,10 @@
 3. The contacts file was not validated: ``retry_failed_after_minutes: -5``,
    ``escalate_after_minutes: 0``, ``max_attempts: 0`` were taken. Now refused, one line
    naming the file and each key (``riskwarn stream``: exit 2, no traceback).
+5. A contact with no usable channel was taken: ``{}`` or ``email: ''`` made a route's
+   page to it no row at all (nothing logged, nothing escalated, the next contact never
+   paged); ``webhook: true`` with no ``webhook.url`` failed every send. A contacts file
+   not in UTF-8 (GBK) was a traceback. Refused now like the other checks (section 5).
 4. Chinese pages and ``stream ack`` answers said times as UTC ISO text
    (``变化时间：2026-12-06T07:20:00+00:00``) and the way of an acknowledgement in English
    (``途径：cli``). Now times are in the display zone (RISKWARN_DISPLAY_TZ, the
@@ -266,9 +270,14 @@ GOOD = "contacts:\n  duty-1: {email: d@x.test}\nroutes:\n  default: [duty-1]\n"
         ("max_attempts: 2.5\n", "max_attempts must be a whole number greater than 0, not 2.5"),
         ("max_attempts: 'eight'\n", "max_attempts must be a whole number greater than 0"),
         ("escalate_after_minutes: .nan\n", "escalate_after_minutes must be a number"),
+        (
+            "retry_failed_after_minutes: .inf\n",
+            "retry_failed_after_minutes must be a number greater than 0, not inf",
+        ),
         ("escalate_after_minutes: true\n", "escalate_after_minutes must be a number"),
         ("retry_base_s: -1\n", "retry_base_s must be a number of seconds >= 0, not -1"),
         ("smtp: {port: 'x'}\n", "smtp.port must be a port number"),
+        ("smtp: {port: true}\n", "smtp.port must be a port number (1-65535), not True"),
         ("routes: {default: duty-1}\n", "routes.default must be a list of contact ids"),
         ("contacts: [duty-1]\n", "contacts must be a mapping"),
         ("contacts:\n  boss: {webhook: 'yes'}\n", "contacts.boss.webhook must be true or false"),
@@ -302,6 +311,85 @@ def test_the_reviewers_contacts_file_names_every_wrong_key(tmp_path: Path) -> No
         "max_attempts must be a whole number greater than 0, not 0; "
         "retry_failed_after_minutes must be a number greater than 0, not -5"
     )
+
+
+# 5. every contact reachable, the file UTF-8 text, an unreadable file one line
+
+
+NOBODY = "contacts:\n  duty-1: {}\n  boss: {email: b@x.test}\nroutes: {default: [duty-1, boss]}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        # the reviewer's file: duty-1's page was no row at all, boss never paged
+        (NOBODY, "contacts.duty-1 has no channel (an email, or webhook: true)"),
+        ("contacts:\n  duty-1: {email: ''}\nroutes: {default: [duty-1]}\n", "email must be"),
+        ("contacts:\n  duty-1: {email: duty-1}\nroutes: {default: [duty-1]}\n", "email must be"),
+        (
+            "contacts:\n  duty-1: {webhook: true}\nroutes: {default: [duty-1]}\n",
+            "contacts.duty-1.webhook is true but the file sets no webhook.url",
+        ),
+        # a contact in no route is refused too (a route added later would page nobody)
+        ("contacts:\n  spare: {webhook: false}\n" + GOOD[len("contacts:\n") :], "spare has no"),
+        (GOOD + "routes: {sites: {H1: [duty-1, nobody]}}\n", "unknown contacts ['nobody']"),
+    ],
+)
+def test_a_contact_nobody_can_be_paged_at_is_refused(tmp_path: Path, body: str, said: str) -> None:
+    from riskwarn.stream.delivery import ContactsError, load_config
+
+    path = tmp_path / "contacts.yaml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ContactsError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: "), info.value
+    assert said in str(info.value) and "\n" not in str(info.value)
+
+
+def test_every_unreachable_contact_is_named_in_one_line(tmp_path: Path) -> None:
+    from riskwarn.stream.delivery import ContactsError, load_config
+
+    path = tmp_path / "contacts.yaml"
+    path.write_text(
+        "contacts:\n  a: {}\n  b: {email: '', webhook: true}\n  c: {email: c@x.test}\n"
+        "routes: {default: [a, b, c]}\n"
+    )
+    with pytest.raises(ContactsError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"{path}: contacts.a has no channel (an email, or webhook: true); "
+        "contacts.b.email must be an address, not ''; "
+        "contacts.b.webhook is true but the file sets no webhook.url"
+    )
+
+
+def test_a_contacts_file_not_in_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Saved as GBK (a Chinese Windows editor's default): a UnicodeDecodeError traceback
+    before."""
+    from riskwarn.stream.delivery import ContactsError, load_config
+
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(("# 值班人员\n" + GOOD).encode("gbk"))
+    with pytest.raises(ContactsError) as info:
+        load_config(path)
+    # 值 is d6 b5 in GBK, which UTF-8 reads as one letter; 班 (b0 e0) is where it stops
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 4); save the contacts file as UTF-8"
+
+
+@pytest.mark.parametrize("kind", ["directory", "dangling symlink"])
+def test_an_unreadable_contacts_file_is_refused_in_one_line(tmp_path: Path, kind: str) -> None:
+    """(The tests run as root: a chmod 000 file would still be read.)"""
+    from riskwarn.stream.delivery import ContactsError, load_config
+
+    path = tmp_path / "contacts.yaml"
+    if kind == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to(tmp_path / "gone.yaml")
+    with pytest.raises(ContactsError) as info:
+        load_config(path)
+    error = "IsADirectoryError" if kind == "directory" else "FileNotFoundError"
+    assert str(info.value) == f"{path}: cannot read the contacts file ({error})"
 
 
 def test_the_example_and_good_contacts_files_still_load(
@@ -348,6 +436,25 @@ def test_the_stream_command_refuses_a_bad_contacts_file_in_one_line(
     assert err.startswith(f"error: {path}: max_attempts must be a whole number greater than 0")
     assert "retry_failed_after_minutes" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_the_stream_command_refuses_a_contacts_file_not_in_utf8_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Exit 2 and one ``error:`` line (before: a UnicodeDecodeError traceback, exit 1)."""
+    import riskwarn.commands.stream as command
+    from riskwarn.cli import main
+
+    def no_broker(*_: Any, **__: Any) -> None:
+        raise AssertionError("the contacts file is checked before the broker is waited for")
+
+    _stream_env(tmp_path, monkeypatch)
+    monkeypatch.setattr(command, "_wait_for_broker", no_broker)
+    path = tmp_path / "contacts.yaml"
+    path.write_bytes(b'contacts:\n  d: {email: "\xe9@x"}\nroutes: {default: [d]}\n')
+    assert main(["stream", "--contacts", str(path), "--no-model"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: not UTF-8 text (byte 24); save the contacts file as UTF-8\n"
 
 
 # 4. times in the display zone, the way of an acknowledgement in words

@@ -172,6 +172,24 @@ def _ids(value: Any, what: str, path: str | Path) -> list[str]:
     return [str(x) for x in value]
 
 
+def _check_channels(contacts: Mapping[str, Contact], webhook_url: Any, path: str | Path) -> None:
+    """Every contact must be reachable: an ``email`` that is an address (has an ``@``)
+    and/or ``webhook: true`` with the file's ``webhook.url`` set; else
+    :class:`ContactsError` naming the file and each such contact (before 2026-12-06 a
+    contact without one was taken, and a route's page to it was no row at all: nothing
+    logged, nothing escalated, the next contact never paged)."""
+    wrong = []
+    for cid, c in contacts.items():
+        if c.email is not None and "@" not in c.email:
+            wrong.append(f"contacts.{cid}.email must be an address, not {c.email!r}")
+        if c.webhook and not webhook_url:
+            wrong.append(f"contacts.{cid}.webhook is true but the file sets no webhook.url")
+        if c.email is None and not c.webhook:
+            wrong.append(f"contacts.{cid} has no channel (an email, or webhook: true)")
+    if wrong:
+        raise ContactsError(f"{path}: " + "; ".join(wrong))
+
+
 def load_config(
     path: str | Path, lang: str = DEFAULT_LANG, tz: str = DEFAULT_DISPLAY_TZ
 ) -> DeliveryConfig:
@@ -179,7 +197,8 @@ def load_config(
     names; ``lang``: the pages' language (``Settings.paging_lang``); ``tz``: the zone
     their times are said in (``Settings.display_tz``). A file that cannot be read, or
     a value out of its type or range (the minutes and attempts must be greater than 0,
-    a route a list of known contact ids), raises :class:`ContactsError` naming the file
+    a route a list of known contact ids, every contact reachable: :func:`_check_channels`),
+    or a file that is not UTF-8 text, raises :class:`ContactsError` naming the file
     and the key (since 2026-12-06; before, ``retry_failed_after_minutes: -5`` or
     ``max_attempts: 0`` were taken as given)."""
     try:
@@ -187,6 +206,10 @@ def load_config(
     except OSError as exc:
         raise ContactsError(
             f"{path}: cannot read the contacts file ({type(exc).__name__})"
+        ) from None
+    except UnicodeDecodeError as exc:  # e.g. saved as GBK by a Chinese Windows editor
+        raise ContactsError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the contacts file as UTF-8"
         ) from None
     except yaml.YAMLError:
         raise ContactsError(f"{path}: not valid YAML") from None
@@ -247,6 +270,7 @@ def load_config(
     } - set(contacts)
     if unknown:
         raise ContactsError(f"{path}: routes name unknown contacts {sorted(unknown)}")
+    _check_channels(contacts, cfg.webhook_url, path)
     if cfg.webhook_url and not cfg.webhook_secret:
         raise ContactsError(
             f"{path}: a webhook needs its secret in ${hook.get('secret_env', 'RISKWARN_WEBHOOK_SECRET')}"
