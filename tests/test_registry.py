@@ -419,6 +419,18 @@ def test_a_failed_gate_needs_force_and_the_audit_log_says_so(trained, mlflow_cli
     assert again["changed"] is False and again["version"] == v
     assert reg.champion_version(mlflow_client, "incidents") == v
     assert len(store.audit_log()) == n_audit
+    # only as recorded: files that changed since (another digest) are not "already at",
+    # they meet the gate's refusal again
+    real_digest = reg.version_digest
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(reg, "version_digest", lambda name, ver: "0" * 64)
+        with pytest.raises(reg.PromotionRefused, match="failed its promotion gate"):
+            reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="x")
+    assert reg.version_digest is real_digest
+    # nor a gate outcome other than the recorded one: tagged pass since, it is recorded anew
+    mlflow_client.set_model_version_tag("riskwarn-incidents", v, "gate", "pass")
+    moved = reg.promote(mlflow_client, "incidents", v, store=store, actor="test", reason="re")
+    assert moved["changed"] is True and reg.champion_version(mlflow_client, "incidents") == v
     if before is not None:
         reg.rollback(mlflow_client, "incidents", store=store, actor="test", reason="undo")
 
