@@ -13,6 +13,7 @@ import logging
 import re
 import traceback
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 MASK = "***"
@@ -32,68 +33,84 @@ _FACTORY_MARK = "_riskwarn_redacting"
 
 
 # Personal data of dispute parties in free text (a review reason): a Chinese mobile
-# number (11 digits from 13x-19x, optionally +86 or 0086, in any grouping), a landline
-# number (an area code 010, 02x or 0xxx, written 0556-5123456, (0556)5123456, 0556 5123456
-# or run together, optionally +86, then a 7- or 8-digit local number not starting with 0
-# or 1) and a resident ID number (18 digits, the last may be X, or the old 15-digit form),
-# each with a plausible birth date; the 18-digit one in any grouping (340811 19900101
-# 123X, 3408 1119 9001 0112 3X, 340811/19900101/123X), the 15-digit one spaced between
-# its region, year, month-day and sequence parts; digits run on either side are not
-# matched (a longer number). Groups are parted by one space, a hyphen or dash (the em
-# and en dashes Chinese input methods type, one or two, a space either side or not:
-# 132 - 4183 - 5768, 132——4183——5768), a dot or, in an ID number, a slash. Dates
-# (2025-12-31, 2025/12/31), times, probabilities, case ids (MD202312190001), site ids and
-# rain figures do not have these shapes (tests/test_review_personal_data.py). A local
-# number written without its area code (5123456) and names are not found: see README's
-# privacy section.
+# number (11 digits from 13x-19x, optionally +86 or 0086), a landline number (an area
+# code 010, 02x or 0xxx, written 0556-5123456, (0556)5123456, 0556 5123456 or run
+# together, one space or dash, not '0738 -- 20000817' (a range), optionally +86, then a 7- or 8-digit local number not starting with 0 or 1)
+# and a resident ID number (18 digits, the last may be X, or the old 15-digit form);
+# digits run on either side are not matched (a longer number), nor a dotted or slashed
+# run going on (1.3.2.4183..., a/b/c/...). Groups are parted by a space, a hyphen or dash
+# (the em and en dashes Chinese input methods type, one or two, a space either side or
+# not: 132 - 4183 - 5768, 132——4183——5768), a dot or, in an ID number, a slash, only
+# where people part them:
+# - a mobile 3-4-4 (one kind: spaces or dashes, or dots throughout: 132.4183.5768),
+#   3-8 or 7-4 (one space or dash), 4-4-3 (spaces: 1324 1835 768) or run together;
+# - an ID number (one kind throughout) 6-8-4, 6-8-3-1, 6-4-4-4, 6-4-2-2-4 (region, birth
+#   year, month, day, sequence) or 4-4-4-4-2, the 15-digit one 6-6-3 or 6-2-2-2-3; its
+#   region a province's (11-65, 71, 81-83; xx0000 only for 81-83, the residence permits
+#   of Hong Kong, Macao and Taiwan residents) and its birth a real date of 1800-2025.
+# A later "birth" is a date a reviewer wrote beside a county code (340882/20261206/1520,
+# 3408 8220 2612 0615 20 holds 340882 2026-12-06 1520): raise _LAST_BIRTH_YEAR only with
+# the tests' such dates. Dates (2025-12-31, 2025/12/31), times, probabilities, ranges
+# (1380 — 1390 — 120, 1.3–1.4–1.5), case ids (MD202312190001), site ids and rain figures
+# do not have these shapes (tests/test_review_personal_data.py). A local number written
+# without its area code (5123456) and names are not found: see README's privacy section.
 _DASH = r"[\-\u2010-\u2015\u2212\uff0d]"  # hyphen, the dashes, minus, full-width hyphen
-_SEP = rf"(?:\s?{_DASH}{{1,2}}\s?|\s)?"  # between groups: a space or a dash, or none
-# a mobile's 11 digits in any grouping (3-4-4, 4-4-3, 132.4183.5768): a separator or a
-# dot between any two of them, or none
-_MOBILE_SEP = rf"(?:{_SEP}|\.)"
+_DASHES = rf"\s?{_DASH}{{1,2}}\s?"  # one or two dashes, a space either side or not
+_SEP = rf"(?:{_DASHES}|\s)?"  # between groups: a space or a dash, or none
+_GAP = rf"(?:{_DASHES}|\s)"  # a space or a dash (not none)
+_ONE_GAP = rf"(?:{_DASH}|\s)"  # one space or one dash: '176 -- 19950124' is a range
+# no digit before or after, nor a dotted or slashed run going on
+_START, _END = r"(?<![0-9])(?<![0-9][./])", r"(?![0-9])(?![./][0-9])"
 _MOBILE = re.compile(
-    rf"(?<![0-9])(?:(?:\+|00)?86{_SEP})?1{_MOBILE_SEP}[3-9](?:{_MOBILE_SEP}[0-9]){{9}}(?![0-9])"
+    rf"{_START}(?:(?:\+|00)?86{_SEP})?1[3-9][0-9]"
+    rf"(?:[0-9]{{8}}|{_ONE_GAP}[0-9]{{8}}|[0-9]{{4}}{_ONE_GAP}[0-9]{{4}}"
+    rf"|{_GAP}[0-9]{{4}}{_GAP}[0-9]{{4}}|\.[0-9]{{4}}\.[0-9]{{4}}"
+    rf"|[0-9]\s[0-9]{{4}}\s[0-9]{{3}}){_END}"
 )
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # an area code without its leading 0
 _LANDLINE = re.compile(
     r"(?<![0-9A-Za-z])"
     rf"(?:(?:\+|00)86{_SEP}(?:[(（]0?{_AREA}[)）]|0?{_AREA})|[(（]0{_AREA}[)）]|0{_AREA})"
-    rf"{_SEP}[2-9][0-9]{{2,3}}{_SEP}[0-9]{{4}}(?![0-9])"
+    rf"{_ONE_GAP}?[2-9][0-9]{{2,3}}{_ONE_GAP}?[0-9]{{4}}(?![0-9])"
 )
-_MONTH_DAY = rf"(?:0[1-9]|1[0-2]){_SEP}(?:0[1-9]|[12][0-9]|3[01])"
 
 
-def _any_grouping(*digits: str | tuple[tuple[str, str], ...]) -> str:
-    """A pattern of ``digits`` (a character class each, or alternatives of two such as
-    ``(("1", "9"), ("2", "0"))``) with a separator (:data:`_SEP`, a dot or a slash) or
-    none between any two of them."""
-    sep = rf"(?:{_SEP}|[./])"
-    return sep.join(
-        d if isinstance(d, str) else "(?:" + "|".join(f"{x}{sep}{y}" for x, y in d) + ")"
-        for d in digits
-    )
+def _shapes(*shapes: tuple[int, ...]) -> str:
+    """A pattern of digit groups of the lengths of one of ``shapes`` (the last digit may
+    be X), parted by one kind of separator throughout: a space, dashes, a dot, a slash."""
+    kinds = (r"\s", _DASHES, r"\.", "/")
+    alternatives = []
+    for shape in shapes:
+        groups = [f"[0-9]{{{n}}}" for n in shape[:-1]] + [f"[0-9]{{{shape[-1] - 1}}}[0-9Xx]"]
+        if len(shape) == 1:
+            alternatives.append(groups[0])
+        else:
+            alternatives += [f"(?:{k})".join(groups) for k in kinds]
+    return rf"{_START}(?:{'|'.join(alternatives)}){_END}"
 
 
-# 18 digits: region (6, not starting with 0), birth year (18xx-20xx), month, day,
-# sequence (3), check digit or X
 _ID_18 = re.compile(
-    "(?<![0-9])"
-    + _any_grouping(
-        "[1-9]",
-        *["[0-9]"] * 5,
-        (("1", "[89]"), ("2", "0")),
-        "[0-9]",
-        "[0-9]",
-        (("0", "[1-9]"), ("1", "[0-2]")),
-        (("0", "[1-9]"), ("[12]", "[0-9]"), ("3", "[01]")),
-        *["[0-9]"] * 3,
-        "[0-9Xx]",
-    )
-    + "(?![0-9])"
+    _shapes((18,), (6, 8, 4), (6, 8, 3, 1), (6, 4, 4, 4), (6, 4, 2, 2, 4), (4, 4, 4, 4, 2))
 )
-_ID_15 = re.compile(
-    rf"(?<![0-9])[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}{_SEP}{_MONTH_DAY}{_SEP}[0-9]{{3}}(?![0-9])"
-)
+_ID_15 = re.compile(_shapes((15,), (6, 6, 3), (6, 2, 2, 2, 3)))
+_PROVINCE = re.compile(r"1[1-5]|2[1-3]|3[1-7]|4[1-6]|5[0-4]|6[1-5]|71|8[1-3]")
+_FIRST_BIRTH_YEAR, _LAST_BIRTH_YEAR = 1800, 2025
+
+
+def _id_number(found: str) -> bool:
+    """Whether ``found`` (an ID-number-shaped match) has a province's region and a real
+    birth date of :data:`_FIRST_BIRTH_YEAR`-:data:`_LAST_BIRTH_YEAR`."""
+    digits = re.sub(r"[^0-9Xx]", "", found)
+    region, birth = digits[:6], digits[6:14] if len(digits) == 18 else "19" + digits[6:12]
+    if not _PROVINCE.fullmatch(region[:2]) or (region[2:] == "0000" and region[0] != "8"):
+        return False
+    try:
+        born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
+    except ValueError:  # month 13, day 32, 0230
+        return False
+    return _FIRST_BIRTH_YEAR <= born.year <= _LAST_BIRTH_YEAR
+
+
 PERSONAL_KINDS = ("phone", "id_number")
 _PATTERNS = (  # ID numbers first: a phone-shaped run inside one is part of the ID
     ("id_number", _ID_18),
@@ -127,6 +144,8 @@ def personal_spans(text: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(folded):
+            if kind == "id_number" and not _id_number(m.group()):
+                continue
             if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
                 spans.append((m.start(), m.end(), kind))
     return sorted(spans)

@@ -340,10 +340,15 @@ def test_my_own_decision_that_empties_the_queue_is_confirmed(home: Path, store: 
     """The reviewer decides the last warning of a filtered "new" queue: the page says the
     queue is empty and shows the confirmation (before, it stopped without it and the
     confirmation turned up later on whichever warning opened next)."""
-    seen = store.warnings(state="new")
-    county = str(seen.groupby("county_code").size().sort_values().index[0])
     at = _reviewer_at("en")
-    _ok(_select(at, "rv_county").set_value(county).run())
+    picker = _select(at, "rv_county")
+    # the county with the fewest new warnings among those the page offers (its warnings
+    # in force): the store's "new" ones may name a county whose warnings expired, which
+    # the filter does not list (alone this test picked such one: 'Qianshan City' is not
+    # in list; after the other tests' decisions it did not)
+    seen = store.warnings(state="new").groupby("county_code").size().sort_values()
+    county = next(str(c) for c in seen.index if picker.format_func(c) in picker.options)
+    _ok(picker.set_value(county).run())
     _ok(_select(at, "rv_state").set_value("new").run())
     wid = str(_select(at, "rv_pick").value)
     for other in store.warnings(county=county, state="new")["warning_id"]:

@@ -85,6 +85,9 @@ FOUND = [
     ("340811/19900101/123X", ["id_number"]),
     ("340811.19900101.123X", ["id_number"]),
     ("身份证３４０８１１／１９９００１０１／１２３Ｘ", ["id_number"]),
+    # one or two dashes, a space either side (review 2026-12-06, fourth)
+    ("132 -- 4183 -- 5768", ["phone"]),
+    ("132 —— 4183 —— 5768", ["phone"]),
 ]
 # what reviewers legitimately write: never taken for a phone or ID number
 NOT_FOUND = [
@@ -106,6 +109,23 @@ NOT_FOUND = [
     "probability 0.85 — 0.90 (85%–90%), p=0.0556",
     "case MD202312190001 — MD202312190002; sites DZ3408820004/DZ3408820005",
     "２０２５／１２／３１ —— ２０２６／０１／０２",
+    # review 2026-12-06 (fourth): refused after the third. Decimals joined by dashes are
+    # ranges, a mobile's groups are 3-4-4 (3-8, 7-4, 4-4-3 spaced), an ID number has one
+    # kind of separator, a province's region and a birth date of 1800-2025
+    "counts 1380 — 1390 — 120",
+    "levels 130 — 145 — 160 — 17 mm",
+    "1.3–1.4–1.5–1.6–1.7–1.8",
+    "rain 13.5 - 12.0 - 18.2 - 19.5 mm",
+    "county 340882 2026.12.06 0830",
+    "site 340882/20261206/1520",
+    "grid 3408 8220 2612 0615 20",  # 340882 2026-12-06 1520 in 4-digit groups
+    "batch 1100 0019 9001 0112 34",  # 110000 is a province, not a county
+    "lot 340811 17900101 1234, 3408 1117 9001 0112 34",  # born 1790
+    "lot 340811 19901301 1234, 3408 1119 9013 0112 34",  # month 13
+    "lot 340811 19900230 1234, 340811-19900132-1234",  # 30 February, day 32
+    "serial 3408111990010112345, 3408 1119 9001 0112 345, 340811.19900101.1234.5",
+    "votes 1/3/2/4/1/8/3/5/7/6/8 and 3/4/0/8/1/1/1/9/9/0/0/1/0/1/1/2/3/4",
+    "route 132/4183/5768, 1.3-2.4-1835-768",
 ]
 
 
