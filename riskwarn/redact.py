@@ -99,7 +99,8 @@ _FIRST_BIRTH_YEAR, _LAST_BIRTH_YEAR = 1800, 2025
 
 def _id_number(found: str) -> bool:
     """Whether ``found`` (an ID-number-shaped match) has a province's region and a real
-    birth date of :data:`_FIRST_BIRTH_YEAR`-:data:`_LAST_BIRTH_YEAR`."""
+    birth date of :data:`_FIRST_BIRTH_YEAR`-:data:`_LAST_BIRTH_YEAR` (run together: up
+    to this year)."""
     digits = re.sub(r"[^0-9Xx]", "", found)
     region, birth = digits[:6], digits[6:14] if len(digits) == 18 else "19" + digits[6:12]
     if not _PROVINCE.fullmatch(region[:2]) or (region[2:] == "0000" and region[0] != "8"):
@@ -108,7 +109,11 @@ def _id_number(found: str) -> bool:
         born = date(int(birth[:4]), int(birth[4:6]), int(birth[6:]))
     except ValueError:  # month 13, day 32, 0230
         return False
-    return _FIRST_BIRTH_YEAR <= born.year <= _LAST_BIRTH_YEAR
+    # run together (how an ID number is copied from a card or a form): any birth up to
+    # this year, a child's included (custody disputes); parted into groups, a "birth"
+    # after _LAST_BIRTH_YEAR is taken for a date beside a county code, as above
+    last = date.today().year if digits == found else _LAST_BIRTH_YEAR
+    return _FIRST_BIRTH_YEAR <= born.year <= last
 
 
 PERSONAL_KINDS = ("phone", "id_number")

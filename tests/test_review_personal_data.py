@@ -158,6 +158,21 @@ def test_what_reviewers_write_is_not_taken_for_personal_data(text: str) -> None:
     assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == text
 
 
+def test_an_id_number_run_together_is_found_for_a_birth_this_year() -> None:
+    """A child's ID number (custody disputes), copied as one run of digits: found for any
+    birth up to this year (computed, so the test holds in any year); parted into groups a
+    recent "birth" is taken for a date beside a county code (NOT_FOUND above)."""
+    from datetime import date
+
+    today = date.today()
+    born = today.replace(day=1)
+    child = f"340811{born:%Y%m%d}123X"
+    assert personal_data(f"孩子身份证{child}") == ["id_number"]
+    assert mask_personal(f"ID {child}", {"phone": "[P]", "id_number": "[ID]"}) == "ID [ID]"
+    future = f"340811{today.year + 1}0101123X"  # not born yet: not an ID number
+    assert "id_number" not in personal_data(future)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(f"sqlite:///{tmp_path / 'serving.db'}")
