@@ -77,6 +77,14 @@ def missing_features(
     return missing
 
 
+# The case and site models count their label windows in hours from a local midnight
+# (30 x 24 h, 24 h): across a spring-forward their last window ends one hour after the
+# local midnight its days name, so the scheduled run's origin (that midnight) would be
+# refused in a zone with daylight saving (review stop 37: America/Chicago, 2025-03-17).
+# One hour, at most once a year, is tolerated; an older origin is still refused.
+DST_TOLERANCE = pd.Timedelta(hours=1)
+
+
 class InSampleOrigin(ValueError):
     """The champion was trained on data after the origin (its ``trained_through`` is later:
     labels of this origin's window were among its training rows), so its forecast there
@@ -100,7 +108,7 @@ def out_of_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     prov = champion_provenance(client, domain, version)
     through = prov.trained_through
-    if prov.through_source == "run start" or origin >= through:
+    if prov.through_source == "run start" or origin >= through - DST_TOLERANCE:
         return
     raise InSampleOrigin(
         f"{model_name(domain)} v{version} was trained on data to {through:%Y-%m-%d %H:%M}Z, "
@@ -111,16 +119,26 @@ def out_of_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> 
 
 
 def _alias_version(uri: str, domain: str) -> str | None:
-    """The version the champion alias points at now, None if that cannot be read (then
-    :func:`models.registry.serving_champion` says why, as before)."""
+    """The version the champion alias points at now (None: no champion; then
+    :func:`models.registry.serving_champion` says so). A registry that cannot be read is
+    :class:`models.registry.ChampionUnavailable` at once, worded as serving_champion's:
+    returning None here let serving_champion wait out MLflow's retries a second time (a
+    DAG task failed after twice the wait: review stop 37)."""
     from mlflow import MlflowClient
 
-    from models.registry import champion_version
+    from models.registry import CHAMPION, ChampionUnavailable, champion_version, model_name
+    from riskwarn.redact import redact
 
     try:
         return champion_version(MlflowClient(tracking_uri=uri, registry_uri=uri), domain)
-    except Exception:  # registry unreachable: serving_champion's error is the one to show
-        return None
+    except Exception as exc:  # registry down, or refusing: one line, as serving_champion's
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise ChampionUnavailable(
+            redact(
+                f"cannot load champion model {model_name(domain)}@{CHAMPION} from {uri}: "
+                f"{type(exc).__name__}: {first}"
+            )
+        ) from exc
 
 
 def _refuse_in_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:

@@ -190,3 +190,56 @@ def test_the_dashboard_names_the_older_data_failure_in_both_languages() -> None:
     assert "never replaces a newer one automatically" in en
     zh = check_words(check, "zh")
     assert "第 2 版" in zh and "不会自动取代" in zh, zh
+
+
+def test_the_hour_a_spring_forward_adds_is_tolerated_an_older_origin_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A case model of a zone with daylight saving (America/Chicago) whose last 30-day
+    label window spans the 2025-03-09 spring-forward ends at 2025-03-17 01:00 local
+    (06:00Z), one hour after the local midnight the scheduled run scores (05:00Z): that
+    run is not refused (review stop 37: on the code before it was, exit 2, no forecast
+    that day); an origin a minute more before it still is."""
+    from riskwarn import scoring
+
+    through = pd.Timestamp("2025-03-17 06:00", tz="UTC")
+    prov = reg.ChampionProvenance(
+        version="2",
+        run_id="r",
+        trained_through=through,
+        through_source="trained_through",
+        recipe=None,
+    )
+    monkeypatch.setattr(reg, "champion_provenance", lambda client, d, v: prov)
+    midnight = pd.Timestamp("2025-03-17 00:00", tz="America/Chicago").tz_convert("UTC")
+    assert midnight == through - pd.Timedelta(hours=1)
+    scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "2", midnight)
+    with pytest.raises(InSampleOrigin, match="in-sample"):
+        scoring.out_of_sample(
+            "sqlite:///unused.db", "dispute_cases", "2", midnight - pd.Timedelta(minutes=1)
+        )
+
+
+def test_a_registry_that_cannot_be_read_fails_scoring_at_its_first_lookup(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MLflow down, scoring fails at the alias's lookup (the in-sample check's),
+    in one line worded as the serving champion's, not after waiting out MLflow's retries
+    a second time in the serving champion's own lookup (the DAG's task waited twice as
+    long: review stop 37)."""
+    settings = Settings(home=tmp_path / "home", pseudonym_key="k" * 40)
+    lookups: list[str] = []
+
+    def down(*a: Any, **k: Any) -> Any:
+        lookups.append("alias")
+        raise ConnectionError("MLflow at http://127.0.0.1:9 refused the connection")
+
+    def serving(uri: str, domain: str, store: Any) -> Any:
+        lookups.append("serving_champion")
+        raise ChampionUnavailable("cannot load champion model (second wait)")
+
+    monkeypatch.setattr(reg, "champion_version", down)
+    monkeypatch.setattr(reg, "serving_champion", serving)
+    with pytest.raises(ChampionUnavailable, match=r"cannot load champion model .*ConnectionError"):
+        score_domain(settings, "dispute_cases", "2024-01-01")
+    assert lookups == ["alias"]
