@@ -172,6 +172,24 @@ def test_scoring_an_origin_before_the_champions_data_end_is_refused(home) -> Non
     assert list(store.runs("incidents")["run_id"]) == ["incidents:20240310T1600Z"]
 
 
+def test_a_challenger_with_the_champions_data_end_passes_the_older_data_check() -> None:
+    """Equal data ends are not older: a retrain on the same data (e.g. a recipe change
+    trained at the same ``as_of``) is judged, not failed as a backfill."""
+    same = ChampionComparison(
+        version="2",
+        trained_through="2023-11-28T16:00:00+00:00",
+        recipe_same=True,
+        n_origins=0,
+        window_origins=12,
+        n_events=0,
+        challenger_through="2023-11-28T16:00Z",
+    )
+    (check,) = [
+        c for c in gate({}, 0.01, champion_vs=same).checks if c.get("against") == "champion"
+    ]
+    assert check.get("reason") != OLDER_DATA and check["ok"] is True, check
+
+
 def test_the_dashboard_names_the_older_data_failure_in_both_languages() -> None:
     from dashboard.verdicts import check_words
 
@@ -218,6 +236,32 @@ def test_the_hour_a_spring_forward_adds_is_tolerated_an_older_origin_is_not(
         scoring.out_of_sample(
             "sqlite:///unused.db", "dispute_cases", "2", midnight - pd.Timedelta(minutes=1)
         )
+
+
+def test_a_champion_without_a_known_data_end_scores_an_old_origin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An old champion whose run logged no ``trained_through`` (its data end is its run's
+    start time, ``through_source`` "run start") is served at any origin, as before: its
+    start time says nothing of its data, so an origin before it is not refused."""
+    from riskwarn import scoring
+
+    prov = reg.ChampionProvenance(
+        version="1",
+        run_id="r",
+        trained_through=pd.Timestamp("2025-03-17 06:00", tz="UTC"),
+        through_source="run start",
+        recipe=None,
+    )
+    monkeypatch.setattr(reg, "champion_provenance", lambda client, d, v: prov)
+    old = pd.Timestamp("2024-01-01 00:00", tz="UTC")
+    scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "1", old)  # no raise
+    # the same origin with a known data end is refused (the exemption is the source's)
+    monkeypatch.setattr(
+        reg, "champion_provenance", lambda c, d, v: replace(prov, through_source="trained_through")
+    )
+    with pytest.raises(InSampleOrigin):
+        scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "1", old)
 
 
 def test_a_registry_that_cannot_be_read_fails_scoring_at_its_first_lookup(
