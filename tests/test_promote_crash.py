@@ -270,3 +270,48 @@ def test_a_refused_rollback_is_audited(setup) -> None:
     assert details["reason"] == "back" and details["via"] == "riskwarn rollback"
     assert details["why"].startswith(f"{NAME} has no previous champion")
     assert reg.recorded_champion(store, NAME)["version"] == "1"
+
+
+def test_re_recording_the_serving_version_does_not_stack_it(setup) -> None:
+    """v3 serves; its gate tag changes and it is promoted again (recorded anew, previous
+    v3 itself): the chain does not gain v3, so a rollback still returns to v2."""
+    client, store, _ = setup
+    client.set_model_version_tag(NAME, "3", "gate", "fail")
+    again = _promote(client, store, "3")
+    assert (again["version"], again["previous"]) == ("3", "3"), again
+    assert len(_entries(store, "promote", "3")) == 2  # recorded anew
+    assert reg.champion_chain(store, NAME) == ["1", "2"]
+    out = _rollback(client, store)
+    assert (out["previous"], out["version"]) == ("3", "2"), out
+
+
+def test_two_interrupted_intents_of_one_version_record_one_move(setup) -> None:
+    """Two intents to promote v4 left unsettled, the alias at v4: only the newest is the
+    move made (recorded once); the older one never moved the alias (failed)."""
+    client, store, _ = setup
+    for move_id in ("older", "newer"):
+        intent = {"version": "4", "previous": "3", "move_id": move_id, "action": "promote"}
+        store.audit("t", reg.MOVE_STARTED, "model", NAME, intent)
+    client.set_registered_model_alias(NAME, reg.CHAMPION, "4")
+    written = reg.settle_pending_moves(client, store, NAME, "finder")
+    assert [(w["action"], w["move_id"]) for w in written] == [
+        ("promote", "newer"),
+        (reg.FAILED_MOVE, "older"),
+    ]
+    [moved] = _entries(store, "promote", "4")
+    assert moved["details"]["move_id"] == "newer"
+    assert reg.champion_chain(store, NAME) == ["1", "2", "3"]
+
+
+def test_a_rollback_to_a_version_in_the_chain_twice_drops_only_its_last_stack(setup) -> None:
+    """v1, v2, v3 promoted, then v1 again, then v4: the chain is 1, 2, 3, 1. A rollback
+    to v1 returns to its latest stacking (chain 1, 2, 3), so the next one goes to v3, not
+    "no previous champion" (cutting at v1's first stacking)."""
+    client, store, _ = setup
+    _promote(client, store, "1")
+    _promote(client, store, "4")
+    assert reg.champion_chain(store, NAME) == ["1", "2", "3", "1"]
+    assert _rollback(client, store)["version"] == "1"
+    assert reg.champion_chain(store, NAME) == ["1", "2", "3"]
+    out = _rollback(client, store)
+    assert (out["previous"], out["version"]) == ("1", "3"), out
