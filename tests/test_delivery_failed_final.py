@@ -375,3 +375,51 @@ def test_two_senders_logging_one_escalation_at_once_both_succeed(url: str) -> No
     assert len(d) == 41 and not d.duplicated(["delivery_key", "channel", "contact_id"]).any()
     a.close()
     b.close()
+
+
+def _row(i: int, minutes: int, to_level: str | None, status: str, **kw: Any) -> dict[str, Any]:
+    """A delivery row of warning W (as :func:`later_change` reads one)."""
+    base = pd.Timestamp("2026-01-05 08:00", tz="UTC")
+    return {
+        "delivery_id": i,
+        "delivery_key": f"k{i}",
+        "warning_id": "W",
+        "escalation_step": 0,
+        "contact_id": "duty-1",
+        "channel": "webhook",
+        "status": status,
+        "to_level": to_level,
+        "changed_at": (base + pd.Timedelta(minutes=minutes)).to_pydatetime(),
+        "message": None,
+        **kw,
+    }
+
+
+def test_a_failed_red_never_heard_is_superseded_by_a_return_to_the_orange_heard() -> None:
+    """duty-1 heard orange; the raise to red failed (gateway down); the warning went back
+    to orange, recorded unpaged "unchanged" (the net change from the orange heard is none).
+    The red is stale: tried again it would page "raised to red" about an orange warning.
+    Only a return to the failed row's own level (a dip and back) leaves it the news."""
+    from riskwarn.store.deliveries import later_change
+
+    unchanged = {"unpaged": "unchanged", "heard": "k1", "heard_level": "orange"}
+    heard = _row(1, 0, "orange", "sent")
+    red = _row(2, 10, "red", "failed")
+    back = _row(3, 20, "orange", "unpaged", message=unchanged)
+    assert later_change(red, [heard, red, back]) == back
+    # a dip and back to the failed row's level: it is still the news
+    dip_back = _row(3, 20, "red", "unpaged", message={**unchanged, "heard_level": "red"})
+    assert later_change(red, [heard, red, dip_back]) is None
+
+
+def test_a_first_page_is_not_superseded_by_an_escalation_to_the_same_contact() -> None:
+    """duty-1 is paged at step 0 and also named at step 1 (an escalation of a later
+    change): for a step-0 row only step-0 peers count (the officer's net change), so the
+    escalation does not supersede the first page; a later step-0 change to them does."""
+    from riskwarn.store.deliveries import later_change
+
+    first = _row(1, 0, "red", "failed")
+    escalation = _row(2, 10, "red", "pending", escalation_step=1)
+    assert later_change(first, [first, escalation]) is None
+    lowered = _row(3, 20, "orange", "pending")
+    assert later_change(first, [first, escalation, lowered]) == lowered
