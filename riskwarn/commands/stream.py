@@ -12,27 +12,6 @@ import click
 DEFAULT_SOURCE = "configs/sources/sim_sensor_readings.yaml"
 
 
-def _refusal(exc: Any, lang: str, tz: str) -> str:
-    """Why ``stream ack`` recorded nothing, in ``lang``, times in the display zone ``tz``
-    (the exception's own ``said`` names them in the default zone)."""
-    from riskwarn import paging_texts as pt
-    from riskwarn.store.deliveries import (
-        AlreadyAcknowledgedError,
-        NeverSentError,
-        NotSentYetError,
-    )
-
-    if isinstance(exc, AlreadyAcknowledgedError):
-        return pt.already_acknowledged(exc.warning_id, exc.first, lang, tz)
-    if isinstance(exc, NeverSentError):
-        return pt.never_sent(
-            exc.warning_id, exc.keys, exc.statuses, exc.carried_by, exc.first, lang, tz
-        )
-    if isinstance(exc, NotSentYetError):
-        return pt.not_sent_yet(exc.warning_id, exc.statuses, lang, exc.first, tz)
-    return str(exc.said(lang))  # no time in it
-
-
 def _status_path() -> Path:
     from riskwarn.settings import load_settings
 
@@ -375,7 +354,7 @@ def ack(warning_id: str, who: str, delivery_key: str | None) -> None:
             NeverSentError,
             NotSentYetError,
         ) as exc:
-            raise click.ClickException(_refusal(exc, lang, settings.display_tz)) from None
+            raise click.ClickException(exc.said(lang, settings.display_tz)) from None
     for ack_id, key in done:
         click.echo(t("ack_done", lang, warning=warning_id, key=key, ack=ack_id))
     for key, statuses in done.left.items():

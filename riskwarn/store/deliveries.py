@@ -815,8 +815,9 @@ class AlreadyAcknowledgedError(Exception):
         self.first = [dict(f) for f in first]
         super().__init__(self.said("en"))
 
-    def said(self, lang: str) -> str:
-        return paging_texts.already_acknowledged(self.warning_id, self.first, lang)
+    def said(self, lang: str, tz: str = paging_texts.DEFAULT_DISPLAY_TZ) -> str:
+        """In ``lang``, times in the display zone ``tz``."""
+        return paging_texts.already_acknowledged(self.warning_id, self.first, lang, tz)
 
 
 def never_sent_reason(statuses: Sequence[str], carried_by: Sequence[str] = ()) -> str:
@@ -860,9 +861,10 @@ class NeverSentError(Exception):
         }
         super().__init__(self.said("en"))
 
-    def said(self, lang: str) -> str:
+    def said(self, lang: str, tz: str = paging_texts.DEFAULT_DISPLAY_TZ) -> str:
+        """In ``lang``, times in the display zone ``tz``."""
         return paging_texts.never_sent(
-            self.warning_id, self.keys, self.statuses, self.carried_by, self.first, lang
+            self.warning_id, self.keys, self.statuses, self.carried_by, self.first, lang, tz
         )
 
 
@@ -887,8 +889,9 @@ class NotSentYetError(Exception):
         self.first = [dict(f) for f in first]
         super().__init__(self.said("en"))
 
-    def said(self, lang: str) -> str:
-        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang, self.first)
+    def said(self, lang: str, tz: str = paging_texts.DEFAULT_DISPLAY_TZ) -> str:
+        """In ``lang``, times in the display zone ``tz``."""
+        return paging_texts.not_sent_yet(self.warning_id, self.statuses, lang, self.first, tz)
 
 
 class NoDeliveryError(KeyError):
@@ -900,7 +903,7 @@ class NoDeliveryError(KeyError):
         self.warning_id, self.key, self.keys = warning_id, key, list(keys)
         super().__init__(self.said("en"))
 
-    def said(self, lang: str) -> str:
+    def said(self, lang: str, tz: str = paging_texts.DEFAULT_DISPLAY_TZ) -> str:
         key = "ack_no_delivery" if self.key is None else "ack_no_change"
         return paging_texts.t(
             key, lang, warning=self.warning_id, key=self.key, keys=", ".join(self.keys)
@@ -915,7 +918,7 @@ class AckByError(ValueError):
         self.length = length  # None: blank
         super().__init__(self.said("en"))
 
-    def said(self, lang: str) -> str:
+    def said(self, lang: str, tz: str = paging_texts.DEFAULT_DISPLAY_TZ) -> str:
         if self.length is None:
             return paging_texts.t("ack_by_blank", lang)
         return paging_texts.t("ack_by_long", lang, most=ACK_BY_MAX, n=self.length)
