@@ -211,7 +211,7 @@ def test_the_dashboard_names_the_older_data_failure_in_both_languages() -> None:
 
 
 def test_the_hour_a_spring_forward_adds_is_tolerated_an_older_origin_is_not(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A case model of a zone with daylight saving (America/Chicago) whose last 30-day
     label window spans the 2025-03-09 spring-forward ends at 2025-03-17 01:00 local
@@ -229,17 +229,16 @@ def test_the_hour_a_spring_forward_adds_is_tolerated_an_older_origin_is_not(
         recipe=None,
     )
     monkeypatch.setattr(reg, "champion_provenance", lambda client, d, v: prov)
+    uri = f"sqlite:///{tmp_path / 'unused.db'}"  # in tmp_path: the client makes the file
     midnight = pd.Timestamp("2025-03-17 00:00", tz="America/Chicago").tz_convert("UTC")
     assert midnight == through - pd.Timedelta(hours=1)
-    scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "2", midnight)
+    scoring.out_of_sample(uri, "dispute_cases", "2", midnight)
     with pytest.raises(InSampleOrigin, match="in-sample"):
-        scoring.out_of_sample(
-            "sqlite:///unused.db", "dispute_cases", "2", midnight - pd.Timedelta(minutes=1)
-        )
+        scoring.out_of_sample(uri, "dispute_cases", "2", midnight - pd.Timedelta(minutes=1))
 
 
 def test_a_champion_without_a_known_data_end_scores_an_old_origin(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An old champion whose run logged no ``trained_through`` (its data end is its run's
     start time, ``through_source`` "run start") is served at any origin, as before: its
@@ -254,14 +253,15 @@ def test_a_champion_without_a_known_data_end_scores_an_old_origin(
         recipe=None,
     )
     monkeypatch.setattr(reg, "champion_provenance", lambda client, d, v: prov)
+    uri = f"sqlite:///{tmp_path / 'unused.db'}"
     old = pd.Timestamp("2024-01-01 00:00", tz="UTC")
-    scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "1", old)  # no raise
+    scoring.out_of_sample(uri, "dispute_cases", "1", old)  # no raise
     # the same origin with a known data end is refused (the exemption is the source's)
     monkeypatch.setattr(
         reg, "champion_provenance", lambda c, d, v: replace(prov, through_source="trained_through")
     )
     with pytest.raises(InSampleOrigin):
-        scoring.out_of_sample("sqlite:///unused.db", "dispute_cases", "1", old)
+        scoring.out_of_sample(uri, "dispute_cases", "1", old)
 
 
 def test_a_registry_that_cannot_be_read_fails_scoring_at_its_first_lookup(
