@@ -93,7 +93,10 @@ env_for() {
       export RISKWARN_AIRFLOW_USER=dashboard RISKWARN_AIRFLOW_PASSWORD="$RW_DASHBOARD_AIRFLOW_PASSWORD"
       if [[ -n ${RISKWARN_DASHBOARD_STORE_URL:-} ]]; then export RISKWARN_STORE_URL="$RISKWARN_DASHBOARD_STORE_URL"; fi
       ;;
-    mlflow) ;;
+    # MLflow's job runner (a job runner and 7 huey consumers, each importing MLflow: 8
+    # processes and ~20 s of CPU at each start) runs MLflow's GenAI jobs (judges, trace
+    # rollups), which riskwarn does not use; an operator who wants them sets it to true
+    mlflow) export MLFLOW_SERVER_ENABLE_JOB_EXECUTION="${MLFLOW_SERVER_ENABLE_JOB_EXECUTION:-false}" ;;
     *) unset MLFLOW_AUTH_CONFIG_PATH MLFLOW_FLASK_SERVER_SECRET_KEY ;;
   esac
   if [[ $1 != dashboard ]]; then unset RISKWARN_DASHBOARD_STORE_URL; fi

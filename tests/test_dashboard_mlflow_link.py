@@ -28,11 +28,18 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def mlflow_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def mlflow_service(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, str, Path]]:
     home = tmp_path_factory.mktemp("mlflow_link") / "home"
     port = free_port()
     env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_MLFLOW_PORT": str(port)}
-    for name in ("RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_STORE_URL", "RISKWARN_USERS_FILE"):
+    for name in (
+        "RISKWARN_MLFLOW_TRACKING_URI",
+        "RISKWARN_STORE_URL",
+        "RISKWARN_USERS_FILE",
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION",
+    ):
         env.pop(name, None)
     script = str(ROOT / "scripts" / "services.sh")
     up = subprocess.run(
@@ -42,7 +49,7 @@ def mlflow_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         assert up.returncode == 0, up.stdout + up.stderr
         auth = configparser.ConfigParser()
         auth.read(home / "secrets" / "mlflow_auth.ini")
-        yield f"http://127.0.0.1:{port}", auth["mlflow"]["admin_password"]
+        yield f"http://127.0.0.1:{port}", auth["mlflow"]["admin_password"], home
     finally:
         subprocess.run([script, "down"], env=env, capture_output=True, timeout=120)
 
@@ -50,13 +57,26 @@ def mlflow_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_models_page_links_open_the_run_and_the_version(
-    mlflow_service: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+    mlflow_service: tuple[str, str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mlflow
+    import psutil
     from mlflow import MlflowClient
     from playwright.sync_api import sync_playwright
 
-    uri, password = mlflow_service
+    uri, password, home = mlflow_service
+    # the server runs without MLflow's job runner (7 huey consumers, each importing MLflow,
+    # for GenAI jobs riskwarn does not use): scripts/services.sh turns it off
+    session = os.getsid(int((home / "run" / "mlflow.pid").read_text()))
+    commands = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == session:
+                commands.append(" ".join(proc.cmdline()))
+        except (ProcessLookupError, psutil.Error):
+            continue
+    assert any("mlflow server" in c for c in commands), commands
+    assert not [c for c in commands if "huey" in c or "mlflow.server.jobs" in c], commands
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
     # registry_uri too: an earlier test in this process may have set a global registry URI
