@@ -32,18 +32,18 @@ TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 LONGEST_FIRST = (
     "test_airflow_live",  # 313 s
     "test_training_spill",  # 151 s
-    "test_dashboard_mlflow_link",  # 150 s
     "test_training_abandoned_runs",  # 146 s
     "test_stream_supervise",  # 178 s before; x0.72 alone since (README "Tests"): ~128 s
     "test_review_browser",  # 119 s
     "test_celery",  # 115 s
-    "test_services_auth",  # 168 s before; x0.63 alone since (README "Tests"): ~106 s
     "test_site_group_training",  # 103 s before; alone 108-112 s -> 66-97 s since (README "Tests")
     "test_stream_auth",  # 101 s
     "test_dashboard_signin",  # 99 s
     "test_replay_pause",  # 92 s
     "test_frame_parity",  # 88 s
+    "test_dashboard_mlflow_link",  # 150 s before; x0.43-0.65 alone since (README "Tests"): ~65-97 s
     "test_stream_faults",  # 70 s
+    "test_services_auth",  # 168 s; x0.63, then x0.61 alone (README "Tests"): ~65 s
     "test_stream_crash",  # 63 s
     "test_geohazard_site_models",  # 51 s
     "test_dashboard_browser",  # 50 s
