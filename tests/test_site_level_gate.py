@@ -173,3 +173,18 @@ def test_the_paired_site_table_reaches_red() -> None:
         assert f"{what} at red" in out and f"{what} at orange" in out
     red = out["TSS at red"]
     assert red["xgboost"] < red["sensor_rules"] and red["ci"][1] < 0
+
+
+def test_a_ci_not_computed_is_not_logged() -> None:
+    """A FAR where nothing was warned has no CI (NaN): logged to MLflow as NaN, two
+    identical trainings' metrics compared unequal (NaN != NaN); it is left out, as a
+    scalar NaN always was."""
+    from models.registry import _flat_metrics
+
+    flat = _flat_metrics(
+        {
+            "far": {"diff": float("nan"), "ci": [float("nan"), float("nan")]},
+            "tss": {"diff": 0.1, "ci": [0.05, 0.2]},
+        }
+    )
+    assert flat == {"tss.diff": 0.1, "tss.ci_lo": 0.05, "tss.ci_hi": 0.2}
