@@ -286,6 +286,48 @@ def paired_outcome(
     return out
 
 
+def level_rule_lines(metrics: dict[str, Any], n_boot: int) -> list[str]:
+    """Markdown: POD, FAR and TSS at each level of the model alone and of the served level
+    (the higher of the model's and the sensor rules'), minus the sensor rules', paired day
+    bootstrap (the gate's ``levels_vs_rule`` check: TSS CI below zero fails)."""
+    from models.site_evaluation import LEVEL_NAMES, LEVEL_RULE, SERVED
+
+    per = metrics.get("level_model_minus") or {}
+    if not per:
+        return []
+    out = [
+        f"Warning levels against the sensor rules, every site-{'day' if metrics.get('step_hours', 24) == 24 else 'hour'} "
+        "of the window counted (warned = level k or above; FAR over warned rows, TSS = POD - "
+        f"POFD); model minus rules paired, 95% CI from {n_boot} resamples of local days (the "
+        "gate's bootstrap). `served` = the higher of the model's and the rules' level, what "
+        "the nowcast issues. Gate: fails if the TSS CI lies below zero.",
+        "",
+        "| level | levels of | POD (rules) | POD diff [95% CI] | FAR (rules) | "
+        "FAR diff [95% CI] | TSS (rules) | TSS diff [95% CI] | gate |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in LEVEL_NAMES:
+        for who in ("xgboost", SERVED):
+            c = per.get(who, {}).get(LEVEL_RULE, {}).get(name)
+            if not c:
+                continue
+            cells = []
+            for x in ("pod", "far", "tss"):
+                v = c[x]
+                cells.append(
+                    f"{_fmt(v['model'])} ({_fmt(v['rule'])}) | {v['diff']:+.3f} "
+                    f"[{v['ci'][0]:+.3f}, {v['ci'][1]:+.3f}]"
+                )
+            hi = c["tss"]["ci"][1]
+            verdict = "n/a" if not math.isfinite(hi) else ("ok" if hi >= 0 else "**fails**")
+            out.append(
+                f"| {name} | {'model alone' if who == 'xgboost' else 'served'} | "
+                + " | ".join(cells)
+                + f" | {verdict} |"
+            )
+    return out
+
+
 def site_bootstrap_lines(scores: pd.DataFrame, n_boot: int) -> list[str]:
     """Markdown: AP and POD/FAR of the model and the sensor rules, paired site bootstrap."""
     from models.site_evaluation import paired_site_bootstrap
@@ -416,6 +458,20 @@ def main() -> None:
             d = args.paired_from
             scores = pd.read_parquet(d / f"{domain}_scores.parquet")
             md += [f"### {domain} (from {d})", "", *site_bootstrap_lines(scores, args.n_boot), ""]
+            if "level" in scores:
+                from models.geohazard_sites import evaluate_site_methods, site_config
+
+                cfg = site_config(domain, eval_days=args.eval_days)
+                m = evaluate_site_methods(
+                    scores, pd.read_parquet(d / f"{domain}_events.parquet"), cfg, args.n_boot
+                )
+                fits = d / f"{domain}_fits.pkl"
+                md += [
+                    *level_table(m, pd.read_pickle(fits) if fits.exists() else pd.DataFrame()),
+                    "",
+                    *level_rule_lines(m, args.n_boot),
+                    "",
+                ]
             if domain == "geohazard_hourly":
                 md += [
                     *budget_lines(
@@ -578,7 +634,9 @@ def main() -> None:
         print("\n".join(lead_lines))
         site_lines = site_bootstrap_lines(bt.scores, args.n_boot)
         print("\n".join(site_lines))
-        lead_lines += ["", *site_lines]
+        rule_lines = level_rule_lines(m, args.n_boot)
+        print("\n".join(rule_lines))
+        lead_lines += ["", *site_lines, "", *rule_lines]
         md += [
             f"### {title}",
             "",

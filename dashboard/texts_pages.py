@@ -764,6 +764,24 @@ TEXT: dict[str, dict[str, str]] = {
     "metric_pai_at_0_1": {"zh": "命中效率 PAI@10%", "en": "PAI@10%"},
     "metric_average_precision": {"zh": "平均精确率（AP）", "en": "average precision (AP)"},
     "metric_auc": {"zh": "排序能力 AUC（随机为 0.5）", "en": "AUC (chance = 0.5)"},
+    # the site models' gate: TSS at each warning level against the sensor rules
+    # (models.gate.level_check, metric "tss@<level>")
+    "metric_tss_at_blue": {
+        "zh": "蓝色预警等级的真技巧评分 TSS（检出率减无失稳时的报警率）",
+        "en": "TSS at the blue level (detection rate minus false-alarm rate on non-events)",
+    },
+    "metric_tss_at_yellow": {
+        "zh": "黄色预警等级的真技巧评分 TSS（检出率减无失稳时的报警率）",
+        "en": "TSS at the yellow level (detection rate minus false-alarm rate on non-events)",
+    },
+    "metric_tss_at_orange": {
+        "zh": "橙色预警等级的真技巧评分 TSS（检出率减无失稳时的报警率）",
+        "en": "TSS at the orange level (detection rate minus false-alarm rate on non-events)",
+    },
+    "metric_tss_at_red": {
+        "zh": "红色预警等级的真技巧评分 TSS（检出率减无失稳时的报警率）",
+        "en": "TSS at the red level (detection rate minus false-alarm rate on non-events)",
+    },
     "method_xgboost": {"zh": "模型（XGBoost）", "en": "the model (XGBoost)"},
     "method_long_run": {"zh": "长期历史计数", "en": "long-run counts"},
     "method_kde": {"zh": "核密度热点", "en": "kernel density hotspots"},

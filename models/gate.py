@@ -3,7 +3,8 @@
 :func:`gate` compares the challenger with the champion (paired bootstrap CI of the
 headline metric above zero) and, for the hotspot models, with the best baseline (not
 worse beyond noise at PAI@1/5/10 %, every event counted) on the latest backtest window,
-and checks its calibration; :class:`GateResult` is the decision with its numbers, logged as
+for the site models with the rule they replace at each warning level (TSS not worse
+beyond noise, :func:`level_check`), and checks its calibration; :class:`GateResult` is the decision with its numbers, logged as
 ``gate.json`` with the version (``models.registry.settle_gate``) and shown by the
 dashboard's verdict.
 """
@@ -277,6 +278,55 @@ def _not_judged(check: str, why: str, **numbers: Any) -> dict[str, Any]:
     return {"check": check, "ok": False, "judged": False, "detail": f"not judged: {why}", **numbers}
 
 
+LEVEL_CHECK_METRIC = "tss"
+"""The metric each warning level is judged on against the rule the model replaces."""
+
+
+def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
+    """The gate's check of one warning level against the rule the model replaces (see
+    :func:`gate`'s ``levels_vs_rule``): TSS not worse beyond noise, POD and FAR shown."""
+    against = str(comp["against"])
+    served = comp.get("levels_from") == "served"
+    whose = (
+        "the served level (the higher of the model's and the rule's)"
+        if served
+        else "the model's own level"
+    )
+    name = f"not worse than {against} at TSS at {level}"
+    tss, pod, far = comp["tss"], comp.get("pod") or {}, comp.get("far") or {}
+    lo, hi = (float(x) for x in tss["ci"])
+    numbers: dict[str, Any] = {
+        "metric": f"{LEVEL_CHECK_METRIC}@{level}",
+        "baseline": against,
+        "level": level,
+        "levels_from": comp.get("levels_from", "xgboost"),
+        "pod": {k: pod.get(k) for k in ("model", "rule", "diff", "ci")} if pod else None,
+        "far": {k: far.get(k) for k in ("model", "rule", "diff", "ci")} if far else None,
+    }
+    if not _finite(tss["diff"], lo, hi):
+        return _not_judged(name, why, **numbers)
+
+    def shown(x: dict[str, Any]) -> str:
+        if not x:
+            return "n/a"
+        ci = x.get("ci") or [float("nan")] * 2
+        return (
+            f"{x['model']:.3f} vs {x['rule']:.3f} ({x['diff']:+.3f}, 95% CI "
+            f"[{float(ci[0]):+.3f}, {float(ci[1]):+.3f}])"
+        )
+
+    return {
+        "check": name,
+        "ok": bool(hi >= 0),
+        "detail": f"{whose}: TSS {tss['model']:.3f} vs {tss['rule']:.3f}, diff "
+        f"{tss['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] (fails only if the CI lies below "
+        f"zero); POD {shown(pod)}, FAR {shown(far)}",
+        **numbers,
+        "diff": float(tss["diff"]),
+        "ci": [lo, hi],
+    }
+
+
 def _metric_words(metric: str) -> str:
     """``"pai@0.01"`` -> ``"PAI@1%"``."""
     name, _, frac = metric.partition("@")
@@ -299,6 +349,7 @@ def gate(
     champion_vs: ChampionComparison | None = None,
     ece_noise: float | None = None,
     ece_draws: int | None = None,
+    levels_vs_rule: dict[str, dict[str, Any]] | None = None,
 ) -> GateResult:
     """Decide promotion.
 
@@ -343,6 +394,15 @@ def gate(
     whatever its numbers, when its training data end before the champion's
     (:func:`older_than_champion`: a backfill's model, reason ``older_than_champion``): it is
     never promoted automatically, only by hand (``riskwarn promote --force`` with a reason).
+
+    ``levels_vs_rule``: the warning levels against the rule the model replaces (the site
+    models: the sensor rules), keyed by level (``"blue"`` .. ``"red"``), each
+    ``{"against", "levels_from", "tss", "pod", "far"}`` with ``tss`` etc.
+    ``{"model", "rule", "diff", "ci": [lo, hi]}`` (challenger minus rule, paired: the
+    same day resamples as the AUC comparison, ``models.site_evaluation``). A level fails
+    when its TSS CI lies wholly below zero (worse beyond noise, as the non-inferiority
+    checks above); POD and FAR are shown in the check. Why: a model must never lose to
+    the rule it replaces, at any level it issues, and a better AUC does not show that.
     """
     if "champion" in comparisons:
         raise ValueError(
@@ -399,6 +459,8 @@ def gate(
                 "ci": [float(lo), float(hi)],
             }
         )
+    for level, comp in (levels_vs_rule or {}).items():
+        checks.append(level_check(level, comp, why))
     if not checks:  # compared with nothing: calibration alone never promotes
         checks.append(
             _not_judged("beats the baselines", "no comparison with any method was computed")

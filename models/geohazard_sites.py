@@ -61,7 +61,10 @@ The job mirrors :mod:`models.case_models`:
    POD/FAR/TSS/CSI at the threshold, failures warned and lead time, with bootstrap CIs
    resampling whole local days (hours of a day are not independent);
 4. the gate (:func:`models.registry.gate`) on AUC (paired day bootstrap against
-   every baseline and the champion) plus the ECE bound; a final model on every complete
+   every baseline and the champion), on TSS at each warning level against the sensor
+   rules the model replaces (the level the nowcast serves, the higher of the model's and
+   the rules', ``SiteModelConfig.gate_levels``; same day bootstrap, fails if the CI lies
+   below zero; POD and FAR shown) plus the ECE bound; a final model on every complete
    row is logged and registered as ``riskwarn-<domain>``.
 
 Features whose value depends on how much history is read (the 365-day rain percentile,
@@ -104,6 +107,7 @@ from models.site_evaluation import (  # noqa: F401  (part of this module's inter
     champion_auc_diff,
     evaluate_site_methods,
     failure_lead_times,
+    level_gate_comparisons,
     local_day_codes,
 )
 from models.site_fit import (  # noqa: F401  (part of this module's interface)
@@ -860,7 +864,8 @@ def site_model_card(
   days x {metrics["n_sites"]} sites, base rate {metrics["base_rate"]:.5f}; training rows
   only with label windows closed before each refit. Thresholds: max TSS on training rows.
 - Evaluation window: {window}
-- Gate (AUC, paired day bootstrap): {gate_result.summary()}
+- Gate (AUC, and TSS at each warning level against the sensor rules, paired day
+  bootstrap): {gate_result.summary()}
 {not_judged}
 
 | method | AUC [95% CI] | AP | TSS | POD | FAR | failures warned | median lead (h) |
@@ -1175,6 +1180,7 @@ def finish_site_training(
             rows_per_event=max(1, config.horizon_hours // config.step_hours),  # 24 if hourly
         ),
         ece_draws=ECE_NOISE_DRAWS,
+        levels_vs_rule=level_gate_comparisons(metrics, config.gate_levels),
     )
     metrics["eval_window"] = {
         **window.params(config.tz),

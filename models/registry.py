@@ -143,7 +143,12 @@ def _flat_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]
             out.update(_flat_metrics(v, key + "."))
         elif isinstance(v, int | float | np.floating | np.integer) and np.isfinite(v):
             out[key] = float(v)
-        elif isinstance(v, list) and len(v) == 2 and all(isinstance(x, float) for x in v):
+        elif (
+            isinstance(v, list)
+            and len(v) == 2
+            and all(isinstance(x, float) and np.isfinite(x) for x in v)
+        ):  # a CI; not computed (NaN: e.g. a FAR where nothing was warned) is left out, as
+            # a scalar NaN is (MLflow keeps NaN, and NaN never equals NaN in a comparison)
             out[key + "_lo"], out[key + "_hi"] = float(v[0]), float(v[1])
     return out
 

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 KEYS = ["origin", "site_id"]
 # the rules the model's lead time per level is paired against
 LEAD_RULES = ("velocity", "inverse_velocity", "tangent_angle", "sensor_rules")
+LEVEL_NAMES = ("blue", "yellow", "orange", "red")  # levels 1..4 (models.site_levels.LEVELS)
+# the rule the site model replaces: its warning levels are the gate's reference at each level
+LEVEL_RULE = "sensor_rules"
+# what the nowcast issues: the higher of the model's and the sensor rules' level
+# (riskwarn.warnings.combine_geohazard_levels)
+SERVED = "served"
 
 
 def failure_lead_times(
@@ -79,8 +85,9 @@ class DayBootstrap:
                 w_pos.sum(axis=1) * (self.weights @ neg_per_day)
             )
 
-    def tss(self, warned: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """TSS (POD - POFD) of every replicate."""
+    def table(self, warned: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Hits, misses, false alarms and correct negatives of every replicate
+        (replicates x 4), from per-day counts."""
         w, e = np.asarray(warned, bool), np.asarray(y) == 1
         parts = np.stack(
             [
@@ -89,9 +96,19 @@ class DayBootstrap:
             ],
             axis=1,
         ).astype(float)
-        hits, misses, fa, cn = (self.weights @ parts).T
+        return self.weights @ parts
+
+    def tss(self, warned: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """TSS (POD - POFD) of every replicate."""
+        return self.warning_scores(warned, y)["tss"]
+
+    def warning_scores(self, warned: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """POD, FAR and TSS of every replicate (the same day resamples for every call, so
+        two methods' replicates are paired)."""
+        hits, misses, fa, cn = self.table(warned, y).T
         with np.errstate(invalid="ignore", divide="ignore"):
-            return hits / (hits + misses) - fa / (fa + cn)
+            pod = hits / (hits + misses)
+            return {"pod": pod, "far": fa / (fa + hits), "tss": pod - fa / (fa + cn)}
 
 
 def _ci(values: np.ndarray) -> list[float]:
@@ -100,6 +117,75 @@ def _ci(values: np.ndarray) -> list[float]:
         return [float("nan"), float("nan")]
     lo, hi = np.quantile(v, [0.025, 0.975])
     return [float(lo), float(hi)]
+
+
+def level_warning_comparison(
+    scores: pd.DataFrame,
+    boot: DayBootstrap,
+    others: list[str] | tuple[str, ...],
+    model: str = "xgboost",
+) -> dict[str, dict[str, dict[str, dict[str, dict[str, Any]]]]]:
+    """POD, FAR and TSS at each warning level (warned = level >= k, every row counted) of
+    the model against each rule of ``others``, and of the served level (:data:`SERVED`:
+    the higher of the model's and the sensor rules' level at each row, what the nowcast
+    issues) against the sensor rules; model minus rule on the same rows, 95% CI from the
+    same day resamples as the AUC comparison (``boot``, so every difference is paired).
+
+    ``scores`` sorted by method, then ``origin``, ``site_id`` (every method the same rows,
+    as :func:`evaluate_site_methods` sorts them). Out: ``{model or "served": {rule:
+    {"blue".."red": {"tss"|"pod"|"far": {"model", "rule", "diff", "ci"}}}}}``.
+    """
+    groups = dict(list(scores.groupby("method", sort=True)))
+    if model not in groups:
+        return {}
+    first = groups[model]
+    for g in groups.values():  # row for row the same (origin, site) in every method
+        if len(g) != len(first) or not all(
+            np.array_equal(g[k].to_numpy(), first[k].to_numpy()) for k in KEYS
+        ):
+            raise ValueError("every method must score the same rows in the same order")
+    level = {str(m): g["level"].to_numpy(float) for m, g in groups.items()}
+    y = first["label"].to_numpy()
+    if LEVEL_RULE in level:
+        level[SERVED] = np.fmax(level[model], level[LEVEL_RULE])
+    pairs = [(model, r) for r in others if r in level] + (
+        [(SERVED, LEVEL_RULE)] if SERVED in level else []
+    )
+    out: dict[str, dict[str, dict[str, dict[str, dict[str, Any]]]]] = {}
+    for k, name in enumerate(LEVEL_NAMES, start=1):
+        reps: dict[str, dict[str, np.ndarray]] = {}
+        point: dict[str, dict[str, float]] = {}
+        for m in {m for pair in pairs for m in pair}:
+            warned = level[m] >= k
+            reps[m] = boot.warning_scores(warned, y)
+            wm = warning_metrics(warned, y)
+            point[m] = {x: float(wm[x]) for x in ("pod", "far", "tss")}
+        for a, b in pairs:
+            out.setdefault(a, {}).setdefault(b, {})[name] = {
+                x: {
+                    "model": point[a][x],
+                    "rule": point[b][x],
+                    "diff": point[a][x] - point[b][x],
+                    "ci": _ci(reps[a][x] - reps[b][x]),
+                }
+                for x in ("tss", "pod", "far")
+            }
+    return out
+
+
+def level_gate_comparisons(
+    metrics: dict[str, Any], levels_from: str = SERVED
+) -> dict[str, dict[str, Any]]:
+    """The gate's per-level comparisons with the rule the model replaces
+    (:func:`models.gate.gate`'s ``levels_vs_rule``) from :func:`evaluate_site_methods`'s
+    ``level_model_minus``: ``levels_from`` :data:`SERVED` (the level the nowcast issues)
+    or ``"xgboost"`` (the model's own level)."""
+    per = (metrics.get("level_model_minus") or {}).get(levels_from, {}).get(LEVEL_RULE, {})
+    return {
+        name: {"against": LEVEL_RULE, "levels_from": levels_from, **per[name]}
+        for name in LEVEL_NAMES
+        if name in per
+    }
 
 
 def local_day_codes(origins: pd.Series, tz: str) -> np.ndarray:
@@ -212,6 +298,8 @@ def evaluate_site_methods(
                 )
         others = [m for m in LEAD_RULES if m in result["methods"]]
         result["lead_model_minus"] = paired_lead_differences(ll, config.tz, others, n_boot=n_boot)
+        # POD / FAR / TSS at each level, model (and served level) minus rule, paired
+        result["level_model_minus"] = level_warning_comparison(scores, boot, others)
     result["n_origins"] = int(first["origin"].nunique())
     result["n_days"] = int(boot.n_days)
     result["n_sites"] = int(first["site_id"].nunique())
@@ -241,12 +329,14 @@ def paired_site_bootstrap(
     chunk: int = 50,
     max_ap_cells: float = 4e8,
 ) -> dict[str, dict[str, Any]]:
-    """AP, and POD / FAR at the training-row threshold (``warned``) and at orange
-    (``orange``, when present), of ``model`` and ``other`` on the same rows, with the
-    paired difference and its 95% CI from resampling whole sites (a site's rows, its
-    failure and its false alarms stay together)."""
+    """AP, and POD / FAR at the training-row threshold (``warned``), and POD / FAR / TSS
+    at orange (``orange``) and red (``level`` 4), when present, of ``model`` and ``other``
+    on the same rows, with the paired difference and its 95% CI from resampling whole
+    sites (a site's rows, its failure and its false alarms stay together)."""
     a = scores[scores["method"] == model].sort_values(KEYS).reset_index(drop=True)
     b = scores[scores["method"] == other].sort_values(KEYS).reset_index(drop=True)
+    if "level" in a:
+        a["red"], b["red"] = a["level"] >= 4, b["level"] >= 4
     if len(a) != len(b) or not (a[KEYS].to_numpy() == b[KEYS].to_numpy()).all():
         raise ValueError("the two methods must score the same rows")
     codes, _ = pd.factorize(a["site_id"].astype(str))
@@ -279,8 +369,8 @@ def paired_site_bootstrap(
     (va, ra), (vb, rb) = ap[model], ap[other]
     record("AP", va, vb, ra, rb)
     out["AP"]["replicates"] = ap_boot
-    # POD / FAR from per-site hits, misses and false alarms
-    for col in ("warned", "orange"):
+    # POD / FAR (/ TSS at a level) from per-site hits, misses, false alarms, negatives
+    for col in ("warned", "orange", "red"):
         if col not in a:
             continue
         parts = {}
@@ -288,29 +378,31 @@ def paired_site_bootstrap(
             w = g[col].to_numpy(bool)
             e = y == 1
             per = np.stack(
-                [np.bincount(codes[m], minlength=n_sites) for m in (w & e, ~w & e, w & ~e)],
+                [
+                    np.bincount(codes[m], minlength=n_sites)
+                    for m in (w & e, ~w & e, w & ~e, ~w & ~e)
+                ],
                 axis=1,
             ).astype(float)
-            hits, misses, fa = per.sum(axis=0)
-            rh, rm, rf = (site_w @ per).T
+            hits, misses, fa, cn = per.sum(axis=0)
+            rh, rm, rf, rc = (site_w @ per).T
             with np.errstate(invalid="ignore", divide="ignore"):
                 parts[name] = (
                     (hits / (hits + misses), rh / (rh + rm)),
                     (fa / (fa + hits), rf / (rf + rh)),
+                    (
+                        hits / (hits + misses) - fa / (fa + cn),
+                        rh / (rh + rm) - rf / (rf + rc),
+                    ),
                 )
-        tag = "at its training threshold" if col == "warned" else "at orange"
-        record(
-            f"POD {tag}",
-            parts[model][0][0],
-            parts[other][0][0],
-            parts[model][0][1],
-            parts[other][0][1],
-        )
-        record(
-            f"FAR {tag}",
-            parts[model][1][0],
-            parts[other][1][0],
-            parts[model][1][1],
-            parts[other][1][1],
-        )
+        tag = "at its training threshold" if col == "warned" else f"at {col}"
+        shown = ("POD", "FAR") if col == "warned" else ("POD", "FAR", "TSS")
+        for i, what in enumerate(shown):
+            record(
+                f"{what} {tag}",
+                parts[model][i][0],
+                parts[other][i][0],
+                parts[model][i][1],
+                parts[other][i][1],
+            )
     return out

@@ -110,6 +110,11 @@ class SiteModelConfig:
     # episode budget on the training rows (models.site_levels.budget_level_thresholds)
     level_policy: str = "rule_rates"
     level_probabilities: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6)
+    # the levels the gate compares with the sensor rules' at each level (TSS, paired day
+    # bootstrap; models.gate.level_check): "served" = the higher of the model's and the
+    # rules' level, what the nowcast issues (riskwarn.warnings.combine_geohazard_levels);
+    # "xgboost" = the model's own level
+    gate_levels: str = "served"
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
