@@ -200,7 +200,7 @@ class _DecayCursor:
 def _tails_in(v: _Versions | None, a: int, b: int, n: int) -> np.ndarray | None:
     """Half-lives x days ``a .. b-1`` x cells: the decayed weight of the superseded
     versions dropped on each day (None: none in these days)."""
-    if v is None or not len(v.tail_day):
+    if v is None or not len(v.tail_day) or not len(v.tail_w):
         return None
     lo, hi = np.searchsorted(v.tail_day, [a, b], side="left")
     if hi <= lo:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.incidents import CellFeatureParams, build_cell_features
+from features.incidents import CellFeatureParams, build_cell_features, build_cell_labels
 
 MAPPING = Path(__file__).resolve().parents[1] / "configs/sources/cincinnati_burglary.yaml"
 HEADER = "incident_no,offense_date,offense,longitude,latitude\n"
@@ -202,6 +202,9 @@ def test_cell_features_match_a_per_origin_rebuild_of_the_versions_known_then():
         want = build_cell_features(view, cells, [t], params)
         row = got[got["origin"] == t].reset_index(drop=True)
         pd.testing.assert_frame_equal(row, want, check_exact=False, rtol=1e-6, atol=1e-6)
+    # labels alone (no decayed counts: the backtest's labels outside the scored area)
+    labels = build_cell_labels(versions, cells, origins, 7, TZ)
+    pd.testing.assert_frame_equal(labels, got[labels.columns])
     # without versions the table is the plain one (the columns are simply absent)
     plain = versions[versions["known_to"].isna()].drop(columns=["known_from", "known_to"])
     pd.testing.assert_frame_equal(
