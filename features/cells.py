@@ -38,8 +38,9 @@ def assign_cells(
 
 
 def known_times(events: pd.DataFrame, time_col: str = "occurred_at") -> pd.Series:
-    """When each event became known: its ``time_col``, or its ``reported_at`` if later
-    (UTC; NaT where ``time_col`` is missing).
+    """When each event became known: its ``time_col``, or its ``reported_at`` if later,
+    or (a corrected record's version, :func:`riskwarn.lake.read_versions`) its
+    ``known_from`` if later still (UTC; NaT where ``time_col`` is missing).
 
     The one rule for what a forecast may know: history counted for an origin (feature
     tables, baselines, the model's stacked and long-memory inputs, the landslide prior)
@@ -50,14 +51,60 @@ def known_times(events: pd.DataFrame, time_col: str = "occurred_at") -> pd.Serie
     if "reported_at" in events.columns:
         rep = pd.Series(pd.to_datetime(events["reported_at"], utc=True), index=events.index)
         t = t.where(rep.isna() | t.isna() | (rep <= t), rep)
+    if "known_from" in events.columns:
+        since = pd.Series(pd.to_datetime(events["known_from"], utc=True), index=events.index)
+        t = t.where(since.isna() | t.isna() | (since <= t), since)
     return t
+
+
+def latest_versions(events: pd.DataFrame) -> pd.DataFrame:
+    """The current version of each record of a frame holding the earlier versions of
+    corrected records too (:func:`riskwarn.lake.read_versions`: those have a
+    ``known_to``): what ``read_table`` reads, keeping ``known_from``, so a corrected
+    record is known from its correction on (:func:`known_times`). A frame without
+    versions is returned as it is."""
+    if "known_to" not in events.columns:
+        return events
+    return events.loc[events["known_to"].isna()]
+
+
+def versions_at(
+    events: pd.DataFrame, origins: pd.DatetimeIndex
+) -> list[tuple[np.ndarray, pd.DataFrame]]:
+    """``origins`` (UTC) grouped by the versions of corrected records valid at them, each
+    group as (positions in ``origins``, the events as they were known then: per record
+    the version with ``known_from`` (if any) before the origin and ``known_to`` (if any)
+    not before it, without those two columns). One group per stretch between two
+    corrections' times that holds an origin; a frame without versions is one group of
+    every origin with ``events`` itself."""
+    origins = pd.DatetimeIndex(origins)
+    if "known_to" not in events.columns:
+        return [(np.arange(len(origins)), events)]
+    until = pd.Series(pd.to_datetime(events["known_to"], utc=True), index=events.index)
+    since = pd.Series(
+        pd.to_datetime(events.get("known_from", pd.NaT), utc=True), index=events.index
+    )
+    bounds = pd.DatetimeIndex(pd.concat([until, since]).dropna().unique()).sort_values()
+    key = np.searchsorted(bounds.as_unit("ns").asi8, origins.as_unit("ns").asi8, side="left")
+    groups = []
+    for k in np.unique(key):
+        pos = np.flatnonzero(key == k)
+        t = origins[pos[0]]
+        valid = (since.isna() | (since < t)) & (until.isna() | (until >= t))
+        groups.append((pos, events.loc[valid.to_numpy()].drop(columns=["known_from", "known_to"])))
+    return groups
 
 
 def visible_mask(
     events: pd.DataFrame, before: pd.Timestamp, time_col: str = "occurred_at"
 ) -> pd.Series:
-    """Rows known strictly before ``before`` (:func:`known_times`)."""
-    return known_times(events, time_col) < before
+    """Rows known strictly before ``before`` (:func:`known_times`) and, for a version of
+    a corrected record, not superseded before it (its ``known_to`` is not before)."""
+    seen = known_times(events, time_col) < before
+    if "known_to" in events.columns:
+        until = pd.Series(pd.to_datetime(events["known_to"], utc=True), index=events.index)
+        seen &= until.isna() | (until >= before)
+    return seen
 
 
 def active_cells(

@@ -16,6 +16,15 @@ number of cells and categories. Nothing at or after an origin
 enters its features: counts use days strictly before the origin's day, and records whose
 ``reported_at`` is at or after the origin are subtracted again (an exact correction over
 the few (record, origin) pairs where a record occurred before but was reported after).
+
+Corrected records (``events`` from :func:`riskwarn.lake.read_versions`, with
+``known_from`` / ``known_to``): each origin counts, in features and labels, the version
+valid at it. A correction is pending (as a late report) until the local day of its
+``known_from``; the version it replaced is taken out again at the origins after the local
+day of its ``known_to``: out of the windows by the same pending pairs (up to the longest
+lookback), out of the long-run total and decayed counts after that by one subtraction on
+the day it leaves every window; labels leave out, per origin, the versions not valid at it
+(at most ``horizon_days`` origins each). Without those columns nothing changes.
 """
 
 from __future__ import annotations
@@ -121,6 +130,28 @@ class _History:
     ring2: sparse.csr_matrix
     population: np.ndarray | None
     decay: _DecayCursor
+    versions: _Versions | None = None
+
+
+@dataclass
+class _Versions:
+    """What corrected records (events with ``known_from`` / ``known_to``) add to the
+    pending ranges (:func:`_prepare`): the whole counts (long-run total, decayed counts)
+    stop holding a superseded version from day ``tail_day`` on; labels leave out a version
+    at the origins where it is not the record's version; ``days_since_last`` sees a
+    superseded version only at origins up to the day it was superseded."""
+
+    live: np.ndarray  # per event: not superseded (counted by ``_last_visible_at``)
+    sup_code: np.ndarray  # superseded versions: cell, occurrence, known and superseded
+    sup_occ: np.ndarray  # day indices (visible at origins ``avail < o <= end``)
+    sup_avail: np.ndarray
+    sup_end: np.ndarray
+    tail_day: np.ndarray  # sorted: the whole counts drop the version at origins after it
+    tail_code: np.ndarray
+    tail_w: np.ndarray  # half-lives x tails: its decayed weight on ``tail_day``
+    lab_cell: np.ndarray  # labels: the version is not counted at origins
+    lab_from: np.ndarray  # ``lab_from .. lab_to`` (inclusive)
+    lab_to: np.ndarray
 
 
 @dataclass
@@ -154,12 +185,48 @@ class _DecayCursor:
                     (h.occ[lo:hi] - a) * n + h.code[lo:hi], minlength=(b - a) * n
                 ).astype(np.float32)
                 counts_t = flat.reshape(b - a, n)  # days x cells: one contiguous vector per day
-                for row in counts_t:
+                gone = _tails_in(h.versions, a, b, n)
+                for k, row in enumerate(counts_t):
                     for i, r in enumerate(self.rates.tolist()):
-                        self.state[i] = r * (self.state[i] + row)
+                        if gone is None:
+                            self.state[i] = r * (self.state[i] + row)
+                        else:  # a superseded version's decayed count taken out again
+                            self.state[i] = r * (self.state[i] + row - gone[i, k])
                 self.day = b
             out[:, j, :] = self.state
         return out
+
+
+def _tails_in(v: _Versions | None, a: int, b: int, n: int) -> np.ndarray | None:
+    """Half-lives x days ``a .. b-1`` x cells: the decayed weight of the superseded
+    versions dropped on each day (None: none in these days)."""
+    if v is None or not len(v.tail_day) or not len(v.tail_w):
+        return None
+    lo, hi = np.searchsorted(v.tail_day, [a, b], side="left")
+    if hi <= lo:
+        return None
+    idx = (v.tail_day[lo:hi] - a) * n + v.tail_code[lo:hi]
+    return np.stack(
+        [
+            np.bincount(idx, weights=w[lo:hi], minlength=(b - a) * n).reshape(b - a, n)
+            for w in v.tail_w
+        ]
+    )
+
+
+def _range_pairs(
+    first: np.ndarray, last: np.ndarray, o_idx: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(item, origin column) pairs where origin day ``o_idx[col]`` lies in the item's
+    ``first .. last`` (inclusive)."""
+    order = np.argsort(o_idx, kind="stable")
+    so = o_idx[order]
+    lo = np.searchsorted(so, first, "left")
+    hi = np.searchsorted(so, last, "right")
+    reps = np.maximum(hi - lo, 0)
+    rec = np.repeat(np.arange(len(lo)), reps)
+    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+    return rec, order[np.repeat(lo, reps) + within]
 
 
 def _cum_at(code: np.ndarray, day: np.ndarray, n: int, at: np.ndarray) -> np.ndarray:
@@ -179,11 +246,22 @@ def _last_visible_at(h: _History, at: np.ndarray) -> np.ndarray:
     """Latest occurrence day of records known at or before day ``at[j]``: ``len(at) x n`` (-1 none)."""
     n = len(h.cells)
     m = len(at)
-    seg = np.searchsorted(at, h.avail, side="left")
-    keep = (seg < m) & (h.avail < h.n_days)
+    v = h.versions
+    avail, code, occ = h.avail, h.code, h.occ
+    if v is not None:
+        avail, code, occ = avail[v.live], code[v.live], occ[v.live]
+    seg = np.searchsorted(at, avail, side="left")
+    keep = (seg < m) & (avail < h.n_days)
     last = np.full((m, n), -1, dtype=np.int32)
-    np.maximum.at(last, (seg[keep], h.code[keep]), h.occ[keep].astype(np.int32))
+    np.maximum.at(last, (seg[keep], code[keep]), occ[keep].astype(np.int32))
     np.maximum.accumulate(last, axis=0, out=last)
+    if v is not None and len(v.sup_code):
+        # a superseded version: at ``at[j]`` from its known day until the day before
+        # it was superseded (visible at origins ``avail < o <= end``, ``at = o - 1``)
+        lo = np.searchsorted(at, v.sup_avail, side="left")
+        hi = np.searchsorted(at, v.sup_end, side="left") - 1
+        rec, j = _range_pairs(lo, hi, np.arange(m))
+        np.maximum.at(last, (j, v.sup_code[rec]), v.sup_occ[rec].astype(np.int32))
     return last
 
 
@@ -216,6 +294,12 @@ def _prepare(
         avail = np.maximum(occ, rep)
     else:
         avail = occ
+    # versions of corrected records (riskwarn.lake.read_versions): a correction is known
+    # from its ``known_from``, a superseded version until its ``known_to``
+    vfrom = _version_days(ev, "known_from", params.tz)
+    vto = _version_days(ev, "known_to", params.tz)
+    if vfrom is not None:
+        avail = np.where(vfrom > _NO_DAY, np.maximum(avail, vfrom), avail)
     max_look = max(
         [*params.lookbacks_days, *params.near_repeat_days, *params.lag_lookbacks_days, 1]
     )
@@ -225,6 +309,8 @@ def _prepare(
     n_days = last_needed - day0 + 1
     keep = occ <= last_needed
     occ, avail, ev, ev_cells = occ[keep], avail[keep], ev[keep], ev_cells[keep]
+    vfrom = None if vfrom is None else vfrom[keep]
+    vto = None if vto is None else vto[keep]
     code = _cell_codes(all_cells, ev_cells)
     occ_i = (occ - day0).astype(np.int64)
     avail_i = (avail - day0).astype(np.int64)
@@ -249,11 +335,53 @@ def _prepare(
         else (int(occ.min()) if len(occ) else first_origin)
     )
     pend = avail_i > occ_i
+    pend_cell, pend_occ, pend_gcode = code[pend], occ_i[pend], gcode[pend]
+    pend_from, pend_to = occ_i[pend] + 1, avail_i[pend]
+    rates = np.array([0.5 ** (1.0 / h) for h in params.half_lives_days], dtype=np.float64)
+    versions = None
+    if vfrom is not None or vto is not None:
+        no = np.full(len(occ_i), _NO_DAY)
+        vf = (vfrom if vfrom is not None else no)[order]
+        vt = (vto if vto is not None else no)[order]
+        has_f, has_t = vf > _NO_DAY, vt > _NO_DAY
+        vf_i, vt_i = vf - day0, vt - day0
+        # superseded: visible at origins avail < o <= end; then out of the windows by
+        # pending ranges up to the longest lookback, out of the whole counts after that
+        end = np.maximum(vt_i, avail_i)[has_t]
+        s_occ = occ_i[has_t]
+        gone_from, gone_to = end + 1, s_occ + max_look
+        more = gone_to >= gone_from
+        pend_cell = np.concatenate([pend_cell, code[has_t][more]])
+        pend_occ = np.concatenate([pend_occ, s_occ[more]])
+        pend_gcode = np.concatenate([pend_gcode, gcode[has_t][more]])
+        pend_from = np.concatenate([pend_from, gone_from[more]])
+        pend_to = np.concatenate([pend_to, gone_to[more]])
+        tail = np.maximum(end, s_occ + max_look)
+        t_order = np.argsort(tail, kind="stable")
+        # labels: a superseded version at origins after ``known_to``'s day, a correction
+        # at origins up to ``known_from``'s day (the one valid at the origin counts)
+        h_days = params.horizon_days
+        lab_from = np.concatenate(
+            [np.maximum(vt_i[has_t] + 1, s_occ - h_days + 1), occ_i[has_f] - h_days + 1]
+        )
+        lab_to = np.concatenate([s_occ, np.minimum(occ_i[has_f], vf_i[has_f])])
+        versions = _Versions(
+            live=~has_t,
+            sup_code=code[has_t],
+            sup_occ=s_occ,
+            sup_avail=avail_i[has_t],
+            sup_end=end,
+            tail_day=tail[t_order],
+            tail_code=code[has_t][t_order],
+            tail_w=(rates[:, None] ** (tail - s_occ)[None, :])[:, t_order],
+            lab_cell=np.concatenate([code[has_t], code[has_f]]),
+            lab_from=lab_from,
+            lab_to=lab_to,
+        )
     pop = None
     if "population" in cells.columns:
         p = cells.drop_duplicates(CELL_KEYS).set_index(CELL_KEYS)["population"]
         pop = p.reindex(pd.MultiIndex.from_frame(req)).to_numpy(dtype=float)
-    rates = np.array([0.5 ** (1.0 / h) for h in params.half_lives_days], dtype=np.float64)
     return _History(
         cells=all_cells,
         out_pos=_cell_codes(all_cells, req.sort_values(CELL_KEYS)),
@@ -265,30 +393,40 @@ def _prepare(
         gcode=gcode,
         groups=groups,
         start_day=start_day - day0,
-        pend_cell=code[pend],
-        pend_occ=occ_i[pend],
-        pend_from=occ_i[pend] + 1,
-        pend_to=avail_i[pend],
-        pend_gcode=gcode[pend],
+        pend_cell=pend_cell,
+        pend_occ=pend_occ,
+        pend_from=pend_from,
+        pend_to=pend_to,
+        pend_gcode=pend_gcode,
         ring1=_ring_matrix(all_cells, 1),
         ring2=_ring_matrix(all_cells, 2),
         population=pop,
         decay=_DecayCursor(rates=rates, state=np.zeros((len(rates), len(all_cells)))),
+        versions=versions,
     )
+
+
+_NO_DAY = np.iinfo(np.int64).min
+
+
+def _version_days(ev: pd.DataFrame, column: str, tz: str) -> np.ndarray | None:
+    """Local day of a version bound (``known_from`` / ``known_to``), :data:`_NO_DAY`
+    where there is none; None without the column or any value in it."""
+    if column not in ev.columns:
+        return None
+    ts = pd.to_datetime(ev[column], utc=True)
+    has = ts.notna().to_numpy()
+    if not has.any():
+        return None
+    days = _local_days(ts.fillna(pd.Timestamp(0, tz="UTC")), tz)
+    return np.where(has, days, _NO_DAY)
 
 
 def _pending_pairs(
     h: _History, o_idx: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(record, origin) pairs where the record occurred before but was reported at/after the origin."""
-    order = np.argsort(o_idx, kind="stable")
-    so = o_idx[order]
-    lo = np.searchsorted(so, h.pend_from, "left")
-    hi = np.searchsorted(so, h.pend_to, "right")
-    reps = np.maximum(hi - lo, 0)
-    rec = np.repeat(np.arange(len(lo)), reps)
-    within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-    col = order[np.repeat(lo, reps) + within]
+    rec, col = _range_pairs(h.pend_from, h.pend_to, o_idx)
     age = o_idx[col] - h.pend_occ[rec]
     return rec, col, age, h.pend_cell[rec]
 
@@ -348,6 +486,9 @@ def _chunk_features(
         feats[f"ring1_count_{lb}d"] = np.asarray(win[lb] @ ring1_t)
         feats[f"ring2_count_{lb}d"] = np.asarray(win[lb] @ ring2_t)
     total = window(cum, None)
+    v = h.versions
+    if v is not None and len(v.tail_day):  # superseded versions past the longest lookback
+        total -= _cum_at(v.tail_code, v.tail_day, n, at)[j_of["o"]]
     days_obs = np.maximum(o_idx - h.start_day, 1).astype(float)
     longrun = total / days_obs[:, None]
     feats["longrun_rate_per_day"] = longrun
@@ -361,6 +502,9 @@ def _chunk_features(
     last[o_idx == 0, :] = -1
     feats["days_since_last"] = np.where(last >= 0, o_idx[:, None] - last, np.nan)
     label = cum[j_of["label"]] - cum[j_of["o"]]
+    if v is not None and len(v.lab_cell):  # only the version valid at the origin
+        lrec, lcol = _range_pairs(v.lab_from, v.lab_to, o_idx)
+        np.subtract.at(label, (lcol, v.lab_cell[lrec]), 1.0)
     return feats, label
 
 

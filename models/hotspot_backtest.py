@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import local_midnights
-from features.cells import active_cells, assign_cells
+from features.cells import active_cells, assign_cells, latest_versions, versions_at
 from features.context import ContextParams, join_context
 from features.derived import add_derived_features
 from features.incidents import (
@@ -203,6 +203,31 @@ def add_stacked_features(
         events, cells, origins, xparams, subset_positions(frame, origins, cells)
     )
     return join_aligned(frame, extra)
+
+
+def add_stacked_features_at(
+    frame: pd.DataFrame, events: pd.DataFrame, cells: pd.DataFrame, spec: HotspotBacktestSpec
+) -> pd.DataFrame:
+    """:func:`add_stacked_features` where ``events`` may hold the earlier versions of
+    corrected records (:func:`riskwarn.lake.read_versions`): each origin's inputs from the
+    versions valid at it (:func:`features.cells.versions_at`; one pass per stretch of
+    origins between two corrections' times, one pass in all without corrections)."""
+    origins = pd.DatetimeIndex(frame["origin"].unique()).sort_values()
+    groups = versions_at(events, origins)
+    if len(groups) == 1:
+        return add_stacked_features(frame, groups[0][1], cells, spec)
+    row_origin = origins.get_indexer(pd.DatetimeIndex(frame["origin"]))
+    added: dict[str, np.ndarray] = {}
+    for pos, view in groups:
+        rows = np.flatnonzero(np.isin(row_origin, pos))
+        part = add_stacked_features(frame.iloc[rows], view, cells, spec)
+        for c in part.columns:
+            if c not in frame.columns:
+                values = part[c].to_numpy()
+                if c not in added:
+                    added[c] = np.empty(len(frame), dtype=values.dtype)
+                added[c][rows] = values
+    return with_columns(frame, added)
 
 
 def is_origin_cell_grid(
@@ -403,7 +428,7 @@ def build_model_frame(
         events, cells, origins, fparams, negative_sampler(spec.model, spec.sample_negatives_before)
     )
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
-    frame = add_stacked_features(frame, events, cells, spec)
+    frame = add_stacked_features_at(frame, events, cells, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
     return add_derived_features(frame, "hotspot", KEYS)
 
@@ -434,19 +459,24 @@ def run_hotspot_backtest(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
-    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    versions = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    versions = versions.astype({"cell_x": "int64", "cell_y": "int64"})
+    # ``events`` may hold the earlier versions of corrected records (riskwarn.lake.
+    # read_versions): every input and label of an origin takes the version valid at it
+    # (at the start: the area, the busiest cells, the cells' admin codes)
+    ev = latest_versions(versions)
     start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
+    at_start = versions_at(versions, pd.DatetimeIndex([start_utc]))[0][1]
     if area_cells is not None:
         cells = area_cells[["cell_x", "cell_y"]].astype("int64")
         cells = cells.drop_duplicates().sort_values(["cell_x", "cell_y"], ignore_index=True)
     else:
-        cells = active_cells(ev, start_utc)
+        cells = active_cells(versions, start_utc)
     restricted = area_cells is None and spec.max_cells is not None and len(cells) > spec.max_cells
     if restricted:
         assert spec.max_cells is not None
         busiest = (
-            ev[ev["occurred_at"] < start_utc]
+            at_start[at_start["occurred_at"] < start_utc]
             .groupby(["cell_x", "cell_y"])
             .size()
             .nlargest(spec.max_cells)
@@ -473,7 +503,7 @@ def run_hotspot_backtest(
         )
     all_origins = evals.union(train)
     spec = replace(spec, sample_negatives_before=sampling_cut(evals, train, spec.model))
-    frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
+    frame = (frame_builder or build_model_frame)(versions, cells, all_origins, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
@@ -489,8 +519,12 @@ def run_hotspot_backtest(
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    cube = history_cube(ev, cells, evals.max(), spec.tz, start=history_start(evals, spec.baselines))
-    base = hotspot_baseline_scores(cube, list(evals), spec.baselines)
+    parts = []
+    for pos, view in versions_at(versions, evals):  # one pass without corrections
+        at = evals[pos]
+        cube = history_cube(view, cells, at.max(), spec.tz, start=history_start(at, spec.baselines))
+        parts.append(hotspot_baseline_scores(cube, list(at), spec.baselines))
+    base = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     timings["baselines_s"] = time.perf_counter() - t2
 
     labels = eval_labels
@@ -507,12 +541,13 @@ def run_hotspot_backtest(
     # the standard count: every event of a window (with a study area, or the tests' busiest
     # cells, the events of those cells only)
     counted_all = area_cells is None and not restricted
-    outside = outside_area_labels(ev if counted_all else ev.head(0), cells, evals, spec)
+    # (labels by each origin's versions: features.incidents counts the version valid then)
+    outside = outside_area_labels(versions if counted_all else versions.head(0), cells, evals, spec)
     metrics = evaluate_methods(scores, labels, outside=outside)
     timings["metrics_s"] = time.perf_counter() - t3
     if "admin_code" in ev.columns and ev["admin_code"].notna().any():
         metrics["calibration_by_admin"] = calibration_per_admin(
-            mb.scores, labels, cell_admin_codes(ev[ev["occurred_at"] < start_utc])
+            mb.scores, labels, cell_admin_codes(at_start[at_start["occurred_at"] < start_utc])
         )
     metrics["windows_past_data_end"] = incomplete
     metrics["n_active_cells"] = len(cells)

@@ -27,6 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
+from features.cells import latest_versions
 from models.backtest import (
     KEYS,
     BoosterTrainer,
@@ -374,7 +375,12 @@ def train_hotspot_domain(
     ev = events.rename(columns={ds.time_column: "occurred_at"})
     if ev.empty:
         raise ValueError(f"no {ds.event_table} rows to train {domain} on")
-    last_day = pd.Timestamp(ev["occurred_at"].max()).tz_convert(tz).tz_localize(None).normalize()
+    last_day = (
+        pd.Timestamp(latest_versions(ev)["occurred_at"].max())
+        .tz_convert(tz)
+        .tz_localize(None)
+        .normalize()
+    )
     end = last_day - pd.Timedelta(days=ds.horizon_days)  # last origin with a complete window
     start = end - pd.Timedelta(days=eval_days - 1)
     cfg = replace(

@@ -515,7 +515,7 @@ def _train_hotspots(
     version of the lake)."""
     from models.train import train_hotspot_domain
     from riskwarn.engine import EventSource, open_engine
-    from riskwarn.lake import read_table, table_version
+    from riskwarn.lake import read_versions, table_version
 
     spec = domains.get(domain)
     table = spec.event_table
@@ -529,7 +529,8 @@ def _train_hotspots(
         sources=tuple(opts.sources) if opts.sources else None,
         version=table_version(settings.lake_dir, table),
     )
-    events = read_table(
+    # with the earlier versions of corrected records: each origin sees the one valid then
+    events = read_versions(
         settings.lake_dir, table, sources=list(opts.sources or ()) or None, version=source.version
     )
     events = events.loc[events[spec.time_column] < end]

@@ -34,10 +34,11 @@ class EventSource:
     version: int | None = None
 
     def read(self) -> pd.DataFrame:
-        """The canonical rows (read where this runs: on a worker, on the worker)."""
-        from riskwarn.lake import read_table
+        """The canonical rows (read where this runs: on a worker, on the worker), with
+        the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`)."""
+        from riskwarn.lake import read_versions
 
-        return read_table(
+        return read_versions(
             self.lake_dir,
             self.table,
             sources=list(self.sources) if self.sources else None,

@@ -24,13 +24,15 @@ def write_batch(
     *,
     ids_carry_time: bool = False,
     run_id: str | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
     (their sum is ``len(batch.accepted)``). ``run_id`` marks every lake commit of this
-    write (the ingest run, :mod:`riskwarn.ingest.journal`)."""
+    write (the ingest run, :mod:`riskwarn.ingest.journal`); ``as_of`` (the ingest's time)
+    marks its table commits: the time from which its corrections were known."""
     from riskwarn import lake
 
     try:
@@ -43,6 +45,7 @@ def write_batch(
             grain=grain,
             ids_carry_time=ids_carry_time,
             run_id=run_id,
+            as_of=as_of,
         )
         # the batch's whole quarantine: rows a re-ingest now accepts leave it
         lake.write_quarantine(
@@ -94,7 +97,9 @@ def store_batch(
     run_id: str | None = None,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
-    written = write_batch(lake_dir, batch, grain, ids_carry_time=ids_carry_time, run_id=run_id)
+    written = write_batch(
+        lake_dir, batch, grain, ids_carry_time=ids_carry_time, run_id=run_id, as_of=as_of
+    )
     return batch_report(batch, written, as_of)
 
 

@@ -13,7 +13,7 @@ the same rows streamed in pieces), :func:`connect`
 from __future__ import annotations
 
 from riskwarn.lake.arrow import sort_order, to_arrow
-from riskwarn.lake.history import record_history, run_commits
+from riskwarn.lake.history import read_versions, record_history, run_commits
 from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
 from riskwarn.lake.read import (
     connect,
@@ -36,6 +36,7 @@ __all__ = [
     "latest_time",
     "read_quarantine",
     "read_table",
+    "read_versions",
     "record_history",
     "row_filter",
     "run_commits",

@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from riskwarn.contracts import TABLES, conform
 from riskwarn.lake import layout
-from riskwarn.lake.read import delta_table
-from riskwarn.lake.write import BATCH_KEY
+from riskwarn.lake.read import delta_table, read_table
+from riskwarn.lake.write import AS_OF_KEY, BATCH_KEY
 
 CHANGE_COLUMNS = ["version", "committed_at", "change", "batch_id"]
 _CHANGE_NAMES = {
@@ -104,6 +104,95 @@ def record_history(
         .drop(columns="_o")
         .reset_index(drop=True)
     )
+
+
+VERSION_COLUMNS = ("known_from", "known_to")
+
+
+def _known_at(commit: dict[str, Any]) -> pd.Timestamp:
+    """When a commit's changes became known: its ingest's ``as_of`` (commit metadata
+    :data:`~riskwarn.lake.write.AS_OF_KEY`), else the commit's own time (a commit made
+    before the key existed: its corrections were surely known by then)."""
+    text = commit.get(AS_OF_KEY)
+    if text:
+        return pd.Timestamp(text).tz_convert("UTC")
+    return pd.Timestamp(int(commit.get("timestamp", 0)), unit="ms", tz="UTC")
+
+
+def read_versions(
+    lake_dir: Path,
+    table: str,
+    sources: list[str] | None = None,
+    *,
+    end: pd.Timestamp | None = None,
+    version: int | None = None,
+) -> pd.DataFrame:
+    """The table as :func:`~riskwarn.lake.read.read_table` reads it, plus every earlier
+    version of its corrected records, each with the knowledge-time interval in which it
+    was the record's version: ``known_from`` (None: from the record's usual known time,
+    ``max(occurred_at, reported_at)``) and ``known_to`` (None: still current).
+
+    A correction's version is known from its ingest's ``as_of`` and supersedes the one
+    before it from then on. Only the commits that corrected rows are read from the change
+    data feed (their ``update_preimage`` images), so the cost follows the corrections,
+    not the lake. Without a correction (within the table's kept history) the frame is
+    ``read_table``'s, without the two columns. Superseded images older than the kept
+    history (``Settings.lake_history_days``) or from before the Delta migration are not
+    read: such records are only seen as they are now."""
+    latest = read_table(lake_dir, table, sources=sources, end=end, version=version)
+    dt = delta_table(lake_dir, table, version)
+    if dt is None:
+        return latest
+    current = int(dt.version())
+    commits = {v: c for v, c in _commits(dt).items() if v <= current}
+    first = _first_kept_version(dt, commits) if commits else 0
+    fixing = sorted(
+        v
+        for v, c in commits.items()
+        if v >= first
+        and int((c.get("operationMetrics") or {}).get("num_target_rows_updated", 0) or 0) > 0
+    )
+    images = []
+    for v in fixing:
+        predicate = "_change_type = 'update_preimage'"
+        if sources:
+            predicate += " AND source IN (" + ", ".join(_sql_text(x) for x in sources) + ")"
+        try:
+            reader = dt.load_cdf(starting_version=v, ending_version=v, predicate=predicate)
+            got = pa.table(reader.read_all()).to_pandas()
+        except Exception as exc:  # deltalake raises its own error types
+            raise layout.LakeError(
+                f"cannot read the corrections of {table}: {layout.describe_os_error(exc)}"
+            ) from exc
+        if len(got):
+            got["_known"] = _known_at(commits[v])
+            got["_v"] = v
+            images.append(got)
+    if not images:
+        return latest
+    tbl = TABLES[table]
+    old = pd.concat(images, ignore_index=True).sort_values(["_v"], kind="stable")
+    # each image was valid until its commit's time; from the one before (if any) on
+    key = ["source", "record_id"]
+    # an ingest with an earlier as_of than the one before it (an older extract re-sent)
+    # cannot make a version known before its predecessor: times never go back per record
+    old["_known"] = old.groupby(key, sort=False)["_known"].cummax()
+    old["known_to"] = old["_known"]
+    old["known_from"] = old.groupby(key, sort=False)["_known"].shift(1)
+    last = old.groupby(key, sort=False)["_known"].max().rename("_last").reset_index()
+    if end is not None and tbl.time_column:
+        old = old.loc[pd.to_datetime(old[tbl.time_column], utc=True) < pd.Timestamp(end)]
+    now = latest.merge(last, on=key, how="left")["_last"].to_numpy()
+    out_old = conform(old.reindex(columns=tbl.columns), tbl)
+    stamp = "datetime64[ns, UTC]"
+    for c in VERSION_COLUMNS:
+        out_old[c] = pd.Series(
+            pd.to_datetime(old[c].to_numpy(), utc=True), index=out_old.index
+        ).astype(stamp)
+    cur = latest.copy()
+    cur["known_from"] = pd.Series(pd.to_datetime(now, utc=True), index=cur.index).astype(stamp)
+    cur["known_to"] = pd.Series(pd.NaT, index=cur.index, dtype=stamp)
+    return pd.concat([cur, out_old.reset_index(drop=True)], ignore_index=True)
 
 
 def _legacy(lake_dir: Path, table: str, record_id: str, source: str | None) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
 
@@ -44,6 +45,9 @@ BATCH_KEY = "riskwarn.batch_id"
 RUN_KEY = "riskwarn.run_id"
 PLAN_KEY = "riskwarn.table_commits"
 ROWS_KEY = "riskwarn.rows_written"
+# the as_of (ISO UTC) of the ingest that made a commit: from then on its corrections were
+# known (riskwarn.lake.history.record_versions); commits without it: their timestamp
+AS_OF_KEY = "riskwarn.as_of"
 
 
 def writer_properties() -> Any:
@@ -249,6 +253,7 @@ def upsert(
     ids_carry_time: bool = False,
     history_days: int = DEFAULT_HISTORY_DAYS,
     run_id: str | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
 
@@ -261,7 +266,9 @@ def upsert(
     new rows when they are few), then the append of its new rows. A crash between the two
     leaves the corrections applied; the re-run adds the rest and reports them as new.
     ``run_id`` (an ingest run) goes into each commit's metadata with the number of
-    commits and rows the run planned (:data:`RUN_KEY`, :data:`PLAN_KEY`, :data:`ROWS_KEY`).
+    commits and rows the run planned (:data:`RUN_KEY`, :data:`PLAN_KEY`, :data:`ROWS_KEY`),
+    and ``as_of`` (the ingest's time: when its corrections became known) as
+    :data:`AS_OF_KEY`.
     """
     table = TABLES[table_name]
     if accepted.empty:
@@ -272,15 +279,20 @@ def upsert(
     layout.check_not_legacy(lake_dir, table_name)
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
-        return _write(dt, batch, table, source, batch_id, ids_carry_time, run_id)
+        return _write(dt, batch, table, source, batch_id, ids_carry_time, run_id, as_of)
 
 
 def _commit_props(
-    batch_id: str, run_id: str | None = None, plan: tuple[int, int] | None = None
+    batch_id: str,
+    run_id: str | None = None,
+    plan: tuple[int, int] | None = None,
+    as_of: datetime | None = None,
 ) -> Any:
     from deltalake import CommitProperties
 
     meta = {BATCH_KEY: batch_id}
+    if as_of is not None:
+        meta[AS_OF_KEY] = pd.Timestamp(as_of).tz_convert("UTC").isoformat()
     if run_id is not None:
         meta[RUN_KEY] = run_id
         if plan is not None:
@@ -357,6 +369,7 @@ def _write(
     batch_id: str,
     ids_carry_time: bool,
     run_id: str | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, int]:
     """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
     files = _files(dt)
@@ -393,7 +406,7 @@ def _write(
     n_new, n_changed = int(new.sum()), int(changed.sum())
     merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
     planned = int(n_changed > 0) + int(n_new > 0 and not merge_new)
-    props = _commit_props(batch_id, run_id, (planned, n_changed + n_new))
+    props = _commit_props(batch_id, run_id, (planned, n_changed + n_new), as_of)
     updated = inserted = 0
     if n_changed:
         rows = batch.filter(pa.array(changed | new if merge_new else changed))
