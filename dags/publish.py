@@ -3,7 +3,9 @@
 Scheduled on ``riskwarn_forecasts``. The serving-store tables (docs/design.md) are the
 integration point for the city's other systems; this DAG also writes, per published
 run, ``forecasts.csv``, ``warnings.csv`` and ``forecasts.geojson`` under
-``<home>/exports/<domain>/<run>/`` (rewritten identically on re-run).
+``<home>/exports/<domain>/<run>/`` (rewritten identically on re-run), and puts the
+observed weekly history before each run's origin (events and units with one, the last 12
+weeks, from the lake) into the serving store's ``observed_weeks`` for the overview.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ def publish() -> None:
     @task(outlets=[EXPORTS])
     def export() -> list[str]:
         from riskwarn.orchestration import memory_budget
-        from riskwarn.pipeline import publish_exports
+        from riskwarn.pipeline import publish_exports, publish_observed
         from riskwarn.settings import load_settings
 
         settings = load_settings()
         with memory_budget(settings.task_memory_mb):
+            # the weeks observed before each run's origin: the overview's "is it rising"
+            publish_observed(settings)
             return publish_exports(settings)
 
     export()

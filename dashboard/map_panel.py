@@ -43,6 +43,9 @@ CSS = """
   [class*="st-key-rwrow"] [data-testid="stColumn"]:not([data-testid="stColumn"] *) {
     min-width: 100% !important; flex: 1 1 100% !important; }
 }
+/* a KPI's label wraps instead of being cut ("Incident hotspot …" at 390 px) */
+[class*="st-key-rwkpi"] [data-testid="stMetricLabel"] * { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
 @media (max-width: 1000px) {
   [class*="st-key-rwkpi"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
   [class*="st-key-rwkpi"] [data-testid="stColumn"] { min-width: calc(50% - 1rem) !important;

@@ -503,6 +503,35 @@ def hotspot_weeks(snap: Snapshot, domain: str, weeks: int = 4) -> int:
     return trends.weeks_published(forecast_history(snap, domain), weeks=weeks)
 
 
+def observed_weeks(snap: Snapshot, domain: str) -> pd.DataFrame:
+    """The weeks observed before the snapshot's run of ``domain`` (``week_start``,
+    ``week_end``, ``events``, ``units``; ``Store.observed_weeks``), empty without a run
+    or when its publish step wrote none."""
+    run = snap.run(domain)
+    if run is None:
+        return pd.DataFrame(columns=["week_start", "week_end", "events", "units"])
+    return run_observed_weeks(snap.url, domain, pd.Timestamp(run["origin"]).isoformat())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def run_observed_weeks(url: str, domain: str, origin: str) -> pd.DataFrame:
+    """``Store.observed_weeks`` of one origin (the publish step may write it after the
+    run is served: cached a minute, not an hour)."""
+    return store(url).observed_weeks(domain, pd.Timestamp(origin).to_pydatetime())
+
+
+def expected_units(snap: Snapshot, domain: str) -> float | None:
+    """The snapshot's run of ``domain``: the sum of its probabilities (units expected to
+    see an event within its horizon; ``Store.expected_units``), None without a run."""
+    key = snap.keys(domain)
+    return run_expected_units(snap.url, *key[0]) if key else None
+
+
+@st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)
+def run_expected_units(url: str, run_id: str, served_at: str) -> float | None:
+    return store(url).expected_units(run_id)
+
+
 def run_key(snap: Snapshot, *domains_: str) -> str:
     """The snapshot's runs of ``domains_`` as one cache key (``run_id@served_at``)."""
     return "|".join(f"{r}@{at}" for d in domains_ for r, at in snap.keys(d)) or "-"

@@ -157,7 +157,11 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "red_off_maps_more_plain": {"zh": "另有 {n} 条", "en": "and {n} more"},
     "kpi_pending": {"zh": "待研判", "en": "Awaiting review"},
-    "kpi_hot_mean": {"zh": "热点平均风险", "en": "Hotspot risk (mean)"},
+    # the KPI covers one domain (the first hotspot domain: incidents): its label says which
+    "kpi_hot_mean": {"zh": "{domain}热点平均风险", "en": "Hotspot risk, {domain} (mean)"},
+    # short labels of the domains the KPI may cover (the long name was cut at 1280 px)
+    "kpi_hot_mean_incidents": {"zh": "治安热点平均风险", "en": "Incident hotspot risk"},
+    "kpi_hot_mean_disputes": {"zh": "纠纷热点平均风险", "en": "Dispute hotspot risk"},
     "kpi_hot_mean_help": {
         "zh": "{domain}：风险最高的 {n} 个网格的平均概率；箭头为与上周相比的变化（百分点）。",
         "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
@@ -282,7 +286,50 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "counts_title": {"zh": "各县（区）预警数量", "en": "Warnings by county and level"},
     "trend_title": {"zh": "近几周趋势", "en": "Trend over recent weeks"},
-    "trend_y": {"zh": "前 {n} 热点平均风险概率", "en": "Mean probability, top {n} places"},
+    # the overview's "is it rising": observed weeks (the serving store's observed_weeks,
+    # written by the publish step) then this week's forecast, one chart per domain
+    "observed_title": {
+        "zh": "风险在上升吗？近 {n} 周实际发生与本周预测",
+        "en": "Is it rising? The last {n} weeks observed, then this week's forecast",
+    },
+    "observed_domain_cells": {
+        "zh": "**{domain}**：每周发生过至少一起的网格（250 米）数",
+        "en": "**{domain}**: 250 m cells with at least one, per week",
+    },
+    "observed_domain_sites": {
+        "zh": "**{domain}**：每周发生灾情的监测点数",
+        "en": "**{domain}**: monitored sites with a recorded failure, per week",
+    },
+    "observed_y_cells": {"zh": "网格数", "en": "cells"},
+    "observed_y_sites": {"zh": "监测点数", "en": "sites"},
+    "observed_kind": {"zh": "类别", "en": "Series"},
+    "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
+    "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
+    "observed_week": {"zh": "周起始日", "en": "Week starting"},
+    "observed_events": {"zh": "事件数", "en": "Events"},
+    "observed_caption": {
+        "zh": "实线：各周实际发生（数据截至预测起点 {origin}，之后的事件不计入）。虚线与空心点：本周预测，即预计发生至少一起的网格数（各网格概率之和）。每个领域单独一个纵轴。",
+        "en": "Solid: what was observed each week (data up to the forecast origin, {origin}; "
+        "nothing after it is counted). Dashed, hollow point: this week's forecast, the "
+        "number of cells expected to have at least one (the sum of the cells' "
+        "probabilities). Each domain has its own axis.",
+    },
+    "observed_caption_sites": {
+        "zh": "截至该领域最近一次评估（{origin}）的各周实际灾情；监测点预测为逐点未来 24 小时，见地质灾害页面。",
+        "en": "Failures observed each week up to the domain's latest run ({origin}); the "
+        "site forecast is per site for the next 24 hours: see the geohazard page.",
+    },
+    "observed_off": {
+        "zh": "注意：本周预测（{fc} 个网格）超出近 {n} 周实际的范围（每周 {lo} 至 {hi} 个）：可能是真实变化，也可能是模型的概率与实际发生不符。解读升降前请先在“模型与数据质量”页面检查该模型的校准。",
+        "en": "Note: this week's forecast ({fc} cells) is outside the range of the {n} weeks "
+        "observed ({lo} to {hi} a week): a real change, or the model's probabilities not "
+        "matching what keeps happening. Check the model's calibration on the models page "
+        "before reading a rise or fall into it.",
+    },
+    "observed_none": {
+        "zh": "该领域本次发布尚无实际发生记录（由发布步骤写入）。",
+        "en": "No observed history published for this run yet (the publish step writes it).",
+    },
     "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
     # the hotspot trend follows (" · 升温") only when the place has one: a place without
     # enough history says nothing about it (it read "· —")
@@ -294,10 +341,6 @@ TEXT: dict[str, dict[str, str]] = {
     "hotspot_history_short": {
         "zh": "历史不足，暂不判断热点变化：已发布 {n} 周预报（至少需要 2 周）。",
         "en": "Not enough history yet: {weeks} published (changes need 2).",
-    },
-    "trend_history_short": {
-        "zh": "历史不足，暂不判断趋势：已发布 {n} 周预报（至少需要 2 周）。",
-        "en": "Not enough history for a trend yet: {weeks} published (a trend needs 2).",
     },
     "hotspot_none": {
         "zh": "近几周没有地点达到蓝色预警概率并位列前 20，无热点。",

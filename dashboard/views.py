@@ -105,31 +105,81 @@ def domain_colour(domain: str) -> str:
     return DOMAIN_PALETTE[names.index(domain) % len(DOMAIN_PALETTE)] if domain in names else "#999"
 
 
-def trend_chart(summary: pd.DataFrame, lang: str, y_title: str) -> alt.Chart:
-    """Line per domain of the weekly mean probability of the top places (``domain``: each
-    line's colour, fixed by :func:`domain_colour`)."""
-    scale: Any = alt.Undefined
-    if "domain" in summary.columns:
-        pairs = summary[["domain", "domain_label"]].drop_duplicates("domain")
-        scale = alt.Scale(
-            domain=pairs["domain_label"].tolist(),
-            range=[domain_colour(d) for d in pairs["domain"]],
-        )
-    return (
-        alt.Chart(summary)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("week:N", title=None, sort=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("top_mean:Q", title=y_title, axis=alt.Axis(format="%")),
-            color=alt.Color("domain_label:N", title=t("domain", lang), scale=scale),
-            tooltip=[
-                alt.Tooltip("domain_label:N", title=t("domain", lang)),
-                alt.Tooltip("week:N", title=t("origin", lang)),
-                alt.Tooltip("top_mean:Q", format=".1%", title=t("probability", lang)),
-            ],
-        )
-        .properties(height=260)
+def observed_series(
+    observed: pd.DataFrame, expected: float | None, lang: str, tz: str
+) -> pd.DataFrame:
+    """The points of one domain's "is it rising" chart: each observed week (``units``
+    with at least one event, ``events``), then this week's forecast (``expected``: the
+    run's sum of probabilities, the units expected to see one; None: no forecast point).
+    Columns ``week`` (the week's first local day, as the axis writes it), ``value``,
+    ``events`` (NaN for the forecast), ``kind`` (``observed`` / ``forecast``) and
+    ``kind_label`` in the page language; the observed week before the forecast appears a
+    second time as ``forecast`` so the dashed forecast line starts from it."""
+    from dashboard.i18n import fmt_day
+
+    cols = ["week", "value", "events", "kind", "kind_label", "order"]
+    if observed.empty:
+        return pd.DataFrame(columns=cols)
+    obs = observed.sort_values("week_start")
+    rows = [
+        (fmt_day(w.week_start, lang, tz), float(w.units), float(w.events), "observed", i)
+        for i, w in enumerate(obs.itertuples())
+    ]
+    if expected is not None and pd.notna(expected):
+        last = rows[-1]
+        rows.append((last[0], last[1], last[2], "forecast", last[4]))
+        nxt = fmt_day(obs["week_end"].iloc[-1], lang, tz)
+        rows.append((nxt, float(expected), float("nan"), "forecast", len(obs)))
+    out = pd.DataFrame(rows, columns=["week", "value", "events", "kind", "order"])
+    out["kind_label"] = [t(f"observed_kind_{k}", lang) for k in out["kind"]]
+    return out[cols]
+
+
+def forecast_off_observed(series: pd.DataFrame) -> bool:
+    """Whether the forecast point is outside the range observed in the window by more
+    than a fifth (under 0.8 x the fewest or over 1.25 x the most units a week): a real
+    change, or a model whose probabilities do not match what keeps happening (the demo's
+    disputes: 2 cells expected, 35 to 48 observed a week; incidents: 328 expected, 500 to
+    585 observed). The chart alone would read as a fall."""
+    obs = series.loc[series["kind"] == "observed", "value"]
+    fc = series.loc[series["kind"] == "forecast", "value"]
+    if obs.empty or fc.empty or obs.min() <= 0:
+        return False
+    point = float(fc.iloc[-1])
+    return point < 0.8 * float(obs.min()) or point > 1.25 * float(obs.max())
+
+
+def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -> alt.Chart:
+    """One domain's weeks: observed (solid line, filled points), then this week's
+    forecast (dashed line to a hollow point); its own y axis from 0, so a domain with a
+    few events a week is not flattened against one with hundreds."""
+    kinds = [k for k in ("observed", "forecast") if (series["kind"] == k).any()]
+    order = [t(f"observed_kind_{k}", lang) for k in kinds]  # no forecast: not in the legend
+    weeks = list(dict.fromkeys(series.sort_values("order")["week"]))
+    base = alt.Chart(series).encode(
+        x=alt.X("week:N", title=None, sort=weeks, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
+        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True), axis=alt.Axis(tickMinStep=1)),
+        strokeDash=alt.StrokeDash(
+            "kind_label:N",
+            title=None,
+            scale=alt.Scale(domain=order, range=[[1, 0], [5, 4]][: len(order)]),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("kind_label:N", title=t("observed_kind", lang)),
+            alt.Tooltip("week:N", title=t("observed_week", lang)),
+            alt.Tooltip("value:Q", format=",.1f", title=y_title),
+            alt.Tooltip("events:Q", format=",.0f", title=t("observed_events", lang)),
+        ],
     )
+    line = base.mark_line(color=colour)
+    points = base.transform_filter(alt.datum.kind == "observed").mark_point(
+        filled=True, color=colour, size=30
+    )
+    forecast = base.transform_filter(
+        (alt.datum.kind == "forecast") & (alt.datum.order == int(series["order"].max()))
+    ).mark_point(filled=False, color=colour, size=90, strokeWidth=2)
+    return (line + points + forecast).properties(height=170)
 
 
 def scrub_personal(value: Any) -> Any:

@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -584,6 +584,23 @@ def gate_record(client: MlflowClient, run_id: str | None) -> dict[str, Any] | No
     return record if isinstance(record, dict) else None
 
 
+def champion_compared(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Whether the gate of ``record`` (a run's ``gate.json``) compared the version with the
+    champion it was judged against on forecast origins after the champion's data
+    (``models.gate.champion_check``): ``{"compared": bool, "n_origins": int | None}``, or
+    None when the record holds no such check (no champion, or an older gate). A same-recipe
+    refresh with too few origins after the champion's data passes without a comparison:
+    "gate pass (against v1)" said it had been compared when it never was."""
+    for check in (record or {}).get("checks") or []:
+        if isinstance(check, dict) and check.get("against") == "champion":
+            n = check.get("n_origins")
+            return {
+                "compared": bool(check.get("compared", True)),
+                "n_origins": int(n) if isinstance(n, int | float) else None,
+            }
+    return None
+
+
 def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, Any]]:
     """Every registered version of ``domain``'s model, newest first, as a data scientist
     compares them before a promotion or rollback: when and from which run it was trained,
@@ -624,6 +641,7 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                     for c in (record or {}).get("checks") or []
                     if isinstance(c, dict)
                 ],
+                "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,
             }

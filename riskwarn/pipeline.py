@@ -1013,6 +1013,98 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
     return out
 
 
+OBSERVED_WEEKS = 12  # the observed history the overview shows before each forecast
+
+
+def observed_weeks(
+    events: pd.DataFrame, time_column: str, origin: Any, *, weeks: int = OBSERVED_WEEKS
+) -> pd.DataFrame:
+    """The ``weeks`` weeks before ``origin`` (each ``[week_start, week_end)``, the last
+    ending at ``origin``): per week the ``events`` rows whose ``time_column`` falls in it
+    and the distinct ``unit_id`` among them (None / NA: counted as an event, not a unit).
+    Rows at or after ``origin`` are never counted (no leakage into the history the
+    forecast is shown against); weeks with no event are there with 0."""
+    origin = utc(origin)
+    ends = [origin - pd.Timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
+    times = pd.to_datetime(events[time_column], utc=True) if len(events) else pd.Series()
+    rows = []
+    for end in ends:
+        start = end - pd.Timedelta(days=7)
+        inside = events[((times >= start) & (times < end)).to_numpy()] if len(events) else events
+        units = inside["unit_id"].dropna().nunique() if "unit_id" in inside else 0
+        rows.append(
+            {"week_start": start, "week_end": end, "events": len(inside), "units": int(units)}
+        )
+    return pd.DataFrame(rows, columns=["week_start", "week_end", "events", "units"])
+
+
+def publish_observed(
+    settings: Settings, only: tuple[str, ...] | None = None, *, weeks: int = OBSERVED_WEEKS
+) -> dict[str, int]:
+    """For each published hotspot or site run, the observed weekly history before its
+    origin into the serving store (``observed_weeks``; the overview's "is it rising"):
+    events of the domain's lake table and the units with at least one (250 m cells of the
+    city grid, as the forecasts' ``unit_id``; sites by ``site_id``). Read from the lake
+    with an end at the origin: nothing after it is counted. Idempotent (a re-run
+    replaces the run's rows). Returns domain -> weeks written."""
+    from features.cells import known_times
+    from riskwarn.contracts import TABLES
+    from riskwarn.lake import read_table
+    from riskwarn.store import Store
+
+    store = Store.from_settings(settings)
+    store.upgrade()
+    out: dict[str, int] = {}
+    try:
+        for name in only if only is not None else tuple(domains.DOMAINS):
+            spec = domains.DOMAINS[name]
+            if spec.family == "case":
+                continue
+            run = store.published_run(name)
+            if run is None:
+                continue
+            origin = utc(run["origin"])
+            start = origin - pd.Timedelta(days=7 * weeks)
+            located = ["site_id"] if spec.family == "site" else ["lon", "lat"]
+            reported = ["reported_at"] if "reported_at" in TABLES[spec.event_table].columns else []
+            events = read_table(
+                settings.lake_dir,
+                spec.event_table,
+                columns=[spec.time_column, *reported, *located],
+                start=start,
+                end=origin,
+            )
+            # as the forecast could know them: an event reported after the origin is not
+            # in the history shown before it (features.cells.known_times)
+            events = events[(known_times(events, spec.time_column) < origin).to_numpy()]
+            events = events.assign(unit_id=event_units(events, spec.family, settings))
+            frame = observed_weeks(events, spec.time_column, origin, weeks=weeks)
+            out[name] = store.write_observed_weeks(name, origin.to_pydatetime(), frame)
+    finally:
+        store.close()
+    log.info("observed weekly history published: %s", out)
+    return out
+
+
+def event_units(events: pd.DataFrame, family: str, settings: Settings) -> pd.Series:
+    """The unit of each event as the forecasts name it: its site, or its 250 m cell
+    (``c<x>_<y>``, ``features.cells``); None without one."""
+    if events.empty:
+        return pd.Series([], dtype=object)
+    if family == "site":
+        return events["site_id"].astype(object).where(events["site_id"].notna(), None)
+    from features.cells import assign_cells
+    from riskwarn.geo import cell_id
+
+    cells = assign_cells(events, settings.city_crs, settings.cell_size_m)
+    ok = (cells["cell_x"].notna() & cells["cell_y"].notna()).to_numpy()
+    ids = pd.Series(None, index=events.index, dtype=object)
+    ids[ok] = [
+        cell_id(x, y) for x, y in zip(cells.loc[ok, "cell_x"], cells.loc[ok, "cell_y"], strict=True)
+    ]
+    return ids
+
+
 # --------------------------------------------------------------------------- retention
 
 

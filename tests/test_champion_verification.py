@@ -299,3 +299,81 @@ def test_a_stale_gate_is_judged_against_riskwarns_record_not_a_moved_alias(
     assert entry["details"]["previous"] == home["v2"]
     assert entry["details"]["alias_was"] == home["v1"]
     assert entry["details"]["forced_over_stale_gate"]["serving"] == home["v2"]
+
+
+def test_models_says_when_a_gate_passed_without_comparing_with_the_champion(
+    home: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A same-recipe refresh whose gate found 0 origins after the champion's data passes
+    on the rules and calibration alone (models.gate.champion_check, ``compared: false``).
+    ``riskwarn models`` listed it as "gate pass (against v1)", as if compared with v1 on
+    new data; now "gate pass (no out-of-sample comparison with v1: 0 origins)". A version
+    that was compared keeps "(against v1)"."""
+    import json
+
+    from click.testing import CliRunner
+
+    from riskwarn.cli import cli
+
+    settings = home["settings"]
+    monkeypatch.setenv("RISKWARN_HOME", str(settings.home))
+    monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    client, store = home["client"], home["store"]
+    reg.promote(client, "incidents", home["v1"], store=store, reason="first")
+    refresh = {
+        "check": "not worse than champion",
+        "ok": True,
+        "against": "champion",
+        "champion_version": home["v1"],
+        "recipe_same": True,
+        "compared": False,
+        "n_origins": 0,
+        "detail": "same recipe as champion v1 ...; nothing to compare out of sample (0 origins",
+    }
+    v2_run = client.get_model_version(NAME, home["v2"]).run_id
+    client.log_dict(v2_run, {"status": "pass", "checks": [refresh]}, reg.GATE_ARTIFACT)
+    v3 = log_version("count_28d")
+    client.set_model_version_tag(NAME, v3, reg.GATE_CHAMPION_TAG, home["v1"])
+    client.set_model_version_tag(NAME, v3, "gate", "pass")
+    compared = {**refresh, "compared": True, "n_origins": 6, "diff": 0.01, "ci": [-0.01, 0.03]}
+    v3_run = client.get_model_version(NAME, v3).run_id
+    client.log_dict(v3_run, {"status": "pass", "checks": [compared]}, reg.GATE_ARTIFACT)
+
+    done = CliRunner().invoke(cli, ["models", "incidents"])
+    assert done.exit_code == 0, done.output
+    by_version = {line.split()[0]: line for line in done.output.splitlines()}
+    v1_line, v2_line = by_version[f"v{home['v1']}"], by_version[f"v{home['v2']}"]
+    assert "gate pass (no out-of-sample comparison with v1: 0 origins)" in v2_line
+    assert "(against v1)" not in v2_line
+    assert "gate pass (against v1)" in by_version[f"v{v3}"]
+    assert "gate pass (with no champion)" in v1_line
+    rows = {
+        r["version"]: r
+        for r in json.loads(CliRunner().invoke(cli, ["models", "incidents", "--json"]).output)
+    }
+    assert rows[home["v2"]]["gate_compared"] == {"compared": False, "n_origins": 0}
+    assert rows[v3]["gate_compared"] == {"compared": True, "n_origins": 6}
+    assert rows[home["v1"]]["gate_compared"] is None
+
+
+def test_the_models_page_says_a_refresh_was_not_compared_with_the_champion() -> None:
+    """The models page's verdict of such a champion (dashboard/verdicts.champion_words)
+    says in both languages that there were too few origins to compare the two: it never
+    said "against v1" (a guard for the CLI fix above; it passed on the old code too)."""
+    from dashboard.verdicts import champion_words
+
+    check = {
+        "check": "not worse than champion",
+        "ok": True,
+        "against": "champion",
+        "champion_version": "1",
+        "recipe_same": True,
+        "compared": False,
+        "n_origins": 0,
+        "min_origins": 4,
+        "trained_through": "2023-12-26T00:00:00+00:00",
+    }
+    en = champion_words(check, "en", "Asia/Shanghai") or ""
+    zh = champion_words(check, "zh", "Asia/Shanghai") or ""
+    assert "too few forecast origins" in en and "to compare the two (0, needs 4" in en
+    assert "还没有足够的它未见过的预测起点可供比较（0 个" in zh

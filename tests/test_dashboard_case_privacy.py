@@ -229,16 +229,19 @@ def test_the_locator_draws_the_warning_in_its_own_level_colour(level: str | None
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_trend_chart_says_one_week_is_no_trend(home: Path, lang: str) -> None:
     """One week published: the "Trend over recent weeks" chart drew one dot per domain
-    with no word (reviewer helper-88 S8); it now says there is no trend yet, and the
-    English counts weeks without "week(s)"."""
+    with no word (reviewer helper-88 S8). The overview now draws the weeks observed
+    before the run (tests/test_observed_weeks.py); a run whose publish step wrote none
+    (this home) says so instead of drawing a dot, and the English says no "week(s)"."""
     at = _app(lang, role="leader")
     captions = "\n".join(str(c.value) for c in at.caption)
     said = {
-        "en": "Not enough history for a trend yet: 1 week published",
-        "zh": "暂不判断趋势：已发布 1 周预报",
+        "en": "No observed history published for this run yet",
+        "zh": "该领域本次发布尚无实际发生记录",
     }[lang]
     assert said in captions, captions
     assert "week(s)" not in captions
+    charts = [*at.get("vega_lite_chart"), *at.get("arrow_vega_lite_chart")]
+    assert not [c for c in charts if "top_mean" in str(c.proto.spec)]
 
 
 def test_case_exports_give_the_1_km_square_never_the_point(home: Path) -> None:

@@ -332,26 +332,28 @@ def test_the_chosen_warning_stays_in_the_url_and_a_reload_reopens_it(home: Path)
     assert again.query_params.get("warning") in (wid, [wid])
 
 
-def test_the_trend_chart_gives_each_domain_one_colour_in_both_languages() -> None:
+def test_the_observed_charts_give_each_domain_one_colour_in_both_languages() -> None:
     import pandas as pd
 
     from dashboard import views
-    from dashboard.i18n import t
 
-    def colours(lang: str) -> dict[str, str]:
-        summary = pd.DataFrame(
-            {
-                "domain": ["incidents", "disputes"],
-                "week": ["w1", "w1"],
-                "top_mean": [0.2, 0.3],
-            }
-        ).assign(domain_label=lambda f: [t(f"domain_{d}", lang) for d in f["domain"]])
-        scale = views.trend_chart(summary, lang, "y").to_dict()["encoding"]["color"]["scale"]
-        by_label = dict(zip(scale["domain"], scale["range"], strict=True))
-        return {d: by_label[t(f"domain_{d}", lang)] for d in ("incidents", "disputes")}
+    weeks = pd.DataFrame(
+        {
+            "week_start": pd.to_datetime(["2024-03-03 16:00"], utc=True),
+            "week_end": pd.to_datetime(["2024-03-10 16:00"], utc=True),
+            "events": [3],
+            "units": [2],
+        }
+    )
 
-    assert colours("zh") == colours("en")
-    assert colours("en")["incidents"] != colours("en")["disputes"]
+    def colour(domain: str, lang: str) -> str:
+        series = views.observed_series(weeks, 1.5, lang, "UTC")
+        chart = views.observed_chart(series, lang, "y", views.domain_colour(domain)).to_dict()
+        return str(chart["layer"][0]["mark"]["color"])
+
+    for d in ("incidents", "disputes"):
+        assert colour(d, "zh") == colour(d, "en") == views.domain_colour(d)
+    assert views.domain_colour("incidents") != views.domain_colour("disputes")
 
 
 def test_the_sidebar_names_a_user_whose_name_is_the_role_once() -> None:

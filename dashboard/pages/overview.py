@@ -15,9 +15,9 @@ import streamlit as st
 
 from dashboard import auth, map_layout, map_panel, maps, queries, shell, trends, views
 from dashboard.i18n import (
+    TEXT,
     fmt_date,
     fmt_datetime,
-    fmt_day,
     fmt_int,
     fmt_pct,
     fmt_points,
@@ -64,7 +64,8 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
             latest["top_mean"].iloc[-1] - latest["top_mean"].iloc[-2] if len(latest) > 1 else 0.0
         )
         c4.metric(
-            t("kpi_hot_mean", lg),
+            # the mean covers one domain (incidents): the label says which, not the help only
+            kpi_label(str(latest["domain"].iloc[0])),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
             # no arrow for "no change": a red "+0.0" read as rising risk on the wall screen
             delta=fmt_points(delta, lg) if len(latest) > 1 and abs(delta) >= 0.0005 else None,
@@ -72,6 +73,12 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),
         )
+
+
+def kpi_label(domain: str) -> str:
+    """The hotspot KPI's label naming its domain, short enough for its card."""
+    key = f"kpi_hot_mean_{domain}"
+    return t(key, lg) if key in TEXT else t("kpi_hot_mean", lg, domain=t(f"domain_{domain}", lg))
 
 
 def places(
@@ -399,16 +406,59 @@ def body() -> None:
         else:
             st.altair_chart(views.counts_chart(counts, lg), width="stretch")
     with right:
-        st.subheader(t("trend_title", lg))
-        if summaries:
-            summary = pd.concat(summaries, ignore_index=True)
-            summary["week"] = [fmt_day(o, lg, tz) for o in summary["origin"]]
-            n_weeks = int(summary.groupby("domain")["origin"].nunique().max())
-            if n_weeks < 2:  # one point per domain is no trend: say so
-                st.caption(t("trend_history_short", lg, **weeks_words(n_weeks)))
-            st.altair_chart(views.trend_chart(summary, lg, t("trend_y", lg, n=20)), width="stretch")
-        else:
-            st.caption(t("no_data", lg))
+        observed_history(snap)
+
+
+def observed_history(snap: queries.Snapshot) -> None:
+    """Is it rising: per domain, the weeks observed before its run's origin (the publish
+    step's ``observed_weeks``; the champion cannot score older origins out of sample),
+    then this week's forecast as the next point; one small chart per domain, each with
+    its own axis (a few disputes a week beside hundreds of incidents)."""
+    site = next((d for d in queries.SITE_DOMAINS if queries.published_run(snap, d)), None)
+    runs = {
+        d: r
+        for d in [*queries.DOMAINS_HOTSPOT, *([site] if site else [])]
+        if (r := queries.published_run(snap, d))
+    }
+    history = {d: queries.observed_weeks(snap, d) for d in runs}
+    n = max((len(h) for h in history.values()), default=0)
+    st.subheader(t("observed_title", lg, n=fmt_int(n, lg)) if n else t("trend_title", lg))
+    shown = 0
+    for domain, run in runs.items():
+        is_site = domains.get(domain).family == "site"
+        observed = history[domain]
+        words = t(f"domain_{domain}", lg)
+        st.markdown(
+            t("observed_domain_sites" if is_site else "observed_domain_cells", lg, domain=words)
+        )
+        if observed.empty:
+            st.caption(t("observed_none", lg))
+            continue
+        expected = None if is_site else queries.expected_units(snap, domain)
+        series = views.observed_series(observed, expected, lg, tz)
+        y = t("observed_y_sites" if is_site else "observed_y_cells", lg)
+        st.altair_chart(
+            views.observed_chart(series, lg, y, views.domain_colour(domain)), width="stretch"
+        )
+        origin = fmt_datetime(run["origin"], lg, tz)
+        st.caption(
+            t("observed_caption_sites" if is_site else "observed_caption", lg, origin=origin)
+        )
+        if views.forecast_off_observed(series):
+            obs = series.loc[series["kind"] == "observed", "value"]
+            st.warning(
+                t(
+                    "observed_off",
+                    lg,
+                    fc=f"{expected:,.1f}",
+                    lo=fmt_int(int(obs.min()), lg),
+                    hi=fmt_int(int(obs.max()), lg),
+                    n=fmt_int(len(observed), lg),
+                )
+            )
+        shown += 1
+    if not shown:
+        st.caption(t("no_data", lg))
 
 
 map_panel.styles()

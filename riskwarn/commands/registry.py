@@ -229,6 +229,14 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             if judged == "unknown"
             else f"against {version_label(str(judged))}"
         )
+        compared = r.get("gate_compared")
+        if judged not in (None, "unknown") and compared and not compared["compared"]:
+            # a refresh passes with too few origins after the champion's data to compare
+            # on: it was judged by the rules and calibration, never against the champion
+            n = compared["n_origins"]
+            against = f"no out-of-sample comparison with {version_label(str(judged))}" + (
+                f": {n} origin{'' if n == 1 else 's'}" if n is not None else ""
+            )
         gate = r["gate"] or "none"
         click.echo(
             f"{version_label(r['version']):>5}  created {r['created'][:16]}Z  "

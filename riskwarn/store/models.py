@@ -315,6 +315,24 @@ class Publication(Base):
     published_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ObservedWeek(Base):
+    """What happened in one week before a published run's origin (migration 0012): the
+    events of the domain's event table in ``[week_start, week_end)`` and the units (250 m
+    cells, sites) with at least one, counted from the lake at publish time
+    (``riskwarn.pipeline.publish_observed``). Only weeks ending at or before ``origin``:
+    the overview's "is it rising" reads observed history, then the run's forecast."""
+
+    __tablename__ = "observed_weeks"
+
+    domain: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    origin: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    week_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    week_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    events: Mapped[int] = mapped_column(sa.Integer)
+    units: Mapped[int] = mapped_column(sa.Integer)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 DELIVERY_CHANNELS = ("email", "webhook")
 # expired: not sent, the warning was no longer in force (migration 0008)
 # superseded / unpaged: not sent, a later change carried the net state / the warning

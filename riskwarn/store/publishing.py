@@ -26,6 +26,7 @@ from riskwarn.store.models import (
     WARNING_CONTENT,
     Forecast,
     ForecastRun,
+    ObservedWeek,
     Publication,
     RiskWarning,
     StagedForecast,
@@ -201,6 +202,26 @@ class PublishingStore(StoreBase):
                 row["warning_id"] = row.get("warning_id") or warning_id_for(
                     row["domain"], row["unit_id"], row["valid_from"]
                 )
+            if rows:
+                conn.execute(sa.insert(table), rows)
+        return len(rows)
+
+    def write_observed_weeks(self, domain: str, origin: datetime, frame: pd.DataFrame) -> int:
+        """Replace the observed weekly history of ``domain`` before ``origin`` (a published
+        run's) with ``frame`` (``week_start``, ``week_end``, ``events``, ``units``), in one
+        transaction: a re-run of the publish step writes the same rows. A week ending after
+        ``origin`` is refused (it would count events the forecast could not know)."""
+        origin = utc(origin)
+        table = table_of(ObservedWeek)
+        rows = records_for(frame, table)
+        for row in rows:
+            if utc(row["week_end"]) > origin:
+                raise ValueError(
+                    f"{domain}: observed week ending {row['week_end']} is after the origin {origin}"
+                )
+            row.update(domain=domain, origin=origin, computed_at=self._now())
+        with self._write() as conn:
+            conn.execute(sa.delete(table).where(table.c.domain == domain, table.c.origin == origin))
             if rows:
                 conn.execute(sa.insert(table), rows)
         return len(rows)

@@ -14,6 +14,7 @@ from riskwarn.store.base import StoreBase
 from riskwarn.store.models import (
     Forecast,
     ForecastRun,
+    ObservedWeek,
     Publication,
     RiskWarning,
     WarningReview,
@@ -125,6 +126,28 @@ class ReadStore(StoreBase):
             "forecasts": frame_of(forecasts, list(table_of(Forecast).c)),
             "warnings": frame_of(warnings, [*table_of(RiskWarning).c, "effective_level"]),
         }
+
+    def expected_units(self, run_id: str) -> float | None:
+        """The sum of the forecast probabilities of one run: the number of units (cells)
+        expected to see at least one event within its horizon, as calibrated
+        probabilities say (None: no probability in the run)."""
+        f = table_of(Forecast)
+        stmt = sa.select(sa.func.sum(f.c.probability)).where(f.c.run_id == run_id)
+        with self._read() as conn:
+            value = conn.execute(stmt).scalar_one_or_none()
+        return None if value is None else float(value)
+
+    def observed_weeks(self, domain: str, origin: datetime) -> pd.DataFrame:
+        """The observed weekly history of ``domain`` written for the run at ``origin``
+        (:meth:`write_observed_weeks`), oldest week first; empty when none was written."""
+        t = table_of(ObservedWeek)
+        stmt = (
+            sa.select(t)
+            .where(t.c.domain == domain, t.c.origin == utc(origin))
+            .order_by(t.c.week_start)
+        )
+        with self._read() as conn:
+            return frame_of(conn.execute(stmt).mappings().all(), list(t.c))
 
     def forecast_history(
         self,

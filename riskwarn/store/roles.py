@@ -53,6 +53,7 @@ SERVED_TABLES = (
     "ingest_batches",
     "deliveries",
     "warning_acks",
+    "observed_weeks",
     VERSION_TABLE,
 )
 STAGING_TABLES = ("staged_runs", "staged_forecasts", "staged_warnings")
@@ -72,6 +73,7 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "ingest_batches": ("SELECT", "INSERT", "UPDATE"),
         "deliveries": ("SELECT", "INSERT", "UPDATE"),  # the stream's delivery queue
         "warning_acks": APPEND,
+        "observed_weeks": ("SELECT", "INSERT", "DELETE"),  # a re-publish replaces its rows
         VERSION_TABLE: READ,
     },
     DASHBOARD: {
