@@ -21,7 +21,12 @@ from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import Calibrator, fit_calibrator
 from models.explain import contributions
 from models.metrics import best_threshold_tss
-from models.site_levels import budget_level_thresholds, level_thresholds, rule_level_shares
+from models.site_levels import (
+    budget_level_thresholds,
+    level_thresholds,
+    rule_level_shares,
+    served_level_thresholds,
+)
 from riskwarn import domains
 
 KEYS = ["origin", "site_id"]
@@ -109,6 +114,13 @@ class SiteModelConfig:
     # "rule_budget": blue/yellow as "rule_rates"; orange and red at the sensor rules'
     # episode budget on the training rows (models.site_levels.budget_level_thresholds)
     level_policy: str = "rule_rates"
+    # with "rule_rates" / "rule_budget": each of the model's level thresholds is then
+    # raised (never lowered), red down to blue, to the one maximising the TSS of the
+    # *served* level (the higher of the model's and the rules') on the training rows the
+    # trees were not grown on, or to the next level's when no lower one raises it (the
+    # model adds nothing of its own there): the served level must not lose to the rules it
+    # replaces (models.site_levels.served_level_thresholds; docs/design.md)
+    served_levels: bool = True
     level_probabilities: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6)
     # the levels the gate compares with the sensor rules' at each level (TSS, paired day
     # bootstrap; models.gate.level_check): "served" = the higher of the model's and the
@@ -352,6 +364,10 @@ class SiteFittedModel(FittedModel):
     # probabilities of levels 1..4 (blue..red), each warning on as many training rows as
     # the sensor rules' level or above (models.site_levels); None: the domain's policy
     level_thresholds: tuple[float, ...] | None = None
+    # True: ``level_thresholds`` were fitted for the served level
+    # (models.site_levels.served_level_thresholds); a level tied with the one above it
+    # then means "the model adds nothing here" and serving keeps the tie
+    levels_served: bool = False
 
     @property
     def trees(self) -> int:
@@ -562,6 +578,18 @@ def fit_site_model(
         p_pick = model.predict_proba(pick)
     else:
         p_pick = proba_rows if pick is rows else proba_rows[at(pick.index)]
+    if config.served_levels and model.level_thresholds is not None and RULE_COLUMN in pick:
+        # the served level (max of the model's and the rules') must not lose TSS to the
+        # rules at any level on training rows the trees were not grown on
+        model.level_thresholds = tuple(
+            served_level_thresholds(
+                p_pick,
+                pick[LABEL].to_numpy(),
+                pick[RULE_COLUMN].to_numpy(float),
+                list(model.level_thresholds),
+            )
+        )
+        model.levels_served = True
     threshold = best_threshold_tss(pick[LABEL].to_numpy(), p_pick)
     return model, threshold
 

@@ -241,3 +241,57 @@ def budget_level_thresholds(
     for k in (3, 4):
         th.append(budget_threshold(score, site, episode_count(site, lv >= k)))
     return untie_levels(list(np.maximum.accumulate(np.asarray(th, dtype=float))))
+
+
+def served_threshold(
+    score: np.ndarray, y: np.ndarray, rule_warned: np.ndarray, lo: float, hi: float
+) -> float:
+    """The model's threshold of one level, in ``[lo, hi]``: the one at which the *served*
+    warning at that level (``score >= t`` or the rules warn) has the highest TSS on these
+    rows; ``hi`` (the model adds nothing of its own at this level) unless a lower
+    threshold raises that TSS strictly. Ties go to the higher threshold (fewer warnings).
+
+    Lowering ``t`` from ``hi`` adds the rows scored in ``[t, hi)`` that the rules do not
+    warn already: TSS(t) - TSS(hi) = their failures / all failures - their non-failures /
+    all non-failures, a running sum over those rows by falling score.
+    """
+    s = np.asarray(score, dtype=float)
+    e = np.asarray(y) == 1
+    n_pos, n_neg = int(e.sum()), int((~e).sum())
+    if not np.isfinite(lo) or lo >= hi or n_pos == 0 or n_neg == 0:
+        return float(hi)
+    m = ~np.asarray(rule_warned, dtype=bool) & (s >= lo) & (s < hi)
+    if not m.any():
+        return float(hi)
+    order = np.argsort(-s[m], kind="stable")
+    sm, em = s[m][order], e[m][order]
+    gain = np.cumsum(em) / n_pos - np.cumsum(~em) / n_neg
+    # a threshold warns every row scored at or above it: only the last row of a run of
+    # equal scores is a threshold's gain
+    gain = np.where(np.r_[sm[1:] != sm[:-1], True], gain, -np.inf)
+    i = int(np.argmax(gain))  # the first maximum: the highest threshold among ties
+    return float(sm[i]) if gain[i] > 0 else float(hi)
+
+
+def served_level_thresholds(
+    score: np.ndarray, y: np.ndarray, rule_level: np.ndarray, thresholds: list[float]
+) -> list[float]:
+    """The model's levels 1..4 fitted so that the level served (the higher of the model's
+    and the sensor rules', :func:`riskwarn.warnings.combine_geohazard_levels`) does not lose
+    TSS to the rules' own level on these (training) rows.
+
+    From red down to blue, level ``k``'s threshold is the :func:`served_threshold` between
+    its rate threshold (``thresholds[k]``: the model never warns more than that) and level
+    ``k + 1``'s fitted one (red: infinity): the threshold maximising the served TSS at
+    level ``k``, or level ``k + 1``'s when no lower one raises it, so the model adds no
+    warning of its own at level ``k`` (a rule's level-k warning is served anyway). With
+    the model adding nothing the served level is the rules' (difference 0); any threshold
+    kept lower raised the served TSS on the training rows. Nested by construction.
+    """
+    lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
+    out = [float(t) for t in thresholds]
+    hi = float("inf")
+    for k in (4, 3, 2, 1):
+        out[k - 1] = served_threshold(score, y, lv >= k, out[k - 1], hi)
+        hi = out[k - 1]
+    return out

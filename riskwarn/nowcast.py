@@ -54,15 +54,20 @@ def model_level_policy(
     ratio below them. A level no training row reached (infinite threshold) is put above
     every probability (1 + k), so it is never raised by the model alone. A middle level
     tied with the one above it (a model trained before the rule) is placed between its
-    neighbours by :func:`models.site_levels.untie_levels`, as training now does.
+    neighbours by :func:`models.site_levels.untie_levels`, as training now does; unless
+    the levels were fitted for the served level (``levels_served``,
+    :func:`models.site_levels.served_level_thresholds`): there a level tied with the one
+    above means the model adds nothing of its own at it, and the tie is kept.
     """
     from models.site_levels import untie_levels
 
     model = champion.python_model() if champion is not None else None
-    th = getattr(getattr(model, "fitted", None), "level_thresholds", None)
+    fitted = getattr(model, "fitted", None)
+    th = getattr(fitted, "level_thresholds", None)
     if th is None or len(th) != 4:
         return default
-    th = untie_levels(th)
+    if not getattr(fitted, "levels_served", False):
+        th = untie_levels(th)
     raise_at: list[float] = []
     for k, t in enumerate(th, start=1):
         t = float(t) if np.isfinite(t) else 1.0 + k

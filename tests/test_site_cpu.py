@@ -190,7 +190,7 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
         site_features,
     )
     from models.site_fit import site_types_to_defer, split_training_rows
-    from models.site_levels import level_thresholds, rule_level_shares
+    from models.site_levels import level_thresholds, rule_level_shares, served_level_thresholds
 
     table = _site_rows(seed=7)
     cfg = replace(site_config("geohazard_hourly"), min_tree_failures=1, min_type_failures=1)
@@ -214,8 +214,18 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
     assert platt.coef_[0, 0] == model.calibrator.model.coef_[0, 0]
     assert platt.intercept_[0] == model.calibrator.model.intercept_[0]
     shares = rule_level_shares(rows[RULE_COLUMN].to_numpy(float))
-    assert model.level_thresholds == tuple(level_thresholds(model.predict_proba(rows), shares))
     pick = later if later[LABEL].sum() > 0 else rows
+    # the rate thresholds on every training row, then fitted for the served level on the
+    # rows the trees were not grown on (models.site_levels.served_level_thresholds)
+    rates = level_thresholds(model.predict_proba(rows), shares)
+    assert model.level_thresholds == tuple(
+        served_level_thresholds(
+            model.predict_proba(pick),
+            pick[LABEL].to_numpy(),
+            pick[RULE_COLUMN].to_numpy(float),
+            rates,
+        )
+    )
     assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
 
 
