@@ -399,7 +399,7 @@ def _dispute_cases(
         w.drop(columns=["category"]),
         # open cases that escalated already: not scored, published with the run (scoring's
         # riskwarn.scoring.escalated_open_cases)
-        {"already_escalated": sorted(_pseudonym("E", i) for i in range(n // 3 + 1))},
+        {"already_escalated": sorted(_pseudonym("D", n + i) for i in range(n // 3 + 1))},
     )
 
 

@@ -126,7 +126,7 @@ def test_disputes_page_counts_every_open_case(
     assert listed in expanders, expanders
     text = _html(at)
     for i in range(ESCALATED):  # the cases left out, listed by id
-        assert _pseudonym("E", i) in text
+        assert _pseudonym("D", N_CASES + i) in text
     # the explanations wrap in the HTML table (the grid cut them), cards in a narrow frame
     assert 'class="rw-table"' in text and "rw-qcard" in text and "st-key-rwwrap_" in text
     table = at.dataframe[0].value  # the grid, one click away
