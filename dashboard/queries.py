@@ -15,6 +15,7 @@ domain (docs/dashboard.md, "One snapshot per page").
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -157,7 +158,12 @@ def snapshot(url: str) -> Snapshot:
             domain=domain,
             run_id=str(row["run_id"]),
             served_at=pd.Timestamp(row["served_at"]).isoformat(),
-            row=tuple((k, v) for k, v in row.items() if k != "served_at"),
+            # a JSON value (the run's ``unscored``) as its text: the snapshot stays hashable
+            row=tuple(
+                (k, json.dumps(v, sort_keys=True) if isinstance(v, dict | list) else v)
+                for k, v in row.items()
+                if k != "served_at"
+            ),
         )
         for domain, row in sorted(rows.items())
     )

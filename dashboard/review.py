@@ -254,6 +254,20 @@ QUEUE_CSS = """
   .st-key-rwqueue_cards { display: block !important; max-height: 430px; overflow-y: auto;
     overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
 }
+/* any other wide list the same way (frame_cards): a container keyed rwwrap_<name> holding
+   rwwide_<name> (the table) and rwnarrow_<name> (the cards) */
+[class*="st-key-rwwrap_"] { container-type: inline-size; }
+[class*="st-key-rwnarrow_"] { display: none !important; }
+@container (max-width: 759px) {
+  [class*="st-key-rwwide_"] { display: none !important; }
+  [class*="st-key-rwnarrow_"] { display: block !important; max-height: 560px; overflow-y: auto;
+    overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
+}
+@media (max-width: 640px) {
+  [class*="st-key-rwwide_"] { display: none !important; }
+  [class*="st-key-rwnarrow_"] { display: block !important; max-height: 560px; overflow-y: auto;
+    overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
+}
 .rw-qcard { padding: 0.45rem 0; border-bottom: 1px solid #eceef1; line-height: 1.45;
   overflow-wrap: anywhere; }
 .rw-qcard:last-child { border-bottom: none; }
@@ -281,6 +295,19 @@ eight columns' shortest widths, 700 px in English, did not fit and Chinese domai
 wrapped a character a line); the trail wraps its times and levels only under 760 px.
 Measured on screenshots (bench/dashboard_screenshots.py --widths 800 1024 1280,
 2026-12-06). Container queries: the frame's width, whether the sidebar is open or not."""
+
+
+def with_css(body: str) -> str:
+    """``body`` (the cards' HTML, for ``st.markdown(..., unsafe_allow_html=True)``)
+    followed by :data:`QUEUE_CSS`.
+
+    A ``st.html`` of style tags alone goes to Streamlit's event container (1.67:
+    ``streamlit/elements/html.py``), where only the page's first one (``shell.CSS``)
+    reached the browser, and ``st.html`` drops a style element beside content: the
+    queue's layout was never applied in a browser (its cards showed under the table at
+    every width, the table squeezed at 390 px; found 6 Dec 2026 on the disputes page,
+    checked in Chromium: tests/test_dashboard_wrap_browser.py). Markdown keeps it."""
+    return body + QUEUE_CSS
 
 
 def frame_table(
@@ -322,6 +349,42 @@ def frame_table(
         f'<div class="rw-tablebox"><table class="rw-table"{name}><thead><tr>{head}</tr>'
         f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def frame_cards(
+    shown: Any,
+    *,
+    title: Collection[str] = (),
+    cells: Mapping[str, Collection[str]] | None = None,
+) -> str:
+    """``shown`` (a display frame, as :func:`frame_table` takes it) as cards for a narrow
+    frame (:data:`QUEUE_CSS`: the rows of a ``rwwrap_<name>`` container's table where it is
+    under 760 px wide): per row the ``title`` columns on its first line (the first in
+    bold; ``cells``' HTML instead of the escaped value, a level's badge), then every other
+    column as "header: value", wrapping anywhere. Values are escaped (they are data)."""
+    cols = [str(c) for c in shown.columns]
+    given = {c: list(v) for c, v in (cells or {}).items() if c in cols}
+    heads = [c for c in cols if c in title]
+    cards = []
+    for i, row in enumerate(shown.itertuples(index=False)):
+        value = dict(zip(cols, row, strict=True))
+
+        def words(c: str, i: int = i, value: dict[str, Any] = value) -> str:
+            return given[c][i] if c in given else html.escape(cell_words(value[c]))
+
+        first = " · ".join(
+            f"<b>{words(c)}</b>"
+            if c == next((h for h in heads if h not in given), None)
+            else words(c)
+            for c in heads
+        )
+        rest = "<br>".join(
+            f"<span class='rw-qcard-sub'>{html.escape(c)}:</span> {words(c)}"
+            for c in cols
+            if c not in heads and words(c)
+        )
+        cards.append(f"<div class='rw-qcard'>{first}<br>{rest}</div>")
+    return "".join(cards)
 
 
 def cell_words(value: Any) -> str:

@@ -30,6 +30,12 @@ h1 { padding-top: 0.2rem; }
 [data-testid="stSidebarNavLink"] { height: auto; min-height: 2rem; }
 [data-testid="stSidebarNavLink"] span, [data-testid="stSidebarNavLink"] p {
   white-space: normal; overflow: visible; text-overflow: clip; }
+/* the overview's red lines off the maps wrap (Streamlit cut a link's label at its frame's
+   edge: at 390 px the only red line lost its probability; pages/overview.py) */
+.st-key-rwred_off_maps [data-testid="stPageLink"] a,
+.st-key-rwred_off_maps [data-testid="stPageLink"] a * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: anywhere; height: auto !important; max-width: 100% !important; }
 </style>
 """
 
@@ -618,3 +624,17 @@ def select(
     )
     st.session_state[f"{key}__value"] = value
     return value
+
+
+def wrapped_table(name: str, table_html: str, cards_html: str) -> None:
+    """A wide list that fits its frame: the HTML table (``review.frame_table``) where the
+    frame is 760 px wide or more, the same rows as cards (``review.frame_cards``) where it
+    is narrower (``review.QUEUE_CSS``: the review queue's layout; the data grid cut long
+    text at its frame's edge and showed one or two columns on a phone)."""
+    from dashboard import review
+
+    with st.container(key=f"rwwrap_{name}"):
+        with st.container(key=f"rwwide_{name}"):
+            st.html(table_html)
+        with st.container(key=f"rwnarrow_{name}"):
+            st.markdown(review.with_css(cards_html), unsafe_allow_html=True)

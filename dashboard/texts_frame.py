@@ -136,11 +136,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "不在以上地图中的红色预警（{n}）",
         "en": "Red warnings not on these maps ({n})",
     },
-    "red_off_maps_line": {
-        "zh": "{domain} · {place} · 概率 {prob}",
-        "en": "{domain} · {place} · {prob}",
+    "red_off_maps_line": {  # the probability first: a narrow screen still shows it
+        "zh": "概率 {prob} · {domain} · {place}",
+        "en": "{prob} · {domain} · {place}",
     },
-    # the wall screen's lines: no link, so the unit's id (a case's pseudonymous id, a site's)
+    # the wall screen's lines: no link, so the unit's id (a case's number as its source registers it, a site's)
     "red_off_maps_wall_line": {
         "zh": "{domain} · {unit} · {place} · 概率 {prob}",
         "en": "{domain} · {unit} · {place} · {prob}",
@@ -512,9 +512,38 @@ TEXT: dict[str, dict[str, str]] = {
     "lead_time": {"zh": "提前量 {h}", "en": "lead time {h}"},
     "empty_queue": {"zh": "没有符合条件的预警。", "en": "No warnings match."},
     # disputes
+    # the model scores only the open cases not escalated yet (features.disputes); those
+    # already escalated are counted and listed apart (the run's "unscored")
     "disputes_intro": {
-        "zh": "未结案件按升级风险排序；当事人仅以匿名编号显示。",
-        "en": "Open cases ranked by escalation risk; parties appear only as pseudonymous ids.",
+        "zh": "预测起点 {origin} 时共有 {total} 件未结案件：{scored} 件尚未升级，按 30 天内升级概率排序；"
+        "{escalated} 件已升级（信访、公安或诉讼），不再评分，列于表格下方。当事人仅以匿名编号显示。",
+        "en": "{total} cases were open at the forecast origin, {origin}: the {scored} not yet escalated "
+        "are ranked by their risk of escalating within 30 days; the {escalated} that already "
+        "escalated (petition, police or court) are not scored and are listed below the table. "
+        "Parties appear only as pseudonymous ids.",
+    },
+    "disputes_intro_unknown": {
+        "zh": "预测起点 {origin} 时尚未升级的未结案件按 30 天内升级概率排序；已升级的案件不再评分，本期运行未记录其数量。"
+        "当事人仅以匿名编号显示。",
+        "en": "Open cases not yet escalated at the forecast origin, {origin}, ranked by their risk of escalating within 30 days; "
+        "cases that already escalated are not scored, and this run did not record how many "
+        "there are. Parties appear only as pseudonymous ids.",
+    },
+    "cases_scored": {"zh": "未结且尚未升级", "en": "Open, not yet escalated"},
+    "cases_escalated": {"zh": "未结且已升级", "en": "Open, already escalated"},
+    "cases_escalated_help": {
+        "zh": "预测起点前已升级的未结案件：不评分，列于表格下方。",
+        "en": "Open cases that escalated before the forecast origin: not scored, listed "
+        "below the table.",
+    },
+    "cases_escalated_list": {
+        "zh": "已升级的未结案件（{n} 件，不评分）",
+        "en": "Open cases that already escalated ({n}, not scored)",
+    },
+    "cases_escalated_note": {
+        "zh": "这些案件已进入信访、公安或诉讼程序；模型只评估尚未升级的案件是否会升级。",
+        "en": "These cases are already in the petition, police or court workflow; the model "
+        "only estimates whether a case not yet escalated will escalate.",
     },
     "case": {"zh": "案件编号", "en": "Case id"},
     "escalation_risk": {"zh": "30天内升级概率", "en": "Escalation risk (30 days)"},

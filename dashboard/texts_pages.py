@@ -268,8 +268,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "{n} sites ({at}): {counts}.",
     },
     "sites_pick_hint": {
-        "zh": "点击地图上的隐患点或列表中的一行，在下方查看该点的监测曲线。",
-        "en": "Click a site on the map or a row of the list to see its readings below.",
+        "zh": "点击地图上的隐患点（或表格视图中的一行，或在下方选择），查看该点的监测曲线。",
+        "en": "Click a site on the map (or a row of the table view, or pick it below) to see "
+        "its readings below.",
+    },
+    "table_grid_pick": {
+        "zh": "表格视图：排序、搜索、下载、点选隐患点",
+        "en": "Table view: sort, search, download CSV, pick a site",
     },
     "site_detail": {"zh": "单点详情", "en": "One site in detail"},
     "why": {"zh": "判定依据", "en": "Why"},
@@ -281,9 +286,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "sensor rule: tangent angle {angle}°, {v} mm/day over the last 6 h ({sensor})",
     },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
+    # the site model's own thresholds (set in training), not the domain's 2/8/25/50 %: said
+    # so, or "0.87%" beside an orange level read as a contradiction (review of 6 Dec 2026)
     "why_model_threshold": {
-        "zh": "模型预测：概率 {p}，达到{level}阈值 {threshold}",
-        "en": "model: probability {p}, at or above the {level} threshold {threshold}",
+        "zh": "模型预测：概率 {p}，达到本模型自身的{level}阈值 {threshold}（训练时设定，不采用领域通用阈值）",
+        "en": "model: probability {p}, at or above this model's own {level} threshold of "
+        "{threshold} (set in training; the domain's thresholds do not apply)",
     },
     "why_sensor_fault_level": {
         "zh": "传感器异常使预警等级提升（位移情况未知）：{faults}",
@@ -383,7 +391,6 @@ TEXT: dict[str, dict[str, str]] = {
     "sensor_soil_moisture": {"zh": "土壤含水率", "en": "Soil moisture"},
     "sensor_piezometer": {"zh": "渗压计", "en": "Piezometer"},
     "sensor_reservoir_gauge": {"zh": "水位计", "en": "Water level"},
-    "open_cases": {"zh": "未结案件", "en": "Open cases"},
     "duplicates": {"zh": "重复记录", "en": "Duplicates"},
     # quarantine reasons (riskwarn.ingest.validate codes, "head:field")
     "qr_missing_column": {"zh": "缺少必需列", "en": "Missing column"},

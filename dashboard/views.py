@@ -900,6 +900,20 @@ def md_text(text: str) -> str:
     return md_escape(text)
 
 
+def unscored_cases(run: Mapping[str, Any] | None) -> list[str] | None:
+    """The open dispute cases a published run did not score because they had already
+    escalated (its ``unscored["already_escalated"]``, sorted ids); None when the run did not
+    record them (written before migration 0012) or there is no run."""
+    got = (run or {}).get("unscored")
+    if isinstance(got, str):  # a JSON column read back as text by some drivers
+        import json
+
+        got = json.loads(got)
+    if not isinstance(got, dict) or not isinstance(got.get("already_escalated"), list):
+        return None
+    return sorted(str(u) for u in got["already_escalated"])
+
+
 def case_rows(
     cases: pd.DataFrame, warned: pd.DataFrame, names: Mapping[str, str], lang: str
 ) -> pd.DataFrame:

@@ -217,3 +217,24 @@ def _finish(raw: pd.DataFrame, params: DisputeCaseParams) -> pd.DataFrame:
     if not params.include_escalated:
         out = out[~escalated].drop(columns="already_escalated")
     return out.reset_index(drop=True)
+
+
+def open_escalated_cases(
+    disputes: pd.DataFrame, dispute_events: pd.DataFrame, origin: pd.Timestamp
+) -> list[str]:
+    """The ids of the disputes open at ``origin`` that already escalated before it: the
+    cases :func:`build_dispute_case_features` leaves out by default (same rules: opened
+    before ``origin``, no ``closed`` event before it, an escalation event before it).
+    Sorted. Scoring publishes them beside the scored cases (the run's ``unscored``), so a
+    panel can say how many open cases there are in all."""
+    origin = pd.Timestamp(origin)
+    ids = disputes["record_id"].astype(str)
+    opened = pd.to_datetime(disputes["opened_at"], utc=True)
+    is_open = set(ids[opened.notna() & (opened < origin)])
+    at = pd.to_datetime(dispute_events["event_at"], utc=True)
+    before = dispute_events.loc[at < origin]
+    kind = before["event_type"].astype(str)
+    case = before["dispute_id"].astype(str)
+    closed = set(case[kind == "closed"])
+    escalated = set(case[kind.isin(ESCALATION_EVENT_TYPES)])
+    return sorted((is_open - closed) & escalated)

@@ -403,7 +403,10 @@ def write_run(
     model_version: str | None,
     data_version_: str,
     airflow_run_id: str | None,
+    unscored: dict[str, list[str]] | None = None,
 ) -> str:
+    """Stage, fill and publish one run; ``unscored``: the units it leaves out, by reason
+    (the run's ``unscored``: the dispute cases already escalated)."""
     if forecasts.empty:
         raise RuntimeError(f"{domain}: nothing to score at {origin} — not publishing an empty run")
     run_id = store.stage_run(
@@ -416,6 +419,7 @@ def write_run(
             "model_version": model_version,
             "data_version": data_version_,
             "airflow_run_id": airflow_run_id,
+            "unscored": unscored,
         }
     )
     store.write_forecasts(run_id, forecasts)
@@ -475,9 +479,13 @@ def score_domain(
     forecasts = forecasts_frame(frame, prob, domain, origin)
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]]
+    unscored = None
     if spec.unit == "case":  # the panels read every open case's explanation, warned or not
         explanations = model_explanations(champion, frame)
         forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
+        # the open cases the model does not score (escalated already): published with
+        # the run, so the panel can say how many cases are open in all
+        unscored = {"already_escalated": escalated_open_cases(settings, origin)}
     else:  # only a warning carries a cell's explanation: explain the warned cells alone
         explanations = partial(warned_explanations, champion, frame)
     return _warn_and_write(
@@ -491,7 +499,20 @@ def score_domain(
         explanations,
         data_version(frame),
         airflow_run_id,
+        unscored=unscored,
     )
+
+
+def escalated_open_cases(settings: Settings, origin: pd.Timestamp) -> list[str]:
+    """The dispute cases open at ``origin`` that escalated before it (from the lake's
+    cases and events known before ``origin``: :func:`features.disputes.open_escalated_cases`),
+    the ones the case model leaves out."""
+    from features.disputes import open_escalated_cases
+    from riskwarn import lake
+
+    disputes = lake.read_table(settings.lake_dir, "disputes")
+    events = lake.read_table(settings.lake_dir, "dispute_events")
+    return open_escalated_cases(disputes, events, origin)
 
 
 def warned_explanations(
@@ -519,6 +540,8 @@ def _warn_and_write(
     explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]],
     version: str,
     airflow_run_id: str | None,
+    *,
+    unscored: dict[str, list[str]] | None = None,
 ) -> str:
     """Levels (with hysteresis and the county capacity) and warnings of ``scored``
     (unit_id, probability, score, county and township codes), then one run written.
@@ -553,6 +576,7 @@ def _warn_and_write(
         model_version=champion.version,
         data_version_=version,
         airflow_run_id=airflow_run_id,
+        unscored=unscored,
     )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from riskwarn import domains
 from riskwarn.domains import LevelPolicy
 from riskwarn.sensor_rules import (  # noqa: F401  (moved there; names kept here)
     DISPLACEMENT_TYPES,
@@ -210,14 +211,56 @@ def pct_text(share: float, digits: int = 1) -> str:
     return f"{float(share) * 100:.{digits}f}%"
 
 
-def probability_reason(probability: float, horizon_hours: float, rank: int) -> dict[str, str]:
-    """The model-probability reason of a warning in English and Chinese."""
+def probability_reason(
+    probability: float,
+    horizon_hours: float,
+    rank: int,
+    threshold: float | None = None,
+    usual: float | None = None,
+) -> dict[str, str]:
+    """The model-probability reason of a warning in English and Chinese.
+
+    ``threshold``: the model's own threshold of the level (a site model carries levels
+    set in training, :func:`riskwarn.nowcast.level_sources`), said in the reason with the
+    domain's threshold of that level (``usual``) it replaces: "0.9% ... (level II orange)"
+    read as a contradiction where the domain's orange is 8% (review of 6 Dec 2026)."""
+    if threshold is not None and np.isfinite(threshold):
+        digits = 2 if threshold < 0.1 else 1
+        p, th = pct_text(probability, digits), pct_text(threshold, digits)
+        dom_en = f", not the domain's {pct_text(usual, 0)}" if usual else ""
+        dom_zh = f"，而非本领域通用的 {pct_text(usual, 0)}" if usual else ""
+        return {
+            "en": f"Model probability {p} over the next {horizon_hours:.0f} h, at or above this "
+            f"model's own {LEVEL_NAMES[rank]} threshold of {th} (set in training{dom_en}): "
+            f"level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}.",
+            "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {p}，达到本模型自身的"
+            f"{LEVEL_COLOUR_ZH[rank]}阈值 {th}（训练时设定{dom_zh}）："
+            f"{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级。",
+        }
     return {
         "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
         f"(level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}).",
         "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
         f"（{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级）。",
     }
+
+
+def _own_threshold(evidence: Mapping[str, Any], rank: int) -> float | None:
+    """The model's own threshold of level ``rank`` recorded in a warning's evidence
+    (``model_threshold`` of :func:`riskwarn.nowcast.level_sources`), when the model set
+    that level (its ``model_level`` is it); else None."""
+    th, level = evidence.get("model_threshold"), evidence.get("model_level")
+    if th is None or level != LEVEL_NAMES.get(rank):
+        return None
+    return float(th)
+
+
+def _domain_threshold(domain: str, rank: int) -> float | None:
+    """The domain's own raise threshold of level ``rank`` (riskwarn.domains), or None."""
+    try:
+        return float(domains.get(domain).levels.raise_at[rank - 1])
+    except (KeyError, IndexError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -263,7 +306,9 @@ def build_warnings(
         p = getattr(r, "probability", np.nan)
         reasons: list[Any] = []  # each a plain string or {"en": ..., "zh": ...}
         if p is not None and not pd.isna(p):
-            reasons.append(probability_reason(float(p), ctx.horizon_hours, rank))
+            own = _own_threshold(evidence.get(r.unit_id, {}), rank)
+            usual = _domain_threshold(ctx.domain, rank) if own is not None else None
+            reasons.append(probability_reason(float(p), ctx.horizon_hours, rank, own, usual))
         reasons.extend(explanations.get(r.unit_id, []))
         for col in ("sensor_reason", "health_note"):
             text = getattr(r, col, "")

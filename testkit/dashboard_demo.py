@@ -244,6 +244,7 @@ def _publish_week(
     horizon_h: float,
     frame: pd.DataFrame,
     warnings: pd.DataFrame,
+    unscored: dict[str, list[str]] | None = None,
 ) -> str:
     run_id = f"{domain}:{origin:%Y%m%dT%H%MZ}"
     store.stage_run(
@@ -256,6 +257,7 @@ def _publish_week(
             "model_version": "3",
             "data_version": "demo",
             "airflow_run_id": None,
+            "unscored": unscored,
         }
     )
     store.write_forecasts(run_id, frame.assign(unit_type=unit_type))
@@ -395,6 +397,9 @@ def _dispute_cases(
         720.0,
         frame.drop(columns=["category"]),
         w.drop(columns=["category"]),
+        # open cases that escalated already: not scored, published with the run (scoring's
+        # riskwarn.scoring.escalated_open_cases)
+        {"already_escalated": sorted(_pseudonym("D", n + i) for i in range(n // 3 + 1))},
     )
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.disputes import DisputeCaseParams, build_dispute_case_features
 from models.case_models import (
     CaseModelConfig,
     build_case_table,
@@ -179,6 +180,17 @@ def test_train_register_load_and_score(data, settings) -> None:
     )
     assert len(open_ids) > 10
     assert set(fc["unit_id"]) == open_ids
+    # the open cases left out (escalated already) are published with the run, so the
+    # panel can count every open case (it said "Open cases 50" where 103 were open)
+    every = build_dispute_case_features(
+        disputes.loc[disputes["opened_at"] < origin].assign(cell_x=0, cell_y=0),
+        events.loc[events["event_at"] < origin],
+        [origin],
+        DisputeCaseParams(include_escalated=True),
+    )
+    escalated = sorted(every.loc[every["already_escalated"] == 1, "dispute_id"])
+    assert escalated and not set(escalated) & open_ids
+    assert store.published_run(DOMAIN)["unscored"] == {"already_escalated": escalated}
     assert fc["probability"].between(0, 1).all() and (fc["unit_type"] == "case").all()
     # every open case carries its explanation, with or without a warning (issue 12 §1:
     # the disputes page showed nothing for cases below the warning levels)

@@ -121,7 +121,7 @@ def test_browser_walkthrough(served: tuple[str, str]) -> None:
             page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
 
             shots = {
-                "矛盾纠纷案件": ("disputes", "未结案件按升级风险排序"),
+                "矛盾纠纷案件": ("disputes", "按 30 天内升级概率排序"),
                 "地质灾害隐患点": ("geohazard", "数据健康"),
                 "模型与数据质量": ("models", "尚未登记服役模型"),
             }
@@ -130,7 +130,7 @@ def test_browser_walkthrough(served: tuple[str, str]) -> None:
                 expect(page.get_by_role("heading", name=title)).to_be_visible()
                 page.get_by_text(marker).first.wait_for()
                 if name == "disputes":
-                    page.locator("[data-testid=stDataFrame]").first.wait_for()
+                    page.locator(".rw-table").first.wait_for(state="attached")
                 if name == "models":
                     page.get_by_role("tab", name="重新训练").click()
                     page.get_by_text("无法连接 Airflow").wait_for()  # said plainly

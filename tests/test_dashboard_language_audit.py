@@ -106,6 +106,7 @@ def page_texts(at: AppTest) -> tuple[list[str], list[str]]:
             if isinstance(v, pd.DataFrame) or hasattr(v, "data"):
                 texts.extend(_frame_texts(v))
             elif isinstance(v, str) and v:
+                v = re.sub(r"<style[^>]*>.*?</style>", " ", v, flags=re.S)  # CSS is not read
                 texts.append(html.unescape(re.sub(r"<[^>]+>", " ", v)))
             elif isinstance(v, list | tuple):
                 texts.extend(str(x) for x in v)

@@ -11,7 +11,11 @@ import pytest
 from features.calendar import calendar_features, local_midnights
 from features.catalog import FEATURES, describe, lookup
 from features.cells import active_cells, assign_cells, map_cells_to_polygons
-from features.disputes import DisputeCaseParams, build_dispute_case_features
+from features.disputes import (
+    DisputeCaseParams,
+    build_dispute_case_features,
+    open_escalated_cases,
+)
 from features.geohazard import (
     CitywideRainParams,
     SiteFeatureParams,
@@ -271,6 +275,10 @@ def test_dispute_case_features(dispute_data):
     )
     assert g["dispute_id"].tolist() == ["a", "c", "e"]
     assert g["already_escalated"].tolist() == [0, 1, 1]
+    # the cases left out, as scoring publishes them beside the scored ones (the disputes
+    # panel said "Open cases 1" here, where 3 were open)
+    assert open_escalated_cases(d, e, U("2021-01-10")) == ["c", "e"]
+    assert open_escalated_cases(d, e, U("2020-06-15")) == []  # c not escalated yet
     # escalation on 20 Jan falls outside a 5-day horizon
     h = build_dispute_case_features(d, e, [U("2021-01-10")], DisputeCaseParams(horizon_days=5))
     assert h["label_escalation"].tolist() == [0]

@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_panel, maps, queries, sensors, views
+from dashboard import auth, map_panel, maps, queries, review, sensors, views
 from dashboard.i18n import (
     AXIS_DAY,
     LEVEL_RANK,
@@ -21,7 +21,7 @@ from dashboard.i18n import (
     place_name,
     t,
 )
-from dashboard.shell import page_context
+from dashboard.shell import page_context, wrapped_table
 from dashboard.text import md_line
 from riskwarn.store import AlreadyAcknowledgedError, NeverSentError
 
@@ -112,27 +112,46 @@ def all_sites(domain: str) -> tuple[str | None, pd.DataFrame]:
             ),
         )
         picked = map_panel.show_map(deck, legend, key="site_map", height=560)
+    shown = localise_frame(
+        table,
+        lg,
+        tz,
+        columns={
+            "level": "level",
+            "name": "site",
+            "place": "place",
+            "detail": "why",
+            "probability": "probability",
+            "people_threatened": "people_threatened",
+        },
+        levels=("level",),
+        pcts=("probability",),
+    )
     with right:
-        shown = localise_frame(
-            table,
-            lg,
-            tz,
-            columns={
-                "level": "level",
-                "name": "site",
-                "place": "place",
-                "detail": "why",
-                "probability": "probability",
-                "people_threatened": "people_threatened",
-            },
-            levels=("level",),
-            pcts=("probability",),
+        # the list wraps its "why" in full (the grid cut it at 1280 px and showed only the
+        # level and a cut name at 390 px): review.QUEUE_CSS's table, cards under 760 px;
+        # the grid (sort, search, pick a site) in the expander below
+        cols = list(shown.columns)
+        wide = shown.assign(**{cols[4]: [fmt_pct(p, lg, 2) for p in table["probability"]]})
+        badges = [review.badge(lv if lv != "none" else None, "new", lg) for lv in table["level"]]
+        wrapped_table(
+            "sites",
+            review.frame_table(
+                wide,
+                keep=(cols[0],),
+                numbers=(cols[4], cols[5]),
+                text=(cols[3],),
+                cells={cols[0]: badges},
+                label=t("sites_title", lg),
+            ),
+            review.frame_cards(wide, title=(cols[0], cols[1], cols[4]), cells={cols[0]: badges}),
         )
+    with st.expander(t("table_grid_pick", lg)):
         event = st.dataframe(
             shown,
             hide_index=True,
             width="stretch",
-            height=560,
+            height=420,
             on_select="rerun",
             selection_mode="single-row",
             key="site_list",

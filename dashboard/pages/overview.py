@@ -102,6 +102,11 @@ def places(
 RED_OFF_MAPS_LINES = 5
 
 
+# a red line's link wraps (shell.CSS: Streamlit cut a link's label at its frame's edge: at
+# 390 px the only red line read "Dispute escalation · Susong County, Yuanfeng Townshi…",
+# its 87.8 % hidden); its probability comes first as well (texts: red_off_maps_line)
+
+
 def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
     """The red warnings counted above whose domain has no map here (a dispute case's):
     the :data:`RED_OFF_MAPS_LINES` most probable, each with its domain and place and a
@@ -155,7 +160,7 @@ WALL_RED_LINES = 3
 def wall_red_off_the_maps(red: pd.DataFrame, names: dict[str, str]) -> None:
     """The wall screen's list of the red warnings off its maps: read-only (the wall is
     unattended: no link to a page that needs a sign-in), each line with its domain, the
-    unit's id (a case's pseudonymous id, a site's id), place and probability; never a
+    unit's id (a case's number as its source registers it, a site's id), place and probability; never a
     dispute party's personal data."""
     lines = [
         "<div class='rw-place'>"

@@ -186,8 +186,10 @@ if not queue.empty:
                 )
             )
         with st.container(key="rwqueue_cards"):  # the same rows in a narrow frame
-            st.markdown(
-                review.queue_cards(shown, queue["effective_level"], queue["state"], lg),
+            st.markdown(  # with the layout's CSS: st.html's above never applied (with_css)
+                review.with_css(
+                    review.queue_cards(shown, queue["effective_level"], queue["state"], lg)
+                ),
                 unsafe_allow_html=True,
             )
     with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)

@@ -97,6 +97,10 @@ class ForecastRun(Base):
     n_rows: Mapped[int] = mapped_column(sa.Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    unscored: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
+    """Units the run leaves out, by reason: ``{"already_escalated": [case ids]}`` (the
+    dispute-case model scores only open cases not escalated yet); NULL: none, or a run
+    written before this was recorded (migration 0012)."""
 
 
 class StagedRun(Base):
@@ -115,6 +119,7 @@ class StagedRun(Base):
     staged_at: Mapped[datetime] = mapped_column(UTCDateTime())
     staging_token: Mapped[str | None] = mapped_column(sa.String(36))
     """Set by ``stage_run``: only the writer holding it may fill and publish the run."""
+    unscored: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
 
 
 class _ForecastColumns:

@@ -46,6 +46,7 @@ RUN_KEYS = (
     "model_version",
     "data_version",
     "airflow_run_id",
+    "unscored",
 )
 FORECAST_REQUIRED = ("unit_type", "unit_id", "valid_to", "score")
 WARNING_REQUIRED = ("unit_type", "unit_id", "valid_from", "valid_to", "level")
