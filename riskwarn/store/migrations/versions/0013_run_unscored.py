@@ -8,8 +8,8 @@ the ids of the units it left out (``{"already_escalated": ["MD...", ...]}``; NUL
 runs written before, and for domains that leave nothing out), so the dashboard can say
 how many open cases there are and list those it did not score.
 
-Revision ID: 0012_run_unscored
-Revises: 0011_delivery_maybe_heard
+Revision ID: 0013_run_unscored
+Revises: 0012_observed_weeks
 Create Date: 2026-12-06
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_run_unscored"
-down_revision: str | None = "0011_delivery_maybe_heard"
+revision: str = "0013_run_unscored"
+down_revision: str | None = "0012_observed_weeks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
