@@ -136,7 +136,7 @@ def test_disputes_page_counts_every_open_case(
 
 def test_unscored_cases_read_from_the_run() -> None:
     assert views.unscored_cases(None) is None
-    assert views.unscored_cases({"unscored": None}) is None  # a run before migration 0012
+    assert views.unscored_cases({"unscored": None}) is None  # a run before migration 0013
     got = {"unscored": {"already_escalated": ["MD2", "MD1"]}}
     assert views.unscored_cases(got) == ["MD1", "MD2"]
     assert views.unscored_cases({"unscored": json.dumps(got["unscored"])}) == ["MD1", "MD2"]

@@ -296,7 +296,7 @@ def _table_rows(store: Store, table: str, without: tuple[str, ...] = ()) -> list
 
 
 def test_rerunning_an_interval_gives_identical_rows(store: Store) -> None:
-    # every column of the run but published_at, by name (migration 0012 added one after it)
+    # every column of the run but published_at, by name (migration 0013 added one after it)
     rows = {
         "forecasts": lambda: _table_rows(store, "forecasts"),
         "warnings": lambda: _table_rows(store, "warnings"),
