@@ -99,6 +99,22 @@ CITIES: tuple[City, ...] = (
 )  # fmt: skip
 
 
+def shown_path(arg: str) -> str:
+    """A command argument as the docs show it: a path in this checkout relative to its
+    root (``configs/sources/...``, ``var/bench/...``), one in the shared data as
+    ``../shared/data/...`` (the commands are run from the checkout's root); anything else
+    as it is. The recorded commands named the worktree they ran in before."""
+    if "/" not in arg:
+        return arg
+    for base, shown in ((DATA, "../shared/data"), (ROOT, "")):
+        try:
+            rel = Path(arg).resolve().relative_to(base.resolve())
+        except ValueError:
+            continue
+        return f"{shown}/{rel}" if shown else str(rel)
+    return arg
+
+
 def run_city(city: City, out: Path, plain: bool = False) -> dict[str, Any]:
     """Run one city's backtest through the CLI (in-process); record wall time and command."""
     from riskwarn.cli import main
@@ -109,7 +125,7 @@ def run_city(city: City, out: Path, plain: bool = False) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"{city.name}: riskwarn backtest exited {rc}")
-    bench = {"wall_s": wall, "command": "riskwarn " + " ".join(args)}
+    bench = {"wall_s": wall, "command": "riskwarn " + " ".join(map(shown_path, args))}
     (out / "bench.json").write_text(json.dumps(bench, indent=2))
     return bench
 
