@@ -40,6 +40,7 @@ from models.backtest import (
     BoosterTrainer,
     ModelBacktest,
     ModelConfig,
+    label_window_end,
     run_model_backtest,
 )
 from models.baselines import (
@@ -59,6 +60,7 @@ from models.hotspot_evaluation import (
     events_outside_area,
     loo_ceiling_scores,
 )
+from models.known_labels import late_label_events
 from models.metrics import probability_metrics_numpy
 from riskwarn.domains import Domain
 
@@ -112,6 +114,10 @@ class HotspotBacktestResult:
     outside: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Evaluation windows' events in cells outside the scored area (origin, cell_x, cell_y,
     label_count): misses for every method, counted by the metrics (the standard count)."""
+    late_labels: pd.DataFrame | None = None
+    """The frame's label events known only after their window ended (origin, cell_x,
+    cell_y, known_at; :func:`late_cell_labels`): a refit at a cut-off leaves out those
+    known at or after it (:func:`models.backtest.training_rows`)."""
 
 
 def domain_spec(
@@ -485,7 +491,8 @@ def run_hotspot_backtest(
     eval_labels = frame.loc[frame["origin"].isin(evals), [*KEYS, "label_count", "label_any"]]
     model_frame = model_rows(frame, train, evals)
     del frame  # model_frame is the frame itself when it was already sorted (no second copy)
-    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer)
+    late = late_cell_labels(ev, cells, all_origins, spec)
+    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer, late)
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -535,8 +542,26 @@ def run_hotspot_backtest(
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings
     return HotspotBacktestResult(
-        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside
+        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside, late
     )
+
+
+def late_cell_labels(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    spec: HotspotBacktestSpec,
+) -> pd.DataFrame:
+    """The label events of the ``origins`` x ``cells`` rows known only after their window
+    ended (``origin, cell_x, cell_y, known_at``; :func:`models.known_labels.late_label_events`
+    with the windows of :func:`models.backtest.label_window_end`, the local days the
+    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells."""
+    ev = events.merge(
+        cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates(), on=["cell_x", "cell_y"]
+    )
+    idx = pd.DatetimeIndex(origins).sort_values()
+    ends = pd.DatetimeIndex(label_window_end(pd.Series(idx), spec.horizon_days, spec.tz))
+    return late_label_events(ev, ["cell_x", "cell_y"], idx, ends)
 
 
 def outside_area_labels(
