@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -414,11 +413,20 @@ def build_model_frame(
     return add_derived_features(frame, "hotspot", KEYS)
 
 
-FrameBuilder = Callable[
-    [pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, HotspotBacktestSpec], pd.DataFrame
-]
-"""Builds the model frame ``(events, cells, origins, spec)``: :func:`build_model_frame`
-here, or ``riskwarn.engine`` per origin block on a cluster (the same rows)."""
+class FrameBuilder(Protocol):
+    """Builds the model frame ``(events, cells, origins, spec, context)``:
+    :func:`build_model_frame` here, or ``riskwarn.engine`` per origin block on a cluster
+    (the same rows). Backtests, training and serving all build it so, the ``ctx_*``
+    context inputs joined before the derived features in every one."""
+
+    def __call__(
+        self,
+        events: pd.DataFrame,
+        cells: pd.DataFrame,
+        origins: pd.DatetimeIndex,
+        spec: HotspotBacktestSpec,
+        context: pd.DataFrame | None = None,
+    ) -> pd.DataFrame: ...
 
 
 def run_hotspot_backtest(
@@ -479,8 +487,10 @@ def run_hotspot_backtest(
         )
     all_origins = evals.union(train)
     spec = replace(spec, sample_negatives_before=sampling_cut(evals, train, spec.model))
-    frame = (frame_builder or build_model_frame)(ev, cells, all_origins, spec)
-    frame = join_context(frame, context, ContextParams(tz=spec.tz))
+    # the context inputs inside the one frame builder, before the derived features, as
+    # training's and serving's frames have them (they were joined after them here)
+    build: FrameBuilder = frame_builder or build_model_frame
+    frame = build(ev, cells, all_origins, spec, context)
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
