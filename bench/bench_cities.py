@@ -115,6 +115,12 @@ def shown_path(arg: str) -> str:
     return arg
 
 
+def _unlocated(row: dict[str, Any]) -> str:
+    """The events of a city's windows left out for want of coordinates, when counted."""
+    n = row.get("events_without_coordinates")
+    return "" if n is None else f"; {n:.0f} without coordinates, in no count"
+
+
 def run_city(city: City, out: Path, plain: bool = False) -> dict[str, Any]:
     """Run one city's backtest through the CLI (in-process); record wall time and command."""
     from riskwarn.cli import main
@@ -191,6 +197,8 @@ def city_row(
         "n_active_cells": metrics["n_active_cells"],
         "events": m["xgboost"]["events"],
         "events_outside_area": metrics.get("events_outside_area", 0.0),
+        # None: a metrics.json written before the count existed
+        "events_without_coordinates": metrics.get("events_without_coordinates"),
         "best_baseline": base,
         "xgboost": figures("xgboost"),
         "baseline": figures(base),
@@ -325,7 +333,9 @@ def section_markdown(res: dict[str, Any]) -> str:
         share = row["share_to_ceiling_loo"]
         lines.append(
             f"| {row['city']} | {row['n_origins']} x {row['n_active_cells']} | "
-            f"{row['events']:.0f} ({row['events_outside_area']:.0f}) | "
+            f"{row['events']:.0f} ({row['events_outside_area']:.0f})"
+            + _unlocated(row)
+            + " | "
             + " | ".join(_diff_cell(diffs.get(f)) for f in FRACTIONS)
             + f" | {verdict(row)} | "
             + (_f(share) if share is not None else "n/a (ceiling_loo <= baseline)")

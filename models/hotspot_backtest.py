@@ -448,8 +448,11 @@ def run_hotspot_backtest(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ev = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
-    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    located = assign_cells(events, spec.crs, spec.cell_size_m)
+    has_cell = located[["cell_x", "cell_y"]].notna().all(axis=1).to_numpy()
+    ev = located[has_cell].astype({"cell_x": "int64", "cell_y": "int64"})
+    unlocated = pd.to_datetime(located.loc[~has_cell, "occurred_at"], utc=True)
+    del located
     start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
     if area_cells is not None:
         cells = area_cells[["cell_x", "cell_y"]].astype("int64")
@@ -532,6 +535,12 @@ def run_hotspot_backtest(
             mb.scores, labels, cell_admin_codes(ev[ev["occurred_at"] < start_utc])
         )
     metrics["windows_past_data_end"] = incomplete
+    # events of the evaluation windows without coordinates (no cell): in no method's hit
+    # rate or PAI denominator (every method alike); counted so that reports can say so
+    last_end = label_window_end(pd.Series([evals.max()]), spec.horizon_days, spec.tz).iloc[0]
+    metrics["events_without_coordinates"] = int(
+        ((unlocated >= evals.min()) & (unlocated < last_end)).sum()
+    )
     metrics["n_active_cells"] = len(cells)
     metrics["active_area"] = (
         "study area: every cell whose centre lies in the given polygon (events outside "
