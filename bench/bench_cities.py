@@ -99,6 +99,28 @@ CITIES: tuple[City, ...] = (
 )  # fmt: skip
 
 
+def shown_path(arg: str) -> str:
+    """A command argument as the docs show it: a path in this checkout relative to its
+    root (``configs/sources/...``, ``var/bench/...``), one in the shared data as
+    ``../shared/data/...`` (the commands are run from the checkout's root); anything else
+    as it is. The recorded commands named the worktree they ran in before."""
+    if "/" not in arg:
+        return arg
+    for base, shown in ((DATA, "../shared/data"), (ROOT, "")):
+        try:
+            rel = Path(arg).resolve().relative_to(base.resolve())
+        except ValueError:
+            continue
+        return f"{shown}/{rel}" if shown else str(rel)
+    return arg
+
+
+def _unlocated(row: dict[str, Any]) -> str:
+    """The events of a city's windows left out for want of coordinates, when counted."""
+    n = row.get("events_without_coordinates")
+    return "" if n is None else f"; {n:.0f} without coordinates, in no count"
+
+
 def run_city(city: City, out: Path, plain: bool = False) -> dict[str, Any]:
     """Run one city's backtest through the CLI (in-process); record wall time and command."""
     from riskwarn.cli import main
@@ -109,7 +131,7 @@ def run_city(city: City, out: Path, plain: bool = False) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     if rc != 0:
         raise SystemExit(f"{city.name}: riskwarn backtest exited {rc}")
-    bench = {"wall_s": wall, "command": "riskwarn " + " ".join(args)}
+    bench = {"wall_s": wall, "command": "riskwarn " + " ".join(map(shown_path, args))}
     (out / "bench.json").write_text(json.dumps(bench, indent=2))
     return bench
 
@@ -175,6 +197,8 @@ def city_row(
         "n_active_cells": metrics["n_active_cells"],
         "events": m["xgboost"]["events"],
         "events_outside_area": metrics.get("events_outside_area", 0.0),
+        # None: a metrics.json written before the count existed
+        "events_without_coordinates": metrics.get("events_without_coordinates"),
         "best_baseline": base,
         "xgboost": figures("xgboost"),
         "baseline": figures(base),
@@ -309,7 +333,9 @@ def section_markdown(res: dict[str, Any]) -> str:
         share = row["share_to_ceiling_loo"]
         lines.append(
             f"| {row['city']} | {row['n_origins']} x {row['n_active_cells']} | "
-            f"{row['events']:.0f} ({row['events_outside_area']:.0f}) | "
+            f"{row['events']:.0f} ({row['events_outside_area']:.0f})"
+            + _unlocated(row)
+            + " | "
             + " | ".join(_diff_cell(diffs.get(f)) for f in FRACTIONS)
             + f" | {verdict(row)} | "
             + (_f(share) if share is not None else "n/a (ceiling_loo <= baseline)")

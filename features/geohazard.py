@@ -52,6 +52,9 @@ from riskwarn import sensor_physics as phys
 from riskwarn.contracts import HAZARD_TYPES
 
 SITE_KEYS = ["origin", "site_id"]
+SITE_LABEL_CRS = "EPSG:3857"
+"""The projected CRS in which an event without a site is matched to sites within
+``label_radius_m`` (the default of :func:`build_site_features_multi`, which training uses)."""
 log = logging.getLogger(__name__)
 
 
@@ -190,7 +193,7 @@ def build_site_features(
     hazard_events: pd.DataFrame,
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     params: SiteFeatureParams | None = None,
-    crs: str = "EPSG:3857",
+    crs: str = SITE_LABEL_CRS,
 ) -> pd.DataFrame:
     """Site x origin features and labels (one row per requested origin and site).
 
@@ -215,7 +218,7 @@ def build_site_features_multi(
     origin_sets: Sequence[
         tuple[Sequence[pd.Timestamp] | pd.DatetimeIndex, SiteFeatureParams | None]
     ],
-    crs: str = "EPSG:3857",
+    crs: str = SITE_LABEL_CRS,
     *,
     batch_sensors: int | None = None,
     on_batch: Callable[[pd.DataFrame, pd.DataFrame], None] | None = None,
@@ -606,30 +609,37 @@ def _health_at(
     )
 
 
-def _site_labels(
-    events: pd.DataFrame,
-    sites: pd.DataFrame,
-    idx: pd.DatetimeIndex,
-    params: SiteFeatureParams,
-    crs: str,
+def site_label_events(
+    events: pd.DataFrame, sites: pd.DataFrame, params: SiteFeatureParams, crs: str
 ) -> pd.DataFrame:
+    """The (site, event) pairs the site labels count: ``site_id``, ``occurred_at`` and
+    ``reported_at`` (NaT where the source has none) of each hazard event at a site, and
+    with ``label_radius_m`` of each event without a site within that distance of one."""
     ev = events.dropna(subset=["occurred_at"])
     site_of = (
         ev["site_id"].astype(object).where(ev["site_id"].notna(), None)
         if "site_id" in ev
         else pd.Series(None, index=ev.index, dtype=object)
     )
+    reported = (
+        pd.to_datetime(ev["reported_at"], utc=True)
+        if "reported_at" in ev
+        else pd.Series(pd.NaT, index=ev.index, dtype="datetime64[ns, UTC]")
+    )
     pairs = pd.DataFrame(
         {
             "site_id": site_of.to_numpy(dtype=object),
-            "t": pd.to_datetime(ev["occurred_at"], utc=True).to_numpy(),
+            "occurred_at": pd.to_datetime(ev["occurred_at"], utc=True).to_numpy(),
+            "reported_at": reported.to_numpy(),
         }
-    ).dropna()
+    ).dropna(subset=["site_id", "occurred_at"])
     pairs["site_id"] = pairs["site_id"].astype(str).astype(object)
     if params.label_radius_m > 0 and len(ev):
         from riskwarn.geo import project
 
-        loose = ev[site_of.isna().to_numpy()].dropna(subset=["lon", "lat"])
+        loose_rows = site_of.isna().to_numpy()
+        loose = ev[loose_rows].dropna(subset=["lon", "lat"])
+        loose_reported = reported[loose_rows].loc[loose.index]
         sx, sy = project(sites["lon"], sites["lat"], crs)
         ex, ey = project(loose["lon"], loose["lat"], crs)
         ok = np.isfinite(sx)
@@ -641,10 +651,27 @@ def _site_labels(
             near = pd.DataFrame(
                 {
                     "site_id": ids[np.concatenate([np.asarray(h, dtype=int) for h in hits])],
-                    "t": np.repeat(loose["occurred_at"].to_numpy(), lens),
+                    "occurred_at": np.repeat(
+                        pd.to_datetime(loose["occurred_at"], utc=True).to_numpy(), lens
+                    ),
+                    "reported_at": np.repeat(loose_reported.to_numpy(), lens),
                 }
             )
             pairs = pd.concat([pairs, near], ignore_index=True)
+    for col in ("occurred_at", "reported_at"):
+        pairs[col] = pd.to_datetime(pairs[col], utc=True)
+    return pairs.reset_index(drop=True)
+
+
+def _site_labels(
+    events: pd.DataFrame,
+    sites: pd.DataFrame,
+    idx: pd.DatetimeIndex,
+    params: SiteFeatureParams,
+    crs: str,
+) -> pd.DataFrame:
+    pairs = site_label_events(events, sites, params, crs)
+    pairs = pairs[["site_id", "occurred_at"]].rename(columns={"occurred_at": "t"})
     horizon = pd.Timedelta(hours=params.horizon_hours)
     grid = pd.DataFrame({"site_id": sites["record_id"].astype(str).astype(object)}).merge(
         pd.DataFrame({"origin": idx}), how="cross"

@@ -43,6 +43,7 @@ import pandas as pd
 import xgboost as xgb
 
 from models.calibration import Calibrator, fit_calibrator
+from models.known_labels import labels_known_by
 from models.matrices import quantile_dmatrix, sorted_by_origin
 from models.metrics import hotspot_windows, pooled_hotspot_metrics
 
@@ -321,16 +322,28 @@ def label_window_end(origins: pd.Series, horizon_days: int, tz: str) -> pd.Serie
     return origins.map(dict(zip(uniq, ends, strict=True)))
 
 
-def training_rows(frame: pd.DataFrame, refit_origin: pd.Timestamp, config: ModelConfig):
-    """Rows usable at ``refit_origin``: label window ended, within the training window."""
+def training_rows(
+    frame: pd.DataFrame,
+    refit_origin: pd.Timestamp,
+    config: ModelConfig,
+    late: pd.DataFrame | None = None,
+):
+    """Rows usable at ``refit_origin``: label window ended, within the training window;
+    their labels count only the events known before ``refit_origin``: ``late``
+    (:func:`models.known_labels.late_label_events` of the frame's events) lists the events
+    known after their window ended, and those known at or after ``refit_origin`` are taken
+    out (:func:`models.known_labels.labels_known_by`). None: every label was known when its
+    window ended (a source without report times)."""
     label_end = label_window_end(frame["origin"], config.horizon_days, config.tz)
     lo = refit_origin - pd.Timedelta(days=config.train_window_days)
     mask = ((label_end <= refit_origin) & (frame["origin"] >= lo)).to_numpy()
     pos = np.flatnonzero(mask)
     if len(pos) and pos[-1] - pos[0] + 1 == len(pos):
         # one run of rows (frames sorted by origin): a positional slice, not a copy
-        return frame.iloc[pos[0] : pos[-1] + 1]
-    return frame.loc[mask]
+        rows = frame.iloc[pos[0] : pos[-1] + 1]
+    else:
+        rows = frame.loc[mask]
+    return labels_known_by(rows, late, refit_origin, KEYS)
 
 
 def _pai_on(frame: pd.DataFrame, score: np.ndarray, fraction: float) -> float:
@@ -556,13 +569,15 @@ def run_model_backtest(
     features: list[str],
     config: ModelConfig,
     trainer: BoosterTrainer | None = None,
+    late_labels: pd.DataFrame | None = None,
 ) -> ModelBacktest:
     """Rolling-origin backtest of the model over ``eval_origins`` (boosters grown by
     ``trainer``, default here).
 
     ``frame`` holds feature + label rows for the evaluation origins and for earlier
     (training) origins. Labels of rows at or after a refit origin are never used by that
-    fit (see :func:`training_rows`).
+    fit, and the labels it uses count only events known before it (``late_labels``: see
+    :func:`training_rows`).
     """
     eval_origins = sorted(pd.DatetimeIndex(eval_origins))
     # the rows of one evaluation origin: a positional slice when the frame is sorted by
@@ -580,7 +595,7 @@ def run_model_backtest(
     for origin in eval_origins:
         # origins are local midnights: allow for a DST hour when comparing with the schedule
         if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
-            rows = training_rows(frame, origin, config)
+            rows = training_rows(frame, origin, config, late_labels)
             if hp is None:
                 model, hp, trials = choose_hyperparameters(rows, features, config, origin, trainer)
             else:

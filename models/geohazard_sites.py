@@ -90,6 +90,7 @@ from features.sensor_readings import ReadingSource, SiteFeatureParams
 from models.champion import compare_scores_with_champion
 from models.explain import global_importance
 from models.gate import NOT_JUDGED, NothingToLearn, champion_check
+from models.known_labels import labels_known_by, late_label_events
 from models.metrics import ECE_NOISE_DRAWS, best_threshold_tss, ece_noise_quantile
 from models.recipe import Recipe, code_version, recipe
 from models.registry import (
@@ -593,12 +594,37 @@ def site_features(table: pd.DataFrame) -> list[str]:
 
 
 def site_training_rows(
-    table: pd.DataFrame, refit_origin: pd.Timestamp, config: SiteModelConfig
+    table: pd.DataFrame,
+    refit_origin: pd.Timestamp,
+    config: SiteModelConfig,
+    late: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Rows usable at ``refit_origin``: label window ``[o, o + horizon)`` ended by then."""
+    """Rows usable at ``refit_origin``: label window ``[o, o + horizon)`` ended by then;
+    their labels count only the failures known before ``refit_origin`` (``late``:
+    :func:`late_site_labels`, the failures known after their window ended; None: every
+    failure was known when its window ended)."""
     end = table["origin"] + pd.Timedelta(hours=config.horizon_hours)
     lo = refit_origin - pd.Timedelta(days=config.train_window_days)
-    return table.loc[(end <= refit_origin) & (table["origin"] >= lo)]
+    rows = table.loc[(end <= refit_origin) & (table["origin"] >= lo)]
+    return labels_known_by(rows, late, refit_origin, KEYS)
+
+
+def late_site_labels(
+    events: pd.DataFrame,
+    sites: pd.DataFrame,
+    origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    config: SiteModelConfig,
+) -> pd.DataFrame:
+    """The label failures of the ``origins`` x ``sites`` rows known only after their window
+    ended (``origin, site_id, known_at``): the (site, failure) pairs the labels count
+    (:func:`features.geohazard.site_label_events`, the table's own rule and grid) through
+    :func:`models.known_labels.late_label_events`."""
+    from features.geohazard import SITE_LABEL_CRS, site_label_events
+
+    pairs = site_label_events(events, sites, feature_params(config), SITE_LABEL_CRS)
+    idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
+    ends = idx + pd.Timedelta(hours=config.horizon_hours)
+    return late_label_events(pairs, ["site_id"], idx, ends)
 
 
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -667,8 +693,12 @@ def run_site_backtest(
     config: SiteModelConfig,
     *,
     reach_back_until: pd.Timestamp | None = None,
+    late_labels: pd.DataFrame | None = None,
 ) -> SiteBacktest:
     """Rolling-origin backtest of the model and every baseline over ``eval_origins``.
+
+    A refit learns only the failures known before it (``late_labels``: see
+    :func:`site_training_rows`).
 
     Refits every ``refit_every_days``. Before ``reach_back_until`` (the start of the last
     ``eval_days`` when the window reached back for failures, :class:`EvalWindow`) a due
@@ -690,7 +720,7 @@ def run_site_backtest(
         if origin not in by_origin:
             continue
         if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
-            train = site_training_rows(table, origin, config)
+            train = site_training_rows(table, origin, config, late_labels)
             if (
                 model is not None
                 and last_fit is not None
@@ -1132,11 +1162,14 @@ def finish_site_training(
     domain, config, window = plan.domain, plan.config, plan.window
     eval_origins = window.origins
     features = site_features(table)
+    # failures reported after their window ended: each refit leaves out those not yet known
+    late = late_site_labels(events, sites, table["origin"].unique(), config)
     bt = run_site_backtest(
         table,
         eval_origins,
         config,
         reach_back_until=window.default_start if window.extended_for else None,
+        late_labels=late,
     )
     in_eval = events.dropna(subset=["site_id"])
     in_eval = in_eval[
@@ -1188,7 +1221,7 @@ def finish_site_training(
         "refits": len(bt.fits),
     }
     final, threshold = fit_site_model(
-        site_training_rows(table, final_origin, config), features, config, final_origin
+        site_training_rows(table, final_origin, config, late), features, config, final_origin
     )
     metrics["final_threshold"] = threshold
     ev_rows = table[table["origin"].isin(eval_origins)]

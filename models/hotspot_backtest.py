@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -40,6 +39,7 @@ from models.backtest import (
     BoosterTrainer,
     ModelBacktest,
     ModelConfig,
+    label_window_end,
     run_model_backtest,
 )
 from models.baselines import (
@@ -59,6 +59,7 @@ from models.hotspot_evaluation import (
     events_outside_area,
     loo_ceiling_scores,
 )
+from models.known_labels import late_label_events
 from models.metrics import probability_metrics_numpy
 from riskwarn.domains import Domain
 
@@ -112,6 +113,10 @@ class HotspotBacktestResult:
     outside: pd.DataFrame = field(default_factory=pd.DataFrame)
     """Evaluation windows' events in cells outside the scored area (origin, cell_x, cell_y,
     label_count): misses for every method, counted by the metrics (the standard count)."""
+    late_labels: pd.DataFrame | None = None
+    """The frame's label events known only after their window ended (origin, cell_x,
+    cell_y, known_at; :func:`late_cell_labels`): a refit at a cut-off leaves out those
+    known at or after it (:func:`models.backtest.training_rows`)."""
 
 
 def domain_spec(
@@ -433,11 +438,20 @@ def build_model_frame(
     return add_derived_features(frame, "hotspot", KEYS)
 
 
-FrameBuilder = Callable[
-    [pd.DataFrame, pd.DataFrame, pd.DatetimeIndex, HotspotBacktestSpec], pd.DataFrame
-]
-"""Builds the model frame ``(events, cells, origins, spec)``: :func:`build_model_frame`
-here, or ``riskwarn.engine`` per origin block on a cluster (the same rows)."""
+class FrameBuilder(Protocol):
+    """Builds the model frame ``(events, cells, origins, spec, context)``:
+    :func:`build_model_frame` here, or ``riskwarn.engine`` per origin block on a cluster
+    (the same rows). Backtests, training and serving all build it so, the ``ctx_*``
+    context inputs joined before the derived features in every one."""
+
+    def __call__(
+        self,
+        events: pd.DataFrame,
+        cells: pd.DataFrame,
+        origins: pd.DatetimeIndex,
+        spec: HotspotBacktestSpec,
+        context: pd.DataFrame | None = None,
+    ) -> pd.DataFrame: ...
 
 
 def run_hotspot_backtest(
@@ -459,8 +473,13 @@ def run_hotspot_backtest(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    versions = assign_cells(events, spec.crs, spec.cell_size_m).dropna(subset=["cell_x", "cell_y"])
-    versions = versions.astype({"cell_x": "int64", "cell_y": "int64"})
+    located = assign_cells(events, spec.crs, spec.cell_size_m)
+    has_cell = located[["cell_x", "cell_y"]].notna().all(axis=1).to_numpy()
+    versions = located[has_cell].astype({"cell_x": "int64", "cell_y": "int64"})
+    # events without coordinates (no cell), counted once per record (its current version)
+    current = located["known_to"].isna().to_numpy() if "known_to" in located else True
+    unlocated = pd.to_datetime(located.loc[~has_cell & current, "occurred_at"], utc=True)
+    del located
     # ``events`` may hold the earlier versions of corrected records (riskwarn.lake.
     # read_versions): every input and label of an origin takes the version valid at it
     # (at the start: the area, the busiest cells, the cells' admin codes)
@@ -503,8 +522,10 @@ def run_hotspot_backtest(
         )
     all_origins = evals.union(train)
     spec = replace(spec, sample_negatives_before=sampling_cut(evals, train, spec.model))
-    frame = (frame_builder or build_model_frame)(versions, cells, all_origins, spec)
-    frame = join_context(frame, context, ContextParams(tz=spec.tz))
+    # the context inputs inside the one frame builder, before the derived features, as
+    # training's and serving's frames have them (they were joined after them here)
+    build: FrameBuilder = frame_builder or build_model_frame
+    frame = build(versions, cells, all_origins, spec, context)
     features = feature_columns(frame)
     timings["features_s"] = time.perf_counter() - t0
     log.info(
@@ -515,7 +536,8 @@ def run_hotspot_backtest(
     eval_labels = frame.loc[frame["origin"].isin(evals), [*KEYS, "label_count", "label_any"]]
     model_frame = model_rows(frame, train, evals)
     del frame  # model_frame is the frame itself when it was already sorted (no second copy)
-    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer)
+    late = late_cell_labels(ev, cells, all_origins, spec)
+    mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer, late)
     timings["model_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
@@ -550,6 +572,12 @@ def run_hotspot_backtest(
             mb.scores, labels, cell_admin_codes(at_start[at_start["occurred_at"] < start_utc])
         )
     metrics["windows_past_data_end"] = incomplete
+    # events of the evaluation windows without coordinates (no cell): in no method's hit
+    # rate or PAI denominator (every method alike); counted so that reports can say so
+    last_end = label_window_end(pd.Series([evals.max()]), spec.horizon_days, spec.tz).iloc[0]
+    metrics["events_without_coordinates"] = int(
+        ((unlocated >= evals.min()) & (unlocated < last_end)).sum()
+    )
     metrics["n_active_cells"] = len(cells)
     metrics["active_area"] = (
         "study area: every cell whose centre lies in the given polygon (events outside "
@@ -570,8 +598,26 @@ def run_hotspot_backtest(
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings
     return HotspotBacktestResult(
-        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside
+        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside, late
     )
+
+
+def late_cell_labels(
+    events: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    spec: HotspotBacktestSpec,
+) -> pd.DataFrame:
+    """The label events of the ``origins`` x ``cells`` rows known only after their window
+    ended (``origin, cell_x, cell_y, known_at``; :func:`models.known_labels.late_label_events`
+    with the windows of :func:`models.backtest.label_window_end`, the local days the
+    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells."""
+    ev = events.merge(
+        cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates(), on=["cell_x", "cell_y"]
+    )
+    idx = pd.DatetimeIndex(origins).sort_values()
+    ends = pd.DatetimeIndex(label_window_end(pd.Series(idx), spec.horizon_days, spec.tz))
+    return late_label_events(ev, ["cell_x", "cell_y"], idx, ends)
 
 
 def outside_area_labels(

@@ -475,7 +475,8 @@ def lead_times_hours(
     """Lead time of each event: hours from the first warning in the preceding window.
 
     For each event, the earliest warning issued within ``max_lead_hours`` before it
-    (and not after it) gives the lead time; events without such a warning get NaN.
+    (strictly before: a warning at the event's time gives no lead, DOMAIN.md) gives the
+    lead time; events without such a warning get NaN.
     """
     warn = np.sort(
         pd.DatetimeIndex(pd.to_datetime(warning_times, utc=True)).tz_convert(None).to_numpy()
@@ -483,7 +484,7 @@ def lead_times_hours(
     ev = pd.DatetimeIndex(pd.to_datetime(event_times, utc=True)).tz_convert(None).to_numpy()
     window = np.timedelta64(int(max_lead_hours * 3600), "s")
     lo = np.searchsorted(warn, ev - window, side="left")
-    hi = np.searchsorted(warn, ev, side="right")
+    hi = np.searchsorted(warn, ev, side="left")
     has = hi > lo
     out = np.full(len(ev), np.nan)
     if warn.size:

@@ -34,13 +34,17 @@ def failure_lead_times(
     scores: pd.DataFrame, events: pd.DataFrame, horizon_hours: float
 ) -> pd.DataFrame:
     """Per failure (``site_id``, ``occurred_at``) and method: hours from the earliest
-    warned origin in ``[failure - horizon, failure]`` at that site (NaN = not warned)."""
+    warned origin in ``[failure - horizon, failure)`` at that site (NaN = not warned).
+
+    A warning counts only if issued before the failure (DOMAIN.md: lead time is hours from
+    the first warning to the event; a warning at the failure's recorded time gives no time
+    to act), so one issued at that very time does not warn it, and none after it does."""
     ev = events.dropna(subset=["site_id", "occurred_at"])[["site_id", "occurred_at"]]
     ev = ev.astype({"site_id": str})
     warned = scores.loc[scores["warned"], ["method", "site_id", "origin"]]
     m = ev.merge(warned, on="site_id", how="inner")
     m = m[
-        (m["origin"] <= m["occurred_at"])
+        (m["origin"] < m["occurred_at"])
         & (m["origin"] >= m["occurred_at"] - pd.Timedelta(hours=horizon_hours))
     ]
     first = m.groupby(["method", "site_id", "occurred_at"], as_index=False)["origin"].min()

@@ -12,9 +12,10 @@ their own levels. Why: the domain's fixed orange probability (0.35) was never re
 the calibrated daily model (simulated city 2025: 0 of 289 failures warned orange).
 
 Lead time per level (:func:`level_lead_times`): per failure, hours from the first origin
-at that level or above in the ``horizon`` before it; a failure never warned at that level
-counts 0 h. Model-minus-rule differences are paired per failure, with a bootstrap that
-resamples the failures' local days (failures of one storm stay together).
+at that level or above in the ``horizon`` before it (issued before the failure: one at its
+recorded time gives no lead); a failure never warned at that level counts 0 h.
+Model-minus-rule differences are paired per failure, with a bootstrap that resamples the
+failures' local days (failures of one storm stay together).
 """
 
 from __future__ import annotations
@@ -91,15 +92,17 @@ def level_lead_times(
     scores: pd.DataFrame, events: pd.DataFrame, horizon_hours: float
 ) -> pd.DataFrame:
     """Per failure (``site_id``, ``occurred_at``), method and level 1..4: hours from the
-    earliest origin at that level or above in ``[failure - horizon, failure]`` (NaN = not
-    warned at that level). ``scores`` needs ``method``, ``site_id``, ``origin``, ``level``."""
+    earliest origin at that level or above in ``[failure - horizon, failure)`` (NaN = not
+    warned at that level; issued before the failure only, as
+    :func:`models.site_evaluation.failure_lead_times`). ``scores`` needs ``method``,
+    ``site_id``, ``origin``, ``level``."""
     ev = events.dropna(subset=["site_id", "occurred_at"])[["site_id", "occurred_at"]]
     ev = ev.astype({"site_id": str}).drop_duplicates()
     lv = scores.loc[scores["level"] > 0, ["method", "site_id", "origin", "level"]]
     lv = lv.astype({"site_id": str})
     m = ev.merge(lv, on="site_id", how="inner")
     m = m[
-        (m["origin"] <= m["occurred_at"])
+        (m["origin"] < m["occurred_at"])
         & (m["origin"] >= m["occurred_at"] - pd.Timedelta(hours=horizon_hours))
     ]
     parts = []

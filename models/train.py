@@ -465,7 +465,8 @@ def train_hotspot_domain(
     # final model: every row whose labels are complete at the end of the data
     best = max(result.model.trials, key=lambda t: t["val_pai"])
     hp = {k: best[k] for k in cfg.grid[0]}
-    rows = training_rows(result.frame, final_origin, result.spec.model)
+    # labels known before final_origin only (events reported later are not yet known)
+    rows = training_rows(result.frame, final_origin, result.spec.model, result.late_labels)
     final, _ = fit_model(rows, result.features, result.spec.model, hp, final_origin, trainer)
 
     ev_rows = result.frame[result.frame["origin"].isin(result.eval_origins)]

@@ -133,3 +133,16 @@ def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
 def test_a_section_already_flagged_by_hand_is_not_flagged_twice() -> None:
     body = "## Daily\n\n**Old count, old model: counted over the active area only** (x).\n\n6625 active cells.\n"
     assert report.flag_stale_counting(body) == body
+
+
+def test_the_recorded_command_names_no_worktree() -> None:
+    """The command a city's run records is the one a reader runs from the checkout's
+    root: configs/sources/..., ../shared/data/..., var/bench/... (it named the worktree
+    it ran in: /work/wt/cities/configs/sources/...)."""
+    city = bench_cities.CITIES[1]
+    args = city.args(bench_cities.ROOT / "var" / "bench" / "cities" / city.name)
+    shown = " ".join(map(bench_cities.shown_path, args))
+    assert f"--source configs/sources/{city.mapping}.yaml" in shown
+    assert f"--events ../shared/data/{city.data}" in shown
+    assert f"--out var/bench/cities/{city.name}" in shown
+    assert str(bench_cities.ROOT) not in shown

@@ -230,12 +230,96 @@ def test_dispute_features_ignore_records_at_or_after_origin(data, extra, hours, 
             "event_type": "escalated_petition",
         }
     )
-    d2 = pd.concat([keep_d, xd], ignore_index=True).sample(frac=1.0, random_state=seed)
-    e2 = pd.concat([keep_e, xe, fut_on_old], ignore_index=True).sample(frac=1.0, random_state=seed)
+    at_d, at_e = _records_at(keep_d, t)
+    d2 = pd.concat([keep_d, xd, at_d], ignore_index=True).sample(frac=1.0, random_state=seed)
+    e2 = pd.concat([keep_e, xe, fut_on_old, at_e], ignore_index=True).sample(
+        frac=1.0, random_state=seed
+    )
     after = build_dispute_case_features(d2, e2, [t], params)
     pd.testing.assert_frame_equal(_dispute_features(base), _dispute_features(after))
     assert not base.duplicated(["origin", "dispute_id"]).any()
     assert (after["label_escalation"] == 1).all()
+
+
+def _records_at(disputes: pd.DataFrame, t: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Records exactly AT the origin ``t`` (known at t, not before it): an event of every
+    type on each of ``disputes``, and a copy of each dispute opened at t in the same cell,
+    with the same parties and every event type at t. A feature counting ``<=`` the origin
+    instead of ``<`` sees them (events 5 minutes after it never told the two apart)."""
+    twins = disputes.assign(
+        record_id=("at_" + disputes["record_id"].astype(str)).astype(object), opened_at=t
+    )
+    ids = [*disputes["record_id"], *twins["record_id"]]
+    events = pd.DataFrame(
+        {
+            "dispute_id": pd.Series([i for i in ids for _ in EVENT_TYPES], dtype=object),
+            "event_at": pd.DatetimeIndex([t] * (len(ids) * len(EVENT_TYPES))),
+            "event_type": pd.Series([e for _ in ids for e in EVENT_TYPES], dtype=object),
+        }
+    )
+    return twins, events
+
+
+def test_dispute_features_ignore_records_exactly_at_the_origin() -> None:
+    """Every dispute feature, with records exactly at the origin: two open cases in
+    neighbouring cells sharing a party, each with a mediation, a failed mediation and an
+    escalation before the origin, then every event type at the origin on both, and new
+    cases opened at the origin beside them with the same parties. Nothing changes."""
+    t = D0 + pd.Timedelta(days=40)
+    disputes = pd.DataFrame(
+        {
+            "record_id": pd.Series(["a", "b", "c"], dtype=object),
+            "opened_at": pd.DatetimeIndex([D0, D0 + pd.Timedelta(days=15), D0]),
+            "category": "debt",
+            "cell_x": [1, 2, 1],
+            "cell_y": [1, 1, 2],
+            "party_ids": ["p1;p2", "p2", "p3;p1"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "dispute_id": pd.Series(["a", "a", "b", "b", "c"], dtype=object),
+            "event_at": pd.DatetimeIndex(
+                [D0 + pd.Timedelta(days=d) for d in (2, 5, 16, 19, 20)], tz="UTC"
+            ),
+            "event_type": pd.Series(
+                [
+                    "mediation_attempt",
+                    "mediation_failed",
+                    "mediation_succeeded",
+                    "mediation_failed",
+                    "escalated_petition",
+                ],
+                dtype=object,
+            ),
+        }
+    )
+    params = DisputeCaseParams(include_escalated=True)
+    base = build_dispute_case_features(disputes, events, [t], params)
+    at_d, at_e = _records_at(disputes, t)
+    after = build_dispute_case_features(
+        pd.concat([disputes, at_d], ignore_index=True),
+        pd.concat([events, at_e], ignore_index=True),
+        [t],
+        params,
+    )
+    pd.testing.assert_frame_equal(_dispute_features(base), _dispute_features(after))
+    # the example exercises every feature: each is non-zero somewhere
+    feats = _dispute_features(base).drop(columns=["origin", "dispute_id", "cell_x", "cell_y"])
+    for col in (
+        "n_mediations",
+        "n_failed_mediations",
+        "days_since_last_mediation",
+        "party_prior_disputes",
+        "party_prior_escalations",
+        "nearby_disputes_30d",
+        "nearby_disputes_90d",
+        "nearby_escalations_30d",
+        "nearby_escalations_90d",
+        "already_escalated",
+    ):
+        assert (feats[col].fillna(0) != 0).any(), col
+    assert list(base["dispute_id"]) == ["a", "b", "c"]
 
 
 # ------------------------------------------------------------------ geohazard

@@ -642,3 +642,64 @@ def test_reach_back_never_starts_where_the_first_refit_cannot_fit(small: dict) -
     assert x["origin"].min() == win.start, (win.words("UTC"), x["origin"].min())
     scored = times[(times >= x["origin"].min()) & (times < win.end)]
     assert win.failures == len(scored)
+
+
+def test_a_refit_learns_only_the_failures_known_before_it(small: dict) -> None:
+    """A failure reported after a refit does not train it (docs/design.md, "What a
+    forecast may know"): at the refit its windows' labels are those of the same table
+    without that failure; a refit after the report learns it. Before, a row was used as
+    soon as its window ended, with every failure that occurred in it."""
+    from models.geohazard_sites import late_site_labels
+
+    cfg = site_config("geohazard_hourly")
+    origins = pd.date_range("2023-07-09T00:00Z", "2023-07-14T00:00Z", freq="h")
+    events = small["events"].dropna(subset=["site_id"]).sort_values("occurred_at")
+    first = events.index[0]
+    failed = events.loc[first, "occurred_at"]
+    refit = failed + pd.Timedelta(hours=30)  # every window holding the failure has ended
+    events = small["events"].copy()
+    events["reported_at"] = events["occurred_at"]
+    events.loc[first, "reported_at"] = refit + pd.Timedelta(hours=5)
+    table = _table(small, origins, events=events)
+    late = late_site_labels(events, small["sites"], origins, cfg)
+    assert set(late["known_at"]) == {refit + pd.Timedelta(hours=5)}
+    without = _table(small, origins, events=events.drop(index=first))
+    rows = site_training_rows(table, refit, cfg, late)
+    expect = site_training_rows(without, refit, cfg)
+    assert rows[LABEL].sum() < site_training_rows(table, refit, cfg)[LABEL].sum()
+    pd.testing.assert_frame_equal(rows, expect)
+    # after the report the failure is known, and learnt
+    later = refit + pd.Timedelta(hours=6)
+    pd.testing.assert_frame_equal(
+        site_training_rows(table, later, cfg, late), site_training_rows(table, later, cfg)
+    )
+
+
+def test_site_training_hands_the_late_failures_to_the_backtest(small: dict, monkeypatch) -> None:
+    """The training job passes the failures reported after their window to the backtest's
+    refits (and its final fit uses the same table): a failure reported a week late is
+    listed with its report time."""
+    import models.geohazard_sites as gs
+
+    class Seen(Exception):
+        pass
+
+    seen: dict = {}
+
+    def stop(table, evals, config, **kw):
+        seen.update(kw)
+        raise Seen
+
+    monkeypatch.setattr(gs, "run_site_backtest", stop)
+    events = small["events"].copy()
+    events["reported_at"] = events["occurred_at"]
+    first = events.dropna(subset=["site_id"]).sort_values("occurred_at").index[0]
+    events.loc[first, "reported_at"] += pd.Timedelta(days=7)
+    cfg = site_config("geohazard_hourly", eval_days=4, refit_every_days=2)
+    with pytest.raises(Seen):
+        train_site_domain(
+            small["readings"], small["sensors"], small["sites"], events, None,
+            domain="geohazard_hourly", tz="Asia/Shanghai", config=cfg,
+        )  # fmt: skip
+    late = seen["late_labels"]
+    assert len(late) and set(late["known_at"]) == {events.loc[first, "reported_at"]}

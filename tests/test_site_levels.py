@@ -284,3 +284,52 @@ def test_fitted_blue_adds_nothing_when_the_models_own_blue_lowers_served_tss() -
     champion = SimpleNamespace(python_model=lambda: SimpleNamespace(fitted=model))
     policy = model_level_policy(champion, default)  # type: ignore[arg-type]
     assert policy.raise_at[1] - policy.raise_at[0] <= 1e-9  # not untied at serving
+
+
+def test_failures_warned_and_lead_times_count_warnings_before_the_failure_only() -> None:
+    """Known warnings around known failures (hourly origins, 24 h horizon): a warning
+    counts only if issued before the failure (DOMAIN.md: lead = hours from the first
+    warning to the event), within the horizon; one issued at the failure's recorded time
+    is not a warning ahead of it (lead 0 h is no lead), nor is one after it."""
+    from models.site_evaluation import failure_lead_times
+
+    t = pd.Timestamp("2025-07-01T12:00Z")
+    h = pd.Timedelta(hours=1)
+    warned_at = {
+        "a": [t - 30 * h, t - 6 * h, t - 5 * h, t + 2 * h],  # 30 h: outside the horizon
+        "b": [t],  # exactly at the failure
+        "c": [t + 1 * h, t + 3 * h],  # only after it
+        "d": [t - 24 * h],  # the horizon's first origin
+    }
+    origins = pd.date_range(t - 30 * h, t + 5 * h, freq="h")
+    scores = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "method": "xgboost",
+                    "site_id": s,
+                    "origin": origins,
+                    "warned": origins.isin(w),
+                    "level": np.where(origins.isin(w), 3, 0),
+                }
+            )
+            for s, w in warned_at.items()
+        ],
+        ignore_index=True,
+    )
+    events = pd.DataFrame({"site_id": list(warned_at), "occurred_at": t})
+    leads = failure_lead_times(scores, events, horizon_hours=24).set_index("site_id")
+    got = leads["lead_time_hours"]
+    assert got["a"] == 6.0 and got["d"] == 24.0
+    assert np.isnan(got["b"]) and np.isnan(got["c"])
+    assert int(got.notna().sum()) == 2  # failures warned: a and d
+    ll = level_lead_times(scores, events, horizon_hours=24)
+    orange = ll[ll["level"] == 3].set_index("site_id")["lead_time_hours"]
+    pd.testing.assert_series_equal(orange, got, check_names=False)
+    # the plain lead-time helper keeps the same rule
+    from models.metrics import lead_times_hours
+
+    at = lead_times_hours(pd.Series([t]), pd.Series([t]), max_lead_hours=24)
+    assert np.isnan(at.iloc[0])
+    before = lead_times_hours(pd.Series([t - h, t]), pd.Series([t]), max_lead_hours=24)
+    assert before.iloc[0] == 1.0

@@ -298,7 +298,9 @@ def incidents(
     click.echo(
         f"every event counted: {x.get('events', 0):.0f} in the windows, "
         f"{result.metrics.get('events_outside_area', 0):.0f} of them in cells outside the "
-        "scored area (misses for every method)"
+        "scored area (misses for every method); "
+        f"{result.metrics.get('events_without_coordinates', 0)} more without coordinates "
+        "(no cell: in no method's count)"
     )
     click.echo(
         f"gap closed: {result.metrics.get('gap_closed_share', float('nan')):.2f}; "

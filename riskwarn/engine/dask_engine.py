@@ -98,11 +98,12 @@ def frame_block(
     cells: pd.DataFrame,
     origins: pd.DatetimeIndex,
     spec: HotspotBacktestSpec,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One block's model frame, on a worker: read the lake there, build as locally."""
     from models.hotspot_backtest import build_model_frame
 
-    return build_model_frame(source.events(), cells, origins, spec)
+    return build_model_frame(source.events(), cells, origins, spec, context)
 
 
 def build_frame_on_cluster(
@@ -113,15 +114,18 @@ def build_frame_on_cluster(
     cells: pd.DataFrame,
     origins: pd.DatetimeIndex,
     spec: HotspotBacktestSpec,
+    context: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """A :data:`~models.hotspot_backtest.FrameBuilder` on the cluster.
+    """A :class:`~models.hotspot_backtest.FrameBuilder` on the cluster.
 
     ``events`` (the client's copy) is not shipped: each block's task reads ``source``
-    itself. Blocks come back in origin order, so the rows are in the local order.
+    itself; ``context`` (other sources' points, small) goes with each block. Blocks come
+    back in origin order, so the rows are in the local order.
     """
     blocks = origin_blocks(origins, n_blocks)
     futures = [
-        client.submit(frame_block, source, cells, block, spec, pure=False) for block in blocks
+        client.submit(frame_block, source, cells, block, spec, context, pure=False)
+        for block in blocks
     ]
     parts = [p for p in client.gather(futures) if len(p)]
     if not parts:
