@@ -536,7 +536,7 @@ def run_hotspot_backtest(
     eval_labels = frame.loc[frame["origin"].isin(evals), [*KEYS, "label_count", "label_any"]]
     model_frame = model_rows(frame, train, evals)
     del frame  # model_frame is the frame itself when it was already sorted (no second copy)
-    late = late_cell_labels(ev, cells, all_origins, spec)
+    late = late_cell_labels(versions, cells, all_origins, spec)
     mb = run_model_backtest(model_frame, list(evals), features, spec.model, trainer, late)
     timings["model_s"] = time.perf_counter() - t1
 
@@ -611,13 +611,22 @@ def late_cell_labels(
     """The label events of the ``origins`` x ``cells`` rows known only after their window
     ended (``origin, cell_x, cell_y, known_at``; :func:`models.known_labels.late_label_events`
     with the windows of :func:`models.backtest.label_window_end`, the local days the
-    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells."""
-    ev = events.merge(
-        cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates(), on=["cell_x", "cell_y"]
-    )
+    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells;
+    with the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`),
+    each origin's labels count the version valid at it (:func:`features.cells.versions_at`),
+    so its late events are that version's, in that version's cell."""
+    area = cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates()
     idx = pd.DatetimeIndex(origins).sort_values()
     ends = pd.DatetimeIndex(label_window_end(pd.Series(idx), spec.horizon_days, spec.tz))
-    return late_label_events(ev, ["cell_x", "cell_y"], idx, ends)
+    parts = [
+        late_label_events(
+            known.merge(area, on=["cell_x", "cell_y"]), ["cell_x", "cell_y"], idx[pos], ends[pos]
+        )
+        for pos, known in versions_at(events, idx)
+    ]
+    if not parts:  # no origin
+        return late_label_events(events.iloc[:0], ["cell_x", "cell_y"], idx, ends)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def outside_area_labels(
