@@ -393,6 +393,8 @@ def store_and_record(
         )
     with ingest_lock(lake_dir, batch.table_name):
         run_id, notes = journal.begin(batch, as_of)
+        # the same file (and mapping) ingested before: never revert a stored record
+        before = journal.recorded(batch.batch_id)
         try:
             report = store_batch(
                 batch,
@@ -401,6 +403,7 @@ def store_and_record(
                 mapping.partition,
                 ids_carry_time=mapping.ids_carry_time,
                 run_id=run_id,
+                corrections=before is None,
             )
         except BaseException:
             # a failed write (full disk) may have made a commit before failing: record
@@ -410,7 +413,12 @@ def store_and_record(
             except Exception:
                 log.exception("could not settle the failed run %s of %s", run_id, batch.file_name)
             raise
-        journal.finish(run_id, report)
+        try:
+            notes = [*journal.finish(run_id, report, before), *notes]
+        except Exception as exc:  # the store went down after the lake commits
+            from riskwarn.ingest.journal import RecordFailed
+
+            raise RecordFailed(report, exc) from exc
     report["messages"] = [*report["messages"], *notes]
     return report
 
