@@ -402,6 +402,7 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_out_of_range_date": {"zh": "时间超出支持范围", "en": "Time out of supported range"},
     "qr_unparseable_number": {"zh": "数值无法识别", "en": "Unreadable number"},
     "qr_unparseable_coordinates": {"zh": "坐标无法识别", "en": "Unreadable coordinates"},
+    "qr_non_finite_value": {"zh": "数值为无穷大", "en": "Infinite number"},
     "qr_incomplete_coordinates": {"zh": "坐标不完整", "en": "Incomplete coordinates"},
     "qr_future_timestamp": {"zh": "时间晚于接入时间", "en": "Time in the future"},
     "qr_outside_area": {"zh": "位置在辖区外", "en": "Outside the area"},
@@ -424,6 +425,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Personal data (phone or ID number)",
     },
     "qr_unknown_admin_code": {"zh": "区划代码不在已知区划中", "en": "Unknown admin code"},
+    "qr_scientific_notation": {
+        "zh": "代码被表格软件转成科学计数法",
+        "en": "Code in scientific notation (spreadsheet)",
+    },
     "qr_other": {"zh": "其他原因", "en": "Other"},
     "table_incidents": {"zh": "案事件", "en": "Incidents"},
     "table_disputes": {"zh": "纠纷", "en": "Disputes"},

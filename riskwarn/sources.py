@@ -8,6 +8,7 @@ data: reading files and applying the rules live in :mod:`riskwarn.ingest`.
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,6 +190,9 @@ class SourceMapping(_Strict):
     not_personal: list[str] = Field(default_factory=list)
     max_future_hours: float = 0.0
     value_range: tuple[float, float] | None = None
+    # per canonical quantity (sensor_readings): [min, max] of `value` in its unit; a
+    # quantity listed here is checked against its own range (and `value_range` too)
+    value_ranges: dict[str, tuple[float, float]] = Field(default_factory=dict)
     spike: SpikeRule | None = None
     sql: SqlSource | None = None
     chunk_rows: int = Field(default=200_000, gt=0)
@@ -215,6 +219,13 @@ class SourceMapping(_Strict):
             raise ValueError(f"required columns of {self.table} not mapped: {', '.join(missing)}")
         if self.format == "sql" and self.sql is None:
             raise ValueError("format sql needs a sql: {url, table|query} section")
+        if self.value_ranges and not {"quantity", "value"} <= set(table.columns):
+            raise ValueError(
+                f"value_ranges needs a table with quantity and value, not {self.table}"
+            )
+        for q, (lo, hi) in {**self.value_ranges, "value_range": self.value_range or (0, 0)}.items():
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise ValueError(f"range of {q} must be finite [min, max], not [{lo}, {hi}]")
         self._refuse_personal()
         return self
 

@@ -350,12 +350,20 @@ def sweep_all(settings: Settings) -> dict[str, Any]:
     """What the ``lake_maintenance`` DAG's ``sweep_temporary`` task and ``riskwarn lake
     sweep`` do: :func:`sweep` the home's spill parent (:func:`spill_parent`),
     :func:`default_parent` and ``<system temp>/riskwarn-spill`` (the default parent of
-    an untold training before), and report :func:`legacy_leftovers`. Returns ``removed``
-    (one dict per folder removed) and ``legacy``; logs each legacy folder at WARNING."""
+    an untold training before), and report :func:`legacy_leftovers`; also remove the
+    lake files of writes killed before their commit
+    (:func:`riskwarn.lake.layout.sweep_dead_writes`). Returns ``removed`` (one dict per
+    folder removed), ``legacy`` and ``uncommitted`` (paths); logs each legacy folder at
+    WARNING."""
     removed: list[dict[str, Any]] = []
     before = Path(tempfile.gettempdir()) / "riskwarn-spill"  # the default before (owned folders)
     for parent in dict.fromkeys([spill_parent(settings), default_parent(), before]):
         removed += [{**r, "parent": str(parent)} for r in sweep(parent)]
+    from riskwarn.lake.layout import sweep_dead_writes
+
+    uncommitted = [str(p) for p in sweep_dead_writes(settings.lake_dir)]
+    for p in uncommitted:
+        log.info("removed %s: written by a lake write that was killed before its commit", p)
     legacy = legacy_leftovers()
     for item in legacy:
         log.warning(
@@ -366,7 +374,7 @@ def sweep_all(settings: Settings) -> dict[str, Any]:
             item["bytes"] / 1e6,
             item["modified"],
         )
-    return {"removed": removed, "legacy": legacy}
+    return {"removed": removed, "legacy": legacy, "uncommitted": uncommitted}
 
 
 class TrainingBusy(RuntimeError):

@@ -132,11 +132,13 @@ def test_kill_9_between_lake_commit_and_store_record(tmp_path: Path, store_url: 
             1,
         )
         assert rec["read"] == lake_rows + quarantined + rec["duplicates"]
-        # the killed run that added the rows is recorded, once, under its own run id,
-        # before the re-run's record (which replaced it)
+        # the killed run that added the rows is recorded, once, under its own run id; the
+        # re-run of the recorded batch changed nothing: closed as ingest_skipped, the
+        # record kept (before 2026-12-06 it replaced the record with "new 0")
         runs = _runs(store, batch_id)
-        assert [r["new"] for r in runs] == [GOOD, 0]
-        first, second = runs
+        assert [r["new"] for r in runs] == [GOOD]
+        [first] = runs
+        [skipped] = store.audit_entries("ingest_batch", batch_id, ("ingest_skipped",))
         # the killed run's commits carry its run id: the table's, then the quarantine's
         [killed_run] = _run_ids_in_lake(lake_dir, "incidents")
         assert _run_ids_in_lake(lake_dir, QUARANTINE) == [killed_run]
@@ -148,14 +150,16 @@ def test_kill_9_between_lake_commit_and_store_record(tmp_path: Path, store_url: 
             FUTURE,
         )
         assert (first["unchanged"], first["updated"]) == (0, 0)
-        assert second["replaced"]["new"] == GOOD and second["run_id"] != killed_run
+        assert skipped["details"]["run_id"] != killed_run
+        assert (rec["new"], rec["unchanged"]) == (GOOD, 0)
         assert store.open_ingests(batch_id) == []
         assert any("recorded an earlier run" in m for m in report["messages"]), report
 
         # re-running again records that run only: the killed one stays recorded once
         third = _cli(home, store_url, path)
         assert third.returncode == 0, third.stderr[-2000:]
-        assert [r["new"] for r in _runs(store, batch_id)] == [GOOD, 0, 0]
+        assert [r["new"] for r in _runs(store, batch_id)] == [GOOD]
+        assert len(store.audit_entries("ingest_batch", batch_id, ("ingest_skipped",))) == 2
         assert [r["run_id"] for r in _runs(store, batch_id)].count(killed_run) == 1
     finally:
         store.close()
@@ -188,9 +192,11 @@ def test_two_ingests_of_one_file_at_once_record_each_run_once(tmp_path: Path) ->
     store = Store(url)
     try:
         runs = _runs(store, reports[0]["batch_id"])
-        assert sorted(r["new"] for r in runs) == [0, GOOD]
+        # the second to take the lock found the batch recorded: skipped, record kept
+        assert [r["new"] for r in runs] == [GOOD]
         assert all("recovered" not in r for r in runs)
-        assert len({r["run_id"] for r in runs}) == 2
+        [skipped] = store.audit_entries("ingest_batch", reports[0]["batch_id"], ("ingest_skipped",))
+        assert skipped["details"]["run_id"] != runs[0]["run_id"]
         assert store.open_ingests(reports[0]["batch_id"]) == []
         [rec] = store.ingest_batches().to_dict("records")
         assert rec["accepted"] == len(read_table(home / "lake", "incidents")) == GOOD
@@ -274,8 +280,9 @@ def test_landing_run_killed_before_its_record_is_recorded_by_the_retry(tmp_path:
         [rec] = store.ingest_batches().to_dict("records")
         assert rec["accepted"] == len(read_table(home / "lake", "incidents")) == GOOD
         runs = _runs(store, rec["batch_id"])
-        assert [r["new"] for r in runs] == [GOOD, 0]
-        assert "recovered" in runs[0] and "recovered" not in runs[1]
+        assert [r["new"] for r in runs] == [GOOD]  # the retry found it recorded: skipped
+        assert "recovered" in runs[0]
+        assert store.audit_entries("ingest_batch", rec["batch_id"], ("ingest_skipped",))
     finally:
         store.close()
 
@@ -357,8 +364,9 @@ def test_kill_9_between_table_commit_and_quarantine_commit(tmp_path: Path, store
         assert first["recovered"]["complete"] is False
         assert first["recovered"]["quarantine_not_stored"] == FUTURE
         assert any("quarantined rows not stored" in m for m in report["messages"]), report
-        # the re-run stored the quarantine; the store's row agrees with the lake
-        assert (second["new"], second["unchanged"], second["quarantined"]) == (0, GOOD, FUTURE)
+        # the re-run stored the quarantine; the store's row agrees with the lake and keeps
+        # the killed run's new rows (a re-run of a recorded batch adds to its counts)
+        assert (second["new"], second["unchanged"], second["quarantined"]) == (GOOD, 0, FUTURE)
         [rec] = store.ingest_batches().to_dict("records")
         assert rec["quarantined"] == len(read_quarantine(lake_dir)) == FUTURE
         assert rec["accepted"] == len(read_table(lake_dir, "incidents")) == GOOD

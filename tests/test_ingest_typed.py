@@ -58,7 +58,7 @@ def _readings(n: int, seed: int) -> dict[str, object]:
         "设备编号": sensors,
         "采集时间": t,
         "监测项": np.where(rng.random(n) < 0.5, "雨量", "累计位移"),
-        "数值": np.round(rng.normal(5, 2, n), 2),
+        "数值": np.round(np.abs(rng.normal(5, 2, n)), 2),  # no negative rain (value_ranges)
         "采样间隔": np.full(n, 600, dtype=np.int32),
         "数据状态": rng.choice(["正常", "可疑", "缺测"], n),
     }

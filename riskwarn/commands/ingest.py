@@ -31,7 +31,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"{report['file_name']} -> {report['table_name']} (source {report['source']})",
         f"  read {report['read']}, accepted {report['accepted']} (new {report['new']}, "
-        f"updated {report['updated']}, unchanged {report['unchanged']}), "
+        f"updated {report['updated']}, unchanged {report['unchanged']}"
+        + (f", stale {report['stale']}" if report.get("stale") else "")
+        + "), "
         f"quarantined {report['quarantined']}, duplicates {report['duplicates']}",
     ]
     for reason, n in report["reasons"].items():
@@ -167,6 +169,11 @@ def ingest(
     except Exception as exc:  # a bug: the files stored (and recorded) before it are reported
         for report in done:
             click.echo(format_report(report), err=as_json)
+        from riskwarn.ingest.journal import RecordFailed
+
+        if isinstance(exc, RecordFailed):  # in the lake, not in the store: say so
+            click.echo(f"error: {exc}", err=True)
+            raise click.ClickException("the serving store failed after the lake commit") from None
         failed = files[len(done)] if len(done) < len(files) else "the SQL source"
         click.echo(f"error: ingest of {failed} failed ({type(exc).__name__})", err=True)
         raise

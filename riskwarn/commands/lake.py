@@ -137,7 +137,9 @@ def sweep() -> None:
             f"not removed: {x['path']} ({x['bytes'] / 1e6:.1f} MB, last modified "
             f"{x['modified']}): no owner recorded; remove by hand once no older riskwarn runs"
         )
-    if not done["removed"] and not done["legacy"]:
+    for path in done.get("uncommitted", []):
+        click.echo(f"removed {path}: written by a lake write killed before its commit")
+    if not done["removed"] and not done["legacy"] and not done.get("uncommitted"):
         click.echo("nothing to remove")
 
 

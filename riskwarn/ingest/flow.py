@@ -344,15 +344,24 @@ def read_sql_and_validate(
 def known_admin_codes(lake_dir: Path, mapping: SourceMapping) -> frozenset[str] | None:
     """The codes (record ids) of the admin units in the lake, which a mapping of a table in
     :data:`~riskwarn.ingest.mapping.ADMIN_CODE_TABLES` reading ``admin_code`` is checked
-    against; None (no check) for other mappings and while the lake holds no admin unit
-    (a city ingests its admin units first: docs/ingestion.md)."""
+    against: those of the mapping's own source (city) when the lake holds any; else, for
+    disputes, those of every source (as before 2026-12-06). None (no check) for other
+    mappings and while the lake holds no such admin unit (a city ingests its admin units
+    first: docs/ingestion.md); another city's districts are not its admin units."""
     from riskwarn import lake
     from riskwarn.ingest.mapping import ADMIN_CODE_TABLES
 
     if mapping.table not in ADMIN_CODE_TABLES or "admin_code" not in mapping.columns:
         return None
-    codes = lake.read_table(lake_dir, "admin_units", columns=["record_id"])["record_id"]
-    return frozenset(codes.dropna().astype(str)) if len(codes) else None
+    units = lake.read_table(lake_dir, "admin_units", columns=["source", "record_id"])
+    if not len(units):
+        return None
+    own = units.loc[units["source"] == mapping.name, "record_id"]
+    if len(own):
+        return frozenset(own.dropna().astype(str))
+    if mapping.table == "disputes":
+        return frozenset(units["record_id"].dropna().astype(str))
+    return None
 
 
 def city_area(settings: Any) -> Area | None:
@@ -384,6 +393,8 @@ def store_and_record(
         )
     with ingest_lock(lake_dir, batch.table_name):
         run_id, notes = journal.begin(batch, as_of)
+        # the same file (and mapping) ingested before: never revert a stored record
+        before = journal.recorded(batch.batch_id)
         try:
             report = store_batch(
                 batch,
@@ -392,6 +403,7 @@ def store_and_record(
                 mapping.partition,
                 ids_carry_time=mapping.ids_carry_time,
                 run_id=run_id,
+                corrections=before is None,
             )
         except BaseException:
             # a failed write (full disk) may have made a commit before failing: record
@@ -401,7 +413,12 @@ def store_and_record(
             except Exception:
                 log.exception("could not settle the failed run %s of %s", run_id, batch.file_name)
             raise
-        journal.finish(run_id, report)
+        try:
+            notes = [*journal.finish(run_id, report, before), *notes]
+        except Exception as exc:  # the store went down after the lake commits
+            from riskwarn.ingest.journal import RecordFailed
+
+            raise RecordFailed(report, exc) from exc
     report["messages"] = [*report["messages"], *notes]
     return report
 

@@ -48,8 +48,16 @@ class IngestStore(Protocol):
     def open_ingests(self, batch_id: str) -> list[dict[str, Any]]: ...
 
     def close_ingest(
-        self, batch_id: str, run_id: str, details: dict[str, Any], actor: str = ...
+        self,
+        batch_id: str,
+        run_id: str,
+        details: dict[str, Any],
+        actor: str = ...,
+        *,
+        action: str = ...,
     ) -> bool: ...
+
+    def ingest_batch(self, batch_id: str) -> dict[str, Any] | None: ...
 
     def record_ingest_batch(
         self,
@@ -62,6 +70,24 @@ class IngestStore(Protocol):
 
 
 FIXED_COUNTS = ("read", "accepted", "quarantined", "duplicates")
+
+
+class RecordFailed(RuntimeError):
+    """The batch is in the lake but its record in the serving store failed (the store
+    went down after the lake commits). A re-run of the same file records the run's lake
+    commits (:meth:`StoreJournal.settle`); nothing is stored twice."""
+
+    def __init__(self, report: dict[str, Any], cause: BaseException) -> None:
+        self.report = report
+        self.cause = cause
+        super().__init__(
+            f"{report['file_name']}: stored in the lake (new {report['new']}, updated "
+            f"{report['updated']}, quarantined {report['quarantined']}) but not recorded in "
+            f"the serving store ({type(cause).__name__}: "
+            f"{str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ''}); "
+            "re-run the same ingest once the store is reachable: it records these rows "
+            "(nothing is stored twice)"
+        )
 
 
 class StoreJournal:
@@ -95,12 +121,61 @@ class StoreJournal:
         self.store.begin_ingest(intent, actor=self.actor)
         return run_id, notes
 
-    def finish(self, run_id: str, report: dict[str, Any]) -> None:
-        """Record this run's batch (once; the caller still holds the ingest lock)."""
+    def recorded(self, batch_id: str) -> dict[str, Any] | None:
+        """The store's record of ``batch_id`` (an earlier ingest of the same file with
+        the same mapping), or None. The caller holds the ingest lock."""
+        return self.store.ingest_batch(batch_id)
+
+    def finish(
+        self, run_id: str, report: dict[str, Any], before: dict[str, Any] | None = None
+    ) -> list[str]:
+        """Record this run's batch (once; the caller still holds the ingest lock).
+
+        ``before``: the batch's record from an earlier ingest (:meth:`recorded`). Then
+        this run was a re-ingest, which changed no stored record (``stale`` rows were
+        not applied): a run that changed nothing closes its intent as ``ingest_skipped``
+        and leaves the record as it is; one that did (new rows, a changed quarantine)
+        adds its new rows to the record's counts, never replacing what the earlier runs
+        stored. Returns messages for the report."""
         crash_point(KILL_BEFORE_RECORD)
-        self.store.record_ingest_batch(
-            {k: v for k, v in report.items() if k != "messages"}, self.actor, run_id=run_id
-        )
+        row = {k: v for k, v in report.items() if k not in ("messages", "stale")}
+        if before is None:
+            self.store.record_ingest_batch(row, self.actor, run_id=run_id)
+            return []
+        stale = int(report.get("stale", 0))
+        first = f"{before['file_name']} was already ingested ({_when(before['ingested_at'])})"
+        notes = []
+        if stale:
+            notes.append(
+                f"{stale} row(s) differ from the lake's record and were not applied (stale: "
+                "a re-ingested file never reverts a later correction)"
+            )
+        same = all(int(before[k]) == int(report[k]) for k in FIXED_COUNTS)
+        if same and not int(report["new"]):
+            self.store.close_ingest(
+                report["batch_id"],
+                run_id,
+                {
+                    "file_name": report["file_name"],
+                    "stored": "nothing (already ingested)",
+                    "stale": stale,
+                    "ingested_at": _when(report["ingested_at"]),
+                },
+                actor=self.actor,
+                action="ingest_skipped",
+            )
+            return [f"{first}: skipped, nothing changed", *notes]
+        accepted = int(report["accepted"])
+        new = min(int(before["new"]) + int(report["new"]), accepted)
+        updated = min(int(before["updated"]), accepted - new)
+        row.update(new=new, updated=updated, unchanged=accepted - new - updated)
+        row["ingested_at"] = before["ingested_at"]
+        self.store.record_ingest_batch(row, self.actor, run_id=run_id)
+        return [
+            f"{first}: re-ingested, {report['new']} new row(s) added; stored records left "
+            "as they are",
+            *notes,
+        ]
 
     def settle(self, batch_id: str) -> list[str]:
         """Record or close every open intent of ``batch_id`` (the caller holds the ingest
@@ -161,7 +236,10 @@ class StoreJournal:
             "complete": complete,
             "not_stored": not_stored,
             "quarantine_not_stored": quarantine_missing,
-            "note": "the run died after its lake commits and before its record in the store",
+            "note": (
+                "the run stopped after its lake commits and before its record in the store "
+                "(killed, or the store failed when it recorded the batch)"
+            ),
         }
         self.store.record_ingest_batch(
             report, str(intent.get("actor") or self.actor), run_id=run_id, recovered=recovered
@@ -171,12 +249,21 @@ class StoreJournal:
             what += f", {not_stored} rows of its second commit not stored"
         if quarantine_missing:
             what += f", {quarantine_missing} quarantined rows not stored (its quarantine commit)"
-        log.warning("%s was killed after its lake commits; recorded now: %s", started, what)
+        log.warning(
+            "%s stopped after its lake commits without its record in the store (killed, or "
+            "the store failed); recorded now: %s",
+            started,
+            what,
+        )
         return (
             f"recorded an earlier {started} that stopped after its lake commit "
             f"(versions {recovered['table_versions'] or recovered['quarantine_versions']}): "
             f"{what}"
         )
+
+
+def _when(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
 def crash_point(variable: str) -> None:

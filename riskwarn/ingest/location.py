@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from riskwarn import geo
@@ -23,6 +24,11 @@ def map_xy(
     x = pd.to_numeric(xs.where(~xs.isin(nulls)), errors="coerce")
     y = pd.to_numeric(ys.where(~ys.isin(nulls)), errors="coerce")
     flag((~xs.isin(nulls) & x.isna()) | (~ys.isin(nulls) & y.isna()), "unparseable_coordinates")
+    infinite = (x.notna() & ~np.isfinite(x.astype(float))) | (
+        y.notna() & ~np.isfinite(y.astype(float))
+    )
+    flag(infinite, "non_finite_value:x/y")
+    x, y = x.where(~infinite), y.where(~infinite)
     if mapping.crs.upper() in ("EPSG:4326", "WGS84"):
         out["lon"], out["lat"] = x.astype(float), y.astype(float)
         out["_swap_lon"], out["_swap_lat"] = y.astype(float), x.astype(float)

@@ -188,12 +188,20 @@ def _parse_number(
     bad = present & num.isna()
     if rule.scale is not None:
         num = num * rule.scale
+    # inf, -inf (and a finite number scaled past the float range) is no reading: its
+    # own reason, never stored (a day's rain summed over it would be inf)
+    infinite = num.notna() & ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
+    if infinite.any():
+        num = num.where(~infinite)
+        bad = bad | infinite
     if dtype == "int":
         frac = num.notna() & (num != np.floor(num))
         bad = bad | frac
         num = num.where(~frac)
         num = num.round().astype("Int64")
     kind[bad] = "unparseable_number"
+    if infinite.any():
+        kind[infinite] = "non_finite_value"
     return num, bad, kind
 
 
@@ -633,6 +641,9 @@ def map_chunk(
             has[w] = True
     for name, cols in mapping.pseudonymise.items():
         out[name] = _join_nonempty(clean, cols)
+    if "admin_code" in out:
+        # a code Excel turned into a number (3.40825E+8): its digits are lost
+        flag(_scientific(out["admin_code"]), "scientific_notation:admin_code")
     if admin_codes is not None and table.name in ADMIN_CODE_TABLES and "admin_code" in out:
         code = out["admin_code"]
         known = code.isin(admin_codes).to_numpy(dtype=bool)
@@ -660,11 +671,9 @@ def map_chunk(
         # may come before it fails (36 Hong Kong landslides: docs/ingestion.md)
         flag(reported_before_occurred(out, mapping.timezone), "reported_before_occurred")
     if mapping.value_range is not None and "value" in table.columns:
-        lo, hi = mapping.value_range
-        v = out["value"]
-        flag((v < lo) & (v < 0) & (lo >= 0), "negative_value")
-        flag(v < lo, "below_range")
-        flag(v > hi, "absurd_value")
+        _check_range(out["value"], *mapping.value_range, pd.Series(True, index=out.index), flag)
+    for quantity, (lo, hi) in mapping.value_ranges.items():
+        _check_range(out["value"], lo, hi, out["quantity"] == quantity, flag)
     out = out.drop(columns=[c for c in ("_swap_lon", "_swap_lat") if c in out.columns])
     reason = reason_codes(reason_arr, has, raw.index)
     bad = pd.Series(has, index=raw.index)
@@ -672,6 +681,28 @@ def map_chunk(
     if bad.any():
         out.loc[bad, "_original"] = stored_json(mapping, clean[bad])
     return out, reason
+
+
+_SCIENTIFIC = r"^\s*[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+\s*$"
+
+
+def _scientific(codes: pd.Series) -> np.ndarray:
+    """Codes written in scientific notation (``3.40825E+8``, ``3.40825e+11``)."""
+    if not codes.notna().any():
+        return np.zeros(len(codes), dtype=bool)
+    hit = codes.astype("str").str.match(_SCIENTIFIC)
+    return hit.fillna(False).to_numpy(dtype=bool)
+
+
+def _check_range(
+    v: pd.Series, lo: float, hi: float, rows: pd.Series, flag: Callable[[pd.Series, str], None]
+) -> None:
+    """Values of ``rows`` outside ``[lo, hi]``: ``negative_value`` (below a range that
+    starts at 0 or above), ``below_range``, ``absurd_value``."""
+    rows = rows.fillna(False).astype(bool)
+    flag(rows & (v < lo) & (v < 0) & (lo >= 0), "negative_value")
+    flag(rows & (v < lo), "below_range")
+    flag(rows & (v > hi), "absurd_value")
 
 
 def reason_codes(reasons: np.ndarray, has: np.ndarray, index: pd.Index) -> pd.Series:
@@ -696,9 +727,10 @@ def row_hashes(mapping: SourceMapping, raw: pd.DataFrame, pseudonym_key: str) ->
 
 
 # tables whose admin_code must be the code of a known admin unit (the lake's admin_units)
-# when the lake holds any: a civil dispute is placed in its community through it, and a
-# code typed wrong (or a name and phone number typed into it) would be stored as a place
-ADMIN_CODE_TABLES = frozenset({"disputes"})
+# when the lake holds any: every table with an admin_code (a dispute, an incident, a
+# hazard site is placed in its community or township through it, and a code typed wrong,
+# mangled by Excel, or a name and phone number typed into it would be stored as a place)
+ADMIN_CODE_TABLES = frozenset(n for n, t in TABLES.items() if "admin_code" in t.columns)
 
 
 # the official code lists (the civil affairs bureau's admin units, the city's grid): their

@@ -359,6 +359,7 @@ _REASON_TEXT = {
     ),
     "unparseable_number": "'{arg}' is not a number",
     "unparseable_coordinates": "x/y are not numbers",
+    "non_finite_value": "'{arg}' is not a finite number (inf or -inf)",
     "incomplete_coordinates": "only one of lon/lat is given",
     "future_timestamp": "'{arg}' lies in the future of the ingest time",
     "outside_area": "the location is outside the configured area",
@@ -386,6 +387,10 @@ _REASON_TEXT = {
     "personal_data": (
         "'{arg}' holds a phone or ID number (personal data): the row is not stored, and the "
         "number is masked in its quarantined original"
+    ),
+    "scientific_notation": (
+        "'{arg}' is written in scientific notation (e.g. 3.40825E+8): a code a spreadsheet "
+        "turned into a number, its digits lost; export the column as text and ingest again"
     ),
     "unknown_admin_code": (
         "admin_code is not the code of an admin unit in the lake (admin_units): ingest the "

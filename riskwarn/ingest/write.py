@@ -25,8 +25,11 @@ def write_batch(
     ids_carry_time: bool = False,
     run_id: str | None = None,
     as_of: datetime | None = None,
+    corrections: bool = True,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
+    ``corrections=False``: a re-ingest of a recorded batch, which never changes a stored
+    record (``stale`` counts the rows it did not apply).
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
@@ -46,6 +49,7 @@ def write_batch(
             ids_carry_time=ids_carry_time,
             run_id=run_id,
             as_of=as_of,
+            corrections=corrections,
         )
         # the batch's whole quarantine: rows a re-ingest now accepts leave it
         lake.write_quarantine(
@@ -57,7 +61,7 @@ def write_batch(
         )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
-    return {k: int(result[k]) for k in ("new", "updated", "unchanged")}
+    return {k: int(result.get(k, 0)) for k in ("new", "updated", "unchanged", "stale")}
 
 
 def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict[str, Any]:
@@ -66,8 +70,9 @@ def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict
     assert batch.read == accepted + quarantined + batch.duplicates, (
         "read != accepted + quarantined + duplicates"
     )
-    assert accepted == written["new"] + written["updated"] + written["unchanged"], (
-        "accepted != new + updated + unchanged"
+    stale = int(written.get("stale", 0))
+    assert accepted == written["new"] + written["updated"] + written["unchanged"] + stale, (
+        "accepted != new + updated + unchanged + stale"
     )
     return {
         "batch_id": batch.batch_id,
@@ -79,6 +84,7 @@ def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict
         "new": written["new"],
         "updated": written["updated"],
         "unchanged": written["unchanged"],
+        "stale": stale,
         "quarantined": quarantined,
         "duplicates": batch.duplicates,
         "reasons": batch.reasons,
@@ -95,10 +101,17 @@ def store_batch(
     *,
     ids_carry_time: bool = False,
     run_id: str | None = None,
+    corrections: bool = True,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
     written = write_batch(
-        lake_dir, batch, grain, ids_carry_time=ids_carry_time, run_id=run_id, as_of=as_of
+        lake_dir,
+        batch,
+        grain,
+        ids_carry_time=ids_carry_time,
+        run_id=run_id,
+        as_of=as_of,
+        corrections=corrections,
     )
     return batch_report(batch, written, as_of)
 

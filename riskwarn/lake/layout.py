@@ -265,6 +265,31 @@ def _write_marker(marker: Path, version: int) -> None:
         time.sleep(0.002)
 
 
+def sweep_dead_writes(lake_dir: Path) -> list[Path]:
+    """Clean up after every writer that died mid-write (its ``.writing`` marker left, its
+    lock free): the files no commit references are removed (:func:`remove_uncommitted`),
+    as the table's next write would do. A table being written now is left alone.
+    Returns what was removed (``riskwarn lake sweep``, the lake_maintenance DAG)."""
+    locks = Path(lake_dir) / LOCKS
+    removed: list[Path] = []
+    for marker in sorted(locks.glob("*.writing")) if locks.is_dir() else []:
+        stem = marker.name[: -len(".writing")]
+        try:
+            fd = os.open(locks / f"{stem}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # a live writer holds it
+                continue
+            if marker.exists():
+                removed += remove_uncommitted(table_dir(lake_dir, stem.replace("__", "/")), marker)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def remove_uncommitted(path: Path, marker: Path) -> list[Path]:
     """Remove what a failed or killed write left in the table at ``path``.
 
@@ -279,6 +304,10 @@ def remove_uncommitted(path: Path, marker: Path) -> list[Path]:
         marker.unlink(missing_ok=True)
         return []
     committed = _version(path) > version
+    # the files the commits since the marker refer to: a write may commit more than once
+    # under one lock (the first ingest creates the table, v0, then appends its rows, v1);
+    # killed between the two, its data file is in no commit and goes too
+    referenced = _referenced_since(path, version) if committed else set()
     removed: list[Path] = []
     if path.is_dir():
         for root, _dirs, files in os.walk(path):
@@ -291,7 +320,10 @@ def remove_uncommitted(path: Path, marker: Path) -> list[Path]:
                 except FileNotFoundError:
                     continue
                 temporary = "#" in fname or (in_log and not _LOG_FILE.match(fname))
-                if temporary or (not committed and not in_log):
+                orphan = (
+                    committed and not in_log and p.relative_to(path).as_posix() not in referenced
+                )
+                if temporary or orphan or (not committed and not in_log):
                     p.unlink(missing_ok=True)
                     removed.append(p)
         if not committed and version < 0 and not any(path.glob("_delta_log/*")):
@@ -299,6 +331,26 @@ def remove_uncommitted(path: Path, marker: Path) -> list[Path]:
     _remove_empty_dirs(path, keep_root=True)
     marker.unlink(missing_ok=True)
     return removed
+
+
+def _referenced_since(path: Path, version: int) -> set[str]:
+    """Relative paths of the data and change files (``add``, ``cdc``) that the log's
+    commits after ``version`` refer to."""
+    import json
+    from urllib.parse import unquote
+
+    out: set[str] = set()
+    for entry in (path / "_delta_log").glob("*.json"):
+        if not _LOG_FILE.match(entry.name) or int(entry.name[:20]) <= version:
+            continue
+        with suppress(OSError):
+            for line in entry.read_text(encoding="utf-8").splitlines():
+                with suppress(ValueError):
+                    action = json.loads(line)
+                    for kind in ("add", "cdc"):
+                        if isinstance(action.get(kind), dict) and "path" in action[kind]:
+                            out.add(unquote(str(action[kind]["path"])))
+    return out
 
 
 def _remove_empty_dirs(path: Path, keep_root: bool = False) -> None:

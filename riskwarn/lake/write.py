@@ -254,8 +254,13 @@ def upsert(
     history_days: int = DEFAULT_HISTORY_DAYS,
     run_id: str | None = None,
     as_of: datetime | None = None,
+    corrections: bool = True,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
+
+    ``corrections=False`` (a re-ingest of a batch already ingested): stored records are
+    never changed, only new ids are inserted; rows differing from the stored record are
+    counted ``stale`` (not applied: the lake may hold a later correction).
 
     New ids are inserted; a record whose content differs from the stored one is updated
     with a Delta MERGE (the old version stays in the table's history); an identical record
@@ -279,7 +284,9 @@ def upsert(
     layout.check_not_legacy(lake_dir, table_name)
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
-        return _write(dt, batch, table, source, batch_id, ids_carry_time, run_id, as_of)
+        return _write(
+            dt, batch, table, source, batch_id, ids_carry_time, run_id, as_of, corrections
+        )
 
 
 def _commit_props(
@@ -370,6 +377,7 @@ def _write(
     ids_carry_time: bool,
     run_id: str | None = None,
     as_of: datetime | None = None,
+    corrections: bool = True,
 ) -> dict[str, int]:
     """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
     files = _files(dt)
@@ -403,6 +411,9 @@ def _write(
                     set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
                 )
     new = ~known
+    stale = 0
+    if not corrections:  # a re-ingested batch never reverts a stored record
+        stale, changed[:] = int(changed.sum()), False
     n_new, n_changed = int(new.sum()), int(changed.sum())
     merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
     planned = int(n_changed > 0) + int(n_new > 0 and not merge_new)
@@ -416,7 +427,9 @@ def _write(
         _append(dt, batch if new.all() else batch.filter(pa.array(new)), table, props)
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
-    return {"new": inserted, "updated": updated, "unchanged": batch.num_rows - inserted - updated}
+    rest = batch.num_rows - inserted - updated - stale
+    out = {"new": inserted, "updated": updated, "unchanged": rest}
+    return out if corrections else {**out, "stale": stale}
 
 
 def _probe(

@@ -31,6 +31,8 @@ INGEST_COUNTS = ("read", "accepted", "new", "updated", "unchanged", "quarantined
 INGEST_STARTED = "ingest_started"
 INGEST_RECORDED = "ingest_batch"
 INGEST_INTERRUPTED = "ingest_interrupted"
+# a re-ingest of a recorded batch that changed nothing (the batch's record is kept)
+INGEST_SKIPPED = "ingest_skipped"
 
 
 class SchemaPermissionError(RuntimeError):
@@ -261,17 +263,26 @@ class StoreBase:
         ]
 
     def close_ingest(
-        self, batch_id: str, run_id: str, details: Mapping[str, Any], actor: str = "pipeline"
+        self,
+        batch_id: str,
+        run_id: str,
+        details: Mapping[str, Any],
+        actor: str = "pipeline",
+        *,
+        action: str = INGEST_INTERRUPTED,
     ) -> bool:
-        """Close the open intent of a run that stored nothing (``ingest_interrupted``);
-        False if the run was already recorded or closed."""
+        """Close the open intent of a run that stored nothing (``ingest_interrupted``, or
+        ``ingest_skipped``: a re-ingest of a recorded batch that changed nothing); False
+        if the run was already recorded or closed."""
+        if action not in (INGEST_INTERRUPTED, INGEST_SKIPPED):
+            raise ValueError(f"not a closing action: {action!r}")
         with self._write() as conn:
             if run_id in self._closed_runs(conn, batch_id):
                 return False
             self._audit(
                 conn,
                 actor,
-                INGEST_INTERRUPTED,
+                action,
                 "ingest_batch",
                 batch_id,
                 {**details, "run_id": run_id},
@@ -286,7 +297,9 @@ class StoreBase:
             .where(
                 t.c.object_type == "ingest_batch",
                 t.c.object_id == batch_id,
-                t.c.action.in_((INGEST_STARTED, INGEST_RECORDED, INGEST_INTERRUPTED)),
+                t.c.action.in_(
+                    (INGEST_STARTED, INGEST_RECORDED, INGEST_INTERRUPTED, INGEST_SKIPPED)
+                ),
             )
             .order_by(t.c.id)
         )
@@ -296,7 +309,7 @@ class StoreBase:
         self,
         conn: Connection,
         batch_id: str,
-        actions: tuple[str, ...] = (INGEST_RECORDED, INGEST_INTERRUPTED),
+        actions: tuple[str, ...] = (INGEST_RECORDED, INGEST_INTERRUPTED, INGEST_SKIPPED),
     ) -> set[str]:
         """Run ids of ``batch_id`` with an entry of ``actions`` (default: recorded or
         closed), in ``conn``'s transaction."""
@@ -305,6 +318,13 @@ class StoreBase:
             for e in self._ingest_entries(conn, batch_id)
             if e["action"] in actions and (e["details"] or {}).get("run_id")
         }
+
+    def ingest_batch(self, batch_id: str) -> dict[str, Any] | None:
+        """The record of one ingested batch (``ingest_batches`` row), or None."""
+        t = table_of(IngestBatch)
+        with self._read() as conn:
+            row = conn.execute(sa.select(t).where(t.c.batch_id == batch_id)).mappings().first()
+        return None if row is None else dict(row)
 
     def ingest_batches(self) -> pd.DataFrame:
         """Every recorded ingest batch, newest first."""

@@ -80,8 +80,12 @@ class PublishingStore(StoreBase):
     publish it: two writers of one run can never mix or half-publish their rows.
     """
 
-    def stage_run(self, run: Mapping[str, Any]) -> str:
+    def stage_run(self, run: Mapping[str, Any], actor: str = "pipeline") -> str:
         """Start (or restart) writing a run; discards rows staged earlier under its id.
+
+        Rows staged earlier by a writer that never published (a score killed after
+        staging) are discarded with a ``staging_abandoned`` audit entry: the run id, when
+        they were staged and how many forecasts and warnings were dropped.
 
         The run's published rows, if any, stay in service until ``publish_run``. This
         store becomes the run's only writer: another writer that staged it earlier gets
@@ -101,6 +105,7 @@ class PublishingStore(StoreBase):
         token = str(uuid.uuid4())
         with self._write() as conn:
             lock_for_transaction(conn, "run", run_id)
+            self._audit_abandoned(conn, run_id, actor)
             self._discard_staged(conn, run_id)
             conn.execute(
                 sa.insert(table_of(StagedRun)).values(**meta, staged_at=now, staging_token=token)
@@ -114,6 +119,41 @@ class PublishingStore(StoreBase):
         self._staging_tokens[run_id] = token
         log.info("staged run %s", run_id)
         return run_id
+
+    def _audit_abandoned(self, conn: Connection, run_id: str, actor: str) -> None:
+        """Audit the rows an earlier, unpublished staging of ``run_id`` left (if any)."""
+        sr = table_of(StagedRun)
+        prev = conn.execute(sa.select(sr.c.staged_at).where(sr.c.run_id == run_id)).first()
+        if prev is None:
+            return
+        counts = {}
+        for key, model in (("n_forecasts", StagedForecast), ("n_warnings", StagedWarning)):
+            t = table_of(model)
+            counts[key] = int(
+                conn.execute(
+                    sa.select(sa.func.count()).select_from(t).where(t.c.run_id == run_id)
+                ).scalar_one()
+            )
+        staged_at = prev.staged_at
+        self._audit(
+            conn,
+            actor,
+            "staging_abandoned",
+            "forecast_run",
+            run_id,
+            {
+                **counts,
+                "staged_at": staged_at.isoformat() if staged_at is not None else None,
+                "note": "staged and never published (the writer stopped): discarded on restage",
+            },
+        )
+        log.warning(
+            "run %s: discarded %d forecasts and %d warnings staged at %s and never published",
+            run_id,
+            counts["n_forecasts"],
+            counts["n_warnings"],
+            staged_at,
+        )
 
     @staticmethod
     def _discard_staged(conn: Connection, run_id: str) -> None:
