@@ -293,8 +293,9 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Is it rising? The last {n} weeks observed, then this week's forecast",
     },
     "observed_domain_cells": {
-        "zh": "**{domain}**：每周发生过至少一起的网格（250 米）数",
-        "en": "**{domain}**: 250 m cells with at least one, per week",
+        "zh": "**{domain}**：每周发生过至少一起的网格（250 米）数（此前已有记录、预测所覆盖的网格）",
+        "en": "**{domain}**: 250 m cells with at least one, per week (cells with an earlier "
+        "one: those a forecast covers)",
     },
     "observed_domain_sites": {
         "zh": "**{domain}**：每周发生灾情的监测点数",
@@ -306,13 +307,15 @@ TEXT: dict[str, dict[str, str]] = {
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
     "observed_week": {"zh": "周起始日", "en": "Week starting"},
-    "observed_events": {"zh": "事件数", "en": "Events"},
+    "observed_events": {"zh": "事件数（全部网格）", "en": "Events (all cells)"},
     "observed_caption": {
-        "zh": "实线：各周实际发生（数据截至预测起点 {origin}，之后的事件不计入）。虚线与空心点：本周预测，即预计发生至少一起的网格数（各网格概率之和）。每个领域单独一个纵轴。",
+        "zh": "实线：各周实际发生（数据截至预测起点 {origin}，之后的事件不计入）。虚线与空心点：本周预测，即预计发生至少一起的网格数（各网格概率之和）。预测只覆盖此前已有记录的网格，网格的首次事件不在任何预测之内，因此各周也只计此前已有记录的网格（悬停可见当周全部事件数）。每个领域单独一个纵轴。",
         "en": "Solid: what was observed each week (data up to the forecast origin, {origin}; "
         "nothing after it is counted). Dashed, hollow point: this week's forecast, the "
         "number of cells expected to have at least one (the sum of the cells' "
-        "probabilities). Each domain has its own axis.",
+        "probabilities). A forecast covers only cells with an earlier record, so a "
+        "cell's first one is in no forecast and each week counts only cells with an "
+        "earlier record too (hover: every event of the week). Each domain has its own axis.",
     },
     "observed_caption_sites": {
         "zh": "截至该领域最近一次评估（{origin}）的各周实际灾情；监测点预测为逐点未来 24 小时，见地质灾害页面。",

@@ -138,9 +138,10 @@ def observed_series(
 def forecast_off_observed(series: pd.DataFrame) -> bool:
     """Whether the forecast point is outside the range observed in the window by more
     than a fifth (under 0.8 x the fewest or over 1.25 x the most units a week): a real
-    change, or a model whose probabilities do not match what keeps happening (the demo's
-    disputes: 2 cells expected, 35 to 48 observed a week; incidents: 328 expected, 500 to
-    585 observed). The chart alone would read as a fall."""
+    change, or a model whose probabilities do not match what keeps happening. The chart
+    alone would read as a rise or a fall. (The demo's disputes once showed 2 cells
+    expected beside 35 to 48 observed a week: the weeks counted the cells of first
+    events, which no forecast covers; counted like the forecast, 0 to 6.)"""
     obs = series.loc[series["kind"] == "observed", "value"]
     fc = series.loc[series["kind"] == "forecast", "value"]
     if obs.empty or fc.empty or obs.min() <= 0:

@@ -1017,13 +1017,27 @@ OBSERVED_WEEKS = 12  # the observed history the overview shows before each forec
 
 
 def observed_weeks(
-    events: pd.DataFrame, time_column: str, origin: Any, *, weeks: int = OBSERVED_WEEKS
+    events: pd.DataFrame,
+    time_column: str,
+    origin: Any,
+    *,
+    weeks: int = OBSERVED_WEEKS,
+    scored_since: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The ``weeks`` weeks before ``origin`` (each ``[week_start, week_end)``, the last
     ending at ``origin``): per week the ``events`` rows whose ``time_column`` falls in it
     and the distinct ``unit_id`` among them (None / NA: counted as an event, not a unit).
     Rows at or after ``origin`` are never counted (no leakage into the history the
-    forecast is shown against); weeks with no event are there with 0."""
+    forecast is shown against); weeks with no event are there with 0.
+
+    ``scored_since`` (``unit_id`` -> UTC time, or None: every unit counts): from when a
+    unit is in the area a forecast scores. A unit then counts in a week only if that
+    time is before the week's start, as a forecast made at the week's start would have
+    scored it: the cell forecasts cover the cells with an event known before their origin
+    (``features.cells.active_cells``), so a cell's first event is in no forecast and
+    counting it beside the sum of the probabilities compares different things (the
+    demo's disputes: 35 to 48 cells a week, nearly all with their first dispute, against
+    2 expected). ``events`` stays every event of the week."""
     origin = utc(origin)
     ends = [origin - pd.Timedelta(days=7 * k) for k in range(weeks - 1, -1, -1)]
     times = pd.to_datetime(events[time_column], utc=True) if len(events) else pd.Series()
@@ -1031,7 +1045,11 @@ def observed_weeks(
     for end in ends:
         start = end - pd.Timedelta(days=7)
         inside = events[((times >= start) & (times < end)).to_numpy()] if len(events) else events
-        units = inside["unit_id"].dropna().nunique() if "unit_id" in inside else 0
+        ids = inside["unit_id"].dropna() if "unit_id" in inside else pd.Series(dtype=object)
+        if scored_since is not None:
+            since = pd.to_datetime(ids.map(scored_since), utc=True)
+            ids = ids[(since < start).to_numpy()]  # NaT (never scored): not counted
+        units = ids.nunique()
         rows.append(
             {"week_start": start, "week_end": end, "events": len(inside), "units": int(units)}
         )
@@ -1044,9 +1062,12 @@ def publish_observed(
     """For each published hotspot or site run, the observed weekly history before its
     origin into the serving store (``observed_weeks``; the overview's "is it rising"):
     events of the domain's lake table and the units with at least one (250 m cells of the
-    city grid, as the forecasts' ``unit_id``; sites by ``site_id``). Read from the lake
-    with an end at the origin: nothing after it is counted. Idempotent (a re-run
-    replaces the run's rows). Returns domain -> weeks written."""
+    city grid, as the forecasts' ``unit_id``; sites by ``site_id``). Cells count only
+    from the week after their first known event on (``observed_weeks``'
+    ``scored_since``: the area the forecast beside them covers; a first event is in no
+    cell forecast). Read from the lake with an end at the origin: nothing after it is
+    counted. Idempotent (a re-run replaces the run's rows). Returns domain -> weeks
+    written."""
     from features.cells import known_times
     from riskwarn.contracts import TABLES
     from riskwarn.lake import read_table
@@ -1065,20 +1086,29 @@ def publish_observed(
                 continue
             origin = utc(run["origin"])
             start = origin - pd.Timedelta(days=7 * weeks)
-            located = ["site_id"] if spec.family == "site" else ["lon", "lat"]
+            cells = spec.family != "site"
+            located = ["lon", "lat"] if cells else ["site_id"]
             reported = ["reported_at"] if "reported_at" in TABLES[spec.event_table].columns else []
             events = read_table(
                 settings.lake_dir,
                 spec.event_table,
                 columns=[spec.time_column, *reported, *located],
-                start=start,
+                start=None if cells else start,  # cells: the whole history, for scored_since
                 end=origin,
             )
             # as the forecast could know them: an event reported after the origin is not
             # in the history shown before it (features.cells.known_times)
-            events = events[(known_times(events, spec.time_column) < origin).to_numpy()]
+            known = known_times(events, spec.time_column)
+            events = events[(known < origin).to_numpy()]
             events = events.assign(unit_id=event_units(events, spec.family, settings))
-            frame = observed_weeks(events, spec.time_column, origin, weeks=weeks)
+            since = None
+            if cells:  # a cell is scored from its first event known on (active_cells)
+                first = pd.Series(known[(known < origin).to_numpy()].to_numpy(), index=events.index)
+                since = first.groupby(events["unit_id"]).min()
+                events = events[(pd.to_datetime(events[spec.time_column], utc=True) >= start)]
+            frame = observed_weeks(
+                events, spec.time_column, origin, weeks=weeks, scored_since=since
+            )
             out[name] = store.write_observed_weeks(name, origin.to_pydatetime(), frame)
     finally:
         store.close()

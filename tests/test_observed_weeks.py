@@ -83,8 +83,8 @@ def _publish(store: Store, domain: str, origin: pd.Timestamp, probs: list[float]
 def test_the_publish_step_counts_observed_weeks_up_to_the_origin_only(tmp_path: Path) -> None:
     """Events after the origin, and events reported after it, are not counted (no
     leakage into the history shown before the forecast); a cell with two events is one
-    unit; empty weeks are 0; a re-run writes the same rows; the store refuses a week
-    ending after the origin."""
+    unit, a cell's first event no unit; empty weeks are 0; a re-run writes the same
+    rows; the store refuses a week ending after the origin."""
     from riskwarn.pipeline import publish_observed
 
     settings = Settings(home=tmp_path / "home")
@@ -98,6 +98,10 @@ def test_the_publish_step_counts_observed_weeks_up_to_the_origin_only(tmp_path: 
         (str(ORIGIN + pd.Timedelta(hours=1)), str(ORIGIN + pd.Timedelta(hours=1)), 3),  # after
         (str(last), str(ORIGIN + pd.Timedelta(days=1)), 4),  # reported after the origin
         (str(ORIGIN - 13 * week), str(ORIGIN - 13 * week), 5),  # before the 12 weeks
+        # earlier events of cells 0 and 2: they are in the forecasts' area in the 12
+        # weeks (cell 1's only event is its first: in no forecast, not a unit)
+        (str(ORIGIN - 14 * week), str(ORIGIN - 14 * week), 0),
+        (str(ORIGIN - 14 * week), str(ORIGIN - 14 * week), 2),
     ]
     lake.upsert(settings.lake_dir, "incidents", "t", _events(rows), batch_id="b1")
     store = Store.from_settings(settings)
@@ -110,7 +114,7 @@ def test_the_publish_step_counts_observed_weeks_up_to_the_origin_only(tmp_path: 
     assert (got["week_end"] <= ORIGIN).all() and got["week_end"].iloc[-1] == ORIGIN
     assert got["week_start"].iloc[0] == ORIGIN - 12 * week
     assert got["events"].tolist() == [0] * 8 + [1, 0, 0, 3]
-    assert got["units"].tolist() == [0] * 8 + [1, 0, 0, 2]
+    assert got["units"].tolist() == [0] * 8 + [1, 0, 0, 1]
     first = got.drop(columns=["computed_at"])
     publish_observed(settings)  # idempotent
     again = store.observed_weeks("incidents", ORIGIN.to_pydatetime()).drop(columns=["computed_at"])
@@ -128,6 +132,53 @@ def test_the_publish_step_counts_observed_weeks_up_to_the_origin_only(tmp_path: 
     with pytest.raises(ValueError, match="after the origin"):
         store.write_observed_weeks("incidents", ORIGIN.to_pydatetime(), late)
     store.close()
+
+
+def test_observed_cells_are_those_a_forecast_at_the_week_start_covers(tmp_path: Path) -> None:
+    """Like with like: the forecast beside the observed weeks (the sum of its cells'
+    probabilities) covers only cells with an event known before its origin
+    (features.cells.active_cells, as riskwarn.serving_frames scores them), so a week
+    counts the cells a forecast made at its start would have scored. Old code counted
+    every cell with an event, first events included: on the demo's city 35 to 48
+    dispute cells a week (2 expected: nearly every dispute is its cell's first) and 500
+    to 585 incident cells (328 expected; 273 to 325 of them had an earlier incident)."""
+    from features.cells import active_cells, assign_cells
+    from riskwarn.pipeline import publish_observed
+
+    settings = Settings(home=tmp_path / "home")
+    week = pd.Timedelta(days=7)
+
+    def at(k: int, days: float = 1.0) -> str:  # in week k of 12 (0 the oldest)
+        return str(ORIGIN - (12 - k) * week + pd.Timedelta(days=days))
+
+    rows = [
+        (at(5), at(5), 0),  # cell 0: its first event, in no forecast
+        (at(7), at(7), 0),  # ... then known: a unit in week 7
+        (at(9, 1), at(9, 1), 1),  # cell 1: first and second event in the same week
+        (at(9, 3), at(9, 3), 1),
+        (str(ORIGIN - 20 * week), at(10, 2), 2),  # cell 2: an old event reported late,
+        (at(10, 4), at(10, 4), 2),  # known only inside week 10: not yet scored there
+        (at(11), at(11), 2),  # ... a unit in week 11
+    ]
+    events = _events(rows)
+    lake.upsert(settings.lake_dir, "incidents", "t", events, batch_id="b1")
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _publish(store, "incidents", ORIGIN, [0.5, 0.25, 0.25])
+    publish_observed(settings)
+    got = store.observed_weeks("incidents", ORIGIN.to_pydatetime())
+    store.close()
+    assert got["events"].tolist() == [0] * 5 + [1, 0, 1, 0, 2, 1, 1]
+    assert got["units"].tolist() == [0] * 7 + [1, 0, 0, 0, 1]
+    # the same rule as the scored area: per week, the cells with an event in it among
+    # the active cells at its start
+    cells = assign_cells(events, "EPSG:32650", 250)
+    for w in got.itertuples():
+        start, end = pd.Timestamp(w.week_start), pd.Timestamp(w.week_end)
+        area = set(map(tuple, active_cells(cells, start).to_numpy()))
+        inside = cells[(cells["occurred_at"] >= start) & (cells["occurred_at"] < end)]
+        hit = {(int(x), int(y)) for x, y in zip(inside["cell_x"], inside["cell_y"], strict=True)}
+        assert w.units == len(hit & area)
 
 
 def test_the_series_marks_observed_and_forecast_and_flags_a_far_forecast() -> None:
