@@ -68,10 +68,16 @@ def model_level_policy(
         return default
     if not getattr(fitted, "levels_served", False):
         th = untie_levels(th)
-    raise_at: list[float] = []
-    for k, t in enumerate(th, start=1):
-        t = float(t) if np.isfinite(t) else 1.0 + k
-        raise_at.append(max(t, raise_at[-1] + 1e-9) if raise_at else max(t, 1e-9))
+    # strictly increasing, as serving needs, with every level at or above its fitted
+    # threshold warned at it (training's and the gate's rule, ``score >= threshold``): a
+    # level tied with the one above goes just below it (the next float down), never the
+    # upper one up (a score equal to the tie was then served a level lower than trained)
+    top = [float(t) if np.isfinite(t) else 1.0 + k for k, t in enumerate(th, start=1)]
+    raise_at = top[:]
+    for k in range(len(raise_at) - 2, -1, -1):
+        if raise_at[k] >= raise_at[k + 1]:
+            raise_at[k] = float(np.nextafter(raise_at[k + 1], -np.inf))
+    raise_at = [max(t, 1e-9 * (k + 1)) for k, t in enumerate(raise_at)]
     ratio = min(h / r for h, r in zip(default.hold_at, default.raise_at, strict=True))
     return domains.LevelPolicy(
         tuple(raise_at),  # type: ignore[arg-type]

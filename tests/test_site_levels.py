@@ -333,3 +333,27 @@ def test_failures_warned_and_lead_times_count_warnings_before_the_failure_only()
     assert np.isnan(at.iloc[0])
     before = lead_times_hours(pd.Series([t - h, t]), pd.Series([t]), max_lead_hours=24)
     assert before.iloc[0] == 1.0
+
+
+def test_serving_gives_a_score_at_a_tied_threshold_the_level_training_gave() -> None:
+    """Levels fitted for the served level keep ties (orange = red: the model adds nothing
+    of its own at orange); serving needs strictly increasing thresholds. A score exactly
+    at the tie is red in training and in the gate (``score >= threshold``); serving moved
+    the upper level up by 1e-9 and served it orange (review stop 38). Now the lower level
+    goes just below the tie: every score gets the trained level."""
+    from types import SimpleNamespace
+
+    from riskwarn import domains
+    from riskwarn import warnings as rw
+    from riskwarn.nowcast import model_level_policy
+
+    default = domains.get("geohazard").levels
+    for th in ((0.1, 0.3, 0.3, 0.6), (0.1, 0.3, 0.6, 0.6), (0.2, 0.2, 0.2, 0.2)):
+        fitted = SimpleNamespace(level_thresholds=th, levels_served=True)
+        champion = SimpleNamespace(python_model=lambda f=fitted: SimpleNamespace(fitted=f))
+        policy = model_level_policy(champion, default)  # type: ignore[arg-type]
+        assert all(a < b for a, b in pairwise(policy.raise_at)), policy.raise_at
+        scores = np.array([0.05, 0.1, 0.2, 0.25, 0.3, 0.45, 0.6, 0.9])
+        trained = levels_of(scores, list(th))
+        served = rw.probability_levels(pd.Series(scores), policy.raise_at).to_numpy()
+        assert served.tolist() == list(trained), (th, served, trained)

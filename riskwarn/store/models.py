@@ -100,7 +100,7 @@ class ForecastRun(Base):
     unscored: Mapped[Any | None] = mapped_column(sa.JSON(none_as_null=True))
     """Units the run leaves out, by reason: ``{"already_escalated": [case ids]}`` (the
     dispute-case model scores only open cases not escalated yet); NULL: none, or a run
-    written before this was recorded (migration 0012)."""
+    written before this was recorded (migration 0013)."""
 
 
 class StagedRun(Base):
