@@ -134,8 +134,10 @@ def test_ingest_dag_takes_landing_files_into_lake(af, dagbag, shared_data):
     )
     _run(dagbag, "ingest_threegorges_displacement", pd.Timestamp("2024-03-10T00:00Z"))
     again = _store(af).ingest_batches()
-    assert len(again) == 1  # same batch id: the batch record is replaced, not duplicated
-    assert again.iloc[0]["unchanged"] == 890 and again.iloc[0]["new"] == 0
+    assert len(again) == 1  # same batch id: one batch record, not duplicated
+    # recognised as already ingested: its record keeps the first ingest's counts (a
+    # re-ingest never overwrites them, nor changes a stored record: stop 38)
+    assert again.iloc[0]["new"] == 890 and again.iloc[0]["unchanged"] == 0
     assert len(lake.read_table(af.lake_dir, "sensor_readings", sources=[b["source"]])) == 890
 
 

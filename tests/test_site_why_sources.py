@@ -37,9 +37,12 @@ def test_model_orange_beside_dead_sensors_names_the_model_and_notes_the_fault() 
     assert kind == "model"
     en = views.site_why_words(kind, facts, "en")
     zh = views.site_why_words(kind, facts, "zh")
-    assert en.startswith("model: probability 0.87%, at or above the Orange (II) threshold 0.62%")
+    assert en.startswith(
+        "model: probability 0.87%, at or above this model's own Orange (II) threshold of 0.62%"
+        " (set in training; the domain's thresholds do not apply)"
+    )
     assert en.endswith("; also sensor fault: SB00012 silent, SB00031 silent")
-    assert zh.startswith("模型预测：概率 0.87%，达到橙色（II级）阈值 0.62%")
+    assert zh.startswith("模型预测：概率 0.87%，达到本模型自身的橙色（II级）阈值 0.62%（训练时设定")
     assert "；另：传感器异常：SB00012 无数据、SB00031 无数据" in zh
 
 

@@ -140,17 +140,25 @@ def apply_grants(conn: Connection) -> list[str]:
             "`riskwarn db roles`, see docs/serving-store.md)",
             ", ".join(missing),
         )
+    # only the tables of the revision migrated to: a store upgraded to an older revision
+    # (or stepwise) lacks the later ones, which their own migration's run grants
+    exists = set(sa.inspect(conn).get_table_names())
     tables = {t for grants in TABLE_GRANTS.values() for t in grants} | set(STAGING_TABLES)
+    tables &= exists
     quoted_tables = ", ".join(_quote(conn, t) for t in sorted(tables))
     for role in present:
         q_role = _quote(conn, role)
         conn.exec_driver_sql(f"REVOKE ALL ON {quoted_tables} FROM {q_role}")
         conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA public TO {q_role}")
         for table, privileges in TABLE_GRANTS[role].items():
+            if table not in exists:
+                continue
             conn.exec_driver_sql(
                 f"GRANT {', '.join(privileges)} ON {_quote(conn, table)} TO {q_role}"
             )
         for table, column in SERIAL_COLUMNS.items():
+            if table not in exists:
+                continue
             sequence = conn.execute(
                 sa.text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table, "c": column}
             ).scalar_one()
