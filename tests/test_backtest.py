@@ -29,6 +29,15 @@ SMALL = ModelConfig(
     refit_every_days=28,
     grid=({"max_depth": 3, "learning_rate": 0.2, "min_child_weight": 1.0},),
 )
+# the least model a backtest test can fit (tests of what the frame holds, not of skill)
+TINY = ModelConfig(
+    train_window_days=120,
+    es_origins=3,
+    cal_origins=3,
+    max_rounds=10,
+    early_stopping_rounds=5,
+    grid=({"max_depth": 2, "learning_rate": 0.3, "min_child_weight": 1.0},),
+)
 
 
 @pytest.fixture(scope="module")

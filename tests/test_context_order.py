@@ -14,9 +14,9 @@ from features import derived
 from features.cells import assign_cells
 from features.context import call_context_points
 from features.feature_info import FeatureInfo
-from models.backtest import ModelConfig
 from models.hotspot_backtest import HotspotBacktestSpec, build_model_frame, run_hotspot_backtest
 from testkit.synthetic_hotspots import CRS, TZ, synthetic_events
+from tests.test_backtest import TINY
 
 
 def test_a_derived_feature_reads_the_context_alike_in_backtest_and_serving(
@@ -45,14 +45,7 @@ def test_a_derived_feature_reads_the_context_alike_in_backtest_and_serving(
         tz=TZ,
         start=pd.Timestamp("2016-01-01"),
         end=pd.Timestamp("2016-01-22"),
-        model=ModelConfig(
-            train_window_days=120,
-            es_origins=3,
-            cal_origins=3,
-            max_rounds=10,
-            early_stopping_rounds=5,
-            grid=({"max_depth": 2, "learning_rate": 0.3, "min_child_weight": 1.0},),
-        ),
+        model=TINY,
     )
     result = run_hotspot_backtest(ev, spec, context=context)
     assert "test_ctx_calls_plus_one" in result.features

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.backtest import ModelConfig
 from models.hotspot_backtest import HotspotBacktestSpec, run_hotspot_backtest
 from testkit.synthetic_hotspots import CRS, TZ, synthetic_events
+from tests.test_backtest import TINY
 
 
 def test_the_backtest_counts_the_windows_events_without_coordinates() -> None:
@@ -22,14 +22,7 @@ def test_the_backtest_counts_the_windows_events_without_coordinates() -> None:
         tz=TZ,
         start=pd.Timestamp("2016-01-01"),
         end=pd.Timestamp("2016-01-15"),
-        model=ModelConfig(
-            train_window_days=120,
-            es_origins=3,
-            cal_origins=3,
-            max_rounds=10,
-            early_stopping_rounds=5,
-            grid=({"max_depth": 2, "learning_rate": 0.3, "min_child_weight": 1.0},),
-        ),
+        model=TINY,
     )
     base = run_hotspot_backtest(ev, spec)
     assert base.metrics["events_without_coordinates"] == 0
