@@ -117,6 +117,7 @@ class Walk:
     def open_review(self) -> None:
         self.page.get_by_role("link", name=self.w["page"]).click()
         self.expect(self.page.get_by_role("heading", name=self.w["page"])).to_be_visible()
+        self.idle()
 
     def switch(self, lang: str) -> None:
         self.page.get_by_role("radio", name=WORDS[lang]["language"]).click()
@@ -126,10 +127,25 @@ class Walk:
 
     def pick(self, warning_id: str) -> None:
         sid = short_id(warning_id)
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
         combo = self.page.get_by_role("combobox", name=self.w["pick"])
-        combo.click()
-        combo.press_sequentially(sid)
-        self.page.get_by_role("option", name=re.compile(f"^{sid} ")).click()
+        # A script run finishing while the list is open re-renders the select box and
+        # closes the list (CI 2026-12-06: the option was detached and never came back):
+        # wait for the page to be idle, and open the list again if it closed.
+        for attempt in range(3):
+            self.idle()
+            combo.click()
+            combo.press_sequentially(sid)
+            option = self.page.get_by_role("option", name=re.compile(f"^{sid} "))
+            try:
+                option.click(timeout=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+                self.page.keyboard.press("Escape")
+                combo.fill("")
         self.idle()
         if "form_for" in self.w:
             self.expect(self.page.get_by_text(self.w["form_for"] + sid)).to_be_visible()
