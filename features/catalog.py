@@ -546,8 +546,17 @@ _FORMAT = {"en": _Formatter("en"), "zh": _Formatter("zh")}
 
 def fill_template(template: str, lang: str, **values: object) -> str:
     """``template.format(**values)`` with the templates' number styles (:class:`_Formatter`:
-    flags as yes/no, log10 amounts in yuan, Chinese 万) in ``lang``."""
-    return _FORMAT["zh" if lang == "zh" else "en"].format(template, **values)
+    flags as yes/no, log10 amounts in yuan, Chinese 万) in ``lang``; English nouns after
+    a count of exactly 1 in the singular ("1 event", "in the last 1 day")."""
+    text = _FORMAT["zh" if lang == "zh" else "en"].format(template, **values)
+    return text if lang == "zh" else _ONE.sub(r"\1 \2", text)
+
+
+# "1 events" -> "1 event": a count of exactly 1 (not 0.1, 21 or 1,001) before a plural
+_ONE = re.compile(
+    r"(?<![\d.,])(1) (event|time|day|case|year|reading|site|hour|week|month|dispute|"
+    r"incident|cell|resident|landslide)s?\b(?![.,]\d)"
+)
 
 
 def _words(parts: dict[str, str], lang: str) -> dict[str, str]:

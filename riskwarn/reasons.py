@@ -25,7 +25,7 @@ def count_evidence_reason(n7: int | None, n28: int | None) -> dict[str, str] | N
     """Recent event counts of a cell as one reason in English and Chinese (None if none)."""
     en, zh = [], []
     if n7 is not None:
-        en.append(f"{n7:,d} events in this cell in the last 7 days")
+        en.append(f"{n7:,d} event{'' if n7 == 1 else 's'} in this cell in the last 7 days")
         zh.append(f"近 7 天本网格发生 {n7:,d} 起事件")
     if n28 is not None:
         en.append(f"{n28:,d} in the last 28 days")
