@@ -901,6 +901,14 @@ def md_text(text: str) -> str:
     return md_escape(text)
 
 
+def md_line(text: str) -> str:
+    """Data text on one line, safe inside ``st.markdown`` or a label (no links, images,
+    HTML or emphasis from the data; line breaks become spaces)."""
+    from dashboard.text import md_line as line
+
+    return line(text)
+
+
 def unscored_cases(run: Mapping[str, Any] | None) -> list[str] | None:
     """The open dispute cases a published run did not score because they had already
     escalated (its ``unscored["already_escalated"]``, sorted ids); None when the run did not

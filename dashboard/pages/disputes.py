@@ -116,10 +116,15 @@ with st.expander(t("table_grid", lg)):
 if escalated:
     with st.expander(t("cases_escalated_list", lg, n=fmt_int(len(escalated), lg))):
         st.caption(t("cases_escalated_note", lg))
-        st.markdown(("、" if lg == "zh" else ", ").join(escalated))
+        # a case id is the source's register number: data, never Markdown (an id made of
+        # an image and a link rendered as both)
+        st.markdown(("、" if lg == "zh" else ", ").join(views.md_line(i) for i in escalated))
 st.subheader(t("explanation", lg))
 for r in cases.head(5).itertuples():
-    with st.expander(f"{r.unit_id} · {fmt_pct(r.probability, lg)} · {r.place} · {r.state_label}"):
+    with st.expander(
+        f"{views.md_line(r.unit_id)} · {fmt_pct(r.probability, lg)} · {views.md_line(r.place)}"
+        f" · {r.state_label}"
+    ):
         st.markdown(
             views.badge(r.level if isinstance(r.level, str) else None, lg), unsafe_allow_html=True
         )

@@ -136,7 +136,12 @@ def red_off_the_maps(all_warnings: pd.DataFrame, names: dict[str, str]) -> None:
                     query_params={"warning": str(w.warning_id)},
                 )
             else:
-                st.markdown(views.badge("red", lg) + " " + line, unsafe_allow_html=True)
+                # the line holds data (a unit's name from the admin table): escaped as HTML
+                # and as Markdown, or a name with a tag would run in the reader's browser
+                st.markdown(
+                    views.badge("red", lg) + " " + views.md_text(html.escape(line)),
+                    unsafe_allow_html=True,
+                )
         if len(red) > RED_OFF_MAPS_LINES:
             more = fmt_int(len(red) - RED_OFF_MAPS_LINES, lg)
             if auth.can_view(ctx.user.role, "warnings"):
