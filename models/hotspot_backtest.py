@@ -504,8 +504,9 @@ def run_hotspot_backtest(
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
-    :func:`features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start. ``context``: other sources' points on the same grid
+    :func:`features.cells.cells_in_area`) when given (every cell at every origin), else
+    at each origin every cell with an event known before it (training origins included,
+    :class:`features.cells.ActiveArea`). ``context``: other sources' points on the same grid
     (see :func:`build_model_frame`). ``frame_builder`` and ``trainer`` say where the model
     frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """
