@@ -148,7 +148,7 @@ def hotspot_vs_truth(events: pd.DataFrame, truth: pd.DataFrame, spec: Any) -> di
         "brier_model": float(np.mean((p_model - y) ** 2)),
         "brier_truth": float(np.mean((p_true - y) ** 2)),
     }
-    metrics["n_active_cells"] = len(res.cells)
+    metrics["n_active_cells"] = res.metrics["n_active_cells"]  # scored at some origin
     metrics["n_origins"] = len(res.eval_origins)
     metrics["wall_s"] = time.perf_counter() - t0
     return metrics

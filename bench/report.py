@@ -81,7 +81,8 @@ def _counting_lines(metrics: dict[str, Any]) -> list[str]:
     line = (
         f"Every event of a window counts, as open_cp and published comparisons count: "
         f"{x['events']:.0f} events, {outside:.0f} of them ({100 * outside / x['events']:.1f}%) "
-        "in cells with no event before the start (outside the active area), misses for every "
+        "in cells with no event known before their window's origin (outside the active area), "
+        "misses for every "
         "method."
     )
     if "hit_rate_active_area@0.05" in x:
@@ -164,7 +165,7 @@ def hotspot_section(title: str, metrics: dict[str, Any], bench: dict[str, Any]) 
         f"## {title}",
         "",
         f"{metrics['n_origins']} forecast origins x {metrics['n_active_cells']} active cells "
-        f"(cells with an event before the start); objective `{metrics.get('objective')}`, "
+        f"(at each origin the cells with an event known before it); objective `{metrics.get('objective')}`, "
         f"{metrics.get('refits')} refits. Pooled over origins; 95% CIs: bootstrap over "
         "forecast windows.",
         "",

@@ -7,6 +7,8 @@ frames out.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -107,16 +109,128 @@ def visible_mask(
     return seen
 
 
+class ActiveArea:
+    """The scored area of a hotspot forecast at each origin, the one rule for training,
+    backtest refits, evaluation and serving: a (cell, origin) row exists only if the cell
+    holds an event known strictly before the origin (:func:`visible_mask`: its
+    :func:`known_times`, and for a corrected record the version valid at the origin).
+
+    Picking the cells once (those active at a backtest's start) and building rows at
+    earlier training origins for them selects on the future: such a row exists because
+    its cell later had an event, often in that row's own label window, and serving (which
+    scores at each origin the cells active then) never has that row.
+
+    ``events``: integer ``cell_x``/``cell_y`` (rows without a cell are ignored),
+    ``time_col``, optional ``reported_at`` / ``known_from`` / ``known_to``
+    (:func:`riskwarn.lake.read_versions`).
+    """
+
+    def __init__(self, events: pd.DataFrame, time_col: str = "occurred_at") -> None:
+        located = events[CELL_KEYS].notna().all(axis=1).to_numpy()
+        ev = events.loc[located]
+        kt = known_times(ev, time_col).to_numpy(dtype="datetime64[ns]")
+        x = ev["cell_x"].to_numpy().astype(np.int64)
+        y = ev["cell_y"].to_numpy().astype(np.int64)
+        if "known_to" in ev.columns:
+            until = pd.to_datetime(ev["known_to"], utc=True).dt.tz_localize(None)
+            until_ns = until.to_numpy(dtype="datetime64[ns]")
+        else:
+            until_ns = np.full(len(ev), np.datetime64("NaT"), dtype="datetime64[ns]")
+        known = ~np.isnat(kt)
+        open_ = known & np.isnat(until_ns)  # visible from its known time on
+        first = (
+            pd.DataFrame({"cell_x": x[open_], "cell_y": y[open_], "t": kt[open_]})
+            .groupby(CELL_KEYS, sort=True)["t"]
+            .min()
+        )
+        self._open_x = first.index.get_level_values(0).to_numpy(np.int64)
+        self._open_y = first.index.get_level_values(1).to_numpy(np.int64)
+        self._open_t = first.to_numpy(dtype="datetime64[ns]")
+        closed = known & ~np.isnat(until_ns)  # a superseded version: visible on (known, until]
+        self._closed = pd.DataFrame(
+            {"cell_x": x[closed], "cell_y": y[closed], "t": kt[closed], "until": until_ns[closed]}
+        )
+
+    @staticmethod
+    def _ns(origins: object) -> np.ndarray:
+        idx = pd.DatetimeIndex([origins] if isinstance(origins, pd.Timestamp) else origins)
+        if idx.tz is None:
+            raise ValueError("origins must be timezone-aware (UTC) timestamps")
+        return idx.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+    def mask(self, origins: object, cell_x: np.ndarray, cell_y: np.ndarray) -> np.ndarray:
+        """Per row (origin, cell_x, cell_y): is the cell in the scored area at the origin."""
+        t = self._ns(origins)
+        x = np.asarray(cell_x).astype(np.int64)
+        y = np.asarray(cell_y).astype(np.int64)
+        if len(t) == 1 and len(x) != 1:
+            t = np.repeat(t, len(x))
+        ref = _cell_key(self._open_x, self._open_y)
+        probe = _cell_key(x, y)
+        pos = np.searchsorted(ref, probe)
+        pos_c = np.minimum(pos, max(len(ref) - 1, 0))
+        found = (pos < len(ref)) & (ref[pos_c] == probe) if len(ref) else np.zeros(len(x), bool)
+        out = np.zeros(len(x), dtype=bool)
+        out[found] = self._open_t[pos_c[found]] < t[found]
+        if len(self._closed) and not out.all():
+            rows = pd.DataFrame({"cell_x": x, "cell_y": y, "o": t, "i": np.arange(len(x))})
+            hit = rows.loc[~out].merge(self._closed, on=CELL_KEYS)
+            ok = (hit["t"] < hit["o"]) & (hit["until"] >= hit["o"])
+            out[hit.loc[ok, "i"].to_numpy()] = True
+        return out
+
+    def cells(self, before: pd.Timestamp) -> pd.DataFrame:
+        """The cells in the area at ``before``: ``cell_x``, ``cell_y`` (int64), sorted."""
+        cand = self.ever(before)
+        keep = self.mask(pd.Timestamp(before), cand["cell_x"].to_numpy(), cand["cell_y"].to_numpy())
+        return cand.loc[keep].reset_index(drop=True)
+
+    def ever(self, before: pd.Timestamp) -> pd.DataFrame:
+        """Every cell in the area at some origin up to ``before`` (the cells a frame over
+        such origins may hold rows for): sorted ``cell_x``, ``cell_y`` (int64)."""
+        t = self._ns(pd.Timestamp(before))[0]
+        cand = pd.concat(
+            [
+                pd.DataFrame({"cell_x": self._open_x, "cell_y": self._open_y})[self._open_t < t],
+                self._closed.loc[(self._closed["t"] < t).to_numpy(), CELL_KEYS],
+            ]
+        ).drop_duplicates()
+        return cand.astype("int64").sort_values(CELL_KEYS).reset_index(drop=True)
+
+    def rows(self, origins: pd.DatetimeIndex) -> pd.DataFrame:
+        """Every (origin, cell) row of the area at ``origins``: ``origin``, ``cell_x``,
+        ``cell_y``, sorted by origin then cell."""
+        parts = [self.cells(o).assign(origin=o) for o in pd.DatetimeIndex(origins).sort_values()]
+        if not parts:
+            return pd.DataFrame(
+                {"origin": pd.Series(dtype="datetime64[ns, UTC]"), "cell_x": [], "cell_y": []}
+            ).astype({"cell_x": "int64", "cell_y": "int64"})
+        return pd.concat(parts, ignore_index=True)[["origin", *CELL_KEYS]]
+
+    def row_filter(self) -> Callable[[pd.DataFrame], pd.DataFrame]:
+        """A frame chunk's rows (``origin``, ``cell_x``, ``cell_y``) in the area, in order."""
+
+        def keep(chunk: pd.DataFrame) -> pd.DataFrame:
+            m = self.mask(chunk["origin"], chunk["cell_x"].to_numpy(), chunk["cell_y"].to_numpy())
+            return chunk if m.all() else chunk.loc[m].reset_index(drop=True)
+
+        return keep
+
+
+def _cell_key(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One sortable int64 per cell (x in the high, y in the low 32 bits)."""
+    return (np.asarray(x, np.int64) << 32) + (np.asarray(y, np.int64) + (1 << 31))
+
+
 def active_cells(
     events: pd.DataFrame, before: pd.Timestamp, time_col: str = "occurred_at"
 ) -> pd.DataFrame:
-    """The active area: every cell with at least one event known before ``before``.
+    """The active area: every cell with at least one event known before ``before``
+    (:class:`ActiveArea`, the rule every hotspot frame's rows follow).
 
     Returns ``cell_x``, ``cell_y`` (int64), sorted, one row per cell.
     """
-    seen = events.loc[visible_mask(events, before, time_col), CELL_KEYS].dropna()
-    cells = seen.drop_duplicates().astype("int64").sort_values(CELL_KEYS).reset_index(drop=True)
-    return cells
+    return ActiveArea(events, time_col).cells(before)
 
 
 def cells_in_area(area: shapely.Geometry, cell_size_m: float, crs: str) -> pd.DataFrame:

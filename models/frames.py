@@ -50,13 +50,15 @@ def hotspot_frame(
     """Cell x origin model inputs (+ labels) of a hotspot domain.
 
     ``events`` is the domain's event table as the lake holds it (its time column is the
-    domain's); ``cells`` the scored cells (default: every cell with an event known
-    before the first origin). Empty when there is no such cell.
+    domain's); ``cells`` the cells that may be scored (default: every cell with an event
+    known before the last origin). Either way a cell has a row at an origin only when it
+    holds an event known before that origin (:class:`features.cells.ActiveArea`, the one
+    rule of training, backtests and serving). Empty when there is no such cell.
     ``frame_builder``: where the frame is built (a
     ``models.hotspot_backtest.FrameBuilder``, e.g. ``riskwarn.engine`` on a cluster;
     default here).
     """
-    from features.cells import active_cells, assign_cells
+    from features.cells import ActiveArea, assign_cells
     from models.hotspot_backtest import build_model_frame, domain_spec
 
     _require(domain, "hotspot")
@@ -65,7 +67,7 @@ def hotspot_frame(
     ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
     origins = pd.DatetimeIndex(origins).sort_values()
     if cells is None:
-        cells = active_cells(ev, before=origins[0])
+        cells = ActiveArea(ev).ever(origins[-1])
     if cells.empty:
         return pd.DataFrame()
     local = origins.tz_convert(grid.tz).tz_localize(None)

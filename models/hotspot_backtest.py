@@ -2,22 +2,25 @@
 
 Pure: the caller reads the events (through ``riskwarn.ingest``) and writes the outputs.
 
-1. cells: ``floor(projected coordinate / cell size)``; the active area is every cell with
-   an event before the backtest start;
+1. cells: ``floor(projected coordinate / cell size)``; at each origin (training and
+   evaluation alike, as serving) the scored cells are those with an event known before
+   it (:class:`features.cells.ActiveArea`);
 2. origins: evaluation origins ``start, start + step, ...`` (local midnights) and training
    origins on a ``train_step_days`` grid before (and during) the backtest;
 3. features: ``features`` cell x origin table plus the baselines' own scores as
    inputs (a stacked model: kernel density, near-repeat, all-history counts);
 4. the rolling-origin model backtest, the baselines and the ex-post ceiling on the same
-   cells and origins; every metric per method (``evaluate_methods``), counting every
-   event of a window: those in cells outside the active area are misses for every method
-   (``outside_area_labels``; with a study area, the study area's events).
+   rows (origin, cell); every metric per method (``evaluate_methods``), counting every
+   event of a window: those in cells not scored at its origin (no earlier known event)
+   are misses for every method (``outside_area_labels``; with a study area, the study
+   area's events).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -25,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.calendar import local_midnights
-from features.cells import active_cells, assign_cells, latest_versions, versions_at
+from features.cells import ActiveArea, assign_cells, latest_versions, versions_at
 from features.context import ContextParams, join_context
 from features.derived import add_derived_features
 from features.incidents import (
@@ -56,7 +59,6 @@ from models.grid import CountCube, history_cube
 from models.hotspot_evaluation import (
     ceiling_scores,
     evaluate_methods,
-    events_outside_area,
     loo_ceiling_scores,
 )
 from models.known_labels import late_label_events
@@ -95,6 +97,10 @@ class HotspotBacktestSpec:
     # before this keep every row with an event and a share ``model.negative_rate`` of the
     # others (case-control subsampling, see models.case_control)
     sample_negatives_before: pd.Timestamp | None = None
+    # True: every given cell has a row at every origin (a study area's cells, whether or
+    # not they had an event); False (training, backtests, serving): a cell has a row at an
+    # origin only when it holds an event known before it (features.cells.ActiveArea)
+    every_given_cell: bool = False
 
 
 @dataclass
@@ -421,6 +427,11 @@ def build_model_frame(
     simply incomplete counts and must not be used for training. ``context``: points of
     other sources (``kind, known_at, cell_x, cell_y``, :mod:`features.context`)
     whose recent activity per cell and ring becomes ``ctx_*`` inputs.
+
+    Rows: the (origin, cell) of ``cells`` x ``origins`` whose cell holds an event known
+    before the origin (:class:`features.cells.ActiveArea`, the rule serving scores by), so
+    no row exists because its cell had an event later (with ``spec.every_given_cell``:
+    every given cell at every origin, a study area).
     """
     fparams = CellFeatureParams(
         tz=spec.tz,
@@ -430,12 +441,39 @@ def build_model_frame(
         holiday_country=spec.holiday_country,
     )
     frame = build_cell_features(
-        events, cells, origins, fparams, negative_sampler(spec.model, spec.sample_negatives_before)
+        events,
+        cells,
+        origins,
+        fparams,
+        chain_filters(
+            None if spec.every_given_cell else ActiveArea(events).row_filter(),
+            negative_sampler(spec.model, spec.sample_negatives_before),
+        ),
     )
     frame["origin"] = frame["origin"].astype("datetime64[ns, UTC]")
+    if frame.empty:  # no cell in the area at any of these origins
+        return frame
     frame = add_stacked_features_at(frame, events, cells, spec)
     frame = join_context(frame, context, ContextParams(tz=spec.tz))
     return add_derived_features(frame, "hotspot", KEYS)
+
+
+def chain_filters(
+    *filters: Callable[[pd.DataFrame], pd.DataFrame] | None,
+) -> Callable[[pd.DataFrame], pd.DataFrame] | None:
+    """The row filters (None: keep every row) applied one after the other, or None."""
+    todo = [f for f in filters if f is not None]
+    if not todo:
+        return None
+    if len(todo) == 1:
+        return todo[0]
+
+    def apply(chunk: pd.DataFrame) -> pd.DataFrame:
+        for f in todo:
+            chunk = f(chunk)
+        return chunk
+
+    return apply
 
 
 class FrameBuilder(Protocol):
@@ -466,8 +504,9 @@ def run_hotspot_backtest(
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
 
     The scored area is ``area_cells`` (a study area's cells,
-    :func:`features.cells.cells_in_area`) when given, else every cell with an
-    event known before the start. ``context``: other sources' points on the same grid
+    :func:`features.cells.cells_in_area`) when given (every cell at every origin), else
+    at each origin every cell with an event known before it (training origins included,
+    :class:`features.cells.ActiveArea`). ``context``: other sources' points on the same grid
     (see :func:`build_model_frame`). ``frame_builder`` and ``trainer`` say where the model
     frame is built and the boosters grown (default: here; ``riskwarn.engine``).
     """
@@ -486,12 +525,21 @@ def run_hotspot_backtest(
     ev = latest_versions(versions)
     start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
     at_start = versions_at(versions, pd.DatetimeIndex([start_utc]))[0][1]
+    spec = replace(spec, model=replace(spec.model, tz=spec.tz, horizon_days=spec.horizon_days))
+    evals, train = origins_for(spec)
+    all_origins = evals.union(train)
+    # the scored area at each origin: the cells with an event known before it (ActiveArea,
+    # as serving scores), so the frame holds rows of every cell active at some origin and
+    # build_model_frame keeps, at each origin, those active then (a study area: every cell)
+    area = ActiveArea(versions)
     if area_cells is not None:
         cells = area_cells[["cell_x", "cell_y"]].astype("int64")
         cells = cells.drop_duplicates().sort_values(["cell_x", "cell_y"], ignore_index=True)
+        spec = replace(spec, every_given_cell=True)
     else:
-        cells = active_cells(versions, start_utc)
-    restricted = area_cells is None and spec.max_cells is not None and len(cells) > spec.max_cells
+        cells = area.ever(all_origins.max())
+    n_at_start = len(area.cells(start_utc)) if area_cells is None else len(cells)
+    restricted = area_cells is None and spec.max_cells is not None and n_at_start > spec.max_cells
     if restricted:
         assert spec.max_cells is not None
         busiest = (
@@ -504,14 +552,12 @@ def run_hotspot_backtest(
         cells = pd.DataFrame(list(busiest), columns=["cell_x", "cell_y"]).sort_values(
             ["cell_x", "cell_y"], ignore_index=True
         )
-    if cells.empty:
+    if cells.empty or n_at_start == 0:
         raise ValueError(
             "no cells to score: the study area holds no cell centre"
             if area_cells is not None
             else "no active cells: no events before the backtest start"
         )
-    spec = replace(spec, model=replace(spec.model, tz=spec.tz, horizon_days=spec.horizon_days))
-    evals, train = origins_for(spec)
     incomplete = windows_past_data_end(evals, ev["occurred_at"].max(), spec)
     if incomplete:
         log.warning(
@@ -520,7 +566,6 @@ def run_hotspot_backtest(
             len(incomplete),
             ", ".join(incomplete),
         )
-    all_origins = evals.union(train)
     spec = replace(spec, sample_negatives_before=sampling_cut(evals, train, spec.model))
     # the context inputs inside the one frame builder, before the derived features, as
     # training's and serving's frames have them (they were joined after them here)
@@ -547,6 +592,8 @@ def run_hotspot_backtest(
         cube = history_cube(view, cells, at.max(), spec.tz, start=history_start(at, spec.baselines))
         parts.append(hotspot_baseline_scores(cube, list(at), spec.baselines))
     base = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    # every method on the model's rows: the cells active at each origin (paired windows)
+    base = base.merge(eval_labels[KEYS], on=KEYS, how="inner", validate="many_to_one")
     timings["baselines_s"] = time.perf_counter() - t2
 
     labels = eval_labels
@@ -560,16 +607,23 @@ def run_hotspot_backtest(
         ignore_index=True,
     )
     t3 = time.perf_counter()
-    # the standard count: every event of a window (with a study area, or the tests' busiest
-    # cells, the events of those cells only)
+    # the standard count: every event of a window, those in a cell not scored at its origin
+    # (no event known before it) misses for every method (with a study area, or the tests'
+    # busiest cells, the events of those cells only)
     counted_all = area_cells is None and not restricted
     # (labels by each origin's versions: features.incidents counts the version valid then)
-    outside = outside_area_labels(versions if counted_all else versions.head(0), cells, evals, spec)
+    outside = outside_area_labels(
+        versions, labels[KEYS], evals, spec, None if counted_all else cells
+    )
     metrics = evaluate_methods(scores, labels, outside=outside)
     timings["metrics_s"] = time.perf_counter() - t3
     if "admin_code" in ev.columns and ev["admin_code"].notna().any():
         metrics["calibration_by_admin"] = calibration_per_admin(
-            mb.scores, labels, cell_admin_codes(at_start[at_start["occurred_at"] < start_utc])
+            # (a report's grouping, no model input: each scored cell's admin unit, from the
+            # events before the last origin, as cells join the area after the start)
+            mb.scores,
+            labels,
+            cell_admin_codes(ev[ev["occurred_at"] < evals.max()]),
         )
     metrics["windows_past_data_end"] = incomplete
     # events of the evaluation windows without coordinates (no cell): in no method's hit
@@ -578,15 +632,18 @@ def run_hotspot_backtest(
     metrics["events_without_coordinates"] = int(
         ((unlocated >= evals.min()) & (unlocated < last_end)).sum()
     )
-    metrics["n_active_cells"] = len(cells)
+    per_origin = labels.groupby("origin").size()
+    metrics["n_active_cells"] = int(labels[["cell_x", "cell_y"]].drop_duplicates().shape[0])
+    metrics["active_cells_per_origin"] = [int(per_origin.min()), int(per_origin.max())]
     metrics["active_area"] = (
         "study area: every cell whose centre lies in the given polygon (events outside "
         "it are not counted)"
         if area_cells is not None
-        else f"the {spec.max_cells} busiest cells before the start only (a test restriction: "
-        "events elsewhere are not counted)"
+        else f"the {spec.max_cells} busiest cells before the start, each from its first event "
+        "known on (a test restriction: events elsewhere are not counted)"
         if restricted
-        else "cells with an event known before the start (events elsewhere are counted as misses)"
+        else "at each origin the cells with an event known before it, as served (events "
+        "elsewhere are counted as misses)"
     )
     metrics["n_origins"] = len(evals)
     metrics["objective"] = spec.model.objective
@@ -630,16 +687,25 @@ def late_cell_labels(
 
 
 def outside_area_labels(
-    events: pd.DataFrame, cells: pd.DataFrame, origins: pd.DatetimeIndex, spec: HotspotBacktestSpec
+    events: pd.DataFrame,
+    scored: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    spec: HotspotBacktestSpec,
+    area: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Labels (origin, cell_x, cell_y, label_count) of the windows at ``origins`` in the
-    cells outside ``cells`` that hold an event in some window, by the labels' own rule
-    (local days [origin, origin + horizon)); only rows with events."""
+    cells that hold an event in the window but no row of ``scored`` (origin, cell_x,
+    cell_y) at that origin: a cell with no event known before the origin (not in the
+    scored area then, :class:`features.cells.ActiveArea`) or outside the scored cells; by
+    the labels' own rule (local days [origin, origin + horizon)); only rows with events.
+    ``area`` (cell_x, cell_y): count only these cells' events (a study area, the tests'
+    busiest cells); None: every cell's."""
     lo = origins.min() - pd.Timedelta(days=2)
     hi = origins.max() + pd.Timedelta(days=spec.horizon_days + 2)
     near = events[(events["occurred_at"] >= lo) & (events["occurred_at"] < hi)]
-    candidates = near[["cell_x", "cell_y"]].drop_duplicates()
-    candidates = events_outside_area(candidates.assign(label_count=1), cells)
+    candidates = near[["cell_x", "cell_y"]].drop_duplicates().astype("int64")
+    if area is not None:
+        candidates = candidates.merge(area[["cell_x", "cell_y"]].drop_duplicates(), how="inner")
     if candidates.empty:
         return pd.DataFrame(
             {
@@ -657,7 +723,11 @@ def outside_area_labels(
         spec.tz,
     )
     labels["origin"] = labels["origin"].astype("datetime64[ns, UTC]")
-    return events_outside_area(labels, cells)[[*KEYS, "label_count"]]
+    labels = labels.loc[labels["label_count"].to_numpy() > 0]
+    keys = scored[KEYS].astype({"origin": "datetime64[ns, UTC]"})
+    flagged = labels.merge(keys, on=KEYS, how="left", indicator=True, validate="one_to_one")
+    unscored = (flagged["_merge"] == "left_only").to_numpy()
+    return labels.loc[unscored, [*KEYS, "label_count"]].reset_index(drop=True)
 
 
 def windows_past_data_end(

@@ -56,7 +56,7 @@ def loo_ceiling_scores(labels: pd.DataFrame) -> pd.DataFrame:
 
 COUNTING = (
     "hit_rate/pai/pei: every event of the window, those in cells outside the scored area "
-    "(no event before the start) counted as misses, as open_cp and published comparisons "
+    "(no event known before the window's origin) counted as misses, as open_cp and published comparisons "
     "count; *_active_area: events outside the scored area left out (reads higher)"
 )
 

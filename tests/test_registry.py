@@ -212,7 +212,10 @@ def test_promote_rollback_move_alias_and_audit(trained, mlflow_client, store) ->
     # need --force
     mlflow_client.set_model_version_tag("riskwarn-incidents", v2, reg.GATE_CHAMPION_TAG, "1")
     mlflow_client.set_model_version_tag("riskwarn-incidents", v2, "gate", "pass")
-    # v1's gate failed on the tiny training data: seeding it as champion needs force
+    # v1 as a version whose gate failed (the tiny training's own verdict varies with the
+    # training rows: it passes since a cell has rows only from its first known event on);
+    # seeding it as champion needs force
+    mlflow_client.set_model_version_tag("riskwarn-incidents", "1", "gate", "fail")
     reg.promote(
         mlflow_client, "incidents", "1", store=store, actor="test", reason="seed", force=True
     )

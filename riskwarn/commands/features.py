@@ -130,7 +130,7 @@ def _build(
         frame = frames.hotspot_frame(domain, events, origins, grid, frame_builder=builder)
         if frame.empty:
             raise click.ClickException(
-                f"no {domain.event_table} records before the first origin {origins[0]}"
+                f"no {domain.event_table} records before the last origin {origins[-1]}"
             )
         return frame
     if domain.family == "case":
