@@ -562,10 +562,11 @@ def _train_cases(
 ) -> Any:
     """``dispute_cases``: disputes opened and their events known before the end."""
     from models.case_models import train_case_domain
-    from riskwarn.lake import read_table
+    from riskwarn.lake import read_versions
 
-    disputes = read_table(settings.lake_dir, "disputes")
-    events = read_table(settings.lake_dir, "dispute_events")
+    # with the earlier versions of corrected records: each origin sees the one valid then
+    disputes = read_versions(settings.lake_dir, "disputes")
+    events = read_versions(settings.lake_dir, "dispute_events")
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
     return train_case_domain(

@@ -86,7 +86,7 @@ def build(
     versions = {t: lake.table_version(settings.lake_dir, t) for t in _tables(spec)}
 
     def read(table: str) -> pd.DataFrame:
-        if spec.family == "hotspot":  # each origin sees a corrected record's version then
+        if spec.family in ("hotspot", "case"):  # each origin sees a record's version then
             return lake.read_versions(
                 settings.lake_dir, table, sources=src, version=versions[table]
             )
