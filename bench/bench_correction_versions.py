@@ -17,6 +17,15 @@ over two years, ~25,000 events, 100 weekly origins, with K disputes and K events
 corrected (default 600 each; an event corrected from a failed mediation into an
 escalation, a dispute's category, amount, parties and place), each known 1 to 90 days
 after the record's time. Prints the seconds (best of 3) without and with the versions.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_correction_versions.py sites [K]
+
+The ``geohazard_hourly`` site table (``models.geohazard_sites.build_site_table``) of the
+small simulated city (``riskwarn simulate``, seed 3, ingested into a temporary lake) over
+7 days of hourly origins, with K site records corrected (slope class), each at its own
+time inside the week (default 4): the table is built once per stretch of origins between
+two corrections' times, the readings read once per stretch; then with K failures
+corrected instead (labels recounted per stretch, no re-read). Prints the seconds.
 """
 
 from __future__ import annotations
@@ -175,8 +184,77 @@ def case_main(k: int) -> None:
         )
 
 
+def site_main(k: int) -> None:
+    import tempfile
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from models.geohazard_sites import build_site_table, site_config
+    from riskwarn import lake
+    from riskwarn.ingest import ingest_files, load_mapping
+    from riskwarn.settings import Settings
+    from riskwarn.simulate import simulate
+
+    root_dir = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        simulate(root / "sim", "small", seed=3)
+        settings = Settings(home=root / "home")
+        for name in ("hazard_sites", "sensors", "hazard_events", "sensor_readings"):
+            mapping = load_mapping(root_dir / "configs" / "sources" / f"sim_{name}.yaml")
+            files = sorted(p for p in (root / "sim" / "extracts").rglob(f"{name}.*") if p.is_file())
+            ingest_files(mapping, files, settings, as_of=datetime(2030, 1, 1, tzinfo=UTC))
+        t = {n: lake.read_table(settings.lake_dir, n) for n in ("hazard_sites", "sensors")}
+        readings = lake.read_table(settings.lake_dir, "sensor_readings")
+        events = lake.read_table(settings.lake_dir, "hazard_events")
+    sites = t["hazard_sites"]
+    start = pd.Timestamp("2023-07-08T00:00Z")
+    origins = pd.date_range(start, periods=7 * 24, freq="h")
+    readings = readings.loc[readings["observed_at"] < origins[-1]]
+    cfg = site_config("geohazard_hourly")
+    stamp = "datetime64[ns, UTC]"
+    for n in (0, k):
+        versions = sites
+        if n:
+            cur = sites.assign(
+                known_from=pd.Series(pd.NaT, index=sites.index, dtype=stamp),
+                known_to=pd.Series(pd.NaT, index=sites.index, dtype=stamp),
+            )
+            pick = np.arange(n) % len(sites)
+            when = start + pd.to_timedelta((np.arange(n) + 1) * 7 * 24 / (n + 1), unit="h")
+            before = cur.loc[pick].assign(known_to=when.to_numpy())
+            cur.loc[pick, "known_from"] = when.to_numpy()
+            cur.loc[pick, "slope_class"] = 5
+            versions = pd.concat([cur, before], ignore_index=True)
+        t0 = time.perf_counter()
+        table = build_site_table(readings, t["sensors"], versions, events, origins, cfg)
+        print(
+            f"site table, {n} corrected sites: {time.perf_counter() - t0:.2f} s "
+            f"({len(sites)} sites, {len(readings)} readings, {len(origins)} hourly origins, "
+            f"{len(table)} rows)"
+        )
+    # failures corrected (moved 3 h), each at its own time: labels recounted, no re-read
+    n = min(k, len(events))
+    cur = events.assign(
+        known_from=pd.Series(pd.NaT, index=events.index, dtype=stamp),
+        known_to=pd.Series(pd.NaT, index=events.index, dtype=stamp),
+    )
+    pick = cur.index[:n]
+    when = start + pd.to_timedelta((np.arange(n) + 1) * 7 * 24 / (n + 1), unit="h")
+    before = cur.loc[pick].assign(known_to=when.to_numpy())
+    cur.loc[pick, "known_from"] = when.to_numpy()
+    cur.loc[pick, "occurred_at"] += pd.Timedelta(hours=3)
+    t0 = time.perf_counter()
+    build_site_table(
+        readings, t["sensors"], sites, pd.concat([cur, before], ignore_index=True), origins, cfg
+    )
+    print(f"site table, {n} corrected failures: {time.perf_counter() - t0:.2f} s")
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["cases"]:
+    if sys.argv[1:2] == ["sites"]:
+        site_main(int(sys.argv[2]) if len(sys.argv) > 2 else 4)
+    elif sys.argv[1:2] == ["cases"]:
         case_main(int(sys.argv[2]) if len(sys.argv) > 2 else 600)
     else:
         main(int(sys.argv[1]) if len(sys.argv) > 1 else 400)

@@ -525,44 +525,63 @@ def _site_tables_by_version(
     batch_sensors: int | None,
 ) -> list[pd.DataFrame]:
     """:func:`build_site_tables` when ``sensors``, ``sites`` or ``hazard_events`` hold the
-    earlier versions of corrected records (:func:`riskwarn.lake.read_versions`): each
-    stretch of origins between two corrections' times is built from the versions valid
-    in it (:func:`features.cells.versions_at_many`), the rows put back in key order.
-    The readings are read once per stretch."""
-    from features.cells import versions_at_many
+    earlier versions of corrected records (:func:`riskwarn.lake.read_versions`).
 
+    Each stretch of origins between two corrections' times of sensors or sites is built
+    from the versions valid in it (:func:`features.cells.versions_at_many`; the readings
+    are read once per stretch), the rows put back in key order. Failures only make the
+    labels, so a corrected failure costs no pass over the readings: the labels are
+    recounted per stretch between its corrections' times from the failures (and sites)
+    valid in it."""
+    from features.cells import versions_at_many
+    from features.geohazard import SITE_LABEL_CRS, _site_labels
+
+    def current(f: pd.DataFrame) -> pd.DataFrame:
+        return latest_versions(f).drop(columns=["known_from", "known_to"], errors="ignore")
+
+    events_now = current(hazard_events)
     indexes = [pd.DatetimeIndex(origins) for origins, _ in sets]
     every = pd.DatetimeIndex(sorted(set().union(*[set(i) for i in indexes])))
     per_set: list[list[pd.DataFrame]] = [[] for _ in sets]
-    for pos, (s_view, si_view, ev_view) in versions_at_many([sensors, sites, hazard_events], every):
+    for pos, (s_view, si_view) in versions_at_many([sensors, sites], every):
         here = every[pos]
         chosen = [k for k, idx in enumerate(indexes) if idx.isin(here).any()]
         got = build_site_tables(
             readings,
             s_view,
             si_view,
-            ev_view,
+            events_now,
             [(indexes[k][indexes[k].isin(here)], sets[k][1]) for k in chosen],
             with_rules=with_rules,
             batch_sensors=batch_sensors,
         )
         for k, table in zip(chosen, got, strict=True):
             per_set[k].append(table)
-    now = [
-        latest_versions(f).drop(columns=["known_from", "known_to"], errors="ignore")
-        for f in (sensors, sites, hazard_events)
-    ]
     out = []
     for k, parts in enumerate(per_set):
         if not parts:  # a set without origins: its (empty) table from the current rows
             (empty,) = build_site_tables(
-                readings, now[0], now[1], now[2], [(indexes[k], sets[k][1])],
-                with_rules=with_rules, batch_sensors=batch_sensors,
+                readings, current(sensors), current(sites), events_now,
+                [(indexes[k], sets[k][1])], with_rules=with_rules, batch_sensors=batch_sensors,
             )  # fmt: skip
             out.append(empty)
             continue
         table = pd.concat(parts, ignore_index=True)
-        out.append(table.sort_values(KEYS, kind="stable").reset_index(drop=True))
+        table = table.sort_values(KEYS, kind="stable").reset_index(drop=True)
+        if "known_to" in hazard_events.columns:
+            params = feature_params(sets[k][1])
+            idx = indexes[k].sort_values()
+            labels = pd.concat(
+                [
+                    _site_labels(ev, si, idx[pos], params, SITE_LABEL_CRS)
+                    for pos, (ev, si) in versions_at_many([hazard_events, sites], idx)
+                ],
+                ignore_index=True,
+            )
+            got_labels = table[KEYS].merge(labels, on=KEYS, how="left")
+            for c in ("label_count", "label_any"):
+                table[c] = got_labels[c].to_numpy().astype(table[c].dtype)
+        out.append(table)
     return out
 
 
