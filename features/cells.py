@@ -7,7 +7,7 @@ frames out.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -94,6 +94,36 @@ def versions_at(
         t = origins[pos[0]]
         valid = (since.isna() | (since < t)) & (until.isna() | (until >= t))
         groups.append((pos, events.loc[valid.to_numpy()].drop(columns=["known_from", "known_to"])))
+    return groups
+
+
+def versions_at_many(
+    frames: Sequence[pd.DataFrame], origins: pd.DatetimeIndex
+) -> list[tuple[np.ndarray, list[pd.DataFrame]]]:
+    """:func:`versions_at` of several tables at once: ``origins`` grouped by stretches
+    between any of the tables' corrections' times, each group with every table as it was
+    known then (a table without versions as it is). One group of every origin when no
+    table has versions."""
+    origins = pd.DatetimeIndex(origins)
+    if not any("known_to" in f.columns for f in frames):
+        return [(np.arange(len(origins)), list(frames))]
+    stamps = [
+        pd.Series(pd.to_datetime(f[c], utc=True))
+        for f in frames
+        for c in ("known_from", "known_to")
+        if c in f.columns
+    ]
+    bounds = pd.DatetimeIndex(pd.concat(stamps).dropna().unique()).sort_values()
+    key = np.searchsorted(bounds.as_unit("ns").asi8, origins.as_unit("ns").asi8, side="left")
+    groups = []
+    for k in np.unique(key):
+        pos = np.flatnonzero(key == k)
+        t = origins[pos[0]]
+        views = [
+            f if "known_to" not in f.columns else versions_at(f, pd.DatetimeIndex([t]))[0][1]
+            for f in frames
+        ]
+        groups.append((pos, views))
     return groups
 
 

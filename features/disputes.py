@@ -46,6 +46,27 @@ def _sql_list(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
+def _add_known(frame: pd.DataFrame, records: pd.DataFrame) -> None:
+    """``kf_us`` / ``kt_us``: the knowledge interval of each row as epoch microseconds
+    (``known_from`` / ``known_to`` of :func:`riskwarn.lake.read_versions`; NULL when the
+    column or the value is missing: no bound)."""
+    for name, col in (("kf_us", "known_from"), ("kt_us", "known_to")):
+        if col in records.columns:
+            at = pd.DatetimeIndex(pd.to_datetime(records[col], utc=True)).as_unit("us")
+            us = pd.array(at.asi8, dtype="Int64")
+            us[np.asarray(at.isna())] = pd.NA
+            frame[name] = us
+        else:
+            frame[name] = pd.array([pd.NA] * len(frame), dtype="Int64")
+
+
+def _valid(alias: str, origin: str, prefix: str = "k") -> str:
+    """SQL: the row ``alias`` (its ``{prefix}f_us`` / ``{prefix}t_us``) is the version of
+    its record valid at ``origin``: known from before it, not superseded before it."""
+    kf, kt = f"{alias}.{prefix}f_us", f"{alias}.{prefix}t_us"
+    return f"({kf} IS NULL OR {kf} < {origin}) AND ({kt} IS NULL OR {kt} >= {origin})"
+
+
 def build_dispute_case_features(
     disputes: pd.DataFrame,
     dispute_events: pd.DataFrame,
@@ -57,6 +78,14 @@ def build_dispute_case_features(
     ``disputes``: ``record_id``, ``opened_at``, ``category``, ``cell_x``, ``cell_y``,
     ``party_ids`` (';'-joined pseudonyms), optional ``n_parties``, ``amount_cny``.
     ``dispute_events``: ``dispute_id``, ``event_at``, ``event_type``.
+
+    Either table may hold the earlier versions of corrected records too
+    (:func:`riskwarn.lake.read_versions`: ``known_from`` / ``known_to``): each origin
+    then sees, in every feature, in the open / already-escalated selection and in its
+    label, the version of each record valid at it (``known_from`` before the origin or
+    None, ``known_to`` None or not before it: :func:`features.cells.versions_at`'s rule).
+    A dispute whose event is corrected to an escalation later is, at the origins before
+    the correction, the open case it was then: the correction never reaches their inputs.
     """
     params = params or DisputeCaseParams()
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
@@ -91,6 +120,8 @@ def build_dispute_case_features(
             "event_type": dispute_events["event_type"].astype(str).to_numpy(),
         }
     )
+    _add_known(d, disputes)
+    _add_known(ev, dispute_events)
     o = pd.DataFrame(
         {"origin_us": idx.as_unit("us").asi8 if len(idx) else np.array([], dtype="int64")}
     )
@@ -109,16 +140,22 @@ def build_dispute_case_features(
     med = _sql_list(MEDIATION_EVENT_TYPES)
     sql = f"""
     WITH d AS (SELECT * FROM d_in WHERE opened_us IS NOT NULL),
-    ev AS (SELECT row_number() OVER (ORDER BY dispute_id, event_us, event_type) AS eid, * FROM ev_in),
-    closed AS (SELECT dispute_id, min(event_us) AS closed_us FROM ev WHERE event_type = 'closed' GROUP BY 1),
-    escv AS (SELECT ev.*, d.cell_x, d.cell_y FROM ev JOIN d USING (dispute_id) WHERE event_type IN ({esc})),
-    pt AS (SELECT DISTINCT dispute_id, trim(p) AS party
-           FROM (SELECT dispute_id, unnest(string_split(party_ids, ';')) AS p FROM d WHERE party_ids IS NOT NULL)
+    ev AS (SELECT row_number() OVER (ORDER BY dispute_id, event_us, event_type, kf_us, kt_us) AS eid,
+                  * FROM ev_in),
+    closed AS (SELECT dispute_id, event_us, kf_us, kt_us FROM ev WHERE event_type = 'closed'),
+    escv AS (SELECT ev.eid, ev.dispute_id, ev.event_us, ev.kf_us, ev.kt_us, d.cell_x, d.cell_y,
+                    d.kf_us AS dkf_us, d.kt_us AS dkt_us
+             FROM ev JOIN d USING (dispute_id) WHERE event_type IN ({esc})),
+    pt AS (SELECT DISTINCT dispute_id, kf_us, kt_us, trim(p) AS party
+           FROM (SELECT dispute_id, kf_us, kt_us, unnest(string_split(party_ids, ';')) AS p
+                 FROM d WHERE party_ids IS NOT NULL)
            WHERE trim(p) <> ''),
     open_cases AS (
         SELECT o.origin_us, d.* FROM o_in o JOIN d ON d.opened_us < o.origin_us
-        LEFT JOIN closed c USING (dispute_id)
-        WHERE c.closed_us IS NULL OR c.closed_us >= o.origin_us),
+            AND {_valid("d", "o.origin_us")}
+        WHERE NOT EXISTS (
+            SELECT 1 FROM closed c WHERE c.dispute_id = d.dispute_id
+            AND c.event_us < o.origin_us AND {_valid("c", "o.origin_us")})),
     own AS (
         SELECT oc.origin_us, oc.dispute_id,
             count(e.eid) FILTER (WHERE e.event_us < oc.origin_us AND e.event_type IN ({med})) AS n_mediations,
@@ -129,19 +166,26 @@ def build_dispute_case_features(
             count(e.eid) FILTER (WHERE e.event_us >= oc.origin_us AND e.event_us < oc.origin_us + {h_us}
                                  AND e.event_type IN ({esc})) AS label_escalation_count
         FROM open_cases oc LEFT JOIN ev e ON e.dispute_id = oc.dispute_id
+            AND {_valid("e", "oc.origin_us")}
         GROUP BY 1, 2),
     parties AS (
         SELECT oc.origin_us, oc.dispute_id,
                count(DISTINCT d2.dispute_id) AS party_prior_disputes
         FROM open_cases oc JOIN pt p1 ON p1.dispute_id = oc.dispute_id
+            AND {_valid("p1", "oc.origin_us")}
         JOIN pt p2 ON p2.party = p1.party AND p2.dispute_id <> oc.dispute_id
+            AND {_valid("p2", "oc.origin_us")}
         JOIN d d2 ON d2.dispute_id = p2.dispute_id AND d2.opened_us < oc.origin_us
+            AND {_valid("d2", "oc.origin_us")}
         GROUP BY 1, 2),
     party_esc AS (
         SELECT oc.origin_us, oc.dispute_id, count(DISTINCT x.eid) AS party_prior_escalations
         FROM open_cases oc JOIN pt p1 ON p1.dispute_id = oc.dispute_id
+            AND {_valid("p1", "oc.origin_us")}
         JOIN pt p2 ON p2.party = p1.party AND p2.dispute_id <> oc.dispute_id
+            AND {_valid("p2", "oc.origin_us")}
         JOIN escv x ON x.dispute_id = p2.dispute_id AND x.event_us < oc.origin_us
+            AND {_valid("x", "oc.origin_us")} AND {_valid("x", "oc.origin_us", "dk")}
         GROUP BY 1, 2),
     ring AS (SELECT * FROM (VALUES (-1), (0), (1)) a(dx), (VALUES (-1), (0), (1)) b(dy)),
     oc_ring AS (SELECT oc.origin_us, oc.dispute_id, oc.cell_x + dx AS nx, oc.cell_y + dy AS ny
@@ -150,13 +194,14 @@ def build_dispute_case_features(
         SELECT oc.origin_us, oc.dispute_id, {nb_cols}
         FROM oc_ring oc JOIN d n ON n.cell_x = oc.nx AND n.cell_y = oc.ny
              AND n.dispute_id <> oc.dispute_id AND n.opened_us < oc.origin_us
-             AND n.opened_us >= oc.origin_us - {nb_max}
+             AND n.opened_us >= oc.origin_us - {nb_max} AND {_valid("n", "oc.origin_us")}
         GROUP BY 1, 2),
     nearby_esc AS (
         SELECT oc.origin_us, oc.dispute_id, {ne_cols}
         FROM oc_ring oc JOIN escv x ON x.cell_x = oc.nx AND x.cell_y = oc.ny
              AND x.dispute_id <> oc.dispute_id AND x.event_us < oc.origin_us
              AND x.event_us >= oc.origin_us - {nb_max}
+             AND {_valid("x", "oc.origin_us")} AND {_valid("x", "oc.origin_us", "dk")}
         GROUP BY 1, 2)
     SELECT oc.origin_us, oc.dispute_id, oc.category, oc.cell_x, oc.cell_y, oc.opened_us,
            oc.n_parties, oc.amount_cny, own.* EXCLUDE (origin_us, dispute_id),

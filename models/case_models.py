@@ -33,6 +33,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from sklearn.metrics import average_precision_score
 
+from features.cells import latest_versions
 from models.backtest import FittedModel, ModelConfig, split_by_time, training_rows
 from models.boosting import fit_logistic_trees, logistic_params
 from models.calibration import fit_calibrator
@@ -133,7 +134,12 @@ def build_case_table(
     tz: str,
     horizon_days: int = 30,
 ) -> pd.DataFrame:
-    """Case x origin features + labels from lake ``disputes`` and ``dispute_events``."""
+    """Case x origin features + labels from lake ``disputes`` and ``dispute_events``.
+
+    With the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`:
+    backtests, refits and the final training) each origin's row is built from the
+    versions valid at it; without them (serving: ``read_table``) from the rows as they
+    are. One builder for both (:func:`features.disputes.build_dispute_case_features`)."""
     from features.cells import assign_cells
     from features.derived import add_derived_features
     from features.disputes import DisputeCaseParams, build_dispute_case_features
@@ -359,8 +365,13 @@ def train_case_domain(
     )
     if disputes.empty:
         raise ValueError("no disputes rows to train dispute_cases on")
-    first = pd.Timestamp(disputes["opened_at"].min()).tz_convert(tz).tz_localize(None)
-    data_end = pd.Timestamp(events["event_at"].max()).tz_convert(tz).tz_localize(None)
+    # the schedule from the records as they are now; each origin's rows from the versions
+    # valid at it (``known_from`` / ``known_to``, :func:`build_case_table`)
+    first = (
+        pd.Timestamp(latest_versions(disputes)["opened_at"].min()).tz_convert(tz).tz_localize(None)
+    )
+    data_end = pd.Timestamp(latest_versions(events)["event_at"].max())
+    data_end = data_end.tz_convert(tz).tz_localize(None)
     last = data_end.normalize() - pd.Timedelta(days=config.horizon_days)
     origins = weekly_origins(first + pd.Timedelta(days=7), last, config.step_days, tz)
     table = build_case_table(

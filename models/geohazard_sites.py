@@ -86,6 +86,7 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 
+from features.cells import latest_versions
 from features.sensor_readings import ReadingSource, SiteFeatureParams
 from models.champion import compare_scores_with_champion
 from models.explain import global_importance
@@ -272,7 +273,10 @@ class EvalWindow:
 
 def site_failure_times(events: pd.DataFrame, sites: pd.DataFrame) -> pd.DatetimeIndex:
     """Times of the distinct failures at monitored sites (events with a known site_id of
-    ``sites``), sorted, UTC."""
+    ``sites``), sorted, UTC; of corrected records, the current versions."""
+    from features.cells import latest_versions
+
+    events, sites = latest_versions(events), latest_versions(sites)
     ev = events.dropna(subset=["site_id"])
     ev = ev.loc[ev["site_id"].astype(str).isin(set(sites["record_id"].astype(str)))]
     ev = ev.assign(site_id=ev["site_id"].astype(str)).drop_duplicates(["site_id", "occurred_at"])
@@ -476,6 +480,10 @@ def build_site_tables(
     from features.geohazard import build_site_features_multi
 
     indexes = [pd.DatetimeIndex(origins) for origins, _ in sets]
+    if any("known_to" in f.columns for f in (sensors, sites, hazard_events)):
+        return _site_tables_by_version(
+            readings, sensors, sites, hazard_events, sets, with_rules, batch_sensors
+        )
     params = [feature_params(c) for _, c in sets]
     rule_parts: list[list[pd.DataFrame]] = [[] for _ in sets]
 
@@ -503,6 +511,76 @@ def build_site_tables(
             rules = pd.concat(full, ignore_index=True) if full else parts[0]
             table = table.merge(rules, on=KEYS, how="left")
             table[RULE_COLUMN] = table[RULE_COLUMN].fillna(0.0).astype(np.float32)
+        out.append(table)
+    return out
+
+
+def _site_tables_by_version(
+    readings: pd.DataFrame | ReadingSource,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    sets: Sequence[tuple[Sequence[pd.Timestamp] | pd.DatetimeIndex, SiteModelConfig]],
+    with_rules: bool,
+    batch_sensors: int | None,
+) -> list[pd.DataFrame]:
+    """:func:`build_site_tables` when ``sensors``, ``sites`` or ``hazard_events`` hold the
+    earlier versions of corrected records (:func:`riskwarn.lake.read_versions`).
+
+    Each stretch of origins between two corrections' times of sensors or sites is built
+    from the versions valid in it (:func:`features.cells.versions_at_many`; the readings
+    are read once per stretch), the rows put back in key order. Failures only make the
+    labels, so a corrected failure costs no pass over the readings: the labels are
+    recounted per stretch between its corrections' times from the failures (and sites)
+    valid in it."""
+    from features.cells import versions_at_many
+    from features.geohazard import SITE_LABEL_CRS, _site_labels
+
+    def current(f: pd.DataFrame) -> pd.DataFrame:
+        return latest_versions(f).drop(columns=["known_from", "known_to"], errors="ignore")
+
+    events_now = current(hazard_events)
+    indexes = [pd.DatetimeIndex(origins) for origins, _ in sets]
+    every = pd.DatetimeIndex(sorted(set().union(*[set(i) for i in indexes])))
+    per_set: list[list[pd.DataFrame]] = [[] for _ in sets]
+    for pos, (s_view, si_view) in versions_at_many([sensors, sites], every):
+        here = every[pos]
+        chosen = [k for k, idx in enumerate(indexes) if idx.isin(here).any()]
+        got = build_site_tables(
+            readings,
+            s_view,
+            si_view,
+            events_now,
+            [(indexes[k][indexes[k].isin(here)], sets[k][1]) for k in chosen],
+            with_rules=with_rules,
+            batch_sensors=batch_sensors,
+        )
+        for k, table in zip(chosen, got, strict=True):
+            per_set[k].append(table)
+    out = []
+    for k, parts in enumerate(per_set):
+        if not parts:  # a set without origins: its (empty) table from the current rows
+            (empty,) = build_site_tables(
+                readings, current(sensors), current(sites), events_now,
+                [(indexes[k], sets[k][1])], with_rules=with_rules, batch_sensors=batch_sensors,
+            )  # fmt: skip
+            out.append(empty)
+            continue
+        table = pd.concat(parts, ignore_index=True)
+        table = table.sort_values(KEYS, kind="stable").reset_index(drop=True)
+        if "known_to" in hazard_events.columns:
+            params = feature_params(sets[k][1])
+            idx = indexes[k].sort_values()
+            labels = pd.concat(
+                [
+                    _site_labels(ev, si, idx[pos], params, SITE_LABEL_CRS)
+                    for pos, (ev, si) in versions_at_many([hazard_events, sites], idx)
+                ],
+                ignore_index=True,
+            )
+            got_labels = table[KEYS].merge(labels, on=KEYS, how="left")
+            for c in ("label_count", "label_any"):
+                table[c] = got_labels[c].to_numpy().astype(table[c].dtype)
         out.append(table)
     return out
 
@@ -618,13 +696,26 @@ def late_site_labels(
     """The label failures of the ``origins`` x ``sites`` rows known only after their window
     ended (``origin, site_id, known_at``): the (site, failure) pairs the labels count
     (:func:`features.geohazard.site_label_events`, the table's own rule and grid) through
-    :func:`models.known_labels.late_label_events`."""
+    :func:`models.known_labels.late_label_events`.
+
+    With the earlier versions of corrected failures or sites (``read_versions``), each
+    origin's are those of the versions valid at it (:func:`features.cells.versions_at`),
+    as its labels count them."""
+    from features.cells import versions_at_many
     from features.geohazard import SITE_LABEL_CRS, site_label_events
 
-    pairs = site_label_events(events, sites, feature_params(config), SITE_LABEL_CRS)
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
     ends = idx + pd.Timedelta(hours=config.horizon_hours)
-    return late_label_events(pairs, ["site_id"], idx, ends)
+    parts = [
+        late_label_events(
+            site_label_events(ev, si, feature_params(config), SITE_LABEL_CRS),
+            ["site_id"],
+            idx[pos],
+            ends[pos],
+        )
+        for pos, (ev, si) in versions_at_many([events, sites], idx)
+    ]
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -1171,7 +1262,7 @@ def finish_site_training(
         reach_back_until=window.default_start if window.extended_for else None,
         late_labels=late,
     )
-    in_eval = events.dropna(subset=["site_id"])
+    in_eval = latest_versions(events).dropna(subset=["site_id"])
     in_eval = in_eval[
         (in_eval["occurred_at"] >= eval_origins[0])
         & (in_eval["occurred_at"] < eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours))

@@ -427,7 +427,7 @@ def _train_sites_together(
         train_site_domains,
     )
     from models.registry import end_abandoned_runs
-    from riskwarn.lake import read_table, table_version
+    from riskwarn.lake import read_versions, table_version
     from riskwarn.spill import spill_parent
 
     try:
@@ -453,9 +453,11 @@ def _train_sites_together(
             else None
         )
         try:
-            sites = read_table(settings.lake_dir, "hazard_sites")
-            sensors = read_table(settings.lake_dir, "sensors")
-            events = read_table(settings.lake_dir, "hazard_events")
+            # sites, sensors, failures with the earlier versions of corrected records (each
+            # origin sees the ones valid then); readings as they are now
+            sites = read_versions(settings.lake_dir, "hazard_sites")
+            sensors = read_versions(settings.lake_dir, "sensors")
+            events = read_versions(settings.lake_dir, "hazard_events")
             events = events.loc[events["occurred_at"] < end]
             version = table_version(settings.lake_dir, "sensor_readings")
             with LakeReadings(
@@ -562,10 +564,11 @@ def _train_cases(
 ) -> Any:
     """``dispute_cases``: disputes opened and their events known before the end."""
     from models.case_models import train_case_domain
-    from riskwarn.lake import read_table
+    from riskwarn.lake import read_versions
 
-    disputes = read_table(settings.lake_dir, "disputes")
-    events = read_table(settings.lake_dir, "dispute_events")
+    # with the earlier versions of corrected records: each origin sees the one valid then
+    disputes = read_versions(settings.lake_dir, "disputes")
+    events = read_versions(settings.lake_dir, "dispute_events")
     disputes = disputes.loc[disputes["opened_at"] < end]
     events = events.loc[events["event_at"] < end]
     return train_case_domain(
@@ -727,11 +730,12 @@ def _train_sites(
     by batch of sites (:class:`LakeReadings`, ``TRAIN_BATCH_SENSORS`` sensors a batch).
     """
     from models.geohazard_sites import READING_COLUMNS, TRAIN_BATCH_SENSORS, train_site_domain
-    from riskwarn.lake import read_table, table_version
+    from riskwarn.lake import read_versions, table_version
 
-    sites = read_table(settings.lake_dir, "hazard_sites")
-    sensors = read_table(settings.lake_dir, "sensors")
-    events = read_table(settings.lake_dir, "hazard_events")
+    # with the earlier versions of corrected records: each origin sees the ones valid then
+    sites = read_versions(settings.lake_dir, "hazard_sites")
+    sensors = read_versions(settings.lake_dir, "sensors")
+    events = read_versions(settings.lake_dir, "hazard_events")
     events = events.loc[events["occurred_at"] < end]
     from dataclasses import replace
 

@@ -86,7 +86,8 @@ def build(
     versions = {t: lake.table_version(settings.lake_dir, t) for t in _tables(spec)}
 
     def read(table: str) -> pd.DataFrame:
-        if spec.family == "hotspot":  # each origin sees a corrected record's version then
+        # each origin sees a record's version then (site family: not the readings yet)
+        if spec.family in ("hotspot", "case") or table != "sensor_readings":
             return lake.read_versions(
                 settings.lake_dir, table, sources=src, version=versions[table]
             )
