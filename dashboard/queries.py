@@ -710,6 +710,7 @@ def site_table(
             hit["evidence"] if hit is not None else None,
             hold,
             hit.get("reviewed_level") if hit is not None else None,
+            hit.get("reasons") if hit is not None else None,
         )
         if kind == "none":  # nothing in force: below threshold only if the run said so
             if s.unit_id in ended.index:

@@ -694,6 +694,7 @@ def site_why(
     evidence: Any,
     hold_at: tuple[float, ...],
     reviewed_level: str | None = None,
+    reasons: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """Why a monitored site is at its level: the model, a sensor rule or a sensor fault.
 
@@ -710,7 +711,10 @@ def site_why(
     beside another source is kept as a note (``faults``), never as the reason. Returns
     the kind (one of :data:`SITE_WHY`) and the facts to word it (``probability``,
     ``threshold``, ``level``; ``sensor``, ``tangent_angle_deg``, ``velocity_mm_per_day``;
-    ``steps``; ``faults``: sensor id -> status; ``raised``: the fault set the level).
+    ``steps``; ``faults``: sensor id -> status; ``raised``: the fault set the level;
+    ``within_noise``: the rule's velocity was inside the sensor's noise, so the angle gave
+    at most blue, from the sensor's evidence or, in warnings written before it was
+    recorded there, the rule's stored reason (``reasons``)).
     """
     if reviewed_level:
         return "review", {"level": reviewed_level}
@@ -736,6 +740,8 @@ def site_why(
             "tangent_angle_deg": float(top["tangent_angle_deg"]),
             "velocity_mm_per_day": top.get("velocity_mm_per_day"),
         }
+        if _within_noise(top, reasons):
+            rule["within_noise"] = True
     p = pd.to_numeric(probability, errors="coerce")
     if pd.isna(p):
         return "rules_only", {}
@@ -759,6 +765,24 @@ def site_why(
     if not moving:
         return "sensor_health" if faults else "sensor_rule", {"faults": faults}
     return "sensor_rule", {**rule, **note}
+
+
+def _within_noise(sensor: Mapping[str, Any], reasons: Any) -> bool:
+    """Whether a sensor rule's velocity was inside the sensor's noise (the yellow noise
+    gate of :mod:`riskwarn.sensor_rules`: the angle then gives at most blue): the sensor's
+    ``within_noise`` evidence, else the gate's sentence in the stored reasons (warnings
+    written before the evidence recorded it)."""
+    from riskwarn.sensor_rules import NOISE_GATE_TEXT
+
+    if "within_noise" in sensor:
+        return bool(sensor["within_noise"])
+    head = NOISE_GATE_TEXT[0].split(" (")[0]  # "velocity within the sensor's noise"
+    items = reasons if isinstance(reasons, list | tuple) else [reasons]
+    for item in items:
+        en = item.get("en") if isinstance(item, Mapping) else item
+        if isinstance(en, str) and head in en:
+            return True
+    return False
 
 
 def probability_note(kind: str, threshold: Any, level: Any, lang: str) -> str | None:
@@ -809,7 +833,7 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
         v = facts.get("velocity_mm_per_day")
         return (
             t(
-                "why_sensor_rule",
+                "why_sensor_rule_noise" if facts.get("within_noise") else "why_sensor_rule",
                 lang,
                 angle=f"{facts['tangent_angle_deg']:.0f}",
                 v="—" if v is None else f"{float(v):.1f}",
