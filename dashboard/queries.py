@@ -42,6 +42,7 @@ from dashboard.model_reads import (
     run_json,
     served_champion,
     serving_model,
+    version_gate,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -69,6 +70,7 @@ REEXPORTED = (
     run_json,
     served_champion,
     serving_model,
+    version_gate,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60

@@ -167,6 +167,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
         "from last week (percentage points).",
     },
+    # the model behind the KPI failed its gate's calibration check (views.calibration_caveat)
+    "kpi_uncalibrated": {
+        "zh": "⚠ 模型未通过校准检验（ECE {ece}，上限 {bound}）：此百分比只可用于排序，不能当作概率。",
+        "en": "⚠ The model failed its calibration check (ECE {ece}, bound {bound}): read this "
+        "as a ranking, not a probability.",
+    },
+    "kpi_uncalibrated_plain": {
+        "zh": "⚠ 模型未通过校准检验：此百分比只可用于排序，不能当作概率。",
+        "en": "⚠ The model failed its calibration check: read this as a ranking, not a "
+        "probability.",
+    },
     "map_title": {"zh": "本周热点预测：{domain}", "en": "This week's hotspot forecast: {domain}"},
     "map_empty_below": {
         "zh": "本周没有网格达到预警等级，所以地图上没有色块：任一网格未来 7 天出现新事件（{domain}）的最高概率为 {p}，低于最低预警等级（蓝色）的门槛 {thr}。这是预测结果，不是数据缺失。",

@@ -785,6 +785,26 @@ def _within_noise(sensor: Mapping[str, Any], reasons: Any) -> bool:
     return False
 
 
+def calibration_caveat(gate: Mapping[str, Any] | None, lang: str) -> str | None:
+    """What a leader must read beside a percentage of a model whose gate's calibration
+    check failed (``gate``: its ``gate.json``; DOMAIN.md: uncalibrated scores shown as
+    percentages mislead): a ranking, not a probability, with the check's ECE and bound.
+    None when the check passed, was not judged, or the gate cannot be read."""
+    for c in (gate or {}).get("checks", []) or []:
+        if not isinstance(c, Mapping) or c.get("check") != "calibration":
+            continue
+        if c.get("ok", True) or c.get("judged", True) is False:
+            return None
+        ece, bound = (
+            pd.to_numeric(c.get("ece"), errors="coerce"),
+            pd.to_numeric(c.get("bound"), errors="coerce"),
+        )
+        if pd.isna(ece) or pd.isna(bound):
+            return t("kpi_uncalibrated_plain", lang)
+        return t("kpi_uncalibrated", lang, ece=f"{float(ece):.4f}", bound=f"{float(bound):.4f}")
+    return None
+
+
 def probability_note(kind: str, threshold: Any, level: Any, lang: str) -> str | None:
     """What to read beside a site's probability where its level is shown, so a low
     probability next to a high level needs no other column: the model's own threshold of

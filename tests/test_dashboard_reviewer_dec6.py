@@ -63,3 +63,23 @@ def test_noise_caveat_from_the_evidence_and_only_when_the_rule_says_so() -> None
     for lang, caveat in (("en", "noise"), ("zh", "噪声")):
         words = views.site_why_words(kind, facts, lang)
         assert "44.4" in words and caveat not in words
+
+
+def _gate(ok: bool, judged: bool = True) -> dict[str, Any]:
+    calib = {"check": "calibration", "ok": ok, "ece": 0.0178, "bound": 0.01134812971584524}
+    if not judged:
+        calib["judged"] = False
+    return {"checks": [{"check": "not worse than kde at PAI@1%", "ok": False}, calib]}
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "ranking, not a probability"), ("zh", "只可用于排序，不能当作概率")],
+)
+def test_kpi_says_when_its_model_failed_calibration(lang: str, words: str) -> None:
+    caveat = views.calibration_caveat(_gate(ok=False), lang)
+    assert caveat is not None and words in caveat and "0.0178" in caveat and "0.0113" in caveat
+    # passed, not judged, or no gate: nothing new beside the number
+    assert views.calibration_caveat(_gate(ok=True), lang) is None
+    assert views.calibration_caveat(_gate(ok=False, judged=False), lang) is None
+    assert views.calibration_caveat(None, lang) is None

@@ -9,6 +9,7 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -44,8 +45,9 @@ MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920
 MAP_FIT_PX = map_layout.map_fit_px(wall.on, st.context.headers.get("User-Agent"))
 
 
-def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
-    """Headline numbers: warnings in force, red, awaiting review, hotspot probability."""
+def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame], runs: dict[str, Any]) -> None:
+    """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
+    the calibration check's caveat when the model behind it failed it)."""
     red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
     pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
     with st.container(key="rwkpi"):
@@ -73,6 +75,20 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),
         )
+        caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
+        if caveat:
+            c4.caption(caveat)
+
+
+def kpi_caveat(domain: str, runs: dict[str, Any]) -> str | None:
+    """The calibration caveat of the model behind the KPI (its published run's version),
+    None when its calibration check passed or cannot be read."""
+    run = runs.get(domain) or {}
+    version = run.get("model_version")
+    if not version:
+        return None
+    gate = queries.version_gate(ctx.settings.resolved_mlflow_uri, domain, str(version))
+    return views.calibration_caveat(gate, lg)
 
 
 def kpi_label(domain: str) -> str:
@@ -350,7 +366,7 @@ def body() -> None:
         s = trends.weekly_summary(h, top_n=20)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries)
+    kpis(all_warnings, summaries, runs)
 
     def in_domain(domain: str) -> pd.DataFrame:
         return (
