@@ -130,6 +130,16 @@ TEXT: dict[str, dict[str, str]] = {
     "trend_diminishing": {"zh": "减弱", "en": "Diminishing"},
     # overview
     "kpi_warnings": {"zh": "有效预警", "en": "Active warnings"},
+    # warnings whose validity ended before the week shown (views.split_stale)
+    "kpi_stale": {
+        "zh": "未计入本周：{parts}（该领域数据更新停在本周之前，为过期预警）。",
+        "en": "Not counted this week: {parts} (stale: that domain's data stopped before this "
+        "week).",
+    },
+    "kpi_stale_part": {
+        "zh": "{n} 条{domain}预警，有效期止于 {at}",
+        "en": "{n} {domain} warnings, valid until {at}",
+    },
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
     "red_off_maps": {
@@ -524,6 +534,8 @@ TEXT: dict[str, dict[str, str]] = {
     "to_level": {"zh": "新等级", "en": "To"},
     "version": {"zh": "版本", "en": "Version"},
     "lead_time": {"zh": "提前量 {h}", "en": "lead time {h}"},
+    # a warning's lead_time_hours that is its forecast horizon (views.lead_words)
+    "horizon_time": {"zh": "预测时长 {h}", "en": "horizon {h}"},
     "empty_queue": {"zh": "没有符合条件的预警。", "en": "No warnings match."},
     # disputes
     # the model scores only the open cases not escalated yet (features.disputes); those

@@ -785,6 +785,59 @@ def _within_noise(sensor: Mapping[str, Any], reasons: Any) -> bool:
     return False
 
 
+def split_stale(frame: pd.DataFrame, week_start: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Warnings in force at their domain's own time (``queries.in_force``) split into
+    those still valid in the week shown (``week_start``: the overview's "Week of") and the
+    stale ones, whose validity ended before it (a domain whose data stopped earlier, e.g.
+    geohazard warnings valid until 1 Sep 2023 under the week of 1 Jan 2024): those do not
+    count as active in that week. Without a week (None), none is stale."""
+    start = pd.to_datetime(week_start, utc=True, errors="coerce")
+    if frame.empty or pd.isna(start):
+        return frame, frame.iloc[0:0]
+    ended = pd.to_datetime(frame["valid_to"], utc=True) <= start
+    return frame.loc[~ended].reset_index(drop=True), frame.loc[ended].reset_index(drop=True)
+
+
+def stale_words(stale: pd.DataFrame, lang: str, tz: str) -> str | None:
+    """The stale warnings (:func:`split_stale`) in one line per domain: how many, and when
+    the newest of them ended; None when there are none."""
+    from dashboard.i18n import fmt_date
+
+    if stale.empty:
+        return None
+    sep = "；" if lang == "zh" else "; "
+    parts = []
+    for domain, g in stale.groupby("domain", sort=True):
+        end = pd.to_datetime(g["valid_to"], utc=True).max()
+        parts.append(
+            t(
+                "kpi_stale_part",
+                lang,
+                n=len(g),
+                domain=t(f"domain_{domain}", lang),
+                at=fmt_date(end, lang, tz),
+            )
+        )
+    return t("kpi_stale", lang, parts=sep.join(parts))
+
+
+def lead_words(warning: Mapping[str, Any], lang: str) -> str:
+    """A warning's ``lead_time_hours`` in words: "lead time" only when it is one (an
+    inverse-velocity time to failure), "horizon" when it is the forecast horizon the
+    warning covers (riskwarn.warnings.build_warnings stores the horizon there otherwise:
+    ``valid_to - valid_from``); DOMAIN.md's lead time is the hours from the first warning
+    to the event, which a horizon is not."""
+    from dashboard.i18n import fmt_hours
+
+    h = pd.to_numeric(warning.get("lead_time_hours"), errors="coerce")
+    start = pd.to_datetime(warning.get("valid_from"), utc=True, errors="coerce")
+    end = pd.to_datetime(warning.get("valid_to"), utc=True, errors="coerce")
+    span = (end - start).total_seconds() / 3600 if not (pd.isna(start) or pd.isna(end)) else None
+    if not pd.isna(h) and span is not None and abs(float(h) - span) < 1e-6:
+        return t("horizon_time", lang, h=fmt_hours(float(h), lang))
+    return t("lead_time", lang, h=fmt_hours(None if pd.isna(h) else float(h), lang))
+
+
 def calibration_caveat(gate: Mapping[str, Any] | None, lang: str) -> str | None:
     """What a leader must read beside a percentage of a model whose gate's calibration
     check failed (``gate``: its ``gate.json``; DOMAIN.md: uncalibrated scores shown as

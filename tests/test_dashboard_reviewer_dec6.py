@@ -83,3 +83,80 @@ def test_kpi_says_when_its_model_failed_calibration(lang: str, words: str) -> No
     assert views.calibration_caveat(_gate(ok=True), lang) is None
     assert views.calibration_caveat(_gate(ok=False, judged=False), lang) is None
     assert views.calibration_caveat(None, lang) is None
+
+
+DEAD = {
+    "en": "Sensor SB00014 has sent no reading in the last 24 h — treated as unknown, not as "
+    "no movement.",
+    "zh": "传感器 SB00014 过去 24 小时内未上传任何数据——按状态未知处理，不视为无位移。",
+}
+
+
+def test_site_warning_opens_with_the_reason_that_set_its_level() -> None:
+    """A blue set by a dead sensor (the model alone below every threshold) opens with the
+    fault, in the stored reasons and on the review page; the model's probability follows,
+    saying what the model alone gave, never "(level IV blue)"."""
+    import pandas as pd
+
+    from riskwarn import warnings as rw
+
+    levels = pd.DataFrame(
+        {"unit_id": ["DZ1", "DZ2"], "probability": [5.8e-7, 0.6], "level_rank": [1, 3]}
+    )
+    ctx = rw.WarningContext("geohazard_hourly", "site", pd.Timestamp("2023-08-31 16:00Z"), 24.0)
+    ev = {
+        "DZ1": {"model_level": None, "model_threshold": None, "rules_level": None},
+        "DZ2": {"model_level": "orange", "model_threshold": 0.25, "rules_level": None},
+    }
+    out = rw.build_warnings(
+        levels,
+        ctx,
+        {"DZ1": [DEAD], "DZ2": []},
+        evidence=ev,
+        model_explanations={"DZ1": [{"en": "Rain.", "zh": "降雨。"}]},
+    ).set_index("unit_id")
+    fault = out.at["DZ1", "reasons"]
+    assert fault[0] == DEAD
+    assert "level IV blue" not in str(fault) and "蓝色，IV级" not in str(fault)
+    assert "the model alone: below every model threshold" in fault[1]["en"]
+    assert "仅模型：未达模型任何阈值" in fault[1]["zh"] and fault[2]["en"] == "Rain."
+    # the model set the orange: its probability first, as before
+    assert out.at["DZ2", "reasons"][0]["en"].startswith("Model probability 60.0%")
+    # the review page: the fault's level line first, then the stored reasons
+    row = out.loc["DZ1"].to_dict()
+    for lang, word in (("en", "sensor fault"), ("zh", "传感器异常")):
+        lines = views.warning_reason_lines(row, lang)
+        assert word in lines[0] and "SB00014" in lines[1]
+
+
+def test_review_header_says_horizon_when_the_lead_time_is_the_horizon() -> None:
+    case = {
+        "lead_time_hours": 720.0,
+        "valid_from": "2024-01-01T00:00Z",
+        "valid_to": "2024-01-31T00:00Z",
+    }
+    assert views.lead_words(case, "en") == "horizon 720 h"
+    assert views.lead_words(case, "zh") == "预测时长 720 小时"
+    # an inverse-velocity failure forecast inside a 24 h warning is a lead time
+    slope = {**case, "lead_time_hours": 9.0, "valid_to": "2024-01-02T00:00Z"}
+    assert views.lead_words(slope, "en") == "lead time 9 h"
+    assert views.lead_words(slope, "zh") == "提前量 9 小时"
+
+
+def test_warnings_that_ended_before_the_week_shown_are_not_active_in_it() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "warning_id": ["g1", "g2", "i1"],
+            "domain": ["geohazard_hourly", "geohazard_hourly", "incidents"],
+            "valid_to": ["2023-09-01T16:00Z", "2023-09-01T15:00Z", "2024-01-08T00:00Z"],
+        }
+    )
+    active, stale = views.split_stale(frame, pd.Timestamp("2024-01-01T00:00Z"))
+    assert list(active["warning_id"]) == ["i1"] and len(stale) == 2
+    en = views.stale_words(stale, "en", "Asia/Shanghai")
+    zh = views.stale_words(stale, "zh", "Asia/Shanghai")
+    assert en is not None and "Not counted this week" in en and "2 " in en and "2023" in en
+    assert zh is not None and "未计入本周" in zh and "2 条" in zh and "2023" in zh
+    assert views.stale_words(active, "en", "Asia/Shanghai") is None

@@ -45,14 +45,24 @@ MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920
 MAP_FIT_PX = map_layout.map_fit_px(wall.on, st.context.headers.get("User-Agent"))
 
 
-def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame], runs: dict[str, Any]) -> None:
+def kpis(
+    all_warnings: pd.DataFrame,
+    summaries: list[pd.DataFrame],
+    runs: dict[str, Any],
+    week_start: Any = None,
+) -> None:
     """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
     the calibration check's caveat when the model behind it failed it)."""
     red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
     pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
     with st.container(key="rwkpi"):
         c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("kpi_warnings", lg), fmt_int(len(all_warnings), lg), border=True)
+    # a warning that ended before the week shown is not active in it (views.split_stale)
+    active, stale = views.split_stale(all_warnings, week_start)
+    c1.metric(t("kpi_warnings", lg), fmt_int(len(active), lg), border=True)
+    stale_note = views.stale_words(stale, lg, tz)
+    if stale_note:
+        c1.caption(stale_note)
     c2.metric(
         t("kpi_red", lg),
         fmt_int(red, lg),
@@ -366,7 +376,7 @@ def body() -> None:
         s = trends.weekly_summary(h, top_n=20)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries, runs)
+    kpis(all_warnings, summaries, runs, max(origins) if origins else None)
 
     def in_domain(domain: str) -> pd.DataFrame:
         return (
