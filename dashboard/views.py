@@ -6,6 +6,7 @@ Pure helpers (frames in, frames/strings/chart specs out) used by the pages.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -150,16 +151,57 @@ def forecast_off_observed(series: pd.DataFrame) -> bool:
     return point < 0.8 * float(obs.min()) or point > 1.25 * float(obs.max())
 
 
+def observed_y_domain(values: Any) -> tuple[float, float, bool]:
+    """The y axis of an "is it rising" chart: ``(low, high, from_zero)``. From 0 when the
+    smallest value is under 40 % of the largest (the zero then costs little room and
+    shows the size of a change honestly); otherwise from a round number just below the
+    smallest, so weeks of 290-330 cells are not squeezed against the top of a 0-330 axis
+    with two labels (review of 6 Dec 2026) — the axis title then says where it starts."""
+    v = pd.to_numeric(pd.Series(list(values)), errors="coerce").dropna()
+    if v.empty:
+        return 0.0, 1.0, True
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= 0 or lo < 0.4 * hi:
+        return 0.0, max(hi, 1.0), True
+    raw = max((hi - lo) / 4, 1.0)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    low = math.floor(lo / step) * step
+    if low >= lo:
+        low -= step
+    high = math.ceil(hi / step) * step
+    if high <= hi:
+        high += step
+    return float(low), float(high), False
+
+
 def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -> alt.Chart:
     """One domain's weeks: observed (solid line, filled points), then this week's
-    forecast (dashed line to a hollow point); its own y axis from 0, so a domain with a
-    few events a week is not flattened against one with hundreds."""
+    forecast (dashed line to a hollow point); its own y axis (:func:`observed_y_domain`:
+    from 0 unless that squeezes the weeks at the top, then said in the axis title), so a
+    domain with a few events a week is not flattened against one with hundreds. The
+    weeks' axis keeps a step of room at both ends: the hollow forecast point was cut at
+    the right edge at 390 px."""
+    low, high, from_zero = observed_y_domain(series["value"])
+    if not from_zero:
+        y_title = t("observed_y_from", lang, y=y_title, low=f"{low:,.0f}")
     kinds = [k for k in ("observed", "forecast") if (series["kind"] == k).any()]
     order = [t(f"observed_kind_{k}", lang) for k in kinds]  # no forecast: not in the legend
     weeks = list(dict.fromkeys(series.sort_values("order")["week"]))
     base = alt.Chart(series).encode(
-        x=alt.X("week:N", title=None, sort=weeks, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True), axis=alt.Axis(tickMinStep=1)),
+        x=alt.X(
+            "week:N",
+            title=None,
+            sort=weeks,
+            scale=alt.Scale(padding=1),
+            axis=alt.Axis(labelAngle=0, labelOverlap=True),
+        ),
+        y=alt.Y(
+            "value:Q",
+            title=y_title,
+            scale=alt.Scale(domain=[low, high], zero=from_zero, nice=False),
+            axis=alt.Axis(tickMinStep=1, tickCount=4),
+        ),
         strokeDash=alt.StrokeDash(
             "kind_label:N",
             title=None,

@@ -160,3 +160,31 @@ def test_warnings_that_ended_before_the_week_shown_are_not_active_in_it() -> Non
     assert en is not None and "Not counted this week" in en and "2 " in en and "2023" in en
     assert zh is not None and "未计入本周" in zh and "2 条" in zh and "2023" in zh
     assert views.stale_words(active, "en", "Asia/Shanghai") is None
+
+
+def test_is_it_rising_axis_fits_the_weeks_and_keeps_the_forecast_inside() -> None:
+    import pandas as pd
+
+    observed = pd.DataFrame(
+        {
+            "week_start": pd.date_range("2023-11-06", periods=8, freq="7D", tz="UTC"),
+            "week_end": pd.date_range("2023-11-13", periods=8, freq="7D", tz="UTC"),
+            "units": [301, 312, 295, 320, 330, 290, 305, 318],
+            "events": [400] * 8,
+        }
+    )
+    for lang, words in (("en", "axis from"), ("zh", "纵轴从")):
+        series = views.observed_series(observed, 322.4, lang, "Asia/Shanghai")
+        spec = views.observed_chart(series, lang, "cells", "#4c78a8").to_dict()
+        y = spec["layer"][0]["encoding"]["y"]
+        low, high = y["scale"]["domain"]
+        assert 250 <= low < 290 and 330 < high <= 360, (low, high)  # not 0..330
+        assert words in y["title"]
+        assert spec["layer"][0]["encoding"]["x"]["scale"]["padding"] >= 1
+    # a few events a week: from 0, and the title does not say otherwise
+    few = observed.assign(units=[2, 5, 0, 3, 4, 1, 6, 2])
+    spec = views.observed_chart(
+        views.observed_series(few, 3.0, "en", "Asia/Shanghai"), "en", "cells", "#4c78a8"
+    ).to_dict()
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["domain"][0] == 0 and y["title"] == "cells"
