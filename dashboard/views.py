@@ -219,9 +219,15 @@ def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -
     points = base.transform_filter(alt.datum.kind == "observed").mark_point(
         filled=True, color=colour, size=30
     )
-    forecast = base.transform_filter(
-        (alt.datum.kind == "forecast") & (alt.datum.order == int(series["order"].max()))
-    ).mark_point(filled=False, color=colour, size=90, strokeWidth=2)
+    forecast = (
+        base.transform_filter(
+            (alt.datum.kind == "forecast") & (alt.datum.order == int(series["order"].max()))
+        )
+        .mark_point(filled=False, color=colour, size=90, strokeWidth=2)
+        .encode(
+            strokeDash=alt.value([1, 0])  # a whole ring, not the dashed line's pattern
+        )
+    )
     return (line + points + forecast).properties(height=170)
 
 

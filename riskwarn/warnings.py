@@ -264,9 +264,9 @@ def model_alone_reason(
     zh = f"{LEVEL_COLOUR_ZH[k]}，{LEVEL_ROMAN[k]}级" if k else "未达模型任何阈值"
     return {
         "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
-        f"(the model alone: {en}; the level is set by the reason above).",
+        f"(the model alone: {en}; another source set the level).",
         "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
-        f"（仅模型：{zh}；预警等级由上一条原因给出）。",
+        f"（仅模型：{zh}；预警等级由其他依据给出）。",
     }
 
 

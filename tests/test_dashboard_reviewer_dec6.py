@@ -108,18 +108,19 @@ def test_site_warning_opens_with_the_reason_that_set_its_level() -> None:
         "DZ1": {"model_level": None, "model_threshold": None, "rules_level": None},
         "DZ2": {"model_level": "orange", "model_threshold": 0.25, "rules_level": None},
     }
-    out = rw.build_warnings(
-        levels,
-        ctx,
-        {"DZ1": [DEAD], "DZ2": []},
-        evidence=ev,
-        model_explanations={"DZ1": [{"en": "Rain.", "zh": "降雨。"}]},
-    ).set_index("unit_id")
+    out = rw.build_warnings(levels, ctx, {"DZ1": [DEAD], "DZ2": []}, evidence=ev)
+    out = out.set_index("unit_id")
     fault = out.at["DZ1", "reasons"]
     assert fault[0] == DEAD
     assert "level IV blue" not in str(fault) and "蓝色，IV级" not in str(fault)
     assert "the model alone: below every model threshold" in fault[1]["en"]
-    assert "仅模型：未达模型任何阈值" in fault[1]["zh"] and fault[2]["en"] == "Rain."
+    assert "仅模型：未达模型任何阈值" in fault[1]["zh"]
+    # the model's own sentences follow its probability
+    rain = {"en": "Rain.", "zh": "降雨。"}
+    got = rw.build_warnings(
+        levels, ctx, {"DZ1": [DEAD]}, evidence=ev, model_explanations={"DZ1": [rain]}
+    )
+    assert list(got.loc[got["unit_id"] == "DZ1", "reasons"].iloc[0])[1:] == [fault[1], rain]
     # the model set the orange: its probability first, as before
     assert out.at["DZ2", "reasons"][0]["en"].startswith("Model probability 60.0%")
     # the review page: the fault's level line first, then the stored reasons
@@ -159,7 +160,7 @@ def test_warnings_that_ended_before_the_week_shown_are_not_active_in_it() -> Non
     zh = views.stale_words(stale, "zh", "Asia/Shanghai")
     assert en is not None and "Not counted this week" in en and "2 " in en and "2023" in en
     assert zh is not None and "未计入本周" in zh and "2 条" in zh and "2023" in zh
-    assert views.stale_words(active, "en", "Asia/Shanghai") is None
+    assert views.stale_words(stale.iloc[0:0], "en", "Asia/Shanghai") is None
 
 
 def test_is_it_rising_axis_fits_the_weeks_and_keeps_the_forecast_inside() -> None:

@@ -53,12 +53,13 @@ def kpis(
 ) -> None:
     """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
     the calibration check's caveat when the model behind it failed it)."""
-    red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
-    pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
+    # a warning that ended before the week shown is not active in it (views.split_stale):
+    # none of the three counts takes it (its note says how many and until when)
+    active, stale = views.split_stale(all_warnings, week_start)
+    red = int((active["effective_level"] == "red").sum()) if not active.empty else 0
+    pending = int((active["state"] == "new").sum()) if not active.empty else 0
     with st.container(key="rwkpi"):
         c1, c2, c3, c4 = st.columns(4)
-    # a warning that ended before the week shown is not active in it (views.split_stale)
-    active, stale = views.split_stale(all_warnings, week_start)
     c1.metric(t("kpi_warnings", lg), fmt_int(len(active), lg), border=True)
     stale_note = views.stale_words(stale, lg, tz)
     if stale_note:
@@ -67,7 +68,7 @@ def kpis(
         t("kpi_red", lg),
         fmt_int(red, lg),
         border=True,
-        help=t("kpi_red_help", lg, parts=views.red_by_domain(all_warnings, lg)) if red else None,
+        help=t("kpi_red_help", lg, parts=views.red_by_domain(active, lg)) if red else None,
     )
     c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
     if summaries:
