@@ -116,6 +116,16 @@ def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     return None
 
 
+def version_gate(tracking_uri: str, domain: str, version: str) -> dict[str, Any] | None:
+    """The ``gate.json`` of ``domain``'s model ``version`` (its checks: calibration among
+    them, as ``riskwarn models <domain> --checks`` prints them), None when the version or
+    its gate cannot be read."""
+    details = _champion(tracking_uri, domain, str(version))
+    if details is None:
+        return None
+    return run_json(tracking_uri, str(details["run_id"]), "gate.json")
+
+
 def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
     """What scoring would serve for ``domain`` now: the one read behind every place of the
     dashboard that names a domain's champion (verdict cards, the Champion tab, the

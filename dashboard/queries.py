@@ -42,6 +42,7 @@ from dashboard.model_reads import (
     run_json,
     served_champion,
     serving_model,
+    version_gate,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -69,6 +70,7 @@ REEXPORTED = (
     run_json,
     served_champion,
     serving_model,
+    version_gate,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60
@@ -710,6 +712,7 @@ def site_table(
             hit["evidence"] if hit is not None else None,
             hold,
             hit.get("reviewed_level") if hit is not None else None,
+            hit.get("reasons") if hit is not None else None,
         )
         if kind == "none":  # nothing in force: below threshold only if the run said so
             if s.unit_id in ended.index:

@@ -130,6 +130,16 @@ TEXT: dict[str, dict[str, str]] = {
     "trend_diminishing": {"zh": "减弱", "en": "Diminishing"},
     # overview
     "kpi_warnings": {"zh": "有效预警", "en": "Active warnings"},
+    # warnings whose validity ended before the week shown (views.split_stale)
+    "kpi_stale": {
+        "zh": "未计入本周：{parts}（该领域数据更新停在本周之前，为过期预警）。",
+        "en": "Not counted this week: {parts} (stale: that domain's data stopped before this "
+        "week).",
+    },
+    "kpi_stale_part": {
+        "zh": "{n} 条{domain}预警，有效期止于 {at}",
+        "en": "{n} {domain} warnings, valid until {at}",
+    },
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
     "red_off_maps": {
@@ -166,6 +176,17 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{domain}：风险最高的 {n} 个网格的平均概率；箭头为与上周相比的变化（百分点）。",
         "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
         "from last week (percentage points).",
+    },
+    # the model behind the KPI failed its gate's calibration check (views.calibration_caveat)
+    "kpi_uncalibrated": {
+        "zh": "⚠ 模型未通过校准检验（ECE {ece}，上限 {bound}）：此百分比只可用于排序，不能当作概率。",
+        "en": "⚠ The model failed its calibration check (ECE {ece}, bound {bound}): read this "
+        "as a ranking, not a probability.",
+    },
+    "kpi_uncalibrated_plain": {
+        "zh": "⚠ 模型未通过校准检验：此百分比只可用于排序，不能当作概率。",
+        "en": "⚠ The model failed its calibration check: read this as a ranking, not a "
+        "probability.",
     },
     "map_title": {"zh": "本周热点预测：{domain}", "en": "This week's hotspot forecast: {domain}"},
     "map_empty_below": {
@@ -303,6 +324,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "observed_y_cells": {"zh": "网格数", "en": "cells"},
     "observed_y_sites": {"zh": "监测点数", "en": "sites"},
+    # the chart's y axis does not start at 0 (views.observed_y_domain): said in its title
+    "observed_y_from": {"zh": "{y}（纵轴从 {low} 起）", "en": "{y} (axis from {low})"},
     "observed_kind": {"zh": "类别", "en": "Series"},
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
@@ -513,6 +536,8 @@ TEXT: dict[str, dict[str, str]] = {
     "to_level": {"zh": "新等级", "en": "To"},
     "version": {"zh": "版本", "en": "Version"},
     "lead_time": {"zh": "提前量 {h}", "en": "lead time {h}"},
+    # a warning's lead_time_hours that is its forecast horizon (views.lead_words)
+    "horizon_time": {"zh": "预测时长 {h}", "en": "horizon {h}"},
     "empty_queue": {"zh": "没有符合条件的预警。", "en": "No warnings match."},
     # disputes
     # the model scores only the open cases not escalated yet (features.disputes); those

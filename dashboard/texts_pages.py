@@ -285,6 +285,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "传感器规则：切线角 {angle}°，近 6 小时位移速率 {v} 毫米/日（{sensor}）",
         "en": "sensor rule: tangent angle {angle}°, {v} mm/day over the last 6 h ({sensor})",
     },
+    # a velocity inside the sensor's noise gives at most blue (riskwarn.sensor_rules, the
+    # yellow noise gate): said, or a flat slope read "44.4 mm/day" (review of 6 Dec 2026)
+    "why_sensor_rule_noise": {
+        "zh": "传感器规则：切线角 {angle}°，但位移速率在传感器噪声范围内（近 6 小时 {v} 毫米/日"
+        "未持续超过噪声下限，不视为真实位移），最高蓝色（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, but the velocity is within the sensor's "
+        "noise ({v} mm/day over the last 6 h, not above its noise floor for long enough to "
+        "count as movement): at most blue ({sensor})",
+    },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
     # the site model's own thresholds (set in training), not the domain's 2/8/25/50 %: said
     # so, or "0.87%" beside an orange level read as a contradiction (review of 6 Dec 2026)

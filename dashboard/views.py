@@ -6,6 +6,7 @@ Pure helpers (frames in, frames/strings/chart specs out) used by the pages.
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -150,16 +151,57 @@ def forecast_off_observed(series: pd.DataFrame) -> bool:
     return point < 0.8 * float(obs.min()) or point > 1.25 * float(obs.max())
 
 
+def observed_y_domain(values: Any) -> tuple[float, float, bool]:
+    """The y axis of an "is it rising" chart: ``(low, high, from_zero)``. From 0 when the
+    smallest value is under 40 % of the largest (the zero then costs little room and
+    shows the size of a change honestly); otherwise from a round number just below the
+    smallest, so weeks of 290-330 cells are not squeezed against the top of a 0-330 axis
+    with two labels (review of 6 Dec 2026) — the axis title then says where it starts."""
+    v = pd.to_numeric(pd.Series(list(values)), errors="coerce").dropna()
+    if v.empty:
+        return 0.0, 1.0, True
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= 0 or lo < 0.4 * hi:
+        return 0.0, max(hi, 1.0), True
+    raw = max((hi - lo) / 4, 1.0)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    low = math.floor(lo / step) * step
+    if low >= lo:
+        low -= step
+    high = math.ceil(hi / step) * step
+    if high <= hi:
+        high += step
+    return float(low), float(high), False
+
+
 def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -> alt.Chart:
     """One domain's weeks: observed (solid line, filled points), then this week's
-    forecast (dashed line to a hollow point); its own y axis from 0, so a domain with a
-    few events a week is not flattened against one with hundreds."""
+    forecast (dashed line to a hollow point); its own y axis (:func:`observed_y_domain`:
+    from 0 unless that squeezes the weeks at the top, then said in the axis title), so a
+    domain with a few events a week is not flattened against one with hundreds. The
+    weeks' axis keeps a step of room at both ends: the hollow forecast point was cut at
+    the right edge at 390 px."""
+    low, high, from_zero = observed_y_domain(series["value"])
+    if not from_zero:
+        y_title = t("observed_y_from", lang, y=y_title, low=f"{low:,.0f}")
     kinds = [k for k in ("observed", "forecast") if (series["kind"] == k).any()]
     order = [t(f"observed_kind_{k}", lang) for k in kinds]  # no forecast: not in the legend
     weeks = list(dict.fromkeys(series.sort_values("order")["week"]))
     base = alt.Chart(series).encode(
-        x=alt.X("week:N", title=None, sort=weeks, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-        y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=True), axis=alt.Axis(tickMinStep=1)),
+        x=alt.X(
+            "week:N",
+            title=None,
+            sort=weeks,
+            scale=alt.Scale(padding=1),
+            axis=alt.Axis(labelAngle=0, labelOverlap=True),
+        ),
+        y=alt.Y(
+            "value:Q",
+            title=y_title,
+            scale=alt.Scale(domain=[low, high], zero=from_zero, nice=False),
+            axis=alt.Axis(tickMinStep=1, tickCount=4),
+        ),
         strokeDash=alt.StrokeDash(
             "kind_label:N",
             title=None,
@@ -177,9 +219,15 @@ def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -
     points = base.transform_filter(alt.datum.kind == "observed").mark_point(
         filled=True, color=colour, size=30
     )
-    forecast = base.transform_filter(
-        (alt.datum.kind == "forecast") & (alt.datum.order == int(series["order"].max()))
-    ).mark_point(filled=False, color=colour, size=90, strokeWidth=2)
+    forecast = (
+        base.transform_filter(
+            (alt.datum.kind == "forecast") & (alt.datum.order == int(series["order"].max()))
+        )
+        .mark_point(filled=False, color=colour, size=90, strokeWidth=2)
+        .encode(
+            strokeDash=alt.value([1, 0])  # a whole ring, not the dashed line's pattern
+        )
+    )
     return (line + points + forecast).properties(height=170)
 
 
@@ -694,6 +742,7 @@ def site_why(
     evidence: Any,
     hold_at: tuple[float, ...],
     reviewed_level: str | None = None,
+    reasons: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """Why a monitored site is at its level: the model, a sensor rule or a sensor fault.
 
@@ -710,7 +759,10 @@ def site_why(
     beside another source is kept as a note (``faults``), never as the reason. Returns
     the kind (one of :data:`SITE_WHY`) and the facts to word it (``probability``,
     ``threshold``, ``level``; ``sensor``, ``tangent_angle_deg``, ``velocity_mm_per_day``;
-    ``steps``; ``faults``: sensor id -> status; ``raised``: the fault set the level).
+    ``steps``; ``faults``: sensor id -> status; ``raised``: the fault set the level;
+    ``within_noise``: the rule's velocity was inside the sensor's noise, so the angle gave
+    at most blue, from the sensor's evidence or, in warnings written before it was
+    recorded there, the rule's stored reason (``reasons``)).
     """
     if reviewed_level:
         return "review", {"level": reviewed_level}
@@ -736,6 +788,8 @@ def site_why(
             "tangent_angle_deg": float(top["tangent_angle_deg"]),
             "velocity_mm_per_day": top.get("velocity_mm_per_day"),
         }
+        if _within_noise(top, reasons):
+            rule["within_noise"] = True
     p = pd.to_numeric(probability, errors="coerce")
     if pd.isna(p):
         return "rules_only", {}
@@ -759,6 +813,97 @@ def site_why(
     if not moving:
         return "sensor_health" if faults else "sensor_rule", {"faults": faults}
     return "sensor_rule", {**rule, **note}
+
+
+def _within_noise(sensor: Mapping[str, Any], reasons: Any) -> bool:
+    """Whether a sensor rule's velocity was inside the sensor's noise (the yellow noise
+    gate of :mod:`riskwarn.sensor_rules`: the angle then gives at most blue): the sensor's
+    ``within_noise`` evidence, else the gate's sentence in the stored reasons (warnings
+    written before the evidence recorded it)."""
+    from riskwarn.sensor_rules import NOISE_GATE_TEXT
+
+    if "within_noise" in sensor:
+        return bool(sensor["within_noise"])
+    head = NOISE_GATE_TEXT[0].split(" (")[0]  # "velocity within the sensor's noise"
+    items = reasons if isinstance(reasons, list | tuple) else [reasons]
+    for item in items:
+        en = item.get("en") if isinstance(item, Mapping) else item
+        if isinstance(en, str) and head in en:
+            return True
+    return False
+
+
+def split_stale(frame: pd.DataFrame, week_start: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Warnings in force at their domain's own time (``queries.in_force``) split into
+    those still valid in the week shown (``week_start``: the overview's "Week of") and the
+    stale ones, whose validity ended before it (a domain whose data stopped earlier, e.g.
+    geohazard warnings valid until 1 Sep 2023 under the week of 1 Jan 2024): those do not
+    count as active in that week. Without a week (None), none is stale."""
+    start = pd.to_datetime(week_start, utc=True, errors="coerce")
+    if frame.empty or pd.isna(start):
+        return frame, frame.iloc[0:0]
+    ended = pd.to_datetime(frame["valid_to"], utc=True) <= start
+    return frame.loc[~ended].reset_index(drop=True), frame.loc[ended].reset_index(drop=True)
+
+
+def stale_words(stale: pd.DataFrame, lang: str, tz: str) -> str | None:
+    """The stale warnings (:func:`split_stale`) in one line per domain: how many, and when
+    the newest of them ended; None when there are none."""
+    from dashboard.i18n import fmt_date
+
+    if stale.empty:
+        return None
+    sep = "；" if lang == "zh" else "; "
+    parts = []
+    for domain, g in stale.groupby("domain", sort=True):
+        end = pd.to_datetime(g["valid_to"], utc=True).max()
+        parts.append(
+            t(
+                "kpi_stale_part",
+                lang,
+                n=len(g),
+                domain=t(f"domain_{domain}", lang),
+                at=fmt_date(end, lang, tz),
+            )
+        )
+    return t("kpi_stale", lang, parts=sep.join(parts))
+
+
+def lead_words(warning: Mapping[str, Any], lang: str) -> str:
+    """A warning's ``lead_time_hours`` in words: "lead time" only when it is one (an
+    inverse-velocity time to failure), "horizon" when it is the forecast horizon the
+    warning covers (riskwarn.warnings.build_warnings stores the horizon there otherwise:
+    ``valid_to - valid_from``); DOMAIN.md's lead time is the hours from the first warning
+    to the event, which a horizon is not."""
+    from dashboard.i18n import fmt_hours
+
+    h = pd.to_numeric(warning.get("lead_time_hours"), errors="coerce")
+    start = pd.to_datetime(warning.get("valid_from"), utc=True, errors="coerce")
+    end = pd.to_datetime(warning.get("valid_to"), utc=True, errors="coerce")
+    span = (end - start).total_seconds() / 3600 if not (pd.isna(start) or pd.isna(end)) else None
+    if not pd.isna(h) and span is not None and abs(float(h) - span) < 1e-6:
+        return t("horizon_time", lang, h=fmt_hours(float(h), lang))
+    return t("lead_time", lang, h=fmt_hours(None if pd.isna(h) else float(h), lang))
+
+
+def calibration_caveat(gate: Mapping[str, Any] | None, lang: str) -> str | None:
+    """What a leader must read beside a percentage of a model whose gate's calibration
+    check failed (``gate``: its ``gate.json``; DOMAIN.md: uncalibrated scores shown as
+    percentages mislead): a ranking, not a probability, with the check's ECE and bound.
+    None when the check passed, was not judged, or the gate cannot be read."""
+    for c in (gate or {}).get("checks", []) or []:
+        if not isinstance(c, Mapping) or c.get("check") != "calibration":
+            continue
+        if c.get("ok", True) or c.get("judged", True) is False:
+            return None
+        ece, bound = (
+            pd.to_numeric(c.get("ece"), errors="coerce"),
+            pd.to_numeric(c.get("bound"), errors="coerce"),
+        )
+        if pd.isna(ece) or pd.isna(bound):
+            return t("kpi_uncalibrated_plain", lang)
+        return t("kpi_uncalibrated", lang, ece=f"{float(ece):.4f}", bound=f"{float(bound):.4f}")
+    return None
 
 
 def probability_note(kind: str, threshold: Any, level: Any, lang: str) -> str | None:
@@ -809,7 +954,7 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
         v = facts.get("velocity_mm_per_day")
         return (
             t(
-                "why_sensor_rule",
+                "why_sensor_rule_noise" if facts.get("within_noise") else "why_sensor_rule",
                 lang,
                 angle=f"{facts['tangent_angle_deg']:.0f}",
                 v="—" if v is None else f"{float(v):.1f}",

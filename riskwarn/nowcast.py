@@ -267,7 +267,6 @@ def nowcast_geohazard(
         u: [
             *([] if champion is not None else [dict(rw.MODEL_UNAVAILABLE_REASON)]),
             *(items if isinstance(items, list) else []),
-            *model_reasons.get(u, []),
         ]
         for u, items in zip(units["unit_id"], units["reason_items"], strict=True)
     }
@@ -283,9 +282,9 @@ def nowcast_geohazard(
     }
     for u, h in held.loc[held["held_steps_below"] > 0].iterrows():
         n, raw = int(h["held_steps_below"]), int(h["raw_rank"])
-        reasons[u] = [
-            *reasons.get(u, []),
+        reasons[u] = [  # the hold set the level: its reason first
             level_hold.held_reason(int(h["level_rank"]), raw, n, hy.lower_after_steps),
+            *reasons.get(u, []),
         ]
         evidence[u] = {
             **evidence.get(u, {}),
@@ -299,7 +298,9 @@ def nowcast_geohazard(
     ctx = rw.WarningContext(
         domain, "site", origin, float(domains.get(domain).horizon_hours), {"model": model_label}
     )
-    warnings = rw.build_warnings(levels, ctx, reasons, evidence=evidence)
+    warnings = rw.build_warnings(
+        levels, ctx, reasons, evidence=evidence, model_explanations=model_reasons
+    )
     dv = data_version(
         units[["unit_id", "sensor_level_rank", "health_status"]].assign(p=np.nan_to_num(prob))
     )

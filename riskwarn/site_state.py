@@ -28,6 +28,17 @@ def _none_or(x: Any, digits: int) -> float | None:
     return None if pd.isna(x) else round(float(x), digits)
 
 
+def _noise_note(kin: dict[str, Any] | None, rules: rw.SensorRules) -> dict[str, bool]:
+    """``within_noise`` for a sensor's evidence: True when its velocity has not been above
+    its noise floor long enough (the yellow noise gate, :func:`riskwarn.sensor_rules.
+    noise_capped`), so its tangent angle gave at most blue (its rule level is blue or none); the dashboard says so beside
+    the velocity. Nothing without kinematics or with the gate off."""
+    if not kin or "above_noise_run" not in kin or rules.yellow_steps <= 0:
+        return {}
+    gated = int(kin["above_noise_run"]) < rules.yellow_steps
+    return {"within_noise": gated and int(kin.get("sensor_level_rank", 0)) <= 1}
+
+
 def site_sensor_states(
     sites: list[str],
     sensors: list[tuple[str, str]],
@@ -143,6 +154,7 @@ def site_states(
                     "tangent_angle_deg": _none_or(
                         per_kin.get(h["sensor_id"], {}).get("tangent_angle_deg"), 1
                     ),
+                    **_noise_note(per_kin.get(h["sensor_id"]), rules),
                 }
                 for h in s
             ]

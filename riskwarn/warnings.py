@@ -245,6 +245,31 @@ def probability_reason(
     }
 
 
+def _model_below(evidence: Mapping[str, Any], rank: int) -> bool:
+    """Whether a warning's evidence records what each source said
+    (:func:`riskwarn.nowcast.level_sources`) and the model alone gave less than level
+    ``rank``: then another source set the level."""
+    if "model_level" not in evidence:
+        return False
+    return LEVEL_RANKS.get(str(evidence.get("model_level")), 0) < rank
+
+
+def model_alone_reason(
+    probability: float, horizon_hours: float, model_level: Any
+) -> dict[str, str]:
+    """The model-probability reason of a warning whose level another source set: what the
+    model alone gave (its level, or below every threshold), never the warning's level."""
+    k = LEVEL_RANKS.get(str(model_level), 0)
+    en = f"level {LEVEL_ROMAN[k]} {LEVEL_NAMES[k]}" if k else "below every model threshold"
+    zh = f"{LEVEL_COLOUR_ZH[k]}，{LEVEL_ROMAN[k]}级" if k else "未达模型任何阈值"
+    return {
+        "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
+        f"(the model alone: {en}; another source set the level).",
+        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
+        f"（仅模型：{zh}；预警等级由其他依据给出）。",
+    }
+
+
 def _own_threshold(evidence: Mapping[str, Any], rank: int) -> float | None:
     """The model's own threshold of level ``rank`` recorded in a warning's evidence
     (``model_threshold`` of :func:`riskwarn.nowcast.level_sources`), when the model set
@@ -279,6 +304,7 @@ def build_warnings(
     ctx: WarningContext,
     explanations: Mapping[str, list[Any]] | None = None,
     evidence: Mapping[str, dict[str, Any]] | None = None,
+    model_explanations: Mapping[str, list[Any]] | None = None,
 ) -> pd.DataFrame:
     """Rows of the ``warnings`` table for every unit with ``level_rank`` >= 1.
 
@@ -287,11 +313,17 @@ def build_warnings(
     ``sensor_reason``, ``health_note``, ``failure_in_hours``. ``explanations`` maps a
     unit to its explanation sentences (models explain; each a plain string or a
     bilingual ``{"en": ..., "zh": ...}``, as every item of ``reasons``), ``evidence`` to a
-    JSON-able summary. Lead time: the inverse-velocity time to failure where a sensor
+    JSON-able summary. ``model_explanations``: the model's own sentences, after the
+    others. The reason that set the level comes first: the model probability where the
+    model set it; where the evidence records what each source said
+    (:func:`riskwarn.nowcast.level_sources`) and the model alone gave less, the other
+    sources' reasons (``explanations``, the one that set the level first) and then what
+    the model alone gave (:func:`model_alone_reason`). Lead time: the inverse-velocity time to failure where a sensor
     forecasts one, otherwise the forecast horizon (the warning covers
     [origin, origin + horizon)). Sorted by level then probability, descending.
     """
     explanations = explanations or {}
+    model_explanations = model_explanations or {}
     evidence = evidence or {}
     w = levels.loc[levels["level_rank"] >= 1].copy()
     origin = pd.Timestamp(ctx.origin)
@@ -305,11 +337,20 @@ def build_warnings(
         rank = int(r.level_rank)
         p = getattr(r, "probability", np.nan)
         reasons: list[Any] = []  # each a plain string or {"en": ..., "zh": ...}
+        unit_ev = evidence.get(r.unit_id, {})
         if p is not None and not pd.isna(p):
-            own = _own_threshold(evidence.get(r.unit_id, {}), rank)
+            own = _own_threshold(unit_ev, rank)
             usual = _domain_threshold(ctx.domain, rank) if own is not None else None
             reasons.append(probability_reason(float(p), ctx.horizon_hours, rank, own, usual))
-        reasons.extend(explanations.get(r.unit_id, []))
+        if reasons and _model_below(unit_ev, rank):
+            # another source set the level (a sensor rule, a fault, the hold): its reason
+            # first; the model's says what the model alone gave, after them
+            reasons = []
+            alone = model_alone_reason(float(p), ctx.horizon_hours, unit_ev.get("model_level"))
+            reasons.extend([*explanations.get(r.unit_id, []), alone])
+        else:
+            reasons.extend(explanations.get(r.unit_id, []))
+        reasons.extend(model_explanations.get(r.unit_id, []))
         for col in ("sensor_reason", "health_note"):
             text = getattr(r, col, "")
             if isinstance(text, str) and text:

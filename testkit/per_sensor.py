@@ -106,6 +106,15 @@ def reference_site_sensor_state(
                     "tangent_angle_deg": None
                     if pd.isna(r.tangent_angle_deg)
                     else round(float(r.tangent_angle_deg), 1),
+                    # the yellow noise gate held the angle at blue at most
+                    **(
+                        {}
+                        if pd.isna(r.above_noise_run) or rules.yellow_steps <= 0
+                        else {
+                            "within_noise": int(r.above_noise_run) < rules.yellow_steps
+                            and int(r.sensor_level_rank) <= 1
+                        }
+                    ),
                 }
                 for r in s.itertuples(index=False)
             ]

@@ -2,8 +2,8 @@
 probability 0.9% over the next 24 h (level II orange)" where the domain's orange is 25 %,
 and only the sites table's cut "Why" column said the site model has its own thresholds.
 The first reason now says the model's own threshold of the level it set, and the domain's
-it replaces, in English and Chinese; a warning whose model did not record one (or whose
-level another source set) reads as before."""
+it replaces, in English and Chinese; a warning whose model did not record one reads as
+before, and one whose level another source set says what the model alone gave."""
 
 from __future__ import annotations
 
@@ -44,7 +44,12 @@ def test_first_reason_says_the_models_own_threshold() -> None:
         "模型预测未来 24 小时内的概率为 0.87%，达到本模型自身的橙色阈值 0.65%"
         "（训练时设定，而非本领域通用的 25%）：橙色，II级。"
     )
-    assert got["s2"]["en"] == "Model probability 0.9% over the next 24 h (level II orange)."
+    # the rules set s2's orange: its model reason says what the model alone gave, not the
+    # level (review of 6 Dec 2026: "0.0% ... (level IV blue)" opened a fault's blue)
+    assert got["s2"]["en"] == (
+        "Model probability 0.9% over the next 24 h (the model alone: level IV blue; another "
+        "source set the level)."
+    )
 
 
 def test_without_a_recorded_threshold_the_reason_is_unchanged() -> None:

@@ -9,6 +9,7 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -44,18 +45,30 @@ MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920
 MAP_FIT_PX = map_layout.map_fit_px(wall.on, st.context.headers.get("User-Agent"))
 
 
-def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
-    """Headline numbers: warnings in force, red, awaiting review, hotspot probability."""
-    red = int((all_warnings["effective_level"] == "red").sum()) if not all_warnings.empty else 0
-    pending = int((all_warnings["state"] == "new").sum()) if not all_warnings.empty else 0
+def kpis(
+    all_warnings: pd.DataFrame,
+    summaries: list[pd.DataFrame],
+    runs: dict[str, Any],
+    week_start: Any = None,
+) -> None:
+    """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
+    the calibration check's caveat when the model behind it failed it)."""
+    # a warning that ended before the week shown is not active in it (views.split_stale):
+    # none of the three counts takes it (its note says how many and until when)
+    active, stale = views.split_stale(all_warnings, week_start)
+    red = int((active["effective_level"] == "red").sum()) if not active.empty else 0
+    pending = int((active["state"] == "new").sum()) if not active.empty else 0
     with st.container(key="rwkpi"):
         c1, c2, c3, c4 = st.columns(4)
-    c1.metric(t("kpi_warnings", lg), fmt_int(len(all_warnings), lg), border=True)
+    c1.metric(t("kpi_warnings", lg), fmt_int(len(active), lg), border=True)
+    stale_note = views.stale_words(stale, lg, tz)
+    if stale_note:
+        c1.caption(stale_note)
     c2.metric(
         t("kpi_red", lg),
         fmt_int(red, lg),
         border=True,
-        help=t("kpi_red_help", lg, parts=views.red_by_domain(all_warnings, lg)) if red else None,
+        help=t("kpi_red_help", lg, parts=views.red_by_domain(active, lg)) if red else None,
     )
     c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
     if summaries:
@@ -73,6 +86,20 @@ def kpis(all_warnings: pd.DataFrame, summaries: list[pd.DataFrame]) -> None:
             border=True,
             help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),
         )
+        caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
+        if caveat:
+            c4.caption(caveat)
+
+
+def kpi_caveat(domain: str, runs: dict[str, Any]) -> str | None:
+    """The calibration caveat of the model behind the KPI (its published run's version),
+    None when its calibration check passed or cannot be read."""
+    run = runs.get(domain) or {}
+    version = run.get("model_version")
+    if not version:
+        return None
+    gate = queries.version_gate(ctx.settings.resolved_mlflow_uri, domain, str(version))
+    return views.calibration_caveat(gate, lg)
 
 
 def kpi_label(domain: str) -> str:
@@ -355,7 +382,7 @@ def body() -> None:
         s = trends.weekly_summary(h, top_n=20)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries)
+    kpis(all_warnings, summaries, runs, max(origins) if origins else None)
 
     def in_domain(domain: str) -> pd.DataFrame:
         return (

@@ -17,7 +17,6 @@ from dashboard import auth, queries, review, shell, text, views
 from dashboard.i18n import (
     LEVELS,
     fmt_datetime,
-    fmt_hours,
     fmt_pct,
     level_label,
     localise_frame,
@@ -258,7 +257,7 @@ with left:
         + " &nbsp; · "
         + escape(
             f"{fmt_pct(current.get('probability'), lg)} · {t('state_' + current_state, lg)}"
-            f" · {t('lead_time', lg, h=fmt_hours(current.get('lead_time_hours'), lg))}"
+            f" · {views.lead_words(current, lg)}"
         ),
         unsafe_allow_html=True,
     )
