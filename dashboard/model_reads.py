@@ -98,6 +98,25 @@ def run_json(tracking_uri: str, run_id: str, path: str) -> dict[str, Any] | None
     return value if isinstance(value, dict) else None
 
 
+MLFLOW_UI_PROBE_S = 1.0  # how long the page waits for the MLflow UI to answer
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def mlflow_ui_down(ui: str, timeout_s: float = MLFLOW_UI_PROBE_S) -> bool:
+    """Whether nothing answers HTTP at the MLflow UI ``ui`` (``RISKWARN_MLFLOW_UI_URL``)
+    within ``timeout_s``: the models page's links to it then open nothing (``make demo``
+    reads MLflow's SQLite file and starts no tracking server; ``make up`` does). Any
+    answer counts as running, a 401 of the basic-auth server included. One short probe
+    per 30 s, shared by every link of the page."""
+    import requests
+
+    try:
+        requests.get(ui.rstrip("/") + "/health", timeout=timeout_s, allow_redirects=False)
+    except requests.RequestException:
+        return True
+    return False
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def promotion(url: str, model: str, version: str) -> dict[str, Any] | None:
     """The newest audit entry that pointed ``champion`` of ``model`` at ``version``

@@ -26,6 +26,17 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "This training run logged no data for this plot; shown is the image drawn at "
         "training time.",
     },
+    # beside the models page's MLflow links when the tracking server does not answer
+    # (dashboard.views.mlflow_links): make demo starts none, make up does
+    "mlflow_ui_down": {
+        "zh": "（MLflow 跟踪服务器 {ui} 未运行，以上链接暂时打不开；请在项目目录运行 `make up`"
+        "（启动全部服务）或 `scripts/services.sh up mlflow`（只启动 MLflow），登录用户 `admin`，"
+        "密码见 `$RISKWARN_HOME/secrets/mlflow_auth.ini`。）",
+        "en": "(the MLflow tracking server at {ui} is not running, so these links open "
+        "nothing: start it in the checkout with `make up` (every service) or "
+        "`scripts/services.sh up mlflow` (MLflow alone); it signs in the user `admin`, "
+        "password in `$RISKWARN_HOME/secrets/mlflow_auth.ini`)",
+    },
     "card_title": {"zh": "模型说明", "en": "Model card"},
     "card_english_only": {
         "zh": "此次训练未记录生成中文模型说明所需的数据，以下模型说明仅有英文版。",

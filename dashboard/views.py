@@ -1117,6 +1117,19 @@ def mlflow_urls(ui: str, champ: Mapping[str, Any]) -> tuple[str, str]:
     return run, f"{ui}/#/models/{champ['name']}/versions/{champ['version']}"
 
 
+def mlflow_links(ui: str, champ: Mapping[str, Any], lang: str, ui_down: bool) -> str:
+    """The models page's Markdown links to a champion's run and version in the MLflow UI
+    (:func:`mlflow_urls`); when the UI does not answer (``ui_down``:
+    :func:`dashboard.model_reads.mlflow_ui_down`), beside them that the tracking server
+    is not running and how to start it: after ``make demo`` the links opened nothing and
+    the page never said why."""
+    run, version = mlflow_urls(ui, champ)
+    links = f"[{t('mlflow_run', lang)}]({run}) · [{t('mlflow_version', lang)}]({version})"
+    if not ui_down:
+        return links
+    return links + (" " if lang == "en" else "") + t("mlflow_ui_down", lang, ui=ui.rstrip("/"))
+
+
 _RANKS = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
 
 

@@ -42,6 +42,7 @@ from models.gate import NOT_JUDGED, GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
 from models.model_env import model_requirements
 from models.recipe import Recipe
+from riskwarn import domains
 
 log = logging.getLogger(__name__)
 
@@ -606,7 +607,9 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     compares them before a promotion or rollback: when and from which run it was trained,
     data through when, its gate tag and which champion the gate judged it against, the
     gate's checks, whether MLflow's ``champion`` alias points at it and whether riskwarn's
-    record (what scoring serves) names it (``riskwarn models``)."""
+    record (what scoring serves) names it (``riskwarn models``), and the newest recorded
+    alias move to it (``promotion``: :func:`move_summary`; None if riskwarn never moved
+    the alias to it)."""
     name = model_name(domain)
     try:
         found = client.search_model_versions(f"name = '{name}'")
@@ -617,6 +620,8 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     alias = champion_version(client, domain) if found else None
     recorded = recorded_champion(store, name) if store is not None else None
     served = str(recorded["version"]) if recorded and recorded.get("version") else None
+    moves = _committed_moves(store, name) if store is not None and found else []
+    basis = COMPARISON_BASIS.get(domains.get(domain).family) if domain in domains.DOMAINS else None
     out: list[dict[str, Any]] = []
     for mv in sorted(found, key=lambda m: int(m.version), reverse=True):
         params: dict[str, str] = {}
@@ -637,16 +642,86 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 "gate": (mv.tags or {}).get("gate"),
                 "gate_champion": "unknown" if against is UNKNOWN else against,
                 "checks": [
-                    {k: c.get(k) for k in ("check", "ok", "judged", "detail")}
+                    check_summary(c, basis)
                     for c in (record or {}).get("checks") or []
                     if isinstance(c, dict)
                 ],
                 "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,
+                "promotion": next(
+                    (
+                        move_summary(m)
+                        for m in moves
+                        if str((m["details"] or {}).get("version")) == str(mv.version)
+                    ),
+                    None,
+                ),
             }
         )
     return out
+
+
+# Each family's gate compares the model with another method (a baseline, the rule it
+# replaces, the champion) as a difference with a paired-bootstrap 95% CI: on the run's
+# headline metric (metrics.json "headline") unless the check names its own ("metric":
+# PAI@1/5/10 %, TSS at a level), resampling whole forecast origins (hotspot: one window
+# each, models.hotspot_evaluation; cases: models.case_models.origin_bootstrap_diff) or
+# whole local days (sites: models.site_evaluation; hours of a day are not independent).
+COMPARISON_BASIS: dict[str, tuple[str, str]] = {
+    "hotspot": ("pai@0.05", "paired bootstrap over forecast origins"),
+    "case": ("average_precision", "paired bootstrap over forecast origins"),
+    "site": ("auc", "paired bootstrap over local days"),
+}
+
+
+def check_summary(check: Mapping[str, Any], basis: tuple[str, str] | None) -> dict[str, Any]:
+    """A gate check as ``riskwarn models`` lists it: ``check``, ``ok``, ``judged``,
+    ``detail``; a comparison (a difference with a 95% CI) also ``metric`` (the check's own,
+    else the family's headline, :data:`COMPARISON_BASIS`) and ``ci_resampled`` (what its
+    bootstrap resampled). The gate's "beats caine: diff -0.015, 95% CI [...]" named
+    neither."""
+    out = {k: check.get(k) for k in ("check", "ok", "judged", "detail")}
+    ci = check.get("ci")
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        out["metric"] = check.get("metric") or (basis[0] if basis else None)
+        out["ci_resampled"] = basis[1] if basis else None
+    return out
+
+
+# a reason's phone or ID number as `riskwarn models` shows it (the record is unchanged)
+MASKED_PERSONAL = {"phone": "[phone removed]", "id_number": "[ID number removed]"}
+
+
+def move_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded alias move (an audit entry of :func:`_committed_moves`) as ``riskwarn
+    models`` shows it: ``action`` (promote or rollback), ``actor``, ``at`` (ISO UTC),
+    ``reason`` (a phone or ID number in it masked: one recorded before such reasons were
+    refused), ``gate`` (the version's gate tag when it moved) and ``forced``: None, or
+    why ``--force`` was needed: ``"gate"`` (the gate failed, could not judge it, or never
+    ran: ``gate`` says which) or ``"stale_gate"`` (its pass was judged against another
+    champion than the serving one; ``stale_gate`` holds ``gate_champion`` and ``serving``)."""
+    from riskwarn.redact import mask_personal
+
+    details = entry.get("details") or {}
+    stale = details.get("forced_over_stale_gate")
+    forced = (
+        "gate"
+        if details.get("forced_over_gate")
+        else "stale_gate"
+        if isinstance(stale, dict)
+        else None
+    )
+    reason = details.get("reason")
+    return {
+        "action": entry.get("action"),
+        "actor": entry.get("actor"),
+        "at": iso_utc(entry["at"]) if entry.get("at") is not None else None,
+        "reason": None if reason is None else mask_personal(str(reason), MASKED_PERSONAL),
+        "gate": details.get("gate"),
+        "forced": forced,
+        "stale_gate": stale if isinstance(stale, dict) else None,
+    }
 
 
 def foreign_domain(client: MlflowClient, domain: str, mv: Any) -> str | None:

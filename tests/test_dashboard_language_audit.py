@@ -38,6 +38,9 @@ ALLOWED_ON_ZH = re.compile(
     r"W-[A-Z0-9]{7}|D-[A-Z0-9]{6,}|\bc\d+_\d+\b|\bHS\d+\b|\b[A-Z]{2,3}-?\d{2,}\b"
     r"|https?://\S+|\bAirflow\b|\bMLflow\b|°[NE]|\b(?:I|II|III|IV)级|\bCI\b|\bAUC\b|\bPAI\b|\bGNSS\b"
     r"|^English$"  # the language switch names each language in itself
+    # a command or path to type, in a Markdown code span (`make up`, `riskwarn promote
+    # ...`): the same in either language, never translated
+    r"|`[^`\n]+`"
 )
 CJK = re.compile(r"[\u3400-\u9fff]")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")

@@ -48,9 +48,9 @@ STATUS_COLOUR = {
 
 
 def mlflow_links(champ: dict) -> str:
-    """Markdown links to the run and the model version in the MLflow UI (hash routes)."""
-    run, version = views.mlflow_urls(mlflow_ui, champ)
-    return f"[{t('mlflow_run', lg)}]({run}) · [{t('mlflow_version', lg)}]({version})"
+    """Markdown links to the run and the model version in the MLflow UI (hash routes),
+    and, when the UI does not answer, how to start it (:func:`views.mlflow_links`)."""
+    return views.mlflow_links(mlflow_ui, champ, lg, queries.mlflow_ui_down(mlflow_ui))
 
 
 def refused_card(domain: str, champ: dict, reason: str) -> None:

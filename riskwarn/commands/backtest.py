@@ -6,6 +6,7 @@ touching the lake), call the pure backtest, write ``scores.parquet`` and ``metri
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -222,8 +223,9 @@ def incidents(
     max_bin: int | None,
     max_cells: int | None,
 ) -> None:
-    """Weekly (or daily) cell hotspot backtest of incidents (or, with a disputes mapping,
-    dispute hotspots): xgboost beside every baseline."""
+    """Weekly (or daily) cell hotspot backtest of incidents (a mapping of occurred_at):
+    xgboost beside every baseline. A disputes mapping is the dispute-hotspot backtest
+    (`riskwarn backtest disputes`)."""
     from features.cells import cells_in_area
     from models.backtest import ModelConfig, with_max_bin
     from models.hotspot_backtest import (
@@ -238,6 +240,16 @@ def incidents(
         raise click.UsageError("--end is before --start")
     area = read_study_area(study_area) if study_area is not None else None
     frame, tz = read_source(source, events)
+    if click.get_current_context().info_name == "disputes" and "opened_at" not in frame.columns:
+        # `backtest disputes` ran an incidents mapping's incidents backtest, as if disputes
+        raise click.ClickException(
+            f"{source} does not map disputes (opened_at)"
+            + (
+                ": it maps incidents, `riskwarn backtest incidents`"
+                if "occurred_at" in frame.columns
+                else ""
+            )
+        )
     group_column = "category_group"
     if "occurred_at" not in frame.columns and "opened_at" in frame.columns:
         # a disputes mapping: a dispute counts where and when it was opened (the
@@ -452,4 +464,23 @@ def geohazard(
     click.echo(f"-> {out}")
 
 
-backtest.add_command(incidents, name="disputes")  # the same cell backtest, disputes mapping
+def _disputes_params() -> list[click.Parameter]:
+    """``incidents``' options, ``--events`` naming the disputes extract."""
+    params = [copy.copy(p) for p in incidents.params]
+    for p in params:
+        if isinstance(p, click.Option) and p.name == "events":
+            p.help = "Disputes extract read through the mapping (opened_at: where and when each dispute was opened)."
+    return params
+
+
+# the same cell backtest on a disputes mapping, with its own help: it was `incidents`
+# registered a second time, so `backtest disputes --help` said "backtest of incidents"
+disputes = click.Command(
+    "disputes",
+    callback=incidents.callback,
+    params=_disputes_params(),
+    help="Weekly (or daily) cell hotspot backtest of disputes (a disputes mapping: a dispute "
+    "counts where and when it was opened, opened_at): xgboost beside every baseline. "
+    "Refused for a mapping without opened_at (an incidents one: `riskwarn backtest incidents`).",
+)
+backtest.add_command(disputes)

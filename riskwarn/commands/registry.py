@@ -238,17 +238,76 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
                 f": {n} origin{'' if n == 1 else 's'}" if n is not None else ""
             )
         gate = r["gate"] or "none"
+        move = r.get("promotion") or {}
+        forced = move.get("action") == "promote" and move.get("forced")
         click.echo(
             f"{version_label(r['version']):>5}  created {r['created'][:16]}Z  "
             f"trained through {(r['trained_through'] or '?')[:10]}  "
             f"recipe {r['recipe'] or '?'}  gate {gate}"
             + (f" ({against})" if r["gate"] else "")
+            + (", promoted by force" if forced else "")
             + (f"  [{mark}]" if mark else "")
         )
+        if forced:  # as the models page says it: who forced it, when, and why
+            click.echo(f"         {forced_words(move)}")
         if checks:
             for c in r["checks"]:
                 state = "--" if c.get("judged") is False else "ok" if c.get("ok") else "NO"
-                click.echo(f"         {state:>2}  {c.get('check')}: {c.get('detail')}")
+                click.echo(f"         {state:>2}  {check_line(c)}")
+
+
+# the gate's metric ids in the words of its checks ("not worse than kde at PAI@1%")
+METRIC_WORDS = {"auc": "AUC", "average_precision": "average precision (AP)"}
+
+
+def metric_words(metric: str) -> str:
+    """``auc`` -> "AUC", ``pai@0.05`` -> "PAI@5%", ``tss@red`` -> "TSS at red"."""
+    if metric in METRIC_WORDS:
+        return METRIC_WORDS[metric]
+    name, _, at = metric.partition("@")
+    try:
+        return f"{name.upper()}@{100 * float(at):g}%"
+    except ValueError:
+        return f"{name.upper()} at {at}" if at else metric
+
+
+def check_line(check: dict[str, Any]) -> str:
+    """One gate check of ``riskwarn models --checks``: a comparison (it has a ``metric``,
+    ``models.registry.check_summary``) names the metric it compares on, unless its name
+    does ("not worse than kde at PAI@1%"), and what its 95% CI resampled."""
+    name, detail = str(check.get("check")), check.get("detail")
+    metric = check.get("metric")
+    if not metric:
+        return f"{name}: {detail}"
+    words = metric_words(str(metric))
+    named = words.lower() in name.lower()
+    resampled = check.get("ci_resampled")
+    return f"{name}{'' if named else f' on {words}'}: {detail}" + (
+        f" (CI: {resampled})" if resampled else ""
+    )
+
+
+def forced_words(move: dict[str, Any]) -> str:
+    """A promotion made with ``--force`` (``models.registry.move_summary``) in one line:
+    what the gate said, who forced it, when (UTC) and the reason they gave."""
+    stale = move.get("stale_gate") or {}
+    gate = move.get("gate")
+    if move.get("forced") == "stale_gate":
+        judged = stale.get("gate_champion")
+        over = (
+            f"its gate passed {'with no champion' if judged in (None, 'none') else f'against v{judged}'}"
+            f", never against v{stale.get('serving', '?')} it replaced"
+        )
+    elif gate == "fail":
+        over = "it failed its promotion gate"
+    elif gate == "not_judged":
+        over = "its promotion gate could not judge it"
+    else:
+        over = "it has no gate outcome"
+    at = str(move.get("at") or "?")
+    when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
+    reason = " ".join(str(move.get("reason") or "").split()) or "-"
+    return f'promoted by force by {move.get("actor") or "?"} at {when} ({over}); reason: "{reason}"'
 
 
 @click.command()
