@@ -229,12 +229,15 @@ def champion_words(
         return t("vd_champion_refresh", lang, **numbers)
     lo, hi = check["ci"]
     key = "vd_champion_not_worse" if check.get("recipe_same") else "vd_champion_better"
-    return t(
+    words = t(
         key,
         lang,
         **numbers,
         **comparison_numbers(float(check["diff"]), float(lo), float(hi)),
     )
+    c = Comparison("champion", float(check["diff"]), float(lo), float(hi), *_unit(check))
+    unit = resampled_line(c, lang)
+    return f"{words}{'' if lang == 'zh' else ' '}{unit}" if unit else words
 
 
 def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict[str, float]]:

@@ -95,7 +95,14 @@ def compare_with_champion(
     if scored["score"].isna().any():
         return None
     d = measure(scored)
-    return replace(comp, diff=d["diff"], ci=d["ci"])
+    n = d.get("n_clusters")
+    return replace(
+        comp,
+        diff=d["diff"],
+        ci=d["ci"],
+        resampled=d.get("resampled"),
+        n_clusters=int(n) if n is not None else None,
+    )
 
 
 def compare_scores_with_champion(

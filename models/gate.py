@@ -75,6 +75,8 @@ class ChampionComparison:
     ci: tuple[float, float] | list[float] | None = None
     through_source: str = "trained_through"
     event_words: str = "event"
+    resampled: str | None = None  # what the measure's bootstrap drew ("cases"), if it says
+    n_clusters: int | None = None
 
     @property
     def enough(self) -> bool:
@@ -200,15 +202,17 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
         )
     ok = (hi >= 0) if c.recipe_same else (lo > 0)
     rule = " (fails only if the CI lies below zero)" if c.recipe_same else ""
+    unit = {"resampled": c.resampled, "n_clusters": c.n_clusters} if c.resampled else {}
     return {
         "check": name,
         "ok": bool(ok),
-        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}, out of sample: "
-        f"{after} ({v} trained to {through})",
+        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}"
+        f"{resampled_words(unit)}, out of sample: {after} ({v} trained to {through})",
         "compared": True,
         **numbers,
         "diff": float(c.diff),
         "ci": [lo, hi],
+        **unit,
     }
 
 

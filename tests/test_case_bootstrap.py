@@ -87,3 +87,25 @@ def test_the_gate_and_the_dashboard_say_what_was_resampled() -> None:
     (c_old,) = comparisons({"checks": old.checks}, {})
     assert resampled_line(c_old, "en") is None
     assert "bootstrap over" not in old.checks[0]["detail"]
+
+
+def test_the_champion_check_says_what_was_resampled() -> None:
+    from dashboard.verdicts import champion_words
+    from models.gate import ChampionComparison, champion_check
+
+    c = ChampionComparison(
+        version="3",
+        trained_through="2023-09-01T00:00:00+00:00",
+        recipe_same=False,
+        n_origins=8,
+        window_origins=16,
+        n_events=40,
+        diff=0.05,
+        ci=[0.01, 0.09],
+        resampled="cases",
+        n_clusters=212,
+    )
+    check = champion_check(c)
+    assert check["ok"] and "(bootstrap over 212 cases)" in check["detail"]
+    assert "whole cases (212 cases" in (champion_words(check, "en", "UTC") or "")
+    assert "按案件整体重抽样" in (champion_words(check, "zh", "UTC") or "")
