@@ -27,7 +27,8 @@ booster blended with a stacked baseline input, ``models.backtest.Blend``, the de
 
 For each variant: PAI@5 % and HR@5 % (every event of a window counted) and the paired
 bootstrap CI (over forecast windows) of the difference with the variant without the
-source (for cases: average precision, bootstrap over origins). Writes
+source (for cases: average precision, bootstrap over cases: a case's rows at every
+origin drawn together). Writes
 ``<out>/new_sources.json`` and the markdown section docs/_sections/new_sources.md
 (included by bench/report.py); a bed not run (``--only``) keeps its subsection of the
 existing section file, with its own command line.
@@ -160,8 +161,8 @@ def cases_bed(sim: Path) -> dict[str, Any]:
     from models.case_models import (
         CaseModelConfig,
         build_case_table,
+        case_bootstrap_diff,
         case_features,
-        origin_bootstrap_diff,
         run_case_backtest,
         weekly_origins,
     )
@@ -201,10 +202,13 @@ def cases_bed(sim: Path) -> dict[str, Any]:
     }
     runs: dict[str, pd.DataFrame] = {}
     out: dict[str, Any] = {}
+    gate_rows: dict[str, pd.DataFrame] = {}
     for name, t in tables.items():
         t0 = time.perf_counter()
         bt = run_case_backtest(t, eval_origins, config)
         runs[name] = bt.scores[bt.scores["method"] == "xgboost"]
+        if name == "none":
+            gate_rows = {m: g for m, g in bt.scores.groupby("method")}
         y, sc = runs[name]["label"].to_numpy(), runs[name]["score"].to_numpy()
         out[name] = {
             "features": len(case_features(t)),
@@ -215,12 +219,17 @@ def cases_bed(sim: Path) -> dict[str, Any]:
             "n_origins": int(runs[name]["origin"].nunique()),
             "total_s": time.perf_counter() - t0,
         }
-    out["incidents"]["ap_diff"] = origin_bootstrap_diff(
+    out["incidents"]["ap_diff"] = case_bootstrap_diff(
         runs["incidents"], runs["none"], average_precision_score, n_boot=2000
     )
-    out["incidents"]["auc_diff"] = origin_bootstrap_diff(
+    out["incidents"]["auc_diff"] = case_bootstrap_diff(
         runs["incidents"], runs["none"], roc_auc_score, n_boot=2000
     )
+    # what the gate reads: the model minus the failed-mediation rule (AP), case bootstrap
+    out["none"]["vs_failed_mediations"] = case_bootstrap_diff(
+        gate_rows["xgboost"], gate_rows["failed_mediations"], average_precision_score, n_boot=2000
+    )
+    out["none"]["cases"] = int(runs["none"]["dispute_id"].nunique())
     out["protocol"] = (
         f"open disputes not yet escalated, weekly origins {eval_origins[0].date()} .. "
         f"{eval_origins[-1].date()}, escalation within 30 days, training window 364 days, "
@@ -384,6 +393,13 @@ def _cases_markdown(title: str, r: dict[str, Any]) -> list[str]:
         f"| without incidents | {none['ap']:.4f} | {none['auc']:.4f} | | |",
         f"| + incidents near the case | {inc['ap']:.4f} | {inc['auc']:.4f} | "
         f"{_ci(inc['ap_diff'], 4)} | {_ci(inc['auc_diff'], 4)} |",
+        "",
+        f"95% CIs: paired bootstrap over the {none.get('cases', '?')} cases (2000 resamples; "
+        "a case's rows at every origin drawn together: a case stays open over several weekly "
+        "origins and one escalation labels up to four of them). The gate's comparison on the "
+        "same rows, the model (without incidents) minus the failed-mediation rule, AP: "
+        + (_ci(none["vs_failed_mediations"], 4) if "vs_failed_mediations" in none else "n/a")
+        + ".",
         "",
     ]
 

@@ -613,6 +613,14 @@ TEXT: dict[str, dict[str, str]] = {
         "{base}, reaches {base_value}: the difference is {diff} (95% CI {lo} to {hi}, "
         "which includes 0), **no clear difference**.",
     },
+    # the case model's CI (models.case_models.case_bootstrap_diff): whole cases resampled
+    "vd_ci_resampled_cases": {
+        "zh": "置信区间按案件整体重抽样得出（{n} 个案件；同一案件在各个预测起点上的记录一起抽取，"
+        "因为一个案件会连续数周处于未结状态，一次升级会被多个起点计为标签）。",
+        "en": "The CI resamples whole cases ({n} cases; a case's rows at every forecast "
+        "origin are drawn together, since a case stays open for weeks and one escalation "
+        "is the label of several origins).",
+    },
     "vd_model_only": {
         "zh": "回测中模型的{metric}为 {model}（未记录与简单方法的比较）。",
         "en": "In the backtest the model's {metric} is {model} (no comparison recorded).",

@@ -45,6 +45,8 @@ class Comparison:
     diff: float
     lo: float
     hi: float
+    resampled: str | None = None  # what the bootstrap drew, when the gate says ("cases")
+    n_clusters: int | None = None
 
     @property
     def verdict(self) -> str:
@@ -127,6 +129,22 @@ def _time(value: Any) -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def _unit(comp: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    """What a comparison's bootstrap resampled and how many of them (None: not said)."""
+    n = comp.get("n_clusters")
+    return (str(comp["resampled"]) if comp.get("resampled") else None), (
+        int(n) if n is not None else None
+    )
+
+
+def resampled_line(c: Comparison, lang: str) -> str | None:
+    """The sentence saying what a comparison's CI resampled (the case model: whole cases),
+    or None when the gate did not say."""
+    if c.resampled == "cases":
+        return t("vd_ci_resampled_cases", lang, n=fmt_int(c.n_clusters, lang))
+    return None
+
+
 def comparisons(
     gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None
 ) -> list[Comparison]:
@@ -135,12 +153,14 @@ def comparisons(
     for c in (gate or {}).get("checks", []):
         if "against" in c and "diff" in c and c.get("ci"):
             lo, hi = c["ci"]
-            out.append(Comparison(str(c["against"]), float(c["diff"]), float(lo), float(hi)))
+            out.append(
+                Comparison(str(c["against"]), float(c["diff"]), float(lo), float(hi), *_unit(c))
+            )
     if out:
         return out
     for other, comp in ((metrics or {}).get("model_minus_baseline") or {}).items():
         lo, hi = comp.get("ci", [math.nan, math.nan])
-        c = Comparison(str(other), float(comp["diff"]), float(lo), float(hi))
+        c = Comparison(str(other), float(comp["diff"]), float(lo), float(hi), *_unit(comp))
         if all(math.isfinite(x) for x in (c.diff, c.lo, c.hi)):  # NaN: nothing was judged
             out.append(c)
     return out
@@ -209,12 +229,15 @@ def champion_words(
         return t("vd_champion_refresh", lang, **numbers)
     lo, hi = check["ci"]
     key = "vd_champion_not_worse" if check.get("recipe_same") else "vd_champion_better"
-    return t(
+    words = t(
         key,
         lang,
         **numbers,
         **comparison_numbers(float(check["diff"]), float(lo), float(hi)),
     )
+    c = Comparison("champion", float(check["diff"]), float(lo), float(hi), *_unit(check))
+    unit = resampled_line(c, lang)
+    return f"{words}{'' if lang == 'zh' else ' '}{unit}" if unit else words
 
 
 def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict[str, float]]:
@@ -423,16 +446,18 @@ def check_words(check: Mapping[str, Any], lang: str, metric: str | None = None) 
     if other and check.get("ci") and "diff" in check:
         # models/gate.py writes its "check" in English ("not worse than kde at PAI@1%")
         lo, hi = check["ci"]
-        c = Comparison(str(other), float(check["diff"]), float(lo), float(hi))
+        c = Comparison(str(other), float(check["diff"]), float(lo), float(hi), *_unit(check))
         named = check_metric(str(check.get("metric") or metric or ""), lang)
         key = "vd_fail_worse" if c.verdict == "worse" else "vd_fail_tie"
-        return t(
+        words = t(
             key + ("_at" if named else ""),
             lang,
             other=method_name(c.against, lang),
             metric=named or "",
             **comparison_numbers(c.diff, c.lo, c.hi),
         )
+        unit = resampled_line(c, lang)
+        return f"{words}{'' if lang == 'zh' else ' '}{unit}" if unit else words
     return str(check.get("check", "?"))
 
 
@@ -468,6 +493,9 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 **comparison_numbers(c.diff, c.lo, c.hi),
             )
         )
+        unit = resampled_line(c, lang)
+        if unit:
+            lines.append(unit)
     elif v.model_value is not None:
         lines.append(
             t(

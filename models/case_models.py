@@ -11,7 +11,7 @@ hotspot domains (:mod:`models.train`) and reuses their pieces:
 2. baselines scored on the same rows: the failed-mediation count rule and the category
    base rate (escalation rate per category among training rows);
 3. the gate (:func:`models.registry.gate`) on average precision, paired
-   bootstrap over origins, plus the ECE bound;
+   bootstrap over cases (a case's rows at every origin together), plus the ECE bound;
 4. a final model on every row with a complete label, logged and registered
    (:func:`models.registry.log_training_run`) as ``riskwarn-dispute_cases``.
 
@@ -245,22 +245,33 @@ def run_case_backtest(
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
-def origin_bootstrap_diff(
+def case_bootstrap_diff(
     a: pd.DataFrame,
     b: pd.DataFrame,
     metric: Metric = average_precision_score,
     n_boot: int = 500,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """``metric(a) - metric(b)`` with a paired bootstrap CI resampling whole origins.
+    """``metric(a) - metric(b)`` with a paired bootstrap CI resampling whole cases.
 
     ``a`` and ``b``: the same rows (origin, dispute_id, score, label) of two methods.
+    A case stays open over several weekly origins and its 30-day label window spans about
+    four of them, so one escalation is the label of several rows: the resampling unit is
+    the case (every row of a case drawn together, as the site models draw whole sites,
+    ``models.site_evaluation.paired_site_bootstrap``). Resampling origins instead kept a
+    case's rows in different draws and gave a CI about 2.7 times too narrow on the
+    simulated city (review of 2026-12-06). Origins are not resampled as well: the rows of
+    one origin are different cases, scored by one model fit, and what ties them (the
+    week's conditions) is small beside what ties a case's own rows.
+
+    Returns ``diff``, ``ci`` and what was resampled: ``resampled`` (``"cases"``),
+    ``n_clusters`` (cases), ``n_boot``.
     """
     a = a.sort_values(CASE_KEYS).reset_index(drop=True)
     b = b.sort_values(CASE_KEYS).reset_index(drop=True)
     if not a[CASE_KEYS].equals(b[CASE_KEYS]):
         raise ValueError("paired bootstrap needs the same rows for both methods")
-    groups = [idx.to_numpy() for _, idx in a.groupby("origin").groups.items()]
+    groups = [np.asarray(idx) for idx in a.groupby("dispute_id", sort=True).indices.values()]
     y, sa, sb = a["label"].to_numpy(), a["score"].to_numpy(), b["score"].to_numpy()
     rng = np.random.default_rng(seed)
     diffs = []
@@ -269,7 +280,13 @@ def origin_bootstrap_diff(
         if 0 < y[pick].sum() < len(pick):
             diffs.append(metric(y[pick], sa[pick]) - metric(y[pick], sb[pick]))
     lo, hi = np.quantile(diffs, [0.025, 0.975]) if diffs else (np.nan, np.nan)
-    return {"diff": float(metric(y, sa) - metric(y, sb)), "ci": [float(lo), float(hi)]}
+    return {
+        "diff": float(metric(y, sa) - metric(y, sb)),
+        "ci": [float(lo), float(hi)],
+        "resampled": "cases",
+        "n_clusters": len(groups),
+        "n_boot": int(n_boot),
+    }
 
 
 def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, Any]:
@@ -282,7 +299,7 @@ def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, 
         result["methods"][m] = res
     model = scores[scores["method"] == "xgboost"]
     result["model_minus_baseline"] = {
-        m: origin_bootstrap_diff(model, g, n_boot=n_boot)
+        m: case_bootstrap_diff(model, g, n_boot=n_boot)
         for m, g in scores.groupby("method", sort=True)
         if m != "xgboost"
     }
@@ -399,7 +416,7 @@ def train_case_domain(
             bt.scores,
             keys=CASE_KEYS,
             load=lambda: load_champion(domain, store),
-            measure=lambda later, champ: origin_bootstrap_diff(later, champ, n_boot=n_boot),
+            measure=lambda later, champ: case_bootstrap_diff(later, champ, n_boot=n_boot),
             recipe_digest=own.digest,
             challenger_through=final_origin,
             event_words="escalation",

@@ -4,7 +4,7 @@ One comparison for every model family (docs/design.md, "The champion is compared
 on data neither model was trained on"): the champion scores only the evaluation rows
 whose origin is at or after its ``trained_through``
 (:func:`models.registry.champion_provenance`), and the family's own paired measure
-(hotspot: PAI@5 % over windows; sites: AUC with a day bootstrap; cases: AP with an origin
+(hotspot: PAI@5 % over windows; sites: AUC with a day bootstrap; cases: AP with a case
 bootstrap) sets the challenger against it on exactly those rows. The result is the
 :class:`models.gate.ChampionComparison` the gate judges (:func:`models.gate.champion_check`).
 
@@ -95,7 +95,14 @@ def compare_with_champion(
     if scored["score"].isna().any():
         return None
     d = measure(scored)
-    return replace(comp, diff=d["diff"], ci=d["ci"])
+    n = d.get("n_clusters")
+    return replace(
+        comp,
+        diff=d["diff"],
+        ci=d["ci"],
+        resampled=d.get("resampled"),
+        n_clusters=int(n) if n is not None else None,
+    )
 
 
 def compare_scores_with_champion(

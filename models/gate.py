@@ -75,6 +75,8 @@ class ChampionComparison:
     ci: tuple[float, float] | list[float] | None = None
     through_source: str = "trained_through"
     event_words: str = "event"
+    resampled: str | None = None  # what the measure's bootstrap drew ("cases"), if it says
+    n_clusters: int | None = None
 
     @property
     def enough(self) -> bool:
@@ -200,15 +202,17 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
         )
     ok = (hi >= 0) if c.recipe_same else (lo > 0)
     rule = " (fails only if the CI lies below zero)" if c.recipe_same else ""
+    unit = {"resampled": c.resampled, "n_clusters": c.n_clusters} if c.resampled else {}
     return {
         "check": name,
         "ok": bool(ok),
-        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}, out of sample: "
-        f"{after} ({v} trained to {through})",
+        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}"
+        f"{resampled_words(unit)}, out of sample: {after} ({v} trained to {through})",
         "compared": True,
         **numbers,
         "diff": float(c.diff),
         "ci": [lo, hi],
+        **unit,
     }
 
 
@@ -327,6 +331,17 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
     }
 
 
+def resampled_words(comp: dict[str, Any]) -> str:
+    """What a comparison's bootstrap resampled, when it says (`` (bootstrap over 507
+    cases)``: the case model's CI resamples whole cases, ``models.case_models``), else
+    ``""``."""
+    unit = comp.get("resampled")
+    if not unit:
+        return ""
+    n = comp.get("n_clusters")
+    return f" (bootstrap over {n} {unit})" if n is not None else f" (bootstrap over {unit})"
+
+
 def _metric_words(metric: str) -> str:
     """``"pai@0.01"`` -> ``"PAI@1%"``."""
     name, _, frac = metric.partition("@")
@@ -355,7 +370,9 @@ def gate(
 
     ``comparisons``: for each baseline, the paired-bootstrap difference
     ``{"diff", "ci": [lo, hi]}`` of the headline metric (challenger minus baseline) on the
-    latest backtest window. Every lower bound must be above zero, and ECE at most
+    latest backtest window, optionally with ``resampled`` and ``n_clusters`` (what the
+    bootstrap drew, e.g. 507 ``"cases"``: kept in the check and said in its detail).
+    Every lower bound must be above zero (strictly: a CI touching zero fails), and ECE at most
     ``max_ece``. The champion is never one of them (a ``"champion"`` key raises
     ``ValueError``): it is compared out of sample, ``champion_vs`` below. ``champion``:
     the serving version, if any; when there is one but no ``champion_vs`` (it could not
@@ -449,16 +466,19 @@ def gate(
         if not _finite(comp["diff"], lo, hi):
             checks.append(_not_judged(f"beats {other}", why, against=other))
             continue
-        checks.append(
-            {
-                "check": f"beats {other}",
-                "ok": bool(np.isfinite(lo) and lo > 0),
-                "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]",
-                "against": other,
-                "diff": float(comp["diff"]),
-                "ci": [float(lo), float(hi)],
-            }
-        )
+        check = {
+            "check": f"beats {other}",
+            "ok": bool(np.isfinite(lo) and lo > 0),
+            "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]"
+            + resampled_words(comp),
+            "against": other,
+            "diff": float(comp["diff"]),
+            "ci": [float(lo), float(hi)],
+        }
+        for key in ("resampled", "n_clusters"):
+            if comp.get(key) is not None:
+                check[key] = comp[key]
+        checks.append(check)
     for level, comp in (levels_vs_rule or {}).items():
         checks.append(level_check(level, comp, why))
     if not checks:  # compared with nothing: calibration alone never promotes
