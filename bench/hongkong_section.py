@@ -15,7 +15,19 @@ HKO_SOURCE = (
 )
 LEVELS = ("red", "orange", "yellow", "blue")
 TARGETS = (("any", ">= 1 landslide"), ("major", ">= 10 landslides"))
-HIGHER_IS_BETTER = ("auc", "ap", "bss", "pod", "tss", "csi", "pod_prev_day")
+HIGHER_IS_BETTER = (
+    "auc",
+    "ap",
+    "bss",
+    "pod",
+    "tss",
+    "csi",
+    "pod_prev_day",
+    "spearman",
+    "share_top",
+)
+SEVERE = ("spearman", "share_top@10", "share_top@20", "share_top@red")
+RULE_REPLACED = "rain_72h"
 MODEL = "xgboost"
 CROSSFIT = "ceiling_crossfit"
 
@@ -137,8 +149,8 @@ def _paired_table(skill: dict[str, Any]) -> list[str]:
         "| target | metric | best rule | model - best rule [95% CI] | verdict |",
         "|---|---|---|---|---|",
     ]
-    for target, label in TARGETS:
-        for k, d in skill["model_minus_best"][target].items():
+    for target, label in (*TARGETS, ("severe", "severity")):
+        for k, d in skill["model_minus_best"].get(target, {}).items():
             lo, hi = d["ci"]
             ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
             lines.append(
@@ -146,6 +158,61 @@ def _paired_table(skill: dict[str, Any]) -> list[str]:
                 f"{_verdict(k, d['ci'])} |"
             )
     return lines
+
+
+def _severity_lines(skill: dict[str, Any], severe_days: list[dict[str, Any]]) -> list[str]:
+    """Severity: how each method orders the worst days, and the paired differences."""
+    ms = skill["methods"]
+    if "severe" not in ms[MODEL]:
+        return []
+    lines = [
+        "### Severity: are the worst days on top?",
+        "",
+        "AUC on >= 10 days only asks whether a major day scores above an ordinary one. "
+        "Here: `spearman` = Spearman correlation of the day's landslide count with the score "
+        "over the days with >= 10 landslides; `share_top@k` = the share of all the "
+        "window's landslides that fall on the k highest-scored days (k = 10, 20, and `red` = "
+        "4.6 days a year, the red level's rate, 46 days over ten years); ties at the k-th "
+        "score share the remaining places evenly. Same month-block resamples as above.",
+        "",
+        "| method | Spearman on >= 10 days | share on top 10 days | top 20 | top red-rate days |",
+        "|---|---|---|---|---|",
+    ]
+    for m in _order(ms):
+        v = ms[m]["severe"]
+        lines.append(f"| {m} | " + " | ".join(_ci(v[k]) for k in SEVERE) + " |")
+    mmr = skill.get("model_minus_rule", {})
+    lines += [
+        "",
+        "| metric | model - best rule [95% CI] | model - `rain_72h` [95% CI] | verdict vs best "
+        "| verdict vs `rain_72h` |",
+        "|---|---|---|---|---|",
+    ]
+    for k in SEVERE:
+        best = skill["model_minus_best"]["severe"][k]
+        vs = mmr.get(RULE_REPLACED, {}).get("severe", {}).get(k)
+        row = f"| {k} | `{best['rule']}` {best['diff']:+.3f} [{best['ci'][0]:+.3f}, {best['ci'][1]:+.3f}] | "
+        row += f"{vs['diff']:+.3f} [{vs['ci'][0]:+.3f}, {vs['ci'][1]:+.3f}] | " if vs else "n/a | "
+        row += f"{_verdict(k, best['ci'])} | {_verdict(k, vs['ci']) if vs else 'n/a'} |"
+        lines.append(row)
+    if severe_days:
+        methods = _order(ms)
+        lines += [
+            "",
+            "The days with the most landslides, and the model's two top-scored days: each "
+            "method's rank among all the window's days (1 = highest score):",
+            "",
+            "| day | landslides | " + " | ".join(methods) + " |",
+            "|---|---|" + "---|" * len(methods),
+        ]
+        for d in severe_days:
+            tag = f" (model's #{d['model_top']})" if "model_top" in d else ""
+            lines.append(
+                f"| {d['date']}{tag} | {d['landslides']} | "
+                + " | ".join(f"{d['rank'].get(m, float('nan')):.0f}" for m in methods)
+                + " |"
+            )
+    return [*lines, ""]
 
 
 def _threshold_table(metrics: dict[str, Any]) -> list[str]:
@@ -170,8 +237,9 @@ def _threshold_table(metrics: dict[str, Any]) -> list[str]:
 def _design_table(design: dict[str, Any]) -> list[str]:
     lines = [
         "| variant (1995-2004) | AUC >= 1 | AUC >= 10 | Brier skill >= 1 | Brier skill >= 10 | "
-        "TSS >= 10 at red | TSS >= 1 at orange |",
-        "|---|---|---|---|---|---|---|",
+        "TSS >= 10 at red | TSS >= 1 at orange | Spearman on >= 10 days | share on top 10 "
+        "days | share on top red-rate days |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     from bench_hongkong import design_variants
 
@@ -185,7 +253,9 @@ def _design_table(design: dict[str, Any]) -> list[str]:
         a, b = v["any"], v["major"]
         lines.append(
             f"| {name} | {_f(a['auc'])} | {_f(b['auc'])} | {_f(a['bss'])} | {_f(b['bss'])} | "
-            f"{_f(b['tss@red'])} | {_f(a['tss@orange'])} |"
+            f"{_f(b['tss@red'])} | {_f(a['tss@orange'])} | "
+            + " | ".join(_f(v.get("severe", {}).get(k)) for k in SEVERE[:2] + SEVERE[3:])
+            + " |"
         )
     return lines
 
@@ -356,6 +426,7 @@ def section_markdown(res: dict[str, Any]) -> str:
         *_paired_table(skill),
         "",
     ]
+    lines += _severity_lines(skill, res.get("severe_days", []))
     lines += [
         "### Thresholds, fixed from the training years",
         "",
@@ -424,6 +495,12 @@ def section_markdown(res: dict[str, Any]) -> str:
             if "design_wall_s" in res
             else ""
         )
-        + ").",
+        + ")"
+        + (
+            f", started {res['started_utc']}, machine {res['load_at_start']} at the start "
+            f"and {res.get('load_at_end', 'n/a')} at the end."
+            if "started_utc" in res
+            else "."
+        ),
     ]
     return "\n".join(lines) + "\n"

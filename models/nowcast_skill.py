@@ -17,6 +17,15 @@ Metrics per target (``any`` = >= 1 landslide, ``major`` = >= major_threshold):
   any failure of the day: a lead time of at least 0 h and up to a day or more; the record
   is daily, so hours cannot be measured).
 
+Severity (target ``severe``, :func:`severity_skill`): AUC only asks whether a major day
+scores above an ordinary day; a warning service must also put the worst days on top.
+``spearman``: Spearman correlation of the landslide count with ``score`` over the days
+with >= major landslides (ordering the extremes); ``share_top@k``: the share of all the
+days' landslides that fall on the ``k`` highest-scored days, for k = 10, 20 and ``red`` =
+the number of days the red level warns on at its policy rate (4.6 days a year, the
+Observatory's Red-signal rate) over the scored days. Ties at the k-th score share the
+remaining places evenly.
+
 CIs: calendar months drawn with replacement (storms and antecedent rain stay together);
 every method is scored on the same resamples, so differences are paired.
 """
@@ -27,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score
 
 from models.metrics import (
@@ -38,6 +48,48 @@ from models.metrics import (
 
 LEVELS = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
 LOWER_IS_BETTER = ("brier", "far")
+RED_DAYS_PER_YEAR = 4.6  # LevelPolicy.red_days_per_year (the Observatory's Red signals a year)
+TOP_K = (10, 20)
+
+
+def top_k_share(counts: np.ndarray, score: np.ndarray, k: int) -> float:
+    """Share of the landslides of ``counts`` that fall on the ``k`` highest-``score`` days;
+    days tied at the k-th score share the remaining places evenly."""
+    n = np.asarray(counts, dtype=float)
+    s = np.asarray(score, dtype=float)
+    total = n.sum()
+    if total <= 0 or k <= 0 or s.size == 0:
+        return float("nan")
+    if k >= s.size:
+        return 1.0
+    kth = np.sort(s)[::-1][k - 1]
+    above = s > kth
+    tied = s == kth
+    weight = above.astype(float)
+    weight[tied] = (k - above.sum()) / tied.sum()
+    return float((weight * n).sum() / total)
+
+
+def severity_skill(
+    counts: np.ndarray,
+    score: np.ndarray,
+    major_threshold: int,
+    red_days_per_year: float = RED_DAYS_PER_YEAR,
+    top_k: tuple[int, ...] = TOP_K,
+) -> dict[str, float]:
+    """How well ``score`` orders the most severe days (module docstring): ``spearman`` of
+    count and score on the days with >= ``major_threshold`` landslides, ``share_top@k``."""
+    n = np.asarray(counts, dtype=float)
+    s = np.asarray(score, dtype=float)
+    sev = n >= major_threshold
+    rho = float("nan")
+    if sev.sum() >= 3 and np.unique(n[sev]).size > 1 and np.unique(s[sev]).size > 1:
+        rho = float(spearmanr(n[sev], s[sev]).statistic)
+    out = {"spearman": rho}
+    for k in top_k:
+        out[f"share_top@{k}"] = top_k_share(n, s, k)
+    out["share_top@red"] = top_k_share(n, s, round(red_days_per_year * s.size / 365.25))
+    return out
 
 
 def _target_skill(
@@ -74,10 +126,12 @@ def day_skill(
     score = frame["score"].to_numpy(float)[r]
     level = frame["level"].to_numpy(int)[r]
     prev = frame["level_prev_day"].to_numpy(int)[r]
-    return {
+    out = {
         target: _target_skill(n >= k, score, frame[col].to_numpy(float)[r], level, prev)
         for target, k, col in (("any", 1, "p_any"), ("major", major_threshold, "p_major"))
     }
+    out["severe"] = severity_skill(n, score, major_threshold)
+    return out
 
 
 def best_rule(values: dict[str, float], metric: str) -> str | None:
@@ -103,7 +157,9 @@ def nowcast_skill(
     ``city``: rows per date and method (module docstring); ``counts``: landslides per date.
     Methods in ``exclude_from_rules`` (ex-post references) get CIs but are never the best
     rule. Returns ``{"methods": {m: {target: {metric: {"value", "ci"}}}}, "model_minus_best":
-    {target: {metric: {"rule", "diff", "ci"}}}, "n_blocks", "n_days"}``.
+    {target: {metric: {"rule", "diff", "ci"}}}, "model_minus_rule": {rule: {"severe":
+    {metric: {"diff", "ci"}}}}, "n_blocks", "n_days"}``; targets ``any``, ``major`` and
+    ``severe`` (:func:`severity_skill`).
     """
     dates = pd.DatetimeIndex(sorted(pd.to_datetime(city["date"]).unique()))
     n = counts.reindex(dates).fillna(0).to_numpy()
@@ -136,6 +192,26 @@ def nowcast_skill(
         }
     if model not in frames:
         return out
+    # severity against every rule by name (the rule the model replaces may not be the best)
+    out["model_minus_rule"] = {
+        r: {
+            "severe": {
+                k: {
+                    "diff": point[model]["severe"][k] - point[r]["severe"][k],
+                    "ci": percentile_interval(
+                        np.array(
+                            [
+                                a["severe"][k] - b["severe"][k]
+                                for a, b in zip(reps[model], reps[r], strict=True)
+                            ]
+                        )
+                    ),
+                }
+                for k in point[model]["severe"]
+            }
+        }
+        for r in rules
+    }
     for t in point[model]:
         out["model_minus_best"][t] = {}
         for k in point[model][t]:

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.nowcast_skill import best_rule, day_skill, nowcast_skill
+from models.nowcast_skill import best_rule, day_skill, nowcast_skill, severity_skill, top_k_share
 
 
 def test_levels_and_previous_day_warnings_by_hand() -> None:
@@ -66,3 +66,48 @@ def test_paired_cis_against_the_best_rule_never_an_ex_post_reference() -> None:
     assert all(v["rule"] != "oracle" for v in res["model_minus_best"]["any"].values())
     ci = res["methods"]["xgboost"]["any"]["auc"]["ci"]
     assert ci[0] <= res["methods"]["xgboost"]["any"]["auc"]["value"] <= ci[1]
+
+
+def test_severity_orders_the_extremes_by_hand() -> None:
+    """Two scores with the same AUC on major days: only the one that puts the worst day on
+    top has a high Spearman on the major days and the larger share on its top days."""
+    counts = np.array([0, 0, 1, 2, 292, 114, 57, 12, 0, 3])
+    good = np.array([0.1, 0.2, 0.3, 0.4, 9.0, 8.0, 7.0, 6.0, 0.0, 0.5])
+    bad = np.array([0.1, 0.2, 0.3, 0.4, 6.0, 7.0, 8.0, 9.0, 0.0, 0.5])  # extremes reversed
+    g, b = severity_skill(counts, good, 10), severity_skill(counts, bad, 10)
+    assert g["spearman"] == pytest.approx(1.0) and b["spearman"] == pytest.approx(-1.0)
+    total = counts.sum()
+    assert top_k_share(counts, good, 1) == pytest.approx(292 / total)
+    assert top_k_share(counts, bad, 1) == pytest.approx(12 / total)
+    assert top_k_share(counts, good, 4) == top_k_share(counts, bad, 4)
+    # ties at the k-th score share the remaining places: two days tied for places 1-2, k=1
+    assert top_k_share(np.array([4, 2, 0]), np.array([1.0, 1.0, 0.0]), 1) == pytest.approx(0.5)
+    frame = pd.DataFrame(
+        {"score": bad, "p_any": 0.5, "p_major": 0.1, "level": 0, "level_prev_day": 0}
+    )
+    s = day_skill(counts, frame, 10)["severe"]
+    assert s == pytest.approx(b, nan_ok=True) and "share_top@red" in s
+
+
+def test_severity_paired_ci_against_each_rule() -> None:
+    """A model that flattens severity above a cap (as a label cap does) and lifts the days
+    after a storm loses on severity to the rule, and the paired month-block CI says so."""
+    rng = np.random.default_rng(5)
+    dates = pd.date_range("2000-01-01", "2009-12-31", freq="D")
+    rain = rng.gamma(0.5, 40, len(dates))
+    n = rng.poisson(0.001 * rain**2)
+    after = np.r_[0, n[:-1]]
+    rows = []
+    for method, s in (("xgboost", np.minimum(rain, 60.0) + 2.0 * after), ("rain_72h", rain + 0.0)):
+        rows.append(
+            pd.DataFrame(
+                {"date": dates.date, "method": method, "score": s, "p_any": 0.3, "p_major": 0.1}
+            ).assign(level=0, level_prev_day=0)
+        )
+    res = nowcast_skill(pd.concat(rows), pd.Series(n, index=dates), 10, n_boot=100)
+    sev = res["methods"]["xgboost"]["severe"]
+    assert sev["spearman"]["value"] < res["methods"]["rain_72h"]["severe"]["spearman"]["value"]
+    d = res["model_minus_best"]["severe"]["share_top@10"]
+    assert d["rule"] == "rain_72h" and d["diff"] < 0 and d["ci"][1] < 0
+    r = res["model_minus_rule"]["rain_72h"]["severe"]["spearman"]
+    assert r["diff"] < 0 and r["ci"][0] <= r["diff"] <= r["ci"][1]
