@@ -666,8 +666,10 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
 # replaces, the champion) as a difference with a paired-bootstrap 95% CI: on the run's
 # headline metric (metrics.json "headline") unless the check names its own ("metric":
 # PAI@1/5/10 %, TSS at a level), resampling whole forecast origins (hotspot: one window
-# each, models.hotspot_evaluation; cases: models.case_models.origin_bootstrap_diff) or
-# whole local days (sites: models.site_evaluation; hours of a day are not independent).
+# each, models.hotspot_evaluation; cases before 2026-12-06, whose checks do not record
+# it; since then whole cases, recorded in the check, models.case_models.
+# case_bootstrap_diff) or whole local days (sites: models.site_evaluation; hours of a day
+# are not independent).
 COMPARISON_BASIS: dict[str, tuple[str, str]] = {
     "hotspot": ("pai@0.05", "paired bootstrap over forecast origins"),
     "case": ("average_precision", "paired bootstrap over forecast origins"),
@@ -685,7 +687,15 @@ def check_summary(check: Mapping[str, Any], basis: tuple[str, str] | None) -> di
     ci = check.get("ci")
     if isinstance(ci, list | tuple) and len(ci) == 2:
         out["metric"] = check.get("metric") or (basis[0] if basis else None)
-        out["ci_resampled"] = basis[1] if basis else None
+        # a check that records what it resampled (the case gates since 2026-12-06: whole
+        # cases) says so itself; older gates resampled what their family's basis says
+        unit, n = check.get("resampled"), check.get("n_clusters")
+        if unit:
+            out["ci_resampled"] = (
+                f"paired bootstrap over {n} {unit}" if n else f"paired bootstrap over {unit}"
+            )
+        else:
+            out["ci_resampled"] = basis[1] if basis else None
     return out
 
 

@@ -132,6 +132,27 @@ def test_models_checks_name_the_metric_and_what_the_ci_resampled(
     assert "metric" not in by_name["calibration"]
 
 
+def test_a_check_that_records_its_resampling_is_named_by_it() -> None:
+    """The case gates resample whole cases since 2026-12-06 and record it in the check;
+    the CLI says so (older case gates, without it, resampled forecast origins)."""
+    from riskwarn.commands.registry import check_line
+
+    beats = {"check": "beats failed_mediations", "ok": True, "against": "failed_mediations",
+             "detail": "diff +0.077, 95% CI [+0.020, +0.140] (bootstrap over 507 cases)",
+             "diff": 0.077, "ci": [0.020, 0.140], "resampled": "cases", "n_clusters": 507}  # fmt: skip
+    summary = reg.check_summary(beats, reg.COMPARISON_BASIS["case"])
+    assert summary["ci_resampled"] == "paired bootstrap over 507 cases"
+    assert check_line(summary) == (
+        "beats failed_mediations on average precision (AP): diff +0.077, 95% CI "
+        "[+0.020, +0.140] (bootstrap over 507 cases)"
+    )
+    old = {k: v for k, v in beats.items() if k not in ("resampled", "n_clusters")}
+    old["detail"] = "diff +0.077, 95% CI [+0.054, +0.103]"
+    assert reg.check_summary(old, reg.COMPARISON_BASIS["case"])["ci_resampled"] == (
+        "paired bootstrap over forecast origins"
+    )
+
+
 def test_every_family_names_its_comparison_metric_and_resampling() -> None:
     """The site models' "beats caine" compares AUC over resampled local days (the
     review's line); cases compare average precision over forecast origins."""

@@ -282,8 +282,9 @@ def check_line(check: dict[str, Any]) -> str:
     words = metric_words(str(metric))
     named = words.lower() in name.lower()
     resampled = check.get("ci_resampled")
+    said = resampled and "bootstrap over" in str(detail)  # the case gates say it themselves
     return f"{name}{'' if named else f' on {words}'}: {detail}" + (
-        f" (CI: {resampled})" if resampled else ""
+        f" (CI: {resampled})" if resampled and not said else ""
     )
 
 
