@@ -511,25 +511,31 @@ class CsvRecords:
         with quotes one by one with ``csv``. The block is read up to the first line whose
         quote is still open at its end; that line starts a record of several lines
         (:meth:`_feed`) and the rest of the block is returned."""
-        if b'"' in block:
-            cut = self._first_open_quote(block)
-            if cut is not None:
-                head, (start, end) = block[: cut[0]], cut
-                out = self._block_lines(head) if head else _Chunk()
-                self.lines += 1
-                line = block[start:end]
-                bad: int | None = None
-                try:
-                    self._text(line)
-                except UnicodeDecodeError as exc:
-                    bad = exc.start + 1
-                self._feed(self.lines, line, out, bad)
-                return out, block[end:]
-        return self._block_lines(block), b""
+        if b'"' not in block:
+            return self._block_lines(block), b""
+        cut, parsed = self._first_open_quote(block)
+        if cut is not None:
+            head, (start, end) = block[: cut[0]], cut
+            out = self._block_lines(head, parsed) if head else _Chunk()
+            self.lines += 1
+            line = block[start:end]
+            bad: int | None = None
+            try:
+                self._text(line)
+            except UnicodeDecodeError as exc:
+                bad = exc.start + 1
+            self._feed(self.lines, line, out, bad)
+            return out, block[end:]
+        return self._block_lines(block, parsed), b""
 
-    def _first_open_quote(self, block: bytes) -> tuple[int, int] | None:
+    def _first_open_quote(
+        self, block: bytes
+    ) -> tuple[tuple[int, int] | None, dict[int, tuple[int, int]]]:
         """Byte range of the first line of ``block`` that has a quote still open at its
-        end (Python's ``csv``, undecodable bytes replaced), or None."""
+        end (Python's ``csv``, undecodable bytes replaced), or None; and the lines with a
+        quote before it, parsed: their start -> (fields, lines taken), for
+        :meth:`_block_lines` (each line is parsed once, as before)."""
+        parsed: dict[int, tuple[int, int]] = {}
         lone_cr = bool(self.line_ends.lone_cr)
         pos = block.find(b'"')
         while pos >= 0:
@@ -537,8 +543,6 @@ class CsvRecords:
             start = nl + 1
             if lone_cr:
                 start = max(start, block.rfind(b"\r", 0, pos) + 1)
-                if start and block[start - 1 : start + 1] == b"\r\n":
-                    start += 1
             end = block.find(b"\n", pos)
             if lone_cr:
                 cr = block.find(b"\r", pos)
@@ -546,16 +550,20 @@ class CsvRecords:
                     end = cr
             end = len(block) if end < 0 else end + 1
             try:
-                _, taken = split_record([self._lenient(block[start:end])], self.delimiter)
-            except csv.Error:
-                taken = 1
+                got, taken = split_record([self._lenient(block[start:end])], self.delimiter)
+            except csv.Error:  # a stray \r: carriage_return (in _block_lines)
+                got, taken = [], 0
             if taken > 1:
-                return start, end
+                return (start, end), parsed
+            parsed[start] = (len(got), taken)
             pos = block.find(b'"', end)
-        return None
+        return None, parsed
 
-    def _block_lines(self, block: bytes) -> _Chunk:
-        """:meth:`_block_fast` on lines where no quote stays open past a line end."""
+    def _block_lines(
+        self, block: bytes, parsed: dict[int, tuple[int, int]] | None = None
+    ) -> _Chunk:
+        """:meth:`_block_fast` on lines where no quote stays open past a line end
+        (``parsed``: lines with quotes already parsed, by start offset)."""
         a = np.frombuffer(block, dtype=np.uint8)
         has_cr = b"\r" in block
         lone_cr = bool(self.line_ends.lone_cr)
@@ -614,8 +622,12 @@ class CsvRecords:
                 )
                 continue
             if quotes[i]:
-                parsed, taken = split_record([self._text(line)], self.delimiter)
-                n, why = len(parsed), ("unclosed_quote" if taken > 1 else "bad_line")
+                known = parsed.get(int(starts[i])) if parsed else None
+                if known is None:
+                    got, taken = split_record([self._text(line)], self.delimiter)
+                    known = (len(got), taken)
+                n, taken = known
+                why = "unclosed_quote" if taken > 1 else "bad_line"
                 if why == "bad_line" and n == self.ncols:
                     good[i] = True
                     continue
