@@ -153,7 +153,7 @@ class Limits(_Strict):
     max_columns: int = Field(default=1000, gt=0)  # columns in the header / Parquet schema
     max_line_bytes: int = Field(default=1_000_000, gt=0)  # one CSV record (all its lines)
     max_field_chars: int = Field(default=100_000, gt=0)  # one value
-    max_record_lines: int = Field(default=100, gt=0)  # lines of one record (newlines_in_values)
+    max_record_lines: int = Field(default=100, gt=0)  # lines of one record (quoted line breaks)
 
     @model_validator(mode="after")
     def _line_holds_a_field(self) -> Limits:

@@ -1,12 +1,18 @@
-"""Stage 1, read: a CSV or CSV.gz file as records, one physical line each.
+"""Stage 1, read: a CSV or CSV.gz file as records.
 
-A CSV record is a line (``newlines_in_values: true`` lets a quoted value span lines, up
-to ``limits.max_record_lines``). Every line after the header is one record and is
-counted once, wherever it is: a line with the wrong number of fields, a quote left open
-at its end or more than ``limits.max_line_bytes`` bytes becomes a :class:`BadRecord`
-(quarantined with its physical line number, length and sha256, never its text, which
-may hold columns the mapping does not mention) and the lines after it are read as
-usual. Blank lines (only spaces, tabs and line ends) are not records, as for pandas.
+A CSV record is a line, except that a quoted value may hold line breaks (RFC 4180, for
+every mapping): a quote open at a line's end joins the next lines to it until it closes,
+and those lines are ONE record (kept, or quarantined whole with the number of its first
+line, a ``detail`` naming all its lines), never records of their own. A quote that does
+not close within ``limits.max_record_lines`` lines and ``limits.max_line_bytes`` bytes,
+or by the end of the file, breaks its first line alone (``unclosed_quote``) and the lines
+after it are read on their own, so one broken line does not take the rest of the file.
+Every record is counted once, wherever it is: a record with the wrong number of fields,
+a broken quote or a line of more than ``limits.max_line_bytes`` bytes becomes a
+:class:`BadRecord` (quarantined with its physical line number, length and sha256, never
+its text, which may hold columns the mapping does not mention). Blank lines (only
+spaces, tabs and line ends) are not records, as for pandas. ``newlines_in_values: true``
+only sends every line through Python's ``csv`` (the general path).
 
 The file is streamed in blocks of whole lines and parsed in chunks of at most
 ``chunk_rows`` records and :data:`CHUNK_BYTES` bytes, so memory is bounded by a chunk,
@@ -26,7 +32,7 @@ import gzip
 import hashlib
 import io
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +331,9 @@ class CsvRecords:
         self.ncols = 0
         self._decoder = codecs.getincrementaldecoder(encoding)
         self._names: pd.Index | None = None  # pandas' column names of the header
-        self._pending: list[tuple[int, bytes]] = []  # lines of a record with an open quote
+        # lines of a record with an open quote: (line number, bytes, undecodable byte)
+        self._pending: list[tuple[int, bytes, int | None]] = []
+        self.multiline = 0  # records of more than one physical line
         self.line_ends = LineEnds()  # decided by the file's first line end
         # NumPy checks of whole blocks (line-oriented CSV with single-byte delimiters);
         # otherwise every line goes through Python
@@ -356,6 +364,13 @@ class CsvRecords:
             for part in self._flush_pending():
                 chunk = yield from self._add(chunk, part)
             yield self._parse(chunk)
+        if self.multiline:
+            self.notes.append(
+                f"{self.multiline} record{'s' if self.multiline > 1 else ''} of several lines "
+                "(a quoted value holds a line break; RFC 4180): read counts records, "
+                f"{self.records} record{'s' if self.records > 1 else ''} in {self.lines} physical "
+                "lines (header included)"
+            )
         if self.undecodable:
             self.notes.append(
                 f"{self.undecodable} line{'s' if self.undecodable > 1 else ''} undecodable "
@@ -442,7 +457,7 @@ class CsvRecords:
 
     def _records(self, item: bytes | _TooLong) -> Iterator[_Chunk]:
         if isinstance(item, _TooLong):
-            yield from self._flush_pending()
+            yield from self._flush_pending(at_end=False)
             self.lines += 1
             self.records += 1
             detail = f"{item.length} bytes (limits.max_line_bytes = {self.limits.max_line_bytes})"
@@ -456,14 +471,99 @@ class CsvRecords:
             return
         if not item:
             return
-        if self._fast:
-            yield self._block_fast(item)
-        else:
+        if not self._fast:
             yield self._block_general(item)
+            return
+        while item:
+            if self._pending:  # a quoted value runs on from the last block
+                part, item = self._block_open(item)
+            else:
+                part, item = self._block_fast(item)
+            yield part
 
-    def _block_fast(self, block: bytes) -> _Chunk:
+    def _block_open(self, block: bytes) -> tuple[_Chunk, bytes]:
+        """Lines of ``block`` through :meth:`_feed` one by one while a quote is open;
+        returns them and the rest of the block (from the line after the quote closes)."""
+        a = np.frombuffer(block, dtype=np.uint8)
+        lone_cr = bool(self.line_ends.lone_cr)
+        ends = _terminators(a) if lone_cr and b"\r" in block else np.flatnonzero(a == 10) + 1
+        if not len(ends) or ends[-1] != len(a):
+            ends = np.append(ends, len(a))
+        out = _Chunk()
+        start = 0
+        for end in ends.tolist():
+            line = block[start:end]
+            start = end
+            self.lines += 1
+            bad: int | None = None
+            if not line.isascii():
+                try:
+                    self._text(line)
+                except UnicodeDecodeError as exc:
+                    bad = exc.start + 1
+            self._feed(self.lines, line, out, bad)
+            if not self._pending:
+                break
+        return out, block[start:]
+
+    def _block_fast(self, block: bytes) -> tuple[_Chunk, bytes]:
         """Line-oriented CSV, ASCII-based encoding: every line checked with NumPy, lines
-        with quotes one by one with ``csv``."""
+        with quotes one by one with ``csv``. The block is read up to the first line whose
+        quote is still open at its end; that line starts a record of several lines
+        (:meth:`_feed`) and the rest of the block is returned."""
+        if b'"' not in block:
+            return self._block_lines(block), b""
+        cut, parsed = self._first_open_quote(block)
+        if cut is not None:
+            head, (start, end) = block[: cut[0]], cut
+            out = self._block_lines(head, parsed) if head else _Chunk()
+            self.lines += 1
+            line = block[start:end]
+            bad: int | None = None
+            try:
+                self._text(line)
+            except UnicodeDecodeError as exc:
+                bad = exc.start + 1
+            self._feed(self.lines, line, out, bad)
+            return out, block[end:]
+        return self._block_lines(block, parsed), b""
+
+    def _first_open_quote(
+        self, block: bytes
+    ) -> tuple[tuple[int, int] | None, dict[int, tuple[int, int]]]:
+        """Byte range of the first line of ``block`` that has a quote still open at its
+        end (Python's ``csv``, undecodable bytes replaced), or None; and the lines with a
+        quote before it, parsed: their start -> (fields, lines taken), for
+        :meth:`_block_lines` (each line is parsed once, as before)."""
+        parsed: dict[int, tuple[int, int]] = {}
+        lone_cr = bool(self.line_ends.lone_cr)
+        pos = block.find(b'"')
+        while pos >= 0:
+            nl = block.rfind(b"\n", 0, pos)
+            start = nl + 1
+            if lone_cr:
+                start = max(start, block.rfind(b"\r", 0, pos) + 1)
+            end = block.find(b"\n", pos)
+            if lone_cr:
+                cr = block.find(b"\r", pos)
+                if cr >= 0 and (end < 0 or cr < end - 1):
+                    end = cr
+            end = len(block) if end < 0 else end + 1
+            try:
+                got, taken = split_record([self._lenient(block[start:end])], self.delimiter)
+            except csv.Error:  # a stray \r: carriage_return (in _block_lines)
+                got, taken = [], 0
+            if taken > 1:
+                return (start, end), parsed
+            parsed[start] = (len(got), taken)
+            pos = block.find(b'"', end)
+        return None, parsed
+
+    def _block_lines(
+        self, block: bytes, parsed: dict[int, tuple[int, int]] | None = None
+    ) -> _Chunk:
+        """:meth:`_block_fast` on lines where no quote stays open past a line end
+        (``parsed``: lines with quotes already parsed, by start offset)."""
         a = np.frombuffer(block, dtype=np.uint8)
         has_cr = b"\r" in block
         lone_cr = bool(self.line_ends.lone_cr)
@@ -522,8 +622,12 @@ class CsvRecords:
                 )
                 continue
             if quotes[i]:
-                parsed, taken = split_record([self._text(line)], self.delimiter)
-                n, why = len(parsed), ("unclosed_quote" if taken > 1 else "bad_line")
+                known = parsed.get(int(starts[i])) if parsed else None
+                if known is None:
+                    got, taken = split_record([self._text(line)], self.delimiter)
+                    known = (len(got), taken)
+                n, taken = known
+                why = "unclosed_quote" if taken > 1 else "bad_line"
                 if why == "bad_line" and n == self.ncols:
                     good[i] = True
                     continue
@@ -600,66 +704,122 @@ class CsvRecords:
         would have decoded). Only called when a line failed."""
         return other_encoding(self.path, self.encoding, self.limits.max_file_bytes)
 
-    def _flush_pending(self) -> Iterator[_Chunk]:
-        """End of the file (or a line too long): a quote still open breaks its line."""
+    def _flush_pending(self, at_end: bool = True) -> Iterator[_Chunk]:
+        """End of the file (or a line too long): a quote still open breaks its first line
+        (``unclosed_quote``); the lines after it are read again on their own."""
         if self._pending:
             out = _Chunk()
             while self._pending:
-                self._break_open_quote(out)
+                for n, b, u in self._break_open_quote(out, at_end=at_end):
+                    self._feed(n, b, out, u)
             yield out
 
+    def _lenient(self, line: bytes) -> str:
+        """The line's text for finding its quotes and delimiters: an undecodable byte
+        becomes U+FFFD (never a quote, delimiter or line end in an ASCII-based encoding)."""
+        return self._decoder(errors="replace").decode(line, final=True)
+
     def _feed(self, line_no: int, line: bytes, out: _Chunk, undecodable: int | None = None) -> None:
-        if undecodable is not None:  # a record of its own; no open quote runs through it
-            while self._pending:
-                for n, b in self._break_open_quote(out):
-                    self._feed(n, b, out)
-            self.records += 1
-            out.bad.append(self._bad(self.records, line_no, "bad_encoding", undecodable, line))
-            return
-        todo = [(line_no, line)]
+        """One physical line. A quote open at a line's end (RFC 4180: a quoted value may
+        hold line breaks) joins the next lines to it until it closes: the lines are
+        ONE record, kept whole or quarantined whole, never read as records of their own
+        (issue: a line break in a free-text value made the text after it a record).
+        Only a quote that does not close within ``limits.max_record_lines`` lines and
+        ``limits.max_line_bytes`` bytes (or by the end of the file) breaks its first line
+        alone as ``unclosed_quote``: the export is broken there, and the lines after it
+        are read on their own (one bad line never takes the rest of the file)."""
+        todo = [(line_no, line, undecodable)]
         while todo:
-            line_no, line = todo.pop(0)
+            line_no, line, undecodable = todo.pop(0)
             if not self._pending and not line.strip(_BLANK):
                 continue
-            self._pending.append((line_no, line))
-            texts = [self._text(b) for _, b in self._pending]
+            if undecodable is not None and not self._pending:
+                # a record of its own unless a quote opens in it and stays open
+                try:
+                    _, taken = split_record([self._lenient(line)], self.delimiter)
+                except csv.Error:
+                    taken = 1
+                if taken <= 1:
+                    self.records += 1
+                    out.bad.append(
+                        self._bad(self.records, line_no, "bad_encoding", undecodable, line)
+                    )
+                    continue
+            self._pending.append((line_no, line, undecodable))
+            texts = [self._lenient(b) for _, b, _ in self._pending]
             try:
                 fields, taken = split_record(texts, self.delimiter)
             except csv.Error:  # a \r inside an unquoted value (quoted, it is text)
-                if len(self._pending) > 1:
-                    todo[:0] = self._break_open_quote(out)
-                    continue
-                self._pending.clear()
-                self.records += 1
-                out.bad.append(self._bad(self.records, line_no, "carriage_return", 0, line))
+                self._close_span(out, "carriage_return", 0)
                 continue
             if taken <= len(self._pending):  # the record is complete
-                if len(self._pending) > 1 and len(fields) != self.ncols:
-                    todo[:0] = self._break_open_quote(out)
-                    continue
-                first = self._pending[0][0]
-                text = b"".join(b for _, b in self._pending)
-                self._pending.clear()
-                self.records += 1
-                if len(fields) == self.ncols:
-                    out.pieces.append(text)
-                    out.rows.append(np.array([self.records], dtype=np.int64))
-                    out.sizes.append(len(text))
-                else:
-                    out.bad.append(self._bad(self.records, first, "bad_line", len(fields), text))
+                self._close_span(out, None, len(fields))
                 continue
-            span = self.limits.max_record_lines if self.mapping.newlines_in_values else 1
-            size = sum(len(b) for _, b in self._pending)
-            if len(self._pending) >= span or size > self.limits.max_line_bytes:
+            size = sum(len(b) for _, b, _ in self._pending)
+            if (
+                len(self._pending) >= self.limits.max_record_lines
+                or size > self.limits.max_line_bytes
+            ):
                 todo[:0] = self._break_open_quote(out)
 
-    def _break_open_quote(self, out: _Chunk) -> list[tuple[int, bytes]]:
-        """The quote opened on the first pending line does not close within a record that
-        fits: that line is bad; returns the lines after it, to be read again on their own."""
-        (first, line), rest = self._pending[0], self._pending[1:]
+    def _close_span(self, out: _Chunk, reason: str | None, nfields: int) -> None:
+        """The pending lines are one complete record: kept when it has the header's
+        number of fields and decodes, else quarantined whole (one record, its first
+        line's number, ``detail`` naming all its lines)."""
+        first = self._pending[0][0]
+        last = self._pending[-1][0]
+        text = b"".join(b for _, b, _ in self._pending)
+        bad_byte = next((u for _, _, u in self._pending if u is not None), None)
+        if bad_byte is not None:  # the byte within its line, and which line
+            at = next(n for n, _, u in self._pending if u is not None)
         self._pending = []
         self.records += 1
-        out.bad.append(self._bad(self.records, first, "unclosed_quote", 0, line))
+        if last > first:
+            self.multiline += 1
+        if reason is None and bad_byte is not None:
+            reason, nfields = "bad_encoding", bad_byte
+        if reason is None and nfields != self.ncols:
+            reason = "bad_line"
+        if reason is None:
+            out.pieces.append(text)
+            out.rows.append(np.array([self.records], dtype=np.int64))
+            out.sizes.append(len(text))
+            return
+        bad = self._bad(self.records, first, reason, nfields, text)
+        if last > first:
+            where = f" (line {at})" if reason == "bad_encoding" else ""
+            bad = replace(
+                bad,
+                detail=f"{bad.detail}{where}; one record of lines {first}-{last} "
+                "(a quoted value holds a line break)",
+            )
+        out.bad.append(bad)
+
+    def _break_open_quote(
+        self, out: _Chunk, at_end: bool = False
+    ) -> list[tuple[int, bytes, int | None]]:
+        """The quote opened on the first pending line does not close within a record that
+        fits (or by the end of the file): that line is bad; returns the lines after it,
+        to be read again on their own."""
+        (first, line, _), rest = self._pending[0], self._pending[1:]
+        self._pending = []
+        self.records += 1
+        bad = self._bad(self.records, first, "unclosed_quote", 0, line)
+        if at_end:
+            why = "is still open at the end of the file"
+        else:
+            why = (
+                f"does not close within limits.max_record_lines = "
+                f"{self.limits.max_record_lines} lines and limits.max_line_bytes = "
+                f"{self.limits.max_line_bytes} bytes"
+            )
+        out.bad.append(
+            replace(
+                bad,
+                detail=f"a quote opens in line {first} and {why}; the next lines "
+                "are read on their own",
+            )
+        )
         return rest
 
     def _bad(self, record: int, line_no: int, reason: str, nfields: int, text: bytes) -> BadRecord:

@@ -370,7 +370,12 @@ _REASON_TEXT = {
     "spike": "isolated jump beyond the spike bound vs both neighbours",
     "duplicate_id_conflict": "the same id appears with different content in this file",
     "bad_line": "the line has the wrong number of fields",
-    "unclosed_quote": "a quote opens in the line and does not close (the next lines are read on their own)",
+    "unclosed_quote": (
+        "a quote opens in the line and does not close within limits.max_record_lines lines "
+        "and limits.max_line_bytes, or by the end of the file (a quoted value may hold line "
+        "breaks; this one is broken): the line alone is quarantined, the next lines are "
+        "read on their own"
+    ),
     "line_too_long": "the line is longer than limits.max_line_bytes (not read)",
     "carriage_return": (
         "a carriage return (\\r) inside the line, not at its end: the line is one record, "
