@@ -382,7 +382,11 @@ def body() -> None:
         s = trends.weekly_summary(h, top_n=20)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries, runs, max(origins) if origins else None)
+    week_start = max(origins) if origins else None
+    kpis(all_warnings, summaries, runs, week_start)
+    # below the KPIs too, a warning that ended before the week shown is not this week's:
+    # the red list, the maps' places and the county chart count what the KPIs count
+    all_warnings = views.split_stale(all_warnings, week_start)[0]
 
     def in_domain(domain: str) -> pd.DataFrame:
         return (
