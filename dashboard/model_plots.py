@@ -346,9 +346,10 @@ def card_markdown(
     if family == "hotspot":
         facts.append(
             f"评估：滚动起算日回测 {_day(params.get('eval_start'))} 至 {_day(params.get('eval_end'))}，"
-            f"{metrics.get('n_origins', '—')} 个起算日 × "
-            f"{fmt_int(metrics.get('n_active_cells'), 'zh')} 个活跃网格；窗口内每起事件都计入"
-            f"（活跃区域外 {_f(metrics.get('events_outside_area', 0), 0)} 起，对所有方法都算未命中）。"
+            f"{metrics.get('n_origins', '—')} 个起算日，每个起算日评分 "
+            f"{_cells_span(metrics)} 个网格（网格自其首个已知事件起评分）；窗口内每起事件都计入"
+            f"（起算日未评分网格中 {_f(metrics.get('events_outside_area', 0), 0)} 起，"
+            f"对所有方法都算未命中）。"
         )
         x = methods.get("xgboost") or {}
         facts.append(
@@ -389,3 +390,15 @@ def card_markdown(
         lines.append("")
     lines.append(LIMITS_ZH[family])
     return "\n".join(lines)
+
+
+def _cells_span(metrics: Mapping[str, Any]) -> str:
+    """The fewest and most cells scored at one origin ("1,466-1,654"), or the area's size
+    for a run before the per-origin area (2026-12-06)."""
+    from dashboard.i18n import fmt_int
+
+    span = metrics.get("active_cells_per_origin")
+    if isinstance(span, list | tuple) and len(span) == 2:
+        lo, hi = (fmt_int(int(v), "zh") for v in span)
+        return lo if lo == hi else f"{lo}-{hi}"
+    return fmt_int(metrics.get("n_active_cells"), "zh")

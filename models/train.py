@@ -238,9 +238,10 @@ def model_card(
   slices before the data end; the backtest's refits chose theirs the same way).
 - Data version: `{dv}`; time zone {spec.tz}; CRS {spec.crs}.
 - Evaluation: rolling-origin backtest {spec.start:%Y-%m-%d} .. {spec.end:%Y-%m-%d},
-  {metrics["n_origins"]} origins x {metrics["n_active_cells"]} active cells; every event
-  of a window counted ({metrics.get("events_outside_area", 0):.0f} in cells outside the
-  active area, misses for every method).
+  {metrics["n_origins"]} origins, {_cells_per_origin(metrics)} cells scored per origin (a
+  cell from its first known event on); every event of a window counted
+  ({metrics.get("events_outside_area", 0):.0f} in cells not scored at their origin, misses
+  for every method).
 - Calibration: Brier {x.get("brier", float("nan")):.4f}, ECE {x.get("ece", float("nan")):.4f}.
 - Gate: {gate_text}
 
@@ -519,3 +520,13 @@ def train_hotspot_domain(
         final,
         ev_rows[ev_rows["origin"] == ev_rows["origin"].max()].reset_index(drop=True),
     )
+
+
+def _cells_per_origin(metrics: dict[str, Any]) -> str:
+    """The span "1466-1654" (the fewest and most cells scored at one origin), or the area's size
+    for a run before the per-origin area (2026-12-06)."""
+    span = metrics.get("active_cells_per_origin")
+    if isinstance(span, list | tuple) and len(span) == 2:
+        lo, hi = (int(v) for v in span)
+        return f"{lo}" if lo == hi else f"{lo}-{hi}"
+    return str(metrics.get("n_active_cells", "?"))
