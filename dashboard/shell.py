@@ -39,6 +39,15 @@ h1 { padding-top: 0.2rem; }
 </style>
 """
 
+# Streamlit writes its own input hints ("Press Enter to submit form", "Press Ctrl+Enter to
+# apply") in English whatever the page's language; on a Chinese page they are hidden (every
+# form and text box here has its own submit button, whose click applies the text)
+ZH_CSS = """
+<style>
+[data-testid="InputInstructions"] { display: none; }
+</style>
+"""
+
 
 @dataclass(frozen=True)
 class PageContext:
@@ -526,6 +535,8 @@ def main() -> None:
         initial_sidebar_state=SIDEBAR_WIDTH_PX,
     )
     st.html(CSS)
+    if lang() == "zh":
+        st.html(ZH_CSS)
     settings = queries.settings()
     user = current_user(settings)
     sidebar(user)

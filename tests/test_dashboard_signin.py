@@ -350,6 +350,11 @@ def test_a_refresh_keeps_the_sign_in_and_sign_out_ends_it(tmp_path: Path) -> Non
         page.goto(base)
         page.get_by_label("用户名").fill("reviewer")
         page.get_by_label("密码").fill(DEMO_PASSWORD)
+        # Streamlit's own hint ("Press Enter to submit form") is English only: hidden on a
+        # Chinese page (there, and in every form, the button submits)
+        hint = page.locator('[data-testid="InputInstructions"]')
+        expect(hint.first).to_be_attached()
+        expect(hint.first).to_be_hidden()
         page.get_by_role("button", name="登录").click()
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible()
         cookie = _wait_for_cookie(context, sessions.COOKIE)
