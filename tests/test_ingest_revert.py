@@ -207,3 +207,107 @@ def test_the_dashboard_names_the_reason_in_both_languages() -> None:
 
     assert views.quarantine_reason("reverts_correction", "zh") == "恢复已被更正的旧版本（未应用）"
     assert views.quarantine_reason("reverts_correction", "en").startswith("Would undo a correction")
+
+
+@pytest.mark.parametrize("ids_in_predicate", [2_000, 0])
+def test_the_lake_refuses_reverts_by_content_of_every_corrected_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids_in_predicate: int
+) -> None:
+    """The lake's check on its own (ids named in the change feed's predicate, or matched
+    in Arrow for a large batch): a's, then b's version superseded; either sent again is
+    refused; with refuse_reverts=False (the lake's default) it is applied and counted."""
+    import pandas as pd
+
+    from riskwarn import lake
+    from riskwarn.contracts import INCIDENTS, conform
+    from riskwarn.lake import write
+
+    monkeypatch.setattr(write, "REVERT_IDS_IN_PREDICATE", ids_in_predicate)
+
+    def frame(cats: list[str]) -> pd.DataFrame:
+        return conform(
+            pd.DataFrame(
+                {
+                    "source": "t",
+                    "record_id": ["r1", "r2"],
+                    "occurred_at": pd.to_datetime(["2023-06-01 12:00"] * 2, utc=True),
+                    "time_precision": "minute",
+                    "category": cats,
+                    "category_group": "violent",
+                    "lon": 106.5,
+                    "lat": 29.5,
+                }
+            ),
+            INCIDENTS,
+        )
+
+    def up(cats: list[str], batch: str, refuse: bool = True) -> tuple[dict, list]:
+        found: list = []
+        got = lake.upsert(
+            tmp_path, "incidents", "t", frame(cats), batch_id=batch,
+            refuse_reverts=refuse, reverts=found,
+        )  # fmt: skip
+        return got, found
+
+    up(["a", "x"], "b1")
+    up(["b", "x"], "b2")  # r1 corrected
+    up(["c", "x"], "b3")  # and again
+    for old, by in (("a", "b2"), ("b", "b3")):
+        got, found = up([old, "x"], "again")
+        assert (got["updated"], got["unchanged"], got.get("reverted")) == (0, 1, 1)
+        assert [(f["record_id"], f["superseded_by"]) for f in found] == [("r1", by)]
+    assert (
+        lake.read_table(tmp_path, "incidents").set_index("record_id").loc["r1", "category"] == "c"
+    )
+    assert up(["d", "x"], "b4")[0]["updated"] == 1  # a new correction
+    got, found = up(["a", "x"], "forced", refuse=False)
+    assert (got["updated"], got["reverts_applied"]) == (1, 1) and len(found) == 1
+
+
+def test_a_run_killed_before_its_record_is_recorded_with_its_reverts_quarantined(
+    tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The journal's intent counts the batch before the write moved the revert to the
+    quarantine: the re-run that records the killed run says quarantined 1, not unchanged."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from riskwarn.settings import load_settings
+    from riskwarn.store import Store
+
+    base = [_row(i, 1) for i in range(5)]
+    _ingest(_file(tmp_path / "xa.csv", base), capsys)
+    corrected = list(base)
+    corrected[2] = _row(2, 3)
+    _ingest(_file(tmp_path / "xb.csv", corrected), capsys)
+    xc = _file(tmp_path / "xc.csv", [*base, _row(7, 1)])
+    marker = tmp_path / "killed"
+    env = {
+        **os.environ,
+        "RISKWARN_HOME": str(home),
+        "RISKWARN_TESTING": "1",
+        "RISKWARN_INGEST_KILL_BEFORE_RECORD": str(marker),
+    }
+    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json", "--as-of", "2024-01-01"]
+    killed = subprocess.run(
+        [*cmd, "--source", str(SOURCES / "sim_incidents.yaml"), str(xc)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    again = _ingest(xc, capsys)  # records the killed run, then is skipped
+    assert again["quarantined"] == 1
+    store = Store.from_settings(load_settings())
+    rec = store.ingest_batches().set_index("file_name").loc["xc.csv"]
+    assert (int(rec["accepted"]), int(rec["quarantined"])) == (5, 1)
+    assert (int(rec["new"]), int(rec["updated"]), int(rec["unchanged"])) == (1, 0, 4)
+    assert dict(rec["reasons"]) == {"reverts_correction": 1}
+    assert _severity(home / "lake") == 3
+    # the killed run's own record (rebuilt from its intent and the lake) says the same
+    entries = store.audit_entries("ingest_batch", again["batch_id"], ("ingest_batch",))
+    [dead] = [e["details"] for e in entries if e["details"].get("recovered")]
+    assert (dead["accepted"], dead["quarantined"], dead["unchanged"]) == (5, 1, 4)

@@ -443,8 +443,11 @@ def _write(
     # rows that would put back a version of the record a later commit superseded
     check = changed.copy()
     if not corrections:  # only the rows an earlier run of the batch refused as reverts
-        held = pc.is_in(batch["record_id"], value_set=pa.array(list(held_ids), pa.string()))
-        check &= held.to_numpy(zero_copy_only=False) if len(held_ids) else False
+        if len(held_ids):
+            held = pc.is_in(batch["record_id"], value_set=pa.array(list(held_ids), pa.string()))
+            check &= held.to_numpy(zero_copy_only=False)
+        else:
+            check[:] = False
     reverting = np.zeros(batch.num_rows, dtype=bool)
     if check.any():
         found = _superseded_matches(dt, table, source, batch.filter(pa.array(check)))
@@ -486,6 +489,11 @@ def _write(
     return out if corrections else {**out, "stale": stale}
 
 
+# up to this many ids are named in the change data feed's predicate; more are matched in
+# Arrow (a SQL text of 100,000 ids is slower to parse than the images are to read)
+REVERT_IDS_IN_PREDICATE = 2_000
+
+
 def _superseded_matches(
     dt: Any, table: Table, source: str, rows: pa.Table
 ) -> dict[str, dict[str, Any]]:
@@ -511,12 +519,10 @@ def _superseded_matches(
     )
     if not fixing:
         return {}
-    ids = rows["record_id"].to_pylist()
-    predicate = (
-        f"_change_type = 'update_preimage' AND source = {_sql_text(source)} AND record_id IN ("
-        + ", ".join(_sql_text(i) for i in ids)
-        + ")"
-    )
+    predicate = f"_change_type = 'update_preimage' AND source = {_sql_text(source)}"
+    if rows.num_rows <= REVERT_IDS_IN_PREDICATE:  # else matched by id in Arrow below
+        ids = rows["record_id"].to_pylist()
+        predicate += " AND record_id IN (" + ", ".join(_sql_text(i) for i in ids) + ")"
     data = [c for c in table.columns if c not in ("source", "record_id")]
     found: dict[str, dict[str, Any]] = {}
     for v in reversed(fixing):  # the most recent superseding commit first
