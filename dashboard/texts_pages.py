@@ -438,6 +438,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "代码被表格软件转成科学计数法",
         "en": "Code in scientific notation (spreadsheet)",
     },
+    "qr_reverts_correction": {
+        "zh": "恢复已被更正的旧版本（未应用）",
+        "en": "Would undo a correction (older version, not applied)",
+    },
     "qr_other": {"zh": "其他原因", "en": "Other"},
     "table_incidents": {"zh": "案事件", "en": "Incidents"},
     "table_disputes": {"zh": "纠纷", "en": "Disputes"},

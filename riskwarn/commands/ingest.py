@@ -33,6 +33,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"  read {report['read']}, accepted {report['accepted']} (new {report['new']}, "
         f"updated {report['updated']}, unchanged {report['unchanged']}"
         + (f", stale {report['stale']}" if report.get("stale") else "")
+        + (
+            f", of which {report['reverts_applied']} restored a superseded version"
+            if report.get("reverts_applied")
+            else ""
+        )
         + "), "
         f"quarantined {report['quarantined']}, duplicates {report['duplicates']}",
     ]
@@ -75,6 +80,15 @@ def _journal(settings: Any) -> Any:
     "--sql", "use_sql", is_flag=True, help="Read the mapping's SQL source instead of files."
 )
 @click.option("--no-store", is_flag=True, help="Do not record the batch in the serving store.")
+@click.option(
+    "--allow-revert",
+    is_flag=True,
+    help=(
+        "Apply rows that restore a superseded version of their record (by default they "
+        "are quarantined as reverts_correction); the report and the audit log say who "
+        "and when."
+    ),
+)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 def ingest(
     mapping_path: str,
@@ -82,6 +96,7 @@ def ingest(
     as_of: str | None,
     use_sql: bool,
     no_store: bool,
+    allow_revert: bool,
     files: tuple[str, ...],
 ) -> None:
     """Validate FILE... (CSV, CSV.gz, Parquet) against a mapping and upsert them into the lake.
@@ -137,7 +152,15 @@ def ingest(
     try:
         if use_sql:
             try:
-                finished(ingest_sql(mapping, settings, as_of=when, journal=journal))
+                finished(
+                    ingest_sql(
+                        mapping,
+                        settings,
+                        as_of=when,
+                        journal=journal,
+                        allow_revert=allow_revert,
+                    )
+                )
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
         else:
@@ -157,6 +180,7 @@ def ingest(
                     progress=lambda n: bar.advance(task, n),
                     on_report=finished,
                     journal=journal,
+                    allow_revert=allow_revert,
                 )
     except LakeError as exc:  # full disk, read-only; the files done before stay reported
         if as_json:

@@ -381,20 +381,38 @@ def store_and_record(
     as_of: datetime,
     mapping: SourceMapping,
     journal: StoreJournal | None,
+    allow_revert: bool = False,
 ) -> dict[str, Any]:
     """Write a batch into the lake and, with a ``journal``, record it in the serving store:
     under the table's ingest lock, the journal's intent, the lake commits (marked with the
     run id) and the record (:mod:`riskwarn.ingest.journal`). Runs of the batch that died
     between their lake commits and their record are recorded first (their messages are
-    added to the report)."""
+    added to the report).
+
+    A row that would restore a superseded version of its record is quarantined
+    (:func:`~riskwarn.ingest.write.write_batch`); ``allow_revert`` (``riskwarn ingest
+    --allow-revert``) applies it, even from a file already ingested, and says so in the
+    report with who and when (and in the audit log, ``ingest_revert_applied``)."""
     if journal is None:
-        return store_batch(
-            batch, lake_dir, as_of, mapping.partition, ids_carry_time=mapping.ids_carry_time
+        report = store_batch(
+            batch,
+            lake_dir,
+            as_of,
+            mapping.partition,
+            ids_carry_time=mapping.ids_carry_time,
+            allow_revert=allow_revert,
         )
+        return _note_reverts_applied(report, None, as_of)
     with ingest_lock(lake_dir, batch.table_name):
         run_id, notes = journal.begin(batch, as_of)
-        # the same file (and mapping) ingested before: never revert a stored record
+        # the same file (and mapping) ingested before: never revert a stored record,
+        # unless the operator asks to (--allow-revert)
         before = journal.recorded(batch.batch_id)
+
+        def file_name_of(batch_id: str) -> str | None:
+            rec = journal.recorded(batch_id)
+            return None if rec is None else str(rec.get("file_name") or "") or None
+
         try:
             report = store_batch(
                 batch,
@@ -403,7 +421,9 @@ def store_and_record(
                 mapping.partition,
                 ids_carry_time=mapping.ids_carry_time,
                 run_id=run_id,
-                corrections=before is None,
+                corrections=before is None or allow_revert,
+                allow_revert=allow_revert,
+                file_names=file_name_of,
             )
         except BaseException:
             # a failed write (full disk) may have made a commit before failing: record
@@ -415,11 +435,30 @@ def store_and_record(
             raise
         try:
             notes = [*journal.finish(run_id, report, before), *notes]
+            if report.get("reverts_applied"):
+                journal.reverts_applied(run_id, report)
         except Exception as exc:  # the store went down after the lake commits
             from riskwarn.ingest.journal import RecordFailed
 
             raise RecordFailed(report, exc) from exc
     report["messages"] = [*report["messages"], *notes]
+    return _note_reverts_applied(report, journal, as_of)
+
+
+def _note_reverts_applied(
+    report: dict[str, Any], journal: StoreJournal | None, as_of: datetime
+) -> dict[str, Any]:
+    """Add to the report who restored superseded versions and when (``--allow-revert``)."""
+    n = int(report.get("reverts_applied", 0))
+    if n:
+        import getpass
+
+        who = journal.actor if journal is not None else getpass.getuser()
+        report["messages"] = [
+            *report["messages"],
+            f"{n} row(s) restored a superseded version of their record (--allow-revert, by "
+            f"{who}, ingest time {as_of.astimezone(UTC).isoformat()}); counted as updated",
+        ]
     return report
 
 
@@ -457,6 +496,7 @@ def ingest_files(
     progress: Callable[[int], None] | None = None,
     on_report: Callable[[dict[str, Any]], None] | None = None,
     journal: StoreJournal | None = None,
+    allow_revert: bool = False,
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
 
@@ -482,7 +522,7 @@ def ingest_files(
 
     def _store(batch: Batch) -> dict[str, Any]:
         try:
-            return store_and_record(batch, settings.lake_dir, as_of, mapping, journal)
+            return store_and_record(batch, settings.lake_dir, as_of, mapping, journal, allow_revert)
         finally:
             # hold no file's rows longer than needed: drop the batch and hand Arrow's
             # freed buffers back to the OS
@@ -530,6 +570,7 @@ def ingest_sql(
     as_of: datetime,
     url: str | None = None,
     journal: StoreJournal | None = None,
+    allow_revert: bool = False,
 ) -> dict[str, Any]:
     """Read the mapping's SQL source, validate and upsert it into the lake (recorded
     through ``journal`` as :func:`ingest_files` does)."""
@@ -544,7 +585,7 @@ def ingest_sql(
         city_area=city_area(settings),
         admin_codes=known_admin_codes(settings.lake_dir, mapping),
     )
-    return store_and_record(batch, settings.lake_dir, as_of, mapping, journal)
+    return store_and_record(batch, settings.lake_dir, as_of, mapping, journal, allow_revert)
 
 
 def now_utc() -> datetime:

@@ -59,6 +59,10 @@ class IngestStore(Protocol):
 
     def ingest_batch(self, batch_id: str) -> dict[str, Any] | None: ...
 
+    def audit(
+        self, actor: str, action: str, object_type: str, object_id: str, details: dict[str, Any]
+    ) -> None: ...
+
     def record_ingest_batch(
         self,
         report: dict[str, Any],
@@ -151,7 +155,7 @@ class StoreJournal:
                 "a re-ingested file never reverts a later correction)"
             )
         same = all(int(before[k]) == int(report[k]) for k in FIXED_COUNTS)
-        if same and not int(report["new"]):
+        if same and not int(report["new"]) and not int(report["updated"]):
             self.store.close_ingest(
                 report["batch_id"],
                 run_id,
@@ -167,15 +171,36 @@ class StoreJournal:
             return [f"{first}: skipped, nothing changed", *notes]
         accepted = int(report["accepted"])
         new = min(int(before["new"]) + int(report["new"]), accepted)
-        updated = min(int(before["updated"]), accepted - new)
+        # only a re-ingest with --allow-revert updates stored records (report["updated"])
+        updated = min(int(before["updated"]) + int(report["updated"]), accepted - new)
         row.update(new=new, updated=updated, unchanged=accepted - new - updated)
         row["ingested_at"] = before["ingested_at"]
         self.store.record_ingest_batch(row, self.actor, run_id=run_id)
-        return [
-            f"{first}: re-ingested, {report['new']} new row(s) added; stored records left "
-            "as they are",
-            *notes,
-        ]
+        left = (
+            f"{report['updated']} stored record(s) updated (--allow-revert)"
+            if int(report["updated"])
+            else "stored records left as they are"
+        )
+        return [f"{first}: re-ingested, {report['new']} new row(s) added; {left}", *notes]
+
+    def reverts_applied(self, run_id: str, report: dict[str, Any]) -> None:
+        """Audit a run that restored superseded versions of records (``--allow-revert``):
+        an ``ingest_revert_applied`` entry (who: the journal's actor; when: the ingest
+        time; the run, file and count)."""
+        self.store.audit(
+            self.actor,
+            "ingest_revert_applied",
+            "ingest_batch",
+            str(report["batch_id"]),
+            {
+                "run_id": run_id,
+                "file_name": report["file_name"],
+                "table_name": report["table_name"],
+                "source": report["source"],
+                "reverts_applied": int(report["reverts_applied"]),
+                "ingested_at": _when(report["ingested_at"]),
+            },
+        )
 
     def settle(self, batch_id: str) -> list[str]:
         """Record or close every open intent of ``batch_id`` (the caller holds the ingest
@@ -216,15 +241,19 @@ class StoreJournal:
             self.lake_dir, str(intent["source"]), str(intent["table_name"]), batch_id
         )
         quarantine_missing = max(int(intent["quarantined"]) - quarantined, 0)
+        # rows the lake refused at the write (reverts of a correction) left the accepted
+        # rows the intent counted for the quarantine (riskwarn.ingest.write)
+        moved = max(quarantined - int(intent["quarantined"]), 0)
         complete = not not_stored and not quarantine_missing
         report: dict[str, Any] = {
             **{k: intent[k] for k in ("batch_id", "source", "file_name", "table_name")},
             **{k: int(intent[k]) for k in FIXED_COUNTS},
-            "quarantined": int(intent["quarantined"]) - quarantine_missing,
+            "accepted": int(intent["accepted"]) - moved,
+            "quarantined": int(intent["quarantined"]) - quarantine_missing + moved,
             "new": new,
             "updated": updated,
-            "unchanged": unchanged,
-            "reasons": dict(intent.get("reasons") or {}),
+            "unchanged": unchanged - moved,
+            "reasons": _with_moved(dict(intent.get("reasons") or {}), moved),
             "ingested_at": datetime.fromisoformat(str(intent["ingested_at"])),
         }
         recovered = {
@@ -260,6 +289,15 @@ class StoreJournal:
             f"(versions {recovered['table_versions'] or recovered['quarantine_versions']}): "
             f"{what}"
         )
+
+
+def _with_moved(reasons: dict[str, Any], moved: int) -> dict[str, Any]:
+    """The intent's quarantine reasons plus the rows the write refused as reverts."""
+    if moved:
+        from riskwarn.ingest.write import REVERT_REASON
+
+        reasons[REVERT_REASON] = int(reasons.get(REVERT_REASON, 0)) + moved
+    return reasons
 
 
 def _when(value: Any) -> str:

@@ -49,6 +49,11 @@ class Batch:
     quarantine: pd.DataFrame
     duplicates: int
     messages: list[str] = field(default_factory=list)
+    # the 1-based data row of each accepted row (None: not known) and a way to read rows'
+    # stored-form originals again: a row the lake refuses at the write (a revert of a
+    # correction, riskwarn.ingest.write) goes to the quarantine with its row and original
+    accepted_rows: np.ndarray | None = field(default=None, repr=False)
+    fetch_originals: Callable[[set[int]], dict[int, str]] | None = field(default=None, repr=False)
 
     @property
     def reasons(self) -> dict[str, int]:
@@ -405,6 +410,11 @@ _REASON_TEXT = {
         "'{arg}' is not in the mapping's `map` (a category the mapping does not know: add "
         "it to the map, e.g. as `other`, and ingest the file again)"
     ),
+    "reverts_correction": (
+        "the row equals an earlier version of the record that a later file corrected: "
+        "storing it would undo that correction, so it was not applied (ingest the file "
+        "again with --allow-revert to restore that version deliberately)"
+    ),
     "reported_before_occurred": (
         "reported_at is before occurred_at by more than the 1 h clock-skew tolerance "
         "(date-only values: the report is on an earlier local day than the event)"
@@ -498,7 +508,9 @@ def finish_batch(
         order = accepted.index.get_indexer(ids.in_order(ok.to_numpy()))
     else:
         order = sort_order(accepted, list(table.key))
-    accepted = _take(accepted, order).reset_index(drop=True)
+    accepted = _take(accepted, order)
+    accepted_rows = cand["_row"].to_numpy(dtype=np.int64)[accepted.index.to_numpy()]
+    accepted = accepted.reset_index(drop=True)
 
     rejected = cand.loc[flagged].copy()
     lacking = rejected["_original"].isna()
@@ -537,6 +549,8 @@ def finish_batch(
         quarantine=quarantine,
         duplicates=int(duplicate.sum()),
         messages=messages + _messages_for(quarantine),
+        accepted_rows=accepted_rows,
+        fetch_originals=fetch_originals,
     )
     batch.check_invariant()
     return batch

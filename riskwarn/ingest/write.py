@@ -10,11 +10,22 @@ own business (:mod:`riskwarn.lake`); this is the only module of ingestion that c
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from riskwarn.ingest.validate import Batch
+import numpy as np
+import pandas as pd
+
+from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, reason_message
+
+log = logging.getLogger(__name__)
+
+# the quarantine reason of a row that would put back a superseded version of its record
+REVERT_REASON = "reverts_correction"
 
 
 def write_batch(
@@ -26,10 +37,22 @@ def write_batch(
     run_id: str | None = None,
     as_of: datetime | None = None,
     corrections: bool = True,
+    allow_revert: bool = False,
+    file_names: Callable[[str], str | None] | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
     ``corrections=False``: a re-ingest of a recorded batch, which never changes a stored
     record (``stale`` counts the rows it did not apply).
+
+    A row whose content equals a version its record had and a later commit superseded
+    (a revert of a correction: an older extract sent again) is not applied: it leaves
+    ``batch.accepted`` for ``batch.quarantine`` (reason :data:`REVERT_REASON`, its row
+    number and original), counted in neither ``updated`` nor ``unchanged``
+    (docs/ingestion.md, "An older version sent again"). ``allow_revert``: apply such rows
+    as corrections (an operator's deliberate choice; ``reverts_applied`` counts them).
+    A re-ingest (``corrections=False``) quarantines again the rows its earlier run
+    quarantined as reverts. ``file_names``: batch id -> file name (the serving store's
+    record), to name the file that superseded the version in the message.
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
@@ -38,6 +61,8 @@ def write_batch(
     marks its table commits: the time from which its corrections were known."""
     from riskwarn import lake
 
+    held = () if corrections else _held_reverts(lake_dir, batch)
+    reverts: list[dict[str, Any]] = []
     try:
         result = lake.upsert(
             lake_dir,
@@ -50,7 +75,12 @@ def write_batch(
             run_id=run_id,
             as_of=as_of,
             corrections=corrections,
+            refuse_reverts=not allow_revert,
+            held_ids=held,
+            reverts=reverts,
         )
+        if int(result.get("reverted", 0)):
+            _quarantine_reverts(batch, reverts, file_names)
         # the batch's whole quarantine: rows a re-ingest now accepts leave it
         lake.write_quarantine(
             lake_dir,
@@ -61,7 +91,129 @@ def write_batch(
         )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
-    return {k: int(result.get(k, 0)) for k in ("new", "updated", "unchanged", "stale")}
+    keys = ("new", "updated", "unchanged", "stale", "reverts_applied")
+    return {k: int(result.get(k, 0)) for k in keys}
+
+
+def _held_reverts(lake_dir: Path, batch: Batch) -> list[str]:
+    """The record ids of the batch's rows that its earlier run quarantined as reverts
+    (:data:`REVERT_REASON`): a re-ingest quarantines them again rather than count them
+    ``stale`` and drop them from the quarantine."""
+    if batch.accepted_rows is None or not len(batch.accepted):
+        return []
+    import pyarrow.compute as pc
+
+    from riskwarn.lake.layout import QUARANTINE
+    from riskwarn.lake.read import dataset
+
+    ds = dataset(lake_dir, QUARANTINE)
+    if ds is None:
+        return []
+    flt = (
+        (pc.field("source") == batch.source)
+        & (pc.field("table_name") == batch.table_name)
+        & (pc.field("batch_id") == batch.batch_id)
+        & (pc.field("reason") == REVERT_REASON)
+    )
+    rows = ds.to_table(columns=["row_number"], filter=flt)["row_number"].to_numpy()
+    if not len(rows):
+        return []
+    mine = np.isin(batch.accepted_rows, rows)
+    return [str(x) for x in batch.accepted["record_id"].to_numpy()[mine]]
+
+
+def _shown_id(record_id: str) -> str:
+    """A record id as a message may show it: never one holding a phone or ID number."""
+    from riskwarn.redact import personal_data
+
+    return (
+        "(an id holding personal data, see the row's original)"
+        if personal_data(record_id)
+        else record_id
+    )
+
+
+def revert_message(info: dict[str, Any], file_name: str | None) -> str:
+    """The quarantine message of one refused revert (English; the dashboard shows the
+    reason's name in Chinese too)."""
+    by = str(info.get("superseded_by") or "")
+    what = f"file {file_name}" if file_name else f"batch {by[:16] or '(unknown)'}"
+    return (
+        f"record {_shown_id(str(info['record_id']))}: this row equals the version that "
+        f"{what} superseded (table version {info['superseded_version']}, "
+        f"{info['superseded_at']}); storing it would undo that correction, so it was not "
+        "applied. Ingest this file again with --allow-revert to restore that version "
+        "deliberately"
+    )
+
+
+def _quarantine_reverts(
+    batch: Batch,
+    reverts: Sequence[dict[str, Any]],
+    file_names: Callable[[str], str | None] | None,
+) -> None:
+    """Move the rows the lake refused as reverts from ``batch.accepted`` to
+    ``batch.quarantine`` (reason :data:`REVERT_REASON`), with their row number and
+    original: the row read again from the file (its stored form, as every quarantined
+    row), else the canonical row as JSON (already pseudonymised)."""
+    info = {str(r["record_id"]): r for r in reverts}
+    ids = batch.accepted["record_id"].astype(str)
+    moved = ids.isin(set(info)).to_numpy()
+    rows_of = batch.accepted_rows
+    sub = batch.accepted.loc[moved]
+    if rows_of is not None:
+        row_numbers = rows_of[moved].astype(np.int64)
+    else:  # a batch built without its rows: number them after the file's rows
+        start = batch.read + 1
+        row_numbers = np.arange(start, start + len(sub), dtype=np.int64)
+    originals: dict[int, str] = {}
+    if batch.fetch_originals is not None and rows_of is not None:
+        originals = batch.fetch_originals(set(row_numbers.tolist()))
+    names: dict[str, str | None] = {}
+    messages, texts = [], []
+    for rid, n, (_, row) in zip(
+        sub["record_id"].astype(str), row_numbers.tolist(), sub.iterrows(), strict=True
+    ):
+        by = str(info[rid].get("superseded_by") or "")
+        if by not in names:
+            names[by] = file_names(by) if (file_names is not None and by) else None
+        messages.append(revert_message(info[rid], names[by]))
+        text = originals.get(int(n))
+        if not text:
+            text = json.dumps(
+                {k: (None if pd.isna(v) else str(v)) for k, v in row.items()},
+                ensure_ascii=False,
+            )
+        texts.append(text)
+    q = pd.DataFrame(
+        {
+            "source": batch.source,
+            "table_name": batch.table_name,
+            "batch_id": batch.batch_id,
+            "file_name": batch.file_name,
+            "row_number": pd.Series(row_numbers, dtype="int64"),
+            "reason": REVERT_REASON,
+            "message": messages,
+            "original": texts,
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    batch.accepted = batch.accepted.loc[~moved].reset_index(drop=True)
+    if rows_of is not None:
+        batch.accepted_rows = rows_of[~moved]
+    batch.quarantine = pd.concat([batch.quarantine, q], ignore_index=True)
+    batch.messages.append(
+        f"{len(q)} row(s) quarantined [{REVERT_REASON}]: {reason_message(REVERT_REASON)} "
+        f"(first: row {int(row_numbers.min())})"
+    )
+    log.warning(
+        "%s: %d row(s) not applied: they would restore a superseded version of their record "
+        "(quarantined as %s)",
+        batch.file_name,
+        len(q),
+        REVERT_REASON,
+    )
+    batch.check_invariant()
 
 
 def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict[str, Any]:
@@ -85,6 +237,7 @@ def batch_report(batch: Batch, written: dict[str, int], as_of: datetime) -> dict
         "updated": written["updated"],
         "unchanged": written["unchanged"],
         "stale": stale,
+        "reverts_applied": int(written.get("reverts_applied", 0)),
         "quarantined": quarantined,
         "duplicates": batch.duplicates,
         "reasons": batch.reasons,
@@ -102,6 +255,8 @@ def store_batch(
     ids_carry_time: bool = False,
     run_id: str | None = None,
     corrections: bool = True,
+    allow_revert: bool = False,
+    file_names: Callable[[str], str | None] | None = None,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
     written = write_batch(
@@ -112,6 +267,8 @@ def store_batch(
         run_id=run_id,
         as_of=as_of,
         corrections=corrections,
+        allow_revert=allow_revert,
+        file_names=file_names,
     )
     return batch_report(batch, written, as_of)
 

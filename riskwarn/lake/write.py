@@ -255,8 +255,22 @@ def upsert(
     run_id: str | None = None,
     as_of: datetime | None = None,
     corrections: bool = True,
+    refuse_reverts: bool = False,
+    held_ids: Sequence[str] = (),
+    reverts: list[dict[str, Any]] | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
+
+    ``refuse_reverts``: a row that would change a stored record back to a version it had
+    and that a later commit superseded (its content equals an ``update_preimage`` of the
+    record in the change data feed, within the kept history) is not applied; it is
+    counted ``reverted`` and described in ``reverts`` (one dict per row: ``record_id``,
+    ``superseded_version`` (the table version whose commit superseded that content),
+    ``superseded_at`` (that commit's as_of, else its time, ISO UTC), ``superseded_by``
+    (that commit's batch id)). Without it such rows are applied as corrections and
+    counted ``reverts_applied`` (also described in ``reverts``). ``held_ids``: with
+    ``corrections=False``, ids whose differing rows are checked the same way (the rows
+    an earlier run of the batch refused as reverts) instead of being counted ``stale``.
 
     ``corrections=False`` (a re-ingest of a batch already ingested): stored records are
     never changed, only new ids are inserted; rows differing from the stored record are
@@ -285,7 +299,18 @@ def upsert(
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
         return _write(
-            dt, batch, table, source, batch_id, ids_carry_time, run_id, as_of, corrections
+            dt,
+            batch,
+            table,
+            source,
+            batch_id,
+            ids_carry_time,
+            run_id,
+            as_of,
+            corrections,
+            refuse_reverts=refuse_reverts,
+            held_ids=held_ids,
+            reverts=reverts,
         )
 
 
@@ -378,6 +403,10 @@ def _write(
     run_id: str | None = None,
     as_of: datetime | None = None,
     corrections: bool = True,
+    *,
+    refuse_reverts: bool = False,
+    held_ids: Sequence[str] = (),
+    reverts: list[dict[str, Any]] | None = None,
 ) -> dict[str, int]:
     """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
     files = _files(dt)
@@ -411,6 +440,30 @@ def _write(
                     set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
                 )
     new = ~known
+    # rows that would put back a version of the record a later commit superseded
+    check = changed.copy()
+    if not corrections:  # only the rows an earlier run of the batch refused as reverts
+        if len(held_ids):
+            held = pc.is_in(batch["record_id"], value_set=pa.array(list(held_ids), pa.string()))
+            check &= held.to_numpy(zero_copy_only=False)
+        else:
+            check[:] = False
+    reverting = np.zeros(batch.num_rows, dtype=bool)
+    if check.any():
+        found = _superseded_matches(dt, table, source, batch.filter(pa.array(check)))
+        if found:
+            at = np.flatnonzero(check)
+            ids = batch["record_id"].take(pa.array(at)).to_pylist()
+            hit = np.array([i in found for i in ids], dtype=bool)
+            reverting[at[hit]] = True
+            if reverts is not None:
+                reverts.extend(found[i] for i in ids if i in found)
+    n_reverted = n_reverts_applied = 0
+    if refuse_reverts or not corrections:
+        n_reverted = int(reverting.sum())
+        changed &= ~reverting
+    else:
+        n_reverts_applied = int(reverting.sum())
     stale = 0
     if not corrections:  # a re-ingested batch never reverts a stored record
         stale, changed[:] = int(changed.sum()), False
@@ -427,9 +480,95 @@ def _write(
         _append(dt, batch if new.all() else batch.filter(pa.array(new)), table, props)
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
-    rest = batch.num_rows - inserted - updated - stale
+    rest = batch.num_rows - inserted - updated - stale - n_reverted
     out = {"new": inserted, "updated": updated, "unchanged": rest}
+    if n_reverted:
+        out["reverted"] = n_reverted
+    if n_reverts_applied:
+        out["reverts_applied"] = n_reverts_applied
     return out if corrections else {**out, "stale": stale}
+
+
+# up to this many ids are named in the change data feed's predicate; more are matched in
+# Arrow (a SQL text of 100,000 ids is slower to parse than the images are to read)
+REVERT_IDS_IN_PREDICATE = 2_000
+
+
+def _superseded_matches(
+    dt: Any, table: Table, source: str, rows: pa.Table
+) -> dict[str, dict[str, Any]]:
+    """The rows (of one source) whose content equals a version their record had and a
+    later commit superseded: the ``update_preimage`` images of the change data feed of
+    the commits that corrected rows, within the table's kept history (the same commits
+    :func:`riskwarn.lake.history.read_versions` reads). Returns, per such record id, the
+    most recent superseding commit: ``record_id``, ``superseded_version``,
+    ``superseded_at`` (its as_of, else its time, ISO UTC) and ``superseded_by`` (its
+    batch id). Read only for the rows that would change a record, so the cost follows
+    the corrections of a batch, not the lake."""
+    from riskwarn.lake.history import _commits, _first_kept_version, _known_at
+
+    if not rows.num_rows:
+        return {}
+    commits = _commits(dt)
+    first = _first_kept_version(dt, commits) if commits else 0
+    fixing = sorted(
+        v
+        for v, c in commits.items()
+        if v >= first
+        and int((c.get("operationMetrics") or {}).get("num_target_rows_updated", 0) or 0) > 0
+    )
+    if not fixing:
+        return {}
+    predicate = f"_change_type = 'update_preimage' AND source = {_sql_text(source)}"
+    if rows.num_rows <= REVERT_IDS_IN_PREDICATE:  # else matched by id in Arrow below
+        ids = rows["record_id"].to_pylist()
+        predicate += " AND record_id IN (" + ", ".join(_sql_text(i) for i in ids) + ")"
+    data = [c for c in table.columns if c not in ("source", "record_id")]
+    found: dict[str, dict[str, Any]] = {}
+    for v in reversed(fixing):  # the most recent superseding commit first
+        try:
+            got = pa.table(
+                dt.load_cdf(starting_version=v, ending_version=v, predicate=predicate).read_all()
+            )
+        except Exception as exc:  # deltalake raises its own error types
+            raise layout.LakeError(
+                f"cannot read the corrections of {table.name}: {layout.describe_os_error(exc)}"
+            ) from exc
+        if not got.num_rows:
+            continue
+        got = _without_string_view(got.select(["record_id", *data]))
+        at = pc.index_in(got["record_id"], value_set=rows["record_id"].combine_chunks())
+        valid = at.is_valid()
+        got, at = got.filter(valid), at.filter(valid)
+        incoming = rows.take(at)
+        same = np.ones(got.num_rows, dtype=bool)
+        for c in data:
+            same &= _same_values(incoming[c], got[c])
+        commit = commits[v]
+        for rid in incoming["record_id"].filter(pa.array(same)).to_pylist():
+            found.setdefault(
+                rid,
+                {
+                    "record_id": rid,
+                    "superseded_version": v,
+                    "superseded_at": _known_at(commit).isoformat(),
+                    "superseded_by": str(commit.get(BATCH_KEY) or ""),
+                },
+            )
+    return found
+
+
+def _without_string_view(rows: pa.Table) -> pa.Table:
+    """``rows`` with ``string_view`` columns (deltalake's MERGE files) as ``string``: the
+    Arrow kernels used here have no ``string_view`` variant."""
+    fields = [
+        pa.field(f.name, pa.string()) if f.type == pa.string_view() else f for f in rows.schema
+    ]
+    return (
+        rows
+        if all(f.type != pa.string_view() for f in rows.schema)
+        else rows.cast(pa.schema(fields))
+    )
 
 
 def _probe(
