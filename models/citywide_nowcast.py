@@ -18,6 +18,15 @@ the rain-threshold rules so that it can only add to them.
   Training labels are capped (``label_cap``): a day with 300 landslides would otherwise
   dominate the Poisson fit; the cap is above the 10 of a major day and the censored
   likelihood keeps ``alpha`` consistent with it.
+* **Options for severity, off by default** (:class:`CountModelParams`): ``offset_inputs``
+  boosts from the rule (a Poisson GLM on ``log1p`` of rain indices, slopes >= 0, is every
+  day's base margin; :class:`RuleOffset`, :func:`nowcast_dmatrix` builds the rows for both
+  fitting and prediction); ``stack_inputs`` adds a monotone last layer (``log mu`` plus
+  ``c log(index / its training 99.5% quantile)`` above that quantile, ``c >= 0`` fitted on
+  the training days) so that past the training data, where the trees go flat, the rules'
+  order carries through. On Hong Kong the offset lost >= 1 skill on the design years and
+  the last layer, run once on 2005-2014, stayed below 72-hour rain's Spearman on the
+  >= 10 days (docs/benchmarks-models.md): both stay design variants, off.
 * **Levels** (:func:`level_thresholds`): red and orange warn, on the training years, on as
   many days per year as the Observatory issued Red (4.6) and Amber (21.3) rainstorm signals
   per year in 1992-2010; yellow when P(>= 1) >= 0.5; blue at the threshold of P(>= 1) that
@@ -55,6 +64,21 @@ class CountModelParams:
     max_delta_step: float = 0.7
     label_cap: int = 20
     seed: int = 0
+    # boost from the rule: rain indices of the Poisson GLM whose log mean is every day's
+    # starting margin (empty: no offset, trees start from a constant)
+    offset_inputs: tuple[str, ...] = ()
+    offset_label_cap: int | None = None  # cap of the GLM's labels (None: uncapped)
+    # the GLM's rain slopes are multiplied by this (intercept refitted): the trees can only
+    # add slope in rain (monotone +1), never remove it, so an offset steeper than the data
+    # cannot be corrected; a fraction < 1 leaves the rest of the slope to the trees
+    offset_slope_scale: float = 1.0
+    # a monotone last layer on the trees: log mu = log mu_trees + c_j z_j (z_j as in
+    # RuleOffset, knee at ``stack_knee_quantile``), c_j >= 0 fitted on the training days
+    # with labels capped at ``stack_label_cap``: above the knee, where the trees plateau,
+    # the rule's own order carries through (empty: no layer)
+    stack_inputs: tuple[str, ...] = ()
+    stack_knee_quantile: float = 0.995
+    stack_label_cap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,18 +158,104 @@ def nb_dispersion(y: np.ndarray, mu: np.ndarray, cap: int) -> float:
 
 
 @dataclass(frozen=True)
+class RuleOffset:
+    """A Poisson GLM on rain indices: ``log mu0 = intercept + sum_j coef_j z_j`` with
+    ``z_j = log1p(max(index_j - knee_j, 0) / max(knee_j, 1))`` (``log1p(index_j)`` for knee
+    0, ``log(index_j / knee_j)`` above a positive knee and 0 below it) and every
+    ``coef_j >= 0``, so ``mu0`` is non-decreasing in every index (and in every day's rain).
+    A missing index (NaN) counts as 0 (a dry day's term)."""
+
+    columns: tuple[str, ...]
+    intercept: float
+    coefs: tuple[float, ...]
+    knees: tuple[float, ...]
+
+    def log_mu(self, x: pd.DataFrame) -> np.ndarray:
+        """``log mu0`` of the rows of ``x`` (the model's base margin)."""
+        z = _glm_design(x, self.columns, self.knees)
+        return np.asarray(self.intercept + z @ np.array(self.coefs))
+
+
+def _glm_design(x: pd.DataFrame, columns: tuple[str, ...], knees: tuple[float, ...]) -> np.ndarray:
+    k = np.asarray(knees, dtype=float)
+    v = x[list(columns)].to_numpy(float)
+    z = np.log1p(np.maximum(v - k, 0.0) / np.maximum(k, 1.0))
+    return np.asarray(np.nan_to_num(z, nan=0.0))
+
+
+def fit_rule_offset(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    columns: tuple[str, ...],
+    label_cap: int | None = None,
+    slope_scale: float = 1.0,
+    knee_quantile: float = 0.0,
+    base: np.ndarray | None = None,
+) -> RuleOffset:
+    """Maximum-likelihood Poisson GLM of ``y`` (capped at ``label_cap`` if given) on
+    ``log1p`` of the rain indices ``columns``, coefficients on rain constrained >= 0; the
+    coefficients are then multiplied by ``slope_scale`` and the intercept refitted (the
+    GLM's mean count stays the training mean); each index's knee is its
+    ``knee_quantile`` over the training days (0: no knee). With ``base`` (a log mean per
+    row, e.g. the trees'), the GLM is fitted on top of it with no intercept (0)."""
+    knees = tuple(
+        float(np.nanquantile(x[c].to_numpy(float), knee_quantile)) if knee_quantile > 0 else 0.0
+        for c in columns
+    )
+    z = _glm_design(x, columns, knees)
+    y = np.asarray(y, dtype=float)
+    if label_cap is not None:
+        y = np.minimum(y, label_cap)
+    design = np.column_stack([np.ones(len(z)), z])
+    b0 = np.zeros(len(z)) if base is None else np.asarray(base, dtype=float)
+
+    def nll(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = np.clip(b0 + design @ beta, -30.0, 30.0)
+        mu = np.exp(eta)
+        return float((mu - y * eta).sum()), design.T @ (mu - y)
+
+    beta0 = np.zeros(design.shape[1])
+    beta0[0] = np.log(max(y.mean(), 1e-6)) if base is None else 0.0
+    bounds = [(None, None) if base is None else (0.0, 0.0)] + [(0.0, None)] * len(columns)
+    res = optimize.minimize(nll, beta0, jac=True, method="L-BFGS-B", bounds=bounds)
+    coefs = np.asarray(res.x[1:]) * slope_scale
+    intercept = float(res.x[0])
+    if slope_scale != 1.0:
+        intercept = float(np.log(max(y.sum(), 1e-9)) - np.log(np.exp(z @ coefs).sum()))
+    return RuleOffset(tuple(columns), intercept, tuple(float(b) for b in coefs), knees)
+
+
+def nowcast_dmatrix(
+    x: pd.DataFrame,
+    columns: tuple[str, ...] | list[str],
+    offset: RuleOffset | None,
+    label: np.ndarray | None = None,
+) -> xgb.DMatrix:
+    """The one way the count model's rows are built, for fitting and for prediction: the
+    inputs ``columns`` and, with an ``offset``, its ``log mu0`` as the base margin."""
+    cols = list(columns)
+    d = xgb.DMatrix(x[cols].to_numpy(np.float32), label=label, feature_names=cols)
+    if offset is not None:
+        d.set_base_margin(offset.log_mu(x))
+    return d
+
+
+@dataclass(frozen=True)
 class CountNowcast:
-    """A fitted count model: expected landslides per day and NB tail probabilities."""
+    """A fitted count model: expected landslides per day and NB tail probabilities; with
+    ``offset``, the trees multiply the rule GLM's ``mu0`` (boosted from the rule)."""
 
     booster: xgb.Booster
     columns: tuple[str, ...]
     dispersion: float
+    offset: RuleOffset | None = None
+    stack: RuleOffset | None = None
 
     def expected(self, x: pd.DataFrame) -> np.ndarray:
         """Expected landslides per day of the rows of ``x``."""
-        cols = list(self.columns)
-        d = xgb.DMatrix(x[cols].to_numpy(np.float32), feature_names=cols)
-        return np.asarray(self.booster.predict(d), dtype=float)
+        d = nowcast_dmatrix(x, self.columns, self.offset)
+        mu = np.asarray(self.booster.predict(d), dtype=float)
+        return mu if self.stack is None else mu * np.exp(self.stack.log_mu(x))
 
     def p_at_least(self, mu: np.ndarray, k: int) -> np.ndarray:
         """P(>= k landslides) for expected counts ``mu``."""
@@ -167,6 +277,11 @@ def fit_count_nowcast(
     p = params or CountModelParams()
     cols = list(x.columns)
     y = np.asarray(y, dtype=float)
+    offset = (
+        fit_rule_offset(x, y, p.offset_inputs, p.offset_label_cap, p.offset_slope_scale)
+        if p.offset_inputs
+        else None
+    )
     booster = xgb.train(
         {
             "objective": "count:poisson",
@@ -179,12 +294,18 @@ def fit_count_nowcast(
             "nthread": 1,
             "seed": p.seed,
         },
-        xgb.DMatrix(x.to_numpy(np.float32), label=np.minimum(y, p.label_cap), feature_names=cols),
+        nowcast_dmatrix(x, cols, offset, label=np.minimum(y, p.label_cap)),
         p.rounds,
     )
-    model = CountNowcast(booster, tuple(cols), 1.0)
+    model = CountNowcast(booster, tuple(cols), 1.0, offset)
+    if p.stack_inputs:
+        log_trees = np.log(np.maximum(model.expected(x), 1e-12))
+        stack = fit_rule_offset(
+            x, y, p.stack_inputs, p.stack_label_cap, 1.0, p.stack_knee_quantile, base=log_trees
+        )
+        model = CountNowcast(booster, tuple(cols), 1.0, offset, stack)
     alpha = nb_dispersion(y, model.expected(x), p.label_cap)
-    return CountNowcast(booster, tuple(cols), alpha)
+    return CountNowcast(booster, tuple(cols), alpha, offset, model.stack)
 
 
 def threshold_at_rate(score: np.ndarray, days_per_year: float) -> float:

@@ -17,9 +17,11 @@ from models.citywide_nowcast import (
     CountModelParams,
     citywide_inputs,
     fit_count_nowcast,
+    fit_rule_offset,
     levels_from,
     nb_at_least,
     nb_dispersion,
+    nowcast_dmatrix,
     rain_columns,
     threshold_at_rate,
 )
@@ -67,6 +69,96 @@ def fitted(record):
     y = x.pop("label_count").to_numpy()
     train = x.index < "2002-01-01"
     return fit_count_nowcast(x[train], y[train], FAST), x
+
+
+RULE_INDICES = ("effective_rain_mm", "rain_3d_mm")
+STACK = replace(FAST, stack_inputs=RULE_INDICES)  # the last layer (a design variant)
+OFFSET = replace(STACK, offset_inputs=RULE_INDICES[:1], offset_label_cap=20)
+
+
+@pytest.fixture(scope="module")
+def fitted_offset(record):
+    """Boosted from the rule (effective-rain GLM as the base margin), with the last layer."""
+    rain, events = record
+    x = citywide_inputs(rain, landslide_days(events, TZ), 1994)
+    y = x.pop("label_count").to_numpy()
+    train = x.index < "2002-01-01"
+    return fit_count_nowcast(x[train], y[train], OFFSET), x, y, train
+
+
+def test_rule_glm_slopes_are_never_negative_and_its_mean_rises_with_rain() -> None:
+    rng = np.random.default_rng(3)
+    r = rng.gamma(0.7, 30.0, 5000)
+    x = pd.DataFrame({"effective_rain_mm": r, "rain_3d_mm": rng.gamma(0.7, 30.0, 5000)})
+    y = rng.poisson(0.05 * (1 + r) ** 0.8)
+    glm = fit_rule_offset(x, y, ("effective_rain_mm",))
+    assert glm.coefs[0] == pytest.approx(0.8, abs=0.1)
+    # counts that fall with the index: the slope stops at 0 instead of turning negative
+    down = fit_rule_offset(x, rng.poisson(3.0 / (1 + r) ** 0.5), ("effective_rain_mm",))
+    assert down.coefs == (0.0,)
+    both = fit_rule_offset(x, y, ("effective_rain_mm", "rain_3d_mm"), knee_quantile=0.9)
+    assert min(both.coefs) >= 0.0 and both.knees[0] == pytest.approx(np.quantile(r, 0.9))
+    grid = pd.DataFrame({"effective_rain_mm": np.linspace(0, 900, 400), "rain_3d_mm": 50.0})
+    assert (np.diff(both.log_mu(grid)) >= 0).all() and (np.diff(glm.log_mu(grid)) > 0).all()
+
+
+def test_the_rule_margin_is_used_in_fitting_and_in_every_prediction(fitted_offset) -> None:
+    """Prediction = exp(rule GLM's log mean + the trees' margin) x the last layer; and the
+    training days' expected total matches their capped landslide total (a prediction that
+    forgot the margin, or a fit that ignored it, is off by a factor)."""
+    model, x, y, train = fitted_offset
+    assert model.offset is not None and model.offset.coefs[0] > 0 and model.stack is not None
+    rows = x.iloc[:800]
+    no_margin = nowcast_dmatrix(rows, model.columns, None)
+    no_margin.set_base_margin(np.zeros(len(rows)))
+    trees = model.booster.predict(no_margin, output_margin=True)
+    want = np.exp(model.offset.log_mu(rows) + trees + model.stack.log_mu(rows))
+    np.testing.assert_allclose(model.expected(rows), want, rtol=1e-5)
+    total = model.expected(x[train]).sum()
+    assert total == pytest.approx(np.minimum(y[train], OFFSET.label_cap).sum(), rel=0.1)
+
+
+def test_training_and_serving_rows_get_the_same_nowcast(fitted_offset) -> None:
+    """A day scored alone, in another order or among other columns (as served) gets the
+    nowcast it had among the training rows."""
+    model, x, _, train = fitted_offset
+    xt = x[train]
+    mu = model.expected(xt)
+    pick = np.random.default_rng(4).choice(len(xt), 300, replace=False)
+    served = xt.iloc[pick][list(reversed(xt.columns))].assign(extra=1.0)
+    np.testing.assert_allclose(model.expected(served), mu[pick], rtol=1e-6)
+    np.testing.assert_allclose(model.expected(xt.iloc[[pick[0]]]), mu[pick[:1]], rtol=1e-6)
+
+
+def test_above_the_wettest_training_day_more_rain_still_raises_the_nowcast(record) -> None:
+    """The severity defect: trees go flat past the training data, so the worst days were
+    ordered by calendar and earlier landslides; the last layer keeps the rules' order."""
+    rain, events = record
+    x = citywide_inputs(rain, landslide_days(events, TZ), 1994)
+    y = x.pop("label_count").to_numpy()
+    model = fit_count_nowcast(x[x.index < "2002-01-01"], y[x.index < "2002-01-01"], STACK)
+    wettest = x.loc[x.index < "2002-01-01"].nlargest(1, "effective_rain_mm")
+    days = pd.concat([wettest] * 4)
+    factors = np.array([1.0, 1.5, 2.0, 3.0])
+    for c in RULE_INDICES:
+        days[c] = days[c].to_numpy() * factors
+    assert (np.diff(model.expected(days)) > 0).all()
+    # the trees alone (the default) are flat there: this is what the layer changes
+    flat = fit_count_nowcast(x[x.index < "2002-01-01"], y[x.index < "2002-01-01"], FAST)
+    assert flat.stack is None and np.ptp(flat.expected(days)) == 0.0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(row=st.integers(0, 3600), col=st.integers(0, 100), factor=st.floats(1.0, 20.0))
+def test_boosted_from_the_rule_raising_any_rain_input_never_lowers_it(
+    fitted_offset, row, col, factor
+):
+    model, x, _, _ = fitted_offset
+    rain_cols = rain_columns(list(model.columns))
+    c = rain_cols[col % len(rain_cols)]
+    day = x.iloc[[row]]
+    wetter = day.assign(**{c: day[c] * factor + 1.0})
+    assert model.expected(wetter)[0] >= model.expected(day)[0]
 
 
 def test_negative_binomial_tail_and_dispersion() -> None:
