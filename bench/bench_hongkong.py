@@ -50,24 +50,25 @@ def design_variants() -> dict[str, dict[str, Any]]:
     history = ("landslides_prev_1d", "landslides_prev_7d", "landslides_prev_30d")
     rules = ("effective_rain_mm", "rain_3d_mm")
     return {
-        "chosen (all inputs, cap 20, 300 rounds, depth 2)": {},
-        # severity (2026-12-06): the rules' order kept where the trees go flat; not adopted
-        "last layer: effective + 72h rain above their 99.5% quantiles": {
-            "model": {"stack_inputs": rules}
-        },
+        "chosen (all inputs, cap 20, 300 rounds, depth 2, last layer)": {},
+        # severity (2026-12-06): the rules' order kept where the trees go flat
+        "without the last layer (the design before 2026-12-06)": {"model": {"stack_inputs": ()}},
         "last layer on effective rain only": {"model": {"stack_inputs": rules[:1]}},
-        "last layer above the 99% quantiles": {
-            "model": {"stack_inputs": rules, "stack_knee_quantile": 0.99}
-        },
-        "last layer, labels capped at 50": {
-            "model": {"stack_inputs": rules, "stack_label_cap": 50}
-        },
+        "last layer above the 99% quantiles": {"model": {"stack_knee_quantile": 0.99}},
+        "last layer, labels capped at 50": {"model": {"stack_label_cap": 50}},
         "boosted from the rule (effective-rain GLM as base margin, GLM labels cap 20)": {
-            "model": {"offset_inputs": rules[:1], "offset_label_cap": 20}
+            "model": {"stack_inputs": (), "offset_inputs": rules[:1], "offset_label_cap": 20}
         },
-        "boosted from the rule, GLM uncapped": {"model": {"offset_inputs": rules[:1]}},
+        "boosted from the rule, GLM uncapped": {
+            "model": {"stack_inputs": (), "offset_inputs": rules[:1]}
+        },
         "boosted from the rule, GLM slope x 0.5": {
-            "model": {"offset_inputs": rules[:1], "offset_label_cap": 20, "offset_slope_scale": 0.5}
+            "model": {
+                "stack_inputs": (),
+                "offset_inputs": rules[:1],
+                "offset_label_cap": 20,
+                "offset_slope_scale": 0.5,
+            }
         },
         "without the reporting calendar": {"drop_inputs": calendar},
         "without the reporting era": {"drop_inputs": ("era_landslide_days_per_year",)},

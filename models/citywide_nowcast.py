@@ -18,15 +18,17 @@ the rain-threshold rules so that it can only add to them.
   Training labels are capped (``label_cap``): a day with 300 landslides would otherwise
   dominate the Poisson fit; the cap is above the 10 of a major day and the censored
   likelihood keeps ``alpha`` consistent with it.
-* **Options for severity, off by default** (:class:`CountModelParams`): ``offset_inputs``
-  boosts from the rule (a Poisson GLM on ``log1p`` of rain indices, slopes >= 0, is every
-  day's base margin; :class:`RuleOffset`, :func:`nowcast_dmatrix` builds the rows for both
-  fitting and prediction); ``stack_inputs`` adds a monotone last layer (``log mu`` plus
+* **Severity at the extremes** (:class:`CountModelParams`): ``stack_inputs`` (default:
+  effective rain and 72-hour rain) adds a monotone last layer (``log mu`` plus
   ``c log(index / its training 99.5% quantile)`` above that quantile, ``c >= 0`` fitted on
   the training days) so that past the training data, where the trees go flat, the rules'
-  order carries through. On Hong Kong the offset lost >= 1 skill on the design years and
-  the last layer, run once on 2005-2014, stayed below 72-hour rain's Spearman on the
-  >= 10 days (docs/benchmarks-models.md): both stay design variants, off.
+  order carries through: chosen on the design years 1995-2004, where it left every >= 1
+  figure as it was and raised the Spearman of count and score on the >= 10 days from 0.114
+  to 0.223 (docs/benchmarks-models.md). ``offset_inputs`` (off) boosts from the rule
+  instead (a Poisson GLM on ``log1p`` of rain indices, slopes >= 0, as every day's base
+  margin; :class:`RuleOffset`, :func:`nowcast_dmatrix` builds the rows for fitting and
+  prediction alike): it lost >= 1 skill on the design years, the trees (monotone +1 in
+  rain) can add slope to the GLM's but never remove it.
 * **Levels** (:func:`level_thresholds`): red and orange warn, on the training years, on as
   many days per year as the Observatory issued Red (4.6) and Amber (21.3) rainstorm signals
   per year in 1992-2010; yellow when P(>= 1) >= 0.5; blue at the threshold of P(>= 1) that
@@ -76,7 +78,7 @@ class CountModelParams:
     # RuleOffset, knee at ``stack_knee_quantile``), c_j >= 0 fitted on the training days
     # with labels capped at ``stack_label_cap``: above the knee, where the trees plateau,
     # the rule's own order carries through (empty: no layer)
-    stack_inputs: tuple[str, ...] = ()
+    stack_inputs: tuple[str, ...] = ("effective_rain_mm", "rain_3d_mm")
     stack_knee_quantile: float = 0.995
     stack_label_cap: int | None = None
 

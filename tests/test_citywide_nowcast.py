@@ -72,7 +72,7 @@ def fitted(record):
 
 
 RULE_INDICES = ("effective_rain_mm", "rain_3d_mm")
-STACK = replace(FAST, stack_inputs=RULE_INDICES)  # the last layer (a design variant)
+STACK = replace(FAST, stack_inputs=RULE_INDICES)  # the last layer (the default)
 OFFSET = replace(STACK, offset_inputs=RULE_INDICES[:1], offset_label_cap=20)
 
 
@@ -143,8 +143,10 @@ def test_above_the_wettest_training_day_more_rain_still_raises_the_nowcast(recor
     for c in RULE_INDICES:
         days[c] = days[c].to_numpy() * factors
     assert (np.diff(model.expected(days)) > 0).all()
-    # the trees alone (the default) are flat there: this is what the layer changes
-    flat = fit_count_nowcast(x[x.index < "2002-01-01"], y[x.index < "2002-01-01"], FAST)
+    # the trees alone are flat there: this is what the layer (the default) changes
+    assert FAST.stack_inputs == RULE_INDICES
+    trees = replace(FAST, stack_inputs=())
+    flat = fit_count_nowcast(x[x.index < "2002-01-01"], y[x.index < "2002-01-01"], trees)
     assert flat.stack is None and np.ptp(flat.expected(days)) == 0.0
 
 
