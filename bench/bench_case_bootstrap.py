@@ -7,6 +7,12 @@ forecast origins (the rule before 2026-12-06) and resampling cases (today's
 
 A case stays open over several weekly origins and one escalation labels up to four of its
 rows: drawing origins splits a case's rows between draws and narrows the CI.
+
+It also counts every escalation of the window (``models.case_models.escalations_in_window``):
+how many no row scored (opened and escalated between two weekly origins, or escalated
+after closing), how many of those a daily origin (serving's local midnight) would have
+scored, and each method's escalated cases flagged in the top 10 % / 20 % of the open cases
+at an origin before the escalation, the never-scored ones as misses for every method.
 """
 
 from __future__ import annotations
@@ -43,6 +49,22 @@ def origin_ci(a: pd.DataFrame, b: pd.DataFrame, n_boot: int, seed: int = 0) -> l
     return [float(q) for q in np.quantile(diffs, [0.025, 0.975])]
 
 
+def daily_scored(never: pd.DataFrame, events: pd.DataFrame, tz: str) -> pd.Series:
+    """Whether each never-scored escalation had a local midnight after its case opened, at
+    or before the escalation, with the case not closed before it: a daily origin (serving
+    scores at every local midnight) would have scored it."""
+    from features.cells import latest_versions
+
+    ev = latest_versions(events)
+    closed = (
+        ev[ev["event_type"] == "closed"].groupby(ev["dispute_id"].astype(str))["event_at"].min()
+    )
+    opened = pd.to_datetime(never["opened_at"], utc=True).dt.tz_convert(tz)
+    midnight = (opened.dt.normalize() + pd.Timedelta(days=1)).dt.tz_convert("UTC")
+    shut = never["dispute_id"].map(closed)
+    return (midnight <= never["escalated_at"]) & ~(shut < midnight)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sim", type=Path, default=ROOT / "var" / "bench" / "sim_small")
@@ -53,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     from bench_sim_truth import ensure_sim, read_extracts
 
     from models.case_models import (
+        FLAG_SHARES,
         CaseModelConfig,
         build_case_table,
         case_bootstrap_diff,
+        escalations_in_window,
+        evaluate_case_methods,
+        first_escalations,
         run_case_backtest,
         weekly_origins,
     )
@@ -93,6 +119,31 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = by_case["ci"]
     print(f"  95% CI resampling cases   ({a.n_boot}): [{lo:+.4f}, {hi:+.4f}]")
     print(f"  width ratio cases/origins: {(hi - lo) / (by_origin[1] - by_origin[0]):.1f}")
+    window = escalations_in_window(
+        first_escalations(disputes, devents), evaluated, config.step_days
+    )
+    counted = evaluate_case_methods(scores, n_boot=a.n_boot, escalations=window)
+    never = window[~window["dispute_id"].isin(set(positive["dispute_id"].astype(str)))].copy()
+    never["days_open"] = (never["escalated_at"] - never["opened_at"]) / pd.Timedelta(days=1)
+    daily = daily_scored(never, devents, tz)
+    print(
+        f"escalated cases {counted['escalations']} (first escalation from "
+        f"{evaluated[0]:%Y-%m-%d} to 7 days after {evaluated[-1]:%Y-%m-%d}: {len(window)}, "
+        f"or labelling an evaluated row); never scored: {counted['escalations_never_scored']} "
+        f"(days open before escalating, median {never['days_open'].median():.1f}); "
+        f"of them open at a local midnight before escalating (a daily origin scores them): "
+        f"{int(daily.sum())}"
+    )
+    for m, res in sorted(counted["methods"].items()):
+        flagged = ", ".join(
+            f"top {s:.0%} {res[f'escalations_flagged@{s:g}']:.1f} "
+            f"({res[f'escalation_recall@{s:g}']:.3f})"
+            for s in FLAG_SHARES
+        )
+        print(
+            f"  {m}: AP (rows) {res['average_precision']:.4f}, AUC (rows) {res['auc']:.4f}; "
+            f"escalations flagged of {counted['escalations']}: {flagged}"
+        )
     print(
         f"wall {time.perf_counter() - t0:.1f} s; load average {load0:.1f} at start, "
         f"{os.getloadavg()[0]:.1f} at end"

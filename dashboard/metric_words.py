@@ -46,6 +46,11 @@ BASE: dict[str, tuple[str, str]] = {
     "events": ("events", "事件数"),
     "events_active_area": ("events in the active area", "活跃区域内事件数"),
     "events_outside_area": ("events outside the scored area", "评分区域外事件数"),
+    "escalations": ("escalated cases in the window (every one)", "回测期内升级案件数（全部）"),
+    "escalations_never_scored": (
+        "escalated cases never scored (in no row)",
+        "从未评分的升级案件数（不在任何样本中）",
+    ),
     "failures": ("failures", "失稳事件数"),
     "failures_warned": ("failures warned", "已预警的失稳事件数"),
     "final_threshold": ("final threshold", "最终阈值"),
@@ -80,6 +85,12 @@ UNITS = {"h": ("h", "小时"), "s": ("s", "秒")}
 BOUNDS = {"ci_lo": ("95% CI low", "95% 置信区间下限"), "ci_hi": ("95% CI high", "95% 置信区间上限")}
 RANK_LEVEL = {rank: level for level, rank in LEVEL_RANK.items()}
 _AT = re.compile(r"^(pai|pei|hit_rate)(_active_area)?_at_([0-9.]+)$")
+# the case model's event measure (models.case_models.escalation_recall)
+_FLAGGED = re.compile(r"^(escalations_flagged|escalation_recall)_at_([0-9]*\.?[0-9]+)$")
+FLAGGED: dict[str, tuple[str, str]] = {
+    "escalations_flagged": ("escalated cases flagged", "已标出的升级案件数"),
+    "escalation_recall": ("share of escalated cases flagged", "升级案件标出率"),
+}
 _MODEL = {"en": "the model", "zh": "模型"}
 
 
@@ -121,6 +132,12 @@ def _plain(metric: str, lang: str) -> str | None:
     if metric.endswith("_orange"):
         metric = metric.removesuffix("_orange")
         quals.append(_level("3", lang) or "")
+    flagged = _FLAGGED.match(metric)
+    if flagged and not bound:
+        pct = f"{float(flagged.group(2)) * 100:g}%"
+        name = FLAGGED[flagged.group(1)][zh]
+        qual = f"在办案件前 {pct}" if zh else f"top {pct} of the open cases at an origin"
+        return _say(name, [qual], unit, lang)
     at = _AT.match(metric)
     if at:
         base, active, share = at.groups()
@@ -196,7 +213,7 @@ def metric_words(metric: str, lang: str, headline: str | None = None) -> str:
             quals = [what] + ([BOUNDS[parts[2]][zh]] if parts[2] in BOUNDS else [])
             name = f"模型减{who}" if zh else f"the model minus {who}"
             words = name + (f"（{'，'.join(quals)}）" if zh else f" ({', '.join(quals)})")
-    elif len(parts) == 1 or _AT.match(metric.split("_ci_")[0]):
+    elif len(parts) == 1 or _AT.match(metric.split("_ci_")[0]) or _FLAGGED.match(metric):
         words = _plain(metric, lang)
     if words is None:
         return metric
@@ -239,7 +256,7 @@ def metric_order(metric: str) -> tuple[object, ...]:
             0.0,
             0,
         )
-    if "." in metric and not _AT.match(metric.split("_ci_")[0]):
+    if "." in metric and not _AT.match(metric.split("_ci_")[0]) and not _FLAGGED.match(metric):
         return (len(_GROUPS) + 1, metric, 0.0, 0)  # timings, anything new and dotted
     bound = next((i + 1 for i, b in enumerate(BOUNDS) if metric.endswith("_" + b)), 0)
     stem = metric.split("_ci_")[0]

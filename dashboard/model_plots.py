@@ -225,7 +225,9 @@ def _family(methods: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
+def _table(family: str, methods: Mapping[str, Any], total: Any = "—") -> list[str]:
+    """The per-method table; ``total``: the case window's escalations (the flagged
+    columns' denominator)."""
     rows = [(k, v) for k, v in methods.items() if isinstance(v, Mapping)]
     if family == "hotspot":
         head = "| 方法 | 命中效率 PAI@5%［95% 置信区间］ | 命中率（前 5% 面积） | AUC |"
@@ -251,13 +253,23 @@ def _table(family: str, methods: Mapping[str, Any]) -> list[str]:
         ]
         sep = "|---|---|---|---|---|---|---|---|"
     else:
-        head = "| 方法 | AUC | 平均精确率 | 布里尔分数 |"
+        shares = [
+            s for s in ("0.1", "0.2") if any(f"escalations_flagged@{s}" in v for _, v in rows)
+        ]
+        head = "| 方法 | AUC（按样本） | 平均精确率（按样本） | 布里尔分数（按样本） |" + "".join(
+            f" 已标出的升级案件（前 {float(s):.0%}） |" for s in shares
+        )
         body = [
             f"| {method_name(k, 'zh')} | {_f(v.get('auc'), 3)}"
             f" | {_f(v.get('average_precision'), 3)} | {_f(v.get('brier'), 4)} |"
+            + "".join(
+                f" {_f(v.get(f'escalations_flagged@{s}'), 0)}/{total}"
+                f"（{_f(v.get(f'escalation_recall@{s}'), 2)}） |"
+                for s in shares
+            )
             for k, v in sorted(rows)
         ]
-        sep = "|---|---|---|---|"
+        sep = "|---|---|---|---|" + "---|" * len(shares)
     return [head, sep, *body]
 
 
@@ -380,10 +392,25 @@ def card_markdown(
     else:
         facts.append(
             f"评估：按周滚动起算日，{metrics.get('n_origins', '—')} 个起算日，"
-            f"基础升级率 {_f(metrics.get('base_rate'), 3)}。"
+            f"基础升级率（按样本）{_f(metrics.get('base_rate'), 3)}。"
         )
+        if "escalations" in metrics:
+            facts.append(
+                f"每件升级都计入：从未评分的升级案件 {metrics.get('escalations_never_scored', '—')}"
+                f" 件（共 {metrics['escalations']} 件；升级前任何一个周起算日都没有该案件的样本："
+                "在两个起算日之间受理并升级，或结案后才升级）。AUC、平均精确率和布里尔分数按"
+                "“案件 × 起算日”样本计算，不含这些案件；“已标出的升级案件”统计回测期内升级的案件"
+                "在升级前 30 天内的某个起算日排在在办案件前 10% / 20% 的件数，从未评分的案件对"
+                "所有方法都算未标出。"
+            )
+        else:
+            facts.append(
+                "AUC、平均精确率和布里尔分数按“案件 × 起算日”样本计算（没有样本的升级案件不在其中；"
+                "本次训练未统计这些案件）。"
+            )
     facts.append(_gate_line(gate, tz, (metrics or {}).get("headline")))
-    lines += [f"- {f}" for f in facts] + ["", *_table(family, methods), ""]
+    table = _table(family, methods, metrics.get("escalations", "—"))
+    lines += [f"- {f}" for f in facts] + ["", *table, ""]
     if features:
         words = "；".join(dict.fromkeys(feature_label(f, "zh") for f in features))
         lines.append(f"特征（{len(features)} 项）：{words}。")

@@ -664,6 +664,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "回测期内监测点失稳 {n} 起",
         "en": "{n} site failure(s) in the backtest",
     },
+    "vd_escalations_never_scored": {
+        "zh": "升级案件 {m} 件，其中 {n} 件从未评分（在两个周起算日之间受理并升级，或结案后才升级："
+        "不在任何样本中，平均精确率不计入，“已标出的升级案件”对所有方法都算未标出）",
+        "en": "escalations never scored: {n} of {m} (opened and escalated between two weekly "
+        "origins, or escalated after closing: in no row, so not in the average precision; "
+        "misses for every method in the escalations flagged)",
+    },
     "vd_eval_extended": {
         "zh": "为纳入至少 {want} 起失稳，回测期由 {default} 起向前延伸",
         "en": "the backtest reaches back from {default} to hold at least {want} failures",

@@ -89,6 +89,9 @@ class Verdict:
     eval_extended_for: str | None = None
     eval_limited_by: str | None = None
     eval_min_failures: int | None = None
+    # case domains: the window's escalated cases, and those no row ever scored
+    escalations: int | None = None
+    escalations_never_scored: int | None = None
     promoted_by: str | None = None
     promoted_at: pd.Timestamp | None = None
     promotion_reason: str | None = None
@@ -294,6 +297,8 @@ def verdict(
     rows = _num(params.get("n_train_rows"))
     feats = _num(params.get("n_features"))
     origins = _num(params.get("eval_origins") or (metrics or {}).get("n_origins"))
+    escalations = _num((metrics or {}).get("escalations"))
+    unscored = _num((metrics or {}).get("escalations_never_scored"))
     return Verdict(
         domain=domain,
         version=str(champion.get("version")),
@@ -323,6 +328,8 @@ def verdict(
         eval_min_failures=int(wanted)
         if (wanted := _num(params.get("eval_min_failures")))
         else None,
+        escalations=int(escalations) if escalations is not None else None,
+        escalations_never_scored=int(unscored) if unscored is not None else None,
         promoted_by=(promotion or {}).get("actor"),
         promoted_at=_time((promotion or {}).get("at")),
         promotion_reason=details.get("reason"),
@@ -601,10 +608,20 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
 
 
 def window_words(v: Verdict, lang: str) -> list[str]:
-    """A site backtest's failures and why its window reaches back (empty for others)."""
+    """A site backtest's failures and why its window reaches back; a case backtest's
+    escalations never scored (empty for others)."""
     out = []
     if v.eval_failures is not None:
         out.append(t("vd_eval_failures", lang, n=v.eval_failures))
+    if v.escalations is not None and v.escalations_never_scored is not None:
+        out.append(
+            t(
+                "vd_escalations_never_scored",
+                lang,
+                n=fmt_int(v.escalations_never_scored, lang),
+                m=fmt_int(v.escalations, lang),
+            )
+        )
     want = (
         str(v.eval_min_failures)
         if v.eval_min_failures

@@ -43,6 +43,7 @@ from models.gate import GateResult, champion_check, gate
 from models.metrics import (
     ECE_NOISE_DRAWS,
     ece_noise_quantile,
+    n_flagged,
     probability_metrics,
     ranking_metrics,
 )
@@ -56,6 +57,7 @@ from models.registry import (
     settle_gate,
 )
 from riskwarn import domains
+from riskwarn.contracts import ESCALATION_EVENT_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -289,8 +291,100 @@ def case_bootstrap_diff(
     }
 
 
-def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, Any]:
-    """AUC/AP (all methods), Brier/ECE (the model), and model-minus-baseline AP with CIs."""
+FLAG_SHARES: tuple[float, ...] = (0.1, 0.2)
+"""The event measure's flagged shares: the top 10 % / 20 % of the open cases scored at an
+origin (:func:`escalation_recall`)."""
+
+
+def first_escalations(disputes: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Each dispute's first escalation (petition, violence, litigation) as the records
+    are known now (:func:`features.cells.latest_versions`): ``dispute_id``,
+    ``escalated_at``, ``opened_at`` (NaT if the case is not in ``disputes``)."""
+    ev = latest_versions(events)
+    esc = ev[ev["event_type"].astype(str).isin(ESCALATION_EVENT_TYPES)]
+    first = (
+        pd.to_datetime(esc["event_at"], utc=True)
+        .groupby(esc["dispute_id"].astype(str))
+        .min()
+        .rename("escalated_at")
+        .reset_index()
+    )
+    d = latest_versions(disputes)
+    opened = pd.to_datetime(d["opened_at"], utc=True).groupby(d["record_id"].astype(str)).min()
+    first["opened_at"] = first["dispute_id"].map(opened)
+    return first
+
+
+def escalations_in_window(
+    escalations: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], step_days: int
+) -> pd.DataFrame:
+    """The first escalations the evaluated weekly origins answer for: from the first
+    evaluated origin to one step after the last (each has an evaluated origin as the last
+    origin before it), whether or not a row ever scored the case. (Not later: a case
+    opened after the last origin is scored by the next one, outside the backtest.)
+    :func:`evaluate_case_methods` adds every escalation an evaluated row labels."""
+    idx = pd.DatetimeIndex(eval_origins)
+    if len(idx) == 0:
+        return escalations.iloc[:0]
+    lo, hi = idx.min(), idx.max() + pd.Timedelta(days=step_days)
+    at = escalations["escalated_at"]
+    return escalations[(at >= lo) & (at < hi)].reset_index(drop=True)
+
+
+def _flag_probability(score: np.ndarray, k: int) -> np.ndarray:
+    """Each row's chance of being among the top ``k`` by ``score`` under uniformly random
+    tie-breaking (1 above the cut, 0 below, slots left / group size in the tie group at
+    the cut: :func:`models.metrics.expected_captured`'s rule, row by row)."""
+    n = len(score)
+    if k >= n:
+        return np.ones(n)
+    _, inverse = np.unique(-np.asarray(score, dtype=float), return_inverse=True)
+    size = np.bincount(inverse).astype(float)
+    before = np.cumsum(size) - size
+    return np.clip((k - before) / size, 0.0, 1.0)[inverse]
+
+
+def escalation_recall(
+    scores: pd.DataFrame, escalations: pd.DataFrame, shares: Sequence[float] = FLAG_SHARES
+) -> dict[str, dict[str, float]]:
+    """The event measure: of the window's escalated cases (``escalations``, every one,
+    :func:`escalations_in_window`), how many each method flagged, i.e. ranked in the top
+    ``share`` of the open cases scored at an origin whose 30-day window holds the
+    escalation (a positive row of the case: an origin before it). A case no row scored
+    (opened and escalated between two origins, or escalated after it closed) is a miss
+    for every method. Ties at an origin's cut are broken at random (expected counts, each
+    origin independently). Per method: ``escalations_flagged@<share>`` and
+    ``escalation_recall@<share>`` (flagged / escalations)."""
+    ids = set(escalations["dispute_id"].astype(str))
+    total = len(ids)
+    out: dict[str, dict[str, float]] = {}
+    for m, g in scores.groupby("method", sort=True):
+        res: dict[str, float] = {}
+        origin_rows = [np.asarray(i) for i in g.groupby("origin", sort=False).indices.values()]
+        score = g["score"].to_numpy(float)
+        case = g["dispute_id"].astype(str).to_numpy()
+        counted = (g["label"].to_numpy() == 1) & np.isin(case, list(ids))
+        for share in shares:
+            p = np.zeros(len(g))
+            for rows in origin_rows:
+                p[rows] = _flag_probability(score[rows], n_flagged(len(rows), share))
+            missed = pd.Series(1.0 - p[counted]).groupby(case[counted]).prod()
+            found = float((1.0 - missed).sum())
+            res[f"escalations_flagged@{share:g}"] = found
+            res[f"escalation_recall@{share:g}"] = found / total if total else float("nan")
+        out[str(m)] = res
+    return out
+
+
+def evaluate_case_methods(
+    scores: pd.DataFrame, n_boot: int = 500, escalations: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """AUC/AP over case x origin rows (all methods), Brier/ECE (the model), model-minus-
+    baseline AP with CIs, and, given the window's ``escalations``
+    (:func:`escalations_in_window`; with every case a row labels positive), every
+    escalation counted: ``escalations`` (cases),
+    ``escalations_never_scored`` (no row of the case at any origin before it, so in no
+    AP or AUC) and each method's :func:`escalation_recall`, where those are misses."""
     result: dict[str, Any] = {"methods": {}, "headline": "average_precision"}
     for m, g in scores.groupby("method", sort=True):
         y, s = g["label"].to_numpy(), g["score"].to_numpy()
@@ -305,16 +399,83 @@ def evaluate_case_methods(scores: pd.DataFrame, n_boot: int = 500) -> dict[str, 
     }
     result["n_origins"] = int(scores["origin"].nunique())
     result["base_rate"] = float(model["label"].mean())
+    if escalations is not None:
+        # the window's escalations and every escalation an evaluated row labels (a case
+        # escalating within 30 days of the last origin but after the window's end)
+        scored = set(model.loc[model["label"] == 1, "dispute_id"].astype(str))
+        ids = set(escalations["dispute_id"].astype(str)) | scored
+        result["escalations"] = len(ids)
+        result["escalations_never_scored"] = len(ids - scored)
+        every = pd.DataFrame({"dispute_id": sorted(ids)})
+        for m, res in escalation_recall(scores, every).items():
+            result["methods"][m].update(res)
     return result
+
+
+def counted_words(metrics: dict[str, Any]) -> str:
+    """The words "escalations never scored: 17 of 222" (empty: the run did not count them)."""
+    if "escalations" not in metrics:
+        return ""
+    return (
+        f"escalations never scored: {metrics['escalations_never_scored']} of "
+        f"{metrics['escalations']}"
+    )
+
+
+def gate_counts(metrics: dict[str, Any], baseline: str) -> dict[str, Any]:
+    """What the gate's AP comparison with ``baseline`` carries of the event count
+    (:func:`models.gate.counted_words` says it): the window's escalations, those never
+    scored, and both methods' escalations flagged in the top 10 %."""
+    if "escalations" not in metrics:
+        return {}
+    key = f"escalations_flagged@{FLAG_SHARES[0]:g}"
+    model, other = metrics["methods"]["xgboost"], metrics["methods"][baseline]
+    return {
+        "events": int(metrics["escalations"]),
+        "events_never_scored": int(metrics["escalations_never_scored"]),
+        "flagged_share": FLAG_SHARES[0],
+        "flagged": {"model": float(model[key]), "baseline": float(other[key])},
+    }
+
+
+def _recall_cell(v: dict[str, Any], share: float, total: Any) -> str:
+    found = v.get(f"escalations_flagged@{share:g}")
+    return (
+        "n/a" if found is None else f"{found:.0f}/{total} ({v[f'escalation_recall@{share:g}']:.2f})"
+    )
 
 
 def case_model_card(
     domain: str, metrics: dict[str, Any], gate_result: GateResult, features: list[str]
 ) -> str:
     """Markdown model card of the escalation model."""
+    total = metrics.get("escalations", "?")
+    counted = "escalations" in metrics
     rows = "\n".join(
         f"| {k} | {v['auc']:.3f} | {v['average_precision']:.3f} | {v.get('brier', float('nan')):.4f} |"
+        + (
+            "".join(f" {_recall_cell(v, share, total)} |" for share in FLAG_SHARES)
+            if counted
+            else ""
+        )
         for k, v in sorted(metrics["methods"].items())
+    )
+    head = "| method | AUC (rows) | AP (rows) | Brier (rows) |" + (
+        "".join(f" escalations flagged, top {share:.0%} |" for share in FLAG_SHARES)
+        if counted
+        else ""
+    )
+    sep = "|---|---|---|---|" + ("---|" * len(FLAG_SHARES) if counted else "")
+    every = (
+        f"- Every escalation counted: {counted_words(metrics)} (no row of the case at any "
+        "weekly origin before its escalation: opened and escalated between two origins, or "
+        "escalated after it closed). AUC, AP and Brier are over case x origin rows and leave "
+        "them out; *escalations flagged* counts the window's escalated cases ranked in the "
+        "top 10 % / 20 % of the open cases at an origin within 30 days before the "
+        "escalation, the never-scored ones as misses for every method.\n"
+        if counted
+        else "- AUC, AP and Brier are over case x origin rows (an escalation with no row is "
+        "in none of them; this run did not count those).\n"
     )
     return f"""# Model card: {model_name(domain)}
 
@@ -322,11 +483,11 @@ def case_model_card(
   within 30 days of the origin). XGBoost `binary:logistic`, Platt-calibrated on the latest
   complete-label slice; monotone in failed mediations and the parties' history.
 - Evaluation: rolling origins (weekly), {metrics["n_origins"]} origins, base rate
-  {metrics["base_rate"]:.3f}; training rows only with label windows closed before each origin.
-- Gate: {gate_result.summary()}
+  {metrics["base_rate"]:.3f} (rows); training rows only with label windows closed before each origin.
+{every}- Gate: {gate_result.summary()}
 
-| method | AUC | AP | Brier |
-|---|---|---|---|
+{head}
+{sep}
 {rows}
 
 Features ({len(features)}): {", ".join(features)}. No personal field (names, phones, ID
@@ -403,8 +564,15 @@ def train_case_domain(
     features = case_features(table)
     eval_origins = origins[origins >= origins[-1] - pd.Timedelta(days=eval_days - 1)]
     bt = run_case_backtest(table, eval_origins, config)
-    metrics = evaluate_case_methods(bt.scores, n_boot=n_boot)
-    comparisons = dict(metrics["model_minus_baseline"])
+    # every escalation of the window, the cases no row scored too (counted as misses)
+    escalations = escalations_in_window(
+        first_escalations(disputes, events), eval_origins, config.step_days
+    )
+    metrics = evaluate_case_methods(bt.scores, n_boot=n_boot, escalations=escalations)
+    comparisons = {
+        m: {**comp, **gate_counts(metrics, m)}
+        for m, comp in metrics["model_minus_baseline"].items()
+    }
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
     own = case_recipe(domain, features, config, crs=crs, cell_size_m=cell_size_m)
     before = champion_version(client, domain)

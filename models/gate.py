@@ -342,6 +342,32 @@ def resampled_words(comp: dict[str, Any]) -> str:
     return f" (bootstrap over {n} {unit})" if n is not None else f" (bootstrap over {unit})"
 
 
+COUNTED_KEYS = ("events", "events_never_scored", "flagged_share", "flagged")
+"""What a row-metric comparison may carry of the events it leaves out (the case model:
+``models.case_models.gate_counts``): kept in the check, said by :func:`counted_words`."""
+
+
+def counted_words(comp: dict[str, Any], other: str) -> str:
+    """The events a comparison over rows leaves out, when it says (the case model: ``;
+    on rows, 17 of 222 escalations never scored (in no row, not in AP); escalations
+    flagged in the top 10 %: model 120, failed_mediations 98 of 222 (the never-scored
+    ones missed by both)``), else ``""``."""
+    if comp.get("events") is None or comp.get("events_never_scored") is None:
+        return ""
+    words = (
+        f"; over case x origin rows: {comp['events_never_scored']} of {comp['events']} "
+        "escalations never scored (in no row, so in no AP)"
+    )
+    flagged = comp.get("flagged") or {}
+    if flagged and comp.get("flagged_share") is not None:
+        words += (
+            f"; escalations flagged in the top {float(comp['flagged_share']):.0%}: model "
+            f"{float(flagged['model']):.0f}, {other} {float(flagged['baseline']):.0f} of "
+            f"{comp['events']} (the never-scored ones missed by both)"
+        )
+    return words
+
+
 def _metric_words(metric: str) -> str:
     """``"pai@0.01"`` -> ``"PAI@1%"``."""
     name, _, frac = metric.partition("@")
@@ -470,12 +496,13 @@ def gate(
             "check": f"beats {other}",
             "ok": bool(np.isfinite(lo) and lo > 0),
             "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]"
-            + resampled_words(comp),
+            + resampled_words(comp)
+            + counted_words(comp, other),
             "against": other,
             "diff": float(comp["diff"]),
             "ci": [float(lo), float(hi)],
         }
-        for key in ("resampled", "n_clusters"):
+        for key in ("resampled", "n_clusters", *COUNTED_KEYS):
             if comp.get(key) is not None:
                 check[key] = comp[key]
         checks.append(check)

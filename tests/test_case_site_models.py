@@ -131,6 +131,12 @@ def test_train_register_load_and_score(data, settings) -> None:
     assert 0 < m["xgboost"]["brier"] < 0.25
     checks = {c["check"] for c in report.gate.checks}
     assert checks == {"beats category_rate", "beats failed_mediations", "calibration"}
+    # every escalation of the window counted, the ones no weekly row scored too
+    esc, never = report.metrics["escalations"], report.metrics["escalations_never_scored"]
+    escalating = report.scores.loc[report.scores["label"] == 1, "dispute_id"].nunique()
+    assert esc == escalating + never and never >= 0
+    assert f"{never} of {esc} escalations never scored" in report.gate.summary()
+    assert 0 <= m["xgboost"]["escalation_recall@0.1"] <= m["xgboost"]["escalation_recall@0.2"]
     calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
     assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
     assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]

@@ -20,6 +20,10 @@ REAL = [
     "brier",
     "csi",
     "ece",
+    "escalation_recall_at_0.2",  # the case model's event measure (2026-12-06)
+    "escalations",
+    "escalations_flagged_at_0.1",
+    "escalations_never_scored",
     "events",
     "events_active_area",
     "events_outside_area",
