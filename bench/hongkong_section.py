@@ -366,7 +366,16 @@ def section_markdown(res: dict[str, Any]) -> str:
         "constraint), the season, the reporting calendar (day of week, Hong Kong public "
         "holidays), the reporting era (landslide days per year over the five years before, "
         "records known by 1 January) and the landslides known on the previous 1 / 7 / 30 days. "
-        "P(>= 1) and P(>= 10) are negative-binomial tails of that one expected count, with "
+        + (
+            "A monotone last layer keeps the rules' order where the trees go flat: the "
+            "expected count is multiplied by (index / q)^c for "
+            + " and ".join(f"`{c}`" for c in p.stack_inputs)
+            + f" above their training {p.stack_knee_quantile:.1%} quantiles q, every c >= 0 "
+            "fitted on the training days. "
+            if p.stack_inputs
+            else ""
+        )
+        + "P(>= 1) and P(>= 10) are negative-binomial tails of that one expected count, with "
         "the dispersion fitted by maximum likelihood on the training days (alpha "
         f"{_f(first['dispersion'], 2)} for {first['year']}).",
         "",
