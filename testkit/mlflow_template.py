@@ -15,7 +15,6 @@ an in-memory SQLite) is migrated by MLflow as before.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import importlib.abc
 import importlib.machinery
 import os
@@ -119,23 +118,6 @@ def install(folder: Path) -> None:
         _patch(sys.modules[UTILS])
     elif not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
-
-
-def copy_to(path: Path) -> bool:
-    """Write the template to the new file ``path`` (a home's mlflow.db that another
-    process will open: it finds its tables there); False if not installed."""
-    if _state["folder"] is None:
-        return False
-    importlib.import_module(UTILS)  # patched on import: the original step is kept
-    template = _template(_state["original"], Path(_state["folder"]))
-    source = sqlite3.connect(f"file:{template}?mode=ro", uri=True)
-    target = sqlite3.connect(path)
-    try:
-        source.backup(target)
-    finally:
-        target.close()
-        source.close()
-    return True
 
 
 def uninstall() -> None:

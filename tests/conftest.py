@@ -75,16 +75,10 @@ def create_stores(home: Path) -> None:
     """Create the stores of riskwarn home ``home`` (mlflow.db and serving.db, migrated to
     the head) as a training's first call does, in another process (this one's MLflow stays
     unconfigured). MLflow's migrations of a new mlflow.db take 3-40 s here: tests that
-    train in many new homes create them once in a template and copy the files; and
-    mlflow.db starts as a copy of the run's migrated MLflow database
-    (testkit/mlflow_template.py), when the session fixture installed it."""
+    train in many new homes create them once in a template and copy the files."""
     import subprocess
     import sys
 
-    from testkit import mlflow_template
-
-    if home.is_dir() and not (home / "mlflow.db").exists():  # its tables: no migration
-        mlflow_template.copy_to(home / "mlflow.db")
     script = (
         "import sys\n"
         "from riskwarn.pipeline import _training_context\n"

@@ -56,20 +56,3 @@ def test_a_new_mlflow_db_is_the_migrated_schema_and_works(tmp_path: Path) -> Non
     finally:
         engine.dispose()
     assert _schema(copied) == _schema(migrated)
-
-
-def test_copy_to_writes_a_database_another_process_opens_without_migrating(
-    tmp_path: Path,
-) -> None:
-    import mlflow.store.db.utils as utils
-    import sqlalchemy
-
-    db = tmp_path / "mlflow.db"
-    assert mlflow_template.copy_to(db)
-    engine = sqlalchemy.create_engine(f"sqlite:///{db}")
-    try:
-        assert utils._all_tables_exist(engine)  # MLflow skips its migrations
-    finally:
-        engine.dispose()
-    template = Path(mlflow_template._state["folder"]) / mlflow_template.TEMPLATE_NAME
-    assert _schema(db) == _schema(template)
