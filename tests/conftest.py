@@ -105,6 +105,21 @@ def pseudonym_key_for_tests() -> Iterator[None]:
         os.environ.pop("RISKWARN_PSEUDONYM_KEY", None)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A new SQLite mlflow.db opened in a test process is a copy of one that MLflow
+    migrated once per run (testkit/mlflow_template.py: its Alembic history took 4-10 s
+    for each new database), kept in the run's temporary folder, which the xdist workers
+    share. Subprocesses (the CLI, Airflow tasks, training children) migrate their own."""
+    from testkit import mlflow_template
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    mlflow_template.install(shared / "mlflow_template")
+    yield
+    mlflow_template.uninstall()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public data folder; tests using it are skipped when it is absent."""
