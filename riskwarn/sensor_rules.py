@@ -679,13 +679,18 @@ DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # a baseline (a sensor's first 10 days) blue needs 50 mm/day, not Cruden & Varnes' 4.38:
 # the 6-hour velocity of a GNSS read hourly at +-2.5-3 mm (DOMAIN.md) has a noise SD of
 # 14-17 mm/day, so 4.38 mm/day would be reached by noise alone about one hour in three;
-# 50 mm/day is about 3 noise SD of the noisiest sensor (a crack meter's noise is far lower)
+# 50 mm/day is about 3 noise SD of the noisiest sensor (a crack meter's noise is far lower).
+# No yellow band: one spike in a 6-hour velocity reaches any band, and without a baseline
+# there is no noise floor for the yellow noise gate (bench_sensor_false_alarms --rules
+# nobands,new: with a 433 mm/day yellow band, 4 more stable sites of 234 reached yellow,
+# all GNSS spikes in their first 10 days)
 NOWCAST_RULES = SensorRules(
     steady_window_steps=30 * 24,
     smooth_steps=6,
     fit_steps=12,
     yellow_steps=2,
     no_baseline_blue_mm_per_day=50.0,
+    no_baseline_yellow_mm_per_day=0.0,
 )
 
 

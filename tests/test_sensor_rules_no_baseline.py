@@ -77,7 +77,7 @@ def test_the_velocity_bands_stop_at_yellow_and_only_without_a_baseline() -> None
 def test_hourly_warm_up_noise_gives_no_level_but_a_fast_crack_does() -> None:
     """The nowcast's rules: a new GNSS read hourly at +-2.5 mm on a stable slope gives no
     level in its first days (6-hour velocity noise ~14 mm/day, under the 50 mm/day band);
-    a new crack meter opening at 100 mm/day gives blue."""
+    a new crack meter opening at 100 mm/day gives blue, and at 1 m/day still blue."""
     rng = np.random.default_rng(3)
     at = pd.date_range("2024-07-01", periods=9 * 24, freq="h", tz="UTC")
     gnss = pd.Series(rng.normal(0.0, 2.5, len(at)), index=at)
@@ -90,3 +90,9 @@ def test_hourly_warm_up_noise_gives_no_level_but_a_fast_crack_does() -> None:
     lc = sensor_levels(kc, NOWCAST_RULES)
     assert lc["sensor_level_rank"].iloc[-1] == 1
     assert lc["sensor_level_rank"].max() == 1
+    assert "no baseline yet: velocity band" in lc["sensor_reason"].iloc[-1]
+    # hourly, no yellow band: a spike in a 6-hour velocity would reach any band, and
+    # without a baseline there is no noise floor to guard it; 1 m/day is blue too
+    fast = pd.Series(1000.0 * t + rng.normal(0.0, 0.05, len(at)), index=at)
+    kf = displacement_kinematics(fast, "1h", NOWCAST_RULES)
+    assert sensor_levels(kf, NOWCAST_RULES)["sensor_level_rank"].max() == 1
