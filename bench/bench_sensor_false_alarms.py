@@ -28,7 +28,9 @@ Every figure counts every site and every failure (DOMAIN.md "How forecasts are j
   ``--window`` hours before its site's failure is false).
 
 ``--rules old,new``: old = ``NOWCAST_RULES`` with ``yellow_steps`` 0 (the rules before the
-yellow noise gate), new = ``NOWCAST_RULES`` (``yellow_steps`` 2), ``k1`` .. ``k4`` =
+yellow noise gate), new = ``NOWCAST_RULES`` (``yellow_steps`` 2), ``nobands`` =
+``NOWCAST_RULES`` without the no-baseline velocity bands (``no_baseline_*_mm_per_day`` 0,
+the rules before them), ``k1`` .. ``k4`` =
 ``yellow_steps`` 1..4, ``gnss12`` / ``gnss24`` / ``gnss48`` = ``NOWCAST_RULES`` with the
 GNSS velocity taken as the Theil-Sen slope of the last 12 / 24 / 48 hourly samples
 (``SensorRules.robust_steps``; crack meters keep ``NOWCAST_RULES``); ``gnss<W>b<B>``
@@ -321,6 +323,10 @@ def main() -> None:
     variants = {
         "old": everywhere(replace(NOWCAST_RULES, yellow_steps=0)),
         "new": everywhere(NOWCAST_RULES),
+        # the rules before the no-baseline velocity bands (review 2026-12-06)
+        "nobands": everywhere(
+            replace(NOWCAST_RULES, no_baseline_blue_mm_per_day=0, no_baseline_yellow_mm_per_day=0)
+        ),
         **{f"k{n}": everywhere(replace(NOWCAST_RULES, yellow_steps=n)) for n in (1, 2, 3, 4)},
         **{
             f"gnss{n}": {

@@ -595,7 +595,10 @@ def sensor_rule_levels(
 
     Same code and parameters as the nowcast (``riskwarn.sensor_rules.NOWCAST_RULES``). A
     reading at ``t`` is moved 1 ns later so that an origin's hourly sample holds only
-    readings strictly before it.
+    readings strictly before it. Causal: the level at an origin depends only on readings
+    before it (each sensor's level is taken at its last step holding a reading, not at an
+    empty step that exists only because a later reading does), so training (every reading)
+    and serving (the readings before the origin) get the same value from this one function.
     """
     return sensor_rule_levels_multi(readings, sensors, [origins], step)[0]
 
@@ -634,11 +637,17 @@ def sensor_rule_levels_multi(
         if k.empty:
             continue
         lv = sensor_levels(k, NOWCAST_RULES)["sensor_level_rank"]
+        # only steps holding a reading: an empty step (a missed reading) has no velocity, and
+        # it exists only once a later reading does, so joining on it would make an origin's
+        # level depend on readings after the origin (serving, which has no later readings,
+        # sees the last step holding one)
+        lv = lv.loc[k["displacement_mm"].notna().to_numpy()]
         lv.index = pd.DatetimeIndex(lv.index).as_unit("ns")
         levels = lv.to_numpy(float)
         for origins, out in zip(sets, frames, strict=True):
-            # the latest sample at or before each origin (a sensor that stopped keeps its
-            # last level only for 6 h, like the nowcast's dead-sensor rule)
+            # the latest step holding a reading at or before each origin (a sensor that
+            # stopped keeps its last level only for 6 h, like the nowcast's dead-sensor
+            # rule; the age is counted from that step)
             pos = lv.index.searchsorted(origins, side="right") - 1
             ok = pos >= 0
             vals = np.zeros(len(origins))

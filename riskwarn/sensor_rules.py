@@ -85,6 +85,20 @@ class SensorRules:
     """
 
     attention_deg: float = 45.0
+    no_baseline_blue_mm_per_day: float = 4.38
+    """**No baseline yet** (the warm-up of a new sensor, or one back from a long outage:
+    fewer than a third of ``steady_window_steps`` velocities, so no steady velocity and no
+    tangent angle). The tangent-angle bands cannot be read, and a huge step would get no
+    level at all (review 2026-12-06: 8 of the 20 largest monthly steps of the Three
+    Gorges points, up to +560 mm in a month). Absolute velocity bands then apply, capped at
+    yellow (no orange/red without a tangent angle and tertiary creep; a seasonal step on a
+    creeping slope is at most yellow anyway): blue (attention) from this velocity, the
+    lower bound of the *slow* class of Cruden & Varnes (1996), 1.6 m/year = 4.38 mm/day;
+    0 = off."""
+    no_baseline_yellow_mm_per_day: float = 433.0
+    """Yellow from this velocity without a baseline: the lower bound of Cruden & Varnes'
+    (1996) *moderate* class, 13 m/month = 433 mm/day (a slope that fast is moving whatever
+    its history); 0 = off."""
     yellow_deg: float = 50.0
     orange_deg: float = 80.0
     red_deg: float = 85.0
@@ -373,6 +387,33 @@ def noise_capped(kinematics: pd.DataFrame, rules: SensorRules) -> np.ndarray:
     return run < rules.yellow_steps
 
 
+def no_baseline_rank(kinematics: pd.DataFrame, rules: SensorRules) -> np.ndarray:
+    """Level 0-2 of the velocity bands on the rows without a baseline (a velocity but no
+    tangent angle: :attr:`SensorRules.no_baseline_blue_mm_per_day`); 0 elsewhere."""
+    v = kinematics["velocity_mm_per_day"].to_numpy(float)
+    no_base = np.isnan(kinematics["tangent_angle_deg"].to_numpy(float)) & np.isfinite(v)
+    blue, yellow = rules.no_baseline_blue_mm_per_day, rules.no_baseline_yellow_mm_per_day
+    rank = np.zeros(len(v), dtype=int)
+    with np.errstate(invalid="ignore"):
+        if blue > 0:
+            rank = np.where(no_base & (v >= blue), 1, rank)
+        if yellow > 0:
+            rank = np.where(no_base & (v >= yellow), 2, rank)
+    return rank
+
+
+def no_baseline_text(velocity: float, rank: int, rules: SensorRules) -> tuple[str, str]:
+    """(English, Chinese) reason of a level set by the no-baseline velocity bands."""
+    band = rules.no_baseline_yellow_mm_per_day if rank >= 2 else rules.no_baseline_blue_mm_per_day
+    colour = ("yellow", "黄色") if rank >= 2 else ("blue", "蓝色")
+    return (
+        f"no baseline yet: velocity band, velocity {velocity:.1f} mm/day >= {band:g} mm/day "
+        f"({colour[0]}; no steady-stage velocity yet, so no tangent angle: at most yellow)",
+        f"尚无基线：按速度分级，速度 {velocity:.1f} 毫米/天 ≥ {band:g} 毫米/天（{colour[1]}；"
+        "尚无稳定阶段速度，无法计算切线角：最高黄色）",
+    )
+
+
 def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) -> pd.DataFrame:
     """Sensor-rule level per row of :func:`displacement_kinematics` output (vectorised).
 
@@ -404,12 +445,19 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
     fail_rank = np.select(
         [fail_h <= rules.red_failure_hours, fail_h <= rules.orange_failure_hours], [4, 3], 0
     )
-    rank = np.maximum(angle_rank, fail_rank)
+    band = no_baseline_rank(k, rules)
+    rank = np.maximum(np.maximum(angle_rank, fail_rank), band)
     red = rank == 4
     reasons = []
-    for ang, fh, t_, r, ar, nz in zip(a, fail_h, tert, rank, angle_rank, noisy, strict=True):
+    vel = k["velocity_mm_per_day"].to_numpy(float)
+    for ang, fh, t_, r, ar, nz, b, v in zip(
+        a, fail_h, tert, rank, angle_rank, noisy, band, vel, strict=True
+    ):
         if r == 0:
             reasons.append("")
+            continue
+        if b > 0 and b >= ar:
+            reasons.append("Displacement: " + no_baseline_text(v, int(b), rules)[0] + ".")
             continue
         parts = [f"improved tangent angle {ang:.1f}°"]
         if nz and r == 1 and ang >= rules.yellow_deg:
@@ -514,17 +562,24 @@ def sensor_rule_reason(
     tertiary: bool,
     rules: SensorRules | None = None,
     above_noise_run: int | None = None,
+    velocity_mm_per_day: float | None = None,
 ) -> dict[str, str] | None:
     """The displacement rule that set a site's level, as a bilingual reason item.
 
     ``{"en": ..., "zh": ...}`` (the warning ``reasons`` contract); None when no rule
     fired. A red rule says that it holds whatever the model says. ``above_noise_run``
     (the kinematics' column): a blue held there by the yellow noise gate says so.
+    ``velocity_mm_per_day``: with no tangent angle (no baseline yet) the level came from
+    the velocity bands (:attr:`SensorRules.no_baseline_blue_mm_per_day`), and says so.
     """
     rules = rules or SensorRules()
     if level_rank <= 0:
         return None
     a = float(tangent_angle_deg)
+    if math.isnan(a) and velocity_mm_per_day is not None and level_rank <= 2:
+        # no baseline yet: the level came from the velocity bands
+        en_b, zh_b = no_baseline_text(float(velocity_mm_per_day), level_rank, rules)
+        return {"en": "Displacement: " + en_b + ".", "zh": "位移监测：" + zh_b + "。"}
     en = [f"improved tangent angle {a:.1f}°"]
     zh = [f"改进切线角 {a:.0f}°"]
     gated = (
@@ -620,9 +675,22 @@ def sensor_health_reason(
 
 DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # the nowcast's rules: 30 days of hourly steps set the steady velocity, 6-hour velocities
-# and the yellow noise gate: 2 consecutive hourly velocities above the noise floor
+# and the yellow noise gate: 2 consecutive hourly velocities above the noise floor. Without
+# a baseline (a sensor's first 10 days) blue needs 50 mm/day, not Cruden & Varnes' 4.38:
+# the 6-hour velocity of a GNSS read hourly at +-2.5-3 mm (DOMAIN.md) has a noise SD of
+# 14-17 mm/day, so 4.38 mm/day would be reached by noise alone about one hour in three;
+# 50 mm/day is about 3 noise SD of the noisiest sensor (a crack meter's noise is far lower).
+# No yellow band: one spike in a 6-hour velocity reaches any band, and without a baseline
+# there is no noise floor for the yellow noise gate (bench_sensor_false_alarms --rules
+# nobands,new: with a 433 mm/day yellow band, 4 more stable sites of 234 reached yellow,
+# all GNSS spikes in their first 10 days)
 NOWCAST_RULES = SensorRules(
-    steady_window_steps=30 * 24, smooth_steps=6, fit_steps=12, yellow_steps=2
+    steady_window_steps=30 * 24,
+    smooth_steps=6,
+    fit_steps=12,
+    yellow_steps=2,
+    no_baseline_blue_mm_per_day=50.0,
+    no_baseline_yellow_mm_per_day=0.0,
 )
 
 

@@ -170,6 +170,7 @@ def site_states(
                     bool(best["tertiary"]),
                     rules,
                     int(best["above_noise_run"]),
+                    float(best["velocity_mm_per_day"]),
                 )
             )
         for h in s:

@@ -129,6 +129,7 @@ def reference_site_sensor_state(
                     bool(best["tertiary"]),
                     rules,
                     int(best["above_noise_run"]),
+                    float(best["velocity_mm_per_day"]),
                 )
             )
         for r in s.itertuples(index=False):
