@@ -91,6 +91,16 @@ def load_users(path: Path) -> dict[str, Any]:
     return {"users": data.get("users") or {}, "oidc_roles": data.get("oidc_roles") or {}}
 
 
+def display_names(users: dict[str, Any]) -> dict[str, str]:
+    """Login -> display name of every user of the users file (:func:`load_users`) that
+    has one: how the dashboard names reviewers in trails and messages."""
+    return {
+        str(login): str(entry["name"])
+        for login, entry in (users.get("users") or {}).items()
+        if isinstance(entry, dict) and entry.get("name")
+    }
+
+
 _DUMMY_HASH: list[str] = []
 
 

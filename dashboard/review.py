@@ -475,28 +475,104 @@ def shown_reason(reason: Any, lang: str) -> str:
     return masked(reason, lang)
 
 
-def stale_message(first: Mapping[str, Any], lang: str, tz: str = "Asia/Shanghai") -> str:
+def stale_message(
+    first: Mapping[str, Any],
+    lang: str,
+    tz: str = "Asia/Shanghai",
+    people: Mapping[str, str] | None = None,
+) -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
     Markdown): who decided first, when, how and why (:func:`decided_words`)."""
     from dashboard.i18n import t
 
-    return t("stale", lang, **decided_words(first, lang, tz))
+    return t("stale", lang, **decided_words(first, lang, tz, people))
 
 
-def decided_words(decided: Mapping[str, Any], lang: str, tz: str) -> dict[str, str]:
+def decided_words(
+    decided: Mapping[str, Any], lang: str, tz: str, people: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """A recorded decision (``last_review``) as the ``reviewer``, ``at``, ``action`` and
     ``reason`` of a Markdown message in ``lang``. The reviewer's name and reason are data:
     escaped, on one line, so they cannot format the message, link or fetch an image
     (``![x](http://host/x.png)`` would make the reader's browser fetch it)."""
-    from dashboard.i18n import fmt_datetime, t
+    from dashboard.i18n import fmt_datetime
     from dashboard.text import md_line
 
+    login = decided.get("reviewer") or "?"
     return {
-        "reviewer": md_line(decided.get("reviewer") or "?"),
+        "reviewer": md_line(person(str(login), people or {}, lang)),
         "at": fmt_datetime(decided.get("reviewed_at"), lang, tz),
-        "action": t(f"action_{decided.get('action') or 'accept'}", lang),
+        "action": action_words(decided.get("action") or "accept", decided.get("to_level"), lang),
         "reason": md_line(shown_reason(decided.get("reason"), lang)),
     }
+
+
+def action_words(action: str, level: str | None, lang: str) -> str:
+    """A decision in words, an adjustment with the level it set: "调整为橙色（II级）" /
+    "adjust to Orange (II)" (before, only "调整等级 / Adjust level")."""
+    from dashboard.i18n import level_label, t
+
+    if action == "adjust" and level:
+        return t("adjust_to", lang, level=level_label(level, lang))
+    return t(f"action_{action}", lang)
+
+
+def person(login: str, people: Mapping[str, str], lang: str) -> str:
+    """A reviewer as the dashboard names them: the display name from the users file
+    (``people``: login -> display name, :func:`dashboard.queries.people`), with the
+    login in brackets when another user has the same display name; the login itself
+    for anyone the users file no longer has (removed) or never had (a pipeline actor).
+    English pages, whose sidebar shows the login, add it in brackets always."""
+    name = people.get(login)
+    if not name or name == login:
+        return login
+    twins = sum(1 for v in people.values() if v == name) > 1
+    if lang == "zh":
+        return f"{name}（{login}）" if twins else name
+    return f"{name} ({login})"
+
+
+def replaced_message(exc: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
+    """What a reviewer whose decision hit a replaced warning (the store's
+    ``ReplacedWarningError``) is told: the newer run (when issued, its id) and the warning
+    it raised for the same place (id and level), or that it raised none."""
+    from dashboard.i18n import fmt_datetime, level_label, t
+
+    run = exc.served_run or {}
+    at = fmt_datetime(run.get("origin"), lang, tz)
+    run_id = str(run.get("run_id") or "?")
+    new = exc.replaced_by
+    if new is None:
+        return t("stale_replaced_none", lang, at=at, run=run_id)
+    level = new.get("reviewed_level") or new.get("level")
+    if new.get("state") == "dismissed":
+        level = None
+    return t(
+        "stale_replaced",
+        lang,
+        at=at,
+        run=run_id,
+        new=short_id(str(new["warning_id"])),
+        level=level_label(level, lang),
+    )
+
+
+REPLACED_KEY = "rv_replaced"  # (old id, new id, domain, county) of a refused replaced decision
+
+
+def open_replacement(state: MutableMapping[Any, Any]) -> None:
+    """``on_click`` of "open the new warning": the served run's warning for the place of
+    the one a decision was refused on becomes the chosen one (its domain and county the
+    filters, the others all), as a link to it (``?warning=<id>``) opens it."""
+    got = state.pop(REPLACED_KEY, None)
+    if not got:
+        return
+    _old, new, domain, county = got
+    state["rv_domain__value"] = domain
+    state["rv_county__value"] = county
+    state["rv_state__value"] = None
+    state["rv_flevel__value"] = None
+    state["rv_pick__value"] = new
 
 
 def event_why(event: dict[str, Any], lang: str) -> str:
@@ -508,9 +584,15 @@ def event_why(event: dict[str, Any], lang: str) -> str:
     return t(key, lang, run=run)
 
 
-def trail_frame(reviews: Any, events: list[dict[str, Any]], lang: str) -> Any:
+def trail_frame(
+    reviews: Any,
+    events: list[dict[str, Any]],
+    lang: str,
+    people: Mapping[str, str] | None = None,
+) -> Any:
     """A warning's trail: the review decisions (``warning_reviews``) and the publications'
-    withdrawals and re-raisings of it (audit entries), oldest first, actions in words."""
+    withdrawals and re-raisings of it (audit entries), oldest first, actions in words,
+    reviewers by their display names (:func:`person`, ``people`` from the users file)."""
     import pandas as pd
 
     from dashboard.i18n import t
@@ -518,7 +600,7 @@ def trail_frame(reviews: Any, events: list[dict[str, Any]], lang: str) -> Any:
     rows = [
         {
             "reviewed_at": r.reviewed_at,
-            "reviewer": r.reviewer,
+            "reviewer": person(str(r.reviewer), people or {}, lang),
             "action": t(f"action_{r.action}", lang),
             "from_level": r.from_level,
             "to_level": r.to_level,
@@ -590,6 +672,31 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "usual_per_week": {"zh": "平常每周事件数", "en": "Usual events per week"},
     "recent_events": {"zh": "近期事件", "en": "Recent events"},
     "date": {"zh": "日期", "en": "Date"},
+    # a cell's or case's evidence from the frame the model scored (riskwarn.evidence)
+    "events_before": {
+        "zh": "本网格预测起点前各时段事件数",
+        "en": "Events in this cell before the origin, by period",
+    },
+    "period": {"zh": "时段", "en": "Period"},
+    "events": {"zh": "事件数", "en": "Events"},
+    "events_by_category_7d": {
+        "zh": "本网格近 7 天各类事件数（截至预测起点）",
+        "en": "Events in this cell by category, 7 days before the origin",
+    },
+    "events_by_category_14d": {
+        "zh": "本网格近 14 天各类事件数（截至预测起点）",
+        "en": "Events in this cell by category, 14 days before the origin",
+    },
+    "events_by_category_28d": {
+        "zh": "本网格近 28 天各类事件数（截至预测起点）",
+        "en": "Events in this cell by category, 28 days before the origin",
+    },
+    "top_inputs": {
+        "zh": "模型最主要的输入（预测起点时的取值）",
+        "en": "The model's top inputs (values at the origin)",
+    },
+    "input": {"zh": "输入", "en": "Input"},
+    "value": {"zh": "取值", "en": "Value"},
     # streaming nowcast (riskwarn.stream.publish)
     "observed_to": {"zh": "观测截至", "en": "Observed up to"},
     "source": {"zh": "数据来源", "en": "Source"},

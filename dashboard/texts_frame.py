@@ -479,6 +479,23 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "该预警已于 {at} 撤回（{why}）。您的决定未保存。",
         "en": "This warning was withdrawn at {at} ({why}). Your decision was not saved.",
     },
+    # a decision on a warning whose run a newer published run replaced (the store's
+    # ReplacedWarningError): nothing saved, the served run's warning for the place named
+    "stale_replaced": {
+        "zh": "该预警已被 {at} 发布的新一轮预测取代（{run}），不再生效；同一对象的现行预警为 "
+        "{new}（{level}）。您的决定未保存，请打开新预警后研判。",
+        "en": "This warning was replaced by the newer run issued at {at} ({run}) and is no "
+        "longer in force; the warning in force for the same place is {new} ({level}). "
+        "Your decision was not saved: open the new warning to decide.",
+    },
+    "stale_replaced_none": {
+        "zh": "该预警已被 {at} 发布的新一轮预测取代（{run}），不再生效；新一轮对同一对象未发出"
+        "预警。您的决定未保存。",
+        "en": "This warning was replaced by the newer run issued at {at} ({run}) and is no "
+        "longer in force; that run raised no warning for the same place. Your decision was "
+        "not saved.",
+    },
+    "open_replacement": {"zh": "打开新预警 {id}", "en": "Open the new warning {id}"},
     "new_level": {"zh": "调整为", "en": "New level"},
     "reason": {"zh": "理由（必填）", "en": "Reason (required)"},
     "reason_col": {"zh": "理由", "en": "Reason"},

@@ -1226,13 +1226,18 @@ def warning_reason_lines(warning: Mapping[str, Any], lang: str, rules: Any = Non
         and isinstance(items[0], dict)
         and str(items[0].get("en", "")).startswith("Model probability ")
     ):
-        horizon = re.search(r"next (\d+) h", str(items[0]["en"]))
+        # the horizon as the reason words it: hours, or whole days (warnings.horizon_words)
+        horizon = re.search(r"next (\d+) (h|days?)\b", str(items[0]["en"]))
         lines.append(
             t(
                 "src_model_alone",
                 lang,
                 p=fmt_pct(float(p), lang, 2) if not pd.isna(p) else "—",
-                h=horizon.group(1) if horizon else "—",
+                h=(
+                    (int(horizon.group(1)) * (1 if horizon.group(2) == "h" else 24))
+                    if horizon
+                    else "—"
+                ),
                 level=level_label(str(model), lang) if model else t("src_model_none", lang),
             )
         )

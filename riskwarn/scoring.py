@@ -480,14 +480,24 @@ def score_domain(
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]]
     unscored = None
+    factors: dict[str, list[Any]] = {}  # the model's top inputs per unit (its explanation)
     if spec.unit == "case":  # the panels read every open case's explanation, warned or not
-        explanations = model_explanations(champion, frame)
+        explanations = model_explanations(champion, frame, factors)
         forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
         # the open cases the model does not score (escalated already): published with
         # the run, so the panel can say how many cases are open in all
         unscored = {"already_escalated": escalated_open_cases(settings, origin)}
     else:  # only a warning carries a cell's explanation: explain the warned cells alone
-        explanations = partial(warned_explanations, champion, frame)
+        explanations = partial(warned_explanations, champion, frame, factors=factors)
+
+    def evidence_of(warned: set[str]) -> dict[str, dict[str, Any]]:
+        """The warned units' evidence from the frame the model scored (riskwarn.evidence);
+        called after their explanations, so ``factors`` holds theirs."""
+        from riskwarn.evidence import unit_evidence
+
+        rows = frame.loc[frame["unit_id"].astype(str).isin(warned)]
+        return unit_evidence(spec.unit, rows, factors)
+
     return _warn_and_write(
         store,
         domain,
@@ -500,6 +510,7 @@ def score_domain(
         data_version(frame),
         airflow_run_id,
         unscored=unscored,
+        evidence_of=evidence_of,
     )
 
 
@@ -516,7 +527,10 @@ def escalated_open_cases(settings: Settings, origin: pd.Timestamp) -> list[str]:
 
 
 def warned_explanations(
-    champion: Champion, frame: pd.DataFrame, warned: set[str]
+    champion: Champion,
+    frame: pd.DataFrame,
+    warned: set[str],
+    factors: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
     """:func:`riskwarn.reasons.model_explanations` of the rows of ``frame`` whose unit is
     in ``warned``: each row's explanation is its own (its SHAP contributions and its
@@ -526,7 +540,7 @@ def warned_explanations(
     if not warned:
         return {}
     rows = frame.loc[frame["unit_id"].astype(str).isin(warned)]
-    return model_explanations(champion, rows)
+    return model_explanations(champion, rows, factors)
 
 
 def _warn_and_write(
@@ -542,11 +556,13 @@ def _warn_and_write(
     airflow_run_id: str | None,
     *,
     unscored: dict[str, list[str]] | None = None,
+    evidence_of: Callable[[set[str]], dict[str, dict[str, Any]]] | None = None,
 ) -> str:
     """Levels (with hysteresis and the county capacity) and warnings of ``scored``
     (unit_id, probability, score, county and township codes), then one run written.
     ``explanations``: per unit, or a function giving them for the set of warned units
-    (called once the levels are known)."""
+    (called once the levels are known); ``evidence_of`` the warned units' evidence
+    beside the model's name (called after the explanations)."""
     spec = domains.get(domain)
     policy = policy or spec.levels
     history = store.warnings(domain=domain, published_only=False)
@@ -555,10 +571,10 @@ def _warn_and_write(
     levels = rw.apply_capacity(
         levels, policy.max_high_per_county, issued_this_week(history, origin)
     )
+    warned = set(levels.loc[levels["level_rank"] >= 1, "unit_id"].astype(str))
     if callable(explanations):
-        explanations = explanations(
-            set(levels.loc[levels["level_rank"] >= 1, "unit_id"].astype(str))
-        )
+        explanations = explanations(warned)
+    evidence = evidence_of(warned) if evidence_of is not None else None
     ctx = rw.WarningContext(
         domain,
         spec.unit,
@@ -571,7 +587,7 @@ def _warn_and_write(
         domain=domain,
         origin=origin,
         forecasts=forecasts,
-        warnings=rw.build_warnings(levels, ctx, explanations),
+        warnings=rw.build_warnings(levels, ctx, explanations, evidence),
         model_name_=champion.name,
         model_version=champion.version,
         data_version_=version,

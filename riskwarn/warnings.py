@@ -211,6 +211,17 @@ def pct_text(share: float, digits: int = 1) -> str:
     return f"{float(share) * 100:.{digits}f}%"
 
 
+def horizon_words(horizon_hours: float) -> dict[str, str]:
+    """A forecast horizon in words: whole days as days ("30 days" / "30 天": a dispute
+    case's 720 h read as hours), one day and anything else in hours ("24 h" / "24 小时")."""
+    hours = float(horizon_hours)
+    days = hours / 24
+    if hours > 24 and days == int(days):
+        n = int(days)
+        return {"en": f"{n} day" + ("s" if n != 1 else ""), "zh": f"{n} 天"}
+    return {"en": f"{hours:.0f} h", "zh": f"{hours:.0f} 小时"}
+
+
 def probability_reason(
     probability: float,
     horizon_hours: float,
@@ -224,23 +235,24 @@ def probability_reason(
     set in training, :func:`riskwarn.nowcast.level_sources`), said in the reason with the
     domain's threshold of that level (``usual``) it replaces: "0.9% ... (level II orange)"
     read as a contradiction where the domain's orange is 8% (review of 6 Dec 2026)."""
+    hz = horizon_words(horizon_hours)
     if threshold is not None and np.isfinite(threshold):
         digits = 2 if threshold < 0.1 else 1
         p, th = pct_text(probability, digits), pct_text(threshold, digits)
         dom_en = f", not the domain's {pct_text(usual, 0)}" if usual else ""
         dom_zh = f"，而非本领域通用的 {pct_text(usual, 0)}" if usual else ""
         return {
-            "en": f"Model probability {p} over the next {horizon_hours:.0f} h, at or above this "
+            "en": f"Model probability {p} over the next {hz['en']}, at or above this "
             f"model's own {LEVEL_NAMES[rank]} threshold of {th} (set in training{dom_en}): "
             f"level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}.",
-            "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {p}，达到本模型自身的"
+            "zh": f"模型预测未来 {hz['zh']}内的概率为 {p}，达到本模型自身的"
             f"{LEVEL_COLOUR_ZH[rank]}阈值 {th}（训练时设定{dom_zh}）："
             f"{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级。",
         }
     return {
-        "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
+        "en": f"Model probability {pct_text(probability)} over the next {hz['en']} "
         f"(level {LEVEL_ROMAN[rank]} {LEVEL_NAMES[rank]}).",
-        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
+        "zh": f"模型预测未来 {hz['zh']}内的概率为 {pct_text(probability)}"
         f"（{LEVEL_COLOUR_ZH[rank]}，{LEVEL_ROMAN[rank]}级）。",
     }
 
@@ -260,12 +272,13 @@ def model_alone_reason(
     """The model-probability reason of a warning whose level another source set: what the
     model alone gave (its level, or below every threshold), never the warning's level."""
     k = LEVEL_RANKS.get(str(model_level), 0)
+    hz = horizon_words(horizon_hours)
     en = f"level {LEVEL_ROMAN[k]} {LEVEL_NAMES[k]}" if k else "below every model threshold"
     zh = f"{LEVEL_COLOUR_ZH[k]}，{LEVEL_ROMAN[k]}级" if k else "未达模型任何阈值"
     return {
-        "en": f"Model probability {pct_text(probability)} over the next {horizon_hours:.0f} h "
+        "en": f"Model probability {pct_text(probability)} over the next {hz['en']} "
         f"(the model alone: {en}; another source set the level).",
-        "zh": f"模型预测未来 {horizon_hours:.0f} 小时内的概率为 {pct_text(probability)}"
+        "zh": f"模型预测未来 {hz['zh']}内的概率为 {pct_text(probability)}"
         f"（仅模型：{zh}；预警等级由其他依据给出）。",
     }
 

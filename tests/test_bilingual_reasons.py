@@ -110,8 +110,8 @@ def test_warning_rows_carry_bilingual_reasons_and_keep_legacy_strings() -> None:
     w = build_warnings(levels, ctx, explanations).set_index("unit_id")
     r1, r2 = w.loc["c1", "reasons"], w.loc["c2", "reasons"]
     assert r1[0] == {
-        "en": "Model probability 90.0% over the next 168 h (level I red).",
-        "zh": "模型预测未来 168 小时内的概率为 90.0%（红色，I级）。",
+        "en": "Model probability 90.0% over the next 7 days (level I red).",
+        "zh": "模型预测未来 7 天内的概率为 90.0%（红色，I级）。",
     }
     assert r1[1] == {
         "en": "12 events in this cell in the last 7 days, 1,030 in the last 28 days.",

@@ -209,4 +209,25 @@ def test_train_register_load_and_score(data, settings) -> None:
         for item in r
         if isinstance(item, dict)
     )
+    # each warning's evidence: the case's facts as the model saw them at the origin (the
+    # scoring frame's own values, not the lake's today) and the model's top inputs; before
+    # 2026-12-06 only {"model": "riskwarn-dispute_cases v1"}
+    from riskwarn.serving_frames import case_scoring_frame
+
+    seen = case_scoring_frame(settings, pd.Timestamp(origin), DOMAIN).set_index("unit_id")
+    for row in w.itertuples():
+        ev, case = row.evidence, seen.loc[row.unit_id]
+        assert ev["model"].startswith("riskwarn-dispute_cases v"), ev
+        for key in ("age_days", "n_mediations", "n_failed_mediations", "party_prior_disputes"):
+            assert ev[key] == pytest.approx(float(case[key]), abs=0.01), (key, ev)
+        assert ev["party_prior_escalations"] == pytest.approx(
+            float(case["party_prior_escalations"])
+        )
+        assert "nearby_escalations_30d" in ev
+        cats = [c.removeprefix("category_") for c in seen.columns if c.startswith("category_")]
+        assert ev.get("category") == next((c for c in cats if case[f"category_{c}"] == 1), None)
+        assert ev["top_inputs"] and all(set(i) == {"input", "value"} for i in ev["top_inputs"])
+        assert all(set(i["input"]) == {"en", "zh"} for i in ev["top_inputs"])
+        words = str(ev).lower()
+        assert not any(k in words for k in ("party_ids", "name", "phone", "id_number")), ev
     store.close()

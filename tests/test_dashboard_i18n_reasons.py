@@ -97,12 +97,12 @@ def test_warning_reasons_follow_the_language_switch(home: tuple[Path, str]) -> N
     zh = _warnings_page("zh", wid)
     assert f"- {ZH_REASON}" in zh and EN_REASON not in zh
     assert f"- {ONLY_EN}" in zh and f"- {LEGACY}" in zh  # fallbacks
-    assert "- 模型预测未来 168 小时内的概率为 61.0%（橙色，II级）。" in zh  # the pipeline's own
+    assert "- 模型预测未来 7 天内的概率为 61.0%（橙色，II级）。" in zh  # the pipeline's own
     assert "Model probability" not in zh
     en = _warnings_page("en", wid)
     assert f"- {EN_REASON}" in en and ZH_REASON not in en
     assert f"- {LEGACY}" in en
-    assert "- Model probability 61.0% over the next 168 h (level II orange)." in en
+    assert "- Model probability 61.0% over the next 7 days (level II orange)." in en
     assert "模型预测" not in en
 
 

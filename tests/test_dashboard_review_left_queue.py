@@ -151,7 +151,7 @@ def test_a_warning_decided_by_another_while_read_stays_open_and_says_who(
     assert str(_select(at, "rv_pick").value) == wid
     notice = _text(at.warning)
     assert review.short_id(wid) in notice and "reviewer1 decided it at" in notice, notice
-    assert "(Adjust" in notice and OTHER_REASON in notice and "it is now Adjusted" in notice
+    assert "(adjust to " in notice and OTHER_REASON in notice and "it is now Adjusted" in notice
     assert [w for w in at.radio if str(w.key).startswith("rv_action_")]  # its form
 
     at.session_state["lang"] = "zh"  # the notice follows the language; A stays open

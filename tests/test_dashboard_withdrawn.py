@@ -98,7 +98,7 @@ def test_a_withdrawn_warning_leaves_the_queue_and_its_trail_says_withdrawn(home:
     assert not [w for w in at.radio if str(w.key).startswith("rv_action_")]  # no form
     trail = at.dataframe[-1].value
     assert trail["处置"].tolist() == ["确认", "撤回"]
-    assert trail["研判人"].tolist() == ["reviewer", "rerun-after-correction"]
+    assert trail["研判人"].tolist() == ["评估专家", "rerun-after-correction"]  # display name
 
     at.session_state["lang"] = "en"
     at.run()

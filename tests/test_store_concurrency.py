@@ -24,6 +24,10 @@ import pytest
 from riskwarn.store import StaleWarningError, Store, run_id_for, warning_id_for
 
 DOMAIN = "incidents"
+# the reviewers race on a warning of another domain's run, published once: the writer's
+# runs replace the incidents warnings, on which no decision is taken any more
+# (ReplacedWarningError, docs/serving-store.md)
+REVIEWED = "dispute_hotspots"
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 DURATION_S = 3.0
 JOIN_TIMEOUT_S = 60
@@ -47,13 +51,13 @@ def expected_counts(run_id: str) -> tuple[int, int]:
     return n_forecasts(k), n_warnings(k)
 
 
-def write_run(store: Store, k: int) -> str:
-    """Stage, fill and publish run k (deterministic content)."""
+def write_run(store: Store, k: int, domain: str = DOMAIN) -> str:
+    """Stage, fill and publish run k of ``domain`` (deterministic content)."""
     origin = origin_of(k)
     run_id = store.stage_run(
         {
-            "run_id": run_id_for(DOMAIN, origin),
-            "domain": DOMAIN,
+            "run_id": run_id_for(domain, origin),
+            "domain": domain,
             "origin": origin,
             "horizon_hours": 24,
             "model_name": "riskwarn-incidents",
@@ -162,8 +166,9 @@ def reader(url: str, name: str, start: Any, race: Any, out: Any) -> None:
 
 
 def review_at_once(store: Store, name: str, race: Any) -> tuple[str, Any]:
-    """Review the run-0 warning at version 1, released together with the other reviewer."""
-    wid = warning_id_for(DOMAIN, "c0000", origin_of(0))
+    """Review the run-0 warning of REVIEWED at version 1, released together with the
+    other reviewer."""
+    wid = warning_id_for(REVIEWED, "c0000", origin_of(0))
     store.get_warning(wid)  # a warm connection, so both reach the UPDATE together
     race.wait(timeout=JOIN_TIMEOUT_S)
     try:
@@ -210,6 +215,7 @@ def test_writer_readers_and_racing_reviewers_in_separate_processes(url: str) -> 
     store = Store(url)
     store.upgrade()
     write_run(store, 0)  # something is served before readers start
+    write_run(store, 0, REVIEWED)  # the reviewers' warning, in force throughout
     ctx = mp.get_context("spawn")
     out, start, race = ctx.Queue(), ctx.Barrier(3), ctx.Barrier(2)  # start once imported
     procs = [ctx.Process(target=writer, args=(url, start, out))]
@@ -243,7 +249,7 @@ def test_writer_readers_and_racing_reviewers_in_separate_processes(url: str) -> 
     winner, loser = won[0], stale[0]
     assert outcomes[winner] == ("won", 2)
     assert outcomes[loser] == ("stale", winner)
-    wid = warning_id_for(DOMAIN, "c0000", origin_of(0))
+    wid = warning_id_for(REVIEWED, "c0000", origin_of(0))
     assert store.warning_reviews(wid)["reviewer"].tolist() == [winner]
     log = store.audit_log()
     trail = log[log["object_id"] == wid]

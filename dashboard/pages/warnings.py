@@ -23,7 +23,7 @@ from dashboard.i18n import (
     t,
 )
 from dashboard.shell import page_context
-from riskwarn.store import PersonalDataError, StaleWarningError
+from riskwarn.store import PersonalDataError, ReplacedWarningError, StaleWarningError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "预警研判", "en": "Warnings review"},
@@ -40,6 +40,14 @@ def say_flash() -> None:
     flash = st.session_state.pop("rv_flash", None)
     if flash and flash[0] == "error":
         st.error(flash[1], icon=":material/sync_problem:")
+        got = st.session_state.get(review.REPLACED_KEY)
+        if got:  # a decision refused on a replaced warning: open the one in force
+            st.button(
+                t("open_replacement", lg, id=review.short_id(got[1])),
+                key=f"rv_open_replacement_{got[1]}",
+                on_click=review.open_replacement,
+                args=(st.session_state,),
+            )
     elif flash:
         st.success(flash[1], icon=":material/check_circle:")
 
@@ -47,6 +55,7 @@ def say_flash() -> None:
 ctx = page_context("warnings")
 lg, tz, url, snap = ctx.lang, ctx.tz, ctx.store_url, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
+people = auth.display_names(auth.load_users(auth.users_file_path(ctx.settings.home)))
 sites = queries.hazard_sites(ctx.lake_dir)
 site_names = dict(zip(sites["record_id"].astype(str), sites["name"].astype(str), strict=True))
 everything = queries.warnings(snap)
@@ -348,7 +357,7 @@ with right:
         notice = st.container()
         if conflict:
             notice.error(
-                review.stale_message(conflict["last_review"], lg, tz),
+                review.stale_message(conflict["last_review"], lg, tz, people),
                 icon=":material/sync_problem:",
             )
             notice.button(
@@ -412,6 +421,7 @@ with right:
                 st.error(t(problem, lg))
             else:
                 chosen = review.decision(draft)
+                st.session_state.pop(review.REPLACED_KEY, None)
                 try:
                     done = queries.review_warning(
                         url,
@@ -422,6 +432,19 @@ with right:
                     )
                 except PersonalDataError as exc:  # a phone or ID number: nothing saved
                     st.session_state["rv_flash"] = ("error", exc.message.get(lg, exc.message["en"]))
+                except ReplacedWarningError as exc:
+                    # a newer run replaced it since the form was shown (out of force, out
+                    # of the queue): nothing saved; name the warning in force for the place
+                    said = review.replaced_message(exc, lg, tz)
+                    st.session_state["rv_flash"] = ("error", said)
+                    new = exc.replaced_by
+                    if new is not None:
+                        st.session_state[review.REPLACED_KEY] = (
+                            wid,
+                            str(new["warning_id"]),
+                            str(new["domain"]),
+                            new.get("county_code"),
+                        )
                 except StaleWarningError as exc:
                     # someone decided first (or a re-run withdrew it): keep theirs, tell;
                     # the form stays refused (not moved to the current version) until the
@@ -444,7 +467,7 @@ with right:
                             "saved",
                             lg,
                             id=sid,
-                            action=t(f"action_{chosen['action']}", lg),
+                            action=review.action_words(chosen["action"], chosen["level"], lg),
                             version=done["version"],
                         ),
                     )
@@ -454,7 +477,7 @@ with right:
 with st.container():
     st.markdown(f"**{t('trail', lg)}**")
     trail = review.trail_frame(
-        queries.warning_reviews(url, wid), queries.warning_events(url, wid), lg
+        queries.warning_reviews(url, wid), queries.warning_events(url, wid), lg, people
     )
     if trail.empty:
         st.caption("—")

@@ -27,6 +27,7 @@ from riskwarn.store.publishing import (
 )
 from riskwarn.store.reviews import (
     PersonalDataError,
+    ReplacedWarningError,
     ReviewStore,
     StaleWarningError,
     WithdrawnWarningError,
@@ -37,6 +38,7 @@ __all__ = [
     "AlreadyAcknowledgedError",
     "NeverSentError",
     "PersonalDataError",
+    "ReplacedWarningError",
     "RunRestagedError",
     "StaleWarningError",
     "Store",

@@ -10,11 +10,19 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from riskwarn.redact import personal_data
-from riskwarn.store.models import LEVELS, REVIEW_ACTIONS, RiskWarning, WarningReview
+from riskwarn.store.models import (
+    LEVELS,
+    REVIEW_ACTIONS,
+    ForecastRun,
+    Publication,
+    RiskWarning,
+    WarningReview,
+)
 from riskwarn.store.reads import ReadStore
-from riskwarn.store.sql import table_of
+from riskwarn.store.sql import lock_for_transaction, table_of
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,39 @@ class WithdrawnWarningError(StaleWarningError):
         )
         self.current = current
         self.expected_version = expected_version
+
+
+class ReplacedWarningError(StaleWarningError):
+    """The warning's run is no longer the one served for its domain: a newer run was
+    published since the form was shown (docs/serving-store.md, "Review and optimistic
+    concurrency": *replaced*). No decision is recorded on it, whatever version the review
+    was based on: it is out of force and out of the queue, so a decision on it would be
+    seen by nobody. ``replaced_by`` is the served run's warning for the same unit (the
+    ``warnings`` row, None when the served run raised none for it) and ``served_run``
+    the served run (``forecast_runs`` row plus ``served_at``; None when none is served)."""
+
+    def __init__(
+        self,
+        current: dict[str, Any],
+        expected_version: int,
+        replaced_by: dict[str, Any] | None,
+        served_run: dict[str, Any] | None,
+    ) -> None:
+        run = "no run" if served_run is None else f"run {served_run['run_id']}"
+        by = (
+            f"by warning {replaced_by['warning_id']} of {run}"
+            if replaced_by is not None
+            else f"by {run}, which raised no warning for {current['unit_id']}"
+        )
+        Exception.__init__(
+            self,
+            f"warning {current['warning_id']} (run {current['run_id']}) was replaced {by}: "
+            f"no decision recorded (the review was based on version {expected_version})",
+        )
+        self.current = current
+        self.expected_version = expected_version
+        self.replaced_by = replaced_by
+        self.served_run = served_run
 
 
 PERSONAL_WORDS = {  # riskwarn.redact.personal_data's kinds, in a refusal's words
@@ -106,6 +147,11 @@ class ReviewStore(ReadStore):
         the level the warning already has (confirming a level is an 'accept').
         A withdrawn warning takes no decision: the attempt is audited as
         'review_rejected' and :class:`WithdrawnWarningError` (a StaleWarningError) raised.
+        Nor does a replaced one, whose run is no longer the one served for its domain
+        (a newer run was published): :class:`ReplacedWarningError` names the served
+        run's warning for the same unit. The domain's publishing lock is held from
+        before the check to the commit (PostgreSQL; SQLite's writers are serialised), so
+        a publish cannot slip between them, and the check is part of the UPDATE itself.
         """
         if action not in REVIEW_ACTIONS:
             raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
@@ -141,10 +187,19 @@ class ReviewStore(ReadStore):
                 ", ".join(found),
             )
             raise PersonalDataError(warning_id, found)
-        w = table_of(RiskWarning)
+        w, pub = table_of(RiskWarning), table_of(Publication)
         now = self._now()
         with self._write() as conn:
-            current = self._get_warning(conn, warning_id)  # KeyError if unknown
+            domain = conn.execute(
+                sa.select(w.c.domain).where(w.c.warning_id == warning_id)
+            ).scalar_one_or_none()
+            if domain is None:
+                raise KeyError(f"no warning {warning_id!r}")
+            # a publish of the domain holds this lock from before it reads the served run
+            # to its commit: none can change what is served between the check and the
+            # insert (and this transaction's statements see the last one committed)
+            lock_for_transaction(conn, "domain", str(domain))
+            current = self._get_warning(conn, warning_id)
             # the level in force when decided (what the reviewer saw): none once dismissed;
             # an 'accept' of a dismissed warning reinstates the level it was raised at
             raised = current["reviewed_level"] or current["level"]
@@ -162,6 +217,8 @@ class ReviewStore(ReadStore):
                     w.c.warning_id == warning_id,
                     w.c.version == int(expected_version),
                     w.c.withdrawn_at.is_(None),
+                    # in force: its run is the one served for its domain (not replaced)
+                    sa.exists().where(pub.c.domain == w.c.domain, pub.c.run_id == w.c.run_id),
                 )
                 .values(
                     state=STATE_OF_ACTION[action],
@@ -178,6 +235,8 @@ class ReviewStore(ReadStore):
             }
             if updated == 0:
                 stale = self._get_warning(conn, warning_id)
+                served, replaced_by = self._replacement(conn, stale)
+                replaced = served is None or served["run_id"] != stale["run_id"]
                 self._audit(
                     conn,
                     reviewer,
@@ -189,6 +248,9 @@ class ReviewStore(ReadStore):
                         "current_version": stale["version"],
                         "current_state": stale["state"],
                         "withdrawn": stale["withdrawn_at"] is not None,
+                        "replaced": replaced,
+                        "served_run": None if served is None else served["run_id"],
+                        "replaced_by": None if replaced_by is None else replaced_by["warning_id"],
                     },
                 )
             else:
@@ -209,6 +271,44 @@ class ReviewStore(ReadStore):
         if updated == 0:
             if stale["withdrawn_at"] is not None:
                 raise WithdrawnWarningError(stale, int(expected_version))
+            if replaced:
+                raise ReplacedWarningError(stale, int(expected_version), replaced_by, served)
             raise StaleWarningError(stale, int(expected_version))
         log.info("warning %s %s by %s", warning_id, action, reviewer)
         return result
+
+    @staticmethod
+    def _replacement(
+        conn: Connection, warning: dict[str, Any]
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """The run served for ``warning``'s domain (``forecast_runs`` row plus
+        ``served_at``, None when none is) and, when it is another run than the warning's,
+        that run's warning for the same unit (not withdrawn; None when it raised none)."""
+        runs, pub, w = table_of(ForecastRun), table_of(Publication), table_of(RiskWarning)
+        served = (
+            conn.execute(
+                sa.select(runs, pub.c.published_at.label("served_at"))
+                .join(pub, pub.c.run_id == runs.c.run_id)
+                .where(pub.c.domain == warning["domain"])
+            )
+            .mappings()
+            .first()
+        )
+        if served is None or served["run_id"] == warning["run_id"]:
+            return (None if served is None else dict(served)), None
+        newer = (
+            conn.execute(
+                sa.select(w)
+                .where(
+                    w.c.run_id == served["run_id"],
+                    w.c.domain == warning["domain"],
+                    w.c.unit_id == warning["unit_id"],
+                    w.c.withdrawn_at.is_(None),
+                )
+                .order_by(w.c.valid_from.desc(), w.c.warning_id)
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return dict(served), (None if newer is None else dict(newer))
