@@ -78,6 +78,8 @@ TEXT: dict[str, dict[str, str]] = {
         "change waits for an acknowledgement.",
     },
     "alarm_not_acked": {"zh": "未签收", "en": "not acknowledged"},
+    # who acknowledged, for roles that do not acknowledge alarms (no staff names)
+    "alarm_acked_by_staff": {"zh": "已签收（值班人员）", "en": "acknowledged (duty staff)"},
     # the outcome of each delivery (riskwarn.stream.alarm_log; English as the log writes it)
     "alarm_status_sent": {"zh": "已送达", "en": "sent"},
     "alarm_status_pending": {"zh": "待发送", "en": "pending"},
