@@ -139,3 +139,17 @@ def test_what_the_page_does_not_show_keeps_the_review(store: Store) -> None:
     w = store.get_warning(WID)
     assert (w["state"], w["version"], w["score"]) == ("accepted", 2, 0.5)
     assert store.audit_entries("warning", WID, ("warning_content_changed",)) == []
+
+
+@pytest.mark.parametrize(("lang", "word"), [("en", "Content changed"), ("zh", "内容更新")])
+def test_the_trail_says_the_content_changed(store: Store, lang: str, word: str) -> None:
+    from dashboard.review import trail_frame
+
+    publish(store)
+    store.review_warning(WID, "accept", "checked", "alice", 1)
+    publish(store, probability=0.97, score=0.97)
+    events = store.audit_entries("warning", WID, ("warning_content_changed",))
+    trail = trail_frame(store.warning_reviews(WID), events, lang)
+    assert trail["action"].tolist()[-1] == word
+    assert trail["warning_version"].tolist() == [2, 3]  # the decision on version 2
+    assert run_id_for(DOMAIN, ORIGIN) in trail["reason"].tolist()[-1]
