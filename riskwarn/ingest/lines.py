@@ -608,9 +608,10 @@ class CsvRecords:
         # a line that starts with U+FEFF (a file's BOM, here mid-file: files joined)
         bom = np.zeros(len(ends), dtype=bool)
         if codecs.BOM_UTF8 in block and self._utf8:
-            at = starts[starts + 3 <= len(a)]
-            hit = (a[at] == 0xEF) & (a[at + 1] == 0xBB) & (a[at + 2] == 0xBF)
-            bom[np.flatnonzero(starts + 3 <= len(a))[hit]] = True
+            room = np.flatnonzero(starts + 3 <= len(a))
+            first = starts[room]
+            hit = (a[first] == 0xEF) & (a[first + 1] == 0xBB) & (a[first + 2] == 0xBF)
+            bom[room[hit]] = True
             good &= ~bom
         out = _Chunk()
         for i in np.flatnonzero(filled & ~good).tolist():
