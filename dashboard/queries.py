@@ -77,7 +77,7 @@ REEXPORTED = (
 LOG = logging.getLogger(__name__)
 TTL_S = 60
 # a warning's events written by publications, not by reviewers (riskwarn.store.publishing)
-WARNING_EVENTS = ("withdraw_warning", "warning_raised_again")
+WARNING_EVENTS = ("withdraw_warning", "warning_raised_again", "warning_content_changed")
 # the domain lists the pages show, looked up in the registry (riskwarn.domains)
 DOMAINS_HOTSPOT = domains.names("hotspot", scored_by=domains.DAILY_SCORING_DAG)
 DOMAINS_ALL = tuple(domains.DOMAINS)

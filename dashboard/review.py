@@ -576,11 +576,15 @@ def open_replacement(state: MutableMapping[Any, Any]) -> None:
 
 
 def event_why(event: dict[str, Any], lang: str) -> str:
-    """Why a publication withdrew a warning or raised it again, in ``lang``."""
+    """Why a publication withdrew a warning, raised it again or reopened its review (its
+    content changed), in ``lang``."""
     from dashboard.i18n import t
 
     run = str((event.get("details") or {}).get("run_id", "?"))
-    key = "withdrawn_why" if event["action"] == "withdraw_warning" else "raised_again_why"
+    key = {
+        "withdraw_warning": "withdrawn_why",
+        "warning_content_changed": "content_changed_why",
+    }.get(event["action"], "raised_again_why")
     return t(key, lang, run=run)
 
 

@@ -415,6 +415,12 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{run} 重算后不再发出该预警",
         "en": "not raised by the re-run of {run}",
     },
+    "event_warning_content_changed": {"zh": "内容更新", "en": "Content changed"},
+    "content_changed_why": {
+        "zh": "{run} 更新了该预警的内容（概率、理由、依据或有效期），需重新研判",
+        "en": "{run} changed what it says (probability, reasons, evidence or validity): "
+        "needs a fresh review",
+    },
     "raised_again_why": {
         "zh": "{run} 再次发出该预警，需重新研判",
         "en": "raised again by {run}: needs a fresh review",

@@ -78,6 +78,8 @@ TEXT: dict[str, dict[str, str]] = {
         "change waits for an acknowledgement.",
     },
     "alarm_not_acked": {"zh": "未签收", "en": "not acknowledged"},
+    # who acknowledged, for roles that do not acknowledge alarms (no staff names)
+    "alarm_acked_by_staff": {"zh": "已签收（值班人员）", "en": "acknowledged (duty staff)"},
     # the outcome of each delivery (riskwarn.stream.alarm_log; English as the log writes it)
     "alarm_status_sent": {"zh": "已送达", "en": "sent"},
     "alarm_status_pending": {"zh": "待发送", "en": "pending"},
@@ -426,6 +428,10 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_unclosed_quote": {"zh": "引号未闭合", "en": "Unclosed quote"},
     "qr_line_too_long": {"zh": "行过长", "en": "Line too long"},
     "qr_carriage_return": {"zh": "行内含回车符", "en": "Carriage return inside a line"},
+    "qr_bom_in_line": {
+        "zh": "行首含字节顺序标记（BOM）",
+        "en": "Byte-order mark (BOM) at line start",
+    },
     "qr_nul_byte": {"zh": "含空字节", "en": "NUL bytes"},
     "qr_field_too_long": {"zh": "字段过长", "en": "Field too long"},
     "qr_schema": {"zh": "未通过数据契约检查", "en": "Contract check failed"},

@@ -430,6 +430,31 @@ def alarm_outcome(text: str, lang: str) -> str:
     return ("，" if lang == "zh" else ", ").join(out)
 
 
+def alarm_people(alarms: pd.DataFrame, role: str, lang: str) -> pd.DataFrame:
+    """The alarm log's staff columns as ``role`` may see them (review of 2026-12-06):
+    who acknowledged a change (a dashboard user's name: personal data of staff) is shown
+    to the roles that acknowledge alarms themselves (reviewer, admin: they may need to
+    reach a colleague who signed for one), and to the others (leader, data scientist) as
+    "acknowledged (duty staff)". The contacts a change went to are contact ids, duty
+    labels by design (configs/contacts.example.yaml), shown to every role; a phone or
+    ID number in one of them or in a user name (an id chosen badly) is masked for all
+    (:func:`dashboard.text.shown_reason`). Unacknowledged rows stay empty (NaN)."""
+    from dashboard.auth import can_review
+    from dashboard.text import shown_reason
+
+    out = alarms.copy()
+    acked = out["acknowledged_by"].notna()
+    if can_review(role):
+        names = [shown_reason(v, lang) for v in out.loc[acked, "acknowledged_by"]]
+    else:
+        names = [t("alarm_acked_by_staff", lang)] * int(acked.sum())
+    out["acknowledged_by"] = out["acknowledged_by"].astype(object)
+    out.loc[acked, "acknowledged_by"] = names
+    if "sent" in out:
+        out["sent"] = [v if not isinstance(v, str) else shown_reason(v, lang) for v in out["sent"]]
+    return out
+
+
 def fmt_time(ts: Any, lang: str, tz: str) -> str:
     """A time in the display zone (re-exported for pages)."""
     from dashboard.i18n import fmt_datetime

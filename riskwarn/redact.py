@@ -65,7 +65,9 @@ _MOBILE = re.compile(
     rf"{_START}(?:(?:\+|00)?86{_SEP})?1[3-9][0-9]"
     rf"(?:[0-9]{{8}}|{_ONE_GAP}[0-9]{{8}}|[0-9]{{4}}{_ONE_GAP}[0-9]{{4}}"
     rf"|{_GAP}[0-9]{{4}}{_GAP}[0-9]{{4}}|\.[0-9]{{4}}\.[0-9]{{4}}"
-    rf"|[0-9]\s[0-9]{{4}}\s[0-9]{{3}}){_END}"
+    rf"|[0-9]\s[0-9]{{4}}\s[0-9]{{3}}|/[0-9]{{4}}/[0-9]{{4}}|_[0-9]{{4}}_[0-9]{{4}}){_END}"
+    # the 3 digits of a mobile's network in brackets: (138)12345678, (138) 1234-5678
+    rf"|{_START}[(（]1[3-9][0-9][)）]{_ONE_GAP}?(?:[0-9]{{8}}|[0-9]{{4}}{_ONE_GAP}[0-9]{{4}}){_END}"
 )
 _AREA = r"(?:10|2[0-9]|[3-9][0-9]{2})"  # an area code without its leading 0
 _LANDLINE = re.compile(
@@ -137,15 +139,45 @@ _FOLD = str.maketrans(
         "．": ".",
         "／": "/",
         "\u3000": " ",
+        # Chinese numerals, one character for one digit (a mobile number written out:
+        # 一三八一二三四五六七八); 十, 百 and 千 are not digits of a number written out
+        **{c: str(i) for i, c in enumerate("〇一二三四五六七八九")},
+        "零": "0",
+        "○": "0",
     }
 )
+
+
+# the invisible format characters (Unicode category Cf, as of Unicode 14/15: soft hyphen,
+# zero-width space / joiners, bidi marks, word joiner, BOM, tags; tests check the list
+# against unicodedata)
+_CF = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+
+
+def _visible(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without its invisible format characters (:data:`_CF`: U+200B zero-width
+    space, U+200C/D, U+2060 word joiner, U+FEFF, bidi marks, the soft hyphen), which
+    split a number without showing (13812\u200b345678), and the index in ``text`` of
+    each character kept (None when none was removed)."""
+    if text.isascii() or not _CF.search(text):
+        return text, None
+    keep = [i for i, c in enumerate(text) if not _CF.match(c)]
+    return "".join(text[i] for i in keep), keep
 
 
 def personal_spans(text: str) -> list[tuple[int, int, str]]:
     """Where ``text`` holds personal data: ``(start, end, kind)`` in text order, ``kind``
     one of :data:`PERSONAL_KINDS`; spans never overlap (an ID number wins over a phone
-    number found inside it). Full-width digits count as digits (:data:`_FOLD`)."""
-    folded = text.translate(_FOLD)
+    number found inside it). Full-width digits and Chinese numerals count as digits
+    (:data:`_FOLD`); invisible format characters are not seen (:func:`_visible`): a span
+    is the text as written, the ones inside it included."""
+    visible, at = _visible(text)
+    folded = visible.translate(_FOLD)
     spans: list[tuple[int, int, str]] = []
     for kind, pattern in _PATTERNS:
         for m in pattern.finditer(folded):
@@ -153,6 +185,8 @@ def personal_spans(text: str) -> list[tuple[int, int, str]]:
                 continue
             if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
                 spans.append((m.start(), m.end(), kind))
+    if at is not None:  # back to the text as written
+        spans = [(at[s], at[e - 1] + 1, kind) for s, e, kind in spans]
     return sorted(spans)
 
 

@@ -363,6 +363,11 @@ def test_kill_9_between_table_commit_and_quarantine_commit(tmp_path: Path, store
         assert (first["new"], first["accepted"], first["quarantined"]) == (GOOD, GOOD, 0)
         assert first["recovered"]["complete"] is False
         assert first["recovered"]["quarantine_not_stored"] == FUTURE
+        # its top-level counts still sum: the rows not stored in their own field
+        assert first["not_stored"] == FUTURE
+        assert first["read"] == (
+            first["accepted"] + first["quarantined"] + first["duplicates"] + first["not_stored"]
+        )
         assert any("quarantined rows not stored" in m for m in report["messages"]), report
         # the re-run stored the quarantine; the store's row agrees with the lake and keeps
         # the killed run's new rows (a re-run of a recorded batch adds to its counts)

@@ -88,6 +88,21 @@ FOUND = [
     # one or two dashes, a space either side (review 2026-12-06, fourth)
     ("132 -- 4183 -- 5768", ["phone"]),
     ("132 —— 4183 —— 5768", ["phone"]),
+    # review 2026-12-06 (attack C4): slashes, underscores, the network's 3 digits in
+    # brackets, a zero-width space or other invisible format character inside the
+    # number, and a mobile written out in Chinese numerals passed the check
+    ("138/1234/5678", ["phone"]),
+    ("route 132/4183/5768", ["phone"]),  # was in NOT_FOUND: the same shape as a phone
+    ("138_1234_5678", ["phone"]),
+    ("(138)12345678", ["phone"]),
+    ("（138） 1234-5678", ["phone"]),
+    ("13812\u200b345678", ["phone"]),
+    ("138\u20601234\ufeff5678", ["phone"]),
+    ("138\xad1234\xad5678", ["phone"]),
+    ("340822\u200b195105078924", ["id_number"]),
+    ("电话一三八一二三四五六七八", ["phone"]),
+    ("电话一三八〇〇〇〇五六七八", ["phone"]),
+    ("电话幺三八", []),  # not a number
 ]
 # what reviewers legitimately write: never taken for a phone or ID number
 NOT_FOUND = [
@@ -125,7 +140,17 @@ NOT_FOUND = [
     "lot 340811 19900230 1234, 340811-19900132-1234",  # 30 February, day 32
     "serial 3408111990010112345, 3408 1119 9001 0112 345, 340811.19900101.1234.5",
     "votes 1/3/2/4/1/8/3/5/7/6/8 and 3/4/0/8/1/1/1/9/9/0/0/1/0/1/1/2/3/4",
-    "route 132/4183/5768, 1.3-2.4-1835-768",
+    "route 1.3-2.4-1835-768",
+    # review 2026-12-06 (attack C4): slashes, underscores and brackets between digit
+    # groups, Chinese numerals and invisible characters are read as a phone only in a
+    # mobile's shape
+    "reported 2023/10/29, closed 2023/11/02 18:30, 2023_10_29 export",
+    "amount 1380/1234/56789 yuan, 12/1234/5678, 138/12345/678",
+    "case JQ2023102900067 and \ufeffJQ2023102900067, MD2023_1219_0001",
+    "(2023)10号, (138) cases, (13) 12345678 items",
+    "二〇二三年十月二十九日，一三八人，第一二三四五六七八九号",
+    "file batch_138_1234_56789, 138_12345_678",
+    "zero\u200bwidth 2023\u200b10\u200b29",
 ]
 
 
@@ -339,3 +364,18 @@ def test_the_review_page_trail_masks_an_old_reason(home: Path, lang: str, word: 
     shown = "\n".join(df.value.to_csv() for df in at.dataframe)
     assert word in shown, shown
     assert PHONE not in shown and "5123456" not in shown and "19900101" not in shown
+
+
+def test_every_invisible_format_character_is_ignored() -> None:
+    """redact._CF holds every character of Unicode category Cf this Python knows: none
+    of them can split a number unseen."""
+    import sys
+    import unicodedata
+
+    from riskwarn.redact import _CF
+
+    cf = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    assert [hex(ord(c)) for c in cf if not _CF.match(c)] == []
+    for c in cf[:: max(1, len(cf) // 20)]:
+        text = f"电话138{c}1234{c}5678。"
+        assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == "电话[P]。"

@@ -231,6 +231,8 @@ chosen, site_list = all_sites(site_domain)
 # real-time alarms (issue 16): what was sent to whom, and who acknowledged it
 alarms = queries.alarm_log(url)
 if not alarms.empty:
+    # staff names only for the roles that acknowledge alarms (views.alarm_people)
+    alarms = views.alarm_people(alarms, ctx.user.role, lg)
     st.subheader(t("alarm_log", lg))
     st.caption(views.alarm_log_caption(alarms, lg))
     failed_note = views.alarm_log_failed(alarms, lg)

@@ -253,6 +253,9 @@ class StoreJournal:
             "new": new,
             "updated": updated,
             "unchanged": unchanged - moved,
+            # read = accepted + quarantined + duplicates + not_stored: the rows its
+            # quarantine commit did not store are counted, not lost from the sum
+            "not_stored": quarantine_missing,
             "reasons": _with_moved(dict(intent.get("reasons") or {}), moved),
             "ingested_at": datetime.fromisoformat(str(intent["ingested_at"])),
         }

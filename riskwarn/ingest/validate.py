@@ -390,6 +390,11 @@ _REASON_TEXT = {
         "the line is not text in the file's encoding (an undecodable byte): the line is one "
         "record, quarantined whole (not read)"
     ),
+    "bom_in_line": (
+        "the line starts with U+FEFF, a byte-order mark in the middle of the file (another "
+        "file joined on?): invisible, it would make a different id; the line is quarantined "
+        "whole (not read): remove the mark and ingest the line again"
+    ),
     "nul_byte": "NUL byte(s) in the data",
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",

@@ -218,6 +218,8 @@ class StoreBase:
             details: dict[str, Any] = {
                 k: row[k] for k in ("source", "file_name", "table_name", *INGEST_COUNTS)
             }
+            if "not_stored" in report:  # a recovered run's rows its lake never got
+                details["not_stored"] = int(report["not_stored"])
             details["ingested_at"] = row["ingested_at"].isoformat()
             details["replaced"] = (
                 None

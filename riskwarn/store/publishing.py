@@ -9,6 +9,8 @@ re-running a scoring interval rewrites the same rows.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
@@ -60,6 +62,69 @@ def run_id_for(domain: str, origin: datetime) -> str:
 def warning_id_for(domain: str, unit_id: str, valid_from: datetime) -> str:
     """The deterministic warning id ``domain:unit_id:YYYYmmddTHHMMZ``."""
     return f"{domain}:{unit_id}:{utc(valid_from):%Y%m%dT%H%MZ}"
+
+
+REVIEWED_FIELDS = (
+    "level",
+    "probability",
+    "reasons",
+    "evidence",
+    "valid_from",
+    "valid_to",
+    "lead_time_hours",
+    "county_code",
+    "township_code",
+)
+"""The warning columns a reviewer sees on the review page (dashboard.review): a change
+to any of them, as shown, reopens the review. Not here: the ids (a warning's identity),
+``score`` (only orders the queue), ``level_rank`` (follows the level), ``run_id`` and
+``origin`` (which run carries the warning, not what it says)."""
+
+
+def _shown(value: Any) -> Any:
+    """``value`` as compared for a review: numbers to 6 significant digits (no page
+    shows more, and a re-computation's float noise is no new content), NaN as None,
+    times in UTC ISO, containers element-wise."""
+    if isinstance(value, Mapping):
+        return {str(k): _shown(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_shown(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, (int, float)):
+        f = float(value)
+        return None if f != f else float(f"{f:.6g}")
+    try:
+        return None if pd.isna(value) else str(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def reviewed_content(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What a reviewer of ``row`` (a ``warnings`` or ``staged_warnings`` row) sees:
+    :data:`REVIEWED_FIELDS`, the probability as the page prints it (``pct_text``, one
+    decimal: 0.3101 and 0.3104 both read "31.0%"), the rest via :func:`_shown`."""
+    from riskwarn.warnings import pct_text
+
+    out = {k: _shown(row.get(k)) for k in REVIEWED_FIELDS}
+    p = out["probability"]
+    out["probability"] = None if p is None else pct_text(float(p), 1)
+    return out
+
+
+def reviewed_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The :data:`REVIEWED_FIELDS` whose shown value differs between ``old`` and ``new``."""
+    a, b = reviewed_content(old), reviewed_content(new)
+    return [k for k in REVIEWED_FIELDS if a[k] != b[k]]
+
+
+def reviewed_content_hash(row: Mapping[str, Any]) -> str:
+    """SHA-256 (hex, first 16 digits) of :func:`reviewed_content`: which content a
+    version of a warning showed (audited when a re-publication changes it)."""
+    text = json.dumps(reviewed_content(row), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class RunRestagedError(RuntimeError):
@@ -410,11 +475,17 @@ class PublishingStore(StoreBase):
         """Upsert the run's staged warnings into ``warnings``; withdraw those of the run
         that its staged rows no longer have. Returns (warnings staged, warnings withdrawn).
 
-        New warnings start as state 'new', version 1. An existing warning whose level
-        changed is reset to 'new' with its version bumped (it needs a fresh review);
-        otherwise only its content is refreshed and its review state/version kept.
-        Unchanged warnings are not touched (a re-run rewrites nothing). A withdrawn
-        warning raised again is 'new' again (version bumped, review trail kept).
+        New warnings start as state 'new', version 1. An existing warning whose reviewed
+        content changed (:func:`reviewed_changes`: anything the review page shows: level,
+        probability as shown, reasons, evidence, validity, lead time, place) is reset to
+        'new' with its version bumped: it needs a fresh review, a form opened on the old
+        content gets the stale-version conflict, the earlier decision stays in the trail
+        at its (older) version, and 'warning_content_changed' is audited with the fields
+        that changed and the content hashes before and after. A change the page does
+        not show (the score, the run that carries the warning) only refreshes the row,
+        review state/version kept. Unchanged warnings are not touched (a re-run rewrites
+        nothing). A withdrawn warning raised again is 'new' again (version bumped,
+        review trail kept).
 
         A warning whose ``run_id`` is this run and which this publication does not raise
         (the run published again after a data correction or a backfill re-run) is
@@ -484,8 +555,24 @@ class PublishingStore(StoreBase):
             if all(old[k] == new[k] for k in WARNING_CONTENT):
                 continue
             values: dict[str, Any] = {**new, "updated_at": now}
-            if old["level"] != new["level"]:
+            changed = reviewed_changes(old, new)
+            if changed:  # what the reviewer decided on is not what is shown any more
                 values.update(state="new", reviewed_level=None, version=w.c.version + 1)
+                self._audit(
+                    conn,
+                    actor,
+                    "warning_content_changed",
+                    "warning",
+                    new["warning_id"],
+                    {
+                        "run_id": run_id,
+                        "changed": changed,
+                        "state_before": old["state"],
+                        "version": old["version"] + 1,
+                        "content_before": reviewed_content_hash(old),
+                        "content": reviewed_content_hash(new),
+                    },
+                )
             conn.execute(sa.update(w).where(w.c.warning_id == new["warning_id"]).values(**values))
         if inserts:
             conn.execute(sa.insert(w), inserts)
