@@ -297,15 +297,21 @@ def evidence_fact_label(key: str, value: Any, lang: str) -> str:
 
 def reason_text(reason: Any, lang: str) -> str:
     """One reason in ``lang``: a bilingual ``{"en": ..., "zh": ...}`` item gives the chosen
-    language, else the other one; a plain string (legacy) is shown as it is."""
+    language, else the other one; a plain string (legacy) is shown as it is. A raw
+    ``feature = value`` factor stored by scoring before the one wording path
+    ("lr_smooth_hl1y_s2 = 27.2608") is shown in the catalogue's words
+    (:func:`features.catalog.reword_raw`): reasons are stored as text, so a warning
+    scored earlier would show it until re-scored; the record is not changed."""
+    from features.catalog import reword_raw
+
     if isinstance(reason, dict):
         other = "en" if lang == "zh" else "zh"
         for key in (lang, other, "text", "sentence"):
             value = reason.get(key)
             if isinstance(value, str) and value:
-                return value
+                return reword_raw(value, key if key in ("en", "zh") else "en")
         return str(reason)
-    return str(reason)
+    return reword_raw(str(reason), "en")
 
 
 def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:
