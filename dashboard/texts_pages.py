@@ -629,6 +629,27 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）。",
         "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted).",
     },
+    "vd_rank_below_random": {
+        "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）；但这只是在低于随机水平的"
+        "方法之间排名，并不说明模型好用。",
+        "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted), but among "
+        "methods below the random reference: the rank does not make the model useful.",
+    },
+    "vd_below_random": {
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）："
+        "模型约为随机的 1/{times}。",
+        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
+        "scores {ref}): about {times} times worse than chance.",
+    },
+    "vd_below_random_zero": {
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）。",
+        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
+        "scores {ref}).",
+    },
+    "vd_base_below_random": {
+        "zh": "最好的简单方法“{base}”（{base_value}）同样低于随机水平。",
+        "en": "The best simple method, {base} ({base_value}), is below random too.",
+    },
     "vd_below_chance": {
         "zh": "AUC 为 {auc}，低于 0.5：模型的排序**比随机还差**。",
         "en": "Its AUC of {auc} is below 0.5: the model ranks **worse than chance**.",
