@@ -357,6 +357,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No observed history published for this run yet (the publish step writes it).",
     },
     "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
+    "no_places_to_watch": {
+        "zh": "本周没有地区有预警。",
+        "en": "No place has a warning this week.",
+    },
     # the hotspot trend follows (" · 升温") only when the place has one: a place without
     # enough history says nothing about it (it read "· —")
     "top_place_line": {

@@ -121,7 +121,8 @@ def places(
         + "</div>"
         for p in views.top_places(dw, labels, n=n).itertuples()
     ]
-    st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
+    # its own words: the review queue's "No warnings match." spoke of a filter there is not
+    st.markdown("".join(lines) or t("no_places_to_watch", lg), unsafe_allow_html=True)
 
 
 # the overview lists this many red warnings off its maps at most, then "and n more"
