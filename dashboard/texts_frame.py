@@ -324,8 +324,12 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "observed_y_cells": {"zh": "网格数", "en": "cells"},
     "observed_y_sites": {"zh": "监测点数", "en": "sites"},
-    # the chart's y axis does not start at 0 (views.observed_y_domain): said in its title
-    "observed_y_from": {"zh": "{y}（纵轴从 {low} 起）", "en": "{y} (axis from {low})"},
+    # the chart's y axis does not start at 0 (views.observed_y_domain): said in a caption
+    # under it (in the axis title it was cut at 390 px)
+    "observed_y_from": {
+        "zh": "纵轴从 {low} 起，不从 0 起。",
+        "en": "The y axis starts at {low}, not 0.",
+    },
     "observed_kind": {"zh": "类别", "en": "Series"},
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},

@@ -13,11 +13,14 @@ TEXT: dict[str, dict[str, str]] = {
     "displacement": {"zh": "累计位移（毫米）", "en": "Cumulative displacement (mm)"},
     "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
+    "angle_stat_median": {"zh": "日中位数", "en": "daily median"},
+    "angle_stat_max": {"zh": "日最高值", "en": "daily highest hour"},
     "thresholds": {
-        "zh": "预警规则计算的改进切线角（每小时，每个位移传感器）；阈值线：{blue}° 蓝色，"
-        "{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
-        "en": "The improved tangent angle the warning rules compute (hourly, per displacement "
-        "sensor); lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
+        "zh": "预警规则每小时计算的改进切线角，按位移传感器逐日显示：实线为当日中位数，虚线为当日最高值；"
+        "阈值线：{blue}° 蓝色，{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
+        "en": "The improved tangent angle the warning rules compute each hour, per "
+        "displacement sensor and day: solid line the day's median, dotted line its highest "
+        "hour; lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
         "(orange and red also need sustained acceleration)",
     },
     "health": {"zh": "数据健康", "en": "Data health"},

@@ -482,6 +482,9 @@ def observed_history(snap: queries.Snapshot) -> None:
         st.altair_chart(
             views.observed_chart(series, lg, y, views.domain_colour(domain)), width="stretch"
         )
+        note = views.observed_axis_note(series, lg)
+        if note:
+            st.caption(note)
         origin = fmt_datetime(run["origin"], lg, tz)
         st.caption(
             t("observed_caption_sites" if is_site else "observed_caption", lg, origin=origin)
