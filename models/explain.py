@@ -23,8 +23,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from features import derived
-from features import catalog
+from features import catalog, derived
 from features.catalog import FEATURES, fill_template
 
 SENTENCE = {

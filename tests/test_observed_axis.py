@@ -44,6 +44,6 @@ def test_an_axis_not_from_zero_is_said_under_the_chart_not_in_its_title() -> Non
         spec = views.observed_chart(series, lang, "cells", "#4c78a8").to_dict()
         y = spec["layer"][0]["encoding"]["y"]
         assert y["title"] == "cells"  # short: "cells (axis from 26" was cut at 390 px
-        low, high = y["scale"]["domain"]
+        low, _ = y["scale"]["domain"]
         assert y["axis"]["values"][0] == low == 280 and len(y["axis"]["values"]) >= 3
         assert views.observed_axis_note(series, lang) == said
