@@ -165,6 +165,27 @@ def rule_angles(
     return out.loc[np.isfinite(out["tangent_angle_deg"].to_numpy(float)), cols]
 
 
+def daily_angles(angles: pd.DataFrame, tz: str) -> pd.DataFrame:
+    """The rules' hourly tangent angles (:func:`rule_angles`) per sensor and local day, as
+    the site page draws them (long format, one line per sensor and statistic):
+    ``sensor_id``, ``day_local`` (naive local midnight), ``stat`` ("median": the day's
+    median; "max": its highest hour) and ``tangent_angle_deg``. Drawn hour by hour, three
+    months of an angle that swings between 0 and 80 degrees from one hour to the next
+    filled the chart as a solid block nobody could read (review revA)."""
+    cols = ["sensor_id", "day_local", "stat", "tangent_angle_deg"]
+    if angles.empty:
+        return pd.DataFrame(columns=cols)
+    local = pd.to_datetime(angles["at"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+    grouped = angles.assign(day_local=local.dt.normalize()).groupby(
+        ["sensor_id", "day_local"], as_index=False
+    )["tangent_angle_deg"]
+    wide = grouped.agg(median="median", max="max")
+    out = wide.melt(
+        id_vars=["sensor_id", "day_local"], var_name="stat", value_name="tangent_angle_deg"
+    )
+    return out[cols].sort_values(["stat", "sensor_id", "day_local"], ignore_index=True)
+
+
 def angle_thresholds(rules: rw.SensorRules = rw.NOWCAST_RULES) -> pd.DataFrame:
     """The rules' tangent-angle bands as chart lines: ``level``, ``deg``, ``colour``."""
     return pd.DataFrame(

@@ -324,8 +324,12 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "observed_y_cells": {"zh": "网格数", "en": "cells"},
     "observed_y_sites": {"zh": "监测点数", "en": "sites"},
-    # the chart's y axis does not start at 0 (views.observed_y_domain): said in its title
-    "observed_y_from": {"zh": "{y}（纵轴从 {low} 起）", "en": "{y} (axis from {low})"},
+    # the chart's y axis does not start at 0 (views.observed_y_domain): said in a caption
+    # under it (in the axis title it was cut at 390 px)
+    "observed_y_from": {
+        "zh": "纵轴从 {low} 起，不从 0 起。",
+        "en": "The y axis starts at {low}, not 0.",
+    },
     "observed_kind": {"zh": "类别", "en": "Series"},
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
@@ -357,6 +361,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "No observed history published for this run yet (the publish step writes it).",
     },
     "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
+    "no_places_to_watch": {
+        "zh": "本周没有地区有预警。",
+        "en": "No place has a warning this week.",
+    },
     # the hotspot trend follows (" · 升温") only when the place has one: a place without
     # enough history says nothing about it (it read "· —")
     "top_place_line": {

@@ -13,11 +13,14 @@ TEXT: dict[str, dict[str, str]] = {
     "displacement": {"zh": "累计位移（毫米）", "en": "Cumulative displacement (mm)"},
     "velocity": {"zh": "位移速率（毫米/日）", "en": "Velocity (mm/day)"},
     "tangent": {"zh": "切线角（度）", "en": "Tangent angle (degrees)"},
+    "angle_stat_median": {"zh": "日中位数", "en": "daily median"},
+    "angle_stat_max": {"zh": "日最高值", "en": "daily highest hour"},
     "thresholds": {
-        "zh": "预警规则计算的改进切线角（每小时，每个位移传感器）；阈值线：{blue}° 蓝色，"
-        "{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
-        "en": "The improved tangent angle the warning rules compute (hourly, per displacement "
-        "sensor); lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
+        "zh": "预警规则每小时计算的改进切线角，按位移传感器逐日显示：实线为当日中位数，虚线为当日最高值；"
+        "阈值线：{blue}° 蓝色，{yellow}° 黄色，{orange}° 橙色，{red}° 红色（橙色、红色还需持续加速）",
+        "en": "The improved tangent angle the warning rules compute each hour, per "
+        "displacement sensor and day: solid line the day's median, dotted line its highest "
+        "hour; lines: {blue}° blue, {yellow}° yellow, {orange}° orange, {red}° red "
         "(orange and red also need sustained acceleration)",
     },
     "health": {"zh": "数据健康", "en": "Data health"},
@@ -638,6 +641,27 @@ TEXT: dict[str, dict[str, str]] = {
     "vd_rank": {
         "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）。",
         "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted).",
+    },
+    "vd_rank_below_random": {
+        "zh": "在 {n} 种可实际使用的方法中排第 {rank}（不计事后上限）；但这只是在低于随机水平的"
+        "方法之间排名，并不说明模型好用。",
+        "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted), but among "
+        "methods below the random reference: the rank does not make the model useful.",
+    },
+    "vd_below_random": {
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）："
+        "模型约为随机的 1/{times}。",
+        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
+        "scores {ref}): about {times} times worse than chance.",
+    },
+    "vd_below_random_zero": {
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）。",
+        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
+        "scores {ref}).",
+    },
+    "vd_base_below_random": {
+        "zh": "最好的简单方法“{base}”（{base_value}）同样低于随机水平。",
+        "en": "The best simple method, {base} ({base_value}), is below random too.",
     },
     "vd_below_chance": {
         "zh": "AUC 为 {auc}，低于 0.5：模型的排序**比随机还差**。",

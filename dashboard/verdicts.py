@@ -352,6 +352,21 @@ def metric_name(metric: str | None, lang: str) -> str:
     return metric if text == key else text
 
 
+def random_reference(metric: str | None) -> float | None:
+    """What picking places at random scores on ``metric``: PAI 1 at any share of the area
+    (``pai@0.05``), a hit rate the share itself (``hit_rate@0.05`` -> 0.05); None for
+    the others (AUC's 0.5 has its own line, ``vd_below_chance``)."""
+    name, _, at = str(metric or "").partition("@")
+    if name == "pai":
+        return 1.0
+    if name in ("hit_rate", "hit"):
+        try:
+            return float(at)
+        except ValueError:
+            return None
+    return None
+
+
 def method_name(method: str | None, lang: str) -> str:
     """A method (model or baseline) in plain words; unknown ones keep their id."""
     if method is None:
@@ -512,8 +527,34 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 model=_n(v.model_value, COMPARISON_DIGITS),
             )
         )
+    ref = random_reference(v.metric)
+    below = ref is not None and v.model_value is not None and v.model_value < ref
     if v.rank is not None and v.n_methods:
-        lines.append(t("vd_rank", lang, rank=v.rank, n=v.n_methods))
+        # "Rank 1 of 5" beside a PAI 8x below random read as if it were good
+        lines.append(
+            t("vd_rank_below_random" if below else "vd_rank", lang, rank=v.rank, n=v.n_methods)
+        )
+    if below and v.model_value is not None and ref is not None:
+        times = ref / v.model_value if v.model_value > 0 else None
+        lines.append(
+            t(
+                "vd_below_random" if times else "vd_below_random_zero",
+                lang,
+                metric=metric_name(v.metric, lang),
+                model=_n(v.model_value, COMPARISON_DIGITS),
+                ref=f"{ref:g}",
+                times=f"{times:.1f}" if times else "",
+            )
+        )
+        if v.baseline_value is not None and v.baseline_value < ref and v.best_baseline:
+            lines.append(
+                t(
+                    "vd_base_below_random",
+                    lang,
+                    base=method_name(v.best_baseline, lang),
+                    base_value=_n(v.baseline_value, COMPARISON_DIGITS),
+                )
+            )
     if v.metric == "auc" and v.model_value is not None and v.model_value < 0.5:
         lines.append(t("vd_below_chance", lang, auc=_n(v.model_value)))
     if v.status == "pass":

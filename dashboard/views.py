@@ -175,16 +175,39 @@ def observed_y_domain(values: Any) -> tuple[float, float, bool]:
     return float(low), float(high), False
 
 
+def observed_ticks(low: float, high: float) -> list[int]:
+    """Whole-number ticks of an "is it rising" axis: a round step (1, 2, 5 x 10^k) giving
+    3 to 5 of them from ``low``, the last at or above ``high`` (the civil disputes' 0-6
+    axis showed the ticks "0" and "6" alone, review revA)."""
+    raw = max((high - low) / 4, 1.0)
+    mag = 10 ** math.floor(math.log10(raw))
+    step = int(next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw))
+    first = int(math.ceil(low / step) * step)
+    ticks = list(range(first, int(math.floor(high / step) * step) + 1, step))
+    if not ticks or ticks[-1] < high:
+        ticks.append((ticks[-1] if ticks else first) + step)
+    return ticks
+
+
+def observed_axis_note(series: pd.DataFrame, lang: str) -> str | None:
+    """The caption under an "is it rising" chart whose y axis does not start at 0
+    (:func:`observed_y_domain`): "The y axis starts at 260, not 0." (None from 0). In the
+    axis title, "cells (axis from 260)" was cut at 390 px (review revA)."""
+    low, _, from_zero = observed_y_domain(series["value"])
+    return None if from_zero else t("observed_y_from", lang, low=f"{low:,.0f}")
+
+
 def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -> alt.Chart:
     """One domain's weeks: observed (solid line, filled points), then this week's
     forecast (dashed line to a hollow point); its own y axis (:func:`observed_y_domain`:
-    from 0 unless that squeezes the weeks at the top, then said in the axis title), so a
+    from 0 unless that squeezes the weeks at the top, then said in a caption under the
+    chart, :func:`observed_axis_note`; whole-number ticks, :func:`observed_ticks`), so a
     domain with a few events a week is not flattened against one with hundreds. The
     weeks' axis keeps a step of room at both ends: the hollow forecast point was cut at
     the right edge at 390 px."""
     low, high, from_zero = observed_y_domain(series["value"])
-    if not from_zero:
-        y_title = t("observed_y_from", lang, y=y_title, low=f"{low:,.0f}")
+    if from_zero:  # whole-number ticks up to a round top: "0" and "6" alone said little
+        high = observed_ticks(low, high)[-1]
     kinds = [k for k in ("observed", "forecast") if (series["kind"] == k).any()]
     order = [t(f"observed_kind_{k}", lang) for k in kinds]  # no forecast: not in the legend
     weeks = list(dict.fromkeys(series.sort_values("order")["week"]))
@@ -200,7 +223,7 @@ def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -
             "value:Q",
             title=y_title,
             scale=alt.Scale(domain=[low, high], zero=from_zero, nice=False),
-            axis=alt.Axis(tickMinStep=1, tickCount=4),
+            axis=alt.Axis(values=observed_ticks(low, high), format=",d"),
         ),
         strokeDash=alt.StrokeDash(
             "kind_label:N",
@@ -297,15 +320,21 @@ def evidence_fact_label(key: str, value: Any, lang: str) -> str:
 
 def reason_text(reason: Any, lang: str) -> str:
     """One reason in ``lang``: a bilingual ``{"en": ..., "zh": ...}`` item gives the chosen
-    language, else the other one; a plain string (legacy) is shown as it is."""
+    language, else the other one; a plain string (legacy) is shown as it is. A raw
+    ``feature = value`` factor stored by scoring before the one wording path
+    ("lr_smooth_hl1y_s2 = 27.2608") is shown in the catalogue's words
+    (:func:`features.catalog.reword_raw`): reasons are stored as text, so a warning
+    scored earlier would show it until re-scored; the record is not changed."""
+    from features.catalog import reword_raw
+
     if isinstance(reason, dict):
         other = "en" if lang == "zh" else "zh"
         for key in (lang, other, "text", "sentence"):
             value = reason.get(key)
             if isinstance(value, str) and value:
-                return value
+                return reword_raw(value, key if key in ("en", "zh") else "en")
         return str(reason)
-    return str(reason)
+    return reword_raw(str(reason), "en")
 
 
 def reason_lines(reasons: Any, lang: str = "zh") -> list[str]:

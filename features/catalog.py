@@ -489,6 +489,8 @@ class _Formatter(string.Formatter):
     * ``{value:log10_yuan}``: a log10 amount (``log_amount_cny``) as the amount in yuan, 2
       significant digits (4.3 -> "20,000"; Chinese "2万" from 10,000 on); a reader saw
       "about 4.3 (log10 CNY)";
+    * ``{value:g}`` (the counts' style) of a value that is not whole: at most 2 decimals
+      (:func:`plain_number`), never "27.2608";
     * Chinese only: thousands-grouped values of 100,000 or more in 万 (``123,456`` ->
       ``12.3万``), as the dashboard writes counts.
     """
@@ -499,6 +501,8 @@ class _Formatter(string.Formatter):
 
     def format_field(self, value: object, format_spec: str) -> str:
         zh = self.lang == "zh"
+        if format_spec == "g" and isinstance(value, float):
+            return plain_number(value)
         if format_spec == "yesno" and isinstance(value, int | float):
             on = float(value) >= 0.5
             return ("是" if on else "否") if zh else ("yes" if on else "no")
@@ -512,6 +516,17 @@ class _Formatter(string.Formatter):
         ):
             return f"{float(value) / 10_000:,.1f}万"
         return super().format_field(value, format_spec)
+
+
+def plain_number(value: float) -> str:
+    """A number for people: whole numbers as they are ("4"), others rounded to 2 decimals
+    ("27.26", "0.05"), tiny ones to 2 significant digits ("0.00047"), never "27.2608"."""
+    v = float(value)
+    if not math.isfinite(v) or v == int(v) or abs(v) >= 1e6:
+        return f"{v:g}"
+    if abs(v) < 0.01:
+        return f"{v:.2g}"
+    return f"{round(v, 2):g}"
 
 
 def _yuan(amount: float, zh: bool) -> str:
@@ -570,13 +585,31 @@ def describe(name: str, value: float, lang: str = "en") -> str:
     the bare name if it is not catalogued."""
     found = lookup(name)
     if found is None:
-        return f"{name} = {value:g}"
+        return f"{name} = {plain_number(value)}"
     info, parts = found
     words = _words(parts, lang)
     try:
         return fill_template(info.template_for(lang), lang, value=value, **words)
     except (ValueError, KeyError):
-        return f"{name} = {value}"
+        return f"{name} = {plain_number(value)}"
+
+
+# a factor written by the old wording path, "lr_smooth_hl1y_s2 = 27.2608" (reasons are
+# stored as text at scoring time, so warnings scored before the fix still carry them)
+_RAW_FACTOR = re.compile(r"\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+) = (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\b")
+
+
+def reword_raw(text: str, lang: str = "en") -> str:
+    """``text`` with every catalogued ``name = value`` factor (as reasons stored before
+    the one wording path carry them) replaced by :func:`describe`'s words in ``lang``;
+    names the catalogue does not know stay as they are."""
+
+    def words(m: re.Match[str]) -> str:
+        if lookup(m.group(1)) is None:
+            return m.group(0)
+        return describe(m.group(1), float(m.group(2)), lang)
+
+    return _RAW_FACTOR.sub(words, text) if " = " in text else text
 
 
 BLANK = "…"  # where the value stands in :func:`describe_parts`' sentence

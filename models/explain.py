@@ -4,8 +4,11 @@
   column per feature plus ``bias``; they sum to the raw margin of each row.
 * :func:`global_importance`: mean absolute contribution per feature.
 * :func:`explain_rows`: the top factors raising each prediction, each as a sentence
-  built from the feature's description template (``features.catalog.FEATURES``,
-  ``name -> template`` with ``{value}``); unknown features fall back to ``name = value``.
+  from the feature catalogue (:func:`features.catalog.describe`, which matches every
+  concrete name against the catalogue's patterns, ``lr_smooth_hl1y_s2`` included: the
+  one wording path the models page and ``docs/features.md`` use too); a caller's own
+  ``name -> template`` map (with ``{value}``) comes first; a feature the catalogue does
+  not know falls back to ``name = value`` (the value rounded).
   Every sentence comes in English (``sentence``, ``text``) and Chinese (``sentence_zh``,
   ``text_zh``, from the catalogue's ``zh`` templates); ``reason`` is the pair as the
   warnings' reasons carry it, ``{"en": ..., "zh": ...}``.
@@ -20,7 +23,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
-from features import derived
+from features import catalog, derived
 from features.catalog import FEATURES, fill_template
 
 SENTENCE = {
@@ -71,15 +74,21 @@ def _fill(template: str, value: float, lang: str) -> str:
     return fill_template(template, lang, value=value)
 
 
-def describe(name: str, value: float, templates: Mapping[str, str], lang: str = "en") -> str:
-    """One feature value as a sentence from its template (numbers in ``lang``'s style)."""
-    template = templates.get(name)
+def describe(
+    name: str, value: float, templates: Mapping[str, str] | None = None, lang: str = "en"
+) -> str:
+    """One feature value as a sentence in ``lang`` (numbers in its style): from
+    ``templates`` if it has ``name``, else from the feature catalogue
+    (:func:`features.catalog.describe`, patterns included). A reader saw
+    "lr_smooth_hl1y_s2 = 27.2608" in every incident warning: the reasons matched a fixed
+    list of expanded names only, which lacked the catalogue's ``s2`` variant."""
+    template = (templates or {}).get(name)
     if template:
         try:
             return _fill(template, value, lang)
         except (KeyError, IndexError, ValueError):
-            return f"{template} ({value:g})"
-    return f"{name} = {value:g}"
+            return f"{template} ({catalog.plain_number(value)})"
+    return catalog.describe(name, value, lang)
 
 
 # a site's movement features are read at each sensor's last reading before the origin
@@ -116,12 +125,11 @@ def explain_rows(
     """Top risk-raising factors of each row, in English and Chinese.
 
     Each row: ``{"factors": [{feature, value, contribution, text, text_zh}], "sentence":
-    str, "sentence_zh": str, "reason": {"en": sentence, "zh": sentence_zh}}``. Chinese
-    texts come from ``templates_zh`` (default: the catalogue's); a feature without a
-    Chinese template is written ``name = value``.
+    str, "sentence_zh": str, "reason": {"en": sentence, "zh": sentence_zh}}``. Texts
+    come from ``templates`` / ``templates_zh`` where they name the feature, else from the
+    catalogue (:func:`describe`); a feature the catalogue does not know is written
+    ``name = value``.
     """
-    templates = feature_descriptions() if templates is None else templates
-    templates_zh = feature_descriptions("zh") if templates_zh is None else templates_zh
     feats = [c for c in contribs.columns if c != "bias"]
     values = contribs[feats].to_numpy()
     age = (

@@ -12,11 +12,27 @@ dashboard's verdict.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+
+def ci_bound(value: float) -> str:
+    """A CI bound with its sign: 3 decimals, or 2 significant digits when a nonzero bound
+    would print as 0.000 (a bound of -0.00047 read "-0.000", hiding which side of 0 it
+    lies; the gate's rules turn on that side)."""
+    v = float(value)
+    if v != 0 and math.isfinite(v) and abs(v) < 0.0005:
+        return f"{v:+.{1 - math.floor(math.log10(abs(v)))}f}"
+    return f"{v:+.3f}"
+
+
+def ci_text(lo: float, hi: float) -> str:
+    """ "95% CI [lo, hi]" with :func:`ci_bound`'s bounds."""
+    return f"95% CI [{ci_bound(lo)}, {ci_bound(hi)}]"
 
 
 class NothingToLearn(ValueError):
@@ -206,7 +222,7 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
     return {
         "check": name,
         "ok": bool(ok),
-        "detail": f"diff {c.diff:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]{rule}"
+        "detail": f"diff {c.diff:+.3f}, {ci_text(lo, hi)}{rule}"
         f"{resampled_words(unit)}, out of sample: {after} ({v} trained to {through})",
         "compared": True,
         **numbers,
@@ -315,15 +331,15 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
             return "n/a"
         ci = x.get("ci") or [float("nan")] * 2
         return (
-            f"{x['model']:.3f} vs {x['rule']:.3f} ({x['diff']:+.3f}, 95% CI "
-            f"[{float(ci[0]):+.3f}, {float(ci[1]):+.3f}])"
+            f"{x['model']:.3f} vs {x['rule']:.3f} ({x['diff']:+.3f}, "
+            f"{ci_text(float(ci[0]), float(ci[1]))})"
         )
 
     return {
         "check": name,
         "ok": bool(hi >= 0),
         "detail": f"{whose}: TSS {tss['model']:.3f} vs {tss['rule']:.3f}, diff "
-        f"{tss['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] (fails only if the CI lies below "
+        f"{tss['diff']:+.3f}, {ci_text(lo, hi)} (fails only if the CI lies below "
         f"zero); POD {shown(pod)}, FAR {shown(far)}",
         **numbers,
         "diff": float(tss["diff"]),
@@ -465,7 +481,7 @@ def gate(
         check = {
             "check": name,
             "ok": bool(np.isfinite(hi) and hi >= 0),
-            "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] "
+            "detail": f"diff {comp['diff']:+.3f}, {ci_text(lo, hi)} "
             "(fails only if the CI lies below zero)",
             "metric": metric,
             "diff": float(comp["diff"]),
@@ -495,7 +511,7 @@ def gate(
         check = {
             "check": f"beats {other}",
             "ok": bool(np.isfinite(lo) and lo > 0),
-            "detail": f"diff {comp['diff']:+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]"
+            "detail": f"diff {comp['diff']:+.3f}, {ci_text(lo, hi)}"
             + resampled_words(comp)
             + counted_words(comp, other),
             "against": other,

@@ -609,7 +609,8 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     gate's checks, whether MLflow's ``champion`` alias points at it and whether riskwarn's
     record (what scoring serves) names it (``riskwarn models``), and the newest recorded
     alias move to it (``promotion``: :func:`move_summary`; None if riskwarn never moved
-    the alias to it)."""
+    the alias to it) and its history (``history``, oldest first: every recorded move to
+    it and every rollback away from it, each a :func:`move_summary`)."""
     name = model_name(domain)
     try:
         found = client.search_model_versions(f"name = '{name}'")
@@ -657,6 +658,15 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                     ),
                     None,
                 ),
+                "history": [
+                    move_summary(m)
+                    for m in reversed(moves)  # oldest first
+                    if str((m["details"] or {}).get("version")) == str(mv.version)
+                    or (
+                        m["action"] == "rollback"
+                        and str((m["details"] or {}).get("previous")) == str(mv.version)
+                    )
+                ],
             }
         )
     return out
@@ -687,6 +697,9 @@ def check_summary(check: Mapping[str, Any], basis: tuple[str, str] | None) -> di
     ci = check.get("ci")
     if isinstance(ci, list | tuple) and len(ci) == 2:
         out["metric"] = check.get("metric") or (basis[0] if basis else None)
+        out["ci"] = [float(ci[0]), float(ci[1])]
+        if check.get("diff") is not None:
+            out["diff"] = float(check["diff"])
         # a check that records what it resampled (the case gates since 2026-12-06: whole
         # cases) says so itself; older gates resampled what their family's basis says
         unit, n = check.get("resampled"), check.get("n_clusters")
@@ -705,7 +718,8 @@ MASKED_PERSONAL = {"phone": "[phone removed]", "id_number": "[ID number removed]
 
 def move_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A recorded alias move (an audit entry of :func:`_committed_moves`) as ``riskwarn
-    models`` shows it: ``action`` (promote or rollback), ``actor``, ``at`` (ISO UTC),
+    models`` shows it: ``action`` (promote or rollback), ``version`` (moved to),
+    ``previous`` (the version that served before, None for the first), ``actor``, ``at`` (ISO UTC),
     ``reason`` (a phone or ID number in it masked: one recorded before such reasons were
     refused), ``gate`` (the version's gate tag when it moved) and ``forced``: None, or
     why ``--force`` was needed: ``"gate"`` (the gate failed, could not judge it, or never
@@ -723,8 +737,11 @@ def move_summary(entry: Mapping[str, Any]) -> dict[str, Any]:
         else None
     )
     reason = details.get("reason")
+    version, previous = details.get("version"), details.get("previous")
     return {
         "action": entry.get("action"),
+        "version": None if version is None else str(version),
+        "previous": None if previous is None else str(previous),
         "actor": entry.get("actor"),
         "at": iso_utc(entry["at"]) if entry.get("at") is not None else None,
         "reason": None if reason is None else mask_personal(str(reason), MASKED_PERSONAL),

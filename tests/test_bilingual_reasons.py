@@ -175,3 +175,32 @@ def test_a_movement_factor_from_an_old_reading_says_how_old() -> None:
     )
     assert "（截至 12.7 天前的最近一次位移读数）" in old["sentence_zh"]
     assert "as of" not in fresh["sentence"] and "截至" not in fresh["sentence_zh"]
+
+
+def test_a_stored_raw_factor_is_shown_in_words() -> None:
+    """Reasons are stored as text at scoring time: a warning scored before the one wording
+    path carries "lr_smooth_hl1y_s2 = 27.2608"; the dashboard shows it in the catalogue's
+    words (rounded), in the reader's language; an uncatalogued name stays as written."""
+    from dashboard.views import reason_lines
+
+    stored = [
+        {
+            "en": "Higher risk mainly because: lr_smooth_hl1y_s2 = 27.2608; "
+            "lr_count_loc_street = 12; mystery_input = 3.",
+            "zh": "风险偏高的主要原因：lr_smooth_hl1y_s2 = 27.2608；lr_count_loc_street = 12。",
+        },
+        "Higher risk mainly because: lr_smooth_all_s4 = 3.14159.",
+    ]
+    en, legacy = reason_lines(stored, "en")
+    assert en == (
+        "Higher risk mainly because: 27.3 age-weighted past events around this cell "
+        "(half-life one year, smoothed over about 2 cells); 12 events in this cell at "
+        "street locations over all history; mystery_input = 3."
+    )
+    assert legacy == (
+        "Higher risk mainly because: 3.1 past events around this cell (all history, "
+        "smoothed over about 4 cells)."
+    )
+    zh = reason_lines(stored, "zh")[0]
+    assert "lr_" not in zh and "27.2608" not in zh
+    assert "约 2 个网格范围" in zh and "27.3" in zh and "街面" in zh

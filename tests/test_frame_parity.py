@@ -363,3 +363,56 @@ def test_a_new_feature_is_one_entry(city: Settings, monkeypatch: pytest.MonkeyPa
         assert describe(entry.name, 0.25) == entry.info.template.format(value=0.25)
         assert describe(entry.name, 0.25, "zh") == entry.info.zh.format(value=0.25)
         assert feature_descriptions("zh")[entry.name] == entry.info.zh
+
+
+def _raw_names(text: str, features: list[str]) -> list[str]:
+    """Feature names (or any snake_case token) left raw in a reason."""
+    import re
+
+    return [w for w in re.findall(r"[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+", text)] + [
+        f for f in features if f in text
+    ]
+
+
+def test_every_model_input_of_every_domain_has_words_in_its_reasons(city: Settings) -> None:
+    """A reviewer read "Higher risk mainly because: lr_smooth_hl1y_s2 = 27.2608" in every
+    incident warning (68 of 68, en and zh): the explanations matched a fixed list of
+    expanded names that lacked the catalogue's s2 variant. Every input any domain's
+    model can have (the serving frames' real columns, each family's own feature list)
+    is the top factor of a reason once: the sentence names it in words in both
+    languages, and a value like 27.2608 is rounded for people."""
+    from features.incidents import feature_columns
+    from models import case_models, geohazard_sites
+    from models.explain import explain_rows
+
+    origin = pd.Timestamp("2024-02-01").tz_localize(city.display_tz).tz_convert("UTC")
+    inputs: dict[str, list[str]] = {}
+    for name in domains.names():
+        family = domains.get(name).family
+        frame = serving_frames.scoring_frame(city, name, origin)
+        if family == "hotspot":
+            inputs[name] = feature_columns(frame)
+        elif family == "case":
+            inputs[name] = case_models.case_features(frame)
+        else:
+            inputs[name] = geohazard_sites.site_features(
+                frame.rename(columns={"unit_id": "site_id"})
+            )
+    # the placement columns serving adds for the store (riskwarn.serving_frames), not inputs
+    placement = {"unit_id", "lon", "lat", "township_code", "county_code"}
+    inputs = {k: [f for f in v if f not in placement] for k, v in inputs.items()}
+    assert {"lr_smooth_hl1y_s2", "count_7d"} <= set(inputs["incidents"])
+    assert "n_failed_mediations" in inputs["dispute_cases"]
+    assert "velocity_mm_per_day" in inputs["geohazard"]
+    bare: list[str] = []
+    for name, features in inputs.items():
+        n = len(features)
+        contribs = pd.DataFrame(np.eye(n), columns=features).assign(bias=0.0)
+        frame = pd.DataFrame(np.full((n, n), 27.2608), columns=features)
+        for feature, row in zip(features, explain_rows(contribs, frame, top_n=1), strict=True):
+            assert row["factors"][0]["feature"] == feature
+            for text in (row["reason"]["en"], row["reason"]["zh"]):
+                raw = _raw_names(text, features)
+                if raw or "27.2608" in text:
+                    bare.append(f"{name}: {text}")
+    assert not bare, "reasons with raw names or unrounded values:\n" + "\n".join(bare)

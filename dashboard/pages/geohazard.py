@@ -376,17 +376,30 @@ def line(column: str, colour: str) -> alt.Chart:
 
 
 thresholds = sensors.angle_thresholds()
-angles["at_local"] = pd.to_datetime(angles["at"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+# one value per sensor and local day (the other charts' step): hour by hour, an angle
+# swinging between 0 and 80 degrees filled the chart as a solid block (review revA)
+angle_days = sensors.daily_angles(angles, tz)
 per_sensor["day_local"] = (
     pd.to_datetime(per_sensor["day"], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
 )
+angle_days["stat_label"] = [t(f"angle_stat_{k}", lg) for k in angle_days["stat"]]
+few = bool(angle_days.groupby(["sensor_id", "stat"]).size().max() < 2) if len(angle_days) else False
 angle = (
-    alt.Chart(angles)
-    .mark_line()
+    alt.Chart(angle_days)
+    .mark_line(point=few)
     .encode(
-        x=alt.X("at_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg])),
+        x=alt.X("day_local:T", title=None, axis=alt.Axis(format=AXIS_DAY[lg])),
         y=alt.Y("tangent_angle_deg:Q", title="°", scale=alt.Scale(domain=[0, 90], clamp=True)),
         color=alt.Color("sensor_id:N", title=t("col_sensor_id", lg)),
+        strokeDash=alt.StrokeDash(
+            "stat_label:N",
+            title=None,
+            scale=alt.Scale(
+                domain=[t("angle_stat_median", lg), t("angle_stat_max", lg)],
+                range=[[1, 0], [2, 2]],
+            ),
+        ),
+        detail="stat:N",
     )
 )
 lines = (

@@ -121,7 +121,8 @@ def places(
         + "</div>"
         for p in views.top_places(dw, labels, n=n).itertuples()
     ]
-    st.markdown("".join(lines) or t("empty_queue", lg), unsafe_allow_html=True)
+    # its own words: the review queue's "No warnings match." spoke of a filter there is not
+    st.markdown("".join(lines) or t("no_places_to_watch", lg), unsafe_allow_html=True)
 
 
 # the overview lists this many red warnings off its maps at most, then "and n more"
@@ -481,6 +482,9 @@ def observed_history(snap: queries.Snapshot) -> None:
         st.altair_chart(
             views.observed_chart(series, lg, y, views.domain_colour(domain)), width="stretch"
         )
+        note = views.observed_axis_note(series, lg)
+        if note:
+            st.caption(note)
         origin = fmt_datetime(run["origin"], lg, tz)
         st.caption(
             t("observed_caption_sites" if is_site else "observed_caption", lg, origin=origin)

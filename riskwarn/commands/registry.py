@@ -9,6 +9,7 @@ is no ``--actor`` to claim another name.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -207,6 +208,9 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             f"riskwarn recorded {version_label(served)}: scoring refuses to serve until they agree "
             "(riskwarn promote or rollback)"
         )
+    last = next((r.get("promotion") for r in rows if r["recorded"] and r.get("promotion")), None)
+    if served is not None and last:  # the serving version's last registry action
+        click.echo(f"riskwarn-{domain}: {version_label(served)} serves: {move_words(last)}")
     for entry in pending[:1]:  # a crash between recording a move's intent and its move
         details = entry["details"] or {}
         kind = details.get("action") or "move"
@@ -240,20 +244,24 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         gate = r["gate"] or "none"
         move = r.get("promotion") or {}
         forced = move.get("action") == "promote" and move.get("forced")
+        back = move.get("action") == "rollback"
         click.echo(
             f"{version_label(r['version']):>5}  created {r['created'][:16]}Z  "
             f"trained through {(r['trained_through'] or '?')[:10]}  "
             f"recipe {r['recipe'] or '?'}  gate {gate}"
             + (f" ({against})" if r["gate"] else "")
             + (", promoted by force" if forced else "")
+            + (", returned to by a rollback" if back else "")
             + (f"  [{mark}]" if mark else "")
         )
-        if forced:  # as the models page says it: who forced it, when, and why
-            click.echo(f"         {forced_words(move)}")
+        # its history, oldest first, as the models page says it: every move to it (who,
+        # when, why; a forced one says what was forced over) and the rollback away from it
+        history = r.get("history")
+        for entry in history if history is not None else [move] if forced else []:
+            click.echo(f"         {move_words(entry)}")
         if checks:
             for c in r["checks"]:
-                state = "--" if c.get("judged") is False else "ok" if c.get("ok") else "NO"
-                click.echo(f"         {state:>2}  {check_line(c)}")
+                click.echo(f"         {check_state(c):>2}  {check_line(c)}")
 
 
 # the gate's metric ids in the words of its checks ("not worse than kde at PAI@1%")
@@ -271,11 +279,39 @@ def metric_words(metric: str) -> str:
         return f"{name.upper()} at {at}" if at else metric
 
 
+def check_state(check: dict[str, Any]) -> str:
+    """``--`` (not judged), ``ok`` or ``NO``: the gate's own outcome, never re-judged."""
+    return "--" if check.get("judged") is False else "ok" if check.get("ok") else "NO"
+
+
+_CI_TEXT = re.compile(r"95% CI \[[^\]]*\]")
+
+
+def _worse_not_shown(check: dict[str, Any]) -> bool:
+    """A passed check whose point estimate is worse while its CI reaches 0: the gate's
+    "not worse" rule (fails only if the whole CI lies below zero) let it through."""
+    ci, diff = check.get("ci"), check.get("diff")
+    if not check.get("ok") or check.get("judged") is False or diff is None:
+        return False
+    if not isinstance(ci, list | tuple) or len(ci) != 2:
+        return False
+    return float(diff) < 0 and float(ci[0]) < 0 <= float(ci[1])
+
+
 def check_line(check: dict[str, Any]) -> str:
     """One gate check of ``riskwarn models --checks``: a comparison (it has a ``metric``,
     ``models.registry.check_summary``) names the metric it compares on, unless its name
-    does ("not worse than kde at PAI@1%"), and what its 95% CI resampled."""
-    name, detail = str(check.get("check")), check.get("detail")
+    does ("not worse than kde at PAI@1%"), and what its 95% CI resampled. Its CI is
+    written from the recorded bounds (:func:`models.gate.ci_text`), so -0.00047 never
+    reads "-0.000"; a pass that is worse on the point estimate says so."""
+    from models.gate import ci_text
+
+    name, detail = str(check.get("check")), str(check.get("detail"))
+    ci = check.get("ci")
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        detail = _CI_TEXT.sub(lambda _: ci_text(float(ci[0]), float(ci[1])), detail, count=1)
+    if _worse_not_shown(check):
+        detail += "; worse on the point estimate, not shown worse"
     metric = check.get("metric")
     if not metric:
         return f"{name}: {detail}"
@@ -309,6 +345,22 @@ def forced_words(move: dict[str, Any]) -> str:
     when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
     reason = " ".join(str(move.get("reason") or "").split()) or "-"
     return f'promoted by force by {move.get("actor") or "?"} at {when} ({over}); reason: "{reason}"'
+
+
+def move_words(move: dict[str, Any]) -> str:
+    """A recorded alias move (``models.registry.move_summary``) in one line: a forced
+    promotion as :func:`forced_words`; a promotion "promoted by WHO at WHEN; reason:
+    ..."; a rollback "rolled back from vA to vB by WHO at WHEN; reason: ..."."""
+    if move.get("action") == "promote" and move.get("forced"):
+        return forced_words(move)
+    at = str(move.get("at") or "?")
+    when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
+    reason = " ".join(str(move.get("reason") or "").split()) or "-"
+    who = f'by {move.get("actor") or "?"} at {when}; reason: "{reason}"'
+    if move.get("action") == "rollback":
+        source = version_label(str(move.get("previous") or "?"))
+        return f"rolled back from {source} to {version_label(str(move.get('version')))} {who}"
+    return f"promoted {who}"
 
 
 @click.command()
