@@ -87,6 +87,7 @@ def refuse(state: MutableMapping[Any, Any], current: Mapping[str, Any]) -> None:
         draft["conflict"] = {
             "version": int(current["version"]),
             "last_review": dict(current.get("last_review") or {}),
+            "state": str(current.get("state") or ""),
         }
 
 
@@ -480,11 +481,16 @@ def stale_message(
     lang: str,
     tz: str = "Asia/Shanghai",
     people: Mapping[str, str] | None = None,
+    state: str = "",
 ) -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
-    Markdown): who decided first, when, how and why (:func:`decided_words`)."""
+    Markdown): who decided first, when, how and why (:func:`decided_words`); with
+    ``state`` 'new' (the warning was reopened: a publication changed what it shows, or no
+    one has decided it), that its content changed, not that someone decided it."""
     from dashboard.i18n import t
 
+    if state == "new" or not first:
+        return t("stale_content", lang)
     return t("stale", lang, **decided_words(first, lang, tz, people))
 
 

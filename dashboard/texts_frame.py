@@ -556,6 +556,14 @@ TEXT: dict[str, dict[str, str]] = {
         "Your decision was not saved. To decide again, first press “Review again with the "
         "current decision”; until then this form cannot be submitted.",
     },
+    "stale_content": {
+        "zh": "该预警的内容在您打开后已更新（新的发布改变了等级、概率、理由或依据）。您的决定未保存。"
+        "请先点击“基于当前决定重新研判”查看新内容；在此之前本表单不能提交。",
+        "en": "This warning's content changed after you opened it (a new publication changed "
+        "its level, probability, reasons or evidence). Your decision was not saved. Press "
+        "“Review again with the current decision” to see the new content; until then this "
+        "form cannot be submitted.",
+    },
     "review_again": {"zh": "基于当前决定重新研判", "en": "Review again with the current decision"},
     "read_only": {
         "zh": "您的角色只读，不能提交研判。",

@@ -454,7 +454,8 @@ def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
     audit = _warning_audit(store_url, wid)
     assert ["review_accept", "reviewer2"] not in audit, audit
     assert ["review_rejected", "reviewer2"] in audit, audit
-    notice = second.page.get_by_text(re.compile("reviewer already decided this warning"))
+    # the reviewer by display name, the login in brackets on English pages
+    notice = second.page.get_by_text(re.compile(r"\(reviewer\) already decided this warning"))
     second.expect(notice).to_be_visible()
     saved = second.page.get_by_text(re.compile(f"^{EN['saved']}: ")).filter(visible=True)
     second.expect(saved).to_have_count(0)
@@ -463,7 +464,7 @@ def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
 
     # the refusal survives a language switch, said in Chinese, with the control in Chinese
     second.switch("zh")
-    second.expect(second.page.get_by_text(re.compile("该预警已被 reviewer"))).to_be_visible()
+    second.expect(second.page.get_by_text(re.compile("该预警已被 评估专家 于"))).to_be_visible()
     second.expect(second.page.get_by_role("button", name=ZH["submit"])).to_be_disabled()
     again = second.page.get_by_role("button", name="基于当前决定重新研判")
     second.expect(again).to_be_visible()
@@ -473,7 +474,7 @@ def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
     # reviewing again: the form is based on the dismissal, the reason kept, no action
     again.click()
     second.idle()
-    second.expect(second.page.get_by_text(re.compile("该预警已被 reviewer"))).to_have_count(0)
+    second.expect(second.page.get_by_text(re.compile("该预警已被 评估专家 于"))).to_have_count(0)
     second.expect(second.reason_box()).to_have_value("Confirmed by patrol")
     for action in ("accept", "adjust", "dismiss"):
         second.expect(second.radio(action)).not_to_be_checked()

@@ -153,3 +153,59 @@ def test_the_trail_says_the_content_changed(store: Store, lang: str, word: str) 
     assert trail["action"].tolist()[-1] == word
     assert trail["warning_version"].tolist() == [2, 3]  # the decision on version 2
     assert run_id_for(DOMAIN, ORIGIN) in trail["reason"].tolist()[-1]
+
+
+def test_a_stream_round_holding_a_level_keeps_its_review(tmp_path: Path) -> None:
+    """Merge review 2026-12-06: each stream round re-publishes every held warning with a
+    new validity and new readings; reopening them undid a panel's accept (and its
+    dismissals, which then paged again). A newer run reopens only on a level change."""
+    from riskwarn.stream.publish import DOMAIN, Publisher
+    from riskwarn.stream.state import SiteLevel
+
+    reason = {
+        "en": "Displacement: improved tangent angle 86.0°.",
+        "zh": "位移监测：改进切线角86.0°。",
+    }
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    store.upgrade()
+    pub = Publisher(store)
+
+    def round_(ranks: dict[str, int], at: pd.Timestamp) -> None:
+        levels = {
+            s: SiteLevel(s, r, [reason], "ok", float("nan"), {}, at) for s, r in ranks.items()
+        }
+        pub.publish(levels, pub.changes(levels))
+
+    t0 = pd.Timestamp("2026-12-06T00:00Z")
+    round_({"A": 4, "B": 0}, t0)
+    (w,) = store.warnings(domain=DOMAIN).to_dict("records")
+    store.review_warning(
+        w["warning_id"], "accept", "confirmed on site", "rev1", expected_version=int(w["version"])
+    )
+    round_({"A": 4, "B": 2}, t0 + pd.Timedelta(hours=1))  # only B changes; A holds red
+    df = store.warnings(domain=DOMAIN)
+    a = df[df["unit_id"] == "A"].iloc[0]
+    assert a["state"] == "accepted" and int(a["version"]) == int(w["version"]) + 1
+    round_({"A": 3, "B": 2}, t0 + pd.Timedelta(hours=2))  # A's level changes: reopened
+    a = store.warnings(domain=DOMAIN).set_index("unit_id").loc["A"]
+    assert a["state"] == "new"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_refusal_after_a_content_reopen_says_the_content_changed(lang: str) -> None:
+    """Merge review 2026-12-06: after a re-publication reopened a warning, the refusal
+    named the last reviewer as if they had decided it again ("alice already decided this
+    warning"), and with no earlier decision read "? already decided this warning at —"."""
+    from dashboard import review
+
+    alice = {"reviewer": "alice", "at": datetime(2026, 5, 1, tzinfo=UTC), "action": "accept"}
+    state: dict[str, Any] = {}
+    state[review.DRAFT_KEY] = review.new_draft("w1", 1, 2)
+    review.refuse(state, {"version": 3, "state": "new", "last_review": alice})
+    conflict = state[review.DRAFT_KEY]["conflict"]
+    reopened = review.stale_message(conflict["last_review"], lang, state=conflict["state"])
+    assert "alice" not in reopened and "?" not in reopened
+    assert ("changed" in reopened) if lang == "en" else ("更新" in reopened)
+    assert "?" not in review.stale_message({}, lang)
+    decided = review.stale_message(alice, lang, state="accepted")  # a real race: who won
+    assert "alice" in decided

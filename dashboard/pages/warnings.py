@@ -357,7 +357,9 @@ with right:
         notice = st.container()
         if conflict:
             notice.error(
-                review.stale_message(conflict["last_review"], lg, tz, people),
+                review.stale_message(
+                    conflict["last_review"], lg, tz, people, state=conflict.get("state", "")
+                ),
                 icon=":material/sync_problem:",
             )
             notice.button(

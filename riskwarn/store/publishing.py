@@ -475,15 +475,17 @@ class PublishingStore(StoreBase):
         """Upsert the run's staged warnings into ``warnings``; withdraw those of the run
         that its staged rows no longer have. Returns (warnings staged, warnings withdrawn).
 
-        New warnings start as state 'new', version 1. An existing warning whose reviewed
-        content changed (:func:`reviewed_changes`: anything the review page shows: level,
+        New warnings start as state 'new', version 1. An existing warning re-published by
+        the same run whose reviewed content changed (:func:`reviewed_changes`: anything the review page shows: level,
         probability as shown, reasons, evidence, validity, lead time, place) is reset to
         'new' with its version bumped: it needs a fresh review, a form opened on the old
         content gets the stale-version conflict, the earlier decision stays in the trail
         at its (older) version, and 'warning_content_changed' is audited with the fields
         that changed and the content hashes before and after. A change the page does
         not show (the score, the run that carries the warning) only refreshes the row,
-        review state/version kept. Unchanged warnings are not touched (a re-run rewrites
+        review state/version kept. A newer run carrying the warning forward (the stream
+        holding a site's level: new validity, new readings) reopens it only when the level
+        changed. Unchanged warnings are not touched (a re-run rewrites
         nothing). A withdrawn warning raised again is 'new' again (version bumped,
         review trail kept).
 
@@ -556,6 +558,12 @@ class PublishingStore(StoreBase):
                 continue
             values: dict[str, Any] = {**new, "updated_at": now}
             changed = reviewed_changes(old, new)
+            if old["run_id"] != run_id:
+                # a newer run carrying the warning forward (the stream's rounds hold a site's
+                # level with a fresh validity and fresh readings): the decision was on the
+                # level, which only a level change reopens (a panel's dismissal must keep a
+                # held warning from paging again: tests/test_delivery_review_cancel.py)
+                changed = [k for k in changed if k == "level"]
             if changed:  # what the reviewer decided on is not what is shown any more
                 values.update(state="new", reviewed_level=None, version=w.c.version + 1)
                 self._audit(
