@@ -58,8 +58,10 @@ def publish(store: Store, cells: list[str], actor: str = "pipeline") -> None:
                 "valid_from": ORIGIN,
                 "valid_to": ORIGIN + pd.Timedelta(days=7),
                 "level": "red",
-                "probability": [0.9, 0.8][: len(cells)],
-                "score": [0.9, 0.8][: len(cells)],
+                # each cell's own probability (a re-run raising fewer cells changes
+                # nothing shown of the others: a changed one would reopen its review)
+                "probability": [{"c1": 0.9, "c2": 0.8}[c] for c in cells],
+                "score": [{"c1": 0.9, "c2": 0.8}[c] for c in cells],
             }
         ),
     )

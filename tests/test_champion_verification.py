@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,9 @@ def test_models_lists_versions_their_gate_and_which_one_serves(
         assert done.exit_code == 0, done.output
         return done.output
 
-    lines = models().splitlines()
+    # the version lines (a header names the serving version's last registry action, and
+    # each version may be followed by its history lines)
+    lines = [ln for ln in models().splitlines() if re.match(r"\s*v\d+ ", ln)]
     assert lines[0].split()[0] == "v2" and "gate pass (against v1)" in lines[0]
     assert lines[1].split()[0] == "v1" and "gate pass (with no champion)" in lines[1]
     assert lines[1].endswith("[SERVING]") and "SERVING" not in lines[0]

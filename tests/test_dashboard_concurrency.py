@@ -64,7 +64,7 @@ def test_second_reviewer_is_told_and_shown_the_first_decision(
     _decide(second, "adjust", "应降为橙色处置", level="orange")
 
     errors = " ".join(e.value for e in second.error)
-    assert "reviewer" in errors and "误报：当日为集市，人流量正常" in errors
+    assert "评估专家" in errors and "误报：当日为集市，人流量正常" in errors
     assert "未保存" in errors
     assert not second.success
 

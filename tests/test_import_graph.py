@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # frame builders, training, backtests, metrics, the MLflow registry (champions)
     ("models", ("models",)),
     # the road's last steps and the jobs around it: serving frames, scoring, levels,
-    # reasons, the nowcast, streaming, the pipeline steps the DAGs call, backup, and the
+    # reasons, evidence, the nowcast, streaming, the pipeline steps the DAGs call, backup, and the
     # engines that run feature building and training (local or Dask)
     (
         "app",
@@ -37,6 +37,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "riskwarn.warnings",
             "riskwarn.level_hold",
             "riskwarn.reasons",
+            "riskwarn.evidence",
             "riskwarn.nowcast",
             "riskwarn.stream",
             "riskwarn.pipeline",

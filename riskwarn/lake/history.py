@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from riskwarn.contracts import TABLES, conform
 from riskwarn.lake import layout
+from riskwarn.lake.layout import AS_OF_KEY, BATCH_KEY
 from riskwarn.lake.read import delta_table, read_table
-from riskwarn.lake.write import AS_OF_KEY, BATCH_KEY
 
 CHANGE_COLUMNS = ["version", "committed_at", "change", "batch_id"]
 _CHANGE_NAMES = {
@@ -227,7 +227,7 @@ def run_commits(
     operation metrics), and how many commits and rows (new + updated) the run planned on
     this table (None on the quarantine).
     Only the log entries after ``after_version`` are read."""
-    from riskwarn.lake.write import PLAN_KEY, ROWS_KEY, RUN_KEY
+    from riskwarn.lake.layout import PLAN_KEY, ROWS_KEY, RUN_KEY
 
     dt = delta_table(lake_dir, name)
     if dt is None:

@@ -361,3 +361,16 @@ def _remove_empty_dirs(path: Path, keep_root: bool = False) -> None:
             continue
         with suppress(OSError):
             os.rmdir(root)
+
+
+# commit metadata keys of the lake's Delta commits (riskwarn.lake.write writes them)
+BATCH_KEY = "riskwarn.batch_id"
+# the ingest run that made a commit (a fresh id per run of a batch) and, on a table's
+# commits, how many commits and rows (new + updated) the run planned there
+# (riskwarn.lake.history.run_commits)
+RUN_KEY = "riskwarn.run_id"
+PLAN_KEY = "riskwarn.table_commits"
+ROWS_KEY = "riskwarn.rows_written"
+# the as_of (ISO UTC) of the ingest that made a commit: from then on its corrections were
+# known (riskwarn.lake.history.record_versions); commits without it: their timestamp
+AS_OF_KEY = "riskwarn.as_of"

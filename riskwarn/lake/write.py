@@ -36,18 +36,10 @@ import pyarrow.compute as pc
 from riskwarn.contracts import TABLES, Table
 from riskwarn.lake import layout
 
-log = logging.getLogger(__name__)
+# the commit metadata keys live in layout (history reads them without importing this)
+from riskwarn.lake.layout import AS_OF_KEY, BATCH_KEY, PLAN_KEY, ROWS_KEY, RUN_KEY
 
-BATCH_KEY = "riskwarn.batch_id"
-# the ingest run that made a commit (a fresh id per run of a batch) and, on a table's
-# commits, how many commits and rows (new + updated) the run planned there
-# (riskwarn.lake.history.run_commits)
-RUN_KEY = "riskwarn.run_id"
-PLAN_KEY = "riskwarn.table_commits"
-ROWS_KEY = "riskwarn.rows_written"
-# the as_of (ISO UTC) of the ingest that made a commit: from then on its corrections were
-# known (riskwarn.lake.history.record_versions); commits without it: their timestamp
-AS_OF_KEY = "riskwarn.as_of"
+log = logging.getLogger(__name__)
 
 
 def writer_properties() -> Any:

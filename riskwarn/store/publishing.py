@@ -106,11 +106,10 @@ def reviewed_content(row: Mapping[str, Any]) -> dict[str, Any]:
     """What a reviewer of ``row`` (a ``warnings`` or ``staged_warnings`` row) sees:
     :data:`REVIEWED_FIELDS`, the probability as the page prints it (``pct_text``, one
     decimal: 0.3101 and 0.3104 both read "31.0%"), the rest via :func:`_shown`."""
-    from riskwarn.warnings import pct_text
-
     out = {k: _shown(row.get(k)) for k in REVIEWED_FIELDS}
     p = out["probability"]
-    out["probability"] = None if p is None else pct_text(float(p), 1)
+    # as riskwarn.warnings.pct_text prints it (the store, core, does not import the app)
+    out["probability"] = None if p is None else f"{float(p) * 100:.1f}%"
     return out
 
 
