@@ -976,6 +976,23 @@ def blur_case_locations(forecasts: pd.DataFrame, crs: str) -> pd.DataFrame:
     return out
 
 
+def _json_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every cell holding a list or a dict (a forecast's ``explanation``, a
+    warning's ``reasons`` and ``evidence``: the columns docs/serving-store.md types json)
+    written as JSON text, so a partner parsing the CSV reads JSON and not a Python repr."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict)).any():
+            out[col] = out[col].map(
+                lambda v: (
+                    json.dumps(v, ensure_ascii=False, sort_keys=True)
+                    if isinstance(v, list | dict)
+                    else v
+                )
+            )
+    return out
+
+
 def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> list[str]:
     """Export each domain's published run as CSV + GeoJSON under ``exports/<run>/``.
 
@@ -1003,14 +1020,11 @@ def publish_exports(settings: Settings, only: tuple[str, ...] | None = None) -> 
         folder = settings.exports_dir / domain / run_id.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
         # one time format in every file: ISO 8601 UTC 'Z' (export_time)
-        _export_times(forecasts.sort_values(["rank", "unit_id"])).to_csv(
+        _json_cells(_export_times(forecasts.sort_values(["rank", "unit_id"]))).to_csv(
             folder / "forecasts.csv", index=False
         )
         w = _export_times(warnings.drop(columns=["created_at", "updated_at"], errors="ignore"))
-        for col in ("reasons", "evidence"):
-            if col in w:
-                w[col] = w[col].map(lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True))
-        w.sort_values(["warning_id"]).to_csv(folder / "warnings.csv", index=False)
+        _json_cells(w).sort_values(["warning_id"]).to_csv(folder / "warnings.csv", index=False)
         geo = forecasts_geojson(forecasts, warnings)
         (folder / "forecasts.geojson").write_text(dumps_indent1(geo), encoding="utf-8")
         out.append(str(folder))

@@ -268,6 +268,11 @@ def test_case_exports_give_the_1_km_square_never_the_point(home: Path) -> None:
                 assert f"{lat:.{digits}f}" not in text and f"{lon:.{digits}f}" not in text
     exported = pd.read_csv(Path(folder) / "forecasts.csv").set_index("unit_id")
     assert exported[["cell_x", "cell_y"]].isna().all().all()
+    # a case's explanation is JSON text, as docs/serving-store.md types it (it was the
+    # Python repr of the list: review A, stop 41)
+    explained = exported["explanation"].dropna()
+    assert len(explained)
+    assert all(isinstance(json.loads(text), list) for text in explained)
     points = {
         f["properties"]["unit_id"]: f["geometry"]["coordinates"]
         for f in json.loads(geo_text)["features"]
