@@ -139,6 +139,13 @@ _FOLD = str.maketrans(
         "．": ".",
         "／": "/",
         "\u3000": " ",
+        # middle dots people put between a number's groups (138·1234·5678, attack review
+        # C3, stop 41) read as a dot: U+00B7, katakana U+30FB and half-width U+FF65,
+        # hyphenation point U+2027. Commas are left out: they part lists of numbers
+        "\u00b7": ".",
+        "\u30fb": ".",
+        "\uff65": ".",
+        "\u2027": ".",
         # Chinese numerals, one character for one digit (a mobile number written out:
         # 一三八一二三四五六七八); 十, 百 and 千 are not digits of a number written out
         **{c: str(i) for i, c in enumerate("〇一二三四五六七八九")},
@@ -159,14 +166,26 @@ _CF = re.compile(
 )
 
 
+_SPACE_RUN = re.compile(r"\s\s")
+
+
 def _visible(text: str) -> tuple[str, list[int] | None]:
     """``text`` without its invisible format characters (:data:`_CF`: U+200B zero-width
     space, U+200C/D, U+2060 word joiner, U+FEFF, bidi marks, the soft hyphen), which
-    split a number without showing (13812\u200b345678), and the index in ``text`` of
-    each character kept (None when none was removed)."""
-    if text.isascii() or not _CF.search(text):
+    split a number without showing (13812\u200b345678), and with each run of white space
+    read as its first character (139  1234  5678 parts groups as one space does: attack
+    review C3, stop 41), and the index in ``text`` of each character kept (None when
+    none was removed)."""
+    if not _SPACE_RUN.search(text) and (text.isascii() or not _CF.search(text)):
         return text, None
-    keep = [i for i, c in enumerate(text) if not _CF.match(c)]
+    keep, after_space = [], False
+    for i, c in enumerate(text):
+        if _CF.match(c):  # unseen: neither parts nor joins a run of spaces
+            continue
+        space = c.isspace()
+        if not (space and after_space):
+            keep.append(i)
+        after_space = space
     return "".join(text[i] for i in keep), keep
 
 

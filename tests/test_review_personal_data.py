@@ -103,6 +103,13 @@ FOUND = [
     ("电话一三八一二三四五六七八", ["phone"]),
     ("电话一三八〇〇〇〇五六七八", ["phone"]),
     ("电话幺三八", []),  # not a number
+    # attack review C3 (stop 41): two or more spaces, or middle dots, between the groups
+    ("当事人王秀英 139  1234  5678 要求回访", ["phone"]),
+    ("139 \t 1234   5678", ["phone"]),
+    ("回访电话 139·1234·5678", ["phone"]),
+    ("138・1234・5678 and 138\uff651234\uff655678", ["phone"]),
+    ("身份证 340822  19510507  8924", ["id_number"]),
+    ("ID 340822\u200b  19510507 \u200b 8924", ["id_number"]),
 ]
 # what reviewers legitimately write: never taken for a phone or ID number
 NOT_FOUND = [
@@ -151,6 +158,10 @@ NOT_FOUND = [
     "二〇二三年十月二十九日，一三八人，第一二三四五六七八九号",
     "file batch_138_1234_56789, 138_12345_678",
     "zero\u200bwidth 2023\u200b10\u200b29",
+    # runs of spaces and middle dots read as one separator: still not a number's shape
+    "checked  2025-12-31   08:30,  versions  1.3  1.4,  sites  13  14  15",
+    "rain 130·145·160 mm, 2025·12·31, score 1·39",
+    "case MD202312190001   MD202312190002,  counts  130  1390",
 ]
 
 
