@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 
+from riskwarn.review_text import reason_problem
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
 from riskwarn.store.models import REVIEW_ACTIONS as REVIEW_ACTIONS  # the form's choices
 
@@ -135,9 +136,7 @@ def decision_problem(draft: dict[str, Any], current_level: str | None) -> str | 
             return "choose_level"
         if level == current_level:
             return "same_level"
-    if not str(draft.get("reason") or "").strip():
-        return "reason_required"
-    return None
+    return reason_problem(draft.get("reason"))
 
 
 def decision(draft: dict[str, Any]) -> dict[str, Any]:

@@ -520,6 +520,15 @@ TEXT: dict[str, dict[str, str]] = {
     "masked_id_number": {"zh": "[身份证号已隐去]", "en": "[ID number removed]"},
     "submit": {"zh": "提交", "en": "Submit"},
     "reason_required": {"zh": "请填写理由。", "en": "A reason is required."},
+    # riskwarn.review_text.reason_problem (the store refuses the same)
+    "reason_too_long": {
+        "zh": "理由过长：最多 2000 个字符，请精简后再提交。",
+        "en": "The reason is too long: at most 2,000 characters. Please shorten it.",
+    },
+    "reason_control": {
+        "zh": "理由中含有不可显示的控制字符，请删除后再提交。",
+        "en": "The reason holds a control character that cannot be shown. Please remove it.",
+    },
     "choose_action": {"zh": "请选择处置方式。", "en": "Choose an action."},
     "choose_level": {"zh": "请选择调整后的等级。", "en": "Choose the new level."},
     "same_level": {

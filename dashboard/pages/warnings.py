@@ -23,6 +23,7 @@ from dashboard.i18n import (
     t,
 )
 from dashboard.shell import page_context
+from riskwarn.review_text import REASON_MAX_CHARS
 from riskwarn.store import PersonalDataError, ReplacedWarningError, StaleWarningError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
@@ -401,6 +402,7 @@ with right:
                 t("reason", lg),
                 value=draft["reason"],
                 height=90,
+                max_chars=REASON_MAX_CHARS,
                 key=key,
                 on_change=review.set_field,
                 args=(st.session_state, "reason", key),

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskwarn.redact import personal_data
+from riskwarn.review_text import REASON_MAX_CHARS, reason_problem
 from riskwarn.store.models import (
     LEVELS,
     REVIEW_ACTIONS,
@@ -155,8 +156,13 @@ class ReviewStore(ReadStore):
         """
         if action not in REVIEW_ACTIONS:
             raise ValueError(f"action must be one of {', '.join(REVIEW_ACTIONS)}, not {action!r}")
-        if not reason or not reason.strip():
-            raise ValueError("a review needs a reason")
+        problem = reason_problem(reason)
+        if problem == "reason_required":
+            raise ValueError("a review needs a reason (something visible)")
+        if problem == "reason_control":
+            raise ValueError("a review reason cannot hold control characters (e.g. NUL)")
+        if problem == "reason_too_long":
+            raise ValueError(f"a review reason is at most {REASON_MAX_CHARS} characters")
         if not reviewer or not reviewer.strip():
             raise ValueError("a review needs a reviewer")
         if action == "adjust" and level not in LEVELS:
