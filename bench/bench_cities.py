@@ -272,9 +272,12 @@ def section_markdown(res: dict[str, Any]) -> str:
         "## Multi-city development suite",
         "",
         "The model (`xgboost`) and every baseline on each city of ../shared/data with point "
-        "events, one fixed protocol: 250 m cells, active area = cells with an event before "
-        "the first origin, every event of a window counted (those in never-seen cells are "
-        "misses), the model's default settings, refits every 28 days (weekly) or 7 days "
+        "events, one fixed protocol: 250 m cells, scored area per origin: a row (origin, "
+        "cell) only for a cell with an event known strictly before that origin (its "
+        "occurrence or later report time), at training origins as at evaluation origins and "
+        "in serving (`features.cells.ActiveArea`), every event of a window counted (those in "
+        "cells not scored at their origin are misses for every method), the model's default "
+        "settings, refits every 28 days (weekly) or 7 days "
         "(daily), training origins weekly (daily for daily forecasts) over the "
         "`--train-window-days` before each refit. The best baseline is the one with the "
         "highest PAI@5 % on the city's own evaluation windows (chosen ex post, which favours "

@@ -15,8 +15,9 @@ and the median lead time.
 Nowcast outcome (hourly): the model's out-of-sample probability turned into levels by the
 ``geohazard_hourly`` thresholds (no hysteresis), combined with the nowcast's sensor rules
 (max of the two, as ``riskwarn.nowcast.nowcast_geohazard`` does) against the sensor rules
-alone; failures warned orange/red within 72 h before, median lead time and the
-false-alarm ratio of orange/red episodes (``bench_nowcast.evaluate``).
+alone; failures warned orange/red (an episode, held as the nowcast holds a level, in
+force when it happens or within 72 h before), median lead time and the false-alarm ratio
+of orange/red episodes (``bench_nowcast.evaluate``).
 """
 
 from __future__ import annotations
@@ -199,29 +200,20 @@ def outcome_detail(
     levels: pd.DataFrame, events: pd.DataFrame, window_h: float = 72.0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``bench_nowcast.evaluate``'s counting, per failure and per episode: failures
-    (``occurred_at``, ``detected``: an orange/red episode started in the ``window_h``
-    before it at its site) and orange/red episodes (``start``, ``false``: no failure at
-    the site within ``window_h`` after the start)."""
-    warned = levels.loc[levels["level"] >= 3].sort_values(["site_id", "at"])
-    gap = warned.groupby("site_id")["at"].diff() != pd.Timedelta(hours=1)
-    episodes = (
-        warned.assign(episode=gap.cumsum())
-        .groupby("episode")
-        .agg(site_id=("site_id", "first"), start=("at", "min"))
-        .reset_index(drop=True)
-    )
+    (``occurred_at``, ``detected``: an orange/red episode at its site in force when it
+    happens or within ``window_h`` before it) and orange/red episodes (held as the
+    nowcast holds a level; ``start``, ``false``: no failure at the site from the start to
+    ``window_h`` after the warning was lifted): models.site_levels.verify_episodes."""
+    from models.site_levels import verify_episodes, warning_episodes
+    from riskwarn.level_hold import BATCH_HYSTERESIS
+
+    hold = pd.Timedelta(hours=BATCH_HYSTERESIS.lower_after_steps)
     ev = events.dropna(subset=["site_id"])[["site_id", "occurred_at"]].reset_index(drop=True)
-    w = pd.Timedelta(hours=window_h)
-    pairs = ev.reset_index().merge(episodes.reset_index(), on="site_id", suffixes=("_e", "_p"))
-    near = pairs[
-        (pairs["start"] <= pairs["occurred_at"]) & (pairs["start"] > pairs["occurred_at"] - w)
-    ]
-    ev["detected"] = ev.index.isin(near["index_e"])
-    follows = pairs[
-        (pairs["occurred_at"] >= pairs["start"]) & (pairs["occurred_at"] <= pairs["start"] + w)
-    ]
-    episodes["false"] = ~episodes.index.isin(follows["index_p"])
-    return ev, episodes
+    failures, episodes = verify_episodes(
+        warning_episodes(levels, 3, hold), ev, pd.Timedelta(hours=window_h)
+    )
+    ev["detected"] = failures["warned"].to_numpy()
+    return ev, episodes.assign(false=~episodes["failure"])
 
 
 def paired_outcome(
@@ -652,7 +644,10 @@ def main() -> None:
         ]
         if domain == "geohazard_hourly":
             outcome = nowcast_outcome(table, bt.scores, in_eval, args.levels)
-            print("\nnowcast outcome on the evaluation hours (orange/red within 72 h before):")
+            print(
+                "\nnowcast outcome on the evaluation hours (orange/red in force, or in force "
+                "within 72 h before; episodes held as the nowcast holds a level):"
+            )
             md += [
                 "### Nowcast outcome (hourly, evaluation window)",
                 "",
@@ -662,9 +657,9 @@ def main() -> None:
             ]
             for name, r in outcome.items():
                 line = (
-                    f"| {name} | {r['detected']:.0f}/{r['failures_at_sites']:.0f} | "
-                    f"{_fmt(r['pod'], 2)} | {_fmt(r['median_lead_time_h'], 1)} | "
-                    f"{r['warning_episodes']:.0f} | {_fmt(r['far'], 2)} |"
+                    f"| {name} | {r['warned']}/{r['failures']} | "
+                    f"{_fmt(r['pod'], 2)} | {_fmt(r['median_lead_h'], 1)} | "
+                    f"{r['episodes']} | {_fmt(r['far'], 2)} |"
                 )
                 print(line)
                 md.append(line)

@@ -1,17 +1,21 @@
 """Geohazard nowcast on the simulated city: lead time and false-alarm ratio.
 
-    .venv/bin/python bench/bench_nowcast.py [--size small] [--seed 3] [--work DIR]
+    .venv/bin/python bench/bench_nowcast.py [--size small] [--seed 3] [--work DIR] [--horizon 72]
 
 Simulates the city (unless DIR already holds it), ingests sites, sensors, sensor
 readings and hazard events through their mapping files into a scratch lake, then runs
 the nowcast's sensor rules (riskwarn.warnings, the same code and parameters as
 riskwarn.nowcast.NOWCAST_RULES) causally at every hour of the sensor period. Prints:
 
-* POD: share of failures at monitored sites with an orange/red warning in the 72 h
-  before them; median lead time (hours from the first orange/red of that episode to
-  the failure);
-* FAR: share of orange/red episodes (runs of consecutive warned hours at a site) not
-  followed by a failure at the site within 72 h.
+* episodes: orange/red warnings as the nowcast serves them: issued at the first
+  orange/red hour, held until 6 consecutive hours below (riskwarn.level_hold), so hours
+  warned again within the hold continue the episode (models.site_levels.warning_episodes);
+* POD: share of failures at monitored sites with an orange/red episode in force when
+  they happen or in force within the horizon (72 h) before them; median lead time (hours
+  from the start of the latest episode issued before the failure to the failure);
+* FAR: share of episodes with no failure at the site from their issue to the horizon
+  after they were lifted (models.site_levels.verify_episodes); 95% Wilson intervals;
+  also per site-day (a local day with an episode in force vs a failure that day).
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,42 +79,33 @@ def site_levels(settings) -> pd.DataFrame:
     return levels.groupby(["site_id", "at"], as_index=False)["level"].max()
 
 
-def evaluate(levels: pd.DataFrame, events: pd.DataFrame) -> dict[str, float]:
-    """POD, median lead time and FAR of orange/red warnings against failures (pure)."""
-    warned = levels.loc[levels["level"] >= 3].sort_values(["site_id", "at"])
-    gap = warned.groupby("site_id")["at"].diff() != pd.Timedelta(hours=1)
-    warned = warned.assign(episode=gap.cumsum())
-    episodes = warned.groupby("episode").agg(site_id=("site_id", "first"), start=("at", "min"))
+def evaluate(levels: pd.DataFrame, events: pd.DataFrame, horizon_h: float = WINDOW_H) -> dict:
+    """POD, lead time and FAR of orange/red warnings against failures (pure): episodes
+    held as the nowcast holds a level (:data:`riskwarn.level_hold.BATCH_HYSTERESIS`), then
+    :func:`models.site_levels.verify_episodes` (per failure and per episode) and per site-day."""
+    from models.metrics import warning_metrics
+    from models.site_levels import (
+        episode_summary,
+        site_day_table,
+        verify_episodes,
+        warning_episodes,
+    )
+    from riskwarn.level_hold import BATCH_HYSTERESIS
+
+    hold = pd.Timedelta(hours=BATCH_HYSTERESIS.lower_after_steps)
+    episodes = warning_episodes(levels, 3, hold)
     ev = events.dropna(subset=["site_id"])
-    leads, hits = [], 0
-    for e in ev.itertuples(index=False):
-        ep = episodes.loc[
-            (episodes["site_id"] == e.site_id)
-            & (episodes["start"] <= e.occurred_at)
-            & (episodes["start"] > e.occurred_at - pd.Timedelta(hours=WINDOW_H))
-        ]
-        if len(ep):
-            hits += 1
-            leads.append((e.occurred_at - ep["start"].min()).total_seconds() / 3600)
-    followed = [
-        bool(
-            (
-                (ev["site_id"] == r.site_id)
-                & (ev["occurred_at"] >= r.start)
-                & (ev["occurred_at"] <= r.start + pd.Timedelta(hours=WINDOW_H))
-            ).any()
-        )
-        for r in episodes.itertuples()
-    ]
-    n_ep = len(episodes)
-    return {
-        "failures_at_sites": float(len(ev)),
-        "detected": float(hits),
-        "pod": hits / len(ev) if len(ev) else float("nan"),
-        "median_lead_time_h": float(np.median(leads)) if leads else float("nan"),
-        "warning_episodes": float(n_ep),
-        "far": (n_ep - sum(followed)) / n_ep if n_ep else float("nan"),
-    }
+    failures, episodes = verify_episodes(episodes, ev, pd.Timedelta(hours=horizon_h))
+    out = episode_summary(failures, episodes)
+    days = site_day_table(levels, episodes, ev, "Asia/Shanghai")
+    out["site_days"] = warning_metrics(days["warned"].to_numpy(), days["failure"].to_numpy())
+    out["site_days"]["n"] = float(len(days))
+    out["hold_h"] = hold / pd.Timedelta(hours=1)
+    return out
+
+
+def ci(pair: tuple[float, float]) -> str:
+    return f"95% CI {pair[0]:.2f}-{pair[1]:.2f} (Wilson)"
 
 
 def main() -> None:
@@ -119,6 +113,7 @@ def main() -> None:
     parser.add_argument("--size", default="small")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--horizon", type=float, default=WINDOW_H, help="hours (default 72)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from riskwarn import lake
@@ -134,17 +129,32 @@ def main() -> None:
     events = lake.read_table(settings.lake_dir, "hazard_events")
     first, last = levels["at"].min(), levels["at"].max()
     events = events.loc[(events["occurred_at"] >= first) & (events["occurred_at"] <= last)]
-    m = evaluate(levels, events)
+    m = evaluate(levels, events, args.horizon)
     print(
         f"simulated city: size={args.size} seed={args.seed} sensors {first:%Y-%m-%d}..{last:%Y-%m-%d}"
     )
     print(f"sites scored hourly: {levels['site_id'].nunique()}, site-hours: {len(levels)}")
     print(
-        f"failures at monitored sites: {m['failures_at_sites']:.0f}, warned (orange/red within "
-        f"{WINDOW_H} h before): {m['detected']:.0f}  POD = {m['pod']:.2f}"
+        f"orange/red episodes (held {m['hold_h']:.0f} h after the last orange/red hour, as "
+        f"the nowcast holds a level): {m['episodes']}"
     )
-    print(f"median lead time: {m['median_lead_time_h']:.1f} h")
-    print(f"orange/red episodes: {m['warning_episodes']:.0f}, false-alarm ratio: {m['far']:.2f}")
+    print(
+        f"failures at monitored sites: {m['failures']}, warned (orange/red in force, or in "
+        f"force within {args.horizon:.0f} h before): {m['warned']}  POD = {m['pod']:.2f}, "
+        f"{ci(m['pod_ci'])}"
+    )
+    print(f"median lead time (failure - start of its episode): {m['median_lead_h']:.1f} h")
+    print(
+        f"episodes with no failure at the site in force or within {args.horizon:.0f} h after: "
+        f"{m['false_episodes']} of {m['episodes']}, false-alarm ratio {m['far']:.2f}, "
+        f"{ci(m['far_ci'])}"
+    )
+    d = m["site_days"]
+    print(
+        f"per site-day (local days, {d['n']:.0f}): warned {d['hits'] + d['false_alarms']:.0f}, "
+        f"with a failure {d['hits']:.0f}, POD {d['pod']:.2f}, FAR {d['far']:.2f}, "
+        f"POFD {d['pofd']:.4f}"
+    )
     print(f"wall time: {time.perf_counter() - t0:.0f} s")
 
 

@@ -204,6 +204,136 @@ def episode_count(site: np.ndarray, flag: np.ndarray) -> int:
     return int(start.sum())
 
 
+def warning_episodes(
+    levels: pd.DataFrame, level: int, hold: pd.Timedelta, step: pd.Timedelta | None = None
+) -> pd.DataFrame:
+    """Warning episodes at ``level`` or above, per site, as the nowcast serves them.
+
+    ``levels``: ``site_id``, ``at`` (the step's time), ``level`` (0..4). A warning is
+    issued at the first step at the level and stays in force for ``hold`` after the last
+    one (the nowcast's off-delay, :mod:`riskwarn.level_hold`: a level is lowered only
+    after ``lower_after_steps`` consecutive hours below it; at least one ``step``,
+    default 1 h): a step at the level no later than that continues the episode, so a
+    warning flapping on and off more often than the hold is one episode, not one per
+    flap. Columns ``site_id``, ``start`` (issued), ``last`` (last step at the level),
+    ``end`` (lifted: in force over ``[start, end)``), sorted by site and start.
+    """
+    hold = max(pd.Timedelta(hold), pd.Timedelta(step or pd.Timedelta(hours=1)))
+    w = levels.loc[levels["level"] >= level, ["site_id", "at"]]
+    w = w.astype({"site_id": str}).sort_values(["site_id", "at"], kind="stable")
+    new = (w["site_id"] != w["site_id"].shift()) | (w["at"] > w["at"].shift() + hold)
+    eps = (
+        w.assign(episode=new.cumsum())
+        .groupby("episode", sort=True)
+        .agg(site_id=("site_id", "first"), start=("at", "min"), last=("at", "max"))
+        .reset_index(drop=True)
+    )
+    eps["end"] = eps["last"] + hold
+    return eps
+
+
+def verify_episodes(
+    episodes: pd.DataFrame, events: pd.DataFrame, horizon: pd.Timedelta
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Failures warned and episodes followed by a failure (DOMAIN.md, "How forecasts
+    are judged"), each warning episode counted once.
+
+    An episode (:func:`warning_episodes`) covers its site from its issue (exclusive: a
+    warning issued at the failure's recorded time gives no lead) until ``horizon`` after
+    it was lifted (each hourly issue is a forecast for the ``horizon`` after it). A
+    failure (``site_id``, ``occurred_at``) is warned when an episode covers it: one in
+    force when it happens, or in force within the horizon before it. Its lead time is the
+    hours from the start of the latest episode issued before it (the one in force, if
+    any) to the failure; NaN if not warned. An episode is a false alarm when no failure
+    at its site falls in its cover.
+
+    Returns (failures with ``warned``, ``lead_time_hours``; episodes with ``failure``).
+    """
+    horizon = pd.Timedelta(horizon)
+    ev = events.dropna(subset=["site_id", "occurred_at"])[["site_id", "occurred_at"]]
+    utc = "datetime64[ns, UTC]"  # merge_asof needs one resolution on both sides
+    ev = ev.astype({"site_id": str, "occurred_at": utc}).reset_index(drop=True)
+    ev["_row"] = np.arange(len(ev))
+    eps = episodes.astype({"site_id": str, "start": utc, "end": utc}).reset_index(drop=True)
+    # the latest episode issued before each failure (a later one cannot cover it; an
+    # earlier one ended before it began, so covers the failure only if it does too)
+    latest = pd.merge_asof(
+        ev.sort_values("occurred_at"),
+        eps[["site_id", "start", "end"]].sort_values("start"),
+        left_on="occurred_at",
+        right_on="start",
+        by="site_id",
+        allow_exact_matches=False,
+        direction="backward",
+    ).sort_values("_row")
+    covered = (latest["occurred_at"] < latest["end"] + horizon).to_numpy()
+    lead = (latest["occurred_at"] - latest["start"]) / pd.Timedelta(hours=1)
+    failures = ev.drop(columns="_row").assign(
+        warned=covered, lead_time_hours=np.where(covered, lead.to_numpy(float), np.nan)
+    )
+    pairs = eps.reset_index(names="_ep").merge(ev, on="site_id", how="inner")
+    hit = pairs.loc[
+        (pairs["occurred_at"] > pairs["start"]) & (pairs["occurred_at"] < pairs["end"] + horizon),
+        "_ep",
+    ]
+    return failures, eps.assign(failure=eps.index.isin(hit.unique()))
+
+
+def episode_summary(failures: pd.DataFrame, episodes: pd.DataFrame) -> dict[str, Any]:
+    """Counts of :func:`verify_episodes`' output with 95% Wilson intervals (small counts):
+    failures, warned, POD, median lead (warned failures), episodes, false episodes,
+    false-alarm ratio (false episodes / episodes)."""
+    from models.metrics import wilson_interval
+
+    n, k = len(failures), int(failures["warned"].sum())
+    n_ep, false = len(episodes), int((~episodes["failure"]).sum())
+    lead = failures["lead_time_hours"].dropna()
+    return {
+        "failures": n,
+        "warned": k,
+        "pod": k / n if n else float("nan"),
+        "pod_ci": wilson_interval(k, n),
+        "median_lead_h": float(lead.median()) if len(lead) else float("nan"),
+        "episodes": n_ep,
+        "false_episodes": false,
+        "far": false / n_ep if n_ep else float("nan"),
+        "far_ci": wilson_interval(false, n_ep),
+    }
+
+
+def site_day_table(
+    levels: pd.DataFrame, episodes: pd.DataFrame, events: pd.DataFrame, tz: str
+) -> pd.DataFrame:
+    """One row per site and local day of ``levels``' period: ``warned`` (an episode in
+    force at some time of the day) and ``failure`` (a failure at the site that day); for
+    :func:`models.metrics.warning_metrics` per site-day."""
+
+    def day(t: pd.Series) -> pd.Series:
+        return pd.DatetimeIndex(t).tz_convert(tz).tz_localize(None).normalize().to_series()
+
+    at = levels.astype({"site_id": str})
+    span = day(at["at"])
+    days = pd.date_range(span.min(), span.max(), freq="D") if len(span) else []
+    grid = pd.MultiIndex.from_product(
+        [sorted(at["site_id"].unique()), days], names=["site_id", "day"]
+    ).to_frame(index=False)
+    warned = [
+        (site, d)
+        for site, a, b in zip(
+            episodes["site_id"].astype(str),
+            day(episodes["start"]),
+            day(episodes["end"] - pd.Timedelta(microseconds=1)),
+            strict=True,
+        )
+        for d in pd.date_range(a, b, freq="D")
+    ]
+    ev = events.dropna(subset=["site_id", "occurred_at"])
+    failed = set(zip(ev["site_id"].astype(str), day(ev["occurred_at"]), strict=True))
+    keys = list(zip(grid["site_id"], grid["day"], strict=True))
+    w = set(warned)
+    return grid.assign(warned=[k in w for k in keys], failure=[k in failed for k in keys])
+
+
 def budget_threshold(score: np.ndarray, site: np.ndarray, budget: int, iters: int = 40) -> float:
     """The lowest threshold at which ``score`` raises at most ``budget`` episodes (rows
     sorted by site, then origin); inf when even the top score alone exceeds it.

@@ -160,14 +160,6 @@ def test_warning_metrics_contingency() -> None:
     assert r["warned_share"] == pytest.approx(3 / 8)
 
 
-def test_lead_times() -> None:
-    warns = pd.Series(pd.to_datetime(["2020-01-01 00:00", "2020-01-01 06:00"], utc=True))
-    events = pd.Series(pd.to_datetime(["2020-01-01 12:00", "2020-01-10 00:00"], utc=True))
-    lt = m.lead_times_hours(warns, events, max_lead_hours=24)
-    assert lt.iloc[0] == pytest.approx(12.0)
-    assert np.isnan(lt.iloc[1])
-
-
 def test_best_threshold_tss_separates() -> None:
     p = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
     y = np.array([0, 0, 0, 1, 1])

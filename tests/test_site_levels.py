@@ -326,13 +326,6 @@ def test_failures_warned_and_lead_times_count_warnings_before_the_failure_only()
     ll = level_lead_times(scores, events, horizon_hours=24)
     orange = ll[ll["level"] == 3].set_index("site_id")["lead_time_hours"]
     pd.testing.assert_series_equal(orange, got, check_names=False)
-    # the plain lead-time helper keeps the same rule
-    from models.metrics import lead_times_hours
-
-    at = lead_times_hours(pd.Series([t]), pd.Series([t]), max_lead_hours=24)
-    assert np.isnan(at.iloc[0])
-    before = lead_times_hours(pd.Series([t - h, t]), pd.Series([t]), max_lead_hours=24)
-    assert before.iloc[0] == 1.0
 
 
 def test_serving_gives_a_score_at_a_tied_threshold_the_level_training_gave() -> None:
