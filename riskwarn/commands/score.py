@@ -54,7 +54,28 @@ def score(domain: str, origin: str) -> None:
         raise kind(f"{exc} ({served_note(settings, domain)})") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
         raise click.ClickException(str(exc)) from None
-    click.echo(f"published {run_id}")
+    click.echo(outcome_line(settings, domain, run_id))
+
+
+def outcome_line(settings: Any, domain: str, run_id: str) -> str:
+    """What the scoring stored, as the store has it: ``published RUN`` when the run is
+    the one served now; for a backfill (an origin older than the run in service, stored
+    'superseded'), that it was stored and which run stays served (attack review C4,
+    stop 41: it printed 'published' for a run it did not put in service)."""
+    from riskwarn.store import Store
+
+    with Store.from_settings(settings) as store:
+        runs = store.runs(domain)
+        served = store.published_run(domain)
+    mine = runs.loc[runs["run_id"] == run_id, "status"]
+    status = str(mine.iloc[0]) if len(mine) else "unknown"
+    if served is not None and served["run_id"] == run_id:
+        return f"published {run_id}"
+    in_service = "no run" if served is None else f"{served['run_id']}"
+    return (
+        f"stored {run_id} as {status} (a backfill: its origin is older than the run in "
+        f"service); {in_service} stays served"
+    )
 
 
 def served_note(settings: Any, domain: str) -> str:
