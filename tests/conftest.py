@@ -25,7 +25,7 @@ TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 # out in collection order as a worker frees up. The longest modules go first, so that
 # none starts last on one worker while the other has nothing left: these, longest first
 # (seconds per module: the sum of its rows in the `--durations=120` table of a full run,
-# 2026-12-05 22:54-23:31 UTC under load 5-9, a lower bound; README "Tests"), then the other modules with a test
+# 2026-12-05 22:54-23:31 UTC under load 5-9, a lower bound; docs/testing.md), then the other modules with a test
 # marked slow, then the rest in file order. Before, modules of 100-150 s (the training,
 # review-browser and stream-auth ones) were handed out in file order, late ("test_s...",
 # "test_t..."), and one of them could run alone at the end while the other worker idled.
@@ -33,17 +33,17 @@ LONGEST_FIRST = (
     "test_airflow_live",  # 313 s
     "test_training_spill",  # 151 s
     "test_training_abandoned_runs",  # 146 s
-    "test_stream_supervise",  # 178 s before; x0.72 alone since (README "Tests"): ~128 s
+    "test_stream_supervise",  # 178 s before; x0.72 alone since (docs/testing.md): ~128 s
     "test_review_browser",  # 119 s
     "test_celery",  # 115 s
-    "test_site_group_training",  # 103 s before; alone 108-112 s -> 66-97 s since (README "Tests")
+    "test_site_group_training",  # 103 s before; alone 108-112 s -> 66-97 s since (docs/testing.md)
     "test_stream_auth",  # 101 s
     "test_dashboard_signin",  # 99 s
     "test_replay_pause",  # 92 s
     "test_frame_parity",  # 88 s
-    "test_dashboard_mlflow_link",  # 150 s before; x0.43-0.65 alone since (README "Tests"): ~65-97 s
+    "test_dashboard_mlflow_link",  # 150 s before; x0.43-0.65 alone since (docs/testing.md): ~65-97 s
     "test_stream_faults",  # 70 s
-    "test_services_auth",  # 168 s; x0.63, then x0.61 alone (README "Tests"): ~65 s
+    "test_services_auth",  # 168 s; x0.63, then x0.61 alone (docs/testing.md): ~65 s
     "test_stream_crash",  # 63 s
     "test_geohazard_site_models",  # 51 s
     "test_dashboard_browser",  # 50 s
