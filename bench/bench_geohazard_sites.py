@@ -128,6 +128,44 @@ def level_table(metrics: dict[str, Any], fits: pd.DataFrame) -> list[str]:
     return out
 
 
+def served_lead_lines(
+    scores: pd.DataFrame, events: pd.DataFrame, horizon_hours: float, tz: str, n_boot: int
+) -> list[str]:
+    """Markdown: failures warned and mean lead time per level of the *served* level (the
+    higher of the model's and the sensor rules' level, what the nowcast issues) against
+    the sensor rules' own, paired per failure (95% CI resampling the failures' local
+    days), as :func:`level_table` pairs the model alone."""
+    from models.site_levels import level_lead_times, level_summary, paired_lead_differences
+
+    m = scores[scores["method"] == "xgboost"].sort_values(["origin", "site_id"])
+    r = scores[scores["method"] == "sensor_rules"].sort_values(["origin", "site_id"])
+    if m.empty or r.empty or "level" not in scores:
+        return []
+    served = m.assign(method="served", level=m["level"].to_numpy().clip(r["level"].to_numpy()))
+    both = pd.concat([served, r], ignore_index=True)
+    ll = level_lead_times(both, events, horizon_hours)
+    lv = level_summary(ll)
+    d = paired_lead_differences(ll, tz, ["sensor_rules"], model="served", n_boot=n_boot)
+    out = [
+        "Served level (the higher of the model's and the rules') against the sensor rules: "
+        "failures warned / mean lead (h, 0 if not warned) per level, and served minus rules "
+        "paired per failure (95% CI resampling the failures' local days):",
+        "",
+        "| level | served: warned / mean lead (h) | sensor_rules: warned / mean lead (h) | "
+        "lead difference [95% CI] |",
+        "|---|---|---|---|",
+    ]
+    for k in range(1, 5):
+        a, b, c = lv["served"][k], lv["sensor_rules"][k], d["sensor_rules"][k]
+        out.append(
+            f"| {LEVEL_NAMES[k]} | {a['warned']:.0f}/{a['failures']:.0f} / "
+            f"{_fmt(a['mean_lead_h'], 1)} | {b['warned']:.0f}/{b['failures']:.0f} / "
+            f"{_fmt(b['mean_lead_h'], 1)} | {c['diff']:+.2f} [{_fmt(c['ci'][0], 2)}, "
+            f"{_fmt(c['ci'][1], 2)}] |"
+        )
+    return out
+
+
 def failures_per_refit(table: pd.DataFrame, fits: pd.DataFrame, cfg: Any) -> str:
     """Distinct failures in each refit's training rows (first, median, last)."""
     from models.geohazard_sites import failure_events, site_training_rows
@@ -461,6 +499,14 @@ def main() -> None:
                 md += [
                     *level_table(m, pd.read_pickle(fits) if fits.exists() else pd.DataFrame()),
                     "",
+                    *served_lead_lines(
+                        scores,
+                        pd.read_parquet(d / f"{domain}_events.parquet"),
+                        cfg.horizon_hours,
+                        cfg.tz,
+                        args.n_boot,
+                    ),
+                    "",
                     *level_rule_lines(m, args.n_boot),
                     "",
                 ]
@@ -626,9 +672,11 @@ def main() -> None:
         print("\n".join(lead_lines))
         site_lines = site_bootstrap_lines(bt.scores, args.n_boot)
         print("\n".join(site_lines))
+        served_lines = served_lead_lines(bt.scores, in_eval, cfg.horizon_hours, cfg.tz, args.n_boot)
+        print("\n".join(served_lines))
         rule_lines = level_rule_lines(m, args.n_boot)
         print("\n".join(rule_lines))
-        lead_lines += ["", *site_lines, "", *rule_lines]
+        lead_lines += ["", *site_lines, "", *served_lines, "", *rule_lines]
         md += [
             f"### {title}",
             "",

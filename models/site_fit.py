@@ -121,6 +121,19 @@ class SiteModelConfig:
     # model adds nothing of its own there): the served level must not lose to the rules it
     # replaces (models.site_levels.served_level_thresholds; docs/design.md)
     served_levels: bool = True
+    # ... and only with warnings of its own that are failures at least as often as the
+    # rules' own warnings at that level on those rows: the served FAR there not above the
+    # rules' (models.site_levels.served_level_thresholds); False = the TSS alone (the rule
+    # before 2026-12-06 evening, whose hourly served blue lost TSS out of sample)
+    served_levels_far: bool = True
+    # ... from this level up (1 blue .. 4 red); below it the model adds no warning of its
+    # own (its threshold is the next level's): the served blue is the rules' blue. Why 2:
+    # the rules' blue already warns on ~20 % of site-steps; on the 720-site simulation the
+    # model's own blue, fitted on training rows by every rule tried (TSS alone, TSS with a
+    # day-bootstrap test, TSS with the FAR condition), tied or lost to the rules' blue out
+    # of sample, twice beyond noise (served blue TSS -0.016 hourly, -0.021 daily;
+    # docs/benchmarks-models.md); with nothing of its own the served blue is the rules'
+    served_levels_from: int = 2
     level_probabilities: tuple[float, ...] = (0.1, 0.2, 0.35, 0.6)
     # the levels the gate compares with the sensor rules' at each level (TSS, paired day
     # bootstrap; models.gate.level_check): "served" = the higher of the model's and the
@@ -587,6 +600,8 @@ def fit_site_model(
                 pick[LABEL].to_numpy(),
                 pick[RULE_COLUMN].to_numpy(float),
                 list(model.level_thresholds),
+                config.served_levels_far,
+                config.served_levels_from,
             )
         )
         model.levels_served = True

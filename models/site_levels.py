@@ -377,7 +377,12 @@ def budget_level_thresholds(
 
 
 def served_threshold(
-    score: np.ndarray, y: np.ndarray, rule_warned: np.ndarray, lo: float, hi: float
+    score: np.ndarray,
+    y: np.ndarray,
+    rule_warned: np.ndarray,
+    lo: float,
+    hi: float,
+    min_precision: float = 0.0,
 ) -> float:
     """The model's threshold of one level, in ``[lo, hi]``: the one at which the *served*
     warning at that level (``score >= t`` or the rules warn) has the highest TSS on these
@@ -387,6 +392,10 @@ def served_threshold(
     Lowering ``t`` from ``hi`` adds the rows scored in ``[t, hi)`` that the rules do not
     warn already: TSS(t) - TSS(hi) = their failures / all failures - their non-failures /
     all non-failures, a running sum over those rows by falling score.
+
+    ``min_precision``: only thresholds whose added rows are failures at least this often
+    are candidates (the rules' own precision at the level: the served FAR is then not
+    above the rules' on these rows).
     """
     s = np.asarray(score, dtype=float)
     e = np.asarray(y) == 1
@@ -401,13 +410,20 @@ def served_threshold(
     gain = np.cumsum(em) / n_pos - np.cumsum(~em) / n_neg
     # a threshold warns every row scored at or above it: only the last row of a run of
     # equal scores is a threshold's gain
-    gain = np.where(np.r_[sm[1:] != sm[:-1], True], gain, -np.inf)
+    last = np.r_[sm[1:] != sm[:-1], True]
+    precise = np.cumsum(em) >= min_precision * np.arange(1, len(em) + 1)
+    gain = np.where(last & precise, gain, -np.inf)
     i = int(np.argmax(gain))  # the first maximum: the highest threshold among ties
     return float(sm[i]) if gain[i] > 0 else float(hi)
 
 
 def served_level_thresholds(
-    score: np.ndarray, y: np.ndarray, rule_level: np.ndarray, thresholds: list[float]
+    score: np.ndarray,
+    y: np.ndarray,
+    rule_level: np.ndarray,
+    thresholds: list[float],
+    far_not_worse: bool = False,
+    own_from: int = 1,
 ) -> list[float]:
     """The model's levels 1..4 fitted so that the level served (the higher of the model's
     and the sensor rules', :func:`riskwarn.warnings.combine_geohazard_levels`) does not lose
@@ -420,11 +436,34 @@ def served_level_thresholds(
     warning of its own at level ``k`` (a rule's level-k warning is served anyway). With
     the model adding nothing the served level is the rules' (difference 0); any threshold
     kept lower raised the served TSS on the training rows. Nested by construction.
+
+    ``far_not_worse``: the warnings the model adds at level ``k`` (the rows a lower
+    threshold adds, not warned by the rules at ``k``) must also be failures at least as
+    often as the rules' own level-``k`` warnings on these rows (``min_precision`` of
+    :func:`served_threshold`), so the served FAR at ``k`` is not above the rules' there:
+    a warning of the model's own is as trustworthy as a rule's at that level. Why: the
+    TSS alone rewards any addition better than chance; on the 720-site simulation
+    (hourly, 2026-12-06) the model's own blue, kept for a training-row TSS gain of
+    +0.006..+0.015 with its added rows failures at 0.03-0.31 % against the rules' blue at
+    0.04-0.75 %, lowered the served TSS on the evaluation window (served blue -0.016
+    [-0.030, -0.003] against the rules': the gate's per-level check failed). It holds on
+    these rows only: on that evaluation window the served red's FAR stayed above the
+    rules' (+0.096 [+0.023, +0.147]; docs/benchmarks-models.md).
+
+    ``own_from``: the lowest level (1 blue .. 4 red) at which the model may add warnings
+    of its own; each level below it gets the threshold of the level above (the model
+    adds nothing there: the served level is the rules').
     """
     lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
+    e = np.asarray(y) == 1
     out = [float(t) for t in thresholds]
     hi = float("inf")
     for k in (4, 3, 2, 1):
-        out[k - 1] = served_threshold(score, y, lv >= k, out[k - 1], hi)
+        warned = lv >= k
+        floor = float(e[warned].mean()) if far_not_worse and warned.any() else 0.0
+        if k >= own_from:
+            out[k - 1] = served_threshold(score, y, warned, out[k - 1], hi, floor)
+        else:  # below the lowest level of its own: nothing the rules do not warn
+            out[k - 1] = hi
         hi = out[k - 1]
     return out

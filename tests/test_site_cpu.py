@@ -224,6 +224,8 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
             pick[LABEL].to_numpy(),
             pick[RULE_COLUMN].to_numpy(float),
             rates,
+            cfg.served_levels_far,
+            cfg.served_levels_from,
         )
     )
     assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from models.geohazard_sites import LABEL, RULE_COLUMN, run_site_backtest, site_config
-from models.site_fit import fit_site_model
+from models.site_fit import fit_site_model, split_training_rows
 from models.site_levels import (
     level_lead_times,
     level_thresholds,
@@ -350,3 +350,96 @@ def test_serving_gives_a_score_at_a_tied_threshold_the_level_training_gave() -> 
         trained = levels_of(scores, list(th))
         served = rw.probability_levels(pd.Series(scores), policy.raise_at).to_numpy()
         assert served.tolist() == list(trained), (th, served, trained)
+
+
+def _blue_band_rows():
+    """Training rows: the rules' blue on 2,000 of 20,000 rows holds 40 failures (2 %); the
+    model scores 50 other rows 0.95 (5 failures, 10 %) and 1,000 more 0.9 (10 failures,
+    1 %); every other row below 0.5, no failure."""
+    rng = np.random.default_rng(5)
+    n = 20_000
+    y = np.zeros(n, dtype=int)
+    lv = np.zeros(n)
+    score = rng.random(n) * 0.5
+    lv[:2000], y[:40] = 1.0, 1
+    score[2000:2050], y[2000:2005] = 0.95, 1
+    score[2050:3050], y[2050:2060] = 0.9, 1
+    return score, y, lv
+
+
+def test_the_models_own_warnings_are_no_less_precise_than_the_rules_at_their_level() -> None:
+    """Hourly 720-site simulation, 2026-12-06 evening: the model's own blue, kept because
+    it raised the served TSS on the training rows (+0.006..+0.015) with added warnings
+    less often failures than the rules' blue, lowered the served TSS on the evaluation
+    window (-0.016 [-0.030, -0.003] against the rules': the gate's per-level check
+    failed). TSS rewards any warning better than chance; a warning the model adds at a
+    level must also be a failure at least as often as the rules' own there."""
+    score, y, lv = _blue_band_rows()
+    thresholds = [0.5, np.inf, np.inf, np.inf]  # blue's rate threshold; nothing above blue
+
+    def far(warned: np.ndarray) -> float:
+        return float(1.0 - y[warned].mean())
+
+    old = served_level_thresholds(score, y, lv, thresholds)
+    assert old[0] == 0.9  # the highest TSS: both bands, 15 failures in 1,050 rows (1.4 %)
+    assert _tss((score >= 0.9) | (lv >= 1), y) > _tss(lv >= 1, y)
+    assert far((score >= 0.9) | (lv >= 1)) > far(lv >= 1)  # more false alarms per warning
+    new = served_level_thresholds(score, y, lv, thresholds, far_not_worse=True)
+    assert new[0] == 0.95  # only the band as precise as the rules' blue (10 % >= 2 %)
+    served = (score >= new[0]) | (lv >= 1)
+    assert _tss(served, y) > _tss(lv >= 1, y) and far(served) <= far(lv >= 1)
+    # no band precise enough: the model adds nothing of its own at blue
+    y2 = y.copy()
+    y2[2001:2005] = 0  # the 0.95 band: 1 failure in 50 (2 %) ...
+    y2[40] = 1  # ... the rules' blue: 41 in 2,000 (2.05 %)
+    assert served_level_thresholds(score, y2, lv, thresholds, far_not_worse=True)[0] == np.inf
+
+
+def test_the_fit_adds_only_warnings_as_precise_as_the_rules_on_its_held_out_rows() -> None:
+    """``fit_site_model`` fits the levels with ``served_levels_far`` (the default): on the
+    training rows the trees were not grown on, the served FAR at every level is at most
+    the rules'."""
+    rows = _with_rule(_rows(150, 60, seed=1), seed=2)
+    cfg = replace(site_config("geohazard"), min_tree_failures=5, max_rounds=80)
+    refit = rows["origin"].max() + pd.Timedelta(days=1)
+    feats = [*FEATURES, RULE_COLUMN]
+    _, es, cal = split_training_rows(rows.sort_values("origin", kind="stable"), cfg)
+    pick = pd.concat([es, cal])
+    y, lv = pick[LABEL].to_numpy(), pick[RULE_COLUMN].to_numpy(float)
+
+    def worst_far_excess(model) -> float:
+        level = levels_of(model.predict_proba(pick), list(model.level_thresholds))
+        out = -1.0
+        for k in range(1, 5):
+            served, rule = (level >= k) | (lv >= k), lv >= k
+            if rule.any():
+                out = max(out, float(y[rule].mean() - y[served].mean()))
+        return out
+
+    model, _ = fit_site_model(rows, feats, cfg, refit)
+    assert cfg.served_levels_far and worst_far_excess(model) <= 1e-12
+
+
+def test_the_fitted_model_adds_no_blue_of_its_own() -> None:
+    """The 720-site simulation's re-runs (2026-12-06 evening): every rule tried for the
+    model's own blue on the training rows tied or lost to the rules' blue out of sample
+    (served blue TSS -0.016 [-0.030, -0.003] hourly, -0.021 [-0.026, -0.011] daily with
+    the FAR condition). The fit now gives blue yellow's threshold: the served blue is the
+    rules' blue, row for row; the higher levels keep warnings of the model's own."""
+    score, y, lv = _blue_band_rows()  # a blue band that raises TSS and FAR condition alike
+    thresholds = [0.5, np.inf, np.inf, np.inf]
+    assert served_level_thresholds(score, y, lv, thresholds, far_not_worse=True)[0] == 0.95
+    assert served_level_thresholds(score, y, lv, thresholds, True, own_from=2)[0] == np.inf
+    # the same rows one level up (the rules' yellow): kept from yellow on
+    th = served_level_thresholds(score, y, lv * 2, [0.0, 0.5, np.inf, np.inf], True, own_from=2)
+    assert th[1] == 0.95 and th[0] == th[1]
+    # the fit's default: blue tied with yellow, so the served blue is the rules' blue
+    rows = _with_rule(_rows(150, 60, seed=1), seed=2)
+    cfg = replace(site_config("geohazard"), min_tree_failures=5, max_rounds=80)
+    refit = rows["origin"].max() + pd.Timedelta(days=1)
+    model, _ = fit_site_model(rows, [*FEATURES, RULE_COLUMN], cfg, refit)
+    assert model.level_thresholds is not None
+    assert model.level_thresholds[0] == model.level_thresholds[1]
+    p, lvr = model.predict_proba(rows), rows[RULE_COLUMN].to_numpy(float)
+    served = np.maximum(levels_of(p, list(model.level_thresholds)), lvr)
+    assert ((served >= 1) == ((lvr >= 1) | (levels_of(p, list(model.level_thresholds)) >= 2))).all()
