@@ -50,21 +50,59 @@ def design_variants() -> dict[str, dict[str, Any]]:
     history = ("landslides_prev_1d", "landslides_prev_7d", "landslides_prev_30d")
     rules = ("effective_rain_mm", "rain_3d_mm")
     return {
-        "chosen (all inputs, cap 20, 300 rounds, depth 2, last layer)": {},
-        # severity (2026-12-06): the rules' order kept where the trees go flat
-        "without the last layer (the design before 2026-12-06)": {"model": {"stack_inputs": ()}},
-        "last layer on effective rain only": {"model": {"stack_inputs": rules[:1]}},
-        "last layer above the 99% quantiles": {"model": {"stack_knee_quantile": 0.99}},
-        "last layer, labels capped at 50": {"model": {"stack_label_cap": 50}},
+        "chosen (all inputs, cap 20, 300 rounds, depth 2, last layer, rule band)": {},
+        # severity, second step (2026-12-06 evening): the effective-rain rule as a band
+        "without the rule band (the design of 2026-12-06 afternoon)": {
+            "model": {"floor_input": None}
+        },
+        "rule band 1.25 (both ways)": {"model": {"floor_band": 1.25, "floor_cap_band": 1.25}},
+        "rule band 2 (both ways)": {"model": {"floor_band": 2.0, "floor_cap_band": 2.0}},
+        "rule band 1: the rule's count above the knee": {
+            "model": {"floor_band": 1.0, "floor_cap_band": 1.0}
+        },
+        "rule band, knee at the 98% quantile": {"model": {"floor_knee_quantile": 0.98}},
+        "rule band, rule labels capped at 20": {"model": {"floor_label_cap": 20}},
+        "rule floor only (band 1, no ceiling), knee 95%, rule labels uncapped": {
+            "model": {
+                "floor_knee_quantile": 0.95,
+                "floor_band": 1.0,
+                "floor_cap_band": None,
+                "floor_label_cap": None,
+            }
+        },
+        "rule band without the last layer": {"model": {"stack_inputs": ()}},
+        # severity, first step (2026-12-06 afternoon): the rules' order kept where the trees
+        # go flat
+        "without the last layer and the rule band (the design before 2026-12-06)": {
+            "model": {"stack_inputs": (), "floor_input": None}
+        },
+        "last layer above the 95% quantiles (no band)": {
+            "model": {"stack_knee_quantile": 0.95, "floor_input": None}
+        },
+        "last layer on effective rain only (no band)": {
+            "model": {"stack_inputs": rules[:1], "floor_input": None}
+        },
+        "last layer above the 99% quantiles (no band)": {
+            "model": {"stack_knee_quantile": 0.99, "floor_input": None}
+        },
+        "last layer, labels capped at 50 (no band)": {
+            "model": {"stack_label_cap": 50, "floor_input": None}
+        },
         "boosted from the rule (effective-rain GLM as base margin, GLM labels cap 20)": {
-            "model": {"stack_inputs": (), "offset_inputs": rules[:1], "offset_label_cap": 20}
+            "model": {
+                "stack_inputs": (),
+                "floor_input": None,
+                "offset_inputs": rules[:1],
+                "offset_label_cap": 20,
+            }
         },
         "boosted from the rule, GLM uncapped": {
-            "model": {"stack_inputs": (), "offset_inputs": rules[:1]}
+            "model": {"stack_inputs": (), "floor_input": None, "offset_inputs": rules[:1]}
         },
         "boosted from the rule, GLM slope x 0.5": {
             "model": {
                 "stack_inputs": (),
+                "floor_input": None,
                 "offset_inputs": rules[:1],
                 "offset_label_cap": 20,
                 "offset_slope_scale": 0.5,
@@ -160,6 +198,8 @@ def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
     from riskwarn.commands.backtest import read_source, write_json
 
     args = cli_args(out, n_boot)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_start = "load average {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     t0 = time.perf_counter()
     if cli(args) != 0:
         raise SystemExit("riskwarn backtest geohazard failed")
@@ -186,6 +226,9 @@ def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
         f"{a[:4]}-{b[:4]}": prior_comparison(cells_ev, tz, a, b) for a, b in (DESIGN_WINDOW, WINDOW)
     }
     res["wall_s"] = time.perf_counter() - t0
+    res["started_utc"] = started
+    res["load_at_start"] = load_start
+    res["load_at_end"] = "load average {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     write_json(out / "hongkong.json", res)
     return res
 
