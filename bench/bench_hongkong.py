@@ -57,6 +57,23 @@ def design_variants() -> dict[str, dict[str, Any]]:
         },
         "rule band 1.25 (both ways)": {"model": {"floor_band": 1.25, "floor_cap_band": 1.25}},
         "rule band 2 (both ways)": {"model": {"floor_band": 2.0, "floor_cap_band": 2.0}},
+        "rule band 1.25, rule labels capped at 20": {
+            "model": {"floor_band": 1.25, "floor_cap_band": 1.25, "floor_label_cap": 20}
+        },
+        "rule band 2 below, 1.5 above, rule labels capped at 20": {
+            "model": {"floor_band": 2.0, "floor_label_cap": 20}
+        },
+        "rule band 2, rule labels capped at 20": {
+            "model": {"floor_band": 2.0, "floor_cap_band": 2.0, "floor_label_cap": 20}
+        },
+        "rule band 2, knee 98%, rule labels capped at 20": {
+            "model": {
+                "floor_band": 2.0,
+                "floor_cap_band": 2.0,
+                "floor_label_cap": 20,
+                "floor_knee_quantile": 0.98,
+            }
+        },
         "rule band 1: the rule's count above the knee": {
             "model": {"floor_band": 1.0, "floor_cap_band": 1.0}
         },
@@ -125,10 +142,14 @@ def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], di
     from dataclasses import replace
 
     import pandas as pd
+    from scipy.stats import spearmanr
 
+    from features.rain_indices import rain_indices
     from models.citywide_nowcast import CountModelParams
     from models.geohazard import GeohazardSpec, run_citywide_backtest
     from models.nowcast_skill import day_skill
+
+    eff = rain_indices(rain)["effective_rain_mm"]
 
     base = GeohazardSpec(
         tz=tz, start=pd.Timestamp(DESIGN_WINDOW[0]), end=pd.Timestamp(DESIGN_WINDOW[1])
@@ -147,7 +168,13 @@ def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], di
         n_days = {"any": int((n >= 1).sum()), "major": int((n >= spec.major_threshold).sum())}
         for method, g in city.groupby("method"):
             label = name if method == "xgboost" else f"rule: {method}"
-            out[label] = day_skill(g["n_events"].to_numpy(), g, spec.major_threshold)
+            counts = g["n_events"].to_numpy()
+            out[label] = day_skill(counts, g, spec.major_threshold)
+            # how closely the score orders the major days as the effective-rain rule does
+            major = counts >= spec.major_threshold
+            e = eff.reindex(pd.to_datetime(g["date"])).to_numpy()[major]
+            agree = spearmanr(g["score"].to_numpy()[major], e).statistic
+            out[label]["severe"]["agreement_effective_rain"] = float(agree)
     return out, n_days
 
 

@@ -270,8 +270,9 @@ def _design_table(design: dict[str, Any]) -> list[str]:
     lines = [
         "| variant (1995-2004) | AUC >= 1 | AUC >= 10 | Brier skill >= 1 | Brier skill >= 10 | "
         "TSS >= 10 at red | TSS >= 1 at orange | Spearman on >= 10 days | share on top 10 "
-        "days | share on top red-rate days |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "days | share on top red-rate days | order agreement with effective rain on >= 10 "
+        "days |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     from bench_hongkong import design_variants
 
@@ -286,7 +287,10 @@ def _design_table(design: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {_f(a['auc'])} | {_f(b['auc'])} | {_f(a['bss'])} | {_f(b['bss'])} | "
             f"{_f(b['tss@red'])} | {_f(a['tss@orange'])} | "
-            + " | ".join(_f(v.get("severe", {}).get(k)) for k in SEVERE[:2] + SEVERE[3:])
+            + " | ".join(
+                _f(v.get("severe", {}).get(k))
+                for k in (*SEVERE[:2], *SEVERE[3:], "agreement_effective_rain")
+            )
             + " |"
         )
     return lines
