@@ -50,21 +50,76 @@ def design_variants() -> dict[str, dict[str, Any]]:
     history = ("landslides_prev_1d", "landslides_prev_7d", "landslides_prev_30d")
     rules = ("effective_rain_mm", "rain_3d_mm")
     return {
-        "chosen (all inputs, cap 20, 300 rounds, depth 2, last layer)": {},
-        # severity (2026-12-06): the rules' order kept where the trees go flat
-        "without the last layer (the design before 2026-12-06)": {"model": {"stack_inputs": ()}},
-        "last layer on effective rain only": {"model": {"stack_inputs": rules[:1]}},
-        "last layer above the 99% quantiles": {"model": {"stack_knee_quantile": 0.99}},
-        "last layer, labels capped at 50": {"model": {"stack_label_cap": 50}},
+        "chosen (all inputs, cap 20, 300 rounds, depth 2, last layer, rule band)": {},
+        # severity, second step (2026-12-06 evening): the effective-rain rule as a band
+        "without the rule band (the design of 2026-12-06 afternoon)": {
+            "model": {"floor_input": None}
+        },
+        "rule band 1.25 (both ways)": {"model": {"floor_band": 1.25, "floor_cap_band": 1.25}},
+        "rule band 2 (both ways)": {"model": {"floor_band": 2.0, "floor_cap_band": 2.0}},
+        "rule band 1.25, rule labels capped at 20": {
+            "model": {"floor_band": 1.25, "floor_cap_band": 1.25, "floor_label_cap": 20}
+        },
+        "rule band 2 below, 1.5 above, rule labels capped at 20": {
+            "model": {"floor_band": 2.0, "floor_label_cap": 20}
+        },
+        "rule band 2, rule labels capped at 20": {
+            "model": {"floor_band": 2.0, "floor_cap_band": 2.0, "floor_label_cap": 20}
+        },
+        "rule band 2, knee 98%, rule labels capped at 20": {
+            "model": {
+                "floor_band": 2.0,
+                "floor_cap_band": 2.0,
+                "floor_label_cap": 20,
+                "floor_knee_quantile": 0.98,
+            }
+        },
+        "rule band 1: the rule's count above the knee": {
+            "model": {"floor_band": 1.0, "floor_cap_band": 1.0}
+        },
+        "rule band, knee at the 98% quantile": {"model": {"floor_knee_quantile": 0.98}},
+        "rule band, rule labels capped at 20": {"model": {"floor_label_cap": 20}},
+        "rule floor only (band 1, no ceiling), knee 95%, rule labels uncapped": {
+            "model": {
+                "floor_knee_quantile": 0.95,
+                "floor_band": 1.0,
+                "floor_cap_band": None,
+                "floor_label_cap": None,
+            }
+        },
+        "rule band without the last layer": {"model": {"stack_inputs": ()}},
+        # severity, first step (2026-12-06 afternoon): the rules' order kept where the trees
+        # go flat
+        "without the last layer and the rule band (the design before 2026-12-06)": {
+            "model": {"stack_inputs": (), "floor_input": None}
+        },
+        "last layer above the 95% quantiles (no band)": {
+            "model": {"stack_knee_quantile": 0.95, "floor_input": None}
+        },
+        "last layer on effective rain only (no band)": {
+            "model": {"stack_inputs": rules[:1], "floor_input": None}
+        },
+        "last layer above the 99% quantiles (no band)": {
+            "model": {"stack_knee_quantile": 0.99, "floor_input": None}
+        },
+        "last layer, labels capped at 50 (no band)": {
+            "model": {"stack_label_cap": 50, "floor_input": None}
+        },
         "boosted from the rule (effective-rain GLM as base margin, GLM labels cap 20)": {
-            "model": {"stack_inputs": (), "offset_inputs": rules[:1], "offset_label_cap": 20}
+            "model": {
+                "stack_inputs": (),
+                "floor_input": None,
+                "offset_inputs": rules[:1],
+                "offset_label_cap": 20,
+            }
         },
         "boosted from the rule, GLM uncapped": {
-            "model": {"stack_inputs": (), "offset_inputs": rules[:1]}
+            "model": {"stack_inputs": (), "floor_input": None, "offset_inputs": rules[:1]}
         },
         "boosted from the rule, GLM slope x 0.5": {
             "model": {
                 "stack_inputs": (),
+                "floor_input": None,
                 "offset_inputs": rules[:1],
                 "offset_label_cap": 20,
                 "offset_slope_scale": 0.5,
@@ -87,10 +142,14 @@ def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], di
     from dataclasses import replace
 
     import pandas as pd
+    from scipy.stats import spearmanr
 
+    from features.rain_indices import rain_indices
     from models.citywide_nowcast import CountModelParams
     from models.geohazard import GeohazardSpec, run_citywide_backtest
     from models.nowcast_skill import day_skill
+
+    eff = rain_indices(rain)["effective_rain_mm"]
 
     base = GeohazardSpec(
         tz=tz, start=pd.Timestamp(DESIGN_WINDOW[0]), end=pd.Timestamp(DESIGN_WINDOW[1])
@@ -109,7 +168,13 @@ def design_comparison(rain: Any, days: Any, tz: str) -> tuple[dict[str, Any], di
         n_days = {"any": int((n >= 1).sum()), "major": int((n >= spec.major_threshold).sum())}
         for method, g in city.groupby("method"):
             label = name if method == "xgboost" else f"rule: {method}"
-            out[label] = day_skill(g["n_events"].to_numpy(), g, spec.major_threshold)
+            counts = g["n_events"].to_numpy()
+            out[label] = day_skill(counts, g, spec.major_threshold)
+            # how closely the score orders the major days as the effective-rain rule does
+            major = counts >= spec.major_threshold
+            e = eff.reindex(pd.to_datetime(g["date"])).to_numpy()[major]
+            agree = spearmanr(g["score"].to_numpy()[major], e).statistic
+            out[label]["severe"]["agreement_effective_rain"] = float(agree)
     return out, n_days
 
 
@@ -160,6 +225,8 @@ def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
     from riskwarn.commands.backtest import read_source, write_json
 
     args = cli_args(out, n_boot)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_start = "load average {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     t0 = time.perf_counter()
     if cli(args) != 0:
         raise SystemExit("riskwarn backtest geohazard failed")
@@ -186,6 +253,9 @@ def run(out: Path, n_boot: int = 1000, design: bool = True) -> dict[str, Any]:
         f"{a[:4]}-{b[:4]}": prior_comparison(cells_ev, tz, a, b) for a, b in (DESIGN_WINDOW, WINDOW)
     }
     res["wall_s"] = time.perf_counter() - t0
+    res["started_utc"] = started
+    res["load_at_start"] = load_start
+    res["load_at_end"] = "load average {:.1f} / {:.1f} / {:.1f}".format(*os.getloadavg())
     write_json(out / "hongkong.json", res)
     return res
 

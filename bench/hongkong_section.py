@@ -28,6 +28,9 @@ HIGHER_IS_BETTER = (
 )
 SEVERE = ("spearman", "share_top@10", "share_top@20", "share_top@red")
 RULE_REPLACED = "rain_72h"
+# the rules every row is paired against by name: the one the model replaces and the one with
+# the best severity order (a model must never lose to either)
+PAIRED_RULES = ("effective_rain", "rain_72h")
 MODEL = "xgboost"
 CROSSFIT = "ceiling_crossfit"
 
@@ -160,6 +163,35 @@ def _paired_table(skill: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fmt_diff(d: dict[str, Any]) -> str:
+    lo, hi = d["ci"]
+    ci = f" [{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
+    return f"{d['diff']:+.3f}{ci}"
+
+
+def paired_rule_table(skill: dict[str, Any], rules: tuple[str, ...] = PAIRED_RULES) -> list[str]:
+    """Every metric, model minus each of ``rules`` by name (paired month-block CIs)."""
+    mmr = skill.get("model_minus_rule", {})
+    rules = tuple(r for r in rules if r in mmr)
+    if not rules:
+        return []
+    lines = [
+        "| target | metric | "
+        + " | ".join(f"model - `{r}` [95% CI] | verdict" for r in rules)
+        + " |",
+        "|---|---|" + "---|---|" * len(rules),
+    ]
+    for target, label in (*TARGETS, ("severe", "severity")):
+        metrics = mmr[rules[0]].get(target, {})
+        for k in metrics:
+            cells = []
+            for r in rules:
+                d = mmr[r].get(target, {}).get(k)
+                cells += [_fmt_diff(d), _verdict(k, d["ci"])] if d else ["n/a", "n/a"]
+            lines.append(f"| {label} | {k} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _severity_lines(skill: dict[str, Any], severe_days: list[dict[str, Any]]) -> list[str]:
     """Severity: how each method orders the worst days, and the paired differences."""
     ms = skill["methods"]
@@ -238,8 +270,9 @@ def _design_table(design: dict[str, Any]) -> list[str]:
     lines = [
         "| variant (1995-2004) | AUC >= 1 | AUC >= 10 | Brier skill >= 1 | Brier skill >= 10 | "
         "TSS >= 10 at red | TSS >= 1 at orange | Spearman on >= 10 days | share on top 10 "
-        "days | share on top red-rate days |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "days | share on top red-rate days | order agreement with effective rain on >= 10 "
+        "days |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     from bench_hongkong import design_variants
 
@@ -254,7 +287,10 @@ def _design_table(design: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {name} | {_f(a['auc'])} | {_f(b['auc'])} | {_f(a['bss'])} | {_f(b['bss'])} | "
             f"{_f(b['tss@red'])} | {_f(a['tss@orange'])} | "
-            + " | ".join(_f(v.get("severe", {}).get(k)) for k in SEVERE[:2] + SEVERE[3:])
+            + " | ".join(
+                _f(v.get("severe", {}).get(k))
+                for k in (*SEVERE[:2], *SEVERE[3:], "agreement_effective_rain")
+            )
             + " |"
         )
     return lines
@@ -375,6 +411,16 @@ def section_markdown(res: dict[str, Any]) -> str:
             if p.stack_inputs
             else ""
         )
+        + (
+            f"The `{p.floor_input}` rule as a band: on days above its training "
+            f"{p.floor_knee_quantile:.0%} quantile the expected count is held within a factor "
+            f"{p.floor_band:g} (below) and {p.floor_cap_band:g} (above) of the rule's own count "
+            "(a Poisson GLM on log(index / knee), slope >= 0, fitted on those training days, "
+            f"labels capped at {p.floor_label_cap}); below the knee only the ceiling applies; "
+            "both bounds rise with rain, so the nowcast stays monotone. "
+            if p.floor_input is not None and p.floor_cap_band is not None
+            else ""
+        )
         + "P(>= 1) and P(>= 10) are negative-binomial tails of that one expected count, with "
         "the dispersion fitted by maximum likelihood on the training days (alpha "
         f"{_f(first['dispersion'], 2)} for {first['year']}).",
@@ -435,6 +481,18 @@ def section_markdown(res: dict[str, Any]) -> str:
         *_paired_table(skill),
         "",
     ]
+    by_rule = paired_rule_table(skill)
+    if by_rule:
+        lines += [
+            "### Model minus `effective_rain` and minus `rain_72h` (paired, every metric)",
+            "",
+            "The rule with the best severity order (`effective_rain`) and the rule the model "
+            "replaces (`rain_72h`), each by name, whatever rule is best on a metric; same "
+            "resamples as above.",
+            "",
+            *by_rule,
+            "",
+        ]
     lines += _severity_lines(skill, res.get("severe_days", []))
     lines += [
         "### Thresholds, fixed from the training years",

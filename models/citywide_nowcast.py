@@ -29,6 +29,14 @@ the rain-threshold rules so that it can only add to them.
   margin; :class:`RuleOffset`, :func:`nowcast_dmatrix` builds the rows for fitting and
   prediction alike): it lost >= 1 skill on the design years, the trees (monotone +1 in
   rain) can add slope to the GLM's but never remove it.
+* **The rule as a band** (:class:`RuleFloor`, ``floor_*``): on the days whose effective
+  rain is above its training 99% quantile, the expected count is held within a factor 1.5
+  of the rule's own (a Poisson GLM ``b0 + b1 log(index / knee)``, ``b1 >= 0``, fitted on
+  those training days, labels capped at 30); below the knee only the ceiling applies (1.5 x
+  the rule's count at the knee). Where the trees disagree with the rule by more than 1.5x,
+  the rule's order of the wettest days decides. Both bounds are non-decreasing in rain, so
+  the nowcast stays monotone. Chosen on the design years 1995-2004 by a rule written before
+  the variants were run (docs/benchmarks-models.md, Hong Kong section).
 * **Levels** (:func:`level_thresholds`): red and orange warn, on the training years, on as
   many days per year as the Observatory issued Red (4.6) and Amber (21.3) rainstorm signals
   per year in 1992-2010; yellow when P(>= 1) >= 0.5; blue at the threshold of P(>= 1) that
@@ -81,6 +89,18 @@ class CountModelParams:
     stack_inputs: tuple[str, ...] = ("effective_rain_mm", "rain_3d_mm")
     stack_knee_quantile: float = 0.995
     stack_label_cap: int | None = None
+    # the rule as a floor: above the training ``floor_knee_quantile`` of ``floor_input``,
+    # mu >= mu_rule / floor_band, mu_rule = exp(b0 + b1 log(index / knee)) (b1 >= 0) a
+    # Poisson GLM fitted on the training days above the knee (labels capped at
+    # ``floor_label_cap``): where the trees (and the last layer) say less than the rule, the
+    # rule's order decides (None: no floor)
+    floor_input: str | None = "effective_rain_mm"
+    floor_knee_quantile: float = 0.99
+    floor_band: float = 1.5
+    floor_label_cap: int | None = 30
+    # and as a ceiling: mu <= mu_rule * floor_cap_band on every day (mu_rule is constant below
+    # the knee, so the ceiling is non-decreasing in rain too); None: no ceiling
+    floor_cap_band: float | None = 1.5
 
 
 @dataclass(frozen=True)
@@ -227,6 +247,76 @@ def fit_rule_offset(
     return RuleOffset(tuple(columns), intercept, tuple(float(b) for b in coefs), knees)
 
 
+@dataclass(frozen=True)
+class RuleFloor:
+    """The rule's expected count as a lower bound of the nowcast: on a day whose index
+    ``column`` is at least ``knee``, ``mu >= exp(glm.log_mu) / band`` (``glm``: a
+    :class:`RuleOffset` on that one index with a knee, slope >= 0); below the knee no bound.
+    The bound is non-decreasing in the index (0 below the knee, then rising), so
+    ``max(mu, bound)`` keeps the nowcast monotone in rain."""
+
+    glm: RuleOffset
+    band: float
+    cap_band: float | None = None
+
+    @property
+    def column(self) -> str:
+        return self.glm.columns[0]
+
+    def bound(self, x: pd.DataFrame) -> np.ndarray:
+        """The lower bound of ``mu`` per row of ``x`` (0 below the knee or for a missing
+        index)."""
+        v = x[self.column].to_numpy(float)
+        above = np.nan_to_num(v, nan=-np.inf) >= self.glm.knees[0]
+        return np.where(above, np.exp(self.glm.log_mu(x)) / self.band, 0.0)
+
+    def ceiling(self, x: pd.DataFrame) -> np.ndarray:
+        """The upper bound of ``mu`` per row (inf without ``cap_band``): the rule's count
+        times ``cap_band``, on every day (constant below the knee)."""
+        if self.cap_band is None:
+            return np.full(len(x), np.inf)
+        return np.exp(self.glm.log_mu(x)) * self.cap_band
+
+    def apply(self, mu: np.ndarray, x: pd.DataFrame) -> np.ndarray:
+        """``mu`` held between :meth:`bound` and :meth:`ceiling` (both non-decreasing in
+        rain, bound <= ceiling, so the result stays monotone in rain)."""
+        return np.minimum(np.maximum(mu, self.bound(x)), self.ceiling(x))
+
+
+def fit_rule_floor(
+    x: pd.DataFrame,
+    y: np.ndarray,
+    column: str,
+    knee_quantile: float,
+    band: float,
+    label_cap: int | None = None,
+    cap_band: float | None = None,
+) -> RuleFloor:
+    """:class:`RuleFloor` fitted on the training days whose ``column`` is at least its
+    ``knee_quantile`` over the training days (``log mu = b0 + b1 log(index / knee)``)."""
+    knee = float(np.nanquantile(x[column].to_numpy(float), knee_quantile))
+    tail = np.nan_to_num(x[column].to_numpy(float), nan=-np.inf) >= knee
+    z = _glm_design(x[tail], (column,), (knee,))[:, 0]  # the design RuleOffset serves with
+    yt = np.asarray(y, dtype=float)[tail]
+    if label_cap is not None:
+        yt = np.minimum(yt, label_cap)
+
+    def nll(beta: np.ndarray) -> tuple[float, np.ndarray]:
+        eta = np.clip(beta[0] + beta[1] * z, -30.0, 30.0)
+        mu = np.exp(eta)
+        return float((mu - yt * eta).sum()), np.array([(mu - yt).sum(), ((mu - yt) * z).sum()])
+
+    res = optimize.minimize(
+        nll,
+        np.array([np.log(max(yt.mean(), 1e-6)), 0.0]),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(None, None), (0.0, None)],
+    )
+    glm = RuleOffset((column,), float(res.x[0]), (float(res.x[1]),), (knee,))
+    return RuleFloor(glm, band, cap_band)
+
+
 def nowcast_dmatrix(
     x: pd.DataFrame,
     columns: tuple[str, ...] | list[str],
@@ -252,12 +342,18 @@ class CountNowcast:
     dispersion: float
     offset: RuleOffset | None = None
     stack: RuleOffset | None = None
+    floor: RuleFloor | None = None
 
     def expected(self, x: pd.DataFrame) -> np.ndarray:
-        """Expected landslides per day of the rows of ``x``."""
+        """Expected landslides per day of the rows of ``x`` (the one function that fitting,
+        thresholds and serving all call)."""
         d = nowcast_dmatrix(x, self.columns, self.offset)
         mu = np.asarray(self.booster.predict(d), dtype=float)
-        return mu if self.stack is None else mu * np.exp(self.stack.log_mu(x))
+        if self.stack is not None:
+            mu = mu * np.exp(self.stack.log_mu(x))
+        if self.floor is not None:
+            mu = self.floor.apply(mu, x)
+        return mu
 
     def p_at_least(self, mu: np.ndarray, k: int) -> np.ndarray:
         """P(>= k landslides) for expected counts ``mu``."""
@@ -306,8 +402,19 @@ def fit_count_nowcast(
             x, y, p.stack_inputs, p.stack_label_cap, 1.0, p.stack_knee_quantile, base=log_trees
         )
         model = CountNowcast(booster, tuple(cols), 1.0, offset, stack)
+    if p.floor_input is not None:
+        floor = fit_rule_floor(
+            x,
+            y,
+            p.floor_input,
+            p.floor_knee_quantile,
+            p.floor_band,
+            p.floor_label_cap,
+            p.floor_cap_band,
+        )
+        model = CountNowcast(booster, tuple(cols), 1.0, offset, model.stack, floor)
     alpha = nb_dispersion(y, model.expected(x), p.label_cap)
-    return CountNowcast(booster, tuple(cols), alpha, offset, model.stack)
+    return CountNowcast(booster, tuple(cols), alpha, offset, model.stack, model.floor)
 
 
 def threshold_at_rate(score: np.ndarray, days_per_year: float) -> float:

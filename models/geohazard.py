@@ -128,7 +128,7 @@ def _fit_and_score(
     for name in spec.rules:
         col = RULES[name]
         # a rule's probabilities: the count learner on its one index, no offset
-        rule_params = replace(spec.model, offset_inputs=(), stack_inputs=())
+        rule_params = replace(spec.model, offset_inputs=(), stack_inputs=(), floor_input=None)
         rule_model = fit_count_nowcast(x_train[[col]], y_train, rule_params)
         index_train = x_train[col].to_numpy(float)
         rule_thr = {lv: threshold_at_rate(index_train, rates[lv]) for lv in LEVEL_NAMES}

@@ -157,7 +157,7 @@ def nowcast_skill(
     ``city``: rows per date and method (module docstring); ``counts``: landslides per date.
     Methods in ``exclude_from_rules`` (ex-post references) get CIs but are never the best
     rule. Returns ``{"methods": {m: {target: {metric: {"value", "ci"}}}}, "model_minus_best":
-    {target: {metric: {"rule", "diff", "ci"}}}, "model_minus_rule": {rule: {"severe":
+    {target: {metric: {"rule", "diff", "ci"}}}, "model_minus_rule": {rule: {target:
     {metric: {"diff", "ci"}}}}, "n_blocks", "n_days"}``; targets ``any``, ``major`` and
     ``severe`` (:func:`severity_skill`).
     """
@@ -192,23 +192,23 @@ def nowcast_skill(
         }
     if model not in frames:
         return out
-    # severity against every rule by name (the rule the model replaces may not be the best)
+    # every metric against every rule by name (the rule the model replaces may not be the
+    # best one; warned days per year are set by the level policy, not compared)
     out["model_minus_rule"] = {
         r: {
-            "severe": {
+            t: {
                 k: {
-                    "diff": point[model]["severe"][k] - point[r]["severe"][k],
+                    "diff": point[model][t][k] - point[r][t][k],
                     "ci": percentile_interval(
                         np.array(
-                            [
-                                a["severe"][k] - b["severe"][k]
-                                for a, b in zip(reps[model], reps[r], strict=True)
-                            ]
+                            [a[t][k] - b[t][k] for a, b in zip(reps[model], reps[r], strict=True)]
                         )
                     ),
                 }
-                for k in point[model]["severe"]
+                for k in point[model][t]
+                if not k.startswith("warned_days_per_year")
             }
+            for t in point[model]
         }
         for r in rules
     }

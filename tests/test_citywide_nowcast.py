@@ -113,6 +113,8 @@ def test_the_rule_margin_is_used_in_fitting_and_in_every_prediction(fitted_offse
     no_margin.set_base_margin(np.zeros(len(rows)))
     trees = model.booster.predict(no_margin, output_margin=True)
     want = np.exp(model.offset.log_mu(rows) + trees + model.stack.log_mu(rows))
+    if model.floor is not None:  # the rule band (the default) holds the result last
+        want = model.floor.apply(want, rows)
     np.testing.assert_allclose(model.expected(rows), want, rtol=1e-5)
     total = model.expected(x[train]).sum()
     assert total == pytest.approx(np.minimum(y[train], OFFSET.label_cap).sum(), rel=0.1)
@@ -145,9 +147,80 @@ def test_above_the_wettest_training_day_more_rain_still_raises_the_nowcast(recor
     assert (np.diff(model.expected(days)) > 0).all()
     # the trees alone are flat there: this is what the layer (the default) changes
     assert FAST.stack_inputs == RULE_INDICES
-    trees = replace(FAST, stack_inputs=())
+    trees = replace(FAST, stack_inputs=(), floor_input=None)
     flat = fit_count_nowcast(x[x.index < "2002-01-01"], y[x.index < "2002-01-01"], trees)
     assert flat.stack is None and np.ptp(flat.expected(days)) == 0.0
+
+
+HISTORY = ("landslides_prev_1d", "landslides_prev_7d", "landslides_prev_30d")
+
+
+@pytest.fixture(scope="module")
+def fitted_default(record):
+    """The default design (last layer and rule band), fitted on 1994-2001."""
+    rain, events = record
+    x = citywide_inputs(rain, landslide_days(events, TZ), 1994)
+    y = x.pop("label_count").to_numpy()
+    train = x.index < "2002-01-01"
+    return fit_count_nowcast(x[train], y[train], FAST), x, y, train
+
+
+def test_the_wettest_days_are_ordered_as_the_effective_rain_rule_orders_them(
+    fitted_default,
+) -> None:
+    """The severity defect: among the wettest days the trees' order (earlier landslides,
+    calendar) overrode the rule's. Over the training days above the 99% quantile of
+    effective rain, the default nowcast's order follows the rule's (Spearman 0.52 before the
+    rule band, 0.81 with it)."""
+    model, x, _, train = fitted_default
+    xt = x[train]
+    top = xt[xt["effective_rain_mm"] >= xt["effective_rain_mm"].quantile(0.99)]
+    rho = stats.spearmanr(model.expected(top), top["effective_rain_mm"]).statistic
+    assert rho >= 0.7
+
+
+def test_two_severe_days_far_apart_in_rule_count_follow_the_rule(fitted_default) -> None:
+    """Two synthetic severe days: ``history`` at the knee of effective rain with the
+    training period's most earlier landslides (what the trees order wet days by besides
+    rain), ``more_rain`` with no earlier landslides and the effective rain at which the
+    rule's count is 3x (> band x cap band = 2.25) that at the knee: the rule's order wins,
+    whatever the trees say."""
+    model, x, _, train = fitted_default
+    f = model.floor
+    assert f is not None and f.glm.coefs[0] > 0
+    xt = x[train]
+    knee = f.glm.knees[0]
+    base = xt.nlargest(1, "effective_rain_mm")
+    hist = base.assign(effective_rain_mm=knee, **{c: float(xt[c].max()) for c in HISTORY})
+    more = base.assign(
+        effective_rain_mm=knee * 3.0 ** (1 / f.glm.coefs[0]), **dict.fromkeys(HISTORY, 0.0)
+    )
+    rule = np.exp(f.glm.log_mu(pd.concat([more, hist])))
+    assert rule[0] / rule[1] == pytest.approx(3.0)
+    mu = model.expected(pd.concat([more, hist]))
+    assert mu[0] > mu[1]
+
+
+def test_above_the_knee_the_nowcast_stays_within_the_band_of_the_rules_count(
+    fitted_default,
+) -> None:
+    """RuleFloor: on days whose effective rain is at least the knee (the training 99%
+    quantile), rule / band <= mu <= rule x cap band; below it only the ceiling; the rule's
+    count rises with effective rain (slope >= 0) and is fitted on the tail days only."""
+    model, x, y, train = fitted_default
+    f = model.floor
+    assert f is not None and f.column == "effective_rain_mm" and f.glm.coefs[0] > 0
+    assert f.glm.knees[0] == pytest.approx(np.quantile(x.loc[train, f.column], 0.99))
+    mu, rule = model.expected(x), np.exp(f.glm.log_mu(x))
+    above = x[f.column].to_numpy() >= f.glm.knees[0]
+    assert above.sum() > 10 and (~above).sum() > 10
+    assert (mu[above] >= rule[above] / FAST.floor_band * (1 - 1e-9)).all()
+    assert (mu <= rule * FAST.floor_cap_band * (1 + 1e-9)).all()
+    below_rule = np.exp(f.glm.intercept)  # the rule's count is constant below the knee
+    np.testing.assert_allclose(rule[~above], below_rule)
+    # without the band the trees' own values come back: the band is what holds them
+    free = fit_count_nowcast(x[train], y[train], replace(FAST, floor_input=None))
+    assert free.floor is None and not np.allclose(free.expected(x), mu)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -111,3 +111,35 @@ def test_severity_paired_ci_against_each_rule() -> None:
     assert d["rule"] == "rain_72h" and d["diff"] < 0 and d["ci"][1] < 0
     r = res["model_minus_rule"]["rain_72h"]["severe"]["spearman"]
     assert r["diff"] < 0 and r["ci"][0] <= r["diff"] <= r["ci"][1]
+
+
+def test_model_minus_each_rule_is_paired_for_every_metric() -> None:
+    """Every row of the skill table, not only severity, is paired against each rule by name
+    (the rule the model replaces and the best severity rule may not be a metric's best)."""
+    rng = np.random.default_rng(7)
+    dates = pd.date_range("2000-01-01", "2004-12-31", freq="D")
+    rain = rng.gamma(0.5, 40, len(dates))
+    n = rng.poisson(0.001 * rain**2)
+    rows = [
+        pd.DataFrame(
+            {"date": dates.date, "method": m, "score": s, "p_any": p, "p_major": p / 5}
+        ).assign(level=np.digitize(s, np.quantile(s, [0.6, 0.8, 0.9, 0.97])), level_prev_day=0)
+        for m, s, p in (
+            ("xgboost", rain + rng.normal(0, 5, len(dates)), np.clip(rain / 100, 0, 1)),
+            ("effective_rain", rain * 0.5, np.full(len(dates), 0.3)),
+            ("rain_72h", np.sqrt(rain), np.full(len(dates), 0.3)),
+        )
+    ]
+    res = nowcast_skill(pd.concat(rows), pd.Series(n, index=dates), 10, n_boot=50)
+    point = res["methods"]
+    for rule in ("effective_rain", "rain_72h"):
+        by = res["model_minus_rule"][rule]
+        assert set(by) == {"any", "major", "severe"}
+        for target in ("any", "major", "severe"):
+            keys = {k for k in point["xgboost"][target] if not k.startswith("warned_days")}
+            assert set(by[target]) == keys
+            for k, d in by[target].items():
+                want = point["xgboost"][target][k]["value"] - point[rule][target][k]["value"]
+                assert d["diff"] == pytest.approx(want, nan_ok=True)
+    d = res["model_minus_rule"]["effective_rain"]["any"]["brier"]
+    assert d["diff"] < 0 and d["ci"][0] <= d["diff"] <= d["ci"][1]
