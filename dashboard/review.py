@@ -840,10 +840,11 @@ def evidence_fact_rows(
 ) -> list[tuple[str, str]]:
     """The (label, value) rows of a warning's scalar evidence, each value shown once: a
     key with its own words (``rain_24h_mm`` -> "Rain, last 24 h (mm)") gets them and the
-    value; a catalogued feature without gets its sentence with the value left out and
-    the value in the value column ("… mm of rain in the last 3 days", "72.0": the value
-    column was empty, the value only in the sentence), or, where the sentence cannot be
-    split, the sentence and no second value; any other key its word and the value."""
+    value; a catalogued feature without gets the catalogue's label and the value as its
+    sentence writes it ("Rain, last 3 days (mm)", "72.0"; "已调解次数", "6": the value
+    column was empty once, the value only in the sentence, then the label was the
+    sentence with a gap, "已调解 … 次"), or, where the catalogue has no label, its
+    sentence and no second value; any other key its word and the value."""
     from features.catalog import describe_parts
 
     rows = []

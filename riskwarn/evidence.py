@@ -101,8 +101,8 @@ def category_rows(
 
 def input_rows(factors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The model's top inputs (its explanation's factors) as rows: the input in the
-    catalogue's words (the sentence with the value left out where it splits), the value
-    as that sentence writes it."""
+    catalogue's words (its label, :func:`features.catalog.describe_parts`), the value as
+    the catalogue's sentence writes it; an input without a label its whole sentence."""
     from features.catalog import describe, describe_parts
 
     rows = []

@@ -66,7 +66,11 @@ def test_cell_evidence_reads_as_tables_in_words(lang: str) -> None:
     assert weeks.iloc[0].tolist() == [period, "3"]
     inputs = review.evidence_table(tables["top_inputs"], lang)
     assert inputs.iloc[0, 1] == "17.2"
-    assert "…" in inputs.iloc[0, 0]  # the catalogue's sentence, its value in the value column
+    # the catalogue's label, its value in the value column (was the sentence with a gap)
+    assert inputs.iloc[0, 0] == {
+        "en": "Recent events in this cell, weighted by age (half-life 14 days)",
+        "zh": "本网格近期事件按时间衰减加权数（半衰期 14 天）",
+    }[lang]
     assert review.evidence_word("top_inputs", lang) != "top_inputs"
 
 
