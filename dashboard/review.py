@@ -701,12 +701,6 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
         "zh": "本网格近 28 天各类事件数（截至预测起点）",
         "en": "Events in this cell by category, 28 days before the origin",
     },
-    "top_inputs": {
-        "zh": "模型最主要的输入（预测起点时的取值）",
-        "en": "The model's top inputs (values at the origin)",
-    },
-    "input": {"zh": "输入", "en": "Input"},
-    "value": {"zh": "取值", "en": "Value"},
     # streaming nowcast (riskwarn.stream.publish)
     "observed_to": {"zh": "观测截至", "en": "Observed up to"},
     "source": {"zh": "数据来源", "en": "Source"},

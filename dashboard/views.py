@@ -269,13 +269,19 @@ def scrub_personal(value: Any) -> Any:
 
 def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Split warning evidence into scalar facts (a bilingual ``{"en": ..., "zh": ...}`` text
-    is one fact) and tables (lists of records)."""
+    is one fact) and tables (lists of records). A ``top_inputs`` table (the model's top
+    inputs, stored by warnings scored on 2026-12-06 before riskwarn.evidence stopped
+    writing it) is left out: the model's explanation among the reasons names them with
+    their values, and a dispute case's facts hold them too (a case's page listed them
+    three times)."""
     facts: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
     ev = scrub_personal(evidence or {})
     if not isinstance(ev, dict):
         return {"evidence": ev}, {}
     for key, value in ev.items():
+        if key == "top_inputs":
+            continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables[key] = pd.DataFrame(value)
         elif isinstance(value, dict) and set(value) == {"en", "zh"}:
