@@ -681,6 +681,19 @@ def _words(parts: dict[str, str], lang: str) -> dict[str, str]:
     return {k: v.replace("_", " ") for k, v in parts.items()}
 
 
+def _in_days(template: str, parts: dict[str, str], lang: str) -> str:
+    """``template`` with a window of ``{n}`` hours that is whole days past one worded in
+    days ("rain_72h_mm": "in the last 3 days" / "近 3 天", not "72 hours"), as the reasons
+    word a horizon (:func:`riskwarn.warnings.horizon_words`); else as it is."""
+    n = parts.get("n", "")
+    if not n.isdigit() or int(n) <= 24 or int(n) % 24:
+        return template
+    days = int(n) // 24
+    if lang == "zh":
+        return template.replace("{n} 小时", f"{days} 天")
+    return template.replace("{n} hours", f"{days} days")
+
+
 def describe(name: str, value: float, lang: str = "en") -> str:
     """A plain-words sentence for one feature value in ``lang`` ('en' or 'zh');
     the bare name if it is not catalogued."""
@@ -690,7 +703,9 @@ def describe(name: str, value: float, lang: str = "en") -> str:
     info, parts = found
     words = _words(parts, lang)
     try:
-        return fill_template(info.template_for(lang), lang, value=value, **words)
+        return fill_template(
+            _in_days(info.template_for(lang), parts, lang), lang, value=value, **words
+        )
     except (ValueError, KeyError):
         return f"{name} = {plain_number(value)}"
 
@@ -731,7 +746,7 @@ def describe_parts(name: str, value: float, lang: str = "en") -> tuple[str, str]
     spec = specs[0] or ""
     try:
         shown = fill_template("{value:" + spec + "}", lang, value=value)
-        words = fill_template(label, lang, **_words(parts, lang))
+        words = fill_template(_in_days(label, parts, lang), lang, **_words(parts, lang))
     except (ValueError, KeyError):
         return None
     return (words[:1].upper() + words[1:], shown)
