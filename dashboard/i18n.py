@@ -141,6 +141,18 @@ def fmt_hours(hours: float | None, lang: str) -> str:
     return f"{float(hours):.0f} 小时" if lang == "zh" else f"{float(hours):.0f} h"
 
 
+def fmt_span(hours: float | None, lang: str) -> str:
+    """A horizon or lead time as the warnings' reasons word it
+    (:func:`riskwarn.warnings.horizon_words`): whole days past one in days ("30 days" /
+    "30 天"), anything else in hours ("24 h", "9 h"); a review page read "horizon 720 h"
+    above a reason saying "over the next 30 days"."""
+    from riskwarn.warnings import horizon_words  # the reasons' rule too
+
+    if hours is None or pd.isna(hours):
+        return "—"
+    return horizon_words(float(hours))["zh" if lang == "zh" else "en"]
+
+
 def fmt_age(age: pd.Timedelta, lang: str) -> str:
     """How old something is: whole days from two days on, else whole hours."""
     hours = age.total_seconds() / 3600

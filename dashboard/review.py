@@ -700,19 +700,46 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
         "zh": "本网格近 28 天各类事件数（截至预测起点）",
         "en": "Events in this cell by category, 28 days before the origin",
     },
-    "top_inputs": {
-        "zh": "模型最主要的输入（预测起点时的取值）",
-        "en": "The model's top inputs (values at the origin)",
-    },
-    "input": {"zh": "输入", "en": "Input"},
-    "value": {"zh": "取值", "en": "Value"},
     # streaming nowcast (riskwarn.stream.publish)
     "observed_to": {"zh": "观测截至", "en": "Observed up to"},
     "source": {"zh": "数据来源", "en": "Source"},
     "health": {"zh": "传感器状况", "en": "Sensor health"},
+    # a sensor's rule velocity inside its noise (riskwarn.site_state._noise_note): the
+    # page showed the column "within_noise" and "True" / "False" (review of 2026-12-06)
+    "within_noise": {"zh": "速度在传感器噪声范围内", "en": "Velocity within the sensor's noise"},
+    # the level hold (riskwarn.nowcast, riskwarn.stream.state; riskwarn.level_hold: one
+    # step is one hourly evaluation)
+    "rules_level_rank": {
+        "zh": "本次算得的等级（保持前）",
+        "en": "Level computed now (before the hold)",
+    },
+    "held_steps_below": {
+        "zh": "连续低于保持等级的逐时评估次数",
+        "en": "Hourly evaluations in a row below the held level",
+    },
+    "held_lower_to": {"zh": "持续平稳后将降至的等级", "en": "Level after a sustained calm"},
+    "pending_steps_above": {
+        "zh": "连续高于现行等级的逐时评估次数（待确认）",
+        "en": "Hourly evaluations in a row above the level (awaiting confirmation)",
+    },
+    # the stream's site model (riskwarn.stream.state._with_model)
+    "site_model": {"zh": "隐患点模型", "en": "Site model"},
+    "model_probability": {"zh": "模型概率", "en": "Model probability"},
+    "model_level_rank": {"zh": "模型给出的等级", "en": "Level from the model"},
+    "sensor_rules_level_rank": {"zh": "传感器规则给出的等级", "en": "Level from the sensor rules"},
+    "model_origin": {"zh": "模型预测起点", "en": "Model's forecast origin"},
 }
+# events per category in the longest window of at most 28 days a frame has
+# (riskwarn.evidence.category_rows: events_by_category_<n>d)
+BY_CATEGORY = re.compile(r"events_by_category_(\d+)d")
+BY_CATEGORY_TEXT = {
+    "zh": "本网格近 {n} 天各类事件数（截至预测起点）",
+    "en": "Events in this cell by category, {n} days before the origin",
+}
+RANK_KEYS = ("rules_level_rank", "held_lower_to", "model_level_rank", "sensor_rules_level_rank")
+YES_NO = {"zh": ("是", "否"), "en": ("yes", "no")}
 SOURCE_TEXT = {"stream": {"zh": "实时数据流", "en": "Live stream"}}
-DATE_KEYS = ("date", "observed_to")  # evidence values that are ISO dates or times
+DATE_KEYS = ("date", "observed_to", "model_origin")  # evidence values: ISO dates or times
 # incident categories (the contract's canonical names; riskwarn.simulate.incidents)
 CATEGORY_ZH = {
     "theft": "盗窃",
@@ -752,6 +779,8 @@ def evidence_word(key: str, lang: str) -> str:
     if "." in key:
         return " · ".join(evidence_word(part, lang) for part in key.split("."))
     entry = EVIDENCE_TEXT.get(key)
+    if entry is None and (m := BY_CATEGORY.fullmatch(key)):
+        return BY_CATEGORY_TEXT["zh" if lang == "zh" else "en"].format(n=m.group(1))
     return entry[lang] if entry and lang in entry else key
 
 
@@ -764,6 +793,7 @@ RAIN_UNKNOWN = {
 def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
     """An evidence value in ``lang``: statuses, sources, categories and the model's absence
     in words, dates and times in the language's one format (``tz``: the display zone)."""
+    import numpy as np
     import pandas as pd
 
     from dashboard.i18n import fmt_date, fmt_datetime
@@ -779,7 +809,18 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         from dashboard.i18n import level_label
 
         return level_label(str(value), lang) if value else ("未达阈值" if lang == "zh" else "none")
-    if key == "model_threshold" and isinstance(value, int | float):
+    if isinstance(value, bool | np.bool_):  # never "True" / "False"
+        return YES_NO["zh" if lang == "zh" else "en"][0 if value else 1]
+    if key in RANK_KEYS and isinstance(value, int | float | np.number) and not pd_isna(value):
+        from dashboard.i18n import level_label
+
+        names = {rank: name for name, rank in LEVEL_RANKS.items()}
+        if int(value) in names:
+            return level_label(names[int(value)], lang)
+        if key == "held_lower_to":
+            return "无预警" if lang == "zh" else "no warning"
+        return "未达阈值" if lang == "zh" else "none"
+    if key in ("model_threshold", "model_probability") and isinstance(value, int | float):
         from dashboard.i18n import fmt_pct
 
         return fmt_pct(float(value), lang, 2)
@@ -787,9 +828,9 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         return RAIN_UNKNOWN[lang]  # no gauge, or no reading: unknown, never 0 mm
     if key == "source" and str(value) in SOURCE_TEXT:
         return SOURCE_TEXT[str(value)][lang]
-    if key == "model" and str(value).startswith("unavailable"):
+    if key in ("model", "site_model") and str(value).startswith("unavailable"):
         return MODEL_UNAVAILABLE[lang]
-    if key == "model" and (named := re.fullmatch(r"(\S+) v(\d+)", str(value))):
+    if key in ("model", "site_model") and (named := re.fullmatch(r"(\S+) v(\d+)", str(value))):
         name, version = named.groups()  # riskwarn score writes "<registered name> v<n>"
         domain = name.removeprefix("riskwarn-")  # the registry's name is riskwarn-<domain>
         from dashboard.i18n import TEXT
@@ -810,7 +851,7 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         ts = pd.to_datetime(value, errors="coerce", utc=True)
         if not pd.isna(ts):
             return fmt_date(ts, lang, tz) if len(value) <= 10 else fmt_datetime(ts, lang, tz)
-    if value is None:
+    if value is None or (np.ndim(value) == 0 and pd_isna(value)):
         return "—"
     if isinstance(value, float):
         return f"{value:,.1f}"
@@ -839,10 +880,11 @@ def evidence_fact_rows(
 ) -> list[tuple[str, str]]:
     """The (label, value) rows of a warning's scalar evidence, each value shown once: a
     key with its own words (``rain_24h_mm`` -> "Rain, last 24 h (mm)") gets them and the
-    value; a catalogued feature without gets its sentence with the value left out and
-    the value in the value column ("… mm of rain in the last 3 days", "72.0": the value
-    column was empty, the value only in the sentence), or, where the sentence cannot be
-    split, the sentence and no second value; any other key its word and the value."""
+    value; a catalogued feature without gets the catalogue's label and the value as its
+    sentence writes it ("Rain, last 3 days (mm)", "72.0"; "已调解次数", "6": the value
+    column was empty once, the value only in the sentence, then the label was the
+    sentence with a gap, "已调解 … 次"), or, where the catalogue has no label, its
+    sentence and no second value; any other key its word and the value."""
     from features.catalog import describe_parts
 
     rows = []

@@ -344,8 +344,8 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "set by a sensor fault (movement unknown): {faults}",
     },
     "src_model_alone": {
-        "zh": "模型预测未来 {h} 小时内的概率为 {p}（模型单独给出：{level}）。",
-        "en": "Model probability {p} over the next {h} h (the model alone: {level}).",
+        "zh": "模型预测未来 {h}内的概率为 {p}（模型单独给出：{level}）。",
+        "en": "Model probability {p} over the next {h} (the model alone: {level}).",
     },
     "src_model_none": {"zh": "未达模型任何阈值", "en": "below every model threshold"},
     "level_word_red": {"zh": "红色", "en": "red"},

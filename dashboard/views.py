@@ -269,13 +269,19 @@ def scrub_personal(value: Any) -> Any:
 
 def evidence_frames(evidence: Any) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """Split warning evidence into scalar facts (a bilingual ``{"en": ..., "zh": ...}`` text
-    is one fact) and tables (lists of records)."""
+    is one fact) and tables (lists of records). A ``top_inputs`` table (the model's top
+    inputs, stored by warnings scored on 2026-12-06 before riskwarn.evidence stopped
+    writing it) is left out: the model's explanation among the reasons names them with
+    their values, and a dispute case's facts hold them too (a case's page listed them
+    three times)."""
     facts: dict[str, Any] = {}
     tables: dict[str, pd.DataFrame] = {}
     ev = scrub_personal(evidence or {})
     if not isinstance(ev, dict):
         return {"evidence": ev}, {}
     for key, value in ev.items():
+        if key == "top_inputs":
+            continue
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             tables[key] = pd.DataFrame(value)
         elif isinstance(value, dict) and set(value) == {"en", "zh"}:
@@ -928,16 +934,17 @@ def lead_words(warning: Mapping[str, Any], lang: str) -> str:
     inverse-velocity time to failure), "horizon" when it is the forecast horizon the
     warning covers (riskwarn.warnings.build_warnings stores the horizon there otherwise:
     ``valid_to - valid_from``); DOMAIN.md's lead time is the hours from the first warning
-    to the event, which a horizon is not."""
-    from dashboard.i18n import fmt_hours
+    to the event, which a horizon is not. Both in the reasons' words: whole days in days
+    (:func:`dashboard.i18n.fmt_span`)."""
+    from dashboard.i18n import fmt_span
 
     h = pd.to_numeric(warning.get("lead_time_hours"), errors="coerce")
     start = pd.to_datetime(warning.get("valid_from"), utc=True, errors="coerce")
     end = pd.to_datetime(warning.get("valid_to"), utc=True, errors="coerce")
     span = (end - start).total_seconds() / 3600 if not (pd.isna(start) or pd.isna(end)) else None
     if not pd.isna(h) and span is not None and abs(float(h) - span) < 1e-6:
-        return t("horizon_time", lang, h=fmt_hours(float(h), lang))
-    return t("lead_time", lang, h=fmt_hours(None if pd.isna(h) else float(h), lang))
+        return t("horizon_time", lang, h=fmt_span(float(h), lang))
+    return t("lead_time", lang, h=fmt_span(None if pd.isna(h) else float(h), lang))
 
 
 def calibration_caveat(gate: Mapping[str, Any] | None, lang: str) -> str | None:
@@ -1240,7 +1247,7 @@ def warning_reason_lines(warning: Mapping[str, Any], lang: str, rules: Any = Non
     ``NOWCAST_RULES``), the hold, or a sensor fault; the stored model-probability reason,
     which named the combined level, says what the model alone gave instead. Any other
     warning reads its stored reasons as before (:func:`reason_lines`)."""
-    from dashboard.i18n import fmt_pct
+    from dashboard.i18n import fmt_pct, fmt_span
     from riskwarn.sensor_rules import NOWCAST_RULES
 
     rules = rules or NOWCAST_RULES
@@ -1287,10 +1294,11 @@ def warning_reason_lines(warning: Mapping[str, Any], lang: str, rules: Any = Non
                 "src_model_alone",
                 lang,
                 p=fmt_pct(float(p), lang, 2) if not pd.isna(p) else "—",
-                h=(
-                    (int(horizon.group(1)) * (1 if horizon.group(2) == "h" else 24))
+                h=fmt_span(
+                    int(horizon.group(1)) * (1 if horizon.group(2) == "h" else 24)
                     if horizon
-                    else "—"
+                    else None,
+                    lang,
                 ),
                 level=level_label(str(model), lang) if model else t("src_model_none", lang),
             )

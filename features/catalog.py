@@ -65,6 +65,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "cells",
         zh="近 {n} 天本网格发生 {value:g} 起事件",
+        label="events in this cell, last {n} days",
+        label_zh="近 {n} 天本网格事件数",
     ),
     "count_{group}_{n}d": FeatureInfo(
         "{value:g} {group} events in this cell in the last {n} days",
@@ -72,6 +74,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "cells",
         zh="近 {n} 天本网格发生 {value:g} 起{group}类事件",
+        label="{group} events in this cell, last {n} days",
+        label_zh="近 {n} 天本网格{group}类事件数",
     ),
     "decayed_count_hl{h}d": FeatureInfo(
         "{value:.1f} recent events in this cell, weighted by age (half-life {h} days)",
@@ -79,6 +83,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格近期事件按时间衰减加权为 {value:.1f} 起（半衰期 {h} 天）",
+        label="recent events in this cell, weighted by age (half-life {h} days)",
+        label_zh="本网格近期事件按时间衰减加权数（半衰期 {h} 天）",
     ),
     "near_repeat_{n}d": FeatureInfo(
         "{value:g} events in this cell or the 8 around it in the last {n} days",
@@ -86,6 +92,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "cells",
         zh="近 {n} 天本网格及周边 8 个网格发生 {value:g} 起事件",
+        label="events in this cell and the 8 around it, last {n} days",
+        label_zh="近 {n} 天本网格及周边 8 个网格事件数",
     ),
     "ring1_count_{n}d": FeatureInfo(
         "{value:g} events in the 8 neighbouring cells in the last {n} days",
@@ -93,6 +101,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "cells",
         zh="近 {n} 天周边 8 个相邻网格发生 {value:g} 起事件",
+        label="events in the 8 neighbouring cells, last {n} days",
+        label_zh="近 {n} 天周边 8 个相邻网格事件数",
     ),
     "ring2_count_{n}d": FeatureInfo(
         "{value:g} events in the second ring of 16 cells around in the last {n} days",
@@ -100,6 +110,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "cells",
         zh="近 {n} 天外圈 16 个网格发生 {value:g} 起事件",
+        label="events in the second ring of 16 cells around, last {n} days",
+        label_zh="近 {n} 天外圈 16 个网格事件数",
     ),
     "longrun_rate_per_day": FeatureInfo(
         "{value:.3f} events per day here on average since records began",
@@ -107,6 +119,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="有记录以来本地平均每天 {value:.3f} 起事件",
+        label="events per day here on average since records began",
+        label_zh="有记录以来本地日均事件数",
     ),
     "rate_ratio_7d_vs_longrun": FeatureInfo(
         "the last 7 days ran at {value:.1f}x this cell's usual rate",
@@ -114,6 +128,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="近 7 天的发生率是本网格常态的 {value:.1f} 倍",
+        label="rate of the last 7 days, times this cell's usual rate",
+        label_zh="近 7 天发生率相对本网格常态的倍数",
     ),
     "trend_7d_vs_91d": FeatureInfo(
         "the last 7 days ran at {value:.1f}x the rate of the last 91 days",
@@ -121,6 +137,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last 91 days",
         "cells",
         zh="近 7 天的发生率是近 91 天的 {value:.1f} 倍",
+        label="rate of the last 7 days, times that of the last 91 days",
+        label_zh="近 7 天发生率相对近 91 天的倍数",
     ),
     "trend_28d_vs_365d": FeatureInfo(
         "the last 28 days ran at {value:.1f}x the rate of the last year",
@@ -128,6 +146,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last 365 days",
         "cells",
         zh="近 28 天的发生率是近一年的 {value:.1f} 倍",
+        label="rate of the last 28 days, times that of the last year",
+        label_zh="近 28 天发生率相对近一年的倍数",
     ),
     "days_since_last": FeatureInfo(
         "{value:g} days since the last event in this cell",
@@ -135,6 +155,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="距本网格上一起事件已 {value:g} 天",
+        label="days since the last event in this cell",
+        label_zh="距本网格上一起事件的天数",
     ),
     # the baselines' own scores, stacked as model inputs (models/hotspot_backtest.py)
     "hist_count_all": FeatureInfo(
@@ -143,6 +165,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格有记录以来共发生 {value:g} 起事件",
+        label="events in this cell over all recorded history",
+        label_zh="本网格有记录以来事件总数",
     ),
     "hist_kde": FeatureInfo(
         "a dense cluster of past events around this cell (kernel density {value:.1f})",
@@ -150,6 +174,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B} around the cell",
         "cells",
         zh="本网格周边历史事件密集（核密度 {value:.1f}）",
+        label="density of past events around this cell (kernel density)",
+        label_zh="本网格周边历史事件核密度",
     ),
     "hist_prospective": FeatureInfo(
         "recent events nearby, weighted by closeness in space and time ({value:.1f})",
@@ -157,6 +183,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B} around the cell, last 56 days (the baseline's default window)",
         "cells",
         zh="附近近期事件较多（按时空距离加权 {value:.1f}）",
+        label="recent events nearby, weighted by closeness in space and time",
+        label_zh="附近近期事件数（按时空距离加权）",
     ),
     "population_persons": FeatureInfo(
         "{value:,.0f} residents in this cell",
@@ -164,6 +192,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "static reference data",
         "cells",
         zh="本网格常住人口 {value:,.0f} 人",
+        label="residents in this cell",
+        label_zh="本网格常住人口（人）",
     ),
     "count_365d_per_1k_persons": FeatureInfo(
         "{value:.1f} events per 1,000 residents in the last year",
@@ -171,6 +201,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last 365 days",
         "cells",
         zh="近一年每千名居民发生 {value:.1f} 起事件",
+        label="events per 1,000 residents, last year",
+        label_zh="近一年每千名居民事件数",
     ),
     # long-memory inputs of the hotspot model (models.extra_features)
     "lr_count_all": FeatureInfo(
@@ -179,6 +211,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格有记录以来共发生 {value:g} 起事件",
+        label="events in this cell over all recorded history",
+        label_zh="本网格有记录以来事件总数",
     ),
     "lr_count_{n}y": FeatureInfo(
         "{value:g} events in this cell in the last {n} years",
@@ -186,6 +220,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} years",
         "cells",
         zh="近 {n} 年本网格发生 {value:g} 起事件",
+        label="events in this cell, last {n} years",
+        label_zh="近 {n} 年本网格事件数",
     ),
     "lr_season_{n}y": FeatureInfo(
         "{value:g} events in this cell in the same weeks {n} year(s) earlier",
@@ -193,6 +229,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}: the forecast weeks {{n}} year(s) earlier, +-14 days",
         "cells",
         zh="{n} 年前同期本网格发生 {value:g} 起事件",
+        label="events in this cell in the same weeks {n} year(s) earlier",
+        label_zh="{n} 年前同期本网格事件数",
     ),
     "lr_season_share": FeatureInfo(
         "the same weeks of the last two years hold {value:.0%} of this cell's events",
@@ -200,6 +238,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="过去两年同期的事件占本网格全部事件的 {value:.0%}",
+        label="share of this cell's events in the same weeks of the last two years",
+        label_zh="过去两年同期事件占本网格全部事件的比例",
     ),
     "lr_decayed_hl{n}d": FeatureInfo(
         "{value:.1f} events in this cell, weighted by age (half-life {n} days)",
@@ -207,6 +247,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格历史事件按时间衰减加权为 {value:.1f} 起（半衰期 {n} 天）",
+        label="events in this cell, weighted by age (half-life {n} days)",
+        label_zh="本网格历史事件按时间衰减加权数（半衰期 {n} 天）",
     ),
     "lr_smooth_all_s{n}": FeatureInfo(
         "{value:.1f} past events around this cell (all history, smoothed over about {n} cells)",
@@ -214,6 +256,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格周边（约 {n} 个网格范围）历史事件平滑后为 {value:.1f} 起",
+        label="past events around this cell (all history, smoothed over about {n} cells)",
+        label_zh="本网格周边（约 {n} 个网格范围）历史事件平滑数",
     ),
     "lr_smooth_hl1y_s{n}": FeatureInfo(
         "{value:.1f} age-weighted past events around this cell (half-life one year, "
@@ -222,6 +266,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格周边（约 {n} 个网格范围）历史事件按时间衰减（半衰期一年）平滑后为 {value:.1f} 起",
+        label="age-weighted past events around this cell (half-life one year, smoothed over about {n} cells)",
+        label_zh="本网格周边（约 {n} 个网格范围）历史事件按时间衰减（半衰期一年）平滑数",
     ),
     "lr_count_loc_{group}": FeatureInfo(
         "{value:g} events in this cell at {group} locations over all history",
@@ -229,6 +275,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格历史上发生在{group}的事件共 {value:g} 起",
+        label="events in this cell at {group} locations over all history",
+        label_zh="本网格历史上发生在{group}的事件数",
     ),
     "lr_share_loc_{group}": FeatureInfo(
         "{value:.0%} of this cell's events happened at {group} locations",
@@ -236,6 +284,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格 {value:.0%} 的事件发生在{group}",
+        label="share of this cell's events at {group} locations",
+        label_zh="本网格发生在{group}的事件比例",
     ),
     "lr_count_night": FeatureInfo(
         "{value:g} events in this cell at night (20:00-05:00) over all history",
@@ -243,6 +293,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格历史上夜间（20:00-05:00）发生 {value:g} 起事件",
+        label="events in this cell at night (20:00-05:00) over all history",
+        label_zh="本网格历史上夜间（20:00-05:00）事件数",
     ),
     "lr_share_night": FeatureInfo(
         "{value:.0%} of this cell's events happened at night (20:00-05:00)",
@@ -250,6 +302,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"all {_B}",
         "cells",
         zh="本网格 {value:.0%} 的事件发生在夜间（20:00-05:00）",
+        label="share of this cell's events at night (20:00-05:00)",
+        label_zh="本网格夜间（20:00-05:00）事件比例",
     ),
     "cal_day_of_week": FeatureInfo(
         "the window starts on weekday {value:g} (0 = Monday)",
@@ -257,6 +311,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the calendar",
         "all",
         zh="预测窗口从星期 {value:g} 开始（0 = 星期一）",
+        label="weekday the window starts on (0 = Monday)",
+        label_zh="预测窗口起始星期（0 = 星期一）",
     ),
     "cal_month": FeatureInfo(
         "the window starts in month {value:g}",
@@ -264,6 +320,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the calendar",
         "all",
         zh="预测窗口从 {value:g} 月开始",
+        label="month the window starts in",
+        label_zh="预测窗口起始月份",
     ),
     "cal_day_of_year": FeatureInfo(
         "day {value:g} of the year",
@@ -271,6 +329,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the calendar",
         "all",
         zh="一年中的第 {value:g} 天",
+        label="day of the year",
+        label_zh="一年中的第几天",
     ),
     "cal_holiday_days_in_window": FeatureInfo(
         "{value:g} public holiday days fall in the forecast window",
@@ -278,6 +338,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the holiday calendar",
         "all",
         zh="预测窗口内有 {value:g} 天法定节假日",
+        label="public holiday days in the forecast window",
+        label_zh="预测窗口内法定节假日天数",
     ),
     "cal_spring_festival_in_window": FeatureInfo(
         "the Spring Festival falls in the forecast window: {value:yesno}",
@@ -285,6 +347,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the holiday calendar",
         "all",
         zh="预测窗口内有春节：{value:yesno}",
+        label="Spring Festival in the forecast window",
+        label_zh="预测窗口内有春节",
     ),
     "cal_days_to_next_holiday": FeatureInfo(
         "{value:g} days to the next public holiday",
@@ -292,6 +356,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the holiday calendar",
         "all",
         zh="距下一个法定节假日还有 {value:g} 天",
+        label="days to the next public holiday",
+        label_zh="距下一个法定节假日的天数",
     ),
     # dispute case x origin
     "age_days": FeatureInfo(
@@ -300,6 +366,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case's own record",
         "disputes",
         zh="纠纷已立案 {value:.0f} 天",
+        label="days the dispute has been open",
+        label_zh="纠纷已立案天数",
     ),
     "days_since_last_mediation": FeatureInfo(
         "{value:.0f} days since the last mediation",
@@ -307,6 +375,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case's events before the origin",
         "disputes",
         zh="距上次调解已 {value:.0f} 天",
+        label="days since the last mediation",
+        label_zh="距上次调解天数",
     ),
     "n_mediations": FeatureInfo(
         "{value:g} mediation attempts so far",
@@ -314,6 +384,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case's events before the origin",
         "disputes",
         zh="已调解 {value:g} 次",
+        label="mediation attempts so far",
+        label_zh="已调解次数",
     ),
     "n_failed_mediations": FeatureInfo(
         "{value:g} failed mediations so far",
@@ -321,6 +393,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case's events before the origin",
         "disputes",
         zh="已调解失败 {value:g} 次",
+        label="failed mediations so far",
+        label_zh="调解失败次数",
     ),
     "n_parties": FeatureInfo(
         "{value:g} parties",
@@ -328,6 +402,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case record",
         "disputes",
         zh="当事方 {value:g} 个",
+        label="parties",
+        label_zh="当事方数",
     ),
     "log_amount_cny": FeatureInfo(
         "about {value:log10_yuan} yuan in dispute",
@@ -335,6 +411,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case record",
         "disputes",
         zh="涉及金额约 {value:log10_yuan}元",
+        label="amount in dispute, about (yuan)",
+        label_zh="涉及金额约（元）",
     ),
     "party_prior_disputes": FeatureInfo(
         "the parties had {value:g} earlier disputes",
@@ -342,6 +420,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "other cases of the same pseudonymous parties opened before the origin",
         "disputes",
         zh="当事方此前有 {value:g} 起纠纷",
+        label="earlier disputes of the parties",
+        label_zh="当事方此前纠纷数",
     ),
     "party_prior_escalations": FeatureInfo(
         "the parties' earlier disputes escalated {value:g} times",
@@ -349,6 +429,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "escalation events of the same parties before the origin",
         "disputes",
         zh="当事方此前的纠纷升级过 {value:g} 次",
+        label="escalations of the parties' earlier disputes",
+        label_zh="当事方此前纠纷升级次数",
     ),
     "nearby_disputes_{n}d": FeatureInfo(
         "{value:g} disputes opened in this or neighbouring cells in the last {n} days",
@@ -356,6 +438,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "disputes",
         zh="近 {n} 天本网格及相邻网格新增 {value:g} 起纠纷",
+        label="disputes opened in this or neighbouring cells, last {n} days",
+        label_zh="近 {n} 天本网格及相邻网格新增纠纷数",
     ),
     "nearby_escalations_{n}d": FeatureInfo(
         "{value:g} escalations in this or neighbouring cells in the last {n} days",
@@ -363,6 +447,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "disputes",
         zh="近 {n} 天本网格及相邻网格有 {value:g} 起纠纷升级",
+        label="escalations in this or neighbouring cells, last {n} days",
+        label_zh="近 {n} 天本网格及相邻网格纠纷升级数",
     ),
     "category_{group}": FeatureInfo(
         "a {group} dispute: {value:yesno}",
@@ -370,6 +456,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case record",
         "disputes",
         zh="{group}类纠纷：{value:yesno}",
+        label="a {group} dispute",
+        label_zh="{group}类纠纷",
     ),
     "cal_season": FeatureInfo(
         "season {value:g} (0 winter, 1 spring, 2 summer, 3 autumn)",
@@ -377,6 +465,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the calendar",
         "disputes",
         zh="季节 {value:g}（0 冬、1 春、2 夏、3 秋）",
+        label="season (0 winter, 1 spring, 2 summer, 3 autumn)",
+        label_zh="季节（0 冬、1 春、2 夏、3 秋）",
     ),
     "already_escalated": FeatureInfo(
         "the case already escalated before: {value:yesno}",
@@ -384,6 +474,8 @@ PATTERNS: dict[str, FeatureInfo] = {
         "the case's events before the origin",
         "disputes",
         zh="该案此前已升级：{value:yesno}",
+        label="case already escalated before",
+        label_zh="该案此前已升级",
     ),
     # geohazard sites and city-wide rain (features/catalog_sites.py)
     **SITE_PATTERNS,
@@ -413,6 +505,8 @@ for _kind, (_en, _zh) in CONTEXT_KINDS.items():
         "the other source's records known before the origin, last {n} days",
         "cells",
         zh=f"近 {{n}} 天本网格{_zh} {{value:g}} 起",
+        label=f"{_en} in this cell, last {{n}} days",
+        label_zh=f"近 {{n}} 天本网格{_zh}数",
     )
     PATTERNS[f"ctx_{_kind}_{{n}}d_ring"] = FeatureInfo(
         f"{{value:g}} {_en} in the 8 neighbouring cells in the last {{n}} days",
@@ -420,6 +514,8 @@ for _kind, (_en, _zh) in CONTEXT_KINDS.items():
         "the other source's records known before the origin, last {n} days",
         "cells",
         zh=f"近 {{n}} 天周边 8 个网格{_zh} {{value:g}} 起",
+        label=f"{_en} in the 8 neighbouring cells, last {{n}} days",
+        label_zh=f"近 {{n}} 天周边 8 个网格{_zh}数",
     )
 
 
@@ -432,13 +528,18 @@ def _expand(patterns: dict[str, FeatureInfo]) -> dict[str, FeatureInfo]:
             continue
         for combo in product(*(_VALUES[ph] for ph in names)):
             name, template, lookback, zh = key, info.template, info.lookback, info.zh
+            label, label_zh = info.label, info.label_zh
             for ph, v in zip(names, combo, strict=True):
                 token = "{" + ph + "}"
                 name = name.replace(token, v)
                 template = template.replace(token, v.replace("_", " "))
+                label = label.replace(token, v.replace("_", " "))
                 lookback = lookback.replace(token, v)
                 zh = zh.replace(token, GROUP_ZH.get(v, v) if ph == "group" else v)
-            out[name] = FeatureInfo(template, info.unit, lookback, info.domain, zh)
+                label_zh = label_zh.replace(token, GROUP_ZH.get(v, v) if ph == "group" else v)
+            out[name] = FeatureInfo(
+                template, info.unit, lookback, info.domain, zh, label=label, label_zh=label_zh
+            )
     return out
 
 
@@ -580,6 +681,19 @@ def _words(parts: dict[str, str], lang: str) -> dict[str, str]:
     return {k: v.replace("_", " ") for k, v in parts.items()}
 
 
+def _in_days(template: str, parts: dict[str, str], lang: str) -> str:
+    """``template`` with a window of ``{n}`` hours that is whole days past one worded in
+    days ("rain_72h_mm": "in the last 3 days" / "近 3 天", not "72 hours"), as the reasons
+    word a horizon (:func:`riskwarn.warnings.horizon_words`); else as it is."""
+    n = parts.get("n", "")
+    if not n.isdigit() or int(n) <= 24 or int(n) % 24:
+        return template
+    days = int(n) // 24
+    if lang == "zh":
+        return template.replace("{n} 小时", f"{days} 天")
+    return template.replace("{n} hours", f"{days} days")
+
+
 def describe(name: str, value: float, lang: str = "en") -> str:
     """A plain-words sentence for one feature value in ``lang`` ('en' or 'zh');
     the bare name if it is not catalogued."""
@@ -589,7 +703,9 @@ def describe(name: str, value: float, lang: str = "en") -> str:
     info, parts = found
     words = _words(parts, lang)
     try:
-        return fill_template(info.template_for(lang), lang, value=value, **words)
+        return fill_template(
+            _in_days(info.template_for(lang), parts, lang), lang, value=value, **words
+        )
     except (ValueError, KeyError):
         return f"{name} = {plain_number(value)}"
 
@@ -612,35 +728,28 @@ def reword_raw(text: str, lang: str = "en") -> str:
     return _RAW_FACTOR.sub(words, text) if " = " in text else text
 
 
-BLANK = "…"  # where the value stands in :func:`describe_parts`' sentence
-
-
 def describe_parts(name: str, value: float, lang: str = "en") -> tuple[str, str] | None:
-    """:func:`describe`'s sentence with the value left out (:data:`BLANK` in its place) and
-    the value as the sentence writes it, for a table with a value column ("… mm of rain
-    in the last 3 days", "72.0"; "近 3 天降雨 … 毫米", "72.0"); None if ``name`` is not
-    catalogued or its sentence does not hold the value exactly once."""
+    """What the feature is and its value as :func:`describe`'s sentence writes it, for a
+    table with a value column: the entry's label ("Rain, last 3 days (mm)", "72.0";
+    "已调解次数", "6"; English capitalised), never the sentence with a gap where the value
+    was ("已调解 … 次" | "6" read as a slip, review of 2026-12-06); None if ``name`` is not
+    catalogued, its entry has no label in ``lang`` or its sentence does not hold the
+    value exactly once."""
     found = lookup(name)
     if found is None:
         return None
     info, parts = found
-    template = info.template_for(lang)
+    template, label = info.template_for(lang), info.label_for(lang)
     specs = [spec for _, field, spec, _ in string.Formatter().parse(template) if field == "value"]
-    if len(specs) != 1:
+    if not label or len(specs) != 1:
         return None
     spec = specs[0] or ""
-    words = _words(parts, lang)
     try:
         shown = fill_template("{value:" + spec + "}", lang, value=value)
-        label = fill_template(
-            template.replace("{value:" + spec + "}", "{_blank}").replace("{value}", "{_blank}"),
-            lang,
-            _blank=BLANK,
-            **words,
-        )
+        words = fill_template(_in_days(label, parts, lang), lang, **_words(parts, lang))
     except (ValueError, KeyError):
         return None
-    return (label, shown) if BLANK in label else None
+    return (words[:1].upper() + words[1:], shown)
 
 
 def catalog_markdown() -> str:

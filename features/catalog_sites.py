@@ -16,6 +16,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="近 {n} 小时降雨 {value:.1f} 毫米",
+        label="rain, last {n} hours (mm)",
+        label_zh="近 {n} 小时降雨（毫米）",
     ),
     "rain_{n}d_mm": FeatureInfo(
         "{value:.1f} mm of rain in the last {n} days",
@@ -23,6 +25,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="近 {n} 天降雨 {value:.1f} 毫米",
+        label="rain, last {n} days (mm)",
+        label_zh="近 {n} 天降雨（毫米）",
     ),
     "api_mm": FeatureInfo(
         "antecedent precipitation index {value:.1f} mm",
@@ -30,6 +34,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "all readings before the origin",
         "geohazard",
         zh="前期降雨指数 {value:.1f} 毫米",
+        label="antecedent precipitation index (mm)",
+        label_zh="前期降雨指数（毫米）",
     ),
     "effective_rain_3d_mm": FeatureInfo(
         "{value:.1f} mm effective rain over the last 3 days (decayed)",
@@ -37,6 +43,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings of the last 4 days",
         "geohazard",
         zh="近 3 天有效降雨（衰减累计）{value:.1f} 毫米",
+        label="effective rain over the last 3 days, decayed (mm)",
+        label_zh="近 3 天有效降雨（衰减累计，毫米）",
     ),
     "rain_24h_pct_rank": FeatureInfo(
         "the last 24 h of rain ranks at the {value:.0%} point of this site's history",
@@ -44,6 +52,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "this site's history before the origin",
         "geohazard",
         zh="近 24 小时降雨量处于本点历史的 {value:.0%} 分位",
+        label="rank of the last 24 h of rain in this site's history",
+        label_zh="近 24 小时降雨量在本点历史中的分位",
     ),
     "rain_24h_vs_p99": FeatureInfo(
         "the last 24 h brought {value:.1f}x this site's 99th-percentile daily rain",
@@ -51,6 +61,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "this site's history before the origin",
         "geohazard",
         zh="近 24 小时降雨是本点 99 百分位日雨量的 {value:.1f} 倍",
+        label="rain of the last 24 h, times this site's 99th-percentile daily rain",
+        label_zh="近 24 小时降雨相对本点 99 百分位日雨量的倍数",
     ),
     "caine_exceedance": FeatureInfo(
         "rain intensity reached {value:.1f}x the Caine threshold",
@@ -58,6 +70,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings of the last 72 h",
         "geohazard",
         zh="降雨强度达到 Caine 阈值的 {value:.1f} 倍",
+        label="rain intensity, times the Caine threshold",
+        label_zh="降雨强度相对 Caine 阈值的倍数",
     ),
     "guzzetti_exceedance": FeatureInfo(
         "rain intensity reached {value:.1f}x the Guzzetti threshold",
@@ -65,6 +79,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings of the last 72 h",
         "geohazard",
         zh="降雨强度达到 Guzzetti 阈值的 {value:.1f} 倍",
+        label="rain intensity, times the Guzzetti threshold",
+        label_zh="降雨强度相对 Guzzetti 阈值的倍数",
     ),
     "velocity_mm_per_day": FeatureInfo(
         # the model's input: GNSS displacement over the last 24 h (SiteFeatureParams
@@ -75,6 +91,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "displacement readings before the origin",
         "geohazard",
         zh="坡体（GNSS）近 24 小时位移速率每天 {value:.2f} 毫米",
+        label="slope movement (GNSS) over the last 24 h (mm per day)",
+        label_zh="坡体（GNSS）近 24 小时位移速率（毫米/天）",
     ),
     "acceleration_mm_per_day2": FeatureInfo(
         "movement is changing by {value:.3f} mm/day per day",
@@ -82,6 +100,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "displacement readings before the origin",
         "geohazard",
         zh="位移速率每天变化 {value:.3f} 毫米/天",
+        label="change of movement (mm/day per day)",
+        label_zh="位移速率的日变化（毫米/天）",
     ),
     "tangent_angle_deg": FeatureInfo(
         "improved tangent angle {value:.0f}° (45° = steady creep)",
@@ -89,6 +109,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "displacement readings before the origin",
         "geohazard",
         zh="改进切线角 {value:.0f}°（45° 为匀速蠕变）",
+        label="improved tangent angle (°; 45° = steady creep)",
+        label_zh="改进切线角（°，45° 为匀速蠕变）",
     ),
     "inverse_velocity_day_per_mm": FeatureInfo(
         "inverse velocity {value:.2f} day/mm",
@@ -96,6 +118,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "displacement readings before the origin",
         "geohazard",
         zh="速度倒数 {value:.2f} 天/毫米",
+        label="inverse velocity (day/mm)",
+        label_zh="速度倒数（天/毫米）",
     ),
     "fukuzono_hours_to_failure": FeatureInfo(
         "the inverse-velocity trend reaches zero in {value:.0f} hours",
@@ -103,6 +127,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "the last displacement readings before the origin",
         "geohazard",
         zh="速度倒数趋势将在 {value:.0f} 小时后归零",
+        label="hours until the inverse-velocity trend reaches zero",
+        label_zh="速度倒数趋势归零前的小时数",
     ),
     "steady_velocity_mm_per_day": FeatureInfo(
         "long-run creep {value:.2f} mm per day",
@@ -110,6 +136,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "all displacement readings before the origin",
         "geohazard",
         zh="长期蠕变速率每天 {value:.2f} 毫米",
+        label="long-run creep (mm per day)",
+        label_zh="长期蠕变速率（毫米/天）",
     ),
     "displacement_age_days": FeatureInfo(
         "the last displacement reading is {value:.1f} days old",
@@ -117,6 +145,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "displacement readings before the origin",
         "geohazard",
         zh="最近一次位移读数已过去 {value:.1f} 天",
+        label="age of the last displacement reading (days)",
+        label_zh="最近一次位移读数距今（天）",
     ),
     "share_missing_{n}h": FeatureInfo(
         "{value:.0%} of expected sensor readings missing in the last {n} hours",
@@ -124,6 +154,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="近 {n} 小时应有的传感器读数缺失 {value:.0%}",
+        label="expected sensor readings missing, last {n} hours",
+        label_zh="近 {n} 小时应有传感器读数缺失比例",
     ),
     "spikes_removed_7d": FeatureInfo(
         "{value:g} spikes removed from sensor data in the last 7 days",
@@ -131,6 +163,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="近 7 天从传感器数据中剔除 {value:g} 个尖峰",
+        label="spikes removed from sensor data, last 7 days",
+        label_zh="近 7 天从传感器数据中剔除的尖峰数",
     ),
     "drift_flag": FeatureInfo(
         "a sensor's level shifted in the last 7 days: {value:yesno}; check it against the "
@@ -139,6 +173,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="有传感器读数近 7 天出现整体偏移：{value:yesno}，请与该点其他传感器对照",
+        label="a sensor's level shifted in the last 7 days (check it against the site's other sensors)",
+        label_zh="有传感器读数近 7 天整体偏移（请与该点其他传感器对照）",
     ),
     "dead_sensor_flag": FeatureInfo(
         "a sensor sent nothing in the last hours: {value:yesno}",
@@ -146,6 +182,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin",
         "geohazard",
         zh="有传感器近几小时无数据：{value:yesno}",
+        label="a sensor sent nothing in the last hours",
+        label_zh="有传感器近几小时无数据",
     ),
     "sensor_rule_level": FeatureInfo(
         "the sensor rules' warning level here is {value:g} (0 none, 1 blue - 4 red)",
@@ -153,6 +191,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "readings before the origin (a dead sensor's last level for 6 hours)",
         "geohazard",
         zh="传感器规则预警等级为 {value:g}（0 无，1 蓝色至 4 红色）",
+        label="the sensor rules' warning level (0 none, 1 blue - 4 red)",
+        label_zh="传感器规则预警等级（0 无，1 蓝色至 4 红色）",
     ),
     "slope_class": FeatureInfo(
         "slope class {value:g} (1 gentle - 5 very steep)",
@@ -160,6 +200,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "static site data",
         "geohazard",
         zh="坡度等级 {value:g}（1 平缓 - 5 极陡）",
+        label="slope class (1 gentle - 5 very steep)",
+        label_zh="坡度等级（1 平缓 - 5 极陡）",
     ),
     "people_threatened": FeatureInfo(
         "{value:,.0f} people live in the threatened area",
@@ -167,6 +209,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "static site data",
         "geohazard",
         zh="受威胁区域内居住 {value:,.0f} 人",
+        label="people living in the threatened area",
+        label_zh="受威胁区域内居住人数",
     ),
     "hazard_type_{group}": FeatureInfo(
         "a {group} site: {value:yesno}",
@@ -174,6 +218,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "static site data",
         "geohazard",
         zh="{group}隐患点：{value:yesno}",
+        label="a {group} site",
+        label_zh="{group}隐患点",
     ),
     "rain_day_mm": FeatureInfo(
         "{value:.1f} mm of rain today",
@@ -181,6 +227,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "rain up to the end of the day (nowcast)",
         "citywide",
         zh="今日降雨 {value:.1f} 毫米",
+        label="rain today (mm)",
+        label_zh="今日降雨（毫米）",
     ),
     "rain_2d_antecedent_mm": FeatureInfo(
         "{value:.1f} mm of rain on the two days before",
@@ -188,6 +236,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "rain of the two previous days",
         "citywide",
         zh="前两天降雨 {value:.1f} 毫米",
+        label="rain on the two days before (mm)",
+        label_zh="前两天降雨（毫米）",
     ),
     "rain_day_pct_rank": FeatureInfo(
         "today's rain ranks at the {value:.0%} point of all earlier days",
@@ -195,6 +245,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "rain history before the day",
         "citywide",
         zh="今日降雨量处于以往各日的 {value:.0%} 分位",
+        label="rank of today's rain among all earlier days",
+        label_zh="今日降雨量在以往各日中的分位",
     ),
     "rain_day_vs_p99": FeatureInfo(
         "today's rain is {value:.1f}x the 99th-percentile day of earlier years",
@@ -202,6 +254,8 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         "rain history before the day",
         "citywide",
         zh="今日降雨是往年 99 百分位日雨量的 {value:.1f} 倍",
+        label="today's rain, times the 99th-percentile day of earlier years",
+        label_zh="今日降雨相对往年 99 百分位日雨量的倍数",
     ),
     "landslides_{n}d": FeatureInfo(
         "{value:g} landslides city-wide in the last {n} days",
@@ -209,5 +263,7 @@ SITE_PATTERNS: dict[str, FeatureInfo] = {
         f"{_B}, last {{n}} days",
         "citywide",
         zh="近 {n} 天全市发生 {value:g} 起滑坡",
+        label="landslides city-wide, last {n} days",
+        label_zh="近 {n} 天全市滑坡数",
     ),
 }

@@ -22,7 +22,16 @@ class FeatureInfo:
     lookback: str  # what data it may look at (all strictly before the origin unless said)
     domain: str  # cells | disputes | geohazard | citywide
     zh: str = ""  # the same template in Chinese (same placeholders)
+    # what the feature is, without its value, for a table with a value column
+    # ("mediation attempts so far" | "6"; "已调解次数" | "6"): same placeholders but
+    # ``{value}``; a label with the sentence's value left out read "已调解 … 次" | "6"
+    label: str = ""
+    label_zh: str = ""
 
     def template_for(self, lang: str) -> str:
         """The template in ``lang`` ('zh' or 'en'; English when no Chinese one is given)."""
         return self.zh if lang == "zh" and self.zh else self.template
+
+    def label_for(self, lang: str) -> str:
+        """The label in ``lang`` ('zh' or 'en'; "" when the entry has none in it)."""
+        return self.label_zh if lang == "zh" else self.label

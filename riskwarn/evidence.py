@@ -12,10 +12,16 @@ weighed were only in its sentence.
   only: no name, phone or ID number reaches the scoring frame;
 * a cell: its events in the weeks before the origin (``events_before``: 1-7, 8-14, ...
   days before, from the frame's ``count_<n>d`` for n in :data:`WINDOWS` that it has: the
-  served incidents frame has 7, 28 and 91, so 1-7, 8-28 and 29-91 days) and per category (``events_by_category_<n>d``, the longest window of at most 28 days the
-  frame has);
-* both: the model's top inputs (``top_inputs``: the factors of its explanation, each
-  input in the feature catalogue's words with the value as the sentence writes it).
+  served incidents frame has 7, 28 and 91, so 1-7, 8-28 and 29-91 days) and per
+  category (``events_by_category_<n>d``, the longest window of at most 28 days the
+  frame has).
+
+The model's top inputs are not repeated here: its explanation sentence among the
+warning's reasons names each with its value ("Higher risk mainly because: the dispute
+has been open 14 days; ..."), and a case's facts hold them again. Warnings scored on
+2026-12-06 before this carry them as ``top_inputs`` too (a case's three times on its
+page: reason, facts, that table); the dashboard leaves that table out
+(:func:`dashboard.views.evidence_frames`).
 """
 
 from __future__ import annotations
@@ -99,28 +105,6 @@ def category_rows(
     return n, rows
 
 
-def input_rows(factors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The model's top inputs (its explanation's factors) as rows: the input in the
-    catalogue's words (the sentence with the value left out where it splits), the value
-    as that sentence writes it."""
-    from features.catalog import describe, describe_parts
-
-    rows = []
-    for f in factors:
-        name, value = str(f.get("feature")), _number(f.get("value"))
-        if value is None:
-            continue
-        parts = {lang: describe_parts(name, float(value), lang) for lang in ("en", "zh")}
-        if parts["en"] is not None and parts["zh"] is not None:
-            words = {lang: parts[lang][0] for lang in ("en", "zh")}  # type: ignore[index]
-            shown = {lang: parts[lang][1] for lang in ("en", "zh")}  # type: ignore[index]
-        else:
-            words = {lang: describe(name, float(value), lang) for lang in ("en", "zh")}
-            shown = {"en": "", "zh": ""}
-        rows.append({"input": words, "value": shown})
-    return rows
-
-
 def case_facts(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]:
     """A case's facts known at the origin (counts and its category; no personal data)."""
     cols = list(columns)
@@ -137,14 +121,9 @@ def case_facts(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]
     return facts
 
 
-def unit_evidence(
-    unit: str,
-    frame: pd.DataFrame,
-    factors: Mapping[str, Any] | None = None,
-) -> dict[str, dict[str, Any]]:
+def unit_evidence(unit: str, frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Evidence per unit of ``frame`` (the scoring frame's rows of the warned units; a
     case frame has ``age_days``, a cell frame ``count_<n>d``): see the module."""
-    factors = factors or {}
     out: dict[str, dict[str, Any]] = {}
     columns = list(frame.columns)
     for row in frame.to_dict("records"):
@@ -159,8 +138,5 @@ def unit_evidence(
             n, cats = category_rows(row, columns)
             if cats:
                 ev[f"events_by_category_{n}d"] = cats
-        inputs = input_rows(factors.get(uid, []))
-        if inputs:
-            ev["top_inputs"] = inputs
         out[uid] = ev
     return out

@@ -56,25 +56,12 @@ def explanation_reason(row: Mapping[str, Any]) -> Any:
     return row["sentence"]
 
 
-def model_explanations(
-    champion: Champion,
-    frame: pd.DataFrame,
-    factors: dict[str, list[Any]] | None = None,
-) -> dict[str, list[Any]]:
+def model_explanations(champion: Champion, frame: pd.DataFrame) -> dict[str, list[Any]]:
     """Explanation sentences from models when it offers them (bilingual
-    ``{"en", "zh"}`` reasons), else count evidence. ``factors``, when given, receives each
-    unit's explanation factors (feature, value, contribution: the model's top inputs,
-    :func:`riskwarn.evidence.input_rows`)."""
+    ``{"en", "zh"}`` reasons), else count evidence."""
     python_model = champion.python_model()
     try:
         rows = python_model.explain(frame)
-        if factors is not None:
-            factors.update(
-                {
-                    str(u): list(r.get("factors") or [])
-                    for u, r in zip(frame["unit_id"], rows, strict=True)
-                }
-            )
         return {
             str(u): [explanation_reason(r)] for u, r in zip(frame["unit_id"], rows, strict=True)
         }

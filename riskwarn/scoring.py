@@ -480,23 +480,21 @@ def score_domain(
     scored = forecasts[["unit_id", "probability", "score", "county_code", "township_code"]]
     explanations: dict[str, Any] | Callable[[set[str]], dict[str, Any]]
     unscored = None
-    factors: dict[str, list[Any]] = {}  # the model's top inputs per unit (its explanation)
     if spec.unit == "case":  # the panels read every open case's explanation, warned or not
-        explanations = model_explanations(champion, frame, factors)
+        explanations = model_explanations(champion, frame)
         forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
         # the open cases the model does not score (escalated already): published with
         # the run, so the panel can say how many cases are open in all
         unscored = {"already_escalated": escalated_open_cases(settings, origin)}
     else:  # only a warning carries a cell's explanation: explain the warned cells alone
-        explanations = partial(warned_explanations, champion, frame, factors=factors)
+        explanations = partial(warned_explanations, champion, frame)
 
     def evidence_of(warned: set[str]) -> dict[str, dict[str, Any]]:
-        """The warned units' evidence from the frame the model scored (riskwarn.evidence);
-        called after their explanations, so ``factors`` holds theirs."""
+        """The warned units' evidence from the frame the model scored (riskwarn.evidence)."""
         from riskwarn.evidence import unit_evidence
 
         rows = frame.loc[frame["unit_id"].astype(str).isin(warned)]
-        return unit_evidence(spec.unit, rows, factors)
+        return unit_evidence(spec.unit, rows)
 
     return _warn_and_write(
         store,
@@ -527,10 +525,7 @@ def escalated_open_cases(settings: Settings, origin: pd.Timestamp) -> list[str]:
 
 
 def warned_explanations(
-    champion: Champion,
-    frame: pd.DataFrame,
-    warned: set[str],
-    factors: dict[str, list[Any]] | None = None,
+    champion: Champion, frame: pd.DataFrame, warned: set[str]
 ) -> dict[str, Any]:
     """:func:`riskwarn.reasons.model_explanations` of the rows of ``frame`` whose unit is
     in ``warned``: each row's explanation is its own (its SHAP contributions and its
@@ -540,7 +535,7 @@ def warned_explanations(
     if not warned:
         return {}
     rows = frame.loc[frame["unit_id"].astype(str).isin(warned)]
-    return model_explanations(champion, rows, factors)
+    return model_explanations(champion, rows)
 
 
 def _warn_and_write(

@@ -76,10 +76,8 @@ def test_daily_hotspot_scoring_explains_only_the_warned_cells_and_writes_the_sam
     model = _Explaining()
     real_explanations = scoring.model_explanations
 
-    def explaining(
-        champion: Any, rows: pd.DataFrame, factors: dict[str, list[Any]] | None = None
-    ) -> dict[str, list[Any]]:  # factors: the top inputs the warnings' evidence shows
-        return real_explanations(_Champion(model), rows, factors)  # type: ignore[arg-type]
+    def explaining(champion: Any, rows: pd.DataFrame) -> dict[str, list[Any]]:
+        return real_explanations(_Champion(model), rows)  # type: ignore[arg-type]
 
     monkeypatch.setattr(scoring, "model_explanations", explaining)
     # levels that warn some of the 12 cells, not all

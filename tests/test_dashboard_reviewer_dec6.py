@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from dashboard import views
@@ -136,12 +137,49 @@ def test_review_header_says_horizon_when_the_lead_time_is_the_horizon() -> None:
         "valid_from": "2024-01-01T00:00Z",
         "valid_to": "2024-01-31T00:00Z",
     }
-    assert views.lead_words(case, "en") == "horizon 720 h"
-    assert views.lead_words(case, "zh") == "预测时长 720 小时"
+    # in days, as the case's reason says it ("over the next 30 days"): the header read
+    # "horizon 720 h" above that reason (review of 2026-12-06)
+    assert views.lead_words(case, "en") == "horizon 30 days"
+    assert views.lead_words(case, "zh") == "预测时长 30 天"
     # an inverse-velocity failure forecast inside a 24 h warning is a lead time
     slope = {**case, "lead_time_hours": 9.0, "valid_to": "2024-01-02T00:00Z"}
     assert views.lead_words(slope, "en") == "lead time 9 h"
     assert views.lead_words(slope, "zh") == "提前量 9 小时"
+    day = {**case, "lead_time_hours": 24.0, "valid_to": "2024-01-02T00:00Z"}
+    assert views.lead_words(day, "en") == "horizon 24 h"  # one day: as the reasons say it
+    assert views.lead_words({**slope, "lead_time_hours": 48.0}, "zh") == "提前量 2 天"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_review_header_and_reason_word_the_horizon_alike(lang: str) -> None:
+    """The header's horizon and the first reason's, for every domain's horizon."""
+    from riskwarn import domains
+    from riskwarn.warnings import horizon_words, probability_reason
+
+    for d in domains.DOMAINS.values():
+        h = float(d.horizon_hours)
+        w = {"lead_time_hours": h, "valid_from": "2024-01-01T00:00Z"}
+        w["valid_to"] = (pd.Timestamp(w["valid_from"]) + pd.Timedelta(hours=h)).isoformat()
+        words = horizon_words(h)[lang]
+        assert words in probability_reason(0.5, h, 1)[lang]
+        assert views.lead_words(w, lang).endswith(" " + words), (d.name, words)
+
+
+@pytest.mark.parametrize(
+    ("lang", "said"), [("en", "over the next 2 days (the model alone"), ("zh", "未来 2 天内")]
+)
+def test_the_model_alone_line_words_whole_days_in_days(lang: str, said: str) -> None:
+    w = {
+        "level": "orange",
+        "probability": 0.2,
+        "lead_time_hours": 48.0,
+        "reasons": [
+            {"en": "Model probability 20.0% over the next 2 days (level IV blue).", "zh": "x"},
+        ],
+        "evidence": {"model_level": "blue", "model_threshold": 0.1, "rules_level": "orange"},
+    }
+    lines = views.warning_reason_lines(w, lang)
+    assert said in lines[1], lines
 
 
 def test_warnings_that_ended_before_the_week_shown_are_not_active_in_it() -> None:

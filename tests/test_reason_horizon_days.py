@@ -19,3 +19,18 @@ def test_hours_stay_hours_when_not_whole_days() -> None:
     assert horizon_words(36) == {"en": "36 h", "zh": "36 小时"}
     assert horizon_words(48) == {"en": "2 days", "zh": "2 天"}
     assert horizon_words(168) == {"en": "7 days", "zh": "7 天"}
+
+
+def test_a_site_inputs_window_of_whole_days_reads_in_days() -> None:
+    """A site model's reason and its evidence label word a window of whole days past one
+    in days, as the horizon (review of 2026-12-06: days everywhere on the review page)."""
+    from features.catalog import describe, describe_parts
+
+    assert describe("rain_72h_mm", 12.0) == "12.0 mm of rain in the last 3 days"
+    assert describe("rain_72h_mm", 12.0, "zh") == "近 3 天降雨 12.0 毫米"
+    assert describe_parts("share_missing_168h", 0.5, "zh") == (
+        "近 7 天应有传感器读数缺失比例",
+        "50%",
+    )
+    assert describe("rain_24h_mm", 1.0) == "1.0 mm of rain in the last 24 hours"
+    assert describe_parts("rain_6h_mm", 1.0) == ("Rain, last 6 hours (mm)", "1.0")

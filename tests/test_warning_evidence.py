@@ -55,19 +55,95 @@ def _cell_frame() -> pd.DataFrame:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_cell_evidence_reads_as_tables_in_words(lang: str) -> None:
-    factors = {"c1": [{"feature": "decayed_count_hl14d", "value": 17.2, "contribution": 0.4}]}
-    ev = unit_evidence("cell", _cell_frame(), factors)["c1"]
+    ev = unit_evidence("cell", _cell_frame())["c1"]
     assert [r["events"] for r in ev["events_before"]] == [3, 2, 4]
     assert ev["events_by_category_28d"] == [{"category": "theft", "events": 6}]
     _facts, tables = views.evidence_frames({"model": "riskwarn-incidents v1", **ev})
-    assert set(tables) == {"events_before", "events_by_category_28d", "top_inputs"}
+    assert set(tables) == {"events_before", "events_by_category_28d"}
     weeks = review.evidence_table(tables["events_before"], lang)
     period = {"en": "1–7 days before", "zh": "此前第 1–7 天"}[lang]
     assert weeks.iloc[0].tolist() == [period, "3"]
-    inputs = review.evidence_table(tables["top_inputs"], lang)
-    assert inputs.iloc[0, 1] == "17.2"
-    assert "…" in inputs.iloc[0, 0]  # the catalogue's sentence, its value in the value column
-    assert review.evidence_word("top_inputs", lang) != "top_inputs"
+
+
+# a dispute case's warning as scored on 2026-12-06 (tests/test_case_site_models.py's toy
+# cases; the reviewer's demo case alike): the model's top inputs in its reason, among
+# its facts, and again as a ``top_inputs`` table
+CASE_REASONS = [
+    {
+        "en": "Model probability 84.7% over the next 30 days (level II orange).",
+        "zh": "模型预测未来 30 天内的概率为 84.7%（橙色，II级）。",
+    },
+    {
+        "en": "Higher risk mainly because: the dispute has been open 14 days; 46 disputes "
+        "opened in this or neighbouring cells in the last 30 days; 3 days since the last "
+        "mediation.",
+        "zh": "风险偏高的主要原因：纠纷已立案 14 天；近 30 天本网格及相邻网格新增 46 起纠纷；"
+        "距上次调解已 3 天。",
+    },
+]
+CASE_FRAME = pd.DataFrame(
+    {
+        "unit_id": ["D-1"],
+        "age_days": [13.81],
+        "days_since_last_mediation": [2.73],
+        "n_mediations": [4.0],
+        "n_failed_mediations": [2.0],
+        "n_parties": [2.0],
+        "nearby_disputes_30d": [46.0],
+        "nearby_escalations_30d": [8.0],
+        "party_prior_disputes": [15.0],
+        "party_prior_escalations": [2.0],
+    }
+)
+STORED_TOP_INPUTS = [
+    {
+        "input": {"en": "the dispute has been open … days", "zh": "纠纷已立案 … 天"},
+        "value": {"en": "14", "zh": "14"},
+    },
+    {
+        "input": {
+            "en": "… disputes opened in this or neighbouring cells in the last 30 days",
+            "zh": "近 30 天本网格及相邻网格新增 … 起纠纷",
+        },
+        "value": {"en": "46", "zh": "46"},
+    },
+    {
+        "input": {"en": "… days since the last mediation", "zh": "距上次调解已 … 天"},
+        "value": {"en": "3", "zh": "3"},
+    },
+]
+
+
+def _page_words(evidence: dict, lang: str) -> list[str]:
+    """Every label of the warning page's Evidence section (facts and table cells)."""
+    facts, tables = views.evidence_frames(evidence)
+    words = [label for label, _ in review.evidence_fact_rows(facts, lang)]
+    for frame in tables.values():
+        shown = review.evidence_table(frame, lang)
+        words += [str(v) for v in shown.to_numpy().ravel()]
+    return words
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_case_shows_the_models_top_inputs_once(lang: str) -> None:
+    """Review of 2026-12-06: a dispute case's page listed the model's top inputs in its
+    reason, among its facts and again in a top-inputs table. Now the reason names them
+    (why) and the facts table holds each once (what): no second table."""
+    ev = {"model": "riskwarn-dispute_cases v1", **unit_evidence("case", CASE_FRAME)["D-1"]}
+    assert "top_inputs" not in ev
+    stored = {**ev, "top_inputs": STORED_TOP_INPUTS}  # a warning scored before the fix
+    reason = views.warning_reason_lines({"reasons": CASE_REASONS, "evidence": stored}, lang)
+    assert any(("mainly because" if lang == "en" else "主要原因") in r for r in reason)
+    for evidence in (ev, stored):
+        words = _page_words(evidence, lang)
+        open_days = {"en": "Days the dispute has been open", "zh": "纠纷已立案天数"}[lang]
+        assert words.count(open_days) == 1, words
+        assert not any("…" in w for w in words), words
+        near = {
+            "en": "Disputes opened in this or neighbouring cells, last 30 days",
+            "zh": "近 30 天本网格及相邻网格新增纠纷数",
+        }[lang]
+        assert words.count(near) == 1, words
 
 
 def test_case_evidence_holds_its_facts_and_no_personal_field() -> None:
