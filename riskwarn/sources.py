@@ -272,6 +272,13 @@ class SourceMapping(_Strict):
         pseud = {c for cols in self.pseudonymise.values() for c in cols}
         return set(self.source_columns) | set(self.drop) | pseud
 
+    @property
+    def read_columns(self) -> set[str]:
+        """The source columns whose values are read: :attr:`source_columns` and those
+        pseudonymised (not the dropped ones)."""
+        pseud = {c for cols in self.pseudonymise.values() for c in cols}
+        return set(self.source_columns) | pseud
+
 
 # Chinese column names of personal fields (name, phone, mobile, ID card / certificate
 # number, home address) as city extracts spell them; English hints live in contracts.

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
+from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk, repeated_column
 from riskwarn.sources import SourceMapping
 
 BLOCK_BYTES = 4 * 1024 * 1024  # read at a time
@@ -444,6 +444,9 @@ class CsvRecords:
                     f"too many columns: {len(fields)} in the header "
                     f"(limits.max_columns = {self.limits.max_columns})",
                 )
+            repeated = repeated_column(fields, self.mapping.read_columns)
+            if repeated is not None:
+                raise repeated
             self.header = line if line.endswith((b"\n", b"\r")) else line + b"\n"
             self._non_ascii_ok = not line.isascii()  # it decoded (split_record above)
             self.ncols = len(fields)

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -194,15 +195,69 @@ def _parse_number(
     if infinite.any():
         num = num.where(~infinite)
         bad = bad | infinite
+    outside = None
     if dtype == "int":
-        frac = num.notna() & (num != np.floor(num))
-        bad = bad | frac
-        num = num.where(~frac)
-        num = num.round().astype("Int64")
+        num, frac, outside = _whole_numbers(num, text, exact=rule.scale is None)
+        bad = bad | frac | outside
     kind[bad] = "unparseable_number"
+    if outside is not None and outside.any():
+        kind[outside] = "out_of_range_number"
     if infinite.any():
         kind[infinite] = "non_finite_value"
     return num, bad, kind
+
+
+# the values of an integer column (the lake's int64)
+INT_RANGE = (-(2**63), 2**63 - 1)
+_FLOAT_EXACT = 2.0**53  # a float64 holds every whole number below this, and no fraction above
+
+
+def _whole_numbers(
+    num: pd.Series, text: pd.Series, *, exact: bool
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The parsed numbers ``num`` of an integer column as Int64, and the masks of those
+    that are not whole (``1.5``: left to ``unparseable_number``) and of the whole ones
+    outside :data:`INT_RANGE` (``out_of_range_number``; the Int64 cast raised on them and
+    ended the whole file's ingest). A number of magnitude 2**53 or more (a float has no
+    digits left for its units there) is read again from its ``text`` (``exact``, when
+    no ``scale`` changed it) with :class:`~decimal.Decimal`: ``9223372036854775807`` is
+    in range, ``9223372036854775808`` is not, and an in-range one keeps its every digit."""
+    index = num.index
+    if pd.api.types.is_signed_integer_dtype(num.dtype):  # pandas read int64: all exact
+        none = pd.Series(np.zeros(len(num), dtype=bool), index=index)
+        return num.astype("Int64"), none, none
+    values = num.to_numpy(dtype=float, na_value=np.nan)
+    present = ~np.isnan(values)
+    big = present & (np.abs(values) >= _FLOAT_EXACT)
+    frac = present & ~big & (values != np.floor(values))
+    small = present & ~big & ~frac
+    out = pd.Series(np.where(small, values, np.nan), index=index).astype("Int64")
+    outside = np.zeros(len(values), dtype=bool)
+    if big.any():
+        at = np.flatnonzero(big)
+        whole: list[int | None] = []
+        for i in at.tolist():
+            number = _exact_number(text.iloc[i], values[i]) if exact else Decimal(values[i])
+            if number != number.to_integral_value():
+                frac[i] = True
+            elif not INT_RANGE[0] <= number <= INT_RANGE[1]:
+                outside[i] = True
+            else:
+                whole.append(int(number))
+                continue
+            whole.append(None)
+        out.iloc[at] = pd.array(whole, dtype="Int64")
+    return out, pd.Series(frac, index=index), pd.Series(outside, index=index)
+
+
+def _exact_number(text: Any, value: float) -> Decimal:
+    """The number a text holds, digit for digit (``value``, pandas' float of it, when
+    :class:`~decimal.Decimal` does not read the text as a finite number)."""
+    try:
+        number = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return Decimal(value)
+    return number if number.is_finite() else Decimal(value)
 
 
 def _parse_arrow_number(

@@ -27,7 +27,7 @@ from riskwarn.ingest.lines import (
     ascii_compatible,
     other_encoding,
 )
-from riskwarn.ingest.records import Factorized, FileProblem, RawChunk
+from riskwarn.ingest.records import Factorized, FileProblem, RawChunk, repeated_column
 from riskwarn.sources import SourceMapping
 
 _SNIFF_BYTES = 64 * 1024
@@ -394,6 +394,9 @@ def _parquet_chunks(
             "too_many_rows",
             f"too many rows: {meta.num_rows} (limits.max_rows = {limits.max_rows})",
         )
+    repeated = repeated_column(pf.schema_arrow.names, mapping.read_columns)
+    if repeated is not None:
+        raise repeated
     unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
     if unpacked > limits.max_file_bytes:
         raise FileProblem(

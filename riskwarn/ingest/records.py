@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,28 @@ class FileProblem(Exception):
         self.reason = reason
         self.message = message
         self.original = original
+
+
+def repeated_column(names: Sequence[Any], used: Collection[str]) -> FileProblem | None:
+    """The refusal of a header that names a column in ``used`` (the mapping reads or
+    pseudonymises it) more than once: which of them holds the row's value cannot be told,
+    so the whole file is quarantined (``duplicate_column``) rather than one of them kept
+    (pandas read the second as ``<name>.1``, an extra column, and the first was stored).
+    None when no such column repeats."""
+    texts = [str(n) for n in names]
+    if texts:  # a byte-order mark before the first name is no part of it
+        texts[0] = texts[0].removeprefix("\ufeff")
+    for name in dict.fromkeys(texts):
+        at = [i + 1 for i, n in enumerate(texts) if n == name]
+        if len(at) > 1 and name in used:
+            return FileProblem(
+                "duplicate_column",
+                f"ambiguous header: column '{name}' appears {len(at)} times (columns "
+                f"{', '.join(map(str, at))}) and the mapping reads it; which one holds the "
+                "value cannot be told: correct the export so that each column appears once "
+                "and ingest the file again",
+            )
+    return None
 
 
 @dataclass(frozen=True)

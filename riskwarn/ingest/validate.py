@@ -6,6 +6,7 @@ quarantine, duplicates) and asserts ``read == accepted + quarantined + duplicate
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -365,6 +366,10 @@ _REASON_TEXT = {
     "unparseable_number": "'{arg}' is not a number",
     "unparseable_coordinates": "x/y are not numbers",
     "non_finite_value": "'{arg}' is not a finite number (inf or -inf)",
+    "out_of_range_number": (
+        "'{arg}' is a whole number outside the range of an integer column "
+        "(-9223372036854775808 to 9223372036854775807, int64)"
+    ),
     "incomplete_coordinates": "only one of lon/lat is given",
     "future_timestamp": "'{arg}' lies in the future of the ingest time",
     "outside_area": "the location is outside the configured area",
@@ -425,6 +430,34 @@ _REASON_TEXT = {
         "(date-only values: the report is on an earlier local day than the event)"
     ),
 }
+
+
+# reasons whose message also says the row's value (from its original: masked and cut as
+# every original), at most this many characters of it
+VALUE_REASONS = frozenset({"out_of_range_number"})
+_SHOWN_VALUE_CHARS = 40
+
+
+def _say_values(mapping: SourceMapping, quarantine: pd.DataFrame) -> None:
+    """Add the value to the message of each row whose reason is in :data:`VALUE_REASONS`
+    (``'n_parties' is ... (-9223372036854775808 to ...); value: 1e20``)."""
+    reasons = quarantine["reason"].astype(str)
+    for i in reasons.index[reasons.str.startswith(tuple(f"{r}:" for r in VALUE_REASONS))]:
+        rule = mapping.columns.get(reasons[i].partition(":")[2])
+        if rule is None:
+            continue
+        try:
+            original = json.loads(str(quarantine.at[i, "original"] or "{}"))
+        except ValueError:
+            continue
+        if not isinstance(original, dict):
+            continue
+        given = [original.get(c) for c in rule.sources + rule.template_columns]
+        text = next((str(v).strip() for v in given if v is not None and str(v).strip()), "")
+        if text:
+            if len(text) > _SHOWN_VALUE_CHARS:
+                text = f"{text[:_SHOWN_VALUE_CHARS]}... ({len(text)} characters)"
+            quarantine.at[i, "message"] = f"{quarantine.at[i, 'message']}; value: {text}"
 
 
 def reason_message(code: str) -> str:
@@ -539,6 +572,7 @@ def finish_batch(
         },
         columns=QUARANTINE_COLUMNS,
     )
+    _say_values(mapping, quarantine)
     if extra_quarantine is not None and len(extra_quarantine):
         quarantine = pd.concat(
             [quarantine, extra_quarantine[QUARANTINE_COLUMNS]], ignore_index=True

@@ -2,7 +2,8 @@
 
 Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
 
-1. validate with batch ingest's rules (:func:`riskwarn.stream.validate.validate_messages`);
+1. validate with batch ingest's rules (:func:`riskwarn.stream.validate.validate_guarded`: a
+   message whose validation raises is quarantined, never the consumer stopped);
 2. upsert the accepted readings and the quarantine into the lake
    (:func:`riskwarn.ingest.write_batch`: idempotent, by ``(source, record_id)``), retried
    until it succeeds;
@@ -65,7 +66,7 @@ from riskwarn.stream.runtime import (
     error_kind,
 )
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
-from riskwarn.stream.validate import Message, validate_messages
+from riskwarn.stream.validate import Message, validate_guarded
 
 log = logging.getLogger(__name__)
 
@@ -687,7 +688,7 @@ class StreamConsumer:
     def process(self, batch: list[Message]) -> None:
         """One micro-batch: validate, write durably, acknowledge, evaluate, publish."""
         now = datetime.now(UTC)
-        mb = validate_messages(
+        mb = validate_guarded(  # a message whose validation raises: quarantined, acked
             self.cfg.mapping,
             batch,
             as_of=now,

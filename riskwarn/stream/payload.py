@@ -120,7 +120,10 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, dict[str, Any]]:
         v = obj.get(f)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
             raise PayloadProblem("wrong_type", f"{f} must be a number, not {type(v).__name__}")
-        if v is not None and not math.isfinite(v):  # NaN/Infinity (not JSON) or 1e400
+        # NaN/Infinity (not JSON) or 1e400; a JSON integer is finite however long (and
+        # math.isfinite raised OverflowError on one past the float range): a whole
+        # number past the column's range is the batch rules' out_of_range_number
+        if isinstance(v, float) and not math.isfinite(v):
             raise PayloadProblem("not_finite", f"{f} is not a finite number")
     if obj["sensor_id"] != where.sensor_id:
         raise PayloadProblem("topic_mismatch", "sensor_id differs from the topic's sensor")

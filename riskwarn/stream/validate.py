@@ -18,18 +18,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from riskwarn.contracts import TABLES
 from riskwarn.ingest import QUARANTINE_COLUMNS, Batch, RawChunk, reason_message, validate_chunks
 from riskwarn.sources import SourceMapping
 from riskwarn.stream.payload import FIELDS, PayloadProblem, decode
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,8 @@ def raw_row(
             text = t.strftime(rule.formats[0].replace("%Y", f"{t.year:04d}"))
         elif rule.map:
             text = str(inverse[name].get(v, v))
-        elif isinstance(v, float) and v.is_integer() and name == "interval_s":
-            text = str(int(v))
+        elif isinstance(v, float) and v.is_integer() and name == "interval_s" and abs(v) < 2**53:
+            text = str(int(v))  # 600.0 -> 600; 1e20 stays 1e+20 (no float's 21 digits)
         else:
             text = str(v)
         row[rule.from_] = text
@@ -216,6 +222,97 @@ def validate_messages(
         epoch = both["sent_at"].dt.as_unit("ns").astype("int64").to_numpy() / 1e9
         sent = dict(zip(both["record_id"].astype(str), epoch.tolist(), strict=True))
     return MicroBatch(batch, sites, sent, len(messages))
+
+
+# the quarantine reason of a message whose validation raised (a bug, or an input no rule
+# foresaw): the message is quarantined and acknowledged, never the consumer stopped
+FAILED_REASON = "validation_failed"
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a failed validation says: the error's class and the code lines it came from
+    (innermost first), never its message (it may quote the reading)."""
+    frames = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames))
+    return (
+        f"validating this message raised {type(exc).__name__} ({where or '-'}): a fault of "
+        "riskwarn's, not of the sender's; the message is kept here (topic, size and "
+        "SHA-256) and the consumer went on with the others"
+    )
+
+
+def validate_guarded(
+    mapping: SourceMapping,
+    messages: Sequence[Message],
+    *,
+    as_of: datetime,
+    batch_id: str,
+    pseudonym_key: str = "",
+) -> MicroBatch:
+    """:func:`validate_messages`, but no message can make it raise: when a micro-batch's
+    validation raises, its halves are validated apart (again and again), and a single
+    message whose validation raises is quarantined (:data:`FAILED_REASON`; the error's
+    class and code lines in the message, in the log too). Its quarantine row is written
+    with the micro-batch, and the consumer acknowledges the message only after that, as
+    every quarantined message (one interval_s of 1e20 stopped the consumer before, and
+    the readings after it were never stored). The halves are validated as batches of
+    their own: a duplicate or spike rule sees the neighbours in its half only."""
+    kw: dict[str, Any] = {"as_of": as_of, "batch_id": batch_id, "pseudonym_key": pseudonym_key}
+    try:
+        return validate_messages(mapping, messages, **kw)
+    except Exception as exc:
+        if len(messages) > 1:
+            half = len(messages) // 2
+            parts = [
+                validate_guarded(mapping, messages[:half], **kw),
+                validate_guarded(mapping, messages[half:], **kw),
+            ]
+            return _merged(mapping, parts)
+        text = _failure_text(exc)
+        log.error("%s: %s: %s", mapping.name, messages[0].key if messages else "-", text)
+        failed = validate_messages(mapping, [], **kw)
+        problem = PayloadProblem(FAILED_REASON, text)
+        q = pd.concat([failed.batch.quarantine, _problem_rows(mapping, [(messages[0], problem)])])
+        failed.batch.quarantine = q.reset_index(drop=True)
+        failed.batch.read = len(messages)
+        failed.messages = len(messages)
+        failed.batch.check_invariant()
+        return failed
+
+
+def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
+    """One micro-batch of micro-batches validated apart: the accepted rows in the key's
+    order (a reading twice, its last copy), the quarantine one row per message."""
+    first = parts[0].batch
+    table = TABLES[mapping.table]
+    key = list(table.key)
+    accepted = pd.concat(
+        [p.batch.accepted for p in parts if len(p.batch.accepted)] or [first.accepted]
+    )
+    twice = accepted.duplicated(key, keep="last").to_numpy()
+    accepted = accepted.loc[~twice].sort_values(key, kind="stable").reset_index(drop=True)
+    q = pd.concat([p.batch.quarantine for p in parts], ignore_index=True)
+    again = q.duplicated(["batch_id", "row_number"]).to_numpy()
+    q = q.loc[~again].reset_index(drop=True)
+    q["row_number"] = q["row_number"].astype("int64")
+    batch = Batch(
+        batch_id=first.batch_id,
+        source=first.source,
+        table_name=first.table_name,
+        file_name=first.file_name,
+        read=sum(p.batch.read for p in parts),
+        accepted=accepted,
+        quarantine=q,
+        duplicates=sum(p.batch.duplicates for p in parts) + int(twice.sum() + again.sum()),
+        messages=[m for p in parts for m in p.batch.messages],
+    )
+    batch.check_invariant()
+    sites: dict[str, str | None] = {}
+    sent: dict[str, float] = {}
+    for p in parts:
+        sites.update(p.sites)
+        sent.update(p.sent_at)
+    return MicroBatch(batch, sites, sent, sum(p.messages for p in parts))
 
 
 def quarantine_reason_text(code: str) -> str:
