@@ -138,10 +138,10 @@ def build_case_table(
 ) -> pd.DataFrame:
     """Case x origin features + labels from lake ``disputes`` and ``dispute_events``.
 
-    With the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`:
-    backtests, refits and the final training) each origin's row is built from the
-    versions valid at it; without them (serving: ``read_table``) from the rows as they
-    are. One builder for both (:func:`features.disputes.build_dispute_case_features`)."""
+    With the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`,
+    :func:`riskwarn.lake.read_known`: backtests, refits, the final training and serving)
+    each origin's row is built from the versions valid at it; without them from the rows
+    as they are. One builder (:func:`features.disputes.build_dispute_case_features`)."""
     from features.cells import assign_cells
     from features.derived import add_derived_features
     from features.disputes import DisputeCaseParams, build_dispute_case_features

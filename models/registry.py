@@ -23,7 +23,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +59,19 @@ NO_CHAMPION = "none"
 TRAINED_THROUGH = "trained_through"  # run param: the final model's training origin (ISO UTC)
 RECIPE = "recipe"  # run param: models.recipe digest; the whole recipe in recipe.json
 RECIPE_ARTIFACT = "recipe.json"
+# run param and tag: the lake sources a hotspot model was trained on (``riskwarn train
+# --source``; "all" without), also carried by the model itself (RiskModel.sources) so
+# serving reads the same sources (Champion.sources)
+SOURCES = "sources"
+SOURCES_TAG = "riskwarn.sources"
+ALL_SOURCES = "all"
 PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
+
+
+def training_sources(sources: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The lake sources a model is trained on, as recorded: sorted, without repeats;
+    None for every source (None or empty)."""
+    return tuple(sorted(set(sources))) if sources else None
 
 
 def model_name(domain: str) -> str:
@@ -68,11 +80,17 @@ def model_name(domain: str) -> str:
 
 
 class RiskModel(PythonModel):
-    """Calibrated risk model: features in, ``probability`` and ``score`` out."""
+    """Calibrated risk model: features in, ``probability`` and ``score`` out.
 
-    def __init__(self, fitted: FittedModel, domain: str) -> None:
+    ``sources``: the lake sources its inputs were built from (None: every source), so
+    serving builds them from the same ones (:attr:`Champion.sources`)."""
+
+    def __init__(
+        self, fitted: FittedModel, domain: str, sources: Sequence[str] | None = None
+    ) -> None:
         self.fitted = fitted
         self.domain = domain
+        self.sources = training_sources(sources)
 
     @property
     def features(self) -> list[str]:
@@ -168,6 +186,7 @@ def log_training_run(
     *,
     trained_through: pd.Timestamp | None = None,
     recipe: Recipe | None = None,
+    sources: Sequence[str] | None = None,
 ) -> RunRecord:
     """Log params, metrics, data version, features, plots, model card and the model.
 
@@ -175,6 +194,9 @@ def log_training_run(
     never seen) and ``recipe`` (:mod:`models.recipe`) are logged as the params
     ``trained_through`` (ISO UTC) and ``recipe`` (its digest; ``recipe.json`` holds the
     whole recipe): what a later challenger's gate reads (:func:`champion_provenance`).
+    ``sources``: the lake sources the model was trained on (None: all), logged as the
+    param and tag ``sources`` / ``riskwarn.sources`` (comma-separated, or ``all``) and
+    kept in the model (:class:`RiskModel`), which serving reads.
 
     ``artifact_location`` is used when the domain's experiment is created (e.g. a folder
     under ``Settings.home``); without it MLflow would default to ``./mlruns``.
@@ -184,11 +206,20 @@ def log_training_run(
     mlflow.set_experiment(name)
     # the owner's tags with the run itself (one call): a kill can leave no run without them
     with mlflow.start_run(run_name=f"{domain}-challenger", tags=owner_tags(domain)) as run:
-        mlflow.set_tags({"riskwarn.domain": domain, "riskwarn.data_version": data_version})
+        kept = training_sources(sources)
+        sources_text = ",".join(kept) if kept else ALL_SOURCES
+        mlflow.set_tags(
+            {
+                "riskwarn.domain": domain,
+                "riskwarn.data_version": data_version,
+                SOURCES_TAG: sources_text,
+            }
+        )
         mlflow.log_params(
             {
                 "domain": domain,
                 "data_version": data_version,
+                SOURCES: sources_text,
                 "n_features": len(fitted.features),
                 "best_iteration": fitted.best_iteration,
                 "trained_until": str(fitted.trained_until),
@@ -211,7 +242,7 @@ def log_training_run(
                 mlflow.log_dict(data, f"plots/{fname}.json")
         mlflow.log_text(model_card, "model_card.md")
         example = input_example[fitted.features].head(5).astype("float32")
-        wrapper = RiskModel(fitted, domain)
+        wrapper = RiskModel(fitted, domain, kept)
         signature = mlflow.models.infer_signature(example, wrapper.predict(None, example))
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -1551,7 +1582,11 @@ class ChampionUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Champion:
-    """A loaded champion model, where it came from and the inputs it takes."""
+    """A loaded champion model, where it came from and the inputs it takes.
+
+    ``sources``: the lake sources it was trained on (``riskwarn train --source``), the
+    only ones its inputs are built from when it is served; None: every source (also a
+    model logged before the sources were recorded)."""
 
     domain: str
     name: str
@@ -1559,6 +1594,7 @@ class Champion:
     model: Any
     feature_names: list[str] | None
     feature_dtypes: dict[str, Any] | None = None
+    sources: tuple[str, ...] | None = None
 
     def python_model(self) -> Any:
         """The wrapped :class:`RiskModel` (or the site model's wrapper), or None."""
@@ -1604,7 +1640,10 @@ def serving_champion(uri: str, domain: str, store: Any) -> Champion:
     if schema is not None and schema.has_input_names():
         # cast to the logged signature (e.g. float32) so schema enforcement accepts the frame
         dtypes = dict(zip(schema.input_names(), schema.numpy_types(), strict=True))
-    return Champion(domain, name, version, model, list(features) if features else None, dtypes)
+    sources = training_sources(getattr(champion.python_model(), "sources", None))
+    return Champion(
+        domain, name, version, model, list(features) if features else None, dtypes, sources
+    )
 
 
 def champion_expected(uri: str, domain: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -67,6 +67,7 @@ from models.registry import (
     log_training_run,
     model_name,
     settle_gate,
+    training_sources,
 )
 from riskwarn import domains
 
@@ -285,14 +286,18 @@ def hotspot_recipe(
     tz: str,
     max_cells: int | None,
     eval_days: int,
+    sources: Sequence[str] | None = None,
 ) -> Recipe:
-    """The recipe (:mod:`models.recipe`) of a cell domain's model."""
+    """The recipe (:mod:`models.recipe`) of a cell domain's model; ``sources``: the lake
+    sources its rows are built from (None: all; a model on other sources is another
+    recipe, as its inputs count other events)."""
     shape = {
         "crs": crs,
         "cell_size_m": cell_size_m,
         "tz": tz,
         "max_cells": max_cells,
         "eval_days": eval_days,
+        "sources": training_sources(sources),
     }
     return recipe(domain, features, cfg, shape, code_version())
 
@@ -365,11 +370,14 @@ def train_hotspot_domain(
     artifact_location: str | None = None,
     frame_builder: FrameBuilder | None = None,
     trainer: BoosterTrainer | None = None,
+    sources: Sequence[str] | None = None,
 ) -> TrainReport:
     """Backtest, fit, log, register and gate a challenger for a cell domain.
 
     ``frame_builder`` / ``trainer``: where the model frame is built and the boosters
-    grown (default here; a cluster through ``riskwarn.engine``)."""
+    grown (default here; a cluster through ``riskwarn.engine``). ``sources``: the lake
+    sources ``events`` were read from (None: all), recorded in the recipe, the run and
+    the model, so serving builds its inputs from the same ones."""
     ds = domains.get(domain)
     if ds.family != "hotspot":
         raise ValueError(f"domain {domain!r} is not a cell hotspot domain")
@@ -421,6 +429,7 @@ def train_hotspot_domain(
         tz=tz,
         max_cells=max_cells,
         eval_days=eval_days,
+        sources=sources,
     )
     before = champion_version(client, domain)
     versus: ChampionComparison | None = None
@@ -505,6 +514,7 @@ def train_hotspot_domain(
         artifact_location=artifact_location,
         trained_through=final_origin,
         recipe=own,
+        sources=sources,
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

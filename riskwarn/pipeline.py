@@ -427,7 +427,7 @@ def _train_sites_together(
         train_site_domains,
     )
     from models.registry import end_abandoned_runs
-    from riskwarn.lake import read_versions, table_version
+    from riskwarn.lake import read_known, table_version
     from riskwarn.spill import spill_parent
 
     try:
@@ -455,10 +455,9 @@ def _train_sites_together(
         try:
             # sites, sensors, failures with the earlier versions of corrected records (each
             # origin sees the ones valid then); readings as they are now
-            sites = read_versions(settings.lake_dir, "hazard_sites")
-            sensors = read_versions(settings.lake_dir, "sensors")
-            events = read_versions(settings.lake_dir, "hazard_events")
-            events = events.loc[events["occurred_at"] < end]
+            sites = read_known(settings.lake_dir, "hazard_sites")
+            sensors = read_known(settings.lake_dir, "sensors")
+            events = read_known(settings.lake_dir, "hazard_events", end)
             version = table_version(settings.lake_dir, "sensor_readings")
             with LakeReadings(
                 settings.lake_dir,
@@ -517,7 +516,7 @@ def _train_hotspots(
     version of the lake)."""
     from models.train import train_hotspot_domain
     from riskwarn.engine import EventSource, open_engine
-    from riskwarn.lake import read_versions, table_version
+    from riskwarn.lake import read_known, table_version
 
     spec = domains.get(domain)
     table = spec.event_table
@@ -532,10 +531,8 @@ def _train_hotspots(
         version=table_version(settings.lake_dir, table),
     )
     # with the earlier versions of corrected records: each origin sees the one valid then
-    events = read_versions(
-        settings.lake_dir, table, sources=list(opts.sources or ()) or None, version=source.version
-    )
-    events = events.loc[events[spec.time_column] < end]
+    # (the read serving makes at its origin, on the sources the model records)
+    events = read_known(settings.lake_dir, table, end, opts.sources, version=source.version)
     if events.empty:
         raise ValueError(
             f"no {table} rows before {end} in the lake at {settings.lake_dir}; "
@@ -550,6 +547,7 @@ def _train_hotspots(
             cell_size_m=settings.cell_size_m,
             frame_builder=engine.frame_builder(source),
             trainer=engine.trainer(),
+            sources=opts.sources,
             **common,
         )
 
@@ -564,13 +562,12 @@ def _train_cases(
 ) -> Any:
     """``dispute_cases``: disputes opened and their events known before the end."""
     from models.case_models import train_case_domain
-    from riskwarn.lake import read_versions
+    from riskwarn.lake import read_known
 
     # with the earlier versions of corrected records: each origin sees the one valid then
-    disputes = read_versions(settings.lake_dir, "disputes")
-    events = read_versions(settings.lake_dir, "dispute_events")
-    disputes = disputes.loc[disputes["opened_at"] < end]
-    events = events.loc[events["event_at"] < end]
+    # (the read serving makes at its origin)
+    disputes = read_known(settings.lake_dir, "disputes", end)
+    events = read_known(settings.lake_dir, "dispute_events", end)
     return train_case_domain(
         disputes,
         events,
@@ -730,13 +727,12 @@ def _train_sites(
     by batch of sites (:class:`LakeReadings`, ``TRAIN_BATCH_SENSORS`` sensors a batch).
     """
     from models.geohazard_sites import READING_COLUMNS, TRAIN_BATCH_SENSORS, train_site_domain
-    from riskwarn.lake import read_versions, table_version
+    from riskwarn.lake import read_known, table_version
 
     # with the earlier versions of corrected records: each origin sees the ones valid then
-    sites = read_versions(settings.lake_dir, "hazard_sites")
-    sensors = read_versions(settings.lake_dir, "sensors")
-    events = read_versions(settings.lake_dir, "hazard_events")
-    events = events.loc[events["occurred_at"] < end]
+    sites = read_known(settings.lake_dir, "hazard_sites")
+    sensors = read_known(settings.lake_dir, "sensors")
+    events = read_known(settings.lake_dir, "hazard_events", end)
     from dataclasses import replace
 
     from models.geohazard_sites import site_config

@@ -469,7 +469,8 @@ def score_domain(
         _refuse_in_sample(uri, domain, champion.version, origin)
     if spec.family == "site":
         return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
-    frame = scoring_frame(settings, domain, origin)
+    # a hotspot champion trained on some lake sources is served on those alone
+    frame = scoring_frame(settings, domain, origin, champion.sources)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
     try:
@@ -514,13 +515,12 @@ def score_domain(
 
 def escalated_open_cases(settings: Settings, origin: pd.Timestamp) -> list[str]:
     """The dispute cases open at ``origin`` that escalated before it (from the lake's
-    cases and events known before ``origin``: :func:`features.disputes.open_escalated_cases`),
-    the ones the case model leaves out."""
+    cases and events known before ``origin``, each as known at it:
+    :func:`features.disputes.open_escalated_cases`), the ones the case model leaves out."""
     from features.disputes import open_escalated_cases
-    from riskwarn import lake
+    from riskwarn import serving_frames as sf
 
-    disputes = lake.read_table(settings.lake_dir, "disputes")
-    events = lake.read_table(settings.lake_dir, "dispute_events")
+    disputes, events = sf.known_at(sf.case_records(settings, origin), origin)
     return open_escalated_cases(disputes, events, origin)
 
 

@@ -1,14 +1,20 @@
 """Read -> frame: the model input of every served unit at a forecast origin.
 
-Each function reads what was known before the origin from the lake (windowed reads in
-:mod:`riskwarn.lake`) and calls the family's builder in :mod:`models.frames`, the same
-function training and backtests call (tests/test_frame_parity.py holds them equal); it
-then locates each unit (``unit_id``, lon/lat) and rolls it up to township and county.
-Labels never leave this module: only the inputs at the origin do.
+Each function reads what was known before the origin from the lake through the read
+training makes (:func:`riskwarn.lake.read_known`: the records before the origin with the
+earlier versions of corrected ones, so an origin in the past, a backfill, sees each
+record as it was known then and not a later correction; a hotspot model trained on some
+sources is served on those alone) and calls the family's builder in :mod:`models.frames`,
+the same function training and backtests call (tests/test_frame_parity.py holds them
+equal); it then locates each unit (``unit_id``, lon/lat) and rolls it up to township and
+county. Labels never leave this module: only the inputs at the origin do. (Sensor
+readings are read as they are now, by training too: their corrections are not
+versioned yet.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -68,19 +74,26 @@ def cell_admin_codes(
     return out
 
 
-def cell_scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
+def cell_scoring_frame(
+    settings: Settings,
+    domain: str,
+    origin: pd.Timestamp,
+    sources: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Cell features at ``origin`` for a hotspot domain, located and rolled up.
 
     The frame is :func:`models.frames.hotspot_frame`, the builder training and
-    backtests use; the active area is every cell with an event known before the origin.
+    backtests use, on the read training makes (:func:`riskwarn.lake.read_known`): the
+    events of ``sources`` (None: all; a champion's training sources,
+    :attr:`models.registry.Champion.sources`) before the origin, each as it was known
+    at the origin. The active area is every cell with an event known before the origin.
     """
     from models.frames import CityGrid, hotspot_frame
     from riskwarn import geo, lake
 
     spec = domains.get(domain)
-    events = lake.read_table(settings.lake_dir, spec.event_table)
     # only what was known before the origin enters features (labels are dropped below)
-    events = events.loc[events[spec.time_column] < origin]
+    events = lake.read_known(settings.lake_dir, spec.event_table, origin, sources)
     grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
     frame = hotspot_frame(spec, events, pd.DatetimeIndex([origin]), grid)
     if frame.empty:
@@ -103,18 +116,16 @@ def case_scoring_frame(
 ) -> pd.DataFrame:
     """Features of every dispute case open (and not yet escalated) at ``origin``.
 
-    The same builder as training (:func:`models.frames.case_frame`) on
-    the cases and events known before the origin; ``unit_id`` is the dispute id, located
-    at the case's point and rolled up to township and county through its admin code.
+    The same builder as training (:func:`models.frames.case_frame`) on the read training
+    makes (:func:`case_records`): the cases and events before the origin, each as known
+    at it; ``unit_id`` is the dispute id, located at the case's point (as known at the
+    origin) and rolled up to township and county through its admin code.
     No personal field is carried (party pseudonyms are only used inside the builder).
     """
     from models.frames import CityGrid, case_frame
     from riskwarn import lake
 
-    disputes = lake.read_table(settings.lake_dir, "disputes")
-    events = lake.read_table(settings.lake_dir, "dispute_events")
-    disputes = disputes.loc[disputes["opened_at"] < origin]
-    events = events.loc[events["event_at"] < origin]
+    disputes, events = case_records(settings, origin)
     if disputes.empty:
         return pd.DataFrame()
     grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
@@ -123,6 +134,7 @@ def case_scoring_frame(
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     if frame.empty:
         return frame
+    (disputes,) = known_at([disputes], origin)  # one row per case: its version then
     place = disputes[["record_id", "lon", "lat", "admin_code"]].rename(
         columns={"record_id": "dispute_id"}
     )
@@ -137,11 +149,38 @@ def case_scoring_frame(
     return frame
 
 
-def scoring_frame(settings: Settings, domain: str, origin: pd.Timestamp) -> pd.DataFrame:
-    """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features."""
+def case_records(settings: Settings, origin: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``disputes`` and ``dispute_events`` before ``origin`` with the earlier versions of
+    corrected records (:func:`riskwarn.lake.read_known`, what case training reads)."""
+    from riskwarn import lake
+
+    return (
+        lake.read_known(settings.lake_dir, "disputes", origin),
+        lake.read_known(settings.lake_dir, "dispute_events", origin),
+    )
+
+
+def known_at(frames: Sequence[pd.DataFrame], origin: pd.Timestamp) -> list[pd.DataFrame]:
+    """Each of ``frames`` (from :func:`riskwarn.lake.read_known`) as it was known at
+    ``origin``: per record the version valid then, without ``known_from`` / ``known_to``
+    (:func:`features.cells.versions_at_many`, the rule of every frame builder)."""
+    from features.cells import versions_at_many
+
+    ((_, views),) = versions_at_many(list(frames), pd.DatetimeIndex([origin]))
+    return [v.drop(columns=["known_from", "known_to"], errors="ignore") for v in views]
+
+
+def scoring_frame(
+    settings: Settings,
+    domain: str,
+    origin: pd.Timestamp,
+    sources: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features.
+    ``sources``: the lake sources a hotspot model was trained on (None: all)."""
     family = domains.get(domain).family
     if family == "hotspot":
-        return cell_scoring_frame(settings, domain, origin)
+        return cell_scoring_frame(settings, domain, origin, sources)
     if family == "case":
         return case_scoring_frame(settings, origin, domain)
     return site_scoring_frame(settings, origin, domain)
@@ -168,13 +207,16 @@ def site_scoring_frame(
 def site_serving_inputs(
     settings: Settings, origin: pd.Timestamp, lookback_days: int = 35
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Sites, sensors and the readings of ``[origin - lookback, origin)`` from the lake."""
+    """Sites and sensors as known at ``origin`` (the versions valid then of corrected
+    records: :func:`riskwarn.lake.read_known`, what site training reads, then
+    :func:`known_at`) and the readings of ``[origin - lookback, origin)`` from the lake."""
     from riskwarn import lake
 
-    sites = lake.read_table(settings.lake_dir, "hazard_sites")
+    sites = lake.read_known(settings.lake_dir, "hazard_sites")
     if sites.empty:
         return sites, pd.DataFrame(), pd.DataFrame()
-    sensors = lake.read_table(settings.lake_dir, "sensors")
+    sensors = lake.read_known(settings.lake_dir, "sensors")
+    sites, sensors = known_at([sites, sensors], origin)
     return sites, sensors, read_recent_readings(settings, origin, lookback_days)
 
 

@@ -2,7 +2,7 @@
 origin's row (inputs, the open / not-yet-escalated selection, label) comes from the
 versions of ``disputes`` and ``dispute_events`` known before it
 (``riskwarn.lake.read_versions``; training, backtests, refits and ``riskwarn features
-build``); serving reads the current rows through the same builder.
+build``; serving too, through ``riskwarn.lake.read_known``: tests/test_frame_parity.py).
 
 The case to guard: an event first recorded as a failed mediation and corrected weeks
 later into an escalation (a petition). Before, the lake held only the corrected row, so
@@ -90,7 +90,7 @@ def _at(versions: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
 
 
 def _latest(versions: pd.DataFrame) -> pd.DataFrame:
-    """The records as they are now (what serving reads)."""
+    """The records as they are now (what serving at "now" reads)."""
     return versions[versions["known_to"].isna()].drop(columns=["known_from", "known_to"])
 
 

@@ -99,14 +99,34 @@ def _origin_in_spring_festival(origins: pd.DatetimeIndex, tz: str, horizon_days:
 def test_hotspot_training_frame_equals_serving_frame(
     city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def pick(origins: pd.DatetimeIndex, evals: pd.DatetimeIndex, tz: str, horizon: int):
+        return [
+            _origin_in_spring_festival(origins, tz, horizon),
+            evals[len(evals) // 2],
+            evals[-1],
+        ]
+
+    _hotspot_parity(city, domain, monkeypatch, pick)
+
+
+def _hotspot_parity(
+    settings: Settings,
+    domain: str,
+    monkeypatch: pytest.MonkeyPatch,
+    pick: Any,
+    sources: tuple[str, ...] | None = None,
+) -> None:
+    """The training path's frame (``train_domain`` on ``sources``) at the origins
+    ``pick(origins, evals, tz, horizon_days)`` equals serving's on the same sources."""
     from features.incidents import feature_columns
     from models import hotspot_backtest
     from models import train as train_module
     from models.hotspot_backtest import build_model_frame, origins_for
+    from riskwarn.pipeline import TrainOptions
 
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
         patched.setattr(train_module, "run_hotspot_backtest", _capture)
-        train_domain(city, domain, "2024-03-15T00:00Z")
+        train_domain(settings, domain, "2024-03-15T00:00Z", TrainOptions(sources=sources))
     events, spec = got.value.args_[:2]
     # the frame exactly as the backtest (and the final fit on its rows) builds it
     with monkeypatch.context() as patched, pytest.raises(Captured) as built:
@@ -118,12 +138,9 @@ def test_hotspot_training_frame_equals_serving_frame(
     origins = evals.union(train)
     inputs = feature_columns(training)
     keys = ["origin", "cell_x", "cell_y"]
-    for origin in (
-        _origin_in_spring_festival(origins, spec.tz, spec.horizon_days),
-        evals[len(evals) // 2],
-        evals[-1],
-    ):
-        serving = serving_frames.cell_scoring_frame(city, domain, origin)
+    for origin in pick(origins, evals, spec.tz, spec.horizon_days):
+        only = (sources,) if sources else ()  # (the old signature had no sources)
+        serving = serving_frames.cell_scoring_frame(settings, domain, origin, *only)
         rows = training.loc[training["origin"] == origin]
         # the same rows: training has no row serving lacks (a cell first seen later) and
         # serving scores no cell training left out (one rule, features.cells.ActiveArea)
@@ -145,19 +162,28 @@ def test_hotspot_spring_festival_counts_chinese_holidays(city: Settings) -> None
 def test_case_training_frame_equals_serving_frame(
     city: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _case_parity(
+        city,
+        monkeypatch,
+        lambda origins, tz: [_origin_in_spring_festival(origins, tz, 30), origins[-1]],
+    )
+
+
+def _case_parity(settings: Settings, monkeypatch: pytest.MonkeyPatch, pick: Any) -> None:
+    """The case training path's table at ``pick(origins, tz)`` equals serving's frame."""
     from models import case_models
 
     real = case_models.build_case_table
     with monkeypatch.context() as patched, pytest.raises(Captured) as got:
         patched.setattr(case_models, "build_case_table", _capture)
-        train_domain(city, "dispute_cases", "2024-03-15T00:00Z")
+        train_domain(settings, "dispute_cases", "2024-03-15T00:00Z")
     args, kwargs = got.value.args_, got.value.kwargs
     origins = pd.DatetimeIndex(args[2])
     training = real(*args, **kwargs)
     tz = kwargs["tz"]
     inputs = case_models.case_features(training)
-    for origin in (_origin_in_spring_festival(origins, tz, 30), origins[-1]):
-        serving = serving_frames.case_scoring_frame(city, origin)
+    for origin in pick(origins, tz):
+        serving = serving_frames.case_scoring_frame(settings, origin)
         rows = training.loc[training["origin"] == origin]
         _assert_same_inputs(rows, serving, ["origin", "dispute_id"], inputs)
 
@@ -166,6 +192,19 @@ def test_case_training_frame_equals_serving_frame(
 def test_site_training_frame_equals_serving_frame(
     city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def pick(origins: pd.DatetimeIndex, first: pd.Timestamp) -> list[pd.Timestamp]:
+        late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
+        assert len(late)
+        return [origins[0], late[0], origins[-1]]
+
+    _site_parity(city, domain, monkeypatch, pick)
+
+
+def _site_parity(
+    settings: Settings, domain: str, monkeypatch: pytest.MonkeyPatch, pick: Any
+) -> None:
+    """The site training path's table at ``pick(origins, first reading)`` equals the
+    serving frame built from serving's own inputs (:func:`site_serving_inputs`)."""
     from models import geohazard_sites
 
     real = geohazard_sites.build_site_table
@@ -173,25 +212,190 @@ def test_site_training_frame_equals_serving_frame(
         patched.setattr(geohazard_sites, "build_site_table", _capture)
         # training reads the lake by batch of sites: several batches here
         patched.setattr(geohazard_sites, "TRAIN_BATCH_SENSORS", 4)
-        train_domain(city, domain, "2024-03-15T00:00Z")
+        train_domain(settings, domain, "2024-03-15T00:00Z")
     args, kwargs = got.value.args_, got.value.kwargs
     assert kwargs["batch_sensors"] == 4
     origins = pd.DatetimeIndex(args[4])
     training = real(*args, **kwargs)
-    sites = lake.read_table(city.lake_dir, "hazard_sites")
-    sensors = lake.read_table(city.lake_dir, "sensors")
     inputs = geohazard_sites.site_features(training)
     first = args[0].summary().first  # the training path's readings: a lake source
     args[0].close()  # spilled again by the calls above (training closed it): remove
-    late = origins[origins > first + pd.Timedelta(days=40)]  # past the nowcast's lookback
-    assert len(late)
-    for origin in (origins[0], late[0], origins[-1]):
-        readings = serving_frames.read_recent_readings(city, origin, 35)
+    for origin in pick(origins, first):
+        sites, sensors, readings = serving_frames.site_serving_inputs(settings, origin, 35)
         serving = serving_frames.site_model_frame(
-            sites, sensors, readings, origin, domain, city.display_tz
+            sites, sensors, readings, origin, domain, settings.display_tz
         ).rename(columns={"unit_id": "site_id"})
         rows = training.loc[training["origin"] == origin]
         _assert_same_inputs(rows, serving, ["origin", "site_id"], inputs)
+
+
+# A correction known at FIX, inside the training period: a backfill at an origin before it
+# must be served what was known then, as training builds that origin's rows.
+FIX = datetime(2024, 2, 20, tzinfo=UTC)
+EXTRA_SOURCE = "simcity_extra"  # a second incidents source (riskwarn train --source)
+
+
+@pytest.fixture(scope="module")
+def corrected_city(city: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The city's lake (copied) with records of every versioned table the models read
+    corrected at ``FIX``: ~100 incidents and ~50 disputes moved ~1 km, ~30 mediation
+    events turned into petitions (escalations), the places of the two rain gauges
+    swapped (each site's nearest gauge changes) and every site's slope class; and a
+    second incidents source (``EXTRA_SOURCE``, ingested with the first)."""
+    import shutil
+
+    import yaml
+
+    from riskwarn.ingest import ingest_files, load_mapping
+
+    root = tmp_path_factory.mktemp("parity_corrected")
+    shutil.copytree(city.lake_dir, root / "home" / "lake")
+    settings = Settings(home=root / "home", pseudonym_key=TEST_PSEUDONYM_KEY)
+    extracts = city.home.parent / "sim" / "extracts"
+    sources = ROOT / "configs" / "sources"
+
+    def window(frame: pd.DataFrame, col: str, every: int) -> pd.DataFrame:
+        at = pd.to_datetime(frame[col])
+        rows = frame.loc[(at >= "2024-01-10") & (at < "2024-02-15")]
+        assert len(rows) >= 2 * every
+        return rows.iloc[::every].copy()
+
+    def ingest(table: str, rows: pd.DataFrame, encoding: str, as_of: datetime, mapping=None):
+        path = root / f"{table}.{len(list(root.glob(table + '.*')))}.csv"
+        rows.to_csv(path, index=False, encoding=encoding)
+        m = mapping or load_mapping(sources / f"sim_{table}.yaml")
+        (report,) = ingest_files(m, [path], settings, as_of=as_of)
+        assert report["quarantined"] == 0, report
+
+    incidents = pd.concat(
+        [pd.read_csv(p, dtype=str) for p in sorted(extracts.glob("incidents.*"))],
+        ignore_index=True,
+    )
+    extra = incidents.iloc[::9].copy()
+    extra["经度"] = (extra["经度"].astype(float) + 0.03).map("{:.6f}".format)
+    doc = yaml.safe_load((sources / "sim_incidents.yaml").read_text(encoding="utf-8"))
+    (root / "extra.yaml").write_text(yaml.safe_dump({**doc, "name": EXTRA_SOURCE}), "utf-8")
+    ingest(
+        "incidents",
+        extra,
+        "utf-8",
+        datetime(2030, 1, 1, tzinfo=UTC),
+        load_mapping(root / "extra.yaml"),
+    )
+    moved = window(incidents, "发案时间", 5)
+    moved["经度"] = (moved["经度"].astype(float) + 0.01).map("{:.6f}".format)
+    ingest("incidents", moved, "utf-8", FIX)
+    disputes = pd.read_csv(extracts / "disputes.csv", dtype=str, encoding="gb18030")
+    moved = window(disputes, disputes.columns[1], 4)
+    moved["经度"] = (moved["经度"].astype(float) + 0.01).map("{:.6f}".format)
+    ingest("disputes", moved, "gb18030", FIX)
+    events = pd.read_csv(extracts / "dispute_events.csv", dtype=str)
+    mediation = events.loc[events["事件类型"] == "组织调解"]
+    escalated = window(mediation, "事件时间", 3)
+    escalated["事件类型"] = "引发信访"
+    ingest("dispute_events", escalated, "utf-8", FIX)
+    sensors = pd.read_csv(extracts / "sensors.csv", dtype=str)
+    gauges = sensors.loc[sensors["设备类型"] == "雨量计"].iloc[:2].copy()
+    assert len(gauges) == 2
+    place = ["经度", "纬度"]
+    gauges[place] = gauges[place].iloc[::-1].to_numpy()  # the two gauges' places swapped
+    ingest("sensors", gauges, "utf-8", FIX)
+    sites = pd.read_csv(extracts / "hazard_sites.csv", dtype=str)
+    sites["坡度等级"] = (6 - sites["坡度等级"].astype(int)).astype(str)
+    ingest("hazard_sites", sites, "utf-8", FIX)
+    return settings
+
+
+def _around_fix(origins: pd.DatetimeIndex) -> list[pd.Timestamp]:
+    """Origins in the 5 weeks before the correction was known, and the last one after it
+    (if any: the case model's last origin is a horizon before the end)."""
+    fix = pd.Timestamp(FIX)
+    before = origins[(origins < fix) & (origins >= fix - pd.Timedelta(days=35))]
+    assert len(before)
+    return [*before, *origins[origins > fix][-1:]]
+
+
+@pytest.mark.parametrize("domain", ["incidents", "disputes"])
+def test_hotspot_serving_at_a_past_origin_sees_the_versions_known_then(
+    corrected_city: Settings, domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a lake that got corrections at FIX, serving at the training origins before FIX
+    (a backfill) builds what training builds there: the versions known at the origin.
+    Fails on the old code (serving read the current rows: the corrected places)."""
+    _hotspot_parity(corrected_city, domain, monkeypatch, lambda origins, *_: _around_fix(origins))
+
+
+def test_case_serving_at_a_past_origin_sees_the_versions_known_then(
+    corrected_city: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for dispute cases: before FIX the mediations later corrected into
+    petitions were mediations (the cases open, not escalated), the disputes at their
+    first place. Fails on the old code (those cases were missing from serving)."""
+    _case_parity(corrected_city, monkeypatch, lambda origins, tz: _around_fix(origins))
+
+
+def test_site_serving_at_a_past_origin_sees_the_versions_known_then(
+    corrected_city: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """And for monitored sites: the sensors (and sites) known at the origin, here the
+    rain gauge nearest each site and so its rain inputs. Fails on the old code (serving
+    read the sensors as they are now: the other gauge)."""
+    fix = pd.Timestamp(FIX)
+
+    def pick(origins: pd.DatetimeIndex, first: pd.Timestamp) -> list[pd.Timestamp]:
+        return [origins[origins < fix][-1], origins[-1]]
+
+    _site_parity(corrected_city, "geohazard", monkeypatch, pick)
+
+
+def test_a_source_restricted_hotspot_model_is_served_on_its_sources(
+    corrected_city: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn train incidents --source simcity`` records its sources (run param and
+    tag, recipe, the model itself) and is served on that source alone: the served cells
+    are those of training's frame on that source, not the cells the other source adds.
+    Fails on the old code (serving read every source: it scored those cells too)."""
+    import json
+
+    import mlflow
+
+    from models.registry import configure, promote
+    from riskwarn.pipeline import TrainOptions
+    from riskwarn.store import Store
+
+    settings = corrected_city
+    assert set(lake.read_table(settings.lake_dir, "incidents")["source"]) == {
+        "simcity",
+        EXTRA_SOURCE,
+    }
+    trained = train_domain(
+        settings,
+        "incidents",
+        "2024-03-15T00:00Z",
+        TrainOptions(eval_days=28, auto_promote=False, sources=("simcity",)),
+    )
+    client = configure(settings.resolved_mlflow_uri)
+    store = Store.from_settings(settings)
+    promote(client, "incidents", trained["version"], store=store, reason="sources", force=True)
+    origin = pd.Timestamp("2024-03-11").tz_localize(settings.display_tz).tz_convert("UTC")
+    scoring.score_domain(settings, "incidents", origin, allow_in_sample=True)
+    served = set(store.published_forecasts("incidents")["unit_id"])
+    every = set(serving_frames.cell_scoring_frame(settings, "incidents", origin)["unit_id"])
+    assert served < every  # the cells only the other source has events in: not served
+    own = serving_frames.cell_scoring_frame(settings, "incidents", origin, ("simcity",))
+    assert served == set(own["unit_id"])
+    run = client.get_run(trained["mlflow_run_id"])
+    assert run.data.params["sources"] == "simcity" == run.data.tags["riskwarn.sources"]
+    recipe = json.loads(mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/recipe.json"))
+    assert recipe["shape"]["sources"] == ["simcity"]
+    # and serving's frame on that source is training's (rows and values)
+    _hotspot_parity(
+        settings,
+        "incidents",
+        monkeypatch,
+        lambda origins, evals, *_: [evals[-1]],
+        sources=("simcity",),
+    )
 
 
 def test_a_new_hotspot_domain_is_one_registry_entry(

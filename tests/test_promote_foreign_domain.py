@@ -132,7 +132,9 @@ def test_scoring_a_champion_whose_features_the_frame_lacks_is_one_line_exit_2_an
     monkeypatch.setattr(scoring, "_alias_version", lambda uri, d: "3")
     monkeypatch.setattr(scoring, "out_of_sample", lambda uri, d, v, origin: None)
     monkeypatch.setattr(
-        scoring, "scoring_frame", lambda s, d, o: pd.DataFrame({"unit_id": ["a"], "f": [1.0]})
+        scoring,
+        "scoring_frame",
+        lambda s, d, o, sources=None: pd.DataFrame({"unit_id": ["a"], "f": [1.0]}),
     )
     code = main(["score", "dispute_cases", "--origin", "2024-03-11"])
     err = capsys.readouterr().err

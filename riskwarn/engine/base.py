@@ -35,16 +35,10 @@ class EventSource:
 
     def read(self) -> pd.DataFrame:
         """The canonical rows (read where this runs: on a worker, on the worker), with
-        the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`)."""
-        from riskwarn.lake import read_versions
+        the earlier versions of corrected records (:func:`riskwarn.lake.read_known`)."""
+        from riskwarn.lake import read_known
 
-        return read_versions(
-            self.lake_dir,
-            self.table,
-            sources=list(self.sources) if self.sources else None,
-            end=self.end,
-            version=self.version,
-        )
+        return read_known(self.lake_dir, self.table, self.end, self.sources, version=self.version)
 
     def events(self) -> pd.DataFrame:
         """The rows as the hotspot frame builder takes them (:func:`hotspot_events`)."""

@@ -5,7 +5,9 @@ record_id)``, one commit, under the table's writer lock) and :func:`write_quaran
 Read side (:mod:`riskwarn.lake.read`): :func:`read_table`, :func:`scan` (:func:`scan_pieces`:
 the same rows streamed in pieces), :func:`connect`
 (DuckDB), :func:`read_quarantine`, :func:`table_version`. A record's versions:
-:func:`record_history`. Upkeep (compaction, vacuum, checkpoints, snapshots) in
+:func:`record_history`; a table with the versions of its corrected records:
+:func:`read_versions` (:func:`read_known`: before a time, what training and serving
+read). Upkeep (compaction, vacuum, checkpoints, snapshots) in
 :mod:`riskwarn.lake.maintenance`; converting the old Parquet layout in
 :mod:`riskwarn.lake.migrate`. Layout and locks: :mod:`riskwarn.lake.layout`.
 """
@@ -13,7 +15,7 @@ the same rows streamed in pieces), :func:`connect`
 from __future__ import annotations
 
 from riskwarn.lake.arrow import sort_order, to_arrow
-from riskwarn.lake.history import read_versions, record_history, run_commits
+from riskwarn.lake.history import read_known, read_versions, record_history, run_commits
 from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
 from riskwarn.lake.read import (
     connect,
@@ -34,6 +36,7 @@ __all__ = [
     "connect",
     "dataset",
     "latest_time",
+    "read_known",
     "read_quarantine",
     "read_table",
     "read_versions",

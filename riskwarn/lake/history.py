@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,31 @@ def read_versions(
     cur["known_from"] = pd.Series(pd.to_datetime(now, utc=True), index=cur.index).astype(stamp)
     cur["known_to"] = pd.Series(pd.NaT, index=cur.index, dtype=stamp)
     return pd.concat([cur, out_old.reset_index(drop=True)], ignore_index=True)
+
+
+def read_known(
+    lake_dir: Path,
+    table: str,
+    before: pd.Timestamp | None = None,
+    sources: Sequence[str] | None = None,
+    *,
+    version: int | None = None,
+) -> pd.DataFrame:
+    """What a model may be given of ``table`` for forecast origins up to ``before``: the
+    rows of ``sources`` (None: all) whose event time is before ``before`` (None, or a table
+    without an event time: every row), with the earlier versions of corrected records and
+    each version's knowledge interval (:func:`read_versions`); ``version``: as of that
+    table version. The frame builders take, at each origin, the version known then
+    (``known_from`` before it, ``known_to`` not: :func:`features.cells.versions_at`).
+
+    The one read of training (:mod:`riskwarn.pipeline`, the engine's ``EventSource``) and
+    serving (:mod:`riskwarn.serving_frames`): a backfill at a past origin sees what was
+    known at that origin, never a correction made after it, and a model trained on some
+    sources is served on those sources alone."""
+    end = before if TABLES[table].time_column else None
+    return read_versions(
+        lake_dir, table, sources=list(sources) if sources else None, end=end, version=version
+    )
 
 
 def _legacy(lake_dir: Path, table: str, record_id: str, source: str | None) -> pd.DataFrame:
