@@ -844,6 +844,8 @@ def site_why(
         }
         if _within_noise(top, reasons):
             rule["within_noise"] = True
+            if top.get("noise_floor_mm_per_day") is not None:  # recorded since 6 Dec 2026
+                rule["noise_floor_mm_per_day"] = float(top["noise_floor_mm_per_day"])
     p = pd.to_numeric(probability, errors="coerce")
     if pd.isna(p):
         return "rules_only", {}
@@ -1006,12 +1008,17 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
         return words + also
     if kind == "sensor_rule" and "tangent_angle_deg" in facts:
         v = facts.get("velocity_mm_per_day")
+        floor = facts.get("noise_floor_mm_per_day")
+        key = "why_sensor_rule"
+        if facts.get("within_noise"):  # with its noise floor when the evidence has it
+            key = "why_sensor_rule_noise" if floor is None else "why_sensor_rule_noise_floor"
         return (
             t(
-                "why_sensor_rule_noise" if facts.get("within_noise") else "why_sensor_rule",
+                key,
                 lang,
                 angle=f"{facts['tangent_angle_deg']:.0f}",
                 v="—" if v is None else f"{float(v):.1f}",
+                floor="—" if floor is None else f"{float(floor):.1f}",
                 sensor=facts.get("sensor") or "?",
             )
             + also

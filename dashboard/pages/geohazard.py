@@ -431,7 +431,7 @@ with disp_cell:
     )
 vel_cell, angle_cell = st.columns(2)
 with vel_cell:
-    panel(
+    if panel(
         t("velocity", lg),
         "velocity_mm_per_day",
         line("velocity_mm_per_day", "#e45756").encode(
@@ -442,7 +442,9 @@ with vel_cell:
                 scale=alt.Scale(domain=sensors.axis_domain(series["velocity_mm_per_day"])),
             ),
         ),
-    )
+    ):
+        # the line is a daily mean, the rules' velocity (the Why column's) an hourly one
+        st.caption(sensors.velocity_note(sensors.last_rule_velocities(angles), lg))
 with angle_cell:
     if panel(t("tangent", lg), "tangent_angle_deg", angle + lines):
         degs = dict(zip(thresholds["level"], thresholds["deg"], strict=True))
