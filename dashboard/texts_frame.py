@@ -250,6 +250,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "依据模型第 {v} 版：已通过上线门槛。",
         "en": "Model version {v}: passed its promotion gate.",
     },
+    # a site model that failed against the sensor rules (views.model_note with its gate):
+    # its probabilities shown beside levels it did not set (user review of 6 Dec 2026)
+    "model_note_rules": {
+        "zh": "回测中该模型不如传感器规则：每个隐患点的等级取模型与传感器规则中较高者，"
+        "模型概率未达其阈值时，等级即由传感器规则给出。",
+        "en": "In the backtest it did worse than the sensor rules: a site's level is the "
+        "higher of the model's and the sensor rules', so wherever the model's probability "
+        "stays below its thresholds the levels follow the sensor rules.",
+    },
     "model_note_manual": {
         "zh": "依据模型第 {v} 版：由 {actor} 人工启用。",
         "en": "Model version {v}: promoted by hand by {actor}.",

@@ -1073,10 +1073,36 @@ def serving_note(run_version: str, serving: Mapping[str, Any], lang: str) -> str
     return None
 
 
-def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
+def model_note(
+    version: str,
+    promotion: Mapping[str, Any] | None,
+    lang: str,
+    gate: Mapping[str, Any] | None = None,
+) -> str:
     """One line for leaders on the model behind a map: version and whether it passed its
     gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it); a run
-    without a model version says so instead of "version —"."""
+    without a model version says so instead of "version —". With its ``gate.json``
+    (``gate``) a version that failed against the sensor rules (a site domain: the gate's
+    ``beats sensor_rules``) adds that the levels follow the sensor rules (serving issues
+    the higher of the model's level and the rules', riskwarn.warnings.
+    combine_geohazard_levels)."""
+    note = _model_note(version, promotion, lang)
+    if version in ("", "—", "None", "nan") or not worse_than_rules(gate):
+        return note
+    return note + " " + t("model_note_rules", lang)
+
+
+def worse_than_rules(gate: Mapping[str, Any] | None) -> bool:
+    """Whether a gate's judged failures include the comparison with the sensor rules."""
+    from dashboard.verdicts import judged_failures
+
+    return any(
+        "sensor_rules" in (str(c.get("against") or ""), str(c.get("baseline") or ""))
+        for c in judged_failures(gate)
+    )
+
+
+def _model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
     if version in ("", "—", "None", "nan"):
         return t("model_note_unversioned", lang)
     details = dict((promotion or {}).get("details") or {})

@@ -21,7 +21,7 @@ from dashboard.i18n import (
     place_name,
     t,
 )
-from dashboard.shell import page_context, wrapped_table
+from dashboard.shell import model_caption, page_context, wrapped_table
 from dashboard.text import md_line
 from riskwarn.store import AlreadyAcknowledgedError, NeverSentError
 
@@ -95,6 +95,7 @@ def all_sites(domain: str) -> tuple[str | None, pd.DataFrame]:
         + " "
         + t("sites_pick_hint", lg)
     )
+    model_caption(ctx, domain)  # the site model's gate verdict beside its probabilities
     deck = queries.site_map(
         url, snap, ctx.lake_dir, domain, lg, maps.tile_url(), runs, key, tz=tz, stale=stale
     )

@@ -22,7 +22,7 @@ from dashboard.i18n import (
     localise_frame,
     t,
 )
-from dashboard.shell import page_context
+from dashboard.shell import model_caption, page_context
 from riskwarn.store import PersonalDataError, ReplacedWarningError, StaleWarningError
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
@@ -278,6 +278,7 @@ with left:
             end=fmt_datetime(current["valid_to"], lg, tz),
         )
     )
+    model_caption(ctx, str(current["domain"]))  # the gate verdict beside the probability
     hist = queries.place_history(snap, current["domain"], current["unit_id"])
     where = hist.dropna(subset=["lon", "lat"]).tail(1)
     if not where.empty:
