@@ -482,16 +482,22 @@ def stale_message(
     tz: str = "Asia/Shanghai",
     people: Mapping[str, str] | None = None,
     state: str = "",
+    me: str | None = None,
 ) -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
     Markdown): who decided first, when, how and why (:func:`decided_words`); with
     ``state`` 'new' (the warning was reopened: a publication changed what it shows, or no
-    one has decided it), that its content changed, not that someone decided it."""
+    one has decided it), that its content changed, not that someone decided it. When the
+    one who decided is the reader (``me``, their login: another tab or window of theirs),
+    it says "you already decided", not their own name as someone else's."""
     from dashboard.i18n import t
 
     if state == "new" or not first:
         return t("stale_content", lang)
-    return t("stale", lang, **decided_words(first, lang, tz, people))
+    words = decided_words(first, lang, tz, people)
+    if me is not None and str(first.get("reviewer") or "") == str(me):
+        return t("stale_self", lang, **words)
+    return t("stale", lang, **words)
 
 
 def decided_words(

@@ -565,6 +565,15 @@ TEXT: dict[str, dict[str, str]] = {
         "Your decision was not saved. To decide again, first press “Review again with the "
         "current decision”; until then this form cannot be submitted.",
     },
+    # the deciding reviewer is the one reading (another tab or window of theirs): said
+    # so, not as if someone else decided (user review of 6 Dec 2026)
+    "stale_self": {
+        "zh": "您已在另一个标签页或窗口中于 {at} 研判了该预警（{action}，理由：{reason}）。本次决定未保存。"
+        "如需重新决定，请先点击“基于当前决定重新研判”；在此之前本表单不能提交。",
+        "en": "You already decided this warning (in another tab or window) at {at} ({action}, "
+        "reason: {reason}). This decision was not saved. To decide again, first press "
+        "“Review again with the current decision”; until then this form cannot be submitted.",
+    },
     "stale_content": {
         "zh": "该预警的内容在您打开后已更新（新的发布改变了等级、概率、理由或依据）。您的决定未保存。"
         "请先点击“基于当前决定重新研判”查看新内容；在此之前本表单不能提交。",

@@ -359,7 +359,12 @@ with right:
         if conflict:
             notice.error(
                 review.stale_message(
-                    conflict["last_review"], lg, tz, people, state=conflict.get("state", "")
+                    conflict["last_review"],
+                    lg,
+                    tz,
+                    people,
+                    state=conflict.get("state", ""),
+                    me=ctx.user.username,
                 ),
                 icon=":material/sync_problem:",
             )
