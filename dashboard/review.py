@@ -108,6 +108,40 @@ def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:
     return f"rv_{field}_{draft['serial']}_{lang}"
 
 
+def seed_widget(state: MutableMapping[Any, Any], key: str, value: Any) -> None:
+    """Give the widget at ``key`` the draft's ``value`` once, before it is first drawn
+    (its state, not its ``index``/``value`` argument): the widget's arguments stay the
+    same from run to run, so the browser's value and the server's cannot part when the
+    draft changes under a widget the reviewer is using (user review of 6 Dec 2026: 红色
+    shown in the dropdown, "将记录：调整等级" without a level, and re-picking it sent no
+    change)."""
+    if key not in state:
+        state[key] = value
+
+
+def submit_key(warning_id: str, lang: str) -> str:
+    """The submit button's key: the warning's and the language's, not the draft's serial,
+    so a click sent while the draft moved on (a rerun after Back, a quick second click)
+    still reaches the page, which saves it or says why not; keyed by the serial, such a
+    click went to a button the page no longer drew and was dropped without a word."""
+    return f"rv_submit_{short_id(warning_id)}_{lang}"
+
+
+def submitted_draft(
+    draft: Mapping[str, Any], action: Any, level: Any, reason: Any
+) -> dict[str, Any]:
+    """The decision to submit: the values the form's widgets returned in this run
+    (``action``, ``level`` only with "adjust", ``reason``), never a copy kept in the
+    draft from an earlier run; the draft's ``base`` and ``conflict`` as they are."""
+    out = dict(draft)
+    out.update(
+        action=action,
+        level=level if action == "adjust" else None,
+        reason=str(reason or ""),
+    )
+    return out
+
+
 def set_field(state: MutableMapping[Any, Any], field: str, key: str) -> None:
     """``on_change`` callback: copy the widget value at ``key`` into the draft's ``field``."""
     draft = state.get(DRAFT_KEY)

@@ -574,6 +574,11 @@ TEXT: dict[str, dict[str, str]] = {
         "reason: {reason}). This decision was not saved. To decide again, first press "
         "“Review again with the current decision”; until then this form cannot be submitted.",
     },
+    "submit_in_conflict": {
+        "zh": "未保存：该预警在您打开后已有变化（见上方）。请先点击“基于当前决定重新研判”。",
+        "en": "Not saved: this warning changed since you opened it (see above). First "
+        "press “Review again with the current decision”.",
+    },
     "stale_content": {
         "zh": "该预警的内容在您打开后已更新（新的发布改变了等级、概率、理由或依据）。您的决定未保存。"
         "请先点击“基于当前决定重新研判”查看新内容；在此之前本表单不能提交。",
