@@ -109,6 +109,40 @@ def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:
     return f"rv_{field}_{draft['serial']}_{lang}"
 
 
+def seed_widget(state: MutableMapping[Any, Any], key: str, value: Any) -> None:
+    """Give the widget at ``key`` the draft's ``value`` once, before it is first drawn
+    (its state, not its ``index``/``value`` argument): the widget's arguments stay the
+    same from run to run, so the browser's value and the server's cannot part when the
+    draft changes under a widget the reviewer is using (user review of 6 Dec 2026: 红色
+    shown in the dropdown, "将记录：调整等级" without a level, and re-picking it sent no
+    change)."""
+    if key not in state:
+        state[key] = value
+
+
+def submit_key(warning_id: str, lang: str) -> str:
+    """The submit button's key: the warning's and the language's, not the draft's serial,
+    so a click sent while the draft moved on (a rerun after Back, a quick second click)
+    still reaches the page, which saves it or says why not; keyed by the serial, such a
+    click went to a button the page no longer drew and was dropped without a word."""
+    return f"rv_submit_{short_id(warning_id)}_{lang}"
+
+
+def submitted_draft(
+    draft: Mapping[str, Any], action: Any, level: Any, reason: Any
+) -> dict[str, Any]:
+    """The decision to submit: the values the form's widgets returned in this run
+    (``action``, ``level`` only with "adjust", ``reason``), never a copy kept in the
+    draft from an earlier run; the draft's ``base`` and ``conflict`` as they are."""
+    out = dict(draft)
+    out.update(
+        action=action,
+        level=level if action == "adjust" else None,
+        reason=str(reason or ""),
+    )
+    return out
+
+
 def set_field(state: MutableMapping[Any, Any], field: str, key: str) -> None:
     """``on_change`` callback: copy the widget value at ``key`` into the draft's ``field``."""
     draft = state.get(DRAFT_KEY)
@@ -481,16 +515,22 @@ def stale_message(
     tz: str = "Asia/Shanghai",
     people: Mapping[str, str] | None = None,
     state: str = "",
+    me: str | None = None,
 ) -> str:
     """What a reviewer whose decision came too late is told (shown through ``st.error``,
     Markdown): who decided first, when, how and why (:func:`decided_words`); with
     ``state`` 'new' (the warning was reopened: a publication changed what it shows, or no
-    one has decided it), that its content changed, not that someone decided it."""
+    one has decided it), that its content changed, not that someone decided it. When the
+    one who decided is the reader (``me``, their login: another tab or window of theirs),
+    it says "you already decided", not their own name as someone else's."""
     from dashboard.i18n import t
 
     if state == "new" or not first:
         return t("stale_content", lang)
-    return t("stale", lang, **decided_words(first, lang, tz, people))
+    words = decided_words(first, lang, tz, people)
+    if me is not None and str(first.get("reviewer") or "") == str(me):
+        return t("stale_self", lang, **words)
+    return t("stale", lang, **words)
 
 
 def decided_words(

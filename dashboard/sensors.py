@@ -144,8 +144,10 @@ def rule_angles(
     """The improved tangent angle the nowcast's sensor rules compute
     (:func:`riskwarn.sensor_rules.displacement_kinematics` with ``rules``, at each
     ``step`` end, from the readings up to it) for every displacement sensor (GNSS and
-    crack meters): ``at`` (UTC), ``sensor_id``, ``tangent_angle_deg``."""
-    cols = ["at", "sensor_id", "tangent_angle_deg"]
+    crack meters): ``at`` (UTC), ``sensor_id``, ``tangent_angle_deg``, and the velocity it
+    divides (``velocity_mm_per_day``, over the last ``smooth_steps`` steps) with that
+    velocity's noise floor (``noise_floor_mm_per_day``, the yellow noise gate's)."""
+    cols = ["at", "sensor_id", "tangent_angle_deg", "velocity_mm_per_day", "noise_floor_mm_per_day"]
     r = readings.loc[readings["quantity"].isin(DISPLACEMENT_QUANTITIES)].dropna(subset=["value"])
     parts = []
     for sid, g in r.groupby("sensor_id"):
@@ -156,13 +158,61 @@ def rule_angles(
         k = rw.displacement_kinematics(series, step, rules)
         parts.append(
             pd.DataFrame(
-                {"at": k.index, "sensor_id": sid, "tangent_angle_deg": k["tangent_angle_deg"]}
+                {
+                    "at": k.index,
+                    "sensor_id": sid,
+                    "tangent_angle_deg": k["tangent_angle_deg"],
+                    "velocity_mm_per_day": k["velocity_mm_per_day"],
+                    "noise_floor_mm_per_day": rw.noise_floor(
+                        k["creep_velocity_mm_per_day"], k["velocity_noise_mm_per_day"], rules
+                    ),
+                }
             )
         )
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
     return out.loc[np.isfinite(out["tangent_angle_deg"].to_numpy(float)), cols]
+
+
+def last_rule_velocities(angles: pd.DataFrame) -> pd.DataFrame:
+    """Each sensor's last row of :func:`rule_angles` (``sensor_id``,
+    ``velocity_mm_per_day``, ``noise_floor_mm_per_day``), for the velocity chart's note:
+    the chart draws daily steps over days, the rules a velocity over hours."""
+    cols = ["sensor_id", "velocity_mm_per_day", "noise_floor_mm_per_day"]
+    if angles.empty or "velocity_mm_per_day" not in angles:
+        return pd.DataFrame(columns=cols)
+    last = angles.sort_values("at", kind="stable").groupby("sensor_id").tail(1)
+    return last.sort_values("sensor_id").loc[:, cols].reset_index(drop=True)
+
+
+def velocity_note(last: pd.DataFrame, lang: str, smooth_days: int = 5) -> str:
+    """The velocity chart's note: its line averages daily steps over ``smooth_days`` days
+    (:func:`daily_site_series`), the sensor rules read each sensor's velocity over the
+    last hours with its noise floor (``last``: :func:`last_rule_velocities`), so a 6-h
+    "44.4 mm/day" in the Why column and a line within +-2 mm/day are both right."""
+    from dashboard.i18n import t
+
+    items = [
+        t(
+            "velocity_chart_item",
+            lang,
+            sensor=r.sensor_id,
+            v=f"{float(r.velocity_mm_per_day):.1f}",
+            floor=f"{float(r.noise_floor_mm_per_day):.1f}"
+            if np.isfinite(float(r.noise_floor_mm_per_day))
+            else "—",
+        )
+        for r in last.itertuples(index=False)
+        if np.isfinite(float(r.velocity_mm_per_day))
+    ]
+    return t(
+        "velocity_chart_note",
+        lang,
+        days=smooth_days,
+        h=rw.NOWCAST_RULES.smooth_steps,
+        items=("；" if lang == "zh" else "; ").join(items) or "—",
+    )
 
 
 def daily_angles(angles: pd.DataFrame, tz: str) -> pd.DataFrame:

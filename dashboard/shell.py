@@ -556,6 +556,30 @@ def main() -> None:
 RUN_DONE = '<div class="rw-run-done" hidden></div>'
 
 
+def model_caption(ctx: PageContext, domain: str) -> None:
+    """The caption on the model behind ``domain``'s published probabilities, on every page
+    that shows them: its version and gate verdict (passed, or failed and promoted by force
+    by whom; :func:`dashboard.views.model_note`), the sensor rules' part where it did worse
+    than them, and what the next scoring run would serve if not that version. Nothing
+    when the published run names no model."""
+    from dashboard import views
+
+    run = queries.published_run(ctx.snapshot, domain)
+    if not run or not run.get("model_name"):
+        return
+    version = str(run.get("model_version") or "—")
+    promo = queries.promotion(ctx.store_url, str(run["model_name"]), version)
+    gate = queries.version_gate(ctx.settings.resolved_mlflow_uri, domain, version)
+    note = views.model_note(version, promo, ctx.lang, gate)
+    # what scoring serves now (the models page's check), if not this run's model
+    now = views.serving_note(
+        version,
+        queries.serving_model(ctx.settings.resolved_mlflow_uri, ctx.store_url, domain),
+        ctx.lang,
+    )
+    st.caption(f"{note} {now}" if now else note, help=t("model_note_help", ctx.lang))
+
+
 def page_context(page: str) -> PageContext:
     """Check the signed-in user may open ``page`` (else refuse and stop); return the context."""
     settings = queries.settings()

@@ -250,6 +250,15 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "依据模型第 {v} 版：已通过上线门槛。",
         "en": "Model version {v}: passed its promotion gate.",
     },
+    # a site model that failed against the sensor rules (views.model_note with its gate):
+    # its probabilities shown beside levels it did not set (user review of 6 Dec 2026)
+    "model_note_rules": {
+        "zh": "回测中该模型不如传感器规则：每个隐患点的等级取模型与传感器规则中较高者，"
+        "模型概率未达其阈值时，等级即由传感器规则给出。",
+        "en": "In the backtest it did worse than the sensor rules: a site's level is the "
+        "higher of the model's and the sensor rules', so wherever the model's probability "
+        "stays below its thresholds the levels follow the sensor rules.",
+    },
     "model_note_manual": {
         "zh": "依据模型第 {v} 版：由 {actor} 人工启用。",
         "en": "Model version {v}: promoted by hand by {actor}.",
@@ -564,6 +573,20 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "{reviewer} already decided this warning at {at} ({action}, reason: {reason}). "
         "Your decision was not saved. To decide again, first press “Review again with the "
         "current decision”; until then this form cannot be submitted.",
+    },
+    # the deciding reviewer is the one reading (another tab or window of theirs): said
+    # so, not as if someone else decided (user review of 6 Dec 2026)
+    "stale_self": {
+        "zh": "您已在另一个标签页或窗口中于 {at} 研判了该预警（{action}，理由：{reason}）。本次决定未保存。"
+        "如需重新决定，请先点击“基于当前决定重新研判”；在此之前本表单不能提交。",
+        "en": "You already decided this warning (in another tab or window) at {at} ({action}, "
+        "reason: {reason}). This decision was not saved. To decide again, first press "
+        "“Review again with the current decision”; until then this form cannot be submitted.",
+    },
+    "submit_in_conflict": {
+        "zh": "未保存：该预警在您打开后已有变化（见上方）。请先点击“基于当前决定重新研判”。",
+        "en": "Not saved: this warning changed since you opened it (see above). First "
+        "press “Review again with the current decision”.",
     },
     "stale_content": {
         "zh": "该预警的内容在您打开后已更新（新的发布改变了等级、概率、理由或依据）。您的决定未保存。"

@@ -299,6 +299,27 @@ TEXT: dict[str, dict[str, str]] = {
         "noise ({v} mm/day over the last 6 h, not above its noise floor for long enough to "
         "count as movement): at most blue ({sensor})",
     },
+    # the same with the noise floor of those 6-h velocities (the warning's evidence since
+    # 6 Dec 2026): "44.4 mm/day" beside a chart within +-2 mm/day read as a wrong number
+    "why_sensor_rule_noise_floor": {
+        "zh": "传感器规则：切线角 {angle}°，但位移速率在传感器噪声范围内（近 6 小时 {v} 毫米/日，"
+        "该 6 小时速率的噪声下限为 {floor} 毫米/日，未持续超过，不视为真实位移），最高蓝色（{sensor}）",
+        "en": "sensor rule: tangent angle {angle}°, but the velocity is within the sensor's "
+        "noise ({v} mm/day over the last 6 h against a noise floor of {floor} mm/day for "
+        "6-h velocities, not above it for long enough to count as movement): at most blue "
+        "({sensor})",
+    },
+    # under the velocity chart: its line is a 5-day mean of daily steps, the rules' a 6-h
+    # velocity (sensors.rule_velocities), so the two figures differ by design
+    "velocity_chart_note": {
+        "zh": "曲线为日位移量的 {days} 日滑动平均。传感器规则使用近 {h} 小时位移速率，噪声大得多：{items}。",
+        "en": "The line: daily steps averaged over {days} days. The sensor rules read the "
+        "velocity over the last {h} h, far noisier: {items}.",
+    },
+    "velocity_chart_item": {
+        "zh": "{sensor} 最新为 {v} 毫米/日（噪声下限 {floor} 毫米/日）",
+        "en": "{sensor} last {v} mm/day (noise floor {floor} mm/day)",
+    },
     "why_sensor_health": {"zh": "传感器异常：{faults}", "en": "sensor fault: {faults}"},
     # the site model's own thresholds (set in training), not the domain's 2/8/25/50 %: said
     # so, or "0.87%" beside an orange level read as a contradiction (review of 6 Dec 2026)

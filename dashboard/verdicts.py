@@ -367,6 +367,25 @@ def random_reference(metric: str | None) -> float | None:
     return None
 
 
+def below_random_words(metric: str | None, value: float | None, lang: str) -> str | None:
+    """The model's ``value`` of ``metric`` below what a random pick scores
+    (:func:`random_reference`), in words ("Its PAI@5% of 0.129 is **below random** (...):
+    about 7.7 times worse than chance"; Markdown); None when it is not below, or the
+    metric has no random reference. The models page and ``riskwarn models --checks``."""
+    ref = random_reference(metric)
+    if ref is None or value is None or not value < ref:
+        return None
+    times = ref / value if value > 0 else None
+    return t(
+        "vd_below_random" if times else "vd_below_random_zero",
+        lang,
+        metric=metric_name(metric, lang),
+        model=_n(value, COMPARISON_DIGITS),
+        ref=f"{ref:g}",
+        times=f"{times:.1f}" if times else "",
+    )
+
+
 def method_name(method: str | None, lang: str) -> str:
     """A method (model or baseline) in plain words; unknown ones keep their id."""
     if method is None:
@@ -534,19 +553,15 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
         lines.append(
             t("vd_rank_below_random" if below else "vd_rank", lang, rank=v.rank, n=v.n_methods)
         )
-    if below and v.model_value is not None and ref is not None:
-        times = ref / v.model_value if v.model_value > 0 else None
-        lines.append(
-            t(
-                "vd_below_random" if times else "vd_below_random_zero",
-                lang,
-                metric=metric_name(v.metric, lang),
-                model=_n(v.model_value, COMPARISON_DIGITS),
-                ref=f"{ref:g}",
-                times=f"{times:.1f}" if times else "",
-            )
-        )
-        if v.baseline_value is not None and v.baseline_value < ref and v.best_baseline:
+    below_words = below_random_words(v.metric, v.model_value, lang)
+    if below_words:
+        lines.append(below_words)
+        if (
+            ref is not None
+            and v.baseline_value is not None
+            and v.baseline_value < ref
+            and v.best_baseline
+        ):
             lines.append(
                 t(
                     "vd_base_below_random",

@@ -850,6 +850,8 @@ def site_why(
         }
         if _within_noise(top, reasons):
             rule["within_noise"] = True
+            if top.get("noise_floor_mm_per_day") is not None:  # recorded since 6 Dec 2026
+                rule["noise_floor_mm_per_day"] = float(top["noise_floor_mm_per_day"])
     p = pd.to_numeric(probability, errors="coerce")
     if pd.isna(p):
         return "rules_only", {}
@@ -1013,12 +1015,17 @@ def site_why_words(kind: str, facts: Mapping[str, Any], lang: str) -> str:
         return words + also
     if kind == "sensor_rule" and "tangent_angle_deg" in facts:
         v = facts.get("velocity_mm_per_day")
+        floor = facts.get("noise_floor_mm_per_day")
+        key = "why_sensor_rule"
+        if facts.get("within_noise"):  # with its noise floor when the evidence has it
+            key = "why_sensor_rule_noise" if floor is None else "why_sensor_rule_noise_floor"
         return (
             t(
-                "why_sensor_rule_noise" if facts.get("within_noise") else "why_sensor_rule",
+                key,
                 lang,
                 angle=f"{facts['tangent_angle_deg']:.0f}",
                 v="—" if v is None else f"{float(v):.1f}",
+                floor="—" if floor is None else f"{float(floor):.1f}",
                 sensor=facts.get("sensor") or "?",
             )
             + also
@@ -1073,10 +1080,36 @@ def serving_note(run_version: str, serving: Mapping[str, Any], lang: str) -> str
     return None
 
 
-def model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
+def model_note(
+    version: str,
+    promotion: Mapping[str, Any] | None,
+    lang: str,
+    gate: Mapping[str, Any] | None = None,
+) -> str:
     """One line for leaders on the model behind a map: version and whether it passed its
     gate, from the audit entry of its promotion (``forced_over_gate`` = it failed it); a run
-    without a model version says so instead of "version —"."""
+    without a model version says so instead of "version —". With its ``gate.json``
+    (``gate``) a version that failed against the sensor rules (a site domain: the gate's
+    ``beats sensor_rules``) adds that the levels follow the sensor rules (serving issues
+    the higher of the model's level and the rules', riskwarn.warnings.
+    combine_geohazard_levels)."""
+    note = _model_note(version, promotion, lang)
+    if version in ("", "—", "None", "nan") or not worse_than_rules(gate):
+        return note
+    return note + " " + t("model_note_rules", lang)
+
+
+def worse_than_rules(gate: Mapping[str, Any] | None) -> bool:
+    """Whether a gate's judged failures include the comparison with the sensor rules."""
+    from dashboard.verdicts import judged_failures
+
+    return any(
+        "sensor_rules" in (str(c.get("against") or ""), str(c.get("baseline") or ""))
+        for c in judged_failures(gate)
+    )
+
+
+def _model_note(version: str, promotion: Mapping[str, Any] | None, lang: str) -> str:
     if version in ("", "—", "None", "nan"):
         return t("model_note_unversioned", lang)
     details = dict((promotion or {}).get("details") or {})

@@ -616,6 +616,32 @@ def gate_record(client: MlflowClient, run_id: str | None) -> dict[str, Any] | No
     return record if isinstance(record, dict) else None
 
 
+MODEL_METHOD = "xgboost"  # the model's own entry among a run's metrics.json methods
+
+
+def model_values(client: MlflowClient, run_id: str | None, metrics: list[str]) -> dict[str, float]:
+    """The model's own value of each of ``metrics`` in the run's ``metrics.json`` (its
+    ``methods["xgboost"]``): what ``riskwarn models --checks`` compares with a random
+    pick (a gate check passed against a baseline says nothing of that); {} without."""
+    if not run_id or not metrics:
+        return {}
+    from riskwarn.spill import owned_tempdir
+
+    try:
+        with owned_tempdir("run metrics") as tmp:
+            path = client.download_artifacts(run_id, "metrics.json", str(tmp))
+            record = json.loads(Path(path).read_text())
+        own = (record.get("methods") or {}).get(MODEL_METHOD) or {}
+    except Exception:  # never evaluated, registered by hand, or the run is gone
+        return {}
+    out = {}
+    for m in metrics:
+        v = own.get(m)
+        if isinstance(v, int | float) and v == v:
+            out[m] = float(v)
+    return out
+
+
 def champion_compared(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Whether the gate of ``record`` (a run's ``gate.json``) compared the version with the
     champion it was judged against on forecast origins after the champion's data
@@ -664,6 +690,11 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 params = {}
         record = gate_record(client, mv.run_id)  # read once: checks and, untagged, the champion
         against = gate_judged_against(client, mv, record)
+        summaries = [
+            check_summary(c, basis)
+            for c in (record or {}).get("checks") or []
+            if isinstance(c, dict)
+        ]
         out.append(
             {
                 "version": str(mv.version),
@@ -673,11 +704,14 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 "trained_through": params.get("trained_through"),
                 "gate": (mv.tags or {}).get("gate"),
                 "gate_champion": "unknown" if against is UNKNOWN else against,
-                "checks": [
-                    check_summary(c, basis)
-                    for c in (record or {}).get("checks") or []
-                    if isinstance(c, dict)
-                ],
+                "checks": summaries,
+                # the model's own value of each compared metric (a pass against a
+                # baseline can still be below random: riskwarn models --checks says so)
+                "model_values": model_values(
+                    client,
+                    mv.run_id,
+                    sorted({str(c["metric"]) for c in summaries if c.get("metric")}),
+                ),
                 "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -292,7 +293,7 @@ def displacement_kinematics(
     )
     significant = (velocity > floor).astype(float).where(floor.notna(), 0.0)
     # the yellow noise gate: consecutive steps with the velocity above creep + noise_z SD
-    above = (velocity > creep + rules.noise_z * noise).fillna(False).astype(bool)
+    above = (velocity > noise_floor(creep, noise, rules)).fillna(False).astype(bool)
     above_noise_run = above.astype(int).groupby((~above).cumsum()).cumsum()
     # Fukuzono/Voight tertiary creep: 1/v linear in t, so log v is convex (the growth ratio
     # of velocity keeps rising); a seasonal step saturates: its growth ratio falls.
@@ -375,6 +376,54 @@ NOISE_GATE_TEXT = (
     "steps: at most blue)",
     "速度在传感器噪声范围内（未连续 {n} 个时段超过噪声下限：最高蓝色）",
 )
+# the same with its figures (review of 6 Dec 2026: "44.4 mm/day" beside a velocity chart
+# within +-2 mm/day read as a wrong number; the 44.4 is one step's velocity over the last
+# smooth_steps steps, just above a noise floor of ~40 mm/day, the chart a daily mean):
+# {v} the step's velocity, {floor} its noise floor, {run} steps above it, {n} needed
+NOISE_GATE_FIGURES = (
+    "velocity within the sensor's noise ({v:.1f} mm/day, above its noise floor of "
+    "{floor:.1f} mm/day for {run} of the {n} consecutive steps needed: at most blue)",
+    "速度在传感器噪声范围内（{v:.1f} 毫米/日，超过噪声下限 {floor:.1f} 毫米/日的连续时段 "
+    "{run} 个，需 {n} 个：最高蓝色）",
+)
+NOISE_GATE_BELOW = (
+    "velocity within the sensor's noise ({v:.1f} mm/day, below its noise floor of "
+    "{floor:.1f} mm/day: at most blue)",
+    "速度在传感器噪声范围内（{v:.1f} 毫米/日，低于噪声下限 {floor:.1f} 毫米/日：最高蓝色）",
+)
+
+
+def noise_floor(creep_mm_per_day: Any, noise_mm_per_day: Any, rules: SensorRules) -> Any:
+    """The yellow noise gate's floor (:class:`SensorRules`): the creep velocity plus
+    ``noise_z`` velocity-noise standard deviations, in the velocity's own terms (the
+    velocity over the last ``smooth_steps`` steps); NaN without a baseline. Numbers or
+    aligned Series (the kinematics' ``creep_velocity_mm_per_day`` and
+    ``velocity_noise_mm_per_day``), as :func:`displacement_kinematics` compares them."""
+    return creep_mm_per_day + rules.noise_z * noise_mm_per_day
+
+
+def noise_gate_text(
+    rules: SensorRules,
+    velocity_mm_per_day: float | None = None,
+    floor_mm_per_day: float | None = None,
+    run: int | None = None,
+) -> tuple[str, str]:
+    """The yellow noise gate's sentence (en, zh): with the velocity, its noise floor and
+    the steps above it when known (:data:`NOISE_GATE_FIGURES`), else without."""
+    n = rules.yellow_steps
+    known = [x for x in (velocity_mm_per_day, floor_mm_per_day) if x is not None]
+    if len(known) < 2 or not all(math.isfinite(float(x)) for x in known):
+        return NOISE_GATE_TEXT[0].format(n=n), NOISE_GATE_TEXT[1].format(n=n)
+    v, floor = float(velocity_mm_per_day), float(floor_mm_per_day)  # type: ignore[arg-type]
+    if v <= floor or not run:
+        return (
+            NOISE_GATE_BELOW[0].format(v=v, floor=floor),
+            NOISE_GATE_BELOW[1].format(v=v, floor=floor),
+        )
+    return (
+        NOISE_GATE_FIGURES[0].format(v=v, floor=floor, run=int(run), n=n),
+        NOISE_GATE_FIGURES[1].format(v=v, floor=floor, run=int(run), n=n),
+    )
 
 
 def noise_capped(kinematics: pd.DataFrame, rules: SensorRules) -> np.ndarray:
@@ -450,8 +499,13 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
     red = rank == 4
     reasons = []
     vel = k["velocity_mm_per_day"].to_numpy(float)
-    for ang, fh, t_, r, ar, nz, b, v in zip(
-        a, fail_h, tert, rank, angle_rank, noisy, band, vel, strict=True
+    nan = pd.Series(np.nan, index=k.index)
+    floors = noise_floor(
+        k.get("creep_velocity_mm_per_day", nan), k.get("velocity_noise_mm_per_day", nan), rules
+    ).to_numpy(float)
+    runs = k.get("above_noise_run", nan).fillna(0).to_numpy(int)
+    for ang, fh, t_, r, ar, nz, b, v, fl, run in zip(
+        a, fail_h, tert, rank, angle_rank, noisy, band, vel, floors, runs, strict=True
     ):
         if r == 0:
             reasons.append("")
@@ -461,7 +515,7 @@ def sensor_levels(kinematics: pd.DataFrame, rules: SensorRules | None = None) ->
             continue
         parts = [f"improved tangent angle {ang:.1f}°"]
         if nz and r == 1 and ang >= rules.yellow_deg:
-            parts.append(NOISE_GATE_TEXT[0].format(n=rules.yellow_steps))
+            parts.append(noise_gate_text(rules, v, fl, run)[0])
         if t_:
             parts.append("sustained (tertiary) acceleration")
             if not math.isnan(fh):
@@ -563,6 +617,7 @@ def sensor_rule_reason(
     rules: SensorRules | None = None,
     above_noise_run: int | None = None,
     velocity_mm_per_day: float | None = None,
+    noise_floor_mm_per_day: float | None = None,
 ) -> dict[str, str] | None:
     """The displacement rule that set a site's level, as a bilingual reason item.
 
@@ -571,6 +626,8 @@ def sensor_rule_reason(
     (the kinematics' column): a blue held there by the yellow noise gate says so.
     ``velocity_mm_per_day``: with no tangent angle (no baseline yet) the level came from
     the velocity bands (:attr:`SensorRules.no_baseline_blue_mm_per_day`), and says so.
+    ``noise_floor_mm_per_day`` (:func:`noise_floor`): a blue held by the noise gate gives
+    the velocity and that floor as numbers (:func:`noise_gate_text`).
     """
     rules = rules or SensorRules()
     if level_rank <= 0:
@@ -590,8 +647,10 @@ def sensor_rule_reason(
         and a >= rules.yellow_deg
     )
     if gated:
-        en.append(NOISE_GATE_TEXT[0].format(n=rules.yellow_steps))
-        zh.append(NOISE_GATE_TEXT[1].format(n=rules.yellow_steps))
+        floor = noise_floor_mm_per_day if velocity_mm_per_day is not None else None
+        gate_en, gate_zh = noise_gate_text(rules, velocity_mm_per_day, floor, above_noise_run)
+        en.append(gate_en)
+        zh.append(gate_zh)
     if tertiary and a >= rules.red_deg:
         en[0] += f" (>= {rules.red_deg:.0f}° red threshold)"
         zh[0] += f"，已超过 {rules.red_deg:.0f}° 红色阈值"

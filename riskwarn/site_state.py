@@ -28,15 +28,22 @@ def _none_or(x: Any, digits: int) -> float | None:
     return None if pd.isna(x) else round(float(x), digits)
 
 
-def _noise_note(kin: dict[str, Any] | None, rules: rw.SensorRules) -> dict[str, bool]:
+def _noise_note(kin: dict[str, Any] | None, rules: rw.SensorRules) -> dict[str, Any]:
     """``within_noise`` for a sensor's evidence: True when its velocity has not been above
     its noise floor long enough (the yellow noise gate, :func:`riskwarn.sensor_rules.
-    noise_capped`), so its tangent angle gave at most blue (its rule level is blue or none); the dashboard says so beside
-    the velocity. Nothing without kinematics or with the gate off."""
+    noise_capped`), so its tangent angle gave at most blue (its rule level is blue or
+    none); the dashboard says so beside the velocity, with ``noise_floor_mm_per_day``
+    (:func:`riskwarn.sensor_rules.noise_floor`). Nothing without kinematics or with the
+    gate off."""
     if not kin or "above_noise_run" not in kin or rules.yellow_steps <= 0:
         return {}
     gated = int(kin["above_noise_run"]) < rules.yellow_steps
-    return {"within_noise": gated and int(kin.get("sensor_level_rank", 0)) <= 1}
+    out: dict[str, Any] = {"within_noise": gated and int(kin.get("sensor_level_rank", 0)) <= 1}
+    floor = kin.get("noise_floor_mm_per_day")
+    if floor is not None and np.isfinite(floor):
+        # the velocity's noise floor, for the dashboard's sentence (the same 6-h velocity)
+        out["noise_floor_mm_per_day"] = round(float(floor), 1)
+    return out
 
 
 def site_sensor_states(
@@ -98,7 +105,13 @@ def site_states(
     lv = rw.sensor_levels(kin, rules) if len(kin) else None
     per_kin: dict[str, dict[str, Any]] = {}
     if lv is not None:
-        for sid, rank, red, reason, vel, ang, fh, tert, run in zip(
+        floors = [
+            rw.noise_floor(c, z, rules)
+            for c, z in zip(
+                kin["creep_velocity_mm_per_day"], kin["velocity_noise_mm_per_day"], strict=True
+            )
+        ]
+        for sid, rank, red, reason, vel, ang, fh, tert, run, floor in zip(
             kin.index,
             lv["sensor_level_rank"],
             lv["sensor_red"],
@@ -108,6 +121,7 @@ def site_states(
             kin["failure_in_hours"],
             kin["tertiary"],
             kin["above_noise_run"],
+            floors,
             strict=True,
         ):
             per_kin[sid] = {
@@ -119,6 +133,7 @@ def site_states(
                 "failure_in_hours": float(fh),
                 "tertiary": bool(tert),
                 "above_noise_run": int(run),
+                "noise_floor_mm_per_day": float(floor),
             }
     by_site: dict[str, list[dict[str, Any]]] = {}
     for h in health.to_dict("records"):  # sorted by sensor id, as the nowcast's merge
@@ -171,6 +186,7 @@ def site_states(
                     rules,
                     int(best["above_noise_run"]),
                     float(best["velocity_mm_per_day"]),
+                    float(best["noise_floor_mm_per_day"]),
                 )
             )
         for h in s:

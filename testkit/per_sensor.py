@@ -13,6 +13,7 @@ import pandas as pd
 
 from riskwarn import warnings as rw
 from riskwarn.nowcast import DISPLACEMENT_TYPES, NOWCAST_RULES
+from riskwarn.sensor_rules import noise_floor
 from riskwarn.stream.state import SensorStates, SiteLevel
 
 
@@ -62,6 +63,9 @@ def reference_site_sensor_state(
                 "failure_in_hours": float(last["failure_in_hours"]),
                 "tertiary": bool(last["tertiary"]),
                 "above_noise_run": int(last["above_noise_run"]),
+                "noise_floor_mm_per_day": noise_floor(
+                    last["creep_velocity_mm_per_day"], last["velocity_noise_mm_per_day"], rules
+                ),
             }
         )
     kin = pd.DataFrame(
@@ -76,6 +80,7 @@ def reference_site_sensor_state(
             "failure_in_hours",
             "tertiary",
             "above_noise_run",
+            "noise_floor_mm_per_day",
         ],
     )
     per_sensor = health.merge(kin, on="sensor_id", how="left")
@@ -115,6 +120,13 @@ def reference_site_sensor_state(
                             and int(r.sensor_level_rank) <= 1
                         }
                     ),
+                    **(
+                        {}
+                        if pd.isna(r.above_noise_run)
+                        or rules.yellow_steps <= 0
+                        or not np.isfinite(r.noise_floor_mm_per_day)
+                        else {"noise_floor_mm_per_day": round(float(r.noise_floor_mm_per_day), 1)}
+                    ),
                 }
                 for r in s.itertuples(index=False)
             ]
@@ -130,6 +142,7 @@ def reference_site_sensor_state(
                     rules,
                     int(best["above_noise_run"]),
                     float(best["velocity_mm_per_day"]),
+                    float(best["noise_floor_mm_per_day"]),
                 )
             )
         for r in s.itertuples(index=False):

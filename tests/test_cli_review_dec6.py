@@ -55,7 +55,11 @@ def test_models_says_a_version_was_promoted_by_force_by_whom_and_why(
     lines = _models().splitlines()
     at = next(i for i, line in enumerate(lines) if line.split()[0] == f"v{v1}")
     assert "gate fail (with no champion), promoted by force  [SERVING]" in lines[at]
-    told = lines[at + 1]
+    # said once, in the "serves" line, not again under the version (review of 6 Dec 2026,
+    # tests/test_cli_models_words.py)
+    told = lines[0]
+    assert told.startswith(f"riskwarn-incidents: v{v1} serves: promoted by force by ")
+    assert "promoted by force by" not in "\n".join(lines[at + 1 :])
     assert f"promoted by force by os:{OS_USER} at " in told
     assert "(it failed its promotion gate)" in told
     assert told.endswith('reason: "fresh install, no champion yet"')

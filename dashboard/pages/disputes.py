@@ -14,7 +14,7 @@ import streamlit as st
 
 from dashboard import queries, review, views
 from dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
-from dashboard.shell import page_context, wrapped_table
+from dashboard.shell import model_caption, page_context, wrapped_table
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "矛盾纠纷案件", "en": "Dispute cases"},
@@ -54,6 +54,7 @@ else:
             origin=origin,
         )
     )
+model_caption(ctx, queries.CASE_DOMAIN)  # the model's gate verdict beside its probabilities
 c1, c2, c3 = st.columns(3)
 c1.metric(t("cases_scored", lg), fmt_int(len(cases), lg), border=True)
 c2.metric(

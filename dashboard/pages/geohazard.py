@@ -21,7 +21,7 @@ from dashboard.i18n import (
     place_name,
     t,
 )
-from dashboard.shell import page_context, wrapped_table
+from dashboard.shell import model_caption, page_context, wrapped_table
 from dashboard.text import md_line
 from riskwarn.store import AlreadyAcknowledgedError, NeverSentError
 
@@ -95,6 +95,7 @@ def all_sites(domain: str) -> tuple[str | None, pd.DataFrame]:
         + " "
         + t("sites_pick_hint", lg)
     )
+    model_caption(ctx, domain)  # the site model's gate verdict beside its probabilities
     deck = queries.site_map(
         url, snap, ctx.lake_dir, domain, lg, maps.tile_url(), runs, key, tz=tz, stale=stale
     )
@@ -431,7 +432,7 @@ with disp_cell:
     )
 vel_cell, angle_cell = st.columns(2)
 with vel_cell:
-    panel(
+    if panel(
         t("velocity", lg),
         "velocity_mm_per_day",
         line("velocity_mm_per_day", "#e45756").encode(
@@ -442,7 +443,9 @@ with vel_cell:
                 scale=alt.Scale(domain=sensors.axis_domain(series["velocity_mm_per_day"])),
             ),
         ),
-    )
+    ):
+        # the line is a daily mean, the rules' velocity (the Why column's) an hourly one
+        st.caption(sensors.velocity_note(sensors.last_rule_velocities(angles), lg))
 with angle_cell:
     if panel(t("tangent", lg), "tangent_angle_deg", angle + lines):
         degs = dict(zip(thresholds["level"], thresholds["deg"], strict=True))

@@ -25,7 +25,7 @@ from dashboard.i18n import (
     localise_frame,
     t,
 )
-from dashboard.shell import page_context
+from dashboard.shell import model_caption, page_context
 from riskwarn import domains
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
@@ -323,15 +323,7 @@ def domain_map(
         st.info(t("no_data", lg))
         return
     st.markdown(f"**{t('map_title', lg, domain=t(f'domain_{domain}', lg))}**")
-    if run and run.get("model_name"):
-        version = str(run.get("model_version") or "—")
-        promo = queries.promotion(url, str(run["model_name"]), version)
-        note = views.model_note(version, promo, lg)
-        # what scoring serves now (the models page's check), if not this map's model
-        now = views.serving_note(
-            version, queries.serving_model(ctx.settings.resolved_mlflow_uri, url, domain), lg
-        )
-        st.caption(f"{note} {now}" if now else note, help=t("model_note_help", lg))
+    model_caption(ctx, domain)  # the model's version and gate verdict
     quiet = bool(run) and dw.empty  # a served week with no warning in force
     words = t(f"domain_{domain}", lg)
     picked = map_panel.show_map(

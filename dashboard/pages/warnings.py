@@ -22,7 +22,7 @@ from dashboard.i18n import (
     localise_frame,
     t,
 )
-from dashboard.shell import page_context
+from dashboard.shell import model_caption, page_context
 from riskwarn.review_text import REASON_MAX_CHARS
 from riskwarn.store import PersonalDataError, ReplacedWarningError, StaleWarningError
 
@@ -279,6 +279,7 @@ with left:
             end=fmt_datetime(current["valid_to"], lg, tz),
         )
     )
+    model_caption(ctx, str(current["domain"]))  # the gate verdict beside the probability
     hist = queries.place_history(snap, current["domain"], current["unit_id"])
     where = hist.dropna(subset=["lon", "lat"]).tail(1)
     if not where.empty:
@@ -359,7 +360,12 @@ with right:
         if conflict:
             notice.error(
                 review.stale_message(
-                    conflict["last_review"], lg, tz, people, state=conflict.get("state", "")
+                    conflict["last_review"],
+                    lg,
+                    tz,
+                    people,
+                    state=conflict.get("state", ""),
+                    me=ctx.user.username,
                 ),
                 icon=":material/sync_problem:",
             )
@@ -371,11 +377,13 @@ with right:
             )
         with st.container(border=True):
             st.caption(t("form_for", lg, id=sid))
+            # each widget gets the draft's value through its state, once (review.seed_widget)
             key = review.widget_key("action", draft, lg)
+            review.seed_widget(st.session_state, key, draft["action"])
             action = st.radio(
                 t("action", lg),
                 list(review.REVIEW_ACTIONS),
-                index=review.REVIEW_ACTIONS.index(draft["action"]) if draft["action"] else None,
+                index=None,
                 format_func=lambda a: t(f"action_{a}", lg),
                 horizontal=True,
                 key=key,
@@ -386,10 +394,12 @@ with right:
             if action == "adjust":
                 options = review.level_options(now_level)
                 key = review.widget_key("level", draft, lg)
+                seeded = draft["level"] if draft["level"] in options else None
+                review.seed_widget(st.session_state, key, seeded)
                 level = st.selectbox(
                     t("new_level", lg),
                     options,
-                    index=options.index(draft["level"]) if draft["level"] in options else None,
+                    index=None,
                     format_func=lambda v: level_label(v, lg),
                     placeholder=t("choose_level", lg),
                     key=key,
@@ -397,10 +407,12 @@ with right:
                     args=(st.session_state, "level", key),
                 )
                 draft["level"] = level
+            else:
+                level = None
             key = review.widget_key("reason", draft, lg)
+            review.seed_widget(st.session_state, key, draft["reason"])
             reason = st.text_area(
                 t("reason", lg),
-                value=draft["reason"],
                 height=90,
                 max_chars=REASON_MAX_CHARS,
                 key=key,
@@ -416,22 +428,26 @@ with right:
             submitted = st.button(
                 t("submit", lg),
                 type="primary",
-                key=review.widget_key("submit", draft, lg),
+                key=review.submit_key(wid, lg),
                 disabled=bool(conflict),
             )
-        if submitted and not conflict:  # a click queued before the conflict was shown: none
-            problem = review.decision_problem(draft, now_level)
+        if submitted and conflict:  # a click queued before the conflict was shown
+            st.error(t("submit_in_conflict", lg), icon=":material/sync_problem:")
+        elif submitted:
+            # what the widgets returned in this run, not a copy kept from an earlier one
+            form = review.submitted_draft(draft, action, level, reason)
+            problem = review.decision_problem(form, now_level)
             if problem:
                 st.error(t(problem, lg))
             else:
-                chosen = review.decision(draft)
+                chosen = review.decision(form)
                 st.session_state.pop(review.REPLACED_KEY, None)
                 try:
                     done = queries.review_warning(
                         url,
                         wid,
                         reviewer=ctx.user.username,
-                        expected_version=int(draft["base"]),
+                        expected_version=int(form["base"]),
                         **chosen,
                     )
                 except PersonalDataError as exc:  # a phone or ID number: nothing saved

@@ -102,13 +102,19 @@ class WrongModel(click.ClickException):
     exit_code = 2
 
 
+# DOMAIN in the usage line and its choices in the help's epilog: click printed the
+# choices as "{incidents|incidents_daily|disputes|dispute_c" / "ases|...}", cut mid-word
+DOMAIN_ARG = click.argument("domain", type=click.Choice(domains.names()), metavar="DOMAIN")
+DOMAIN_EPILOG = "DOMAIN is one of: " + ", ".join(domains.names()) + "."
+
+
 def version_label(version: str) -> str:
     """The version as given, with one ``v`` in front (``1`` and ``v1`` both ``v1``)."""
     return version if version[:1] in ("v", "V") else f"v{version}"
 
 
-@click.command()
-@click.argument("domain", type=click.Choice(domains.names()))
+@click.command(epilog=DOMAIN_EPILOG)
+@DOMAIN_ARG
 @click.argument("version")
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 @click.option(
@@ -166,8 +172,8 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         click.echo(f"riskwarn-{domain}@champion already at {version}")
 
 
-@click.command("models")
-@click.argument("domain", type=click.Choice(domains.names()))
+@click.command("models", epilog=DOMAIN_EPILOG)
+@DOMAIN_ARG
 @click.option("--checks", is_flag=True, help="Each version's promotion-gate checks too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def models_(domain: str, checks: bool, as_json: bool) -> None:
@@ -210,7 +216,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         )
     last = next((r.get("promotion") for r in rows if r["recorded"] and r.get("promotion")), None)
     if served is not None and last:  # the serving version's last registry action
-        click.echo(f"riskwarn-{domain}: {version_label(served)} serves: {move_words(last)}")
+        click.echo(f"riskwarn-{domain}: {version_label(served)} serves: {move_words(last, checks)}")
     for entry in pending[:1]:  # a crash between recording a move's intent and its move
         details = entry["details"] or {}
         kind = details.get("action") or "move"
@@ -258,10 +264,14 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         # when, why; a forced one says what was forced over) and the rollback away from it
         history = r.get("history")
         for entry in history if history is not None else [move] if forced else []:
-            click.echo(f"         {move_words(entry)}")
+            if r["recorded"] and last is not None and entry == last:
+                continue  # said once, in the "serves" line above (review of 6 Dec 2026)
+            click.echo(f"         {move_words(entry, checks)}")
         if checks:
+            values = r.get("model_values") or {}
             for c in r["checks"]:
-                click.echo(f"         {check_state(c):>2}  {check_line(c)}")
+                line = check_line(c, values.get(str(c.get("metric"))))
+                click.echo(f"         {check_state(c):>2}  {line}")
 
 
 # the gate's metric ids in the words of its checks ("not worse than kde at PAI@1%")
@@ -298,12 +308,16 @@ def _worse_not_shown(check: dict[str, Any]) -> bool:
     return float(diff) < 0 and float(ci[0]) < 0 <= float(ci[1])
 
 
-def check_line(check: dict[str, Any]) -> str:
+def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
     """One gate check of ``riskwarn models --checks``: a comparison (it has a ``metric``,
     ``models.registry.check_summary``) names the metric it compares on, unless its name
     does ("not worse than kde at PAI@1%"), and what its 95% CI resampled. Its CI is
     written from the recorded bounds (:func:`models.gate.ci_text`), so -0.00047 never
-    reads "-0.000"; a pass that is worse on the point estimate says so."""
+    reads "-0.000"; a pass that is worse on the point estimate says so. With the model's
+    own value of its metric (``model_value``, metrics.json) below what a random pick
+    scores, it says so in the models page's words (a PAI@5% "ok" against a baseline
+    beside the page's "about 7.7 times worse than chance")."""
+    from dashboard.verdicts import below_random_words
     from models.gate import ci_text
 
     name, detail = str(check.get("check")), str(check.get("detail"))
@@ -313,6 +327,10 @@ def check_line(check: dict[str, Any]) -> str:
     if _worse_not_shown(check):
         detail += "; worse on the point estimate, not shown worse"
     metric = check.get("metric")
+    below = below_random_words(str(metric), model_value, "en") if metric else None
+    if below:  # plain text: the page's Markdown emphasis dropped
+        plain = below.replace("**", "").rstrip(".")
+        detail += "; but " + plain[:1].lower() + plain[1:]
     if not metric:
         return f"{name}: {detail}"
     words = metric_words(str(metric))
@@ -347,15 +365,53 @@ def forced_words(move: dict[str, Any]) -> str:
     return f'promoted by force by {move.get("actor") or "?"} at {when} ({over}); reason: "{reason}"'
 
 
-def move_words(move: dict[str, Any]) -> str:
+_GATE_REASON = re.compile(r"^gate (PASS|FAIL|NOT JUDGED): (.*)$", re.S)
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at "; " outside parentheses (a gate summary's checks)."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and text.startswith("; ", i):
+            parts.append(text[start:i])
+            start = i + 2
+    parts.append(text[start:])
+    return [p for p in parts if p]
+
+
+def short_reason(reason: str) -> str:
+    """A promotion reason that is the gate's whole summary (``models.gate.GateDecision.
+    summary``: "gate PASS: <check>: ok (<detail>); ...", 600-1000 characters) cut to its
+    verdict and the checks that failed or were not judged; any other reason as given.
+    ``riskwarn models --checks`` prints the reason in full."""
+    got = _GATE_REASON.match(reason)
+    if not got:
+        return reason
+    failing = []
+    for part in _top_level_parts(got.group(2)):
+        name, _, rest = part.partition(": ")
+        if not rest.startswith("ok"):
+            failing.append(f"{name} ({'not judged' if rest.startswith('not judged') else 'no'})")
+    verdict = f"gate {got.group(1)}"
+    return (
+        verdict + (f"; failing: {', '.join(failing)}" if failing else "") + " (--checks: in full)"
+    )
+
+
+def move_words(move: dict[str, Any], full: bool = False) -> str:
     """A recorded alias move (``models.registry.move_summary``) in one line: a forced
     promotion as :func:`forced_words`; a promotion "promoted by WHO at WHEN; reason:
-    ..."; a rollback "rolled back from vA to vB by WHO at WHEN; reason: ..."."""
+    ..."; a rollback "rolled back from vA to vB by WHO at WHEN; reason: ...". A reason
+    that is the gate's summary is cut to its verdict (:func:`short_reason`) unless
+    ``full``."""
     if move.get("action") == "promote" and move.get("forced"):
         return forced_words(move)
     at = str(move.get("at") or "?")
     when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
     reason = " ".join(str(move.get("reason") or "").split()) or "-"
+    reason = reason if full else short_reason(reason)
     who = f'by {move.get("actor") or "?"} at {when}; reason: "{reason}"'
     if move.get("action") == "rollback":
         source = version_label(str(move.get("previous") or "?"))
@@ -363,8 +419,8 @@ def move_words(move: dict[str, Any]) -> str:
     return f"promoted {who}"
 
 
-@click.command()
-@click.argument("domain", type=click.Choice(domains.names()))
+@click.command(epilog=DOMAIN_EPILOG)
+@DOMAIN_ARG
 @click.option("--reason", required=True, help="Why (written to the audit log).")
 def rollback(domain: str, reason: str) -> None:
     """Return DOMAIN's champion alias to the version that served before."""
