@@ -747,6 +747,11 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     # a sensor's rule velocity inside its noise (riskwarn.site_state._noise_note): the
     # page showed the column "within_noise" and "True" / "False" (review of 2026-12-06)
     "within_noise": {"zh": "速度在传感器噪声范围内", "en": "Velocity within the sensor's noise"},
+    # the velocity the rules need to pass before the angle counts (h-ux: creep + 3 noise SD)
+    "noise_floor_mm_per_day": {
+        "zh": "速度的噪声下限（毫米/日）",
+        "en": "Velocity noise floor (mm/day)",
+    },
     # the level hold (riskwarn.nowcast, riskwarn.stream.state; riskwarn.level_hold: one
     # step is one hourly evaluation)
     "rules_level_rank": {
