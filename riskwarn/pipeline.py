@@ -162,9 +162,15 @@ def train_domain(
     opts = options or TrainOptions()
     trainers = {"hotspot": _train_hotspots, "case": _train_cases, "site": _train_sites}
     try:
-        trainer = trainers[domains.get(domain).family]
+        family = domains.get(domain).family
+        trainer = trainers[family]
     except domains.UnknownDomain as exc:
         raise RuntimeError(f"models cannot train {domain!r}: {exc}") from None
+    if opts.sources and family != "hotspot":  # it was ignored, silently (review, stop 41)
+        raise ValueError(
+            f"--source limits the hotspot domains only; {domain} ({family} family) trains "
+            "on every source: nothing trained"
+        )
     common: dict[str, Any] = {"max_ece": opts.max_ece, "auto_promote": opts.auto_promote}
     if opts.eval_days is not None:
         common["eval_days"] = opts.eval_days

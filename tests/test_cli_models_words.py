@@ -88,9 +88,11 @@ def test_the_serving_promotion_is_said_once_with_the_gate_verdict_only(
     assert GATE_SUMMARY in full.splitlines()[0]  # the whole gate text with --checks
 
 
-@pytest.mark.parametrize("command", ["models", "promote", "rollback"])
+@pytest.mark.parametrize(
+    "command", ["models", "promote", "rollback", "score", "train", "features build"]
+)
 def test_help_never_wraps_a_domain_name(command: str) -> None:
-    done = CliRunner().invoke(cli, [command, "--help"], terminal_width=80)
+    done = CliRunner().invoke(cli, [*command.split(), "--help"], terminal_width=80)
     assert done.exit_code == 0, done.output
     words = set(done.output.replace(",", " ").replace(".", " ").replace("|", " ").split())
     for name in domains.names():

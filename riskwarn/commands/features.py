@@ -29,8 +29,8 @@ def features() -> None:
     """Build feature tables (cell, case, site x origin) from the lake."""
 
 
-@features.command("build")
-@click.argument("domain", type=click.Choice(domains.names()))
+@features.command("build", epilog="DOMAIN is one of: " + ", ".join(domains.names()) + ".")
+@click.argument("domain", type=click.Choice(domains.names()), metavar="DOMAIN")
 @click.option("--start", required=True, help="First origin, local date (YYYY-MM-DD).")
 @click.option("--end", required=True, help="Last origin, local date (YYYY-MM-DD).")
 @click.option(

@@ -9,8 +9,8 @@ import click
 from riskwarn import domains
 
 
-@click.command()
-@click.argument("domain", type=click.Choice(domains.names()))
+@click.command(epilog="DOMAIN is one of: " + ", ".join(domains.names()) + ".")
+@click.argument("domain", type=click.Choice(domains.names()), metavar="DOMAIN")
 @click.option(
     "--origin",
     required=True,

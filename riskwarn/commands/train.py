@@ -11,9 +11,14 @@ from riskwarn import domains
 log = logging.getLogger(__name__)
 
 
-@click.command()
-@click.argument("domain", type=click.Choice(domains.names()))
-@click.option("--source", "sources", multiple=True, help="Only these lake sources (hotspots).")
+@click.command(epilog="DOMAIN is one of: " + ", ".join(domains.names()) + ".")
+@click.argument("domain", type=click.Choice(domains.names()), metavar="DOMAIN")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Only these lake sources (hotspot domains; refused for the others).",
+)
 @click.option(
     "--eval-days",
     type=click.IntRange(min=14),
