@@ -30,6 +30,18 @@ def test_a_backfill_is_not_called_published(tmp_path: Path) -> None:
         assert store.published_run(DOMAIN)["run_id"] == newer
     line = outcome_line(settings, DOMAIN, older)
     assert not line.startswith("published"), line
-    assert f"stored {older} as superseded" in line and f"{newer} stays served" in line
+    assert f"stored {older} as superseded, not in service: {newer}" in line, line
+    assert line.endswith("stays served"), line
     # the served run still reads as published
     assert outcome_line(settings, DOMAIN, newer) == f"published {newer}"
+
+
+def test_a_run_replaced_by_a_newer_one_is_not_called_published(tmp_path: Path) -> None:
+    """Another process published a newer run after this one: the line says so."""
+    settings = Settings(home=tmp_path)
+    with Store.from_settings(settings) as store:
+        store.upgrade()
+        mine = publish(store, ORIGIN)
+        newer = publish(store, LATER)
+    line = outcome_line(settings, DOMAIN, mine)
+    assert line.startswith(f"stored {mine} as superseded, not in service: {newer}"), line

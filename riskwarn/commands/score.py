@@ -59,8 +59,8 @@ def score(domain: str, origin: str) -> None:
 
 def outcome_line(settings: Any, domain: str, run_id: str) -> str:
     """What the scoring stored, as the store has it: ``published RUN`` when the run is
-    the one served now; for a backfill (an origin older than the run in service, stored
-    'superseded'), that it was stored and which run stays served (attack review C4,
+    the one served now; otherwise (a backfill, an origin older than the run in service,
+    or a run another process replaced since) its status and the run in service (attack review C4,
     stop 41: it printed 'published' for a run it did not put in service)."""
     from riskwarn.store import Store
 
@@ -71,10 +71,13 @@ def outcome_line(settings: Any, domain: str, run_id: str) -> str:
     status = str(mine.iloc[0]) if len(mine) else "unknown"
     if served is not None and served["run_id"] == run_id:
         return f"published {run_id}"
-    in_service = "no run" if served is None else f"{served['run_id']}"
+    if served is None:
+        return f"stored {run_id} as {status}; no run of {domain} is served"
+    # which run is in force, with its origin; not why (a backfill, or a newer run another
+    # process published since: the store records both as 'superseded')
     return (
-        f"stored {run_id} as {status} (a backfill: its origin is older than the run in "
-        f"service); {in_service} stays served"
+        f"stored {run_id} as {status}, not in service: {served['run_id']} (origin "
+        f"{served['origin']:%Y-%m-%d %H:%M} UTC) stays served"
     )
 
 
