@@ -507,7 +507,9 @@ def bootstrap_champions(settings: Settings, domains: list[str]) -> list[str]:
                 domain,
                 str(newest),
                 "--reason",
-                "demo bootstrap: fresh install without a champion",
+                # a recorded reason is shown as written: both languages of the dashboard
+                "demo bootstrap: fresh install without a champion"
+                " / 演示初始化：新安装，尚无在役模型",
                 "--force",  # a first model on a small simulated year may fail its gate
             ],
             env=airflow_env(settings),
