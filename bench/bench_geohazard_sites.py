@@ -45,7 +45,7 @@ def method_table(metrics: dict[str, Any]) -> list[str]:
     """Markdown rows: one per method, model first."""
     head = [
         "| method | AUC [95% CI] | TSS [95% CI] | AP | POD | FAR | failures warned | "
-        "median lead (h) | orange: POD / FAR | orange: failures warned | "
+        "median lead (h, warned failures) | orange: POD / FAR | orange: failures warned | "
         "orange: mean lead (h, 0 if not warned) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -699,7 +699,7 @@ def main() -> None:
             md += [
                 "### Nowcast outcome (hourly, evaluation window)",
                 "",
-                "| levels | failures warned orange/red | POD | median lead (h) | "
+                "| levels | failures warned orange/red | POD | median lead (h, warned failures) | "
                 "orange/red episodes | false-alarm ratio |",
                 "|---|---|---|---|---|---|",
             ]
