@@ -52,6 +52,35 @@ def _ci(v: dict[str, Any], nd: int = 3) -> str:
     return f"{_f(v['value'], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
 
 
+def _subset_losses(methods: dict[str, Any], model: str = "xgboost") -> list[str]:
+    """One sentence naming every rule above the model on a sub-window's point values (a
+    list of point values alone reads as the model's win wherever it is first)."""
+    if model not in methods:
+        return []
+    keys = (
+        (">= 1 AUC", "any", "auc"),
+        (">= 1 Brier skill", "any", "bss"),
+        (">= 10 AUC", "major", "auc"),
+        (">= 10 Brier skill", "major", "bss"),
+        (">= 10 TSS at red", "major", "tss@red"),
+    )
+    found = []
+    for label, part, key in keys:
+        mine = methods[model][part].get(key)
+        for rule, v in methods.items():
+            if rule == model or rule.startswith("ceiling"):
+                continue
+            theirs = v[part].get(key)
+            if mine is not None and theirs is not None and theirs > mine:
+                found.append(f"`{rule}`'s {label} ({_f(theirs)} vs {_f(mine)})")
+    if not found:
+        return [f"No rule is above `{model}` on these point values."]
+    return [
+        "Where a rule is above the model on this sub-window (point values, no CI: one "
+        "sub-window of a run paired on 2005-2014 above): " + "; ".join(found) + "."
+    ]
+
+
 def _order(methods: dict[str, Any]) -> list[str]:
     rules = sorted(m for m in methods if m not in (MODEL, CROSSFIT))
     return [MODEL, *rules, *([CROSSFIT] if CROSSFIT in methods else [])]
@@ -534,7 +563,7 @@ def section_markdown(res: dict[str, Any]) -> str:
                 f"- `{m}`: >= 1 AUC {_f(a['auc'])}, Brier skill {_f(a['bss'])}; >= 10 AUC "
                 f"{_f(b['auc'])}, Brier skill {_f(b['bss'])}, TSS at red {_f(b['tss@red'])}"
             )
-        lines.append("")
+        lines += ["", *_subset_losses(sub["methods"]), ""]
     design = res.get("design")
     if design:
         lines += [
