@@ -28,6 +28,7 @@ def _metrics(model: float, base: float, ci: tuple[float, float]) -> dict:
                     "ceiling": fig(7.0)},
         "best_baseline": "kde",
         "model_minus_baseline": {"kde": {"diff": model - base, "ci": list(ci)}},
+        "gap_closed_share": (model - base) / (7.0 - base),
         "gap_closed_share_loo": (model - base) / (6.0 - base),
         "n_origins": 10,
         "n_active_cells": 500,
@@ -47,8 +48,11 @@ def test_every_city_gets_a_row_and_a_verdict_from_its_paired_ci() -> None:
     text = bench_cities.section_markdown({"cities": rows, "wall_s": 3.0, "command": "x"})
     assert (
         "| chicago | 10 x 500 | 100 (7) | n/m | +0.500 [+0.100, +0.900] | n/m | better at 5% "
-        "| 0.20 |" in text
+        "| 0.14 | 0.20 |" in text
     )
+    # DOMAIN.md's share (to the ex-post ceiling) first, the leave-one-out one beside it
+    assert "| share of the gap to `ceiling` closed | to `ceiling_loo` |" in text
+    assert "| chicago | `ceiling` (ex post) | 7.00 |" in text
     assert "vancouver (kept aside)" in text and "within noise" in text
     assert "**worse beyond noise** at 5%" in text
     assert "| cincinnati | skipped: not found |" in text
