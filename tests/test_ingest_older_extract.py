@@ -115,7 +115,7 @@ def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
     assert table_version(home / "lake", "incidents") == version
     assert len(read_quarantine(home / "lake")) == 1
     # a later export corrects R; the operator can store the older row deliberately
-    apr = _file(tmp_path / "apr.csv", {**base, 2: 4})
+    apr = _file(tmp_path / "apr.csv", {**base, 2: 4, 4: 5})
     assert _report(_cli(home, url, apr, "--extracted-at", "2024-04-30"))["updated"] == 1
     forced = _report(_cli(home, url, feb, "--extracted-at", "2024-02-29", "--allow-revert"))
     assert (forced["updated"], forced["reverts_applied"], forced["quarantined"]) == (1, 1, 0)
