@@ -475,6 +475,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "恢复已被更正的旧版本（未应用）",
         "en": "Would undo a correction (older version, not applied)",
     },
+    "qr_older_extract": {
+        "zh": "来自更早的导出，记录已有更新版本（未应用）",
+        "en": "From an older export than the record's stored version (not applied)",
+    },
     "qr_other": {"zh": "其他原因", "en": "Other"},
     "table_incidents": {"zh": "案事件", "en": "Incidents"},
     "table_disputes": {"zh": "纠纷", "en": "Disputes"},

@@ -318,65 +318,58 @@ def test_an_open_intent_of_another_lake_is_left_alone(tmp_path: Path) -> None:
         store.close()
 
 
-# the CLI, SIGKILLed when it is about to write the quarantine (its table commit is made)
-_KILLED_BEFORE_QUARANTINE = """
+# the CLI, SIGKILLed when it is about to make its table commit (its quarantine is
+# written: the quarantine comes first since 2026-12-07)
+_KILLED_BEFORE_TABLE_COMMIT = """
 import os, signal, sys
-import riskwarn.lake as lake
+import riskwarn.lake.write as write
 def killed(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)
-lake.write_quarantine = killed
+write._append = write._merge = killed
 from riskwarn.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_kill_9_between_table_commit_and_quarantine_commit(tmp_path: Path, store_url: str) -> None:
-    """A batch with rows to quarantine is two lake writes: the table's commit, then the
-    quarantine's. Killed between the two, the run stored its rows but not its
-    quarantine: its recovered record says so (quarantined 0, not complete) instead of
-    claiming the 2 quarantined rows the quarantine did not hold; the re-run stores and
-    records them."""
+def test_kill_9_between_quarantine_commit_and_table_commit(tmp_path: Path, store_url: str) -> None:
+    """A batch with rows to quarantine is two lake writes: the quarantine's commit, then
+    the table's (before 2026-12-07 the reverse: a run killed between them stored its
+    rows without its quarantine, and a row the write refused was lost). Killed between
+    the two, the run stored no row: its intent is closed (not recorded as a run that
+    stored anything); the re-run stores the rows, finds the quarantine already as it
+    should be (no second copy) and records the batch once."""
     home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
     lake_dir = home / "lake"
     Store(store_url).upgrade()
     env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": store_url}
     args = ["ingest", "--json", "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)]
     killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_BEFORE_QUARANTINE, *args],
+        [sys.executable, "-c", _KILLED_BEFORE_TABLE_COMMIT, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
-    assert len(read_table(lake_dir, "incidents")) == GOOD
-    assert len(read_quarantine(lake_dir)) == 0  # the quarantine commit was not made
+    assert len(read_quarantine(lake_dir)) == FUTURE  # the quarantine commit was made
+    assert read_table(lake_dir, "incidents").empty  # the table commit was not
     store = Store(store_url)
     try:
         again = _cli(home, store_url, path)
         assert again.returncode == 0, again.stderr[-2000:]
         [report] = json.loads(again.stdout)
-        runs = _runs(store, report["batch_id"])
-        first, second = runs
-        assert "recovered" in first and "recovered" not in second
-        # the killed run stored its 40 rows and none of its quarantine
-        assert (first["new"], first["accepted"], first["quarantined"]) == (GOOD, GOOD, 0)
-        assert first["recovered"]["complete"] is False
-        assert first["recovered"]["quarantine_not_stored"] == FUTURE
-        # its top-level counts still sum: the rows not stored in their own field
-        assert first["not_stored"] == FUTURE
-        assert first["read"] == (
-            first["accepted"] + first["quarantined"] + first["duplicates"] + first["not_stored"]
-        )
-        assert any("quarantined rows not stored" in m for m in report["messages"]), report
-        # the re-run stored the quarantine; the store's row agrees with the lake and keeps
-        # the killed run's new rows (a re-run of a recorded batch adds to its counts)
-        assert (second["new"], second["unchanged"], second["quarantined"]) == (GOOD, 0, FUTURE)
+        assert (report["new"], report["quarantined"]) == (GOOD, FUTURE)
+        [run] = _runs(store, report["batch_id"])
+        assert "recovered" not in run
+        [closed] = store.audit_entries("ingest_batch", report["batch_id"], ("ingest_interrupted",))
+        assert closed["details"]["stored"] == "its quarantine only (no table commit)"
         [rec] = store.ingest_batches().to_dict("records")
         assert rec["quarantined"] == len(read_quarantine(lake_dir)) == FUTURE
-        assert rec["accepted"] == len(read_table(lake_dir, "incidents")) == GOOD
+        assert rec["accepted"] == rec["new"] == len(read_table(lake_dir, "incidents")) == GOOD
         assert rec["read"] == rec["accepted"] + rec["quarantined"] + rec["duplicates"]
         assert store.open_ingests(report["batch_id"]) == []
+        # the quarantine's commits: the killed run's only (the re-run's write was a no-op)
+        assert len(_run_ids_in_lake(lake_dir, QUARANTINE)) == 1
     finally:
         store.close()
 

@@ -215,7 +215,8 @@ def test_the_lake_refuses_reverts_by_content_of_every_corrected_version(
 ) -> None:
     """The lake's check on its own (ids named in the change feed's predicate, or matched
     in Arrow for a large batch): a's, then b's version superseded; either sent again is
-    refused; with refuse_reverts=False (the lake's default) it is applied and counted."""
+    refused; with refuse_reverts=False (an operator's --allow-revert) it is applied and
+    counted (the lake's default refuses: tests/test_lake_upsert_guard.py)."""
     import pandas as pd
 
     from riskwarn import lake

@@ -382,6 +382,7 @@ def store_and_record(
     mapping: SourceMapping,
     journal: StoreJournal | None,
     allow_revert: bool = False,
+    extracted_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Write a batch into the lake and, with a ``journal``, record it in the serving store:
     under the table's ingest lock, the journal's intent, the lake commits (marked with the
@@ -392,7 +393,9 @@ def store_and_record(
     A row that would restore a superseded version of its record is quarantined
     (:func:`~riskwarn.ingest.write.write_batch`); ``allow_revert`` (``riskwarn ingest
     --allow-revert``) applies it, even from a file already ingested, and says so in the
-    report with who and when (and in the audit log, ``ingest_revert_applied``)."""
+    report with who and when (and in the audit log, ``ingest_revert_applied``).
+    ``extracted_at``: when the export was made (``riskwarn ingest --extracted-at``); a
+    row that would change a record a later export wrote is quarantined the same way."""
     if journal is None:
         report = store_batch(
             batch,
@@ -401,6 +404,7 @@ def store_and_record(
             mapping.partition,
             ids_carry_time=mapping.ids_carry_time,
             allow_revert=allow_revert,
+            extracted_at=extracted_at,
         )
         return _note_reverts_applied(report, None, as_of)
     with ingest_lock(lake_dir, batch.table_name):
@@ -424,6 +428,7 @@ def store_and_record(
                 corrections=before is None or allow_revert,
                 allow_revert=allow_revert,
                 file_names=file_name_of,
+                extracted_at=extracted_at,
             )
         except BaseException:
             # a failed write (full disk) may have made a commit before failing: record
@@ -497,6 +502,7 @@ def ingest_files(
     on_report: Callable[[dict[str, Any]], None] | None = None,
     journal: StoreJournal | None = None,
     allow_revert: bool = False,
+    extracted_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Read, validate and upsert each file into ``settings.lake_dir``; one report per file.
 
@@ -522,7 +528,9 @@ def ingest_files(
 
     def _store(batch: Batch) -> dict[str, Any]:
         try:
-            return store_and_record(batch, settings.lake_dir, as_of, mapping, journal, allow_revert)
+            return store_and_record(
+                batch, settings.lake_dir, as_of, mapping, journal, allow_revert, extracted_at
+            )
         finally:
             # hold no file's rows longer than needed: drop the batch and hand Arrow's
             # freed buffers back to the OS
@@ -571,6 +579,7 @@ def ingest_sql(
     url: str | None = None,
     journal: StoreJournal | None = None,
     allow_revert: bool = False,
+    extracted_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Read the mapping's SQL source, validate and upsert it into the lake (recorded
     through ``journal`` as :func:`ingest_files` does)."""
@@ -585,7 +594,9 @@ def ingest_sql(
         city_area=city_area(settings),
         admin_codes=known_admin_codes(settings.lake_dir, mapping),
     )
-    return store_and_record(batch, settings.lake_dir, as_of, mapping, journal, allow_revert)
+    return store_and_record(
+        batch, settings.lake_dir, as_of, mapping, journal, allow_revert, extracted_at
+    )
 
 
 def now_utc() -> datetime:

@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from riskwarn.ingest.validate import Batch
-from riskwarn.ingest.write import commits_of_run, lake_versions, quarantined_rows
+from riskwarn.ingest.write import (
+    commits_of_run,
+    lake_versions,
+    quarantined_rows,
+    refused_reasons,
+)
 
 log = logging.getLogger(__name__)
 
@@ -218,14 +223,28 @@ class StoreJournal:
         commits = commits_of_run(self.lake_dir, str(intent["table_name"]), versions, run_id)
         table, quarantine = commits["table"], commits["quarantine"]
         started = f"run {run_id[:12]} of {intent['file_name']} ({intent.get('ingested_at')})"
-        if not table and not quarantine:
+        if not table:
+            # the quarantine is written before the table (riskwarn.ingest.write): a run
+            # with no table commit stored none of its rows, at most its quarantine, which
+            # the re-run writes again as it is (idempotent); the re-run records the batch
             self.store.close_ingest(
                 batch_id,
                 run_id,
-                {"file_name": intent["file_name"], "stored": "nothing (no lake commit)"},
+                {
+                    "file_name": intent["file_name"],
+                    "stored": (
+                        "its quarantine only (no table commit)"
+                        if quarantine
+                        else "nothing (no lake commit)"
+                    ),
+                },
                 actor=self.actor,
             )
-            log.warning("%s ended before its lake commit: nothing stored", started)
+            log.warning(
+                "%s ended before its table commit: %s",
+                started,
+                "only its quarantine stored" if quarantine else "nothing stored",
+            )
             return ""
         planned = max((c["planned"] or 0 for c in table), default=0)
         planned_rows = max((c["rows"] or 0 for c in table), default=0)
@@ -235,15 +254,24 @@ class StoreJournal:
         # the other are not stored (the re-run stores them and reports them as new)
         not_stored = 0 if len(table) >= planned else planned_rows - new - updated
         unchanged = int(intent["accepted"]) - planned_rows
-        # the quarantine is written after the table: a run killed between the two stored
-        # its rows but not its quarantine; count what the quarantine holds of the batch
+        # the quarantine is written before the table (since 2026-12-07; a run of the code
+        # before wrote it after the table, and if killed between the two stored its rows
+        # but not its quarantine): count what the quarantine holds of the batch
         quarantined = quarantined_rows(
             self.lake_dir, str(intent["source"]), str(intent["table_name"]), batch_id
         )
         quarantine_missing = max(int(intent["quarantined"]) - quarantined, 0)
-        # rows the lake refused at the write (reverts of a correction) left the accepted
-        # rows the intent counted for the quarantine (riskwarn.ingest.write)
+        # rows the lake refused at the write (reverts of a correction, rows of an older
+        # export) left the accepted rows the intent counted for the quarantine
+        # (riskwarn.ingest.write)
         moved = max(quarantined - int(intent["quarantined"]), 0)
+        refused = (
+            refused_reasons(
+                self.lake_dir, str(intent["source"]), str(intent["table_name"]), batch_id
+            )
+            if moved
+            else {}
+        )
         complete = not not_stored and not quarantine_missing
         report: dict[str, Any] = {
             **{k: intent[k] for k in ("batch_id", "source", "file_name", "table_name")},
@@ -256,7 +284,7 @@ class StoreJournal:
             # read = accepted + quarantined + duplicates + not_stored: the rows its
             # quarantine commit did not store are counted, not lost from the sum
             "not_stored": quarantine_missing,
-            "reasons": _with_moved(dict(intent.get("reasons") or {}), moved),
+            "reasons": _with_moved(dict(intent.get("reasons") or {}), refused),
             "ingested_at": datetime.fromisoformat(str(intent["ingested_at"])),
         }
         recovered = {
@@ -294,12 +322,11 @@ class StoreJournal:
         )
 
 
-def _with_moved(reasons: dict[str, Any], moved: int) -> dict[str, Any]:
-    """The intent's quarantine reasons plus the rows the write refused as reverts."""
-    if moved:
-        from riskwarn.ingest.write import REVERT_REASON
-
-        reasons[REVERT_REASON] = int(reasons.get(REVERT_REASON, 0)) + moved
+def _with_moved(reasons: dict[str, Any], refused: dict[str, int]) -> dict[str, Any]:
+    """The intent's quarantine reasons plus the rows the write refused (counted from the
+    lake's quarantine by reason: the intent was written before the write decided them)."""
+    for reason, n in refused.items():
+        reasons[reason] = int(reasons.get(reason, 0)) + int(n)
     return reasons
 
 

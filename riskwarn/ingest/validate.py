@@ -425,6 +425,12 @@ _REASON_TEXT = {
         "storing it would undo that correction, so it was not applied (ingest the file "
         "again with --allow-revert to restore that version deliberately)"
     ),
+    "older_extract": (
+        "the row comes from an export made before the export that wrote the record's "
+        "stored version (riskwarn ingest --extracted-at): storing it would roll the record "
+        "back to older content, so it was not applied (ingest the file again with "
+        "--allow-revert to store it deliberately)"
+    ),
     "reported_before_occurred": (
         "reported_at is before occurred_at by more than the 1 h clock-skew tolerance "
         "(date-only values: the report is on an earlier local day than the event)"

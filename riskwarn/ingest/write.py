@@ -24,8 +24,13 @@ from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, reason_message
 
 log = logging.getLogger(__name__)
 
-# the quarantine reason of a row that would put back a superseded version of its record
+# the quarantine reasons of the rows the lake refuses at the write (the same names as
+# riskwarn.lake.write's, not imported here so as not to load the lake with ingestion): a
+# row that would put back a superseded version of its record, one from an export older
+# than the export that wrote the record's stored version
 REVERT_REASON = "reverts_correction"
+OLDER_REASON = "older_extract"
+REFUSED_REASONS = (REVERT_REASON, OLDER_REASON)
 
 
 def write_batch(
@@ -39,20 +44,25 @@ def write_batch(
     corrections: bool = True,
     allow_revert: bool = False,
     file_names: Callable[[str], str | None] | None = None,
+    extracted_at: datetime | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
     ``corrections=False``: a re-ingest of a recorded batch, which never changes a stored
     record (``stale`` counts the rows it did not apply).
 
-    A row whose content equals a version its record had and a later commit superseded
-    (a revert of a correction: an older extract sent again) is not applied: it leaves
-    ``batch.accepted`` for ``batch.quarantine`` (reason :data:`REVERT_REASON`, its row
-    number and original), counted in neither ``updated`` nor ``unchanged``
-    (docs/ingestion.md, "An older version sent again"). ``allow_revert``: apply such rows
+    A row the lake refuses (:func:`riskwarn.lake.upsert`: its content equals a version
+    its record had and a later commit superseded, a revert of a correction; or, with
+    ``extracted_at``, the export's time, it would change a record a later export wrote)
+    is not applied: it leaves ``batch.accepted`` for ``batch.quarantine`` (reason
+    :data:`REVERT_REASON` or :data:`OLDER_REASON`, its row number and original), counted
+    in neither ``updated`` nor ``unchanged`` (docs/ingestion.md, "An older version sent
+    again"). The batch's quarantine is written before its table commit (under the
+    table's writer lock): a crash between the two leaves the table as it was and the
+    re-run refuses and quarantines the same rows, once. ``allow_revert``: apply such rows
     as corrections (an operator's deliberate choice; ``reverts_applied`` counts them).
     A re-ingest (``corrections=False``) quarantines again the rows its earlier run
-    quarantined as reverts. ``file_names``: batch id -> file name (the serving store's
-    record), to name the file that superseded the version in the message.
+    quarantined so. ``file_names``: batch id -> file name (the serving store's record),
+    to name the file that superseded (or wrote) the version in the message.
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
@@ -62,26 +72,12 @@ def write_batch(
     from riskwarn import lake
 
     held = () if corrections else _held_reverts(lake_dir, batch)
-    reverts: list[dict[str, Any]] = []
-    try:
-        result = lake.upsert(
-            lake_dir,
-            batch.table_name,
-            batch.source,
-            batch.accepted,
-            batch_id=batch.batch_id,
-            grain=grain,
-            ids_carry_time=ids_carry_time,
-            run_id=run_id,
-            as_of=as_of,
-            corrections=corrections,
-            refuse_reverts=not allow_revert,
-            held_ids=held,
-            reverts=reverts,
-        )
-        if int(result.get("reverted", 0)):
-            _quarantine_reverts(batch, reverts, file_names)
-        # the batch's whole quarantine: rows a re-ingest now accepts leave it
+
+    def before_commit(refused: list[dict[str, Any]]) -> None:
+        if refused:
+            _quarantine_reverts(batch, refused, file_names)
+        # the batch's whole quarantine (rows a re-ingest now accepts leave it), before
+        # the table commit: idempotent, so a re-run after a crash stores it once
         lake.write_quarantine(
             lake_dir,
             batch.source,
@@ -89,6 +85,28 @@ def write_batch(
             batches=[(batch.table_name, batch.batch_id)],
             run_id=run_id,
         )
+
+    try:
+        if batch.accepted.empty:
+            before_commit([])
+            result: dict[str, int] = {}
+        else:
+            result = lake.upsert(
+                lake_dir,
+                batch.table_name,
+                batch.source,
+                batch.accepted,
+                batch_id=batch.batch_id,
+                grain=grain,
+                ids_carry_time=ids_carry_time,
+                run_id=run_id,
+                as_of=as_of,
+                corrections=corrections,
+                refuse_reverts=not allow_revert,
+                held_ids=held,
+                extracted_at=extracted_at,
+                before_commit=before_commit,
+            )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
     keys = ("new", "updated", "unchanged", "stale", "reverts_applied")
@@ -97,7 +115,7 @@ def write_batch(
 
 def _held_reverts(lake_dir: Path, batch: Batch) -> list[str]:
     """The record ids of the batch's rows that its earlier run quarantined as reverts
-    (:data:`REVERT_REASON`): a re-ingest quarantines them again rather than count them
+    (:data:`REFUSED_REASONS`): a re-ingest quarantines them again rather than count them
     ``stale`` and drop them from the quarantine."""
     if batch.accepted_rows is None or not len(batch.accepted):
         return []
@@ -113,7 +131,7 @@ def _held_reverts(lake_dir: Path, batch: Batch) -> list[str]:
         (pc.field("source") == batch.source)
         & (pc.field("table_name") == batch.table_name)
         & (pc.field("batch_id") == batch.batch_id)
-        & (pc.field("reason") == REVERT_REASON)
+        & pc.field("reason").isin(list(REFUSED_REASONS))
     )
     rows = ds.to_table(columns=["row_number"], filter=flt)["row_number"].to_numpy()
     if not len(rows):
@@ -122,29 +140,12 @@ def _held_reverts(lake_dir: Path, batch: Batch) -> list[str]:
     return [str(x) for x in batch.accepted["record_id"].to_numpy()[mine]]
 
 
-def _shown_id(record_id: str) -> str:
-    """A record id as a message may show it: never one holding a phone or ID number."""
-    from riskwarn.redact import personal_data
-
-    return (
-        "(an id holding personal data, see the row's original)"
-        if personal_data(record_id)
-        else record_id
-    )
-
-
 def revert_message(info: dict[str, Any], file_name: str | None) -> str:
-    """The quarantine message of one refused revert (English; the dashboard shows the
-    reason's name in Chinese too)."""
-    by = str(info.get("superseded_by") or "")
-    what = f"file {file_name}" if file_name else f"batch {by[:16] or '(unknown)'}"
-    return (
-        f"record {_shown_id(str(info['record_id']))}: this row equals the version that "
-        f"{what} superseded (table version {info['superseded_version']}, "
-        f"{info['superseded_at']}); storing it would undo that correction, so it was not "
-        "applied. Ingest this file again with --allow-revert to restore that version "
-        "deliberately"
-    )
+    """The quarantine message of one refused row (English; the dashboard shows the
+    reason's name in Chinese too): :func:`riskwarn.lake.write.refusal_message`."""
+    from riskwarn.lake.write import refusal_message
+
+    return refusal_message(info, file_name)
 
 
 def _quarantine_reverts(
@@ -153,7 +154,7 @@ def _quarantine_reverts(
     file_names: Callable[[str], str | None] | None,
 ) -> None:
     """Move the rows the lake refused as reverts from ``batch.accepted`` to
-    ``batch.quarantine`` (reason :data:`REVERT_REASON`), with their row number and
+    ``batch.quarantine`` (reason :data:`REVERT_REASON` or :data:`OLDER_REASON`), with their row number and
     original: the row read again from the file (its stored form, as every quarantined
     row), else the canonical row as JSON (already pseudonymised)."""
     info = {str(r["record_id"]): r for r in reverts}
@@ -171,10 +172,12 @@ def _quarantine_reverts(
         originals = batch.fetch_originals(set(row_numbers.tolist()))
     names: dict[str, str | None] = {}
     messages, texts = [], []
+    reasons: list[str] = []
     for rid, n, (_, row) in zip(
         sub["record_id"].astype(str), row_numbers.tolist(), sub.iterrows(), strict=True
     ):
-        by = str(info[rid].get("superseded_by") or "")
+        reasons.append(str(info[rid].get("reason") or REVERT_REASON))
+        by = str(info[rid].get("superseded_by") or info[rid].get("written_by") or "")
         if by not in names:
             names[by] = file_names(by) if (file_names is not None and by) else None
         messages.append(revert_message(info[rid], names[by]))
@@ -192,7 +195,7 @@ def _quarantine_reverts(
             "batch_id": batch.batch_id,
             "file_name": batch.file_name,
             "row_number": pd.Series(row_numbers, dtype="int64"),
-            "reason": REVERT_REASON,
+            "reason": reasons,
             "message": messages,
             "original": texts,
         },
@@ -202,17 +205,19 @@ def _quarantine_reverts(
     if rows_of is not None:
         batch.accepted_rows = rows_of[~moved]
     batch.quarantine = pd.concat([batch.quarantine, q], ignore_index=True)
-    batch.messages.append(
-        f"{len(q)} row(s) quarantined [{REVERT_REASON}]: {reason_message(REVERT_REASON)} "
-        f"(first: row {int(row_numbers.min())})"
-    )
-    log.warning(
-        "%s: %d row(s) not applied: they would restore a superseded version of their record "
-        "(quarantined as %s)",
-        batch.file_name,
-        len(q),
-        REVERT_REASON,
-    )
+    for reason in REFUSED_REASONS:
+        mine = q["reason"].to_numpy() == reason
+        if mine.any():
+            batch.messages.append(
+                f"{int(mine.sum())} row(s) quarantined [{reason}]: {reason_message(reason)} "
+                f"(first: row {int(row_numbers[mine].min())})"
+            )
+            log.warning(
+                "%s: %d row(s) not applied: they would roll their record back (quarantined as %s)",
+                batch.file_name,
+                int(mine.sum()),
+                reason,
+            )
     batch.check_invariant()
 
 
@@ -257,6 +262,7 @@ def store_batch(
     corrections: bool = True,
     allow_revert: bool = False,
     file_names: Callable[[str], str | None] | None = None,
+    extracted_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Write a batch into the lake (:func:`write_batch`) and return its report."""
     written = write_batch(
@@ -269,6 +275,7 @@ def store_batch(
         corrections=corrections,
         allow_revert=allow_revert,
         file_names=file_names,
+        extracted_at=extracted_at,
     )
     return batch_report(batch, written, as_of)
 
@@ -303,6 +310,27 @@ def ingest_lock(lake_dir: Path, table_name: str) -> Any:
     from riskwarn.lake.layout import ingest_lock as lock
 
     return lock(lake_dir, table_name)
+
+
+def refused_reasons(lake_dir: Path, source: str, table_name: str, batch_id: str) -> dict[str, int]:
+    """How many rows of batch ``batch_id`` the lake's quarantine holds per reason the
+    write decides (:data:`REFUSED_REASONS`)."""
+    import pyarrow.compute as pc
+
+    from riskwarn.lake.layout import QUARANTINE
+    from riskwarn.lake.read import dataset
+
+    ds = dataset(lake_dir, QUARANTINE)
+    if ds is None:
+        return {}
+    flt = (
+        (pc.field("source") == source)
+        & (pc.field("table_name") == table_name)
+        & (pc.field("batch_id") == batch_id)
+        & pc.field("reason").isin(list(REFUSED_REASONS))
+    )
+    got = ds.to_table(columns=["reason"], filter=flt)["reason"].to_pylist()
+    return {r: got.count(r) for r in REFUSED_REASONS if r in got}
 
 
 def quarantined_rows(lake_dir: Path, source: str, table_name: str, batch_id: str) -> int:

@@ -374,3 +374,7 @@ ROWS_KEY = "riskwarn.rows_written"
 # the as_of (ISO UTC) of the ingest that made a commit: from then on its corrections were
 # known (riskwarn.lake.history.record_versions); commits without it: their timestamp
 AS_OF_KEY = "riskwarn.as_of"
+# the time the export of a table commit's batch was made (ISO UTC; riskwarn ingest
+# --extracted-at): a row of an export made before it does not replace what it wrote
+# (riskwarn.lake.write, "older_extract"); commits without it: the export's time unknown
+EXTRACTED_KEY = "riskwarn.extracted_at"

@@ -22,8 +22,9 @@ match would make, without the join).
 from __future__ import annotations
 
 import bisect
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
@@ -37,9 +38,22 @@ from riskwarn.contracts import TABLES, Table
 from riskwarn.lake import layout
 
 # the commit metadata keys live in layout (history reads them without importing this)
-from riskwarn.lake.layout import AS_OF_KEY, BATCH_KEY, PLAN_KEY, ROWS_KEY, RUN_KEY
+from riskwarn.lake.layout import (
+    AS_OF_KEY,
+    BATCH_KEY,
+    EXTRACTED_KEY,
+    PLAN_KEY,
+    ROWS_KEY,
+    RUN_KEY,
+)
 
 log = logging.getLogger(__name__)
+
+# the quarantine reasons of the rows an upsert refuses (docs/ingestion.md, "An older
+# version sent again"): a row equal to a version of its record a later commit superseded,
+# and a row of an export made before the export that wrote the record's stored version
+REVERT_REASON = "reverts_correction"
+OLDER_REASON = "older_extract"
 
 
 def writer_properties() -> Any:
@@ -247,22 +261,41 @@ def upsert(
     run_id: str | None = None,
     as_of: datetime | None = None,
     corrections: bool = True,
-    refuse_reverts: bool = False,
+    refuse_reverts: bool = True,
     held_ids: Sequence[str] = (),
     reverts: list[dict[str, Any]] | None = None,
+    extracted_at: datetime | None = None,
+    before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
 
-    ``refuse_reverts``: a row that would change a stored record back to a version it had
-    and that a later commit superseded (its content equals an ``update_preimage`` of the
-    record in the change data feed, within the kept history) is not applied; it is
-    counted ``reverted`` and described in ``reverts`` (one dict per row: ``record_id``,
-    ``superseded_version`` (the table version whose commit superseded that content),
-    ``superseded_at`` (that commit's as_of, else its time, ISO UTC), ``superseded_by``
-    (that commit's batch id)). Without it such rows are applied as corrections and
-    counted ``reverts_applied`` (also described in ``reverts``). ``held_ids``: with
-    ``corrections=False``, ids whose differing rows are checked the same way (the rows
-    an earlier run of the batch refused as reverts) instead of being counted ``stale``.
+    Every write of a table goes through here, and so does the guard against rolling a
+    record back (docs/ingestion.md, "An older version sent again"). A row that would
+    change a stored record is refused (not applied) when
+
+    * its content equals a version the record had and a later commit superseded (an
+      ``update_preimage`` of the record in the change data feed, within the kept
+      history): reason :data:`REVERT_REASON`, described by ``superseded_version`` (the
+      table version whose commit superseded that content), ``superseded_at`` (that
+      commit's as_of, else its time, ISO UTC) and ``superseded_by`` (its batch id); or
+    * ``extracted_at`` (when the batch's export was made) is before the export time of a
+      commit that wrote the record (inserted or corrected it, within the kept history):
+      reason :data:`OLDER_REASON`, described by ``written_version``, ``written_extracted_at``
+      and ``written_by`` (that commit's batch id) and ``extracted_at`` (this batch's).
+
+    Refused rows are counted ``reverted`` and described in ``reverts`` (one dict per row:
+    ``record_id``, ``reason`` and the above). They are quarantined *before* the table
+    commit, under the table's writer lock, so a crash between the two leaves the table
+    as it was and a re-run refuses the same rows again (the quarantine write is
+    idempotent): ``before_commit`` (the ingest) gets the list and writes the batch's
+    quarantine itself; without it the lake quarantines them under ``batch_id`` (row
+    number = position in the batch sorted by record id, original = the canonical row as
+    JSON). ``refuse_reverts=False`` (``riskwarn ingest --allow-revert``, an operator's
+    deliberate choice) applies them as corrections, counted ``reverts_applied``.
+    ``held_ids``: with ``corrections=False``, ids whose differing rows are checked the
+    same way (the rows an earlier run of the batch refused) instead of being counted
+    ``stale``. ``extracted_at`` also goes into each table commit's metadata
+    (:data:`EXTRACTED_KEY`).
 
     ``corrections=False`` (a re-ingest of a batch already ingested): stored records are
     never changed, only new ids are inserted; rows differing from the stored record are
@@ -287,9 +320,16 @@ def upsert(
     if accepted["source"].ne(source).any():
         raise ValueError(f"rows of another source than {source!r} in upsert")
     batch = _sorted_unique(to_arrow_batch(accepted, table, grain), f"{source!r} for {table_name}")
+    if extracted_at is not None:
+        extracted_at = pd.Timestamp(extracted_at).tz_convert("UTC").to_pydatetime()
     layout.check_not_legacy(lake_dir, table_name)
     with layout.writer_lock(lake_dir, table_name) as path:
         dt = open_or_create(path, table, history_days)
+
+        def quarantine_refused(refused: list[dict[str, Any]]) -> None:
+            if refused:
+                _quarantine_refused(lake_dir, table, source, batch_id, batch, refused, run_id)
+
         return _write(
             dt,
             batch,
@@ -303,7 +343,91 @@ def upsert(
             refuse_reverts=refuse_reverts,
             held_ids=held_ids,
             reverts=reverts,
+            extracted_at=extracted_at,
+            before_commit=before_commit or quarantine_refused,
         )
+
+
+def refusal_message(info: dict[str, Any], file_name: str | None = None) -> str:
+    """The quarantine message of one refused row (English; the dashboard names the
+    reason in Chinese too). ``file_name``: the file of the commit that superseded (or
+    wrote) the stored version, else its batch id is named."""
+    rid = _shown_id(str(info["record_id"]))
+    if info.get("reason") == OLDER_REASON:
+        by = str(info.get("written_by") or "")
+        what = f"file {file_name}" if file_name else f"batch {by[:16] or '(unknown)'}"
+        return (
+            f"record {rid}: this row comes from an export made {info['extracted_at']}, "
+            f"before the export of {what} (made {info['written_extracted_at']}, table "
+            f"version {info['written_version']}) that wrote the record's stored version; "
+            "storing it would roll the record back to older content, so it was not "
+            "applied. Ingest this file again with --allow-revert to store it deliberately"
+        )
+    by = str(info.get("superseded_by") or "")
+    what = f"file {file_name}" if file_name else f"batch {by[:16] or '(unknown)'}"
+    return (
+        f"record {rid}: this row equals the version that "
+        f"{what} superseded (table version {info['superseded_version']}, "
+        f"{info['superseded_at']}); storing it would undo that correction, so it was not "
+        "applied. Ingest this file again with --allow-revert to restore that version "
+        "deliberately"
+    )
+
+
+def _shown_id(record_id: str) -> str:
+    """A record id as a message may show it: never one holding a phone or ID number."""
+    from riskwarn.redact import personal_data
+
+    return (
+        "(an id holding personal data, see the row's original)"
+        if personal_data(record_id)
+        else record_id
+    )
+
+
+def _quarantine_refused(
+    lake_dir: Path,
+    table: Table,
+    source: str,
+    batch_id: str,
+    batch: pa.Table,
+    refused: list[dict[str, Any]],
+    run_id: str | None,
+) -> None:
+    """Quarantine the rows an upsert called without ``before_commit`` refused (a
+    caller other than the ingest: maintenance, a backfill, a script), keyed by
+    ``(table, batch_id, row_number)``: the row number is the row's position in the
+    batch sorted by record id, the original the canonical row as JSON."""
+    by_id = {str(r["record_id"]): r for r in refused}
+    ids = batch["record_id"].to_pylist()
+    at = [i for i, rid in enumerate(ids) if rid in by_id]
+    rows = batch.take(pa.array(at, pa.int64())).select(list(table.columns)).to_pylist()
+    q = pd.DataFrame(
+        {
+            "source": source,
+            "table_name": table.name,
+            "batch_id": batch_id,
+            "file_name": f"(lake upsert, batch {batch_id[:16]})",
+            "row_number": pd.Series([i + 1 for i in at], dtype="int64"),
+            "reason": [str(by_id[ids[i]]["reason"]) for i in at],
+            "message": [refusal_message(by_id[ids[i]]) for i in at],
+            "original": [
+                json.dumps(
+                    {k: (None if v is None else str(v)) for k, v in row.items()},
+                    ensure_ascii=False,
+                )
+                for row in rows
+            ],
+        }
+    )
+    write_quarantine(lake_dir, source, q, run_id=run_id)
+    log.warning(
+        "%s/%s batch %s: %d row(s) not applied (they would roll their record back), quarantined",
+        table.name,
+        source,
+        batch_id[:16],
+        len(q),
+    )
 
 
 def _commit_props(
@@ -311,12 +435,15 @@ def _commit_props(
     run_id: str | None = None,
     plan: tuple[int, int] | None = None,
     as_of: datetime | None = None,
+    extracted_at: datetime | None = None,
 ) -> Any:
     from deltalake import CommitProperties
 
     meta = {BATCH_KEY: batch_id}
     if as_of is not None:
         meta[AS_OF_KEY] = pd.Timestamp(as_of).tz_convert("UTC").isoformat()
+    if extracted_at is not None:
+        meta[EXTRACTED_KEY] = pd.Timestamp(extracted_at).tz_convert("UTC").isoformat()
     if run_id is not None:
         meta[RUN_KEY] = run_id
         if plan is not None:
@@ -396,11 +523,15 @@ def _write(
     as_of: datetime | None = None,
     corrections: bool = True,
     *,
-    refuse_reverts: bool = False,
+    refuse_reverts: bool = True,
     held_ids: Sequence[str] = (),
     reverts: list[dict[str, Any]] | None = None,
+    extracted_at: datetime | None = None,
+    before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
 ) -> dict[str, int]:
-    """Probe, then MERGE the corrections and append the new rows (see :func:`upsert`)."""
+    """Probe, refuse the rows that would roll a record back, hand them to
+    ``before_commit``, then MERGE the corrections and append the new rows (see
+    :func:`upsert`)."""
     files = _files(dt)
     if files.num_rows:
         files = files.filter(pc.equal(files["partition.source"], source))
@@ -441,28 +572,40 @@ def _write(
         else:
             check[:] = False
     reverting = np.zeros(batch.num_rows, dtype=bool)
+    refused: list[dict[str, Any]] = []
     if check.any():
         found = _superseded_matches(dt, table, source, batch.filter(pa.array(check)))
+        if extracted_at is not None:  # the others: from an export older than the record's
+            rest = check & ~_mask_of(batch, check, found)
+            if rest.any():
+                older = _later_extract_writes(
+                    dt, table, source, batch.filter(pa.array(rest)), extracted_at
+                )
+                found = {**found, **older}
         if found:
-            at = np.flatnonzero(check)
-            ids = batch["record_id"].take(pa.array(at)).to_pylist()
-            hit = np.array([i in found for i in ids], dtype=bool)
-            reverting[at[hit]] = True
+            reverting = _mask_of(batch, check, found)
+            ids = batch["record_id"].filter(pa.array(reverting)).to_pylist()
+            refused = [found[i] for i in ids]
             if reverts is not None:
-                reverts.extend(found[i] for i in ids if i in found)
+                reverts.extend(refused)
     n_reverted = n_reverts_applied = 0
     if refuse_reverts or not corrections:
         n_reverted = int(reverting.sum())
         changed &= ~reverting
     else:
         n_reverts_applied = int(reverting.sum())
+        refused = []
+    if before_commit is not None:
+        # the refused rows are quarantined before the table commit: a crash between the
+        # two leaves the table as it was, and the re-run refuses them again (idempotent)
+        before_commit(refused if n_reverted else [])
     stale = 0
     if not corrections:  # a re-ingested batch never reverts a stored record
         stale, changed[:] = int(changed.sum()), False
     n_new, n_changed = int(new.sum()), int(changed.sum())
     merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
     planned = int(n_changed > 0) + int(n_new > 0 and not merge_new)
-    props = _commit_props(batch_id, run_id, (planned, n_changed + n_new), as_of)
+    props = _commit_props(batch_id, run_id, (planned, n_changed + n_new), as_of, extracted_at)
     updated = inserted = 0
     if n_changed:
         rows = batch.filter(pa.array(changed | new if merge_new else changed))
@@ -479,6 +622,81 @@ def _write(
     if n_reverts_applied:
         out["reverts_applied"] = n_reverts_applied
     return out if corrections else {**out, "stale": stale}
+
+
+def _mask_of(batch: pa.Table, check: np.ndarray, found: dict[str, Any]) -> np.ndarray:
+    """The rows among ``check`` whose record id is a key of ``found``."""
+    out = np.zeros(batch.num_rows, dtype=bool)
+    if found:
+        at = np.flatnonzero(check)
+        ids = batch["record_id"].take(pa.array(at)).to_pylist()
+        out[at[np.array([i in found for i in ids], dtype=bool)]] = True
+    return out
+
+
+def _later_extract_writes(
+    dt: Any, table: Table, source: str, rows: pa.Table, extracted_at: datetime
+) -> dict[str, dict[str, Any]]:
+    """The rows (of one source) whose record a commit of a later export wrote: its
+    change data feed (``insert`` or ``update_postimage`` of the id) in a commit, within
+    the kept history, whose :data:`EXTRACTED_KEY` is after ``extracted_at``. Returns, per
+    such record id, the most recent such commit: ``record_id``, ``reason``
+    (:data:`OLDER_REASON`), ``extracted_at`` (this batch's), ``written_version``,
+    ``written_extracted_at`` and ``written_by`` (its batch id). Commits without an export
+    time are not compared. Read only when such commits exist and only for the rows that
+    would change a record: one change data feed read per later commit."""
+    from riskwarn.lake.history import _commits, _first_kept_version
+
+    if not rows.num_rows:
+        return {}
+    commits = _commits(dt)
+    first = _first_kept_version(dt, commits) if commits else 0
+    mine = pd.Timestamp(extracted_at).tz_convert("UTC")
+    later = sorted(
+        v
+        for v, c in commits.items()
+        if v >= first and c.get(EXTRACTED_KEY) and pd.Timestamp(c[EXTRACTED_KEY]) > mine
+    )
+    if not later:
+        return {}
+    predicate = (
+        "(_change_type = 'insert' OR _change_type = 'update_postimage') "
+        f"AND source = {_sql_text(source)}"
+    )
+    if rows.num_rows <= REVERT_IDS_IN_PREDICATE:  # else matched by id in Arrow below
+        ids = rows["record_id"].to_pylist()
+        predicate += " AND record_id IN (" + ", ".join(_sql_text(i) for i in ids) + ")"
+    wanted = rows["record_id"].combine_chunks()
+    found: dict[str, dict[str, Any]] = {}
+    for v in reversed(later):  # the most recent commit first
+        try:
+            got = pa.table(
+                dt.load_cdf(starting_version=v, ending_version=v, predicate=predicate).read_all()
+            )
+        except Exception as exc:  # deltalake raises its own error types
+            raise layout.LakeError(
+                f"cannot read the versions of {table.name}: {layout.describe_os_error(exc)}"
+            ) from exc
+        if not got.num_rows:
+            continue
+        got = _without_string_view(got.select(["record_id"]))
+        hit = got["record_id"].filter(pc.is_in(got["record_id"], value_set=wanted))
+        commit = commits[v]
+        for rid in hit.to_pylist():
+            found.setdefault(
+                rid,
+                {
+                    "record_id": rid,
+                    "reason": OLDER_REASON,
+                    "extracted_at": mine.isoformat(),
+                    "written_version": v,
+                    "written_extracted_at": pd.Timestamp(commit[EXTRACTED_KEY])
+                    .tz_convert("UTC")
+                    .isoformat(),
+                    "written_by": str(commit.get(BATCH_KEY) or ""),
+                },
+            )
+    return found
 
 
 # up to this many ids are named in the change data feed's predicate; more are matched in
@@ -542,6 +760,7 @@ def _superseded_matches(
                 rid,
                 {
                     "record_id": rid,
+                    "reason": REVERT_REASON,
                     "superseded_version": v,
                     "superseded_at": _known_at(commit).isoformat(),
                     "superseded_by": str(commit.get(BATCH_KEY) or ""),
