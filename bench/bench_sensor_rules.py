@@ -43,6 +43,7 @@ from riskwarn.sensor_rules import (
     NOWCAST_RULES,
     SensorRules,
     displacement_kinematics,
+    rule_times_ns,
     sensor_levels,
 )
 
@@ -89,7 +90,10 @@ def simulated(rules: SensorRules, frames: dict[str, pd.DataFrame]) -> dict[str, 
     false_eps = {"gnss": 0, "crack_meter": 0}
     leads = []
     for sid, g in r.groupby("sensor_id"):
-        at = pd.DatetimeIndex(g["observed_at"]) + pd.Timedelta(1, "ns")
+        # the rules' step convention (riskwarn.sensor_rules.rule_times_ns), as served
+        at = pd.to_datetime(
+            rule_times_ns(pd.DatetimeIndex(g["observed_at"]).as_unit("ns").asi8), utc=True
+        )
         k = displacement_kinematics(pd.Series(g["value"].to_numpy(float), index=at), "1h", rules)
         lv = sensor_levels(k, rules)["sensor_level_rank"]
         counts += np.bincount(lv.to_numpy(), minlength=5)

@@ -143,7 +143,8 @@ def rule_angles(
 ) -> pd.DataFrame:
     """The improved tangent angle the nowcast's sensor rules compute
     (:func:`riskwarn.sensor_rules.displacement_kinematics` with ``rules``, at each
-    ``step`` end, from the readings up to it) for every displacement sensor (GNSS and
+    ``step`` end, from the readings before it: the rules' step convention,
+    :func:`riskwarn.sensor_rules.rule_times_ns`, as issued) for every displacement sensor (GNSS and
     crack meters): ``at`` (UTC), ``sensor_id``, ``tangent_angle_deg``, and the velocity it
     divides (``velocity_mm_per_day``, over the last ``smooth_steps`` steps) with that
     velocity's noise floor (``noise_floor_mm_per_day``, the yellow noise gate's)."""
@@ -155,6 +156,9 @@ def rule_angles(
             g["value"].to_numpy(float), index=pd.DatetimeIndex(g["observed_at"])
         ).sort_index(kind="stable")
         series = series[~series.index.duplicated(keep="last")]  # the last of a time
+        series.index = pd.to_datetime(
+            rw.rule_times_ns(pd.DatetimeIndex(series.index).as_unit("ns").asi8), utc=True
+        )  # the step ending at E holds [E - step, E), as the nowcast and the stream read it
         k = rw.displacement_kinematics(series, step, rules)
         parts.append(
             pd.DataFrame(

@@ -593,9 +593,10 @@ def sensor_rule_levels(
 ) -> pd.DataFrame:
     """The nowcast's displacement-rule level (0-4, max over a site's sensors) at each origin.
 
-    Same code and parameters as the nowcast (``riskwarn.sensor_rules.NOWCAST_RULES``). A
-    reading at ``t`` is moved 1 ns later so that an origin's hourly sample holds only
-    readings strictly before it. Causal: the level at an origin depends only on readings
+    Same code and parameters as the nowcast (``riskwarn.sensor_rules.NOWCAST_RULES``) and
+    the same step convention (:func:`riskwarn.sensor_rules.rule_times_ns`: a reading is
+    read 1 ns after it is taken, so an origin's hourly sample holds only readings strictly
+    before it, as the nowcast's and the stream's do; tests/test_site_rule_same.py). Causal: the level at an origin depends only on readings
     before it (each sensor's level is taken at its last step holding a reading, not at an
     empty step that exists only because a later reading does), so training (every reading)
     and serving (the readings before the origin) get the same value from this one function.
@@ -615,7 +616,9 @@ def sensor_rule_levels_multi(
     from riskwarn.sensor_rules import (
         DISPLACEMENT_TYPES,
         NOWCAST_RULES,
+        HealthRules,
         displacement_kinematics,
+        rule_times_ns,
         sensor_levels,
     )
 
@@ -629,9 +632,12 @@ def sensor_rule_levels_multi(
         & readings["value"].notna()
     ]
     sets = [pd.DatetimeIndex(o).tz_convert("UTC").as_unit("ns") for o in origin_sets]
+    dead_after = HealthRules().dead_after_hours
     frames: list[list[pd.DataFrame]] = [[] for _ in sets]
     for sid, g in r.groupby("sensor_id", sort=True):
-        at = pd.DatetimeIndex(g["observed_at"]).as_unit("ns") + pd.Timedelta(1, "ns")
+        at = pd.to_datetime(
+            rule_times_ns(pd.DatetimeIndex(g["observed_at"]).as_unit("ns").asi8), utc=True
+        )
         series = pd.Series(g["value"].to_numpy(float), index=at)
         k = displacement_kinematics(series, step, NOWCAST_RULES)
         if k.empty:
@@ -644,17 +650,23 @@ def sensor_rule_levels_multi(
         lv = lv.loc[k["displacement_mm"].notna().to_numpy()]
         lv.index = pd.DatetimeIndex(lv.index).as_unit("ns")
         levels = lv.to_numpy(float)
+        # the time of the last reading of each of those steps (not the step end)
+        taken = np.sort(pd.DatetimeIndex(g["observed_at"]).as_unit("ns").asi8)
+        last_read = taken[np.searchsorted(rule_times_ns(taken), lv.index.asi8, side="right") - 1]
         for origins, out in zip(sets, frames, strict=True):
-            # the latest step holding a reading at or before each origin (a sensor that
-            # stopped keeps its last level only for 6 h, like the nowcast's dead-sensor
-            # rule; the age is counted from that step)
+            # the latest step holding a reading at or before each origin; a sensor that
+            # stopped keeps its last level only while the nowcast's health check does not
+            # call it dead (more than dead_after_hours since its last reading, counted
+            # from the reading as the health check counts: from the step end, a sensor
+            # whose last reading came at 11:50 was still red at 18:00 here and dead in
+            # the nowcast, tests/test_site_rule_same.py)
             pos = lv.index.searchsorted(origins, side="right") - 1
             ok = pos >= 0
             vals = np.zeros(len(origins))
             age = np.full(len(origins), np.inf)
             vals[ok] = levels[pos[ok]]
-            age[ok] = (origins[ok] - lv.index[pos[ok]]) / pd.Timedelta(hours=1)
-            vals[age > 6] = 0.0
+            age[ok] = (origins[ok].asi8 - last_read[pos[ok]]) / pd.Timedelta(hours=1).value
+            vals[age > dead_after] = 0.0
             out.append(
                 pd.DataFrame({"origin": origins, "site_id": site_of[sid], RULE_COLUMN: vals})
             )

@@ -143,6 +143,32 @@ class SensorRules:
             raise ValueError("SensorRules.robust_blocks needs robust_steps > 0")
 
 
+RULE_READ_DELAY_NS = 1
+"""The sensor rules read a reading this long after its time stamp (1 ns): the rules sample
+each series at step ends with right-closed steps (:func:`displacement_kinematics`,
+:func:`riskwarn.sensor_rules_batch.sampled_matrix`), so through :func:`rule_times_ns` the
+hourly step ending at ``E`` holds the readings taken in ``[E - 1 h, E)``, and the level
+issued at an origin is read from the readings taken strictly before it, every step
+alike. It is the visibility rule of every model input (features/sensor_readings.py: an
+instantaneous reading becomes visible 1 ns after it is taken) and of the health checks
+(``[origin - 24 h, origin)``): a reading stamped exactly at the origin is not known at
+it (it is still in transit when the nowcast runs, and the stream evaluates a step as
+soon as the first reading at or after its end arrives)."""
+
+
+def rule_times_ns(t_ns: Any) -> Any:
+    """The times (ns since the epoch, UTC) at which the sensor rules read readings taken
+    at ``t_ns`` (an int or an int64 array): ``t_ns + RULE_READ_DELAY_NS``. The one place
+    of the step convention: the site models' rule-level input
+    (:func:`models.geohazard_sites.sensor_rule_levels`), the nowcast and the stream
+    (:func:`riskwarn.site_state.site_states`) and the stream's per-step state
+    (:class:`riskwarn.stream.state.SensorStates`) all sample through it, so they issue
+    the same level from the same readings (tests/test_site_rule_same.py)."""
+    if isinstance(t_ns, int | np.integer):
+        return int(t_ns) + RULE_READ_DELAY_NS
+    return np.asarray(t_ns, dtype=np.int64) + RULE_READ_DELAY_NS
+
+
 def _trailing(x: np.ndarray, k: int) -> np.ndarray:
     """``(k, n)``: column i holds ``x[i-k+1 .. i]`` (NaN before the start)."""
     padded = np.concatenate([np.full(k - 1, np.nan), x])

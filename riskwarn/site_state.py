@@ -101,7 +101,14 @@ def site_states(
     problem of its sensors.
     """
     good = sorted(health.loc[health["status"] == "ok", "sensor_id"])
-    kin = last_step_kinematics({sid: series[sid] for sid in good if sid in series}, step, rules)
+    # sampled at the step ends as the site models' rule-level input is (the one step
+    # convention, rw.rule_times_ns: the step ending at the origin holds the readings of
+    # the hour before it)
+    kin = last_step_kinematics(
+        {sid: (rw.rule_times_ns(series[sid][0]), series[sid][1]) for sid in good if sid in series},
+        step,
+        rules,
+    )
     lv = rw.sensor_levels(kin, rules) if len(kin) else None
     per_kin: dict[str, dict[str, Any]] = {}
     if lv is not None:

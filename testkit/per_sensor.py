@@ -13,7 +13,7 @@ import pandas as pd
 
 from riskwarn import warnings as rw
 from riskwarn.nowcast import DISPLACEMENT_TYPES, NOWCAST_RULES
-from riskwarn.sensor_rules import noise_floor
+from riskwarn.sensor_rules import noise_floor, rule_times_ns
 from riskwarn.stream.state import SensorStates, SiteLevel
 
 
@@ -47,6 +47,10 @@ def reference_site_sensor_state(
     for sid in sorted(good):
         g = by_sensor[sid]
         series = g.set_index("observed_at")["value"]
+        # the rules' step convention, as the shared path reads it
+        series.index = pd.to_datetime(
+            rule_times_ns(pd.DatetimeIndex(series.index).as_unit("ns").asi8), utc=True
+        )
         k = rw.displacement_kinematics(series, step, rules)
         if k.empty:
             continue

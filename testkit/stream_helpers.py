@@ -201,6 +201,25 @@ def slope_readings(
     )
 
 
+def stream_levels(
+    readings: pd.DataFrame, sites: dict[str, str | None]
+) -> dict[pd.Timestamp, tuple[int, int]]:
+    """Step end -> (served level, rules' level) of the one site of ``readings``, fed to
+    the stream's state hour by hour as the consumer receives them (no site model, the
+    stream's hysteresis): what the stream tests' slopes read at each hour, so that a test
+    pinning "red at step T" can check T from the data (tests/test_stream.py,
+    tests/test_stream_crash.py)."""
+    from riskwarn.stream.state import SensorStates
+
+    st = SensorStates()
+    out = {}
+    for _, part in readings.groupby(readings["observed_at"].dt.floor("1h")):
+        for levels in st.evaluate_within(st.due(st.add(part, sites)), float("inf")):
+            for lv in levels.values():
+                out[lv.observed_to] = (lv.level_rank, lv.raw_rank)
+    return out
+
+
 class Webhook:
     """A local HTTP server that records every POST (headers and body)."""
 

@@ -17,21 +17,32 @@ import pandas as pd
 
 from dashboard import sensors, views
 from riskwarn.nowcast import site_sensor_state
-from riskwarn.sensor_rules import NOWCAST_RULES, displacement_kinematics, sensor_levels
+from riskwarn.sensor_rules import (
+    NOWCAST_RULES,
+    displacement_kinematics,
+    rule_times_ns,
+    sensor_levels,
+)
 
 HOLD = (0.02, 0.08, 0.25, 0.5)
 
 
 def _gated_site() -> tuple[pd.DataFrame, pd.Timestamp, pd.Series]:
-    """A stable GNSS site read every 10 min (2.5 mm noise) whose last reading is 12 mm off (the
+    """A stable GNSS site read every 10 min (2.5 mm noise) whose last reading is 15 mm off (the
     demo's case: one reading lifts the 6-h velocity just past its noise floor, the angle
     past yellow, and the noise gate holds it at blue): readings, the origin, the
-    kinematics row of the last hour."""
+    kinematics row of the last hour. (12 mm did it while the nowcast's steps ended on
+    their on-the-hour reading; under the rules' one step convention, rule_times_ns, this
+    noise gives 34.8 mm/day against a floor of 44.5 with 12 mm: 15 mm, the smallest
+    whole mm past it, is the same case.)"""
     idx = pd.date_range("2024-01-01T00:00Z", periods=6 * 24 * 40, freq="10min")
     rng = np.random.default_rng(4)
     d = np.round(0.05 * np.arange(len(idx)) / 144 + rng.normal(0.0, 2.5, len(idx)), 1)
-    d[-1] += 12.0
-    k = displacement_kinematics(pd.Series(d, index=idx), "1h", NOWCAST_RULES)
+    d[-1] += 15.0
+    # sampled as the nowcast samples them (the rules' step convention: a step holds the
+    # readings of [end - 1 h, end))
+    at = pd.to_datetime(rule_times_ns(idx.as_unit("ns").asi8), utc=True)
+    k = displacement_kinematics(pd.Series(d, index=at), "1h", NOWCAST_RULES)
     lv = sensor_levels(k, NOWCAST_RULES)
     last = k.iloc[-1]
     assert lv["sensor_level_rank"].iloc[-1] == 1 and last["above_noise_run"] == 1
@@ -39,7 +50,7 @@ def _gated_site() -> tuple[pd.DataFrame, pd.Timestamp, pd.Series]:
     readings = pd.DataFrame(
         {"sensor_id": "G1", "observed_at": idx, "quantity": "displacement_mm", "value": d}
     ).assign(interval_s=600, quality="good")
-    # the kinematics row stamped at the last hour uses readings up to it
+    # the kinematics row stamped at the origin uses the readings before it
     return readings, idx[-1] + pd.Timedelta("10min"), last
 
 

@@ -95,30 +95,55 @@ def _steady(n: int, sensors: int = 1, start: pd.Timestamp | None = None) -> pd.D
 
 
 FAIL = pd.Timestamp("2026-11-19", tz="UTC")
+# The first hour at which the rules read the failing slope (seed 0, 10-min readings) red:
+# 2026-11-18 00:00, 24 h before FAIL (yellow at most before it; red is raised at once, then
+# held by hysteresis). Measured from the data by test_the_failing_slope_turns_red_at_
+# red_hour: with every step read as [end - 1 h, end) (the one step convention of the site
+# models, the nowcast and the stream, riskwarn.sensor_rules.rule_times_ns) the first red
+# is at 00:00; the stream's steps used to end on their on-the-hour reading, and it was
+# 11:00 (the parts then ran to 14:00).
+RED_HOUR = FAIL - pd.Timedelta(hours=24)
 
 
 def _failing_slope() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A slope failing at FAIL, in two parts: up to a day before, then up to the first
-    hour at which the rules put it at red (14:00, 10 h before; the stream evaluates each
-    hour end as the nowcast does, and catches up hour by hour on the second part)."""
+    """A slope failing at FAIL, in two parts: up to a day before its first red hour
+    (RED_HOUR: yellow at most), then up to that hour (the newest reading, so the newest
+    step evaluated is the red one; the stream evaluates each hour end as the nowcast does,
+    and catches up hour by hour on the second part). The readings after it are left out:
+    the slope reads yellow again from 01:00 to 06:00, orange 07:00-09:00 and red from
+    10:00, which would publish (and deliver) more changes than the single red these
+    tests follow."""
     r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min")
-    first = r.loc[r["observed_at"] < FAIL - pd.Timedelta(days=1)]
+    first = r.loc[r["observed_at"] < RED_HOUR - pd.Timedelta(days=1)]
     second = r.loc[
-        (r["observed_at"] >= FAIL - pd.Timedelta(days=1))
-        & (r["observed_at"] <= FAIL - pd.Timedelta(hours=10))
+        (r["observed_at"] >= RED_HOUR - pd.Timedelta(days=1)) & (r["observed_at"] <= RED_HOUR)
     ]
     return first, second
 
 
 def _in_force(*parts: pd.DataFrame) -> tuple[pd.DataFrame, ...]:
-    """``parts`` moved by whole hours so that the red hour (``FAIL`` - 10 h, the newest
+    """``parts`` moved by whole hours so that the red hour (``RED_HOUR``, the newest
     reading) falls within the last hour: its warning is in force now and for 23 h more, so
     its messages are sent (those of a warning that ended, as the slope's of November
     would be, are recorded expired). Moved by whole days before, the red hour fell
-    anywhere in the last day (always 14:00 UTC): run just before 14:00 UTC, its warning
-    ended while the test ran, and its messages were logged expired."""
-    shift = (pd.Timestamp.now(tz="UTC") - (FAIL - pd.Timedelta(hours=10))).floor("1h")
+    anywhere in the last day (always 14:00 UTC then): run just before 14:00 UTC, its
+    warning ended while the test ran, and its messages were logged expired."""
+    shift = (pd.Timestamp.now(tz="UTC") - RED_HOUR).floor("1h")
     return tuple(p.assign(observed_at=p["observed_at"] + shift) for p in parts)
+
+
+def test_the_failing_slope_turns_red_at_red_hour() -> None:
+    """The premise of the tests that publish ``_failing_slope``: its first part reads
+    yellow at most, its second turns red at its newest step, RED_HOUR, and at no step
+    before it (so exactly one red change is published and delivered)."""
+    from testkit.stream_helpers import stream_levels
+
+    first, second = _failing_slope()
+    levels = stream_levels(pd.concat([first, second]), {"G1": "H1"})
+    assert max(levels) == RED_HOUR and levels[RED_HOUR] == (4, 4)
+    before = [raw for t, (_, raw) in levels.items() if t < RED_HOUR]
+    assert max(before) == 2  # yellow at most, and yellow is reached (the slope moves)
+    assert max(raw for t, (_, raw) in levels.items() if t < second["observed_at"].min()) <= 2
 
 
 def _batch_file(readings: pd.DataFrame, path: Path) -> Path:

@@ -158,36 +158,56 @@ def test_kill9_between_evaluation_and_publish_publishes_and_delivers_once(
 
 
 SLOPE_START = pd.Timestamp("2026-11-01", tz="UTC")
-RED_AT = FAIL - pd.Timedelta(days=1) + pd.Timedelta(hours=7)  # step T before the shift
+# step T before the shift: 2026-11-17 18:00, 30 h before FAIL (the slope's first red with
+# every step read as [end - 1 h, end), riskwarn.sensor_rules.rule_times_ns; when the
+# stream's steps ended on their on-the-hour reading T was 2026-11-18 07:00).
+# test_the_red_then_lower_slope_reads_red_at_t_then_yellow measures it from the data.
+RED_AT = FAIL - pd.Timedelta(hours=30)
 
 
 def _red_then_lower_slope(
     room: pd.Timedelta | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.Timestamp]:
-    """Slope seed 2 failing at FAIL: the rules (no hysteresis) read yellow up to
-    2026-11-18 06:00, **red at 07:00 (step T)**, yellow at 08:00 (T+1), red again from
-    09:00. Two parts: up to a day before the failure (yellow at most), then up to 08:50 (T+1
-    is the newest complete step; 09:00 is not evaluated). ``room``: how long after the
-    newest reading must still be in the past (a test that publishes the readings that
-    follow, moved by the same shift)."""
+    """Slope seed 2 failing at FAIL: the rules (no hysteresis) read yellow at most up to
+    2026-11-17 17:00, **red at 18:00 (step T)**, yellow at 19:00 (T+1) and on to 11-18
+    10:00, red again from 11:00. Two parts: up to 7 h before T (yellow at most), then up
+    to 19:50 (T+1 is the newest complete step; 20:00 is not evaluated). ``room``: how long
+    after the newest reading must still be in the past (a test that publishes the
+    readings that follow, moved by the same shift)."""
     from testkit.stream_helpers import slope_readings
 
     r = slope_readings("G1", start=SLOPE_START, step="10min", seed=2)
-    cut = FAIL - pd.Timedelta(days=1)
+    cut = RED_AT - pd.Timedelta(hours=7)
     first = r.loc[r["observed_at"] < cut]
     second = r.loc[(r["observed_at"] >= cut) & (r["observed_at"] <= cut + pd.Timedelta("8h50min"))]
-    red_at = cut + pd.Timedelta(hours=7)
+    red_at = RED_AT
     # moved by whole hours so that the newest reading (and ``room`` after it) falls within
     # the last hour: T is then within the last 2 h 50 min (4 h 10 min with 80 min of
     # room), its warning in force now and for over 19 h more, so its messages are sent
     # (one that ended is logged expired, never sent). Moved by whole days before, T was
-    # always 07:00 UTC: run between 07:00 and 10:10 UTC the readings were in the future
-    # (quarantined; CI on 52713d1 and 0c36ca9), and run in the minutes before 07:00 UTC
+    # always the same hour UTC (then 07:00): run between 07:00 and 10:10 UTC the readings
+    # were in the future (quarantined; CI on 52713d1 and 0c36ca9), and run in the minutes before 07:00 UTC
     # the warning ended while the test ran
     now = pd.Timestamp.now(tz="UTC")
     shift = (now - second["observed_at"].max() - (room or pd.Timedelta(0))).floor("1h")
     first, second = (p.assign(observed_at=p["observed_at"] + shift) for p in (first, second))
     return first, second, red_at + shift
+
+
+def test_the_red_then_lower_slope_reads_red_at_t_then_yellow() -> None:
+    """The premise of the tests below, from the data: the first part reads yellow at most,
+    the second reads red at T and yellow at T+1 (its newest complete step) before
+    hysteresis, and T+1 is served red (held)."""
+    from testkit.stream_helpers import stream_levels
+
+    first, second, red_at = _red_then_lower_slope()
+    levels = stream_levels(pd.concat([first, second]), {"G1": "H1"})
+    start = second["observed_at"].min()
+    assert max(raw for t, (_, raw) in levels.items() if t < start) <= 2
+    assert max(raw for t, (_, raw) in levels.items() if t < red_at) <= 2
+    assert levels[red_at] == (4, 4)
+    assert levels[red_at + pd.Timedelta(hours=1)] == (4, 2)
+    assert max(levels) == red_at + pd.Timedelta(hours=1)
 
 
 def test_restart_replays_every_step_after_the_last_published(
@@ -364,13 +384,13 @@ def test_kill_hook_needs_riskwarn_testing(tmp_path: Path, testing: bool) -> None
 def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
     settings: Any, broker: Broker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    """The restart replays H1 from its cursor (06:00): step T = 07:00 (red) is evaluated,
-    then the replay raises before the hour of T+1 = 08:00 is added. The per-sensor state
-    must not stay partial (readings up to 07:50, T+1 never evaluated until new readings
+    """The restart replays H1 from its cursor (17:00): step T = 18:00 (red) is evaluated,
+    then the replay raises before the hour of T+1 = 19:00 is added. The per-sensor state
+    must not stay partial (readings up to 18:50, T+1 never evaluated until new readings
     come): it is rebuilt from the lake and H1 evaluated at its newest step (T+1) as a
     restart did before the replay, hysteresis seeded from the red about to be served (so
     T+1's yellow holds it, not lowers it); the error is logged by class and location, not
-    by its message. On the code before: the state held readings up to 07:50 and H1's
+    by its message. On the code before: the state held readings up to 18:50 and H1's
     last evaluated step stayed T (checked: fails)."""
     import logging
 
@@ -402,7 +422,7 @@ def test_a_replay_that_fails_part_way_falls_back_to_the_newest_step(
 
     def failing(*a: Any) -> Any:
         gen = real(*a)
-        yield next(gen)  # what the history completes (nothing: the cursor is at 06:00)
+        yield next(gen)  # what the history completes (nothing: the cursor is at 17:00)
         yield next(gen)  # the hour of T: red
         raised.append(1)
         raise RuntimeError("replay bug at G1 reading 12.3456 mm")
@@ -616,7 +636,7 @@ def test_failing_replay_clears_once_new_steps_evaluate_its_sites(
 ) -> None:
     """As above (the replay raises after T's hour, the fallback's lake read too): the
     status says ``FAILING replay since <t>: OSError; 1 site(s) not evaluated yet``. Then
-    G1 reports again over the broker (09:00 to 10:10): H1's new steps are evaluated, so
+    G1 reports again over the broker (20:00 to 21:10): H1's new steps are evaluated, so
     the consumer is healthy again and the FAILING line must give way to ``replay
     recovered at <time> (failing since <t>: OSError; 1 site(s) evaluated by new steps)``.
     On the code before: FAILING replay stayed until a restart (checked: fails, timeout

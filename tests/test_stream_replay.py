@@ -18,12 +18,20 @@ from riskwarn.stream.state import SensorStates
 from testkit.stream_helpers import slope_readings
 
 FAIL = pd.Timestamp("2026-11-19", tz="UTC")
+# the slope's (seed 2) first red step, before hysteresis: 2026-11-17 18:00, 30 h before the
+# failure, then yellow at 19:00 (and on to 11-18 10:00), measured from the data by
+# test_replay_after_the_cursor_gives_the_live_levels. With every step read as
+# [end - 1 h, end) (riskwarn.sensor_rules.rule_times_ns, the site models' and the
+# nowcast's convention too); when the stream's steps ended on their on-the-hour reading
+# it was 2026-11-18 07:00
+RED_AT = FAIL - pd.Timedelta(hours=30)
 SITES: dict[str, str | None] = {"G1": "H1"}
 
 
 def _readings() -> pd.DataFrame:
     r = slope_readings("G1", start=pd.Timestamp("2026-11-01", tz="UTC"), step="10min", seed=2)
-    return r.loc[r["observed_at"] <= FAIL - pd.Timedelta("14h10min")].reset_index(drop=True)
+    # up to 20:50: T+2 (20:00) is the newest complete step
+    return r.loc[r["observed_at"] <= RED_AT + pd.Timedelta("2h50min")].reset_index(drop=True)
 
 
 def _live(readings: pd.DataFrame) -> dict[pd.Timestamp, tuple[int, int]]:
@@ -40,14 +48,14 @@ def _live(readings: pd.DataFrame) -> dict[pd.Timestamp, tuple[int, int]]:
 def test_replay_after_the_cursor_gives_the_live_levels() -> None:
     readings = _readings()
     live = _live(readings)
-    red_at = FAIL - pd.Timedelta(hours=17)  # 2026-11-18 07:00: the first red
+    red_at = RED_AT  # 2026-11-17 18:00: the first red
     assert live[red_at] == (4, 4) and live[red_at + pd.Timedelta(hours=1)] == (4, 2)
     assert live[red_at - pd.Timedelta(hours=1)][0] == 2
-    cursor = {"H1": (red_at - pd.Timedelta(hours=1)).value}  # 06:00 handled, 07:00 not
+    cursor = {"H1": (red_at - pd.Timedelta(hours=1)).value}  # 17:00 handled, 18:00 not
     hist_days = SensorStates().history_steps / 24 + 1
     plan = replay_plan(readings, {"G1": "H1"}, cursor, hist_days, max_hours=168)
     assert plan.start == cursor and plan.capped == 0 and plan.replaying == 1
-    assert len(plan.hours) == 3  # 07, 08, 09
+    assert len(plan.hours) == 3  # 18, 19, 20
     assert plan.history["observed_at"].max() < red_at
     st = SensorStates()
     st.seed_levels({"H1": 2})  # the served yellow
@@ -59,10 +67,11 @@ def test_replay_after_the_cursor_gives_the_live_levels() -> None:
         for levels in rounds
         for lv in levels.values()
     }
-    # 07:00 red (published with its own step time), 08:00 held red, 09:00 red
+    # 18:00 red (published with its own step time), 19:00 and 20:00 held red (raw yellow)
     assert got == {t: v for t, v in live.items() if t >= red_at}
     assert sorted(got) == [red_at + pd.Timedelta(hours=h) for h in range(3)]
-    # a newest-step-only restart (the old behaviour) would have seen 09:00 alone
+    assert got[red_at + pd.Timedelta(hours=2)] == (4, 2)
+    # a newest-step-only restart (the old behaviour) would have seen 20:00 alone (yellow)
 
 
 def test_replay_is_bounded_and_sites_without_cursor_evaluate_their_newest_step() -> None:

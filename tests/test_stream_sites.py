@@ -73,7 +73,8 @@ def test_a_quiet_sensor_keeps_its_site_across_restarts(
     settings: Any, broker: Broker, tmp_path: Path
 ) -> None:
     """Q1 (site H1) last reported on 2026-09-07, more than the rules' history window
-    (33 days) before H1's cursor (G1, H1's other sensor, reports up to 2026-11-18 08:50).
+    (33 days) before H1's cursor (G1, H1's other sensor, reports up to 2026-11-17 19:50,
+    moved to the last hour).
     The warm-up reads its readings (its own last 33 days) and the state forgets it (silent
     for longer than the state's history, docs/streaming.md "Silent sensors"), but the map
     keeps it: a save of the map (N1, a new site) keeps it, and a restart reads its

@@ -3,8 +3,10 @@
 The stream keeps, per displacement sensor, only what the nowcast's sensor rules read:
 
 * the last reading of each hourly step (the rules sample the series at the end of each
-  step, :func:`riskwarn.warnings.displacement_kinematics`), for the last
-  ``history_steps`` steps (the steady-velocity window and then some);
+  step, :func:`riskwarn.warnings.displacement_kinematics`; the step ending at ``E`` holds
+  the readings taken in ``[E - 1 h, E)``, the rules' one step convention
+  :func:`riskwarn.sensor_rules.rule_times_ns`), for the last ``history_steps`` steps
+  (the steady-velocity window and then some);
 * the readings of the last 48 h, thinned to one per half expected interval, for the
   health rules (:func:`riskwarn.warnings.sensor_health`: dead, flat, gappy, spiky, over
   24 h), so that a step evaluated late (a consumer catching up) sees its whole window.
@@ -61,6 +63,7 @@ import pandas as pd
 from riskwarn import nowcast
 from riskwarn import warnings as rw
 from riskwarn.level_hold import Held, Hysteresis, held_reason, hold_step
+from riskwarn.sensor_rules import rule_times_ns
 from riskwarn.site_state import site_sensor_states
 
 __all__ = ["Hysteresis", "SensorStates", "SiteLevel", "held_reason", "pending_reason"]
@@ -110,9 +113,16 @@ class SiteLevel:
 
 
 def _step_of(t_ns: int) -> int:
-    # the step a reading belongs to: (end - 1 h, end], labelled by its end, as resample(
+    # the step a rule time belongs to: (end - 1 h, end], labelled by its end, as resample(
     # label="right", closed="right") does
     return -((-t_ns) // _NS_STEP)
+
+
+def _rule_step_of(t_ns: int) -> int:
+    # the step whose last reading the rules read a reading taken at t_ns as: the rules'
+    # step convention (rule_times_ns: [end - 1 h, end)), as the site models' input and
+    # the nowcast sample it
+    return _step_of(rule_times_ns(t_ns))
 
 
 class SensorStates:
@@ -216,7 +226,7 @@ class SensorStates:
                 self.sensors[sid] = st
                 self.by_site.setdefault(site, []).append(sid)
             t = int(t)
-            step = _step_of(t)
+            step = _rule_step_of(t)
             old = st.steps.get(step)
             if old is None or old[0] <= t:
                 st.steps[step] = (t, float(v))
