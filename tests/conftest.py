@@ -120,6 +120,19 @@ def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     mlflow_template.uninstall()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def demo_home_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A demo home (testkit.dashboard_demo.demo_home, own SQLite store) is a copy of one
+    built once per test process with the same arguments (and local date, for homes that
+    follow the wall clock): the dashboard tests build about 60, 25 of them with arguments
+    seen before (2-6 s each: the store's writes, the users file's scrypt hashes)."""
+    from testkit import dashboard_demo
+
+    dashboard_demo.keep_templates(tmp_path_factory.getbasetemp() / "demo_home_templates")
+    yield
+    dashboard_demo.keep_templates(None)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public data folder; tests using it are skipped when it is absent."""
