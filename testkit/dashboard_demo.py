@@ -711,7 +711,9 @@ def _copy_of_template(folder: Path, home: Path, kwargs: dict[str, Any]) -> DemoC
         finally:
             _templates["folder"] = keep
     template, city = built[key]
+    mode = home.stat().st_mode
     shutil.copytree(template, home, dirs_exist_ok=True)
+    home.chmod(mode)  # the caller's home keeps its own mode (copytree copied the template's)
     return replace(
         city,
         store_url=f"sqlite:///{(home / 'serving.db').resolve()}",
