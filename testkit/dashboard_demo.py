@@ -680,7 +680,7 @@ def demo_home(home: Path, store_url: str | None = None, **kwargs: Any) -> DemoCi
 
 # Tests only (tests/conftest.py): the folder of this process's template homes, None = off.
 # A demo home takes 2-6 s to build (most of it the store's writes and the users file's
-# scrypt hashes); about 60 are built in a test run, 25 with arguments seen before.
+# scrypt hashes); 61 are built in a serial test run, 37 with arguments seen before.
 _templates: dict[str, Any] = {"folder": None, "built": {}}
 
 
