@@ -11,7 +11,7 @@ townships, hazard sites, sensors and hourly readings. Deterministic for a given 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -660,12 +660,62 @@ DEMO_PASSWORD = "demo-pass-1"
 
 def demo_home(home: Path, store_url: str | None = None, **kwargs: Any) -> DemoCity:
     """A riskwarn home for dashboard tests: populated store + lake + demo users file
-    (every demo account has :data:`DEMO_PASSWORD`)."""
+    (every demo account has :data:`DEMO_PASSWORD`).
+
+    With :func:`keep_templates` on (the test suite), a home of the home's own SQLite store
+    is a copy of one built once in this process with the same arguments (and, when no
+    ``today`` is given, the same local date: the weeks it holds follow the wall clock)."""
     from dashboard.auth import write_demo_users
 
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
+    folder = _templates["folder"]
+    if store_url is None and folder is not None:
+        return _copy_of_template(Path(folder), home, kwargs)
     url = store_url or f"sqlite:///{(home / 'serving.db').resolve()}"
     city = populate(url, home / "lake", **kwargs)
     write_demo_users(home / "users.yaml", DEMO_PASSWORD)
     return city
+
+
+# Tests only (tests/conftest.py): the folder of this process's template homes, None = off.
+# A demo home takes 2-6 s to build (most of it the store's writes and the users file's
+# scrypt hashes); 61 are built in a serial test run, 37 with arguments seen before.
+_templates: dict[str, Any] = {"folder": None, "built": {}}
+
+
+def keep_templates(folder: Path | None) -> None:
+    """Build each demo home (own SQLite store) once in ``folder`` and copy it after that;
+    None: build every home anew (the default, e.g. for the benchmarks)."""
+    _templates["folder"] = folder
+    _templates["built"] = {}
+
+
+def _copy_of_template(folder: Path, home: Path, kwargs: dict[str, Any]) -> DemoCity:
+    """``home`` as a copy of the template home built with ``kwargs`` (built if absent)."""
+    import shutil
+
+    live_date = (
+        ""
+        if kwargs.get("today") is not None
+        else str(pd.Timestamp.now(tz="UTC").tz_convert("Asia/Shanghai").date())
+    )
+    key = repr((sorted(kwargs.items()), live_date))
+    built: dict[str, tuple[Path, DemoCity]] = _templates["built"]
+    if key not in built:
+        template = folder / f"home{len(built)}"
+        template.mkdir(parents=True, mode=0o700)
+        keep, _templates["folder"] = _templates["folder"], None
+        try:
+            built[key] = (template, demo_home(template, **kwargs))
+        finally:
+            _templates["folder"] = keep
+    template, city = built[key]
+    mode = home.stat().st_mode
+    shutil.copytree(template, home, dirs_exist_ok=True)
+    home.chmod(mode)  # the caller's home keeps its own mode (copytree copied the template's)
+    return replace(
+        city,
+        store_url=f"sqlite:///{(home / 'serving.db').resolve()}",
+        lake_dir=home / "lake",
+    )

@@ -31,7 +31,7 @@ TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 # "test_t..."), and one of them could run alone at the end while the other worker idled.
 LONGEST_FIRST = (
     "test_airflow_live",  # 313 s
-    "test_training_spill",  # 151 s
+    "test_training_spill",  # 151 s; alone 117 -> 87 s since (docs/testing.md, 2026-12-07)
     "test_training_abandoned_runs",  # 146 s
     "test_stream_supervise",  # 178 s before; x0.72 alone since (docs/testing.md): ~128 s
     "test_review_browser",  # 119 s
@@ -118,6 +118,19 @@ def mlflow_db_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
     mlflow_template.install(shared / "mlflow_template")
     yield
     mlflow_template.uninstall()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def demo_home_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A demo home (testkit.dashboard_demo.demo_home, own SQLite store) is a copy of one
+    built once per test process with the same arguments (and local date, for homes that
+    follow the wall clock): the dashboard tests build 61, 37 of them with arguments
+    seen before (2-6 s each: the store's writes, the users file's scrypt hashes)."""
+    from testkit import dashboard_demo
+
+    dashboard_demo.keep_templates(tmp_path_factory.getbasetemp() / "demo_home_templates")
+    yield
+    dashboard_demo.keep_templates(None)
 
 
 @pytest.fixture(scope="session")

@@ -172,43 +172,44 @@ def children() -> Iterator[list[Child]]:
 def reference(
     lake_base: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[str], Path]]:
-    """Per site domain, a home where it was trained once, alone and uninterrupted (both
-    started at once, in processes of their own: they run while the first test runs)."""
+    """Per site domain, a home where it was trained once, alone and uninterrupted: one
+    process started at once trains geohazard in its home, then geohazard_hourly in another
+    (it runs while the first test runs; one process, not one per domain: a training
+    process pays 4-8 s of CPU for its imports before it reads anything)."""
     script = (
         "import json, sys\n"
         "from riskwarn.pipeline import train_domain\n"
         "from riskwarn.settings import Settings\n"
         "from tests.conftest import TEST_PSEUDONYM_KEY as K\n"
-        "s = Settings(home=sys.argv[1], pseudonym_key=K, spill_dir=sys.argv[2])\n"
-        "print(json.dumps(train_domain(s, sys.argv[3], sys.argv[4]), default=str))\n"
+        "for home, spill, domain in zip(*[iter(sys.argv[2:])] * 3):\n"
+        "    s = Settings(home=home, pseudonym_key=K, spill_dir=spill)\n"
+        "    print(json.dumps(train_domain(s, domain, sys.argv[1]), default=str), flush=True)\n"
     )
-    procs: dict[str, tuple[Path, subprocess.Popen[str]]] = {}
+    homes: dict[str, Path] = {}
+    args = [END]
     for domain in ("geohazard", "geohazard_hourly"):
         home, spill = _new_home(lake_base, tmp_path_factory.mktemp(f"reference_{domain}"))
-        procs[domain] = (
-            home,
-            subprocess.Popen(
-                [sys.executable, "-c", script, str(home), str(spill), domain, END],
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            ),
-        )
+        homes[domain] = home
+        args += [str(home), str(spill), domain]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     def wait(domain: str) -> Path:
-        home, proc = procs[domain]
         if proc.returncode is None:
             _out, err = proc.communicate(timeout=WAIT_S)
             assert proc.returncode == 0, err[-3000:]
-        return home
+        return homes[domain]
 
     yield wait
-    for _, proc in procs.values():
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
 
 
 def _trained(home: Path, domain: str) -> dict[str, Any]:
