@@ -158,6 +158,45 @@ def domain_spec(
     )
 
 
+def cell_frame(
+    domain: Domain,
+    events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    cells: pd.DataFrame | None = None,
+    frame_builder: FrameBuilder | None = None,
+    **spec_overrides: Any,
+) -> pd.DataFrame:
+    """Cell x origin model inputs (+ labels) of a hotspot domain at ``origins``
+    (:func:`models.frames.hotspot_frame`, the builder of training, backtests and serving;
+    here so that training's gate builds it without importing :mod:`models.frames`).
+    ``events``: the domain's lake rows (its time column); ``cells``: default every cell
+    with an event known before the last origin; a cell has a row at an origin only when
+    it holds an event known before it (:class:`features.cells.ActiveArea`)."""
+    ev = events.rename(columns={domain.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
+    ev = assign_cells(ev, crs, cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    origins = pd.DatetimeIndex(origins).sort_values()
+    if cells is None:
+        cells = ActiveArea(ev).ever(origins[-1])
+    if cells.empty:
+        return pd.DataFrame()
+    local = origins.tz_convert(tz).tz_localize(None)
+    spec = domain_spec(
+        domain,
+        crs=crs,
+        cell_size_m=cell_size_m,
+        tz=tz,
+        start=local[0],
+        end=local[-1],
+        **spec_overrides,
+    )
+    return (frame_builder or build_model_frame)(ev, cells, origins, spec)
+
+
 def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
     """Evaluation origins and training origins (local midnights, UTC)."""
     evals = local_midnights(spec.start, spec.end, spec.step_days, spec.tz)

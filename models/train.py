@@ -38,13 +38,14 @@ from models.backtest import (
 )
 from models.champion import compare_with_champion
 from models.explain import contributions, global_importance
-from models.frames import CityGrid
 from models.gate import ChampionComparison, GateResult, champion_check, gate
 from models.hotspot_backtest import (
     FrameBuilder,
     HotspotBacktestResult,
     HotspotBacktestSpec,
+    cell_frame,
     domain_spec,
+    outside_area_labels,
     run_hotspot_backtest,
     source_names,
 )
@@ -309,7 +310,7 @@ def _city_rows(
     judged: pd.DataFrame,
     origins: pd.DatetimeIndex,
     ds: domains.Domain,
-    grid: CityGrid,
+    grid: tuple[str, float, str],
     *,
     same: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -329,14 +330,16 @@ def _city_rows(
         if not len(out) or "origin" not in out:
             return city, empty
         return city, out[out["origin"].isin(origins)]
-    from models.frames import hotspot_frame
-    from models.hotspot_backtest import outside_area_labels
-
-    city = hotspot_frame(ds, judged, origins, grid) if len(origins) else pd.DataFrame()
+    crs, cell_size_m, tz = grid
+    city = (
+        cell_frame(ds, judged, origins, crs=crs, cell_size_m=cell_size_m, tz=tz)
+        if len(origins)
+        else pd.DataFrame()
+    )
     if city.empty:
         return empty.assign(label_any=pd.Series(dtype="int8")), empty
     located = judged.rename(columns={ds.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
-    located = assign_cells(located, grid.crs, grid.cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    located = assign_cells(located, crs, cell_size_m).dropna(subset=["cell_x", "cell_y"])
     located = located.astype({"cell_x": "int64", "cell_y": "int64"})
     return city, outside_area_labels(located, city[KEYS], origins, result.spec)
 
@@ -348,7 +351,7 @@ def _champion_comparison(
     judged: pd.DataFrame,
     challenger: pd.DataFrame,
     *,
-    grid: CityGrid,
+    grid: tuple[str, float, str],
     sources: tuple[str, ...] | None,
     recipe_digest: str,
     trained_through: pd.Timestamp,
@@ -369,8 +372,6 @@ def _champion_comparison(
     training sources (:attr:`models.registry.RiskModel.sources`, as serving builds it),
     not on the challenger's. A cell a model does not serve (no event of its sources
     before the origin) is never flagged by it."""
-    from models.frames import hotspot_frame
-
     ds = domains.get(domain)
     since = prov.trained_through
     later = pd.DatetimeIndex(result.eval_origins)
@@ -399,7 +400,8 @@ def _champion_comparison(
         if own is None:
             return city
         mine = judged[judged["source"].isin(own)] if "source" in judged else judged
-        frame = hotspot_frame(ds, mine, later, grid)
+        crs, cell_size_m, tz = grid
+        frame = cell_frame(ds, mine, later, crs=crs, cell_size_m=cell_size_m, tz=tz)
         return frame if len(frame) else none
 
     def measure(champ: pd.DataFrame) -> dict[str, Any]:
@@ -538,7 +540,7 @@ def train_hotspot_domain(
             champion_provenance(client, domain, before),
             every,
             result.scores.loc[result.scores["method"] == "xgboost", [*KEYS, "score"]],
-            grid=CityGrid(crs, cell_size_m, tz),
+            grid=(crs, cell_size_m, tz),  # the city's grid (models.frames.CityGrid)
             sources=training_sources(sources),
             recipe_digest=own.digest,
             trained_through=final_origin,
