@@ -662,6 +662,35 @@ TEXT: dict[str, dict[str, str]] = {
         "origin are drawn together, since a case stays open for weeks and one escalation "
         "is the label of several origins).",
     },
+    # a hotspot model's sources (riskwarn train --source): its inputs and the events its
+    # hit rates / PAI count (metrics.json counted_on_sources, params sources)
+    "vd_sources_every": {
+        "zh": "用全部来源训练；命中率与 PAI 按全部来源（{counted}）的事件计算。",
+        "en": "Trained on every source; its hit rates and PAI count the events of every "
+        "source ({counted}).",
+    },
+    "vd_sources_some": {
+        "zh": "仅用来源 {inputs} 训练（输入只取自这些来源，上线打分亦然）；命中率与 PAI "
+        "按全部来源（{counted}）的事件计算：其他来源报告、落在其不打分网格中的事件计为未命中。",
+        "en": "Trained on the source(s) {inputs} only (its inputs come from them, when served "
+        "too); its hit rates and PAI count the events of every source ({counted}): events "
+        "of the others in cells it does not score are misses.",
+    },
+    "vd_sources_own": {
+        "zh": "仅用来源 {inputs} 训练；命中率与 PAI 只计这些来源的事件，未计其他来源的事件"
+        "（2026-12-07 之前训练的模型如此计算）。",
+        "en": "Trained on the source(s) {inputs} only; its hit rates and PAI count only "
+        "their events, not the other sources' (as models trained before 2026-12-07 were "
+        "counted).",
+    },
+    "vd_champion_sources": {
+        "zh": "两者按全部来源（{counted}）的事件比较，各用自己上线时的输入打分：本模型取自"
+        "{mine}，v{v} 取自{theirs}。",
+        "en": "Both were compared on the events of every source ({counted}), each scored "
+        "from its own serving inputs: this model from {mine}, v{v} from {theirs}.",
+    },
+    "vd_sources_all_words": {"zh": "全部来源", "en": "every source"},
+    "vd_sources_list_words": {"zh": "来源 {names}", "en": "the source(s) {names}"},
     "vd_model_only": {
         "zh": "回测中模型的{metric}为 {model}（未记录与简单方法的比较）。",
         "en": "In the backtest the model's {metric} is {model} (no comparison recorded).",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +102,11 @@ class Verdict:
     # promoted with --force over a pass judged against another champion than the one it
     # replaced (the audit entry's forced_over_stale_gate: gate_champion, serving)
     stale_gate: dict[str, Any] | None = None
+    # hotspot domains: the run's param ``sources`` (its inputs; "all" = every source,
+    # None: not recorded) and the sources whose events its metrics counted
+    # (metrics.json ``counted_on_sources``; None: not recorded, before 2026-12-07)
+    input_sources: str | None = None
+    counted_on: tuple[str, ...] | None = None
 
 
 def is_method(name: str) -> bool:
@@ -337,6 +342,63 @@ def verdict(
         rolled_back=(promotion or {}).get("action") == "rollback",
         champion=champion_of(gate),
         stale_gate=stale if isinstance(stale, dict) else None,
+        input_sources=_given(params.get("sources")),
+        counted_on=counted_sources(metrics),
+    )
+
+
+def counted_sources(metrics: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The sources whose events a hotspot run's metrics counted (metrics.json
+    ``counted_on_sources``), None when the run does not say (before 2026-12-07)."""
+    got = (metrics or {}).get("counted_on_sources")
+    return tuple(str(s) for s in got) if isinstance(got, list | tuple) else None
+
+
+def _source_list(names: Any, lang: str) -> str:
+    """``["a", "b"]`` -> "the source(s) a, b"; empty or None (every source) -> "every source"."""
+    if not names:
+        return t("vd_sources_all_words", lang)
+    return t("vd_sources_list_words", lang, names=("、" if lang == "zh" else ", ").join(names))
+
+
+def sources_words(
+    input_sources: str | None, counted_on: Sequence[str] | None, lang: str
+) -> str | None:
+    """On which sources a hotspot model's figures were counted, and from which its inputs
+    came: ``input_sources`` the run's param ``sources`` (comma-separated, "all" = every
+    source), ``counted_on`` its metrics' ``counted_on_sources``. None when neither is
+    recorded (not a hotspot run, or one from before the sources were recorded)."""
+    if input_sources is None and counted_on is None:
+        return None
+    sep = "、" if lang == "zh" else ", "
+    inputs = [] if input_sources in (None, "all") else str(input_sources).split(",")
+    if counted_on is None:  # a run before 2026-12-07: counted on its inputs' events
+        if not inputs:
+            return None
+        return t("vd_sources_own", lang, inputs=sep.join(inputs))
+    counted = sep.join(counted_on) if counted_on else t("vd_sources_all_words", lang)
+    if not inputs or set(inputs) >= set(counted_on):
+        return t("vd_sources_every", lang, counted=counted)
+    return t("vd_sources_some", lang, inputs=sep.join(inputs), counted=counted)
+
+
+def champion_sources_words(check: Mapping[str, Any] | None, lang: str) -> str | None:
+    """On which events the gate compared a hotspot challenger with the champion and from
+    which sources each was scored (the check's ``counted_on_sources``,
+    ``challenger_sources``, ``champion_sources``; [] = every source); None when the check
+    does not record them (other families, gates before 2026-12-07) or the champion was
+    never scored."""
+    if not check or "counted_on_sources" not in check or "champion_sources" not in check:
+        return None
+    sep = "、" if lang == "zh" else ", "
+    counted = check.get("counted_on_sources") or []
+    return t(
+        "vd_champion_sources",
+        lang,
+        counted=sep.join(counted) if counted else t("vd_sources_all_words", lang),
+        mine=_source_list(check.get("challenger_sources"), lang),
+        theirs=_source_list(check.get("champion_sources"), lang),
+        v=check.get("champion_version", "?"),
     )
 
 
@@ -546,6 +608,9 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 model=_n(v.model_value, COMPARISON_DIGITS),
             )
         )
+    counted = sources_words(v.input_sources, v.counted_on, lang)
+    if counted:  # which sources' events those figures count, and its inputs'
+        lines.append(counted)
     ref = random_reference(v.metric)
     below = ref is not None and v.model_value is not None and v.model_value < ref
     if v.rank is not None and v.n_methods:
@@ -585,6 +650,9 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     champ = champion_words(v.champion, lang, tz, v.domain)
     if champ:
         lines.append(champ)
+    compared_on = champion_sources_words(v.champion, lang)
+    if compared_on:
+        lines.append(compared_on)
     if v.status != "pass" and others:
         lines.append(t("vd_gate_not_judged", lang, why=not_judged_why(v, lang), domain=v.domain))
     elif v.status == "unknown":

@@ -45,6 +45,7 @@ def compare_with_champion(
     recipe_digest: str,
     challenger_through: pd.Timestamp,
     event_words: str,
+    inputs: Callable[[Any], pd.DataFrame] | None = None,
 ) -> ChampionComparison | None:
     """The challenger against the champion of provenance ``prov`` out of sample for both.
 
@@ -55,7 +56,9 @@ def compare_with_champion(
     ``MlflowException`` if there is none). With too few origins or events after it
     (:attr:`ChampionComparison.enough`) the comparison is returned without a difference
     and nothing is scored; otherwise ``measure`` of the champion's scores of ``rows``
-    gives ``diff`` and ``ci``.
+    gives ``diff`` and ``ci``. ``inputs``: the loaded champion -> the rows it scores
+    instead of ``rows`` (its own serving inputs, e.g. a hotspot frame of its training
+    sources; ``measure`` places its scores on the compared rows).
 
     A challenger trained on data ending before the champion's
     (:func:`models.gate.older_than_champion`) is returned without loading the champion:
@@ -83,6 +86,8 @@ def compare_with_champion(
         champ = load()
     except MlflowException:
         return None
+    if inputs is not None:
+        rows = inputs(champ)
     missing = [f for f in champ.features if f not in rows.columns]
     if missing:
         log.warning("champion needs features the current table lacks (%s); not comparable", missing)

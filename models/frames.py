@@ -58,29 +58,20 @@ def hotspot_frame(
     ``models.hotspot_backtest.FrameBuilder``, e.g. ``riskwarn.engine`` on a cluster;
     default here).
     """
-    from features.cells import ActiveArea, assign_cells
-    from models.hotspot_backtest import build_model_frame, domain_spec
+    from models.hotspot_backtest import cell_frame
 
     _require(domain, "hotspot")
-    ev = events.rename(columns={domain.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
-    ev = assign_cells(ev, grid.crs, grid.cell_size_m).dropna(subset=["cell_x", "cell_y"])
-    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
-    origins = pd.DatetimeIndex(origins).sort_values()
-    if cells is None:
-        cells = ActiveArea(ev).ever(origins[-1])
-    if cells.empty:
-        return pd.DataFrame()
-    local = origins.tz_convert(grid.tz).tz_localize(None)
-    spec = domain_spec(
+    return cell_frame(
         domain,
+        events,
+        origins,
         crs=grid.crs,
         cell_size_m=grid.cell_size_m,
         tz=grid.tz,
-        start=local[0],
-        end=local[-1],
+        cells=cells,
+        frame_builder=frame_builder,
         **spec_overrides,
     )
-    return (frame_builder or build_model_frame)(ev, cells, origins, spec)
 
 
 def case_frame(

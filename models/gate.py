@@ -93,6 +93,13 @@ class ChampionComparison:
     event_words: str = "event"
     resampled: str | None = None  # what the measure's bootstrap drew ("cases"), if it says
     n_clusters: int | None = None
+    # hotspot domains: the lake sources whose events both were counted on (the city's,
+    # every source), and each model's own input sources (None: every source);
+    # ``sources_known``: the champion was loaded (its sources read from it)
+    counted_on: tuple[str, ...] | None = None
+    challenger_sources: tuple[str, ...] | None = None
+    champion_sources: tuple[str, ...] | None = None
+    sources_known: bool = False
 
     @property
     def enough(self) -> bool:
@@ -111,7 +118,22 @@ class ChampionComparison:
             "window_origins": int(self.window_origins),
             "n_events": int(self.n_events),
             "min_origins": MIN_CHAMPION_ORIGINS,
+            **self.sources_numbers(),
         }
+
+    def sources_numbers(self) -> dict[str, Any]:
+        """The sources recorded with the check (hotspot domains): ``counted_on_sources``
+        (the events both models were counted on), ``challenger_sources`` and, once the
+        champion was loaded, ``champion_sources`` (its inputs; [] = every source)."""
+        if self.counted_on is None:
+            return {}
+        out: dict[str, Any] = {
+            "counted_on_sources": list(self.counted_on),
+            "challenger_sources": list(self.challenger_sources or ()),
+        }
+        if self.sources_known:
+            out["champion_sources"] = list(self.champion_sources or ())
+        return out
 
 
 def _need() -> str:

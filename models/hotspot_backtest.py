@@ -123,6 +123,10 @@ class HotspotBacktestResult:
     """The frame's label events known only after their window ended (origin, cell_x,
     cell_y, known_at; :func:`late_cell_labels`): a refit at a cut-off leaves out those
     known at or after it (:func:`models.backtest.training_rows`)."""
+    labels: pd.DataFrame | None = None
+    """The evaluation rows' labels the metrics counted (origin, cell_x, cell_y,
+    label_count, label_any): the ``judged`` events' (every source) when the model's
+    inputs are some sources only, else the frame's own."""
 
 
 def domain_spec(
@@ -152,6 +156,45 @@ def domain_spec(
     return HotspotBacktestSpec(
         crs=crs, cell_size_m=cell_size_m, tz=tz, start=start, end=end, **values
     )
+
+
+def cell_frame(
+    domain: Domain,
+    events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    *,
+    crs: str,
+    cell_size_m: float,
+    tz: str,
+    cells: pd.DataFrame | None = None,
+    frame_builder: FrameBuilder | None = None,
+    **spec_overrides: Any,
+) -> pd.DataFrame:
+    """Cell x origin model inputs (+ labels) of a hotspot domain at ``origins``
+    (:func:`models.frames.hotspot_frame`, the builder of training, backtests and serving;
+    here so that training's gate builds it without importing :mod:`models.frames`).
+    ``events``: the domain's lake rows (its time column); ``cells``: default every cell
+    with an event known before the last origin; a cell has a row at an origin only when
+    it holds an event known before it (:class:`features.cells.ActiveArea`)."""
+    ev = events.rename(columns={domain.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
+    ev = assign_cells(ev, crs, cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    ev = ev.astype({"cell_x": "int64", "cell_y": "int64"})
+    origins = pd.DatetimeIndex(origins).sort_values()
+    if cells is None:
+        cells = ActiveArea(ev).ever(origins[-1])
+    if cells.empty:
+        return pd.DataFrame()
+    local = origins.tz_convert(tz).tz_localize(None)
+    spec = domain_spec(
+        domain,
+        crs=crs,
+        cell_size_m=cell_size_m,
+        tz=tz,
+        start=local[0],
+        end=local[-1],
+        **spec_overrides,
+    )
+    return (frame_builder or build_model_frame)(ev, cells, origins, spec)
 
 
 def origins_for(spec: HotspotBacktestSpec) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
@@ -500,8 +543,16 @@ def run_hotspot_backtest(
     *,
     frame_builder: FrameBuilder | None = None,
     trainer: BoosterTrainer | None = None,
+    judged: pd.DataFrame | None = None,
 ) -> HotspotBacktestResult:
     """Backtest the model and every baseline on ``events`` (canonical incidents frame).
+
+    ``judged``: the events the forecasts are judged on (canonical, every source the
+    city's warnings cover) when ``events`` are some sources only (``riskwarn train
+    --source``): the model's inputs and training labels come from ``events``, but every
+    method's evaluation windows count ``judged`` (their labels, the events outside the
+    scored area, those without coordinates; ``metrics["counted_on_sources"]`` names
+    them). None: ``events`` themselves.
 
     The scored area is ``area_cells`` (a study area's cells,
     :func:`features.cells.cells_in_area`) when given (every cell at every origin), else
@@ -512,13 +563,11 @@ def run_hotspot_backtest(
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    located = assign_cells(events, spec.crs, spec.cell_size_m)
-    has_cell = located[["cell_x", "cell_y"]].notna().all(axis=1).to_numpy()
-    versions = located[has_cell].astype({"cell_x": "int64", "cell_y": "int64"})
-    # events without coordinates (no cell), counted once per record (its current version)
-    current = located["known_to"].isna().to_numpy() if "known_to" in located else True
-    unlocated = pd.to_datetime(located.loc[~has_cell & current, "occurred_at"], utc=True)
-    del located
+    versions, unlocated = _located(events, spec)
+    if judged is not None:  # the windows count every source's events, not the inputs' only
+        judged_versions, unlocated = _located(judged, spec)
+    else:
+        judged_versions = versions
     # ``events`` may hold the earlier versions of corrected records (riskwarn.lake.
     # read_versions): every input and label of an origin takes the version valid at it
     # (at the start: the area, the busiest cells, the cells' admin codes)
@@ -579,6 +628,8 @@ def run_hotspot_backtest(
 
     t1 = time.perf_counter()
     eval_labels = frame.loc[frame["origin"].isin(evals), [*KEYS, "label_count", "label_any"]]
+    if judged is not None:  # the same rows, their windows' events of every judged source
+        eval_labels = judged_labels(judged_versions, eval_labels[KEYS], cells, evals, spec)
     model_frame = model_rows(frame, train, evals)
     del frame  # model_frame is the frame itself when it was already sorted (no second copy)
     late = late_cell_labels(versions, cells, all_origins, spec)
@@ -613,9 +664,10 @@ def run_hotspot_backtest(
     counted_all = area_cells is None and not restricted
     # (labels by each origin's versions: features.incidents counts the version valid then)
     outside = outside_area_labels(
-        versions, labels[KEYS], evals, spec, None if counted_all else cells
+        judged_versions, labels[KEYS], evals, spec, None if counted_all else cells
     )
     metrics = evaluate_methods(scores, labels, outside=outside)
+    metrics["counted_on_sources"] = source_names(judged if judged is not None else events)
     timings["metrics_s"] = time.perf_counter() - t3
     if "admin_code" in ev.columns and ev["admin_code"].notna().any():
         metrics["calibration_by_admin"] = calibration_per_admin(
@@ -655,8 +707,59 @@ def run_hotspot_backtest(
     timings["total_s"] = time.perf_counter() - t0
     metrics["timings_s"] = timings
     return HotspotBacktestResult(
-        scores, metrics, mb, features, timings, cells, model_frame, evals, spec, outside, late
+        scores,
+        metrics,
+        mb,
+        features,
+        timings,
+        cells,
+        model_frame,
+        evals,
+        spec,
+        outside,
+        late,
+        labels.reset_index(drop=True),
     )
+
+
+def _located(events: pd.DataFrame, spec: HotspotBacktestSpec) -> tuple[pd.DataFrame, pd.Series]:
+    """The versions of ``events`` with a cell (integer cell_x / cell_y) and the times of
+    the events without coordinates (no cell), each record once (its current version)."""
+    located = assign_cells(events, spec.crs, spec.cell_size_m)
+    has_cell = located[["cell_x", "cell_y"]].notna().all(axis=1).to_numpy()
+    versions = located[has_cell].astype({"cell_x": "int64", "cell_y": "int64"})
+    current = located["known_to"].isna().to_numpy() if "known_to" in located else True
+    unlocated = pd.to_datetime(located.loc[~has_cell & current, "occurred_at"], utc=True)
+    return versions, unlocated
+
+
+def source_names(events: pd.DataFrame) -> list[str]:
+    """The sources of ``events`` (their ``source`` column, sorted; [] without one): the
+    sources whose events a backtest's windows counted (``metrics["counted_on_sources"]``)."""
+    if "source" not in events.columns:
+        return []
+    return sorted({str(s) for s in events["source"].dropna().unique()})
+
+
+def judged_labels(
+    judged: pd.DataFrame,
+    rows: pd.DataFrame,
+    cells: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    spec: HotspotBacktestSpec,
+) -> pd.DataFrame:
+    """``label_count`` / ``label_any`` of ``rows`` (origin, cell_x, cell_y) counted on the
+    ``judged`` events (located versions: each origin counts the version valid at it, as
+    :func:`features.incidents.build_cell_labels` does), for ``cells`` at ``origins``."""
+    area = cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates()
+    area = area.sort_values(["cell_x", "cell_y"], ignore_index=True)
+    labels = build_cell_labels(judged, area, origins, spec.horizon_days, spec.tz)
+    labels["origin"] = labels["origin"].astype(rows["origin"].dtype)
+    out = rows[KEYS].merge(labels, on=KEYS, how="left", validate="one_to_one")
+    out["label_count"] = out["label_count"].fillna(0).astype(labels["label_count"].dtype)
+    out["label_any"] = (out["label_count"] > 0).astype(labels["label_any"].dtype)
+    out.index = rows.index
+    return out
 
 
 def late_cell_labels(

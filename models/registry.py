@@ -619,11 +619,10 @@ def gate_record(client: MlflowClient, run_id: str | None) -> dict[str, Any] | No
 MODEL_METHOD = "xgboost"  # the model's own entry among a run's metrics.json methods
 
 
-def model_values(client: MlflowClient, run_id: str | None, metrics: list[str]) -> dict[str, float]:
-    """The model's own value of each of ``metrics`` in the run's ``metrics.json`` (its
-    ``methods["xgboost"]``): what ``riskwarn models --checks`` compares with a random
-    pick (a gate check passed against a baseline says nothing of that); {} without."""
-    if not run_id or not metrics:
+def run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, Any]:
+    """The run's ``metrics.json`` ({} without: never evaluated, registered by hand, or the
+    run is gone)."""
+    if not run_id:
         return {}
     from riskwarn.spill import owned_tempdir
 
@@ -631,12 +630,28 @@ def model_values(client: MlflowClient, run_id: str | None, metrics: list[str]) -
         with owned_tempdir("run metrics") as tmp:
             path = client.download_artifacts(run_id, "metrics.json", str(tmp))
             record = json.loads(Path(path).read_text())
-        own = (record.get("methods") or {}).get(MODEL_METHOD) or {}
-    except Exception:  # never evaluated, registered by hand, or the run is gone
+    except Exception:
         return {}
+    return record if isinstance(record, dict) else {}
+
+
+def model_values(
+    client: MlflowClient,
+    run_id: str | None,
+    metrics: list[str],
+    record: Mapping[str, Any] | None = None,
+) -> dict[str, float]:
+    """The model's own value of each of ``metrics`` in the run's ``metrics.json`` (its
+    ``methods["xgboost"]``; ``record``: the file already read): what ``riskwarn models
+    --checks`` compares with a random pick (a gate check passed against a baseline says
+    nothing of that); {} without."""
+    if not run_id or not metrics:
+        return {}
+    got = run_metrics(client, run_id) if record is None else record
+    own = (got.get("methods") or {}).get(MODEL_METHOD) or {}
     out = {}
     for m in metrics:
-        v = own.get(m)
+        v = own.get(m) if isinstance(own, dict) else None
         if isinstance(v, int | float) and v == v:
             out[m] = float(v)
     return out
@@ -695,6 +710,10 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
             for c in (record or {}).get("checks") or []
             if isinstance(c, dict)
         ]
+        compared = sorted({str(c["metric"]) for c in summaries if c.get("metric")})
+        hotspot = basis is COMPARISON_BASIS["hotspot"]
+        figures = run_metrics(client, mv.run_id) if compared or hotspot else {}
+        counted = figures.get("counted_on_sources")
         out.append(
             {
                 "version": str(mv.version),
@@ -707,11 +726,12 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 "checks": summaries,
                 # the model's own value of each compared metric (a pass against a
                 # baseline can still be below random: riskwarn models --checks says so)
-                "model_values": model_values(
-                    client,
-                    mv.run_id,
-                    sorted({str(c["metric"]) for c in summaries if c.get("metric")}),
-                ),
+                "model_values": model_values(client, mv.run_id, compared, figures),
+                # hotspot domains: its input sources (run param, "all" = every source; None
+                # if not recorded) and the sources whose events its metrics counted (None
+                # before 2026-12-07: then its inputs' events)
+                "sources": params.get(SOURCES) if hotspot else None,
+                "counted_on_sources": list(counted) if hotspot and counted is not None else None,
                 "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,
@@ -759,6 +779,11 @@ def check_summary(check: Mapping[str, Any], basis: tuple[str, str] | None) -> di
     bootstrap resampled). The gate's "beats caine: diff -0.015, 95% CI [...]" named
     neither."""
     out = {k: check.get(k) for k in ("check", "ok", "judged", "detail")}
+    if "counted_on_sources" in check:  # a hotspot champion check's sources (since 2026-12-07)
+        for k in ("champion_version", "counted_on_sources", "challenger_sources"):
+            out[k] = check.get(k)
+        if "champion_sources" in check:  # the champion was loaded and scored
+            out["champion_sources"] = check["champion_sources"]
     ci = check.get("ci")
     if isinstance(ci, list | tuple) and len(ci) == 2:
         out["metric"] = check.get("metric") or (basis[0] if basis else None)

@@ -27,7 +27,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
-from features.cells import latest_versions
+from features.cells import assign_cells, latest_versions
 from models.backtest import (
     KEYS,
     BoosterTrainer,
@@ -43,8 +43,11 @@ from models.hotspot_backtest import (
     FrameBuilder,
     HotspotBacktestResult,
     HotspotBacktestSpec,
+    cell_frame,
     domain_spec,
+    outside_area_labels,
     run_hotspot_backtest,
+    source_names,
 )
 from models.metrics import (
     AREA_FRACTIONS,
@@ -302,44 +305,115 @@ def hotspot_recipe(
     return recipe(domain, features, cfg, shape, code_version())
 
 
+def _city_rows(
+    result: HotspotBacktestResult,
+    judged: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    ds: domains.Domain,
+    grid: tuple[str, float, str],
+    *,
+    same: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The city's rows at ``origins`` (every cell with an event of any source known before
+    the origin: keys, inputs of every source, ``label_count`` / ``label_any`` of every
+    source's events) and its windows' events elsewhere (``outside``: keys,
+    ``label_count``). ``same``: the backtest's own rows are those (a model on every
+    source): reused, not built again."""
+    empty = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*KEYS, "label_count"]})
+    if same:
+        rows = result.frame[result.frame["origin"].isin(origins)]
+        labels = result.labels if result.labels is not None else rows
+        city = rows.drop(columns=["label_count", "label_any"], errors="ignore").merge(
+            labels[[*KEYS, "label_count", "label_any"]], on=KEYS, validate="one_to_one"
+        )
+        out = result.outside
+        if not len(out) or "origin" not in out:
+            return city, empty
+        return city, out[out["origin"].isin(origins)]
+    crs, cell_size_m, tz = grid
+    city = (
+        cell_frame(ds, judged, origins, crs=crs, cell_size_m=cell_size_m, tz=tz)
+        if len(origins)
+        else pd.DataFrame()
+    )
+    if city.empty:
+        return empty.assign(label_any=pd.Series(dtype="int8")), empty
+    located = judged.rename(columns={ds.time_column: "occurred_at"}).dropna(subset=["lon", "lat"])
+    located = assign_cells(located, crs, cell_size_m).dropna(subset=["cell_x", "cell_y"])
+    located = located.astype({"cell_x": "int64", "cell_y": "int64"})
+    return city, outside_area_labels(located, city[KEYS], origins, result.spec)
+
+
 def _champion_comparison(
     result: HotspotBacktestResult,
     domain: str,
     prov: ChampionProvenance,
-    labels: pd.DataFrame,
+    judged: pd.DataFrame,
     challenger: pd.DataFrame,
     *,
+    grid: tuple[str, float, str],
+    sources: tuple[str, ...] | None,
     recipe_digest: str,
     trained_through: pd.Timestamp,
     n_boot: int,
     store: Any | None,
 ) -> tuple[ChampionComparison, float] | None:
-    """The champion against the challenger's windows (``challenger``) on the evaluation
-    origins at or after the champion's ``trained_through`` only
-    (:func:`models.champion.compare_with_champion`), with the champion's PAI@5% there
-    (NaN when not compared; None if the champion could not be scored)."""
+    """The champion against the challenger on the evaluation origins at or after the
+    champion's ``trained_through`` only (:func:`models.champion.compare_with_champion`),
+    with the champion's PAI@5% there (NaN when not compared; None if the champion could
+    not be scored).
+
+    Would serving the challenger be better than serving the champion? Both are judged on
+    the same rows, the city's: at each origin every cell with an event of any source
+    known before it, its window's events of every source (``judged``, the domain's lake
+    rows of every source; events elsewhere are misses for both), and each model scores
+    them from its own serving inputs: ``challenger`` (its backtest's scores: keys and
+    ``score``, from its ``sources``) and the champion on a frame built from its own
+    training sources (:attr:`models.registry.RiskModel.sources`, as serving builds it),
+    not on the challenger's. A cell a model does not serve (no event of its sources
+    before the origin) is never flagged by it."""
+    ds = domains.get(domain)
     since = prov.trained_through
-    outside = result.outside
-    out_later = (
-        outside[outside["origin"] >= since] if len(outside) and "origin" in outside else outside
-    )
-    events = int(labels.loc[labels["origin"] >= since, "label_count"].sum())
-    if len(out_later) and "label_count" in out_later:
-        events += int(out_later["label_count"].sum())
-    rows = result.frame[result.frame["origin"].isin(result.eval_origins)]
+    later = pd.DatetimeIndex(result.eval_origins)
+    later = later[later >= since]
+    city, outside = _city_rows(result, judged, later, ds, grid, same=sources is None)
+    events = int(city["label_count"].sum()) + int(outside["label_count"].sum())
     champ_pai: list[float] = []
+    champ_sources: list[tuple[str, ...] | None] = []
+
+    def on_city(scored: pd.DataFrame) -> pd.DataFrame:
+        """A model's windows on the city's rows (cells it does not serve: never flagged)."""
+        rows = city[[*KEYS, "label_count"]].merge(
+            scored[[*KEYS, "score"]], on=KEYS, how="left", validate="one_to_one"
+        )
+        rows["score"] = rows["score"].fillna(-1.0)  # below every probability it serves
+        w = hotspot_windows(rows, outside=outside)
+        return w.sort_values("origin").reset_index(drop=True)
+
+    def inputs(champ: Any) -> pd.DataFrame:
+        """The champion's serving inputs at those origins: a frame of its own sources."""
+        own = training_sources(getattr(champ, "sources", None))
+        champ_sources.append(own)
+        none = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*KEYS, *champ.features]})
+        if city.empty:
+            return none
+        if own is None:
+            return city
+        mine = judged[judged["source"].isin(own)] if "source" in judged else judged
+        crs, cell_size_m, tz = grid
+        frame = cell_frame(ds, mine, later, crs=crs, cell_size_m=cell_size_m, tz=tz)
+        return frame if len(frame) else none
 
     def measure(champ: pd.DataFrame) -> dict[str, Any]:
-        cw = hotspot_windows(champ.merge(labels, on=KEYS), outside=out_later)
-        cw = cw.sort_values("origin").reset_index(drop=True)
-        xw = challenger[challenger["origin"] >= since].sort_values("origin").reset_index(drop=True)
+        cw = on_city(champ)
+        xw = on_city(challenger[challenger["origin"] >= since])
         d, lo, hi = paired_bootstrap_diff(xw, cw, pai_statistic(0.05), n_boot=n_boot)
         champ_pai.append(float(pai_statistic(0.05)(cw, None)))
         return {"diff": d, "ci": [lo, hi]}
 
     comp = compare_with_champion(
         prov,
-        rows[rows["origin"] >= since],
+        city,
         origins=pd.DatetimeIndex(result.eval_origins),
         n_events=events,
         keys=KEYS,
@@ -348,8 +422,18 @@ def _champion_comparison(
         recipe_digest=recipe_digest,
         challenger_through=trained_through,
         event_words="event",
+        inputs=inputs,
     )
-    return None if comp is None else (comp, champ_pai[0] if champ_pai else float("nan"))
+    if comp is None:
+        return None
+    comp = replace(
+        comp,
+        counted_on=tuple(source_names(judged)),
+        challenger_sources=training_sources(sources),
+        champion_sources=champ_sources[0] if champ_sources else None,
+        sources_known=bool(champ_sources),
+    )
+    return comp, champ_pai[0] if champ_pai else float("nan")
 
 
 def train_hotspot_domain(
@@ -371,13 +455,17 @@ def train_hotspot_domain(
     frame_builder: FrameBuilder | None = None,
     trainer: BoosterTrainer | None = None,
     sources: Sequence[str] | None = None,
+    judged: pd.DataFrame | None = None,
 ) -> TrainReport:
     """Backtest, fit, log, register and gate a challenger for a cell domain.
 
     ``frame_builder`` / ``trainer``: where the model frame is built and the boosters
     grown (default here; a cluster through ``riskwarn.engine``). ``sources``: the lake
     sources ``events`` were read from (None: all), recorded in the recipe, the run and
-    the model, so serving builds its inputs from the same ones."""
+    the model, so serving builds its inputs from the same ones. ``judged``: the domain's
+    lake rows of every source (as ``events``) when ``sources`` are some only: the events
+    its forecasts are judged on (the backtest's windows and the champion comparison count
+    them, :func:`models.hotspot_backtest.run_hotspot_backtest`); None: ``events``."""
     ds = domains.get(domain)
     if ds.family != "hotspot":
         raise ValueError(f"domain {domain!r} is not a cell hotspot domain")
@@ -405,11 +493,23 @@ def train_hotspot_domain(
         model=cfg,
         max_cells=max_cells,
     )
-    result = run_hotspot_backtest(ev, spec, frame_builder=frame_builder, trainer=trainer)
+    every = events if judged is None else judged  # the events the forecasts are judged on
+    result = run_hotspot_backtest(
+        ev,
+        spec,
+        frame_builder=frame_builder,
+        trainer=trainer,
+        judged=None if judged is None else judged.rename(columns={ds.time_column: "occurred_at"}),
+    )
     metrics = result.metrics
-    labels = result.frame[result.frame["origin"].isin(result.eval_origins)][
-        [*KEYS, "label_count", "label_any"]
-    ]
+    metrics["input_sources"] = list(training_sources(sources) or ())  # [] = every source
+    labels = (
+        result.labels
+        if result.labels is not None
+        else result.frame[result.frame["origin"].isin(result.eval_origins)][
+            [*KEYS, "label_count", "label_any"]
+        ]
+    )
     merged = result.scores.merge(labels, on=KEYS)
     windows = {  # every event of a window counted, as in the metrics (result.outside)
         m: hotspot_windows(g, outside=result.outside).sort_values("origin").reset_index(drop=True)
@@ -438,8 +538,10 @@ def train_hotspot_domain(
             result,
             domain,
             champion_provenance(client, domain, before),
-            labels,
-            windows["xgboost"],
+            every,
+            result.scores.loc[result.scores["method"] == "xgboost", [*KEYS, "score"]],
+            grid=(crs, cell_size_m, tz),  # the city's grid (models.frames.CityGrid)
+            sources=training_sources(sources),
             recipe_digest=own.digest,
             trained_through=final_origin,
             n_boot=n_boot,

@@ -544,6 +544,13 @@ def _train_hotspots(
             f"no {table} rows before {end} in the lake at {settings.lake_dir}; "
             "run `riskwarn ingest` first"
         )
+    # a model on some sources is still judged on every source's events (the city's): its
+    # backtest's windows and the champion comparison count them
+    judged = (
+        read_known(settings.lake_dir, table, end, None, version=source.version)
+        if opts.sources
+        else None
+    )
     with open_engine(settings) as engine:
         return train_hotspot_domain(
             events,
@@ -554,6 +561,7 @@ def _train_hotspots(
             frame_builder=engine.frame_builder(source),
             trainer=engine.trainer(),
             sources=opts.sources,
+            judged=judged,
             **common,
         )
 

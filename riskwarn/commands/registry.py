@@ -184,6 +184,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
 
     from mlflow.exceptions import MlflowException
 
+    from dashboard.verdicts import sources_words
     from models import registry
 
     # a read-only listing: an unreachable MLflow server is said in seconds
@@ -267,6 +268,9 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             if r["recorded"] and last is not None and entry == last:
                 continue  # said once, in the "serves" line above (review of 6 Dec 2026)
             click.echo(f"         {move_words(entry, checks)}")
+        counted = sources_words(r.get("sources"), r.get("counted_on_sources"), "en")
+        if counted:  # on which sources' events its figures were counted (hotspot domains)
+            click.echo(f"         {counted}")
         if checks:
             values = r.get("model_values") or {}
             for c in r["checks"]:
@@ -317,7 +321,7 @@ def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
     own value of its metric (``model_value``, metrics.json) below what a random pick
     scores, it says so in the models page's words (a PAI@5% "ok" against a baseline
     beside the page's "about 7.7 times worse than chance")."""
-    from dashboard.verdicts import below_random_words
+    from dashboard.verdicts import below_random_words, champion_sources_words
     from models.gate import ci_text
 
     name, detail = str(check.get("check")), str(check.get("detail"))
@@ -326,6 +330,9 @@ def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
         detail = _CI_TEXT.sub(lambda _: ci_text(float(ci[0]), float(ci[1])), detail, count=1)
     if _worse_not_shown(check):
         detail += "; worse on the point estimate, not shown worse"
+    compared_on = champion_sources_words(check, "en")
+    if compared_on:  # a hotspot champion check: the events both were counted on
+        detail += "; " + compared_on[:1].lower() + compared_on[1:].rstrip(".")
     metric = check.get("metric")
     below = below_random_words(str(metric), model_value, "en") if metric else None
     if below:  # plain text: the page's Markdown emphasis dropped
