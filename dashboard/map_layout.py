@@ -108,8 +108,8 @@ def place_labels(
 
     ``marks``: the ``[lon, lat]`` of the warned squares (``mark_px`` wide on screen),
     which no name may cover: they are placed first, and a name that meets one is tried
-    above and below as when it meets a name (a warned township's and a county's up to
-    three lines away), else left out. On the demo city's overview 45 of the 47 warned
+    above and below as when it meets a name (a warned township's up to three lines
+    away, a county's one: further, a county's read as off the city), else left out. On the demo city's overview 45 of the 47 warned
     incident cells lay under a name at 390 px ("Chengguan Town 10", "Yixiu District"
     written over the squares: user review, 2026-12-07).
     """
@@ -135,11 +135,11 @@ def place_labels(
             if abs(x) > room:
                 x = math.copysign(room, x)
                 lon = round(math.degrees(lon_c + x / scale), 6)
-        shifts = (
-            (0.0, -h, h, -2 * h, 2 * h, -3 * h, 3 * h)
-            if int(r.priority) >= COUNTY_PRIORITY
-            else (0.0,)
-        )
+        shifts: tuple[float, ...] = (0.0,)
+        if int(r.priority) >= COUNTY_PRIORITY:
+            shifts = (0.0, -h, h)
+        if int(r.priority) > COUNTY_PRIORITY and len(marks):  # a warned township's name
+            shifts += (-2 * h, 2 * h, -3 * h, 3 * h)  # beside its squares, not on them
         for dy in shifts:
             y = y0 + dy
             box = (x - w / 2 - gap_px, y - h / 2 - gap_px, x + w / 2 + gap_px, y + h / 2 + gap_px)
