@@ -55,6 +55,7 @@ BOUNDARY_STYLE: dict[str, tuple[list[int], float]] = {
     "township": ([150, 156, 166, 170], 0.7),
 }
 MIN_SQUARE_PX = 10  # a warned cell never shrinks below this on screen
+MARK_BOX_PX = MIN_SQUARE_PX + 3 + 2  # a warned square with its white rim and a gap: no name
 LABEL_FONT = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
     '"WenQuanYi Micro Hei", "Noto Sans", sans-serif'
@@ -449,9 +450,7 @@ def risk_deck(
     if sites is not None and not sites.empty:
         marks += [p for p, c in zip(sites["position"], sites["colour"], strict=True)
                   if tuple(c[:3]) in _MARK_RGB]  # fmt: skip
-    labels = place_labels(
-        labels, view, width_px=width_px, marks=marks, mark_px=MIN_SQUARE_PX + 3 + 2
-    )
+    labels = place_labels(labels, view, width_px=width_px, marks=marks, mark_px=MARK_BOX_PX)
     if not labels.empty:
         layers.append(
             _text_layer(
