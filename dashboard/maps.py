@@ -55,6 +55,7 @@ BOUNDARY_STYLE: dict[str, tuple[list[int], float]] = {
     "township": ([150, 156, 166, 170], 0.7),
 }
 MIN_SQUARE_PX = 10  # a warned cell never shrinks below this on screen
+MARK_BOX_PX = MIN_SQUARE_PX + 3 + 2  # a warned square with its white rim and a gap: no name
 LABEL_FONT = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC", '
     '"WenQuanYi Micro Hei", "Noto Sans", sans-serif'
@@ -403,8 +404,9 @@ def risk_deck(
     basemap_url: str | None = None,
     sites: pd.DataFrame | None = None,
 ) -> pdk.Deck:
-    """The map: township fills, boundaries, warned squares (or site dots) on top, names,
-    scale bar.
+    """The map: township fills, boundaries, names, scale bar, and the warned squares (or
+    site dots) on top of them all: no name covers a warned square (:func:`place_labels`
+    leaves none over one, and the squares are drawn last: a name was written over them).
 
     Pickable (tooltip and click): the township fills (``area-fills``, by ``record_id``),
     the squares (``warned-cells``, by ``warning_id``) and the sites (``sites``, by
@@ -439,6 +441,47 @@ def risk_deck(
                 get_width=0,
                 width_min_pixels=width,
                 pickable=False,
+            )
+        )
+    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
+    view = view_for(bounds, width_px=width_px, height_px=height_px)
+    # names that fit whole at the view, none over a warned square or site
+    marks = list(squares["position"]) if not squares.empty else []
+    if sites is not None and not sites.empty:
+        marks += [p for p, c in zip(sites["position"], sites["colour"], strict=True)
+                  if tuple(c[:3]) in _MARK_RGB]  # fmt: skip
+    labels = place_labels(labels, view, width_px=width_px, marks=marks, mark_px=MARK_BOX_PX)
+    if not labels.empty:
+        layers.append(
+            _text_layer(
+                labels[["text", "position", "size", "colour", "priority"]],
+                "place-names",
+                get_size="size",
+                get_color="colour",
+            )
+        )
+    if bounds is not None:
+        bar, bar_text = scale_bar(bounds, view.zoom, lang)
+        layers.append(
+            pdk.Layer(
+                "PathLayer",
+                data=bar,
+                id="scale-bar",
+                get_path="path",
+                get_color=[40, 42, 48, 255],
+                get_width=0,
+                width_min_pixels=2.5,
+                pickable=False,
+            )
+        )
+        layers.append(
+            _text_layer(
+                bar_text,
+                "scale-bar-label",
+                get_size=13,
+                get_color=[40, 42, 48, 255],
+                get_text_anchor="'start'",
+                get_pixel_offset=[8, 0],
             )
         )
     if not squares.empty:
@@ -488,42 +531,6 @@ def risk_deck(
                 get_line_color=[255, 255, 255, 240],
                 line_width_min_pixels=1.5,
                 pickable=True,
-            )
-        )
-    bounds = bounds_of(boundaries, squares if sites is None or sites.empty else sites)
-    view = view_for(bounds, width_px=width_px, height_px=height_px)
-    labels = place_labels(labels, view, width_px=width_px)  # names that fit whole at the view
-    if not labels.empty:
-        layers.append(
-            _text_layer(
-                labels[["text", "position", "size", "colour", "priority"]],
-                "place-names",
-                get_size="size",
-                get_color="colour",
-            )
-        )
-    if bounds is not None:
-        bar, bar_text = scale_bar(bounds, view.zoom, lang)
-        layers.append(
-            pdk.Layer(
-                "PathLayer",
-                data=bar,
-                id="scale-bar",
-                get_path="path",
-                get_color=[40, 42, 48, 255],
-                get_width=0,
-                width_min_pixels=2.5,
-                pickable=False,
-            )
-        )
-        layers.append(
-            _text_layer(
-                bar_text,
-                "scale-bar-label",
-                get_size=13,
-                get_color=[40, 42, 48, 255],
-                get_text_anchor="'start'",
-                get_pixel_offset=[8, 0],
             )
         )
     return pdk.Deck(

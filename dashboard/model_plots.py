@@ -36,11 +36,15 @@ PLOT_JSON = {"importance": "plots/importance.json", "reliability": "plots/reliab
 
 
 def feature_label(name: str, lang: str) -> str:
-    """A feature id as a short label in ``lang``: the catalog's sentence with the value left
-    open ("近 7 天本网格发生 … 起事件" / "… events in this cell in the last 7 days"); an
-    uncatalogued id as given."""
-    from features.catalog import GROUP_ZH, fill_template, lookup
+    """A feature id as a short label in ``lang``: the catalogue's label, as the warnings'
+    evidence names the feature ("Events in this cell, last 7 days" / "近 7 天本网格事件数":
+    :func:`features.catalog.short_label`); for an entry without a label in ``lang``, its
+    sentence with the value left open ("… events …"); an uncatalogued id as given."""
+    from features.catalog import GROUP_ZH, fill_template, lookup, short_label
 
+    label = short_label(name, lang)
+    if label is not None:
+        return label
     found = lookup(name)
     if found is None:
         return name

@@ -319,6 +319,8 @@ QUEUE_CSS = """
 .rw-table .rw-num { text-align: right; }
 .rw-table td.rw-num { white-space: nowrap; }
 .rw-table td.rw-text { overflow-wrap: anywhere; min-width: 10rem; }
+.rw-table.rw-facts td { overflow-wrap: anywhere; }
+.rw-table.rw-facts td.rw-text { min-width: 6rem; width: 40%; }
 @container (min-width: 760px) { .rw-table td.rw-wkeep { white-space: nowrap; } }
 </style>
 """
@@ -909,6 +911,17 @@ def evidence_table(frame: Any, lang: str, tz: str = "Asia/Shanghai") -> Any:
     for col in out.columns:
         out[col] = [evidence_value(str(col), v, lang, tz) for v in out[col]]
     return out.rename(columns={c: evidence_word(str(c), lang) for c in out.columns})
+
+
+def evidence_facts_html(facts: Any, label: str = "") -> str:
+    """A warning's scalar evidence (``facts``: its metric and value columns, in the
+    reader's words) as an HTML table that fits its frame (:func:`frame_table`): labels
+    and values wrap, the value never cut (the data grid cut "纠纷案件升级模型…" and long
+    labels at 390 px). Two columns fit a phone's width, so no cards."""
+    cols = [str(c) for c in facts.columns]
+    return frame_table(facts, text=(cols[1],), label=label).replace(
+        '<table class="rw-table"', '<table class="rw-table rw-facts"', 1
+    )
 
 
 def evidence_label(key: str, value: Any, lang: str) -> str:

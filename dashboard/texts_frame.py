@@ -172,11 +172,26 @@ TEXT: dict[str, dict[str, str]] = {
     # short labels of the domains the KPI may cover (the long name was cut at 1280 px)
     "kpi_hot_mean_incidents": {"zh": "治安热点平均风险", "en": "Incident hotspot risk"},
     "kpi_hot_mean_disputes": {"zh": "纠纷热点平均风险", "en": "Dispute hotspot risk"},
+    # the bare percentage explained (user review, 2026-12-07: "48.4%" said nothing of what,
+    # over which window, how counted): overview.kpi_help fills it
     "kpi_hot_mean_help": {
-        "zh": "{domain}：风险最高的 {n} 个网格的平均概率；箭头为与上周相比的变化（百分点）。",
-        "en": "{domain}: mean probability of the {n} riskiest cells; the arrow is the change "
-        "from last week (percentage points).",
+        "zh": "**含义**：本周预测中，{start}至{end}（{days} 天）内一个网格（{size} 米见方）"
+        "发生至少一起{event}的概率，取概率最高的 {n} 个网格求平均。\n\n"
+        "**计算方式**：每个网格的模型预测概率，取最高的 {n} 个相加后除以 {n}；"
+        "不是事件数，也不是网格的占比。\n\n"
+        "**箭头**：与上周预测（同样 {n} 个最高网格）相比的变化，单位为百分点。",
+        "en": "**What it is**: in this week's forecast, the chance that a cell ({size} m "
+        "square) has at least one {event} from {start} to {end} ({days} days), averaged "
+        "over the {n} cells with the highest chance.\n\n"
+        "**How it is counted**: each cell's forecast probability from the model; the {n} "
+        "highest are added up and divided by {n}. It is not a count of events, nor a share "
+        "of cells.\n\n"
+        "**The arrow**: the change from last week's forecast (its {n} highest cells), in "
+        "percentage points.",
     },
+    # what the KPI's probability is of, per domain (kpi_hot_mean_help's {event})
+    "kpi_hot_event_incidents": {"zh": "治安事件", "en": "incident"},
+    "kpi_hot_event_disputes": {"zh": "新纠纷", "en": "new dispute"},
     # the model behind the KPI failed its gate's calibration check (views.calibration_caveat)
     "kpi_uncalibrated": {
         "zh": "⚠ 模型未通过校准检验（ECE {ece}，上限 {bound}）：此百分比只可用于排序，不能当作概率。",

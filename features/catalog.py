@@ -738,18 +738,36 @@ def describe_parts(name: str, value: float, lang: str = "en") -> tuple[str, str]
     found = lookup(name)
     if found is None:
         return None
-    info, parts = found
-    template, label = info.template_for(lang), info.label_for(lang)
+    info, _parts = found
+    template = info.template_for(lang)
     specs = [spec for _, field, spec, _ in string.Formatter().parse(template) if field == "value"]
-    if not label or len(specs) != 1:
+    words = short_label(name, lang)
+    if words is None or len(specs) != 1:
         return None
-    spec = specs[0] or ""
     try:
-        shown = fill_template("{value:" + spec + "}", lang, value=value)
-        words = fill_template(_in_days(label, parts, lang), lang, **_words(parts, lang))
+        shown = fill_template("{value:" + (specs[0] or "") + "}", lang, value=value)
     except (ValueError, KeyError):
         return None
-    return (words[:1].upper() + words[1:], shown)
+    return (words, shown)
+
+
+def short_label(name: str, lang: str = "en") -> str | None:
+    """The catalogue's short label of a concrete feature in ``lang``, its placeholders
+    filled ("Events in this cell, last 7 days"; "近 7 天本网格事件数"; English
+    capitalised): what the evidence tables and the models page's importance chart call
+    the feature. None if ``name`` is not catalogued or its entry has no label in ``lang``."""
+    found = lookup(name)
+    if found is None:
+        return None
+    info, parts = found
+    label = info.label_for(lang)
+    if not label:
+        return None
+    try:
+        words = fill_template(_in_days(label, parts, lang), lang, **_words(parts, lang))
+    except (ValueError, KeyError, IndexError):
+        return None
+    return words[:1].upper() + words[1:]
 
 
 def catalog_markdown() -> str:

@@ -168,12 +168,31 @@ def images(at: AppTest) -> list[str]:
 # --------------------------------------------------------------------------- pure
 
 
-def test_feature_labels_are_the_catalogs_words_with_the_value_left_open() -> None:
-    assert (
-        model_plots.feature_label("count_violent_28d", "zh") == "近 28 天本网格发生 … 起暴力类事件"
-    )
-    assert model_plots.feature_label("count_7d", "en") == "… events in this cell in the last 7 days"
+def test_feature_labels_are_the_catalogs_short_labels() -> None:
+    """The importance chart named features by their sentence with a gap ("近 28 天本网格发生
+    … 起暴力类事件", "… events in this cell in the last 7 days") where the evidence tables
+    use the catalogue's short labels (user review, 2026-12-07): now the same labels."""
+    assert model_plots.feature_label("count_violent_28d", "zh") == "近 28 天本网格暴力类事件数"
+    assert model_plots.feature_label("count_7d", "en") == "Events in this cell, last 7 days"
+    assert model_plots.feature_label("rain_72h_mm", "en") == "Rain, last 3 days (mm)"
     assert model_plots.feature_label("not_a_feature", "zh") == "not_a_feature"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_catalogued_feature_reads_on_the_chart_as_in_the_evidence(lang: str) -> None:
+    """Each catalogued feature is labelled on the chart exactly as a warning's evidence
+    table labels it from the catalogue (features.catalog.describe_parts, which
+    review.evidence_fact_rows uses), with no gap ("…") in it."""
+    from features.catalog import PATTERNS, describe_parts
+
+    names = [*FEATURES, *LONG_NAMED, "nearby_disputes_30d", "n_mediations", "rain_72h_mm"]
+    names += [k for k in PATTERNS if "{" not in k]
+    for name in names:
+        label = model_plots.feature_label(name, lang)
+        parts = describe_parts(name, 3.0, lang)
+        assert "…" not in label and label[:1] == label[:1].upper(), (name, label)
+        if parts is not None:  # a feature whose sentence holds its value once
+            assert label == parts[0], (name, label, parts)
 
 
 # a trained incidents model's 15 most important features (bench/screenshot_home.py,
@@ -236,7 +255,7 @@ def test_the_chinese_card_is_written_from_the_runs_facts() -> None:
     card = model_plots.card_markdown("incidents", "3", METRICS, PARAMS, FEATURES, gate)
     assert card is not None
     assert "治安案事件模型 第 3 版" in card and "核密度热点" in card
-    assert "近 28 天本网格发生 … 起暴力类事件" in card and "count_violent_28d" not in card
+    assert "近 28 天本网格暴力类事件数" in card and "count_violent_28d" not in card
     assert "2023年10月2日" in card or "10月2日" in card
     words = re.findall(r"[A-Za-z_]{2,}", re.sub(r"`[^`]*`", " ", card))
     assert set(words) <= {"XGBoost", "PAI", "AUC", "CI"}, set(words)
@@ -252,7 +271,7 @@ def test_the_chinese_page_draws_both_plots_in_chinese(home: Path) -> None:
     assert images(at) == []  # no English matplotlib image left on the Chinese page
     titles, values = chart_strings(at)
     assert "平均绝对贡献" in titles and "预测概率" in titles and "实际发生率" in titles
-    assert "近 28 天本网格发生 … 起暴力类事件" in values
+    assert "近 28 天本网格暴力类事件数" in values  # the catalogue's short label
     assert not set(FEATURES) & set(values), "raw feature ids on the Chinese page"
     captions = "\n".join(c.value for c in at.caption)
     assert "特征重要性" in captions and "可靠性图" in captions
@@ -262,7 +281,7 @@ def test_the_chinese_page_draws_both_plots_in_chinese(home: Path) -> None:
     assert images(en) == []
     titles, values = chart_strings(en)
     assert "Predicted probability" in titles
-    assert "… events in this cell in the last 7 days" in values
+    assert "Events in this cell, last 7 days" in values  # the catalogue's short label
     assert "# Model card: riskwarn-incidents" in "\n".join(m.value for m in en.markdown)
 
 

@@ -434,4 +434,6 @@ def test_the_queue_and_the_trail_fit_their_frame_as_wrapping_tables(
         "en": "Table view: sort, search, download CSV",
         "zh": "表格视图：排序、搜索、下载",
     }
-    assert [e.label for e in at.expander].count(labels[lang]) == 2
+    # the queue's, the evidence's (its facts and tables: test_dashboard_ux_dec7.py) and
+    # the trail's
+    assert [e.label for e in at.expander].count(labels[lang]) == 3

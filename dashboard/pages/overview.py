@@ -84,11 +84,35 @@ def kpis(
             delta=fmt_points(delta, lg) if len(latest) > 1 and abs(delta) >= 0.0005 else None,
             delta_color="inverse",
             border=True,
-            help=t("kpi_hot_mean_help", lg, domain=latest["domain_label"].iloc[0], n=20),
+            help=kpi_help(str(latest["domain"].iloc[0]), latest["origin"].iloc[-1]),
         )
         caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
         if caveat:
             c4.caption(caveat)
+
+
+KPI_TOP_N = 20  # the hotspot KPI averages this many riskiest cells (trends.weekly_summary)
+
+
+def kpi_help(domain: str, origin: Any) -> str:
+    """The hotspot KPI's help: what the percentage is (the chance of at least one event of
+    ``domain`` in a cell over the forecast's window, from ``origin`` for the domain's
+    horizon), how it is counted (the mean of the :data:`KPI_TOP_N` highest) and what the
+    arrow is."""
+    days = domains.get(domain).horizon_days
+    start = pd.Timestamp(origin)
+    end = start + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)  # the window's last day
+    key = f"kpi_hot_event_{domain}"
+    return t(
+        "kpi_hot_mean_help",
+        lg,
+        event=t(key, lg) if key in TEXT else t(f"domain_{domain}", lg),
+        start=fmt_date(start, lg, tz),
+        end=fmt_date(end, lg, tz),
+        days=fmt_int(days, lg),
+        size=fmt_int(int(ctx.settings.cell_size_m), lg),
+        n=fmt_int(KPI_TOP_N, lg),
+    )
 
 
 def kpi_caveat(domain: str, runs: dict[str, Any]) -> str | None:
@@ -372,7 +396,7 @@ def body() -> None:
     histories = {d: queries.forecast_history(snap, d) for d in queries.DOMAINS_HOTSPOT}
     summaries = []
     for d, h in histories.items():
-        s = trends.weekly_summary(h, top_n=20)
+        s = trends.weekly_summary(h, top_n=KPI_TOP_N)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
     week_start = max(origins) if origins else None

@@ -323,21 +323,37 @@ with left:
         )
     facts, tables = views.evidence_frames(current.get("evidence"))
     st.markdown(f"**{t('evidence', lg)}**")
+    # tables that fit their frame and wrap (the data grid cut the values and the columns
+    # past a phone's width: "Sensor-rule velocity, la…" at 390 px, user review 2026-12-07);
+    # a table of several columns as cards in a narrow frame; the grids (sort, search,
+    # CSV) in an expander below
+    grids: list[tuple[str, pd.DataFrame]] = []
     if facts:
         rows = review.evidence_fact_rows(facts, lg, tz)  # each value once (S1)
-        st.dataframe(
-            pd.DataFrame(
-                {
-                    t("metric", lg): [label for label, _ in rows],
-                    t("value", lg): [value for _, value in rows],
-                }
-            ),
-            hide_index=True,
-            width="stretch",
+        fact_frame = pd.DataFrame(
+            {
+                t("metric", lg): [label for label, _ in rows],
+                t("value", lg): [value for _, value in rows],
+            }
         )
-    for name, frame in tables.items():
-        st.caption(review.evidence_word(name, lg))
-        st.dataframe(review.evidence_table(frame, lg, tz), hide_index=True, width="stretch")
+        st.html(review.evidence_facts_html(fact_frame, label=t("evidence", lg)))
+        grids.append(("", fact_frame))
+    for k, (name, frame) in enumerate(tables.items()):
+        words = review.evidence_word(name, lg)
+        st.caption(words)
+        shown_ev = review.evidence_table(frame, lg, tz)
+        shell.wrapped_table(
+            f"evidence_{k}",
+            review.frame_table(shown_ev, label=words),
+            review.frame_cards(shown_ev, title=(str(shown_ev.columns[0]),)),
+        )
+        grids.append((words, shown_ev))
+    if grids:
+        with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
+            for words, grid in grids:
+                if words:
+                    st.caption(words)
+                st.dataframe(grid, hide_index=True, width="stretch")
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")
