@@ -173,7 +173,8 @@ def _agree(client: Any, store: Any, tmp_path: Path, version: str) -> None:
     """The alias and riskwarn's record both at ``version``, nothing pending, and scoring
     would serve it."""
     assert reg.champion_version(client, "dispute_cases") == version
-    assert reg.recorded_champion(store, NAME)["version"] == version
+    recorded = reg.recorded_champion(store, NAME)
+    assert recorded is not None and recorded["version"] == version
     assert reg.pending_moves(store, NAME) == []
     got, _, _ = reg.checked_champion(client, store, "dispute_cases", tmp_path / "dl")
     assert got == version
