@@ -336,3 +336,30 @@ def test_the_store_lock_is_shared_by_two_stores_of_one_sqlite_file(tmp_path: Pat
     two.close()
     with Store(url) as two, two.alias_move_lock(NAME, 0.3):
         pass
+
+
+def test_the_cli_rollback_from_is_a_no_op_once_made_and_refused_otherwise(
+    setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn rollback --from v3`` twice (a retried task): 3 -> 2, then "already
+    rolled back", exit 0 both times; ``--from 4`` while v2 serves: refused, exit 1."""
+    from click.testing import CliRunner
+
+    from riskwarn.commands import registry as commands
+
+    client, store, uri, _ = setup
+    monkeypatch.setattr(commands, "_client_and_store", lambda: (client, store, uri))
+    monkeypatch.setattr(commands, "move_actor", lambda _: "t")
+    args = ["dispute_cases", "--from", "v3", "--reason", "bad v3"]
+    first = CliRunner().invoke(commands.rollback, args)
+    assert first.exit_code == 0, first.output
+    assert "riskwarn-dispute_cases@champion: 3 -> 2" in first.output
+    again = CliRunner().invoke(commands.rollback, args)
+    assert again.exit_code == 0, again.output
+    assert "already rolled back 3 -> 2 (by t at " in again.output
+    assert again.output.rstrip().endswith("nothing more rolled back")
+    other = CliRunner().invoke(commands.rollback, ["dispute_cases", "--from", "4", "--reason", "x"])
+    assert other.exit_code == 1
+    assert "v2 serves, not v4 (--from 4)" in other.output
+    assert reg.champion_version(client, "dispute_cases") == "2"
+    assert len(_rollbacks_to(store, "2")) == 1
