@@ -1022,22 +1022,39 @@ def settle_pending_moves(
     recorded (``promote``/``rollback``, its intent's actor and details, ``recovered``:
     who found it, when it started); the others never moved it: ``alias_move_failed``
     (``interrupted``). A re-run after a crash so leaves riskwarn's record and MLflow's
-    alias agreeing, and the audit log saying once what happened."""
-    pending = pending_moves(store, name)
+    alias agreeing, and the audit log saying once what happened.
+
+    An intent whose owner (``owner``: host, boot id, pid and its start time, recorded
+    since 2026-12-07) still runs is left alone: that move is live, not interrupted (a
+    process of an older riskwarn moving the alias without the serving store's lock)."""
+    from riskwarn.spill import process_identity, process_state
+
+    me = process_identity()
+    pending = [
+        e
+        for e in pending_moves(store, name)
+        if not (
+            isinstance(owner := (e["details"] or {}).get("owner"), dict)
+            and owner != me
+            and process_state(owner)[0] == "alive"
+        )
+    ]
     if not pending:
         return []
     alias = _alias_of(client, name)
     finder = actor or authenticated_actor(mlflow.get_registry_uri())
     written: list[dict[str, Any]] = []
     for i, entry in enumerate(pending):
-        intent = {k: v for k, v in (entry["details"] or {}).items() if k != "db_user"}
+        intent = {
+            k: v for k, v in (entry["details"] or {}).items() if k not in ("db_user", "owner")
+        }
         action = intent.pop("action", None)
         version = str(intent.get("version"))
         started = iso_utc(entry["at"]) if entry.get("at") is not None else None
         if i == 0 and alias == version and action in MOVE_ACTIONS:
             details = {**intent, "recovered": {"by": finder, "started": started}}
             store.audit(entry["actor"], action, "model", name, details)
-            written.append({"action": action, **details})
+            written.append({"action": action, **details, "actor": entry["actor"]})
             log.warning("%s: an interrupted %s of v%s had moved the alias: recorded now",
                         name, action, version)  # fmt: skip
             continue
@@ -1090,7 +1107,11 @@ def _move_alias(
         "digest": version_digest(name, version),
         "move_id": uuid.uuid4().hex,
     }
-    store.audit(actor, MOVE_STARTED, "model", name, {**record, "action": action})
+    from riskwarn.spill import process_identity
+
+    # the intent names its owner: settle_pending_moves leaves a live owner's move alone
+    intent = {**record, "action": action, "owner": process_identity()}
+    store.audit(actor, MOVE_STARTED, "model", name, intent)
     try:
         client.set_registered_model_alias(name, CHAMPION, version)
     except Exception as exc:
@@ -1138,16 +1159,24 @@ def alias_lock_folder(lock_dir: Path | None = None, registry_uri: str | None = N
 
 
 @contextmanager
-def alias_lock(name: str, lock_dir: Path | None = None) -> Iterator[None]:
+def alias_lock(name: str, lock_dir: Path | None = None, store: Any | None = None) -> Iterator[None]:
     """Hold ``name``'s alias lock (:func:`riskwarn.spill.alias_lock`) while its champion
     alias moves: the history tag's read-modify-write and "audit, then move the alias" of
     two moves at once could leave the alias and the newest audit record disagreeing.
-    Waits up to :data:`ALIAS_LOCK_WAIT_S`, then :class:`ChampionBusy`."""
+    With ``store``, its lock of the alias too (``Store.alias_move_lock``, taken after the
+    file's): the file is the home's, and two homes sharing one MLflow and one serving
+    store were not serialized by it. Waits up to :data:`ALIAS_LOCK_WAIT_S` for each, then
+    :class:`ChampionBusy`."""
+    from contextlib import nullcontext
+
     from riskwarn.spill import AliasBusy
     from riskwarn.spill import alias_lock as file_lock
 
     try:
-        with file_lock(alias_lock_folder(lock_dir), name, ALIAS_LOCK_WAIT_S):
+        with (
+            file_lock(alias_lock_folder(lock_dir), name, ALIAS_LOCK_WAIT_S),
+            store.alias_move_lock(name, ALIAS_LOCK_WAIT_S) if store is not None else nullcontext(),
+        ):
             yield
     except AliasBusy as exc:
         raise ChampionBusy(str(exc)) from None
@@ -1159,12 +1188,15 @@ def all_alias_locks(
     purpose: str,
     wait_s: float = ALIAS_LOCK_WAIT_S,
     lock_dir: Path | None = None,
+    store: Any | None = None,
 ) -> Iterator[None]:
     """Hold the alias lock of every domain's model (in name order, one at a time as a move
     takes one: no deadlock) of the registry ``registry_uri``: no promote or rollback moves
     a champion alias, nor writes its audit entry, meanwhile. ``riskwarn backup`` holds them
     across its dumps of the serving store and MLflow, so the restored audit log records
-    the alias the restored registry holds. :class:`ChampionBusy` after ``wait_s``."""
+    the alias the restored registry holds. With ``store``, each model's lock in it too
+    (:func:`alias_lock`'s order: the file's, then the store's). :class:`ChampionBusy`
+    after ``wait_s``."""
     from contextlib import ExitStack
 
     from riskwarn import domains
@@ -1176,6 +1208,8 @@ def all_alias_locks(
         with ExitStack() as stack:
             for name in sorted(model_name(d) for d in domains.names()):
                 stack.enter_context(file_lock(folder, name, wait_s, purpose))
+                if store is not None:
+                    stack.enter_context(store.alias_move_lock(name, wait_s, purpose))
             yield
     except AliasBusy as exc:
         raise ChampionBusy(str(exc)) from None
@@ -1245,7 +1279,7 @@ def promote(
         _audit_refusal(store, actor, name, str(version), None, via, personal)
         raise personal
     try:
-        with alias_lock(name, lock_dir):
+        with alias_lock(name, lock_dir, store):
             return _promote(
                 client,
                 domain,
@@ -1469,6 +1503,13 @@ class RollbackRefused(ValueError):
         self.details = dict(details or {})
 
 
+class RollbackNotFrom(RollbackRefused):
+    """``rollback --from VERSION`` while another version serves, and the newest recorded
+    move is not a rollback from VERSION: nothing rolled back (``rollback_refused``)."""
+
+    refusal = "not_from"
+
+
 def rollback(
     client: MlflowClient,
     domain: str,
@@ -1477,9 +1518,19 @@ def rollback(
     reason: str,
     actor: str | None = None,
     lock_dir: Path | None = None,
+    from_version: str | None = None,
 ) -> dict[str, Any]:
     """Return ``champion`` to the version that served before (:func:`champion_chain`);
-    its intent is audited before it moves, the move once it has.
+    its intent is audited before it moves, the move once it has. Returns the move's
+    record with ``changed`` True, or with ``changed`` False when nothing moved:
+
+    * ``settled``: an interrupted rollback had moved the alias and is recorded now
+      (:func:`settle_pending_moves`): that was the rollback asked for, re-run after its
+      crash; nothing more is rolled back (it went a second step back).
+    * ``already``: ``from_version`` given, another version serves, and the newest recorded
+      move is the rollback from ``from_version`` to it: a retried task or re-run whose
+      rollback was made (a crash after it was recorded). Another version serving
+      otherwise is refused (:class:`RollbackNotFrom`); ``from_version`` serving rolls back.
 
     Under the model's alias lock, as :func:`promote`. A reason holding a phone or ID
     number is refused (:class:`PersonalDataRefused`) before anything is looked up,
@@ -1497,8 +1548,15 @@ def rollback(
         )
         raise personal
     try:
-        with alias_lock(name, lock_dir):
-            return _rollback(client, domain, store=store, reason=reason, actor=actor)
+        with alias_lock(name, lock_dir, store):
+            return _rollback(
+                client,
+                domain,
+                store=store,
+                reason=reason,
+                actor=actor,
+                from_version=_bare_version(from_version),
+            )
     except (RollbackRefused, ChampionBusy) as exc:
         _audit_refusal(
             store, actor, name, None, reason, "riskwarn rollback", exc, "rollback_refused"
@@ -1506,8 +1564,22 @@ def rollback(
         raise
 
 
+def _bare_version(version: str | None) -> str | None:
+    """``v2`` / ``V2`` / ``2`` as ``2``; None stays None."""
+    if version is None:
+        return None
+    version = str(version).strip()
+    return version[1:] if version[:1] in ("v", "V") and version[1:].isdigit() else version
+
+
 def _rollback(
-    client: MlflowClient, domain: str, *, store: Any, reason: str, actor: str | None
+    client: MlflowClient,
+    domain: str,
+    *,
+    store: Any,
+    reason: str,
+    actor: str | None,
+    from_version: str | None = None,
 ) -> dict[str, Any]:
     """:func:`rollback`, holding the alias lock."""
     name = model_name(domain)
@@ -1515,13 +1587,30 @@ def _rollback(
     # champion", as the chain read from the serving store alone would say)
     client.get_registered_model(name)
     if store is not None:  # a move a crash interrupted: recorded as it ended, first
-        settle_pending_moves(client, store, name, actor)
+        settled = settle_pending_moves(client, store, name, actor)
+        back = next((w for w in settled if w["action"] == "rollback"), None)
+        if back is not None:  # the rollback asked for, interrupted: recorded, and no more
+            return {**back, "changed": False, "settled": True}
     history = champion_chain(store, name) if store is not None else []
     current = champion_version(client, domain)
     # what served before is what riskwarn recorded; an alias moved behind riskwarn's back
     # (scoring refused it) is named apart, never reported as the version rolled back from
     recorded = recorded_champion(store, name) if store is not None else None
     previous = str(recorded["version"]) if recorded and recorded.get("version") else current
+    if from_version is not None and previous != from_version:
+        if (
+            recorded is not None
+            and recorded.get("action") == "rollback"
+            and str(recorded.get("previous")) == from_version
+        ):  # made already (a retry, or a re-run after a crash once it was recorded)
+            return {**recorded, "changed": False, "already": True}
+        serving = f"v{previous}" if previous is not None else "no version"
+        raise RollbackNotFrom(
+            f"{name}: {serving} serves, not v{from_version} (--from {from_version}), and "
+            f"the last recorded move is not a rollback from v{from_version}: nothing rolled "
+            "back",
+            {"serving": previous, "from": from_version},
+        )
     skipped: list[str] = []
     while history:
         target = history.pop()
@@ -1557,7 +1646,7 @@ def _rollback(
         actor=actor or authenticated_actor(mlflow.get_registry_uri()),
         details=details,
     )
-    return record
+    return {**record, "changed": True}
 
 
 def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) -> tuple[str, Path]:

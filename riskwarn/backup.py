@@ -293,7 +293,13 @@ def backup(
     try:
         # where promote finds them: beside a SQLite registry, else in the home
         lock_dir = None if mlflow_url.startswith("sqlite:///") else settings.home / "run"
-        with registry.all_alias_locks(mlflow_url, f"riskwarn backup {name}", lock_dir=lock_dir):
+        # and each alias's lock in the serving store (another home's promote takes it)
+        with (
+            Store(store_url) as lock_store,
+            registry.all_alias_locks(
+                mlflow_url, f"riskwarn backup {name}", lock_dir=lock_dir, store=lock_store
+            ),
+        ):
             parts["serving"] = dump_database(store_url, work / "serving")
             if mlflow_url == store_url:
                 parts["mlflow"] = {"same_as": "serving"}

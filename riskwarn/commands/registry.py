@@ -429,8 +429,21 @@ def move_words(move: dict[str, Any], full: bool = False) -> str:
 @click.command(epilog=DOMAIN_EPILOG)
 @DOMAIN_ARG
 @click.option("--reason", required=True, help="Why (written to the audit log).")
-def rollback(domain: str, reason: str) -> None:
-    """Return DOMAIN's champion alias to the version that served before."""
+@click.option(
+    "--from",
+    "from_version",
+    metavar="VERSION",
+    help="Roll back only from VERSION: if another version serves, nothing is rolled back "
+    "(exit 0 when the last recorded move is this rollback from VERSION, made already; "
+    "else refused). For scripts and retried tasks: a re-run never goes a second step back.",
+)
+def rollback(domain: str, reason: str, from_version: str | None) -> None:
+    """Return DOMAIN's champion alias to the version that served before.
+
+    Run again after a crash, it first records how the interrupted move ended; if that
+    was a rollback which had moved the alias, it stops there (nothing more rolled back).
+    Without --from, a rollback run again when nothing was interrupted goes one more step
+    back: give --from VERSION to make it idempotent."""
     from mlflow.exceptions import MlflowException
 
     from models import registry
@@ -439,12 +452,33 @@ def rollback(domain: str, reason: str) -> None:
     try:
         with quick_registry():  # an unreachable MLflow server: said in seconds
             out = registry.rollback(
-                client, domain, store=store, actor=move_actor(uri), reason=reason
+                client,
+                domain,
+                store=store,
+                actor=move_actor(uri),
+                reason=reason,
+                from_version=from_version,
             )
     except (ValueError, MlflowException) as exc:
         raise click.ClickException(str(exc).splitlines()[0]) from None
     finally:
         store.close()
+    if out.get("settled"):  # an interrupted rollback had moved the alias: that one only
+        started = (out.get("recovered") or {}).get("started") or "?"
+        click.echo(
+            f"riskwarn-{domain}@champion: an interrupted rollback {out.get('previous')} -> "
+            f"{out['version']} (by {out.get('actor') or '?'}, started {started[:10]} {started[11:16]}Z) had "
+            "moved the alias: recorded; nothing more rolled back"
+        )
+        return
+    if out.get("already"):  # --from VERSION, rolled back from it already
+        at = out.get("at")
+        when = f" at {at:%Y-%m-%d %H:%M}Z" if at is not None else ""
+        click.echo(
+            f"riskwarn-{domain}@champion: already rolled back {out.get('previous')} -> "
+            f"{out['version']} (by {out.get('actor') or '?'}{when}); nothing more rolled back"
+        )
+        return
     for skipped in out.get("skipped") or []:  # another domain's model, or deleted
         click.echo(f"skipped {skipped}: not a champion of {domain}", err=True)
     click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")

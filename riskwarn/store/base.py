@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,16 @@ from sqlalchemy.engine import Connection
 from riskwarn.filemodes import create_private_file
 from riskwarn.redact import redact, redact_value
 from riskwarn.store.models import AuditLog, IngestBatch
-from riskwarn.store.sql import Transaction, clean_json, frame_of, make_engine, table_of, upsert, utc
+from riskwarn.store.sql import (
+    LOCK_SPACES,
+    Transaction,
+    clean_json,
+    frame_of,
+    make_engine,
+    table_of,
+    upsert,
+    utc,
+)
 
 if TYPE_CHECKING:
     from riskwarn.settings import Settings
@@ -90,6 +100,62 @@ class StoreBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- the champion alias lock ---------------------------------------------------------
+
+    @contextmanager
+    def alias_move_lock(
+        self, model: str, wait_s: float, purpose: str | None = None
+    ) -> Iterator[None]:
+        """Hold the serving store's lock of ``model``'s champion alias while it moves: every
+        home, host and process moving it through this store takes turns, whatever its
+        own ``<home>/run`` holds (two homes sharing one MLflow and one store each took its
+        own file lock, and one recorded the other's move in flight as interrupted).
+
+        PostgreSQL: a session advisory lock on a connection of its own (released by the
+        server when the process dies); SQLite: ``flock`` of ``<database>.locks/alias-<model>.lock``
+        beside the database file (released by the kernel); an in-memory database: none.
+        Waits up to ``wait_s`` seconds, then ``riskwarn.spill.AliasBusy``."""
+        import time
+
+        from riskwarn.spill import AliasBusy
+        from riskwarn.spill import alias_lock as file_lock
+
+        holder = purpose or f"another promote or rollback, moving {model}@champion"
+        if self.engine.dialect.name != "postgresql":
+            database = self.engine.url.database
+            if not database or database == ":memory:":
+                yield
+                return
+            folder = Path(database).with_name(Path(database).name + ".locks")
+            with file_lock(folder, model, wait_s, holder):
+                yield
+            return
+        key = {"space": LOCK_SPACES["alias"], "key": model}
+        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            deadline = time.monotonic() + wait_s
+            take = sa.text("SELECT pg_try_advisory_lock(:space, hashtext(:key))")
+            while not conn.execute(take, key).scalar():
+                if time.monotonic() >= deadline:
+                    pid = conn.execute(
+                        sa.text(
+                            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND "
+                            "classid = :space AND objid = hashtext(:key)::oid AND granted"
+                        ),
+                        key,
+                    ).scalar()
+                    raise AliasBusy(
+                        f"{model}: its champion alias lock in the serving store is held "
+                        f"(PostgreSQL backend pid {pid if pid is not None else '?'}) and was "
+                        f"not released within {wait_s:g} s: not done; run it again when "
+                        "that one has ended"
+                    )
+                time.sleep(0.1)
+            yield
+        finally:
+            conn.invalidate()  # the session ends, and its lock with it (never pooled, held)
+            conn.close()
 
     # -- connections -------------------------------------------------------------------
 

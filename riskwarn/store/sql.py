@@ -24,7 +24,8 @@ from riskwarn.store.models import UTCDateTime
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Key spaces of the PostgreSQL advisory locks (first argument of the two-key form).
-LOCK_SPACES = {"run": 7_240_311, "domain": 7_240_312}
+# "alias": a model's champion alias (Store.alias_move_lock, session-level)
+LOCK_SPACES = {"run": 7_240_311, "domain": 7_240_312, "alias": 7_240_313}
 
 
 def utc(value: Any) -> datetime:
