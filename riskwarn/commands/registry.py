@@ -435,7 +435,13 @@ def rollback(domain: str, reason: str) -> None:
                 client, domain, store=store, actor=move_actor(uri), reason=reason
             )
     except (ValueError, MlflowException) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+        said = str(exc).splitlines()[0]
+        if _no_registered_model(exc):  # MLflow's words for it, where `models` says this
+            said = (
+                f"cannot roll back riskwarn-{domain}: no registered version "
+                f"(train one: riskwarn train {domain})"
+            )
+        raise click.ClickException(said) from None
     finally:
         store.close()
     for skipped in out.get("skipped") or []:  # another domain's model, or deleted
@@ -447,6 +453,14 @@ def rollback(domain: str, reason: str) -> None:
             f"riskwarn's record, {out['previous']}, is what served)",
             err=True,
         )
+
+
+def _no_registered_model(exc: Exception) -> bool:
+    """Whether ``exc`` is MLflow's "Registered Model with name=... not found" (the domain
+    never had a model registered), which ``rollback`` printed raw."""
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST" and str(exc).startswith(
+        "Registered Model with name="
+    )
 
 
 @click.command()
