@@ -291,10 +291,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
         "en": "These scores come from no registered model version (e.g. a baseline or test data).",
     },
-    "model_note_help": {
-        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法，且概率校准合格。详见“模型与数据质量”页。",
-        "en": "The promotion gate: the model must clearly beat every simple method in the "
-        "backtest and be calibrated. See the Models & data quality page.",
+    "model_note_help": {  # {rule}: dashboard.verdicts.gate_rule of the page's domain
+        "zh": "上线门槛：模型在回测中须{rule}，且概率校准合格。详见“模型与数据质量”页。",
+        "en": "The promotion gate: in the backtest the model must {rule}, and be calibrated. "
+        "See the Models & data quality page.",
     },
     "map_click_hint": {
         "zh": "点击地图上的方块或乡镇，查看该处的预警。",
