@@ -91,7 +91,9 @@ def test_accept_of_a_dismissed_warning_says_the_level_it_returns_to(
     at = _reviewer_at(lang)
     pick = next(w for w in at.selectbox if str(w.key).startswith("rv_pick"))
     store = Store(f"sqlite:///{home / 'serving.db'}")
-    fresh = [str(o) for o in pick.options if store.get_warning(str(o))["version"] == 1]
+    ids = {review.short_id(w): str(w) for w in store.warnings()["warning_id"]}
+    shown = [ids[str(o).split(" · ")[0]] for o in pick.options]  # labels start with it
+    fresh = [w for w in shown if store.get_warning(w)["version"] == 1]
     wid = fresh[index]  # one not decided yet (the module's home is shared)
     raised = store.get_warning(wid)["level"]
     store.review_warning(wid, "dismiss", "duplicate of another report", "reviewer2", 1)
