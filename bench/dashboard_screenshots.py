@@ -202,9 +202,12 @@ def shoot(
     widths: list[int],
     langs: list[str],
     pages: list[str],
+    warning: str | None = None,
 ) -> list[tuple[str, float, str]]:
     """Every page x language x width; returns (file, seconds to a settled page, what did
-    not draw)."""
+    not draw). ``warning``: the review page opened on that warning (its form and trail)."""
+    from urllib.parse import quote
+
     done: list[tuple[str, float, str]] = []
     for name in pages:
         path, role, head_zh, head_en = PAGES[name]
@@ -212,7 +215,8 @@ def shoot(
             page = sign_in(browser, base, role, password, width)
             for lang in langs:
                 t0 = time.perf_counter()
-                page.goto(f"{base}/{path}?lang={lang}")
+                focus = f"&warning={quote(warning)}" if warning and name == "warnings" else ""
+                page.goto(f"{base}/{path}?lang={lang}{focus}")
                 page.get_by_role("heading", name=head_zh if lang == "zh" else head_en).wait_for()
                 problems = _settle(page)
                 file = out / f"{name}-{lang}-{width}.png"
@@ -268,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[800, 1280, 1920])
     parser.add_argument("--langs", nargs="+", default=["zh", "en"])
     parser.add_argument("--pages", nargs="+", default=list(PAGES), choices=list(PAGES))
+    parser.add_argument("--warning", help="open the review page on this warning id")
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -290,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
             password = args.password or DEMO_PASSWORD_BENCH
         with serve(home, dashboard_env(home, store_url, **extra)) as base, sync_playwright() as p:
             browser = launch_chromium(None, p)
-            done = shoot(browser, base, password, args.out, args.widths, args.langs, args.pages)
+            done = shoot(
+                browser, base, password, args.out, args.widths, args.langs, args.pages, args.warning
+            )
             browser.close()
     lines = [
         "# Dashboard screenshots",

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 
-from riskwarn.review_text import reason_problem
+from riskwarn.review_text import accepted_level, reason_problem
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
 from riskwarn.store.models import REVIEW_ACTIONS as REVIEW_ACTIONS  # the form's choices
 
@@ -302,6 +302,10 @@ QUEUE_CSS = """
   [class*="st-key-rwnarrow_"] { display: block !important; max-height: 560px; overflow-y: auto;
     overflow-x: hidden; border: 1px solid #e3e5e8; border-radius: 0.5rem; padding: 0 0.6rem; }
 }
+/* Streamlit's Markdown block ends with a -1rem margin (for a paragraph's own): in these
+   scrolling boxes it clipped the last card's last line ("Version: 2" at 390 px) */
+.st-key-rwqueue_cards [data-testid="stMarkdownContainer"],
+[class*="st-key-rwnarrow_"] [data-testid="stMarkdownContainer"] { margin-bottom: 0 !important; }
 .rw-qcard { padding: 0.45rem 0; border-bottom: 1px solid #eceef1; line-height: 1.45;
   overflow-wrap: anywhere; }
 .rw-qcard:last-child { border-bottom: none; }
@@ -463,6 +467,16 @@ def trail_table(shown: Any, label: str = "") -> str:
     )
 
 
+def trail_cards(shown: Any) -> str:
+    """The decision trail as cards for a narrow frame (HTML, :func:`frame_cards`; shown
+    under 760 px by ``shell.wrapped_table``): per decision or event its time, reviewer
+    and action on the first line, then the levels, the whole reason (wrapping anywhere)
+    and the version. At 390 px the table's seven columns cut the reason after its first
+    word ("mid-switch", review of 2026-12-07)."""
+    cols = [str(c) for c in shown.columns]
+    return frame_cards(shown, title=(cols[0], cols[1], cols[2]))
+
+
 def queue_cards(shown: Any, levels: Any, states: Any, lang: str) -> str:
     """The queue as cards for a narrow screen (HTML, :data:`QUEUE_CSS`): per row of
     ``shown`` (the queue's table as shown: id, level, domain, place, unit, probability,
@@ -564,19 +578,85 @@ def action_words(action: str, level: str | None, lang: str) -> str:
     return t(f"action_{action}", lang)
 
 
+def outcome_words(
+    action: str,
+    level: str | None,
+    current: Mapping[str, Any],
+    lang: str,
+    people: Mapping[str, str] | None = None,
+) -> str:
+    """What the form says will be recorded, before submit: the decision and the level the
+    warning will have after it (review of 2026-12-07: "Accept" on a dismissed warning said
+    only "Will be recorded: Accept" and silently brought back the level the system had
+    raised). ``current``: the warning as shown (``Store.get_warning``, with
+    ``last_review``); ``level``: an adjustment's chosen level (None while unchosen). An
+    accept keeps the level in force or, on a dismissed warning, returns it to the level it
+    was raised at (:func:`riskwarn.review_text.accepted_level`), saying who dismissed it
+    and, if the dismissal had lowered or raised another level, that that one is not
+    restored."""
+    from dashboard.i18n import level_label, t
+    from dashboard.text import md_line
+
+    decision = action_words(action, level, lang)
+    dismissed = current.get("state") == "dismissed"
+    last = current.get("last_review") or {}
+    by = ""
+    if dismissed and last.get("action") == "dismiss" and last.get("reviewer"):
+        who = md_line(person(str(last["reviewer"]), people or {}, lang))
+        by = t("outcome_dismissed_by", lang, who=who)
+    if action == "accept":
+        to = accepted_level(current)
+        if not dismissed:
+            outcome = t("outcome_stays", lang, level=level_label(to, lang))
+        else:
+            outcome = t("outcome_returns", lang, level=level_label(to, lang)) + by
+            was = last.get("from_level") if last.get("action") == "dismiss" else None
+            if isinstance(was, str) and was != to:
+                outcome += t("outcome_not_restored", lang, level=level_label(was, lang))
+    elif action == "adjust":
+        if not level:
+            return t("will_record", lang, decision=decision)
+        if dismissed:
+            outcome = t("outcome_dismissed_to", lang, level=level_label(level, lang)) + by
+        else:
+            old = level_label(current.get("effective_level"), lang)
+            outcome = t("outcome_changes", lang, old=old, new=level_label(level, lang))
+    else:
+        outcome = t("outcome_stays_dismissed" if dismissed else "outcome_dismiss", lang)
+    return t("will_record_outcome", lang, decision=decision, outcome=outcome)
+
+
+def saved_words(
+    short: str, action: str, level: str | None, done: Mapping[str, Any], lang: str
+) -> str:
+    """The confirmation of a recorded decision (``done``: the warning as the store returned
+    it); an accept's with the level the warning has now ("Saved: warning X, Accept: now at
+    level Yellow (III) (version 3)"), an adjustment's says its level already."""
+    from dashboard.i18n import level_label, t
+
+    return t(
+        "saved_accept" if action == "accept" else "saved",
+        lang,
+        id=short,
+        action=action_words(action, level, lang),
+        level=level_label(done.get("effective_level"), lang),
+        version=done["version"],
+    )
+
+
 def person(login: str, people: Mapping[str, str], lang: str) -> str:
     """A reviewer as the dashboard names them: the display name from the users file
     (``people``: login -> display name, :func:`dashboard.queries.people`), with the
     login in brackets when another user has the same display name; the login itself
     for anyone the users file no longer has (removed) or never had (a pipeline actor).
-    English pages, whose sidebar shows the login, add it in brackets always."""
+    English pages name everyone by login, as their sidebar names the reader (the display
+    names are Chinese: "评估专家 (reviewer) already decided..." was Chinese in an English
+    message; review of 2026-12-07)."""
     name = people.get(login)
-    if not name or name == login:
+    if lang != "zh" or not name or name == login:
         return login
     twins = sum(1 for v in people.values() if v == name) > 1
-    if lang == "zh":
-        return f"{name}（{login}）" if twins else name
-    return f"{name} ({login})"
+    return f"{name}（{login}）" if twins else name
 
 
 def replaced_message(exc: Any, lang: str, tz: str = "Asia/Shanghai") -> str:
@@ -657,6 +737,7 @@ def trail_frame(
             "to_level": r.to_level,
             "reason": shown_reason(r.reason, lang),
             "warning_version": r.warning_version,
+            "decision": True,
         }
         for r in reviews.itertuples()
     ]
@@ -669,14 +750,38 @@ def trail_frame(
             "to_level": None,
             "reason": event_why(e, lang),
             "warning_version": (e.get("details") or {}).get("version"),
+            "decision": False,
         }
         for e in events
     ]
-    frame = pd.DataFrame(rows, columns=list(TRAIL_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*TRAIL_COLUMNS, "decision"])
     if frame.empty:
         return frame
     at = pd.to_datetime(frame["reviewed_at"], utc=True)
     return frame.iloc[at.argsort(kind="stable")].reset_index(drop=True)
+
+
+def shown_trail(trail: Any, lang: str, tz: str) -> Any:
+    """The trail (:func:`trail_frame`) as shown: :data:`TRAIL_COLUMNS` in the reader's
+    words. A decision's missing level is the warning dismissed ("Dismissed" / "已排除":
+    the store records none in force, ``from_level`` of a decision taken on a dismissed
+    warning, ``to_level`` of a dismissal), not "—", which read as if an accept had
+    come from nowhere; a publication's event has no level ("—")."""
+    from dashboard.i18n import localise_frame, t
+
+    shown = localise_frame(
+        trail,
+        lang,
+        tz,
+        columns=TRAIL_COLUMNS,
+        times=("reviewed_at",),
+        levels=("from_level", "to_level"),
+    )
+    if "decision" in trail:
+        for col in ("from_level", "to_level"):
+            none = trail["decision"].astype(bool).to_numpy() & trail[col].isna().to_numpy()
+            shown.loc[none, t(TRAIL_COLUMNS[col], lang)] = t("state_dismissed", lang)
+    return shown
 
 
 TRAIL_COLUMNS = {

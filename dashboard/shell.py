@@ -562,7 +562,7 @@ def model_caption(ctx: PageContext, domain: str) -> None:
     by whom; :func:`dashboard.views.model_note`), the sensor rules' part where it did worse
     than them, and what the next scoring run would serve if not that version. Nothing
     when the published run names no model."""
-    from dashboard import views
+    from dashboard import verdicts, views
 
     run = queries.published_run(ctx.snapshot, domain)
     if not run or not run.get("model_name"):
@@ -577,7 +577,9 @@ def model_caption(ctx: PageContext, domain: str) -> None:
         queries.serving_model(ctx.settings.resolved_mlflow_uri, ctx.store_url, domain),
         ctx.lang,
     )
-    st.caption(f"{note} {now}" if now else note, help=t("model_note_help", ctx.lang))
+    # the gate's own rule for the model's family (the stream's runs: the hourly site model)
+    rule = verdicts.gate_rule(str(run["model_name"]).removeprefix("riskwarn-"), ctx.lang)
+    st.caption(f"{note} {now}" if now else note, help=t("model_note_help", ctx.lang, rule=rule))
 
 
 def page_context(page: str) -> PageContext:

@@ -306,10 +306,10 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
         "en": "These scores come from no registered model version (e.g. a baseline or test data).",
     },
-    "model_note_help": {
-        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法，且概率校准合格。详见“模型与数据质量”页。",
-        "en": "The promotion gate: the model must clearly beat every simple method in the "
-        "backtest and be calibrated. See the Models & data quality page.",
+    "model_note_help": {  # {rule}: dashboard.verdicts.gate_rule of the page's domain
+        "zh": "上线门槛：模型在回测中须{rule}，且概率校准合格。详见“模型与数据质量”页。",
+        "en": "The promotion gate: in the backtest the model must {rule}, and be calibrated. "
+        "See the Models & data quality page.",
     },
     "map_click_hint": {
         "zh": "点击地图上的方块或乡镇，查看该处的预警。",
@@ -566,6 +566,40 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "已保存：预警 {id}，{action}（第 {version} 版）",
         "en": "Saved: warning {id}, {action} (version {version})",
     },
+    "saved_accept": {  # an accept says the level it kept or gave (review.saved_words)
+        "zh": "已保存：预警 {id}，{action}，现为{level}（第 {version} 版）",
+        "en": "Saved: warning {id}, {action}: now at level {level} (version {version})",
+    },
+    # what the form says before submit: the decision and the level after it
+    # (dashboard.review.outcome_words)
+    "will_record_outcome": {
+        "zh": "将记录：{decision}——{outcome}",
+        "en": "Will be recorded: {decision} — {outcome}",
+    },
+    "outcome_stays": {"zh": "预警保持{level}", "en": "the warning stays at level {level}"},
+    "outcome_returns": {
+        "zh": "预警恢复为系统发出时的等级{level}",
+        "en": "the warning returns to level {level} as raised by the system",
+    },
+    "outcome_dismissed_by": {"zh": "；此前已被 {who} 排除", "en": "; it was dismissed by {who}"},
+    "outcome_not_restored": {
+        "zh": "（排除前为{level}，不会恢复；如需该等级，请选择“调整等级”）",
+        "en": " (before the dismissal it was at {level}, which is not restored: for that "
+        "level, choose Adjust level)",
+    },
+    "outcome_changes": {
+        "zh": "预警由{old}改为{new}",
+        "en": "the warning goes from {old} to {new}",
+    },
+    "outcome_dismissed_to": {
+        "zh": "已排除的预警以{level}恢复",
+        "en": "the dismissed warning returns at level {level}",
+    },
+    "outcome_dismiss": {
+        "zh": "预警将不再有生效等级（已排除）",
+        "en": "the warning will have no level in force (dismissed)",
+    },
+    "outcome_stays_dismissed": {"zh": "预警仍为已排除", "en": "the warning stays dismissed"},
     "col_id": {"zh": "编号", "en": "ID"},
     "unit_col": {"zh": "对象", "en": "Subject"},
     "unit_cell": {"zh": "网格 {id}", "en": "Cell {id}"},

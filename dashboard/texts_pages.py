@@ -585,15 +585,35 @@ TEXT: dict[str, dict[str, str]] = {
     "registered": {"zh": "登记于 {at}", "en": "registered {at}"},
     # models page: verdicts (dashboard/verdicts.py)
     "verdicts_title": {"zh": "各领域服役模型结论", "en": "Verdict on each serving model"},
+    # the gate's rule per model family (dashboard/verdicts.py: gate_intro, gate_rule,
+    # from models.gate.BASELINE_RULE; the hotspot models' baseline check is
+    # non-inferiority, not "beat clearly": a CI of [-0.014, +0.509] passes it)
     "verdicts_intro": {
-        "zh": "上线门槛：模型须在回测中明显优于每一种简单方法（差值的 95% 置信区间全部大于 0），"
+        "zh": "上线门槛（回测中）：{rules}。新配方的模型还须明显优于在用模型（同一配方的更新：不差于它），"
         "且预测概率与实际发生率相符（校准误差不超过上限：基准发生率的一半，或按同样预测完全校准的"
         "模型仅因偶然 20 次中才有 1 次超过的误差，取较大者，且不超过固定上限）。",
-        "en": "The promotion gate: in the backtest the model must beat every simple method "
-        "clearly (the 95% confidence interval of the difference above 0) and its probabilities "
-        "must match observed rates (calibration error within the bound: half the base rate, "
-        "or the error a perfectly calibrated model with these predictions exceeds by chance "
-        "only 1 time in 20, if larger; never above a fixed cap).",
+        "en": "The promotion gate, in the backtest: {rules}. A model of a new recipe must also "
+        "beat the serving model clearly (a refresh of the same recipe: be no worse than it), "
+        "and its probabilities must match observed rates (calibration error within the bound: "
+        "half the base rate, or the error a perfectly calibrated model with these predictions "
+        "exceeds by chance only 1 time in 20, if larger; never above a fixed cap).",
+    },
+    "gate_group": {"zh": "{domains}须{rule}", "en": "{domains} must {rule}"},
+    "gate_rule_not_worse": {
+        "zh": "在 PAI@1%、5%、10% 上不差于最好的简单方法（仅当差值的 95% 置信区间整体低于 0 时不通过）",
+        "en": "do no worse than the best simple method at PAI@1%, 5% and 10% (a check fails "
+        "only if the 95% confidence interval of the difference lies wholly below 0)",
+    },
+    "gate_rule_beats": {
+        "zh": "明显优于每一种简单方法（差值的 95% 置信区间全部大于 0）",
+        "en": "beat every simple method clearly (the 95% confidence interval of the "
+        "difference above 0)",
+    },
+    "gate_rule_other": {"zh": "通过其门槛的每一项检查", "en": "pass each check of its gate"},
+    "gate_rule_levels": {
+        "zh": "，且在每个预警等级上的真技巧评分（检出率减无失稳时的报警率）不差于传感器规则",
+        "en": ", and at every warning level do no worse than the sensor rules (true skill "
+        "statistic: detection rate minus false-alarm rate)",
     },
     "vd_title": {
         "zh": "{domain} · 服役模型第 {v} 版",

@@ -834,3 +834,33 @@ def status_words(v: Verdict, lang: str) -> str:
     if v.rolled_back:
         return text + t("vd_status_rolled_back", lang, v=v.version)
     return text + (t("vd_status_forced", lang) if v.forced else "")
+
+
+def gate_rule(domain: str, lang: str) -> str:
+    """How the gate compares ``domain``'s model with the simple methods, in words (a verb
+    phrase: "do no worse than ..." / "beat every simple method clearly ..."), from the
+    rule its trainer applies (:data:`models.gate.BASELINE_RULE`, by model family)."""
+    from models.gate import BASELINE_RULE
+    from riskwarn import domains
+
+    known = domains.DOMAINS.get(domain)
+    if known is None:  # a run's domain that trains no model of its own
+        return t("gate_rule_other", lang)
+    family = known.family
+    words = t(f"gate_rule_{BASELINE_RULE[family]}", lang)
+    return words + (t("gate_rule_levels", lang) if family == "site" else "")
+
+
+def gate_intro(lang: str) -> str:
+    """The models page's statement of the promotion gate: each rule of :func:`gate_rule`
+    with the domains it applies to, then the champion and calibration checks."""
+    from riskwarn import domains
+
+    groups: dict[str, list[str]] = {}
+    for name in domains.DOMAINS:
+        groups.setdefault(gate_rule(name, lang), []).append(t(f"domain_{name}", lang))
+    sep = "、" if lang == "zh" else ", "
+    rules = ("；" if lang == "zh" else "; ").join(
+        t("gate_group", lang, domains=sep.join(names), rule=rule) for rule, names in groups.items()
+    )
+    return t("verdicts_intro", lang, rules=rules)

@@ -51,6 +51,17 @@ NOT_WORSE_HEADLINE = "pai@0.05"
 """The non-inferiority check shown as the comparison with the best baseline."""
 
 
+BASELINE_RULE: dict[str, str] = {"hotspot": "not_worse", "case": "beats", "site": "beats"}
+"""How the trainer of each model family (``riskwarn.domains.Family``) has :func:`gate`
+compare its challenger with the simple methods: ``not_worse`` (the hotspot models,
+``models/train.py``, ``not_worse=`` at PAI@1/5/10 % against the best baseline: a check
+fails only if the 95 % CI of the difference lies wholly below zero) or ``beats`` (the case
+and site models, ``comparisons=``: every baseline, the CI's lower bound above zero; the
+site models also each warning level's TSS not worse than the sensor rules,
+``levels_vs_rule=``). The dashboard words the gate from it (``dashboard.verdicts``);
+tests/test_gate_rule_words.py checks that the trainers call :func:`gate` so."""
+
+
 NOT_JUDGED = "not_judged"
 """The status of a gate some of whose comparisons could not be computed (no event in the
 evaluation window, a non-finite CI) and none of whose judged checks failed."""

@@ -1,10 +1,12 @@
-"""What a review reason may be. The serving store refuses a reason with a problem
+"""What a review reason may be, and the level an accept gives. The serving store refuses a reason with a problem
 (``Store.review_warning``); the review form asks the same function first, to say so in
 words before anything is sent."""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
 # A reason is a reviewer's account of a decision, read by every later reviewer in the
 # trail and kept in the audit log: a few sentences, not a document (attack review C5,
@@ -27,3 +29,14 @@ def reason_problem(reason: str | None) -> str | None:
     if len(text.strip()) > REASON_MAX_CHARS:
         return "reason_too_long"
     return None
+
+
+def accepted_level(warning: Mapping[str, Any]) -> str | None:
+    """The level an 'accept' of ``warning`` (a ``warnings`` row) gives it: the level in
+    force (a reviewer's adjustment counts); for a dismissed warning, none being in force,
+    the level the system raised it at (``level``): not a level a reviewer set before the
+    dismissal (red adjusted to orange, dismissed, accepted: red). The review form states
+    it before submit (``dashboard.review.outcome_words``); another level is an 'adjust'."""
+    if warning["state"] == "dismissed":
+        return warning["level"]
+    return warning["reviewed_level"] or warning["level"]

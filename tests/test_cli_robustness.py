@@ -260,3 +260,19 @@ def test_a_malformed_store_or_mlflow_url_is_refused_in_one_line(
     assert main(argv) == 2
     line = _one_error_line(capsys.readouterr().err)
     assert f"{var}={value!r}" in line and says in line, line
+
+
+def test_rollback_of_a_domain_with_no_registered_model_says_so_in_words(
+    home: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``rollback geohazard`` on a registry that never had the model printed MLflow's
+    "Registered Model with name=riskwarn-geohazard not found"; it says what ``models``
+    says (no registered version, train one), one error line, exit 2."""
+    assert main(["rollback", "geohazard", "--reason", "x"]) == 2
+    err = capsys.readouterr().err  # (MLflow's INFO lines creating its database aside)
+    assert "Registered Model" not in err and "Traceback" not in err, err
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert line == (
+        "error: cannot roll back riskwarn-geohazard: no registered version "
+        "(train one: riskwarn train geohazard)"
+    ), line

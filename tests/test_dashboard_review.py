@@ -426,9 +426,14 @@ def test_the_queue_and_the_trail_fit_their_frame_as_wrapping_tables(
     css = "".join(str(e.proto) for e in at.get("html"))
     assert "container-type: inline-size" in css and "@container (max-width: 759px)" in css
     assert ".rw-tablebox { max-height: 430px; overflow-y: auto; overflow-x: hidden;" in css
-    (trail,) = [c for c in at.main.get("flex_container") if "rwtrail" in str(c.proto)]
+    (trail,) = [c for c in at.main.get("flex_container") if "rwwide_trail" in str(c.proto)]
     shown = "".join(str(h.value) for h in trail.get("html"))
     assert reason in shown and 'class="rw-text"' in shown, shown
+    # under 760 px (a phone) the same decisions as cards, the whole reason in each
+    # (review of 2026-12-07: at 390 px the table cut it after its first word)
+    (cards,) = [c for c in at.main.get("flex_container") if "rwnarrow_trail" in str(c.proto)]
+    said = "".join(str(m.value) for m in cards.get("markdown"))
+    assert escape(reason) in said and "rw-qcard" in said, said
     assert at.dataframe[-1].value.iloc[-1].iloc[5] == reason  # the grid's copy (CSV)
     labels = {
         "en": "Table view: sort, search, download CSV",

@@ -143,7 +143,8 @@ def test_decisions_say_the_level_and_the_trail_names_reviewers(home: Path) -> No
     assert trail["研判人"].tolist() == ["评估专家"]
     at.session_state["lang"] = "en"
     at.run()
-    assert at.dataframe[-1].value["Reviewer"].tolist() == ["评估专家 (reviewer)"]
+    # English pages name reviewers by login, as their sidebar does (review of 2026-12-07)
+    assert at.dataframe[-1].value["Reviewer"].tolist() == ["reviewer"]
     store.close()
 
 
@@ -159,7 +160,9 @@ def test_the_conflict_message_says_the_level_and_who() -> None:
     zh = review.stale_message(decided, "zh", people=people)
     assert "已被 评估专家 于" in zh and "（调整为橙色（II级），理由：school holiday）" in zh
     en = review.stale_message(decided, "en", people=people)
-    assert en.startswith("评估专家 (reviewer) already decided") and "adjust to Orange (II)" in en
+    assert en.startswith("reviewer already decided") and "adjust to Orange (II)" in en
+    assert "评估专家" not in en  # no Chinese name in an English message
+    assert review.person("reviewer2", people, "en") == "reviewer2"
     # a display name two users share gets the login; a removed user is the login
     assert review.person("reviewer2", people, "zh") == "评估专家乙（reviewer2）"
     assert review.person("gone", people, "zh") == "gone"

@@ -446,6 +446,50 @@ def test_a_decision_after_a_dismissal_is_recorded_from_no_level(store: Store) ->
     ]
 
 
+def test_an_accept_of_a_dismissed_warning_returns_it_to_its_raised_level_and_says_so(
+    store: Store,
+) -> None:
+    """Review of 2026-12-07: an accept of a dismissed warning gives it the level the system
+    raised it at, not one a reviewer set before the dismissal (red adjusted to orange,
+    dismissed, accepted: red; the form says so before submit), and the audit entry of each
+    decision records the state it was taken in and the levels from/to, so the trail's
+    "from none" reads as what it was: a dismissed warning."""
+    from riskwarn.review_text import accepted_level
+
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)  # raised red
+    store.review_warning(wid, "adjust", "school holiday", "alice", 1, level="orange")
+    assert accepted_level(store.get_warning(wid)) == "orange"  # an accept keeps it
+    store.review_warning(wid, "dismiss", "false alarm", "bob", 2)
+    assert accepted_level(store.get_warning(wid)) == "red"  # what the form announces
+    back = store.review_warning(wid, "accept", "patrol confirms it", "carol", 3)
+    assert (back["state"], back["effective_level"], back["version"]) == ("accepted", "red", 4)
+    reviews = store.warning_reviews(wid)
+    cols = ["action", "from_level", "to_level"]
+    assert reviews[cols].astype(object).where(reviews[cols].notna(), None).values.tolist() == [
+        ["adjust", "red", "orange"],
+        ["dismiss", "orange", None],
+        ["accept", None, "red"],
+    ]
+    entries = store.audit_entries(
+        "warning", wid, ("review_adjust", "review_dismiss", "review_accept")
+    )
+    changes = [
+        [
+            e["action"],
+            e["details"]["from_state"],
+            e["details"]["from_level"],
+            e["details"]["to_level"],
+        ]
+        for e in reversed(entries)  # newest first
+    ]
+    assert changes == [
+        ["review_adjust", "new", "red", "orange"],
+        ["review_dismiss", "adjusted", "orange", None],
+        ["review_accept", "dismissed", None, "red"],
+    ]
+
+
 def test_republish_keeps_review_unless_level_changes(store: Store) -> None:
     run_id = publish(store)
     red, orange = (warning_id_for(DOMAIN, u, ORIGIN) for u in ("c000", "c001"))

@@ -103,7 +103,7 @@ def verdict_card(domain: str, serving: dict) -> None:
 
 
 st.subheader(t("verdicts_title", lg))
-st.caption(t("verdicts_intro", lg))
+st.caption(verdicts.gate_intro(lg))
 missing = []
 for name in queries.DOMAINS_ALL:
     serving = queries.serving_model(tracking_uri, url, name)

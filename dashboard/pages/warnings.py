@@ -436,11 +436,8 @@ with right:
                 args=(st.session_state, "reason", key),
             )
             draft["reason"] = reason
-            if action:
-                words = t(f"action_{action}", lg)
-                if action == "adjust" and draft["level"]:
-                    words = t("adjust_to", lg, level=level_label(draft["level"], lg))
-                st.caption(t("will_record", lg, decision=words))
+            if action:  # the decision and the level the warning will have after it
+                st.caption(review.outcome_words(action, draft["level"], current, lg, people))
             submitted = st.button(
                 t("submit", lg),
                 type="primary",
@@ -499,13 +496,7 @@ with right:
                     review.saved(st.session_state, wid, int(done["version"]), list(labels))
                     st.session_state["rv_flash"] = (
                         "success",
-                        t(
-                            "saved",
-                            lg,
-                            id=sid,
-                            action=review.action_words(chosen["action"], chosen["level"], lg),
-                            version=done["version"],
-                        ),
+                        review.saved_words(sid, chosen["action"], chosen["level"], done, lg),
                     )
                 st.rerun()
         say_flash()
@@ -518,16 +509,14 @@ with st.container():
     if trail.empty:
         st.caption("—")
     else:
-        shown_trail = localise_frame(
-            trail,
-            lg,
-            tz,
-            columns=review.TRAIL_COLUMNS,
-            times=("reviewed_at",),
-            levels=("from_level", "to_level"),
-        )
+        shown_trail = review.shown_trail(trail, lg, tz)  # a decision's no level: dismissed
         st.html(review.QUEUE_CSS)  # its reasons wrap in full (the grid cut them)
-        with st.container(key="rwtrail"):
-            st.html(review.trail_table(shown_trail, label=t("trail", lg)))
+        # under 760 px of frame the decisions as cards: at 390 px the table's seven
+        # columns cut the reason, the accountable text, after its first word
+        shell.wrapped_table(
+            "trail",
+            review.trail_table(shown_trail, label=t("trail", lg)),
+            review.trail_cards(shown_trail),
+        )
         with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
             st.dataframe(shown_trail, hide_index=True, width="stretch")

@@ -460,7 +460,13 @@ def rollback(domain: str, reason: str, from_version: str | None) -> None:
                 from_version=from_version,
             )
     except (ValueError, MlflowException) as exc:
-        raise click.ClickException(str(exc).splitlines()[0]) from None
+        said = str(exc).splitlines()[0]
+        if _no_registered_model(exc):  # MLflow's words for it, where `models` says this
+            said = (
+                f"cannot roll back riskwarn-{domain}: no registered version "
+                f"(train one: riskwarn train {domain})"
+            )
+        raise click.ClickException(said) from None
     finally:
         store.close()
     if out.get("settled"):  # an interrupted rollback had moved the alias: that one only
@@ -488,6 +494,14 @@ def rollback(domain: str, reason: str, from_version: str | None) -> None:
             f"riskwarn's record, {out['previous']}, is what served)",
             err=True,
         )
+
+
+def _no_registered_model(exc: Exception) -> bool:
+    """Whether ``exc`` is MLflow's "Registered Model with name=... not found" (the domain
+    never had a model registered), which ``rollback`` printed raw."""
+    return getattr(exc, "error_code", None) == "RESOURCE_DOES_NOT_EXIST" and str(exc).startswith(
+        "Registered Model with name="
+    )
 
 
 @click.command()

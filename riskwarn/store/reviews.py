@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskwarn.redact import personal_data
-from riskwarn.review_text import REASON_MAX_CHARS, reason_problem
+from riskwarn.review_text import REASON_MAX_CHARS, accepted_level, reason_problem
 from riskwarn.store.models import (
     LEVELS,
     REVIEW_ACTIONS,
@@ -206,17 +206,16 @@ class ReviewStore(ReadStore):
             # insert (and this transaction's statements see the last one committed)
             lock_for_transaction(conn, "domain", str(domain))
             current = self._get_warning(conn, warning_id)
-            # the level in force when decided (what the reviewer saw): none once dismissed;
-            # an 'accept' of a dismissed warning reinstates the level it was raised at
-            raised = current["reviewed_level"] or current["level"]
-            from_level = None if current["state"] == "dismissed" else raised
+            # the level in force when decided (what the reviewer saw): none once dismissed
+            # (the trail's from_level; the state it was in goes to the audit entry)
+            from_level = accepted_level(current) if current["state"] != "dismissed" else None
             same_level = level == from_level and current["withdrawn_at"] is None
             if action == "adjust" and same_level and current["version"] == expected_version:
                 raise ValueError(
                     f"warning {warning_id} is already {level}: an 'adjust' must change the "
                     "level (use 'accept' to confirm it)"
                 )
-            to_level = {"accept": raised, "adjust": level, "dismiss": None}[action]
+            to_level = {"accept": accepted_level(current), "adjust": level, "dismiss": None}[action]
             updated = conn.execute(
                 sa.update(w)
                 .where(
@@ -272,7 +271,16 @@ class ReviewStore(ReadStore):
                         warning_version=int(expected_version) + 1,
                     )
                 )
-                self._audit(conn, reviewer, f"review_{action}", "warning", warning_id, attempt)
+                # what it changed, as the trail records it, with the state it was in (a
+                # trail's from_level none is a dismissed warning's)
+                change = {
+                    "from_state": current["state"],
+                    "from_level": from_level,
+                    "to_level": to_level,
+                }
+                self._audit(
+                    conn, reviewer, f"review_{action}", "warning", warning_id, attempt | change
+                )
                 result = self._get_warning(conn, warning_id)
         if updated == 0:
             if stale["withdrawn_at"] is not None:
