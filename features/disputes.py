@@ -259,7 +259,9 @@ def _escalation_counts(
     ``event_type``, ``kf_us``, ``kt_us`` (:func:`_add_known`)."""
     at = _known_at_us(labels_known_at)
     valid = "e.kt_us IS NULL" if at is None else _valid("e", str(at))
-    rows = pd.DataFrame({"i": np.arange(len(origin_us)), "origin_us": origin_us, "dispute_id": dispute_id})
+    rows = pd.DataFrame(
+        {"i": np.arange(len(origin_us)), "origin_us": origin_us, "dispute_id": dispute_id}
+    )
     h_us = int(horizon_days) * _US_PER_DAY
     sql = f"""
     SELECT r.i, count(e.dispute_id) AS n FROM rows_in r JOIN ev_in e ON e.dispute_id = r.dispute_id

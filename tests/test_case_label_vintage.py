@@ -140,7 +140,9 @@ def test_the_backtest_refits_learn_the_labels_known_at_their_origin(monkeypatch)
             (c, at, "mediation_failed", pd.NaT, fix),
             (c, at, "escalated_petition", fix, pd.NaT),
         ]
-    ev = pd.DataFrame(rows, columns=["dispute_id", "event_at", "event_type", "known_from", "known_to"])
+    ev = pd.DataFrame(
+        rows, columns=["dispute_id", "event_at", "event_type", "known_from", "known_to"]
+    )
     for col in ("known_from", "known_to"):
         ev[col] = pd.to_datetime(ev[col], utc=True)
     table = build_dispute_case_features(disputes, ev, days, PARAMS)
