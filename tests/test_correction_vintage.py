@@ -141,12 +141,13 @@ def test_each_origin_sees_the_version_known_before_it(
         a = got[got["origin"].isin(origins[sel])].reset_index(drop=True)
         b = want[want["origin"].isin(origins[sel])].reset_index(drop=True)
         assert list(a.columns) == list(b.columns)
-        b[labels] = (
+        now = (
             frames["fixed"]
             .set_index(["origin", "cell_x", "cell_y"])
-            .loc[pd.MultiIndex.from_frame(b[["origin", "cell_x", "cell_y"]]), labels]
-            .to_numpy()
+            .loc[pd.MultiIndex.from_frame(b[["origin", "cell_x", "cell_y"]])]
         )
+        for c in labels:
+            b[c] = now[c].to_numpy().astype(b[c].dtype)
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-6, atol=1e-6)
     # and the two differ where they must: the record's place changed the counts
     early = origins[origins < fix][0]
@@ -219,7 +220,8 @@ def test_cell_features_match_a_per_origin_rebuild_of_the_versions_known_then():
         lab = ["label_count", "label_any"]
         then = build_cell_labels(versions, cells, [t], 7, TZ, labels_known_at=t)
         pd.testing.assert_frame_equal(then[lab], want[lab])
-        want[lab] = now.loc[now["origin"] == t, lab].to_numpy()
+        for c in lab:
+            want[c] = now.loc[now["origin"] == t, c].to_numpy().astype(want[c].dtype)
         pd.testing.assert_frame_equal(row, want, check_exact=False, rtol=1e-6, atol=1e-6)
     # labels alone (no decayed counts: the backtest's labels outside the scored area)
     labels = build_cell_labels(versions, cells, origins, 7, TZ)
