@@ -143,8 +143,9 @@ class _History:
 class _Versions:
     """What corrected records (events with ``known_from`` / ``known_to``) add to the
     pending ranges (:func:`_prepare`): the whole counts (long-run total, decayed counts)
-    stop holding a superseded version from day ``tail_day`` on; labels leave out a version
-    at the origins where it is not the record's version; ``days_since_last`` sees a
+    stop holding a superseded version from day ``tail_day`` on; labels leave out the
+    versions not valid at ``labels_known_at`` (every origin whose window holds them);
+    ``days_since_last`` sees a
     superseded version only at origins up to the day it was superseded."""
 
     live: np.ndarray  # per event: not superseded (counted by ``_last_visible_at``)
@@ -155,7 +156,7 @@ class _Versions:
     tail_day: np.ndarray  # sorted: the whole counts drop the version at origins after it
     tail_code: np.ndarray
     tail_w: np.ndarray  # half-lives x tails: its decayed weight on ``tail_day``
-    lab_cell: np.ndarray  # labels: the version is not counted at origins
+    lab_cell: np.ndarray  # labels: the version is not counted at the origins
     lab_from: np.ndarray  # ``lab_from .. lab_to`` (inclusive)
     lab_to: np.ndarray
 
@@ -519,7 +520,7 @@ def _chunk_features(
     last[o_idx == 0, :] = -1
     feats["days_since_last"] = np.where(last >= 0, o_idx[:, None] - last, np.nan)
     label = cum[j_of["label"]] - cum[j_of["o"]]
-    if v is not None and len(v.lab_cell):  # only the version valid at the origin
+    if v is not None and len(v.lab_cell):  # only the version valid at labels_known_at
         lrec, lcol = _range_pairs(v.lab_from, v.lab_to, o_idx)
         np.subtract.at(label, (lcol, v.lab_cell[lrec]), 1.0)
     return feats, label
