@@ -8,7 +8,8 @@ escalate); with ``include_escalated=True`` they are kept and flagged ``already_e
 
 Only pseudonymous party ids are used (to link a party's other cases); no personal field
 ever appears in the output. Everything a feature looks at has a time strictly before t;
-the label looks at escalation events in [t, t + horizon).
+the label looks at escalation events in [t, t + horizon) as they are known when the labels
+are read (:func:`escalation_labels`: the current versions unless told otherwise).
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def build_dispute_case_features(
     dispute_events: pd.DataFrame,
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     params: DisputeCaseParams | None = None,
+    *,
+    labels_known_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Dispute case x origin table: keys ``origin``, ``dispute_id``, case features, ``label_escalation``.
 
@@ -81,11 +84,14 @@ def build_dispute_case_features(
 
     Either table may hold the earlier versions of corrected records too
     (:func:`riskwarn.lake.read_versions`: ``known_from`` / ``known_to``): each origin
-    then sees, in every feature, in the open / already-escalated selection and in its
-    label, the version of each record valid at it (``known_from`` before the origin or
-    None, ``known_to`` None or not before it: :func:`features.cells.versions_at`'s rule).
-    A dispute whose event is corrected to an escalation later is, at the origins before
+    then sees, in every feature and in the open / already-escalated selection, the
+    version of each record valid at it (``known_from`` before the origin or None,
+    ``known_to`` None or not before it: :func:`features.cells.versions_at`'s rule). A
+    dispute whose event is corrected to an escalation later is, at the origins before
     the correction, the open case it was then: the correction never reaches their inputs.
+    Its label is what happened as known at ``labels_known_at`` (None: the current
+    versions; :func:`escalation_labels`, the one label rule): the corrected escalation
+    counts in the windows that hold it.
     """
     params = params or DisputeCaseParams()
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
@@ -125,7 +131,6 @@ def build_dispute_case_features(
     o = pd.DataFrame(
         {"origin_us": idx.as_unit("us").asi8 if len(idx) else np.array([], dtype="int64")}
     )
-    h_us = int(params.horizon_days) * _US_PER_DAY
     nb_max = max(params.nearby_days) * _US_PER_DAY
     nb_cols = ",\n".join(
         f"count(DISTINCT n.dispute_id) FILTER (WHERE n.opened_us >= oc.origin_us - {k * _US_PER_DAY}) "
@@ -162,9 +167,7 @@ def build_dispute_case_features(
             count(e.eid) FILTER (WHERE e.event_us < oc.origin_us AND e.event_type = 'mediation_failed')
                 AS n_failed_mediations,
             max(e.event_us) FILTER (WHERE e.event_us < oc.origin_us AND e.event_type IN ({med})) AS last_med_us,
-            count(e.eid) FILTER (WHERE e.event_us < oc.origin_us AND e.event_type IN ({esc})) AS n_escalations_before,
-            count(e.eid) FILTER (WHERE e.event_us >= oc.origin_us AND e.event_us < oc.origin_us + {h_us}
-                                 AND e.event_type IN ({esc})) AS label_escalation_count
+            count(e.eid) FILTER (WHERE e.event_us < oc.origin_us AND e.event_type IN ({esc})) AS n_escalations_before
         FROM open_cases oc LEFT JOIN ev e ON e.dispute_id = oc.dispute_id
             AND {_valid("e", "oc.origin_us")}
         GROUP BY 1, 2),
@@ -224,7 +227,95 @@ def build_dispute_case_features(
         raw = con.execute(sql).df()
     finally:
         con.close()
-    return _finish(raw, params)
+    labels = _escalation_counts(
+        raw["origin_us"].to_numpy(dtype="int64"),
+        raw["dispute_id"].astype(str).to_numpy(),
+        ev,
+        params.horizon_days,
+        labels_known_at,
+    )
+    return _finish(raw.assign(label_escalation_count=labels), params)
+
+
+def _known_at_us(labels_known_at: pd.Timestamp | None) -> int | None:
+    if labels_known_at is None:
+        return None
+    t = pd.Timestamp(labels_known_at)
+    if t.tz is None:
+        raise ValueError("labels_known_at must be timezone-aware (UTC)")
+    return int(pd.DatetimeIndex([t]).as_unit("us").asi8[0])
+
+
+def _escalation_counts(
+    origin_us: np.ndarray,
+    dispute_id: np.ndarray,
+    ev: pd.DataFrame,
+    horizon_days: int,
+    labels_known_at: pd.Timestamp | None,
+) -> np.ndarray:
+    """Per (origin, dispute) row: the case's escalation events in ``[origin, origin +
+    horizon)``, each event record in its version valid at ``labels_known_at`` (None: the
+    current version, the one without ``known_to``). ``ev``: ``dispute_id``, ``event_us``,
+    ``event_type``, ``kf_us``, ``kt_us`` (:func:`_add_known`)."""
+    at = _known_at_us(labels_known_at)
+    valid = "e.kt_us IS NULL" if at is None else _valid("e", str(at))
+    rows = pd.DataFrame(
+        {"i": np.arange(len(origin_us)), "origin_us": origin_us, "dispute_id": dispute_id}
+    )
+    h_us = int(horizon_days) * _US_PER_DAY
+    sql = f"""
+    SELECT r.i, count(e.dispute_id) AS n FROM rows_in r JOIN ev_in e ON e.dispute_id = r.dispute_id
+        AND e.event_us >= r.origin_us AND e.event_us < r.origin_us + {h_us}
+        AND e.event_type IN ({_sql_list(ESCALATION_EVENT_TYPES)}) AND {valid}
+    GROUP BY r.i
+    """
+    con = duckdb.connect()
+    try:
+        con.register("rows_in", rows)
+        con.register("ev_in", ev)
+        got = con.execute(sql).df()
+    finally:
+        con.close()
+    out = np.zeros(len(origin_us), dtype=np.int64)
+    out[got["i"].to_numpy(dtype="int64")] = got["n"].to_numpy(dtype="int64")
+    return out
+
+
+def escalation_labels(
+    rows: pd.DataFrame,
+    dispute_events: pd.DataFrame,
+    horizon_days: int,
+    labels_known_at: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """The case labels of ``rows`` (``origin``, ``dispute_id``) as known at
+    ``labels_known_at``: ``rows`` with ``label_escalation_count`` (the case's escalation
+    events in ``[origin, origin + horizon_days)``) and ``label_escalation`` (count > 0)
+    replaced. The one label rule of training, backtests and evaluation.
+
+    Features take the versions known at each row's origin; a label is what happened, as
+    known when it is read: each event record of ``dispute_events`` (with the earlier
+    versions of corrected records, :func:`riskwarn.lake.read_versions`) counts in its
+    version valid at ``labels_known_at`` (``known_from`` None or before it, ``known_to``
+    None or not before it). None: the current versions, what evaluation scores against
+    (a mediation corrected into an escalation after the origin is an escalation of that
+    origin's window). A refit at cut-off ``T`` reads its training labels at ``T``: a
+    correction made after it is not in them. A frame without the two version columns is
+    its current versions at any time."""
+    ev = pd.DataFrame(
+        {
+            "dispute_id": dispute_events["dispute_id"].astype(str).to_numpy(),
+            "event_us": _epoch_us(dispute_events["event_at"]),
+            "event_type": dispute_events["event_type"].astype(str).to_numpy(),
+        }
+    )
+    _add_known(ev, dispute_events)
+    origin_us = pd.DatetimeIndex(pd.to_datetime(rows["origin"], utc=True)).as_unit("us").asi8
+    n = _escalation_counts(
+        origin_us, rows["dispute_id"].astype(str).to_numpy(), ev, horizon_days, labels_known_at
+    )
+    return rows.assign(
+        label_escalation_count=n.astype("int32"), label_escalation=(n > 0).astype("int8")
+    )
 
 
 def _finish(raw: pd.DataFrame, params: DisputeCaseParams) -> pd.DataFrame:

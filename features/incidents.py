@@ -18,13 +18,15 @@ enters its features: counts use days strictly before the origin's day, and recor
 the few (record, origin) pairs where a record occurred before but was reported after).
 
 Corrected records (``events`` from :func:`riskwarn.lake.read_versions`, with
-``known_from`` / ``known_to``): each origin counts, in features and labels, the version
-valid at it. A correction is pending (as a late report) until the local day of its
+``known_from`` / ``known_to``): each origin counts, in its features, the version valid
+at it, and in its labels the version valid at ``labels_known_at`` (None: the current
+version; what happened, as known when the labels are read). A correction is pending (as a late report) until the local day of its
 ``known_from``; the version it replaced is taken out again at the origins after the local
 day of its ``known_to``: out of the windows by the same pending pairs (up to the longest
 lookback), out of the long-run total and decayed counts after that by one subtraction on
-the day it leaves every window; labels leave out, per origin, the versions not valid at it
-(at most ``horizon_days`` origins each). Without those columns nothing changes.
+the day it leaves every window; labels leave out the versions not valid at
+``labels_known_at`` (at most ``horizon_days`` origins each). Without those columns
+nothing changes.
 """
 
 from __future__ import annotations
@@ -63,6 +65,10 @@ class CellFeatureParams:
     """Upper bound on rows per chunk (fewer origins per chunk when there are many cells), so
     peak memory does not grow with the number of cells; values do not depend on it."""
     extra: dict[str, object] = field(default_factory=dict)
+    labels_known_at: pd.Timestamp | None = None
+    """Labels count each corrected record in its version valid at this time (UTC); None:
+    the current version (``known_to`` missing), the evaluation's truth. Features always
+    take the version valid at each origin."""
 
 
 def _local_days(ts: pd.Series, tz: str) -> np.ndarray:
@@ -137,8 +143,9 @@ class _History:
 class _Versions:
     """What corrected records (events with ``known_from`` / ``known_to``) add to the
     pending ranges (:func:`_prepare`): the whole counts (long-run total, decayed counts)
-    stop holding a superseded version from day ``tail_day`` on; labels leave out a version
-    at the origins where it is not the record's version; ``days_since_last`` sees a
+    stop holding a superseded version from day ``tail_day`` on; labels leave out the
+    versions not valid at ``labels_known_at`` (every origin whose window holds them);
+    ``days_since_last`` sees a
     superseded version only at origins up to the day it was superseded."""
 
     live: np.ndarray  # per event: not superseded (counted by ``_last_visible_at``)
@@ -149,7 +156,7 @@ class _Versions:
     tail_day: np.ndarray  # sorted: the whole counts drop the version at origins after it
     tail_code: np.ndarray
     tail_w: np.ndarray  # half-lives x tails: its decayed weight on ``tail_day``
-    lab_cell: np.ndarray  # labels: the version is not counted at origins
+    lab_cell: np.ndarray  # labels: the version is not counted at the origins
     lab_from: np.ndarray  # ``lab_from .. lab_to`` (inclusive)
     lab_to: np.ndarray
 
@@ -298,6 +305,7 @@ def _prepare(
     # from its ``known_from``, a superseded version until its ``known_to``
     vfrom = _version_days(ev, "known_from", params.tz)
     vto = _version_days(ev, "known_to", params.tz)
+    lab_out = _not_valid_at(ev, params.labels_known_at)
     if vfrom is not None:
         avail = np.where(vfrom > _NO_DAY, np.maximum(avail, vfrom), avail)
     max_look = max(
@@ -311,6 +319,7 @@ def _prepare(
     occ, avail, ev, ev_cells = occ[keep], avail[keep], ev[keep], ev_cells[keep]
     vfrom = None if vfrom is None else vfrom[keep]
     vto = None if vto is None else vto[keep]
+    lab_out = lab_out[keep]
     code = _cell_codes(all_cells, ev_cells)
     occ_i = (occ - day0).astype(np.int64)
     avail_i = (avail - day0).astype(np.int64)
@@ -341,10 +350,9 @@ def _prepare(
     versions = None
     if vfrom is not None or vto is not None:
         no = np.full(len(occ_i), _NO_DAY)
-        vf = (vfrom if vfrom is not None else no)[order]
         vt = (vto if vto is not None else no)[order]
-        has_f, has_t = vf > _NO_DAY, vt > _NO_DAY
-        vf_i, vt_i = vf - day0, vt - day0
+        has_t = vt > _NO_DAY
+        vt_i = vt - day0
         # superseded: visible at origins avail < o <= end; then out of the windows by
         # pending ranges up to the longest lookback, out of the whole counts after that
         end = np.maximum(vt_i, avail_i)[has_t]
@@ -358,13 +366,10 @@ def _prepare(
         pend_to = np.concatenate([pend_to, gone_to[more]])
         tail = np.maximum(end, s_occ + max_look)
         t_order = np.argsort(tail, kind="stable")
-        # labels: a superseded version at origins after ``known_to``'s day, a correction
-        # at origins up to ``known_from``'s day (the one valid at the origin counts)
-        h_days = params.horizon_days
-        lab_from = np.concatenate(
-            [np.maximum(vt_i[has_t] + 1, s_occ - h_days + 1), occ_i[has_f] - h_days + 1]
-        )
-        lab_to = np.concatenate([s_occ, np.minimum(occ_i[has_f], vf_i[has_f])])
+        # labels: the versions not valid at ``labels_known_at`` leave every window
+        # holding them (origins ``occ - horizon + 1 .. occ``)
+        out = lab_out[order]
+        lab_occ = occ_i[out]
         versions = _Versions(
             live=~has_t,
             sup_code=code[has_t],
@@ -374,9 +379,9 @@ def _prepare(
             tail_day=tail[t_order],
             tail_code=code[has_t][t_order],
             tail_w=(rates[:, None] ** (tail - s_occ)[None, :])[:, t_order],
-            lab_cell=np.concatenate([code[has_t], code[has_f]]),
-            lab_from=lab_from,
-            lab_to=lab_to,
+            lab_cell=code[out],
+            lab_from=lab_occ - params.horizon_days + 1,
+            lab_to=lab_occ,
         )
     pop = None
     if "population" in cells.columns:
@@ -407,6 +412,19 @@ def _prepare(
 
 
 _NO_DAY = np.iinfo(np.int64).min
+
+
+def _not_valid_at(ev: pd.DataFrame, at: pd.Timestamp | None) -> np.ndarray:
+    """Per row: a version not valid at ``at`` (``known_from`` at or after it, or
+    ``known_to`` before it; None: every version with a ``known_to``, i.e. not current)."""
+    out = np.zeros(len(ev), dtype=bool)
+    if "known_to" in ev.columns:
+        to = pd.to_datetime(ev["known_to"], utc=True)
+        out |= (to.notna() if at is None else to < pd.Timestamp(at)).to_numpy()
+    if at is not None and "known_from" in ev.columns:
+        since = pd.to_datetime(ev["known_from"], utc=True)
+        out |= (since >= pd.Timestamp(at)).to_numpy()
+    return out
 
 
 def _version_days(ev: pd.DataFrame, column: str, tz: str) -> np.ndarray | None:
@@ -502,7 +520,7 @@ def _chunk_features(
     last[o_idx == 0, :] = -1
     feats["days_since_last"] = np.where(last >= 0, o_idx[:, None] - last, np.nan)
     label = cum[j_of["label"]] - cum[j_of["o"]]
-    if v is not None and len(v.lab_cell):  # only the version valid at the origin
+    if v is not None and len(v.lab_cell):  # only the version valid at labels_known_at
         lrec, lcol = _range_pairs(v.lab_from, v.lab_to, o_idx)
         np.subtract.at(label, (lcol, v.lab_cell[lrec]), 1.0)
     return feats, label
@@ -698,9 +716,13 @@ def build_cell_labels(
     origins: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     horizon_days: int,
     tz: str = "Asia/Shanghai",
+    labels_known_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
-    """Labels only: ``label_count`` and ``label_any`` of events in [origin, origin + horizon_days)."""
+    """Labels only: ``label_count`` and ``label_any`` of events in [origin, origin + horizon_days),
+    each corrected record in its version valid at ``labels_known_at`` (None: the current
+    version). The label rule of :func:`build_cell_features` (the same pass)."""
     params = CellFeatureParams(
+        labels_known_at=labels_known_at,
         tz=tz,
         horizon_days=horizon_days,
         lookbacks_days=(1,),

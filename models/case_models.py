@@ -135,20 +135,24 @@ def build_case_table(
     cell_size_m: float,
     tz: str,
     horizon_days: int = 30,
+    labels_known_at: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Case x origin features + labels from lake ``disputes`` and ``dispute_events``.
 
     With the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`,
     :func:`riskwarn.lake.read_known`: backtests, refits, the final training and serving)
-    each origin's row is built from the versions valid at it; without them from the rows
-    as they are. One builder (:func:`features.disputes.build_dispute_case_features`)."""
+    each origin's inputs are built from the versions valid at it; without them from the
+    rows as they are. The labels are those known at ``labels_known_at`` (None: the
+    current versions, the evaluation's truth; a refit relabels its rows at its cut-off:
+    :func:`case_training_rows`). One builder
+    (:func:`features.disputes.build_dispute_case_features`)."""
     from features.cells import assign_cells
     from features.derived import add_derived_features
     from features.disputes import DisputeCaseParams, build_dispute_case_features
 
     d = assign_cells(disputes, crs, cell_size_m)
     params = DisputeCaseParams(tz=tz, horizon_days=horizon_days)
-    table = build_dispute_case_features(d, events, origins, params)
+    table = build_dispute_case_features(d, events, origins, params, labels_known_at=labels_known_at)
     table["origin"] = table["origin"].astype("datetime64[ns, UTC]")
     return add_derived_features(table, "case", [*CASE_KEYS, "cell_x", "cell_y"])
 
@@ -203,12 +207,38 @@ class CaseBacktest:
     fits: pd.DataFrame
 
 
+def case_training_rows(
+    table: pd.DataFrame,
+    events: pd.DataFrame | None,
+    refit_origin: pd.Timestamp,
+    config: CaseModelConfig,
+) -> pd.DataFrame:
+    """The rows a refit at ``refit_origin`` learns from (label window ended, within the
+    training window: :func:`models.backtest.training_rows`) with their labels as known at
+    ``refit_origin`` (:func:`features.disputes.escalation_labels` of ``events``, the
+    ``dispute_events`` the table was built from, with their versions): a correction made
+    after the refit's cut-off is not in them, one made before it is. ``events`` None: the
+    table's labels as they are (a table built without versions)."""
+    from features.disputes import escalation_labels
+
+    rows = training_rows(table, refit_origin, config.window())
+    if events is None or rows.empty:
+        return rows
+    return escalation_labels(rows, events, config.horizon_days, labels_known_at=refit_origin)
+
+
 def run_case_backtest(
-    table: pd.DataFrame, eval_origins: Sequence[pd.Timestamp], config: CaseModelConfig
+    table: pd.DataFrame,
+    eval_origins: Sequence[pd.Timestamp],
+    config: CaseModelConfig,
+    events: pd.DataFrame | None = None,
 ) -> CaseBacktest:
-    """Rolling-origin backtest of the model and the baselines over ``eval_origins``."""
+    """Rolling-origin backtest of the model and the baselines over ``eval_origins``.
+
+    The evaluation rows keep the table's labels (the current versions); each refit learns
+    from its rows labelled as known at its origin (:func:`case_training_rows` with
+    ``events``, the ``dispute_events`` the table was built from)."""
     features = case_features(table)
-    window = config.window()
     by_origin = dict(tuple(table.groupby("origin", sort=True)))
     out, fits = [], []
     model: FittedModel | None = None
@@ -218,7 +248,7 @@ def run_case_backtest(
         if origin not in by_origin:
             continue
         if next_refit is None or origin >= next_refit - pd.Timedelta(hours=2):
-            train = training_rows(table, origin, window)
+            train = case_training_rows(table, events, origin, config)
             model = fit_case_model(train, features, config, origin)
             fits.append(
                 {"refit_origin": origin, "n_train_rows": len(train), "trees": model.best_iteration}
@@ -563,7 +593,7 @@ def train_case_domain(
     )
     features = case_features(table)
     eval_origins = origins[origins >= origins[-1] - pd.Timedelta(days=eval_days - 1)]
-    bt = run_case_backtest(table, eval_origins, config)
+    bt = run_case_backtest(table, eval_origins, config, events)
     # every escalation of the window, the cases no row scored too (counted as misses)
     escalations = escalations_in_window(
         first_escalations(disputes, events), eval_origins, config.step_days
@@ -616,7 +646,7 @@ def train_case_domain(
     )
 
     final = fit_case_model(
-        training_rows(table, final_origin, config.window()), features, config, final_origin
+        case_training_rows(table, events, final_origin, config), features, config, final_origin
     )
     sample = table.sample(min(len(table), 5000), random_state=0)
     importance = global_importance(

@@ -569,8 +569,10 @@ def run_hotspot_backtest(
     else:
         judged_versions = versions
     # ``events`` may hold the earlier versions of corrected records (riskwarn.lake.
-    # read_versions): every input and label of an origin takes the version valid at it
-    # (at the start: the area, the busiest cells, the cells' admin codes)
+    # read_versions): every input of an origin takes the version valid at it (at the
+    # start: the area, the busiest cells, the cells' admin codes); the evaluation's labels
+    # the current versions, each refit's training labels those valid at its origin
+    # (late_cell_labels)
     ev = latest_versions(versions)
     start_utc = pd.Timestamp(spec.start).tz_localize(spec.tz).tz_convert("UTC")
     at_start = versions_at(versions, pd.DatetimeIndex([start_utc]))[0][1]
@@ -662,7 +664,7 @@ def run_hotspot_backtest(
     # (no event known before it) misses for every method (with a study area, or the tests'
     # busiest cells, the events of those cells only)
     counted_all = area_cells is None and not restricted
-    # (labels by each origin's versions: features.incidents counts the version valid then)
+    # (labels by the current versions, as the evaluation rows' labels)
     outside = outside_area_labels(
         judged_versions, labels[KEYS], evals, spec, None if counted_all else cells
     )
@@ -771,22 +773,23 @@ def late_cell_labels(
     """The label events of the ``origins`` x ``cells`` rows known only after their window
     ended (``origin, cell_x, cell_y, known_at``; :func:`models.known_labels.late_label_events`
     with the windows of :func:`models.backtest.label_window_end`, the local days the
-    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells;
-    with the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`),
-    each origin's labels count the version valid at it (:func:`features.cells.versions_at`),
-    so its late events are that version's, in that version's cell."""
+    labels count). ``events``: ``occurred_at``, optional ``reported_at``, integer cells.
+    With the earlier versions of corrected records (:func:`riskwarn.lake.read_versions`)
+    the rows' labels count the current versions (what happened, the evaluation's truth),
+    so these are the current versions known after the window ended (a correction from its
+    ``known_from``) and, with a ``gone_at`` (their ``known_to``), the superseded versions
+    still valid after it: a refit at cut-off ``T`` counts each record in its version valid
+    at ``T`` (:func:`models.known_labels.labels_known_by`), never a correction made later."""
     area = cells[["cell_x", "cell_y"]].astype("int64").drop_duplicates()
     idx = pd.DatetimeIndex(origins).sort_values()
     ends = pd.DatetimeIndex(label_window_end(pd.Series(idx), spec.horizon_days, spec.tz))
-    parts = [
-        late_label_events(
-            known.merge(area, on=["cell_x", "cell_y"]), ["cell_x", "cell_y"], idx[pos], ends[pos]
-        )
-        for pos, known in versions_at(events, idx)
-    ]
-    if not parts:  # no origin
-        return late_label_events(events.iloc[:0], ["cell_x", "cell_y"], idx, ends)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    current = latest_versions(events).merge(area, on=["cell_x", "cell_y"])
+    late = late_label_events(current, ["cell_x", "cell_y"], idx, ends)
+    if "known_to" not in events.columns:
+        return late
+    old = events.loc[events["known_to"].notna()].merge(area, on=["cell_x", "cell_y"])
+    gone = late_label_events(old, ["cell_x", "cell_y"], idx, ends, until="known_to")
+    return pd.concat([late, gone], ignore_index=True) if len(gone) else late
 
 
 def outside_area_labels(

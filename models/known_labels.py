@@ -25,6 +25,7 @@ import pandas as pd
 from features.cells import known_times
 
 KNOWN_AT = "known_at"
+GONE_AT = "gone_at"
 
 
 def late_label_events(
@@ -33,10 +34,18 @@ def late_label_events(
     origins: pd.DatetimeIndex,
     window_end: pd.DatetimeIndex,
     time_col: str = "occurred_at",
+    until: str | None = None,
 ) -> pd.DataFrame:
     """One row per (label row, event) whose event is known at or after the row's window
     end: ``origin``, the ``entity`` columns (``cell_x, cell_y``; ``site_id``) and
     ``known_at`` (UTC).
+
+    ``until``: a column of ``events`` (``known_to``: superseded versions of corrected
+    records, not in the rows' labels, which count the current versions): then one row per
+    (label row, version) whose version is still valid at or after the row's window end
+    (``until`` not before it), with ``gone_at`` (its ``until``) beside ``known_at``: a
+    refit whose cut-off is in ``(known_at, gone_at]`` counts it
+    (:func:`labels_known_by`).
 
     ``events``: ``time_col``, optional ``reported_at`` and the ``entity`` columns (one row
     per event and entity it labels). ``origins``: the label rows' origins (UTC), and
@@ -52,7 +61,12 @@ def late_label_events(
         return pd.DataFrame(empty)
     occurred = pd.Series(pd.to_datetime(events[time_col], utc=True), index=events.index)
     known = known_times(events, time_col)
-    late = (known > occurred).to_numpy() & occurred.notna().to_numpy()
+    if until is None:
+        stop = known
+        late = (known > occurred).to_numpy() & occurred.notna().to_numpy()
+    else:
+        stop = pd.Series(pd.to_datetime(events[until], utc=True), index=events.index)
+        late = stop.notna().to_numpy() & occurred.notna().to_numpy()
     if not late.any():
         return pd.DataFrame(empty)
     order = np.argsort(pd.DatetimeIndex(origins).as_unit("ns").asi8, kind="stable")
@@ -62,16 +76,19 @@ def late_label_events(
         raise ValueError("window ends must increase with the origins")
     t = pd.DatetimeIndex(occurred[late]).as_unit("ns").asi8
     k = pd.DatetimeIndex(known[late]).as_unit("ns").asi8
+    g = pd.DatetimeIndex(stop[late]).as_unit("ns").asi8
     lo = np.searchsorted(e, t, side="right")  # first origin whose window ends after t
     hi = np.searchsorted(o, t, side="right")  # origins at or before t
     reps = np.maximum(hi - lo, 0)
     rec = np.repeat(np.arange(len(t)), reps)
     pos = np.repeat(lo, reps) + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
-    keep = k[rec] >= e[pos]
+    keep = g[rec] >= e[pos]
     rec, pos = rec[keep], pos[keep]
     rows = events.loc[late, list(entity)].iloc[rec].reset_index(drop=True)
     rows.insert(0, "origin", pd.DatetimeIndex(o[pos], tz="UTC").as_unit("ns"))
     rows[KNOWN_AT] = pd.DatetimeIndex(k[rec], tz="UTC").as_unit("ns")
+    if until is not None:
+        rows[GONE_AT] = pd.DatetimeIndex(g[rec], tz="UTC").as_unit("ns")
     return rows
 
 
@@ -83,16 +100,23 @@ def labels_known_by(
     count: str = "label_count",
     flag: str = "label_any",
 ) -> pd.DataFrame:
-    """``rows`` with ``count`` (and ``flag``, ``count > 0``) counting only the events known
-    before ``cut``: the ``late`` events (:func:`late_label_events`) known at or after it
-    are taken out. ``rows`` itself when none of them is (no copy); otherwise only the two
-    label columns are new."""
+    """``rows`` with ``count`` (and ``flag``, ``count > 0``) counting the events as known
+    at ``cut``: the ``late`` events (:func:`late_label_events`) known at or after it are
+    taken out, and the superseded versions in it (a ``gone_at``) valid at it (known
+    before it, ``gone_at`` not before it) are put back. ``rows`` itself when none of them
+    is (no copy); otherwise only the two label columns are new."""
     if late is None or late.empty or rows.empty:
         return rows
-    unknown = late.loc[late[KNOWN_AT] >= cut, list(keys)]
-    if unknown.empty:
+    if GONE_AT in late.columns:
+        gone = late[GONE_AT]
+        unknown = late.loc[gone.isna() & (late[KNOWN_AT] >= cut), list(keys)]
+        back = late.loc[gone.notna() & (late[KNOWN_AT] < cut) & (gone >= cut), list(keys)]
+        delta = pd.concat([unknown.assign(_unknown=1), back.assign(_unknown=-1)])
+    else:
+        delta = late.loc[late[KNOWN_AT] >= cut, list(keys)].assign(_unknown=1)
+    if delta.empty:
         return rows
-    n = unknown.groupby(list(keys), sort=False).size().rename("_unknown").reset_index()
+    n = delta.groupby(list(keys), sort=False)["_unknown"].sum().reset_index()
     near = rows["origin"].isin(n["origin"]).to_numpy()
     if not near.any():
         return rows
@@ -107,6 +131,8 @@ def labels_known_by(
     new = old - minus
     if (new < 0).any():
         raise ValueError("more late events than counted labels: the late table is not these rows'")
+    if not (new != old).any():
+        return rows
     cols = {count: new.astype(old.dtype)}
     if flag in rows:
         cols[flag] = (new > 0).astype(rows[flag].dtype)

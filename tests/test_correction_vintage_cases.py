@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 
 from models.case_models import build_case_table
+from riskwarn.contracts import ESCALATION_EVENT_TYPES
 from tests.test_case_site_models import _cases
 
 CRS, TZ = "EPSG:32650", "Asia/Shanghai"
@@ -98,9 +99,11 @@ def test_case_rows_match_a_per_origin_rebuild_of_the_versions_known_then():
     """Disputes corrected (category, amount, parties, place, opening time; some twice) and
     events corrected (a failed mediation into an escalation and back, closings and
     times moved): every row of the case table equals the table built for its origin
-    alone from the versions valid at it (features, the open / not-escalated selection
-    and the label). Fails on the old code (every version of a corrected record was a
-    case of its own, and the corrected escalation excluded the case before it was known)."""
+    alone from the versions valid at it (features, the open / not-escalated selection),
+    and its label counts the case's escalations in its window as the events are known
+    now (tests/test_case_label_vintage.py). Fails on the old code (every version of a
+    corrected record was a case of its own, and the corrected escalation excluded the
+    case before it was known)."""
     disputes, events = _cases(n=400, days=200, seed=5)
     rng = np.random.default_rng(17)
     d_versions = _versions(
@@ -121,8 +124,15 @@ def test_case_rows_match_a_per_origin_rebuild_of_the_versions_known_then():
     got = build_case_table(d_versions, e_versions, origins, **kw)
     assert got[["origin", "dispute_id"]].duplicated().sum() == 0
     escalated_later = 0
+    latest = _latest(e_versions)
+    esc = latest[latest["event_type"].isin(ESCALATION_EVENT_TYPES)]
     for t in origins:
         want = build_case_table(_at(d_versions, t), _at(e_versions, t), [t], **kw)
+        # the label: what happened in [t, t + 30 d), as known now
+        w = esc[(esc["event_at"] >= t) & (esc["event_at"] < t + pd.Timedelta(days=30))]
+        n = want["dispute_id"].map(w.groupby("dispute_id").size()).fillna(0)
+        want["label_escalation_count"] = n.astype("int32")
+        want["label_escalation"] = (n > 0).astype("int8")
         row = got[got["origin"] == t].reset_index(drop=True)
         pd.testing.assert_frame_equal(row, want, check_exact=False, rtol=1e-6, atol=1e-6)
         # the case the correction will call escalated is still an open case here
