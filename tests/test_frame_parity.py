@@ -248,7 +248,7 @@ def _served_site_frame(
     champion = types.SimpleNamespace(domain=domain, feature_names=inputs, python_model=lambda: None)
     with pytest.MonkeyPatch.context() as patched:
         patched.setattr(scoring, "predict_probability", predict)
-        served = scoring.serve_site_model(champion, sites, sensors, readings, origin, domain, tz)
+        served = scoring.serve_site_model(champion, sites, sensors, readings, origin, domain, tz)  # type: ignore[arg-type]
     frame = got["frame"].assign(origin=origin).rename(columns={"unit_id": "site_id"})
     return frame, served
 
