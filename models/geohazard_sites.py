@@ -469,13 +469,21 @@ def build_site_tables(
     *,
     with_rules: bool = True,
     batch_sensors: int | None = None,
+    spacing_guard: bool = True,
 ) -> list[pd.DataFrame]:
     """:func:`build_site_table` of several (origins, config) sets (e.g. ``geohazard_hourly``'s
     and ``geohazard``'s) in one pass over the readings: each batch is read once, its
     per-reading work (:func:`features.geohazard.build_site_features_multi`) and the
     per-sensor displacement kinematics of the sensor rules (:func:`sensor_rule_levels_multi`)
     are done once and sampled at each set's origins. One table per set, each equal to
-    ``build_site_table`` of that set alone."""
+    ``build_site_table`` of that set alone.
+
+    The site model's reading-spacing guard (:func:`riskwarn.sensor_rules.spacing_guard`,
+    the one serving applies) is applied per origin over the window serving reads before
+    it: a site's rows at origins where some displacement sensor of it reads too sparsely
+    are built without that sensor's readings (as serving scores them), and the rows of a
+    site the guard refuses at an origin are left out (serving does not score it there;
+    the count is logged). ``spacing_guard`` False: the rows of every reading (internal)."""
     from features.derived import add_derived_features
     from features.geohazard import build_site_features_multi
 
@@ -512,7 +520,122 @@ def build_site_tables(
             table = table.merge(rules, on=KEYS, how="left")
             table[RULE_COLUMN] = table[RULE_COLUMN].fillna(0.0).astype(np.float32)
         out.append(table)
+    if spacing_guard:
+        out = [
+            _apply_spacing_guard(
+                t, readings, sensors, sites, hazard_events, idx, c, with_rules, batch_sensors
+            )
+            for t, idx, (_, c) in zip(out, indexes, sets, strict=True)
+        ]
     return out
+
+
+@dataclass(frozen=True)
+class _WithoutSensors:
+    """A reading source without the readings of some sensors (the guard's sparse ones)."""
+
+    source: ReadingSource
+    left_out: frozenset[str]
+
+    def read(self, sensor_ids: Sequence[str]) -> pd.DataFrame:
+        frame = self.source.read([s for s in sensor_ids if str(s) not in self.left_out])
+        return frame.loc[~frame["sensor_id"].astype(str).isin(self.left_out)]
+
+
+def _displacement_readings(
+    source: ReadingSource, sensor_ids: list[str], batch_sensors: int | None
+) -> pd.DataFrame:
+    """The displacement readings (time and value only) of ``sensor_ids``, read by batch."""
+    from riskwarn.sensor_rules import DISPLACEMENT_QUANTITIES
+
+    step = batch_sensors or len(sensor_ids)
+    parts = []
+    for i in range(0, len(sensor_ids), max(step, 1)):
+        r = source.read(sensor_ids[i : i + step])
+        r = r.loc[r["quantity"].isin(DISPLACEMENT_QUANTITIES) & r["value"].notna()]
+        parts.append(r[["sensor_id", "observed_at", "quantity", "value"]])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _apply_spacing_guard(
+    table: pd.DataFrame,
+    readings: pd.DataFrame | ReadingSource,
+    sensors: pd.DataFrame,
+    sites: pd.DataFrame,
+    hazard_events: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    config: SiteModelConfig,
+    with_rules: bool,
+    batch_sensors: int | None,
+) -> pd.DataFrame:
+    """``table`` (one set's) as serving's reading-spacing guard gives it at each origin:
+    the rows of a site at origins where some of its displacement sensors are sparse
+    rebuilt without those sensors' readings, the rows of a refused site left out."""
+    from features.sensor_readings import as_reading_source
+    from riskwarn.sensor_rules import displacement_site_of, spacing_guard
+
+    site_of = displacement_site_of(sensors)
+    if table.empty or site_of.empty:
+        return table
+    source = as_reading_source(readings)
+    disp = _displacement_readings(source, sorted(site_of.index), batch_sensors)
+    guard = spacing_guard(sensors, disp, origins.unique(), config.step_hours)
+    if not guard.sparse.to_numpy().any():
+        return table
+    site_ids = sites["record_id"].astype(str)
+    drop: list[pd.DataFrame] = []
+    rebuilt: list[pd.DataFrame] = []
+    n_refused = 0
+    cols = guard.sparse.columns
+    for site, own in cols.groupby(guard.site_of.reindex(cols).to_numpy()).items():
+        m = guard.sparse[list(own)]
+        hit = m.to_numpy().any(axis=1)
+        if not hit.any() or not site_ids.eq(site).any():
+            continue
+        refused = (
+            guard.refused[site].to_numpy() if site in guard.refused else np.zeros(len(m), bool)
+        )
+        groups: dict[tuple[str, ...], list[pd.Timestamp]] = {}
+        for at, row, no in zip(m.index[hit], m.to_numpy()[hit], refused[hit], strict=True):
+            drop.append(pd.DataFrame({"origin": [at], "site_id": [site]}))
+            if no:
+                n_refused += 1
+            else:
+                groups.setdefault(
+                    tuple(str(c) for c, x in zip(own, row, strict=True) if x), []
+                ).append(at)
+        for left_out, at_list in groups.items():
+            (part,) = build_site_tables(
+                _WithoutSensors(source, frozenset(left_out)),
+                sensors,
+                sites.loc[site_ids.eq(site).to_numpy()],
+                hazard_events,
+                [(pd.DatetimeIndex(at_list), config)],
+                with_rules=with_rules,
+                batch_sensors=batch_sensors,
+                spacing_guard=False,
+            )
+            rebuilt.append(part)
+    if not drop:
+        return table
+    gone = pd.concat(drop, ignore_index=True).assign(_gone=True)
+    gone["origin"] = gone["origin"].astype(table["origin"].dtype)
+    pos = table[KEYS].astype({"site_id": str}).merge(gone, on=KEYS, how="left")["_gone"]
+    keep = table.loc[pos.isna().to_numpy()]
+    order = table[KEYS].astype({"site_id": str}).reset_index(drop=True)
+    order["_pos"] = np.arange(len(order))
+    new = pd.concat([keep, *rebuilt], ignore_index=True)
+    new_keys = new[KEYS].astype({"site_id": str})
+    at = new_keys.merge(order, on=KEYS, how="left")["_pos"].to_numpy()
+    new = new.iloc[np.argsort(at, kind="stable")].reset_index(drop=True)
+    if n_refused:
+        log.info(
+            "site table (step %sh): %d site x origin rows refused by the reading-spacing "
+            "guard left out (serving does not score them)",
+            config.step_hours,
+            n_refused,
+        )
+    return new
 
 
 def _site_tables_by_version(

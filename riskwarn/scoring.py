@@ -312,21 +312,14 @@ def serve_site_model(
     from models.geohazard_sites import unknowable_inputs
 
     unit_ids = sites["record_id"].astype(str).tolist()
-    limit = sensor_rules.max_model_spacing_hours(domains.get(domain).step_hours)
-    disp_sensors = sensors.loc[
-        sensors["sensor_type"].isin(sensor_rules.DISPLACEMENT_TYPES) & sensors["site_id"].notna()
-    ]
-    site_of = disp_sensors.set_index(disp_sensors["record_id"].astype(str))["site_id"].astype(str)
-    disp = readings.loc[
-        readings["sensor_id"].isin(site_of.index)
-        & readings["quantity"].isin(["displacement_mm", "crack_width_mm"])
-    ]
-    spacing = sensor_rules.reading_spacing_hours(disp)
-    spacing.index = spacing.index.astype(str)
-    sparse = spacing[spacing > limit]
-    reporting = spacing.index[spacing.notna()]
-    usable_sites = set(site_of.reindex(reporting.difference(sparse.index)))
-    refused = {u for u in set(site_of.reindex(sparse.index)) if u not in usable_sites}
+    step_hours = domains.get(domain).step_hours
+    limit = sensor_rules.max_model_spacing_hours(step_hours)
+    site_of = sensor_rules.displacement_site_of(sensors)
+    # the one guard training's table goes through too (build_site_tables, per origin)
+    model_readings, spacing, sparse_ids, refused = sensor_rules.model_readings(
+        sensors, readings, origin, step_hours
+    )
+    sparse = spacing[sparse_ids]
     reasons: dict[str, list[Any]] = {u: [] for u in unit_ids}
     for u in set(site_of.reindex(sparse.index)):
         ids = sorted(s for s in sparse.index if site_of[s] == u)
@@ -343,9 +336,6 @@ def serve_site_model(
     by_site = spacing.groupby(site_of.reindex(spacing.index)).max()
     prob = np.full(len(unit_ids), np.nan)
     if champion is not None:
-        model_readings = (
-            readings.loc[~readings["sensor_id"].isin(sparse.index)] if len(sparse) else readings
-        )
         frame = site_model_frame(sites, sensors, model_readings, origin, domain, tz)
         frame = pd.DataFrame({"unit_id": unit_ids}).merge(frame, on="unit_id", how="left")
         missing = missing_features(champion, frame.columns, unknowable_inputs(domain, tz))

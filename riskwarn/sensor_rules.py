@@ -810,6 +810,116 @@ def max_model_spacing_hours(step_hours: float) -> float:
     return MODEL_SPACING_FACTOR * float(step_hours)
 
 
+MODEL_SPACING_WINDOW_DAYS = 35
+"""The reading window the spacing guard looks at, before each origin: serving's own
+(:func:`riskwarn.serving_frames.read_recent_readings` of the nowcast, daily serving and
+stream), so training computes each origin's spacing over the window serving reads then."""
+
+DISPLACEMENT_QUANTITIES = ("displacement_mm", "crack_width_mm")
+
+
+def displacement_site_of(sensors: pd.DataFrame) -> pd.Series:
+    """Site (str) of each displacement sensor with a site, indexed by sensor id (str)."""
+    disp = sensors.loc[sensors["sensor_type"].isin(DISPLACEMENT_TYPES) & sensors["site_id"].notna()]
+    return disp.set_index(disp["record_id"].astype(str))["site_id"].astype(str)
+
+
+def spacing_hours_at(
+    readings: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    window_days: float = MODEL_SPACING_WINDOW_DAYS,
+) -> pd.DataFrame:
+    """:func:`reading_spacing_hours` of each ``sensor_id`` at each origin over the readings
+    of ``[origin - window, origin)`` only (pure, causal): rows = origins, columns = sensor
+    ids (str), NaN where fewer than two readings fall in the window. One origin over
+    readings already cut to that window equals :func:`reading_spacing_hours`."""
+    origins = pd.DatetimeIndex(origins).tz_convert("UTC").as_unit("ns")
+    o_ns = origins.asi8
+    lo_ns = (origins - pd.Timedelta(days=window_days)).asi8
+    r = readings.loc[readings["value"].notna(), ["sensor_id", "observed_at"]]
+    out: dict[str, np.ndarray] = {}
+    for sid, g in r.groupby(r["sensor_id"].astype(str), sort=True):
+        t = np.unique(pd.DatetimeIndex(g["observed_at"]).tz_convert("UTC").as_unit("ns").asi8)
+        gaps = np.diff(t) / 3.6e12
+        lo = np.searchsorted(t, lo_ns, side="left")  # first reading in the window
+        hi = np.searchsorted(t, o_ns, side="left")  # readings before the origin
+        vals = np.full(len(origins), np.nan)
+        pairs, inverse = np.unique(np.stack([lo, hi]), axis=1, return_inverse=True)
+        med = np.full(pairs.shape[1], np.nan)
+        for k in range(pairs.shape[1]):
+            a, b = pairs[0, k], pairs[1, k]
+            if b - a >= 2:  # gaps a .. b-2 join two readings of the window
+                med[k] = float(np.median(gaps[a : b - 1]))
+        vals[:] = med[np.ravel(inverse)]
+        out[str(sid)] = vals
+    return pd.DataFrame(out, index=origins, dtype=float)
+
+
+@dataclass(frozen=True)
+class SpacingGuard:
+    """What the reading-spacing guard keeps from the site model at each origin.
+
+    ``spacing``: origins x displacement sensors (hours, NaN unknown); ``sparse``: same
+    shape, True where the spacing exceeds ``limit_hours``; ``refused``: origins x sites,
+    True where a site has a sparse displacement sensor and no other that reports at an
+    acceptable spacing (the model is not applied there)."""
+
+    spacing: pd.DataFrame
+    sparse: pd.DataFrame
+    refused: pd.DataFrame
+    site_of: pd.Series
+    limit_hours: float
+
+
+def spacing_guard(
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origins: pd.DatetimeIndex,
+    step_hours: float,
+    window_days: float = MODEL_SPACING_WINDOW_DAYS,
+) -> SpacingGuard:
+    """The reading-spacing guard of the site model (pure), at each of ``origins``: a
+    displacement sensor whose median reading spacing over ``[origin - window, origin)``
+    exceeds :func:`max_model_spacing_hours` of ``step_hours`` is left out of the model's
+    inputs; a site left with no displacement sensor the model may read, while it has one
+    that reports, is refused. Serving (:func:`riskwarn.scoring.serve_site_model`, one
+    origin) and the training/backtest table (:func:`models.geohazard_sites.build_site_tables`,
+    every origin) both call it."""
+    limit = max_model_spacing_hours(step_hours)
+    site_of = displacement_site_of(sensors)
+    disp = readings.loc[
+        readings["sensor_id"].astype(str).isin(site_of.index)
+        & readings["quantity"].isin(DISPLACEMENT_QUANTITIES)
+    ]
+    spacing = spacing_hours_at(disp, origins, window_days)
+    sparse = spacing > limit
+    usable = spacing.notna() & ~sparse
+    sites = site_of.reindex(spacing.columns)
+    any_sparse = sparse.T.groupby(sites.to_numpy()).any().T
+    any_usable = usable.T.groupby(sites.to_numpy()).any().T
+    refused = any_sparse & ~any_usable.reindex(columns=any_sparse.columns, fill_value=False)
+    refused = refused.reindex(index=spacing.index, fill_value=False).astype(bool)
+    return SpacingGuard(spacing, sparse, refused, site_of, limit)
+
+
+def model_readings(
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    step_hours: float,
+    window_days: float = MODEL_SPACING_WINDOW_DAYS,
+) -> tuple[pd.DataFrame, pd.Series, list[str], set[str]]:
+    """:func:`spacing_guard` at one origin (serving): (the readings the model may read,
+    the spacing of every displacement sensor (hours by sensor id, NaN unknown), the sparse
+    sensors left out, the refused sites)."""
+    guard = spacing_guard(sensors, readings, pd.DatetimeIndex([origin]), step_hours, window_days)
+    spacing = guard.spacing.iloc[0] if len(guard.spacing.columns) else pd.Series(dtype=float)
+    sparse = [str(s) for s in guard.sparse.columns[guard.sparse.iloc[0].to_numpy(bool)]]
+    refused = {str(u) for u in guard.refused.columns[guard.refused.iloc[0].to_numpy(bool)]}
+    kept = readings.loc[~readings["sensor_id"].astype(str).isin(sparse)] if sparse else readings
+    return kept, spacing, sparse, refused
+
+
 def spacing_text(hours: float) -> tuple[str, str]:
     """'~30 days' / '~6 h' (English, Chinese) for a reading spacing."""
     if hours >= 48:

@@ -222,11 +222,108 @@ def _site_parity(
     args[0].close()  # spilled again by the calls above (training closed it): remove
     for origin in pick(origins, first):
         sites, sensors, readings = serving_frames.site_serving_inputs(settings, origin, 35)
-        serving = serving_frames.site_model_frame(
-            sites, sensors, readings, origin, domain, settings.display_tz
-        ).rename(columns={"unit_id": "site_id"})
         rows = training.loc[training["origin"] == origin]
-        _assert_same_inputs(rows, serving, ["origin", "site_id"], inputs)
+        _assert_site_rows_served(rows, sites, sensors, readings, origin, domain, settings, inputs)
+
+
+def _served_site_frame(
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str,
+    tz: str,
+    inputs: list[str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the frame :func:`riskwarn.scoring.serve_site_model` scores, its result): serving's
+    own path, reading-spacing guard included, with a champion taking ``inputs``."""
+    import types
+
+    got: dict[str, pd.DataFrame] = {}
+
+    def predict(champion: Any, frame: pd.DataFrame) -> np.ndarray:
+        got["frame"] = frame.copy()
+        return np.zeros(len(frame))
+
+    champion = types.SimpleNamespace(domain=domain, feature_names=inputs, python_model=lambda: None)
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(scoring, "predict_probability", predict)
+        served = scoring.serve_site_model(champion, sites, sensors, readings, origin, domain, tz)  # type: ignore[arg-type]
+    frame = got["frame"].assign(origin=origin).rename(columns={"unit_id": "site_id"})
+    return frame, served
+
+
+def _assert_site_rows_served(
+    rows: pd.DataFrame,
+    sites: pd.DataFrame,
+    sensors: pd.DataFrame,
+    readings: pd.DataFrame,
+    origin: pd.Timestamp,
+    domain: str,
+    settings: Settings,
+    inputs: list[str],
+) -> pd.DataFrame:
+    """The training ``rows`` of ``origin`` are the frame serving scores, at the sites serving
+    applies the model to; training has no row of a site serving refuses. Returns the served
+    result (``serve_site_model``'s)."""
+    frame, served = _served_site_frame(
+        sites, sensors, readings, origin, domain, settings.display_tz, inputs
+    )
+    applied = set(served.loc[served["model_applicable"], "unit_id"])
+    assert set(rows["site_id"].astype(str)) == applied
+    _assert_same_inputs(
+        rows, frame.loc[frame["site_id"].isin(applied)], ["origin", "site_id"], inputs
+    )
+    return served
+
+
+@pytest.mark.parametrize(("domain", "every"), [("geohazard_hourly", "6h"), ("geohazard", "5D")])
+def test_site_table_applies_serving_reading_spacing_guard(
+    city: Settings, domain: str, every: str
+) -> None:
+    """A displacement sensor thinned to 6-hourly under the hourly model (5-daily under the
+    daily one: median spacing over 4 x the step) is left out of serving's inputs; the training/backtest table builds that origin's row
+    without it too, and leaves out the row of a site whose only displacement sensor reads
+    that sparsely (serving refuses the model there). Review finding (site_spacing): 9 of
+    34 inputs differed (velocity 4.7 vs NaN, dead_sensor_flag 0 vs 1). Fails on the old
+    code (the guard was in serving only)."""
+    from models.geohazard_sites import build_site_table, site_config, site_features, step_origins
+
+    far = pd.Timestamp("2030-01-01", tz="UTC")
+    sites, sensors, lake_readings = serving_frames.site_serving_inputs(city, far, 36500)
+    disp = sensors[
+        sensors["sensor_type"].isin(("gnss", "crack_meter")) & sensors["site_id"].notna()
+    ]
+    site_of = disp.set_index(disp["record_id"].astype(str))["site_id"].astype(str)
+    per_site = site_of.groupby(site_of).apply(lambda s: sorted(s.index))
+    two = next(u for u, ids in per_site.items() if len(ids) >= 2)  # keeps another sensor
+    one = next(u for u, ids in per_site.items() if len(ids) == 1)  # left with none
+    thin = {per_site[two][0], per_site[one][0]}
+    mine = lake_readings["sensor_id"].astype(str).isin(thin).to_numpy()
+    first = (
+        ~lake_readings.assign(b=lake_readings["observed_at"].dt.floor(every))
+        .duplicated(["sensor_id", "quantity", "b"])
+        .to_numpy()
+    )
+    readings = lake_readings.loc[~mine | first].reset_index(drop=True)
+    config = site_config(domain, tz=city.display_tz)
+    last = readings["observed_at"].max()
+    steps = step_origins(last - pd.Timedelta(days=20), last - pd.Timedelta(days=2), config)
+    origins = pd.DatetimeIndex([steps[0], steps[-1]])
+    events = lake.read_table(city.lake_dir, "hazard_events")
+    table = build_site_table(readings, sensors, sites, events, origins, config)
+    inputs = site_features(table)
+    for origin in origins:
+        window = readings.loc[
+            (readings["observed_at"] >= origin - pd.Timedelta(days=35))
+            & (readings["observed_at"] < origin)
+        ]
+        rows = table.loc[table["origin"] == origin]
+        served = _assert_site_rows_served(
+            rows, sites, sensors, window, origin, domain, city, inputs
+        )
+        applicable = served.set_index("unit_id")["model_applicable"]
+        assert applicable[two] and not applicable[one]
 
 
 # A correction known at FIX, inside the training period: a backfill at an origin before it
