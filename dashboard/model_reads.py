@@ -145,6 +145,16 @@ def version_gate(tracking_uri: str, domain: str, version: str) -> dict[str, Any]
     return run_json(tracking_uri, str(details["run_id"]), "gate.json")
 
 
+def version_metrics(tracking_uri: str, domain: str, version: str) -> dict[str, Any] | None:
+    """The ``metrics.json`` of ``domain``'s model ``version`` (its backtest: each method's
+    values, the headline metric and its CIs), None when the version or its file cannot be
+    read."""
+    details = _champion(tracking_uri, domain, str(version))
+    if details is None:
+        return None
+    return run_json(tracking_uri, str(details["run_id"]), "metrics.json")
+
+
 def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
     """What scoring would serve for ``domain`` now: the one read behind every place of the
     dashboard that names a domain's champion (verdict cards, the Champion tab, the

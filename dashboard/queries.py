@@ -44,6 +44,7 @@ from dashboard.model_reads import (
     served_champion,
     serving_model,
     version_gate,
+    version_metrics,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -73,6 +74,7 @@ REEXPORTED = (
     served_champion,
     serving_model,
     version_gate,
+    version_metrics,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60

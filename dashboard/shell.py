@@ -560,7 +560,9 @@ def model_caption(ctx: PageContext, domain: str) -> None:
     """The caption on the model behind ``domain``'s published probabilities, on every page
     that shows them: its version and gate verdict (passed, or failed and promoted by force
     by whom; :func:`dashboard.views.model_note`), the sensor rules' part where it did worse
-    than them, and what the next scoring run would serve if not that version. Nothing
+    than them, and what the next scoring run would serve if not that version; and a
+    warning when its own backtest PAI is below random (:func:`dashboard.verdicts.
+    below_random_notice`: the map then shows nothing of where events will be). Nothing
     when the published run names no model."""
     from dashboard import verdicts, views
 
@@ -580,6 +582,12 @@ def model_caption(ctx: PageContext, domain: str) -> None:
     # the gate's own rule for the model's family (the stream's runs: the hourly site model)
     rule = verdicts.gate_rule(str(run["model_name"]).removeprefix("riskwarn-"), ctx.lang)
     st.caption(f"{note} {now}" if now else note, help=t("model_note_help", ctx.lang, rule=rule))
+    # a hotspot model whose own backtest ranks below random: its map shows nothing of
+    # where events will be, and "no warning this week" must not read as low risk
+    metrics = queries.version_metrics(ctx.settings.resolved_mlflow_uri, domain, version)
+    notice = verdicts.below_random_notice(metrics, domain, ctx.lang)
+    if notice:
+        st.warning(notice, icon=":material/warning:")
 
 
 def page_context(page: str) -> PageContext:

@@ -306,6 +306,34 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
         "en": "These scores come from no registered model version (e.g. a baseline or test data).",
     },
+    # a hotspot model whose own backtest PAI at the headline share is below random
+    # (dashboard.verdicts.below_random_notice): beside every map of its forecast
+    "hotspot_below_random": {
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}少于随机挑选同样面积网格的结果"
+        "（{pai}；随机为 1）：**它不能说明{noun}会发生在哪里**。请勿把“本周无预警”或概率低"
+        "理解为风险低。",
+        "en": "In its backtest this forecast found fewer {noun} in the top {share} of the area "
+        "it ranked highest than picking cells at random would ({pai}; random scores 1): **it "
+        "does not show where {noun} will happen**. Do not read “no warning this week” or a "
+        "low chance as low risk.",
+    },
+    "hotspot_not_above_random": {
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}并不多于随机挑选同样面积网格的"
+        "结果（{pai}；随机为 1）：**它不能可靠地说明{noun}会发生在哪里**。请勿把“本周无预警”"
+        "或概率低理解为风险低。",
+        "en": "In its backtest this forecast found no more {noun} in the top {share} of the "
+        "area it ranked highest than picking cells at random would ({pai}; random scores 1): "
+        "**it does not reliably show where {noun} will happen**. Do not read “no warning "
+        "this week” or a low chance as low risk.",
+    },
+    "hotspot_pai": {"zh": "PAI 为 {value}", "en": "PAI {value}"},
+    "hotspot_pai_ci": {
+        "zh": "PAI 为 {value}，95% 置信区间 {lo}–{hi}",
+        "en": "PAI {value}, 95% CI {lo}–{hi}",
+    },
+    "hotspot_noun": {"zh": "事件", "en": "events"},
+    "hotspot_noun_disputes": {"zh": "纠纷", "en": "disputes"},
+    "hotspot_noun_incidents": {"zh": "案事件", "en": "incidents"},
     "model_note_help": {  # {rule}: dashboard.verdicts.gate_rule of the page's domain
         "zh": "上线门槛：模型在回测中须{rule}，且概率校准合格。详见“模型与数据质量”页。",
         "en": "The promotion gate: in the backtest the model must {rule}, and be calibrated. "

@@ -448,6 +448,51 @@ def below_random_words(metric: str | None, value: float | None, lang: str) -> st
     )
 
 
+def below_random_notice(metrics: Mapping[str, Any] | None, domain: str, lang: str) -> str | None:
+    """What a leader must read beside a hotspot domain's map when its serving model's own
+    backtest (the version's ``metrics.json``) found fewer events in the share of the area
+    it ranked highest than picking the same share at random would: its headline PAI
+    (``pai@0.05``) below 1, or that PAI's 95% CI (``pai@0.05_ci``) wholly below 1.
+    Markdown; None when the headline is no PAI, the model has no value of it, or it is
+    not below random. The gate only checks "not worse than each baseline" and passed
+    such a model on the demo (PAI@5% 0.129), where "no warning this week, highest chance
+    0.2%" read as low risk (user review of 7 Dec 2026)."""
+    name, values = headline_values(metrics)
+    value = values.get(MODEL_METHOD)
+    if name is None or not name.startswith("pai@") or value is None:
+        return None
+    try:
+        share = f"{100 * float(name.partition('@')[2]):g}%"
+    except ValueError:
+        return None
+    ci = ((metrics or {}).get("methods") or {}).get(MODEL_METHOD, {}).get(f"{name}_ci")
+    lo = hi = None
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        lo, hi = _num(ci[0]), _num(ci[1])
+    shown_below = hi is not None and hi < 1.0
+    if not (value < 1.0 or shown_below):
+        return None
+    if lo is not None and hi is not None:
+        pai = t("hotspot_pai_ci", lang, value=_pai(value), lo=_pai(lo), hi=_pai(hi))
+    else:
+        pai = t("hotspot_pai", lang, value=_pai(value))
+    noun = next(
+        (
+            t(key, lang)
+            for key in (f"hotspot_noun_{domain}", f"hotspot_noun_{domain.split('_')[0]}")
+            if t(key, lang) != key
+        ),
+        t("hotspot_noun", lang),
+    )
+    key = "hotspot_below_random" if hi is None or shown_below else "hotspot_not_above_random"
+    return t(key, lang, share=share, pai=pai, noun=noun)
+
+
+def _pai(value: float) -> str:
+    """A PAI in 2 decimals ("0.13"), or 2 significant digits under 0.01."""
+    return f"{value:.2f}" if value == 0 or abs(value) >= 0.01 else _small(value)
+
+
 def method_name(method: str | None, lang: str) -> str:
     """A method (model or baseline) in plain words; unknown ones keep their id."""
     if method is None:

@@ -274,8 +274,9 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         if checks:
             values = r.get("model_values") or {}
             for c in r["checks"]:
-                line = check_line(c, values.get(str(c.get("metric"))))
-                click.echo(f"         {check_state(c):>2}  {line}")
+                value = values.get(str(c.get("metric")))
+                line = check_line(c, value)
+                click.echo(f"         {check_mark(c, value):>2}  {line}")
 
 
 # the gate's metric ids in the words of its checks ("not worse than kde at PAI@1%")
@@ -296,6 +297,20 @@ def metric_words(metric: str) -> str:
 def check_state(check: dict[str, Any]) -> str:
     """``--`` (not judged), ``ok`` or ``NO``: the gate's own outcome, never re-judged."""
     return "--" if check.get("judged") is False else "ok" if check.get("ok") else "NO"
+
+
+def check_mark(check: dict[str, Any], model_value: float | None = None) -> str:
+    """The mark before a check of ``riskwarn models --checks``: :func:`check_state`, but a
+    check the gate passed while the model's own value of its metric (``model_value``) is
+    below what a random pick scores reads "!! below random (gate: ok)": the gate's verdict
+    kept, not an "ok" beside a PAI@5% of 0.129 (user review of 7 Dec 2026)."""
+    from dashboard.verdicts import below_random_words
+
+    state = check_state(check)
+    metric = check.get("metric")
+    if state == "ok" and metric and below_random_words(str(metric), model_value, "en"):
+        return "!! below random (gate: ok)"
+    return state
 
 
 _CI_TEXT = re.compile(r"95% CI \[[^\]]*\]")
