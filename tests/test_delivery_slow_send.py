@@ -114,7 +114,7 @@ def test_a_lost_claims_late_failure_does_not_overwrite_sent(tmp_path: Path, url:
     old code the row ended ``failed``, 2 attempts, due again in 10 minutes."""
     from riskwarn.stream.delivery import deliver_due
 
-    clock, posts = Clock(), []
+    clock, posts = Clock(), list[float]()
     store = _store(url, clock)
     with _receiver(posts) as hook:
         cfg = _cfg(tmp_path, hook)
@@ -147,7 +147,7 @@ def test_the_whole_send_ends_at_its_deadline(tmp_path: Path, url: str) -> None:
     send took 8 s, past the lease)."""
     from riskwarn.stream.delivery import deliver_due
 
-    clock, posts = Clock(), []
+    clock, posts = Clock(), list[float]()
     store = _store(url, clock)
     with _receiver(posts) as hook:
         cfg = _cfg(tmp_path, hook, max_attempts=3)
@@ -202,7 +202,7 @@ def test_a_send_that_cannot_end_inside_its_lease_is_not_started(tmp_path: Path, 
     sent (on the old code the POST went out, and could outlive the lease)."""
     from riskwarn.stream.delivery import deliver_due
 
-    clock, posts = Clock(), []
+    clock, posts = Clock(), list[float]()
     store = _store(url, clock)
     with _receiver(posts) as hook:
         cfg = _cfg(tmp_path, hook)
