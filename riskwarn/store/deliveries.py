@@ -97,6 +97,12 @@ FAILED_RETRY_S = 600.0
 # default of the contacts file's ``claim_lease_s``)
 CLAIM_LEASE_S = 120.0
 
+# the key of a claimed row (from :meth:`DeliveryStore.claim_delivery`) holding its claim's
+# token: the lease it set (``next_attempt_at``), which no later claim of the row repeats
+# (a later claim is made at or after it). ``record_attempt(..., claim=...)`` records the
+# outcome only while the row still holds that claim (since 2026-12-07)
+CLAIM_KEY = "claimed_until"
+
 DELIVERY_FIELDS = (
     "delivery_key",
     "warning_id",
@@ -1118,7 +1124,8 @@ class DeliveryStore(ReadStore):
                 claim["maybe_heard"] = True
             if conn.execute(sa.update(d).where(*due).values(**claim)).rowcount != 1:
                 return "gone", None
-            return "claimed", dict(row)
+            # the claim's token: its lease, which :meth:`record_attempt` matches
+            return "claimed", {**row, CLAIM_KEY: lease}
 
     def review_stopped(self, rows: Sequence[Mapping[str, Any]]) -> dict[int, dict[str, Any]]:
         """The delivery rows of ``rows`` whose paging the review of their warning stops
@@ -1264,14 +1271,27 @@ class DeliveryStore(ReadStore):
         error: str | None = None,
         retry_at: datetime | None = None,
         again_after_s: float | None = None,
-    ) -> None:
+        claim: datetime | None = None,
+        actor: str = "stream",
+    ) -> bool:
         """An attempt's outcome: sent; or failed, to retry at ``retry_at``; or, with
         ``retry_at`` None (the retry budget is spent), ``failed``: the contact was not
         reached. A failed row is tried again ``again_after_s`` after this (the store's
         clock; None: the sender's default :data:`FAILED_RETRY_S`) while its warning is in
         force (:meth:`retry_failed`) and its change escalates to the next contact
         (``riskwarn.stream.delivery.escalate``). ``error`` must carry no address (the
-        caller writes a class of error only)."""
+        caller writes a class of error only).
+
+        ``claim`` (the claimed row's :data:`CLAIM_KEY`, since 2026-12-07): the outcome is
+        recorded only while the row is still that claim's (pending, its lease as that
+        claim set it). A late outcome of a lost claim (its lease ran out during the send
+        and another sender took the row) never overwrites the row: it is audited
+        (``delivery_late_outcome``: the outcome, the error, the claim, the row's status
+        now), and a late success marks the row ``maybe_heard`` (the contact heard it);
+        a row still ``pending`` or ``failed`` is then recorded ``sent`` (the page was
+        delivered: it is not retried nor escalated as unreached). Without ``claim``
+        (tools, tests) a failure never turns a ``sent`` row into anything else. Returns
+        whether the outcome was recorded as this attempt's."""
         d = table_of(Delivery)
         now = self._now()
         if ok:
@@ -1285,11 +1305,75 @@ class DeliveryStore(ReadStore):
             }
         else:
             values = {"next_attempt_at": utc(retry_at), "last_error": (error or "")[:500]}
+        mine = [d.c.delivery_id == delivery_id, d.c.status != "sent"]  # never downgraded
+        if claim is not None:
+            mine += [
+                d.c.status == "pending",
+                d.c.last_error == CLAIMED,
+                d.c.next_attempt_at == utc(claim),
+            ]
         with self._write() as conn:
-            conn.execute(
-                sa.update(d)
-                .where(d.c.delivery_id == delivery_id)
-                .values(**values, attempts=d.c.attempts + 1)
+            done = conn.execute(
+                sa.update(d).where(*mine).values(**values, attempts=d.c.attempts + 1)
+            ).rowcount
+            if done == 1 or claim is None:
+                return done == 1
+            row = conn.execute(
+                sa.select(d.c.status, d.c.attempts, d.c.next_attempt_at).where(
+                    d.c.delivery_id == delivery_id
+                )
+            ).first()
+            if row is None:
+                return False
+            upgraded = False
+            if ok:  # the page was delivered, whatever the claim that took the row since
+                conn.execute(
+                    sa.update(d).where(d.c.delivery_id == delivery_id).values(maybe_heard=True)
+                )
+                if row.status in ("pending", "failed"):
+                    upgraded = (
+                        conn.execute(
+                            sa.update(d)
+                            .where(d.c.delivery_id == delivery_id, d.c.status == row.status)
+                            .values(status="sent", sent_at=now, last_error=None)
+                        ).rowcount
+                        == 1
+                    )
+            self._audit(
+                conn,
+                actor,
+                "delivery_late_outcome",
+                "delivery",
+                str(delivery_id),
+                {
+                    "outcome": "sent" if ok else "failed",
+                    "error": None if ok else (error or "")[:500],
+                    "claimed_until": utc(claim).isoformat(),
+                    "status_now": row.status,
+                    "attempts_now": int(row.attempts),
+                    "recorded_sent": upgraded,
+                },
+            )
+            return False
+
+    def release_claim(self, delivery_id: int, claim: datetime, last_error: str | None) -> bool:
+        """Give up the claim ``claim`` (its :data:`CLAIM_KEY`) of a row not sent: due
+        now again, ``last_error`` as before the claim (nothing was attempted). False when
+        the row is no longer that claim's."""
+        d = table_of(Delivery)
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    sa.update(d)
+                    .where(
+                        d.c.delivery_id == delivery_id,
+                        d.c.status == "pending",
+                        d.c.last_error == CLAIMED,
+                        d.c.next_attempt_at == utc(claim),
+                    )
+                    .values(next_attempt_at=self._now(), last_error=last_error)
+                ).rowcount
+                == 1
             )
 
     def deliveries(self, warning_id: str | None = None) -> pd.DataFrame:

@@ -31,14 +31,20 @@ review").
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import math
 import os
 import smtplib
+import socket
+import ssl
+import threading
 import time
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import requests
+import requests.utils
 import yaml
 
 from riskwarn import warnings as rw
@@ -55,6 +61,7 @@ from riskwarn.i18n import DEFAULT_DISPLAY_TZ, DEFAULT_LANG, fmt_datetime_zone
 from riskwarn.paging_texts import level_words, t
 from riskwarn.store import Store
 from riskwarn.store.deliveries import (
+    CLAIM_KEY,
     CLAIM_LEASE_S,
     CLAIMED,
     FAILED_RETRY_S,
@@ -449,7 +456,89 @@ def page_text(msg: Mapping[str, Any], lang: str, tz: str = DEFAULT_DISPLAY_TZ) -
     return "\n".join(lines)
 
 
-def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> None:
+class SendDeadline(TimeoutError):
+    """A send cut at its overall deadline (:class:`_Deadline`): its outcome is unknown
+    (the receiver may have the message), recorded as a failed attempt."""
+
+
+class HTTPStatusError(Exception):
+    """The webhook receiver answered with a status other than 2xx."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+class _Deadline:
+    """An overall wall-clock deadline for one send (since 2026-12-07). A socket's
+    timeout applies to each read, so a receiver that drips its answer a byte at a time
+    kept a send going past its claim's lease (another sender then sent the row again).
+    Every socket of the send is :meth:`arm`-ed; after ``budget_s`` seconds (from the
+    ``with``) they are shut down, which ends the read under way, and the send raises
+    :class:`SendDeadline`."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.fired = False
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._timer = threading.Timer(max(budget_s, 0.0), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def arm(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline (a duplicate of it: shutting that down ends
+        the connection whatever wraps ``sock`` since, e.g. TLS)."""
+        with self._lock:
+            dup = sock.dup()
+            self._socks.append(dup)
+            if self.fired:
+                _shut(dup)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            for sock in self._socks:
+                _shut(sock)
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        self._timer.cancel()
+        with self._lock:
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+        if exc is not None and self.fired and not isinstance(exc, SendDeadline):
+            raise SendDeadline(f"send not done within {self.budget_s:.1f} s") from exc
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed by the send
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+class _SMTP(smtplib.SMTP):
+    """:class:`smtplib.SMTP` whose socket the send's :class:`_Deadline` shuts down (from
+    the connection on: the server's greeting is read in the constructor)."""
+
+    def __init__(self, deadline: _Deadline, host: str, port: int, timeout: float) -> None:
+        self._deadline = deadline
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host: Any, port: Any, timeout: Any) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self._deadline.arm(sock)
+        return sock
+
+
+def send_email(
+    cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any], budget_s: float | None = None
+) -> None:
+    """Send the page by e-mail, all of it (connection, greeting, message) within
+    ``budget_s`` (default ``timeout_s``), each socket operation within ``timeout_s``;
+    else :class:`SendDeadline`."""
     em = EmailMessage()
     em["From"] = cfg.mail_from
     em["To"] = contact.email or ""
@@ -459,11 +548,58 @@ def send_email(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> No
     # mail systems that de-duplicate by it show the message once
     em["Message-ID"] = f"<{msg['delivery_key']}.{contact.contact_id}@riskwarn>"
     em.set_content(page_text(msg, cfg.lang, cfg.tz))
-    with smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=cfg.timeout_s) as smtp:
+    budget = cfg.timeout_s if budget_s is None else budget_s
+    with (
+        _Deadline(budget) as deadline,
+        _SMTP(deadline, cfg.smtp_host, cfg.smtp_port, min(cfg.timeout_s, budget)) as smtp,
+    ):
         smtp.send_message(em)
 
 
-def send_webhook(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> None:
+def _post(
+    url: str, body: bytes, headers: Mapping[str, str], timeout_s: float, budget_s: float
+) -> int:
+    """POST ``body`` to ``url`` (http or https, certificates checked against requests'
+    bundle, as before; no proxy, no redirect followed), all of it within ``budget_s``, each
+    socket operation within ``timeout_s``; the answer's status (its body is read)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("the webhook url must be http(s)://host[:port]/path")
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    timeout = min(timeout_s, budget_s)
+    with _Deadline(budget_s) as deadline:
+        sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+        conn: http.client.HTTPConnection
+        try:
+            deadline.arm(sock)
+            if https:
+                tls = ssl.create_default_context(cafile=requests.utils.DEFAULT_CA_BUNDLE_PATH)
+                sock = tls.wrap_socket(sock, server_hostname=parts.hostname)
+        except BaseException:
+            sock.close()
+            raise
+        if https:
+            conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
+        conn.sock = sock
+        try:
+            conn.request("POST", path, body=body, headers=dict(headers))
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        finally:
+            conn.close()
+
+
+def send_webhook(
+    cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any], budget_s: float | None = None
+) -> None:
+    """POST the signed page to the webhook, all of it within ``budget_s`` (default
+    ``timeout_s``; :class:`SendDeadline` past it), each socket operation within
+    ``timeout_s``; :class:`HTTPStatusError` unless the receiver answers 2xx."""
     if not cfg.webhook_url:
         raise RuntimeError("no webhook url configured")
     # the message's fields as logged (machine-readable: levels, ids, keys), and the page's
@@ -477,28 +613,51 @@ def send_webhook(cfg: DeliveryConfig, contact: Contact, msg: dict[str, Any]) -> 
         {**msg, "contact_id": contact.contact_id, **page}, ensure_ascii=False
     ).encode()
     ts = str(int(time.time()))
-    resp = requests.post(
-        cfg.webhook_url,
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            TIMESTAMP_HEADER: ts,
-            SIGNATURE_HEADER: sign(cfg.webhook_secret, ts, body),
-            "Idempotency-Key": f"{msg['delivery_key']}:{contact.contact_id}",
-        },
-        timeout=cfg.timeout_s,
-    )
-    resp.raise_for_status()
+    headers = {
+        "Content-Type": "application/json",
+        TIMESTAMP_HEADER: ts,
+        SIGNATURE_HEADER: sign(cfg.webhook_secret, ts, body),
+        "Idempotency-Key": f"{msg['delivery_key']}:{contact.contact_id}",
+    }
+    budget = cfg.timeout_s if budget_s is None else budget_s
+    status = _post(cfg.webhook_url, body, headers, cfg.timeout_s, budget)
+    if not 200 <= status < 300:
+        raise HTTPStatusError(status)
 
 
 def _error_class(exc: BaseException) -> str:
     """The kind of failure, without the message (which may hold an address)."""
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, HTTPStatusError):
+        return f"HTTP {exc.status}"
     return type(exc).__name__
 
 
-def _record_sent(store: Store, delivery_id: Any, patience_s: float = 300.0) -> None:
+def _send_budget(cfg: DeliveryConfig, leased_at: float) -> float | None:
+    """The overall deadline of a send whose claim's lease ran from ``leased_at``
+    (``time.monotonic``): ``timeout_s``, which the lease outlasts by more than
+    :data:`CLAIM_LEASE_MARGIN_S` (the file is refused otherwise); None when less of the
+    lease is left than that (the claim took long, e.g. waiting on a lock): the send is
+    not started, another sender may take the row before it would end."""
+    left = leased_at + cfg.claim_lease_s - CLAIM_LEASE_MARGIN_S - time.monotonic()
+    return cfg.timeout_s if left >= cfg.timeout_s else None
+
+
+def _log_late(d: Mapping[str, Any], error: str | None) -> None:
+    log.warning(
+        "delivery %s (%s to contact %s): the outcome of its send (%s) came after its "
+        "claim was lost (another sender took the row when the lease ran out): audited "
+        "delivery_late_outcome, the row left to that claim%s",
+        d["delivery_id"],
+        d["channel"],
+        d["contact_id"],
+        "sent" if error is None else error,
+        "" if error is not None else " (recorded sent if that one has not sent it)",
+    )
+
+
+def _record_sent(
+    store: Store, delivery_id: Any, patience_s: float = 300.0, claim: datetime | None = None
+) -> bool:
     """Record a sent delivery, retrying while the store is unavailable: a message that
     went out must not go out again because the store missed its 'sent' (it would, if
     the store stays down longer than ``patience_s`` or the process dies meanwhile: then
@@ -507,8 +666,7 @@ def _record_sent(store: Store, delivery_id: Any, patience_s: float = 300.0) -> N
     delay, end = 0.5, time.monotonic() + patience_s
     while True:
         try:
-            store.record_attempt(delivery_id, ok=True)
-            return
+            return store.record_attempt(delivery_id, ok=True, claim=claim)
         except Exception as exc:
             if time.monotonic() + delay > end:
                 raise
@@ -582,6 +740,9 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
     for due in store.due_deliveries(limit):
         # claimed only while its warning is still in force (one transaction): a row that
         # expired since it was read (an earlier row's slow send) is recorded, not sent
+        # the claim's lease runs from (at the latest) here: the send must end before it
+        # does, less the margin for recording its outcome (_send_budget)
+        leased_at = time.monotonic()
         outcome, claimed = store.claim_delivery(due["delivery_id"], cfg.claim_lease_s)
         # earlier rows this claim recorded superseded (its change carries their net state)
         counts["superseded"] += int((claimed or {}).get(SUPERSEDED_PEERS, 0))
@@ -624,10 +785,27 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
             continue  # by another sender, or held behind an earlier change being sent
         d = claimed
         contact = cfg.contacts.get(d["contact_id"])
+        mine = d.get(CLAIM_KEY)  # the claim's token: its outcome is recorded while it holds
         try:
             if contact is None:
                 raise KeyError("contact no longer in the contacts file")
-            (send_email if d["channel"] == "email" else send_webhook)(cfg, contact, d["message"])
+            budget = _send_budget(cfg, leased_at)
+            if budget is None:  # it could not end inside the lease: not started
+                log.warning(
+                    "delivery %s (%s to contact %s) not sent: too little of its claim's "
+                    "lease (%.0f s) left for a send (timeout %.0f s); claim released, due "
+                    "again",
+                    d["delivery_id"],
+                    d["channel"],
+                    d["contact_id"],
+                    cfg.claim_lease_s,
+                    cfg.timeout_s,
+                )
+                if mine is not None:
+                    store.release_claim(d["delivery_id"], mine, d["last_error"])
+                continue
+            send = send_email if d["channel"] == "email" else send_webhook
+            send(cfg, contact, d["message"], budget_s=budget)
         except Exception as exc:  # any failure of one delivery: retry it later
             n = int(d["attempts"]) + 1
             retry_at = (
@@ -635,13 +813,16 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                 if n >= cfg.max_attempts
                 else datetime.now(UTC) + timedelta(seconds=cfg.retry_base_s * 2 ** (n - 1))
             )
-            store.record_attempt(
+            if not store.record_attempt(
                 d["delivery_id"],
                 ok=False,
                 error=_error_class(exc),
                 retry_at=retry_at,
                 again_after_s=cfg.retry_failed_after_minutes * 60,
-            )
+                claim=mine,
+            ):
+                _log_late(d, _error_class(exc))  # audited, not counted
+                continue
             counts["retry" if retry_at else "failed"] += 1
             if retry_at is None:  # the contact was not reached: escalated, retried later
                 further = (
@@ -675,7 +856,9 @@ def deliver_due(store: Store, cfg: DeliveryConfig, limit: int = 100) -> dict[str
                 _error_class(exc),
             )
             continue
-        _record_sent(store, d["delivery_id"])
+        if not _record_sent(store, d["delivery_id"], claim=mine):
+            _log_late(d, None)  # audited, not counted
+            continue
         counts["sent"] += 1
         log.info(
             "delivery %s (%s to contact %s) sent", d["delivery_id"], d["channel"], d["contact_id"]
