@@ -821,7 +821,7 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
     "category": {"zh": "纠纷类别", "en": "Category"},
     "open_days": {"zh": "已受理天数", "en": "Days open"},
     "failed_mediations": {"zh": "调解失败次数", "en": "Failed mediations"},
-    "n_parties": {"zh": "当事人数", "en": "Parties"},
+    "n_parties": {"zh": "当事方数", "en": "Parties"},  # the catalogue's label (features/catalog.py)
     # hotspot warnings' counts and recent events (tests/dashboard_demo.py, riskwarn.warnings)
     "events_last_7d": {"zh": "近 7 天事件数", "en": "Events, last 7 days"},
     "recent_events_7d": {"zh": "近 7 天事件数", "en": "Events, last 7 days"},
