@@ -745,8 +745,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Its AUC of {auc} is below 0.5: the model ranks **worse than chance**.",
     },
     "vd_gate_pass": {
-        "zh": "门槛检查全部通过：优于每一种简单方法，且概率校准合格。",
-        "en": "Every gate check passed: better than each simple method, and calibrated.",
+        # the rule as the gate applies it (verdicts.gate_rule): a hotspot model passes by
+        # doing no worse than the simple methods, not by beating each (review of 2026-12-07)
+        "zh": "门槛检查全部通过：{rule}；概率校准合格。",
+        "en": "Every gate check passed: the model had to {rule}; its probabilities are calibrated.",
     },
     "vd_gate_failed": {"zh": "未通过的门槛检查：{checks}。", "en": "Gate checks failed: {checks}."},
     "vd_gate_not_judged": {

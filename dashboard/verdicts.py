@@ -683,7 +683,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     if v.metric == "auc" and v.model_value is not None and v.model_value < 0.5:
         lines.append(t("vd_below_chance", lang, auc=_n(v.model_value)))
     if v.status == "pass":
-        lines.append(t("vd_gate_pass", lang))
+        lines.append(t("vd_gate_pass", lang, rule=gate_rule(v.domain, lang)))
     elif v.failed:
         lines.append(
             t(

@@ -836,3 +836,22 @@ def test_a_failed_check_names_its_metric_and_rounds_as_the_detail(lang: str, met
 
         card = model_plots.card_markdown("incidents", "2", SMALL_METRICS, {}, [], g)
         assert card is not None and metric in card, card
+
+
+def test_a_passing_hotspot_model_is_said_to_pass_the_rule_its_gate_applies() -> None:
+    """The hotspot gate passes a model that does no worse than the simple methods (a CI
+    reaching below 0 passes); 'better than each simple method' was not what it checked
+    (review of 2026-12-07)."""
+    metrics = {
+        "headline": "pai@0.05",
+        "methods": {"xgboost": {"pai@0.05": 4.6}, "kde": {"pai@0.05": 4.5}},
+        "model_minus_baseline": {"kde": {"diff": 0.1, "ci": [-0.05, 0.2]}},
+    }
+    g = _gate_record(metrics, ece=0.0)
+    auto = {"actor": "riskwarn train", "at": "2026-12-03T00:32:00Z", "details": {"version": "1"}}
+    v = verdicts.verdict("incidents", {**CHAMPION, "gate_tag": "pass"}, g, metrics, auto)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "Every gate check passed: the model had to do no worse than" in en, en
+    assert "better than each simple method" not in en
+    assert "门槛检查全部通过：在 PAI@1%、5%、10% 上不差于" in zh, zh
