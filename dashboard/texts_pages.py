@@ -879,9 +879,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Promoted automatically by the training run on {at}, after passing its gate.",
     },
     "vd_meaning_pass": {
-        "zh": "含义：该领域的预警依据一个达标的模型，它在回测中稳定优于简单方法。",
-        "en": "What this means: this domain's warnings come from a model that met the "
-        "standard; it beat the simple methods in the backtest.",
+        # the standard is its family's gate rule (a hotspot model need not beat the simple
+        # methods, only do no worse): the comparison itself is the next line
+        "zh": "含义：该领域的预警依据一个在回测中达到其门槛标准的模型（与最好的简单方法的比较见下一条）。",
+        "en": "What this means: this domain's warnings come from a model that met its gate's "
+        "standard in the backtest (the comparison with the best simple method is the next "
+        "line).",
     },
     "vd_meaning_fail": {
         "zh": "含义：该领域的预警依据一个**未达标**的模型，其排序并不比“{base}”等简单方法更可靠，"

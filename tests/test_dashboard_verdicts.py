@@ -854,4 +854,5 @@ def test_a_passing_hotspot_model_is_said_to_pass_the_rule_its_gate_applies() -> 
     zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
     assert "Every gate check passed: the model had to do no worse than" in en, en
     assert "better than each simple method" not in en
+    assert "it beat the simple methods" not in en and "met its gate's standard" in en
     assert "门槛检查全部通过：在 PAI@1%、5%、10% 上不差于" in zh, zh
