@@ -214,6 +214,17 @@ TEXT: dict[str, dict[str, str]] = {
     "sensors_online": {"zh": "在线传感器", "en": "Sensors online"},
     "gaps": {"zh": "数据缺口", "en": "Gaps"},
     "spikes": {"zh": "异常跳变", "en": "Spikes"},
+    # what the site's "gaps / spikes" figure counts (dashboard.sensors.sensor_health; the
+    # page reads the last {days} days of data): a bare "0 / 18" had no unit or window
+    "gaps_spikes_help": {
+        "zh": "本站全部传感器近 {days} 天数据中的计数。数据缺口：相邻两次读数的间隔超过该传感器"
+        "常规间隔的 3 倍；异常跳变：读数偏离其滚动中位数过多，或被数据源标记为可疑（雨量仅计负值"
+        "或单次超过 100 毫米）。",
+        "en": "Counted over the last {days} days of data, all sensors of this site. A gap: two "
+        "readings further apart than 3 times the sensor's usual step; a spike: a reading far "
+        "from its rolling median, or flagged suspect by the source (rain: only negative "
+        "readings or over 100 mm in one).",
+    },
     "no_sensor_data": {"zh": "湖仓中暂无该点的传感器数据。", "en": "No sensor data for this site."},
     # a chart that would be blank or a flat zero line is replaced by one of these sentences
     "rain_zero": {

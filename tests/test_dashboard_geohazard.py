@@ -405,3 +405,12 @@ def test_site_days_are_the_citys_local_days_their_labels_name() -> None:
         "2026-11-01 00:00",
         "2026-11-02 00:00",
     ]
+
+
+def test_gaps_and_spikes_say_what_they_count_and_over_which_window(sites_home: Path) -> None:
+    """'Gaps / Spikes 0 / 18' had no unit or window (user review of 2026-12-07): its help
+    names the days read and what a gap and a spike are, in the page's language."""
+    for lang, words in (("en", ("last 90 days", "3 times")), ("zh", ("近 90 天", "3 倍"))):
+        at = _site("HS906", lang)
+        m = next(m for m in at.metric if m.label in ("Gaps / Spikes", "数据缺口 / 异常跳变"))
+        assert m.help and all(w in m.help for w in words), m.help

@@ -274,7 +274,8 @@ site_id = st.selectbox(
 )
 site = sites.set_index("record_id").loc[site_id]
 sensor_list = queries.site_sensors(ctx.lake_dir, site_id)
-readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]))
+READING_DAYS = 90  # the window the charts and the health figures read
+readings = queries.site_readings(ctx.lake_dir, tuple(sensor_list["record_id"]), READING_DAYS)
 # days are the city's local days, as the charts label them (review S13)
 series = sensors.daily_site_series(readings, tz=tz)
 per_sensor = sensors.sensor_displacement(readings, tz=tz)  # GNSS and crack meters
@@ -319,6 +320,7 @@ c3.metric(
 c4.metric(
     t("gaps", lg) + " / " + t("spikes", lg),
     f"{fmt_int(health['gaps'].sum(), lg)} / {fmt_int(health['spikes'].sum(), lg)}",
+    help=t("gaps_spikes_help", lg, days=READING_DAYS),
     border=True,
 )
 if "admin_code" in site and isinstance(site.get("admin_code"), str):
