@@ -791,20 +791,6 @@ NOWCAST_RULES = SensorRules(
 MODEL_SPACING_FACTOR = 4.0
 
 
-def reading_spacing_hours(readings: pd.DataFrame) -> pd.Series:
-    """Median hours between consecutive readings of each ``sensor_id`` (pure).
-
-    Readings with a missing value do not count (a logged gap is not a reading); a sensor
-    with fewer than two readings gets NaN (its spacing is unknown).
-    """
-    r = readings.loc[readings["value"].notna(), ["sensor_id", "observed_at"]]
-    r = r.drop_duplicates().sort_values(["sensor_id", "observed_at"])
-    gap = r.groupby("sensor_id", observed=True)["observed_at"].diff().dt.total_seconds() / 3600
-    out = gap.groupby(r["sensor_id"], observed=True, sort=True).median()
-    out.name = "spacing_hours"
-    return out
-
-
 def max_model_spacing_hours(step_hours: float) -> float:
     """The widest median reading spacing the site model of ``step_hours`` accepts."""
     return MODEL_SPACING_FACTOR * float(step_hours)
@@ -831,8 +817,9 @@ def spacing_hours_at(
 ) -> pd.DataFrame:
     """:func:`reading_spacing_hours` of each ``sensor_id`` at each origin over the readings
     of ``[origin - window, origin)`` only (pure, causal): rows = origins, columns = sensor
-    ids (str), NaN where fewer than two readings fall in the window. One origin over
-    readings already cut to that window equals :func:`reading_spacing_hours`."""
+    ids (str), NaN where fewer than two readings fall in the window: the median hours
+    between consecutive readings, readings with a missing value not counting (a logged
+    gap is not a reading)."""
     origins = pd.DatetimeIndex(origins).tz_convert("UTC").as_unit("ns")
     o_ns = origins.asi8
     lo_ns = (origins - pd.Timedelta(days=window_days)).asi8

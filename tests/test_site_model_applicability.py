@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn.nowcast import serve_site_model
-from riskwarn.sensor_rules import MODEL_SPACING_FACTOR, reading_spacing_hours, spacing_text
+from riskwarn.sensor_rules import MODEL_SPACING_FACTOR, spacing_hours_at, spacing_text
 
 ORIGIN = pd.Timestamp("2024-07-10T12:00Z")
 
@@ -42,9 +42,14 @@ def _lake() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_spacing_is_the_median_gap_between_readings() -> None:
     _, _, readings = _lake()
-    gaps = reading_spacing_hours(readings)
+    at = pd.DatetimeIndex([ORIGIN])
+    gaps = spacing_hours_at(readings, at).iloc[0]
     assert gaps["ga"] == 1 / 6 and gaps["cd"] == 6 and gaps["mc"] == 30 * 24
-    assert np.isnan(reading_spacing_hours(readings.iloc[:1]).iloc[0])  # one reading: unknown
+    assert np.isnan(spacing_hours_at(readings.iloc[:1], at).iloc[0, 0])  # one reading: unknown
+    # only the window before the origin counts: three days later the first monthly reading
+    # (33 days before ORIGIN) has left the 35-day window
+    later = spacing_hours_at(readings, pd.DatetimeIndex([ORIGIN + pd.Timedelta(days=3)]))
+    assert np.isnan(later.iloc[0]["mc"])
     assert spacing_text(30 * 24) == ("~30 days", "约 30 天")
 
 
