@@ -103,6 +103,13 @@ CLAIM_LEASE_S = 120.0
 # outcome only while the row still holds that claim (since 2026-12-07)
 CLAIM_KEY = "claimed_until"
 
+
+def _held_by(d: sa.Table, claim: datetime) -> list[Any]:
+    """The conditions of a delivery row still held by the claim whose token is ``claim``
+    (:data:`CLAIM_KEY`): pending, marked claimed, its lease as that claim set it."""
+    return [d.c.status == "pending", d.c.last_error == CLAIMED, d.c.next_attempt_at == utc(claim)]
+
+
 DELIVERY_FIELDS = (
     "delivery_key",
     "warning_id",
@@ -1307,11 +1314,7 @@ class DeliveryStore(ReadStore):
             values = {"next_attempt_at": utc(retry_at), "last_error": (error or "")[:500]}
         mine = [d.c.delivery_id == delivery_id, d.c.status != "sent"]  # never downgraded
         if claim is not None:
-            mine += [
-                d.c.status == "pending",
-                d.c.last_error == CLAIMED,
-                d.c.next_attempt_at == utc(claim),
-            ]
+            mine += _held_by(d, claim)
         with self._write() as conn:
             done = conn.execute(
                 sa.update(d).where(*mine).values(**values, attempts=d.c.attempts + 1)
@@ -1365,12 +1368,7 @@ class DeliveryStore(ReadStore):
             return (
                 conn.execute(
                     sa.update(d)
-                    .where(
-                        d.c.delivery_id == delivery_id,
-                        d.c.status == "pending",
-                        d.c.last_error == CLAIMED,
-                        d.c.next_attempt_at == utc(claim),
-                    )
+                    .where(d.c.delivery_id == delivery_id, *_held_by(d, claim))
                     .values(next_attempt_at=self._now(), last_error=last_error)
                 ).rowcount
                 == 1
