@@ -1555,7 +1555,7 @@ def rollback(
                 store=store,
                 reason=reason,
                 actor=actor,
-                from_version=_bare_version(from_version),
+                from_version=bare_version(from_version),
             )
     except (RollbackRefused, ChampionBusy) as exc:
         _audit_refusal(
@@ -1564,8 +1564,9 @@ def rollback(
         raise
 
 
-def _bare_version(version: str | None) -> str | None:
-    """``v2`` / ``V2`` / ``2`` as ``2``; None stays None."""
+def bare_version(version: str | None) -> str | None:
+    """``v2`` / ``V2`` / ``2`` as ``2`` ("v2", as every message and page writes it, is
+    version 2); None stays None. ``riskwarn promote`` and ``rollback --from`` read it."""
     if version is None:
         return None
     version = str(version).strip()

@@ -130,8 +130,7 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
 
     from models import registry
 
-    if version[:1] in ("v", "V") and version[1:].isdigit():
-        version = version[1:]  # "v2", as every message and page writes it, is version 2
+    version = registry.bare_version(version) or version
     client, store, uri = _client_and_store()
     try:
         with quick_registry():  # an unreachable MLflow server: said in seconds
