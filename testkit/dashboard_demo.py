@@ -719,3 +719,13 @@ def _copy_of_template(folder: Path, home: Path, kwargs: dict[str, Any]) -> DemoC
         store_url=f"sqlite:///{(home / 'serving.db').resolve()}",
         lake_dir=home / "lake",
     )
+
+
+def dashboard_env(mp: Any, home: Path, store_url: str) -> None:
+    """Point a dashboard run at the demo home ``home`` (``mp``: a ``pytest.MonkeyPatch``):
+    its store, its MLflow, an Airflow API that answers nothing, the demo users."""
+    mp.setenv("RISKWARN_HOME", str(home))
+    mp.setenv("RISKWARN_STORE_URL", store_url)
+    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
+    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
+    mp.delenv("RISKWARN_USERS_FILE", raising=False)
