@@ -300,7 +300,7 @@ def picked_panel(dw: pd.DataFrame, picked: dict | None, names: dict[str, str], d
         states=("state",),
         pcts=("probability",),
     )
-    event = st.dataframe(
+    event = shell.grid(
         table,
         hide_index=True,
         width="stretch",
