@@ -766,6 +766,23 @@ def test_the_comparison_with_the_previous_model_is_said_when_the_gate_passes() -
     assert "the simple methods and calibration decide" in en
     zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
     assert "训练方法相同，只是数据更新" in zh
+    # a retrain on the same lake (trained through the champion's own end): a refit on
+    # the same data, not "newer data" (review of 2026-12-07: both trained to 2023-12-30)
+    same = _versus(
+        recipe_same=True,
+        n_origins=0,
+        n_events=0,
+        challenger_through="2026-11-30T16:00:00+00:00",
+    )
+    refit = gate(OK_CASES["model_minus_baseline"], 0.001, champion="3", champion_vs=same).record()
+    (check,) = [c for c in refit["checks"] if c.get("against") == "champion"]
+    assert "a refit on the same data;" in check["detail"] and "refresh" not in check["detail"]
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "pass"}, refit, OK_CASES, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "Same recipe and same data as the previous model (v3; both trained through" in en
+    assert "newer data" not in en
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "训练方法相同，数据也相同" in zh and "只是数据更新" not in zh
     better = gate(
         OK_CASES["model_minus_baseline"],
         0.001,
