@@ -240,6 +240,20 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Squares: warned cells; shading: highest level in the township; number after "
         "a name: its warnings",
     },
+    # the overview's markers of warned places (dashboard/map_marks.py)
+    "map_legend_site": {"zh": "预警隐患点", "en": "Warned hazard site"},
+    "map_legend_case": {"zh": "预警纠纷案件（约 1 公里）", "en": "Warned dispute cases (~1 km)"},
+    "map_mark_site": {"zh": "地质灾害隐患点：{why}", "en": "Geohazard site: {why}"},
+    "map_mark_cases_square": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；约 1 公里范围内，为保护当事人隐私不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); within about 1 km, the exact "
+        "location is not shown, to protect the people involved",
+    },
+    "map_mark_cases_town": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；位于该乡镇（街道），不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); in this township, the exact "
+        "location is not shown",
+    },
     "map_legend_note_sites": {
         "zh": "圆点：隐患点（灰色为无预警）；底色：乡镇（街道）内最高等级；地名后数字：预警数",
         "en": "Dots: hazard sites (grey: no warning); shading: highest level in the township; "
