@@ -142,9 +142,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
-    "red_off_maps": {
-        "zh": "不在以上地图中的红色预警（{n}）",
-        "en": "Red warnings not on these maps ({n})",
+    "red_off_maps": {  # the sites and cases are marked on the maps too (map_marks): listed
+        "zh": "隐患点、纠纷案件红色预警（{n}）",  # here with a link to each
+        "en": "Red warnings of sites and cases ({n})",
     },
     "red_off_maps_line": {  # the probability first: a narrow screen still shows it
         "zh": "概率 {prob} · {domain} · {place}",

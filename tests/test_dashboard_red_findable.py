@@ -59,8 +59,8 @@ def _overview(lang: str) -> AppTest:
 @pytest.mark.parametrize(
     ("lang", "kpi", "heading", "case_domain"),
     [
-        ("zh", "红色预警", "不在以上地图中的红色预警", "纠纷案件升级"),
-        ("en", "Red warnings", "Red warnings not on these maps", "Dispute escalation"),
+        ("zh", "红色预警", "隐患点、纠纷案件红色预警", "纠纷案件升级"),
+        ("en", "Red warnings", "Red warnings of sites and cases", "Dispute escalation"),
     ],
 )
 def test_each_counted_red_warning_is_listed_with_a_link(

@@ -1,4 +1,4 @@
-"""The overview's "Red warnings not on these maps" list is capped (review 2026-12-06).
+"""The overview's "Red warnings of sites and cases" list is capped (review 2026-12-06).
 
 The list (``views.red_off_the_maps``: a dispute case's red warnings, a red geohazard
 site's) had no cap: a week with many red dispute cases pushed the maps off the screen.
@@ -142,8 +142,8 @@ def test_the_more_link_opens_the_queue_filtered_to_these_red_warnings(
 @pytest.mark.parametrize(
     ("lang", "heading", "more"),
     [
-        ("en", "Red warnings not on these maps ({n})", "and {n} more (see Warnings review)"),
-        ("zh", "不在以上地图中的红色预警（{n}）", "另有 {n} 条（见预警研判）"),
+        ("en", "Red warnings of sites and cases ({n})", "and {n} more (see Warnings review)"),
+        ("zh", "隐患点、纠纷案件红色预警（{n}）", "另有 {n} 条（见预警研判）"),
     ],
 )
 def test_the_wall_screen_shows_three_red_lines_then_and_n_more(

@@ -79,11 +79,11 @@ def _columns_of(node: Any) -> list[Any]:
 @pytest.mark.parametrize(
     ("lang", "kpi", "heading", "case_domain", "site_domain"),
     [
-        ("zh", "红色预警", "不在以上地图中的红色预警（2）", "纠纷案件升级", "地质灾害"),
+        ("zh", "红色预警", "隐患点、纠纷案件红色预警（2）", "纠纷案件升级", "地质灾害"),
         (
             "en",
             "Red warnings",
-            "Red warnings not on these maps (2)",
+            "Red warnings of sites and cases (2)",
             "Dispute escalation",
             "Geohazards",
         ),
