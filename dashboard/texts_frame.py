@@ -217,6 +217,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
     },
     "map_legend_empty": {"zh": "本周无预警", "en": "No warning this week"},
+    "map_legend_empty_cells": {"zh": "本周无预警网格", "en": "No warned cell this week"},
     "map_legend_empty_sites": {"zh": "目前所有隐患点均无预警", "en": "No site has a warning now"},
     "map_banner_empty": {"zh": "{domain}：本周无预警", "en": "{domain}: no warning this week"},
     "map_caption": {

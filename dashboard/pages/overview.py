@@ -357,8 +357,11 @@ def domain_map(
         deck,
         maps.legend_html(
             lg,
-            # "no warning this week" heads the legend only when nothing at all is warned
-            empty=t("map_legend_empty", lg) if quiet and not kinds else None,
+            # a quiet week says so at the legend's head: "no warned cell" where warned sites
+            # or cases are drawn (a plain "no warning" beside them read as a contradiction)
+            empty=t("map_legend_empty_cells" if kinds else "map_legend_empty", lg)
+            if quiet
+            else None,
             places=map_marks.legend_items(kinds, lg),
         ),
         key=f"map_{domain}",
