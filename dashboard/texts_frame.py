@@ -142,9 +142,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
-    "red_off_maps": {
-        "zh": "不在以上地图中的红色预警（{n}）",
-        "en": "Red warnings not on these maps ({n})",
+    "red_off_maps": {  # the sites and cases are marked on the maps too (map_marks): listed
+        "zh": "隐患点、纠纷案件红色预警（{n}）",  # here with a link to each
+        "en": "Red warnings of sites and cases ({n})",
     },
     "red_off_maps_line": {  # the probability first: a narrow screen still shows it
         "zh": "概率 {prob} · {domain} · {place}",
@@ -217,6 +217,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
     },
     "map_legend_empty": {"zh": "本周无预警", "en": "No warning this week"},
+    "map_legend_empty_cells": {"zh": "本周无预警网格", "en": "No warned cell this week"},
     "map_legend_empty_sites": {"zh": "目前所有隐患点均无预警", "en": "No site has a warning now"},
     "map_banner_empty": {"zh": "{domain}：本周无预警", "en": "{domain}: no warning this week"},
     "map_caption": {
@@ -239,6 +240,20 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "方块：预警网格；底色：乡镇（街道）内最高等级；地名后数字：预警数",
         "en": "Squares: warned cells; shading: highest level in the township; number after "
         "a name: its warnings",
+    },
+    # the overview's markers of warned places (dashboard/map_marks.py)
+    "map_legend_site": {"zh": "预警隐患点", "en": "Warned hazard site"},
+    "map_legend_case": {"zh": "预警纠纷案件（约 1 公里）", "en": "Warned dispute cases (~1 km)"},
+    "map_mark_site": {"zh": "地质灾害隐患点：{why}", "en": "Geohazard site: {why}"},
+    "map_mark_cases_square": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；约 1 公里范围内，为保护当事人隐私不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); within about 1 km, the exact "
+        "location is not shown, to protect the people involved",
+    },
+    "map_mark_cases_town": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；位于该乡镇（街道），不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); in this township, the exact "
+        "location is not shown",
     },
     "map_legend_note_sites": {
         "zh": "圆点：隐患点（灰色为无预警）；底色：乡镇（街道）内最高等级；地名后数字：预警数",

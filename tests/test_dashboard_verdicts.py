@@ -261,16 +261,12 @@ def test_a_domain_not_trained_says_not_trained_with_its_reason_in_both_languages
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_demo import dashboard_env, demo_home
 
     home = tmp_path_factory.mktemp("verdicts") / "home"
     city = demo_home(home, n_cells=120, weeks=2, n_cases=20)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
