@@ -1439,7 +1439,6 @@ def _promote(
                     f"{force_it}"
                 )
             else:  # a former champion: what the gate requires, and the ways back to it
-                stale["served_before"] = spell["until"]
                 back = (
                     f"`riskwarn rollback {domain} --from {serving} --reason ...` (it is "
                     f"the version that served before v{serving}), or "
@@ -1455,7 +1454,8 @@ def _promote(
                     f"{force_it}, or retrain it (its gate then judges it against v{serving})"
                 )
             if not force:  # audited by promote, as every refusal
-                raise StaleGate(why, stale)
+                said = {"served_before": spell["until"]} if spell is not None else {}
+                raise StaleGate(why, {**stale, **said})
     details: dict[str, Any] = {"previous": serving, "reason": reason, "via": via}
     if previous != serving:
         details["alias_was"] = previous  # None: the alias was missing (deleted outside)

@@ -108,11 +108,15 @@ def test_promoting_back_a_former_champion_says_why_it_is_refused_and_how_to_proc
     assert "a promotion needs a pass against the serving champion" in text
     assert f"`riskwarn promote {DOMAIN} 3 --force --reason ...`" in text
     assert "rollback" not in text.split("To serve it again:")[1]  # v3 is not behind v1
+    _, store, _ = home
+    [refused] = store.audit_entries("model", NAME, ("promotion_refused",))
+    spell = refused["details"]["served_before"]  # the audit entry says when it served
+    assert (spell["action"], spell["version"]) == ("rollback", "2")
+    assert refused["details"]["why"] == text
     # the way it names works, and is recorded as forced
     assert _promote(home, "3", force=True)["version"] == "3"
-    _, store, _ = home
-    spell = reg.recorded_champion(store, NAME)["forced_over_stale_gate"]["served_before"]
-    assert (spell["action"], spell["version"]) == ("rollback", "2")
+    forced = reg.recorded_champion(store, NAME)["forced_over_stale_gate"]
+    assert forced == {"gate_champion": "2", "serving": "1"}
 
 
 def test_the_version_a_rollback_returns_to_names_the_rollback(home) -> None:
