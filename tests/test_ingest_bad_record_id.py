@@ -147,6 +147,7 @@ def test_every_shipped_mapping_with_an_id_declares_its_format() -> None:
         ("sim_incidents", "JQ2023030100012", "JQ张三"),
         ("sim_hazard_sites", "DZ3408250001", "张三家后山"),
         ("cincinnati_burglary", "COPY OF 189017411", "John Smith"),
+        ("cincinnati_burglary", "17-000001", "张三"),
         ("hongkong_landslides", "MW2001/06/050", "Chan Tai Man"),
     ],
 )
