@@ -115,8 +115,9 @@ def test_promoting_back_a_former_champion_says_why_it_is_refused_and_how_to_proc
     assert refused["details"]["why"] == text
     # the way it names works, and is recorded as forced
     assert _promote(home, "3", force=True)["version"] == "3"
-    forced = reg.recorded_champion(store, NAME)["forced_over_stale_gate"]
-    assert forced == {"gate_champion": "2", "serving": "1"}
+    record = reg.recorded_champion(store, NAME)
+    assert record is not None
+    assert record["forced_over_stale_gate"] == {"gate_champion": "2", "serving": "1"}
 
 
 def test_the_version_a_rollback_returns_to_names_the_rollback(home) -> None:
