@@ -128,7 +128,12 @@ class Table:
 
 _BASE = (
     Field("source", "str", "Name of the source mapping the record came through."),
-    Field("record_id", "str", "Record id, unique within the source (source id or content hash)."),
+    Field(
+        "record_id",
+        "str",
+        "Record id, unique within the source (source id matching the mapping's id.format, "
+        "or content hash).",
+    ),
 )
 _LONLAT = (
     Field(

@@ -122,11 +122,12 @@ def ingest(
     Exit code 0 when every file stored its valid rows (some rows quarantined is still 0:
     the report counts them); 3 when a file stored nothing because all its rows were
     quarantined (one `warning:` line per such file on stderr; the other files are
-    stored); 2 for a usage error or a lake that cannot be written.
+    stored); 2 for a usage error, a lake that cannot be written, or a file that changed
+    while it was read (nothing of it is written; re-run when the export is complete).
     """
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from riskwarn.ingest import ingest_files, ingest_sql
+    from riskwarn.ingest import FileChanged, ingest_files, ingest_sql
     from riskwarn.lake import LakeError
     from riskwarn.settings import load_settings
     from riskwarn.sources import MappingError, load_mapping
@@ -200,7 +201,9 @@ def ingest(
                     allow_revert=allow_revert,
                     extracted_at=extracted,
                 )
-    except LakeError as exc:  # full disk, read-only; the files done before stay reported
+    except (LakeError, FileChanged) as exc:
+        # full disk, read-only, a file rewritten while it was read (nothing of it
+        # written, the files after it not read); the files done before stay reported
         if as_json:
             out = {"error": str(exc), "reports": [_json_report(r) for r in done]}
             click.echo(json.dumps(out, indent=2, ensure_ascii=False))

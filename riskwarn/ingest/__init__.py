@@ -43,7 +43,7 @@ from riskwarn.ingest.flow import (
 from riskwarn.ingest.mapping import map_chunk
 from riskwarn.ingest.raw_rows import content_hash, original_json, pseudonym, sanitize_raw
 from riskwarn.ingest.read import detect_text, file_batch_id, read_raw_chunks
-from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
+from riskwarn.ingest.records import BadRecord, FileChanged, FileProblem, RawChunk
 from riskwarn.ingest.validate import (
     QUARANTINE_COLUMNS,
     Batch,
@@ -57,6 +57,7 @@ __all__ = [
     "QUARANTINE_COLUMNS",
     "BadRecord",
     "Batch",
+    "FileChanged",
     "FileProblem",
     "RawChunk",
     "batch_report",

@@ -17,7 +17,14 @@ import pandas as pd
 from riskwarn.contracts import TABLES, conform
 from riskwarn.ingest.mapping import map_chunk, row_hashes
 from riskwarn.ingest.raw_rows import original_json
-from riskwarn.ingest.read import file_batch_id, mapping_digest, read_raw_chunks, stringify
+from riskwarn.ingest.read import (
+    file_batch_id,
+    file_signature,
+    mapping_digest,
+    read_raw_chunks,
+    refuse_if_changed,
+    stringify,
+)
 from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
 from riskwarn.ingest.write import ingest_lock, store_batch
@@ -263,10 +270,18 @@ def read_and_validate(
     admin_codes: frozenset[str] | None = None,
 ) -> Batch:
     """Read one file and validate it; file-level problems become quarantine + message.
-    ``admin_codes``: the known admin units' codes (:func:`known_admin_codes`)."""
+    ``admin_codes``: the known admin units' codes (:func:`known_admin_codes`).
+
+    A file that changed while it was read (its stat or its bytes differ afterwards from
+    before its first byte was read) raises :class:`~riskwarn.ingest.records.FileChanged`
+    and nothing of it is written: the rows read may mix two versions of it, under the
+    batch id of neither (docs/ingestion.md, "A file that changed while it was read")."""
     p = Path(path)
+    before = file_signature(p) if p.exists() else None
     batch_id = (
-        file_batch_id(mapping, p) if p.exists() else hashlib.sha256(str(p).encode()).hexdigest()
+        file_batch_id(mapping, p)
+        if before is not None
+        else hashlib.sha256(str(p).encode()).hexdigest()
     )
     messages: list[str] = []
 
@@ -275,7 +290,7 @@ def read_and_validate(
 
     parquet = mapping.format == "parquet" or p.suffix == ".parquet"
     try:
-        return validate_chunks(
+        batch = validate_chunks(
             mapping,
             # typed Parquet path: repeated values printed once, kept as codes; the
             # re-read (originals, content hashes of repeated ids) stays all text. CSV
@@ -292,8 +307,15 @@ def read_and_validate(
             hash_later=parquet or CSV_HASH_LATER,
             admin_codes=admin_codes,
         )
-    except FileProblem as problem:
-        return _file_problem_batch(mapping, problem, batch_id, p.name)
+    except FileProblem as problem:  # a truncation while reading may look like one
+        batch = _file_problem_batch(mapping, problem, batch_id, p.name)
+    except Exception:  # "rows vanished when the file was read again": say why
+        if before is not None:
+            refuse_if_changed(mapping, p, before, batch_id)
+        raise
+    if before is not None:
+        refuse_if_changed(mapping, p, before, batch_id)
+    return batch
 
 
 def read_sql_and_validate(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from riskwarn.ingest.flow import ingest_files, stored_nothing, stored_nothing_line
+from riskwarn.ingest.records import FileChanged
 from riskwarn.sources import SourceMapping
 
 if TYPE_CHECKING:
@@ -247,6 +248,16 @@ def ingest_landing(
     for path in files:
         try:
             [report] = ingest_files(mapping, [path], settings, as_of=as_of, journal=journal)
+        except FileChanged as exc:  # written to while it was read: nothing of it stored
+            log.warning(
+                "landing/%s/%s changed while it was read (%s); nothing of it was written, it "
+                "stays in landing and the next run reads it whole",
+                folder.name,
+                path.name,
+                exc.what,
+            )
+            totals["still_changing"].append(path.name)
+            continue
         except Exception as exc:  # one file's failure must not stop the others
             log.exception("ingest of %s failed; it stays in landing", path)
             failed.append(f"{path.name}: {type(exc).__name__}: {_first_line(exc)}")

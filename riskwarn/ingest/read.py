@@ -27,7 +27,13 @@ from riskwarn.ingest.lines import (
     ascii_compatible,
     other_encoding,
 )
-from riskwarn.ingest.records import Factorized, FileProblem, RawChunk, repeated_column
+from riskwarn.ingest.records import (
+    Factorized,
+    FileChanged,
+    FileProblem,
+    RawChunk,
+    repeated_column,
+)
 from riskwarn.sources import SourceMapping
 
 _SNIFF_BYTES = 64 * 1024
@@ -41,6 +47,43 @@ def file_batch_id(mapping: SourceMapping, path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+# what a file's stat says about its version: (device, inode, size, mtime_ns, ctime_ns)
+FileSignature = tuple[int, int, int, int, int]
+
+
+def file_signature(path: Path) -> FileSignature:
+    """The stat fields that change when a file is rewritten, appended to, truncated (size,
+    mtime, ctime) or replaced by a rename (device, inode)."""
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def refuse_if_changed(
+    mapping: SourceMapping, path: Path, before: FileSignature, batch_id: str
+) -> None:
+    """Raise :class:`FileChanged` unless ``path`` is the file that was read: the same
+    :func:`file_signature` as ``before`` (taken before its first byte was read) and the
+    same bytes as ``batch_id`` was hashed from (:func:`file_batch_id`, which a rewrite
+    of the same size within one timestamp tick of the file system would pass the stat
+    check with). Called once every read of the file is done, before anything of it is
+    written."""
+    try:
+        after = file_signature(path)
+    except FileNotFoundError:
+        raise FileChanged(str(path), "removed or renamed") from None
+    if after != before:
+        _dev, ino, size, *_ = before
+        if after[1] != ino:
+            what = f"replaced by another file, inode {ino} -> {after[1]}"
+        elif after[2] != size:
+            what = f"size {size} -> {after[2]} bytes"
+        else:
+            what = "written to: its modification or change time moved"
+        raise FileChanged(str(path), what)
+    if file_batch_id(mapping, path) != batch_id:
+        raise FileChanged(str(path), "its bytes now differ from those read")
 
 
 def mapping_digest(mapping: SourceMapping) -> str:

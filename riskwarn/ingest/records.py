@@ -21,6 +21,21 @@ class FileProblem(Exception):
         self.original = original
 
 
+class FileChanged(Exception):
+    """A file changed (rewritten, appended to, truncated or replaced) while it was read:
+    what was read may mix two versions of it, so nothing of it is written (no lake
+    commit, no quarantine record, no batch record) and the run is refused with one line
+    saying so. ``path`` is the file, ``what`` says which change was seen."""
+
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            f"{path}: the file changed while it was read ({what}); nothing was written for "
+            "it; re-run when the export is complete"
+        )
+        self.path = path
+        self.what = what
+
+
 def repeated_column(names: Sequence[Any], used: Collection[str]) -> FileProblem | None:
     """The refusal of a header that names a column in ``used`` (the mapping reads or
     pseudonymises it) more than once: which of them holds the row's value cannot be told,

@@ -357,6 +357,11 @@ _REASON_TEXT = {
     "missing_column": "the file lacks required column '{arg}'",
     "missing_value": "required value '{arg}' is empty",
     "missing_id": "the id column(s) are empty",
+    "bad_record_id": (
+        "the record id does not match the mapping's id.format (a name or other text typed "
+        "into an id column is no id): the row is not stored, and its id is masked in its "
+        "quarantined original; correct the id in the export and ingest the file again"
+    ),
     "unparseable_date": "'{arg}' is not a date in the mapping's format",
     "impossible_date": "'{arg}' has the right format but is not a real date",
     "out_of_range_date": (
