@@ -171,7 +171,7 @@ def test_two_ingests_at_once_end_with_the_newest_export(tmp_path: Path, store_ur
                 for path, day in ((mar, "2024-03-31"), (feb, "2024-02-29"))
             ]
             for p in procs:
-                out, err = p.communicate(timeout=300)
+                _out, err = p.communicate(timeout=300)
                 assert p.returncode in (0, 3), err[-2000:]
         else:
             pair = [(mar, "2024-03-31"), (feb, "2024-02-29")]
@@ -223,7 +223,9 @@ def test_kill_9_between_the_export_times_and_the_table_commit(tmp_path: Path) ->
     assert table_version(home / "lake", "incidents") == version
     store = Store(url)
     try:
-        [rec] = [r for r in store.ingest_batches().to_dict("records") if r["file_name"] == "mar.csv"]
+        [rec] = [
+            r for r in store.ingest_batches().to_dict("records") if r["file_name"] == "mar.csv"
+        ]
         assert (rec["new"], rec["updated"]) == (1, 1)
     finally:
         store.close()

@@ -35,9 +35,7 @@ def _parse_time(value: str, option: str) -> datetime:
 EXTRACTED_SKEW = timedelta(minutes=5)
 
 
-def _parse_extracted_at(
-    value: str, zone: str, as_of: datetime | None, now: datetime
-) -> datetime:
+def _parse_extracted_at(value: str, zone: str, as_of: datetime | None, now: datetime) -> datetime:
     """``--extracted-at``: an ISO time; without an offset it is read in ``zone`` (the
     city's time zone, ``Settings.display_tz``: the exports are made on its clocks).
     Refused when after ``now`` (beyond :data:`EXTRACTED_SKEW`) or after ``as_of`` (the
