@@ -611,7 +611,7 @@ def _write(
             # the newest export wins: no content comparison where both times order it
             guard &= ~older & ~(times.has & (times.at <= mine) & times.from_export)
             for i in np.flatnonzero(older).tolist():
-                info = times.older_info(i, extracted_at)
+                info = times.older_info(i, str(batch["record_id"][i].as_py()), extracted_at)
                 found[str(info["record_id"])] = info
         if guard.any():
             found |= _superseded_matches(dt, table, source, batch.filter(pa.array(guard)))
@@ -693,11 +693,10 @@ def _micros(when: datetime) -> int:
 class _ExportTimes:
     """Per row of a batch: its record's entry in the table's export-times index."""
 
-    record_ids: list[str | None]
     has: np.ndarray  # an entry exists
     at: np.ndarray  # its extracted_at, microseconds UTC (0 where none)
     from_export: np.ndarray
-    by: list[str | None]  # the batch id of that export
+    by: np.ndarray  # the batch id of that export (object: str or None)
     year: np.ndarray
     month: np.ndarray
 
@@ -706,14 +705,13 @@ class _ExportTimes:
         def zero() -> np.ndarray:
             return np.zeros(n, dtype=np.int64)
 
-        none: list[str | None] = [None] * n
         flags = np.zeros(n, dtype=bool)
-        return cls(list(none), flags, zero(), flags.copy(), list(none), zero(), zero())
+        return cls(flags, zero(), flags.copy(), np.full(n, None, dtype=object), zero(), zero())
 
-    def older_info(self, i: int, extracted_at: datetime) -> dict[str, Any]:
+    def older_info(self, i: int, record_id: str, extracted_at: datetime) -> dict[str, Any]:
         """The refusal of row ``i``: its export is older than the newest that carried it."""
         return {
-            "record_id": self.record_ids[i],
+            "record_id": record_id,
             "reason": OLDER_REASON,
             "extracted_at": pd.Timestamp(extracted_at).tz_convert("UTC").isoformat(),
             "written_version": None,
@@ -762,12 +760,9 @@ def _export_times(
     rows = np.flatnonzero(has)
     sub = got.take(take)
     out.has = has
-    out.record_ids = batch["record_id"].to_pylist()
     out.at[rows] = sub["extracted_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     out.from_export[rows] = sub["from_export"].to_numpy(zero_copy_only=False)
-    by = sub["batch_id"].to_pylist()
-    for i, b in zip(rows.tolist(), by, strict=True):
-        out.by[i] = b
+    out.by[rows] = np.asarray(sub["batch_id"].to_pylist(), dtype=object)
     if table.time_column:
         out.year[rows] = sub["year"].to_numpy(zero_copy_only=False)
         out.month[rows] = sub["month"].to_numpy(zero_copy_only=False)
@@ -816,9 +811,7 @@ def _write_export_times(
         "record_id": batch["record_id"].take(take).combine_chunks().cast(pa.string()),
         "extracted_at": pa.array(when, pa.int64()).cast(layout.TS),
         "from_export": pa.array(newest[at_rows]),
-        "batch_id": pa.array(
-            [batch_id if newest[i] else times.by[i] for i in at_rows.tolist()], pa.string()
-        ),
+        "batch_id": pa.array(np.where(newest, batch_id, times.by)[at_rows], pa.string()),
     }
     if table.time_column:
         cols["year"] = batch["year"].take(take).combine_chunks()
