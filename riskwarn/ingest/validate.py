@@ -426,13 +426,14 @@ _REASON_TEXT = {
         "it to the map, e.g. as `other`, and ingest the file again)"
     ),
     "reverts_correction": (
-        "the row equals an earlier version of the record that a later file corrected: "
-        "storing it would undo that correction, so it was not applied (ingest the file "
-        "again with --allow-revert to restore that version deliberately)"
+        "the row equals an earlier version of the record that a file ingested later "
+        "corrected, and export times cannot order the two (one was ingested without "
+        "--extracted-at): storing it would undo that correction, so it was not applied "
+        "(ingest the file again with --allow-revert to restore that version deliberately)"
     ),
     "older_extract": (
-        "the row comes from an export made before the export that wrote the record's "
-        "stored version (riskwarn ingest --extracted-at): storing it would roll the record "
+        "the row comes from an export made before the newest export that carried the "
+        "record (riskwarn ingest --extracted-at): storing it would roll the record "
         "back to older content, so it was not applied (ingest the file again with "
         "--allow-revert to store it deliberately)"
     ),
