@@ -96,11 +96,23 @@ def maintain(lake_dir: Path, history_days: int, target_file_mb: int = 128) -> li
     ]
 
 
+def writer_lock_order(names: list[str]) -> list[str]:
+    """The order in which one process may hold several writer locks: the data tables
+    first, the quarantine last. An upsert that refuses rows holds its table's lock and
+    then takes the quarantine's (its refusals are written before its table commit), so
+    a holder of every lock must take them in that order too. Sorted by name, the
+    quarantine ("_quarantine") came first: a backup's snapshot holding it and waiting
+    for "incidents" while an ingest held "incidents" and waited for it deadlocked both
+    (attack review, 2026-12-07)."""
+    return sorted(names, key=lambda n: (n == layout.QUARANTINE, n))
+
+
 @contextmanager
 def all_writers_held(lake_dir: Path) -> Iterator[None]:
-    """Hold every table's writer lock (in a fixed order): no commit happens meanwhile."""
+    """Hold every table's writer lock (in :func:`writer_lock_order`): no commit happens
+    meanwhile."""
     with ExitStack() as stack:
-        for name in sorted(lake_tables(lake_dir)):
+        for name in writer_lock_order(lake_tables(lake_dir)):
             stack.enter_context(layout.writer_lock(lake_dir, name))
         yield
 
