@@ -80,6 +80,11 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=200)
     ap.add_argument(
+        "--offset",
+        default="best",
+        help="the baseline the trees start from: best (chosen on the past at each origin), a name, or none",
+    )
+    ap.add_argument(
         "--sim", type=Path, default=None, help="the simulation's folder: adds the ground truth"
     )
     args = ap.parse_args()
@@ -100,13 +105,14 @@ def main() -> None:
     weeks = local_midnights(weeks[0] + shift, last_origin, 7, tz)
     eval_origins = weeks[-args.eval_weeks :]
     params = CommunityParams(tz=tz)
-    config = CommunityModelConfig(rounds=args.rounds)
+    offset = None if args.offset == "none" else args.offset
+    config = CommunityModelConfig(rounds=args.rounds, offset=offset)
     bt = run_community_backtest(disputes, units, eval_origins, weeks, params, config)
     methods = list(bt.methods)
     if args.sim is not None:
         scores = bt.scores.assign(**{TRUTH: truth_scores(args.sim, units, bt.scores, tz)})
         methods.append(TRUTH)
-        bt = CommunityBacktest(scores, bt.outside, methods)
+        bt = CommunityBacktest(scores, bt.outside, methods, bt.offsets)
     w = method_windows(bt)
     summary = pooled(w)
     in_rows = bt.scores.groupby("origin")[LABEL].sum().sum()
@@ -117,6 +123,8 @@ def main() -> None:
         f"community, {int(bt.outside['outside_count'].sum())} in none: misses), training "
         f"origins from {weeks[0].tz_convert(tz).date()}, {args.rounds} rounds"
     )
+    chosen = pd.Series(list(bt.offsets.values())).value_counts().to_dict() if bt.offsets else {}
+    print(f"offset: {args.offset} (origins per baseline started from: {chosen or 'none'})")
     print("k % of communities by count: HR, PAI; the same communities' area share, PAI over area;")
     print("HR at k % of the area; deviance and Brier per community-week (lower is better)")
     pd.set_option("display.width", 200)

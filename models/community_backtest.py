@@ -4,7 +4,11 @@ At each evaluation origin ``o`` (weekly local midnights) the model is an XGBoost
 ``count:poisson`` fitted on the rows of earlier origins whose whole window ended by
 ``o`` (``o' + horizon <= o``), their features and labels as the disputes were known at
 ``o`` (:func:`features.communities.community_week_rows` on that version); it scores the
-rows of ``o``, built from the disputes opened before ``o``. The baselines are columns of
+rows of ``o``, built from the disputes opened before ``o``. The trees start from the log
+of a baseline's expected count (a Poisson offset; by default the baseline with the lowest
+deviance on the training rows, chosen again at each origin from the past only) and are
+monotone increasing in the baselines and the past counts, so they learn corrections to
+the rule they must beat. The baselines are columns of
 the same rows (:data:`features.communities.BASELINES`), so model and baselines are scored
 on exactly the same (origin, community) rows; the ex-post ceiling scores each community by
 its realised disputes over the whole evaluation period (no forecast can know it).
@@ -74,6 +78,10 @@ class CommunityModelConfig:
     train_weeks: int | None = None  # None: every earlier origin with a full window
     nthread: int = 2
     seed: int = 0
+    # the trees start from the log of a baseline's expected count (a Poisson offset):
+    # "best" = at each origin the baseline with the lowest deviance on its training rows
+    # (the past only), a baseline's name, or None (XGBoost's base score)
+    offset: str | None = "best"
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -86,6 +94,7 @@ class CommunityBacktest:
     scores: pd.DataFrame
     outside: pd.DataFrame
     methods: list[str]
+    offsets: dict[pd.Timestamp, str] = field(default_factory=dict)  # per origin, if any
 
 
 def training_origins(
@@ -100,11 +109,41 @@ def _monotone(features: Sequence[str]) -> str:
     return "(" + ",".join("1" if f in MONOTONE_UP else "0" for f in features) + ")"
 
 
+def offset_baseline(train: pd.DataFrame, offset: str | None) -> str | None:
+    """The baseline the trees start from: ``offset`` itself, or with "best" the one with
+    the lowest mean Poisson deviance on ``train`` (rows of the past only)."""
+    if offset != "best":
+        return offset
+    y = train[LABEL].to_numpy(float)
+    dev = {b: mean_poisson_deviance(y, _floor(train[b])) for b in BASELINES}
+    return min(dev, key=lambda b: dev[b])
+
+
+def _floor(values: pd.Series | np.ndarray) -> np.ndarray:
+    return np.maximum(np.asarray(values, dtype=float), MIN_MEAN)
+
+
+def _matrix(
+    rows: pd.DataFrame, features: Sequence[str], offset: str | None, label: bool
+) -> xgb.DMatrix:
+    d = xgb.DMatrix(
+        rows[list(features)].to_numpy(np.float32),
+        label=rows[LABEL].to_numpy(np.float32) if label else None,
+        feature_names=list(features),
+    )
+    if offset is not None:
+        d.set_base_margin(np.log(_floor(rows[offset])))
+    return d
+
+
 def fit_poisson(
-    rows: pd.DataFrame, features: Sequence[str], config: CommunityModelConfig
+    rows: pd.DataFrame,
+    features: Sequence[str],
+    config: CommunityModelConfig,
+    offset: str | None = None,
 ) -> xgb.Booster:
     """Poisson trees on ``rows`` (``label_count``), monotone increasing in the baselines and
-    the past counts."""
+    the past counts, from the log of the ``offset`` baseline's expected count if given."""
     params = {
         "objective": "count:poisson",
         "max_depth": config.max_depth,
@@ -117,16 +156,15 @@ def fit_poisson(
         "verbosity": 0,
         **dict(config.params),
     }
-    d = xgb.DMatrix(
-        rows[list(features)].to_numpy(np.float32),
-        label=rows[LABEL].to_numpy(np.float32),
-        feature_names=list(features),
-    )
+    d = _matrix(rows, features, offset, label=True)
     return xgb.train(params, d, num_boost_round=config.rounds)
 
 
-def predict(booster: xgb.Booster, rows: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
-    d = xgb.DMatrix(rows[list(features)].to_numpy(np.float32), feature_names=list(features))
+def predict(
+    booster: xgb.Booster, rows: pd.DataFrame, features: Sequence[str], offset: str | None = None
+) -> np.ndarray:
+    """Expected disputes of ``rows``' windows (the ``offset`` the booster was fitted with)."""
+    d = _matrix(rows, features, offset, label=False)
     return np.asarray(booster.predict(d), dtype=float)
 
 
@@ -155,6 +193,7 @@ def run_community_backtest(
     model = np.full(len(rows), np.nan)
     has_versions = "known_to" in disputes.columns
     cache: pd.DataFrame | None = None
+    offsets: dict[pd.Timestamp, str] = {}
     for o in eval_origins:
         past = training_origins(train_origins, o, params.horizon_days, config.train_weeks)
         at = rows["origin"] == o
@@ -167,13 +206,16 @@ def run_community_backtest(
             if cache is None:
                 cache = community_week_rows(disputes, units, train_origins, params).rows
             train = cache[cache["origin"].isin(past)]
-        booster = fit_poisson(train, feats, config)
-        model[at.to_numpy()] = predict(booster, rows.loc[at], feats)
+        start = offset_baseline(train, config.offset)
+        if start is not None:
+            offsets[o] = start
+        booster = fit_poisson(train, feats, config, start)
+        model[at.to_numpy()] = predict(booster, rows.loc[at], feats, start)
     scores = rows[[*KEYS, LABEL, *BASELINES, "area_km2"]].copy()
     scores[MODEL] = model
     total = scores.groupby("admin_code", sort=False)[LABEL].transform("sum")
     scores[CEILING] = total / len(eval_origins)
-    return CommunityBacktest(scores, built.outside, [MODEL, *BASELINES, CEILING])
+    return CommunityBacktest(scores, built.outside, [MODEL, *BASELINES, CEILING], offsets)
 
 
 def _known_at(disputes: pd.DataFrame, origin: pd.Timestamp) -> pd.DataFrame:
@@ -249,7 +291,7 @@ def method_windows(
                 flagged = expected_captured(s, area, n_flagged(len(s), f))
                 row[f"area_share@{f:g}"] = flagged / area.sum() if area.sum() > 0 else np.nan
                 row[f"captured_area@{f:g}"] = area_captured(s, y, area, f)
-            mu = np.maximum(s, MIN_MEAN)
+            mu = _floor(s)
             row["deviance_sum"] = mean_poisson_deviance(y, mu) * len(y)
             row["brier_sum"] = float((((1 - np.exp(-s)) - (y > 0)) ** 2).sum())
             row["rows"] = float(len(y))
