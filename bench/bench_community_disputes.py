@@ -140,10 +140,13 @@ def main() -> None:
         "brier",
     ]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    mw = w[w["method"] == MODEL].sort_values("origin").reset_index(drop=True)
-    for f in FRACTIONS:
-        lo, hi = bootstrap_ci(mw, hotspot_statistic("pai", f), n_boot=args.n_boot)
-        print(f"model PAI@{f:g} (by count) 95% CI over weeks {lo:.2f}-{hi:.2f} (random 1)")
+    for m in bt.methods:
+        mw = w[w["method"] == m].sort_values("origin").reset_index(drop=True)
+        cis = []
+        for f in FRACTIONS:
+            lo, hi = bootstrap_ci(mw, hotspot_statistic("pai", f), n_boot=args.n_boot)
+            cis.append(f"PAI@{f:g} {lo:.2f}-{hi:.2f}")
+        print(f"{m}: 95% CI over weeks (by count; random 1): " + ", ".join(cis))
     best = best_baseline(summary)
     print(
         f"best baseline at HR@5%: {best}; share of its gap to the ceiling the model closes: {gap_closed(summary):.2f}"

@@ -265,3 +265,40 @@ def feature_columns(rows: pd.DataFrame) -> list[str]:
     """The model's inputs: every column but the keys, the label and the codes."""
     skip = {*KEYS, LABEL, "township_code", "county_code"}
     return [c for c in rows.columns if c not in skip]
+
+
+# The disputes-where rule served by community (README "Civil disputes by community"): the
+# baseline the community model did not beat in its rolling-origin backtest
+# (bench/bench_community_disputes.py, docs/benchmarks-models.md), served instead of it:
+# a model must never lose to the rule it replaces.
+SERVED = "population_rate"
+
+
+def served_ranking(
+    disputes: pd.DataFrame,
+    units: pd.DataFrame,
+    origin: pd.Timestamp,
+    params: CommunityParams | None = None,
+) -> pd.DataFrame:
+    """Every community at ``origin`` ranked by the served rule (:data:`SERVED`), highest
+    first: ``admin_code``, ``township_code``, ``county_code``, ``expected`` (disputes of
+    the window from ``origin``), ``n_28d`` and ``n_364d`` (disputes in the 4 and 52 weeks
+    before it), ``rank`` (1 = highest; ties share the order of the codes)."""
+    params = params or CommunityParams()
+    built = community_week_rows(disputes, units, pd.DatetimeIndex([origin]), params)
+    rows = built.rows.merge(
+        units[["admin_code", "township_code", "county_code"]], on="admin_code", how="left"
+    )
+    out = pd.DataFrame(
+        {
+            "admin_code": rows["admin_code"],
+            "township_code": rows["township_code"],
+            "county_code": rows["county_code"],
+            "expected": rows[SERVED],
+            "n_28d": rows["n_28d"],
+            "n_364d": rows["n_364d"],
+        }
+    )
+    out = out.sort_values(["expected", "admin_code"], ascending=[False, True], kind="stable")
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)

@@ -17,6 +17,7 @@ from models.community_backtest import (
     area_captured,
     check_same_rows,
     method_windows,
+    offset_baseline,
     paired_comparison,
     pooled,
     run_community_backtest,
@@ -206,3 +207,18 @@ def test_rows_cover_every_community_at_every_origin() -> None:
     assert len(built.rows) == len(EVAL) * len(u)
     assert built.rows.groupby("origin")["admin_code"].nunique().eq(len(u)).all()
     assert list(built.outside["origin"]) == list(EVAL)
+
+
+def test_the_offset_is_the_baseline_that_fitted_the_past_best() -> None:
+    y = np.array([0.0, 1.0, 3.0, 0.0])
+    train = pd.DataFrame(
+        {
+            "label_count": y,
+            "last_4w": [2.0, 0.0, 0.0, 2.0],  # wrong way round
+            "long_run": [0.5, 0.5, 0.5, 0.5],  # flat
+            "population_rate": [0.1, 1.0, 2.8, 0.1],  # close
+        }
+    )
+    assert offset_baseline(train, "best") == "population_rate"
+    assert offset_baseline(train, "long_run") == "long_run"
+    assert offset_baseline(train, None) is None

@@ -14,7 +14,17 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_layout, map_panel, maps, queries, shell, trends, views
+from dashboard import (
+    auth,
+    community_panel,
+    map_layout,
+    map_panel,
+    maps,
+    queries,
+    shell,
+    trends,
+    views,
+)
 from dashboard.i18n import (
     TEXT,
     fmt_date,
@@ -360,6 +370,9 @@ def domain_map(
     if quiet:
         empty_map_note(snap, domain)
     picked_panel(dw, picked, names, domain)
+    if domain == "disputes" and run and not wall.on:
+        # the disputes cell map ranks below random: where disputes will be, by community
+        community_panel.show(ctx, run["origin"])
 
 
 def empty_map_note(snap: queries.Snapshot, domain: str) -> None:
