@@ -14,7 +14,6 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.i18n import fmt_date, fmt_int, t
-from models.metrics import n_flagged
 
 TOP_SHARE = 0.05  # the top 5 % of the communities, the share the backtest judges
 
@@ -23,6 +22,8 @@ def community_table(ranked: pd.DataFrame, names: dict[str, str], lang: str) -> p
     """The top :data:`TOP_SHARE` of ``ranked`` (:func:`dashboard.lake_reads.
     community_disputes`) as a display frame in ``lang``: rank, community, township, county,
     expected disputes of the week, disputes in the last 4 and 52 weeks."""
+    from models.metrics import n_flagged  # the backtest's count of the top k %
+
     top = ranked.head(n_flagged(len(ranked), TOP_SHARE))
 
     def name(code: Any) -> str:
