@@ -346,6 +346,31 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "PAI 为 {value}，95% 置信区间 {lo}–{hi}",
         "en": "PAI {value}, 95% CI {lo}–{hi}",
     },
+    # civil disputes by community (dashboard.community_panel), beside the disputes map
+    "comm_title": {
+        "zh": "本周纠纷可能集中的村/社区",
+        "en": "Communities where disputes are most likely this week",
+    },
+    "comm_caption": {
+        "zh": "全市 {total} 个村/社区中排名前 {n} 的（前 5%），{start} 起 7 天。排序规则：各村/社区"
+        "常住人口占全市的比例 × 全市至今的纠纷发生率。滚动回测中，这一规则排名前 5% 的村/社区"
+        "集中的纠纷明显多于随机挑选同样数量的村/社区，而模型没有超过它，因此这里展示规则而非模型。纠纷多登记在"
+        "居民所在处，很少在同一 250 米网格内重复发生，网格地图不能说明纠纷会发生在哪里；请按村/社区看。",
+        "en": "The top {n} of the city's {total} communities (top 5%), for the 7 days from "
+        "{start}. Ranked by each community's share of the city's residents times the city's "
+        "dispute rate so far. In its rolling backtest the top 5% of communities by this rule "
+        "held clearly more disputes than as many communities picked at random, and the "
+        "model did not beat it, so the rule is shown here, not the model. Disputes are "
+        "registered where people live and rarely twice in one 250 m cell: the cell map does "
+        "not show where disputes will happen; read them by community.",
+    },
+    "comm_rank": {"zh": "排名", "en": "Rank"},
+    "comm_community": {"zh": "村/社区", "en": "Community"},
+    "comm_township": {"zh": "乡镇/街道", "en": "Township"},
+    "comm_county": {"zh": "县区", "en": "County"},
+    "comm_expected": {"zh": "本周预计纠纷数", "en": "Expected disputes this week"},
+    "comm_last_4w": {"zh": "近 4 周纠纷", "en": "Disputes, last 4 weeks"},
+    "comm_last_52w": {"zh": "近 52 周纠纷", "en": "Disputes, last 52 weeks"},
     "hotspot_noun": {"zh": "事件", "en": "events"},
     "hotspot_noun_disputes": {"zh": "纠纷", "en": "disputes"},
     "hotspot_noun_incidents": {"zh": "案事件", "en": "incidents"},

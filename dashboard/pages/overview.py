@@ -14,7 +14,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_layout, map_marks, map_panel, maps, queries, shell, trends, views
+from dashboard import (
+    auth,
+    community_panel,
+    map_layout,
+    map_marks,
+    map_panel,
+    maps,
+    queries,
+    shell,
+    trends,
+    views,
+)
 from dashboard.i18n import (
     TEXT,
     fmt_date,
@@ -375,6 +386,9 @@ def domain_map(
         picked_panel(place_warnings(snap), picked, names, domain)
     else:
         picked_panel(dw, picked, names, domain)
+    if domain == "disputes" and run and not wall.on:
+        # the disputes cell map ranks below random: where disputes will be, by community
+        community_panel.show(ctx, run["origin"])
 
 
 def place_warnings(snap: queries.Snapshot) -> pd.DataFrame:
