@@ -126,11 +126,12 @@ class SiteModelConfig:
     # rules' (models.site_levels.served_level_thresholds); False = the TSS alone (the rule
     # before 2026-12-06 evening, whose hourly served blue lost TSS out of sample)
     served_levels_far: bool = True
-    # ... judged at this one-sided confidence with the rows grouped by site (a
-    # cluster-robust lower bound of the added warnings' precision must reach the rules';
-    # models.site_levels.clustered_precision_lower), not by the point estimate; 0 = the
-    # point comparison (before 2026-12-07, whose hourly served red kept a band of few
-    # sites and lost FAR out of sample: docs/benchmarks-models.md)
+    # ... judged at this one-sided confidence with the rows grouped by site (a Wilson
+    # lower bound of the added warnings' precision at the effective sample size of the
+    # site clusters must reach the rules'; models.site_levels.clustered_precision_lower),
+    # not by the point estimate; 0 = the point comparison (before 2026-12-07, whose hourly
+    # served red kept a band of 17 held-out rows at 14 sites and lost FAR out of sample:
+    # docs/benchmarks-models.md)
     served_levels_far_confidence: float = 0.95
     # ... from this level up (1 blue .. 4 red); below it the model adds no warning of its
     # own (its threshold is the next level's): the served blue is the rules' blue. Why 2:
