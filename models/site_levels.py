@@ -376,9 +376,7 @@ def budget_level_thresholds(
     return untie_levels(list(np.maximum.accumulate(np.asarray(th, dtype=float))))
 
 
-def clustered_precision_lower(
-    y: np.ndarray, cluster: np.ndarray, confidence: float
-) -> np.ndarray:
+def clustered_precision_lower(y: np.ndarray, cluster: np.ndarray, confidence: float) -> np.ndarray:
     """One-sided lower confidence bounds of the precision of the first ``i + 1`` rows, for
     every ``i`` (rows in the order they are added), the rows grouped in ``cluster``s.
 
@@ -485,6 +483,7 @@ def served_level_thresholds(
     own_from: int = 1,
     cluster: np.ndarray | None = None,
     far_confidence: float = 0.0,
+    far_confidence_from: int = 1,
 ) -> list[float]:
     """The model's levels 1..4 fitted so that the level served (the higher of the model's
     and the sensor rules', :func:`riskwarn.warnings.combine_geohazard_levels`) does not lose
@@ -517,7 +516,8 @@ def served_level_thresholds(
 
     ``far_confidence`` > 0 (with ``far_not_worse``): the added warnings' precision must
     reach the rules' at that one-sided confidence, the rows grouped by ``cluster`` (their
-    sites; :func:`clustered_precision_lower`), instead of by the point estimate.
+    sites; :func:`clustered_precision_lower`), instead of by the point estimate, at the
+    levels from ``far_confidence_from`` up (below it: the point estimate).
     """
     lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
     e = np.asarray(y) == 1
@@ -527,9 +527,8 @@ def served_level_thresholds(
         warned = lv >= k
         floor = float(e[warned].mean()) if far_not_worse and warned.any() else 0.0
         if k >= own_from:
-            out[k - 1] = served_threshold(
-                score, y, warned, out[k - 1], hi, floor, cluster, far_confidence
-            )
+            conf = far_confidence if k >= far_confidence_from else 0.0
+            out[k - 1] = served_threshold(score, y, warned, out[k - 1], hi, floor, cluster, conf)
         else:  # below the lowest level of its own: nothing the rules do not warn
             out[k - 1] = hi
         hi = out[k - 1]
