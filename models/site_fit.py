@@ -126,6 +126,18 @@ class SiteModelConfig:
     # rules' (models.site_levels.served_level_thresholds); False = the TSS alone (the rule
     # before 2026-12-06 evening, whose hourly served blue lost TSS out of sample)
     served_levels_far: bool = True
+    # ... judged, when > 0, at this one-sided confidence with the rows grouped by site (a
+    # Wilson lower bound of the added warnings' precision at the effective sample size of
+    # the site clusters must reach the rules'; models.site_levels.
+    # clustered_precision_lower), at the levels from ``served_levels_far_confidence_from``
+    # up; 0 = the point comparison. Off: tried 2026-12-07 (0.95, red only) it removed the
+    # hourly served red's FAR loss (+0.108 [+0.030, +0.161] -> +0.000) by adding no red
+    # of the model's own anywhere, but moved the last hourly refit's orange and yellow
+    # thresholds, and the served yellow then failed the gate's check at -0.000 (14
+    # evaluation rows, none a failure; main passes it by one failure); with the bound at
+    # every level likewise (docs/benchmarks-models.md, "Served red FAR")
+    served_levels_far_confidence: float = 0.0
+    served_levels_far_confidence_from: int = 4
     # ... from this level up (1 blue .. 4 red); below it the model adds no warning of its
     # own (its threshold is the next level's): the served blue is the rules' blue. Why 2:
     # the rules' blue already warns on ~20 % of site-steps; on the 720-site simulation the
@@ -602,6 +614,9 @@ def fit_site_model(
                 list(model.level_thresholds),
                 config.served_levels_far,
                 config.served_levels_from,
+                pick["site_id"].astype(str).to_numpy(),
+                config.served_levels_far_confidence,
+                config.served_levels_far_confidence_from,
             )
         )
         model.levels_served = True

@@ -226,6 +226,9 @@ def test_fit_site_model_slices_one_prediction_like_predicting_each_slice(
             rates,
             cfg.served_levels_far,
             cfg.served_levels_from,
+            pick["site_id"].astype(str).to_numpy(),
+            cfg.served_levels_far_confidence,
+            cfg.served_levels_far_confidence_from,
         )
     )
     assert threshold == m.best_threshold_tss(pick[LABEL].to_numpy(), model.predict_proba(pick))
