@@ -193,7 +193,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     """The panel for the incident hotspot domain (the models page calls it)."""
     import altair as alt
 
-    from dashboard import queries
+    from dashboard import queries, shell
     from dashboard.i18n import place_name
 
     lg = ctx.lang
@@ -258,8 +258,9 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
             "gap": t("dp_gap", lg),
         }
     )
-    st.dataframe(
-        shown.style.format(table_formats(list(shown.columns[1:]), lg)),
+    shell.grid(
+        shown,
+        style=lambda s: s.format(table_formats(list(shown.columns[1:]), lg)),
         hide_index=True,
         width="stretch",
     )

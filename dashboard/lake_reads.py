@@ -165,3 +165,52 @@ def data_times(lake_dir: str) -> dict[str, pd.Timestamp | None]:
         "event": max(known) if known else None,
         "reading": lake.latest_time(Path(lake_dir), "sensor_readings"),
     }
+
+
+def community_disputes(lake_dir: str, origin: pd.Timestamp, tz: str, crs: str) -> pd.DataFrame:
+    """Every community ranked by the disputes-where rule served by community at ``origin``
+    (:func:`features.communities.served_ranking`), with its name; empty without
+    communities in ``admin_units``. Reads ``opened_at`` and ``admin_code`` of the disputes
+    only (no party field)."""
+    return _community_disputes(
+        lake_dir,
+        pd.Timestamp(origin).isoformat(),
+        tz,
+        crs,
+        table_version(lake_dir, "disputes"),
+        table_version(lake_dir, "admin_units"),
+    )
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=8)
+def _community_disputes(
+    lake_dir: str,
+    origin: str,
+    tz: str,
+    crs: str,
+    version: int | None,
+    units_version: int | None,
+) -> pd.DataFrame:
+    from features.communities import CommunityParams, communities, served_ranking
+
+    cols = [
+        "rank",
+        "admin_code",
+        "name",
+        "township_code",
+        "county_code",
+        "expected",
+        "n_28d",
+        "n_364d",
+    ]
+    raw = _read_lake_table(Path(lake_dir), "admin_units", units_version)
+    if raw.empty or not (raw["level"] == "community").any() or version is None:
+        return pd.DataFrame(columns=cols)
+    units = communities(raw, crs)
+    disputes = lake.read_table(
+        Path(lake_dir), "disputes", columns=["opened_at", "admin_code"], version=version
+    )
+    ranked = served_ranking(disputes, units, pd.Timestamp(origin), CommunityParams(tz=tz))
+    names = dict(zip(raw["record_id"].astype(str), raw["name"].astype(str), strict=True))
+    ranked["name"] = ranked["admin_code"].map(names)
+    return ranked.loc[:, cols]

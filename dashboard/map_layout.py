@@ -106,7 +106,8 @@ def place_labels(
     stick out of it is moved inward until it fits whole (on a 390 px phone the county
     names on the city's edge were cut in half).
 
-    ``marks``: the ``[lon, lat]`` of the warned squares (``mark_px`` wide on screen),
+    ``marks``: the ``[lon, lat]`` of the warned squares (``mark_px`` wide on screen; a
+    ``[lon, lat, px]`` mark is ``px`` wide: a site's or a case's marker),
     which no name may cover: they are placed first, and a name that meets one is tried
     above and below as when it meets a name (a warned township's up to three lines
     away, a county's one: further, a county's read as off the city), else left out. On the demo city's overview 45 of the 47 warned
@@ -118,10 +119,10 @@ def place_labels(
     scale = 512 * 2**view.zoom / (2 * math.pi)  # px per radian (Web Mercator)
     lon_c, y_c = math.radians(view.longitude), _merc(view.latitude)
     placed: list[tuple[float, float, float, float]] = []
-    half = mark_px / 2
-    for lon, lat in marks:  # the warned squares first: no name covers one
-        x = (math.radians(lon) - lon_c) * scale
-        y = (y_c - _merc(lat)) * scale
+    for mark in marks:  # the warned squares (and markers) first: no name covers one
+        half = (mark[2] if len(mark) > 2 else mark_px) / 2
+        x = (math.radians(mark[0]) - lon_c) * scale
+        y = (y_c - _merc(mark[1])) * scale
         placed.append((x - half, y - half, x + half, y + half))
     keep: dict[Any, list[float]] = {}
     order = labels.sort_values("priority", ascending=False, kind="stable")
@@ -152,6 +153,65 @@ def place_labels(
     out = labels.loc[sorted(keep)].copy()
     out["position"] = [keep[i] for i in out.index]
     return out
+
+
+# ----------------------------------------------------------------------------- markers
+
+# where a marker that would cover a warned square (or an earlier marker) is tried instead:
+# rings of eight directions, in marker sides from its place
+_RINGS = (1.0, 1.5, 2.0, 3.0)
+_DIRECTIONS = ((0, -1), (1, 0), (0, 1), (-1, 0), (1, -1), (1, 1), (-1, 1), (-1, -1))
+
+
+def place_marks(
+    positions: Any,
+    view: pdk.ViewState,
+    *,
+    squares: Any = (),
+    square_px: float,
+    mark_px: float,
+    gap_px: float = 1.0,
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Pixel offsets that keep each marker (``positions``: ``[lon, lat]``, placed in the
+    order given: the most pressing first) off the warned ``squares`` and off the markers
+    placed before it at the initial ``view``: its own place if free, else the nearest free
+    spot on rings of one to three marker sides around it; if none is free, its place.
+
+    Returns (``[dx, dy]`` per marker, deck.gl's ``getPixelOffset``: zoomed in, the marker
+    sits that many pixels from its place, by then clear of the squares; ``[lon, lat]``
+    where it is drawn at the initial view, for :func:`place_labels` to keep names off).
+    """
+    scale = 512 * 2**view.zoom / (2 * math.pi)
+    lon_c, y_c = math.radians(view.longitude), _merc(view.latitude)
+    boxes: list[tuple[float, float, float, float]] = []
+    half_sq = square_px / 2
+    for lon, lat, *_ in squares:
+        x, y = (math.radians(lon) - lon_c) * scale, (y_c - _merc(lat)) * scale
+        boxes.append((x - half_sq, y - half_sq, x + half_sq, y + half_sq))
+    half = mark_px / 2 + gap_px
+    offsets: list[list[float]] = []
+    drawn: list[list[float]] = []
+    steps = [(0.0, 0.0)] + [
+        (dx * r * mark_px, dy * r * mark_px) for r in _RINGS for dx, dy in _DIRECTIONS
+    ]
+    for lon, lat, *_ in positions:
+        x0, y0 = (math.radians(lon) - lon_c) * scale, (y_c - _merc(lat)) * scale
+        pick = (0.0, 0.0)
+        for dx, dy in steps:
+            x, y = x0 + dx, y0 + dy
+            if not any(
+                x - half < b[2] and b[0] < x + half and y - half < b[3] and b[1] < y + half
+                for b in boxes
+            ):
+                pick = (dx, dy)
+                break
+        x, y = x0 + pick[0], y0 + pick[1]
+        boxes.append((x - half, y - half, x + half, y + half))
+        offsets.append([round(pick[0], 1), round(pick[1], 1)])
+        drawn.append(
+            [round(math.degrees(lon_c + x / scale), 6), round(_unmerc(y_c - y / scale), 6)]
+        )
+    return offsets, drawn
 
 
 # ----------------------------------------------------------------------------- scale bar

@@ -30,6 +30,7 @@ CSS = """
 .rw-legend-item { display: inline-flex; align-items: center; gap: 0.3rem;
   white-space: nowrap; }
 .rw-swatch { width: 0.8rem; height: 0.8rem; border: 1px solid; display: inline-block; }
+.rw-shape { flex: none; }
 .rw-legend-note { color: #555; font-size: 0.72rem; line-height: 1.3; }
 .rw-legend-empty { font-weight: 600; display: flex; align-items: center; gap: 0.35rem; }
 [class*="st-key-rwmap"] [data-testid="stElementContainer"]:has(.rw-map-banner) {

@@ -41,9 +41,11 @@ from dashboard.map_layout import (
     area_labels,
     nice_length_km,
     place_labels,
+    place_marks,
     scale_bar,
     view_for,
 )
+from dashboard.map_marks import MARK_PX, PLACE_ATLAS, PLACE_MAPPING, RIM_PX
 from riskwarn.geo import unproject
 
 BACKGROUND = "#e3e8ee"  # outside the city
@@ -403,14 +405,19 @@ def risk_deck(
     tooltip_html: str,
     basemap_url: str | None = None,
     sites: pd.DataFrame | None = None,
+    places: pd.DataFrame | None = None,
 ) -> pdk.Deck:
     """The map: township fills, boundaries, names, scale bar, and the warned squares (or
     site dots) on top of them all: no name covers a warned square (:func:`place_labels`
     leaves none over one, and the squares are drawn last: a name was written over them).
 
+    ``places`` (:mod:`dashboard.map_marks`): the warned hazard sites and dispute cases as
+    markers in their level's colour, drawn last, each moved a few pixels off the squares
+    it would cover (:func:`place_marks`); no name covers one either.
+
     Pickable (tooltip and click): the township fills (``area-fills``, by ``record_id``),
-    the squares (``warned-cells``, by ``warning_id``) and the sites (``sites``, by
-    ``unit_id``).
+    the squares (``warned-cells``, by ``warning_id``), the sites (``sites``, by
+    ``unit_id``) and the markers (``warned-places``, by ``unit_id``/``warning_ids``).
     """
     layers: list[pdk.Layer] = []
     if not fills.empty:
@@ -450,6 +457,17 @@ def risk_deck(
     if sites is not None and not sites.empty:
         marks += [p for p, c in zip(sites["position"], sites["colour"], strict=True)
                   if tuple(c[:3]) in _MARK_RGB]  # fmt: skip
+    if places is not None and not places.empty:
+        # placed the most pressing first (drawing order is the reverse: red last, on top)
+        offsets, drawn = place_marks(
+            list(places["position"])[::-1],
+            view,
+            squares=marks,
+            square_px=MARK_BOX_PX,
+            mark_px=RIM_PX,
+        )
+        places = places.assign(offset=offsets[::-1])
+        marks += [[lon, lat, RIM_PX + 4] for lon, lat in drawn]
     labels = place_labels(labels, view, width_px=width_px, marks=marks, mark_px=MARK_BOX_PX)
     if not labels.empty:
         layers.append(
@@ -533,6 +551,37 @@ def risk_deck(
                 pickable=True,
             )
         )
+    if places is not None and not places.empty:
+        common = {
+            "icon_atlas": literal(PLACE_ATLAS),
+            "icon_mapping": PLACE_MAPPING,
+            "get_icon": "icon",
+            "get_position": "position",
+            "get_pixel_offset": "offset",
+            "size_units": literal("pixels"),
+        }
+        layers.append(  # a white rim: the marker reads over a square or a level's fill
+            pdk.Layer(
+                "IconLayer",
+                data=places[["position", "icon", "offset"]],
+                id="warned-places-rim",
+                get_color=[255, 255, 255, 240],
+                get_size=RIM_PX,
+                pickable=False,
+                **common,
+            )
+        )
+        layers.append(
+            pdk.Layer(
+                "IconLayer",
+                data=places,
+                id="warned-places",
+                get_color="colour",
+                get_size=MARK_PX,
+                pickable=True,
+                **common,
+            )
+        )
     return pdk.Deck(
         layers=layers,
         initial_view_state=view,
@@ -542,8 +591,15 @@ def risk_deck(
     )
 
 
-def legend_html(lang: str, *, note_key: str = "map_legend_note", empty: str | None = None) -> str:
-    """The legend laid over the map's bottom band: each level's colour and "no warning".
+def legend_html(
+    lang: str,
+    *,
+    note_key: str = "map_legend_note",
+    empty: str | None = None,
+    places: str = "",
+) -> str:
+    """The legend laid over the map's bottom band: each level's colour and "no warning",
+    then ``places`` (``map_marks.legend_items``: the marker shapes the map draws).
 
     ``empty`` (the words "no warning this week" for a map that draws no warned mark)
     heads the legend with that state, so an empty map reads as "nothing warned", not as
@@ -570,11 +626,16 @@ def legend_html(lang: str, *, note_key: str = "map_legend_note", empty: str | No
         + head
         + '<div class="rw-legend-items">'
         + "".join(items)
+        + places
         + f'</div><div class="rw-legend-note">{t(note_key, lang)}</div></div>'
     )
 
 
-MARK_LAYERS = ("warned-cells", "sites")  # the layers whose marks carry a level colour
+MARK_LAYERS = (
+    "warned-cells",
+    "sites",
+    "warned-places",
+)  # the layers whose marks carry a level colour
 _MARK_RGB = {tuple(c) for lv, c in LEVEL_COLOURS.items() if lv != "none"}
 
 
@@ -602,6 +663,17 @@ class DeckSpec:
         #: must see drawn before the map is complete (bench/dashboard_screenshots.py waits)
         self.level_marks = sum(
             _level_marks(layer) for layer in deck.layers if layer.id in MARK_LAYERS
+        )
+        #: the kinds of warned-place markers drawn ("site", "case"): the legend's entries
+        self.place_kinds = tuple(
+            sorted(
+                {
+                    str(r.get("kind"))
+                    for layer in deck.layers
+                    if layer.id == "warned-places" and isinstance(layer.data, list)
+                    for r in layer.data
+                }
+            )
         )
 
         # what Deck.to_json() writes (pydeck's serialize), without the indentation

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from dashboard.lake_reads import (
     admin_units,
     area_shapes,
     boundary_paths,
+    community_disputes,
     data_times,
     hazard_sites,
     site_readings,
@@ -60,6 +62,7 @@ REEXPORTED = (
     admin_units,
     area_shapes,
     boundary_paths,
+    community_disputes,
     data_times,
     hazard_sites,
     site_readings,
@@ -562,9 +565,12 @@ def overview_map(
     warnings_key: str,
     width_px: int = 640,
     height_px: int = 560,
+    places_key: str = "-",
+    tz: str = "UTC",
 ) -> Any:
     """:func:`_overview_map`, also keyed on the version of the lake's admin units (whose
-    names and outlines it draws: a corrected name shows at once)."""
+    names and outlines it draws: a corrected name shows at once). ``places_key``
+    (:func:`places_key`): the state of the warned sites and cases it draws."""
     return _overview_map(
         url,
         _snap,
@@ -579,6 +585,8 @@ def overview_map(
         table_version(lake_dir, "admin_units"),
         width_px,
         height_px,
+        places_key,
+        tz,
     )
 
 
@@ -597,6 +605,8 @@ def _overview_map(
     units_version: int | None,
     width_px: int = 640,
     height_px: int = 560,
+    places_key: str = "-",
+    tz: str = "UTC",
 ) -> Any:
     """The overview's map of ``domain`` (a :class:`maps.DeckSpec`), or None without data.
 
@@ -606,7 +616,9 @@ def _overview_map(
     :func:`run_key`), state of the warnings (``warnings_key``, :func:`warnings_version`)
     and size, not on every data refresh; a review also clears it. ``_snap`` (not part of
     the key) is the page's snapshot, whose runs ``runs`` names; ``units_version`` (the
-    admin units' lake version) is only part of the key.
+    admin units' lake version) is only part of the key. Over the cells, the warned sites
+    and (on the disputes map) the warned dispute cases as markers (:func:`overview_places`),
+    keyed by ``places_key``.
     """
     from dashboard import maps, views
     from dashboard.i18n import fmt_pct
@@ -637,8 +649,62 @@ def _overview_map(
         cell_size_m=cell_size_m,
         tooltip_html="<b>{place}</b><br/>{level_label}<br/>{detail}",
         basemap_url=basemap_url,
+        places=overview_places(_snap, lake_dir, domain, lang, crs, tz, townships, names),
     )
     return maps.DeckSpec(deck)
+
+
+def site_domain(snap: Snapshot) -> str:
+    """The site domain the pages show: the first of :data:`SITE_DOMAINS` with a run in
+    ``snap`` (else the last, whose page says there is no data)."""
+    return next((d for d in SITE_DOMAINS if snap.run(d)), SITE_DOMAINS[-1])
+
+
+def draws_cases(domain: str) -> bool:
+    """Whether the overview's map of hotspot ``domain`` draws the warned dispute cases: the
+    map of the hotspots counted from the cases' own table (disputes)."""
+    return domains.get(domain).event_table == domains.get(CASE_DOMAIN).event_table
+
+
+def places_key(snap: Snapshot) -> str:
+    """The state of the warned sites and cases the overview's maps draw (a cache key):
+    the snapshot's site, stream and case runs and the versions of their warnings."""
+    site = site_domain(snap)
+    parts = [run_key(snap, site, STREAM_DOMAIN, CASE_DOMAIN)]
+    parts += [
+        warnings_version(warnings(snap, domain=d)) for d in (site, STREAM_DOMAIN, CASE_DOMAIN)
+    ]
+    return "|".join(parts)
+
+
+def overview_places(
+    snap: Snapshot,
+    lake_dir: str,
+    domain: str,
+    lang: str,
+    crs: str,
+    tz: str,
+    townships: pd.DataFrame,
+    names: Mapping[str, str],
+) -> pd.DataFrame:
+    """The markers the overview's map of ``domain`` draws over its cells
+    (:mod:`dashboard.map_marks`): every site with a warning in force, at the level it is
+    served at now (:func:`site_table`, as on the geohazard page), and on the disputes map
+    (:func:`draws_cases`) the warned dispute cases by area, never by their points."""
+    from dashboard import map_marks, views
+
+    site = site_domain(snap)
+    key = warnings_version(warnings(snap, domain=site))
+    key += "|" + warnings_version(warnings(snap, domain=STREAM_DOMAIN))
+    runs = run_key(snap, site, STREAM_DOMAIN)
+    stale = staleness(snap, site) is not None
+    table = site_table(snap.url, snap, lake_dir, site, lang, runs, key, tz, stale)
+    frames = [map_marks.site_marks(table, lang)]
+    if draws_cases(domain):
+        cases = views.effective_level(warnings(snap, domain=CASE_DOMAIN))
+        fc = published_forecasts(snap, CASE_DOMAIN)
+        frames.append(map_marks.case_marks(cases, fc, townships, names, lang, crs=crs))
+    return map_marks.place_marks(*frames)
 
 
 @st.cache_data(ttl=RUN_TTL_S, show_spinner=False, max_entries=16)

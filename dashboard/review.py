@@ -440,12 +440,15 @@ def cell_words(value: Any) -> str:
 def queue_table(shown: Any, levels: Any, states: Any, lang: str, label: str = "") -> str:
     """The queue's table (HTML, :func:`frame_table`) of ``shown`` (as :func:`queue_cards`
     takes it): the level column as the level's badge (:func:`badge`: a dismissed or
-    withdrawn warning's reads so, in grey), id, level and probability on one line."""
+    withdrawn warning's reads so, in grey), id, level and probability on one line, the
+    state too where the frame is 760 px wide or more (at 1280 px "待研判" broke after
+    its second character: review of 2026-12-07)."""
     cols = [str(c) for c in shown.columns]
     badges = [badge(v, s, lang) for v, s in zip(levels, states, strict=True)]
     return frame_table(
         shown,
         keep=(cols[0], cols[1]),
+        keep_wide=(cols[7],),
         numbers=(cols[5],),
         cells={cols[1]: badges},
         label=label,

@@ -671,6 +671,18 @@ def select(
     return value
 
 
+def grid(data: Any, *, style: Any = None, **kwargs: Any) -> Any:
+    """``st.dataframe`` of ``data`` (a DataFrame) made safe for its CSV download
+    (:func:`dashboard.text.spreadsheet_safe`: text a spreadsheet would run as a formula,
+    e.g. a typed reason "=HYPERLINK(...)", gets a leading apostrophe); ``style`` (a
+    function of the frame's ``Styler``) formats or colours it. Every data grid of the
+    dashboard goes through here (tests/test_spreadsheet_safe.py checks the sources)."""
+    from dashboard.text import spreadsheet_safe
+
+    safe = spreadsheet_safe(data)
+    return st.dataframe(style(safe.style) if style is not None else safe, **kwargs)
+
+
 def wrapped_table(name: str, table_html: str, cards_html: str) -> None:
     """A wide list that fits its frame: the HTML table (``review.frame_table``) where the
     frame is 760 px wide or more, the same rows as cards (``review.frame_cards``) where it

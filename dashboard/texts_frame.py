@@ -142,9 +142,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "kpi_red": {"zh": "红色预警", "en": "Red warnings"},
     "kpi_red_help": {"zh": "按领域：{parts}", "en": "By domain: {parts}"},
-    "red_off_maps": {
-        "zh": "不在以上地图中的红色预警（{n}）",
-        "en": "Red warnings not on these maps ({n})",
+    "red_off_maps": {  # the sites and cases are marked on the maps too (map_marks): listed
+        "zh": "隐患点、纠纷案件红色预警（{n}）",  # here with a link to each
+        "en": "Red warnings of sites and cases ({n})",
     },
     "red_off_maps_line": {  # the probability first: a narrow screen still shows it
         "zh": "概率 {prob} · {domain} · {place}",
@@ -217,6 +217,7 @@ TEXT: dict[str, dict[str, str]] = {
         "chance {p}, blue threshold {thr}; warnings may have expired or been dismissed).",
     },
     "map_legend_empty": {"zh": "本周无预警", "en": "No warning this week"},
+    "map_legend_empty_cells": {"zh": "本周无预警网格", "en": "No warned cell this week"},
     "map_legend_empty_sites": {"zh": "目前所有隐患点均无预警", "en": "No site has a warning now"},
     "map_banner_empty": {"zh": "{domain}：本周无预警", "en": "{domain}: no warning this week"},
     "map_caption": {
@@ -239,6 +240,20 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "方块：预警网格；底色：乡镇（街道）内最高等级；地名后数字：预警数",
         "en": "Squares: warned cells; shading: highest level in the township; number after "
         "a name: its warnings",
+    },
+    # the overview's markers of warned places (dashboard/map_marks.py)
+    "map_legend_site": {"zh": "预警隐患点", "en": "Warned hazard site"},
+    "map_legend_case": {"zh": "预警纠纷案件（约 1 公里）", "en": "Warned dispute cases (~1 km)"},
+    "map_mark_site": {"zh": "地质灾害隐患点：{why}", "en": "Geohazard site: {why}"},
+    "map_mark_cases_square": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；约 1 公里范围内，为保护当事人隐私不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); within about 1 km, the exact "
+        "location is not shown, to protect the people involved",
+    },
+    "map_mark_cases_town": {
+        "zh": "有预警的纠纷案件 {n} 件（{counts}）；位于该乡镇（街道），不显示具体位置",
+        "en": "Dispute cases with a warning: {n} ({counts}); in this township, the exact "
+        "location is not shown",
     },
     "map_legend_note_sites": {
         "zh": "圆点：隐患点（灰色为无预警）；底色：乡镇（街道）内最高等级；地名后数字：预警数",
@@ -331,6 +346,31 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "PAI 为 {value}，95% 置信区间 {lo}–{hi}",
         "en": "PAI {value}, 95% CI {lo}–{hi}",
     },
+    # civil disputes by community (dashboard.community_panel), beside the disputes map
+    "comm_title": {
+        "zh": "本周纠纷可能集中的村/社区",
+        "en": "Communities where disputes are most likely this week",
+    },
+    "comm_caption": {
+        "zh": "全市 {total} 个村/社区中排名前 {n} 的（前 5%），{start} 起 7 天。排序规则：各村/社区"
+        "常住人口占全市的比例 × 全市至今的纠纷发生率。滚动回测中，这一规则排名前 5% 的村/社区"
+        "集中的纠纷明显多于随机挑选同样数量的村/社区，而模型没有超过它，因此这里展示规则而非模型。纠纷多登记在"
+        "居民所在处，很少在同一 250 米网格内重复发生，网格地图不能说明纠纷会发生在哪里；请按村/社区看。",
+        "en": "The top {n} of the city's {total} communities (top 5%), for the 7 days from "
+        "{start}. Ranked by each community's share of the city's residents times the city's "
+        "dispute rate so far. In its rolling backtest the top 5% of communities by this rule "
+        "held clearly more disputes than as many communities picked at random, and the "
+        "model did not beat it, so the rule is shown here, not the model. Disputes are "
+        "registered where people live and rarely twice in one 250 m cell: the cell map does "
+        "not show where disputes will happen; read them by community.",
+    },
+    "comm_rank": {"zh": "排名", "en": "Rank"},
+    "comm_community": {"zh": "村/社区", "en": "Community"},
+    "comm_township": {"zh": "乡镇/街道", "en": "Township"},
+    "comm_county": {"zh": "县区", "en": "County"},
+    "comm_expected": {"zh": "本周预计纠纷数", "en": "Expected disputes this week"},
+    "comm_last_4w": {"zh": "近 4 周纠纷", "en": "Disputes, last 4 weeks"},
+    "comm_last_52w": {"zh": "近 52 周纠纷", "en": "Disputes, last 52 weeks"},
     "hotspot_noun": {"zh": "事件", "en": "events"},
     "hotspot_noun_disputes": {"zh": "纠纷", "en": "disputes"},
     "hotspot_noun_incidents": {"zh": "案事件", "en": "incidents"},

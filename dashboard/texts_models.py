@@ -57,6 +57,21 @@ TEXT: dict[str, dict[str, str]] = {
         "{n} forecast origins from {through} on, which it never saw ({diff}, CI {lo} "
         "to {hi}).",
     },
+    "vd_champion_not_worse_same_data": {
+        "zh": "与此前的服役模型（第 {v} 版）训练方法相同，数据也相同（均训练至 {through}）："
+        "在 {through} 起它未见过的 {n} 个预测起点上不比它差（差 {diff}，区间 {lo} 至 {hi}）。",
+        "en": "Same recipe and same data as the previous model (v{v}; both trained through "
+        "{through}): not worse on the {n} forecast origins from {through} on, which it never "
+        "saw ({diff}, CI {lo} to {hi}).",
+    },
+    "vd_champion_refresh_same_data": {
+        "zh": "与此前的服役模型（第 {v} 版）训练方法相同，数据也相同（均训练至 {through}）；"
+        "还没有足够的它未见过的预测起点可供比较（{n} 个，至少需要 {min} 个且有事件），"
+        "由与简单方法的比较和校准检查决定。",
+        "en": "Same recipe and same data as the previous model (v{v}; both trained through "
+        "{through}); too few forecast origins it never saw to compare the two ({n}, needs "
+        "{min} with an event): the simple methods and calibration decide.",
+    },
     "vd_champion_refresh": {
         "zh": "与此前的服役模型（第 {v} 版）训练方法相同，只是数据更新；{through} 起"
         "还没有足够的它未见过的预测起点可供比较（{n} 个，至少需要 {min} 个且有事件），"

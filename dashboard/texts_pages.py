@@ -442,6 +442,10 @@ TEXT: dict[str, dict[str, str]] = {
     "qr_missing_column": {"zh": "缺少必需列", "en": "Missing column"},
     "qr_missing_value": {"zh": "必填值为空", "en": "Missing value"},
     "qr_missing_id": {"zh": "编号为空", "en": "Missing id"},
+    "qr_bad_record_id": {
+        "zh": "编号不符合数据源约定的格式（编号已隐去）",
+        "en": "Id does not match the source's id format (id masked)",
+    },
     "qr_unparseable_date": {"zh": "日期格式无法识别", "en": "Unreadable date"},
     "qr_unparseable_time": {"zh": "时间格式无法识别", "en": "Unreadable time"},
     "qr_impossible_date": {"zh": "日期不存在", "en": "Impossible date"},

@@ -213,6 +213,16 @@ def _champion_out_of_sample_unjudged(check: Mapping[str, Any]) -> bool:
     return check.get("reason") == "champion_out_of_sample"
 
 
+def _same_data(check: Mapping[str, Any]) -> bool:
+    """The challenger was trained through the champion's own ``trained_through`` (the
+    same data), as the gate's check records it (``challenger_through``; older gates do
+    not carry it: not the same)."""
+    mine, theirs = check.get("challenger_through"), check.get("trained_through")
+    if not mine or not theirs:
+        return False
+    return bool(_time(mine) == _time(theirs))
+
+
 def champion_words(
     check: Mapping[str, Any] | None, lang: str, tz: str, domain: str = "DOMAIN"
 ) -> str | None:
@@ -233,10 +243,18 @@ def champion_words(
         return t("vd_gate_not_judged_champion", lang, **numbers)
     if not check.get("ok") or check.get("judged") is False:
         return None
+    # "with newer data" only when the challenger was trained through a later time (a
+    # retrain on the same lake is a refit on the same data: review of 2026-12-07)
+    same = _same_data(check)
     if not check.get("compared"):
-        return t("vd_champion_refresh", lang, **numbers)
+        return t(
+            "vd_champion_refresh_same_data" if same else "vd_champion_refresh", lang, **numbers
+        )
     lo, hi = check["ci"]
-    key = "vd_champion_not_worse" if check.get("recipe_same") else "vd_champion_better"
+    if check.get("recipe_same"):
+        key = "vd_champion_not_worse_same_data" if same else "vd_champion_not_worse"
+    else:
+        key = "vd_champion_better"
     words = t(
         key,
         lang,

@@ -656,12 +656,16 @@ def picked_warnings(warnings: pd.DataFrame, picked: Mapping[str, Any] | None) ->
     """The warnings of what was clicked on a map: a warned cell (or site), or a township.
 
     ``picked`` is :func:`dashboard.map_panel.clicked`'s dict (``unit_id`` of a
-    square or site, or ``record_id`` of a township fill); ``warnings`` those in force.
+    square or site, ``warning_ids`` of an area's dispute cases, or ``record_id`` of a
+    township fill); ``warnings`` those in force.
     Ranked by level, then probability.
     """
     if picked is None or warnings.empty:
         return warnings.iloc[0:0]
-    if picked.get("unit_id") is not None:
+    if picked.get("warning_ids"):  # a marker of several dispute cases in one area
+        ids = str(picked["warning_ids"]).split(",")
+        hit = warnings[warnings["warning_id"].astype(str).isin(ids)]
+    elif picked.get("unit_id") is not None:
         hit = warnings[warnings["unit_id"].astype(str) == str(picked["unit_id"])]
     elif picked.get("record_id") is not None:
         code = str(picked["record_id"])

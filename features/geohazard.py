@@ -614,23 +614,28 @@ def site_label_events(
 ) -> pd.DataFrame:
     """The (site, event) pairs the site labels count: ``site_id``, ``occurred_at`` and
     ``reported_at`` (NaT where the source has none) of each hazard event at a site, and
-    with ``label_radius_m`` of each event without a site within that distance of one."""
+    with ``label_radius_m`` of each event without a site within that distance of one.
+    The versions' ``known_from`` / ``known_to`` (:func:`riskwarn.lake.read_versions`) are
+    carried when ``events`` has them."""
     ev = events.dropna(subset=["occurred_at"])
     site_of = (
         ev["site_id"].astype(object).where(ev["site_id"].notna(), None)
         if "site_id" in ev
         else pd.Series(None, index=ev.index, dtype=object)
     )
-    reported = (
-        pd.to_datetime(ev["reported_at"], utc=True)
-        if "reported_at" in ev
-        else pd.Series(pd.NaT, index=ev.index, dtype="datetime64[ns, UTC]")
-    )
+    times = {
+        col: (
+            pd.to_datetime(ev[col], utc=True)
+            if col in ev
+            else pd.Series(pd.NaT, index=ev.index, dtype="datetime64[ns, UTC]")
+        )
+        for col in ("occurred_at", "reported_at", "known_from", "known_to")
+        if col in ev or col == "reported_at"
+    }
     pairs = pd.DataFrame(
         {
             "site_id": site_of.to_numpy(dtype=object),
-            "occurred_at": pd.to_datetime(ev["occurred_at"], utc=True).to_numpy(),
-            "reported_at": reported.to_numpy(),
+            **{col: t.to_numpy() for col, t in times.items()},
         }
     ).dropna(subset=["site_id", "occurred_at"])
     pairs["site_id"] = pairs["site_id"].astype(str).astype(object)
@@ -639,7 +644,6 @@ def site_label_events(
 
         loose_rows = site_of.isna().to_numpy()
         loose = ev[loose_rows].dropna(subset=["lon", "lat"])
-        loose_reported = reported[loose_rows].loc[loose.index]
         sx, sy = project(sites["lon"], sites["lat"], crs)
         ex, ey = project(loose["lon"], loose["lat"], crs)
         ok = np.isfinite(sx)
@@ -651,14 +655,14 @@ def site_label_events(
             near = pd.DataFrame(
                 {
                     "site_id": ids[np.concatenate([np.asarray(h, dtype=int) for h in hits])],
-                    "occurred_at": np.repeat(
-                        pd.to_datetime(loose["occurred_at"], utc=True).to_numpy(), lens
-                    ),
-                    "reported_at": np.repeat(loose_reported.to_numpy(), lens),
+                    **{
+                        col: np.repeat(t[loose_rows].loc[loose.index].to_numpy(), lens)
+                        for col, t in times.items()
+                    },
                 }
             )
             pairs = pd.concat([pairs, near], ignore_index=True)
-    for col in ("occurred_at", "reported_at"):
+    for col in times:
         pairs[col] = pd.to_datetime(pairs[col], utc=True)
     return pairs.reset_index(drop=True)
 

@@ -129,8 +129,19 @@ class ChampionComparison:
             "window_origins": int(self.window_origins),
             "n_events": int(self.n_events),
             "min_origins": MIN_CHAMPION_ORIGINS,
+            **({"challenger_through": self.challenger_through} if self.challenger_through else {}),
             **self.sources_numbers(),
         }
+
+    @property
+    def same_data(self) -> bool:
+        """The challenger was trained through the champion's own ``trained_through``: a
+        refit on the same data, not a refresh with newer data (a champion whose end is its
+        run's start time says nothing of its data: not the same)."""
+        if self.through_source == "run start":
+            return False
+        mine, theirs = _instant(self.challenger_through), _instant(self.trained_through)
+        return mine is not None and theirs is not None and mine == theirs
 
     def sources_numbers(self) -> dict[str, Any]:
         """The sources recorded with the check (hotspot domains): ``counted_on_sources``
@@ -213,8 +224,13 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
             return {
                 "check": name,
                 "ok": True,
-                "detail": f"same recipe as {v} (trained to {through}): a refresh with data "
-                f"to {_day(c.challenger_through)}; nothing to compare out of sample "
+                "detail": f"same recipe as {v} (trained to {through}): "
+                + (
+                    "a refit on the same data"
+                    if c.same_data
+                    else f"a refresh with data to {_day(c.challenger_through)}"
+                )
+                + "; nothing to compare out of sample "
                 f"({c.n_origins} origins after {through} with {c.n_events} "
                 f"{c.event_words}(s), needs {MIN_CHAMPION_ORIGINS} with {_need()} "
                 f"{c.event_words}); judged by the rules and calibration checks",

@@ -653,9 +653,10 @@ def _site_tables_by_version(
     Each stretch of origins between two corrections' times of sensors or sites is built
     from the versions valid in it (:func:`features.cells.versions_at_many`; the readings
     are read once per stretch), the rows put back in key order. Failures only make the
-    labels, so a corrected failure costs no pass over the readings: the labels are
-    recounted per stretch between its corrections' times from the failures (and sites)
-    valid in it."""
+    labels, so a corrected failure costs no pass over the readings. The labels count the
+    current versions of the failures and sites (what happened, as known now: the
+    evaluation's truth); a refit counts those known at its cut-off
+    (:func:`late_site_labels`, :func:`site_training_rows`)."""
     from features.cells import versions_at_many
     from features.geohazard import SITE_LABEL_CRS, _site_labels
 
@@ -691,19 +692,18 @@ def _site_tables_by_version(
             continue
         table = pd.concat(parts, ignore_index=True)
         table = table.sort_values(KEYS, kind="stable").reset_index(drop=True)
-        if "known_to" in hazard_events.columns:
-            params = feature_params(sets[k][1])
-            idx = indexes[k].sort_values()
-            labels = pd.concat(
-                [
-                    _site_labels(ev, si, idx[pos], params, SITE_LABEL_CRS)
-                    for pos, (ev, si) in versions_at_many([hazard_events, sites], idx)
-                ],
-                ignore_index=True,
-            )
-            got_labels = table[KEYS].merge(labels, on=KEYS, how="left")
-            for c in ("label_count", "label_any"):
-                table[c] = got_labels[c].to_numpy().astype(table[c].dtype)
+        # labels: what happened, as known now (the current failures and sites); a refit
+        # reads them at its cut-off through the late-label table (late_site_labels)
+        labels = _site_labels(
+            current(hazard_events),
+            current(sites),
+            indexes[k].unique().sort_values(),
+            feature_params(sets[k][1]),
+            SITE_LABEL_CRS,
+        )
+        got_labels = table[KEYS].merge(labels, on=KEYS, how="left")
+        for c in ("label_count", "label_any"):
+            table[c] = got_labels[c].to_numpy().astype(table[c].dtype)
         out.append(table)
     return out
 
@@ -822,9 +822,10 @@ def site_training_rows(
     late: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rows usable at ``refit_origin``: label window ``[o, o + horizon)`` ended by then;
-    their labels count only the failures known before ``refit_origin`` (``late``:
-    :func:`late_site_labels`, the failures known after their window ended; None: every
-    failure was known when its window ended)."""
+    their labels count the failures as known at ``refit_origin``, each corrected one in
+    its version valid then (``late``: :func:`late_site_labels`, the failures and versions
+    known after their window ended; None: every failure was known when its window ended
+    and never corrected)."""
     end = table["origin"] + pd.Timedelta(hours=config.horizon_hours)
     lo = refit_origin - pd.Timedelta(days=config.train_window_days)
     rows = table.loc[(end <= refit_origin) & (table["origin"] >= lo)]
@@ -842,24 +843,33 @@ def late_site_labels(
     (:func:`features.geohazard.site_label_events`, the table's own rule and grid) through
     :func:`models.known_labels.late_label_events`.
 
-    With the earlier versions of corrected failures or sites (``read_versions``), each
-    origin's are those of the versions valid at it (:func:`features.cells.versions_at`),
-    as its labels count them."""
-    from features.cells import versions_at_many
+    With the earlier versions of corrected failures (``read_versions``) the rows' labels
+    count the current versions (what happened, the evaluation's truth), so these are the
+    current versions known after the window ended (a correction from its ``known_from``)
+    and, with a ``gone_at`` (their ``known_to``), the superseded versions still valid
+    after it: a refit at cut-off ``T`` counts each failure in its version valid at ``T``
+    (:func:`models.known_labels.labels_known_by`), never a correction made later. The
+    sites are the current ones (a site's corrected place moves the failures without a
+    site it counts for every cut-off)."""
     from features.geohazard import SITE_LABEL_CRS, site_label_events
 
     idx = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(origins))))
     ends = idx + pd.Timedelta(hours=config.horizon_hours)
-    parts = [
-        late_label_events(
-            site_label_events(ev, si, feature_params(config), SITE_LABEL_CRS),
-            ["site_id"],
-            idx[pos],
-            ends[pos],
-        )
-        for pos, (ev, si) in versions_at_many([events, sites], idx)
-    ]
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    params = feature_params(config)
+    now_sites = latest_versions(sites)
+    pairs = site_label_events(latest_versions(events), now_sites, params, SITE_LABEL_CRS)
+    late = late_label_events(pairs, ["site_id"], idx, ends)
+    if "known_to" not in events.columns:
+        return late
+    old = events.loc[events["known_to"].notna()]
+    gone = late_label_events(
+        site_label_events(old, now_sites, params, SITE_LABEL_CRS),
+        ["site_id"],
+        idx,
+        ends,
+        until="known_to",
+    )
+    return pd.concat([late, gone], ignore_index=True) if len(gone) else late
 
 
 def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:

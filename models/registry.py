@@ -1387,6 +1387,8 @@ def _promote(
     # gate tag (its training died between registering it and settling the gate, or it was
     # registered by hand) was never judged
     failed_gate = gate != "pass"
+    # when it served before (riskwarn's record): said in a refusal, with what to do
+    spell = served_before(store, name, version) if store is not None else None
     if failed_gate and not force:
         why = (
             "failed its promotion gate (see the run's model card)"
@@ -1396,9 +1398,16 @@ def _promote(
             if gate == NOT_JUDGED
             else "has no gate outcome (its training did not finish judging it)"
         )
+        again = (
+            f"; it served before ({spell['text']}), and its gate outcome has not changed "
+            "since, so promoting it back needs --force again"
+            if spell is not None
+            else ""
+        )
         raise GateRefused(
-            f"{name} v{version} {why}; promote it anyway only with --force and a reason",
-            {"gate": gate},
+            f"{name} v{version} {why}{again}; promote it anyway only with "
+            f"`riskwarn promote {domain} {version} --force --reason ...`",
+            {"gate": gate, **({"served_before": spell["until"]} if spell else {})},
         )
     serving = str(recorded["version"]) if recorded and recorded.get("version") else previous
     stale: dict[str, Any] = {}
@@ -1418,14 +1427,35 @@ def _promote(
                 if against is None
                 else f"against champion v{against}"
             )
-            why = (
-                f"{name} v{version} passed its gate {judged}, but v{serving} serves now: "
-                f"it was never judged against v{serving}; retrain it (its gate then judges "
-                "it against the serving champion) or promote it anyway only with --force "
-                "and a reason"
+            force_it = (
+                f"`riskwarn promote {domain} {version} --force --reason ...` (recorded as "
+                "forced over a stale gate)"
             )
+            if spell is None:
+                why = (
+                    f"{name} v{version} passed its gate {judged}, but v{serving} serves now: "
+                    f"its gate never compared it with v{serving}; retrain it (its gate then "
+                    f"judges it against the serving champion) or promote it anyway only with "
+                    f"{force_it}"
+                )
+            else:  # a former champion: what the gate requires, and the ways back to it
+                back = (
+                    f"`riskwarn rollback {domain} --from {serving} --reason ...` (it is "
+                    f"the version that served before v{serving}), or "
+                    if store is not None and champion_chain(store, name)[-1:] == [version]
+                    else ""
+                )
+                why = (
+                    f"{name} v{version} served before ({spell['text']}), but its gate judged "
+                    f"it {judged}, not against v{serving}, which serves now: promoting it "
+                    f"back would replace v{serving} with no comparison of the two, and a "
+                    "promotion needs a pass against the serving champion (docs/design.md, "
+                    f'"A pass is a pass against one champion"). To serve it again: {back}'
+                    f"{force_it}, or retrain it (its gate then judges it against v{serving})"
+                )
             if not force:  # audited by promote, as every refusal
-                raise StaleGate(why, stale)
+                said = {"served_before": spell["until"]} if spell is not None else {}
+                raise StaleGate(why, {**stale, **said})
     details: dict[str, Any] = {"previous": serving, "reason": reason, "via": via}
     if previous != serving:
         details["alias_was"] = previous  # None: the alias was missing (deleted outside)
@@ -1627,7 +1657,8 @@ def _rollback(
     else:
         raise RollbackRefused(
             f"{name} has no previous champion to roll back to"
-            + (f" (skipped {', '.join(skipped)})" if skipped else ""),
+            + (f" (skipped {', '.join(skipped)})" if skipped else "")
+            + _nothing_before(domain, previous, recorded),
             {"serving": previous, **({"skipped": skipped} if skipped else {})},
         )
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
@@ -1648,6 +1679,56 @@ def _rollback(
         details=details,
     )
     return {**record, "changed": True}
+
+
+def _nothing_before(domain: str, serving: str | None, recorded: dict[str, Any] | None) -> str:
+    """The rest of a refused rollback's message: what serves, why nothing served before
+    it, and what to do instead (promote a version)."""
+    promote = (
+        f"`riskwarn promote {domain} VERSION --reason ...` (`riskwarn models {domain}` "
+        "lists the versions and their gates)"
+    )
+    if recorded is None or serving is None:
+        return f": riskwarn has recorded no champion of it yet; promote a version with {promote}"
+    how = recorded.get("action")
+    came = (
+        f"it serves since the rollback from v{recorded.get('previous')} by {recorded['actor']} "
+        f"at {recorded['at']:%Y-%m-%d %H:%M}Z"
+        if how == "rollback"
+        else f"promoted by {recorded['actor']} at {recorded['at']:%Y-%m-%d %H:%M}Z"
+    )
+    return (
+        f": v{serving} serves ({came}) and no version served before it, so there is nothing "
+        f"to roll back to; to serve another version "
+        + (
+            f"(v{recorded.get('previous')}, rolled back from, included) "
+            if how == "rollback"
+            else ""
+        )
+        + f"promote it: {promote}"
+    )
+
+
+def served_before(store: Any, name: str, version: str) -> dict[str, Any] | None:
+    """When ``version`` last served as champion before, by riskwarn's recorded moves: a
+    ``text`` to say it ("champion from ... until ..., when a rollback moved the champion to
+    v1") and ``until``, the replacing move (``action``, ``version``, ``at`` ISO); None if
+    it never served, or serves now."""
+    moves = list(reversed(_committed_moves(store, name)))  # oldest first
+    for i in range(len(moves) - 1, -1, -1):
+        if str((moves[i]["details"] or {}).get("version")) != str(version):
+            continue
+        if i + 1 == len(moves):
+            return None  # it serves now
+        start, end = moves[i], moves[i + 1]
+        to = str((end["details"] or {}).get("version"))
+        return {
+            "text": f"champion from {start['at']:%Y-%m-%d %H:%M}Z until "
+            f"{end['at']:%Y-%m-%d %H:%M}Z, when a {end['action']} by {end['actor']} moved "
+            f"the champion to v{to}",
+            "until": {"action": end["action"], "version": to, "at": end["at"].isoformat()},
+        }
+    return None
 
 
 def verified_champion(client: MlflowClient, store: Any, domain: str, dst: Path) -> tuple[str, Path]:

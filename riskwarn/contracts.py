@@ -19,6 +19,9 @@ Conventions
   is unique within ``source``: the source's own id where it has one, otherwise a
   deterministic content hash (see ``riskwarn.ingest``). ``(source, record_id)`` is
   the key used for de-duplication and updates.
+* Each delivered file names when its export was made (``extracted=YYYY-MM-DDTHHMMSSZ``
+  in the file name, :func:`riskwarn.ingest.landing.export_time`); a row of an export
+  older than the one that wrote its record is not applied (``older_extract``).
 * No personal data: dispute parties appear only as keyed pseudonyms
   (``party_ids``); names, phone numbers and ID numbers are dropped at ingestion.
 """
@@ -128,7 +131,12 @@ class Table:
 
 _BASE = (
     Field("source", "str", "Name of the source mapping the record came through."),
-    Field("record_id", "str", "Record id, unique within the source (source id or content hash)."),
+    Field(
+        "record_id",
+        "str",
+        "Record id, unique within the source (source id matching the mapping's id.format, "
+        "or content hash).",
+    ),
 )
 _LONLAT = (
     Field(
@@ -486,6 +494,13 @@ def contracts_markdown() -> str:
         "(EPSG:4326); projected source coordinates are reprojected at ingestion; grid cells",
         "are computed in a projected CRS (metres) by `riskwarn.geo`.",
         "Key of every table: `(source, record_id)`.",
+        "",
+        "Each delivered file carries the time its export was made, in its name:",
+        "`extracted=YYYY-MM-DDTHHMMSSZ` (UTC; e.g. `incidents_extracted=2024-03-31T000000Z.csv.gz`),",
+        "read by the landing DAG (`riskwarn ingest` takes `--extracted-at` instead). A row of an",
+        "export made before the export that wrote its record's stored version is quarantined",
+        "(`older_extract`), not applied. A file whose name gives none is compared by content only,",
+        "and the run's report lists it (`no_export_time`); see docs/ingestion.md.",
         "",
     ]
     for t in TABLES.values():

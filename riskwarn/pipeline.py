@@ -61,7 +61,9 @@ def ingest_source(
     Returns summed counts (``files``, ``archived``, ``read``, ``accepted``, ...), the
     files left for the next run as still being written (``still_changing``) and the
     entries never read (``not_read``: sub-folders, non-regular files), each also warned
-    about in the task log. A file that stored nothing because every row was quarantined
+    about in the task log, and each file's export time from its name (``extracted_at``;
+    ``no_export_time``: the files whose name gives none, compared by content only:
+    :func:`riskwarn.ingest.landing.export_time`). A file that stored nothing because every row was quarantined
     is recorded and archived like the others, warned about, and then raises
     :class:`riskwarn.ingest.landing.LandingStoredNothing` (its ``totals`` the report):
     the DAG fails the task without retries (docs/ingestion.md).
@@ -85,6 +87,8 @@ def ingest_source(
             "still_changing": [],
             "not_read": warn_unread(folder),
             "stored_nothing": [],
+            "extracted_at": {},
+            "no_export_time": [],
         }
     store = Store.from_settings(settings)
     store.upgrade()

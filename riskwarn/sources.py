@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from riskwarn.contracts import PERSONAL_FIELD_HINTS, TABLES
 
@@ -102,6 +109,35 @@ class IdSpec(_Strict):
 
     columns: list[str]
     repeats: Literal["conflict", "first"] = "conflict"
+    # a regular expression (RE2 syntax, as Arrow runs it) that every record id, the id
+    # columns' stripped values joined with '|', must match in full; a row whose id does
+    # not is quarantined as bad_record_id with its id masked in the original (a name
+    # typed into a case number is no id). None: any id (DEFAULT_ID_FORMAT for the tables
+    # of ID_FORMAT_TABLES)
+    format: str | None = None
+
+    @field_validator("format")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            pc.match_substring_regex(pa.array([""], pa.string()), f"^(?:{value})$")
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ValueError(f"not a regular expression (RE2): {first}") from None
+        return value
+
+
+# Tables whose rows are about people (dispute parties): a mapping of one that gives its id
+# no format gets DEFAULT_ID_FORMAT, so that a name typed into a case number (Chinese
+# characters, spaces) is never stored as an id. Other tables: no format, any id.
+ID_FORMAT_TABLES = frozenset({"disputes", "dispute_events"})
+# ASCII letters and digits, then also _ . : / - (no space, no other character)
+DEFAULT_ID_FORMAT = "[A-Za-z0-9][A-Za-z0-9_.:/-]*"
 
 
 class Area(_Strict):
@@ -256,6 +292,16 @@ class SourceMapping(_Strict):
         cols += self.id.columns if self.id else []
         cols += [c for c in (self.x, self.y) if c]
         return list(dict.fromkeys(cols))
+
+    @property
+    def id_format(self) -> str | None:
+        """The format every record id must match (``id.format``; for the tables of
+        :data:`ID_FORMAT_TABLES` :data:`DEFAULT_ID_FORMAT` when not given); None: any."""
+        if self.id is None:
+            return None
+        if self.id.format is None and self.table in ID_FORMAT_TABLES:
+            return DEFAULT_ID_FORMAT
+        return self.id.format
 
     @property
     def ids_carry_time(self) -> bool:

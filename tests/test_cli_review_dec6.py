@@ -131,6 +131,11 @@ def test_models_checks_name_the_metric_and_what_the_ci_resampled(
         "(CI: paired bootstrap over forecast origins)" in out
     )
     assert "ok  calibration: ECE 0.0039, bound 0.0068\n" in out  # not a comparison
+    # the version's line names the check that failed its gate (review of 2026-12-07: the
+    # line named only the champion comparison, read as the cause)
+    client.set_model_version_tag(NAME, v1, "gate", "fail")
+    (line,) = [ln for ln in _models().splitlines() if ln.split()[:1] == [f"v{v1}"]]
+    assert "gate fail (failing: beats kde; with no champion)" in line, line
     rows = {r["version"]: r for r in json.loads(_models("--json"))}
     by_name = {c["check"]: c for c in rows[v1]["checks"]}
     assert by_name["beats kde"]["metric"] == "pai@0.05"

@@ -248,3 +248,75 @@ def test_a_dag_run_naming_an_unknown_domain_is_refused_not_dropped() -> None:
     assert requested_domains(["disputes"], known, "score_and_warn") == ["disputes"]
     with pytest.raises(ValueError, match=r"score_and_warn cannot handle \['geohazard'\]"):
         requested_domains(["incidents", "geohazard"], known, "score_and_warn")
+
+
+_SIM_HEADER = (
+    "警情编号,发案时间,报警时间,时间精度,警情大类,警情类别,警情级别,经度,纬度,"
+    "所属社区代码,发案场所,处警单位"
+)
+
+
+def _sim_incidents(folder: Path, name: str, severities: dict[int, int]) -> None:
+    """A sim_incidents export (one row per record JQ<i>, its severity) landed as ``name``,
+    settled (mtime a minute back: no settle wait)."""
+    rows = [
+        f"JQ{i:08d},2023-05-01 10:00:00,2023-05-01 10:05:00,精确到分,侵财类,盗窃,{s},"
+        f"116.{i:06d},30.{i:06d},3408{i:08d},住宅小区,某某派出所"
+        for i, s in sorted(severities.items())
+    ]
+    path = folder / name
+    path.write_text(_SIM_HEADER + "\n" + "\n".join(rows) + "\n", "utf-8")
+    old = path.stat().st_mtime - 60
+    os.utime(path, (old, old))
+
+
+def test_ingest_dag_refuses_an_older_export_landing_after_a_newer_one(af, dagbag):
+    """The landing DAG reads each file's export time from its name
+    (``extracted=YYYY-MM-DDTHHMMSSZ``): February's export, landing after March's, does
+    not roll back the record March corrected (quarantined as ``older_extract``), still
+    corrects a record only January's export wrote, and a re-run of the interval changes
+    nothing. Before, the landing path passed no export time: February's row was applied
+    and the lake served its older content."""
+    from riskwarn.lake import read_quarantine, read_table
+    from riskwarn.lake.read import table_version
+
+    landing = af.landing_dir / "sim_incidents"
+    landing.mkdir(parents=True)
+    base = {i: 1 for i in range(5)}
+
+    def severity() -> dict[str, int]:
+        t = read_table(af.lake_dir, "incidents", sources=["simcity"])
+        return {str(k): int(v) for k, v in zip(t["record_id"], t["severity"], strict=True)}
+
+    def run(day: str) -> None:
+        _run(dagbag, "ingest_sim_incidents", pd.Timestamp(day))
+        assert not any(landing.iterdir())  # every file ingested and archived
+
+    _sim_incidents(landing, "incidents_extracted=2024-01-31T000000Z.csv", base)
+    run("2024-04-01T00:00Z")
+    _sim_incidents(landing, "incidents_extracted=2024-03-31T000000Z.csv", {**base, 2: 3})
+    run("2024-04-01T01:00Z")
+    # February's export, delivered late: record 2 with content the lake never had,
+    # record 4 corrected (only January's export wrote it), one new record
+    feb = "incidents_extracted=2024-02-29T000000Z.csv"
+    _sim_incidents(landing, feb, {**base, 2: 2, 4: 5, 7: 1})
+    run("2024-04-01T02:00Z")
+    now = severity()
+    assert (now["JQ00000002"], now["JQ00000004"], now["JQ00000007"]) == (3, 5, 1)
+    q = read_quarantine(af.lake_dir)
+    q = q.loc[q["source"] == "simcity"]
+    assert q[["file_name", "reason"]].values.tolist() == [[feb, "older_extract"]]
+    [message] = q["message"]
+    assert "JQ00000002" in message and "2024-02-29" in message and "2024-03-31" in message
+    batches = _store(af).ingest_batches().set_index("file_name")
+    assert (int(batches.loc[feb, "updated"]), int(batches.loc[feb, "quarantined"])) == (1, 1)
+    assert dict(batches.loc[feb, "reasons"]) == {"older_extract": 1}
+    # the re-run of the interval (the file delivered again) changes nothing
+    version = table_version(af.lake_dir, "incidents")
+    _sim_incidents(landing, feb, {**base, 2: 2, 4: 5, 7: 1})
+    run("2024-04-01T02:00Z")
+    assert table_version(af.lake_dir, "incidents") == version
+    assert severity() == now
+    again = read_quarantine(af.lake_dir)
+    assert again.loc[again["source"] == "simcity", "reason"].tolist() == ["older_extract"]
+    assert len(_store(af).ingest_batches()) == len(batches)

@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth, queries, review
 from riskwarn.settings import load_settings
 from riskwarn.store import Store
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -45,11 +45,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         )
     store.close()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
@@ -183,11 +179,7 @@ def home_two_weeks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             )
     store.close()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 

@@ -70,14 +70,17 @@ def test_empty_disputes_map_says_why(home: Path, lang: str, words: list[str]) ->
     hits = [n for n in notes if words[0] in n]
     assert len(hits) == 1, notes  # the disputes tab only; incidents has warnings
     assert all(w in hits[0] for w in words), hits[0]
-    # on the map itself, where a leader looks: the legend's "no warning this week" state
-    # and a banner naming the domain (the incidents map, which has warnings, has neither)
+    # on the map itself, where a leader looks: the legend's "no warned cell this week" state
+    # and a banner naming the domain (the incidents map, which has warnings, has neither);
+    # since 2026-12-07 the map draws the warned sites and dispute cases over the cells
+    # (dashboard/map_marks.py), so its legend says "no warned cell", not "no warning"
     html = [m.value for m in at.markdown]
     legends = [h for h in html if 'class="rw-legend"' in h]
-    empty = {"en": "No warning this week", "zh": "本周无预警"}[lang]
+    empty = {"en": "No warned cell this week", "zh": "本周无预警网格"}[lang]
     banner = {"en": "Civil disputes: no warning this week", "zh": "矛盾纠纷：本周无预警"}[lang]
     assert len(legends) == 2, legends  # incidents and disputes tabs
     assert sum('class="rw-legend-empty"' in h and empty in h for h in legends) == 1, legends
-    assert 'data-rw-marks="0"' in next(h for h in legends if "rw-legend-empty" in h)
+    quiet = next(h for h in legends if "rw-legend-empty" in h)
+    assert 'data-rw-marks="0"' not in quiet and "rw-shape" in quiet  # the markers only
     banners = [h for h in html if 'class="rw-map-banner"' in h]
     assert len(banners) == 1 and banner in banners[0], banners

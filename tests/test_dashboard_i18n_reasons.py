@@ -12,7 +12,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, views
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 ZH_REASON = "近 7 天本网格发生 12 起事件，近 28 天 30 起。"
@@ -69,11 +69,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
         )
     engine.dispose()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home, top
     mp.undo()
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, queries, views
 from dashboard.i18n import t
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "dashboard" / "app.py"
@@ -80,11 +80,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("record") / "home"
     city = demo_home(home, n_cells=120, weeks=2, n_cases=15)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 

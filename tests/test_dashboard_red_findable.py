@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -37,11 +37,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
         )
     engine.dispose()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home, str(case)
     mp.undo()
 
@@ -59,8 +55,8 @@ def _overview(lang: str) -> AppTest:
 @pytest.mark.parametrize(
     ("lang", "kpi", "heading", "case_domain"),
     [
-        ("zh", "红色预警", "不在以上地图中的红色预警", "纠纷案件升级"),
-        ("en", "Red warnings", "Red warnings not on these maps", "Dispute escalation"),
+        ("zh", "红色预警", "隐患点、纠纷案件红色预警", "纠纷案件升级"),
+        ("en", "Red warnings", "Red warnings of sites and cases", "Dispute escalation"),
     ],
 )
 def test_each_counted_red_warning_is_listed_with_a_link(

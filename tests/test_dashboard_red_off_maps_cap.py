@@ -1,4 +1,4 @@
-"""The overview's "Red warnings not on these maps" list is capped (review 2026-12-06).
+"""The overview's "Red warnings of sites and cases" list is capped (review 2026-12-06).
 
 The list (``views.red_off_the_maps``: a dispute case's red warnings, a red geohazard
 site's) had no cap: a week with many red dispute cases pushed the maps off the screen.
@@ -23,7 +23,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 RED_CASES = 8  # with the demo's red site: 9 red warnings off the maps
@@ -49,11 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             )
     engine.dispose()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
@@ -142,8 +138,8 @@ def test_the_more_link_opens_the_queue_filtered_to_these_red_warnings(
 @pytest.mark.parametrize(
     ("lang", "heading", "more"),
     [
-        ("en", "Red warnings not on these maps ({n})", "and {n} more (see Warnings review)"),
-        ("zh", "不在以上地图中的红色预警（{n}）", "另有 {n} 条（见预警研判）"),
+        ("en", "Red warnings of sites and cases ({n})", "and {n} more (see Warnings review)"),
+        ("zh", "隐患点、纠纷案件红色预警（{n}）", "另有 {n} 条（见预警研判）"),
     ],
 )
 def test_the_wall_screen_shows_three_red_lines_then_and_n_more(

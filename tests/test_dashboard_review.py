@@ -415,6 +415,8 @@ def test_the_queue_and_the_trail_fit_their_frame_as_wrapping_tables(
     grid = at.dataframe[0].value  # the same rows, in the grid behind the expander
     heads = re.findall(r"<th(?: [^>]*)?>(.*?)</th>", html.split("</thead>")[0])
     assert heads == [escape(str(c)) for c in grid.columns] and len(heads) == 8, heads
+    # the state on one line where the frame is wide (zh "待研判" broke at 1280 px)
+    assert f'<th class="rw-wkeep" scope="col">{escape(str(grid.columns[7]))}</th>' in html
     assert html.count("<tr>") == len(grid) + 1
     first = html.split("<tbody>")[1].split("</tr>")[0]
     for value in grid.iloc[0].drop(grid.columns[1]):  # the level is its badge

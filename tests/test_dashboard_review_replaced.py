@@ -26,7 +26,7 @@ from dashboard import auth, review
 from riskwarn.store import Store, warning_id_for
 from riskwarn.store.models import WARNING_CONTENT
 from riskwarn.store.publishing import RUN_KEYS, run_id_for
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -36,11 +36,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "home"
     city = demo_home(home, n_cells=300, weeks=2, n_cases=40)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 

@@ -21,6 +21,7 @@ import yaml
 from dashboard import auth, sessions
 from riskwarn.commands.dashboard import streamlit_command
 from riskwarn.store import Store
+from testkit import dashboard_demo
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -205,11 +206,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
     home = tmp_path_factory.mktemp("signin") / "home"
     city = demo_home(home, n_cells=120, weeks=1, n_cases=10)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_demo.dashboard_env(mp, home, city.store_url)
     yield home, city.store_url
     mp.undo()
 

@@ -261,16 +261,12 @@ def test_a_domain_not_trained_says_not_trained_with_its_reason_in_both_languages
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_demo import dashboard_env, demo_home
 
     home = tmp_path_factory.mktemp("verdicts") / "home"
     city = demo_home(home, n_cells=120, weeks=2, n_cases=20)
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 
@@ -766,6 +762,23 @@ def test_the_comparison_with_the_previous_model_is_said_when_the_gate_passes() -
     assert "the simple methods and calibration decide" in en
     zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
     assert "训练方法相同，只是数据更新" in zh
+    # a retrain on the same lake (trained through the champion's own end): a refit on
+    # the same data, not "newer data" (review of 2026-12-07: both trained to 2023-12-30)
+    same = _versus(
+        recipe_same=True,
+        n_origins=0,
+        n_events=0,
+        challenger_through="2026-11-30T16:00:00+00:00",
+    )
+    refit = gate(OK_CASES["model_minus_baseline"], 0.001, champion="3", champion_vs=same).record()
+    (check,) = [c for c in refit["checks"] if c.get("against") == "champion"]
+    assert "a refit on the same data;" in check["detail"] and "refresh" not in check["detail"]
+    v = verdicts.verdict("dispute_cases", {**CHAMPION, "gate_tag": "pass"}, refit, OK_CASES, None)
+    en = "\n".join(verdicts.verdict_lines(v, "en", TZ))
+    assert "Same recipe and same data as the previous model (v3; both trained through" in en
+    assert "newer data" not in en
+    zh = "\n".join(verdicts.verdict_lines(v, "zh", TZ))
+    assert "训练方法相同，数据也相同" in zh and "只是数据更新" not in zh
     better = gate(
         OK_CASES["model_minus_baseline"],
         0.001,

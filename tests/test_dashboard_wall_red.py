@@ -26,7 +26,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from testkit.dashboard_demo import demo_home
+from testkit.dashboard_demo import dashboard_env, demo_home
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
@@ -52,11 +52,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
         ).scalar_one()
     engine.dispose()
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield str(case[1]), str(site)
     mp.undo()
 
@@ -79,11 +75,11 @@ def _columns_of(node: Any) -> list[Any]:
 @pytest.mark.parametrize(
     ("lang", "kpi", "heading", "case_domain", "site_domain"),
     [
-        ("zh", "红色预警", "不在以上地图中的红色预警（2）", "纠纷案件升级", "地质灾害"),
+        ("zh", "红色预警", "隐患点、纠纷案件红色预警（2）", "纠纷案件升级", "地质灾害"),
         (
             "en",
             "Red warnings",
-            "Red warnings not on these maps (2)",
+            "Red warnings of sites and cases (2)",
             "Dispute escalation",
             "Geohazards",
         ),

@@ -108,6 +108,71 @@ def _store(url: str, clock: Clock) -> Any:
     return store
 
 
+@contextmanager
+def _accepting_dripper(posts: list[float]) -> Iterator[str]:
+    """A webhook receiver that accepts every POST at once (status line "200 OK" and its
+    headers) and then drips its body a byte a second for :data:`DRIP_S` s. Yields its url."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            posts.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Length", str(DRIP_S))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for _ in range(DRIP_S):
+                    time.sleep(1)
+                    self.wfile.write(b".")
+                    self.wfile.flush()
+            except OSError:  # the sender closed the connection
+                pass
+            self.close_connection = True
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/h"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_accepted_page_whose_answer_body_drips_is_recorded_sent_once(
+    tmp_path: Path, url: str
+) -> None:
+    """Attack review (2026-12-07): the receiver answered "200 OK" at once and then dripped
+    its body; the sender waited for the body, hit its deadline and recorded a failed
+    attempt: three POSTs answered 200, the row ``failed`` and escalated as unreached.
+    The status line decides: one POST, recorded ``sent``, nothing due again."""
+    from riskwarn.stream.delivery import deliver_due
+
+    clock, posts = Clock(), list[float]()
+    store = _store(url, clock)
+    with _accepting_dripper(posts) as hook:
+        cfg = _cfg(tmp_path, hook, max_attempts=3)
+        _queued(store, cfg, clock)
+        start = time.monotonic()
+        counts = deliver_due(store, cfg)
+        took = time.monotonic() - start
+        clock.now += pd.Timedelta(minutes=30)
+        again = deliver_due(store, cfg)
+    assert took < DRIP_S - 2, took  # not waiting for the body (old code: SendDeadline at 2 s)
+    assert counts["sent"] == 1 and counts["retry"] == counts["failed"] == 0
+    assert again["sent"] == again["retry"] == again["failed"] == 0
+    assert len(posts) == 1
+    (row,) = store.deliveries().to_dict("records")
+    assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 1, None)
+    store.close()
+
+
 def test_a_lost_claims_late_failure_does_not_overwrite_sent(tmp_path: Path, url: str) -> None:
     """The attack: sender A's POST drips; the lease runs out (the store's clock moves 7 s,
     lease 6 s, timeout 3 s) and sender B sends the row, recorded ``sent``. A's outcome (its send is

@@ -157,9 +157,9 @@ def test_swapped_projected_coordinates_detected(tmp_path: Path) -> None:
     head = "INCID,CALLDATE,FAILDATE,EASTING,NORTHING,FEATTYPE,SCALE,CONSEC - DEATHNO,CONSEC - INJURYNO\n"
     csv = _write(
         tmp_path / "l.csv",
-        head + "A,09/12/2014,08/12/2014,833322,815213,Natural Hillside,<1,-,2\n"
-        "B,09/12/2014,-,808000,856590,Soil Cut,Minor,1,-\n"
-        "C,-,-,833322,815213,Soil Cut,3,-,-\n",
+        head + "2014/12/1,09/12/2014,08/12/2014,833322,815213,Natural Hillside,<1,-,2\n"
+        "2014/12/2,09/12/2014,-,808000,856590,Soil Cut,Minor,1,-\n"
+        "2014/12/3,-,-,833322,815213,Soil Cut,3,-,-\n",
     )
     batch = read_and_validate(mapping, csv, pseudonym_key="k", as_of=AS_OF)
     assert batch.reasons == {"missing_value:occurred_at": 1, "swapped_lon_lat": 1}

@@ -288,3 +288,47 @@ def test_a_file_sharing_no_column_with_the_mapping_is_quarantined_and_archived(
     assert _batches(settings).loc["b_wrong_header.csv", "quarantined"] == 2
     # the next run has nothing left to fail on
     assert pipeline.ingest_source(settings, mapping, AS_OF)["files"] == 0
+
+
+def test_the_export_time_comes_from_the_file_name(tmp_path: Path, caplog) -> None:
+    """``extracted=YYYY-MM-DDTHHMMSSZ`` in a landing file's name is its export time (the
+    report lists it; a file without one is listed and warned about, and ingested as
+    before); a name whose stamp is unusable stays in landing and fails the run naming
+    it. The older export landing after the newer one is refused row by row (the DAG's
+    own test: tests/test_dags.py)."""
+    assert landing.export_time("inc_extracted=2024-03-31T000000Z.csv.gz") == datetime(
+        2024, 3, 31, tzinfo=UTC
+    )
+    assert landing.export_time("inc-2024-03-31.csv") is None
+    assert landing.export_time("preextracted=2024-03-31T000000Z.csv") is None
+    for bad in ("a_extracted=2024-03-31.csv", "a_extracted=2024-02-30T000000Z.csv"):
+        with pytest.raises(landing.BadExportTime, match="is not YYYY-MM-DDTHHMMSSZ"):
+            landing.export_time(bad)
+    two = "a_extracted=2024-03-31T000000Z_extracted=2024-04-01T000000Z.csv"
+    with pytest.raises(landing.BadExportTime, match="2 different export times"):
+        landing.export_time(two)
+    with pytest.raises(landing.BadExportTime, match="after this run's clock"):
+        landing.export_time("a_extracted=2024-03-31T000000Z.csv", datetime(2024, 3, 1, tzinfo=UTC))
+
+    settings = Settings(home=tmp_path / "home", landing_settle_seconds=0)
+    mapping = tmp_path / "poison.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    folder = settings.landing_dir / "poison"
+    folder.mkdir(parents=True)
+    (folder / "a_extracted=2024-01-31T000000Z.csv").write_text(HEADER + _rows(3), "utf-8")
+    (folder / "b.csv").write_text(HEADER + _rows(3, 10), "utf-8")
+    (folder / "c_extracted=2024-01-31.csv").write_text(HEADER + _rows(3, 20), "utf-8")
+    with caplog.at_level("WARNING"), pytest.raises(landing.LandingFailed) as err:
+        pipeline.ingest_source(settings, mapping, AS_OF)
+    assert "c_extracted=2024-01-31.csv: the name's export time" in str(err.value)
+    assert [p.name for p in folder.iterdir()] == ["c_extracted=2024-01-31.csv"]
+    assert len(read_table(settings.lake_dir, "incidents")) == 6
+    assert any("1 file(s) give no export time in their name" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
+    (folder / "c_extracted=2024-01-31.csv").rename(folder / "c_extracted=2024-01-31T000000Z.csv")
+    totals = pipeline.ingest_source(settings, mapping, AS_OF)
+    assert totals["extracted_at"] == {
+        "c_extracted=2024-01-31T000000Z.csv": "2024-01-31T00:00:00+00:00"
+    }
+    assert totals["no_export_time"] == []
+    assert (totals["archived"], len(read_table(settings.lake_dir, "incidents"))) == (1, 9)

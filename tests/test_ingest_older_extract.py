@@ -84,7 +84,9 @@ def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
     base = {i: 1 for i in range(5)}
     jan = _file(tmp_path / "jan.csv", base)
-    mar = _file(tmp_path / "mar.csv", {**base, 2: 3})  # R corrected in March's export
+    # R corrected in March's export; S not in it (an export carrying S unchanged would
+    # make February's S older than March's: tests/test_ingest_export_order.py)
+    mar = _file(tmp_path / "mar.csv", {**{i: 1 for i in range(4)}, 2: 3})
     # February's export, sent late: R with content the lake never had (severity 2), S
     # corrected (only January's export wrote S), one new record
     feb = _file(tmp_path / "feb.csv", {**base, 2: 2, 4: 5, 7: 1})
@@ -99,7 +101,9 @@ def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
     [q] = read_quarantine(home / "lake").to_dict("records")
     assert (q["file_name"], int(q["row_number"]), q["reason"]) == ("feb.csv", 3, "older_extract")
     assert R in q["message"] and "file mar.csv" in q["message"]
-    assert "2024-02-29" in q["message"] and "2024-03-31" in q["message"]
+    # times without an offset are the city's (Asia/Shanghai); the message shows UTC
+    assert "2024-02-28T16:00:00+00:00" in q["message"]
+    assert "2024-03-30T16:00:00+00:00" in q["message"]
     assert json.loads(q["original"])["警情级别"] == "2"
     store = Store(url)
     try:

@@ -84,7 +84,11 @@ def test_the_cli_refuses_an_old_pass_over_the_serving_champion_exit_2_audited(
     err = capsys.readouterr().err
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
-    assert "passed its gate with no champion serving, but v2 serves now" in err, err
+    # v1 served before v2 (settle_gate promoted it): the refusal says so, why, and how
+    # to go back (docs/operations.md, "Going back and forth between champions")
+    assert "v1 served before (champion from " in err, err
+    assert "its gate judged it with no champion serving, not against v2, which serves" in err
+    assert "`riskwarn rollback incidents --from 2 --reason ...`" in err, err
     assert reg.champion_version(client, DOMAIN) == "2"
     (entry,) = _refusals(store)
     assert entry["details"]["version"] == "1" and entry["details"]["serving"] == "2", entry

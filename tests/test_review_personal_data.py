@@ -246,18 +246,14 @@ def test_the_store_refuses_and_audits_without_the_text(
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("streamlit")
-    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_demo import dashboard_env, demo_home
 
     home = tmp_path_factory.mktemp("pii") / "home"
     city = demo_home(  # a fixed past day (a replay): the queue whatever the calendar says
         home, n_cells=120, weeks=1, n_cases=5, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
     )
     mp = pytest.MonkeyPatch()
-    mp.setenv("RISKWARN_HOME", str(home))
-    mp.setenv("RISKWARN_STORE_URL", city.store_url)
-    mp.setenv("RISKWARN_MLFLOW_TRACKING_URI", f"sqlite:///{home / 'mlflow.db'}")
-    mp.setenv("RISKWARN_AIRFLOW_API_URL", "http://127.0.0.1:9")
-    mp.delenv("RISKWARN_USERS_FILE", raising=False)
+    dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
 

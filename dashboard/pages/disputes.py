@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries, review, views
+from dashboard import queries, review, shell, views
 from dashboard.i18n import LEVEL_HEX, fmt_date, fmt_int, fmt_pct, level_label, t
 from dashboard.shell import model_caption, page_context, wrapped_table
 
@@ -103,8 +103,9 @@ wrapped_table(
     review.frame_cards(shown, title=(cols[2], cols[0], cols[1]), cells={cols[2]: badges}),
 )
 with st.expander(t("table_grid", lg)):
-    st.dataframe(
-        display.style.map(_level_style, subset=[t("level", lg)]),
+    shell.grid(
+        display,
+        style=lambda s: s.map(_level_style, subset=[t("level", lg)]),
         column_config={
             t("escalation_risk", lg): st.column_config.ProgressColumn(
                 t("escalation_risk", lg), min_value=0.0, max_value=1.0, format="percent"

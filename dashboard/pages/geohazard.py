@@ -7,7 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_panel, maps, queries, review, sensors, views
+from dashboard import auth, map_panel, maps, queries, review, sensors, shell, views
 from dashboard.i18n import (
     AXIS_DAY,
     LEVEL_RANK,
@@ -148,7 +148,7 @@ def all_sites(domain: str) -> tuple[str | None, pd.DataFrame]:
             review.frame_cards(wide, title=(cols[0], cols[1], cols[4]), cells={cols[0]: badges}),
         )
     with st.expander(t("table_grid_pick", lg)):
-        event = st.dataframe(
+        event = shell.grid(
             shown,
             hide_index=True,
             width="stretch",
@@ -239,7 +239,7 @@ if not alarms.empty:
     failed_note = views.alarm_log_failed(alarms, lg)
     if failed_note:  # a page that reached nobody: said in red, above the log
         st.error(failed_note)
-    st.dataframe(
+    shell.grid(
         alarms.assign(
             changed_at=[fmt_datetime(v, lg, tz) for v in alarms["changed_at"]],
             first_sent_at=[views.fmt_time(v, lg, tz) for v in alarms["first_sent_at"]],
@@ -456,7 +456,7 @@ with angle_cell:
 st.subheader(t("health", lg))
 dead_h = f"{sensors.HealthRules().dead_after_hours:g}"
 st.caption(t("health_at", lg, at=fmt_datetime(health_at, lg, tz), hours=dead_h))
-st.dataframe(
+shell.grid(
     health.assign(
         online=[t("online" if o else "offline", lg) for o in health["online"]],
         last_seen=[views.fmt_time(v, lg, tz) for v in health["last_seen"]],

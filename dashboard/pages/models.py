@@ -151,7 +151,7 @@ with tab_models:
             shown.index = pd.Index(
                 [metric_words(str(m), lg, headline) for m in shown.index], name=t("metric", lg)
             )
-            st.dataframe(shown, width="stretch")
+            shell.grid(shown, width="stretch")
         run_id = champ["run_id"]
         run_metrics = queries.run_json(tracking_uri, run_id, "metrics.json")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]
@@ -232,7 +232,7 @@ with tab_models:
                 else pd.json_normalize(json.loads(raw))
             )
             st.caption(path)
-            st.dataframe(frame, hide_index=True, width="stretch")
+            shell.grid(frame, hide_index=True, width="stretch")
 
 with tab_data:
     day_axis = alt.Axis(format=AXIS_DAY[lg], labelAngle=0)
@@ -318,7 +318,7 @@ def follow_retrain(cfg: airflow_api.AirflowConfig, run: dict) -> None:
             took=views.fmt_duration(secs, lg),
         )
     )
-    st.dataframe(
+    shell.grid(
         pd.DataFrame(
             {
                 t("retrain_task", lg): [t(f"task_{k}", lg) for k in prog["tasks"]],

@@ -14,7 +14,18 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, map_layout, map_panel, maps, queries, shell, trends, views
+from dashboard import (
+    auth,
+    community_panel,
+    map_layout,
+    map_marks,
+    map_panel,
+    maps,
+    queries,
+    shell,
+    trends,
+    views,
+)
 from dashboard.i18n import (
     TEXT,
     fmt_date,
@@ -300,7 +311,7 @@ def picked_panel(dw: pd.DataFrame, picked: dict | None, names: dict[str, str], d
         states=("state",),
         pcts=("probability",),
     )
-    event = st.dataframe(
+    event = shell.grid(
         table,
         hide_index=True,
         width="stretch",
@@ -342,6 +353,8 @@ def domain_map(
         queries.warnings_version(dw),
         width_px=MAP_FIT_PX,
         height_px=MAP_HEIGHT,
+        places_key=queries.places_key(snap),
+        tz=tz,
     )
     if deck is None:
         st.info(t("no_data", lg))
@@ -350,16 +363,43 @@ def domain_map(
     model_caption(ctx, domain)  # the model's version and gate verdict
     quiet = bool(run) and dw.empty  # a served week with no warning in force
     words = t(f"domain_{domain}", lg)
+    kinds = getattr(deck, "place_kinds", ())  # the warned sites and cases drawn over it
     picked = map_panel.show_map(
         deck,
-        maps.legend_html(lg, empty=t("map_legend_empty", lg) if quiet else None),
+        maps.legend_html(
+            lg,
+            # a quiet week says so at the legend's head: "no warned cell" where warned sites
+            # or cases are drawn (a plain "no warning" beside them read as a contradiction)
+            empty=t("map_legend_empty_cells" if kinds else "map_legend_empty", lg)
+            if quiet
+            else None,
+            places=map_marks.legend_items(kinds, lg),
+        ),
         key=f"map_{domain}",
         height=MAP_HEIGHT,
         banner=t("map_banner_empty", lg, domain=words) if quiet else None,
     )
     if quiet:
         empty_map_note(snap, domain)
-    picked_panel(dw, picked, names, domain)
+    if picked is not None and picked.get("layer") == "warned-places":
+        # a site's or an area's cases: their warnings (of the site, stream and case runs)
+        picked_panel(place_warnings(snap), picked, names, domain)
+    else:
+        picked_panel(dw, picked, names, domain)
+    if domain == "disputes" and run and not wall.on:
+        # the disputes cell map ranks below random: where disputes will be, by community
+        community_panel.show(ctx, run["origin"])
+
+
+def place_warnings(snap: queries.Snapshot) -> pd.DataFrame:
+    """The warnings in force that the maps' markers stand for: the sites' (model and
+    stream) and the dispute cases'."""
+    frames = [
+        views.effective_level(queries.warnings(snap, domain=d))
+        for d in (queries.site_domain(snap), queries.STREAM_DOMAIN, queries.CASE_DOMAIN)
+    ]
+    full = [f for f in frames if not f.empty]
+    return pd.concat(full, ignore_index=True) if full else frames[-1]
 
 
 def empty_map_note(snap: queries.Snapshot, domain: str) -> None:

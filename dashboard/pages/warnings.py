@@ -202,7 +202,7 @@ if not queue.empty:
                 unsafe_allow_html=True,
             )
     with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
-        st.dataframe(shown, hide_index=True, height=260, width="stretch")
+        shell.grid(shown, hide_index=True, height=260, width="stretch")
 if n_total > QUEUE_ROWS:
     st.caption(t("queue_top", lg, n=QUEUE_ROWS, total=n_total))
 
@@ -353,7 +353,7 @@ with left:
             for words, grid in grids:
                 if words:
                     st.caption(words)
-                st.dataframe(grid, hide_index=True, width="stretch")
+                shell.grid(grid, hide_index=True, width="stretch")
 
 with right:
     st.markdown(f"#### {t('decide', lg)}")
@@ -519,4 +519,4 @@ with st.container():
             review.trail_cards(shown_trail),
         )
         with st.expander(t("table_grid", lg)):  # sort, search, download (CSV)
-            st.dataframe(shown_trail, hide_index=True, width="stretch")
+            shell.grid(shown_trail, hide_index=True, width="stretch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,42 @@ def _parse_time(value: str, option: str) -> datetime:
     except ValueError:
         raise click.UsageError(f"{option} {value!r} is not an ISO date/time") from None
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+# how far --extracted-at may be ahead of this machine's clock (the exporting system's
+# clock may run a little fast); more is a typo (2204 for 2024) and refused
+EXTRACTED_SKEW = timedelta(minutes=5)
+
+
+def _parse_extracted_at(value: str, zone: str, as_of: datetime | None, now: datetime) -> datetime:
+    """``--extracted-at``: an ISO time; without an offset it is read in ``zone`` (the
+    city's time zone, ``Settings.display_tz``: the exports are made on its clocks).
+    Refused when after ``now`` (beyond :data:`EXTRACTED_SKEW`) or after ``as_of`` (the
+    ingest time given with ``--as-of``): a future time would make every later, genuine
+    export of those records look older and be quarantined as older_extract."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.UsageError(f"--extracted-at {value!r} is not an ISO date/time") from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=ZoneInfo(zone))
+    ts = ts.astimezone(UTC)
+    shown = ts.isoformat()
+    if ts > now + EXTRACTED_SKEW:
+        raise click.UsageError(
+            f"--extracted-at {value!r} ({shown}) is in the future (now "
+            f"{now.astimezone(UTC).isoformat(timespec='seconds')}): an export cannot have "
+            "been made after now; check the date (a wrong year?)"
+        )
+    if as_of is not None and ts > as_of:
+        raise click.UsageError(
+            f"--extracted-at {value!r} ({shown}) is after --as-of "
+            f"{as_of.isoformat()}: an export cannot have been made after the ingest "
+            "that reads it; check both times"
+        )
+    return ts
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -98,9 +134,11 @@ def _journal(settings: Any) -> Any:
     "extracted_at",
     default=None,
     help=(
-        "When the export was made (ISO, UTC if naive). A row of it that would change a "
-        "record which a later export wrote is quarantined as older_extract, not applied. "
-        "Default: unknown (not compared)."
+        "When the export was made (ISO; without an offset, in the city's time zone, "
+        "settings display_tz, Asia/Shanghai by default). A row of it that would change a "
+        "record a later export carried is quarantined as older_extract, not applied; "
+        "the newest export wins. Refused if in the future or after --as-of. "
+        "Default: unknown (compared by content only)."
     ),
 )
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
@@ -150,7 +188,15 @@ def ingest(
         )
     settings = load_settings()
     when = _parse_as_of(as_of)
-    extracted = _parse_time(extracted_at, "--extracted-at") if extracted_at else None
+    from riskwarn.ingest import now_utc
+
+    extracted = (
+        _parse_extracted_at(
+            extracted_at, settings.display_tz, _parse_as_of(as_of) if as_of else None, now_utc()
+        )
+        if extracted_at
+        else None
+    )
     from riskwarn.keys import PseudonymKeyError, pseudonym_key_for
 
     try:  # refused before any file is read

@@ -248,6 +248,16 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
                 f": {n} origin{'' if n == 1 else 's'}" if n is not None else ""
             )
         gate = r["gate"] or "none"
+        # a gate that did not pass names the checks that made it so (review of
+        # 2026-12-07: "gate fail (no out-of-sample comparison with v1: 0 origins)" read as
+        # if the comparison failed, when calibration had)
+        failing = [
+            f"{c.get('check')}{' (not judged)' if check_state(c) == '--' else ''}"
+            for c in r.get("checks") or []
+            if check_state(c) != "ok"
+        ]
+        if r["gate"] and r["gate"] != "pass" and failing:
+            against = f"failing: {', '.join(failing)}; {against}"
         move = r.get("promotion") or {}
         forced = move.get("action") == "promote" and move.get("forced")
         back = move.get("action") == "rollback"

@@ -16,12 +16,21 @@ checked again after it was read; a file still being written is left in landing f
 next run, with a warning. Sub-folders and entries that are not regular files are never
 read; each run warns naming them. The safe way to deliver is still to write under a
 dot-name (or ``*.part``) and rename when complete (docs/ingestion.md).
+
+A file's export time (when the department made the export) is read from its name,
+``extracted=YYYY-MM-DDTHHMMSSZ`` (:func:`export_time`): a row of it that would change a
+record which a later export wrote is quarantined as ``older_extract``
+(:func:`riskwarn.lake.write.upsert`). A name without one is ingested as before (rows
+compared by content only) and listed under ``no_export_time`` in the run's report; a
+name whose stamp is not a valid UTC time, or is after the run's clock, stays in landing
+and fails the run naming it.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -181,6 +190,51 @@ def archive_folder_times(name: str) -> tuple[datetime, datetime | None]:
     return when, datetime.strptime(archived, STAMP).replace(tzinfo=UTC) if sep else None
 
 
+EXTRACTED = "extracted="  # before a file's export time in its name (STAMP)
+_EXTRACTED_RE = re.compile(r"(?<![A-Za-z0-9])extracted=([^._]*)")
+_STAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{6}Z")
+
+
+class BadExportTime(ValueError):
+    """A landing file's name gives an export time that cannot be used (one line)."""
+
+
+def export_time(name: str, now: datetime | None = None) -> datetime | None:
+    """The export time a landing file's name gives, ``extracted=YYYY-MM-DDTHHMMSSZ`` (UTC,
+    the archive folders' stamp; e.g. ``incidents_extracted=2024-03-31T000000Z.csv.gz``),
+    or None when the name gives none. Not the file's mtime: a copy or a transfer changes
+    it, while the name travels with the file (and its rename into landing is atomic).
+    :class:`BadExportTime` for a stamp that is not such a time, two different stamps,
+    or a time after ``now`` (an export is never made in the future: a wrong zone or a
+    typo would make every real later export look older)."""
+    found = _EXTRACTED_RE.findall(name)
+    if not found:
+        return None
+    times = set()
+    for text in found:
+        try:
+            if not _STAMP_RE.fullmatch(text):
+                raise ValueError(text)
+            times.add(datetime.strptime(text, STAMP).replace(tzinfo=UTC))
+        except ValueError:
+            raise BadExportTime(
+                f"the name's export time {EXTRACTED}{text!r} is not YYYY-MM-DDTHHMMSSZ (UTC, "
+                f"e.g. {EXTRACTED}2024-03-31T000000Z); rename the file"
+            ) from None
+    if len(times) > 1:
+        raise BadExportTime(
+            f"the name gives {len(times)} different export times; rename the file with one"
+        )
+    [when] = times
+    if now is not None and when > now:
+        raise BadExportTime(
+            f"the name's export time {when.strftime(STAMP)} is after this run's clock "
+            f"{now.astimezone(UTC).strftime(STAMP)}; an export is never made in the future "
+            f"(a wrong time zone?), rename the file"
+        )
+    return when
+
+
 def archive_file(path: Path, folder: Path, batch_id: str) -> Path:
     """Move ``path`` into ``folder`` under its own name; a different file already there
     under that name keeps its place and this one goes into a sub-folder named by its batch."""
@@ -216,8 +270,10 @@ def ingest_landing(
     archived_at: datetime | None = None,
 ) -> dict[str, Any]:
     """Ingest, record and archive each settled file of ``folder``; returns summed counts,
-    ``still_changing`` (names left for the next run) and ``not_read`` (sub-folders and
-    other entries never read, :func:`unread_entries`).
+    ``still_changing`` (names left for the next run), ``not_read`` (sub-folders and
+    other entries never read, :func:`unread_entries`), ``extracted_at`` (each file's
+    export time from its name, :func:`export_time`, ISO) and ``no_export_time`` (the
+    files whose name gives none: compared by content only, as before).
 
     ``journal`` records each batch in the serving store right after it is in the lake
     (:mod:`riskwarn.ingest.journal`) and before the file leaves landing, so a crash at any
@@ -234,6 +290,8 @@ def ingest_landing(
     totals["still_changing"] = [p.name for p in changing]
     totals["not_read"] = unread
     totals["stored_nothing"] = []
+    totals["extracted_at"] = {}
+    totals["no_export_time"] = []
     for path in changing:
         log.warning(
             "landing/%s/%s is still being written (size or mtime changed within %s s); "
@@ -247,7 +305,19 @@ def ingest_landing(
     archive = archive_folder(settings.archive_dir, folder.name, as_of, archived_at)
     for path in files:
         try:
-            [report] = ingest_files(mapping, [path], settings, as_of=as_of, journal=journal)
+            extracted_at = export_time(path.name, archived_at)
+        except BadExportTime as exc:  # nothing read: it stays in landing until renamed
+            log.error("landing/%s/%s: %s", folder.name, path.name, exc)
+            failed.append(f"{path.name}: {exc}")
+            continue
+        if extracted_at is None:
+            totals["no_export_time"].append(path.name)
+        else:
+            totals["extracted_at"][path.name] = extracted_at.isoformat()
+        try:
+            [report] = ingest_files(
+                mapping, [path], settings, as_of=as_of, journal=journal, extracted_at=extracted_at
+            )
         except FileChanged as exc:  # written to while it was read: nothing of it stored
             log.warning(
                 "landing/%s/%s changed while it was read (%s); nothing of it was written, it "
@@ -281,6 +351,16 @@ def ingest_landing(
             continue
         archive_file(path, archive, report["batch_id"])
         totals["archived"] += 1
+    if totals["no_export_time"]:
+        log.warning(
+            "landing/%s: %d file(s) give no export time in their name (%sYYYY-MM-DDTHHMMSSZ): "
+            "their rows are compared by content only, so an older export could roll a record "
+            "back (docs/ingestion.md): %s",
+            folder.name,
+            len(totals["no_export_time"]),
+            EXTRACTED,
+            ", ".join(totals["no_export_time"]),
+        )
     nothing = totals["stored_nothing"]
     also = (
         f"; {len(nothing)} stored nothing, all their rows quarantined: {', '.join(nothing)}"

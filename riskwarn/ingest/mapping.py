@@ -23,6 +23,7 @@ from riskwarn.ingest.fastparse import TIME_RANGE, fixed_width_times, plain_numbe
 from riskwarn.ingest.location import check_area as _check_area
 from riskwarn.ingest.location import map_xy as _map_xy
 from riskwarn.ingest.raw_rows import (
+    PERSONAL_MASK,
     allowed_columns,
     content_hash,
     geometry_columns,
@@ -678,9 +679,14 @@ def map_chunk(
         rid, empty = _record_ids(
             raw, mapping.id.columns, set(mapping.null_values) | {""}, factorized
         )
-        out["record_id"] = rid
+        bad_id = _bad_ids(rid, empty, mapping.id_format)
+        # a value that is not an id is never kept, not even on a quarantined row; its
+        # reason is given last, so a row's other problems (a time in the id that is no
+        # time) keep their own reasons, and its id is masked whatever the reason
+        out["record_id"] = rid.where(~bad_id, "") if bad_id.any() else rid
         flag(empty, "missing_id")
     else:
+        bad_id = np.zeros(len(raw), dtype=bool)
         sha = row_sha1(clean)
         seen = occurrences if occurrences is not None else Counter()
         occ = sha.groupby(sha).cumcount() + 1 + sha.map(lambda h: seen.get(h, 0))
@@ -729,13 +735,37 @@ def map_chunk(
         _check_range(out["value"], *mapping.value_range, pd.Series(True, index=out.index), flag)
     for quantity, (lo, hi) in mapping.value_ranges.items():
         _check_range(out["value"], lo, hi, out["quantity"] == quantity, flag)
+    flag(bad_id, "bad_record_id")
     out = out.drop(columns=[c for c in ("_swap_lon", "_swap_lat") if c in out.columns])
     reason = reason_codes(reason_arr, has, raw.index)
     bad = pd.Series(has, index=raw.index)
     out["_original"] = pd.Series(None, index=out.index, dtype=object)
     if bad.any():
-        out.loc[bad, "_original"] = stored_json(mapping, clean[bad])
+        kept = clean[bad]
+        if bad_id.any() and mapping.id is not None:  # whatever the row's first reason
+            masked = bad_id[has]
+            kept = kept.assign(
+                **{
+                    c: kept[c].astype(object).where(~masked, PERSONAL_MASK)
+                    for c in mapping.id.columns
+                    if c in kept.columns
+                }
+            )
+        out.loc[bad, "_original"] = stored_json(mapping, kept)
     return out, reason
+
+
+def _bad_ids(rid: pd.Series, empty: np.ndarray, fmt: str | None) -> np.ndarray:
+    """Mask of the non-empty record ids that do not match ``fmt`` (:attr:`IdSpec.format`)
+    in full; none without a format. Arrow's RE2 over every id."""
+    if fmt is None or not len(rid):
+        return np.zeros(len(rid), dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(rid, pa.string(), from_pandas=True)
+    hit = pc.match_substring_regex(text, f"^(?:{fmt})$").to_numpy(zero_copy_only=False)
+    return ~np.asarray(hit, dtype=bool) & ~empty
 
 
 _SCIENTIFIC = r"^\s*[+-]?[0-9]+(?:\.[0-9]*)?[eE][+-]?[0-9]+\s*$"

@@ -357,6 +357,11 @@ _REASON_TEXT = {
     "missing_column": "the file lacks required column '{arg}'",
     "missing_value": "required value '{arg}' is empty",
     "missing_id": "the id column(s) are empty",
+    "bad_record_id": (
+        "the record id does not match the mapping's id.format (a name or other text typed "
+        "into an id column is no id): the row is not stored, and its id is masked in its "
+        "quarantined original; correct the id in the export and ingest the file again"
+    ),
     "unparseable_date": "'{arg}' is not a date in the mapping's format",
     "impossible_date": "'{arg}' has the right format but is not a real date",
     "out_of_range_date": (
@@ -427,13 +432,14 @@ _REASON_TEXT = {
         "it to the map, e.g. as `other`, and ingest the file again)"
     ),
     "reverts_correction": (
-        "the row equals an earlier version of the record that a later file corrected: "
-        "storing it would undo that correction, so it was not applied (ingest the file "
-        "again with --allow-revert to restore that version deliberately)"
+        "the row equals an earlier version of the record that a file ingested later "
+        "corrected, and export times cannot order the two (one was ingested without "
+        "--extracted-at): storing it would undo that correction, so it was not applied "
+        "(ingest the file again with --allow-revert to restore that version deliberately)"
     ),
     "older_extract": (
-        "the row comes from an export made before the export that wrote the record's "
-        "stored version (riskwarn ingest --extracted-at): storing it would roll the record "
+        "the row comes from an export made before the newest export that carried the "
+        "record (riskwarn ingest --extracted-at): storing it would roll the record "
         "back to older content, so it was not applied (ingest the file again with "
         "--allow-revert to store it deliberately)"
     ),

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 # the quarantine reasons of the rows the lake refuses at the write (the same names as
 # riskwarn.lake.write's, not imported here so as not to load the lake with ingestion): a
 # row that would put back a superseded version of its record, one from an export older
-# than the export that wrote the record's stored version
+# than the newest export that carried the record
 REVERT_REASON = "reverts_correction"
 OLDER_REASON = "older_extract"
 REFUSED_REASONS = (REVERT_REASON, OLDER_REASON)

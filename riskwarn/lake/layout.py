@@ -9,6 +9,7 @@ Layout under ``lake_dir`` (docs/design.md, "The lake")::
         _change_data/        change data feed (pre/post images of corrections)
     _quarantine/             Delta table of rejected rows, source=<s>/table_name=<t>/
     _legacy_history/<table>/ superseded rows carried over from the old Parquet lake
+    _export_times/<table>/   per record, the newest export (--extracted-at) that carried it
     _locks/<table>.lock      the writer lock of a table (flock), .writing = write under way
     _locks/ingest-<table>.lock  held by an ingest from its store intent to its store record
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 QUARANTINE = "_quarantine"
 LEGACY_HISTORY = "_legacy_history"
+EXPORT_TIMES = "_export_times"
 LOCKS = "_locks"
 TIME_PARTITIONS = ("source", "year", "month")
 STATIC_PARTITIONS = ("source",)
@@ -81,6 +83,31 @@ def partition_columns(table: Table) -> tuple[str, ...]:
 def delta_schema(table: Table) -> pa.Schema:
     """The Arrow schema of a canonical table's Delta table (data columns, then partitions)."""
     fields = [(f.name, _ARROW[f.dtype]) for f in table.fields]
+    if table.time_column:
+        fields += [("year", pa.int32()), ("month", pa.int32())]
+    return pa.schema(fields)
+
+
+def export_times_name(table_name: str) -> str:
+    """The Delta table keeping, per record of ``table_name``, the newest export that
+    carried it (``riskwarn.lake.write``, "export times"); written only under the
+    table's own writer lock."""
+    return f"{EXPORT_TIMES}/{table_name}"
+
+
+def export_times_schema(table: Table) -> pa.Schema:
+    """Schema of a table's export-times index: per ``(source, record_id)`` the time of
+    the newest export that carried the record (``extracted_at``), whether the stored
+    content is that export's (``from_export``: false after a batch without an export
+    time, or a deliberately stored older row, changed it), that export's batch id, and
+    the record's partition columns (the index is partitioned as the table)."""
+    fields = [
+        ("source", pa.string()),
+        ("record_id", pa.string()),
+        ("extracted_at", TS),
+        ("from_export", pa.bool_()),
+        ("batch_id", pa.string()),
+    ]
     if table.time_column:
         fields += [("year", pa.int32()), ("month", pa.int32())]
     return pa.schema(fields)

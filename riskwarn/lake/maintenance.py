@@ -20,7 +20,7 @@ from typing import Any
 
 from riskwarn.contracts import TABLES
 from riskwarn.lake import layout
-from riskwarn.lake.write import table_config, writer_properties
+from riskwarn.lake.write import export_times_config, table_config, writer_properties
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,11 @@ def maintain_table(
 
     with layout.writer_lock(lake_dir, name) as path:
         dt = DeltaTable(str(path))
-        wanted = table_config(history_days)
+        wanted = (
+            export_times_config(history_days)
+            if name.startswith(layout.EXPORT_TIMES + "/")
+            else table_config(history_days)
+        )
         current = dt.metadata().configuration
         changed = {k: v for k, v in wanted.items() if current.get(k) != v}
         if changed:
@@ -79,16 +83,36 @@ def maintain(lake_dir: Path, history_days: int, target_file_mb: int = 128) -> li
     layout_errors = layout.legacy_tables(lake_dir)
     if layout_errors:
         layout.check_not_legacy(lake_dir, layout_errors[0])
-    return [
-        maintain_table(lake_dir, n, history_days, target_file_mb) for n in lake_tables(lake_dir)
+    # the tables' export-times indexes too (not in lake_tables: all_writers_held takes
+    # the tables' locks, under which alone an index is written)
+    indexes = [
+        layout.export_times_name(n)
+        for n in TABLES
+        if layout.is_delta(Path(lake_dir) / layout.export_times_name(n))
     ]
+    return [
+        maintain_table(lake_dir, n, history_days, target_file_mb)
+        for n in [*lake_tables(lake_dir), *indexes]
+    ]
+
+
+def writer_lock_order(names: list[str]) -> list[str]:
+    """The order in which one process may hold several writer locks: the data tables
+    first, the quarantine last. An upsert that refuses rows holds its table's lock and
+    then takes the quarantine's (its refusals are written before its table commit), so
+    a holder of every lock must take them in that order too. Sorted by name, the
+    quarantine ("_quarantine") came first: a backup's snapshot holding it and waiting
+    for "incidents" while an ingest held "incidents" and waited for it deadlocked both
+    (attack review, 2026-12-07)."""
+    return sorted(names, key=lambda n: (n == layout.QUARANTINE, n))
 
 
 @contextmanager
 def all_writers_held(lake_dir: Path) -> Iterator[None]:
-    """Hold every table's writer lock (in a fixed order): no commit happens meanwhile."""
+    """Hold every table's writer lock (in :func:`writer_lock_order`): no commit happens
+    meanwhile."""
     with ExitStack() as stack:
-        for name in sorted(lake_tables(lake_dir)):
+        for name in writer_lock_order(lake_tables(lake_dir)):
             stack.enter_context(layout.writer_lock(lake_dir, name))
         yield
 

@@ -25,6 +25,7 @@ import bisect
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, overload
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 # the quarantine reasons of the rows an upsert refuses (docs/ingestion.md, "An older
 # version sent again"): a row equal to a version of its record a later commit superseded,
-# and a row of an export made before the export that wrote the record's stored version
+# and a row of an export made before the newest export that carried the record
 REVERT_REASON = "reverts_correction"
 OLDER_REASON = "older_extract"
 
@@ -273,15 +274,25 @@ def upsert(
     record back (docs/ingestion.md, "An older version sent again"). A row that would
     change a stored record is refused (not applied) when
 
-    * its content equals a version the record had and a later commit superseded (an
+    * ``extracted_at`` (when the batch's export was made) is before the newest export
+      that carried the record, whether it changed the record or not (the table's
+      export-times index, ``<lake>/_export_times/<table>``, one entry per record written
+      under the table's writer lock before its commit): reason :data:`OLDER_REASON`,
+      described by ``written_extracted_at``, ``written_by`` (that export's batch id),
+      ``written_version`` (None) and ``extracted_at`` (this batch's). For a record with no
+      entry (a lake written before the index), the export times of the commits that
+      inserted or corrected it, within the kept history (``written_version`` = the
+      commit's version); or
+    * export times cannot order the row and the record's stored content (the batch has
+      no ``extracted_at``; the record has no entry; its stored content came from a
+      batch without one, or from an older row stored deliberately) and its content
+      equals a version the record had and a later commit superseded (an
       ``update_preimage`` of the record in the change data feed, within the kept
       history): reason :data:`REVERT_REASON`, described by ``superseded_version`` (the
       table version whose commit superseded that content), ``superseded_at`` (that
-      commit's as_of, else its time, ISO UTC) and ``superseded_by`` (its batch id); or
-    * ``extracted_at`` (when the batch's export was made) is before the export time of a
-      commit that wrote the record (inserted or corrected it, within the kept history):
-      reason :data:`OLDER_REASON`, described by ``written_version``, ``written_extracted_at``
-      and ``written_by`` (that commit's batch id) and ``extracted_at`` (this batch's).
+      commit's as_of, else its time, ISO UTC) and ``superseded_by`` (its batch id). A
+      row of an export newer than (or as new as) the newest that carried the record is
+      applied: the newest export wins.
 
     Refused rows are counted ``reverted`` and described in ``reverts`` (one dict per row:
     ``record_id``, ``reason`` and the above). They are quarantined *before* the table
@@ -345,6 +356,8 @@ def upsert(
             reverts=reverts,
             extracted_at=extracted_at,
             before_commit=before_commit or quarantine_refused,
+            lake_dir=Path(lake_dir),
+            history_days=history_days,
         )
 
 
@@ -356,10 +369,17 @@ def refusal_message(info: dict[str, Any], file_name: str | None = None) -> str:
     if info.get("reason") == OLDER_REASON:
         by = str(info.get("written_by") or "")
         what = f"file {file_name}" if file_name else f"batch {by[:16] or '(unknown)'}"
+        made = f"made {info['written_extracted_at']}"
+        if info.get("written_version") is None:  # from the export-times index
+            of = f"the export of {what} ({made}), the newest export that carried the record"
+        else:  # from the commits of a lake written before the index
+            of = (
+                f"the export of {what} ({made}, table version {info['written_version']}) "
+                "that wrote the record's stored version"
+            )
         return (
             f"record {rid}: this row comes from an export made {info['extracted_at']}, "
-            f"before the export of {what} (made {info['written_extracted_at']}, table "
-            f"version {info['written_version']}) that wrote the record's stored version; "
+            f"before {of}; "
             "storing it would roll the record back to older content, so it was not "
             "applied. Ingest this file again with --allow-revert to store it deliberately"
         )
@@ -528,10 +548,12 @@ def _write(
     reverts: list[dict[str, Any]] | None = None,
     extracted_at: datetime | None = None,
     before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+    lake_dir: Path | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
 ) -> dict[str, int]:
     """Probe, refuse the rows that would roll a record back, hand them to
-    ``before_commit``, then MERGE the corrections and append the new rows (see
-    :func:`upsert`)."""
+    ``before_commit``, write the export times (``lake_dir`` given), then MERGE the
+    corrections and append the new rows (see :func:`upsert`)."""
     files = _files(dt)
     if files.num_rows:
         files = files.filter(pc.equal(files["partition.source"], source))
@@ -563,6 +585,7 @@ def _write(
                     set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
                 )
     new = ~known
+    differs = changed.copy()
     # rows that would put back a version of the record a later commit superseded
     check = changed.copy()
     if not corrections:  # only the rows an earlier run of the batch refused as reverts
@@ -573,15 +596,33 @@ def _write(
             check[:] = False
     reverting = np.zeros(batch.num_rows, dtype=bool)
     refused: list[dict[str, Any]] = []
+    # per row, the newest export that carried its record (none: never a timed export)
+    times = (
+        _export_times(lake_dir, table, source, batch, ids_carry_time)
+        if lake_dir is not None and (extracted_at is not None or changed.any())
+        else _ExportTimes.empty(batch.num_rows)
+    )
     if check.any():
-        found = _superseded_matches(dt, table, source, batch.filter(pa.array(check)))
-        if extracted_at is not None:  # the others: from an export older than the record's
-            rest = check & ~_mask_of(batch, check, found)
-            if rest.any():
-                older = _later_extract_writes(
+        found: dict[str, dict[str, Any]] = {}
+        guard = check.copy()  # the rows export times cannot order: compared by content
+        if extracted_at is not None:
+            mine = _micros(extracted_at)
+            older = check & times.has & (times.at > mine)
+            # the newest export wins: no content comparison where both times order it
+            guard &= ~older & ~(times.has & (times.at <= mine) & times.from_export)
+            for i in np.flatnonzero(older).tolist():
+                info = times.older_info(i, str(batch["record_id"][i].as_py()), extracted_at)
+                found[str(info["record_id"])] = info
+        if guard.any():
+            found |= _superseded_matches(dt, table, source, batch.filter(pa.array(guard)))
+            # records no timed export carried since the index exists: the export times
+            # of the commits that wrote them (lakes written before the index)
+            rest = guard & ~times.has & ~_mask_of(batch, guard, found)
+            if extracted_at is not None and rest.any():
+                older_commits = _later_extract_writes(
                     dt, table, source, batch.filter(pa.array(rest)), extracted_at
                 )
-                found = {**found, **older}
+                found = {**found, **older_commits}
         if found:
             reverting = _mask_of(batch, check, found)
             ids = batch["record_id"].filter(pa.array(reverting)).to_pylist()
@@ -602,6 +643,25 @@ def _write(
     stale = 0
     if not corrections:  # a re-ingested batch never reverts a stored record
         stale, changed[:] = int(changed.sum()), False
+    if lake_dir is not None:
+        # before the table commit: a crash between the two leaves the index naming an
+        # export whose rows are not stored yet; its re-run (same export time) applies
+        # them, and an older export is refused meanwhile, as it would be after the run
+        unchanged = known & ~differs
+        _write_export_times(
+            lake_dir,
+            table,
+            source,
+            batch,
+            times,
+            carried=changed | new | unchanged,
+            applied=changed | new,
+            batch_id=batch_id,
+            extracted_at=extracted_at,
+            ids_carry_time=ids_carry_time,
+            history_days=history_days,
+            run_id=run_id,
+        )
     n_new, n_changed = int(new.sum()), int(changed.sum())
     merge_new = n_changed > 0 and n_new <= NEW_ROWS_IN_MERGE
     planned = int(n_changed > 0) + int(n_new > 0 and not merge_new)
@@ -622,6 +682,196 @@ def _write(
     if n_reverts_applied:
         out["reverts_applied"] = n_reverts_applied
     return out if corrections else {**out, "stale": stale}
+
+
+def _micros(when: datetime) -> int:
+    """A time as microseconds since the epoch (UTC), the index's unit."""
+    return int(pd.Timestamp(when).tz_convert("UTC").value // 1000)
+
+
+@dataclass
+class _ExportTimes:
+    """Per row of a batch: its record's entry in the table's export-times index."""
+
+    has: np.ndarray  # an entry exists
+    at: np.ndarray  # its extracted_at, microseconds UTC (0 where none)
+    from_export: np.ndarray
+    by: np.ndarray  # the batch id of that export (object: str or None)
+    year: np.ndarray
+    month: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> _ExportTimes:
+        def zero() -> np.ndarray:
+            return np.zeros(n, dtype=np.int64)
+
+        flags = np.zeros(n, dtype=bool)
+        return cls(flags, zero(), flags.copy(), np.full(n, None, dtype=object), zero(), zero())
+
+    def older_info(self, i: int, record_id: str, extracted_at: datetime) -> dict[str, Any]:
+        """The refusal of row ``i``: its export is older than the newest that carried it."""
+        return {
+            "record_id": record_id,
+            "reason": OLDER_REASON,
+            "extracted_at": pd.Timestamp(extracted_at).tz_convert("UTC").isoformat(),
+            "written_version": None,
+            "written_extracted_at": pd.Timestamp(int(self.at[i]), unit="us", tz="UTC").isoformat(),
+            "written_by": self.by[i] or "",
+        }
+
+
+def _export_times(
+    lake_dir: Path, table: Table, source: str, batch: pa.Table, ids_carry_time: bool
+) -> _ExportTimes:
+    """The export-times entries of the batch's records: read only from the partitions
+    (and files, by their record_id statistics) where one of its ids can be, as the
+    table's own probe, so the cost follows the batch."""
+    n = batch.num_rows
+    out = _ExportTimes.empty(n)
+    path = layout.table_dir(lake_dir, layout.export_times_name(table.name))
+    if not layout.is_delta(path):
+        return out
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(str(path))
+    files = _files(dt)
+    if files.num_rows:
+        files = files.filter(pc.equal(files["partition.source"], source))
+    parts, holding = _candidates(files, batch, source, table, ids_carry_time)
+    if not holding:
+        return out
+    got = _without_string_view(_probe(dt, table, source, parts, batch["record_id"]))
+    if not got.num_rows:
+        return out
+    # one entry per record (the newest, should a record ever have two)
+    got = got.take(
+        pc.sort_indices(got, sort_keys=[("record_id", "ascending"), ("extracted_at", "descending")])
+    )
+    ids = got["record_id"].combine_chunks()
+    if got.num_rows > 1:
+        first = np.ones(got.num_rows, dtype=bool)
+        first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
+        got, ids = got.filter(pa.array(first)), ids.filter(pa.array(first))
+    at = pc.index_in(batch["record_id"], value_set=ids)
+    has = at.is_valid().to_numpy(zero_copy_only=False)
+    if not has.any():
+        return out
+    take = at.filter(at.is_valid())
+    rows = np.flatnonzero(has)
+    sub = got.take(take)
+    out.has = has
+    out.at[rows] = sub["extracted_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
+    out.from_export[rows] = sub["from_export"].to_numpy(zero_copy_only=False)
+    out.by[rows] = np.asarray(sub["batch_id"].to_pylist(), dtype=object)
+    if table.time_column:
+        out.year[rows] = sub["year"].to_numpy(zero_copy_only=False)
+        out.month[rows] = sub["month"].to_numpy(zero_copy_only=False)
+    return out
+
+
+def _write_export_times(
+    lake_dir: Path,
+    table: Table,
+    source: str,
+    batch: pa.Table,
+    times: _ExportTimes,
+    *,
+    carried: np.ndarray,
+    applied: np.ndarray,
+    batch_id: str,
+    extracted_at: datetime | None,
+    ids_carry_time: bool,
+    history_days: int,
+    run_id: str | None,
+) -> None:
+    """Update the export-times index for a batch (called under the table's writer lock,
+    before the table commit): a batch with an export time becomes the newest export of
+    every record it carries (stored, unchanged or new) unless a newer one already did;
+    a row stored from a batch without an export time (or an older row stored
+    deliberately) marks its record's content as no longer that newest export's
+    (``from_export`` false). Only entries that change are written: an identical re-run
+    writes nothing."""
+    has, at, fe = times.has, times.at, times.from_export
+    if extracted_at is not None:
+        mine = _micros(extracted_at)
+        newest = carried & (~has | (at < mine) | ((at == mine) & ~fe))
+        demote = applied & has & (at > mine) & fe
+    else:
+        mine = 0
+        newest = np.zeros(batch.num_rows, dtype=bool)
+        demote = applied & has & fe
+    write = newest | demote
+    if not write.any():
+        return
+    at_rows = np.flatnonzero(write)
+    take = pa.array(at_rows, pa.int64())
+    when = np.where(newest, mine, at)[at_rows]
+    cols: dict[str, pa.Array] = {
+        "source": pa.array([source] * len(at_rows), pa.string()),
+        "record_id": batch["record_id"].take(take).combine_chunks().cast(pa.string()),
+        "extracted_at": pa.array(when, pa.int64()).cast(layout.TS),
+        "from_export": pa.array(newest[at_rows]),
+        "batch_id": pa.array(np.where(newest, batch_id, times.by)[at_rows], pa.string()),
+    }
+    if table.time_column:
+        cols["year"] = batch["year"].take(take).combine_chunks()
+        cols["month"] = batch["month"].take(take).combine_chunks()
+    rows = pa.table(cols, schema=layout.export_times_schema(table))
+    name = layout.export_times_name(table.name)
+    props = _commit_props(batch_id, run_id)
+    with layout.writer_lock(lake_dir, name) as path:
+        if layout.is_delta(path):
+            from deltalake import DeltaTable
+
+            dt = DeltaTable(str(path))
+        else:
+            from deltalake import DeltaTable
+
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
+            dt = DeltaTable.create(
+                str(path),
+                layout.export_times_schema(table),
+                partition_by=list(layout.partition_columns(table)),
+                configuration=export_times_config(history_days),
+            )
+        stored = write & has
+        if not stored.any():
+            from deltalake import write_deltalake
+
+            write_deltalake(
+                dt,
+                rows,
+                mode="append",
+                partition_by=list(layout.partition_columns(table)),
+                writer_properties=writer_properties(),
+                commit_properties=props,
+            )
+            return
+        on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
+        if table.time_column:  # where the entries are now (a record may move)
+            parts = sorted(
+                set(zip(times.year[stored].tolist(), times.month[stored].tolist(), strict=True))
+            )
+            on += " AND " + _partition_filter("t", [(int(y), int(m)) for y, m in parts])
+        (
+            dt.merge(
+                rows,
+                on,
+                source_alias="s",
+                target_alias="t",
+                writer_properties=writer_properties(),
+                commit_properties=props,
+            )
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+
+def export_times_config(history_days: int) -> dict[str, str]:
+    """Delta table properties of an export-times index: versions kept as the table's,
+    no change data feed (the index has no history worth reading)."""
+    return {**table_config(history_days), "delta.enableChangeDataFeed": "false"}
 
 
 def _mask_of(batch: pa.Table, check: np.ndarray, found: dict[str, Any]) -> np.ndarray:

@@ -273,6 +273,10 @@ class WarningReview(Base):
     reviewer: Mapped[str] = mapped_column(sa.String(128))
     reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     warning_version: Mapped[int] = mapped_column(sa.Integer)
+    # a dismissal's level set aside: the level in force, or for a warning already
+    # dismissed the one the dismissal in force set aside; NULL on accept / adjust rows
+    # (migration 0015, which filled older rows from the trail where derivable)
+    dismissed_level: Mapped[str | None] = mapped_column(sa.String(8))
 
 
 class AuditLog(Base):

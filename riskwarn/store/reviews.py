@@ -216,6 +216,11 @@ class ReviewStore(ReadStore):
                     "level (use 'accept' to confirm it)"
                 )
             to_level = {"accept": accepted_level(current), "adjust": level, "dismiss": None}[action]
+            # what a dismissal sets aside: the level in force, or (a dismissed warning
+            # dismissed again) the level the dismissal in force had set aside
+            dismissed_level = None
+            if action == "dismiss":
+                dismissed_level = from_level or self._dismissed_level(conn, warning_id)
             updated = conn.execute(
                 sa.update(w)
                 .where(
@@ -269,6 +274,7 @@ class ReviewStore(ReadStore):
                         reviewer=reviewer,
                         reviewed_at=now,
                         warning_version=int(expected_version) + 1,
+                        dismissed_level=dismissed_level,
                     )
                 )
                 # what it changed, as the trail records it, with the state it was in (a
@@ -277,6 +283,7 @@ class ReviewStore(ReadStore):
                     "from_state": current["state"],
                     "from_level": from_level,
                     "to_level": to_level,
+                    **({"dismissed_level": dismissed_level} if action == "dismiss" else {}),
                 }
                 self._audit(
                     conn, reviewer, f"review_{action}", "warning", warning_id, attempt | change
@@ -290,6 +297,17 @@ class ReviewStore(ReadStore):
             raise StaleWarningError(stale, int(expected_version))
         log.info("warning %s %s by %s", warning_id, action, reviewer)
         return result
+
+    @staticmethod
+    def _dismissed_level(conn: Connection, warning_id: str) -> str | None:
+        """The level the newest dismissal of ``warning_id`` set aside (None: none recorded)."""
+        r = table_of(WarningReview)
+        return conn.execute(
+            sa.select(r.c.dismissed_level)
+            .where(r.c.warning_id == warning_id, r.c.action == "dismiss")
+            .order_by(r.c.review_id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
 
     @staticmethod
     def _replacement(

@@ -561,7 +561,7 @@ def _post(
 ) -> int:
     """POST ``body`` to ``url`` (http or https, certificates checked against requests'
     bundle, as before; no proxy, no redirect followed), all of it within ``budget_s``, each
-    socket operation within ``timeout_s``; the answer's status (its body is read)."""
+    socket operation within ``timeout_s``; the answer's status (its body is not read)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("the webhook url must be http(s)://host[:port]/path")
@@ -587,9 +587,11 @@ def _post(
         conn.sock = sock
         try:
             conn.request("POST", path, body=body, headers=dict(headers))
-            resp = conn.getresponse()
-            resp.read()
-            return resp.status
+            # The status line decides the outcome: a 2xx means the receiver has the page.
+            # Its body (unused) is not waited for: a receiver that answered "200 OK" and
+            # then dripped its body made the send hit its deadline, recorded as a failed
+            # attempt and sent again (attack review, 2026-12-07).
+            return conn.getresponse().status
         finally:
             conn.close()
 

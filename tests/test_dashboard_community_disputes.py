@@ -1,0 +1,138 @@
+"""The overview's civil disputes beside their cell map (which ranks below random): the
+communities (村/社区) ranked by the rule served by community, in English and Chinese,
+read from the lake (features.communities.served_ranking, dashboard.community_panel)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, community_panel
+from features.communities import CommunityParams, communities, served_ranking
+from riskwarn import lake
+from testkit.dashboard_demo import demo_home
+from testkit.dashboard_server import use_dashboard_env
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+TZ = "Asia/Shanghai"
+BIG = "大桥社区"  # the community with by far the most residents
+
+
+def community_units(lake_dir: Path) -> pd.DataFrame:
+    """Two communities in each township of the demo home, one of them much larger."""
+    units = lake.read_table(lake_dir, "admin_units")
+    towns = units[units["level"] == "township"].reset_index(drop=True)
+    rows = []
+    for i, t in enumerate(towns.itertuples()):
+        for k in range(2):
+            rows.append(
+                {
+                    "source": "demo",
+                    "record_id": f"{t.record_id}{k + 1:03d}",
+                    "name": BIG if (i, k) == (0, 0) else f"{t.name}{k + 1}社区",
+                    "level": "community",
+                    "parent_id": t.record_id,
+                    "geometry_wkt": t.geometry_wkt,
+                    "population": 90_000 if (i, k) == (0, 0) else 2_000 + 100 * i + k,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def dispute_rows(codes: list[str], origin: pd.Timestamp) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n = 300
+    at = origin - pd.to_timedelta(rng.uniform(1, 300 * 24, n), unit="h").round("min")
+    return pd.DataFrame(
+        {
+            "source": "demo",
+            "record_id": [f"MD{i:05d}" for i in range(n)],
+            "opened_at": at,
+            "category": "neighbour",
+            "lon": 116.5,
+            "lat": 30.5,
+            "admin_code": rng.choice(codes, n),
+            "party_ids": None,
+            "n_parties": 2,
+            "amount_cny": None,
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("communities") / "home"
+    city = demo_home(
+        home, n_cells=120, weeks=1, n_cases=5, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
+    )
+    comm = community_units(city.lake_dir)
+    lake.upsert(city.lake_dir, "admin_units", "demo", comm, batch_id="demo-communities")
+    disputes = dispute_rows(list(comm["record_id"]), city.origin)
+    lake.upsert(city.lake_dir, "disputes", "demo", disputes, batch_id="demo-disputes")
+    mp = pytest.MonkeyPatch()
+    use_dashboard_env(mp, home, city.store_url)
+    yield home
+    mp.undo()
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "header"),
+    [
+        ("en", "Communities where disputes are most likely this week", "Community"),
+        ("zh", "本周纠纷可能集中的村/社区", "村/社区"),
+    ],
+)
+def test_the_overview_ranks_communities_beside_the_disputes_map(
+    home: Path, lang: str, title: str, header: str
+) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    role, name = auth.DEMO_USERS["leader"]
+    at.session_state["user"] = auth.User(username="leader", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(title in str(m.value) for m in at.markdown), [m.value for m in at.markdown]
+    tables = [d.value for d in at.dataframe if header in d.value.columns]
+    assert len(tables) == 1
+    ranked = tables[0]
+    assert ranked[header].iloc[0] == BIG  # the most residents, the most expected
+    units = lake.read_table(home / "lake", "admin_units")
+    n_communities = int((units["level"] == "community").sum())
+    assert len(ranked) == round(0.05 * n_communities) < n_communities  # the top 5 %
+
+
+def test_served_ranking_counts_only_disputes_before_the_origin() -> None:
+    units = pd.DataFrame(
+        {
+            "record_id": ["K", "T", "a", "b"],
+            "name": ["county", "town", "A", "B"],
+            "level": ["county", "township", "community", "community"],
+            "parent_id": [None, "K", "T", "T"],
+            "geometry_wkt": [None, None, None, None],
+            "population": [None, None, 1000, 3000],
+        }
+    )
+    origin = pd.Timestamp("2024-01-01", tz=TZ).tz_convert("UTC")
+    d = pd.DataFrame(
+        {
+            "opened_at": [origin - pd.Timedelta(days=k) for k in (1, 2, 3, 40)]
+            + [origin + pd.Timedelta(hours=2)],
+            "admin_code": ["a", "a", "a", "b", "b"],
+        }
+    )
+    r = served_ranking(d, communities(units, "EPSG:32650"), origin, CommunityParams(tz=TZ))
+    assert list(r["admin_code"]) == ["b", "a"]  # residents, not last month's disputes
+    assert r.set_index("admin_code").loc["a", "n_28d"] == 3
+    assert r.set_index("admin_code").loc["b", "n_364d"] == 1  # the one after the origin: not
+    # the city's 4 disputes before the origin, over their 40 days, shared by residents
+    assert r["expected"].sum() == pytest.approx(4 * 7 / 40)
+    table = community_panel.community_table(r.assign(name=["B", "A"]), {"T": "town"}, "en")
+    assert list(table["Community"]) == ["B"]  # the top 5 % of 2: one
+    assert table["Township"].iloc[0] == "town"
