@@ -438,7 +438,9 @@ class CsvRecords:
             self.multiline += 1
         detail = f"no line end after the last line's {len(line)} bytes"
         if self.lines > first:
-            detail += f"; one record of lines {first}-{self.lines} (a quoted value holds a line break)"
+            detail += (
+                f"; one record of lines {first}-{self.lines} (a quoted value holds a line break)"
+            )
         bad = BadRecord(
             self.records,
             first,
