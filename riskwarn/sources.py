@@ -233,6 +233,9 @@ class SourceMapping(_Strict):
     sql: SqlSource | None = None
     chunk_rows: int = Field(default=200_000, gt=0)
     newlines_in_values: bool = False
+    # the source's exports may end without a line end after the last record: read it as
+    # any record (default: quarantined as unterminated_last_line, the file may be cut)
+    last_line_may_lack_line_end: bool = False
     limits: Limits = Field(default_factory=Limits)
     partition: Literal["year", "month"] = "year"
     content_sha256: str = ""

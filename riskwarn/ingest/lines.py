@@ -302,6 +302,13 @@ def split_record(lines: list[str], delimiter: str) -> tuple[list[str], int]:
     return fields, reader.line_num
 
 
+@dataclass(frozen=True)
+class _Tail:
+    """The file's last line when it has no line end (see :meth:`CsvRecords.chunks`)."""
+
+    line: bytes
+
+
 @dataclass
 class _Chunk:
     """Good records (byte ranges of their blocks) and bad records of one chunk."""
@@ -352,15 +359,26 @@ class CsvRecords:
         self._decoder = codecs.getincrementaldecoder(self.encoding)
         with stream:
             chunk = _Chunk()
-            for item in blocks(stream, self.limits.max_line_bytes, self.line_ends):
+            tail = b""  # the file's last line when it has no line end (a cut file?)
+            for item in self._blocks_cut_tail(stream):
+                if isinstance(item, _Tail):
+                    tail = item.line
+                    continue
                 if not self.header:
                     item = self._take_header(item)
                     if not self.header:
                         continue
                 for part in self._records(item):
                     chunk = yield from self._add(chunk, part)
+            if tail and not self.header:  # the header itself is the file's last line
+                item = self._take_header(tail)
+                tail = b""
+                for part in self._records(item):
+                    chunk = yield from self._add(chunk, part)
             if not self.header:
                 raise FileProblem("empty_file", "empty file: no header and no rows")
+            if tail:
+                chunk = yield from self._add(chunk, self._unterminated(tail))
             for part in self._flush_pending():
                 chunk = yield from self._add(chunk, part)
             yield self._parse(chunk)
@@ -377,6 +395,61 @@ class CsvRecords:
                 f"as {self.encoding} (first at line {self.first_undecodable}): "
                 "quarantined as bad_encoding"
             )
+
+    def _blocks_cut_tail(self, stream: io.RawIOBase) -> Iterator[bytes | _TooLong | _Tail]:
+        """:func:`blocks`, except that a last line without a line end (and not blank) is
+        split off the last block and given alone as a :class:`_Tail`, unless the mapping
+        says the source's exports may end so (``last_line_may_lack_line_end``)."""
+        items = blocks(stream, self.limits.max_line_bytes, self.line_ends)
+        if self.mapping.last_line_may_lack_line_end:
+            yield from items
+            return
+        prev: bytes | _TooLong | None = None
+        for item in items:
+            if prev is not None:
+                yield prev
+            prev = item
+        if prev is None:
+            return
+        if isinstance(prev, _TooLong) or prev.endswith((b"\n", b"\r")):
+            yield prev  # a too-long line is quarantined as line_too_long anyway
+            return
+        a = np.frombuffer(prev, dtype=np.uint8)
+        ends = _terminators(a, bool(self.line_ends.lone_cr))
+        cut = int(ends[-1]) if len(ends) else 0
+        if not prev[cut:].strip(_BLANK):  # trailing blanks: not a record
+            yield prev
+            return
+        if cut:
+            yield prev[:cut]
+        yield _Tail(prev[cut:])
+
+    def _unterminated(self, line: bytes) -> _Chunk:
+        """The file's last line, without a line end: the file may be cut (an export still
+        being written or copied), so its last record may be cut inside its last value
+        (``116.2`` for ``116.222222``) and is quarantined as ``unterminated_last_line``,
+        never read. A record that a quote still open joins it to is quarantined whole."""
+        self.lines += 1
+        first = self._pending[0][0] if self._pending else self.lines
+        text = b"".join(b for _, b, _ in self._pending) + line
+        self._pending = []
+        self.records += 1
+        if self.lines > first:
+            self.multiline += 1
+        detail = f"no line end after the last line's {len(line)} bytes"
+        if self.lines > first:
+            detail += (
+                f"; one record of lines {first}-{self.lines} (a quoted value holds a line break)"
+            )
+        bad = BadRecord(
+            self.records,
+            first,
+            "unterminated_last_line",
+            detail,
+            len(text),
+            hashlib.sha256(text).hexdigest(),
+        )
+        return _Chunk(bad=[bad])
 
     def _add(self, chunk: _Chunk, part: _Chunk) -> Generator[RawChunk, None, _Chunk]:
         """Add one block's records to the chunk; emit full chunks (``chunk_rows`` good

@@ -392,6 +392,12 @@ _REASON_TEXT = {
         "read on their own"
     ),
     "line_too_long": "the line is longer than limits.max_line_bytes (not read)",
+    "unterminated_last_line": (
+        "the file's last line has no line end: the file may be cut (an export still being "
+        "written or copied), its last value cut short; the record is not read: re-ingest the "
+        "complete file (a source whose exports end without a line end sets "
+        "last_line_may_lack_line_end in its mapping)"
+    ),
     "carriage_return": (
         "a carriage return (\\r) inside the line, not at its end: the line is one record, "
         "quarantined whole (not split there, not read)"
