@@ -251,15 +251,23 @@ def _area(f: str) -> str:
 
 def verdict(row: dict[str, Any]) -> str:
     """Model vs the best baseline, read from the paired CIs (PAI at 1, 5, 10 % of the area
-    when measured, else 5 %): worse beyond noise if any CI lies below zero."""
-    diffs = row.get("diffs") or {"0.05": {"ci": row["diff_pai@0.05_ci"]}}
-    worse = [f for f, d in diffs.items() if d["ci"][1] < 0]
-    better = [f for f, d in diffs.items() if d["ci"][0] > 0]
-    if worse:
-        return "**worse beyond noise** at " + ", ".join(map(_area, worse))
-    if better:
-        return "better at " + ", ".join(map(_area, better))
-    return "within noise"
+    when measured, else 5 %) the same way on both sides (:func:`models.metrics.paired_verdict`):
+    a loss (worse beyond noise) where a CI lies below zero, a win where one lies above, else
+    a tie saying where its point estimate lies ("tie, point below": behind on the point)."""
+    from models.metrics import paired_verdict
+
+    diffs = row.get("diffs") or {
+        "0.05": {"diff": row.get("diff_pai@0.05"), "ci": row["diff_pai@0.05_ci"]}
+    }
+    by: dict[str, list[str]] = {}
+    for f, d in diffs.items():
+        lo, hi = d["ci"]
+        diff = d.get("diff")
+        word = paired_verdict((lo + hi) / 2 if diff is None else diff, lo, hi)
+        by.setdefault(word, []).append(_area(f))
+    order = ("loss", "tie, point below", "tie, point at 0", "tie, point above", "win", "n/a")
+    words = {"loss": "**loss (worse beyond noise)**"}
+    return "; ".join(f"{words.get(w, w)} at " + ", ".join(by[w]) for w in order if w in by)
 
 
 def _diff_cell(d: dict[str, Any] | None) -> str:
@@ -288,8 +296,10 @@ def section_markdown(res: dict[str, Any]) -> str:
         "baseline) at PAI@5 %; `ceiling_loo` ranks each window's cells by their events in "
         "every *other* window of the run (ex post). Paired 95 % CIs of the model minus the "
         "best baseline at PAI@1/5/10 %: bootstrap over forecast windows (1000 resamples), "
-        "both methods on the same resamples; 'worse beyond noise' if any of the three lies "
-        "below zero. `xgboost` is the model as trained and served (the default since issue "
+        "both methods on the same resamples, each read the same way on both sides: a "
+        "'loss (worse beyond noise)' where its CI lies below zero, a 'win' where it lies above, "
+        "else a 'tie' that says where its point estimate lies ('tie, point below': the model "
+        "behind the baseline on the point estimate). `xgboost` is the model as trained and served (the default since issue "
         "17): the booster's margin blended with a stacked baseline input (`hist_count_all`, "
         "`hist_kde` or `hist_prospective`; `models.backtest.Blend`), input and weight "
         "chosen at each refit on the validation slices before the refit origin (the "

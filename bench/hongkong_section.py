@@ -86,55 +86,97 @@ def _order(methods: dict[str, Any]) -> list[str]:
     return [MODEL, *rules, *([CROSSFIT] if CROSSFIT in methods else [])]
 
 
-def _verdict(metric: str, ci: list[float | None]) -> str:
+def _verdict(metric: str, ci: list[float | None], diff: float | None = None) -> str:
+    """Model minus a rule on ``metric``, read from its paired CI the same way on both
+    sides (:func:`models.metrics.paired_verdict`): win, **loss**, or a tie that says where
+    its point estimate lies ("tie, point below": behind the rule on the point estimate)."""
+    from models.metrics import paired_verdict
+
     lo, hi = ci
     if lo is None or hi is None:
         return "n/a"
-    if lo == hi == 0:
-        return "tied"
-    better_up = metric.split("@")[0] in HIGHER_IS_BETTER
-    if (lo > 0) if better_up else (hi < 0):
-        return "model better"
-    if (hi < 0) if better_up else (lo > 0):
-        return "**model worse**"
-    return "overlaps 0"
+    point = (lo + hi) / 2 if diff is None else diff
+    word = paired_verdict(point, lo, hi, metric.split("@")[0] in HIGHER_IS_BETTER)
+    return "**loss**" if word == "loss" else word
 
 
-def target_checks(skill: dict[str, Any]) -> list[tuple[str, bool, str]]:
-    """The issue's Hong Kong targets, each with whether it is met and the figures."""
+def _paired_rows(skill: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """Every paired comparison the section prints: (target, metric, rule, {diff, ci}),
+    against the best rule of each metric and against each of :data:`PAIRED_RULES` by name."""
+    rows = [
+        (t, k, str(d["rule"]), d)
+        for t, by in skill["model_minus_best"].items()
+        for k, d in by.items()
+    ]
+    for rule, by_t in skill.get("model_minus_rule", {}).items():
+        if rule not in PAIRED_RULES:
+            continue
+        for t, by in by_t.items():
+            rows += [(t, k, rule, d) for k, d in by.items() if d is not None]
+    return rows
+
+
+def point_losses(skill: dict[str, Any]) -> list[str]:
+    """Every metric where the model is behind a rule it is paired with on the point
+    estimate (a loss, or a tie with the point below), by name, each once per rule."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for t, k, rule, d in _paired_rows(skill):
+        v = _verdict(k, d["ci"], d["diff"])
+        if v in ("**loss**", "tie, point below") and (t, k, rule) not in seen:
+            lo, hi = d["ci"]
+            seen[(t, k, rule)] = (
+                f"{t} {k} vs `{rule}` {d['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({v})"
+            )
+    return list(seen.values())
+
+
+def _target(
+    name: str, v: dict[str, Any], threshold: float, strict: bool = False
+) -> tuple[str, str, str]:
+    from models.metrics import target_verdict
+
+    lo, hi = v["ci"]
+    return (name, target_verdict(v["value"], lo, hi, threshold, strict), _ci(v))
+
+
+def target_checks(skill: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The issue's Hong Kong targets, each with its verdict read from the 95 % CI
+    (``met`` only when the whole CI is on the target's side, ``missed`` when it is wholly
+    on the other, else ``not shown``: :func:`models.metrics.target_verdict`) and its
+    figures (point estimate and CI); then two summary rows: the paired comparisons lost
+    beyond noise (none: ``met``), and every one behind a rule on the point estimate."""
     ms = skill["methods"][MODEL]
     mmb = skill["model_minus_best"]
     tss = mmb["major"]["tss@red"]
-    worse = [
-        f"{t} {k}"
-        for t, by in mmb.items()
-        for k, d in by.items()
-        if _verdict(k, d["ci"]) == "**model worse**"
-    ]
+    worse = [f"{t} {k} vs `{rule}`" for t, k, rule, d in _paired_rows(skill)
+             if _verdict(k, d["ci"], d["diff"]) == "**loss**"]  # fmt: skip
+    below = point_losses(skill)
+    tss_v = _target("", {"value": tss["diff"], "ci": tss["ci"]}, 0.0)[1]
     return [
-        ("AUC on >= 1 days >= 0.78", ms["any"]["auc"]["value"] >= 0.78, _ci(ms["any"]["auc"])),
-        ("AUC on >= 10 days >= 0.97", ms["major"]["auc"]["value"] >= 0.97, _ci(ms["major"]["auc"])),
+        _target("AUC on >= 1 days >= 0.78", ms["any"]["auc"], 0.78),
+        _target("AUC on >= 10 days >= 0.97", ms["major"]["auc"], 0.97),
         (
-            "TSS on >= 10 days at the Red-signal rate >= the best rule's",
-            tss["diff"] >= 0,
+            "TSS on >= 10 days at the Red-signal rate >= the best rule's (model - rule, "
+            "paired CI >= 0)",
+            tss_v,
             f"{_ci(ms['major']['tss@red'])} vs `{tss['rule']}` "
             f"{_f(skill['methods'][tss['rule']]['major']['tss@red']['value'])}; "
-            f"difference {tss['diff']:+.3f} [{tss['ci'][0]:+.3f}, {tss['ci'][1]:+.3f}]",
+            f"difference {tss['diff']:+.3f} [{tss['ci'][0]:+.3f}, {tss['ci'][1]:+.3f}] "
+            f"({_verdict('tss@red', tss['ci'], tss['diff'])})",
+        ),
+        _target("Brier skill over climatology > 0, >= 1 days", ms["any"]["bss"], 0.0, True),
+        _target("Brier skill over climatology > 0, >= 10 days", ms["major"]["bss"], 0.0, True),
+        (
+            "no loss beyond noise: no paired CI (model - best rule, model - "
+            + " / ".join(f"`{r}`" for r in PAIRED_RULES)
+            + ") entirely below zero",
+            "met" if not worse else "missed",
+            "none beyond noise" if not worse else "losses: " + ", ".join(worse),
         ),
         (
-            "Brier skill over climatology > 0, >= 1 days",
-            ms["any"]["bss"]["value"] > 0,
-            _ci(ms["any"]["bss"]),
-        ),
-        (
-            "Brier skill over climatology > 0, >= 10 days",
-            ms["major"]["bss"]["value"] > 0,
-            _ci(ms["major"]["bss"]),
-        ),
-        (
-            "no metric whose paired CI (model - best rule) lies entirely below zero",
-            not worse,
-            "none" if not worse else ", ".join(worse),
+            "behind a rule on the point estimate (losses and ties with the point below)",
+            "none" if not below else f"{len(below)}",
+            "none" if not below else "; ".join(below),
         ),
     ]
 
@@ -187,7 +229,7 @@ def _paired_table(skill: dict[str, Any]) -> list[str]:
             ci = f"[{lo:+.3f}, {hi:+.3f}]" if lo is not None else ""
             lines.append(
                 f"| {label} | {k} | `{d['rule']}` | {d['diff']:+.3f} {ci} | "
-                f"{_verdict(k, d['ci'])} |"
+                f"{_verdict(k, d['ci'], d['diff'])} |"
             )
     return lines
 
@@ -216,7 +258,7 @@ def paired_rule_table(skill: dict[str, Any], rules: tuple[str, ...] = PAIRED_RUL
             cells = []
             for r in rules:
                 d = mmr[r].get(target, {}).get(k)
-                cells += [_fmt_diff(d), _verdict(k, d["ci"])] if d else ["n/a", "n/a"]
+                cells += [_fmt_diff(d), _verdict(k, d["ci"], d["diff"])] if d else ["n/a", "n/a"]
             lines.append(f"| {label} | {k} | " + " | ".join(cells) + " |")
     return lines
 
@@ -254,7 +296,8 @@ def _severity_lines(skill: dict[str, Any], severe_days: list[dict[str, Any]]) ->
         vs = mmr.get(RULE_REPLACED, {}).get("severe", {}).get(k)
         row = f"| {k} | `{best['rule']}` {best['diff']:+.3f} [{best['ci'][0]:+.3f}, {best['ci'][1]:+.3f}] | "
         row += f"{vs['diff']:+.3f} [{vs['ci'][0]:+.3f}, {vs['ci'][1]:+.3f}] | " if vs else "n/a | "
-        row += f"{_verdict(k, best['ci'])} | {_verdict(k, vs['ci']) if vs else 'n/a'} |"
+        row += f"{_verdict(k, best['ci'], best['diff'])} | "
+        row += f"{_verdict(k, vs['ci'], vs['diff']) if vs else 'n/a'} |"
         lines.append(row)
     if severe_days:
         methods = _order(ms)
@@ -494,11 +537,20 @@ def section_markdown(res: dict[str, Any]) -> str:
         "",
         "### The issue's targets",
         "",
-        "| target | met | figures |",
+        "Each target is read from its 95% CI as the paired comparisons are: `met` only "
+        "when the whole CI is on the target's side, `missed` when the whole CI is on the "
+        "other side, else `not shown` (the point estimate alone decides nothing). A "
+        "paired comparison is a `win` (CI above 0), a `loss` (CI below 0) or a `tie` (CI "
+        "spans 0), the tie saying on which side its point estimate lies ('tie, point "
+        "below': the model behind the rule on the point estimate; for Brier and FAR, "
+        "lower is better).",
+        "",
+        "| target | verdict | figures |",
         "|---|---|---|",
     ]
     lines += [
-        f"| {n} | {'yes' if ok else '**no**'} | {fig} |" for n, ok, fig in target_checks(skill)
+        f"| {n} | {ok if ok in ('met', 'none', 'n/a') else f'**{ok}**'} | {fig} |"
+        for n, ok, fig in target_checks(skill)
     ]
     lines += ["", "### Every metric, every method", "", *_skill_tables(skill)]
     lines += [

@@ -148,13 +148,18 @@ def untouched_verdict(res: dict[str, Any]) -> str:
         f"On these windows alone, xgboost minus the best baseline `{best}` at PAI@5% is "
         f"{paired[best]['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]: "
     )
-    if lo > 0:
-        return head + "the CI lies above zero, so the gain holds on the untouched windows."
-    if hi < 0:
-        return head + "the CI lies below zero: worse beyond noise on the untouched windows."
+    from models.metrics import paired_verdict
+
+    word = paired_verdict(paired[best]["diff"], lo, hi)
+    if word == "win":
+        return head + "win: the CI lies above zero, so the gain holds on the untouched windows."
+    if word == "loss":
+        return head + "loss: the CI lies below zero: worse beyond noise on the untouched windows."
     return head + (
-        "**the CI includes zero**: on the windows no choice looked at, the model is not "
-        "distinguishable from it; the gain over the whole period is not confirmed there alone."
+        f"{word}: **the CI includes zero**: on the windows no choice looked at, the model is "
+        "not distinguishable from it; the gain over the whole period is not confirmed there "
+        "alone."
+        + (" On the point estimate the model is behind it." if word == "tie, point below" else "")
     )
 
 

@@ -689,6 +689,26 @@ TEXT: dict[str, dict[str, str]] = {
         "{base}, reaches {base_value}: the difference is {diff} (95% CI {lo} to {hi}, "
         "which includes 0), **no clear difference**.",
     },
+    "vd_versus_tie_below": {
+        "zh": "回测中模型的{metric}为 {model}，最好的简单方法“{base}”为 {base_value}："
+        "两者相差 {diff}（95% 置信区间 {lo} 至 {hi}，包含 0）：**持平，点估计偏低**"
+        "（模型的点估计低于该方法，但差别未超出噪声）。",
+        "en": "In the backtest the model's {metric} is {model}; the best simple method, "
+        "{base}, reaches {base_value}: the difference is {diff} (95% CI {lo} to {hi}, "
+        "which includes 0): **tie, point below** (the model is behind it on the point "
+        "estimate, not beyond noise).",
+    },
+    "vd_gate_point_below": {
+        "zh": "以下检查按门槛规则（差距未超出噪声即不算更差）通过，但模型的点估计偏低"
+        "（持平，点估计偏低）：{checks}。",
+        "en": "These checks passed under the gate's rule (not worse beyond noise) while "
+        "the model is behind on the point estimate (tie, point below): {checks}.",
+    },
+    "vd_point_below_check": {
+        "zh": "{metric}对“{other}”：{diff}（区间 {lo} 至 {hi}）",
+        "en": "{metric} against {other}: {diff} (CI {lo} to {hi})",
+    },
+    "vd_point_below_champion": {"zh": "当前上线版本", "en": "the serving champion"},
     # the case model's CI (models.case_models.case_bootstrap_diff): whole cases resampled
     "vd_ci_resampled_cases": {
         "zh": "置信区间按案件整体重抽样得出（{n} 个案件；同一案件在各个预测起点上的记录一起抽取，"

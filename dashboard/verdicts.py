@@ -75,6 +75,8 @@ class Verdict:
     n_methods: int | None = None
     failed: list[dict[str, Any]] = field(default_factory=list)
     not_judged: list[dict[str, Any]] = field(default_factory=list)
+    # passed comparisons behind on the point estimate (tie, point below)
+    point_below: list[dict[str, Any]] = field(default_factory=list)
     trained_at: pd.Timestamp | None = None
     trained_until: pd.Timestamp | None = None
     n_train_rows: int | None = None
@@ -193,6 +195,25 @@ def judged_failures(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [
         c for c in (gate or {}).get("checks", []) if not c.get("ok", True) and c.get("judged", True)
     ]
+
+
+def passed_point_below(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The gate's comparisons that passed while the model is behind on the point estimate
+    with a CI reaching 0 ("tie, point below": a "not worse" check lets it through; the
+    page names it instead of counting it among plain passes)."""
+    out = []
+    for c in (gate or {}).get("checks", []):
+        ci, diff = c.get("ci"), c.get("diff")
+        if not c.get("ok") or c.get("judged", True) is False or diff is None:
+            continue
+        if (
+            isinstance(ci, list | tuple)
+            and len(ci) == 2
+            and float(diff) < 0
+            and float(ci[0]) < 0 <= float(ci[1])
+        ):
+            out.append(dict(c))
+    return out
 
 
 def unjudged_checks(gate: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -336,6 +357,7 @@ def verdict(
         n_methods=len(values) if model_value is not None else None,
         failed=judged_failures(gate),
         not_judged=unjudged_checks(gate),
+        point_below=passed_point_below(gate),
         trained_at=_time(champion.get("trained_at")),
         trained_until=_time(params.get("trained_until")),
         n_train_rows=int(rows) if rows is not None else None,
@@ -627,6 +649,23 @@ def check_words(check: Mapping[str, Any], lang: str, metric: str | None = None) 
     return str(check.get("check", "?"))
 
 
+def point_below_words(check: Mapping[str, Any], lang: str, metric: str | None = None) -> str:
+    """One passed check behind on the point estimate, in plain words: its metric, the
+    method and the numbers ("PAI@1% against kde: −0.092 (CI −0.214 to +0.000)")."""
+    lo, hi = check["ci"]
+    other = check.get("against") or check.get("baseline")
+    if not other and str(check.get("check", "")).endswith("champion"):
+        other = t("vd_point_below_champion", lang)
+    named = check_metric(str(check.get("metric") or metric or ""), lang) or ""
+    return t(
+        "vd_point_below_check",
+        lang,
+        metric=named,
+        other=method_name(str(other or "?"), lang),
+        **comparison_numbers(float(check["diff"]), float(lo), float(hi)),
+    )
+
+
 def promotion_words(v: Verdict, lang: str) -> str:
     """The reason typed by whoever promoted or rolled back the model, on one line for
     Markdown, its phone and ID numbers masked (:func:`dashboard.text.shown_reason`, as a
@@ -648,9 +687,10 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     if v.versus_best is not None and v.model_value is not None:
         c = v.versus_best
         d = comparison_digits(c.lo, c.hi)
+        below = c.verdict == "tie" and c.diff < 0  # a tie with the point below: say so
         lines.append(
             t(
-                f"vd_versus_{c.verdict}",
+                "vd_versus_tie_below" if below else f"vd_versus_{c.verdict}",
                 lang,
                 metric=metric_name(v.metric, lang),
                 model=_n(v.model_value, d),
@@ -708,6 +748,14 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
                 "vd_gate_failed",
                 lang,
                 checks=sep.join(check_words(c, lang, v.metric) for c in v.failed),
+            )
+        )
+    if v.point_below:
+        lines.append(
+            t(
+                "vd_gate_point_below",
+                lang,
+                checks=sep.join(point_below_words(c, lang, v.metric) for c in v.point_below),
             )
         )
     champ = champion_words(v.champion, lang, tz, v.domain)

@@ -35,6 +35,18 @@ def ci_text(lo: float, hi: float) -> str:
     return f"95% CI [{ci_bound(lo)}, {ci_bound(hi)}]"
 
 
+def side_words(diff: float, lo: float, hi: float) -> str:
+    """``": win"``, ``": loss"`` or ``": tie, point below"`` (``above``, ``at 0``): the
+    comparison read from its CI the same way on both sides
+    (:func:`models.metrics.paired_verdict`), said in a check's detail beside the gate's
+    own decision, which it never changes (a "not worse" check passes a tie with its point
+    below, and says so)."""
+    from models.metrics import paired_verdict
+
+    word = paired_verdict(diff, lo, hi)
+    return "" if word == "n/a" else f": {word}"
+
+
 class NothingToLearn(ValueError):
     """A domain's data hold no label a model could learn from before any evaluation
     origin (e.g. no site failure in the training rows): nothing is trained, logged or
@@ -271,7 +283,7 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
     return {
         "check": name,
         "ok": bool(ok),
-        "detail": f"diff {c.diff:+.3f}, {ci_text(lo, hi)}{rule}"
+        "detail": f"diff {c.diff:+.3f}, {ci_text(lo, hi)}{side_words(c.diff, lo, hi)}{rule}"
         f"{resampled_words(unit)}, out of sample: {after} ({v} trained to {through})",
         "compared": True,
         **numbers,
@@ -388,8 +400,8 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
         "check": name,
         "ok": bool(hi >= 0),
         "detail": f"{whose}: TSS {tss['model']:.3f} vs {tss['rule']:.3f}, diff "
-        f"{tss['diff']:+.3f}, {ci_text(lo, hi)} (fails only if the CI lies below "
-        f"zero); POD {shown(pod)}, FAR {shown(far)}",
+        f"{tss['diff']:+.3f}, {ci_text(lo, hi)}{side_words(float(tss['diff']), lo, hi)} "
+        "(fails only if the CI lies below zero); POD {shown(pod)}, FAR {shown(far)}",
         **numbers,
         "diff": float(tss["diff"]),
         "ci": [lo, hi],
@@ -530,7 +542,8 @@ def gate(
         check = {
             "check": name,
             "ok": bool(np.isfinite(hi) and hi >= 0),
-            "detail": f"diff {comp['diff']:+.3f}, {ci_text(lo, hi)} "
+            "detail": f"diff {comp['diff']:+.3f}, {ci_text(lo, hi)}"
+            f"{side_words(float(comp['diff']), float(lo), float(hi))} "
             "(fails only if the CI lies below zero)",
             "metric": metric,
             "diff": float(comp["diff"]),
@@ -561,6 +574,7 @@ def gate(
             "check": f"beats {other}",
             "ok": bool(np.isfinite(lo) and lo > 0),
             "detail": f"diff {comp['diff']:+.3f}, {ci_text(lo, hi)}"
+            + side_words(float(comp["diff"]), float(lo), float(hi))
             + resampled_words(comp)
             + counted_words(comp, other),
             "against": other,

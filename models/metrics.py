@@ -667,3 +667,48 @@ def gap_closed_share(model: float, baseline: float, ceiling: float) -> float:
     """Share of the gap from ``baseline`` to ``ceiling`` closed by ``model`` (NaN if no gap)."""
     gap = ceiling - baseline
     return float((model - baseline) / gap) if np.isfinite(gap) and gap > 0 else float("nan")
+
+
+def paired_verdict(
+    diff: float, lo: float | None, hi: float | None, higher_is_better: bool = True
+) -> str:
+    """A model against the rule (or baseline) it is compared with, read from the paired
+    95 % CI of the difference (model minus rule), the same way on both sides: ``"win"``
+    (the CI lies wholly on the better side of 0), ``"loss"`` (wholly on the worse side),
+    else a tie, which says on which side its point estimate lies: ``"tie, point below"``
+    (the model behind the rule on the point estimate: for a metric where lower is better,
+    Brier or FAR, a higher value), ``"tie, point above"`` or ``"tie, point at 0"``;
+    ``"n/a"`` without a finite CI. A point estimate alone never makes a win, nor a loss."""
+    if lo is None or hi is None or not np.all(np.isfinite([diff, lo, hi])):
+        return "n/a"
+    sign = 1.0 if higher_is_better else -1.0
+    lo_b, hi_b = sorted((sign * float(lo), sign * float(hi)))
+    if lo_b > 0:
+        return "win"
+    if hi_b < 0:
+        return "loss"
+    d = sign * float(diff)
+    return "tie, point below" if d < 0 else "tie, point above" if d > 0 else "tie, point at 0"
+
+
+def point_below(verdict: str) -> bool:
+    """Whether a :func:`paired_verdict` is behind the rule on the point estimate (a loss
+    or a tie with the point below): what a summary must name, beside the losses."""
+    return verdict in ("loss", "tie, point below")
+
+
+def target_verdict(
+    value: float, lo: float | None, hi: float | None, threshold: float, strict: bool = False
+) -> str:
+    """A target "value >= threshold" (``strict``: "> threshold") read from the 95 % CI,
+    as :func:`paired_verdict` reads a difference: ``"met"`` only when the whole CI is on
+    the target's side, ``"missed"`` when the whole CI is on the other side, else ``"not
+    shown"`` (the point estimate alone decides nothing; the caller shows it and the CI).
+    ``"n/a"`` without a finite CI."""
+    if lo is None or hi is None or not np.all(np.isfinite([value, lo, hi])):
+        return "n/a"
+    above = lo > threshold if strict else lo >= threshold
+    if above:
+        return "met"
+    below = hi <= threshold if strict else hi < threshold
+    return "missed" if below else "not shown"

@@ -130,6 +130,26 @@ def test_training_rows_respect_label_windows() -> None:
     assert fit["origin"].max() < es["origin"].min() <= es["origin"].max() < cal["origin"].min()
 
 
+def test_training_rows_daily_origins_keep_only_closed_label_windows() -> None:
+    """Daily origins with a 7-day horizon: the six origins just before the refit origin
+    have label windows still open at it, so they are not training rows (frames spaced one
+    horizon apart cannot tell "label window ended" from "origin before the refit")."""
+    origins = pd.date_range("2024-03-01", periods=40, freq="1D", tz="UTC")
+    f = pd.DataFrame(
+        {
+            "origin": np.repeat(origins, 2),
+            "cell_x": np.tile([0, 1], len(origins)),
+            "cell_y": 0,
+            "label_count": 1,
+        }
+    )
+    refit = origins[30]
+    rows = training_rows(f, refit, ModelConfig(horizon_days=7, train_window_days=60, tz="UTC"))
+    assert rows["origin"].max() == refit - pd.Timedelta(days=7)
+    assert not rows["origin"].between(refit - pd.Timedelta(days=6), refit).any()
+    assert len(rows) == 2 * 24  # origins 0 .. 23: their windows end by origin 30
+
+
 def test_future_labels_cannot_change_a_forecast() -> None:
     """Scrambling every label not yet complete at an origin leaves its forecast unchanged."""
     f = _frame()

@@ -47,14 +47,15 @@ def test_every_city_gets_a_row_and_a_verdict_from_its_paired_ci() -> None:
         r.update(wall_s=1.0, command="riskwarn backtest ...")
     text = bench_cities.section_markdown({"cities": rows, "wall_s": 3.0, "command": "x"})
     assert (
-        "| chicago | 10 x 500 | 100 (7) | n/m | +0.500 [+0.100, +0.900] | n/m | better at 5% "
+        "| chicago | 10 x 500 | 100 (7) | n/m | +0.500 [+0.100, +0.900] | n/m | win at 5% "
         "| 0.14 | 0.20 |" in text
     )
     # DOMAIN.md's share (to the ex-post ceiling) first, the leave-one-out one beside it
     assert "| share of the gap to `ceiling` closed | to `ceiling_loo` |" in text
     assert "| chicago | `ceiling` (ex post) | 7.00 |" in text
-    assert "vancouver (kept aside)" in text and "within noise" in text
-    assert "**worse beyond noise** at 5%" in text
+    # a tie says where its point lies: behind the baseline on the point is named as such
+    assert "vancouver (kept aside)" in text and "| tie, point below at 5% |" in text
+    assert "**loss (worse beyond noise)** at 5%" in text
     assert "| cincinnati | skipped: not found |" in text
 
 
@@ -95,7 +96,10 @@ def test_a_loss_at_one_fraction_is_worse_beyond_noise_and_the_plain_booster_besi
     )
     text = bench_cities.section_markdown({"cities": [row], "wall_s": 3.0, "command": "x"})
     assert "| -2.000 [-3.000, -1.000] | +0.010 [-0.050, +0.060] |" in text
-    assert "**worse beyond noise** at 1% |" in text
+    assert (
+        "| **loss (worse beyond noise)** at 1%; tie, point at 0 at 10%; tie, point above at 5% |"
+        in text
+    )
     assert "| vancouver (kept aside) | xgboost, plain booster | 8.10 |" in text
     assert "| vancouver: plain booster | | | +0.100 [-0.100, +0.300]" in text
     assert "blend chosen at each refit: hist_count_all x 0.5" in text
@@ -129,9 +133,13 @@ def test_the_untouched_windows_say_when_the_ci_includes_zero() -> None:
     }
     text = report.untouched_verdict(res)
     assert "`long_run`" in text and "+0.066 [-0.009, +0.137]" in text
-    assert "**the CI includes zero**" in text
+    assert "**the CI includes zero**" in text and "tie, point above" in text
     res["model_minus_baseline_pooled"]["long_run"]["ci"] = [0.01, 0.1]
     assert "holds on the untouched windows" in report.untouched_verdict(res)
+    res["model_minus_baseline_pooled"]["long_run"].update(diff=-0.05, ci=[-0.1, 0.02])
+    assert "tie, point below" in report.untouched_verdict(res)
+    res["model_minus_baseline_pooled"]["long_run"]["ci"] = [-0.1, -0.01]
+    assert "loss: the CI lies below zero" in report.untouched_verdict(res)
 
 
 def test_a_section_already_flagged_by_hand_is_not_flagged_twice() -> None:

@@ -127,7 +127,8 @@ def test_models_checks_name_the_metric_and_what_the_ci_resampled(
     # (review revA, tests/test_verdict_below_random.py)
     assert (
         "ok  not worse than kde at PAI@1%: diff -0.092, 95% CI [-0.214, +0.000] (fails only "
-        "if the CI lies below zero); worse on the point estimate, not shown worse "
+        "if the CI lies below zero); tie, point below: worse on the point estimate, not beyond "
+        "noise "
         "(CI: paired bootstrap over forecast origins)" in out
     )
     assert "ok  calibration: ECE 0.0039, bound 0.0068\n" in out  # not a comparison

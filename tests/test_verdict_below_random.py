@@ -65,7 +65,7 @@ def test_models_checks_says_worse_on_the_point_estimate_and_keeps_the_sign() -> 
     line = check_line(check)
     assert "95% CI [-0.173, +0.00047]" in line and "0.000]" not in line
     assert check_state(check) == "ok"
-    assert "worse on the point estimate, not shown worse" in line
+    assert "tie, point below: worse on the point estimate, not beyond noise" in line
     better = {
         **check,
         "diff": 0.03,

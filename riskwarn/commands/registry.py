@@ -341,7 +341,8 @@ def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
     ``models.registry.check_summary``) names the metric it compares on, unless its name
     does ("not worse than kde at PAI@1%"), and what its 95% CI resampled. Its CI is
     written from the recorded bounds (:func:`models.gate.ci_text`), so -0.00047 never
-    reads "-0.000"; a pass that is worse on the point estimate says so. With the model's
+    reads "-0.000"; a pass that is worse on the point estimate says so ("tie, point
+    below", as the gate's detail says it since 2026-12-07). With the model's
     own value of its metric (``model_value``, metrics.json) below what a random pick
     scores, it says so in the models page's words (a PAI@5% "ok" against a baseline
     beside the page's "about 7.7 times worse than chance")."""
@@ -352,8 +353,9 @@ def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
     ci = check.get("ci")
     if isinstance(ci, list | tuple) and len(ci) == 2:
         detail = _CI_TEXT.sub(lambda _: ci_text(float(ci[0]), float(ci[1])), detail, count=1)
-    if _worse_not_shown(check):
-        detail += "; worse on the point estimate, not shown worse"
+    if _worse_not_shown(check) and "tie, point below" not in detail:
+        # a gate of before 2026-12-07 did not say where a tie's point lies
+        detail += "; tie, point below: worse on the point estimate, not beyond noise"
     compared_on = champion_sources_words(check, "en")
     if compared_on:  # a hotspot champion check: the events both were counted on
         detail += "; " + compared_on[:1].lower() + compared_on[1:].rstrip(".")
