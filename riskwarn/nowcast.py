@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # the nowcast's rule parameters live with the rules (the site model uses them too)
 DISPLACEMENT_TYPES = sensor_rules.DISPLACEMENT_TYPES
 NOWCAST_RULES = sensor_rules.NOWCAST_RULES
+ONE_HOUR = pd.Timedelta(hours=1)
 
 
 def model_level_policy(
@@ -59,14 +60,25 @@ def model_level_policy(
     :func:`models.site_levels.served_level_thresholds`): there a level tied with the one
     above means the model adds nothing of its own at it, and the tie is kept.
     """
-    from models.site_levels import untie_levels
-
     model = champion.python_model() if champion is not None else None
     fitted = getattr(model, "fitted", None)
-    th = getattr(fitted, "level_thresholds", None)
+    return threshold_level_policy(
+        getattr(fitted, "level_thresholds", None),
+        default,
+        levels_served=bool(getattr(fitted, "levels_served", False)),
+    )
+
+
+def threshold_level_policy(
+    th: Any, default: domains.LevelPolicy, levels_served: bool = False
+) -> domains.LevelPolicy:
+    """:func:`model_level_policy` from a fit's four level thresholds (``None``: the
+    domain's ``default``), so a backtest's saved thresholds give the policy serving uses."""
+    from models.site_levels import untie_levels
+
     if th is None or len(th) != 4:
         return default
-    if not getattr(fitted, "levels_served", False):
+    if not levels_served:
         th = untie_levels(th)
     # strictly increasing, as serving needs, with every level at or above its fitted
     # threshold warned at it (training's and the gate's rule, ``score >= threshold``): a
@@ -79,11 +91,117 @@ def model_level_policy(
             raise_at[k] = float(np.nextafter(raise_at[k + 1], -np.inf))
     raise_at = [max(t, 1e-9 * (k + 1)) for k, t in enumerate(raise_at)]
     ratio = min(h / r for h, r in zip(default.hold_at, default.raise_at, strict=True))
+    hold_at = [r * ratio for r in raise_at]
+    # levels one float apart can round together once scaled: keep them apart the same way
+    # (else LevelPolicy refused the policy and the nowcast could not publish at all)
+    for k in range(len(hold_at) - 2, -1, -1):
+        if hold_at[k] >= hold_at[k + 1]:
+            hold_at[k] = float(np.nextafter(hold_at[k + 1], -np.inf))
     return domains.LevelPolicy(
         tuple(raise_at),  # type: ignore[arg-type]
-        tuple(r * ratio for r in raise_at),  # type: ignore[arg-type]
+        tuple(hold_at),  # type: ignore[arg-type]
         default.max_high_per_county,
     )
+
+
+def publish_levels(
+    units: pd.DataFrame,
+    prob: np.ndarray,
+    policy: domains.LevelPolicy,
+    previous: pd.DataFrame,
+    hy: level_hold.Hysteresis = level_hold.BATCH_HYSTERESIS,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The levels one hourly run publishes (pure; :func:`nowcast_geohazard` calls it).
+
+    ``units``: ``unit_id``, ``county_code``, ``township_code``, ``sensor_level_rank``,
+    ``sensor_red``, ``sensor_reason``, ``health_status``, ``health_note``,
+    ``failure_in_hours``; ``prob``: the model's probability per unit (NaN: none);
+    ``previous``: the previous published run's warnings (``unit_id``, ``level_rank``,
+    ``evidence``; may be empty). The model's level with hysteresis against the previous
+    published level (:func:`riskwarn.warnings.assign_levels`), raised by the sensor
+    rules and health, then held as the stream holds it (one rule,
+    :func:`riskwarn.level_hold.hold_step`): raised at once, lowered only after a
+    sustained calm, so a slope at a threshold does not publish red/yellow/red hour to
+    hour. Returns the model's levels, the combined levels (``level_rank`` = published)
+    and the hold frame (indexed by ``unit_id``)."""
+    model_levels = rw.assign_levels(
+        units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
+        policy,
+        previous[["unit_id", "level_rank"]],
+    )
+    sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
+    levels = rw.combine_geohazard_levels(
+        model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
+    )
+    held = level_hold.held_levels(
+        list(levels["unit_id"]), levels["level_rank"].to_numpy(), previous, hy
+    ).set_index("unit_id")
+    levels["level_rank"] = held["level_rank"].reindex(levels["unit_id"]).to_numpy()
+    return model_levels, levels, held
+
+
+def published_site_levels(
+    rows: pd.DataFrame,
+    policy: Any,
+    step: pd.Timedelta = ONE_HOUR,
+    hy: level_hold.Hysteresis = level_hold.BATCH_HYSTERESIS,
+) -> np.ndarray:
+    """The levels the hourly nowcast would publish for a backtest's hourly rows.
+
+    ``rows``: ``site_id``, ``origin``, ``probability`` (the model's; NaN: no model, the
+    rules alone) and ``rules_level`` (the sensor rules' level, 0..4), one row per site
+    and origin; ``policy``: a :class:`~riskwarn.domains.LevelPolicy`, or a function of
+    the origin giving one (the fit serving then). Each origin goes through
+    :func:`publish_levels`, the nowcast's own step, with the previous run's published
+    levels as its ``previous`` (as ``previous_run_warnings`` reads them from the store:
+    the warned sites, with the hold's evidence); a site with no row one ``step``
+    earlier starts unheld, as the nowcast does after a gap. Sensors are taken as
+    healthy (a backtest row has a rules level). Returns the published level per row,
+    in ``rows``' order."""
+    keys = pd.DataFrame(
+        {"unit_id": rows["site_id"].astype(str).to_numpy(), "origin": rows["origin"].to_numpy()}
+    )
+    out = np.zeros(len(rows), dtype=int)
+    prob_all = rows["probability"].to_numpy(float)
+    rules_all = rows["rules_level"].to_numpy(int)
+    published: dict[pd.Timestamp, pd.DataFrame] = {}
+    empty = pd.DataFrame({"unit_id": [], "level_rank": [], "evidence": []})
+    for origin, idx in keys.groupby("origin", sort=True).indices.items():
+        o = pd.Timestamp(origin)
+        units = pd.DataFrame(
+            {
+                "unit_id": keys["unit_id"].to_numpy()[idx],
+                "county_code": None,
+                "township_code": None,
+                "sensor_level_rank": rules_all[idx],
+                "sensor_red": rules_all[idx] >= 4,
+                "sensor_reason": "",
+                "health_status": "ok",
+                "health_note": "",
+                "failure_in_hours": np.nan,
+            }
+        )
+        if units["unit_id"].duplicated().any():
+            raise ValueError(f"published_site_levels: a site twice at {o}")
+        pol = policy(o) if callable(policy) else policy
+        previous = published.pop(o - step, empty)
+        published = {t: f for t, f in published.items() if t > o - step}
+        _, _, held = publish_levels(units, prob_all[idx], pol, previous, hy)
+        out[idx] = held["level_rank"].reindex(units["unit_id"]).to_numpy(int)
+        warned = held.loc[held["level_rank"] > 0].reset_index()
+        published[o] = pd.DataFrame(
+            {
+                "unit_id": warned["unit_id"],
+                "level_rank": warned["level_rank"],
+                "evidence": [
+                    {"held_steps_below": int(n), "held_lower_to": int(t)} if n > 0 else {}
+                    for n, t in zip(
+                        warned["held_steps_below"], warned["held_lower_to"], strict=True
+                    )
+                ],
+            }
+        )
+    return out
 
 
 def site_sensor_state(
@@ -242,23 +360,8 @@ def nowcast_geohazard(
     )
     policy = model_level_policy(champion, domains.get(domain).levels)
     previous = previous_run_warnings(store, domain, origin)
-    model_levels = rw.assign_levels(
-        units[["unit_id", "county_code", "township_code"]].assign(probability=prob),
-        policy,
-        previous[["unit_id", "level_rank"]],
-    )
-    sensor_cols = ["unit_id", "sensor_level_rank", "sensor_red", "sensor_reason"]
-    levels = rw.combine_geohazard_levels(
-        model_levels, units[[*sensor_cols, "health_status", "health_note", "failure_in_hours"]]
-    )
-    # the combined level is held as the stream holds it (one rule, level_hold.hold_step):
-    # raised at once, lowered only after a sustained calm, so a slope at a threshold does
-    # not publish red/yellow/red hour to hour
     hy = level_hold.BATCH_HYSTERESIS
-    held = level_hold.held_levels(
-        list(levels["unit_id"]), levels["level_rank"].to_numpy(), previous, hy
-    ).set_index("unit_id")
-    levels["level_rank"] = held["level_rank"].reindex(levels["unit_id"]).to_numpy()
+    model_levels, levels, held = publish_levels(units, prob, policy, previous, hy)
     levels["score"] = score
     # the rule and health sentences travel as bilingual reason items (below)
     levels["sensor_reason"] = ""

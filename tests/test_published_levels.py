@@ -1,0 +1,146 @@
+"""The levels the hourly nowcast publishes, from a backtest's hourly rows (review:
+the benches scored the raw hourly levels, the nowcast publishes them through
+hysteresis and a 6-hour hold). :func:`riskwarn.nowcast.published_site_levels` runs the
+nowcast's own step (:func:`riskwarn.nowcast.publish_levels`) hour by hour."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from riskwarn import domains
+from riskwarn.level_hold import BATCH_HYSTERESIS
+from riskwarn.nowcast import nowcast_geohazard, published_site_levels
+from riskwarn.store import Store
+from tests.test_nowcast_hold import DOMAIN, _run_rows, _seed_red, _steady_lake
+
+T0 = pd.Timestamp("2024-07-10T12:00Z")
+POLICY = domains.LevelPolicy((0.1, 0.2, 0.3, 0.4), (0.075, 0.15, 0.225, 0.3))
+
+
+def _rows(site: str, probs: list[float], rules: list[int], start: int = 0) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "site_id": site,
+            "origin": T0 + pd.to_timedelta(np.arange(start, start + len(probs)), unit="h"),
+            "probability": probs,
+            "rules_level": rules,
+        }
+    )
+
+
+def test_published_levels_agree_with_the_nowcast_run_hour_by_hour(settings):
+    """The same inputs (a red published an hour before t0, then the rules calm, no
+    model) through the real nowcast and through the backtest function."""
+    need = BATCH_HYSTERESIS.lower_after_steps
+    _steady_lake(settings, T0, hours_after=need + 1)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    _seed_red(store, "s1", T0 - pd.Timedelta(hours=1))
+    nowcast = []
+    for k in range(need + 1):
+        origin = T0 + pd.Timedelta(hours=k)
+        nowcast_geohazard(settings, origin, store=store)
+        w = _run_rows(store, origin).set_index("unit_id")
+        nowcast.append(int(w.loc["s1", "level_rank"]) if "s1" in w.index else 0)
+    rows = pd.concat(
+        [
+            _rows("s1", [np.nan] * (need + 2), [4] + [0] * (need + 1), start=-1),
+            _rows("s2", [np.nan] * (need + 2), [0] * (need + 2), start=-1),
+        ],
+        ignore_index=True,
+    )
+    got = published_site_levels(rows, domains.get(DOMAIN).levels)
+    assert list(got[rows["site_id"] == "s1"][1:]) == nowcast
+    assert nowcast == [4] * (need - 1) + [0, 0]
+    assert not got[rows["site_id"] == "s2"].any()
+
+
+def test_published_levels_hold_the_model_against_the_published_level():
+    # red at 0.45; 0.32 is only orange to raise but holds a published red (>= 0.3);
+    # the held red (rules calm, model 0) is kept by 0.31 at hour 3, which restarts the
+    # 6-hour count; lowered at the 6th hour below; a rise (0.25: yellow) at once
+    p = [0.45, 0.32, 0.0, 0.31, 0, 0, 0, 0, 0, 0, 0.25]
+    rows = pd.concat(
+        [
+            _rows("a", p, [0] * len(p)),
+            # a site with a gap: the hour after it starts unheld
+            _rows("b", [0.45, 0.0], [0, 0]),
+            _rows("b", [0.0, 0.0], [1, 0], start=5),
+        ],
+        ignore_index=True,
+    )
+    got = published_site_levels(rows, POLICY)
+    assert list(got[:11]) == [4] * 9 + [0, 2]
+    assert list(got[11:]) == [4, 4, 1, 1]
+    # the raw levels (as scored) for contrast: raised at each hour alone
+    raised = [4, 3, 0, 3, 0, 0, 0, 0, 0, 0, 2]
+    assert list(got[:11]) != raised
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_site_served_levels.py"
+    spec = importlib.util.spec_from_file_location("bench_site_served_levels", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_bench_reports_levels_as_published():
+    """A tiny score frame: one site, the model red for one hour then calm, the rules
+    calm; a failure at hour 10 (label 1 from hour 4). As scored the model warns 1 row
+    (POD 0, FAR 1); as published it holds red 6 hours (POD 2/6, FAR 4/6)."""
+    bench = _bench()
+    n = 10
+    origin = pd.Timestamp("2025-07-01T00:00Z") + pd.to_timedelta(np.arange(n), unit="h")
+    label = (np.arange(n) >= 4).astype(int)
+    score = np.r_[0.6, np.zeros(n - 1)]
+    base = pd.DataFrame({"origin": origin, "site_id": "s", "label": label})
+    scores = pd.concat(
+        [
+            base.assign(method="xgboost", score=score, level=np.where(score >= 0.4, 4, 0)),
+            base.assign(method="sensor_rules", score=0.0, level=0),
+        ],
+        ignore_index=True,
+    )
+    fits = pd.DataFrame(
+        {"refit_origin": [origin[0]], "model_level_thresholds": [[0.1, 0.2, 0.3, 0.4]]}
+    )
+    pub = bench.published(scores, fits, "geohazard_hourly")
+    assert list(pub["served_pub"]) == [4] * 6 + [0] * 4
+    assert not pub["rules_pub"].any()
+    events = pd.DataFrame({"site_id": ["s"], "occurred_at": [origin[0] + pd.Timedelta(hours=10)]})
+    recs = bench.compare(scores, "UTC", 20, pub, events, 24.0)
+    red = {(r["basis"], r["option"]): r for r in recs if r["level"] == "red"}
+    scored, published = red[("scored", "served")], red[("published", "served")]
+    assert scored["far"][0] == 1.0 and scored["pod"][0] == 0.0
+    assert published["warned_share"][0] == 0.6
+    assert np.isclose(published["pod"][0], 2 / 6) and np.isclose(published["far"][0], 4 / 6)
+    assert published["pod"][1] == 0.0 and np.isnan(published["far"][1])  # rules: none
+    # the lead time of the first red before the failure: 10 h, both ways
+    assert scored["lead"][0] == 10.0 and published["lead"][0] == 10.0
+    assert np.isnan(published["lead"][1])  # the rules never warned red
+    lines = bench.markdown(recs, 20)
+    assert any("| red | published | served |" in x for x in lines)
+
+
+def test_a_champion_with_three_tied_levels_can_be_served():
+    """A fit whose blue, yellow and orange thresholds tie (a real hourly backtest's first
+    refit: 0.4232.. three times, red 0.4985..) is served at raise thresholds one float
+    apart; their hold thresholds (x 0.75) rounded together and LevelPolicy refused the
+    policy, so the nowcast could not publish. Now they stay apart, below the raises."""
+    from types import SimpleNamespace
+
+    from riskwarn.nowcast import model_level_policy
+
+    th = [0.4232343505510443] * 3 + [0.4984972581969385]
+    fitted = SimpleNamespace(level_thresholds=th, levels_served=False)
+    champion = SimpleNamespace(python_model=lambda: SimpleNamespace(fitted=fitted))
+    policy = model_level_policy(champion, domains.get(DOMAIN).levels)  # type: ignore[arg-type]
+    assert policy.raise_at[2:] == (th[2], th[3])
+    assert all(a < b for a, b in zip(policy.hold_at, policy.hold_at[1:], strict=False))
+    assert all(h < r for h, r in zip(policy.hold_at, policy.raise_at, strict=True))
