@@ -113,13 +113,19 @@ def version_label(version: str) -> str:
     return version if version[:1] in ("v", "V") else f"v{version}"
 
 
+def scoring_how(domain: str) -> str:
+    """How DOMAIN's next forecasts are made: the command, and the DAG that runs it on a
+    schedule (when one does)."""
+    dag = domains.get(domain).scored_by
+    command = f"`riskwarn score {domain} --origin ...`"
+    return command + (f" or the scheduled {dag} DAG" if dag else "")
+
+
 def serving_note(domain: str, published: str | None) -> str:
     """What a moved champion alias changes now and what next, in one line: the
     published warnings stay those of the last scoring run (of ``published``, the model
     version behind it, None: none published) until the next one, which loads the new
     champion (the dashboard says this too). Names the command and the scheduled DAG."""
-    from riskwarn.commands.train import scoring_how
-
     how = scoring_how(domain)
     if not published:
         return f"no warnings are published yet; the next scoring run uses the new champion: {how}"
@@ -180,7 +186,8 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
     if out["changed"]:
         before = version_label(out["previous"]) if out["previous"] else "unset"
         click.echo(f"riskwarn-{domain}@champion: {before} -> {version_label(version)}")
-        click.echo(serving_note(domain, published))
+        if out["previous"] != version:  # the alias set again on the same version: no change
+            click.echo(serving_note(domain, published))
         if out.get("alias_missing"):
             click.echo(
                 f"(MLflow's champion alias was missing, deleted outside riskwarn; it is set "

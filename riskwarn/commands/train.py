@@ -78,7 +78,7 @@ def train(
             f"ended run {run_id} of riskwarn-{domain} as KILLED: a training that died left it "
             "RUNNING (its tag riskwarn.abandoned says why)"
         )
-    from riskwarn.commands.registry import short_reason, version_label
+    from riskwarn.commands.registry import scoring_how, short_reason, version_label
 
     before = result["champion_before"]
     stays = version_label(str(before)) if before else "unset"
@@ -104,11 +104,3 @@ def train(
         f"to see why: {checks}; to serve it anyway: riskwarn promote {domain} "
         f"{version} --force --reason ..."
     )
-
-
-def scoring_how(domain: str) -> str:
-    """How DOMAIN's next forecasts are made: the command, and the DAG that runs it on a
-    schedule (when one does)."""
-    dag = domains.get(domain).scored_by
-    command = f"`riskwarn score {domain} --origin ...`"
-    return command + (f" or the scheduled {dag} DAG" if dag else "")
