@@ -125,6 +125,24 @@ def fmt_day(ts: Any, lang: str, tz: str) -> str:
     return f"{local.month}月{local.day}日" if lang == "zh" else f"{local.day} {local:%b}"
 
 
+def fmt_zone(tz: str, lang: str, at: Any) -> str:
+    """The display zone and its offset from UTC at ``at`` (a zone with summer time has
+    two): ``Asia/Shanghai (UTC+8)`` / ``北京时间（比协调世界时早8小时）``."""
+    local = to_local(at, tz)
+    offset = local.utcoffset() if local is not None else None
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    hours, rest = divmod(abs(minutes), 60)
+    if lang == "zh":
+        name = i18n.ZONE_NAMES_ZH.get(tz, tz)
+        if minutes == 0:
+            return name
+        span = f"{hours}小时" + (f"{rest}分" if rest else "")
+        return f"{name}（比协调世界时{'早' if minutes > 0 else '晚'}{span}）"
+    if minutes == 0:
+        return tz if tz in ("UTC", "Etc/UTC") else f"{tz} (UTC)"
+    return f"{tz} (UTC{'+' if minutes > 0 else '-'}{hours}" + (f":{rest:02d}" if rest else "") + ")"
+
+
 def fmt_points(delta: float, lang: str) -> str:
     """A change of a share in percentage points: ``+1.2 个百分点`` / ``+1.2 pp``."""
     return f"{delta * 100:+.1f} 个百分点" if lang == "zh" else f"{delta * 100:+.1f} pp"

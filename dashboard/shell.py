@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard import auth, page_index, queries, sessions
-from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, t
+from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, fmt_zone, t
 from riskwarn.settings import Settings
 from riskwarn.store import STORE_ERRORS
 
@@ -633,6 +633,10 @@ def data_as_of(settings: Settings, lg: str, snap: queries.Snapshot) -> None:
     )
     if clock["replay"]:
         line += " " + t("as_of_replay", lg)
+    # the zone of these times and of every other on the page (its offset as at the
+    # newest origin shown, else now: a zone with summer time has two)
+    at = clock["origin"] if clock["origin"] is not None else datetime.now(UTC)
+    line += " " + t("times_zone", lg, zone=fmt_zone(tz, lg, at))
     st.caption(line, help=None)
 
 

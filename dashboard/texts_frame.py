@@ -78,6 +78,12 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Data as of: latest event {event} · latest reading {reading} · "
         "forecast origin {origin}",
     },
+    # every page's dates and times are in the display zone; the command line writes UTC
+    # ("created 2026-12-07T03:39Z"): said once per page, beside "Data as of"
+    "times_zone": {
+        "zh": "页面时间均为{zone}；命令行显示协调世界时（时间后带 `Z`）。",
+        "en": "Times on this page are in {zone}; the command line writes UTC (a time ending in Z).",
+    },
     "as_of_replay": {
         "zh": "（历史数据回放：各类预警按其自身最新起报时间判断是否仍有效）",
         "en": "(replay of past data: each domain's warnings in force are judged at its own "

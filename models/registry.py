@@ -1391,10 +1391,11 @@ def _promote(
     spell = served_before(store, name, version) if store is not None else None
     if failed_gate and not force:
         why = (
-            "failed its promotion gate (see the run's model card)"
+            f"failed its promotion gate (its checks: `riskwarn models {domain} --checks`)"
             if gate == "fail"
             else "could not be judged by its promotion gate (a comparison could not be "
-            "computed, e.g. no event in the evaluation window; see the run's gate.json)"
+            f"computed, e.g. no event in the evaluation window; see "
+            f"`riskwarn models {domain} --checks`)"
             if gate == NOT_JUDGED
             else "has no gate outcome (its training did not finish judging it)"
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import sys
 from typing import Any
 
@@ -82,6 +83,37 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# MLflow warnings that every `riskwarn train` printed and that say nothing about the run:
+# logger -> the start of the message. The models are riskwarn's own PythonModel classes,
+# pickled on purpose and loaded only from riskwarn's registry; the conda spec of a model
+# without a pinned pip is not used (models are served from this environment). Only these
+# two messages are dropped: every other record of these loggers passes.
+KNOWN_LIBRARY_NOISE: dict[str, tuple[str, ...]] = {
+    "mlflow.pyfunc": ("Passing a Python object as `python_model` causes it to be serialized",),
+    "mlflow.utils.environment": ("Failed to resolve installed pip version.",),
+}
+
+
+class _DropKnownNoise(logging.Filter):
+    def __init__(self, starts: tuple[str, ...]) -> None:
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.levelno == logging.WARNING and record.getMessage().startswith(self.starts)
+        )
+
+
+def quiet_known_library_noise() -> None:
+    """Drop the :data:`KNOWN_LIBRARY_NOISE` records (idempotent): a filter on each
+    named logger, by level and message, so nothing else of MLflow's is hidden."""
+    for name, starts in KNOWN_LIBRARY_NOISE.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropKnownNoise) for f in logger.filters):
+            logger.addFilter(_DropKnownNoise(starts))
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -107,6 +139,7 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="riskwarn")
 def cli() -> None:
     """riskwarn: city-level risk scoring and early warning."""
+    quiet_known_library_noise()  # here, not in main(): also under click's test runner
 
 
 def main(argv: list[str] | None = None) -> int:

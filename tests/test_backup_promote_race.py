@@ -134,7 +134,7 @@ def test_a_promotion_during_a_backup_restores_consistently(home: Settings, tmp_p
     out_b, err_b = b.communicate(timeout=600)
     assert a.returncode == 0, err_a[-3000:]
     assert b.returncode == 0, err_b[-3000:]
-    assert "riskwarn-incidents@champion: 1 -> 2" in out_b, out_b
+    assert "riskwarn-incidents@champion: v1 -> v2" in out_b, out_b
     assert (marks / "promote-ready").exists(), time.monotonic() - t0
     folder = Path(out_a.strip().splitlines()[-1])
     client = reg.configure(home.resolved_mlflow_uri)

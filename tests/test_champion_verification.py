@@ -150,7 +150,7 @@ def test_promote_takes_a_version_written_as_in_the_messages(
     monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
     done = CliRunner().invoke(cli, ["promote", "incidents", "v1", "--reason", "first"])
     assert done.exit_code == 0, done.output
-    assert "riskwarn-incidents@champion: unset -> 1" in done.output
+    assert "riskwarn-incidents@champion: unset -> v1" in done.output
     assert reg.champion_version(home["client"], "incidents") == home["v1"]
 
 

@@ -170,7 +170,8 @@ def test_promoting_the_champion_after_its_alias_was_deleted_says_so(
     client.delete_registered_model_alias(NAME, reg.CHAMPION)
     assert main(["promote", DOMAIN, "1", "--reason", "restore the alias"]) == 0
     out, err = capsys.readouterr()
-    assert "1 -> 1" in out, out
+    assert "v1 -> v1" in out, out
+    assert "next scoring run" not in out  # the same version serves, before and after
     assert "alias was missing" in err, err
     assert reg.champion_version(client, DOMAIN) == "1"
     move = store.audit_entries("model", NAME, ("promote",))[0]["details"]

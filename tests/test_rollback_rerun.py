@@ -267,7 +267,7 @@ def test_the_cli_says_an_interrupted_rollback_was_recorded_and_stops(
     monkeypatch.setattr(commands, "move_actor", lambda _: "t")
     got = CliRunner().invoke(commands.rollback, ["dispute_cases", "--reason", "again"])
     assert got.exit_code == 0, got.output
-    assert "an interrupted rollback 3 -> 2 (by t, started" in got.output
+    assert "an interrupted rollback v3 -> v2 (by t, started" in got.output
     assert got.output.rstrip().endswith("recorded; nothing more rolled back")
     assert reg.champion_version(client, "dispute_cases") == "2"
 
@@ -353,10 +353,10 @@ def test_the_cli_rollback_from_is_a_no_op_once_made_and_refused_otherwise(
     args = ["dispute_cases", "--from", "v3", "--reason", "bad v3"]
     first = CliRunner().invoke(commands.rollback, args)
     assert first.exit_code == 0, first.output
-    assert "riskwarn-dispute_cases@champion: 3 -> 2" in first.output
+    assert "riskwarn-dispute_cases@champion: v3 -> v2" in first.output
     again = CliRunner().invoke(commands.rollback, args)
     assert again.exit_code == 0, again.output
-    assert "already rolled back 3 -> 2 (by t at " in again.output
+    assert "already rolled back v3 -> v2 (by t at " in again.output
     assert again.output.rstrip().endswith("nothing more rolled back")
     other = CliRunner().invoke(commands.rollback, ["dispute_cases", "--from", "4", "--reason", "x"])
     assert other.exit_code == 1

@@ -113,6 +113,34 @@ def version_label(version: str) -> str:
     return version if version[:1] in ("v", "V") else f"v{version}"
 
 
+def scoring_how(domain: str) -> str:
+    """How DOMAIN's next forecasts are made: the command, and the DAG that runs it on a
+    schedule (when one does)."""
+    dag = domains.get(domain).scored_by
+    command = f"`riskwarn score {domain} --origin ...`"
+    return command + (f" or the scheduled {dag} DAG" if dag else "")
+
+
+def serving_note(domain: str, published: str | None) -> str:
+    """What a moved champion alias changes now and what next, in one line: the
+    published warnings stay those of the last scoring run (of ``published``, the model
+    version behind it, None: none published) until the next one, which loads the new
+    champion (the dashboard says this too). Names the command and the scheduled DAG."""
+    how = scoring_how(domain)
+    if not published:
+        return f"no warnings are published yet; the next scoring run uses the new champion: {how}"
+    return (
+        f"the published warnings stay {version_label(published)}'s until the next scoring "
+        f"run, which uses the new champion: {how}"
+    )
+
+
+def _published_version(store: Any, domain: str) -> str | None:
+    run = store.published_run(domain)
+    version = (run or {}).get("model_version")
+    return None if version in (None, "") else str(version)
+
+
 @click.command(epilog=DOMAIN_EPILOG)
 @DOMAIN_ARG
 @click.argument("version")
@@ -151,24 +179,31 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
         raise kind(
             f"cannot promote riskwarn-{domain} {version_label(version)}: {str(exc).splitlines()[0]}"
         ) from None
+    else:
+        published = _published_version(store, domain) if out["changed"] else None
     finally:
         store.close()
     if out["changed"]:
-        click.echo(f"riskwarn-{domain}@champion: {out['previous'] or 'unset'} -> {version}")
+        before = version_label(out["previous"]) if out["previous"] else "unset"
+        click.echo(f"riskwarn-{domain}@champion: {before} -> {version_label(version)}")
+        if out["previous"] != version:  # the alias set again on the same version: no change
+            click.echo(serving_note(domain, published))
         if out.get("alias_missing"):
             click.echo(
                 f"(MLflow's champion alias was missing, deleted outside riskwarn; it is set "
-                f"again, to {version}; riskwarn's record, {out['previous']}, is what served)",
+                f"again, to {version_label(version)}; riskwarn's record, "
+                f"{version_label(str(out['previous']))}, is what served)",
                 err=True,
             )
         elif out.get("alias_was"):
             click.echo(
-                f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
-                f"riskwarn's record, {out['previous']}, is what served)",
+                f"(MLflow's alias pointed at {version_label(str(out['alias_was']))}, moved "
+                f"outside riskwarn; riskwarn's record, {version_label(str(out['previous']))}, "
+                "is what served)",
                 err=True,
             )
     else:
-        click.echo(f"riskwarn-{domain}@champion already at {version}")
+        click.echo(f"riskwarn-{domain}@champion already at {version_label(version)}")
 
 
 @click.command("models", epilog=DOMAIN_EPILOG)
@@ -493,13 +528,16 @@ def rollback(domain: str, reason: str, from_version: str | None) -> None:
                 f"(train one: riskwarn train {domain})"
             )
         raise click.ClickException(said) from None
+    else:
+        published = _published_version(store, domain)
     finally:
         store.close()
     if out.get("settled"):  # an interrupted rollback had moved the alias: that one only
         started = (out.get("recovered") or {}).get("started") or "?"
         click.echo(
-            f"riskwarn-{domain}@champion: an interrupted rollback {out.get('previous')} -> "
-            f"{out['version']} (by {out.get('actor') or '?'}, started {started[:10]} {started[11:16]}Z) had "
+            f"riskwarn-{domain}@champion: an interrupted rollback "
+            f"{version_label(str(out.get('previous')))} -> "
+            f"{version_label(out['version'])} (by {out.get('actor') or '?'}, started {started[:10]} {started[11:16]}Z) had "
             "moved the alias: recorded; nothing more rolled back"
         )
         return
@@ -507,17 +545,22 @@ def rollback(domain: str, reason: str, from_version: str | None) -> None:
         at = out.get("at")
         when = f" at {at:%Y-%m-%d %H:%M}Z" if at is not None else ""
         click.echo(
-            f"riskwarn-{domain}@champion: already rolled back {out.get('previous')} -> "
-            f"{out['version']} (by {out.get('actor') or '?'}{when}); nothing more rolled back"
+            f"riskwarn-{domain}@champion: already rolled back "
+            f"{version_label(str(out.get('previous')))} -> "
+            f"{version_label(out['version'])} (by {out.get('actor') or '?'}{when}); nothing more rolled back"
         )
         return
     for skipped in out.get("skipped") or []:  # another domain's model, or deleted
         click.echo(f"skipped {skipped}: not a champion of {domain}", err=True)
-    click.echo(f"riskwarn-{domain}@champion: {out['previous']} -> {out['version']}")
+    click.echo(
+        f"riskwarn-{domain}@champion: {version_label(str(out['previous']))} -> "
+        f"{version_label(out['version'])}"
+    )
+    click.echo(serving_note(domain, published))
     if out.get("alias_was"):
         click.echo(
-            f"(MLflow's alias pointed at {out['alias_was']}, moved outside riskwarn; "
-            f"riskwarn's record, {out['previous']}, is what served)",
+            f"(MLflow's alias pointed at {version_label(str(out['alias_was']))}, moved outside "
+            f"riskwarn; riskwarn's record, {version_label(str(out['previous']))}, is what served)",
             err=True,
         )
 

@@ -78,14 +78,29 @@ def train(
             f"ended run {run_id} of riskwarn-{domain} as KILLED: a training that died left it "
             "RUNNING (its tag riskwarn.abandoned says why)"
         )
+    from riskwarn.commands.registry import scoring_how, short_reason, version_label
+
+    before = result["champion_before"]
+    stays = version_label(str(before)) if before else "unset"
     if result.get("not_trained"):
         click.echo(f"riskwarn-{domain} {result['gate']}")
-        click.echo(f"champion stays {result['champion_before'] or 'unset'}")
+        click.echo(f"champion stays {stays}")
         return
-    click.echo(f"run {result['mlflow_run_id']}: riskwarn-{domain} version {result['version']}")
-    click.echo(result["gate"])
+    version = version_label(str(result["version"]))
+    click.echo(f"run {result['mlflow_run_id']}: riskwarn-{domain} {version}")
+    # the gate's summary runs to ~900 characters: its verdict and failing checks here,
+    # the whole of it under `riskwarn models DOMAIN --checks`
+    click.echo(short_reason(str(result["gate"])).removesuffix(" (--checks: in full)"))
+    checks = f"riskwarn models {domain} --checks"
+    if result["promoted"]:
+        click.echo(f"promoted to champion ({stays} -> {version}); the gate's checks: {checks}")
+        click.echo(
+            f"the published warnings stay the last scoring run's until the next one, "
+            f"which uses {version}: {scoring_how(domain)}"
+        )
+        return
+    click.echo(f"not promoted; champion stays {stays}")
     click.echo(
-        "promoted to champion"
-        if result["promoted"]
-        else f"not promoted; champion stays {result['champion_before'] or 'unset'}"
+        f"to see why: {checks}; to serve it anyway: riskwarn promote {domain} "
+        f"{version} --force --reason ..."
     )
