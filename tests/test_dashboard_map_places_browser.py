@@ -108,7 +108,12 @@ def test_markers_are_drawn_in_their_levels_at_1280_and_390(
                     for i, domain in enumerate(("incidents", "disputes")):
                         if i:
                             page.get_by_role("tab", name=t(f"domain_{domain}", lang)).click()
-                        page.wait_for_function(f"() => !!({_VISIBLE_MAP_JS})()")
+                        # the deck's canvas exists before deck.gl sizes it (300 x 150, the
+                        # canvas default, under load: CI of 2026-12-07): wait for its size
+                        page.wait_for_function(
+                            f"() => {{ const b = ({_VISIBLE_MAP_JS})(); "
+                            f"return !!b && b.height === {MAP_HEIGHT}; }}"
+                        )
                         deck = overview_deck(city, domain, lang, fit)
                         rows = {x["id"]: x for x in deck["layers"]}["warned-places"]["data"]
                         where = f"{domain} {lang} {width}"
