@@ -556,29 +556,43 @@ def decided_words(
     decided: Mapping[str, Any], lang: str, tz: str, people: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """A recorded decision (``last_review``) as the ``reviewer``, ``at``, ``action`` and
-    ``reason`` of a Markdown message in ``lang``. The reviewer's name and reason are data:
+    ``reason`` of a Markdown message in ``lang``; a dismissal's action with the level it
+    set aside ("Dismiss (was Orange (II))", :func:`set_aside`). The reviewer's name and reason are data:
     escaped, on one line, so they cannot format the message, link or fetch an image
     (``![x](http://host/x.png)`` would make the reader's browser fetch it)."""
     from dashboard.i18n import fmt_datetime
     from dashboard.text import md_line
 
     login = decided.get("reviewer") or "?"
+    action = str(decided.get("action") or "accept")
+    level = set_aside(decided) if action == "dismiss" else decided.get("to_level")
     return {
         "reviewer": md_line(person(str(login), people or {}, lang)),
         "at": fmt_datetime(decided.get("reviewed_at"), lang, tz),
-        "action": action_words(decided.get("action") or "accept", decided.get("to_level"), lang),
+        "action": action_words(action, level, lang),
         "reason": md_line(shown_reason(decided.get("reason"), lang)),
     }
 
 
 def action_words(action: str, level: str | None, lang: str) -> str:
     """A decision in words, an adjustment with the level it set: "调整为橙色（II级）" /
-    "adjust to Orange (II)" (before, only "调整等级 / Adjust level")."""
+    "adjust to Orange (II)" (before, only "调整等级 / Adjust level"); a dismissal with
+    ``level`` (the level it set aside) "排除（原橙色（II级））" / "Dismiss (was Orange (II))"."""
     from dashboard.i18n import level_label, t
 
     if action == "adjust" and level:
         return t("adjust_to", lang, level=level_label(level, lang))
+    if action == "dismiss" and level:
+        return t("dismiss_was", lang, level=level_label(level, lang))
     return t(f"action_{action}", lang)
+
+
+def set_aside(decided: Mapping[str, Any]) -> str | None:
+    """The level a recorded dismissal (a ``warning_reviews`` row as a mapping) set aside:
+    its ``dismissed_level`` (migration 0015: a dismissed warning dismissed again has no
+    ``from_level`` but keeps the level the first dismissal set aside), else its
+    ``from_level``; None when neither is recorded."""
+    return _level(decided.get("dismissed_level")) or _level(decided.get("from_level"))
 
 
 def outcome_words(
@@ -613,7 +627,7 @@ def outcome_words(
             outcome = t("outcome_stays", lang, level=level_label(to, lang))
         else:
             outcome = t("outcome_returns", lang, level=level_label(to, lang)) + by
-            was = last.get("from_level") if last.get("action") == "dismiss" else None
+            was = set_aside(last) if last.get("action") == "dismiss" else None
             if isinstance(was, str) and was != to:
                 outcome += t("outcome_not_restored", lang, level=level_label(was, lang))
     elif action == "adjust":
@@ -741,8 +755,12 @@ def trail_frame(
             "reason": shown_reason(r.reason, lang),
             "warning_version": r.warning_version,
             "decision": True,
+            "was_from": was_from,
+            "was_to": was_to,
         }
-        for r in reviews.itertuples()
+        for r, (was_from, was_to) in zip(
+            reviews.itertuples(), dismissed_levels(reviews), strict=True
+        )
     ]
     rows += [
         {
@@ -754,22 +772,63 @@ def trail_frame(
             "reason": event_why(e, lang),
             "warning_version": (e.get("details") or {}).get("version"),
             "decision": False,
+            "was_from": None,
+            "was_to": None,
         }
         for e in events
     ]
-    frame = pd.DataFrame(rows, columns=[*TRAIL_COLUMNS, "decision"])
+    frame = pd.DataFrame(rows, columns=[*TRAIL_COLUMNS, "decision", "was_from", "was_to"])
     if frame.empty:
         return frame
     at = pd.to_datetime(frame["reviewed_at"], utc=True)
     return frame.iloc[at.argsort(kind="stable")].reset_index(drop=True)
 
 
+def dismissed_levels(reviews: Any) -> list[tuple[str | None, str | None]]:
+    """Per review decision of ``reviews`` (one warning's ``warning_reviews``, oldest first)
+    the level a dismissal had set aside, for its two level cells: ``from`` of a decision
+    taken on a dismissed warning (the store records its ``from_level`` as none), ``to``
+    of a dismissal; None where the cell is not a dismissed one or the level is unknown.
+    A dismissal's level is its ``dismissed_level`` (migration 0015), else its
+    ``from_level``, else (a dismissed warning dismissed again, recorded before 0015) that
+    of the dismissal before it, as the migration fills it."""
+    out: list[tuple[str | None, str | None]] = []
+    carried: str | None = None  # the level the dismissal in force set aside
+    for r in reviews.itertuples():
+        from_level = _level(getattr(r, "from_level", None))
+        was_from = carried if from_level is None else None
+        if r.action == "dismiss":
+            carried = _level(getattr(r, "dismissed_level", None)) or from_level or was_from
+            out.append((was_from, carried))
+        else:
+            carried = None
+            out.append((was_from, None))
+    return out
+
+
+def _level(value: Any) -> str | None:
+    """A level column's value: the level, or None for a missing one (None, NaN)."""
+    return value if isinstance(value, str) and value else None
+
+
+def dismissed_words(level: str | None, lang: str) -> str:
+    """A dismissed warning's level cell: "Dismissed (was Orange (II))" / "已排除（原橙色（II级））"
+    with the level its dismissal set aside, "Dismissed" / "已排除" where it is unknown."""
+    from dashboard.i18n import level_label, t
+
+    if level is None:
+        return t("state_dismissed", lang)
+    return t("pick_dismissed", lang, level=level_label(level, lang))
+
+
 def shown_trail(trail: Any, lang: str, tz: str) -> Any:
     """The trail (:func:`trail_frame`) as shown: :data:`TRAIL_COLUMNS` in the reader's
-    words. A decision's missing level is the warning dismissed ("Dismissed" / "已排除":
+    words. A decision's missing level is the warning dismissed, with the level the
+    dismissal set aside where known ("Dismissed (was Orange (II))" / "已排除（原橙色（II级））":
     the store records none in force, ``from_level`` of a decision taken on a dismissed
-    warning, ``to_level`` of a dismissal), not "—", which read as if an accept had
-    come from nowhere; a publication's event has no level ("—")."""
+    warning, ``to_level`` of a dismissal, whose ``dismissed_level`` says what it set
+    aside), not "—", which read as if an accept had come from nowhere; a publication's
+    event has no level ("—")."""
     from dashboard.i18n import localise_frame, t
 
     shown = localise_frame(
@@ -781,9 +840,13 @@ def shown_trail(trail: Any, lang: str, tz: str) -> Any:
         levels=("from_level", "to_level"),
     )
     if "decision" in trail:
-        for col in ("from_level", "to_level"):
+        for col, was in (("from_level", "was_from"), ("to_level", "was_to")):
             none = trail["decision"].astype(bool).to_numpy() & trail[col].isna().to_numpy()
-            shown.loc[none, t(TRAIL_COLUMNS[col], lang)] = t("state_dismissed", lang)
+            levels = trail[was] if was in trail else [None] * len(trail)
+            words = [dismissed_words(_level(v), lang) for v in levels]
+            shown.loc[none, t(TRAIL_COLUMNS[col], lang)] = [
+                w for w, n in zip(words, none, strict=True) if n
+            ]
     return shown
 
 

@@ -514,6 +514,8 @@ TEXT: dict[str, dict[str, str]] = {
     "action_accept": {"zh": "确认", "en": "Accept"},
     "action_adjust": {"zh": "调整等级", "en": "Adjust level"},
     "action_dismiss": {"zh": "排除", "en": "Dismiss"},
+    # a recorded dismissal with the level it set aside (review.action_words)
+    "dismiss_was": {"zh": "排除（原{level}）", "en": "Dismiss (was {level})"},
     # a warning's events written by a publication (in its trail beside the decisions)
     "event_withdraw_warning": {"zh": "撤回", "en": "Withdrawn"},
     "event_warning_raised_again": {"zh": "重新发出", "en": "Raised again"},

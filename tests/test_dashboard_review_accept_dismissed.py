@@ -35,12 +35,14 @@ WORDS = {
         "saved": "Accept: now at level {level} (version 3)",
         "from": "From",
         "dismissed": "Dismissed",
+        "dismissed_was": "Dismissed (was {level})",
     },
     "zh": {
         "returns": "将记录：确认——预警恢复为系统发出时的等级{level}；此前已被 评估专家乙 排除",
         "saved": "确认，现为{level}（第 3 版）",
         "from": "原等级",
         "dismissed": "已排除",
+        "dismissed_was": "已排除（原{level}）",
     },
 }
 
@@ -107,7 +109,8 @@ def test_accept_of_a_dismissed_warning_says_the_level_it_returns_to(
     # the trail shown: the accept came from the dismissed state, to the raised level
     next(w for w in at.selectbox if str(w.key).startswith("rv_pick")).set_value(wid).run()
     trail = at.dataframe[-1].value
-    assert trail[words["from"]].tolist() == [level_label(raised, lang), words["dismissed"]]
+    was = words["dismissed_was"].format(level=level_label(raised, lang))  # what it set aside
+    assert trail[words["from"]].tolist() == [level_label(raised, lang), was]
     store.close()
 
 
@@ -170,7 +173,9 @@ def test_the_trail_reads_a_decision_with_no_level_as_dismissed() -> None:
             "details": {"run_id": "incidents:20260302T0000Z", "version": 4},
         }
     ]
-    for lang, dismissed in (("en", "Dismissed"), ("zh", "已排除")):
+    for lang in ("en", "zh"):
+        # the dismissal set the orange aside (tests/test_trail_dismissed_level.py)
+        dismissed = WORDS[lang]["dismissed_was"].format(level=level_label("orange", lang))
         shown = review.shown_trail(review.trail_frame(reviews, events, lang), lang, "UTC")
         assert shown.iloc[:, 3].tolist() == [level_label("orange", lang), dismissed, "—"]
         assert shown.iloc[:, 4].tolist() == [dismissed, level_label("red", lang), "—"]
