@@ -62,6 +62,8 @@ def simulate_month(out: Path, days: int, sites: int, seed: int) -> tuple[Path, i
 
 def size_mb(path: Path) -> float:
     """Bytes of the files under ``path`` (0 when absent), in MB."""
+    if path.is_file():
+        return path.stat().st_size / 1e6
     if not path.exists():
         return 0.0
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
