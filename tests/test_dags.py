@@ -17,6 +17,7 @@ import pytest
 from riskwarn.orchestration import DAGS_FOLDER, airflow_bin, airflow_env
 from riskwarn.settings import Settings
 from riskwarn.store import Store
+from testkit.ingest_helpers import sim_incidents_file
 from tests.test_scoring import ORIGIN, _adopt_champion, _geohazard_lake, _incidents, _register
 
 pytestmark = pytest.mark.timeout(900)
@@ -250,22 +251,10 @@ def test_a_dag_run_naming_an_unknown_domain_is_refused_not_dropped() -> None:
         requested_domains(["incidents", "geohazard"], known, "score_and_warn")
 
 
-_SIM_HEADER = (
-    "警情编号,发案时间,报警时间,时间精度,警情大类,警情类别,警情级别,经度,纬度,"
-    "所属社区代码,发案场所,处警单位"
-)
-
-
 def _sim_incidents(folder: Path, name: str, severities: dict[int, int]) -> None:
     """A sim_incidents export (one row per record JQ<i>, its severity) landed as ``name``,
     settled (mtime a minute back: no settle wait)."""
-    rows = [
-        f"JQ{i:08d},2023-05-01 10:00:00,2023-05-01 10:05:00,精确到分,侵财类,盗窃,{s},"
-        f"116.{i:06d},30.{i:06d},3408{i:08d},住宅小区,某某派出所"
-        for i, s in sorted(severities.items())
-    ]
-    path = folder / name
-    path.write_text(_SIM_HEADER + "\n" + "\n".join(rows) + "\n", "utf-8")
+    path = sim_incidents_file(folder / name, severities)
     old = path.stat().st_mtime - 60
     os.utime(path, (old, old))
 

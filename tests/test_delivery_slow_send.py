@@ -41,9 +41,11 @@ def url(request: Any, tmp_path: Path) -> str:
 
 
 @contextmanager
-def _receiver(posts: list[float]) -> Iterator[str]:
-    """A webhook receiver: its first POST is answered 503, the status line dripped a
-    byte a second for :data:`DRIP_S` s; the others 200 at once. Yields its url."""
+def _receiver(posts: list[float], *, drip: str = "status") -> Iterator[str]:
+    """A webhook receiver that answers slowly, a byte a second for :data:`DRIP_S` s.
+    ``drip="status"``: its first POST is answered 503, the status line dripped; the
+    others 200 at once. ``drip="body"``: every POST is accepted at once (status line
+    "200 OK" and its headers), then its body dripped. Yields its url."""
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -51,20 +53,31 @@ def _receiver(posts: list[float]) -> Iterator[str]:
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             posts.append(time.monotonic())
-            if len(posts) > 1:
+            if drip == "status" and len(posts) > 1:
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            line = b"HTTP/1.1 503 Service Unavailable\r\n"
+            if drip == "status":
+                line = b"HTTP/1.1 503 Service Unavailable\r\n"
+                head, drops = line[DRIP_S:] + b"Content-Length: 0\r\n\r\n", line[:DRIP_S]
+            else:
+                self.send_response(200)
+                self.send_header("Content-Length", str(DRIP_S))
+                self.end_headers()
+                head, drops = b"", b"." * DRIP_S
             try:
-                for i in range(DRIP_S):
-                    self.wfile.write(line[i : i + 1])
-                    self.wfile.flush()
-                    time.sleep(1)
-                self.wfile.write(line[DRIP_S:] + b"Content-Length: 0\r\n\r\n")
                 self.wfile.flush()
-            except OSError:  # the sender gave up
+                for i in range(DRIP_S):
+                    if drip == "body":
+                        time.sleep(1)
+                    self.wfile.write(drops[i : i + 1])
+                    self.wfile.flush()
+                    if drip == "status":
+                        time.sleep(1)
+                self.wfile.write(head)
+                self.wfile.flush()
+            except OSError:  # the sender gave up, or closed the connection
                 pass
             self.close_connection = True
 
@@ -108,43 +121,6 @@ def _store(url: str, clock: Clock) -> Any:
     return store
 
 
-@contextmanager
-def _accepting_dripper(posts: list[float]) -> Iterator[str]:
-    """A webhook receiver that accepts every POST at once (status line "200 OK" and its
-    headers) and then drips its body a byte a second for :data:`DRIP_S` s. Yields its url."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            posts.append(time.monotonic())
-            self.send_response(200)
-            self.send_header("Content-Length", str(DRIP_S))
-            self.end_headers()
-            self.wfile.flush()
-            try:
-                for _ in range(DRIP_S):
-                    time.sleep(1)
-                    self.wfile.write(b".")
-                    self.wfile.flush()
-            except OSError:  # the sender closed the connection
-                pass
-            self.close_connection = True
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/h"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_an_accepted_page_whose_answer_body_drips_is_recorded_sent_once(
     tmp_path: Path, url: str
 ) -> None:
@@ -156,7 +132,7 @@ def test_an_accepted_page_whose_answer_body_drips_is_recorded_sent_once(
 
     clock, posts = Clock(), list[float]()
     store = _store(url, clock)
-    with _accepting_dripper(posts) as hook:
+    with _receiver(posts, drip="body") as hook:
         cfg = _cfg(tmp_path, hook, max_attempts=3)
         _queued(store, cfg, clock)
         start = time.monotonic()

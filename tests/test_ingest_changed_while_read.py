@@ -13,9 +13,7 @@ version."""
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from riskwarn.ingest import flow as flow_mod
 from riskwarn.ingest import read as read_mod
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.sources import load_mapping
+from testkit.ingest_helpers import REAL_BLOCKS, rewrite_after_first_block, rewrite_in_place
 
 MAPPING = """
 name: changing
@@ -43,7 +42,6 @@ columns:
 """
 HEADER = "case_id,t,lon,lat\n"
 N = 2_000  # about 70 KB: several times the reader's 8 KB buffer
-_REAL_BLOCKS = lines.blocks
 
 
 def _version(hour: int, n: int = N) -> str:
@@ -60,23 +58,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _rewrite_after_first_block(monkeypatch: pytest.MonkeyPatch, change: Callable[[], Any]) -> None:
-    """Run ``change`` in another thread once the reader took its first block (once)."""
-    real = lines.blocks
-    done: list[bool] = []
-
-    def blocks(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for i, item in enumerate(real(*args, **kwargs)):
-            yield item
-            if i == 0 and not done:
-                done.append(True)
-                writer = threading.Thread(target=change)
-                writer.start()
-                writer.join()
-
-    monkeypatch.setattr(lines, "blocks", blocks)
-
-
 def _ingest(home: Path) -> int:
     return main(
         [
@@ -89,18 +70,6 @@ def _ingest(home: Path) -> int:
             str(home / "export.csv"),
         ]
     )
-
-
-def _in_place(path: Path, text: str, *, truncate: bool = True) -> Callable[[], None]:
-    def change() -> None:
-        with path.open("r+b") as fh:  # same inode, as an exporter rewriting its file
-            fh.write(text.encode())
-            if truncate:
-                fh.truncate()
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    return change
 
 
 def _append(path: Path, text: str) -> Callable[[], None]:
@@ -139,12 +108,12 @@ def test_a_file_changed_while_read_is_refused_and_nothing_written(
     path = home / "export.csv"
     extra = "".join(f"C{i:05d},2023-05-01 01:00,116.5,30.5\n" for i in range(N, N + 100))
     changes = {
-        "rewrite": _in_place(path, _version(7)),
+        "rewrite": rewrite_in_place(path, _version(7)),
         "append": _append(path, extra),
-        "truncate": _in_place(path, _version(1, N // 2)),
+        "truncate": rewrite_in_place(path, _version(1, N // 2)),
         "replace": _replace(path, _version(7)),
     }
-    _rewrite_after_first_block(monkeypatch, changes[change])
+    rewrite_after_first_block(monkeypatch, changes[change])
     assert _ingest(home) == 2
     out, err = capsys.readouterr()
     assert out.strip() == ""  # no report: nothing was stored
@@ -157,7 +126,7 @@ def test_a_file_changed_while_read_is_refused_and_nothing_written(
     assert len(read_table(lake, "incidents")) == 0
     assert len(read_quarantine(lake)) == 0
     # once the export is complete, the re-run stores it whole: one version only
-    monkeypatch.setattr(lines, "blocks", _REAL_BLOCKS)
+    monkeypatch.setattr(lines, "blocks", REAL_BLOCKS)
     assert _ingest(home) == 0
     stored = read_table(lake, "incidents")
     assert len(stored) == len(path.read_text(encoding="utf-8").splitlines()) - 1
@@ -173,7 +142,7 @@ def test_bytes_changed_without_a_visible_stat_change_are_refused(
     mapping = load_mapping(home / "changing.yaml")
     for module in (read_mod, flow_mod):
         monkeypatch.setattr(module, "file_signature", lambda p: (0, 0, 0, 0, 0))
-    _rewrite_after_first_block(monkeypatch, _in_place(path, _version(7)))
+    rewrite_after_first_block(monkeypatch, rewrite_in_place(path, _version(7)))
     with pytest.raises(FileChanged, match=r"\(its bytes now differ from those read\)"):
         read_and_validate(mapping, path, pseudonym_key="", as_of=_as_of())
 
@@ -206,7 +175,7 @@ def test_a_landing_file_changed_while_read_stays_for_the_next_run(
     path = folder / "export.csv"
     path.write_text(_version(1), encoding="utf-8")
     monkeypatch.setattr(lines, "BLOCK_BYTES", 97)
-    _rewrite_after_first_block(monkeypatch, _in_place(path, _version(7)))
+    rewrite_after_first_block(monkeypatch, rewrite_in_place(path, _version(7)))
     with caplog.at_level("WARNING"):
         totals = landing.ingest_landing(
             load_mapping(mapping), folder, settings, as_of=_as_of(), journal=None

@@ -17,9 +17,6 @@ an inconsistent read is written or recorded and the next run ingests the complet
 from __future__ import annotations
 
 import json
-import os
-import threading
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ from riskwarn.ingest import landing, lines, read_and_validate
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.settings import Settings
 from riskwarn.sources import load_mapping
+from testkit.ingest_helpers import REAL_BLOCKS, rewrite_after_first_block, rewrite_in_place
 
 MAPPING = """
 name: cut
@@ -155,24 +153,6 @@ def test_what_counts_as_a_cut_last_line(
     assert sorted(set(batch.quarantine["reason"])) == ([reason] if reason else [])
 
 
-def _rewrite_after_first_block(monkeypatch: pytest.MonkeyPatch, change: Callable[[], Any]) -> None:
-    """Run ``change`` in another thread once the CSV reader took its first block (once),
-    and wait for it: the reader goes on from its open handle into the new bytes."""
-    real = lines.blocks
-    done: list[bool] = []
-
-    def blocks(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for i, item in enumerate(real(*args, **kwargs)):
-            yield item
-            if i == 0 and not done:
-                done.append(True)
-                writer = threading.Thread(target=change)
-                writer.start()
-                writer.join()
-
-    monkeypatch.setattr(lines, "blocks", blocks)
-
-
 def test_a_landing_file_rewritten_while_read_is_ingested_whole_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,14 +173,8 @@ def test_a_landing_file_rewritten_while_read_is_ingested_whole_by_the_next_run(
     path.write_text(DAY2, encoding="utf-8")
     monkeypatch.setattr(lines, "BLOCK_BYTES", 97)
 
-    def exporter_rewrites_in_place() -> None:
-        with path.open("r+b") as fh:  # same inode; the bytes so far, cut mid-value
-            fh.write(_cut(DAY2).encode())
-            fh.truncate()
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    _rewrite_after_first_block(monkeypatch, exporter_rewrites_in_place)
+    # the exporter rewrites it in place (same inode): the bytes so far, cut mid-value
+    rewrite_after_first_block(monkeypatch, rewrite_in_place(path, _cut(DAY2)))
     cut = pipeline.ingest_source(settings, mapping, "2024-01-02T00:00:00Z")
     assert cut["still_changing"] == ["day2.csv"]
     assert (cut["archived"], cut["read"], cut["quarantined"]) == (0, 0, 0)
@@ -210,7 +184,7 @@ def test_a_landing_file_rewritten_while_read_is_ingested_whole_by_the_next_run(
     assert len(read_quarantine(lake)) == 0
     assert list(_batches(settings)["file_name"]) == ["day1.csv"]  # no batch of day 2
 
-    monkeypatch.setattr(lines, "blocks", _real_blocks)
+    monkeypatch.setattr(lines, "blocks", REAL_BLOCKS)
     path.write_text(DAY2, encoding="utf-8")  # the exporter finished: the complete file
     again = pipeline.ingest_source(settings, mapping, "2024-01-02T01:00:00Z")
     assert (again["archived"], again["still_changing"]) == (1, [])
@@ -223,9 +197,6 @@ def test_a_landing_file_rewritten_while_read_is_ingested_whole_by_the_next_run(
     day2 = batches.loc["day2.csv"]
     assert (day2["new"], day2["updated"], day2["unchanged"], day2["quarantined"]) == (597, 0, 2, 0)
     assert landing.landing_files(folder) == []
-
-
-_real_blocks = lines.blocks
 
 
 def _batches(settings: Settings) -> Any:

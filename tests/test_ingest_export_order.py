@@ -31,29 +31,13 @@ from riskwarn.commands.ingest import _parse_extracted_at
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.lake.read import table_version
 from riskwarn.store import Store
+from testkit.ingest_helpers import SIM_INCIDENTS
+from testkit.ingest_helpers import sim_incidents_file as _file
 
 pytestmark = pytest.mark.timeout(600)
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "configs" / "sources" / "sim_incidents.yaml"
-HEADER = (
-    "警情编号,发案时间,报警时间,时间精度,警情大类,警情类别,警情级别,经度,纬度,"
-    "所属社区代码,发案场所,处警单位"
-)
+SOURCE = SIM_INCIDENTS
 R = "JQ00000002"
-
-
-def _row(i: int, severity: int) -> str:
-    return (
-        f"JQ{i:08d},2023-05-01 10:00:00,2023-05-01 10:05:00,精确到分,侵财类,盗窃,{severity},"
-        f"116.{i:06d},30.{i:06d},3408{i:08d},住宅小区,某某派出所"
-    )
-
-
-def _file(path: Path, severities: dict[int, int]) -> Path:
-    rows = [_row(i, s) for i, s in sorted(severities.items())]
-    path.write_text(HEADER + "\n" + "\n".join(rows) + "\n", "utf-8")
-    return path
 
 
 def _cmd(home: Path, url: str, path: Path, *extra: str, script: str | None = None) -> list[str]:
