@@ -651,7 +651,7 @@ def map_chunk(
     # 64-bit content hash (deterministic) for duplicate detection within the batch; the
     # sha1 ids of id-less sources are computed below only where needed
     if with_hash:
-        out["_hash"] = content_hash(clean)
+        out["_hash"] = content_hash(clean, _id_columns(mapping))
     reason_arr = np.full(len(raw), "", dtype=object)
     has = np.zeros(len(raw), dtype=bool)  # reason_arr != ''
 
@@ -808,7 +808,12 @@ def row_hashes(mapping: SourceMapping, raw: pd.DataFrame, pseudonym_key: str) ->
     sanitized row), for rows whose hash was left out (``with_hash=False``)."""
     raw = raw.reset_index(drop=True)
     raw.columns = [str(c) for c in raw.columns]
-    return content_hash(sanitize_raw(mapping, raw, pseudonym_key))
+    return content_hash(sanitize_raw(mapping, raw, pseudonym_key), _id_columns(mapping))
+
+
+def _id_columns(mapping: SourceMapping) -> list[str]:
+    """The raw columns the record id is built from (stripped there: :func:`_record_ids`)."""
+    return list(mapping.id.columns) if mapping.id is not None else []
 
 
 # tables whose admin_code must be the code of a known admin unit (the lake's admin_units)

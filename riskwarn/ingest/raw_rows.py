@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -93,16 +94,22 @@ def row_sha1(raw: pd.DataFrame) -> pd.Series:
     )
 
 
-def content_hash(raw: pd.DataFrame) -> np.ndarray:
+def content_hash(raw: pd.DataFrame, trimmed: Iterable[str] = ()) -> np.ndarray:
     """64-bit hash of each row's values (uint64), computed by DuckDB's ``hash`` over an
     Arrow view of the frame (multi-threaded, row order kept). Used only inside one batch
-    to tell exact repeats of an id from conflicting versions, never stored."""
+    to tell exact repeats of an id from conflicting versions, never stored.
+
+    The columns in ``trimmed`` (the id columns) are hashed with leading and trailing
+    Unicode white space removed, as the record id is built from them: two rows that
+    differ only by a space or a no-break space after the id are one record repeated,
+    not two conflicting versions of it."""
     if not len(raw) or not len(raw.columns):
         return np.zeros(len(raw), dtype="uint64")
     import duckdb
     import pyarrow as pa
 
-    cols = {f"c{i}": _arrow_column(raw[c]) for i, c in enumerate(raw.columns)}
+    trim = set(trimmed)
+    cols = {f"c{i}": _arrow_column(raw[c], trim=c in trim) for i, c in enumerate(raw.columns)}
     rows = pa.table(cols)  # noqa: F841 (read by DuckDB's replacement scan)
     con = duckdb.connect()
     try:
@@ -113,13 +120,19 @@ def content_hash(raw: pd.DataFrame) -> np.ndarray:
     return np.asarray(h, dtype="uint64")
 
 
-def _arrow_column(values: pd.Series) -> Any:
+def _arrow_column(values: pd.Series, *, trim: bool = False) -> Any:
     """A column for :func:`content_hash`: an all-missing text column is typed as text, so
-    a row hashes the same whichever rows it is hashed with."""
+    a row hashes the same whichever rows it is hashed with; ``trim``: text without its
+    leading and trailing white space."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     arr = pa.array(values, from_pandas=True)
-    return arr.cast(pa.string()) if pa.types.is_null(arr.type) else arr
+    if pa.types.is_null(arr.type):
+        return arr.cast(pa.string())
+    if trim and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return pc.utf8_trim_whitespace(arr)
+    return arr
 
 
 def row_json(raw: pd.DataFrame) -> pd.Series:
