@@ -60,7 +60,30 @@ def serve_command(settings: Settings) -> str:
     return " ".join([*env, riskwarn_bin, "dashboard"])
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> None:
+    """``python -m riskwarn.demo --help`` says what the demo does and stops (it took no
+    arguments and ran the whole demo: attack review, 2026-12-07); any other argument is
+    refused, as the demo's settings come from the environment."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m riskwarn.demo",
+        description=(
+            "The simulated city through the whole pipeline (ingest, features, training "
+            "with the promotion gate, scoring and warnings, geohazard nowcast, publish; "
+            "every DAG through Airflow), then the dashboard. Run by `make demo`."
+        ),
+        epilog=(
+            "Settings come from the environment: RISKWARN_HOME (default ./var), "
+            "RISKWARN_DEMO_NO_SERVE=1 (stop before serving the dashboard), "
+            "RISKWARN_DASHBOARD_HOST / RISKWARN_DASHBOARD_PORT (default 127.0.0.1:8501)."
+        ),
+    )
+    parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
