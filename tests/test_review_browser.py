@@ -476,7 +476,8 @@ def test_a_language_switch_racing_the_form_keeps_every_choice(
     # 2. English; on its form (its run still going) Dismiss, then Chinese at once
     walk.page.get_by_role("radio", name=EN["language"]).click()
     walk.lang = "en"
-    walk.radio("dismiss").click()
+    group = walk.page.get_by_role("radiogroup", name=EN["action_label"])
+    group.get_by_text(EN["dismiss"], exact=True).click()
     to_chinese()
     walk.expect(walk.radio("dismiss")).to_be_checked(timeout=20_000)
     walk.expect(walk.reason_box()).to_have_value("English reason", timeout=20_000)
