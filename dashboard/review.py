@@ -3,10 +3,18 @@
 A reviewer's draft decision (action, new level, reason) lives in one language-independent
 dict in the session (:data:`DRAFT_KEY`): actions and levels are stored by their keys
 (``"dismiss"``, ``"orange"``), never by their labels. The widgets that edit it are keyed
-by the draft's serial number and the language, so a language switch or another warning
-builds fresh widgets from the draft instead of letting the browser keep a value the server
-never saw (the cause of a dismissal stored as "accept"). Selecting another warning or
-saving a decision starts a new, empty draft.
+by the draft's serial number, its generation and the language, so a language switch or
+another warning builds fresh widgets from the draft instead of letting the browser keep a
+value the server never saw (the cause of a dismissal stored as "accept"). A widget's
+change reaches the draft in its ``on_change`` callback (:func:`set_field`), which
+Streamlit runs before the script, also when that run is then stopped for a newer click.
+The generation changes whenever the form is drawn in another language than last time
+(:func:`drawn_in`): a key is never used again once another language's form was drawn,
+because Streamlit keeps the state of widgets a run did not draw when that run is stopped
+for a new input (a language switch clicked at once), and the form's Chinese widgets of a
+first choice came back, with that choice, over the English change made since (CI of
+2026-12-07: Accept, English, Dismiss, Chinese showed Accept again). Selecting another
+warning or saving a decision starts a new, empty draft.
 
 Pure functions of plain values; the page does the Streamlit calls.
 """
@@ -48,6 +56,8 @@ def new_draft(warning_id: str | None, serial: int, base: int | None = None) -> d
         "serial": serial,
         "base": base,
         "conflict": None,
+        "gen": 0,  # the generation of its widgets (:func:`drawn_in`)
+        "lang": None,  # the language its form was last drawn in
         "action": None,
         "level": None,
         "reason": "",
@@ -104,9 +114,23 @@ def rebase(state: MutableMapping[Any, Any]) -> None:
     state[DRAFT_KEY] = draft
 
 
+def drawn_in(draft: dict[str, Any], lang: str) -> None:
+    """The form of ``draft`` is being drawn in ``lang`` (before its widgets): drawn in
+    another language than last time, its widgets get a new generation (new keys, seeded
+    from the draft), never the keys of an earlier form in ``lang``. A run stopped for a
+    newer click keeps the state of the widgets it did not draw (Streamlit removes it only
+    at the end of a run that completes): Chinese, English (stopped), Dismiss (stopped),
+    Chinese again found the first Chinese widgets' Accept and took it over the draft's
+    Dismiss (CI of 2026-12-07)."""
+    if draft.get("lang") != lang:
+        draft["gen"] = int(draft.get("gen") or 0) + 1
+        draft["lang"] = lang
+
+
 def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:
-    """The key of the widget editing ``field`` of ``draft`` in ``lang``."""
-    return f"rv_{field}_{draft['serial']}_{lang}"
+    """The key of the widget editing ``field`` of ``draft`` in ``lang`` (its serial: the
+    draft; its generation: the form drawn, :func:`drawn_in`)."""
+    return f"rv_{field}_{draft['serial']}_{int(draft.get('gen') or 0)}_{lang}"
 
 
 def seed_widget(state: MutableMapping[Any, Any], key: str, value: Any) -> None:
@@ -143,11 +167,35 @@ def submitted_draft(
     return out
 
 
-def set_field(state: MutableMapping[Any, Any], field: str, key: str) -> None:
-    """``on_change`` callback: copy the widget value at ``key`` into the draft's ``field``."""
+def field_args(
+    state: MutableMapping[Any, Any], field: str, key: str, draft: Mapping[str, Any]
+) -> tuple[Any, ...]:
+    """The ``args`` of :func:`set_field` for the widget at ``key`` editing ``field`` of
+    ``draft``."""
+    return (state, field, key, int(draft["serial"]), int(draft.get("gen") or 0))
+
+
+def set_field(
+    state: MutableMapping[Any, Any], field: str, key: str, serial: int, gen: int = 0
+) -> None:
+    """``on_change`` callback of the widget at ``key`` drawn for the draft ``serial``, of
+    generation ``gen``: copy its value into the draft's ``field``. Streamlit runs it
+    before the script, so the change is in the draft even when that run is stopped at once
+    for a newer click (a language switch).
+
+    A widget of another draft (another warning's form, or one saved since, still in the
+    browser while the page moves on) changes nothing: its choice was not made on this
+    warning. A widget of this draft but an earlier generation (the form of the language
+    shown before, clicked while the new one was on its way) is the reviewer's choice: it
+    goes into the draft, and the draft moves to a new generation so that the form drawn
+    next shows it (the current widgets would otherwise keep their own value and overwrite
+    it)."""
     draft = state.get(DRAFT_KEY)
-    if isinstance(draft, dict) and key in state:
-        draft[field] = state[key]
+    if not isinstance(draft, dict) or draft.get("serial") != serial or key not in state:
+        return
+    draft[field] = state[key]
+    if int(draft.get("gen") or 0) != gen:
+        draft["gen"] = int(draft.get("gen") or 0) + 1
 
 
 def level_options(current_level: str | None) -> list[str]:

@@ -49,6 +49,18 @@ def dashboard_env(home: Path, store_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+def slow_trail_env(delay_s: float) -> dict[str, str]:
+    """Extra environment of a served dashboard whose review page sleeps ``delay_s`` after
+    drawing its decision form, on every run (testkit/slow_trail/sitecustomize.py): a
+    click sent once the form shows lands on a run still going (tests of races)."""
+    path = [str(ROOT / "testkit" / "slow_trail"), os.environ.get("PYTHONPATH", "")]
+    return {
+        "PYTHONPATH": os.pathsep.join(p for p in path if p),
+        "RISKWARN_TEST_TRAIL_DELAY_S": str(delay_s),
+        "RISKWARN_TEST_ROOT": str(ROOT),
+    }
+
+
 def use_dashboard_env(monkeypatch: Any, home: Path, store_url: str) -> None:
     """Point this process's ``RISKWARN_*`` at ``home`` as :func:`dashboard_env` does for
     a served dashboard (for in-process ``AppTest`` runs; ``monkeypatch`` undoes it)."""

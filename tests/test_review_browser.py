@@ -20,7 +20,13 @@ import pytest
 from dashboard.review import short_id
 from riskwarn.store import Store
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+from testkit.dashboard_server import (
+    CHROMIUM,
+    dashboard_env,
+    launch_chromium,
+    serve,
+    slow_trail_env,
+)
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 pytestmark = pytest.mark.skipif(
@@ -63,12 +69,32 @@ WORDS = {"zh": ZH, "en": EN}
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The dashboard over a populated demo home: (base URL, store URL)."""
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A populated demo home: (its folder, its store URL)."""
     home = tmp_path_factory.mktemp("review-browser") / "home"
     city = demo_home(home, n_cells=300, weeks=2, n_cases=40)
-    with serve(home, dashboard_env(home, city.store_url)) as base:
-        yield base, city.store_url
+    return home, city.store_url
+
+
+@pytest.fixture(scope="module")
+def served(demo: tuple[Path, str]) -> Iterator[tuple[str, str]]:
+    """The dashboard over the demo home: (base URL, store URL)."""
+    home, store_url = demo
+    with serve(home, dashboard_env(home, store_url)) as base:
+        yield base, store_url
+
+
+SLOW_S = 3.0  # each run of the slow dashboard's review page, after its form is drawn
+
+
+@pytest.fixture(scope="module")
+def served_slow(demo: tuple[Path, str]) -> Iterator[tuple[str, str]]:
+    """A second dashboard over the same home whose review page sleeps :data:`SLOW_S`
+    below its form on every run (testkit.dashboard_server.slow_trail_env): a click sent
+    once the form shows lands on a run still going."""
+    home, store_url = demo
+    with serve(home, dashboard_env(home, store_url, **slow_trail_env(SLOW_S))) as base:
+        yield base, store_url
 
 
 @pytest.fixture(scope="module")
@@ -397,6 +423,70 @@ def test_clicks_racing_a_language_switch_never_record_another_decision(
     walk.context.close()
     # (a submit lost on a rerun records nothing, which the reviewer sees: allowed; runs
     # on 2026-12-05 recorded 0 or 1 of the 2 races)
+
+
+def test_a_language_switch_racing_the_form_keeps_every_choice(
+    served_slow: tuple[str, str], browser: Any
+) -> None:
+    """CI of 2026-12-07 (a loaded machine): Accept, a switch to English, Dismiss, a switch
+    back to Chinese, and the Chinese form showed the first choice again; submitted, it
+    would have recorded it. Each language's widgets kept their state by key, and a run
+    stopped for the next click (Streamlit stops a run when new input arrives) does not
+    drop the state of widgets it did not draw: the Chinese widgets of the first choice
+    came back with it and overwrote the draft. Here every run of the review page is
+    slow after its form, so the clicks land on runs still going, every time: the level
+    and reason changed in English and the action changed in English, each followed at
+    once by the switch to Chinese, must all be what the Chinese form shows and what is
+    recorded."""
+    base, store_url = served_slow
+    todo = _new_warnings(store_url)
+    w = todo[len(todo) // 2]  # not one the other tests decide (the first ones, the last)
+    raised = w["level"]
+    other = "orange" if raised == "red" else "red"
+    walk = Walk(browser, base, "reviewer")
+    walk.open_review()
+    walk.pick(w["warning_id"])
+    walk.action("adjust")  # every run finished: the Chinese widgets hold these
+    walk.level("yellow")
+    walk.reason("中文理由")
+    walk.reason_box().blur()  # sent
+    walk.page.wait_for_timeout(500)
+    walk.idle()
+
+    def to_chinese() -> None:  # at once, on the run still going
+        walk.page.get_by_role("radio", name=ZH["language"]).click()
+        walk.lang = "zh"
+        walk.idle()
+        walk.expect(walk.page.get_by_role("link", name=ZH["page"])).to_be_visible()
+
+    # 1. English; on its form (its run still going) another level and another reason
+    walk.page.get_by_role("radio", name=EN["language"]).click()
+    walk.lang = "en"
+    combo = walk.page.get_by_role("combobox", name=EN["level"])
+    combo.click()
+    walk.page.get_by_role("option", name=EN["levels"][other]).click()
+    walk.reason_box().fill("English reason")
+    to_chinese()
+    walk.expect(walk.radio("adjust")).to_be_checked(timeout=20_000)
+    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_value(
+        ZH["levels"][other], timeout=20_000
+    )
+    walk.expect(walk.reason_box()).to_have_value("English reason", timeout=20_000)
+
+    # 2. English; on its form (its run still going) Dismiss, then Chinese at once
+    walk.page.get_by_role("radio", name=EN["language"]).click()
+    walk.lang = "en"
+    group = walk.page.get_by_role("radiogroup", name=EN["action_label"])
+    group.get_by_text(EN["dismiss"], exact=True).click()
+    to_chinese()
+    walk.expect(walk.radio("dismiss")).to_be_checked(timeout=20_000)
+    walk.expect(walk.reason_box()).to_have_value("English reason", timeout=20_000)
+    walk.submit()
+    walk.saved(w["warning_id"])
+    assert _trail(store_url, w["warning_id"]) == [
+        ["dismiss", raised, None, "English reason", "reviewer"]
+    ]
+    walk.context.close()
 
 
 def _warning_audit(store_url: str, warning_id: str) -> list[list[Any]]:

@@ -367,6 +367,7 @@ with right:
         # the draft is based on the version shown now; a submit refused as stale keeps
         # it there, in conflict, until the reviewer asks to review again (review.rebase)
         draft = review.draft_for(st.session_state, wid, int(current["version"]))
+        review.drawn_in(draft, lg)  # another language's form: widgets of a new generation
         conflict = draft.get("conflict")
         now_level = current["effective_level"]
         # the conflict's notice has a slot of its own, present (empty) without one: the
@@ -404,7 +405,7 @@ with right:
                 horizontal=True,
                 key=key,
                 on_change=review.set_field,
-                args=(st.session_state, "action", key),
+                args=review.field_args(st.session_state, "action", key, draft),
             )
             draft["action"] = action
             if action == "adjust":
@@ -420,7 +421,7 @@ with right:
                     placeholder=t("choose_level", lg),
                     key=key,
                     on_change=review.set_field,
-                    args=(st.session_state, "level", key),
+                    args=review.field_args(st.session_state, "level", key, draft),
                 )
                 draft["level"] = level
             else:
@@ -433,7 +434,7 @@ with right:
                 max_chars=REASON_MAX_CHARS,
                 key=key,
                 on_change=review.set_field,
-                args=(st.session_state, "reason", key),
+                args=review.field_args(st.session_state, "reason", key, draft),
             )
             draft["reason"] = reason
             if action:  # the decision and the level the warning will have after it
