@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries, shell
-from dashboard.i18n import fmt_date, fmt_int, t
+from dashboard.i18n import fmt_date, fmt_int, place_name, t
 
 TOP_SHARE = 0.05  # the top 5 % of the communities, the share the backtest judges
 
@@ -21,19 +21,23 @@ TOP_SHARE = 0.05  # the top 5 % of the communities, the share the backtest judge
 def community_table(ranked: pd.DataFrame, names: dict[str, str], lang: str) -> pd.DataFrame:
     """The top :data:`TOP_SHARE` of ``ranked`` (:func:`dashboard.lake_reads.
     community_disputes`) as a display frame in ``lang``: rank, community, township, county,
-    expected disputes of the week, disputes in the last 4 and 52 weeks."""
+    expected disputes of the week, disputes in the last 4 and 52 weeks. The places' names
+    as every page writes them (``i18n.place_name``): Chinese on Chinese pages, the official
+    English form or pinyin on English ones ("大桥社区" -> "Daqiao Community")."""
     from models.metrics import n_flagged  # the backtest's count of the top k %
 
     top = ranked.head(n_flagged(len(ranked), TOP_SHARE))
 
     def name(code: Any) -> str:
-        return names.get(str(code), str(code)) if isinstance(code, str) and code else "—"
+        if not (isinstance(code, str) and code):
+            return "—"
+        return place_name(names.get(code, code), lang)
 
     return pd.DataFrame(
         {
             t("comm_rank", lang): top["rank"].astype(int).to_numpy(),
             t("comm_community", lang): [
-                n if isinstance(n, str) and n else str(c)
+                place_name(n, lang) if isinstance(n, str) and n else str(c)
                 for n, c in zip(top["name"], top["admin_code"], strict=True)
             ],
             t("comm_township", lang): [name(c) for c in top["township_code"]],

@@ -184,6 +184,15 @@ def published_run(snap: Snapshot, domain: str) -> dict[str, Any] | None:
     return snap.run(domain)
 
 
+def week_shown(snap: Snapshot) -> pd.Timestamp | None:
+    """The week the overview shows ("Week of"): the newest origin of the snapshot's
+    published hotspot runs (:data:`DOMAINS_HOTSPOT`), None without one. What the page's
+    counts and its maps' squares and markers call stale is judged against it
+    (``views.split_stale``)."""
+    origins = [pd.Timestamp(r["origin"]) for d in DOMAINS_HOTSPOT if (r := snap.run(d))]
+    return max(origins) if origins else None
+
+
 RUN_TTL_S = 3600  # a run's rows never change once published: cache them by run id
 
 
@@ -626,6 +635,8 @@ def _overview_map(
     w = views.effective_level(warnings(_snap, domain=domain))
     if _snap.run(domain) is None and w.empty:
         return None
+    # a warning that ended before the week shown is not this week's (the page's counts)
+    w = views.split_stale(w, week_shown(_snap))[0]
     w = w.assign(level=w["effective_level"]) if not w.empty else w.assign(level=None)
     names = unit_names(lake_dir)
     counties, townships = area_shapes(lake_dir, "county"), area_shapes(lake_dir, "township")
@@ -668,9 +679,10 @@ def draws_cases(domain: str) -> bool:
 
 def places_key(snap: Snapshot) -> str:
     """The state of the warned sites and cases the overview's maps draw (a cache key):
-    the snapshot's site, stream and case runs and the versions of their warnings."""
+    the snapshot's site, stream and case runs, the versions of their warnings and the
+    week shown (:func:`week_shown`: which of them are stale)."""
     site = site_domain(snap)
-    parts = [run_key(snap, site, STREAM_DOMAIN, CASE_DOMAIN)]
+    parts = [run_key(snap, site, STREAM_DOMAIN, CASE_DOMAIN), str(week_shown(snap))]
     parts += [
         warnings_version(warnings(snap, domain=d)) for d in (site, STREAM_DOMAIN, CASE_DOMAIN)
     ]
@@ -690,18 +702,22 @@ def overview_places(
     """The markers the overview's map of ``domain`` draws over its cells
     (:mod:`dashboard.map_marks`): every site with a warning in force, at the level it is
     served at now (:func:`site_table`, as on the geohazard page), and on the disputes map
-    (:func:`draws_cases`) the warned dispute cases by area, never by their points."""
+    (:func:`draws_cases`) the warned dispute cases by area, never by their points. A
+    warning that ended before the week shown (:func:`week_shown`) is stale there and
+    draws no marker, as the page's KPIs count it not (``views.split_stale``)."""
     from dashboard import map_marks, views
 
     site = site_domain(snap)
+    week = week_shown(snap)
     key = warnings_version(warnings(snap, domain=site))
     key += "|" + warnings_version(warnings(snap, domain=STREAM_DOMAIN))
     runs = run_key(snap, site, STREAM_DOMAIN)
     stale = staleness(snap, site) is not None
-    table = site_table(snap.url, snap, lake_dir, site, lang, runs, key, tz, stale)
+    table = site_table(snap.url, snap, lake_dir, site, lang, runs, key, tz, stale, week)
     frames = [map_marks.site_marks(table, lang)]
     if draws_cases(domain):
         cases = views.effective_level(warnings(snap, domain=CASE_DOMAIN))
+        cases = views.split_stale(cases, week)[0]
         fc = published_forecasts(snap, CASE_DOMAIN)
         frames.append(map_marks.case_marks(cases, fc, townships, names, lang, crs=crs))
     return map_marks.place_marks(*frames)
@@ -718,6 +734,7 @@ def site_table(
     warnings_key: str,
     tz: str = "UTC",
     stale: bool = False,
+    week_start: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Every monitored site with its level in force and why (model, sensor rule or fault).
 
@@ -735,6 +752,8 @@ def site_table(
     scored it and raised nothing; a site whose warning of that run expired says when
     ("expired"), every quiet site of a ``stale`` run (:func:`staleness`) says the run is
     out of date ("stale"), and a site the run did not score says so ("not_scored").
+    With ``week_start`` (the overview's :func:`week_shown`), a warning (model or stream)
+    that ended before that week is not in force here (``views.split_stale``).
     """
     from dashboard import views
     from dashboard.i18n import LEVEL_RANK, fmt_datetime, level_label, place_name, t
@@ -747,9 +766,10 @@ def site_table(
         sites = forecasts[["unit_id", "lon", "lat"]].assign(name=None, hazard_type=None)
     sites = sites.assign(unit_id=sites["unit_id"].astype(str))
     fc = forecasts.set_index("unit_id") if not forecasts.empty else pd.DataFrame()
-    w = views.effective_level(warnings(_snap, domain=domain))
+    w = views.split_stale(views.effective_level(warnings(_snap, domain=domain)), week_start)[0]
     by_unit = w.drop_duplicates("unit_id").set_index("unit_id") if not w.empty else pd.DataFrame()
     sw = views.effective_level(warnings(_snap, domain=STREAM_DOMAIN))
+    sw = views.split_stale(sw, week_start)[0]
     live = sw.drop_duplicates("unit_id").set_index("unit_id") if not sw.empty else pd.DataFrame()
     every = all_warnings(_snap, domain=domain)
     ended = (

@@ -623,7 +623,16 @@ def data_as_of(settings: Settings, lg: str, snap: queries.Snapshot) -> None:
     language), replay or not."""
     clock = queries.clock(snap)
     times = queries.data_times(str(settings.lake_dir))
-    tz = settings.display_tz
+    st.caption(as_of_line(times, clock, lg, settings.display_tz), help=None)
+
+
+AS_OF_SEP = " · "  # between the parts of the "data as of" line (texts: as_of)
+
+
+def as_of_line(times: dict[str, Any], clock: dict[str, Any], lg: str, tz: str) -> str:
+    """The "data as of" line (:func:`data_as_of`) of ``times`` (``queries.data_times``)
+    and ``clock`` (``queries.clock``): its parts, then the time zone's sentence, joined by
+    :data:`AS_OF_SEP` as the parts are (a bare space ran the sentence into the origin)."""
     line = t(
         "as_of",
         lg,
@@ -631,13 +640,12 @@ def data_as_of(settings: Settings, lg: str, snap: queries.Snapshot) -> None:
         reading=fmt_datetime(times["reading"], lg, tz) if times["reading"] is not None else "—",
         origin=fmt_datetime(clock["origin"], lg, tz) if clock["origin"] is not None else "—",
     )
-    if clock["replay"]:
+    if clock["replay"]:  # a remark on the origin: in brackets right after it
         line += " " + t("as_of_replay", lg)
     # the zone of these times and of every other on the page (its offset as at the
     # newest origin shown, else now: a zone with summer time has two)
     at = clock["origin"] if clock["origin"] is not None else datetime.now(UTC)
-    line += " " + t("times_zone", lg, zone=fmt_zone(tz, lg, at))
-    st.caption(line, help=None)
+    return line + AS_OF_SEP + t("times_zone", lg, zone=fmt_zone(tz, lg, at))
 
 
 def select(

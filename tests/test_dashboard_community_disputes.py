@@ -4,6 +4,7 @@ read from the lake (features.communities.served_ranking, dashboard.community_pan
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from testkit.dashboard_server import use_dashboard_env
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 TZ = "Asia/Shanghai"
 BIG = "大桥社区"  # the community with by far the most residents
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def community_units(lake_dir: Path) -> pd.DataFrame:
@@ -102,7 +104,14 @@ def test_the_overview_ranks_communities_beside_the_disputes_map(
     tables = [d.value for d in at.dataframe if header in d.value.columns]
     assert len(tables) == 1
     ranked = tables[0]
-    assert ranked[header].iloc[0] == BIG  # the most residents, the most expected
+    # the most residents, the most expected; its name in the page's language (the English
+    # page showed "大桥社区": screenshots of 2026-12-06)
+    assert ranked[header].iloc[0] == ("Daqiao Community" if lang == "en" else BIG)
+    places = ranked.iloc[:, 1:4].to_numpy().ravel()  # community, township, county
+    if lang == "en":
+        assert not [p for p in places if CJK.search(str(p))], places
+    else:
+        assert all(CJK.search(str(p)) for p in places), places
     units = lake.read_table(home / "lake", "admin_units")
     n_communities = int((units["level"] == "community").sum())
     assert len(ranked) == round(0.05 * n_communities) < n_communities  # the top 5 %
@@ -136,3 +145,29 @@ def test_served_ranking_counts_only_disputes_before_the_origin() -> None:
     table = community_panel.community_table(r.assign(name=["B", "A"]), {"T": "town"}, "en")
     assert list(table["Community"]) == ["B"]  # the top 5 % of 2: one
     assert table["Township"].iloc[0] == "town"
+
+
+@pytest.mark.parametrize(
+    ("lang", "community", "township", "county"),
+    [
+        ("en", "Daqiao Community", "Chengguan Town", "Daguan District"),
+        ("zh", "大桥社区", "城关镇", "大观区"),
+    ],
+)
+def test_the_community_table_writes_places_in_the_pages_language(
+    lang: str, community: str, township: str, county: str
+) -> None:
+    ranked = pd.DataFrame(
+        {
+            "rank": [1],
+            "admin_code": ["T001"],
+            "name": ["大桥社区"],
+            "township_code": ["T"],
+            "county_code": ["K"],
+            "expected": [1.5],
+            "n_28d": [3],
+            "n_364d": [20],
+        }
+    )
+    table = community_panel.community_table(ranked, {"T": "城关镇", "K": "大观区"}, lang)
+    assert list(table.iloc[0, 1:4]) == [community, township, county]

@@ -97,14 +97,15 @@ def test_every_page_says_how_fresh_its_data_is(home: Path, page: str, lang: str)
     assert not at.exception, [e.value for e in at.exception]
     line = next(c.value for c in at.caption if c.value.startswith(("数据截至", "Data as of")))
     assert ("最新传感器读数" if lang == "zh" else "latest reading") in line
-    assert "—" not in line.split("·")[-1]  # the forecast origin is known
+    assert "—" not in line.split(" · ")[-2]  # the forecast origin is known
     # the zone of the page's times, once, beside them: a data scientist comparing the CLI's
     # "created 2026-12-07T03:39Z" with "Trained 7 Dec 2026 11:39" saw 8 hours apart (review
-    # of 7 Dec 2026)
+    # of 7 Dec 2026); after a " · " as the line's other parts (a bare space ran it into the
+    # origin: screenshots of 2026-12-06)
     assert line.endswith(
-        "页面时间均为北京时间（比协调世界时早8小时）；命令行显示协调世界时（时间后带 `Z`）。"
+        " · 页面时间均为北京时间（比协调世界时早8小时）；命令行显示协调世界时（时间后带 `Z`）。"
         if lang == "zh"
-        else "Times on this page are in Asia/Shanghai (UTC+8); the command line writes UTC "
+        else " · Times on this page are in Asia/Shanghai (UTC+8); the command line writes UTC "
         "(a time ending in Z)."
     ), line
     if page == "disputes":

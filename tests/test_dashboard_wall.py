@@ -49,3 +49,41 @@ def test_the_wall_screen_puts_the_places_beside_the_maps(home: Path) -> None:
     words = "\n".join(m.value for m in side.get("markdown"))
     assert "重点关注地区：治安案事件" in words and "重点关注地区：矛盾纠纷" in words
     assert not side.get("deck_gl_json_chart")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_wall_disputes_map_has_its_marks_to_draw(home: Path, lang: str) -> None:
+    """The screenshots of 2026-12-06 found the wall's disputes map with no level-coloured
+    pixel after 120 s: the page is not at fault. On the wall, as off it, the disputes deck
+    carries its warned squares and the warned cases' markers in their levels, and its
+    legend announces as many marks (``data-rw-marks``, what bench/dashboard_screenshots.py
+    waits for) as the deck draws."""
+    import json
+    import re
+
+    from dashboard import maps, queries
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "leader")
+    at.session_state["user"] = User(username, "Li", "leader")
+    at.session_state["lang"] = lang
+    at.query_params["wall"] = "1"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    decks = [json.loads(d.proto.json) for d in at.get("deck_gl_json_chart")]
+    assert len(decks) == len(queries.DOMAINS_HOTSPOT) == 2
+    announced = [
+        int(n) for m in at.markdown for n in re.findall(r'data-rw-marks="(\d+)"', str(m.value))
+    ]
+    level_rgb = {tuple(c) for lv, c in maps.LEVEL_COLOURS.items() if lv != "none"}
+    for domain, deck, n in zip(queries.DOMAINS_HOTSPOT, decks, announced, strict=True):
+        layers = {x["id"]: x["data"] for x in deck["layers"]}
+        drawn = sum(
+            tuple(r["colour"][:3]) in level_rgb
+            for lid in maps.MARK_LAYERS
+            for r in layers.get(lid) or []
+        )
+        assert layers["warned-cells"], domain
+        assert n == drawn > 0, (domain, n, drawn)
+        if queries.draws_cases(domain):  # disputes: the warned cases' diamonds too
+            assert any(r["kind"] == "case" for r in layers["warned-places"]), domain

@@ -393,9 +393,10 @@ def domain_map(
 
 def place_warnings(snap: queries.Snapshot) -> pd.DataFrame:
     """The warnings in force that the maps' markers stand for: the sites' (model and
-    stream) and the dispute cases'."""
+    stream) and the dispute cases', less those stale in the week shown (as the markers)."""
+    week = queries.week_shown(snap)
     frames = [
-        views.effective_level(queries.warnings(snap, domain=d))
+        views.split_stale(views.effective_level(queries.warnings(snap, domain=d)), week)[0]
         for d in (queries.site_domain(snap), queries.STREAM_DOMAIN, queries.CASE_DOMAIN)
     ]
     full = [f for f in frames if not f.empty]
@@ -426,20 +427,20 @@ def body() -> None:
     names = queries.unit_names(ctx.lake_dir)
     all_warnings = views.effective_level(queries.warnings(snap))
     runs = {d: queries.published_run(snap, d) for d in queries.DOMAINS_HOTSPOT}
-    origins = [pd.Timestamp(r["origin"]) for r in runs.values() if r]
-    if not origins and all_warnings.empty:  # say which home it reads: maybe the wrong one
+    # the week shown: the newest hotspot origin; the maps' markers judge staleness by it too
+    week_start = queries.week_shown(snap)
+    if week_start is None and all_warnings.empty:  # say which home it reads: maybe wrong
         home = " ".join(str(ctx.settings.home.resolve()).replace("`", "'").split())
         st.info(t("no_data_home", lg, home=f"`{home}`"))
         return
-    if origins:
-        st.caption(t("week_of", lg, date=fmt_date(max(origins), lg, tz)))
+    if week_start is not None:
+        st.caption(t("week_of", lg, date=fmt_date(week_start, lg, tz)))
     histories = {d: queries.forecast_history(snap, d) for d in queries.DOMAINS_HOTSPOT}
     summaries = []
     for d, h in histories.items():
         s = trends.weekly_summary(h, top_n=KPI_TOP_N)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    week_start = max(origins) if origins else None
     kpis(all_warnings, summaries, runs, week_start)
     # below the KPIs too, a warning that ended before the week shown is not this week's:
     # the red list, the maps' places and the county chart count what the KPIs count
