@@ -171,9 +171,12 @@ BASELINE_COLUMNS = {
     "tangent_angle": "tangent_angle_deg",
     "velocity": "velocity_mm_per_day",
 }
-# baselines whose column is lower = riskier (scored negated): the inverse-velocity rule's
-# Fukuzono (1985) forecast time to failure
-BASELINE_DECREASING = {"inverse_velocity": "fukuzono_hours_to_failure"}
+# the inverse-velocity rule (Fukuzono 1985) reads the forecast time to failure, counted
+# from the last reading, and how old that reading is (:func:`inverse_velocity_score`)
+INVERSE_VELOCITY_COLUMNS = ("fukuzono_hours_to_failure", "displacement_age_days")
+# its score is SCALE / (SCALE + hours from the origin to the forecast failure): 1 at the
+# origin, 1/2 a day away, 0 without a forecast (any scale gives the same ranking)
+INVERSE_VELOCITY_SCALE_H = 24.0
 # the sensor_readings columns the site table needs
 READING_COLUMNS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
 
@@ -872,19 +875,49 @@ def late_site_labels(
     return pd.concat([late, gone], ignore_index=True) if len(gone) else late
 
 
-def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Scores of the classic methods for ``rows`` (higher = riskier; NaN = no signal)."""
+def inverse_velocity_score(rows: pd.DataFrame) -> np.ndarray:
+    """The inverse-velocity (Fukuzono 1985) rule's score of ``rows``: a decreasing function
+    of the forecast time from the origin to failure, ``S / (S + hours)`` with
+    ``S = INVERSE_VELOCITY_SCALE_H``, in (0, 1]; **0 without a forecast**, below every
+    forecast at every origin.
+
+    ``fukuzono_hours_to_failure`` is the feature's forecast (a falling 1/v line through
+    the last readings, extrapolated to 1/v = 0), counted from the sensor's *last reading*
+    before the origin; the time left at the origin is that minus the reading's age
+    (``displacement_age_days``). No forecast: no falling line (a slope without
+    acceleration: steady creep, no movement, a line flat beyond ten years), no
+    displacement reading, or a forecast whose time passed before the origin (the readings
+    stopped, e.g. a sensor lost in the failure or dead: nothing says the slope is
+    accelerating now). Only what the row knows at its origin is read.
+
+    Why not the negated hours with NaN filled below each origin's lowest value (the old
+    score): the backtest pools the origins, and an origin's fill lay above the forecasts
+    of other origins (an origin without any forecast filled 0.0, above every one), so
+    "no forecast" outranked accelerating slopes; and a silent sensor's last forecast stood
+    for months, a few hours ahead, at sites that had already failed
+    (docs/benchmarks-models.md, "The inverse-velocity baseline below chance").
+    """
+    hours = pd.to_numeric(rows[INVERSE_VELOCITY_COLUMNS[0]], errors="coerce").to_numpy(float)
+    age_days = pd.to_numeric(rows[INVERSE_VELOCITY_COLUMNS[1]], errors="coerce").to_numpy(float)
+    left = hours - 24.0 * age_days  # NaN when either is unknown
+    ok = np.isfinite(left) & (left > 0)
+    scale = INVERSE_VELOCITY_SCALE_H
+    return np.where(ok, scale / (scale + np.where(ok, left, 0.0)), 0.0)
+
+
+def _raw_baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Every baseline's score of ``rows`` before the no-signal fill (NaN = no signal)."""
     out = {name: rows[col].to_numpy(float) for name, col in BASELINE_COLUMNS.items()}
-    out.update(
-        {
-            name: -rows[col].to_numpy(float)
-            for name, col in BASELINE_DECREASING.items()
-            if col in rows
-        }
-    )
+    if all(c in rows for c in INVERSE_VELOCITY_COLUMNS):
+        out["inverse_velocity"] = inverse_velocity_score(rows)  # never NaN
     if RULE_COLUMN in rows:
         out["sensor_rules"] = rows[RULE_COLUMN].to_numpy(float)
-    return {k: _no_signal_low(v) for k, v in out.items()}
+    return out
+
+
+def baseline_scores(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Scores of the classic methods for ``rows`` (higher = riskier; NaN = no signal)."""
+    return {k: _no_signal_low(v) for k, v in _raw_baseline_scores(rows).items()}
 
 
 def _no_signal_low(score: np.ndarray) -> np.ndarray:
@@ -910,16 +943,7 @@ def baseline_scores_by_origin(rows: pd.DataFrame, starts: np.ndarray) -> dict[st
     """:func:`baseline_scores` of several origins' rows at once (``starts``: the first row
     of each origin's consecutive rows): each origin's no-signal value is its own, as when
     :func:`baseline_scores` is called origin by origin."""
-    out = {name: rows[col].to_numpy(float) for name, col in BASELINE_COLUMNS.items()}
-    out.update(
-        {
-            name: -rows[col].to_numpy(float)
-            for name, col in BASELINE_DECREASING.items()
-            if col in rows
-        }
-    )
-    if RULE_COLUMN in rows:
-        out["sensor_rules"] = rows[RULE_COLUMN].to_numpy(float)
+    out = _raw_baseline_scores(rows)
     return {k: _no_signal_low_by_group(v, starts) for k, v in out.items()}
 
 

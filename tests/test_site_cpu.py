@@ -79,7 +79,12 @@ def test_no_signal_low_by_group_is_the_per_group_value() -> None:
 def _site_rows(seed: int) -> pd.DataFrame:
     """Synthetic site x hour rows with every baseline's column (some NaN, one origin with
     no velocity at all), sites missing at some origins, rows not in origin order."""
-    from models.geohazard_sites import BASELINE_COLUMNS, BASELINE_DECREASING, LABEL, RULE_COLUMN
+    from models.geohazard_sites import (
+        BASELINE_COLUMNS,
+        INVERSE_VELOCITY_COLUMNS,
+        LABEL,
+        RULE_COLUMN,
+    )
 
     rng = np.random.default_rng(seed)
     origins = pd.date_range("2024-06-01", periods=240, freq="h", tz="UTC")
@@ -94,10 +99,11 @@ def _site_rows(seed: int) -> pd.DataFrame:
     v = rng.normal(0.0, 3.0, n)
     fast = rng.random(n) < 0.02
     v[fast] = rng.lognormal(3.0, 0.5, int(fast.sum()))
-    for col in [*BASELINE_COLUMNS.values(), *BASELINE_DECREASING.values()]:
+    for col in [*BASELINE_COLUMNS.values(), *INVERSE_VELOCITY_COLUMNS]:
         x = rng.gamma(0.5, 10.0, n)
         x[rng.random(n) < 0.1] = np.nan
         rows[col] = x
+    rows["displacement_age_days"] = rows["displacement_age_days"] / 100.0  # mostly fresh
     v[rng.random(n) < 0.05] = np.nan
     rows["velocity_mm_per_day"] = v
     rows.loc[rows["origin"] == origins[200], "velocity_mm_per_day"] = np.nan
