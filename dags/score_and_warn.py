@@ -72,7 +72,7 @@ def score_and_warn() -> None:
 
     asked = domains()
     score.expand(domain=asked)
-    communities(asked)
+    communities(asked)  # type: ignore[arg-type]  # the XComArg is the list at run time
 
 
 score_and_warn()
