@@ -11,6 +11,9 @@ each baseline with 95 % paired bootstrap CIs over weeks. Reads the home's lake o
 community's expected registrations of the week from the simulation's ground truth
 (``truth_dispute_cells`` x ``truth_dispute_days`` summed over the community's cells), the
 best any forecast could rank without luck.
+
+The same backtest with the paired verdicts, as a documented command:
+``riskwarn backtest communities`` (riskwarn/commands/backtest.py).
 """
 
 from __future__ import annotations
@@ -19,10 +22,8 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from features.calendar import local_midnights
 from features.communities import BASELINES, LABEL, CommunityParams, communities
 from models.community_backtest import (
     CEILING,
@@ -36,36 +37,14 @@ from models.community_backtest import (
     paired_comparison,
     pooled,
     run_community_backtest,
+    sim_truth_scores,
+    weekly_origins,
 )
 from models.metrics import bootstrap_ci, hotspot_statistic
 from riskwarn import lake
 from riskwarn.settings import load_settings
 
 TRUTH = "truth"
-
-
-def truth_scores(sim: Path, units: pd.DataFrame, scores: pd.DataFrame, tz: str) -> np.ndarray:
-    """Expected registrations of each row's week in its community, from the ground truth."""
-    t = sim / "truth"
-    cells = pd.read_parquet(t / "truth_dispute_cells.parquet")
-    days = pd.read_parquet(t / "truth_dispute_days.parquet")
-    where = pd.read_parquet(
-        t / "truth_incident_background.parquet", columns=["cell_x", "cell_y", "community_code"]
-    )
-    cells = cells.merge(where, on=["cell_x", "cell_y"], how="left", validate="one_to_one")
-    cats = [c.removeprefix("weight_") for c in cells.columns if c.startswith("weight_")]
-    w = cells.groupby("community_code")[[f"weight_{c}" for c in cats]].sum()
-    days["date"] = pd.to_datetime(days["date"])
-    rates = days.set_index("date")[[f"rate_{c}" for c in cats]]
-    out = np.zeros(len(scores))
-    local = pd.DatetimeIndex(scores["origin"]).tz_convert(tz).tz_localize(None).normalize()
-    for o in local.unique():
-        window = rates.loc[(rates.index >= o) & (rates.index < o + pd.Timedelta(days=7))].sum()
-        per_unit = w.to_numpy() @ window.to_numpy()
-        expected = pd.Series(per_unit, index=w.index.astype(str))
-        at = np.asarray(local == o)
-        out[at] = expected.reindex(scores.loc[at, "admin_code"].astype(str)).fillna(0).to_numpy()
-    return out
 
 
 def main() -> None:
@@ -93,16 +72,8 @@ def main() -> None:
     tz = s.display_tz
     disputes = lake.read_versions(s.lake_dir, "disputes")
     units = communities(lake.read_table(s.lake_dir, "admin_units"), s.city_crs)
-    opened = pd.to_datetime(disputes["opened_at"], utc=True)
-    first_day = opened.min().tz_convert(tz).normalize()
-    end_day = opened.max().tz_convert(tz).normalize() + pd.Timedelta(days=1)  # data end
-    last_origin = end_day - pd.Timedelta(days=7)  # the last window ends at the data end
-    weeks = local_midnights(
-        first_day + pd.Timedelta(weeks=args.first_train_week), last_origin, 7, tz
-    )
     # aligned on the data end: the last origin's window ends on the data's last day
-    shift = pd.Timedelta(days=(last_origin.tz_convert("UTC") - weeks[-1]).days)
-    weeks = local_midnights(weeks[0] + shift, last_origin, 7, tz)
+    weeks = weekly_origins(disputes["opened_at"], tz, args.first_train_week)
     eval_origins = weeks[-args.eval_weeks :]
     params = CommunityParams(tz=tz)
     offset = None if args.offset == "none" else args.offset
@@ -110,7 +81,7 @@ def main() -> None:
     bt = run_community_backtest(disputes, units, eval_origins, weeks, params, config)
     methods = list(bt.methods)
     if args.sim is not None:
-        scores = bt.scores.assign(**{TRUTH: truth_scores(args.sim, units, bt.scores, tz)})
+        scores = bt.scores.assign(**{TRUTH: sim_truth_scores(args.sim, bt.scores, tz)})
         methods.append(TRUTH)
         bt = CommunityBacktest(scores, bt.outside, methods, bt.offsets)
     w = method_windows(bt)

@@ -5,6 +5,12 @@ from the data interval (never the clock), so a re-run or a backfill of a day rew
 the same run (``<domain>:<origin>``) with identical rows. A missing champion fails the
 domain's task loudly and leaves the last published run in service. Emits
 ``riskwarn_forecasts`` (``publish`` is scheduled on it).
+
+With ``disputes`` among the domains, ``communities`` publishes the week's disputes
+ranking by community (村/社区) at the same origin into the serving store
+(``riskwarn.pipeline.publish_communities``: the rule that won the community backtest,
+``population_rate``, from the disputes known before the origin); the overview's disputes
+tab reads it. Re-running the day publishes the same ranking once.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from riskwarn.orchestration import (
 
 FORECASTS = Asset("riskwarn_forecasts")
 DOMAINS = list(domains.names(scored_by=domains.DAILY_SCORING_DAG))
+COMMUNITY_DOMAIN = "disputes"  # riskwarn.pipeline.COMMUNITY_DOMAIN (not imported at parse)
 
 
 @dag(
@@ -51,7 +58,21 @@ def score_and_warn() -> None:
         with memory_budget(settings.task_memory_mb):
             return run(settings, domain, end, context["run_id"])
 
-    score.expand(domain=domains())
+    @task
+    def communities(asked: list[str], **context) -> str | None:
+        if COMMUNITY_DOMAIN not in asked:
+            return None
+        from riskwarn.orchestration import memory_budget
+        from riskwarn.pipeline import publish_communities
+        from riskwarn.settings import load_settings
+
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return publish_communities(settings, interval_end(context), context["run_id"])
+
+    asked = domains()
+    score.expand(domain=asked)
+    communities(asked)  # type: ignore[arg-type]  # the XComArg is the list at run time
 
 
 score_and_warn()

@@ -28,7 +28,6 @@ from dashboard.lake_reads import (
     admin_units,
     area_shapes,
     boundary_paths,
-    community_disputes,
     data_times,
     hazard_sites,
     site_readings,
@@ -62,7 +61,6 @@ REEXPORTED = (
     admin_units,
     area_shapes,
     boundary_paths,
-    community_disputes,
     data_times,
     hazard_sites,
     site_readings,
@@ -542,6 +540,35 @@ def run_observed_weeks(url: str, domain: str, origin: str) -> pd.DataFrame:
     """``Store.observed_weeks`` of one origin (the publish step may write it after the
     run is served: cached a minute, not an hour)."""
     return store(url).observed_weeks(domain, pd.Timestamp(origin).to_pydatetime())
+
+
+COMMUNITY_COLUMNS = [
+    "rank",
+    "admin_code",
+    "township_code",
+    "county_code",
+    "score",
+    "expected",
+    "n_28d",
+    "n_364d",
+]
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def community_ranking(url: str, origin: str) -> tuple[dict[str, Any] | None, pd.DataFrame]:
+    """The weekly disputes ranking by community published for ``origin`` (ISO time; the
+    disputes run's origin): its run (method, version, when written; None when none was
+    published) and every community by rank (``Store.community_ranking``). Published by
+    the scoring DAG beside the disputes run, maybe after it is served: cached a minute."""
+    run, rows = store(url).community_ranking(pd.Timestamp(origin).to_pydatetime())
+    return run, rows.reindex(columns=COMMUNITY_COLUMNS)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def latest_community_origin(url: str) -> pd.Timestamp | None:
+    """The newest origin with a published community ranking (None: none ever)."""
+    runs = store(url).community_runs()
+    return None if runs.empty else pd.Timestamp(runs["origin"].iloc[0])
 
 
 def expected_units(snap: Snapshot, domain: str) -> float | None:

@@ -370,6 +370,31 @@ TEXT: dict[str, dict[str, str]] = {
         "registered where people live and rarely twice in one 250 m cell: the cell map does "
         "not show where disputes will happen; read them by community.",
     },
+    "comm_method": {
+        "zh": "排序方法：{method}（第 {version} 版），由评分流程于 {written} 发布到服务库；"
+        "这是村/社区回测中胜出的规则，不是模型。",
+        "en": "Ranked by {method} (version {version}), published to the serving store by "
+        "the scoring run on {written}: the rule that won the community backtest, not a "
+        "model.",
+    },
+    # the stored method name (community_runs.method) as the page names it
+    "comm_method_population_rate": {
+        "zh": "人口占比规则",
+        "en": "the rule population_rate",
+    },
+    "comm_none": {
+        "zh": "{start} 起这一周的村/社区纠纷排名尚未发布（评分流程在发布纠纷预测时一并发布），"
+        "目前还没有任何一周的排名。",
+        "en": "No community ranking has been published for the week from {start} (the "
+        "scoring run publishes it with the disputes forecast), nor for any week yet.",
+    },
+    "comm_none_latest": {
+        "zh": "{start} 起这一周的村/社区纠纷排名尚未发布（评分流程在发布纠纷预测时一并发布）。"
+        "最近一次发布的是 {latest} 起的一周，不在此展示，以免当作本周的排名。",
+        "en": "No community ranking has been published for the week from {start} (the "
+        "scoring run publishes it with the disputes forecast). The newest published one "
+        "is for the week from {latest}; it is not shown here as this week's.",
+    },
     "comm_rank": {"zh": "排名", "en": "Rank"},
     "comm_community": {"zh": "村/社区", "en": "Community"},
     "comm_township": {"zh": "乡镇/街道", "en": "Township"},

@@ -272,6 +272,10 @@ def feature_columns(rows: pd.DataFrame) -> list[str]:
 # (bench/bench_community_disputes.py, docs/benchmarks-models.md), served instead of it:
 # a model must never lose to the rule it replaces.
 SERVED = "population_rate"
+# the version of the served rule's definition, stored with every published ranking
+# (riskwarn.pipeline.publish_communities): raise it when the rule's arithmetic changes,
+# so a re-published origin says it was ranked by another version
+SERVED_VERSION = "1"
 
 
 def served_ranking(
@@ -281,9 +285,12 @@ def served_ranking(
     params: CommunityParams | None = None,
 ) -> pd.DataFrame:
     """Every community at ``origin`` ranked by the served rule (:data:`SERVED`), highest
-    first: ``admin_code``, ``township_code``, ``county_code``, ``expected`` (disputes of
-    the window from ``origin``), ``n_28d`` and ``n_364d`` (disputes in the 4 and 52 weeks
-    before it), ``rank`` (1 = highest; ties share the order of the codes)."""
+    first: ``admin_code``, ``township_code``, ``county_code``, ``score`` (what it is
+    ranked by: the rule's value), ``expected`` (disputes of the window from ``origin``:
+    the same number for this rule), ``n_28d`` and ``n_364d`` (disputes in the 4 and 52
+    weeks before it), ``rank`` (1 = highest; ties share the order of the codes).
+    ``disputes`` may hold the versions of corrected records
+    (:func:`riskwarn.lake.read_versions`): each is counted as it was known at ``origin``."""
     params = params or CommunityParams()
     built = community_week_rows(disputes, units, pd.DatetimeIndex([origin]), params)
     rows = built.rows.merge(
@@ -294,11 +301,12 @@ def served_ranking(
             "admin_code": rows["admin_code"],
             "township_code": rows["township_code"],
             "county_code": rows["county_code"],
+            "score": rows[SERVED],
             "expected": rows[SERVED],
             "n_28d": rows["n_28d"],
             "n_364d": rows["n_364d"],
         }
     )
-    out = out.sort_values(["expected", "admin_code"], ascending=[False, True], kind="stable")
+    out = out.sort_values(["score", "admin_code"], ascending=[False, True], kind="stable")
     out["rank"] = np.arange(1, len(out) + 1)
     return out.reset_index(drop=True)

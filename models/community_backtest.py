@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -367,3 +368,91 @@ def gap_closed(summary: pd.DataFrame, fraction: float = 0.05) -> float:
     """Share of the hit-rate gap from the best baseline to the ceiling the model closes."""
     by = summary.set_index("method")[f"hit_rate@{fraction:g}"]
     return gap_closed_share(by[MODEL], by[best_baseline(summary, fraction)], by[CEILING])
+
+
+def weekly_origins(
+    opened: pd.Series, tz: str, first_train_week: int = 4, horizon_days: int = 7
+) -> pd.DatetimeIndex:
+    """The weekly local-midnight origins (UTC) of a rolling backtest on disputes opened at
+    ``opened``: from ``first_train_week`` weeks after the first dispute's local day, aligned
+    so the last origin's window ends on the data's last local day (none after it)."""
+    from features.calendar import local_midnights
+
+    at = pd.to_datetime(opened, utc=True).dropna()
+    if at.empty:
+        return pd.DatetimeIndex([], tz="UTC")
+    first_day = at.min().tz_convert(tz).normalize()
+    end_day = at.max().tz_convert(tz).normalize() + pd.Timedelta(days=1)  # the data end
+    last_origin = end_day - pd.Timedelta(days=horizon_days)
+    start = first_day + pd.Timedelta(weeks=first_train_week)
+    if start > last_origin:
+        return pd.DatetimeIndex([], tz="UTC")
+    weeks = local_midnights(start, last_origin, 7, tz)
+    shift = pd.Timedelta(days=(last_origin.tz_convert("UTC") - weeks[-1]).days)
+    return local_midnights(weeks[0] + shift, last_origin, 7, tz)
+
+
+# the paired comparisons a report prints: metric -> whether higher is better
+COMPARED: dict[str, bool] = {
+    **{f"hit_rate@{f:g}": True for f in FRACTIONS},
+    "deviance": False,
+    "brier": False,
+}
+
+
+def comparison_table(
+    windows: pd.DataFrame,
+    against: Sequence[str] = BASELINES,
+    model: str = MODEL,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """``model`` minus each method of ``against``, one row per (against, metric): the
+    paired difference, its 95 % bootstrap CI over weeks and the verdict words of
+    :func:`models.metrics.paired_verdict` (``win`` / ``loss`` / ``tie, point ...``; for
+    deviance and Brier lower is better)."""
+    from models.metrics import paired_verdict
+
+    rows = []
+    for b in against:
+        cmp = paired_comparison(windows, model, b, n_boot=n_boot, seed=seed)
+        for metric, higher in COMPARED.items():
+            d, lo, hi = cmp[metric]
+            rows.append(
+                {
+                    "model": model,
+                    "against": b,
+                    "metric": metric,
+                    "diff": d,
+                    "lo": lo,
+                    "hi": hi,
+                    "verdict": paired_verdict(d, lo, hi, higher_is_better=higher),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def sim_truth_scores(sim: Path, scores: pd.DataFrame, tz: str) -> np.ndarray:
+    """Expected registrations of each row's week in its community, from a simulation's
+    ground truth (``<sim>/truth``: ``truth_dispute_cells`` x ``truth_dispute_days``
+    summed over the community's cells): the best any forecast could rank without luck."""
+    t = sim / "truth"
+    cells = pd.read_parquet(t / "truth_dispute_cells.parquet")
+    days = pd.read_parquet(t / "truth_dispute_days.parquet")
+    where = pd.read_parquet(
+        t / "truth_incident_background.parquet", columns=["cell_x", "cell_y", "community_code"]
+    )
+    cells = cells.merge(where, on=["cell_x", "cell_y"], how="left", validate="one_to_one")
+    cats = [c.removeprefix("weight_") for c in cells.columns if c.startswith("weight_")]
+    w = cells.groupby("community_code")[[f"weight_{c}" for c in cats]].sum()
+    days["date"] = pd.to_datetime(days["date"])
+    rates = days.set_index("date")[[f"rate_{c}" for c in cats]]
+    out = np.zeros(len(scores))
+    local = pd.DatetimeIndex(scores["origin"]).tz_convert(tz).tz_localize(None).normalize()
+    for o in local.unique():
+        window = rates.loc[(rates.index >= o) & (rates.index < o + pd.Timedelta(days=7))].sum()
+        per_unit = w.to_numpy() @ window.to_numpy()
+        expected = pd.Series(per_unit, index=w.index.astype(str))
+        at = np.asarray(local == o)
+        out[at] = expected.reindex(scores.loc[at, "admin_code"].astype(str)).fillna(0).to_numpy()
+    return out

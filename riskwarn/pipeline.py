@@ -789,6 +789,76 @@ def score_and_warn(
     return score_domain(settings, domain, origin, airflow_run_id=airflow_run_id)
 
 
+# the domain whose scoring publishes the weekly disputes ranking by community beside it
+COMMUNITY_DOMAIN = "disputes"
+
+
+def community_ranking_at(
+    disputes: pd.DataFrame, admin_units: pd.DataFrame, origin: Any, settings: Settings
+) -> pd.DataFrame:
+    """Every community ranked at ``origin`` by the served rule
+    (:func:`features.communities.served_ranking`), from the disputes opened before it in
+    the versions known then and the admin units as known then (both as
+    :func:`riskwarn.lake.read_known` reads them). Empty without a community."""
+    from features.cells import versions_at
+    from features.communities import CommunityParams, communities, served_ranking
+
+    at = pd.Timestamp(utc(origin))
+    units_then = versions_at(admin_units, pd.DatetimeIndex([at]))[0][1]
+    if units_then.empty or not (units_then["level"] == "community").any():
+        return pd.DataFrame()
+    units = communities(units_then, settings.city_crs)
+    spec = domains.get(COMMUNITY_DOMAIN)
+    params = CommunityParams(
+        tz=settings.display_tz, horizon_days=spec.horizon_days, holidays=spec.holiday_calendar
+    )
+    return served_ranking(disputes, units, at, params)
+
+
+def publish_communities(
+    settings: Settings, interval_end: Any, airflow_run_id: str | None = None
+) -> str | None:
+    """Publish the weekly disputes ranking by community at the interval's local-midnight
+    origin (the disputes forecast's origin) into the serving store; return the status
+    (``published``, ``unchanged``, ``replaced``), or None for a lake without communities
+    (nothing published; the dashboard says none is).
+
+    The ranking is the served rule (:data:`features.communities.SERVED`, the winner of the
+    community backtest), named with its version in the store. Only disputes opened before
+    the origin count, each in the version known at it (``read_known``), so a re-run
+    of the origin, after later ingests or corrections, publishes the same rows: the store
+    then writes nothing. Reads ``opened_at`` and ``admin_code`` of the disputes only."""
+    from features.communities import SERVED, SERVED_VERSION
+    from riskwarn import lake
+    from riskwarn.store import Store
+
+    origin = local_origin(interval_end, settings.display_tz)
+    spec = domains.get(COMMUNITY_DOMAIN)
+    # what may be known at the origin (lake.read_known: the versions of corrected records)
+    units = lake.read_known(settings.lake_dir, "admin_units", origin)
+    disputes = lake.read_known(settings.lake_dir, spec.event_table, origin)
+    keep = [c for c in ("opened_at", "admin_code", "known_from", "known_to") if c in disputes]
+    ranked = community_ranking_at(disputes.loc[:, keep], units, origin, settings)
+    if ranked.empty:
+        log.warning("no community in the lake's admin_units: no community ranking at %s", origin)
+        return None
+    versions = {t: lake.table_version(settings.lake_dir, t) for t in ("disputes", "admin_units")}
+    run = {
+        "origin": origin,
+        "horizon_days": spec.horizon_days,
+        "method": SERVED,
+        "method_version": SERVED_VERSION,
+        "data_version": ";".join(f"{t}@v{v}" for t, v in versions.items()),
+        "airflow_run_id": airflow_run_id,
+    }
+    store = Store.from_settings(settings)
+    try:
+        store.upgrade()
+        return store.publish_community_ranking(run, ranked)
+    finally:
+        store.close()
+
+
 def geohazard_nowcast(
     settings: Settings, interval_end: Any, minutes: int = 60, airflow_run_id: str | None = None
 ) -> str:

@@ -84,6 +84,10 @@ def test_every_dag_imports_with_tags_retries_timeouts(dagbag):
     assert {d for d in dagbag.dags if d.startswith("ingest_")} == {
         f"ingest_{p.stem}" for p in (DAGS_FOLDER.parent / "configs" / "sources").glob("*.yaml")
     }
+    # the disputes scoring publishes the week's ranking by community beside it
+    scoring = dagbag.dags["score_and_warn"]
+    assert "communities" in scoring.task_ids
+    assert scoring.get_task("communities").upstream_task_ids == {"domains"}
 
 
 def _run(dagbag, dag_id: str, when: pd.Timestamp, conf: dict | None = None):

@@ -1,6 +1,8 @@
 """The overview's civil disputes beside their cell map (which ranks below random): the
 communities (村/社区) ranked by the rule served by community, in English and Chinese,
-read from the lake (features.communities.served_ranking, dashboard.community_panel)."""
+as the scoring DAG published it into the serving store (riskwarn.pipeline.
+publish_communities, dashboard.community_panel): nothing is computed from the lake at
+page load, and a week without a published ranking says so."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard import auth, community_panel
 from features.communities import CommunityParams, communities, served_ranking
 from riskwarn import lake
-from testkit.dashboard_demo import demo_home
+from riskwarn.pipeline import publish_communities
+from riskwarn.settings import Settings
+from riskwarn.store import Store
+from testkit.dashboard_demo import DemoCity, demo_home
 from testkit.dashboard_server import use_dashboard_env
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -68,9 +73,7 @@ def dispute_rows(codes: list[str], origin: pd.Timestamp) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    home = tmp_path_factory.mktemp("communities") / "home"
+def city_with_communities(home: Path) -> DemoCity:
     city = demo_home(
         home, n_cells=120, weeks=1, n_cases=5, today=pd.Timestamp("2026-03-04 02:00", tz="UTC")
     )
@@ -78,10 +81,30 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     lake.upsert(city.lake_dir, "admin_units", "demo", comm, batch_id="demo-communities")
     disputes = dispute_rows(list(comm["record_id"]), city.origin)
     lake.upsert(city.lake_dir, "disputes", "demo", disputes, batch_id="demo-disputes")
+    return city
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("communities") / "home"
+    city = city_with_communities(home)
+    # the scoring DAG's step, at the disputes run's origin
+    settings = Settings(home=home, store_url=city.store_url)
+    assert publish_communities(settings, city.origin, "scheduled__demo") == "published"
     mp = pytest.MonkeyPatch()
     use_dashboard_env(mp, home, city.store_url)
     yield home
     mp.undo()
+
+
+def overview(lang: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    role, name = auth.DEMO_USERS["leader"]
+    at.session_state["user"] = auth.User(username="leader", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
 
 
 @pytest.mark.parametrize(
@@ -94,12 +117,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def test_the_overview_ranks_communities_beside_the_disputes_map(
     home: Path, lang: str, title: str, header: str
 ) -> None:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    role, name = auth.DEMO_USERS["leader"]
-    at.session_state["user"] = auth.User(username="leader", name=name, role=role)
-    at.session_state["lang"] = lang
-    at.switch_page("pages/overview.py").run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = overview(lang)
     assert any(title in str(m.value) for m in at.markdown), [m.value for m in at.markdown]
     tables = [d.value for d in at.dataframe if header in d.value.columns]
     assert len(tables) == 1
@@ -115,6 +133,65 @@ def test_the_overview_ranks_communities_beside_the_disputes_map(
     units = lake.read_table(home / "lake", "admin_units")
     n_communities = int((units["level"] == "community").sum())
     assert len(ranked) == round(0.05 * n_communities) < n_communities  # the top 5 %
+    # named as the store names it: the rule that won the backtest, not a model
+    rule = {"en": "the rule population_rate (version 1)", "zh": "人口占比规则（第 1 版）"}[lang]
+    assert any(rule in str(c.value) for c in at.caption), [c.value for c in at.caption]
+
+
+def test_the_page_shows_what_was_published_not_the_lake_of_now(home: Path) -> None:
+    """Disputes ingested after the ranking was published do not move the page: it is read
+    from the store, not computed from the lake at page load."""
+    lake_dir = home / "lake"
+    units = lake.read_table(lake_dir, "admin_units")
+    big = str(units.loc[units["name"] == BIG, "record_id"].iloc[0])
+    origin = published_origin(home)
+    store = Store(lake_settings_url(home))
+    published = store.community_ranking(origin)[1].set_index("admin_code")
+    store.close()
+    burst = dispute_rows([big, big], origin).head(80)
+    burst["record_id"] = [f"MX{i:05d}" for i in range(len(burst))]
+    burst["opened_at"] = origin - pd.Timedelta(days=2)
+    lake.upsert(lake_dir, "disputes", "demo", burst, batch_id="late-burst")
+    at = overview("en")
+    ranked = next(d.value for d in at.dataframe if "Community" in d.value.columns)
+    row = ranked[ranked["Community"] == BIG].iloc[0]
+    assert row["Disputes, last 4 weeks"] == f"{int(published.loc[big, 'n_28d']):,}"
+    assert row["Expected disputes this week"] == f"{published.loc[big, 'expected']:.2f}"
+
+
+def lake_settings_url(home: Path) -> str:
+    return f"sqlite:///{(home / 'serving.db').resolve()}"
+
+
+def published_origin(home: Path) -> pd.Timestamp:
+    store = Store(lake_settings_url(home))
+    try:
+        return pd.Timestamp(store.community_runs()["origin"].iloc[0])
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ["No community ranking has been published for the week from", "newest"]),
+        ("zh", ["村/社区纠纷排名尚未发布", "最近一次发布的是"]),
+    ],
+)
+def test_a_week_without_a_published_ranking_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str, words: list[str]
+) -> None:
+    home = tmp_path / "home"
+    city = city_with_communities(home)
+    # only an older week was published: not shown as this week's
+    settings = Settings(home=home, store_url=city.store_url)
+    assert publish_communities(settings, city.origin - pd.Timedelta(days=7)) == "published"
+    use_dashboard_env(monkeypatch, home, city.store_url)
+    at = overview(lang)
+    notes = [str(i.value) for i in at.info]
+    assert any(all(w in n for w in words) for n in notes), notes
+    header = {"en": "Community", "zh": "村/社区"}[lang]
+    assert not [d for d in at.dataframe if header in d.value.columns]
 
 
 def test_served_ranking_counts_only_disputes_before_the_origin() -> None:

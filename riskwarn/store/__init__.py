@@ -15,6 +15,7 @@ from riskwarn.store.api import (
     StaleWarningError,
     Store,
     WithdrawnWarningError,
+    community_run_id,
     run_id_for,
     warning_id_for,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "StaleWarningError",
     "Store",
     "WithdrawnWarningError",
+    "community_run_id",
     "run_id_for",
     "warning_id_for",
 ]

@@ -12,12 +12,14 @@ The contract is ``docs/serving-store.md``. In short:
 
 The class is assembled from one mixin per responsibility: ``base`` (connections,
 schema, ingest counts, audit), ``publishing`` (stage, fill, publish a run),
-``reads`` (what is served), ``reviews`` (decisions on warnings) and ``deliveries``
-(the warning delivery log and acknowledgements of the streaming path).
+``reads`` (what is served), ``reviews`` (decisions on warnings), ``deliveries``
+(the warning delivery log and acknowledgements of the streaming path) and
+``communities`` (the weekly disputes ranking by community).
 """
 
 from __future__ import annotations
 
+from riskwarn.store.communities import CommunityStore, community_run_id
 from riskwarn.store.deliveries import AlreadyAcknowledgedError, DeliveryStore, NeverSentError
 from riskwarn.store.publishing import (
     PublishingStore,
@@ -43,6 +45,7 @@ __all__ = [
     "StaleWarningError",
     "Store",
     "WithdrawnWarningError",
+    "community_run_id",
     "json_dumps",
     "make_engine",
     "run_id_for",
@@ -50,5 +53,5 @@ __all__ = [
 ]
 
 
-class Store(PublishingStore, ReviewStore, DeliveryStore):
+class Store(PublishingStore, ReviewStore, DeliveryStore, CommunityStore):
     """The serving store at a SQLAlchemy URL (SQLite file or PostgreSQL)."""

@@ -342,6 +342,54 @@ class ObservedWeek(Base):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class CommunityRun(Base):
+    """One published weekly ranking of the communities (村/社区) by where disputes will
+    be registered (migration 0016): ``run_id`` = ``disputes_communities:<origin>``, one per
+    origin; ``method`` / ``method_version`` the rule or model that ranked them
+    (``features.communities.SERVED``: the one that won the community backtest);
+    ``content_hash`` of its rows: a re-run of the origin computing the same rows changes
+    nothing, one computing other rows replaces them (``replaced_at``)."""
+
+    __tablename__ = "community_runs"
+    __table_args__ = (sa.UniqueConstraint("origin", name="uq_community_runs_origin"),)
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    origin: Mapped[datetime] = mapped_column(UTCDateTime())
+    horizon_days: Mapped[int] = mapped_column(sa.Integer)
+    method: Mapped[str] = mapped_column(sa.String(64))
+    method_version: Mapped[str] = mapped_column(sa.String(64))
+    n_communities: Mapped[int] = mapped_column(sa.Integer)
+    data_version: Mapped[str | None] = mapped_column(sa.String(256))
+    airflow_run_id: Mapped[str | None] = mapped_column(sa.String(256))
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CommunityRanking(Base):
+    """One community in a :class:`CommunityRun`: its ``rank`` (1 = most expected), the
+    ``score`` it was ranked by, the ``expected`` disputes of the week from the origin and
+    the disputes of the 4 and 52 weeks before it (codes and counts only)."""
+
+    __tablename__ = "community_rankings"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["run_id"], ["community_runs.run_id"]),
+        sa.CheckConstraint("rank >= 1", name="rank"),
+        sa.CheckConstraint("expected >= 0", name="expected"),
+        sa.Index("ix_community_rankings_run_id_rank", "run_id", "rank"),
+    )
+
+    run_id: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    admin_code: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    rank: Mapped[int] = mapped_column(sa.Integer)
+    score: Mapped[float] = mapped_column(sa.Float)
+    expected: Mapped[float] = mapped_column(sa.Float)
+    n_28d: Mapped[int | None] = mapped_column(sa.Integer)
+    n_364d: Mapped[int | None] = mapped_column(sa.Integer)
+    township_code: Mapped[str | None] = mapped_column(sa.String(32))
+    county_code: Mapped[str | None] = mapped_column(sa.String(32))
+
+
 DELIVERY_CHANNELS = ("email", "webhook")
 # expired: not sent, the warning was no longer in force (migration 0008)
 # superseded / unpaged: not sent, a later change carried the net state / the warning

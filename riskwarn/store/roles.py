@@ -54,6 +54,8 @@ SERVED_TABLES = (
     "deliveries",
     "warning_acks",
     "observed_weeks",
+    "community_runs",
+    "community_rankings",
     VERSION_TABLE,
 )
 STAGING_TABLES = ("staged_runs", "staged_forecasts", "staged_warnings")
@@ -74,6 +76,8 @@ TABLE_GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
         "deliveries": ("SELECT", "INSERT", "UPDATE"),  # the stream's delivery queue
         "warning_acks": APPEND,
         "observed_weeks": ("SELECT", "INSERT", "DELETE"),  # a re-publish replaces its rows
+        "community_runs": ("SELECT", "INSERT", "UPDATE"),
+        "community_rankings": ("SELECT", "INSERT", "DELETE"),  # a changed re-run replaces them
         VERSION_TABLE: READ,
     },
     DASHBOARD: {
