@@ -154,7 +154,7 @@ def test_the_page_shows_what_was_published_not_the_lake_of_now(home: Path) -> No
     lake.upsert(lake_dir, "disputes", "demo", burst, batch_id="late-burst")
     at = overview("en")
     ranked = next(d.value for d in at.dataframe if "Community" in d.value.columns)
-    row = ranked[ranked["Community"] == BIG].iloc[0]
+    row = ranked[ranked["Community"] == "Daqiao Community"].iloc[0]
     assert row["Disputes, last 4 weeks"] == f"{int(published.loc[big, 'n_28d']):,}"
     assert row["Expected disputes this week"] == f"{published.loc[big, 'expected']:.2f}"
 
