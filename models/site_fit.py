@@ -150,8 +150,13 @@ class SiteModelConfig:
     # the levels the gate compares with the sensor rules' at each level (TSS, paired day
     # bootstrap; models.gate.level_check): "served" = the higher of the model's and the
     # rules' level, what the nowcast issues (riskwarn.warnings.combine_geohazard_levels);
-    # "xgboost" = the model's own level
-    gate_levels: str = "served"
+    # "xgboost" = the model's own level; "published" (the default) = the served level as
+    # the hourly nowcast publishes it (hysteresis against the previous published level
+    # and the hold: riskwarn.nowcast.publish_levels replayed over the window, against the
+    # rules alone as published), when training is given that step (the app passes it:
+    # models.geohazard_sites.finish_site_training's ``publish``); a daily domain (not
+    # published hourly) or a training without it is judged "served" and says so
+    gate_levels: str = "published"
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),
