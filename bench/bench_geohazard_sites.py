@@ -469,6 +469,14 @@ def main() -> None:
         "(Parquet/pickle) for the paired site-bootstrap and level-policy analyses",
     )
     parser.add_argument(
+        "--served-far-confidence",
+        type=float,
+        default=None,
+        help="SiteModelConfig.served_levels_far_confidence for this run (default: the "
+        "config's; the site-clustered precision bound at the levels from "
+        "served_levels_far_confidence_from up, the levels below fitted as without it)",
+    )
+    parser.add_argument(
         "--no-prior",
         action="store_true",
         help="grow the trees from a constant instead of the velocity prior (the old model)",
@@ -587,7 +595,9 @@ def main() -> None:
         f"{' --since ' + args.since if args.since else ''}"
         f"{' --until ' + args.until if args.until else ''}"
         f"{' --train-every-hours ' + str(args.train_every_hours) if args.train_every_hours else ''}"
-        f"{' --no-prior' if args.no_prior else ''}`. {len(sites)} sites, "
+        f"{' --no-prior' if args.no_prior else ''}"
+        f"{' --served-far-confidence ' + str(args.served_far_confidence) if args.served_far_confidence is not None else ''}"
+        f"`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
         f"rolling-origin backtest over the last {args.eval_days} days, refit every "
         f"{args.refit_days or '3 (daily) / 7 (hourly)'} days; thresholds = max TSS on the "
@@ -606,6 +616,8 @@ def main() -> None:
             cfg = replace(cfg, train_every_hours=args.train_every_hours)
         if args.no_prior:
             cfg = replace(cfg, prior_column=None)
+        if args.served_far_confidence is not None:
+            cfg = replace(cfg, served_levels_far_confidence=args.served_far_confidence)
         origins, evals = table_origins(first, end, cfg)
         cached = (
             args.cache

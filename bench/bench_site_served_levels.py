@@ -50,39 +50,15 @@ def options(model: np.ndarray, rules: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def published(scores: pd.DataFrame, fits: pd.DataFrame, domain: str) -> pd.DataFrame:
-    """``scores``' xgboost and sensor_rules rows (sorted by site and origin) with the
-    levels the nowcast would publish: ``served_pub`` (model + rules) and ``rules_pub``
-    (the rules alone, the nowcast without a model), each origin served by the latest
-    fit at or before it."""
-    from models.site_evaluation import KEYS
-    from riskwarn import domains
-    from riskwarn.nowcast import published_site_levels, threshold_level_policy
+    """``scores``' xgboost rows (sorted by origin and site) with the levels the nowcast
+    would publish: ``served_pub`` (model + rules) and ``rules_pub`` (the rules alone),
+    each origin served by the latest fit at or before it
+    (:func:`riskwarn.nowcast.backtest_published_levels`, what training's gate judges)."""
+    from riskwarn.nowcast import backtest_published_levels
 
-    a = scores[scores["method"] == "xgboost"].sort_values(KEYS).reset_index(drop=True)
-    b = scores[scores["method"] == "sensor_rules"].sort_values(KEYS).reset_index(drop=True)
-    default = domains.get(domain).levels
-    f = fits.sort_values("refit_origin").reset_index(drop=True)
-    refits = pd.DatetimeIndex(pd.to_datetime(f["refit_origin"], utc=True))
-    served = f.get("levels_served", pd.Series(False, index=f.index)).astype(bool)
-    policies = [
-        threshold_level_policy(list(th), default, levels_served=bool(ls))
-        for th, ls in zip(f["model_level_thresholds"], served, strict=True)
-    ]
-
-    def policy(origin: pd.Timestamp) -> object:
-        i = int(refits.searchsorted(origin, side="right")) - 1
-        if i < 0:
-            raise ValueError(f"no fit at or before {origin}")
-        return policies[i]
-
-    rows = a[["site_id", "origin"]].assign(rules_level=b["level"].to_numpy(int))
-    out = a[[*KEYS, "label"]].copy()
-    out["level"] = a["level"].to_numpy(int)
-    out["rules_level"] = rows["rules_level"].to_numpy()
-    out["served_pub"] = published_site_levels(
-        rows.assign(probability=a["score"].to_numpy(float)), policy
-    )
-    out["rules_pub"] = published_site_levels(rows.assign(probability=np.nan), default)
+    out = backtest_published_levels(scores, fits, domain)
+    if out is None:
+        raise ValueError("the published levels need hourly origins and at least one fit")
     return out
 
 

@@ -626,9 +626,11 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "gate_rule_other": {"zh": "通过其门槛的每一项检查", "en": "pass each check of its gate"},
     "gate_rule_levels": {
-        "zh": "，且在每个预警等级上的真技巧评分（检出率减无失稳时的报警率）不差于传感器规则",
+        "zh": "，且在每个预警等级上的真技巧评分（检出率减无失稳时的报警率）不差于传感器规则"
+        "（逐小时临报：按实际发布的等级评判，含滞后与保持）",
         "en": ", and at every warning level do no worse than the sensor rules (true skill "
-        "statistic: detection rate minus false-alarm rate)",
+        "statistic: detection rate minus false-alarm rate, the hourly nowcast's levels as "
+        "published, with hysteresis and hold)",
     },
     "vd_title": {
         "zh": "{domain} · 服役模型第 {v} 版",

@@ -367,12 +367,11 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
     """The gate's check of one warning level against the rule the model replaces (see
     :func:`gate`'s ``levels_vs_rule``): TSS not worse beyond noise, POD and FAR shown."""
     against = str(comp["against"])
-    served = comp.get("levels_from") == "served"
-    whose = (
-        "the served level (the higher of the model's and the rule's)"
-        if served
-        else "the model's own level"
-    )
+    whose = {
+        "served": "the served level (the higher of the model's and the rule's)",
+        "published": "the served level as the nowcast publishes it (hysteresis and hold), "
+        "against the rule alone as published",
+    }.get(str(comp.get("levels_from")), "the model's own level")
     name = f"not worse than {against} at TSS at {level}"
     tss, pod, far = comp["tss"], comp.get("pod") or {}, comp.get("far") or {}
     lo, hi = (float(x) for x in tss["ci"])

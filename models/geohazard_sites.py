@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -105,6 +105,7 @@ from models.registry import (
     settle_gate,
 )
 from models.site_evaluation import (  # noqa: F401  (part of this module's interface)
+    PUBLISHED,
     DayBootstrap,
     champion_auc_diff,
     evaluate_site_methods,
@@ -1041,6 +1042,9 @@ def run_site_backtest(
                         "orange_share": shares[2],
                         "level_shares": [round(x, 6) for x in shares],
                         "model_level_thresholds": [float(x) for x in levels["xgboost"]],
+                        # fitted for the served level (ties kept when served:
+                        # riskwarn.nowcast.threshold_level_policy reads it)
+                        "levels_served": bool(getattr(model, "levels_served", False)),
                         **{f"threshold_{k}": v for k, v in thresholds.items()},
                     }
                 )
@@ -1304,6 +1308,7 @@ def train_site_domain(
     n_boot: int = 500,
     artifact_location: str | None = None,
     batch_sensors: int | None = None,
+    publish: LevelPublisher | None = None,
 ) -> SiteTrainReport:
     """Backtest, fit, log, register and gate a ``geohazard``/``geohazard_hourly`` challenger."""
     summary = readings_summary(readings)
@@ -1324,6 +1329,7 @@ def train_site_domain(
         auto_promote=auto_promote,
         n_boot=n_boot,
         artifact_location=artifact_location,
+        publish=publish,
     )
 
 
@@ -1343,6 +1349,7 @@ def train_site_domains(
     n_boot: int = 500,
     artifact_location: str | None = None,
     batch_sensors: int | None = None,
+    publish: LevelPublisher | None = None,
 ) -> dict[str, SiteTrainReport | Exception]:
     """:func:`train_site_domain` of several site domains on the same readings, sharing the
     work that does not depend on the domain: the readings' summary, one read of each batch
@@ -1401,12 +1408,49 @@ def train_site_domains(
                 auto_promote=auto_promote,
                 n_boot=n_boot,
                 artifact_location=artifact_location,
+                publish=publish,
             )
         except Exception as exc:  # this domain only; the others go on
             log.exception("%s: training failed", plan.domain)
             results[plan.domain] = exc
         del table
     return {domain: results[domain] for domain in domains}
+
+
+# the app's publishing step replayed over a backtest (scores, fits, domain) -> the
+# published levels, or None when the domain is not published hourly
+# (riskwarn.nowcast.backtest_published_levels; models may not import the app)
+LevelPublisher = Callable[[pd.DataFrame, pd.DataFrame, str], "pd.DataFrame | None"]
+
+
+def site_gate_metrics(
+    bt: SiteBacktest,
+    events: pd.DataFrame,
+    config: SiteModelConfig,
+    domain: str,
+    n_boot: int = 500,
+    publish: LevelPublisher | None = None,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The backtest's metrics (:func:`evaluate_site_methods`) and the gate's per-level
+    comparisons with the sensor rules (``levels_vs_rule``).
+
+    With ``config.gate_levels`` "published" and ``publish`` (the nowcast's publishing
+    step, :func:`riskwarn.nowcast.backtest_published_levels`, passed in by the app), the
+    levels judged are those the hourly nowcast would have published over the window with
+    each refit's thresholds, against the rules alone as published: trained and served
+    through the same function. Why: the gate judged each hour's level on its own, while
+    the nowcast publishes through hysteresis and a hold, which move the served level
+    (hourly 720-site simulation, 2026-12-07: served red FAR minus the rules' +0.108 as
+    scored, published 0.683 vs 0.584; docs/streaming.md "Scored vs published levels").
+    No ``publish``, or a domain not published hourly: the served level as scored (the
+    comparisons' ``levels_from`` says which was judged)."""
+    pub = None
+    if config.gate_levels == PUBLISHED and publish is not None:
+        pub = publish(bt.scores, bt.fits, domain)
+    elif config.gate_levels == PUBLISHED and config.step_hours < 24:
+        log.warning("%s: no publishing step given: the gate judges the levels as scored", domain)
+    metrics = evaluate_site_methods(bt.scores, events, config, n_boot=n_boot, published=pub)
+    return metrics, level_gate_comparisons(metrics, config.gate_levels)
 
 
 def finish_site_training(
@@ -1423,6 +1467,7 @@ def finish_site_training(
     auto_promote: bool = True,
     n_boot: int = 500,
     artifact_location: str | None = None,
+    publish: LevelPublisher | None = None,
 ) -> SiteTrainReport:
     """The backtest, final fit, MLflow run, gate and promotion of ``plan``'s domain on its
     site ``table`` (:func:`build_site_table` of the plan's origins)."""
@@ -1449,7 +1494,7 @@ def finish_site_training(
     final_origin = eval_origins[-1] + pd.Timedelta(hours=config.horizon_hours)
     own = site_recipe(domain, features, config)
     before = champion_version(client, domain)
-    metrics = evaluate_site_methods(bt.scores, in_eval, config, n_boot=n_boot)
+    metrics, levels_vs_rule = site_gate_metrics(bt, in_eval, config, domain, n_boot, publish)
     # the champion only on origins it never saw (at or after its trained_through)
     versus = (
         compare_scores_with_champion(
@@ -1482,7 +1527,7 @@ def finish_site_training(
             rows_per_event=max(1, config.horizon_hours // config.step_hours),  # 24 if hourly
         ),
         ece_draws=ECE_NOISE_DRAWS,
-        levels_vs_rule=level_gate_comparisons(metrics, config.gate_levels),
+        levels_vs_rule=levels_vs_rule,
     )
     metrics["eval_window"] = {
         **window.params(config.tz),

@@ -28,6 +28,9 @@ LEVEL_RULE = "sensor_rules"
 # what the nowcast issues: the higher of the model's and the sensor rules' level
 # (riskwarn.warnings.combine_geohazard_levels)
 SERVED = "served"
+# ... as the hourly nowcast publishes it (hysteresis against the previous published level
+# and the hold, riskwarn.nowcast.publish_levels), against the rules alone as published
+PUBLISHED = "published"
 
 
 def failure_lead_times(
@@ -177,14 +180,48 @@ def level_warning_comparison(
     return out
 
 
+def published_level_comparison(
+    published: pd.DataFrame, boot: DayBootstrap
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """POD, FAR and TSS at each level (warned = level k or above, every row counted) of
+    the served level as the nowcast publishes it (``served_pub``) minus the rules alone
+    as published (``rules_pub``), paired on ``boot``'s day resamples (``published``: the
+    model's rows in ``boot``'s order, :func:`riskwarn.nowcast.backtest_published_levels`).
+    Out: ``{"blue".."red": {"tss"|"pod"|"far": {"model", "rule", "diff", "ci"}}}``."""
+    y = published["label"].to_numpy()
+    served = published["served_pub"].to_numpy(float)
+    rules = published["rules_pub"].to_numpy(float)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for k, name in enumerate(LEVEL_NAMES, start=1):
+        a, b = served >= k, rules >= k
+        pa, pb = warning_metrics(a, y), warning_metrics(b, y)
+        ra, rb = boot.warning_scores(a, y), boot.warning_scores(b, y)
+        out[name] = {
+            x: {
+                "model": float(pa[x]),
+                "rule": float(pb[x]),
+                "diff": float(pa[x] - pb[x]),
+                "ci": _ci(ra[x] - rb[x]),
+            }
+            for x in ("tss", "pod", "far")
+        }
+    return out
+
+
 def level_gate_comparisons(
     metrics: dict[str, Any], levels_from: str = SERVED
 ) -> dict[str, dict[str, Any]]:
     """The gate's per-level comparisons with the rule the model replaces
     (:func:`models.gate.gate`'s ``levels_vs_rule``) from :func:`evaluate_site_methods`'s
-    ``level_model_minus``: ``levels_from`` :data:`SERVED` (the level the nowcast issues)
-    or ``"xgboost"`` (the model's own level)."""
-    per = (metrics.get("level_model_minus") or {}).get(levels_from, {}).get(LEVEL_RULE, {})
+    ``level_model_minus``: ``levels_from`` :data:`PUBLISHED` (the level the hourly
+    nowcast publishes, against the rules alone as published; only when the evaluation
+    was given the published levels: else :data:`SERVED`, and the comparisons say so in
+    ``levels_from``), :data:`SERVED` (the level the nowcast issues at each hour on its
+    own, as scored) or ``"xgboost"`` (the model's own level)."""
+    minus = metrics.get("level_model_minus") or {}
+    if levels_from == PUBLISHED and PUBLISHED not in minus:
+        levels_from = SERVED  # no published levels (a daily domain): the scored served
+    per = minus.get(levels_from, {}).get(LEVEL_RULE, {})
     return {
         name: {"against": LEVEL_RULE, "levels_from": levels_from, **per[name]}
         for name in LEVEL_NAMES
@@ -220,12 +257,20 @@ def evaluate_site_methods(
     events: pd.DataFrame,
     config: SiteModelConfig,
     n_boot: int = 500,
+    published: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Every metric per method, day-bootstrap CIs and model-minus-other AUC differences.
 
     ``events`` (``site_id``, ``occurred_at``) are the failures inside the evaluation
     window (for lead times). The serving champion is not compared here: training compares
     it only on the origins it never saw (``models.champion.compare_scores_with_champion``).
+
+    ``published``: the levels the hourly nowcast would have published over the window
+    (:func:`riskwarn.nowcast.backtest_published_levels`; the app passes its publishing
+    step in, :func:`models.geohazard_sites.finish_site_training`'s ``publish``): then
+    ``level_model_minus`` also holds :data:`PUBLISHED` (served as published minus the
+    rules alone as published, :func:`published_level_comparison`), what the gate judges
+    with ``gate_levels="published"``.
     """
     scores = scores.sort_values(["method", *KEYS]).reset_index(drop=True)
     first = scores[scores["method"] == "xgboost"]
@@ -304,6 +349,13 @@ def evaluate_site_methods(
         result["lead_model_minus"] = paired_lead_differences(ll, config.tz, others, n_boot=n_boot)
         # POD / FAR / TSS at each level, model (and served level) minus rule, paired
         result["level_model_minus"] = level_warning_comparison(scores, boot, others)
+        if published is not None:
+            pub = published.sort_values(KEYS).reset_index(drop=True)
+            if not (pub[KEYS].to_numpy() == first[KEYS].to_numpy()).all():
+                raise ValueError("the published levels must be of the model's scored rows")
+            result["level_model_minus"][PUBLISHED] = {
+                LEVEL_RULE: published_level_comparison(pub, boot)
+            }
     result["n_origins"] = int(first["origin"].nunique())
     result["n_days"] = int(boot.n_days)
     result["n_sites"] = int(first["site_id"].nunique())

@@ -135,7 +135,11 @@ class SiteModelConfig:
     # of the model's own anywhere, but moved the last hourly refit's orange and yellow
     # thresholds, and the served yellow then failed the gate's check at -0.000 (14
     # evaluation rows, none a failure; main passes it by one failure); with the bound at
-    # every level likewise (docs/benchmarks-models.md, "Served red FAR")
+    # every level likewise (docs/benchmarks-models.md, "Served red FAR"). Since h-sitered
+    # the levels below ``_from`` keep their unbounded thresholds: 0.95 at red then left
+    # hourly blue/yellow/orange as with 0 and red the rules' (red FAR +0.000 scored and
+    # published); still off (published blue loses by -0.000 with or without it; docs/
+    # benchmarks-models.md, "each level decided on its own")
     served_levels_far_confidence: float = 0.0
     served_levels_far_confidence_from: int = 4
     # ... from this level up (1 blue .. 4 red); below it the model adds no warning of its
@@ -150,8 +154,13 @@ class SiteModelConfig:
     # the levels the gate compares with the sensor rules' at each level (TSS, paired day
     # bootstrap; models.gate.level_check): "served" = the higher of the model's and the
     # rules' level, what the nowcast issues (riskwarn.warnings.combine_geohazard_levels);
-    # "xgboost" = the model's own level
-    gate_levels: str = "served"
+    # "xgboost" = the model's own level; "published" (the default) = the served level as
+    # the hourly nowcast publishes it (hysteresis against the previous published level
+    # and the hold: riskwarn.nowcast.publish_levels replayed over the window, against the
+    # rules alone as published), when training is given that step (the app passes it:
+    # models.geohazard_sites.finish_site_training's ``publish``); a daily domain (not
+    # published hourly) or a training without it is judged "served" and says so
+    gate_levels: str = "published"
     params: tuple[tuple[str, Any], ...] = (
         ("max_depth", 3),
         ("learning_rate", 0.05),

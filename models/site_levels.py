@@ -517,19 +517,39 @@ def served_level_thresholds(
     ``far_confidence`` > 0 (with ``far_not_worse``): the added warnings' precision must
     reach the rules' at that one-sided confidence, the rows grouped by ``cluster`` (their
     sites; :func:`clustered_precision_lower`), instead of by the point estimate, at the
-    levels from ``far_confidence_from`` up (below it: the point estimate).
+    levels from ``far_confidence_from`` up. Each level below ``far_confidence_from`` is
+    decided independently of the bound: its threshold is the one fitted without any bound
+    (below the point-fitted levels above it), so bounding red never removes or moves the
+    model's own orange or yellow. Why: with the chain fitted below a bounded red (red
+    adding nothing, so an infinite ``hi``), the last hourly refit of the 720-site
+    simulation moved orange and yellow, and the served yellow failed the gate's check
+    (2026-12-07, docs/benchmarks-models.md, "Served red FAR"). The bounded levels then
+    sit at or above the highest unbounded one below them (nested): a bounded level
+    whose threshold fell below it warns from that one (a subset of its band, its
+    highest-scored rows).
     """
     lv = np.nan_to_num(np.asarray(rule_level, dtype=float), nan=0.0)
     e = np.asarray(y) == 1
-    out = [float(t) for t in thresholds]
-    hi = float("inf")
-    for k in (4, 3, 2, 1):
-        warned = lv >= k
-        floor = float(e[warned].mean()) if far_not_worse and warned.any() else 0.0
-        if k >= own_from:
-            conf = far_confidence if k >= far_confidence_from else 0.0
-            out[k - 1] = served_threshold(score, y, warned, out[k - 1], hi, floor, cluster, conf)
-        else:  # below the lowest level of its own: nothing the rules do not warn
-            out[k - 1] = hi
-        hi = out[k - 1]
-    return out
+
+    def chain(conf_at: float) -> list[float]:
+        out = [float(t) for t in thresholds]
+        hi = float("inf")
+        for k in (4, 3, 2, 1):
+            warned = lv >= k
+            floor = float(e[warned].mean()) if far_not_worse and warned.any() else 0.0
+            if k >= own_from:
+                conf = conf_at if k >= far_confidence_from else 0.0
+                out[k - 1] = served_threshold(
+                    score, y, warned, out[k - 1], hi, floor, cluster, conf
+                )
+            else:  # below the lowest level of its own: nothing the rules do not warn
+                out[k - 1] = hi
+            hi = out[k - 1]
+        return out
+
+    point = chain(0.0)
+    if not (far_confidence > 0 and far_not_worse) or far_confidence_from > 4:
+        return point
+    bounded = chain(far_confidence)
+    out = [point[k - 1] if k < far_confidence_from else bounded[k - 1] for k in (1, 2, 3, 4)]
+    return [float(t) for t in np.maximum.accumulate(np.asarray(out, dtype=float))]

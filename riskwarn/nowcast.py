@@ -204,6 +204,58 @@ def published_site_levels(
     return out
 
 
+def backtest_published_levels(
+    scores: pd.DataFrame, fits: pd.DataFrame, domain: str
+) -> pd.DataFrame | None:
+    """The levels the hourly nowcast would have published over a site backtest's window.
+
+    ``scores``: the backtest's scores (:class:`models.geohazard_sites.SiteBacktest`:
+    ``method`` "xgboost" and "sensor_rules" on the same rows, ``score``, ``level``,
+    ``label``); ``fits``: its fits (``refit_origin``, ``model_level_thresholds``,
+    ``levels_served``), each origin served by the latest fit at or before it, through
+    :func:`threshold_level_policy` as serving reads a champion. Returns the model's rows
+    sorted by ``origin``, ``site_id`` with ``label``, ``level`` (the model's, as scored),
+    ``rules_level``, ``served_pub`` (what the nowcast publishes with the model:
+    :func:`published_site_levels`, :func:`publish_levels` hour by hour) and ``rules_pub``
+    (what it publishes without a model, the rules alone). None when the origins are not
+    hourly steps (a daily domain: the nowcast publishes hourly only). Training's gate
+    judges these (:func:`models.site_evaluation.evaluate_site_methods`, ``published``),
+    so the levels are trained and served through the same function."""
+    from models.site_evaluation import KEYS
+
+    a = scores[scores["method"] == "xgboost"].sort_values(KEYS).reset_index(drop=True)
+    b = scores[scores["method"] == "sensor_rules"].sort_values(KEYS).reset_index(drop=True)
+    if len(a) != len(b) or not (a[KEYS].to_numpy() == b[KEYS].to_numpy()).all():
+        raise ValueError("the model and the sensor rules must score the same rows")
+    origins = pd.DatetimeIndex(a["origin"].unique()).sort_values()
+    if len(origins) < 2 or origins.to_series().diff().min() != ONE_HOUR or fits.empty:
+        return None
+    default = domains.get(domain).levels
+    f = fits.sort_values("refit_origin").reset_index(drop=True)
+    refits = pd.DatetimeIndex(pd.to_datetime(f["refit_origin"], utc=True))
+    served = f.get("levels_served", pd.Series(False, index=f.index)).astype(bool)
+    policies = [
+        threshold_level_policy(None if th is None else list(th), default, levels_served=bool(ls))
+        for th, ls in zip(f["model_level_thresholds"], served, strict=True)
+    ]
+
+    def policy(origin: pd.Timestamp) -> domains.LevelPolicy:
+        i = int(refits.searchsorted(origin, side="right")) - 1
+        if i < 0:
+            raise ValueError(f"no fit at or before {origin}")
+        return policies[i]
+
+    rows = a[["site_id", "origin"]].assign(rules_level=b["level"].to_numpy(int))
+    out = a[[*KEYS, "label"]].copy()
+    out["level"] = a["level"].to_numpy(int)
+    out["rules_level"] = rows["rules_level"].to_numpy()
+    out["served_pub"] = published_site_levels(
+        rows.assign(probability=a["score"].to_numpy(float)), policy
+    )
+    out["rules_pub"] = published_site_levels(rows.assign(probability=np.nan), default)
+    return out
+
+
 def site_sensor_state(
     sites: pd.DataFrame,
     sensors: pd.DataFrame,

@@ -438,6 +438,7 @@ def _train_sites_together(
     )
     from models.registry import end_abandoned_runs
     from riskwarn.lake import read_known, table_version
+    from riskwarn.nowcast import backtest_published_levels
     from riskwarn.spill import spill_parent
 
     try:
@@ -490,6 +491,8 @@ def _train_sites_together(
                     auto_promote=opts.auto_promote,
                     artifact_location=artifact_uri,
                     batch_sensors=TRAIN_BATCH_SENSORS,
+                    # the gate judges the levels as the nowcast publishes them
+                    publish=backtest_published_levels,
                 )
         except Exception as exc:  # the shared work: each domain's failure
             log.exception("site training of %s", live)
@@ -746,6 +749,7 @@ def _train_sites(
     """
     from models.geohazard_sites import READING_COLUMNS, TRAIN_BATCH_SENSORS, train_site_domain
     from riskwarn.lake import read_known, table_version
+    from riskwarn.nowcast import backtest_published_levels
 
     # with the earlier versions of corrected records: each origin sees the ones valid then
     sites = read_known(settings.lake_dir, "hazard_sites")
@@ -772,6 +776,7 @@ def _train_sites(
             client,
             domain=domain,
             batch_sensors=TRAIN_BATCH_SENSORS,
+            publish=backtest_published_levels,  # the gate judges the levels as published
             **common,
         )
 

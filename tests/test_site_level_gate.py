@@ -188,3 +188,110 @@ def test_a_ci_not_computed_is_not_logged() -> None:
         }
     )
     assert flat == {"tss.diff": 0.1, "tss.ci_lo": 0.05, "tss.ci_hi": 0.2}
+
+
+def _hourly_backtest():
+    """An hourly backtest (20 days x 6 sites) whose model never reaches a level on its
+    own (probability below every threshold, 0.6), so each hour's served level *as
+    scored* is the rules' level row for row. But at three sites, after a false red of the
+    rules at 10:00 UTC each day, the model's probability stays at 0.5 for 12 hours:
+    above red's hold threshold (0.6 x the domain's hold/raise ratio 0.75 = 0.45), so the
+    nowcast's hysteresis keeps its red published (riskwarn.warnings.assign_levels
+    against the previous published level), then the 6-h hold: about 12 more false red
+    hours a day than the rules alone publish. A failure each day at a fourth site is
+    warned red by the rules."""
+    from models.geohazard_sites import SiteBacktest
+
+    origins = pd.date_range("2025-07-01T00:00Z", periods=20 * 24, freq="h")
+    sites = [f"s{i}" for i in range(6)]
+    rows = pd.MultiIndex.from_product([origins, sites], names=["origin", "site_id"])
+    rows = rows.to_frame(index=False)
+    h = pd.DatetimeIndex(rows["origin"]).hour.to_numpy()
+    s = rows["site_id"].to_numpy()
+    y = ((s == "s0") & np.isin(h, [3, 4, 5])).astype(int)
+    rule = np.where((s == "s0") & np.isin(h, [4, 5]), 4, 0)
+    false_red = np.isin(s, ["s1", "s2", "s3"])
+    rule = np.where(false_red & (h == 10), 4, rule)
+    p = np.where(false_red & (h >= 10) & (h <= 21), 0.5, 0.0)
+    frames = [
+        rows.assign(
+            method=m,
+            score=sc,
+            raw=np.nan,
+            threshold=0.6,
+            warned=lv >= 3,
+            level=lv,
+            orange=lv >= 3,
+            label=y,
+        )
+        for m, sc, lv in (
+            ("xgboost", p, np.zeros(len(rows), dtype=int)),
+            ("sensor_rules", rule.astype(float), rule),
+        )
+    ]
+    fits = pd.DataFrame(
+        {
+            "refit_origin": [origins[0]],
+            "model_level_thresholds": [[0.6, 0.6, 0.6, 0.6]],
+            "levels_served": [True],
+        }
+    )
+    events = rows[(s == "s0") & (h == 5)][["site_id"]].assign(
+        occurred_at=rows.loc[(s == "s0") & (h == 5), "origin"] + pd.Timedelta(minutes=30)
+    )
+    return SiteBacktest(pd.concat(frames, ignore_index=True), None, fits), events  # type: ignore[arg-type]
+
+
+def test_the_hourly_gate_judges_the_levels_as_the_nowcast_publishes_them() -> None:
+    """The gate's per-level check judged each hour's served level on its own (as
+    scored); the nowcast publishes through hysteresis and a hold
+    (riskwarn.nowcast.publish_levels). Now training gets that step
+    (``publish``: riskwarn.nowcast.backtest_published_levels, what the pipeline passes)
+    and the gate judges the levels as published against the rules alone as published:
+    a model whose scored levels equal the rules' (the old check passed it) but whose
+    probability holds the rules' false reds for hours fails."""
+    from models.geohazard_sites import site_gate_metrics
+    from models.site_evaluation import PUBLISHED
+    from riskwarn.nowcast import backtest_published_levels
+
+    bt, events = _hourly_backtest()
+    cfg = replace(site_config("geohazard_hourly"), tz="Asia/Shanghai")
+    assert cfg.gate_levels == PUBLISHED  # the default
+    # as scored (no publishing step, or the old check): the rules' levels, passes
+    metrics, scored = site_gate_metrics(bt, events, cfg, "geohazard_hourly", n_boot=200)
+    assert {c["levels_from"] for c in scored.values()} == {SERVED}
+    assert scored["red"]["tss"]["diff"] == 0.0
+    assert gate(AUC_OK, 0.0, levels_vs_rule=scored).passed
+    # as published: the held false reds are a TSS loss at red beyond noise
+    metrics, pub = site_gate_metrics(
+        bt, events, cfg, "geohazard_hourly", n_boot=200, publish=backtest_published_levels
+    )
+    assert {c["levels_from"] for c in pub.values()} == {PUBLISHED}
+    result = gate(AUC_OK, 0.0, levels_vs_rule=pub)
+    red = _red(result)
+    assert red["ok"] is False and red["ci"][1] < 0, red
+    assert red["far"]["model"] > red["far"]["rule"]
+    assert red["pod"]["model"] == red["pod"]["rule"]  # the rules' hits published either way
+    assert "as the nowcast publishes it" in red["detail"]
+    assert not result.passed
+    # the scored comparison is still reported beside it
+    assert metrics["level_model_minus"][SERVED]["sensor_rules"]["red"]["tss"]["diff"] == 0.0
+
+
+def test_a_daily_domain_is_judged_as_scored() -> None:
+    """The nowcast publishes hourly only: a daily backtest has no published levels, and
+    its gate judges the served level as scored (and says so)."""
+    from riskwarn.nowcast import backtest_published_levels
+
+    scores = _scores(model_red_hits=0.2, model_red_false=0.0)
+    fits = pd.DataFrame(
+        {"refit_origin": [scores["origin"].min()], "model_level_thresholds": [[0.1, 0.2, 0.3, 0.4]]}
+    )
+    assert backtest_published_levels(scores, fits, "geohazard") is None
+    from models.geohazard_sites import SiteBacktest, site_gate_metrics
+
+    bt = SiteBacktest(scores, None, fits)  # type: ignore[arg-type]
+    _, comps = site_gate_metrics(
+        bt, _events(scores), CONFIG, "geohazard", n_boot=100, publish=backtest_published_levels
+    )
+    assert {c["levels_from"] for c in comps.values()} == {SERVED}

@@ -518,3 +518,33 @@ def test_clustered_precision_lower_is_wilson_at_the_effective_sample_size() -> N
 
     ones = clustered_precision_lower(np.ones(5), np.arange(5), 0.95)
     assert ones[-1] == pytest.approx(wilson_interval(5, 5, level=0.90)[0], abs=1e-12)
+
+
+def test_bounding_red_never_moves_the_models_own_orange_or_yellow() -> None:
+    """The site-clustered bound at red only (``far_confidence_from=4``) decides red
+    alone: orange and yellow keep the thresholds fitted without it. Before, the chain
+    fitted them below the bounded red, and a red adding nothing (infinite) widened their
+    band: on the hourly 720-site simulation (2026-12-07) the last refit's orange went
+    from p >= 0.396 to 0.257, yellow from 0.066 to 0.077, and the served yellow failed
+    the gate's check. Here: the rules' red precision 0.5, their orange-or-above 0.25; a
+    red band of the model's at 0.9 (10 failures, one site: the bound rejects it) and
+    rows at 0.7 (12 failures in 60: 0.2, below orange's 0.25 alone, 0.31 with the 0.9
+    rows): the old chain let the 0.9 rows carry the 0.7 rows into orange."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    site, y, lv = np.arange(n) % 2000, np.zeros(n, dtype=int), np.zeros(n)
+    score = rng.random(n) * 0.5
+    lv[:100], y[:50] = 4.0, 1
+    lv[100:400], y[100:150] = 3.0, 1
+    band = np.arange(400, 410)
+    score[band], y[band], site[band] = 0.9, 1, 7
+    low = np.arange(500, 560)
+    score[low], y[low[:12]] = 0.7, 1
+    point = served_level_thresholds(score, y, lv, [0.5] * 4, True, 2, site, 0.0, 4)
+    assert point == [0.9, 0.9, 0.9, 0.9]  # orange adds nothing below the point red
+    bounded = served_level_thresholds(score, y, lv, [0.5] * 4, True, 2, site, 0.95, 4)
+    assert bounded[3] == np.inf  # red: one site's band, rejected
+    assert bounded[:3] == point[:3]  # the old code: [0.7, 0.7, 0.7]
+    # the bound at every level decides each level with it (nested)
+    every = served_level_thresholds(score, y, lv, [0.5] * 4, True, 2, site, 0.95, 1)
+    assert every == sorted(every)
