@@ -47,12 +47,17 @@ class LevelPolicy:
     ``raise_at[i]`` is the probability that raises a unit to rank ``i + 1``;
     ``hold_at[i]`` (lower) is the probability below which a unit already at rank
     ``i + 1`` or above drops under it. ``max_high_per_county`` caps orange+red per
-    county per week (None = no cap).
+    county per week (None = no cap). ``holds[i]``: whether a unit already at rank
+    ``i + 1`` may be held there by its probability (False for a level the model was not
+    fitted to warn at: its thresholds are placeholders, and a hold there would publish a
+    level the model never chose, e.g. keep the rules' blue for hours after the rules
+    dropped it).
     """
 
     raise_at: tuple[float, float, float, float]
     hold_at: tuple[float, float, float, float]
     max_high_per_county: int | None = None
+    holds: tuple[bool, bool, bool, bool] = (True, True, True, True)
 
     def __post_init__(self) -> None:
         for seq in (self.raise_at, self.hold_at):

@@ -97,10 +97,20 @@ def threshold_level_policy(
     for k in range(len(hold_at) - 2, -1, -1):
         if hold_at[k] >= hold_at[k + 1]:
             hold_at[k] = float(np.nextafter(hold_at[k + 1], -np.inf))
+    # a level the fit does not warn at is not held by the model's probability either:
+    # no finite threshold (the rules alone warn there), or, fitted for the served level,
+    # tied with the level above (the model adds nothing of its own at it)
+    fitted = [float(t) for t in th]
+    holds = tuple(
+        bool(np.isfinite(t))
+        and not (levels_served and k < 3 and np.isfinite(fitted[k + 1]) and t >= fitted[k + 1])
+        for k, t in enumerate(fitted)
+    )
     return domains.LevelPolicy(
         tuple(raise_at),  # type: ignore[arg-type]
         tuple(hold_at),  # type: ignore[arg-type]
         default.max_high_per_county,
+        holds,  # type: ignore[arg-type]
     )
 
 

@@ -95,6 +95,12 @@ def assign_levels(
     else:
         prev = np.zeros(len(out), dtype=int)
     held_rank = np.minimum(prev, holdable.to_numpy())
+    # a level the model may not hold (``policy.holds``) falls to the next one below it
+    # that it may: the hold never keeps a level the model was not fitted to warn at
+    floor = np.zeros(5, dtype=int)
+    for rank in range(1, 5):
+        floor[rank] = rank if policy.holds[rank - 1] else floor[rank - 1]
+    held_rank = floor[held_rank]
     level = np.maximum(raised.to_numpy(), held_rank)
     out["raised_rank"] = raised.to_numpy()
     out["level_rank"] = level

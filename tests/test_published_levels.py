@@ -144,3 +144,27 @@ def test_a_champion_with_three_tied_levels_can_be_served():
     assert policy.raise_at[2:] == (th[2], th[3])
     assert all(a < b for a, b in zip(policy.hold_at, policy.hold_at[1:], strict=False))
     assert all(h < r for h, r in zip(policy.hold_at, policy.raise_at, strict=True))
+
+
+def test_the_model_holds_no_level_it_was_not_fitted_to_warn_at():
+    """A fit that adds nothing of its own at blue (blue tied with yellow, fitted for the
+    served level) or has no blue at all (infinite threshold) must not keep a unit blue
+    by its probability once the rules dropped it: the hold kept the rules' blue for a
+    few extra hours, and the hourly published blue lost to the rules' by -0.000 [-0.000,
+    -0.000] in the gate's published check (h-sitered, 2026-12-07)."""
+    from riskwarn.nowcast import threshold_level_policy
+    from riskwarn.warnings import assign_levels
+
+    default = domains.get(DOMAIN).levels
+    previous = pd.DataFrame({"unit_id": ["a", "b", "c"], "level_rank": [1, 2, 3]})
+    for th, served in (([0.6, 0.6, 0.8, np.inf], True), ([np.inf, 0.6, 0.8, np.inf], False)):
+        policy = threshold_level_policy(th, default, levels_served=served)
+        assert policy.holds[0] is False and policy.holds[1:3] == (True, True)
+        # 0.55: below yellow's raise, above its hold; "a" was published blue (the rules)
+        scores = pd.DataFrame({"unit_id": ["a", "b", "c"], "probability": [0.55, 0.55, 0.7]})
+        got = assign_levels(scores, policy, previous)
+        assert got["level_rank"].tolist() == [0, 2, 3], (th, got)
+    # the domain's own policy (every level the model's) still holds blue
+    scores = pd.DataFrame({"unit_id": ["a"], "probability": [default.hold_at[0]]})
+    held = assign_levels(scores, default, previous.head(1))
+    assert held["level_rank"].tolist() == [1]
