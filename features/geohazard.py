@@ -38,8 +38,8 @@ from features.rain_indices import CAINE_1980 as CAINE
 from features.rain_indices import GUZZETTI_2008 as GUZZETTI
 from features.sensor_readings import (  # noqa: F401  (part of this module's interface)
     _DISPLACEMENT_AGG,
-    KINEMATICS_FROM,
     _NS_PER_H,
+    KINEMATICS_FROM,
     FrameReadings,
     ReadingSource,
     SiteFeatureParams,
