@@ -138,3 +138,47 @@ def test_training_and_serving_frames_agree_at_every_origin(
     late = train.loc[train["origin"] >= START + pd.Timedelta(days=20) + LOOKBACK]
     assert late.loc[late["site_id"] == "s1", "velocity_mm_per_day"].isna().all()
     assert train.loc[train["site_id"] == "s2", "velocity_mm_per_day"].notna().all()
+
+
+def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> None:
+    """``sensor_rule_level`` (a model input): a crack meter creeping 3 mm/day for 20 days,
+    then 0.5 mm/day, then accelerating for 12 days (velocity rising every hour). Once the
+    run is longer than ~5 days the rules' 30-day steady window before it reached past the
+    35-day read: training (every reading) saw the fast early creep, serving did not (old
+    code: 1 vs 2 on 24 June 07:00, 3 vs 4 on 28 June 19:00). ``NOWCAST_RULES.lookback_steps``
+    bounds the window; the level from every reading equals the level from the 35 days."""
+    from models.geohazard_sites import RULE_COLUMN, sensor_rule_levels
+
+    start = pd.Timestamp("2024-05-01T00:10Z")
+    hours = pd.date_range(start, start + pd.Timedelta(days=60), freq="1h", inclusive="left")
+    t = np.asarray((hours - start).total_seconds() / 86400.0)
+    rng = np.random.default_rng(1)
+    d = np.where(t < 20, 3.0 * t, 60 + 0.5 * (t - 20)) + rng.normal(0, 0.05, len(t))
+    run = t >= 48.0
+    base = d[~run][-1] - 0.5 * t[~run][-1]
+    d[run] = base + 0.5 * t[run] + 0.2 * (np.exp((t[run] - 48.0) / 2.5) - 1)
+    readings = pd.DataFrame(
+        {
+            "sensor_id": "c1",
+            "observed_at": hours,
+            "value": d,
+            "quantity": "crack_width_mm",
+            "interval_s": 0,
+            "quality": "good",
+        }
+    )
+    sensors = pd.DataFrame({"record_id": ["c1"], "site_id": ["s1"], "sensor_type": ["crack_meter"]})
+    origins = pd.date_range(start + pd.Timedelta(days=49), start + pd.Timedelta(days=60), freq="6h")
+    origins = origins.ceil("h")
+    full = sensor_rule_levels(readings, sensors, origins).set_index("origin")[RULE_COLUMN]
+    assert full.max() == 4  # the run reaches red
+    got = {}
+    for o in origins:
+        window = readings.loc[
+            (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
+        ]
+        got[o] = sensor_rule_levels(window, sensors, pd.DatetimeIndex([o]))[RULE_COLUMN].iloc[0]
+    served = pd.Series(got)
+    assert (full.to_numpy() == served.reindex(full.index).to_numpy()).all(), pd.DataFrame(
+        {"train": full, "serve": served}
+    )[lambda f: f["train"] != f["serve"]]
