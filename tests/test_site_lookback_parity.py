@@ -3,8 +3,8 @@ whether the frame is built on every reading (training: ``pipeline._train_sites``
 lake) or on the 35 days before the origin (serving: ``read_recent_readings``).
 
 Review finding (sitepar): on the default simulated city three sites whose displacement
-sensors stopped early in July 2023 (SB00015, SB00018, SB00026; the site with SB00026 last
-read 2023-07-03 12:40) kept their last velocity (21.4 mm/day for SB00026's site) in
+sensors stopped early in July 2023 (GNSS SB00015, SB00018, SB00026 of DZ3408250007,
+DZ3408280010, DZ3408250018; SB00026 last read 2023-07-03 12:40) kept their last velocity (21.4 mm/day at DZ3408250018) in
 training at 25-26 of the 26 daily origins of 5-30 August, and NaN when served (no reading
 in the 35-day read); acceleration and inverse velocity too. The as-of join of the
 kinematics had no look-back (``SiteFeatureParams.kinematics_lookback_days`` now bounds it).
