@@ -39,6 +39,7 @@ from features.rain_indices import GUZZETTI_2008 as GUZZETTI
 from features.sensor_readings import (  # noqa: F401  (part of this module's interface)
     _DISPLACEMENT_AGG,
     _NS_PER_H,
+    KINEMATICS_FROM,
     FrameReadings,
     ReadingSource,
     SiteFeatureParams,
@@ -546,8 +547,14 @@ def _displacement_at(
     ids = shared.readings.sensor_ids[codes]
     got = _sensor_grid(idx, ids, pd.Series(ids).map(sensor_site).to_numpy(dtype=object))
     pos = table.asof(codes, idx.asi8).ravel()
+    # a value counts only when all its readings started within the look-back before the
+    # origin (what serving reads): the same value from every read, none from a silent sensor
+    lo = np.tile(idx.asi8, len(codes)) - round(params.kinematics_lookback_days * 24 * _NS_PER_H)
     for name in _DISPLACEMENT_AGG:
         got[name] = table.at(name, pos)
+        if name in KINEMATICS_FROM:
+            since = table.at(KINEMATICS_FROM[name], pos, np.nan)
+            got[name] = np.where(since >= lo, got[name], np.nan)
     age_ns = np.tile(idx.asi8, len(codes)) - np.where(pos >= 0, table.at("end", pos, 0), 0)
     got["displacement_age_days"] = np.where(
         pos >= 0, _seconds(age_ns.astype(np.int64)) / 86400.0, np.nan

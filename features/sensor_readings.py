@@ -51,6 +51,13 @@ class SiteFeatureParams:
     drift_reference_days: float = 30.0  # ... against the spread of this window just before it
     drift_min_readings: int = 10  # in the reference window (3 in the recent one), else no flag
     dead_after_hours: float = 24.0
+    # the look-back of the displacement kinematics: at an origin a sensor's velocity,
+    # acceleration, inverse velocity and Fukuzono time count only when every reading they
+    # are computed from started within this many days before it (else missing), so
+    # training (every reading) and serving (``riskwarn.serving_frames``, which reads the
+    # 35 days before the origin) see the same value, and a sensor silent for longer has
+    # no current velocity
+    kinematics_lookback_days: float = 35.0
     label_radius_m: float = 0.0  # also count unassigned events within this distance of the site
 
 
@@ -318,11 +325,13 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
     """Velocity, acceleration, tangent angle, inverse velocity and Fukuzono fit at each reading."""
     m = (rd.quantity == rd.code_of("displacement_mm")) & ~np.isnan(rd.value)
     s, end, value = rd.sensor[m], rd.end[m], rd.value[m]
+    o_sel: np.ndarray | None = None
     if not _is_sorted([s, end], strict=True):  # one reading per (sensor, end): the largest value
         o = np.lexsort((value, end, s))
         s, end, value = s[o], end[o], value[o]
         keep = np.r_[(s[1:] != s[:-1]) | (end[1:] != end[:-1]), True]
         s, end, value = s[keep], end[keep], value[keep]
+        o_sel = o[keep]
     starts, stops = _runs([s])
     first = np.repeat(starts, stops - starts)
     day = float(24 * _NS_PER_H)
@@ -334,6 +343,19 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
     d_prev = np.where(ok, value[prev], np.nan)
     span = (end - end[first]).astype(float) / day
     velocity = phys.velocity(value, d_prev, step)
+    # the start of the earliest reading each value is computed from (its look-back)
+    interval = rd.interval_s[m]
+    if o_sel is not None:
+        interval = interval[o_sel]
+    whole_s = np.nan_to_num(interval, nan=0.0).astype(np.int64)
+    start = end - np.where(whole_s > 0, whole_s * 1_000_000_000, 1)
+    v_from = np.where(ok, np.minimum(start, start[prev]), start)
+    a_from = np.where(ok, np.minimum(v_from, v_from[prev]), v_from)
+    f_from = v_from.copy()
+    idx = np.arange(len(end))
+    for k in range(1, max(params.fukuzono_points, 1)):
+        j = idx - k
+        f_from = np.where(j >= first, np.minimum(f_from, v_from[np.maximum(j, 0)]), f_from)
     v_prev = np.where(ok, velocity[prev], np.nan)
     acceleration = phys.acceleration(velocity, v_prev, step)
     # steady-stage velocity: mean creep rate over everything measured up to this reading
@@ -351,8 +373,23 @@ def _displacement_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTabl
         "inverse_velocity_day_per_mm": iv,
         # beyond ten years the line is flat: not converging
         "fukuzono_hours_to_failure": np.where((hours > 0) & (hours < 24 * 3650), hours, np.nan),
+        # where each value's readings start (ns): :func:`kinematics_from`
+        "velocity_from": v_from,
+        "acceleration_from": a_from,
+        "fukuzono_from": f_from,
     }
     return _SensorTable(s, end, cols)
+
+
+# the column of :func:`_displacement_table` holding where each bounded kinematic value's
+# readings start (``SiteFeatureParams.kinematics_lookback_days``); the steady velocity and
+# the tangent angle built on it use every earlier reading (history-dependent, not inputs)
+KINEMATICS_FROM = {
+    "velocity_mm_per_day": "velocity_from",
+    "inverse_velocity_day_per_mm": "velocity_from",
+    "acceleration_mm_per_day2": "acceleration_from",
+    "fukuzono_hours_to_failure": "fukuzono_from",
+}
 
 
 def _fukuzono_hours(end: np.ndarray, iv: np.ndarray, first: np.ndarray, n: int) -> np.ndarray:

@@ -123,6 +123,12 @@ class SensorRules:
     :func:`displacement_kinematics` implements it; the stream's batch twin
     (:mod:`riskwarn.sensor_rules_batch`) refuses it, so it cannot be served by one path
     and not the other."""
+    lookback_steps: int = 0
+    """How many steps before a step its steady velocity, creep and noise (the window of
+    ``steady_window_steps`` before the current rising run) may reach; 0 = no bound. Without
+    it a rising run longer than a few days pushes that window past the 35 days the nowcast
+    and serving read, and a level depends on how much history was read (training read
+    years: review finding sitepar, 2026-12-07)."""
     robust_blocks: int = 0
     """Experimental, off (0) in every served rule set; needs ``robust_steps`` > 0. The
     second attempt at the robust GNSS velocity (2026-12-05, docs/benchmarks.md "Robust
@@ -173,6 +179,48 @@ def _trailing(x: np.ndarray, k: int) -> np.ndarray:
     """``(k, n)``: column i holds ``x[i-k+1 .. i]`` (NaN before the start)."""
     padded = np.concatenate([np.full(k - 1, np.nan), x])
     return np.lib.stride_tricks.sliding_window_view(padded, k).T
+
+
+class _PreRunWindows(pd.api.indexers.BaseIndexer):
+    """Row ``i``'s window: the ``n`` rows up to ``pos[i]`` (before its rising run), none
+    earlier than ``i - lookback`` (``lookback`` 0: no bound), empty where ``pos[i] < 0``."""
+
+    def __init__(self, pos: np.ndarray, n: int, lookback: int) -> None:
+        super().__init__()
+        i = np.arange(len(pos))
+        lo = pos - n + 1
+        if lookback > 0:
+            lo = np.maximum(lo, i - lookback)
+        end = np.where(pos >= 0, pos + 1, 0)
+        self.bounds = (np.clip(lo, 0, None).astype(np.int64), np.maximum(end, 0).astype(np.int64))
+        self.bounds = (np.minimum(self.bounds[0], self.bounds[1]), self.bounds[1])
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.bounds
+
+
+def pre_run_stats(
+    velocity: np.ndarray, pos: np.ndarray, rules: SensorRules
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Median |v|, and the 25/50/75 % quantiles of v, over each row's window of
+    ``steady_window_steps`` ending at ``pos`` (the row before its rising run; NaN where
+    ``pos`` < 0), bounded by ``lookback_steps``: one series (rows = steps)."""
+    n = rules.steady_window_steps
+    win = _PreRunWindows(np.asarray(pos, dtype=np.int64), n, int(rules.lookback_steps))
+    min_base = max(3, n // 3)
+    v = pd.Series(np.asarray(velocity, dtype=float))
+    steady = v.abs().rolling(win, min_periods=min_base).median().to_numpy()
+    roll = v.rolling(win, min_periods=min_base)
+    q25, q50, q75 = (roll.quantile(q).to_numpy() for q in (0.25, 0.5, 0.75))
+    ok = np.asarray(pos) >= 0
+    return tuple(np.where(ok, a, np.nan) for a in (steady, q25, q50, q75))  # type: ignore[return-value]
 
 
 def rolling_theil_sen(t: np.ndarray, y: np.ndarray, k: int, min_n: int) -> np.ndarray:
@@ -296,23 +344,16 @@ def displacement_kinematics(
     run_id = (~rising).cumsum()
     accel_steps = rising.astype(int).groupby(run_id).cumsum()
     # steady velocity: median |v| over the window before the current rising run
-    n = rules.steady_window_steps
-    steady_all = velocity.abs().rolling(n, min_periods=max(3, n // 3)).median()
     lag = accel_steps.clip(lower=0).to_numpy() + 1
     pos = np.arange(len(velocity)) - lag
-    steady_vals = np.where(pos >= 0, steady_all.to_numpy()[np.clip(pos, 0, None)], np.nan)
+    steady_vals, q25, q50, q75 = pre_run_stats(velocity.to_numpy(float), pos, rules)
     steady = pd.Series(steady_vals, index=velocity.index).clip(
         lower=rules.min_steady_velocity_mm_per_day
     )
     tangent = pd.Series(phys.tangent_angle_deg(velocity, steady), index=velocity.index)
     # noise guard: creep velocity and velocity noise of the same window (before the run)
-    min_base = max(3, n // 3)
-    roll = velocity.rolling(n, min_periods=min_base)
-    q25, q50, q75 = (roll.quantile(q).to_numpy() for q in (0.25, 0.5, 0.75))
-    ok_pos = pos >= 0
-    at = np.clip(pos, 0, None)
-    creep = pd.Series(np.where(ok_pos, q50[at], np.nan), index=velocity.index)
-    noise = pd.Series(np.where(ok_pos, (q75 - q25)[at] / 1.349, np.nan), index=velocity.index)
+    creep = pd.Series(q50, index=velocity.index)
+    noise = pd.Series((q75 - q25) / 1.349, index=velocity.index)
     floor = np.maximum(
         creep + rules.noise_z * noise,
         rules.accel_factor * creep.clip(lower=rules.min_steady_velocity_mm_per_day),
@@ -771,6 +812,9 @@ DISPLACEMENT_TYPES = ("gnss", "crack_meter")
 # all GNSS spikes in their first 10 days)
 NOWCAST_RULES = SensorRules(
     steady_window_steps=30 * 24,
+    # 33 days: a level is served for up to 24 h after its step (then the sensor is dead),
+    # so what it reads lies within the 35 days the nowcast and serving read (+ margin)
+    lookback_steps=33 * 24,
     smooth_steps=6,
     fit_steps=12,
     yellow_steps=2,

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import sensor_physics as phys
-from riskwarn.sensor_rules import SensorRules
+from riskwarn.sensor_rules import SensorRules, pre_run_stats
 
 COLUMNS = [
     "displacement_mm",
@@ -121,21 +121,15 @@ def last_step_kinematics(
     idx = np.broadcast_to(np.arange(rows)[:, None], rising.shape)
     last_flat = np.maximum.accumulate(np.where(~rising, idx, -1), axis=0)
     accel_steps = np.where(last_flat >= 0, idx - last_flat, idx + 1)
-    n = rules.steady_window_steps
-    min_base = max(3, n // 3)
-    steady_all = vel.abs().rolling(n, min_periods=min_base).median().to_numpy()
     lag = np.clip(accel_steps, 0, None) + 1
     pos = idx - lag
-    ok_pos = pos >= 0
-    at = np.clip(pos, 0, None)
-    cols = np.broadcast_to(np.arange(rising.shape[1])[None, :], rising.shape)
-    steady = np.where(ok_pos, steady_all[at, cols], np.nan)
+    # per sensor, the window before its rising run (bounded: SensorRules.lookback_steps)
+    stats = [pre_run_stats(velocity[:, c], pos[:, c], rules) for c in range(velocity.shape[1])]
+    steady, q25, q50, q75 = (np.column_stack([st[k] for st in stats]) for k in range(4))
     steady = pd.DataFrame(steady).clip(lower=rules.min_steady_velocity_mm_per_day).to_numpy()
     tangent = phys.tangent_angle_deg(velocity[-1], steady[-1])
-    roll = vel.rolling(n, min_periods=min_base)
-    q25, q50, q75 = (roll.quantile(q).to_numpy() for q in (0.25, 0.5, 0.75))
-    creep = np.where(ok_pos, q50[at, cols], np.nan)
-    noise = np.where(ok_pos, (q75 - q25)[at, cols] / 1.349, np.nan)
+    creep = q50
+    noise = (q75 - q25) / 1.349
     creep_s = pd.DataFrame(creep)
     floor = np.maximum(
         creep + rules.noise_z * noise,

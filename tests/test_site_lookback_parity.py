@@ -1,0 +1,184 @@
+"""Train and serve through one look-back: the site model's inputs at an origin are the same
+whether the frame is built on every reading (training: ``pipeline._train_sites`` reads the
+lake) or on the 35 days before the origin (serving: ``read_recent_readings``).
+
+Review finding (sitepar): on the default simulated city three sites whose displacement
+sensors stopped early in July 2023 (GNSS SB00015, SB00018, SB00026 of DZ3408250007,
+DZ3408280010, DZ3408250018; SB00026 last read 2023-07-03 12:40) kept their last velocity (21.4 mm/day at DZ3408250018) in
+training at 25-26 of the 26 daily origins of 5-30 August, and NaN when served (no reading
+in the 35-day read); acceleration and inverse velocity too. The as-of join of the
+kinematics had no look-back (``SiteFeatureParams.kinematics_lookback_days`` now bounds it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.frames import site_frame
+from models.geohazard_sites import site_features
+from riskwarn import domains
+from riskwarn.serving_frames import site_model_frame
+
+TZ = "Asia/Shanghai"
+START = pd.Timestamp("2024-05-01T00:10Z")
+LOOKBACK = pd.Timedelta(days=35)
+
+
+def _city() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Three sites: ``s1`` whose GNSS (g1, creeping 2 mm/day) goes silent on day 20,
+    ``s2`` whose GNSS reads every hour of the 70 days, ``s3`` whose crack meter (c3) goes
+    silent on day 33 after 3-hourly readings, so the 35-day window's edge crosses its
+    last readings (and their 1-day velocity steps) at the origins of days 67-69; a gauge."""
+    rng = np.random.default_rng(3)
+    hours = pd.date_range(START, START + pd.Timedelta(days=70), freq="1h", inclusive="left")
+    t = np.asarray((hours - START).total_seconds() / 86400.0)
+    parts = []
+    for sid, quantity, stop, every, rate in (
+        ("g1", "displacement_mm", 20, 1, 2.0),
+        ("g2", "displacement_mm", 70, 1, 0.5),
+        ("c3", "crack_width_mm", 33, 3, 1.0),
+    ):
+        keep = (t < stop) & (np.arange(len(t)) % every == 0)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "sensor_id": sid,
+                    "observed_at": hours[keep],
+                    "value": rate * t[keep] + rng.normal(0, 0.05, keep.sum()),
+                    "quantity": quantity,
+                    "interval_s": 0,
+                }
+            )
+        )
+    parts.append(
+        pd.DataFrame(
+            {
+                "sensor_id": "r1",
+                "observed_at": hours,
+                "value": np.where(rng.random(len(hours)) < 0.1, 2.0, 0.0),
+                "quantity": "rain_mm",
+                "interval_s": 3600,
+            }
+        )
+    )
+    readings = pd.concat(parts, ignore_index=True)
+    readings["interval_s"] = readings["interval_s"].astype("Int64")
+    readings = readings.assign(
+        source="test", record_id=[f"r{i}" for i in range(len(readings))], quality="good"
+    )
+    sites = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ["s1", "s2", "s3"],
+            "name": ["A", "B", "C"],
+            "hazard_type": "landslide",
+            "lon": [116.1, 116.2, 116.3],
+            "lat": 30.8,
+            "admin_code": None,
+            "slope_class": pd.array([4, 3, 2], dtype="Int64"),
+            "people_threatened": pd.array([50, 20, 10], dtype="Int64"),
+            "volume_m3": 1e4,
+        }
+    )
+    sensors = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": ["g1", "g2", "c3", "r1"],
+            "site_id": ["s1", "s2", "s3", "s1"],
+            "sensor_type": ["gnss", "gnss", "crack_meter", "rain_gauge"],
+            "lon": [116.1, 116.2, 116.3, 116.1],
+            "lat": 30.8,
+            "installed_at": pd.Timestamp("2023-01-01", tz="UTC"),
+        }
+    )
+    return sites, sensors, readings
+
+
+@pytest.mark.parametrize(
+    ("domain", "origins"),
+    [
+        # local midnights (16:00 UTC) from day 39 to day 69: g1 silent 19-49 days, c3's
+        # last readings leaving the window's edge; hourly: g1's leaving it
+        ("geohazard", pd.date_range("2024-06-09T16:00Z", "2024-07-08T16:00Z", freq="1D")),
+        ("geohazard_hourly", pd.date_range("2024-06-24T10:00Z", "2024-06-26T10:00Z", freq="6h")),
+    ],
+)
+def test_training_and_serving_frames_agree_at_every_origin(
+    domain: str, origins: pd.DatetimeIndex
+) -> None:
+    """Every model input of every site at every origin: training's frame (every reading)
+    equals serving's (the 35 days before the origin). Fails on the old code (s1 kept g1's
+    last velocity in training)."""
+    sites, sensors, readings = _city()
+    no_events = pd.DataFrame(
+        {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
+    )
+    dom = domains.get(domain)
+    train = site_frame(dom, readings, sensors, sites, no_events, origins, TZ, with_rules=True)
+    inputs = site_features(train)
+    assert {"velocity_mm_per_day", "acceleration_mm_per_day2", "sensor_rule_level"} <= set(inputs)
+    diffs: dict[str, list[str]] = {}
+    for o in origins:
+        window = readings.loc[
+            (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
+        ]
+        served = site_model_frame(sites, sensors, window, o, domain, TZ).set_index("unit_id")
+        rows = train.loc[train["origin"] == o].set_index("site_id")
+        assert set(rows.index) == set(served.index)
+        for c in inputs:
+            a = rows[c].astype(float)
+            b = served[c].reindex(rows.index).astype(float)
+            same = np.isclose(a, b, rtol=1e-6, atol=0.0, equal_nan=True)
+            for site in rows.index[~same]:
+                diffs.setdefault(c, []).append(f"{o} {site}: {a[site]} vs {b[site]}")
+    assert not diffs, f"training and serving differ: { {c: v[:3] for c, v in diffs.items()} }"
+    # the silent sensor has no current velocity in either (a stale one is not current)
+    late = train.loc[train["origin"] >= START + pd.Timedelta(days=20) + LOOKBACK]
+    assert late.loc[late["site_id"] == "s1", "velocity_mm_per_day"].isna().all()
+    assert train.loc[train["site_id"] == "s2", "velocity_mm_per_day"].notna().all()
+
+
+def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> None:
+    """``sensor_rule_level`` (a model input): a crack meter creeping 3 mm/day for 20 days,
+    then 0.5 mm/day, then accelerating for 12 days (velocity rising every hour). Once the
+    run is longer than ~5 days the rules' 30-day steady window before it reached past the
+    35-day read: training (every reading) saw the fast early creep, serving did not (old
+    code: 1 vs 2 on 24 June 07:00, 3 vs 4 on 28 June 19:00). ``NOWCAST_RULES.lookback_steps``
+    bounds the window; the level from every reading equals the level from the 35 days."""
+    from models.geohazard_sites import RULE_COLUMN, sensor_rule_levels
+
+    start = pd.Timestamp("2024-05-01T00:10Z")
+    hours = pd.date_range(start, start + pd.Timedelta(days=60), freq="1h", inclusive="left")
+    t = np.asarray((hours - start).total_seconds() / 86400.0)
+    rng = np.random.default_rng(1)
+    d = np.where(t < 20, 3.0 * t, 60 + 0.5 * (t - 20)) + rng.normal(0, 0.05, len(t))
+    run = t >= 48.0
+    base = d[~run][-1] - 0.5 * t[~run][-1]
+    d[run] = base + 0.5 * t[run] + 0.2 * (np.exp((t[run] - 48.0) / 2.5) - 1)
+    readings = pd.DataFrame(
+        {
+            "sensor_id": "c1",
+            "observed_at": hours,
+            "value": d,
+            "quantity": "crack_width_mm",
+            "interval_s": 0,
+            "quality": "good",
+        }
+    )
+    sensors = pd.DataFrame({"record_id": ["c1"], "site_id": ["s1"], "sensor_type": ["crack_meter"]})
+    origins = pd.date_range(start + pd.Timedelta(days=49), start + pd.Timedelta(days=60), freq="6h")
+    origins = origins.ceil("h")
+    full = sensor_rule_levels(readings, sensors, origins).set_index("origin")[RULE_COLUMN]
+    assert full.max() == 4  # the run reaches red
+    got = {}
+    for o in origins:
+        window = readings.loc[
+            (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
+        ]
+        got[o] = sensor_rule_levels(window, sensors, pd.DatetimeIndex([o]))[RULE_COLUMN].iloc[0]
+    served = pd.Series(got)
+    assert (full.to_numpy() == served.reindex(full.index).to_numpy()).all(), pd.DataFrame(
+        {"train": full, "serve": served}
+    )[lambda f: f["train"] != f["serve"]]
