@@ -548,3 +548,15 @@ def test_bounding_red_never_moves_the_models_own_orange_or_yellow() -> None:
     # the bound at every level decides each level with it (nested)
     every = served_level_thresholds(score, y, lv, [0.5] * 4, True, 2, site, 0.95, 1)
     assert every == sorted(every)
+
+
+def test_the_hourly_red_is_bounded_and_the_daily_is_not() -> None:
+    """The hourly served red lost FAR to the rules beyond noise unbounded (+0.108 [+0.030,
+    +0.161]); with the site-clustered bound at red it is the rules' (docs/benchmarks-
+    models.md, "each level decided on its own"). The daily red (a FAR tie) is unbounded."""
+    from models.site_fit import site_config
+
+    hourly, daily = site_config("geohazard_hourly"), site_config("geohazard")
+    assert hourly.served_levels_far_confidence == 0.95
+    assert hourly.served_levels_far_confidence_from == 4
+    assert daily.served_levels_far_confidence == 0.0
