@@ -89,6 +89,7 @@ def ingest_source(
             "stored_nothing": [],
             "extracted_at": {},
             "no_export_time": [],
+            "taken_by_another_run": [],
         }
     store = Store.from_settings(settings)
     store.upgrade()

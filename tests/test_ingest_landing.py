@@ -332,3 +332,40 @@ def test_the_export_time_comes_from_the_file_name(tmp_path: Path, caplog) -> Non
     }
     assert totals["no_export_time"] == []
     assert (totals["archived"], len(read_table(settings.lake_dir, "incidents"))) == (1, 9)
+
+
+@pytest.mark.parametrize("when", ["before", "during", "after"])
+def test_a_file_another_run_archived_is_not_reported_failed(
+    source, monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """Two runs over one landing folder (a second landing run, or `riskwarn ingest` of a
+    file in it): a file the other run archived while this one had it listed was reported
+    "failed and stays in landing" (gone before or while read) or crashed the run at the
+    archive move (gone after this run stored it). Attack review 2026-12-07."""
+    settings, mapping, folder = source
+    (folder / "b_cut.csv.gz").unlink()  # only good files here
+    real = landing.ingest_files
+    elsewhere = settings.home / "taken"
+    elsewhere.mkdir()
+
+    def racing(mapping, files, settings, **kwargs):  # the other run takes c_good.csv
+        path = Path(files[0])
+        if path.name != "c_good.csv":
+            return real(mapping, files, settings, **kwargs)
+        if when == "before":
+            path.rename(elsewhere / path.name)
+            return real(mapping, files, settings, **kwargs)  # the file is gone: it raises
+        report = real(mapping, files, settings, **kwargs)
+        path.rename(elsewhere / path.name)
+        if when == "during":
+            raise FileNotFoundError(str(path))
+        return report
+
+    monkeypatch.setattr(landing, "ingest_files", racing)
+    totals = pipeline.ingest_source(settings, mapping, AS_OF)  # no LandingFailed, no crash
+    assert totals["taken_by_another_run"] == ["c_good.csv"]
+    assert totals["archived"] == 1 and landing.landing_files(folder) == []
+    assert totals["still_changing"] == []
+    stored = 50 if when == "after" else 30
+    assert totals["accepted"] == stored
+    assert len(read_table(settings.lake_dir, "incidents")) == (30 if when == "before" else 50)

@@ -292,6 +292,9 @@ def ingest_landing(
     totals["stored_nothing"] = []
     totals["extracted_at"] = {}
     totals["no_export_time"] = []
+    # files another run (a second landing run, or `riskwarn ingest` of the same file)
+    # archived or moved while this run had them listed: not failures of this run
+    totals["taken_by_another_run"] = []
     for path in changing:
         log.warning(
             "landing/%s/%s is still being written (size or mtime changed within %s s); "
@@ -309,6 +312,9 @@ def ingest_landing(
         except BadExportTime as exc:  # nothing read: it stays in landing until renamed
             log.error("landing/%s/%s: %s", folder.name, path.name, exc)
             failed.append(f"{path.name}: {exc}")
+            continue
+        if not path.exists():
+            _taken(folder, path, totals, "before this run read it")
             continue
         if extracted_at is None:
             totals["no_export_time"].append(path.name)
@@ -329,8 +335,15 @@ def ingest_landing(
             totals["still_changing"].append(path.name)
             continue
         except Exception as exc:  # one file's failure must not stop the others
+            if not path.exists():  # taken away while read: not this file's failure
+                _taken(folder, path, totals, f"while this run read it ({type(exc).__name__})")
+                continue
             log.exception("ingest of %s failed; it stays in landing", path)
             failed.append(f"{path.name}: {type(exc).__name__}: {_first_line(exc)}")
+            continue
+        gone = not path.exists()
+        if gone and report["reasons"].get("file_not_found"):  # taken before it was read
+            _taken(folder, path, totals, "before this run could read it")
             continue
         for key in COUNTS:  # in the lake and recorded, archived or not
             totals[key] += int(report[key])
@@ -339,6 +352,9 @@ def ingest_landing(
                 "landing/%s/%s", folder.name, stored_nothing_line(report, settings.lake_dir)
             )
             totals["stored_nothing"].append(path.name)
+        if gone:  # archived by another run after this one read it whole
+            _taken(folder, path, totals, "after this run stored it (batch recorded once)")
+            continue
         if changed_since(path, sigs[path]):  # written to while it was read
             log.warning(
                 "landing/%s/%s changed while it was read; it stays in landing and the next "
@@ -373,6 +389,18 @@ def ingest_landing(
             f"landing (the others were ingested and archived): {'; '.join(failed)}{also}"
         )
     return totals
+
+
+def _taken(folder: Path, path: Path, totals: dict[str, Any], when: str) -> None:
+    """Note a file another run archived or moved away ``when``: its rows are in the lake
+    once (a batch's id is its bytes' hash, so the two runs' batches are one record)."""
+    log.warning(
+        "landing/%s/%s was archived or moved by another run %s; nothing more to do for it here",
+        folder.name,
+        path.name,
+        when,
+    )
+    totals["taken_by_another_run"].append(path.name)
 
 
 def raise_if_stored_nothing(source: str, totals: dict[str, Any]) -> None:
