@@ -380,7 +380,7 @@ TEXT: dict[str, dict[str, str]] = {
     # the stored method name (community_runs.method) as the page names it
     "comm_method_population_rate": {
         "zh": "人口占比规则",
-        "en": "the rule population_rate",
+        "en": "the population-share rule",
     },
     "comm_none": {
         "zh": "{start} 起这一周的村/社区纠纷排名尚未发布（评分流程在发布纠纷预测时一并发布），"

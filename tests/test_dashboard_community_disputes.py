@@ -134,7 +134,7 @@ def test_the_overview_ranks_communities_beside_the_disputes_map(
     n_communities = int((units["level"] == "community").sum())
     assert len(ranked) == round(0.05 * n_communities) < n_communities  # the top 5 %
     # named as the store names it: the rule that won the backtest, not a model
-    rule = {"en": "the rule population_rate (version 1)", "zh": "人口占比规则（第 1 版）"}[lang]
+    rule = {"en": "the population-share rule (version 1)", "zh": "人口占比规则（第 1 版）"}[lang]
     assert any(rule in str(c.value) for c in at.caption), [c.value for c in at.caption]
 
 
