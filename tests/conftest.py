@@ -155,6 +155,26 @@ def settings(rw_home: Path):
     return Settings(home=rw_home, pseudonym_key=TEST_PSEUDONYM_KEY)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty serving database on each backend (a module may define its own)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'serving.db'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Any]:
+    """A :class:`riskwarn.store.Store` on :func:`store_url`, migrated to the newest."""
+    from riskwarn.store import Store
+
+    s = Store(store_url)
+    s.upgrade()
+    yield s
+    s.close()
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema-isolated database URL (a new database per test)."""

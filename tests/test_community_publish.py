@@ -10,7 +10,6 @@ opened before the origin in the versions known then.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +26,6 @@ from riskwarn.store import Store, community_run_id
 TZ = "Asia/Shanghai"
 ORIGIN = pd.Timestamp("2024-03-04", tz=TZ).tz_convert("UTC")  # a local midnight
 RUN = {"origin": ORIGIN, "horizon_days": 7, "method": SERVED, "method_version": SERVED_VERSION}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'serving.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def ranking(n: int = 4, shift: float = 0.0) -> pd.DataFrame:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -25,23 +23,6 @@ from tests.test_store import DOMAIN, ORIGIN, forecast_frame, run_meta, warning_f
 
 LATER = ORIGIN + timedelta(days=6, hours=16)
 OLD, NEW = (warning_id_for(DOMAIN, "c000", o) for o in (ORIGIN, LATER))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'serving.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def publish(store: Store, origin, warnings: pd.DataFrame | None = None) -> str:

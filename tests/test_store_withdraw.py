@@ -8,9 +8,7 @@ with their review trail, their version raised, out of what is in force.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -20,23 +18,6 @@ from riskwarn.store import StaleWarningError, Store, WithdrawnWarningError, warn
 from tests.test_store import DOMAIN, ORIGIN, forecast_frame, run_meta, warning_frame
 
 C1, C2 = (warning_id_for(DOMAIN, u, ORIGIN) for u in ("c000", "c001"))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'serving.db'}"
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    s = Store(store_url)
-    s.upgrade()
-    yield s
-    s.close()
 
 
 def publish(store: Store, warnings: pd.DataFrame, origin=ORIGIN, actor: str = "pipeline") -> str:
