@@ -156,7 +156,16 @@ def test_threegorges_displacement_features(shared_data: Path):
         sites,
         no_events,
         origins,
-        SiteFeatureParams(step_hours=24, tz=tz, velocity_window_days=25, dead_after_hours=24 * 40),
+        # monthly surveys: a value rests on this month's reading and last month's, so the
+        # kinematics look back two months and a half (the hourly city's default is 35 days,
+        # serving's read; a city with monthly surveys configures both longer)
+        SiteFeatureParams(
+            step_hours=24,
+            tz=tz,
+            velocity_window_days=25,
+            dead_after_hours=24 * 40,
+            kinematics_lookback_days=75,
+        ),
     )
     assert len(f) == 2 * len(origins)
     for col in ("velocity_mm_per_day", "steady_velocity_mm_per_day", "tangent_angle_deg"):
