@@ -514,8 +514,8 @@ def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
     walk.idle()
     picker = walk.page.get_by_role("combobox", name=ZH["pick"])
     walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
-    walk.expect(walk.page.get_by_text(ZH["form_for"] + second)).to_be_visible()
-    walk.expect(walk.page.get_by_text(ZH["form_for"] + first)).to_have_count(0)
+    walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
+    walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
     walk.context.close()
 
 
