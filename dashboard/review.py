@@ -9,8 +9,8 @@ value the server never saw (the cause of a dismissal stored as "accept"). A widg
 change reaches the draft in its ``on_change`` callback (:func:`set_field`), which
 Streamlit runs before the script, also when that run is then stopped for a newer click.
 The generation changes whenever the form is drawn in another language than last time
-(:func:`drawn_in`): a key is never used again once another language's form was drawn,
-because Streamlit keeps the state of widgets a run did not draw when that run is stopped
+(:func:`drawn_in`, from ``dashboard.generations``): a key is never used again once another
+language's form was drawn, because Streamlit keeps the state of widgets a run did not draw when that run is stopped
 for a new input (a language switch clicked at once), and the form's Chinese widgets of a
 first choice came back, with that choice, over the English change made since (CI of
 2026-12-07: Accept, English, Dismiss, Chinese showed Accept again). Selecting another
@@ -28,6 +28,8 @@ import re
 from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 
+from dashboard import generations
+from dashboard.generations import drawn_in as drawn_in  # the form drawn in a language
 from riskwarn.review_text import accepted_level, reason_problem
 from riskwarn.store.models import LEVELS as LEVEL_RANKS
 from riskwarn.store.models import REVIEW_ACTIONS as REVIEW_ACTIONS  # the form's choices
@@ -56,8 +58,7 @@ def new_draft(warning_id: str | None, serial: int, base: int | None = None) -> d
         "serial": serial,
         "base": base,
         "conflict": None,
-        "gen": 0,  # the generation of its widgets (:func:`drawn_in`)
-        "lang": None,  # the language its form was last drawn in
+        **generations.new_holder(),  # its widgets' generation, the language last drawn in
         "action": None,
         "level": None,
         "reason": "",
@@ -114,23 +115,10 @@ def rebase(state: MutableMapping[Any, Any]) -> None:
     state[DRAFT_KEY] = draft
 
 
-def drawn_in(draft: dict[str, Any], lang: str) -> None:
-    """The form of ``draft`` is being drawn in ``lang`` (before its widgets): drawn in
-    another language than last time, its widgets get a new generation (new keys, seeded
-    from the draft), never the keys of an earlier form in ``lang``. A run stopped for a
-    newer click keeps the state of the widgets it did not draw (Streamlit removes it only
-    at the end of a run that completes): Chinese, English (stopped), Dismiss (stopped),
-    Chinese again found the first Chinese widgets' Accept and took it over the draft's
-    Dismiss (CI of 2026-12-07)."""
-    if draft.get("lang") != lang:
-        draft["gen"] = int(draft.get("gen") or 0) + 1
-        draft["lang"] = lang
-
-
 def widget_key(field: str, draft: dict[str, Any], lang: str) -> str:
     """The key of the widget editing ``field`` of ``draft`` in ``lang`` (its serial: the
     draft; its generation: the form drawn, :func:`drawn_in`)."""
-    return f"rv_{field}_{draft['serial']}_{int(draft.get('gen') or 0)}_{lang}"
+    return f"rv_{field}_{draft['serial']}_{generations.generation(draft)}_{lang}"
 
 
 def seed_widget(state: MutableMapping[Any, Any], key: str, value: Any) -> None:
@@ -172,7 +160,7 @@ def field_args(
 ) -> tuple[Any, ...]:
     """The ``args`` of :func:`set_field` for the widget at ``key`` editing ``field`` of
     ``draft``."""
-    return (state, field, key, int(draft["serial"]), int(draft.get("gen") or 0))
+    return (state, field, key, int(draft["serial"]), generations.generation(draft))
 
 
 def set_field(
@@ -194,8 +182,7 @@ def set_field(
     if not isinstance(draft, dict) or draft.get("serial") != serial or key not in state:
         return
     draft[field] = state[key]
-    if int(draft.get("gen") or 0) != gen:
-        draft["gen"] = int(draft.get("gen") or 0) + 1
+    generations.changed(draft, gen)
 
 
 def level_options(current_level: str | None) -> list[str]:

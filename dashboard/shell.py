@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
 
-from dashboard import auth, page_index, queries, sessions
+from dashboard import auth, generations, page_index, queries, sessions
 from dashboard.i18n import DEFAULT_LANG, LANGS, ROLE_KEYS, fmt_datetime, fmt_zone, t
 from riskwarn.settings import Settings
 from riskwarn.store import STORE_ERRORS
@@ -648,6 +649,45 @@ def as_of_line(times: dict[str, Any], clock: dict[str, Any], lg: str, tz: str) -
     return line + AS_OF_SEP + t("times_zone", lg, zone=fmt_zone(tz, lg, at))
 
 
+def select_key(key: str, lg: str, gen: int, texts: str | None = None) -> str:
+    """The widget key of :func:`select`'s box ``key`` of generation ``gen``
+    (``generations.drawn_in``) in ``lg``; ``texts``: its options' shown texts, when they
+    vary with the data. The first box drawn in the default language keeps the plain key
+    (tests address it); no key is used for two generations."""
+    if texts is None and lg == DEFAULT_LANG and gen <= 1:
+        return key
+    wkey = f"{key}__g{gen}_{lg}"
+    if texts is not None:
+        wkey += f"__{hashlib.sha256(texts.encode()).hexdigest()[:10]}"
+    return wkey
+
+
+def select_drawn(state: MutableMapping[Any, Any], key: str, lg: str) -> int:
+    """:func:`select`'s box ``key`` is being drawn in ``lg``: the generation of its widget
+    (a new one whenever it is drawn in another language than last time; the record in
+    ``<key>__gen``)."""
+    holder = state.get(f"{key}__gen")
+    if not isinstance(holder, dict):
+        holder = generations.new_holder()
+        state[f"{key}__gen"] = holder
+    generations.drawn_in(holder, lg)
+    return generations.generation(holder)
+
+
+def select_changed(state: MutableMapping[Any, Any], key: str, wkey: str, gen: int) -> None:
+    """``on_change`` of :func:`select`'s widget ``wkey`` (box ``key``, generation ``gen``):
+    its choice becomes the box's ``<key>__value`` before the script runs, also when that
+    run is then stopped for a newer click (a language switch); a widget of an earlier
+    generation moves the box to a new one, so the box drawn next shows the choice
+    (``generations.changed``)."""
+    if wkey not in state:
+        return
+    state[f"{key}__value"] = state[wkey]
+    holder = state.get(f"{key}__gen")
+    if isinstance(holder, dict):
+        generations.changed(holder, gen)
+
+
 def select(
     container: Any,
     label: str,
@@ -663,23 +703,34 @@ def select(
 
     Streamlit keeps showing a selected option's old text when only ``format_func`` changes
     (streamlit/streamlit PR 13788), so after a language switch a filter read "全部" on the
-    English page. The widget key therefore carries the language (the default language
-    keeps the plain key, which tests address), and the choice is carried over through
-    ``<key>__value``. With ``texts_vary`` (options whose text changes with the data, such
-    as a warning's level after a review) the key also carries a digest of the texts.
+    English page. The widget therefore gets a new key whenever the box is drawn in another
+    language than last time (a generation, :func:`select_key`, ``dashboard.generations``:
+    a key per language alone brought an earlier choice back when the runs in between were
+    stopped for the next click: picked in Chinese, English, another picked, Chinese again
+    reopened the first), and the choice is carried over through ``<key>__value``, which
+    the widget's ``on_change`` sets before any run (:func:`select_changed`). With
+    ``texts_vary`` (options whose text changes with the data, such as a warning's level
+    after a review) the key also carries a digest of the texts.
     """
-    wkey = key if lg == DEFAULT_LANG else f"{key}__{lg}"
-    if texts_vary:
-        shown = "\n".join(str(format_func(o)) for o in options)
-        wkey = f"{key}__{lg}__{hashlib.sha256(shown.encode()).hexdigest()[:10]}"
-    previous = st.session_state.get(f"{key}__value")
+    state = st.session_state
+    gen = select_drawn(state, key, lg)
+    texts = "\n".join(str(format_func(o)) for o in options) if texts_vary else None
+    wkey = select_key(key, lg, gen, texts)
+    previous = state.get(f"{key}__value")
     if previous in options:
         index = options.index(previous)
     extra = {} if placeholder is None else {"placeholder": placeholder}
     value = container.selectbox(
-        label, options, index=index, format_func=format_func, key=wkey, **extra
+        label,
+        options,
+        index=index,
+        format_func=format_func,
+        key=wkey,
+        on_change=select_changed,
+        args=(state, key, wkey, gen),
+        **extra,
     )
-    st.session_state[f"{key}__value"] = value
+    state[f"{key}__value"] = value
     return value
 
 

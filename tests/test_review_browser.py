@@ -489,6 +489,36 @@ def test_a_language_switch_racing_the_form_keeps_every_choice(
     walk.context.close()
 
 
+def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
+    served_slow: tuple[str, str], browser: Any
+) -> None:
+    """The warning picker's share of the race above (``shell.select`` keyed its box by
+    the language alone): a warning picked in Chinese, English, another warning picked on
+    the English picker while that run is still going, Chinese at once: the first Chinese
+    picker, its state kept by the stopped runs, came back and reopened the first warning.
+    Nothing is decided here."""
+    base, store_url = served_slow
+    todo = _new_warnings(store_url)
+    first, second = (short_id(w["warning_id"]) for w in todo[1:3])
+    walk = Walk(browser, base, "reviewer2")
+    walk.open_review()
+    walk.pick(todo[1]["warning_id"])  # every run finished: the Chinese picker holds it
+    walk.page.get_by_role("radio", name=EN["language"]).click()
+    walk.lang = "en"
+    combo = walk.page.get_by_role("combobox", name=EN["pick"])
+    combo.click()  # drawn above the form: its run is still going
+    combo.press_sequentially(second)
+    walk.page.get_by_role("option", name=re.compile(f"^{second} ")).click()
+    walk.page.get_by_role("radio", name=ZH["language"]).click()  # at once
+    walk.lang = "zh"
+    walk.idle()
+    picker = walk.page.get_by_role("combobox", name=ZH["pick"])
+    walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
+    walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
+    walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
+    walk.context.close()
+
+
 def _warning_audit(store_url: str, warning_id: str) -> list[list[Any]]:
     """(action, actor) of the audit entries of one warning, oldest first."""
     store = Store(store_url)
