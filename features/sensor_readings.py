@@ -12,18 +12,17 @@ Per-reading quantities use only that reading and earlier ones, and are kept in
   (:func:`_health_table`).
 
 :class:`_SharedReadings` does this work once for several origin sets. One pandas
-rolling-kernel call covers all sensors (:class:`_WindowBounds`).
+rolling-kernel call covers all sensors (:class:`riskwarn.sensor_physics.WindowBounds`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from pandas.api.indexers import BaseIndexer
 
 from riskwarn import sensor_physics as phys
 
@@ -224,32 +223,6 @@ def dedupe_readings(readings: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-class _WindowBounds(BaseIndexer):
-    """Fixed window bounds for pandas ``rolling``: row i aggregates rows start[i] .. end[i] - 1.
-
-    Lets one pandas kernel call cover every sensor at once (windows never cross a sensor),
-    with the same arithmetic as a per-sensor ``groupby().rolling()``.
-    """
-
-    def __init__(self, start: np.ndarray, end: np.ndarray) -> None:
-        super().__init__()
-        self.bounds = (start.astype(np.int64), end.astype(np.int64))
-
-    def get_window_bounds(
-        self,
-        num_values: int = 0,
-        min_periods: int | None = None,
-        center: bool | None = None,
-        closed: str | None = None,
-        step: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.bounds
-
-
-def _rolling(values: np.ndarray, start: np.ndarray, end: np.ndarray, min_periods: int) -> Any:
-    return pd.Series(values).rolling(_WindowBounds(start, end), min_periods=min_periods)
-
-
 def _runs(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop positions of the runs of equal keys (arrays sorted by those keys)."""
     n = len(keys[0])
@@ -445,9 +418,9 @@ def _spikes_and_drift(
     first = np.repeat(starts, stops - starts)
     i = np.arange(len(v))
     lo = np.maximum(first, i - params.spike_window)
-    med = _rolling(v, lo, i, 3).median().to_numpy()
+    med = phys.rolling_over(v, lo, i, 3).median().to_numpy()
     mad = np.abs(v - med)
-    mad_ref = _rolling(mad, lo, i, 3).median().to_numpy()
+    mad_ref = phys.rolling_over(mad, lo, i, 3).median().to_numpy()
     scale = phys.MAD_TO_SD * np.nan_to_num(mad_ref, nan=0.0)
     floor = 1e-6 * np.maximum(np.abs(v), 1.0)
     spike = phys.is_spike(v - med, scale, params.spike_mad_factor, floor) & ~np.isnan(med)
@@ -469,8 +442,8 @@ def _drift(
     reference = round(p.drift_reference_days * day)
     lo_recent = _search_runs(starts, stops, end, end - recent, "right")
     lo_ref = _search_runs(starts, stops, end, end - recent - reference, "right")
-    m_recent = _rolling(v, lo_recent, i + 1, 3).median().to_numpy()
-    ref = _rolling(v, lo_ref, lo_recent, p.drift_min_readings)
+    m_recent = phys.rolling_over(v, lo_recent, i + 1, 3).median().to_numpy()
+    ref = phys.rolling_over(v, lo_ref, lo_recent, p.drift_min_readings)
     m_ref = ref.median().to_numpy()
     sd_ref = ref.std().to_numpy()
     with np.errstate(invalid="ignore"):
