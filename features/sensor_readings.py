@@ -488,6 +488,48 @@ _DISPLACEMENT_AGG = {
 }
 
 
+def displacement_intervals_days(rd: _Readings) -> pd.Series:
+    """Median interval (days) between consecutive displacement readings of each sensor, by
+    sensor id (sensors with fewer than two readings left out)."""
+    m = (rd.quantity == rd.code_of("displacement_mm")) & ~np.isnan(rd.value)
+    s, end = rd.sensor[m], rd.end[m]
+    if not _is_sorted([s, end]):
+        o = np.lexsort((end, s))
+        s, end = s[o], end[o]
+    pair = (s[1:] == s[:-1]) & (end[1:] != end[:-1])
+    gaps = (end[1:] - end[:-1])[pair] / float(24 * _NS_PER_H)
+    med = pd.Series(gaps, dtype=float).groupby(s[1:][pair]).median()
+    med.index = pd.Index(rd.sensor_ids[med.index.to_numpy(np.int64)].astype(str), name="sensor_id")
+    return med
+
+
+def lookback_warning(intervals: pd.Series, lookback_days: float) -> str | None:
+    """What to tell the operator when some displacement sensors report so rarely that
+    their kinematics cannot be computed within ``lookback_days``
+    (``SiteFeatureParams.kinematics_lookback_days``): their
+    median reading interval x 2 exceeds it (a city whose surveys are monthly), so at an
+    origin the reading before the latest one, up to two intervals old, is out of reach and
+    the velocity is missing; None when every sensor fits. ``intervals``:
+    :func:`displacement_intervals_days`."""
+    lookback = float(lookback_days)
+    short = intervals[intervals * 2 > lookback].sort_values()
+    if short.empty:
+        return None
+    widest = float(short.iloc[-1])
+    names = ", ".join(short.index[::-1][:3]) + (", ..." if len(short) > 3 else "")
+    return (
+        f"{len(short)} of {len(intervals)} displacement sensors ({names}) report only every "
+        f"{widest:.1f} days (median interval), more than half the kinematics look-back of "
+        f"{lookback:g} days: their velocity, acceleration, inverse velocity and Fukuzono "
+        "time are missing at some or all origins. Raise "
+        f"SiteFeatureParams.kinematics_lookback_days to at least {np.ceil(2 * widest):.0f} "
+        f"days (two intervals; {np.ceil(3 * widest):.0f} for the acceleration at every "
+        "origin), and the serving read with it (lookback_days of "
+        "riskwarn.serving_frames.site_serving_inputs and riskwarn.nowcast.nowcast_geohazard, "
+        "35 days by default), so that training and serving compute the same values"
+    )
+
+
 class _SharedReadings:
     """The per-reading work, done once for all origin sets: de-duplicated arrays, usable rain,
     sensor health, and (per parameter values) displacement kinematics and spike/drift flags."""
@@ -496,6 +538,7 @@ class _SharedReadings:
         # a reading that ends after the last origin is never visible
         rd, _ = _reading_arrays(readings, visible_by=last_origin_ns)
         self.readings = rd
+        self.intervals = displacement_intervals_days(rd)
         rain = (rd.quantity == rd.code_of("rain_mm")) & ~np.isnan(rd.value) & rd.usable
         self.rain = rd.take(np.flatnonzero(rain))
         self.health = _health_table(rd)
