@@ -161,6 +161,7 @@ def _kill_inside(url: str, which: str, hold: int) -> None:
     proc = ctx.Process(target=_publish, args=(url, which, hold, inside, None, out))
     proc.start()
     assert inside.wait(WAIT_S), "the publisher never reached its transaction"
+    assert proc.pid is not None
     os.kill(proc.pid, signal.SIGKILL)
     proc.join(30)
     assert proc.exitcode == -signal.SIGKILL
