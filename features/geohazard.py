@@ -48,6 +48,7 @@ from features.sensor_readings import (  # noqa: F401  (part of this module's int
     _spacing_s,
     as_reading_source,
     dedupe_readings,
+    lookback_warning,
 )
 from riskwarn import sensor_physics as phys
 from riskwarn.contracts import HAZARD_TYPES
@@ -247,6 +248,7 @@ def build_site_features_multi(
     gauges = sorted(set(gauge_of_site.dropna()))
     parts: list[_SetParts] = [_SetParts() for _ in sets]
     batches = site_batches(sensors, sites, gauges, batch_sensors)
+    intervals: list[pd.Series] = []  # each batch's displacement sensors' reading intervals
     for k, batch in enumerate(batches, start=1):
         t0 = time.perf_counter()
         frame = source.read(batch.sensor_ids)
@@ -257,6 +259,7 @@ def build_site_features_multi(
         t2 = time.perf_counter()
         if ends:
             shared = _SharedReadings(frame, max(ends))
+            intervals.append(shared.intervals)
             del frame
             for (idx, p), part in zip(sets, parts, strict=True):
                 if len(idx) == 0:
@@ -277,12 +280,25 @@ def build_site_features_multi(
             t2 - t1,
             time.perf_counter() - t2,
         )
+    _warn_short_lookback(intervals, {p.kinematics_lookback_days for idx, p in sets if len(idx)})
     return [
         _site_frame(
             part if ends else None, sites, gauge_of_site, gauges, hazard_events, idx, p, crs
         )
         for (idx, p), part in zip(sets, parts, strict=True)
     ]
+
+
+def _warn_short_lookback(intervals: list[pd.Series], lookbacks: set[float]) -> None:
+    """Log, once per look-back, :func:`features.sensor_readings.lookback_warning`: sensors
+    whose readings are too far apart for the kinematics look-back (monthly surveys)."""
+    if not intervals:
+        return
+    every = pd.concat(intervals)
+    for lookback in sorted(lookbacks):
+        text = lookback_warning(every, lookback)
+        if text:
+            log.warning("site features: %s", text)
 
 
 @dataclass

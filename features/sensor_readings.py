@@ -12,18 +12,17 @@ Per-reading quantities use only that reading and earlier ones, and are kept in
   (:func:`_health_table`).
 
 :class:`_SharedReadings` does this work once for several origin sets. One pandas
-rolling-kernel call covers all sensors (:class:`_WindowBounds`).
+rolling-kernel call covers all sensors (:class:`riskwarn.sensor_physics.WindowBounds`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from pandas.api.indexers import BaseIndexer
 
 from riskwarn import sensor_physics as phys
 
@@ -224,32 +223,6 @@ def dedupe_readings(readings: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-class _WindowBounds(BaseIndexer):
-    """Fixed window bounds for pandas ``rolling``: row i aggregates rows start[i] .. end[i] - 1.
-
-    Lets one pandas kernel call cover every sensor at once (windows never cross a sensor),
-    with the same arithmetic as a per-sensor ``groupby().rolling()``.
-    """
-
-    def __init__(self, start: np.ndarray, end: np.ndarray) -> None:
-        super().__init__()
-        self.bounds = (start.astype(np.int64), end.astype(np.int64))
-
-    def get_window_bounds(
-        self,
-        num_values: int = 0,
-        min_periods: int | None = None,
-        center: bool | None = None,
-        closed: str | None = None,
-        step: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.bounds
-
-
-def _rolling(values: np.ndarray, start: np.ndarray, end: np.ndarray, min_periods: int) -> Any:
-    return pd.Series(values).rolling(_WindowBounds(start, end), min_periods=min_periods)
-
-
 def _runs(keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Start and stop positions of the runs of equal keys (arrays sorted by those keys)."""
     n = len(keys[0])
@@ -445,9 +418,9 @@ def _spikes_and_drift(
     first = np.repeat(starts, stops - starts)
     i = np.arange(len(v))
     lo = np.maximum(first, i - params.spike_window)
-    med = _rolling(v, lo, i, 3).median().to_numpy()
+    med = phys.rolling_over(v, lo, i, 3).median().to_numpy()
     mad = np.abs(v - med)
-    mad_ref = _rolling(mad, lo, i, 3).median().to_numpy()
+    mad_ref = phys.rolling_over(mad, lo, i, 3).median().to_numpy()
     scale = phys.MAD_TO_SD * np.nan_to_num(mad_ref, nan=0.0)
     floor = 1e-6 * np.maximum(np.abs(v), 1.0)
     spike = phys.is_spike(v - med, scale, params.spike_mad_factor, floor) & ~np.isnan(med)
@@ -469,8 +442,8 @@ def _drift(
     reference = round(p.drift_reference_days * day)
     lo_recent = _search_runs(starts, stops, end, end - recent, "right")
     lo_ref = _search_runs(starts, stops, end, end - recent - reference, "right")
-    m_recent = _rolling(v, lo_recent, i + 1, 3).median().to_numpy()
-    ref = _rolling(v, lo_ref, lo_recent, p.drift_min_readings)
+    m_recent = phys.rolling_over(v, lo_recent, i + 1, 3).median().to_numpy()
+    ref = phys.rolling_over(v, lo_ref, lo_recent, p.drift_min_readings)
     m_ref = ref.median().to_numpy()
     sd_ref = ref.std().to_numpy()
     with np.errstate(invalid="ignore"):
@@ -515,6 +488,48 @@ _DISPLACEMENT_AGG = {
 }
 
 
+def displacement_intervals_days(rd: _Readings) -> pd.Series:
+    """Median interval (days) between consecutive displacement readings of each sensor, by
+    sensor id (sensors with fewer than two readings left out)."""
+    m = (rd.quantity == rd.code_of("displacement_mm")) & ~np.isnan(rd.value)
+    s, end = rd.sensor[m], rd.end[m]
+    if not _is_sorted([s, end]):
+        o = np.lexsort((end, s))
+        s, end = s[o], end[o]
+    pair = (s[1:] == s[:-1]) & (end[1:] != end[:-1])
+    gaps = (end[1:] - end[:-1])[pair] / float(24 * _NS_PER_H)
+    med = pd.Series(gaps, dtype=float).groupby(s[1:][pair]).median()
+    med.index = pd.Index(rd.sensor_ids[med.index.to_numpy(np.int64)].astype(str), name="sensor_id")
+    return med
+
+
+def lookback_warning(intervals: pd.Series, lookback_days: float) -> str | None:
+    """What to tell the operator when some displacement sensors report so rarely that
+    their kinematics cannot be computed within ``lookback_days``
+    (``SiteFeatureParams.kinematics_lookback_days``): their
+    median reading interval x 2 exceeds it (a city whose surveys are monthly), so at an
+    origin the reading before the latest one, up to two intervals old, is out of reach and
+    the velocity is missing; None when every sensor fits. ``intervals``:
+    :func:`displacement_intervals_days`."""
+    lookback = float(lookback_days)
+    short = intervals[intervals * 2 > lookback].sort_values()
+    if short.empty:
+        return None
+    widest = float(short.iloc[-1])
+    names = ", ".join(short.index[::-1][:3]) + (", ..." if len(short) > 3 else "")
+    return (
+        f"{len(short)} of {len(intervals)} displacement sensors ({names}) report only every "
+        f"{widest:.1f} days (median interval), more than half the kinematics look-back of "
+        f"{lookback:g} days: their velocity, acceleration, inverse velocity and Fukuzono "
+        "time are missing at some or all origins. Raise "
+        f"SiteFeatureParams.kinematics_lookback_days to at least {np.ceil(2 * widest):.0f} "
+        f"days (two intervals; {np.ceil(3 * widest):.0f} for the acceleration at every "
+        "origin), and the serving read with it (lookback_days of "
+        "riskwarn.serving_frames.site_serving_inputs and riskwarn.nowcast.nowcast_geohazard, "
+        "35 days by default), so that training and serving compute the same values"
+    )
+
+
 class _SharedReadings:
     """The per-reading work, done once for all origin sets: de-duplicated arrays, usable rain,
     sensor health, and (per parameter values) displacement kinematics and spike/drift flags."""
@@ -523,6 +538,7 @@ class _SharedReadings:
         # a reading that ends after the last origin is never visible
         rd, _ = _reading_arrays(readings, visible_by=last_origin_ns)
         self.readings = rd
+        self.intervals = displacement_intervals_days(rd)
         rain = (rd.quantity == rd.code_of("rain_mm")) & ~np.isnan(rd.value) & rd.usable
         self.rain = rd.take(np.flatnonzero(rain))
         self.health = _health_table(rd)

@@ -23,7 +23,7 @@ Units: displacement in mm, times in days unless a name says otherwise.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -116,3 +116,48 @@ def is_dead(hours_since_last: np.ndarray, dead_after_hours: float) -> np.ndarray
     h = np.asarray(hours_since_last, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.isnan(h) | (h > dead_after_hours)
+
+
+# -- rolling windows of given bounds ----------------------------------------------------
+
+
+class WindowBounds(pd.api.indexers.BaseIndexer):
+    """Fixed window bounds for pandas ``rolling``: row ``i`` aggregates rows
+    ``start[i] .. end[i] - 1`` (empty where ``start[i] == end[i]``).
+
+    The one indexer of the site features (one kernel call over every sensor, windows never
+    crossing a sensor: :mod:`features.sensor_readings`) and of the sensor rules' pre-run
+    windows (:func:`pre_run_bounds`, :mod:`riskwarn.sensor_rules`)."""
+
+    def __init__(self, start: np.ndarray, end: np.ndarray) -> None:
+        super().__init__()
+        self.bounds = (np.asarray(start).astype(np.int64), np.asarray(end).astype(np.int64))
+
+    def get_window_bounds(
+        self,
+        num_values: int = 0,
+        min_periods: int | None = None,
+        center: bool | None = None,
+        closed: str | None = None,
+        step: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return self.bounds
+
+
+def rolling_over(values: np.ndarray, start: np.ndarray, end: np.ndarray, min_periods: int) -> Any:
+    """``pd.Series(values).rolling`` over the windows ``start[i] .. end[i] - 1``."""
+    return pd.Series(values).rolling(WindowBounds(start, end), min_periods=min_periods)
+
+
+def pre_run_bounds(pos: np.ndarray, n: int, lookback: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds (start, end) of row ``i``'s pre-run window: the ``n`` rows up to ``pos[i]``
+    (the row before its rising run), none earlier than ``i - lookback`` (``lookback`` 0:
+    no bound), empty where ``pos[i] < 0``."""
+    pos = np.asarray(pos, dtype=np.int64)
+    i = np.arange(len(pos))
+    lo = pos - n + 1
+    if lookback > 0:
+        lo = np.maximum(lo, i - lookback)
+    end = np.maximum(np.where(pos >= 0, pos + 1, 0), 0).astype(np.int64)
+    start = np.clip(lo, 0, None).astype(np.int64)
+    return np.minimum(start, end), end

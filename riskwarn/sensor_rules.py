@@ -181,31 +181,6 @@ def _trailing(x: np.ndarray, k: int) -> np.ndarray:
     return np.lib.stride_tricks.sliding_window_view(padded, k).T
 
 
-class _PreRunWindows(pd.api.indexers.BaseIndexer):
-    """Row ``i``'s window: the ``n`` rows up to ``pos[i]`` (before its rising run), none
-    earlier than ``i - lookback`` (``lookback`` 0: no bound), empty where ``pos[i] < 0``."""
-
-    def __init__(self, pos: np.ndarray, n: int, lookback: int) -> None:
-        super().__init__()
-        i = np.arange(len(pos))
-        lo = pos - n + 1
-        if lookback > 0:
-            lo = np.maximum(lo, i - lookback)
-        end = np.where(pos >= 0, pos + 1, 0)
-        self.bounds = (np.clip(lo, 0, None).astype(np.int64), np.maximum(end, 0).astype(np.int64))
-        self.bounds = (np.minimum(self.bounds[0], self.bounds[1]), self.bounds[1])
-
-    def get_window_bounds(
-        self,
-        num_values: int = 0,
-        min_periods: int | None = None,
-        center: bool | None = None,
-        closed: str | None = None,
-        step: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return self.bounds
-
-
 def pre_run_stats(
     velocity: np.ndarray, pos: np.ndarray, rules: SensorRules
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -213,11 +188,11 @@ def pre_run_stats(
     ``steady_window_steps`` ending at ``pos`` (the row before its rising run; NaN where
     ``pos`` < 0), bounded by ``lookback_steps``: one series (rows = steps)."""
     n = rules.steady_window_steps
-    win = _PreRunWindows(np.asarray(pos, dtype=np.int64), n, int(rules.lookback_steps))
+    start, end = phys.pre_run_bounds(pos, n, int(rules.lookback_steps))
     min_base = max(3, n // 3)
-    v = pd.Series(np.asarray(velocity, dtype=float))
-    steady = v.abs().rolling(win, min_periods=min_base).median().to_numpy()
-    roll = v.rolling(win, min_periods=min_base)
+    v = np.asarray(velocity, dtype=float)
+    steady = phys.rolling_over(np.abs(v), start, end, min_base).median().to_numpy()
+    roll = phys.rolling_over(v, start, end, min_base)
     q25, q50, q75 = (roll.quantile(q).to_numpy() for q in (0.25, 0.5, 0.75))
     ok = np.asarray(pos) >= 0
     return tuple(np.where(ok, a, np.nan) for a in (steady, q25, q50, q75))  # type: ignore[return-value]

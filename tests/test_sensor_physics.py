@@ -83,3 +83,17 @@ def test_features_rules_and_charts_use_the_one_physics_module(path: str) -> None
 def test_site_model_takes_the_rule_constants_from_the_rules_not_from_scoring() -> None:
     for path in ("models/geohazard_sites.py", "models/site_fit.py"):
         assert not any(m.startswith("riskwarn.scoring") for m in _imports(ROOT / path))
+
+
+def test_pre_run_windows_and_their_rolling() -> None:
+    """One indexer for the site features' windows and the sensor rules' pre-run windows:
+    row i's window is the ``n`` rows up to ``pos[i]``, none before ``i - lookback``,
+    empty where ``pos[i] < 0``."""
+    pos = np.array([-1, 0, 1, 1, 3, 5])
+    start, end = phys.pre_run_bounds(pos, 3, 0)
+    assert start.tolist() == [0, 0, 0, 0, 1, 3] and end.tolist() == [0, 1, 2, 2, 4, 6]
+    start, end = phys.pre_run_bounds(pos, 3, 2)  # row 4 may not reach before row 2
+    assert start.tolist() == [0, 0, 0, 1, 2, 3] and end.tolist() == [0, 1, 2, 2, 4, 6]
+    v = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    sums = phys.rolling_over(v, start, end, 1).sum().to_numpy()
+    assert np.isnan(sums[0]) and sums[1:].tolist() == [1.0, 3.0, 2.0, 7.0, 15.0]

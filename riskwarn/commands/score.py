@@ -19,6 +19,10 @@ from riskwarn import domains
 def score(domain: str, origin: str) -> None:
     """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run.
 
+    Scoring disputes also publishes the week's disputes ranking by community at the
+    origin's local midnight, as the score_and_warn DAG's ``communities`` task does (the
+    same function: riskwarn.pipeline.publish_communities; a re-run publishes it once).
+
     Refused (exit 2, nothing written) when the champion was trained on data after ORIGIN:
     its forecast there would be in-sample (riskwarn.scoring.out_of_sample)."""
     import pandas as pd
@@ -26,7 +30,7 @@ def score(domain: str, origin: str) -> None:
     from models.registry import ChampionUnavailable
     from riskwarn.commands.registry import WrongModel, quick_registry
     from riskwarn.nowcast import nowcast_geohazard
-    from riskwarn.pipeline import local_origin
+    from riskwarn.pipeline import COMMUNITY_DOMAIN, local_origin
     from riskwarn.scoring import FeaturesMismatch, InSampleOrigin, score_domain
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
@@ -55,6 +59,26 @@ def score(domain: str, origin: str) -> None:
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
         raise click.ClickException(str(exc)) from None
     click.echo(outcome_line(settings, domain, run_id))
+    if domain == COMMUNITY_DOMAIN:
+        click.echo(publish_communities_line(settings, ts))
+
+
+def publish_communities_line(settings: Any, origin: Any) -> str:
+    """Publish the disputes ranking by community at ``origin`` (the DAG's ``communities``
+    task: :func:`riskwarn.pipeline.publish_communities`) and say what became of it."""
+    from riskwarn.pipeline import local_origin, publish_communities
+    from riskwarn.store import community_run_id
+
+    try:
+        status = publish_communities(settings, origin)
+    except ValueError as exc:  # a ranking the store refuses: the scoring above is stored
+        raise click.ClickException(
+            f"the scoring is stored; the community ranking was not published: {exc}"
+        ) from None
+    if status is None:
+        return "no community in the lake's admin_units: no community ranking published"
+    run_id = community_run_id(local_origin(origin, settings.display_tz))
+    return f"community ranking {run_id}: {status}"
 
 
 def outcome_line(settings: Any, domain: str, run_id: str) -> str:

@@ -1,0 +1,123 @@
+"""A city whose displacement surveys are monthly: the kinematics look-back guard.
+
+The site features compute a sensor's velocity, acceleration, inverse velocity and
+Fukuzono time at an origin only from readings that started within
+``SiteFeatureParams.kinematics_lookback_days`` (35 days, serving's read) before it. A
+sensor surveyed every 30 days has, at most origins, one reading in that window: its
+kinematics are missing, and nothing said so. The feature build now tells the operator
+(a warning naming the setting to raise and how far) when the displacement sensors'
+median reading interval x 2 exceeds the look-back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import pytest
+
+from features.geohazard import SiteFeatureParams, build_site_features
+from features.sensor_readings import lookback_warning
+
+SENSORS = pd.DataFrame(
+    {
+        "record_id": ["m1", "h1"],
+        "site_id": ["s1", "s2"],
+        "sensor_type": ["gnss", "gnss"],
+        "lon": [110.0, 110.1],
+        "lat": [30.0, 30.1],
+    }
+)
+SITES = pd.DataFrame(
+    {
+        "record_id": ["s1", "s2"],
+        "hazard_type": ["landslide", "landslide"],
+        "lon": [110.0, 110.1],
+        "lat": [30.0, 30.1],
+        "slope_class": [3, 3],
+        "people_threatened": [10, 10],
+    }
+)
+NO_EVENTS = pd.DataFrame(
+    {"occurred_at": pd.DatetimeIndex([], tz="UTC"), "site_id": pd.Series([], dtype=object)}
+)
+T0 = pd.Timestamp("2022-01-01", tz="UTC")
+ORIGINS = pd.date_range(T0 + pd.Timedelta(days=100), periods=60, freq="D")
+
+
+def _readings(sensor: str, every: str, n: int) -> pd.DataFrame:
+    """Displacement creeping 0.1 mm/day, read every ``every``."""
+    at = pd.date_range(T0, periods=n, freq=every)
+    return pd.DataFrame(
+        {
+            "sensor_id": sensor,
+            "observed_at": at,
+            "interval_s": 0,
+            "quantity": "displacement_mm",
+            "value": 0.1 * (at - T0) / pd.Timedelta(days=1),
+            "quality": "good",
+        }
+    )
+
+
+def _build(readings: pd.DataFrame, lookback: float) -> pd.DataFrame:
+    params = SiteFeatureParams(step_hours=24, tz="UTC", kinematics_lookback_days=lookback)
+    return build_site_features(readings, SENSORS, SITES, NO_EVENTS, ORIGINS, params)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "kinematics_lookback_days" in r.getMessage()
+    ]
+
+
+def test_monthly_surveys_under_the_default_look_back_are_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    readings = pd.concat([_readings("m1", "30D", 7), _readings("h1", "h", 170 * 24)])
+    with caplog.at_level(logging.WARNING):
+        f = _build(readings, 35.0)
+    (text,) = _warnings(caplog)  # once per build, not once per batch or origin
+    assert "1 of 2 displacement sensors (m1)" in text and "every 30.0 days" in text
+    assert "look-back of 35 days" in text
+    assert "kinematics_lookback_days to at least 60 days" in text
+    assert "lookback_days of riskwarn.serving_frames.site_serving_inputs" in text
+    # what it warns of: the monthly site's velocity is missing at most origins
+    v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
+    assert v.loc["s1"].isna().mean() > 0.5
+    assert v.loc["s2"].notna().all()
+
+
+def test_a_look_back_of_two_intervals_is_not_warned_and_has_the_velocity(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    readings = pd.concat([_readings("m1", "30D", 7), _readings("h1", "h", 170 * 24)])
+    with caplog.at_level(logging.WARNING):
+        f = _build(readings, 60.0)
+    assert _warnings(caplog) == []
+    v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
+    assert v.loc["s1"].notna().all()
+
+
+def test_hourly_sensors_are_not_warned(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        _build(_readings("h1", "h", 170 * 24), 35.0)
+    assert _warnings(caplog) == []
+
+
+def test_the_warning_text() -> None:
+    lookback = SiteFeatureParams().kinematics_lookback_days  # 35 days
+    intervals = pd.Series(
+        [1 / 24, 31.0, 17.0, 30.0, 29.0, 40.0],
+        index=["a", "b", "c", "d", "e", "f"],
+        dtype=float,
+    )
+    text = lookback_warning(intervals, lookback)
+    assert text is not None  # 17 days x 2 = 34 fits in 35; 29, 30, 31, 40 do not
+    assert text.startswith("4 of 6 displacement sensors (f, b, d, ...) report only every 40.0")
+    assert "at least 80 days (two intervals; 120 for the acceleration" in text
+    assert "(e)" in lookback_warning(intervals[["a", "e"]], lookback)  # type: ignore[operator]
+    assert lookback_warning(intervals[intervals <= 17.5], lookback) is None
+    assert lookback_warning(pd.Series(dtype=float), lookback) is None
