@@ -770,9 +770,34 @@ def _export_times(
     parts, holding = _candidates(files, batch, source, table, ids_carry_time)
     if not holding:
         return out
-    got = _without_string_view(_probe(dt, table, source, parts, batch["record_id"]))
+    # partitions holding hardly more entries than the batch has rows (a month sent
+    # again): read whole, the ids matched below, rather than filtered by millions of ids
+    wanted: pa.ChunkedArray | None = batch["record_id"]
+    if table.time_column and "num_records" in files.column_names:
+        keys = [f"{y}/{m}" for y, m in parts]
+        mine = files.filter(
+            pc.is_in(
+                pc.binary_join_element_wise(
+                    files["partition.year"].cast(pa.string()),
+                    files["partition.month"].cast(pa.string()),
+                    "/",
+                ),
+                value_set=pa.array(keys, pa.string()),
+            )
+        )
+        entries = mine["num_records"]
+        if not entries.null_count and int(pc.sum(entries).as_py() or 0) <= 2 * n:
+            wanted = None
+    got = _without_string_view(_probe(dt, table, source, parts, wanted))
     if not got.num_rows:
         return out
+    # batch ids as a dictionary (a few distinct): the take below copies indices only
+    got = got.drop_columns(["source"])
+    got = got.set_column(
+        got.schema.get_field_index("batch_id"),
+        "batch_id",
+        pc.dictionary_encode(got["batch_id"].combine_chunks()),
+    )
     # one entry per record (the newest, should a record ever have two)
     got = got.take(
         pc.sort_indices(got, sort_keys=[("record_id", "ascending"), ("extracted_at", "descending")])
@@ -781,18 +806,23 @@ def _export_times(
     if got.num_rows > 1:
         first = np.ones(got.num_rows, dtype=bool)
         first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-        got, ids = got.filter(pa.array(first)), ids.filter(pa.array(first))
-    at = pc.index_in(batch["record_id"].combine_chunks(), value_set=ids)
-    del ids
+        if not first.all():
+            got, ids = got.filter(pa.array(first)), ids.filter(pa.array(first))
+    mine_ids = batch["record_id"].combine_chunks()
+    same = len(ids) == n and pc.all(pc.equal(ids, mine_ids.cast(ids.type))).as_py()
+    # the entries of exactly these records (a month sent again), else matched by id
+    at = pa.array(np.arange(n, dtype=np.int32)) if same else pc.index_in(mine_ids, value_set=ids)
+    del ids, mine_ids
     has = at.is_valid().to_numpy(zero_copy_only=False)
     if not has.any():
         return out
-    take = at.filter(at.is_valid())
     rows = np.flatnonzero(has)
     out.has = has
-    out.by = pc.dictionary_encode(got["batch_id"].combine_chunks()).take(at)
-    sub = got.drop_columns(["source", "record_id", "batch_id"]).take(take)
+    out.by = got["batch_id"].combine_chunks().take(at)
+    sub = got.drop_columns(["record_id", "batch_id"])
     del got  # a month's entries: let them go before the index is written
+    if not same:
+        sub = sub.take(at.filter(at.is_valid()))
     out.at[rows] = sub["extracted_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     out.from_export[rows] = sub["from_export"].to_numpy(zero_copy_only=False)
     if table.time_column:
@@ -1146,18 +1176,23 @@ def _probe(
     table: Table,
     source: str,
     parts: list[tuple[int, int]],
-    ids: pa.ChunkedArray,
+    ids: pa.ChunkedArray | None,
     window: tuple[str, pa.Scalar, pa.Scalar] | None = None,
 ) -> pa.Table:
-    """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
-    the candidate partitions and, given a ``window`` (column, min, max), from files whose
-    statistics overlap it: partition values and min/max statistics skip the other files."""
-    values = ids.combine_chunks()
+    """The stored rows (this snapshot) whose record_id is one of ``ids`` (None: every
+    row), read only from the candidate partitions and, given a ``window`` (column, min,
+    max), from files whose statistics overlap it: partition values and min/max
+    statistics skip the other files."""
     in_window = pc.scalar(True)
     if window is not None:
         col, lo, hi = window
         in_window = (pc.field(col) >= lo) & (pc.field(col) <= hi)
-    wanted = pc.field("record_id").isin(values) & in_window
+    if ids is None:
+        values = None
+        wanted = in_window
+    else:
+        values = ids.combine_chunks()
+        wanted = pc.field("record_id").isin(values) & in_window
     where = pc.field("source") == source
     if parts:
         by_part = None
@@ -1169,6 +1204,8 @@ def _probe(
     try:
         return ds.to_table(filter=where & wanted)
     except pa.ArrowNotImplementedError:
+        if values is None:
+            raise
         # files written by a Delta MERGE (deltalake >= 1.4) store strings as string_view,
         # which Arrow cannot compare with a string in a filter (delta-rs issue 4579):
         # compare record_id as string (the window's statistics still skip files; the ids
