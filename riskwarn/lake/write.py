@@ -852,7 +852,9 @@ def _write_export_times(
     a row stored from a batch without an export time (or an older row stored
     deliberately) marks its record's content as no longer that newest export's
     (``from_export`` false). Only entries that change are written: an identical re-run
-    writes nothing."""
+    writes nothing. New entries are appended; partitions whose every entry is rewritten
+    (a month sent again) are replaced in one commit, sorted; other rewrites MERGE; the
+    files a rewrite replaced are vacuumed at once."""
     has, at, fe = times.has, times.at, times.from_export
     if extracted_at is not None:
         mine = _micros(extracted_at)
@@ -1008,8 +1010,9 @@ def _whole_partitions(
 
 
 def export_times_config(history_days: int) -> dict[str, str]:
-    """Delta table properties of an export-times index: versions kept as the table's,
-    no change data feed (the index has no history worth reading)."""
+    """Delta table properties of an export-times index: its log kept as the table's, no
+    change data feed (the index has no history worth reading: the files a rewrite of it
+    replaces are vacuumed by that write, :func:`_write_export_times`)."""
     return {**table_config(history_days), "delta.enableChangeDataFeed": "false"}
 
 
