@@ -119,12 +119,14 @@ def _sql_text(value: str) -> str:
 
 
 def _partition_filter(alias: str, parts: list[tuple[int, int]]) -> str:
-    """``(a.year = Y AND a.month IN (...)) OR ...`` for (year, month) pairs."""
+    """``(a.year = Y AND a.month IN (...)) OR ...`` for (year, month) pairs (no ``a.``
+    for an empty ``alias``)."""
     by_year: dict[int, list[int]] = {}
     for y, m in sorted(parts):
         by_year.setdefault(y, []).append(m)
+    col = f"{alias}." if alias else ""
     terms = [
-        f"({alias}.year = {y} AND {alias}.month IN ({', '.join(str(m) for m in ms)}))"
+        f"({col}year = {y} AND {col}month IN ({', '.join(str(m) for m in ms)}))"
         for y, ms in by_year.items()
     ]
     return "(" + " OR ".join(terms) + ")"
@@ -532,6 +534,49 @@ def _same_values(a: pa.Array, b: pa.Array) -> np.ndarray:
     return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def _compare_stored(
+    dt: Any,
+    batch: pa.Table,
+    maybe: np.ndarray,
+    table: Table,
+    source: str,
+    parts: list[tuple[int, int]],
+    ids_carry_time: bool,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Per batch row: whether its record is stored (``known``) and whether its content
+    differs (``changed``); and the partitions (year, month) of the stored versions that
+    differ. The stored rows read for it are let go on return (a month sent again reads
+    the whole month: kept to the end of the upsert, they were the larger part of its
+    peak memory under the export-times index's write)."""
+    known = np.zeros(batch.num_rows, dtype=bool)
+    changed = np.zeros(batch.num_rows, dtype=bool)
+    stored_parts: list[tuple[int, int]] = []
+    probe = batch.filter(pa.array(maybe))
+    window = None
+    if ids_carry_time and table.time_column:  # a stored twin has the very same time
+        times = probe[table.time_column]
+        window = (table.time_column, pc.min(times), pc.max(times))
+    stored = _probe(dt, table, source, parts, probe["record_id"], window)
+    del probe
+    if not stored.num_rows:
+        return known, changed, stored_parts
+    stored = stored.take(pc.sort_indices(stored, sort_keys=[("record_id", "ascending")]))
+    at = pc.index_in(batch["record_id"], value_set=stored["record_id"])
+    known = at.is_valid().to_numpy(zero_copy_only=False)
+    incoming = batch.filter(pa.array(known))  # both in record_id order
+    same = np.ones(incoming.num_rows, dtype=bool)
+    for c in table.columns:
+        if c not in ("source", "record_id"):
+            same &= _same_values(stored[c], incoming[c])
+    changed[np.flatnonzero(known)[~same]] = True
+    if table.time_column and not same.all():
+        moved = stored.filter(pa.array(~same))
+        stored_parts = sorted(
+            set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
+        )
+    return known, changed, stored_parts
+
+
 def _write(
     dt: Any,
     batch: pa.Table,
@@ -563,27 +608,9 @@ def _write(
     changed = np.zeros(batch.num_rows, dtype=bool)
     stored_parts: list[tuple[int, int]] = []
     if maybe.any():
-        probe = batch.filter(pa.array(maybe))
-        window = None
-        if ids_carry_time and table.time_column:  # a stored twin has the very same time
-            times = probe[table.time_column]
-            window = (table.time_column, pc.min(times), pc.max(times))
-        stored = _probe(dt, table, source, parts, probe["record_id"], window)
-        if stored.num_rows:
-            stored = stored.take(pc.sort_indices(stored, sort_keys=[("record_id", "ascending")]))
-            at = pc.index_in(batch["record_id"], value_set=stored["record_id"])
-            known = at.is_valid().to_numpy(zero_copy_only=False)
-            incoming = batch.filter(pa.array(known))  # both in record_id order
-            same = np.ones(incoming.num_rows, dtype=bool)
-            for c in table.columns:
-                if c not in ("source", "record_id"):
-                    same &= _same_values(stored[c], incoming[c])
-            changed[np.flatnonzero(known)[~same]] = True
-            if table.time_column:
-                moved = stored.filter(pa.array(~same))
-                stored_parts = sorted(
-                    set(zip(moved["year"].to_pylist(), moved["month"].to_pylist(), strict=True))
-                )
+        known, changed, stored_parts = _compare_stored(
+            dt, batch, maybe, table, source, parts, ids_carry_time
+        )
     new = ~known
     differs = changed.copy()
     # rows that would put back a version of the record a later commit superseded
@@ -696,7 +723,9 @@ class _ExportTimes:
     has: np.ndarray  # an entry exists
     at: np.ndarray  # its extracted_at, microseconds UTC (0 where none)
     from_export: np.ndarray
-    by: np.ndarray  # the batch id of that export (object: str or None)
+    # the batch id of that export, null where none: dictionary-encoded (a month's entries
+    # name a few batches; as Python strings they were 2.8 M objects, ~300 MB)
+    by: pa.DictionaryArray
     year: np.ndarray
     month: np.ndarray
 
@@ -706,7 +735,8 @@ class _ExportTimes:
             return np.zeros(n, dtype=np.int64)
 
         flags = np.zeros(n, dtype=bool)
-        return cls(flags, zero(), flags.copy(), np.full(n, None, dtype=object), zero(), zero())
+        by = pa.DictionaryArray.from_arrays(pa.nulls(n, pa.int32()), pa.array([], pa.string()))
+        return cls(flags, zero(), flags.copy(), by, zero(), zero())
 
     def older_info(self, i: int, record_id: str, extracted_at: datetime) -> dict[str, Any]:
         """The refusal of row ``i``: its export is older than the newest that carried it."""
@@ -716,7 +746,7 @@ class _ExportTimes:
             "extracted_at": pd.Timestamp(extracted_at).tz_convert("UTC").isoformat(),
             "written_version": None,
             "written_extracted_at": pd.Timestamp(int(self.at[i]), unit="us", tz="UTC").isoformat(),
-            "written_by": self.by[i] or "",
+            "written_by": self.by[i].as_py() or "",
         }
 
 
@@ -740,9 +770,34 @@ def _export_times(
     parts, holding = _candidates(files, batch, source, table, ids_carry_time)
     if not holding:
         return out
-    got = _without_string_view(_probe(dt, table, source, parts, batch["record_id"]))
+    # partitions holding hardly more entries than the batch has rows (a month sent
+    # again): read whole, the ids matched below, rather than filtered by millions of ids
+    wanted: pa.ChunkedArray | None = batch["record_id"]
+    if table.time_column and "num_records" in files.column_names:
+        keys = [f"{y}/{m}" for y, m in parts]
+        mine = files.filter(
+            pc.is_in(
+                pc.binary_join_element_wise(
+                    files["partition.year"].cast(pa.string()),
+                    files["partition.month"].cast(pa.string()),
+                    "/",
+                ),
+                value_set=pa.array(keys, pa.string()),
+            )
+        )
+        entries = mine["num_records"]
+        if not entries.null_count and int(pc.sum(entries).as_py() or 0) <= 2 * n:
+            wanted = None
+    got = _without_string_view(_probe(dt, table, source, parts, wanted))
     if not got.num_rows:
         return out
+    # batch ids as a dictionary (a few distinct): the take below copies indices only
+    got = got.drop_columns(["source"])
+    got = got.set_column(
+        got.schema.get_field_index("batch_id"),
+        "batch_id",
+        pc.dictionary_encode(got["batch_id"].combine_chunks()),
+    )
     # one entry per record (the newest, should a record ever have two)
     got = got.take(
         pc.sort_indices(got, sort_keys=[("record_id", "ascending"), ("extracted_at", "descending")])
@@ -751,18 +806,25 @@ def _export_times(
     if got.num_rows > 1:
         first = np.ones(got.num_rows, dtype=bool)
         first[1:] = pc.not_equal(ids[1:], ids[:-1]).to_numpy(zero_copy_only=False)
-        got, ids = got.filter(pa.array(first)), ids.filter(pa.array(first))
-    at = pc.index_in(batch["record_id"], value_set=ids)
+        if not first.all():
+            got, ids = got.filter(pa.array(first)), ids.filter(pa.array(first))
+    mine_ids = batch["record_id"].combine_chunks()
+    same = len(ids) == n and pc.all(pc.equal(ids, mine_ids.cast(ids.type))).as_py()
+    # the entries of exactly these records (a month sent again), else matched by id
+    at = pa.array(np.arange(n, dtype=np.int32)) if same else pc.index_in(mine_ids, value_set=ids)
+    del ids, mine_ids
     has = at.is_valid().to_numpy(zero_copy_only=False)
     if not has.any():
         return out
-    take = at.filter(at.is_valid())
     rows = np.flatnonzero(has)
-    sub = got.take(take)
     out.has = has
+    out.by = got["batch_id"].combine_chunks().take(at)
+    sub = got.drop_columns(["record_id", "batch_id"])
+    del got  # a month's entries: let them go before the index is written
+    if not same:
+        sub = sub.take(at.filter(at.is_valid()))
     out.at[rows] = sub["extracted_at"].cast(pa.int64()).to_numpy(zero_copy_only=False)
     out.from_export[rows] = sub["from_export"].to_numpy(zero_copy_only=False)
-    out.by[rows] = np.asarray(sub["batch_id"].to_pylist(), dtype=object)
     if table.time_column:
         out.year[rows] = sub["year"].to_numpy(zero_copy_only=False)
         out.month[rows] = sub["month"].to_numpy(zero_copy_only=False)
@@ -790,7 +852,9 @@ def _write_export_times(
     a row stored from a batch without an export time (or an older row stored
     deliberately) marks its record's content as no longer that newest export's
     (``from_export`` false). Only entries that change are written: an identical re-run
-    writes nothing."""
+    writes nothing. New entries are appended; partitions whose every entry is rewritten
+    (a month sent again) are replaced in one commit, sorted; other rewrites MERGE; the
+    files a rewrite replaced are vacuumed at once."""
     has, at, fe = times.has, times.at, times.from_export
     if extracted_at is not None:
         mine = _micros(extracted_at)
@@ -806,71 +870,149 @@ def _write_export_times(
     at_rows = np.flatnonzero(write)
     take = pa.array(at_rows, pa.int64())
     when = np.where(newest, mine, at)[at_rows]
+    # the batch ids in Arrow: the stored entry's (a demoted one keeps it), or this batch's
+    known_ids = times.by.dictionary
+    codes = pc.fill_null(times.by.indices, 0).to_numpy(zero_copy_only=False)
+    codes = np.where(newest, len(known_ids), codes)[at_rows].astype(np.int32)
+    unknown = (~newest & ~times.by.is_valid().to_numpy(zero_copy_only=False))[at_rows]
+    by = pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=unknown if unknown.any() else None),
+        pa.concat_arrays([known_ids, pa.array([batch_id], pa.string())]),
+    )
     cols: dict[str, pa.Array] = {
-        "source": pa.array([source] * len(at_rows), pa.string()),
+        "source": pa.repeat(pa.scalar(source, pa.string()), len(at_rows)),
         "record_id": batch["record_id"].take(take).combine_chunks().cast(pa.string()),
         "extracted_at": pa.array(when, pa.int64()).cast(layout.TS),
         "from_export": pa.array(newest[at_rows]),
-        "batch_id": pa.array(np.where(newest, batch_id, times.by)[at_rows], pa.string()),
+        # plain strings in the files, as every other write of the index
+        "batch_id": by.cast(pa.string()),
     }
     if table.time_column:
         cols["year"] = batch["year"].take(take).combine_chunks()
         cols["month"] = batch["month"].take(take).combine_chunks()
+    # in record_id order (the batch's): sorted, a month's entries compress to a third
     rows = pa.table(cols, schema=layout.export_times_schema(table))
+    del cols, by
     name = layout.export_times_name(table.name)
     props = _commit_props(batch_id, run_id)
+    from deltalake import DeltaTable, write_deltalake
+
+    parts = list(layout.partition_columns(table))
     with layout.writer_lock(lake_dir, name) as path:
         if layout.is_delta(path):
-            from deltalake import DeltaTable
-
             dt = DeltaTable(str(path))
         else:
-            from deltalake import DeltaTable
-
             path.mkdir(parents=True, exist_ok=True, mode=0o700)
             dt = DeltaTable.create(
                 str(path),
                 layout.export_times_schema(table),
-                partition_by=list(layout.partition_columns(table)),
+                partition_by=parts,
                 configuration=export_times_config(history_days),
             )
         stored = write & has
         if not stored.any():
-            from deltalake import write_deltalake
-
             write_deltalake(
                 dt,
                 rows,
                 mode="append",
-                partition_by=list(layout.partition_columns(table)),
+                partition_by=parts,
                 writer_properties=writer_properties(),
                 commit_properties=props,
             )
             return
-        on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
-        if table.time_column:  # where the entries are now (a record may move)
-            parts = sorted(
-                set(zip(times.year[stored].tolist(), times.month[stored].tolist(), strict=True))
-            )
-            on += " AND " + _partition_filter("t", [(int(y), int(m)) for y, m in parts])
-        (
-            dt.merge(
+        whole = _whole_partitions(dt, table, source, batch, times, write)
+        if whole is not None:
+            # every entry of these partitions is rewritten (a month sent again): replace
+            # them, sorted, in one commit, instead of a MERGE joining every entry
+            where = f"source = {_sql_text(source)}"
+            if table.time_column:
+                where += " AND " + _partition_filter("", whole)
+            write_deltalake(
+                dt,
                 rows,
-                on,
-                source_alias="s",
-                target_alias="t",
+                mode="overwrite",
+                predicate=where,
+                partition_by=parts,
                 writer_properties=writer_properties(),
                 commit_properties=props,
             )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
+        else:
+            on = f"t.source = {_sql_text(source)} AND t.record_id = s.record_id"
+            if table.time_column:  # where the entries are now (a record may move)
+                held = sorted(
+                    set(zip(times.year[stored].tolist(), times.month[stored].tolist(), strict=True))
+                )
+                on += " AND " + _partition_filter("t", [(int(y), int(m)) for y, m in held])
+            (
+                dt.merge(
+                    rows,
+                    on,
+                    source_alias="s",
+                    target_alias="t",
+                    writer_properties=writer_properties(),
+                    commit_properties=props,
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        # the files the rewrite replaced go at once: the index is read only under its
+        # table's writer lock, which this write holds, so no reader can still need them
+        # (kept for the history, a re-sent month left the index at 4x its size)
+        DeltaTable(str(path)).vacuum(
+            retention_hours=0,
+            dry_run=False,
+            enforce_retention_duration=False,
+            commit_properties=props,
         )
 
 
+def _whole_partitions(
+    dt: Any,
+    table: Table,
+    source: str,
+    batch: pa.Table,
+    times: _ExportTimes,
+    write: np.ndarray,
+) -> list[tuple[int, int]] | None:
+    """The index partitions (year, month) a write of the ``write`` rows replaces whole:
+    those the rows go to and those their present entries are in, when every entry the
+    latter hold (the Delta log's record counts) is one of the rows' (``[]`` for a table
+    without an event time: the source's one partition). None when some partition keeps
+    an entry the batch does not rewrite, or a file's count is unknown."""
+    files = _files(dt)
+    if files.num_rows:
+        files = files.filter(pc.equal(files["partition.source"], source))
+    if files.num_rows and (
+        "num_records" not in files.column_names or files["num_records"].null_count
+    ):
+        return None
+    stored = write & times.has
+    if not table.time_column:
+        total = int(pc.sum(files["num_records"]).as_py() or 0) if files.num_rows else 0
+        return [] if total == int(stored.sum()) else None
+    held: dict[tuple[int, int], int] = {}
+    for y, m in zip(times.year[stored].tolist(), times.month[stored].tolist(), strict=True):
+        held[(y, m)] = held.get((y, m), 0) + 1
+    wanted = set(held)
+    rows = np.flatnonzero(write)
+    years = batch["year"].to_numpy()[rows].astype(np.int64)
+    months = batch["month"].to_numpy()[rows].astype(np.int64)
+    wanted |= {(int(k // 100), int(k % 100)) for k in np.unique(years * 100 + months)}
+    count: dict[tuple[int, int], int] = {}
+    if files.num_rows:
+        ys, ms = files["partition.year"].to_pylist(), files["partition.month"].to_pylist()
+        for y, m, k in zip(ys, ms, files["num_records"].to_pylist(), strict=True):
+            count[(int(y), int(m))] = count.get((int(y), int(m)), 0) + int(k)
+    if any(count.get(p, 0) != held.get(p, 0) for p in wanted):
+        return None
+    return sorted(wanted)
+
+
 def export_times_config(history_days: int) -> dict[str, str]:
-    """Delta table properties of an export-times index: versions kept as the table's,
-    no change data feed (the index has no history worth reading)."""
+    """Delta table properties of an export-times index: its log kept as the table's, no
+    change data feed (the index has no history worth reading: the files a rewrite of it
+    replaces are vacuumed by that write, :func:`_write_export_times`)."""
     return {**table_config(history_days), "delta.enableChangeDataFeed": "false"}
 
 
@@ -1037,18 +1179,23 @@ def _probe(
     table: Table,
     source: str,
     parts: list[tuple[int, int]],
-    ids: pa.ChunkedArray,
+    ids: pa.ChunkedArray | None,
     window: tuple[str, pa.Scalar, pa.Scalar] | None = None,
 ) -> pa.Table:
-    """The stored rows (this snapshot) whose record_id is one of ``ids``, read only from
-    the candidate partitions and, given a ``window`` (column, min, max), from files whose
-    statistics overlap it: partition values and min/max statistics skip the other files."""
-    values = ids.combine_chunks()
+    """The stored rows (this snapshot) whose record_id is one of ``ids`` (None: every
+    row), read only from the candidate partitions and, given a ``window`` (column, min,
+    max), from files whose statistics overlap it: partition values and min/max
+    statistics skip the other files."""
     in_window = pc.scalar(True)
     if window is not None:
         col, lo, hi = window
         in_window = (pc.field(col) >= lo) & (pc.field(col) <= hi)
-    wanted = pc.field("record_id").isin(values) & in_window
+    if ids is None:
+        values = None
+        wanted = in_window
+    else:
+        values = ids.combine_chunks()
+        wanted = pc.field("record_id").isin(values) & in_window
     where = pc.field("source") == source
     if parts:
         by_part = None
@@ -1060,6 +1207,8 @@ def _probe(
     try:
         return ds.to_table(filter=where & wanted)
     except pa.ArrowNotImplementedError:
+        if values is None:
+            raise
         # files written by a Delta MERGE (deltalake >= 1.4) store strings as string_view,
         # which Arrow cannot compare with a string in a filter (delta-rs issue 4579):
         # compare record_id as string (the window's statistics still skip files; the ids
