@@ -563,18 +563,21 @@ def _displacement_at(
     ids = shared.readings.sensor_ids[codes]
     got = _sensor_grid(idx, ids, pd.Series(ids).map(sensor_site).to_numpy(dtype=object))
     pos = table.asof(codes, idx.asi8).ravel()
+    age_ns = np.tile(idx.asi8, len(codes)) - np.where(pos >= 0, table.at("end", pos, 0), 0)
+    age_s = np.where(pos >= 0, _seconds(age_ns.astype(np.int64)), np.nan)
     # a value counts only when all its readings started within the look-back before the
     # origin (what serving reads): the same value from every read, none from a silent sensor
     lo = np.tile(idx.asi8, len(codes)) - round(params.kinematics_lookback_days * 24 * _NS_PER_H)
+    # and only while the sensor is alive at the origin: a dead sensor's last velocity
+    # (often the huge one of the failure that killed it) describes then, not now; the same
+    # dead-sensor time as ``dead_sensor_flag`` (``SiteFeatureParams.dead_after_hours``)
+    alive = ~phys.is_dead(np.where(pos >= 0, age_ns / _NS_PER_H, np.nan), params.dead_after_hours)
     for name in _DISPLACEMENT_AGG:
         got[name] = table.at(name, pos)
         if name in KINEMATICS_FROM:
             since = table.at(KINEMATICS_FROM[name], pos, np.nan)
-            got[name] = np.where(since >= lo, got[name], np.nan)
-    age_ns = np.tile(idx.asi8, len(codes)) - np.where(pos >= 0, table.at("end", pos, 0), 0)
-    got["displacement_age_days"] = np.where(
-        pos >= 0, _seconds(age_ns.astype(np.int64)) / 86400.0, np.nan
-    )
+            got[name] = np.where((since >= lo) & alive, got[name], np.nan)
+    got["displacement_age_days"] = age_s / 86400.0
     return (
         got.groupby(SITE_KEYS)
         .agg(

@@ -49,6 +49,9 @@ class SiteFeatureParams:
     drift_recent_days: float = 7.0  # recent window whose median is tested ...
     drift_reference_days: float = 30.0  # ... against the spread of this window just before it
     drift_min_readings: int = 10  # in the reference window (3 in the recent one), else no flag
+    # a sensor silent for longer is dead at the origin: ``dead_sensor_flag``, and its
+    # velocity, acceleration, inverse velocity and Fukuzono time are missing (its last
+    # values describe the time it died, not now: docs/design.md)
     dead_after_hours: float = 24.0
     # the look-back of the displacement kinematics: at an origin a sensor's velocity,
     # acceleration, inverse velocity and Fukuzono time count only when every reading they

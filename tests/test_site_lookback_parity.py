@@ -140,6 +140,66 @@ def test_training_and_serving_frames_agree_at_every_origin(
     assert train.loc[train["site_id"] == "s2", "velocity_mm_per_day"].notna().all()
 
 
+KINEMATIC_INPUTS = (
+    "velocity_mm_per_day",
+    "acceleration_mm_per_day2",
+    "inverse_velocity_day_per_mm",
+    "fukuzono_hours_to_failure",
+)
+
+
+@pytest.mark.parametrize(
+    ("domain", "origins"),
+    [
+        # local midnights from 21 May (g1 silent ~17 h) to 19 June (silent ~29 days), all
+        # inside the 35-day read, so the look-back alone keeps its last velocity
+        ("geohazard", pd.date_range("2024-05-20T16:00Z", "2024-06-19T16:00Z", freq="1D")),
+        # hourly across the dead-sensor time (g1's last reading ends 2024-05-20T23:10Z)
+        ("geohazard_hourly", pd.date_range("2024-05-21T12:00Z", "2024-05-22T06:00Z", freq="1h")),
+    ],
+)
+def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
+    domain: str, origins: pd.DatetimeIndex
+) -> None:
+    """Review finding (h-stale): after the look-back bound, sites whose sensor died in their
+    own failure kept its last, huge velocity (131-429 mm/day) as "now" for up to 35 days in
+    both training and serving; the model, no longer seeing older stale values in training,
+    scored them 0.112 (0.003 before the bound) and the served levels lost to the sensor
+    rules at blue and yellow. A sensor whose last displacement reading is older than the
+    dead-sensor time (``SiteFeatureParams.dead_after_hours``, the ``dead_sensor_flag``'s)
+    has no velocity, acceleration, inverse velocity or Fukuzono time, identically in
+    training and serving; up to that time it keeps them. Fails on the old code (g1's
+    velocity present at every origin of both frames)."""
+    from models.geohazard_sites import feature_params, site_config
+
+    sites, sensors, readings = _city()
+    no_events = pd.DataFrame(
+        {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
+    )
+    dom = domains.get(domain)
+    dead_after = pd.Timedelta(hours=feature_params(site_config(domain, tz=TZ)).dead_after_hours)
+    train = site_frame(dom, readings, sensors, sites, no_events, origins, TZ, with_rules=True)
+    g1 = readings.loc[readings["sensor_id"] == "g1", "observed_at"]
+    last_end = g1.max() + pd.Timedelta(nanoseconds=1)  # instantaneous: visible 1 ns after
+    dead = origins - last_end > dead_after
+    assert dead.any() and (~dead).any()
+    for o, is_dead in zip(origins, dead, strict=True):
+        window = readings.loc[
+            (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
+        ]
+        served = site_model_frame(sites, sensors, window, o, domain, TZ).set_index("unit_id")
+        rows = train.loc[train["origin"] == o].set_index("site_id")
+        for c in KINEMATIC_INPUTS:
+            a, b = float(rows.loc["s1", c]), float(served.loc["s1", c])
+            assert np.isclose(a, b, rtol=1e-6, equal_nan=True), (o, c, a, b)
+            if is_dead:
+                assert np.isnan(a), (o, c, a)  # dead: no current kinematics
+        assert np.isnan(float(rows.loc["s1", "velocity_mm_per_day"])) == is_dead, o
+        # the live sensor keeps its velocity, and the rules' level stays an input
+        assert np.isfinite(float(rows.loc["s2", "velocity_mm_per_day"])), o
+        assert float(rows.loc["s1", "dead_sensor_flag"]) == float(is_dead), o
+
+
 def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> None:
     """``sensor_rule_level`` (a model input): a crack meter creeping 3 mm/day for 20 days,
     then 0.5 mm/day, then accelerating for 12 days (velocity rising every hour). Once the
