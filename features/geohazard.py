@@ -280,7 +280,9 @@ def build_site_features_multi(
             t2 - t1,
             time.perf_counter() - t2,
         )
-    _warn_short_lookback(intervals, {p.kinematics_lookback_days for idx, p in sets if len(idx)})
+    _warn_short_lookback(
+        intervals, {(p.kinematics_lookback_days, p.dead_after_hours) for idx, p in sets if len(idx)}
+    )
     return [
         _site_frame(
             part if ends else None, sites, gauge_of_site, gauges, hazard_events, idx, p, crs
@@ -289,14 +291,15 @@ def build_site_features_multi(
     ]
 
 
-def _warn_short_lookback(intervals: list[pd.Series], lookbacks: set[float]) -> None:
-    """Log, once per look-back, :func:`features.sensor_readings.lookback_warning`: sensors
-    whose readings are too far apart for the kinematics look-back (monthly surveys)."""
+def _warn_short_lookback(intervals: list[pd.Series], lookbacks: set[tuple[float, float]]) -> None:
+    """Log, once per (look-back, dead-sensor time), :func:`features.sensor_readings.
+    lookback_warning`: sensors whose readings are too far apart for the kinematics
+    look-back or the dead-sensor time (monthly surveys)."""
     if not intervals:
         return
     every = pd.concat(intervals)
-    for lookback in sorted(lookbacks):
-        text = lookback_warning(every, lookback)
+    for lookback, dead_after_hours in sorted(lookbacks):
+        text = lookback_warning(every, lookback, dead_after_hours)
         if text:
             log.warning("site features: %s", text)
 

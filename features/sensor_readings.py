@@ -506,30 +506,47 @@ def displacement_intervals_days(rd: _Readings) -> pd.Series:
     return med
 
 
-def lookback_warning(intervals: pd.Series, lookback_days: float) -> str | None:
+def lookback_warning(
+    intervals: pd.Series, lookback_days: float, dead_after_hours: float = float("inf")
+) -> str | None:
     """What to tell the operator when some displacement sensors report so rarely that
-    their kinematics cannot be computed within ``lookback_days``
-    (``SiteFeatureParams.kinematics_lookback_days``): their
-    median reading interval x 2 exceeds it (a city whose surveys are monthly), so at an
-    origin the reading before the latest one, up to two intervals old, is out of reach and
-    the velocity is missing; None when every sensor fits. ``intervals``:
-    :func:`displacement_intervals_days`."""
+    their kinematics cannot be computed (a city whose surveys are monthly); None when every
+    sensor fits. Two settings can be too short for them: ``lookback_days``
+    (``SiteFeatureParams.kinematics_lookback_days``), when a sensor's median reading
+    interval x 2 exceeds it (at an origin the reading before the latest one, up to two
+    intervals old, is out of reach), and ``dead_after_hours``
+    (``SiteFeatureParams.dead_after_hours``), when the interval exceeds it (between two
+    surveys the sensor counts as dead, and a dead sensor's kinematics are missing).
+    ``intervals``: :func:`displacement_intervals_days`."""
     lookback = float(lookback_days)
-    short = intervals[intervals * 2 > lookback].sort_values()
+    dead_days = float(dead_after_hours) / 24
+    short = intervals[(intervals * 2 > lookback) | (intervals > dead_days)].sort_values()
     if short.empty:
         return None
     widest = float(short.iloc[-1])
     names = ", ".join(short.index[::-1][:3]) + (", ..." if len(short) > 3 else "")
+    raise_: list[str] = []
+    if widest * 2 > lookback:
+        raise_.append(
+            f"SiteFeatureParams.kinematics_lookback_days (now {lookback:g} days) to at least "
+            f"{np.ceil(2 * widest):.0f} days (two intervals; {np.ceil(3 * widest):.0f} for "
+            "the acceleration at every origin), and the serving read with it (lookback_days "
+            "of riskwarn.serving_frames.site_serving_inputs and "
+            "riskwarn.nowcast.nowcast_geohazard, 35 days by default), so that training and "
+            "serving compute the same values"
+        )
+    if widest > dead_days:
+        raise_.append(
+            f"SiteFeatureParams.dead_after_hours (now {float(dead_after_hours):g} h) above "
+            f"the interval, e.g. {np.ceil(widest * 24 * 1.25):.0f} h (a sensor silent for "
+            "longer counts as dead and its kinematics are missing)"
+        )
     return (
         f"{len(short)} of {len(intervals)} displacement sensors ({names}) report only every "
-        f"{widest:.1f} days (median interval), more than half the kinematics look-back of "
-        f"{lookback:g} days: their velocity, acceleration, inverse velocity and Fukuzono "
-        "time are missing at some or all origins. Raise "
-        f"SiteFeatureParams.kinematics_lookback_days to at least {np.ceil(2 * widest):.0f} "
-        f"days (two intervals; {np.ceil(3 * widest):.0f} for the acceleration at every "
-        "origin), and the serving read with it (lookback_days of "
-        "riskwarn.serving_frames.site_serving_inputs and riskwarn.nowcast.nowcast_geohazard, "
-        "35 days by default), so that training and serving compute the same values"
+        f"{widest:.1f} days (median interval), too rarely for the kinematics look-back of "
+        f"{lookback:g} days or the dead-sensor time of {float(dead_after_hours):g} h: their "
+        "velocity, acceleration, inverse velocity and Fukuzono time are missing at some or "
+        "all origins. Raise " + "; and ".join(raise_)
     )
 
 

@@ -60,8 +60,13 @@ def _readings(sensor: str, every: str, n: int) -> pd.DataFrame:
     )
 
 
-def _build(readings: pd.DataFrame, lookback: float) -> pd.DataFrame:
-    params = SiteFeatureParams(step_hours=24, tz="UTC", kinematics_lookback_days=lookback)
+def _build(readings: pd.DataFrame, lookback: float, dead_after_hours: float = 24.0) -> pd.DataFrame:
+    params = SiteFeatureParams(
+        step_hours=24,
+        tz="UTC",
+        kinematics_lookback_days=lookback,
+        dead_after_hours=dead_after_hours,
+    )
     return build_site_features(readings, SENSORS, SITES, NO_EVENTS, ORIGINS, params)
 
 
@@ -69,7 +74,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         r.getMessage()
         for r in caplog.records
-        if r.levelno == logging.WARNING and "kinematics_lookback_days" in r.getMessage()
+        if r.levelno == logging.WARNING and "displacement sensors" in r.getMessage()
     ]
 
 
@@ -82,7 +87,8 @@ def test_monthly_surveys_under_the_default_look_back_are_said(
     (text,) = _warnings(caplog)  # once per build, not once per batch or origin
     assert "1 of 2 displacement sensors (m1)" in text and "every 30.0 days" in text
     assert "look-back of 35 days" in text
-    assert "kinematics_lookback_days to at least 60 days" in text
+    assert "kinematics_lookback_days (now 35 days) to at least 60 days" in text
+    assert "dead_after_hours (now 24 h) above the interval, e.g. 900 h" in text
     assert "lookback_days of riskwarn.serving_frames.site_serving_inputs" in text
     # what it warns of: the monthly site's velocity is missing at most origins
     v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
@@ -90,12 +96,27 @@ def test_monthly_surveys_under_the_default_look_back_are_said(
     assert v.loc["s2"].notna().all()
 
 
+def test_a_dead_sensor_time_shorter_than_the_surveys_is_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two intervals of look-back, but the default 24 h dead-sensor time: between two
+    monthly surveys the sensor counts as dead, so its kinematics are missing; said."""
+    readings = pd.concat([_readings("m1", "30D", 7), _readings("h1", "h", 170 * 24)])
+    with caplog.at_level(logging.WARNING):
+        f = _build(readings, 60.0)
+    (text,) = _warnings(caplog)
+    assert "dead_after_hours (now 24 h) above the interval" in text
+    assert "kinematics_lookback_days" not in text
+    v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
+    assert v.loc["s1"].isna().mean() > 0.9  # present only on a survey day
+
+
 def test_a_look_back_of_two_intervals_is_not_warned_and_has_the_velocity(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     readings = pd.concat([_readings("m1", "30D", 7), _readings("h1", "h", 170 * 24)])
     with caplog.at_level(logging.WARNING):
-        f = _build(readings, 60.0)
+        f = _build(readings, 60.0, dead_after_hours=40 * 24)
     assert _warnings(caplog) == []
     v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
     assert v.loc["s1"].notna().all()
@@ -118,6 +139,12 @@ def test_the_warning_text() -> None:
     assert text is not None  # 17 days x 2 = 34 fits in 35; 29, 30, 31, 40 do not
     assert text.startswith("4 of 6 displacement sensors (f, b, d, ...) report only every 40.0")
     assert "at least 80 days (two intervals; 120 for the acceleration" in text
+    assert "dead_after_hours" not in text  # no dead-sensor time given: none to raise
     assert "(e)" in lookback_warning(intervals[["a", "e"]], lookback)  # type: ignore[operator]
     assert lookback_warning(intervals[intervals <= 17.5], lookback) is None
     assert lookback_warning(pd.Series(dtype=float), lookback) is None
+    # the dead-sensor time: 17 days fits the look-back but not 24 h; the hourly one fits
+    dead = lookback_warning(intervals[intervals <= 17.5], lookback, 24.0)
+    assert dead is not None and dead.startswith("1 of 2 displacement sensors (c)")
+    assert "dead_after_hours (now 24 h) above the interval, e.g. 510 h" in dead
+    assert lookback_warning(intervals[["a"]], lookback, 24.0) is None
