@@ -282,6 +282,8 @@ def test_the_hourly_gate_passes_at_blue_when_the_model_adds_no_blue():
     assert blue["far"]["diff"] == 0.0 and blue["tss"]["diff"] == 0.0, blue
     check = level_check("blue", blue, "n/a")
     assert check["ok"], check["detail"]
+    # the check says its POD and FAR in numbers (it wrote "POD {shown(pod)}" verbatim)
+    assert "POD 1.000 vs 1.000 (+0.000" in check["detail"] and "{" not in check["detail"]
     pub = backtest_published_levels(scores, fits, DOMAIN)
     assert pub is not None
     assert ((pub["served_pub"] >= 1) == (pub["rules_pub"] >= 1)).all()
