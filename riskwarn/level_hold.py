@@ -18,8 +18,8 @@ steps since the combined level was last at it stay counted. Before 2026-12-07 it
 site the model had raised to orange while the rules read blue stayed blue for a further
 6 hours after the orange ended, when the rules' own blue had ended with it), so the
 published level could warn at blue where neither the model nor the rules had warned
-for 6 hours: the hourly published blue lost to the rules alone by a rounding
-(h-blue). Since, the served level is never below the rules' at any hour and at every
+for 6 hours: part of the hourly published blue's rounding loss to the rules alone
+(h-blue; docs/benchmarks-models.md, "each level keeps its own off-delay"). Since, the served level is never below the rules' at any hour and at every
 level the published one warns beyond the rules' only within the hold of an hour where
 the model itself warned at that level.
 
