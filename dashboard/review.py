@@ -971,6 +971,11 @@ EVIDENCE_TEXT: dict[str, dict[str, str]] = {
         "en": "Hourly evaluations in a row below the held level",
     },
     "held_lower_to": {"zh": "持续平稳后将降至的等级", "en": "Level after a sustained calm"},
+    # the levels of those evaluations, oldest first (each level's own off-delay counts them)
+    "held_below": {
+        "zh": "这些逐时评估的等级（由早到晚）",
+        "en": "Levels of those hourly evaluations (oldest first)",
+    },
     "pending_steps_above": {
         "zh": "连续高于现行等级的逐时评估次数（待确认）",
         "en": "Hourly evaluations in a row above the level (awaiting confirmation)",
@@ -1073,6 +1078,10 @@ def evidence_value(key: str, value: Any, lang: str, tz: str = "Asia/Shanghai") -
         if key == "held_lower_to":
             return "无预警" if lang == "zh" else "no warning"
         return "未达阈值" if lang == "zh" else "none"
+    if key == "held_below" and isinstance(value, list | tuple):
+        return ("、" if lang == "zh" else ", ").join(
+            evidence_value("held_lower_to", v, lang, tz) for v in value
+        )
     if key in ("model_threshold", "model_probability") and isinstance(value, int | float):
         from dashboard.i18n import fmt_pct
 

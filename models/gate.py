@@ -400,7 +400,7 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
         "ok": bool(hi >= 0),
         "detail": f"{whose}: TSS {tss['model']:.3f} vs {tss['rule']:.3f}, diff "
         f"{tss['diff']:+.3f}, {ci_text(lo, hi)}{side_words(float(tss['diff']), lo, hi)} "
-        "(fails only if the CI lies below zero); POD {shown(pod)}, FAR {shown(far)}",
+        f"(fails only if the CI lies below zero); POD {shown(pod)}, FAR {shown(far)}",
         **numbers,
         "diff": float(tss["diff"]),
         "ci": [lo, hi],

@@ -9,11 +9,26 @@ do). A slope hovering at a threshold (the tertiary-acceleration flag or the tang
 flipping from one hour to the next) therefore stays at its higher level instead of
 publishing red/yellow/red; a rise is never delayed (lead time).
 
+Each level keeps its own off-delay, as each threshold of a multi-level alarm is its own
+alarm: a level is published while the combined level reached it at one of the last
+``lower_after_steps`` evaluations, and only then (in the batch, with every rise at once,
+the published level is the highest combined level of the last ``lower_after_steps``
+hours). A lowered level's count does not start again when the level above it ends: the
+steps since the combined level was last at it stay counted. Before 2026-12-07 it did (a
+site the model had raised to orange while the rules read blue stayed blue for a further
+6 hours after the orange ended, when the rules' own blue had ended with it), so the
+published level could warn at blue where neither the model nor the rules had warned
+for 6 hours: part of the hourly published blue's rounding loss to the rules alone
+(h-blue; docs/benchmarks-models.md, "each level keeps its own off-delay"). Since, the served level is never below the rules' at any hour and at every
+level the published one warns beyond the rules' only within the hold of an hour where
+the model itself warned at that level.
+
 :func:`hold_step` is the rule, one evaluation at a time. The stream
 (:class:`riskwarn.stream.state.SensorStates`) keeps its :class:`Held` state in memory;
 the batch nowcast (:func:`held_levels`) rebuilds it from the previous published run's
-warnings (their ``level_rank`` and the ``held_steps_below`` / ``held_lower_to``
-evidence), so re-running an origin reads only what was published before it.
+warnings (their ``level_rank`` and the ``held_steps_below`` / ``held_below`` evidence;
+a warning published before ``held_below`` was written: ``held_lower_to`` for each of
+those steps), so re-running an origin reads only what was published before it.
 """
 
 from __future__ import annotations
@@ -64,7 +79,13 @@ def hold_step(held: Held, raw: int, hy: Hysteresis) -> Held:
         return Held(held.rank, above=(*held.above, raw))
     below = (*held.below, raw)
     if len(below) >= max(hy.lower_after_steps, 1):
-        return Held(max(below))
+        # lowered to the highest level of those steps, and each level below keeps its own
+        # count: the steps after the last one at that level stay counted against it (the
+        # count restarted here, so a blue the model's orange had set off was held for
+        # another 6 hours after the rules' blue, held since the same hour, had ended)
+        top = max(below)
+        last = len(below) - 1 - below[::-1].index(top)
+        return Held(top, below=below[last + 1 :])
     return Held(held.rank, below=below)
 
 
@@ -87,8 +108,14 @@ def previous_state(row: Mapping[str, Any] | None) -> Held:
     if row is None:
         return Held()
     ev = row.get("evidence") or {}
-    n = int(ev.get("held_steps_below") or 0) if isinstance(ev, Mapping) else 0
-    lower_to = int(ev.get("held_lower_to") or 0) if isinstance(ev, Mapping) else 0
+    if not isinstance(ev, Mapping):
+        ev = {}
+    n = int(ev.get("held_steps_below") or 0)
+    below = ev.get("held_below")
+    if isinstance(below, list | tuple) and len(below) == n:
+        return Held(int(row["level_rank"]), below=tuple(int(b) for b in below))
+    # a run published before ``held_below``: its steps below as their highest level
+    lower_to = int(ev.get("held_lower_to") or 0)
     return Held(int(row["level_rank"]), below=(lower_to,) * n)
 
 
@@ -101,7 +128,9 @@ def held_levels(
     """The batch nowcast's served levels: each site's combined level ``raw`` through
     :func:`hold_step` from its state in ``previous`` (the warnings of the latest
     published run before the origin; may be empty). Returns ``unit_id``, ``level_rank``
-    (served), ``raw_rank``, ``held_steps_below`` and ``held_lower_to``."""
+    (served), ``raw_rank``, ``held_steps_below``, ``held_lower_to`` and ``held_below``
+    (the levels of those steps, oldest first: the next run's state, written to the
+    warning's evidence)."""
     prev: dict[str, Mapping[str, Any]] = {}
     if len(previous):
         prev = {str(r["unit_id"]): r for r in previous.to_dict("records")}
@@ -115,6 +144,7 @@ def held_levels(
                 "raw_rank": int(r),
                 "held_steps_below": len(h.below),
                 "held_lower_to": max(h.below) if h.below else int(r),
+                "held_below": list(h.below),
             }
         )
     return pd.DataFrame(rows)

@@ -204,9 +204,14 @@ def published_site_levels(
                 "unit_id": warned["unit_id"],
                 "level_rank": warned["level_rank"],
                 "evidence": [
-                    {"held_steps_below": int(n), "held_lower_to": int(t)} if n > 0 else {}
-                    for n, t in zip(
-                        warned["held_steps_below"], warned["held_lower_to"], strict=True
+                    {"held_steps_below": int(n), "held_lower_to": int(t), "held_below": b}
+                    if n > 0
+                    else {}
+                    for n, t, b in zip(
+                        warned["held_steps_below"],
+                        warned["held_lower_to"],
+                        warned["held_below"],
+                        strict=True,
                     )
                 ],
             }
@@ -456,6 +461,8 @@ def nowcast_geohazard(
             "rules_level_rank": raw,
             "held_steps_below": n,
             "held_lower_to": int(h["held_lower_to"]),
+            # the levels of those steps: the next run's hold counts each level's own steps
+            "held_below": [int(b) for b in h["held_below"]],
         }
     model_label = (
         f"{champion.name} v{champion.version}" if champion else "unavailable (sensor rules only)"

@@ -168,3 +168,122 @@ def test_the_model_holds_no_level_it_was_not_fitted_to_warn_at():
     scores = pd.DataFrame({"unit_id": ["a"], "probability": [default.hold_at[0]]})
     held = assign_levels(scores, default, previous.head(1))
     assert held["level_rank"].tolist() == [1]
+
+
+def test_each_level_keeps_its_own_off_delay():
+    """The model raises orange for one hour while the rules read blue for two: blue ends
+    when the rules' blue, held since the same hour, ends. The old hold restarted the
+    6-hour count at blue when the orange ended (h-blue: the hourly published blue lost to
+    the rules alone by -0.000 [-0.000, -0.000] in the gate's published check)."""
+    from riskwarn.level_hold import Held, hold_step
+
+    need = BATCH_HYSTERESIS.lower_after_steps
+    h, got = Held(), []
+    for raw in [3, 1] + [0] * 12:
+        h = hold_step(h, raw, BATCH_HYSTERESIS)
+        got.append(h.rank)
+    # orange 6 h from its hour, blue 6 h from the rules' last blue (old: [1] * 6 after it)
+    assert got == [3] * need + [1] + [0] * 7
+    # in the batch the published level is the highest combined level of the last 6 hours
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        raws = rng.choice(5, size=int(rng.integers(1, 30)), p=[0.5, 0.2, 0.1, 0.1, 0.1])
+        h, got = Held(), []
+        for raw in raws:
+            h = hold_step(h, int(raw), BATCH_HYSTERESIS)
+            got.append(h.rank)
+        assert got == [int(raws[max(0, t - need + 1) : t + 1].max()) for t in range(len(raws))]
+
+
+def test_published_blue_never_warns_where_the_model_and_the_rules_did_not():
+    """The same through the nowcast's step run hour by hour (the state read back from
+    the previous run's evidence): the served level as published warns blue exactly
+    where the rules alone as published do, since the model added no blue of its own."""
+    policy = domains.LevelPolicy((0.1, 0.2, 0.3, 0.4), (0.075, 0.15, 0.225, 0.3))
+    p = [0.35] + [0.0] * 13
+    rules = [1, 1] + [0] * 12
+    served = published_site_levels(_rows("a", p, rules), policy)
+    alone = published_site_levels(_rows("a", [np.nan] * len(p), rules), policy)
+    assert list(alone) == [1] * 7 + [0] * 7
+    assert list(served >= 1) == list(alone >= 1)  # old: blue 5 hours longer
+    assert list(served) == [3] * 6 + [1] + [0] * 7
+    # and a warning published before the levels of its steps were kept is read as before
+    from riskwarn.level_hold import Held, previous_state
+
+    old = {"level_rank": 3, "evidence": {"held_steps_below": 2, "held_lower_to": 1}}
+    assert previous_state(old) == Held(3, below=(1, 1))
+    new = {"level_rank": 3, "evidence": {"held_steps_below": 2, "held_below": [1, 0]}}
+    assert previous_state(new) == Held(3, below=(1, 0))
+
+
+def _gate_case(days: int = 8) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Scores of a small hourly backtest: site "a" never fails; each day the rules read
+    blue for two hours there and the model raises orange for the first of them. Site "f"
+    fails each day at 13:00 UTC; the rules and the model warn it (blue, yellow) from
+    10:00. One fit: blue tied with yellow (the model adds no blue of its own), no red."""
+    origin = pd.Timestamp("2025-07-01T00:00Z") + pd.to_timedelta(np.arange(24 * days), unit="h")
+    hour = origin.hour.to_numpy()
+    frames = []
+    for site in ("a", "f"):
+        if site == "a":
+            prob = np.where(hour == 2, 0.35, 0.01)
+            rules = np.isin(hour, (2, 3)).astype(int)
+            label = np.zeros(len(origin), dtype=int)
+        else:
+            prob = np.where((hour >= 10) & (hour < 13), 0.25, 0.01)
+            rules = ((hour >= 10) & (hour < 13)).astype(int)
+            label = ((hour >= 10) & (hour < 13)).astype(int)
+        model_level = np.select([prob >= 0.3, prob >= 0.2], [3, 2], 0)
+        base = pd.DataFrame({"origin": origin, "site_id": site, "label": label})
+        frames += [
+            base.assign(
+                method="xgboost", score=prob, threshold=0.2, warned=prob >= 0.2, level=model_level
+            ),
+            base.assign(
+                method="sensor_rules",
+                score=rules / 4,
+                threshold=0.25,
+                warned=rules >= 1,
+                level=rules,
+            ),
+        ]
+    scores = pd.concat(frames, ignore_index=True)
+    fits = pd.DataFrame(
+        {
+            "refit_origin": [origin[0]],
+            "model_level_thresholds": [[0.2, 0.2, 0.3, np.inf]],
+            "levels_served": [True],
+        }
+    )
+    day0 = pd.Timestamp("2025-07-01T13:00Z")
+    events = pd.DataFrame(
+        {"site_id": "f", "occurred_at": [day0 + pd.Timedelta(days=d) for d in range(days)]}
+    )
+    return scores, fits, events
+
+
+def test_the_hourly_gate_passes_at_blue_when_the_model_adds_no_blue():
+    """The gate's per-level check on published levels (models.geohazard_sites
+    .site_gate_metrics with the nowcast's step): the model's one-hour orange at site "a"
+    no longer keeps blue published beyond the rules' blue, so blue ties the rules exactly
+    and passes (old: 5 false blue hours a day, TSS CI below zero: fails)."""
+    from types import SimpleNamespace
+
+    from models.gate import level_check
+    from models.geohazard_sites import site_config, site_gate_metrics
+    from riskwarn.nowcast import backtest_published_levels
+
+    scores, fits, events = _gate_case()
+    config = site_config(DOMAIN)
+    bt = SimpleNamespace(scores=scores, fits=fits)
+    _, levels = site_gate_metrics(bt, events, config, DOMAIN, 200, backtest_published_levels)  # type: ignore[arg-type]
+    blue = levels["blue"]
+    assert blue["levels_from"] == "published"
+    assert blue["far"]["diff"] == 0.0 and blue["tss"]["diff"] == 0.0, blue
+    check = level_check("blue", blue, "n/a")
+    assert check["ok"], check["detail"]
+    # the check says its POD and FAR in numbers (it wrote "POD {shown(pod)}" verbatim)
+    assert "POD 1.000 vs 1.000 (+0.000" in check["detail"] and "{" not in check["detail"]
+    pub = backtest_published_levels(scores, fits, DOMAIN)
+    assert pub is not None
+    assert ((pub["served_pub"] >= 1) == (pub["rules_pub"] >= 1)).all()
