@@ -181,7 +181,12 @@ def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
         "champion": details,
         "promotion": None,
     }
-    if details is None:
+    if details is None:  # no alias: riskwarn's recorded champion may have been deleted
+        try:  # in MLflow (attack review 2026-12-07): named, not "no champion registered"
+            record = registry.recorded_champion(store(url), registry.model_name(domain))
+        except Exception:
+            record = None
+        out["recorded"] = None if record is None else str(record.get("version"))
         return out
     try:
         record = registry.recorded_champion(store(url), registry.model_name(domain))

@@ -507,6 +507,12 @@ TEXT: dict[str, dict[str, str]] = {
     # models
     "champion": {"zh": "当前服役模型", "en": "Champion model"},
     "no_champion": {"zh": "尚未登记服役模型。", "en": "No champion registered yet."},
+    "champion_gone": {
+        "zh": "riskwarn 登记的服役模型 v{v} 在 MLflow 中已不存在（版本或其 champion 别名被删除）："
+        "当前没有模型服役；请晋升一个版本或回滚。",
+        "en": "riskwarn's recorded champion v{v} no longer exists in MLflow (the version or "
+        "its champion alias was deleted): nothing serves; promote a version or roll back.",
+    },
     "mlflow_run": {"zh": "在 MLflow 中查看运行", "en": "Open the run in MLflow"},
     "metrics_vs_baselines": {"zh": "回测指标与基线对比", "en": "Backtest metrics vs baselines"},
     "metric": {"zh": "指标", "en": "Metric"},

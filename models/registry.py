@@ -543,6 +543,13 @@ class ForeignModel(PromotionRefused):
     refusal = "foreign_model"
 
 
+class DeletedRun(PromotionRefused):
+    """The version's MLflow run was deleted: its files may be collected any time (``mlflow
+    gc``); refused even with ``force`` (attack review 2026-12-07)."""
+
+    refusal = "run_deleted"
+
+
 class StaleGate(PromotionRefused):
     """The version passed its gate against another champion than the one serving now (or
     against one not recorded): refused without ``--force``, audited as ``promotion_refused``."""
@@ -947,6 +954,40 @@ def _committed_moves(store: Any, name: str) -> list[dict[str, Any]]:
         for e in log
         if e["action"] in MOVE_ACTIONS and (e["details"] or {}).get("move_id") not in failed
     ]
+
+
+def _run_deleted(client: MlflowClient, run_id: str) -> bool:
+    """Whether the MLflow run ``run_id`` was deleted (or is gone altogether)."""
+    try:
+        return bool(client.get_run(run_id).info.lifecycle_stage == "deleted")
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise  # the registry failed: not a refusal
+        return True
+
+
+def recorded_version_gone(client: MlflowClient, store: Any, name: str) -> str | None:
+    """The version riskwarn recorded as ``name``'s champion when MLflow no longer has it
+    (deleted in MLflow behind riskwarn's back), else None."""
+    recorded = recorded_champion(store, name) if store is not None else None
+    version = str(recorded["version"]) if recorded and recorded.get("version") else None
+    if version is None:
+        return None
+    try:
+        client.get_model_version(name, version)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return version
+        raise
+    return None
+
+
+def gone_words(name: str, version: str) -> str:
+    """What is said when riskwarn's recorded champion was deleted in MLflow."""
+    return (
+        f"{name}: the recorded champion v{version} no longer exists in MLflow (deleted): "
+        "nothing serves; promote a version or roll back"
+    )
 
 
 def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
@@ -1362,6 +1403,13 @@ def _promote(
             f"{name} v{version} was trained for the domain {other!r}, not {domain!r} (its "
             "run's domain): its features are not this domain's scoring frame; not promoting it",
             {"trained_for": other},
+        )
+    if mv.run_id and _run_deleted(client, mv.run_id):
+        raise DeletedRun(
+            f"{name} v{version}'s MLflow run {mv.run_id} was deleted: its model files may "
+            "be removed at any time (mlflow gc); restore the run (mlflow runs restore) or "
+            "promote another version; not promoting it, even with --force",
+            {"run_id": mv.run_id},
         )
     gate = (mv.tags or {}).get("gate")
     if store is not None:  # a move a crash interrupted: recorded as it ended, first
@@ -1855,6 +1903,12 @@ def serving_champion(uri: str, domain: str, store: Any) -> Champion:
         store.audit("pipeline", "champion_refused", "model", name, {"reason": str(exc)})
         raise ChampionUnavailable(f"refusing to serve {name}: {exc}") from exc
     except Exception as exc:  # registry down, model missing, alias missing, artefact lost
+        try:  # the recorded champion deleted in MLflow: said as such, not "alias not found"
+            gone = recorded_version_gone(client, store, name)
+        except Exception:
+            gone = None
+        if gone is not None:
+            raise ChampionUnavailable(gone_words(name, gone)) from exc
         first = str(exc).splitlines()[0] if str(exc) else ""
         raise ChampionUnavailable(
             redact(

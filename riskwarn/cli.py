@@ -178,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         # command: one line, as `db upgrade` says it, not a SQLAlchemy traceback. The
         # exception class is looked up only when SQLAlchemy raised, so the CLI's start
         # does not import it.
+        store_base = sys.modules.get("riskwarn.store.base")
+        if store_base is not None and isinstance(exc, store_base.UnknownRevisionError):
+            # a store migrated by a newer riskwarn: any command, one line, nothing done
+            click.echo(f"error: {redact(str(exc))}", err=True)
+            return 2
         sa_exc = sys.modules.get("sqlalchemy.exc")
         if sa_exc is None or not isinstance(exc, sa_exc.OperationalError):
             raise

@@ -146,13 +146,18 @@ _FOLD = str.maketrans(
         "\u30fb": ".",
         "\uff65": ".",
         "\u2027": ".",
-        # Chinese numerals, one character for one digit (a mobile number written out:
-        # 一三八一二三四五六七八); 十, 百 and 千 are not digits of a number written out
-        **{c: str(i) for i, c in enumerate("〇一二三四五六七八九")},
-        "零": "0",
-        "○": "0",
     }
 )
+# Chinese numerals, one character for one digit (a mobile number written out:
+# 一三八一二三四五六七八); 十, 百 and 千 are not digits of a number written out. They are
+# also words and parts of names (张三, 一直, 第一, 一份): a numeral next to a number is
+# read both ways (:func:`_readings`), so that 张三13812345678 is a name and a phone
+# number, not a 12-digit run (attack review 2026-12-07).
+_NUMERALS = "〇一二三四五六七八九零○"
+_NUMERAL_FOLD = str.maketrans(
+    {**{c: str(i) for i, c in enumerate("〇一二三四五六七八九")}, "零": "0", "○": "0"}
+)
+_NUMERAL_RUN = re.compile(f"[{_NUMERALS}]+")
 
 
 # the invisible format characters (Unicode category Cf, as of Unicode 14/15: soft hyphen,
@@ -189,21 +194,47 @@ def _visible(text: str) -> tuple[str, list[int] | None]:
     return "".join(text[i] for i in keep), keep
 
 
+def _readings(visible: str) -> list[str]:
+    """The ways ``visible`` is read for numbers, each one character for one (a span in
+    any is the same span of ``visible``): with :data:`_FOLD`, and when it holds Chinese
+    numerals, with each run of them read as digits, as the words they are, and as digits
+    but for the run's first, last or both (a word's numeral beside a number written in
+    numerals: 张三一三八一二三四五六七八, 一三八一二三四五六七八一直)."""
+    plain = visible.translate(_FOLD)
+    runs = [m.span() for m in _NUMERAL_RUN.finditer(plain)]
+    if not runs:
+        return [plain]
+    folded = plain.translate(_NUMERAL_FOLD)
+
+    def words_at(first: bool, last: bool) -> str:
+        chars = list(folded)
+        for start, end in runs:
+            if first:
+                chars[start] = plain[start]
+            if last:
+                chars[end - 1] = plain[end - 1]
+        return "".join(chars)
+
+    return [folded, plain, words_at(True, False), words_at(False, True), words_at(True, True)]
+
+
 def personal_spans(text: str) -> list[tuple[int, int, str]]:
     """Where ``text`` holds personal data: ``(start, end, kind)`` in text order, ``kind``
     one of :data:`PERSONAL_KINDS`; spans never overlap (an ID number wins over a phone
-    number found inside it). Full-width digits and Chinese numerals count as digits
-    (:data:`_FOLD`); invisible format characters are not seen (:func:`_visible`): a span
-    is the text as written, the ones inside it included."""
+    number found inside it). Full-width digits count as digits (:data:`_FOLD`), Chinese
+    numerals both as digits and as words (:func:`_readings`); invisible format characters
+    are not seen (:func:`_visible`): a span is the text as written, the ones inside it
+    included."""
     visible, at = _visible(text)
-    folded = visible.translate(_FOLD)
+    readings = _readings(visible)
     spans: list[tuple[int, int, str]] = []
     for kind, pattern in _PATTERNS:
-        for m in pattern.finditer(folded):
-            if kind == "id_number" and not _id_number(m.group()):
-                continue
-            if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
-                spans.append((m.start(), m.end(), kind))
+        for reading in readings:
+            for m in pattern.finditer(reading):
+                if kind == "id_number" and not _id_number(m.group()):
+                    continue
+                if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
+                    spans.append((m.start(), m.end(), kind))
     if at is not None:  # back to the text as written
         spans = [(at[s], at[e - 1] + 1, kind) for s, e, kind in spans]
     return sorted(spans)

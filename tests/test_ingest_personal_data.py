@@ -212,3 +212,14 @@ def test_large_amounts_read_in_words_not_exponents() -> None:
         assert describe("log_amount_cny", value, "en") == f"about {en} yuan in dispute"
         assert describe("log_amount_cny", value, "zh") == f"涉及金额约 {zh}元"
         assert "e+" not in describe("log_amount_cny", value, "zh")
+
+
+def test_a_mobile_written_in_numerals_reaches_the_detector() -> None:
+    """The digit count that spares most values the detector counts Chinese numerals too
+    (attack review 2026-12-07): 一三八一二三四五六七八 has no 0-9 and was never looked at."""
+    import pandas as pd
+
+    from riskwarn.ingest.raw_rows import personal_values
+
+    values = pd.Series(["一三八一二三四五六七八", "张三13812345678", "张三", "二〇二三年三月五日"])
+    assert personal_values(values).tolist() == [True, True, False, False]

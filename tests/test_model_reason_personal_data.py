@@ -191,3 +191,25 @@ def test_the_cli_refuses_it_in_one_line(
         assert "the reason contains a phone number" in err and "Nothing was changed" in err, err
         _no_number(err)
         assert reg.champion_version(client, DOMAIN) == "1"
+
+
+def test_the_cli_refuses_a_number_beside_a_name(
+    home: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`riskwarn rollback --reason 张三13812345678` (attack review 2026-12-07): the 三 of
+    the name was read as a digit, the 12-digit run was no phone and the reason went
+    into the audit log as typed. Refused now, nothing moves, nothing audited with it."""
+    from models import registry as reg
+    from riskwarn.cli import main
+
+    client, store, name = home["client"], home["store"], home["name"]
+    reg.promote(client, DOMAIN, "2", store=store, actor="bob", reason="r", force=True)
+    for reason in ("张三13812345678", "电话13812345678一直打不通"):
+        code = main(["rollback", DOMAIN, "--reason", reason])
+        err = capsys.readouterr().err
+        assert code != 0 and "the reason contains a phone number" in err, err
+        assert "13812345678" not in err
+        assert reg.champion_version(client, DOMAIN) == "2"
+    assert not store.audit_entries("model", name, ("rollback",))
+    refused = store.audit_entries("model", name, ("rollback_refused",))
+    assert len(refused) == 2 and "13812345678" not in str(refused), refused

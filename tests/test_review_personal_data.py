@@ -386,3 +386,70 @@ def test_every_invisible_format_character_is_ignored() -> None:
     for c in cf[:: max(1, len(cf) // 20)]:
         text = f"电话138{c}1234{c}5678。"
         assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == "电话[P]。"
+
+
+# ------------------------------------- numerals that are words (attack review 2026-12-07)
+
+# A phone or ID number right next to a Chinese numeral that is a word or part of a name
+# (张三, 一直, 一份) was read as one longer number (三13812345678: 12 digits) and passed
+# the refusal and the masking. Numerals are now read both as digits and as words.
+NEXT_TO_NUMERALS = [
+    ("联系张三13812345678核实", "联系张三[P]核实"),
+    ("王五13812345678", "王五[P]"),
+    ("李四13812345678", "李四[P]"),
+    ("电话13812345678一直打不通", "电话[P]一直打不通"),
+    ("当事人身份证110101199003074514一份", "当事人身份证[ID]一份"),
+    ("张三110101199003074514", "张三[ID]"),
+    ("张三0551-62345678", "张三[P]"),
+    # a number written in numerals beside a word's numeral
+    ("张三一三八一二三四五六七八", "张三[P]"),
+    ("电话一三八一二三四五六七八一直打不通", "电话[P]一直打不通"),
+]
+# what the folding was for: still found
+WRITTEN_IN_NUMERALS = [
+    ("一三八一二三四五六七八", "[P]"),
+    ("电话：一三八 一二三四 五六七八。", "电话：[P]。"),
+    ("138一二三四5678", "[P]"),
+]
+# ordinary reasons with numbers and numerals side by side (dates, amounts, counts, the
+# simulator's case, event, site and admin-unit ids): none is personal data
+ORDINARY_WITH_NUMERALS = [
+    "2023年3月5日第三次预警，金额12000元，一次性调解",
+    "二〇二三年三月五日、三月六日两次走访，一二三组共38人",
+    "第三次复核：MD202312190001已办结，MD202312190002一并处理",
+    "事件MD202312190001-003三方到场，第一5人、第二12人",
+    "站点DZ3408820004三天雨量125.5毫米，概率0.85一直偏高",
+    "社区340882001002一组、二组；乡镇340882001三个村",
+    "赔偿一万二千元，分三期，每期4000元，2024年1月15日前付清",
+    "三1380户受影响，五一假期后1390户回访",
+    "第十一次会议，二〇二四年一月十五日，到会三十一人",
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), NEXT_TO_NUMERALS + WRITTEN_IN_NUMERALS)
+def test_a_number_beside_a_numeral_is_found_and_masked(text: str, masked: str) -> None:
+    kind = "id_number" if "[ID]" in masked else "phone"
+    assert personal_data(text) == [kind]
+    assert mask_personal(text, {"phone": "[P]", "id_number": "[ID]"}) == masked
+
+
+@pytest.mark.parametrize("text", ORDINARY_WITH_NUMERALS)
+def test_ordinary_reasons_with_numerals_are_not_taken_for_personal_data(text: str) -> None:
+    assert personal_data(text) == []
+
+
+@pytest.mark.parametrize(("text", "masked"), NEXT_TO_NUMERALS[:5])
+def test_the_store_refuses_a_number_beside_a_name_and_the_page_masks_one(
+    store: Store, text: str, masked: str
+) -> None:
+    """Refused by the store (nothing recorded); one recorded before is shown masked."""
+    from dashboard.text import shown_reason
+
+    publish(store)
+    wid = warning_id_for(DOMAIN, "c000", ORIGIN)
+    with pytest.raises(PersonalDataError):
+        store.review_warning(wid, "accept", text, "alice", 1)
+    assert store.warning_reviews(wid).empty
+    shown = shown_reason(text, "en")
+    assert "13812345678" not in shown and "110101199003074514" not in shown, shown
+    assert "62345678" not in shown, shown

@@ -129,7 +129,9 @@ with tab_models:
     )
     serving = queries.serving_model(tracking_uri, url, domain)
     champ = serving["champion"] if serving["served"] else None
-    if serving["champion"] is None:
+    if serving["champion"] is None and serving.get("recorded"):  # deleted in MLflow
+        st.warning(t("champion_gone", lg, v=serving["recorded"]), icon=":material/block:")
+    elif serving["champion"] is None:
         st.info(t("no_champion", lg))
     elif champ is None:  # the alias scoring refuses: not named the champion
         st.warning(views.refused_words(serving, lg), icon=":material/block:")

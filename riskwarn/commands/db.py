@@ -51,7 +51,7 @@ def upgrade(url: str | None) -> None:
     riskwarn_reader exactly what docs/serving-store.md says."""
     import sqlalchemy as sa
 
-    from riskwarn.store.base import SchemaPermissionError
+    from riskwarn.store.base import SchemaPermissionError, UnknownRevisionError
 
     store = _store(url)
     folder = new_sqlite_folder(store.engine.url)
@@ -59,7 +59,7 @@ def upgrade(url: str | None) -> None:
         revision = store.upgrade(force=True)  # also re-applies the roles' grants (PostgreSQL)
     except sa.exc.OperationalError as exc:
         raise click.ClickException(f"cannot reach the store: {_one_line(exc.orig or exc)}") from exc
-    except SchemaPermissionError as exc:
+    except (SchemaPermissionError, UnknownRevisionError) as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
@@ -74,16 +74,24 @@ def current(url: str | None) -> None:
     """Print the store's schema revision and the newest one this version ships."""
     import sqlalchemy as sa
 
+    from riskwarn.store.base import UnknownRevisionError
+
     store = _store(url)
+    unknown = None
     try:
         revision = store.current_revision()
         head = store.head_revision()
+        store.known_revision()
     except sa.exc.OperationalError as exc:
         raise click.ClickException(f"cannot reach the store: {_one_line(exc.orig or exc)}") from exc
+    except UnknownRevisionError as exc:  # newer than this code: no upgrade helps
+        unknown = str(exc)
     finally:
         store.close()
-    state = "up to date" if revision == head else "needs `riskwarn db upgrade`"
-    click.echo(f"current: {revision or 'none (empty database)'}\nhead: {head}\n{state}")
+    click.echo(f"current: {revision or 'none (empty database)'}\nhead: {head}")
+    if unknown is not None:
+        raise click.ClickException(unknown)
+    click.echo("up to date" if revision == head else "needs `riskwarn db upgrade`")
 
 
 @db.command()

@@ -36,6 +36,18 @@ def history(table: str, record_id: str, source: str | None, as_json: bool) -> No
     except LakeError as exc:
         raise _fail(exc) from None
     if rows.empty:
+        from riskwarn.lake import layout
+
+        if not settings.lake_dir.is_dir():  # not "no record": there is nothing to look in
+            raise click.ClickException(
+                f"no lake at {settings.lake_dir} (RISKWARN_HOME={settings.home}): nothing "
+                "ingested in this home yet; `riskwarn ingest` fills it"
+            )
+        if not any(layout.table_dir(settings.lake_dir, table).glob("*")):
+            raise click.ClickException(
+                f"the lake at {settings.lake_dir} has no table {table} yet: nothing of it "
+                "ingested in this home"
+            )
         raise click.ClickException(f"no record {record_id!r} in {table} (within the kept history)")
     if as_json:
         click.echo(rows.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))

@@ -227,6 +227,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         try:
             rows = registry.versions(client, store, domain)
             pending = registry.pending_moves(store, registry.model_name(domain)) if rows else []
+            gone = registry.recorded_version_gone(client, store, registry.model_name(domain))
         except MlflowException as exc:
             raise registry_unreadable(uri, exc) from None
         finally:
@@ -239,7 +240,9 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         return
     served = next((r["version"] for r in rows if r["recorded"]), None)
     alias = next((r["version"] for r in rows if r["alias"]), None)
-    if served is None:
+    if served is None and gone is not None:  # deleted in MLflow behind riskwarn's back
+        click.echo(registry.gone_words(f"riskwarn-{domain}", gone))
+    elif served is None:
         click.echo(
             f"riskwarn-{domain}: no version recorded as champion by riskwarn: nothing serves"
         )

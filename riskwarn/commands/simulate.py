@@ -67,6 +67,10 @@ def simulate(
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise click.UsageError(f"--out {out} exists and is not a folder")
+    try:  # made before the run: /dev/null/x or a read-only place fails here, in one line
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"--out {out}: cannot create the folder: {exc.strerror}") from None
     show = (size == "city") if progress is None else progress
     t0 = time.perf_counter()
     if show:

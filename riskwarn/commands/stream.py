@@ -9,7 +9,11 @@ from typing import Any
 
 import click
 
-DEFAULT_SOURCE = "configs/sources/sim_sensor_readings.yaml"
+# the simulator's mapping, shipped in the repo (configs/sources): found from any folder
+# (a relative default was read from the working folder: a traceback outside the repo)
+_SOURCES = Path(__file__).resolve().parents[2] / "configs" / "sources"
+DEFAULT_SOURCE = str(_SOURCES / "sim_sensor_readings.yaml")
+DEFAULT_SENSORS_SOURCE = str(_SOURCES / "sim_sensors.yaml")
 
 
 def _status_path() -> Path:
@@ -23,7 +27,7 @@ def _status_path() -> Path:
     "--source",
     "source",
     default=DEFAULT_SOURCE,
-    show_default=True,
+    show_default="configs/sources/sim_sensor_readings.yaml of the repo",
     help="Mapping file of the readings' source.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -132,7 +136,7 @@ def stream(
         return
     from riskwarn.keys import pseudonym_key_for
     from riskwarn.settings import load_settings
-    from riskwarn.sources import load_mapping
+    from riskwarn.sources import MappingError, load_mapping
     from riskwarn.stream.auth import (
         CONSUMER_USER,
         client_credentials,
@@ -147,7 +151,10 @@ def stream(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = load_settings(mqtt_user=mqtt_user)
-    mapping = load_mapping(source)
+    try:
+        mapping = load_mapping(source)
+    except MappingError as exc:  # a missing or broken --source: one line
+        raise click.ClickException(f"--source: {exc}") from None
     user, password = client_credentials(settings, CONSUMER_USER)
     if user != CONSUMER_USER and user in read_passwords(settings.home):
         # every other account of riskwarn's passwords file is a gateway: it may not read
@@ -249,7 +256,11 @@ def _wait_for_broker(host: str, port: int, wait_s: float) -> None:
     type=float,
     help="Times real time (0: as fast as possible).",
 )
-@click.option("--sensors-source", default="configs/sources/sim_sensors.yaml", show_default=True)
+@click.option(
+    "--sensors-source",
+    default=DEFAULT_SENSORS_SOURCE,
+    show_default="configs/sources/sim_sensors.yaml of the repo",
+)
 @click.option(
     "--user",
     "gateway_user",
@@ -272,6 +283,7 @@ def replay(
     import pandas as pd
 
     from riskwarn.settings import load_settings
+    from riskwarn.sources import MappingError
     from riskwarn.stream.auth import BrokerRefused
     from riskwarn.stream.replay import PublishRefused, replay_sim
 
@@ -289,7 +301,7 @@ def replay(
             speed=speed,
             settings=load_settings(mqtt_gateway_user=gateway_user or o["user"]),
         )
-    except (BrokerRefused, PublishRefused) as exc:
+    except (BrokerRefused, PublishRefused, MappingError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"published {tally.published} readings (each acknowledged by the broker)")
     if tally.unrouted:

@@ -210,6 +210,9 @@ PERSONAL_MASK = "***"  # what a value holding a phone or ID number becomes in an
 # a value with fewer digits than this holds no phone or ID number (the shortest, a
 # landline 010-2345678, has 10): the detector runs only on the others
 _MIN_PERSONAL_DIGITS = 10
+# what counts as a digit for that: ASCII and full-width digits and the Chinese numerals
+# the detector reads as digits (a mobile written out: 一三八一二三四五六七八)
+_DIGIT_CHARS = "[0-9\uff10-\uff19〇一二三四五六七八九零○]"
 
 
 def personal_values(values: pd.Series) -> np.ndarray:
@@ -225,7 +228,7 @@ def personal_values(values: pd.Series) -> np.ndarray:
     if not len(uniq):
         return np.zeros(len(values), dtype=bool)
     text = pa.array([str(u) for u in uniq], type=pa.string())
-    digits = pc.count_substring_regex(text, "[0-9\uff10-\uff19]").to_numpy(zero_copy_only=False)
+    digits = pc.count_substring_regex(text, _DIGIT_CHARS).to_numpy(zero_copy_only=False)
     found = np.zeros(len(uniq), dtype=bool)
     for i in np.flatnonzero(digits >= _MIN_PERSONAL_DIGITS):
         found[i] = bool(personal_data(str(uniq[i])))

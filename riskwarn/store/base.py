@@ -49,6 +49,11 @@ class SchemaPermissionError(RuntimeError):
     """This database role may not create or change the schema (only the owner may)."""
 
 
+class UnknownRevisionError(RuntimeError):
+    """The store is at a schema revision this code does not ship: migrated by a newer
+    riskwarn (and the code rolled back since) or by hand. Nothing may migrate it."""
+
+
 def os_actor() -> str:
     """``os:<account>``: the operating-system account running this process, from its
     uid (not ``$USER``, which the caller sets): the audit actor of CLI commands that
@@ -197,7 +202,7 @@ class StoreBase:
         from alembic import command
 
         target = self.head_revision() if revision == "head" else revision
-        current = self.current_revision()
+        current = self.known_revision()
         if current == target and not force:
             return current
         database = self.engine.url.database
@@ -227,6 +232,28 @@ class StoreBase:
         with self._read() as conn:
             ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
             return ctx.get_current_revision()
+
+    def known_revision(self) -> str | None:
+        """:meth:`current_revision`, checked to be one this code ships; raises
+        :class:`UnknownRevisionError` (one line: what it means and what to do) when not."""
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
+
+        current = self.current_revision()
+        if current is None:
+            return None
+        script = ScriptDirectory.from_config(self._alembic_config())
+        try:
+            if script.get_revision(current) is not None:
+                return current
+        except CommandError:  # "Can't locate revision identified by ..."
+            pass
+        raise UnknownRevisionError(
+            f"the serving store is at schema revision {current!r}, which this version of "
+            f"riskwarn does not know (its newest is {script.get_current_head()!r}): it was "
+            "migrated by a newer riskwarn? Run that version, or restore a backup of the "
+            "store taken at this version's revision; nothing was changed"
+        )
 
     def head_revision(self) -> str | None:
         """The newest revision shipped with this package."""
