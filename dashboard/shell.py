@@ -522,6 +522,22 @@ def signed_out_navigation() -> Any:
     return st.navigation(pages, position="hidden")
 
 
+def _store_known(settings: Settings) -> bool:
+    """Whether the serving store is at a schema revision this code knows; if not, say so
+    on the page (en/zh) instead of a traceback: nothing may read or migrate such a store
+    (:class:`riskwarn.store.base.UnknownRevisionError`)."""
+    from riskwarn.store.base import UnknownRevisionError
+
+    try:
+        queries.store(settings.resolved_store_url)
+    except UnknownRevisionError as exc:
+        LOG.error("serving store at an unknown schema revision: %s", exc)
+        revision = getattr(exc, "revision", None) or "?"
+        st.error(t("store_unknown_revision", lang(), revision=revision))
+        return False
+    return True
+
+
 def main() -> None:
     """Entry point body: page config, sign-in, sidebar, then run the chosen page."""
     if st.session_state.get(LANG_KEY) not in LANGS:
@@ -539,6 +555,8 @@ def main() -> None:
     if lang() == "zh":
         st.html(ZH_CSS)
     settings = queries.settings()
+    if not _store_known(settings):
+        return
     user = current_user(settings)
     sidebar(user)
     emit_cookie()

@@ -55,6 +55,13 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "无法写入审计日志，暂不能登录，请联系管理员。",
         "en": "The audit log cannot be written, so sign-in is unavailable: ask an administrator.",
     },
+    "store_unknown_revision": {
+        "zh": "服务库的结构版本 {revision} 不是本版本 riskwarn 所能识别的（可能由更新版本的 riskwarn 升级过）。"
+        "页面不读取也不更改它：请运行与之匹配的 riskwarn 版本，或从备份恢复。",
+        "en": "The serving store is at schema revision {revision}, which this riskwarn does not "
+        "know (probably migrated by a newer riskwarn). The pages neither read nor change it: "
+        "run the matching riskwarn version or restore a backup.",
+    },
     "no_users": {
         "zh": "未找到用户文件 {path}。请运行 `riskwarn dashboard --demo-users` 生成演示账号。",
         "en": "No users file at {path}. Run `riskwarn dashboard --demo-users` for demo accounts.",

@@ -53,6 +53,8 @@ class UnknownRevisionError(RuntimeError):
     """The store is at a schema revision this code does not ship: migrated by a newer
     riskwarn (and the code rolled back since) or by hand. Nothing may migrate it."""
 
+    revision: str | None = None  # the store's revision, for pages that name it
+
 
 def os_actor() -> str:
     """``os:<account>``: the operating-system account running this process, from its
@@ -248,12 +250,14 @@ class StoreBase:
                 return current
         except CommandError:  # "Can't locate revision identified by ..."
             pass
-        raise UnknownRevisionError(
+        unknown = UnknownRevisionError(
             f"the serving store is at schema revision {current!r}, which this version of "
             f"riskwarn does not know (its newest is {script.get_current_head()!r}): it was "
             "migrated by a newer riskwarn? Run that version, or restore a backup of the "
             "store taken at this version's revision; nothing was changed"
         )
+        unknown.revision = current
+        raise unknown
 
     def head_revision(self) -> str | None:
         """The newest revision shipped with this package."""
