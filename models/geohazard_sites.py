@@ -428,15 +428,12 @@ def feature_params(config: SiteModelConfig) -> SiteFeatureParams:
     kinematics are missing"). The daily domain keeps the features' default (24 h)."""
     from riskwarn.sensor_rules import HealthRules
 
-    extra: dict[str, float] = {}
-    if config.step_hours < 24:
-        extra["dead_after_hours"] = HealthRules().dead_after_hours
-    return SiteFeatureParams(
-        step_hours=config.step_hours,
-        tz=config.tz,
-        horizon_hours=config.horizon_hours,
-        **extra,
+    params = SiteFeatureParams(
+        step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
     )
+    if config.step_hours < 24:
+        params = replace(params, dead_after_hours=HealthRules().dead_after_hours)
+    return params
 
 
 @functools.lru_cache(maxsize=32)  # per domain and zone: the stream asks per site
