@@ -154,8 +154,9 @@ KINEMATIC_INPUTS = (
         # local midnights from 21 May (g1 silent ~17 h) to 19 June (silent ~29 days), all
         # inside the 35-day read, so the look-back alone keeps its last velocity
         ("geohazard", pd.date_range("2024-05-20T16:00Z", "2024-06-19T16:00Z", freq="1D")),
-        # hourly across the dead-sensor time (g1's last reading ends 2024-05-20T23:10Z)
-        ("geohazard_hourly", pd.date_range("2024-05-21T12:00Z", "2024-05-22T06:00Z", freq="1h")),
+        # hourly across the dead-sensor time (g1's last reading ends 2024-05-20T23:10Z):
+        # silent 0.8 h to 31 h, across the rules' 6 h and the features' old 24 h
+        ("geohazard_hourly", pd.date_range("2024-05-21T00:00Z", "2024-05-22T06:00Z", freq="1h")),
     ],
 )
 def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
@@ -169,20 +170,39 @@ def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
     dead-sensor time (``SiteFeatureParams.dead_after_hours``, the ``dead_sensor_flag``'s)
     has no velocity, acceleration, inverse velocity or Fukuzono time, identically in
     training and serving; up to that time it keeps them. Fails on the old code (g1's
-    velocity present at every origin of both frames)."""
+    velocity present at every origin of both frames).
+
+    Review finding (h-dead6): the hourly domain's dead-sensor time was the features' 24 h
+    while the rules drop a silent sensor's level after 6 h (``HealthRules.dead_after_hours``);
+    between the two the model read the failure's last velocity (204-493 mm/day on the
+    simulated city) where the rules said nothing, and hourly served blue lost to them.
+    The hourly domain's time is now the rules' (through ``feature_params``, the one
+    function training, backtests and serving build their parameters with); the daily
+    domain keeps 24 h. Fails on the old code (hourly: 24 h, g1's velocity present while
+    silent 6-24 h)."""
+    from features.sensor_readings import SiteFeatureParams
     from models.geohazard_sites import feature_params, site_config
+    from riskwarn.sensor_rules import HealthRules
 
     sites, sensors, readings = _city()
     no_events = pd.DataFrame(
         {"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"), "site_id": []}
     )
     dom = domains.get(domain)
-    dead_after = pd.Timedelta(hours=feature_params(site_config(domain, tz=TZ)).dead_after_hours)
+    hours = feature_params(site_config(domain, tz=TZ)).dead_after_hours
+    rules_hours = HealthRules().dead_after_hours
+    want = rules_hours if dom.step_hours < 24 else SiteFeatureParams().dead_after_hours
+    assert hours == want, (domain, hours, want)
+    dead_after = pd.Timedelta(hours=hours)
     train = site_frame(dom, readings, sensors, sites, no_events, origins, TZ, with_rules=True)
     g1 = readings.loc[readings["sensor_id"] == "g1", "observed_at"]
     last_end = g1.max() + pd.Timedelta(nanoseconds=1)  # instantaneous: visible 1 ns after
     dead = origins - last_end > dead_after
     assert dead.any() and (~dead).any()
+    silent = (origins - last_end) / pd.Timedelta(hours=1)
+    if dom.step_hours < 24:  # the origins silent 6-24 h are dead, as the rules count them
+        gap = (silent > rules_hours) & (silent <= 24.0)
+        assert gap.any() and dead[gap].all(), silent[gap & ~dead]
     for o, is_dead in zip(origins, dead, strict=True):
         window = readings.loc[
             (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
