@@ -81,3 +81,34 @@ def test_stream_ack_says_it_in_one_line(
     assert main(["stream", "ack", "w-1", "--by", "duty-1"]) == 2
     _one_error_line(capsys.readouterr().err)
     assert _revision(url) == "0017_future"
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [("en", "schema revision 0017_future"), ("zh", "结构版本 0017_future")],
+)
+def test_the_dashboard_says_it_instead_of_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str, words: str
+) -> None:
+    """Every page opened the store through an upgrade: an unknown revision was an
+    exception on the page. Now the page says what it means (en/zh) and reads nothing."""
+    pytest.importorskip("streamlit")
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.auth import users_file_path, write_demo_users
+    from testkit.dashboard_server import use_dashboard_env
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    _at_future(url)
+    write_demo_users(users_file_path(tmp_path), "pw")
+    use_dashboard_env(monkeypatch, tmp_path, url)
+    st.cache_resource.clear()
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(str(e.value) for e in at.error)
+    assert words in shown, shown
+    assert _revision(url) == "0017_future"
