@@ -1020,6 +1020,8 @@ class StreamConsumer:
             + len(self.replay_sites),
             "sensors": len(self.state),
             "sensors_forgotten": self.state.forgotten,  # silent past the rules' history
+            # sites never published: not an id the store can hold (Publisher.usable)
+            "sites_refused": len(self.publisher.refused),
             # in force now (as the dashboard judges them); expired ones carried apart
             "warned_sites": warned,
             "warned_sites_expired": warned_expired,
