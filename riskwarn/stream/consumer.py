@@ -694,6 +694,7 @@ class StreamConsumer:
             as_of=now,
             batch_id=f"mqtt:{now:%Y%m%dT%H%M%S.%f}",
             pseudonym_key=self.cfg.pseudonym_key,
+            clock_skew_s=self.cfg.clock_skew_s,
         )
         acc = mb.batch.accepted
         self.seq += 1

@@ -22,7 +22,7 @@ import logging
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -143,8 +143,15 @@ def validate_messages(
     as_of: datetime,
     batch_id: str,
     pseudonym_key: str = "",
+    clock_skew_s: float = 0.0,
 ) -> MicroBatch:
     """Validate a micro-batch of messages with batch ingest's rules.
+
+    ``as_of`` is the consumer's clock; a reading up to ``clock_skew_s`` seconds after it
+    is not in the future (a device clock a little ahead of the server's: the consumer's
+    :data:`riskwarn.stream.runtime.CLOCK_SKEW_S`), one later is quarantined
+    ``future_timestamp:observed_at`` as a file's would be. The reading keeps its own time
+    (its record id carries it, as in the source's extract).
 
     Messages that are not readings (not JSON, wrong types, wrong topic ...) are
     quarantined here with their reason; the rest go through
@@ -177,7 +184,7 @@ def validate_messages(
         mapping,
         iter([chunk]),
         pseudonym_key=pseudonym_key,
-        as_of=as_of,
+        as_of=as_of + timedelta(seconds=clock_skew_s),
         batch_id=batch_id,
         file_name="mqtt",
         messages=[],
@@ -248,6 +255,7 @@ def validate_guarded(
     as_of: datetime,
     batch_id: str,
     pseudonym_key: str = "",
+    clock_skew_s: float = 0.0,
 ) -> MicroBatch:
     """:func:`validate_messages`, but no message can make it raise: when a micro-batch's
     validation raises, its halves are validated apart (again and again), and a single
@@ -257,7 +265,12 @@ def validate_guarded(
     every quarantined message (one interval_s of 1e20 stopped the consumer before, and
     the readings after it were never stored). The halves are validated as batches of
     their own: a duplicate or spike rule sees the neighbours in its half only."""
-    kw: dict[str, Any] = {"as_of": as_of, "batch_id": batch_id, "pseudonym_key": pseudonym_key}
+    kw: dict[str, Any] = {
+        "as_of": as_of,
+        "batch_id": batch_id,
+        "pseudonym_key": pseudonym_key,
+        "clock_skew_s": clock_skew_s,
+    }
     try:
         return validate_messages(mapping, messages, **kw)
     except Exception as exc:
