@@ -65,6 +65,8 @@ class StreamConfig:
     # a reading this far after the consumer's clock is accepted (device clock ahead),
     # one later is quarantined future_timestamp:observed_at (docs/streaming.md)
     clock_skew_s: float = CLOCK_SKEW_S
+    # the lake's sensors register (sensor -> site) is read again this often
+    register_reload_s: float = 600.0
 
 
 @dataclass

@@ -125,6 +125,36 @@ def _problem_rows(
     return q
 
 
+def register_sites(sensors: pd.DataFrame, source: str = "") -> dict[str, str | None]:
+    """sensor id -> site id (None: registered without a site) of the lake's ``sensors``
+    register (``record_id``, ``site_id``, ``source``), the table the site model places
+    sensors by; a sensor registered by several sources: ``source``'s row."""
+    if sensors is None or sensors.empty or "record_id" not in sensors:
+        return {}
+    rows = sensors
+    if "source" in rows and source:  # the consumer's own source last: its row wins
+        rows = rows.assign(_own=(rows["source"] == source)).sort_values("_own", kind="stable")
+    out: dict[str, str | None] = {}
+    for sid, site in zip(rows["record_id"], rows["site_id"], strict=True):
+        out[str(sid)] = None if site is None or pd.isna(site) or site == "" else str(site)
+    return out
+
+
+def site_mismatch(
+    register: dict[str, str | None] | None, sensor: str, site: str | None
+) -> PayloadProblem | None:
+    """The quarantine problem of a topic naming ``site`` for a registered ``sensor`` the
+    register places elsewhere (an unregistered sensor: None, its topic's site is used)."""
+    if not register or sensor not in register or register[sensor] == site:
+        return None
+    placed = register[sensor]
+    return PayloadProblem(
+        "site_mismatch",
+        f"the topic names site {site or '_'!r}; the sensors register places this sensor at "
+        f"{placed or 'no site'!r}",
+    )
+
+
 @dataclass
 class MicroBatch:
     """A validated micro-batch: the batch (accepted + quarantine) and, per accepted row,
@@ -144,8 +174,15 @@ def validate_messages(
     batch_id: str,
     pseudonym_key: str = "",
     clock_skew_s: float = 0.0,
+    register: dict[str, str | None] | None = None,
 ) -> MicroBatch:
     """Validate a micro-batch of messages with batch ingest's rules.
+
+    ``register``: sensor -> site of the lake's ``sensors`` table (:func:`register_sites`):
+    a registered sensor's message whose topic names another site (or ``_`` for a
+    registered site) is quarantined ``site_mismatch``: the register is the one source of
+    a registered sensor's site (the site model places it there too); an unregistered
+    sensor is placed by its topic.
 
     ``as_of`` is the consumer's clock; a reading up to ``clock_skew_s`` seconds after it
     is not in the future (a device clock a little ahead of the server's: the consumer's
@@ -167,6 +204,9 @@ def validate_messages(
                 raise PayloadProblem(
                     "wrong_source", f"topic of source {where.source!r}, not {mapping.name!r}"
                 )
+            wrong_site = site_mismatch(register, where.sensor_id, where.site_id)
+            if wrong_site is not None:
+                raise wrong_site
         except PayloadProblem as p:
             bad.append((m, p))
             continue
@@ -256,6 +296,7 @@ def validate_guarded(
     batch_id: str,
     pseudonym_key: str = "",
     clock_skew_s: float = 0.0,
+    register: dict[str, str | None] | None = None,
 ) -> MicroBatch:
     """:func:`validate_messages`, but no message can make it raise: when a micro-batch's
     validation raises, its halves are validated apart (again and again), and a single
@@ -270,6 +311,7 @@ def validate_guarded(
         "batch_id": batch_id,
         "pseudonym_key": pseudonym_key,
         "clock_skew_s": clock_skew_s,
+        "register": register,
     }
     try:
         return validate_messages(mapping, messages, **kw)
