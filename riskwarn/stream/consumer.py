@@ -744,16 +744,19 @@ class StreamConsumer:
             with self.lock:
                 self.unevaluated += 1
             self.handoffs.put(Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
-        written = self._retry(
-            "lake write",
-            lambda: write_batch(
-                self.cfg.lake_dir,
-                mb.batch,
-                self.cfg.mapping.partition,
-                ids_carry_time=self.cfg.mapping.ids_carry_time,
-            ),
-            "lake_retries",
-        )
+        written = {"new": 0}
+        for step in mb.writes:  # a later version of a record: after the earlier one
+            got = self._retry(
+                "lake write",
+                lambda step=step: write_batch(
+                    self.cfg.lake_dir,
+                    step,
+                    self.cfg.mapping.partition,
+                    ids_carry_time=self.cfg.mapping.ids_carry_time,
+                ),
+                "lake_retries",
+            )
+            written["new"] += got["new"]
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)
