@@ -250,7 +250,9 @@ def test_malformed_storm_is_quarantined_with_reasons(settings: Any, broker: Brok
     from riskwarn.stream.payload import encode, topic_for
 
     good = _steady(30)
-    future = datetime.now(UTC) + timedelta(days=400)
+    # whole seconds, as the source's times (a fraction is finer_than_source)
+    now = datetime.now(UTC).replace(microsecond=0)
+    future = now + timedelta(days=400)
     with Running(_consumer(settings, broker)) as c:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         gateway = broker.login("gateway")
@@ -275,7 +277,7 @@ def test_malformed_storm_is_quarantined_with_reasons(settings: Any, broker: Brok
             encode(
                 {
                     "sensor_id": "G0",
-                    "observed_at": datetime.now(UTC) - timedelta(hours=1),
+                    "observed_at": now - timedelta(hours=1),
                     "interval_s": 600,
                     "quantity": "temperature",
                     "value": 1.0,
@@ -284,7 +286,7 @@ def test_malformed_storm_is_quarantined_with_reasons(settings: Any, broker: Brok
             encode(
                 {
                     "sensor_id": "G0",
-                    "observed_at": datetime.now(UTC) - timedelta(hours=1),
+                    "observed_at": now - timedelta(hours=1),
                     "interval_s": -5,
                     "quantity": "displacement_mm",
                     "value": 1.0,

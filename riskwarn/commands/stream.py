@@ -103,6 +103,14 @@ def _status_path() -> Path:
     help="After a restart, evaluate again at most this many hours of steps per site.",
 )
 @click.option(
+    "--clock-skew-s",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Accept a reading whose time is at most this many seconds after the consumer's "
+    "clock (a device clock ahead); later ones are quarantined future_timestamp.",
+)
+@click.option(
     "--no-model", is_flag=True, help="Sensor rules only (do not load the champion site model)."
 )
 @click.option("--status", is_flag=True, help="Print the running consumer's status in one line.")
@@ -122,6 +130,7 @@ def stream(
     confirm_steps: int,
     model_every_s: float,
     replay_max_hours: float,
+    clock_skew_s: float,
     no_model: bool,
     status: bool,
 ) -> None:
@@ -193,6 +202,7 @@ def stream(
         mlflow_uri=None if no_model else settings.resolved_mlflow_uri,
         model_every_s=model_every_s,
         replay_max_hours=replay_max_hours,
+        clock_skew_s=clock_skew_s,
         tz=settings.display_tz,
     )
     from riskwarn.stream.lock import AlreadyRunning, StoreTaken

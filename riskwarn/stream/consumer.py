@@ -180,6 +180,16 @@ class StreamConsumer:
         self.replay_total = 0
         self.replay_seen: set[str] = set()
         self.replay_failure = ""
+        # sensor -> site of the lake's sensors register: the one source of a registered
+        # sensor's site (a topic naming another is quarantined site_mismatch); read at
+        # start and every cfg.register_reload_s, applied to the state by the evaluation
+        # thread (register_seen: the version it applied)
+        self.register: dict[str, str | None] = {}
+        self.register_version = 0
+        self.register_seen = 0
+        self.register_read_at = 0.0
+        self._read_register()
+        self.register_seen = self.register_version
         self._warm_up()
         # (data time ns, sent time) of the site's recent readings that carried a send time:
         # a change at step end T is timed from the first reading of T or later to arrive
@@ -207,6 +217,35 @@ class StreamConsumer:
 
     # -- state across restarts ---------------------------------------------------------
 
+    def _read_register(self) -> None:
+        """Read the sensors register (sensor -> site) from the lake; on failure keep the
+        one read before (logged), tried again at the next reload."""
+        from riskwarn import lake
+        from riskwarn.stream.validate import register_sites
+
+        self.register_read_at = time.monotonic()
+        try:
+            got = lake.read_table(
+                self.cfg.lake_dir, "sensors", columns=["record_id", "site_id", "source"]
+            )
+        except Exception as exc:  # an unreadable lake: the stream goes on with the old one
+            log.error(
+                "cannot read the sensors register (%s); keeping the one read before", describe(exc)
+            )
+            return
+        register = register_sites(got, self.cfg.mapping.name)
+        if register != self.register:
+            self.register = register
+            self.register_version += 1
+
+    def _placed(self, sites: dict[str, str]) -> dict[str, str]:
+        """``sites`` (sensor -> site) with each registered sensor at the register's site
+        (out of it when registered without a site): the saved map of an older consumer
+        may bind a sensor to the site of a wrong topic."""
+        reg = self.register
+        out = {sid: reg.get(sid, site) for sid, site in sites.items()}
+        return {sid: site for sid, site in out.items() if site is not None}
+
     def _save_sites(self) -> None:
         """Remember which site each sensor belongs to (the topics say; the lake does not):
         every mapping known, the state's and the saved file's. The state holds only the
@@ -214,7 +253,7 @@ class StreamConsumer:
         its map alone would drop a sensor quiet for longer than that from the file, and
         after the next restart its stored readings would not be read (not in the replay,
         24 h of new readings before it counts again). Nothing is removed from the map."""
-        sites = {**self.known_sites, **self.state.sites_map()}
+        sites = self._placed({**self.known_sites, **self.state.sites_map()})
         try:
             write_durably(self.sites_path, json.dumps(sites))
         except OSError as exc:  # full disk: kept in memory, written with a later batch
@@ -230,7 +269,7 @@ class StreamConsumer:
         evaluation thread (:meth:`_replay`, before any new reading): a change evaluated
         but not published before a crash is published now, once, with its own step time,
         even when readings of later steps are in the lake too."""
-        sites = self.stored_sites = load_sites(self.sites_path)
+        sites = self.stored_sites = self._placed(load_sites(self.sites_path))
         self.known_sites = dict(sites)  # kept in the map even when not warmed up
         if not sites:
             return
@@ -606,6 +645,8 @@ class StreamConsumer:
                     self.process(batch)
                 if self.model is not None:
                     self.model.maybe_load(sorted(self.known_sites))
+                if time.monotonic() - self.register_read_at > self.cfg.register_reload_s:
+                    self._read_register()
                 self._write_status()
         except Stopped as what:
             log.warning("stopped while the %s failed; the broker keeps what was not written", what)
@@ -694,6 +735,8 @@ class StreamConsumer:
             as_of=now,
             batch_id=f"mqtt:{now:%Y%m%dT%H%M%S.%f}",
             pseudonym_key=self.cfg.pseudonym_key,
+            clock_skew_s=self.cfg.clock_skew_s,
+            register=self.register,
         )
         acc = mb.batch.accepted
         self.seq += 1
@@ -701,16 +744,19 @@ class StreamConsumer:
             with self.lock:
                 self.unevaluated += 1
             self.handoffs.put(Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
-        written = self._retry(
-            "lake write",
-            lambda: write_batch(
-                self.cfg.lake_dir,
-                mb.batch,
-                self.cfg.mapping.partition,
-                ids_carry_time=self.cfg.mapping.ids_carry_time,
-            ),
-            "lake_retries",
-        )
+        written = {"new": 0}
+        for step in mb.writes:  # a later version of a record: after the earlier one
+            got = self._retry(
+                "lake write",
+                lambda step=step: write_batch(
+                    self.cfg.lake_dir,
+                    step,
+                    self.cfg.mapping.partition,
+                    ids_carry_time=self.cfg.mapping.ids_carry_time,
+                ),
+                "lake_retries",
+            )
+            written["new"] += got["new"]
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)
@@ -767,6 +813,9 @@ class StreamConsumer:
                     self.unevaluated -= len(got)
 
     def _add(self, h: Handoff) -> set[str]:
+        if self.register_seen != self.register_version:  # a new register: re-place sensors
+            self.register_seen = self.register_version
+            self.state.rebind(self.register)
         acc = h.accepted
         if self.model is not None:  # every quantity: the model reads rain, health, ...
             self.model.add(acc, h.sites)
@@ -1020,6 +1069,8 @@ class StreamConsumer:
             + len(self.replay_sites),
             "sensors": len(self.state),
             "sensors_forgotten": self.state.forgotten,  # silent past the rules' history
+            # sites never published: not an id the store can hold (Publisher.usable)
+            "sites_refused": len(self.publisher.refused),
             # in force now (as the dashboard judges them); expired ones carried apart
             "warned_sites": warned,
             "warned_sites_expired": warned_expired,

@@ -4,7 +4,12 @@ One topic per sensor, under its site::
 
     riskwarn/v1/readings/<source>/<site_id>/<sensor_id>
 
-(``_`` for a sensor without a site, e.g. an area rain gauge). The payload is one JSON
+(``_`` for a sensor without a site, e.g. an area rain gauge). A site level is an id as
+the lake's ids are (:data:`SITE_ID_FORMAT`, the default id format of ingestion: ASCII
+letters and digits, then also ``_ . : -``) and neither level is longer than
+:data:`MAX_ID_CHARS` (the serving store's ``unit_id``): any other topic is quarantined
+``bad_topic`` (before 2026-12-07 a 200-character site level was accepted, and every
+publish of the stream's snapshot then failed on PostgreSQL). The payload is one JSON
 object with the fields of the ``sensor_readings`` contract (``riskwarn contracts``):
 ``sensor_id``, ``observed_at`` (ISO 8601 with its UTC offset), ``interval_s``,
 ``quantity``, ``value``, ``quality``; optionally ``sent_at`` (the device's send time,
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,10 +33,33 @@ QOS = 1
 FIELDS = ("sensor_id", "observed_at", "interval_s", "quantity", "value", "quality")
 REQUIRED = ("sensor_id", "observed_at", "quantity")
 MAX_PAYLOAD_BYTES = 4096
+# the longest site or sensor id a topic may carry: the serving store's forecasts.unit_id
+# and warnings.unit_id are String(128) (riskwarn/store/models.py; tested equal)
+MAX_ID_CHARS = 128
+# a site level's id format: ingestion's default id format (riskwarn.sources.DEFAULT_ID_FORMAT,
+# the format of the lake's hazard_sites ids) without "/" (a topic separator); a sensor's
+# own id is checked by its source's record id format (bad_record_id), like a file's
+SITE_ID_FORMAT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
+
+
+def topic_id_problem(site_id: str | None, sensor_id: str) -> str | None:
+    """Why a topic's site or sensor level cannot be an id (one line), or None."""
+    for what, part in (("site", site_id), ("sensor", sensor_id)):
+        if part is not None and len(part) > MAX_ID_CHARS:
+            return f"{what} id of {len(part)} characters (at most {MAX_ID_CHARS})"
+    if site_id is not None and not SITE_ID_FORMAT.fullmatch(site_id):
+        return (
+            "site id is not an id (ASCII letters and digits, then also _ . : -; "
+            f"{len(site_id)} characters)"
+        )
+    return None
 
 
 def topic_for(source: str, site_id: str | None, sensor_id: str) -> str:
-    """The topic of one sensor's readings."""
+    """The topic of one sensor's readings (ValueError if a level cannot be one)."""
+    problem = topic_id_problem(None if site_id in (None, "", NO_SITE) else site_id, sensor_id)
+    if problem is not None:
+        raise ValueError(problem)
     for part in (source, site_id or NO_SITE, sensor_id):
         if not part or any(c in part for c in "/+#") or "\x00" in part:
             raise ValueError(f"{part!r} cannot be a topic level")
@@ -100,6 +129,9 @@ def decode(topic: str, payload: bytes) -> tuple[Topic, dict[str, Any]]:
         raise PayloadProblem(
             "bad_topic", f"topic {topic[:200]!r} is not {TOPIC_ROOT}/<source>/<site>/<sensor>"
         )
+    problem = topic_id_problem(where.site_id, where.sensor_id)
+    if problem is not None:
+        raise PayloadProblem("bad_topic", problem)
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise PayloadProblem(
             "payload_too_large", f"payload of {len(payload)} bytes (max {MAX_PAYLOAD_BYTES})"

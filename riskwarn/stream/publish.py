@@ -65,6 +65,7 @@ resolution) was recorded as withdrawn while its contacts got the "ended" message
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,10 @@ import pandas as pd
 
 from riskwarn import warnings as rw
 from riskwarn.store import Store
+from riskwarn.stream.payload import topic_id_problem
 from riskwarn.stream.state import SiteLevel
+
+log = logging.getLogger(__name__)
 
 DOMAIN = "geohazard_stream"
 HORIZON_HOURS = 24.0
@@ -142,6 +146,8 @@ class Publisher:
         # site -> the served warning row (from the store at start: a restart carries on)
         self.served: dict[str, dict[str, Any]] = {}
         self.sites: set[str] = set()
+        # site -> why it is never published (:meth:`usable`; logged once each)
+        self.refused: dict[str, str] = {}
         self.model_label: str | None = None  # the site model serving beside the rules
         self.last_status: str | None = None  # the store's answer to the last publish
         # site -> (episode start, step end that ended it) of its last ended warning: a
@@ -191,6 +197,24 @@ class Publisher:
             for t in ends.get(str(row["warning_id"]), ()):
                 end = max(end, event_time(t))
             self.ended[site] = (_episode_start(row), end)
+
+    def usable(self, levels: Mapping[str, SiteLevel]) -> dict[str, SiteLevel]:
+        """``levels`` without the sites that cannot be a unit of the store (module doc:
+        too long, or not an id); each refused site is logged once, by its length."""
+        out: dict[str, SiteLevel] = {}
+        for site, lv in levels.items():
+            problem = site_problem(site)
+            if problem is None:
+                out[site] = lv
+            elif site not in self.refused:
+                self.refused[site] = problem
+                log.error(
+                    "site %r...: %s; never published (its readings are stored, the other "
+                    "sites are published)",
+                    str(site)[:16],
+                    problem,
+                )
+        return out
 
     def judged(self, levels: Mapping[str, SiteLevel]) -> None:
         """The round of ``levels`` is handled (published, or no change): its steps are the
@@ -284,9 +308,10 @@ class Publisher:
 
     def changes(self, levels: dict[str, SiteLevel]) -> list[LevelChange]:
         """Level changes of the evaluated sites against the served snapshot, each judged
-        at its step's event time (:meth:`current`: an expired warning is no level)."""
+        at its step's event time (:meth:`current`: an expired warning is no level); a site
+        that cannot be published (:meth:`usable`) has none."""
         out = []
-        for site, lv in sorted(levels.items()):
+        for site, lv in sorted(self.usable(levels).items()):
             if self.stale(site, lv.observed_to):
                 continue  # older than the warning's own data: changes nothing of it
             old = self.current(site, lv.observed_to)
@@ -307,7 +332,7 @@ class Publisher:
         warning was refreshed only when some site's level changed, and a city where
         nothing changed for 24 h showed a site still evaluated at red as expired. At most
         one such round per :data:`REFRESH_BEFORE` of event time while levels hold."""
-        for site, lv in levels.items():
+        for site, lv in self.usable(levels).items():
             row = self.current(site, lv.observed_to)
             if (
                 row is None
@@ -371,8 +396,11 @@ class Publisher:
         store serves it only if it is not older than the served run ('superseded'
         otherwise, :attr:`last_status`). A round without changes is published when
         :meth:`due_refresh` says a held warning needs new times. Raises what the store
-        raises (the caller retries)."""
-        if not changes and not self.due_refresh(levels):
+        raises (the caller retries). A site that cannot be a unit of the store is left
+        out, with its changes (:meth:`usable`)."""
+        levels = self.usable(levels)
+        changes = [c for c in changes if c.site_id in levels]
+        if not levels or (not changes and not self.due_refresh(levels)):
             self.judged(levels)
             return None
         origin = max(event_time(lv.observed_to) for lv in levels.values())
@@ -400,7 +428,7 @@ class Publisher:
                 served[site] = self._warning_row(
                     lv, served[site]["warning_id"], served[site]["valid_from"]
                 )
-        sites = sorted(self.sites | set(levels) | set(served))
+        sites = sorted(s for s in self.sites | set(levels) | set(served) if site_problem(s) is None)
         # a site's score at the run's origin is its warning's level only while that is in
         # force there: an expired warning carried in the snapshot (a replay's) is no level
         score = {
@@ -473,6 +501,13 @@ class Publisher:
         self.sites = set(sites)
         self.judged(levels)
         return run_id
+
+
+def site_problem(site: Any) -> str | None:
+    """Why ``site`` cannot be a unit of the stream's snapshot (one line), or None."""
+    if not isinstance(site, str) or not site:
+        return "not a site id"
+    return topic_id_problem(site, "-")
 
 
 def _episode_start(row: Mapping[str, Any]) -> pd.Timestamp:

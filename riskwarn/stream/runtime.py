@@ -15,6 +15,14 @@ import pandas as pd
 from riskwarn.sources import SourceMapping
 from riskwarn.stream.publish import LevelChange
 
+# how far a streamed reading's observed_at may be after the consumer's clock (a device or
+# gateway clock running ahead; NTP keeps both within seconds, a gateway without it drifts
+# minutes): accepted with its own time. Further ahead: quarantined future_timestamp. Before
+# 2026-12-07 no tolerance (the mapping's max_future_hours, 0): a reading 30 s ahead was
+# quarantined. The nowcast at origin T reads observed_at < T only (serving_frames.
+# read_recent_readings), the stream evaluates a step from readings before its end.
+CLOCK_SKEW_S = 300.0
+
 
 @dataclass
 class StreamConfig:
@@ -54,6 +62,11 @@ class StreamConfig:
     # after a restart, the steps after each site's cursor are evaluated again from the
     # lake, at most this many hours before its newest complete step
     replay_max_hours: float = 168.0
+    # a reading this far after the consumer's clock is accepted (device clock ahead),
+    # one later is quarantined future_timestamp:observed_at (docs/streaming.md)
+    clock_skew_s: float = CLOCK_SKEW_S
+    # the lake's sensors register (sensor -> site) is read again this often
+    register_reload_s: float = 600.0
 
 
 @dataclass

@@ -150,6 +150,7 @@ class SensorStates:
         )
         self.min_gap_ns = int(self.health.expected_interval_s * 1e9 / 2)
         self.sensors: dict[str, SensorState] = {}
+        self.rebound: set[str] = set()  # unregistered sensors seen under another site (logged)
         self.by_site: dict[str, list[str]] = {}  # site -> its sensor ids
         self.site_levels: dict[str, SiteLevel] = {}
         self.clock = clock
@@ -218,6 +219,22 @@ class SensorStates:
             if not math.isfinite(v):  # missing, or an infinite value stored by a batch file
                 continue
             st = self.sensors.get(sid)
+            # an unregistered sensor under another site's topic (a registered one is
+            # quarantined site_mismatch, riskwarn.stream.validate): the first site holds
+            if (
+                st is not None
+                and sid in sites
+                and sites[sid] != st.site_id
+                and sid not in self.rebound
+            ):
+                self.rebound.add(sid)
+                log.warning(
+                    "unregistered sensor %s: a topic names site %s, it stays at site %s "
+                    "(the first topic's; register it in the lake's sensors to place it)",
+                    sid,
+                    sites[sid] or "_",
+                    st.site_id,
+                )
             if st is None:
                 site = sites.get(sid)
                 if site is None:
@@ -247,6 +264,37 @@ class SensorStates:
             self.checked_step = _step_of(self.newest_ns)
             self.forget_silent()
         return touched
+
+    def rebind(self, register: Mapping[str, str | None]) -> list[str]:
+        """Move each sensor the register (sensor -> site, the lake's ``sensors``) places
+        at another site than the state holds it at (a binding from an older consumer's
+        topic, or a sensor registered again elsewhere): to the register's site with its
+        readings, or out of the state if the register gives it no site. An unregistered
+        sensor keeps the site of the first topic it was seen on. Returns the sensors
+        moved (logged)."""
+        moved = []
+        for sid, st in list(self.sensors.items()):
+            if sid not in register or register[sid] == st.site_id:
+                continue
+            ids = self.by_site.get(st.site_id, [])
+            if sid in ids:
+                ids.remove(sid)
+            if not ids:
+                self.by_site.pop(st.site_id, None)
+            site = register[sid]
+            if site is None:
+                del self.sensors[sid]
+            else:
+                st.site_id = site
+                self.by_site.setdefault(site, []).append(sid)
+            moved.append(sid)
+        if moved:
+            log.warning(
+                "%d sensor(s) moved to the site the sensors register gives them: %s",
+                len(moved),
+                ", ".join(moved[:20]),
+            )
+        return moved
 
     def forget_silent(self) -> list[str]:
         """Drop the sensors whose newest reading is older than the stream's newest by more

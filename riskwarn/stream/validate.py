@@ -21,8 +21,8 @@ import json
 import logging
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -125,6 +125,88 @@ def _problem_rows(
     return q
 
 
+def finer_than_source(mapping: SourceMapping, observed_at: Any) -> PayloadProblem | None:
+    """The quarantine problem of a time the source's time format cannot hold (a fraction
+    of a second where its format has whole seconds): its record id and extract would
+    carry the time cut, and two readings of one sensor within that second would share
+    one id (the later one a silent correction of the earlier). A file's time with a
+    fraction is quarantined too (unparseable for that format). None: it holds it."""
+    rule = mapping.columns.get("observed_at")
+    if rule is None or not rule.formats:
+        return None
+    fmt = rule.formats[0]
+    try:
+        t = datetime.fromisoformat(str(observed_at))
+        if t.microsecond == 0 and "%S" in fmt:
+            return None  # whole seconds in a format with seconds: the usual case, fast
+        t = t.astimezone(ZoneInfo(mapping.timezone))
+        back = datetime.strptime(t.strftime(fmt), fmt)
+    except (ValueError, OverflowError):  # out of range: the batch rules' reason
+        return None
+    if back == t.replace(tzinfo=None):
+        return None
+    return PayloadProblem(
+        "finer_than_source",
+        f"observed_at is finer than the source's times ({fmt!r}, e.g. a fraction of a "
+        "second): stored cut, it would share its record id with another reading of that "
+        "second",
+    )
+
+
+def _generations(mapping: SourceMapping, rows: list[dict[str, str]]) -> list[int]:
+    """Per raw row (arrival order), the version of its record it is: 0 for the first,
+    +1 each time the record's content changes from its previous row (an exact repeat is
+    the same version: a duplicate). [] when the source has no id columns."""
+    if mapping.id is None or not rows:
+        return []
+    cols = mapping.id.columns
+    last: dict[tuple[str, ...], tuple[tuple[Any, ...], int]] = {}
+    out = []
+    for row in rows:
+        key = tuple(row.get(c, "") for c in cols)
+        content = tuple(sorted(row.items()))
+        prev = last.get(key)
+        if prev is None:
+            gen = 0
+        elif prev[0] == content:
+            gen = prev[1]
+        else:
+            gen = prev[1] + 1
+        last[key] = (content, gen)
+        out.append(gen)
+    return out
+
+
+def register_sites(sensors: pd.DataFrame, source: str = "") -> dict[str, str | None]:
+    """sensor id -> site id (None: registered without a site) of the lake's ``sensors``
+    register (``record_id``, ``site_id``, ``source``), the table the site model places
+    sensors by; a sensor registered by several sources: ``source``'s row."""
+    if sensors is None or sensors.empty or "record_id" not in sensors:
+        return {}
+    rows = sensors
+    if "source" in rows and source:  # the consumer's own source last: its row wins
+        rows = rows.assign(_own=(rows["source"] == source)).sort_values("_own", kind="stable")
+    out: dict[str, str | None] = {}
+    for sid, site in zip(rows["record_id"], rows["site_id"], strict=True):
+        out[str(sid)] = None if site is None or pd.isna(site) or site == "" else str(site)
+    return out
+
+
+def site_mismatch(
+    register: dict[str, str | None] | None, sensor: str, site: str | None
+) -> PayloadProblem | None:
+    """The quarantine problem of a topic naming ``site`` for a registered ``sensor`` the
+    register places elsewhere (an unregistered sensor: None, its topic's site is used)."""
+    if not register or sensor not in register or register[sensor] == site:
+        return None
+    placed = register[sensor]
+    return PayloadProblem(
+        "site_mismatch",
+        f"the topic names site {site or '_'!r}; the sensors register places this sensor at "
+        f"{placed or 'no site'!r}",
+    )
+
+
 @dataclass
 class MicroBatch:
     """A validated micro-batch: the batch (accepted + quarantine) and, per accepted row,
@@ -134,6 +216,14 @@ class MicroBatch:
     sites: dict[str, str | None]  # sensor_id -> site_id (from the topics)
     sent_at: dict[str, float]  # record_id -> epoch seconds (when the payload says)
     messages: int
+    # the batches to write to the lake, in order, when the micro-batch held later versions
+    # of a record (:func:`validate_messages`); empty: ``batch`` alone
+    steps: list[Batch] = field(default_factory=list)
+
+    @property
+    def writes(self) -> list[Batch]:
+        """What to write to the lake, in order (``batch`` is their merged view)."""
+        return self.steps or [self.batch]
 
 
 def validate_messages(
@@ -143,8 +233,22 @@ def validate_messages(
     as_of: datetime,
     batch_id: str,
     pseudonym_key: str = "",
+    clock_skew_s: float = 0.0,
+    register: dict[str, str | None] | None = None,
 ) -> MicroBatch:
     """Validate a micro-batch of messages with batch ingest's rules.
+
+    ``register``: sensor -> site of the lake's ``sensors`` table (:func:`register_sites`):
+    a registered sensor's message whose topic names another site (or ``_`` for a
+    registered site) is quarantined ``site_mismatch``: the register is the one source of
+    a registered sensor's site (the site model places it there too); an unregistered
+    sensor is placed by its topic.
+
+    ``as_of`` is the consumer's clock; a reading up to ``clock_skew_s`` seconds after it
+    is not in the future (a device clock a little ahead of the server's: the consumer's
+    :data:`riskwarn.stream.runtime.CLOCK_SKEW_S`), one later is quarantined
+    ``future_timestamp:observed_at`` as a file's would be. The reading keeps its own time
+    (its record id carries it, as in the source's extract).
 
     Messages that are not readings (not JSON, wrong types, wrong topic ...) are
     quarantined here with their reason; the rest go through
@@ -160,12 +264,43 @@ def validate_messages(
                 raise PayloadProblem(
                     "wrong_source", f"topic of source {where.source!r}, not {mapping.name!r}"
                 )
+            wrong_site = site_mismatch(register, where.sensor_id, where.site_id)
+            if wrong_site is not None:
+                raise wrong_site
+            finer = finer_than_source(mapping, reading["observed_at"])
+            if finer is not None:
+                raise finer
         except PayloadProblem as p:
             bad.append((m, p))
             continue
         good.append((m, reading))
         sites[where.sensor_id] = where.site_id
     inverse = _inverses(mapping)
+    kw: dict[str, Any] = {
+        "as_of": as_of,
+        "batch_id": batch_id,
+        "pseudonym_key": pseudonym_key,
+        "clock_skew_s": clock_skew_s,
+        "register": register,
+    }
+    generations = _generations(mapping, [raw_row(mapping, r, inverse) for _, r in good])
+    if generations and max(generations) > 0:
+        # a later version of a record in this micro-batch: validated and written after
+        # the earlier one, as if it came in the next micro-batch (module doc)
+        parts = []
+        for g in range(max(generations) + 1):
+            msgs = [m for (m, _), k in zip(good, generations, strict=True) if k == g]
+            if g == 0:
+                msgs += [m for m, _ in bad]
+            part = validate_messages(
+                mapping, msgs, **{**kw, "batch_id": batch_id if g == 0 else f"{batch_id}~v{g}"}
+            )
+            parts.append(part)
+        merged = _merged(mapping, parts)
+        merged.batch.read = len(messages)
+        merged.messages = len(messages)
+        merged.batch.check_invariant()
+        return merged
     raw = pd.DataFrame([raw_row(mapping, r, inverse) for _, r in good], dtype=object)
     if raw.empty:
         raw = pd.DataFrame(columns=mapping.source_columns, dtype=object)
@@ -177,7 +312,7 @@ def validate_messages(
         mapping,
         iter([chunk]),
         pseudonym_key=pseudonym_key,
-        as_of=as_of,
+        as_of=as_of + timedelta(seconds=clock_skew_s),
         batch_id=batch_id,
         file_name="mqtt",
         messages=[],
@@ -248,6 +383,8 @@ def validate_guarded(
     as_of: datetime,
     batch_id: str,
     pseudonym_key: str = "",
+    clock_skew_s: float = 0.0,
+    register: dict[str, str | None] | None = None,
 ) -> MicroBatch:
     """:func:`validate_messages`, but no message can make it raise: when a micro-batch's
     validation raises, its halves are validated apart (again and again), and a single
@@ -257,7 +394,13 @@ def validate_guarded(
     every quarantined message (one interval_s of 1e20 stopped the consumer before, and
     the readings after it were never stored). The halves are validated as batches of
     their own: a duplicate or spike rule sees the neighbours in its half only."""
-    kw: dict[str, Any] = {"as_of": as_of, "batch_id": batch_id, "pseudonym_key": pseudonym_key}
+    kw: dict[str, Any] = {
+        "as_of": as_of,
+        "batch_id": batch_id,
+        "pseudonym_key": pseudonym_key,
+        "clock_skew_s": clock_skew_s,
+        "register": register,
+    }
     try:
         return validate_messages(mapping, messages, **kw)
     except Exception as exc:
@@ -282,7 +425,9 @@ def validate_guarded(
 
 def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
     """One micro-batch of micro-batches validated apart: the accepted rows in the key's
-    order (a reading twice, its last copy), the quarantine one row per message."""
+    order (a reading twice, its last copy), the quarantine one row per message; with
+    :attr:`MicroBatch.steps` (the parts' batches, written in order) when a record is in
+    more than one part."""
     first = parts[0].batch
     table = TABLES[mapping.table]
     key = list(table.key)
@@ -312,7 +457,12 @@ def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
     for p in parts:
         sites.update(p.sites)
         sent.update(p.sent_at)
-    return MicroBatch(batch, sites, sent, sum(p.messages for p in parts))
+    # a record in several parts (a later version): each part written in order, so the
+    # lake keeps the earlier one in the record's history as two micro-batches would
+    steps = (
+        [b for p in parts for b in p.writes] if twice.any() or any(p.steps for p in parts) else []
+    )
+    return MicroBatch(batch, sites, sent, sum(p.messages for p in parts), steps)
 
 
 def quarantine_reason_text(code: str) -> str:
