@@ -143,8 +143,9 @@ class SiteModelConfig:
     # [+0.030, +0.161] scored, +0.099 [+0.032, +0.133] published); with the bound it is the
     # rules' red (+0.000), at the cost of red's TSS gain (+0.134) and +3.7 h of red lead,
     # the other levels unchanged. The daily domain's served red FAR is a tie (+0.021
-    # [-0.022, +0.087]): unbounded. Published blue loses by a rounding -0.000 either way
-    # (docs/benchmarks-models.md, "each level decided on its own")
+    # [-0.022, +0.087]): unbounded. Published blue lost by a rounding -0.000 either way
+    # until the per-level off-delay and the dead-sensor fixes of 2026-12-07 (now a tie as
+    # published: docs/benchmarks-models.md, "as the nowcast publishes them")
     served_levels_far_confidence: float = 0.0
     served_levels_far_confidence_from: int = 4
     # ... from this level up (1 blue .. 4 red); below it the model adds no warning of its
