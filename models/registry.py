@@ -983,10 +983,12 @@ def recorded_version_gone(client: MlflowClient, store: Any, name: str) -> str | 
 
 
 def gone_words(name: str, version: str) -> str:
-    """What is said when riskwarn's recorded champion was deleted in MLflow."""
+    """What is said when riskwarn's recorded champion is not in the MLflow registry read:
+    deleted there, or the tracking URI points at another registry."""
     return (
-        f"{name}: the recorded champion v{version} no longer exists in MLflow (deleted): "
-        "nothing serves; promote a version or roll back"
+        f"{name}@champion: the recorded champion v{version} no longer exists in MLflow "
+        "(deleted, or this tracking URI is another registry): nothing serves; promote a "
+        "version or roll back"
     )
 
 
