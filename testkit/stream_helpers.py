@@ -401,3 +401,22 @@ def register_site_model(tracking_uri: str, artifacts: str) -> str:
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
     return str(info.registered_model_version)
+
+
+def displacement_message(
+    sensor: str, at: Any, value: float = 1.0, site: str | None = "H1", city: str = "simcity"
+) -> Any:
+    """One streamed displacement reading of ``sensor`` at ``at`` (a datetime) on the topic
+    of ``site`` (None: the topic's no-site level), as a gateway sends it."""
+    from riskwarn.stream.payload import topic_for
+    from riskwarn.stream.validate import Message
+
+    body = {
+        "sensor_id": sensor,
+        "observed_at": at.isoformat(),
+        "quantity": "displacement_mm",
+        "value": value,
+        "interval_s": 600,
+        "quality": "good",
+    }
+    return Message(topic_for(city, site, sensor), json.dumps(body).encode())

@@ -9,28 +9,18 @@ still reads no reading at or after T."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from riskwarn.stream.payload import topic_for
 from riskwarn.stream.validate import Message
-from testkit.stream_helpers import free_port, stream_consumer
+from testkit.stream_helpers import displacement_message, free_port, stream_consumer
 
 
 def _message(sensor: str, at: datetime, value: float = 1.0) -> Message:
-    body = {
-        "sensor_id": sensor,
-        "observed_at": at.isoformat(),
-        "quantity": "displacement_mm",
-        "value": value,
-        "interval_s": 600,
-        "quality": "good",
-    }
-    return Message(topic_for("simcity", "H1", sensor), json.dumps(body).encode())
+    return displacement_message(sensor, at, value)
 
 
 def test_a_reading_minutes_ahead_is_accepted_and_the_nowcast_origin_never_reads_it(

@@ -20,22 +20,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from riskwarn.stream.payload import topic_for
 from riskwarn.stream.state import SensorStates
 from riskwarn.stream.validate import Message
-from testkit.stream_helpers import free_port, stream_consumer
+from testkit.stream_helpers import displacement_message, free_port, stream_consumer
 
 
 def _message(site: str | None, sensor: str, at: datetime, value: float = 1.0) -> Message:
-    body = {
-        "sensor_id": sensor,
-        "observed_at": at.isoformat(),
-        "quantity": "displacement_mm",
-        "value": value,
-        "interval_s": 600,
-        "quality": "good",
-    }
-    return Message(topic_for("simcity", site, sensor), json.dumps(body).encode())
+    return displacement_message(sensor, at, value, site=site)
 
 
 def _register(lake_dir: Path, rows: dict[str, str | None]) -> None:

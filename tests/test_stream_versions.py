@@ -11,30 +11,20 @@ correction in a later batch), and a time finer than the source's format is quara
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from riskwarn.stream.payload import topic_for
 from riskwarn.stream.validate import Message
-from testkit.stream_helpers import free_port, stream_consumer
+from testkit.stream_helpers import displacement_message, free_port, stream_consumer
 
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
 
 def _message(sensor: str, at: datetime, value: float) -> Message:
-    body = {
-        "sensor_id": sensor,
-        "observed_at": at.isoformat(),
-        "quantity": "displacement_mm",
-        "value": value,
-        "interval_s": 600,
-        "quality": "good",
-    }
-    return Message(topic_for("simcity", "H1", sensor), json.dumps(body).encode())
+    return displacement_message(sensor, at, value)
 
 
 MESSAGES = [
