@@ -538,6 +538,26 @@ def _store_known(settings: Settings) -> bool:
     return True
 
 
+PAGE_VISIT = "rw_page_visit"  # (the page the session's last run drew, its visit number)
+
+
+def count_visit(state: MutableMapping[Any, Any], page: str) -> int:
+    """The session's visit of ``page`` this run belongs to: a new number each time a run
+    is on another page than the run before (the session arrived from another page, or
+    started); the same for every rerun on the page (a click, a language switch)."""
+    last = state.get(PAGE_VISIT)
+    if not isinstance(last, tuple) or last[0] != page:
+        number = (last[1] if isinstance(last, tuple) else 0) + 1
+        state[PAGE_VISIT] = (page, number)
+    return int(state[PAGE_VISIT][1])
+
+
+def page_visit() -> int:
+    """The number of the visit of the page this run draws (:func:`count_visit`)."""
+    last = st.session_state.get(PAGE_VISIT)
+    return int(last[1]) if isinstance(last, tuple) else 0
+
+
 def main() -> None:
     """Entry point body: page config, sign-in, sidebar, then run the chosen page."""
     if st.session_state.get(LANG_KEY) not in LANGS:
@@ -565,7 +585,9 @@ def main() -> None:
     if user is None:
         signed_out_navigation().run()
         return
-    navigation(user).run()
+    page = navigation(user)
+    count_visit(st.session_state, page.url_path)
+    page.run()
     with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
         st.html(RUN_DONE)
         # an open page nobody touches learns of a sign-out elsewhere within WATCH_S

@@ -693,6 +693,7 @@ FOCUS_PARAM = "warning"  # pages/warnings.py?warning=<warning_id>: open that war
 
 
 URL_WARNING = "rv_url_warning"  # session key: the warning this session last saw in the URL
+URL_VISIT = "rv_url_visit"  # session key: the visit of the review page whose URL was read
 
 # pages/warnings.py?level=red&domains=a,b: open the queue filtered to those (the
 # overview's "and n more" under its red warnings off the maps)
@@ -731,14 +732,25 @@ def focus_filters(known: Sequence[str], query_params: Any, session_state: Any) -
     session_state["rv_state__value"] = None
 
 
-def focus_warning(warnings: pd.DataFrame, query_params: Any, session_state: Any) -> str | None:
+def focus_warning(
+    warnings: pd.DataFrame, query_params: Any, session_state: Any, visit: int
+) -> str | None:
     """Open the warning named in the URL (``?warning=<id>``: the maps' links, a reload, a
     copied link) on the review page: its domain and county become the filters and it
     becomes the chosen warning (through the ``<key>__value`` choices that ``shell.select``
-    carries over). Only a warning the session has not seen in the URL yet is opened, so
-    later choices of the reviewer are kept; the parameter itself stays
+    carries over). The URL is read once per visit of the page (``visit``,
+    ``shell.count_visit``: a new number each time the session arrives on the page from
+    another one, or starts): within a visit the page's address changes only by
+    :func:`keep_warning_in_url`, and a browser whose address still lagged such a change
+    (the next click sent before the new address arrived, on a loaded machine) had it
+    reopen the warning chosen before (CI 2026-12-07: picked in English, Chinese at once,
+    the Chinese picker on the earlier warning). A warning already chosen is not opened
+    again, so the reviewer's filters are kept; the parameter itself stays
     (:func:`keep_warning_in_url` makes it follow the chosen warning). Returns the warning
     id, or None when the URL names no new, known warning (an unknown one is removed)."""
+    if session_state.get(URL_VISIT) == visit:
+        return None
+    session_state[URL_VISIT] = visit
     wid = query_params.get(FOCUS_PARAM)
     if wid is None or wid == session_state.get(URL_WARNING):
         return None

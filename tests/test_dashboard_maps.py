@@ -13,7 +13,7 @@ from pyproj import Geod
 
 pytest.importorskip("streamlit")
 
-from dashboard import map_layout, maps, views
+from dashboard import map_layout, maps, shell, views
 from riskwarn import geo
 from testkit.dashboard_demo import admin_units
 
@@ -251,7 +251,7 @@ def test_the_review_page_opens_the_warning_a_map_link_names() -> None:
     w = _warnings().assign(domain="incidents")
     params = {"warning": "w7"}
     state: dict = {}
-    assert views.focus_warning(w, params, state) == "w7"
+    assert views.focus_warning(w, params, state, 1) == "w7"
     assert params == {"warning": "w7"}  # kept: a reload opens it again
     assert state["rv_pick__value"] == "w7"
     assert state["rv_domain__value"] == "incidents"
@@ -260,13 +260,39 @@ def test_the_review_page_opens_the_warning_a_map_link_names() -> None:
     state["rv_pick__value"] = "w3"
     views.keep_warning_in_url("w3", params, state)
     assert params == {"warning": "w3"}
-    assert views.focus_warning(w, params, state) is None and state["rv_pick__value"] == "w3"
+    assert views.focus_warning(w, params, state, 1) is None and state["rv_pick__value"] == "w3"
     # a new session (a reload) with that URL opens w3
-    assert views.focus_warning(w, params, {}) == "w3"
+    assert views.focus_warning(w, params, {}, 1) == "w3"
     views.keep_warning_in_url(None, params, state)
     assert params == {}
     unknown = {"warning": "nope"}
-    assert views.focus_warning(w, unknown, {}) is None and unknown == {}
+    assert views.focus_warning(w, unknown, {}, 1) is None and unknown == {}
+
+
+def test_an_address_lagging_the_pick_does_not_reopen_the_warning_picked_before() -> None:
+    """CI of 2026-12-07 (the picker race's browser walk, failed twice under load): w7
+    picked, w3 picked and Chinese clicked at once. The run of w3's pick put ``?warning=w3``
+    in the address, but the browser sent the language click before that arrived, with
+    ``?warning=w7``: the old page took it for a new link and reopened w7. Within one visit
+    of the page the address is the page's own; a link (a new visit) still opens."""
+    w = _warnings().assign(domain="incidents")
+    state: dict = {}
+    shell.count_visit(state, "warnings")
+    visit = shell.count_visit(state, "warnings")
+    assert visit == 1  # reruns on the page are one visit
+    assert views.focus_warning(w, {"warning": "w7"}, state, visit) == "w7"
+    views.keep_warning_in_url("w7", {"warning": "w7"}, state)
+    state["rv_pick__value"] = "w3"  # picked (the widget's on_change)
+    views.keep_warning_in_url("w3", {"warning": "w7"}, state)  # the run that picked it
+    lagging = {"warning": "w7"}  # the language click, sent with the address before
+    assert views.focus_warning(w, lagging, state, visit) is None
+    assert state["rv_pick__value"] == "w3"
+    # the overview, then its link to w7: a new visit, and w7 opens
+    shell.count_visit(state, "overview")
+    visit = shell.count_visit(state, "warnings")
+    assert visit == 3
+    assert views.focus_warning(w, {"warning": "w7"}, state, visit) == "w7"
+    assert state["rv_pick__value"] == "w7"
 
 
 def test_site_why_names_the_model_the_sensor_rule_or_the_fault() -> None:

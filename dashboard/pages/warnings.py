@@ -68,7 +68,9 @@ if asked and review.OPEN_KEY not in st.session_state and asked not in set(everyt
     st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
 domains = sorted(everything["domain"].unique())
 views.focus_filters(domains, st.query_params, st.session_state)  # the overview's "n more"
-views.focus_warning(everything, st.query_params, st.session_state)  # ?warning=<id> from a map
+views.focus_warning(  # ?warning=<id> from a map, once per visit of the page
+    everything, st.query_params, st.session_state, shell.page_visit()
+)
 
 # ---- filters
 f1, f2, f3, f4 = st.columns(4)
