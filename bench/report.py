@@ -9,12 +9,23 @@
 With ``--run`` the benchmarks are run first (bench/bench_backtest.py, bench/bench_hongkong.py,
 bench/bench_threegorges.py, bench/bench_sim_truth.py); otherwise the folders' JSON files
 (``metrics.json``, ``bench.json``, ``hongkong.json``, ``threegorges.json``,
-``sim_truth.json``) are read. Every figure in the document comes from those files. The
-geohazard-site section is included from docs/_sections/geohazard_sites.md when present
-(written by bench/bench_geohazard_sites.py), the multi-city suite from
-docs/_sections/cities.md (written by bench/bench_cities.py; with ``--run --cities DIR`` it is
-run first). ``--keep``: the existing document's sections (``## `` headings) that this run
-does not write are kept as they are, so one section can be re-run alone.
+``sim_truth.json``) are read. Those folders live under ``var/`` (not in the repository).
+
+Sections kept as text in the repository (docs/_sections/, included verbatim whenever the
+file is present, so edit them there, not in the output): the note on how the cell figures
+count (``how_counted.md``, under the title), the multi-city suite (``cities.md``, written
+by bench/bench_cities.py; with ``--run --cities DIR`` it is run first), the other sources
+(``new_sources.md``), the feedback loop (``feedback.md``) and the geohazard-site section
+(``geohazard_sites.md``: kept by hand; bench/bench_geohazard_sites.py ``--markdown FILE``
+writes one run's tables, which are pasted into it with their command, time and load).
+
+An existing output document is merged, not overwritten (``--fresh`` overwrites it):
+its sections (``## `` headings) that this run does not write are kept as they are, so one
+section can be re-run alone, and in a section this run writes, each ``### `` subsection of
+the old document whose heading the new text lacks (a hand-written note, an earlier run
+kept for the record, a subsection written by a run not repeated) is kept at its place.
+To drop such a subsection for good, delete it from the output document (and from its
+docs/_sections file if it is one).
 """
 
 from __future__ import annotations
@@ -322,6 +333,7 @@ GEOHAZARD_SITES_MD = ROOT / "docs" / "_sections" / "geohazard_sites.md"
 CITIES_MD = ROOT / "docs" / "_sections" / "cities.md"
 NEW_SOURCES_MD = ROOT / "docs" / "_sections" / "new_sources.md"
 FEEDBACK_MD = ROOT / "docs" / "_sections" / "feedback.md"
+HOW_COUNTED_MD = ROOT / "docs" / "_sections" / "how_counted.md"
 
 
 def split_level2(text: str) -> list[tuple[str, str]]:
@@ -357,13 +369,53 @@ def flag_stale_counting(body: str) -> str:
     return f"{head}\n\n{STALE_COUNT_NOTE}{rest}"
 
 
+def split_level3(section: str) -> list[tuple[str, str]]:
+    """(heading, text) of each ``### `` subsection of one ``## `` section, in order; the text
+    before the first one (the ``## `` heading and its paragraphs) has the heading ``""``.
+    Lines inside fenced code blocks never start a subsection."""
+    out: list[tuple[str, list[str]]] = [("", [])]
+    fenced = False
+    for line in section.splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("### "):
+            out.append((line.strip(), []))
+        out[-1][1].append(line)
+    return [(h, "".join(body)) for h, body in out]
+
+
+def keep_subsections(old: str, new: str) -> str:
+    """``new`` (one ``## `` section) with every ``### `` subsection of ``old`` (the same
+    section as the document had it) whose heading ``new`` lacks, each placed after the
+    subsection that preceded it in ``old`` (after the section's opening if none did)."""
+    new_parts = split_level3(new)
+    have = {h for h, _ in new_parts}
+    merged = list(new_parts)
+    prev = ""
+    for h, body in split_level3(old):
+        if h and h not in have:
+            at = next(j for j, (mh, _) in enumerate(merged) if mh == prev) + 1
+            if not merged[at - 1][1].endswith("\n\n"):
+                merged[at - 1] = (merged[at - 1][0], merged[at - 1][1].rstrip("\n") + "\n\n")
+            merged.insert(at, (h, body))
+            have.add(h)
+        if h in have:
+            prev = h
+    return "".join(body for _, body in merged)
+
+
 def merge_kept(old: str, new: str) -> str:
     """``new``'s sections, with the sections of ``old`` it does not have kept in place (a
     new section missing from ``old`` goes before the next section of ``new`` that ``old``
-    has, else at the end)."""
+    has, else at the end); in a section both have, ``old``'s subsections that ``new``
+    lacks are kept (:func:`keep_subsections`)."""
     new_parts = split_level2(new)
     new_map = dict(new_parts)
-    merged = [(h, new_map.get(h, flag_stale_counting(body))) for h, body in split_level2(old)]
+    merged = [
+        (h, keep_subsections(body, new_map[h]) if h and h in new_map else
+         new_map.get(h, flag_stale_counting(body)))
+        for h, body in split_level2(old)
+    ]  # fmt: skip
     have = {h for h, _ in merged}
     for i, (h, body) in enumerate(new_parts):
         if h in have:
@@ -420,11 +472,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--keep",
         action="store_true",
-        help="keep the existing document's sections this run does not write",
+        help="(the default) merge into the existing document: keep its sections this run "
+        "does not write and its subsections this run's sections lack",
+    )
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        help="overwrite the output document with this run's sections only",
     )
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-models.md")
     p.add_argument("--tail", type=Path, help="markdown appended verbatim (notes, earlier tries)")
     a = p.parse_args(argv)
+    a.keep = not a.fresh
     if a.run:
         import bench_backtest as bb
 
@@ -469,8 +528,14 @@ def main(argv: list[str] | None = None) -> int:
         "# Benchmarks: models\n",
         "Produced by `bench/report.py` from the runs below (`make benchmarks` runs "
         "`python bench/report.py --run ...` through bench/run_all.py); every figure comes from "
-        "the run folder and command named in its section.\n",
+        "the run folder and command named in its section. The run folders live under `var/` "
+        "(not in the repository); the sections kept as text are in `docs/_sections/` "
+        "(edit them there: they are included verbatim), and a regeneration keeps this "
+        "document's sections it does not write and the hand-written `###` subsections its "
+        "sections lack (`--fresh` drops both; bench/report.py's docstring).\n",
     ]
+    if HOW_COUNTED_MD.exists():
+        parts.append(HOW_COUNTED_MD.read_text())
     if a.chicago:
         parts.append(
             hotspot_section(
@@ -512,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         (a.new_sources, NEW_SOURCES_MD),
         (a.feedback, FEEDBACK_MD),
     ):
-        if path.exists() and (given or not a.keep):
+        if path.exists():
             parts.append(path.read_text())
             if path == CITIES_MD and given and (given / "chicago" / "scores.parquet").exists():
                 parts.append(  # the blended default on Chicago's untouched year
@@ -545,7 +610,10 @@ def main(argv: list[str] | None = None) -> int:
     tries = ROOT / "docs" / "_sections" / "chicago_tries.md"
     if tries.exists():
         parts.append(
-            "## Chicago: tuning history\n\nWhat was tried to raise the Chicago PAI@5% (a 2016 "
+            "## Chicago: tuning history\n\n*Predates 2026-12-06's one-scored-area change "
+            "(branch h-active), not re-run: its hotspot rows were the cells active at the "
+            "backtest start, at every training and evaluation origin (what the change moves: "
+            "the multi-city and simulated-city (small) re-runs in this file).*\n\nWhat was tried to raise the Chicago PAI@5% (a 2016 "
             "proxy, ten variants, and a 2-year-window full run) is in "
             "[_sections/chicago_tries.md](_sections/chicago_tries.md): earlier runs with their "
             "own commands, not rerun by this report.\n"
