@@ -71,11 +71,12 @@ class StreamConfig:
 
 @dataclass
 class Counters:
-    received: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    written_new: int = 0
+    received: int = 0  # messages
+    accepted: int = 0  # readings stored: new records + corrections
+    corrections: int = 0  # of these, later versions of a record the lake held
+    quarantined: int = 0  # messages quarantined (at validation, or refused at the write)
+    duplicates: int = 0  # exact repeats (in a micro-batch or of what the lake holds)
+    written_new: int = 0  # of the accepted, records the lake did not hold
     batches: int = 0
     lake_retries: int = 0
     store_retries: int = 0
