@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from riskwarn import domains
+from riskwarn.settings import SettingsError
 
 if TYPE_CHECKING:
     from riskwarn.settings import Settings
@@ -187,11 +188,12 @@ def scoring_frame(
 
 
 def site_scoring_frame(
-    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int = 35
+    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int | None = None
 ) -> pd.DataFrame:
     """Site model features of every monitored site at ``origin`` (daily ``geohazard``).
 
-    The training builder on the readings of ``[origin - lookback, origin)``; ``unit_id`` is
+    The training builder on the readings of ``[origin - lookback, origin)`` (None: the
+    ``serving_lookback_days`` setting, :func:`serving_lookback_days`); ``unit_id`` is
     the site, located at the site and rolled up through its admin code. The daily model
     gives levels only; the hard sensor rules run in the hourly nowcast. (Daily serving
     itself goes through :func:`riskwarn.scoring.serve_site_model` on
@@ -205,12 +207,16 @@ def site_scoring_frame(
 
 
 def site_serving_inputs(
-    settings: Settings, origin: pd.Timestamp, lookback_days: int = 35
+    settings: Settings, origin: pd.Timestamp, lookback_days: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Sites and sensors as known at ``origin`` (the versions valid then of corrected
     records: :func:`riskwarn.lake.read_known`, what site training reads, then
-    :func:`known_at`) and the readings of ``[origin - lookback, origin)`` from the lake."""
+    :func:`known_at`) and the readings of ``[origin - lookback, origin)`` from the lake
+    (None: the ``serving_lookback_days`` setting, :func:`serving_lookback_days`)."""
     from riskwarn import lake
+
+    if lookback_days is None:
+        lookback_days = serving_lookback_days(settings)
 
     sites = lake.read_known(settings.lake_dir, "hazard_sites")
     if sites.empty:
@@ -260,6 +266,58 @@ def site_model_frame(
     )
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     return frame.rename(columns={"site_id": "unit_id"})
+
+
+class ServingWindowTooShort(SettingsError):
+    """``serving_lookback_days`` below what the served features and rules look back."""
+
+
+def serving_read_floor() -> tuple[float, list[str]]:
+    """The fewest days serving may read before an origin, and what needs them: every
+    site domain's kinematics look-back (:attr:`SiteFeatureParams.kinematics_lookback_days`)
+    and dead-sensor time (``dead_after_hours``: a sensor alive at the origin must have its
+    last reading in the read), and the nowcast rules' window before a rising run plus the
+    day a level is held (:data:`riskwarn.sensor_rules.NOWCAST_RULES`)."""
+    from models.geohazard_sites import feature_params
+    from models.site_fit import site_config
+    from riskwarn.sensor_rules import NOWCAST_RULES
+
+    needs: dict[tuple[float, str], list[str]] = {}  # (days, what) -> site domains
+    for domain in domains.names("site"):
+        p = feature_params(site_config(domain))
+        look = float(p.kinematics_lookback_days)
+        what = (
+            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, {look:g} days)"
+        )
+        needs.setdefault((look, what), []).append(domain)
+        dead = float(p.dead_after_hours)
+        what = f"the dead-sensor time (dead_after_hours, {dead:g} h)"
+        needs.setdefault((dead / 24, what), []).append(domain)
+    rules_days = (NOWCAST_RULES.lookback_steps + 24) / 24
+    what = f"the nowcast sensor rules' window and held day ({rules_days:g} days)"
+    needs.setdefault((rules_days, what), [])
+    floor = max(days for days, _ in needs)
+    return floor, [
+        what + (f" of {', '.join(names)}" if names else "")
+        for (days, what), names in needs.items()
+        if days == floor
+    ]
+
+
+def serving_lookback_days(settings: Settings) -> int:
+    """The days of readings serving reads before an origin (``serving_lookback_days``),
+    refused (:class:`ServingWindowTooShort`, one line naming the variable) when below
+    :func:`serving_read_floor`: the features would read readings serving does not have,
+    and serving's values would differ from training's."""
+    days = int(settings.serving_lookback_days)
+    floor, why = serving_read_floor()
+    if days < floor:
+        raise ServingWindowTooShort(
+            f"RISKWARN_SERVING_LOOKBACK_DAYS={days}: serving must read at least "
+            f"{floor:g} days of readings before the origin for {'; '.join(why)}; "
+            f"set it to {int(-(-floor // 1))} or more (docs/operations.md)"
+        )
+    return days
 
 
 def read_recent_readings(

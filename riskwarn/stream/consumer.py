@@ -144,6 +144,7 @@ class StreamConsumer:
                 tz=cfg.tz,
                 every_s=cfg.model_every_s,
                 reload_s=cfg.model_reload_s,
+                lookback_days=cfg.model_lookback_days,
             )
             self.state.model = self.model
         else:
