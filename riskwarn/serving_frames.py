@@ -273,35 +273,33 @@ class ServingWindowTooShort(SettingsError):
 
 
 def serving_read_floor() -> tuple[float, list[str]]:
-    """The fewest days serving may read before an origin, and what needs them: every
-    site domain's kinematics look-back (:attr:`SiteFeatureParams.kinematics_lookback_days`)
-    and dead-sensor time (``dead_after_hours``: a sensor alive at the origin must have its
-    last reading in the read), and the nowcast rules' window before a rising run plus the
-    day a level is held (:data:`riskwarn.sensor_rules.NOWCAST_RULES`)."""
-    from models.geohazard_sites import feature_params
-    from models.site_fit import site_config
-    from riskwarn.sensor_rules import NOWCAST_RULES
+    """The fewest days serving may read before an origin, and what needs them: the site
+    tables' kinematics look-back (:attr:`SiteFeatureParams.kinematics_lookback_days`) and
+    longest dead-sensor time (``dead_after_hours``: a sensor alive at the origin must
+    have its last reading in the read; the daily table's, or the sensor rules' for the
+    hourly one, :func:`models.geohazard_sites.feature_params`), and the nowcast rules'
+    window before a rising run plus the day a level is held
+    (:data:`riskwarn.sensor_rules.NOWCAST_RULES`). Read from the classes' defaults, not
+    through ``models`` (which would add seconds of imports to ``riskwarn stream``'s
+    start); tests/test_serving_lookback_setting.py holds it to every site domain's
+    parameters."""
+    from features.sensor_readings import SiteFeatureParams
+    from riskwarn.sensor_rules import NOWCAST_RULES, HealthRules
 
-    needs: dict[tuple[float, str], list[str]] = {}  # (days, what) -> site domains
-    for domain in domains.names("site"):
-        p = feature_params(site_config(domain))
-        look = float(p.kinematics_lookback_days)
-        what = (
-            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, {look:g} days)"
-        )
-        needs.setdefault((look, what), []).append(domain)
-        dead = float(p.dead_after_hours)
-        what = f"the dead-sensor time (dead_after_hours, {dead:g} h)"
-        needs.setdefault((dead / 24, what), []).append(domain)
+    p = SiteFeatureParams()
+    look = float(p.kinematics_lookback_days)
+    dead = max(float(p.dead_after_hours), float(HealthRules().dead_after_hours))
     rules_days = (NOWCAST_RULES.lookback_steps + 24) / 24
-    what = f"the nowcast sensor rules' window and held day ({rules_days:g} days)"
-    needs.setdefault((rules_days, what), [])
-    floor = max(days for days, _ in needs)
-    return floor, [
-        what + (f" of {', '.join(names)}" if names else "")
-        for (days, what), names in needs.items()
-        if days == floor
+    needs = [
+        (
+            look,
+            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, {look:g} days)",
+        ),
+        (dead / 24, f"the dead-sensor time (dead_after_hours, {dead:g} h)"),
+        (rules_days, f"the nowcast sensor rules' window and held day ({rules_days:g} days)"),
     ]
+    floor = max(days for days, _ in needs)
+    return floor, [what for days, what in needs if days == floor]
 
 
 def serving_lookback_days(settings: Settings) -> int:

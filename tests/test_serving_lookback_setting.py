@@ -146,3 +146,20 @@ def test_the_stream_model_reads_the_setting(tmp_path: Path) -> None:
         default = StreamSiteModel(uri, store, tmp_path / "lake")
         default.add(readings, {"g1": "s1"})
         assert default.inputs(["s1"], ORIGIN)[2].empty
+
+
+def test_the_floor_covers_every_site_domains_parameters() -> None:
+    """``serving_read_floor`` reads the parameter classes' defaults (cheap at the
+    stream's start); every site domain's own parameters (``feature_params``, what its
+    table is built with) must fit under it."""
+    from models.geohazard_sites import feature_params
+    from models.site_fit import site_config
+    from riskwarn import domains
+    from riskwarn.serving_frames import serving_read_floor
+
+    floor, why = serving_read_floor()
+    assert floor == 35 and why and all("\n" not in w for w in why)
+    for domain in domains.names("site"):
+        p = feature_params(site_config(domain))
+        assert p.kinematics_lookback_days <= floor, domain
+        assert p.dead_after_hours / 24 <= floor, domain
