@@ -163,3 +163,21 @@ def test_the_floor_covers_every_site_domains_parameters() -> None:
         p = feature_params(site_config(domain))
         assert p.kinematics_lookback_days <= floor, domain
         assert p.dead_after_hours / 24 <= floor, domain
+
+
+def test_riskwarn_stream_refuses_a_short_window_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``riskwarn stream`` (its site model on) checks the setting before it connects:
+    one ``error:`` line, exit 2."""
+    from riskwarn.cli import main
+    from testkit.stream_helpers import free_port
+
+    monkeypatch.setenv("RISKWARN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RISKWARN_STORE_URL", raising=False)
+    monkeypatch.setenv("RISKWARN_MQTT_PASSWORD", "x")
+    monkeypatch.setenv("RISKWARN_SERVING_LOOKBACK_DAYS", "20")
+    assert main(["stream", "--port", str(free_port()), "--connect-wait-s", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: RISKWARN_SERVING_LOOKBACK_DAYS=20: serving must read"), err
+    assert len(err.splitlines()) == 1, err
