@@ -10,12 +10,17 @@ With ``disputes`` among the domains, ``communities`` publishes the week's disput
 ranking by community (村/社区) at the same origin into the serving store
 (``riskwarn.pipeline.publish_communities``: the rule that won the community backtest,
 ``population_rate``, from the disputes known before the origin); the overview's disputes
-tab reads it. Re-running the day publishes the same ranking once.
+tab reads it. Re-running the day publishes the same ranking once. It waits for the
+scoring and publishes only when the disputes scoring stored its run: when that was
+refused or failed the task is skipped, with the reason in its log, as
+``riskwarn score disputes`` publishes nothing then
+(``riskwarn.pipeline.publish_communities_after_scoring`` decides for both).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import Asset, CronTriggerTimetable, Param, dag, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from riskwarn import domains
 from riskwarn.orchestration import (
@@ -58,21 +63,43 @@ def score_and_warn() -> None:
         with memory_budget(settings.task_memory_mb):
             return run(settings, domain, end, context["run_id"])
 
-    @task
+    # after every scoring, also a failed one (then skipped, below); not when the domains
+    # task failed (nothing was scored)
+    @task(trigger_rule="all_done_min_one_success")
     def communities(asked: list[str], **context) -> str | None:
         if COMMUNITY_DOMAIN not in asked:
-            return None
+            raise AirflowSkipException(
+                f"{COMMUNITY_DOMAIN} is not scored in this run: no community ranking"
+            )
         from riskwarn.orchestration import memory_budget
-        from riskwarn.pipeline import publish_communities
+        from riskwarn.pipeline import CommunityRankingSkipped, publish_communities_after_scoring
         from riskwarn.settings import load_settings
 
+        # what the disputes scoring returned: its run id; None when it was refused or
+        # failed (a failed task pushes no XCom)
+        scored = context["ti"].xcom_pull(
+            task_ids="score", map_indexes=asked.index(COMMUNITY_DOMAIN), default=None
+        )
         settings = load_settings()
-        with memory_budget(settings.task_memory_mb):
-            return publish_communities(settings, interval_end(context), context["run_id"])
+        try:
+            with memory_budget(settings.task_memory_mb):
+                return publish_communities_after_scoring(
+                    settings, interval_end(context), scored, context["run_id"]
+                )
+        except CommunityRankingSkipped as exc:
+            raise AirflowSkipException(str(exc)) from None
+
+    @task
+    def all_scored() -> None:
+        """Nothing to do: upstream_failed when a scoring failed, so the run fails (a DAG
+        run's state is its leaves': ``communities``, run after a failed scoring too,
+        would otherwise end it ``success``)."""
 
     asked = domains()
-    score.expand(domain=asked)
-    communities(asked)  # type: ignore[arg-type]  # the XComArg is the list at run time
+    scored = score.expand(domain=asked)
+    ranking = communities(asked)  # type: ignore[arg-type]  # the XComArg is the list at run time
+    scored >> ranking
+    scored >> all_scored()
 
 
 score_and_warn()

@@ -530,10 +530,10 @@ def lookback_warning(
         raise_.append(
             f"SiteFeatureParams.kinematics_lookback_days (now {lookback:g} days) to at least "
             f"{np.ceil(2 * widest):.0f} days (two intervals; {np.ceil(3 * widest):.0f} for "
-            "the acceleration at every origin), and the serving read with it (lookback_days "
-            "of riskwarn.serving_frames.site_serving_inputs and "
-            "riskwarn.nowcast.nowcast_geohazard, 35 days by default), so that training and "
-            "serving compute the same values"
+            "the acceleration at every origin), and the serving read with it (the "
+            "serving_lookback_days setting, RISKWARN_SERVING_LOOKBACK_DAYS, 35 days by "
+            "default: what the nowcast, daily site scoring and the stream's site model "
+            "read), so that training and serving compute the same values"
         )
     if widest > dead_days:
         raise_.append(

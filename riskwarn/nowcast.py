@@ -357,7 +357,7 @@ def nowcast_geohazard(
     *,
     store: Store | None = None,
     airflow_run_id: str | None = None,
-    lookback_days: int = 35,
+    lookback_days: int | None = None,
     domain: str | None = None,
 ) -> str:
     """Hourly geohazard nowcast for every monitored site; return the published run id.
@@ -371,6 +371,10 @@ def nowcast_geohazard(
     an audit-log event; then, unless the model was simply never registered (a fresh
     install), :class:`ChampionUnavailable` is raised *after* publishing so the task fails
     loudly. Re-running the same origin rewrites identical rows.
+
+    Reads the readings of the ``lookback_days`` before the origin (None: the
+    ``serving_lookback_days`` setting, refused below what the features and rules look
+    back: :func:`riskwarn.serving_frames.serving_lookback_days`).
     """
     from models.registry import ChampionUnavailable, champion_expected, serving_champion
     from riskwarn import lake
@@ -378,6 +382,8 @@ def nowcast_geohazard(
 
     domain = domain or domains.names(scored_by=domains.NOWCAST_DAG)[0]
     origin = utc(origin)
+    if lookback_days is None:  # refused before anything is read or written
+        lookback_days = sf.serving_lookback_days(settings)
     if store is None:
         store = _Store.from_settings(settings)
         store.upgrade()

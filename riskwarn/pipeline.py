@@ -865,6 +865,39 @@ def publish_communities(
         store.close()
 
 
+class CommunityRankingSkipped(Exception):
+    """No disputes ranking by community is published: the disputes scoring of its origin
+    stored no run (refused or failed). The message says so in one line."""
+
+
+def publish_communities_after_scoring(
+    settings: Settings,
+    interval_end: Any,
+    scored_run_id: str | None,
+    airflow_run_id: str | None = None,
+) -> str | None:
+    """:func:`publish_communities` after the disputes scoring of the interval's origin,
+    only when that scoring stored its run: ``scored_run_id`` is what the scoring returned,
+    None when it was refused (no champion, an in-sample origin, a features mismatch: the
+    scoring writes nothing) or failed; then :class:`CommunityRankingSkipped` is raised and
+    nothing is published.
+
+    The one rule for the score_and_warn DAG's ``communities`` task (the XCom of its
+    ``score`` task for disputes; skipped then) and ``riskwarn score disputes`` (which stops
+    at the refusal, exit 2): the week's ranking by community is served beside the day's
+    disputes forecast, never in place of one the scoring refused."""
+    if scored_run_id is None:
+        origin = local_origin(interval_end, settings.display_tz)
+        why = (
+            f"the {COMMUNITY_DOMAIN} scoring at origin {origin:%Y-%m-%d %H:%M}Z stored no run "
+            "(refused or failed): no community ranking published for that origin, as "
+            f"`riskwarn score {COMMUNITY_DOMAIN}` publishes none"
+        )
+        log.warning("%s", why)
+        raise CommunityRankingSkipped(why)
+    return publish_communities(settings, interval_end, airflow_run_id)
+
+
 def geohazard_nowcast(
     settings: Settings, interval_end: Any, minutes: int = 60, airflow_run_id: str | None = None
 ) -> str:

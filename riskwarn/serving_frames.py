@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from riskwarn import domains
+from riskwarn.settings import SettingsError
 
 if TYPE_CHECKING:
     from riskwarn.settings import Settings
@@ -187,11 +188,12 @@ def scoring_frame(
 
 
 def site_scoring_frame(
-    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int = 35
+    settings: Settings, origin: pd.Timestamp, domain: str, lookback_days: int | None = None
 ) -> pd.DataFrame:
     """Site model features of every monitored site at ``origin`` (daily ``geohazard``).
 
-    The training builder on the readings of ``[origin - lookback, origin)``; ``unit_id`` is
+    The training builder on the readings of ``[origin - lookback, origin)`` (None: the
+    ``serving_lookback_days`` setting, :func:`serving_lookback_days`); ``unit_id`` is
     the site, located at the site and rolled up through its admin code. The daily model
     gives levels only; the hard sensor rules run in the hourly nowcast. (Daily serving
     itself goes through :func:`riskwarn.scoring.serve_site_model` on
@@ -205,12 +207,16 @@ def site_scoring_frame(
 
 
 def site_serving_inputs(
-    settings: Settings, origin: pd.Timestamp, lookback_days: int = 35
+    settings: Settings, origin: pd.Timestamp, lookback_days: int | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Sites and sensors as known at ``origin`` (the versions valid then of corrected
     records: :func:`riskwarn.lake.read_known`, what site training reads, then
-    :func:`known_at`) and the readings of ``[origin - lookback, origin)`` from the lake."""
+    :func:`known_at`) and the readings of ``[origin - lookback, origin)`` from the lake
+    (None: the ``serving_lookback_days`` setting, :func:`serving_lookback_days`)."""
     from riskwarn import lake
+
+    if lookback_days is None:
+        lookback_days = serving_lookback_days(settings)
 
     sites = lake.read_known(settings.lake_dir, "hazard_sites")
     if sites.empty:
@@ -260,6 +266,56 @@ def site_model_frame(
     )
     frame = frame[[c for c in frame.columns if not c.startswith("label_")]]
     return frame.rename(columns={"site_id": "unit_id"})
+
+
+class ServingWindowTooShort(SettingsError):
+    """``serving_lookback_days`` below what the served features and rules look back."""
+
+
+def serving_read_floor() -> tuple[float, list[str]]:
+    """The fewest days serving may read before an origin, and what needs them: the site
+    tables' kinematics look-back (:attr:`SiteFeatureParams.kinematics_lookback_days`) and
+    longest dead-sensor time (``dead_after_hours``: a sensor alive at the origin must
+    have its last reading in the read; the daily table's, or the sensor rules' for the
+    hourly one, :func:`models.geohazard_sites.feature_params`), and the nowcast rules'
+    window before a rising run plus the day a level is held
+    (:data:`riskwarn.sensor_rules.NOWCAST_RULES`). Read from the classes' defaults, not
+    through ``models`` (which would add seconds of imports to ``riskwarn stream``'s
+    start); tests/test_serving_lookback_setting.py holds it to every site domain's
+    parameters."""
+    from features.sensor_readings import SiteFeatureParams
+    from riskwarn.sensor_rules import NOWCAST_RULES, HealthRules
+
+    p = SiteFeatureParams()
+    look = float(p.kinematics_lookback_days)
+    dead = max(float(p.dead_after_hours), float(HealthRules().dead_after_hours))
+    rules_days = (NOWCAST_RULES.lookback_steps + 24) / 24
+    needs = [
+        (
+            look,
+            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, {look:g} days)",
+        ),
+        (dead / 24, f"the dead-sensor time (dead_after_hours, {dead:g} h)"),
+        (rules_days, f"the nowcast sensor rules' window and held day ({rules_days:g} days)"),
+    ]
+    floor = max(days for days, _ in needs)
+    return floor, [what for days, what in needs if days == floor]
+
+
+def serving_lookback_days(settings: Settings) -> int:
+    """The days of readings serving reads before an origin (``serving_lookback_days``),
+    refused (:class:`ServingWindowTooShort`, one line naming the variable) when below
+    :func:`serving_read_floor`: the features would read readings serving does not have,
+    and serving's values would differ from training's."""
+    days = int(settings.serving_lookback_days)
+    floor, why = serving_read_floor()
+    if days < floor:
+        raise ServingWindowTooShort(
+            f"RISKWARN_SERVING_LOOKBACK_DAYS={days}: serving must read at least "
+            f"{floor:g} days of readings before the origin for {'; '.join(why)}; "
+            f"set it to {int(-(-floor // 1))} or more (docs/operations.md)"
+        )
+    return days
 
 
 def read_recent_readings(

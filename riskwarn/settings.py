@@ -135,6 +135,18 @@ class Settings(BaseModel):
         "ingest quarantines located records outside it (outside_city_area); empty = no check.",
     )
 
+    serving_lookback_days: int = Field(
+        default=35,
+        ge=1,
+        description="Days of sensor readings before the origin that serving reads: the "
+        "hourly geohazard nowcast, daily site scoring and the stream's site model "
+        "(riskwarn.serving_frames.serving_lookback_days). At least what the site features "
+        "and sensor rules look back (the kinematics look-back, 35 days; the dead-sensor "
+        "time; the rules' window): a shorter one is refused when serving starts. Raise it "
+        "for sensors that report rarely (monthly surveys: with "
+        "SiteFeatureParams.kinematics_lookback_days; docs/operations.md).",
+    )
+
     landing_settle_seconds: float = Field(
         default=5.0,
         ge=0,

@@ -87,7 +87,10 @@ def test_every_dag_imports_with_tags_retries_timeouts(dagbag):
     # the disputes scoring publishes the week's ranking by community beside it
     scoring = dagbag.dags["score_and_warn"]
     assert "communities" in scoring.task_ids
-    assert scoring.get_task("communities").upstream_task_ids == {"domains"}
+    # ... after the scoring, to publish it only when the disputes scoring stored its run
+    ranking = scoring.get_task("communities")
+    assert ranking.upstream_task_ids == {"domains", "score"}
+    assert ranking.trigger_rule == "all_done_min_one_success"
 
 
 def _run(dagbag, dag_id: str, when: pd.Timestamp, conf: dict | None = None):
@@ -213,6 +216,74 @@ def test_failed_task_is_written_to_audit_log(af, dagbag):
     assert len(failed) >= 1
     assert any("riskwarn-disputes@champion" in str(d) for d in failed["details"])
     assert _store(af).published_run("disputes") is None
+
+
+def _community_home(root: Path) -> Settings:
+    """A home (its own lake and serving store) with three communities and disputes before
+    the DAG's origin, and no champion of disputes."""
+    from riskwarn import lake
+    from tests.test_community_publish import _disputes, _units
+
+    s = Settings(home=root / "rw")
+    s.home.mkdir(parents=True)
+    early = ORIGIN - pd.Timedelta(days=100)
+    before = [
+        (f"D{i}", ORIGIN - pd.Timedelta(days=d), code)
+        for i, (d, code) in enumerate([(1, "a"), (2, "a"), (3, "c"), (40, "b")])
+    ]
+    lake.upsert(s.lake_dir, "admin_units", "t", _units(), batch_id="u1", as_of=early)
+    lake.upsert(s.lake_dir, "disputes", "t", _disputes(before), batch_id="d1", as_of=early)
+    return s
+
+
+def _states(dr) -> dict[tuple[str, int], str]:
+    return {(ti.task_id, ti.map_index): str(ti.state) for ti in dr.get_task_instances()}
+
+
+def test_communities_is_skipped_when_the_disputes_scoring_is_refused(
+    af, dagbag, tmp_path, monkeypatch, capfd
+):
+    """As ``riskwarn score disputes`` (tests/test_score_communities_cli.py): a refused
+    disputes scoring (no champion) publishes no ranking by community; the task is
+    skipped with the reason. Before, ``communities`` ran beside the scoring (upstream:
+    ``domains`` only) and published the ranking of a day whose disputes forecast was
+    refused."""
+    home = _community_home(tmp_path)
+    monkeypatch.setenv("RISKWARN_HOME", str(home.home.resolve()))
+    dag = dagbag.get_dag("score_and_warn")
+    for t in dag.tasks:
+        t.retries = 0
+    dr = dag.test(logical_date=ORIGIN.to_pydatetime(), run_conf={"domains": ["disputes"]})
+    states = _states(dr)
+    assert states[("score", 0)] == "failed", states
+    assert states[("communities", -1)] == "skipped", states
+    # the run still fails with its scoring (a skipped leaf would make it a success)
+    assert states[("all_scored", -1)] == "upstream_failed", states
+    assert "failed" in str(dr.state).lower()
+    out = "".join(capfd.readouterr())  # the task's log: the skip and its reason
+    assert "Skipping task" in out and "stored no run (refused or failed)" in out
+    store = _store(home)
+    assert store.community_runs().empty
+    assert store.published_run("disputes") is None
+
+
+def test_communities_publishes_after_a_stored_disputes_scoring(af, dagbag, tmp_path, monkeypatch):
+    """The same day with the disputes scoring stored (stubbed: its run id, as the real
+    one returns it): the ranking is published, with the Airflow run's id."""
+    home = _community_home(tmp_path)
+    monkeypatch.setenv("RISKWARN_HOME", str(home.home.resolve()))
+    monkeypatch.setattr(
+        "riskwarn.pipeline.score_and_warn", lambda _s, domain, *_a: f"{domain}:stub"
+    )
+    dag = dagbag.get_dag("score_and_warn")
+    for t in dag.tasks:
+        t.retries = 0
+    dr = dag.test(logical_date=ORIGIN.to_pydatetime(), run_conf={"domains": ["disputes"]})
+    states = _states(dr)
+    assert states[("score", 0)] == "success" and states[("communities", -1)] == "success"
+    assert states[("all_scored", -1)] == "success" and "success" in str(dr.state).lower()
+    runs = _store(home).community_runs()
+    assert len(runs) == 1 and runs["airflow_run_id"].iloc[0] == dr.run_id
 
 
 def test_airflow_dags_list_cli_shows_no_import_errors(af):

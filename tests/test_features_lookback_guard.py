@@ -89,7 +89,8 @@ def test_monthly_surveys_under_the_default_look_back_are_said(
     assert "look-back of 35 days" in text
     assert "kinematics_lookback_days (now 35 days) to at least 60 days" in text
     assert "dead_after_hours (now 24 h) above the interval, e.g. 900 h" in text
-    assert "lookback_days of riskwarn.serving_frames.site_serving_inputs" in text
+    # the serving read is a setting (before: code, ``lookback_days`` of two functions)
+    assert "serving_lookback_days setting, RISKWARN_SERVING_LOOKBACK_DAYS" in text
     # what it warns of: the monthly site's velocity is missing at most origins
     v = f.set_index(["site_id", "origin"])["velocity_mm_per_day"]
     assert v.loc["s1"].isna().mean() > 0.5

@@ -267,15 +267,16 @@ def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> 
 def test_serving_reads_at_least_what_the_features_look_back() -> None:
     """Parity above holds only while serving's read of recent readings covers the
     features' look-backs (three separate constants): a shorter read would make serving
-    miss readings training uses."""
-    import inspect
-
+    miss readings training uses. The read is the ``serving_lookback_days`` setting
+    (its default here), refused below them."""
     from features.geohazard import SiteFeatureParams
-    from riskwarn import serving_frames
     from riskwarn.sensor_rules import NOWCAST_RULES
+    from riskwarn.serving_frames import ServingWindowTooShort, serving_lookback_days
+    from riskwarn.settings import Settings
 
-    for fn in (serving_frames.site_serving_inputs, serving_frames.site_scoring_frame):
-        read_days = inspect.signature(fn).parameters["lookback_days"].default
-        assert read_days >= SiteFeatureParams().kinematics_lookback_days, fn.__name__
-        # the rule's window before a rising run, plus the day a level is held
-        assert read_days * 24 >= NOWCAST_RULES.lookback_steps + 24, fn.__name__
+    read_days = serving_lookback_days(Settings())
+    assert read_days >= SiteFeatureParams().kinematics_lookback_days
+    # the rule's window before a rising run, plus the day a level is held
+    assert read_days * 24 >= NOWCAST_RULES.lookback_steps + 24
+    with pytest.raises(ServingWindowTooShort, match="kinematics_lookback_days, 35 days"):
+        serving_lookback_days(Settings(serving_lookback_days=34))

@@ -11,6 +11,7 @@ correction in a later batch), and a time finer than the source's format is quara
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +41,26 @@ MESSAGES = [
 ]
 
 
+COUNTERS = ("received", "accepted", "corrections", "duplicates", "quarantined", "new_in_lake")
+# what the nine messages store: G0, G1, G2, G3 new; G0 and G3 corrected once; G0's
+# redelivery a duplicate; G2's 0.7 s and G3's revert quarantined
+STORED = {
+    "received": 9,
+    "accepted": 6,
+    "corrections": 2,
+    "duplicates": 1,
+    "quarantined": 2,
+    "new_in_lake": 4,
+}
+
+
+def _status(home: Path, batches: list[list[int]]) -> dict[str, int | None]:
+    """The stream's status counters after ``batches`` (from its status file)."""
+    _run(home, batches)
+    s = json.loads((home / "run" / "stream.status.json").read_text())
+    return {k: s.get(k) for k in COUNTERS}
+
+
 def _run(home: Path, batches: list[list[int]]) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     from riskwarn import lake
 
@@ -47,9 +68,11 @@ def _run(home: Path, batches: list[list[int]]) -> tuple[pd.DataFrame, list[tuple
     try:
         for b in batches:
             c.process([MESSAGES[i] for i in b])
+        c._write_status()
     finally:
         c.store_lock.release()
         c.instance_lock.release()
+        c.store.close()
     got = lake.read_table(home / "lake", "sensor_readings", ["simcity"])
     q = lake.read_quarantine(home / "lake", ["simcity"])
     keyed = sorted(zip(q["batch_id"], q["reason"], strict=True))
@@ -90,3 +113,34 @@ def test_the_earlier_version_is_kept_in_the_lake_history(tmp_path: Path) -> None
     first = lake.read_table(tmp_path / "lake", "sensor_readings", ["simcity"], version=v - 1)
     now = lake.read_table(tmp_path / "lake", "sensor_readings", ["simcity"])
     assert list(first["value"]) == [1.0] and list(now["value"]) == [2.0]
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        [[0, 1, 2, 3, 4, 5, 6, 7, 8]],
+        [[0, 1], [2, 3, 4], [5, 6, 7, 8]],
+        [[0, 1, 2, 3, 4, 5, 6, 7], [8]],
+        [[i] for i in range(9)],
+    ],
+)
+def test_the_status_counts_what_was_stored_whatever_the_micro_batching(
+    tmp_path: Path, batches: list[list[int]]
+) -> None:
+    """A correction is counted a correction (stored), an exact repeat a duplicate, a
+    refused revert quarantined: in one micro-batch as across several. Before (no
+    ``corrections`` at all): in one micro-batch 4 accepted, 4 duplicates (the two
+    superseded versions among them) and 1 quarantined (the revert the lake refused was
+    not counted); in three, 4 or 5 accepted and 3 duplicates; one by one 7 accepted (the
+    redelivery too) and 0 duplicates."""
+    got = _status(tmp_path, batches)
+    assert got == STORED
+    assert got["received"] == got["accepted"] + got["duplicates"] + got["quarantined"]
+
+
+def test_the_status_line_says_corrections_and_duplicates(tmp_path: Path) -> None:
+    from riskwarn.stream.status import status_line
+
+    _run(tmp_path, [list(range(9))])
+    line = status_line(tmp_path / "run" / "stream.status.json")
+    assert "9 received, 6 accepted (2 corrections), 1 duplicates, 2 quarantined," in line, line

@@ -60,17 +60,25 @@ def score(domain: str, origin: str) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(outcome_line(settings, domain, run_id))
     if domain == COMMUNITY_DOMAIN:
-        click.echo(publish_communities_line(settings, ts))
+        click.echo(publish_communities_line(settings, ts, run_id))
 
 
-def publish_communities_line(settings: Any, origin: Any) -> str:
-    """Publish the disputes ranking by community at ``origin`` (the DAG's ``communities``
-    task: :func:`riskwarn.pipeline.publish_communities`) and say what became of it."""
-    from riskwarn.pipeline import local_origin, publish_communities
+def publish_communities_line(settings: Any, origin: Any, scored_run_id: str | None) -> str:
+    """Publish the disputes ranking by community at ``origin`` after the disputes scoring
+    that stored ``scored_run_id`` (the DAG's ``communities`` task decides the same way:
+    :func:`riskwarn.pipeline.publish_communities_after_scoring`) and say what became of
+    it."""
+    from riskwarn.pipeline import (
+        CommunityRankingSkipped,
+        local_origin,
+        publish_communities_after_scoring,
+    )
     from riskwarn.store import community_run_id
 
     try:
-        status = publish_communities(settings, origin)
+        status = publish_communities_after_scoring(settings, origin, scored_run_id)
+    except CommunityRankingSkipped as exc:
+        return str(exc)
     except ValueError as exc:  # a ranking the store refuses: the scoring above is stored
         raise click.ClickException(
             f"the scoring is stored; the community ranking was not published: {exc}"

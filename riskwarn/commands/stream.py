@@ -144,6 +144,7 @@ def stream(
         click.echo(status_line(_status_path()))
         return
     from riskwarn.keys import pseudonym_key_for
+    from riskwarn.serving_frames import serving_lookback_days
     from riskwarn.settings import load_settings
     from riskwarn.sources import MappingError, load_mapping
     from riskwarn.stream.auth import (
@@ -205,6 +206,8 @@ def stream(
         clock_skew_s=clock_skew_s,
         tz=settings.display_tz,
     )
+    if not no_model:  # the nowcast's read (refused below what the features look back)
+        cfg.model_lookback_days = serving_lookback_days(settings)
     from riskwarn.stream.lock import AlreadyRunning, StoreTaken
 
     _wait_for_broker(host, port, connect_wait_s)

@@ -66,7 +66,7 @@ from riskwarn.stream.runtime import (
     error_kind,
 )
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
-from riskwarn.stream.validate import Message, validate_guarded
+from riskwarn.stream.validate import Message, stored_counts, validate_guarded
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +144,7 @@ class StreamConsumer:
                 tz=cfg.tz,
                 every_s=cfg.model_every_s,
                 reload_s=cfg.model_reload_s,
+                lookback_days=cfg.model_lookback_days,
             )
             self.state.model = self.model
         else:
@@ -744,7 +745,7 @@ class StreamConsumer:
             with self.lock:
                 self.unevaluated += 1
             self.handoffs.put(Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
-        written = {"new": 0}
+        written: list[dict[str, int]] = []
         for step in mb.writes:  # a later version of a record: after the earlier one
             got = self._retry(
                 "lake write",
@@ -756,7 +757,7 @@ class StreamConsumer:
                 ),
                 "lake_retries",
             )
-            written["new"] += got["new"]
+            written.append(got)
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)
@@ -764,11 +765,14 @@ class StreamConsumer:
             self.durable_seq = self.seq
         self.wake.set()  # the levels from these readings may be published now
         c = self.counters
+        # what was stored, once: the same counts whatever the micro-batching
+        stored = stored_counts(mb, written)
         c.received += len(batch)
-        c.accepted += len(mb.batch.accepted)
-        c.quarantined += len(mb.batch.quarantine)
-        c.duplicates += mb.batch.duplicates
-        c.written_new += written["new"]
+        c.accepted += stored["accepted"]
+        c.corrections += stored["corrections"]
+        c.quarantined += stored["quarantined"]
+        c.duplicates += stored["duplicates"]
+        c.written_new += stored["new"]
         c.batches += 1
         c.last_write_at = datetime.fromtimestamp(done, UTC).isoformat(timespec="seconds")
         if self.metrics is not None and mb.sent_at:
@@ -1057,6 +1061,9 @@ class StreamConsumer:
             "received": c.received,
             "accepted": c.accepted,
             "quarantined": c.quarantined,
+            # stored: new records + corrections (later versions of a stored record);
+            # duplicates: exact repeats; received = accepted + duplicates + quarantined
+            "corrections": c.corrections,
             "duplicates": c.duplicates,
             "new_in_lake": c.written_new,
             "batches": c.batches,

@@ -2,8 +2,8 @@
 
 The batch nowcast (:func:`riskwarn.nowcast.nowcast_geohazard`) scores each monitored site
 at an hourly origin with the champion of the MLflow registry on
-:func:`riskwarn.serving_frames.site_model_frame` over the last 35 days of *all* of a
-site's readings (rain at its gauge, displacement, health), and raises the result by the
+:func:`riskwarn.serving_frames.site_model_frame` over the last ``serving_lookback_days``
+(a setting, 35 days by default) of *all* of a site's readings (rain at its gauge, displacement, health), and raises the result by the
 hard sensor rules. The stream does the same, per site and hourly step, from its own
 state:
 
@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from riskwarn import domains
+from riskwarn.settings import Settings
 
 if TYPE_CHECKING:
     from models.registry import Champion
@@ -53,7 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODEL_DOMAIN = domains.names(scored_by=domains.NOWCAST_DAG)[0]  # the hourly site model
-LOOKBACK_DAYS = 35  # what the nowcast reads (nowcast_geohazard's lookback_days)
+# what the nowcast reads unless told: the serving_lookback_days setting's default (the
+# consumer passes the setting: StreamConfig.model_lookback_days)
+LOOKBACK_DAYS = int(Settings.model_fields["serving_lookback_days"].default)
 _READING_COLUMNS = ["sensor_id", "observed_at", "interval_s", "quantity", "value", "quality"]
 _DTYPE = np.dtype(
     [("t", "i8"), ("interval", "f8"), ("value", "f8"), ("q", "i2"), ("quality", "i2")]

@@ -12,8 +12,13 @@ from typing import Any
 
 import pandas as pd
 
+from riskwarn.settings import Settings
 from riskwarn.sources import SourceMapping
 from riskwarn.stream.publish import LevelChange
+
+# the serving_lookback_days setting's default: what the stream's site model reads unless
+# the consumer is given the setting
+SERVING_LOOKBACK_DAYS = int(Settings.model_fields["serving_lookback_days"].default)
 
 # how far a streamed reading's observed_at may be after the consumer's clock (a device or
 # gateway clock running ahead; NTP keeps both within seconds, a gateway without it drifts
@@ -59,6 +64,9 @@ class StreamConfig:
     model_every_s: float = 60.0  # a site is scored by the model at most this often
     model_reload_s: float = 600.0  # the champion is looked up again this often
     tz: str = "Asia/Shanghai"  # the site model's local days (settings.display_tz)
+    # days of readings the site model reads before an origin, as the nowcast: the
+    # serving_lookback_days setting (riskwarn.serving_frames.serving_lookback_days)
+    model_lookback_days: int = SERVING_LOOKBACK_DAYS
     # after a restart, the steps after each site's cursor are evaluated again from the
     # lake, at most this many hours before its newest complete step
     replay_max_hours: float = 168.0
@@ -71,11 +79,12 @@ class StreamConfig:
 
 @dataclass
 class Counters:
-    received: int = 0
-    accepted: int = 0
-    quarantined: int = 0
-    duplicates: int = 0
-    written_new: int = 0
+    received: int = 0  # messages
+    accepted: int = 0  # readings stored: new records + corrections
+    corrections: int = 0  # of these, later versions of a record the lake held
+    quarantined: int = 0  # messages quarantined (at validation, or refused at the write)
+    duplicates: int = 0  # exact repeats (in a micro-batch or of what the lake holds)
+    written_new: int = 0  # of the accepted, records the lake did not hold
     batches: int = 0
     lake_retries: int = 0
     store_retries: int = 0

@@ -52,6 +52,10 @@ def status_line(path: Path) -> str:
             f"{s['deliveries_maybe_sent']} may have been sent (the send's outcome was not "
             "recorded), not sent again / 可能已送达（发送结果未记录），未再发送"
         )
+    # stored readings: new records and corrections; exact repeats apart (a status file
+    # before 2026-12-07 has no corrections: none said)
+    fixed = f" ({s['corrections']} corrections)" if s.get("corrections") else ""
+    repeats = f", {s['duplicates']} duplicates" if s.get("duplicates") else ""
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     if s.get("deliveries_failed"):  # a page that reached nobody: said first, in capitals
         n, red = int(s["deliveries_failed"]), int(s.get("deliveries_failed_red") or 0)
@@ -63,7 +67,8 @@ def status_line(path: Path) -> str:
         ) + failing
     return (
         f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
-        f"{s['received']} received, {s['accepted']} accepted, {s['quarantined']} quarantined, "
+        f"{s['received']} received, {s['accepted']} accepted{fixed}{repeats}, "
+        f"{s['quarantined']} quarantined, "
         f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {warned}, "
         f"{s['level_changes']} level changes, {sent}; "
         f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"

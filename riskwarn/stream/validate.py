@@ -465,6 +465,41 @@ def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
     return MicroBatch(batch, sites, sent, sum(p.messages for p in parts), steps)
 
 
+def stored_counts(mb: MicroBatch, written: Sequence[dict[str, int]]) -> dict[str, int]:
+    """What a micro-batch stored, once written: ``written`` is
+    :func:`riskwarn.ingest.write_batch`'s answer for each of :attr:`MicroBatch.writes`, in
+    order, and the writes' batches are as the write left them (a row the lake refused,
+    e.g. ``reverts_correction``, moved to their quarantine).
+
+    ``new``: records the lake did not hold; ``corrections``: later versions of a record it
+    held (an earlier message of this micro-batch included), its earlier version kept in the
+    record's history; ``accepted``: the two together, what was stored; ``duplicates``:
+    exact repeats (in the micro-batch, or of what the lake holds) and a message
+    quarantined twice; ``quarantined``: messages quarantined, at validation or refused at
+    the write. Their sum with ``duplicates`` is the messages read, and the same nine
+    messages give the same counts in one micro-batch or in nine (the merged
+    :attr:`MicroBatch.batch` counts a superseded version as a duplicate: it is the
+    micro-batch's view, not what was stored)."""
+    new = sum(int(w.get("new", 0)) for w in written)
+    corrections = sum(int(w.get("updated", 0)) for w in written)
+    repeats = sum(int(w.get("unchanged", 0)) for w in written)
+    seen: set[tuple[str, int]] = set()
+    again = 0
+    for b in mb.writes:  # a message's quarantine row once (the lake keys it by message)
+        q = b.quarantine
+        for key in zip(q["batch_id"].astype(str), q["row_number"].astype(int), strict=True):
+            if key in seen:
+                again += 1
+            seen.add(key)
+    return {
+        "accepted": new + corrections,
+        "new": new,
+        "corrections": corrections,
+        "duplicates": sum(b.duplicates for b in mb.writes) + repeats + again,
+        "quarantined": len(seen),
+    }
+
+
 def quarantine_reason_text(code: str) -> str:
     """Human text of a stream quarantine reason (the batch's texts for the batch's codes)."""
     return reason_message(code)
