@@ -423,6 +423,22 @@ def budget_lines(
     return out
 
 
+def _override_dead_after_hours(hours: float) -> None:
+    """Every site table of this run built with ``SiteFeatureParams.dead_after_hours`` =
+    ``hours`` instead of the domain's: ``models.geohazard_sites.feature_params`` (the one
+    function training, backtests and serving take their parameters from) wrapped for the
+    run. The sensor rules' level keeps its own dead time (``HealthRules``)."""
+    from models import geohazard_sites
+
+    domain_params = geohazard_sites.feature_params
+
+    def with_dead_time(config: Any) -> Any:
+        return replace(domain_params(config), dead_after_hours=float(hours))
+
+    geohazard_sites.feature_params = with_dead_time  # type: ignore[assignment]
+    geohazard_sites.unknowable_inputs.cache_clear()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=None, help="a riskwarn home (its lake)")
@@ -475,6 +491,14 @@ def main() -> None:
         help="SiteModelConfig.served_levels_far_confidence for this run (default: the "
         "config's; the site-clustered precision bound at the levels from "
         "served_levels_far_confidence_from up, the levels below fitted as without it)",
+    )
+    parser.add_argument(
+        "--dead-after-hours",
+        type=float,
+        default=None,
+        help="SiteFeatureParams.dead_after_hours of this run's tables (a displacement sensor "
+        "silent for longer is dead at the origin: its kinematics missing, dead_sensor_flag 1); "
+        "default: the domain's (models.geohazard_sites.feature_params)",
     )
     parser.add_argument(
         "--no-prior",
@@ -545,6 +569,8 @@ def main() -> None:
     )
     from riskwarn import lake
 
+    if args.dead_after_hours is not None:
+        _override_dead_after_hours(args.dead_after_hours)
     t0 = time.perf_counter()
     if args.sim:
         from sim_sites import sim_site_frames
@@ -596,6 +622,7 @@ def main() -> None:
         f"{' --until ' + args.until if args.until else ''}"
         f"{' --train-every-hours ' + str(args.train_every_hours) if args.train_every_hours else ''}"
         f"{' --no-prior' if args.no_prior else ''}"
+        f"{' --dead-after-hours ' + format(args.dead_after_hours, 'g') if args.dead_after_hours is not None else ''}"
         f"{' --served-far-confidence ' + str(args.served_far_confidence) if args.served_far_confidence is not None else ''}"
         f"`. {len(sites)} sites, "
         f"sensor readings {first:%Y-%m-%d}..{end:%Y-%m-%d} ({len(readings):,} rows); "
@@ -625,6 +652,7 @@ def main() -> None:
                 f"{domain}_{(args.sim or 'lake').replace(',', '-')}_{args.since or 'all'}"
                 f"{'_' + args.until if args.until else ''}"
                 f"{'_t' + str(args.train_every_hours) if args.train_every_hours else ''}"
+                f"{'_dead' + format(args.dead_after_hours, 'g') if args.dead_after_hours is not None else ''}"
                 f"_{args.eval_days}.parquet"
             )
             if args.cache

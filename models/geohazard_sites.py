@@ -420,20 +420,21 @@ def feature_params(config: SiteModelConfig) -> SiteFeatureParams:
     """The feature parameters of a site model's table (step, zone, horizon of ``config``).
 
     Training, backtests and serving all build a site table through this function
-    (:func:`build_site_tables`), so they share these values. An hourly domain's dead-sensor
+    (:func:`build_site_tables`), so they share these values. Both domains' dead-sensor
     time (``dead_after_hours``: a sensor silent for longer has missing kinematics and
     ``dead_sensor_flag`` 1) is the sensor rules' (``HealthRules.dead_after_hours``, 6 h):
     with the features' 24 h the model kept reading the last velocity of a sensor the rules
     had already dropped (6-24 h after it fell silent; docs/design.md, "A dead sensor's
-    kinematics are missing"). The daily domain keeps the features' default (24 h)."""
+    kinematics are missing"; hourly since h-dead6, daily since h-deadday: measured in
+    docs/benchmarks-models.md, "After h-dead6 (hourly)" and "Daily dead-sensor time 6 h")."""
     from riskwarn.sensor_rules import HealthRules
 
-    params = SiteFeatureParams(
-        step_hours=config.step_hours, tz=config.tz, horizon_hours=config.horizon_hours
+    return SiteFeatureParams(
+        step_hours=config.step_hours,
+        tz=config.tz,
+        horizon_hours=config.horizon_hours,
+        dead_after_hours=HealthRules().dead_after_hours,
     )
-    if config.step_hours < 24:
-        params = replace(params, dead_after_hours=HealthRules().dead_after_hours)
-    return params
 
 
 @functools.lru_cache(maxsize=32)  # per domain and zone: the stream asks per site

@@ -151,9 +151,10 @@ KINEMATIC_INPUTS = (
 @pytest.mark.parametrize(
     ("domain", "origins"),
     [
-        # local midnights from 21 May (g1 silent ~17 h) to 19 June (silent ~29 days), all
-        # inside the 35-day read, so the look-back alone keeps its last velocity
-        ("geohazard", pd.date_range("2024-05-20T16:00Z", "2024-06-19T16:00Z", freq="1D")),
+        # local midnights from 20 May (g1 alive, last reading 50 min old) to 19 June (silent
+        # ~29 days), all inside the 35-day read, so the look-back alone keeps its last
+        # velocity; 22 May's (silent ~17 h) lies between the rules' 6 h and the old 24 h
+        ("geohazard", pd.date_range("2024-05-19T16:00Z", "2024-06-19T16:00Z", freq="1D")),
         # hourly across the dead-sensor time (g1's last reading ends 2024-05-20T23:10Z):
         # silent 0.8 h to 31 h, across the rules' 6 h and the features' old 24 h
         ("geohazard_hourly", pd.date_range("2024-05-21T00:00Z", "2024-05-22T06:00Z", freq="1h")),
@@ -177,10 +178,13 @@ def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
     between the two the model read the failure's last velocity (204-493 mm/day on the
     simulated city) where the rules said nothing, and hourly served blue lost to them.
     The hourly domain's time is now the rules' (through ``feature_params``, the one
-    function training, backtests and serving build their parameters with); the daily
-    domain keeps 24 h. Fails on the old code (hourly: 24 h, g1's velocity present while
-    silent 6-24 h)."""
-    from features.sensor_readings import SiteFeatureParams
+    function training, backtests and serving build their parameters with). Fails on the
+    old code (hourly: 24 h, g1's velocity present while silent 6-24 h).
+
+    h-deadday: the daily domain's time is the rules' 6 h too (it was 24 h; measured on the
+    simulated city: served yellow +0.066 [+0.008, +0.123] over 24 h, no level's interval
+    below zero; docs/benchmarks-models.md, "Daily dead-sensor time 6 h"). Fails on the old
+    code (daily: 24 h, g1's velocity present at the origin it has been silent ~17 h)."""
     from models.geohazard_sites import feature_params, site_config
     from riskwarn.sensor_rules import HealthRules
 
@@ -191,8 +195,7 @@ def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
     dom = domains.get(domain)
     hours = feature_params(site_config(domain, tz=TZ)).dead_after_hours
     rules_hours = HealthRules().dead_after_hours
-    want = rules_hours if dom.step_hours < 24 else SiteFeatureParams().dead_after_hours
-    assert hours == want, (domain, hours, want)
+    assert hours == rules_hours, (domain, hours, rules_hours)
     dead_after = pd.Timedelta(hours=hours)
     train = site_frame(dom, readings, sensors, sites, no_events, origins, TZ, with_rules=True)
     g1 = readings.loc[readings["sensor_id"] == "g1", "observed_at"]
@@ -200,9 +203,9 @@ def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
     dead = origins - last_end > dead_after
     assert dead.any() and (~dead).any()
     silent = (origins - last_end) / pd.Timedelta(hours=1)
-    if dom.step_hours < 24:  # the origins silent 6-24 h are dead, as the rules count them
-        gap = (silent > rules_hours) & (silent <= 24.0)
-        assert gap.any() and dead[gap].all(), silent[gap & ~dead]
+    # the origins silent 6-24 h are dead, as the rules count them (both domains)
+    gap = (silent > rules_hours) & (silent <= 24.0)
+    assert gap.any() and dead[gap].all(), silent[gap & ~dead]
     for o, is_dead in zip(origins, dead, strict=True):
         window = readings.loc[
             (readings["observed_at"] >= o - LOOKBACK) & (readings["observed_at"] < o)
@@ -218,6 +221,22 @@ def test_a_dead_sensors_kinematics_are_missing_in_training_and_serving(
         # the live sensor keeps its velocity, and the rules' level stays an input
         assert np.isfinite(float(rows.loc["s2", "velocity_mm_per_day"])), o
         assert float(rows.loc["s1", "dead_sensor_flag"]) == float(is_dead), o
+
+
+@pytest.mark.parametrize("domain", ["geohazard", "geohazard_hourly"])
+def test_each_site_domains_dead_sensor_time_is_the_rules(domain: str) -> None:
+    """h-deadday: the feature parameters of both site domains (training, backtests and
+    serving take theirs from ``feature_params``) carry the sensor rules' dead-sensor time
+    (``HealthRules.dead_after_hours``, 6 h), not the features' default (24 h). Fails on
+    the old code for the daily domain (24.0)."""
+    from features.sensor_readings import SiteFeatureParams
+    from models.geohazard_sites import feature_params, site_config
+    from riskwarn.sensor_rules import HealthRules
+
+    params = feature_params(site_config(domain, tz=TZ))
+    assert params.dead_after_hours == HealthRules().dead_after_hours == 6.0
+    assert SiteFeatureParams().dead_after_hours == 24.0  # the features' own default, unused here
+    assert params.step_hours == domains.get(domain).step_hours
 
 
 def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> None:
