@@ -178,10 +178,10 @@ def test_a_source_ingested_after_training_changes_no_score_and_is_named(
     assert every["count_28d"].sum() == 2 * own["count_28d"].sum() > 0
     again = _cli(settings, monkeypatch, "score", "incidents", "--origin", ORIGIN)
     assert again.exit_code == 0, again.output
+    pd.testing.assert_frame_equal(_forecasts(settings), before)  # no score changed
     lines = [x for x in again.output.splitlines() if "not served" in x]
     assert len(lines) == 1 and f"not served: {SECOND}" in lines[0], again.output
     assert "trained on simcity only" in lines[0]
-    pd.testing.assert_frame_equal(_forecasts(settings), before)  # no score changed
     assert _live_warnings(settings) == warned  # (none on this small city at these levels)
 
 
