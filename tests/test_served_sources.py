@@ -14,6 +14,7 @@ them alone (:func:`riskwarn.scoring.served_sources`) and names the source it lea
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,12 +158,13 @@ def test_training_records_its_sources_and_scoring_reads_exactly_them(
 
 
 def test_a_source_ingested_after_training_changes_no_score_and_is_named(
-    trained: Settings, monkeypatch: pytest.MonkeyPatch
+    trained: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The attack's repro: the same incidents delivered again by a second source after
     training, then the same champion scores the same origin. Every probability, score and
-    warning is what it was; the CLI names the source it left out, once. Fails on the old
-    code (the counts doubled: other probabilities, other warnings, nothing said)."""
+    warning is what it was; the CLI (and the DAG task's log) names the source it left out,
+    once. Fails on the old code (the counts doubled: other probabilities, 94% of them on
+    this city, other warnings, nothing said)."""
     settings = _copy(trained, "second")
     first = _cli(settings, monkeypatch, "score", "incidents", "--origin", ORIGIN)
     assert first.exit_code == 0, first.output
@@ -183,6 +185,15 @@ def test_a_source_ingested_after_training_changes_no_score_and_is_named(
     assert len(lines) == 1 and f"not served: {SECOND}" in lines[0], again.output
     assert "trained on simcity only" in lines[0]
     assert _live_warnings(settings) == warned  # (none on this small city at these levels)
+    # the score_and_warn DAG's task (no CLI): the same scores, the words in its log
+    from riskwarn.pipeline import score_and_warn
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="riskwarn.scoring"):
+        score_and_warn(settings, "incidents", origin + pd.Timedelta(hours=1), "manual__test")
+    said = [r.getMessage() for r in caplog.records if "not served" in r.getMessage()]
+    assert len(said) == 1 and f"not served: {SECOND}" in said[0]
+    pd.testing.assert_frame_equal(_forecasts(settings), before)
 
 
 def test_a_champion_of_the_old_record_is_served_on_its_runs_counted_sources(
