@@ -275,3 +275,23 @@ def test_a_case_frame_reads_only_the_champions_sources(trained: Settings) -> Non
     every = serving_frames.scoring_frame(settings, "dispute_cases", origin)
     pd.testing.assert_frame_equal(after, before)
     assert len(every) > len(before)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_models_page_names_a_source_not_served(lang: str) -> None:
+    """The models page's verdict card adds "Not served: <source>" (en + zh) for a lake
+    source the champion was not trained on, read as scoring reads its record. Fails on
+    the old code (no such line)."""
+    from dashboard import verdicts
+
+    every = {"sources": "all", "trained_on_sources": "simcity"}
+    assert verdicts.served_sources(every, None) == ("simcity",)
+    assert verdicts.served_sources({"sources": "simcity"}, None) == ("simcity",)
+    older = {"counted_on_sources": ["simcity"]}  # an every-source run before trained_on
+    assert verdicts.served_sources({"sources": "all"}, older) == ("simcity",)
+    assert verdicts.served_sources({}, None) is None
+    words = verdicts.not_served_words(("simcity",), ["simcity", SECOND], lang)
+    assert words is not None and SECOND in words
+    assert ("Not served: " if lang == "en" else "未用于打分：") + SECOND in words
+    assert verdicts.not_served_words(("simcity",), ["simcity"], lang) is None
+    assert verdicts.not_served_words(None, ["simcity", SECOND], lang) is None
