@@ -25,6 +25,19 @@ def table_version(lake_dir: str, table: str) -> int | None:
     return lake.table_version(Path(lake_dir), table)
 
 
+def table_sources(lake_dir: str, table: str) -> list[str]:
+    """The sources in a lake table (sorted; [] without the table)."""
+    return _table_sources(lake_dir, table, table_version(lake_dir, table))
+
+
+@st.cache_data(ttl=3600, show_spinner=False, max_entries=16)
+def _table_sources(lake_dir: str, table: str, version: int | None) -> list[str]:
+    if version is None:
+        return []
+    got = lake.read_table(Path(lake_dir), table, columns=["source"], version=version)
+    return sorted({str(x) for x in got["source"].dropna()})
+
+
 def admin_units(lake_dir: str) -> pd.DataFrame:
     """County/township/community units with names and boundaries (empty without a lake)."""
     return _admin_units(lake_dir, table_version(lake_dir, "admin_units"))

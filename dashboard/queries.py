@@ -32,6 +32,7 @@ from dashboard.lake_reads import (
     hazard_sites,
     site_readings,
     site_sensors,
+    table_sources,
     table_version,
     unit_names,
 )
@@ -65,6 +66,7 @@ REEXPORTED = (
     hazard_sites,
     site_readings,
     site_sensors,
+    table_sources,
     unit_names,
     artifact_bytes,
     champion,

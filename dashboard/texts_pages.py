@@ -752,6 +752,14 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Both were compared on the events of every source ({counted}), each scored "
         "from its own serving inputs: this model from {mine}, v{v} from {theirs}.",
     },
+    # a source in the lake the champion was not trained on: left out of its scoring
+    # (riskwarn.scoring.served_sources)
+    "vd_not_served": {
+        "zh": "未用于打分：{names}（湖中有此来源，但该模型只用 {served} 训练，打分时只读这些来源；"
+        "要用上它须训练新模型）。",
+        "en": "Not served: {names} (in the lake, but this model was trained on {served} "
+        "only and is scored on it alone; train a new model to use it).",
+    },
     "vd_sources_all_words": {"zh": "全部来源", "en": "every source"},
     "vd_sources_list_words": {"zh": "来源 {names}", "en": "the source(s) {names}"},
     "vd_model_only": {

@@ -422,6 +422,34 @@ def sources_words(
     return t("vd_sources_some", lang, inputs=sep.join(inputs), counted=counted)
 
 
+def served_sources(
+    params: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None
+) -> tuple[str, ...] | None:
+    """The lake sources a hotspot or case champion is scored on, as scoring reads them
+    (:func:`models.registry.served_sources_of`): its run's ``trained_on_sources`` (since
+    2026-12-07), else its ``--source`` selection (param ``sources``), else, for a run on
+    every source, its metrics' ``counted_on_sources``; None when none is recorded."""
+    p = params or {}
+    for text in (p.get("trained_on_sources"), p.get("sources")):
+        if text and text != "all":
+            return tuple(sorted(set(str(text).split(","))))
+    counted = counted_sources(metrics)
+    return tuple(sorted(counted)) if counted else None
+
+
+def not_served_words(served: Sequence[str] | None, in_lake: Sequence[str], lang: str) -> str | None:
+    """ "Not served: <source>": the lake's sources the champion was not trained on, which
+    scoring leaves out (:func:`riskwarn.scoring.served_sources`); None when there is
+    none, or the champion records no sources."""
+    if not served:
+        return None
+    extra = [x for x in in_lake if x not in set(served)]
+    if not extra:
+        return None
+    sep = "、" if lang == "zh" else ", "
+    return t("vd_not_served", lang, names=sep.join(extra), served=sep.join(served))
+
+
 def champion_sources_words(check: Mapping[str, Any] | None, lang: str) -> str | None:
     """On which events the gate compared a hotspot challenger with the champion and from
     which sources each was scored (the check's ``counted_on_sources``,

@@ -673,6 +673,12 @@ def train_case_domain(
         artifact_location=artifact_location,
         trained_through=final_origin,
         recipe=own,
+        # the sources of the cases it learned from: the only ones serving reads
+        trained_on=(
+            sorted({str(x) for x in disputes["source"].dropna()})
+            if "source" in disputes.columns
+            else None
+        ),
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

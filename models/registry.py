@@ -65,6 +65,12 @@ RECIPE_ARTIFACT = "recipe.json"
 SOURCES = "sources"
 SOURCES_TAG = "riskwarn.sources"
 ALL_SOURCES = "all"
+# run param and tag (since 2026-12-07): the lake sources whose records the model was
+# actually trained on (those of its training read: with ``sources`` "all", every source
+# in the lake then), also carried by the model (RiskModel.trained_on): serving builds its
+# inputs from exactly these, never from a source added to the lake after it was trained
+TRAINED_ON = "trained_on_sources"
+TRAINED_ON_TAG = "riskwarn.trained_on_sources"
 PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
 
@@ -82,15 +88,22 @@ def model_name(domain: str) -> str:
 class RiskModel(PythonModel):
     """Calibrated risk model: features in, ``probability`` and ``score`` out.
 
-    ``sources``: the lake sources its inputs were built from (None: every source), so
-    serving builds them from the same ones (:attr:`Champion.sources`)."""
+    ``sources``: the lake sources training was asked to read (``riskwarn train --source``;
+    None: every source); ``trained_on``: the sources whose records it was trained on
+    (with ``sources`` None, every source in the lake then; None on a model logged before
+    2026-12-07), from which serving builds its inputs (:attr:`Champion.sources`)."""
 
     def __init__(
-        self, fitted: FittedModel, domain: str, sources: Sequence[str] | None = None
+        self,
+        fitted: FittedModel,
+        domain: str,
+        sources: Sequence[str] | None = None,
+        trained_on: Sequence[str] | None = None,
     ) -> None:
         self.fitted = fitted
         self.domain = domain
         self.sources = training_sources(sources)
+        self.trained_on = training_sources(trained_on)
 
     @property
     def features(self) -> list[str]:
@@ -187,6 +200,7 @@ def log_training_run(
     trained_through: pd.Timestamp | None = None,
     recipe: Recipe | None = None,
     sources: Sequence[str] | None = None,
+    trained_on: Sequence[str] | None = None,
 ) -> RunRecord:
     """Log params, metrics, data version, features, plots, model card and the model.
 
@@ -196,7 +210,10 @@ def log_training_run(
     whole recipe): what a later challenger's gate reads (:func:`champion_provenance`).
     ``sources``: the lake sources the model was trained on (None: all), logged as the
     param and tag ``sources`` / ``riskwarn.sources`` (comma-separated, or ``all``) and
-    kept in the model (:class:`RiskModel`), which serving reads.
+    kept in the model (:class:`RiskModel`). ``trained_on``: the sources of the records it
+    was trained on (the training read's ``source`` values), logged as the param and tag
+    ``trained_on_sources`` / ``riskwarn.trained_on_sources`` and kept in the model:
+    serving builds its inputs from exactly these (:func:`served_sources`).
 
     ``artifact_location`` is used when the domain's experiment is created (e.g. a folder
     under ``Settings.home``); without it MLflow would default to ``./mlruns``.
@@ -208,11 +225,14 @@ def log_training_run(
     with mlflow.start_run(run_name=f"{domain}-challenger", tags=owner_tags(domain)) as run:
         kept = training_sources(sources)
         sources_text = ",".join(kept) if kept else ALL_SOURCES
+        learned = training_sources(trained_on)
+        learned_tags = {TRAINED_ON_TAG: ",".join(learned)} if learned else {}
         mlflow.set_tags(
             {
                 "riskwarn.domain": domain,
                 "riskwarn.data_version": data_version,
                 SOURCES_TAG: sources_text,
+                **learned_tags,
             }
         )
         mlflow.log_params(
@@ -220,6 +240,7 @@ def log_training_run(
                 "domain": domain,
                 "data_version": data_version,
                 SOURCES: sources_text,
+                **({TRAINED_ON: ",".join(learned)} if learned else {}),
                 "n_features": len(fitted.features),
                 "best_iteration": fitted.best_iteration,
                 "trained_until": str(fitted.trained_until),
@@ -242,7 +263,7 @@ def log_training_run(
                 mlflow.log_dict(data, f"plots/{fname}.json")
         mlflow.log_text(model_card, "model_card.md")
         example = input_example[fitted.features].head(5).astype("float32")
-        wrapper = RiskModel(fitted, domain, kept)
+        wrapper = RiskModel(fitted, domain, kept, learned)
         signature = mlflow.models.infer_signature(example, wrapper.predict(None, example))
         info = mlflow.pyfunc.log_model(
             name="model",
@@ -1865,9 +1886,11 @@ class ChampionUnavailable(RuntimeError):
 class Champion:
     """A loaded champion model, where it came from and the inputs it takes.
 
-    ``sources``: the lake sources it was trained on (``riskwarn train --source``), the
-    only ones its inputs are built from when it is served; None: every source (also a
-    model logged before the sources were recorded)."""
+    ``sources``: the lake sources it was trained on, the only ones its inputs are built
+    from when it is served (:func:`served_sources_of`); None: not recorded (a model
+    logged before 2026-12-07 on every source, or not a riskwarn-trained model).
+    ``sources_basis``: where ``sources`` was read (the model's own record, its
+    ``--source`` selection, its run's ``counted_on_sources``)."""
 
     domain: str
     name: str
@@ -1876,6 +1899,7 @@ class Champion:
     feature_names: list[str] | None
     feature_dtypes: dict[str, Any] | None = None
     sources: tuple[str, ...] | None = None
+    sources_basis: str | None = None
 
     def python_model(self) -> Any:
         """The wrapped :class:`RiskModel` (or the site model's wrapper), or None."""
@@ -1927,10 +1951,34 @@ def serving_champion(uri: str, domain: str, store: Any) -> Champion:
     if schema is not None and schema.has_input_names():
         # cast to the logged signature (e.g. float32) so schema enforcement accepts the frame
         dtypes = dict(zip(schema.input_names(), schema.numpy_types(), strict=True))
-    sources = training_sources(getattr(champion.python_model(), "sources", None))
+    sources, basis = (None, None)
+    if domain in domains.DOMAINS and domains.get(domain).family != "site":  # sites: not yet
+        sources, basis = served_sources_of(champion.python_model(), client, model.metadata.run_id)
     return Champion(
-        domain, name, version, model, list(features) if features else None, dtypes, sources
+        domain, name, version, model, list(features) if features else None, dtypes, sources, basis
     )
+
+
+def served_sources_of(
+    python_model: Any, client: MlflowClient, run_id: str | None
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The lake sources a champion was trained on, and where that was read: the model's
+    ``trained_on`` (since 2026-12-07); else its ``--source`` selection (``sources``,
+    trained on those alone); else, for a model trained on every source, its run's
+    ``counted_on_sources`` (metrics.json since 2026-12-07: the sources of its training
+    events); ``(None, None)`` when none is recorded."""
+    learned = training_sources(getattr(python_model, "trained_on", None))
+    if learned:
+        return learned, "recorded at training"
+    asked = training_sources(getattr(python_model, "sources", None))
+    if asked:
+        return asked, "its --source selection"
+    if python_model is None or not hasattr(python_model, "fitted"):
+        return None, None  # not a riskwarn-trained model: nothing recorded
+    counted = run_metrics(client, run_id).get("counted_on_sources")
+    if isinstance(counted, list) and counted:
+        return training_sources([str(c) for c in counted]), "its run's counted_on_sources"
+    return None, None
 
 
 def champion_expected(uri: str, domain: str) -> bool:

@@ -392,12 +392,15 @@ def _champion_comparison(
 
     def inputs(champ: Any) -> pd.DataFrame:
         """The champion's serving inputs at those origins: a frame of its own sources."""
-        own = training_sources(getattr(champ, "sources", None))
-        champ_sources.append(own)
+        asked = training_sources(getattr(champ, "sources", None))
+        champ_sources.append(asked)  # as asked (None: every source), as the words say it
+        # the frame from the sources it learned from (recorded since 2026-12-07), as
+        # serving builds it: not a source the city's lake gained after it was trained
+        own = training_sources(getattr(champ, "trained_on", None)) or asked
         none = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*KEYS, *champ.features]})
         if city.empty:
             return none
-        if own is None:
+        if own is None or set(own) >= set(source_names(judged)):
             return city
         mine = judged[judged["source"].isin(own)] if "source" in judged else judged
         crs, cell_size_m, tz = grid
@@ -617,6 +620,9 @@ def train_hotspot_domain(
         trained_through=final_origin,
         recipe=own,
         sources=sources,
+        # the sources of the records it learned from (with every source: the lake's now),
+        # the only ones serving builds its inputs from (riskwarn.scoring.served_sources)
+        trained_on=source_names(events),
     )
     promoted = settle_gate(
         client, domain, record.version, decision, auto_promote=auto_promote, store=store

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -159,9 +159,67 @@ def _refuse_in_sample(uri: str, domain: str, version: str, origin: pd.Timestamp)
         ) from exc
 
 
-def refused(store: Store, champion: Champion, exc: FeaturesMismatch) -> Exception:
+class SourcesMismatch(ValueError):
+    """The champion cannot be served on the sources it was trained on: one of them is no
+    longer in the lake, or the lake holds several and the model does not record which it
+    learned from (a model logged before 2026-12-07)."""
+
+
+def served_sources(
+    settings: Settings, domain: str, champion: Champion
+) -> tuple[tuple[str, ...] | None, str | None]:
+    """The lake sources ``domain``'s champion is served on, and what to say about it.
+
+    Train and serve on the same sources: a hotspot or case champion's frame is built from
+    exactly the sources it was trained on (:attr:`models.registry.Champion.sources`,
+    recorded at training), never from a source ingested after it (a second department
+    delivering the same events would double every count it learned from). A source in
+    the lake the model never learned from is left out, and the second value says so in
+    one line (None when there is nothing to say). :class:`SourcesMismatch` when a
+    training source is no longer in the lake (its counts would fall below what it learned:
+    refused, not scored low), or when the model records no sources and the lake holds
+    several (which it learned from is unknown). A model recording none on a lake of one
+    source is served on it (it can have learned from no other). Sites: (None, None)."""
+    from riskwarn import lake
+
+    spec = domains.get(domain)
+    if spec.family == "site":
+        return None, None
+    table = spec.event_table
+    got = lake.read_table(settings.lake_dir, table, columns=["source"])
+    in_lake = sorted({str(x) for x in got["source"].dropna()})
+    trained = champion.sources
+    who = f"{champion.name} v{champion.version}"
+    if trained is None:
+        if len(in_lake) <= 1:
+            return None, None
+        raise SourcesMismatch(
+            f"{who} does not record the sources it was trained on (a model logged before "
+            f"2026-12-07) and the lake's {table} holds several ({', '.join(in_lake)}): not "
+            f"scored on sources it may never have learned from; retrain it "
+            f"(riskwarn train {domain})"
+        )
+    missing = [x for x in trained if x not in in_lake]
+    if missing:
+        raise SourcesMismatch(
+            f"{who} was trained on the source(s) {', '.join(trained)}, and "
+            f"{', '.join(missing)} is no longer in the lake's {table}: its inputs would "
+            f"miss counts it learned from; ingest it again or retrain (riskwarn train {domain})"
+        )
+    extra = [x for x in in_lake if x not in trained]
+    if not extra:
+        return trained, None
+    return trained, (
+        f"{domain}: not served: {', '.join(extra)} (in the lake's {table}; {who} was "
+        f"trained on {', '.join(trained)} only and is scored on it alone; train a new "
+        f"model to use them)"
+    )
+
+
+def refused(store: Store, champion: Champion, exc: FeaturesMismatch | SourcesMismatch) -> Exception:
     """The :class:`models.registry.ChampionUnavailable` to raise (``from exc``) for a
-    champion whose features the domain's frame lacks, audited as ``champion_refused``
+    champion whose features the domain's frame lacks (or whose training sources it
+    cannot be served on: :func:`served_sources`), audited as ``champion_refused``
     (what the CLI turns into one line and exit 2; hotspot, case and site scoring alike)."""
     from models.registry import ChampionUnavailable
 
@@ -428,8 +486,15 @@ def score_domain(
     airflow_run_id: str | None = None,
     policy: rw.LevelPolicy | None = None,
     allow_in_sample: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> str:
     """Score ``domain`` at ``origin`` with its champion, publish; return the run id.
+
+    A hotspot or case champion is scored on the lake sources it was trained on alone
+    (:func:`served_sources`): a source it never learned from is left out and said once,
+    through ``say`` (the CLI's line; logged at INFO too) or, without, logged as a
+    warning (the DAG's task log); refused (:class:`SourcesMismatch`) when one of its
+    training sources left the lake or it records none on a lake of several.
 
     Raises :class:`ChampionUnavailable` (nothing written, the served run stays) when
     the registry or champion is missing, or the champion takes features the scoring
@@ -459,8 +524,18 @@ def score_domain(
         _refuse_in_sample(uri, domain, champion.version, origin)
     if spec.family == "site":
         return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
-    # a hotspot champion trained on some lake sources is served on those alone
-    frame = scoring_frame(settings, domain, origin, champion.sources)
+    # a champion is served on the lake sources it was trained on, never on one added since
+    try:
+        sources, note = served_sources(settings, domain, champion)
+    except SourcesMismatch as exc:
+        raise refused(store, champion, exc) from exc
+    if note is not None:
+        if say is not None:
+            say(note)
+            log.info("%s", note)
+        else:
+            log.warning("%s", note)
+    frame = scoring_frame(settings, domain, origin, sources)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
     try:
@@ -476,7 +551,7 @@ def score_domain(
         forecasts["explanation"] = [explanations.get(str(u)) for u in forecasts["unit_id"]]
         # the open cases the model does not score (escalated already): published with
         # the run, so the panel can say how many cases are open in all
-        unscored = {"already_escalated": escalated_open_cases(settings, origin)}
+        unscored = {"already_escalated": escalated_open_cases(settings, origin, sources)}
     else:  # only a warning carries a cell's explanation: explain the warned cells alone
         explanations = partial(warned_explanations, champion, frame)
 
@@ -503,14 +578,17 @@ def score_domain(
     )
 
 
-def escalated_open_cases(settings: Settings, origin: pd.Timestamp) -> list[str]:
+def escalated_open_cases(
+    settings: Settings, origin: pd.Timestamp, sources: Sequence[str] | None = None
+) -> list[str]:
     """The dispute cases open at ``origin`` that escalated before it (from the lake's
-    cases and events known before ``origin``, each as known at it:
-    :func:`features.disputes.open_escalated_cases`), the ones the case model leaves out."""
+    cases and events of ``sources`` (None: all) known before ``origin``, each as known at
+    it: :func:`features.disputes.open_escalated_cases`), the ones the case model leaves
+    out."""
     from features.disputes import open_escalated_cases
     from riskwarn import serving_frames as sf
 
-    disputes, events = sf.known_at(sf.case_records(settings, origin), origin)
+    disputes, events = sf.known_at(sf.case_records(settings, origin, sources), origin)
     return open_escalated_cases(disputes, events, origin)
 
 

@@ -3,8 +3,8 @@
 Each function reads what was known before the origin from the lake through the read
 training makes (:func:`riskwarn.lake.read_known`: the records before the origin with the
 earlier versions of corrected ones, so an origin in the past, a backfill, sees each
-record as it was known then and not a later correction; a hotspot model trained on some
-sources is served on those alone) and calls the family's builder in :mod:`models.frames`,
+record as it was known then and not a later correction; a hotspot or case model is
+served on exactly the sources it was trained on, :func:`riskwarn.scoring.served_sources`) and calls the family's builder in :mod:`models.frames`,
 the same function training and backtests call (tests/test_frame_parity.py holds them
 equal); it then locates each unit (``unit_id``, lon/lat) and rolls it up to township and
 county. Labels never leave this module: only the inputs at the origin do. (Sensor
@@ -113,20 +113,23 @@ def cell_scoring_frame(
 
 
 def case_scoring_frame(
-    settings: Settings, origin: pd.Timestamp, domain: str | None = None
+    settings: Settings,
+    origin: pd.Timestamp,
+    domain: str | None = None,
+    sources: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Features of every dispute case open (and not yet escalated) at ``origin``.
 
     The same builder as training (:func:`models.frames.case_frame`) on the read training
-    makes (:func:`case_records`): the cases and events before the origin, each as known
-    at it; ``unit_id`` is the dispute id, located at the case's point (as known at the
+    makes (:func:`case_records`): the cases and events of ``sources`` (None: all; a
+    champion's training sources) before the origin, each as known at it; ``unit_id`` is the dispute id, located at the case's point (as known at the
     origin) and rolled up to township and county through its admin code.
     No personal field is carried (party pseudonyms are only used inside the builder).
     """
     from models.frames import CityGrid, case_frame
     from riskwarn import lake
 
-    disputes, events = case_records(settings, origin)
+    disputes, events = case_records(settings, origin, sources)
     if disputes.empty:
         return pd.DataFrame()
     grid = CityGrid(settings.city_crs, settings.cell_size_m, settings.display_tz)
@@ -150,14 +153,17 @@ def case_scoring_frame(
     return frame
 
 
-def case_records(settings: Settings, origin: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``disputes`` and ``dispute_events`` before ``origin`` with the earlier versions of
-    corrected records (:func:`riskwarn.lake.read_known`, what case training reads)."""
+def case_records(
+    settings: Settings, origin: pd.Timestamp, sources: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``disputes`` and ``dispute_events`` of ``sources`` (None: all) before ``origin``
+    with the earlier versions of corrected records (:func:`riskwarn.lake.read_known`, what
+    case training reads)."""
     from riskwarn import lake
 
     return (
-        lake.read_known(settings.lake_dir, "disputes", origin),
-        lake.read_known(settings.lake_dir, "dispute_events", origin),
+        lake.read_known(settings.lake_dir, "disputes", origin, sources),
+        lake.read_known(settings.lake_dir, "dispute_events", origin, sources),
     )
 
 
@@ -178,12 +184,13 @@ def scoring_frame(
     sources: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The frame scored for ``domain`` at ``origin``: ``unit_id`` + codes + features.
-    ``sources``: the lake sources a hotspot model was trained on (None: all)."""
+    ``sources``: the lake sources a hotspot or case model was trained on (None: all;
+    :func:`riskwarn.scoring.served_sources`)."""
     family = domains.get(domain).family
     if family == "hotspot":
         return cell_scoring_frame(settings, domain, origin, sources)
     if family == "case":
-        return case_scoring_frame(settings, origin, domain)
+        return case_scoring_frame(settings, origin, domain, sources)
     return site_scoring_frame(settings, origin, domain)
 
 

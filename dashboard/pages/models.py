@@ -26,6 +26,7 @@ from dashboard.i18n import AXIS_DAY, fmt_datetime, fmt_int, t
 from dashboard.metric_words import metric_words
 from dashboard.shell import page_context
 from dashboard.text import md_line
+from riskwarn import domains
 
 PAGE = {  # this page in the navigation (dashboard/page_index.py)
     "title": {"zh": "模型与数据质量", "en": "Models & data quality"},
@@ -83,13 +84,23 @@ def verdict_card(domain: str, serving: dict) -> None:
         refused_card(domain, champ, serving["reason"])
         return
     served = serving
+    metrics = queries.run_json(tracking_uri, champ["run_id"], "metrics.json")
     v = verdicts.verdict(
         domain,
         champ,
         queries.run_json(tracking_uri, champ["run_id"], "gate.json"),
-        queries.run_json(tracking_uri, champ["run_id"], "metrics.json"),
+        metrics,
         served["promotion"],
     )
+    lines = verdicts.verdict_lines(v, lg, tz)
+    spec = domains.get(domain) if domain in domains.DOMAINS else None
+    if spec is not None and spec.family != "site":  # the sources scoring leaves out
+        left_out = verdicts.not_served_words(
+            verdicts.served_sources(champ.get("params"), metrics),
+            queries.table_sources(str(ctx.settings.lake_dir), spec.event_table),
+            lg,
+        )
+        lines += [left_out] if left_out else []
     colour = STATUS_COLOUR[v.status]
     with st.container(border=True, key=f"verdict_{domain}"):
         st.html(
@@ -98,7 +109,7 @@ def verdict_card(domain: str, serving: dict) -> None:
             f'<span class="rw-badge" style="background:{colour};margin-left:0.4rem">'
             f"{verdicts.status_words(v, lg)}</span></div>"
         )
-        st.markdown("\n".join(f"- {line}" for line in verdicts.verdict_lines(v, lg, tz)))
+        st.markdown("\n".join(f"- {line}" for line in lines))
         st.caption(mlflow_links(champ))
 
 

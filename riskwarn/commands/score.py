@@ -24,14 +24,19 @@ def score(domain: str, origin: str) -> None:
     same function: riskwarn.pipeline.publish_communities; a re-run publishes it once).
 
     Refused (exit 2, nothing written) when the champion was trained on data after ORIGIN:
-    its forecast there would be in-sample (riskwarn.scoring.out_of_sample)."""
+    its forecast there would be in-sample (riskwarn.scoring.out_of_sample).
+
+    The champion is scored on the lake sources it was trained on alone: a source
+    ingested since is not served, and a line says so ("not served: <source>");
+    refused (exit 2) when one of its training sources is no longer in the lake
+    (riskwarn.scoring.served_sources)."""
     import pandas as pd
 
     from models.registry import ChampionUnavailable
     from riskwarn.commands.registry import WrongModel, quick_registry
     from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import COMMUNITY_DOMAIN, local_origin
-    from riskwarn.scoring import FeaturesMismatch, InSampleOrigin, score_domain
+    from riskwarn.scoring import FeaturesMismatch, InSampleOrigin, SourcesMismatch, score_domain
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
 
@@ -49,11 +54,11 @@ def score(domain: str, origin: str) -> None:
             if domains.get(domain).scored_by == domains.NOWCAST_DAG:
                 run_id = nowcast_geohazard(settings, ts, domain=domain)
             else:
-                run_id = score_domain(settings, domain, ts)
+                run_id = score_domain(settings, domain, ts, say=click.echo)
     except ChampionUnavailable as exc:
         # a model of another domain's frame, or one trained on data after the origin (its
         # forecast there would be in-sample): exit 2, as promote refusing it
-        wrong = isinstance(exc.__cause__, FeaturesMismatch | InSampleOrigin)
+        wrong = isinstance(exc.__cause__, FeaturesMismatch | InSampleOrigin | SourcesMismatch)
         kind = WrongModel if wrong else click.ClickException
         raise kind(f"{exc} ({served_note(settings, domain)})") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
