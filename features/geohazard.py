@@ -39,6 +39,8 @@ from features.rain_indices import GUZZETTI_2008 as GUZZETTI
 from features.sensor_readings import (  # noqa: F401  (part of this module's interface)
     _DISPLACEMENT_AGG,
     _NS_PER_H,
+    FLAG_WINDOW_HOURS,
+    HEALTH_WINDOWS_HOURS,
     KINEMATICS_FROM,
     FrameReadings,
     ReadingSource,
@@ -610,7 +612,7 @@ def _health_at(
     with np.errstate(invalid="ignore"):
         interval_h = np.where(spacing > 0, spacing, 3600) / 3600.0
     n_now = health.at("n_valid", last, 0.0)
-    for hours in (24, 168):
+    for hours in HEALTH_WINDOWS_HOURS:
         before = health.asof(codes, idx.asi8 - hours * _NS_PER_H).ravel()
         n_win = n_now - health.at("n_valid", before, 0.0)
         expected = hours / interval_h
@@ -618,7 +620,7 @@ def _health_at(
         # a window shorter than the sensor's spacing cannot tell a gap from the schedule
         res[f"share_missing_{hours}h"] = np.where(expected >= 1.0, share, np.nan)
     flags = shared.flags(params)
-    week = 7 * 24 * _NS_PER_H
+    week = FLAG_WINDOW_HOURS * _NS_PER_H
     now = flags.asof(codes, idx.asi8).ravel()
     then = flags.asof(codes, idx.asi8 - week).ravel()
     res["spikes_removed_7d"] = flags.at("n_spikes", now, 0.0) - flags.at("n_spikes", then, 0.0)

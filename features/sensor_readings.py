@@ -38,12 +38,17 @@ class SiteFeatureParams:
     horizon_hours: int = 24
     rain_windows_hours: tuple[int, ...] = (1, 3, 6, 24, 72, 168, 360)
     api_k: float = 0.85  # daily decay of the antecedent precipitation index
-    api_days: int = 30  # its window: what the nowcast reads (35 days) always covers it
+    api_days: int = 30  # its window: within what serving reads (reading_lookbacks)
     id_durations_hours: tuple[int, ...] = (1, 3, 6, 24, 72)
     percentile_min_history_days: int = 365
     velocity_window_days: float = 1.0
     fukuzono_points: int = 5
     spike_window: int = 11
+    # the spike window's readings are also those of the last ``spike_lookback_days`` only
+    # (its median, and the median deviation it is scaled by, each over that many days), so
+    # a rarely read sensor's spikes at an origin do not depend on readings serving does not
+    # read (:func:`reading_lookbacks`)
+    spike_lookback_days: float = 14.0
     spike_mad_factor: float = 6.0
     drift_sigma: float = 4.0
     drift_recent_days: float = 7.0  # recent window whose median is tested ...
@@ -57,10 +62,56 @@ class SiteFeatureParams:
     # acceleration, inverse velocity and Fukuzono time count only when every reading they
     # are computed from started within this many days before it (else missing), so
     # training (every reading) and serving (``riskwarn.serving_frames``, which reads the
-    # 35 days before the origin) see the same value, and a sensor silent for longer has
+    # ``serving_lookback_days`` before the origin, at least this) see the same value, and a sensor silent for longer has
     # no current velocity
     kinematics_lookback_days: float = 35.0
     label_radius_m: float = 0.0  # also count unassigned events within this distance of the site
+
+
+# the sensor-health windows of the site table (:func:`features.geohazard._health_at`):
+# ``share_missing_{h}h`` over each of these hours, and the hours a sensor's last reading
+# may be old for its spikes (``spikes_removed_7d``) and drift flag (``drift_flag``) to count
+HEALTH_WINDOWS_HOURS = (24, 168)
+FLAG_WINDOW_HOURS = 168
+
+
+def reading_lookbacks(p: SiteFeatureParams) -> list[tuple[float, str]]:
+    """How many days before an origin each of the site table's inputs reads readings
+    (days, what), from ``p``: every window the table's non-history-dependent columns use,
+    so that serving, which reads only the last ``serving_lookback_days``
+    (:func:`riskwarn.serving_frames.serving_read_floor`), computes what training does.
+    A new window of the site features belongs here. Not listed: the history-dependent
+    columns (``rain_24h_pct_rank``, ``rain_24h_vs_p99``, the steady velocity and tangent
+    angle), which are left out of the model because they read the whole record."""
+    flag_days = FLAG_WINDOW_HOURS / 24
+    drift = flag_days + p.drift_recent_days + p.drift_reference_days
+    spikes = flag_days + 2 * p.spike_lookback_days
+    rain = max((*p.rain_windows_hours, *p.id_durations_hours), default=0) / 24
+    return [
+        (
+            float(p.kinematics_lookback_days),
+            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, "
+            f"{p.kinematics_lookback_days:g} days)",
+        ),
+        (
+            float(p.dead_after_hours) / 24,
+            f"the dead-sensor time (dead_after_hours, {p.dead_after_hours:g} h)",
+        ),
+        (
+            drift,
+            f"the drift flag (a last reading up to {flag_days:g} days old, its "
+            f"drift_recent_days {p.drift_recent_days:g} and drift_reference_days "
+            f"{p.drift_reference_days:g}: {drift:g} days)",
+        ),
+        (
+            spikes,
+            f"the spikes of the last {flag_days:g} days (their median and median deviation "
+            f"each over spike_lookback_days {p.spike_lookback_days:g}: {spikes:g} days)",
+        ),
+        (max(HEALTH_WINDOWS_HOURS) / 24, "the missing-readings windows"),
+        (float(p.api_days), f"the antecedent precipitation index (api_days, {p.api_days:g})"),
+        (rain, f"the rain windows ({rain:g} days)"),
+    ]
 
 
 @runtime_checkable
@@ -415,12 +466,14 @@ def _flag_table(rd: _Readings, params: SiteFeatureParams) -> _SensorTable:
 def _spikes_and_drift(
     s: np.ndarray, q: np.ndarray, end: np.ndarray, v: np.ndarray, params: SiteFeatureParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Spike flag (robust trailing median/MAD of the previous ``spike_window`` readings) and
-    drift flag (:func:`_drift`) of readings sorted by sensor, quantity, end."""
+    """Spike flag (robust trailing median/MAD of the previous ``spike_window`` readings, of
+    those in the ``spike_lookback_days`` before the reading) and drift flag (:func:`_drift`) of readings sorted by sensor, quantity, end."""
     starts, stops = _runs([s, q])
     first = np.repeat(starts, stops - starts)
     i = np.arange(len(v))
-    lo = np.maximum(first, i - params.spike_window)
+    days = round(params.spike_lookback_days * 24 * _NS_PER_H)
+    since = _search_runs(starts, stops, end, end - days, "right")
+    lo = np.maximum(np.maximum(first, i - params.spike_window), since)
     med = phys.rolling_over(v, lo, i, 3).median().to_numpy()
     mad = np.abs(v - med)
     mad_ref = phys.rolling_over(mad, lo, i, 3).median().to_numpy()
@@ -531,7 +584,7 @@ def lookback_warning(
             f"SiteFeatureParams.kinematics_lookback_days (now {lookback:g} days) to at least "
             f"{np.ceil(2 * widest):.0f} days (two intervals; {np.ceil(3 * widest):.0f} for "
             "the acceleration at every origin), and the serving read with it (the "
-            "serving_lookback_days setting, RISKWARN_SERVING_LOOKBACK_DAYS, 35 days by "
+            "serving_lookback_days setting, RISKWARN_SERVING_LOOKBACK_DAYS, 44 days by "
             "default: what the nowcast, daily site scoring and the stream's site model "
             "read), so that training and serving compute the same values"
         )
@@ -563,7 +616,7 @@ class _SharedReadings:
         self.rain = rd.take(np.flatnonzero(rain))
         self.health = _health_table(rd)
         self._disp: dict[tuple[float, int], _SensorTable] = {}
-        self._flags: dict[tuple[int, float, float, float, float, int], _SensorTable] = {}
+        self._flags: dict[tuple[int, float, float, float, float, float, int], _SensorTable] = {}
 
     def displacement(self, p: SiteFeatureParams) -> _SensorTable:
         key = (p.velocity_window_days, p.fukuzono_points)
@@ -574,6 +627,7 @@ class _SharedReadings:
     def flags(self, p: SiteFeatureParams) -> _SensorTable:
         key = (
             p.spike_window,
+            p.spike_lookback_days,
             p.spike_mad_factor,
             p.drift_sigma,
             p.drift_recent_days,

@@ -69,7 +69,7 @@ The job mirrors :mod:`models.case_models`:
 
 Features whose value depends on how much history is read (the 365-day rain percentile,
 the creep rate since the sensor's first reading and the tangent angle built on it) are
-left out of the model: the nowcast reads 35 days of readings, training reads years, and
+left out of the model: the nowcast reads 44 days of readings, training reads years, and
 a model must see the same quantity in both. The tangent-angle and inverse-velocity
 *rules* still apply on top of the model in the nowcast.
 """
@@ -1190,7 +1190,7 @@ def site_model_card(
 {rows}
 
 Features ({len(features)}): {", ".join(features)}. Left out: {", ".join(HISTORY_DEPENDENT)}
-(their value depends on how much history is read; the nowcast reads 35 days).
+(their value depends on how much history is read; the nowcast reads 44 days).
 """
 
 

@@ -280,29 +280,26 @@ class ServingWindowTooShort(SettingsError):
 
 
 def serving_read_floor() -> tuple[float, list[str]]:
-    """The fewest days serving may read before an origin, and what needs them: the site
-    tables' kinematics look-back (:attr:`SiteFeatureParams.kinematics_lookback_days`) and
-    longest dead-sensor time (``dead_after_hours``: a sensor alive at the origin must
-    have its last reading in the read; the daily table's, or the sensor rules' for the
+    """The fewest days serving may read before an origin, and what needs them: every
+    look-back of the site tables' inputs (:func:`features.sensor_readings.reading_lookbacks`:
+    kinematics, dead-sensor time, drift and spike flags, missing-readings and rain windows),
+    with the longest dead-sensor time of the daily table's and the sensor rules' (for the
     hourly one, :func:`models.geohazard_sites.feature_params`), and the nowcast rules'
     window before a rising run plus the day a level is held
     (:data:`riskwarn.sensor_rules.NOWCAST_RULES`). Read from the classes' defaults, not
     through ``models`` (which would add seconds of imports to ``riskwarn stream``'s
     start); tests/test_serving_lookback_setting.py holds it to every site domain's
     parameters."""
-    from features.sensor_readings import SiteFeatureParams
+    from dataclasses import replace
+
+    from features.sensor_readings import SiteFeatureParams, reading_lookbacks
     from riskwarn.sensor_rules import NOWCAST_RULES, HealthRules
 
     p = SiteFeatureParams()
-    look = float(p.kinematics_lookback_days)
-    dead = max(float(p.dead_after_hours), float(HealthRules().dead_after_hours))
+    p = replace(p, dead_after_hours=max(p.dead_after_hours, HealthRules().dead_after_hours))
     rules_days = (NOWCAST_RULES.lookback_steps + 24) / 24
     needs = [
-        (
-            look,
-            f"the kinematics look-back (SiteFeatureParams.kinematics_lookback_days, {look:g} days)",
-        ),
-        (dead / 24, f"the dead-sensor time (dead_after_hours, {dead:g} h)"),
+        *reading_lookbacks(p),
         (rules_days, f"the nowcast sensor rules' window and held day ({rules_days:g} days)"),
     ]
     floor = max(days for days, _ in needs)

@@ -136,13 +136,14 @@ class Settings(BaseModel):
     )
 
     serving_lookback_days: int = Field(
-        default=35,
+        default=44,
         ge=1,
         description="Days of sensor readings before the origin that serving reads: the "
         "hourly geohazard nowcast, daily site scoring and the stream's site model "
         "(riskwarn.serving_frames.serving_lookback_days). At least what the site features "
-        "and sensor rules look back (the kinematics look-back, 35 days; the dead-sensor "
-        "time; the rules' window): a shorter one is refused when serving starts. Raise it "
+        "and sensor rules look back (riskwarn.serving_frames.serving_read_floor: the drift "
+        "flag, 44 days; the kinematics look-back, 35 days; the dead-sensor time; the rules' "
+        "window): a shorter one is refused when serving starts. Raise it "
         "for sensors that report rarely (monthly surveys: with "
         "SiteFeatureParams.kinematics_lookback_days; docs/operations.md).",
     )

@@ -21,7 +21,7 @@ from riskwarn.settings import Settings
 
 ORIGIN = pd.Timestamp("2024-07-10T12:00Z")
 DOMAIN = "geohazard_hourly"
-SILENT_DAYS = 40  # the sensor's last reading: older than 35 days, within 50
+SILENT_DAYS = 45  # the sensor's last reading: older than the default 44 days; its first: 50
 
 
 def _old_readings() -> pd.Series:
@@ -59,7 +59,7 @@ def _nowcast_input(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> pd.Da
 def test_the_setting_reaches_the_nowcasts_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, days: int | None
 ) -> None:
-    """g1's readings are 40-45 days old: outside the default 35-day read (the nowcast
+    """g1's readings are 45-50 days old: outside the default 44-day read (the nowcast
     gets none), inside a 50-day one (the nowcast's site model and rules get all of
     them). Before, 50 days could not be set: the nowcast read 35 whatever the settings."""
     given: dict[str, Any] = {} if days is None else {"serving_lookback_days": days}
@@ -80,13 +80,13 @@ def test_the_setting_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     from riskwarn.serving_frames import serving_lookback_days
     from riskwarn.settings import load_settings
 
-    assert serving_lookback_days(load_settings()) == 35
+    assert serving_lookback_days(load_settings()) == 44
     monkeypatch.setenv("RISKWARN_SERVING_LOOKBACK_DAYS", "62")
     assert serving_lookback_days(load_settings()) == 62
 
 
 def test_a_window_below_what_the_features_look_back_is_refused(tmp_path: Path) -> None:
-    """Below the kinematics look-back (35 days) serving would compute other values than
+    """Below the drift flag's look-back (44 days) serving would compute other values than
     training: refused in one line naming the variable and what needs the days, before
     the nowcast writes anything."""
     from riskwarn.nowcast import nowcast_geohazard
@@ -103,16 +103,16 @@ def test_a_window_below_what_the_features_look_back_is_refused(tmp_path: Path) -
         assert store.runs(DOMAIN).empty
     text = str(got.value)
     assert isinstance(got.value, SettingsError)  # the CLI's one error line, exit 2
-    assert text.startswith("RISKWARN_SERVING_LOOKBACK_DAYS=20: serving must read at least 35")
-    assert "kinematics_lookback_days, 35 days" in text and "\n" not in text
+    assert text.startswith("RISKWARN_SERVING_LOOKBACK_DAYS=20: serving must read at least 44")
+    assert "drift_reference_days 30: 44 days" in text and "\n" not in text
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         Settings(serving_lookback_days=0)
 
 
 def test_the_stream_model_reads_the_setting(tmp_path: Path) -> None:
     """The consumer gives its site model the setting (``StreamConfig.model_lookback_days``,
-    from ``riskwarn stream``'s settings): a reading 40 days old is in the model's input
-    with 50 days, not with the default 35 (before: ``LOOKBACK_DAYS = 35`` in code)."""
+    from ``riskwarn stream``'s settings): readings 45-50 days old are in the model's input
+    with 50 days, not with the default 44 (before: ``LOOKBACK_DAYS = 35`` in code)."""
     from riskwarn.store import Store
     from riskwarn.stream.model import StreamSiteModel
     from testkit.stream_helpers import stream_consumer
@@ -152,17 +152,20 @@ def test_the_floor_covers_every_site_domains_parameters() -> None:
     """``serving_read_floor`` reads the parameter classes' defaults (cheap at the
     stream's start); every site domain's own parameters (``feature_params``, what its
     table is built with) must fit under it."""
+    from features.sensor_readings import reading_lookbacks
     from models.geohazard_sites import feature_params
     from models.site_fit import site_config
     from riskwarn import domains
     from riskwarn.serving_frames import serving_read_floor
 
     floor, why = serving_read_floor()
-    assert floor == 35 and why and all("\n" not in w for w in why)
+    assert floor == 44 and why and all("\n" not in w for w in why)
     for domain in domains.names("site"):
         p = feature_params(site_config(domain))
         assert p.kinematics_lookback_days <= floor, domain
         assert p.dead_after_hours / 24 <= floor, domain
+        # every look-back of the domain's table (drift, spikes, rain, health windows)
+        assert max(days for days, _ in reading_lookbacks(p)) <= floor, domain
 
 
 def test_riskwarn_stream_refuses_a_short_window_in_one_line(

@@ -285,7 +285,7 @@ def test_rule_level_of_a_long_rising_run_is_the_same_from_the_serving_read() -> 
 
 def test_serving_reads_at_least_what_the_features_look_back() -> None:
     """Parity above holds only while serving's read of recent readings covers the
-    features' look-backs (three separate constants): a shorter read would make serving
+    features' look-backs (separate constants): a shorter read would make serving
     miss readings training uses. The read is the ``serving_lookback_days`` setting
     (its default here), refused below them."""
     from features.geohazard import SiteFeatureParams
@@ -297,5 +297,8 @@ def test_serving_reads_at_least_what_the_features_look_back() -> None:
     assert read_days >= SiteFeatureParams().kinematics_lookback_days
     # the rule's window before a rising run, plus the day a level is held
     assert read_days * 24 >= NOWCAST_RULES.lookback_steps + 24
-    with pytest.raises(ServingWindowTooShort, match="kinematics_lookback_days, 35 days"):
-        serving_lookback_days(Settings(serving_lookback_days=34))
+    # the drift flag's last reading (up to 7 days old) and its recent and reference windows
+    p = SiteFeatureParams()
+    assert read_days >= 7 + p.drift_recent_days + p.drift_reference_days
+    with pytest.raises(ServingWindowTooShort, match="drift_reference_days 30: 44 days"):
+        serving_lookback_days(Settings(serving_lookback_days=43))

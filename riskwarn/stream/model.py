@@ -3,7 +3,7 @@
 The batch nowcast (:func:`riskwarn.nowcast.nowcast_geohazard`) scores each monitored site
 at an hourly origin with the champion of the MLflow registry on
 :func:`riskwarn.serving_frames.site_model_frame` over the last ``serving_lookback_days``
-(a setting, 35 days by default) of *all* of a site's readings (rain at its gauge, displacement, health), and raises the result by the
+(a setting, 44 days by default) of *all* of a site's readings (rain at its gauge, displacement, health), and raises the result by the
 hard sensor rules. The stream does the same, per site and hourly step, from its own
 state:
 
