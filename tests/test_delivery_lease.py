@@ -76,13 +76,15 @@ def test_a_claim_holds_the_row_for_the_contacts_files_lease(tmp_path: Path) -> N
         hook = {"url": f"http://127.0.0.1:{server.server_address[1]}/h", "secret_env": "RW_L"}
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("RW_L", "s" * 32)
-            cfg = load_config(_contacts(tmp_path, webhook=hook, timeout_s=2, claim_lease_s=7))
+            # a send's timeout a loaded machine cannot miss (CI 2026-12-07 15:40 UTC, load
+            # ~5: the receiver's store read took over 2 s, TimeoutError, nothing sent)
+            cfg = load_config(_contacts(tmp_path, webhook=hook, timeout_s=20, claim_lease_s=27))
         _queued(store, cfg, clock)
         assert deliver_due(store, cfg)["sent"] == 1
     finally:
         server.shutdown()
     claimed_until = pd.Timestamp(seen[0])
     claimed_until = claimed_until if claimed_until.tzinfo else claimed_until.tz_localize("UTC")
-    assert claimed_until == clock.now + pd.Timedelta(seconds=7)
+    assert claimed_until == clock.now + pd.Timedelta(seconds=27)
     assert store.deliveries()["status"].tolist() == ["sent"]
     store.close()
