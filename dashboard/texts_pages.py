@@ -474,6 +474,7 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "行首含字节顺序标记（BOM）",
         "en": "Byte-order mark (BOM) at line start",
     },
+    "qr_repeated_header": {"zh": "文件中间重复出现表头行", "en": "Header line repeated"},
     "qr_nul_byte": {"zh": "含空字节", "en": "NUL bytes"},
     "qr_field_too_long": {"zh": "字段过长", "en": "Field too long"},
     "qr_schema": {"zh": "未通过数据契约检查", "en": "Contract check failed"},

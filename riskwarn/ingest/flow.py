@@ -27,7 +27,7 @@ from riskwarn.ingest.read import (
 )
 from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
-from riskwarn.ingest.write import ingest_lock, store_batch
+from riskwarn.ingest.write import ingest_lock, ingest_queue, store_batch
 from riskwarn.sources import Area, SourceMapping
 
 if TYPE_CHECKING:
@@ -534,11 +534,63 @@ def ingest_files(
     stored (and recorded); with the writer thread that is after the next file is
     validated, or at the end.
     A lake that cannot be written raises :class:`riskwarn.lake.LakeError` (one line)."""
-    import pyarrow
-
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
+    with ingest_queue(settings.lake_dir, TABLES[mapping.table].name, mapping.name) as queued:
+        reports = _ingest_files(
+            mapping,
+            files,
+            settings,
+            key,
+            as_of=as_of,
+            progress=progress,
+            on_report=_noting_wait(on_report, queued),
+            journal=journal,
+            allow_revert=allow_revert,
+            extracted_at=extracted_at,
+        )
+    return reports
+
+
+def _noting_wait(
+    on_report: Callable[[dict[str, Any]], None] | None, queued: dict[str, float]
+) -> Callable[[dict[str, Any]], None]:
+    """``on_report``, after adding to the report how long the ingest waited for an
+    earlier-started one of its table and source (:func:`ingest_queue`), if it did."""
+
+    def note(report: dict[str, Any]) -> None:
+        if queued["waited"] >= 0.5:
+            report["messages"] = [*report["messages"], _waited_line(queued["waited"])]
+        if on_report is not None:
+            on_report(report)
+
+    return note
+
+
+def _waited_line(seconds: float) -> str:
+    return (
+        f"waited {seconds:.0f} s for an ingest of the same table and source started "
+        "earlier: ingests of one table and source are applied in the order they started"
+    )
+
+
+def _ingest_files(
+    mapping: SourceMapping,
+    files: Sequence[str | Path],
+    settings: Any,
+    key: str,
+    *,
+    as_of: datetime,
+    progress: Callable[[int], None] | None,
+    on_report: Callable[[dict[str, Any]], None],
+    journal: StoreJournal | None,
+    allow_revert: bool,
+    extracted_at: datetime | None,
+) -> list[dict[str, Any]]:
+    """:func:`ingest_files`, its ticket of the ingest queue held."""
+    import pyarrow
+
     area = city_area(settings)
     admin = known_admin_codes(settings.lake_dir, mapping)
     reports: list[dict[str, Any]] = []
@@ -561,8 +613,7 @@ def ingest_files(
 
     def _collect(done: Future[dict[str, Any]]) -> None:
         reports.append(done.result())  # a LakeError of that file is raised here
-        if on_report is not None:
-            on_report(reports[-1])
+        on_report(reports[-1])
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
         try:
@@ -608,17 +659,20 @@ def ingest_sql(
     from riskwarn.keys import pseudonym_key_for
 
     key = pseudonym_key_for(settings, mapping)  # refuses personal fields without a key
-    batch = read_sql_and_validate(
-        mapping,
-        pseudonym_key=key,
-        as_of=as_of,
-        url=url,
-        city_area=city_area(settings),
-        admin_codes=known_admin_codes(settings.lake_dir, mapping),
-    )
-    return store_and_record(
-        batch, settings.lake_dir, as_of, mapping, journal, allow_revert, extracted_at
-    )
+    with ingest_queue(settings.lake_dir, TABLES[mapping.table].name, mapping.name) as queued:
+        batch = read_sql_and_validate(
+            mapping,
+            pseudonym_key=key,
+            as_of=as_of,
+            url=url,
+            city_area=city_area(settings),
+            admin_codes=known_admin_codes(settings.lake_dir, mapping),
+        )
+        report = store_and_record(
+            batch, settings.lake_dir, as_of, mapping, journal, allow_revert, extracted_at
+        )
+    _noting_wait(None, queued)(report)
+    return report
 
 
 def now_utc() -> datetime:

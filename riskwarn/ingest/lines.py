@@ -119,6 +119,40 @@ class _Utf8(io.RawIOBase):
         super().close()
 
 
+class _SkipBom(io.RawIOBase):
+    """A binary stream without the UTF-8 byte-order mark its first bytes may hold."""
+
+    def __init__(self, inner: io.RawIOBase) -> None:
+        self._inner = inner
+        self._head: bytes | None = None  # the first bytes, not yet given; None: unread
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._head is None:
+            head = b""
+            while len(head) < len(codecs.BOM_UTF8):
+                more = self._inner.read(len(codecs.BOM_UTF8) - len(head))
+                if not more:
+                    break
+                head += more
+            self._head = b"" if head == codecs.BOM_UTF8 else head
+        n = min(len(buffer), len(self._head))
+        if n:  # the first bytes, and as many more as the first read asks for (the
+            # first read decides the file's line ends: LineEnds)
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            if n == len(buffer) or self._head:
+                return n
+            return n + int(self._inner.readinto(memoryview(buffer)[n:]) or 0)
+        return int(self._inner.readinto(buffer) or 0)
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def only_dropped(mapping: SourceMapping) -> set[str]:
     """Columns under ``drop`` that the mapping does not also read, pseudonymise or keep
     (``not_personal``): no stage looks at their values (:func:`~riskwarn.ingest.raw_rows.sanitize_raw`
@@ -189,12 +223,26 @@ def other_encoding(
     return candidate
 
 
+def is_utf8(encoding: str) -> bool:
+    """Whether ``encoding`` names UTF-8, with or without a byte-order mark."""
+    return encoding.lower().replace("_", "-") in _UTF8_NAMES
+
+
 def open_bytes(path: Path, encoding: str, mapping: SourceMapping) -> tuple[io.RawIOBase, str]:
     """The file's bytes (gunzipped when named .gz, bounded by ``limits.max_file_mb``) and
-    their encoding: as is, or re-encoded as UTF-8 when the encoding is not ASCII-based."""
+    their encoding: as is, or re-encoded as UTF-8 when the encoding is not ASCII-based.
+
+    UTF-8 (``utf-8-sig`` included: what :func:`~riskwarn.ingest.read.detect_text` gives a
+    ``utf-8`` file that starts with a byte-order mark, Excel's "CSV UTF-8") is read as
+    ``utf-8`` bytes, line by line, with the file's first three bytes dropped when they
+    are the mark. ``utf-8-sig`` is not ASCII-based by :func:`ascii_compatible` (it encodes
+    the mark first), and before 2026-12-07 took the re-encoding stream, where one
+    undecodable byte anywhere made the whole file one ``bad_encoding`` record."""
     gz = path.name.endswith(".gz")
     inner: Any = gzip.open(path, "rb") if gz else path.open("rb")  # noqa: SIM115
     bounded = _BoundedBytes(inner, mapping.limits.max_file_bytes, mapping.limits.max_file_mb)
+    if is_utf8(encoding):
+        return _SkipBom(bounded), "utf-8"
     if ascii_compatible(encoding):
         return bounded, encoding
     text = io.TextIOWrapper(io.BufferedReader(bounded), encoding=encoding, newline="")
@@ -334,6 +382,7 @@ class CsvRecords:
         self.records = 0  # records so far (good and bad)
         self.lines = 0  # physical lines so far
         self.header = b""
+        self.header_line = 0  # its physical line number
         self.header_undecodable = False  # the header line failed in the encoding
         self.ncols = 0
         self._decoder = codecs.getincrementaldecoder(encoding)
@@ -521,6 +570,7 @@ class CsvRecords:
             if repeated is not None:
                 raise repeated
             self.header = line if line.endswith((b"\n", b"\r")) else line + b"\n"
+            self.header_line = self.lines
             self._non_ascii_ok = not line.isascii()  # it decoded (split_record above)
             self.ncols = len(fields)
             return item[end:]
@@ -689,10 +739,20 @@ class CsvRecords:
             hit = (a[first] == 0xEF) & (a[first + 1] == 0xBB) & (a[first + 2] == 0xBF)
             bom[room[hit]] = True
             good &= ~bom
+        # the header line again (two exports joined with ``cat``): never a row
+        header = np.zeros(len(ends), dtype=bool)
+        for i in self._header_again(block, starts):
+            header[i] = True
+        good &= ~header
         out = _Chunk()
         for i in np.flatnonzero(filled & ~good).tolist():
             line = block[starts[i] : ends[i]]
             n, why = int(fields[i]), "bad_line"
+            if header[i]:
+                out.bad.append(
+                    self._bad(int(record[i]), int(line_no[i]), "repeated_header", n, line)
+                )
+                continue
             if bom[i] and not undecodable[i]:
                 out.bad.append(self._bad(int(record[i]), int(line_no[i]), "bom_in_line", n, line))
                 continue
@@ -865,6 +925,8 @@ class CsvRecords:
             self.multiline += 1
         if reason is None and bad_byte is not None:
             reason, nfields = "bad_encoding", bad_byte
+        if reason is None and last == first and self._is_header(text):
+            reason = "repeated_header"
         if reason is None and self._starts_with_bom(text):
             reason = "bom_in_line"
         if reason is None and nfields != self.ncols:
@@ -913,7 +975,7 @@ class CsvRecords:
 
     @property
     def _utf8(self) -> bool:
-        return self.encoding.lower().replace("_", "-") in _UTF8_NAMES
+        return is_utf8(self.encoding)
 
     def _starts_with_bom(self, text: bytes) -> bool:
         """The record starts with U+FEFF: a byte-order mark in the middle of the file
@@ -925,8 +987,45 @@ class CsvRecords:
             return self._utf8 or self._lenient(text[:4]).startswith("\ufeff")
         return self._lenient(text[:8]).startswith("\ufeff")
 
+    def _header_body(self) -> bytes:
+        return self.header.rstrip(b"\r\n")
+
+    def _is_header(self, line: bytes) -> bool:
+        """``line`` is the header line again, byte for byte up to its line end (``\n``,
+        ``\r\n`` or ``\r``), or after a byte-order mark (a joined Excel export)."""
+        body = line.rstrip(b"\r\n")
+        if body.startswith(codecs.BOM_UTF8) and self._utf8:
+            body = body[len(codecs.BOM_UTF8) :]
+        return bool(body) and body == self._header_body()
+
+    def _header_again(self, block: bytes, starts: np.ndarray) -> list[int]:
+        """Indexes of the lines of ``block`` (line starts ``starts``) that are the header
+        line again (:meth:`_is_header`): a line end followed by the header's bytes, found
+        with ``bytes.find``, so a block without one costs a scan or two."""
+        body = self._header_body()
+        if not body:
+            return []
+        at = {0} if block.startswith((body, codecs.BOM_UTF8 + body)) else set()
+        ends = (b"\n", b"\r") if self.line_ends.lone_cr else (b"\n",)
+        for end in ends:
+            for head in (body, codecs.BOM_UTF8 + body):
+                pos = block.find(end + head)
+                while pos >= 0:
+                    at.add(pos + 1)
+                    pos = block.find(end + head, pos + 1)
+        found = []
+        for start in sorted(at):
+            i = int(np.searchsorted(starts, start))
+            if i < len(starts) and int(starts[i]) == start:
+                stop = int(starts[i + 1]) if i + 1 < len(starts) else len(block)
+                if self._is_header(block[start:stop]):
+                    found.append(i)
+        return found
+
     def _bad(self, record: int, line_no: int, reason: str, nfields: int, text: bytes) -> BadRecord:
-        if reason == "bom_in_line":
+        if reason == "repeated_header":
+            detail = f"the same bytes as the header (line {self.header_line})"
+        elif reason == "bom_in_line":
             detail = (
                 "the line starts with U+FEFF (a byte-order mark in the middle of the "
                 "file: another file joined on?); not read, it would be a different id"

@@ -65,7 +65,7 @@ class BadRecord:
     row: int  # 1-based data record number (header and blank lines excluded)
     line: int  # physical line number in the file (1-based; header lines included)
     reason: str  # bad_line / unclosed_quote / line_too_long / carriage_return / bad_encoding /
-    # bom_in_line / unterminated_last_line
+    # bom_in_line / unterminated_last_line / repeated_header
     detail: str
     length: int  # characters
     sha256: str

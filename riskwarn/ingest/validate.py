@@ -411,6 +411,10 @@ _REASON_TEXT = {
         "file joined on?): invisible, it would make a different id; the line is quarantined "
         "whole (not read): remove the mark and ingest the line again"
     ),
+    "repeated_header": (
+        "the line is the file's header line again (two exports joined into one file?): "
+        "not a row; the records after it are read as usual"
+    ),
     "nul_byte": "NUL byte(s) in the data",
     "field_too_long": "'{arg}' is longer than limits.max_field_chars",
     "outside_city_area": "the location is outside the city's configured area (city_area)",

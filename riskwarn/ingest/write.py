@@ -312,6 +312,14 @@ def ingest_lock(lake_dir: Path, table_name: str) -> Any:
     return lock(lake_dir, table_name)
 
 
+def ingest_queue(lake_dir: Path, table_name: str, source: str) -> Any:
+    """The ingest queue of a table and source (:func:`riskwarn.lake.layout.ingest_queue`):
+    its ingests run in the order they started."""
+    from riskwarn.lake.layout import ingest_queue as queue
+
+    return queue(lake_dir, table_name, source)
+
+
 def refused_reasons(lake_dir: Path, source: str, table_name: str, batch_id: str) -> dict[str, int]:
     """How many rows of batch ``batch_id`` the lake's quarantine holds per reason the
     write decides (:data:`REFUSED_REASONS`)."""

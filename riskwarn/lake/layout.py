@@ -12,6 +12,8 @@ Layout under ``lake_dir`` (docs/design.md, "The lake")::
     _export_times/<table>/   per record, the newest export (--extracted-at) that carried it
     _locks/<table>.lock      the writer lock of a table (flock), .writing = write under way
     _locks/ingest-<table>.lock  held by an ingest from its store intent to its store record
+    _locks/queue-<table>--<source>/  tickets of the ingests of a table and source, in the
+                             order they started (ingest_queue)
 
 Partition columns are lake layout, not data: ``year`` (UTC) and ``month`` (1-12, or 0
 for sources partitioned by year). Times are stored as Delta ``timestamp`` (microseconds,
@@ -233,6 +235,105 @@ def ingest_lock(lake_dir: Path, table_name: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+_TICKET = re.compile(r"^(\d{12})-\d+\.lock$")
+
+
+def _earlier_tickets(queue: Path, mine: int) -> list[tuple[int, Path]]:
+    found = []
+    for entry in queue.iterdir():
+        m = _TICKET.match(entry.name)
+        if m is not None and int(m.group(1)) < mine:
+            found.append((int(m.group(1)), entry))
+    return sorted(found)
+
+
+@contextmanager
+def ingest_queue(lake_dir: Path, table_name: str, source: str) -> Iterator[dict[str, float]]:
+    """Run ingests of one table and source in the order they started: an ingest takes a
+    numbered ticket before it reads its first file and waits until every ingest holding
+    an earlier ticket has ended (committed, failed or died), then holds its own until it
+    ends. So the later-started of two exports of the same records is applied last, and
+    the content-only rule "the later arrival wins" means the later start (attack review
+    2026-12-07: a correction file started after a full export committed first, and the
+    older full export, committing after it, rolled the corrections back with no word).
+
+    A ticket is a file ``_locks/queue-<table>--<source>/<number>-<pid>.lock`` that its
+    ingest holds an exclusive ``flock`` on (released by the kernel if the process dies,
+    so a dead ingest never blocks the queue), numbered and published under the short
+    lock ``queue.lock`` (numbers in the order of publication, whatever the clocks say).
+    Waiting is a shared ``flock`` on each earlier ticket in turn. Taken before the
+    table's ingest lock and writer lock, holding nothing while it waits; another
+    source's ingests of the table are not held (their records differ). Yields
+    ``{"waited": seconds}``. A lake whose ``_locks`` cannot be written is not queued:
+    the ingest goes on and its write fails as before."""
+    queue = Path(lake_dir) / LOCKS / f"queue-{lock_name(table_name)}--{lock_name(source)}"
+    state = {"waited": 0.0}
+    try:
+        fd, mine, ticket = _take_ticket(queue)
+    except OSError as exc:
+        log.warning("ingest of %s not queued (%s)", table_name, describe_os_error(exc))
+        fd, mine, ticket = -1, 0, None
+    try:
+        start = time.monotonic()
+        for _, earlier in _earlier_tickets(queue, mine) if ticket is not None else []:
+            _wait_for(earlier, table_name, source)
+        state["waited"] = time.monotonic() - start
+        yield state
+    finally:
+        if ticket is not None:
+            with suppress(OSError):
+                ticket.unlink()
+            os.close(fd)
+
+
+def _take_ticket(queue: Path) -> tuple[int, int, Path]:
+    """A new ticket of ``queue``, held: its descriptor, number and path."""
+    queue.mkdir(parents=True, exist_ok=True, mode=0o700)
+    guard = os.open(queue / "queue.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        numbers = [int(m.group(1)) for e in queue.iterdir() if (m := _TICKET.match(e.name))]
+        mine = max(numbers, default=0) + 1
+        ticket = queue / f"{mine:012d}-{os.getpid()}.lock"
+        temp = queue / f".{ticket.name}.{time.time_ns()}"
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(temp, ticket)  # visible only once held
+        except OSError:
+            os.close(fd)
+            with suppress(OSError):
+                temp.unlink()
+            raise
+        return fd, mine, ticket
+    finally:
+        os.close(guard)  # releases the guard
+
+
+def _wait_for(earlier: Path, table_name: str, source: str) -> None:
+    """Wait until the ingest holding ticket ``earlier`` has ended (or died)."""
+    try:
+        other = os.open(earlier, os.O_RDONLY)
+    except FileNotFoundError:  # it ended meanwhile
+        return
+    try:
+        try:
+            fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning(
+                "waiting for an ingest of %s (source %s) started earlier to finish (ticket "
+                "%s): ingests of one table and source are applied in the order they started",
+                table_name,
+                source,
+                earlier.name,
+            )
+            fcntl.flock(other, fcntl.LOCK_SH)
+        with suppress(FileNotFoundError):  # a dead ingest's ticket: its lock is free
+            earlier.unlink()
+    finally:
+        os.close(other)
 
 
 def _delta_errors() -> tuple[type[Exception], ...]:
