@@ -12,14 +12,21 @@ correction in a later batch), and a time finer than the source's format is quara
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from riskwarn.stream.validate import Message
-from testkit.stream_helpers import displacement_message, free_port, stream_consumer
+from testkit.stream_helpers import (
+    displacement_message,
+    free_port,
+    slope_readings,
+    stream_consumer,
+)
 
 T0 = (datetime.now(UTC) - timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
 
@@ -144,3 +151,157 @@ def test_the_status_line_says_corrections_and_duplicates(tmp_path: Path) -> None
     _run(tmp_path, [list(range(9))])
     line = status_line(tmp_path / "run" / "stream.status.json")
     assert "9 received, 6 accepted (2 corrections), 1 duplicates, 2 quarantined," in line, line
+
+
+# -- what the rules and the site model evaluate: what the lake stored --------------------
+
+
+def _drain_into_state(c: Any) -> tuple[set[str], list[pd.DataFrame]]:
+    """Hand every queued micro-batch to the consumer's state as its evaluation thread
+    does (:meth:`StreamConsumer._add`: the sensor rules' state and the site model's
+    window both take the handed readings); the sites touched and the readings handed."""
+    touched: set[str] = set()
+    handed: list[pd.DataFrame] = []
+    while not c.handoffs.empty():
+        h = c.handoffs.get_nowait()
+        handed.append(h.accepted)
+        touched |= c._add(h)
+    return touched, handed
+
+
+def _evaluated_run(
+    home: Path, messages: list[Message], batches: list[list[int]]
+) -> tuple[Any, set[str], list[pd.DataFrame], pd.DataFrame]:
+    """The consumer after ``batches`` of ``messages`` (each micro-batch processed, then
+    added to the state as the evaluation thread does) and the lake's readings."""
+    from riskwarn import lake
+
+    c = stream_consumer(home, free_port(), store_url=f"sqlite:///{home / 's.db'}")
+    touched: set[str] = set()
+    handed: list[pd.DataFrame] = []
+    try:
+        for b in batches:
+            c.process([messages[i] for i in b])
+            got, rows = _drain_into_state(c)
+            touched |= got
+            handed += rows
+    finally:
+        c.store_lock.release()
+        c.instance_lock.release()
+        c.store.close()
+    stored = lake.read_table(home / "lake", "sensor_readings", ["simcity"])
+    return c, touched, handed, stored
+
+
+def _last_handed(handed: list[pd.DataFrame]) -> dict[tuple[str, pd.Timestamp], float]:
+    """(sensor, time) -> the value the state holds after every handed micro-batch (the
+    last handed version of each reading: what the site model's window keeps)."""
+    out: dict[tuple[str, pd.Timestamp], float] = {}
+    for rows in handed:
+        for sid, at, v in zip(rows["sensor_id"], rows["observed_at"], rows["value"], strict=True):
+            out[(str(sid), pd.Timestamp(at))] = float(v)
+    return out
+
+
+@pytest.mark.parametrize(
+    "batches",
+    [
+        [[0, 1, 2, 3, 4, 5, 6, 7, 8]],
+        [[0, 1], [2, 3, 4], [5, 6, 7, 8]],
+        [[0, 1, 2, 3, 4, 5, 6, 7], [8]],
+        [[i] for i in range(9)],
+    ],
+)
+def test_the_state_evaluated_holds_what_the_lake_stored(
+    tmp_path: Path, batches: list[list[int]]
+) -> None:
+    """The rules' state and the site model's input hold the lake's served values, never a
+    version the lake refused. Before (readings handed to evaluation before the lake
+    write, as validated), G3's refused revert to 1.0 was in both while the lake served
+    4.0: in one micro-batch (the merged batch keeps a record's last message) and when the
+    revert came in a micro-batch of its own."""
+    c, _, handed, stored = _evaluated_run(tmp_path, MESSAGES, batches)
+    lake_values = {
+        (str(s), pd.Timestamp(t)): float(v)
+        for s, t, v in zip(stored["sensor_id"], stored["observed_at"], stored["value"], strict=True)
+    }
+    assert lake_values[("G3", pd.Timestamp(T0))] == 4.0
+    assert _last_handed(handed) == lake_values  # the site model's window (every quantity)
+    end = pd.Timestamp(T0).value + 1
+    for (sid, at), v in lake_values.items():  # the sensor rules' series
+        t, vs = c.state.series_of(sid, end)
+        assert dict(zip(t.tolist(), vs.tolist(), strict=True))[at.value] == v, sid
+    assert c.state.series_of("G3", end)[1].tolist() == [4.0]
+
+
+SLOPE_START = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=18, hours=1)).floor("h")
+
+
+def _slope_messages() -> tuple[list[Message], dict[str, list[int]]]:
+    """A slope's readings over 18 days: steady creep, and for its last 4 days a failing
+    version (red by the sensor rules) corrected to the steady one, then the failing one
+    sent again (a revert the lake refuses). The messages and their indices by kind:
+    ``history`` (one version), ``failing``, ``steady`` (its correction), ``reverts``."""
+    failing = slope_readings(
+        "GS", start=SLOPE_START, steady_days=14, failure_after_days=18, step="10min"
+    )
+    steady = slope_readings(
+        "GS", start=SLOPE_START, steady_days=30, failure_after_days=18, step="10min"
+    )
+    msgs: list[Message] = []
+    kinds: dict[str, list[int]] = {"history": [], "failing": [], "steady": [], "reverts": []}
+    later: list[Message] = []
+    for at, fail, calm in zip(
+        failing["observed_at"], failing["value"], steady["value"], strict=True
+    ):
+        t = at.to_pydatetime()
+        if fail == calm:
+            kinds["history"].append(len(msgs))
+            msgs.append(displacement_message("GS", t, float(fail)))
+            continue
+        kinds["failing"].append(len(msgs))
+        kinds["steady"].append(len(msgs) + 1)
+        msgs += [
+            displacement_message("GS", t, float(fail)),
+            displacement_message("GS", t, float(calm)),
+        ]
+        later.append(displacement_message("GS", t, float(fail)))
+    kinds["reverts"] = list(range(len(msgs), len(msgs) + len(later)))
+    return msgs + later, kinds
+
+
+@pytest.mark.parametrize("split", ["one micro-batch", "each version apart", "reverts apart"])
+def test_no_warning_rests_on_a_reading_the_lake_refused(tmp_path: Path, split: str) -> None:
+    """A slope's last 4 days first sent failing, corrected to steady creep, then the
+    failing versions sent again: the lake refuses them (``reverts_correction``) and
+    serves the steady slope, so the rules read it steady (no level above blue). Before,
+    the refused failing versions were in the rules' state and its newest step evaluated
+    red (raw rank 4) in one micro-batch and with each version in a micro-batch of its
+    own. ("reverts apart" passed before too: a correction in a later micro-batch replaced
+    only the hourly step readings of the state, not its recent readings, so the state
+    held the failing version beside the stored steady one; the last check fails on that
+    in "each version apart" with the consumer fixed alone.)"""
+    msgs, k = _slope_messages()
+    versions = [i for pair in zip(k["failing"], k["steady"], strict=True) for i in pair]
+    batches = {
+        "one micro-batch": [k["history"] + versions + k["reverts"]],
+        "each version apart": [k["history"] + k["failing"], k["steady"], k["reverts"]],
+        "reverts apart": [k["history"] + versions, k["reverts"]],
+    }[split]
+    c, touched, _, stored = _evaluated_run(tmp_path, msgs, batches)
+    assert len(stored) == len(k["history"]) + len(k["steady"])
+    assert len(k["reverts"]) > 500
+    # every reading the rules read is the lake's version of it
+    served = dict(
+        zip(
+            stored["observed_at"].dt.as_unit("ns").astype("int64").tolist(),
+            stored["value"].tolist(),
+            strict=True,
+        )
+    )
+    t, v = c.state.series_of("GS", 2**62)
+    assert len(t) > 100
+    assert {ti: served[ti] for ti in t.tolist()} == dict(zip(t.tolist(), v.tolist(), strict=True))
+    rounds = c.state.evaluate_within(c.state.due(touched), math.inf)
+    ranks = [lv.raw_rank for levels in rounds for lv in levels.values()]
+    assert ranks and max(ranks) <= 1, max(ranks)

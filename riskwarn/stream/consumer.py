@@ -10,10 +10,11 @@ Per micro-batch (up to ``max_batch`` messages or ``batch_s`` seconds):
 3. only then acknowledge the messages (QoS 1, manual PUBACK): the broker keeps every
    message that was not acknowledged for this client's persistent session (fixed client
    id, clean session off) and sends it again after a crash or restart;
-4. beside it, in the evaluation thread, as soon as the micro-batch is validated: add
-   the readings to the per-sensor state and evaluate the touched sites with the sensor
-   rules and the site model (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`)
-   while the lake write runs; the publishing thread publishes each evaluated step's level
+4. in the evaluation thread, once the micro-batch is written: add what the lake stored
+   (:func:`riskwarn.stream.validate.stored_rows`: never a version it refused) to the
+   per-sensor state and evaluate the touched sites with the sensor rules and the site
+   model (with hysteresis: :class:`riskwarn.stream.state.Hysteresis`) while the next
+   micro-batches are written; the publishing thread publishes each evaluated step's level
    changes (one small transaction each, with their deliveries) as soon as the readings
    they come from are durable (never before: a published level always rests on stored
    readings), retried while the store is unavailable; a separate thread sends the
@@ -66,7 +67,7 @@ from riskwarn.stream.runtime import (
     error_kind,
 )
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
-from riskwarn.stream.validate import Message, stored_counts, validate_guarded
+from riskwarn.stream.validate import Message, stored_counts, stored_rows, validate_guarded
 
 log = logging.getLogger(__name__)
 
@@ -739,12 +740,11 @@ class StreamConsumer:
             clock_skew_s=self.cfg.clock_skew_s,
             register=self.register,
         )
-        acc = mb.batch.accepted
         self.seq += 1
-        if len(acc):  # evaluated while the lake write runs; published once it is durable
+        handing = len(mb.batch.accepted) > 0
+        if handing:  # not settled while its readings are being written
             with self.lock:
                 self.unevaluated += 1
-            self.handoffs.put(Handoff(self.seq, acc.copy(), dict(mb.sites), dict(mb.sent_at)))
         written: list[dict[str, int]] = []
         for step in mb.writes:  # a later version of a record: after the earlier one
             got = self._retry(
@@ -758,6 +758,12 @@ class StreamConsumer:
                 "lake_retries",
             )
             written.append(got)
+        if handing:
+            # evaluated from what the lake stored, once it is stored: a version the lake
+            # refused (reverts_correction) never reaches the rules or the model, whatever
+            # the micro-batching (published once durable, as before)
+            acc = stored_rows(mb)
+            self.handoffs.put(Handoff(self.seq, acc, dict(mb.sites), dict(mb.sent_at)))
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)

@@ -121,8 +121,9 @@ class Counters:
 
 @dataclass
 class Handoff:
-    """A validated micro-batch for the evaluation thread (``seq``: its place in the
-    order of the lake writes)."""
+    """A written micro-batch for the evaluation thread: ``accepted`` is what the lake
+    stored of it (:func:`riskwarn.stream.validate.stored_rows`), ``seq`` its place in the
+    order of the lake writes."""
 
     seq: int
     accepted: pd.DataFrame

@@ -49,6 +49,7 @@ never delayed (lead time). A held level says so in its reasons and evidence.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import time
@@ -252,8 +253,12 @@ class SensorStates:
                     del st.steps[k]
             if not st.recent or t - st.recent[-1][0] >= self.min_gap_ns:
                 st.recent.append((t, float(v)))
-            elif t > st.recent[-1][0]:
+            elif t >= st.recent[-1][0]:  # the newest, or a correction of it
                 st.recent[-1] = (t, float(v))
+            else:  # a correction of a kept reading replaces it (a late one is not kept)
+                i = bisect.bisect_left(st.recent, (t, -math.inf))
+                if i < len(st.recent) and st.recent[i][0] == t:
+                    st.recent[i] = (t, float(v))
             while st.recent and st.recent[0][0] < t - 2 * self.window_ns:
                 st.recent.popleft()
             st.first_ns = t if st.first_ns == 0 else min(st.first_ns, t)

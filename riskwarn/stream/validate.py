@@ -500,6 +500,23 @@ def stored_counts(mb: MicroBatch, written: Sequence[dict[str, int]]) -> dict[str
     }
 
 
+def stored_rows(mb: MicroBatch) -> pd.DataFrame:
+    """The readings the lake holds from a micro-batch, once written: each record's last
+    version among :attr:`MicroBatch.writes` as the write left them (a row the lake refused,
+    e.g. ``reverts_correction``, moved to their quarantine, is not here), in the key's
+    order. What the stream's rules and site model may evaluate: the merged
+    :attr:`MicroBatch.batch` holds a refused version too (the last message of a record),
+    which the lake never served."""
+    table = TABLES[mb.batch.table_name]
+    key = list(table.key)
+    parts = [b.accepted for b in mb.writes if len(b.accepted)]
+    if not parts:
+        return mb.batch.accepted.iloc[0:0].copy()
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].copy()
+    rows = rows.loc[~rows.duplicated(key, keep="last").to_numpy()]
+    return rows.sort_values(key, kind="stable").reset_index(drop=True)
+
+
 def quarantine_reason_text(code: str) -> str:
     """Human text of a stream quarantine reason (the batch's texts for the batch's codes)."""
     return reason_message(code)
