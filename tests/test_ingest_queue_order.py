@@ -83,6 +83,8 @@ def test_a_correction_started_after_a_full_export_is_applied_after_it(tmp_path: 
                 assert time.monotonic() < deadline, err_b.read_text()[-2000:]
                 time.sleep(0.05)
             waited = b.poll() is None
+            if waited:  # its report names a wait of 0.5 s or more: make it one
+                time.sleep(1.0)
             go.touch()  # the full export's read goes on
             out_b, _ = b.communicate(timeout=300)
         out_a, err_a = a.communicate(timeout=300)
