@@ -7,8 +7,9 @@ import ast
 
 from riskwarn.orchestration import DAGS_FOLDER
 
-# tasks that only compute which domains to run (a list of names): no data work
-NO_DATA_WORK = {"domains"}
+# tasks that only compute which domains to run (a list of names), or do nothing at all
+# (score_and_warn's all_scored: its state fails the run when a scoring failed): no data work
+NO_DATA_WORK = {"domains", "all_scored"}
 
 
 def _tasks(tree: ast.AST) -> list[ast.FunctionDef]:

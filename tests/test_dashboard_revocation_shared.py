@@ -359,7 +359,8 @@ def test_main_starts_the_session_watch_on_a_signed_in_page(
         fragments.append(kw)
         return real_fragment(*args, **kw)
 
-    monkeypatch.setattr(shell, "navigation", lambda user: SimpleNamespace(run=lambda: None))
+    page = SimpleNamespace(run=lambda: None, url_path="overview")
+    monkeypatch.setattr(shell, "navigation", lambda user: page)
     monkeypatch.setattr(shell, "watch_session", lambda: st.markdown("watching"))
     monkeypatch.setattr(shell.st, "fragment", fragment)
     at = _instance(a, url, monkeypatch, _main_app, **state)
