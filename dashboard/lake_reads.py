@@ -34,8 +34,7 @@ def table_sources(lake_dir: str, table: str) -> list[str]:
 def _table_sources(lake_dir: str, table: str, version: int | None) -> list[str]:
     if version is None:
         return []
-    got = lake.read_table(Path(lake_dir), table, columns=["source"], version=version)
-    return sorted({str(x) for x in got["source"].dropna()})
+    return lake.sources(Path(lake_dir), table, version=version)  # from the Delta log
 
 
 def admin_units(lake_dir: str) -> pd.DataFrame:

@@ -295,3 +295,35 @@ def test_the_models_page_names_a_source_not_served(lang: str) -> None:
     assert ("Not served: " if lang == "en" else "未用于打分：") + SECOND in words
     assert verdicts.not_served_words(("simcity",), ["simcity"], lang) is None
     assert verdicts.not_served_words(None, ["simcity", SECOND], lang) is None
+
+
+def test_the_lake_sources_are_read_from_the_delta_log_alone(trained: Settings) -> None:
+    """The sources scoring checks a champion against come from the Delta log (``source``
+    is a partition column), not from reading the table's ``source`` column at every
+    scoring: the same sources as a full read, and the same answer with every data file
+    of the table unreadable. Fails on the old code (it read the whole column: the
+    corrupted files raise)."""
+    from dataclasses import replace
+
+    from models import registry
+    from riskwarn.store import Store
+
+    settings = _copy(trained, "log_only")
+    _ingest_second(settings, "incidents", every=4)
+    for table in ("incidents", "disputes", "dispute_events", "admin_units", "sensors"):
+        full = lake.read_table(settings.lake_dir, table, columns=["source"])
+        assert lake.sources(settings.lake_dir, table) == sorted(set(full["source"].dropna()))
+    assert lake.sources(settings.lake_dir, "incidents") == ["simcity", SECOND]
+    with Store.from_settings(settings) as store:
+        champion = registry.serving_champion(settings.resolved_mlflow_uri, "incidents", store)
+    want = scoring.served_sources(settings, "incidents", champion)
+    assert want[0] == ("simcity",) and want[1] is not None and f"not served: {SECOND}" in want[1]
+    files = sorted((settings.lake_dir / "incidents").rglob("*.parquet"))
+    files = [p for p in files if "_delta_log" not in p.parts]
+    assert files
+    for p in files:  # no data file can be read now
+        p.write_bytes(b"not parquet")
+    assert scoring.served_sources(settings, "incidents", champion) == want
+    gone = replace(champion, sources=("simcity", "retired"))
+    with pytest.raises(scoring.SourcesMismatch, match="retired is no longer in the lake"):
+        scoring.served_sources(settings, "incidents", gone)

@@ -4,7 +4,8 @@ Write side (:mod:`riskwarn.lake.write`): :func:`upsert` (MERGE by ``(source,
 record_id)``, one commit, under the table's writer lock) and :func:`write_quarantine`.
 Read side (:mod:`riskwarn.lake.read`): :func:`read_table`, :func:`scan` (:func:`scan_pieces`:
 the same rows streamed in pieces), :func:`connect`
-(DuckDB), :func:`read_quarantine`, :func:`table_version`. A record's versions:
+(DuckDB), :func:`read_quarantine`, :func:`table_version`, :func:`sources` (the sources a
+table holds, from its Delta log). A record's versions:
 :func:`record_history`; a table with the versions of its corrected records:
 :func:`read_versions` (:func:`read_known`: before a time, what training and serving
 read). Upkeep (compaction, vacuum, checkpoints, snapshots) in
@@ -25,6 +26,7 @@ from riskwarn.lake.read import (
     read_table,
     row_filter,
     scan,
+    sources,
     table_version,
 )
 from riskwarn.lake.write import upsert, write_quarantine
@@ -45,6 +47,7 @@ __all__ = [
     "run_commits",
     "scan",
     "sort_order",
+    "sources",
     "table_version",
     "to_arrow",
     "upsert",

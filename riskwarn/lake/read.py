@@ -61,6 +61,29 @@ def latest_time(lake_dir: Path, name: str) -> pd.Timestamp | None:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def sources(lake_dir: Path, name: str, version: int | None = None) -> list[str]:
+    """The sources holding rows in table ``name`` (at ``version``), sorted; [] without the
+    table. Read from the Delta log alone: ``source`` is every canonical table's first
+    partition column, so the current files' partition values name the sources present
+    (a file the log counts no record in is skipped). No data file is opened: the cost
+    follows the table's file count, not its rows (scoring asks at every run,
+    :func:`riskwarn.scoring.served_sources`)."""
+    dt = delta_table(lake_dir, name, version)
+    if dt is None:
+        return []
+    if "source" not in dt.metadata().partition_columns:  # (every lake table has it)
+        got = dt.to_pyarrow_dataset().to_table(columns=["source"])
+        return sorted({str(x) for x in pc.unique(got["source"]).to_pylist() if x is not None})
+    files = pa.table(dt.get_add_actions(flatten=True))
+    if not files.num_rows:
+        return []
+    if "num_records" in files.column_names:  # null: not counted, kept
+        n = files["num_records"]
+        files = files.filter(pc.or_kleene(pc.is_null(n), pc.greater(n, 0)))
+    values = pc.unique(files["partition.source"]).to_pylist()
+    return sorted({str(x) for x in values if x is not None})
+
+
 def dataset(lake_dir: Path, name: str, version: int | None = None) -> pads.Dataset | None:
     """The table as an Arrow dataset (files carry their partition values and statistics,
     so filters skip files), or None if the table does not exist yet."""
