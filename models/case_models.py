@@ -55,6 +55,7 @@ from models.registry import (
     log_training_run,
     model_name,
     settle_gate,
+    training_sources,
 )
 from riskwarn import domains
 from riskwarn.contracts import ESCALATION_EVENT_TYPES
@@ -606,7 +607,36 @@ def train_case_domain(
     final_origin = origins[-1] + pd.Timedelta(days=config.horizon_days)
     own = case_recipe(domain, features, config, crs=crs, cell_size_m=cell_size_m)
     before = champion_version(client, domain)
-    # the champion only on origins it never saw (at or after its trained_through)
+    in_table = sorted({str(x) for x in disputes["source"].dropna()}) if "source" in disputes else []
+    judged_on: list[tuple[str, ...]] = []
+
+    def inputs(champ: Any, later: pd.DatetimeIndex) -> pd.DataFrame | None:
+        """The champion's serving rows at the compared origins: built from the cases and
+        events of the sources it was trained on (its ``trained_on``, as serving builds
+        them, :func:`riskwarn.scoring.served_sources`), not the challenger's sources; None
+        when those are every source here (the challenger's rows are its own)."""
+        own = training_sources(getattr(champ, "trained_on", None)) or training_sources(
+            getattr(champ, "sources", None)
+        )
+        if own is None or set(own) >= set(in_table):
+            return None
+        judged_on.append(own)
+        mine = disputes[disputes["source"].isin(own)]
+        theirs = events[events["source"].isin(own)] if "source" in events else events
+        if mine.empty or not len(later):
+            return table.iloc[:0]
+        return build_case_table(
+            mine,
+            theirs,
+            later,
+            crs=crs,
+            cell_size_m=cell_size_m,
+            tz=tz,
+            horizon_days=config.horizon_days,
+        )
+
+    # the champion only on origins it never saw (at or after its trained_through), on
+    # the cases of the sources it was trained on (the rows both may score)
     versus = (
         compare_scores_with_champion(
             champion_provenance(client, domain, before),
@@ -618,10 +648,13 @@ def train_case_domain(
             recipe_digest=own.digest,
             challenger_through=final_origin,
             event_words="escalation",
+            inputs=inputs,
         )
         if before is not None
         else None
     )
+    if versus is not None and judged_on:
+        versus = replace(versus, compared_cases_of=judged_on[0])
     if versus is not None:
         metrics["champion_comparison"] = champion_check(versus)
     decision = gate(

@@ -46,6 +46,7 @@ def compare_with_champion(
     challenger_through: pd.Timestamp,
     event_words: str,
     inputs: Callable[[Any], pd.DataFrame] | None = None,
+    events_of: Callable[[pd.DataFrame], int] | None = None,
 ) -> ChampionComparison | None:
     """The challenger against the champion of provenance ``prov`` out of sample for both.
 
@@ -58,7 +59,9 @@ def compare_with_champion(
     and nothing is scored; otherwise ``measure`` of the champion's scores of ``rows``
     gives ``diff`` and ``ci``. ``inputs``: the loaded champion -> the rows it scores
     instead of ``rows`` (its own serving inputs, e.g. a hotspot frame of its training
-    sources; ``measure`` places its scores on the compared rows).
+    sources; ``measure`` places its scores on the compared rows). ``events_of``: the events
+    of the rows ``inputs`` gave, when the comparison is on them alone (the case family: the
+    rows both models may score); the count ``enough`` and the words then use.
 
     A challenger trained on data ending before the champion's
     (:func:`models.gate.older_than_champion`) is returned without loading the champion:
@@ -88,6 +91,8 @@ def compare_with_champion(
         return None
     if inputs is not None:
         rows = inputs(champ)
+        if events_of is not None:
+            comp = replace(comp, n_events=int(events_of(rows)))
     missing = [f for f in champ.features if f not in rows.columns]
     if missing:
         log.warning("champion needs features the current table lacks (%s); not comparable", missing)
@@ -121,23 +126,54 @@ def compare_scores_with_champion(
     recipe_digest: str,
     challenger_through: pd.Timestamp,
     event_words: str,
+    inputs: Callable[[Any, pd.DatetimeIndex], pd.DataFrame | None] | None = None,
 ) -> ChampionComparison | None:
     """:func:`compare_with_champion` of a backtest's ``scores`` (``method``, ``keys`` with
     ``origin``, ``label``, ``score``): the window is the ``xgboost`` rows' origins, the
     events their labels at or after the champion's ``trained_through``, and the champion
     scores the rows of ``table`` (the features) with those rows' keys. ``measure`` gets the
-    challenger's rows there (``xgboost`` only) and the champion's scores."""
+    challenger's rows there (``xgboost`` only) and the champion's scores.
+
+    ``inputs``: the loaded champion and those origins -> its own serving rows there (the
+    features built from the sources it was trained on, as serving builds them), or None
+    to score ``table``'s. The comparison is then on the rows both may score: the keys of
+    the champion's rows among the challenger's, their events alone counted."""
     model = scores[scores["method"] == "xgboost"]
     later = model[model["origin"] >= prov.trained_through]
+    k = list(keys)
+    rows = table.merge(later[k], on=k)
+    if inputs is None:
+        return compare_with_champion(
+            prov,
+            rows,
+            origins=pd.DatetimeIndex(model["origin"].unique()),
+            n_events=int(later["label"].sum()),
+            keys=keys,
+            load=load,
+            measure=lambda champ: measure(later, champ),
+            recipe_digest=recipe_digest,
+            challenger_through=challenger_through,
+            event_words=event_words,
+        )
+
+    def own(champ: Any) -> pd.DataFrame:
+        mine = inputs(champ, pd.DatetimeIndex(later["origin"].unique()))
+        return rows if mine is None else mine.merge(later[k], on=k)  # both may score
+
+    def both(champ: pd.DataFrame) -> Mapping[str, Any]:
+        return measure(later.merge(champ[k], on=k), champ)
+
     return compare_with_champion(
         prov,
-        table.merge(later[list(keys)], on=list(keys)),
+        rows,
         origins=pd.DatetimeIndex(model["origin"].unique()),
         n_events=int(later["label"].sum()),
         keys=keys,
         load=load,
-        measure=lambda champ: measure(later, champ),
+        measure=both,
         recipe_digest=recipe_digest,
         challenger_through=challenger_through,
         event_words=event_words,
+        inputs=own,
+        events_of=lambda mine: int(later.merge(mine[k], on=k)["label"].sum()),
     )

@@ -123,6 +123,9 @@ class ChampionComparison:
     challenger_sources: tuple[str, ...] | None = None
     champion_sources: tuple[str, ...] | None = None
     sources_known: bool = False
+    # case domains: the sources of the cases compared when the champion was trained on
+    # fewer than the challenger (the rows both may score); None: every case
+    compared_cases_of: tuple[str, ...] | None = None
 
     @property
     def enough(self) -> bool:
@@ -143,6 +146,11 @@ class ChampionComparison:
             "min_origins": MIN_CHAMPION_ORIGINS,
             **({"challenger_through": self.challenger_through} if self.challenger_through else {}),
             **self.sources_numbers(),
+            **(
+                {"compared_cases_of": list(self.compared_cases_of)}
+                if self.compared_cases_of
+                else {}
+            ),
         }
 
     @property
@@ -229,6 +237,11 @@ def champion_check(c: ChampionComparison) -> dict[str, Any]:
     after = (
         f"{c.n_origins} of the window's {c.window_origins} origins after {through}, "
         f"{c.n_events} {c.event_words}(s)"
+    ) + (
+        f" (the cases of {', '.join(c.compared_cases_of)} only: the sources {v} was "
+        "trained on and is served on)"
+        if c.compared_cases_of
+        else ""
     )
     if c.recipe_same:
         name = "not worse than champion"

@@ -272,3 +272,84 @@ def test_an_older_champion_without_the_params_counts_as_trained_at_its_run_start
     prov = reg.champion_provenance(client, "disputes", str(mv.version))
     assert prov.trained_through == pd.Timestamp("2016-02-01T16:00Z")
     assert prov.through_source == "trained_through" and prov.same_recipe("abc")
+
+
+def test_a_case_champion_is_judged_on_the_cases_of_its_own_sources(
+    registry, cases, monkeypatch
+) -> None:
+    """A dispute_cases champion trained on one source, a challenger on two (a second
+    source's cases ingested after the champion): the champion is judged as it is served,
+    on a frame of the cases and events of the sources it was trained on
+    (:func:`riskwarn.scoring.served_sources`), and the comparison is on the rows both may
+    score, their escalations alone counted; the check names those sources. Fails on the
+    old code (the champion scored the challenger's rows: the second source's cases, with
+    neighbourhood counts of both sources)."""
+    client, store, artifacts = registry
+    disputes, events = cases
+    cut = events["event_at"].max() - pd.Timedelta(days=70)
+    old = _case_fit(
+        client,
+        store,
+        artifacts,
+        disputes[disputes["opened_at"] < cut],
+        events[events["event_at"] < cut],
+    )
+    _force(client, store, "dispute_cases", old.version)
+    assert client.get_run(old.run_id).data.params["trained_on_sources"] == "test"
+
+    # a second department's cases (every other one again, under its own ids)
+    second = disputes.iloc[::2].assign(source="b")
+    second["record_id"] = "B-" + second["record_id"]
+    theirs = events[events["dispute_id"].isin(disputes.iloc[::2]["record_id"])]
+    theirs = theirs.assign(
+        source="b", dispute_id="B-" + theirs["dispute_id"], record_id="B-" + theirs["record_id"]
+    )
+    both_d = pd.concat([disputes, second], ignore_index=True)
+    both_e = pd.concat([events, theirs], ignore_index=True)
+
+    seen: list[pd.DataFrame] = []
+    real = case_models.load_champion
+
+    class Proxy:
+        def __init__(self, model: Any) -> None:
+            self.model, self.features = model, model.features
+            self.trained_on, self.sources = model.trained_on, model.sources
+
+        def predict(self, context: Any, rows: pd.DataFrame, params: Any = None):
+            seen.append(rows.copy())
+            return self.model.predict(context, rows)
+
+    monkeypatch.setattr(case_models, "load_champion", lambda *a, **k: Proxy(real(*a, **k)))
+    new = _case_fit(client, store, artifacts, both_d, both_e)
+    (rows,) = seen
+    assert len(rows) and not rows["dispute_id"].str.startswith("B-").any()
+    # its inputs from its own source: the neighbourhood counts of the cases of "test" alone
+    own = case_models.build_case_table(
+        disputes,
+        events,
+        pd.DatetimeIndex(sorted(rows["origin"].unique())),
+        crs="EPSG:32650",
+        cell_size_m=250,
+        tz="Asia/Shanghai",
+        horizon_days=CASE_CONFIG.horizon_days,
+    ).merge(rows[["origin", "dispute_id"]], on=["origin", "dispute_id"])
+    feats = [f for f in old_features(client, old.run_id) if f in rows.columns]
+    pd.testing.assert_frame_equal(
+        rows.sort_values(["origin", "dispute_id"], ignore_index=True)[feats],
+        own.sort_values(["origin", "dispute_id"], ignore_index=True)[feats],
+        check_dtype=False,
+    )
+    c = champion_check(new)
+    assert c["compared_cases_of"] == ["test"]
+    model = new.scores[new.scores["method"] == "xgboost"]
+    mine = model.merge(rows[["origin", "dispute_id"]], on=["origin", "dispute_id"])
+    assert c["n_events"] == int(mine["label"].sum())
+    later = model[model["origin"] >= pd.Timestamp(c["trained_through"])]
+    assert c["n_events"] < int(later["label"].sum())  # the second source's escalations: not
+    assert "the cases of test only" in c["detail"]
+
+
+def old_features(client: Any, run_id: str) -> list[str]:
+    """The features of the model logged by run ``run_id``."""
+    model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model").unwrap_python_model()
+    return list(model.features)
