@@ -778,6 +778,10 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # a source in the lake the champion was not trained on: left out of its scoring
     # (riskwarn.scoring.served_sources)
+    "vd_trained_on": {
+        "zh": "训练所用记录的来源：{names}（上线打分只读这些来源）。",
+        "en": "Trained on the records of: {names} (scored on these sources alone).",
+    },
     "vd_not_served": {
         "zh": "未用于打分：{names}（湖中有此来源，但该模型只用 {served} 训练，打分时只读这些来源；"
         "要用上它须训练新模型）。",

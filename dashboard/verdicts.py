@@ -437,6 +437,23 @@ def served_sources(
     return tuple(sorted(counted)) if counted else None
 
 
+def trained_on_words(trained_on: Sequence[str] | None, lang: str) -> str | None:
+    """ "Trained on the records of <sources>; scored on them alone": a run's
+    ``trained_on_sources`` (recorded since 2026-12-07, hotspot and case domains: the
+    sources scoring builds its inputs from, :func:`riskwarn.scoring.served_sources`);
+    None when not recorded."""
+    if not trained_on:
+        return None
+    sep = "、" if lang == "zh" else ", "
+    return t("vd_trained_on", lang, names=sep.join(trained_on))
+
+
+def trained_on_of(params: Mapping[str, Any] | None) -> list[str] | None:
+    """A run's param ``trained_on_sources`` as a sorted list (None: not recorded)."""
+    text = (params or {}).get("trained_on_sources")
+    return sorted(set(str(text).split(","))) if text else None
+
+
 def not_served_words(served: Sequence[str] | None, in_lake: Sequence[str], lang: str) -> str | None:
     """ "Not served: <source>": the lake's sources the champion was not trained on, which
     scoring leaves out (:func:`riskwarn.scoring.served_sources`); None when there is

@@ -710,7 +710,9 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     record (what scoring serves) names it (``riskwarn models``), and the newest recorded
     alias move to it (``promotion``: :func:`move_summary`; None if riskwarn never moved
     the alias to it) and its history (``history``, oldest first: every recorded move to
-    it and every rollback away from it, each a :func:`move_summary`)."""
+    it and every rollback away from it, each a :func:`move_summary`), and the sources of
+    the records it was trained on (``trained_on_sources``, the only ones it is scored on;
+    None when its run does not record them: a site model, or one before 2026-12-07)."""
     name = model_name(domain)
     try:
         found = client.search_model_versions(f"name = '{name}'")
@@ -760,6 +762,13 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 # before 2026-12-07: then its inputs' events)
                 "sources": params.get(SOURCES) if hotspot else None,
                 "counted_on_sources": list(counted) if hotspot and counted is not None else None,
+                # the sources of the records it was trained on (run param, since
+                # 2026-12-07; hotspot and case domains): the only ones it is scored on
+                "trained_on_sources": (
+                    list(training_sources(params[TRAINED_ON].split(",")) or ())
+                    if params.get(TRAINED_ON)
+                    else None
+                ),
                 "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,

@@ -327,3 +327,34 @@ def test_the_lake_sources_are_read_from_the_delta_log_alone(trained: Settings) -
     gone = replace(champion, sources=("simcity", "retired"))
     with pytest.raises(scoring.SourcesMismatch, match="retired is no longer in the lake"):
         scoring.served_sources(settings, "incidents", gone)
+
+
+def test_riskwarn_models_names_the_sources_each_version_was_trained_on(
+    trained: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``riskwarn models`` lists each version's ``trained_on_sources`` (the only sources
+    it is scored on), in its text and its JSON. Fails on the old code (not listed)."""
+    import json
+
+    settings = _copy(trained, "listed")
+    done = _cli(settings, monkeypatch, "models", "incidents")
+    assert done.exit_code == 0, done.output
+    assert "Trained on the records of: simcity (scored on these sources alone)." in done.output
+    got = _cli(settings, monkeypatch, "models", "incidents", "--json")
+    assert got.exit_code == 0, got.output
+    (row,) = json.loads(got.output)
+    assert row["trained_on_sources"] == ["simcity"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_models_page_names_the_sources_the_champion_was_trained_on(lang: str) -> None:
+    """The models page's champion card says from which sources' records the champion
+    learned (en + zh). Fails on the old code (no such line)."""
+    from dashboard import verdicts
+
+    params = {"sources": "all", "trained_on_sources": f"{SECOND},simcity"}
+    words = verdicts.trained_on_words(verdicts.trained_on_of(params), lang)
+    sep = ", " if lang == "en" else "、"
+    assert words is not None and f"simcity{sep}{SECOND}" in words
+    assert ("scored on these sources alone" if lang == "en" else "只读这些来源") in words
+    assert verdicts.trained_on_words(verdicts.trained_on_of({"sources": "all"}), lang) is None

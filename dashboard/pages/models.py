@@ -94,7 +94,9 @@ def verdict_card(domain: str, serving: dict) -> None:
     )
     lines = verdicts.verdict_lines(v, lg, tz)
     spec = domains.get(domain) if domain in domains.DOMAINS else None
-    if spec is not None and spec.family != "site":  # the sources scoring leaves out
+    if spec is not None and spec.family != "site":  # the sources it is scored on, those left out
+        learned = verdicts.trained_on_words(verdicts.trained_on_of(champ.get("params")), lg)
+        lines += [learned] if learned else []
         left_out = verdicts.not_served_words(
             verdicts.served_sources(champ.get("params"), metrics),
             queries.table_sources(str(ctx.settings.lake_dir), spec.event_table),

@@ -212,13 +212,14 @@ def promote(domain: str, version: str, reason: str, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def models_(domain: str, checks: bool, as_json: bool) -> None:
     """DOMAIN's model versions, newest first: trained when and through when, the gate's
-    verdict and the champion it was judged against, and which version serves (riskwarn's
-    record, what scoring loads) and where MLflow's champion alias points. Read-only."""
+    verdict and the champion it was judged against, the sources it was trained on (the
+    only ones it is scored on), and which version serves (riskwarn's record, what scoring
+    loads) and where MLflow's champion alias points. Read-only."""
     import json
 
     from mlflow.exceptions import MlflowException
 
-    from dashboard.verdicts import sources_words
+    from dashboard.verdicts import sources_words, trained_on_words
     from models import registry
 
     # a read-only listing: an unreachable MLflow server is said in seconds
@@ -318,6 +319,9 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
         counted = sources_words(r.get("sources"), r.get("counted_on_sources"), "en")
         if counted:  # on which sources' events its figures were counted (hotspot domains)
             click.echo(f"         {counted}")
+        learned = trained_on_words(r.get("trained_on_sources"), "en")
+        if learned:  # the sources scoring reads for it (riskwarn.scoring.served_sources)
+            click.echo(f"         {learned}")
         if checks:
             values = r.get("model_values") or {}
             for c in r["checks"]:
