@@ -1961,7 +1961,12 @@ def serving_champion(uri: str, domain: str, store: Any) -> Champion:
         # cast to the logged signature (e.g. float32) so schema enforcement accepts the frame
         dtypes = dict(zip(schema.input_names(), schema.numpy_types(), strict=True))
     sources, basis = (None, None)
-    if domain in domains.DOMAINS and domains.get(domain).family != "site":  # sites: not yet
+    # sites: not restricted. A site's inputs are its own sensors' readings, one per
+    # (sensor, quantity, start) after de-duplication (a second source delivering the
+    # same readings adds nothing), and a site of a new source is a monitored slope to
+    # warn on, not counts to leave out (docs/operations.md, "The sources the champion
+    # was trained on, no other")
+    if domain in domains.DOMAINS and domains.get(domain).family != "site":
         sources, basis = served_sources_of(champion.python_model(), client, model.metadata.run_id)
     return Champion(
         domain, name, version, model, list(features) if features else None, dtypes, sources, basis
