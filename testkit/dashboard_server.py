@@ -49,16 +49,32 @@ def dashboard_env(home: Path, store_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def slow_trail_env(delay_s: float) -> dict[str, str]:
+def slow_trail_env(delay_s: float, switch: Path | None = None) -> dict[str, str]:
     """Extra environment of a served dashboard whose review page sleeps ``delay_s`` after
     drawing its decision form, on every run (testkit/slow_trail/sitecustomize.py): a
-    click sent once the form shows lands on a run still going (tests of races)."""
+    click sent once the form shows lands on a run still going (tests of races). With
+    ``switch``, only on the runs that start while that file exists (:func:`slow_runs`):
+    a test's steps before its race, which wait for every run to finish, are not slowed."""
     path = [str(ROOT / "testkit" / "slow_trail"), os.environ.get("PYTHONPATH", "")]
-    return {
+    env = {
         "PYTHONPATH": os.pathsep.join(p for p in path if p),
         "RISKWARN_TEST_TRAIL_DELAY_S": str(delay_s),
         "RISKWARN_TEST_ROOT": str(ROOT),
     }
+    if switch is not None:
+        env["RISKWARN_TEST_TRAIL_DELAY_WHEN"] = str(switch)
+    return env
+
+
+@contextmanager
+def slow_runs(switch: Path) -> Iterator[None]:
+    """Within the block, every run of a dashboard served with
+    ``slow_trail_env(delay_s, switch)`` is slow; before and after it, none."""
+    switch.touch()
+    try:
+        yield
+    finally:
+        switch.unlink(missing_ok=True)
 
 
 def use_dashboard_env(monkeypatch: Any, home: Path, store_url: str) -> None:

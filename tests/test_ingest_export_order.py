@@ -133,13 +133,19 @@ def test_the_newest_export_wins_over_a_version_an_older_one_superseded(tmp_path:
 
 def test_two_ingests_at_once_end_with_the_newest_export(tmp_path: Path, store_url: str) -> None:
     """March's and February's exports ingested at once, and one after the other in both
-    orders: the lake ends with March's content every time, each batch recorded once."""
+    orders: the lake ends with March's content every time, each batch recorded once.
+    The two orders one after the other run on a SQLite store of their own whatever the
+    backend, so once, in the SQLite case (the PostgreSQL case ran them again, identical:
+    six CLI processes, about 20 s of its 61 s in CI, 2026-12-07)."""
     jan = _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1, 3: 1})
     mar = _file(tmp_path / "mar.csv", {0: 3, 1: 3, 2: 3, 3: 1, 4: 1})
     feb = _file(tmp_path / "feb.csv", {0: 2, 1: 2, 2: 2, 3: 2, 5: 1})
     want = {"JQ00000000": 3, "JQ00000001": 3, "JQ00000002": 3, "JQ00000003": 1}
     Store(store_url).upgrade()
-    for n, order in enumerate(["together", "mar_first", "feb_first"]):
+    orders = ["together"]
+    if store_url.startswith("sqlite"):
+        orders += ["mar_first", "feb_first"]
+    for n, order in enumerate(orders):
         home = tmp_path / f"home_{order}"
         url = store_url if n == 0 else f"sqlite:///{tmp_path / f'{order}.db'}"
         _report(_cli(home, url, jan, *_at("2024-01-31")))

@@ -25,6 +25,7 @@ from testkit.dashboard_server import (
     dashboard_env,
     launch_chromium,
     serve,
+    slow_runs,
     slow_trail_env,
 )
 
@@ -88,13 +89,17 @@ SLOW_S = 3.0  # each run of the slow dashboard's review page, after its form is 
 
 
 @pytest.fixture(scope="module")
-def served_slow(demo: tuple[Path, str]) -> Iterator[tuple[str, str]]:
+def served_slow(demo: tuple[Path, str]) -> Iterator[tuple[str, str, Path]]:
     """A second dashboard over the same home whose review page sleeps :data:`SLOW_S`
-    below its form on every run (testkit.dashboard_server.slow_trail_env): a click sent
-    once the form shows lands on a run still going."""
+    below its form on every run started within ``slow_runs(switch)``
+    (testkit.dashboard_server.slow_trail_env): a click sent once the form shows lands on
+    a run still going. (base URL, store URL, switch.) A test's steps before its race
+    wait for each run to finish and need no slow run (each was 3 s more, 2026-12-07)."""
     home, store_url = demo
-    with serve(home, dashboard_env(home, store_url, **slow_trail_env(SLOW_S))) as base:
-        yield base, store_url
+    switch = home.parent / "slow-trail-on"
+    env = dashboard_env(home, store_url, **slow_trail_env(SLOW_S, switch))
+    with serve(home, env) as base:
+        yield base, store_url, switch
 
 
 @pytest.fixture(scope="module")
@@ -461,7 +466,7 @@ def test_clicks_racing_a_language_switch_never_record_another_decision(
 
 
 def test_a_language_switch_racing_the_form_keeps_every_choice(
-    served_slow: tuple[str, str], browser: Any
+    served_slow: tuple[str, str, Path], browser: Any
 ) -> None:
     """CI of 2026-12-07 (a loaded machine): Accept, a switch to English, Dismiss, a switch
     back to Chinese, and the Chinese form showed the first choice again; submitted, it
@@ -473,7 +478,7 @@ def test_a_language_switch_racing_the_form_keeps_every_choice(
     and reason changed in English and the action changed in English, each followed at
     once by the switch to Chinese, must all be what the Chinese form shows and what is
     recorded."""
-    base, store_url = served_slow
+    base, store_url, switch = served_slow
     todo = _new_warnings(store_url)
     w = todo[len(todo) // 2]  # not one the other tests decide (the first ones, the last)
     raised = w["level"]
@@ -487,6 +492,13 @@ def test_a_language_switch_racing_the_form_keeps_every_choice(
     walk.reason_box().blur()  # sent
     walk.page.wait_for_timeout(500)
     walk.idle()
+    with slow_runs(switch):  # from here every run is slow
+        _race_the_form(walk, store_url, w, raised, other)
+    walk.context.close()
+
+
+def _race_the_form(walk: Walk, store_url: str, w: dict[str, Any], raised: str, other: str) -> None:
+    """The steps of the test above that race the slow runs."""
 
     def to_chinese() -> None:  # at once, on the run still going
         walk.page.get_by_role("radio", name=ZH["language"]).click()
@@ -521,11 +533,10 @@ def test_a_language_switch_racing_the_form_keeps_every_choice(
     assert _trail(store_url, w["warning_id"]) == [
         ["dismiss", raised, None, "English reason", "reviewer"]
     ]
-    walk.context.close()
 
 
 def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
-    served_slow: tuple[str, str], browser: Any
+    served_slow: tuple[str, str, Path], browser: Any
 ) -> None:
     """The warning picker's share of the race above (``shell.select`` keyed its box by
     the language alone): a warning picked in Chinese, English, another warning picked on
@@ -536,12 +547,19 @@ def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
     ``?warning=<second>`` in the address, the browser sent the language click with the
     address before it, and the page took the old address for a new link
     (``views.focus_warning`` now reads the address once per visit of the page)."""
-    base, store_url = served_slow
+    base, store_url, switch = served_slow
     todo = _new_warnings(store_url)
     first, second = (short_id(w["warning_id"]) for w in todo[1:3])
     walk = Walk(browser, base, "reviewer2")
     walk.open_review()
     walk.pick(todo[1]["warning_id"])  # every run finished: the Chinese picker holds it
+    with slow_runs(switch):  # from here every run is slow
+        _race_the_picker(walk, first, second)
+    walk.context.close()
+
+
+def _race_the_picker(walk: Walk, first: str, second: str) -> None:
+    """The steps of the test above that race the slow runs."""
     walk.page.get_by_role("radio", name=EN["language"]).click()
     walk.lang = "en"
     combo = walk.page.get_by_role("combobox", name=EN["pick"])
@@ -556,11 +574,10 @@ def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
     walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
-    walk.context.close()
 
 
 def test_an_address_lagging_the_pick_does_not_reopen_the_warning_picked_before(
-    served_slow: tuple[str, str], browser: Any
+    served_slow: tuple[str, str, Path], browser: Any
 ) -> None:
     """The picker race's cause, made certain (``views.focus_warning``): a warning picked,
     another picked, and the language switched before the pick's run reached the browser
@@ -568,13 +585,20 @@ def test_an_address_lagging_the_pick_does_not_reopen_the_warning_picked_before(
     arrived, so the language click carries ``?warning=<first>``). The page took the old
     address for a new link and reopened the first warning; within a visit of the page
     the address is its own and the second warning stays picked."""
-    base, store_url = served_slow
+    base, store_url, switch = served_slow
     todo = _new_warnings(store_url)
     first, second = (short_id(w["warning_id"]) for w in todo[3:5])
     socket = HeldSocket()
     walk = Walk(browser, base, "reviewer2", socket)
     walk.open_review()
     walk.pick(todo[3]["warning_id"])  # every run finished: the address names the first
+    with slow_runs(switch):  # from here every run is slow
+        _lag_the_address(walk, socket, first, second)
+    walk.context.close()
+
+
+def _lag_the_address(walk: Walk, socket: HeldSocket, first: str, second: str) -> None:
+    """The steps of the test above, on slow runs, with the server's messages held."""
     socket.hold = True
     combo = walk.page.get_by_role("combobox", name=ZH["pick"])
     combo.click()
@@ -591,7 +615,6 @@ def test_an_address_lagging_the_pick_does_not_reopen_the_warning_picked_before(
     walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
-    walk.context.close()
 
 
 def _warning_audit(store_url: str, warning_id: str) -> list[list[Any]]:
