@@ -23,7 +23,7 @@ import pandas as pd
 from testkit.stream_helpers import slope_readings
 
 START = (pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=5)).floor("h")
-SITES = {"G1": "H1", "G2": "H1"}
+SITES: dict[str, str | None] = {"G1": "H1", "G2": "H1"}
 
 
 def _readings() -> pd.DataFrame:
