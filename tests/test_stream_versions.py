@@ -82,11 +82,10 @@ def _run(home: Path, batches: list[list[int]]) -> tuple[pd.DataFrame, list[tuple
         c.store.close()
     got = lake.read_table(home / "lake", "sensor_readings", ["simcity"])
     q = lake.read_quarantine(home / "lake", ["simcity"])
+    # every row keyed by its message, a row the lake refused at the write too (before
+    # 2026-12-07 evening: by its micro-batch, and a redelivery got a second row)
     keyed = sorted(zip(q["batch_id"], q["reason"], strict=True))
-    # a row the lake refused at the write is keyed by its micro-batch: compare reasons
-    return got[["record_id", "sensor_id", "observed_at", "value"]], [
-        (k if k.startswith("mqtt:") and len(k) == 45 else "batch", r) for k, r in keyed
-    ]
+    return got[["record_id", "sensor_id", "observed_at", "value"]], keyed
 
 
 @pytest.mark.parametrize(
@@ -109,6 +108,7 @@ def test_the_lake_and_quarantine_do_not_depend_on_the_micro_batching(
     reasons = sorted(r for _, r in q)
     assert reasons == ["finer_than_source", "reverts_correction"]
     assert MESSAGES[5].key in {k for k, _ in q}
+    assert {k for k, _ in q} == {MESSAGES[5].key, MESSAGES[8].key}
 
 
 def test_the_earlier_version_is_kept_in_the_lake_history(tmp_path: Path) -> None:

@@ -55,6 +55,10 @@ class Batch:
     # correction, riskwarn.ingest.write) goes to the quarantine with its row and original
     accepted_rows: np.ndarray | None = field(default=None, repr=False)
     fetch_originals: Callable[[set[int]], dict[int, str]] | None = field(default=None, repr=False)
+    # row number -> the (batch_id, file_name) a row the lake refuses is quarantined under,
+    # row_number 1 (the stream: its message's key and topic, so a message redelivered in a
+    # later micro-batch lands on its own row again); None: this batch's id, its row number
+    row_keys: Callable[[int], tuple[str, str]] | None = field(default=None, repr=False)
 
     @property
     def reasons(self) -> dict[str, int]:

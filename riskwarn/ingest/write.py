@@ -45,6 +45,7 @@ def write_batch(
     allow_revert: bool = False,
     file_names: Callable[[str], str | None] | None = None,
     extracted_at: datetime | None = None,
+    on_quarantine: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
     ``corrections=False``: a re-ingest of a recorded batch, which never changes a stored
@@ -63,6 +64,10 @@ def write_batch(
     A re-ingest (``corrections=False``) quarantines again the rows its earlier run
     quarantined so. ``file_names``: batch id -> file name (the serving store's record),
     to name the file that superseded (or wrote) the version in the message.
+    ``on_quarantine`` is called, once the quarantine is written, with how many of its rows
+    the lake's quarantine did not hold by their key (the stream counts a message quarantined
+    once so: a retry after a failed table commit finds its first try's rows held, and
+    the caller adds the calls up).
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
@@ -78,13 +83,17 @@ def write_batch(
             _quarantine_reverts(batch, refused, file_names)
         # the batch's whole quarantine (rows a re-ingest now accepts leave it), before
         # the table commit: idempotent, so a re-run after a crash stores it once
+        counts: dict[str, int] = {}
         lake.write_quarantine(
             lake_dir,
             batch.source,
             batch.quarantine,
             batches=[(batch.table_name, batch.batch_id)],
             run_id=run_id,
+            counts=counts,
         )
+        if on_quarantine is not None:
+            on_quarantine(int(counts.get("inserted", 0)))
 
     try:
         if batch.accepted.empty:
@@ -188,13 +197,21 @@ def _quarantine_reverts(
                 ensure_ascii=False,
             )
         texts.append(text)
+    batch_ids: Any = batch.batch_id
+    files: Any = batch.file_name
+    stored_numbers = row_numbers
+    if batch.row_keys is not None and rows_of is not None:  # keyed as the batch says
+        keys = [batch.row_keys(int(n)) for n in row_numbers.tolist()]
+        batch_ids = [k for k, _ in keys]
+        files = [f for _, f in keys]
+        stored_numbers = np.ones(len(keys), dtype=np.int64)
     q = pd.DataFrame(
         {
             "source": batch.source,
             "table_name": batch.table_name,
-            "batch_id": batch.batch_id,
-            "file_name": batch.file_name,
-            "row_number": pd.Series(row_numbers, dtype="int64"),
+            "batch_id": batch_ids,
+            "file_name": files,
+            "row_number": pd.Series(stored_numbers, dtype="int64"),
             "reason": reasons,
             "message": messages,
             "original": texts,

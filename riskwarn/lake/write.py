@@ -1271,9 +1271,14 @@ def write_quarantine(
     batches: Sequence[tuple[str, str]] | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
     run_id: str | None = None,
+    counts: dict[str, int] | None = None,
 ) -> bool:
     """Store the quarantine of one or more batches: the rows keyed by ``(table_name,
     batch_id, row_number)`` replace what the quarantine held for those batches.
+
+    ``counts`` (given: filled in) gets ``inserted``, the rows the quarantine did not hold
+    by their key before this write (a message's row the stream stored before, e.g. in an
+    earlier process, is not among them), ``updated`` and ``deleted``.
 
     ``batches``: the ``(table_name, batch_id)`` pairs this write is the whole quarantine
     of (default: those of the rows; pass them to also cover a batch with no quarantined
@@ -1297,6 +1302,8 @@ def write_quarantine(
     if not pairs:
         return False
     batch_ids = pa.array(sorted({b for _, b in pairs}), pa.string())
+    if counts is not None:
+        counts.update(inserted=0, updated=0, deleted=0)
     layout.check_not_legacy(lake_dir, layout.QUARANTINE)
     with layout.writer_lock(lake_dir, layout.QUARANTINE) as path:
         if not rows.num_rows and not layout.is_delta(path):
@@ -1318,6 +1325,8 @@ def write_quarantine(
                 writer_properties=writer,
                 commit_properties=props,
             )
+            if counts is not None:
+                counts["inserted"] = rows.num_rows
             return True
 
         def scope(alias: str) -> str:
@@ -1333,6 +1342,8 @@ def write_quarantine(
 
         if not rows.num_rows:  # every row of the batches accepted now
             done = dt.delete(scope(""), writer_properties=writer, commit_properties=props)
+            if counts is not None:
+                counts["deleted"] = int(done.get("num_deleted_rows") or 0)
             return bool(done.get("num_deleted_rows"))
         ids = ", ".join(_sql_text(b) for b in batch_ids.to_pylist())
         on = (
@@ -1358,6 +1369,10 @@ def write_quarantine(
             .when_not_matched_by_source_delete(predicate=scope("t."))
             .execute()
         )
+        if counts is not None:
+            counts["inserted"] = int(metrics["num_target_rows_inserted"])
+            counts["updated"] = int(metrics["num_target_rows_updated"])
+            counts["deleted"] = int(metrics["num_target_rows_deleted"])
         return bool(
             metrics["num_target_rows_inserted"]
             or metrics["num_target_rows_updated"]

@@ -747,17 +747,22 @@ class StreamConsumer:
                 self.unevaluated += 1
         written: list[dict[str, int]] = []
         for step in mb.writes:  # a later version of a record: after the earlier one
+            # the quarantine rows the lake did not hold, over every try (a retry after a
+            # failed table commit finds the first try's rows held): the rest of the
+            # quarantined messages were stored before, counted duplicates
+            fresh: list[int] = []
             got = self._retry(
                 "lake write",
-                lambda step=step: write_batch(
+                lambda step=step, fresh=fresh: write_batch(
                     self.cfg.lake_dir,
                     step,
                     self.cfg.mapping.partition,
                     ids_carry_time=self.cfg.mapping.ids_carry_time,
+                    on_quarantine=fresh.append,
                 ),
                 "lake_retries",
             )
-            written.append(got)
+            written.append({**got, "quarantine_new": sum(fresh)})
         if handing:
             # evaluated from what the lake stored, once it is stored: a version the lake
             # refused (reverts_correction) never reaches the rules or the model, whatever

@@ -217,9 +217,11 @@ class SensorStates:
             disp["value"].to_numpy(dtype=float),
             strict=True,
         ):
-            if not math.isfinite(v):  # missing, or an infinite value stored by a batch file
-                continue
             st = self.sensors.get(sid)
+            if not math.isfinite(v):  # missing, or an infinite value stored by a batch file
+                if st is not None and self._drop(st, int(t)):  # a correction to no value
+                    touched.add(st.site_id)
+                continue
             # an unregistered sensor under another site's topic (a registered one is
             # quarantined site_mismatch, riskwarn.stream.validate): the first site holds
             if (
@@ -269,6 +271,33 @@ class SensorStates:
             self.checked_step = _step_of(self.newest_ns)
             self.forget_silent()
         return touched
+
+    @staticmethod
+    def _drop(st: SensorState, t: int) -> bool:
+        """A reading at ``t`` corrected to no value (null: the lake serves no value at
+        ``t``, and the rules drop such a reading, ``displacement_kinematics``): out of the
+        state's recent readings, and, if it was its step's sample, the step's sample is the
+        step's latest earlier reading the state holds (its recent readings: the last 48 h,
+        one per half interval), as the rules would sample the lake's readings; none there
+        (an older step): the step has no sample. Returns whether the state changed."""
+        changed = False
+        i = bisect.bisect_left(st.recent, (t, -math.inf))
+        if i < len(st.recent) and st.recent[i][0] == t:
+            del st.recent[i]
+            changed = True
+        step = _rule_step_of(t)
+        old = st.steps.get(step)
+        if old is not None and old[0] == t:
+            del st.steps[step]
+            for j in range(min(i, len(st.recent)) - 1, -1, -1):
+                earlier = st.recent[j]
+                if _rule_step_of(earlier[0]) != step:
+                    break
+                if earlier[0] < t:
+                    st.steps[step] = earlier
+                    break
+            changed = True
+        return changed
 
     def rebind(self, register: Mapping[str, str | None]) -> list[str]:
         """Move each sensor the register (sensor -> site, the lake's ``sensors``) places

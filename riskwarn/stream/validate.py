@@ -9,8 +9,10 @@ the same mapping, contract and quarantine rules as a file. So a reading gets the
 by ``(source, record_id)`` holds it once.
 
 Quarantine rows of the stream are keyed by the message (``batch_id`` = ``mqtt:`` + the
-SHA-256 of topic and payload, ``row_number`` 1), so a message redelivered after a crash
-lands on its own quarantine row again instead of a new one.
+SHA-256 of topic and payload, ``row_number`` 1), also a row the lake refuses at the write
+(``reverts_correction``), so a message redelivered after a crash or replayed lands on its
+own quarantine row again instead of a new one, and is counted a duplicate
+(:func:`stored_counts`: the lake's quarantine held its row).
 """
 
 from __future__ import annotations
@@ -319,8 +321,10 @@ def validate_messages(
         reread=lambda: iter([chunk]),
     )
     q = batch.quarantine
+    by_row = {i + 1: m for i, (m, _) in enumerate(good)}
+    # a row the lake refuses at the write (reverts_correction) is keyed by its message too
+    batch.row_keys = lambda n: (by_row[n].key, by_row[n].topic[:200])
     if len(q):  # one quarantine row per message, keyed by the message
-        by_row = {i + 1: m for i, (m, _) in enumerate(good)}
         q = q.copy()
         q["batch_id"] = [by_row[int(r)].key for r in q["row_number"]]
         q["file_name"] = [by_row[int(r)].topic[:200] for r in q["row_number"]]
@@ -431,11 +435,29 @@ def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
     first = parts[0].batch
     table = TABLES[mapping.table]
     key = list(table.key)
-    accepted = pd.concat(
-        [p.batch.accepted for p in parts if len(p.batch.accepted)] or [first.accepted]
-    )
+    # each accepted row numbered across the parts (a part's rows after the earlier parts'
+    # messages), with its message: a row the lake refuses at the write is keyed by its
+    # message as in a micro-batch validated whole (Batch.row_keys)
+    shown = [p.batch for p in parts if len(p.batch.accepted)] or [first]
+    numbered = all(b.accepted_rows is not None and b.row_keys is not None for b in shown)
+    message_of: dict[int, tuple[str, str]] = {}
+    frames = []
+    offset = 0
+    for b in shown:
+        frame = b.accepted
+        if numbered and b.accepted_rows is not None and b.row_keys is not None:
+            rows = b.accepted_rows.astype(np.int64)
+            message_of.update({offset + int(n): b.row_keys(int(n)) for n in rows.tolist()})
+            frame = frame.assign(_row=rows + offset)
+        frames.append(frame)
+        offset += b.read
+    accepted = pd.concat(frames)
     twice = accepted.duplicated(key, keep="last").to_numpy()
     accepted = accepted.loc[~twice].sort_values(key, kind="stable").reset_index(drop=True)
+    accepted_rows = None
+    if numbered:
+        accepted_rows = accepted["_row"].to_numpy(dtype=np.int64)
+        accepted = accepted.drop(columns="_row")
     q = pd.concat([p.batch.quarantine for p in parts], ignore_index=True)
     again = q.duplicated(["batch_id", "row_number"]).to_numpy()
     q = q.loc[~again].reset_index(drop=True)
@@ -450,6 +472,8 @@ def _merged(mapping: SourceMapping, parts: list[MicroBatch]) -> MicroBatch:
         quarantine=q,
         duplicates=sum(p.batch.duplicates for p in parts) + int(twice.sum() + again.sum()),
         messages=[m for p in parts for m in p.batch.messages],
+        accepted_rows=accepted_rows,
+        row_keys=message_of.__getitem__ if numbered else None,
     )
     batch.check_invariant()
     sites: dict[str, str | None] = {}
@@ -469,15 +493,22 @@ def stored_counts(mb: MicroBatch, written: Sequence[dict[str, int]]) -> dict[str
     """What a micro-batch stored, once written: ``written`` is
     :func:`riskwarn.ingest.write_batch`'s answer for each of :attr:`MicroBatch.writes`, in
     order, and the writes' batches are as the write left them (a row the lake refused,
-    e.g. ``reverts_correction``, moved to their quarantine).
+    e.g. ``reverts_correction``, moved to their quarantine); each answer's
+    ``quarantine_new`` (the consumer adds it: the calls of ``write_batch``'s
+    ``on_quarantine``) is how many of that write's quarantine rows the lake's quarantine
+    did not hold before (absent: all of them).
 
     ``new``: records the lake did not hold; ``corrections``: later versions of a record it
     held (an earlier message of this micro-batch included), its earlier version kept in the
     record's history; ``accepted``: the two together, what was stored; ``duplicates``:
     exact repeats (in the micro-batch, or of what the lake holds) and a message
-    quarantined twice; ``quarantined``: messages quarantined, at validation or refused at
-    the write. Their sum with ``duplicates`` is the messages read, and the same nine
-    messages give the same counts in one micro-batch or in nine (the merged
+    quarantined twice, in this micro-batch or before (the lake's quarantine held its row:
+    a redelivery after a crash before the acknowledgement, a replay; as a redelivered
+    stored reading is a duplicate, the lake answering ``unchanged``); ``quarantined``:
+    messages quarantined, at validation or refused at the write, whose row the lake's
+    quarantine did not hold. Their sum with ``duplicates`` is the messages read, and the
+    same nine messages give the same counts in one micro-batch or in nine, and with any
+    of them delivered again only ``duplicates`` grows (the merged
     :attr:`MicroBatch.batch` counts a superseded version as a duplicate: it is the
     micro-batch's view, not what was stored)."""
     new = sum(int(w.get("new", 0)) for w in written)
@@ -485,18 +516,21 @@ def stored_counts(mb: MicroBatch, written: Sequence[dict[str, int]]) -> dict[str
     repeats = sum(int(w.get("unchanged", 0)) for w in written)
     seen: set[tuple[str, int]] = set()
     again = 0
-    for b in mb.writes:  # a message's quarantine row once (the lake keys it by message)
+    fresh = 0
+    for b, w in zip(mb.writes, written, strict=True):
         q = b.quarantine
-        for key in zip(q["batch_id"].astype(str), q["row_number"].astype(int), strict=True):
-            if key in seen:
-                again += 1
-            seen.add(key)
+        keys = set(zip(q["batch_id"].astype(str), q["row_number"].astype(int), strict=True))
+        # a message's quarantine row once (the lake keys it by message)
+        again += len(keys & seen)
+        seen |= keys
+        fresh += int(w.get("quarantine_new", len(keys)))
+    fresh = min(fresh, len(seen))
     return {
         "accepted": new + corrections,
         "new": new,
         "corrections": corrections,
-        "duplicates": sum(b.duplicates for b in mb.writes) + repeats + again,
-        "quarantined": len(seen),
+        "duplicates": sum(b.duplicates for b in mb.writes) + repeats + again + len(seen) - fresh,
+        "quarantined": fresh,
     }
 
 
