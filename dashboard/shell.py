@@ -539,6 +539,7 @@ def _store_known(settings: Settings) -> bool:
 
 
 PAGE_VISIT = "rw_page_visit"  # (the page the session's last run drew, its visit number)
+SIGNED_OUT = "/signed-out"  # the "page" of signed-out runs (no page has this url_path)
 
 
 def count_visit(state: MutableMapping[Any, Any], page: str, history: bool = False) -> int:
@@ -594,6 +595,7 @@ def main() -> None:
     if st.query_params.get("lang") != lang():
         st.query_params["lang"] = lang()
     if user is None:
+        count_visit(st.session_state, SIGNED_OUT)  # a sign-in starts a new visit of a page
         signed_out_navigation().run()
         return
     page = navigation(user)

@@ -44,6 +44,10 @@ def test_a_kept_parameter_is_read_once_per_visit_and_the_address_follows_the_ses
     shell.count_visit(state, "warnings")
     visit = shell.count_visit(state, "overview")
     assert visit == 4 and address.kept({}, state, "wall", "k", visit) is None
+    # signed out (shell.main counts such runs as a page of their own), then in again
+    shell.count_visit(state, shell.SIGNED_OUT)
+    visit = shell.count_visit(state, "overview")
+    assert visit == 6 and address.kept({"wall": "1"}, state, "wall", "k", visit) == "1"
 
 
 def test_follow_writes_only_a_change() -> None:
