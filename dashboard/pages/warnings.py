@@ -64,11 +64,11 @@ if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
 visit = shell.page_visit()  # the address is read on the visit's first run (dashboard.address)
-if address.unread(st.session_state, views.FOCUS_PARAM, visit):  # a reload of a warning
-    asked = st.query_params.get(views.FOCUS_PARAM)  # withdrawn since
-    gone = asked and asked not in set(everything["warning_id"])
-    if gone and review.OPEN_KEY not in st.session_state:
-        st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
+# a reload of (a link to) a warning withdrawn since, read with the address
+asked = st.query_params.get(views.FOCUS_PARAM)
+asked = asked if address.unread(st.session_state, views.FOCUS_PARAM, visit) else None
+if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
+    st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
 domains = sorted(everything["domain"].unique())
 views.focus_filters(domains, st.query_params, st.session_state, visit)  # the overview's "n more"
 views.focus_warning(everything, st.query_params, st.session_state, visit)  # ?warning=<id>
