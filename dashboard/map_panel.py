@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import address
 from dashboard.i18n import t
 
 CSS = """
@@ -79,9 +80,19 @@ class WallMode:
     refresh_s: int
 
 
-def wall_mode() -> WallMode:
-    """Wall-screen mode from the URL: ``?wall=1`` (``&refresh=<seconds>``, 10..3600, default 60)."""
-    on = st.query_params.get("wall") == "1"
+WALL_PARAM = "wall"  # ?wall=1
+WALL_KEY = "rw_wall"  # session key: "1" while this visit of the page is on the wall screen
+
+
+def wall_mode(visit: int) -> WallMode:
+    """Wall-screen mode: ``?wall=1`` (``&refresh=<seconds>``, 10..3600, default 60) as the
+    address says it on the first run of visit ``visit`` of the page (a link, a reload, a
+    new session, back/forward), then as the switch (:func:`wall_switch`) sets it, with the
+    address following (:func:`dashboard.address.kept`). Read on every run, the address
+    undid the switch: a click sent before the switch's new address reached the browser
+    carried the old one, and the page left (or entered again) the wall screen. The
+    refresh period is the address's on every run (the page never changes it)."""
+    on = address.kept(st.query_params, st.session_state, WALL_PARAM, WALL_KEY, visit) == "1"
     try:
         refresh = int(st.query_params.get("refresh", 60))
     except ValueError:
@@ -94,16 +105,31 @@ def styles() -> None:
     st.html(CSS)
 
 
+def _set_wall(on: bool) -> None:
+    """``on_click`` of the switch: the session's wall-screen mode (the run that follows
+    draws it and puts it in the address)."""
+    st.session_state[WALL_KEY] = "1" if on else None
+
+
 def wall_switch(wall: WallMode, lang: str) -> None:
     """The button that enters (or leaves) wall-screen mode, and its CSS when on."""
     if wall.on:
         st.html(WALL_CSS)
-        if st.button(t("wall_leave", lang), key="wall_leave", type="tertiary"):
-            del st.query_params["wall"]
-            st.rerun()
-    elif st.button(t("wall_enter", lang), key="wall_enter", icon=":material/tv:"):
-        st.query_params["wall"] = "1"
-        st.rerun()
+        st.button(
+            t("wall_leave", lang),
+            key="wall_leave",
+            type="tertiary",
+            on_click=_set_wall,
+            args=(False,),
+        )
+    else:
+        st.button(
+            t("wall_enter", lang),
+            key="wall_enter",
+            icon=":material/tv:",
+            on_click=_set_wall,
+            args=(True,),
+        )
 
 
 def show_map(

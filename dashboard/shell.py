@@ -539,14 +539,17 @@ def _store_known(settings: Settings) -> bool:
 
 
 PAGE_VISIT = "rw_page_visit"  # (the page the session's last run drew, its visit number)
+SIGNED_OUT = "/signed-out"  # the "page" of signed-out runs (no page has this url_path)
 
 
-def count_visit(state: MutableMapping[Any, Any], page: str) -> int:
+def count_visit(state: MutableMapping[Any, Any], page: str, history: bool = False) -> int:
     """The session's visit of ``page`` this run belongs to: a new number each time a run
     is on another page than the run before (the session arrived from another page, or
-    started); the same for every rerun on the page (a click, a language switch)."""
+    started) or is the browser's back/forward (``history``: the address it goes back to
+    is read again, :mod:`dashboard.address`); the same for every other rerun on the page
+    (a click, a language switch)."""
     last = state.get(PAGE_VISIT)
-    if not isinstance(last, tuple) or last[0] != page:
+    if not isinstance(last, tuple) or last[0] != page or history:
         number = (last[1] if isinstance(last, tuple) else 0) + 1
         state[PAGE_VISIT] = (page, number)
     return int(state[PAGE_VISIT][1])
@@ -556,6 +559,15 @@ def page_visit() -> int:
     """The number of the visit of the page this run draws (:func:`count_visit`)."""
     last = st.session_state.get(PAGE_VISIT)
     return int(last[1]) if isinstance(last, tuple) else 0
+
+
+def history_navigation() -> bool:
+    """Whether this run is the browser's back or forward (Streamlit reruns the page with
+    the address gone back to, ``is_history_navigation``)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(getattr(ctx, "is_history_navigation", False)) if ctx is not None else False
 
 
 def main() -> None:
@@ -583,10 +595,11 @@ def main() -> None:
     if st.query_params.get("lang") != lang():
         st.query_params["lang"] = lang()
     if user is None:
+        count_visit(st.session_state, SIGNED_OUT)  # a sign-in starts a new visit of a page
         signed_out_navigation().run()
         return
     page = navigation(user)
-    count_visit(st.session_state, page.url_path)
+    count_visit(st.session_state, page.url_path, history_navigation())
     page.run()
     with st.sidebar:  # the page ran to its end: browsers wait for this, not for a pause
         st.html(RUN_DONE)

@@ -14,6 +14,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from dashboard import address
 from dashboard.i18n import LEVEL_HEX, LEVELS, TEXT, level_label, place_name, t
 from dashboard.metric_words import metric_order
 from dashboard.verdicts import method_name, promoted_automatically
@@ -693,12 +694,10 @@ FOCUS_PARAM = "warning"  # pages/warnings.py?warning=<warning_id>: open that war
 
 
 URL_WARNING = "rv_url_warning"  # session key: the warning this session last saw in the URL
-URL_VISIT = "rv_url_visit"  # session key: the visit of the review page whose URL was read
 
 # pages/warnings.py?level=red&domains=a,b: open the queue filtered to those (the
 # overview's "and n more" under its red warnings off the maps)
 LEVEL_PARAM, DOMAINS_PARAM = "level", "domains"
-URL_FILTERS = "rv_url_filters"  # session key: the filters last taken from the URL
 
 
 def filters_link(level: str, domains: Sequence[str]) -> dict[str, str]:
@@ -707,24 +706,24 @@ def filters_link(level: str, domains: Sequence[str]) -> dict[str, str]:
     return {LEVEL_PARAM: level, DOMAINS_PARAM: ",".join(sorted(set(domains)))}
 
 
-def focus_filters(known: Sequence[str], query_params: Any, session_state: Any) -> None:
-    """Set the review page's filters from the URL (:func:`filters_link`), then drop the
-    parameters (the filters stay the session's; the reviewer may change them): the level
-    filter to ``level``, the domain filter to the one domain named or to the set of them
-    (one choice of the domain filter, shown as their names joined), the county and state
-    filters to all, once per visit of the link (not again while the URL still holds
-    them: later choices of the reviewer are kept). Unknown levels or domains are ignored."""
+def focus_filters(known: Sequence[str], query_params: Any, session_state: Any, visit: int) -> None:
+    """Set the review page's filters from the URL (:func:`filters_link`) on the first run
+    of visit ``visit`` of the page (``shell.count_visit``: the link followed, a reload,
+    back/forward; :mod:`dashboard.address`), then drop the parameters on every run (the
+    filters are the session's; the reviewer may change them, and an echo of the link's
+    address, a click sent before the dropped parameters reached the browser, neither
+    sets them again nor puts them back in the address): the level filter to ``level``,
+    the domain filter to the one domain named or to the set of them (one choice of the
+    domain filter, shown as their names joined), the county and state filters to all.
+    Unknown levels or domains are ignored."""
     level = query_params.get(LEVEL_PARAM)
     named = query_params.get(DOMAINS_PARAM)
-    if level is None and named is None:
-        session_state.pop(URL_FILTERS, None)
-        return
     for param in (LEVEL_PARAM, DOMAINS_PARAM):
-        if param in query_params:
-            del query_params[param]
-    if session_state.get(URL_FILTERS) == (level, named):  # applied, and still in the URL
+        address.follow(query_params, param, None)
+    if not address.read_once(session_state, "filters", visit):
         return
-    session_state[URL_FILTERS] = (level, named)
+    if level is None and named is None:
+        return
     session_state["rv_flevel__value"] = level if level in LEVELS else None
     picked = tuple(sorted({d for d in str(named or "").split(",") if d in set(known)}))
     session_state["rv_domain__value"] = picked[0] if len(picked) == 1 else (picked or None)
@@ -740,17 +739,17 @@ def focus_warning(
     becomes the chosen warning (through the ``<key>__value`` choices that ``shell.select``
     carries over). The URL is read once per visit of the page (``visit``,
     ``shell.count_visit``: a new number each time the session arrives on the page from
-    another one, or starts): within a visit the page's address changes only by
-    :func:`keep_warning_in_url`, and a browser whose address still lagged such a change
-    (the next click sent before the new address arrived, on a loaded machine) had it
-    reopen the warning chosen before (CI 2026-12-07: picked in English, Chinese at once,
-    the Chinese picker on the earlier warning). A warning already chosen is not opened
-    again, so the reviewer's filters are kept; the parameter itself stays
-    (:func:`keep_warning_in_url` makes it follow the chosen warning). Returns the warning
-    id, or None when the URL names no new, known warning (an unknown one is removed)."""
-    if session_state.get(URL_VISIT) == visit:
+    another one, starts, or goes back/forward; :mod:`dashboard.address`): within a visit
+    the page's address changes only by :func:`keep_warning_in_url`, and a browser whose
+    address still lagged such a change (the next click sent before the new address
+    arrived, on a loaded machine) had it reopen the warning chosen before (CI
+    2026-12-07: picked in English, Chinese at once, the Chinese picker on the earlier
+    warning). A warning already chosen is not opened again, so the reviewer's filters
+    are kept; the parameter itself stays (:func:`keep_warning_in_url` makes it follow
+    the chosen warning). Returns the warning id, or None when the URL names no new,
+    known warning (an unknown one is removed)."""
+    if not address.read_once(session_state, FOCUS_PARAM, visit):
         return None
-    session_state[URL_VISIT] = visit
     wid = query_params.get(FOCUS_PARAM)
     if wid is None or wid == session_state.get(URL_WARNING):
         return None
@@ -771,14 +770,11 @@ def focus_warning(
 def keep_warning_in_url(wid: str | None, query_params: Any, session_state: Any) -> None:
     """The chosen warning in the URL (``?warning=<id>``) while it is chosen, so a reload or
     a copied link opens it again; no parameter when none is chosen."""
+    address.follow(query_params, FOCUS_PARAM, wid)
     if wid is None:
-        if FOCUS_PARAM in query_params:
-            del query_params[FOCUS_PARAM]
         session_state.pop(URL_WARNING, None)
-        return
-    if query_params.get(FOCUS_PARAM) != wid:
-        query_params[FOCUS_PARAM] = wid
-    session_state[URL_WARNING] = wid
+    else:
+        session_state[URL_WARNING] = wid
 
 
 def fmt_duration(seconds: float | None, lang: str) -> str:

@@ -127,3 +127,34 @@ def launch_chromium(sync_api: Any, playwright: Any) -> Any:
     return playwright.chromium.launch(
         executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
     )
+
+
+class HeldSocket:
+    """The page's connection to the dashboard, with the server's messages held back on
+    demand (Playwright's WebSocket routing): what the browser does on a slow network or a
+    loaded machine, where its next click leaves before the previous run's news arrives."""
+
+    def __init__(self) -> None:
+        self.hold = False
+        self.held: list[Any] = []
+        self.page_side: Any = None
+
+    def route(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        self.page_side = ws
+
+        def down(message: Any) -> None:
+            if self.hold:
+                self.held.append(message)
+            else:
+                ws.send(message)
+
+        server.on_message(down)
+        ws.on_message(server.send)
+
+    def release(self) -> None:
+        """Deliver what was held, in order, and let the rest through."""
+        self.hold = False
+        for message in self.held:
+            self.page_side.send(message)
+        self.held.clear()

@@ -87,3 +87,73 @@ def test_the_wall_disputes_map_has_its_marks_to_draw(home: Path, lang: str) -> N
         assert n == drawn > 0, (domain, n, drawn)
         if queries.draws_cases(domain):  # disputes: the warned cases' diamonds too
             assert any(r["kind"] == "case" for r in layers["warned-places"]), domain
+
+
+def _leader_overview(lang: str = "zh") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    username = next(u for u, (r, _) in DEMO_USERS.items() if r == "leader")
+    at.session_state["user"] = User(username, "Li", "leader")
+    at.session_state["lang"] = lang
+    return at
+
+
+def _run_app(at: AppTest) -> AppTest:
+    """One run of the whole app, as the server runs it every time (app.py: shell.main,
+    which counts the page's visits, then the page). AppTest (streamlit 1.67) renews its
+    page registry on each run, finds dashboard/pages/ and runs a later run's page alone
+    (an old-style multipage app); asked for no page, it starts from app.py again."""
+    at._finished_page_script_hash = ""
+    return at.run()
+
+
+def _on_the_wall(at: AppTest) -> bool:
+    assert not at.exception, [e.value for e in at.exception]
+    keys = {b.key for b in at.button}
+    assert keys & {"wall_enter", "wall_leave"}, keys
+    assert "sign_out" in keys  # the app ran, not the page alone
+    return "wall_leave" in keys
+
+
+def test_an_address_lagging_the_wall_switch_does_not_flip_it_back(home: Path) -> None:
+    """The review page's stale-address race (``views.focus_warning``) on the wall screen's
+    switch: its run puts ``?wall=1`` in the address, and a click the browser sends before
+    that arrives carries the address before it. The old page read ``?wall=`` on every
+    run and left the wall screen it had just entered (and entered again the one just
+    left). Within a visit of the page the switch wins, and the address follows it."""
+    at = _run_app(_leader_overview())
+    assert not _on_the_wall(at)
+    at.button(key="wall_enter").click()
+    _run_app(at)
+    assert _on_the_wall(at) and at.query_params.get("wall") == "1"
+    at.query_params.pop("wall")  # the next click, sent with the address before
+    _run_app(at)
+    assert _on_the_wall(at), "the address before the switch took the wall screen back"
+    assert at.query_params.get("wall") == "1"  # the address follows the switch again
+    at.button(key="wall_leave").click()
+    _run_app(at)
+    assert not _on_the_wall(at) and "wall" not in at.query_params
+    at.query_params["wall"] = "1"  # an echo of the address before leaving
+    _run_app(at)
+    assert not _on_the_wall(at), "the address before leaving put the wall screen back"
+    assert "wall" not in at.query_params
+
+
+def test_back_and_forward_read_the_wall_address_again(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The address still rules where it is meant to: a link or a reload (a new session:
+    the tests above), the browser's back/forward (Streamlit reruns the page with the
+    address gone back to, ``is_history_navigation``: a new visit, shell.count_visit)."""
+    from dashboard import shell
+
+    at = _leader_overview("en")
+    at.query_params["wall"] = "1"
+    assert _on_the_wall(_run_app(at))
+    monkeypatch.setattr(shell, "history_navigation", lambda: True)
+    at.query_params.pop("wall")  # Back, to the address before the wall screen
+    assert not _on_the_wall(_run_app(at)) and "wall" not in at.query_params
+    at.query_params["wall"] = "1"  # Forward
+    assert _on_the_wall(_run_app(at))
+    monkeypatch.setattr(shell, "history_navigation", lambda: False)
+    at.query_params.pop("wall")  # a click of this visit: the page's own address wins
+    assert _on_the_wall(_run_app(at)) and at.query_params.get("wall") == "1"

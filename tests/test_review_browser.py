@@ -22,6 +22,7 @@ from riskwarn.store import Store
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 from testkit.dashboard_server import (
     CHROMIUM,
+    HeldSocket,
     dashboard_env,
     launch_chromium,
     serve,
@@ -109,37 +110,6 @@ def browser() -> Iterator[Any]:
         b = launch_chromium(sync_api, p)
         yield b
         b.close()
-
-
-class HeldSocket:
-    """The page's connection to the dashboard, with the server's messages held back on
-    demand (Playwright's WebSocket routing): what the browser does on a slow network or a
-    loaded machine, where its next click leaves before the previous run's news arrives."""
-
-    def __init__(self) -> None:
-        self.hold = False
-        self.held: list[Any] = []
-        self.page_side: Any = None
-
-    def route(self, ws: Any) -> None:
-        server = ws.connect_to_server()
-        self.page_side = ws
-
-        def down(message: Any) -> None:
-            if self.hold:
-                self.held.append(message)
-            else:
-                ws.send(message)
-
-        server.on_message(down)
-        ws.on_message(server.send)
-
-    def release(self) -> None:
-        """Deliver what was held, in order, and let the rest through."""
-        self.hold = False
-        for message in self.held:
-            self.page_side.send(message)
-        self.held.clear()
 
 
 class Walk:

@@ -49,7 +49,7 @@ PAGE = {  # this page in the navigation (dashboard/page_index.py)
 
 ctx = page_context("overview")
 lg, tz, url = ctx.lang, ctx.tz, ctx.store_url
-wall = map_panel.wall_mode()
+wall = map_panel.wall_mode(shell.page_visit())  # ?wall=1, once per visit
 MAP_HEIGHT = 560 if wall.on else 620  # wall: title, KPIs and whole maps on 1920 x 1080
 # the width the city is fitted into (map_layout.map_fit_px): a phone's column, or a
 # desktop's; the browser's own width never reaches the server, its User-Agent does

@@ -13,7 +13,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, queries, review, shell, text, views
+from dashboard import address, auth, queries, review, shell, text, views
 from dashboard.i18n import (
     LEVELS,
     fmt_datetime,
@@ -63,14 +63,15 @@ everything = queries.warnings(snap)
 if everything.empty:
     st.info(t("no_data", lg))
     st.stop()
-asked = st.query_params.get(views.FOCUS_PARAM)  # a reload of a warning withdrawn since
+visit = shell.page_visit()  # the address is read on the visit's first run (dashboard.address)
+# a reload of (a link to) a warning withdrawn since, read with the address
+asked = st.query_params.get(views.FOCUS_PARAM)
+asked = asked if address.unread(st.session_state, views.FOCUS_PARAM, visit) else None
 if asked and review.OPEN_KEY not in st.session_state and asked not in set(everything["warning_id"]):
     st.session_state[review.OPEN_KEY] = (asked, review.short_id(asked), "link")  # told below
 domains = sorted(everything["domain"].unique())
-views.focus_filters(domains, st.query_params, st.session_state)  # the overview's "n more"
-views.focus_warning(  # ?warning=<id> from a map, once per visit of the page
-    everything, st.query_params, st.session_state, shell.page_visit()
-)
+views.focus_filters(domains, st.query_params, st.session_state, visit)  # the overview's "n more"
+views.focus_warning(everything, st.query_params, st.session_state, visit)  # ?warning=<id>
 
 # ---- filters
 f1, f2, f3, f4 = st.columns(4)
