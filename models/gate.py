@@ -158,7 +158,7 @@ class ChampionComparison:
         """The challenger was trained through the champion's own ``trained_through``: a
         refit on the same data, not a refresh with newer data (a champion whose end is its
         run's start time says nothing of its data: not the same)."""
-        if self.through_source == "run start":
+        if self.through_source in DATA_END_UNKNOWN:
             return False
         mine, theirs = _instant(self.challenger_through), _instant(self.trained_through)
         return mine is not None and theirs is not None and mine == theirs
@@ -186,6 +186,15 @@ def _day(iso: str | None) -> str:
     return str(iso or "?")[:10]
 
 
+RUN_GONE = "run gone"
+"""``through_source`` of a champion whose data end cannot be read at all: its version
+records none (registered before 2026-12-07) and its run is gone (deleted, collected by
+``mlflow gc``); its ``trained_through`` is then its registration time."""
+
+DATA_END_UNKNOWN = ("run start", RUN_GONE)
+"""The ``through_source`` values whose ``trained_through`` is not the end of the model's
+training data (it may have seen anything before it)."""
+
 OLDER_DATA = "older_than_champion"
 """The ``reason`` of the champion check of a challenger whose training data end before the
 serving champion's (:func:`champion_check`): a judged failure, never promoted
@@ -210,7 +219,7 @@ def older_than_champion(c: ChampionComparison) -> bool:
     champion's (``trained_through``). Only a known data end counts: a champion whose end is
     its run's start time (``through_source`` ``"run start"``, an old run without the param)
     may have been trained on anything before it, so that time says nothing of its data."""
-    if c.through_source == "run start":
+    if c.through_source in DATA_END_UNKNOWN:
         return False
     mine, theirs = _instant(c.challenger_through), _instant(c.trained_through)
     return mine is not None and theirs is not None and mine < theirs

@@ -38,7 +38,7 @@ from mlflow.pyfunc import PythonModel
 
 from models.backtest import FittedModel
 from models.explain import contributions, explain_rows
-from models.gate import NOT_JUDGED, GateResult
+from models.gate import DATA_END_UNKNOWN, NOT_JUDGED, RUN_GONE, GateResult
 from models.gate import gate as gate  # re-exported: the site model imports it from here
 from models.model_env import model_requirements
 from models.recipe import Recipe
@@ -71,6 +71,15 @@ ALL_SOURCES = "all"
 # inputs from exactly these, never from a source added to the lake after it was trained
 TRAINED_ON = "trained_on_sources"
 TRAINED_ON_TAG = "riskwarn.trained_on_sources"
+# model version tags (since 2026-12-07), written when the version is registered: the facts
+# scoring and the gate read of a version (its data end, recipe and sources), copied from
+# its run's params so that they outlive the run (``mlflow gc`` of a deleted run; attack
+# review 2026-12-07: the in-sample guard let everything through once the run was gone).
+# Read first (:func:`champion_provenance`, :func:`versions`); a version registered before
+# has none and is read from its run, as before.
+TRAINED_THROUGH_TAG = "riskwarn.trained_through"
+RECIPE_TAG = "riskwarn.recipe"
+VERSION_FACT_TAGS = (TRAINED_THROUGH_TAG, RECIPE_TAG, SOURCES_TAG, TRAINED_ON_TAG)
 PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
 
@@ -274,6 +283,20 @@ def log_training_run(
             pip_requirements=model_requirements(),
         )
         version = getattr(info, "registered_model_version", None)
+        if version:  # the facts scoring reads, on the version itself: they outlive the run
+            facts = {
+                **(
+                    {TRAINED_THROUGH_TAG: iso_utc(trained_through)}
+                    if trained_through is not None
+                    else {}
+                ),
+                **({RECIPE_TAG: recipe.digest} if recipe is not None else {}),
+                SOURCES_TAG: sources_text,
+                **learned_tags,
+            }
+            client = MlflowClient()
+            for key, value in facts.items():
+                client.set_model_version_tag(name, str(version), key, value)
         return RunRecord(run.info.run_id, info.model_uri, str(version) if version else None)
 
 
@@ -447,22 +470,35 @@ def iso_utc(instant: Any) -> str:
 class ChampionProvenance:
     """What the serving champion's final model saw and how it was trained.
 
-    ``trained_through``: its run's ``trained_through`` param; a champion trained before
-    the param existed gets its run's ``trained_until`` (its final fit's origin, which every
-    older run logged with its zone; ``through_source`` ``"trained_until"``), else its run's
-    start time, or the version's creation time if the run is gone (``"run start"``: it
-    may have seen anything before it was trained, so no row it saw is ever called out of
-    sample). ``recipe``: its run's ``recipe`` param, None if it has none (unknown: never
-    the same as a challenger's)."""
+    ``trained_through``: the version's ``riskwarn.trained_through`` tag (written at
+    registration since 2026-12-07) and its run's ``trained_through`` param, the later of
+    the two when both are there (a tag is editable, a param is not: the later end refuses
+    more origins as in-sample, never fewer); a champion trained before the param existed
+    gets its run's ``trained_until`` (its final fit's origin, which every older run logged
+    with its zone; ``through_source`` ``"trained_until"``), else its run's start time
+    (``"run start"``: it may have seen anything before it was trained, so no row it saw
+    is ever called out of sample). A version with no such tag whose run is gone (deleted
+    and collected by ``mlflow gc``) gets its creation time and ``"run gone"``: its data
+    end cannot be read at all (scoring refuses it: :func:`riskwarn.scoring.out_of_sample`).
+    ``recipe``: the ``riskwarn.recipe`` tag or the run's ``recipe`` param (None if
+    neither, or if they differ: unknown, never the same as a challenger's).
+    ``run_deleted``: its run was deleted (or is gone)."""
 
     version: str
     run_id: str | None
     trained_through: pd.Timestamp
     through_source: str
     recipe: str | None
+    run_deleted: bool = False
 
     def same_recipe(self, other: str | None) -> bool:
         return self.recipe is not None and other is not None and self.recipe == other
+
+    @property
+    def data_end_known(self) -> bool:
+        """Whether ``trained_through`` is the end of its training data (not a time it was
+        trained at, nor its registration)."""
+        return self.through_source not in DATA_END_UNKNOWN
 
 
 def _aware(text: str | None) -> pd.Timestamp | None:
@@ -480,30 +516,71 @@ def _aware(text: str | None) -> pd.Timestamp | None:
     return stamp.tz_convert("UTC")
 
 
+def _utc_instant(text: str | None) -> pd.Timestamp | None:
+    """A recorded ``trained_through`` (ISO; naive: UTC) as a UTC instant, None if absent
+    or unreadable."""
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        return None
+    if stamp is pd.NaT:
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def version_run(client: MlflowClient, run_id: str | None) -> tuple[Any | None, bool]:
+    """A version's MLflow run and whether it was deleted: ``(run, False)``; ``(run,
+    True)`` deleted but not yet collected; ``(None, True)`` gone (collected by ``mlflow
+    gc``, or never there); ``(None, False)`` without a run id. A registry that fails is
+    raised."""
+    if not run_id:
+        return None, False
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        return None, True
+    return run, run.info.lifecycle_stage == "deleted"
+
+
 def champion_provenance(client: MlflowClient, domain: str, version: str) -> ChampionProvenance:
-    """:class:`ChampionProvenance` of ``domain``'s version ``version`` from its MLflow run."""
+    """:class:`ChampionProvenance` of ``domain``'s version ``version``: its version tags
+    first, then its MLflow run."""
     mv = client.get_model_version(model_name(domain), str(version))
-    params: dict[str, str] = {}
-    start: pd.Timestamp | None = None
-    if mv.run_id:
-        try:
-            run = client.get_run(mv.run_id)
-        except MlflowException:  # its run was deleted: the version's creation time below
-            run = None
-        if run is not None:
-            params = dict(run.data.params or {})
-            start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC")
-    through = params.get(TRAINED_THROUGH)
+    tags = dict(mv.tags or {})
+    run, deleted = version_run(client, mv.run_id)
+    params: dict[str, str] = dict(run.data.params or {}) if run is not None else {}
+    start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC") if run is not None else None
+    known = [
+        t
+        for t in (
+            _utc_instant(tags.get(TRAINED_THROUGH_TAG)),
+            _utc_instant(params.get(TRAINED_THROUGH)),
+        )
+        if t is not None
+    ]
     until = _aware(params.get("trained_until"))
-    if through:
-        stamp, source = pd.Timestamp(through), TRAINED_THROUGH
-        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if known:  # recorded on the version and/or its run: the later, if they differ
+        stamp, source = max(known), TRAINED_THROUGH
     elif until is not None:  # an older champion: its final fit's origin, logged with a zone
         stamp, source = until, "trained_until"
-    else:  # an older champion: it may have seen everything before it was trained
-        created = pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC")
-        stamp, source = (start if start is not None else created), "run start"
-    return ChampionProvenance(str(version), mv.run_id, stamp, source, params.get(RECIPE) or None)
+    elif run is not None:  # an older champion: it may have seen everything before it was trained
+        stamp, source = (start if start is not None else created_at(mv)), "run start"
+    elif mv.run_id and deleted:  # nothing recorded survives its run
+        stamp, source = created_at(mv), RUN_GONE
+    else:  # registered by hand without a run: what it saw is its registration's bound
+        stamp, source = created_at(mv), "run start"
+    recipes = {r for r in (tags.get(RECIPE_TAG), params.get(RECIPE)) if r}
+    recipe = next(iter(recipes)) if len(recipes) == 1 else None
+    return ChampionProvenance(str(version), mv.run_id, stamp, source, recipe, deleted)
+
+
+def created_at(mv: Any) -> pd.Timestamp:
+    """When model version ``mv`` was registered (UTC)."""
+    return pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC")
 
 
 def load_champion(domain: str, store: Any | None = None) -> RiskModel:
@@ -728,11 +805,23 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
     out: list[dict[str, Any]] = []
     for mv in sorted(found, key=lambda m: int(m.version), reverse=True):
         params: dict[str, str] = {}
-        if mv.run_id:
-            try:
-                params = dict(client.get_run(mv.run_id).data.params)
-            except MlflowException:
-                params = {}
+        run, run_deleted = version_run(client, mv.run_id)
+        if run is not None:
+            params = dict(run.data.params)
+        # the facts recorded on the version first (they outlive its run), then its run's
+        tags = mv.tags or {}
+        params = {
+            **params,
+            **{
+                key: tags[tag]
+                for key, tag in (
+                    ("recipe", RECIPE_TAG),
+                    (TRAINED_THROUGH, TRAINED_THROUGH_TAG),
+                    (SOURCES, SOURCES_TAG),
+                )
+                if tags.get(tag)
+            },
+        }
         record = gate_record(client, mv.run_id)  # read once: checks and, untagged, the champion
         against = gate_judged_against(client, mv, record)
         summaries = [
@@ -772,6 +861,9 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 "gate_compared": champion_compared(record),
                 "alias": str(mv.version) == alias,
                 "recorded": str(mv.version) == served,
+                # its MLflow run was deleted (or is gone): promote and rollback refuse it,
+                # and its files may be removed at any time (mlflow gc)
+                "run_deleted": run_deleted,
                 "promotion": next(
                     (
                         move_summary(m)
@@ -1288,13 +1380,45 @@ def all_alias_locks(
         raise ChampionBusy(str(exc)) from None
 
 
+class ReasonRefused(PromotionRefused):
+    """A promotion's or rollback's reason the audit log will not keep: longer than a
+    review reason may be (:data:`riskwarn.review_text.REASON_MAX_CHARS`; attack review
+    2026-12-07: 130,000 characters were stored twice and printed by every ``riskwarn
+    models``), or holding a control character such as NUL. Refused before anything is
+    looked up, audited without the text (``length``); ``refusal`` is
+    :func:`riskwarn.review_text.reason_problem`'s key."""
+
+    def __init__(self, message: str, problem: str, length: int) -> None:
+        super().__init__(message, {"length": length})
+        self.refusal = problem
+
+
 def _given_reason(reason: str | None, action: str, name: str) -> str:
     """``reason`` stripped; :class:`PromotionRefused` if it is blank (the audit log keeps
-    why every alias move was made, as warning reviews refuse a blank reason)."""
+    why every alias move was made, as warning reviews refuse a blank reason);
+    :class:`ReasonRefused` if it is longer than a review reason may be or holds a control
+    character (the review's own check: :func:`riskwarn.review_text.reason_problem`)."""
+    from riskwarn.review_text import REASON_MAX_CHARS, reason_problem
+
+    problem = reason_problem(reason)
     reason = (reason or "").strip()
-    if not reason:
+    if problem == "reason_required" or not reason:
         raise PromotionRefused(
             f"{name}: a {action} needs a reason (it is written to the audit log)"
+        )
+    if problem == "reason_too_long":
+        raise ReasonRefused(
+            f"{name}: a {action} reason is at most {REASON_MAX_CHARS} characters, as a "
+            f"review's (this one has {len(reason):,}): shorten it. Nothing was changed.",
+            problem,
+            len(reason),
+        )
+    if problem is not None:
+        raise ReasonRefused(
+            f"{name}: a {action} reason cannot hold control characters (e.g. NUL): remove "
+            "them. Nothing was changed.",
+            problem,
+            len(reason),
         )
     return reason
 
@@ -1346,7 +1470,11 @@ def promote(
     anything is looked up too, audited without its text (``found``: what it holds).
     """
     name = model_name(domain)
-    reason = _given_reason(reason, "promotion", name)
+    try:
+        reason = _given_reason(reason, "promotion", name)
+    except ReasonRefused as exc:  # audited without the text
+        _audit_refusal(store, actor, name, str(version), None, via, exc)
+        raise
     personal = _personal_refusal(reason, name)
     if personal is not None:  # audited without the text (it is what must not be stored)
         _audit_refusal(store, actor, name, str(version), None, via, personal)
@@ -1595,13 +1723,26 @@ def settle_gate(
             domain,
             version,
             store=store,
-            reason=decision.summary(),
+            reason=gate_reason(decision.summary()),
             via="riskwarn train (gate passed)",
         )
     except StaleGate as exc:  # another champion was promoted while it trained (audited)
         log.warning("not promoting %s v%s: %s", model_name(domain), version, exc)
         return False
     return True
+
+
+def gate_reason(summary: str) -> str:
+    """The gate's summary as the reason of its automatic promotion, within the reasons'
+    limit (:data:`riskwarn.review_text.REASON_MAX_CHARS`): a longer one (a gate of many
+    checks) is cut, and says where it is in full (the run's ``gate.json``)."""
+    from riskwarn.review_text import REASON_MAX_CHARS
+
+    summary = summary.strip()
+    if len(summary) <= REASON_MAX_CHARS:
+        return summary
+    tail = f"... (cut; in full: the run's {GATE_ARTIFACT})"
+    return summary[: REASON_MAX_CHARS - len(tail)].rstrip() + tail
 
 
 class RollbackRefused(ValueError):
@@ -1619,6 +1760,13 @@ class RollbackNotFrom(RollbackRefused):
     move is not a rollback from VERSION: nothing rolled back (``rollback_refused``)."""
 
     refusal = "not_from"
+
+
+class RollbackRunDeleted(RollbackRefused):
+    """The version a rollback would return to has its MLflow run deleted: refused as
+    :func:`promote` refuses it (:class:`DeletedRun`), audited as ``rollback_refused``."""
+
+    refusal = "run_deleted"
 
 
 def rollback(
@@ -1651,7 +1799,11 @@ def rollback(
     ``refusal`` kind, ``why``), as a refused promote leaves ``promotion_refused``; a blank
     reason is not audited."""
     name = model_name(domain)
-    reason = _given_reason(reason, "rollback", name)
+    try:
+        reason = _given_reason(reason, "rollback", name)
+    except ReasonRefused as exc:  # audited without the text
+        _audit_refusal(store, actor, name, None, None, "riskwarn rollback", exc, "rollback_refused")
+        raise
     personal = _personal_refusal(reason, name)
     if personal is not None:  # audited without the text, as promote's
         _audit_refusal(
@@ -1741,6 +1893,15 @@ def _rollback(
             + (f" (skipped {', '.join(skipped)})" if skipped else "")
             + _nothing_before(domain, previous, recorded),
             {"serving": previous, **({"skipped": skipped} if skipped else {})},
+        )
+    target_run = client.get_model_version(name, target).run_id
+    if target_run and _run_deleted(client, target_run):  # as promote, even forced, refuses it
+        raise RollbackRunDeleted(
+            f"{name} v{target} (the version that served before v{previous}): its MLflow run "
+            f"{target_run} was deleted: its model files may be removed at any time (mlflow "
+            "gc); restore the run (mlflow runs restore) or promote another version; not "
+            "rolled back",
+            {"serving": previous, "version": target, "run_id": target_run},
         )
     details: dict[str, Any] = {"previous": previous, "reason": reason, "via": "riskwarn rollback"}
     if previous != current:
@@ -1945,6 +2106,20 @@ def serving_champion(uri: str, domain: str, store: Any) -> Champion:
         if gone is not None:
             raise ChampionUnavailable(gone_words(name, gone)) from exc
         first = str(exc).splitlines()[0] if str(exc) else ""
+        try:  # its run deleted: its files collected by mlflow gc, most likely
+            run_id = client.get_model_version_by_alias(name, CHAMPION).run_id
+            deleted = version_run(client, run_id)[1]
+        except Exception:
+            deleted = False
+        if deleted:
+            raise ChampionUnavailable(
+                redact(
+                    f"cannot load champion model {name}@{CHAMPION}: its MLflow run {run_id} was "
+                    "deleted and its model files cannot be read (removed by mlflow gc?): "
+                    f"nothing new is served; promote or roll back to a version whose run is "
+                    f"kept ({type(exc).__name__}: {first})"
+                )
+            ) from exc
         raise ChampionUnavailable(
             redact(
                 f"cannot load champion model {name}@{CHAMPION} from {uri}: "

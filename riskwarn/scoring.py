@@ -91,23 +91,42 @@ class InSampleOrigin(ValueError):
     would be in-sample: a backfill that looks better than any forecast made at the time."""
 
 
+class UnknownDataEnd(ValueError):
+    """The champion's training data end cannot be read at all: its version records none
+    (registered before 2026-12-07) and its MLflow run is gone (deleted and collected by
+    ``mlflow gc``). Whether an origin is in-sample cannot be told: refused at every
+    origin, never let through (attack review 2026-12-07)."""
+
+
 def out_of_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:
     """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
     that end at or before ``origin`` (its run's ``trained_through``, or a zoned
     ``trained_until``: labels at or after it were never seen;
     :func:`models.registry.champion_provenance`).
 
-    A version whose data end is unknown (an old run that logged only its start time) is
-    served as before: its start time says nothing of its data. Airflow's scheduled runs
+    The data end is read from the version's tags first (written at registration since
+    2026-12-07, they outlive its run), then from its run. A version whose run logged only
+    its start time (an old or hand-registered one) is served as before: its start time
+    says nothing of its data. A version whose data end cannot be read at all (no tag, its
+    run gone: ``through_source`` "run gone") is :class:`UnknownDataEnd`. Airflow's scheduled runs
     score the newest local midnight, after the training data of any model trained by
     then (``trained_through`` is at least one horizon before training's ``as_of``)."""
     from mlflow import MlflowClient
 
+    from models.gate import RUN_GONE
     from models.registry import champion_provenance, model_name
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     prov = champion_provenance(client, domain, version)
     through = prov.trained_through
+    if prov.through_source == RUN_GONE:
+        raise UnknownDataEnd(
+            f"{model_name(domain)} v{version}'s training data end cannot be read: its MLflow "
+            f"run {prov.run_id} is gone (deleted, then collected by mlflow gc) and the version "
+            "records none (registered before 2026-12-07), so whether a forecast at "
+            f"{origin:%Y-%m-%d %H:%M}Z is in-sample cannot be told; not scoring it (promote or "
+            "roll back to a version whose run is kept)"
+        )
     if prov.through_source == "run start" or origin >= through - DST_TOLERANCE:
         return
     raise InSampleOrigin(
@@ -141,9 +160,13 @@ def _alias_version(uri: str, domain: str) -> str | None:
         ) from exc
 
 
-def _refuse_in_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:
+def _refuse_in_sample(
+    uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
+) -> None:
     """:func:`out_of_sample` as a :class:`models.registry.ChampionUnavailable` (caused by
-    :class:`InSampleOrigin`: the CLI's one line, exit 2)."""
+    :class:`InSampleOrigin` or :class:`UnknownDataEnd`: the CLI's one line, exit 2). A
+    champion whose data end cannot be read is a champion refused, audited as
+    ``champion_refused`` in ``store``."""
     from mlflow.exceptions import MlflowException
 
     from models.registry import ChampionUnavailable, model_name
@@ -152,11 +175,45 @@ def _refuse_in_sample(uri: str, domain: str, version: str, origin: pd.Timestamp)
         out_of_sample(uri, domain, version, origin)
     except InSampleOrigin as exc:
         raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
+    except UnknownDataEnd as exc:
+        if store is not None:
+            store.audit(
+                "pipeline", "champion_refused", "model", model_name(domain), {"reason": str(exc)}
+            )
+        raise ChampionUnavailable(f"refusing to serve {exc}") from exc
     except MlflowException as exc:  # the registry cannot say what the version saw
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ChampionUnavailable(
             f"cannot read the training data end of {model_name(domain)} v{version}: {first}"
         ) from exc
+
+
+def run_deleted_note(uri: str, champion: Champion) -> str | None:
+    """One line when the champion's MLflow run was deleted, else None.
+
+    Served all the same: its model files were just checked against the digest riskwarn
+    recorded when it was promoted, and its data end is read from its version's tags (or
+    refused when unreadable: :class:`UnknownDataEnd`); refusing would turn a run's
+    deletion into no forecast at all. But its files may be removed at any time (``mlflow
+    gc``), and then it cannot be served: said at every scoring, so someone acts first."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import version_run
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        run_id = client.get_model_version(champion.name, champion.version).run_id
+        _, deleted = version_run(client, run_id)
+    except MlflowException:  # the registry could not say: the files served were verified
+        return None
+    if not deleted:
+        return None
+    return (
+        f"{champion.name} v{champion.version} serves, but its MLflow run {run_id} was "
+        "deleted: its model files may be removed at any time (mlflow gc), and then nothing "
+        "serves; restore the run (mlflow runs restore) or promote another version"
+    )
 
 
 class SourcesMismatch(ValueError):
@@ -517,10 +574,15 @@ def score_domain(
     # before the champion is downloaded and unpickled: the alias's version's data end
     checked = None if allow_in_sample else _alias_version(uri, domain)
     if checked is not None:
-        _refuse_in_sample(uri, domain, checked, origin)
+        _refuse_in_sample(uri, domain, checked, origin, store)
     champion = serving_champion(uri, domain, store)
     if not allow_in_sample and champion.version != checked:  # the alias moved meanwhile
-        _refuse_in_sample(uri, domain, champion.version, origin)
+        _refuse_in_sample(uri, domain, champion.version, origin, store)
+    deleted = run_deleted_note(uri, champion)
+    if deleted is not None:  # served (its files are the ones promoted), said loudly
+        log.warning("%s", deleted)
+        if say is not None:
+            say(f"WARNING: {deleted}")
     if spec.family == "site":
         return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
     # a champion is served on the lake sources it was trained on, never on one added since

@@ -108,6 +108,12 @@ def test_run_logs_everything_and_registers_a_version(trained, mlflow_client) -> 
     assert report.run.version == "1"
     mv = mlflow_client.get_model_version("riskwarn-incidents", "1")
     assert mv.tags["gate"] in ("pass", "fail")
+    # the facts scoring reads of it are on the version itself: they outlive its run
+    assert mv.tags[reg.TRAINED_THROUGH_TAG] == run.data.params["trained_through"]
+    assert mv.tags[reg.RECIPE_TAG] == run.data.params["recipe"]
+    assert mv.tags[reg.SOURCES_TAG] == run.data.params["sources"] == "all"
+    if "trained_on_sources" in run.data.params:
+        assert mv.tags[reg.TRAINED_ON_TAG] == run.data.params["trained_on_sources"]
     # promoted exactly when the gate passed
     assert report.promoted == report.gate.passed
     names = {c["check"] for c in report.gate.checks}

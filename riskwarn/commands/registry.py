@@ -309,6 +309,12 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             + (", returned to by a rollback" if back else "")
             + (f"  [{mark}]" if mark else "")
         )
+        if r.get("run_deleted"):  # promote and rollback refuse it; scoring warns
+            click.echo(
+                f"         its MLflow run {r.get('run_id')} was deleted: its model files may be "
+                "removed at any time (mlflow gc); promote and rollback refuse it"
+                + ("; it still serves: promote another version" if mark == "SERVING" else "")
+            )
         # its history, oldest first, as the models page says it: every move to it (who,
         # when, why; a forced one says what was forced over) and the rollback away from it
         history = r.get("history")
@@ -436,8 +442,21 @@ def forced_words(move: dict[str, Any]) -> str:
         over = "it has no gate outcome"
     at = str(move.get("at") or "?")
     when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
-    reason = " ".join(str(move.get("reason") or "").split()) or "-"
+    reason = shown_reason(move.get("reason"))
     return f'promoted by force by {move.get("actor") or "?"} at {when} ({over}); reason: "{reason}"'
+
+
+def shown_reason(reason: Any) -> str:
+    """A recorded move's reason on one line ("-" without), cut at the reasons' limit
+    (:data:`riskwarn.review_text.REASON_MAX_CHARS`): one recorded before promote and
+    rollback refused longer ones (130,000 characters were printed by every ``riskwarn
+    models``: attack review 2026-12-07) ends "... (cut: N characters in all)"."""
+    from riskwarn.review_text import REASON_MAX_CHARS
+
+    text = " ".join(str(reason or "").split()) or "-"
+    if len(text) <= REASON_MAX_CHARS:
+        return text
+    return f"{text[:REASON_MAX_CHARS].rstrip()}... (cut: {len(text):,} characters in all)"
 
 
 _GATE_REASON = re.compile(r"^gate (PASS|FAIL|NOT JUDGED): (.*)$", re.S)
@@ -485,7 +504,7 @@ def move_words(move: dict[str, Any], full: bool = False) -> str:
         return forced_words(move)
     at = str(move.get("at") or "?")
     when = f"{at[:10]} {at[11:16]}Z" if len(at) >= 16 else at
-    reason = " ".join(str(move.get("reason") or "").split()) or "-"
+    reason = shown_reason(move.get("reason"))
     reason = reason if full else short_reason(reason)
     who = f'by {move.get("actor") or "?"} at {when}; reason: "{reason}"'
     if move.get("action") == "rollback":

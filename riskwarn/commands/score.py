@@ -24,7 +24,10 @@ def score(domain: str, origin: str) -> None:
     same function: riskwarn.pipeline.publish_communities; a re-run publishes it once).
 
     Refused (exit 2, nothing written) when the champion was trained on data after ORIGIN:
-    its forecast there would be in-sample (riskwarn.scoring.out_of_sample).
+    its forecast there would be in-sample (riskwarn.scoring.out_of_sample), or when
+    its training data end cannot be read at all (its MLflow run collected, its version
+    recording none). A champion whose MLflow run was deleted is served with a WARNING
+    line (its files may be removed at any time).
 
     The champion is scored on the lake sources it was trained on alone: a source
     ingested since is not served, and a line says so ("not served: <source>");
@@ -36,7 +39,13 @@ def score(domain: str, origin: str) -> None:
     from riskwarn.commands.registry import WrongModel, quick_registry
     from riskwarn.nowcast import nowcast_geohazard
     from riskwarn.pipeline import COMMUNITY_DOMAIN, local_origin
-    from riskwarn.scoring import FeaturesMismatch, InSampleOrigin, SourcesMismatch, score_domain
+    from riskwarn.scoring import (
+        FeaturesMismatch,
+        InSampleOrigin,
+        SourcesMismatch,
+        UnknownDataEnd,
+        score_domain,
+    )
     from riskwarn.settings import load_settings
     from riskwarn.store import RunRestagedError
 
@@ -58,7 +67,9 @@ def score(domain: str, origin: str) -> None:
     except ChampionUnavailable as exc:
         # a model of another domain's frame, or one trained on data after the origin (its
         # forecast there would be in-sample): exit 2, as promote refusing it
-        wrong = isinstance(exc.__cause__, FeaturesMismatch | InSampleOrigin | SourcesMismatch)
+        wrong = isinstance(
+            exc.__cause__, FeaturesMismatch | InSampleOrigin | SourcesMismatch | UnknownDataEnd
+        )
         kind = WrongModel if wrong else click.ClickException
         raise kind(f"{exc} ({served_note(settings, domain)})") from None
     except RunRestagedError as exc:  # another writer (the DAG?) scores the same interval
