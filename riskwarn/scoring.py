@@ -366,7 +366,7 @@ def check_data_age(
         "reason": text,
         "origin": origin.isoformat(),
         "max_data_age_days": settings.max_data_age_days[domain],
-        "newest": {x: (None if newest[x] is None else newest[x].isoformat()) for x in stale},
+        "newest": {x: (None if (t := newest[x]) is None else t.isoformat()) for x in stale},
     }
     if not allow_stale:
         store.audit("pipeline", "stale_data_refused", "domain", domain, details)

@@ -39,7 +39,7 @@ def test_months_old_incidents_are_refused_nothing_written_audited(scored_home) -
     assert "\n" not in text
     newest = _incidents()["occurred_at"].max()
     age = (FIVE_MONTHS_LATER - newest) / pd.Timedelta(days=1)
-    assert f"source test's newest record of incidents known at the origin is of " in text
+    assert "source test's newest record of incidents known at the origin is of " in text
     assert f"{newest:%Y-%m-%d %H:%M}Z, {age:.1f} days before it" in text, text
     assert "at most 3 days allowed" in text and "--allow-stale-data" in text
     # nothing written: the run of the origin before stays the one served, and the only one
@@ -68,10 +68,14 @@ def test_a_record_reported_after_the_origin_does_not_make_it_fresh(scored_home) 
     settings, store, _ = scored_home
     origin = ORIGIN + pd.Timedelta(days=10)
     # happened an hour before the origin, reported two days after it: not known then
-    late = _incidents().head(1).assign(
-        occurred_at=origin - pd.Timedelta(hours=1),
-        reported_at=origin + pd.Timedelta(days=2),
-        record_id="reported-late",
+    late = (
+        _incidents()
+        .head(1)
+        .assign(
+            occurred_at=origin - pd.Timedelta(hours=1),
+            reported_at=origin + pd.Timedelta(days=2),
+            record_id="reported-late",
+        )
     )
     lake.upsert(settings.lake_dir, "incidents", "test", late, batch_id="b2")
     with pytest.raises(StaleData, match=r"days before it"):
