@@ -19,6 +19,7 @@ import pytest
 from riskwarn import lake
 from riskwarn.scoring import StaleData, score_domain
 from riskwarn.settings import Settings, SettingsError, load_settings
+from riskwarn.store import Store
 from tests.test_scoring import ORIGIN, _incidents
 from tests.test_scoring import registry as registry  # the fixtures, re-exported
 from tests.test_scoring import scored_home as scored_home
@@ -145,3 +146,33 @@ def test_cli_refuses_in_one_line_exit_2_and_the_flag_scores(scored_home) -> None
     assert "scoring anyway (--allow-stale-data, audited)" in done.stdout
     assert store.published_run("incidents")["run_id"] != served
     assert _actions(store)[:3].count("stale_data_allowed") == 1
+
+
+@pytest.fixture(scope="module")
+def site_registry(tmp_path_factory) -> str:
+    """A daily site champion reading ``rain_24h_mm`` (as tests/test_site_model_serving)."""
+    from scripts.check_champion import register
+
+    root = tmp_path_factory.mktemp("mlflow-sites")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    register(uri, (root / "artifacts").as_uri(), "geohazard", "rain_24h_mm")
+    return uri
+
+
+def test_daily_site_scoring_refuses_a_silent_readings_feed(settings, site_registry) -> None:
+    """Daily site scoring serves the model alone (no dead-sensor rule): a readings feed
+    silent for 10 days was scored as no displacement and no rain. The hourly nowcast is
+    not refused (its dead-sensor rule warns at each silent sensor)."""
+    from scripts.check_champion import adopt_champion
+    from tests.test_site_model_serving import DAILY_ORIGIN, _lake
+
+    settings = settings.model_copy(update={"mlflow_tracking_uri": site_registry})
+    store = Store.from_settings(settings)
+    store.upgrade()
+    adopt_champion(site_registry, store, "geohazard")
+    _lake(settings, DAILY_ORIGIN - pd.Timedelta(days=10), rain_gauge=True)
+    with pytest.raises(StaleData, match=r"newest sensor reading of sensor_readings") as err:
+        score_domain(settings, "geohazard", DAILY_ORIGIN, store=store)
+    assert "at most 2 days allowed" in str(err.value)
+    assert store.runs("geohazard").empty
+    assert "stale_data_refused" in _actions(store)
