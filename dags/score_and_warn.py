@@ -3,7 +3,10 @@
 Runs at local midnight (Asia/Shanghai); the forecast origin is that midnight, taken
 from the data interval (never the clock), so a re-run or a backfill of a day rewrites
 the same run (``<domain>:<origin>``) with identical rows. A missing champion fails the
-domain's task loudly and leaves the last published run in service. Emits
+domain's task loudly and leaves the last published run in service, as does a source the
+domain is served on that is older than its ``max_data_age_days`` at the origin (the task
+fails at once, without retries, with the one-line reason: riskwarn.scoring.check_data_age,
+audited ``stale_data_refused``). Emits
 ``riskwarn_forecasts`` (``publish`` is scheduled on it).
 
 With ``disputes`` among the domains, ``communities`` publishes the week's disputes
@@ -54,14 +57,22 @@ def score_and_warn() -> None:
 
     @task(outlets=[FORECASTS], map_index_template="{{ task.op_kwargs['domain'] }}")
     def score(domain: str, **context) -> str:
+        from airflow.sdk.exceptions import AirflowFailException
+
         from riskwarn.orchestration import memory_budget
         from riskwarn.pipeline import score_and_warn as run
+        from riskwarn.scoring import StaleData
         from riskwarn.settings import load_settings
 
         end = interval_end(context)
         settings = load_settings()
         with memory_budget(settings.task_memory_mb):
-            return run(settings, domain, end, context["run_id"])
+            try:
+                return run(settings, domain, end, context["run_id"])
+            except StaleData as exc:
+                # a stopped feed: refused (audited), nothing written; a retry minutes
+                # later would find the same lake, so failed at once with the one line
+                raise AirflowFailException(str(exc)) from None
 
     # after every scoring, also a failed one (then skipped, below); not when the domains
     # task failed (nothing was scored)

@@ -272,6 +272,173 @@ def served_sources(
     )
 
 
+class StaleData(ValueError):
+    """A source the domain is served on has no record known at the origin within the
+    domain's maximum data age (``Settings.max_data_age_days``): a feed that stopped
+    would be read as zero events (or no readings) and published as calm."""
+
+
+def _newest_known(
+    settings: Settings,
+    table: str,
+    origin: pd.Timestamp,
+    sources: Sequence[str],
+    start: pd.Timestamp | None,
+) -> dict[str, pd.Timestamp]:
+    """Per source of ``sources``, the event time of its newest record of ``table`` known
+    before ``origin`` (event time, and ``reported_at`` where the table has one, before it:
+    :func:`features.cells.known_times`, the read of every frame builder), among the
+    records whose event time is at or after ``start`` (None: all). Sources without one
+    are absent. Current versions of corrected records (columns read only: cheap)."""
+    from features.cells import known_times
+    from riskwarn import lake
+    from riskwarn.contracts import TABLES
+
+    tbl = TABLES[table]
+    time_col = str(tbl.time_column)
+    cols = ["source", time_col, *(["reported_at"] if "reported_at" in tbl.columns else [])]
+    got = lake.read_table(
+        settings.lake_dir, table, sources=list(sources), columns=cols, start=start, end=origin
+    )
+    if got.empty:
+        return {}
+    got = got.loc[(known_times(got, time_col) < origin).to_numpy()]
+    newest = pd.to_datetime(got[time_col], utc=True).groupby(got["source"].astype(str)).max()
+    return {str(k): utc(v) for k, v in newest.items() if pd.notna(v)}
+
+
+def data_ages(
+    settings: Settings,
+    domain: str,
+    origin: pd.Timestamp,
+    sources: Sequence[str] | None,
+    sensors: pd.DataFrame | None = None,
+) -> tuple[dict[str, pd.Timestamp | None], list[str]]:
+    """The newest record known at ``origin`` of each source ``domain`` is served on (None:
+    none known), and the sources older than the domain's maximum data age
+    (``Settings.max_data_age_days``), as :func:`check_data_age` judges them.
+
+    A hotspot or case domain: its event table's records of ``sources`` (None: every
+    source in the lake; a champion's training sources, :func:`served_sources`). A site
+    domain: the sensor readings of each source of the site sensors known at the origin
+    (``sensors``), looked for over the serving read (``serving_lookback_days``); a single
+    silent sensor is the nowcast's dead-sensor rule's, not this check's. Domains without
+    a maximum (the hourly nowcast) are not judged: ({}, [])."""
+    from riskwarn import lake
+
+    spec = domains.get(domain)
+    limit = settings.max_data_age_days.get(domain)
+    if limit is None:
+        return {}, []
+    cutoff = origin - pd.Timedelta(days=limit)
+    if spec.family == "site":
+        table = "sensor_readings"
+        s = sensors if sensors is not None else pd.DataFrame()
+        on_site = s.loc[s["site_id"].notna(), "source"] if {"source", "site_id"} <= set(s) else []
+        expected = sorted({str(x) for x in pd.Series(on_site).dropna()})
+    else:
+        table = spec.event_table
+        if sources is None:
+            got = lake.read_table(settings.lake_dir, table, columns=["source"])
+            expected = sorted({str(x) for x in got["source"].dropna()})
+        else:
+            expected = list(sources)
+    if not expected:
+        return {}, []
+    newest: dict[str, pd.Timestamp | None] = dict.fromkeys(expected)
+    newest.update(_newest_known(settings, table, origin, expected, cutoff))
+    stale = [x for x in expected if newest[x] is None]
+    if stale:  # only then the longer read, to say how old they are
+        from riskwarn.serving_frames import serving_lookback_days
+
+        start = (
+            origin - pd.Timedelta(days=serving_lookback_days(settings))
+            if spec.family == "site"
+            else None
+        )
+        newest.update(_newest_known(settings, table, origin, stale, start))
+    return newest, stale
+
+
+def data_age_text(
+    settings: Settings,
+    domain: str,
+    origin: pd.Timestamp,
+    newest: dict[str, pd.Timestamp | None],
+    stale: Sequence[str],
+) -> str:
+    """One line naming each stale source, its newest record known at ``origin`` and its
+    age."""
+    spec = domains.get(domain)
+    what = "sensor reading" if spec.family == "site" else "record"
+    table = "sensor_readings" if spec.family == "site" else spec.event_table
+    limit = settings.max_data_age_days[domain]
+    parts = []
+    for x in stale:
+        t = newest.get(x)
+        if t is None:
+            span = (
+                f"in the {settings.serving_lookback_days} days before it"
+                if spec.family == "site"
+                else "before it"
+            )
+            parts.append(f"source {x} has no {what} of {table} known at the origin {span}")
+        else:
+            age = (origin - t) / pd.Timedelta(days=1)
+            parts.append(
+                f"source {x}'s newest {what} of {table} known at the origin is of "
+                f"{t:%Y-%m-%d %H:%M}Z, {age:.1f} days before it"
+            )
+    return (
+        f"stale data for {domain} at {origin:%Y-%m-%d %H:%M}Z: {'; '.join(parts)} (at most "
+        f"{limit:g} days allowed: max_data_age_days, RISKWARN_MAX_DATA_AGE_DAYS); a feed that "
+        "stopped would be scored as no events"
+    )
+
+
+def check_data_age(
+    settings: Settings,
+    store: Store,
+    domain: str,
+    origin: pd.Timestamp,
+    sources: Sequence[str] | None,
+    *,
+    sensors: pd.DataFrame | None = None,
+    allow_stale: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> None:
+    """Refuse to score ``domain`` at ``origin`` on stale data: :class:`StaleData` (one
+    line: :func:`data_age_text`), audited ``stale_data_refused``, before anything is
+    written, when a source it is served on has no record known at the origin within
+    ``Settings.max_data_age_days`` of it (:func:`data_ages`: the known-at read of the
+    scoring, so a backfill of an old origin is judged on what existed then).
+    ``allow_stale`` (``riskwarn score --allow-stale-data``): scored anyway, audited
+    ``stale_data_allowed`` and said (``say``, else a logged warning)."""
+    newest, stale = data_ages(settings, domain, origin, sources, sensors)
+    if not stale:
+        return
+    text = data_age_text(settings, domain, origin, newest, stale)
+    details = {
+        "reason": text,
+        "origin": origin.isoformat(),
+        "max_data_age_days": settings.max_data_age_days[domain],
+        "newest": {x: (None if (t := newest[x]) is None else t.isoformat()) for x in stale},
+    }
+    if not allow_stale:
+        store.audit("pipeline", "stale_data_refused", "domain", domain, details)
+        raise StaleData(
+            f"refusing to score {text}; nothing written (score anyway with "
+            "riskwarn score --allow-stale-data, audited, if the source is known to be quiet)"
+        )
+    store.audit("pipeline", "stale_data_allowed", "domain", domain, details)
+    line = f"scoring anyway (--allow-stale-data, audited): {text}"
+    if say is not None:
+        say(line)
+        log.info("%s", line)
+    else:
+        log.warning("%s", line)
+
+
 def refused(store: Store, champion: Champion, exc: FeaturesMismatch | SourcesMismatch) -> Exception:
     """The :class:`models.registry.ChampionUnavailable` to raise (``from exc``) for a
     champion whose features the domain's frame lacks (or whose training sources it
@@ -542,9 +709,15 @@ def score_domain(
     airflow_run_id: str | None = None,
     policy: rw.LevelPolicy | None = None,
     allow_in_sample: bool = False,
+    allow_stale_data: bool = False,
     say: Callable[[str], None] | None = None,
 ) -> str:
     """Score ``domain`` at ``origin`` with its champion, publish; return the run id.
+
+    Refused (:class:`StaleData`, audited ``stale_data_refused``, nothing written) when a
+    source the champion is served on has no record known at the origin within the
+    domain's ``max_data_age_days`` (:func:`check_data_age`); ``allow_stale_data``
+    (``riskwarn score --allow-stale-data``): scored anyway, audited.
 
     A hotspot or case champion is scored on the lake sources it was trained on alone
     (:func:`served_sources`): a source it never learned from is left out and said once,
@@ -584,7 +757,9 @@ def score_domain(
         if say is not None:
             say(f"WARNING: {deleted}")
     if spec.family == "site":
-        return _score_sites(settings, domain, origin, store, champion, airflow_run_id, policy)
+        return _score_sites(
+            settings, domain, origin, store, champion, airflow_run_id, policy, allow_stale_data, say
+        )
     # a champion is served on the lake sources it was trained on, never on one added since
     try:
         sources, note = served_sources(settings, domain, champion)
@@ -596,6 +771,8 @@ def score_domain(
             log.info("%s", note)
         else:
             log.warning("%s", note)
+    # a source that stopped would be read as no events: refused before the frame is built
+    check_data_age(settings, store, domain, origin, sources, allow_stale=allow_stale_data, say=say)
     frame = scoring_frame(settings, domain, origin, sources)
     if frame.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
@@ -728,6 +905,8 @@ def _score_sites(
     champion: Champion,
     airflow_run_id: str | None,
     policy: rw.LevelPolicy | None,
+    allow_stale_data: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> str:
     """Daily site serving (model only): :func:`serve_site_model`, so the reading-spacing
     guard of the nowcast applies here too.
@@ -742,6 +921,18 @@ def _score_sites(
     sites, sensors, readings = sf.site_serving_inputs(settings, origin)
     if sites.empty:
         raise RuntimeError(f"{domain}: no units to score at {origin:%Y-%m-%d %H:%M}Z")
+    # a whole readings feed silent (every sensor of a source): the model alone would read
+    # no displacement and no rain as calm (the nowcast warns at silent sensors instead)
+    check_data_age(
+        settings,
+        store,
+        domain,
+        origin,
+        None,
+        sensors=sensors,
+        allow_stale=allow_stale_data,
+        say=say,
+    )
     try:
         served = serve_site_model(
             champion, sites, sensors, readings, origin, domain, settings.display_tz, False

@@ -35,6 +35,18 @@ MLFLOW_URI_SCHEMES = frozenset(
 # MLflow tracking URI schemes that are SQLAlchemy database URLs
 MLFLOW_DATABASE_SCHEMES = frozenset(("sqlite", "postgresql", "mysql", "mssql"))
 ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas' time range
+# Scoring refuses to publish when a source a domain is served on has no record known at
+# the origin within this many days of it (riskwarn.scoring.check_data_age): daily
+# incident and dispute feeds (disputes: registered on working days, so a weekend and a
+# day's slack), daily site scoring's sensor readings (hourly or faster). The hourly
+# geohazard nowcast is not checked: its dead-sensor rule warns at every silent sensor.
+MAX_DATA_AGE_DAYS: dict[str, float] = {
+    "incidents": 3.0,
+    "incidents_daily": 3.0,
+    "disputes": 5.0,
+    "dispute_cases": 5.0,
+    "geohazard": 2.0,
+}
 
 
 class Settings(BaseModel):
@@ -148,6 +160,17 @@ class Settings(BaseModel):
         "SiteFeatureParams.kinematics_lookback_days; docs/operations.md).",
     )
 
+    max_data_age_days: dict[str, float] = Field(
+        default_factory=lambda: dict(MAX_DATA_AGE_DAYS),
+        description="Per domain, the most days a source it is served on may be behind the "
+        "origin: `riskwarn score` and the score_and_warn DAG refuse to publish (exit 2, "
+        "audited stale_data_refused) when a source's newest record known at the origin is "
+        "older (riskwarn.scoring.check_data_age). Given as 'domain=days,...' (e.g. "
+        "'disputes=9'): the domains named replace their defaults (incidents 3, "
+        "incidents_daily 3, disputes 5, dispute_cases 5, geohazard 2), the others keep "
+        "theirs. `riskwarn score --allow-stale-data` scores anyway (audited).",
+    )
+
     landing_settle_seconds: float = Field(
         default=5.0,
         ge=0,
@@ -204,6 +227,11 @@ class Settings(BaseModel):
     dask_threads_per_worker: int = Field(
         default=1, ge=1, description="Threads per worker of that LocalCluster."
     )
+
+    @field_validator("max_data_age_days", mode="before")
+    @classmethod
+    def _max_data_age_per_domain(cls, value: Any) -> dict[str, float]:
+        return max_data_ages(value)
 
     @field_validator("store_url")
     @classmethod
@@ -385,6 +413,42 @@ def _sqlite_file_in_a_folder(
         f"{what}'s folder {str(folder)!r} does not exist (riskwarn creates only its home's "
         "folders): create it, or fix the path"
     )
+
+
+def max_data_ages(value: Any) -> dict[str, float]:
+    """:data:`MAX_DATA_AGE_DAYS` with ``value``'s domains replaced: ``value`` is a mapping
+    or ``'domain=days,...'`` text (ValueError, one line, for an unknown domain or a
+    number of days that is not above 0 and finite)."""
+    import math
+
+    if isinstance(value, str):
+        pairs: list[tuple[str, Any]] = []
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            name, sep, days = part.partition("=")
+            if not sep:
+                raise ValueError(f"{part!r} is not 'domain=days' (e.g. 'disputes=9')")
+            pairs.append((name.strip(), days.strip()))
+    elif isinstance(value, Mapping):
+        pairs = [(str(k), v) for k, v in value.items()]
+    else:
+        raise ValueError("not 'domain=days,...' (e.g. 'disputes=9')")
+    out = dict(MAX_DATA_AGE_DAYS)
+    for name, days in pairs:
+        if name not in MAX_DATA_AGE_DAYS:
+            raise ValueError(
+                f"{name!r} is not a domain whose data age scoring checks "
+                f"({', '.join(MAX_DATA_AGE_DAYS)})"
+            )
+        try:
+            n = float(days)
+        except (TypeError, ValueError):
+            n = math.nan
+        if not (math.isfinite(n) and n > 0):
+            raise ValueError(f"{name}={days!r}: the days must be a number above 0")
+        out[name] = n
+    return out
 
 
 def city_box(text: str) -> tuple[float, float, float, float]:

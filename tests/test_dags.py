@@ -190,6 +190,27 @@ def test_score_and_warn_dag_is_idempotent(af, dagbag):
     pd.testing.assert_frame_equal(w1.drop(columns=["run_id"]), w2.drop(columns=["run_id"]))
 
 
+def test_score_and_warn_fails_without_retry_on_stale_data(af, dagbag):
+    """Attack review 2026-12-07 (HIGH): scored five months after the lake's last
+    incident, the task published those months as no incidents. Now it fails at once
+    (retries notwithstanding: the lake is the same minutes later) with the one-line
+    reason, nothing written, audited ``stale_data_refused`` and ``task_failed``."""
+    late = ORIGIN + pd.Timedelta(days=150)
+    dag = dagbag.get_dag("score_and_warn")
+    dag.get_task("score").retries = 2  # as default_args set (another test zeroes them)
+    dr = dag.test(logical_date=late.to_pydatetime(), run_conf={"domains": ["incidents"]})
+    assert "failed" in str(dr.state).lower()
+    [ti] = [t for t in dr.get_task_instances() if t.task_id == "score"]
+    assert "failed" in str(ti.state).lower()  # not up_for_retry
+    store = _store(af)
+    assert "incidents:20240807T1600Z" not in set(store.runs("incidents")["run_id"])
+    log = store.audit_log()
+    assert "stale_data_refused" in set(log["action"])
+    failed = log.loc[log["action"] == "task_failed", "details"]
+    assert any("refusing to score stale data for incidents" in str(d) for d in failed)
+    assert not any("Traceback" in str(d) for d in failed)
+
+
 def test_geohazard_nowcast_dag_raises_red(af, dagbag):
     _run(dagbag, "geohazard_nowcast", NOWCAST_AT)
     w = _store(af).warnings(domain="geohazard_hourly").set_index("unit_id")

@@ -16,7 +16,13 @@ from riskwarn import domains
     required=True,
     help="Forecast origin, e.g. 2024-03-11 (local midnight) or 2024-03-10T16:00Z.",
 )
-def score(domain: str, origin: str) -> None:
+@click.option(
+    "--allow-stale-data",
+    is_flag=True,
+    help="Score even when a source is older than the domain's max_data_age_days at ORIGIN "
+    "(a source known to be quiet); audited as stale_data_allowed.",
+)
+def score(domain: str, origin: str, allow_stale_data: bool) -> None:
     """Score DOMAIN at ORIGIN with models:/riskwarn-DOMAIN@champion and publish the run.
 
     Scoring disputes also publishes the week's disputes ranking by community at the
@@ -32,7 +38,13 @@ def score(domain: str, origin: str) -> None:
     The champion is scored on the lake sources it was trained on alone: a source
     ingested since is not served, and a line says so ("not served: <source>");
     refused (exit 2) when one of its training sources is no longer in the lake
-    (riskwarn.scoring.served_sources)."""
+    (riskwarn.scoring.served_sources).
+
+    Refused (exit 2, nothing written, audited stale_data_refused) when a source the
+    domain is served on has no record known at ORIGIN within its max_data_age_days
+    (RISKWARN_MAX_DATA_AGE_DAYS; riskwarn.scoring.check_data_age): a feed that stopped
+    would be scored as no events. --allow-stale-data scores anyway, audited. The hourly
+    geohazard nowcast is not checked (its dead-sensor rule warns at silent sensors)."""
     import pandas as pd
 
     from models.registry import ChampionUnavailable
@@ -43,6 +55,7 @@ def score(domain: str, origin: str) -> None:
         FeaturesMismatch,
         InSampleOrigin,
         SourcesMismatch,
+        StaleData,
         UnknownDataEnd,
         score_domain,
     )
@@ -63,7 +76,11 @@ def score(domain: str, origin: str) -> None:
             if domains.get(domain).scored_by == domains.NOWCAST_DAG:
                 run_id = nowcast_geohazard(settings, ts, domain=domain)
             else:
-                run_id = score_domain(settings, domain, ts, say=click.echo)
+                run_id = score_domain(
+                    settings, domain, ts, allow_stale_data=allow_stale_data, say=click.echo
+                )
+    except StaleData as exc:  # a source stopped: nothing written, exit 2
+        raise StaleDataRefused(f"{exc} ({served_note(settings, domain)})") from None
     except ChampionUnavailable as exc:
         # a model of another domain's frame, or one trained on data after the origin (its
         # forecast there would be in-sample): exit 2, as promote refusing it
@@ -77,6 +94,13 @@ def score(domain: str, origin: str) -> None:
     click.echo(outcome_line(settings, domain, run_id))
     if domain == COMMUNITY_DOMAIN:
         click.echo(publish_communities_line(settings, ts, run_id))
+
+
+class StaleDataRefused(click.ClickException):
+    """Scoring refused on stale data (riskwarn.scoring.StaleData): exit 2, as a refused
+    champion."""
+
+    exit_code = 2
 
 
 def publish_communities_line(settings: Any, origin: Any, scored_run_id: str | None) -> str:
