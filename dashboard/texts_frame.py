@@ -670,8 +670,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The reason is too long: at most 2,000 characters. Please shorten it.",
     },
     "reason_control": {
-        "zh": "理由中含有不可显示的控制字符，请删除后再提交。",
-        "en": "The reason holds a control character that cannot be shown. Please remove it.",
+        "zh": "理由中含有不可显示的控制字符或格式字符（如从右到左等文字方向控制符），"
+        "请删除后再提交。",
+        "en": "The reason holds a control or invisible format character (such as a "
+        "right-to-left override) that cannot be shown. Please remove it.",
     },
     "choose_action": {"zh": "请选择处置方式。", "en": "Choose an action."},
     "choose_level": {"zh": "请选择调整后的等级。", "en": "Choose the new level."},
