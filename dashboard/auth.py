@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -83,12 +84,63 @@ def users_file_path(home: Path) -> Path:
     return Path(env) if env else Path(home) / "users.yaml"
 
 
+USERS_FILE_PROBLEMS = {  # UsersFileError.problem -> what is wrong, in the CLI's words
+    "unreadable": "cannot be read",
+    "encoding": "is not UTF-8 text",
+    "yaml": "is not valid YAML",
+    "shape": "is not a mapping with 'users' and 'oidc_roles' mappings",
+}
+
+
+class UsersFileError(ValueError):
+    """The users file exists but cannot be used (attack review 2026-12-07: a corrupt one
+    crashed the sign-in page and its traceback showed part of a password hash). The
+    message names the file and the kind of problem (:data:`USERS_FILE_PROBLEMS`), never
+    its content; nobody can sign in until it is fixed."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(
+            f"the users file {path} {USERS_FILE_PROBLEMS[problem]}: nobody can sign in "
+            "until it is fixed (docs/security.md)"
+        )
+
+
 def load_users(path: Path) -> dict[str, Any]:
-    """The parsed users file (``{'users': {...}, 'oidc_roles': {...}}``); empty if absent."""
+    """The parsed users file (``{'users': {...}, 'oidc_roles': {...}}``); empty if absent.
+
+    Raises :class:`UsersFileError` (no part of the file in its message, and no chained
+    exception whose traceback would quote it) when the file cannot be read, is not UTF-8,
+    not YAML, or not a mapping whose ``users`` and ``oidc_roles`` are mappings."""
     if not path.is_file():
         return {"users": {}, "oidc_roles": {}}
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {"users": data.get("users") or {}, "oidc_roles": data.get("oidc_roles") or {}}
+    problem = None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        problem = "encoding"
+    except yaml.YAMLError:
+        problem = "yaml"
+    except OSError:
+        problem = "unreadable"
+    if problem is not None:  # raised here: not chained to the parser's error
+        raise UsersFileError(path, problem)
+    if not isinstance(data, dict):
+        raise UsersFileError(path, "shape")
+    users, oidc = data.get("users") or {}, data.get("oidc_roles") or {}
+    if not isinstance(users, dict) or not isinstance(oidc, dict):
+        raise UsersFileError(path, "shape")
+    return {"users": users, "oidc_roles": oidc}
+
+
+def usable_users(path: Path) -> dict[str, Any] | None:
+    """:func:`load_users`, or None when the file is not usable (logged as one line naming
+    the file and the problem, no traceback: the pages show :class:`UsersFileError`)."""
+    try:
+        return load_users(path)
+    except UsersFileError as exc:
+        logging.getLogger(__name__).error("%s", exc)
+        return None
 
 
 def display_names(users: dict[str, Any]) -> dict[str, str]:

@@ -240,7 +240,9 @@ def current_user(settings: Settings) -> auth.User | None:
     """The signed-in user (OIDC, this session's sign-in, or the session cookie), checked
     on every run against the users file (deleted or demoted users are signed out at once)
     and the idle timeout."""
-    users = auth.load_users(auth.users_file_path(settings.home))
+    users = auth.usable_users(auth.users_file_path(settings.home))
+    if users is None:  # a corrupt users file: nobody is signed in (login_form says why)
+        return None
     if oidc_configured():
         if not st.user.is_logged_in:
             return None
@@ -287,8 +289,8 @@ def run_user(settings: Settings) -> auth.User | None:
     if oidc_configured():
         if not st.user.is_logged_in:
             return None
-        users = auth.load_users(auth.users_file_path(settings.home))
-        return auth.oidc_user(users, dict(st.user.to_dict()))
+        users = auth.usable_users(auth.users_file_path(settings.home))
+        return None if users is None else auth.oidc_user(users, dict(st.user.to_dict()))
     user = st.session_state.get("user")
     return user if isinstance(user, auth.User) else None
 
@@ -300,7 +302,9 @@ def still_signed_in(settings: Settings) -> bool:
     user = st.session_state.get("user")
     if oidc_configured() or not isinstance(user, auth.User):
         return True
-    users = auth.load_users(auth.users_file_path(settings.home))
+    users = auth.usable_users(auth.users_file_path(settings.home))
+    if users is None:
+        return False
     payload = st.session_state.get("token_payload")
     if isinstance(payload, dict) and (
         is_revoked(settings, payload) or sessions.past_max_session(payload, sessions.now_utc())
@@ -382,6 +386,12 @@ def login_form(settings: Settings) -> None:
     if flash:
         minutes = round(sessions.idle_timeout().total_seconds() / 60)
         st.warning(t(flash, lg, minutes=minutes), icon=":material/logout:")
+    path = auth.users_file_path(settings.home)
+    try:
+        users = auth.load_users(path)
+    except auth.UsersFileError as exc:  # what is wrong, never the file's content
+        st.error(t("users_file_broken", lg, path=path, problem=t(f"users_{exc.problem}", lg)))
+        return  # no sign-in form
     if oidc_configured():
         if st.user.is_logged_in:  # signed in at the provider but refused here
             st.error(t("oidc_refused", lg))
@@ -389,8 +399,6 @@ def login_form(settings: Settings) -> None:
             return
         st.button(t("sign_in_sso", lg), on_click=st.login, type="primary")
         return
-    path = auth.users_file_path(settings.home)
-    users = auth.load_users(path)
     if not users["users"]:
         st.error(t("no_users", lg, path=path))
         return

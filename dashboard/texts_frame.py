@@ -66,6 +66,18 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "未找到用户文件 {path}。请运行 `riskwarn dashboard --demo-users` 生成演示账号。",
         "en": "No users file at {path}. Run `riskwarn dashboard --demo-users` for demo accounts.",
     },
+    "users_file_broken": {
+        "zh": "用户文件 {path} {problem}，在管理员修复之前无法登录。",
+        "en": "The users file {path} {problem}: nobody can sign in until an administrator "
+        "fixes it.",
+    },
+    "users_unreadable": {"zh": "无法读取", "en": "cannot be read"},
+    "users_encoding": {"zh": "不是 UTF-8 文本", "en": "is not UTF-8 text"},
+    "users_yaml": {"zh": "不是有效的 YAML", "en": "is not valid YAML"},
+    "users_shape": {
+        "zh": "的结构不对（应为含 users 与 oidc_roles 映射的映射）",
+        "en": "is not a mapping with 'users' and 'oidc_roles' mappings",
+    },
     "refused": {
         "zh": "您的角色（{role}）无权访问此页面。",
         "en": "Your role ({role}) may not open this page.",
@@ -658,8 +670,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The reason is too long: at most 2,000 characters. Please shorten it.",
     },
     "reason_control": {
-        "zh": "理由中含有不可显示的控制字符，请删除后再提交。",
-        "en": "The reason holds a control character that cannot be shown. Please remove it.",
+        "zh": "理由中含有不可显示的控制字符或格式字符（如从右到左等文字方向控制符），"
+        "请删除后再提交。",
+        "en": "The reason holds a control or invisible format character (such as a "
+        "right-to-left override) that cannot be shown. Please remove it.",
     },
     "choose_action": {"zh": "请选择处置方式。", "en": "Choose an action."},
     "choose_level": {"zh": "请选择调整后的等级。", "en": "Choose the new level."},

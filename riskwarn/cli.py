@@ -178,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         # command: one line, as `db upgrade` says it, not a SQLAlchemy traceback. The
         # exception class is looked up only when SQLAlchemy raised, so the CLI's start
         # does not import it.
+        if isinstance(exc, OSError) and _in_home(exc):
+            # the home cannot be made or written (RISKWARN_HOME=/proc/x): one line
+            why = exc.strerror or type(exc).__name__
+            click.echo(f"error: cannot use {exc.filename!s} in RISKWARN_HOME: {why}", err=True)
+            return 2
         store_base = sys.modules.get("riskwarn.store.base")
         if store_base is not None and isinstance(exc, store_base.UnknownRevisionError):
             # a store migrated by a newer riskwarn: any command, one line, nothing done
@@ -193,6 +198,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.umask(previous)
     return 0
+
+
+def _in_home(exc: OSError) -> bool:
+    """Whether ``exc`` is about the home (``RISKWARN_HOME``, default ``var``) or a path
+    in it."""
+    import os
+    from pathlib import Path
+
+    if not isinstance(exc.filename, str | os.PathLike):
+        return False
+    home = Path(os.environ.get("RISKWARN_HOME") or "var").absolute()
+    path = Path(exc.filename).absolute()
+    return path == home or home in path.parents
 
 
 if __name__ == "__main__":

@@ -67,13 +67,26 @@ def _checked(key: str, origin: str) -> str:
 
 
 def _read_key_file(path: Path) -> str:
+    if path.is_dir():
+        raise PseudonymKeyError(
+            f"pseudonym key file {path} is a directory, not a file holding the key; {HOW_TO}"
+        )
     if not path.is_file():
         raise PseudonymKeyError(f"pseudonym key file {path} does not exist; {HOW_TO}")
     if others_can_access(path):
         raise PseudonymKeyError(
             f"pseudonym key file {path} is readable by other users: run `chmod 600 {path}`"
         )
-    return _checked(path.read_text(encoding="utf-8"), str(path))
+    problem = None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:  # raised below, not chained: no byte of the key shown
+        problem = "is not UTF-8 text (the key is one line of text)"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    if problem is not None:
+        raise PseudonymKeyError(f"pseudonym key file {path} {problem}; {HOW_TO}")
+    return _checked(text, str(path))
 
 
 def pseudonym_key(settings: Settings) -> str:

@@ -146,6 +146,13 @@ _FOLD = str.maketrans(
         "\u30fb": ".",
         "\uff65": ".",
         "\u2027": ".",
+        # read by the loose pass only (:data:`_LOOSE_RUN`): the full-width tilde, comma,
+        # low line, the ideographic comma and the wave dash people part numbers with
+        "～": "~",
+        "\u301c": "~",
+        "，": ",",
+        "、": ",",
+        "＿": "_",
     }
 )
 # Chinese numerals, one character for one digit (a mobile number written out:
@@ -153,9 +160,17 @@ _FOLD = str.maketrans(
 # also words and parts of names (张三, 一直, 第一, 一份): a numeral next to a number is
 # read both ways (:func:`_readings`), so that 张三13812345678 is a name and a phone
 # number, not a 12-digit run (attack review 2026-12-07).
-_NUMERALS = "〇一二三四五六七八九零○"
+# 幺 (1) and 两 (2) are how 一 and 二 are read out in a phone number (幺三八零零幺三八零零零,
+# attack review 2026-12-07, second), 壹贰叁... the financial forms.
+_NUMERALS = "〇一二三四五六七八九零○幺两壹贰叁肆伍陆柒捌玖"
 _NUMERAL_FOLD = str.maketrans(
-    {**{c: str(i) for i, c in enumerate("〇一二三四五六七八九")}, "零": "0", "○": "0"}
+    {
+        **{c: str(i) for i, c in enumerate("〇一二三四五六七八九")},
+        **{c: str(i) for i, c in enumerate("零壹贰叁肆伍陆柒捌玖")},
+        "○": "0",
+        "幺": "1",
+        "两": "2",
+    }
 )
 _NUMERAL_RUN = re.compile(f"[{_NUMERALS}]+")
 
@@ -218,6 +233,79 @@ def _readings(visible: str) -> list[str]:
     return [folded, plain, words_at(True, False), words_at(False, True), words_at(True, True)]
 
 
+# The loose pass (attack review 2026-12-07, second: 1380 013 8000, 138001 38000,
+# 1-3-8-0-0-1-3-8-0-0-0, 138~0013~8000, 138,0013,8000, 110101 199003 074514 passed): a run
+# of digits parted by single separators of any kind and any grouping (one space, or one
+# of - ‐ – — − . ~ , _ / and their full-width forms; a run of white space reads as one)
+# whose digits are a mobile number (11 digits 1[3-9]..., after an optional 86/0086) or an
+# 18-character ID number whose check digit (GB 11643) is right besides the region and
+# birth date above. What stays out:
+# - a number beside an ASCII letter (case and site ids: MD2023..., DZ3408820004, the
+#   warning id's 20260304T0200Z) or a longer run (more digits: a list goes on);
+# - two separators in a row: ', ' ends a list's item, ' — ' and ' - ' part a range
+#   (counts 1380 — 1390 — 120);
+# - decimals: a run with a dot and another separator (13.5 14.2 15.8, 116.39,39.90,
+#   1.3-2.4-1835-768), an IPv4 address (192.168.10.100);
+# - money in thousands (13,800,138,000: groups of 3 after the first, commas only);
+# - dates of 1900-2099 (2024-06-03, 2024/6/3, 2024.06.03) and times (08:30) are read as
+#   words before the runs are looked for, so a date beside a number neither joins it nor
+#   is taken for one (2024-06-03 1380 013 8000 is a date and a phone number).
+# A phone number run on with another number by one separator (room 5 1380 013 8000) is
+# a longer run: not found (see README's privacy section).
+_LOOSE_SEP = r"[\s\-\u2010-\u2015\u2212\uff0d.~,_/]"
+_LOOSE_RUN = re.compile(
+    rf"(?<![0-9A-Za-z])(?:\+\s?)?[0-9](?:{_LOOSE_SEP}?[0-9])*(?:{_LOOSE_SEP}?[Xx])?"
+    r"(?![0-9A-Za-z])"
+)
+_LOOSE_GROUPS = re.compile(rf"({_LOOSE_SEP})")
+_DATE_OR_TIME = re.compile(
+    r"(?<![0-9])(?:19|20)[0-9]{2}([\-\u2010-\u2015\u2212\uff0d./])(?:0?[1-9]|1[0-2])\1"
+    r"(?:0?[1-9]|[12][0-9]|3[01])(?![0-9])"
+    r"|(?<![0-9])(?:[01]?[0-9]|2[0-3])[:：][0-5][0-9](?:[:：][0-5][0-9])?(?![0-9])"
+)
+_MOBILE_DIGITS = re.compile(r"(?:0086|86)?(1[3-9][0-9]{9})")
+_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})"
+)
+_THOUSANDS = re.compile(r"\+?[0-9]{1,3}(?:,[0-9]{3})+")
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def _id_check_digit(digits: str) -> bool:
+    """Whether the 18-character ID number ``digits`` has its check digit (GB 11643)."""
+    total = sum(int(d) * w for d, w in zip(digits[:17], _ID_WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == digits[17].upper()
+
+
+def _loose_kind(found: str) -> str | None:
+    """``phone``, ``id_number`` or None for a run of :data:`_LOOSE_RUN`."""
+    seps = set(_LOOSE_GROUPS.findall(found.lstrip("+ ")))
+    if "." in seps and (len(seps) > 1 or _IPV4.fullmatch(found)):
+        return None  # decimals, coordinates, an IP address
+    if seps == {","} and _THOUSANDS.fullmatch(found):
+        return None  # money or a count in thousands
+    digits = re.sub(r"[^0-9Xx]", "", found)
+    if len(digits) == 18 and digits[:17].isdigit():
+        if _id_check_digit(digits) and _id_number(digits[:6] + "-" + digits[6:]):
+            return "id_number"
+        return None
+    if digits.isdigit() and _MOBILE_DIGITS.fullmatch(digits):
+        return "phone"
+    return None
+
+
+def _loose_spans(reading: str) -> list[tuple[int, int, str]]:
+    """The spans of :data:`_LOOSE_RUN` runs in ``reading`` that are personal data, its
+    dates and times read as words (one character for one, so spans stay put)."""
+    words = _DATE_OR_TIME.sub(lambda m: "D" * len(m.group()), reading)
+    spans = []
+    for m in _LOOSE_RUN.finditer(words):
+        kind = _loose_kind(m.group())
+        if kind is not None:
+            spans.append((m.start(), m.end(), kind))
+    return spans
+
+
 def personal_spans(text: str) -> list[tuple[int, int, str]]:
     """Where ``text`` holds personal data: ``(start, end, kind)`` in text order, ``kind``
     one of :data:`PERSONAL_KINDS`; spans never overlap (an ID number wins over a phone
@@ -235,6 +323,10 @@ def personal_spans(text: str) -> list[tuple[int, int, str]]:
                     continue
                 if all(m.end() <= s or m.start() >= e for s, e, _ in spans):
                     spans.append((m.start(), m.end(), kind))
+    for reading in readings:  # any grouping, any separator (:data:`_LOOSE_RUN`)
+        for start, end, kind in _loose_spans(reading):
+            if all(end <= s or start >= e for s, e, _ in spans):
+                spans.append((start, end, kind))
     if at is not None:  # back to the text as written
         spans = [(at[s], at[e - 1] + 1, kind) for s, e, kind in spans]
     return sorted(spans)

@@ -18,14 +18,20 @@ _LINE_CONTROLS = frozenset("\n\r\t")
 def reason_problem(reason: str | None) -> str | None:
     """Why ``reason`` cannot be recorded, as a text key, or None when it can:
     ``reason_control`` for a control character other than a line break or tab (a NUL
-    byte, which PostgreSQL's text cannot hold), ``reason_required`` for nothing visible
-    (empty, white space, only invisible format characters such as U+200B), and
+    byte, which PostgreSQL's text cannot hold) or an invisible format character beside
+    visible text (Unicode Cf: bidi overrides and isolates, U+200B), ``reason_required``
+    for nothing visible (empty, white space, only invisible format characters), and
     ``reason_too_long`` past :data:`REASON_MAX_CHARS` characters (trimmed)."""
     text = "" if reason is None else str(reason)
     if any(unicodedata.category(c) == "Cc" and c not in _LINE_CONTROLS for c in text):
         return "reason_control"
     if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text):
         return "reason_required"
+    # an invisible format character (Cf): a bidi override or isolate makes the trail
+    # show other words than recorded ("ok\u202egnp.exe" reads "okexe.png"), a zero-width
+    # one splits words unseen (attack review 2026-12-07)
+    if any(unicodedata.category(c) == "Cf" for c in text):
+        return "reason_control"
     if len(text.strip()) > REASON_MAX_CHARS:
         return "reason_too_long"
     return None
@@ -40,3 +46,26 @@ def accepted_level(warning: Mapping[str, Any]) -> str | None:
     if warning["state"] == "dismissed":
         return warning["level"]
     return warning["reviewed_level"] or warning["level"]
+
+
+# Who decided, as the store records it: the dashboard's signed-in login (a users-file
+# name such as ``reviewer2``, or an OIDC e-mail address). Letters of any script, digits
+# and . _ - + @ only, at most 128: no markup (``<img src=x onerror=...>``), spaces,
+# control or bidi characters in the trail and the audit log (attack review 2026-12-07).
+REVIEWER_MAX_CHARS = 128
+_REVIEWER_PUNCTUATION = frozenset("._-+@")
+
+
+def reviewer_problem(reviewer: str | None) -> str | None:
+    """Why ``reviewer`` cannot be recorded as who decided, in words, or None."""
+    name = "" if reviewer is None else str(reviewer)
+    if not name.strip():
+        return "a review needs a reviewer"
+    if len(name) > REVIEWER_MAX_CHARS:
+        return f"a reviewer's name is at most {REVIEWER_MAX_CHARS} characters"
+    if not all(c.isalnum() or c in _REVIEWER_PUNCTUATION for c in name):
+        return (
+            "a reviewer's name is a login: letters, digits and . _ - + @ only (no spaces, "
+            "markup or control characters)"
+        )
+    return None

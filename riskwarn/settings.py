@@ -329,6 +329,21 @@ class Settings(BaseModel):
             )
         return value
 
+    @field_validator("home")
+    @classmethod
+    def _home_is_a_folder(cls, value: Path) -> Path:
+        """The home, or the nearest of its parents that exists, is a folder (a regular
+        file there gave NotADirectoryError at the first file written, attack review
+        2026-12-07); nothing is created here."""
+        path = Path(value).absolute()
+        for there in (path, *path.parents):
+            if there.is_dir():
+                break
+            if there.exists() or there.is_symlink():
+                what = "the home" if there == path else f"its parent {str(there)!r}"
+                raise ValueError(f"{what} is a file, not a folder")
+        return value
+
     @field_validator("city_area")
     @classmethod
     def _city_area_is_a_box(cls, value: str) -> str:
@@ -461,6 +476,13 @@ def city_box(text: str) -> tuple[float, float, float, float]:
     if len(box) != 4 or not (box[0] < box[2] and box[1] < box[3]):
         raise ValueError(
             f"city_area {text!r} is not 'min_lon,min_lat,max_lon,max_lat' with min < max"
+        )
+    if not all(-180 <= lon <= 180 for lon in box[::2]) or not all(
+        -90 <= lat <= 90 for lat in box[1::2]
+    ):
+        raise ValueError(
+            f"city_area {text!r} is out of range: longitudes are within -180..180 and "
+            "latitudes within -90..90 (degrees, WGS 84)"
         )
     return box[0], box[1], box[2], box[3]
 

@@ -91,3 +91,61 @@ def test_the_form_says_why_in_both_languages(lang: str) -> None:
     assert review.decision_problem(draft, "red") == "reason_required"
     draft["reason"] = "a\x00"
     assert t(review.decision_problem(draft, "red") or "", lang) != "reason_control"
+
+
+# ------------------------- attack review 2026-12-07: bidi overrides, markup as a reviewer
+
+BIDI = ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200f", "\u200b", "\ufeff"]
+
+
+@pytest.mark.parametrize("char", BIDI)
+def test_a_reason_with_a_bidi_or_invisible_format_character_is_refused(
+    store: Store, char: str
+) -> None:
+    """ "ok\u202egnp.exe" was recorded: the trail showed "okexe.png"."""
+    reason = f"ok{char}gnp.exe"
+    assert reason_problem(reason) == "reason_control"
+    publish(store, ORIGIN)
+    with pytest.raises(ValueError, match="invisible format characters"):
+        store.review_warning(WID, "dismiss", reason, "reviewer", 1)
+    assert store.warning_reviews().empty
+    # a line break and a tab stay part of a reason
+    done = store.review_warning(WID, "dismiss", "第一行\n\t第二行", "reviewer", 1)
+    assert done["state"] == "dismissed"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_form_says_a_direction_character_is_why(lang: str) -> None:
+    draft = {"action": "dismiss", "level": None, "reason": "ok\u202egnp.exe"}
+    assert review.decision_problem(draft, "red") == "reason_control"
+    assert ("right-to-left" if lang == "en" else "从右到左") in t("reason_control", lang)
+
+
+@pytest.mark.parametrize(
+    "reviewer",
+    [
+        "<img src=x onerror=alert(1)>",
+        "alice\u202e",
+        "ali\u200bce",
+        "alice\nbob",
+        "Alice Smith",
+        "x" * 129,
+        "a\x00",
+    ],
+)
+def test_a_reviewer_name_that_is_no_login_is_refused(store: Store, reviewer: str) -> None:
+    publish(store, ORIGIN)
+    audit_before = len(store.audit_log())
+    with pytest.raises(ValueError, match="reviewer"):
+        store.review_warning(WID, "dismiss", "checked on site", reviewer, 1)
+    assert store.warning_reviews().empty and len(store.audit_log()) == audit_before
+
+
+@pytest.mark.parametrize(
+    "reviewer", ["reviewer2", "zhang.san@example.org", "li-si_01", "张三", "ops+duty"]
+)
+def test_logins_and_oidc_addresses_are_reviewers(store: Store, reviewer: str) -> None:
+    publish(store, ORIGIN)
+    done = store.review_warning(WID, "dismiss", "checked on site", reviewer, 1)
+    assert done["state"] == "dismissed"
+    assert store.warning_reviews()["reviewer"].tolist() == [reviewer]

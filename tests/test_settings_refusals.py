@@ -203,3 +203,57 @@ def test_an_mlflow_store_in_a_folder_that_does_not_exist_is_refused_and_nothing_
     ):
         monkeypatch.setenv("RISKWARN_MLFLOW_TRACKING_URI", ok)
         assert load_settings().mlflow_tracking_uri == ok
+
+
+# ------------------------------------------- attack review 2026-12-07: crashes, not lines
+
+
+def test_a_home_that_is_a_file_or_cannot_be_made_is_one_error_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RISKWARN_HOME at a regular file gave NotADirectoryError, at /proc/x (a folder that
+    cannot be made) FileNotFoundError: tracebacks."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for var in ("RISKWARN_STORE_URL", "RISKWARN_MLFLOW_TRACKING_URI", "RISKWARN_CITY_AREA"):
+        monkeypatch.setenv(var, "x")
+        monkeypatch.delenv(var)
+    for home, says in (
+        (afile, "the home is a file, not a folder"),
+        (afile / "var", f"its parent {str(afile)!r} is a file, not a folder"),
+    ):
+        monkeypatch.setenv("RISKWARN_HOME", str(home))
+        assert main(["db", "upgrade"]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert line.startswith(f"error: RISKWARN_HOME={str(home)!r}: ") and says in line, line
+    if Path("/proc/self").is_dir():  # Linux: /proc takes no new folder, even from root
+        monkeypatch.setenv("RISKWARN_HOME", "/proc/x")
+        assert main(["db", "upgrade"]) == 2
+        line = _one_error_line(capsys.readouterr().err)
+        assert line.startswith("error: cannot use /proc/x in RISKWARN_HOME: "), line
+
+
+@pytest.mark.parametrize("area", ["200,0,201,1", "100,-95,101,1", "-181,30,120,31", "1,2,3,91"])
+def test_a_city_area_off_the_globe_is_refused(home: Path, area: str) -> None:
+    with pytest.raises(SettingsError, match=r"longitudes are within -180\.\.180"):
+        load_settings(city_area=area)
+    load_settings(city_area="116.0,39.6,116.8,40.2")  # Beijing
+    load_settings(city_area="-180,-90,180,90")
+
+
+def test_a_pseudonym_key_file_that_is_binary_or_a_directory_is_said_so(
+    home: Path, tmp_path: Path
+) -> None:
+    from riskwarn.keys import PseudonymKeyError, pseudonym_key
+
+    binary = tmp_path / "binary.key"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 16)
+    binary.chmod(0o600)
+    with pytest.raises(PseudonymKeyError, match="is not UTF-8 text") as info:
+        pseudonym_key(load_settings(pseudonym_key_file=str(binary)))
+    assert info.value.__context__ is None  # no traceback quoting the bytes
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(PseudonymKeyError, match="is a directory") as info:
+        pseudonym_key(load_settings(pseudonym_key_file=str(folder)))
+    assert "does not exist" not in str(info.value)

@@ -56,7 +56,7 @@ def say_flash() -> None:
 ctx = page_context("warnings")
 lg, tz, url, snap = ctx.lang, ctx.tz, ctx.store_url, ctx.snapshot
 names = queries.unit_names(ctx.lake_dir)
-people = auth.display_names(auth.load_users(auth.users_file_path(ctx.settings.home)))
+people = auth.display_names(auth.usable_users(auth.users_file_path(ctx.settings.home)) or {})
 sites = queries.hazard_sites(ctx.lake_dir)
 site_names = dict(zip(sites["record_id"].astype(str), sites["name"].astype(str), strict=True))
 everything = queries.warnings(snap)

@@ -109,6 +109,10 @@ def dashboard(port: int, host: str, demo_users: bool) -> None:
         click.echo(demo_password_note(users_file))
     if not users_file.exists():
         click.echo(f"note: no users file at {users_file}; use --demo-users for demo accounts")
+    try:  # a corrupt users file: refused here, not a traceback on the sign-in page
+        auth.load_users(users_file)
+    except auth.UsersFileError as exc:
+        raise click.ClickException(str(exc)) from None
     empty = empty_home_note(settings)
     if empty:
         click.echo(empty)

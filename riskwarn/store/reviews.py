@@ -13,7 +13,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from riskwarn.redact import personal_data
-from riskwarn.review_text import REASON_MAX_CHARS, accepted_level, reason_problem
+from riskwarn.review_text import (
+    REASON_MAX_CHARS,
+    accepted_level,
+    reason_problem,
+    reviewer_problem,
+)
 from riskwarn.store.models import (
     LEVELS,
     REVIEW_ACTIONS,
@@ -160,11 +165,15 @@ class ReviewStore(ReadStore):
         if problem == "reason_required":
             raise ValueError("a review needs a reason (something visible)")
         if problem == "reason_control":
-            raise ValueError("a review reason cannot hold control characters (e.g. NUL)")
+            raise ValueError(
+                "a review reason cannot hold control characters or invisible format characters "
+                "(e.g. NUL, a right-to-left override)"
+            )
         if problem == "reason_too_long":
             raise ValueError(f"a review reason is at most {REASON_MAX_CHARS} characters")
-        if not reviewer or not reviewer.strip():
-            raise ValueError("a review needs a reviewer")
+        who = reviewer_problem(reviewer)
+        if who is not None:
+            raise ValueError(who)
         if action == "adjust" and level not in LEVELS:
             raise ValueError(f"'adjust' needs a level in {', '.join(LEVELS)}, not {level!r}")
         if action != "adjust" and level is not None:
