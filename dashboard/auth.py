@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from dashboard import page_index
+from riskwarn.review_text import reviewer_problem
 
 ROLES = ("leader", "reviewer", "data_scientist", "admin")
 
@@ -89,6 +90,10 @@ USERS_FILE_PROBLEMS = {  # UsersFileError.problem -> what is wrong, in the CLI's
     "encoding": "is not UTF-8 text",
     "yaml": "is not valid YAML",
     "shape": "is not a mapping with 'users' and 'oidc_roles' mappings",
+    "login": (
+        "has a login that is not letters, digits and . _ - + @ only (at most 128 "
+        "characters): the login is who a review records"
+    ),
 }
 
 
@@ -130,6 +135,8 @@ def load_users(path: Path) -> dict[str, Any]:
     users, oidc = data.get("users") or {}, data.get("oidc_roles") or {}
     if not isinstance(users, dict) or not isinstance(oidc, dict):
         raise UsersFileError(path, "shape")
+    if any(reviewer_problem(str(login)) for login in users):  # reviews would be refused
+        raise UsersFileError(path, "login")
     return {"users": users, "oidc_roles": oidc}
 
 

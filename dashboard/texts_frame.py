@@ -74,6 +74,13 @@ TEXT: dict[str, dict[str, str]] = {
     "users_unreadable": {"zh": "无法读取", "en": "cannot be read"},
     "users_encoding": {"zh": "不是 UTF-8 文本", "en": "is not UTF-8 text"},
     "users_yaml": {"zh": "不是有效的 YAML", "en": "is not valid YAML"},
+    "users_login": {
+        "zh": "中有登录名含字母、数字和 . _ - + @ 以外的字符（或超过 128 个字符）：审核记录的审核人就是登录名",
+        "en": (
+            "has a login that is not letters, digits and . _ - + @ only (at most 128 "
+            "characters): the login is who a review records"
+        ),
+    },
     "users_shape": {
         "zh": "的结构不对（应为含 users 与 oidc_roles 映射的映射）",
         "en": "is not a mapping with 'users' and 'oidc_roles' mappings",

@@ -28,8 +28,12 @@ BROKEN = {
     "shape_users": b"users: [a, b]\n",
     "shape_oidc": b"users: {}\noidc_roles: [x]\n",
     "encoding": b"users:\n  \xff\xfe admin: " + SECRET.encode() + b"\n",
+    # a login reviews could not record (the store refuses its reviewer name): refused at
+    # the load, not at the reviewer's first decision
+    "login_space": f'users:\n  "ann lee":\n    role: reviewer\n    password_hash: "{SECRET}"\n'.encode(),
+    "login_markup": f'users:\n  "<img src=x>":\n    role: admin\n    password_hash: "{SECRET}"\n'.encode(),
 }
-PROBLEM = {"yaml": "yaml", "encoding": "encoding"}
+PROBLEM = {"yaml": "yaml", "encoding": "encoding", "login_space": "login", "login_markup": "login"}
 
 
 @pytest.fixture
