@@ -67,6 +67,8 @@ EN = {
     "action_label": "Action",
 }
 WORDS = {"zh": ZH, "en": EN}
+# an element not drawn by an earlier run still in the page (Streamlit marks those stale)
+FRESH = "xpath=//*[not(ancestor-or-self::*[@data-stale='true'])]"
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +171,24 @@ class Walk:
         self.expect(self.page.get_by_role("heading", name="本周风险总览")).to_be_visible()
 
     def idle(self) -> None:
-        """Wait until the script run finished: no running indicator, no stale element
-        (Streamlit keeps the previous run's elements, marked stale, until it is done)."""
+        """Wait until the script run finished: the app not running (its
+        ``data-test-script-state``; the running icon is not drawn with this app's
+        toolbar), no stale element (Streamlit keeps the previous run's elements, marked
+        stale, until it is done). A click's run may not have reached the browser yet
+        when this returns: read the page through :meth:`fresh` locators."""
         self.page.wait_for_function(
             "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+            " && !document.querySelector('[data-testid=stApp]:not("
+            "[data-test-script-state=notRunning]):not([data-test-script-state=initial])')"
             " && !document.querySelector('[data-stale=true]')"
         )
+
+    def fresh(self, locator: Any) -> Any:
+        """``locator`` without the elements of an earlier run still in the page, marked
+        stale, while a run draws (two review forms at once: the stale one where the
+        form was and the new one where the run put it, till the run ends; CI
+        2026-12-07, a strict-mode error on two "Dismiss" radios)."""
+        return locator.and_(self.page.locator(FRESH))
 
     @property
     def w(self) -> dict[str, Any]:
@@ -186,7 +200,7 @@ class Walk:
         self.idle()
 
     def switch(self, lang: str) -> None:
-        self.page.get_by_role("radio", name=WORDS[lang]["language"]).click()
+        self.fresh(self.page.get_by_role("radio", name=WORDS[lang]["language"])).click()
         self.lang = lang
         self.idle()
         self.expect(self.page.get_by_role("link", name=self.w["page"])).to_be_visible()
@@ -218,13 +232,13 @@ class Walk:
         self.expect(combo).to_have_value(re.compile(f"^{sid} "))
 
     def action(self, action: str) -> None:
-        group = self.page.get_by_role("radiogroup", name=self.w["action_label"])
+        group = self.fresh(self.page.get_by_role("radiogroup", name=self.w["action_label"]))
         group.get_by_text(self.w[action], exact=True).click()
         self.idle()
         self.expect(self.radio(action)).to_be_checked()
 
     def radio(self, action: str) -> Any:
-        return self.page.get_by_role("radio", name=self.w[action], exact=True)
+        return self.fresh(self.page.get_by_role("radio", name=self.w[action], exact=True))
 
     def level(self, level: str) -> None:
         combo = self.page.get_by_role("combobox", name=self.w["level"])
@@ -235,7 +249,7 @@ class Walk:
 
     def reason_box(self) -> Any:
         # Streamlit leaves the replaced text box in the page, hidden, for a moment
-        return self.page.get_by_label(self.w["reason"]).filter(visible=True)
+        return self.fresh(self.page.get_by_label(self.w["reason"]).filter(visible=True))
 
     def reason(self, text: str) -> None:
         self.reason_box().fill(text)
@@ -717,3 +731,56 @@ def _screenshot_on_failure(request: pytest.FixtureRequest) -> Iterator[None]:
             if not walk.page.is_closed():
                 walk.shot(f"failed-{request.node.name}-{i}")
     Walk.open_walks.clear()
+
+
+def test_a_form_drawn_again_during_a_run_is_read_from_its_new_drawing(
+    served: tuple[str, str], browser: Any
+) -> None:
+    """The review form's leftover (CI 2026-12-07, load 8): a choice clicked while the
+    language switch's run was still reaching the browser; the choice's run drew the form
+    anew while the switch's form stayed in the page, stale, till the run ended: two
+    "Dismiss" radios, and the walk's locator failed in strict mode. Made certain here by
+    holding the server's messages back (the switch's run delivered one message at a time,
+    Dismiss clicked once it shows, then the choice's run one message at a time): while
+    two forms are on the page the stale one is marked so, and the walk reads the new."""
+    base, store_url = served
+    w = _new_warnings(store_url)[len(_new_warnings(store_url)) // 2 + 1]
+    socket = HeldSocket()
+    walk = Walk(browser, base, "reviewer2", socket)
+    walk.open_review()
+    walk.pick(w["warning_id"])
+    walk.action("accept")
+    socket.hold = True
+    walk.page.get_by_role("radio", name=EN["language"]).click()
+    walk.lang = "en"
+    radios = walk.page.get_by_role("radio", name=EN["dismiss"], exact=True)
+    two = 0
+    for _ in range(2):  # the switch's run, then the choice's
+        walk.page.wait_for_timeout(3000)  # the server's run done, its messages held
+        held = list(socket.held)
+        socket.held.clear()
+        for message in held:
+            socket.page_side.send(message)
+            walk.page.wait_for_timeout(60)
+            if (
+                radios.count() == 1
+                and not two
+                and walk.page.get_by_role("radiogroup", name=EN["action_label"]).count()
+            ):
+                walk.page.get_by_role("radiogroup", name=EN["action_label"]).get_by_text(
+                    EN["dismiss"], exact=True
+                ).click()
+                two = -1  # clicked
+            if radios.count() == 2:
+                two = 2
+                walk.expect(walk.radio("dismiss")).to_be_checked(timeout=2_000)
+                stale = walk.page.locator("[data-stale=true]").get_by_role(
+                    "radio", name=EN["dismiss"], exact=True
+                )
+                walk.expect(stale).to_have_count(1)
+    socket.release()
+    walk.idle()
+    assert two == 2, "the form was not drawn twice: the race was not reproduced"
+    walk.expect(radios).to_have_count(1)
+    walk.expect(walk.radio("dismiss")).to_be_checked()
+    walk.context.close()
