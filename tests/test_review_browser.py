@@ -209,7 +209,7 @@ class Walk:
         sid = short_id(warning_id)
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-        combo = self.page.get_by_role("combobox", name=self.w["pick"])
+        combo = self.fresh(self.page.get_by_role("combobox", name=self.w["pick"]))
         # A script run finishing while the list is open re-renders the select box and
         # closes the list (CI 2026-12-06: the option was detached and never came back):
         # wait for the page to be idle, and open the list again if it closed.
@@ -240,8 +240,11 @@ class Walk:
     def radio(self, action: str) -> Any:
         return self.fresh(self.page.get_by_role("radio", name=self.w[action], exact=True))
 
+    def level_box(self) -> Any:
+        return self.fresh(self.page.get_by_role("combobox", name=self.w["level"]))
+
     def level(self, level: str) -> None:
-        combo = self.page.get_by_role("combobox", name=self.w["level"])
+        combo = self.level_box()
         combo.click()
         self.page.get_by_role("option", name=self.w["levels"][level]).click()
         self.idle()
@@ -256,7 +259,7 @@ class Walk:
 
     def submit(self) -> None:
         self.idle()
-        self.page.get_by_role("button", name=self.w["submit"]).click()
+        self.fresh(self.page.get_by_role("button", name=self.w["submit"])).click()
         self.idle()
 
     def saved(self, warning_id: str) -> None:
@@ -332,9 +335,7 @@ def test_reviewer_decisions_are_recorded_exactly_as_made(
     walk.reason("Patrols already in place; one level down.")
     walk.switch("zh")
     walk.expect(walk.radio("adjust")).to_be_checked()
-    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_value(
-        ZH["levels"][target]
-    )
+    walk.expect(walk.level_box()).to_have_value(ZH["levels"][target])
     walk.submit()
     walk.saved(w2["warning_id"])
     assert _trail(store_url, w2["warning_id"]) == [
@@ -366,14 +367,14 @@ def test_reviewer_decisions_are_recorded_exactly_as_made(
     walk.page.get_by_text(ZH["submit"]).first.hover()  # leave the text box
     walk.pick(w5["warning_id"])
     walk.form_is_empty()
-    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_count(0)
+    walk.expect(walk.level_box()).to_have_count(0)
     walk.submit()
     walk.expect(walk.page.get_by_text("请选择处置方式")).to_be_visible()
     assert _trail(store_url, w4["warning_id"]) == [] and _trail(store_url, w5["warning_id"]) == []
 
     # 5. an adjust to the warning's own level cannot be chosen
     walk.action("adjust")
-    combo = walk.page.get_by_role("combobox", name=ZH["level"])
+    combo = walk.level_box()
     combo.click()
     options = walk.page.get_by_role("option").all_inner_texts()
     assert ZH["levels"][w5["level"]] not in options and len(options) == 3
@@ -386,7 +387,7 @@ def test_reviewer_decisions_are_recorded_exactly_as_made(
     walk.reason("先调整后改为确认")
     walk.action("accept")
     walk.idle()
-    walk.page.get_by_role("button", name=ZH["submit"]).dblclick()
+    walk.fresh(walk.page.get_by_role("button", name=ZH["submit"])).dblclick()
     walk.idle()
     walk.saved(w5["warning_id"])
     assert _trail(store_url, w5["warning_id"]) == [
@@ -467,7 +468,7 @@ def test_clicks_racing_a_language_switch_never_record_another_decision(
         walk.idle()
         walk.page.wait_for_timeout(1500)
         walk.idle()  # the language the page settled in (a click may land on a rerun)
-        english = walk.page.get_by_role("radio", name=EN["language"]).is_checked()
+        english = walk.fresh(walk.page.get_by_role("radio", name=EN["language"])).is_checked()
         walk.lang = "en" if english else "zh"
         trail = _trail(store_url, w["warning_id"])
         assert len(trail) <= 1, trail
@@ -529,9 +530,7 @@ def _race_the_form(walk: Walk, store_url: str, w: dict[str, Any], raised: str, o
     walk.reason_box().fill("English reason")
     to_chinese()
     walk.expect(walk.radio("adjust")).to_be_checked(timeout=20_000)
-    walk.expect(walk.page.get_by_role("combobox", name=ZH["level"])).to_have_value(
-        ZH["levels"][other], timeout=20_000
-    )
+    walk.expect(walk.level_box()).to_have_value(ZH["levels"][other], timeout=20_000)
     walk.expect(walk.reason_box()).to_have_value("English reason", timeout=20_000)
 
     # 2. English; on its form (its run still going) Dismiss, then Chinese at once
@@ -584,7 +583,7 @@ def _race_the_picker(walk: Walk, first: str, second: str) -> None:
     walk.page.get_by_role("radio", name=ZH["language"]).click()  # at once
     walk.lang = "zh"
     walk.idle()
-    picker = walk.page.get_by_role("combobox", name=ZH["pick"])
+    picker = walk.fresh(walk.page.get_by_role("combobox", name=ZH["pick"]))
     walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
@@ -625,7 +624,7 @@ def _lag_the_address(walk: Walk, socket: HeldSocket, first: str, second: str) ->
     socket.release()
     walk.lang = "en"
     walk.idle()
-    picker = walk.page.get_by_role("combobox", name=EN["pick"])
+    picker = walk.fresh(walk.page.get_by_role("combobox", name=EN["pick"]))
     walk.expect(picker).to_have_value(re.compile(f"^{second} "), timeout=20_000)
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + second)).to_be_visible()
     walk.expect(walk.page.get_by_text(walk.w["form_for"] + first)).to_have_count(0)
@@ -691,13 +690,17 @@ def test_a_refused_form_stays_refused_until_the_reviewer_reviews_again(
     second.expect(notice).to_be_visible()
     saved = second.page.get_by_text(re.compile(f"^{EN['saved']}: ")).filter(visible=True)
     second.expect(saved).to_have_count(0)
-    second.expect(second.page.get_by_role("button", name=EN["submit"])).to_be_disabled()
+    second.expect(
+        second.fresh(second.page.get_by_role("button", name=EN["submit"]))
+    ).to_be_disabled()
     second.shot("review_conflict_en")
 
     # the refusal survives a language switch, said in Chinese, with the control in Chinese
     second.switch("zh")
     second.expect(second.page.get_by_text(re.compile("该预警已被 评估专家 于"))).to_be_visible()
-    second.expect(second.page.get_by_role("button", name=ZH["submit"])).to_be_disabled()
+    second.expect(
+        second.fresh(second.page.get_by_role("button", name=ZH["submit"]))
+    ).to_be_disabled()
     again = second.page.get_by_role("button", name="基于当前决定重新研判")
     second.expect(again).to_be_visible()
     second.shot("review_conflict_zh")
