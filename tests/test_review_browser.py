@@ -33,7 +33,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
 )
-ZH = {
+ZH: dict[str, Any] = {
     "user": "用户名",
     "password": "密码",
     "sign_in": "登录",
@@ -51,7 +51,7 @@ ZH = {
     "form_for": "针对预警 ",
     "action_label": "处置",
 }
-EN = {
+EN: dict[str, Any] = {
     "page": "Warnings review",
     "pick": "Warning",
     "reason": "Reason (required)",
