@@ -569,12 +569,15 @@ def test_an_address_lagging_the_pick_does_not_reopen_the_warning_picked_before(
     address for a new link and reopened the first warning; within a visit of the page
     the address is its own and the second warning stays picked."""
     base, store_url, switch = served_slow
-    todo = _new_warnings(store_url)
-    first, second = (short_id(w["warning_id"]) for w in todo[3:5])
+    todo = _new_warnings(store_url)  # it decides nothing: any two still new will do
+    assert len(todo) >= 3, f"the fixture's home has {len(todo)} new red/orange warnings left"
+    # not the queue's first (the picker's default); not by a fixed position past the ones
+    # the module's earlier tests decide (6-8 of them: todo[3:5] ran out once, 2026-12-07)
+    first, second = (short_id(w["warning_id"]) for w in todo[1:3])
     socket = HeldSocket()
     walk = Walk(browser, base, "reviewer2", socket)
     walk.open_review()
-    walk.pick(todo[3]["warning_id"])  # every run finished: the address names the first
+    walk.pick(todo[1]["warning_id"])  # every run finished: the address names the first
     with slow_runs(switch):  # from here every run is slow
         _lag_the_address(walk, socket, first, second)
     walk.context.close()
