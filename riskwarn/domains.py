@@ -92,6 +92,10 @@ class Domain:
     trained_by: str | None = TRAIN_DAG
     holiday_calendar: str = CITY_HOLIDAYS
     summary: str = ""
+    # scoring refuses when a source the domain is served on has no record known at the
+    # origin within this many days (riskwarn.scoring.check_data_age; the default of
+    # ``Settings.max_data_age_days``); None: not checked
+    max_data_age_days: float | None = None
 
     @property
     def horizon_days(self) -> int:
@@ -126,6 +130,7 @@ DOMAINS: dict[str, Domain] = {
             levels=_WEEKLY_CELL_LEVELS,
             scored_by=DAILY_SCORING_DAG,
             summary="cells by the chance of at least one incident in the next 7 days",
+            max_data_age_days=3.0,
         ),
         Domain(
             "incidents_daily",
@@ -140,6 +145,7 @@ DOMAINS: dict[str, Domain] = {
             scored_by=None,
             trained_by=None,
             summary="cells by the chance of at least one incident tomorrow",
+            max_data_age_days=3.0,
         ),
         Domain(
             "disputes",
@@ -153,6 +159,7 @@ DOMAINS: dict[str, Domain] = {
             levels=_WEEKLY_CELL_LEVELS,
             scored_by=DAILY_SCORING_DAG,
             summary="cells by the chance of at least one new dispute in the next 7 days",
+            max_data_age_days=5.0,
         ),
         Domain(
             "dispute_cases",
@@ -167,6 +174,7 @@ DOMAINS: dict[str, Domain] = {
             levels=LevelPolicy((0.40, 0.55, 0.70, 0.85), (0.35, 0.50, 0.65, 0.80), 10),
             scored_by=DAILY_SCORING_DAG,
             summary="open dispute cases by the chance of escalation within 30 days",
+            max_data_age_days=5.0,
         ),
         Domain(
             "geohazard",
@@ -180,6 +188,7 @@ DOMAINS: dict[str, Domain] = {
             levels=LevelPolicy((0.05, 0.15, 0.35, 0.60), (0.04, 0.12, 0.28, 0.50), None),
             scored_by=None,
             summary="monitored sites by the chance of a failure in the next local day",
+            max_data_age_days=2.0,
         ),
         Domain(
             "geohazard_hourly",

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from riskwarn import domains
+
 DASHBOARD_IDLE_MINUTES_MIN = 1  # below, a session ends between two clicks
 DASHBOARD_IDLE_MINUTES_MAX = 720  # dashboard.sessions.MAX_SESSION, 12 hours
 # the schemes of MLflow's tracking stores ("" is a local path)
@@ -41,11 +43,7 @@ ARCHIVE_PERSONAL_DAYS_MAX = 36500  # 100 years: beyond, the cutoff leaves pandas
 # day's slack), daily site scoring's sensor readings (hourly or faster). The hourly
 # geohazard nowcast is not checked: its dead-sensor rule warns at every silent sensor.
 MAX_DATA_AGE_DAYS: dict[str, float] = {
-    "incidents": 3.0,
-    "incidents_daily": 3.0,
-    "disputes": 5.0,
-    "dispute_cases": 5.0,
-    "geohazard": 2.0,
+    d.name: d.max_data_age_days for d in domains.DOMAINS.values() if d.max_data_age_days is not None
 }
 
 
