@@ -338,11 +338,8 @@ def data_ages(
         expected = sorted({str(x) for x in pd.Series(on_site).dropna()})
     else:
         table = spec.event_table
-        if sources is None:
-            got = lake.read_table(settings.lake_dir, table, columns=["source"])
-            expected = sorted({str(x) for x in got["source"].dropna()})
-        else:
-            expected = list(sources)
+        # every source in the lake from the Delta log's partitions (no row read)
+        expected = lake.sources(settings.lake_dir, table) if sources is None else list(sources)
     if not expected:
         return {}, []
     newest: dict[str, pd.Timestamp | None] = dict.fromkeys(expected)
