@@ -40,16 +40,13 @@ PAGES = {  # page -> (url path, the role that opens it, heading zh, heading en)
 
 
 def _settle(page: Any) -> list[str]:
-    """Wait until the page's run ended (its end marker, ``shell.RUN_DONE``, is on the page:
-    the running icon alone appears late and let the old wait pass before the maps were
-    sent), every chart drew, and every map shows its level-coloured marks (:func:`_marks_drawn`).
+    """Wait until the page's run ended (testkit.dashboard_server.wait_idle: the app's script
+    state, and its end marker ``shell.RUN_DONE`` on the page; the running icon waited for
+    before is never drawn with this app's toolbar), every chart drew, and every map shows its level-coloured marks (:func:`_marks_drawn`).
     Returns what did not draw (empty when the page is complete)."""
-    page.wait_for_function(  # the page's run ended (shell.RUN_DONE comes after it)
-        "() => document.querySelector('.rw-run-done')"
-        " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-        " && !document.querySelector('[data-stale=true]')",
-        timeout=120_000,
-    )
+    from testkit.dashboard_server import wait_idle
+
+    wait_idle(page, timeout_ms=120_000)  # the page's run ended (shell.RUN_DONE after it)
     problems: list[str] = []
     try:  # every visible map has its canvas, every visible chart its drawing (charts in a
         # hidden tab draw only when it opens), no loading placeholder left

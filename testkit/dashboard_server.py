@@ -158,3 +158,53 @@ class HeldSocket:
         for message in self.held:
             self.page_side.send(message)
         self.held.clear()
+
+
+# The app's script state, as Streamlit's frontend shows it on its root element
+# (``data-test-script-state``: initial, running, rerunRequested, stopRequested,
+# notRunning, compilationError). The running icon (``stStatusWidgetRunningIcon``) is not
+# drawn with this app's ``toolbarMode = "minimal"``: a wait for its absence passed at
+# once, mid-run (four browser tests did so until 2026-12-07).
+SCRIPT_STATE_JS = (
+    "() => { const app = document.querySelector('[data-testid=stApp]');"
+    " return app ? app.getAttribute('data-test-script-state') : null; }"
+)
+_IDLE_JS = """(runDone) => {
+  const app = document.querySelector('[data-testid=stApp]');
+  return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
+    && !document.querySelector('[data-stale=true]')
+    && (!runDone || !!document.querySelector('.rw-run-done'));
+}"""
+
+
+def script_state(page: Any) -> str | None:
+    """The app's script state now (None: no Streamlit app, or no state on it)."""
+    value = page.evaluate(SCRIPT_STATE_JS)
+    return str(value) if value is not None else None
+
+
+def wait_idle(page: Any, *, run_done: bool = True, timeout_ms: float | None = None) -> None:
+    """Wait until the app's script run finished: its script state ``notRunning`` (not
+    ``initial``: a page just opened has run nothing yet), no element of an earlier run
+    left (Streamlit marks them stale until the run is done) and, with ``run_done``, the
+    end marker a signed-in page draws after it ran to its end (``shell.RUN_DONE``; the
+    sign-in page has none). A run a click asked for may not have reached the browser yet
+    when this returns (the state changes when the server answers): wait for what the
+    click shows, or read through locators of fresh elements.
+
+    Fails loudly, with the state seen, when the app never gets there: a Streamlit that
+    renamed the element or its attribute makes every wait fail (state None), never pass.
+    ``tests/test_review_browser.py`` checks it waits out a slow run the icon missed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    kwargs = {} if timeout_ms is None else {"timeout": timeout_ms}
+    try:
+        page.wait_for_function(_IDLE_JS, arg=run_done, **kwargs)
+    except PlaywrightTimeout:
+        state = script_state(page)
+        stale = page.locator("[data-stale=true]").count()
+        done = page.locator(".rw-run-done").count()
+        raise AssertionError(
+            f"dashboard not idle: script state {state!r}, {stale} stale element(s), "
+            f"run-done marker {'present' if done else 'absent'} ({page.url})"
+        ) from None

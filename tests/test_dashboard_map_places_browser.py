@@ -22,7 +22,7 @@ pytest.importorskip("streamlit")
 from dashboard import map_layout, maps
 from dashboard.i18n import t
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve, wait_idle
 from tests.test_dashboard_map_places import TODAY, overview_deck, screen_px
 
 pytestmark = pytest.mark.skipif(
@@ -101,10 +101,7 @@ def test_markers_are_drawn_in_their_levels_at_1280_and_390(
                 fit = map_layout.PHONE_FIT_PX if agent else map_layout.DESKTOP_FIT_PX
                 for lang in ("en", "zh"):
                     page.goto(f"{base}/?lang={lang}")
-                    page.wait_for_function(
-                        "() => document.querySelector('.rw-run-done')"
-                        " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-                    )
+                    wait_idle(page)
                     for i, domain in enumerate(("incidents", "disputes")):
                         if i:
                             page.get_by_role("tab", name=t(f"domain_{domain}", lang)).click()

@@ -32,7 +32,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve, wait_idle
 from tests.test_dashboard_review_evidence_page import SITE_EV
 from tests.test_warning_evidence import CASE_FRAME
 
@@ -273,11 +273,8 @@ def test_evidence_fits_a_phone_in_a_browser(city: dict[str, Any], tmp_path: Path
                 for lang in ("en", "zh"):
                     for domain, wid in city["ids"].items():
                         page.goto(f"{base}/warnings?warning={wid}&lang={lang}")
-                        page.wait_for_function(
-                            "() => document.querySelector('.rw-run-done')"
-                            " && document.querySelector('.rw-facts')"
-                            " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-                        )
+                        wait_idle(page)
+                        page.locator(".rw-facts").first.wait_for(state="attached")
                         page.wait_for_timeout(800)
                         where = f"{domain} {lang} {width}"
                         if not page.evaluate(_SHOWN_JS, ".rw-facts td"):

@@ -19,7 +19,14 @@ import pytest
 pytest.importorskip("streamlit")
 
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-from testkit.dashboard_server import CHROMIUM, HeldSocket, dashboard_env, launch_chromium, serve
+from testkit.dashboard_server import (
+    CHROMIUM,
+    HeldSocket,
+    dashboard_env,
+    launch_chromium,
+    serve,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
@@ -44,14 +51,6 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
-def _idle(page: Any) -> None:
-    """The script run finished: no running indicator, no stale element."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-        " && !document.querySelector('[data-stale=true]')"
-    )
-
-
 def test_a_click_leaving_before_the_wall_address_does_not_flip_it_back(
     served: str, browser: Any
 ) -> None:
@@ -68,21 +67,21 @@ def test_a_click_leaving_before_the_wall_address_does_not_flip_it_back(
         page.get_by_label("密码").fill(DEMO_PASSWORD)
         page.get_by_role("button", name="登录").click()
         expect(page.get_by_role("heading", name="本周风险总览")).to_be_visible(timeout=60_000)
-        _idle(page)
+        wait_idle(page)
         socket.hold = True
         page.get_by_role("button", name="大屏模式").click()
         page.wait_for_timeout(1500)  # the switch's run put ?wall=1 in the address
         page.get_by_role("radio", name="English").click()  # sent with the address before
         page.wait_for_timeout(300)
         socket.release()
-        _idle(page)
+        wait_idle(page)
         expect(page.get_by_role("heading", name="This week's risk")).to_be_visible()
         leave = page.get_by_role("button", name="Leave wall-screen mode")
         expect(leave).to_be_visible(timeout=20_000)  # the old page: "Wall-screen mode"
         expect(page).to_have_url(re.compile(r"[?&]wall=1"))
         # Back: the address before the wall screen is read again (a new visit)
         page.go_back()
-        _idle(page)
+        wait_idle(page)
         expect(page.get_by_role("button", name="Wall-screen mode")).to_be_visible()
         expect(leave).to_have_count(0)
     except Exception:

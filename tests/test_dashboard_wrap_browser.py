@@ -21,7 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
-from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve
+from testkit.dashboard_server import CHROMIUM, dashboard_env, launch_chromium, serve, wait_idle
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium"
@@ -62,12 +62,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _settle(page: Any) -> None:
-    page.wait_for_function(
-        "() => document.querySelector('.rw-run-done')"
-        " && !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-        " && !document.querySelector('[data-stale=true]')",
-        timeout=120_000,
-    )
+    wait_idle(page, timeout_ms=120_000)
     page.wait_for_timeout(500)
 
 

@@ -10,6 +10,7 @@ tests/artifacts/.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,12 +23,15 @@ from riskwarn.store import Store
 from testkit.dashboard_demo import DEMO_PASSWORD, demo_home
 from testkit.dashboard_server import (
     CHROMIUM,
+    SCRIPT_STATE_JS,
     HeldSocket,
     dashboard_env,
     launch_chromium,
+    script_state,
     serve,
     slow_runs,
     slow_trail_env,
+    wait_idle,
 )
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -141,17 +145,11 @@ class Walk:
         self.expect(self.page.get_by_role("heading", name="本周风险总览")).to_be_visible()
 
     def idle(self) -> None:
-        """Wait until the script run finished: the app not running (its
-        ``data-test-script-state``; the running icon is not drawn with this app's
-        toolbar), no stale element (Streamlit keeps the previous run's elements, marked
-        stale, until it is done). A click's run may not have reached the browser yet
-        when this returns: read the page through :meth:`fresh` locators."""
-        self.page.wait_for_function(
-            "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
-            " && !document.querySelector('[data-testid=stApp]:not("
-            "[data-test-script-state=notRunning]):not([data-test-script-state=initial])')"
-            " && !document.querySelector('[data-stale=true]')"
-        )
+        """Wait until the script run finished (testkit.dashboard_server.wait_idle: the
+        app's script state, no stale element, the page's end marker). A click's run may
+        not have reached the browser yet when this returns: read the page through
+        :meth:`fresh` locators."""
+        wait_idle(self.page)
 
     def fresh(self, locator: Any) -> Any:
         """``locator`` without the elements of an earlier run still in the page, marked
@@ -516,6 +514,36 @@ def _race_the_form(walk: Walk, store_url: str, w: dict[str, Any], raised: str, o
     assert _trail(store_url, w["warning_id"]) == [
         ["dismiss", raised, None, "English reason", "reviewer"]
     ]
+
+
+# the wait four browser tests used until 2026-12-07: the running icon is never drawn with
+# this app's toolbar (toolbarMode = "minimal"), so it passed at once, mid-run
+OLD_WAIT_JS = "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon]')"
+
+
+def test_the_shared_wait_waits_out_a_slow_run(
+    served_slow: tuple[str, str, Path], browser: Any
+) -> None:
+    """``testkit.dashboard_server.wait_idle``, the browser tests' one wait, waits for a
+    run still going (here a review-page run slowed :data:`SLOW_S` after its form), where
+    the old wait for the running icon's absence passed at once; and the state it reads
+    is there (a Streamlit that renamed it would make the waits fail, not pass)."""
+    base, _, switch = served_slow
+    walk = Walk(browser, base, "reviewer")
+    walk.open_review()
+    page = walk.page
+    assert script_state(page) == "notRunning"
+    with slow_runs(switch):
+        page.get_by_role("radio", name=EN["language"]).click()
+        page.wait_for_function(f"() => ({SCRIPT_STATE_JS})() === 'running'")
+        assert page.evaluate(OLD_WAIT_JS)  # the old wait: "done", mid-run
+        started = time.monotonic()
+        wait_idle(page)
+        waited = time.monotonic() - started
+    assert script_state(page) == "notRunning"
+    assert waited > SLOW_S / 3, waited  # the rest of the slowed run, not a poll or two
+    walk.expect(page.get_by_role("heading", name=EN["page"])).to_be_visible(timeout=1_000)
+    walk.context.close()
 
 
 def test_a_language_switch_racing_the_picker_keeps_the_warning_picked(
