@@ -13,6 +13,12 @@ a back/forward in the browser (``shell.count_visit`` numbers both as a new visit
 every other run of the visit what the session holds wins, and the address is made to
 follow it (:func:`follow`), so a reload or a copied link opens what is on the screen.
 
+The language (``?lang=``) is the one parameter outside this rule, by choice: it is the
+reader's preference, not a place. It seeds a new session (``shell.initial_lang``) and
+follows the session on every run; back/forward never changes it (docs/dashboard.md,
+"Sessions and language"): Back onto the history step a language switch added shows the
+page in the language chosen last, the address saying so again.
+
 Plain functions of the two mappings (``st.query_params``, ``st.session_state``, or
 dicts in tests); nothing here imports Streamlit.
 """

@@ -78,7 +78,8 @@ def lang() -> str:
 
 def initial_lang() -> str:
     """The language a new session starts in: the page address's ``?lang=`` (kept there on
-    every run, so a refresh or a restarted server keeps it), else Chinese."""
+    every run, so a refresh or a restarted server keeps it), else Chinese. Read only
+    here: back/forward keeps the session's language (:mod:`dashboard.address`)."""
     asked = st.query_params.get("lang")
     return asked if asked in LANGS else DEFAULT_LANG
 
