@@ -96,6 +96,9 @@ class Domain:
     # origin within this many days (riskwarn.scoring.check_data_age; the default of
     # ``Settings.max_data_age_days``); None: not checked
     max_data_age_days: float | None = None
+    # further tables the domain's features read whose sources must be as fresh (the
+    # ``event_table`` is always checked): a case's events stopping would read as calm
+    also_fresh: tuple[str, ...] = ()
 
     @property
     def horizon_days(self) -> int:
@@ -175,6 +178,7 @@ DOMAINS: dict[str, Domain] = {
             scored_by=DAILY_SCORING_DAG,
             summary="open dispute cases by the chance of escalation within 30 days",
             max_data_age_days=5.0,
+            also_fresh=("dispute_events",),
         ),
         Domain(
             "geohazard",

@@ -313,17 +313,18 @@ def data_ages(
     origin: pd.Timestamp,
     sources: Sequence[str] | None,
     sensors: pd.DataFrame | None = None,
-) -> tuple[dict[str, pd.Timestamp | None], list[str]]:
-    """The newest record known at ``origin`` of each source ``domain`` is served on (None:
-    none known), and the sources older than the domain's maximum data age
+) -> tuple[dict[tuple[str, str], pd.Timestamp | None], list[tuple[str, str]]]:
+    """The newest record known at ``origin`` of each (table, source) ``domain`` is served
+    on (None: none known), and the pairs older than the domain's maximum data age
     (``Settings.max_data_age_days``), as :func:`check_data_age` judges them.
 
     A hotspot or case domain: its event table's records of ``sources`` (None: every
-    source in the lake; a champion's training sources, :func:`served_sources`). A site
-    domain: the sensor readings of each source of the site sensors known at the origin
-    (``sensors``), looked for over the serving read (``serving_lookback_days``); a single
-    silent sensor is the nowcast's dead-sensor rule's, not this check's. Domains without
-    a maximum (the hourly nowcast) are not judged: ({}, [])."""
+    source in the lake; a champion's training sources, :func:`served_sources`), and those
+    of each table of its ``also_fresh`` (a case's events). A site domain: the sensor
+    readings of each source of the site sensors known at the origin (``sensors``), looked
+    for over the serving read (``serving_lookback_days``); a single silent sensor is the
+    nowcast's dead-sensor rule's, not this check's. Domains without a maximum (the hourly
+    nowcast) are not judged: ({}, [])."""
     from riskwarn import lake
 
     spec = domains.get(domain)
@@ -332,28 +333,34 @@ def data_ages(
         return {}, []
     cutoff = origin - pd.Timedelta(days=limit)
     if spec.family == "site":
-        table = "sensor_readings"
         s = sensors if sensors is not None else pd.DataFrame()
         on_site = s.loc[s["site_id"].notna(), "source"] if {"source", "site_id"} <= set(s) else []
-        expected = sorted({str(x) for x in pd.Series(on_site).dropna()})
+        checked = {"sensor_readings": sorted({str(x) for x in pd.Series(on_site).dropna()})}
     else:
-        table = spec.event_table
         # every source in the lake from the Delta log's partitions (no row read)
-        expected = lake.sources(settings.lake_dir, table) if sources is None else list(sources)
-    if not expected:
-        return {}, []
-    newest: dict[str, pd.Timestamp | None] = dict.fromkeys(expected)
-    newest.update(_newest_known(settings, table, origin, expected, cutoff))
-    stale = [x for x in expected if newest[x] is None]
-    if stale:  # only then the longer read, to say how old they are
-        from riskwarn.serving_frames import serving_lookback_days
+        checked = {
+            table: lake.sources(settings.lake_dir, table) if sources is None else list(sources)
+            for table in (spec.event_table, *spec.also_fresh)
+        }
+    newest: dict[tuple[str, str], pd.Timestamp | None] = {}
+    stale: list[tuple[str, str]] = []
+    for table, expected in checked.items():
+        if not expected:
+            continue
+        got: dict[str, pd.Timestamp | None] = dict.fromkeys(expected)
+        got.update(_newest_known(settings, table, origin, expected, cutoff))
+        late = [x for x in expected if got[x] is None]
+        if late:  # only then the longer read, to say how old they are
+            from riskwarn.serving_frames import serving_lookback_days
 
-        start = (
-            origin - pd.Timedelta(days=serving_lookback_days(settings))
-            if spec.family == "site"
-            else None
-        )
-        newest.update(_newest_known(settings, table, origin, stale, start))
+            start = (
+                origin - pd.Timedelta(days=serving_lookback_days(settings))
+                if spec.family == "site"
+                else None
+            )
+            got.update(_newest_known(settings, table, origin, late, start))
+        newest.update({(table, x): t for x, t in got.items()})
+        stale += [(table, x) for x in late]
     return newest, stale
 
 
@@ -361,18 +368,17 @@ def data_age_text(
     settings: Settings,
     domain: str,
     origin: pd.Timestamp,
-    newest: dict[str, pd.Timestamp | None],
-    stale: Sequence[str],
+    newest: dict[tuple[str, str], pd.Timestamp | None],
+    stale: Sequence[tuple[str, str]],
 ) -> str:
-    """One line naming each stale source, its newest record known at ``origin`` and its
-    age."""
+    """One line naming each stale (table, source), its newest record known at ``origin``
+    and its age."""
     spec = domains.get(domain)
     what = "sensor reading" if spec.family == "site" else "record"
-    table = "sensor_readings" if spec.family == "site" else spec.event_table
     limit = settings.max_data_age_days[domain]
     parts = []
-    for x in stale:
-        t = newest.get(x)
+    for table, x in stale:
+        t = newest.get((table, x))
         if t is None:
             span = (
                 f"in the {settings.serving_lookback_days} days before it"
@@ -410,16 +416,25 @@ def check_data_age(
     ``Settings.max_data_age_days`` of it (:func:`data_ages`: the known-at read of the
     scoring, so a backfill of an old origin is judged on what existed then).
     ``allow_stale`` (``riskwarn score --allow-stale-data``): scored anyway, audited
-    ``stale_data_allowed`` and said (``say``, else a logged warning)."""
+    ``stale_data_allowed`` and said (``say``, else a logged warning). The audit's
+    ``newest`` names a stale source of the domain's own table by the source alone, one
+    of another table (``Domain.also_fresh``) as ``table:source``."""
     newest, stale = data_ages(settings, domain, origin, sources, sensors)
     if not stale:
         return
     text = data_age_text(settings, domain, origin, newest, stale)
+    spec = domains.get(domain)
+    own = "sensor_readings" if spec.family == "site" else spec.event_table
     details = {
         "reason": text,
         "origin": origin.isoformat(),
         "max_data_age_days": settings.max_data_age_days[domain],
-        "newest": {x: (None if (t := newest[x]) is None else t.isoformat()) for x in stale},
+        "newest": {
+            (x if table == own else f"{table}:{x}"): (
+                None if (t := newest[table, x]) is None else t.isoformat()
+            )
+            for table, x in stale
+        },
     }
     if not allow_stale:
         store.audit("pipeline", "stale_data_refused", "domain", domain, details)

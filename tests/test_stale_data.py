@@ -176,3 +176,64 @@ def test_daily_site_scoring_refuses_a_silent_readings_feed(settings, site_regist
     assert "at most 2 days allowed" in str(err.value)
     assert store.runs("geohazard").empty
     assert "stale_data_refused" in _actions(store)
+
+
+def _case_lake(settings, opened_until: pd.Timestamp, events_until: pd.Timestamp) -> None:
+    """Disputes opened daily up to ``opened_until`` and their events up to ``events_until``
+    (one source, ``test``)."""
+    days = pd.date_range(pd.Timestamp("2024-01-01 02:00", tz="UTC"), opened_until, freq="D")
+    cases = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": [f"d{i}" for i in range(len(days))],
+            "opened_at": days,
+            "category": "neighbour",
+            "lon": 118.0,
+            "lat": 31.8,
+            "admin_code": None,
+            "party_ids": None,
+            "n_parties": 2,
+            "amount_cny": None,
+        }
+    )
+    lake.upsert(settings.lake_dir, "disputes", "test", cases, batch_id="c1")
+    ev = cases.loc[cases["opened_at"] <= events_until]
+    events = pd.DataFrame(
+        {
+            "source": "test",
+            "record_id": "e-" + ev["record_id"],
+            "dispute_id": ev["record_id"],
+            "event_at": ev["opened_at"] + pd.Timedelta(hours=1),
+            "event_type": "mediation",
+        }
+    )
+    lake.upsert(settings.lake_dir, "dispute_events", "test", events, batch_id="e1")
+
+
+def test_a_case_domain_refuses_when_its_events_feed_stopped(settings) -> None:
+    """Dispute cases read their events (mediations, escalations) as well as the cases: an
+    events feed that stopped while cases still arrive read every open case as calm (no
+    failed mediation, no escalation). The cases' own freshness passed and the old check
+    looked at nothing else."""
+    from riskwarn.scoring import check_data_age
+
+    origin = pd.Timestamp("2024-03-01 16:00", tz="UTC")
+    _case_lake(settings, origin - pd.Timedelta(hours=3), origin - pd.Timedelta(days=20))
+    store = Store.from_settings(settings)
+    store.upgrade()
+    with pytest.raises(StaleData) as err:
+        check_data_age(settings, store, "dispute_cases", origin, None)
+    text = str(err.value)
+    assert "source test's newest record of dispute_events known at the origin is of" in text
+    assert "2024-02-10 03:00Z, 20.5 days before it" in text and "of disputes known" not in text, (
+        text
+    )
+    entry = store.audit_log(limit=10).iloc[0]
+    assert entry["action"] == "stale_data_refused" and entry["object_id"] == "dispute_cases"
+    assert list(entry["details"]["newest"]) == ["dispute_events:test"]
+    # the hotspot domain counts the cases alone: their events do not concern it
+    check_data_age(settings, store, "disputes", origin, None)
+    # events within the limit: fresh
+    _case_lake(settings, origin - pd.Timedelta(hours=3), origin - pd.Timedelta(days=2))
+    check_data_age(settings, store, "dispute_cases", origin, ["test"])
+    assert _actions(store).count("stale_data_refused") == 1
