@@ -137,6 +137,17 @@ def demo_home_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     dashboard_demo.keep_templates(None)
 
 
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``riskwarn ingest`` runs, each a process of its own forked from one that imported
+    the command's modules once (testkit/forked_cli.py): a fresh ``python -m riskwarn.cli
+    ingest`` spends about 2 of its 2.4 CPU s importing (2026-12-07)."""
+    from testkit.forked_cli import ForkedCli
+
+    with ForkedCli(tmp_path_factory.mktemp("forked_cli")) as forked:
+        yield forked
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public data folder; tests using it are skipped when it is absent."""
