@@ -32,11 +32,9 @@ TEST_PSEUDONYM_KEY = "test-only-pseudonym-key-not-a-secret-0123456789"
 LONGEST_FIRST = (
     "test_airflow_live",  # 313 s
     "test_training_spill",  # 151 s; alone 117 -> 87 s since (docs/testing.md, 2026-12-07)
-    "test_ingest_export_order",  # 177 s in its 4 rows of CI's 30 slowest, 2026-12-07
     "test_training_abandoned_runs",  # 146 s
     "test_stream_supervise",  # 178 s before; x0.72 alone since (docs/testing.md): ~128 s
     "test_review_browser",  # 119 s
-    "test_ingest_older_extract",  # 120 s in its 3 rows of CI's 30 slowest, 2026-12-07
     "test_celery",  # 115 s
     "test_site_group_training",  # 103 s before; alone 108-112 s -> 66-97 s since (docs/testing.md)
     "test_stream_auth",  # 101 s
@@ -46,15 +44,17 @@ LONGEST_FIRST = (
     "test_dashboard_map_places_browser",  # 86 s in CI's 30 slowest, 2026-12-07
     "test_dashboard_mlflow_link",  # 150 s before; x0.43-0.65 alone since (docs/testing.md): ~65-97 s
     "test_stream_faults",  # 70 s
+    "test_ingest_export_order",  # 177 s in CI, 2026-12-07; CPU x0.4 alone since (forked CLI runs): ~70 s
     "test_dashboard_wrap_browser",  # 62 s in CI's 30 slowest, 2026-12-07
     "test_services_auth",  # 168 s; x0.63, then x0.61 alone (docs/testing.md): ~65 s
     "test_stream_crash",  # 63 s
     "test_geohazard_site_models",  # 51 s
     "test_dashboard_browser",  # 50 s
     "test_dags",  # 46 s
-    "test_ingest_crash_record",  # 45 s
+    "test_ingest_older_extract",  # 120 s in CI, 2026-12-07; CPU x0.4 alone since: ~45 s
     "test_champion_out_of_sample",  # 43 s
     "test_stream_rules_batch",  # 41 s
+    "test_ingest_crash_record",  # 45 s; CPU x0.55 alone since (forked CLI runs): ~25 s
 )
 
 
@@ -135,6 +135,17 @@ def demo_home_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
     dashboard_demo.keep_templates(tmp_path_factory.getbasetemp() / "demo_home_templates")
     yield
     dashboard_demo.keep_templates(None)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``riskwarn ingest`` runs, each a process of its own forked from one that imported
+    the command's modules once (testkit/forked_cli.py): a fresh ``python -m riskwarn.cli
+    ingest`` spends about 2 of its 2.4 CPU s importing (2026-12-07)."""
+    from testkit.forked_cli import ForkedCli
+
+    with ForkedCli(tmp_path_factory.mktemp("forked_cli")) as forked:
+        yield forked
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ import pytest
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.lake.layout import QUARANTINE
 from riskwarn.store import Store
+from testkit.forked_cli import ForkedCli
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -55,21 +56,19 @@ def _extract(path: Path) -> Path:
     return path
 
 
-def _cli(home: Path, store_url: str, path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    cli: ForkedCli, home: Path, store_url: str, path: Path, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``riskwarn ingest``, a process of its own forked from ``cli`` (the modules imported
+    once, ``testkit.forked_cli``); ``extra``: environment variables."""
     env = {
         **os.environ,
         "RISKWARN_HOME": str(home),
         "RISKWARN_STORE_URL": store_url,
         **extra,
     }
-    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json", "--as-of", "2024-01-01"]
-    return subprocess.run(
-        [*cmd, "--source", str(SOURCE), str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    args = ["ingest", "--json", "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)]
+    return cli.run(args, env=env, timeout=300)
 
 
 def _runs(store: Store, batch_id: str) -> list[dict[str, Any]]:
@@ -95,12 +94,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-def test_kill_9_between_lake_commit_and_store_record(tmp_path: Path, store_url: str) -> None:
+def test_kill_9_between_lake_commit_and_store_record(
+    cli: ForkedCli, tmp_path: Path, store_url: str
+) -> None:
     home, path = tmp_path / "home", _extract(tmp_path / "inc.csv")
     lake_dir = home / "lake"
     marker = tmp_path / "killed"
     Store(store_url).upgrade()  # the store exists (the killed run would create it anyway)
     killed = _cli(
+        cli,
         home,
         store_url,
         path,
@@ -116,7 +118,7 @@ def test_kill_9_between_lake_commit_and_store_record(tmp_path: Path, store_url: 
     try:
         assert store.ingest_batches().empty
 
-        again = _cli(home, store_url, path)
+        again = _cli(cli, home, store_url, path)
         assert again.returncode == 0, again.stderr[-2000:]
         [report] = json.loads(again.stdout)
         assert (report["new"], report["unchanged"]) == (0, GOOD)
@@ -156,7 +158,7 @@ def test_kill_9_between_lake_commit_and_store_record(tmp_path: Path, store_url: 
         assert any("recorded an earlier run" in m for m in report["messages"]), report
 
         # re-running again records that run only: the killed one stays recorded once
-        third = _cli(home, store_url, path)
+        third = _cli(cli, home, store_url, path)
         assert third.returncode == 0, third.stderr[-2000:]
         assert [r["new"] for r in _runs(store, batch_id)] == [GOOD]
         assert len(store.audit_entries("ingest_batch", batch_id, ("ingest_skipped",))) == 2
@@ -204,7 +206,9 @@ def test_two_ingests_of_one_file_at_once_record_each_run_once(tmp_path: Path) ->
         store.close()
 
 
-def test_a_run_dead_before_its_lake_commit_is_closed_not_recorded(tmp_path: Path) -> None:
+def test_a_run_dead_before_its_lake_commit_is_closed_not_recorded(
+    cli: ForkedCli, tmp_path: Path
+) -> None:
     """A run that noted its intent and died before any lake commit stored nothing: the
     next run closes its intent (``ingest_interrupted``) and records only itself."""
     from datetime import UTC, datetime
@@ -228,7 +232,7 @@ def test_a_run_dead_before_its_lake_commit_is_closed_not_recorded(tmp_path: Path
             batch, datetime(2024, 1, 1, tzinfo=UTC)
         )
         assert [i["run_id"] for i in store.open_ingests(batch.batch_id)] == [dead]
-        done = _cli(home, url, path)
+        done = _cli(cli, home, url, path)
         assert done.returncode == 0, done.stderr[-2000:]
         [report] = json.loads(done.stdout)
         assert report["new"] == GOOD
@@ -287,7 +291,7 @@ def test_landing_run_killed_before_its_record_is_recorded_by_the_retry(tmp_path:
         store.close()
 
 
-def test_an_open_intent_of_another_lake_is_left_alone(tmp_path: Path) -> None:
+def test_an_open_intent_of_another_lake_is_left_alone(cli: ForkedCli, tmp_path: Path) -> None:
     """A store shared by two lakes: a run on lake A has noted its intent (it may be
     alive: lake B's ingest lock says nothing about it); an ingest of the same file into
     lake B leaves that intent open, and A's record is still taken afterwards."""
@@ -306,7 +310,7 @@ def test_an_open_intent_of_another_lake_is_left_alone(tmp_path: Path) -> None:
         batch = read_and_validate(load_mapping(SOURCE), path, pseudonym_key="unused", as_of=when)
         journal_a = StoreJournal(store, tmp_path / "home-a" / "lake", actor="os:a")
         run_a, _ = journal_a.begin(batch, when)
-        done = _cli(tmp_path / "home-b", url, path)
+        done = _cli(cli, tmp_path / "home-b", url, path)
         assert done.returncode == 0, done.stderr[-2000:]
         assert [i["run_id"] for i in store.open_ingests(batch.batch_id)] == [run_a]
         assert store.audit_entries("ingest_batch", batch.batch_id, ("ingest_interrupted",)) == []
@@ -331,7 +335,9 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_kill_9_between_quarantine_commit_and_table_commit(tmp_path: Path, store_url: str) -> None:
+def test_kill_9_between_quarantine_commit_and_table_commit(
+    cli: ForkedCli, tmp_path: Path, store_url: str
+) -> None:
     """A batch with rows to quarantine is two lake writes: the quarantine's commit, then
     the table's (before 2026-12-07 the reverse: a run killed between them stored its
     rows without its quarantine, and a row the write refused was lost). Killed between
@@ -355,7 +361,7 @@ def test_kill_9_between_quarantine_commit_and_table_commit(tmp_path: Path, store
     assert read_table(lake_dir, "incidents").empty  # the table commit was not
     store = Store(store_url)
     try:
-        again = _cli(home, store_url, path)
+        again = _cli(cli, home, store_url, path)
         assert again.returncode == 0, again.stderr[-2000:]
         [report] = json.loads(again.stdout)
         assert (report["new"], report["quarantined"]) == (GOOD, FUTURE)

@@ -31,6 +31,7 @@ from riskwarn.commands.ingest import _parse_extracted_at
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.lake.read import table_version
 from riskwarn.store import Store
+from testkit.forked_cli import ForkedCli
 from testkit.ingest_helpers import SIM_INCIDENTS
 from testkit.ingest_helpers import sim_incidents_file as _file
 
@@ -40,12 +41,15 @@ SOURCE = SIM_INCIDENTS
 R = "JQ00000002"
 
 
+def _args(path: Path, *extra: str) -> list[str]:
+    return ["ingest", "--json", "--as-of", "2024-06-01", *extra, "--source", str(SOURCE), str(path)]
+
+
 def _cmd(home: Path, url: str, path: Path, *extra: str, script: str | None = None) -> list[str]:
-    args = ["ingest", "--json", "--as-of", "2024-06-01", *extra, "--source", str(SOURCE)]
     head = (
         [sys.executable, "-m", "riskwarn.cli"] if script is None else [sys.executable, "-c", script]
     )
-    return [*head, *args, str(path)]
+    return [*head, *_args(path, *extra)]
 
 
 def _env(home: Path, url: str) -> dict[str, str]:
@@ -53,8 +57,12 @@ def _env(home: Path, url: str) -> dict[str, str]:
 
 
 def _cli(
-    home: Path, url: str, path: Path, *extra: str, script: str | None = None
+    cli: ForkedCli, home: Path, url: str, path: Path, *extra: str, script: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``riskwarn ingest``, a process of its own: forked from ``cli`` (the modules
+    imported once, ``testkit.forked_cli``), or ``python -c script`` started anew."""
+    if script is None:
+        return cli.run(_args(path, *extra), env=_env(home, url), timeout=300)
     return subprocess.run(
         _cmd(home, url, path, *extra, script=script),
         env=_env(home, url),
@@ -88,16 +96,26 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
-def test_a_newer_export_that_left_a_record_unchanged_still_orders_it(tmp_path: Path) -> None:
+def test_a_newer_export_that_left_a_record_unchanged_still_orders_it(
+    cli: ForkedCli, tmp_path: Path
+) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
-    _report(_cli(home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31")))
+    _report(
+        _cli(cli, home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31"))
+    )
     # March's export carries R unchanged (and one new record, so the batch commits)
     mar = _report(
-        _cli(home, url, _file(tmp_path / "mar.csv", {0: 1, 1: 1, 2: 1, 3: 1}), *_at("2024-03-31"))
+        _cli(
+            cli,
+            home,
+            url,
+            _file(tmp_path / "mar.csv", {0: 1, 1: 1, 2: 1, 3: 1}),
+            *_at("2024-03-31"),
+        )
     )
     assert (mar["new"], mar["unchanged"]) == (1, 3)
     feb = _file(tmp_path / "feb.csv", {0: 1, 1: 1, 2: 2})  # February's, sent late
-    rep = _report(_cli(home, url, feb, *_at("2024-02-29")))
+    rep = _report(_cli(cli, home, url, feb, *_at("2024-02-29")))
     assert (rep["updated"], rep["quarantined"], rep["reasons"]) == (0, 1, {"older_extract": 1})
     assert _severity(home)[R] == 1  # March's content (before the fix: 2, February's)
     [q] = read_quarantine(home / "lake").to_dict("records")
@@ -105,33 +123,41 @@ def test_a_newer_export_that_left_a_record_unchanged_still_orders_it(tmp_path: P
     assert "file mar.csv" in q["message"] and "newest export that carried" in q["message"]
     # the same file again: the same result, no table commit
     version = table_version(home / "lake", "incidents")
-    again = _report(_cli(home, url, feb, *_at("2024-02-29")))
+    again = _report(_cli(cli, home, url, feb, *_at("2024-02-29")))
     assert (again["updated"], again["quarantined"]) == (0, 1)
     assert table_version(home / "lake", "incidents") == version
     assert _severity(home)[R] == 1 and len(read_quarantine(home / "lake")) == 1
 
 
-def test_the_newest_export_wins_over_a_version_an_older_one_superseded(tmp_path: Path) -> None:
+def test_the_newest_export_wins_over_a_version_an_older_one_superseded(
+    cli: ForkedCli, tmp_path: Path
+) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
-    _report(_cli(home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31")))
-    _report(_cli(home, url, _file(tmp_path / "feb.csv", {0: 1, 1: 1, 2: 2}), *_at("2024-02-29")))
+    _report(
+        _cli(cli, home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31"))
+    )
+    _report(
+        _cli(cli, home, url, _file(tmp_path / "feb.csv", {0: 1, 1: 1, 2: 2}), *_at("2024-02-29"))
+    )
     # April's export (the newest) sets R back to January's value
     apr = _file(tmp_path / "apr.csv", {0: 1, 1: 1, 2: 1, 3: 1})
-    rep = _report(_cli(home, url, apr, *_at("2024-04-30")))
+    rep = _report(_cli(cli, home, url, apr, *_at("2024-04-30")))
     assert (rep["new"], rep["updated"], rep["quarantined"]) == (1, 1, 0)
     assert _severity(home)[R] == 1 and read_quarantine(home / "lake").empty
     # where export times cannot order the two (the correction came without one), the
     # content guard stays: the same sequence with February's file untimed
     home2 = tmp_path / "home2"
     url2 = f"sqlite:///{tmp_path / 'serving2.db'}"
-    _report(_cli(home2, url2, tmp_path / "jan.csv", *_at("2024-01-31")))
-    _report(_cli(home2, url2, tmp_path / "feb.csv"))
-    rep2 = _report(_cli(home2, url2, apr, *_at("2024-04-30")))
+    _report(_cli(cli, home2, url2, tmp_path / "jan.csv", *_at("2024-01-31")))
+    _report(_cli(cli, home2, url2, tmp_path / "feb.csv"))
+    rep2 = _report(_cli(cli, home2, url2, apr, *_at("2024-04-30")))
     assert rep2["reasons"] == {"reverts_correction": 1}
     assert _severity(home2)[R] == 2
 
 
-def test_two_ingests_at_once_end_with_the_newest_export(tmp_path: Path, store_url: str) -> None:
+def test_two_ingests_at_once_end_with_the_newest_export(
+    cli: ForkedCli, tmp_path: Path, store_url: str
+) -> None:
     """March's and February's exports ingested at once, and one after the other in both
     orders: the lake ends with March's content every time, each batch recorded once.
     The two orders one after the other run on a SQLite store of their own whatever the
@@ -148,7 +174,7 @@ def test_two_ingests_at_once_end_with_the_newest_export(tmp_path: Path, store_ur
     for n, order in enumerate(orders):
         home = tmp_path / f"home_{order}"
         url = store_url if n == 0 else f"sqlite:///{tmp_path / f'{order}.db'}"
-        _report(_cli(home, url, jan, *_at("2024-01-31")))
+        _report(_cli(cli, home, url, jan, *_at("2024-01-31")))
         if order == "together":
             procs = [
                 subprocess.Popen(
@@ -166,7 +192,7 @@ def test_two_ingests_at_once_end_with_the_newest_export(tmp_path: Path, store_ur
         else:
             pair = [(mar, "2024-03-31"), (feb, "2024-02-29")]
             for path, day in pair if order == "mar_first" else pair[::-1]:
-                _report(_cli(home, url, path, *_at(day)))
+                _report(_cli(cli, home, url, path, *_at(day)))
         got = _severity(home)
         assert {k: got[k] for k in want} == want, order
         store = Store(url)
@@ -193,22 +219,26 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_kill_9_between_the_export_times_and_the_table_commit(tmp_path: Path) -> None:
+def test_kill_9_between_the_export_times_and_the_table_commit(
+    cli: ForkedCli, tmp_path: Path
+) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
     Store(url).upgrade()
-    _report(_cli(home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31")))
+    _report(
+        _cli(cli, home, url, _file(tmp_path / "jan.csv", {0: 1, 1: 1, 2: 1}), *_at("2024-01-31"))
+    )
     mar = _file(tmp_path / "mar.csv", {0: 1, 1: 1, 2: 3, 3: 1})
-    killed = _cli(home, url, mar, *_at("2024-03-31"), script=_KILLED_AT_TABLE_COMMIT)
+    killed = _cli(cli, home, url, mar, *_at("2024-03-31"), script=_KILLED_AT_TABLE_COMMIT)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     assert _severity(home)[R] == 1  # the table as it was
     # an older export meanwhile is refused, as it would be after March's run
-    feb = _report(_cli(home, url, _file(tmp_path / "feb.csv", {2: 2}), *_at("2024-02-29")))
+    feb = _report(_cli(cli, home, url, _file(tmp_path / "feb.csv", {2: 2}), *_at("2024-02-29")))
     assert feb["reasons"] == {"older_extract": 1}
-    rep = _report(_cli(home, url, mar, *_at("2024-03-31")))
+    rep = _report(_cli(cli, home, url, mar, *_at("2024-03-31")))
     assert (rep["new"], rep["updated"], rep["unchanged"], rep["quarantined"]) == (1, 1, 2, 0)
     assert _severity(home) == {"JQ00000000": 1, "JQ00000001": 1, R: 3, "JQ00000003": 1}
     version = table_version(home / "lake", "incidents")
-    again = _report(_cli(home, url, mar, *_at("2024-03-31")))
+    again = _report(_cli(cli, home, url, mar, *_at("2024-03-31")))
     assert (again["new"], again["updated"], again["quarantined"]) == (0, 0, 0)
     assert table_version(home / "lake", "incidents") == version
     store = Store(url)
@@ -221,13 +251,15 @@ def test_kill_9_between_the_export_times_and_the_table_commit(tmp_path: Path) ->
         store.close()
 
 
-def test_extracted_at_in_the_future_or_after_as_of_is_refused(tmp_path: Path) -> None:
+def test_extracted_at_in_the_future_or_after_as_of_is_refused(
+    cli: ForkedCli, tmp_path: Path
+) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
     jan = _file(tmp_path / "jan.csv", {0: 1})
-    typo = _cli(home, url, jan, *_at("2204-01-31"))
+    typo = _cli(cli, home, url, jan, *_at("2204-01-31"))
     assert typo.returncode == 2
     assert "--extracted-at '2204-01-31'" in typo.stderr and "in the future" in typo.stderr
-    late = _cli(home, url, jan, *_at("2024-07-01"))  # --as-of 2024-06-01
+    late = _cli(cli, home, url, jan, *_at("2024-07-01"))  # --as-of 2024-06-01
     assert late.returncode == 2 and "is after --as-of" in late.stderr
     assert not (home / "lake" / "incidents").exists()  # nothing read, nothing stored
 

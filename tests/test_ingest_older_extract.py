@@ -29,6 +29,7 @@ import pytest
 from riskwarn.lake import read_quarantine, read_table
 from riskwarn.lake.read import table_version
 from riskwarn.store import Store
+from testkit.forked_cli import ForkedCli
 from testkit.ingest_helpers import SIM_INCIDENTS
 from testkit.ingest_helpers import sim_incidents_file as _file
 
@@ -39,15 +40,20 @@ R, S = "JQ00000002", "JQ00000004"
 
 
 def _cli(
-    home: Path, url: str, path: Path, *extra: str, script: str | None = None
+    cli: ForkedCli, home: Path, url: str, path: Path, *extra: str, script: str | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``riskwarn ingest``, a process of its own: forked from ``cli`` (the modules
+    imported once, ``testkit.forked_cli``), or ``python -c script`` started anew."""
     env = {**os.environ, "RISKWARN_HOME": str(home), "RISKWARN_STORE_URL": url}
     args = ["ingest", "--json", "--as-of", "2024-06-01", *extra, "--source", str(SOURCE)]
-    head = (
-        [sys.executable, "-m", "riskwarn.cli"] if script is None else [sys.executable, "-c", script]
-    )
+    if script is None:
+        return cli.run([*args, str(path)], env=env, timeout=300)
     return subprocess.run(
-        [*head, *args, str(path)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", script, *args, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -64,7 +70,7 @@ def _severity(home: Path) -> dict[str, int]:
     return {str(k): int(v) for k, v in zip(t["record_id"], t["severity"], strict=True)}
 
 
-def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
+def test_an_older_export_does_not_roll_a_record_back(cli: ForkedCli, tmp_path: Path) -> None:
     home, url = tmp_path / "home", f"sqlite:///{tmp_path / 'serving.db'}"
     base = {i: 1 for i in range(5)}
     jan = _file(tmp_path / "jan.csv", base)
@@ -74,9 +80,9 @@ def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
     # February's export, sent late: R with content the lake never had (severity 2), S
     # corrected (only January's export wrote S), one new record
     feb = _file(tmp_path / "feb.csv", {**base, 2: 2, 4: 5, 7: 1})
-    _report(_cli(home, url, jan, "--extracted-at", "2024-01-31"))
-    assert _report(_cli(home, url, mar, "--extracted-at", "2024-03-31"))["updated"] == 1
-    rep = _report(_cli(home, url, feb, "--extracted-at", "2024-02-29"))
+    _report(_cli(cli, home, url, jan, "--extracted-at", "2024-01-31"))
+    assert _report(_cli(cli, home, url, mar, "--extracted-at", "2024-03-31"))["updated"] == 1
+    rep = _report(_cli(cli, home, url, feb, "--extracted-at", "2024-02-29"))
     assert (rep["new"], rep["updated"], rep["unchanged"]) == (1, 1, 3)
     assert (rep["read"], rep["accepted"], rep["quarantined"]) == (6, 5, 1)
     assert rep["reasons"] == {"older_extract": 1}
@@ -98,14 +104,14 @@ def test_an_older_export_does_not_roll_a_record_back(tmp_path: Path) -> None:
         store.close()
     # the same file again: still quarantined once, nothing changed
     version = table_version(home / "lake", "incidents")
-    again = _report(_cli(home, url, feb, "--extracted-at", "2024-02-29"))
+    again = _report(_cli(cli, home, url, feb, "--extracted-at", "2024-02-29"))
     assert (again["quarantined"], again["updated"], again.get("stale", 0)) == (1, 0, 0)
     assert table_version(home / "lake", "incidents") == version
     assert len(read_quarantine(home / "lake")) == 1
     # a later export corrects R; the operator can store the older row deliberately
     apr = _file(tmp_path / "apr.csv", {**base, 2: 4, 4: 5})
-    assert _report(_cli(home, url, apr, "--extracted-at", "2024-04-30"))["updated"] == 1
-    forced = _report(_cli(home, url, feb, "--extracted-at", "2024-02-29", "--allow-revert"))
+    assert _report(_cli(cli, home, url, apr, "--extracted-at", "2024-04-30"))["updated"] == 1
+    forced = _report(_cli(cli, home, url, feb, "--extracted-at", "2024-02-29", "--allow-revert"))
     assert (forced["updated"], forced["reverts_applied"], forced["quarantined"]) == (1, 1, 0)
     assert _severity(home)[R] == 2
     assert read_quarantine(home / "lake").empty
@@ -132,7 +138,9 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("older", [False, True], ids=["revert", "older_extract"])
-def test_kill_9_between_the_two_lake_commits_of_a_refusal(tmp_path: Path, older: bool) -> None:
+def test_kill_9_between_the_two_lake_commits_of_a_refusal(
+    cli: ForkedCli, tmp_path: Path, older: bool
+) -> None:
     """xa, then xb correcting R; xc re-sends R as xa had it (a revert) or, as an older
     export, with content never seen; plus a new record. The run of xc is killed between
     its two lake commits; the re-run quarantines the refused row exactly once, stores the
@@ -142,14 +150,14 @@ def test_kill_9_between_the_two_lake_commits_of_a_refusal(tmp_path: Path, older:
     Store(url).upgrade()
     base = {i: 1 for i in range(5)}
     when = (lambda day: ("--extracted-at", day)) if older else (lambda day: ())
-    _report(_cli(home, url, _file(tmp_path / "xa.csv", base), *when("2024-01-31")))
-    _report(_cli(home, url, _file(tmp_path / "xb.csv", {**base, 2: 3}), *when("2024-03-31")))
+    _report(_cli(cli, home, url, _file(tmp_path / "xa.csv", base), *when("2024-01-31")))
+    _report(_cli(cli, home, url, _file(tmp_path / "xb.csv", {**base, 2: 3}), *when("2024-03-31")))
     xc = _file(tmp_path / "xc.csv", {**base, 2: 2 if older else 1, 7: 1})
-    killed = _cli(home, url, xc, *when("2024-02-29"), script=_KILLED_AT_SECOND_WRITE)
+    killed = _cli(cli, home, url, xc, *when("2024-02-29"), script=_KILLED_AT_SECOND_WRITE)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     reason = "older_extract" if older else "reverts_correction"
 
-    rep = _report(_cli(home, url, xc, *when("2024-02-29")))
+    rep = _report(_cli(cli, home, url, xc, *when("2024-02-29")))
     assert (rep["read"], rep["accepted"], rep["quarantined"]) == (6, 5, 1)
     assert (rep["new"], rep["updated"], rep["unchanged"]) == (1, 0, 4)
     assert rep["reasons"] == {reason: 1}
@@ -170,6 +178,6 @@ def test_kill_9_between_the_two_lake_commits_of_a_refusal(tmp_path: Path, older:
     finally:
         store.close()
     # a third run changes nothing and keeps the quarantine as it is
-    again = _report(_cli(home, url, xc, *when("2024-02-29")))
+    again = _report(_cli(cli, home, url, xc, *when("2024-02-29")))
     assert (again["quarantined"], again.get("stale", 0), again["new"]) == (1, 0, 0)
     assert len(read_quarantine(lake_dir)) == 1
