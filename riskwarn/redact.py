@@ -65,7 +65,13 @@ _MOBILE = re.compile(
     rf"{_START}(?:(?:\+|00)?86{_SEP})?1[3-9][0-9]"
     rf"(?:[0-9]{{8}}|{_ONE_GAP}[0-9]{{8}}|[0-9]{{4}}{_ONE_GAP}[0-9]{{4}}"
     rf"|{_GAP}[0-9]{{4}}{_GAP}[0-9]{{4}}|\.[0-9]{{4}}\.[0-9]{{4}}"
-    rf"|[0-9]\s[0-9]{{4}}\s[0-9]{{3}}|/[0-9]{{4}}/[0-9]{{4}}|_[0-9]{{4}}_[0-9]{{4}}){_END}"
+    rf"|[0-9]\s[0-9]{{4}}\s[0-9]{{3}}|/[0-9]{{4}}/[0-9]{{4}}|_[0-9]{{4}}_[0-9]{{4}}"
+    # 3-4-4 parted by a comma and a space (138, 0013, 8000; the full-width and ideographic
+    # commas read as ',' by _FOLD): only this grouping, as ', ' ends a list's item for the
+    # loose pass (13, 80, 01, 38, 00, 0 stays a list). A list of three numbers of these
+    # lengths, the first 130-199 (150, 1200, 3400), is taken for a phone number too, as
+    # 150 1200 3400 and 150,1200,3400 already were; money in thousands has groups of 3
+    rf"|,\s?[0-9]{{4}},\s?[0-9]{{4}}){_END}"
     # the 3 digits of a mobile's network in brackets: (138)12345678, (138) 1234-5678
     rf"|{_START}[(（]1[3-9][0-9][)）]{_ONE_GAP}?(?:[0-9]{{8}}|[0-9]{{4}}{_ONE_GAP}[0-9]{{4}}){_END}"
 )
@@ -250,8 +256,13 @@ def _readings(visible: str) -> list[str]:
 # - dates of 1900-2099 (2024-06-03, 2024/6/3, 2024.06.03) and times (08:30) are read as
 #   words before the runs are looked for, so a date beside a number neither joins it nor
 #   is taken for one (2024-06-03 1380 013 8000 is a date and a phone number).
-# A phone number run on with another number by one separator (room 5 1380 013 8000) is
-# a longer run: not found (see README's privacy section).
+# A phone or ID number run on with other numbers by one separator (room 5 1380 013 8000,
+# 1380 013 8000 2): a longer run, whose groups of 3 or more digits, one to three of them
+# (an ID number's: up to six) parted by one kind of separator, not a dot, and not cut
+# from their neighbours at a dot, make a mobile (after an optional 86 / 0086 group) or an
+# ID number as above: that part is found (:func:`_inner_spans`), the neighbours are not.
+# Such a part would be found standing alone; dates and times are words before, and a run
+# that is an IP address or money in thousands has no such part.
 _LOOSE_SEP = r"[\s\-\u2010-\u2015\u2212\uff0d.~,_/]"
 _LOOSE_RUN = re.compile(
     rf"(?<![0-9A-Za-z])(?:\+\s?)?[0-9](?:{_LOOSE_SEP}?[0-9])*(?:{_LOOSE_SEP}?[Xx])?"
@@ -294,15 +305,62 @@ def _loose_kind(found: str) -> str | None:
     return None
 
 
+_GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
+_INNER_GROUPS = {"phone": 3, "id_number": 6}  # at most this many groups in a part
+
+
+def _inner_spans(found: str) -> list[tuple[int, int, str]]:
+    """The parts of a :data:`_LOOSE_RUN` run ``found`` (not personal data as a whole) that
+    are a phone or ID number run on with other numbers, as spans of ``found``."""
+    if _IPV4.fullmatch(found) or _THOUSANDS.fullmatch(found):
+        return []
+    groups = [(m.start(), m.end()) for m in _GROUP.finditer(found)]
+    if len(groups) < 2:
+        return []
+
+    def sep(i: int) -> str:  # the separator after group i
+        return found[groups[i][1] : groups[i + 1][0]]
+
+    spans: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(groups):
+        hit = None
+        # an optional 86 / 0086 group, then one to six groups of 3 or more digits
+        lead = found[slice(*groups[i])] in ("86", "0086") and i + 1 < len(groups)
+        for j in range(i + lead, min(i + lead + 6, len(groups))):
+            if (i, j) == (0, len(groups) - 1):
+                break  # the whole run: not personal data (its caller asked)
+            if groups[j][1] - groups[j][0] < 3 or (j > i and sep(j - 1) in (".", "")):
+                break
+            if j > i and sep(j - 1) != sep(i):
+                break  # one kind of separator throughout
+            if (i > 0 and sep(i - 1) == ".") or (j + 1 < len(groups) and sep(j) == "."):
+                continue  # cut from a neighbour at a dot: a decimal's half
+            part = found[groups[i][0] : groups[j][1]]
+            kind = _loose_kind(part)
+            if kind is not None and j - i - lead < _INNER_GROUPS[kind]:
+                start = 0 if i == 0 else groups[i][0]  # with a leading +
+                hit = (start, groups[j][1], kind, j)
+        if hit is not None:
+            spans.append(hit[:3])
+            i = hit[3] + 1
+        else:
+            i += 1
+    return spans
+
+
 def _loose_spans(reading: str) -> list[tuple[int, int, str]]:
     """The spans of :data:`_LOOSE_RUN` runs in ``reading`` that are personal data, its
-    dates and times read as words (one character for one, so spans stay put)."""
+    dates and times read as words (one character for one, so spans stay put), and of
+    the parts of the other runs that are (:func:`_inner_spans`)."""
     words = _DATE_OR_TIME.sub(lambda m: "D" * len(m.group()), reading)
     spans = []
     for m in _LOOSE_RUN.finditer(words):
         kind = _loose_kind(m.group())
         if kind is not None:
             spans.append((m.start(), m.end(), kind))
+        else:
+            spans += [(m.start() + s, m.start() + e, k) for s, e, k in _inner_spans(m.group())]
     return spans
 
 

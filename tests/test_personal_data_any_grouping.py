@@ -128,3 +128,53 @@ def test_the_dashboard_masks_the_new_forms_in_a_reason_recorded_before() -> None
     assert shown == "call [phone removed] or [phone removed], ID [ID number removed]"
     zh = shown_reason("电话幺三八零零幺三八零零零", "zh")
     assert zh == "电话[电话已隐去]"
+
+
+# Run on with another number by one separator, or parted by a comma and a space (helper
+# pii2, 2026-12-07): not found before (a longer run; ', ' ended the loose pass's run).
+RUN_ON = [
+    ("room 5 1380 013 8000", "room 5 [P]"),
+    ("房间5 1380 013 8000", "房间5 [P]"),
+    ("call 1380 013 8000 2 times", "call [P] 2 times"),
+    ("2 1380-013-8000 3", "2 [P] 3"),
+    ("room 5 86 1380 013 8000", "room 5 [P]"),
+    ("13.5 1380 013 8000", "13.5 [P]"),
+    ("call 138, 0013, 8000", "call [P]"),
+    ("电话138， 0013， 8000。", "电话[P]。"),
+    ("电话138、 0013、 8000", "电话[P]"),
+    ("room 5 110101 199003 074514", "room 5 [ID]"),
+]
+
+
+@pytest.mark.parametrize(("text", "masked"), RUN_ON)
+def test_a_number_run_on_with_another_or_comma_spaced_is_found(text: str, masked: str) -> None:
+    assert personal_data(text) == ["id_number" if "[ID]" in masked else "phone"]
+    assert mask_personal(text, WORDS) == masked
+
+
+# what stays ordinary beside those: a dotted part (a decimal's half, an IP address),
+# money in thousands, lists of counts of other lengths, dates and times run on
+ORDINARY_RUN_ON = [
+    "rain 5.1380 013 8000",
+    "version 5 1380.013.8000",
+    "host 10.13.80.138 0013 8000",
+    "loss ¥13,800,138,000 5 yuan",
+    "counts 5 1380 013, 20 13 80 01 38 00 0, 1 2 3 4 5 6 7 8 9 10 11 12 13",
+    "counts 150, 1200, 340 and 1380, 013, 8000",
+    "on 2024-06-03 08:30 1380 013 cases",
+    "case MD202312190001 5 1380 013 and DZ3408820004 5 138",
+    "timestamps 1717400000 1717400000123 5",
+    "ids 5 110101 199003 074515 (a wrong check digit)",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_RUN_ON)
+def test_ordinary_numbers_run_on_stay_ordinary(text: str) -> None:
+    assert personal_data(text) == []
+
+
+def test_a_three_number_list_shaped_like_a_mobile_is_taken_for_one() -> None:
+    """The price of finding 138, 0013, 8000: a list 150, 1200, 3400 (3-4-4, the first
+    130-199) is refused too, as 150 1200 3400 and 150,1200,3400 already were."""
+    for text in ("150, 1200, 3400", "150 1200 3400", "150,1200,3400"):
+        assert personal_data(text) == ["phone"]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from riskwarn.contracts import TABLES, conform
 from riskwarn.ingest.mapping import map_chunk, row_hashes
-from riskwarn.ingest.raw_rows import original_json
+from riskwarn.ingest.raw_rows import PERSONAL_MASK, original_json
 from riskwarn.ingest.read import (
     file_batch_id,
     file_signature,
@@ -28,6 +28,7 @@ from riskwarn.ingest.read import (
 from riskwarn.ingest.records import BadRecord, FileProblem, RawChunk
 from riskwarn.ingest.validate import QUARANTINE_COLUMNS, Batch, finish_batch, reason_message
 from riskwarn.ingest.write import ingest_lock, ingest_queue, store_batch
+from riskwarn.redact import PERSONAL_KINDS, mask_personal
 from riskwarn.sources import Area, SourceMapping
 
 if TYPE_CHECKING:
@@ -110,6 +111,24 @@ def _bad_records_quarantine(
     return q
 
 
+def extra_columns_line(mapping: SourceMapping, columns: Sequence[Any], extra: list[Any]) -> str:
+    """The note on the columns ``extra`` of a file's header ``columns`` that the mapping
+    does not know. Their names are listed only when the header has every column the
+    mapping reads: else the "header" may be a data row (an export without its header
+    line), whose values (a party's name, phone and ID number) were printed by the CLI
+    and kept in the report before 2026-12-07; a name holding a phone or ID number is
+    masked (``***``) either way."""
+    have = {str(c) for c in columns}
+    needed = [*mapping.source_columns, *(c for cs in mapping.pseudonymise.values() for c in cs)]
+    if any(c not in have for c in needed):
+        return (
+            f"{len(extra)} extra column(s) ignored, not named: the header lacks columns the "
+            "mapping reads, so the first line may be a data row rather than a header"
+        )
+    words = {kind: PERSONAL_MASK for kind in PERSONAL_KINDS}
+    return f"extra columns ignored: {', '.join(mask_personal(str(c), words) for c in extra)}"
+
+
 def validate_chunks(
     mapping: SourceMapping,
     chunks: Iterator[RawChunk],
@@ -147,7 +166,7 @@ def validate_chunks(
                 if str(c) not in mapping.known_columns and not str(c).startswith("Unnamed:")
             ]
             if extra:
-                messages.append(f"extra columns ignored: {', '.join(map(str, extra))}")
+                messages.append(extra_columns_line(mapping, chunk.frame.columns, extra))
             extra_reported = True
         if len(chunk.frame):
             cand, reason = map_chunk(

@@ -34,6 +34,8 @@ import pandas as pd
 
 from riskwarn.contracts import TABLES
 from riskwarn.ingest import QUARANTINE_COLUMNS, Batch, RawChunk, reason_message, validate_chunks
+from riskwarn.ingest.raw_rows import PERSONAL_MASK
+from riskwarn.redact import PERSONAL_KINDS, mask_personal
 from riskwarn.sources import SourceMapping
 from riskwarn.stream.payload import FIELDS, PayloadProblem, decode
 
@@ -100,6 +102,18 @@ def raw_row(
     return row
 
 
+_PERSONAL_WORDS = {kind: PERSONAL_MASK for kind in PERSONAL_KINDS}
+
+
+def shown_topic(topic: str) -> str:
+    """A message's topic as the quarantine keeps it (its ``file_name``, and in a problem's
+    message and original): at most 200 characters, a phone or ID number in it masked
+    (``***``). A topic is the sender's text: before 2026-12-07 one with a phone number in
+    a level (a device misconfigured with its owner's number, ``.../_/13800138000``)
+    stayed in the quarantine as sent."""
+    return mask_personal(topic[:1000], _PERSONAL_WORDS)[:200]
+
+
 def _problem_rows(
     mapping: SourceMapping, bad: list[tuple[Message, PayloadProblem]]
 ) -> pd.DataFrame:
@@ -108,13 +122,13 @@ def _problem_rows(
             mapping.name,
             mapping.table,
             m.key,
-            m.topic[:200],
+            shown_topic(m.topic),
             1,
             p.reason,
-            p.message,
+            mask_personal(p.message, _PERSONAL_WORDS),  # may quote the topic
             json.dumps(
                 {
-                    "topic": m.topic[:200],
+                    "topic": shown_topic(m.topic),
                     "bytes": len(m.payload),
                     "sha256": hashlib.sha256(m.payload).hexdigest(),
                 }
@@ -323,11 +337,11 @@ def validate_messages(
     q = batch.quarantine
     by_row = {i + 1: m for i, (m, _) in enumerate(good)}
     # a row the lake refuses at the write (reverts_correction) is keyed by its message too
-    batch.row_keys = lambda n: (by_row[n].key, by_row[n].topic[:200])
+    batch.row_keys = lambda n: (by_row[n].key, shown_topic(by_row[n].topic))
     if len(q):  # one quarantine row per message, keyed by the message
         q = q.copy()
         q["batch_id"] = [by_row[int(r)].key for r in q["row_number"]]
-        q["file_name"] = [by_row[int(r)].topic[:200] for r in q["row_number"]]
+        q["file_name"] = [shown_topic(by_row[int(r)].topic) for r in q["row_number"]]
         q["row_number"] = np.int64(1)
     if bad:
         q = pd.concat([q, _problem_rows(mapping, bad)], ignore_index=True)
