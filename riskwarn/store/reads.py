@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from riskwarn.store.base import StoreBase
 from riskwarn.store.models import (
+    LEVELS,
     Forecast,
     ForecastRun,
     ObservedWeek,
@@ -308,3 +309,126 @@ class ReadStore(StoreBase):
             stmt = stmt.where(r.c.warning_id == warning_id)
         with self._read() as conn:
             return frame_of(conn.execute(stmt).mappings().all(), list(r.c))
+
+    # -- decisions taken on earlier runs ------------------------------------------------
+
+    EARLIER_DECISION_COLUMNS = (
+        "warning_id",
+        "level",
+        "earlier_warning_id",
+        "earlier_run_id",
+        "earlier_origin",
+        "earlier_level",
+        "review_id",
+        "action",
+        "from_level",
+        "to_level",
+        "dismissed_level",
+        "reason",
+        "reviewer",
+        "reviewed_at",
+        "decided_level",
+        "since_level",
+        "level_rose",
+    )
+
+    def earlier_decisions(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """For each warning of the runs ``run_ids`` (not withdrawn: those the dashboard
+        judges in force), the latest decision the panel took on an *earlier run's* warning
+        of the same domain and unit while that earlier warning was in force; warnings
+        without one are left out. Read only, one statement: nothing is decided here, the
+        dashboard shows it and a reviewer may take the same decision again
+        (docs/serving-store.md, "Decisions on earlier runs").
+
+        An earlier warning is one of the same domain and unit with another id and an
+        earlier run origin (the daily scoring's warning of the same cell over an
+        overlapping window; the stream carries one id per episode, so its own decisions
+        are on the warning itself). The decision counts when it was taken while the
+        earlier warning was in force as the store knows it (its run served: no run of the
+        domain with a later origin published before it; not withdrawn before it) and
+        still stands on that warning (its latest decision, and no re-publication reset
+        the warning to ``new`` since). Validity in time (``valid_to``) is the dashboard's
+        clock, not the store's: a replay judges it at the origin, and ``review_warning``
+        takes a decision on an expired warning of the served run.
+
+        Columns :data:`EARLIER_DECISION_COLUMNS`: ``warning_id`` and ``level`` of the
+        warning in force; the earlier warning (``earlier_*``, its raised level); the
+        decision's ``warning_reviews`` row; ``decided_level`` (the level it left in force,
+        for a dismissal the level it set aside); ``since_level`` (the higher of the
+        earlier raised level and ``decided_level``: what the panel had before it) and
+        ``level_rose`` (the warning in force is raised above ``since_level``).
+        """
+        columns = list(self.EARLIER_DECISION_COLUMNS)
+        if not run_ids:
+            return pd.DataFrame(columns=columns)
+        w = table_of(RiskWarning)
+        cur, prev = w.alias("cur"), w.alias("prev")
+        r, later = table_of(WarningReview).alias("r"), table_of(WarningReview).alias("later")
+        runs = table_of(ForecastRun).alias("newer")
+        replaced_before = sa.exists().where(
+            runs.c.domain == prev.c.domain,
+            runs.c.origin > prev.c.origin,
+            runs.c.published_at.is_not(None),
+            runs.c.published_at <= r.c.reviewed_at,
+        )
+        decided_later = sa.exists().where(
+            later.c.warning_id == r.c.warning_id, later.c.review_id > r.c.review_id
+        )
+        stmt = (
+            sa.select(
+                cur.c.warning_id,
+                cur.c.level,
+                prev.c.warning_id.label("earlier_warning_id"),
+                prev.c.run_id.label("earlier_run_id"),
+                prev.c.origin.label("earlier_origin"),
+                prev.c.level.label("earlier_level"),
+                r.c.review_id,
+                r.c.action,
+                r.c.from_level,
+                r.c.to_level,
+                r.c.dismissed_level,
+                r.c.reason,
+                r.c.reviewer,
+                r.c.reviewed_at,
+            )
+            .select_from(cur)
+            .join(
+                prev,
+                sa.and_(
+                    prev.c.domain == cur.c.domain,
+                    prev.c.unit_id == cur.c.unit_id,
+                    prev.c.warning_id != cur.c.warning_id,
+                    prev.c.origin < cur.c.origin,
+                    prev.c.state != "new",  # a re-publication reset it: the decision fell
+                ),
+            )
+            .join(r, r.c.warning_id == prev.c.warning_id)
+            .where(
+                cur.c.run_id.in_(list(run_ids)),
+                cur.c.withdrawn_at.is_(None),
+                sa.or_(prev.c.withdrawn_at.is_(None), r.c.reviewed_at < prev.c.withdrawn_at),
+                ~replaced_before,
+                ~decided_later,
+            )
+            .order_by(cur.c.warning_id, r.c.reviewed_at.desc(), r.c.review_id.desc())
+        )
+        with self._read() as conn:
+            rows = [dict(m) for m in conn.execute(stmt).mappings()]
+        latest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # newest first within each warning: keep the first
+            latest.setdefault(str(row["warning_id"]), row)
+        out = []
+        for row in latest.values():
+            decided = (
+                row["dismissed_level"] or row["from_level"] or row["earlier_level"]
+                if row["action"] == "dismiss"
+                else row["to_level"]
+            )
+            since = max(
+                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
+                key=LEVELS.__getitem__,
+                default=row["earlier_level"],
+            )
+            rose = LEVELS.get(str(row["level"]), 0) > LEVELS.get(str(since), 0)
+            out.append({**row, "decided_level": decided, "since_level": since, "level_rose": rose})
+        return pd.DataFrame(out, columns=columns)
