@@ -336,7 +336,9 @@ class ReadStore(StoreBase):
         """For each warning of the runs ``run_ids`` (not withdrawn: those the dashboard
         judges in force), the latest decision the panel took on an *earlier run's* warning
         of the same domain and unit while that earlier warning was in force; warnings
-        without one are left out. Read only, one statement: nothing is decided here, the
+        without one are left out. Read only, from one database snapshot (the warnings of
+        ``run_ids``, then the decisions: the few people's decisions, each warning looked up by
+        its key, never a scan of a domain's history). Nothing is decided here, the
         dashboard shows it and a reviewer may take the same decision again
         (docs/serving-store.md, "Decisions on earlier runs").
 
@@ -362,7 +364,64 @@ class ReadStore(StoreBase):
         if not run_ids:
             return pd.DataFrame(columns=columns)
         w = table_of(RiskWarning)
-        cur, prev = w.alias("cur"), w.alias("prev")
+        cur_stmt = sa.select(w.c.warning_id, w.c.domain, w.c.unit_id, w.c.origin, w.c.level).where(
+            w.c.run_id.in_(list(run_ids)), w.c.withdrawn_at.is_(None)
+        )
+        conn = self.engine.connect()
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn:  # SQLite: one deferred read transaction = one WAL snapshot
+            current = [dict(m) for m in conn.execute(cur_stmt).mappings()]
+            decisions = [dict(m) for m in conn.execute(self._earlier_stmt()).mappings()]
+        # decisions per place, newest first (the statement's order); matched in Python:
+        # driven by the (few, human) decisions, not by every warning of the domain
+        by_place: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for d in decisions:
+            by_place.setdefault((str(d["domain"]), str(d["unit_id"])), []).append(d)
+        out = []
+        for c in current:
+            row = next(
+                (
+                    d
+                    for d in by_place.get((str(c["domain"]), str(c["unit_id"])), ())
+                    if d["earlier_warning_id"] != c["warning_id"]
+                    and utc(d["earlier_origin"]) < utc(c["origin"])
+                ),
+                None,
+            )
+            if row is None:
+                continue
+            decided = (
+                row["dismissed_level"] or row["from_level"] or row["earlier_level"]
+                if row["action"] == "dismiss"
+                else row["to_level"]
+            )
+            since = max(
+                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
+                key=LEVELS.__getitem__,
+                default=row["earlier_level"],
+            )
+            rose = LEVELS.get(str(c["level"]), 0) > LEVELS.get(str(since), 0)
+            out.append(
+                {
+                    **row,
+                    "warning_id": c["warning_id"],
+                    "level": c["level"],
+                    "decided_level": decided,
+                    "since_level": since,
+                    "level_rose": rose,
+                }
+            )
+        return pd.DataFrame(out, columns=columns)
+
+    @staticmethod
+    def _earlier_stmt() -> sa.Select[Any]:
+        """Every decision of :meth:`earlier_decisions`'s kind: taken while its warning was
+        in force (its run served, not withdrawn) and still standing on it; newest first.
+        Driven by ``warning_reviews`` (decisions are people's, few), each warning looked
+        up by its key: never a scan of every warning of a domain."""
+        w = table_of(RiskWarning)
+        prev = w.alias("prev")
         r, later = table_of(WarningReview).alias("r"), table_of(WarningReview).alias("later")
         runs = table_of(ForecastRun).alias("newer")
         replaced_before = sa.exists().where(
@@ -374,10 +433,10 @@ class ReadStore(StoreBase):
         decided_later = sa.exists().where(
             later.c.warning_id == r.c.warning_id, later.c.review_id > r.c.review_id
         )
-        stmt = (
+        return (
             sa.select(
-                cur.c.warning_id,
-                cur.c.level,
+                prev.c.domain,
+                prev.c.unit_id,
                 prev.c.warning_id.label("earlier_warning_id"),
                 prev.c.run_id.label("earlier_run_id"),
                 prev.c.origin.label("earlier_origin"),
@@ -391,44 +450,13 @@ class ReadStore(StoreBase):
                 r.c.reviewer,
                 r.c.reviewed_at,
             )
-            .select_from(cur)
-            .join(
-                prev,
-                sa.and_(
-                    prev.c.domain == cur.c.domain,
-                    prev.c.unit_id == cur.c.unit_id,
-                    prev.c.warning_id != cur.c.warning_id,
-                    prev.c.origin < cur.c.origin,
-                    prev.c.state != "new",  # a re-publication reset it: the decision fell
-                ),
-            )
-            .join(r, r.c.warning_id == prev.c.warning_id)
+            .select_from(r)
+            .join(prev, prev.c.warning_id == r.c.warning_id)
             .where(
-                cur.c.run_id.in_(list(run_ids)),
-                cur.c.withdrawn_at.is_(None),
+                prev.c.state != "new",  # a re-publication reset it: the decision fell
                 sa.or_(prev.c.withdrawn_at.is_(None), r.c.reviewed_at < prev.c.withdrawn_at),
                 ~replaced_before,
                 ~decided_later,
             )
-            .order_by(cur.c.warning_id, r.c.reviewed_at.desc(), r.c.review_id.desc())
+            .order_by(r.c.reviewed_at.desc(), r.c.review_id.desc())
         )
-        with self._read() as conn:
-            rows = [dict(m) for m in conn.execute(stmt).mappings()]
-        latest: dict[str, dict[str, Any]] = {}
-        for row in rows:  # newest first within each warning: keep the first
-            latest.setdefault(str(row["warning_id"]), row)
-        out = []
-        for row in latest.values():
-            decided = (
-                row["dismissed_level"] or row["from_level"] or row["earlier_level"]
-                if row["action"] == "dismiss"
-                else row["to_level"]
-            )
-            since = max(
-                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
-                key=LEVELS.__getitem__,
-                default=row["earlier_level"],
-            )
-            rose = LEVELS.get(str(row["level"]), 0) > LEVELS.get(str(since), 0)
-            out.append({**row, "decided_level": decided, "since_level": since, "level_rose": rose})
-        return pd.DataFrame(out, columns=columns)
