@@ -188,7 +188,9 @@ if not queue.empty:
             "probability": "probability",
             "valid_to": "valid_to",
             "state": "state",
-            "earlier": "col_earlier",
+            # a ninth column only when a warning in view has one (the queue's table is
+            # laid out for eight: review.QUEUE_CSS)
+            **({"earlier": "col_earlier"} if queue["earlier"].astype(bool).any() else {}),
         },
         times=("valid_to",),
         levels=("level_shown",),
