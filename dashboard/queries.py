@@ -409,6 +409,21 @@ def run_warnings(
     )
 
 
+def earlier_decisions(snap: Snapshot, domain: str | None = None) -> pd.DataFrame:
+    """For each warning of the snapshot's runs (of ``domain``), the latest decision the
+    panel took on an earlier run's warning of the same place while that one was in force
+    (``Store.earlier_decisions``: action, reviewer, reason, when, ``level_rose``); only
+    warnings with one. Shown, never applied: a reviewer takes the decision again."""
+    return run_earlier_decisions(snap.url, snap.keys(domain))
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)  # a key per set of runs
+def run_earlier_decisions(url: str, runs: tuple[tuple[str, str], ...]) -> pd.DataFrame:
+    """:func:`earlier_decisions` of the runs ``runs`` (``(run_id, served_at)``); cached
+    briefly like the warnings (a decision here clears it)."""
+    return store(url).earlier_decisions([r for r, _ in runs])
+
+
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def warning_reviews(url: str, warning_id: str | None = None) -> pd.DataFrame:
     """The append-only review trail (of one warning, or all)."""
@@ -454,6 +469,7 @@ def review_warning(
         )
     finally:
         run_warnings.clear()
+        run_earlier_decisions.clear()
         warning_reviews.clear()
         warning_events.clear()
         _overview_map.clear()

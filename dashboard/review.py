@@ -526,14 +526,18 @@ def queue_cards(shown: Any, levels: Any, states: Any, lang: str) -> str:
     cards = []
     for row, level, state in zip(shown.itertuples(index=False), levels, states, strict=True):
         wid, _, domain, place, unit, prob, valid_to, state_words = (
-            html.escape(str(v)) for v in row
+            html.escape(str(v)) for v in row[:8]
         )
+        # a ninth column: the panel's decision on an earlier run's warning of the place
+        earlier = html.escape(str(row[8])) if len(row) > 8 and row[8] else ""
         cards.append(
             "<div class='rw-qcard'>"
             f"{badge(level, state, lang)} <b>{wid}</b> · {prob}<br>"
             f"{place} · {unit}<br>"
             f"<span class='rw-qcard-sub'>{domain} · {html.escape(str(cols[6]))} {valid_to}"
-            f" · {state_words}</span></div>"
+            f" · {state_words}</span>"
+            + (f"<br><span class='rw-qcard-sub'>{earlier}</span>" if earlier else "")
+            + "</div>"
         )
     return "".join(cards)
 
@@ -1505,3 +1509,90 @@ def withdrawn_open(
     at_words = fmt_datetime(at, lang, tz)  # shown through st.warning (Markdown): data escaped
     said = t("open_withdrawn", lang, label=md_line(label), at=at_words, why=md_line(why))
     return f"{said} {t('draft_not_saved', lang)}" if unsaved else said
+
+
+# ------------------------------------------------------------ decisions on earlier runs
+
+
+def earlier_marker(
+    decided: Mapping[str, Any], lang: str, tz: str, people: Mapping[str, str] | None = None
+) -> str:
+    """A decision the panel took on an earlier run's warning of the same place (a row of
+    ``Store.earlier_decisions``) in one line of plain text: "decided on <time>: dismissed
+    (was Red (I)) by <name>"; when the level rose since, "level rose from Yellow (III) to
+    Orange (II) since" after it. Shown in the queue and on the form, never applied."""
+    from dashboard.i18n import fmt_datetime, level_label, t
+
+    action = str(decided.get("action") or "accept")
+    did = t(f"earlier_did_{action}", lang, level=level_label(decided.get("decided_level"), lang))
+    words = t(
+        "earlier_marker",
+        lang,
+        at=fmt_datetime(decided.get("reviewed_at"), lang, tz),
+        reviewer=person(str(decided.get("reviewer") or "?"), people or {}, lang),
+        did=did,
+    )
+    if bool(decided.get("level_rose")):
+        sep = "；" if lang == "zh" else "; "
+        words += sep + t(
+            "earlier_rose",
+            lang,
+            old=level_label(decided.get("since_level"), lang),
+            new=level_label(decided.get("level"), lang),
+        )
+    return words
+
+
+def earlier_by_warning(frame: Any) -> dict[str, dict[str, Any]]:
+    """``Store.earlier_decisions`` as warning id -> its row (dict)."""
+    if frame is None or frame.empty:
+        return {}
+    return {str(r["warning_id"]): dict(r) for r in frame.to_dict("records")}
+
+
+def same_decision(
+    decided: Mapping[str, Any], current: Mapping[str, Any], lang: str, tz: str
+) -> dict[str, Any] | None:
+    """The form's values for "Same decision as before" on ``current`` (the warning as
+    shown, still ``new``): the earlier decision's action and level (a dismissal; else the
+    level it left in force: an accept where that is the level raised now, an adjust to it
+    otherwise) and a reason quoting it (the reviewer edits it, and submits it as theirs).
+    None when there is no shortcut: the level rose since, or the warning is decided
+    already (a reviewer's own decision on this run stands)."""
+    from dashboard.i18n import fmt_datetime, t
+
+    if bool(decided.get("level_rose")) or current.get("state") != "new":
+        return None
+    action, level = str(decided.get("action")), None
+    if action != "dismiss":
+        target = decided.get("decided_level")
+        if target not in LEVEL_RANKS:
+            return None
+        action, level = ("accept", None) if target == current.get("level") else ("adjust", target)
+    reason = t(
+        "earlier_reason",
+        lang,
+        at=fmt_datetime(decided.get("reviewed_at"), lang, tz),
+        id=short_id(str(decided.get("earlier_warning_id"))),
+        reviewer=str(decided.get("reviewer") or "?"),
+        reason=str(decided.get("reason") or "").strip(),
+    )
+    from riskwarn.review_text import REASON_MAX_CHARS
+
+    return {"action": action, "level": level, "reason": reason[:REASON_MAX_CHARS]}
+
+
+def use_same_decision(
+    state: MutableMapping[Any, Any], warning_id: str, values: Mapping[str, Any]
+) -> None:
+    """``on_click`` of "Same decision as before": fill the open form's draft with
+    ``values`` (:func:`same_decision`) in widgets of a new generation (seeded from it);
+    nothing is sent: the reviewer reads, edits and submits it through the normal path.
+    A draft of another warning, or one refused in conflict, is left alone."""
+    draft = state.get(DRAFT_KEY)
+    if not isinstance(draft, dict) or draft.get("warning_id") != warning_id:
+        return
+    if draft.get("conflict"):
+        return
+    draft.update(action=values["action"], level=values["level"], reason=values["reason"])
+    draft["gen"] = generations.generation(draft) + 1

@@ -1052,4 +1052,43 @@ TEXT: dict[str, dict[str, str]] = {
     "plot_area_flagged": {"zh": "预警面积占比（%）", "en": "Area flagged (%)"},
     "plot_hit_rate": {"zh": "命中率", "en": "Hit rate"},
     "plot_method": {"zh": "方法", "en": "Method"},
+    # a decision the panel took on an earlier run's warning of the same place
+    # (Store.earlier_decisions; docs/dashboard.md, "Decisions on earlier runs")
+    "earlier_did_accept": {"zh": "采纳（{level}）", "en": "accepted at {level}"},
+    "earlier_did_adjust": {"zh": "调整为{level}", "en": "adjusted to {level}"},
+    "earlier_did_dismiss": {"zh": "排除（原{level}）", "en": "dismissed (was {level})"},
+    "earlier_marker": {
+        "zh": "{at}已研判：{reviewer}{did}",
+        "en": "decided on {at}: {did} by {reviewer}",
+    },
+    "earlier_rose": {
+        "zh": "此后等级由{old}升至{new}",
+        "en": "level rose from {old} to {new} since",
+    },
+    "col_earlier": {"zh": "此前研判", "en": "Earlier decision"},
+    "earlier_note": {
+        "zh": "此地此前的研判（上一轮预警 {id}）：{marker}，理由：{reason}",
+        "en": "Earlier decision on this place (earlier run's warning {id}): {marker}, "
+        "reason: {reason}",
+    },
+    "earlier_rose_note": {
+        "zh": "自该研判以来，系统等级由{old}升至{new}：请重新研判（不提供“沿用此前研判”）。",
+        "en": "The level rose from {old} to {new} since that decision: review it afresh "
+        '(no "Same decision as before").',
+    },
+    "earlier_same": {"zh": "沿用此前研判", "en": "Same decision as before"},
+    "earlier_same_help": {
+        "zh": "以您的名义填入同样的决定和引用此前研判的理由（可修改）；提交后才记录。",
+        "en": "Fills in the same decision and a reason quoting the earlier one (editable) "
+        "as yours; nothing is recorded until you submit.",
+    },
+    "earlier_reason": {
+        "zh": "同{at}对上一轮预警 {id} 的研判（{reviewer}）：{reason}",
+        "en": "Same as the decision of {at} on the earlier run's warning {id} "
+        "({reviewer}): {reason}",
+    },
+    "kpi_pending_split": {
+        "zh": "其中 {earlier} 条此前已在同级或更高等级研判过，{fresh} 条为新",
+        "en": "{earlier} decided on an earlier run at the same or higher level, {fresh} new",
+    },
 }

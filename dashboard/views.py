@@ -1350,3 +1350,15 @@ def warning_reason_lines(warning: Mapping[str, Any], lang: str, rules: Any = Non
         )
         items = items[1:]
     return lines + reason_lines(items, lang)
+
+
+def decided_before(active: pd.DataFrame, earlier: pd.DataFrame | None) -> int:
+    """How many warnings of ``active`` awaiting review (``new``) the panel decided on an
+    earlier run at the same or higher level (a row of ``Store.earlier_decisions`` whose
+    level did not rise since): the overview's "Awaiting review" says them apart from the
+    truly new. None of them is decided by this: each still awaits its own decision."""
+    if active.empty or earlier is None or earlier.empty:
+        return 0
+    steady = set(earlier.loc[~earlier["level_rose"].astype(bool), "warning_id"].astype(str))
+    awaiting = active.loc[active["state"] == "new", "warning_id"].astype(str)
+    return int(awaiting.isin(steady).sum())

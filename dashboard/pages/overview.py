@@ -61,6 +61,7 @@ def kpis(
     summaries: list[pd.DataFrame],
     runs: dict[str, Any],
     week_start: Any = None,
+    earlier: pd.DataFrame | None = None,
 ) -> None:
     """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
     the calibration check's caveat when the model behind it failed it)."""
@@ -82,6 +83,16 @@ def kpis(
         help=t("kpi_red_help", lg, parts=views.red_by_domain(active, lg)) if red else None,
     )
     c3.metric(t("kpi_pending", lg), fmt_int(pending, lg), border=True)
+    if pending:  # of those, how many the panel decided on an earlier run (not rose since)
+        decided = views.decided_before(active, earlier)
+        c3.caption(
+            t(
+                "kpi_pending_split",
+                lg,
+                earlier=fmt_int(decided, lg),
+                fresh=fmt_int(pending - decided, lg),
+            )
+        )
     if summaries:
         latest = summaries[0]
         delta = (
@@ -441,7 +452,7 @@ def body() -> None:
         s = trends.weekly_summary(h, top_n=KPI_TOP_N)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries, runs, week_start)
+    kpis(all_warnings, summaries, runs, week_start, queries.earlier_decisions(snap))
     # below the KPIs too, a warning that ended before the week shown is not this week's:
     # the red list, the maps' places and the county chart count what the KPIs count
     all_warnings = views.split_stale(all_warnings, week_start)[0]

@@ -159,11 +159,18 @@ if queue.empty:
         say_flash()  # the reviewer's decision that emptied it was saved
         st.stop()
 labelled = review.queue_labels(in_view, names, site_names, lg)
+# the panel's decision on an earlier run's warning of the same place (the daily run raises
+# new ids): said beside each warning still to review, never applied (Store.earlier_decisions)
+earlier = review.earlier_by_warning(queries.earlier_decisions(snap))
 queue = labelled.assign(
     state=[
         review.shown_state(s, w)
         for s, w in zip(labelled["state"], labelled["withdrawn_at"], strict=True)
-    ]
+    ],
+    earlier=[
+        review.earlier_marker(earlier[w], lg, tz, people) if w in earlier and s == "new" else ""
+        for w, s in zip(labelled["warning_id"], labelled["state"], strict=True)
+    ],
 )
 
 if not queue.empty:
@@ -181,6 +188,9 @@ if not queue.empty:
             "probability": "probability",
             "valid_to": "valid_to",
             "state": "state",
+            # a ninth column only when a warning in view has one (the queue's table is
+            # laid out for eight: review.QUEUE_CSS)
+            **({"earlier": "col_earlier"} if queue["earlier"].astype(bool).any() else {}),
         },
         times=("valid_to",),
         levels=("level_shown",),
@@ -215,7 +225,9 @@ left_note = None  # the notice of the open warning kept open out of the queue
 if kept is not None:
     one = pd.DataFrame([{c: kept.get(c) for c in in_view.columns}])
     one = review.queue_labels(one, names, site_names, lg)
-    one = one.assign(state=[review.shown_state(kept["state"], kept.get("withdrawn_at"))])
+    one = one.assign(
+        state=[review.shown_state(kept["state"], kept.get("withdrawn_at"))], earlier=[""]
+    )
     label = review.pick_label(next(one.itertuples()), lg)
     why = review.left_why(kept, (domain, county, state, level_filter), beyond)
     left_note = review.left_notice(kept, label, why, st.session_state, lg, tz)
@@ -395,6 +407,36 @@ with right:
                 on_click=review.rebase,
                 args=(st.session_state,),
             )
+        before = earlier.get(wid)
+        if before is not None:  # the panel decided this place on an earlier run
+            said = t(
+                "earlier_note",
+                lg,
+                id=review.short_id(str(before["earlier_warning_id"])),
+                marker=text.md_line(review.earlier_marker(before, lg, tz, people)),
+                reason=text.md_line(review.shown_reason(before.get("reason"), lg)),
+            )
+            if bool(before.get("level_rose")):  # no shortcut: highlighted
+                st.warning(said, icon=":material/trending_up:")
+                st.markdown(
+                    t(
+                        "earlier_rose_note",
+                        lg,
+                        old=level_label(before.get("since_level"), lg),
+                        new=level_label(before.get("level"), lg),
+                    )
+                )
+            else:
+                st.info(said, icon=":material/history:")
+            same = None if conflict else review.same_decision(before, current, lg, tz)
+            if same is not None:
+                st.button(
+                    t("earlier_same", lg),
+                    key=f"rv_same_{sid}_{draft['serial']}_{lg}",
+                    help=t("earlier_same_help", lg),
+                    on_click=review.use_same_decision,
+                    args=(st.session_state, wid, same),
+                )
         with st.container(border=True):
             st.caption(t("form_for", lg, id=sid))
             # each widget gets the draft's value through its state, once (review.seed_widget)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from riskwarn.store.base import StoreBase
 from riskwarn.store.models import (
+    LEVELS,
     Forecast,
     ForecastRun,
     ObservedWeek,
@@ -308,3 +309,154 @@ class ReadStore(StoreBase):
             stmt = stmt.where(r.c.warning_id == warning_id)
         with self._read() as conn:
             return frame_of(conn.execute(stmt).mappings().all(), list(r.c))
+
+    # -- decisions taken on earlier runs ------------------------------------------------
+
+    EARLIER_DECISION_COLUMNS = (
+        "warning_id",
+        "level",
+        "earlier_warning_id",
+        "earlier_run_id",
+        "earlier_origin",
+        "earlier_level",
+        "review_id",
+        "action",
+        "from_level",
+        "to_level",
+        "dismissed_level",
+        "reason",
+        "reviewer",
+        "reviewed_at",
+        "decided_level",
+        "since_level",
+        "level_rose",
+    )
+
+    def earlier_decisions(self, run_ids: Sequence[str]) -> pd.DataFrame:
+        """For each warning of the runs ``run_ids`` (not withdrawn: those the dashboard
+        judges in force), the latest decision the panel took on an *earlier run's* warning
+        of the same domain and unit while that earlier warning was in force; warnings
+        without one are left out. Read only, from one database snapshot (the warnings of
+        ``run_ids``, then the decisions: the few people's decisions, each warning looked up by
+        its key, never a scan of a domain's history). Nothing is decided here, the
+        dashboard shows it and a reviewer may take the same decision again
+        (docs/serving-store.md, "Decisions on earlier runs").
+
+        An earlier warning is one of the same domain and unit with another id and an
+        earlier run origin (the daily scoring's warning of the same cell over an
+        overlapping window; the stream carries one id per episode, so its own decisions
+        are on the warning itself). The decision counts when it was taken while the
+        earlier warning was in force as the store knows it (its run served: no run of the
+        domain with a later origin published before it; not withdrawn before it) and
+        still stands on that warning (its latest decision, and no re-publication reset
+        the warning to ``new`` since). Validity in time (``valid_to``) is the dashboard's
+        clock, not the store's: a replay judges it at the origin, and ``review_warning``
+        takes a decision on an expired warning of the served run.
+
+        Columns :data:`EARLIER_DECISION_COLUMNS`: ``warning_id`` and ``level`` of the
+        warning in force; the earlier warning (``earlier_*``, its raised level); the
+        decision's ``warning_reviews`` row; ``decided_level`` (the level it left in force,
+        for a dismissal the level it set aside); ``since_level`` (the higher of the
+        earlier raised level and ``decided_level``: what the panel had before it) and
+        ``level_rose`` (the warning in force is raised above ``since_level``).
+        """
+        columns = list(self.EARLIER_DECISION_COLUMNS)
+        if not run_ids:
+            return pd.DataFrame(columns=columns)
+        w = table_of(RiskWarning)
+        cur_stmt = sa.select(w.c.warning_id, w.c.domain, w.c.unit_id, w.c.origin, w.c.level).where(
+            w.c.run_id.in_(list(run_ids)), w.c.withdrawn_at.is_(None)
+        )
+        conn = self.engine.connect()
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn:  # SQLite: one deferred read transaction = one WAL snapshot
+            current = [dict(m) for m in conn.execute(cur_stmt).mappings()]
+            decisions = [dict(m) for m in conn.execute(self._earlier_stmt()).mappings()]
+        # decisions per place, newest first (the statement's order); matched in Python:
+        # driven by the (few, human) decisions, not by every warning of the domain
+        by_place: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for d in decisions:
+            by_place.setdefault((str(d["domain"]), str(d["unit_id"])), []).append(d)
+        out = []
+        for c in current:
+            row = next(
+                (
+                    d
+                    for d in by_place.get((str(c["domain"]), str(c["unit_id"])), ())
+                    if d["earlier_warning_id"] != c["warning_id"]
+                    and utc(d["earlier_origin"]) < utc(c["origin"])
+                ),
+                None,
+            )
+            if row is None:
+                continue
+            decided = (
+                row["dismissed_level"] or row["from_level"] or row["earlier_level"]
+                if row["action"] == "dismiss"
+                else row["to_level"]
+            )
+            since = max(
+                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
+                key=LEVELS.__getitem__,
+                default=row["earlier_level"],
+            )
+            rose = LEVELS.get(str(c["level"]), 0) > LEVELS.get(str(since), 0)
+            out.append(
+                {
+                    **row,
+                    "warning_id": c["warning_id"],
+                    "level": c["level"],
+                    "decided_level": decided,
+                    "since_level": since,
+                    "level_rose": rose,
+                }
+            )
+        return pd.DataFrame(out, columns=columns)
+
+    @staticmethod
+    def _earlier_stmt() -> sa.Select[Any]:
+        """Every decision of :meth:`earlier_decisions`'s kind: taken while its warning was
+        in force (its run served, not withdrawn) and still standing on it; newest first.
+        Driven by ``warning_reviews`` (decisions are people's, few), each warning looked
+        up by its key: never a scan of every warning of a domain."""
+        w = table_of(RiskWarning)
+        prev = w.alias("prev")
+        r, later = table_of(WarningReview).alias("r"), table_of(WarningReview).alias("later")
+        runs = table_of(ForecastRun).alias("newer")
+        replaced_before = sa.exists().where(
+            runs.c.domain == prev.c.domain,
+            runs.c.origin > prev.c.origin,
+            runs.c.published_at.is_not(None),
+            runs.c.published_at <= r.c.reviewed_at,
+        )
+        decided_later = sa.exists().where(
+            later.c.warning_id == r.c.warning_id, later.c.review_id > r.c.review_id
+        )
+        return (
+            sa.select(
+                prev.c.domain,
+                prev.c.unit_id,
+                prev.c.warning_id.label("earlier_warning_id"),
+                prev.c.run_id.label("earlier_run_id"),
+                prev.c.origin.label("earlier_origin"),
+                prev.c.level.label("earlier_level"),
+                r.c.review_id,
+                r.c.action,
+                r.c.from_level,
+                r.c.to_level,
+                r.c.dismissed_level,
+                r.c.reason,
+                r.c.reviewer,
+                r.c.reviewed_at,
+            )
+            .select_from(r)
+            .join(prev, prev.c.warning_id == r.c.warning_id)
+            .where(
+                prev.c.state != "new",  # a re-publication reset it: the decision fell
+                sa.or_(prev.c.withdrawn_at.is_(None), r.c.reviewed_at < prev.c.withdrawn_at),
+                ~replaced_before,
+                ~decided_later,
+            )
+            .order_by(r.c.reviewed_at.desc(), r.c.review_id.desc())
+        )
