@@ -936,7 +936,7 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     ref = v.random_ref
     below = ref is not None and v.model_value is not None and v.model_value < ref
     if v.rank is not None and v.n_methods:
-        # "Rank 1 of 5" beside a PAI 8x below random read as if it were good
+        # "Rank 1 of 5" beside a PAI below the run's chance reference reads as if it were good
         lines.append(
             t("vd_rank_below_random" if below else "vd_rank", lang, rank=v.rank, n=v.n_methods)
         )
