@@ -1,7 +1,7 @@
 """Civil disputes by community (村/社区): the communities ranked by the disputes-where
 rule served by community (:data:`features.communities.SERVED`), beside the disputes
-cell map, whose own backtest ranks below random: disputes are registered where people
-live, rarely twice in one 250 m cell, so a cell's past says little, while a community's
+cell map, whose top cells hold few of the disputes in its own backtest: disputes are
+registered where people live, rarely twice in one 250 m cell, so a cell's past says little, while a community's
 share of the city's disputes is stable (docs/benchmarks-models.md, "Civil disputes by
 community"). Read from the serving store, as the scoring DAG published it for the disputes
 run's origin (:func:`dashboard.queries.community_ranking`, ``riskwarn.pipeline.

@@ -624,8 +624,9 @@ def model_caption(ctx: PageContext, domain: str) -> None:
     that shows them: its version and gate verdict (passed, or failed and promoted by force
     by whom; :func:`dashboard.views.model_note`), the sensor rules' part where it did worse
     than them, and what the next scoring run would serve if not that version; and a
-    warning when its own backtest PAI is below random (:func:`dashboard.verdicts.
-    below_random_notice`: the map then shows nothing of where events will be). Nothing
+    warning when its own backtest's top share held fewer events than that share (PAI below
+    1), with the run's own chance reference (:func:`dashboard.verdicts.below_random_notice`:
+    the map then shows little of where events will be). Nothing
     when the published run names no model."""
     from dashboard import verdicts, views
 
@@ -645,8 +646,8 @@ def model_caption(ctx: PageContext, domain: str) -> None:
     # the gate's own rule for the model's family (the stream's runs: the hourly site model)
     rule = verdicts.gate_rule(str(run["model_name"]).removeprefix("riskwarn-"), ctx.lang)
     st.caption(f"{note} {now}" if now else note, help=t("model_note_help", ctx.lang, rule=rule))
-    # a hotspot model whose own backtest ranks below random: its map shows nothing of
-    # where events will be, and "no warning this week" must not read as low risk
+    # a hotspot model whose own backtest's top 5% held fewer than 5% of the events: its
+    # map shows little of where events will be, and "no warning this week" must not read as low risk
     metrics = queries.version_metrics(ctx.settings.resolved_mlflow_uri, domain, version)
     notice = verdicts.below_random_notice(metrics, domain, ctx.lang)
     if notice:

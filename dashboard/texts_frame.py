@@ -353,25 +353,52 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "本图的评分不来自已登记的模型版本（例如基线方法或测试数据）。",
         "en": "These scores come from no registered model version (e.g. a baseline or test data).",
     },
-    # a hotspot model whose own backtest PAI at the headline share is below random
-    # (dashboard.verdicts.below_random_notice): beside every map of its forecast
+    # a hotspot model whose own backtest PAI at the headline share is below 1 (its top
+    # share held fewer than that share of all events; dashboard.verdicts.
+    # below_random_notice): beside every map of its forecast, with the run's own chance
+    # reference (a random choice of the scored cells: events_active_area / events, not 1)
     "hotspot_below_random": {
-        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}少于随机挑选同样面积网格的结果"
-        "（{pai}；随机为 1）：**它不能说明{noun}会发生在哪里**。请勿把“本周无预警”或概率低"
-        "理解为风险低。",
-        "en": "In its backtest this forecast found fewer {noun} in the top {share} of the area "
-        "it ranked highest than picking cells at random would ({pai}; random scores 1): **it "
-        "does not show where {noun} will happen**. Do not read “no warning this week” or a "
-        "low chance as low risk.",
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}少于随机挑选同样数量的评分网格"
+        "（{pai}；随机挑选在此为 {ref}，而非 1：{n} 起{noun}中有 {out} 起（{pct}）发生在此前"
+        "没有{noun}记录的网格，任何网格预测都无法对其排名）：**它不能说明{noun}会发生在哪里**。"
+        "请勿把“本周无预警”或概率低理解为风险低。",
+        "en": "In its backtest the top {share} of the area this forecast ranked highest held "
+        "fewer {noun} than as many of the scored cells chosen at random ({pai}; a random "
+        "choice scores {ref} here, not 1: {out} of {n} {noun} ({pct}) fell in cells with no "
+        "earlier {noun}, which no cell forecast ranks): **it does not show where {noun} will "
+        "happen**. Do not read “no warning this week” or a low chance as low risk.",
     },
     "hotspot_not_above_random": {
-        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}并不多于随机挑选同样面积网格的"
-        "结果（{pai}；随机为 1）：**它不能可靠地说明{noun}会发生在哪里**。请勿把“本周无预警”"
-        "或概率低理解为风险低。",
-        "en": "In its backtest this forecast found no more {noun} in the top {share} of the "
-        "area it ranked highest than picking cells at random would ({pai}; random scores 1): "
-        "**it does not reliably show where {noun} will happen**. Do not read “no warning "
-        "this week” or a low chance as low risk.",
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}并不可靠地多于随机挑选同样数量的"
+        "评分网格（{pai}；随机挑选在此为 {ref}，而非 1：{n} 起{noun}中有 {out} 起（{pct}）发生"
+        "在此前没有{noun}记录的网格，任何网格预测都无法对其排名）：**它不能可靠地说明{noun}会"
+        "发生在哪里**。请勿把“本周无预警”或概率低理解为风险低。",
+        "en": "In its backtest the top {share} of the area this forecast ranked highest did "
+        "not reliably hold more {noun} than as many of the scored cells chosen at random "
+        "({pai}; "
+        "a random choice scores {ref} here, not 1: {out} of {n} {noun} ({pct}) fell in cells "
+        "with no earlier {noun}, which no cell forecast ranks): **it does not reliably show "
+        "where {noun} will happen**. Do not read “no warning this week” or a low chance as "
+        "low risk.",
+    },
+    "hotspot_coverage": {
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}不到全部{noun}的 {share}（{pai}；"
+        "随机挑选同样数量的评分网格在此为 {ref}）：{n} 起{noun}中有 {out} 起（{pct}）发生在此前"
+        "没有{noun}记录的网格，任何网格预测都无法对其排名。**它不能说明大多数{noun}会发生在哪里**。"
+        "请勿把“本周无预警”或概率低理解为风险低。",
+        "en": "In its backtest the top {share} of the area this forecast ranked highest held "
+        "fewer than {share} of all {noun} ({pai}; as many of the scored cells chosen at random "
+        "score {ref} here): {out} of {n} {noun} ({pct}) fell in cells with no earlier {noun}, "
+        "which no cell forecast ranks. **It does not show where most {noun} will happen**. "
+        "Do not read “no warning this week” or a low chance as low risk.",
+    },
+    # a run that does not record events_active_area: no chance reference (not 1)
+    "hotspot_below_share": {
+        "zh": "回测中，该预测排名最高的 {share} 区域内出现的{noun}不到全部{noun}的 {share}（{pai}，"
+        "低于 1）：**它不能说明{noun}会发生在哪里**。请勿把“本周无预警”或概率低理解为风险低。",
+        "en": "In its backtest the top {share} of the area this forecast ranked highest held "
+        "fewer than {share} of all {noun} ({pai}, below 1): **it does not show where {noun} "
+        "will happen**. Do not read “no warning this week” or a low chance as low risk.",
     },
     "hotspot_pai": {"zh": "PAI 为 {value}", "en": "PAI {value}"},
     "hotspot_pai_ci": {

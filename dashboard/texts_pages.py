@@ -804,16 +804,55 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Rank {rank} of {n} usable methods (ex-post ceilings not counted), but among "
         "methods below the random reference: the rank does not make the model useful.",
     },
+    # the run's chance reference (dashboard.verdicts.reference_words): a random choice of
+    # the scored cells scores events_active_area / events, not 1 (every event counts)
+    "vd_random_reference": {
+        "zh": "随机参照：随机挑选 {share} 的评分网格，{metric}在此为 {ref}，而非 1：每起事件都计入，"
+        "{n} 起中有 {out} 起（{pct}）发生在此前没有事件的网格（评分区域之外），任何网格预测"
+        "都无法对其排名。",
+        "en": "Chance reference: choosing {share} of the scored cells at random scores "
+        "{metric} {ref} here, not 1: every event counts, and {out} of {n} ({pct}) fell in "
+        "cells with no earlier event, outside the scored area, which no cell forecast ranks.",
+    },
+    "vd_random_reference_all": {
+        "zh": "随机参照：随机挑选 {share} 的评分网格，{metric}为 {ref}（所有事件都在评分网格内）。",
+        "en": "Chance reference: choosing {share} of the scored cells at random scores "
+        "{metric} {ref} (every event fell in a scored cell).",
+    },
+    # under the models page's metrics table (verdicts.table_ci_words): a run before
+    # 2026-12-07 drew the table's CI (500 resamples) apart from the gate's (1000)
+    "vd_table_ci_differs": {
+        "zh": "门槛检查与本表对同一比较给出的 95% 置信区间不同：{pairs}。二者来自同一回测的两次"
+        "独立自助抽样（本表 500 次，门槛 1000 次；该次训练早于 2026-12-07，此后两者相同）；"
+        "上方结论与门槛判定依据门槛的区间。",
+        "en": "The gate and this table give different 95% CIs for the same comparison: "
+        "{pairs}. Both resample the same backtest, in separate bootstrap draws (this table "
+        "500, the gate 1000; a run before 2026-12-07, since when both are the same); the "
+        "verdict above and the gate used the gate's.",
+    },
+    "vd_table_ci_pair": {
+        "zh": "模型减“{other}”：门槛 {gate_lo} 至 {gate_hi}，本表 {lo} 至 {hi}",
+        "en": "the model minus {other}: gate {gate_lo} to {gate_hi}, table {lo} to {hi}",
+    },
+    "vd_random_times": {
+        "zh": "模型约为随机的 {times} 倍。",
+        "en": "The model scores {times} times that.",
+    },
+    "vd_coverage_most": {
+        "zh": "**多数事件发生在任何网格预测都无法指向的地方**：限制该模型的是覆盖范围，而不是排序。",
+        "en": "**Most events fall where no cell forecast can point**: coverage, not the "
+        "ranking, limits this model.",
+    },
     "vd_below_random": {
-        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）："
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样比例的评分网格在此为 {ref}）："
         "模型约为随机的 1/{times}。",
-        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
-        "scores {ref}): about {times} times worse than chance.",
+        "en": "Its {metric} of {model} is **below random** (choosing the same share of the "
+        "scored cells at random scores {ref} here): about {times} times worse than chance.",
     },
     "vd_below_random_zero": {
-        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样面积的地点为 {ref}）。",
-        "en": "Its {metric} of {model} is **below random** (picking the same area at random "
-        "scores {ref}).",
+        "zh": "{metric}为 {model}，**低于随机水平**（随机挑选同样比例的评分网格在此为 {ref}）。",
+        "en": "Its {metric} of {model} is **below random** (choosing the same share of the "
+        "scored cells at random scores {ref} here).",
     },
     "vd_base_below_random": {
         "zh": "最好的简单方法“{base}”（{base_value}）同样低于随机水平。",
@@ -990,7 +1029,8 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "在 MLflow 中查看该模型版本",
         "en": "Open the model version in MLflow",
     },
-    "metric_pai_at_0_05": {"zh": "命中效率 PAI@5%（随机为 1）", "en": "PAI@5% (random = 1)"},
+    # its chance reference is the run's own (verdicts.reference_words), not 1
+    "metric_pai_at_0_05": {"zh": "命中效率 PAI@5%", "en": "PAI@5%"},
     "metric_pai_at_0_01": {"zh": "命中效率 PAI@1%", "en": "PAI@1%"},
     "metric_pai_at_0_1": {"zh": "命中效率 PAI@10%", "en": "PAI@10%"},
     "metric_average_precision": {"zh": "平均精确率（AP）", "en": "average precision (AP)"},

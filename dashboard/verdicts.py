@@ -47,6 +47,7 @@ class Comparison:
     hi: float
     resampled: str | None = None  # what the bootstrap drew, when the gate says ("cases")
     n_clusters: int | None = None
+    metric: str | None = None  # the gate check's metric (None: the run's headline)
 
     @property
     def verdict(self) -> str:
@@ -109,6 +110,12 @@ class Verdict:
     # (metrics.json ``counted_on_sources``; None: not recorded, before 2026-12-07)
     input_sources: str | None = None
     counted_on: tuple[str, ...] | None = None
+    # hotspot domains: what a random choice of the scored cells scores on the headline
+    # (:func:`random_reference`; None: not a share-of-area metric, or a run before
+    # metrics.json recorded ``events_active_area``) and the events it rests on
+    random_ref: float | None = None
+    events: int | None = None
+    events_outside: int | None = None
 
 
 def is_method(name: str) -> bool:
@@ -158,13 +165,20 @@ def resampled_line(c: Comparison, lang: str) -> str | None:
 def comparisons(
     gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None
 ) -> list[Comparison]:
-    """Model-minus-other comparisons: the gate's checks, else the metrics' table."""
+    """Model-minus-other comparisons: the gate's checks, else the metrics' table. A check
+    names the other method ``against``; gates before 2026-12-07 wrote ``baseline`` at
+    PAI@1% and @10% (and at each warning level): both are read, and each comparison keeps
+    its check's ``metric``."""
     out: list[Comparison] = []
     for c in (gate or {}).get("checks", []):
-        if "against" in c and "diff" in c and c.get("ci"):
+        other = c.get("against") or c.get("baseline")
+        if other and "diff" in c and c.get("ci"):
             lo, hi = c["ci"]
+            metric = str(c["metric"]) if c.get("metric") else None
             out.append(
-                Comparison(str(c["against"]), float(c["diff"]), float(lo), float(hi), *_unit(c))
+                Comparison(
+                    str(other), float(c["diff"]), float(lo), float(hi), *_unit(c), metric=metric
+                )
             )
     if out:
         return out
@@ -174,6 +188,64 @@ def comparisons(
         if all(math.isfinite(x) for x in (c.diff, c.lo, c.hi)):  # NaN: nothing was judged
             out.append(c)
     return out
+
+
+def headline_comparisons(
+    gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None, headline: str | None
+) -> dict[str, Comparison]:
+    """:func:`comparisons` on the run's ``headline`` metric, by the other method (a check
+    at another share of the area, e.g. PAI@10%, is not the headline's comparison)."""
+    return {
+        c.against: c
+        for c in comparisons(gate, metrics)
+        if c.metric is None or headline is None or c.metric == headline
+    }
+
+
+def table_ci_differs(
+    gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None
+) -> list[tuple[Comparison, Comparison]]:
+    """The gate's comparisons on the headline whose CI differs from the metrics table's
+    for the same method (``model_minus_baseline``): runs before 2026-12-07 drew the
+    table's with 500 bootstrap resamples, the gate's with 1000 (the same diff, another
+    CI). Since then training records the gate's draws in both; [] then."""
+    headline = (metrics or {}).get("headline")
+    gated = headline_comparisons(gate, None, headline if isinstance(headline, str) else None)
+    table = {c.against: c for c in comparisons(None, metrics)}
+    return [
+        (g, table[name])
+        for name, g in gated.items()
+        if name in table
+        and (abs(g.lo - table[name].lo) > 1e-9 or abs(g.hi - table[name].hi) > 1e-9)
+    ]
+
+
+def table_ci_words(
+    gate: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None, lang: str
+) -> str | None:
+    """Under the models page's metrics table: which CI of a comparison the gate judged when
+    the table (``model_minus_baseline``) holds another for the same comparison
+    (:func:`table_ci_differs`: runs before 2026-12-07); None when they agree."""
+    pairs = table_ci_differs(gate, metrics)
+    if not pairs:
+        return None
+    sep = "；" if lang == "zh" else "; "
+    return t(
+        "vd_table_ci_differs",
+        lang,
+        pairs=sep.join(
+            t(
+                "vd_table_ci_pair",
+                lang,
+                other=method_name(g.against, lang),
+                gate_lo=comparison_numbers(g.diff, g.lo, g.hi)["lo"],
+                gate_hi=comparison_numbers(g.diff, g.lo, g.hi)["hi"],
+                lo=comparison_numbers(c.diff, c.lo, c.hi)["lo"],
+                hi=comparison_numbers(c.diff, c.lo, c.hi)["hi"],
+            )
+            for g, c in pairs
+        ),
+    )
 
 
 GATE_STATUSES = ("pass", "fail", "not_judged")
@@ -325,7 +397,7 @@ def verdict(
     stale = details.get("forced_over_stale_gate")
     forced = bool(details.get("forced_over_gate")) or isinstance(stale, dict)
     name, values = headline_values(metrics)
-    comps = {c.against: c for c in comparisons(gate, metrics)}
+    comps = headline_comparisons(gate, metrics, name)
     baselines = {m: v for m, v in values.items() if m != MODEL_METHOD}
     best = (metrics or {}).get("best_baseline")
     if best not in baselines:
@@ -384,6 +456,8 @@ def verdict(
         stale_gate=stale if isinstance(stale, dict) else None,
         input_sources=_given(params.get("sources")),
         counted_on=counted_sources(metrics),
+        random_ref=random_reference(name, model_figures(metrics)),
+        **coverage(model_figures(metrics)),
     )
 
 
@@ -499,27 +573,104 @@ def metric_name(metric: str | None, lang: str) -> str:
     return metric if text == key else text
 
 
-def random_reference(metric: str | None) -> float | None:
-    """What picking places at random scores on ``metric``: PAI 1 at any share of the area
-    (``pai@0.05``), a hit rate the share itself (``hit_rate@0.05`` -> 0.05); None for
-    the others (AUC's 0.5 has its own line, ``vd_below_chance``)."""
+def model_figures(metrics: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """The model's own figures in a run's ``metrics.json`` (``methods["xgboost"]``)."""
+    got = ((metrics or {}).get("methods") or {}).get(MODEL_METHOD)
+    return got if isinstance(got, Mapping) else None
+
+
+def random_reference(metric: str | None, figures: Mapping[str, Any] | None) -> float | None:
+    """What choosing the same share of the *scored* cells at random scores on ``metric``
+    (``pai@0.05``, ``hit_rate@0.05``) in one run, from one method's figures of its
+    ``metrics.json`` (``methods[m]``: ``events``, ``events_active_area``).
+
+    The hit rate counts every event of a window (DOMAIN.md; events in cells outside the
+    scored area, where no event was known before, are misses for every method) while the
+    area share is a share of the scored cells. A random choice of k% of the scored cells
+    holds on average k% of the events *in* them: its PAI is ``events_active_area /
+    events``, its hit rate k% of that. That is 1 (k%) only when every event fell in a
+    scored cell: on the demo's disputes 26 / 464 = 0.056, not 1 (the page said 1, and
+    "about 7.7 times worse than chance" of a model 2.3 times above it; review of
+    2026-12-07). The ratio of a method's PAI to this reference is its
+    ``pai_active_area``. None: another metric, or a run whose figures do not record
+    ``events_active_area`` (no reference rather than a wrong one)."""
     name, _, at = str(metric or "").partition("@")
+    if name not in ("pai", "hit_rate", "hit") or not figures:
+        return None
+    events, inside = _num(figures.get("events")), _num(figures.get("events_active_area"))
+    if events is None or inside is None or events <= 0 or not 0 <= inside <= events:
+        return None
     if name == "pai":
-        return 1.0
-    if name in ("hit_rate", "hit"):
-        try:
-            return float(at)
-        except ValueError:
-            return None
-    return None
+        return inside / events
+    try:
+        return float(at) * inside / events
+    except ValueError:
+        return None
 
 
-def below_random_words(metric: str | None, value: float | None, lang: str) -> str | None:
-    """The model's ``value`` of ``metric`` below what a random pick scores
-    (:func:`random_reference`), in words ("Its PAI@5% of 0.129 is **below random** (...):
-    about 7.7 times worse than chance"; Markdown); None when it is not below, or the
-    metric has no random reference. The models page and ``riskwarn models --checks``."""
-    ref = random_reference(metric)
+def coverage(figures: Mapping[str, Any] | None) -> dict[str, int | None]:
+    """``events`` and ``events_outside`` (of them, those in cells outside the scored
+    area) of one method's figures; None each when not recorded."""
+    events = _num((figures or {}).get("events"))
+    inside = _num((figures or {}).get("events_active_area"))
+    if events is None or inside is None:
+        return {"events": None, "events_outside": None}
+    return {"events": int(events), "events_outside": int(events - inside)}
+
+
+def _share(metric: str | None) -> str | None:
+    """``pai@0.05`` -> "5%"; None without a share."""
+    try:
+        return f"{100 * float(str(metric).partition('@')[2]):g}%"
+    except ValueError:
+        return None
+
+
+def _percent(part: float, whole: float) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "—"
+
+
+def reference_words(v: Verdict, lang: str) -> str | None:
+    """The chance reference beside the headline ("Chance reference: choosing 5% of the
+    scored cells at random scores PAI@5% 0.056 here, not 1: ... The model scores 2.3
+    times that."), with why it is below 1 (events in cells with no earlier event, which
+    no cell forecast ranks) and, when most events fell there, that coverage and not the
+    ranking limits the model. None without a reference (:func:`random_reference`)."""
+    ref, share = v.random_ref, _share(v.metric)
+    if ref is None or share is None or v.events is None or v.events_outside is None:
+        return None
+    numbers = {
+        "share": share,
+        "metric": check_metric(v.metric, lang) or "",
+        "ref": _ref(ref),
+        "out": fmt_int(v.events_outside, lang),
+        "n": fmt_int(v.events, lang),
+        "pct": _percent(v.events_outside, v.events),
+    }
+    words = t(
+        "vd_random_reference" if v.events_outside else "vd_random_reference_all", lang, **numbers
+    )
+    sep = "" if lang == "zh" else " "
+    if v.model_value is not None and ref > 0 and v.model_value >= ref:
+        words += sep + t("vd_random_times", lang, times=f"{v.model_value / ref:.1f}")
+    if v.events_outside * 2 > v.events:
+        words += sep + t("vd_coverage_most", lang)
+    return words
+
+
+def _ref(value: float) -> str:
+    """A chance reference in 2 significant digits (0.056, 0.58, 1)."""
+    return f"{value:.2g}" if value < 1 else f"{value:g}"
+
+
+def below_random_words(
+    metric: str | None, value: float | None, lang: str, ref: float | None
+) -> str | None:
+    """The model's ``value`` of ``metric`` below ``ref``, what a random choice of the
+    scored cells scores (:func:`random_reference`), in words ("Its PAI@5% of 0.040 is
+    **below random** (choosing the same share of the scored cells at random scores 0.056
+    here): about 1.4 times worse than chance"; Markdown); None when it is not below, or
+    there is no reference. The models page and ``riskwarn models --checks``."""
     if ref is None or value is None or not value < ref:
         return None
     times = ref / value if value > 0 else None
@@ -528,7 +679,7 @@ def below_random_words(metric: str | None, value: float | None, lang: str) -> st
         lang,
         metric=metric_name(metric, lang),
         model=_n(value, COMPARISON_DIGITS),
-        ref=f"{ref:g}",
+        ref=_ref(ref),
         times=f"{times:.1f}" if times else "",
     )
 
@@ -536,26 +687,30 @@ def below_random_words(metric: str | None, value: float | None, lang: str) -> st
 def below_random_notice(metrics: Mapping[str, Any] | None, domain: str, lang: str) -> str | None:
     """What a leader must read beside a hotspot domain's map when its serving model's own
     backtest (the version's ``metrics.json``) found fewer events in the share of the area
-    it ranked highest than picking the same share at random would: its headline PAI
-    (``pai@0.05``) below 1, or that PAI's 95% CI (``pai@0.05_ci``) wholly below 1.
-    Markdown; None when the headline is no PAI, the model has no value of it, or it is
-    not below random. The gate only checks "not worse than each baseline" and passed
-    such a model on the demo (PAI@5% 0.129), where "no warning this week, highest chance
-    0.2%" read as low risk (user review of 7 Dec 2026)."""
+    it ranked highest than that share of all events: its headline PAI (``pai@0.05``)
+    below 1, or that PAI's 95% CI (``pai@0.05_ci``) wholly below 1. Markdown; None when
+    the headline is no PAI, the model has no value of it, or it is not below 1.
+
+    Why, in the run's own numbers: below a random choice of the scored cells
+    (:func:`random_reference`), or not reliably above it; else (above it) most events fell
+    in cells with no earlier event, outside the area any cell forecast ranks (the demo's
+    disputes: PAI 0.13, a random choice 0.056, 438 of 464 disputes outside). A run that
+    does not record ``events_active_area`` gets no chance reference (it was said to be 1:
+    review of 2026-12-07). "No warning this week, highest chance 0.2%" beside such a map
+    read as low risk (user review of 7 Dec 2026)."""
     name, values = headline_values(metrics)
     value = values.get(MODEL_METHOD)
     if name is None or not name.startswith("pai@") or value is None:
         return None
-    try:
-        share = f"{100 * float(name.partition('@')[2]):g}%"
-    except ValueError:
+    share = _share(name)
+    if share is None:
         return None
-    ci = ((metrics or {}).get("methods") or {}).get(MODEL_METHOD, {}).get(f"{name}_ci")
+    figures = model_figures(metrics) or {}
+    ci = figures.get(f"{name}_ci")
     lo = hi = None
     if isinstance(ci, list | tuple) and len(ci) == 2:
         lo, hi = _num(ci[0]), _num(ci[1])
-    shown_below = hi is not None and hi < 1.0
-    if not (value < 1.0 or shown_below):
+    if not (value < 1.0 or (hi is not None and hi < 1.0)):
         return None
     if lo is not None and hi is not None:
         pai = t("hotspot_pai_ci", lang, value=_pai(value), lo=_pai(lo), hi=_pai(hi))
@@ -569,8 +724,24 @@ def below_random_notice(metrics: Mapping[str, Any] | None, domain: str, lang: st
         ),
         t("hotspot_noun", lang),
     )
-    key = "hotspot_below_random" if hi is None or shown_below else "hotspot_not_above_random"
-    return t(key, lang, share=share, pai=pai, noun=noun)
+    ref = random_reference(name, figures)
+    if ref is None:  # a run before events_active_area: below its share, no reference
+        return t("hotspot_below_share", lang, share=share, pai=pai, noun=noun)
+    counts = coverage(figures)
+    numbers = {
+        "share": share,
+        "pai": pai,
+        "noun": noun,
+        "ref": _ref(ref),
+        "out": fmt_int(counts["events_outside"], lang),
+        "n": fmt_int(counts["events"], lang),
+        "pct": _percent(counts["events_outside"] or 0, counts["events"] or 0),
+    }
+    if hi is not None and hi < ref:
+        return t("hotspot_below_random", lang, **numbers)
+    if value < ref or (lo is not None and lo <= ref):
+        return t("hotspot_not_above_random", lang, **numbers)
+    return t("hotspot_coverage", lang, **numbers)
 
 
 def _pai(value: float) -> str:
@@ -759,14 +930,17 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
     counted = sources_words(v.input_sources, v.counted_on, lang)
     if counted:  # which sources' events those figures count, and its inputs'
         lines.append(counted)
-    ref = random_reference(v.metric)
+    reference = reference_words(v, lang)
+    if reference:  # what chance scores on this run's events (not 1: every event counts)
+        lines.append(reference)
+    ref = v.random_ref
     below = ref is not None and v.model_value is not None and v.model_value < ref
     if v.rank is not None and v.n_methods:
-        # "Rank 1 of 5" beside a PAI 8x below random read as if it were good
+        # "Rank 1 of 5" beside a PAI below the run's chance reference reads as if it were good
         lines.append(
             t("vd_rank_below_random" if below else "vd_rank", lang, rank=v.rank, n=v.n_methods)
         )
-    below_words = below_random_words(v.metric, v.model_value, lang)
+    below_words = below_random_words(v.metric, v.model_value, lang, ref)
     if below_words:
         lines.append(below_words)
         if (

@@ -516,9 +516,10 @@ def gate(
     ``not_worse``: non-inferiority checks, keyed by metric (e.g. ``"pai@0.01"``), each
     ``{"against", "diff", "ci": [lo, hi]}`` of challenger minus ``against`` (the hotspot
     models: the best baseline at PAI@1/5/10 %, every event counted). Each passes unless
-    its CI lies wholly below zero (worse beyond noise). The headline one (``NOT_WORSE_HEADLINE``,
-    PAI@5 %) carries ``against`` (what the dashboard's verdict reads); the others name
-    the baseline under ``baseline``.
+    its CI lies wholly below zero (worse beyond noise). Each check names the baseline
+    under ``against`` and its ``metric``; the dashboard's verdict compares on the run's
+    headline (``NOT_WORSE_HEADLINE``, PAI@5 %) and lists every check (gates before
+    2026-12-07 wrote ``baseline`` at the other shares: readers read both).
 
     A comparison whose difference or CI is not finite (no event in the evaluation window,
     so no AUC or PAI) is *not judged*: its check says ``not judged: <not_judged_why>``
@@ -555,7 +556,9 @@ def gate(
     checks: list[dict[str, Any]] = []
     for metric, comp in sorted((not_worse or {}).items()):
         lo, hi = comp["ci"]
-        key = "against" if metric == NOT_WORSE_HEADLINE else "baseline"
+        # every share names the other method "against" (PAI@1% and @10% wrote "baseline"
+        # until 2026-12-07, so readers listed the 5% comparison only; they read both)
+        key = "against"
         name = f"not worse than {comp['against']} at {_metric_words(metric)}"
         if not _finite(comp["diff"], lo, hi):
             checks.append(_not_judged(name, why, metric=metric, **{key: comp["against"]}))

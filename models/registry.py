@@ -762,6 +762,20 @@ def model_values(
     return out
 
 
+def event_counts(record: Mapping[str, Any] | None) -> dict[str, float]:
+    """The model's ``events`` and ``events_active_area`` in a run's ``metrics.json``
+    (``record``): every event of the backtest's windows and those in its scored cells,
+    from which ``riskwarn models --checks`` gets what a random choice of the scored cells
+    scores (:func:`dashboard.verdicts.random_reference`); {} when not recorded."""
+    own = ((record or {}).get("methods") or {}).get(MODEL_METHOD) or {}
+    out = {}
+    for key in ("events", "events_active_area"):
+        v = own.get(key) if isinstance(own, dict) else None
+        if isinstance(v, int | float) and v == v:
+            out[key] = float(v)
+    return out
+
+
 def champion_compared(record: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Whether the gate of ``record`` (a run's ``gate.json``) compared the version with the
     champion it was judged against on forecast origins after the champion's data
@@ -846,6 +860,7 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 # the model's own value of each compared metric (a pass against a
                 # baseline can still be below random: riskwarn models --checks says so)
                 "model_values": model_values(client, mv.run_id, compared, figures),
+                "event_counts": event_counts(figures),
                 # hotspot domains: its input sources (run param, "all" = every source; None
                 # if not recorded) and the sources whose events its metrics counted (None
                 # before 2026-12-07: then its inputs' events)

@@ -167,6 +167,13 @@ with tab_models:
                 [metric_words(str(m), lg, headline) for m in shown.index], name=t("metric", lg)
             )
             shell.grid(shown, width="stretch")
+            differs = verdicts.table_ci_words(  # a run's two CIs of one comparison
+                queries.run_json(tracking_uri, champ["run_id"], "gate.json"),
+                queries.run_json(tracking_uri, champ["run_id"], "metrics.json"),
+                lg,
+            )
+            if differs:
+                st.caption(differs)
         run_id = champ["run_id"]
         run_metrics = queries.run_json(tracking_uri, run_id, "metrics.json")
         images = [a for a in champ["artifacts"] if a.lower().endswith(".png")]

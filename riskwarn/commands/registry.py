@@ -219,7 +219,7 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
 
     from mlflow.exceptions import MlflowException
 
-    from dashboard.verdicts import sources_words, trained_on_words
+    from dashboard.verdicts import random_reference, sources_words, trained_on_words
     from models import registry
 
     # a read-only listing: an unreachable MLflow server is said in seconds
@@ -332,8 +332,11 @@ def models_(domain: str, checks: bool, as_json: bool) -> None:
             values = r.get("model_values") or {}
             for c in r["checks"]:
                 value = values.get(str(c.get("metric")))
-                line = check_line(c, value)
-                click.echo(f"         {check_mark(c, value):>2}  {line}")
+                # what a random choice of the scored cells scores (not 1: every event
+                # counts; None for a run that does not record events_active_area)
+                ref = random_reference(str(c.get("metric")), r.get("event_counts"))
+                line = check_line(c, value, ref)
+                click.echo(f"         {check_mark(c, value, ref):>2}  {line}")
 
 
 # the gate's metric ids in the words of its checks ("not worse than kde at PAI@1%")
@@ -356,16 +359,19 @@ def check_state(check: dict[str, Any]) -> str:
     return "--" if check.get("judged") is False else "ok" if check.get("ok") else "NO"
 
 
-def check_mark(check: dict[str, Any], model_value: float | None = None) -> str:
+def check_mark(
+    check: dict[str, Any], model_value: float | None = None, reference: float | None = None
+) -> str:
     """The mark before a check of ``riskwarn models --checks``: :func:`check_state`, but a
     check the gate passed while the model's own value of its metric (``model_value``) is
-    below what a random pick scores reads "!! below random (gate: ok)": the gate's verdict
-    kept, not an "ok" beside a PAI@5% of 0.129 (user review of 7 Dec 2026)."""
+    below ``reference``, what a random choice of the scored cells scores
+    (:func:`dashboard.verdicts.random_reference`; None: not known, no mark), reads
+    "!! below random (gate: ok)": the gate's verdict kept, not a bare "ok"."""
     from dashboard.verdicts import below_random_words
 
     state = check_state(check)
     metric = check.get("metric")
-    if state == "ok" and metric and below_random_words(str(metric), model_value, "en"):
+    if state == "ok" and metric and below_random_words(str(metric), model_value, "en", reference):
         return "!! below random (gate: ok)"
     return state
 
@@ -384,16 +390,18 @@ def _worse_not_shown(check: dict[str, Any]) -> bool:
     return float(diff) < 0 and float(ci[0]) < 0 <= float(ci[1])
 
 
-def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
+def check_line(
+    check: dict[str, Any], model_value: float | None = None, reference: float | None = None
+) -> str:
     """One gate check of ``riskwarn models --checks``: a comparison (it has a ``metric``,
     ``models.registry.check_summary``) names the metric it compares on, unless its name
     does ("not worse than kde at PAI@1%"), and what its 95% CI resampled. Its CI is
     written from the recorded bounds (:func:`models.gate.ci_text`), so -0.00047 never
     reads "-0.000"; a pass that is worse on the point estimate says so ("tie, point
     below", as the gate's detail says it since 2026-12-07). With the model's
-    own value of its metric (``model_value``, metrics.json) below what a random pick
-    scores, it says so in the models page's words (a PAI@5% "ok" against a baseline
-    beside the page's "about 7.7 times worse than chance")."""
+    own value of its metric (``model_value``, metrics.json) below ``reference``, what a
+    random choice of the scored cells scores (:func:`dashboard.verdicts.random_reference`),
+    it says so in the models page's words."""
     from dashboard.verdicts import below_random_words, champion_sources_words
     from models.gate import ci_text
 
@@ -408,7 +416,7 @@ def check_line(check: dict[str, Any], model_value: float | None = None) -> str:
     if compared_on:  # a hotspot champion check: the events both were counted on
         detail += "; " + compared_on[:1].lower() + compared_on[1:].rstrip(".")
     metric = check.get("metric")
-    below = below_random_words(str(metric), model_value, "en") if metric else None
+    below = below_random_words(str(metric), model_value, "en", reference) if metric else None
     if below:  # plain text: the page's Markdown emphasis dropped
         plain = below.replace("**", "").rstrip(".")
         detail += "; but " + plain[:1].lower() + plain[1:]
