@@ -121,11 +121,10 @@ def write_batch(
                 held_ids=held,
                 extracted_at=extracted_at,
                 before_commit=before_commit,
+                versions=versions,
             )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None
-    if versions is not None and "version" in result:
-        versions[batch.table_name] = int(result["version"])
     keys = ("new", "updated", "unchanged", "stale", "reverts_applied")
     return {k: int(result.get(k, 0)) for k in keys}
 

@@ -269,6 +269,7 @@ def upsert(
     reverts: list[dict[str, Any]] | None = None,
     extracted_at: datetime | None = None,
     before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+    versions: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
 
@@ -325,7 +326,8 @@ def upsert(
     ``run_id`` (an ingest run) goes into each commit's metadata with the number of
     commits and rows the run planned (:data:`RUN_KEY`, :data:`PLAN_KEY`, :data:`ROWS_KEY`),
     and ``as_of`` (the ingest's time: when its corrections became known) as
-    :data:`AS_OF_KEY`.
+    :data:`AS_OF_KEY`. ``versions`` (given): ``versions[table_name]`` is set to the
+    table's version after the write.
     """
     table = TABLES[table_name]
     if accepted.empty:
@@ -360,6 +362,7 @@ def upsert(
             before_commit=before_commit or quarantine_refused,
             lake_dir=Path(lake_dir),
             history_days=history_days,
+            versions=versions,
         )
 
 
@@ -595,6 +598,7 @@ def _write(
     before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
     lake_dir: Path | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
+    versions: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Probe, refuse the rows that would roll a record back, hand them to
     ``before_commit``, write the export times (``lake_dir`` given), then MERGE the
@@ -703,9 +707,11 @@ def _write(
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
     rest = batch.num_rows - inserted - updated - stale - n_reverted
-    # the table's version after this write (its last commit, or the one it read): every
-    # commit of ``run_id`` up to it is in these counts (riskwarn.stream.ledger)
-    out = {"new": inserted, "updated": updated, "unchanged": rest, "version": int(dt.version())}
+    if versions is not None:
+        # the table's version after this write (its last commit, or the one it read):
+        # every commit of ``run_id`` up to it is in these counts (riskwarn.stream.ledger)
+        versions[table.name] = int(dt.version())
+    out = {"new": inserted, "updated": updated, "unchanged": rest}
     if n_reverted:
         out["reverted"] = n_reverted
     if n_reverts_applied:
