@@ -92,7 +92,8 @@ def test_second_consumer_refuses_nothing_doubles_kill9_frees_the_lock(
         wait_for(lambda: state()["pid"] == third.pid and state()["connected"], 180)
         for site, r in sites.items():  # the devices send the same readings again
             _publish(broker, r, site=site)
-        wait_for(lambda: state()["received"] >= total, 120)
+        # the home's totals across restarts (riskwarn.stream.ledger): sent again, duplicates
+        wait_for(lambda: state()["received"] >= 2 * total, 120)
         wait_for(lambda: state()["backlog"] == 0 and state()["sensors"] == len(sites), 120)
         assert state()["level_changes"] == 0  # served levels read back: nothing re-published
     finally:

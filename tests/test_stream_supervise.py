@@ -177,7 +177,8 @@ def test_killed_consumer_is_restarted_and_down_leaves_no_process(tmp_path: Path)
         assert _pid(run / "stream.pid") == second
         later = _readings(5, hours_ago=5)
         assert _publish_readings(home, port, later) == len(later)
-        wait_for(lambda: _state(home)["received"] >= len(later), 60, 0.5)
+        # the home's totals across restarts (riskwarn.stream.ledger)
+        wait_for(lambda: _state(home)["received"] >= 6 + len(later), 60, 0.5)
         line = _status_of(env, "stream")
         assert line.startswith(f"stream running (pid {second}, supervisor pid"), line
         assert "restarts 1" in line and "killed by SIGKILL" in line, line

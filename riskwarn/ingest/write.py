@@ -46,6 +46,7 @@ def write_batch(
     file_names: Callable[[str], str | None] | None = None,
     extracted_at: datetime | None = None,
     on_quarantine: Callable[[int], None] | None = None,
+    versions: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Upsert the batch's accepted rows and its quarantine into the lake.
     ``corrections=False``: a re-ingest of a recorded batch, which never changes a stored
@@ -67,7 +68,10 @@ def write_batch(
     ``on_quarantine`` is called, once the quarantine is written, with how many of its rows
     the lake's quarantine did not hold by their key (the stream counts a message quarantined
     once so: a retry after a failed table commit finds its first try's rows held, and
-    the caller adds the calls up).
+    the caller adds the calls up). ``versions`` (given: filled in) gets, per table this
+    write opened (the batch's table, ``quarantine``), its version after the write: every
+    commit carrying ``run_id`` up to it is in the counts returned and reported (the
+    stream's durable counts, :mod:`riskwarn.stream.ledger`).
 
     ``grain`` and ``ids_carry_time`` come from the mapping (``partition``,
     :attr:`SourceMapping.ids_carry_time`). Returns ``{"new", "updated", "unchanged"}``
@@ -94,6 +98,8 @@ def write_batch(
         )
         if on_quarantine is not None:
             on_quarantine(int(counts.get("inserted", 0)))
+        if versions is not None and "version" in counts:
+            versions["quarantine"] = int(counts["version"])
 
     try:
         if batch.accepted.empty:
@@ -115,6 +121,7 @@ def write_batch(
                 held_ids=held,
                 extracted_at=extracted_at,
                 before_commit=before_commit,
+                versions=versions,
             )
     except lake.LakeError as exc:  # full disk, read-only: one line, naming the file
         raise lake.LakeError(f"{batch.file_name}: {exc}") from None

@@ -29,7 +29,7 @@ from riskwarn.lake.read import (
     sources,
     table_version,
 )
-from riskwarn.lake.write import upsert, write_quarantine
+from riskwarn.lake.write import resolve_quarantine, upsert, write_quarantine
 
 __all__ = [
     "QUARANTINE_SCHEMA",
@@ -43,6 +43,7 @@ __all__ = [
     "read_table",
     "read_versions",
     "record_history",
+    "resolve_quarantine",
     "row_filter",
     "run_commits",
     "scan",

@@ -269,6 +269,7 @@ def upsert(
     reverts: list[dict[str, Any]] | None = None,
     extracted_at: datetime | None = None,
     before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
+    versions: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Upsert validated canonical rows by ``(source, record_id)``.
 
@@ -325,7 +326,8 @@ def upsert(
     ``run_id`` (an ingest run) goes into each commit's metadata with the number of
     commits and rows the run planned (:data:`RUN_KEY`, :data:`PLAN_KEY`, :data:`ROWS_KEY`),
     and ``as_of`` (the ingest's time: when its corrections became known) as
-    :data:`AS_OF_KEY`.
+    :data:`AS_OF_KEY`. ``versions`` (given): ``versions[table_name]`` is set to the
+    table's version after the write.
     """
     table = TABLES[table_name]
     if accepted.empty:
@@ -360,6 +362,7 @@ def upsert(
             before_commit=before_commit or quarantine_refused,
             lake_dir=Path(lake_dir),
             history_days=history_days,
+            versions=versions,
         )
 
 
@@ -595,6 +598,7 @@ def _write(
     before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
     lake_dir: Path | None = None,
     history_days: int = DEFAULT_HISTORY_DAYS,
+    versions: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Probe, refuse the rows that would roll a record back, hand them to
     ``before_commit``, write the export times (``lake_dir`` given), then MERGE the
@@ -703,6 +707,10 @@ def _write(
         inserted += n_new
     log.info("%s/%s: %d new, %d updated", table.name, source, inserted, updated)
     rest = batch.num_rows - inserted - updated - stale - n_reverted
+    if versions is not None:
+        # the table's version after this write (its last commit, or the one it read):
+        # every commit of ``run_id`` up to it is in these counts (riskwarn.stream.ledger)
+        versions[table.name] = int(dt.version())
     out = {"new": inserted, "updated": updated, "unchanged": rest}
     if n_reverted:
         out["reverted"] = n_reverted
@@ -1278,7 +1286,8 @@ def write_quarantine(
 
     ``counts`` (given: filled in) gets ``inserted``, the rows the quarantine did not hold
     by their key before this write (a message's row the stream stored before, e.g. in an
-    earlier process, is not among them), ``updated`` and ``deleted``.
+    earlier process, is not among them), ``updated`` and ``deleted``, and ``version``: the
+    quarantine's version after this write (absent when no table was opened).
 
     ``batches``: the ``(table_name, batch_id)`` pairs this write is the whole quarantine
     of (default: those of the rows; pass them to also cover a batch with no quarantined
@@ -1286,7 +1295,6 @@ def write_quarantine(
     commit as the inserts and updates: a re-ingest that now accepts a row it quarantined
     before (a later ``--as-of``) leaves no trace of it in the quarantine. Idempotent: a
     batch already stored as it is makes no commit. Returns whether the table changed."""
-    from deltalake import write_deltalake
 
     schema = layout.QUARANTINE_SCHEMA
     rows = pa.Table.from_pandas(
@@ -1309,72 +1317,131 @@ def write_quarantine(
         if not rows.num_rows and not layout.is_delta(path):
             return False  # nothing stored, nothing to store
         dt = open_or_create(path, None, history_days)
-        files = _files(dt)
-        if files.num_rows:
-            files = files.filter(pc.equal(files.column("partition.source"), source))
-        writer = writer_properties()
-        props = _commit_props(",".join(batch_ids.to_pylist()), run_id)
-        if not _may_hold(files, "batch_id", batch_ids).any():
-            if not rows.num_rows:
-                return False
-            write_deltalake(
-                dt,
-                rows,
-                mode="append",
-                partition_by=list(layout.QUARANTINE_PARTITIONS),
-                writer_properties=writer,
-                commit_properties=props,
-            )
+        try:
+            return _write_quarantine(dt, rows, source, pairs, batch_ids, run_id, counts)
+        finally:
             if counts is not None:
-                counts["inserted"] = rows.num_rows
-            return True
+                counts["version"] = int(dt.version())
 
-        def scope(alias: str) -> str:
-            """The stored rows of these batches (of this source)."""
-            return (
-                f"{alias}source = {_sql_text(source)} AND ("
-                + " OR ".join(
-                    f"({alias}table_name = {_sql_text(t)} AND {alias}batch_id = {_sql_text(b)})"
-                    for t, b in sorted(pairs)
-                )
-                + ")"
-            )
 
-        if not rows.num_rows:  # every row of the batches accepted now
-            done = dt.delete(scope(""), writer_properties=writer, commit_properties=props)
-            if counts is not None:
-                counts["deleted"] = int(done.get("num_deleted_rows") or 0)
-            return bool(done.get("num_deleted_rows"))
-        ids = ", ".join(_sql_text(b) for b in batch_ids.to_pylist())
-        on = (
-            f"t.source = {_sql_text(source)} AND t.batch_id IN ({ids}) AND "
-            "t.table_name = s.table_name AND t.batch_id = s.batch_id "
-            "AND t.row_number = s.row_number"
-        )
-        differs = " OR ".join(
-            f'(t."{c}" IS DISTINCT FROM s."{c}")'
-            for c in ("file_name", "reason", "message", "original")
-        )
-        metrics = (
-            dt.merge(
-                rows,
-                on,
-                source_alias="s",
-                target_alias="t",
-                writer_properties=writer,
-                commit_properties=props,
-            )
-            .when_matched_update_all(predicate=differs)
-            .when_not_matched_insert_all()
-            .when_not_matched_by_source_delete(predicate=scope("t."))
-            .execute()
+def _write_quarantine(
+    dt: Any,
+    rows: pa.Table,
+    source: str,
+    pairs: set[tuple[str, str]],
+    batch_ids: pa.Array,
+    run_id: str | None,
+    counts: dict[str, int] | None,
+) -> bool:
+    """:func:`write_quarantine`'s commit, under the quarantine's writer lock."""
+    from deltalake import write_deltalake
+
+    files = _files(dt)
+    if files.num_rows:
+        files = files.filter(pc.equal(files.column("partition.source"), source))
+    writer = writer_properties()
+    props = _commit_props(",".join(batch_ids.to_pylist()), run_id)
+    if not _may_hold(files, "batch_id", batch_ids).any():
+        if not rows.num_rows:
+            return False
+        write_deltalake(
+            dt,
+            rows,
+            mode="append",
+            partition_by=list(layout.QUARANTINE_PARTITIONS),
+            writer_properties=writer,
+            commit_properties=props,
         )
         if counts is not None:
-            counts["inserted"] = int(metrics["num_target_rows_inserted"])
-            counts["updated"] = int(metrics["num_target_rows_updated"])
-            counts["deleted"] = int(metrics["num_target_rows_deleted"])
-        return bool(
-            metrics["num_target_rows_inserted"]
-            or metrics["num_target_rows_updated"]
-            or metrics["num_target_rows_deleted"]
+            counts["inserted"] = rows.num_rows
+        return True
+
+    def scope(alias: str) -> str:
+        """The stored rows of these batches (of this source)."""
+        return (
+            f"{alias}source = {_sql_text(source)} AND ("
+            + " OR ".join(
+                f"({alias}table_name = {_sql_text(t)} AND {alias}batch_id = {_sql_text(b)})"
+                for t, b in sorted(pairs)
+            )
+            + ")"
         )
+
+    if not rows.num_rows:  # every row of the batches accepted now
+        done = dt.delete(scope(""), writer_properties=writer, commit_properties=props)
+        if counts is not None:
+            counts["deleted"] = int(done.get("num_deleted_rows") or 0)
+        return bool(done.get("num_deleted_rows"))
+    ids = ", ".join(_sql_text(b) for b in batch_ids.to_pylist())
+    on = (
+        f"t.source = {_sql_text(source)} AND t.batch_id IN ({ids}) AND "
+        "t.table_name = s.table_name AND t.batch_id = s.batch_id "
+        "AND t.row_number = s.row_number"
+    )
+    differs = " OR ".join(
+        f'(t."{c}" IS DISTINCT FROM s."{c}")'
+        for c in ("file_name", "reason", "message", "original")
+    )
+    metrics = (
+        dt.merge(
+            rows,
+            on,
+            source_alias="s",
+            target_alias="t",
+            writer_properties=writer,
+            commit_properties=props,
+        )
+        .when_matched_update_all(predicate=differs)
+        .when_not_matched_insert_all()
+        .when_not_matched_by_source_delete(predicate=scope("t."))
+        .execute()
+    )
+    if counts is not None:
+        counts["inserted"] = int(metrics["num_target_rows_inserted"])
+        counts["updated"] = int(metrics["num_target_rows_updated"])
+        counts["deleted"] = int(metrics["num_target_rows_deleted"])
+    return bool(
+        metrics["num_target_rows_inserted"]
+        or metrics["num_target_rows_updated"]
+        or metrics["num_target_rows_deleted"]
+    )
+
+
+def resolve_quarantine(
+    lake_dir: Path,
+    source: str,
+    table_name: str,
+    batch_ids: Sequence[str],
+    *,
+    reasons: Sequence[str],
+    resolved_by: str,
+    run_id: str | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+) -> tuple[int, int | None]:
+    """Remove from the open quarantine the rows of ``source``'s ``table_name`` keyed by
+    ``batch_ids`` whose reason is one of ``reasons``: problems a later write
+    resolved (the stream: a reading quarantined ``future_timestamp`` and accepted once its
+    time had come). One DELETE commit naming ``resolved_by`` (the resolving batch,
+    :data:`BATCH_KEY`, prefixed ``resolved-by:``) and ``run_id``; the removed rows stay in
+    the quarantine's history (change data feed, ``history_days``), as a re-ingest's rows
+    accepted now do. Returns (rows removed, the quarantine's version after it; None: no
+    quarantine table)."""
+    if not batch_ids or not reasons:
+        return 0, None
+    layout.check_not_legacy(lake_dir, layout.QUARANTINE)
+    with layout.writer_lock(lake_dir, layout.QUARANTINE) as path:
+        if not layout.is_delta(path):
+            return 0, None
+        dt = open_or_create(path, None, history_days)
+        ids = ", ".join(_sql_text(b) for b in sorted(set(batch_ids)))
+        why = ", ".join(_sql_text(r) for r in sorted(set(reasons)))
+        where = (
+            f"source = {_sql_text(source)} AND table_name = {_sql_text(table_name)} "
+            f"AND batch_id IN ({ids}) AND reason IN ({why})"
+        )
+        done = dt.delete(
+            where,
+            writer_properties=writer_properties(),
+            commit_properties=_commit_props(f"resolved-by:{resolved_by}", run_id),
+        )
+        return int(done.get("num_deleted_rows") or 0), int(dt.version())

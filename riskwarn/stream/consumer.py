@@ -54,6 +54,7 @@ from riskwarn.stream.cursor import (
     save_cursor,
     write_durably,
 )
+from riskwarn.stream.ledger import open_ledger, run_id
 from riskwarn.stream.lock import InstanceLock, StoreLock
 from riskwarn.stream.payload import QOS, subscription
 from riskwarn.stream.publish import HORIZON_HOURS, LevelChange, Publisher
@@ -65,11 +66,17 @@ from riskwarn.stream.runtime import (
     crash_point,
     describe,
     error_kind,
+    kill_point,
 )
 from riskwarn.stream.state import Hysteresis, SensorStates, SiteLevel
 from riskwarn.stream.validate import Message, stored_counts, stored_rows, validate_guarded
 
 log = logging.getLogger(__name__)
+
+# the quarantine reasons a later accept of the reading resolves (its time had not come)
+FUTURE_REASONS = ("future_timestamp:observed_at",)
+# test hook: SIGKILL once a micro-batch's quarantine is stored, before it is counted
+KILL_AFTER_QUARANTINE = "RISKWARN_STREAM_KILL_AFTER_QUARANTINE"
 
 # consecutive failed attempts at one round after which the publishing is reported as
 # stuck (status and log; publishing keeps trying): about 5 s of a store outage
@@ -123,6 +130,21 @@ class StreamConsumer:
         cfg = self.cfg
         self.inbox: queue.Queue[Message] = queue.Queue()
         self.counters = Counters()
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        # the durable counts (riskwarn.stream.ledger): every lake commit carries run_id,
+        # the ledger the versions its totals cover; a crash's uncounted commits added now
+        self.run_id = run_id(cfg.mapping.name)
+        self.ledger, _ = open_ledger(
+            cfg.status_path.with_name("stream.counts.json"),
+            cfg.lake_dir,
+            cfg.mapping.name,
+            cfg.mapping.table,
+        )
+        self._seed_counters()
+        # record id -> batch ids (messages) of this source's open future_timestamp
+        # quarantine rows: resolved when their reading is accepted (_resolve_future)
+        self.future_open: dict[str, set[str]] = {}
+        self._load_future()
         self.stopping = threading.Event()
         self.state = SensorStates(hysteresis=Hysteresis(cfg.lower_after_steps, cfg.confirm_steps))
         self.store = Store(cfg.store_url)
@@ -216,6 +238,99 @@ class StreamConsumer:
         self.client.on_message = self._on_message
         self.client.max_inflight_messages_set(cfg.max_batch)
         self.client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+
+    # -- durable counts and resolved quarantine -----------------------------------------
+
+    def _seed_counters(self) -> None:
+        c, t = self.counters, self.ledger.counts
+        c.accepted, c.corrections, c.written_new = t["accepted"], t["corrections"], t["new_in_lake"]
+        c.quarantined, c.duplicates, c.resolved = t["quarantined"], t["duplicates"], t["resolved"]
+        c.received = c.accepted + c.duplicates + c.quarantined
+
+    def _future_key(self, original: Any) -> str | None:
+        """The record id a quarantined row's reading would have (the source's id columns
+        of its raw row, as :func:`riskwarn.ingest` joins them); None: not known."""
+        ids = self.cfg.mapping.id
+        if ids is None or not isinstance(original, str):
+            return None
+        try:
+            raw = json.loads(original)
+        except ValueError:
+            return None
+        if not isinstance(raw, dict) or any(c not in raw for c in ids.columns):
+            return None
+        return "|".join(str(raw[c]) for c in ids.columns)
+
+    def _note_future(self, q: pd.DataFrame) -> None:
+        """Index the stream's future_timestamp rows of ``q`` by their reading's record id."""
+        if q.empty:
+            return
+        mine = q["reason"].isin(FUTURE_REASONS) & q["batch_id"].astype(str).str.startswith("mqtt:")
+        if "table_name" in q:
+            mine &= q["table_name"] == self.cfg.mapping.table
+        for bid, original in zip(q.loc[mine, "batch_id"], q.loc[mine, "original"], strict=True):
+            key = self._future_key(original)
+            if key is not None:
+                self.future_open.setdefault(key, set()).add(str(bid))
+
+    def _load_future(self) -> None:
+        """Read the open future_timestamp rows of this source's messages, and resolve at
+        once those whose reading the lake holds now (accepted by a consumer killed before
+        it resolved them, or by a file of the source)."""
+        from riskwarn import lake
+
+        try:
+            self._note_future(lake.read_quarantine(self.cfg.lake_dir, [self.cfg.mapping.name]))
+            if not self.future_open:
+                return
+            held = lake.read_table(
+                self.cfg.lake_dir,
+                self.cfg.mapping.table,
+                [self.cfg.mapping.name],
+                columns=["record_id"],
+                where={"record_id": sorted(self.future_open)},
+            )
+        except Exception as exc:  # an unreadable lake: resolved by the next accepts only
+            log.error("cannot read the open future_timestamp quarantine (%s)", describe(exc))
+            return
+        n = self._resolve_future(set(held["record_id"].astype(str)), "start")
+        if n:
+            self.ledger.save()
+
+    def _resolve_future(self, accepted: set[str], by: str) -> int:
+        """Remove from the open quarantine the future_timestamp rows of the readings
+        ``accepted`` now (stored): the problem is gone, the row stays in the quarantine's
+        history. Counted ``resolved`` (the quarantined count keeps it: it was stored once).
+        A failed removal is logged and tried again with the next accept of the reading, or
+        at the next start."""
+        from riskwarn import lake
+
+        keys = accepted & self.future_open.keys()
+        if not keys:
+            return 0
+        ids = sorted({b for k in keys for b in self.future_open[k]})
+        try:
+            n, version = lake.resolve_quarantine(
+                self.cfg.lake_dir,
+                self.cfg.mapping.name,
+                self.cfg.mapping.table,
+                ids,
+                reasons=FUTURE_REASONS,
+                resolved_by=by,
+                run_id=self.run_id,
+            )
+        except Exception as exc:
+            log.error("cannot resolve %d future_timestamp row(s) (%s)", len(ids), describe(exc))
+            return 0
+        for k in keys:
+            del self.future_open[k]
+        if version is not None:
+            self.ledger.covered({"quarantine": version})
+        self.counters.resolved += n
+        self.ledger.counts["resolved"] += n
+        if n:
+            log.info("%d future_timestamp quarantine row(s) resolved: accepted now", n)
+        return n
 
     # -- state across restarts ---------------------------------------------------------
 
@@ -746,6 +861,7 @@ class StreamConsumer:
             with self.lock:
                 self.unevaluated += 1
         written: list[dict[str, int]] = []
+        versions: dict[str, int] = {}  # the tables' versions after the writes (ledger)
         for step in mb.writes:  # a later version of a record: after the earlier one
             # the quarantine rows the lake did not hold, over every try (a retry after a
             # failed table commit finds the first try's rows held): the rest of the
@@ -758,36 +874,71 @@ class StreamConsumer:
                     step,
                     self.cfg.mapping.partition,
                     ids_carry_time=self.cfg.mapping.ids_carry_time,
+                    run_id=self.run_id,
                     on_quarantine=fresh.append,
+                    versions=versions,
                 ),
                 "lake_retries",
             )
             written.append({**got, "quarantine_new": sum(fresh)})
+        # test hook: killed with the quarantine stored and not counted
+        kill_point(KILL_AFTER_QUARANTINE, any(w["quarantine_new"] for w in written))
         if handing:
             # evaluated from what the lake stored, once it is stored: a version the lake
             # refused (reverts_correction) never reaches the rules or the model, whatever
             # the micro-batching (published once durable, as before)
             acc = stored_rows(mb)
             self.handoffs.put(Handoff(self.seq, acc, dict(mb.sites), dict(mb.sent_at)))
+            if self.future_open:  # a reading quarantined in the future, accepted now
+                self._resolve_future(set(acc["record_id"].astype(str)), mb.batch.batch_id)
+        for step in mb.writes:
+            if len(step.quarantine):
+                self._note_future(step.quarantine)
+        c = self.counters
+        # what was stored, once: the same counts whatever the micro-batching
+        stored = stored_counts(mb, written)
+        c.accepted += stored["accepted"]
+        c.corrections += stored["corrections"]
+        c.quarantined += stored["quarantined"]
+        c.duplicates += stored["duplicates"]
+        c.written_new += stored["new"]
+        c.received = c.accepted + c.duplicates + c.quarantined
+        c.batches += 1
+        self._save_counts(versions)  # before the acknowledgements (riskwarn.stream.ledger)
         done = time.time()
         for m in batch:  # durable: now the broker may forget them
             self.client.ack(m.mid, QOS)
         with self.lock:
             self.durable_seq = self.seq
         self.wake.set()  # the levels from these readings may be published now
-        c = self.counters
-        # what was stored, once: the same counts whatever the micro-batching
-        stored = stored_counts(mb, written)
-        c.received += len(batch)
-        c.accepted += stored["accepted"]
-        c.corrections += stored["corrections"]
-        c.quarantined += stored["quarantined"]
-        c.duplicates += stored["duplicates"]
-        c.written_new += stored["new"]
-        c.batches += 1
         c.last_write_at = datetime.fromtimestamp(done, UTC).isoformat(timespec="seconds")
         if self.metrics is not None and mb.sent_at:
             self.metrics.write("".join(f"d {done - s:.4f}\n" for s in mb.sent_at.values()))
+
+    def _save_counts(self, versions: dict[str, int]) -> None:
+        """Write the durable counts with the versions the micro-batch's writes answered. A
+        failed write (full disk) is logged and the next micro-batch's covers it: the
+        ledger on disk stays a consistent older pair, whose uncounted commits the next
+        start adds from the lake's log (only that time's duplicates are lost)."""
+        c, t = self.counters, self.ledger.counts
+        t.update(
+            accepted=c.accepted,
+            corrections=c.corrections,
+            new_in_lake=c.written_new,
+            quarantined=c.quarantined,
+            duplicates=c.duplicates,
+            resolved=c.resolved,
+        )
+        self.ledger.covered(versions)
+        try:
+            self.ledger.save()
+        except OSError as exc:
+            text = self._failed("counts", exc, error_kind(exc))
+            log.error(
+                "cannot write the stream's counts (%s); kept, written with a later batch", text
+            )
+        else:
+            self._recovered("counts")
 
     # -- evaluation (own thread) --------------------------------------------------------
 
@@ -1069,9 +1220,15 @@ class StreamConsumer:
             "source": self.cfg.mapping.name,
             "broker": f"{self.cfg.host}:{self.cfg.port}",
             "connected": c.connected,
+            # received ... resolved: the home's totals since counts_since (what was
+            # stored, once, across restarts: riskwarn.stream.ledger); started_at: this
+            # consumer's start
+            "counts_since": self.ledger.since,
+            "started_at": self.started_at,
             "received": c.received,
             "accepted": c.accepted,
             "quarantined": c.quarantined,
+            "resolved": c.resolved,
             # stored: new records + corrections (later versions of a stored record);
             # duplicates: exact repeats; received = accepted + duplicates + quarantined
             "corrections": c.corrections,

@@ -79,12 +79,17 @@ class StreamConfig:
 
 @dataclass
 class Counters:
+    # received ... resolved: this home's totals since ``counts_since`` (seeded from
+    # run/stream.counts.json at start, riskwarn.stream.ledger), not this process's
     received: int = 0  # messages
     accepted: int = 0  # readings stored: new records + corrections
     corrections: int = 0  # of these, later versions of a record the lake held
     quarantined: int = 0  # messages quarantined (at validation, or refused at the write)
     duplicates: int = 0  # exact repeats (in a micro-batch or of what the lake holds)
     written_new: int = 0  # of the accepted, records the lake did not hold
+    # of the quarantined, rows a later accept of their reading removed from the open
+    # quarantine (future_timestamp: sent again once its time had come)
+    resolved: int = 0
     batches: int = 0
     lake_retries: int = 0
     store_retries: int = 0
@@ -169,6 +174,22 @@ def crash_point(changes: list[LevelChange]) -> None:
         return
     with open(marker, "w") as fh:
         fh.write(" ".join(f"{ch.site_id}:{ch.to_rank}" for ch in changes))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_point(variable: str, when: bool) -> None:
+    """Test hook (tests/test_stream_durable_counts.py): with ``RISKWARN_TESTING`` set and
+    the environment variable ``variable`` set to a file path that does not exist yet, the
+    first call with ``when`` true creates the file and SIGKILLs this process. Without
+    ``RISKWARN_TESTING`` it does nothing."""
+    if not when or not os.environ.get("RISKWARN_TESTING"):
+        return
+    marker = os.environ.get(variable)
+    if not marker or os.path.exists(marker):
+        return
+    with open(marker, "w") as fh:
         fh.flush()
         os.fsync(fh.fileno())
     os.kill(os.getpid(), signal.SIGKILL)

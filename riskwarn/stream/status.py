@@ -56,6 +56,21 @@ def status_line(path: Path) -> str:
     # before 2026-12-07 has no corrections: none said)
     fixed = f" ({s['corrections']} corrections)" if s.get("corrections") else ""
     repeats = f", {s['duplicates']} duplicates" if s.get("duplicates") else ""
+    # a quarantined reading accepted later (future_timestamp, its time come): kept in the
+    # count (stored once), no longer an open problem
+    resolved = (
+        f" ({s['resolved']} resolved by a later accept / 其中 {s['resolved']} 条已被随后接收的读数解除)"
+        if s.get("resolved")
+        else ""
+    )
+    # the totals are the home's since counts_since, across restarts (a status file before
+    # 2026-12-07 has none: the running consumer's, said so)
+    since = s.get("counts_since")
+    counted = (
+        f"since {since}, each stored once / 自 {since} 起累计，每条只计一次: "
+        if since
+        else "since this consumer started / 本次启动以来: "
+    )
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     if s.get("deliveries_failed"):  # a page that reached nobody: said first, in capitals
         n, red = int(s["deliveries_failed"]), int(s.get("deliveries_failed_red") or 0)
@@ -66,9 +81,9 @@ def status_line(path: Path) -> str:
             f"推送失败：{n} 条（红色 {red} 条）多次重试仍未送达（{zh}，预警有效期内继续重试）"
         ) + failing
     return (
-        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}: "
-        f"{s['received']} received, {s['accepted']} accepted{fixed}{repeats}, "
-        f"{s['quarantined']} quarantined, "
+        f"stream {state} (pid {s['pid']}), {conn} to {s['broker']}, source {s['source']}, "
+        f"{counted}{s['received']} received, {s['accepted']} accepted{fixed}{repeats}, "
+        f"{s['quarantined']} quarantined{resolved}, "
         f"{s['queued']} queued, {s['sensors']} sensors{forgot}, {warned}, "
         f"{s['level_changes']} level changes, {sent}; "
         f"last write {s['last_write_at'] or '-'}, status at {s['updated_at']}{model}{failing}"
