@@ -68,19 +68,24 @@ def _champion(tracking_uri: str, domain: str, version: str) -> dict[str, Any] | 
     except Exception as exc:  # deleted since the alias was read
         LOG.info("no version %s of %s: %s", version, name, exc)
         return None
-    run = client.get_run(mv.run_id)
-    artifacts = _list_artifacts(client, mv.run_id)
+    from models.registry import version_run
+
+    # its run may be gone (deleted, collected by mlflow gc): the version's facts stay
+    # (its tags; the data end: serving_model's data_end), the run's are not there
+    run, _ = version_run(client, mv.run_id)
     return {
         "name": name,
         "version": mv.version,
         "run_id": mv.run_id,
-        "experiment_id": run.info.experiment_id,
+        "experiment_id": run.info.experiment_id if run is not None else None,
         "registered_at": pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC"),
-        "trained_at": pd.Timestamp(int(run.info.start_time), unit="ms", tz="UTC"),
+        "trained_at": pd.Timestamp(int(run.info.start_time), unit="ms", tz="UTC")
+        if run is not None
+        else None,
         "gate_tag": (mv.tags or {}).get("gate"),
-        "metrics": dict(run.data.metrics),
-        "params": dict(run.data.params),
-        "artifacts": artifacts,
+        "metrics": dict(run.data.metrics) if run is not None else {},
+        "params": dict(run.data.params) if run is not None else {},
+        "artifacts": _list_artifacts(client, mv.run_id) if run is not None else [],
     }
 
 
@@ -167,7 +172,12 @@ def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
     recorded; it differs from ``alias`` when MLflow and riskwarn's record disagree);
     ``reason``: scoring's refusal (English, the CLI's words) when not served;
     ``champion``: :func:`champion`'s details of the alias's version (the served one when
-    ``served``); ``promotion``: the audit entry it matches when served."""
+    ``served``); ``promotion``: the audit entry it matches when served; ``data_end``
+    (when served): the training data end scoring's in-sample guard serves it on
+    (:func:`models.registry.data_end`: its version's tags first, then its run, held to
+    the end riskwarn recorded when it promoted it), ``at`` None with a ``problem`` (and
+    scoring's English ``words``) when it refuses the version at every origin; None when
+    the registry could not say."""
     from dashboard.store_handle import store
     from models import registry
 
@@ -180,6 +190,7 @@ def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
         "reason": None,
         "champion": details,
         "promotion": None,
+        "data_end": None,
     }
     if details is None:  # no alias: riskwarn's recorded champion may have been deleted
         try:  # in MLflow (attack review 2026-12-07): named, not "no champion registered"
@@ -195,7 +206,12 @@ def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
     out["recorded"] = None if record is None else str(record.get("version"))
     served = served_champion(tracking_uri, url, domain, out["alias"])
     if served["served"]:
-        out.update(served=True, version=str(served["version"]), promotion=served["promotion"])
+        out.update(
+            served=True,
+            version=str(served["version"]),
+            promotion=served["promotion"],
+            data_end=served.get("data_end"),
+        )
     else:
         out["reason"] = served["reason"]
     return out
@@ -247,9 +263,23 @@ def _served_champion(
         first = str(exc).splitlines()[0] if str(exc) else ""
         return {"served": False, "reason": f"{type(exc).__name__}: {first}"}
     details = {k: v for k, v in record.items() if k not in ("action", "actor", "at")}
+    try:  # the data end scoring's in-sample guard serves it on: the same rule
+        end = registry.data_end(mlflow_client(tracking_uri), domain, served, record)
+        data_end: dict[str, Any] | None = {
+            "at": end.at,
+            "problem": end.problem,
+            "words": end.words,
+            "recorded": end.recorded,
+            "read": end.read,
+            "run_gone": end.read_from == "run gone",
+        }
+    except Exception as exc:  # the registry cannot say: scoring cannot either
+        LOG.info("no data end for %s v%s: %s", domain, served, exc)
+        data_end = None
     return {
         "served": True,
         "version": served,
+        "data_end": data_end,
         "promotion": {
             "action": record.get("action"),
             "actor": record.get("actor"),

@@ -964,6 +964,53 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "训练于 {at}，使用 {until} 之前的数据（{data}）；{window}。",
         "en": "Trained {at} on data before {until} ({data}); {window}.",
     },
+    # scoring refuses the serving version at every origin over its training data end
+    # (models.registry.data_end): why and what fixes it; English shows scoring's own line
+    "vd_data_end_refused": {
+        "zh": "**评分在任何预测起点都拒绝使用该版本**：{why}",
+        "en": "**Scoring refuses this version at every forecast origin**: {why}",
+    },
+    "vd_data_end_unknown": {
+        "zh": "无法确认第 {v} 版训练数据的截止时间（版本标签 riskwarn.trained_through 与其 MLflow "
+        "运行都没有记录，可能是手工登记或由旧版 riskwarn 登记），因此无法判断预测是否落在训练数据之内。"
+        "修复：在 MLflow 界面为该版本加上标签 riskwarn.trained_through（训练数据截止时间，ISO UTC），"
+        "再执行 `riskwarn promote {domain} {v} --force --reason ...` 重新启用以记录；"
+        "或启用一个由 riskwarn 训练的版本。",
+        "en": "the training data end of version {v} is not recorded (neither its "
+        "riskwarn.trained_through tag nor its MLflow run says it): whether a forecast is "
+        "in-sample cannot be told. Fix: tag the version riskwarn.trained_through (the end "
+        "of its training data, ISO UTC) in the MLflow UI, then "
+        "`riskwarn promote {domain} {v} --force --reason ...` to record it; or promote a "
+        "version trained by riskwarn.",
+    },
+    "vd_data_end_run_gone": {
+        "zh": "无法确认第 {v} 版训练数据的截止时间：其 MLflow 运行已被删除并清理（mlflow gc），"
+        "版本上也没有 riskwarn.trained_through 标签。请启用或回滚到一个运行仍保留的版本。",
+        "en": "the training data end of version {v} cannot be read: its MLflow run is gone "
+        "(deleted, collected by mlflow gc) and the version has no riskwarn.trained_through "
+        "tag. Promote or roll back to a version whose run is kept.",
+    },
+    "vd_data_end_edited": {
+        "zh": "第 {v} 版现在显示的训练数据截止时间为 {read}，但启用时系统记录的是 {recorded}："
+        "其 riskwarn.trained_through 标签在启用后被改动。请把标签改回，或重新启用以记录新的时间。",
+        "en": "version {v}'s training data end reads {read} now, but riskwarn recorded "
+        "{recorded} when it was promoted: its riskwarn.trained_through tag was edited since. "
+        "Set the tag back, or promote it again to record the new end.",
+    },
+    "vd_data_end_unreadable_recorded": {
+        "zh": "第 {v} 版的训练数据截止时间现在无法读取，但启用时系统记录的是 {recorded}。"
+        "请在 MLflow 界面按记录为该版本加回 riskwarn.trained_through 标签。",
+        "en": "version {v}'s training data end cannot be read now, but riskwarn recorded "
+        "{recorded} when it was promoted. Tag the version riskwarn.trained_through as "
+        "recorded in the MLflow UI.",
+    },
+    "vd_data_end_unrecorded": {
+        "zh": "第 {v} 版现在带有训练数据截止时间 {read}，但启用时无法读取、系统没有记录："
+        "该标签是启用后加上的。请执行 `riskwarn promote {domain} {v} --reason ...` 重新启用以记录。",
+        "en": "version {v} now carries a training data end ({read}) that riskwarn did not "
+        "record when it was promoted (none could be read then): the tag was set since. "
+        "Promote it again to record it: `riskwarn promote {domain} {v} --reason ...`.",
+    },
     "vd_rows": {"zh": "训练样本 {n} 行", "en": "{n} training rows"},
     "vd_features": {"zh": "{n} 个输入特征", "en": "{n} inputs"},
     "vd_data_version": {"zh": "数据版本 {dv}", "en": "data version {dv}"},

@@ -80,6 +80,14 @@ class Verdict:
     point_below: list[dict[str, Any]] = field(default_factory=list)
     trained_at: pd.Timestamp | None = None
     trained_until: pd.Timestamp | None = None
+    # the data end scoring refuses the version over (models.registry.data_end's problem:
+    # "unknown", "changed"), the end riskwarn recorded at promotion and the one read now,
+    # scoring's English words, and whether the version's run is gone
+    data_end_problem: str | None = None
+    data_end_recorded: pd.Timestamp | None = None
+    data_end_read: pd.Timestamp | None = None
+    data_end_words: str | None = None
+    data_end_run_gone: bool = False
     n_train_rows: int | None = None
     n_features: int | None = None
     data_version: str | None = None
@@ -374,18 +382,48 @@ def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict
     return name, values
 
 
+def data_end_words(v: Verdict, lang: str, tz: str = "UTC") -> str | None:
+    """When scoring refuses the serving version at every forecast origin because of its
+    training data end (:func:`models.registry.data_end`): why and what fixes it, in
+    bold; None when it is served. English: scoring's own line; Chinese: the same facts."""
+    if v.data_end_problem is None:
+        return None
+    if lang == "en" and v.data_end_words:
+        return t("vd_data_end_refused", lang, why=md_line(v.data_end_words))
+    if v.data_end_problem == "changed" and v.data_end_recorded is not None:
+        key = "vd_data_end_unreadable_recorded" if v.data_end_read is None else "vd_data_end_edited"
+    elif v.data_end_problem == "changed":
+        key = "vd_data_end_unrecorded"
+    else:
+        key = "vd_data_end_run_gone" if v.data_end_run_gone else "vd_data_end_unknown"
+    why = t(
+        key,
+        lang,
+        v=v.version,
+        domain=v.domain,
+        recorded=fmt_datetime(v.data_end_recorded, lang, tz),
+        read=fmt_datetime(v.data_end_read, lang, tz),
+    )
+    return t("vd_data_end_refused", lang, why=why)
+
+
 def verdict(
     domain: str,
     champion: Mapping[str, Any],
     gate: Mapping[str, Any] | None,
     metrics: Mapping[str, Any] | None,
     promotion: Mapping[str, Any] | None,
+    data_end: Mapping[str, Any] | None = None,
 ) -> Verdict:
     """The facts of one domain's serving model (see the module docstring for the inputs).
 
     ``champion``: ``version``, ``gate_tag``, ``trained_at`` and ``params`` (as
     :func:`dashboard.queries.champion` returns); ``promotion``: the audit entry
-    (``actor``, ``at``, ``details``) that pointed the alias at this version, if any.
+    (``actor``, ``at``, ``details``) that pointed the alias at this version, if any;
+    ``data_end``: :func:`dashboard.model_reads.serving_model`'s, the training data end
+    scoring serves the version on (:func:`models.registry.data_end`: its version's tags
+    first, so it outlives its run); None: the registry could not say (shown as unknown,
+    never read from the run alone: train and serve read one rule).
     """
     # the version's own gate tag (what promote and scoring check), not its run's gate.json:
     # a version registered again from a judged run, or a tag edited, has the run's file
@@ -431,7 +469,12 @@ def verdict(
         not_judged=unjudged_checks(gate),
         point_below=passed_point_below(gate),
         trained_at=_time(champion.get("trained_at")),
-        trained_until=_time(params.get("trained_until")),
+        trained_until=_time((data_end or {}).get("at")),
+        data_end_problem=(data_end or {}).get("problem"),
+        data_end_recorded=_time((data_end or {}).get("recorded")),
+        data_end_read=_time((data_end or {}).get("read")),
+        data_end_words=(data_end or {}).get("words"),
+        data_end_run_gone=bool((data_end or {}).get("run_gone")),
         n_train_rows=int(rows) if rows is not None else None,
         n_features=int(feats) if feats is not None else None,
         data_version=params.get("data_version"),
@@ -1012,6 +1055,9 @@ def verdict_lines(v: Verdict, lang: str, tz: str) -> list[str]:
             window=window,
         )
     )
+    refused = data_end_words(v, lang, tz)
+    if refused:
+        lines.append(refused)
     if v.rolled_back:
         lines.append(
             t(

@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -576,6 +576,146 @@ def champion_provenance(client: MlflowClient, domain: str, version: str) -> Cham
     recipes = {r for r in (tags.get(RECIPE_TAG), params.get(RECIPE)) if r}
     recipe = next(iter(recipes)) if len(recipes) == 1 else None
     return ChampionProvenance(str(version), mv.run_id, stamp, source, recipe, deleted)
+
+
+# the key of an alias move's record (since 2026-12-07): the data end riskwarn read when it
+# moved the alias (ISO UTC; None: none could be read then); :func:`data_end` holds the
+# version to it, so a ``riskwarn.trained_through`` tag edited after the promotion (its run
+# collected: nothing else to read it from) is found, not believed
+DATA_END_RECORD = "trained_through"
+UNKNOWN_END = "unknown"  # :attr:`DataEnd.problem`: no data end can be read
+CHANGED_END = "changed"  # ...: the data end read differs from the one riskwarn recorded
+
+
+@dataclass(frozen=True)
+class DataEnd:
+    """The training data end a version is served on: the one rule scoring's in-sample
+    guard (:func:`riskwarn.scoring.out_of_sample`) and the dashboard's models page
+    (:func:`dashboard.model_reads.serving_model`) both read (:func:`data_end`).
+
+    ``at``: the end (origins before it are in-sample); None when ``problem`` is set:
+    :data:`UNKNOWN_END` (nothing recorded says it) or :data:`CHANGED_END` (it differs
+    from the one riskwarn recorded when it promoted the version). ``read_from``: the
+    provenance's ``through_source``; ``recorded``: the end of riskwarn's record (None:
+    none recorded, or a record older than 2026-12-07); ``words``: the refusal in one
+    English line (the CLI's and the audit log's), None when served."""
+
+    version: str
+    at: pd.Timestamp | None
+    read_from: str
+    run_id: str | None = None
+    run_deleted: bool = False
+    recorded: pd.Timestamp | None = None
+    problem: str | None = None
+    words: str | None = None
+    read: pd.Timestamp | None = None  # what the version says now, when it says anything
+
+
+def data_end(
+    client: MlflowClient, domain: str, version: str, record: Mapping[str, Any] | None = None
+) -> DataEnd:
+    """The training data end ``domain``'s version ``version`` is served on, read as
+    :func:`champion_provenance` reads it (the version's ``riskwarn.trained_through`` tag,
+    its run's ``trained_through`` param, the later of the two; a zoned ``trained_until``),
+    and held to ``record`` (riskwarn's newest alias move, :func:`recorded_champion`) when
+    that record is of this version and names a data end (moves since 2026-12-07).
+
+    A problem (``at`` None; scoring refuses the version at every origin, audited):
+
+    * no data end can be read: the version has no tag and its run either logged none (a
+      version registered by hand or by an older riskwarn: its run's start time says
+      nothing of its data) or is gone (deleted, collected by ``mlflow gc``);
+    * the end read differs from the one recorded when the version was promoted (a tag
+      edited, added or removed since: moved earlier, it would let an in-sample origin
+      through), or none could be read then and one is read now (a tag set since: promote
+      it again, which records it under the promoter's name).
+    """
+    prov = champion_provenance(client, domain, version)
+    name = f"{model_name(domain)} v{version}"
+    now = prov.trained_through if prov.data_end_known else None
+    held = (
+        record is not None
+        and str(record.get("version")) == str(version)
+        and DATA_END_RECORD in record
+    )
+    recorded = _utc_instant(record.get(DATA_END_RECORD)) if held and record else None
+    base = DataEnd(
+        str(version),
+        now,
+        prov.through_source,
+        prov.run_id,
+        prov.run_deleted,
+        recorded,
+        read=now,
+    )
+    if held and now != recorded:
+        when = ""
+        if record is not None and record.get("at") is not None:
+            when = f" ({record.get('action', 'move')} by {record.get('actor')} at {pd.Timestamp(record['at']):%Y-%m-%d %H:%M}Z)"
+        again = (
+            f"`riskwarn promote {domain} {version} --reason ...` (--force if its gate did not pass)"
+        )
+        if recorded is None and now is not None:
+            words = (
+                f"{name} now carries a training data end ({iso_utc(now)}) that riskwarn did "
+                f"not record when it promoted it{when}: none could be read then, so its "
+                f"{TRAINED_THROUGH_TAG} tag was set since; not serving it until it is "
+                f"recorded: promote it again, {again}"
+            )
+        elif now is None and recorded is not None:
+            words = (
+                f"{name}'s training data end cannot be read now ({_unread_why(prov)}), but "
+                f"riskwarn recorded {iso_utc(recorded)} when it promoted it{when}; not "
+                f"serving it (tag the version {TRAINED_THROUGH_TAG}={iso_utc(recorded)} in "
+                "the MLflow UI, as recorded)"
+            )
+        else:
+            words = (
+                f"{name}'s training data end reads {iso_utc(now)} now, but riskwarn "
+                f"recorded {iso_utc(recorded)} when it promoted it{when}: its "
+                f"{TRAINED_THROUGH_TAG} tag was edited since; not serving it (set the tag "
+                f"back to {iso_utc(recorded)}, or promote it again to record the new end: "
+                f"{again})"
+            )
+        return replace(base, at=None, problem=CHANGED_END, words=words)
+    if now is None:
+        if prov.through_source == RUN_GONE:
+            fix = "promote or roll back to a version whose run is kept"
+        else:
+            fix = (
+                f"tag the version {TRAINED_THROUGH_TAG}=<the end of its training data, ISO "
+                "UTC> in the MLflow UI, then promote it again to record it: "
+                f"`riskwarn promote {domain} {version} --force --reason ...`; or promote a "
+                "version trained by riskwarn"
+            )
+        words = (
+            f"{name}'s training data end cannot be read: {_unread_why(prov)}, so whether a "
+            f"forecast is in-sample cannot be told; not scoring it ({fix})"
+        )
+        return replace(base, problem=UNKNOWN_END, words=words)
+    return base
+
+
+def _unread_why(prov: ChampionProvenance) -> str:
+    """Why a version's data end cannot be read, in words."""
+    if prov.through_source == RUN_GONE:
+        return (
+            f"its MLflow run {prov.run_id} is gone (deleted, then collected by mlflow gc) and "
+            f"the version has no {TRAINED_THROUGH_TAG} tag (registered before 2026-12-07)"
+        )
+    if prov.run_id is None:
+        return f"it has no MLflow run and no {TRAINED_THROUGH_TAG} tag (registered by hand)"
+    return (
+        f"neither its {TRAINED_THROUGH_TAG} tag nor its MLflow run {prov.run_id} records it "
+        "(registered by hand, or by a riskwarn older than 2026-12-07)"
+    )
+
+
+def move_data_end(client: MlflowClient, domain: str, version: str) -> str | None:
+    """The data end an alias move records (:data:`DATA_END_RECORD`): ISO UTC, None when
+    none can be read."""
+    prov = champion_provenance(client, domain, version)
+    return iso_utc(prov.trained_through) if prov.data_end_known else None
 
 
 def created_at(mv: Any) -> pd.Timestamp:
@@ -1285,6 +1425,8 @@ def _move_alias(
         # before the tag existed or never): a gate fact like the outcome
         "gate_champion": (mv.tags or {}).get(GATE_CHAMPION_TAG),
         "digest": version_digest(name, version),
+        # the data end scoring holds the version to (data_end): a tag edited since is found
+        DATA_END_RECORD: move_data_end(client, name.removeprefix("riskwarn-"), version),
         "move_id": uuid.uuid4().hex,
     }
     from riskwarn.spill import process_identity
@@ -1601,6 +1743,10 @@ def _promote(
         and recorded.get("gate_champion", (mv.tags or {}).get(GATE_CHAMPION_TAG))
         == (mv.tags or {}).get(GATE_CHAMPION_TAG)
         and recorded.get("digest") == version_digest(name, version)
+        # a data end read now that the record lacks (a tag set since, or a record older
+        # than 2026-12-07) is recorded by promoting again: data_end holds it to the record
+        and DATA_END_RECORD in recorded
+        and recorded[DATA_END_RECORD] == move_data_end(client, domain, version)
     ):
         # it serves already, as recorded (a version promoted over its gate with --force
         # included): nothing to move and nothing refused; asked again without --force it

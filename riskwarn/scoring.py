@@ -92,42 +92,39 @@ class InSampleOrigin(ValueError):
 
 
 class UnknownDataEnd(ValueError):
-    """The champion's training data end cannot be read at all: its version records none
-    (registered before 2026-12-07) and its MLflow run is gone (deleted and collected by
-    ``mlflow gc``). Whether an origin is in-sample cannot be told: refused at every
-    origin, never let through (attack review 2026-12-07)."""
+    """The champion's training data end cannot be read (its version records none, and its
+    MLflow run logged none or is gone), or differs from the one riskwarn recorded when it
+    promoted it (a ``riskwarn.trained_through`` tag edited since): whether an origin is
+    in-sample cannot be told, so the champion is refused at every origin, never let
+    through (:func:`models.registry.data_end`; attack reviews 2026-12-07)."""
 
 
-def out_of_sample(uri: str, domain: str, version: str, origin: pd.Timestamp) -> None:
+def out_of_sample(
+    uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
+) -> None:
     """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
-    that end at or before ``origin`` (its run's ``trained_through``, or a zoned
-    ``trained_until``: labels at or after it were never seen;
-    :func:`models.registry.champion_provenance`).
+    that end at or before ``origin`` (labels at or after its end were never seen).
 
-    The data end is read from the version's tags first (written at registration since
-    2026-12-07, they outlive its run), then from its run. A version whose run logged only
-    its start time (an old or hand-registered one) is served as before: its start time
-    says nothing of its data. A version whose data end cannot be read at all (no tag, its
-    run gone: ``through_source`` "run gone") is :class:`UnknownDataEnd`. Airflow's scheduled runs
-    score the newest local midnight, after the training data of any model trained by
-    then (``trained_through`` is at least one horizon before training's ``as_of``)."""
+    The end is :func:`models.registry.data_end`'s, the rule the dashboard's models page
+    shows too: the version's ``riskwarn.trained_through`` tag (written at registration
+    since 2026-12-07; it outlives the run), its run's ``trained_through`` param (the later
+    of the two), or a zoned ``trained_until``; held, with ``store``, to the end riskwarn
+    recorded when it promoted the version. :class:`UnknownDataEnd` when none can be read
+    (a version registered by hand or by an older riskwarn whose run logged none, or whose
+    run is gone) or it differs from the recorded one. Airflow's scheduled runs score the
+    newest local midnight, after the training data of any model trained by then
+    (``trained_through`` is at least one horizon before training's ``as_of``)."""
     from mlflow import MlflowClient
 
-    from models.gate import RUN_GONE
-    from models.registry import champion_provenance, model_name
+    from models.registry import data_end, model_name, recorded_champion
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    prov = champion_provenance(client, domain, version)
-    through = prov.trained_through
-    if prov.through_source == RUN_GONE:
-        raise UnknownDataEnd(
-            f"{model_name(domain)} v{version}'s training data end cannot be read: its MLflow "
-            f"run {prov.run_id} is gone (deleted, then collected by mlflow gc) and the version "
-            "records none (registered before 2026-12-07), so whether a forecast at "
-            f"{origin:%Y-%m-%d %H:%M}Z is in-sample cannot be told; not scoring it (promote or "
-            "roll back to a version whose run is kept)"
-        )
-    if prov.through_source == "run start" or origin >= through - DST_TOLERANCE:
+    record = recorded_champion(store, model_name(domain)) if store is not None else None
+    end = data_end(client, domain, version, record)
+    if end.at is None:
+        raise UnknownDataEnd(end.words)
+    through = end.at
+    if origin >= through - DST_TOLERANCE:
         return
     raise InSampleOrigin(
         f"{model_name(domain)} v{version} was trained on data to {through:%Y-%m-%d %H:%M}Z, "
@@ -172,15 +169,19 @@ def _refuse_in_sample(
     from models.registry import ChampionUnavailable, model_name
 
     try:
-        out_of_sample(uri, domain, version, origin)
+        out_of_sample(uri, domain, version, origin, store)
     except InSampleOrigin as exc:
         raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
     except UnknownDataEnd as exc:
         if store is not None:
             store.audit(
-                "pipeline", "champion_refused", "model", model_name(domain), {"reason": str(exc)}
+                "pipeline",
+                "champion_refused",
+                "model",
+                model_name(domain),
+                {"reason": str(exc), "version": version},
             )
-        raise ChampionUnavailable(f"refusing to serve {exc}") from exc
+        raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
     except MlflowException as exc:  # the registry cannot say what the version saw
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ChampionUnavailable(

@@ -18,13 +18,17 @@ import numpy as np
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-from models.registry import model_name
+from models.registry import TRAINED_THROUGH_TAG, model_name
 from riskwarn.geo import unproject
 
 if TYPE_CHECKING:
     from riskwarn.store import Store
 
 ORIGIN = pd.Timestamp("2024-03-10T16:00Z")  # local midnight, Asia/Shanghai
+# the training data end :func:`register` tags its version with: CountModel's rule is
+# fixed, it learned from no data, so every origin is out of sample for it (scoring refuses
+# a champion whose data end is not recorded: riskwarn.scoring.out_of_sample)
+LEARNED_NOTHING = "2000-01-01T00:00:00+00:00"
 
 
 class CountModel(PythonModel):
@@ -82,8 +86,10 @@ def register(tracking_uri: str, artifacts: str, domain: str, feature: str) -> st
             pip_requirements=["mlflow"],
         )
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    client.set_model_version_tag(model_name(domain), version, TRAINED_THROUGH_TAG, LEARNED_NOTHING)
+    client.set_registered_model_alias(model_name(domain), "champion", version)
+    return version
 
 
 def adopt_champion(tracking_uri: str, store: Store, domain: str) -> None:

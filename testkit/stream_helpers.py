@@ -378,7 +378,7 @@ def register_site_model(tracking_uri: str, artifacts: str) -> str:
     import mlflow
     from mlflow.pyfunc import PythonModel
 
-    from models.registry import model_name
+    from models.registry import TRAINED_THROUGH_TAG, model_name
 
     class _Model(PythonModel):
         features: ClassVar[list[str]] = ["velocity_mm_per_day", "rain_24h_mm"]
@@ -399,8 +399,13 @@ def register_site_model(tracking_uri: str, artifacts: str) -> str:
             pip_requirements=["mlflow"],
         )
     client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    client.set_registered_model_alias(model_name(domain), "champion", info.registered_model_version)
-    return str(info.registered_model_version)
+    version = str(info.registered_model_version)
+    # its rule is fixed (it learned from no data): every origin is out of sample for it
+    client.set_model_version_tag(
+        model_name(domain), version, TRAINED_THROUGH_TAG, "2000-01-01T00:00:00+00:00"
+    )
+    client.set_registered_model_alias(model_name(domain), "champion", version)
+    return version
 
 
 def displacement_message(

@@ -237,12 +237,13 @@ def test_the_hour_a_spring_forward_adds_is_tolerated_an_older_origin_is_not(
         scoring.out_of_sample(uri, "dispute_cases", "2", midnight - pd.Timedelta(minutes=1))
 
 
-def test_a_champion_without_a_known_data_end_scores_an_old_origin(
+def test_a_champion_without_a_known_data_end_is_refused_at_every_origin(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An old champion whose run logged no ``trained_through`` (its data end is its run's
-    start time, ``through_source`` "run start") is served at any origin, as before: its
-    start time says nothing of its data, so an origin before it is not refused."""
+    start time, ``through_source`` "run start") is refused at every origin: its start
+    time says nothing of its data, so whether an origin is in-sample cannot be told (it
+    was served at any origin: tests/test_registry_data_end.py)."""
     from riskwarn import scoring
 
     prov = reg.ChampionProvenance(
@@ -254,14 +255,15 @@ def test_a_champion_without_a_known_data_end_scores_an_old_origin(
     )
     monkeypatch.setattr(reg, "champion_provenance", lambda client, d, v: prov)
     uri = f"sqlite:///{tmp_path / 'unused.db'}"
-    old = pd.Timestamp("2024-01-01 00:00", tz="UTC")
-    scoring.out_of_sample(uri, "dispute_cases", "1", old)  # no raise
-    # the same origin with a known data end is refused (the exemption is the source's)
+    for origin in ("2024-01-01 00:00", "2026-01-01 00:00"):
+        with pytest.raises(scoring.UnknownDataEnd, match="cannot be read"):
+            scoring.out_of_sample(uri, "dispute_cases", "1", pd.Timestamp(origin, tz="UTC"))
+    # the same origin with a known data end is judged on it
     monkeypatch.setattr(
         reg, "champion_provenance", lambda c, d, v: replace(prov, through_source="trained_through")
     )
     with pytest.raises(InSampleOrigin):
-        scoring.out_of_sample(uri, "dispute_cases", "1", old)
+        scoring.out_of_sample(uri, "dispute_cases", "1", pd.Timestamp("2024-01-01", tz="UTC"))
 
 
 def test_a_registry_that_cannot_be_read_fails_scoring_at_its_first_lookup(

@@ -130,7 +130,7 @@ def test_scoring_a_champion_whose_features_the_frame_lacks_is_one_line_exit_2_an
     # no registry here: the in-sample check (the champion's data end against the origin,
     # tests/test_backfill_models.py) reads that the alias names v3 trained before it
     monkeypatch.setattr(scoring, "_alias_version", lambda uri, d: "3")
-    monkeypatch.setattr(scoring, "out_of_sample", lambda uri, d, v, origin: None)
+    monkeypatch.setattr(scoring, "out_of_sample", lambda uri, d, v, origin, store=None: None)
     monkeypatch.setattr(
         scoring,
         "scoring_frame",

@@ -91,6 +91,7 @@ def verdict_card(domain: str, serving: dict) -> None:
         queries.run_json(tracking_uri, champ["run_id"], "gate.json"),
         metrics,
         served["promotion"],
+        served.get("data_end"),
     )
     lines = verdicts.verdict_lines(v, lg, tz)
     spec = domains.get(domain) if domain in domains.DOMAINS else None
