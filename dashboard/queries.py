@@ -522,9 +522,15 @@ def hotspot_floor(domain: str) -> float | None:
 
 def hotspot_weeks(snap: Snapshot, domain: str, weeks: int = 4) -> int:
     """How many weekly runs :func:`hotspot_labels` compares (fewer than 2: no labels)."""
+    return len(hotspot_origins(snap, domain, weeks))
+
+
+def hotspot_origins(snap: Snapshot, domain: str, weeks: int = 4) -> list[pd.Timestamp]:
+    """The origins :func:`hotspot_labels` compares, oldest first: the run's, then those a
+    week, two, three before it (``trends.weekly_origins``: daily runs of a week count once)."""
     from dashboard import trends
 
-    return trends.weeks_published(forecast_history(snap, domain), weeks=weeks)
+    return trends.weekly_origins(forecast_history(snap, domain), weeks=weeks)
 
 
 def observed_weeks(snap: Snapshot, domain: str) -> pd.DataFrame:
