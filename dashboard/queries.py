@@ -47,6 +47,7 @@ from dashboard.model_reads import (
     serving_model,
     version_gate,
     version_metrics,
+    version_reliability,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -78,6 +79,7 @@ REEXPORTED = (
     serving_model,
     version_gate,
     version_metrics,
+    version_reliability,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60

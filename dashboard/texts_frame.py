@@ -493,6 +493,21 @@ TEXT: dict[str, dict[str, str]] = {
     "observed_kind": {"zh": "类别", "en": "Series"},
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
+    # the forecast point scaled by the backtest's observed / expected (views.observed_series)
+    "observed_kind_forecast_adjusted": {
+        "zh": "本周预测（按回测校正）",
+        "en": "This week's forecast, adjusted",
+    },
+    "observed_adjusted": {
+        "zh": "预测点已按模型回测校正：各网格概率之和为 {raw} 个；该模型回测中有事件的网格周为 {obs} 个，"
+        "而其概率合计预期 {exp} 个（× {ratio}），校正后为 {adj} 个，与实线各周的实际数可比。"
+        "地图与预警仍使用模型的原始概率。",
+        "en": "The forecast point is adjusted by the model's backtest: its probabilities sum "
+        "to {raw} cells, and in its backtest {obs} cell-weeks had one where its "
+        "probabilities expected {exp} (× {ratio}); adjusted, {adj} cells, like for like "
+        "with the weeks observed. The map and the warnings use the model's probabilities "
+        "as they are.",
+    },
     "observed_week": {"zh": "周起始日", "en": "Week starting"},
     "observed_events": {"zh": "事件数（全部网格）", "en": "Events (all cells)"},
     "observed_caption": {

@@ -161,3 +161,104 @@ def test_the_overview_says_which_forecast_it_compares_with(
     assert any(c.value == f"Week of {fmt_date(nxt, 'en', tz)} – {end}" for c in at.caption)
     compared = t("hotspot_compared", "en", dates=week_ago)
     assert any(c.value == compared for c in at.caption), [c.value for c in at.caption]
+
+
+# -- "is it rising": the forecast point like for like with the weeks observed -----------
+
+BINS = {  # a model whose probabilities run high: 10 observed where they summed to 15
+    "strategy": "quantile",
+    "bins": [
+        {"mean_predicted": 0.1, "observed_rate": 0.05, "count": 100},
+        {"mean_predicted": 0.5, "observed_rate": 0.5, "count": 10},
+    ],
+}
+
+
+def test_the_forecast_point_is_scaled_by_the_backtest() -> None:
+    """Observed / expected of the backtest's reliability bins scales the forecast point,
+    labelled "adjusted"; without bins, the model's sum as before."""
+    from dashboard import model_plots, views
+
+    assert model_plots.observed_over_expected(BINS) == pytest.approx((10.0, 15.0))
+    assert model_plots.observed_over_expected({"bins": []}) is None
+    assert model_plots.observed_over_expected(None) is None
+    weeks = pd.DataFrame(
+        {
+            "week_start": [MONDAY - pd.Timedelta(days=7 * k) for k in (3, 2, 1)],
+            "week_end": [MONDAY - pd.Timedelta(days=7 * k) for k in (2, 1, 0)],
+            "events": [300, 330, 310],
+            "units": [273, 325, 300],
+        }
+    )
+    for lang in ("en", "zh"):
+        series = views.observed_series(weeks, 332.8, lang, "Asia/Shanghai", ratio=0.883)
+        fc = series[series["kind"] == "forecast"]
+        assert fc["value"].iloc[-1] == pytest.approx(332.8 * 0.883)
+        assert set(fc["kind_label"]) == {views.t("observed_kind_forecast_adjusted", lang)}
+        spec = str(views.observed_chart(series, lang, "y", "#4c78a8").to_dict())
+        assert views.t("observed_kind_forecast_adjusted", lang) in spec
+        raw = views.observed_series(weeks, 332.8, lang, "Asia/Shanghai")
+        assert raw["value"].iloc[-1] == pytest.approx(332.8)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_overview_draws_the_adjusted_forecast_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    """The overview with observed weeks and a model whose backtest saw 10 where its
+    probabilities expected 15: the forecast point is 2/3 of the sum, the caption says
+    why, in the page's language (before: the raw sum, no word of the model's bias)."""
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard import auth, queries
+    from dashboard.i18n import fmt_int, t
+    from riskwarn.store import Store
+    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_server import use_dashboard_env
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=80, weeks=1, n_cases=5)
+    use_dashboard_env(monkeypatch, home, city.store_url)
+    with Store(city.store_url) as s:
+        origin = pd.Timestamp(s.published_run("incidents")["origin"])
+        ends = [origin - pd.Timedelta(days=7 * k) for k in range(3, -1, -1)]
+        s.write_observed_weeks(
+            "incidents",
+            origin.to_pydatetime(),
+            pd.DataFrame(
+                {
+                    "week_start": [e - pd.Timedelta(days=7) for e in ends],
+                    "week_end": ends,
+                    "events": [40, 42, 44, 46],
+                    "units": [30, 31, 32, 33],
+                }
+            ),
+        )
+        run = s.published_run("incidents")
+    monkeypatch.setattr(queries, "version_reliability", lambda *a: BINS)
+    st.cache_data.clear()
+    snap = queries.snapshot(city.store_url)
+    expected = queries.expected_units(snap, "incidents")
+    assert expected is not None and run["model_version"]
+
+    app = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=90)
+    role, name = auth.DEMO_USERS["leader"]
+    at.session_state["user"] = auth.User(username="leader", name=name, role=role)
+    at.session_state["lang"] = lang
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    note = t(
+        "observed_adjusted",
+        lang,
+        raw=f"{expected:,.1f}",
+        obs=fmt_int(10, lang),
+        exp=fmt_int(15, lang),
+        ratio="0.67",
+        adj=f"{expected * 10 / 15:,.1f}",
+    )
+    assert any(c.value == note for c in at.caption), [c.value for c in at.caption]
+    charts = [*at.get("vega_lite_chart"), *at.get("arrow_vega_lite_chart")]
+    drawn = [c for c in charts if "kind_label" in str(c.proto.spec)]
+    adjusted = t("observed_kind_forecast_adjusted", lang)
+    assert any(adjusted in str(c.proto.spec) for c in drawn)

@@ -21,6 +21,7 @@ from dashboard import (
     map_marks,
     map_panel,
     maps,
+    model_plots,
     queries,
     shell,
     trends,
@@ -558,7 +559,11 @@ def observed_history(snap: queries.Snapshot) -> None:
             st.caption(t("observed_none", lg))
             continue
         expected = None if is_site else queries.expected_units(snap, domain)
-        series = views.observed_series(observed, expected, lg, tz)
+        # the forecast point like for like with the weeks observed: scaled by the served
+        # model's backtest observed / expected (a model that over-predicts drew a rise)
+        backtest = None if expected is None else backtest_ratio(domain, run)
+        ratio = backtest[0] / backtest[1] if backtest else None
+        series = views.observed_series(observed, expected, lg, tz, ratio=ratio)
         y = t("observed_y_sites" if is_site else "observed_y_cells", lg)
         st.altair_chart(
             views.observed_chart(series, lg, y, views.domain_colour(domain)), width="stretch"
@@ -570,13 +575,26 @@ def observed_history(snap: queries.Snapshot) -> None:
         st.caption(
             t("observed_caption_sites" if is_site else "observed_caption", lg, origin=origin)
         )
+        if backtest and expected is not None and ratio is not None:
+            st.caption(
+                t(
+                    "observed_adjusted",
+                    lg,
+                    raw=f"{expected:,.1f}",
+                    obs=fmt_int(round(backtest[0]), lg),
+                    exp=fmt_int(round(backtest[1]), lg),
+                    ratio=f"{ratio:.2f}",
+                    adj=f"{expected * ratio:,.1f}",
+                )
+            )
         if views.forecast_off_observed(series):
             obs = series.loc[series["kind"] == "observed", "value"]
+            point = float(series.loc[series["kind"] == "forecast", "value"].iloc[-1])
             st.warning(
                 t(
                     "observed_off",
                     lg,
-                    fc=f"{expected:,.1f}",
+                    fc=f"{point:,.1f}",
                     lo=fmt_int(int(obs.min()), lg),
                     hi=fmt_int(int(obs.max()), lg),
                     n=fmt_int(len(observed), lg),
@@ -585,6 +603,20 @@ def observed_history(snap: queries.Snapshot) -> None:
         shown += 1
     if not shown:
         st.caption(t("no_data", lg))
+
+
+def backtest_ratio(domain: str, run: dict[str, Any]) -> tuple[float, float] | None:
+    """``(observed, expected)`` of the backtest of the model behind ``run`` (its
+    ``plots/reliability.json``), None when it cannot be read (an older model, MLflow
+    down): the forecast point is then drawn as the model's sum, as before."""
+    version = run.get("model_version")
+    if not version:
+        return None
+    try:
+        data = queries.version_reliability(ctx.settings.resolved_mlflow_uri, domain, str(version))
+    except Exception:  # MLflow unreachable: the chart without the adjustment
+        return None
+    return model_plots.observed_over_expected(data)
 
 
 map_panel.styles()
