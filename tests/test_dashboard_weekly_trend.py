@@ -8,6 +8,7 @@ top place "persistent" after two days."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -261,4 +262,5 @@ def test_the_overview_draws_the_adjusted_forecast_and_says_so(
     charts = [*at.get("vega_lite_chart"), *at.get("arrow_vega_lite_chart")]
     drawn = [c for c in charts if "kind_label" in str(c.proto.spec)]
     adjusted = t("observed_kind_forecast_adjusted", lang)
-    assert any(adjusted in str(c.proto.spec) for c in drawn)
+    # the legend's label (the spec's JSON escapes Chinese: read it back)
+    assert any(adjusted in json.dumps(json.loads(c.proto.spec), ensure_ascii=False) for c in drawn)
