@@ -167,6 +167,16 @@ def reliability_frame(data: Mapping[str, Any]) -> pd.DataFrame:
     )
 
 
+def observed_over_expected(data: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """``(observed, expected)`` events of ``plots/reliability.json``'s bins (each bin's
+    observed rate and mean predicted probability times its rows): what the backtest saw
+    against what the model's probabilities summed to. None without bins or expectation."""
+    frame = reliability_frame(data or {})
+    observed = float((frame["observed"] * frame["count"]).sum())
+    expected = float((frame["predicted"] * frame["count"]).sum())
+    return (observed, expected) if len(frame) and expected > 0 else None
+
+
 def reliability_chart(data: Mapping[str, Any], lang: str) -> alt.LayerChart:
     """Observed rate against mean predicted probability per bin, with the diagonal of a
     perfectly calibrated model; titles in the page's language."""

@@ -160,6 +160,16 @@ def version_metrics(tracking_uri: str, domain: str, version: str) -> dict[str, A
     return run_json(tracking_uri, str(details["run_id"]), "metrics.json")
 
 
+def version_reliability(tracking_uri: str, domain: str, version: str) -> dict[str, Any] | None:
+    """The ``plots/reliability.json`` of ``domain``'s model ``version`` (its backtest's
+    out-of-sample rows in quantile bins: mean predicted, observed rate, count), None when
+    the version or its file cannot be read (a run older than the file)."""
+    details = _champion(tracking_uri, domain, str(version))
+    if details is None:
+        return None
+    return run_json(tracking_uri, str(details["run_id"]), "plots/reliability.json")
+
+
 def serving_model(tracking_uri: str, url: str, domain: str) -> dict[str, Any]:
     """What scoring would serve for ``domain`` now: the one read behind every place of the
     dashboard that names a domain's champion (verdict cards, the Champion tab, the

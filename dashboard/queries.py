@@ -47,6 +47,7 @@ from dashboard.model_reads import (
     serving_model,
     version_gate,
     version_metrics,
+    version_reliability,
 )
 from dashboard.store_handle import store
 from riskwarn import domains
@@ -78,6 +79,7 @@ REEXPORTED = (
     serving_model,
     version_gate,
     version_metrics,
+    version_reliability,
 )
 LOG = logging.getLogger(__name__)
 TTL_S = 60
@@ -538,9 +540,15 @@ def hotspot_floor(domain: str) -> float | None:
 
 def hotspot_weeks(snap: Snapshot, domain: str, weeks: int = 4) -> int:
     """How many weekly runs :func:`hotspot_labels` compares (fewer than 2: no labels)."""
+    return len(hotspot_origins(snap, domain, weeks))
+
+
+def hotspot_origins(snap: Snapshot, domain: str, weeks: int = 4) -> list[pd.Timestamp]:
+    """The origins :func:`hotspot_labels` compares, oldest first: the run's, then those a
+    week, two, three before it (``trends.weekly_origins``: daily runs of a week count once)."""
     from dashboard import trends
 
-    return trends.weeks_published(forecast_history(snap, domain), weeks=weeks)
+    return trends.weekly_origins(forecast_history(snap, domain), weeks=weeks)
 
 
 def observed_weeks(snap: Snapshot, domain: str) -> pd.DataFrame:

@@ -210,17 +210,28 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "**含义**：本周预测中，{start}至{end}（{days} 天）内一个网格（{size} 米见方）"
         "发生至少一起{event}的概率，取概率最高的 {n} 个网格求平均。\n\n"
         "**计算方式**：每个网格的模型预测概率，取最高的 {n} 个相加后除以 {n}；"
-        "不是事件数，也不是网格的占比。\n\n"
-        "**箭头**：与上周预测（同样 {n} 个最高网格）相比的变化，单位为百分点。",
+        "不是事件数，也不是网格的占比。\n\n{arrow}",
         "en": "**What it is**: in this week's forecast, the chance that a cell ({size} m "
         "square) has at least one {event} from {start} to {end} ({days} days), averaged "
         "over the {n} cells with the highest chance.\n\n"
         "**How it is counted**: each cell's forecast probability from the model; the {n} "
         "highest are added up and divided by {n}. It is not a count of events, nor a share "
-        "of cells.\n\n"
-        "**The arrow**: the change from last week's forecast (its {n} highest cells), in "
-        "percentage points.",
+        "of cells.\n\n{arrow}",
     },
+    # the arrow compares with the forecast a week before (trends.week_before), not the
+    # previous origin: scoring runs daily, the previous origin is yesterday's
+    "kpi_arrow_vs": {
+        "zh": "**箭头**：与一周前 {date} 的预测（同样 {n} 个最高网格）相比的变化，单位为百分点。",
+        "en": "**The arrow**: the change from the forecast of {date}, a week earlier (its "
+        "{n} highest cells), in percentage points.",
+    },
+    "kpi_arrow_none": {
+        "zh": "**箭头**：暂无：还没有一周前的预测可供比较。",
+        "en": "**The arrow**: none yet: there is no forecast from a week earlier to compare with.",
+    },
+    # the arrow's own words name what it compares with ({d}: "+1.2 pp", first: its sign
+    # sets the arrow's direction)
+    "kpi_delta_vs": {"zh": "{d}（对比 {date}）", "en": "{d} vs {date}"},
     # what the KPI's probability is of, per domain (kpi_hot_mean_help's {event})
     "kpi_hot_event_incidents": {"zh": "治安事件", "en": "incident"},
     "kpi_hot_event_disputes": {"zh": "新纠纷", "en": "new dispute"},
@@ -509,6 +520,21 @@ TEXT: dict[str, dict[str, str]] = {
     "observed_kind": {"zh": "类别", "en": "Series"},
     "observed_kind_observed": {"zh": "实际发生", "en": "Observed"},
     "observed_kind_forecast": {"zh": "本周预测", "en": "This week's forecast"},
+    # the forecast point scaled by the backtest's observed / expected (views.observed_series)
+    "observed_kind_forecast_adjusted": {
+        "zh": "本周预测（按回测校正）",
+        "en": "This week's forecast, adjusted",
+    },
+    "observed_adjusted": {
+        "zh": "预测点已按模型回测校正：各网格概率之和为 {raw} 个；该模型回测中有事件的网格周为 {obs} 个，"
+        "而其概率合计预期 {exp} 个（× {ratio}），校正后为 {adj} 个，与实线各周的实际数可比。"
+        "地图与预警仍使用模型的原始概率。",
+        "en": "The forecast point is adjusted by the model's backtest: its probabilities sum "
+        "to {raw} cells, and in its backtest {obs} cell-weeks had one where its "
+        "probabilities expected {exp} (× {ratio}); adjusted, {adj} cells, like for like "
+        "with the weeks observed. The map and the warnings use the model's probabilities "
+        "as they are.",
+    },
     "observed_week": {"zh": "周起始日", "en": "Week starting"},
     "observed_events": {"zh": "事件数（全部网格）", "en": "Events (all cells)"},
     "observed_caption": {
@@ -548,16 +574,23 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "<b>{place}</b> · warnings: {n} · up to {prob}",
     },
     "hotspot_labels": {"zh": "热点变化", "en": "How hotspots changed"},
+    # weeks are weekly-spaced forecasts (trends.weekly_origins): daily runs of one week
+    # count once
     "hotspot_history_short": {
-        "zh": "历史不足，暂不判断热点变化：已发布 {n} 周预报（至少需要 2 周）。",
-        "en": "Not enough history yet: {weeks} published (changes need 2).",
+        "zh": "历史不足，暂不判断热点变化：已有 {n} 周的预报（至少需要相隔一周的 2 期）。",
+        "en": "Not enough history yet: forecasts of {weeks} (changes need 2, a week apart).",
+    },
+    "hotspot_compared": {
+        "zh": "本期预测对比一周前及更早的预测：{dates}。",
+        "en": "This forecast against those a week apart before it: {dates}.",
     },
     "hotspot_none": {
         "zh": "近几周没有地点达到蓝色预警概率并位列前 20，无热点。",
         "en": "No place reached the blue warning probability in the top 20 in recent "
         "weeks: no hotspots.",
     },
-    "week_of": {"zh": "{date} 当周", "en": "Week of {date}"},
+    # the forecast's 7 days (daily scoring: the origin may be any weekday)
+    "week_of": {"zh": "{date}至{end}当周", "en": "Week of {date} – {end}"},
     "domain": {"zh": "领域", "en": "Domain"},
     "county": {"zh": "县（区）", "en": "County"},
     "township": {"zh": "乡镇（街道）", "en": "Township"},

@@ -108,7 +108,11 @@ def domain_colour(domain: str) -> str:
 
 
 def observed_series(
-    observed: pd.DataFrame, expected: float | None, lang: str, tz: str
+    observed: pd.DataFrame,
+    expected: float | None,
+    lang: str,
+    tz: str,
+    ratio: float | None = None,
 ) -> pd.DataFrame:
     """The points of one domain's "is it rising" chart: each observed week (``units``
     with at least one event, ``events``), then this week's forecast (``expected``: the
@@ -116,7 +120,12 @@ def observed_series(
     Columns ``week`` (the week's first local day, as the axis writes it), ``value``,
     ``events`` (NaN for the forecast), ``kind`` (``observed`` / ``forecast``) and
     ``kind_label`` in the page language; the observed week before the forecast appears a
-    second time as ``forecast`` so the dashed forecast line starts from it."""
+    second time as ``forecast`` so the dashed forecast line starts from it.
+
+    ``ratio`` (the backtest's observed / expected events, ``model_plots.
+    observed_over_expected``): the forecast point is ``expected * ratio``, labelled "this
+    week's forecast, adjusted" — a model that over-predicts (incidents 0.88, disputes
+    0.59 in the demo) otherwise drew a rise above every observed week."""
     from dashboard.i18n import fmt_day
 
     cols = ["week", "value", "events", "kind", "kind_label", "order"]
@@ -131,9 +140,13 @@ def observed_series(
         last = rows[-1]
         rows.append((last[0], last[1], last[2], "forecast", last[4]))
         nxt = fmt_day(obs["week_end"].iloc[-1], lang, tz)
-        rows.append((nxt, float(expected), float("nan"), "forecast", len(obs)))
+        point = float(expected) * (ratio if ratio is not None else 1.0)
+        rows.append((nxt, point, float("nan"), "forecast", len(obs)))
     out = pd.DataFrame(rows, columns=["week", "value", "events", "kind", "order"])
-    out["kind_label"] = [t(f"observed_kind_{k}", lang) for k in out["kind"]]
+    adjusted = "_adjusted" if ratio is not None else ""
+    out["kind_label"] = [
+        t(f"observed_kind_{k}{adjusted if k == 'forecast' else ''}", lang) for k in out["kind"]
+    ]
     return out[cols]
 
 
@@ -210,7 +223,8 @@ def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -
     if from_zero:  # whole-number ticks up to a round top: "0" and "6" alone said little
         high = observed_ticks(low, high)[-1]
     kinds = [k for k in ("observed", "forecast") if (series["kind"] == k).any()]
-    order = [t(f"observed_kind_{k}", lang) for k in kinds]  # no forecast: not in the legend
+    # no forecast: not in the legend; its label as the series gives it (adjusted or not)
+    order = [str(series.loc[series["kind"] == k, "kind_label"].iloc[0]) for k in kinds]
     weeks = list(dict.fromkeys(series.sort_values("order")["week"]))
     base = alt.Chart(series).encode(
         x=alt.X(

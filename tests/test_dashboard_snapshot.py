@@ -238,11 +238,15 @@ def test_a_publish_during_a_render_does_not_mix_runs_on_the_overview(
         as_of = next(c.value for c in at.caption if c.value.startswith("Data as of"))
         return kpi, week, as_of
 
+    def week_line(origin: pd.Timestamp, tz: str) -> str:  # the forecast's 7 days
+        end = origin + pd.Timedelta(days=7) - pd.Timedelta(seconds=1)
+        return t("week_of", "en", date=fmt_date(origin, "en", tz), end=fmt_date(end, "en", tz))
+
     kpi, week, as_of = shown(render())
     assert published, "the render read no warnings: the test did not publish during it"
     tz = queries.settings().display_tz
     # what was published when the render began: A's week, A's origin, A's warnings
-    assert week == t("week_of", "en", date=fmt_date(origin_a, "en", tz))
+    assert week == week_line(origin_a, tz)
     assert f"forecast origin {fmt_datetime(origin_a, 'en', tz)}" in as_of, as_of
     assert kpi == fmt_int(len(before), "en"), (kpi, len(before))
 
@@ -253,6 +257,6 @@ def test_a_publish_during_a_render_does_not_mix_runs_on_the_overview(
         )
     assert len(after) != len(before)  # B's counts differ: the check above can tell them apart
     kpi, week, as_of = shown(render())  # the next render: B
-    assert week == t("week_of", "en", date=fmt_date(origin_b, "en", tz))
+    assert week == week_line(origin_b, tz)
     assert f"forecast origin {fmt_datetime(origin_b, 'en', tz)}" in as_of, as_of
     assert kpi == fmt_int(len(after), "en")

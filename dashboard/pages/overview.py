@@ -21,6 +21,7 @@ from dashboard import (
     map_marks,
     map_panel,
     maps,
+    model_plots,
     queries,
     shell,
     trends,
@@ -30,6 +31,7 @@ from dashboard.i18n import (
     TEXT,
     fmt_date,
     fmt_datetime,
+    fmt_day,
     fmt_int,
     fmt_pct,
     fmt_points,
@@ -95,18 +97,28 @@ def kpis(
         )
     if summaries:
         latest = summaries[0]
-        delta = (
-            latest["top_mean"].iloc[-1] - latest["top_mean"].iloc[-2] if len(latest) > 1 else 0.0
-        )
+        # "vs last week": the forecast of the origin a week before (trends.week_before),
+        # not the previous origin (yesterday's, once scoring runs daily); none: no arrow
+        before = trends.week_before(latest)
+        delta = latest["top_mean"].iloc[-1] - before["top_mean"] if before is not None else 0.0
         c4.metric(
             # the mean covers one domain (incidents): the label says which, not the help only
             kpi_label(str(latest["domain"].iloc[0])),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
-            # no arrow for "no change": a red "+0.0" read as rising risk on the wall screen
-            delta=fmt_points(delta, lg) if len(latest) > 1 and abs(delta) >= 0.0005 else None,
+            # no arrow for "no change": a red "+0.0" read as rising risk on the wall screen;
+            # the arrow names the forecast it compares with ("+1.2 pp vs 25 Dec")
+            delta=t(
+                "kpi_delta_vs", lg, d=fmt_points(delta, lg), date=fmt_day(before["origin"], lg, tz)
+            )
+            if before is not None and abs(delta) >= 0.0005
+            else None,
             delta_color="inverse",
             border=True,
-            help=kpi_help(str(latest["domain"].iloc[0]), latest["origin"].iloc[-1]),
+            help=kpi_help(
+                str(latest["domain"].iloc[0]),
+                latest["origin"].iloc[-1],
+                before["origin"] if before is not None else None,
+            ),
         )
         caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
         if caveat:
@@ -116,11 +128,11 @@ def kpis(
 KPI_TOP_N = 20  # the hotspot KPI averages this many riskiest cells (trends.weekly_summary)
 
 
-def kpi_help(domain: str, origin: Any) -> str:
+def kpi_help(domain: str, origin: Any, before: Any = None) -> str:
     """The hotspot KPI's help: what the percentage is (the chance of at least one event of
     ``domain`` in a cell over the forecast's window, from ``origin`` for the domain's
     horizon), how it is counted (the mean of the :data:`KPI_TOP_N` highest) and what the
-    arrow is."""
+    arrow is (the change from the forecast of ``before``, a week earlier; None: none)."""
     days = domains.get(domain).horizon_days
     start = pd.Timestamp(origin)
     end = start + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)  # the window's last day
@@ -134,6 +146,9 @@ def kpi_help(domain: str, origin: Any) -> str:
         days=fmt_int(days, lg),
         size=fmt_int(int(ctx.settings.cell_size_m), lg),
         n=fmt_int(KPI_TOP_N, lg),
+        arrow=t("kpi_arrow_vs", lg, date=fmt_date(before, lg, tz), n=fmt_int(KPI_TOP_N, lg))
+        if before is not None
+        else t("kpi_arrow_none", lg),
     )
 
 
@@ -271,13 +286,17 @@ def weeks_words(n: int) -> dict[str, str]:
     return {"n": fmt_int(n, lg), "weeks": f"{fmt_int(n, lg)} week{'' if n == 1 else 's'}"}
 
 
-def hotspot_changes(labels: pd.DataFrame, n_weeks: int) -> None:
-    """How many places emerged, intensified, persisted, diminished; with fewer than two
-    weeks published, that there is not enough history yet (no labels)."""
+def hotspot_changes(labels: pd.DataFrame, origins: list[pd.Timestamp]) -> None:
+    """How many places emerged, intensified, persisted, diminished, and against which
+    forecasts (``origins``: weekly-spaced, oldest first); with fewer than two weeks
+    published, that there is not enough history yet (no labels)."""
     st.markdown(f"**{t('hotspot_labels', lg)}**")
-    if n_weeks < 2:
-        st.caption(t("hotspot_history_short", lg, **weeks_words(n_weeks)))
+    if len(origins) < 2:
+        st.caption(t("hotspot_history_short", lg, **weeks_words(len(origins))))
         return
+    earlier = "、" if lg == "zh" else ", "
+    dates = earlier.join(fmt_day(o, lg, tz) for o in reversed(origins[:-1]))
+    st.caption(t("hotspot_compared", lg, dates=dates))
     if labels.empty:
         st.caption(t("hotspot_none", lg))
         return
@@ -445,7 +464,13 @@ def body() -> None:
         st.info(t("no_data_home", lg, home=f"`{home}`"))
         return
     if week_start is not None:
-        st.caption(t("week_of", lg, date=fmt_date(week_start, lg, tz)))
+        # the 7 days the forecast covers: with daily scoring the origin is any weekday,
+        # "Week of 2 Jan" (a Tuesday) read as a calendar week
+        days = max(domains.get(d).horizon_days for d in queries.DOMAINS_HOTSPOT)
+        last_day = pd.Timestamp(week_start) + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)
+        st.caption(
+            t("week_of", lg, date=fmt_date(week_start, lg, tz), end=fmt_date(last_day, lg, tz))
+        )
     histories = {d: queries.forecast_history(snap, d) for d in queries.DOMAINS_HOTSPOT}
     summaries = []
     for d, h in histories.items():
@@ -504,7 +529,7 @@ def body() -> None:
                 domain_map(snap, domain, dw, names)
             with right:
                 places(dw, labels, names, n=6)
-                hotspot_changes(labels, queries.hotspot_weeks(snap, domain))
+                hotspot_changes(labels, queries.hotspot_origins(snap, domain))
 
     with st.container(key="rwrow_charts"):
         left, right = st.columns(2, gap="large")
@@ -545,7 +570,11 @@ def observed_history(snap: queries.Snapshot) -> None:
             st.caption(t("observed_none", lg))
             continue
         expected = None if is_site else queries.expected_units(snap, domain)
-        series = views.observed_series(observed, expected, lg, tz)
+        # the forecast point like for like with the weeks observed: scaled by the served
+        # model's backtest observed / expected (a model that over-predicts drew a rise)
+        backtest = None if expected is None else backtest_ratio(domain, run)
+        ratio = backtest[0] / backtest[1] if backtest else None
+        series = views.observed_series(observed, expected, lg, tz, ratio=ratio)
         y = t("observed_y_sites" if is_site else "observed_y_cells", lg)
         st.altair_chart(
             views.observed_chart(series, lg, y, views.domain_colour(domain)), width="stretch"
@@ -557,13 +586,26 @@ def observed_history(snap: queries.Snapshot) -> None:
         st.caption(
             t("observed_caption_sites" if is_site else "observed_caption", lg, origin=origin)
         )
+        if backtest and expected is not None and ratio is not None:
+            st.caption(
+                t(
+                    "observed_adjusted",
+                    lg,
+                    raw=f"{expected:,.1f}",
+                    obs=fmt_int(round(backtest[0]), lg),
+                    exp=fmt_int(round(backtest[1]), lg),
+                    ratio=f"{ratio:.2f}",
+                    adj=f"{expected * ratio:,.1f}",
+                )
+            )
         if views.forecast_off_observed(series):
             obs = series.loc[series["kind"] == "observed", "value"]
+            point = float(series.loc[series["kind"] == "forecast", "value"].iloc[-1])
             st.warning(
                 t(
                     "observed_off",
                     lg,
-                    fc=f"{expected:,.1f}",
+                    fc=f"{point:,.1f}",
                     lo=fmt_int(int(obs.min()), lg),
                     hi=fmt_int(int(obs.max()), lg),
                     n=fmt_int(len(observed), lg),
@@ -572,6 +614,20 @@ def observed_history(snap: queries.Snapshot) -> None:
         shown += 1
     if not shown:
         st.caption(t("no_data", lg))
+
+
+def backtest_ratio(domain: str, run: dict[str, Any]) -> tuple[float, float] | None:
+    """``(observed, expected)`` of the backtest of the model behind ``run`` (its
+    ``plots/reliability.json``), None when it cannot be read (an older model, MLflow
+    down): the forecast point is then drawn as the model's sum, as before."""
+    version = run.get("model_version")
+    if not version:
+        return None
+    try:
+        data = queries.version_reliability(ctx.settings.resolved_mlflow_uri, domain, str(version))
+    except Exception:  # MLflow unreachable: the chart without the adjustment
+        return None
+    return model_plots.observed_over_expected(data)
 
 
 map_panel.styles()
