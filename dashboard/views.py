@@ -96,6 +96,9 @@ def counts_chart(counts: pd.DataFrame, lang: str) -> alt.Chart:
 
 # One colour per domain, whatever the language (Altair's default follows the labels'
 # order, which differs between zh and en); not the warning levels' blue/yellow/orange/red.
+# legend labels of the weekly chart are drawn whole ("This week's forecast, adjusted" was
+# cut at Vega-Lite's default 160 px, 2026-12-07 screenshot)
+LEGEND_LABEL_PX = 400
 DOMAIN_PALETTE = ("#4c78a8", "#54a24b", "#b279a2", "#9d755d", "#72b7b2", "#79706e")
 
 
@@ -244,7 +247,7 @@ def observed_chart(series: pd.DataFrame, lang: str, y_title: str, colour: str) -
             "kind_label:N",
             title=None,
             scale=alt.Scale(domain=order, range=[[1, 0], [5, 4]][: len(order)]),
-            legend=alt.Legend(orient="top"),
+            legend=alt.Legend(orient="top", labelLimit=LEGEND_LABEL_PX),
         ),
         tooltip=[
             alt.Tooltip("kind_label:N", title=t("observed_kind", lang)),
