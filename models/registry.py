@@ -550,8 +550,16 @@ def champion_provenance(client: MlflowClient, domain: str, version: str) -> Cham
     """:class:`ChampionProvenance` of ``domain``'s version ``version``: its version tags
     first, then its MLflow run."""
     mv = client.get_model_version(model_name(domain), str(version))
-    tags = dict(mv.tags or {})
     run, deleted = version_run(client, mv.run_id)
+    return provenance_of(mv, run, deleted)
+
+
+def provenance_of(mv: Any, run: Any | None, deleted: bool) -> ChampionProvenance:
+    """:class:`ChampionProvenance` of the model version ``mv`` from it and its run as
+    read (:func:`version_run`): one rule for scoring, the models page and ``riskwarn
+    models``."""
+    version = str(mv.version)
+    tags = dict(mv.tags or {})
     params: dict[str, str] = dict(run.data.params or {}) if run is not None else {}
     start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC") if run is not None else None
     known = [
@@ -993,7 +1001,11 @@ def versions(client: MlflowClient, store: Any, domain: str) -> list[dict[str, An
                 "created": iso_utc(pd.Timestamp(int(mv.creation_timestamp), unit="ms", tz="UTC")),
                 "run_id": mv.run_id,
                 "recipe": params.get("recipe"),
-                "trained_through": params.get("trained_through"),
+                # the data end scoring reads (the later of tag and run param; None when
+                # none can be read: scoring refuses such a version)
+                "trained_through": iso_utc(prov.trained_through)
+                if (prov := provenance_of(mv, run, run_deleted)).data_end_known
+                else None,
                 "gate": (mv.tags or {}).get("gate"),
                 "gate_champion": "unknown" if against is UNKNOWN else against,
                 "checks": summaries,

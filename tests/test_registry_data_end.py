@@ -202,3 +202,16 @@ def test_a_later_tag_on_a_kept_run_is_found_too(home: dict[str, Any]) -> None:
     client.set_model_version_tag(name, "1", reg.TRAINED_THROUGH_TAG, "2024-02-01T16:00:00+00:00")
     end = reg.data_end(client, DOMAIN, "1", reg.recorded_champion(store, name))
     assert end.problem == reg.CHANGED_END and "edited since" in (end.words or "")
+
+
+def test_the_models_listing_shows_the_data_end_scoring_reads(home: dict[str, Any]) -> None:
+    """`riskwarn models` read the data end as "the tag, else the run's param", scoring as
+    "the later of the two": with the tag edited earlier the listing said EARLIER while
+    scoring judged origins against THROUGH (and refuses the version now). One rule: the
+    listing shows what scoring reads, and nothing for a version whose end is unknown."""
+    from models import registry as reg
+
+    home["client"].set_model_version_tag(home["name"], "1", reg.TRAINED_THROUGH_TAG, EARLIER)
+    rows = {r["version"]: r for r in reg.versions(home["client"], home["store"], DOMAIN)}
+    assert pd.Timestamp(rows["1"]["trained_through"]) == pd.Timestamp(THROUGH)
+    assert rows["2"]["trained_through"] is None  # its run logged none: unknown
