@@ -66,6 +66,9 @@ CHAMPION = {
         "eval_end": "2023-12-24",
     },
 }
+# the training data end scoring serves the version on (dashboard.model_reads.serving_model's
+# ``data_end``, models.registry.data_end: the version's tag first), not a run param
+DATA_END = {"at": "2023-12-30 16:00:00+00:00"}
 FORCED = {
     "actor": "demo",
     "at": pd.Timestamp("2026-12-03 00:39", tz="UTC"),
@@ -79,7 +82,7 @@ def _gate_record(metrics: dict, ece: float, champion: str | None = None) -> dict
 
 def test_a_failed_and_forced_champion_is_said_plainly() -> None:
     g = _gate_record(INCIDENTS_METRICS, ece=0.0174)
-    v = verdicts.verdict("incidents", CHAMPION, g, INCIDENTS_METRICS, FORCED)
+    v = verdicts.verdict("incidents", CHAMPION, g, INCIDENTS_METRICS, FORCED, DATA_END)
     assert (v.status, v.forced, v.best_baseline) == ("fail", True, "kde")
     assert v.versus_best is not None and v.versus_best.verdict == "worse"
     assert (v.rank, v.n_methods) == (4, 5)  # ceilings are not methods
