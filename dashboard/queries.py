@@ -551,6 +551,33 @@ def hotspot_origins(snap: Snapshot, domain: str, weeks: int = 4) -> list[pd.Time
     return trends.weekly_origins(forecast_history(snap, domain), weeks=weeks)
 
 
+def run_versions(snap: Snapshot, domain: str) -> dict[pd.Timestamp, str]:
+    """Origin (UTC) -> model version of the published/superseded runs of ``domain`` up to
+    the snapshot's run (the runs :func:`forecast_history` reads; one run per origin:
+    the run id is the origin). A run without a recorded version is left out."""
+    run = snap.run(domain)
+    if run is None:
+        return {}
+    return history_versions(snap.url, domain, pd.Timestamp(run["origin"]).isoformat())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False, max_entries=16)
+def history_versions(url: str, domain: str, until: str) -> dict[pd.Timestamp, str]:
+    """:func:`run_versions` up to ``until`` (ISO time)."""
+    runs = store(url).runs(domain)
+    if runs.empty:
+        return {}
+    runs = runs[runs["status"].isin(["published", "superseded"]) & runs["model_version"].notna()]
+    end = pd.Timestamp(until)
+    out: dict[pd.Timestamp, str] = {}
+    for origin, version in zip(runs["origin"], runs["model_version"], strict=True):
+        at = pd.Timestamp(origin)
+        at = at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+        if at <= end:
+            out[at] = str(version)
+    return out
+
+
 def observed_weeks(snap: Snapshot, domain: str) -> pd.DataFrame:
     """The weeks observed before the snapshot's run of ``domain`` (``week_start``,
     ``week_end``, ``events``, ``units``; ``Store.observed_weeks``), empty without a run

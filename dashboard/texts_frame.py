@@ -231,6 +231,20 @@ TEXT: dict[str, dict[str, str]] = {
     },
     # the arrow's own words name what it compares with ({d}: "+1.2 pp", first: its sign
     # sets the arrow's direction)
+    # a week before has no forecast within 3 days (trends.missing_week): the hotspot
+    # changes compare none either (one rule for the page)
+    "kpi_arrow_gap": {
+        "zh": "**箭头**：无：一周前（{day}）前后 3 天内没有预测（再早一期为 {older}），"
+        "下方的热点变化同样不作比较。",
+        "en": "**The arrow**: none: no forecast within 3 days of {day}, a week earlier (the "
+        "one before is of {older}); the hotspot changes below compare none either.",
+    },
+    # the forecast compared with was made by another model version than this one's
+    "kpi_arrow_version": {
+        "zh": "该预测由模型版本 {then} 生成，本期为版本 {now}：变化中也包含换模型的影响。",
+        "en": "That forecast was made by model version {then}, this one by {now}: the "
+        "change includes the change of model.",
+    },
     "kpi_delta_vs": {"zh": "{d}（对比 {date}）", "en": "{d} vs {date}"},
     # what the KPI's probability is of, per domain (kpi_hot_mean_help's {event})
     "kpi_hot_event_incidents": {"zh": "治安事件", "en": "incident"},
@@ -558,9 +572,14 @@ TEXT: dict[str, dict[str, str]] = {
         "matching what keeps happening. Check the model's calibration on the models page "
         "before reading a rise or fall into it.",
     },
-    "observed_none": {
-        "zh": "该领域本次发布尚无实际发生记录（由发布步骤写入）。",
-        "en": "No observed history published for this run yet (the publish step writes it).",
+    # the run is scored and served, its observed weeks not yet written (riskwarn score
+    # alone: the publish DAG writes them after scoring)
+    "observed_pending": {
+        "zh": "本期预测（起点 {origin}）之前各周的实际发生尚未统计：评分之后由发布步骤"
+        "统计写入，此前不画图。",
+        "en": "The weeks observed before this forecast (origin {origin}) are not counted "
+        "yet: the publish step (the publish DAG) counts them after scoring; no chart "
+        "until then.",
     },
     "top_places": {"zh": "重点关注地区", "en": "Places to watch"},
     "no_places_to_watch": {
@@ -579,6 +598,26 @@ TEXT: dict[str, dict[str, str]] = {
     "hotspot_history_short": {
         "zh": "历史不足，暂不判断热点变化：已有 {n} 周的预报（至少需要相隔一周的 2 期）。",
         "en": "Not enough history yet: forecasts of {weeks} (changes need 2, a week apart).",
+    },
+    # a week before has no forecast within 3 days (trends.missing_week): neither the
+    # arrow nor the changes compare with the older one
+    "hotspot_week_missing": {
+        "zh": "一周前（{day}）前后 3 天内没有预测，本期不判断热点变化（再早一期为 {older}），"
+        "上方箭头同样不作比较。",
+        "en": "No forecast within 3 days of {day}, a week before this one (the one before "
+        "is of {older}): no change is told here, nor by the arrow above.",
+    },
+    # the domain has no published forecast at all
+    "hotspot_no_forecast": {
+        "zh": "该领域尚无已发布的预测，无从比较。",
+        "en": "No forecast of this domain is published: nothing to compare.",
+    },
+    # forecasts compared that another model version made (a retraining, a rollback)
+    "hotspot_versions": {
+        "zh": "本期预测由模型版本 {now} 生成；{dates} 的预测由其他版本生成（{versions}），"
+        "变化中也包含换模型的影响。",
+        "en": "This forecast is model version {now}'s; those of {dates} are another "
+        "version's ({versions}): the changes include the change of model.",
     },
     "hotspot_compared": {
         "zh": "本期预测对比一周前及更早的预测：{dates}。",

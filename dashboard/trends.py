@@ -24,6 +24,23 @@ one 7 days before it, 14 days, ... (each the origin nearest that day, within
 origins compared today's 7-day forecast with yesterday's, six days of the same window,
 and called "last week" what was one day old. With weekly origins (the demo, backfills)
 every origin is picked, as before.
+
+One rule for the whole overview: the weeks compared run back from the newest without a
+hole. A week with no origin within :data:`WEEK_TOLERANCE` of it ends them, so the KPI's
+"vs last week" arrow (:func:`week_before`) and the hotspot changes
+(:func:`classify_hotspots`) always compare with the same forecast a week before, or
+both with none (:func:`missing_week` says which day had no forecast). Before, a missed
+week left the arrow out while the changes compared with the origin two weeks back.
+
+Origins are instants (UTC; a naive one is read as UTC): the city's forecasts start at
+local midnight (16:00 UTC), "7 days before" is 7 x 24 hours (no summer time in
+Asia/Shanghai). The run id is the origin to the minute (``run_id_for``): a re-run of a
+day replaces that run, so each origin has one forecast, by the model that scored it
+last. Runs of several origins on one day: the newest is "now", and a week before takes
+the one nearest the day (a tie: the older). A forecast a week before by another model
+version (a retraining, a rollback) is still compared (the models are retrained weekly:
+comparing only within a version would compare almost nothing); the page names the
+versions when they differ (``dashboard/pages/overview.py``).
 """
 
 from __future__ import annotations
@@ -43,12 +60,20 @@ WEEK = pd.Timedelta(days=7)
 WEEK_TOLERANCE = pd.Timedelta(days=3)
 
 
+def utc(ts: Any) -> pd.Timestamp:
+    """An origin as a UTC instant (a naive one is UTC, as the store writes them)."""
+    t = pd.Timestamp(ts)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
 def week_picks(origins: Iterable[Any], *, weeks: int | None = None) -> dict[int, pd.Timestamp]:
-    """``{k: origin}``: the newest origin (k = 0), then for each k = 1 .. ``weeks`` - 1 the
-    origin nearest to ``newest - 7k days`` within :data:`WEEK_TOLERANCE` (a tie: the
-    older one); a week with no origin that near is left out. ``weeks`` None: as far back
-    as ``origins`` go."""
-    stamps = sorted({pd.Timestamp(o) for o in origins})
+    """``{k: origin}`` (UTC): the newest origin (k = 0), then for each k = 1 .. ``weeks`` - 1
+    the origin nearest to ``newest - 7k days`` within :data:`WEEK_TOLERANCE` (a tie: the
+    older one). The first week with no origin that near ends the picks: the weeks
+    compared have no hole (a missed week used to drop the arrow's comparison while the
+    hotspot changes compared with the week before it). ``weeks`` None: as far back as
+    ``origins`` go."""
+    stamps = sorted({utc(o) for o in origins})
     if not stamps:
         return {}
     latest = stamps[-1]
@@ -56,10 +81,33 @@ def week_picks(origins: Iterable[Any], *, weeks: int | None = None) -> dict[int,
     picks = {0: latest}
     for k in range(1, last_k + 1):
         target = latest - k * WEEK
-        near = [o for o in stamps if abs(o - target) <= WEEK_TOLERANCE and o < picks[max(picks)]]
-        if near:
-            picks[k] = min(near, key=lambda o: (abs(o - target), o))
+        near = [o for o in stamps if abs(o - target) <= WEEK_TOLERANCE and o < picks[k - 1]]
+        if not near:
+            break
+        picks[k] = min(near, key=lambda o: (abs(o - target), o))
     return picks
+
+
+def missing_week(origins: Iterable[Any]) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """Why there is no "week before" although older forecasts exist: ``(day, older)``,
+    the instant a week before the newest origin, which no origin is within
+    :data:`WEEK_TOLERANCE` of, and the newest origin older than that window. None when
+    a week before has an origin, or when there is no origin that old (the history is
+    short, not broken)."""
+    picks = week_picks(origins, weeks=2)
+    if not picks or 1 in picks:
+        return None
+    day = picks[0] - WEEK
+    older = [o for o in {utc(o) for o in origins} if o < day - WEEK_TOLERANCE]
+    return (day, max(older)) if older else None
+
+
+def with_utc_origin(history: pd.DataFrame) -> pd.DataFrame:
+    """``history`` with its ``origin`` as UTC instants (a frame of naive and aware
+    origins, or naive ones, compares with :func:`week_picks`' picks)."""
+    if history.empty:
+        return history
+    return history.assign(origin=[utc(o) for o in history["origin"]])
 
 
 def weekly_origins(history: pd.DataFrame, *, weeks: int | None = None) -> list[pd.Timestamp]:
@@ -95,6 +143,7 @@ def classify_hotspots(
     columns = ["unit_id", "label", "hot_weeks", "score_now", "score_before", "change_ratio"]
     if weeks_published(history, weeks=weeks) < 2:  # no earlier week: no change to tell
         return pd.DataFrame(columns=columns)
+    history = with_utc_origin(history)
     origins = weekly_origins(history, weeks=weeks)
     recent = history[history["origin"].isin(origins)]
     if floor is not None:
@@ -149,6 +198,7 @@ def weekly_summary(history: pd.DataFrame, *, top_n: int = 20) -> pd.DataFrame:
     """
     if history.empty:
         return pd.DataFrame(columns=["origin", "top_mean", "weeks_back"])
+    history = with_utc_origin(history)
     picks = week_picks(history["origin"].unique())
     back = {o: k for k, o in picks.items()}
     history = history[history["origin"].isin(list(back))]

@@ -9,6 +9,7 @@ that opens the warning on the review page (``pages/warnings.py?warning=<id>``).
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -64,9 +65,11 @@ def kpis(
     runs: dict[str, Any],
     week_start: Any = None,
     earlier: pd.DataFrame | None = None,
+    compared: dict[str, Compared] | None = None,
 ) -> None:
     """Headline numbers: warnings in force, red, awaiting review, hotspot probability (with
-    the calibration check's caveat when the model behind it failed it)."""
+    the calibration check's caveat when the model behind it failed it); ``compared``:
+    what each domain's forecast is compared with (:func:`compared_with`)."""
     # a warning that ended before the week shown is not active in it (views.split_stale):
     # none of the three counts takes it (its note says how many and until when)
     active, stale = views.split_stale(all_warnings, week_start)
@@ -101,6 +104,8 @@ def kpis(
         # not the previous origin (yesterday's, once scoring runs daily); none: no arrow
         before = trends.week_before(latest)
         delta = latest["top_mean"].iloc[-1] - before["top_mean"] if before is not None else 0.0
+        domain = str(latest["domain"].iloc[0])
+        how = (compared or {}).get(domain) or Compared()
         c4.metric(
             # the mean covers one domain (incidents): the label says which, not the help only
             kpi_label(str(latest["domain"].iloc[0])),
@@ -115,9 +120,10 @@ def kpis(
             delta_color="inverse",
             border=True,
             help=kpi_help(
-                str(latest["domain"].iloc[0]),
+                domain,
                 latest["origin"].iloc[-1],
                 before["origin"] if before is not None else None,
+                how,
             ),
         )
         caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
@@ -128,11 +134,24 @@ def kpis(
 KPI_TOP_N = 20  # the hotspot KPI averages this many riskiest cells (trends.weekly_summary)
 
 
-def kpi_help(domain: str, origin: Any, before: Any = None) -> str:
+def kpi_help(domain: str, origin: Any, before: Any = None, how: Compared | None = None) -> str:
     """The hotspot KPI's help: what the percentage is (the chance of at least one event of
     ``domain`` in a cell over the forecast's window, from ``origin`` for the domain's
     horizon), how it is counted (the mean of the :data:`KPI_TOP_N` highest) and what the
-    arrow is (the change from the forecast of ``before``, a week earlier; None: none)."""
+    arrow is (the change from the forecast of ``before``, a week earlier; None: none, and
+    why when a week before has no forecast but older ones exist: ``how.gap``; the model
+    versions when that forecast's is another than this one's)."""
+    how = how or Compared()
+    if before is not None:
+        arrow = t("kpi_arrow_vs", lg, date=fmt_date(before, lg, tz), n=fmt_int(KPI_TOP_N, lg))
+        then, now = how.versions.get(trends.utc(before)), how.versions.get(trends.utc(origin))
+        if then and now and then != now:
+            arrow += " " + t("kpi_arrow_version", lg, then=then, now=now)
+    elif how.gap is not None:
+        day, older = how.gap
+        arrow = t("kpi_arrow_gap", lg, day=fmt_date(day, lg, tz), older=fmt_date(older, lg, tz))
+    else:
+        arrow = t("kpi_arrow_none", lg)
     days = domains.get(domain).horizon_days
     start = pd.Timestamp(origin)
     end = start + pd.Timedelta(days=days) - pd.Timedelta(seconds=1)  # the window's last day
@@ -146,9 +165,7 @@ def kpi_help(domain: str, origin: Any, before: Any = None) -> str:
         days=fmt_int(days, lg),
         size=fmt_int(int(ctx.settings.cell_size_m), lg),
         n=fmt_int(KPI_TOP_N, lg),
-        arrow=t("kpi_arrow_vs", lg, date=fmt_date(before, lg, tz), n=fmt_int(KPI_TOP_N, lg))
-        if before is not None
-        else t("kpi_arrow_none", lg),
+        arrow=arrow,
     )
 
 
@@ -286,17 +303,65 @@ def weeks_words(n: int) -> dict[str, str]:
     return {"n": fmt_int(n, lg), "weeks": f"{fmt_int(n, lg)} week{'' if n == 1 else 's'}"}
 
 
-def hotspot_changes(labels: pd.DataFrame, origins: list[pd.Timestamp]) -> None:
+@dataclass(frozen=True)
+class Compared:
+    """What a domain's newest forecast is compared with on this page, the KPI's arrow and
+    the hotspot changes alike (one rule: ``trends.week_picks``): ``gap`` (the day a week
+    before, which no forecast is near, and the older forecast not compared with; None:
+    no gap) and ``versions`` (origin -> model version of the runs in the history)."""
+
+    gap: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    versions: dict[pd.Timestamp, str] = field(default_factory=dict)
+
+
+def compared_with(snap: queries.Snapshot, domain: str, history: pd.DataFrame) -> Compared:
+    """:class:`Compared` of ``domain`` from its forecast history."""
+    if history.empty:
+        return Compared()
+    return Compared(
+        gap=trends.missing_week(history["origin"].unique()),
+        versions=queries.run_versions(snap, domain),
+    )
+
+
+def hotspot_changes(
+    labels: pd.DataFrame, origins: list[pd.Timestamp], how: Compared | None = None
+) -> None:
     """How many places emerged, intensified, persisted, diminished, and against which
-    forecasts (``origins``: weekly-spaced, oldest first); with fewer than two weeks
-    published, that there is not enough history yet (no labels)."""
+    forecasts (``origins``: weekly-spaced, oldest first), naming the model versions when
+    they differ; with no forecast, no week before (``how.gap``) or fewer than two weeks
+    published, says which (no labels)."""
+    how = how or Compared()
     st.markdown(f"**{t('hotspot_labels', lg)}**")
+    if not origins:
+        st.caption(t("hotspot_no_forecast", lg))
+        return
+    if len(origins) < 2 and how.gap is not None:
+        day, older = how.gap
+        st.caption(
+            t("hotspot_week_missing", lg, day=fmt_day(day, lg, tz), older=fmt_day(older, lg, tz))
+        )
+        return
     if len(origins) < 2:
         st.caption(t("hotspot_history_short", lg, **weeks_words(len(origins))))
         return
     earlier = "、" if lg == "zh" else ", "
     dates = earlier.join(fmt_day(o, lg, tz) for o in reversed(origins[:-1]))
     st.caption(t("hotspot_compared", lg, dates=dates))
+    now = how.versions.get(trends.utc(origins[-1]))
+    other = [
+        (o, v) for o in reversed(origins[:-1]) if (v := how.versions.get(trends.utc(o))) != now
+    ]
+    if now and other:
+        st.caption(
+            t(
+                "hotspot_versions",
+                lg,
+                now=now,
+                dates=earlier.join(fmt_day(o, lg, tz) for o, _ in other),
+                versions=earlier.join(f"{fmt_day(o, lg, tz)}: {v or '—'}" for o, v in other),
+            )
+        )
     if labels.empty:
         st.caption(t("hotspot_none", lg))
         return
@@ -472,12 +537,13 @@ def body() -> None:
             t("week_of", lg, date=fmt_date(week_start, lg, tz), end=fmt_date(last_day, lg, tz))
         )
     histories = {d: queries.forecast_history(snap, d) for d in queries.DOMAINS_HOTSPOT}
+    compared = {d: compared_with(snap, d, h) for d, h in histories.items()}
     summaries = []
     for d, h in histories.items():
         s = trends.weekly_summary(h, top_n=KPI_TOP_N)
         if not s.empty:
             summaries.append(s.assign(domain=d, domain_label=t(f"domain_{d}", lg)))
-    kpis(all_warnings, summaries, runs, week_start, queries.earlier_decisions(snap))
+    kpis(all_warnings, summaries, runs, week_start, queries.earlier_decisions(snap), compared)
     # below the KPIs too, a warning that ended before the week shown is not this week's:
     # the red list, the maps' places and the county chart count what the KPIs count
     all_warnings = views.split_stale(all_warnings, week_start)[0]
@@ -529,7 +595,7 @@ def body() -> None:
                 domain_map(snap, domain, dw, names)
             with right:
                 places(dw, labels, names, n=6)
-                hotspot_changes(labels, queries.hotspot_origins(snap, domain))
+                hotspot_changes(labels, queries.hotspot_origins(snap, domain), compared[domain])
 
     with st.container(key="rwrow_charts"):
         left, right = st.columns(2, gap="large")
@@ -558,7 +624,6 @@ def observed_history(snap: queries.Snapshot) -> None:
     history = {d: queries.observed_weeks(snap, d) for d in runs}
     n = max((len(h) for h in history.values()), default=0)
     st.subheader(t("observed_title", lg, n=fmt_int(n, lg)) if n else t("trend_title", lg))
-    shown = 0
     for domain, run in runs.items():
         is_site = domains.get(domain).family == "site"
         observed = history[domain]
@@ -567,7 +632,10 @@ def observed_history(snap: queries.Snapshot) -> None:
             t("observed_domain_sites" if is_site else "observed_domain_cells", lg, domain=words)
         )
         if observed.empty:
-            st.caption(t("observed_none", lg))
+            # scored and served, not yet counted (`riskwarn score` alone: the publish
+            # DAG counts the weeks after scoring): no chart, said plainly
+            origin = fmt_datetime(run["origin"], lg, tz)
+            st.caption(t("observed_pending", lg, origin=origin))
             continue
         expected = None if is_site else queries.expected_units(snap, domain)
         # the forecast point like for like with the weeks observed: scaled by the served
@@ -611,8 +679,7 @@ def observed_history(snap: queries.Snapshot) -> None:
                     n=fmt_int(len(observed), lg),
                 )
             )
-        shown += 1
-    if not shown:
+    if not runs:  # a run whose weeks are not counted yet said so above: not "no data"
         st.caption(t("no_data", lg))
 
 
