@@ -216,3 +216,34 @@ def test_a_run_not_yet_counted_says_so_not_no_data(
     pending = t("observed_pending", lang, origin=fmt_datetime(run["origin"], lang, tz))
     assert pending in captions, captions
     assert t("no_data", lang) not in captions
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_domain_without_a_run_says_so_not_zero_weeks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lang: str
+) -> None:
+    """A hotspot domain with no published run (the CLI home scored incidents alone): its
+    changes panel says there is no forecast, not "forecasts of 0 weeks (changes need 2,
+    a week apart)" as if its history were short."""
+    import sqlalchemy as sa
+
+    from dashboard import queries
+    from dashboard.i18n import t
+    from testkit.dashboard_demo import demo_home
+    from testkit.dashboard_server import use_dashboard_env
+
+    home = tmp_path / "home"
+    city = demo_home(home, n_cells=80, weeks=2, n_cases=5)
+    use_dashboard_env(monkeypatch, home, city.store_url)
+    second = queries.DOMAINS_HOTSPOT[1]
+    engine = sa.create_engine(city.store_url)
+    with engine.begin() as conn:  # its publication withdrawn: no run served
+        conn.execute(sa.text("DELETE FROM publications WHERE domain = :d"), {"d": second})
+    engine.dispose()
+    st.cache_data.clear()
+    assert queries.published_run(queries.snapshot(city.store_url), second) is None
+    at = overview(lang)
+    captions = [c.value for c in at.tabs[1].caption]  # type: ignore[attr-defined]
+    assert t("hotspot_no_forecast", lang) in captions, captions
+    short = t("hotspot_history_short", lang, n="0", weeks="0 weeks")
+    assert short not in captions
