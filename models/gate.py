@@ -399,7 +399,7 @@ def level_check(level: str, comp: dict[str, Any], why: str) -> dict[str, Any]:
     lo, hi = (float(x) for x in tss["ci"])
     numbers: dict[str, Any] = {
         "metric": f"{LEVEL_CHECK_METRIC}@{level}",
-        "baseline": against,
+        "against": against,  # "baseline" until 2026-12-08: readers take both
         "level": level,
         "levels_from": comp.get("levels_from", "xgboost"),
         "pod": {k: pod.get(k) for k in ("model", "rule", "diff", "ci")} if pod else None,

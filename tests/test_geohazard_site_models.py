@@ -181,7 +181,10 @@ def test_training_registers_a_gated_challenger(trained: dict) -> None:
     # every warning level judged against the sensor rules, at the level the nowcast serves
     levels = [c for c in report.gate.checks if str(c.get("metric", "")).startswith("tss@")]
     assert [c["level"] for c in levels] == ["blue", "yellow", "orange", "red"]
-    assert all(c["baseline"] == "sensor_rules" and c["levels_from"] == "served" for c in levels)
+    assert all(
+        c["against"] == "sensor_rules" and "baseline" not in c and c["levels_from"] == "served"
+        for c in levels
+    )
     calib = report.gate.checks[-1]  # the bound from the challenger's own predictions
     assert calib["check"] == "calibration" and 0 < calib["noise_q95"] < 1
     assert calib["noise_draws"] == 200 and "the 95 % ECE of a calibrated model" in calib["detail"]

@@ -100,7 +100,11 @@ def test_a_model_that_detects_fewer_failures_at_red_fails_the_gate() -> None:
     assert metrics["model_minus_baseline"]["sensor_rules"]["diff"] > 0  # AUC: model better
     red = _red(result)
     assert red["ok"] is False and red["ci"][1] < 0
-    assert red["baseline"] == "sensor_rules" and red["levels_from"] == "xgboost"
+    assert (
+        red["against"] == "sensor_rules"
+        and "baseline" not in red
+        and red["levels_from"] == "xgboost"
+    )
     assert red["pod"]["model"] < red["pod"]["rule"]
     assert "POD" in red["detail"] and "FAR" in red["detail"]
     assert not result.passed and result.status == "fail"
@@ -295,3 +299,21 @@ def test_a_daily_domain_is_judged_as_scored() -> None:
         bt, _events(scores), CONFIG, "geohazard", n_boot=100, publish=backtest_published_levels
     )
     assert {c["levels_from"] for c in comps.values()} == {SERVED}
+
+
+def test_level_checks_write_against_and_old_files_still_read() -> None:
+    """A level check names the rule it is judged against under "against", the key every
+    other comparison writes (it wrote "baseline" until 2026-12-08); the dashboard reads a
+    gate.json of either kind the same way (the models page's words, the model note)."""
+    from dashboard import verdicts, views
+
+    _, result = _gate(_scores(model_red_hits=0.2, model_red_false=0.0), "xgboost")
+    red = _red(result)
+    assert red["against"] == "sensor_rules" and "baseline" not in red
+    old = {k: v for k, v in red.items() if k != "against"} | {"baseline": "sensor_rules"}
+    for lang in ("en", "zh"):
+        assert verdicts.check_words(old, lang) == verdicts.check_words(red, lang)
+        assert verdicts.method_name("sensor_rules", lang) in verdicts.check_words(red, lang)
+    for check in (red, old):
+        gate_json = {"status": "fail", "checks": [check]}
+        assert views.worse_than_rules(gate_json)
