@@ -245,7 +245,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "That forecast was made by model version {then}, this one by {now}: the "
         "change includes the change of model.",
     },
-    "kpi_delta_vs": {"zh": "{d}（对比 {date}）", "en": "{d} vs {date}"},
+    # under the hotspot KPI: the forecast its arrow compares with (a caption, not the arrow's
+    # text: Streamlit draws the arrow's direction from the text's first character, and the
+    # card cut "-0.4 个百分点（对比 12…" before the date)
+    "kpi_delta_vs": {"zh": "箭头对比{date}的预测", "en": "Arrow: vs the forecast of {date}"},
     # what the KPI's probability is of, per domain (kpi_hot_mean_help's {event})
     "kpi_hot_event_incidents": {"zh": "治安事件", "en": "incident"},
     "kpi_hot_event_disputes": {"zh": "新纠纷", "en": "new dispute"},

@@ -156,7 +156,8 @@ def test_the_overview_says_which_forecast_it_compares_with(
     kpi = next(m for m in at.metric if m.label == t("kpi_hot_mean_incidents", "en"))
     week_ago = fmt_day(origin - 7 * DAY, "en", tz)
     # before: the change from yesterday's run (the same forecasts: no arrow at all)
-    assert kpi.proto.delta == f"{fmt_points(delta, 'en')} vs {week_ago}"
+    assert kpi.proto.delta == fmt_points(delta, "en")  # its first character: the arrow's way
+    assert any(c.value == f"Arrow: vs the forecast of {week_ago}" for c in at.caption)
     assert fmt_date(origin - 7 * DAY, "en", tz) in kpi.proto.help
     end = fmt_date(nxt + 7 * DAY - pd.Timedelta(seconds=1), "en", tz)
     assert any(c.value == f"Week of {fmt_date(nxt, 'en', tz)} – {end}" for c in at.caption)

@@ -111,12 +111,8 @@ def kpis(
             kpi_label(str(latest["domain"].iloc[0])),
             fmt_pct(latest["top_mean"].iloc[-1], lg),
             # no arrow for "no change": a red "+0.0" read as rising risk on the wall screen;
-            # the arrow names the forecast it compares with ("+1.2 pp vs 25 Dec")
-            delta=t(
-                "kpi_delta_vs", lg, d=fmt_points(delta, lg), date=fmt_day(before["origin"], lg, tz)
-            )
-            if before is not None and abs(delta) >= 0.0005
-            else None,
+            # the caption under the card names the forecast it compares with
+            delta=fmt_points(delta, lg) if before is not None and abs(delta) >= 0.0005 else None,
             delta_color="inverse",
             border=True,
             help=kpi_help(
@@ -126,6 +122,8 @@ def kpis(
                 how,
             ),
         )
+        if before is not None and abs(delta) >= 0.0005:  # the arrow names what it compares
+            c4.caption(t("kpi_delta_vs", lg, date=fmt_day(before["origin"], lg, tz)))
         caveat = kpi_caveat(str(latest["domain"].iloc[0]), runs)
         if caveat:
             c4.caption(caveat)
