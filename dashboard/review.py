@@ -1519,8 +1519,9 @@ def earlier_marker(
 ) -> str:
     """A decision the panel took on an earlier run's warning of the same place (a row of
     ``Store.earlier_decisions``) in one line of plain text: "decided on <time>: dismissed
-    (was Red (I)) by <name>"; when the level rose since, "level rose from Yellow (III) to
-    Orange (II) since" after it. Shown in the queue and on the form, never applied."""
+    (was Red (I)) by <name>"; when the level rose above the one the panel judged the risk
+    at, "now Orange (II), above the Yellow (III) judged then" after it. Shown in the queue
+    and on the form, never applied."""
     from dashboard.i18n import fmt_datetime, level_label, t
 
     action = str(decided.get("action") or "accept")

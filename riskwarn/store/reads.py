@@ -356,9 +356,10 @@ class ReadStore(StoreBase):
         Columns :data:`EARLIER_DECISION_COLUMNS`: ``warning_id`` and ``level`` of the
         warning in force; the earlier warning (``earlier_*``, its raised level); the
         decision's ``warning_reviews`` row; ``decided_level`` (the level it left in force,
-        for a dismissal the level it set aside); ``since_level`` (the higher of the
-        earlier raised level and ``decided_level``: what the panel had before it) and
-        ``level_rose`` (the warning in force is raised above ``since_level``).
+        for a dismissal the level it set aside); ``since_level`` (``decided_level``: the
+        level the panel judged the risk at; the earlier raised level only when the decision
+        names none) and ``level_rose`` (the warning in force is raised above
+        ``since_level``: after an orange adjusted down to yellow, a new orange rose).
         """
         columns = list(self.EARLIER_DECISION_COLUMNS)
         if not run_ids:
@@ -396,11 +397,10 @@ class ReadStore(StoreBase):
                 if row["action"] == "dismiss"
                 else row["to_level"]
             )
-            since = max(
-                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
-                key=LEVELS.__getitem__,
-                default=row["earlier_level"],
-            )
+            # what the panel judged the risk at: the level its decision left in force (a
+            # dismissal's, the level it set aside), not the raised one: after an orange
+            # adjusted down to yellow, a new orange is above what the panel accepted
+            since = decided if decided in LEVELS else row["earlier_level"]
             rose = LEVELS.get(str(c["level"]), 0) > LEVELS.get(str(since), 0)
             out.append(
                 {
