@@ -1560,7 +1560,8 @@ def same_decision(
     otherwise) and a reason quoting it (the reviewer edits it, and submits it as theirs).
     None when there is no shortcut: the level rose since, or the warning is decided
     already (a reviewer's own decision on this run stands)."""
-    from dashboard.i18n import fmt_datetime, t
+    from dashboard.i18n import t
+    from riskwarn.i18n import fmt_datetime_zone
 
     if bool(decided.get("level_rose")) or current.get("state") != "new":
         return None
@@ -1573,7 +1574,9 @@ def same_decision(
     reason = t(
         "earlier_reason",
         lang,
-        at=fmt_datetime(decided.get("reviewed_at"), lang, tz),
+        # the zone named: the reason is stored and read away from the page (the trail's
+        # export, `riskwarn review`, a dashboard set to another zone)
+        at=fmt_datetime_zone(decided.get("reviewed_at"), lang, tz),
         id=short_id(str(decided.get("earlier_warning_id"))),
         reviewer=str(decided.get("reviewer") or "?"),
         reason=str(decided.get("reason") or "").strip(),

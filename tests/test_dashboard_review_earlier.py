@@ -150,6 +150,10 @@ def test_the_next_run_shows_the_panels_decisions_and_records_none(home: Path, la
     got = trail.iloc[0]
     assert (got["action"], got["reviewer"]) == ("dismiss", "reviewer")  # the clicker's
     assert str(got["reason"]).endswith("/ still so")
+    # the earlier decision's time is stored with its zone: the reason is read away from
+    # the page (the trail's export, `riskwarn review`, a dashboard in another zone)
+    zone = {"en": " (Asia/Shanghai) on the earlier run's", "zh": "（北京时间）对上一轮预警"}[lang]
+    assert zone in str(got["reason"]), got["reason"]
 
     # the cell whose level rose since: highlighted, no shortcut
     pick = next(w for w in at.selectbox if str(w.key).startswith("rv_pick"))
