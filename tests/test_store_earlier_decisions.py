@@ -152,3 +152,21 @@ def test_a_decision_taken_after_the_warning_was_replaced_does_not_count(store: S
             .values(state="dismissed", version=2)
         )
     assert store.earlier_decisions([run2]).empty
+
+
+def test_a_fallen_latest_decision_does_not_let_an_older_one_carry(store: Store) -> None:
+    """The panel dismissed c000 on day 1 and again on day 2; a re-publication of day 2
+    changed the warning (red to orange) and reset it to ``new``: the day-2 decision fell,
+    and nobody decided the changed warning. Day 3 must not show day 1's dismissal as the
+    panel's word on the place: it was taken before what changed (before, the reset
+    decision was left out and the older one came back in its place)."""
+    publish(store, ORIGIN)
+    store.review_warning(wid("c000", ORIGIN), "dismiss", "false alarm", "rev1", 1)
+    publish(store, DAY2)
+    store.review_warning(wid("c000", DAY2), "dismiss", "false alarm again", "rev1", 1)
+    publish(store, DAY2, ("orange", "orange"))  # re-run of day 2: c000 changed, reset
+    assert store.get_warning(wid("c000", DAY2))["state"] == "new"
+    run3 = publish(store, DAY3)
+    got = by_warning(store.earlier_decisions([run3]))
+    assert wid("c000", DAY3) not in got
+    assert wid("c001", DAY3) not in got  # never decided
