@@ -354,6 +354,10 @@ QUEUE_CSS = """
 .rw-table td { padding: 0.35rem 0.5rem; border-bottom: 1px solid #eceef1;
   vertical-align: top; }
 .rw-table tr:last-child td { border-bottom: none; }
+.rw-table tr.rw-noted td { border-bottom: none; padding-bottom: 0.1rem; }
+.rw-table tr.rw-note td { padding-top: 0; color: #555; font-size: 0.82rem;
+  overflow-wrap: anywhere; }
+.rw-note-head { font-weight: 600; }
 .rw-table td.rw-keep { white-space: nowrap; }
 .rw-table .rw-num { text-align: right; }
 .rw-table td.rw-num { white-space: nowrap; }
@@ -394,6 +398,8 @@ def frame_table(
     text: Collection[str] = (),
     cells: Mapping[str, Collection[str]] | None = None,
     label: str = "",
+    notes: Collection[str] | None = None,
+    note_head: str = "",
 ) -> str:
     """``shown`` (a display frame: headers and values in the reader's words) as an HTML
     table that fits its frame's width (:data:`QUEUE_CSS`): long values wrap at their
@@ -402,7 +408,9 @@ def frame_table(
     too, right-aligned; ``text`` columns (free text: reasons) wrap anywhere
     and are given room first. ``cells``: HTML to show instead of the escaped value, per
     column (one per row: a level's badge). Every value is escaped (they are data); a
-    value's line breaks become spaces. ``label``: the table's accessible name."""
+    value's line breaks become spaces. ``label``: the table's accessible name.
+    ``notes``: per row a line of text (or nothing) shown under it across every column
+    but the first, after ``note_head`` (a column's header; escaped too)."""
     cols = [str(c) for c in shown.columns]
     cells = cells or {}
     kind = {c: "rw-keep" if c in keep else "rw-num" if c in numbers else "" for c in cols}
@@ -412,13 +420,22 @@ def frame_table(
     attr = {c: f' class="{kind[c]}"' if kind[c] else "" for c in cols}
     head = "".join(f'<th{attr[c]} scope="col">{html.escape(c)}</th>' for c in cols)
     given = {c: list(v) for c, v in cells.items() if c in cols}
+    said = [cell_words(n) for n in notes] if notes is not None else [""] * len(shown)
     rows = []
     for i, row in enumerate(shown.itertuples(index=False)):
         out = [
             f"<td{attr[c]}>" + (given[c][i] if c in given else html.escape(cell_words(v))) + "</td>"
             for c, v in zip(cols, row, strict=True)
         ]
-        rows.append("<tr>" + "".join(out) + "</tr>")
+        if not said[i]:
+            rows.append("<tr>" + "".join(out) + "</tr>")
+            continue
+        head_words = f"<span class='rw-note-head'>{html.escape(note_head)}:</span> "
+        rows.append("<tr class='rw-noted'>" + "".join(out) + "</tr>")
+        rows.append(
+            f"<tr class='rw-note'><td></td><td colspan='{len(cols) - 1}'>"
+            f"{head_words if note_head else ''}{html.escape(said[i])}</td></tr>"
+        )
     name = f' aria-label="{html.escape(label)}"' if label else ""
     return (
         f'<div class="rw-tablebox"><table class="rw-table"{name}><thead><tr>{head}</tr>'
@@ -480,13 +497,20 @@ def queue_table(shown: Any, levels: Any, states: Any, lang: str, label: str = ""
     its second character: review of 2026-12-07)."""
     cols = [str(c) for c in shown.columns]
     badges = [badge(v, s, lang) for v, s in zip(levels, states, strict=True)]
+    # a ninth column (the panel's decision on an earlier run's warning of the place) is
+    # a line under its warning's row, across the table: as a column it took the room of
+    # the eight the table is laid out for, and at 1280 px (a 900 px frame) the Chinese
+    # domain wrapped a character a line ("治安/案事/件"; screenshots 2026-12-08)
+    notes = list(shown[cols[8]]) if len(cols) > 8 else None
     return frame_table(
-        shown,
+        shown[cols[:8]],
         keep=(cols[0], cols[1]),
         keep_wide=(cols[7],),
         numbers=(cols[5],),
         cells={cols[1]: badges},
         label=label,
+        notes=notes,
+        note_head=cols[8] if len(cols) > 8 else "",
     )
 
 
@@ -1519,8 +1543,9 @@ def earlier_marker(
 ) -> str:
     """A decision the panel took on an earlier run's warning of the same place (a row of
     ``Store.earlier_decisions``) in one line of plain text: "decided on <time>: dismissed
-    (was Red (I)) by <name>"; when the level rose since, "level rose from Yellow (III) to
-    Orange (II) since" after it. Shown in the queue and on the form, never applied."""
+    (was Red (I)) by <name>"; when the level rose above the one the panel judged the risk
+    at, "now Orange (II), above the Yellow (III) judged then" after it. Shown in the queue
+    and on the form, never applied."""
     from dashboard.i18n import fmt_datetime, level_label, t
 
     action = str(decided.get("action") or "accept")
@@ -1559,7 +1584,8 @@ def same_decision(
     otherwise) and a reason quoting it (the reviewer edits it, and submits it as theirs).
     None when there is no shortcut: the level rose since, or the warning is decided
     already (a reviewer's own decision on this run stands)."""
-    from dashboard.i18n import fmt_datetime, t
+    from dashboard.i18n import t
+    from riskwarn.i18n import fmt_datetime_zone
 
     if bool(decided.get("level_rose")) or current.get("state") != "new":
         return None
@@ -1572,7 +1598,9 @@ def same_decision(
     reason = t(
         "earlier_reason",
         lang,
-        at=fmt_datetime(decided.get("reviewed_at"), lang, tz),
+        # the zone named: the reason is stored and read away from the page (the trail's
+        # export, `riskwarn review`, a dashboard set to another zone)
+        at=fmt_datetime_zone(decided.get("reviewed_at"), lang, tz),
         id=short_id(str(decided.get("earlier_warning_id"))),
         reviewer=str(decided.get("reviewer") or "?"),
         reason=str(decided.get("reason") or "").strip(),

@@ -1148,9 +1148,11 @@ TEXT: dict[str, dict[str, str]] = {
         "zh": "{at}已研判：{reviewer}{did}",
         "en": "decided on {at}: {did} by {reviewer}",
     },
+    # {old}: the level the panel judged the risk at (an adjustment's, a dismissal's set
+    # aside), not the level raised then: an orange adjusted down to yellow, orange again
     "earlier_rose": {
-        "zh": "此后等级由{old}升至{new}",
-        "en": "level rose from {old} to {new} since",
+        "zh": "现为{new}，高于当时研判的{old}",
+        "en": "now {new}, above the {old} judged then",
     },
     "col_earlier": {"zh": "此前研判", "en": "Earlier decision"},
     "earlier_note": {
@@ -1159,9 +1161,9 @@ TEXT: dict[str, dict[str, str]] = {
         "reason: {reason}",
     },
     "earlier_rose_note": {
-        "zh": "自该研判以来，系统等级由{old}升至{new}：请重新研判（不提供“沿用此前研判”）。",
-        "en": "The level rose from {old} to {new} since that decision: review it afresh "
-        '(no "Same decision as before").',
+        "zh": "该预警现为{new}，高于该研判当时判定的{old}：请重新研判（不提供“沿用此前研判”）。",
+        "en": "This warning is {new}, above the {old} that decision judged the risk at: "
+        'review it afresh (no "Same decision as before").',
     },
     "earlier_same": {"zh": "沿用此前研判", "en": "Same decision as before"},
     "earlier_same_help": {

@@ -23,6 +23,7 @@ pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, review
+from dashboard.i18n import level_label
 from riskwarn.store import Store, warning_id_for
 from riskwarn.store.models import WARNING_CONTENT
 from riskwarn.store.publishing import RUN_KEYS, run_id_for
@@ -112,7 +113,8 @@ def test_the_next_run_shows_the_panels_decisions_and_records_none(home: Path, la
     name = "评估专家乙" if lang == "zh" else "reviewer2"
     marker = {"en": "decided on ", "zh": "已研判："}[lang]
     assert marker in shown and name in shown, shown[:3000]
-    rose = {"en": "level rose from", "zh": "此后等级由"}[lang]
+    was = level_label(str(c["level"]), lang)  # the level the dismissal set aside
+    rose = {"en": f"above the {was} judged then", "zh": f"高于当时研判的{was}"}[lang]
     assert rose in shown
 
     # the dismissed cell's new warning: the earlier decision, and the shortcut
@@ -148,6 +150,10 @@ def test_the_next_run_shows_the_panels_decisions_and_records_none(home: Path, la
     got = trail.iloc[0]
     assert (got["action"], got["reviewer"]) == ("dismiss", "reviewer")  # the clicker's
     assert str(got["reason"]).endswith("/ still so")
+    # the earlier decision's time is stored with its zone: the reason is read away from
+    # the page (the trail's export, `riskwarn review`, a dashboard in another zone)
+    zone = {"en": " (Asia/Shanghai) on the earlier run's", "zh": "（北京时间）对上一轮预警"}[lang]
+    assert zone in str(got["reason"]), got["reason"]
 
     # the cell whose level rose since: highlighted, no shortcut
     pick = next(w for w in at.selectbox if str(w.key).startswith("rv_pick"))

@@ -73,14 +73,42 @@ def test_the_latest_standing_decision_over_several_runs(store: Store) -> None:
     first = got[wid("c000", DAY3)]
     assert (first["action"], first["earlier_warning_id"]) == ("dismiss", wid("c000", ORIGIN))
     assert first["decided_level"] == "red" and not first["level_rose"]
-    # c001: the adjustment that followed the dismissal, raised orange then: not risen
+    # c001: the adjustment that followed the dismissal (orange down to yellow); day 3
+    # raises orange: above the yellow the panel judged it at, a rise
     second = got[wid("c001", DAY3)]
     assert (second["action"], second["to_level"], second["reviewer"]) == (
         "adjust",
         "yellow",
         "rev2",
     )
-    assert second["since_level"] == "orange" and not second["level_rose"]
+    assert second["since_level"] == "yellow" and second["level_rose"]
+
+
+def test_a_rise_is_judged_against_the_level_the_panel_decided(store: Store) -> None:
+    """The panel adjusted run N's orange down to yellow; run N+1 raises orange again.
+    The panel judged the risk at yellow: the new orange is above what it accepted, so
+    the level rose (no "Same decision as before"); before, "rose since" compared against
+    the raised orange and offered the shortcut, which filled an adjust back down to
+    yellow without a fresh look. An upward adjustment (orange to red) then a red is
+    not a rise; a dismissal is judged at the level it set aside."""
+    publish(store, ORIGIN, ("orange", "orange"))
+    store.review_warning(wid("c000", ORIGIN), "adjust", "patrols added", "rev1", 1, "yellow")
+    store.review_warning(wid("c001", ORIGIN), "adjust", "school fair", "rev2", 1, "red")
+    run2 = publish(store, DAY2, ("orange", "red"))
+    got = by_warning(store.earlier_decisions([run2]))
+    down = got[wid("c000", DAY2)]
+    assert (down["decided_level"], down["since_level"], down["level_rose"]) == (
+        "yellow",
+        "yellow",
+        True,
+    )
+    up = got[wid("c001", DAY2)]
+    assert (up["decided_level"], up["since_level"], up["level_rose"]) == ("red", "red", False)
+    run3 = publish(store, DAY3, ("yellow", "orange"))
+    got = by_warning(store.earlier_decisions([run3]))
+    # day 2 was not reviewed: day 1's decisions stand; yellow is what the panel accepted
+    assert not got[wid("c000", DAY3)]["level_rose"]
+    assert not got[wid("c001", DAY3)]["level_rose"]
 
 
 def test_a_decision_a_re_publication_reset_does_not_carry(store: Store) -> None:
@@ -124,3 +152,21 @@ def test_a_decision_taken_after_the_warning_was_replaced_does_not_count(store: S
             .values(state="dismissed", version=2)
         )
     assert store.earlier_decisions([run2]).empty
+
+
+def test_a_fallen_latest_decision_does_not_let_an_older_one_carry(store: Store) -> None:
+    """The panel dismissed c000 on day 1 and again on day 2; a re-publication of day 2
+    changed the warning (red to orange) and reset it to ``new``: the day-2 decision fell,
+    and nobody decided the changed warning. Day 3 must not show day 1's dismissal as the
+    panel's word on the place: it was taken before what changed (before, the reset
+    decision was left out and the older one came back in its place)."""
+    publish(store, ORIGIN)
+    store.review_warning(wid("c000", ORIGIN), "dismiss", "false alarm", "rev1", 1)
+    publish(store, DAY2)
+    store.review_warning(wid("c000", DAY2), "dismiss", "false alarm again", "rev1", 1)
+    publish(store, DAY2, ("orange", "orange"))  # re-run of day 2: c000 changed, reset
+    assert store.get_warning(wid("c000", DAY2))["state"] == "new"
+    run3 = publish(store, DAY3)
+    got = by_warning(store.earlier_decisions([run3]))
+    assert wid("c000", DAY3) not in got
+    assert wid("c001", DAY3) not in got  # never decided

@@ -188,8 +188,9 @@ if not queue.empty:
             "probability": "probability",
             "valid_to": "valid_to",
             "state": "state",
-            # a ninth column only when a warning in view has one (the queue's table is
-            # laid out for eight: review.QUEUE_CSS)
+            # a ninth column only when a warning in view has one: in the table a line
+            # under its warning's row (laid out for eight: review.queue_table), on a
+            # card a line of its own; a column in the grid
             **({"earlier": "col_earlier"} if queue["earlier"].astype(bool).any() else {}),
         },
         times=("valid_to",),

@@ -349,16 +349,19 @@ class ReadStore(StoreBase):
         earlier warning was in force as the store knows it (its run served: no run of the
         domain with a later origin published before it; not withdrawn before it) and
         still stands on that warning (its latest decision, and no re-publication reset
-        the warning to ``new`` since). Validity in time (``valid_to``) is the dashboard's
+        the warning to ``new`` since). Only the place's latest such decision counts: when it
+        fell by a reset, nothing carries (an older decision, taken before what changed, is
+        not the panel's word on the place any more). Validity in time (``valid_to``) is the dashboard's
         clock, not the store's: a replay judges it at the origin, and ``review_warning``
         takes a decision on an expired warning of the served run.
 
         Columns :data:`EARLIER_DECISION_COLUMNS`: ``warning_id`` and ``level`` of the
         warning in force; the earlier warning (``earlier_*``, its raised level); the
         decision's ``warning_reviews`` row; ``decided_level`` (the level it left in force,
-        for a dismissal the level it set aside); ``since_level`` (the higher of the
-        earlier raised level and ``decided_level``: what the panel had before it) and
-        ``level_rose`` (the warning in force is raised above ``since_level``).
+        for a dismissal the level it set aside); ``since_level`` (``decided_level``: the
+        level the panel judged the risk at; the earlier raised level only when the decision
+        names none) and ``level_rose`` (the warning in force is raised above
+        ``since_level``: after an orange adjusted down to yellow, a new orange rose).
         """
         columns = list(self.EARLIER_DECISION_COLUMNS)
         if not run_ids:
@@ -389,18 +392,20 @@ class ReadStore(StoreBase):
                 ),
                 None,
             )
-            if row is None:
+            # the panel's latest decision on the place fell (a re-publication changed what
+            # it was taken on and reset the warning to ``new``): nothing carries, not an
+            # older decision from before the change either
+            if row is None or row["earlier_state"] == "new":
                 continue
             decided = (
                 row["dismissed_level"] or row["from_level"] or row["earlier_level"]
                 if row["action"] == "dismiss"
                 else row["to_level"]
             )
-            since = max(
-                (lv for lv in (row["earlier_level"], decided) if lv in LEVELS),
-                key=LEVELS.__getitem__,
-                default=row["earlier_level"],
-            )
+            # what the panel judged the risk at: the level its decision left in force (a
+            # dismissal's, the level it set aside), not the raised one: after an orange
+            # adjusted down to yellow, a new orange is above what the panel accepted
+            since = decided if decided in LEVELS else row["earlier_level"]
             rose = LEVELS.get(str(c["level"]), 0) > LEVELS.get(str(since), 0)
             out.append(
                 {
@@ -417,7 +422,8 @@ class ReadStore(StoreBase):
     @staticmethod
     def _earlier_stmt() -> sa.Select[Any]:
         """Every decision of :meth:`earlier_decisions`'s kind: taken while its warning was
-        in force (its run served, not withdrawn) and still standing on it; newest first.
+        in force (its run served, not withdrawn) and the latest on it (``earlier_state``
+        ``new``: a re-publication reset the warning since, the decision fell); newest first.
         Driven by ``warning_reviews`` (decisions are people's, few), each warning looked
         up by its key: never a scan of every warning of a domain."""
         w = table_of(RiskWarning)
@@ -441,6 +447,7 @@ class ReadStore(StoreBase):
                 prev.c.run_id.label("earlier_run_id"),
                 prev.c.origin.label("earlier_origin"),
                 prev.c.level.label("earlier_level"),
+                prev.c.state.label("earlier_state"),
                 r.c.review_id,
                 r.c.action,
                 r.c.from_level,
@@ -453,7 +460,8 @@ class ReadStore(StoreBase):
             .select_from(r)
             .join(prev, prev.c.warning_id == r.c.warning_id)
             .where(
-                prev.c.state != "new",  # a re-publication reset it: the decision fell
+                # (a warning a re-publication reset to ``new`` is kept: its decision fell,
+                # and masks the place's older ones, earlier_decisions)
                 sa.or_(prev.c.withdrawn_at.is_(None), r.c.reviewed_at < prev.c.withdrawn_at),
                 ~replaced_before,
                 ~decided_later,
