@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from riskwarn.lake import read_table
+from testkit.forked_cli import ForkedCli
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "configs" / "sources" / "sim_incidents.yaml"
@@ -41,14 +40,14 @@ def _file(path: Path, rows: list[str]) -> Path:
     return path
 
 
-def _ingest(home: Path, path: Path) -> dict[str, Any]:
+def _ingest(cli: ForkedCli, home: Path, path: Path) -> dict[str, Any]:
+    """``riskwarn ingest`` of ``path``, a process of its own forked from ``cli`` (the
+    command's modules imported once per module: testkit/forked_cli.py)."""
     env = {**os.environ, "RISKWARN_HOME": str(home)}
-    cmd = [sys.executable, "-m", "riskwarn.cli", "ingest", "--json", "--no-store"]
-    done = subprocess.run(
+    cmd = ["ingest", "--json", "--no-store"]
+    done = cli.run(
         [*cmd, "--as-of", "2024-01-01", "--source", str(SOURCE), str(path)],
         env=env,
-        capture_output=True,
-        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -56,30 +55,30 @@ def _ingest(home: Path, path: Path) -> dict[str, Any]:
     return report
 
 
-def test_corrections_after_a_merge_commit(tmp_path: Path) -> None:
+def test_corrections_after_a_merge_commit(cli: ForkedCli, tmp_path: Path) -> None:
     home = tmp_path / "home"
     first = _file(tmp_path / "a.csv", [_row(i, "2023-05-01 10:00:00") for i in range(40)])
     # row 0 corrected, 20 new: one MERGE commit
     b = [_row(0, "2023-05-01 11:00:00")] + [_row(100 + i, "2023-06-01 10:00:00") for i in range(20)]
     c = [_row(1, "2023-05-02 11:00:00")] + [_row(200 + i, "2023-06-01 10:00:00") for i in range(20)]
-    assert _ingest(home, first)["new"] == 40
+    assert _ingest(cli, home, first)["new"] == 40
     second = _file(tmp_path / "b.csv", b)
-    merged = _ingest(home, second)
+    merged = _ingest(cli, home, second)
     assert (merged["new"], merged["updated"]) == (20, 1)
     types = {
         str(pq.read_schema(f).field("record_id").type)
         for f in (home / "lake" / "incidents").rglob("*.parquet")
     }
     assert "string_view" in types  # the MERGE's files (what made the probe fail)
-    third = _ingest(home, _file(tmp_path / "c.csv", c))
+    third = _ingest(cli, home, _file(tmp_path / "c.csv", c))
     assert (third["new"], third["updated"], third["unchanged"]) == (20, 1, 0)
-    again = _ingest(home, second)
+    again = _ingest(cli, home, second)
     assert (again["new"], again["updated"], again["unchanged"]) == (0, 0, 21)
     lake = read_table(home / "lake", "incidents")
     assert len(lake) == 80 and lake["record_id"].is_unique
 
 
-def test_filtered_reads_of_a_table_a_merge_wrote(tmp_path: Path) -> None:
+def test_filtered_reads_of_a_table_a_merge_wrote(cli: ForkedCli, tmp_path: Path) -> None:
     """``read_table`` / ``scan_pieces`` with a string ``where`` (the stream's and the site
     page's ``sensor_id`` filter; here ``record_id``) over files of both kinds: April's
     2022's rows stay in the first ingest's file (strings as ``string``), 2023's (another
@@ -90,8 +89,8 @@ def test_filtered_reads_of_a_table_a_merge_wrote(tmp_path: Path) -> None:
     home = tmp_path / "home"
     april = [_row(i, "2022-04-10 10:00:00") for i in range(10)]
     may = [_row(50 + i, "2023-05-10 10:00:00") for i in range(10)]
-    assert _ingest(home, _file(tmp_path / "a.csv", april + may))["new"] == 20
-    fix = _ingest(home, _file(tmp_path / "b.csv", [_row(50, "2023-05-10 11:00:00")]))
+    assert _ingest(cli, home, _file(tmp_path / "a.csv", april + may))["new"] == 20
+    fix = _ingest(cli, home, _file(tmp_path / "b.csv", [_row(50, "2023-05-10 11:00:00")]))
     assert fix["updated"] == 1
     ds = dataset(home / "lake", "incidents")
     assert ds is not None
