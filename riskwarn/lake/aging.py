@@ -58,6 +58,7 @@ _PSEUDONYM = re.compile(r"[0-9a-f]{16}")
 _VALUE = re.compile(r"; value: (?P<value>.*)$", re.DOTALL)
 _MASKED = dict.fromkeys(PERSONAL_KINDS, AGED_MASK)
 STREAM_BATCH = "mqtt:"  # the batch ids of the stream's rows, whose file_name is the topic
+_QUOTED_PATH = re.compile(r"'([^'\s]*/[^']*)'")
 _TOPIC_LEVEL = re.compile(r"[A-Za-z0-9_.\-+#*]*")
 
 
@@ -110,11 +111,14 @@ def aged_original(
 
 
 def aged_message(message: Any) -> str | None:
-    """The message of an aged row: the value it says (``; value: ...``) aged, a phone or
-    ID number in it masked; the reason's words stay."""
+    """The message of an aged row: the value it says (``; value: ...``) aged, a topic it
+    quotes aged (:func:`aged_topic`), a phone or ID number in it masked; the reason's
+    words stay."""
     if message is None or (isinstance(message, float) and pd.isna(message)):
         return None
     text = mask_personal(str(message), _MASKED)
+    # a topic the message quotes (bad_topic: 'riskwarn/v1/.../张三' is not ...)
+    text = _QUOTED_PATH.sub(lambda q: f"'{aged_topic(q.group(1))}'", text)
     m = _VALUE.search(text)
     if m is not None:
         text = text[: m.start("value")] + str(aged_value(m.group("value")))
@@ -131,6 +135,23 @@ def aged_topic(topic: Any) -> Any:
         for lv in topic.split("/")
     ]
     return "/".join(levels)
+
+
+def _drop_log_before_now(dt: Any, history_days: int) -> None:
+    """Checkpoint the quarantine and remove its log entries before the checkpoint: the
+    entries of a quarantine written before 2026-12-08 keep statistics of its originals
+    (a file's first and last), and no version before now can be read any more (its files
+    are vacuumed). The log's retention is set to 0 days for the removal, then back."""
+    from deltalake import DeltaTable
+
+    key = "delta.logRetentionDuration"
+    keep = dt.metadata().configuration.get(key) or f"interval {int(history_days)} days"
+    dt.alter.set_table_properties({key: "interval 0 days"})
+    dt = DeltaTable(dt.table_uri)
+    dt.create_checkpoint()
+    dt.cleanup_metadata()
+    dt = DeltaTable(dt.table_uri)
+    dt.alter.set_table_properties({key: keep})
 
 
 def age_quarantine(
@@ -163,11 +184,12 @@ def age_quarantine(
             return out
         dt = ensure_quarantine_schema(DeltaTable(str(path)), history_days)
         keys = ["source", "table_name", "batch_id", "row_number"]
+        # filtered after the read: pushed down, the filter skips the files written
+        # before the column was (their statistics say nothing of it)
         rows = dt.to_pyarrow_dataset().to_table(
-            columns=[*keys, "file_name", "message", "original", "quarantined_at"],
-            filter=pc.field("aged_at").is_null(),
+            columns=[*keys, "file_name", "message", "original", "quarantined_at", "aged_at"]
         )
-        frame = rows.to_pandas()
+        frame = rows.filter(pc.is_null(rows["aged_at"])).drop_columns(["aged_at"]).to_pandas()
         unknown = frame["quarantined_at"].isna()
         due = (~unknown & (frame["quarantined_at"] < cutoff)).to_numpy(dtype=bool)
         change = frame[unknown.to_numpy(dtype=bool) | due].copy()
@@ -234,8 +256,7 @@ def age_quarantine(
                 retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True
             )
             out["vacuumed"] = len(removed)
-            dt.create_checkpoint()
-            dt.cleanup_metadata()
+            _drop_log_before_now(DeltaTable(str(path)), history_days)
         out["version"] = int(DeltaTable(str(path)).version())
     if out["aged"] or out["stamped"]:
         log.info(
