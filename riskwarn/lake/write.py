@@ -1460,7 +1460,8 @@ def resolve_quarantine(
     resolved (the stream: a reading quarantined ``future_timestamp`` and accepted once its
     time had come). One DELETE commit naming ``resolved_by`` (the resolving batch,
     :data:`BATCH_KEY`, prefixed ``resolved-by:``) and ``run_id``; the removed rows stay in
-    the quarantine's history (change data feed, ``history_days``), as a re-ingest's rows
+    the quarantine's history (change data feed, ``history_days``; maintenance keeps it no
+    longer than the personal-data retention, riskwarn.lake.aging), as a re-ingest's rows
     accepted now do. Returns (rows removed, the quarantine's version after it; None: no
     quarantine table)."""
     if not batch_ids or not reasons:
