@@ -184,18 +184,25 @@ def age_quarantine(
             return out
         dt = ensure_quarantine_schema(DeltaTable(str(path)), history_days)
         keys = ["source", "table_name", "batch_id", "row_number"]
-        # filtered after the read: pushed down, the filter skips the files written
-        # before the column was (their statistics say nothing of it)
-        rows = dt.to_pyarrow_dataset().to_table(
-            columns=[*keys, "file_name", "message", "original", "quarantined_at", "aged_at"]
+        # the keys and times first (the texts only of the rows to change); filtered after
+        # the read: pushed down, the filter skips the files written before the column
+        # was (their statistics say nothing of it)
+        ds = dt.to_pyarrow_dataset()
+        times = ds.to_table(columns=[*keys, "quarantined_at", "aged_at"])
+        at = times["quarantined_at"]
+        todo = pc.and_kleene(
+            pc.is_null(times["aged_at"]),
+            pc.or_kleene(pc.is_null(at), pc.less(at, pa.scalar(cutoff.to_pydatetime(), at.type))),
         )
-        frame = rows.filter(pc.is_null(rows["aged_at"])).drop_columns(["aged_at"]).to_pandas()
-        unknown = frame["quarantined_at"].isna()
-        due = (~unknown & (frame["quarantined_at"] < cutoff)).to_numpy(dtype=bool)
-        change = frame[unknown.to_numpy(dtype=bool) | due].copy()
-        if not len(change):
+        wanted = times.filter(todo).drop_columns(["aged_at", "quarantined_at"])
+        if not wanted.num_rows:
             out["version"] = int(dt.version())
             return out
+        batches = pc.field("batch_id").isin(pc.unique(wanted["batch_id"]))
+        texts = ds.to_table(
+            columns=[*keys, "file_name", "message", "original", "quarantined_at"], filter=batches
+        )
+        change = wanted.join(texts, keys=keys, join_type="inner").to_pandas()
         due_rows = change["quarantined_at"].notna().to_numpy(dtype=bool)
         change["quarantined_at"] = change["quarantined_at"].fillna(now)
         keep = keep or {}
