@@ -20,6 +20,12 @@ cannot be removed fails the task after the others are removed, and the next run
 completes it. ``riskwarn lake maintain`` does it too; one purge at a time per home
 (``riskwarn.spill.archive_purge_lock``): a second waits for the first, then finds what it
 removed gone (not an error).
+
+``age_quarantine``: age the lake quarantine's rows stored more than
+``Settings.archive_personal_days`` ago (``riskwarn.lake.aging``): the text of their
+originals (what could spell a name) masked, the rows, their reasons and counts kept, the
+superseded copies vacuumed; audited ``quarantine_aged`` with counts. ``maintain`` keeps
+the quarantine's history no longer than those days. ``riskwarn lake maintain`` does both.
 """
 
 from __future__ import annotations
@@ -50,7 +56,12 @@ def lake_maintenance() -> None:
         # like every task: on the city's lake (92 M readings, 70 files compacted into 35)
         # it took 57 s and +495 MB of address space (docs/operations.md)
         with memory_budget(settings.task_memory_mb):
-            return run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
+            return run(
+                settings.lake_dir,
+                settings.lake_history_days,
+                settings.lake_target_file_mb,
+                quarantine_days=settings.archive_personal_days,
+            )
 
     @task
     def sweep_temporary() -> dict:
@@ -78,9 +89,20 @@ def lake_maintenance() -> None:
             )
         return done
 
+    @task
+    def age_quarantine() -> dict[str, int]:
+        from riskwarn.orchestration import memory_budget, source_mapping_files
+        from riskwarn.pipeline import age_quarantine as age
+        from riskwarn.settings import load_settings
+
+        settings = load_settings()
+        with memory_budget(settings.task_memory_mb):
+            return age(settings, source_mapping_files())
+
     maintain()
     sweep_temporary()
     purge_personal_archive()
+    age_quarantine()
 
 
 lake_maintenance()

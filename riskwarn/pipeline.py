@@ -1295,6 +1295,51 @@ def personal_sources(mapping_files: Sequence[Path]) -> list[str]:
     return sorted(out)
 
 
+def age_quarantine(
+    settings: Settings, mapping_files: Sequence[Path], now: pd.Timestamp | None = None
+) -> dict[str, int]:
+    """Age the lake quarantine's rows stored more than ``settings.archive_personal_days``
+    days before ``now`` (:func:`riskwarn.lake.aging.age_quarantine`: the text of their
+    originals masked, the rows kept), the id columns of each source's mapping kept.
+    Audited (``quarantine_aged``, counts only) when a row was aged."""
+    from riskwarn.ingest import load_mapping
+    from riskwarn.lake.aging import age_quarantine as age
+    from riskwarn.store import Store
+
+    keep: dict[tuple[str, str], dict[str, set[str] | None]] = {}
+    for path in mapping_files:
+        mapping = load_mapping(path)
+        cols = keep.setdefault((mapping.name, mapping.table), {})
+        for rule in mapping.columns.values():
+            codes = {str(k) for k in rule.map or {}}
+            for c in rule.sources if codes else ():
+                if c not in cols or cols[c] is not None:
+                    cols[c] = {*(cols.get(c) or ()), *codes}
+        for c in mapping.id.columns if mapping.id is not None else ():
+            cols[c] = None
+    done = age(
+        settings.lake_dir,
+        settings.archive_personal_days,
+        keep=keep,
+        now=now,
+        history_days=settings.lake_history_days,
+    )
+    if done["aged"]:
+        store = Store.from_settings(settings)
+        store.upgrade()
+        try:
+            store.audit(
+                "riskwarn",
+                "quarantine_aged",
+                "lake",
+                "_quarantine",
+                {**done, "retention_days": settings.archive_personal_days},
+            )
+        finally:
+            store.close()
+    return done
+
+
 PURGING = ".purging-"  # prefix of a folder the purge took out of the archive
 # an archive time later than now by more than this is a clock problem, warned about
 ARCHIVE_CLOCK_SKEW = pd.Timedelta(hours=1)

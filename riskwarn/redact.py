@@ -262,7 +262,10 @@ def _readings(visible: str) -> list[str]:
 # from their neighbours at a dot, make a mobile (after an optional 86 / 0086 group) or an
 # ID number as above: that part is found (:func:`_inner_spans`), the neighbours are not.
 # Such a part would be found standing alone; dates and times are words before, and a run
-# that is an IP address or money in thousands has no such part.
+# that is an IP address or money in thousands has no such part. A dotted run's part in a
+# grouping people part with dots (138.0013.8000, 110101.19900307.4514: :data:`_DOTTED`)
+# is found though its neighbour is attached by a dot too (room 5.138.0013.8000: a run of
+# three dots is no decimal); a run with one dot is a decimal (1.3800138000), never one.
 _LOOSE_SEP = r"[\s\-\u2010-\u2015\u2212\uff0d.~,_/]"
 _LOOSE_RUN = re.compile(
     rf"(?<![0-9A-Za-z])(?:\+\s?)?[0-9](?:{_LOOSE_SEP}?[0-9])*(?:{_LOOSE_SEP}?[Xx])?"
@@ -291,8 +294,8 @@ def _id_check_digit(digits: str) -> bool:
 def _loose_kind(found: str) -> str | None:
     """``phone``, ``id_number`` or None for a run of :data:`_LOOSE_RUN`."""
     seps = set(_LOOSE_GROUPS.findall(found.lstrip("+ ")))
-    if "." in seps and (len(seps) > 1 or _IPV4.fullmatch(found)):
-        return None  # decimals, coordinates, an IP address
+    if "." in seps and (len(seps) > 1 or _IPV4.fullmatch(found) or found.count(".") == 1):
+        return None  # decimals (1.3800138000), coordinates, an IP address
     if seps == {","} and _THOUSANDS.fullmatch(found):
         return None  # money or a count in thousands
     digits = re.sub(r"[^0-9Xx]", "", found)
@@ -307,6 +310,32 @@ def _loose_kind(found: str) -> str | None:
 
 _GROUP = re.compile(r"[0-9]+[Xx]?|[Xx]")
 _INNER_GROUPS = {"phone": 3, "id_number": 6}  # at most this many groups in a part
+# the groupings people part a number with dots (as the strict patterns read them: a
+# mobile 138.0013.8000, an ID number 110101.19900307.4514 ...): such a part of a dotted
+# run is found though a neighbour is attached by a dot (room 5.138.0013.8000,
+# 138.0013.8000.5), which no decimal is (a decimal has one dot)
+_DOTTED = {
+    (3, 4, 4): "phone",
+    **dict.fromkeys(
+        [(6, 8, 4), (6, 8, 3, 1), (6, 4, 4, 4), (6, 4, 2, 2, 4), (4, 4, 4, 4, 2)], "id_number"
+    ),
+}
+
+
+def _dotted_part(found: str, groups: list[tuple[int, int]], i: int) -> tuple[int, int, str] | None:
+    """The phone or ID number of a :data:`_DOTTED` grouping starting at group ``i`` of
+    ``found``, its groups parted by single dots, as ``(end group, end, kind)``."""
+    for shape, want in _DOTTED.items():
+        j = i + len(shape) - 1
+        if j >= len(groups):
+            continue
+        if any(groups[i + k][1] - groups[i + k][0] != n for k, n in enumerate(shape)):
+            continue
+        if any(found[groups[k][1] : groups[k + 1][0]] != "." for k in range(i, j)):
+            continue
+        if _loose_kind(found[groups[i][0] : groups[j][1]]) == want:
+            return j, groups[j][1], want
+    return None
 
 
 def _inner_spans(found: str) -> list[tuple[int, int, str]]:
@@ -324,6 +353,11 @@ def _inner_spans(found: str) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     i = 0
     while i < len(groups):
+        dotted = _dotted_part(found, groups, i) if "." in found else None
+        if dotted is not None:
+            spans.append((groups[i][0], dotted[1], dotted[2]))
+            i = dotted[0] + 1
+            continue
         hit = None
         # an optional 86 / 0086 group, then one to six groups of 3 or more digits
         lead = found[slice(*groups[i])] in ("86", "0086") and i + 1 < len(groups)

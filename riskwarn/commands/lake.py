@@ -78,7 +78,9 @@ def _show(value: Any) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 def maintain(as_json: bool) -> None:
     """Compact small files, vacuum versions older than lake_history_days, checkpoint;
-    remove archived landing files with personal fields older than archive_personal_days.
+    remove archived landing files with personal fields older than archive_personal_days;
+    age quarantined rows stored longer ago than that (their originals' text masked, the
+    rows kept; the quarantine's history kept no longer).
 
     Exit 1 when an archive folder could not be removed (one `error:` line each; the
     others are removed, and the next run completes it). One archive purge at a time: a
@@ -90,17 +92,31 @@ def maintain(as_json: bool) -> None:
 
     settings = load_settings()
     try:
-        done = run(settings.lake_dir, settings.lake_history_days, settings.lake_target_file_mb)
+        done = run(
+            settings.lake_dir,
+            settings.lake_history_days,
+            settings.lake_target_file_mb,
+            quarantine_days=settings.archive_personal_days,
+        )
     except LakeError as exc:
         raise _fail(exc) from None
     from riskwarn.orchestration import source_mapping_files
-    from riskwarn.pipeline import personal_sources, purge_personal_archive
+    from riskwarn.pipeline import age_quarantine, personal_sources, purge_personal_archive
 
     purged = purge_personal_archive(settings, personal_sources(source_mapping_files()))
+    try:
+        aged = age_quarantine(settings, source_mapping_files())
+    except LakeError as exc:
+        raise _fail(exc) from None
     if as_json:
-        click.echo(json.dumps({"tables": done, "archive": purged}, indent=2))
+        click.echo(json.dumps({"tables": done, "archive": purged, "quarantine": aged}, indent=2))
     else:
         days = settings.archive_personal_days
+        if aged["aged"]:
+            click.echo(
+                f"quarantine: aged {aged['aged']} row(s) stored more than {days} days ago "
+                "(their originals' text masked; the rows, reasons and counts kept)"
+            )
         for name in purged["removed"]:
             link = " (a symlink: the link only, its target stays)" * (name in purged["links"])
             click.echo(f"archive: removed {name} (older than {days} days){link}")

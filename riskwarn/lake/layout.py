@@ -57,7 +57,22 @@ QUARANTINE_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("message", pa.string()),
         ("original", pa.string()),
+        # when the row was stored (a write that changes its content stores it anew), and
+        # when its original was aged (riskwarn.lake.aging): null until then
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+        ("aged_at", pa.timestamp("us", tz="UTC")),
     ]
+)
+# the quarantine's columns whose statistics (min/max) the Delta log may keep: never the
+# original or the message, whose text may hold what a person typed (a name), and which
+# the log would keep as long as the log (riskwarn.lake.aging)
+QUARANTINE_STATS_COLUMNS = (
+    "batch_id",
+    "file_name",
+    "row_number",
+    "reason",
+    "quarantined_at",
+    "aged_at",
 )
 TS = pa.timestamp("us", tz="UTC")
 _ARROW = {"str": pa.string(), "float": pa.float64(), "int": pa.int64(), UTC_TS: TS}

@@ -20,7 +20,13 @@ from typing import Any
 
 from riskwarn.contracts import TABLES
 from riskwarn.lake import layout
-from riskwarn.lake.write import export_times_config, table_config, writer_properties
+from riskwarn.lake.write import (
+    ensure_quarantine_schema,
+    export_times_config,
+    quarantine_config,
+    table_config,
+    writer_properties,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +45,29 @@ def lake_tables(lake_dir: Path) -> list[str]:
 
 
 def maintain_table(
-    lake_dir: Path, name: str, history_days: int, target_file_mb: int
+    lake_dir: Path,
+    name: str,
+    history_days: int,
+    target_file_mb: int,
+    quarantine_days: int | None = None,
 ) -> dict[str, Any]:
-    """Compact, vacuum and checkpoint one table; returns what was done."""
+    """Compact, vacuum and checkpoint one table; returns what was done. The quarantine
+    keeps its history (old versions, the log) ``quarantine_days`` at most (the archive's
+    personal-data retention): they hold the originals as they were before a row was
+    aged or removed (riskwarn.lake.aging)."""
     from deltalake import DeltaTable
 
+    if name == layout.QUARANTINE and quarantine_days is not None:
+        history_days = min(history_days, quarantine_days)
     with layout.writer_lock(lake_dir, name) as path:
         dt = DeltaTable(str(path))
+        if name == layout.QUARANTINE:
+            dt = ensure_quarantine_schema(dt, history_days)
         wanted = (
             export_times_config(history_days)
             if name.startswith(layout.EXPORT_TIMES + "/")
+            else quarantine_config(history_days)
+            if name == layout.QUARANTINE
             else table_config(history_days)
         )
         current = dt.metadata().configuration
@@ -78,8 +97,14 @@ def maintain_table(
         }
 
 
-def maintain(lake_dir: Path, history_days: int, target_file_mb: int = 128) -> list[dict[str, Any]]:
-    """:func:`maintain_table` for every table of the lake."""
+def maintain(
+    lake_dir: Path,
+    history_days: int,
+    target_file_mb: int = 128,
+    quarantine_days: int | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`maintain_table` for every table of the lake (the quarantine's history kept
+    ``quarantine_days`` at most)."""
     layout_errors = layout.legacy_tables(lake_dir)
     if layout_errors:
         layout.check_not_legacy(lake_dir, layout_errors[0])
@@ -91,7 +116,7 @@ def maintain(lake_dir: Path, history_days: int, target_file_mb: int = 128) -> li
         if layout.is_delta(Path(lake_dir) / layout.export_times_name(n))
     ]
     return [
-        maintain_table(lake_dir, n, history_days, target_file_mb)
+        maintain_table(lake_dir, n, history_days, target_file_mb, quarantine_days)
         for n in [*lake_tables(lake_dir), *indexes]
     ]
 

@@ -308,7 +308,13 @@ def read_quarantine(lake_dir: Path, sources: Sequence[str] | None = None) -> pd.
     if ds is None:
         return layout.QUARANTINE_SCHEMA.empty_table().to_pandas()
     flt = pc.field("source").isin(list(sources)) if sources else None
-    got = ds.to_table(columns=names, filter=flt)
+    have = set(ds.schema.names)
+    got = ds.to_table(columns=[n for n in names if n in have], filter=flt)
+    for n in names:  # a quarantine from before its times were kept (2026-12-08): null
+        if n not in have:
+            field = layout.QUARANTINE_SCHEMA.field(n)
+            got = got.append_column(field, pa.nulls(got.num_rows, field.type))
+    got = got.select(names)
     keys = ("source", "table_name", "batch_id", "row_number")
     got = got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in keys]))
     return got.to_pandas()

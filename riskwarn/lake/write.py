@@ -91,6 +91,39 @@ def table_config(history_days: int) -> dict[str, str]:
 DEFAULT_HISTORY_DAYS = 365
 
 
+def quarantine_config(history_days: int) -> dict[str, str]:
+    """:func:`table_config` of the quarantine, whose log keeps no statistics of its
+    ``original`` and ``message`` (:data:`~riskwarn.lake.layout.QUARANTINE_STATS_COLUMNS`):
+    a Delta log keeps each file's min/max values as long as the log, and these texts may
+    hold a name typed into a column (riskwarn.lake.aging)."""
+    return {
+        **table_config(history_days),
+        "delta.dataSkippingStatsColumns": ",".join(layout.QUARANTINE_STATS_COLUMNS),
+    }
+
+
+def ensure_quarantine_schema(dt: Any, history_days: int) -> Any:
+    """The quarantine ``dt`` with the columns and properties of this version (a table
+    created before 2026-12-08 lacks ``quarantined_at`` and ``aged_at``, null in its rows,
+    and kept the statistics of its originals); the same table when it has them. Under the
+    quarantine's writer lock."""
+    from deltalake import DeltaTable
+    from deltalake.schema import Field, PrimitiveType
+
+    have = {f.name for f in dt.schema().fields}
+    missing = [n for n in ("quarantined_at", "aged_at") if n not in have]
+    stats = "delta.dataSkippingStatsColumns"
+    wanted = quarantine_config(history_days)[stats]
+    if not missing and dt.metadata().configuration.get(stats) == wanted:
+        return dt
+    if missing:
+        dt.alter.add_columns([Field(n, PrimitiveType("timestamp"), nullable=True) for n in missing])
+    dt = DeltaTable(dt.table_uri)
+    if dt.metadata().configuration.get(stats) != wanted:
+        dt.alter.set_table_properties({stats: wanted})
+    return DeltaTable(dt.table_uri)
+
+
 def to_arrow_batch(frame: pd.DataFrame, table: Table, grain: str) -> pa.Table:
     """Canonical rows as an Arrow table of the Delta schema, with the partition columns."""
     schema = layout.delta_schema(table)
@@ -236,7 +269,7 @@ def open_or_create(path: Path, table: Table | None, history_days: int) -> Any:
         str(path),
         schema,
         partition_by=list(parts),
-        configuration=table_config(history_days),
+        configuration=table_config(history_days) if table else quarantine_config(history_days),
     )
 
 
@@ -1297,8 +1330,12 @@ def write_quarantine(
     batch already stored as it is makes no commit. Returns whether the table changed."""
 
     schema = layout.QUARANTINE_SCHEMA
+    stamped = quarantine.reindex(columns=schema.names).astype({"row_number": "int64"})
+    # stored now (a row stored before as it is keeps its time: the merge leaves it)
+    stamped["quarantined_at"] = pd.Timestamp.now(tz="UTC").floor("us")
+    stamped["aged_at"] = pd.Series(pd.NaT, index=stamped.index, dtype="datetime64[us, UTC]")
     rows = pa.Table.from_pandas(
-        quarantine.reindex(columns=schema.names).astype({"row_number": "int64"}),
+        stamped,
         schema=schema,
         preserve_index=False,
     ).replace_schema_metadata(None)
@@ -1316,7 +1353,7 @@ def write_quarantine(
     with layout.writer_lock(lake_dir, layout.QUARANTINE) as path:
         if not rows.num_rows and not layout.is_delta(path):
             return False  # nothing stored, nothing to store
-        dt = open_or_create(path, None, history_days)
+        dt = ensure_quarantine_schema(open_or_create(path, None, history_days), history_days)
         try:
             return _write_quarantine(dt, rows, source, pairs, batch_ids, run_id, counts)
         finally:
@@ -1423,7 +1460,8 @@ def resolve_quarantine(
     resolved (the stream: a reading quarantined ``future_timestamp`` and accepted once its
     time had come). One DELETE commit naming ``resolved_by`` (the resolving batch,
     :data:`BATCH_KEY`, prefixed ``resolved-by:``) and ``run_id``; the removed rows stay in
-    the quarantine's history (change data feed, ``history_days``), as a re-ingest's rows
+    the quarantine's history (change data feed, ``history_days``; maintenance keeps it no
+    longer than the personal-data retention, riskwarn.lake.aging), as a re-ingest's rows
     accepted now do. Returns (rows removed, the quarantine's version after it; None: no
     quarantine table)."""
     if not batch_ids or not reasons:
