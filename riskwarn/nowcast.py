@@ -21,6 +21,7 @@ from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
     FeaturesMismatch,
+    champion_at,
     data_version,
     forecasts_frame,
     previous_run_warnings,
@@ -370,13 +371,17 @@ def nowcast_geohazard(
     each saying "model unavailable, sensor rules only", with an empty model version and
     an audit-log event; then, unless the model was simply never registered (a fresh
     install), :class:`ChampionUnavailable` is raised *after* publishing so the task fails
-    loudly. Re-running the same origin rewrites identical rows.
+    loudly. Re-running the same origin rewrites identical rows. A champion refused over
+    its training data end is such an outage (:func:`riskwarn.scoring.champion_at`, batch
+    scoring's rule: its end unreadable or changed since it was recorded, audited
+    ``champion_refused``; or the origin before it, a backfill that would be in-sample):
+    the sensor rules are published alone, then exit 2.
 
     Reads the readings of the ``lookback_days`` before the origin (None: the
     ``serving_lookback_days`` setting, refused below what the features and rules look
     back: :func:`riskwarn.serving_frames.serving_lookback_days`).
     """
-    from models.registry import ChampionUnavailable, champion_expected, serving_champion
+    from models.registry import ChampionUnavailable, champion_expected
     from riskwarn import lake
     from riskwarn.store import Store as _Store
 
@@ -396,7 +401,9 @@ def nowcast_geohazard(
     rain = rain_evidence(sites, sensors, readings, origin)
     outage: str | None = None
     try:
-        champion: Champion | None = serving_champion(settings.resolved_mlflow_uri, domain, store)
+        # the data end held to batch scoring's rule (scoring.champion_at): a champion
+        # refused over it leaves the sensor rules alone, published, then exit 2
+        champion: Champion | None = champion_at(settings.resolved_mlflow_uri, domain, origin, store)
     except ChampionUnavailable as exc:
         log.warning("%s; nowcasting on sensor rules alone", exc)
         store.audit("pipeline", "model_unavailable", "domain", domain, {"error": str(exc)})

@@ -48,7 +48,7 @@ from riskwarn import domains
 from riskwarn.settings import Settings
 
 if TYPE_CHECKING:
-    from models.registry import Champion
+    from models.registry import Champion, DataEnd
     from riskwarn.store import Store
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,10 @@ class StreamSiteModel:
         self.evaluations = 0
         self.eval_s = 0.0
         self.failing: str | None = None
+        # the served champion's training data end (riskwarn.scoring.served_data_end)
+        self.data_end: DataEnd | None = None
+        self.in_sample: str | None = None  # the newest refusal of an in-sample origin
+        self.in_sample_steps = 0  # site steps left to the sensor rules for it
         # static site data: the lake's tables (else rows made from the topics)
         self.lake_sites = pd.DataFrame()
         self.lake_sensors = pd.DataFrame()
@@ -309,6 +313,8 @@ class StreamSiteModel:
         state = self.state
         if self.failing is not None and self.champion is not None:
             state += f"; scoring FAILING (sensor rules only meanwhile): {self.failing}"
+        if self.in_sample is not None and self.champion is not None:
+            state += f"; {self.in_sample} ({self.in_sample_steps} site steps)"
         return {
             "model": state,
             "model_evaluations": self.evaluations,
@@ -343,7 +349,12 @@ class StreamSiteModel:
         from models.registry import ChampionUnavailable, champion_expected, serving_champion
         from riskwarn import domains
         from riskwarn.nowcast import model_level_policy
-        from riskwarn.scoring import FeaturesMismatch, refused
+        from riskwarn.scoring import (
+            FeaturesMismatch,
+            audit_data_end_refusal,
+            refused,
+            served_data_end,
+        )
 
         before = self.label
         try:
@@ -357,6 +368,28 @@ class StreamSiteModel:
             self.state = state
             self.champion = None
             return
+        # batch scoring's data-end rule (riskwarn.scoring.served_data_end, refuse_origin):
+        # an end that cannot be read or changed since it was recorded refuses the model
+        # here (audited, once per refusal); origins before it are refused in score()
+        try:
+            end = served_data_end(self.uri, self.domain, champion.version, self.store)
+        except Exception as exc:  # the registry cannot say what the version saw
+            first = (str(exc).splitlines() or [""])[0]
+            state = f"rules only: cannot read the training data end of {champion.name} v{champion.version}: {type(exc).__name__}: {first}"[
+                :300
+            ]
+            if state != self.state:
+                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+            self.expected, self.state, self.champion, self.data_end = True, state, None, None
+            return
+        if end.at is None:
+            state = f"rules only: refused over its training data end: {end.words}"[:300]
+            if state != self.state:
+                audit_data_end_refusal(self.store, self.domain, champion.version, str(end.words))
+                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+            self.expected, self.state, self.champion, self.data_end = True, state, None, None
+            return
+        self.data_end = end
         self.policy = model_level_policy(champion, domains.get(self.domain).levels)
         self._read_tables()
         if not self.warmed:
@@ -564,6 +597,25 @@ class StreamSiteModel:
 
         champion = self.champion
         if champion is None:
+            return None
+        end = self.data_end
+        from riskwarn.scoring import in_sample_at  # batch scoring's rule (loaded by _load)
+
+        if end is not None and in_sample_at(end, origin):
+            self.in_sample_steps += 1
+            if self.in_sample is None:
+                log.warning(
+                    "site model %s: trained on data to %s, after the origin %s (a replay of "
+                    "older readings?): its forecast there would be in-sample; those steps "
+                    "are evaluated by the sensor rules alone",
+                    self.label,
+                    end.at,
+                    origin,
+                )
+            self.in_sample = (
+                f"origins before {end.at:%Y-%m-%d %H:%M}Z are in-sample for it: "
+                "sensor rules only there"
+            )
             return None
         now = self.clock()
         got = self.last.get(site)
