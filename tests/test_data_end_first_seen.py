@@ -62,13 +62,7 @@ def test_a_champion_moved_before_the_record_is_held_to_the_end_first_read(
     uri = home["settings"].resolved_mlflow_uri
     _legacy_move(home)
     scoring.out_of_sample(uri, DOMAIN, "1", AFTER, store)  # served: not refused for it
-    (seen,) = _seen(home)
-    assert seen["details"][reg.DATA_END_RECORD] == THROUGH, seen
-    assert seen["actor"] == "pipeline"
     scoring.out_of_sample(uri, DOMAIN, "1", AFTER, store)
-    assert len(_seen(home)) == 1  # first seen once
-    record = reg.recorded_champion(store, name)
-    assert record[reg.DATA_END_RECORD] == THROUGH and record["data_end_seen"]["by"] == "pipeline"
 
     # its run collected, its tag moved earlier: the old code read EARLIER and scored
     # INSIDE (in its training data) as a forecast
@@ -76,6 +70,11 @@ def test_a_champion_moved_before_the_record_is_held_to_the_end_first_read(
     client.set_model_version_tag(name, "1", reg.TRAINED_THROUGH_TAG, EARLIER)
     with pytest.raises(scoring.UnknownDataEnd, match="when scoring first served it"):
         scoring.out_of_sample(uri, DOMAIN, "1", pd.Timestamp(INSIDE, tz="UTC"), store)
+    (seen,) = _seen(home)  # first seen once, by scoring
+    assert seen["details"][reg.DATA_END_RECORD] == THROUGH, seen
+    assert seen["actor"] == "pipeline"
+    record = reg.recorded_champion(store, name)
+    assert record[reg.DATA_END_RECORD] == THROUGH and record["data_end_seen"]["by"] == "pipeline"
     code, err = base.score(INSIDE, capsys)
     assert code == 2 and len(err.splitlines()) == 1, err
     assert f"{name} v1's training data end reads {EARLIER} now" in err, err
