@@ -143,7 +143,7 @@ def refuse_origin(domain: str, version: str, end: DataEnd, origin: pd.Timestamp)
 
 def out_of_sample(
     uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
-) -> None:
+) -> DataEnd:
     """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
     that end at or before ``origin`` (labels at or after its end were never seen).
 
@@ -157,8 +157,10 @@ def out_of_sample(
     logged none, or whose run is gone) or it differs from the recorded one. Airflow's
     scheduled runs score the newest local midnight, after the training data of any model
     trained by then (``trained_through`` is at least one horizon before training's
-    ``as_of``)."""
-    refuse_origin(domain, version, served_data_end(uri, domain, version, store), origin)
+    ``as_of``). Returns the end read."""
+    end = served_data_end(uri, domain, version, store)
+    refuse_origin(domain, version, end, origin)
+    return end
 
 
 def _alias_version(uri: str, domain: str) -> str | None:
@@ -200,7 +202,7 @@ def audit_data_end_refusal(store: Store, domain: str, version: str, words: str) 
 
 def _refuse_in_sample(
     uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
-) -> None:
+) -> DataEnd:
     """:func:`out_of_sample` as a :class:`models.registry.ChampionUnavailable` (caused by
     :class:`InSampleOrigin` or :class:`UnknownDataEnd`: the CLI's one line, exit 2). A
     champion whose data end cannot be read is a champion refused, audited as
@@ -210,7 +212,7 @@ def _refuse_in_sample(
     from models.registry import ChampionUnavailable, model_name
 
     try:
-        out_of_sample(uri, domain, version, origin, store)
+        return out_of_sample(uri, domain, version, origin, store)
     except InSampleOrigin as exc:
         raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
     except UnknownDataEnd as exc:
@@ -232,15 +234,51 @@ def champion_at(uri: str, domain: str, origin: pd.Timestamp, store: Store) -> Ch
     the champion is downloaded and unpickled, and again if the alias moved meanwhile. One
     road for batch scoring (:func:`score_domain`) and the hourly nowcast
     (:func:`riskwarn.nowcast.nowcast_geohazard`)."""
-    from models.registry import serving_champion
+    from models.registry import ChampionUnavailable, serving_champion
 
     checked = _alias_version(uri, domain)
-    if checked is not None:
-        _refuse_in_sample(uri, domain, checked, origin, store)
+    end = None if checked is None else _refuse_in_sample(uri, domain, checked, origin, store)
     champion = serving_champion(uri, domain, store)
-    if champion.version != checked:  # the alias moved meanwhile
-        _refuse_in_sample(uri, domain, champion.version, origin, store)
+    if end is None or champion.version != checked:  # the alias moved meanwhile
+        end = _refuse_in_sample(uri, domain, champion.version, origin, store)
+    understated = files_end_words(champion, end)
+    if understated is not None:  # its own files were fit on later data than it says
+        audit_data_end_refusal(store, domain, champion.version, understated)
+        raise ChampionUnavailable(f"refusing to score {domain}: {understated}")
     return champion
+
+
+def files_end(champion: Champion) -> pd.Timestamp | None:
+    """The final fit's origin the champion's own model files hold (``trained_until`` of a
+    riskwarn model's fitted booster, with its zone; None when the files do not say: a
+    model not trained by riskwarn). The files are the ones checked against the digest
+    recorded at promotion, so no tag edit reaches it."""
+    from models.registry import _aware
+
+    fitted = getattr(champion.python_model(), "fitted", None)
+    until = getattr(fitted, "trained_until", None)
+    return None if until is None else _aware(str(until))
+
+
+def files_end_words(champion: Champion, end: DataEnd) -> str | None:
+    """Why the champion is refused when its own files (:func:`files_end`) were fit on data
+    later than the end it is served on (``end``: a ``riskwarn.trained_through`` tag moved
+    earlier before its promotion, its run gone, so its record holds the edited end and
+    nothing else could tell); None otherwise. Read after the verified files are loaded,
+    at no extra cost: batch scoring, the nowcast and the stream alike."""
+    own = files_end(champion)
+    if own is None or end.at is None or own <= end.at + DST_TOLERANCE:
+        return None
+    from models.registry import TRAINED_THROUGH_TAG, iso_utc
+
+    name = f"{champion.name} v{champion.version}"
+    return (
+        f"{name} is served on a training data end of {iso_utc(end.at)}, but its own model "
+        f"files were fit on data to {iso_utc(own)}: its {TRAINED_THROUGH_TAG} tag was moved "
+        "earlier before it was promoted; not serving it (tag the version "
+        f"{TRAINED_THROUGH_TAG}={iso_utc(own)} in the MLflow UI, then `riskwarn promote "
+        f"{champion.domain} {champion.version} --force --reason ...` to record it)"
+    )
 
 
 def run_deleted_note(uri: str, champion: Champion) -> str | None:

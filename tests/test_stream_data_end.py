@@ -29,8 +29,8 @@ def _home(tmp_path: Path, tag: str | None = None) -> tuple[Any, Any, str]:
     from riskwarn.settings import Settings
     from riskwarn.store import Store
     from scripts.check_champion import adopt_champion
-    from tests.test_scoring import _geohazard_lake
     from testkit.stream_helpers import register_site_model
+    from tests.test_scoring import _geohazard_lake
 
     settings = Settings(
         home=tmp_path / "home", mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -127,4 +127,80 @@ def test_the_nowcast_of_an_in_sample_hour_is_the_sensor_rules_alone(tmp_path: Pa
         nowcast_geohazard(settings, ORIGIN, store=store)
     run = store.published_run(DOMAIN)
     assert run is not None and not run.get("model_version"), run
+    store.close()
+
+
+def _register_fit_to(uri: str, artifacts: str, until: str) -> str:
+    """The test site model, its files holding a final fit's origin ``until`` (as a riskwarn
+    model's ``fitted.trained_until``), its version tagged with an earlier data end (the
+    tag moved by hand before its promotion; no run param to bound it)."""
+    from types import SimpleNamespace
+    from typing import ClassVar
+
+    import mlflow
+    from mlflow.pyfunc import PythonModel
+
+    from models.registry import TRAINED_THROUGH_TAG, model_name
+    from testkit.stream_helpers import SiteLogitModel
+
+    class _Model(PythonModel):
+        features: ClassVar[list[str]] = ["velocity_mm_per_day", "rain_24h_mm"]
+
+        def __init__(self) -> None:
+            self.fitted = SimpleNamespace(trained_until=pd.Timestamp(until))
+
+        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+            p = SiteLogitModel.probability(model_input)
+            return pd.DataFrame({"probability": p}, index=model_input.index)
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    exp = mlflow.create_experiment(f"test-fit-{DOMAIN}", artifact_location=artifacts)
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=_Model(),
+            registered_model_name=model_name(DOMAIN),
+            pip_requirements=["mlflow"],
+        )
+    version = str(info.registered_model_version)
+    client = _client(uri)
+    client.set_model_version_tag(
+        model_name(DOMAIN), version, TRAINED_THROUGH_TAG, "2000-01-01T00:00:00+00:00"
+    )
+    client.set_registered_model_alias(model_name(DOMAIN), "champion", version)
+    return version
+
+
+def test_a_tag_moved_earlier_than_the_models_own_fit_is_refused(tmp_path: Path) -> None:
+    """The version's record holds the edited (earlier) end: nothing but the model's own
+    files, checked against their promotion digest, says it was fit to LATER. The old code
+    served it at ORIGIN (inside its training data), in the nowcast and on the stream."""
+    from models.registry import ChampionUnavailable
+    from riskwarn.nowcast import nowcast_geohazard
+    from riskwarn.settings import Settings
+    from riskwarn.store import Store
+    from riskwarn.stream.model import StreamSiteModel
+    from scripts.check_champion import adopt_champion
+    from tests.test_scoring import _geohazard_lake
+
+    settings = Settings(
+        home=tmp_path / "home", mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}"
+    )
+    settings.home.mkdir()
+    _geohazard_lake(settings, ORIGIN)
+    store = Store.from_settings(settings)
+    store.upgrade()
+    uri = settings.resolved_mlflow_uri
+    _register_fit_to(uri, (tmp_path / "artifacts").as_uri(), LATER)
+    adopt_champion(uri, store, DOMAIN)
+    with pytest.raises(ChampionUnavailable, match="its own model files were fit on data to"):
+        nowcast_geohazard(settings, ORIGIN, store=store)
+    run = store.published_run(DOMAIN)
+    assert run is not None and not run.get("model_version"), run  # the sensor rules alone
+    m = StreamSiteModel(uri, store, settings.lake_dir, every_s=0.0)
+    m.load()
+    assert m.champion is None, m.state
+    assert f"fit on data to {LATER}" in m.state, m.state
+    assert len(_refusals(store)) == 2  # the nowcast's, the stream's
     store.close()

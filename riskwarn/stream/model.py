@@ -352,6 +352,7 @@ class StreamSiteModel:
         from riskwarn.scoring import (
             FeaturesMismatch,
             audit_data_end_refusal,
+            files_end_words,
             refused,
             served_data_end,
         )
@@ -386,6 +387,14 @@ class StreamSiteModel:
             state = f"rules only: refused over its training data end: {end.words}"[:300]
             if state != self.state:
                 audit_data_end_refusal(self.store, self.domain, champion.version, str(end.words))
+                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+            self.expected, self.state, self.champion, self.data_end = True, state, None, None
+            return
+        understated = files_end_words(champion, end)
+        if understated is not None:  # its own files were fit on later data than it says
+            state = f"rules only: refused over its training data end: {understated}"[:300]
+            if state != self.state:
+                audit_data_end_refusal(self.store, self.domain, champion.version, understated)
                 log.error("site model: %s; the stream evaluates the sensor rules alone", state)
             self.expected, self.state, self.champion, self.data_end = True, state, None, None
             return
