@@ -416,6 +416,7 @@ class StreamSiteModel:
         self.state = f"{champion.name} v{champion.version}"
         if self.state != before:
             self.last.clear()
+            self.in_sample, self.in_sample_steps = None, 0  # said of the model served before
             log.info("site model %s serving on the stream (with the sensor rules)", self.state)
 
     def _read_tables(self) -> None:
