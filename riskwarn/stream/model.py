@@ -23,7 +23,13 @@ state:
   verified load batch serving uses) in a background thread, at start and every
   ``reload_s`` (a champion registered or promoted later is picked up). Nothing about the
   model ever stops the consumer: no champion, a registry outage or a scoring error
-  leaves the sensor rules running alone, and the status and the log say so.
+  leaves the sensor rules running alone, and the status and the log say so;
+* the champion's training data end is held to batch scoring's rule by the same
+  functions (:func:`riskwarn.scoring.served_data_end`, :func:`~riskwarn.scoring.
+  files_end_words`, :func:`~riskwarn.scoring.in_sample_at`): an end that cannot be read,
+  changed since it was recorded, or earlier than its own files' fit refuses it at load
+  (audited ``champion_refused``), and a step before its end (a replay of older
+  readings) is left to the sensor rules; readings are stored all the same.
 
 A site is scored at most once per ``every_s`` seconds (wall clock): in real time a
 site's step completes once an hour, so every step is scored; a consumer catching up
@@ -349,13 +355,7 @@ class StreamSiteModel:
         from models.registry import ChampionUnavailable, champion_expected, serving_champion
         from riskwarn import domains
         from riskwarn.nowcast import model_level_policy
-        from riskwarn.scoring import (
-            FeaturesMismatch,
-            audit_data_end_refusal,
-            files_end_words,
-            refused,
-            served_data_end,
-        )
+        from riskwarn.scoring import FeaturesMismatch, files_end_words, refused, served_data_end
 
         before = self.label
         try:
@@ -374,31 +374,17 @@ class StreamSiteModel:
         # here (audited, once per refusal); origins before it are refused in score()
         try:
             end = served_data_end(self.uri, self.domain, champion.version, self.store)
+            why = end.words if end.at is None else files_end_words(champion, end)
         except Exception as exc:  # the registry cannot say what the version saw
             first = (str(exc).splitlines() or [""])[0]
-            state = f"rules only: cannot read the training data end of {champion.name} v{champion.version}: {type(exc).__name__}: {first}"[
-                :300
-            ]
-            if state != self.state:
-                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
-            self.expected, self.state, self.champion, self.data_end = True, state, None, None
+            self._rules_only(
+                f"cannot read the training data end of {champion.name} v{champion.version}: "
+                f"{type(exc).__name__}: {first}"
+            )
             return
-        if end.at is None:
-            state = f"rules only: refused over its training data end: {end.words}"[:300]
-            if state != self.state:
-                audit_data_end_refusal(self.store, self.domain, champion.version, str(end.words))
-                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
-            self.expected, self.state, self.champion, self.data_end = True, state, None, None
+        if why is not None:  # unreadable, changed since recorded, or below its own fit's
+            self._rules_only(f"refused over its training data end: {why}", champion, why)
             return
-        understated = files_end_words(champion, end)
-        if understated is not None:  # its own files were fit on later data than it says
-            state = f"rules only: refused over its training data end: {understated}"[:300]
-            if state != self.state:
-                audit_data_end_refusal(self.store, self.domain, champion.version, understated)
-                log.error("site model: %s; the stream evaluates the sensor rules alone", state)
-            self.expected, self.state, self.champion, self.data_end = True, state, None, None
-            return
-        self.data_end = end
         self.policy = model_level_policy(champion, domains.get(self.domain).levels)
         self._read_tables()
         if not self.warmed:
@@ -412,12 +398,24 @@ class StreamSiteModel:
                 log.error("site model: %s; the stream evaluates the sensor rules alone", state)
             self.expected, self.state, self.champion = True, state, None
             return
-        self.champion = champion
+        self.data_end, self.champion = end, champion  # its end first: score() reads both
         self.state = f"{champion.name} v{champion.version}"
         if self.state != before:
             self.last.clear()
             self.in_sample, self.in_sample_steps = None, 0  # said of the model served before
             log.info("site model %s serving on the stream (with the sensor rules)", self.state)
+
+    def _rules_only(self, why: str, champion: Champion | None = None, audit: str = "") -> None:
+        """No model served: the sensor rules alone, ``why`` in the status and the log once
+        per refusal; with ``champion``, the refusal audited ``champion_refused`` (once)."""
+        from riskwarn.scoring import audit_data_end_refusal
+
+        state = f"rules only: {why}"[:300]
+        if state != self.state:
+            if champion is not None:
+                audit_data_end_refusal(self.store, self.domain, champion.version, audit)
+            log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+        self.expected, self.state, self.champion, self.data_end = True, state, None, None
 
     def _read_tables(self) -> None:
         from features.geohazard import site_gauges
