@@ -189,8 +189,12 @@ def _lake_inputs(lake_dir: str, origin: pd.Timestamp | None) -> tuple[pd.DataFra
     return lookup, inc, pop
 
 
-def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> None:
-    """The panel for the incident hotspot domain (the models page calls it)."""
+def render(
+    st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None, refusal: str | None = None
+) -> None:
+    """The panel for the incident hotspot domain (the models page calls it). ``refusal``:
+    scoring refuses the champion over its training data end
+    (:func:`dashboard.verdicts.serving_refusal`), said first; no calibration is shown."""
     import altair as alt
 
     from dashboard import queries, shell
@@ -199,6 +203,8 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
     lg = ctx.lang
     st.markdown(f"**{t('dp_title', lg)}**")
     st.caption(t("dp_intro", lg, weeks=RECENT_WEEKS))
+    if refusal is not None:  # the champion is not the live model: said, not shown as served
+        st.warning(refusal, icon=":material/block:")
     run = queries.published_run(ctx.snapshot, domain)
     origin = pd.Timestamp(run["origin"]) if run else None
     if origin is not None and origin.tzinfo is None:
@@ -264,7 +270,7 @@ def render(st: Any, ctx: Any, domain: str, metrics: dict[str, Any] | None) -> No
         hide_index=True,
         width="stretch",
     )
-    if cal.empty:
+    if cal.empty and refusal is None:
         st.caption(t("dp_no_calibration", lg))
 
 
@@ -277,8 +283,13 @@ def render_for_page(st: Any, ctx: Any, tracking_uri: str) -> None:
     if not names:
         return
     domain = names[0]
+    from dashboard.verdicts import serving_refusal
+
     serving = queries.serving_model(tracking_uri, ctx.store_url, domain)
-    champ = serving["champion"] if serving["served"] else None  # what scoring serves
+    # what scoring serves: not a champion it refuses over its training data end (the
+    # models page's words, then no calibration of it: it is not the live model)
+    refusal = serving_refusal(serving, domain, ctx.lang, ctx.tz)
+    champ = serving["champion"] if serving["served"] and refusal is None else None
     metrics = queries.run_json(tracking_uri, champ["run_id"], "metrics.json") if champ else None
     st.divider()
-    render(st, ctx, domain, metrics)
+    render(st, ctx, domain, metrics, refusal)

@@ -642,6 +642,8 @@ def model_caption(ctx: PageContext, domain: str) -> None:
         version,
         queries.serving_model(ctx.settings.resolved_mlflow_uri, ctx.store_url, domain),
         ctx.lang,
+        domain,
+        ctx.tz,
     )
     # the gate's own rule for the model's family (the stream's runs: the hourly site model)
     rule = verdicts.gate_rule(str(run["model_name"]).removeprefix("riskwarn-"), ctx.lang)

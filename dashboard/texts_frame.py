@@ -361,6 +361,13 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "Note: MLflow's champion alias (version {alias}) and riskwarn's record "
         "({recorded}) disagree: the next scoring run refuses it, and this map stays.",
     },
+    # the champion passes the alias check but scoring refuses it over its training data
+    # end (dashboard.verdicts.serving_refusal): not the live model; {why} is the refusal
+    "model_note_data_end": {
+        "zh": "注意：下一次评分不会使用模型第 {v} 版，本图保持不变，直到问题修复。{why}",
+        "en": "Note: the next scoring run does not use model version {v}, and this map "
+        "stays until it is fixed. {why}",
+    },
     "model_note_next": {
         "zh": "下一次评分将使用模型第 {v} 版。",
         "en": "The next scoring run uses model version {v}.",

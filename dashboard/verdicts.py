@@ -385,26 +385,66 @@ def headline_values(metrics: Mapping[str, Any] | None) -> tuple[str | None, dict
 def data_end_words(v: Verdict, lang: str, tz: str = "UTC") -> str | None:
     """When scoring refuses the serving version at every forecast origin because of its
     training data end (:func:`models.registry.data_end`): why and what fixes it, in
-    bold; None when it is served. English: scoring's own line; Chinese: the same facts."""
-    if v.data_end_problem is None:
+    bold; None when it is served. English: scoring's own line; Chinese: the same facts
+    (:func:`data_end_refusal`, the one wording of every page)."""
+    return data_end_refusal(
+        {
+            "problem": v.data_end_problem,
+            "words": v.data_end_words,
+            "recorded": v.data_end_recorded,
+            "read": v.data_end_read,
+            "run_gone": v.data_end_run_gone,
+        },
+        v.version,
+        v.domain,
+        lang,
+        tz,
+    )
+
+
+def data_end_refusal(
+    data_end: Mapping[str, Any] | None, version: Any, domain: str, lang: str, tz: str = "UTC"
+) -> str | None:
+    """Scoring's refusal of ``domain``'s ``version`` over its training data end, in bold,
+    with why and the fix (``data_end``: :func:`dashboard.model_reads.serving_model`'s,
+    :func:`models.registry.data_end` read as scoring reads it); None when it has no
+    problem (or the registry could not say). The models page's verdict card, its
+    district panel and every page's model caption (the overview's) say it in these
+    words. English: scoring's own line; Chinese: the same facts."""
+    problem = (data_end or {}).get("problem")
+    if data_end is None or problem is None:
         return None
-    if lang == "en" and v.data_end_words:
-        return t("vd_data_end_refused", lang, why=md_line(v.data_end_words))
-    if v.data_end_problem == "changed" and v.data_end_recorded is not None:
-        key = "vd_data_end_unreadable_recorded" if v.data_end_read is None else "vd_data_end_edited"
-    elif v.data_end_problem == "changed":
+    if lang == "en" and data_end.get("words"):
+        return t("vd_data_end_refused", lang, why=md_line(str(data_end["words"])))
+    recorded, read = _time(data_end.get("recorded")), _time(data_end.get("read"))
+    if problem == "changed" and recorded is not None:
+        key = "vd_data_end_unreadable_recorded" if read is None else "vd_data_end_edited"
+    elif problem == "changed":
         key = "vd_data_end_unrecorded"
     else:
-        key = "vd_data_end_run_gone" if v.data_end_run_gone else "vd_data_end_unknown"
+        key = "vd_data_end_run_gone" if data_end.get("run_gone") else "vd_data_end_unknown"
     why = t(
         key,
         lang,
-        v=v.version,
-        domain=v.domain,
-        recorded=fmt_datetime(v.data_end_recorded, lang, tz),
-        read=fmt_datetime(v.data_end_read, lang, tz),
+        v=version,
+        domain=domain,
+        recorded=fmt_datetime(recorded, lang, tz),
+        read=fmt_datetime(read, lang, tz),
     )
     return t("vd_data_end_refused", lang, why=why)
+
+
+def serving_refusal(
+    serving: Mapping[str, Any], domain: str, lang: str, tz: str = "UTC"
+) -> str | None:
+    """:func:`data_end_refusal` of what scoring would serve for ``domain`` now
+    (``serving``: :func:`dashboard.model_reads.serving_model`): the champion passes the
+    alias check (``served``) but scoring refuses it at every origin over its training
+    data end; None otherwise. A page that would show that champion as the live model (the
+    district panel's calibration, the overview's model note) says this instead."""
+    if not serving.get("served"):
+        return None
+    return data_end_refusal(serving.get("data_end"), serving.get("version"), domain, lang, tz)
 
 
 def verdict(

@@ -1091,10 +1091,20 @@ def refused_words(serving: Mapping[str, Any], lang: str) -> str:
     )
 
 
-def serving_note(run_version: str, serving: Mapping[str, Any], lang: str) -> str | None:
+def serving_note(
+    run_version: str,
+    serving: Mapping[str, Any],
+    lang: str,
+    domain: str | None = None,
+    tz: str = "UTC",
+) -> str | None:
     """What the next scoring run would serve, when it is not the model behind a published
-    map (``run_version``): a refused alias (MLflow and riskwarn's record disagree), or
-    another version served since; None when it is the same, or no champion is set."""
+    map (``run_version``): a refused alias (MLflow and riskwarn's record disagree), a
+    champion scoring refuses at every origin over its training data end (why and the fix:
+    :func:`dashboard.verdicts.serving_refusal`, the models page's words), or another
+    version served since; None when it is the same, or no champion is set."""
+    from dashboard.verdicts import serving_refusal
+
     if serving.get("alias") is None:
         return None
     if not serving.get("served"):
@@ -1104,6 +1114,10 @@ def serving_note(run_version: str, serving: Mapping[str, Any], lang: str) -> str
             alias=serving.get("alias"),
             recorded=recorded_words(serving, lang),
         )
+    named = domain or str((serving.get("champion") or {}).get("name", "")).removeprefix("riskwarn-")
+    refusal = serving_refusal(serving, named, lang, tz)
+    if refusal is not None:
+        return t("model_note_data_end", lang, v=serving.get("version"), why=refusal)
     if str(serving.get("version")) != str(run_version):
         return t("model_note_next", lang, v=serving.get("version"))
     return None

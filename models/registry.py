@@ -562,7 +562,12 @@ def provenance_of(mv: Any, run: Any | None, deleted: bool) -> ChampionProvenance
     tags = dict(mv.tags or {})
     params: dict[str, str] = dict(run.data.params or {}) if run is not None else {}
     start = pd.Timestamp(run.info.start_time, unit="ms", tz="UTC") if run is not None else None
-    known = [
+    until = _aware(params.get("trained_until"))
+    # the run's trained_until (its final fit's origin, logged with its zone by every
+    # riskwarn run, as immutable as the param) bounds a tag too: a version whose run logged
+    # no trained_through param (before 2026-12-07) tagged by hand with an earlier end was
+    # read on the tag alone, letting origins inside its training data through
+    named = [
         t
         for t in (
             _utc_instant(tags.get(TRAINED_THROUGH_TAG)),
@@ -570,9 +575,8 @@ def provenance_of(mv: Any, run: Any | None, deleted: bool) -> ChampionProvenance
         )
         if t is not None
     ]
-    until = _aware(params.get("trained_until"))
-    if known:  # recorded on the version and/or its run: the later, if they differ
-        stamp, source = max(known), TRAINED_THROUGH
+    if named:  # recorded on the version and/or its run: the latest, if they differ
+        stamp, source = max([*named, *([until] if until is not None else [])]), TRAINED_THROUGH
     elif until is not None:  # an older champion: its final fit's origin, logged with a zone
         stamp, source = until, "trained_until"
     elif run is not None:  # an older champion: it may have seen everything before it was trained
@@ -660,6 +664,14 @@ def data_end(
         when = ""
         if record is not None and record.get("at") is not None:
             when = f" ({record.get('action', 'move')} by {record.get('actor')} at {pd.Timestamp(record['at']):%Y-%m-%d %H:%M}Z)"
+        moment = "when it promoted it"
+        seen = (record or {}).get("data_end_seen")
+        if isinstance(seen, dict):  # a move before 2026-12-07: scoring's first read of it
+            moment = "when scoring first served it"
+            when = (
+                f" ({seen.get('by')} at {pd.Timestamp(seen.get('at')):%Y-%m-%d %H:%M}Z; its "
+                f"{(record or {}).get('action', 'move')} of {pd.Timestamp((record or {}).get('at')):%Y-%m-%d %H:%M}Z recorded none)"
+            )
         again = (
             f"`riskwarn promote {domain} {version} --reason ...` (--force if its gate did not pass)"
         )
@@ -673,14 +685,14 @@ def data_end(
         elif now is None and recorded is not None:
             words = (
                 f"{name}'s training data end cannot be read now ({_unread_why(prov)}), but "
-                f"riskwarn recorded {iso_utc(recorded)} when it promoted it{when}; not "
+                f"riskwarn recorded {iso_utc(recorded)} {moment}{when}; not "
                 f"serving it (tag the version {TRAINED_THROUGH_TAG}={iso_utc(recorded)} in "
                 "the MLflow UI, as recorded)"
             )
         else:
             words = (
                 f"{name}'s training data end reads {iso_utc(now)} now, but riskwarn "
-                f"recorded {iso_utc(recorded)} when it promoted it{when}: its "
+                f"recorded {iso_utc(recorded)} {moment}{when}: its "
                 f"{TRAINED_THROUGH_TAG} tag was edited since; not serving it (set the tag "
                 f"back to {iso_utc(recorded)}, or promote it again to record the new end: "
                 f"{again})"
@@ -1286,16 +1298,72 @@ def recorded_champion(store: Any, name: str) -> dict[str, Any] | None:
 
     Returns its details plus ``action`` (promote or rollback), ``actor`` and ``at``; None
     if riskwarn never moved it. A move whose intent was recorded but whose alias move was
-    never confirmed (:data:`MOVE_STARTED` alone: a crash in between) is not one.
+    never confirmed (:data:`MOVE_STARTED` alone: a crash in between) is not one. A move
+    made before 2026-12-07 names no data end; the end scoring first read for it
+    (:data:`DATA_END_SEEN`, :func:`note_first_seen_end`) is given as its
+    :data:`DATA_END_RECORD`, with ``data_end_seen`` (who read it, when).
     """
     for entry in _committed_moves(store, name):  # newest first
-        return {
+        record = {
             **(entry["details"] or {}),
             "action": entry["action"],
             "actor": entry["actor"],
             "at": entry["at"],
         }
+        if DATA_END_RECORD not in record:
+            seen = _first_seen(store, name, move_key(record), str(record.get("version")))
+            if seen is not None:
+                record[DATA_END_RECORD] = seen["details"].get(DATA_END_RECORD)
+                record["data_end_seen"] = {"by": seen["actor"], "at": seen["at"]}
+        return record
     return None
+
+
+# the audit action of the data end scoring first read for a champion whose move names none
+# (moved before 2026-12-07): later reads are held to it, as to a move's record
+DATA_END_SEEN = "data_end_first_seen"
+
+
+def move_key(record: Mapping[str, Any]) -> str:
+    """Which alias move a record is: its ``move_id`` (since 2026-12-06), else its action
+    and time (older moves have no id)."""
+    if record.get("move_id"):
+        return str(record["move_id"])
+    at = record.get("at")
+    return f"{record.get('action')}@{iso_utc(at) if at is not None else '?'}"
+
+
+def _first_seen(store: Any, name: str, move: str, version: str) -> dict[str, Any] | None:
+    """The oldest :data:`DATA_END_SEEN` entry of ``name``'s move ``move`` of ``version``."""
+    for entry in reversed(store.audit_entries("model", name, (DATA_END_SEEN,))):  # oldest first
+        details = entry["details"] or {}
+        if details.get("move") == move and str(details.get("version")) == version:
+            return {**entry, "details": details}
+    return None
+
+
+def note_first_seen_end(store: Any, name: str, record: Mapping[str, Any], end: DataEnd) -> bool:
+    """Record in the audit log (:data:`DATA_END_SEEN`) the data end ``end`` scoring just
+    read for a champion whose alias move names none (``record``: riskwarn's newest move,
+    made before 2026-12-07): a tag edited after this first read is then found
+    (:func:`data_end` holds later reads to it) without refusing a champion that works.
+    Nothing when the move names an end (or one was seen for it), when ``end`` is not of
+    the move's version, or when no end can be read (refused:
+    :func:`riskwarn.scoring.out_of_sample`). Returns whether it wrote."""
+    if DATA_END_RECORD in record or end.at is None or end.problem is not None:
+        return False
+    if str(record.get("version")) != str(end.version):
+        return False
+    details = {
+        "move": move_key(record),
+        "version": str(end.version),
+        DATA_END_RECORD: iso_utc(end.at),
+        "read_from": end.read_from,
+    }
+    store.audit("pipeline", DATA_END_SEEN, "model", name, details)
+    log.info("%s v%s: the data end %s first read (its %s names none): recorded",
+             name, end.version, details[DATA_END_RECORD], record.get("action"))  # fmt: skip
+    return True
 
 
 def champion_chain(store: Any, name: str) -> list[str]:

@@ -21,6 +21,7 @@ from riskwarn import serving_frames as sf
 from riskwarn import warnings as rw
 from riskwarn.scoring import (  # serve_site_model: re-exported, daily serving uses it too
     FeaturesMismatch,
+    champion_at,
     data_version,
     forecasts_frame,
     previous_run_warnings,
@@ -359,6 +360,7 @@ def nowcast_geohazard(
     airflow_run_id: str | None = None,
     lookback_days: int | None = None,
     domain: str | None = None,
+    allow_in_sample: bool = False,
 ) -> str:
     """Hourly geohazard nowcast for every monitored site; return the published run id.
 
@@ -370,7 +372,15 @@ def nowcast_geohazard(
     each saying "model unavailable, sensor rules only", with an empty model version and
     an audit-log event; then, unless the model was simply never registered (a fresh
     install), :class:`ChampionUnavailable` is raised *after* publishing so the task fails
-    loudly. Re-running the same origin rewrites identical rows.
+    loudly. Re-running the same origin rewrites identical rows. A champion refused over
+    its training data end is such an outage (:func:`riskwarn.scoring.champion_at`, batch
+    scoring's rule: its end unreadable or changed since it was recorded, audited
+    ``champion_refused``; or the origin before it, a backfill that would be in-sample):
+    the sensor rules are published alone, then exit 2. ``allow_in_sample``: serve the
+    champion at any origin, its data end unchecked, as :func:`riskwarn.scoring.
+    score_domain`'s (checks of the serving mechanics on another site's history, e.g. the
+    Three Gorges points of 2007 with a model trained on 2023 data:
+    tests/test_geohazard_site_models.py; neither the CLI nor the DAGs offer it).
 
     Reads the readings of the ``lookback_days`` before the origin (None: the
     ``serving_lookback_days`` setting, refused below what the features and rules look
@@ -396,7 +406,14 @@ def nowcast_geohazard(
     rain = rain_evidence(sites, sensors, readings, origin)
     outage: str | None = None
     try:
-        champion: Champion | None = serving_champion(settings.resolved_mlflow_uri, domain, store)
+        # the data end held to batch scoring's rule (scoring.champion_at): a champion
+        # refused over it leaves the sensor rules alone, published, then exit 2
+        uri = settings.resolved_mlflow_uri
+        champion: Champion | None = (
+            serving_champion(uri, domain, store)
+            if allow_in_sample
+            else champion_at(uri, domain, origin, store)
+        )
     except ChampionUnavailable as exc:
         log.warning("%s; nowcasting on sensor rules alone", exc)
         store.audit("pipeline", "model_unavailable", "domain", domain, {"error": str(exc)})

@@ -36,7 +36,7 @@ from riskwarn.reasons import model_explanations, site_model_reasons
 from riskwarn.serving_frames import scoring_frame, site_model_frame
 
 if TYPE_CHECKING:
-    from models.registry import Champion
+    from models.registry import Champion, DataEnd
     from riskwarn.settings import Settings
     from riskwarn.store import Store
 
@@ -99,39 +99,68 @@ class UnknownDataEnd(ValueError):
     through (:func:`models.registry.data_end`; attack reviews 2026-12-07)."""
 
 
-def out_of_sample(
-    uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
-) -> None:
-    """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
-    that end at or before ``origin`` (labels at or after its end were never seen).
-
-    The end is :func:`models.registry.data_end`'s, the rule the dashboard's models page
-    shows too: the version's ``riskwarn.trained_through`` tag (written at registration
-    since 2026-12-07; it outlives the run), its run's ``trained_through`` param (the later
-    of the two), or a zoned ``trained_until``; held, with ``store``, to the end riskwarn
-    recorded when it promoted the version. :class:`UnknownDataEnd` when none can be read
-    (a version registered by hand or by an older riskwarn whose run logged none, or whose
-    run is gone) or it differs from the recorded one. Airflow's scheduled runs score the
-    newest local midnight, after the training data of any model trained by then
-    (``trained_through`` is at least one horizon before training's ``as_of``)."""
+def served_data_end(uri: str, domain: str, version: str, store: Store | None = None) -> DataEnd:
+    """The training data end ``domain``'s version ``version`` is served on: the one read of
+    batch scoring, the hourly nowcast and the stream (:func:`models.registry.data_end`,
+    held, with ``store``, to the end riskwarn recorded when it promoted the version, or
+    first read when it served it: :func:`models.registry.note_first_seen_end`)."""
     from mlflow import MlflowClient
 
-    from models.registry import data_end, model_name, recorded_champion
+    from models.registry import data_end, model_name, note_first_seen_end, recorded_champion
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     record = recorded_champion(store, model_name(domain)) if store is not None else None
     end = data_end(client, domain, version, record)
+    if store is not None and record is not None:
+        note_first_seen_end(store, model_name(domain), record, end)
+    return end
+
+
+def in_sample_at(end: DataEnd, origin: pd.Timestamp) -> bool:
+    """Whether a forecast at ``origin`` would be in-sample for a version served on
+    ``end`` (its data end is known: ``end.at``): the origin lies before its data end,
+    beyond :data:`DST_TOLERANCE`."""
+    return end.at is not None and utc(origin) < end.at - DST_TOLERANCE
+
+
+def refuse_origin(domain: str, version: str, end: DataEnd, origin: pd.Timestamp) -> None:
+    """:class:`UnknownDataEnd` when ``end`` has a problem (no data end can be read, or it
+    differs from the recorded one), :class:`InSampleOrigin` when ``origin`` lies before
+    it; nothing otherwise. The one rule of batch scoring, the nowcast and the stream."""
+    from models.registry import model_name
+
     if end.at is None:
         raise UnknownDataEnd(end.words)
-    through = end.at
-    if origin >= through - DST_TOLERANCE:
+    if not in_sample_at(end, origin):
         return
     raise InSampleOrigin(
-        f"{model_name(domain)} v{version} was trained on data to {through:%Y-%m-%d %H:%M}Z, "
-        f"after the origin {origin:%Y-%m-%d %H:%M}Z: its forecast there would be in-sample, "
-        "not a forecast (score origins from that date on, or serve a version trained "
-        "before the origin first: riskwarn rollback / promote --force, audited)"
+        f"{model_name(domain)} v{version} was trained on data to {end.at:%Y-%m-%d %H:%M}Z, "
+        f"after the origin {utc(origin):%Y-%m-%d %H:%M}Z: its forecast there would be "
+        "in-sample, not a forecast (score origins from that date on, or serve a version "
+        "trained before the origin first: riskwarn rollback / promote --force, audited)"
     )
+
+
+def out_of_sample(
+    uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
+) -> DataEnd:
+    """:class:`InSampleOrigin` unless ``domain``'s version ``version`` was trained on data
+    that end at or before ``origin`` (labels at or after its end were never seen).
+
+    The end is :func:`served_data_end`'s (:func:`models.registry.data_end`), the rule the
+    dashboard's models page shows too: the version's ``riskwarn.trained_through`` tag
+    (written at registration since 2026-12-07; it outlives the run), its run's
+    ``trained_through`` param and zoned ``trained_until`` (the latest of them); held, with
+    ``store``, to the end riskwarn recorded when it promoted the version (or first read
+    when it served a version promoted before 2026-12-07). :class:`UnknownDataEnd` when
+    none can be read (a version registered by hand or by an older riskwarn whose run
+    logged none, or whose run is gone) or it differs from the recorded one. Airflow's
+    scheduled runs score the newest local midnight, after the training data of any model
+    trained by then (``trained_through`` is at least one horizon before training's
+    ``as_of``). Returns the end read."""
+    end = served_data_end(uri, domain, version, store)
+    refuse_origin(domain, version, end, origin)
+    return end
 
 
 def _alias_version(uri: str, domain: str) -> str | None:
@@ -157,9 +186,23 @@ def _alias_version(uri: str, domain: str) -> str | None:
         ) from exc
 
 
+def audit_data_end_refusal(store: Store, domain: str, version: str, words: str) -> None:
+    """``champion_refused`` in the audit log for a version refused over its data end
+    (:class:`UnknownDataEnd`'s words): batch scoring's, the nowcast's and the stream's."""
+    from models.registry import model_name
+
+    store.audit(
+        "pipeline",
+        "champion_refused",
+        "model",
+        model_name(domain),
+        {"reason": words, "version": version},
+    )
+
+
 def _refuse_in_sample(
     uri: str, domain: str, version: str, origin: pd.Timestamp, store: Store | None = None
-) -> None:
+) -> DataEnd:
     """:func:`out_of_sample` as a :class:`models.registry.ChampionUnavailable` (caused by
     :class:`InSampleOrigin` or :class:`UnknownDataEnd`: the CLI's one line, exit 2). A
     champion whose data end cannot be read is a champion refused, audited as
@@ -169,24 +212,73 @@ def _refuse_in_sample(
     from models.registry import ChampionUnavailable, model_name
 
     try:
-        out_of_sample(uri, domain, version, origin, store)
+        return out_of_sample(uri, domain, version, origin, store)
     except InSampleOrigin as exc:
         raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
     except UnknownDataEnd as exc:
         if store is not None:
-            store.audit(
-                "pipeline",
-                "champion_refused",
-                "model",
-                model_name(domain),
-                {"reason": str(exc), "version": version},
-            )
+            audit_data_end_refusal(store, domain, version, str(exc))
         raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
     except MlflowException as exc:  # the registry cannot say what the version saw
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ChampionUnavailable(
             f"cannot read the training data end of {model_name(domain)} v{version}: {first}"
         ) from exc
+
+
+def champion_at(uri: str, domain: str, origin: pd.Timestamp, store: Store) -> Champion:
+    """``domain``'s verified champion (:func:`models.registry.serving_champion`), refused
+    at ``origin`` as :func:`out_of_sample` refuses it (:class:`models.registry.
+    ChampionUnavailable` caused by :class:`InSampleOrigin` or :class:`UnknownDataEnd`, the
+    latter audited ``champion_refused``). The alias's version's data end is read before
+    the champion is downloaded and unpickled, and again if the alias moved meanwhile. One
+    road for batch scoring (:func:`score_domain`) and the hourly nowcast
+    (:func:`riskwarn.nowcast.nowcast_geohazard`)."""
+    from models.registry import ChampionUnavailable, serving_champion
+
+    checked = _alias_version(uri, domain)
+    end = None if checked is None else _refuse_in_sample(uri, domain, checked, origin, store)
+    champion = serving_champion(uri, domain, store)
+    if end is None or champion.version != checked:  # the alias moved meanwhile
+        end = _refuse_in_sample(uri, domain, champion.version, origin, store)
+    understated = files_end_words(champion, end)
+    if understated is not None:  # its own files were fit on later data than it says
+        audit_data_end_refusal(store, domain, champion.version, understated)
+        raise ChampionUnavailable(f"refusing to score {domain}: {understated}")
+    return champion
+
+
+def files_end(champion: Champion) -> pd.Timestamp | None:
+    """The final fit's origin the champion's own model files hold (``trained_until`` of a
+    riskwarn model's fitted booster, with its zone; None when the files do not say: a
+    model not trained by riskwarn). The files are the ones checked against the digest
+    recorded at promotion, so no tag edit reaches it."""
+    from models.registry import _aware
+
+    fitted = getattr(champion.python_model(), "fitted", None)
+    until = getattr(fitted, "trained_until", None)
+    return None if until is None else _aware(str(until))
+
+
+def files_end_words(champion: Champion, end: DataEnd) -> str | None:
+    """Why the champion is refused when its own files (:func:`files_end`) were fit on data
+    later than the end it is served on (``end``: a ``riskwarn.trained_through`` tag moved
+    earlier before its promotion, its run gone, so its record holds the edited end and
+    nothing else could tell); None otherwise. Read after the verified files are loaded,
+    at no extra cost: batch scoring, the nowcast and the stream alike."""
+    own = files_end(champion)
+    if own is None or end.at is None or own <= end.at + DST_TOLERANCE:
+        return None
+    from models.registry import TRAINED_THROUGH_TAG, iso_utc
+
+    name = f"{champion.name} v{champion.version}"
+    return (
+        f"{name} is served on a training data end of {iso_utc(end.at)}, but its own model "
+        f"files were fit on data to {iso_utc(own)}: its {TRAINED_THROUGH_TAG} tag was moved "
+        "earlier before it was promoted; not serving it (tag the version "
+        f"{TRAINED_THROUGH_TAG}={iso_utc(own)} in the MLflow UI, then `riskwarn promote "
+        f"{champion.domain} {champion.version} --force --reason ...` to record it)"
+    )
 
 
 def run_deleted_note(uri: str, champion: Champion) -> str | None:
@@ -757,13 +849,11 @@ def score_domain(
         store = _Store.from_settings(settings)
         store.upgrade()
     uri = settings.resolved_mlflow_uri
-    # before the champion is downloaded and unpickled: the alias's version's data end
-    checked = None if allow_in_sample else _alias_version(uri, domain)
-    if checked is not None:
-        _refuse_in_sample(uri, domain, checked, origin, store)
-    champion = serving_champion(uri, domain, store)
-    if not allow_in_sample and champion.version != checked:  # the alias moved meanwhile
-        _refuse_in_sample(uri, domain, champion.version, origin, store)
+    # the data end read before the champion is downloaded and unpickled (champion_at)
+    if allow_in_sample:
+        champion = serving_champion(uri, domain, store)
+    else:
+        champion = champion_at(uri, domain, origin, store)
     deleted = run_deleted_note(uri, champion)
     if deleted is not None:  # served (its files are the ones promoted), said loudly
         log.warning("%s", deleted)

@@ -137,12 +137,14 @@ def month_origins(readings: pd.DataFrame, tz: str, start: str, end: str) -> list
 
 
 def served_levels(settings: Any, store: Any, origins: list[pd.Timestamp]) -> pd.DataFrame:
-    """The nowcast's published level, probability and reasons per site at each origin."""
+    """The nowcast's published level, probability and reasons per site at each origin
+    (2007-2012: before the data end of any site model trained on the simulated or real
+    sites, so served with ``allow_in_sample``: these points are not among its sites)."""
     from riskwarn.nowcast import nowcast_geohazard
 
     rows = []
     for origin in origins:
-        nowcast_geohazard(settings, origin, store=store)
+        nowcast_geohazard(settings, origin, store=store, allow_in_sample=True)
         f = store.published_forecasts("geohazard_hourly").set_index("unit_id")
         w = store.warnings(domain="geohazard_hourly")
         w = w.loc[w["origin"] == origin].set_index("unit_id")

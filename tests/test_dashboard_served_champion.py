@@ -46,7 +46,11 @@ def home(tmp_path: Path) -> Iterator[dict[str, Any]]:
     mlflow.set_experiment(name)
     client.create_registered_model(name)
     with mlflow.start_run() as run:
-        mlflow.log_params({"n_features": "12", "domain": DOMAIN})
+        # a data end logged as riskwarn logs it: scoring refuses a version without one
+        # (tests/test_dashboard_data_end_pages.py), and this module is about the alias
+        mlflow.log_params(
+            {"n_features": "12", "domain": DOMAIN, "trained_through": "2023-12-01T16:00:00+00:00"}
+        )
         mlflow.log_dict(PASSED_GATE, "gate.json")
     for _ in range(2):
         client.create_model_version(name, f"runs:/{run.info.run_id}/x", run_id=run.info.run_id)

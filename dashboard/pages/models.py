@@ -151,6 +151,9 @@ with tab_models:
         st.warning(views.refused_words(serving, lg), icon=":material/block:")
         st.caption(mlflow_links(serving["champion"]))
     else:
+        refusal = verdicts.serving_refusal(serving, domain, lg, tz)  # not the live model
+        if refusal is not None:
+            st.warning(refusal, icon=":material/block:")
         st.markdown(
             f"**{champ['name']}** · {t('version_label', lg, v=champ['version'])} · "
             f"{t('registered', lg, at=fmt_datetime(champ['registered_at'], lg, tz))} · "

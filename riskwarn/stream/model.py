@@ -23,7 +23,13 @@ state:
   verified load batch serving uses) in a background thread, at start and every
   ``reload_s`` (a champion registered or promoted later is picked up). Nothing about the
   model ever stops the consumer: no champion, a registry outage or a scoring error
-  leaves the sensor rules running alone, and the status and the log say so.
+  leaves the sensor rules running alone, and the status and the log say so;
+* the champion's training data end is held to batch scoring's rule by the same
+  functions (:func:`riskwarn.scoring.served_data_end`, :func:`~riskwarn.scoring.
+  files_end_words`, :func:`~riskwarn.scoring.in_sample_at`): an end that cannot be read,
+  changed since it was recorded, or earlier than its own files' fit refuses it at load
+  (audited ``champion_refused``), and a step before its end (a replay of older
+  readings) is left to the sensor rules; readings are stored all the same.
 
 A site is scored at most once per ``every_s`` seconds (wall clock): in real time a
 site's step completes once an hour, so every step is scored; a consumer catching up
@@ -48,7 +54,7 @@ from riskwarn import domains
 from riskwarn.settings import Settings
 
 if TYPE_CHECKING:
-    from models.registry import Champion
+    from models.registry import Champion, DataEnd
     from riskwarn.store import Store
 
 log = logging.getLogger(__name__)
@@ -288,6 +294,10 @@ class StreamSiteModel:
         self.evaluations = 0
         self.eval_s = 0.0
         self.failing: str | None = None
+        # the served champion's training data end (riskwarn.scoring.served_data_end)
+        self.data_end: DataEnd | None = None
+        self.in_sample: str | None = None  # the newest refusal of an in-sample origin
+        self.in_sample_steps = 0  # site steps left to the sensor rules for it
         # static site data: the lake's tables (else rows made from the topics)
         self.lake_sites = pd.DataFrame()
         self.lake_sensors = pd.DataFrame()
@@ -309,6 +319,8 @@ class StreamSiteModel:
         state = self.state
         if self.failing is not None and self.champion is not None:
             state += f"; scoring FAILING (sensor rules only meanwhile): {self.failing}"
+        if self.in_sample is not None and self.champion is not None:
+            state += f"; {self.in_sample} ({self.in_sample_steps} site steps)"
         return {
             "model": state,
             "model_evaluations": self.evaluations,
@@ -343,7 +355,7 @@ class StreamSiteModel:
         from models.registry import ChampionUnavailable, champion_expected, serving_champion
         from riskwarn import domains
         from riskwarn.nowcast import model_level_policy
-        from riskwarn.scoring import FeaturesMismatch, refused
+        from riskwarn.scoring import FeaturesMismatch, files_end_words, refused, served_data_end
 
         before = self.label
         try:
@@ -356,6 +368,22 @@ class StreamSiteModel:
                 log.warning("site model: %s; the stream evaluates the sensor rules alone", state)
             self.state = state
             self.champion = None
+            return
+        # batch scoring's data-end rule (riskwarn.scoring.served_data_end, refuse_origin):
+        # an end that cannot be read or changed since it was recorded refuses the model
+        # here (audited, once per refusal); origins before it are refused in score()
+        try:
+            end = served_data_end(self.uri, self.domain, champion.version, self.store)
+            why = end.words if end.at is None else files_end_words(champion, end)
+        except Exception as exc:  # the registry cannot say what the version saw
+            first = (str(exc).splitlines() or [""])[0]
+            self._rules_only(
+                f"cannot read the training data end of {champion.name} v{champion.version}: "
+                f"{type(exc).__name__}: {first}"
+            )
+            return
+        if why is not None:  # unreadable, changed since recorded, or below its own fit's
+            self._rules_only(f"refused over its training data end: {why}", champion, why)
             return
         self.policy = model_level_policy(champion, domains.get(self.domain).levels)
         self._read_tables()
@@ -370,11 +398,24 @@ class StreamSiteModel:
                 log.error("site model: %s; the stream evaluates the sensor rules alone", state)
             self.expected, self.state, self.champion = True, state, None
             return
-        self.champion = champion
+        self.data_end, self.champion = end, champion  # its end first: score() reads both
         self.state = f"{champion.name} v{champion.version}"
         if self.state != before:
             self.last.clear()
+            self.in_sample, self.in_sample_steps = None, 0  # said of the model served before
             log.info("site model %s serving on the stream (with the sensor rules)", self.state)
+
+    def _rules_only(self, why: str, champion: Champion | None = None, audit: str = "") -> None:
+        """No model served: the sensor rules alone, ``why`` in the status and the log once
+        per refusal; with ``champion``, the refusal audited ``champion_refused`` (once)."""
+        from riskwarn.scoring import audit_data_end_refusal
+
+        state = f"rules only: {why}"[:300]
+        if state != self.state:
+            if champion is not None:
+                audit_data_end_refusal(self.store, self.domain, champion.version, audit)
+            log.error("site model: %s; the stream evaluates the sensor rules alone", state)
+        self.expected, self.state, self.champion, self.data_end = True, state, None, None
 
     def _read_tables(self) -> None:
         from features.geohazard import site_gauges
@@ -564,6 +605,25 @@ class StreamSiteModel:
 
         champion = self.champion
         if champion is None:
+            return None
+        end = self.data_end
+        from riskwarn.scoring import in_sample_at  # batch scoring's rule (loaded by _load)
+
+        if end is not None and in_sample_at(end, origin):
+            self.in_sample_steps += 1
+            if self.in_sample is None:
+                log.warning(
+                    "site model %s: trained on data to %s, after the origin %s (a replay of "
+                    "older readings?): its forecast there would be in-sample; those steps "
+                    "are evaluated by the sensor rules alone",
+                    self.label,
+                    end.at,
+                    origin,
+                )
+            self.in_sample = (
+                f"origins before {end.at:%Y-%m-%d %H:%M}Z are in-sample for it: "
+                "sensor rules only there"
+            )
             return None
         now = self.clock()
         got = self.last.get(site)
