@@ -189,11 +189,12 @@ def test_a_crash_whose_commits_lake_maintenance_removed_from_the_log_is_said(
     counts_file = settings.home / "run" / "stream.counts.json"
     try:
         _crash(a, "G")
-        saved_at = json.loads(counts_file.read_text())["saved_at"]
+        saved_at = json.loads(counts_file.read_text()).get("saved_at")
         maintain(settings.lake_dir, history_days=1)  # the DAG's daily runs: a checkpoint,
         _age_log(settings.lake_dir, 3)  # then days later, the log entries before it expired
         maintain(settings.lake_dir, history_days=1)
-        assert lake.oldest_logged_version(settings.lake_dir, "sensor_readings") > 1
+        logged = sorted((settings.lake_dir / "sensor_readings" / "_delta_log").glob("*.json"))
+        assert int(logged[0].name[:20]) > 2  # the killed micro-batch's commit is gone
         a.start()
         _redelivered(a)
         got = a.state()
@@ -205,7 +206,7 @@ def test_a_crash_whose_commits_lake_maintenance_removed_from_the_log_is_said(
         a.stop()
     assert len(lake.read_table(settings.lake_dir, "sensor_readings", ["simcity"])) == 7
     assert got["accepted"] == 5  # the 2 readings of the killed micro-batch: not countable
-    gap = got["counts_incomplete"]
+    gap = got.get("counts_incomplete")
     assert gap and gap["since"] == saved_at, gap
     assert set(gap["tables"]) == {"sensor_readings", "quarantine"}, gap
     assert "removed by lake maintenance" in gap["tables"]["sensor_readings"]
