@@ -258,3 +258,45 @@ def test_a_ledger_of_before_the_writer_tag_adds_its_old_tag_commits_then_uses_it
     old_tag = lake.run_commits(tmp_path / "lake", "sensor_readings", None, "stream:simcity")
     assert sum(x["inserted"] for x in old_tag) == 2
     assert json.loads(counts_file.read_text())["counts"]["accepted"] == 6
+
+
+@pytest.mark.parametrize("corrections", [False, True])
+def test_a_write_that_committed_then_failed_counts_its_rows_once_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corrections: bool
+) -> None:
+    """A lake write whose commit is durable but whose call then fails (a post-commit
+    step on a full disk) is retried: the retry finds the rows stored and answers
+    ``unchanged``. The counts come from the lake's log then. Old code: the rows the first
+    try stored were counted duplicates, 0 accepted (corrections: 0 corrections)."""
+    from riskwarn import lake
+    from riskwarn.stream import consumer as module
+
+    real = module.write_batch
+    tries: list[int] = []
+
+    def commits_then_fails(*a: Any, **k: Any) -> Any:
+        out = real(*a, **k)
+        tries.append(1)
+        if len(tries) == 1:
+            raise OSError(28, "No space left on device")  # after the commit
+        return out
+
+    t0 = _t0()
+    c = stream_consumer(tmp_path, free_port(), store_url=f"sqlite:///{tmp_path / 's.db'}")
+    try:
+        if corrections:
+            c.process([displacement_message(f"G{i}", t0, 1.0) for i in range(3)])
+        monkeypatch.setattr(module, "write_batch", commits_then_fails)
+        value = 2.0 if corrections else 1.0
+        c.process([displacement_message(f"G{i}", t0, value) for i in range(3)])
+        got = dict(c.ledger.counts)
+        on_disk = json.loads((tmp_path / "run" / "stream.counts.json").read_text())["counts"]
+    finally:
+        c.store_lock.release()
+        c.instance_lock.release()
+        c.store.close()
+    assert len(tries) == 2  # retried once
+    assert len(lake.read_table(tmp_path / "lake", "sensor_readings", ["simcity"])) == 3
+    want = (6, 3, 0) if corrections else (3, 0, 0)
+    assert (got["accepted"], got["corrections"], got["duplicates"]) == want, got
+    assert on_disk == got

@@ -880,6 +880,8 @@ class StreamConsumer:
                 self.unevaluated += 1
         written: list[dict[str, int]] = []
         versions: dict[str, int] = {}  # the tables' versions after the writes (ledger)
+        covered = dict(self.ledger.versions)  # every commit of the run up to them counted
+        retries = self.counters.lake_retries
         for step in mb.writes:  # a later version of a record: after the earlier one
             # the quarantine rows the lake did not hold, over every try (a retry after a
             # failed table commit finds the first try's rows held): the rest of the
@@ -915,6 +917,8 @@ class StreamConsumer:
         c = self.counters
         # what was stored, once: the same counts whatever the micro-batching
         stored = stored_counts(mb, written)
+        if self.counters.lake_retries != retries:  # a try may have committed, then failed
+            stored = self._stored_from_log(covered, len(batch), stored)
         c.accepted += stored["accepted"]
         c.corrections += stored["corrections"]
         c.quarantined += stored["quarantined"]
@@ -932,6 +936,48 @@ class StreamConsumer:
         c.last_write_at = datetime.fromtimestamp(done, UTC).isoformat(timespec="seconds")
         if self.metrics is not None and mb.sent_at:
             self.metrics.write("".join(f"d {done - s:.4f}\n" for s in mb.sent_at.values()))
+
+    def _stored_from_log(
+        self, covered: dict[str, int], messages: int, answered: dict[str, int]
+    ) -> dict[str, int]:
+        """What a micro-batch whose write was retried stored, from the run's commits
+        after the versions counted before it (the lake's log): a try that committed and
+        then failed (a post-commit step on a full disk; the corrections' MERGE committed
+        and the new rows' append failed) left rows the retry finds stored and answers
+        ``unchanged``, which :func:`stored_counts` counted as duplicates. ``answered``
+        if the log cannot be read (logged)."""
+        from riskwarn import lake
+        from riskwarn.lake.layout import QUARANTINE
+
+        table = self.cfg.mapping.table
+        try:
+            rows = lake.run_commits(self.cfg.lake_dir, table, covered.get(table), self.run_id)
+            quarantine = lake.run_commits(
+                self.cfg.lake_dir, QUARANTINE, covered.get("quarantine"), self.run_id
+            )
+        except Exception as exc:
+            log.error("cannot read the micro-batch's commits back (%s)", describe(exc))
+            return answered
+        new = sum(c["inserted"] for c in rows)
+        corrections = sum(c["updated"] for c in rows)
+        quarantined = sum(c["inserted"] for c in quarantine)
+        got = {
+            "accepted": new + corrections,
+            "new": new,
+            "corrections": corrections,
+            "quarantined": quarantined,
+            "duplicates": messages - new - corrections - quarantined,
+        }
+        if got != answered:
+            log.warning(
+                "a retried lake write had committed before it failed: counted from the "
+                "lake's log (%d accepted, %d quarantined; its answers said %d and %d)",
+                got["accepted"],
+                got["quarantined"],
+                answered["accepted"],
+                answered["quarantined"],
+            )
+        return got
 
     def _save_counts(self, versions: dict[str, int]) -> None:
         """Write the durable counts with the versions the micro-batch's writes answered. A
