@@ -218,7 +218,7 @@ def open_ledger(path: Path, lake_dir: Path, source: str, table: str) -> tuple[Le
                     ledger.incomplete = {"since": since, "tables": gaps}
                 log.error(
                     "the stream's counts are incomplete since %s: %s; rows a consumer "
-                    "stopped before counting them stored then are not in the counts "
+                    "killed before counting them stored then may be missing from the counts "
                     "(kept in run/stream.counts.json; delete it, consumer stopped, to count "
                     "again from the next start)",
                     ledger.incomplete["since"],
