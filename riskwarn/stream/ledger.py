@@ -162,11 +162,11 @@ def _read(path: Path, source: str) -> Ledger | None:
         return None
 
 
-def log_gap(lake_dir: Path, name: str, after: int | None) -> str | None:
-    """Why the commits of table ``name`` after version ``after`` cannot all be read from
-    its Delta log (None: they can): entries removed by lake maintenance (the oldest entry
-    left is later than ``after`` + 1), or a table older than ``after`` (replaced by an
-    older copy: a restore)."""
+def log_gap(lake_dir: Path, name: str, after: int | None, closed: bool = False) -> str | None:
+    """Why the counts and table ``name`` may disagree (None: they agree): a table older
+    than the ``after`` the counts cover (replaced by an older copy: a restore), or, for a
+    ledger not ``closed``, commits after ``after`` its Delta log no longer holds (entries
+    removed by lake maintenance: the oldest entry left is later than ``after`` + 1)."""
     from riskwarn import lake
 
     if after is None:
@@ -179,6 +179,8 @@ def log_gap(lake_dir: Path, name: str, after: int | None) -> str | None:
             f"{name}: the table is at v{current}, before the v{after} the counts cover "
             "(replaced by an older copy?)"
         )
+    if closed:  # every commit of its run counted: a gap holds none of them
+        return None
     oldest = lake.oldest_logged_version(lake_dir, name)
     if current > after and oldest is not None and oldest > after + 1:
         return (
@@ -206,24 +208,25 @@ def open_ledger(path: Path, lake_dir: Path, source: str, table: str) -> tuple[Le
     else:
         rid = ledger.run_id  # a ledger of before 2026-12-08: the old tag, read once
         c = ledger.counts
-        if not ledger.closed:  # its last commits may be uncounted: can the log say?
-            gaps = {
-                name: why
-                for name in (table, QUARANTINE)
-                if (why := log_gap(lake_dir, _lake_name(name), ledger.versions.get(name)))
-            }
-            if gaps:
-                since = ledger.saved_at or ledger.since
-                if ledger.incomplete is None:
-                    ledger.incomplete = {"since": since, "tables": gaps}
-                log.error(
-                    "the stream's counts are incomplete since %s: %s; rows a consumer "
-                    "killed before counting them stored then may be missing from the counts "
-                    "(kept in run/stream.counts.json; delete it, consumer stopped, to count "
-                    "again from the next start)",
-                    ledger.incomplete["since"],
-                    "; ".join(gaps.values()),
-                )
+        gaps = {  # not closed: its last commits may be uncounted; can the log say?
+            name: why
+            for name in (table, QUARANTINE)
+            if (
+                why := log_gap(lake_dir, _lake_name(name), ledger.versions.get(name), ledger.closed)
+            )
+        }
+        if gaps:
+            since = ledger.saved_at or ledger.since
+            if ledger.incomplete is None:
+                ledger.incomplete = {"since": since, "tables": gaps}
+            log.error(
+                "the stream's counts are incomplete since %s: %s; rows a consumer "
+                "killed before counting them stored then may be missing from the counts "
+                "(kept in run/stream.counts.json; delete it, consumer stopped, to count "
+                "again from the next start)",
+                ledger.incomplete["since"],
+                "; ".join(gaps.values()),
+            )
         for name in (table, QUARANTINE):
             after = ledger.versions.get(name)
             for commit in lake.run_commits(lake_dir, _lake_name(name), after, rid):
