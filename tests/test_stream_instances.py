@@ -96,6 +96,10 @@ def test_second_consumer_refuses_nothing_doubles_kill9_frees_the_lock(
         wait_for(lambda: state()["received"] >= 2 * total, 120)
         wait_for(lambda: state()["backlog"] == 0 and state()["sensors"] == len(sites), 120)
         assert state()["level_changes"] == 0  # served levels read back: nothing re-published
+        # the home's counts through the refused second start and the kill -9: each reading
+        # stored once, counted once; sent again, duplicates (a PUBACK lost in the kill:
+        # delivered once more, one more duplicate)
+        final = state()
     finally:
         for p in procs:
             if p.poll() is None:
@@ -103,6 +107,9 @@ def test_second_consumer_refuses_nothing_doubles_kill9_frees_the_lock(
                 p.wait(30)
     lake = _lake(settings)
     assert len(lake) == total and lake["record_id"].is_unique  # each reading once
+    assert (final["accepted"], final["quarantined"]) == (total, 0), final
+    assert final["duplicates"] >= total
+    assert final["received"] == final["accepted"] + final["duplicates"]
     store = Store(pg_url)
     try:
         w = store.warnings(domain=DOMAIN)

@@ -16,12 +16,19 @@ read). Upkeep (compaction, vacuum, checkpoints, snapshots) in
 from __future__ import annotations
 
 from riskwarn.lake.arrow import sort_order, to_arrow
-from riskwarn.lake.history import read_known, read_versions, record_history, run_commits
+from riskwarn.lake.history import (
+    oldest_logged_version,
+    read_known,
+    read_versions,
+    record_history,
+    run_commits,
+)
 from riskwarn.lake.layout import QUARANTINE_SCHEMA, LakeError, LegacyLakeError
 from riskwarn.lake.read import (
     connect,
     dataset,
     latest_time,
+    read_open_quarantine,
     read_quarantine,
     read_table,
     row_filter,
@@ -38,7 +45,9 @@ __all__ = [
     "connect",
     "dataset",
     "latest_time",
+    "oldest_logged_version",
     "read_known",
+    "read_open_quarantine",
     "read_quarantine",
     "read_table",
     "read_versions",

@@ -243,6 +243,18 @@ def _legacy(lake_dir: Path, table: str, record_id: str, source: str | None) -> p
     return got
 
 
+def oldest_logged_version(lake_dir: Path, name: str) -> int | None:
+    """The oldest version of table ``name`` whose commit entry its Delta log still holds
+    (lake maintenance removes the entries older than ``lake_history_days`` once a later
+    checkpoint holds the state): :func:`run_commits` cannot see a commit before it. None:
+    no table, or no commit entry left."""
+    log_dir = layout.table_dir(lake_dir, name) / "_delta_log"
+    if not log_dir.is_dir():
+        return None
+    found = [int(p.name[:20]) for p in log_dir.iterdir() if re.match(r"^\d{20}\.json$", p.name)]
+    return min(found) if found else None
+
+
 def run_commits(
     lake_dir: Path, name: str, after_version: int | None, run_id: str
 ) -> list[dict[str, Any]]:

@@ -320,6 +320,34 @@ def read_quarantine(lake_dir: Path, sources: Sequence[str] | None = None) -> pd.
     return got.to_pandas()
 
 
+def read_open_quarantine(
+    lake_dir: Path,
+    source: str,
+    table_name: str,
+    reasons: Sequence[str],
+    batch_prefix: str = "",
+    columns: Sequence[str] = ("batch_id", "original"),
+) -> pd.DataFrame:
+    """The open quarantine rows of ``source``'s ``table_name`` whose reason is one of
+    ``reasons`` (and whose batch id starts with ``batch_prefix``), with ``columns`` only.
+    The partitions (source, table) skip other files, the reason filter is applied while
+    the files are scanned (batch by batch: memory is the matches', not the quarantine's);
+    :func:`read_quarantine` reads every row and column of the source and sorts them (the
+    stream's start-up read before 2026-12-08, bench/bench_stream_future_quarantine.py)."""
+    ds = dataset(lake_dir, layout.QUARANTINE)
+    cols = list(columns)
+    if ds is None or not reasons:
+        return layout.QUARANTINE_SCHEMA.empty_table().select(cols).to_pandas()
+    flt = (
+        (pc.field("source") == source)
+        & (pc.field("table_name") == table_name)
+        & pc.field("reason").isin(list(reasons))
+    )
+    if batch_prefix:
+        flt &= pc.starts_with(pc.field("batch_id"), batch_prefix)
+    return ds.to_table(columns=cols, filter=flt).to_pandas()
+
+
 def connect(lake_dir: Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with one view per lake table present (plus
     ``quarantine``) over its current version; filters and projections are pushed down to

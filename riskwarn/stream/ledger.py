@@ -25,12 +25,26 @@ killed before its ledger was written count when they are delivered again.
 ``received`` = ``accepted`` + ``duplicates`` + ``quarantined``. ``since``: when this home's
 consumer first counted (a home from before the ledger: counted from then on, the lake's
 earlier rows not in it).
+
+The run id names the writer (since 2026-12-08): ``stream:<source>@<writer>``, ``writer`` a
+random id the ledger keeps (made with it). Two homes writing one source into one lake
+each read back their own commits only; with the one tag ``stream:<source>`` of before,
+each added the other's commits at its next start. A ledger written before (no writer)
+reads its uncounted commits under the old tag once, then takes a writer id.
+
+The ledger says whether its consumer ``closed`` it (stopped cleanly: every commit of the
+run counted). A consumer that did not, whose uncounted commits the lake's log no longer
+holds (Delta log entries removed by lake maintenance after ``lake_history_days``, or a
+table replaced by an older copy), cannot know what they stored: the ledger is marked
+``incomplete`` since its last save (kept; the status says it in English and Chinese)
+rather than under-count in silence.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,9 +65,19 @@ def _lake_name(name: str) -> str:
     return LAKE_QUARANTINE if name == QUARANTINE else name
 
 
-def run_id(source: str) -> str:
-    """The run id of every lake commit of the stream consumer of ``source``."""
-    return f"stream:{source}"
+def run_id(source: str, writer: str | None = None) -> str:
+    """The run id of every lake commit of the stream consumer of ``source`` whose ledger
+    names ``writer`` (None: the one tag of every home before 2026-12-08)."""
+    return f"stream:{source}" if writer is None else f"stream:{source}@{writer}"
+
+
+def new_writer() -> str:
+    """A writer id for a new ledger (random: two homes never share one by chance)."""
+    return uuid.uuid4().hex[:12]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -65,6 +89,15 @@ class Ledger:
     since: str
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     versions: dict[str, int] = field(default_factory=dict)
+    writer: str | None = None
+    closed: bool = False  # saved by a consumer that stopped cleanly
+    saved_at: str | None = None
+    # {"since", "tables": {name: why}}: commits the counts may miss (module docstring)
+    incomplete: dict[str, Any] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return run_id(self.source, self.writer)
 
     def covered(self, versions: dict[str, int]) -> None:
         """The writes answered ``versions``: every commit of the run up to them is counted."""
@@ -73,14 +106,26 @@ class Ledger:
 
     def save(self) -> None:
         """Write atomically. Raises OSError."""
+        saved_at = _now()
         body = {
-            "version": 1,
+            "version": 2,
             "source": self.source,
+            "writer": self.writer,
             "since": self.since,
             "counts": self.counts,
             "lake_versions": self.versions,
+            "closed": self.closed,
+            "saved_at": saved_at,
+            "incomplete": self.incomplete,
         }
         write_durably(self.path, json.dumps(body))
+        self.saved_at = saved_at
+
+    def close(self) -> None:
+        """Saved by a consumer stopping cleanly (every commit of its run counted): a
+        later gap in the lake's log is none of its commits. Raises OSError."""
+        self.closed = True
+        self.save()
 
 
 def _read(path: Path, source: str) -> Ledger | None:
@@ -90,7 +135,22 @@ def _read(path: Path, source: str) -> Ledger | None:
             raise TypeError("not this source's ledger")
         counts = {k: int(raw["counts"].get(k, 0)) for k in COUNTS}
         versions = {str(k): int(v) for k, v in raw["lake_versions"].items()}
-        return Ledger(path, source, str(raw["since"]), counts, versions)
+        writer = raw.get("writer")
+        incomplete = raw.get("incomplete")
+        saved_at = raw.get("saved_at") or datetime.fromtimestamp(
+            path.stat().st_mtime, UTC
+        ).isoformat(timespec="seconds")  # a ledger of before 2026-12-08: its file's time
+        return Ledger(
+            path,
+            source,
+            str(raw["since"]),
+            counts,
+            versions,
+            writer=None if writer is None else str(writer),
+            closed=bool(raw.get("closed", False)),
+            saved_at=str(saved_at),
+            incomplete=incomplete if isinstance(incomplete, dict) else None,
+        )
     except FileNotFoundError:
         return None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
@@ -102,23 +162,71 @@ def _read(path: Path, source: str) -> Ledger | None:
         return None
 
 
+def log_gap(lake_dir: Path, name: str, after: int | None, closed: bool = False) -> str | None:
+    """Why the counts and table ``name`` may disagree (None: they agree): a table older
+    than the ``after`` the counts cover (replaced by an older copy: a restore), or, for a
+    ledger not ``closed``, commits after ``after`` its Delta log no longer holds (entries
+    removed by lake maintenance: the oldest entry left is later than ``after`` + 1)."""
+    from riskwarn import lake
+
+    if after is None:
+        return None
+    current = lake.table_version(lake_dir, name)
+    if current is None:
+        return None if after < 0 else f"{name}: the table is gone (the counts cover v{after})"
+    if current < after:
+        return (
+            f"{name}: the table is at v{current}, before the v{after} the counts cover "
+            "(replaced by an older copy?)"
+        )
+    if closed:  # every commit of its run counted: a gap holds none of them
+        return None
+    oldest = lake.oldest_logged_version(lake_dir, name)
+    if current > after and oldest is not None and oldest > after + 1:
+        return (
+            f"{name}: the lake's log no longer holds v{after + 1}-v{oldest - 1} "
+            "(removed by lake maintenance after lake_history_days)"
+        )
+    return None
+
+
 def open_ledger(path: Path, lake_dir: Path, source: str, table: str) -> tuple[Ledger, int]:
     """The ledger of ``source``'s consumer with the run's commits it does not cover added
     (a consumer killed between a lake write and its ledger); a new one (from now, at the
     tables' current versions) without a readable file. Returns it and how many rows the
-    log added. Saved before it is returned."""
+    log added. Marked incomplete when the log cannot say (module docstring); saved, as
+    not closed, before it is returned."""
     from riskwarn import lake
 
     ledger = _read(path, source)
     added = 0
     if ledger is None:
-        ledger = Ledger(path, source, datetime.now(UTC).isoformat(timespec="seconds"))
+        ledger = Ledger(path, source, _now(), writer=new_writer())
         for name in (table, QUARANTINE):
             v = lake.table_version(lake_dir, _lake_name(name))
             ledger.versions[name] = -1 if v is None else v
     else:
-        rid = run_id(source)
+        rid = ledger.run_id  # a ledger of before 2026-12-08: the old tag, read once
         c = ledger.counts
+        gaps = {  # not closed: its last commits may be uncounted; can the log say?
+            name: why
+            for name in (table, QUARANTINE)
+            if (
+                why := log_gap(lake_dir, _lake_name(name), ledger.versions.get(name), ledger.closed)
+            )
+        }
+        if gaps:
+            since = ledger.saved_at or ledger.since
+            if ledger.incomplete is None:
+                ledger.incomplete = {"since": since, "tables": gaps}
+            log.error(
+                "the stream's counts are incomplete since %s: %s; rows a consumer "
+                "killed before counting them stored then may be missing from the counts "
+                "(kept in run/stream.counts.json; delete it, consumer stopped, to count "
+                "again from the next start)",
+                ledger.incomplete["since"],
+                "; ".join(gaps.values()),
+            )
         for name in (table, QUARANTINE):
             after = ledger.versions.get(name)
             for commit in lake.run_commits(lake_dir, _lake_name(name), after, rid):
@@ -139,6 +247,9 @@ def open_ledger(path: Path, lake_dir: Path, source: str, table: str) -> tuple[Le
                 "duplicates)",
                 added,
             )
+        if ledger.writer is None:  # from now on its own tag (module docstring)
+            ledger.writer = new_writer()
+    ledger.closed = False
     ledger.save()
     return ledger, added
 
@@ -150,4 +261,5 @@ def status_counts(ledger: Ledger) -> dict[str, Any]:
         **c,
         "received": c["accepted"] + c["duplicates"] + c["quarantined"],
         "counts_since": ledger.since,
+        "counts_incomplete": ledger.incomplete,
     }

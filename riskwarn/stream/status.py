@@ -71,6 +71,16 @@ def status_line(path: Path) -> str:
         if since
         else "since this consumer started / 本次启动以来: "
     )
+    # the lake's log lost commits the counts may miss (riskwarn.stream.ledger): said first
+    gap = s.get("counts_incomplete")
+    if isinstance(gap, dict):
+        whys = "; ".join(str(w) for w in (gap.get("tables") or {}).values())
+        counted = (
+            f"COUNTS INCOMPLETE since {gap.get('since')} ({whys}): rows a consumer stopped "
+            "(killed) before counting them stored then may be missing / "
+            f"自 {gap.get('since')} 起计数不完整（湖日志已清理或被替换）：其间未及计数即被终止的"
+            f"消费进程写入的行可能未计入; {counted}"
+        )
     sent = f"{s['deliveries_logged']} deliveries" + (f" ({'; '.join(apart)})" if apart else "")
     if s.get("deliveries_failed"):  # a page that reached nobody: said first, in capitals
         n, red = int(s["deliveries_failed"]), int(s.get("deliveries_failed_red") or 0)
