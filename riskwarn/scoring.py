@@ -189,6 +189,66 @@ def _refuse_in_sample(
         ) from exc
 
 
+class OtherTimeZone(ValueError):
+    """The champion's rows were built in another local time zone than the one scoring
+    builds its inputs in (``Settings.display_tz``): its origins, label days and night
+    hours were other days and hours, so the inputs it is served are not the ones it
+    learned (attack review 2026-12-08: trained ``--tz UTC``, promoted ``--force``, it was
+    scored on the city's UTC+8 inputs without a word)."""
+
+
+def same_time_zone(uri: str, domain: str, version: str, tz: str) -> None:
+    """:class:`OtherTimeZone` unless every zone ``domain``'s version ``version`` records
+    (:func:`models.registry.trained_tz`: its ``riskwarn.tz`` tag, its run's ``tz`` param,
+    else its run's ``recipe.json``) is ``tz``. A version that records none (registered by
+    hand, or before recipes) is served as built in ``tz``: nothing says otherwise."""
+    from mlflow import MlflowClient
+
+    from models.registry import model_name, trained_tz
+
+    got = trained_tz(MlflowClient(tracking_uri=uri, registry_uri=uri), domain, version)
+    if not got.differs_from(tz):
+        return
+    zones = ", ".join(got.zones)
+    raise OtherTimeZone(
+        f"{model_name(domain)} v{version} was trained in time zone {zones}, but scoring "
+        f"builds its inputs in {tz} (RISKWARN_DISPLAY_TZ): its local days and hours would "
+        f"not be the ones it learned (retrain with --tz {tz}, or serve another version: "
+        f"riskwarn rollback) / {model_name(domain)} v{version} 的训练时区为 {zones}，"
+        f"而评分按 {tz} 构建输入：本地日期与时段与训练时不同，拒绝评分（请以 --tz {tz} "
+        "重新训练，或回滚至其他版本）"
+    )
+
+
+def _refuse_other_tz(
+    uri: str, domain: str, version: str, tz: str, store: Store | None = None
+) -> None:
+    """:func:`same_time_zone` as a :class:`models.registry.ChampionUnavailable` (caused by
+    :class:`OtherTimeZone`: the CLI's one line, exit 2), audited as ``champion_refused``
+    in ``store``; beside :func:`_refuse_in_sample`, before the champion is loaded."""
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import ChampionUnavailable, model_name
+
+    try:
+        same_time_zone(uri, domain, version, tz)
+    except OtherTimeZone as exc:
+        if store is not None:
+            store.audit(
+                "pipeline",
+                "champion_refused",
+                "model",
+                model_name(domain),
+                {"reason": str(exc), "version": version, "refusal": "other_time_zone"},
+            )
+        raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
+    except MlflowException as exc:  # the registry cannot say what zone the version saw
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ChampionUnavailable(
+            f"cannot read the time zone of {model_name(domain)} v{version}: {first}"
+        ) from exc
+
+
 def run_deleted_note(uri: str, champion: Champion) -> str | None:
     """One line when the champion's MLflow run was deleted, else None.
 
@@ -761,9 +821,12 @@ def score_domain(
     checked = None if allow_in_sample else _alias_version(uri, domain)
     if checked is not None:
         _refuse_in_sample(uri, domain, checked, origin, store)
+        _refuse_other_tz(uri, domain, checked, settings.display_tz, store)
     champion = serving_champion(uri, domain, store)
     if not allow_in_sample and champion.version != checked:  # the alias moved meanwhile
         _refuse_in_sample(uri, domain, champion.version, origin, store)
+    if champion.version != checked:  # moved, or not checked yet (allow_in_sample)
+        _refuse_other_tz(uri, domain, champion.version, settings.display_tz, store)
     deleted = run_deleted_note(uri, champion)
     if deleted is not None:  # served (its files are the ones promoted), said loudly
         log.warning("%s", deleted)
