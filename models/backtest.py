@@ -52,7 +52,12 @@ log = logging.getLogger(__name__)
 KEYS = ["origin", "cell_x", "cell_y"]
 
 # Features whose larger values mean more past events nearby: risk must not fall when they
-# rise (model-behaviour requirement), enforced with XGBoost monotone constraints.
+# rise (model-behaviour requirement), enforced with XGBoost monotone constraints. The
+# long-memory ``lr_*`` inputs (models.extra_features) are counts too: all-history and
+# n-year counts (``lr_count_all`` equals ``hist_count_all``), per location category and at
+# night, the same weeks 1 and 2 years earlier, age-decayed counts and their neighbour-
+# smoothed maps. Their shares (``lr_share_*``, ``lr_season_share``) are not "more events"
+# and stay free, as ratios and trends do.
 INCREASING_PREFIXES = (
     "count_",
     "decayed_count",
@@ -61,7 +66,13 @@ INCREASING_PREFIXES = (
     "ring2_count",
     "longrun_rate",
     "hist_",
+    "lr_count_",
+    "lr_season_",
+    "lr_decayed_",
+    "lr_smooth_",
 )
+# matched by an increasing prefix but a share of the cell's events, not a count
+NOT_COUNTS = ("lr_season_share",)
 DECREASING_PREFIXES = ("days_since_last",)
 
 
@@ -205,7 +216,7 @@ def monotone_constraints(features: Sequence[str]) -> tuple[int, ...]:
     """+1 for past-event counts, -1 for time since the last event, 0 otherwise."""
     out = []
     for f in features:
-        if f.startswith(INCREASING_PREFIXES):
+        if f.startswith(INCREASING_PREFIXES) and f not in NOT_COUNTS:
             out.append(1)
         elif f.startswith(DECREASING_PREFIXES):
             out.append(-1)

@@ -79,6 +79,12 @@ TRAINED_ON_TAG = "riskwarn.trained_on_sources"
 # has none and is read from its run, as before.
 TRAINED_THROUGH_TAG = "riskwarn.trained_through"
 RECIPE_TAG = "riskwarn.recipe"
+# the local time zone the model's rows were built in (origins at local midnights, label
+# windows in local days, night hours): run param and version tag since 2026-12-08, read
+# from the run's recipe.json before (its shape's ``tz``); scoring refuses a champion
+# whose zone is not the one it builds inputs in (:func:`trained_tz`)
+TZ = "tz"
+TZ_TAG = "riskwarn.tz"
 VERSION_FACT_TAGS = (TRAINED_THROUGH_TAG, RECIPE_TAG, SOURCES_TAG, TRAINED_ON_TAG)
 PLOT_DATA = "riskwarn_plot_data"  # a figure's data, logged as plots/<name>.json (dashboard)
 
@@ -263,6 +269,9 @@ def log_training_run(
         if recipe is not None:
             mlflow.log_param(RECIPE, recipe.digest)
             mlflow.log_dict(recipe.document, RECIPE_ARTIFACT)
+        tz = recipe_tz(recipe.document) if recipe is not None else None
+        if tz is not None:
+            mlflow.log_param(TZ, tz)
         mlflow.log_metrics(_flat_metrics(metrics))
         mlflow.log_dict({"features": fitted.features}, "features.json")
         mlflow.log_dict(json.loads(json.dumps(metrics, default=str)), "metrics.json")
@@ -291,6 +300,7 @@ def log_training_run(
                     else {}
                 ),
                 **({RECIPE_TAG: recipe.digest} if recipe is not None else {}),
+                **({TZ_TAG: tz} if tz is not None else {}),
                 SOURCES_TAG: sources_text,
                 **learned_tags,
             }
@@ -1162,6 +1172,60 @@ def foreign_domain(client: MlflowClient, domain: str, mv: Any) -> str | None:
         return None
     named = run.data.params.get("domain") or run.data.tags.get("riskwarn.domain")
     return named if named and named != domain else None
+
+
+def recipe_tz(document: Mapping[str, Any] | None) -> str | None:
+    """The time zone of a recipe's document (its ``shape``'s ``tz``; every family's
+    recipe records it), None when it records none."""
+    shape = (document or {}).get("shape")
+    tz = shape.get("tz") if isinstance(shape, Mapping) else None
+    return str(tz) if tz else None
+
+
+@dataclass(frozen=True)
+class TrainedTz:
+    """The local time zone(s) a version's rows were built in, as recorded: ``zones``
+    every distinct zone read from its version's ``riskwarn.tz`` tag, its run's ``tz``
+    param and, when the run has none (logged before 2026-12-08), its run's
+    ``recipe.json`` (``shape.tz``); empty when nothing records one (a version registered
+    by hand or before recipes, or whose run is gone). ``read_from`` names where."""
+
+    version: str
+    zones: tuple[str, ...]
+    read_from: tuple[str, ...]
+
+    def differs_from(self, tz: str) -> bool:
+        """Whether a recorded zone is not ``tz`` (unrecorded: not, assumed ``tz``)."""
+        return any(z != tz for z in self.zones)
+
+
+def trained_tz(client: MlflowClient, domain: str, version: str) -> TrainedTz:
+    """:class:`TrainedTz` of ``domain``'s version ``version``. The run's record is read
+    whatever the tag says (a tag is editable, a param is not), and several zones that
+    differ are all kept: scoring refuses the version unless each is its own."""
+    mv = client.get_model_version(model_name(domain), str(version))
+    run, _ = version_run(client, mv.run_id)
+    found: dict[str, str] = {}
+    tag = (mv.tags or {}).get(TZ_TAG)
+    if tag:
+        found.setdefault("tag " + TZ_TAG, tag)
+    param = run.data.params.get(TZ) if run is not None else None
+    if param:
+        found.setdefault("run param " + TZ, param)
+    if not param and run is not None and mv.run_id and RECIPE in run.data.params:
+        from riskwarn.spill import owned_tempdir
+
+        try:
+            with owned_tempdir("run recipe") as tmp:
+                path = client.download_artifacts(mv.run_id, RECIPE_ARTIFACT, str(tmp))
+                document = json.loads(Path(path).read_text())
+        except Exception:  # no artifact (removed, unreadable): nothing recorded
+            document = None
+        tz = recipe_tz(document if isinstance(document, dict) else None)
+        if tz is not None:
+            found[RECIPE_ARTIFACT] = tz
+    zones = tuple(dict.fromkeys(found.values()))
+    return TrainedTz(str(version), zones, tuple(found))
 
 
 class ChampionRefused(RuntimeError):

@@ -226,21 +226,28 @@ def _refuse_in_sample(
         ) from exc
 
 
-def champion_at(uri: str, domain: str, origin: pd.Timestamp, store: Store) -> Champion:
+def champion_at(
+    uri: str, domain: str, origin: pd.Timestamp, store: Store, tz: str | None = None
+) -> Champion:
     """``domain``'s verified champion (:func:`models.registry.serving_champion`), refused
     at ``origin`` as :func:`out_of_sample` refuses it (:class:`models.registry.
     ChampionUnavailable` caused by :class:`InSampleOrigin` or :class:`UnknownDataEnd`, the
     latter audited ``champion_refused``). The alias's version's data end is read before
     the champion is downloaded and unpickled, and again if the alias moved meanwhile. One
     road for batch scoring (:func:`score_domain`) and the hourly nowcast
-    (:func:`riskwarn.nowcast.nowcast_geohazard`)."""
+    (:func:`riskwarn.nowcast.nowcast_geohazard`). ``tz``: also refuse a version trained in
+    another time zone (:func:`_refuse_other_tz`; batch scoring passes its settings' zone)."""
     from models.registry import ChampionUnavailable, serving_champion
 
     checked = _alias_version(uri, domain)
     end = None if checked is None else _refuse_in_sample(uri, domain, checked, origin, store)
+    if checked is not None and tz is not None:
+        _refuse_other_tz(uri, domain, checked, tz, store)
     champion = serving_champion(uri, domain, store)
     if end is None or champion.version != checked:  # the alias moved meanwhile
         end = _refuse_in_sample(uri, domain, champion.version, origin, store)
+        if tz is not None:
+            _refuse_other_tz(uri, domain, champion.version, tz, store)
     understated = files_end_words(champion, end)
     if understated is not None:  # its own files were fit on later data than it says
         audit_data_end_refusal(store, domain, champion.version, understated)
@@ -279,6 +286,66 @@ def files_end_words(champion: Champion, end: DataEnd) -> str | None:
         f"{TRAINED_THROUGH_TAG}={iso_utc(own)} in the MLflow UI, then `riskwarn promote "
         f"{champion.domain} {champion.version} --force --reason ...` to record it)"
     )
+
+
+class OtherTimeZone(ValueError):
+    """The champion's rows were built in another local time zone than the one scoring
+    builds its inputs in (``Settings.display_tz``): its origins, label days and night
+    hours were other days and hours, so the inputs it is served are not the ones it
+    learned (attack review 2026-12-08: trained ``--tz UTC``, promoted ``--force``, it was
+    scored on the city's UTC+8 inputs without a word)."""
+
+
+def same_time_zone(uri: str, domain: str, version: str, tz: str) -> None:
+    """:class:`OtherTimeZone` unless every zone ``domain``'s version ``version`` records
+    (:func:`models.registry.trained_tz`: its ``riskwarn.tz`` tag, its run's ``tz`` param,
+    else its run's ``recipe.json``) is ``tz``. A version that records none (registered by
+    hand, or before recipes) is served as built in ``tz``: nothing says otherwise."""
+    from mlflow import MlflowClient
+
+    from models.registry import model_name, trained_tz
+
+    got = trained_tz(MlflowClient(tracking_uri=uri, registry_uri=uri), domain, version)
+    if not got.differs_from(tz):
+        return
+    zones = ", ".join(got.zones)
+    raise OtherTimeZone(
+        f"{model_name(domain)} v{version} was trained in time zone {zones}, but scoring "
+        f"builds its inputs in {tz} (RISKWARN_DISPLAY_TZ): its local days and hours would "
+        f"not be the ones it learned (retrain with --tz {tz}, or serve another version: "
+        f"riskwarn rollback) / {model_name(domain)} v{version} 的训练时区为 {zones}，"
+        f"而评分按 {tz} 构建输入：本地日期与时段与训练时不同，拒绝评分（请以 --tz {tz} "
+        "重新训练，或回滚至其他版本）"
+    )
+
+
+def _refuse_other_tz(
+    uri: str, domain: str, version: str, tz: str, store: Store | None = None
+) -> None:
+    """:func:`same_time_zone` as a :class:`models.registry.ChampionUnavailable` (caused by
+    :class:`OtherTimeZone`: the CLI's one line, exit 2), audited as ``champion_refused``
+    in ``store``; beside :func:`_refuse_in_sample`, before the champion is loaded."""
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import ChampionUnavailable, model_name
+
+    try:
+        same_time_zone(uri, domain, version, tz)
+    except OtherTimeZone as exc:
+        if store is not None:
+            store.audit(
+                "pipeline",
+                "champion_refused",
+                "model",
+                model_name(domain),
+                {"reason": str(exc), "version": version, "refusal": "other_time_zone"},
+            )
+        raise ChampionUnavailable(f"refusing to score {domain}: {exc}") from exc
+    except MlflowException as exc:  # the registry cannot say what zone the version saw
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ChampionUnavailable(
+            f"cannot read the time zone of {model_name(domain)} v{version}: {first}"
+        ) from exc
 
 
 def run_deleted_note(uri: str, champion: Champion) -> str | None:
@@ -849,11 +916,13 @@ def score_domain(
         store = _Store.from_settings(settings)
         store.upgrade()
     uri = settings.resolved_mlflow_uri
-    # the data end read before the champion is downloaded and unpickled (champion_at)
+    # the data end and the training zone read before the champion is downloaded and
+    # unpickled (champion_at)
     if allow_in_sample:
         champion = serving_champion(uri, domain, store)
+        _refuse_other_tz(uri, domain, champion.version, settings.display_tz, store)
     else:
-        champion = champion_at(uri, domain, origin, store)
+        champion = champion_at(uri, domain, origin, store, tz=settings.display_tz)
     deleted = run_deleted_note(uri, champion)
     if deleted is not None:  # served (its files are the ones promoted), said loudly
         log.warning("%s", deleted)

@@ -131,6 +131,8 @@ def test_scoring_a_champion_whose_features_the_frame_lacks_is_one_line_exit_2_an
     # tests/test_backfill_models.py) reads that the alias names v3 trained before it
     monkeypatch.setattr(scoring, "_alias_version", lambda uri, d: "3")
     monkeypatch.setattr(scoring, "out_of_sample", lambda uri, d, v, origin, store=None: None)
+    # ... and that it was trained in the settings' time zone (tests/test_score_training_tz.py)
+    monkeypatch.setattr(scoring, "same_time_zone", lambda uri, d, v, tz: None)
     monkeypatch.setattr(
         scoring,
         "scoring_frame",

@@ -360,6 +360,32 @@ def test_a_second_alias_move_waits_for_the_first_or_is_refused(
     assert reg.champion_version(mlflow_client, "incidents") == two
 
 
+# the long-memory inputs whose larger value means more past events (models.extra_features);
+# their shares of the cell's events (lr_share_*, lr_season_share) are not counts
+def _lr_counts(features: list[str]) -> list[str]:
+    return [f for f in features if f.startswith("lr_") and "share" not in f]
+
+
+def test_probability_never_falls_when_one_long_memory_count_rises(trained) -> None:
+    """Each lr_ count or smoothed density raised alone, every other input as the last
+    origin's rows hold them: the calibrated probability never falls (attack review
+    2026-12-08: raising lr_smooth_hl1y_s4 alone lowered it on up to 1,943 cells)."""
+    report, _ = trained
+    final, rows = report.final, report.last_origin_rows
+    counts = _lr_counts(final.features)
+    assert len(counts) >= 15  # every count family is among the model's inputs
+    cells = rows[final.features].reset_index(drop=True)
+    falls = {}
+    for f in counts:
+        top = max(float(rows[f].max()), 1.0) * 1.5
+        steps = np.linspace(0.0, top, 25)
+        probs = np.stack([final.predict_proba(cells.assign(**{f: v})) for v in steps])
+        drop = float(-np.diff(probs, axis=0).min())
+        if drop > 1e-9:
+            falls[f] = drop
+    assert not falls, f"the probability fell when one count alone rose: {falls}"
+
+
 def test_champion_loads_predicts_and_explains(trained, mlflow_client, store) -> None:
     report, _ = trained
     if reg.champion_version(mlflow_client, "incidents") is None:

@@ -33,7 +33,10 @@ def score(domain: str, origin: str, allow_stale_data: bool) -> None:
     its forecast there would be in-sample (riskwarn.scoring.out_of_sample), or when
     its training data end cannot be read at all (its MLflow run collected, its version
     recording none). A champion whose MLflow run was deleted is served with a WARNING
-    line (its files may be removed at any time).
+    line (its files may be removed at any time). Refused too (exit 2, audited
+    champion_refused) when the champion was trained in another time zone than
+    RISKWARN_DISPLAY_TZ, the one its inputs are built in (riskwarn.scoring.same_time_zone;
+    a champion that records no zone is served as trained in it).
 
     The champion is scored on the lake sources it was trained on alone: a source
     ingested since is not served, and a line says so ("not served: <source>");
@@ -54,6 +57,7 @@ def score(domain: str, origin: str, allow_stale_data: bool) -> None:
     from riskwarn.scoring import (
         FeaturesMismatch,
         InSampleOrigin,
+        OtherTimeZone,
         SourcesMismatch,
         StaleData,
         UnknownDataEnd,
@@ -85,7 +89,8 @@ def score(domain: str, origin: str, allow_stale_data: bool) -> None:
         # a model of another domain's frame, or one trained on data after the origin (its
         # forecast there would be in-sample): exit 2, as promote refusing it
         wrong = isinstance(
-            exc.__cause__, FeaturesMismatch | InSampleOrigin | SourcesMismatch | UnknownDataEnd
+            exc.__cause__,
+            FeaturesMismatch | InSampleOrigin | SourcesMismatch | UnknownDataEnd | OtherTimeZone,
         )
         kind = WrongModel if wrong else click.ClickException
         raise kind(f"{exc} ({served_note(settings, domain)})") from None
