@@ -226,9 +226,9 @@ def test_the_trend_chart_says_one_week_is_no_trend(home: Path, lang: str) -> Non
     (this home) says so instead of drawing a dot, and the English says no "week(s)"."""
     at = _app(lang, role="leader")
     captions = "\n".join(str(c.value) for c in at.caption)
-    said = {
-        "en": "No observed history published for this run yet",
-        "zh": "该领域本次发布尚无实际发生记录",
+    said = {  # the observed weeks are the publish step's (observed_pending, h-trend2)
+        "en": "are not counted yet: the publish step (the publish DAG) counts them",
+        "zh": "之前各周的实际发生尚未统计",
     }[lang]
     assert said in captions, captions
     assert "week(s)" not in captions

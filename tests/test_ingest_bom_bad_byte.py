@@ -66,11 +66,12 @@ def _ingest(
 
 def _lake(home: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The table and the quarantine, without what names the file (its batch id and name:
-    the two files differ by their first three bytes)."""
+    the two files differ by their first three bytes) or the time it was stored."""
     table = read_table(home / "lake", "incidents")
     table = table.drop(columns=[c for c in ("batch_id",) if c in table.columns])
     table = table.sort_values("record_id").reset_index(drop=True)
-    q = read_quarantine(home / "lake").drop(columns=["batch_id", "file_name"])
+    q = read_quarantine(home / "lake")
+    q = q.drop(columns=[c for c in ("batch_id", "file_name", "quarantined_at") if c in q])
     return table, q.reset_index(drop=True)
 
 
